@@ -1,0 +1,394 @@
+/* build.c: node builders with their shape rules.
+ *
+ * Elaboration and autodiff build every node through these functions, so each op's shape rule lives in one
+ * place. A builder checks its operands and returns NULL after reporting a located error when they do not fit;
+ * callers propagate NULL (elaboration: the error is the user's; autodiff: it is a compiler bug). Element-wise
+ * ops on constants are folded here, and algebraic identities (x*1, x+0, ...) are not built at all. */
+#include <math.h>
+
+#include "dlc.h"
+
+static bool is_scalar_const(const IrNode *n, double v) {
+    double c;
+    return ir_is_const(n, &c) && c == v && n->shape.rank == 0;
+}
+
+static double elem_apply(Op op, double a, double b, double c, const IrNode *n) {
+    switch (op) {
+    case OP_NEG: return -a;
+    case OP_EXP: return exp(a);
+    case OP_LOG: return log(a);
+    case OP_ABS: return fabs(a);
+    case OP_SQRT: return sqrt(a);
+    case OP_SIGN: return (a > 0) - (a < 0);
+    case OP_RELU: return a > 0 ? a : 0;
+    case OP_SIGMOID: return 1 / (1 + exp(-a));
+    case OP_TANH: return tanh(a);
+    case OP_COPY: return a;
+    case OP_DIVCOUNT: return a / (double)n->attr[0];
+    case OP_ADD: return a + b;
+    case OP_SUB: return a - b;
+    case OP_MUL: return a * b;
+    case OP_DIV: return a / b;
+    case OP_POW: return pow(a, b);
+    case OP_MAXIMUM: return a > b ? a : b;
+    case OP_MINIMUM: return a < b ? a : b;
+    case OP_LT: return a < b;
+    case OP_LE: return a <= b;
+    case OP_GT: return a > b;
+    case OP_GE: return a >= b;
+    case OP_EQ: return a == b;
+    case OP_NE: return a != b;
+    case OP_WHERE: return a != 0 ? b : c;
+    default: die("cannot fold %s", op_info[op].name);
+    }
+}
+
+/* The flat index into `in` (broadcast to `out`) of element `i` of `out`. */
+static int64_t bcast_index(const Shape *out, const Shape *in, int64_t i) {
+    int64_t idx = 0, stride = 1;
+    for (int k = out->rank - 1, j = in->rank - 1; k >= 0; k--, j--) {
+        int64_t coord = i % out->d[k];
+        i /= out->d[k];
+        if (j >= 0) {
+            if (in->d[j] != 1)
+                idx += coord * stride;
+            stride *= in->d[j];
+        }
+    }
+    return idx;
+}
+
+static IrNode *fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int64_t *attr, Loc loc) {
+    for (int i = 0; i < nin; i++)
+        if (in[i]->op != OP_CONST)
+            return NULL;
+    if (shape.batched)
+        return NULL;
+    int64_t n = shape_numel(&shape);
+    double *v = xalloc(sizeof(double) * (size_t)(n ? n : 1));
+    IrNode tmp = {0};
+    if (attr)
+        memcpy(tmp.attr, attr, sizeof tmp.attr);
+    for (int64_t i = 0; i < n; i++) {
+        double x[3] = {0, 0, 0};
+        for (int k = 0; k < nin; k++)
+            x[k] = in[k]->data[bcast_index(&shape, &in[k]->shape, i)];
+        v[i] = elem_apply(op, x[0], x[1], x[2], &tmp);
+    }
+    return ir_const_data(g, shape, v, loc);
+}
+
+IrNode *b_elem(Graph *g, Op op, int nin, IrNode **in, Loc loc) {
+    Shape s = in[0]->shape;
+    for (int i = 1; i < nin; i++) {
+        Shape r;
+        if (!shape_broadcast(&s, &in[i]->shape, &r)) {
+            error_at(loc, "operands do not broadcast: %s and %s", type_str(in[0]->dtype, &s),
+                     type_str(in[i]->dtype, &in[i]->shape));
+            return NULL;
+        }
+        s = r;
+    }
+    for (int i = 0; i < nin; i++)
+        if (in[i]->dtype != DT_F32) {
+            error_at(loc, "'%s' needs f32 operands, got %s (integer labels are only for losses and metrics)",
+                     op_info[op].name, type_str(in[i]->dtype, &in[i]->shape));
+            return NULL;
+        }
+    /* identities that never need a node */
+    if (nin == 2) {
+        IrNode *a = in[0], *b = in[1];
+        if ((op == OP_ADD || op == OP_SUB) && is_scalar_const(b, 0) && shape_eq(&a->shape, &s))
+            return a;
+        if (op == OP_ADD && is_scalar_const(a, 0) && shape_eq(&b->shape, &s))
+            return b;
+        if ((op == OP_MUL || op == OP_DIV) && is_scalar_const(b, 1) && shape_eq(&a->shape, &s))
+            return a;
+        if (op == OP_MUL && is_scalar_const(a, 1) && shape_eq(&b->shape, &s))
+            return b;
+    }
+    IrNode *f = fold(g, op, s, nin, in, NULL, loc);
+    if (f)
+        return f;
+    return ir_node(g, op, DT_F32, s, nin, in, NULL, loc);
+}
+
+IrNode *b_unary(Graph *g, Op op, IrNode *a, Loc loc) { return b_elem(g, op, 1, &a, loc); }
+
+IrNode *b_binary(Graph *g, Op op, IrNode *a, IrNode *b, Loc loc) {
+    IrNode *in[2] = {a, b};
+    return b_elem(g, op, 2, in, loc);
+}
+
+IrNode *b_scalar_op(Graph *g, Op op, IrNode *a, double c, Loc loc) {
+    return b_binary(g, op, a, ir_const_scalar(g, c, loc), loc);
+}
+
+/* Broadcast `a` to `shape` (a copy loop, usually fused away). */
+IrNode *b_expand(Graph *g, IrNode *a, Shape shape, Loc loc) {
+    if (shape_eq(&a->shape, &shape))
+        return a;
+    Shape r;
+    if (!shape_broadcast(&a->shape, &shape, &r) || !shape_eq(&r, &shape))
+        die("cannot expand %s to %s", shape_str(&a->shape), shape_str(&shape));
+    IrNode *f = fold(g, OP_COPY, shape, 1, &a, NULL, loc);
+    if (f)
+        return f;
+    return ir_node(g, OP_COPY, DT_F32, shape, 1, &a, NULL, loc);
+}
+
+IrNode *b_reshape(Graph *g, IrNode *a, Shape shape, Loc loc) {
+    if (shape_eq(&a->shape, &shape))
+        return a;
+    if (shape_numel(&a->shape) != shape_numel(&shape) || a->shape.batched != shape.batched ||
+        (shape.batched && a->shape.d[0] != shape.d[0])) {
+        error_at(loc, "cannot reshape %s to %s: %s", type_str(a->dtype, &a->shape), shape_str(&shape),
+                 a->shape.batched != shape.batched ? "the batch dimension must stay first"
+                                                   : "the element counts differ");
+        return NULL;
+    }
+    if (a->op == OP_CONST) {
+        IrNode *c = ir_const_data(g, shape, a->data, loc);
+        return c;
+    }
+    if (a->op == OP_RESHAPE)
+        a = a->in[0];
+    if (shape_eq(&a->shape, &shape))
+        return a;
+    return ir_node(g, OP_RESHAPE, a->dtype, shape, 1, &a, NULL, loc);
+}
+
+/* Sum (or max) over the axes in `mask`; keepdim keeps them as size 1. */
+IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc) {
+    if (a->dtype != DT_F32) {
+        error_at(loc, "cannot reduce integer tensor %s", type_str(a->dtype, &a->shape));
+        return NULL;
+    }
+    Shape s = {0};
+    for (int i = 0; i < a->shape.rank; i++) {
+        if (mask & (1u << i)) {
+            if (keepdim)
+                s.d[s.rank++] = 1;
+        } else {
+            s.d[s.rank++] = a->shape.d[i];
+        }
+    }
+    s.batched = a->shape.batched && !(mask & 1u);
+    if (mask == 0)
+        return a;
+    int64_t attr[MAX_ATTR] = {(int64_t)mask, keepdim};
+    if (a->op == OP_CONST) {
+        /* fold over the reduced axes */
+        int64_t n = shape_numel(&a->shape), m = shape_numel(&s);
+        double *v = xalloc(sizeof(double) * (size_t)(m ? m : 1));
+        bool *seen = xalloc((size_t)(m ? m : 1));
+        for (int64_t i = 0; i < n; i++) {
+            int64_t rem = i, o = 0, stride = 1;
+            for (int k = a->shape.rank - 1, j = s.rank - 1; k >= 0; k--) {
+                int64_t coord = rem % a->shape.d[k];
+                rem /= a->shape.d[k];
+                if (mask & (1u << k)) {
+                    if (keepdim)
+                        j--;
+                    continue;
+                }
+                o += coord * stride;
+                stride *= s.d[j--];
+            }
+            double x = a->data[i];
+            if (!seen[o])
+                v[o] = x, seen[o] = true;
+            else
+                v[o] = op == OP_SUM ? v[o] + x : (x > v[o] ? x : v[o]);
+        }
+        return ir_const_data(g, s, v, loc);
+    }
+    return ir_node(g, op, DT_F32, s, 1, &a, attr, loc);
+}
+
+/* Mean over `mask`: a sum and a division by the count, which includes the run-time batch when axis 0 of a
+ * batched tensor is reduced. */
+IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc) {
+    IrNode *s = b_reduce(g, OP_SUM, a, mask, keepdim, loc);
+    if (!s)
+        return NULL;
+    int64_t k = 1;
+    bool uses_batch = false;
+    for (int i = 0; i < a->shape.rank; i++)
+        if (mask & (1u << i)) {
+            if (i == 0 && a->shape.batched)
+                uses_batch = true;
+            else
+                k *= a->shape.d[i];
+        }
+    if (k == 1 && !uses_batch)
+        return s;
+    int64_t attr[MAX_ATTR] = {k, uses_batch};
+    IrNode *f = uses_batch ? NULL : fold(g, OP_DIVCOUNT, s->shape, 1, &s, attr, loc);
+    if (f)
+        return f;
+    return ir_node(g, OP_DIVCOUNT, DT_F32, s->shape, 1, &s, attr, loc);
+}
+
+/* a @ b for a [M, K] (possibly batched) and b [K, N]; ta / tb read the operand transposed. */
+IrNode *b_matmul(Graph *g, IrNode *a, IrNode *b, bool ta, bool tb, Loc loc) {
+    if (a->shape.rank != 2 || b->shape.rank != 2) {
+        error_at(loc, "matrix product needs 2-D operands, got %s @ %s", type_str(a->dtype, &a->shape),
+                 type_str(b->dtype, &b->shape));
+        return NULL;
+    }
+    int64_t m = ta ? a->shape.d[1] : a->shape.d[0], ka = ta ? a->shape.d[0] : a->shape.d[1];
+    int64_t kb = tb ? b->shape.d[1] : b->shape.d[0], n = tb ? b->shape.d[0] : b->shape.d[1];
+    if (ka != kb) {
+        error_at(loc, "matrix product: inner dimensions differ: %s @ %s (%lld vs %lld)",
+                 type_str(a->dtype, &a->shape), type_str(b->dtype, &b->shape), (long long)ka, (long long)kb);
+        return NULL;
+    }
+    /* the batch dimension may be the output's rows, or the contracted dimension on both sides (x^T @ dy) */
+    bool a_rows_b = !ta && a->shape.batched, a_k_b = ta && a->shape.batched;
+    bool b_k_b = !tb && b->shape.batched, b_cols_b = tb && b->shape.batched;
+    if (b_cols_b || a_k_b != b_k_b) {
+        error_at(loc, "matrix product: %s @ %s would move the batch dimension; only the left operand's rows "
+                 "can be batched", type_str(a->dtype, &a->shape), type_str(b->dtype, &b->shape));
+        return NULL;
+    }
+    bool batched = a_rows_b;
+    int64_t d[2] = {m, n};
+    int64_t attr[MAX_ATTR] = {ta, tb};
+    IrNode *in[2] = {a, b};
+    return ir_node(g, OP_MATMUL, DT_F32, shape_make(2, d, batched), 2, in, attr, loc);
+}
+
+int64_t conv_out_dim(int64_t in, int64_t k, int64_t pad, int64_t stride) { return (in + 2 * pad - k) / stride + 1; }
+
+IrNode *b_conv2d(Graph *g, IrNode *x, IrNode *w, const int64_t stride[2], const int64_t pad[2], Loc loc) {
+    if (x->shape.rank != 4) {
+        error_at(loc, "conv2d expects [N, C, H, W], got %s", type_str(x->dtype, &x->shape));
+        return NULL;
+    }
+    if (w->shape.rank != 4 || w->shape.d[1] != x->shape.d[1]) {
+        error_at(loc, "conv2d: kernel %s does not match input %s (kernel is [out, in channels, kh, kw])",
+                 shape_str(&w->shape), type_str(x->dtype, &x->shape));
+        return NULL;
+    }
+    int64_t oh = conv_out_dim(x->shape.d[2], w->shape.d[2], pad[0], stride[0]);
+    int64_t ow = conv_out_dim(x->shape.d[3], w->shape.d[3], pad[1], stride[1]);
+    if (oh < 1 || ow < 1 || stride[0] < 1 || stride[1] < 1 || pad[0] < 0 || pad[1] < 0) {
+        error_at(loc, "conv2d: a %lldx%lld kernel with padding (%lld, %lld) and stride (%lld, %lld) does not fit input %s",
+                 (long long)w->shape.d[2], (long long)w->shape.d[3], (long long)pad[0], (long long)pad[1],
+                 (long long)stride[0], (long long)stride[1], shape_str(&x->shape));
+        return NULL;
+    }
+    int64_t d[4] = {x->shape.d[0], w->shape.d[0], oh, ow};
+    int64_t attr[MAX_ATTR] = {stride[0], stride[1], pad[0], pad[1]};
+    IrNode *in[2] = {x, w};
+    return ir_node(g, OP_CONV2D, DT_F32, shape_make(4, d, x->shape.batched), 2, in, attr, loc);
+}
+
+IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t stride[2], const int64_t pad[2],
+               Loc loc) {
+    const char *name = op == OP_MAXPOOL ? "max_pool" : "avg_pool";
+    if (x->shape.rank != 4) {
+        error_at(loc, "%s expects [N, C, H, W], got %s", name, type_str(x->dtype, &x->shape));
+        return NULL;
+    }
+    if (pad[0] * 2 > win[0] || pad[1] * 2 > win[1] || pad[0] < 0 || pad[1] < 0) {
+        error_at(loc, "%s: padding (%lld, %lld) must be at most half the window (%lld, %lld)", name,
+                 (long long)pad[0], (long long)pad[1], (long long)win[0], (long long)win[1]);
+        return NULL;
+    }
+    int64_t oh = conv_out_dim(x->shape.d[2], win[0], pad[0], stride[0]);
+    int64_t ow = conv_out_dim(x->shape.d[3], win[1], pad[1], stride[1]);
+    if (oh < 1 || ow < 1 || stride[0] < 1 || stride[1] < 1) {
+        error_at(loc, "%s: window (%lld, %lld) with stride (%lld, %lld) does not fit input %s", name,
+                 (long long)win[0], (long long)win[1], (long long)stride[0], (long long)stride[1],
+                 type_str(x->dtype, &x->shape));
+        return NULL;
+    }
+    int64_t d[4] = {x->shape.d[0], x->shape.d[1], oh, ow};
+    int64_t attr[MAX_ATTR] = {win[0], win[1], stride[0], stride[1], pad[0], pad[1]};
+    return ir_node(g, op, DT_F32, shape_make(4, d, x->shape.batched), 1, &x, attr, loc);
+}
+
+IrNode *b_softmax(Graph *g, Op op, IrNode *x, Loc loc) {
+    if (x->shape.rank < 1) {
+        error_at(loc, "%s of a scalar", op_info[op].name);
+        return NULL;
+    }
+    return ir_node(g, op, DT_F32, x->shape, 1, &x, NULL, loc);
+}
+
+/* Per-example softmax cross-entropy of logits [n, k] against integer labels [n]. */
+IrNode *b_xent(Graph *g, IrNode *logits, IrNode *labels, Loc loc) {
+    if (logits->shape.rank != 2 || labels->shape.rank != 1 || labels->dtype != DT_I32 ||
+        logits->shape.d[0] != labels->shape.d[0] || logits->shape.batched != labels->shape.batched) {
+        error_at(loc, "cross_entropy expects logits f32[n, classes] and labels i32[n], got %s and %s",
+                 type_str(logits->dtype, &logits->shape), type_str(labels->dtype, &labels->shape));
+        return NULL;
+    }
+    IrNode *in[2] = {logits, labels};
+    Shape s = shape_make(1, logits->shape.d, logits->shape.batched);
+    IrNode *op = (IrNode *)0;
+    op = ir_node(g, OP_XENT, DT_F32, s, 2, in, NULL, loc);
+    return op;
+}
+
+IrNode *b_argmax_eq(Graph *g, IrNode *logits, IrNode *labels, Loc loc) {
+    if (logits->shape.rank != 2 || labels->shape.rank != 1 || labels->dtype != DT_I32 ||
+        logits->shape.d[0] != labels->shape.d[0]) {
+        error_at(loc, "accuracy expects logits f32[n, classes] and labels i32[n], got %s and %s",
+                 type_str(logits->dtype, &logits->shape), type_str(labels->dtype, &labels->shape));
+        return NULL;
+    }
+    IrNode *in[2] = {logits, labels};
+    return ir_node(g, OP_ARGMAX_EQ, DT_F32, shape_make(1, logits->shape.d, logits->shape.batched), 2, in, NULL, loc);
+}
+
+IrNode *b_transpose(Graph *g, IrNode *x, Loc loc) {
+    if (x->shape.rank != 2 || x->shape.batched) {
+        error_at(loc, "transpose needs an unbatched 2-D tensor, got %s", type_str(x->dtype, &x->shape));
+        return NULL;
+    }
+    int64_t d[2] = {x->shape.d[1], x->shape.d[0]};
+    return ir_node(g, OP_TRANSPOSE, x->dtype, shape_make(2, d, false), 1, &x, NULL, loc);
+}
+
+IrNode *b_concat(Graph *g, IrNode **xs, int n, int axis, Loc loc) {
+    if (n < 1 || n > MAX_IN) {
+        error_at(loc, "concat takes 1 to %d tensors, got %d", MAX_IN, n);
+        return NULL;
+    }
+    Shape s = xs[0]->shape;
+    if (axis < 0)
+        axis += s.rank;
+    if (axis < 0 || axis >= s.rank || (axis == 0 && s.batched)) {
+        error_at(loc, "concat: axis %d is out of range or the batch dimension for %s", axis, shape_str(&s));
+        return NULL;
+    }
+    for (int i = 1; i < n; i++) {
+        Shape t = xs[i]->shape;
+        bool ok = t.rank == s.rank && t.batched == s.batched;
+        for (int k = 0; ok && k < s.rank; k++)
+            ok = k == axis || t.d[k] == s.d[k];
+        if (!ok) {
+            error_at(loc, "concat: %s and %s differ outside axis %d", shape_str(&xs[0]->shape), shape_str(&t), axis);
+            return NULL;
+        }
+        s.d[axis] += t.d[axis];
+    }
+    int64_t attr[MAX_ATTR] = {axis};
+    return ir_node(g, OP_CONCAT, DT_F32, s, n, xs, attr, loc);
+}
+
+IrNode *b_slice(Graph *g, IrNode *x, int axis, int64_t start, int64_t len, Loc loc) {
+    Shape s = x->shape;
+    s.d[axis] = len;
+    int64_t attr[MAX_ATTR] = {axis, start};
+    return ir_node(g, OP_SLICE, DT_F32, s, 1, &x, attr, loc);
+}
+
+IrNode *b_dropmask(Graph *g, Shape s, double p, int64_t salt, Loc loc) {
+    int64_t attr[MAX_ATTR] = {salt};
+    return ir_node_f(g, OP_DROPMASK, s, 0, NULL, attr, p, loc);
+}

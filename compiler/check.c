@@ -1,0 +1,164 @@
+/* check.c: the `dlc check` report: every layer's output shape, every parameter, totals, FLOPs and (from the
+ * planner) memory and fusion figures. Numbers are counted from the graph that is emitted, backward included. */
+#include "dlc.h"
+
+void ir_mark_live(Graph *g, IrNode **roots, int nroots, bool *live) {
+    for (int i = 0; i < nroots; i++)
+        if (roots[i])
+            live[roots[i]->id] = true;
+    for (int id = g->nodes.n - 1; id >= 0; id--)
+        if (live[id])
+            for (int k = 0; k < g->nodes.v[id]->nin; k++)
+                live[g->nodes.v[id]->in[k]->id] = true;
+}
+
+/* Floating-point operations of one node at the maximum batch: a multiply-add counts 2. */
+double node_flops(const IrNode *n) {
+    double out = (double)shape_numel(&n->shape);
+    switch (op_info[n->op].cls) {
+    case OPC_LEAF:
+    case OPC_VIEW:
+        return 0;
+    case OPC_ELEM:
+        return n->op == OP_COPY ? 0 : out;
+    case OPC_REDUCE:
+        return (double)shape_numel(&n->in[0]->shape);
+    case OPC_KERNEL:
+        break;
+    }
+    const Shape *a = &n->in[0]->shape;
+    switch (n->op) {
+    case OP_MATMUL: {
+        int64_t k = n->attr[0] ? a->d[0] : a->d[1];
+        return 2.0 * out * (double)k;
+    }
+    case OP_CONV2D: {
+        const Shape *w = &n->in[1]->shape;
+        return 2.0 * out * (double)(w->d[1] * w->d[2] * w->d[3]);
+    }
+    case OP_CONV2D_DX: {
+        const Shape *w = &n->in[1]->shape, *dy = &n->in[0]->shape;
+        return 2.0 * (double)shape_numel(dy) * (double)(w->d[1] * w->d[2] * w->d[3]);
+    }
+    case OP_CONV2D_DW: {
+        const Shape *dy = &n->in[1]->shape;
+        return 2.0 * (double)shape_numel(dy) * (double)(n->shape.d[1] * n->shape.d[2] * n->shape.d[3]);
+    }
+    case OP_MAXPOOL:
+    case OP_AVGPOOL:
+        return out * (double)(n->attr[0] * n->attr[1]);
+    case OP_MAXPOOL_DX:
+    case OP_AVGPOOL_DX:
+        return (double)shape_numel(&n->in[n->nin - 1]->shape) * (double)(n->attr[0] * n->attr[1]);
+    case OP_SOFTMAX:
+    case OP_LOGSOFTMAX:
+    case OP_XENT:
+    case OP_XENT_GRAD:
+        return 4.0 * (double)shape_numel(a);
+    default:
+        return (double)shape_numel(a);
+    }
+}
+
+static char *group(int64_t v) {
+    char raw[32], out[48];
+    snprintf(raw, sizeof raw, "%lld", (long long)(v < 0 ? -v : v));
+    int len = (int)strlen(raw), k = 0;
+    if (v < 0)
+        out[k++] = '-';
+    for (int i = 0; i < len; i++) {
+        if (i && (len - i) % 3 == 0)
+            out[k++] = ',';
+        out[k++] = raw[i];
+    }
+    out[k] = '\0';
+    return xstrdup(out);
+}
+
+static char *human_flops(double f) {
+    if (f >= 1e9)
+        return xsprintf("%.3f GFLOP", f / 1e9);
+    if (f >= 1e6)
+        return xsprintf("%.3f MFLOP", f / 1e6);
+    if (f >= 1e3)
+        return xsprintf("%.3f kFLOP", f / 1e3);
+    return xsprintf("%.0f FLOP", f);
+}
+
+static double graph_flops(Graph *g, IrNode **roots, int nroots) {
+    bool *live = calloc((size_t)g->nodes.n, 1);
+    ir_mark_live(g, roots, nroots, live);
+    double total = 0;
+    for (int i = 0; i < g->nodes.n; i++)
+        if (live[i])
+            total += node_flops(g->nodes.v[i]);
+    free(live);
+    return total;
+}
+
+void check_print(FILE *out, Graph *g) {
+    fprintf(out, "model %s: batch up to %lld\n\n", g->name, (long long)g->max_batch);
+    fprintf(out, "inputs\n");
+    for (int i = 0; i < g->inputs.n; i++)
+        fprintf(out, "  %-28s %s\n", g->inputs.v[i].name, type_str(g->inputs.v[i].dtype, &g->inputs.v[i].shape));
+    if (g->layers.n) {
+        fprintf(out, "\nlayers (output shapes)\n");
+        for (int i = 0; i < g->layers.n; i++) {
+            LayerTrace *l = &g->layers.v[i];
+            fprintf(out, "  %-28s %-16s %s\n", l->name, l->kind, type_str(l->dtype, &l->shape));
+        }
+    }
+    int64_t total = 0, trainable = 0;
+    if (g->params.n) {
+        fprintf(out, "\nparameters\n");
+        for (int i = 0; i < g->params.n; i++) {
+            Param *p = &g->params.v[i];
+            int64_t n = shape_numel(&p->shape);
+            total += n;
+            if (p->trainable)
+                trainable += n;
+            fprintf(out, "  %-28s %-20s %12s%s\n", p->name, shape_str(&p->shape), group(n),
+                    p->trainable ? "" : "  (constant)");
+        }
+    }
+    fprintf(out, "\ntotal: %s parameters (%s trainable), %s bytes of f32\n", group(total), group(trainable),
+            group(total * 4));
+    fprintf(out, "\noutputs\n");
+    for (int i = 0; i < g->outputs.n; i++)
+        fprintf(out, "  %-28s %s\n", g->outputs.v[i].name,
+                type_str(g->outputs.v[i].node->dtype, &g->outputs.v[i].node->shape));
+
+    /* FLOPs: the forward pass to the outputs, and a training step from the real backward graph */
+    Vec(IrNode *) roots = {0};
+    for (int i = 0; i < g->outputs.n; i++)
+        vec_push(&roots, g->outputs.v[i].node);
+    double per = (double)g->max_batch;
+    double fwd = graph_flops(g, roots.v, roots.n);
+    fprintf(out, "\nFLOPs per example\n  forward:       %s\n", human_flops(fwd / per));
+    TrainSpec *t = &g->train;
+    if (t->present && t->loss) {
+        Vec(IrNode *) wrt = {0};
+        for (int i = 0; i < g->params.n; i++)
+            if (g->params.v[i].trainable)
+                vec_push(&wrt, g->params.v[i].node);
+        IrNode **grads = xalloc(sizeof(IrNode *) * (size_t)(wrt.n + 1));
+        ad_grad(g, t->loss, wrt.v, wrt.n, grads);
+        Vec(IrNode *) troots = {0};
+        vec_push(&troots, t->loss);
+        for (int i = 0; i < wrt.n; i++)
+            vec_push(&troots, grads[i]);
+        double step = graph_flops(g, troots.v, troots.n);
+        double update = (double)trainable * (t->optim == OPTIM_ADAM ? 10 : t->momentum != 0 ? 4 : 2);
+        fprintf(out, "  training step: %s (forward, loss, backward and %s update)\n",
+                human_flops((step + update) / per), t->optim == OPTIM_ADAM ? "Adam" : "SGD");
+        static const char *const data_names[] = {"none", "fashion_mnist", "synthetic_linear", "polynomial",
+                                                  "high_dim", "csv", "tensors"};
+        fprintf(out, "\ntraining\n  %s, lr %g", t->optim == OPTIM_ADAM ? "adam" : "sgd", t->lr);
+        if (t->momentum != 0)
+            fprintf(out, ", momentum %g", t->momentum);
+        if (t->weight_decay != 0)
+            fprintf(out, ", weight decay %g on \"%s\"", t->weight_decay, t->decay_glob);
+        fprintf(out, "; batch %lld, %lld epochs, seed %lld; data %s\n", (long long)t->batch, (long long)t->epochs,
+                (long long)t->seed, data_names[t->data]);
+    }
+}

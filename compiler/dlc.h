@@ -1,0 +1,400 @@
+/* dlc.h: the compiler's one internal header.
+ *
+ * Declares the AST, the elaborated IR graph and every function that crosses a file, grouped under a banner per
+ * .c file, in pipeline order: util -> diag -> lexer/parser -> elab -> autodiff -> passes -> plan -> emit ->
+ * driver. */
+#ifndef DLC_H
+#define DLC_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DLC_VERSION "0.1.0"
+
+/* ---- util.c: the compilation arena, strings, vectors ---- */
+
+void *xalloc(size_t size); /* zeroed, from the arena; never freed individually */
+void *xrealloc_arr(void *p, size_t old_n, size_t new_n, size_t elem);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xsprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void arena_free_all(void);
+_Noreturn void die_at(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define die(...) die_at(__FILE__, __LINE__, __VA_ARGS__)
+#define unreachable() die_at(__FILE__, __LINE__, "unreachable")
+bool glob_match(const char *pattern, const char *s);
+char *read_file(const char *path, size_t *len);
+
+/* A growable array of T: `Vec(Node *) v = {0}; vec_push(&v, x);` */
+#define Vec(T)                                                                                                  \
+    struct {                                                                                                    \
+        T *v;                                                                                                   \
+        int n, cap;                                                                                             \
+    }
+#define vec_push(vec, x)                                                                                        \
+    do {                                                                                                        \
+        if ((vec)->n == (vec)->cap) {                                                                           \
+            int nc_ = (vec)->cap ? (vec)->cap * 2 : 8;                                                          \
+            (vec)->v = xrealloc_arr((vec)->v, (size_t)(vec)->cap, (size_t)nc_, sizeof *(vec)->v);               \
+            (vec)->cap = nc_;                                                                                   \
+        }                                                                                                       \
+        (vec)->v[(vec)->n++] = (x);                                                                             \
+    } while (0)
+
+/* ---- diag.c: located diagnostics ---- */
+
+typedef struct Source {
+    const char *path;
+    const char *text;
+    size_t len;
+} Source;
+
+typedef struct Loc {
+    const Source *src;
+    int line, col;         /* 1-based start */
+    int end_line, end_col; /* inclusive end */
+} Loc;
+
+typedef struct Diag {
+    FILE *out;
+    int errors;
+    int max_errors;
+    bool color;
+} Diag;
+
+extern Diag *g_diag; /* where diagnostics of the current compilation go (set by the driver) */
+
+void diag_init(Diag *d, FILE *out);
+void error_at(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void note_at(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void verror_at(Loc loc, const char *kind, const char *fmt, va_list ap);
+Loc span(Loc a, Loc b);
+
+/* ---- ast.c: the syntax tree ---- */
+
+typedef enum NodeKind {
+    /* expressions */
+    N_NUMBER,
+    N_STRING,
+    N_BOOL,
+    N_SELF,
+    N_BATCH,
+    N_IDENT,
+    N_LIST,
+    N_TUPLE,
+    N_BINARY,
+    N_UNARY,
+    N_PIPE,
+    N_CALL,
+    N_INDEX,
+    N_ATTR,
+    N_KWARG,
+    /* statements */
+    N_INPUT,
+    N_OUTPUT,
+    N_PARAM,
+    N_CONST,
+    N_INIT,
+    N_ASSIGN,
+    N_FOR,
+    N_WHILE,
+    N_IF,
+    N_RETURN,
+    N_BLOCKDEF,
+    N_TRAIN,
+} NodeKind;
+
+typedef struct Node Node;
+typedef struct NodeList {
+    Node **v;
+    int n, cap;
+} NodeList;
+
+struct Node {
+    NodeKind kind;
+    Loc loc;
+    int op;         /* operator token of N_BINARY / N_UNARY */
+    double num;     /* N_NUMBER, N_BOOL */
+    bool is_int;    /* N_NUMBER written without a point or exponent */
+    char *name;     /* identifier, string, statement target, attribute, keyword argument */
+    char *label;    /* `call as label` */
+    Loc label_loc;
+    char *dtype_name; /* N_INPUT */
+    Loc dtype_loc;
+    Node *a, *b;     /* operands, callee, value */
+    NodeList args;   /* call arguments, list/tuple elements, input dims */
+    NodeList params; /* block parameters (N_IDENT) */
+    NodeList body;   /* statements */
+    NodeList orelse; /* N_IF */
+};
+
+typedef struct Program {
+    Source *src;
+    NodeList items;
+} Program;
+
+NodeList *nodelist_new(void);
+void nodelist_push(NodeList *l, Node *n);
+Node *node_new(NodeKind kind, Loc loc);
+Node *node_ident(char *name, Loc loc);
+Node *node_binary(NodeKind kind, int op, Node *a, Node *b, Loc loc);
+Node *node_unary(int op, Node *a, Loc loc);
+const char *token_spelling(int op);
+
+/* ---- parse.c: lexer and parser glue ---- */
+
+typedef struct Lexer {
+    int line, col;
+    int depth; /* nesting of ( and [ */
+    int last;  /* last token returned */
+    bool pending_close; /* a `}` is due after the NEWLINE just returned */
+    int close_line, close_col;
+    const Source *src;
+} Lexer;
+
+typedef struct Parser {
+    Program *program;
+    const Source *src;
+    Lexer *lexer;
+} Parser;
+
+Source *source_from_file(const char *path); /* NULL (and a message) when unreadable */
+Source *source_from_string(const char *path, const char *text);
+Program *parse_program(Source *src); /* diagnostics go to g_diag; returns the (partial) program */
+Loc parse_loc_raw(const Source *src, int fl, int fc, int ll, int lc);
+void parse_error(Parser *ps, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+char *lex_unquote(const char *text, size_t len);
+
+/* ---- the IR (ir.c) ---- */
+
+typedef enum Op {
+#define OP(name, str, arity, cls) OP_##name,
+#include "ops.def"
+#undef OP
+    OP_COUNT
+} Op;
+
+typedef enum OpClass { OPC_LEAF, OPC_ELEM, OPC_REDUCE, OPC_VIEW, OPC_KERNEL } OpClass;
+
+typedef struct OpInfo {
+    const char *name;
+    int arity;
+    OpClass cls;
+} OpInfo;
+extern const OpInfo op_info[OP_COUNT];
+
+typedef enum DType { DT_F32, DT_I32 } DType;
+
+#define MAX_RANK 6
+#define MAX_IN 4
+#define MAX_ATTR 8
+
+/* A static shape. When `batched`, d[0] is the compile-time maximum of the batch dimension and the generated
+ * code runs with any n <= d[0] in its place. */
+typedef struct Shape {
+    int rank;
+    bool batched;
+    int64_t d[MAX_RANK];
+} Shape;
+
+typedef struct IrNode IrNode;
+struct IrNode {
+    int id;
+    Op op;
+    DType dtype;
+    Shape shape;
+    int nin;
+    IrNode *in[MAX_IN];
+    int64_t attr[MAX_ATTR]; /* per-op integer attributes (axes mask, stride, padding, ...) */
+    double fattr;           /* per-op scalar attribute (dropout p) */
+    const double *data;     /* OP_CONST: the values, row-major */
+    int index;              /* OP_INPUT: input number; OP_PARAM / OP_STATE: parameter number */
+    Loc loc;                /* the .dlm source this node comes from */
+};
+
+/* An initialiser program, evaluated element by element at init time: a tiny expression tree. */
+typedef enum InitKind {
+    INIT_CONST,
+    INIT_NORMAL,
+    INIT_UNIFORM,
+    INIT_XAVIER_UNIFORM,
+    INIT_XAVIER_NORMAL,
+    INIT_KAIMING_UNIFORM,
+    INIT_KAIMING_NORMAL,
+    INIT_SELF, /* the value of the previous initialiser */
+    INIT_NEG,
+    INIT_ABS,
+    INIT_ADD,
+    INIT_SUB,
+    INIT_MUL,
+    INIT_DIV,
+    INIT_LT,
+    INIT_LE,
+    INIT_GT,
+    INIT_GE,
+    INIT_DATA, /* compile-time tensor data of the parameter's shape */
+} InitKind;
+
+typedef struct Init Init;
+struct Init {
+    InitKind kind;
+    double a, b;        /* constants, distribution parameters */
+    Init *x, *y;        /* operands */
+    const double *data; /* INIT_DATA */
+};
+
+typedef struct Param {
+    char *name; /* full hierarchical name: "features.0.weight" */
+    Shape shape;
+    bool trainable;
+    Vec(Init *) inits; /* applied in order; `self` in one refers to the result of the one before */
+    int64_t fan_in, fan_out;
+    Loc loc;
+    IrNode *node;
+} Param;
+
+typedef struct Input {
+    char *name;
+    DType dtype;
+    Shape shape;
+    Loc loc;
+    IrNode *node;
+} Input;
+
+typedef struct Output {
+    char *name;
+    IrNode *node;
+    Loc loc;
+} Output;
+
+typedef enum OptimKind { OPTIM_SGD, OPTIM_ADAM } OptimKind;
+typedef enum DataKind {
+    DATA_NONE,
+    DATA_FASHION_MNIST,
+    DATA_SYNTH_LINEAR,
+    DATA_POLYNOMIAL,
+    DATA_HIGH_DIM,
+    DATA_CSV,
+    DATA_TENSORS,
+} DataKind;
+typedef enum MetricKind { METRIC_ACCURACY, METRIC_LOG_RMSE } MetricKind;
+
+typedef struct Metric {
+    MetricKind kind;
+    IrNode *pred, *target;
+} Metric;
+
+typedef struct TrainSpec {
+    bool present;
+    Loc loc;
+    IrNode *loss;
+    OptimKind optim;
+    double lr, momentum, weight_decay, l1, beta1, beta2, eps;
+    char *decay_glob, *l1_glob;
+    int64_t batch, epochs, seed;
+    Vec(Metric) metrics;
+    DataKind data;
+    int data_x, data_y; /* input numbers fed by the data */
+    int64_t resize;
+    /* generator and CSV settings, by name; the emitter passes them to the runtime */
+    Vec(char *) data_keys;
+    Vec(double) data_vals;
+    Vec(char *) data_strs;
+    const double *tensor_x, *tensor_y; /* DATA_TENSORS */
+    int64_t tensor_n;
+} TrainSpec;
+
+/* A layer application, recorded for `dlc check`. */
+typedef struct LayerTrace {
+    char *name;
+    const char *kind;
+    DType dtype;
+    Shape shape;
+    Loc loc;
+} LayerTrace;
+
+/* The elaborated model: a graph of IR nodes (hash-consed) plus its interface. */
+typedef struct Graph {
+    char *name;
+    Vec(IrNode *) nodes;
+    Vec(Input) inputs;
+    Vec(Param) params;
+    Vec(Output) outputs;
+    TrainSpec train;
+    Vec(LayerTrace) layers;
+    int64_t max_batch;
+    /* hash-consing table */
+    IrNode **table;
+    int table_cap;
+} Graph;
+
+Graph *graph_new(const char *name);
+IrNode *ir_node(Graph *g, Op op, DType dt, Shape shape, int nin, IrNode **in, const int64_t *attr, Loc loc);
+IrNode *ir_leaf(Graph *g, Op op, DType dt, Shape shape, int index, Loc loc);
+IrNode *ir_node_f(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int64_t *attr, double fattr, Loc loc);
+IrNode *ir_const_scalar(Graph *g, double v, Loc loc);
+IrNode *ir_const_data(Graph *g, Shape shape, const double *data, Loc loc);
+bool ir_is_const(const IrNode *n, double *value); /* a scalar or uniform constant */
+int64_t shape_numel(const Shape *s);
+int64_t shape_inner(const Shape *s); /* elements per example (numel / d[0] when batched) */
+bool shape_eq(const Shape *a, const Shape *b);
+char *shape_str(const Shape *s); /* "[batch 256, 784]" style, for messages */
+char *type_str(DType dt, const Shape *s); /* "f32[256, 784]" */
+Shape shape_make(int rank, const int64_t *d, bool batched);
+Shape shape_scalar(void);
+void ir_dump(FILE *out, Graph *g, IrNode **roots, int nroots);
+
+/* Broadcast a and b; false (and *out untouched) if they do not broadcast. */
+bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
+
+/* ---- build.c: node builders and their shape rules (NULL after a located error) ---- */
+
+IrNode *b_elem(Graph *g, Op op, int nin, IrNode **in, Loc loc);
+IrNode *b_unary(Graph *g, Op op, IrNode *a, Loc loc);
+IrNode *b_binary(Graph *g, Op op, IrNode *a, IrNode *b, Loc loc);
+IrNode *b_scalar_op(Graph *g, Op op, IrNode *a, double c, Loc loc);
+IrNode *b_expand(Graph *g, IrNode *a, Shape shape, Loc loc);
+IrNode *b_reshape(Graph *g, IrNode *a, Shape shape, Loc loc);
+IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
+IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
+IrNode *b_matmul(Graph *g, IrNode *a, IrNode *b, bool ta, bool tb, Loc loc);
+int64_t conv_out_dim(int64_t in, int64_t k, int64_t pad, int64_t stride);
+IrNode *b_conv2d(Graph *g, IrNode *x, IrNode *w, const int64_t stride[2], const int64_t pad[2], Loc loc);
+IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t stride[2], const int64_t pad[2],
+               Loc loc);
+IrNode *b_softmax(Graph *g, Op op, IrNode *x, Loc loc);
+IrNode *b_xent(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
+IrNode *b_argmax_eq(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
+IrNode *b_transpose(Graph *g, IrNode *x, Loc loc);
+IrNode *b_concat(Graph *g, IrNode **xs, int n, int axis, Loc loc);
+IrNode *b_slice(Graph *g, IrNode *x, int axis, int64_t start, int64_t len, Loc loc);
+IrNode *b_dropmask(Graph *g, Shape s, double p, int64_t salt, Loc loc);
+
+/* ---- elab.c: AST -> graph ---- */
+
+typedef struct ElabOptions {
+    int64_t batch;     /* --batch, 0 = the model's */
+    bool training;     /* dropout active */
+} ElabOptions;
+
+Graph *elaborate(Program *prog, const char *model_name, const ElabOptions *opt);
+
+/* ---- autodiff.c ---- */
+
+/* The gradient of scalar `y` with respect to each of `wrt`, as new nodes of g (NULL where y does not depend on
+ * it). Nodes that no requested gradient needs are never built. */
+void ad_grad(Graph *g, IrNode *y, IrNode **wrt, int nwrt, IrNode **out);
+
+/* ---- check.c: `dlc check` report ---- */
+
+/* Marks in `live` (indexed by id, g->nodes.n entries) every node the roots depend on. */
+void ir_mark_live(Graph *g, IrNode **roots, int nroots, bool *live);
+double node_flops(const IrNode *n);
+void check_print(FILE *out, Graph *g);
+
+#endif

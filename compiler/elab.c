@@ -1,0 +1,2249 @@
+/* elab.c: elaboration, from the AST to the graph.
+ *
+ * The .dlm file is a program run at compile time: this file is its interpreter. Values are compile-time
+ * numbers, strings, lists, layers and blocks, or tensors, which are graph nodes. Running the program expands
+ * blocks, unrolls loops, names and creates parameters, and builds every tensor op through build.c, whose
+ * shape rules report mismatches at the source location. Errors produce a poison value (V_ERROR) that later
+ * operations pass along silently, so one mistake gives one message and elaboration goes on to find the next.
+ *
+ * Requires: a parsed Program. Guarantees: a Graph whose inputs, parameters, outputs, loss and metrics are
+ * nodes with checked static shapes, or g_diag->errors > 0. */
+#include <math.h>
+
+#include "dlc.h"
+#include "parser.h"
+
+typedef enum ValueKind {
+    V_ERROR,
+    V_NONE,
+    V_INT,
+    V_FLOAT,
+    V_BOOL,
+    V_STR,
+    V_LIST,
+    V_TENSOR,
+    V_LAYER,
+    V_BLOCK,
+    V_FUNC,
+    V_INIT,
+    V_BATCH,
+} ValueKind;
+
+typedef struct Value Value;
+typedef struct Layer Layer;
+typedef struct ValueList ValueList;
+
+struct Value {
+    ValueKind kind;
+    int64_t i;
+    double f;
+    char *s;
+    ValueList *list;
+    IrNode *t;
+    Layer *layer;
+    Node *block;
+    int func;
+    Init *init;
+};
+
+struct ValueList {
+    Value *v;
+    int n, cap;
+};
+
+/* Positional and keyword arguments of a call, evaluated. */
+typedef struct Args {
+    Vec(Value) pos;
+    Vec(Loc) pos_loc;
+    Vec(char *) key;
+    Vec(Value) kval;
+    Vec(Loc) key_loc;
+    Loc loc;
+    const char *fname;
+} Args;
+
+/* A layer instance: a built-in layer or a block, with its name and configuration, and the parameters it
+ * created on first application (reused by later applications: tied weights). */
+struct Layer {
+    int func;    /* built-in layer id, or -1 for a block */
+    Node *block; /* N_BLOCKDEF */
+    char *name;  /* full name prefix: "features.0" */
+    Args args;   /* configuration (without the input) */
+    int applied;
+    int param_first, param_count; /* built-in layers: the parameters made at first application */
+    Loc loc;
+};
+
+typedef struct Env Env;
+struct Env {
+    Vec(char *) names;
+    Vec(Value) vals;
+    Env *parent;
+};
+
+/* Naming scope of a block application: full-name prefix and the index of the next layer call. */
+typedef struct Scope {
+    char *prefix;
+    int counter;
+    bool reuse; /* a block instance applied again: parameters of the same name are the same tensors */
+} Scope;
+
+typedef struct InitRule {
+    char *glob;
+    Init *init;
+    Loc loc;
+    bool matched;
+} InitRule;
+
+typedef struct Elab {
+    Graph *g;
+    Program *prog;
+    Env *globals;
+    Scope *scope;
+    Env *env;
+    bool training;
+    int dropout_salt;
+    Vec(InitRule) rules;
+    bool in_block;
+    Value ret;
+    bool returned;
+    Node *train_node;
+} Elab;
+
+/* ---- values ---- */
+
+static Value v_error(void) { return (Value){.kind = V_ERROR}; }
+static Value v_none(void) { return (Value){.kind = V_NONE}; }
+static Value v_int(int64_t i) { return (Value){.kind = V_INT, .i = i}; }
+static Value v_float(double f) { return (Value){.kind = V_FLOAT, .f = f}; }
+static Value v_bool(bool b) { return (Value){.kind = V_BOOL, .i = b}; }
+static Value v_tensor(IrNode *t) { return t ? (Value){.kind = V_TENSOR, .t = t} : v_error(); }
+static Value v_init(Init *i) { return (Value){.kind = V_INIT, .init = i}; }
+
+static Value v_list(void) {
+    Value v = {.kind = V_LIST};
+    v.list = xalloc(sizeof(ValueList));
+    return v;
+}
+
+static const char *kind_name(ValueKind k) {
+    switch (k) {
+    case V_ERROR: return "an erroneous value";
+    case V_NONE: return "nothing";
+    case V_INT: return "an integer";
+    case V_FLOAT: return "a number";
+    case V_BOOL: return "a boolean";
+    case V_STR: return "a string";
+    case V_LIST: return "a list";
+    case V_TENSOR: return "a tensor";
+    case V_LAYER: return "a layer";
+    case V_BLOCK: return "a block";
+    case V_FUNC: return "a function";
+    case V_INIT: return "an initialiser";
+    case V_BATCH: return "the batch dimension";
+    }
+    return "?";
+}
+
+static char *value_desc(Value v) {
+    if (v.kind == V_TENSOR)
+        return type_str(v.t->dtype, &v.t->shape);
+    if (v.kind == V_INT)
+        return xsprintf("the integer %lld", (long long)v.i);
+    if (v.kind == V_FLOAT)
+        return xsprintf("the number %g", v.f);
+    return (char *)kind_name(v.kind);
+}
+
+static bool is_num(Value v) { return v.kind == V_INT || v.kind == V_FLOAT || v.kind == V_BOOL; }
+static double num(Value v) { return v.kind == V_FLOAT ? v.f : (double)v.i; }
+
+/* ---- environments ---- */
+
+static Env *env_new(Env *parent) {
+    Env *e = xalloc(sizeof(Env));
+    e->parent = parent;
+    return e;
+}
+
+static Value *env_find(Env *e, const char *name) {
+    for (; e; e = e->parent)
+        for (int i = e->names.n - 1; i >= 0; i--)
+            if (strcmp(e->names.v[i], name) == 0)
+                return &e->vals.v[i];
+    return NULL;
+}
+
+static void env_set(Env *e, const char *name, Value v) {
+    for (int i = 0; i < e->names.n; i++)
+        if (strcmp(e->names.v[i], name) == 0) {
+            e->vals.v[i] = v;
+            return;
+        }
+    vec_push(&e->names, xstrdup(name));
+    vec_push(&e->vals, v);
+}
+
+/* ---- built-ins ---- */
+
+typedef enum Builtin {
+    /* layers: take the input tensor first, count as a layer call for naming */
+    B_LINEAR,
+    B_CONV2D,
+    B_MAX_POOL,
+    B_AVG_POOL,
+    B_DROPOUT,
+    B_FLATTEN,
+    B_RELU,
+    B_SIGMOID,
+    B_TANH,
+    B_SOFTMAX,
+    B_LAYER_END,
+    /* functions */
+    B_EXP = B_LAYER_END,
+    B_LOG,
+    B_ABS,
+    B_SQRT,
+    B_POW,
+    B_WHERE,
+    B_MAX,
+    B_MIN,
+    B_SUM,
+    B_MEAN,
+    B_LOG_SOFTMAX,
+    B_RESHAPE,
+    B_TRANSPOSE,
+    B_CONCAT,
+    B_DOT,
+    B_MATMUL,
+    B_TENSOR,
+    B_ARANGE,
+    B_RANGE,
+    B_LEN,
+    B_PARAM,
+    B_PARAMS,
+    B_GRAD,
+    B_CROSS_ENTROPY,
+    B_SQUARED_LOSS,
+    B_MSE,
+    B_L2_PENALTY,
+    B_L1_PENALTY,
+    /* initialisers */
+    B_NORMAL,
+    B_UNIFORM,
+    B_XAVIER_UNIFORM,
+    B_XAVIER_NORMAL,
+    B_KAIMING_UNIFORM,
+    B_KAIMING_NORMAL,
+    B_CONSTANT,
+    B_ZEROS,
+    B_ONES,
+    B_COUNT
+} Builtin;
+
+static const char *builtin_names[B_COUNT] = {
+    [B_LINEAR] = "linear", [B_CONV2D] = "conv2d", [B_MAX_POOL] = "max_pool", [B_AVG_POOL] = "avg_pool",
+    [B_DROPOUT] = "dropout", [B_FLATTEN] = "flatten", [B_RELU] = "relu", [B_SIGMOID] = "sigmoid",
+    [B_TANH] = "tanh", [B_SOFTMAX] = "softmax", [B_EXP] = "exp", [B_LOG] = "log", [B_ABS] = "abs",
+    [B_SQRT] = "sqrt", [B_POW] = "pow", [B_WHERE] = "where", [B_MAX] = "max", [B_MIN] = "min", [B_SUM] = "sum",
+    [B_MEAN] = "mean", [B_LOG_SOFTMAX] = "log_softmax", [B_RESHAPE] = "reshape", [B_TRANSPOSE] = "transpose",
+    [B_CONCAT] = "concat", [B_DOT] = "dot", [B_MATMUL] = "matmul", [B_TENSOR] = "tensor", [B_ARANGE] = "arange", [B_RANGE] = "range", [B_LEN] = "len", [B_PARAM] = "param",
+    [B_PARAMS] = "params", [B_GRAD] = "grad", [B_CROSS_ENTROPY] = "cross_entropy", [B_SQUARED_LOSS] = "squared_loss",
+    [B_MSE] = "mse", [B_L2_PENALTY] = "l2_penalty", [B_L1_PENALTY] = "l1_penalty",
+    [B_NORMAL] = "normal", [B_UNIFORM] = "uniform", [B_XAVIER_UNIFORM] = "xavier_uniform",
+    [B_XAVIER_NORMAL] = "xavier_normal", [B_KAIMING_UNIFORM] = "kaiming_uniform",
+    [B_KAIMING_NORMAL] = "kaiming_normal", [B_CONSTANT] = "constant", [B_ZEROS] = "zeros", [B_ONES] = "ones",
+};
+
+static int builtin_lookup(const char *name) {
+    for (int i = 0; i < B_COUNT; i++)
+        if (builtin_names[i] && strcmp(builtin_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+static const char *func_name(int f) { return builtin_names[f]; }
+
+/* ---- argument access ---- */
+
+static Value eval(Elab *e, Node *n);
+
+static int args_find_key(Args *a, const char *key) {
+    for (int i = 0; i < a->key.n; i++)
+        if (strcmp(a->key.v[i], key) == 0)
+            return i;
+    return -1;
+}
+
+/* The argument named `key`, or positional number `pos` (-1: keyword only). */
+static bool arg_get(Args *a, const char *key, int pos, Value *out, Loc *loc) {
+    int k = args_find_key(a, key);
+    if (k >= 0) {
+        *out = a->kval.v[k];
+        if (loc)
+            *loc = a->key_loc.v[k];
+        return true;
+    }
+    if (pos >= 0 && pos < a->pos.n) {
+        *out = a->pos.v[pos];
+        if (loc)
+            *loc = a->pos_loc.v[pos];
+        return true;
+    }
+    return false;
+}
+
+/* Checks that the call has at most `npos` positional arguments and only keywords from `keys`. */
+static bool args_check(Args *a, int npos, const char *const *keys) {
+    bool ok = true;
+    if (a->pos.n > npos) {
+        error_at(a->pos_loc.v[npos], "%s takes at most %d positional argument%s, got %d", a->fname, npos,
+                 npos == 1 ? "" : "s", a->pos.n);
+        ok = false;
+    }
+    for (int i = 0; i < a->key.n; i++) {
+        bool known = false;
+        for (int j = 0; keys && keys[j]; j++)
+            known |= strcmp(keys[j], a->key.v[i]) == 0;
+        if (!known) {
+            char expect[256] = "";
+            for (int j = 0; keys && keys[j]; j++)
+                snprintf(expect + strlen(expect), sizeof expect - strlen(expect), "%s%s", j ? ", " : "", keys[j]);
+            error_at(a->key_loc.v[i], "%s has no argument '%s'%s%s", a->fname, a->key.v[i],
+                     expect[0] ? "; it takes " : "", expect);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+static bool want_int(Value v, Loc loc, const char *what, int64_t *out) {
+    if (v.kind == V_ERROR)
+        return false;
+    if (v.kind == V_INT || v.kind == V_BOOL || (v.kind == V_FLOAT && v.f == floor(v.f))) {
+        *out = (int64_t)num(v);
+        return true;
+    }
+    error_at(loc, "%s must be a compile-time integer, got %s", what, value_desc(v));
+    return false;
+}
+
+static bool want_num(Value v, Loc loc, const char *what, double *out) {
+    if (v.kind == V_ERROR)
+        return false;
+    if (is_num(v)) {
+        *out = num(v);
+        return true;
+    }
+    error_at(loc, "%s must be a compile-time number, got %s", what, value_desc(v));
+    return false;
+}
+
+/* An int or an (h, w) pair. */
+static bool want_pair(Value v, Loc loc, const char *what, int64_t out[2]) {
+    if (v.kind == V_LIST) {
+        if (v.list->n != 2) {
+            error_at(loc, "%s must be an integer or a pair (h, w), got a list of %d", what, v.list->n);
+            return false;
+        }
+        return want_int(v.list->v[0], loc, what, &out[0]) && want_int(v.list->v[1], loc, what, &out[1]);
+    }
+    if (!want_int(v, loc, what, &out[0]))
+        return false;
+    out[1] = out[0];
+    return true;
+}
+
+/* ---- tensors from values ---- */
+
+/* Flattens a nested numeric list; false if ragged. */
+typedef Vec(double) DoubleVec;
+
+static bool list_to_data(Value v, DoubleVec *data, Shape *s, int depth) {
+    if (is_num(v)) {
+        vec_push(data, num(v));
+        return true;
+    }
+    if (v.kind != V_LIST || depth >= MAX_RANK)
+        return false;
+    if (s->rank <= depth) {
+        s->rank = depth + 1;
+        s->d[depth] = v.list->n;
+    } else if (s->d[depth] != v.list->n) {
+        return false;
+    }
+    for (int i = 0; i < v.list->n; i++)
+        if (!list_to_data(v.list->v[i], data, s, depth + 1))
+            return false;
+    return true;
+}
+
+static IrNode *to_tensor(Elab *e, Value v, Loc loc, const char *what) {
+    if (v.kind == V_ERROR)
+        return NULL;
+    if (v.kind == V_TENSOR)
+        return v.t;
+    if (is_num(v))
+        return ir_const_scalar(e->g, num(v), loc);
+    if (v.kind == V_LIST) {
+        DoubleVec data = {0};
+        Shape s = {0};
+        if (list_to_data(v, &data, &s, 0) && data.n == shape_numel(&s))
+            return ir_const_data(e->g, s, data.v, loc);
+        error_at(loc, "%s: a list used as a tensor must be a rectangular nest of numbers", what);
+        return NULL;
+    }
+    error_at(loc, "%s must be a tensor, got %s", what, value_desc(v));
+    return NULL;
+}
+
+/* ---- parameters ---- */
+
+static int64_t fan(const Shape *s, bool in) {
+    if (s->rank < 2)
+        return s->rank == 1 ? s->d[0] : 1;
+    int64_t rf = 1;
+    for (int i = 2; i < s->rank; i++)
+        rf *= s->d[i];
+    return (in ? s->d[1] : s->d[0]) * rf;
+}
+
+static Init *init_new(InitKind k, double a, double b) {
+    Init *i = xalloc(sizeof(Init));
+    i->kind = k;
+    i->a = a;
+    i->b = b;
+    return i;
+}
+
+static int find_param(Graph *g, const char *name) {
+    for (int i = 0; i < g->params.n; i++)
+        if (strcmp(g->params.v[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static bool init_value(Elab *e, Value v, Loc loc, Init **out);
+
+/* Creates (or, in a re-applied block instance, finds) parameter `local` of the current scope. */
+static IrNode *make_param(Elab *e, const char *local, Shape shape, bool trainable, Init *init, Loc loc) {
+    char *name = xsprintf("%s%s", e->scope->prefix, local);
+    int k = find_param(e->g, name);
+    if (k >= 0) {
+        Param *p = &e->g->params.v[k];
+        if (e->scope->reuse && shape_eq(&p->shape, &shape))
+            return p->node;
+        error_at(loc, "a parameter named '%s' already exists", name);
+        note_at(p->loc, "'%s' was created here", name);
+        return NULL;
+    }
+    for (int i = 0; i < shape.rank; i++)
+        if (shape.d[i] <= 0) {
+            error_at(loc, "parameter '%s' has a non-positive dimension in %s", name, shape_str(&shape));
+            return NULL;
+        }
+    Param p = {0};
+    p.name = name;
+    p.shape = shape;
+    p.trainable = trainable;
+    p.fan_in = fan(&shape, true);
+    p.fan_out = fan(&shape, false);
+    p.loc = loc;
+    if (init)
+        vec_push(&p.inits, init);
+    vec_push(&e->g->params, p);
+    int idx = e->g->params.n - 1;
+    IrNode *n = ir_leaf(e->g, trainable ? OP_PARAM : OP_STATE, DT_F32, shape, idx, loc);
+    e->g->params.v[idx].node = n;
+    return n;
+}
+
+/* PyTorch's default for linear and conv layers: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias. */
+static Init *default_init(int64_t fan_in) {
+    double b = 1.0 / sqrt((double)fan_in);
+    return init_new(INIT_UNIFORM, -b, b);
+}
+
+/* The layer's own `weight_init=` / `bias_init=` argument, if given. */
+static Init *layer_init(Elab *e, Layer *l, const char *key, Init *dflt) {
+    Value v;
+    Loc loc;
+    Init *i;
+    if (arg_get(&l->args, key, -1, &v, &loc) && init_value(e, v, loc, &i))
+        return i;
+    return dflt;
+}
+
+/* ---- layer application ---- */
+
+static Value apply_block(Elab *e, Layer *l, Value input, Loc loc);
+
+static Scope *scope_enter(Elab *e, Layer *l) {
+    Scope *s = xalloc(sizeof(Scope));
+    s->prefix = xsprintf("%s.", l->name);
+    s->reuse = l->applied > 0;
+    Scope *old = e->scope;
+    e->scope = s;
+    return old;
+}
+
+static bool bool_arg(Args *a, const char *key, bool dflt) {
+    Value v;
+    Loc loc;
+    if (!arg_get(a, key, -1, &v, &loc))
+        return dflt;
+    if (v.kind != V_BOOL && v.kind != V_INT) {
+        error_at(loc, "'%s' must be true or false, got %s", key, value_desc(v));
+        return dflt;
+    }
+    return v.i != 0;
+}
+
+static IrNode *layer_param(Elab *e, Layer *l, int which, const char *local, Shape shape, Init *init, Loc loc) {
+    if (l->applied > 0) {
+        Param *p = &e->g->params.v[l->param_first + which];
+        if (!shape_eq(&p->shape, &shape)) {
+            error_at(loc, "layer '%s' is applied again to an input that needs %s %s, but it has %s", l->name,
+                     local, shape_str(&shape), shape_str(&p->shape));
+            note_at(l->loc, "the layer was created here");
+            return NULL;
+        }
+        return p->node;
+    }
+    Scope tmp = {.prefix = xsprintf("%s.", l->name)};
+    Scope *old = e->scope;
+    e->scope = &tmp;
+    IrNode *n = make_param(e, local, shape, true, init, loc);
+    e->scope = old;
+    if (n && which == 0)
+        l->param_first = n->index;
+    if (n)
+        l->param_count++;
+    return n;
+}
+
+static Value apply_layer(Elab *e, Layer *l, Value input, Loc loc) {
+    if (input.kind == V_ERROR)
+        return input;
+    if (l->func < 0)
+        return apply_block(e, l, input, loc);
+    const char *name = func_name(l->func);
+    Args *a = &l->args;
+    a->fname = name;
+    IrNode *x = to_tensor(e, input, loc, xsprintf("the input of %s", name));
+    if (!x)
+        return v_error();
+    if (x->dtype != DT_F32) {
+        error_at(loc, "%s expects an f32 tensor, got %s", name, type_str(x->dtype, &x->shape));
+        return v_error();
+    }
+    Graph *g = e->g;
+    IrNode *y = NULL;
+    switch ((Builtin)l->func) {
+    case B_LINEAR: {
+        static const char *const keys[] = {"out", "bias", "weight_init", "bias_init", NULL};
+        if (!args_check(a, 1, keys))
+            return v_error();
+        Value vo;
+        Loc lo = a->loc;
+        int64_t out;
+        if (!arg_get(a, "out", 0, &vo, &lo)) {
+            error_at(a->loc, "linear needs the number of output features: linear(256)");
+            return v_error();
+        }
+        if (!want_int(vo, lo, "linear's output size", &out))
+            return v_error();
+        if (x->shape.rank != 2 && !(x->shape.rank == 1 && !x->shape.batched)) {
+            error_at(loc, "linear expects [batch, features], got %s; flatten it first",
+                     type_str(x->dtype, &x->shape));
+            return v_error();
+        }
+        bool was_vec = x->shape.rank == 1;
+        if (was_vec) {
+            int64_t d[2] = {1, x->shape.d[0]};
+            x = b_reshape(g, x, shape_make(2, d, false), loc);
+        }
+        int64_t in = x->shape.d[1];
+        int64_t wd[2] = {out, in};
+        IrNode *w = layer_param(e, l, 0, "weight", shape_make(2, wd, false),
+                                layer_init(e, l, "weight_init", default_init(in)), loc);
+        if (!w)
+            return v_error();
+        y = b_matmul(g, x, w, false, true, loc);
+        if (y && bool_arg(a, "bias", true)) {
+            IrNode *b = layer_param(e, l, 1, "bias", shape_make(1, &out, false),
+                                    layer_init(e, l, "bias_init", default_init(in)), loc);
+            y = b ? b_binary(g, OP_ADD, y, b, loc) : NULL;
+        }
+        if (y && was_vec)
+            y = b_reshape(g, y, shape_make(1, &out, false), loc);
+        break;
+    }
+    case B_CONV2D: {
+        static const char *const keys[] = {"out", "kernel", "padding", "stride", "bias", "weight_init",
+                                           "bias_init", NULL};
+        if (!args_check(a, 2, keys))
+            return v_error();
+        Value v;
+        Loc vl = a->loc;
+        int64_t out, k[2], pad[2] = {0, 0}, stride[2] = {1, 1};
+        if (!arg_get(a, "out", 0, &v, &vl)) {
+            error_at(a->loc, "conv2d needs the number of output channels: conv2d(6, kernel=5)");
+            return v_error();
+        }
+        if (!want_int(v, vl, "conv2d's output channels", &out))
+            return v_error();
+        if (!arg_get(a, "kernel", 1, &v, &vl)) {
+            error_at(a->loc, "conv2d needs a kernel size: conv2d(%lld, kernel=3)", (long long)out);
+            return v_error();
+        }
+        if (!want_pair(v, vl, "kernel", k))
+            return v_error();
+        if (arg_get(a, "padding", -1, &v, &vl) && !want_pair(v, vl, "padding", pad))
+            return v_error();
+        if (arg_get(a, "stride", -1, &v, &vl) && !want_pair(v, vl, "stride", stride))
+            return v_error();
+        if (x->shape.rank != 4) {
+            error_at(loc, "conv2d expects [N, C, H, W], got %s", type_str(x->dtype, &x->shape));
+            return v_error();
+        }
+        int64_t wd[4] = {out, x->shape.d[1], k[0], k[1]};
+        int64_t fan_in = x->shape.d[1] * k[0] * k[1];
+        IrNode *w = layer_param(e, l, 0, "weight", shape_make(4, wd, false),
+                                layer_init(e, l, "weight_init", default_init(fan_in)), loc);
+        if (!w)
+            return v_error();
+        y = b_conv2d(g, x, w, stride, pad, loc);
+        if (y && bool_arg(a, "bias", true)) {
+            IrNode *b = layer_param(e, l, 1, "bias", shape_make(1, &out, false),
+                                    layer_init(e, l, "bias_init", default_init(fan_in)), loc);
+            int64_t bd[3] = {out, 1, 1};
+            IrNode *b3 = b ? b_reshape(g, b, shape_make(3, bd, false), loc) : NULL;
+            y = b3 ? b_binary(g, OP_ADD, y, b3, loc) : NULL;
+        }
+        break;
+    }
+    case B_MAX_POOL:
+    case B_AVG_POOL: {
+        static const char *const keys[] = {"window", "stride", "padding", NULL};
+        if (!args_check(a, 1, keys))
+            return v_error();
+        Value v;
+        Loc vl = a->loc;
+        int64_t win[2], pad[2] = {0, 0}, stride[2];
+        if (!arg_get(a, "window", 0, &v, &vl)) {
+            error_at(a->loc, "%s needs a window size: %s(2)", name, name);
+            return v_error();
+        }
+        if (!want_pair(v, vl, "window", win))
+            return v_error();
+        stride[0] = win[0], stride[1] = win[1];
+        if (arg_get(a, "stride", -1, &v, &vl) && !want_pair(v, vl, "stride", stride))
+            return v_error();
+        if (arg_get(a, "padding", -1, &v, &vl) && !want_pair(v, vl, "padding", pad))
+            return v_error();
+        y = b_pool(g, l->func == B_MAX_POOL ? OP_MAXPOOL : OP_AVGPOOL, x, win, stride, pad, loc);
+        break;
+    }
+    case B_DROPOUT: {
+        static const char *const keys[] = {"p", NULL};
+        if (!args_check(a, 1, keys))
+            return v_error();
+        Value v;
+        Loc vl = a->loc;
+        double p;
+        if (!arg_get(a, "p", 0, &v, &vl)) {
+            error_at(a->loc, "dropout needs a probability: dropout(0.5)");
+            return v_error();
+        }
+        if (!want_num(v, vl, "dropout's probability", &p))
+            return v_error();
+        if (p < 0 || p >= 1) {
+            error_at(vl, "dropout probability must be in [0, 1), got %g", p);
+            return v_error();
+        }
+        int salt = e->dropout_salt++;
+        if (!e->training || p == 0)
+            y = x;
+        else
+            y = b_binary(g, OP_MUL, x, b_dropmask(g, x->shape, p, salt + 1, loc), loc);
+        break;
+    }
+    case B_FLATTEN: {
+        if (!args_check(a, 0, NULL))
+            return v_error();
+        Shape s = {0};
+        if (x->shape.batched || x->shape.rank > 1) {
+            int64_t d[2] = {x->shape.d[0], shape_numel(&x->shape) / (x->shape.rank ? x->shape.d[0] : 1)};
+            s = shape_make(2, d, x->shape.batched);
+        } else {
+            int64_t d = shape_numel(&x->shape);
+            s = shape_make(1, &d, false);
+        }
+        y = b_reshape(g, x, s, loc);
+        break;
+    }
+    case B_RELU:
+    case B_SIGMOID:
+    case B_TANH:
+        if (!args_check(a, 0, NULL))
+            return v_error();
+        y = b_unary(g, l->func == B_RELU ? OP_RELU : l->func == B_SIGMOID ? OP_SIGMOID : OP_TANH, x, loc);
+        break;
+    case B_SOFTMAX: {
+        static const char *const keys[] = {"axis", NULL};
+        if (!args_check(a, 1, keys))
+            return v_error();
+        Value v;
+        Loc vl;
+        int64_t axis = -1;
+        if (arg_get(a, "axis", 0, &v, &vl) && !want_int(v, vl, "axis", &axis))
+            return v_error();
+        if (axis != -1 && axis != x->shape.rank - 1) {
+            error_at(vl, "softmax is over the last axis only (axis=-1), got axis=%lld", (long long)axis);
+            return v_error();
+        }
+        y = b_softmax(g, OP_SOFTMAX, x, loc);
+        break;
+    }
+    default:
+        unreachable();
+    }
+    l->applied++;
+    if (y) {
+        LayerTrace tr = {.name = l->name, .kind = name, .dtype = y->dtype, .shape = y->shape, .loc = loc};
+        vec_push(&g->layers, tr);
+    }
+    return v_tensor(y);
+}
+
+/* ---- statements ---- */
+
+static void exec_stmts(Elab *e, NodeList *body);
+static char *next_layer_name(Elab *e, const char *label);
+
+/* Applying an instance takes a position in the current scope, as a module placed in nn.Sequential does. */
+static Value apply_instance(Elab *e, Layer *l, Value input, Loc loc) {
+    char *pos = next_layer_name(e, NULL);
+    if (!l->name)
+        l->name = pos;
+    return apply_layer(e, l, input, loc);
+}
+
+static Value call_block_with(Elab *e, Node *def, Layer *l, Args *args, Loc loc) {
+    int np = def->params.n;
+    if (args->pos.n + args->key.n != np) {
+        error_at(loc, "block '%s' takes %d argument%s (%s), got %d", def->name, np, np == 1 ? "" : "s",
+                 np ? def->params.v[0]->name : "", args->pos.n + args->key.n);
+        return v_error();
+    }
+    Env *env = env_new(e->globals);
+    for (int i = 0; i < args->pos.n; i++)
+        env_set(env, def->params.v[i]->name, args->pos.v[i]);
+    for (int i = 0; i < args->key.n; i++) {
+        bool found = false;
+        for (int j = 0; j < np; j++)
+            if (strcmp(def->params.v[j]->name, args->key.v[i]) == 0) {
+                env_set(env, args->key.v[i], args->kval.v[i]);
+                found = true;
+            }
+        if (!found) {
+            error_at(args->key_loc.v[i], "block '%s' has no parameter '%s'", def->name, args->key.v[i]);
+            return v_error();
+        }
+    }
+    Env *old_env = e->env;
+    Scope *old_scope = scope_enter(e, l);
+    bool old_in_block = e->in_block, old_returned = e->returned;
+    Value old_ret = e->ret;
+    e->env = env;
+    e->in_block = true;
+    e->returned = false;
+    e->ret = v_none();
+    exec_stmts(e, &def->body);
+    Value r = e->ret;
+    if (!e->returned) {
+        error_at(def->loc, "block '%s' ends without 'return'", def->name);
+        note_at(loc, "called here");
+        r = v_error();
+    }
+    e->env = old_env;
+    e->scope = old_scope;
+    e->in_block = old_in_block;
+    e->returned = old_returned;
+    e->ret = old_ret;
+    l->applied++;
+    if (r.kind == V_TENSOR) {
+        LayerTrace tr = {.name = l->name, .kind = def->name, .dtype = r.t->dtype, .shape = r.t->shape, .loc = loc};
+        vec_push(&e->g->layers, tr);
+    }
+    return r;
+}
+
+static Value apply_block(Elab *e, Layer *l, Value input, Loc loc) {
+    Args args = {0};
+    args.loc = loc;
+    vec_push(&args.pos, input);
+    vec_push(&args.pos_loc, loc);
+    for (int i = 0; i < l->args.pos.n; i++) {
+        vec_push(&args.pos, l->args.pos.v[i]);
+        vec_push(&args.pos_loc, l->args.pos_loc.v[i]);
+    }
+    for (int i = 0; i < l->args.key.n; i++) {
+        vec_push(&args.key, l->args.key.v[i]);
+        vec_push(&args.kval, l->args.kval.v[i]);
+        vec_push(&args.key_loc, l->args.key_loc.v[i]);
+    }
+    return call_block_with(e, l->block, l, &args, loc);
+}
+
+static char *next_layer_name(Elab *e, const char *label) {
+    int idx = e->scope->counter++;
+    return label ? xsprintf("%s%s", e->scope->prefix, label) : xsprintf("%s%d", e->scope->prefix, idx);
+}
+
+static void args_eval(Elab *e, Node *call, Value *first, Loc first_loc, Args *a) {
+    memset(a, 0, sizeof *a);
+    a->loc = call->loc;
+    if (first) {
+        vec_push(&a->pos, *first);
+        vec_push(&a->pos_loc, first_loc);
+    }
+    for (int i = 0; i < call->args.n; i++) {
+        Node *arg = call->args.v[i];
+        if (arg->kind == N_KWARG) {
+            if (args_find_key(a, arg->name) >= 0)
+                error_at(arg->loc, "argument '%s' given twice", arg->name);
+            vec_push(&a->key, arg->name);
+            vec_push(&a->kval, eval(e, arg->a));
+            vec_push(&a->key_loc, arg->loc);
+        } else {
+            if (a->key.n > 0)
+                error_at(arg->loc, "a positional argument cannot follow keyword arguments");
+            vec_push(&a->pos, eval(e, arg));
+            vec_push(&a->pos_loc, arg->loc);
+        }
+    }
+}
+
+static bool args_have_error(Args *a) {
+    for (int i = 0; i < a->pos.n; i++)
+        if (a->pos.v[i].kind == V_ERROR)
+            return true;
+    for (int i = 0; i < a->kval.n; i++)
+        if (a->kval.v[i].kind == V_ERROR)
+            return true;
+    return false;
+}
+
+static Value call_function(Elab *e, int f, Args *a, Loc loc);
+
+static Node *find_block(Elab *e, const char *name) {
+    for (int i = 0; i < e->prog->items.n; i++) {
+        Node *it = e->prog->items.v[i];
+        if (it->kind == N_BLOCKDEF && strcmp(it->name, name) == 0)
+            return it;
+    }
+    return NULL;
+}
+
+/* A call of a layer (built-in or block): applied when its first argument is a tensor, an instance otherwise. */
+static Value call_layer(Elab *e, int func, Node *block, Args *a, const char *label, const char *hint, Loc loc) {
+    bool apply = a->pos.n > 0 && a->pos.v[0].kind == V_TENSOR;
+    if (block) {
+        int np = block->params.n;
+        apply = a->pos.n + a->key.n == np && a->pos.n > 0 && a->pos.v[0].kind == V_TENSOR;
+        if (!apply && a->pos.n + a->key.n != np - 1) {
+            error_at(loc, "block '%s' takes %d argument%s, got %d", block->name, np, np == 1 ? "" : "s",
+                     a->pos.n + a->key.n);
+            return v_error();
+        }
+    }
+    Layer *l = xalloc(sizeof(Layer));
+    l->func = block ? -1 : func;
+    l->block = block;
+    l->loc = loc;
+    /* an applied call takes the next position of the scope; an instance takes one each time it is applied,
+     * and is named by its label, the variable it is bound to, or its position at first use */
+    if (apply)
+        l->name = next_layer_name(e, label);
+    else if (label || hint)
+        l->name = xsprintf("%s%s", e->scope->prefix, label ? label : hint);
+    if (block && apply)
+        return call_block_with(e, block, l, a, loc);
+    /* separate the input from the configuration */
+    l->args = *a;
+    l->args.fname = block ? block->name : func_name(func);
+    if (apply) {
+        Value input = a->pos.v[0];
+        l->args.pos.v++;
+        l->args.pos.n--;
+        l->args.pos.cap--;
+        l->args.pos_loc.v++;
+        l->args.pos_loc.n--;
+        l->args.pos_loc.cap--;
+        return apply_layer(e, l, input, loc);
+    }
+    Value v = {.kind = V_LAYER, .layer = l};
+    return v;
+}
+
+/* Evaluates a call node; `pipe_in` is the left side of `|>` (prepended to the arguments). */
+static Value eval_call(Elab *e, Node *call, Value *pipe_in, Loc pipe_loc, const char *hint) {
+    Node *callee = call->a;
+    Value fv;
+    if (callee->kind == N_IDENT && !env_find(e->env, callee->name) && builtin_lookup(callee->name) < 0 &&
+        !find_block(e, callee->name)) {
+        error_at(callee->loc, "unknown function or layer '%s'", callee->name);
+        return v_error();
+    }
+    fv = eval(e, callee);
+    if (fv.kind == V_ERROR)
+        return fv;
+    Args a;
+    args_eval(e, call, pipe_in, pipe_loc, &a);
+    a.fname = callee->kind == N_IDENT ? callee->name : "call";
+    if (args_have_error(&a))
+        return v_error();
+    if (fv.kind == V_BLOCK)
+        return call_layer(e, -1, fv.block, &a, call->label, hint, call->loc);
+    if (fv.kind == V_LAYER) {
+        if (a.pos.n != 1 || a.key.n) {
+            error_at(call->loc, "layer instance '%s' takes exactly its input", fv.layer->name);
+            return v_error();
+        }
+        return apply_instance(e, fv.layer, a.pos.v[0], call->loc);
+    }
+    if (fv.kind != V_FUNC) {
+        error_at(callee->loc, "%s is not callable", value_desc(fv));
+        return v_error();
+    }
+    if (fv.func < B_LAYER_END)
+        return call_layer(e, fv.func, NULL, &a, call->label, hint, call->loc);
+    if (call->label)
+        error_at(call->label_loc, "'%s' is a function, not a layer: it has no name to give",
+                 func_name(fv.func));
+    return call_function(e, fv.func, &a, call->loc);
+}
+
+/* Applies a value as a function to one argument: `x |> relu`, `x |> shared`. */
+static Value apply_value(Elab *e, Value f, Value x, Node *at, Loc loc) {
+    if (f.kind == V_ERROR || x.kind == V_ERROR)
+        return v_error();
+    if (f.kind == V_LAYER)
+        return apply_instance(e, f.layer, x, loc);
+    Args a = {0};
+    a.loc = loc;
+    vec_push(&a.pos, x);
+    vec_push(&a.pos_loc, loc);
+    const char *label = at && at->kind == N_IDENT ? at->label : NULL;
+    if (f.kind == V_BLOCK)
+        return call_layer(e, -1, f.block, &a, label, NULL, loc);
+    if (f.kind == V_FUNC) {
+        a.fname = func_name(f.func);
+        if (f.func < B_LAYER_END)
+            return call_layer(e, f.func, NULL, &a, label, NULL, loc);
+        return call_function(e, f.func, &a, loc);
+    }
+    error_at(loc, "the right side of '|>' must be a layer or a function, got %s", value_desc(f));
+    return v_error();
+}
+
+/* ---- expressions ---- */
+
+static Value arith(Elab *e, int op, Value a, Value b, Loc loc);
+
+static Value eval_ident(Elab *e, Node *n) {
+    Value *v = env_find(e->env, n->name);
+    if (v)
+        return *v;
+    Node *blk = find_block(e, n->name);
+    if (blk)
+        return (Value){.kind = V_BLOCK, .block = blk};
+    int b = builtin_lookup(n->name);
+    if (b >= 0)
+        return (Value){.kind = V_FUNC, .func = b};
+    error_at(n->loc, "'%s' is not defined", n->name);
+    return v_error();
+}
+
+static Value eval(Elab *e, Node *n) {
+    switch (n->kind) {
+    case N_NUMBER:
+        return n->is_int && fabs(n->num) < 9e15 ? v_int((int64_t)n->num) : v_float(n->num);
+    case N_STRING: {
+        Value v = {.kind = V_STR, .s = n->name};
+        return v;
+    }
+    case N_BOOL:
+        return v_bool(n->num != 0);
+    case N_BATCH:
+        return (Value){.kind = V_BATCH};
+    case N_SELF:
+        return v_init(init_new(INIT_SELF, 0, 0));
+    case N_IDENT:
+        return eval_ident(e, n);
+    case N_LIST:
+    case N_TUPLE: {
+        Value l = v_list();
+        for (int i = 0; i < n->args.n; i++) {
+            Value x = eval(e, n->args.v[i]);
+            if (x.kind == V_ERROR)
+                return x;
+            vec_push(l.list, x);
+        }
+        return l;
+    }
+    case N_UNARY: {
+        Value a = eval(e, n->a);
+        if (a.kind == V_ERROR)
+            return a;
+        if (n->op == NOT) {
+            if (a.kind == V_BOOL || a.kind == V_INT)
+                return v_bool(!a.i);
+            if (a.kind == V_TENSOR)
+                return v_tensor(b_binary(e->g, OP_EQ, a.t, ir_const_scalar(e->g, 0, n->loc), n->loc));
+            error_at(n->loc, "'not' needs a boolean, got %s", value_desc(a));
+            return v_error();
+        }
+        if (a.kind == V_INT)
+            return v_int(-a.i);
+        if (a.kind == V_FLOAT)
+            return v_float(-a.f);
+        if (a.kind == V_INIT) {
+            Init *i = init_new(INIT_NEG, 0, 0);
+            i->x = a.init;
+            return v_init(i);
+        }
+        IrNode *t = to_tensor(e, a, n->loc, "the operand of '-'");
+        return t ? v_tensor(b_unary(e->g, OP_NEG, t, n->loc)) : v_error();
+    }
+    case N_BINARY: {
+        Value a = eval(e, n->a);
+        Value b = eval(e, n->b);
+        if (a.kind == V_ERROR || b.kind == V_ERROR)
+            return v_error();
+        return arith(e, n->op, a, b, n->loc);
+    }
+    case N_PIPE: {
+        Value x = eval(e, n->a);
+        if (x.kind == V_ERROR)
+            return x;
+        if (n->b->kind == N_CALL)
+            return eval_call(e, n->b, &x, n->a->loc, NULL);
+        Value f = eval(e, n->b);
+        return apply_value(e, f, x, n->b, n->b->loc);
+    }
+    case N_CALL:
+        return eval_call(e, n, NULL, n->loc, NULL);
+    case N_INDEX: {
+        Value a = eval(e, n->a);
+        Value i = eval(e, n->b);
+        if (a.kind == V_ERROR || i.kind == V_ERROR)
+            return v_error();
+        if (a.kind != V_LIST) {
+            error_at(n->loc, "only lists can be indexed, got %s", value_desc(a));
+            return v_error();
+        }
+        int64_t k;
+        if (!want_int(i, n->b->loc, "an index", &k))
+            return v_error();
+        if (k < 0)
+            k += a.list->n;
+        if (k < 0 || k >= a.list->n) {
+            error_at(n->b->loc, "index %lld is out of range for a list of %d", (long long)num(i), a.list->n);
+            return v_error();
+        }
+        return a.list->v[k];
+    }
+    case N_ATTR: {
+        Value a = eval(e, n->a);
+        if (a.kind == V_ERROR)
+            return a;
+        if (a.kind == V_TENSOR && strcmp(n->name, "shape") == 0) {
+            Value l = v_list();
+            for (int i = 0; i < a.t->shape.rank; i++)
+                vec_push(l.list, v_int(a.t->shape.d[i]));
+            return l;
+        }
+        error_at(n->loc, "%s has no attribute '%s' (tensors have .shape)", value_desc(a), n->name);
+        return v_error();
+    }
+    default:
+        error_at(n->loc, "this is a statement, not an expression");
+        return v_error();
+    }
+}
+
+static Op binop_op(int op) {
+    switch (op) {
+    case '+': return OP_ADD;
+    case '-': return OP_SUB;
+    case '*': return OP_MUL;
+    case '/': return OP_DIV;
+    case POW: return OP_POW;
+    case '<': return OP_LT;
+    case LE: return OP_LE;
+    case '>': return OP_GT;
+    case GE: return OP_GE;
+    case EQ: return OP_EQ;
+    case NE: return OP_NE;
+    default: return OP_COUNT;
+    }
+}
+
+static InitKind init_op(int op) {
+    switch (op) {
+    case '+': return INIT_ADD;
+    case '-': return INIT_SUB;
+    case '*': return INIT_MUL;
+    case '/': return INIT_DIV;
+    case '<': return INIT_LT;
+    case LE: return INIT_LE;
+    case '>': return INIT_GT;
+    case GE: return INIT_GE;
+    default: return INIT_CONST;
+    }
+}
+
+static Value arith(Elab *e, int op, Value a, Value b, Loc loc) {
+    /* compile-time numbers */
+    if (is_num(a) && is_num(b)) {
+        double x = num(a), y = num(b);
+        bool ints = a.kind != V_FLOAT && b.kind != V_FLOAT;
+        switch (op) {
+        case '+': return ints ? v_int(a.i + b.i) : v_float(x + y);
+        case '-': return ints ? v_int(a.i - b.i) : v_float(x - y);
+        case '*': return ints ? v_int(a.i * b.i) : v_float(x * y);
+        case '/':
+            if (y == 0) {
+                error_at(loc, "division by zero");
+                return v_error();
+            }
+            return ints && a.i % b.i == 0 ? v_int(a.i / b.i) : v_float(x / y);
+        case POW: return ints && b.i >= 0 ? v_int((int64_t)pow(x, y)) : v_float(pow(x, y));
+        case '<': return v_bool(x < y);
+        case LE: return v_bool(x <= y);
+        case '>': return v_bool(x > y);
+        case GE: return v_bool(x >= y);
+        case EQ: return v_bool(x == y);
+        case NE: return v_bool(x != y);
+        case AND: return v_bool(x != 0 && y != 0);
+        case OR: return v_bool(x != 0 || y != 0);
+        default: break;
+        }
+    }
+    if (a.kind == V_STR && b.kind == V_STR && (op == EQ || op == NE))
+        return v_bool((strcmp(a.s, b.s) == 0) == (op == EQ));
+    if (op == '+' && a.kind == V_LIST && b.kind == V_LIST) {
+        Value l = v_list();
+        for (int i = 0; i < a.list->n; i++)
+            vec_push(l.list, a.list->v[i]);
+        for (int i = 0; i < b.list->n; i++)
+            vec_push(l.list, b.list->v[i]);
+        return l;
+    }
+    /* initialiser expressions */
+    if (a.kind == V_INIT || b.kind == V_INIT) {
+        InitKind k = init_op(op);
+        Init *x, *y;
+        if (k == INIT_CONST || !init_value(e, a, loc, &x) || !init_value(e, b, loc, &y)) {
+            if (k == INIT_CONST)
+                error_at(loc, "'%s' cannot be used in an initialiser", token_spelling(op));
+            return v_error();
+        }
+        Init *r = init_new(k, 0, 0);
+        r->x = x;
+        r->y = y;
+        return v_init(r);
+    }
+    if (op == '@') {
+        IrNode *x = to_tensor(e, a, loc, "the left operand of '@'");
+        IrNode *y = to_tensor(e, b, loc, "the right operand of '@'");
+        return x && y ? v_tensor(b_matmul(e->g, x, y, false, false, loc)) : v_error();
+    }
+    if (op == AND || op == OR) {
+        IrNode *x = to_tensor(e, a, loc, "an operand"), *y = to_tensor(e, b, loc, "an operand");
+        if (!x || !y)
+            return v_error();
+        /* on 0/1 conditions: and = x*y, or = max(x, y) */
+        return v_tensor(b_binary(e->g, op == AND ? OP_MUL : OP_MAXIMUM, x, y, loc));
+    }
+    Op o = binop_op(op);
+    if (o == OP_COUNT)
+        die("operator %d", op);
+    if ((a.kind != V_TENSOR && !is_num(a) && a.kind != V_LIST) || (b.kind != V_TENSOR && !is_num(b) && b.kind != V_LIST)) {
+        error_at(loc, "'%s' cannot combine %s and %s", token_spelling(op), value_desc(a), value_desc(b));
+        return v_error();
+    }
+    IrNode *x = to_tensor(e, a, loc, "the left operand");
+    IrNode *y = to_tensor(e, b, loc, "the right operand");
+    if (!x || !y)
+        return v_error();
+    return v_tensor(b_binary(e->g, o, x, y, loc));
+}
+
+/* ---- initialisers ---- */
+
+static bool init_value(Elab *e, Value v, Loc loc, Init **out) {
+    (void)e;
+    if (v.kind == V_ERROR)
+        return false;
+    if (v.kind == V_INIT) {
+        *out = v.init;
+        return true;
+    }
+    if (is_num(v)) {
+        *out = init_new(INIT_CONST, num(v), 0);
+        return true;
+    }
+    if (v.kind == V_FUNC && v.func >= B_NORMAL) {
+        Args a = {0};
+        a.fname = func_name(v.func);
+        Value r = call_function(e, v.func, &a, loc);
+        if (r.kind != V_INIT)
+            return false;
+        *out = r.init;
+        return true;
+    }
+    if (v.kind == V_TENSOR && v.t->op == OP_CONST) {
+        Init *i = init_new(INIT_DATA, 0, 0);
+        i->data = v.t->data;
+        i->a = (double)shape_numel(&v.t->shape);
+        *out = i;
+        return true;
+    }
+    if (v.kind == V_LIST) {
+        IrNode *t = to_tensor(e, v, loc, "an initialiser");
+        return t && init_value(e, v_tensor(t), loc, out);
+    }
+    error_at(loc, "expected an initialiser (normal(0, 0.01), zeros, xavier_uniform, a number, ...), got %s",
+             value_desc(v));
+    return false;
+}
+
+/* ---- built-in functions ---- */
+
+static bool axes_arg(Args *a, IrNode *x, uint32_t *mask) {
+    Value v;
+    Loc loc;
+    if (!arg_get(a, "axis", 1, &v, &loc)) {
+        *mask = x->shape.rank ? (1u << x->shape.rank) - 1 : 0;
+        return true;
+    }
+    *mask = 0;
+    int n = v.kind == V_LIST ? v.list->n : 1;
+    for (int i = 0; i < n; i++) {
+        int64_t ax;
+        if (!want_int(v.kind == V_LIST ? v.list->v[i] : v, loc, "axis", &ax))
+            return false;
+        if (ax < 0)
+            ax += x->shape.rank;
+        if (ax < 0 || ax >= x->shape.rank) {
+            error_at(loc, "axis %lld is out of range for %s", (long long)ax, type_str(x->dtype, &x->shape));
+            return false;
+        }
+        *mask |= 1u << ax;
+    }
+    return true;
+}
+
+static IrNode *tensor_arg(Elab *e, Args *a, const char *key, int pos) {
+    Value v;
+    Loc loc = a->loc;
+    if (!arg_get(a, key, pos, &v, &loc)) {
+        error_at(a->loc, "%s needs argument '%s'", a->fname, key);
+        return NULL;
+    }
+    return to_tensor(e, v, loc, xsprintf("%s's argument '%s'", a->fname, key));
+}
+
+static bool shape_from_value(Elab *e, Value v, Loc loc, Shape *s, bool allow_batch) {
+    (void)e;
+    memset(s, 0, sizeof *s);
+    if (v.kind == V_INT) {
+        s->rank = 1;
+        s->d[0] = v.i;
+        return true;
+    }
+    if (v.kind != V_LIST || v.list->n > MAX_RANK) {
+        error_at(loc, "expected a shape such as [2, 3], got %s", value_desc(v));
+        return false;
+    }
+    s->rank = v.list->n;
+    for (int i = 0; i < v.list->n; i++) {
+        Value d = v.list->v[i];
+        if (d.kind == V_BATCH) {
+            if (!allow_batch || i != 0) {
+                error_at(loc, "'batch' can only be the first dimension%s", allow_batch ? "" : " of an input or reshape");
+                return false;
+            }
+            s->batched = true;
+            s->d[0] = e->g->max_batch;
+            continue;
+        }
+        int64_t k;
+        if (!want_int(d, loc, "a dimension", &k))
+            return false;
+        if (k <= 0) {
+            error_at(loc, "dimension %d is %lld; dimensions must be positive", i, (long long)k);
+            return false;
+        }
+        s->d[i] = k;
+    }
+    return true;
+}
+
+static Value loss_mean(Elab *e, IrNode *t, Loc loc) {
+    return v_tensor(b_mean(e->g, t, t->shape.rank ? (1u << t->shape.rank) - 1 : 0, false, loc));
+}
+
+static Value call_function(Elab *e, int f, Args *a, Loc loc) {
+    Graph *g = e->g;
+    a->fname = func_name(f);
+    switch ((Builtin)f) {
+    case B_EXP:
+    case B_LOG:
+    case B_ABS:
+    case B_SQRT: {
+        if (!args_check(a, 1, NULL))
+            return v_error();
+        Value v;
+        if (!arg_get(a, "x", 0, &v, NULL)) {
+            error_at(loc, "%s needs one argument", a->fname);
+            return v_error();
+        }
+        if (f == B_ABS && v.kind == V_INIT) {
+            Init *i = init_new(INIT_ABS, 0, 0);
+            i->x = v.init;
+            return v_init(i);
+        }
+        if (is_num(v)) {
+            double x = num(v);
+            return v_float(f == B_EXP ? exp(x) : f == B_LOG ? log(x) : f == B_ABS ? fabs(x) : sqrt(x));
+        }
+        IrNode *x = tensor_arg(e, a, "x", 0);
+        Op op = f == B_EXP ? OP_EXP : f == B_LOG ? OP_LOG : f == B_ABS ? OP_ABS : OP_SQRT;
+        return x ? v_tensor(b_unary(g, op, x, loc)) : v_error();
+    }
+    case B_POW: {
+        static const char *const keys[] = {"x", "p", NULL};
+        if (!args_check(a, 2, keys))
+            return v_error();
+        Value x, p;
+        if (!arg_get(a, "x", 0, &x, NULL) || !arg_get(a, "p", 1, &p, NULL)) {
+            error_at(loc, "pow needs two arguments: pow(x, 2)");
+            return v_error();
+        }
+        return arith(e, POW, x, p, loc);
+    }
+    case B_WHERE: {
+        if (!args_check(a, 3, NULL))
+            return v_error();
+        IrNode *c = tensor_arg(e, a, "cond", 0), *x = tensor_arg(e, a, "a", 1), *y = tensor_arg(e, a, "b", 2);
+        if (!c || !x || !y)
+            return v_error();
+        IrNode *in[3] = {c, x, y};
+        return v_tensor(b_elem(g, OP_WHERE, 3, in, loc));
+    }
+    case B_MAX:
+    case B_MIN:
+    case B_SUM:
+    case B_MEAN: {
+        static const char *const keys[] = {"axis", "keepdim", NULL};
+        /* max(a, b) / min(a, b) of two tensors is element-wise */
+        if ((f == B_MAX || f == B_MIN) && a->pos.n == 2 && a->key.n == 0 && a->pos.v[1].kind != V_LIST &&
+            (a->pos.v[1].kind == V_TENSOR || is_num(a->pos.v[1]))) {
+            if (is_num(a->pos.v[0]) && is_num(a->pos.v[1])) {
+                double x = num(a->pos.v[0]), y = num(a->pos.v[1]);
+                return v_float(f == B_MAX ? (x > y ? x : y) : (x < y ? x : y));
+            }
+            IrNode *x = tensor_arg(e, a, "a", 0), *y = tensor_arg(e, a, "b", 1);
+            return x && y ? v_tensor(b_binary(g, f == B_MAX ? OP_MAXIMUM : OP_MINIMUM, x, y, loc)) : v_error();
+        }
+        if (f == B_MIN) {
+            error_at(loc, "min takes two tensors; for a reduction use -max(-x)");
+            return v_error();
+        }
+        if (!args_check(a, 2, keys))
+            return v_error();
+        IrNode *x = tensor_arg(e, a, "x", 0);
+        uint32_t mask;
+        if (!x || !axes_arg(a, x, &mask))
+            return v_error();
+        bool keep = bool_arg(a, "keepdim", false);
+        if (f == B_MEAN)
+            return v_tensor(b_mean(g, x, mask, keep, loc));
+        return v_tensor(b_reduce(g, f == B_SUM ? OP_SUM : OP_MAX, x, mask, keep, loc));
+    }
+    case B_LOG_SOFTMAX: {
+        static const char *const keys[] = {"axis", NULL};
+        if (!args_check(a, 2, keys))
+            return v_error();
+        IrNode *x = tensor_arg(e, a, "x", 0);
+        return x ? v_tensor(b_softmax(g, OP_LOGSOFTMAX, x, loc)) : v_error();
+    }
+    case B_RESHAPE: {
+        if (!args_check(a, 2, NULL))
+            return v_error();
+        IrNode *x = tensor_arg(e, a, "x", 0);
+        Value sv;
+        Loc sl = loc;
+        Shape s;
+        if (!x)
+            return v_error();
+        if (!arg_get(a, "shape", 1, &sv, &sl)) {
+            error_at(loc, "reshape needs a shape: reshape(x, [batch, 784])");
+            return v_error();
+        }
+        if (!shape_from_value(e, sv, sl, &s, true))
+            return v_error();
+        return v_tensor(b_reshape(g, x, s, loc));
+    }
+    case B_TRANSPOSE: {
+        if (!args_check(a, 1, NULL))
+            return v_error();
+        IrNode *x = tensor_arg(e, a, "x", 0);
+        return x ? v_tensor(b_transpose(g, x, loc)) : v_error();
+    }
+    case B_CONCAT: {
+        static const char *const keys[] = {"axis", NULL};
+        if (!args_check(a, 2, keys))
+            return v_error();
+        Value lv, av;
+        Loc ll = loc, al = loc;
+        int64_t axis = 0;
+        if (!arg_get(a, "xs", 0, &lv, &ll) || lv.kind != V_LIST) {
+            error_at(ll, "concat needs a list of tensors: concat([a, b], axis=1)");
+            return v_error();
+        }
+        if (arg_get(a, "axis", 1, &av, &al) && !want_int(av, al, "axis", &axis))
+            return v_error();
+        IrNode *xs[MAX_IN];
+        int n = lv.list->n > MAX_IN ? MAX_IN + 1 : lv.list->n;
+        for (int i = 0; i < n && i < MAX_IN; i++)
+            if (!(xs[i] = to_tensor(e, lv.list->v[i], ll, "a concatenated value")))
+                return v_error();
+        return v_tensor(b_concat(g, xs, n, (int)axis, loc));
+    }
+    case B_DOT: {
+        if (!args_check(a, 2, NULL))
+            return v_error();
+        IrNode *x = tensor_arg(e, a, "x", 0), *y = tensor_arg(e, a, "y", 1);
+        if (!x || !y)
+            return v_error();
+        if (x->shape.rank != 1 || y->shape.rank != 1 || x->shape.d[0] != y->shape.d[0]) {
+            error_at(loc, "dot needs two vectors of one length, got %s and %s", type_str(x->dtype, &x->shape),
+                     type_str(y->dtype, &y->shape));
+            return v_error();
+        }
+        IrNode *p = b_binary(g, OP_MUL, x, y, loc);
+        return v_tensor(p ? b_reduce(g, OP_SUM, p, 1, false, loc) : NULL);
+    }
+    case B_MATMUL: {
+        if (!args_check(a, 2, NULL))
+            return v_error();
+        IrNode *x = tensor_arg(e, a, "a", 0), *y = tensor_arg(e, a, "b", 1);
+        return x && y ? v_tensor(b_matmul(g, x, y, false, false, loc)) : v_error();
+    }
+    case B_TENSOR: {
+        if (!args_check(a, 1, NULL))
+            return v_error();
+        return v_tensor(tensor_arg(e, a, "data", 0));
+    }
+    case B_ARANGE: {
+        if (!args_check(a, 1, NULL))
+            return v_error();
+        Value v;
+        Loc vl = loc;
+        int64_t n;
+        if (!arg_get(a, "n", 0, &v, &vl) || !want_int(v, vl, "arange's length", &n))
+            return v_error();
+        if (n <= 0 || n > (1 << 24)) {
+            error_at(vl, "arange length must be in 1..16777216, got %lld", (long long)n);
+            return v_error();
+        }
+        double *d = xalloc(sizeof(double) * (size_t)n);
+        for (int64_t i = 0; i < n; i++)
+            d[i] = (double)i;
+        return v_tensor(ir_const_data(g, shape_make(1, &n, false), d, loc));
+    }
+    case B_RANGE: {
+        if (!args_check(a, 2, NULL))
+            return v_error();
+        Value v;
+        Loc vl = loc;
+        int64_t lo = 0, hi;
+        if (!arg_get(a, "n", 0, &v, &vl) || !want_int(v, vl, "range's bound", &hi))
+            return v_error();
+        if (a->pos.n == 2) {
+            lo = hi;
+            if (!want_int(a->pos.v[1], a->pos_loc.v[1], "range's bound", &hi))
+                return v_error();
+        }
+        if (hi - lo > 100000) {
+            error_at(loc, "range of %lld iterations is too long to unroll", (long long)(hi - lo));
+            return v_error();
+        }
+        Value l = v_list();
+        for (int64_t i = lo; i < hi; i++)
+            vec_push(l.list, v_int(i));
+        return l;
+    }
+    case B_LEN: {
+        Value v;
+        if (!arg_get(a, "x", 0, &v, NULL) || v.kind != V_LIST) {
+            error_at(loc, "len needs a list");
+            return v_error();
+        }
+        return v_int(v.list->n);
+    }
+    case B_PARAM:
+    case B_PARAMS: {
+        Value v;
+        Loc vl = loc;
+        if (!arg_get(a, "name", 0, &v, &vl) || v.kind != V_STR) {
+            error_at(loc, "%s needs a parameter name as a string: %s(\"0.weight\")", a->fname, a->fname);
+            return v_error();
+        }
+        Value l = v_list();
+        for (int i = 0; i < g->params.n; i++)
+            if (f == B_PARAM ? strcmp(g->params.v[i].name, v.s) == 0 : glob_match(v.s, g->params.v[i].name))
+                vec_push(l.list, v_tensor(g->params.v[i].node));
+        if (l.list->n == 0) {
+            error_at(vl, "no parameter %s \"%s\"", f == B_PARAM ? "is named" : "matches", v.s);
+            if (g->params.n)
+                note_at(g->params.v[0].loc, "parameters are named like \"%s\"", g->params.v[0].name);
+            return v_error();
+        }
+        return f == B_PARAM ? l.list->v[0] : l;
+    }
+    case B_GRAD: {
+        if (!args_check(a, 2, NULL))
+            return v_error();
+        IrNode *y = tensor_arg(e, a, "y", 0), *x = tensor_arg(e, a, "x", 1);
+        if (!y || !x)
+            return v_error();
+        if (x->op == OP_CONST) {
+            error_at(loc, "grad: the value to differentiate by is a compile-time constant; declare it as an "
+                          "input or a param");
+            return v_error();
+        }
+        if (y->shape.rank != 0) {
+            error_at(a->pos_loc.v[0], "grad needs a scalar to differentiate, got %s; take sum() of it first",
+                     type_str(y->dtype, &y->shape));
+            return v_error();
+        }
+        IrNode *dx;
+        ad_grad(g, y, &x, 1, &dx);
+        if (!dx) {
+            double zero = 0;
+            (void)zero;
+            dx = b_expand(g, ir_const_scalar(g, 0, loc), x->shape, loc);
+        }
+        return v_tensor(dx);
+    }
+    case B_CROSS_ENTROPY: {
+        if (!args_check(a, 2, NULL))
+            return v_error();
+        IrNode *x = tensor_arg(e, a, "logits", 0), *y = tensor_arg(e, a, "labels", 1);
+        if (!x || !y)
+            return v_error();
+        IrNode *l = b_xent(g, x, y, loc);
+        return l ? loss_mean(e, l, loc) : v_error();
+    }
+    case B_SQUARED_LOSS:
+    case B_MSE: {
+        if (!args_check(a, 2, NULL))
+            return v_error();
+        IrNode *p = tensor_arg(e, a, "pred", 0), *t = tensor_arg(e, a, "target", 1);
+        if (!p || !t)
+            return v_error();
+        if (!shape_eq(&p->shape, &t->shape)) {
+            error_at(loc, "%s: prediction %s and target %s differ in shape", a->fname, type_str(p->dtype, &p->shape),
+                     type_str(t->dtype, &t->shape));
+            return v_error();
+        }
+        IrNode *d = b_binary(g, OP_SUB, p, t, loc);
+        IrNode *sq = d ? b_binary(g, OP_MUL, d, d, loc) : NULL;
+        if (sq && f == B_SQUARED_LOSS)
+            sq = b_scalar_op(g, OP_MUL, sq, 0.5, loc);
+        return sq ? loss_mean(e, sq, loc) : v_error();
+    }
+    case B_L2_PENALTY:
+    case B_L1_PENALTY: {
+        Value v;
+        Loc vl = loc;
+        if (!arg_get(a, "w", 0, &v, &vl)) {
+            error_at(loc, "%s needs a parameter or a list of them", a->fname);
+            return v_error();
+        }
+        int n = v.kind == V_LIST ? v.list->n : 1;
+        IrNode *total = NULL;
+        for (int i = 0; i < n; i++) {
+            IrNode *w = to_tensor(e, v.kind == V_LIST ? v.list->v[i] : v, vl, "a penalised value");
+            if (!w)
+                return v_error();
+            IrNode *t = f == B_L2_PENALTY ? b_scalar_op(g, OP_MUL, b_binary(g, OP_MUL, w, w, loc), 0.5, loc)
+                                          : b_unary(g, OP_ABS, w, loc);
+            t = b_reduce(g, OP_SUM, t, w->shape.rank ? (1u << w->shape.rank) - 1 : 0, false, loc);
+            total = total ? b_binary(g, OP_ADD, total, t, loc) : t;
+        }
+        return v_tensor(total);
+    }
+    case B_NORMAL:
+    case B_UNIFORM: {
+        static const char *const nk[] = {"mean", "std", NULL}, *const uk[] = {"a", "b", NULL};
+        const char *const *keys = f == B_NORMAL ? nk : uk;
+        if (!args_check(a, 2, keys))
+            return v_error();
+        double p[2] = {0, 1};
+        for (int i = 0; i < 2; i++) {
+            Value v;
+            Loc vl = loc;
+            if (arg_get(a, keys[i], i, &v, &vl) && !want_num(v, vl, keys[i], &p[i]))
+                return v_error();
+        }
+        if (f == B_NORMAL && p[1] < 0) {
+            error_at(loc, "normal: std must not be negative, got %g", p[1]);
+            return v_error();
+        }
+        return v_init(init_new(f == B_NORMAL ? INIT_NORMAL : INIT_UNIFORM, p[0], p[1]));
+    }
+    case B_XAVIER_UNIFORM:
+    case B_XAVIER_NORMAL:
+    case B_KAIMING_UNIFORM:
+    case B_KAIMING_NORMAL: {
+        static const char *const keys[] = {"gain", NULL};
+        if (!args_check(a, 1, keys))
+            return v_error();
+        double gain = 1;
+        Value v;
+        Loc vl = loc;
+        if (arg_get(a, "gain", 0, &v, &vl) && !want_num(v, vl, "gain", &gain))
+            return v_error();
+        InitKind k = f == B_XAVIER_UNIFORM ? INIT_XAVIER_UNIFORM : f == B_XAVIER_NORMAL ? INIT_XAVIER_NORMAL
+                     : f == B_KAIMING_UNIFORM                 ? INIT_KAIMING_UNIFORM
+                                                              : INIT_KAIMING_NORMAL;
+        return v_init(init_new(k, gain, 0));
+    }
+    case B_CONSTANT: {
+        Value v;
+        Loc vl = loc;
+        double c;
+        if (!arg_get(a, "value", 0, &v, &vl) || !want_num(v, vl, "constant's value", &c))
+            return v_error();
+        return v_init(init_new(INIT_CONST, c, 0));
+    }
+    case B_ZEROS:
+    case B_ONES: {
+        /* zeros / ones: an initialiser, or with a shape a constant tensor */
+        if (a->pos.n == 0)
+            return v_init(init_new(INIT_CONST, f == B_ONES, 0));
+        Shape s;
+        Value sv = a->pos.v[0];
+        if (a->pos.n > 1) {
+            sv = v_list();
+            for (int i = 0; i < a->pos.n; i++)
+                vec_push(sv.list, a->pos.v[i]);
+        }
+        if (!shape_from_value(e, sv, a->pos_loc.v[0], &s, false))
+            return v_error();
+        int64_t n = shape_numel(&s);
+        double *d = xalloc(sizeof(double) * (size_t)n);
+        for (int64_t i = 0; i < n; i++)
+            d[i] = f == B_ONES;
+        return v_tensor(ir_const_data(g, s, d, loc));
+    }
+    default:
+        error_at(loc, "%s cannot be called here", a->fname);
+        return v_error();
+    }
+}
+
+/* ---- statements ---- */
+
+static void exec_while(Elab *e, Node *s) {
+    Value kv = eval(e, s->b);
+    int64_t k;
+    if (!want_int(kv, s->b->loc, "the loop bound after 'max'", &k))
+        return;
+    if (k < 1 || k > 1000) {
+        error_at(s->b->loc, "the loop bound must be in 1..1000, got %lld", (long long)k);
+        return;
+    }
+    IrNode *active = NULL;
+    for (int64_t it = 0; it < k; it++) {
+        Value c = eval(e, s->a);
+        if (c.kind == V_ERROR)
+            return;
+        if (c.kind != V_TENSOR) {
+            error_at(s->a->loc, "a while loop's condition must be a tensor (the loop is data-dependent); "
+                                "for a compile-time loop use 'for'");
+            return;
+        }
+        if (c.t->shape.rank != 0) {
+            error_at(s->a->loc, "a while loop's condition must be a scalar, got %s; reduce it with sum() or max()",
+                     type_str(c.t->dtype, &c.t->shape));
+            return;
+        }
+        active = active ? b_binary(e->g, OP_MUL, active, c.t, s->loc) : c.t;
+        /* run the body on a copy of the scope, then select per variable */
+        Env *before = env_new(NULL);
+        for (int i = 0; i < e->env->names.n; i++)
+            env_set(before, e->env->names.v[i], e->env->vals.v[i]);
+        exec_stmts(e, &s->body);
+        for (int i = 0; i < e->env->names.n; i++) {
+            Value *now = &e->env->vals.v[i];
+            Value *old = env_find(before, e->env->names.v[i]);
+            if (!old || (now->kind == old->kind && now->kind != V_TENSOR))
+                continue;
+            if (now->kind != V_TENSOR || old->kind != V_TENSOR) {
+                if (now->kind != V_ERROR)
+                    error_at(s->loc, "'%s' changes in a while loop but is not a tensor", e->env->names.v[i]);
+                return;
+            }
+            if (now->t == old->t)
+                continue;
+            if (!shape_eq(&now->t->shape, &old->t->shape)) {
+                error_at(s->loc, "'%s' changes shape in the loop, from %s to %s", e->env->names.v[i],
+                         shape_str(&old->t->shape), shape_str(&now->t->shape));
+                return;
+            }
+            IrNode *in[3] = {active, now->t, old->t};
+            now->t = b_elem(e->g, OP_WHERE, 3, in, s->loc);
+        }
+    }
+}
+
+static void exec_stmt(Elab *e, Node *s) {
+    Graph *g = e->g;
+    switch (s->kind) {
+    case N_INPUT: {
+        if (e->in_block) {
+            error_at(s->loc, "inputs are declared at the top level of the model, not in a block");
+            return;
+        }
+        DType dt;
+        if (strcmp(s->dtype_name, "f32") == 0)
+            dt = DT_F32;
+        else if (strcmp(s->dtype_name, "i32") == 0)
+            dt = DT_I32;
+        else {
+            error_at(s->dtype_loc, "unknown element type '%s'; inputs are f32 or i32", s->dtype_name);
+            return;
+        }
+        Value dims = v_list();
+        for (int i = 0; i < s->args.n; i++)
+            vec_push(dims.list, eval(e, s->args.v[i]));
+        Shape shape;
+        if (!shape_from_value(e, dims, s->loc, &shape, true))
+            return;
+        for (int i = 0; i < g->inputs.n; i++)
+            if (strcmp(g->inputs.v[i].name, s->name) == 0) {
+                error_at(s->loc, "input '%s' is declared twice", s->name);
+                note_at(g->inputs.v[i].loc, "first declared here");
+                return;
+            }
+        Input in = {.name = s->name, .dtype = dt, .shape = shape, .loc = s->loc};
+        in.node = ir_leaf(g, OP_INPUT, dt, shape, g->inputs.n, s->loc);
+        vec_push(&g->inputs, in);
+        env_set(e->env, s->name, v_tensor(in.node));
+        return;
+    }
+    case N_OUTPUT: {
+        if (e->in_block) {
+            error_at(s->loc, "outputs are declared at the top level of the model; return a value from the block");
+            return;
+        }
+        Value v;
+        if (s->a) {
+            v = eval(e, s->a);
+            env_set(e->env, s->name, v);
+        } else {
+            Value *p = env_find(e->env, s->name);
+            if (!p) {
+                error_at(s->loc, "'%s' is not defined", s->name);
+                return;
+            }
+            v = *p;
+        }
+        if (v.kind == V_ERROR)
+            return;
+        if (v.kind != V_TENSOR) {
+            error_at(s->loc, "output '%s' must be a tensor, got %s", s->name, value_desc(v));
+            return;
+        }
+        for (int i = 0; i < g->outputs.n; i++)
+            if (strcmp(g->outputs.v[i].name, s->name) == 0) {
+                error_at(s->loc, "output '%s' is declared twice", s->name);
+                return;
+            }
+        Output o = {.name = s->name, .node = v.t, .loc = s->loc};
+        vec_push(&g->outputs, o);
+        return;
+    }
+    case N_PARAM:
+    case N_CONST: {
+        Value sv = eval(e, s->a);
+        Shape shape;
+        Init *init;
+        if (sv.kind == V_ERROR || !shape_from_value(e, sv, s->a->loc, &shape, false))
+            return;
+        Value iv = eval(e, s->b);
+        if (!init_value(e, iv, s->b->loc, &init))
+            return;
+        if (init->kind == INIT_DATA && (int64_t)init->a != shape_numel(&shape)) {
+            error_at(s->b->loc, "the initial data has %lld elements but %s needs %lld", (long long)init->a,
+                     shape_str(&shape), (long long)shape_numel(&shape));
+            return;
+        }
+        IrNode *n = make_param(e, s->name, shape, s->kind == N_PARAM, init, s->loc);
+        if (n)
+            env_set(e->env, s->name, v_tensor(n));
+        return;
+    }
+    case N_INIT: {
+        Value v = eval(e, s->a);
+        Init *init;
+        if (!init_value(e, v, s->a->loc, &init))
+            return;
+        InitRule r = {.glob = s->name, .init = init, .loc = s->loc};
+        vec_push(&e->rules, r);
+        return;
+    }
+    case N_ASSIGN: {
+        if (strcmp(s->name, "batch") == 0 && !e->in_block && e->env == e->globals) {
+            /* `batch = N` outside train: a top-level setting, read before elaboration */
+            return;
+        }
+        Value v = s->a->kind == N_CALL ? eval_call(e, s->a, NULL, s->a->loc, s->name) : eval(e, s->a);
+        env_set(e->env, s->name, v);
+        return;
+    }
+    case N_FOR: {
+        Value it = eval(e, s->b);
+        if (it.kind == V_ERROR)
+            return;
+        if (it.kind != V_LIST) {
+            error_at(s->b->loc, "'for' iterates over a list or range(n), got %s", value_desc(it));
+            return;
+        }
+        for (int i = 0; i < it.list->n && !e->returned; i++) {
+            Value x = it.list->v[i];
+            if (s->a->kind == N_IDENT) {
+                env_set(e->env, s->a->name, x);
+            } else {
+                int n = s->a->args.n;
+                if (x.kind != V_LIST || x.list->n != n) {
+                    error_at(s->a->loc, "cannot unpack %s into %d names", value_desc(x), n);
+                    return;
+                }
+                for (int k = 0; k < n; k++)
+                    env_set(e->env, s->a->args.v[k]->name, x.list->v[k]);
+            }
+            exec_stmts(e, &s->body);
+        }
+        return;
+    }
+    case N_WHILE:
+        exec_while(e, s);
+        return;
+    case N_IF: {
+        Value c = eval(e, s->a);
+        if (c.kind == V_ERROR)
+            return;
+        if (c.kind == V_TENSOR) {
+            error_at(s->a->loc, "'if' needs a compile-time condition; for a data-dependent choice use where(c, a, b)");
+            return;
+        }
+        if (!is_num(c)) {
+            error_at(s->a->loc, "'if' needs a boolean, got %s", value_desc(c));
+            return;
+        }
+        exec_stmts(e, num(c) != 0 ? &s->body : &s->orelse);
+        return;
+    }
+    case N_RETURN:
+        if (!e->in_block) {
+            error_at(s->loc, "'return' is only allowed in a block; the model's results are its outputs");
+            return;
+        }
+        e->ret = eval(e, s->a);
+        e->returned = true;
+        return;
+    case N_BLOCKDEF:
+        if (e->in_block)
+            error_at(s->loc, "blocks are defined at the top level");
+        return;
+    case N_TRAIN:
+        if (e->train_node) {
+            error_at(s->loc, "a model has one train section");
+            note_at(e->train_node->loc, "the first one is here");
+            return;
+        }
+        e->train_node = s;
+        return;
+    default:
+        error_at(s->loc, "an expression cannot stand alone as a statement; assign it: name = ...");
+        return;
+    }
+}
+
+static void exec_stmts(Elab *e, NodeList *body) {
+    for (int i = 0; i < body->n && !e->returned; i++)
+        exec_stmt(e, body->v[i]);
+}
+
+/* ---- the train section ---- */
+
+static Node *train_find(Node *train, const char *key) {
+    for (int i = 0; train && i < train->body.n; i++) {
+        Node *s = train->body.v[i];
+        if (s->kind == N_ASSIGN && strcmp(s->name, key) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+static int input_arg(Elab *e, Args *a, int pos, const char *what) {
+    if (pos >= a->pos.n) {
+        error_at(a->loc, "%s needs the model input for %s as argument %d", a->fname, what, pos + 1);
+        return -1;
+    }
+    Value v = a->pos.v[pos];
+    for (int i = 0; v.kind == V_TENSOR && i < e->g->inputs.n; i++)
+        if (e->g->inputs.v[i].node == v.t)
+            return i;
+    error_at(a->pos_loc.v[pos], "%s: argument %d must be one of the model's inputs, got %s", a->fname, pos + 1,
+             value_desc(v));
+    return -1;
+}
+
+static void train_num(Elab *e, Args *a, const char *key, double *out) {
+    Value v;
+    Loc l;
+    if (arg_get(a, key, -1, &v, &l))
+        want_num(v, l, key, out);
+    (void)e;
+}
+
+static void elab_data(Elab *e, Node *s) {
+    TrainSpec *t = &e->g->train;
+    if (s->a->kind != N_CALL || s->a->a->kind != N_IDENT) {
+        error_at(s->a->loc, "data must be a call such as fashion_mnist(x, y)");
+        return;
+    }
+    const char *name = s->a->a->name;
+    static const struct {
+        const char *name;
+        DataKind kind;
+        const char *keys[8];
+    } kinds[] = {
+        {"fashion_mnist", DATA_FASHION_MNIST, {"resize", NULL}},
+        {"synthetic_linear", DATA_SYNTH_LINEAR, {"w", "b", "noise", "n", NULL}},
+        {"polynomial", DATA_POLYNOMIAL, {"degree", "n_train", "n_test", "noise", "coeffs", NULL}},
+        {"high_dim", DATA_HIGH_DIM, {"n_train", "n_test", "noise", NULL}},
+        {"csv", DATA_CSV, {"train", "test", "target", "drop", NULL}},
+        {"tensors", DATA_TENSORS, {NULL}},
+    };
+    int k = -1;
+    for (int i = 0; i < (int)(sizeof kinds / sizeof kinds[0]); i++)
+        if (strcmp(kinds[i].name, name) == 0)
+            k = i;
+    if (k < 0) {
+        error_at(s->a->a->loc,
+                 "unknown data source '%s'; expected fashion_mnist, synthetic_linear, polynomial, high_dim, csv or tensors",
+                 name);
+        return;
+    }
+    Args a;
+    args_eval(e, s->a, NULL, s->a->loc, &a);
+    a.fname = name;
+    if (args_have_error(&a))
+        return;
+    if (!args_check(&a, kinds[k].kind == DATA_TENSORS ? 4 : 2, kinds[k].keys))
+        return;
+    t->data = kinds[k].kind;
+    t->data_x = input_arg(e, &a, 0, "features");
+    t->data_y = input_arg(e, &a, 1, "labels or targets");
+    if (t->data_x < 0 || t->data_y < 0)
+        return;
+    Input *x = &e->g->inputs.v[t->data_x], *y = &e->g->inputs.v[t->data_y];
+    for (int i = 0; i < a.key.n; i++) {
+        Value v = a.kval.v[i];
+        if (v.kind == V_STR) {
+            vec_push(&t->data_keys, a.key.v[i]);
+            vec_push(&t->data_vals, 0);
+            vec_push(&t->data_strs, v.s);
+        } else if (is_num(v)) {
+            vec_push(&t->data_keys, a.key.v[i]);
+            vec_push(&t->data_vals, num(v));
+            vec_push(&t->data_strs, NULL);
+        } else if (v.kind == V_LIST) {
+            for (int j = 0; j < v.list->n; j++) {
+                Value el = v.list->v[j];
+                vec_push(&t->data_keys, xsprintf("%s[%d]", a.key.v[i], j));
+                vec_push(&t->data_vals, is_num(el) ? num(el) : 0);
+                vec_push(&t->data_strs, el.kind == V_STR ? el.s : NULL);
+            }
+        }
+    }
+    if (t->data == DATA_FASHION_MNIST) {
+        double resize = 28;
+        train_num(e, &a, "resize", &resize);
+        t->resize = (int64_t)resize;
+        int64_t want[3] = {1, t->resize, t->resize};
+        bool ok = x->dtype == DT_F32 && x->shape.batched &&
+                  ((x->shape.rank == 4 && x->shape.d[1] == 1 && x->shape.d[2] == want[1] && x->shape.d[3] == want[2]) ||
+                   (x->shape.rank == 2 && x->shape.d[1] == want[1] * want[2]));
+        if (!ok) {
+            error_at(a.pos_loc.v[0], "fashion_mnist gives images f32[batch, 1, %lld, %lld], but '%s' is %s",
+                     (long long)t->resize, (long long)t->resize, x->name, type_str(x->dtype, &x->shape));
+            note_at(x->loc, "'%s' is declared here", x->name);
+        }
+        if (y->dtype != DT_I32 || y->shape.rank != 1 || !y->shape.batched) {
+            error_at(a.pos_loc.v[1], "fashion_mnist gives labels i32[batch], but '%s' is %s", y->name,
+                     type_str(y->dtype, &y->shape));
+            note_at(y->loc, "'%s' is declared here", y->name);
+        }
+    } else if (t->data == DATA_TENSORS) {
+        IrNode *xs = a.pos.n > 2 ? to_tensor(e, a.pos.v[2], a.pos_loc.v[2], "the feature data") : NULL;
+        IrNode *ys = a.pos.n > 3 ? to_tensor(e, a.pos.v[3], a.pos_loc.v[3], "the target data") : NULL;
+        if (!xs || !ys) {
+            if (a.pos.n <= 3)
+                error_at(a.loc, "tensors(x, y, X, Y) needs the data X and Y");
+            return;
+        }
+        if (xs->op != OP_CONST || ys->op != OP_CONST) {
+            error_at(a.loc, "tensors(...) data must be compile-time constants");
+            return;
+        }
+        int64_t n = xs->shape.d[0];
+        if (xs->shape.rank != x->shape.rank || ys->shape.rank != y->shape.rank || ys->shape.d[0] != n ||
+            shape_numel(&xs->shape) / n != shape_inner(&x->shape) || shape_numel(&ys->shape) / n != shape_inner(&y->shape)) {
+            error_at(a.loc, "tensors(...): data %s and %s do not match inputs %s and %s", shape_str(&xs->shape),
+                     shape_str(&ys->shape), type_str(x->dtype, &x->shape), type_str(y->dtype, &y->shape));
+            return;
+        }
+        t->tensor_x = xs->data;
+        t->tensor_y = ys->data;
+        t->tensor_n = n;
+    } else {
+        if (x->dtype != DT_F32 || x->shape.rank != 2 || y->dtype != DT_F32 || y->shape.rank != 2 || y->shape.d[1] != 1)
+            error_at(a.loc, "%s gives features f32[batch, d] and targets f32[batch, 1]; got %s and %s", name,
+                     type_str(x->dtype, &x->shape), type_str(y->dtype, &y->shape));
+        if (t->data == DATA_SYNTH_LINEAR) {
+            Value w;
+            if (arg_get(&a, "w", -1, &w, NULL) && w.kind == V_LIST && w.list->n != x->shape.d[1])
+                error_at(a.loc, "synthetic_linear: w has %d entries but '%s' has %lld features", w.list->n, x->name,
+                         (long long)x->shape.d[1]);
+        }
+    }
+}
+
+static void elab_train(Elab *e, Node *tn) {
+    TrainSpec *t = &e->g->train;
+    t->present = true;
+    t->loc = tn->loc;
+    t->lr = 0.1;
+    t->epochs = 10;
+    t->seed = 1;
+    t->beta1 = 0.9;
+    t->beta2 = 0.999;
+    t->eps = 1e-8;
+    t->decay_glob = "*";
+    t->l1_glob = "*";
+    static const char *const keys[] = {"data", "loss", "optimizer", "batch", "epochs", "seed", "metrics", "lr", NULL};
+    for (int i = 0; i < tn->body.n; i++) {
+        Node *s = tn->body.v[i];
+        if (s->kind != N_ASSIGN) {
+            error_at(s->loc, "the train section holds settings: key = value");
+            continue;
+        }
+        bool known = false;
+        for (int k = 0; keys[k]; k++)
+            known |= strcmp(keys[k], s->name) == 0;
+        if (!known)
+            error_at(s->loc, "unknown train setting '%s'; expected data, loss, optimizer, batch, epochs, seed, "
+                             "metrics or lr", s->name);
+    }
+    Node *s;
+    if ((s = train_find(tn, "loss"))) {
+        Value v = eval(e, s->a);
+        if (v.kind == V_TENSOR && (v.t->shape.rank != 0 || v.t->dtype != DT_F32))
+            error_at(s->a->loc, "the loss must be a scalar, got %s; reduce it with mean() or sum()",
+                     type_str(v.t->dtype, &v.t->shape));
+        else if (v.kind != V_TENSOR && v.kind != V_ERROR)
+            error_at(s->a->loc, "the loss must be a tensor expression, got %s", value_desc(v));
+        else if (v.kind == V_TENSOR)
+            t->loss = v.t;
+    } else {
+        error_at(tn->loc, "the train section needs a loss: loss = cross_entropy(logits, y)");
+    }
+    int64_t iv;
+    if ((s = train_find(tn, "epochs")) && want_int(eval(e, s->a), s->a->loc, "epochs", &iv))
+        t->epochs = iv;
+    if ((s = train_find(tn, "seed")) && want_int(eval(e, s->a), s->a->loc, "seed", &iv))
+        t->seed = iv;
+    t->batch = e->g->max_batch;
+    if ((s = train_find(tn, "lr")))
+        want_num(eval(e, s->a), s->a->loc, "lr", &t->lr);
+    if ((s = train_find(tn, "optimizer"))) {
+        Node *c = s->a;
+        if (c->kind != N_CALL || c->a->kind != N_IDENT ||
+            (strcmp(c->a->name, "sgd") != 0 && strcmp(c->a->name, "adam") != 0)) {
+            error_at(c->loc, "optimizer must be sgd(lr=...) or adam(lr=...)");
+        } else {
+            Args a;
+            args_eval(e, c, NULL, c->loc, &a);
+            a.fname = c->a->name;
+            t->optim = strcmp(c->a->name, "adam") == 0 ? OPTIM_ADAM : OPTIM_SGD;
+            static const char *const sk[] = {"lr", "momentum", "weight_decay", "decay", "l1", "l1_on", NULL};
+            static const char *const ak[] = {"lr", "beta1", "beta2", "eps", "weight_decay", "decay", NULL};
+            if (!args_have_error(&a) && args_check(&a, 1, t->optim == OPTIM_ADAM ? ak : sk)) {
+                Value v;
+                Loc l;
+                if (arg_get(&a, "lr", 0, &v, &l))
+                    want_num(v, l, "lr", &t->lr);
+                train_num(e, &a, "momentum", &t->momentum);
+                train_num(e, &a, "weight_decay", &t->weight_decay);
+                train_num(e, &a, "l1", &t->l1);
+                train_num(e, &a, "beta1", &t->beta1);
+                train_num(e, &a, "beta2", &t->beta2);
+                train_num(e, &a, "eps", &t->eps);
+                if (arg_get(&a, "decay", -1, &v, &l)) {
+                    if (v.kind != V_STR)
+                        error_at(l, "decay must be a glob string such as \"*.weight\"");
+                    else
+                        t->decay_glob = v.s;
+                }
+                if (arg_get(&a, "l1_on", -1, &v, &l)) {
+                    if (v.kind != V_STR)
+                        error_at(l, "l1_on must be a glob string such as \"*.weight\"");
+                    else
+                        t->l1_glob = v.s;
+                }
+                if (t->lr <= 0)
+                    error_at(c->loc, "the learning rate must be positive, got %g", t->lr);
+            }
+        }
+    }
+    if ((s = train_find(tn, "metrics"))) {
+        Node *l = s->a;
+        if (l->kind != N_LIST) {
+            error_at(l->loc, "metrics is a list: [accuracy(logits, y)]");
+        } else {
+            for (int i = 0; i < l->args.n; i++) {
+                Node *c = l->args.v[i];
+                if (c->kind != N_CALL || c->a->kind != N_IDENT ||
+                    (strcmp(c->a->name, "accuracy") != 0 && strcmp(c->a->name, "log_rmse") != 0)) {
+                    error_at(c->loc, "unknown metric; expected accuracy(logits, labels) or log_rmse(pred, target)");
+                    continue;
+                }
+                Args a;
+                args_eval(e, c, NULL, c->loc, &a);
+                a.fname = c->a->name;
+                if (args_have_error(&a) || !args_check(&a, 2, NULL))
+                    continue;
+                IrNode *p = tensor_arg(e, &a, "pred", 0), *y = tensor_arg(e, &a, "target", 1);
+                if (!p || !y)
+                    continue;
+                Metric m = {.kind = strcmp(c->a->name, "accuracy") == 0 ? METRIC_ACCURACY : METRIC_LOG_RMSE};
+                if (m.kind == METRIC_ACCURACY) {
+                    m.pred = b_argmax_eq(e->g, p, y, c->loc);
+                    if (!m.pred)
+                        continue;
+                } else if (!shape_eq(&p->shape, &y->shape)) {
+                    error_at(c->loc, "log_rmse: prediction %s and target %s differ in shape",
+                             type_str(p->dtype, &p->shape), type_str(y->dtype, &y->shape));
+                    continue;
+                } else {
+                    m.pred = p;
+                    m.target = y;
+                }
+                vec_push(&t->metrics, m);
+            }
+        }
+    }
+    if ((s = train_find(tn, "data")))
+        elab_data(e, s);
+    else
+        error_at(tn->loc, "the train section needs data: data = fashion_mnist(x, y)");
+}
+
+/* ---- driver ---- */
+
+/* The batch size the model declares (train's `batch = N` or a top-level `batch = N`), read before elaboration
+ * because input shapes depend on it. */
+static int64_t declared_batch(Program *prog) {
+    int64_t b = 0;
+    for (int i = 0; i < prog->items.n; i++) {
+        Node *it = prog->items.v[i];
+        Node *s = it->kind == N_TRAIN ? train_find(it, "batch") : (it->kind == N_ASSIGN && strcmp(it->name, "batch") == 0) ? it : NULL;
+        if (!s)
+            continue;
+        if (s->a->kind == N_NUMBER && s->a->is_int && s->a->num >= 1 && s->a->num <= 1 << 20)
+            b = (int64_t)s->a->num;
+        else
+            error_at(s->a->loc, "batch must be a positive integer literal (at most 1048576)");
+    }
+    return b;
+}
+
+static void apply_init_rules(Elab *e) {
+    for (int r = 0; r < e->rules.n; r++) {
+        InitRule *rule = &e->rules.v[r];
+        for (int i = 0; i < e->g->params.n; i++) {
+            Param *p = &e->g->params.v[i];
+            if (!glob_match(rule->glob, p->name))
+                continue;
+            rule->matched = true;
+            if (rule->init->kind == INIT_DATA && (int64_t)rule->init->a != shape_numel(&p->shape)) {
+                error_at(rule->loc, "the initial data has %lld elements but '%s' is %s", (long long)rule->init->a,
+                         p->name, shape_str(&p->shape));
+                continue;
+            }
+            vec_push(&p->inits, rule->init);
+        }
+        if (!rule->matched) {
+            error_at(rule->loc, "no parameter matches \"%s\"", rule->glob);
+            if (e->g->params.n)
+                note_at(e->g->params.v[0].loc, "parameters are named like \"%s\"", e->g->params.v[0].name);
+        }
+    }
+}
+
+Graph *elaborate(Program *prog, const char *model_name, const ElabOptions *opt) {
+    Elab e = {0};
+    e.g = graph_new(model_name);
+    e.prog = prog;
+    e.training = opt->training;
+    e.globals = env_new(NULL);
+    e.env = e.globals;
+    Scope root = {.prefix = ""};
+    e.scope = &root;
+    int64_t b = declared_batch(prog);
+    e.g->max_batch = opt->batch > 0 ? opt->batch : b > 0 ? b : 1;
+    for (int i = 0; i < prog->items.n; i++) {
+        Node *it = prog->items.v[i];
+        if (it->kind == N_BLOCKDEF) {
+            for (int j = 0; j < i; j++) {
+                Node *o = prog->items.v[j];
+                if (o->kind == N_BLOCKDEF && strcmp(o->name, it->name) == 0) {
+                    error_at(it->loc, "block '%s' is defined twice", it->name);
+                    note_at(o->loc, "first defined here");
+                }
+            }
+            if (builtin_lookup(it->name) >= 0)
+                error_at(it->loc, "'%s' is a built-in; give the block another name", it->name);
+        }
+    }
+    exec_stmts(&e, &prog->items);
+    apply_init_rules(&e);
+    if (e.train_node)
+        elab_train(&e, e.train_node);
+    if (e.g->outputs.n == 0 && !e.g->train.present && g_diag->errors == 0)
+        error_at(parse_loc_raw(prog->src, 1, 1, 1, 1), "the model has no outputs; mark a result with 'output name'");
+    return e.g;
+}

@@ -1,0 +1,257 @@
+/* ir.c: the IR graph: hash-consed node construction, shapes, and the readable dump.
+ *
+ * Nodes are immutable once built and identical nodes (same op, inputs, attributes, shape) are shared, so
+ * common subexpressions of the forward and backward graphs are merged as they are built. Random nodes
+ * (dropout masks) carry a unique attribute so two of them never merge. */
+#include "dlc.h"
+
+const OpInfo op_info[OP_COUNT] = {
+#define OP(name, str, arity, cls) [OP_##name] = {str, arity, OPC_##cls},
+#include "ops.def"
+#undef OP
+};
+
+Graph *graph_new(const char *name) {
+    Graph *g = xalloc(sizeof(Graph));
+    g->name = xstrdup(name);
+    g->table_cap = 1024;
+    g->table = xalloc(sizeof(IrNode *) * (size_t)g->table_cap);
+    return g;
+}
+
+int64_t shape_numel(const Shape *s) {
+    int64_t n = 1;
+    for (int i = 0; i < s->rank; i++)
+        n *= s->d[i];
+    return n;
+}
+
+int64_t shape_inner(const Shape *s) {
+    if (!s->batched)
+        return shape_numel(s);
+    int64_t n = 1;
+    for (int i = 1; i < s->rank; i++)
+        n *= s->d[i];
+    return n;
+}
+
+bool shape_eq(const Shape *a, const Shape *b) {
+    if (a->rank != b->rank || a->batched != b->batched)
+        return false;
+    for (int i = 0; i < a->rank; i++)
+        if (a->d[i] != b->d[i])
+            return false;
+    return true;
+}
+
+Shape shape_make(int rank, const int64_t *d, bool batched) {
+    Shape s = {0};
+    s.rank = rank;
+    s.batched = batched && rank > 0;
+    for (int i = 0; i < rank; i++)
+        s.d[i] = d[i];
+    return s;
+}
+
+Shape shape_scalar(void) {
+    Shape s = {0};
+    return s;
+}
+
+char *shape_str(const Shape *s) {
+    char buf[256];
+    int k = 0;
+    buf[k++] = '[';
+    for (int i = 0; i < s->rank; i++) {
+        k += snprintf(buf + k, sizeof buf - (size_t)k, "%s%s%lld", i ? ", " : "", (i == 0 && s->batched) ? "batch " : "",
+                      (long long)s->d[i]);
+    }
+    snprintf(buf + k, sizeof buf - (size_t)k, "]");
+    return xstrdup(buf);
+}
+
+char *type_str(DType dt, const Shape *s) {
+    return xsprintf("%s%s", dt == DT_F32 ? "f32" : "i32", shape_str(s));
+}
+
+bool shape_broadcast(const Shape *a, const Shape *b, Shape *out) {
+    Shape r = {0};
+    r.rank = a->rank > b->rank ? a->rank : b->rank;
+    for (int i = 0; i < r.rank; i++) {
+        int ia = a->rank - r.rank + i, ib = b->rank - r.rank + i;
+        int64_t da = ia >= 0 ? a->d[ia] : 1, db = ib >= 0 ? b->d[ib] : 1;
+        bool ba = ia == 0 && a->batched, bb = ib == 0 && b->batched;
+        /* the batch dimension stretches nothing and is stretched by nothing but a 1 of an unbatched operand */
+        if (ba && bb) {
+            if (da != db)
+                return false;
+        } else if (ba || bb) {
+            int64_t other = ba ? db : da;
+            if (other != 1 || ((ba ? ib : ia) >= 0 && (ba ? b : a)->batched))
+                return false;
+        } else if (da != db && da != 1 && db != 1) {
+            return false;
+        }
+        r.d[i] = da == 1 ? db : da;
+        if (ba || bb) {
+            if (i != 0)
+                return false;
+            r.batched = true;
+            r.d[i] = ba ? da : db;
+        }
+    }
+    *out = r;
+    return true;
+}
+
+static uint64_t hash_mix(uint64_t h, uint64_t v) {
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h;
+}
+
+static uint64_t node_hash(Op op, DType dt, const Shape *s, int nin, IrNode **in, const int64_t *attr,
+                          const double *data, int index, double fattr) {
+    uint64_t h = hash_mix((uint64_t)op, (uint64_t)dt);
+    h = hash_mix(h, (uint64_t)s->rank);
+    for (int i = 0; i < s->rank; i++)
+        h = hash_mix(h, (uint64_t)s->d[i]);
+    for (int i = 0; i < nin; i++)
+        h = hash_mix(h, (uint64_t)in[i]->id);
+    for (int i = 0; i < MAX_ATTR; i++)
+        h = hash_mix(h, (uint64_t)attr[i]);
+    h = hash_mix(h, (uint64_t)(uintptr_t)data);
+    h = hash_mix(h, (uint64_t)index);
+    uint64_t fb;
+    memcpy(&fb, &fattr, sizeof fb);
+    return hash_mix(h, fb);
+}
+
+static bool node_same(const IrNode *n, Op op, DType dt, const Shape *s, int nin, IrNode **in, const int64_t *attr,
+                      const double *data, int index, double fattr) {
+    if (n->op != op || n->dtype != dt || n->nin != nin || !shape_eq(&n->shape, s) || n->data != data ||
+        n->index != index || n->fattr != fattr)
+        return false;
+    for (int i = 0; i < nin; i++)
+        if (n->in[i] != in[i])
+            return false;
+    return memcmp(n->attr, attr, sizeof n->attr) == 0;
+}
+
+static void table_insert(Graph *g, IrNode *n, uint64_t h) {
+    int i = (int)(h & (uint64_t)(g->table_cap - 1));
+    while (g->table[i])
+        i = (i + 1) & (g->table_cap - 1);
+    g->table[i] = n;
+}
+
+static void table_grow(Graph *g) {
+    IrNode **old = g->table;
+    int oldcap = g->table_cap;
+    g->table_cap *= 2;
+    g->table = xalloc(sizeof(IrNode *) * (size_t)g->table_cap);
+    for (int i = 0; i < oldcap; i++) {
+        IrNode *n = old[i];
+        if (n)
+            table_insert(g, n, node_hash(n->op, n->dtype, &n->shape, n->nin, n->in, n->attr, n->data, n->index,
+                                          n->fattr));
+    }
+}
+
+static IrNode *ir_node_full(Graph *g, Op op, DType dt, Shape shape, int nin, IrNode **in, const int64_t *attr,
+                            const double *data, int index, double fattr, Loc loc) {
+    int64_t zero[MAX_ATTR] = {0};
+    if (!attr)
+        attr = zero;
+    if (nin > MAX_IN)
+        die("node with %d inputs", nin);
+    uint64_t h = node_hash(op, dt, &shape, nin, in, attr, data, index, fattr);
+    for (int i = (int)(h & (uint64_t)(g->table_cap - 1)); g->table[i]; i = (i + 1) & (g->table_cap - 1))
+        if (node_same(g->table[i], op, dt, &shape, nin, in, attr, data, index, fattr))
+            return g->table[i];
+    IrNode *n = xalloc(sizeof(IrNode));
+    n->id = g->nodes.n;
+    n->op = op;
+    n->dtype = dt;
+    n->shape = shape;
+    n->nin = nin;
+    for (int i = 0; i < nin; i++)
+        n->in[i] = in[i];
+    memcpy(n->attr, attr, sizeof n->attr);
+    n->data = data;
+    n->index = index;
+    n->fattr = fattr;
+    n->loc = loc;
+    vec_push(&g->nodes, n);
+    if (2 * (g->nodes.n + 1) > g->table_cap)
+        table_grow(g);
+    table_insert(g, n, h);
+    return n;
+}
+
+IrNode *ir_node(Graph *g, Op op, DType dt, Shape shape, int nin, IrNode **in, const int64_t *attr, Loc loc) {
+    return ir_node_full(g, op, dt, shape, nin, in, attr, NULL, 0, 0, loc);
+}
+
+IrNode *ir_leaf(Graph *g, Op op, DType dt, Shape shape, int index, Loc loc) {
+    return ir_node_full(g, op, dt, shape, 0, NULL, NULL, NULL, index, 0, loc);
+}
+
+IrNode *ir_node_f(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int64_t *attr, double fattr, Loc loc) {
+    return ir_node_full(g, op, DT_F32, shape, nin, in, attr, NULL, 0, fattr, loc);
+}
+
+/* Constants are interned by value, so equal constants are one node. */
+IrNode *ir_const_data(Graph *g, Shape shape, const double *data, Loc loc) {
+    int64_t n = shape_numel(&shape);
+    for (int i = 0; i < g->nodes.n; i++) {
+        IrNode *c = g->nodes.v[i];
+        if (c->op == OP_CONST && shape_eq(&c->shape, &shape) && memcmp(c->data, data, sizeof(double) * (size_t)n) == 0)
+            return c;
+    }
+    double *copy = xalloc(sizeof(double) * (size_t)(n ? n : 1));
+    memcpy(copy, data, sizeof(double) * (size_t)n);
+    return ir_node_full(g, OP_CONST, DT_F32, shape, 0, NULL, NULL, copy, 0, 0, loc);
+}
+
+IrNode *ir_const_scalar(Graph *g, double v, Loc loc) { return ir_const_data(g, shape_scalar(), &v, loc); }
+
+bool ir_is_const(const IrNode *n, double *value) {
+    if (n->op != OP_CONST)
+        return false;
+    int64_t k = shape_numel(&n->shape);
+    for (int64_t i = 1; i < k; i++)
+        if (n->data[i] != n->data[0])
+            return false;
+    if (value)
+        *value = n->data[0];
+    return true;
+}
+
+void ir_dump(FILE *out, Graph *g, IrNode **roots, int nroots) {
+    (void)roots;
+    (void)nroots;
+    for (int i = 0; i < g->nodes.n; i++) {
+        IrNode *n = g->nodes.v[i];
+        fprintf(out, "%%%d = %s", n->id, op_info[n->op].name);
+        for (int j = 0; j < n->nin; j++)
+            fprintf(out, "%s%%%d", j ? ", " : " ", n->in[j]->id);
+        if (n->op == OP_PARAM || n->op == OP_STATE)
+            fprintf(out, " %s", g->params.v[n->index].name);
+        else if (n->op == OP_INPUT)
+            fprintf(out, " %s", g->inputs.v[n->index].name);
+        else if (n->op == OP_CONST && shape_numel(&n->shape) == 1)
+            fprintf(out, " %g", n->data[0]);
+        for (int j = 0; j < MAX_ATTR; j++)
+            if (n->attr[j]) {
+                fprintf(out, " {");
+                for (int k = 0; k < MAX_ATTR; k++)
+                    fprintf(out, "%s%lld", k ? "," : "", (long long)n->attr[k]);
+                fprintf(out, "}");
+                break;
+            }
+        fprintf(out, " : %s", type_str(n->dtype, &n->shape));
+        if (n->loc.src)
+            fprintf(out, "  ; line %d", n->loc.line);
+        fputc('\n', out);
+    }
+}

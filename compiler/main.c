@@ -1,0 +1,232 @@
+/* main.c: the dlc command line: check, compile, build.
+ *
+ * Exit status: 0 clean, 1 errors in the model, 2 bad usage (../shared/INTERFACE.md). */
+#include <errno.h>
+#include <libgen.h>
+#include <unistd.h>
+
+#include "dlc.h"
+
+static const char *prog_name = "dlc";
+
+static void usage_main(FILE *f) {
+    fprintf(f,
+            "usage: dlc COMMAND [options] FILE.dlm\n"
+            "\n"
+            "dlc compiles a neural-network model written in the .dlm language into plain C: the forward pass,\n"
+            "the backward pass and the optimizer step, specialised to the model's shapes, with every buffer at\n"
+            "an offset fixed at compile time.\n"
+            "\n"
+            "commands:\n"
+            "  check FILE.dlm      check the model; print shapes, parameters, FLOPs and memory\n"
+            "  compile FILE.dlm    write <name>.h and <name>.c\n"
+            "  build FILE.dlm      compile the model and link its trainer, <name>-train\n"
+            "\n"
+            "options:\n"
+            "  --help              this help; `dlc COMMAND --help` for a command's options\n"
+            "  --version           print the version\n"
+            "\n"
+            "The language is documented in docs/language.md; the zoo of D2L models is in models/.\n");
+}
+
+static void usage_check(FILE *f) {
+    fprintf(f, "usage: dlc check FILE.dlm [--batch N] [--infer] [--dump-after=PASS]\n"
+               "\n"
+               "Elaborates the model and checks every shape. Prints each layer's output shape, every parameter\n"
+               "(full name, shape, count), totals, FLOPs per example (forward, and a training step counted from\n"
+               "the real backward graph). Exit status 0 when the model is clean, 1 on errors, 2 on bad usage.\n"
+               "\n"
+               "  --batch N           the maximum batch size (default: the model's train batch)\n"
+               "  --infer             report for inference code only\n");
+}
+
+static void usage_compile(FILE *f) {
+    fprintf(f, "usage: dlc compile FILE.dlm [-o DIR] [--batch N] [--dtype f32|f64] [--infer] [--weights CKPT] "
+               "[--portable]\n"
+               "\n"
+               "Writes DIR/<name>.h and DIR/<name>.c, <name> being the model file's base name.\n");
+}
+
+static void usage_build(FILE *f) {
+    fprintf(f, "usage: dlc build FILE.dlm [-o EXE] [--batch N]\n"
+               "\n"
+               "Compiles the model and links its trainer (default name <name>-train).\n");
+}
+
+typedef struct Options {
+    const char *cmd;
+    const char *file;
+    const char *out;
+    int64_t batch;
+    bool f64;
+    bool infer;
+    bool portable;
+    const char *weights;
+    const char *dump_after;
+} Options;
+
+static int bad_usage(void (*usage)(FILE *), const char *fmt, const char *arg) {
+    fprintf(stderr, "%s: ", prog_name);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n\n");
+    usage(stderr);
+    return 2;
+}
+
+/* The model's name: the file's base name without .dlm, which must be a C identifier. */
+static char *model_name(const char *path) {
+    char *copy = xstrdup(path);
+    char *base = basename(copy);
+    size_t n = strlen(base);
+    if (n > 4 && strcmp(base + n - 4, ".dlm") == 0)
+        base[n - 4] = '\0';
+    return xstrdup(base);
+}
+
+static bool valid_ident(const char *s) {
+    if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+        return false;
+    for (; *s; s++)
+        if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+            return false;
+    return true;
+}
+
+static int parse_options(int argc, char **argv, Options *o, void (*usage)(FILE *)) {
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+#define TAKE()                                                                                                  \
+    do {                                                                                                        \
+        if (i + 1 >= argc)                                                                                      \
+            return bad_usage(usage, "option %s needs a value", a);                                              \
+        val = argv[++i];                                                                                        \
+    } while (0)
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return -1;
+        } else if (strcmp(a, "-o") == 0) {
+            TAKE();
+            o->out = val;
+        } else if (strcmp(a, "--batch") == 0) {
+            TAKE();
+            char *end;
+            long long b = strtoll(val, &end, 10);
+            if (*end || b < 1 || b > (1 << 20))
+                return bad_usage(usage, "--batch needs a positive integer up to 1048576, got '%s'", val);
+            o->batch = b;
+        } else if (strcmp(a, "--dtype") == 0) {
+            TAKE();
+            if (strcmp(val, "f32") == 0)
+                o->f64 = false;
+            else if (strcmp(val, "f64") == 0)
+                o->f64 = true;
+            else
+                return bad_usage(usage, "--dtype is f32 or f64, got '%s'", val);
+        } else if (strcmp(a, "--infer") == 0) {
+            o->infer = true;
+        } else if (strcmp(a, "--portable") == 0) {
+            o->portable = true;
+        } else if (strcmp(a, "--weights") == 0) {
+            TAKE();
+            o->weights = val;
+        } else if (strncmp(a, "--dump-after=", 13) == 0) {
+            o->dump_after = a + 13;
+        } else if (a[0] == '-' && a[1]) {
+            return bad_usage(usage, "unknown option '%s'", a);
+        } else if (o->file) {
+            return bad_usage(usage, "more than one model file: '%s'", a);
+        } else {
+            o->file = a;
+        }
+#undef TAKE
+    }
+    if (!o->file)
+        return bad_usage(usage, "no model file given%s", "");
+    return 0;
+}
+
+/* Parses and elaborates; NULL after reporting errors. */
+static Graph *front_end(const Options *o, bool training) {
+    Source *src = source_from_file(o->file);
+    if (!src) {
+        fprintf(stderr, "%s: cannot read '%s': %s\n", prog_name, o->file, strerror(errno));
+        return NULL;
+    }
+    char *name = model_name(o->file);
+    if (!valid_ident(name)) {
+        fprintf(stderr, "%s: the model's name comes from its file name, '%s', which is not a C identifier; "
+                        "rename the file (letters, digits, _)\n", prog_name, name);
+        return NULL;
+    }
+    Program *prog = parse_program(src);
+    if (g_diag->errors)
+        return NULL;
+    ElabOptions eo = {.batch = o->batch, .training = training};
+    Graph *g = elaborate(prog, name, &eo);
+    if (g_diag->errors)
+        return NULL;
+    return g;
+}
+
+static int finish(int status) {
+    if (g_diag->errors)
+        fprintf(stderr, "%d error%s generated.\n", g_diag->errors, g_diag->errors == 1 ? "" : "s");
+    return status;
+}
+
+static int cmd_check(int argc, char **argv) {
+    Options o = {0};
+    int r = parse_options(argc, argv, &o, usage_check);
+    if (r)
+        return r < 0 ? 0 : r;
+    Graph *g = front_end(&o, true);
+    if (!g)
+        return finish(g_diag->errors ? 1 : 2);
+    check_print(stdout, g);
+    return finish(0);
+}
+
+static int cmd_compile(int argc, char **argv, bool build) {
+    Options o = {0};
+    int r = parse_options(argc, argv, &o, build ? usage_build : usage_compile);
+    if (r)
+        return r < 0 ? 0 : r;
+    Graph *g = front_end(&o, true);
+    if (!g)
+        return finish(g_diag->errors ? 1 : 2);
+    fprintf(stderr, "%s: %s: code generation is not implemented yet; `dlc check` works\n", prog_name,
+            build ? "build" : "compile");
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    Diag diag;
+    diag_init(&diag, stderr);
+    g_diag = &diag;
+    if (argc < 2) {
+        usage_main(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    int status;
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage_main(stdout);
+        status = 0;
+    } else if (strcmp(cmd, "--version") == 0) {
+        printf("dlc %s\n", DLC_VERSION);
+        status = 0;
+    } else if (strcmp(cmd, "check") == 0) {
+        status = cmd_check(argc, argv);
+    } else if (strcmp(cmd, "compile") == 0) {
+        status = cmd_compile(argc, argv, false);
+    } else if (strcmp(cmd, "build") == 0) {
+        status = cmd_compile(argc, argv, true);
+    } else {
+        fprintf(stderr, "%s: unknown command '%s'\n\n", prog_name, cmd);
+        usage_main(stderr);
+        status = 2;
+    }
+    arena_free_all();
+    return status;
+}

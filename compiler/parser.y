@@ -1,0 +1,250 @@
+/* parser.y: the .dlm grammar, producing the AST declared in dlc.h.
+ *
+ * Pure and reentrant: all state lives in the Parser passed to dlmparse(). Syntax errors are reported through
+ * the diagnostics of dlc.h with their location, and error productions resynchronise at the end of the
+ * statement, so one run reports every syntax error of a file. */
+
+%require "3.8"
+%define api.pure full
+%define api.prefix {dlm}
+%define parse.error detailed
+%define parse.lac full
+%locations
+%expect 0
+
+%code requires {
+#include <stdbool.h>
+typedef void *yyscan_t;
+struct Parser;
+}
+
+%param {yyscan_t scanner}
+%parse-param {struct Parser *ps}
+
+%code provides {
+int dlmlex(DLMSTYPE *lval, DLMLTYPE *lloc, yyscan_t scanner);
+void dlmerror(DLMLTYPE *loc, yyscan_t scanner, struct Parser *ps, const char *msg);
+}
+
+%code {
+#include "dlc.h"
+static Loc parse_loc(struct Parser *ps, const DLMLTYPE *l) {
+    return parse_loc_raw(ps->src, l->first_line, l->first_column, l->last_line, l->last_column);
+}
+#define L(loc) parse_loc(ps, &(loc))
+}
+
+%union {
+    struct { double v; bool is_int; } num;
+    char *str;
+    struct Node *node;
+    struct NodeList *list;
+}
+
+%token <num> NUMBER "number"
+%token <str> IDENT "name" STRING "string"
+%token INPUT "'input'" OUTPUT "'output'" PARAM "'param'" CONST "'const'" BLOCK "'block'" RETURN "'return'"
+%token FOR "'for'" IN "'in'" WHILE "'while'" IF "'if'" ELSE "'else'" INIT "'init'" TRAIN "'train'"
+%token BATCH "'batch'" AS "'as'" AND "'and'" OR "'or'" NOT "'not'" TRUE "'true'" FALSE "'false'" SELF "'self'"
+%token NEWLINE "end of line" PIPE "'|>'" POW "'**'" EQ "'=='" NE "'!='" LE "'<='" GE "'>='"
+
+%type <node> toplevel stmt block_def train_def if_stmt expr primary postfix arg for_target
+%type <list> stmts params args opt_args exprs ident_list
+
+%left PIPE
+%left OR
+%left AND
+%precedence NOT
+%nonassoc EQ NE '<' LE '>' GE
+%left '+' '-'
+%left '*' '/' '@'
+%precedence UMINUS
+%right POW
+
+%%
+
+file:
+      %empty
+    | file toplevel             { if ($2) nodelist_push(&ps->program->items, $2); }
+    | file NEWLINE
+    | file error NEWLINE        { yyerrok; }
+    ;
+
+toplevel:
+      stmt NEWLINE              { $$ = $1; }
+    | block_def NEWLINE         { $$ = $1; }
+    | train_def NEWLINE         { $$ = $1; }
+    ;
+
+block_def:
+      BLOCK IDENT '(' params ')' '{' stmts '}' {
+          $$ = node_new(N_BLOCKDEF, L(@2));
+          $$->name = $2;
+          $$->params = *$4;
+          $$->body = *$7;
+      }
+    ;
+
+train_def:
+      TRAIN '{' stmts '}' {
+          $$ = node_new(N_TRAIN, L(@1));
+          $$->body = *$3;
+      }
+    ;
+
+params:
+      %empty                    { $$ = nodelist_new(); }
+    | ident_list                { $$ = $1; }
+    ;
+
+ident_list:
+      IDENT                     { $$ = nodelist_new(); nodelist_push($$, node_ident($1, L(@1))); }
+    | ident_list ',' IDENT      { $$ = $1; nodelist_push($$, node_ident($3, L(@3))); }
+    ;
+
+stmts:
+      %empty                    { $$ = nodelist_new(); }
+    | stmts stmt NEWLINE        { $$ = $1; nodelist_push($$, $2); }
+    | stmts NEWLINE             { $$ = $1; }
+    | stmts error NEWLINE       { $$ = $1; yyerrok; }
+    ;
+
+stmt:
+      INPUT IDENT ':' IDENT '[' exprs ']' {
+          $$ = node_new(N_INPUT, L(@2));
+          $$->name = $2;
+          $$->dtype_name = $4;
+          $$->dtype_loc = L(@4);
+          $$->args = *$6;
+      }
+    | INPUT IDENT ':' IDENT '[' ']' {
+          $$ = node_new(N_INPUT, L(@2));
+          $$->name = $2;
+          $$->dtype_name = $4;
+          $$->dtype_loc = L(@4);
+      }
+    | OUTPUT IDENT              { $$ = node_new(N_OUTPUT, L(@2)); $$->name = $2; }
+    | OUTPUT IDENT '=' expr     { $$ = node_new(N_OUTPUT, L(@2)); $$->name = $2; $$->a = $4; }
+    | PARAM IDENT ':' expr '=' expr {
+          $$ = node_new(N_PARAM, L(@2)); $$->name = $2; $$->a = $4; $$->b = $6;
+      }
+    | CONST IDENT ':' expr '=' expr {
+          $$ = node_new(N_CONST, L(@2)); $$->name = $2; $$->a = $4; $$->b = $6;
+      }
+    | INIT STRING '=' expr      { $$ = node_new(N_INIT, L(@2)); $$->name = $2; $$->a = $4; }
+    | IDENT '=' expr            { $$ = node_new(N_ASSIGN, L(@1)); $$->name = $1; $$->a = $3; }
+    | BATCH '=' expr            { $$ = node_new(N_ASSIGN, L(@1)); $$->name = xstrdup("batch"); $$->a = $3; }
+    | FOR for_target IN expr '{' stmts '}' {
+          $$ = node_new(N_FOR, L(@1)); $$->a = $2; $$->b = $4; $$->body = *$6;
+      }
+    | WHILE expr IDENT expr '{' stmts '}' {
+          $$ = node_new(N_WHILE, L(@1)); $$->a = $2; $$->b = $4; $$->body = *$6;
+          if (strcmp($3, "max") != 0)
+              parse_error(ps, L(@3), "expected 'max' and an iteration bound after the loop condition, found '%s'", $3);
+      }
+    | if_stmt                   { $$ = $1; }
+    | RETURN expr               { $$ = node_new(N_RETURN, L(@1)); $$->a = $2; }
+    ;
+
+if_stmt:
+      IF expr '{' stmts '}'     { $$ = node_new(N_IF, L(@1)); $$->a = $2; $$->body = *$4; }
+    | IF expr '{' stmts '}' ELSE '{' stmts '}' {
+          $$ = node_new(N_IF, L(@1)); $$->a = $2; $$->body = *$4; $$->orelse = *$8;
+      }
+    | IF expr '{' stmts '}' ELSE if_stmt {
+          $$ = node_new(N_IF, L(@1)); $$->a = $2; $$->body = *$4; nodelist_push(&$$->orelse, $7);
+      }
+    ;
+
+for_target:
+      IDENT                     { $$ = node_ident($1, L(@1)); }
+    | '(' ident_list ')'        { $$ = node_new(N_TUPLE, L(@1)); $$->args = *$2; }
+    ;
+
+expr:
+      postfix                   { $$ = $1; }
+    | expr PIPE expr            { $$ = node_binary(N_PIPE, PIPE, $1, $3, L(@2)); }
+    | expr OR expr              { $$ = node_binary(N_BINARY, OR, $1, $3, L(@2)); }
+    | expr AND expr             { $$ = node_binary(N_BINARY, AND, $1, $3, L(@2)); }
+    | NOT expr                  { $$ = node_unary(NOT, $2, L(@1)); }
+    | expr EQ expr              { $$ = node_binary(N_BINARY, EQ, $1, $3, L(@2)); }
+    | expr NE expr              { $$ = node_binary(N_BINARY, NE, $1, $3, L(@2)); }
+    | expr '<' expr             { $$ = node_binary(N_BINARY, '<', $1, $3, L(@2)); }
+    | expr LE expr              { $$ = node_binary(N_BINARY, LE, $1, $3, L(@2)); }
+    | expr '>' expr             { $$ = node_binary(N_BINARY, '>', $1, $3, L(@2)); }
+    | expr GE expr              { $$ = node_binary(N_BINARY, GE, $1, $3, L(@2)); }
+    | expr '+' expr             { $$ = node_binary(N_BINARY, '+', $1, $3, L(@2)); }
+    | expr '-' expr             { $$ = node_binary(N_BINARY, '-', $1, $3, L(@2)); }
+    | expr '*' expr             { $$ = node_binary(N_BINARY, '*', $1, $3, L(@2)); }
+    | expr '/' expr             { $$ = node_binary(N_BINARY, '/', $1, $3, L(@2)); }
+    | expr '@' expr             { $$ = node_binary(N_BINARY, '@', $1, $3, L(@2)); }
+    | expr POW expr             { $$ = node_binary(N_BINARY, POW, $1, $3, L(@2)); }
+    | '-' expr %prec UMINUS     { $$ = node_unary('-', $2, L(@1)); }
+    ;
+
+postfix:
+      primary                   { $$ = $1; }
+    | postfix '(' opt_args ')'  {
+          $$ = node_new(N_CALL, L(@1)); $$->a = $1; $$->args = *$3; $$->loc = span(L(@1), L(@4));
+      }
+    | postfix '[' expr ']'      { $$ = node_binary(N_INDEX, '[', $1, $3, L(@2)); }
+    | postfix '.' IDENT         { $$ = node_new(N_ATTR, L(@3)); $$->a = $1; $$->name = $3; }
+    | postfix AS IDENT          {
+          $$ = $1;
+          if ($1->kind != N_CALL && $1->kind != N_IDENT)
+              parse_error(ps, L(@2), "only a layer call can be named with 'as'");
+          else
+              $1->label = $3, $1->label_loc = L(@3);
+      }
+    ;
+
+primary:
+      NUMBER                    { $$ = node_new(N_NUMBER, L(@1)); $$->num = $1.v; $$->is_int = $1.is_int; }
+    | STRING                    { $$ = node_new(N_STRING, L(@1)); $$->name = $1; }
+    | TRUE                      { $$ = node_new(N_BOOL, L(@1)); $$->num = 1; }
+    | FALSE                     { $$ = node_new(N_BOOL, L(@1)); $$->num = 0; }
+    | SELF                      { $$ = node_new(N_SELF, L(@1)); }
+    | BATCH                     { $$ = node_new(N_BATCH, L(@1)); }
+    | IDENT                     { $$ = node_ident($1, L(@1)); }
+    | PARAM                     { $$ = node_ident(xstrdup("param"), L(@1)); }
+    | '(' expr ')'              { $$ = $2; }
+    | '(' expr ',' ')'          { $$ = node_new(N_TUPLE, L(@1)); nodelist_push(&$$->args, $2); }
+    | '(' expr ',' exprs ')'    {
+          $$ = node_new(N_TUPLE, L(@1)); nodelist_push(&$$->args, $2);
+          for (int i = 0; i < $4->n; i++)
+              nodelist_push(&$$->args, $4->v[i]);
+      }
+    | '[' ']'                   { $$ = node_new(N_LIST, L(@1)); }
+    | '[' exprs ']'             { $$ = node_new(N_LIST, L(@1)); $$->args = *$2; }
+    ;
+
+exprs:
+      expr                      { $$ = nodelist_new(); nodelist_push($$, $1); }
+    | exprs ',' expr            { $$ = $1; nodelist_push($$, $3); }
+    ;
+
+opt_args:
+      %empty                    { $$ = nodelist_new(); }
+    | args                      { $$ = $1; }
+    | args ','                  { $$ = $1; }
+    ;
+
+args:
+      arg                       { $$ = nodelist_new(); nodelist_push($$, $1); }
+    | args ',' arg              { $$ = $1; nodelist_push($$, $3); }
+    ;
+
+arg:
+      expr                      { $$ = $1; }
+    | IDENT '=' expr            { $$ = node_new(N_KWARG, L(@1)); $$->name = $1; $$->a = $3; }
+    | TRAIN '=' expr            { $$ = node_new(N_KWARG, L(@1)); $$->name = xstrdup("train"); $$->a = $3; }
+    ;
+
+%%
+
+void dlmerror(DLMLTYPE *loc, yyscan_t scanner, struct Parser *ps, const char *msg) {
+    /* an unclosed bracket would hide every later line end from the parser: recover at the next line */
+    ps->lexer->depth = 0;
+    (void)scanner;
+    parse_error(ps, parse_loc(ps, loc), "%s", msg);
+}

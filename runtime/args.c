@@ -1,0 +1,187 @@
+/* args.c - the trainer command line of INTERFACE.md. Parsing only records what the user said (with has_ flags
+ * for numbers); the generated main() merges that with the model file's defaults. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef enum { ARG_INT, ARG_I32, ARG_U64, ARG_REAL, ARG_PATH, ARG_FLAG, ARG_FILES } ArgKind;
+
+/* The flag table: one row per flag, pointing into a DlrtArgs. */
+typedef struct {
+    const char *name;
+    ArgKind kind;
+    size_t value, has; /* offsetof into DlrtArgs; has is 0 for kinds that need none */
+    int64_t min;       /* ARG_INT lower bound */
+    int64_t max;
+} Flag;
+
+#define OFF(field) offsetof(DlrtArgs, field)
+
+static const Flag flags[] = {
+    {"--epochs", ARG_INT, OFF(epochs), OFF(has_epochs), 0, INT64_C(1) << 40},
+    {"--batch", ARG_INT, OFF(batch), OFF(has_batch), 1, INT64_C(1) << 40},
+    {"--lr", ARG_REAL, OFF(lr), OFF(has_lr), 0, 0},
+    {"--seed", ARG_U64, OFF(seed), OFF(has_seed), 0, 0},
+    {"--data", ARG_PATH, OFF(data), 0, 0, 0},
+    {"--limit", ARG_INT, OFF(limit), OFF(has_limit), 1, INT64_C(1) << 40},
+    {"--threads", ARG_I32, OFF(threads), OFF(has_threads), 1, 4096},
+    {"--report", ARG_PATH, OFF(report), 0, 0, 0},
+    {"--metrics", ARG_PATH, OFF(metrics), 0, 0, 0},
+    {"--plot", ARG_PATH, OFF(plot), 0, 0, 0},
+    {"--save", ARG_PATH, OFF(save), 0, 0, 0},
+    {"--load", ARG_PATH, OFF(load), 0, 0, 0},
+    {"--resume", ARG_PATH, OFF(resume), 0, 0, 0},
+    {"--show-samples", ARG_PATH, OFF(show_samples), 0, 0, 0},
+    {"--show-predictions", ARG_PATH, OFF(show_predictions), 0, 0, 0},
+    {"--predict", ARG_FILES, OFF(predict), OFF(n_predict), 0, 0},
+    {"--kfold", ARG_I32, OFF(kfold), OFF(has_kfold), 2, 1000},
+    {"--quiet", ARG_FLAG, OFF(quiet), 0, 0, 0},
+    {"--help", ARG_FLAG, OFF(help), 0, 0, 0},
+};
+
+static int usage_error(DlrtError *err, const char *fmt, ...) DLRT_PRINTF(2, 3);
+
+/* Every usage message ends by pointing at --help. */
+static int usage_error(DlrtError *err, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg - 16, fmt, ap);
+        va_end(ap);
+        strcat(err->msg, " (see --help)");
+    }
+    return DLRT_EUSAGE;
+}
+
+/* Stores `text` as the value of flag f; returns DLRT_EUSAGE with a message when malformed. */
+static int set_value(DlrtArgs *args, const Flag *f, const char *text, DlrtError *err)
+{
+    char *base = (char *)args, *end;
+    errno = 0;
+    switch (f->kind) {
+    case ARG_INT:
+    case ARG_I32: {
+        long long v = strtoll(text, &end, 10);
+        if (*text == '\0' || *end != '\0' || errno || v < f->min || v > f->max) {
+            if (f->max >= INT64_C(1) << 40) /* effectively unbounded: don't print the bound */
+                return usage_error(err, "%s expects a %s integer, got '%s'", f->name,
+                                   f->min > 0 ? "positive" : "non-negative", text);
+            return usage_error(err, "%s expects an integer from %lld to %lld, got '%s'", f->name,
+                               (long long)f->min, (long long)f->max, text);
+        }
+        if (f->kind == ARG_I32)
+            *(int *)(base + f->value) = (int)v;
+        else
+            *(int64_t *)(base + f->value) = v;
+        break;
+    }
+    case ARG_U64: {
+        unsigned long long v = strtoull(text, &end, 10);
+        if (*text == '\0' || *text == '-' || *end != '\0' || errno)
+            return usage_error(err, "%s expects a non-negative integer, got '%s'", f->name, text);
+        *(uint64_t *)(base + f->value) = v;
+        break;
+    }
+    case ARG_REAL: {
+        double v = strtod(text, &end);
+        if (*text == '\0' || *end != '\0' || errno || !isfinite(v) || v <= 0)
+            return usage_error(err, "%s expects a positive number, got '%s'", f->name, text);
+        *(double *)(base + f->value) = v;
+        break;
+    }
+    case ARG_PATH:
+        if (*text == '\0')
+            return usage_error(err, "%s expects a file name, got '%s'", f->name, text);
+        *(const char **)(base + f->value) = text;
+        break;
+    case ARG_FLAG:
+    case ARG_FILES:
+        break;
+    }
+    if (f->has)
+        *(int *)(base + f->has) = 1;
+    return DLRT_OK;
+}
+
+int dlrt_parse_args(int argc, char **argv, DlrtArgs *args, DlrtError *err)
+{
+    memset(args, 0, sizeof *args);
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strncmp(arg, "--", 2) != 0)
+            return usage_error(err, "unexpected argument '%s'", arg);
+        size_t name_len = strcspn(arg, "=");
+        const Flag *f = NULL;
+        for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
+            if (strlen(flags[k].name) == name_len && strncmp(flags[k].name, arg, name_len) == 0)
+                f = &flags[k];
+        if (!f)
+            return usage_error(err, "unknown option '%.*s'", (int)name_len, arg);
+        const char *inline_value = arg[name_len] == '=' ? arg + name_len + 1 : NULL;
+
+        if (f->kind == ARG_FLAG) {
+            if (inline_value)
+                return usage_error(err, "%s takes no value, got '%s'", f->name, inline_value);
+            *(int *)((char *)args + f->value) = 1;
+            continue;
+        }
+        if (f->kind == ARG_FILES) {
+            if (inline_value)
+                return usage_error(err, "%s takes its files as separate arguments, got '%s'", f->name, arg);
+            int first = i + 1;
+            while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+                i++;
+            if (i + 1 == first)
+                return usage_error(err, "%s needs at least one image file", f->name);
+            args->predict = argv + first;
+            args->n_predict = i + 1 - first;
+            continue;
+        }
+        const char *value = inline_value;
+        if (!value) {
+            if (i + 1 >= argc)
+                return usage_error(err, "%s needs a value", f->name);
+            value = argv[++i];
+        }
+        int rc = set_value(args, f, value, err);
+        if (rc)
+            return rc;
+    }
+    if (args->load && args->resume)
+        return usage_error(err, "--load %s and --resume %s conflict: --resume already loads the weights",
+                           args->load, args->resume);
+    return DLRT_OK;
+}
+
+void dlrt_usage(FILE *out, const char *prog, const char *model, const DlrtArgs *d)
+{
+    fprintf(out,
+            "usage: %s [flags]\n"
+            "Trains the %s model compiled by dlc.\n"
+            "\n"
+            "  --epochs N            total epochs (default %lld); with --resume, continue up to N\n"
+            "  --batch N             batch size (default %lld)\n"
+            "  --lr X                learning rate (default %g)\n"
+            "  --seed N              random seed (default %llu)\n"
+            "  --data PATH           IDX folder, or CSV file / folder with train.csv and test.csv\n"
+            "  --limit N             use the first N training examples (and at most N test examples)\n"
+            "  --threads N           threads for the generated loops and BLAS (default: all cores)\n"
+            "  --report FILE         write a JSON summary at the end\n"
+            "  --metrics FILE.csv    per-epoch metrics\n"
+            "  --plot FILE.svg       training curves\n"
+            "  --save FILE           write checkpoints (weights, optimizer and RNG state)\n"
+            "  --load FILE           start from a checkpoint's weights\n"
+            "  --resume FILE         continue an interrupted run from its checkpoint\n"
+            "  --show-samples FILE.png      a grid of training images\n"
+            "  --show-predictions FILE.png  a grid of test images with their predictions\n"
+            "  --predict FILE...     classify PNG images and print the top classes\n"
+            "  --kfold K             K-fold cross-validation (CSV models)\n"
+            "  --quiet               no progress output\n"
+            "  --help                this text\n",
+            prog, model, (long long)d->epochs, (long long)d->batch, d->lr, (unsigned long long)d->seed);
+}

@@ -1,0 +1,215 @@
+/* idx.c - IDX files (LeCun's MNIST format, used by Fashion-MNIST) into DlrtDatasets.
+ * zlib's gz reader handles both gzip-compressed and plain files, so one path serves both. Every byte offset in a
+ * message is an offset into the decompressed stream, which is what the IDX format describes. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include "internal.h"
+
+enum {
+    IDX_IMAGES_MAGIC = 0x00000803, /* unsigned bytes, 3 dimensions */
+    IDX_LABELS_MAGIC = 0x00000801, /* unsigned bytes, 1 dimension */
+    MAX_SIDE = 1 << 14,
+    MAX_COUNT = 1 << 28,
+};
+
+void dlrt_dataset_free(DlrtDataset *ds)
+{
+    free(ds->x);
+    free(ds->labels);
+    free(ds->targets);
+    memset(ds, 0, sizeof *ds);
+}
+
+static const char *gz_message(gzFile f)
+{
+    int code;
+    const char *m = gzerror(f, &code);
+    return code == Z_ERRNO ? strerror(errno) : m;
+}
+
+/* Reads exactly n bytes at *offset or explains why not (truncation or corrupt compression). */
+static int read_exact(gzFile f, const char *path, void *buf, size_t n, int64_t *offset, const char *what,
+                      DlrtError *err)
+{
+    size_t done = 0;
+    while (done < n) {
+        unsigned chunk = n - done > (1u << 30) ? 1u << 30 : (unsigned)(n - done);
+        int got = gzread(f, (char *)buf + done, chunk);
+        if (got < 0)
+            return dlrt_fail(err, DLRT_EFORMAT, "%s: read error at byte offset %lld while reading %s: %s", path,
+                             (long long)(*offset + (int64_t)done), what, gz_message(f));
+        if (got == 0)
+            return dlrt_fail(err, DLRT_EFORMAT,
+                             "%s: truncated: expected %zu bytes of %s at byte offset %lld, the file ends at "
+                             "byte offset %lld",
+                             path, n, what, (long long)*offset, (long long)(*offset + (int64_t)done));
+        done += (size_t)got;
+    }
+    *offset += (int64_t)n;
+    return DLRT_OK;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Opens an IDX file and reads its header: the magic and `rank` big-endian dimensions. */
+static int open_idx(const char *path, uint32_t magic, int rank, uint32_t *dims, gzFile *out, int64_t *offset,
+                    DlrtError *err)
+{
+    gzFile f = gzopen(path, "rb");
+    if (!f)
+        return dlrt_fail(err, DLRT_EIO, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
+    unsigned char hdr[16];
+    *offset = 0;
+    int rc = read_exact(f, path, hdr, 4 + 4 * (size_t)rank, offset, "IDX header", err);
+    if (rc) {
+        gzclose(f);
+        return rc;
+    }
+    uint32_t found = be32(hdr);
+    if (found != magic) {
+        gzclose(f);
+        return dlrt_fail(err, DLRT_EFORMAT,
+                         "%s: bad magic number at byte offset 0: expected 0x%08x (IDX %s), found 0x%08x", path,
+                         (unsigned)magic, magic == IDX_IMAGES_MAGIC ? "images: unsigned bytes, 3 dimensions"
+                                                                   : "labels: unsigned bytes, 1 dimension",
+                         (unsigned)found);
+    }
+    for (int i = 0; i < rank; i++) {
+        dims[i] = be32(hdr + 4 + 4 * i);
+        uint32_t max = i == 0 ? MAX_COUNT : MAX_SIDE;
+        if (dims[i] == 0 || dims[i] > max) {
+            gzclose(f);
+            return dlrt_fail(err, DLRT_EFORMAT, "%s: dimension %d at byte offset %d is %u, expected 1 to %u", path,
+                             i, 4 + 4 * i, (unsigned)dims[i], (unsigned)max);
+        }
+    }
+    *out = f;
+    return DLRT_OK;
+}
+
+int dlrt_idx_load(const char *images_path, const char *labels_path, int classes, int64_t limit, DlrtDataset *out,
+                  DlrtError *err)
+{
+    memset(out, 0, sizeof *out);
+    if (classes < 1 || classes > 256)
+        return dlrt_fail(err, DLRT_EINVAL, "%s: classes must be 1 to 256, got %d", labels_path, classes);
+
+    gzFile fi, fl;
+    uint32_t idims[3], ldims[1];
+    int64_t ioff, loff;
+    int rc = open_idx(images_path, IDX_IMAGES_MAGIC, 3, idims, &fi, &ioff, err);
+    if (rc)
+        return rc;
+    rc = open_idx(labels_path, IDX_LABELS_MAGIC, 1, ldims, &fl, &loff, err);
+    if (rc) {
+        gzclose(fi);
+        return rc;
+    }
+    if (idims[0] != ldims[0]) {
+        rc = dlrt_fail(err, DLRT_EFORMAT, "%s: %u labels (count at byte offset 4), but %s has %u images",
+                       labels_path, (unsigned)ldims[0], images_path, (unsigned)idims[0]);
+        goto done;
+    }
+
+    int64_t n = idims[0];
+    if (limit > 0 && limit < n)
+        n = limit;
+    int64_t features = (int64_t)idims[1] * idims[2];
+    out->n = n;
+    out->rank = 3;
+    out->dims[0] = 1;
+    out->dims[1] = idims[1];
+    out->dims[2] = idims[2];
+    out->features = features;
+    out->classes = classes;
+    out->x = malloc((size_t)(n * features) * sizeof *out->x);
+    out->labels = malloc((size_t)n * sizeof *out->labels);
+    unsigned char *bytes = malloc((size_t)features);
+    if (!out->x || !out->labels || !bytes) {
+        free(bytes);
+        rc = dlrt_fail(err, DLRT_ENOMEM, "%s: out of memory for %lld images", images_path, (long long)n);
+        goto done;
+    }
+    for (int64_t i = 0; i < n && !rc; i++) {
+        rc = read_exact(fi, images_path, bytes, (size_t)features, &ioff, "image pixels", err);
+        float *x = out->x + i * features;
+        for (int64_t k = 0; k < features && !rc; k++)
+            x[k] = (float)bytes[k] / 255.0f;
+    }
+    free(bytes);
+    if (rc)
+        goto done;
+
+    unsigned char label;
+    for (int64_t i = 0; i < n; i++) {
+        rc = read_exact(fl, labels_path, &label, 1, &loff, "label", err);
+        if (rc)
+            goto done;
+        if (label >= classes) {
+            rc = dlrt_fail(err, DLRT_EFORMAT, "%s: label %u at byte offset %lld (example %lld) is out of range: "
+                           "expected 0 to %d", labels_path, label, (long long)(loff - 1), (long long)i,
+                           classes - 1);
+            goto done;
+        }
+        out->labels[i] = label;
+    }
+
+done:
+    gzclose(fi);
+    gzclose(fl);
+    if (rc)
+        dlrt_dataset_free(out);
+    return rc;
+}
+
+/* Finds dir/base.gz or, failing that, dir/base; returns 0 and the path found, or -1 with the .gz path. */
+static int find_file(const char *dir, const char *base, char *path, size_t cap)
+{
+    struct stat st;
+    size_t len = strlen(dir);
+    const char *sep = len > 0 && dir[len - 1] == '/' ? "" : "/";
+    snprintf(path, cap, "%s%s%s", dir, sep, base);
+    if (stat(path, &st) == 0)
+        return 0;
+    snprintf(path, cap, "%s%s%s.gz", dir, sep, base);
+    return stat(path, &st) == 0 ? 0 : -1;
+}
+
+int dlrt_load_fashion_mnist(const char *dir, int64_t limit, DlrtDataset *train, DlrtDataset *test,
+                            DlrtError *err)
+{
+    static const char *const names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    char paths[4][1024];
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    if (!dir)
+        dir = DLRT_FASHION_MNIST_DIR;
+    for (int i = 0; i < 4; i++)
+        if (find_file(dir, names[i], paths[i], sizeof paths[i]) != 0)
+            return dlrt_fail(err, DLRT_EIO,
+                             "Fashion-MNIST not found: no %s.gz or %s in %s. Install it with "
+                             "`apt-get install dataset-fashion-mnist` (into " DLRT_FASHION_MNIST_DIR
+                             "), or pass --data DIR",
+                             names[i], names[i], dir);
+    int rc = dlrt_idx_load(paths[0], paths[1], 10, limit, train, err);
+    if (!rc)
+        rc = dlrt_idx_load(paths[2], paths[3], 10, limit, test, err);
+    if (rc)
+        dlrt_dataset_free(train);
+    return rc;
+}
+
+const char *dlrt_fashion_mnist_class(int label)
+{
+    static const char *const classes[10] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+                                            "sandal",  "shirt",   "sneaker",  "bag",   "ankle boot"};
+    return label >= 0 && label < 10 ? classes[label] : "?";
+}

@@ -1,0 +1,90 @@
+/* progress.c - what a trainer prints while it runs. On a terminal one status line is redrawn in place (\r) at
+ * most ten times a second; in a pipe or log only the per-epoch summary lines appear, so logs stay readable. */
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+void dlrt_progress_init(DlrtProgress *p, FILE *out, int64_t epochs, int64_t first_epoch, int64_t batches,
+                        int quiet)
+{
+    memset(p, 0, sizeof *p);
+    p->out = out;
+    p->quiet = quiet;
+    p->tty = isatty(fileno(out));
+    p->epochs = epochs;
+    p->first_epoch = first_epoch;
+    p->batches = batches > 0 ? batches : 1;
+    p->t_start = dlrt_now();
+}
+
+void dlrt_progress_epoch_begin(DlrtProgress *p, int64_t epoch)
+{
+    (void)epoch;
+    p->t_epoch = dlrt_now();
+    p->loss_sum = 0;
+    p->seen = 0;
+}
+
+/* Seconds as "1h02m", "3m05s" or "42s". */
+static void format_duration(char *buf, size_t cap, double s)
+{
+    if (!isfinite(s) || s < 0)
+        s = 0;
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, cap, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60)
+        snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(buf, cap, "%lds", t);
+}
+
+void dlrt_progress_batch(DlrtProgress *p, int64_t epoch, int64_t batch, int64_t n, double loss)
+{
+    p->loss_sum += loss * (double)n;
+    p->seen += n;
+    if (p->quiet || !p->tty)
+        return;
+    double now = dlrt_now();
+    if (p->drawn && now - p->t_drawn < 0.1 && batch + 1 < p->batches)
+        return;
+    p->t_drawn = now;
+    /* ETA from the run's average batch time, over the batches left in this and later epochs. */
+    double done = (double)((epoch - p->first_epoch) * p->batches + batch + 1);
+    double left = (double)((p->epochs - epoch) * p->batches + (p->batches - batch - 1));
+    char eta[32];
+    format_duration(eta, sizeof eta, (now - p->t_start) / done * left);
+    double elapsed = now - p->t_epoch;
+    fprintf(p->out, "\repoch %lld/%lld  batch %lld/%lld  loss %.4f  %.0f ex/s  ETA %s\033[K", (long long)epoch,
+            (long long)p->epochs, (long long)(batch + 1), (long long)p->batches, p->loss_sum / (double)p->seen,
+            elapsed > 0 ? (double)p->seen / elapsed : 0.0, eta);
+    fflush(p->out);
+    p->drawn = 1;
+}
+
+double dlrt_progress_epoch_end(DlrtProgress *p, int64_t epoch, double train_loss, double train_acc,
+                               double test_loss, double test_acc)
+{
+    double seconds = dlrt_now() - p->t_epoch;
+    if (p->quiet)
+        return seconds;
+    if (p->drawn)
+        fputs("\r\033[K", p->out);
+    p->drawn = 0;
+    fprintf(p->out, "epoch %lld/%lld", (long long)epoch, (long long)p->epochs);
+    const struct {
+        const char *name;
+        double v;
+    } cols[4] = {{"train_loss", train_loss}, {"train_acc", train_acc}, {"test_loss", test_loss},
+                 {"test_acc", test_acc}};
+    for (int i = 0; i < 4; i++)
+        if (isfinite(cols[i].v))
+            fprintf(p->out, "  %s %.4f", cols[i].name, cols[i].v);
+    if (seconds > 0 && p->seen > 0)
+        fprintf(p->out, "  %.0f ex/s", (double)p->seen / seconds);
+    fprintf(p->out, "  %.1f s\n", seconds);
+    fflush(p->out);
+    return seconds;
+}
