@@ -9,7 +9,7 @@
 #   BIG_BATCHES  timed training batches for alexnet/vgg11           [4]
 #   BUILD        meson build directory                         [ROOT/build]
 #   PY           python with torch (Debian's, not the one on PATH) [/usr/bin/python3]
-#   OUT          results directory          [ROOT/bench/results/<timestamp>]
+#   OUT          results directory              [ROOT/bench/out/<timestamp>]
 #   SKIP_TORCH=1 / SKIP_DLC=1  skip one side
 #
 # OPENBLAS_CORETYPE is passed through unchanged to both sides; it matters
@@ -25,7 +25,7 @@ MODELS=${MODELS:-"softmax mlp lenet alexnet vgg11"}
 THREADS=${THREADS:-"1 2"}
 REPEAT=${REPEAT:-3}
 BIG_BATCHES=${BIG_BATCHES:-4}
-OUT=${OUT:-$ROOT/bench/results/$(date +%Y%m%d-%H%M%S)}
+OUT=${OUT:-$ROOT/bench/out/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 
 # D2L training batch size per model (must match torch_peer.py and dlc).

@@ -24,8 +24,8 @@ times; the median is reported, the raw values are kept in *_runs):
 
 Also reported: analytic FLOPs per example (see count_flops), the achieved
 training GFLOP/s, CPU utilisation while training, and which OpenBLAS
-core/threads were active (see README.md: on
-Debian, torch's Linear/addmm goes through the system OpenBLAS).
+core/threads were active (on Debian, torch's Linear/addmm goes through the
+system OpenBLAS; see README.md).
 
 Usage:
   /usr/bin/python3 bench/torch_peer.py --model lenet --threads 1,2 --repeat 3
@@ -451,6 +451,10 @@ def main():
                    help="no progress on stderr")
     args = p.parse_args()
 
+    if args.batches is not None and args.batches < 1:
+        raise SystemExit("--batches must be >= 1")
+    if args.repeat < 1:
+        raise SystemExit("--repeat must be >= 1")
     models = parse_list(args.model, MODELS)
     threads = parse_list(args.threads, conv=int)
 

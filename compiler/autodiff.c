@@ -63,7 +63,8 @@ static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
     case OP_LOG: return divn(ad, d, x);
     case OP_ABS: return mul(ad, d, b_unary(g, OP_SIGN, x, ad->loc));
     case OP_SQRT: return divn(ad, mul(ad, d, c(ad, 0.5)), y);
-    case OP_RELU: return mul(ad, d, b_binary(g, OP_GT, x, c(ad, 0), ad->loc));
+    /* relu' from the output: y > 0 exactly where x > 0, and x then need not be kept for backward */
+    case OP_RELU: return mul(ad, d, b_binary(g, OP_GT, y, c(ad, 0), ad->loc));
     case OP_SIGMOID: return mul(ad, d, mul(ad, y, sub(ad, c(ad, 1), y)));
     case OP_TANH: return mul(ad, d, sub(ad, c(ad, 1), mul(ad, y, y)));
     case OP_COPY: return d;

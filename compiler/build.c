@@ -8,6 +8,15 @@
 
 #include "dlc.h"
 
+bool shape_check_size(const Shape *s, DType dt, Loc loc, const char *what) {
+    int64_t n = shape_numel(s);
+    if (n <= MAX_NUMEL)
+        return true;
+    error_at(loc, "%s would be %s, %s%lld elements; a tensor has at most %lld", what, type_str(dt, s),
+             n == INT64_MAX ? "more than " : "", (long long)n, (long long)MAX_NUMEL);
+    return false;
+}
+
 static bool is_scalar_const(const IrNode *n, double v) {
     double c;
     return ir_is_const(n, &c) && c == v && n->shape.rank == 0;
@@ -66,6 +75,8 @@ static IrNode *fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const in
     if (shape.batched)
         return NULL;
     int64_t n = shape_numel(&shape);
+    if (n > MAX_CONST_NUMEL)
+        return NULL; /* computed at run time */
     double *v = xalloc(sizeof(double) * (size_t)(n ? n : 1));
     IrNode tmp = {0};
     if (attr)
@@ -90,6 +101,8 @@ IrNode *b_elem(Graph *g, Op op, int nin, IrNode **in, Loc loc) {
         }
         s = r;
     }
+    if (!shape_check_size(&s, DT_F32, loc, "the operands broadcast together"))
+        return NULL;
     for (int i = 0; i < nin; i++)
         if (in[i]->dtype != DT_F32) {
             error_at(loc, "'%s' needs f32 operands, got %s (integer labels are only for losses and metrics)",
@@ -233,6 +246,11 @@ IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc) {
 
 /* a @ b for a [M, K] (possibly batched) and b [K, N]; ta / tb read the operand transposed. */
 IrNode *b_matmul(Graph *g, IrNode *a, IrNode *b, bool ta, bool tb, Loc loc) {
+    if (a->dtype != DT_F32 || b->dtype != DT_F32) {
+        error_at(loc, "matrix product needs f32 operands, got %s @ %s", type_str(a->dtype, &a->shape),
+                 type_str(b->dtype, &b->shape));
+        return NULL;
+    }
     if (a->shape.rank != 2 || b->shape.rank != 2) {
         error_at(loc, "matrix product needs 2-D operands, got %s @ %s", type_str(a->dtype, &a->shape),
                  type_str(b->dtype, &b->shape));
@@ -255,6 +273,9 @@ IrNode *b_matmul(Graph *g, IrNode *a, IrNode *b, bool ta, bool tb, Loc loc) {
     }
     bool batched = a_rows_b;
     int64_t d[2] = {m, n};
+    Shape s = shape_make(2, d, batched);
+    if (!shape_check_size(&s, DT_F32, loc, "the matrix product"))
+        return NULL;
     int64_t attr[MAX_ATTR] = {ta, tb};
     IrNode *in[2] = {a, b};
     return ir_node(g, OP_MATMUL, DT_F32, shape_make(2, d, batched), 2, in, attr, loc);
@@ -272,18 +293,29 @@ IrNode *b_conv2d(Graph *g, IrNode *x, IrNode *w, const int64_t stride[2], const 
                  shape_str(&w->shape), type_str(x->dtype, &x->shape));
         return NULL;
     }
+    for (int i = 0; i < 2; i++)
+        if (stride[i] < 1 || pad[i] < 0 || pad[i] > MAX_NUMEL) {
+            error_at(loc, "conv2d: the stride must be at least 1 and the padding at least 0, got stride (%lld, %lld) "
+                     "and padding (%lld, %lld)", (long long)stride[0], (long long)stride[1], (long long)pad[0],
+                     (long long)pad[1]);
+            return NULL;
+        }
+    /* in, k <= MAX_NUMEL and 0 <= pad <= MAX_NUMEL: no overflow */
     int64_t oh = conv_out_dim(x->shape.d[2], w->shape.d[2], pad[0], stride[0]);
     int64_t ow = conv_out_dim(x->shape.d[3], w->shape.d[3], pad[1], stride[1]);
-    if (oh < 1 || ow < 1 || stride[0] < 1 || stride[1] < 1 || pad[0] < 0 || pad[1] < 0) {
+    if (oh < 1 || ow < 1 || x->shape.d[2] + 2 * pad[0] < w->shape.d[2] || x->shape.d[3] + 2 * pad[1] < w->shape.d[3]) {
         error_at(loc, "conv2d: a %lldx%lld kernel with padding (%lld, %lld) and stride (%lld, %lld) does not fit input %s",
                  (long long)w->shape.d[2], (long long)w->shape.d[3], (long long)pad[0], (long long)pad[1],
                  (long long)stride[0], (long long)stride[1], shape_str(&x->shape));
         return NULL;
     }
     int64_t d[4] = {x->shape.d[0], w->shape.d[0], oh, ow};
+    Shape s = shape_make(4, d, x->shape.batched);
+    if (!shape_check_size(&s, DT_F32, loc, "conv2d's output"))
+        return NULL;
     int64_t attr[MAX_ATTR] = {stride[0], stride[1], pad[0], pad[1]};
     IrNode *in[2] = {x, w};
-    return ir_node(g, OP_CONV2D, DT_F32, shape_make(4, d, x->shape.batched), 2, in, attr, loc);
+    return ir_node(g, OP_CONV2D, DT_F32, s, 2, in, attr, loc);
 }
 
 IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t stride[2], const int64_t pad[2],
@@ -293,14 +325,24 @@ IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t s
         error_at(loc, "%s expects [N, C, H, W], got %s", name, type_str(x->dtype, &x->shape));
         return NULL;
     }
-    if (pad[0] * 2 > win[0] || pad[1] * 2 > win[1] || pad[0] < 0 || pad[1] < 0) {
+    if (win[0] < 1 || win[1] < 1 || stride[0] < 1 || stride[1] < 1) {
+        error_at(loc, "%s: the window and the stride must be at least 1, got window (%lld, %lld) and stride (%lld, %lld)",
+                 name, (long long)win[0], (long long)win[1], (long long)stride[0], (long long)stride[1]);
+        return NULL;
+    }
+    if (pad[0] < 0 || pad[1] < 0) {
+        error_at(loc, "%s: padding must be at least 0, got (%lld, %lld)", name, (long long)pad[0], (long long)pad[1]);
+        return NULL;
+    }
+    /* pad * 2 > win, written so that it cannot overflow */
+    if (pad[0] > win[0] / 2 || pad[1] > win[1] / 2) {
         error_at(loc, "%s: padding (%lld, %lld) must be at most half the window (%lld, %lld)", name,
                  (long long)pad[0], (long long)pad[1], (long long)win[0], (long long)win[1]);
         return NULL;
     }
     int64_t oh = conv_out_dim(x->shape.d[2], win[0], pad[0], stride[0]);
     int64_t ow = conv_out_dim(x->shape.d[3], win[1], pad[1], stride[1]);
-    if (oh < 1 || ow < 1 || stride[0] < 1 || stride[1] < 1) {
+    if (oh < 1 || ow < 1 || x->shape.d[2] + 2 * pad[0] < win[0] || x->shape.d[3] + 2 * pad[1] < win[1]) {
         error_at(loc, "%s: window (%lld, %lld) with stride (%lld, %lld) does not fit input %s", name,
                  (long long)win[0], (long long)win[1], (long long)stride[0], (long long)stride[1],
                  type_str(x->dtype, &x->shape));
@@ -312,8 +354,9 @@ IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t s
 }
 
 IrNode *b_softmax(Graph *g, Op op, IrNode *x, Loc loc) {
-    if (x->shape.rank < 1) {
-        error_at(loc, "%s of a scalar", op_info[op].name);
+    if (x->shape.rank < 1 || x->dtype != DT_F32) {
+        error_at(loc, "%s needs an f32 tensor of at least one dimension, got %s", op_info[op].name,
+                 type_str(x->dtype, &x->shape));
         return NULL;
     }
     return ir_node(g, op, DT_F32, x->shape, 1, &x, NULL, loc);
@@ -321,7 +364,7 @@ IrNode *b_softmax(Graph *g, Op op, IrNode *x, Loc loc) {
 
 /* Per-example softmax cross-entropy of logits [n, k] against integer labels [n]. */
 IrNode *b_xent(Graph *g, IrNode *logits, IrNode *labels, Loc loc) {
-    if (logits->shape.rank != 2 || labels->shape.rank != 1 || labels->dtype != DT_I32 ||
+    if (logits->shape.rank != 2 || logits->dtype != DT_F32 || labels->shape.rank != 1 || labels->dtype != DT_I32 ||
         logits->shape.d[0] != labels->shape.d[0] || logits->shape.batched != labels->shape.batched) {
         error_at(loc, "cross_entropy expects logits f32[n, classes] and labels i32[n], got %s and %s",
                  type_str(logits->dtype, &logits->shape), type_str(labels->dtype, &labels->shape));
@@ -335,8 +378,8 @@ IrNode *b_xent(Graph *g, IrNode *logits, IrNode *labels, Loc loc) {
 }
 
 IrNode *b_argmax_eq(Graph *g, IrNode *logits, IrNode *labels, Loc loc) {
-    if (logits->shape.rank != 2 || labels->shape.rank != 1 || labels->dtype != DT_I32 ||
-        logits->shape.d[0] != labels->shape.d[0]) {
+    if (logits->shape.rank != 2 || logits->dtype != DT_F32 || labels->shape.rank != 1 || labels->dtype != DT_I32 ||
+        logits->shape.d[0] != labels->shape.d[0] || logits->shape.batched != labels->shape.batched) {
         error_at(loc, "accuracy expects logits f32[n, classes] and labels i32[n], got %s and %s",
                  type_str(logits->dtype, &logits->shape), type_str(labels->dtype, &labels->shape));
         return NULL;
@@ -366,6 +409,11 @@ IrNode *b_concat(Graph *g, IrNode **xs, int n, int axis, Loc loc) {
         error_at(loc, "concat: axis %d is out of range or the batch dimension for %s", axis, shape_str(&s));
         return NULL;
     }
+    for (int i = 0; i < n; i++)
+        if (xs[i]->dtype != DT_F32) {
+            error_at(loc, "concat needs f32 tensors, got %s", type_str(xs[i]->dtype, &xs[i]->shape));
+            return NULL;
+        }
     for (int i = 1; i < n; i++) {
         Shape t = xs[i]->shape;
         bool ok = t.rank == s.rank && t.batched == s.batched;
@@ -377,6 +425,8 @@ IrNode *b_concat(Graph *g, IrNode **xs, int n, int axis, Loc loc) {
         }
         s.d[axis] += t.d[axis];
     }
+    if (!shape_check_size(&s, DT_F32, loc, "the concatenation"))
+        return NULL;
     int64_t attr[MAX_ATTR] = {axis};
     return ir_node(g, OP_CONCAT, DT_F32, s, n, xs, attr, loc);
 }

@@ -154,6 +154,7 @@ typedef struct Lexer {
     int last;  /* last token returned */
     bool pending_close; /* a `}` is due after the NEWLINE just returned */
     int close_line, close_col;
+    int nl_line, nl_col; /* the newline that ends the statement unless a `|>` follows */
     const Source *src;
 } Lexer;
 
@@ -191,6 +192,13 @@ extern const OpInfo op_info[OP_COUNT];
 typedef enum DType { DT_F32, DT_I32 } DType;
 
 #define MAX_RANK 6
+/* The most elements a tensor may have: its elements are indexed with int in the generated code. Larger shapes
+ * are refused with a located error where they arise (inputs, parameters, layers, broadcasts); shape_numel
+ * saturates, so no product of dimensions overflows on the way there. */
+#define MAX_NUMEL ((int64_t)INT32_MAX)
+/* The most elements of a compile-time constant (tensor(), zeros(shape), arange(n), folded results): they are
+ * held, as doubles, by the compiler. Bigger results of constant operands are computed at run time. */
+#define MAX_CONST_NUMEL ((int64_t)1 << 24)
 #define MAX_IN 4
 #define MAX_ATTR 8
 
@@ -340,7 +348,7 @@ IrNode *ir_node_f(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int6
 IrNode *ir_const_scalar(Graph *g, double v, Loc loc);
 IrNode *ir_const_data(Graph *g, Shape shape, const double *data, Loc loc);
 bool ir_is_const(const IrNode *n, double *value); /* a scalar or uniform constant */
-int64_t shape_numel(const Shape *s);
+int64_t shape_numel(const Shape *s); /* saturates at INT64_MAX */
 int64_t shape_inner(const Shape *s); /* elements per example (numel / d[0] when batched) */
 bool shape_eq(const Shape *a, const Shape *b);
 char *shape_str(const Shape *s); /* "[batch 256, 784]" style, for messages */
@@ -353,6 +361,9 @@ void ir_dump(FILE *out, Graph *g, IrNode **roots, int nroots);
 bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
 
 /* ---- build.c: node builders and their shape rules (NULL after a located error) ---- */
+
+/* False, after a located error naming `what`, when `s` has more than MAX_NUMEL elements. */
+bool shape_check_size(const Shape *s, DType dt, Loc loc, const char *what);
 
 IrNode *b_elem(Graph *g, Op op, int nin, IrNode **in, Loc loc);
 IrNode *b_unary(Graph *g, Op op, IrNode *a, Loc loc);
@@ -389,6 +400,63 @@ Graph *elaborate(Program *prog, const char *model_name, const ElabOptions *opt);
 /* The gradient of scalar `y` with respect to each of `wrt`, as new nodes of g (NULL where y does not depend on
  * it). Nodes that no requested gradient needs are never built. */
 void ad_grad(Graph *g, IrNode *y, IrNode **wrt, int nwrt, IrNode **out);
+
+/* ---- fuse.c and plan.c: schedules and the static memory plan ---- */
+
+/* The functions a compiled model exports, each a schedule of kernels over one graph. */
+typedef enum FnKind { FN_FORWARD, FN_EVALUATE, FN_TRAIN, FN_COUNT } FnKind;
+
+/* One function's schedule: which nodes it computes (materialises) and where each lives. Per-node data is in
+ * side arrays indexed by node id. */
+typedef struct Sched {
+    FnKind kind;
+    Graph *g;
+    Vec(IrNode *) roots;
+    bool *live;      /* needed by a root */
+    bool *inl;       /* element-wise, computed inside its one consumer's loop: no buffer */
+    int *uses;       /* consumers among live nodes */
+    Vec(IrNode *) kernels; /* materialised nodes in execution order */
+    int64_t *offset; /* arena byte offset of a materialised node's buffer; -1 when it has none */
+    int64_t arena_bytes, arena_bytes_noreuse;
+    int loops_unfused, loops_fused;
+    int train_split; /* FN_TRAIN: kernels before this index are the forward pass, the rest backward */
+    int nfwd_roots;  /* FN_TRAIN: the first roots (loss, metrics) are the forward pass's */
+} Sched;
+
+/* The whole compiled model: the two graphs, the schedules, the state layout. */
+typedef struct Compiled {
+    Graph *train;       /* elaborated with dropout active, plus the backward nodes */
+    Graph *eval;        /* elaborated for inference */
+    IrNode **grads;     /* per parameter of `train` (NULL for constants) */
+    IrNode *loss_train, *loss_eval;
+    Vec(IrNode *) metric_train; /* per metric, a scalar sum over the batch */
+    Vec(IrNode *) metric_eval;
+    Sched fn[FN_COUNT];
+    /* state layout (bytes): header, parameters, optimizer state, arena */
+    int64_t *param_off;    /* per parameter */
+    int64_t *opt_off;      /* per parameter: momentum or Adam m (v follows at +param bytes) */
+    int64_t params_end, opt_end, arena_off, state_bytes;
+    int elem_size;         /* 4 (f32) or 8 (f64) */
+    bool infer_only;
+} Compiled;
+
+/* Roots and liveness of a function, inline decisions (fusion) and the kernel order. */
+void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots);
+/* Buffer offsets from liveness over the kernel order: first fit, 64-byte aligned. */
+void plan_memory(Sched *s, int elem_size);
+Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_only);
+
+/* ---- emit.c ---- */
+
+typedef struct EmitOptions {
+    bool f64;
+    bool infer;
+    bool portable;
+} EmitOptions;
+
+void emit_header(FILE *out, Compiled *c, const EmitOptions *o);
+void emit_source(FILE *out, Compiled *c, const EmitOptions *o);
+void emit_trainer(FILE *out, Compiled *c, const EmitOptions *o);
 
 /* ---- check.c: `dlc check` report ---- */
 

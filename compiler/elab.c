@@ -108,11 +108,29 @@ typedef struct Elab {
     Value ret;
     bool returned;
     Node *train_node;
+    /* Limits that keep a hostile or mistaken program from hanging the compiler or exhausting its stack. */
+    int64_t work; /* steps taken (statements, expressions, elements of compile-time data made or read) */
+    int depth;    /* nesting of expressions and statements being run */
+    int calls;    /* nesting of block applications */
+    bool halted;  /* a limit was hit: elaboration unwinds without doing anything more */
 } Elab;
+
+/* Steps of elaboration a model may take: every expression and statement run, and every element of compile-time
+ * data (constant tensors, lists) made or read. The zoo takes a few thousand. */
+#define ELAB_BUDGET ((int64_t)1 << 26)
+#define MAX_DEPTH 1000     /* expressions and statements nested in each other, block calls included */
+#define MAX_CALLS 200      /* block applications nested in each other */
+#define MAX_LIST ((int64_t)1 << 20)
 
 /* ---- values ---- */
 
-static Value v_error(void) { return (Value){.kind = V_ERROR}; }
+/* The poison value. It stands for an error already reported: one made without a message would drop a statement
+ * silently and give a wrong model with no diagnostic, so that is a compiler bug. */
+static Value v_error(void) {
+    if (!g_diag || g_diag->errors == 0)
+        die("an erroneous value with no error reported");
+    return (Value){.kind = V_ERROR};
+}
 static Value v_none(void) { return (Value){.kind = V_NONE}; }
 static Value v_int(int64_t i) { return (Value){.kind = V_INT, .i = i}; }
 static Value v_float(double f) { return (Value){.kind = V_FLOAT, .f = f}; }

@@ -19,21 +19,22 @@ Graph *graph_new(const char *name) {
     return g;
 }
 
-int64_t shape_numel(const Shape *s) {
+/* The product of d[from..rank), saturating at INT64_MAX: dimensions come from the user, and a shape that is too
+ * big must reach the check that refuses it rather than overflow into a small or negative count. */
+static int64_t dims_product(const Shape *s, int from) {
     int64_t n = 1;
-    for (int i = 0; i < s->rank; i++)
-        n *= s->d[i];
+    for (int i = from; i < s->rank; i++) {
+        if (s->d[i] <= 0)
+            return 0;
+        if (__builtin_mul_overflow(n, s->d[i], &n))
+            return INT64_MAX;
+    }
     return n;
 }
 
-int64_t shape_inner(const Shape *s) {
-    if (!s->batched)
-        return shape_numel(s);
-    int64_t n = 1;
-    for (int i = 1; i < s->rank; i++)
-        n *= s->d[i];
-    return n;
-}
+int64_t shape_numel(const Shape *s) { return dims_product(s, 0); }
+
+int64_t shape_inner(const Shape *s) { return dims_product(s, s->batched ? 1 : 0); }
 
 bool shape_eq(const Shape *a, const Shape *b) {
     if (a->rank != b->rank || a->batched != b->batched)
@@ -119,7 +120,17 @@ static uint64_t node_hash(Op op, DType dt, const Shape *s, int nin, IrNode **in,
         h = hash_mix(h, (uint64_t)in[i]->id);
     for (int i = 0; i < MAX_ATTR; i++)
         h = hash_mix(h, (uint64_t)attr[i]);
-    h = hash_mix(h, (uint64_t)(uintptr_t)data);
+    if (op == OP_CONST) {
+        /* constants are interned by value (ir_const_data) */
+        int64_t n = shape_numel(s);
+        for (int64_t i = 0; i < n; i++) {
+            uint64_t b;
+            memcpy(&b, &data[i], sizeof b);
+            h = hash_mix(h, b);
+        }
+    } else {
+        h = hash_mix(h, (uint64_t)(uintptr_t)data);
+    }
     h = hash_mix(h, (uint64_t)index);
     uint64_t fb;
     memcpy(&fb, &fattr, sizeof fb);
@@ -128,8 +139,10 @@ static uint64_t node_hash(Op op, DType dt, const Shape *s, int nin, IrNode **in,
 
 static bool node_same(const IrNode *n, Op op, DType dt, const Shape *s, int nin, IrNode **in, const int64_t *attr,
                       const double *data, int index, double fattr) {
-    if (n->op != op || n->dtype != dt || n->nin != nin || !shape_eq(&n->shape, s) || n->data != data ||
-        n->index != index || n->fattr != fattr)
+    if (n->op != op || n->dtype != dt || n->nin != nin || !shape_eq(&n->shape, s) || n->index != index ||
+        memcmp(&n->fattr, &fattr, sizeof fattr) != 0)
+        return false;
+    if (op == OP_CONST ? memcmp(n->data, data, sizeof(double) * (size_t)shape_numel(s)) != 0 : n->data != data)
         return false;
     for (int i = 0; i < nin; i++)
         if (n->in[i] != in[i])
@@ -157,6 +170,17 @@ static void table_grow(Graph *g) {
     }
 }
 
+/* The node equal to the one described, or NULL; *hash gets its hash. */
+static IrNode *table_find(Graph *g, Op op, DType dt, const Shape *shape, int nin, IrNode **in, const int64_t *attr,
+                          const double *data, int index, double fattr, uint64_t *hash) {
+    uint64_t h = node_hash(op, dt, shape, nin, in, attr, data, index, fattr);
+    *hash = h;
+    for (int i = (int)(h & (uint64_t)(g->table_cap - 1)); g->table[i]; i = (i + 1) & (g->table_cap - 1))
+        if (node_same(g->table[i], op, dt, shape, nin, in, attr, data, index, fattr))
+            return g->table[i];
+    return NULL;
+}
+
 static IrNode *ir_node_full(Graph *g, Op op, DType dt, Shape shape, int nin, IrNode **in, const int64_t *attr,
                             const double *data, int index, double fattr, Loc loc) {
     int64_t zero[MAX_ATTR] = {0};
@@ -164,10 +188,13 @@ static IrNode *ir_node_full(Graph *g, Op op, DType dt, Shape shape, int nin, IrN
         attr = zero;
     if (nin > MAX_IN)
         die("node with %d inputs", nin);
-    uint64_t h = node_hash(op, dt, &shape, nin, in, attr, data, index, fattr);
-    for (int i = (int)(h & (uint64_t)(g->table_cap - 1)); g->table[i]; i = (i + 1) & (g->table_cap - 1))
-        if (node_same(g->table[i], op, dt, &shape, nin, in, attr, data, index, fattr))
-            return g->table[i];
+    /* the builders refuse bigger shapes with a located error */
+    if (shape_numel(&shape) > MAX_NUMEL)
+        die("%s node of shape %s is over the element limit", op_info[op].name, shape_str(&shape));
+    uint64_t h;
+    IrNode *found = table_find(g, op, dt, &shape, nin, in, attr, data, index, fattr, &h);
+    if (found)
+        return found;
     IrNode *n = xalloc(sizeof(IrNode));
     n->id = g->nodes.n;
     n->op = op;
@@ -200,14 +227,15 @@ IrNode *ir_node_f(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int6
     return ir_node_full(g, op, DT_F32, shape, nin, in, attr, NULL, 0, fattr, loc);
 }
 
-/* Constants are interned by value, so equal constants are one node. */
+/* Constants are interned by value, so equal constants are one node: the hash table holds them under a hash of
+ * their data (a linear scan of the graph per constant was quadratic in the size of the graph). */
 IrNode *ir_const_data(Graph *g, Shape shape, const double *data, Loc loc) {
     int64_t n = shape_numel(&shape);
-    for (int i = 0; i < g->nodes.n; i++) {
-        IrNode *c = g->nodes.v[i];
-        if (c->op == OP_CONST && shape_eq(&c->shape, &shape) && memcmp(c->data, data, sizeof(double) * (size_t)n) == 0)
-            return c;
-    }
+    int64_t zero[MAX_ATTR] = {0};
+    uint64_t h;
+    IrNode *found = table_find(g, OP_CONST, DT_F32, &shape, 0, NULL, zero, data, 0, 0, &h);
+    if (found)
+        return found;
     double *copy = xalloc(sizeof(double) * (size_t)(n ? n : 1));
     memcpy(copy, data, sizeof(double) * (size_t)n);
     return ir_node_full(g, OP_CONST, DT_F32, shape, 0, NULL, NULL, copy, 0, 0, loc);

@@ -63,6 +63,7 @@ typedef struct Options {
     bool portable;
     const char *weights;
     const char *dump_after;
+    bool trainer; /* compile --trainer: also write <name>_train.c */
 } Options;
 
 static int bad_usage(void (*usage)(FILE *), const char *fmt, const char *arg) {
@@ -125,6 +126,8 @@ static int parse_options(int argc, char **argv, Options *o, void (*usage)(FILE *
                 return bad_usage(usage, "--dtype is f32 or f64, got '%s'", val);
         } else if (strcmp(a, "--infer") == 0) {
             o->infer = true;
+        } else if (strcmp(a, "--trainer") == 0) {
+            o->trainer = true;
         } else if (strcmp(a, "--portable") == 0) {
             o->portable = true;
         } else if (strcmp(a, "--weights") == 0) {
@@ -187,17 +190,110 @@ static int cmd_check(int argc, char **argv) {
     return finish(0);
 }
 
+/* Writes path atomically: a temporary file beside it, then rename. */
+typedef void (*EmitFn)(FILE *, Compiled *, const EmitOptions *);
+static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptions *eo) {
+    char *tmp = xsprintf("%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "%s: cannot write '%s': %s\n", prog_name, tmp, strerror(errno));
+        return false;
+    }
+    fn(f, c, eo);
+    bool ok = fflush(f) == 0 && !ferror(f);
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(stderr, "%s: cannot write '%s': %s\n", prog_name, path, strerror(errno));
+        remove(tmp);
+        return false;
+    }
+    return true;
+}
+
+static Compiled *compile_file(const Options *o) {
+    Graph *train = front_end(o, true);
+    if (!train)
+        return NULL;
+    Graph *eval = front_end(o, false);
+    if (!eval)
+        return NULL;
+    Compiled *c = compile_model(train, eval, o->f64 ? 8 : 4, o->infer);
+    if (o->dump_after) {
+        FILE *f = stderr;
+        fprintf(f, "; IR of %s (training graph, after %s)\n", train->name, o->dump_after);
+        ir_dump(f, train, NULL, 0);
+    }
+    return c;
+}
+
+#ifndef DLRT_INCLUDE_DIR
+#define DLRT_INCLUDE_DIR ""
+#endif
+#ifndef DLRT_LIBRARY
+#define DLRT_LIBRARY ""
+#endif
+
+/* dlc build: emit the model and its trainer into a temporary directory and link them with libdlrt. */
+static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
+    if (!c->train->train.present || !c->loss_train) {
+        fprintf(stderr, "%s: %s has no train section; `dlc build` makes a trainer, `dlc compile` the model's C\n",
+                prog_name, o->file);
+        return 1;
+    }
+    char tmpl[] = "/tmp/dlc-build-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    if (!dir) {
+        fprintf(stderr, "%s: cannot make a temporary directory: %s\n", prog_name, strerror(errno));
+        return 1;
+    }
+    const char *name = c->train->name;
+    char *h = xsprintf("%s/%s.h", dir, name), *src = xsprintf("%s/%s.c", dir, name);
+    char *tr = xsprintf("%s/%s_train.c", dir, name);
+    if (!write_file(h, emit_header, c, eo) || !write_file(src, emit_source, c, eo) || !write_file(tr, emit_trainer, c, eo))
+        return 1;
+    const char *exe = o->out ? o->out : xsprintf("%s-train", name);
+    const char *cc = getenv("CC") ? getenv("CC") : "cc";
+    char *cmd = xsprintf("%s -std=c11 -O3 -march=native -fopenmp -I'%s' -I'%s' '%s' '%s' '%s' -o '%s' "
+                         "$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lpng -lz -lm",
+                         cc, dir, DLRT_INCLUDE_DIR, src, tr, DLRT_LIBRARY, exe);
+    int rc = system(cmd);
+    remove(h);
+    remove(src);
+    remove(tr);
+    rmdir(dir);
+    if (rc != 0) {
+        fprintf(stderr, "%s: linking the trainer failed: %s\n", prog_name, cmd);
+        return 1;
+    }
+    fprintf(stderr, "%s: wrote %s\n", prog_name, exe);
+    return 0;
+}
+
 static int cmd_compile(int argc, char **argv, bool build) {
     Options o = {0};
     int r = parse_options(argc, argv, &o, build ? usage_build : usage_compile);
     if (r)
         return r < 0 ? 0 : r;
-    Graph *g = front_end(&o, true);
-    if (!g)
+    Compiled *c = compile_file(&o);
+    if (!c)
         return finish(g_diag->errors ? 1 : 2);
-    fprintf(stderr, "%s: %s: code generation is not implemented yet; `dlc check` works\n", prog_name,
-            build ? "build" : "compile");
-    return 1;
+    EmitOptions eo = {.f64 = o.f64, .infer = o.infer, .portable = o.portable};
+    const char *dir = o.out ? o.out : ".";
+    if (build)
+        return finish(build_trainer(&o, c, &eo));
+    char *h = xsprintf("%s/%s.h", dir, c->train->name), *src = xsprintf("%s/%s.c", dir, c->train->name);
+    if (!write_file(h, emit_header, c, &eo) || !write_file(src, emit_source, c, &eo))
+        return 1;
+    if (o.trainer) {
+        char *tr = xsprintf("%s/%s_train.c", dir, c->train->name);
+        if (!c->train->train.present || !c->loss_train) {
+            fprintf(stderr, "%s: %s has no train section, so there is no trainer to write\n", prog_name, o.file);
+            return 1;
+        }
+        if (!write_file(tr, emit_trainer, c, &eo))
+            return 1;
+    }
+    return finish(0);
 }
 
 int main(int argc, char **argv) {

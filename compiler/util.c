@@ -77,23 +77,30 @@ _Noreturn void die_at(const char *file, int line, const char *fmt, ...) {
     abort();
 }
 
-/* Shell-style glob where '*' also matches dots ("*.weight" matches "features.0.weight"), and '?' one char. */
+/* Shell-style glob where '*' also matches dots ("*.weight" matches "features.0.weight"), and '?' one char.
+ * Greedy with one backtracking point, the last '*': a later star only ever needs to extend its own match, so
+ * this is O(|p| * |s|) where the recursive form is exponential in the number of stars ("*a*a*a*a*b"). */
 bool glob_match(const char *p, const char *s) {
-    for (; *p; p++, s++) {
+    const char *star = NULL, *resume = NULL;
+    while (*s) {
         if (*p == '*') {
-            while (p[1] == '*')
+            while (*p == '*')
                 p++;
-            for (const char *t = s;; t++) {
-                if (glob_match(p + 1, t))
-                    return true;
-                if (!*t)
-                    return false;
-            }
-        }
-        if (!*s || (*p != '?' && *p != *s))
+            star = p;
+            resume = s;
+        } else if (*p == '?' || *p == *s) {
+            p++;
+            s++;
+        } else if (star) {
+            p = star;
+            s = ++resume;
+        } else {
             return false;
+        }
     }
-    return *s == '\0';
+    while (*p == '*')
+        p++;
+    return *p == '\0';
 }
 
 char *read_file(const char *path, size_t *len) {

@@ -80,6 +80,110 @@ int dlrt_synthetic_high_dim(int d, int64_t n_train, int64_t n_test, float noise,
                             DlrtDataset *train, DlrtDataset *test, DlrtError *err);
 
 /* ---------------------------------------------------------------------------------------------------------- */
+/* CSV tables and D2L's house-price preprocessing (csv.c); the rules are in docs/data.md                      */
+/* ---------------------------------------------------------------------------------------------------------- */
+
+typedef enum {
+    DLRT_CSV_NUMERIC = 1,     /* every non-missing value is a number */
+    DLRT_CSV_CATEGORICAL = 2, /* values are category names, compared bytewise */
+} DlrtCsvKind;
+
+/* A CSV file as read: RFC 4180 (a header row, then records of the same field count; fields separated by commas,
+ * quoted with '"' when they hold commas, quotes (doubled) or line breaks), LF or CRLF line endings, a UTF-8 BOM
+ * skipped, blank lines skipped. A cell whose text is empty or exactly NA (quoted or not) is missing. A number
+ * is [+-]digits[.digits][(e|E)[+-]digits] (or .digits...) with optional surrounding spaces or tabs, finite as a
+ * double; no hex, inf or nan. A column is detected numeric when every non-missing cell is a number (so an
+ * all-missing column is numeric), categorical otherwise; dlrt_csv_declare overrides that. */
+typedef struct {
+    char *source;      /* the path or buffer name that messages use */
+    int64_t n_rows;    /* records after the header */
+    int n_cols;
+    char **names;      /* n_cols header names, distinct */
+    char **cells;      /* n_rows * n_cols, row-major; NULL where missing; otherwise the unquoted text */
+    double *numbers;   /* n_rows * n_cols: the value of each cell that is a number, NaN for the rest */
+    int *kinds;        /* n_cols DlrtCsvKind */
+    int64_t *lines;    /* n_rows: the line each record starts on, for messages */
+    int64_t header_line;
+    char *text;        /* storage behind names and cells */
+} DlrtCsvTable;
+
+/* Parses text[0 .. len) (it need not be NUL-terminated) into *out; `source` names it in messages. Refused, with
+ * DLRT_EFORMAT and a message "source:line: ...": no header row, a record whose field count differs from the
+ * header's (saying how many were expected and found), a quote inside an unquoted field, a character after a
+ * closing quote, an unterminated quoted field (at the line it starts on), a NUL byte, a column name used
+ * twice. On error *out is left zeroed. */
+int dlrt_csv_parse(const char *text, size_t len, const char *source, DlrtCsvTable *out, DlrtError *err);
+
+/* Reads the file at path and parses it as dlrt_csv_parse does, messages naming the path. */
+int dlrt_csv_read(const char *path, DlrtCsvTable *out, DlrtError *err);
+
+/* Frees what dlrt_csv_parse allocated and zeroes *t. Safe on a zeroed table. */
+void dlrt_csv_free(DlrtCsvTable *t);
+
+/* The index of the column named `name`, or -1. */
+int dlrt_csv_column(const DlrtCsvTable *t, const char *name);
+
+/* Declares a column's kind. Declaring DLRT_CSV_NUMERIC fails with DLRT_EFORMAT, naming the line and value, if
+ * a non-missing cell is not a number; DLRT_EINVAL for an unknown column. */
+int dlrt_csv_declare(DlrtCsvTable *t, const char *column, int kind, DlrtError *err);
+
+/* D2L 4.10 (5.7 in the 2023 edition), "Predicting House Prices on Kaggle". Zero-initialise, then set: */
+typedef struct {
+    const char *train_path, *test_path;
+    const char *target;                /* train's regression target ("SalePrice"); NULL = none */
+    const char *const *drop;           /* columns left out of the features ("Id"); each must exist in a file */
+    int n_drop;
+    const char *id;                    /* test column whose integers become info->test_ids; NULL = "Id" if
+                                        * test.csv has it, else the 1-based row numbers */
+    const char *const *numeric;        /* feature columns declared numeric / categorical, overriding detection */
+    int n_numeric;
+    const char *const *categorical;
+    int n_categorical;
+    int population_std;                /* 0: the sample std (ddof = 1, pandas' and the book's); 1: ddof = 0 */
+    int64_t limit;                     /* > 0: keep the first `limit` rows of each set, after preprocessing */
+} DlrtCsvSpec;
+
+/* What the preprocessing produced besides the data. Features come in this order: the numeric columns in
+ * train.csv's order, then for each categorical column its values sorted bytewise and "<column>_nan" (pandas'
+ * get_dummies(dummy_na=True) order and names). */
+typedef struct {
+    int64_t n_features;
+    char **names;          /* n_features names: "LotArea", "MSZoning_RL", "MSZoning_nan" */
+    int64_t n_numeric;     /* features [0, n_numeric) are standardised numeric columns */
+    double *mean, *std;    /* n_numeric: the statistics standardisation used (std 0 or NaN: feature all 0) */
+    int64_t *test_ids;     /* test->n ids, for dlrt_write_submission */
+    char *id_name;         /* the id column's name ("Id") */
+} DlrtCsvInfo;
+
+/* The book's preprocessing over train.csv and test.csv: the features of both (every column but the target and
+ * the dropped ones; test must have the same feature columns, in any order) are concatenated; each numeric
+ * column is standardised with the mean and std of its non-missing values over train + test, then missing
+ * values become 0; each categorical column becomes one 0/1 feature per distinct value over train + test plus
+ * one for missing, always present. Gives 331 features on the Kaggle data. train gets targets of shape [n, 1]
+ * (a missing or non-numeric target is an error naming the line); test gets targets only if test.csv has the
+ * target column too, else test->targets is NULL. Both datasets have rank 1. info may be NULL. */
+int dlrt_csv_load_house(const DlrtCsvSpec *spec, DlrtDataset *train, DlrtDataset *test, DlrtCsvInfo *info,
+                        DlrtError *err);
+
+/* The same over tables already parsed (which are not modified); spec's paths are unused. */
+int dlrt_csv_preprocess(const DlrtCsvSpec *spec, const DlrtCsvTable *train_table, const DlrtCsvTable *test_table,
+                        DlrtDataset *train, DlrtDataset *test, DlrtCsvInfo *info, DlrtError *err);
+
+void dlrt_csv_info_free(DlrtCsvInfo *info);
+
+/* Writes a Kaggle submission atomically: the header "<id_name>,<target_name>" (NULL: "Id", "SalePrice"), then
+ * one line "id,prediction" per example, predictions with 9 significant digits (a float read back exactly). */
+int dlrt_write_submission(const char *path, const char *id_name, const char *target_name, const int64_t *ids,
+                          const float *preds, int64_t n, DlrtError *err);
+
+/* Fold i of k-fold cross-validation as the book's get_k_fold_data (D2L 4.10): fold_size = n / k (rounded down);
+ * valid is rows [i * fold_size, (i + 1) * fold_size), train the other rows of [0, k * fold_size) in order; the
+ * last n - k * fold_size rows are in neither. Both are copies (free them with dlrt_dataset_free). DLRT_EINVAL
+ * unless 2 <= k <= n and 0 <= i < k. */
+int dlrt_kfold_split(const DlrtDataset *all, int k, int i, DlrtDataset *train, DlrtDataset *valid,
+                     DlrtError *err);
+
+/* ---------------------------------------------------------------------------------------------------------- */
 /* Batching (batch.c)                                                                                         */
 /* ---------------------------------------------------------------------------------------------------------- */
 

@@ -1,0 +1,1168 @@
+/* emit.c: C emission.
+ *
+ * Writes <name>.h (the documented API) and <name>.c: straight-line code specialised to the model's shapes, one
+ * block per kernel of each schedule, every buffer at the offset the memory plan fixed, each block headed by a
+ * comment naming the .dlm line it comes from. Fused element-wise chains become one loop nest whose dimensions
+ * are merged wherever every operand agrees on broadcasting; matrix products call BLAS with the transposes in
+ * the call. The output depends only on the compiled model, so the same input gives the same bytes. */
+#include <inttypes.h>
+#include <math.h>
+
+#include "dlc.h"
+
+typedef struct Em {
+    FILE *o;
+    Compiled *c;
+    const EmitOptions *opt;
+    const char *name; /* lenet */
+    char *NAME;       /* LENET */
+    const char *real; /* lenet_real */
+    Sched *s;         /* the schedule being emitted */
+    bool f64;
+} Em;
+
+static char *upper(const char *s) {
+    char *u = xstrdup(s);
+    for (char *p = u; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    return u;
+}
+
+/* A C identifier from a parameter name: "features.0.weight" -> "features_0_weight". */
+static char *c_ident(const char *s) {
+    char *u = xstrdup(s);
+    for (char *p = u; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            *p = '_';
+    return u;
+}
+
+static char *lit(Em *e, double v) {
+    if (isnan(v))
+        return xstrdup("NAN");
+    if (isinf(v))
+        return xstrdup(v > 0 ? "INFINITY" : "-INFINITY");
+    char buf[64];
+    snprintf(buf, sizeof buf, e->f64 ? "%.17g" : "%.9g", v);
+    if (!strpbrk(buf, ".eEn"))
+        strcat(buf, ".0");
+    if (!e->f64)
+        strcat(buf, "f");
+    return xstrdup(buf);
+}
+
+static const char *fn(Em *e, const char *name) { return e->f64 ? name : xsprintf("%sf", name); }
+
+static IrNode *storage(IrNode *n) {
+    while (op_info[n->op].cls == OPC_VIEW)
+        n = n->in[0];
+    return n;
+}
+
+/* The C expression of a node's data pointer. */
+static char *ptr(Em *e, IrNode *n) {
+    n = storage(n);
+    Graph *g = e->s->g;
+    switch (n->op) {
+    case OP_INPUT: return c_ident(g->inputs.v[n->index].name);
+    case OP_PARAM:
+    case OP_STATE:
+        return xsprintf("((%s *)(st + %" PRId64 "))", e->real, e->c->param_off[n->index]);
+    case OP_CONST: return xsprintf("k%d", n->id);
+    default:
+        if (e->s->offset[n->id] < 0)
+            die("node %%%d (%s) has no buffer", n->id, op_info[n->op].name);
+        return xsprintf("((%s *)(ar + %" PRId64 "))", e->real, e->s->offset[n->id]);
+    }
+}
+
+/* ---- loop nests with merged dimensions ---- */
+
+#define MAX_SRC 32
+
+typedef struct Nest {
+    int ndim;
+    int64_t ext[MAX_RANK];    /* static extent (with the batch at its maximum) */
+    bool batched[MAX_RANK];   /* extent scales with the run-time batch */
+    bool reduced[MAX_RANK];   /* for reductions: summed over */
+    int nsrc;
+    IrNode *src[MAX_SRC];     /* logical nodes read (views included) */
+    int64_t stride[MAX_SRC][MAX_RANK];
+    int64_t out_stride[MAX_RANK];
+    int64_t flat_stride[MAX_RANK];
+} Nest;
+
+static void collect_sources(Sched *s, IrNode *n, Nest *nest) {
+    for (int i = 0; i < n->nin; i++) {
+        IrNode *in = n->in[i];
+        double v;
+        if (s->inl[in->id]) {
+            collect_sources(s, in, nest);
+            continue;
+        }
+        if (in->op == OP_CONST && ir_is_const(in, &v) && in->shape.rank == 0)
+            continue;
+        bool seen = false;
+        for (int k = 0; k < nest->nsrc; k++)
+            seen |= nest->src[k] == in;
+        if (!seen) {
+            if (nest->nsrc == MAX_SRC)
+                die("too many operands in one fused loop");
+            nest->src[nest->nsrc++] = in;
+        }
+    }
+}
+
+/* Row-major stride of each dimension of s aligned right against a loop shape of rank r; 0 where broadcast. */
+static void aligned_strides(const Shape *loop, const Shape *s, int64_t *out) {
+    int off = loop->rank - s->rank;
+    int64_t stride = 1;
+    for (int k = loop->rank - 1; k >= 0; k--) {
+        int j = k - off;
+        if (j < 0) {
+            out[k] = 0;
+            continue;
+        }
+        out[k] = (s->d[j] == 1 && loop->d[k] != 1) ? 0 : stride;
+        stride *= s->d[j];
+    }
+}
+
+/* Builds the nest over `loop` for kernel root n: merges adjacent dimensions that every operand (and the
+ * reduction mask) treats alike, and drops size-1 dimensions. */
+static void build_nest(Sched *s, IrNode *root, const Shape *loop, uint32_t reduce_mask, const Shape *out_shape,
+                       Nest *nest) {
+    memset(nest, 0, sizeof *nest);
+    collect_sources(s, root, nest);
+    int64_t full[MAX_SRC][MAX_RANK], outs[MAX_RANK], flat[MAX_RANK];
+    for (int k = 0; k < nest->nsrc; k++)
+        aligned_strides(loop, &nest->src[k]->shape, full[k]);
+    /* output strides: over the kept dimensions of the loop */
+    int64_t stride = 1;
+    for (int d = loop->rank - 1; d >= 0; d--) {
+        flat[d] = stride;
+        stride *= loop->d[d];
+    }
+    stride = 1;
+    for (int d = loop->rank - 1; d >= 0; d--) {
+        if (reduce_mask & (1u << d)) {
+            outs[d] = 0;
+        } else {
+            outs[d] = stride;
+            stride *= loop->d[d];
+        }
+    }
+    (void)out_shape;
+    int nd = 0;
+    for (int d = 0; d < loop->rank; d++) {
+        bool red = reduce_mask & (1u << d);
+        bool bat = d == 0 && loop->batched;
+        if (loop->d[d] == 1 && !bat)
+            continue;
+        bool merge = nd > 0 && nest->reduced[nd - 1] == red && !(nest->batched[nd - 1] && red);
+        for (int k = 0; merge && k < nest->nsrc; k++)
+            merge = (nest->stride[k][nd - 1] == 0) == (full[k][d] == 0);
+        if (merge) {
+            nest->ext[nd - 1] *= loop->d[d];
+            for (int k = 0; k < nest->nsrc; k++)
+                nest->stride[k][nd - 1] = full[k][d];
+            nest->out_stride[nd - 1] = outs[d];
+            nest->flat_stride[nd - 1] = flat[d];
+        } else {
+            nest->ext[nd] = loop->d[d];
+            nest->batched[nd] = bat;
+            nest->reduced[nd] = red;
+            for (int k = 0; k < nest->nsrc; k++)
+                nest->stride[k][nd] = full[k][d];
+            nest->out_stride[nd] = outs[d];
+            nest->flat_stride[nd] = flat[d];
+            nd++;
+        }
+    }
+    nest->ndim = nd;
+}
+
+static char *index_expr(const Nest *nest, const int64_t *strides) {
+    char buf[512] = "";
+    for (int d = 0; d < nest->ndim; d++) {
+        if (strides[d] == 0)
+            continue;
+        size_t len = strlen(buf);
+        if (strides[d] == 1)
+            snprintf(buf + len, sizeof buf - len, "%si%d", len ? " + " : "", d);
+        else
+            snprintf(buf + len, sizeof buf - len, "%si%d * %" PRId64, len ? " + " : "", d, strides[d]);
+    }
+    return xstrdup(buf[0] ? buf : "0");
+}
+
+static char *extent(Em *e, const Nest *nest, int d) {
+    (void)e;
+    if (!nest->batched[d])
+        return xsprintf("%" PRId64, nest->ext[d]);
+    int64_t per = nest->ext[d] / e->s->g->max_batch;
+    return per == 1 ? xstrdup("n") : xsprintf("n * %" PRId64, per);
+}
+
+static char *expr(Em *e, IrNode *n, const Nest *nest);
+
+static char *operand(Em *e, IrNode *in, const Nest *nest) {
+    double v;
+    if (e->s->inl[in->id])
+        return expr(e, in, nest);
+    if (in->op == OP_CONST && ir_is_const(in, &v) && in->shape.rank == 0)
+        return lit(e, v);
+    for (int k = 0; k < nest->nsrc; k++)
+        if (nest->src[k] == in)
+            return xsprintf("%s[%s]", ptr(e, in), index_expr(nest, nest->stride[k]));
+    die("operand %%%d not in the nest", in->id);
+}
+
+static char *expr(Em *e, IrNode *n, const Nest *nest) {
+    char *a = n->nin > 0 ? operand(e, n->in[0], nest) : NULL;
+    char *b = n->nin > 1 ? operand(e, n->in[1], nest) : NULL;
+    const char *zero = e->f64 ? "0.0" : "0.0f", *one = e->f64 ? "1.0" : "1.0f";
+    switch (n->op) {
+    case OP_NEG: return xsprintf("(-%s)", a);
+    case OP_EXP: return xsprintf("%s(%s)", fn(e, "exp"), a);
+    case OP_LOG: return xsprintf("%s(%s)", fn(e, "log"), a);
+    case OP_ABS: return xsprintf("%s(%s)", fn(e, "fabs"), a);
+    case OP_SQRT: return xsprintf("%s(%s)", fn(e, "sqrt"), a);
+    case OP_SIGN: return xsprintf("((%s) > %s ? %s : (%s) < %s ? -%s : %s)", a, zero, one, a, zero, one, zero);
+    case OP_RELU: return xsprintf("%s(%s)", "relu", a);
+    case OP_SIGMOID: return xsprintf("(%s / (%s + %s(-(%s))))", one, one, fn(e, "exp"), a);
+    case OP_TANH: return xsprintf("%s(%s)", fn(e, "tanh"), a);
+    case OP_COPY: return a;
+    case OP_DIVCOUNT:
+        if (n->attr[1])
+            return xsprintf("(%s / (%s)(%" PRId64 " * n))", a, e->real, n->attr[0]);
+        return xsprintf("(%s / %s)", a, lit(e, (double)n->attr[0]));
+    case OP_DROPMASK: {
+        char *flat = index_expr(nest, nest->flat_stride);
+        return xsprintf("dropmask(st, %" PRId64 ", (uint64_t)(%s), %s)", n->attr[0], flat, lit(e, n->fattr));
+    }
+    case OP_ADD: return xsprintf("(%s + %s)", a, b);
+    case OP_SUB: return xsprintf("(%s - %s)", a, b);
+    case OP_MUL: return xsprintf("(%s * %s)", a, b);
+    case OP_DIV: return xsprintf("(%s / %s)", a, b);
+    case OP_POW: {
+        double p;
+        if (ir_is_const(n->in[1], &p) && p == 2)
+            return xsprintf("(%s * %s)", a, a);
+        return xsprintf("%s(%s, %s)", fn(e, "pow"), a, b);
+    }
+    case OP_MAXIMUM: return xsprintf("maxr(%s, %s)", a, b);
+    case OP_MINIMUM: return xsprintf("minr(%s, %s)", a, b);
+    case OP_LT: return xsprintf("(%s < %s ? %s : %s)", a, b, one, zero);
+    case OP_LE: return xsprintf("(%s <= %s ? %s : %s)", a, b, one, zero);
+    case OP_GT: return xsprintf("(%s > %s ? %s : %s)", a, b, one, zero);
+    case OP_GE: return xsprintf("(%s >= %s ? %s : %s)", a, b, one, zero);
+    case OP_EQ: return xsprintf("(%s == %s ? %s : %s)", a, b, one, zero);
+    case OP_NE: return xsprintf("(%s != %s ? %s : %s)", a, b, one, zero);
+    case OP_WHERE: return xsprintf("(%s != %s ? %s : %s)", a, zero, b, operand(e, n->in[2], nest));
+    default: die("%s is not element-wise", op_info[n->op].name);
+    }
+}
+
+static void indent(Em *e, int depth) {
+    for (int i = 0; i < depth; i++)
+        fputs("    ", e->o);
+}
+
+/* Opens the loops of dims [from, to); returns the depth reached. */
+static int open_loops(Em *e, const Nest *nest, int from, int to, int depth, bool parallel) {
+    for (int d = from; d < to; d++) {
+        if (d == from && parallel) {
+            indent(e, depth);
+            fprintf(e->o, "%s_PARALLEL_FOR\n", e->NAME);
+        }
+        indent(e, depth);
+        fprintf(e->o, "for (int64_t i%d = 0; i%d < %s; i%d++) {\n", d, d, extent(e, nest, d), d);
+        depth++;
+    }
+    return depth;
+}
+
+static int close_loops(Em *e, int depth, int count) {
+    for (int i = 0; i < count; i++) {
+        depth--;
+        indent(e, depth);
+        fputs("}\n", e->o);
+    }
+    return depth;
+}
+
+/* Work worth spreading over threads: the loop nest's total element count at the maximum batch. */
+static bool worth_parallel(const Nest *nest, int upto) {
+    int64_t w = 1;
+    for (int d = 0; d < upto; d++)
+        w *= nest->ext[d];
+    return w >= 4096 && nest->ndim > 0 && (nest->ext[0] > 1 || nest->batched[0]);
+}
+
+static void emit_elem_kernel(Em *e, IrNode *n) {
+    Nest nest;
+    build_nest(e->s, n, &n->shape, 0, &n->shape, &nest);
+    int64_t ostr[MAX_RANK];
+    for (int d = 0; d < nest.ndim; d++)
+        ostr[d] = nest.out_stride[d];
+    int depth = open_loops(e, &nest, 0, nest.ndim, 1, worth_parallel(&nest, nest.ndim));
+    indent(e, depth);
+    fprintf(e->o, "%s[%s] = %s;\n", ptr(e, n), index_expr(&nest, ostr), expr(e, n, &nest));
+    close_loops(e, depth, nest.ndim);
+}
+
+static void emit_reduce_kernel(Em *e, IrNode *n) {
+    IrNode *x = n->in[0];
+    Nest nest;
+    build_nest(e->s, n, &x->shape, (uint32_t)n->attr[0], &n->shape, &nest);
+    /* kept dimensions outside, reduced inside: reorder the nest */
+    Nest r = nest;
+    int k = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int d = 0; d < nest.ndim; d++)
+            if (nest.reduced[d] == (pass == 1)) {
+                r.ext[k] = nest.ext[d];
+                r.batched[k] = nest.batched[d];
+                r.reduced[k] = nest.reduced[d];
+                r.out_stride[k] = nest.out_stride[d];
+                r.flat_stride[k] = nest.flat_stride[d];
+                for (int s = 0; s < nest.nsrc; s++)
+                    r.stride[s][k] = nest.stride[s][d];
+                k++;
+            }
+    int kept = 0;
+    while (kept < r.ndim && !r.reduced[kept])
+        kept++;
+    int64_t ostr[MAX_RANK];
+    for (int d = 0; d < r.ndim; d++)
+        ostr[d] = r.out_stride[d];
+    bool par = worth_parallel(&r, r.ndim) && kept > 0;
+    int depth = open_loops(e, &r, 0, kept, 1, par);
+    indent(e, depth);
+    bool is_max = n->op == OP_MAX;
+    /* sums accumulate in double for accuracy and run-to-run stability */
+    fprintf(e->o, "%s acc = %s;\n", is_max ? e->real : "double", is_max ? "-INFINITY" : "0.0");
+    depth = open_loops(e, &r, kept, r.ndim, depth, false);
+    indent(e, depth);
+    char *val = operand(e, x, &r);
+    if (is_max)
+        fprintf(e->o, "acc = maxr(acc, %s);\n", val);
+    else
+        fprintf(e->o, "acc += %s;\n", val);
+    depth = close_loops(e, depth, r.ndim - kept);
+    indent(e, depth);
+    fprintf(e->o, "%s[%s] = %sacc;\n", ptr(e, n), index_expr(&r, ostr), is_max ? "" : xsprintf("(%s)", e->real));
+    close_loops(e, depth, kept);
+}
+
+/* Rows of the last axis: (rows, cols); rows scale with the batch when the node is batched. */
+static char *rows_expr(Em *e, const Shape *s) {
+    int64_t cols = s->rank ? s->d[s->rank - 1] : 1;
+    int64_t rows = shape_numel(s) / cols;
+    if (!s->batched)
+        return xsprintf("%" PRId64, rows);
+    int64_t per = rows / e->s->g->max_batch;
+    return per == 1 ? xstrdup("n") : xsprintf("n * %" PRId64, per);
+}
+
+static char *dim_expr(Em *e, const Shape *s, int d) {
+    (void)e;
+    return d == 0 && s->batched ? xstrdup("n") : xsprintf("%" PRId64, s->d[d]);
+}
+
+static void emit_kernel(Em *e, IrNode *n) {
+    FILE *o = e->o;
+    const Shape *s = &n->shape;
+    switch (op_info[n->op].cls) {
+    case OPC_ELEM:
+        emit_elem_kernel(e, n);
+        return;
+    case OPC_REDUCE:
+        emit_reduce_kernel(e, n);
+        return;
+    default:
+        break;
+    }
+    IrNode *a = n->nin > 0 ? n->in[0] : NULL, *b = n->nin > 1 ? n->in[1] : NULL;
+    int64_t cols = s->rank ? s->d[s->rank - 1] : 1;
+    switch (n->op) {
+    case OP_MATMUL: {
+        bool ta = n->attr[0], tb = n->attr[1];
+        char *m = dim_expr(e, s, 0);
+        char *k = ta ? dim_expr(e, &a->shape, 0) : xsprintf("%" PRId64, a->shape.d[1]);
+        fprintf(o, "    gemm(%d, %d, %s, %" PRId64 ", %s, %s, %" PRId64 ", %s, %" PRId64 ", %s, %" PRId64 ");\n", ta,
+                tb, m, s->d[1], k, ptr(e, a), a->shape.d[1], ptr(e, b), b->shape.d[1], ptr(e, n), s->d[1]);
+        return;
+    }
+    case OP_SOFTMAX:
+    case OP_LOGSOFTMAX:
+        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
+        fprintf(o, "    for (int64_t r = 0; r < %s; r++) {\n", rows_expr(e, s));
+        fprintf(o, "        const %s *x = %s + r * %" PRId64 ";\n", e->real, ptr(e, a), cols);
+        fprintf(o, "        %s *y = %s + r * %" PRId64 ";\n", e->real, ptr(e, n), cols);
+        fprintf(o, "        %s mx = x[0];\n", e->real);
+        fprintf(o, "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            mx = maxr(mx, x[j]);\n", cols);
+        fprintf(o, "        double sum = 0.0;\n");
+        fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            sum += %s(x[j] - mx);\n", cols,
+                fn(e, "exp"));
+        if (n->op == OP_SOFTMAX) {
+            fprintf(o, "        %s inv = (%s)(1.0 / sum);\n", e->real, e->real);
+            fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            y[j] = %s(x[j] - mx) * inv;\n",
+                    cols, fn(e, "exp"));
+        } else {
+            fprintf(o, "        %s lse = mx + (%s)log(sum);\n", e->real, e->real);
+            fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            y[j] = x[j] - lse;\n", cols);
+        }
+        fprintf(o, "    }\n");
+        return;
+    case OP_XENT:
+    case OP_XENT_GRAD:
+    case OP_ARGMAX_EQ: {
+        int64_t k = a->shape.d[1];
+        fprintf(o, "    for (int64_t r = 0; r < n; r++) {\n");
+        fprintf(o, "        const %s *x = %s + r * %" PRId64 ";\n", e->real, ptr(e, a), k);
+        fprintf(o, "        int32_t label = %s[r];\n", ptr(e, b));
+        if (n->op == OP_ARGMAX_EQ) {
+            fprintf(o, "        int64_t best = 0;\n");
+            fprintf(o, "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            if (x[j] > x[best])\n"
+                       "                best = j;\n", k);
+            fprintf(o, "        %s[r] = best == label ? %s : %s;\n", ptr(e, n), lit(e, 1), lit(e, 0));
+            fprintf(o, "    }\n");
+            return;
+        }
+        fprintf(o, "        %s mx = x[0];\n", e->real);
+        fprintf(o, "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            mx = maxr(mx, x[j]);\n", k);
+        fprintf(o, "        double sum = 0.0;\n");
+        fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            sum += %s(x[j] - mx);\n", k,
+                fn(e, "exp"));
+        if (n->op == OP_XENT) {
+            fprintf(o, "        %s[r] = mx + (%s)log(sum) - x[label];\n", ptr(e, n), e->real);
+        } else {
+            fprintf(o, "        %s *y = %s + r * %" PRId64 ";\n", e->real, ptr(e, n), k);
+            fprintf(o, "        %s scale = %s[r], inv = (%s)(1.0 / sum);\n", e->real, ptr(e, n->in[2]), e->real);
+            fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n"
+                       "            y[j] = (%s(x[j] - mx) * inv - (j == label ? %s : %s)) * scale;\n",
+                    k, fn(e, "exp"), lit(e, 1), lit(e, 0));
+        }
+        fprintf(o, "    }\n");
+        return;
+    }
+    case OP_TRANSPOSE:
+        fprintf(o, "    for (int64_t i = 0; i < %" PRId64 "; i++)\n", s->d[0]);
+        fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n", s->d[1]);
+        fprintf(o, "            %s[i * %" PRId64 " + j] = %s[j * %" PRId64 " + i];\n", ptr(e, n), s->d[1], ptr(e, a),
+                s->d[0]);
+        return;
+    case OP_CONCAT:
+    case OP_SLICE: {
+        /* as [outer, axis, inner] blocks */
+        int axis = (int)n->attr[0];
+        int64_t inner = 1;
+        for (int d = axis + 1; d < s->rank; d++)
+            inner *= s->d[d];
+        int64_t outer = 1;
+        for (int d = 0; d < axis; d++)
+            outer *= s->d[d];
+        char *outer_e = s->batched ? (outer / e->s->g->max_batch == 1 ? xstrdup("n")
+                                                                      : xsprintf("n * %" PRId64, outer / e->s->g->max_batch))
+                                   : xsprintf("%" PRId64, outer);
+        if (n->op == OP_SLICE) {
+            int64_t len = s->d[axis] * inner, src = a->shape.d[axis] * inner, start = n->attr[1] * inner;
+            fprintf(o, "    for (int64_t i = 0; i < %s; i++)\n", outer_e);
+            fprintf(o, "        memcpy(%s + i * %" PRId64 ", %s + i * %" PRId64 " + %" PRId64 ", %" PRId64 " * sizeof(%s));\n",
+                    ptr(e, n), len, ptr(e, a), src, start, len, e->real);
+            return;
+        }
+        int64_t at = 0, total = s->d[axis] * inner;
+        for (int k = 0; k < n->nin; k++) {
+            int64_t len = n->in[k]->shape.d[axis] * inner;
+            fprintf(o, "    for (int64_t i = 0; i < %s; i++)\n", outer_e);
+            fprintf(o, "        memcpy(%s + i * %" PRId64 " + %" PRId64 ", %s + i * %" PRId64 ", %" PRId64 " * sizeof(%s));\n",
+                    ptr(e, n), total, at, ptr(e, n->in[k]), len, len, e->real);
+            at += len;
+        }
+        return;
+    }
+    case OP_CONV2D:
+    case OP_CONV2D_DX:
+    case OP_CONV2D_DW: {
+        /* x [N, C, H, W], w [K, C, R, S], y [N, K, P, Q] */
+        const Shape *xs = n->op == OP_CONV2D ? &a->shape : n->op == OP_CONV2D_DX ? s : &a->shape;
+        const Shape *ws = n->op == OP_CONV2D_DW ? s : &b->shape;
+        const Shape *ys = n->op == OP_CONV2D ? s : n->op == OP_CONV2D_DX ? &a->shape : &b->shape;
+        const char *x = n->op == OP_CONV2D_DX ? ptr(e, n) : ptr(e, a);
+        const char *w = n->op == OP_CONV2D_DW ? ptr(e, n) : ptr(e, b);
+        const char *y = n->op == OP_CONV2D ? ptr(e, n) : n->op == OP_CONV2D_DX ? ptr(e, a) : ptr(e, b);
+        fprintf(o, "    conv2d_%s(%s, %s, %s, %s, %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+                   ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ");\n",
+                n->op == OP_CONV2D ? "fwd" : n->op == OP_CONV2D_DX ? "dx" : "dw", x, w, y, "n", xs->d[1], xs->d[2],
+                xs->d[3], ws->d[0], ws->d[2], ws->d[3], ys->d[2], ys->d[3], n->attr[0], n->attr[1], n->attr[2],
+                n->attr[3]);
+        return;
+    }
+    case OP_MAXPOOL:
+    case OP_AVGPOOL:
+    case OP_MAXPOOL_DX:
+    case OP_AVGPOOL_DX: {
+        bool fwd = n->op == OP_MAXPOOL || n->op == OP_AVGPOOL;
+        const Shape *xs = fwd ? &a->shape : s;
+        const Shape *ys = fwd ? s : &n->in[n->nin - 1]->shape;
+        const char *kind = n->op == OP_MAXPOOL ? "max_fwd" : n->op == OP_AVGPOOL ? "avg_fwd"
+                           : n->op == OP_MAXPOOL_DX ? "max_dx" : "avg_dx";
+        const char *x = n->op == OP_MAXPOOL_DX ? ptr(e, a) : fwd ? ptr(e, a) : "NULL";
+        const char *y = fwd ? ptr(e, n) : ptr(e, n->in[n->nin - 1]);
+        const char *dx = fwd ? "NULL" : ptr(e, n);
+        fprintf(o, "    pool_%s(%s, %s, %s, n * %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+                   ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ");\n",
+                kind, x, y, dx, xs->d[1], xs->d[2], xs->d[3], ys->d[2], ys->d[3], n->attr[0], n->attr[1], n->attr[2],
+                n->attr[3], n->attr[4], n->attr[5]);
+        return;
+    }
+    default:
+        die("no emitter for %s", op_info[n->op].name);
+    }
+}
+
+/* ---- the header ---- */
+
+static bool sched_uses_input(Sched *s, int input) {
+    IrNode *in = s->g->inputs.v[input].node;
+    return s->live && s->live[in->id];
+}
+
+static void input_params(Em *e, Sched *s, bool all) {
+    Graph *g = s->g;
+    for (int i = 0; i < g->inputs.n; i++) {
+        if (!all && !sched_uses_input(s, i))
+            continue;
+        Input *in = &g->inputs.v[i];
+        fprintf(e->o, ", const %s *%s", in->dtype == DT_I32 ? "int32_t" : e->real, c_ident(in->name));
+    }
+}
+
+static void emit_api(Em *e, bool decl) {
+    Compiled *c = e->c;
+    FILE *o = e->o;
+    const char *end = decl ? ");\n" : ") {\n";
+    Sched *fw = &c->fn[FN_FORWARD];
+    if (decl)
+        fprintf(o, "\n/* Runs the model on n examples (1 <= n <= %s_MAX_BATCH) in inference mode (dropout off) and\n"
+                   " * writes its outputs, which %s_output_*() return until the next call on this state. */\n",
+                e->NAME, e->name);
+    fprintf(o, "void %s_forward(void *state, int n", e->name);
+    input_params(e, fw, false);
+    fputs(end, o);
+    if (!decl)
+        return;
+    for (int i = 0; i < c->eval->outputs.n; i++) {
+        Output *out = &c->eval->outputs.v[i];
+        fprintf(o, "/* Output '%s' of the last %s_forward: %s (%s per example). */\n", out->name, e->name,
+                type_str(out->node->dtype, &out->node->shape),
+                out->node->shape.batched ? xsprintf("%" PRId64 " values", shape_inner(&out->node->shape))
+                                         : "not batched");
+        fprintf(o, "const %s *%s_output_%s(const void *state);\n", e->real, e->name, c_ident(out->name));
+    }
+}
+
+void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
+    Em e = {.o = out, .c = c, .opt = opt, .name = c->train->name, .f64 = opt->f64};
+    e.NAME = upper(e.name);
+    e.real = xsprintf("%s_real", e.name);
+    Graph *g = c->train;
+    fprintf(out, "/* %s.h: generated by dlc %s from %s.dlm. Do not edit; recompile the model instead.\n *\n",
+            e.name, DLC_VERSION, e.name);
+    fprintf(out,
+            " * The caller owns all memory. Give every function the same state block of %s_STATE_BYTES bytes,\n"
+            " * aligned to 64 bytes (a static array, the stack or one allocation at start-up); the code never\n"
+            " * allocates and keeps no global state, so two states can be used from two threads. Offsets inside\n"
+            " * the block are fixed at compile time. Batch sizes run from 1 to %s_MAX_BATCH.\n */\n",
+            e.NAME, e.NAME);
+    fprintf(out, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", e.NAME, e.NAME);
+    fprintf(out, "#define %s_MAX_BATCH %" PRId64 "\n", e.NAME, g->max_batch);
+    fprintf(out, "#define %s_STATE_BYTES %" PRId64 "\n", e.NAME, c->state_bytes);
+    fprintf(out, "#define %s_PARAM_COUNT %d\n", e.NAME, g->params.n);
+    int64_t total = 0;
+    for (int i = 0; i < g->params.n; i++)
+        total += shape_numel(&g->params.v[i].shape);
+    fprintf(out, "#define %s_PARAM_ELEMENTS %" PRId64 "\n", e.NAME, total);
+    for (int i = 0; i < g->inputs.n; i++)
+        fprintf(out, "#define %s_INPUT_%s_SIZE %" PRId64 " /* per example: %s */\n", e.NAME,
+                upper(c_ident(g->inputs.v[i].name)), shape_inner(&g->inputs.v[i].shape),
+                type_str(g->inputs.v[i].dtype, &g->inputs.v[i].shape));
+    for (int i = 0; i < c->eval->outputs.n; i++)
+        fprintf(out, "#define %s_OUTPUT_%s_SIZE %" PRId64 "\n", e.NAME, upper(c_ident(c->eval->outputs.v[i].name)),
+                shape_inner(&c->eval->outputs.v[i].node->shape));
+    fprintf(out, "#define %s_METRIC_COUNT %d\n", e.NAME, g->train.metrics.n);
+    fprintf(out, "\ntypedef %s %s;\n", opt->f64 ? "double" : "float", e.real);
+    fprintf(out, "\n/* A parameter: full name, shape, and where it lives in the state block. */\n");
+    fprintf(out, "typedef struct {\n    const char *name;\n    int rank;\n    int64_t dims[%d];\n    int64_t offset;\n"
+                 "    int trainable;\n    int64_t opt_offset[2]; /* optimizer state (momentum; Adam m and v), -1 if none */\n"
+                 "} %s_param_info;\n",
+            MAX_RANK, e.name);
+    fprintf(out, "extern const %s_param_info %s_params[%s_PARAM_COUNT > 0 ? %s_PARAM_COUNT : 1];\n", e.name, e.name,
+            e.NAME, e.NAME);
+    fprintf(out, "\n/* Initialises every parameter with its declared initialiser, drawn from a generator seeded with\n"
+                 " * `seed`, and zeroes the optimizer state and step counter. */\n");
+    fprintf(out, "void %s_init(void *state, uint64_t seed);\n", e.name);
+    emit_api(&e, true);
+    if (g->train.present && c->loss_train) {
+        fprintf(out, "\n/* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over\n"
+                     " * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */\n");
+        fprintf(out, "%s %s_evaluate(void *state, int n", e.real, e.name);
+        input_params(&e, &c->fn[FN_EVALUATE], true);
+        fprintf(out, ", double *metrics);\n");
+        fprintf(out, "\n/* One training step: forward in training mode, loss, backward, optimizer update with learning\n"
+                     " * rate lr. Returns the loss; metrics as for %s_evaluate. */\n", e.name);
+        fprintf(out, "%s %s_train_step(void *state, int n", e.real, e.name);
+        input_params(&e, &c->fn[FN_TRAIN], true);
+        fprintf(out, ", %s lr, double *metrics);\n", e.real);
+        fprintf(out, "\n/* The parts of a training step, for callers that inspect gradients: %s_forward_train returns the\n"
+                     " * loss; %s_backward computes every gradient (%s_grad reads them) and must follow it with the\n"
+                     " * same inputs; %s_step applies the update. */\n", e.name, e.name, e.name, e.name);
+        fprintf(out, "%s %s_forward_train(void *state, int n", e.real, e.name);
+        input_params(&e, &c->fn[FN_TRAIN], true);
+        fprintf(out, ", double *metrics);\n");
+        fprintf(out, "void %s_backward(void *state, int n", e.name);
+        input_params(&e, &c->fn[FN_TRAIN], true);
+        fprintf(out, ");\n");
+        fprintf(out, "void %s_step(void *state, %s lr);\n", e.name, e.real);
+        fprintf(out, "/* The gradient of the loss for a parameter after %s_backward, or NULL (unknown name, constant). */\n",
+                e.name);
+        fprintf(out, "const %s *%s_grad(const void *state, const char *name);\n", e.real, e.name);
+    }
+    fprintf(out, "\n/* A parameter's values by full name (\"features.0.weight\"), or NULL. */\n");
+    fprintf(out, "%s *%s_param(void *state, const char *name);\n", e.real, e.name);
+    fprintf(out, "\n/* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */\n");
+    fprintf(out, "uint64_t *%s_step_counter(void *state);\n", e.name);
+    fprintf(out, "\n#endif\n");
+}
+
+/* ---- the source ---- */
+
+static void emit_prelude(Em *e) {
+    FILE *o = e->o;
+    const char *R = e->real;
+    fprintf(o, "/* %s.c: generated by dlc %s from %s.dlm. Do not edit; recompile the model instead. */\n", e->name,
+            DLC_VERSION, e->name);
+    fprintf(o, "#include \"%s.h\"\n\n#include <math.h>\n#include <string.h>\n", e->name);
+    if (!e->opt->portable)
+        fprintf(o, "#include <cblas.h>\n");
+    fprintf(o, "\n#ifdef _OPENMP\n#define %s_PARALLEL_FOR _Pragma(\"omp parallel for schedule(static)\")\n#else\n"
+               "#define %s_PARALLEL_FOR\n#endif\n\n",
+            e->NAME, e->NAME);
+    fprintf(o, "/* The state block starts with this header; parameters, optimizer state and the arena follow. */\n");
+    fprintf(o, "typedef struct {\n    uint64_t seed;\n    uint64_t step;\n} header;\n\n");
+    fprintf(o, "static inline %s maxr(%s a, %s b) { return a > b ? a : b; }\n", R, R, R);
+    fprintf(o, "static inline %s minr(%s a, %s b) { return a < b ? a : b; }\n", R, R, R);
+    fprintf(o, "static inline %s relu(%s a) { return a > 0 ? a : 0; }\n", R, R);
+    fprintf(o, "\n/* Dropout: keep element i of this step's mask with probability 1 - p, scaled by 1 / (1 - p). The\n"
+               " * hash is SplitMix64's output function (libdlrt's dlrt_hash32) of (seed, step, site, i), so the\n"
+               " * backward pass recomputes the forward pass's mask instead of storing it. */\n");
+    fprintf(o, "static inline %s dropmask(const unsigned char *st, uint64_t site, uint64_t i, %s p) {\n", R, R);
+    fprintf(o, "    const header *h = (const header *)(const void *)st;\n");
+    fprintf(o, "    uint64_t counter = ((h->step * 1024u + site) << 32) ^ i;\n");
+    fprintf(o, "    uint64_t z = h->seed + (counter + 1) * 0x9E3779B97F4A7C15u;\n");
+    fprintf(o, "    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;\n    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;\n"
+               "    z = z ^ (z >> 31);\n");
+    fprintf(o, "    %s u = (%s)((uint32_t)(z >> 32) >> 8) * (%s)0x1p-24;\n", R, R, R);
+    fprintf(o, "    return u >= p ? (%s)1 / ((%s)1 - p) : (%s)0;\n}\n", R, R, R);
+    /* gemm */
+    fprintf(o, "\n/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */\n");
+    fprintf(o, "static void gemm(int ta, int tb, int m, int n, int k, const %s *a, int lda, const %s *b, int ldb, %s *c,"
+               " int ldc) {\n", R, R, R);
+    if (!e->opt->portable) {
+        fprintf(o, "    cblas_%sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,"
+                   " k, 1, a, lda, b, ldb, 0, c, ldc);\n}\n", e->f64 ? "d" : "s");
+    } else {
+        fprintf(o, "    for (int i = 0; i < m; i++) {\n        for (int j = 0; j < n; j++)\n            c[i * ldc + j] = 0;\n"
+                   "        for (int p = 0; p < k; p++) {\n"
+                   "            %s av = ta ? a[p * lda + i] : a[i * lda + p];\n"
+                   "            for (int j = 0; j < n; j++)\n"
+                   "                c[i * ldc + j] += av * (tb ? b[j * ldb + p] : b[p * ldb + j]);\n"
+                   "        }\n    }\n}\n", R);
+    }
+}
+
+/* Convolution and pooling kernels, specialised by their constant arguments once the compiler inlines them. */
+static void emit_conv_pool_helpers(Em *e) {
+    FILE *o = e->o;
+    const char *R = e->real;
+    bool conv = false, pool = false;
+    for (int f = 0; f < FN_COUNT; f++) {
+        Sched *s = &e->c->fn[f];
+        for (int i = 0; i < s->kernels.n; i++) {
+            Op op = s->kernels.v[i]->op;
+            conv |= op == OP_CONV2D || op == OP_CONV2D_DX || op == OP_CONV2D_DW;
+            pool |= op == OP_MAXPOOL || op == OP_AVGPOOL || op == OP_MAXPOOL_DX || op == OP_AVGPOOL_DX;
+        }
+    }
+    const char *args = "int64_t n, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t P, "
+                       "int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw";
+    if (conv) {
+        fprintf(o, "\n/* Direct convolution (cross-correlation): x [n, C, H, W], w [K, C, R, S], y [n, K, P, Q]. */\n");
+        fprintf(o, "static void conv2d_fwd(const %s *x, const %s *w, %s *y, %s) {\n", R, R, R, args);
+        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
+        fprintf(o, "    for (int64_t nk = 0; nk < n * K; nk++) {\n"
+                   "        int64_t b = nk / K, k = nk %% K;\n"
+                   "        for (int64_t p = 0; p < P; p++)\n"
+                   "            for (int64_t q = 0; q < Q; q++) {\n"
+                   "                %s acc = 0;\n"
+                   "                for (int64_t c = 0; c < C; c++)\n"
+                   "                    for (int64_t r = 0; r < R; r++) {\n"
+                   "                        int64_t h = p * sh - ph + r;\n"
+                   "                        if (h < 0 || h >= H)\n"
+                   "                            continue;\n"
+                   "                        for (int64_t s = 0; s < S; s++) {\n"
+                   "                            int64_t v = q * sw - pw + s;\n"
+                   "                            if (v >= 0 && v < W)\n"
+                   "                                acc += x[((b * C + c) * H + h) * W + v] * w[((k * C + c) * R + r) * S + s];\n"
+                   "                        }\n"
+                   "                    }\n"
+                   "                y[((b * K + k) * P + p) * Q + q] = acc;\n"
+                   "            }\n    }\n}\n", R);
+        fprintf(o, "\n/* dx = the transposed convolution of dy with w. */\n");
+        fprintf(o, "static void conv2d_dx(%s *x, const %s *w, const %s *y, %s) {\n", R, R, R, args);
+        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
+        fprintf(o, "    for (int64_t nc = 0; nc < n * C; nc++) {\n"
+                   "        int64_t b = nc / C, c = nc %% C;\n"
+                   "        for (int64_t i = 0; i < H * W; i++)\n"
+                   "            x[nc * H * W + i] = 0;\n"
+                   "        for (int64_t k = 0; k < K; k++)\n"
+                   "            for (int64_t p = 0; p < P; p++)\n"
+                   "                for (int64_t q = 0; q < Q; q++) {\n"
+                   "                    %s g = y[((b * K + k) * P + p) * Q + q];\n"
+                   "                    for (int64_t r = 0; r < R; r++) {\n"
+                   "                        int64_t h = p * sh - ph + r;\n"
+                   "                        if (h < 0 || h >= H)\n"
+                   "                            continue;\n"
+                   "                        for (int64_t s = 0; s < S; s++) {\n"
+                   "                            int64_t v = q * sw - pw + s;\n"
+                   "                            if (v >= 0 && v < W)\n"
+                   "                                x[(nc * H + h) * W + v] += g * w[((k * C + c) * R + r) * S + s];\n"
+                   "                        }\n"
+                   "                    }\n"
+                   "                }\n    }\n}\n", R);
+        fprintf(o, "\n/* dw = the correlation of x with dy, summed over the batch. */\n");
+        fprintf(o, "static void conv2d_dw(const %s *x, %s *w, const %s *y, %s) {\n", R, R, R, args);
+        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
+        fprintf(o, "    for (int64_t kc = 0; kc < K * C; kc++) {\n"
+                   "        int64_t k = kc / C, c = kc %% C;\n"
+                   "        for (int64_t r = 0; r < R; r++)\n"
+                   "            for (int64_t s = 0; s < S; s++) {\n"
+                   "                double acc = 0;\n"
+                   "                for (int64_t b = 0; b < n; b++)\n"
+                   "                    for (int64_t p = 0; p < P; p++) {\n"
+                   "                        int64_t h = p * sh - ph + r;\n"
+                   "                        if (h < 0 || h >= H)\n"
+                   "                            continue;\n"
+                   "                        for (int64_t q = 0; q < Q; q++) {\n"
+                   "                            int64_t v = q * sw - pw + s;\n"
+                   "                            if (v >= 0 && v < W)\n"
+                   "                                acc += x[((b * C + c) * H + h) * W + v] * y[((b * K + k) * P + p) * Q + q];\n"
+                   "                        }\n"
+                   "                    }\n"
+                   "                w[(kc * R + r) * S + s] = (%s)acc;\n"
+                   "            }\n    }\n}\n", R);
+    }
+    if (pool) {
+        fprintf(o, "\n/* Pooling over planes = n * C of H x W into P x Q; max pooling pads with -inf, average pooling\n"
+                   " * counts the padding (PyTorch's defaults). Backward recomputes the argmax from x. */\n");
+        const char *pargs = "int64_t planes, int64_t C, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t R, "
+                            "int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw";
+        const char *kinds[4] = {"max_fwd", "avg_fwd", "max_dx", "avg_dx"};
+        for (int k = 0; k < 4; k++) {
+            bool is_max = k == 0 || k == 2, fwd = k < 2;
+            fprintf(o, "static void pool_%s(const %s *x, %s%s *y, %s *dx, %s) {\n", kinds[k], R, fwd ? "" : "const ", R,
+                    R, pargs);
+            fprintf(o, "    (void)C;\n");
+            if (fwd)
+                fprintf(o, "    (void)dx;\n");
+            if (!is_max)
+                fprintf(o, "    (void)x;\n");
+            fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
+            fprintf(o, "    for (int64_t pl = 0; pl < planes; pl++) {\n");
+            if (!fwd)
+                fprintf(o, "        for (int64_t i = 0; i < H * W; i++)\n            dx[pl * H * W + i] = 0;\n");
+            fprintf(o, "        for (int64_t p = 0; p < P; p++)\n            for (int64_t q = 0; q < Q; q++) {\n");
+            if (is_max)
+                fprintf(o, "                %s best = -INFINITY;\n                int64_t at = -1;\n", R);
+            else
+                fprintf(o, "                %s acc = 0;\n", R);
+            fprintf(o, "                for (int64_t r = 0; r < R; r++)\n"
+                       "                    for (int64_t s = 0; s < S; s++) {\n"
+                       "                        int64_t h = p * sh - ph + r, v = q * sw - pw + s;\n"
+                       "                        if (h < 0 || h >= H || v < 0 || v >= W)\n"
+                       "                            continue;\n"
+                       "                        int64_t i = (pl * H + h) * W + v;\n");
+            if (is_max)
+                fprintf(o, "                        if (x[i] > best || at < 0) {\n                            best = x[i];\n"
+                           "                            at = i;\n                        }\n");
+            else if (fwd)
+                fprintf(o, "                        acc += x[i];\n");
+            else
+                fprintf(o, "                        dx[i] += y[(pl * P + p) * Q + q] / (%s)(R * S);\n", R);
+            fprintf(o, "                    }\n");
+            if (k == 0)
+                fprintf(o, "                y[(pl * P + p) * Q + q] = best;\n");
+            else if (k == 1)
+                fprintf(o, "                y[(pl * P + p) * Q + q] = acc / (%s)(R * S);\n", R);
+            else if (k == 2)
+                fprintf(o, "                if (at >= 0)\n                    dx[at] += y[(pl * P + p) * Q + q];\n");
+            fprintf(o, "            }\n    }\n}\n");
+        }
+    }
+}
+
+static void emit_consts(Em *e) {
+    Vec(IrNode *) seen = {0};
+    for (int f = 0; f < FN_COUNT; f++) {
+        Sched *s = &e->c->fn[f];
+        if (!s->g)
+            continue;
+        for (int i = 0; i < s->g->nodes.n; i++) {
+            IrNode *n = s->g->nodes.v[i];
+            if (!s->live[i] || n->op != OP_CONST || (n->shape.rank == 0))
+                continue;
+            bool dup = false;
+            for (int k = 0; k < seen.n; k++)
+                dup |= seen.v[k] == n;
+            if (dup)
+                continue;
+            vec_push(&seen, n);
+        }
+    }
+    for (int k = 0; k < seen.n; k++) {
+        IrNode *n = seen.v[k];
+        int64_t cnt = shape_numel(&n->shape);
+        fprintf(e->o, "static const %s k%d[%" PRId64 "] = {", e->real, n->id, cnt);
+        for (int64_t i = 0; i < cnt; i++)
+            fprintf(e->o, "%s%s", i % 8 ? ", " : (i ? ",\n    " : "\n    "), lit(e, n->data[i]));
+        fprintf(e->o, "\n};\n");
+    }
+}
+
+static void emit_schedule(Em *e, Sched *s, int from, int to) {
+    e->s = s;
+    for (int k = from; k < to; k++) {
+        IrNode *n = s->kernels.v[k];
+        fprintf(e->o, "    /* %s -> %s", op_info[n->op].name, type_str(n->dtype, &n->shape));
+        if (n->loc.src)
+            fprintf(e->o, ", %s.dlm line %d", e->name, n->loc.line);
+        fprintf(e->o, " */\n    {\n");
+        emit_kernel(e, n);
+        fprintf(e->o, "    }\n");
+    }
+}
+
+static void unused_inputs(Em *e, Sched *s, int from, int to, bool all) {
+    /* inputs the emitted kernels never read are cast to void, keeping -Wunused-parameter quiet */
+    Graph *g = s->g;
+    for (int i = 0; i < g->inputs.n; i++) {
+        if (!all && !sched_uses_input(s, i))
+            continue;
+        IrNode *in = g->inputs.v[i].node;
+        bool used = false;
+        for (int k = from; k < to && !used; k++) {
+            IrNode *n = s->kernels.v[k];
+            /* walk the fused tree */
+            IrNode *stack[256];
+            int sp = 0;
+            stack[sp++] = n;
+            while (sp && !used) {
+                IrNode *m = stack[--sp];
+                for (int j = 0; j < m->nin; j++) {
+                    IrNode *x = m->in[j];
+                    while (op_info[x->op].cls == OPC_VIEW)
+                        x = x->in[0];
+                    if (x == in)
+                        used = true;
+                    else if (s->inl[x->id] && sp < 256)
+                        stack[sp++] = x;
+                }
+            }
+        }
+        if (!used)
+            fprintf(e->o, "    (void)%s;\n", c_ident(g->inputs.v[i].name));
+    }
+}
+
+static void emit_fn_open(Em *e, Sched *s, bool uses_batch) {
+    (void)s;
+    fprintf(e->o, "    unsigned char *st = (unsigned char *)state;\n");
+    fprintf(e->o, "    unsigned char *ar = st + %" PRId64 ";\n", e->c->arena_off);
+    fprintf(e->o, "    (void)ar;\n");
+    if (!uses_batch)
+        fprintf(e->o, "    (void)n;\n");
+}
+
+static int metric_count(Compiled *c) { return c->train->train.metrics.n; }
+
+/* The C expression of one initialiser for element i of parameter pi; `v` holds the previous one's value. */
+static char *init_expr(Init *x, int pi, int ki, double fi, double fo) {
+    switch (x->kind) {
+    case INIT_CONST: return xsprintf("%.17g", x->a);
+    case INIT_NORMAL: return xsprintf("(%.17g + %.17g * rng_normal(&r))", x->a, x->b);
+    case INIT_UNIFORM: return xsprintf("(%.17g + %.17g * rng_uniform(&r))", x->a, x->b - x->a);
+    case INIT_XAVIER_UNIFORM: {
+        double b = x->a * sqrt(6.0 / (fi + fo));
+        return xsprintf("(%.17g + %.17g * rng_uniform(&r))", -b, 2 * b);
+    }
+    case INIT_XAVIER_NORMAL: return xsprintf("(%.17g * rng_normal(&r))", x->a * sqrt(2.0 / (fi + fo)));
+    case INIT_KAIMING_UNIFORM: {
+        double b = x->a * sqrt(2.0) * sqrt(3.0 / fi);
+        return xsprintf("(%.17g + %.17g * rng_uniform(&r))", -b, 2 * b);
+    }
+    case INIT_KAIMING_NORMAL: return xsprintf("(%.17g * rng_normal(&r))", x->a * sqrt(2.0 / fi));
+    case INIT_SELF: return xstrdup("v");
+    case INIT_NEG: return xsprintf("(-%s)", init_expr(x->x, pi, ki, fi, fo));
+    case INIT_ABS: return xsprintf("fabs(%s)", init_expr(x->x, pi, ki, fi, fo));
+    case INIT_DATA: return xsprintf("init_%d_%d[i]", pi, ki);
+    default: break;
+    }
+    const char *op = x->kind == INIT_ADD ? "+" : x->kind == INIT_SUB ? "-" : x->kind == INIT_MUL ? "*"
+                     : x->kind == INIT_DIV ? "/" : x->kind == INIT_LT ? "<" : x->kind == INIT_LE ? "<="
+                     : x->kind == INIT_GT ? ">" : ">=";
+    char *a = init_expr(x->x, pi, ki, fi, fo), *b = init_expr(x->y, pi, ki, fi, fo);
+    if (x->kind >= INIT_LT)
+        return xsprintf("(%s %s %s ? 1.0 : 0.0)", a, op, b);
+    return xsprintf("(%s %s %s)", a, op, b);
+}
+
+static void emit_init(Em *e) {
+    Compiled *c = e->c;
+    Graph *g = c->train;
+    FILE *o = e->o;
+    const char *R = e->real;
+    fprintf(o, "\n/* PCG32 and Box-Muller, as libdlrt's generator, for the initialisers. */\n");
+    fprintf(o, "typedef struct {\n    uint64_t state, inc;\n} rng;\n");
+    fprintf(o, "static uint32_t rng_u32(rng *r) {\n    uint64_t old = r->state;\n"
+               "    r->state = old * 6364136223846793005u + r->inc;\n"
+               "    uint32_t xs = (uint32_t)(((old >> 18) ^ old) >> 27), rot = (uint32_t)(old >> 59);\n"
+               "    return (xs >> rot) | (xs << ((-rot) & 31));\n}\n");
+    fprintf(o, "static void rng_seed(rng *r, uint64_t seed, uint64_t stream) {\n    r->state = 0;\n"
+               "    r->inc = (stream << 1) | 1u;\n    rng_u32(r);\n    r->state += seed;\n    rng_u32(r);\n}\n");
+    fprintf(o, "static double rng_uniform(rng *r) {\n    uint32_t a = rng_u32(r) >> 5, b = rng_u32(r) >> 6;\n"
+               "    return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);\n}\n");
+    fprintf(o, "static double rng_normal(rng *r) {\n    double u1 = 1.0 - rng_uniform(r), u2 = rng_uniform(r);\n"
+               "    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);\n}\n");
+    /* custom-data initialisers */
+    for (int i = 0; i < g->params.n; i++) {
+        Param *p = &g->params.v[i];
+        for (int k = 0; k < p->inits.n; k++) {
+            Init *in = p->inits.v[k];
+            if (in->kind != INIT_DATA)
+                continue;
+            int64_t cnt = (int64_t)in->a;
+            fprintf(o, "static const double init_%d_%d[%" PRId64 "] = {", i, k, cnt);
+            for (int64_t j = 0; j < cnt; j++)
+                fprintf(o, "%s%.17g", j % 6 ? ", " : (j ? ",\n    " : "\n    "), in->data[j]);
+            fprintf(o, "\n};\n");
+        }
+    }
+    fprintf(o, "\nvoid %s_init(void *state, uint64_t seed) {\n", e->name);
+    fprintf(o, "    unsigned char *st = (unsigned char *)state;\n");
+    fprintf(o, "    memset(st, 0, %" PRId64 ");\n", c->arena_off);
+    fprintf(o, "    header *h = (header *)state;\n    h->seed = seed;\n    h->step = 0;\n");
+    fprintf(o, "    rng r;\n");
+    for (int i = 0; i < g->params.n; i++) {
+        Param *p = &g->params.v[i];
+        int64_t cnt = shape_numel(&p->shape);
+        fprintf(o, "    /* %s %s", p->name, shape_str(&p->shape));
+        if (p->loc.src)
+            fprintf(o, ", %s.dlm line %d", e->name, p->loc.line);
+        fprintf(o, " */\n");
+        fprintf(o, "    rng_seed(&r, seed, %d);\n", i);
+        fprintf(o, "    for (int64_t i = 0; i < %" PRId64 "; i++) {\n", cnt);
+        fprintf(o, "        double v = 0.0;\n");
+        for (int k = 0; k < p->inits.n; k++) {
+            Init *in = p->inits.v[k];
+            fprintf(o, "        v = %s;\n", init_expr(in, i, k, (double)p->fan_in, (double)p->fan_out));
+        }
+        fprintf(o, "        ((%s *)(st + %" PRId64 "))[i] = (%s)v;\n    }\n", R, c->param_off[i], R);
+    }
+    fprintf(o, "}\n");
+}
+
+static void emit_metrics_out(Em *e, Sched *s, IrNode **metric, int nm) {
+    if (!nm) {
+        fprintf(e->o, "    (void)metrics;\n");
+        return;
+    }
+    fprintf(e->o, "    if (metrics) {\n");
+    for (int i = 0; i < nm; i++)
+        fprintf(e->o, "        metrics[%d] = (double)%s[0];\n", i, (e->s = s, ptr(e, metric[i])));
+    fprintf(e->o, "    }\n");
+}
+
+static void emit_step(Em *e) {
+    Compiled *c = e->c;
+    Graph *g = c->train;
+    TrainSpec *t = &g->train;
+    FILE *o = e->o;
+    Sched *s = &c->fn[FN_TRAIN];
+    e->s = s;
+    fprintf(o, "\nvoid %s_step(void *state, %s lr) {\n", e->name, e->real);
+    fprintf(o, "    unsigned char *st = (unsigned char *)state;\n    unsigned char *ar = st + %" PRId64 ";\n    (void)ar;\n",
+            c->arena_off);
+    fprintf(o, "    header *h = (header *)state;\n    h->step++;\n");
+    if (t->optim == OPTIM_ADAM) {
+        fprintf(o, "    double t = (double)h->step;\n");
+        fprintf(o, "    %s bc1 = (%s)(1.0 - pow(%.17g, t)), bc2 = (%s)(1.0 - pow(%.17g, t));\n", e->real, e->real,
+                t->beta1, e->real, t->beta2);
+    }
+    bool any = false;
+    for (int i = 0; i < g->params.n; i++) {
+        Param *p = &g->params.v[i];
+        if (!p->trainable || !c->grads[i])
+            continue;
+        any = true;
+        int64_t cnt = shape_numel(&p->shape);
+        bool decay = t->weight_decay != 0 && glob_match(t->decay_glob, p->name);
+        bool l1 = t->l1 != 0 && glob_match(t->l1_glob, p->name);
+        fprintf(o, "    /* %s */\n    {\n", p->name);
+        fprintf(o, "        %s *p = (%s *)(st + %" PRId64 ");\n", e->real, e->real, c->param_off[i]);
+        fprintf(o, "        const %s *g = %s;\n", e->real, ptr(e, c->grads[i]));
+        if (c->opt_off[i] >= 0)
+            fprintf(o, "        %s *m = (%s *)(st + %" PRId64 ");\n", e->real, e->real, c->opt_off[i]);
+        if (t->optim == OPTIM_ADAM)
+            fprintf(o, "        %s *v = m + %" PRId64 ";\n", e->real, cnt);
+        if (cnt >= 4096)
+            fprintf(o, "        %s_PARALLEL_FOR\n", e->NAME);
+        fprintf(o, "        for (int64_t i = 0; i < %" PRId64 "; i++) {\n", cnt);
+        fprintf(o, "            %s gi = g[i]%s;\n", e->real, decay ? xsprintf(" + %s * p[i]", lit(e, t->weight_decay)) : "");
+        if (t->optim == OPTIM_ADAM) {
+            fprintf(o, "            m[i] = %s * m[i] + %s * gi;\n", lit(e, t->beta1), lit(e, 1 - t->beta1));
+            fprintf(o, "            v[i] = %s * v[i] + %s * gi * gi;\n", lit(e, t->beta2), lit(e, 1 - t->beta2));
+            fprintf(o, "            p[i] -= lr * (m[i] / bc1) / (%s(v[i] / bc2) + %s);\n", fn(e, "sqrt"), lit(e, t->eps));
+        } else if (t->momentum != 0) {
+            fprintf(o, "            m[i] = %s * m[i] + gi;\n            p[i] -= lr * m[i];\n", lit(e, t->momentum));
+        } else {
+            fprintf(o, "            p[i] -= lr * gi;\n");
+        }
+        if (l1) {
+            fprintf(o, "            %s thr = lr * %s;\n", e->real, lit(e, t->l1));
+            fprintf(o, "            p[i] = p[i] > thr ? p[i] - thr : p[i] < -thr ? p[i] + thr : 0;\n");
+        }
+        fprintf(o, "        }\n    }\n");
+    }
+    if (!any)
+        fprintf(o, "    (void)lr;\n");
+    fprintf(o, "}\n");
+}
+
+static void emit_train_fns(Em *e) {
+    Compiled *c = e->c;
+    FILE *o = e->o;
+    Sched *s = &c->fn[FN_TRAIN];
+    int nm = metric_count(c);
+    /* forward_train */
+    e->s = s;
+    fprintf(o, "\n%s %s_forward_train(void *state, int n", e->real, e->name);
+    input_params(e, s, true);
+    fprintf(o, ", double *metrics) {\n");
+    emit_fn_open(e, s, true);
+    unused_inputs(e, s, 0, s->train_split, true);
+    emit_schedule(e, s, 0, s->train_split);
+    e->s = s;
+    emit_metrics_out(e, s, c->metric_train.v, nm);
+    fprintf(o, "    return %s[0];\n}\n", ptr(e, c->loss_train));
+    /* backward */
+    fprintf(o, "\nvoid %s_backward(void *state, int n", e->name);
+    input_params(e, s, true);
+    fprintf(o, ") {\n");
+    emit_fn_open(e, s, true);
+    unused_inputs(e, s, s->train_split, s->kernels.n, true);
+    emit_schedule(e, s, s->train_split, s->kernels.n);
+    fprintf(o, "}\n");
+    emit_step(e);
+    /* train_step */
+    Graph *g = s->g;
+    fprintf(o, "\n%s %s_train_step(void *state, int n", e->real, e->name);
+    input_params(e, s, true);
+    fprintf(o, ", %s lr, double *metrics) {\n", e->real);
+    char args[1024] = "";
+    for (int i = 0; i < g->inputs.n; i++)
+        snprintf(args + strlen(args), sizeof args - strlen(args), ", %s", c_ident(g->inputs.v[i].name));
+    fprintf(o, "    %s loss = %s_forward_train(state, n%s, metrics);\n", e->real, e->name, args);
+    fprintf(o, "    %s_backward(state, n%s);\n", e->name, args);
+    fprintf(o, "    %s_step(state, lr);\n    return loss;\n}\n", e->name);
+    /* evaluate */
+    Sched *ev = &c->fn[FN_EVALUATE];
+    e->s = ev;
+    fprintf(o, "\n%s %s_evaluate(void *state, int n", e->real, e->name);
+    input_params(e, ev, true);
+    fprintf(o, ", double *metrics) {\n");
+    emit_fn_open(e, ev, true);
+    unused_inputs(e, ev, 0, ev->kernels.n, true);
+    emit_schedule(e, ev, 0, ev->kernels.n);
+    e->s = ev;
+    emit_metrics_out(e, ev, c->metric_eval.v, nm);
+    fprintf(o, "    return %s[0];\n}\n", ptr(e, c->loss_eval));
+    /* grad accessor */
+    e->s = s;
+    fprintf(o, "\nconst %s *%s_grad(const void *state, const char *name) {\n", e->real, e->name);
+    fprintf(o, "    const unsigned char *ar = (const unsigned char *)state + %" PRId64 ";\n", c->arena_off);
+    for (int i = 0; i < c->train->params.n; i++) {
+        if (!c->grads[i])
+            continue;
+        IrNode *gn = storage(c->grads[i]);
+        if (s->offset[gn->id] < 0)
+            continue;
+        fprintf(o, "    if (strcmp(name, \"%s\") == 0)\n        return (const %s *)(const void *)(ar + %" PRId64 ");\n",
+                c->train->params.v[i].name, e->real, s->offset[gn->id]);
+    }
+    fprintf(o, "    (void)ar;\n    (void)name;\n    return NULL;\n}\n");
+}
+
+void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
+    Em e = {.o = out, .c = c, .opt = opt, .name = c->train->name, .f64 = opt->f64};
+    e.NAME = upper(e.name);
+    e.real = xsprintf("%s_real", e.name);
+    Graph *g = c->train;
+    emit_prelude(&e);
+    emit_conv_pool_helpers(&e);
+    fprintf(out, "\n");
+    emit_consts(&e);
+    /* the parameter table */
+    fprintf(out, "\nconst %s_param_info %s_params[%s_PARAM_COUNT > 0 ? %s_PARAM_COUNT : 1] = {\n", e.name, e.name,
+            e.NAME, e.NAME);
+    for (int i = 0; i < g->params.n; i++) {
+        Param *p = &g->params.v[i];
+        fprintf(out, "    {\"%s\", %d, {", p->name, p->shape.rank);
+        for (int d = 0; d < p->shape.rank; d++)
+            fprintf(out, "%s%" PRId64, d ? ", " : "", p->shape.d[d]);
+        int64_t o2 = c->opt_off[i] >= 0 && g->train.optim == OPTIM_ADAM ? c->opt_off[i] + shape_numel(&p->shape) * c->elem_size : -1;
+        fprintf(out, "}, %" PRId64 ", %d, {%" PRId64 ", %" PRId64 "}},\n", c->param_off[i], p->trainable, c->opt_off[i], o2);
+    }
+    if (!g->params.n)
+        fprintf(out, "    {\"\", 0, {0}, 0, 0, {-1, -1}},\n");
+    fprintf(out, "};\n");
+    emit_init(&e);
+    /* forward */
+    Sched *fw = &c->fn[FN_FORWARD];
+    e.s = fw;
+    fprintf(out, "\nvoid %s_forward(void *state, int n", e.name);
+    input_params(&e, fw, false);
+    fprintf(out, ") {\n");
+    emit_fn_open(&e, fw, true);
+    unused_inputs(&e, fw, 0, fw->kernels.n, false);
+    emit_schedule(&e, fw, 0, fw->kernels.n);
+    fprintf(out, "}\n");
+    for (int i = 0; i < c->eval->outputs.n; i++) {
+        e.s = fw;
+        IrNode *on = storage(c->eval->outputs.v[i].node);
+        fprintf(out, "\nconst %s *%s_output_%s(const void *state) {\n", e.real, e.name, c_ident(c->eval->outputs.v[i].name));
+        fprintf(out, "    return (const %s *)(const void *)((const unsigned char *)state + %" PRId64 ");\n}\n", e.real,
+                c->arena_off + fw->offset[on->id]);
+    }
+    if (g->train.present && c->loss_train)
+        emit_train_fns(&e);
+    fprintf(out, "\n%s *%s_param(void *state, const char *name) {\n", e.real, e.name);
+    fprintf(out, "    for (int i = 0; i < %s_PARAM_COUNT; i++)\n", e.NAME);
+    fprintf(out, "        if (strcmp(%s_params[i].name, name) == 0)\n", e.name);
+    fprintf(out, "            return (%s *)(void *)((unsigned char *)state + %s_params[i].offset);\n", e.real, e.name);
+    fprintf(out, "    return NULL;\n}\n");
+    fprintf(out, "\nuint64_t *%s_step_counter(void *state) {\n    return &((header *)state)->step;\n}\n", e.name);
+}

@@ -1,0 +1,94 @@
+/* fuse.c: a function's schedule: liveness from its roots (dead-node elimination), fusion, kernel order.
+ *
+ * Fusion is decided per element-wise node by one rule: a node whose single consumer loops over exactly its
+ * shape (an element-wise op of the same shape, or a reduction over it) is computed inside that consumer's loop
+ * instead of being stored. Applied over the whole graph this turns chains such as bias + activation, an
+ * activation's gradient, or |x| summed, into one loop each. Dropout masks are recomputed from their hash
+ * wherever they are used, so they are never stored at all. Common subexpressions were merged when the nodes
+ * were built (hash-consing), and constants folded (build.c).
+ *
+ * Requires: roots whose inputs all precede them (node ids); for FN_TRAIN, s->nfwd_roots set. Guarantees: s->kernels lists every node that needs
+ * a loop or a library call, in an order that respects dependencies; s->inl marks the fused ones. */
+#include "dlc.h"
+
+static bool is_root(Sched *s, IrNode *n) {
+    for (int i = 0; i < s->roots.n; i++)
+        if (s->roots.v[i] == n)
+            return true;
+    return false;
+}
+
+/* The shape a node's loop iterates over when it is emitted as a loop. */
+static const Shape *loop_shape(const IrNode *n) {
+    return op_info[n->op].cls == OPC_REDUCE ? &n->in[0]->shape : &n->shape;
+}
+
+void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots) {
+    int n = g->nodes.n;
+    s->kind = kind;
+    s->g = g;
+    for (int i = 0; i < nroots; i++)
+        vec_push(&s->roots, roots[i]);
+    s->live = xalloc((size_t)n);
+    s->inl = xalloc((size_t)n);
+    s->uses = xalloc(sizeof(int) * (size_t)n);
+    ir_mark_live(g, roots, nroots, s->live);
+
+    IrNode **consumer = xalloc(sizeof(IrNode *) * (size_t)n);
+    bool *same_shape_users = xalloc((size_t)n);
+    for (int id = 0; id < n; id++) {
+        if (!s->live[id])
+            continue;
+        same_shape_users[id] = true;
+    }
+    for (int id = 0; id < n; id++) {
+        IrNode *m = g->nodes.v[id];
+        if (!s->live[id])
+            continue;
+        for (int k = 0; k < m->nin; k++) {
+            IrNode *in = m->in[k];
+            /* an op that reads the same input twice (x * x) counts once */
+            bool dup = false;
+            for (int j = 0; j < k; j++)
+                dup |= m->in[j] == in;
+            if (dup)
+                continue;
+            s->uses[in->id]++;
+            consumer[in->id] = m;
+            OpClass c = op_info[m->op].cls;
+            if (!((c == OPC_ELEM || c == OPC_REDUCE) && shape_eq(loop_shape(m), &in->shape)))
+                same_shape_users[in->id] = false;
+        }
+    }
+    for (int id = 0; id < n; id++) {
+        IrNode *m = g->nodes.v[id];
+        if (!s->live[id] || op_info[m->op].cls != OPC_ELEM || is_root(s, m))
+            continue;
+        if (m->op == OP_DROPMASK)
+            s->inl[id] = same_shape_users[id];
+        else
+            s->inl[id] = s->uses[id] == 1 && same_shape_users[id];
+    }
+
+    /* kernels: the forward roots' cone first, so a training step's forward pass is a prefix */
+    bool *placed = xalloc((size_t)n);
+    int nfwd = kind == FN_TRAIN ? s->nfwd_roots : nroots;
+    bool *fwd = xalloc((size_t)n);
+    ir_mark_live(g, roots, nfwd, fwd);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int id = 0; id < n; id++) {
+            IrNode *m = g->nodes.v[id];
+            OpClass c = op_info[m->op].cls;
+            if (!s->live[id] || placed[id] || (pass == 0 && !fwd[id]))
+                continue;
+            placed[id] = true;
+            s->loops_unfused += c != OPC_LEAF && c != OPC_VIEW;
+            if (c == OPC_LEAF || c == OPC_VIEW || s->inl[id])
+                continue;
+            vec_push(&s->kernels, m);
+        }
+        if (pass == 0)
+            s->train_split = s->kernels.n;
+    }
+    s->loops_fused = s->kernels.n;
+}

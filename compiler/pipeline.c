@@ -1,0 +1,114 @@
+/* pipeline.c: the compiler's middle end, in order: metrics and gradients built into the graphs, one schedule
+ * per exported function (liveness, fusion), the memory plan of each, and the state block's layout.
+ *
+ *   elaborate (train, eval) -> ad_grad -> sched_build -> plan_memory -> layout -> emit
+ */
+#include "dlc.h"
+
+static IrNode *materialised(Graph *g, IrNode *n) {
+    OpClass c = op_info[n->op].cls;
+    if (c == OPC_LEAF || c == OPC_VIEW)
+        return ir_node(g, OP_COPY, n->dtype, n->shape, 1, &n, NULL, n->loc);
+    return n;
+}
+
+/* Each metric as a scalar sum over the batch, built in g. */
+static void metric_sums(Graph *g, void *out_vec) {
+    Vec(IrNode *) *out = out_vec;
+    for (int i = 0; i < g->train.metrics.n; i++) {
+        Metric *m = &g->train.metrics.v[i];
+        IrNode *v;
+        if (m->kind == METRIC_ACCURACY) {
+            v = b_reduce(g, OP_SUM, m->pred, 1, false, m->pred->loc);
+        } else {
+            /* log_rmse: squared log errors, predictions clamped at 1 as the book does */
+            Loc l = m->pred->loc;
+            IrNode *p = b_binary(g, OP_MAXIMUM, m->pred, ir_const_scalar(g, 1, l), l);
+            IrNode *d = b_binary(g, OP_SUB, b_unary(g, OP_LOG, p, l), b_unary(g, OP_LOG, m->target, l), l);
+            IrNode *sq = b_binary(g, OP_MUL, d, d, l);
+            v = b_reduce(g, OP_SUM, sq, (1u << sq->shape.rank) - 1, false, l);
+        }
+        vec_push(out, materialised(g, v));
+    }
+}
+
+static int64_t align64(int64_t v) { return (v + 63) / 64 * 64; }
+
+Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_only) {
+    Compiled *c = xalloc(sizeof(Compiled));
+    c->train = train;
+    c->eval = eval;
+    c->elem_size = elem_size;
+    c->infer_only = infer_only;
+    TrainSpec *t = &train->train;
+    bool trains = t->present && t->loss && !infer_only;
+
+    /* build every node first: schedules size their side arrays by the node count */
+    for (int i = 0; i < eval->outputs.n; i++)
+        eval->outputs.v[i].node = materialised(eval, eval->outputs.v[i].node);
+    int np = train->params.n;
+    c->grads = xalloc(sizeof(IrNode *) * (size_t)(np + 1));
+    if (trains) {
+        c->loss_train = materialised(train, t->loss);
+        c->loss_eval = materialised(eval, eval->train.loss);
+        metric_sums(train, &c->metric_train);
+        metric_sums(eval, &c->metric_eval);
+        IrNode **wrt = xalloc(sizeof(IrNode *) * (size_t)(np + 1));
+        for (int i = 0; i < np; i++)
+            wrt[i] = train->params.v[i].trainable ? train->params.v[i].node : NULL;
+        ad_grad(train, t->loss, wrt, np, c->grads);
+        for (int i = 0; i < np; i++)
+            if (c->grads[i])
+                c->grads[i] = materialised(train, c->grads[i]);
+    }
+
+    Vec(IrNode *) roots = {0};
+    for (int i = 0; i < eval->outputs.n; i++)
+        vec_push(&roots, eval->outputs.v[i].node);
+    sched_build(&c->fn[FN_FORWARD], eval, FN_FORWARD, roots.v, roots.n);
+    plan_memory(&c->fn[FN_FORWARD], elem_size);
+    int64_t arena = c->fn[FN_FORWARD].arena_bytes;
+    if (trains) {
+        Vec(IrNode *) er = {0}, tr = {0};
+        vec_push(&er, c->loss_eval);
+        vec_push(&tr, c->loss_train);
+        for (int i = 0; i < c->metric_eval.n; i++)
+            vec_push(&er, c->metric_eval.v[i]);
+        for (int i = 0; i < c->metric_train.n; i++)
+            vec_push(&tr, c->metric_train.v[i]);
+        for (int i = 0; i < np; i++)
+            if (c->grads[i])
+                vec_push(&tr, c->grads[i]);
+        sched_build(&c->fn[FN_EVALUATE], eval, FN_EVALUATE, er.v, er.n);
+        plan_memory(&c->fn[FN_EVALUATE], elem_size);
+        c->fn[FN_TRAIN].nfwd_roots = 1 + c->metric_train.n;
+        sched_build(&c->fn[FN_TRAIN], train, FN_TRAIN, tr.v, tr.n);
+        plan_memory(&c->fn[FN_TRAIN], elem_size);
+        for (int f = FN_EVALUATE; f <= FN_TRAIN; f++)
+            if (c->fn[f].arena_bytes > arena)
+                arena = c->fn[f].arena_bytes;
+    }
+
+    /* state layout: header, parameters, optimizer state, arena */
+    c->param_off = xalloc(sizeof(int64_t) * (size_t)(np + 1));
+    c->opt_off = xalloc(sizeof(int64_t) * (size_t)(np + 1));
+    int64_t off = 64;
+    for (int i = 0; i < np; i++) {
+        c->param_off[i] = off;
+        off += align64(shape_numel(&train->params.v[i].shape) * elem_size);
+    }
+    c->params_end = off;
+    int slots = !trains ? 0 : t->optim == OPTIM_ADAM ? 2 : t->momentum != 0 ? 1 : 0;
+    for (int i = 0; i < np; i++) {
+        c->opt_off[i] = -1;
+        if (slots && train->params.v[i].trainable && c->grads[i]) {
+            c->opt_off[i] = off;
+            off += align64(slots * shape_numel(&train->params.v[i].shape) * elem_size);
+        }
+    }
+    c->opt_end = off;
+    c->arena_off = off;
+    c->state_bytes = off + arena;
+    return c;
+}
+

@@ -1,0 +1,92 @@
+/* plan.c: the static memory plan.
+ *
+ * Every materialised node gets a buffer at a fixed offset of one arena. Offsets come from liveness over the
+ * kernel order: a buffer is busy from the kernel that writes it to the last kernel that reads it (through
+ * views and fused consumers), then its bytes are free for later buffers (first fit). Roots stay live to the
+ * end of the function, so callers can read outputs and gradients. Alignment is 64 bytes, a cache line.
+ *
+ * Requires: sched_build. Guarantees: s->offset for every kernel node, arena_bytes >= every live buffer's end,
+ * and no two buffers that are live at once overlap. */
+#include "dlc.h"
+
+#define ALIGN 64
+
+static int64_t align_up(int64_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
+
+/* The node whose storage a view reads. */
+static IrNode *storage(IrNode *n) {
+    while (op_info[n->op].cls == OPC_VIEW)
+        n = n->in[0];
+    return n;
+}
+
+/* Marks the kernel index `k` as a reader of every buffer that node n reads, looking through fused nodes. */
+static void note_reads(Sched *s, IrNode *n, int k, int *last) {
+    for (int i = 0; i < n->nin; i++) {
+        IrNode *in = storage(n->in[i]);
+        if (s->inl[in->id])
+            note_reads(s, in, k, last);
+        else if (last[in->id] < k)
+            last[in->id] = k;
+    }
+}
+
+typedef struct Block {
+    int64_t off, size;
+    int free_after; /* kernel index of the last reader */
+} Block;
+
+void plan_memory(Sched *s, int elem_size) {
+    Graph *g = s->g;
+    int n = g->nodes.n, nk = s->kernels.n;
+    s->offset = xalloc(sizeof(int64_t) * (size_t)n);
+    int *def = xalloc(sizeof(int) * (size_t)n);
+    int *last = xalloc(sizeof(int) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        s->offset[i] = -1;
+        def[i] = -1;
+        last[i] = -1;
+    }
+    for (int k = 0; k < nk; k++) {
+        def[s->kernels.v[k]->id] = k;
+        last[s->kernels.v[k]->id] = k;
+        note_reads(s, s->kernels.v[k], k, last);
+    }
+    for (int i = 0; i < s->roots.n; i++)
+        last[storage(s->roots.v[i])->id] = nk;
+
+    Vec(Block) busy = {0};
+    int64_t top = 0, total = 0;
+    for (int k = 0; k < nk; k++) {
+        IrNode *m = s->kernels.v[k];
+        int64_t size = align_up(shape_numel(&m->shape) * elem_size);
+        total += size;
+        /* release buffers whose last reader ran before this kernel */
+        int w = 0;
+        for (int i = 0; i < busy.n; i++)
+            if (busy.v[i].free_after >= k)
+                busy.v[w++] = busy.v[i];
+        busy.n = w;
+        /* first fit among the gaps between busy blocks, sorted by offset */
+        for (int i = 1; i < busy.n; i++)
+            for (int j = i; j > 0 && busy.v[j - 1].off > busy.v[j].off; j--) {
+                Block t = busy.v[j];
+                busy.v[j] = busy.v[j - 1];
+                busy.v[j - 1] = t;
+            }
+        int64_t off = 0;
+        for (int i = 0; i < busy.n; i++) {
+            if (busy.v[i].off - off >= size)
+                break;
+            if (busy.v[i].off + busy.v[i].size > off)
+                off = busy.v[i].off + busy.v[i].size;
+        }
+        s->offset[m->id] = off;
+        Block b = {off, size, last[m->id]};
+        vec_push(&busy, b);
+        if (off + size > top)
+            top = off + size;
+    }
+    s->arena_bytes = top;
+    s->arena_bytes_noreuse = total;
+}
