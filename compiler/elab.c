@@ -176,6 +176,51 @@ static char *value_desc(Value v) {
 static bool is_num(Value v) { return v.kind == V_INT || v.kind == V_FLOAT || v.kind == V_BOOL; }
 static double num(Value v) { return v.kind == V_FLOAT ? v.f : (double)v.i; }
 
+/* ---- limits ---- */
+
+/* Charges `cost` steps to the budget; false, after one located error that halts elaboration, once it is spent. */
+static bool charge(Elab *e, int64_t cost, Loc loc) {
+    if (e->halted)
+        return false;
+    e->work += cost;
+    if (e->work <= ELAB_BUDGET)
+        return true;
+    error_at(loc, "elaborating the model takes more than %lld steps here; is a loop or a recursive block unrolled "
+                  "too many times, or a compile-time constant too big?", (long long)ELAB_BUDGET);
+    e->halted = true;
+    return false;
+}
+
+/* Compile-time elements a value holds: what folding an operation on it costs. */
+static int64_t const_cost(Value v) {
+    if (v.kind == V_TENSOR && v.t->op == OP_CONST)
+        return shape_numel(&v.t->shape);
+    return 0;
+}
+
+/* A compile-time result `r` computed from operands `ops`: charges the elements folded. */
+static Value charge_fold(Elab *e, Value r, const Value *ops, int nops, Loc loc) {
+    if (const_cost(r) == 0)
+        return r;
+    int64_t cost = const_cost(r);
+    for (int i = 0; i < nops; i++)
+        cost += const_cost(ops[i]);
+    return charge(e, cost, loc) ? r : v_error();
+}
+
+/* Enters one more level of nesting; false, after a located error that halts elaboration, past MAX_DEPTH. */
+static bool enter(Elab *e, Loc loc) {
+    if (e->halted)
+        return false;
+    if (e->depth >= MAX_DEPTH) {
+        error_at(loc, "expressions, statements and block calls nest more than %d deep here", MAX_DEPTH);
+        e->halted = true;
+        return false;
+    }
+    e->depth++;
+    return true;
+}
+
 /* ---- environments ---- */
 
 static Env *env_new(Env *parent) {
@@ -338,8 +383,17 @@ static bool args_check(Args *a, int npos, const char *const *keys) {
 static bool want_int(Value v, Loc loc, const char *what, int64_t *out) {
     if (v.kind == V_ERROR)
         return false;
-    if (v.kind == V_INT || v.kind == V_BOOL || (v.kind == V_FLOAT && v.f == floor(v.f))) {
-        *out = (int64_t)num(v);
+    if (v.kind == V_INT || v.kind == V_BOOL) {
+        *out = v.i;
+        return true;
+    }
+    if (v.kind == V_FLOAT && v.f == floor(v.f)) {
+        /* 2^63 is the first double past the int64 range */
+        if (!(v.f >= -9223372036854775808.0 && v.f < 9223372036854775808.0)) {
+            error_at(loc, "%s must be a compile-time integer, got %s, which is out of range", what, value_desc(v));
+            return false;
+        }
+        *out = (int64_t)v.f;
         return true;
     }
     error_at(loc, "%s must be a compile-time integer, got %s", what, value_desc(v));
@@ -374,10 +428,13 @@ static bool want_pair(Value v, Loc loc, const char *what, int64_t out[2]) {
 
 /* ---- tensors from values ---- */
 
-/* Flattens a nested numeric list; false if ragged. */
+/* Flattens a nested numeric list; false if ragged, or once more than `*left` lists and numbers are visited (a
+ * list may hold the same big list many times over). */
 typedef Vec(double) DoubleVec;
 
-static bool list_to_data(Value v, DoubleVec *data, Shape *s, int depth) {
+static bool list_to_data(Value v, DoubleVec *data, Shape *s, int depth, int64_t *left) {
+    if (--*left < 0)
+        return false;
     if (is_num(v)) {
         vec_push(data, num(v));
         return true;
@@ -391,7 +448,7 @@ static bool list_to_data(Value v, DoubleVec *data, Shape *s, int depth) {
         return false;
     }
     for (int i = 0; i < v.list->n; i++)
-        if (!list_to_data(v.list->v[i], data, s, depth + 1))
+        if (!list_to_data(v.list->v[i], data, s, depth + 1, left))
             return false;
     return true;
 }
@@ -406,10 +463,24 @@ static IrNode *to_tensor(Elab *e, Value v, Loc loc, const char *what) {
     if (v.kind == V_LIST) {
         DoubleVec data = {0};
         Shape s = {0};
-        if (list_to_data(v, &data, &s, 0) && data.n == shape_numel(&s))
-            return ir_const_data(e->g, s, data.v, loc);
-        error_at(loc, "%s: a list used as a tensor must be a rectangular nest of numbers", what);
-        return NULL;
+        int64_t left = 2 * MAX_CONST_NUMEL;
+        bool ok = list_to_data(v, &data, &s, 0, &left);
+        if (!charge(e, 2 * MAX_CONST_NUMEL - left, loc))
+            return NULL;
+        if (left < 0 || data.n > MAX_CONST_NUMEL) {
+            error_at(loc, "%s: a list used as a tensor may hold at most %lld numbers", what, (long long)MAX_CONST_NUMEL);
+            return NULL;
+        }
+        if (!ok || data.n != shape_numel(&s)) {
+            error_at(loc, "%s: a list used as a tensor must be a rectangular nest of numbers, at most %d deep", what,
+                     MAX_RANK);
+            return NULL;
+        }
+        if (data.n == 0) {
+            error_at(loc, "%s: an empty list is not a tensor (shape %s)", what, shape_str(&s));
+            return NULL;
+        }
+        return ir_const_data(e->g, s, data.v, loc);
     }
     error_at(loc, "%s must be a tensor, got %s", what, value_desc(v));
     return NULL;
@@ -770,6 +841,13 @@ static Value call_block_with(Elab *e, Node *def, Layer *l, Args *args, Loc loc) 
             return v_error();
         }
     }
+    if (e->calls >= MAX_CALLS) {
+        error_at(loc, "block applications nest more than %d deep here; does '%s' call itself without end?", MAX_CALLS,
+                 def->name);
+        note_at(def->loc, "'%s' is defined here", def->name);
+        e->halted = true;
+        return v_error();
+    }
     Env *old_env = e->env;
     Scope *old_scope = scope_enter(e, l);
     bool old_in_block = e->in_block, old_returned = e->returned;
@@ -778,9 +856,13 @@ static Value call_block_with(Elab *e, Node *def, Layer *l, Args *args, Loc loc) 
     e->in_block = true;
     e->returned = false;
     e->ret = v_none();
+    e->calls++;
     exec_stmts(e, &def->body);
+    e->calls--;
     Value r = e->ret;
-    if (!e->returned) {
+    if (e->halted) {
+        r = v_error();
+    } else if (!e->returned) {
         error_at(def->loc, "block '%s' ends without 'return'", def->name);
         note_at(loc, "called here");
         r = v_error();
@@ -985,7 +1067,17 @@ static Value eval_ident(Elab *e, Node *n) {
     return v_error();
 }
 
+static Value eval_node(Elab *e, Node *n);
+
 static Value eval(Elab *e, Node *n) {
+    if (!charge(e, 1, n->loc) || !enter(e, n->loc))
+        return v_error();
+    Value v = eval_node(e, n);
+    e->depth--;
+    return v;
+}
+
+static Value eval_node(Elab *e, Node *n) {
     switch (n->kind) {
     case N_NUMBER:
         return n->is_int && fabs(n->num) < 9e15 ? v_int((int64_t)n->num) : v_float(n->num);
@@ -1004,6 +1096,8 @@ static Value eval(Elab *e, Node *n) {
     case N_LIST:
     case N_TUPLE: {
         Value l = v_list();
+        if (!charge(e, n->args.n, n->loc))
+            return v_error();
         for (int i = 0; i < n->args.n; i++) {
             Value x = eval(e, n->args.v[i]);
             if (x.kind == V_ERROR)
@@ -1024,8 +1118,13 @@ static Value eval(Elab *e, Node *n) {
             error_at(n->loc, "'not' needs a boolean, got %s", value_desc(a));
             return v_error();
         }
-        if (a.kind == V_INT)
+        if (a.kind == V_INT) {
+            if (a.i == INT64_MIN) {
+                error_at(n->loc, "integer overflow: -(%lld) does not fit in 64 bits", (long long)a.i);
+                return v_error();
+            }
             return v_int(-a.i);
+        }
         if (a.kind == V_FLOAT)
             return v_float(-a.f);
         if (a.kind == V_INIT) {
@@ -1034,14 +1133,15 @@ static Value eval(Elab *e, Node *n) {
             return v_init(i);
         }
         IrNode *t = to_tensor(e, a, n->loc, "the operand of '-'");
-        return t ? v_tensor(b_unary(e->g, OP_NEG, t, n->loc)) : v_error();
+        return t ? charge_fold(e, v_tensor(b_unary(e->g, OP_NEG, t, n->loc)), &a, 1, n->loc) : v_error();
     }
     case N_BINARY: {
         Value a = eval(e, n->a);
         Value b = eval(e, n->b);
         if (a.kind == V_ERROR || b.kind == V_ERROR)
             return v_error();
-        return arith(e, n->op, a, b, n->loc);
+        Value ops[2] = {a, b};
+        return charge_fold(e, arith(e, n->op, a, b, n->loc), ops, 2, n->loc);
     }
     case N_PIPE: {
         Value x = eval(e, n->a);
@@ -1129,17 +1229,43 @@ static Value arith(Elab *e, int op, Value a, Value b, Loc loc) {
     if (is_num(a) && is_num(b)) {
         double x = num(a), y = num(b);
         bool ints = a.kind != V_FLOAT && b.kind != V_FLOAT;
+        int64_t r = 0;
+        bool over = false;
+        if (ints) {
+            switch (op) {
+            case '+': over = __builtin_add_overflow(a.i, b.i, &r); break;
+            case '-': over = __builtin_sub_overflow(a.i, b.i, &r); break;
+            case '*': over = __builtin_mul_overflow(a.i, b.i, &r); break;
+            case '/': over = a.i == INT64_MIN && b.i == -1; break;
+            case POW:
+                /* exactly, by squaring: pow() in double is inexact past 2^53 */
+                r = 1;
+                for (int64_t base = a.i, k = b.i; k > 0 && !over; k >>= 1) {
+                    if (k & 1)
+                        over = __builtin_mul_overflow(r, base, &r);
+                    if (k > 1 && !over)
+                        over = __builtin_mul_overflow(base, base, &base);
+                }
+                break;
+            default: break;
+            }
+        }
+        if (over) {
+            error_at(loc, "integer overflow: %lld %s %lld does not fit in 64 bits", (long long)a.i, token_spelling(op),
+                     (long long)b.i);
+            return v_error();
+        }
         switch (op) {
-        case '+': return ints ? v_int(a.i + b.i) : v_float(x + y);
-        case '-': return ints ? v_int(a.i - b.i) : v_float(x - y);
-        case '*': return ints ? v_int(a.i * b.i) : v_float(x * y);
+        case '+': return ints ? v_int(r) : v_float(x + y);
+        case '-': return ints ? v_int(r) : v_float(x - y);
+        case '*': return ints ? v_int(r) : v_float(x * y);
         case '/':
             if (y == 0) {
-                error_at(loc, "division by zero");
+                error_at(loc, "division by zero: %g / 0", x);
                 return v_error();
             }
             return ints && a.i % b.i == 0 ? v_int(a.i / b.i) : v_float(x / y);
-        case POW: return ints && b.i >= 0 ? v_int((int64_t)pow(x, y)) : v_float(pow(x, y));
+        case POW: return ints && b.i >= 0 ? v_int(r) : v_float(pow(x, y));
         case '<': return v_bool(x < y);
         case LE: return v_bool(x <= y);
         case '>': return v_bool(x > y);
@@ -1154,6 +1280,13 @@ static Value arith(Elab *e, int op, Value a, Value b, Loc loc) {
     if (a.kind == V_STR && b.kind == V_STR && (op == EQ || op == NE))
         return v_bool((strcmp(a.s, b.s) == 0) == (op == EQ));
     if (op == '+' && a.kind == V_LIST && b.kind == V_LIST) {
+        if ((int64_t)a.list->n + b.list->n > MAX_LIST) {
+            error_at(loc, "joining lists of %d and %d elements: a list may hold at most %lld", a.list->n, b.list->n,
+                     (long long)MAX_LIST);
+            return v_error();
+        }
+        if (!charge(e, (int64_t)a.list->n + b.list->n, loc))
+            return v_error();
         Value l = v_list();
         for (int i = 0; i < a.list->n; i++)
             vec_push(l.list, a.list->v[i]);
@@ -1734,7 +1867,16 @@ static void exec_while(Elab *e, Node *s) {
     }
 }
 
+static void exec_stmt_node(Elab *e, Node *s);
+
 static void exec_stmt(Elab *e, Node *s) {
+    if (!charge(e, 1, s->loc) || !enter(e, s->loc))
+        return;
+    exec_stmt_node(e, s);
+    e->depth--;
+}
+
+static void exec_stmt_node(Elab *e, Node *s) {
     Graph *g = e->g;
     switch (s->kind) {
     case N_INPUT: {
@@ -1909,7 +2051,7 @@ static void exec_stmt(Elab *e, Node *s) {
 }
 
 static void exec_stmts(Elab *e, NodeList *body) {
-    for (int i = 0; i < body->n && !e->returned; i++)
+    for (int i = 0; i < body->n && !e->returned && !e->halted; i++)
         exec_stmt(e, body->v[i]);
 }
 
@@ -2258,8 +2400,10 @@ Graph *elaborate(Program *prog, const char *model_name, const ElabOptions *opt) 
         }
     }
     exec_stmts(&e, &prog->items);
+    if (e.halted)
+        return e.g;
     apply_init_rules(&e);
-    if (e.train_node)
+    if (e.train_node && !e.halted)
         elab_train(&e, e.train_node);
     if (e.g->outputs.n == 0 && !e.g->train.present && g_diag->errors == 0)
         error_at(parse_loc_raw(prog->src, 1, 1, 1, 1), "the model has no outputs; mark a result with 'output name'");

@@ -668,7 +668,12 @@ static void emit_prelude(Em *e) {
                "    z = z ^ (z >> 31);\n");
     fprintf(o, "    %s u = (%s)((uint32_t)(z >> 32) >> 8) * (%s)0x1p-24;\n", R, R, R);
     fprintf(o, "    return u >= p ? (%s)1 / ((%s)1 - p) : (%s)0;\n}\n", R, R, R);
-    /* gemm */
+    bool matmul = false;
+    for (int f = 0; f < FN_COUNT; f++)
+        for (int i = 0; i < e->c->fn[f].kernels.n; i++)
+            matmul |= e->c->fn[f].kernels.v[i]->op == OP_MATMUL;
+    if (!matmul)
+        return;
     fprintf(o, "\n/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */\n");
     fprintf(o, "static void gemm(int ta, int tb, int m, int n, int k, const %s *a, int lda, const %s *b, int ldb, %s *c,"
                " int ldc) {\n", R, R, R);
@@ -689,18 +694,15 @@ static void emit_prelude(Em *e) {
 static void emit_conv_pool_helpers(Em *e) {
     FILE *o = e->o;
     const char *R = e->real;
-    bool conv = false, pool = false;
+    bool used[OP_COUNT] = {0};
     for (int f = 0; f < FN_COUNT; f++) {
         Sched *s = &e->c->fn[f];
-        for (int i = 0; i < s->kernels.n; i++) {
-            Op op = s->kernels.v[i]->op;
-            conv |= op == OP_CONV2D || op == OP_CONV2D_DX || op == OP_CONV2D_DW;
-            pool |= op == OP_MAXPOOL || op == OP_AVGPOOL || op == OP_MAXPOOL_DX || op == OP_AVGPOOL_DX;
-        }
+        for (int i = 0; i < s->kernels.n; i++)
+            used[s->kernels.v[i]->op] = true;
     }
     const char *args = "int64_t n, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t P, "
                        "int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw";
-    if (conv) {
+    if (used[OP_CONV2D]) {
         fprintf(o, "\n/* Direct convolution (cross-correlation): x [n, C, H, W], w [K, C, R, S], y [n, K, P, Q]. */\n");
         fprintf(o, "static void conv2d_fwd(const %s *x, const %s *w, %s *y, %s) {\n", R, R, R, args);
         fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
@@ -722,6 +724,8 @@ static void emit_conv_pool_helpers(Em *e) {
                    "                    }\n"
                    "                y[((b * K + k) * P + p) * Q + q] = acc;\n"
                    "            }\n    }\n}\n", R);
+    }
+    if (used[OP_CONV2D_DX]) {
         fprintf(o, "\n/* dx = the transposed convolution of dy with w. */\n");
         fprintf(o, "static void conv2d_dx(%s *x, const %s *w, const %s *y, %s) {\n", R, R, R, args);
         fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
@@ -744,6 +748,8 @@ static void emit_conv_pool_helpers(Em *e) {
                    "                        }\n"
                    "                    }\n"
                    "                }\n    }\n}\n", R);
+    }
+    if (used[OP_CONV2D_DW]) {
         fprintf(o, "\n/* dw = the correlation of x with dy, summed over the batch. */\n");
         fprintf(o, "static void conv2d_dw(const %s *x, %s *w, const %s *y, %s) {\n", R, R, R, args);
         fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
@@ -766,17 +772,19 @@ static void emit_conv_pool_helpers(Em *e) {
                    "                w[(kc * R + r) * S + s] = (%s)acc;\n"
                    "            }\n    }\n}\n", R);
     }
-    if (pool) {
+    if (used[OP_MAXPOOL] || used[OP_AVGPOOL] || used[OP_MAXPOOL_DX] || used[OP_AVGPOOL_DX]) {
         fprintf(o, "\n/* Pooling over planes = n * C of H x W into P x Q; max pooling pads with -inf, average pooling\n"
                    " * counts the padding (PyTorch's defaults). Backward recomputes the argmax from x. */\n");
-        const char *pargs = "int64_t planes, int64_t C, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t R, "
+        const char *pargs = "int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t R, "
                             "int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw";
         const char *kinds[4] = {"max_fwd", "avg_fwd", "max_dx", "avg_dx"};
+        const Op ops[4] = {OP_MAXPOOL, OP_AVGPOOL, OP_MAXPOOL_DX, OP_AVGPOOL_DX};
         for (int k = 0; k < 4; k++) {
+            if (!used[ops[k]])
+                continue;
             bool is_max = k == 0 || k == 2, fwd = k < 2;
             fprintf(o, "static void pool_%s(const %s *x, %s%s *y, %s *dx, %s) {\n", kinds[k], R, fwd ? "" : "const ", R,
                     R, pargs);
-            fprintf(o, "    (void)C;\n");
             if (fwd)
                 fprintf(o, "    (void)dx;\n");
             if (!is_max)
@@ -788,7 +796,7 @@ static void emit_conv_pool_helpers(Em *e) {
             fprintf(o, "        for (int64_t p = 0; p < P; p++)\n            for (int64_t q = 0; q < Q; q++) {\n");
             if (is_max)
                 fprintf(o, "                %s best = -INFINITY;\n                int64_t at = -1;\n", R);
-            else
+            else if (fwd)
                 fprintf(o, "                %s acc = 0;\n", R);
             fprintf(o, "                for (int64_t r = 0; r < R; r++)\n"
                        "                    for (int64_t s = 0; s < S; s++) {\n"
@@ -899,6 +907,16 @@ static void emit_fn_open(Em *e, Sched *s, bool uses_batch) {
 
 static int metric_count(Compiled *c) { return c->train->train.metrics.n; }
 
+static bool init_uses(const Init *x, bool normal) {
+    if (!x)
+        return false;
+    bool n = x->kind == INIT_NORMAL || x->kind == INIT_XAVIER_NORMAL || x->kind == INIT_KAIMING_NORMAL;
+    bool u = x->kind == INIT_UNIFORM || x->kind == INIT_XAVIER_UNIFORM || x->kind == INIT_KAIMING_UNIFORM;
+    return (normal ? n : u) || init_uses(x->x, normal) || init_uses(x->y, normal);
+}
+
+static void emit_init_body(Em *e, bool random);
+
 /* The C expression of one initialiser for element i of parameter pi; `v` holds the previous one's value. */
 static char *init_expr(Init *x, int pi, int ki, double fi, double fo) {
     switch (x->kind) {
@@ -931,10 +949,18 @@ static char *init_expr(Init *x, int pi, int ki, double fi, double fo) {
 }
 
 static void emit_init(Em *e) {
-    Compiled *c = e->c;
-    Graph *g = c->train;
+    Graph *g = e->c->train;
     FILE *o = e->o;
-    const char *R = e->real;
+    bool normal = false, uniform = false;
+    for (int i = 0; i < g->params.n; i++)
+        for (int k = 0; k < g->params.v[i].inits.n; k++) {
+            normal |= init_uses(g->params.v[i].inits.v[k], true);
+            uniform |= init_uses(g->params.v[i].inits.v[k], false);
+        }
+    if (!normal && !uniform) {
+        emit_init_body(e, false);
+        return;
+    }
     fprintf(o, "\n/* PCG32 and Box-Muller, as libdlrt's generator, for the initialisers. */\n");
     fprintf(o, "typedef struct {\n    uint64_t state, inc;\n} rng;\n");
     fprintf(o, "static uint32_t rng_u32(rng *r) {\n    uint64_t old = r->state;\n"
@@ -945,8 +971,17 @@ static void emit_init(Em *e) {
                "    r->inc = (stream << 1) | 1u;\n    rng_u32(r);\n    r->state += seed;\n    rng_u32(r);\n}\n");
     fprintf(o, "static double rng_uniform(rng *r) {\n    uint32_t a = rng_u32(r) >> 5, b = rng_u32(r) >> 6;\n"
                "    return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);\n}\n");
-    fprintf(o, "static double rng_normal(rng *r) {\n    double u1 = 1.0 - rng_uniform(r), u2 = rng_uniform(r);\n"
-               "    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);\n}\n");
+    if (normal)
+        fprintf(o, "static double rng_normal(rng *r) {\n    double u1 = 1.0 - rng_uniform(r), u2 = rng_uniform(r);\n"
+                   "    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);\n}\n");
+    emit_init_body(e, true);
+}
+
+static void emit_init_body(Em *e, bool random) {
+    Compiled *c = e->c;
+    Graph *g = c->train;
+    FILE *o = e->o;
+    const char *R = e->real;
     /* custom-data initialisers */
     for (int i = 0; i < g->params.n; i++) {
         Param *p = &g->params.v[i];
@@ -965,7 +1000,8 @@ static void emit_init(Em *e) {
     fprintf(o, "    unsigned char *st = (unsigned char *)state;\n");
     fprintf(o, "    memset(st, 0, %" PRId64 ");\n", c->arena_off);
     fprintf(o, "    header *h = (header *)state;\n    h->seed = seed;\n    h->step = 0;\n");
-    fprintf(o, "    rng r;\n");
+    if (random)
+        fprintf(o, "    rng r;\n");
     for (int i = 0; i < g->params.n; i++) {
         Param *p = &g->params.v[i];
         int64_t cnt = shape_numel(&p->shape);
@@ -973,7 +1009,8 @@ static void emit_init(Em *e) {
         if (p->loc.src)
             fprintf(o, ", %s.dlm line %d", e->name, p->loc.line);
         fprintf(o, " */\n");
-        fprintf(o, "    rng_seed(&r, seed, %d);\n", i);
+        if (random)
+            fprintf(o, "    rng_seed(&r, seed, %d);\n", i);
         fprintf(o, "    for (int64_t i = 0; i < %" PRId64 "; i++) {\n", cnt);
         fprintf(o, "        double v = 0.0;\n");
         for (int k = 0; k < p->inits.n; k++) {

@@ -6,6 +6,15 @@
 
 #include "dlc.h"
 
+/* A float literal that C accepts: "2.0f", not "2f". */
+static char *flit(double v) {
+    char buf[48];
+    snprintf(buf, sizeof buf, "%.9g", v);
+    if (!strpbrk(buf, ".eEn"))
+        strcat(buf, ".0");
+    return xsprintf("%sf", buf);
+}
+
 static const char *data_str(TrainSpec *t, const char *key, const char *dflt) {
     for (int i = 0; i < t->data_keys.n; i++)
         if (strcmp(t->data_keys.v[i], key) == 0 && t->data_strs.v[i])
@@ -32,7 +41,7 @@ static int data_list(TrainSpec *t, const char *key, char *buf, size_t cap, bool 
         if (strings)
             snprintf(buf + len, cap - len, "%s\"%s\"", n ? ", " : "", t->data_strs.v[i] ? t->data_strs.v[i] : "");
         else
-            snprintf(buf + len, cap - len, "%s%.9gf", n ? ", " : "", t->data_vals.v[i]);
+            snprintf(buf + len, cap - len, "%s%s", n ? ", " : "", flit(t->data_vals.v[i]));
         n++;
     }
     return n;
@@ -70,10 +79,10 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
         fprintf(o, "/* The model's data, given in %s.dlm. */\n", name);
         fprintf(o, "static float data_x[%" PRId64 "] = {", t->tensor_n * xsize);
         for (int64_t i = 0; i < t->tensor_n * xsize; i++)
-            fprintf(o, "%s%.9gf", i ? ", " : "", t->tensor_x[i]);
+            fprintf(o, "%s%s", i ? ", " : "", flit(t->tensor_x[i]));
         fprintf(o, "};\nstatic float data_y[%" PRId64 "] = {", t->tensor_n * ysize);
         for (int64_t i = 0; i < t->tensor_n * ysize; i++)
-            fprintf(o, "%s%.9gf", i ? ", " : "", t->tensor_y[i]);
+            fprintf(o, "%s%s", i ? ", " : "", flit(t->tensor_y[i]));
         fprintf(o, "};\n\n");
     }
 
@@ -131,22 +140,22 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
         int nw = data_list(t, "w", list, sizeof list, false);
         fprintf(o, "    static const float w_true[%d] = {%s};\n", nw > 0 ? nw : 1, nw ? list : "0");
         fprintf(o, "    (void)data_rng;\n");
-        fprintf(o, "    rc = dlrt_synthetic_linear(w_true, %d, %.9gf, %.9gf, %" PRId64 ", &data_rng, &train, &err);\n", nw,
-                data_num(t, "b", 0), data_num(t, "noise", 0.01), (int64_t)data_num(t, "n", 1000));
+        fprintf(o, "    rc = dlrt_synthetic_linear(w_true, %d, %s, %s, %" PRId64 ", &data_rng, &train, &err);\n", nw,
+                flit(data_num(t, "b", 0)), flit(data_num(t, "noise", 0.01)), (int64_t)data_num(t, "n", 1000));
         break;
     }
     case DATA_POLYNOMIAL: {
         int nc = data_list(t, "coeffs", list, sizeof list, false);
         fprintf(o, "    static const float coeffs[%d] = {%s};\n", nc > 0 ? nc : 1, nc ? list : "0");
-        fprintf(o, "    rc = dlrt_synthetic_polynomial(%d, X_SIZE, coeffs, %d, %.9gf, %" PRId64 ", %" PRId64
+        fprintf(o, "    rc = dlrt_synthetic_polynomial(%d, X_SIZE, coeffs, %d, %s, %" PRId64 ", %" PRId64
                    ", &data_rng, &train, &test, &err);\n",
-                (int)data_num(t, "degree", 20), nc, data_num(t, "noise", 0.1), (int64_t)data_num(t, "n_train", 100),
+                (int)data_num(t, "degree", 20), nc, flit(data_num(t, "noise", 0.1)), (int64_t)data_num(t, "n_train", 100),
                 (int64_t)data_num(t, "n_test", 100));
         break;
     }
     case DATA_HIGH_DIM:
-        fprintf(o, "    rc = dlrt_synthetic_high_dim(X_SIZE, %" PRId64 ", %" PRId64 ", %.9gf, &data_rng, &train, &test, &err);\n",
-                (int64_t)data_num(t, "n_train", 20), (int64_t)data_num(t, "n_test", 100), data_num(t, "noise", 0.01));
+        fprintf(o, "    rc = dlrt_synthetic_high_dim(X_SIZE, %" PRId64 ", %" PRId64 ", %s, &data_rng, &train, &test, &err);\n",
+                (int64_t)data_num(t, "n_train", 20), (int64_t)data_num(t, "n_test", 100), flit(data_num(t, "noise", 0.01)));
         break;
     case DATA_CSV: {
         int nd = data_list(t, "drop", list, sizeof list, true);
