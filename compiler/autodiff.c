@@ -161,6 +161,59 @@ static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
     }
 }
 
+/* Whether an adjoint flows from node n to its input i: not into comparisons, masks and integer labels. */
+static bool ad_flows(const IrNode *n, int i) {
+    switch (n->op) {
+    case OP_SIGN: case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_EQ: case OP_NE: case OP_DROPMASK:
+    case OP_ARGMAX_EQ:
+        return false;
+    case OP_WHERE: return i != 0;
+    case OP_XENT: return i != 1;
+    default: return n->in[i]->dtype == DT_F32;
+    }
+}
+
+/* Ops whose adjoint grad_rule cannot propagate: the backward kernels, reached by a gradient of a gradient. */
+static bool ad_has_rule(Op op) {
+    switch (op) {
+    case OP_SLICE: case OP_XENT_GRAD: case OP_CONV2D_DX: case OP_CONV2D_DW: case OP_MAXPOOL_DX: case OP_AVGPOOL_DX:
+        return false;
+    default:
+        return true;
+    }
+}
+
+IrNode *ad_unsupported(Graph *g, IrNode *y, IrNode **wrt, int nwrt) {
+    int n = y->id + 1;
+    bool *dep = calloc((size_t)n, sizeof(bool)), *reach = calloc((size_t)n, sizeof(bool));
+    if (!dep || !reach)
+        die("out of memory");
+    for (int k = 0; k < nwrt; k++)
+        if (wrt[k] && wrt[k]->id < n)
+            dep[wrt[k]->id] = true;
+    for (int id = 0; id < n; id++) {
+        IrNode *m = g->nodes.v[id];
+        for (int k = 0; k < m->nin && !dep[id]; k++)
+            dep[id] = dep[m->in[k]->id];
+    }
+    IrNode *bad = NULL;
+    reach[y->id] = dep[y->id];
+    for (int id = y->id; id >= 0 && !bad; id--) {
+        IrNode *m = g->nodes.v[id];
+        if (!reach[id] || m->nin == 0)
+            continue;
+        bool needed = false;
+        for (int k = 0; k < m->nin; k++)
+            if (dep[m->in[k]->id] && ad_flows(m, k))
+                needed = reach[m->in[k]->id] = true;
+        if (needed && !ad_has_rule(m->op))
+            bad = m;
+    }
+    free(dep);
+    free(reach);
+    return bad;
+}
+
 void ad_grad(Graph *g, IrNode *y, IrNode **wrt, int nwrt, IrNode **out) {
     int n = g->nodes.n;
     Ad ad = {.g = g, .loc = y->loc};

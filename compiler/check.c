@@ -1,5 +1,5 @@
 /* check.c: the `dlc check` report: every layer's output shape, every parameter, totals, FLOPs and (from the
- * planner) memory and fusion figures. Numbers are counted from the graph that is emitted, backward included. */
+ * planner) memory and fusion figures. Numbers are counted from the graphs that are emitted, backward included. */
 #include "dlc.h"
 
 void ir_mark_live(Graph *g, IrNode **roots, int nroots, bool *live) {
@@ -96,7 +96,8 @@ static double graph_flops(Graph *g, IrNode **roots, int nroots) {
     return total;
 }
 
-void check_print(FILE *out, Graph *g) {
+void check_print(FILE *out, Compiled *c) {
+    Graph *g = c->train;
     fprintf(out, "model %s: batch up to %lld\n\n", g->name, (long long)g->max_batch);
     fprintf(out, "inputs\n");
     for (int i = 0; i < g->inputs.n; i++)
@@ -124,33 +125,36 @@ void check_print(FILE *out, Graph *g) {
     fprintf(out, "\ntotal: %s parameters (%s trainable), %s bytes of f32\n", group(total), group(trainable),
             group(total * 4));
     fprintf(out, "\noutputs\n");
-    for (int i = 0; i < g->outputs.n; i++)
-        fprintf(out, "  %-28s %s\n", g->outputs.v[i].name,
-                type_str(g->outputs.v[i].node->dtype, &g->outputs.v[i].node->shape));
+    for (int i = 0; i < c->eval->outputs.n; i++)
+        fprintf(out, "  %-28s %s\n", c->eval->outputs.v[i].name,
+                type_str(c->eval->outputs.v[i].node->dtype, &c->eval->outputs.v[i].node->shape));
 
     /* FLOPs: the forward pass to the outputs, and a training step from the real backward graph */
-    Vec(IrNode *) roots = {0};
-    for (int i = 0; i < g->outputs.n; i++)
-        vec_push(&roots, g->outputs.v[i].node);
     double per = (double)g->max_batch;
-    double fwd = graph_flops(g, roots.v, roots.n);
+    Sched *fw = &c->fn[FN_FORWARD];
+    double fwd = graph_flops(c->eval, fw->roots.v, fw->roots.n);
     fprintf(out, "\nFLOPs per example\n  forward:       %s\n", human_flops(fwd / per));
     TrainSpec *t = &g->train;
-    if (t->present && t->loss) {
-        Vec(IrNode *) wrt = {0};
-        for (int i = 0; i < g->params.n; i++)
-            if (g->params.v[i].trainable)
-                vec_push(&wrt, g->params.v[i].node);
-        IrNode **grads = xalloc(sizeof(IrNode *) * (size_t)(wrt.n + 1));
-        ad_grad(g, t->loss, wrt.v, wrt.n, grads);
-        Vec(IrNode *) troots = {0};
-        vec_push(&troots, t->loss);
-        for (int i = 0; i < wrt.n; i++)
-            vec_push(&troots, grads[i]);
-        double step = graph_flops(g, troots.v, troots.n);
+    if (t->present && c->loss_train) {
+        Sched *s = &c->fn[FN_TRAIN];
+        double step = graph_flops(g, s->roots.v, s->roots.n);
         double update = (double)trainable * (t->optim == OPTIM_ADAM ? 10 : t->momentum != 0 ? 4 : 2);
         fprintf(out, "  training step: %s (forward, loss, backward and %s update)\n",
                 human_flops((step + update) / per), t->optim == OPTIM_ADAM ? "Adam" : "SGD");
+    }
+    fprintf(out, "\nmemory (bytes)\n");
+    fprintf(out, "  state block:   %s (parameters %s, optimizer %s, arena %s)\n", group(c->state_bytes),
+            group(c->params_end - 64), group(c->opt_end - c->params_end), group(c->state_bytes - c->arena_off));
+    static const char *const fn_names[FN_COUNT] = {"forward", "evaluate", "train step"};
+    for (int f = 0; f < FN_COUNT; f++) {
+        Sched *s = &c->fn[f];
+        if (!s->g)
+            continue;
+        fprintf(out, "  %-14s arena %s with buffer reuse, %s without; %d loops before fusion, %d after\n",
+                xsprintf("%s:", fn_names[f]), group(s->arena_bytes), group(s->arena_bytes_noreuse), s->loops_unfused,
+                s->loops_fused);
+    }
+    if (t->present && c->loss_train) {
         static const char *const data_names[] = {"none", "fashion_mnist", "synthetic_linear", "polynomial",
                                                   "high_dim", "csv", "tensors"};
         fprintf(out, "\ntraining\n  %s, lr %g", t->optim == OPTIM_ADAM ? "adam" : "sgd", t->lr);

@@ -24,6 +24,7 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xsprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void arena_free_all(void);
+size_t arena_allocated(void); /* bytes the arena holds */
 _Noreturn void die_at(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 #define die(...) die_at(__FILE__, __LINE__, __VA_ARGS__)
 #define unreachable() die_at(__FILE__, __LINE__, "unreachable")
@@ -400,6 +401,9 @@ Graph *elaborate(Program *prog, const char *model_name, const ElabOptions *opt);
 /* The gradient of scalar `y` with respect to each of `wrt`, as new nodes of g (NULL where y does not depend on
  * it). Nodes that no requested gradient needs are never built. */
 void ad_grad(Graph *g, IrNode *y, IrNode **wrt, int nwrt, IrNode **out);
+/* The node on the way from y back to wrt that has no gradient rule (a backward kernel, met when differentiating
+ * a gradient), or NULL when ad_grad can differentiate y. */
+IrNode *ad_unsupported(Graph *g, IrNode *y, IrNode **wrt, int nwrt);
 
 /* ---- fuse.c and plan.c: schedules and the static memory plan ---- */
 
@@ -463,6 +467,6 @@ void emit_trainer(FILE *out, Compiled *c, const EmitOptions *o);
 /* Marks in `live` (indexed by id, g->nodes.n entries) every node the roots depend on. */
 void ir_mark_live(Graph *g, IrNode **roots, int nroots, bool *live);
 double node_flops(const IrNode *n);
-void check_print(FILE *out, Graph *g);
+void check_print(FILE *out, Compiled *c);
 
 #endif

@@ -110,14 +110,23 @@ typedef struct Elab {
     Node *train_node;
     /* Limits that keep a hostile or mistaken program from hanging the compiler or exhausting its stack. */
     int64_t work; /* steps taken (statements, expressions, elements of compile-time data made or read) */
+    int nodes_charged; /* graph nodes already paid for */
+    size_t arena_start; /* arena_allocated() when elaboration began */
+    int *param_table;   /* open-addressed hash of parameter names: index + 1, 0 empty */
+    int param_table_cap;
     int depth;    /* nesting of expressions and statements being run */
     int calls;    /* nesting of block applications */
     bool halted;  /* a limit was hit: elaboration unwinds without doing anything more */
 } Elab;
 
-/* Steps of elaboration a model may take: every expression and statement run, and every element of compile-time
- * data (constant tensors, lists) made or read. The zoo takes a few thousand. */
+/* Steps of elaboration a model may take: every expression and statement run, every element of compile-time data
+ * (constant tensors, lists) made or read, and NODE_COST per graph node and CALL_COST per layer or block
+ * application, which take memory and time of their own. The zoo takes at most a few thousand; the budget is
+ * spent in a few seconds and well under a gigabyte. */
 #define ELAB_BUDGET ((int64_t)1 << 26)
+#define NODE_COST 16
+#define CALL_COST 64
+#define ELAB_MEMORY ((size_t)1 << 30) /* bytes of compiler memory elaboration may take */
 #define MAX_DEPTH 1000     /* expressions and statements nested in each other, block calls included */
 #define MAX_CALLS 200      /* block applications nested in each other */
 #define MAX_LIST ((int64_t)1 << 20)
@@ -183,10 +192,15 @@ static bool charge(Elab *e, int64_t cost, Loc loc) {
     if (e->halted)
         return false;
     e->work += cost;
-    if (e->work <= ELAB_BUDGET)
+    size_t mem = arena_allocated() - e->arena_start;
+    if (e->work <= ELAB_BUDGET && mem <= ELAB_MEMORY)
         return true;
-    error_at(loc, "elaborating the model takes more than %lld steps here; is a loop or a recursive block unrolled "
-                  "too many times, or a compile-time constant too big?", (long long)ELAB_BUDGET);
+    if (mem > ELAB_MEMORY)
+        error_at(loc, "elaborating the model takes more than %zu MiB of memory here; is a loop or a recursive block "
+                      "unrolled too many times, or a compile-time constant too big?", ELAB_MEMORY >> 20);
+    else
+        error_at(loc, "elaborating the model takes more than %lld steps here; is a loop or a recursive block "
+                      "unrolled too many times, or a compile-time constant too big?", (long long)ELAB_BUDGET);
     e->halted = true;
     return false;
 }
@@ -205,6 +219,23 @@ static Value charge_fold(Elab *e, Value r, const Value *ops, int nops, Loc loc) 
     int64_t cost = const_cost(r);
     for (int i = 0; i < nops; i++)
         cost += const_cost(ops[i]);
+    return charge(e, cost, loc) ? r : v_error();
+}
+
+/* charge_fold for a call's result, from its arguments (lists of constants included: concat, penalties). */
+static Value charge_fold_args(Elab *e, Value r, const Args *a, Loc loc) {
+    if (const_cost(r) == 0)
+        return r;
+    int64_t cost = const_cost(r);
+    for (int k = 0; k < 2; k++) {
+        const Value *v = k ? a->kval.v : a->pos.v;
+        int n = k ? a->kval.n : a->pos.n;
+        for (int i = 0; i < n; i++) {
+            cost += const_cost(v[i]);
+            for (int j = 0; v[i].kind == V_LIST && j < v[i].list->n; j++)
+                cost += const_cost(v[i].list->v[j]);
+        }
+    }
     return charge(e, cost, loc) ? r : v_error();
 }
 
@@ -505,11 +536,36 @@ static Init *init_new(InitKind k, double a, double b) {
     return i;
 }
 
-static int find_param(Graph *g, const char *name) {
-    for (int i = 0; i < g->params.n; i++)
-        if (strcmp(g->params.v[i].name, name) == 0)
-            return i;
-    return -1;
+/* Parameters by name, hashed: a model with many layers would otherwise take time quadratic in their number. */
+static uint64_t name_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static int *param_slot(Elab *e, const char *name) {
+    int mask = e->param_table_cap - 1;
+    for (int i = (int)(name_hash(name) & (uint64_t)mask);; i = (i + 1) & mask) {
+        int k = e->param_table[i];
+        if (k == 0 || strcmp(e->g->params.v[k - 1].name, name) == 0)
+            return &e->param_table[i];
+    }
+}
+
+static int find_param(Elab *e, const char *name) {
+    return e->param_table_cap ? *param_slot(e, name) - 1 : -1;
+}
+
+/* Records parameter number k (just pushed) in the table. */
+static void index_param(Elab *e, int k) {
+    if (2 * (k + 1) > e->param_table_cap) {
+        e->param_table_cap = e->param_table_cap ? 2 * e->param_table_cap : 64;
+        e->param_table = xalloc(sizeof(int) * (size_t)e->param_table_cap);
+        for (int i = 0; i < k; i++)
+            *param_slot(e, e->g->params.v[i].name) = i + 1;
+    }
+    *param_slot(e, e->g->params.v[k].name) = k + 1;
 }
 
 static bool init_value(Elab *e, Value v, Loc loc, Init **out);
@@ -517,7 +573,7 @@ static bool init_value(Elab *e, Value v, Loc loc, Init **out);
 /* Creates (or, in a re-applied block instance, finds) parameter `local` of the current scope. */
 static IrNode *make_param(Elab *e, const char *local, Shape shape, bool trainable, Init *init, Loc loc) {
     char *name = xsprintf("%s%s", e->scope->prefix, local);
-    int k = find_param(e->g, name);
+    int k = find_param(e, name);
     if (k >= 0) {
         Param *p = &e->g->params.v[k];
         if (e->scope->reuse && shape_eq(&p->shape, &shape))
@@ -531,6 +587,8 @@ static IrNode *make_param(Elab *e, const char *local, Shape shape, bool trainabl
             error_at(loc, "parameter '%s' has a non-positive dimension in %s", name, shape_str(&shape));
             return NULL;
         }
+    if (!shape_check_size(&shape, DT_F32, loc, xsprintf("parameter '%s'", name)))
+        return NULL;
     Param p = {0};
     p.name = name;
     p.shape = shape;
@@ -542,6 +600,7 @@ static IrNode *make_param(Elab *e, const char *local, Shape shape, bool trainabl
         vec_push(&p.inits, init);
     vec_push(&e->g->params, p);
     int idx = e->g->params.n - 1;
+    index_param(e, idx);
     IrNode *n = ir_leaf(e->g, trainable ? OP_PARAM : OP_STATE, DT_F32, shape, idx, loc);
     e->g->params.v[idx].node = n;
     return n;
@@ -614,6 +673,8 @@ static IrNode *layer_param(Elab *e, Layer *l, int which, const char *local, Shap
 static Value apply_layer(Elab *e, Layer *l, Value input, Loc loc) {
     if (input.kind == V_ERROR)
         return input;
+    if (!charge(e, CALL_COST, loc))
+        return v_error();
     if (l->func < 0)
         return apply_block(e, l, input, loc);
     const char *name = func_name(l->func);
@@ -642,6 +703,10 @@ static Value apply_layer(Elab *e, Layer *l, Value input, Loc loc) {
         }
         if (!want_int(vo, lo, "linear's output size", &out))
             return v_error();
+        if (out < 1 || out > MAX_NUMEL) {
+            error_at(lo, "linear's output size must be in 1..%lld, got %lld", (long long)MAX_NUMEL, (long long)out);
+            return v_error();
+        }
         if (x->shape.rank != 2 && !(x->shape.rank == 1 && !x->shape.batched)) {
             error_at(loc, "linear expects [batch, features], got %s; flatten it first",
                      type_str(x->dtype, &x->shape));
@@ -682,12 +747,20 @@ static Value apply_layer(Elab *e, Layer *l, Value input, Loc loc) {
         }
         if (!want_int(v, vl, "conv2d's output channels", &out))
             return v_error();
+        if (out < 1 || out > MAX_NUMEL) {
+            error_at(vl, "conv2d's output channels must be in 1..%lld, got %lld", (long long)MAX_NUMEL, (long long)out);
+            return v_error();
+        }
         if (!arg_get(a, "kernel", 1, &v, &vl)) {
             error_at(a->loc, "conv2d needs a kernel size: conv2d(%lld, kernel=3)", (long long)out);
             return v_error();
         }
         if (!want_pair(v, vl, "kernel", k))
             return v_error();
+        if (k[0] < 1 || k[1] < 1 || k[0] > MAX_NUMEL || k[1] > MAX_NUMEL) {
+            error_at(vl, "conv2d's kernel size must be at least 1, got (%lld, %lld)", (long long)k[0], (long long)k[1]);
+            return v_error();
+        }
         if (arg_get(a, "padding", -1, &v, &vl) && !want_pair(v, vl, "padding", pad))
             return v_error();
         if (arg_get(a, "stride", -1, &v, &vl) && !want_pair(v, vl, "stride", stride))
@@ -696,8 +769,23 @@ static Value apply_layer(Elab *e, Layer *l, Value input, Loc loc) {
             error_at(loc, "conv2d expects [N, C, H, W], got %s", type_str(x->dtype, &x->shape));
             return v_error();
         }
+        /* the geometry is checked before the weight is made: a kernel that does not fit is the error to report,
+         * not the size of its weight */
+        for (int i = 0; i < 2; i++)
+            if (stride[i] < 1 || stride[i] > MAX_NUMEL || pad[i] < 0 || pad[i] > MAX_NUMEL) {
+                error_at(loc, "conv2d: the stride must be in 1..%lld and the padding in 0..%lld, got stride (%lld, %lld) "
+                         "and padding (%lld, %lld)", (long long)MAX_NUMEL, (long long)MAX_NUMEL, (long long)stride[0],
+                         (long long)stride[1], (long long)pad[0], (long long)pad[1]);
+                return v_error();
+            }
+        if (k[0] > x->shape.d[2] + 2 * pad[0] || k[1] > x->shape.d[3] + 2 * pad[1]) {
+            error_at(loc, "conv2d: a %lldx%lld kernel with padding (%lld, %lld) and stride (%lld, %lld) does not fit "
+                     "input %s", (long long)k[0], (long long)k[1], (long long)pad[0], (long long)pad[1],
+                     (long long)stride[0], (long long)stride[1], shape_str(&x->shape));
+            return v_error();
+        }
         int64_t wd[4] = {out, x->shape.d[1], k[0], k[1]};
-        int64_t fan_in = x->shape.d[1] * k[0] * k[1];
+        int64_t fan_in = shape_numel(&(Shape){.rank = 3, .d = {x->shape.d[1], k[0], k[1]}});
         IrNode *w = layer_param(e, l, 0, "weight", shape_make(4, wd, false),
                                 layer_init(e, l, "weight_init", default_init(fan_in)), loc);
         if (!w)
@@ -747,7 +835,7 @@ static Value apply_layer(Elab *e, Layer *l, Value input, Loc loc) {
         }
         if (!want_num(v, vl, "dropout's probability", &p))
             return v_error();
-        if (p < 0 || p >= 1) {
+        if (!(p >= 0 && p < 1)) {
             error_at(vl, "dropout probability must be in [0, 1), got %g", p);
             return v_error();
         }
@@ -819,11 +907,20 @@ static Value apply_instance(Elab *e, Layer *l, Value input, Loc loc) {
     return apply_layer(e, l, input, loc);
 }
 
+/* "x, convs, channels": a block's parameters, for messages. */
+static char *block_params_str(Node *def) {
+    char *s = "";
+    for (int i = 0; i < def->params.n; i++)
+        s = xsprintf("%s%s%s", s, i ? ", " : "", def->params.v[i]->name);
+    return s;
+}
+
 static Value call_block_with(Elab *e, Node *def, Layer *l, Args *args, Loc loc) {
     int np = def->params.n;
     if (args->pos.n + args->key.n != np) {
         error_at(loc, "block '%s' takes %d argument%s (%s), got %d", def->name, np, np == 1 ? "" : "s",
-                 np ? def->params.v[0]->name : "", args->pos.n + args->key.n);
+                 block_params_str(def), args->pos.n + args->key.n);
+        note_at(def->loc, "'%s' is defined here", def->name);
         return v_error();
     }
     Env *env = env_new(e->globals);
@@ -837,10 +934,13 @@ static Value call_block_with(Elab *e, Node *def, Layer *l, Args *args, Loc loc) 
                 found = true;
             }
         if (!found) {
-            error_at(args->key_loc.v[i], "block '%s' has no parameter '%s'", def->name, args->key.v[i]);
+            error_at(args->key_loc.v[i], "block '%s' has no parameter '%s'; its parameters are %s", def->name,
+                     args->key.v[i], block_params_str(def));
             return v_error();
         }
     }
+    if (!charge(e, CALL_COST, loc))
+        return v_error();
     if (e->calls >= MAX_CALLS) {
         error_at(loc, "block applications nest more than %d deep here; does '%s' call itself without end?", MAX_CALLS,
                  def->name);
@@ -954,8 +1054,9 @@ static Value call_layer(Elab *e, int func, Node *block, Args *a, const char *lab
         int np = block->params.n;
         apply = a->pos.n + a->key.n == np && a->pos.n > 0 && a->pos.v[0].kind == V_TENSOR;
         if (!apply && a->pos.n + a->key.n != np - 1) {
-            error_at(loc, "block '%s' takes %d argument%s, got %d", block->name, np, np == 1 ? "" : "s",
-                     a->pos.n + a->key.n);
+            error_at(loc, "block '%s' takes %d argument%s (%s), or %d without the input to make a layer, got %d",
+                     block->name, np, np == 1 ? "" : "s", block_params_str(block), np - 1, a->pos.n + a->key.n);
+            note_at(block->loc, "'%s' is defined here", block->name);
             return v_error();
         }
     }
@@ -1009,7 +1110,9 @@ static Value eval_call(Elab *e, Node *call, Value *pipe_in, Loc pipe_loc, const 
         return call_layer(e, -1, fv.block, &a, call->label, hint, call->loc);
     if (fv.kind == V_LAYER) {
         if (a.pos.n != 1 || a.key.n) {
-            error_at(call->loc, "layer instance '%s' takes exactly its input", fv.layer->name);
+            error_at(call->loc, "layer instance '%s' takes exactly its input, got %d arguments",
+                     fv.layer->name ? fv.layer->name : fv.layer->block ? fv.layer->block->name : func_name(fv.layer->func),
+                     a.pos.n + a.key.n);
             return v_error();
         }
         return apply_instance(e, fv.layer, a.pos.v[0], call->loc);
@@ -1019,11 +1122,11 @@ static Value eval_call(Elab *e, Node *call, Value *pipe_in, Loc pipe_loc, const 
         return v_error();
     }
     if (fv.func < B_LAYER_END)
-        return call_layer(e, fv.func, NULL, &a, call->label, hint, call->loc);
+        return charge_fold_args(e, call_layer(e, fv.func, NULL, &a, call->label, hint, call->loc), &a, call->loc);
     if (call->label)
         error_at(call->label_loc, "'%s' is a function, not a layer: it has no name to give",
                  func_name(fv.func));
-    return call_function(e, fv.func, &a, call->loc);
+    return charge_fold_args(e, call_function(e, fv.func, &a, call->loc), &a, call->loc);
 }
 
 /* Applies a value as a function to one argument: `x |> relu`, `x |> shared`. */
@@ -1042,8 +1145,8 @@ static Value apply_value(Elab *e, Value f, Value x, Node *at, Loc loc) {
     if (f.kind == V_FUNC) {
         a.fname = func_name(f.func);
         if (f.func < B_LAYER_END)
-            return call_layer(e, f.func, NULL, &a, label, NULL, loc);
-        return call_function(e, f.func, &a, loc);
+            return charge_fold_args(e, call_layer(e, f.func, NULL, &a, label, NULL, loc), &a, loc);
+        return charge_fold_args(e, call_function(e, f.func, &a, loc), &a, loc);
     }
     error_at(loc, "the right side of '|>' must be a layer or a function, got %s", value_desc(f));
     return v_error();
@@ -1069,12 +1172,19 @@ static Value eval_ident(Elab *e, Node *n) {
 
 static Value eval_node(Elab *e, Node *n);
 
+/* Charges the graph nodes made since the last call. */
+static bool charge_nodes(Elab *e, Loc loc) {
+    int grown = e->g->nodes.n - e->nodes_charged;
+    e->nodes_charged = e->g->nodes.n;
+    return charge(e, (int64_t)grown * NODE_COST, loc);
+}
+
 static Value eval(Elab *e, Node *n) {
     if (!charge(e, 1, n->loc) || !enter(e, n->loc))
         return v_error();
     Value v = eval_node(e, n);
     e->depth--;
-    return v;
+    return charge_nodes(e, n->loc) ? v : v_error();
 }
 
 static Value eval_node(Elab *e, Node *n) {
@@ -1413,12 +1523,20 @@ static bool shape_from_value(Elab *e, Value v, Loc loc, Shape *s, bool allow_bat
     (void)e;
     memset(s, 0, sizeof *s);
     if (v.kind == V_INT) {
+        if (v.i <= 0 || v.i > MAX_NUMEL) {
+            error_at(loc, "a shape's dimensions must be in 1..%lld, got %lld", (long long)MAX_NUMEL, (long long)v.i);
+            return false;
+        }
         s->rank = 1;
         s->d[0] = v.i;
         return true;
     }
-    if (v.kind != V_LIST || v.list->n > MAX_RANK) {
+    if (v.kind != V_LIST) {
         error_at(loc, "expected a shape such as [2, 3], got %s", value_desc(v));
+        return false;
+    }
+    if (v.list->n > MAX_RANK) {
+        error_at(loc, "a shape has at most %d dimensions, got %d", MAX_RANK, v.list->n);
         return false;
     }
     s->rank = v.list->n;
@@ -1442,7 +1560,7 @@ static bool shape_from_value(Elab *e, Value v, Loc loc, Shape *s, bool allow_bat
         }
         s->d[i] = k;
     }
-    return true;
+    return shape_check_size(s, DT_F32, loc, "the shape");
 }
 
 static Value loss_mean(Elab *e, IrNode *t, Loc loc) {
@@ -1532,7 +1650,18 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
         if (!args_check(a, 2, keys))
             return v_error();
         IrNode *x = tensor_arg(e, a, "x", 0);
-        return x ? v_tensor(b_softmax(g, OP_LOGSOFTMAX, x, loc)) : v_error();
+        if (!x)
+            return v_error();
+        Value v;
+        Loc vl;
+        int64_t axis = -1;
+        if (arg_get(a, "axis", 1, &v, &vl) && !want_int(v, vl, "axis", &axis))
+            return v_error();
+        if (axis != -1 && axis != x->shape.rank - 1) {
+            error_at(vl, "log_softmax is over the last axis only (axis=-1), got axis=%lld", (long long)axis);
+            return v_error();
+        }
+        return v_tensor(b_softmax(g, OP_LOGSOFTMAX, x, loc));
     }
     case B_RESHAPE: {
         if (!args_check(a, 2, NULL))
@@ -1565,11 +1694,16 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
         Loc ll = loc, al = loc;
         int64_t axis = 0;
         if (!arg_get(a, "xs", 0, &lv, &ll) || lv.kind != V_LIST) {
-            error_at(ll, "concat needs a list of tensors: concat([a, b], axis=1)");
+            error_at(ll, "concat needs a list of tensors: concat([a, b], axis=1), got %s",
+                     a->pos.n ? value_desc(lv) : "no arguments");
             return v_error();
         }
         if (arg_get(a, "axis", 1, &av, &al) && !want_int(av, al, "axis", &axis))
             return v_error();
+        if (axis < -MAX_RANK || axis >= MAX_RANK) {
+            error_at(al, "concat: axis %lld is out of range; a tensor has at most %d axes", (long long)axis, MAX_RANK);
+            return v_error();
+        }
         IrNode *xs[MAX_IN];
         int n = lv.list->n > MAX_IN ? MAX_IN + 1 : lv.list->n;
         for (int i = 0; i < n && i < MAX_IN; i++)
@@ -1608,12 +1742,18 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
         Value v;
         Loc vl = loc;
         int64_t n;
-        if (!arg_get(a, "n", 0, &v, &vl) || !want_int(v, vl, "arange's length", &n))
+        if (!arg_get(a, "n", 0, &v, &vl)) {
+            error_at(loc, "arange needs a length: arange(10)");
+            return v_error();
+        }
+        if (!want_int(v, vl, "arange's length", &n))
             return v_error();
         if (n <= 0 || n > (1 << 24)) {
             error_at(vl, "arange length must be in 1..16777216, got %lld", (long long)n);
             return v_error();
         }
+        if (!charge(e, n, vl))
+            return v_error();
         double *d = xalloc(sizeof(double) * (size_t)n);
         for (int64_t i = 0; i < n; i++)
             d[i] = (double)i;
@@ -1625,36 +1765,49 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
         Value v;
         Loc vl = loc;
         int64_t lo = 0, hi;
-        if (!arg_get(a, "n", 0, &v, &vl) || !want_int(v, vl, "range's bound", &hi))
+        if (!arg_get(a, "n", 0, &v, &vl)) {
+            error_at(loc, "range needs a bound: range(10) or range(2, 10)");
+            return v_error();
+        }
+        if (!want_int(v, vl, "range's bound", &hi))
             return v_error();
         if (a->pos.n == 2) {
             lo = hi;
             if (!want_int(a->pos.v[1], a->pos_loc.v[1], "range's bound", &hi))
                 return v_error();
         }
-        if (hi - lo > 100000) {
-            error_at(loc, "range of %lld iterations is too long to unroll", (long long)(hi - lo));
+        /* hi - lo may overflow; compared without subtracting */
+        if (hi > lo && (lo < 0 ? hi > 100000 + lo : hi - lo > 100000)) {
+            error_at(loc, "range(%lld, %lld) is too long to unroll: a range has at most 100000 values", (long long)lo,
+                     (long long)hi);
             return v_error();
         }
+        if (hi > lo && !charge(e, hi - lo, loc))
+            return v_error();
         Value l = v_list();
         for (int64_t i = lo; i < hi; i++)
             vec_push(l.list, v_int(i));
         return l;
     }
     case B_LEN: {
+        if (!args_check(a, 1, NULL))
+            return v_error();
         Value v;
         if (!arg_get(a, "x", 0, &v, NULL) || v.kind != V_LIST) {
-            error_at(loc, "len needs a list");
+            error_at(loc, "len needs a list, got %s", a->pos.n ? value_desc(v) : "no arguments");
             return v_error();
         }
         return v_int(v.list->n);
     }
     case B_PARAM:
     case B_PARAMS: {
+        if (!args_check(a, 1, NULL))
+            return v_error();
         Value v;
         Loc vl = loc;
         if (!arg_get(a, "name", 0, &v, &vl) || v.kind != V_STR) {
-            error_at(loc, "%s needs a parameter name as a string: %s(\"0.weight\")", a->fname, a->fname);
+            error_at(loc, "%s needs a parameter name as a string: %s(\"0.weight\"), got %s", a->fname, a->fname,
+                     a->pos.n ? value_desc(v) : "no arguments");
             return v_error();
         }
         Value l = v_list();
@@ -1683,6 +1836,14 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
         if (y->shape.rank != 0) {
             error_at(a->pos_loc.v[0], "grad needs a scalar to differentiate, got %s; take sum() of it first",
                      type_str(y->dtype, &y->shape));
+            return v_error();
+        }
+        IrNode *bad = ad_unsupported(g, y, &x, 1);
+        if (bad) {
+            error_at(loc, "grad: cannot differentiate through %s, a gradient built by grad() or the loss; "
+                          "second-order gradients go through element-wise ops, reductions and matmul only",
+                     op_info[bad->op].name);
+            note_at(bad->loc, "%s is part of the gradient of this", op_info[bad->op].name);
             return v_error();
         }
         IrNode *dx;
@@ -1723,6 +1884,8 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
     }
     case B_L2_PENALTY:
     case B_L1_PENALTY: {
+        if (!args_check(a, 1, NULL))
+            return v_error();
         Value v;
         Loc vl = loc;
         if (!arg_get(a, "w", 0, &v, &vl)) {
@@ -1730,15 +1893,25 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
             return v_error();
         }
         int n = v.kind == V_LIST ? v.list->n : 1;
+        if (n == 0) {
+            error_at(vl, "%s needs a parameter or a list of them, got an empty list", a->fname);
+            return v_error();
+        }
         IrNode *total = NULL;
         for (int i = 0; i < n; i++) {
             IrNode *w = to_tensor(e, v.kind == V_LIST ? v.list->v[i] : v, vl, "a penalised value");
             if (!w)
                 return v_error();
-            IrNode *t = f == B_L2_PENALTY ? b_scalar_op(g, OP_MUL, b_binary(g, OP_MUL, w, w, loc), 0.5, loc)
-                                          : b_unary(g, OP_ABS, w, loc);
-            t = b_reduce(g, OP_SUM, t, w->shape.rank ? (1u << w->shape.rank) - 1 : 0, false, loc);
-            total = total ? b_binary(g, OP_ADD, total, t, loc) : t;
+            IrNode *t = f == B_L2_PENALTY ? b_binary(g, OP_MUL, w, w, loc) : b_unary(g, OP_ABS, w, loc);
+            if (t && f == B_L2_PENALTY)
+                t = b_scalar_op(g, OP_MUL, t, 0.5, loc);
+            if (t)
+                t = b_reduce(g, OP_SUM, t, w->shape.rank ? (1u << w->shape.rank) - 1 : 0, false, loc);
+            if (t)
+                t = total ? b_binary(g, OP_ADD, total, t, loc) : t;
+            if (!t)
+                return v_error();
+            total = t;
         }
         return v_tensor(total);
     }
@@ -1779,10 +1952,17 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
         return v_init(init_new(k, gain, 0));
     }
     case B_CONSTANT: {
+        static const char *const keys[] = {"value", NULL};
+        if (!args_check(a, 1, keys))
+            return v_error();
         Value v;
         Loc vl = loc;
         double c;
-        if (!arg_get(a, "value", 0, &v, &vl) || !want_num(v, vl, "constant's value", &c))
+        if (!arg_get(a, "value", 0, &v, &vl)) {
+            error_at(loc, "constant needs a value: constant(42)");
+            return v_error();
+        }
+        if (!want_num(v, vl, "constant's value", &c))
             return v_error();
         return v_init(init_new(INIT_CONST, c, 0));
     }
@@ -1801,6 +1981,13 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
         if (!shape_from_value(e, sv, a->pos_loc.v[0], &s, false))
             return v_error();
         int64_t n = shape_numel(&s);
+        if (n > MAX_CONST_NUMEL) {
+            error_at(a->pos_loc.v[0], "%s(%s) would be a compile-time constant of %lld elements; the limit is %lld",
+                     a->fname, shape_str(&s), (long long)n, (long long)MAX_CONST_NUMEL);
+            return v_error();
+        }
+        if (!charge(e, n, loc))
+            return v_error();
         double *d = xalloc(sizeof(double) * (size_t)n);
         for (int64_t i = 0; i < n; i++)
             d[i] = f == B_ONES;
@@ -1829,29 +2016,39 @@ static void exec_while(Elab *e, Node *s) {
         if (c.kind == V_ERROR)
             return;
         if (c.kind != V_TENSOR) {
-            error_at(s->a->loc, "a while loop's condition must be a tensor (the loop is data-dependent); "
-                                "for a compile-time loop use 'for'");
+            error_at(s->a->loc, "a while loop's condition must be a tensor (the loop is data-dependent), got %s; "
+                                "for a compile-time loop use 'for'", value_desc(c));
             return;
         }
-        if (c.t->shape.rank != 0) {
-            error_at(s->a->loc, "a while loop's condition must be a scalar, got %s; reduce it with sum() or max()",
+        if (c.t->shape.rank != 0 || c.t->dtype != DT_F32) {
+            error_at(s->a->loc, "a while loop's condition must be an f32 scalar, got %s; reduce it with sum() or max()",
                      type_str(c.t->dtype, &c.t->shape));
             return;
         }
         active = active ? b_binary(e->g, OP_MUL, active, c.t, s->loc) : c.t;
+        if (!active)
+            return;
         /* run the body on a copy of the scope, then select per variable */
         Env *before = env_new(NULL);
         for (int i = 0; i < e->env->names.n; i++)
             env_set(before, e->env->names.v[i], e->env->vals.v[i]);
         exec_stmts(e, &s->body);
+        if (e->halted)
+            return;
+        if (e->returned) {
+            error_at(s->loc, "'return' inside a while loop: the loop is data-dependent, so it cannot decide the "
+                             "block's result; assign in the loop and return after it");
+            return;
+        }
         for (int i = 0; i < e->env->names.n; i++) {
             Value *now = &e->env->vals.v[i];
             Value *old = env_find(before, e->env->names.v[i]);
             if (!old || (now->kind == old->kind && now->kind != V_TENSOR))
                 continue;
             if (now->kind != V_TENSOR || old->kind != V_TENSOR) {
-                if (now->kind != V_ERROR)
-                    error_at(s->loc, "'%s' changes in a while loop but is not a tensor", e->env->names.v[i]);
+                if (now->kind != V_ERROR && old->kind != V_ERROR)
+                    error_at(s->loc, "'%s' changes in a while loop from %s to %s; only tensors can change in a "
+                             "data-dependent loop", e->env->names.v[i], value_desc(*old), value_desc(*now));
                 return;
             }
             if (now->t == old->t)
@@ -1862,7 +2059,14 @@ static void exec_while(Elab *e, Node *s) {
                 return;
             }
             IrNode *in[3] = {active, now->t, old->t};
-            now->t = b_elem(e->g, OP_WHERE, 3, in, s->loc);
+            Value sel = v_tensor(b_elem(e->g, OP_WHERE, 3, in, s->loc));
+            Value ops[2] = {*now, *old};
+            sel = sel.kind == V_TENSOR ? charge_fold(e, sel, ops, 2, s->loc) : sel;
+            if (sel.kind == V_ERROR) {
+                *now = sel;
+                return;
+            }
+            now->t = sel.t;
         }
     }
 }
@@ -1874,6 +2078,7 @@ static void exec_stmt(Elab *e, Node *s) {
         return;
     exec_stmt_node(e, s);
     e->depth--;
+    charge_nodes(e, s->loc);
 }
 
 static void exec_stmt_node(Elab *e, Node *s) {
@@ -1937,6 +2142,7 @@ static void exec_stmt_node(Elab *e, Node *s) {
         for (int i = 0; i < g->outputs.n; i++)
             if (strcmp(g->outputs.v[i].name, s->name) == 0) {
                 error_at(s->loc, "output '%s' is declared twice", s->name);
+                note_at(g->outputs.v[i].loc, "first declared here");
                 return;
             }
         Output o = {.name = s->name, .node = v.t, .loc = s->loc};
@@ -2150,9 +2356,14 @@ static void elab_data(Elab *e, Node *s) {
         }
     }
     if (t->data == DATA_FASHION_MNIST) {
-        double resize = 28;
-        train_num(e, &a, "resize", &resize);
-        t->resize = (int64_t)resize;
+        int64_t resize = 28;
+        Value rv;
+        Loc rl;
+        if (arg_get(&a, "resize", -1, &rv, &rl) && want_int(rv, rl, "resize", &resize) && (resize < 1 || resize > 4096)) {
+            error_at(rl, "resize must be an image size in 1..4096, got %lld", (long long)resize);
+            resize = 28;
+        }
+        t->resize = resize;
         int64_t want[3] = {1, t->resize, t->resize};
         bool ok = x->dtype == DT_F32 && x->shape.batched &&
                   ((x->shape.rank == 4 && x->shape.d[1] == 1 && x->shape.d[2] == want[1] && x->shape.d[3] == want[2]) ||
@@ -2176,16 +2387,25 @@ static void elab_data(Elab *e, Node *s) {
             return;
         }
         if (xs->op != OP_CONST || ys->op != OP_CONST) {
-            error_at(a.loc, "tensors(...) data must be compile-time constants");
+            error_at(a.loc, "tensors(...) data must be compile-time constants, got %s and %s",
+                     xs->op == OP_CONST ? "a constant" : type_str(xs->dtype, &xs->shape),
+                     ys->op == OP_CONST ? "a constant" : type_str(ys->dtype, &ys->shape));
+            return;
+        }
+        /* the data are [n, ...] with the inputs' per-example dimensions, n examples of each */
+        bool fits = x->shape.batched && y->shape.batched && xs->shape.rank == x->shape.rank &&
+                    ys->shape.rank == y->shape.rank && xs->shape.d[0] == ys->shape.d[0];
+        for (int i = 1; fits && i < x->shape.rank; i++)
+            fits = xs->shape.d[i] == x->shape.d[i];
+        for (int i = 1; fits && i < y->shape.rank; i++)
+            fits = ys->shape.d[i] == y->shape.d[i];
+        if (!fits) {
+            error_at(a.loc, "tensors(...): data %s and %s do not match inputs %s and %s (the data hold n examples "
+                     "of each input's shape after its batch dimension)", shape_str(&xs->shape), shape_str(&ys->shape),
+                     type_str(x->dtype, &x->shape), type_str(y->dtype, &y->shape));
             return;
         }
         int64_t n = xs->shape.d[0];
-        if (xs->shape.rank != x->shape.rank || ys->shape.rank != y->shape.rank || ys->shape.d[0] != n ||
-            shape_numel(&xs->shape) / n != shape_inner(&x->shape) || shape_numel(&ys->shape) / n != shape_inner(&y->shape)) {
-            error_at(a.loc, "tensors(...): data %s and %s do not match inputs %s and %s", shape_str(&xs->shape),
-                     shape_str(&ys->shape), type_str(x->dtype, &x->shape), type_str(y->dtype, &y->shape));
-            return;
-        }
         t->tensor_x = xs->data;
         t->tensor_y = ys->data;
         t->tensor_n = n;
@@ -2227,6 +2447,14 @@ static void elab_train(Elab *e, Node *tn) {
         if (!known)
             error_at(s->loc, "unknown train setting '%s'; expected data, loss, optimizer, batch, epochs, seed, "
                              "metrics or lr", s->name);
+        for (int j = 0; j < i; j++) {
+            Node *o = tn->body.v[j];
+            if (o->kind == N_ASSIGN && strcmp(o->name, s->name) == 0) {
+                error_at(s->loc, "train setting '%s' is given twice", s->name);
+                note_at(o->loc, "first given here");
+                break;
+            }
+        }
     }
     Node *s;
     if ((s = train_find(tn, "loss"))) {
@@ -2236,24 +2464,43 @@ static void elab_train(Elab *e, Node *tn) {
                      type_str(v.t->dtype, &v.t->shape));
         else if (v.kind != V_TENSOR && v.kind != V_ERROR)
             error_at(s->a->loc, "the loss must be a tensor expression, got %s", value_desc(v));
-        else if (v.kind == V_TENSOR)
-            t->loss = v.t;
+        else if (v.kind == V_TENSOR) {
+            Vec(IrNode *) wrt = {0};
+            for (int i = 0; i < e->g->params.n; i++)
+                if (e->g->params.v[i].trainable)
+                    vec_push(&wrt, e->g->params.v[i].node);
+            IrNode *bad = ad_unsupported(e->g, v.t, wrt.v, wrt.n);
+            if (bad) {
+                error_at(s->a->loc, "the loss cannot be differentiated through %s, a gradient built by grad(); "
+                                    "second-order gradients go through element-wise ops, reductions and matmul only",
+                         op_info[bad->op].name);
+                note_at(bad->loc, "%s is part of the gradient of this", op_info[bad->op].name);
+            } else {
+                t->loss = v.t;
+            }
+        }
     } else {
         error_at(tn->loc, "the train section needs a loss: loss = cross_entropy(logits, y)");
     }
     int64_t iv;
-    if ((s = train_find(tn, "epochs")) && want_int(eval(e, s->a), s->a->loc, "epochs", &iv))
-        t->epochs = iv;
+    if ((s = train_find(tn, "epochs")) && want_int(eval(e, s->a), s->a->loc, "epochs", &iv)) {
+        if (iv < 1)
+            error_at(s->a->loc, "epochs must be at least 1, got %lld", (long long)iv);
+        else
+            t->epochs = iv;
+    }
     if ((s = train_find(tn, "seed")) && want_int(eval(e, s->a), s->a->loc, "seed", &iv))
         t->seed = iv;
     t->batch = e->g->max_batch;
-    if ((s = train_find(tn, "lr")))
-        want_num(eval(e, s->a), s->a->loc, "lr", &t->lr);
+    if ((s = train_find(tn, "lr")) && want_num(eval(e, s->a), s->a->loc, "lr", &t->lr) &&
+        !(t->lr > 0 && t->lr < INFINITY))
+        error_at(s->a->loc, "the learning rate must be positive, got %g", t->lr);
     if ((s = train_find(tn, "optimizer"))) {
         Node *c = s->a;
         if (c->kind != N_CALL || c->a->kind != N_IDENT ||
             (strcmp(c->a->name, "sgd") != 0 && strcmp(c->a->name, "adam") != 0)) {
-            error_at(c->loc, "optimizer must be sgd(lr=...) or adam(lr=...)");
+            error_at(c->loc, "optimizer must be sgd(lr=...) or adam(lr=...), got %s",
+                     c->kind == N_CALL && c->a->kind == N_IDENT ? xsprintf("%s(...)", c->a->name) : "another expression");
         } else {
             Args a;
             args_eval(e, c, NULL, c->loc, &a);
@@ -2274,17 +2521,17 @@ static void elab_train(Elab *e, Node *tn) {
                 train_num(e, &a, "eps", &t->eps);
                 if (arg_get(&a, "decay", -1, &v, &l)) {
                     if (v.kind != V_STR)
-                        error_at(l, "decay must be a glob string such as \"*.weight\"");
+                        error_at(l, "decay must be a glob string such as \"*.weight\", got %s", value_desc(v));
                     else
                         t->decay_glob = v.s;
                 }
                 if (arg_get(&a, "l1_on", -1, &v, &l)) {
                     if (v.kind != V_STR)
-                        error_at(l, "l1_on must be a glob string such as \"*.weight\"");
+                        error_at(l, "l1_on must be a glob string such as \"*.weight\", got %s", value_desc(v));
                     else
                         t->l1_glob = v.s;
                 }
-                if (t->lr <= 0)
+                if (!(t->lr > 0 && t->lr < INFINITY))
                     error_at(c->loc, "the learning rate must be positive, got %g", t->lr);
             }
         }
@@ -2298,7 +2545,8 @@ static void elab_train(Elab *e, Node *tn) {
                 Node *c = l->args.v[i];
                 if (c->kind != N_CALL || c->a->kind != N_IDENT ||
                     (strcmp(c->a->name, "accuracy") != 0 && strcmp(c->a->name, "log_rmse") != 0)) {
-                    error_at(c->loc, "unknown metric; expected accuracy(logits, labels) or log_rmse(pred, target)");
+                    error_at(c->loc, "unknown metric%s; expected accuracy(logits, labels) or log_rmse(pred, target)",
+                             c->kind == N_CALL && c->a->kind == N_IDENT ? xsprintf(" '%s'", c->a->name) : "");
                     continue;
                 }
                 Args a;
@@ -2326,10 +2574,9 @@ static void elab_train(Elab *e, Node *tn) {
             }
         }
     }
+    /* data is optional: a model without it compiles (for gradient checks, say) but has no trainer */
     if ((s = train_find(tn, "data")))
         elab_data(e, s);
-    else
-        error_at(tn->loc, "the train section needs data: data = fashion_mnist(x, y)");
 }
 
 /* ---- driver ---- */
@@ -2346,7 +2593,8 @@ static int64_t declared_batch(Program *prog) {
         if (s->a->kind == N_NUMBER && s->a->is_int && s->a->num >= 1 && s->a->num <= 1 << 20)
             b = (int64_t)s->a->num;
         else
-            error_at(s->a->loc, "batch must be a positive integer literal (at most 1048576)");
+            error_at(s->a->loc, "batch must be a positive integer literal (at most 1048576), got %s",
+                     s->a->kind == N_NUMBER ? xsprintf("%g", s->a->num) : "an expression");
     }
     return b;
 }
@@ -2354,6 +2602,8 @@ static int64_t declared_batch(Program *prog) {
 static void apply_init_rules(Elab *e) {
     for (int r = 0; r < e->rules.n; r++) {
         InitRule *rule = &e->rules.v[r];
+        if (!charge(e, e->g->params.n, rule->loc))
+            return;
         for (int i = 0; i < e->g->params.n; i++) {
             Param *p = &e->g->params.v[i];
             if (!glob_match(rule->glob, p->name))
@@ -2376,6 +2626,7 @@ static void apply_init_rules(Elab *e) {
 
 Graph *elaborate(Program *prog, const char *model_name, const ElabOptions *opt) {
     Elab e = {0};
+    e.arena_start = arena_allocated();
     e.g = graph_new(model_name);
     e.prog = prog;
     e.training = opt->training;
@@ -2397,6 +2648,13 @@ Graph *elaborate(Program *prog, const char *model_name, const ElabOptions *opt) 
             }
             if (builtin_lookup(it->name) >= 0)
                 error_at(it->loc, "'%s' is a built-in; give the block another name", it->name);
+            for (int j = 0; j < it->params.n; j++)
+                for (int k = 0; k < j; k++)
+                    if (strcmp(it->params.v[j]->name, it->params.v[k]->name) == 0) {
+                        error_at(it->params.v[j]->loc, "block '%s' has two parameters named '%s'", it->name,
+                                 it->params.v[j]->name);
+                        break;
+                    }
         }
     }
     exec_stmts(&e, &prog->items);

@@ -60,12 +60,24 @@ static IrNode *storage(IrNode *n) {
     return n;
 }
 
+/* An input's parameter name: the model's own, unless it would collide with a name the generated code uses. */
+static char *input_name(const char *model_name) {
+    static const char *const reserved[] = {"st", "ar", "n", "r", "h", "state", "metrics", "lr", "acc", "loss", "xr",
+                                           "yr", "mx", "sum", "inv", "lse", "scale", "label", "best", "j", "p",
+                                           "g", "m", "v", "t", "bc1", "bc2", "gi", "thr", "i", "k", "main", NULL};
+    char *id = c_ident(model_name);
+    for (int i = 0; reserved[i]; i++)
+        if (strcmp(reserved[i], id) == 0 || (id[0] == 'i' && id[1] >= '0' && id[1] <= '9') || id[0] == 'k')
+            return xsprintf("in_%s", id);
+    return id;
+}
+
 /* The C expression of a node's data pointer. */
 static char *ptr(Em *e, IrNode *n) {
     n = storage(n);
     Graph *g = e->s->g;
     switch (n->op) {
-    case OP_INPUT: return c_ident(g->inputs.v[n->index].name);
+    case OP_INPUT: return input_name(g->inputs.v[n->index].name);
     case OP_PARAM:
     case OP_STATE:
         return xsprintf("((%s *)(st + %" PRId64 "))", e->real, e->c->param_off[n->index]);
@@ -400,20 +412,20 @@ static void emit_kernel(Em *e, IrNode *n) {
     case OP_LOGSOFTMAX:
         fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
         fprintf(o, "    for (int64_t r = 0; r < %s; r++) {\n", rows_expr(e, s));
-        fprintf(o, "        const %s *x = %s + r * %" PRId64 ";\n", e->real, ptr(e, a), cols);
-        fprintf(o, "        %s *y = %s + r * %" PRId64 ";\n", e->real, ptr(e, n), cols);
-        fprintf(o, "        %s mx = x[0];\n", e->real);
-        fprintf(o, "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            mx = maxr(mx, x[j]);\n", cols);
+        fprintf(o, "        const %s *xr = %s + r * %" PRId64 ";\n", e->real, ptr(e, a), cols);
+        fprintf(o, "        %s *yr = %s + r * %" PRId64 ";\n", e->real, ptr(e, n), cols);
+        fprintf(o, "        %s mx = xr[0];\n", e->real);
+        fprintf(o, "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            mx = maxr(mx, xr[j]);\n", cols);
         fprintf(o, "        double sum = 0.0;\n");
-        fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            sum += %s(x[j] - mx);\n", cols,
+        fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            sum += %s(xr[j] - mx);\n", cols,
                 fn(e, "exp"));
         if (n->op == OP_SOFTMAX) {
             fprintf(o, "        %s inv = (%s)(1.0 / sum);\n", e->real, e->real);
-            fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            y[j] = %s(x[j] - mx) * inv;\n",
+            fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            yr[j] = %s(xr[j] - mx) * inv;\n",
                     cols, fn(e, "exp"));
         } else {
             fprintf(o, "        %s lse = mx + (%s)log(sum);\n", e->real, e->real);
-            fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            y[j] = x[j] - lse;\n", cols);
+            fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            yr[j] = xr[j] - lse;\n", cols);
         }
         fprintf(o, "    }\n");
         return;
@@ -422,28 +434,28 @@ static void emit_kernel(Em *e, IrNode *n) {
     case OP_ARGMAX_EQ: {
         int64_t k = a->shape.d[1];
         fprintf(o, "    for (int64_t r = 0; r < n; r++) {\n");
-        fprintf(o, "        const %s *x = %s + r * %" PRId64 ";\n", e->real, ptr(e, a), k);
+        fprintf(o, "        const %s *xr = %s + r * %" PRId64 ";\n", e->real, ptr(e, a), k);
         fprintf(o, "        int32_t label = %s[r];\n", ptr(e, b));
         if (n->op == OP_ARGMAX_EQ) {
             fprintf(o, "        int64_t best = 0;\n");
-            fprintf(o, "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            if (x[j] > x[best])\n"
+            fprintf(o, "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            if (xr[j] > xr[best])\n"
                        "                best = j;\n", k);
             fprintf(o, "        %s[r] = best == label ? %s : %s;\n", ptr(e, n), lit(e, 1), lit(e, 0));
             fprintf(o, "    }\n");
             return;
         }
-        fprintf(o, "        %s mx = x[0];\n", e->real);
-        fprintf(o, "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            mx = maxr(mx, x[j]);\n", k);
+        fprintf(o, "        %s mx = xr[0];\n", e->real);
+        fprintf(o, "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            mx = maxr(mx, xr[j]);\n", k);
         fprintf(o, "        double sum = 0.0;\n");
-        fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            sum += %s(x[j] - mx);\n", k,
+        fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            sum += %s(xr[j] - mx);\n", k,
                 fn(e, "exp"));
         if (n->op == OP_XENT) {
-            fprintf(o, "        %s[r] = mx + (%s)log(sum) - x[label];\n", ptr(e, n), e->real);
+            fprintf(o, "        %s[r] = mx + (%s)log(sum) - xr[label];\n", ptr(e, n), e->real);
         } else {
-            fprintf(o, "        %s *y = %s + r * %" PRId64 ";\n", e->real, ptr(e, n), k);
+            fprintf(o, "        %s *yr = %s + r * %" PRId64 ";\n", e->real, ptr(e, n), k);
             fprintf(o, "        %s scale = %s[r], inv = (%s)(1.0 / sum);\n", e->real, ptr(e, n->in[2]), e->real);
             fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n"
-                       "            y[j] = (%s(x[j] - mx) * inv - (j == label ? %s : %s)) * scale;\n",
+                       "            yr[j] = (%s(xr[j] - mx) * inv - (j == label ? %s : %s)) * scale;\n",
                     k, fn(e, "exp"), lit(e, 1), lit(e, 0));
         }
         fprintf(o, "    }\n");
@@ -538,7 +550,7 @@ static void input_params(Em *e, Sched *s, bool all) {
         if (!all && !sched_uses_input(s, i))
             continue;
         Input *in = &g->inputs.v[i];
-        fprintf(e->o, ", const %s *%s", in->dtype == DT_I32 ? "int32_t" : e->real, c_ident(in->name));
+        fprintf(e->o, ", const %s *%s", in->dtype == DT_I32 ? "int32_t" : e->real, input_name(in->name));
     }
 }
 
@@ -892,7 +904,7 @@ static void unused_inputs(Em *e, Sched *s, int from, int to, bool all) {
             }
         }
         if (!used)
-            fprintf(e->o, "    (void)%s;\n", c_ident(g->inputs.v[i].name));
+            fprintf(e->o, "    (void)%s;\n", input_name(g->inputs.v[i].name));
     }
 }
 
@@ -1121,7 +1133,7 @@ static void emit_train_fns(Em *e) {
     fprintf(o, ", %s lr, double *metrics) {\n", e->real);
     char args[1024] = "";
     for (int i = 0; i < g->inputs.n; i++)
-        snprintf(args + strlen(args), sizeof args - strlen(args), ", %s", c_ident(g->inputs.v[i].name));
+        snprintf(args + strlen(args), sizeof args - strlen(args), ", %s", input_name(g->inputs.v[i].name));
     fprintf(o, "    %s loss = %s_forward_train(state, n%s, metrics);\n", e->real, e->name, args);
     fprintf(o, "    %s_backward(state, n%s);\n", e->name, args);
     fprintf(o, "    %s_step(state, lr);\n    return loss;\n}\n", e->name);

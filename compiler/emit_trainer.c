@@ -187,8 +187,9 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
     fprintf(o, "        fprintf(stderr, \"%%s: the data has %%lld features per example, but the model's input '%s' \"\n"
                "                        \"takes %" PRId64 "\\n\", prog, (long long)train.features);\n        return 1;\n    }\n",
             X->name, raw);
-    if (t->data != DATA_TENSORS && t->data != DATA_FASHION_MNIST)
-        fprintf(o, "    if (limit > 0 && train.n > limit)\n        train.n = limit;\n");
+    if (t->data != DATA_FASHION_MNIST && t->data != DATA_CSV)
+        fprintf(o, "    if (limit > 0 && train.n > limit)\n        train.n = limit;\n"
+                   "    if (limit > 0 && test.n > limit)\n        test.n = limit;\n");
 
     /* state */
     fprintf(o, "\n    /* the model's state: one block, allocated once */\n");

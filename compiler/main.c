@@ -172,6 +172,8 @@ static Graph *front_end(const Options *o, bool training) {
     return g;
 }
 
+static Compiled *compile_file(const Options *o);
+
 static int finish(int status) {
     if (g_diag->errors)
         fprintf(stderr, "%d error%s generated.\n", g_diag->errors, g_diag->errors == 1 ? "" : "s");
@@ -183,10 +185,10 @@ static int cmd_check(int argc, char **argv) {
     int r = parse_options(argc, argv, &o, usage_check);
     if (r)
         return r < 0 ? 0 : r;
-    Graph *g = front_end(&o, true);
-    if (!g)
+    Compiled *c = compile_file(&o);
+    if (!c)
         return finish(g_diag->errors ? 1 : 2);
-    check_print(stdout, g);
+    check_print(stdout, c);
     return finish(0);
 }
 
@@ -235,9 +237,9 @@ static Compiled *compile_file(const Options *o) {
 
 /* dlc build: emit the model and its trainer into a temporary directory and link them with libdlrt. */
 static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
-    if (!c->train->train.present || !c->loss_train) {
-        fprintf(stderr, "%s: %s has no train section; `dlc build` makes a trainer, `dlc compile` the model's C\n",
-                prog_name, o->file);
+    if (!c->train->train.present || !c->loss_train || c->train->train.data == DATA_NONE) {
+        fprintf(stderr, "%s: %s has no train section with data; `dlc build` makes a trainer, `dlc compile` the "
+                        "model's C\n", prog_name, o->file);
         return 1;
     }
     char tmpl[] = "/tmp/dlc-build-XXXXXX";
@@ -286,8 +288,9 @@ static int cmd_compile(int argc, char **argv, bool build) {
         return 1;
     if (o.trainer) {
         char *tr = xsprintf("%s/%s_train.c", dir, c->train->name);
-        if (!c->train->train.present || !c->loss_train) {
-            fprintf(stderr, "%s: %s has no train section, so there is no trainer to write\n", prog_name, o.file);
+        if (!c->train->train.present || !c->loss_train || c->train->train.data == DATA_NONE) {
+            fprintf(stderr, "%s: %s has no train section with data, so there is no trainer to write\n", prog_name,
+                    o.file);
             return 1;
         }
         if (!write_file(tr, emit_trainer, c, &eo))

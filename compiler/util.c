@@ -11,6 +11,7 @@ typedef struct Chunk {
 } Chunk;
 
 static Chunk *arena_head;
+static size_t arena_total; /* bytes of all chunks */
 
 void *xalloc(size_t size) {
     size = (size + 15) & ~(size_t)15;
@@ -23,6 +24,7 @@ void *xalloc(size_t size) {
         c->used = 0;
         c->cap = cap;
         arena_head = c;
+        arena_total += cap;
     }
     void *p = arena_head->mem + arena_head->used;
     arena_head->used += size;
@@ -37,7 +39,10 @@ void *xrealloc_arr(void *p, size_t old_n, size_t new_n, size_t elem) {
     return q;
 }
 
+size_t arena_allocated(void) { return arena_total; }
+
 void arena_free_all(void) {
+    arena_total = 0;
     while (arena_head) {
         Chunk *next = arena_head->next;
         free(arena_head);

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# setup.sh: installs what dlc needs that the machine lacks (Debian packages), then configures and builds.
+#   scripts/setup.sh [BUILD_DIR] [meson options...]
+# Used by demo.sh and test.sh, so a fresh machine and CI go through the same steps.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(gcc meson ninja-build flex bison pkg-config libopenblas-dev libcunit1-dev zlib1g-dev libpng-dev
+          dataset-fashion-mnist)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+build=${1:-build}
+shift || true
+if [ ! -f "$build/build.ninja" ]; then
+    meson setup "$build" "$@" >/dev/null
+fi
+ninja -C "$build" >/dev/null

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# test.sh: the whole test suite. Builds and runs every test (the accuracy runs on all of Fashion-MNIST
+# included), then builds again with -fsanitize=address,undefined and runs every test but the long accuracy
+# runs there. Ends with one line: "N passed, N failed", counted over the CUnit tests of both passes.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh build -Dwerror=true || exit 1
+scripts/setup.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true || exit 1
+
+status=0
+meson test -C build --print-errorlogs || status=1
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    meson test -C build-asan --no-suite slow --print-errorlogs || status=1
+
+# CUnit's run summaries ("tests  TOTAL  RAN  PASSED  FAILED  INACTIVE") from both passes' logs
+read -r passed failed < <(cat build/meson-logs/testlog.txt build-asan/meson-logs/testlog.txt |
+    awk '$1 == "tests" && NF >= 6 { p += $4; f += $5 } END { print p + 0, f + 0 }')
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    failed=1 # a test program crashed or timed out before CUnit could count
+fi
+echo "$passed passed, $failed failed"
+exit $status

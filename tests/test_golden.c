@@ -1,0 +1,193 @@
+/* test_golden.c: generated/ is golden output. Every zoo model is recompiled by this build's dlc and must match
+ * generated/ byte for byte (a change to code generation shows up as a readable diff; `ninja regenerate`
+ * rewrites it), compiling twice gives the same bytes, and every generated file compiles clean with the flags of
+ * ../shared/INTERFACE.md. The memory planner must really reuse buffers, and fusion really merge loops, on every
+ * multi-layer model. */
+#include <CUnit/Basic.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include "dlc.h"
+
+#ifndef SOURCE_ROOT
+#define SOURCE_ROOT "."
+#endif
+#ifndef DLC_PATH
+#define DLC_PATH "dlc"
+#endif
+
+static const char *const zoo[] = {"linreg", "softmax", "mlp", "dropout_mlp", "polyfit", "weight_decay",
+                                  "house_prices", "blocks", "params", "custom_layers", "autograd", "conv_edge",
+                                  "lenet", "alexnet", "vgg11", "vgg11_full"};
+#define NZOO (int)(sizeof zoo / sizeof zoo[0])
+
+static char tmpdir[256];
+
+static int run(const char *cmd) {
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static bool same_file(const char *a, const char *b) {
+    size_t la, lb;
+    char *x = read_file(a, &la), *y = read_file(b, &lb);
+    return x && y && la == lb && memcmp(x, y, la) == 0;
+}
+
+static void test_generated_is_golden(void) {
+    for (int i = 0; i < NZOO; i++) {
+        char *cmd = xsprintf("'%s' compile '%s/models/%s.dlm' -o '%s'", DLC_PATH, SOURCE_ROOT, zoo[i], tmpdir);
+        CU_ASSERT_EQUAL_FATAL(run(cmd), 0);
+        for (int k = 0; k < 2; k++) {
+            const char *ext = k ? "c" : "h";
+            char *fresh = xsprintf("%s/%s.%s", tmpdir, zoo[i], ext);
+            char *golden = xsprintf("%s/generated/%s.%s", SOURCE_ROOT, zoo[i], ext);
+            bool same = same_file(fresh, golden);
+            if (!same)
+                fprintf(stderr, "\n%s differs from %s: review `diff %s %s`, then run `ninja -C build regenerate`\n",
+                        golden, fresh, golden, fresh);
+            CU_ASSERT(same);
+        }
+    }
+}
+
+static void test_deterministic(void) {
+    /* two compilations of one model, in two processes, give the same bytes */
+    char *d2 = xsprintf("%s/again", tmpdir);
+    CU_ASSERT_EQUAL_FATAL(run(xsprintf("mkdir -p '%s'", d2)), 0);
+    for (int i = 0; i < NZOO; i++) {
+        CU_ASSERT_EQUAL(run(xsprintf("'%s' compile '%s/models/%s.dlm' -o '%s'", DLC_PATH, SOURCE_ROOT, zoo[i], d2)), 0);
+        CU_ASSERT(same_file(xsprintf("%s/%s.c", tmpdir, zoo[i]), xsprintf("%s/%s.c", d2, zoo[i])));
+        CU_ASSERT(same_file(xsprintf("%s/%s.h", tmpdir, zoo[i]), xsprintf("%s/%s.h", d2, zoo[i])));
+    }
+}
+
+static void test_compiles_clean(void) {
+    /* the generated code is warning-free under INTERFACE.md's flags, in f32 and f64 */
+    for (int i = 0; i < NZOO; i++) {
+        char *cmd = xsprintf("cc -std=c11 -Wall -Wextra -Wconversion -pedantic -Werror -O0 -c '%s/generated/%s.c' "
+                             "-I'%s/generated' -o '%s/%s.o'",
+                             SOURCE_ROOT, zoo[i], SOURCE_ROOT, tmpdir, zoo[i]);
+        int rc = run(cmd);
+        if (rc)
+            fprintf(stderr, "\nfailed: %s\n", cmd);
+        CU_ASSERT_EQUAL(rc, 0);
+    }
+    static const char *const f64[] = {"mlp", "lenet", "blocks", "params"};
+    char *d = xsprintf("%s/f64", tmpdir);
+    CU_ASSERT_EQUAL_FATAL(run(xsprintf("mkdir -p '%s'", d)), 0);
+    for (size_t i = 0; i < sizeof f64 / sizeof f64[0]; i++) {
+        CU_ASSERT_EQUAL(run(xsprintf("'%s' compile --dtype f64 '%s/models/%s.dlm' -o '%s'", DLC_PATH, SOURCE_ROOT,
+                                     f64[i], d)), 0);
+        char *cmd = xsprintf("cc -std=c11 -Wall -Wextra -Wconversion -pedantic -Werror -O0 -c '%s/%s.c' -I'%s' "
+                             "-o '%s/%s.o'", d, f64[i], d, d, f64[i]);
+        int rc = run(cmd);
+        if (rc)
+            fprintf(stderr, "\nfailed: %s\n", cmd);
+        CU_ASSERT_EQUAL(rc, 0);
+    }
+}
+
+/* Compiles a zoo model in-process and returns its pipeline's result. */
+static Compiled *compile_zoo(const char *name) {
+    Diag d;
+    diag_init(&d, stderr);
+    g_diag = &d;
+    Source *src = source_from_file(xsprintf("%s/models/%s.dlm", SOURCE_ROOT, name));
+    if (!src)
+        return NULL;
+    Program *p = parse_program(src);
+    ElabOptions tr = {.training = true}, ev = {.training = false};
+    Graph *gt = elaborate(p, name, &tr), *ge = elaborate(p, name, &ev);
+    if (d.errors)
+        return NULL;
+    return compile_model(gt, ge, 4, false);
+}
+
+static void test_reuse_and_fusion(void) {
+    /* every multi-layer model: the arena with reuse is smaller than without, fusion removes loops */
+    static const char *const multi[] = {"mlp", "dropout_mlp", "lenet", "alexnet", "vgg11", "vgg11_full", "blocks",
+                                        "custom_layers"};
+    for (size_t i = 0; i < sizeof multi / sizeof multi[0]; i++) {
+        Compiled *c = compile_zoo(multi[i]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+        FnKind f = c->train->train.present ? FN_TRAIN : FN_FORWARD;
+        Sched *s = &c->fn[f];
+        if (!(s->arena_bytes < s->arena_bytes_noreuse) || !(s->loops_fused < s->loops_unfused))
+            fprintf(stderr, "\n%s: arena %lld vs %lld without reuse; loops %d fused vs %d\n", multi[i],
+                    (long long)s->arena_bytes, (long long)s->arena_bytes_noreuse, s->loops_fused, s->loops_unfused);
+        CU_ASSERT(s->arena_bytes < s->arena_bytes_noreuse);
+        CU_ASSERT(s->loops_fused < s->loops_unfused);
+    }
+}
+
+static void test_plan_no_overlap(void) {
+    /* no two buffers that are live at the same time overlap, in every function of every model */
+    for (int m = 0; m < NZOO; m++) {
+        Compiled *c = compile_zoo(zoo[m]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+        for (int f = 0; f < FN_COUNT; f++) {
+            Sched *s = &c->fn[f];
+            if (!s->g)
+                continue;
+            int nk = s->kernels.n;
+            /* a buffer lives from its kernel to its last reader (or the end, for roots) */
+            int *last = calloc((size_t)s->g->nodes.n, sizeof(int));
+            for (int k = 0; k < nk; k++) {
+                IrNode *n = s->kernels.v[k];
+                last[n->id] = k;
+            }
+            for (int k = 0; k < nk; k++) {
+                IrNode *n = s->kernels.v[k];
+                for (int i = 0; i < n->nin; i++) {
+                    IrNode *in = n->in[i];
+                    while (op_info[in->op].cls == OPC_VIEW)
+                        in = in->in[0];
+                    if (last[in->id] < k)
+                        last[in->id] = k;
+                }
+            }
+            for (int r = 0; r < s->roots.n; r++) {
+                IrNode *in = s->roots.v[r];
+                while (op_info[in->op].cls == OPC_VIEW)
+                    in = in->in[0];
+                last[in->id] = nk;
+            }
+            for (int a = 0; a < nk; a++)
+                for (int b = a + 1; b < nk; b++) {
+                    IrNode *x = s->kernels.v[a], *y = s->kernels.v[b];
+                    if (last[x->id] < b)
+                        continue; /* x is dead when y is written */
+                    int64_t xs = s->offset[x->id], xe = xs + shape_numel(&x->shape) * 4;
+                    int64_t ys = s->offset[y->id], ye = ys + shape_numel(&y->shape) * 4;
+                    bool overlap = xs < ye && ys < xe;
+                    if (overlap)
+                        fprintf(stderr, "\n%s: %%%d and %%%d overlap\n", zoo[m], x->id, y->id);
+                    CU_ASSERT(!overlap);
+                    CU_ASSERT(xe <= s->arena_bytes && ye <= s->arena_bytes);
+                }
+            free(last);
+        }
+    }
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/dlc-golden-XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return 1;
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("golden", NULL, NULL);
+    CU_add_test(s, "generated/ matches dlc's output", test_generated_is_golden);
+    CU_add_test(s, "compilation is deterministic", test_deterministic);
+    CU_add_test(s, "generated code compiles with -Werror", test_compiles_clean);
+    CU_add_test(s, "buffer reuse and fusion happen", test_reuse_and_fusion);
+    CU_add_test(s, "live buffers never overlap", test_plan_no_overlap);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    run(xsprintf("rm -rf '%s'", tmpdir));
+    arena_free_all();
+    return failed ? 1 : 0;
+}

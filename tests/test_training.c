@@ -1,0 +1,179 @@
+/* test_training.c: the zoo's generated trainers reach D2L's results on the real data.
+ *
+ * Each test runs a trainer built by meson (build/models/<name>-train) with --report and reads the JSON: linear
+ * regression recovers w and b, softmax regression and the MLPs reach the book's test accuracy averaged over
+ * seeds 1, 2 and 3 on all of Fashion-MNIST, and the edge-detection kernel is learnt. Skipped, with the reason,
+ * when Fashion-MNIST is not installed. */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <unistd.h>
+
+#include "dlc.h"
+
+#ifndef BUILD_ROOT
+#define BUILD_ROOT "."
+#endif
+
+static char tmpdir[256];
+
+static int run(const char *cmd) {
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* The number after "key": in a JSON text (NAN if absent or null). */
+static double json_num(const char *json, const char *key) {
+    char *pat = xsprintf("\"%s\":", key);
+    const char *p = strstr(json, pat);
+    if (!p)
+        return NAN;
+    p += strlen(pat);
+    while (*p == ' ')
+        p++;
+    if (strncmp(p, "null", 4) == 0)
+        return NAN;
+    return strtod(p, NULL);
+}
+
+/* The numbers of "key": [[...]] in order, flattened; returns how many were read. */
+static int json_array(const char *json, const char *key, double *out, int max) {
+    char *pat = xsprintf("\"%s\":", key);
+    const char *p = strstr(json, pat);
+    if (!p)
+        return 0;
+    p += strlen(pat);
+    int n = 0, depth = 0;
+    for (; *p; p++) {
+        if (*p == '[')
+            depth++;
+        else if (*p == ']') {
+            if (--depth == 0)
+                break;
+        } else if (depth > 0 && (*p == '-' || (*p >= '0' && *p <= '9'))) {
+            char *end;
+            double v = strtod(p, &end);
+            if (n < max)
+                out[n++] = v;
+            p = end - 1;
+        }
+    }
+    return n;
+}
+
+/* Runs build/models/<model>-train with `flags` and returns the report's text (NULL on failure). */
+static char *train(const char *model, const char *flags) {
+    char *report = xsprintf("%s/%s-%d.json", tmpdir, model, rand());
+    char *cmd = xsprintf("'%s/models/%s-train' --quiet --report '%s' %s", BUILD_ROOT, model, report, flags);
+    int rc = run(cmd);
+    if (rc != 0) {
+        fprintf(stderr, "\nfailed (%d): %s\n", rc, cmd);
+        return NULL;
+    }
+    size_t len;
+    return read_file(report, &len);
+}
+
+static bool have_fashion_mnist(void) {
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) == 0)
+        return true;
+    fprintf(stderr, "\n  skipped: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)\n");
+    return false;
+}
+
+static void test_linreg(void) {
+    /* D2L 3.2: w = [2, -3.4], b = 4.2 recovered to within 1e-3 after 3 epochs */
+    char *r = train("linreg", "");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    double w[2], b[1];
+    CU_ASSERT_EQUAL_FATAL(json_array(r, "0.weight", w, 2), 2);
+    CU_ASSERT_EQUAL_FATAL(json_array(r, "0.bias", b, 1), 1);
+    fprintf(stderr, "\n  linreg: w = [%.5f, %.5f], b = %.5f\n", w[0], w[1], b[0]);
+    CU_ASSERT(fabs(w[0] - 2) < 1e-3);
+    CU_ASSERT(fabs(w[1] + 3.4) < 1e-3);
+    CU_ASSERT(fabs(b[0] - 4.2) < 1e-3);
+}
+
+static double mean_test_acc(const char *model) {
+    double sum = 0;
+    for (int seed = 1; seed <= 3; seed++) {
+        char *r = train(model, xsprintf("--seed %d", seed));
+        if (!r)
+            return NAN;
+        double acc = json_num(r, "test_acc");
+        fprintf(stderr, "\n  %s seed %d: test_acc %.4f, %.0f examples/s", model, seed, acc,
+                json_num(r, "examples_per_second"));
+        sum += acc;
+    }
+    fprintf(stderr, "\n  %s: mean test_acc %.4f\n", model, sum / 3);
+    return sum / 3;
+}
+
+static void test_softmax(void) {
+    if (!have_fashion_mnist())
+        return;
+    CU_ASSERT(mean_test_acc("softmax") >= 0.815); /* book 0.828 */
+}
+
+static void test_mlp(void) {
+    if (!have_fashion_mnist())
+        return;
+    CU_ASSERT(mean_test_acc("mlp") >= 0.825); /* book 0.828-0.837 */
+}
+
+static void test_dropout_mlp(void) {
+    if (!have_fashion_mnist())
+        return;
+    CU_ASSERT(mean_test_acc("dropout_mlp") >= 0.83); /* book 0.836-0.845 */
+}
+
+static void test_conv_edge(void) {
+    /* D2L 6.2: a 1x2 kernel learnt from X and its edge map Y by 10 steps of lr 3e-2: loss < 0.3, near [1, -1] */
+    char *r = train("conv_edge", "");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    double k[2];
+    CU_ASSERT_EQUAL_FATAL(json_array(r, "0.weight", k, 2), 2);
+    double loss = json_num(r, "train_loss");
+    fprintf(stderr, "\n  conv_edge: loss %.4f, kernel [%.4f, %.4f]\n", loss, k[0], k[1]);
+    CU_ASSERT(loss < 0.3);
+    CU_ASSERT(fabs(k[0] - 1) < 0.25 && fabs(k[1] + 1) < 0.25);
+}
+
+static void test_same_seed_same_run(void) {
+    /* same seed and thread count: a bit-identical run (compare the reports' losses and parameters) */
+    char *a = train("linreg", "--threads 2"), *b = train("linreg", "--threads 2");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    double wa[3], wb[3];
+    CU_ASSERT_EQUAL(json_array(a, "0.weight", wa, 3), json_array(b, "0.weight", wb, 3));
+    CU_ASSERT(memcmp(wa, wb, sizeof(double) * 2) == 0);
+    CU_ASSERT(json_num(a, "train_loss") == json_num(b, "train_loss"));
+    if (!have_fashion_mnist())
+        return;
+    char *c = train("mlp", "--epochs 1 --limit 5000 --threads 2"), *d = train("mlp", "--epochs 1 --limit 5000 --threads 2");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    CU_ASSERT(json_num(c, "train_loss") == json_num(d, "train_loss"));
+    CU_ASSERT(json_num(c, "test_acc") == json_num(d, "test_acc"));
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/dlc-train-XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return 1;
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("training", NULL, NULL);
+    CU_add_test(s, "linear regression recovers w and b", test_linreg);
+    CU_add_test(s, "same seed, same run", test_same_seed_same_run);
+    CU_add_test(s, "conv_edge learns the edge kernel", test_conv_edge);
+    CU_add_test(s, "softmax regression >= 0.815 (seeds 1-3)", test_softmax);
+    CU_add_test(s, "MLP >= 0.825 (seeds 1-3)", test_mlp);
+    CU_add_test(s, "dropout MLP >= 0.83 (seeds 1-3)", test_dropout_mlp);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    run(xsprintf("rm -rf '%s'", tmpdir));
+    arena_free_all();
+    return failed ? 1 : 0;
+}
