@@ -421,6 +421,7 @@ typedef struct Sched {
     int *uses;       /* consumers among live nodes */
     Vec(IrNode *) kernels; /* materialised nodes in execution order */
     int64_t *offset; /* arena byte offset of a materialised node's buffer; -1 when it has none */
+    int64_t *scratch; /* arena byte offset of a kernel's scratch (im2col columns), live during it only */
     int64_t arena_bytes, arena_bytes_noreuse;
     int loops_unfused, loops_fused;
     int train_split; /* FN_TRAIN: kernels before this index are the forward pass, the rest backward */
@@ -446,6 +447,9 @@ typedef struct Compiled {
 
 /* Roots and liveness of a function, inline decisions (fusion) and the kernel order. */
 void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots);
+/* A convolution kernel's scratch: im2col columns for a chunk of `*chunk` images, and the chunk's gemm
+ * result; element counts. Zero for other ops. */
+int64_t conv_scratch(const IrNode *n, int64_t *chunk, int64_t *col_elems, int64_t *tmp_elems);
 /* Buffer offsets from liveness over the kernel order: first fit, 64-byte aligned. */
 void plan_memory(Sched *s, int elem_size);
 Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_only);

@@ -244,7 +244,7 @@ static bool enter(Elab *e, Loc loc) {
     if (e->halted)
         return false;
     if (e->depth >= MAX_DEPTH) {
-        error_at(loc, "expressions, statements and block calls nest more than %d deep here", MAX_DEPTH);
+        error_at(loc, "this expression or statement nests more than %d levels deep (each operator, call, loop, if and block application is one)", MAX_DEPTH);
         e->halted = true;
         return false;
     }

@@ -72,6 +72,20 @@ static char *input_name(const char *model_name) {
     return id;
 }
 
+static bool const_same(const IrNode *a, const IrNode *b) {
+    return a == b || (b->op == OP_CONST && shape_eq(&a->shape, &b->shape) &&
+                      memcmp(a->data, b->data, sizeof(double) * (size_t)shape_numel(&a->shape)) == 0);
+}
+
+/* A constant's C name. The training and the inference graph both number their nodes from 0, so an inference
+ * constant takes a name of its own (ke<id>) when the training graph's node of that id is a different constant. */
+static char *const_name(Em *e, const IrNode *n) {
+    Graph *t = e->c->train;
+    IrNode *same_id = n->id < t->nodes.n ? t->nodes.v[n->id] : NULL;
+    bool own = same_id && same_id != n && same_id->op == OP_CONST && !const_same(n, same_id);
+    return xsprintf(own ? "ke%d" : "k%d", n->id);
+}
+
 /* The C expression of a node's data pointer. */
 static char *ptr(Em *e, IrNode *n) {
     n = storage(n);
@@ -81,7 +95,7 @@ static char *ptr(Em *e, IrNode *n) {
     case OP_PARAM:
     case OP_STATE:
         return xsprintf("((%s *)(st + %" PRId64 "))", e->real, e->c->param_off[n->index]);
-    case OP_CONST: return xsprintf("k%d", n->id);
+    case OP_CONST: return const_name(e, n);
     default:
         if (e->s->offset[n->id] < 0)
             die("node %%%d (%s) has no buffer", n->id, op_info[n->op].name);
@@ -404,7 +418,7 @@ static void emit_kernel(Em *e, IrNode *n) {
         bool ta = n->attr[0], tb = n->attr[1];
         char *m = dim_expr(e, s, 0);
         char *k = ta ? dim_expr(e, &a->shape, 0) : xsprintf("%" PRId64, a->shape.d[1]);
-        fprintf(o, "    gemm(%d, %d, %s, %" PRId64 ", %s, %s, %" PRId64 ", %s, %" PRId64 ", %s, %" PRId64 ");\n", ta,
+        fprintf(o, "    gemm(%d, %d, %s, %" PRId64 ", %s, %s, %" PRId64 ", %s, %" PRId64 ", %s, %" PRId64 ", 0);\n", ta,
                 tb, m, s->d[1], k, ptr(e, a), a->shape.d[1], ptr(e, b), b->shape.d[1], ptr(e, n), s->d[1]);
         return;
     }
@@ -507,11 +521,16 @@ static void emit_kernel(Em *e, IrNode *n) {
         const char *x = n->op == OP_CONV2D_DX ? ptr(e, n) : ptr(e, a);
         const char *w = n->op == OP_CONV2D_DW ? ptr(e, n) : ptr(e, b);
         const char *y = n->op == OP_CONV2D ? ptr(e, n) : n->op == OP_CONV2D_DX ? ptr(e, a) : ptr(e, b);
-        fprintf(o, "    conv2d_%s(%s, %s, %s, %s, %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
-                   ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ");\n",
-                n->op == OP_CONV2D ? "fwd" : n->op == OP_CONV2D_DX ? "dx" : "dw", x, w, y, "n", xs->d[1], xs->d[2],
-                xs->d[3], ws->d[0], ws->d[2], ws->d[3], ys->d[2], ys->d[3], n->attr[0], n->attr[1], n->attr[2],
-                n->attr[3]);
+        int64_t chunk, col, tmp;
+        conv_scratch(n, &chunk, &col, &tmp);
+        int64_t soff = e->s->scratch[n->id];
+        int64_t tmp_off = soff + (col * e->c->elem_size + 63) / 64 * 64;
+        fprintf(o, "    conv2d_%s(%s, %s, %s, (%s *)(ar + %" PRId64 "), (%s *)(ar + %" PRId64 "), n, %" PRId64 ", %" PRId64
+                   ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+                   ", %" PRId64 ", %" PRId64 ", %" PRId64 ");\n",
+                n->op == OP_CONV2D ? "fwd" : n->op == OP_CONV2D_DX ? "dx" : "dw", x, w, y, e->real, soff, e->real,
+                tmp_off, ws->d[0], chunk, xs->d[1], xs->d[2], xs->d[3], ws->d[2], ws->d[3], ys->d[2], ys->d[3],
+                n->attr[0], n->attr[1], n->attr[2], n->attr[3]);
         return;
     }
     case OP_MAXPOOL:
@@ -683,17 +702,18 @@ static void emit_prelude(Em *e) {
     bool matmul = false;
     for (int f = 0; f < FN_COUNT; f++)
         for (int i = 0; i < e->c->fn[f].kernels.n; i++)
-            matmul |= e->c->fn[f].kernels.v[i]->op == OP_MATMUL;
+            matmul |= e->c->fn[f].kernels.v[i]->op == OP_MATMUL || e->c->fn[f].kernels.v[i]->op == OP_CONV2D ||
+                      e->c->fn[f].kernels.v[i]->op == OP_CONV2D_DX || e->c->fn[f].kernels.v[i]->op == OP_CONV2D_DW;
     if (!matmul)
         return;
     fprintf(o, "\n/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */\n");
     fprintf(o, "static void gemm(int ta, int tb, int m, int n, int k, const %s *a, int lda, const %s *b, int ldb, %s *c,"
-               " int ldc) {\n", R, R, R);
+               " int ldc, int accumulate) {\n", R, R, R);
     if (!e->opt->portable) {
         fprintf(o, "    cblas_%sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,"
-                   " k, 1, a, lda, b, ldb, 0, c, ldc);\n}\n", e->f64 ? "d" : "s");
+                   " k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);\n}\n", e->f64 ? "d" : "s");
     } else {
-        fprintf(o, "    for (int i = 0; i < m; i++) {\n        for (int j = 0; j < n; j++)\n            c[i * ldc + j] = 0;\n"
+        fprintf(o, "    for (int i = 0; i < m; i++) {\n        for (int j = 0; j < n && !accumulate; j++)\n            c[i * ldc + j] = 0;\n"
                    "        for (int p = 0; p < k; p++) {\n"
                    "            %s av = ta ? a[p * lda + i] : a[i * lda + p];\n"
                    "            for (int j = 0; j < n; j++)\n"
@@ -712,77 +732,98 @@ static void emit_conv_pool_helpers(Em *e) {
         for (int i = 0; i < s->kernels.n; i++)
             used[s->kernels.v[i]->op] = true;
     }
-    const char *args = "int64_t n, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t P, "
-                       "int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw";
-    if (used[OP_CONV2D]) {
-        fprintf(o, "\n/* Direct convolution (cross-correlation): x [n, C, H, W], w [K, C, R, S], y [n, K, P, Q]. */\n");
-        fprintf(o, "static void conv2d_fwd(const %s *x, const %s *w, %s *y, %s) {\n", R, R, R, args);
+    if (used[OP_CONV2D] || used[OP_CONV2D_DX] || used[OP_CONV2D_DW]) {
+        const char *geo = "int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, "
+                          "int64_t sw, int64_t ph, int64_t pw";
+        fprintf(o, "\n/* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's\n"
+                   " * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window\n"
+                   " * overhangs the padding. */\n");
+        if (used[OP_CONV2D] || used[OP_CONV2D_DW]) {
+            fprintf(o, "static void im2col(const %s *x, %s *col, int64_t b0, int64_t g, %s) {\n", R, R, geo);
+            fprintf(o, "    int64_t cols = g * P * Q;\n");
+            fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
+            fprintf(o, "    for (int64_t row = 0; row < C * R * S; row++) {\n"
+                       "        int64_t c = row / (R * S), r = row / S %% R, s = row %% S;\n"
+                       "        for (int64_t i = 0; i < g; i++) {\n"
+                       "            const %s *img = x + ((b0 + i) * C + c) * H * W;\n"
+                       "            %s *out = col + row * cols + i * P * Q;\n"
+                       "            for (int64_t p = 0; p < P; p++) {\n"
+                       "                int64_t h = p * sh - ph + r;\n"
+                       "                for (int64_t q = 0; q < Q; q++) {\n"
+                       "                    int64_t v = q * sw - pw + s;\n"
+                       "                    out[p * Q + q] = h >= 0 && h < H && v >= 0 && v < W ? img[h * W + v] : 0;\n"
+                       "                }\n"
+                       "            }\n"
+                       "        }\n"
+                       "    }\n}\n", R, R);
+            fprintf(o, "\n/* y[b0 + i][k][pq] = tmp[k][i*PQ + pq], or back with to_tmp. */\n");
+        }
+        fprintf(o, "static void chunk_layout(%s *y, %s *tmp, int64_t b0, int64_t g, int64_t K, int64_t PQ, int to_tmp) {\n",
+                R, R);
         fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
-        fprintf(o, "    for (int64_t nk = 0; nk < n * K; nk++) {\n"
-                   "        int64_t b = nk / K, k = nk %% K;\n"
-                   "        for (int64_t p = 0; p < P; p++)\n"
-                   "            for (int64_t q = 0; q < Q; q++) {\n"
-                   "                %s acc = 0;\n"
-                   "                for (int64_t c = 0; c < C; c++)\n"
-                   "                    for (int64_t r = 0; r < R; r++) {\n"
-                   "                        int64_t h = p * sh - ph + r;\n"
-                   "                        if (h < 0 || h >= H)\n"
-                   "                            continue;\n"
-                   "                        for (int64_t s = 0; s < S; s++) {\n"
-                   "                            int64_t v = q * sw - pw + s;\n"
-                   "                            if (v >= 0 && v < W)\n"
-                   "                                acc += x[((b * C + c) * H + h) * W + v] * w[((k * C + c) * R + r) * S + s];\n"
-                   "                        }\n"
-                   "                    }\n"
-                   "                y[((b * K + k) * P + p) * Q + q] = acc;\n"
-                   "            }\n    }\n}\n", R);
-    }
-    if (used[OP_CONV2D_DX]) {
-        fprintf(o, "\n/* dx = the transposed convolution of dy with w. */\n");
-        fprintf(o, "static void conv2d_dx(%s *x, const %s *w, const %s *y, %s) {\n", R, R, R, args);
-        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
-        fprintf(o, "    for (int64_t nc = 0; nc < n * C; nc++) {\n"
-                   "        int64_t b = nc / C, c = nc %% C;\n"
-                   "        for (int64_t i = 0; i < H * W; i++)\n"
-                   "            x[nc * H * W + i] = 0;\n"
-                   "        for (int64_t k = 0; k < K; k++)\n"
-                   "            for (int64_t p = 0; p < P; p++)\n"
-                   "                for (int64_t q = 0; q < Q; q++) {\n"
-                   "                    %s g = y[((b * K + k) * P + p) * Q + q];\n"
-                   "                    for (int64_t r = 0; r < R; r++) {\n"
-                   "                        int64_t h = p * sh - ph + r;\n"
-                   "                        if (h < 0 || h >= H)\n"
-                   "                            continue;\n"
-                   "                        for (int64_t s = 0; s < S; s++) {\n"
-                   "                            int64_t v = q * sw - pw + s;\n"
-                   "                            if (v >= 0 && v < W)\n"
-                   "                                x[(nc * H + h) * W + v] += g * w[((k * C + c) * R + r) * S + s];\n"
-                   "                        }\n"
-                   "                    }\n"
-                   "                }\n    }\n}\n", R);
-    }
-    if (used[OP_CONV2D_DW]) {
-        fprintf(o, "\n/* dw = the correlation of x with dy, summed over the batch. */\n");
-        fprintf(o, "static void conv2d_dw(const %s *x, %s *w, const %s *y, %s) {\n", R, R, R, args);
-        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
-        fprintf(o, "    for (int64_t kc = 0; kc < K * C; kc++) {\n"
-                   "        int64_t k = kc / C, c = kc %% C;\n"
-                   "        for (int64_t r = 0; r < R; r++)\n"
-                   "            for (int64_t s = 0; s < S; s++) {\n"
-                   "                double acc = 0;\n"
-                   "                for (int64_t b = 0; b < n; b++)\n"
-                   "                    for (int64_t p = 0; p < P; p++) {\n"
-                   "                        int64_t h = p * sh - ph + r;\n"
-                   "                        if (h < 0 || h >= H)\n"
-                   "                            continue;\n"
-                   "                        for (int64_t q = 0; q < Q; q++) {\n"
-                   "                            int64_t v = q * sw - pw + s;\n"
-                   "                            if (v >= 0 && v < W)\n"
-                   "                                acc += x[((b * C + c) * H + h) * W + v] * y[((b * K + k) * P + p) * Q + q];\n"
-                   "                        }\n"
-                   "                    }\n"
-                   "                w[(kc * R + r) * S + s] = (%s)acc;\n"
-                   "            }\n    }\n}\n", R);
+        fprintf(o, "    for (int64_t ik = 0; ik < g * K; ik++) {\n"
+                   "        int64_t i = ik / K, k = ik %% K;\n"
+                   "        %s *a = y + ((b0 + i) * K + k) * PQ, *b = tmp + k * g * PQ + i * PQ;\n"
+                   "        if (to_tmp)\n            memcpy(b, a, sizeof(%s) * (size_t)PQ);\n"
+                   "        else\n            memcpy(a, b, sizeof(%s) * (size_t)PQ);\n"
+                   "    }\n}\n", R, R, R);
+        if (used[OP_CONV2D]) {
+            fprintf(o, "\n/* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */\n");
+            fprintf(o, "static void conv2d_fwd(const %s *x, const %s *w, %s *y, %s *col, %s *tmp, int64_t n, int64_t K, "
+                       "int64_t G, %s) {\n", R, R, R, R, R, geo);
+            fprintf(o, "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
+                       "        int64_t g = n - b0 < G ? n - b0 : G;\n"
+                       "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
+                       "        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, "
+                       "(int)(g * P * Q), tmp, (int)(g * P * Q), 0);\n"
+                       "        chunk_layout(y, tmp, b0, g, K, P * Q, 0);\n"
+                       "    }\n}\n");
+        }
+        if (used[OP_CONV2D_DX]) {
+            fprintf(o, "\n/* dx = the transposed convolution of dy with w: columns W^T dy, added back into images. */\n");
+            fprintf(o, "static void col2im(const %s *col, %s *dx, int64_t b0, int64_t g, %s) {\n", R, R, geo);
+            fprintf(o, "    int64_t cols = g * P * Q;\n");
+            fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
+            fprintf(o, "    for (int64_t ic = 0; ic < g * C; ic++) {\n"
+                       "        int64_t i = ic / C, c = ic %% C;\n"
+                       "        %s *img = dx + ((b0 + i) * C + c) * H * W;\n"
+                       "        memset(img, 0, sizeof(%s) * (size_t)(H * W));\n"
+                       "        for (int64_t r = 0; r < R; r++)\n"
+                       "            for (int64_t s = 0; s < S; s++) {\n"
+                       "                const %s *src = col + ((c * R + r) * S + s) * cols + i * P * Q;\n"
+                       "                for (int64_t p = 0; p < P; p++) {\n"
+                       "                    int64_t h = p * sh - ph + r;\n"
+                       "                    if (h < 0 || h >= H)\n                        continue;\n"
+                       "                    for (int64_t q = 0; q < Q; q++) {\n"
+                       "                        int64_t v = q * sw - pw + s;\n"
+                       "                        if (v >= 0 && v < W)\n"
+                       "                            img[h * W + v] += src[p * Q + q];\n"
+                       "                    }\n"
+                       "                }\n"
+                       "            }\n"
+                       "    }\n}\n", R, R, R);
+            fprintf(o, "static void conv2d_dx(%s *dx, const %s *w, const %s *dy, %s *col, %s *tmp, int64_t n, int64_t K, "
+                       "int64_t G, %s) {\n", R, R, R, R, R, geo);
+            fprintf(o, "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
+                       "        int64_t g = n - b0 < G ? n - b0 : G;\n"
+                       "        chunk_layout((%s *)dy, tmp, b0, g, K, P * Q, 1);\n"
+                       "        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), tmp, "
+                       "(int)(g * P * Q), col, (int)(g * P * Q), 0);\n"
+                       "        col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
+                       "    }\n}\n", R);
+        }
+        if (used[OP_CONV2D_DW]) {
+            fprintf(o, "\n/* dw = dy times the columns of x, summed over the batch. */\n");
+            fprintf(o, "static void conv2d_dw(const %s *x, %s *dw, const %s *dy, %s *col, %s *tmp, int64_t n, int64_t K, "
+                       "int64_t G, %s) {\n", R, R, R, R, R, geo);
+            fprintf(o, "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
+                       "        int64_t g = n - b0 < G ? n - b0 : G;\n"
+                       "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
+                       "        chunk_layout((%s *)dy, tmp, b0, g, K, P * Q, 1);\n"
+                       "        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), tmp, (int)(g * P * Q), col, "
+                       "(int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);\n"
+                       "    }\n}\n", R);
+        }
     }
     if (used[OP_MAXPOOL] || used[OP_AVGPOOL] || used[OP_MAXPOOL_DX] || used[OP_AVGPOOL_DX]) {
         fprintf(o, "\n/* Pooling over planes = n * C of H x W into P x Q; max pooling pads with -inf, average pooling\n"
@@ -845,9 +886,10 @@ static void emit_consts(Em *e) {
             IrNode *n = s->g->nodes.v[i];
             if (!s->live[i] || n->op != OP_CONST || (n->shape.rank == 0))
                 continue;
+            /* one definition per name: the graphs share a name only for equal constants */
             bool dup = false;
             for (int k = 0; k < seen.n; k++)
-                dup |= seen.v[k] == n;
+                dup |= strcmp(const_name(e, seen.v[k]), const_name(e, n)) == 0;
             if (dup)
                 continue;
             vec_push(&seen, n);
@@ -856,7 +898,7 @@ static void emit_consts(Em *e) {
     for (int k = 0; k < seen.n; k++) {
         IrNode *n = seen.v[k];
         int64_t cnt = shape_numel(&n->shape);
-        fprintf(e->o, "static const %s k%d[%" PRId64 "] = {", e->real, n->id, cnt);
+        fprintf(e->o, "static const %s %s[%" PRId64 "] = {", e->real, const_name(e, n), cnt);
         for (int64_t i = 0; i < cnt; i++)
             fprintf(e->o, "%s%s", i % 8 ? ", " : (i ? ",\n    " : "\n    "), lit(e, n->data[i]));
         fprintf(e->o, "\n};\n");
@@ -909,11 +951,14 @@ static void unused_inputs(Em *e, Sched *s, int from, int to, bool all) {
 }
 
 static void emit_fn_open(Em *e, Sched *s, bool uses_batch) {
-    (void)s;
     fprintf(e->o, "    unsigned char *st = (unsigned char *)state;\n");
     fprintf(e->o, "    unsigned char *ar = st + %" PRId64 ";\n", e->c->arena_off);
     fprintf(e->o, "    (void)ar;\n");
-    if (!uses_batch)
+    /* without a batched input nothing is batched, and n (always 1) appears in no loop */
+    bool batched = false;
+    for (int i = 0; i < s->g->inputs.n; i++)
+        batched |= s->g->inputs.v[i].shape.batched;
+    if (!uses_batch || !batched)
         fprintf(e->o, "    (void)n;\n");
 }
 

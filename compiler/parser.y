@@ -7,7 +7,7 @@
 %require "3.8"
 %define api.pure full
 %define api.prefix {dlm}
-%define parse.error detailed
+%define parse.error custom
 %define parse.lac full
 %locations
 %expect 0
@@ -67,7 +67,7 @@ file:
       %empty
     | file toplevel             { if ($2) nodelist_push(&ps->program->items, $2); }
     | file NEWLINE
-    | file error NEWLINE        { yyerrok; }
+    | file error NEWLINE        { yyerrok; ps->lexer->skip_to = -1; }
     ;
 
 toplevel:
@@ -106,7 +106,7 @@ stmts:
       %empty                    { $$ = nodelist_new(); }
     | stmts stmt NEWLINE        { $$ = $1; nodelist_push($$, $2); }
     | stmts NEWLINE             { $$ = $1; }
-    | stmts error NEWLINE       { $$ = $1; yyerrok; }
+    | stmts error NEWLINE       { $$ = $1; yyerrok; ps->lexer->skip_to = -1; }
     ;
 
 stmt:
@@ -243,8 +243,53 @@ arg:
 %%
 
 void dlmerror(DLMLTYPE *loc, yyscan_t scanner, struct Parser *ps, const char *msg) {
-    /* an unclosed bracket would hide every later line end from the parser: recover at the next line */
-    ps->lexer->depth = 0;
     (void)scanner;
+    /* bison's stack is full: say what in the file does it */
+    if (strcmp(msg, "memory exhausted") == 0)
+        msg = "expressions or statements nest too deeply here for the parser (about 10000 levels)";
     parse_error(ps, parse_loc(ps, loc), "%s", msg);
+}
+
+/* "syntax error, unexpected X, expecting Y". The tokens that may continue an expression are summed up as "an
+ * operator" and those that may start one as "an expression", so the message names what the statement needed
+ * ("expecting '=' or an operator") where bison's own says nothing past four alternatives. */
+static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, struct Parser *ps) {
+    (void)scanner;
+    /* an unclosed bracket would hide every later line end from the parser: recover at the end of the line
+     * the statement began on, past any braces opened since (parse.c) */
+    Lexer *lx = ps->lexer;
+    lx->depth = 0;
+    lx->skip_to = lx->prev_stmt_braces;
+    yysymbol_kind_t exp[YYNTOKENS];
+    int n = yypcontext_expected_tokens(ctx, exp, YYNTOKENS);
+    bool want[YYNTOKENS] = {false};
+    for (int i = 0; i < n; i++)
+        want[exp[i]] = true;
+    const yysymbol_kind_t starts[] = {YYSYMBOL_NUMBER, YYSYMBOL_IDENT, YYSYMBOL_STRING, YYSYMBOL_TRUE,
+        YYSYMBOL_FALSE, YYSYMBOL_SELF, YYSYMBOL_BATCH, YYSYMBOL_PARAM, YYSYMBOL_NOT, YYTRANSLATE('-'),
+        YYTRANSLATE('('), YYTRANSLATE('[')};
+    const yysymbol_kind_t ops[] = {YYSYMBOL_PIPE, YYSYMBOL_OR, YYSYMBOL_AND, YYSYMBOL_EQ, YYSYMBOL_NE,
+        YYSYMBOL_LE, YYSYMBOL_GE, YYSYMBOL_POW, YYSYMBOL_AS, YYTRANSLATE('<'), YYTRANSLATE('>'),
+        YYTRANSLATE('+'), YYTRANSLATE('-'), YYTRANSLATE('*'), YYTRANSLATE('/'), YYTRANSLATE('@'),
+        YYTRANSLATE('('), YYTRANSLATE('['), YYTRANSLATE('.')};
+    bool expr = want[YYSYMBOL_NUMBER], op = want[YYTRANSLATE('+')];
+    for (size_t i = 0; expr && i < sizeof starts / sizeof starts[0]; i++)
+        want[starts[i]] = false;
+    for (size_t i = 0; op && i < sizeof ops / sizeof ops[0]; i++)
+        want[ops[i]] = false;
+    const char *list[YYNTOKENS + 2];
+    int k = 0;
+    for (int i = 0; i < YYNTOKENS; i++)
+        if (want[i] && i != YYSYMBOL_YYerror && i != YYSYMBOL_YYUNDEF)
+            list[k++] = yysymbol_name((yysymbol_kind_t)i);
+    if (expr)
+        list[k++] = "an expression";
+    if (op)
+        list[k++] = "an operator";
+    char *msg = xsprintf("syntax error, unexpected %s", yysymbol_name(yypcontext_token(ctx)));
+    if (k > 0 && k <= 5)
+        for (int i = 0; i < k; i++)
+            msg = xsprintf("%s%s%s", msg, i == 0 ? ", expecting " : i == k - 1 ? " or " : ", ", list[i]);
+    parse_error(ps, parse_loc(ps, yypcontext_location(ctx)), "%s", msg);
+    return 0;
 }

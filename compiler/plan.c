@@ -31,31 +31,76 @@ static void note_reads(Sched *s, IrNode *n, int k, int *last) {
     }
 }
 
+int64_t conv_scratch(const IrNode *n, int64_t *chunk, int64_t *col_elems, int64_t *tmp_elems) {
+    *chunk = *col_elems = *tmp_elems = 0;
+    if (n->op != OP_CONV2D && n->op != OP_CONV2D_DX && n->op != OP_CONV2D_DW)
+        return 0;
+    const Shape *x = n->op == OP_CONV2D_DX ? &n->shape : &n->in[0]->shape;
+    const Shape *w = n->op == OP_CONV2D_DW ? &n->shape : &n->in[1]->shape;
+    const Shape *y = n->op == OP_CONV2D ? &n->shape : n->op == OP_CONV2D_DX ? &n->in[0]->shape : &n->in[1]->shape;
+    int64_t crs = w->d[1] * w->d[2] * w->d[3], k = w->d[0], pq = y->d[2] * y->d[3];
+    int64_t widest = crs > k ? crs : k;
+    /* chunks of images whose columns fit in 4M elements, so one gemm covers many small images */
+    int64_t g = (4 << 20) / (widest * pq);
+    if (g < 1)
+        g = 1;
+    if (g > x->d[0])
+        g = x->d[0];
+    *chunk = g;
+    *col_elems = crs * g * pq;
+    *tmp_elems = k * g * pq;
+    return *col_elems + *tmp_elems;
+}
+
 typedef struct Block {
     int64_t off, size;
     int free_after; /* kernel index of the last reader */
 } Block;
 
+typedef Vec(Block) Blocks;
+
+/* The lowest offset where `size` bytes fit between the busy blocks; the new block is busy until `until`. */
+static int64_t first_fit(void *busy_vec, int64_t size, int until, int64_t *top) {
+    Blocks *busy = busy_vec;
+    for (int i = 1; i < busy->n; i++)
+        for (int j = i; j > 0 && busy->v[j - 1].off > busy->v[j].off; j--) {
+            Block t = busy->v[j];
+            busy->v[j] = busy->v[j - 1];
+            busy->v[j - 1] = t;
+        }
+    int64_t off = 0;
+    for (int i = 0; i < busy->n; i++) {
+        if (busy->v[i].off - off >= size)
+            break;
+        if (busy->v[i].off + busy->v[i].size > off)
+            off = busy->v[i].off + busy->v[i].size;
+    }
+    Block b = {off, size, until};
+    vec_push(busy, b);
+    if (off + size > *top)
+        *top = off + size;
+    return off;
+}
+
 void plan_memory(Sched *s, int elem_size) {
     Graph *g = s->g;
     int n = g->nodes.n, nk = s->kernels.n;
     s->offset = xalloc(sizeof(int64_t) * (size_t)n);
-    int *def = xalloc(sizeof(int) * (size_t)n);
+    s->scratch = xalloc(sizeof(int64_t) * (size_t)n);
     int *last = xalloc(sizeof(int) * (size_t)n);
     for (int i = 0; i < n; i++) {
         s->offset[i] = -1;
-        def[i] = -1;
+        s->scratch[i] = -1;
         last[i] = -1;
     }
     for (int k = 0; k < nk; k++) {
-        def[s->kernels.v[k]->id] = k;
         last[s->kernels.v[k]->id] = k;
         note_reads(s, s->kernels.v[k], k, last);
     }
     for (int i = 0; i < s->roots.n; i++)
         last[storage(s->roots.v[i])->id] = nk;
 
-    Vec(Block) busy = {0};
+    Blocks busy = {0};
     int64_t top = 0, total = 0;
     for (int k = 0; k < nk; k++) {
         IrNode *m = s->kernels.v[k];
@@ -67,25 +112,13 @@ void plan_memory(Sched *s, int elem_size) {
             if (busy.v[i].free_after >= k)
                 busy.v[w++] = busy.v[i];
         busy.n = w;
-        /* first fit among the gaps between busy blocks, sorted by offset */
-        for (int i = 1; i < busy.n; i++)
-            for (int j = i; j > 0 && busy.v[j - 1].off > busy.v[j].off; j--) {
-                Block t = busy.v[j];
-                busy.v[j] = busy.v[j - 1];
-                busy.v[j - 1] = t;
-            }
-        int64_t off = 0;
-        for (int i = 0; i < busy.n; i++) {
-            if (busy.v[i].off - off >= size)
-                break;
-            if (busy.v[i].off + busy.v[i].size > off)
-                off = busy.v[i].off + busy.v[i].size;
+        s->offset[m->id] = first_fit(&busy, size, last[m->id], &top);
+        int64_t chunk, col, tmp;
+        if (conv_scratch(m, &chunk, &col, &tmp) > 0) {
+            int64_t bytes = align_up(col * elem_size) + align_up(tmp * elem_size);
+            total += bytes;
+            s->scratch[m->id] = first_fit(&busy, bytes, k, &top);
         }
-        s->offset[m->id] = off;
-        Block b = {off, size, last[m->id]};
-        vec_push(&busy, b);
-        if (off + size > top)
-            top = off + size;
     }
     s->arena_bytes = top;
     s->arena_bytes_noreuse = total;
