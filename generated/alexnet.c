@@ -36,80 +36,95 @@ static inline alexnet_real dropmask(const unsigned char *st, uint64_t site, uint
 }
 
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const alexnet_real *a, int lda, const alexnet_real *b, int ldb, alexnet_real *c, int ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, 0, c, ldc);
+static void gemm(int ta, int tb, int m, int n, int k, const alexnet_real *a, int lda, const alexnet_real *b, int ldb, alexnet_real *c, int ldc, int accumulate) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
-/* Direct convolution (cross-correlation): x [n, C, H, W], w [K, C, R, S], y [n, K, P, Q]. */
-static void conv2d_fwd(const alexnet_real *x, const alexnet_real *w, alexnet_real *y, int64_t n, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+/* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
+ * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window
+ * overhangs the padding. */
+static void im2col(const alexnet_real *x, alexnet_real *col, int64_t b0, int64_t g, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    int64_t cols = g * P * Q;
     ALEXNET_PARALLEL_FOR
-    for (int64_t nk = 0; nk < n * K; nk++) {
-        int64_t b = nk / K, k = nk % K;
-        for (int64_t p = 0; p < P; p++)
-            for (int64_t q = 0; q < Q; q++) {
-                alexnet_real acc = 0;
-                for (int64_t c = 0; c < C; c++)
-                    for (int64_t r = 0; r < R; r++) {
-                        int64_t h = p * sh - ph + r;
-                        if (h < 0 || h >= H)
-                            continue;
-                        for (int64_t s = 0; s < S; s++) {
-                            int64_t v = q * sw - pw + s;
-                            if (v >= 0 && v < W)
-                                acc += x[((b * C + c) * H + h) * W + v] * w[((k * C + c) * R + r) * S + s];
-                        }
-                    }
-                y[((b * K + k) * P + p) * Q + q] = acc;
-            }
-    }
-}
-
-/* dx = the transposed convolution of dy with w. */
-static void conv2d_dx(alexnet_real *x, const alexnet_real *w, const alexnet_real *y, int64_t n, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    ALEXNET_PARALLEL_FOR
-    for (int64_t nc = 0; nc < n * C; nc++) {
-        int64_t b = nc / C, c = nc % C;
-        for (int64_t i = 0; i < H * W; i++)
-            x[nc * H * W + i] = 0;
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t p = 0; p < P; p++)
+    for (int64_t row = 0; row < C * R * S; row++) {
+        int64_t c = row / (R * S), r = row / S % R, s = row % S;
+        for (int64_t i = 0; i < g; i++) {
+            const alexnet_real *img = x + ((b0 + i) * C + c) * H * W;
+            alexnet_real *out = col + row * cols + i * P * Q;
+            for (int64_t p = 0; p < P; p++) {
+                int64_t h = p * sh - ph + r;
                 for (int64_t q = 0; q < Q; q++) {
-                    alexnet_real g = y[((b * K + k) * P + p) * Q + q];
-                    for (int64_t r = 0; r < R; r++) {
-                        int64_t h = p * sh - ph + r;
-                        if (h < 0 || h >= H)
-                            continue;
-                        for (int64_t s = 0; s < S; s++) {
-                            int64_t v = q * sw - pw + s;
-                            if (v >= 0 && v < W)
-                                x[(nc * H + h) * W + v] += g * w[((k * C + c) * R + r) * S + s];
-                        }
-                    }
+                    int64_t v = q * sw - pw + s;
+                    out[p * Q + q] = h >= 0 && h < H && v >= 0 && v < W ? img[h * W + v] : 0;
                 }
+            }
+        }
     }
 }
 
-/* dw = the correlation of x with dy, summed over the batch. */
-static void conv2d_dw(const alexnet_real *x, alexnet_real *w, const alexnet_real *y, int64_t n, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+/* y[b0 + i][k][pq] = tmp[k][i*PQ + pq], or back with to_tmp. */
+static void chunk_layout(alexnet_real *y, alexnet_real *tmp, int64_t b0, int64_t g, int64_t K, int64_t PQ, int to_tmp) {
     ALEXNET_PARALLEL_FOR
-    for (int64_t kc = 0; kc < K * C; kc++) {
-        int64_t k = kc / C, c = kc % C;
+    for (int64_t ik = 0; ik < g * K; ik++) {
+        int64_t i = ik / K, k = ik % K;
+        alexnet_real *a = y + ((b0 + i) * K + k) * PQ, *b = tmp + k * g * PQ + i * PQ;
+        if (to_tmp)
+            memcpy(b, a, sizeof(alexnet_real) * (size_t)PQ);
+        else
+            memcpy(a, b, sizeof(alexnet_real) * (size_t)PQ);
+    }
+}
+
+/* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
+static void conv2d_fwd(const alexnet_real *x, const alexnet_real *w, alexnet_real *y, alexnet_real *col, alexnet_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    for (int64_t b0 = 0; b0 < n; b0 += G) {
+        int64_t g = n - b0 < G ? n - b0 : G;
+        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
+        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), tmp, (int)(g * P * Q), 0);
+        chunk_layout(y, tmp, b0, g, K, P * Q, 0);
+    }
+}
+
+/* dx = the transposed convolution of dy with w: columns W^T dy, added back into images. */
+static void col2im(const alexnet_real *col, alexnet_real *dx, int64_t b0, int64_t g, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    int64_t cols = g * P * Q;
+    ALEXNET_PARALLEL_FOR
+    for (int64_t ic = 0; ic < g * C; ic++) {
+        int64_t i = ic / C, c = ic % C;
+        alexnet_real *img = dx + ((b0 + i) * C + c) * H * W;
+        memset(img, 0, sizeof(alexnet_real) * (size_t)(H * W));
         for (int64_t r = 0; r < R; r++)
             for (int64_t s = 0; s < S; s++) {
-                double acc = 0;
-                for (int64_t b = 0; b < n; b++)
-                    for (int64_t p = 0; p < P; p++) {
-                        int64_t h = p * sh - ph + r;
-                        if (h < 0 || h >= H)
-                            continue;
-                        for (int64_t q = 0; q < Q; q++) {
-                            int64_t v = q * sw - pw + s;
-                            if (v >= 0 && v < W)
-                                acc += x[((b * C + c) * H + h) * W + v] * y[((b * K + k) * P + p) * Q + q];
-                        }
+                const alexnet_real *src = col + ((c * R + r) * S + s) * cols + i * P * Q;
+                for (int64_t p = 0; p < P; p++) {
+                    int64_t h = p * sh - ph + r;
+                    if (h < 0 || h >= H)
+                        continue;
+                    for (int64_t q = 0; q < Q; q++) {
+                        int64_t v = q * sw - pw + s;
+                        if (v >= 0 && v < W)
+                            img[h * W + v] += src[p * Q + q];
                     }
-                w[(kc * R + r) * S + s] = (alexnet_real)acc;
+                }
             }
+    }
+}
+static void conv2d_dx(alexnet_real *dx, const alexnet_real *w, const alexnet_real *dy, alexnet_real *col, alexnet_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    for (int64_t b0 = 0; b0 < n; b0 += G) {
+        int64_t g = n - b0 < G ? n - b0 : G;
+        chunk_layout((alexnet_real *)dy, tmp, b0, g, K, P * Q, 1);
+        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), tmp, (int)(g * P * Q), col, (int)(g * P * Q), 0);
+        col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
+    }
+}
+
+/* dw = dy times the columns of x, summed over the batch. */
+static void conv2d_dw(const alexnet_real *x, alexnet_real *dw, const alexnet_real *dy, alexnet_real *col, alexnet_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    for (int64_t b0 = 0; b0 < n; b0 += G) {
+        int64_t g = n - b0 < G ? n - b0 : G;
+        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
+        chunk_layout((alexnet_real *)dy, tmp, b0, g, K, P * Q, 1);
+        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), tmp, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
     }
 }
 
@@ -341,7 +356,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
-    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), n, 1, 224, 224, 96, 11, 11, 54, 54, 4, 4, 1, 1);
+    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), (alexnet_real *)(ar + 158852032), n, 96, 11, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
     /* relu -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
@@ -360,7 +375,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), n, 96, 26, 26, 256, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), (alexnet_real *)(ar + 134810624), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
@@ -379,7 +394,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), n, 256, 12, 12, 384, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), (alexnet_real *)(ar + 47185920), (alexnet_real *)(ar + 63111168), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -394,7 +409,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), n, 384, 12, 12, 384, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 28311552), (alexnet_real *)(ar + 44236800), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -409,7 +424,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), n, 384, 12, 12, 256, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 56623104), (alexnet_real *)(ar + 72548352), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
@@ -428,7 +443,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
-    gemm(0, 1, n, 4096, 6400, ((alexnet_real *)(ar + 0)), 6400, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 3276800)), 4096);
+    gemm(0, 1, n, 4096, 6400, ((alexnet_real *)(ar + 0)), 6400, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 3276800)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
@@ -441,7 +456,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
-    gemm(0, 1, n, 4096, 4096, ((alexnet_real *)(ar + 0)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 2097152)), 4096);
+    gemm(0, 1, n, 4096, 4096, ((alexnet_real *)(ar + 0)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 2097152)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
@@ -454,7 +469,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* matmul -> f32[batch 128, 10], alexnet.dlm line 29 */
     {
-    gemm(0, 1, n, 10, 4096, ((alexnet_real *)(ar + 0)), 4096, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 2097152)), 10);
+    gemm(0, 1, n, 10, 4096, ((alexnet_real *)(ar + 0)), 4096, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 2097152)), 10, 0);
     }
     /* add -> f32[batch 128, 10], alexnet.dlm line 29 */
     {
@@ -476,7 +491,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     (void)ar;
     /* conv2d -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
-    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), n, 1, 224, 224, 96, 11, 11, 54, 54, 4, 4, 1, 1);
+    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), (alexnet_real *)(ar + 158852032), n, 96, 11, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
     /* relu -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
@@ -495,7 +510,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), n, 96, 26, 26, 256, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), (alexnet_real *)(ar + 134810624), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
@@ -514,7 +529,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 33226752)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 52101120)), n, 256, 12, 12, 384, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 33226752)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 52101120)), (alexnet_real *)(ar + 80412672), (alexnet_real *)(ar + 96337920), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -529,7 +544,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 80412672)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 52101120)), n, 384, 12, 12, 384, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 80412672)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 52101120)), (alexnet_real *)(ar + 108724224), (alexnet_real *)(ar + 124649472), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -544,7 +559,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 52101120)), n, 384, 12, 12, 256, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 52101120)), (alexnet_real *)(ar + 375259136), (alexnet_real *)(ar + 391184384), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
@@ -563,7 +578,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
-    gemm(0, 1, n, 4096, 6400, ((alexnet_real *)(ar + 52101120)), 6400, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 55377920)), 4096);
+    gemm(0, 1, n, 4096, 6400, ((alexnet_real *)(ar + 52101120)), 6400, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 55377920)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
@@ -583,7 +598,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
-    gemm(0, 1, n, 4096, 4096, ((alexnet_real *)(ar + 55377920)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 59572224)), 4096);
+    gemm(0, 1, n, 4096, 4096, ((alexnet_real *)(ar + 55377920)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 59572224)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
@@ -603,7 +618,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* matmul -> f32[batch 128, 10], alexnet.dlm line 29 */
     {
-    gemm(0, 1, n, 10, 4096, ((alexnet_real *)(ar + 59572224)), 4096, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 63766528)), 10);
+    gemm(0, 1, n, 10, 4096, ((alexnet_real *)(ar + 59572224)), 4096, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 63766528)), 10, 0);
     }
     /* add -> f32[batch 128, 10], alexnet.dlm line 29 */
     {
@@ -708,11 +723,11 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 29 */
     {
-    gemm(0, 0, n, 4096, 10, ((alexnet_real *)(ar + 63776768)), 10, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 63781888)), 4096);
+    gemm(0, 0, n, 4096, 10, ((alexnet_real *)(ar + 63776768)), 10, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 63781888)), 4096, 0);
     }
     /* matmul -> f32[10, 4096], alexnet.dlm line 29 */
     {
-    gemm(1, 0, 10, 4096, n, ((alexnet_real *)(ar + 63776768)), 10, ((alexnet_real *)(ar + 59572224)), 4096, ((alexnet_real *)(ar + 65879040)), 4096);
+    gemm(1, 0, 10, 4096, n, ((alexnet_real *)(ar + 63776768)), 10, ((alexnet_real *)(ar + 59572224)), 4096, ((alexnet_real *)(ar + 65879040)), 4096, 0);
     }
     /* mul -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
@@ -734,11 +749,11 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
-    gemm(0, 0, n, 4096, 4096, ((alexnet_real *)(ar + 59572224)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 63767168)), 4096);
+    gemm(0, 0, n, 4096, 4096, ((alexnet_real *)(ar + 59572224)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 63767168)), 4096, 0);
     }
     /* matmul -> f32[4096, 4096], alexnet.dlm line 28 */
     {
-    gemm(1, 0, 4096, 4096, n, ((alexnet_real *)(ar + 59572224)), 4096, ((alexnet_real *)(ar + 55377920)), 4096, ((alexnet_real *)(ar + 394133504)), 4096);
+    gemm(1, 0, 4096, 4096, n, ((alexnet_real *)(ar + 59572224)), 4096, ((alexnet_real *)(ar + 55377920)), 4096, ((alexnet_real *)(ar + 394133504)), 4096, 0);
     }
     /* mul -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
@@ -760,11 +775,11 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     }
     /* matmul -> f32[batch 128, 6400], alexnet.dlm line 27 */
     {
-    gemm(0, 0, n, 6400, 4096, ((alexnet_real *)(ar + 55377920)), 4096, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 57491456)), 6400);
+    gemm(0, 0, n, 6400, 4096, ((alexnet_real *)(ar + 55377920)), 4096, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 57491456)), 6400, 0);
     }
     /* matmul -> f32[4096, 6400], alexnet.dlm line 27 */
     {
-    gemm(1, 0, 4096, 6400, n, ((alexnet_real *)(ar + 55377920)), 4096, ((alexnet_real *)(ar + 52101120)), 6400, ((alexnet_real *)(ar + 461242368)), 6400);
+    gemm(1, 0, 4096, 6400, n, ((alexnet_real *)(ar + 55377920)), 4096, ((alexnet_real *)(ar + 52101120)), 6400, ((alexnet_real *)(ar + 461242368)), 6400, 0);
     }
     /* max_pool_dx -> f32[batch 128, 256, 12, 12], alexnet.dlm line 25 */
     {
@@ -792,11 +807,11 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     }
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 603848704)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 584974336)), n, 384, 12, 12, 256, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 603848704)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 584974336)), (alexnet_real *)(ar + 375259136), (alexnet_real *)(ar + 391184384), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 384, 3, 3], alexnet.dlm line 24 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(ar + 52102144)), ((alexnet_real *)(ar + 584974336)), n, 384, 12, 12, 256, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(ar + 52102144)), ((alexnet_real *)(ar + 584974336)), (alexnet_real *)(ar + 375259136), (alexnet_real *)(ar + 391184384), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -820,11 +835,11 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     }
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 566099968)), n, 384, 12, 12, 384, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 375259136), (alexnet_real *)(ar + 391184384), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 384, 3, 3], alexnet.dlm line 23 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 80412672)), ((alexnet_real *)(ar + 66042880)), ((alexnet_real *)(ar + 566099968)), n, 384, 12, 12, 384, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 80412672)), ((alexnet_real *)(ar + 66042880)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 375259136), (alexnet_real *)(ar + 391184384), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -848,11 +863,11 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     }
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 71351296)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 566099968)), n, 256, 12, 12, 384, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 71351296)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 90225664), (alexnet_real *)(ar + 106150912), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 256, 3, 3], alexnet.dlm line 22 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 33226752)), ((alexnet_real *)(ar + 57491456)), ((alexnet_real *)(ar + 566099968)), n, 256, 12, 12, 384, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 33226752)), ((alexnet_real *)(ar + 57491456)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 90225664), (alexnet_real *)(ar + 106150912), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 256, 26, 26], alexnet.dlm line 21 */
     {
@@ -880,11 +895,11 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     }
     /* conv2d_dx -> f32[batch 128, 96, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 71351296)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 654704640)), n, 96, 26, 26, 256, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_dx(((alexnet_real *)(ar + 71351296)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 654704640)), (alexnet_real *)(ar + 33227776), (alexnet_real *)(ar + 46206976), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[256, 96, 5, 5], alexnet.dlm line 20 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 0)), ((alexnet_real *)(ar + 33227776)), ((alexnet_real *)(ar + 654704640)), n, 96, 26, 26, 256, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_dw(((alexnet_real *)(ar + 0)), ((alexnet_real *)(ar + 33227776)), ((alexnet_real *)(ar + 654704640)), (alexnet_real *)(ar + 35685376), (alexnet_real *)(ar + 48664576), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* max_pool_dx -> f32[batch 128, 96, 54, 54], alexnet.dlm line 19 */
     {
@@ -912,7 +927,7 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     }
     /* conv2d_dw -> f32[96, 1, 11, 11], alexnet.dlm line 18 */
     {
-    conv2d_dw(x, ((alexnet_real *)(ar + 384)), ((alexnet_real *)(ar + 709427200)), n, 1, 224, 224, 96, 11, 11, 54, 54, 4, 4, 1, 1);
+    conv2d_dw(x, ((alexnet_real *)(ar + 384)), ((alexnet_real *)(ar + 709427200)), (alexnet_real *)(ar + 46848), (alexnet_real *)(ar + 15571648), n, 96, 11, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
     /* copy -> f32[96], alexnet.dlm line 18 */
     {
@@ -1141,7 +1156,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     (void)ar;
     /* conv2d -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
-    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), n, 1, 224, 224, 96, 11, 11, 54, 54, 4, 4, 1, 1);
+    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), (alexnet_real *)(ar + 158852032), n, 96, 11, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
     /* relu -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
@@ -1160,7 +1175,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), n, 96, 26, 26, 256, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), (alexnet_real *)(ar + 134810624), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
@@ -1179,7 +1194,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), n, 256, 12, 12, 384, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), (alexnet_real *)(ar + 47185920), (alexnet_real *)(ar + 63111168), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -1194,7 +1209,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), n, 384, 12, 12, 384, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 28311552), (alexnet_real *)(ar + 44236800), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -1209,7 +1224,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), n, 384, 12, 12, 256, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 56623104), (alexnet_real *)(ar + 72548352), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
@@ -1228,7 +1243,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
-    gemm(0, 1, n, 4096, 6400, ((alexnet_real *)(ar + 0)), 6400, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 3276800)), 4096);
+    gemm(0, 1, n, 4096, 6400, ((alexnet_real *)(ar + 0)), 6400, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 3276800)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
@@ -1241,7 +1256,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
-    gemm(0, 1, n, 4096, 4096, ((alexnet_real *)(ar + 0)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 2097152)), 4096);
+    gemm(0, 1, n, 4096, 4096, ((alexnet_real *)(ar + 0)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 2097152)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
@@ -1254,7 +1269,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* matmul -> f32[batch 128, 10], alexnet.dlm line 29 */
     {
-    gemm(0, 1, n, 10, 4096, ((alexnet_real *)(ar + 0)), 4096, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 2097152)), 10);
+    gemm(0, 1, n, 10, 4096, ((alexnet_real *)(ar + 0)), 4096, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 2097152)), 10, 0);
     }
     /* add -> f32[batch 128, 10], alexnet.dlm line 29 */
     {

@@ -36,8 +36,8 @@ static inline blocks_real dropmask(const unsigned char *st, uint64_t site, uint6
 }
 
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const blocks_real *a, int lda, const blocks_real *b, int ldb, blocks_real *c, int ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, 0, c, ldc);
+static void gemm(int ta, int tb, int m, int n, int k, const blocks_real *a, int lda, const blocks_real *b, int ldb, blocks_real *c, int ldc, int accumulate) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
 
@@ -289,7 +289,7 @@ void blocks_forward(void *state, int n, const blocks_real *x) {
     (void)ar;
     /* matmul -> f32[batch 1, 256], blocks.dlm line 10 */
     {
-    gemm(0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 64)), 20, ((blocks_real *)(ar + 0)), 256);
+    gemm(0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 64)), 20, ((blocks_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 1, 256], blocks.dlm line 10 */
     {
@@ -301,7 +301,7 @@ void blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 10], blocks.dlm line 10 */
     {
-    gemm(0, 1, n, 10, 256, ((blocks_real *)(ar + 1024)), 256, ((blocks_real *)(st + 21568)), 256, ((blocks_real *)(ar + 0)), 10);
+    gemm(0, 1, n, 10, 256, ((blocks_real *)(ar + 1024)), 256, ((blocks_real *)(st + 21568)), 256, ((blocks_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 1, 10], blocks.dlm line 10 */
     {
@@ -313,7 +313,7 @@ void blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 256], blocks.dlm line 14 */
     {
-    gemm(0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 31872)), 20, ((blocks_real *)(ar + 128)), 256);
+    gemm(0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 31872)), 20, ((blocks_real *)(ar + 128)), 256, 0);
     }
     /* relu -> f32[batch 1, 256], blocks.dlm line 14 */
     {
@@ -325,7 +325,7 @@ void blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 10], blocks.dlm line 14 */
     {
-    gemm(0, 1, n, 10, 256, ((blocks_real *)(ar + 1152)), 256, ((blocks_real *)(st + 53376)), 256, ((blocks_real *)(ar + 0)), 10);
+    gemm(0, 1, n, 10, 256, ((blocks_real *)(ar + 1152)), 256, ((blocks_real *)(st + 53376)), 256, ((blocks_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 1, 10], blocks.dlm line 14 */
     {
@@ -337,7 +337,7 @@ void blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 256], blocks.dlm line 21 */
     {
-    gemm(0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 63680)), 20, ((blocks_real *)(ar + 192)), 256);
+    gemm(0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 63680)), 20, ((blocks_real *)(ar + 192)), 256, 0);
     }
     /* relu -> f32[batch 1, 256], blocks.dlm line 21 */
     {
@@ -349,7 +349,7 @@ void blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 10], blocks.dlm line 21 */
     {
-    gemm(0, 1, n, 10, 256, ((blocks_real *)(ar + 1216)), 256, ((blocks_real *)(st + 85184)), 256, ((blocks_real *)(ar + 0)), 10);
+    gemm(0, 1, n, 10, 256, ((blocks_real *)(ar + 1216)), 256, ((blocks_real *)(st + 85184)), 256, ((blocks_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 1, 10], blocks.dlm line 21 */
     {
@@ -361,7 +361,7 @@ void blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 32 */
     {
-    gemm(0, 1, n, 20, 20, x, 20, ((blocks_real *)(st + 97088)), 20, ((blocks_real *)(ar + 256)), 20);
+    gemm(0, 1, n, 20, 20, x, 20, ((blocks_real *)(st + 97088)), 20, ((blocks_real *)(ar + 256)), 20, 0);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 32 */
     {
@@ -373,7 +373,7 @@ void blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 33 */
     {
-    gemm(0, 0, n, 20, 20, ((blocks_real *)(ar + 384)), 20, ((blocks_real *)(st + 95488)), 20, ((blocks_real *)(ar + 256)), 20);
+    gemm(0, 0, n, 20, 20, ((blocks_real *)(ar + 384)), 20, ((blocks_real *)(st + 95488)), 20, ((blocks_real *)(ar + 256)), 20, 0);
     }
     /* relu -> f32[batch 1, 20], blocks.dlm line 33 */
     {
@@ -383,7 +383,7 @@ void blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 34 */
     {
-    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 384)), 20, ((blocks_real *)(st + 97088)), 20, ((blocks_real *)(ar + 256)), 20);
+    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 384)), 20, ((blocks_real *)(st + 97088)), 20, ((blocks_real *)(ar + 256)), 20, 0);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 34 */
     {
@@ -1039,7 +1039,7 @@ void blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 64], blocks.dlm line 44 */
     {
-    gemm(0, 1, n, 64, 20, x, 20, ((blocks_real *)(st + 98816)), 20, ((blocks_real *)(ar + 256)), 64);
+    gemm(0, 1, n, 64, 20, x, 20, ((blocks_real *)(st + 98816)), 20, ((blocks_real *)(ar + 256)), 64, 0);
     }
     /* relu -> f32[batch 1, 64], blocks.dlm line 44 */
     {
@@ -1051,7 +1051,7 @@ void blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 32], blocks.dlm line 44 */
     {
-    gemm(0, 1, n, 32, 64, ((blocks_real *)(ar + 512)), 64, ((blocks_real *)(st + 104192)), 64, ((blocks_real *)(ar + 256)), 32);
+    gemm(0, 1, n, 32, 64, ((blocks_real *)(ar + 512)), 64, ((blocks_real *)(st + 104192)), 64, ((blocks_real *)(ar + 256)), 32, 0);
     }
     /* relu -> f32[batch 1, 32], blocks.dlm line 44 */
     {
@@ -1063,7 +1063,7 @@ void blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 16], blocks.dlm line 48 */
     {
-    gemm(0, 1, n, 16, 32, ((blocks_real *)(ar + 384)), 32, ((blocks_real *)(st + 112512)), 32, ((blocks_real *)(ar + 256)), 16);
+    gemm(0, 1, n, 16, 32, ((blocks_real *)(ar + 384)), 32, ((blocks_real *)(st + 112512)), 32, ((blocks_real *)(ar + 256)), 16, 0);
     }
     /* add -> f32[batch 1, 16], blocks.dlm line 48 */
     {
@@ -1075,7 +1075,7 @@ void blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 55 */
     {
-    gemm(0, 1, n, 20, 16, ((blocks_real *)(ar + 320)), 16, ((blocks_real *)(st + 114624)), 16, ((blocks_real *)(ar + 384)), 20);
+    gemm(0, 1, n, 20, 16, ((blocks_real *)(ar + 320)), 16, ((blocks_real *)(st + 114624)), 16, ((blocks_real *)(ar + 384)), 20, 0);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 55 */
     {
@@ -1087,7 +1087,7 @@ void blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 32 */
     {
-    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 256)), 20, ((blocks_real *)(st + 117632)), 20, ((blocks_real *)(ar + 384)), 20);
+    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 256)), 20, ((blocks_real *)(st + 117632)), 20, ((blocks_real *)(ar + 384)), 20, 0);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 32 */
     {
@@ -1099,7 +1099,7 @@ void blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 33 */
     {
-    gemm(0, 0, n, 20, 20, ((blocks_real *)(ar + 256)), 20, ((blocks_real *)(st + 116032)), 20, ((blocks_real *)(ar + 384)), 20);
+    gemm(0, 0, n, 20, 20, ((blocks_real *)(ar + 256)), 20, ((blocks_real *)(st + 116032)), 20, ((blocks_real *)(ar + 384)), 20, 0);
     }
     /* relu -> f32[batch 1, 20], blocks.dlm line 33 */
     {
@@ -1109,7 +1109,7 @@ void blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 34 */
     {
-    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 256)), 20, ((blocks_real *)(st + 117632)), 20, ((blocks_real *)(ar + 384)), 20);
+    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 256)), 20, ((blocks_real *)(st + 117632)), 20, ((blocks_real *)(ar + 384)), 20, 0);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 34 */
     {

@@ -36,8 +36,8 @@ static inline custom_layers_real dropmask(const unsigned char *st, uint64_t site
 }
 
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const custom_layers_real *a, int lda, const custom_layers_real *b, int ldb, custom_layers_real *c, int ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, 0, c, ldc);
+static void gemm(int ta, int tb, int m, int n, int k, const custom_layers_real *a, int lda, const custom_layers_real *b, int ldb, custom_layers_real *c, int ldc, int accumulate) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
 
@@ -133,7 +133,7 @@ void custom_layers_forward(void *state, int n, const custom_layers_real *x, cons
     (void)ar;
     /* matmul -> f32[batch 1, 128], custom_layers.dlm line 21 */
     {
-    gemm(0, 1, n, 128, 8, x, 8, ((custom_layers_real *)(st + 64)), 8, ((custom_layers_real *)(ar + 0)), 128);
+    gemm(0, 1, n, 128, 8, x, 8, ((custom_layers_real *)(st + 64)), 8, ((custom_layers_real *)(ar + 0)), 128, 0);
     }
     /* add -> f32[batch 1, 128], custom_layers.dlm line 21 */
     {
@@ -179,7 +179,7 @@ void custom_layers_forward(void *state, int n, const custom_layers_real *x, cons
     }
     /* matmul -> f32[batch 1, 8], custom_layers.dlm line 18 */
     {
-    gemm(0, 0, n, 8, 64, z, 64, ((custom_layers_real *)(st + 4672)), 8, ((custom_layers_real *)(ar + 0)), 8);
+    gemm(0, 0, n, 8, 64, z, 64, ((custom_layers_real *)(st + 4672)), 8, ((custom_layers_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], custom_layers.dlm line 18 */
     {
@@ -191,7 +191,7 @@ void custom_layers_forward(void *state, int n, const custom_layers_real *x, cons
     }
     /* matmul -> f32[batch 1, 1], custom_layers.dlm line 18 */
     {
-    gemm(0, 0, n, 1, 8, ((custom_layers_real *)(ar + 128)), 8, ((custom_layers_real *)(st + 6784)), 1, ((custom_layers_real *)(ar + 0)), 1);
+    gemm(0, 0, n, 1, 8, ((custom_layers_real *)(ar + 128)), 8, ((custom_layers_real *)(st + 6784)), 1, ((custom_layers_real *)(ar + 0)), 1, 0);
     }
     /* relu -> f32[batch 1, 1], custom_layers.dlm line 18 */
     {

@@ -36,8 +36,8 @@ static inline dropout_mlp_real dropmask(const unsigned char *st, uint64_t site, 
 }
 
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const dropout_mlp_real *a, int lda, const dropout_mlp_real *b, int ldb, dropout_mlp_real *c, int ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, 0, c, ldc);
+static void gemm(int ta, int tb, int m, int n, int k, const dropout_mlp_real *a, int lda, const dropout_mlp_real *b, int ldb, dropout_mlp_real *c, int ldc, int accumulate) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
 
@@ -136,7 +136,7 @@ void dropout_mlp_forward(void *state, int n, const dropout_mlp_real *x) {
     (void)ar;
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
-    gemm(0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 0)), 256);
+    gemm(0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
@@ -149,7 +149,7 @@ void dropout_mlp_forward(void *state, int n, const dropout_mlp_real *x) {
     }
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
-    gemm(0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 0)), 256);
+    gemm(0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
@@ -162,7 +162,7 @@ void dropout_mlp_forward(void *state, int n, const dropout_mlp_real *x) {
     }
     /* matmul -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
-    gemm(0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 0)), 10);
+    gemm(0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
@@ -184,7 +184,7 @@ dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp
     (void)ar;
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
-    gemm(0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 0)), 256);
+    gemm(0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
@@ -204,7 +204,7 @@ dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp
     }
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
-    gemm(0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 0)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 524288)), 256);
+    gemm(0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 0)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 524288)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
@@ -224,7 +224,7 @@ dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp
     }
     /* matmul -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
-    gemm(0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 524288)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 1048576)), 10);
+    gemm(0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 524288)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 1048576)), 10, 0);
     }
     /* add -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
@@ -329,11 +329,11 @@ void dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const i
     }
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 19 */
     {
-    gemm(0, 0, n, 256, 10, ((dropout_mlp_real *)(ar + 1069056)), 10, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 1079296)), 256);
+    gemm(0, 0, n, 256, 10, ((dropout_mlp_real *)(ar + 1069056)), 10, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 1079296)), 256, 0);
     }
     /* matmul -> f32[10, 256], dropout_mlp.dlm line 19 */
     {
-    gemm(1, 0, 10, 256, n, ((dropout_mlp_real *)(ar + 1069056)), 10, ((dropout_mlp_real *)(ar + 524288)), 256, ((dropout_mlp_real *)(ar + 1049728)), 256);
+    gemm(1, 0, 10, 256, n, ((dropout_mlp_real *)(ar + 1069056)), 10, ((dropout_mlp_real *)(ar + 524288)), 256, ((dropout_mlp_real *)(ar + 1049728)), 256, 0);
     }
     /* mul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
@@ -355,11 +355,11 @@ void dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const i
     }
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
-    gemm(0, 0, n, 256, 256, ((dropout_mlp_real *)(ar + 524288)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 1059968)), 256);
+    gemm(0, 0, n, 256, 256, ((dropout_mlp_real *)(ar + 524288)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 1059968)), 256, 0);
     }
     /* matmul -> f32[256, 256], dropout_mlp.dlm line 18 */
     {
-    gemm(1, 0, 256, 256, n, ((dropout_mlp_real *)(ar + 524288)), 256, ((dropout_mlp_real *)(ar + 0)), 256, ((dropout_mlp_real *)(ar + 1322112)), 256);
+    gemm(1, 0, 256, 256, n, ((dropout_mlp_real *)(ar + 524288)), 256, ((dropout_mlp_real *)(ar + 0)), 256, ((dropout_mlp_real *)(ar + 1322112)), 256, 0);
     }
     /* mul -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
@@ -381,7 +381,7 @@ void dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const i
     }
     /* matmul -> f32[256, 784], dropout_mlp.dlm line 17 */
     {
-    gemm(1, 0, 256, 784, n, ((dropout_mlp_real *)(ar + 0)), 256, x, 784, ((dropout_mlp_real *)(ar + 1584256)), 784);
+    gemm(1, 0, 256, 784, n, ((dropout_mlp_real *)(ar + 0)), 256, x, 784, ((dropout_mlp_real *)(ar + 1584256)), 784, 0);
     }
     /* copy -> f32[256], dropout_mlp.dlm line 17 */
     {
@@ -480,7 +480,7 @@ dropout_mlp_real dropout_mlp_evaluate(void *state, int n, const dropout_mlp_real
     (void)ar;
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
-    gemm(0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 0)), 256);
+    gemm(0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
@@ -493,7 +493,7 @@ dropout_mlp_real dropout_mlp_evaluate(void *state, int n, const dropout_mlp_real
     }
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
-    gemm(0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 0)), 256);
+    gemm(0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
@@ -506,7 +506,7 @@ dropout_mlp_real dropout_mlp_evaluate(void *state, int n, const dropout_mlp_real
     }
     /* matmul -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
-    gemm(0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 0)), 10);
+    gemm(0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {

@@ -36,8 +36,8 @@ static inline house_prices_real dropmask(const unsigned char *st, uint64_t site,
 }
 
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const house_prices_real *a, int lda, const house_prices_real *b, int ldb, house_prices_real *c, int ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, 0, c, ldc);
+static void gemm(int ta, int tb, int m, int n, int k, const house_prices_real *a, int lda, const house_prices_real *b, int ldb, house_prices_real *c, int ldc, int accumulate) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
 
@@ -97,7 +97,7 @@ void house_prices_forward(void *state, int n, const house_prices_real *x) {
     (void)ar;
     /* matmul -> f32[batch 64, 1], house_prices.dlm line 11 */
     {
-    gemm(0, 1, n, 1, 331, x, 331, ((house_prices_real *)(st + 64)), 331, ((house_prices_real *)(ar + 0)), 1);
+    gemm(0, 1, n, 1, 331, x, 331, ((house_prices_real *)(st + 64)), 331, ((house_prices_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 64, 1], house_prices.dlm line 11 */
     {
@@ -117,7 +117,7 @@ house_prices_real house_prices_forward_train(void *state, int n, const house_pri
     (void)ar;
     /* matmul -> f32[batch 64, 1], house_prices.dlm line 11 */
     {
-    gemm(0, 1, n, 1, 331, x, 331, ((house_prices_real *)(st + 64)), 331, ((house_prices_real *)(ar + 0)), 1);
+    gemm(0, 1, n, 1, 331, x, 331, ((house_prices_real *)(st + 64)), 331, ((house_prices_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 64, 1], house_prices.dlm line 11 */
     {
@@ -182,7 +182,7 @@ void house_prices_backward(void *state, int n, const house_prices_real *x, const
     }
     /* matmul -> f32[1, 331], house_prices.dlm line 11 */
     {
-    gemm(1, 0, 1, 331, n, ((house_prices_real *)(ar + 640)), 1, x, 331, ((house_prices_real *)(ar + 896)), 331);
+    gemm(1, 0, 1, 331, n, ((house_prices_real *)(ar + 640)), 1, x, 331, ((house_prices_real *)(ar + 896)), 331, 0);
     }
     /* copy -> f32[1], house_prices.dlm line 11 */
     {
@@ -239,7 +239,7 @@ house_prices_real house_prices_evaluate(void *state, int n, const house_prices_r
     (void)ar;
     /* matmul -> f32[batch 64, 1], house_prices.dlm line 11 */
     {
-    gemm(0, 1, n, 1, 331, x, 331, ((house_prices_real *)(st + 64)), 331, ((house_prices_real *)(ar + 0)), 1);
+    gemm(0, 1, n, 1, 331, x, 331, ((house_prices_real *)(st + 64)), 331, ((house_prices_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 64, 1], house_prices.dlm line 11 */
     {

@@ -36,80 +36,95 @@ static inline lenet_real dropmask(const unsigned char *st, uint64_t site, uint64
 }
 
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const lenet_real *a, int lda, const lenet_real *b, int ldb, lenet_real *c, int ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, 0, c, ldc);
+static void gemm(int ta, int tb, int m, int n, int k, const lenet_real *a, int lda, const lenet_real *b, int ldb, lenet_real *c, int ldc, int accumulate) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
-/* Direct convolution (cross-correlation): x [n, C, H, W], w [K, C, R, S], y [n, K, P, Q]. */
-static void conv2d_fwd(const lenet_real *x, const lenet_real *w, lenet_real *y, int64_t n, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+/* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
+ * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window
+ * overhangs the padding. */
+static void im2col(const lenet_real *x, lenet_real *col, int64_t b0, int64_t g, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    int64_t cols = g * P * Q;
     LENET_PARALLEL_FOR
-    for (int64_t nk = 0; nk < n * K; nk++) {
-        int64_t b = nk / K, k = nk % K;
-        for (int64_t p = 0; p < P; p++)
-            for (int64_t q = 0; q < Q; q++) {
-                lenet_real acc = 0;
-                for (int64_t c = 0; c < C; c++)
-                    for (int64_t r = 0; r < R; r++) {
-                        int64_t h = p * sh - ph + r;
-                        if (h < 0 || h >= H)
-                            continue;
-                        for (int64_t s = 0; s < S; s++) {
-                            int64_t v = q * sw - pw + s;
-                            if (v >= 0 && v < W)
-                                acc += x[((b * C + c) * H + h) * W + v] * w[((k * C + c) * R + r) * S + s];
-                        }
-                    }
-                y[((b * K + k) * P + p) * Q + q] = acc;
-            }
-    }
-}
-
-/* dx = the transposed convolution of dy with w. */
-static void conv2d_dx(lenet_real *x, const lenet_real *w, const lenet_real *y, int64_t n, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    LENET_PARALLEL_FOR
-    for (int64_t nc = 0; nc < n * C; nc++) {
-        int64_t b = nc / C, c = nc % C;
-        for (int64_t i = 0; i < H * W; i++)
-            x[nc * H * W + i] = 0;
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t p = 0; p < P; p++)
+    for (int64_t row = 0; row < C * R * S; row++) {
+        int64_t c = row / (R * S), r = row / S % R, s = row % S;
+        for (int64_t i = 0; i < g; i++) {
+            const lenet_real *img = x + ((b0 + i) * C + c) * H * W;
+            lenet_real *out = col + row * cols + i * P * Q;
+            for (int64_t p = 0; p < P; p++) {
+                int64_t h = p * sh - ph + r;
                 for (int64_t q = 0; q < Q; q++) {
-                    lenet_real g = y[((b * K + k) * P + p) * Q + q];
-                    for (int64_t r = 0; r < R; r++) {
-                        int64_t h = p * sh - ph + r;
-                        if (h < 0 || h >= H)
-                            continue;
-                        for (int64_t s = 0; s < S; s++) {
-                            int64_t v = q * sw - pw + s;
-                            if (v >= 0 && v < W)
-                                x[(nc * H + h) * W + v] += g * w[((k * C + c) * R + r) * S + s];
-                        }
-                    }
+                    int64_t v = q * sw - pw + s;
+                    out[p * Q + q] = h >= 0 && h < H && v >= 0 && v < W ? img[h * W + v] : 0;
                 }
+            }
+        }
     }
 }
 
-/* dw = the correlation of x with dy, summed over the batch. */
-static void conv2d_dw(const lenet_real *x, lenet_real *w, const lenet_real *y, int64_t n, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+/* y[b0 + i][k][pq] = tmp[k][i*PQ + pq], or back with to_tmp. */
+static void chunk_layout(lenet_real *y, lenet_real *tmp, int64_t b0, int64_t g, int64_t K, int64_t PQ, int to_tmp) {
     LENET_PARALLEL_FOR
-    for (int64_t kc = 0; kc < K * C; kc++) {
-        int64_t k = kc / C, c = kc % C;
+    for (int64_t ik = 0; ik < g * K; ik++) {
+        int64_t i = ik / K, k = ik % K;
+        lenet_real *a = y + ((b0 + i) * K + k) * PQ, *b = tmp + k * g * PQ + i * PQ;
+        if (to_tmp)
+            memcpy(b, a, sizeof(lenet_real) * (size_t)PQ);
+        else
+            memcpy(a, b, sizeof(lenet_real) * (size_t)PQ);
+    }
+}
+
+/* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
+static void conv2d_fwd(const lenet_real *x, const lenet_real *w, lenet_real *y, lenet_real *col, lenet_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    for (int64_t b0 = 0; b0 < n; b0 += G) {
+        int64_t g = n - b0 < G ? n - b0 : G;
+        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
+        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), tmp, (int)(g * P * Q), 0);
+        chunk_layout(y, tmp, b0, g, K, P * Q, 0);
+    }
+}
+
+/* dx = the transposed convolution of dy with w: columns W^T dy, added back into images. */
+static void col2im(const lenet_real *col, lenet_real *dx, int64_t b0, int64_t g, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    int64_t cols = g * P * Q;
+    LENET_PARALLEL_FOR
+    for (int64_t ic = 0; ic < g * C; ic++) {
+        int64_t i = ic / C, c = ic % C;
+        lenet_real *img = dx + ((b0 + i) * C + c) * H * W;
+        memset(img, 0, sizeof(lenet_real) * (size_t)(H * W));
         for (int64_t r = 0; r < R; r++)
             for (int64_t s = 0; s < S; s++) {
-                double acc = 0;
-                for (int64_t b = 0; b < n; b++)
-                    for (int64_t p = 0; p < P; p++) {
-                        int64_t h = p * sh - ph + r;
-                        if (h < 0 || h >= H)
-                            continue;
-                        for (int64_t q = 0; q < Q; q++) {
-                            int64_t v = q * sw - pw + s;
-                            if (v >= 0 && v < W)
-                                acc += x[((b * C + c) * H + h) * W + v] * y[((b * K + k) * P + p) * Q + q];
-                        }
+                const lenet_real *src = col + ((c * R + r) * S + s) * cols + i * P * Q;
+                for (int64_t p = 0; p < P; p++) {
+                    int64_t h = p * sh - ph + r;
+                    if (h < 0 || h >= H)
+                        continue;
+                    for (int64_t q = 0; q < Q; q++) {
+                        int64_t v = q * sw - pw + s;
+                        if (v >= 0 && v < W)
+                            img[h * W + v] += src[p * Q + q];
                     }
-                w[(kc * R + r) * S + s] = (lenet_real)acc;
+                }
             }
+    }
+}
+static void conv2d_dx(lenet_real *dx, const lenet_real *w, const lenet_real *dy, lenet_real *col, lenet_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    for (int64_t b0 = 0; b0 < n; b0 += G) {
+        int64_t g = n - b0 < G ? n - b0 : G;
+        chunk_layout((lenet_real *)dy, tmp, b0, g, K, P * Q, 1);
+        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), tmp, (int)(g * P * Q), col, (int)(g * P * Q), 0);
+        col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
+    }
+}
+
+/* dw = dy times the columns of x, summed over the batch. */
+static void conv2d_dw(const lenet_real *x, lenet_real *dw, const lenet_real *dy, lenet_real *col, lenet_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    for (int64_t b0 = 0; b0 < n; b0 += G) {
+        int64_t g = n - b0 < G ? n - b0 : G;
+        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
+        chunk_layout((lenet_real *)dy, tmp, b0, g, K, P * Q, 1);
+        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), tmp, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
     }
 }
 
@@ -281,7 +296,7 @@ void lenet_forward(void *state, int n, const lenet_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
-    conv2d_fwd(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), n, 1, 28, 28, 6, 5, 5, 28, 28, 1, 1, 2, 2);
+    conv2d_fwd(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), (lenet_real *)(ar + 4816896), (lenet_real *)(ar + 21516096), n, 6, 213, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
     }
     /* sigmoid -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
@@ -300,7 +315,7 @@ void lenet_forward(void *state, int n, const lenet_real *x) {
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
-    conv2d_fwd(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), n, 6, 14, 14, 16, 5, 5, 10, 10, 1, 1, 0, 0);
+    conv2d_fwd(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), (lenet_real *)(ar + 2842624), (lenet_real *)(ar + 18202624), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
     }
     /* sigmoid -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
@@ -319,7 +334,7 @@ void lenet_forward(void *state, int n, const lenet_real *x) {
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
-    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 0)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 409600)), 120);
+    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 0)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 409600)), 120, 0);
     }
     /* sigmoid -> f32[batch 256, 120], lenet.dlm line 21 */
     {
@@ -332,7 +347,7 @@ void lenet_forward(void *state, int n, const lenet_real *x) {
     }
     /* matmul -> f32[batch 256, 84], lenet.dlm line 22 */
     {
-    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 0)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 122880)), 84);
+    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 0)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 122880)), 84, 0);
     }
     /* sigmoid -> f32[batch 256, 84], lenet.dlm line 22 */
     {
@@ -345,7 +360,7 @@ void lenet_forward(void *state, int n, const lenet_real *x) {
     }
     /* matmul -> f32[batch 256, 10], lenet.dlm line 23 */
     {
-    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 0)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 86016)), 10);
+    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 0)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 86016)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet.dlm line 23 */
     {
@@ -367,7 +382,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     (void)ar;
     /* conv2d -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
-    conv2d_fwd(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), n, 1, 28, 28, 6, 5, 5, 28, 28, 1, 1, 2, 2);
+    conv2d_fwd(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), (lenet_real *)(ar + 4816896), (lenet_real *)(ar + 21516096), n, 6, 213, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
     }
     /* sigmoid -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
@@ -386,7 +401,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
-    conv2d_fwd(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), n, 6, 14, 14, 16, 5, 5, 10, 10, 1, 1, 0, 0);
+    conv2d_fwd(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), (lenet_real *)(ar + 9633792), (lenet_real *)(ar + 24993792), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
     }
     /* sigmoid -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
@@ -405,7 +420,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
-    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 1204224)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 1613824)), 120);
+    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 1204224)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 1613824)), 120, 0);
     }
     /* sigmoid -> f32[batch 256, 120], lenet.dlm line 21 */
     {
@@ -418,7 +433,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     }
     /* matmul -> f32[batch 256, 84], lenet.dlm line 22 */
     {
-    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 1736704)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 1613824)), 84);
+    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 1736704)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 1613824)), 84, 0);
     }
     /* sigmoid -> f32[batch 256, 84], lenet.dlm line 22 */
     {
@@ -431,7 +446,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     }
     /* matmul -> f32[batch 256, 10], lenet.dlm line 23 */
     {
-    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 1859584)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1613824)), 10);
+    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 1859584)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1613824)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet.dlm line 23 */
     {
@@ -536,11 +551,11 @@ void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* matmul -> f32[batch 256, 84], lenet.dlm line 23 */
     {
-    gemm(0, 0, n, 84, 10, ((lenet_real *)(ar + 1634304)), 10, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1644544)), 84);
+    gemm(0, 0, n, 84, 10, ((lenet_real *)(ar + 1634304)), 10, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1644544)), 84, 0);
     }
     /* matmul -> f32[10, 84], lenet.dlm line 23 */
     {
-    gemm(1, 0, 10, 84, n, ((lenet_real *)(ar + 1634304)), 10, ((lenet_real *)(ar + 1859584)), 84, ((lenet_real *)(ar + 1614976)), 84);
+    gemm(1, 0, 10, 84, n, ((lenet_real *)(ar + 1634304)), 10, ((lenet_real *)(ar + 1859584)), 84, ((lenet_real *)(ar + 1614976)), 84, 0);
     }
     /* mul -> f32[batch 256, 84], lenet.dlm line 22 */
     {
@@ -562,11 +577,11 @@ void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 22 */
     {
-    gemm(0, 0, n, 120, 84, ((lenet_real *)(ar + 1945600)), 84, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 2031616)), 120);
+    gemm(0, 0, n, 120, 84, ((lenet_real *)(ar + 1945600)), 84, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 2031616)), 120, 0);
     }
     /* matmul -> f32[84, 120], lenet.dlm line 22 */
     {
-    gemm(1, 0, 84, 120, n, ((lenet_real *)(ar + 1945600)), 84, ((lenet_real *)(ar + 1736704)), 120, ((lenet_real *)(ar + 1618368)), 120);
+    gemm(1, 0, 84, 120, n, ((lenet_real *)(ar + 1945600)), 84, ((lenet_real *)(ar + 1736704)), 120, ((lenet_real *)(ar + 1618368)), 120, 0);
     }
     /* mul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
@@ -588,11 +603,11 @@ void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* matmul -> f32[batch 256, 400], lenet.dlm line 21 */
     {
-    gemm(0, 0, n, 400, 120, ((lenet_real *)(ar + 1859584)), 120, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 1982464)), 400);
+    gemm(0, 0, n, 400, 120, ((lenet_real *)(ar + 1859584)), 120, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 1982464)), 400, 0);
     }
     /* matmul -> f32[120, 400], lenet.dlm line 21 */
     {
-    gemm(1, 0, 120, 400, n, ((lenet_real *)(ar + 1859584)), 120, ((lenet_real *)(ar + 1204224)), 400, ((lenet_real *)(ar + 1658688)), 400);
+    gemm(1, 0, 120, 400, n, ((lenet_real *)(ar + 1859584)), 120, ((lenet_real *)(ar + 1204224)), 400, ((lenet_real *)(ar + 1658688)), 400, 0);
     }
     /* avg_pool_dx -> f32[batch 256, 16, 10, 10], lenet.dlm line 19 */
     {
@@ -620,11 +635,11 @@ void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 256, 6, 14, 14], lenet.dlm line 18 */
     {
-    conv2d_dx(((lenet_real *)(ar + 1850688)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 11272192)), n, 6, 14, 14, 16, 5, 5, 10, 10, 1, 1, 0, 0);
+    conv2d_dx(((lenet_real *)(ar + 1850688)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 11272192)), (lenet_real *)(ar + 12910592), (lenet_real *)(ar + 28270592), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
     }
     /* conv2d_dw -> f32[16, 6, 5, 5], lenet.dlm line 18 */
     {
-    conv2d_dw(((lenet_real *)(ar + 0)), ((lenet_real *)(ar + 1204288)), ((lenet_real *)(ar + 11272192)), n, 6, 14, 14, 16, 5, 5, 10, 10, 1, 1, 0, 0);
+    conv2d_dw(((lenet_real *)(ar + 0)), ((lenet_real *)(ar + 1204288)), ((lenet_real *)(ar + 11272192)), (lenet_real *)(ar + 12910592), (lenet_real *)(ar + 28270592), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
     }
     /* avg_pool_dx -> f32[batch 256, 6, 28, 28], lenet.dlm line 17 */
     {
@@ -652,7 +667,7 @@ void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* conv2d_dw -> f32[6, 1, 5, 5], lenet.dlm line 16 */
     {
-    conv2d_dw(x, ((lenet_real *)(ar + 64)), ((lenet_real *)(ar + 14450688)), n, 1, 28, 28, 6, 5, 5, 28, 28, 1, 1, 2, 2);
+    conv2d_dw(x, ((lenet_real *)(ar + 64)), ((lenet_real *)(ar + 14450688)), (lenet_real *)(ar + 19267584), (lenet_real *)(ar + 35966784), n, 6, 213, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
     }
     /* copy -> f32[6], lenet.dlm line 16 */
     {
@@ -799,7 +814,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     (void)ar;
     /* conv2d -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
-    conv2d_fwd(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), n, 1, 28, 28, 6, 5, 5, 28, 28, 1, 1, 2, 2);
+    conv2d_fwd(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), (lenet_real *)(ar + 4816896), (lenet_real *)(ar + 21516096), n, 6, 213, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
     }
     /* sigmoid -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
@@ -818,7 +833,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
-    conv2d_fwd(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), n, 6, 14, 14, 16, 5, 5, 10, 10, 1, 1, 0, 0);
+    conv2d_fwd(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), (lenet_real *)(ar + 2842624), (lenet_real *)(ar + 18202624), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
     }
     /* sigmoid -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
@@ -837,7 +852,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
-    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 0)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 409600)), 120);
+    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 0)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 409600)), 120, 0);
     }
     /* sigmoid -> f32[batch 256, 120], lenet.dlm line 21 */
     {
@@ -850,7 +865,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     }
     /* matmul -> f32[batch 256, 84], lenet.dlm line 22 */
     {
-    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 0)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 122880)), 84);
+    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 0)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 122880)), 84, 0);
     }
     /* sigmoid -> f32[batch 256, 84], lenet.dlm line 22 */
     {
@@ -863,7 +878,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     }
     /* matmul -> f32[batch 256, 10], lenet.dlm line 23 */
     {
-    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 0)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 86016)), 10);
+    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 0)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 86016)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet.dlm line 23 */
     {

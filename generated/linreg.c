@@ -36,8 +36,8 @@ static inline linreg_real dropmask(const unsigned char *st, uint64_t site, uint6
 }
 
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const linreg_real *a, int lda, const linreg_real *b, int ldb, linreg_real *c, int ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, 0, c, ldc);
+static void gemm(int ta, int tb, int m, int n, int k, const linreg_real *a, int lda, const linreg_real *b, int ldb, linreg_real *c, int ldc, int accumulate) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
 
@@ -101,7 +101,7 @@ void linreg_forward(void *state, int n, const linreg_real *x) {
     (void)ar;
     /* matmul -> f32[batch 10, 1], linreg.dlm line 10 */
     {
-    gemm(0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 0)), 1);
+    gemm(0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 10, 1], linreg.dlm line 10 */
     {
@@ -121,7 +121,7 @@ linreg_real linreg_forward_train(void *state, int n, const linreg_real *x, const
     (void)ar;
     /* matmul -> f32[batch 10, 1], linreg.dlm line 10 */
     {
-    gemm(0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 0)), 1);
+    gemm(0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 0)), 1, 0);
     }
     /* sub -> f32[batch 10, 1], linreg.dlm line 15 */
     {
@@ -170,7 +170,7 @@ void linreg_backward(void *state, int n, const linreg_real *x, const linreg_real
     }
     /* matmul -> f32[1, 2], linreg.dlm line 10 */
     {
-    gemm(1, 0, 1, 2, n, ((linreg_real *)(ar + 192)), 1, x, 2, ((linreg_real *)(ar + 64)), 2);
+    gemm(1, 0, 1, 2, n, ((linreg_real *)(ar + 192)), 1, x, 2, ((linreg_real *)(ar + 64)), 2, 0);
     }
     /* copy -> f32[1], linreg.dlm line 10 */
     {
@@ -217,7 +217,7 @@ linreg_real linreg_evaluate(void *state, int n, const linreg_real *x, const linr
     (void)ar;
     /* matmul -> f32[batch 10, 1], linreg.dlm line 10 */
     {
-    gemm(0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 0)), 1);
+    gemm(0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 0)), 1, 0);
     }
     /* sum -> f32[], linreg.dlm line 15 */
     {

@@ -36,8 +36,8 @@ static inline mlp_real dropmask(const unsigned char *st, uint64_t site, uint64_t
 }
 
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const mlp_real *a, int lda, const mlp_real *b, int ldb, mlp_real *c, int ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, 0, c, ldc);
+static void gemm(int ta, int tb, int m, int n, int k, const mlp_real *a, int lda, const mlp_real *b, int ldb, mlp_real *c, int ldc, int accumulate) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
 
@@ -121,7 +121,7 @@ void mlp_forward(void *state, int n, const mlp_real *x) {
     (void)ar;
     /* matmul -> f32[batch 256, 256], mlp.dlm line 12 */
     {
-    gemm(0, 1, n, 256, 784, x, 784, ((mlp_real *)(st + 64)), 784, ((mlp_real *)(ar + 0)), 256);
+    gemm(0, 1, n, 256, 784, x, 784, ((mlp_real *)(st + 64)), 784, ((mlp_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], mlp.dlm line 13 */
     {
@@ -134,7 +134,7 @@ void mlp_forward(void *state, int n, const mlp_real *x) {
     }
     /* matmul -> f32[batch 256, 10], mlp.dlm line 14 */
     {
-    gemm(0, 1, n, 10, 256, ((mlp_real *)(ar + 262144)), 256, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 0)), 10);
+    gemm(0, 1, n, 10, 256, ((mlp_real *)(ar + 262144)), 256, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], mlp.dlm line 14 */
     {
@@ -156,7 +156,7 @@ mlp_real mlp_forward_train(void *state, int n, const mlp_real *x, const int32_t 
     (void)ar;
     /* matmul -> f32[batch 256, 256], mlp.dlm line 12 */
     {
-    gemm(0, 1, n, 256, 784, x, 784, ((mlp_real *)(st + 64)), 784, ((mlp_real *)(ar + 0)), 256);
+    gemm(0, 1, n, 256, 784, x, 784, ((mlp_real *)(st + 64)), 784, ((mlp_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], mlp.dlm line 13 */
     {
@@ -169,7 +169,7 @@ mlp_real mlp_forward_train(void *state, int n, const mlp_real *x, const int32_t 
     }
     /* matmul -> f32[batch 256, 10], mlp.dlm line 14 */
     {
-    gemm(0, 1, n, 10, 256, ((mlp_real *)(ar + 262144)), 256, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 0)), 10);
+    gemm(0, 1, n, 10, 256, ((mlp_real *)(ar + 262144)), 256, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], mlp.dlm line 14 */
     {
@@ -274,11 +274,11 @@ void mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
     }
     /* matmul -> f32[batch 256, 256], mlp.dlm line 14 */
     {
-    gemm(0, 0, n, 256, 10, ((mlp_real *)(ar + 20480)), 10, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 524288)), 256);
+    gemm(0, 0, n, 256, 10, ((mlp_real *)(ar + 20480)), 10, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 524288)), 256, 0);
     }
     /* matmul -> f32[10, 256], mlp.dlm line 14 */
     {
-    gemm(1, 0, 10, 256, n, ((mlp_real *)(ar + 20480)), 10, ((mlp_real *)(ar + 262144)), 256, ((mlp_real *)(ar + 1152)), 256);
+    gemm(1, 0, 10, 256, n, ((mlp_real *)(ar + 20480)), 10, ((mlp_real *)(ar + 262144)), 256, ((mlp_real *)(ar + 1152)), 256, 0);
     }
     /* mul -> f32[batch 256, 256], mlp.dlm line 13 */
     {
@@ -300,7 +300,7 @@ void mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
     }
     /* matmul -> f32[256, 784], mlp.dlm line 12 */
     {
-    gemm(1, 0, 256, 784, n, ((mlp_real *)(ar + 786432)), 256, x, 784, ((mlp_real *)(ar + 1048576)), 784);
+    gemm(1, 0, 256, 784, n, ((mlp_real *)(ar + 786432)), 256, x, 784, ((mlp_real *)(ar + 1048576)), 784, 0);
     }
     /* copy -> f32[256], mlp.dlm line 12 */
     {
@@ -374,7 +374,7 @@ mlp_real mlp_evaluate(void *state, int n, const mlp_real *x, const int32_t *y, d
     (void)ar;
     /* matmul -> f32[batch 256, 256], mlp.dlm line 12 */
     {
-    gemm(0, 1, n, 256, 784, x, 784, ((mlp_real *)(st + 64)), 784, ((mlp_real *)(ar + 0)), 256);
+    gemm(0, 1, n, 256, 784, x, 784, ((mlp_real *)(st + 64)), 784, ((mlp_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], mlp.dlm line 13 */
     {
@@ -387,7 +387,7 @@ mlp_real mlp_evaluate(void *state, int n, const mlp_real *x, const int32_t *y, d
     }
     /* matmul -> f32[batch 256, 10], mlp.dlm line 14 */
     {
-    gemm(0, 1, n, 10, 256, ((mlp_real *)(ar + 262144)), 256, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 0)), 10);
+    gemm(0, 1, n, 10, 256, ((mlp_real *)(ar + 262144)), 256, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], mlp.dlm line 14 */
     {

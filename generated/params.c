@@ -36,8 +36,8 @@ static inline params_real dropmask(const unsigned char *st, uint64_t site, uint6
 }
 
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const params_real *a, int lda, const params_real *b, int ldb, params_real *c, int ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, 0, c, ldc);
+static void gemm(int ta, int tb, int m, int n, int k, const params_real *a, int lda, const params_real *b, int ldb, params_real *c, int ldc, int accumulate) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
 
@@ -340,7 +340,7 @@ void params_forward(void *state, int n, const params_real *x) {
     (void)ar;
     /* matmul -> f32[batch 1, 8], params.dlm line 16 */
     {
-    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 64)), 4, ((params_real *)(ar + 0)), 8);
+    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 64)), 4, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 17 */
     {
@@ -352,7 +352,7 @@ void params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 18 */
     {
-    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 256)), 8, ((params_real *)(ar + 0)), 8);
+    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 256)), 8, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 19 */
     {
@@ -364,7 +364,7 @@ void params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 20 */
     {
-    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 256)), 8, ((params_real *)(ar + 0)), 8);
+    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 256)), 8, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 21 */
     {
@@ -376,7 +376,7 @@ void params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 22 */
     {
-    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 576)), 8, ((params_real *)(ar + 0)), 1);
+    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 576)), 8, ((params_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 1, 1], params.dlm line 22 */
     {
@@ -386,7 +386,7 @@ void params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 26 */
     {
-    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 704)), 4, ((params_real *)(ar + 0)), 8);
+    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 704)), 4, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 26 */
     {
@@ -398,7 +398,7 @@ void params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 26 */
     {
-    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 128)), 8, ((params_real *)(st + 896)), 8, ((params_real *)(ar + 0)), 1);
+    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 128)), 8, ((params_real *)(st + 896)), 8, ((params_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 1, 1], params.dlm line 26 */
     {
@@ -408,7 +408,7 @@ void params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 26 */
     {
-    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1024)), 4, ((params_real *)(ar + 0)), 8);
+    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1024)), 4, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 26 */
     {
@@ -420,7 +420,7 @@ void params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 26 */
     {
-    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 192)), 8, ((params_real *)(st + 1216)), 8, ((params_real *)(ar + 0)), 1);
+    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 192)), 8, ((params_real *)(st + 1216)), 8, ((params_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 1, 1], params.dlm line 26 */
     {
@@ -430,7 +430,7 @@ void params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 26 */
     {
-    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1344)), 4, ((params_real *)(ar + 0)), 8);
+    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1344)), 4, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 26 */
     {
@@ -442,7 +442,7 @@ void params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 26 */
     {
-    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 256)), 8, ((params_real *)(st + 1536)), 8, ((params_real *)(ar + 0)), 1);
+    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 256)), 8, ((params_real *)(st + 1536)), 8, ((params_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 1, 1], params.dlm line 26 */
     {
@@ -452,7 +452,7 @@ void params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 26 */
     {
-    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1664)), 4, ((params_real *)(ar + 0)), 8);
+    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1664)), 4, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 26 */
     {
@@ -464,7 +464,7 @@ void params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 26 */
     {
-    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 320)), 8, ((params_real *)(st + 1856)), 8, ((params_real *)(ar + 0)), 1);
+    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 320)), 8, ((params_real *)(st + 1856)), 8, ((params_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 1, 1], params.dlm line 26 */
     {
@@ -474,7 +474,7 @@ void params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 52 */
     {
-    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1984)), 4, ((params_real *)(ar + 0)), 8);
+    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1984)), 4, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 53 */
     {
@@ -486,7 +486,7 @@ void params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 54 */
     {
-    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2176)), 8, ((params_real *)(ar + 0)), 8);
+    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2176)), 8, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 55 */
     {
@@ -498,7 +498,7 @@ void params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 56 */
     {
-    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2496)), 8, ((params_real *)(ar + 0)), 8);
+    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2496)), 8, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 57 */
     {
@@ -510,7 +510,7 @@ void params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 58 */
     {
-    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2816)), 8, ((params_real *)(ar + 0)), 1);
+    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2816)), 8, ((params_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 1, 1], params.dlm line 58 */
     {

@@ -36,8 +36,8 @@ static inline polyfit_real dropmask(const unsigned char *st, uint64_t site, uint
 }
 
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const polyfit_real *a, int lda, const polyfit_real *b, int ldb, polyfit_real *c, int ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, 0, c, ldc);
+static void gemm(int ta, int tb, int m, int n, int k, const polyfit_real *a, int lda, const polyfit_real *b, int ldb, polyfit_real *c, int ldc, int accumulate) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
 
@@ -89,7 +89,7 @@ void polyfit_forward(void *state, int n, const polyfit_real *x) {
     (void)ar;
     /* matmul -> f32[batch 10, 1], polyfit.dlm line 18 */
     {
-    gemm(0, 1, n, 1, 4, x, 4, ((polyfit_real *)(st + 64)), 4, ((polyfit_real *)(ar + 0)), 1);
+    gemm(0, 1, n, 1, 4, x, 4, ((polyfit_real *)(st + 64)), 4, ((polyfit_real *)(ar + 0)), 1, 0);
     }
 }
 
@@ -103,7 +103,7 @@ polyfit_real polyfit_forward_train(void *state, int n, const polyfit_real *x, co
     (void)ar;
     /* matmul -> f32[batch 10, 1], polyfit.dlm line 18 */
     {
-    gemm(0, 1, n, 1, 4, x, 4, ((polyfit_real *)(st + 64)), 4, ((polyfit_real *)(ar + 0)), 1);
+    gemm(0, 1, n, 1, 4, x, 4, ((polyfit_real *)(st + 64)), 4, ((polyfit_real *)(ar + 0)), 1, 0);
     }
     /* sub -> f32[batch 10, 1], polyfit.dlm line 23 */
     {
@@ -144,7 +144,7 @@ void polyfit_backward(void *state, int n, const polyfit_real *x, const polyfit_r
     }
     /* matmul -> f32[1, 4], polyfit.dlm line 18 */
     {
-    gemm(1, 0, 1, 4, n, ((polyfit_real *)(ar + 192)), 1, x, 4, ((polyfit_real *)(ar + 0)), 4);
+    gemm(1, 0, 1, 4, n, ((polyfit_real *)(ar + 192)), 1, x, 4, ((polyfit_real *)(ar + 0)), 4, 0);
     }
 }
 
@@ -178,7 +178,7 @@ polyfit_real polyfit_evaluate(void *state, int n, const polyfit_real *x, const p
     (void)ar;
     /* matmul -> f32[batch 10, 1], polyfit.dlm line 18 */
     {
-    gemm(0, 1, n, 1, 4, x, 4, ((polyfit_real *)(st + 64)), 4, ((polyfit_real *)(ar + 0)), 1);
+    gemm(0, 1, n, 1, 4, x, 4, ((polyfit_real *)(st + 64)), 4, ((polyfit_real *)(ar + 0)), 1, 0);
     }
     /* sum -> f32[], polyfit.dlm line 23 */
     {

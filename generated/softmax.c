@@ -36,8 +36,8 @@ static inline softmax_real dropmask(const unsigned char *st, uint64_t site, uint
 }
 
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const softmax_real *a, int lda, const softmax_real *b, int ldb, softmax_real *c, int ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, 0, c, ldc);
+static void gemm(int ta, int tb, int m, int n, int k, const softmax_real *a, int lda, const softmax_real *b, int ldb, softmax_real *c, int ldc, int accumulate) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
 
@@ -103,7 +103,7 @@ void softmax_forward(void *state, int n, const softmax_real *x) {
     (void)ar;
     /* matmul -> f32[batch 256, 10], softmax.dlm line 10 */
     {
-    gemm(0, 1, n, 10, 784, x, 784, ((softmax_real *)(st + 64)), 784, ((softmax_real *)(ar + 0)), 10);
+    gemm(0, 1, n, 10, 784, x, 784, ((softmax_real *)(st + 64)), 784, ((softmax_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], softmax.dlm line 10 */
     {
@@ -125,7 +125,7 @@ softmax_real softmax_forward_train(void *state, int n, const softmax_real *x, co
     (void)ar;
     /* matmul -> f32[batch 256, 10], softmax.dlm line 10 */
     {
-    gemm(0, 1, n, 10, 784, x, 784, ((softmax_real *)(st + 64)), 784, ((softmax_real *)(ar + 0)), 10);
+    gemm(0, 1, n, 10, 784, x, 784, ((softmax_real *)(st + 64)), 784, ((softmax_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], softmax.dlm line 10 */
     {
@@ -230,7 +230,7 @@ void softmax_backward(void *state, int n, const softmax_real *x, const int32_t *
     }
     /* matmul -> f32[10, 784], softmax.dlm line 10 */
     {
-    gemm(1, 0, 10, 784, n, ((softmax_real *)(ar + 20480)), 10, x, 784, ((softmax_real *)(ar + 30720)), 784);
+    gemm(1, 0, 10, 784, n, ((softmax_real *)(ar + 20480)), 10, x, 784, ((softmax_real *)(ar + 30720)), 784, 0);
     }
     /* copy -> f32[10], softmax.dlm line 10 */
     {
@@ -280,7 +280,7 @@ softmax_real softmax_evaluate(void *state, int n, const softmax_real *x, const i
     (void)ar;
     /* matmul -> f32[batch 256, 10], softmax.dlm line 10 */
     {
-    gemm(0, 1, n, 10, 784, x, 784, ((softmax_real *)(st + 64)), 784, ((softmax_real *)(ar + 0)), 10);
+    gemm(0, 1, n, 10, 784, x, 784, ((softmax_real *)(st + 64)), 784, ((softmax_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], softmax.dlm line 10 */
     {

@@ -36,80 +36,95 @@ static inline vgg11_real dropmask(const unsigned char *st, uint64_t site, uint64
 }
 
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const vgg11_real *a, int lda, const vgg11_real *b, int ldb, vgg11_real *c, int ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, 0, c, ldc);
+static void gemm(int ta, int tb, int m, int n, int k, const vgg11_real *a, int lda, const vgg11_real *b, int ldb, vgg11_real *c, int ldc, int accumulate) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
-/* Direct convolution (cross-correlation): x [n, C, H, W], w [K, C, R, S], y [n, K, P, Q]. */
-static void conv2d_fwd(const vgg11_real *x, const vgg11_real *w, vgg11_real *y, int64_t n, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+/* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
+ * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window
+ * overhangs the padding. */
+static void im2col(const vgg11_real *x, vgg11_real *col, int64_t b0, int64_t g, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    int64_t cols = g * P * Q;
     VGG11_PARALLEL_FOR
-    for (int64_t nk = 0; nk < n * K; nk++) {
-        int64_t b = nk / K, k = nk % K;
-        for (int64_t p = 0; p < P; p++)
-            for (int64_t q = 0; q < Q; q++) {
-                vgg11_real acc = 0;
-                for (int64_t c = 0; c < C; c++)
-                    for (int64_t r = 0; r < R; r++) {
-                        int64_t h = p * sh - ph + r;
-                        if (h < 0 || h >= H)
-                            continue;
-                        for (int64_t s = 0; s < S; s++) {
-                            int64_t v = q * sw - pw + s;
-                            if (v >= 0 && v < W)
-                                acc += x[((b * C + c) * H + h) * W + v] * w[((k * C + c) * R + r) * S + s];
-                        }
-                    }
-                y[((b * K + k) * P + p) * Q + q] = acc;
-            }
-    }
-}
-
-/* dx = the transposed convolution of dy with w. */
-static void conv2d_dx(vgg11_real *x, const vgg11_real *w, const vgg11_real *y, int64_t n, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    VGG11_PARALLEL_FOR
-    for (int64_t nc = 0; nc < n * C; nc++) {
-        int64_t b = nc / C, c = nc % C;
-        for (int64_t i = 0; i < H * W; i++)
-            x[nc * H * W + i] = 0;
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t p = 0; p < P; p++)
+    for (int64_t row = 0; row < C * R * S; row++) {
+        int64_t c = row / (R * S), r = row / S % R, s = row % S;
+        for (int64_t i = 0; i < g; i++) {
+            const vgg11_real *img = x + ((b0 + i) * C + c) * H * W;
+            vgg11_real *out = col + row * cols + i * P * Q;
+            for (int64_t p = 0; p < P; p++) {
+                int64_t h = p * sh - ph + r;
                 for (int64_t q = 0; q < Q; q++) {
-                    vgg11_real g = y[((b * K + k) * P + p) * Q + q];
-                    for (int64_t r = 0; r < R; r++) {
-                        int64_t h = p * sh - ph + r;
-                        if (h < 0 || h >= H)
-                            continue;
-                        for (int64_t s = 0; s < S; s++) {
-                            int64_t v = q * sw - pw + s;
-                            if (v >= 0 && v < W)
-                                x[(nc * H + h) * W + v] += g * w[((k * C + c) * R + r) * S + s];
-                        }
-                    }
+                    int64_t v = q * sw - pw + s;
+                    out[p * Q + q] = h >= 0 && h < H && v >= 0 && v < W ? img[h * W + v] : 0;
                 }
+            }
+        }
     }
 }
 
-/* dw = the correlation of x with dy, summed over the batch. */
-static void conv2d_dw(const vgg11_real *x, vgg11_real *w, const vgg11_real *y, int64_t n, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+/* y[b0 + i][k][pq] = tmp[k][i*PQ + pq], or back with to_tmp. */
+static void chunk_layout(vgg11_real *y, vgg11_real *tmp, int64_t b0, int64_t g, int64_t K, int64_t PQ, int to_tmp) {
     VGG11_PARALLEL_FOR
-    for (int64_t kc = 0; kc < K * C; kc++) {
-        int64_t k = kc / C, c = kc % C;
+    for (int64_t ik = 0; ik < g * K; ik++) {
+        int64_t i = ik / K, k = ik % K;
+        vgg11_real *a = y + ((b0 + i) * K + k) * PQ, *b = tmp + k * g * PQ + i * PQ;
+        if (to_tmp)
+            memcpy(b, a, sizeof(vgg11_real) * (size_t)PQ);
+        else
+            memcpy(a, b, sizeof(vgg11_real) * (size_t)PQ);
+    }
+}
+
+/* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
+static void conv2d_fwd(const vgg11_real *x, const vgg11_real *w, vgg11_real *y, vgg11_real *col, vgg11_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    for (int64_t b0 = 0; b0 < n; b0 += G) {
+        int64_t g = n - b0 < G ? n - b0 : G;
+        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
+        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), tmp, (int)(g * P * Q), 0);
+        chunk_layout(y, tmp, b0, g, K, P * Q, 0);
+    }
+}
+
+/* dx = the transposed convolution of dy with w: columns W^T dy, added back into images. */
+static void col2im(const vgg11_real *col, vgg11_real *dx, int64_t b0, int64_t g, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    int64_t cols = g * P * Q;
+    VGG11_PARALLEL_FOR
+    for (int64_t ic = 0; ic < g * C; ic++) {
+        int64_t i = ic / C, c = ic % C;
+        vgg11_real *img = dx + ((b0 + i) * C + c) * H * W;
+        memset(img, 0, sizeof(vgg11_real) * (size_t)(H * W));
         for (int64_t r = 0; r < R; r++)
             for (int64_t s = 0; s < S; s++) {
-                double acc = 0;
-                for (int64_t b = 0; b < n; b++)
-                    for (int64_t p = 0; p < P; p++) {
-                        int64_t h = p * sh - ph + r;
-                        if (h < 0 || h >= H)
-                            continue;
-                        for (int64_t q = 0; q < Q; q++) {
-                            int64_t v = q * sw - pw + s;
-                            if (v >= 0 && v < W)
-                                acc += x[((b * C + c) * H + h) * W + v] * y[((b * K + k) * P + p) * Q + q];
-                        }
+                const vgg11_real *src = col + ((c * R + r) * S + s) * cols + i * P * Q;
+                for (int64_t p = 0; p < P; p++) {
+                    int64_t h = p * sh - ph + r;
+                    if (h < 0 || h >= H)
+                        continue;
+                    for (int64_t q = 0; q < Q; q++) {
+                        int64_t v = q * sw - pw + s;
+                        if (v >= 0 && v < W)
+                            img[h * W + v] += src[p * Q + q];
                     }
-                w[(kc * R + r) * S + s] = (vgg11_real)acc;
+                }
             }
+    }
+}
+static void conv2d_dx(vgg11_real *dx, const vgg11_real *w, const vgg11_real *dy, vgg11_real *col, vgg11_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    for (int64_t b0 = 0; b0 < n; b0 += G) {
+        int64_t g = n - b0 < G ? n - b0 : G;
+        chunk_layout((vgg11_real *)dy, tmp, b0, g, K, P * Q, 1);
+        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), tmp, (int)(g * P * Q), col, (int)(g * P * Q), 0);
+        col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
+    }
+}
+
+/* dw = dy times the columns of x, summed over the batch. */
+static void conv2d_dw(const vgg11_real *x, vgg11_real *dw, const vgg11_real *dy, vgg11_real *col, vgg11_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    for (int64_t b0 = 0; b0 < n; b0 += G) {
+        int64_t g = n - b0 < G ? n - b0 : G;
+        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
+        chunk_layout((vgg11_real *)dy, tmp, b0, g, K, P * Q, 1);
+        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), tmp, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
     }
 }
 
@@ -392,7 +407,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
-    conv2d_fwd(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), n, 1, 224, 224, 16, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 411041792), (vgg11_real *)(ar + 420073472), n, 16, 5, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
@@ -411,7 +426,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), n, 16, 112, 112, 32, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), (vgg11_real *)(ar + 308281344), (vgg11_real *)(ar + 322732032), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
@@ -430,7 +445,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 51380224)), n, 32, 56, 56, 64, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 51380224)), (vgg11_real *)(ar + 154140672), (vgg11_real *)(ar + 168591360), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -445,7 +460,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 0)), n, 64, 56, 56, 64, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 102760448), (vgg11_real *)(ar + 117211136), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -464,7 +479,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 25690112)), n, 64, 28, 28, 128, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 25690112)), (vgg11_real *)(ar + 77070336), (vgg11_real *)(ar + 93327360), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -479,7 +494,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 77070336)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 0)), n, 128, 28, 28, 128, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 77070336)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 51380224), (vgg11_real *)(ar + 65830912), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -498,7 +513,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 12845056)), n, 128, 14, 14, 128, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), (vgg11_real *)(ar + 41947136), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -513,7 +528,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 12845056)), n, 128, 14, 14, 128, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), (vgg11_real *)(ar + 41947136), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -532,7 +547,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* matmul -> f32[batch 128, 4096], vgg11.dlm line 39 */
     {
-    gemm(0, 1, n, 4096, 6272, ((vgg11_real *)(ar + 12845056)), 6272, ((vgg11_real *)(st + 2307392)), 6272, ((vgg11_real *)(ar + 0)), 4096);
+    gemm(0, 1, n, 4096, 6272, ((vgg11_real *)(ar + 12845056)), 6272, ((vgg11_real *)(st + 2307392)), 6272, ((vgg11_real *)(ar + 0)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11.dlm line 39 */
     {
@@ -545,7 +560,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* matmul -> f32[batch 128, 4096], vgg11.dlm line 40 */
     {
-    gemm(0, 1, n, 4096, 4096, ((vgg11_real *)(ar + 2097152)), 4096, ((vgg11_real *)(st + 105084224)), 4096, ((vgg11_real *)(ar + 0)), 4096);
+    gemm(0, 1, n, 4096, 4096, ((vgg11_real *)(ar + 2097152)), 4096, ((vgg11_real *)(st + 105084224)), 4096, ((vgg11_real *)(ar + 0)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11.dlm line 40 */
     {
@@ -558,7 +573,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* matmul -> f32[batch 128, 10], vgg11.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 4096, ((vgg11_real *)(ar + 2097152)), 4096, ((vgg11_real *)(st + 172209472)), 4096, ((vgg11_real *)(ar + 0)), 10);
+    gemm(0, 1, n, 10, 4096, ((vgg11_real *)(ar + 2097152)), 4096, ((vgg11_real *)(st + 172209472)), 4096, ((vgg11_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 128, 10], vgg11.dlm line 41 */
     {
@@ -580,7 +595,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     (void)ar;
     /* conv2d -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
-    conv2d_fwd(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), n, 1, 224, 224, 16, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 411041792), (vgg11_real *)(ar + 420073472), n, 16, 5, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
@@ -599,7 +614,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), n, 16, 112, 112, 32, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), (vgg11_real *)(ar + 308281344), (vgg11_real *)(ar + 322732032), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
@@ -618,7 +633,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 102760448)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 154140672)), n, 32, 56, 56, 64, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 102760448)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 154140672)), (vgg11_real *)(ar + 256901120), (vgg11_real *)(ar + 271351808), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -633,7 +648,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 256901120)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 154140672)), n, 64, 56, 56, 64, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 256901120)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 154140672)), (vgg11_real *)(ar + 359661568), (vgg11_real *)(ar + 374112256), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -652,7 +667,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 179830784)), n, 64, 28, 28, 128, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 179830784)), (vgg11_real *)(ar + 231211008), (vgg11_real *)(ar + 247468032), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -667,7 +682,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 179830784)), n, 128, 28, 28, 128, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 179830784)), (vgg11_real *)(ar + 231211008), (vgg11_real *)(ar + 245661696), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -686,7 +701,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 179830784)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 192675840)), n, 128, 14, 14, 128, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 179830784)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 192675840)), (vgg11_real *)(ar + 205520896), (vgg11_real *)(ar + 221777920), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -701,7 +716,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 205520896)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 192675840)), n, 128, 14, 14, 128, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 205520896)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 192675840)), (vgg11_real *)(ar + 218365952), (vgg11_real *)(ar + 234622976), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -720,7 +735,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* matmul -> f32[batch 128, 4096], vgg11.dlm line 39 */
     {
-    gemm(0, 1, n, 4096, 6272, ((vgg11_real *)(ar + 192675840)), 6272, ((vgg11_real *)(st + 2307392)), 6272, ((vgg11_real *)(ar + 195887104)), 4096);
+    gemm(0, 1, n, 4096, 6272, ((vgg11_real *)(ar + 192675840)), 6272, ((vgg11_real *)(st + 2307392)), 6272, ((vgg11_real *)(ar + 195887104)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11.dlm line 39 */
     {
@@ -740,7 +755,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* matmul -> f32[batch 128, 4096], vgg11.dlm line 40 */
     {
-    gemm(0, 1, n, 4096, 4096, ((vgg11_real *)(ar + 195887104)), 4096, ((vgg11_real *)(st + 105084224)), 4096, ((vgg11_real *)(ar + 200081408)), 4096);
+    gemm(0, 1, n, 4096, 4096, ((vgg11_real *)(ar + 195887104)), 4096, ((vgg11_real *)(st + 105084224)), 4096, ((vgg11_real *)(ar + 200081408)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11.dlm line 40 */
     {
@@ -760,7 +775,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* matmul -> f32[batch 128, 10], vgg11.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 4096, ((vgg11_real *)(ar + 200081408)), 4096, ((vgg11_real *)(st + 172209472)), 4096, ((vgg11_real *)(ar + 204275712)), 10);
+    gemm(0, 1, n, 10, 4096, ((vgg11_real *)(ar + 200081408)), 4096, ((vgg11_real *)(st + 172209472)), 4096, ((vgg11_real *)(ar + 204275712)), 10, 0);
     }
     /* add -> f32[batch 128, 10], vgg11.dlm line 41 */
     {
@@ -865,11 +880,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* matmul -> f32[batch 128, 4096], vgg11.dlm line 41 */
     {
-    gemm(0, 0, n, 4096, 10, ((vgg11_real *)(ar + 204285952)), 10, ((vgg11_real *)(st + 172209472)), 4096, ((vgg11_real *)(ar + 231211008)), 4096);
+    gemm(0, 0, n, 4096, 10, ((vgg11_real *)(ar + 204285952)), 10, ((vgg11_real *)(st + 172209472)), 4096, ((vgg11_real *)(ar + 231211008)), 4096, 0);
     }
     /* matmul -> f32[10, 4096], vgg11.dlm line 41 */
     {
-    gemm(1, 0, 10, 4096, n, ((vgg11_real *)(ar + 204285952)), 10, ((vgg11_real *)(ar + 200081408)), 4096, ((vgg11_real *)(ar + 204291072)), 4096);
+    gemm(1, 0, 10, 4096, n, ((vgg11_real *)(ar + 204285952)), 10, ((vgg11_real *)(ar + 200081408)), 4096, ((vgg11_real *)(ar + 204291072)), 4096, 0);
     }
     /* mul -> f32[batch 128, 4096], vgg11.dlm line 40 */
     {
@@ -891,11 +906,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* matmul -> f32[batch 128, 4096], vgg11.dlm line 40 */
     {
-    gemm(0, 0, n, 4096, 4096, ((vgg11_real *)(ar + 200081408)), 4096, ((vgg11_real *)(st + 105084224)), 4096, ((vgg11_real *)(ar + 231211008)), 4096);
+    gemm(0, 0, n, 4096, 4096, ((vgg11_real *)(ar + 200081408)), 4096, ((vgg11_real *)(st + 105084224)), 4096, ((vgg11_real *)(ar + 231211008)), 4096, 0);
     }
     /* matmul -> f32[4096, 4096], vgg11.dlm line 40 */
     {
-    gemm(1, 0, 4096, 4096, n, ((vgg11_real *)(ar + 200081408)), 4096, ((vgg11_real *)(ar + 195887104)), 4096, ((vgg11_real *)(ar + 1181745152)), 4096);
+    gemm(1, 0, 4096, 4096, n, ((vgg11_real *)(ar + 200081408)), 4096, ((vgg11_real *)(ar + 195887104)), 4096, ((vgg11_real *)(ar + 1181745152)), 4096, 0);
     }
     /* mul -> f32[batch 128, 4096], vgg11.dlm line 39 */
     {
@@ -917,11 +932,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* matmul -> f32[batch 128, 6272], vgg11.dlm line 39 */
     {
-    gemm(0, 0, n, 6272, 4096, ((vgg11_real *)(ar + 195887104)), 4096, ((vgg11_real *)(st + 2307392)), 6272, ((vgg11_real *)(ar + 198000640)), 6272);
+    gemm(0, 0, n, 6272, 4096, ((vgg11_real *)(ar + 195887104)), 4096, ((vgg11_real *)(st + 2307392)), 6272, ((vgg11_real *)(ar + 198000640)), 6272, 0);
     }
     /* matmul -> f32[4096, 6272], vgg11.dlm line 39 */
     {
-    gemm(1, 0, 4096, 6272, n, ((vgg11_real *)(ar + 195887104)), 4096, ((vgg11_real *)(ar + 192675840)), 6272, ((vgg11_real *)(ar + 1248854016)), 6272);
+    gemm(1, 0, 4096, 6272, n, ((vgg11_real *)(ar + 195887104)), 4096, ((vgg11_real *)(ar + 192675840)), 6272, ((vgg11_real *)(ar + 1248854016)), 6272, 0);
     }
     /* max_pool_dx -> f32[batch 128, 128, 14, 14], vgg11.dlm line 26 */
     {
@@ -949,11 +964,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 218365952)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 244056064)), n, 128, 14, 14, 128, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 218365952)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 244056064)), (vgg11_real *)(ar + 1351614464), (vgg11_real *)(ar + 1367871488), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 205520896)), ((vgg11_real *)(ar + 192676352)), ((vgg11_real *)(ar + 244056064)), n, 128, 14, 14, 128, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 205520896)), ((vgg11_real *)(ar + 192676352)), ((vgg11_real *)(ar + 244056064)), (vgg11_real *)(ar + 1351614464), (vgg11_real *)(ar + 1367871488), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -977,11 +992,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 204454912)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 231211008)), n, 128, 14, 14, 128, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 204454912)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 231211008)), (vgg11_real *)(ar + 1351614464), (vgg11_real *)(ar + 1367871488), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 179830784)), ((vgg11_real *)(ar + 193266688)), ((vgg11_real *)(ar + 231211008)), n, 128, 14, 14, 128, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 179830784)), ((vgg11_real *)(ar + 193266688)), ((vgg11_real *)(ar + 231211008)), (vgg11_real *)(ar + 1351614464), (vgg11_real *)(ar + 1367871488), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 128, 28, 28], vgg11.dlm line 26 */
     {
@@ -1009,11 +1024,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 1130364928)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 204454912)), n, 128, 28, 28, 128, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 1130364928)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 1351614464), (vgg11_real *)(ar + 1366065152), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(ar + 179831296)), ((vgg11_real *)(ar + 204454912)), n, 128, 28, 28, 128, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(ar + 179831296)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 1351614464), (vgg11_real *)(ar + 1366065152), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -1037,11 +1052,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 64, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 204454912)), n, 64, 28, 28, 128, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 385351680), (vgg11_real *)(ar + 401608704), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 64, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(ar + 180421632)), ((vgg11_real *)(ar + 204454912)), n, 64, 28, 28, 128, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(ar + 180421632)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 385351680), (vgg11_real *)(ar + 401608704), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 64, 56, 56], vgg11.dlm line 26 */
     {
@@ -1069,11 +1084,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 1027604480)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 1454374912)), n, 64, 56, 56, 64, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 1027604480)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 1454374912)), (vgg11_real *)(ar + 154140928), (vgg11_real *)(ar + 168591616), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 256901120)), ((vgg11_real *)(ar + 154140928)), ((vgg11_real *)(ar + 1454374912)), n, 64, 56, 56, 64, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 256901120)), ((vgg11_real *)(ar + 154140928)), ((vgg11_real *)(ar + 1454374912)), (vgg11_real *)(ar + 154288384), (vgg11_real *)(ar + 168739072), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -1097,11 +1112,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 32, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 204454912)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 1351614464)), n, 32, 56, 56, 64, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 204454912)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 1351614464)), (vgg11_real *)(ar + 154288640), (vgg11_real *)(ar + 168739328), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 32, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 102760448)), ((vgg11_real *)(ar + 154288640)), ((vgg11_real *)(ar + 1351614464)), n, 32, 56, 56, 64, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 102760448)), ((vgg11_real *)(ar + 154288640)), ((vgg11_real *)(ar + 1351614464)), (vgg11_real *)(ar + 154362368), (vgg11_real *)(ar + 168813056), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 32, 112, 112], vgg11.dlm line 26 */
     {
@@ -1129,11 +1144,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 16, 112, 112], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 822083584)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 204454912)), n, 16, 112, 112, 32, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 822083584)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 102760576), (vgg11_real *)(ar + 117211264), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 16, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 0)), ((vgg11_real *)(ar + 102760576)), ((vgg11_real *)(ar + 204454912)), n, 16, 112, 112, 32, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 0)), ((vgg11_real *)(ar + 102760576)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 102779008), (vgg11_real *)(ar + 117229696), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 16, 224, 224], vgg11.dlm line 26 */
     {
@@ -1161,7 +1176,7 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dw -> f32[16, 1, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(x, ((vgg11_real *)(ar + 64)), ((vgg11_real *)(ar + 1762656256)), n, 1, 224, 224, 16, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_dw(x, ((vgg11_real *)(ar + 64)), ((vgg11_real *)(ar + 1762656256)), (vgg11_real *)(ar + 640), (vgg11_real *)(ar + 9032320), n, 16, 5, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* copy -> f32[16], vgg11.dlm line 24 */
     {
@@ -1464,7 +1479,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     (void)ar;
     /* conv2d -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
-    conv2d_fwd(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), n, 1, 224, 224, 16, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 411041792), (vgg11_real *)(ar + 420073472), n, 16, 5, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
@@ -1483,7 +1498,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), n, 16, 112, 112, 32, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), (vgg11_real *)(ar + 308281344), (vgg11_real *)(ar + 322732032), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
@@ -1502,7 +1517,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 51380224)), n, 32, 56, 56, 64, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 51380224)), (vgg11_real *)(ar + 154140672), (vgg11_real *)(ar + 168591360), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -1517,7 +1532,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 0)), n, 64, 56, 56, 64, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 102760448), (vgg11_real *)(ar + 117211136), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -1536,7 +1551,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 25690112)), n, 64, 28, 28, 128, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 25690112)), (vgg11_real *)(ar + 77070336), (vgg11_real *)(ar + 93327360), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -1551,7 +1566,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 77070336)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 0)), n, 128, 28, 28, 128, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 77070336)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 51380224), (vgg11_real *)(ar + 65830912), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -1570,7 +1585,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 12845056)), n, 128, 14, 14, 128, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), (vgg11_real *)(ar + 41947136), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -1585,7 +1600,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 12845056)), n, 128, 14, 14, 128, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), (vgg11_real *)(ar + 41947136), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -1604,7 +1619,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* matmul -> f32[batch 128, 4096], vgg11.dlm line 39 */
     {
-    gemm(0, 1, n, 4096, 6272, ((vgg11_real *)(ar + 12845056)), 6272, ((vgg11_real *)(st + 2307392)), 6272, ((vgg11_real *)(ar + 0)), 4096);
+    gemm(0, 1, n, 4096, 6272, ((vgg11_real *)(ar + 12845056)), 6272, ((vgg11_real *)(st + 2307392)), 6272, ((vgg11_real *)(ar + 0)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11.dlm line 39 */
     {
@@ -1617,7 +1632,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* matmul -> f32[batch 128, 4096], vgg11.dlm line 40 */
     {
-    gemm(0, 1, n, 4096, 4096, ((vgg11_real *)(ar + 2097152)), 4096, ((vgg11_real *)(st + 105084224)), 4096, ((vgg11_real *)(ar + 0)), 4096);
+    gemm(0, 1, n, 4096, 4096, ((vgg11_real *)(ar + 2097152)), 4096, ((vgg11_real *)(st + 105084224)), 4096, ((vgg11_real *)(ar + 0)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11.dlm line 40 */
     {
@@ -1630,7 +1645,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* matmul -> f32[batch 128, 10], vgg11.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 4096, ((vgg11_real *)(ar + 2097152)), 4096, ((vgg11_real *)(st + 172209472)), 4096, ((vgg11_real *)(ar + 0)), 10);
+    gemm(0, 1, n, 10, 4096, ((vgg11_real *)(ar + 2097152)), 4096, ((vgg11_real *)(st + 172209472)), 4096, ((vgg11_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 128, 10], vgg11.dlm line 41 */
     {

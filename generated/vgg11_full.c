@@ -36,80 +36,95 @@ static inline vgg11_full_real dropmask(const unsigned char *st, uint64_t site, u
 }
 
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const vgg11_full_real *a, int lda, const vgg11_full_real *b, int ldb, vgg11_full_real *c, int ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, 0, c, ldc);
+static void gemm(int ta, int tb, int m, int n, int k, const vgg11_full_real *a, int lda, const vgg11_full_real *b, int ldb, vgg11_full_real *c, int ldc, int accumulate) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
-/* Direct convolution (cross-correlation): x [n, C, H, W], w [K, C, R, S], y [n, K, P, Q]. */
-static void conv2d_fwd(const vgg11_full_real *x, const vgg11_full_real *w, vgg11_full_real *y, int64_t n, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+/* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
+ * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window
+ * overhangs the padding. */
+static void im2col(const vgg11_full_real *x, vgg11_full_real *col, int64_t b0, int64_t g, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    int64_t cols = g * P * Q;
     VGG11_FULL_PARALLEL_FOR
-    for (int64_t nk = 0; nk < n * K; nk++) {
-        int64_t b = nk / K, k = nk % K;
-        for (int64_t p = 0; p < P; p++)
-            for (int64_t q = 0; q < Q; q++) {
-                vgg11_full_real acc = 0;
-                for (int64_t c = 0; c < C; c++)
-                    for (int64_t r = 0; r < R; r++) {
-                        int64_t h = p * sh - ph + r;
-                        if (h < 0 || h >= H)
-                            continue;
-                        for (int64_t s = 0; s < S; s++) {
-                            int64_t v = q * sw - pw + s;
-                            if (v >= 0 && v < W)
-                                acc += x[((b * C + c) * H + h) * W + v] * w[((k * C + c) * R + r) * S + s];
-                        }
-                    }
-                y[((b * K + k) * P + p) * Q + q] = acc;
-            }
-    }
-}
-
-/* dx = the transposed convolution of dy with w. */
-static void conv2d_dx(vgg11_full_real *x, const vgg11_full_real *w, const vgg11_full_real *y, int64_t n, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    VGG11_FULL_PARALLEL_FOR
-    for (int64_t nc = 0; nc < n * C; nc++) {
-        int64_t b = nc / C, c = nc % C;
-        for (int64_t i = 0; i < H * W; i++)
-            x[nc * H * W + i] = 0;
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t p = 0; p < P; p++)
+    for (int64_t row = 0; row < C * R * S; row++) {
+        int64_t c = row / (R * S), r = row / S % R, s = row % S;
+        for (int64_t i = 0; i < g; i++) {
+            const vgg11_full_real *img = x + ((b0 + i) * C + c) * H * W;
+            vgg11_full_real *out = col + row * cols + i * P * Q;
+            for (int64_t p = 0; p < P; p++) {
+                int64_t h = p * sh - ph + r;
                 for (int64_t q = 0; q < Q; q++) {
-                    vgg11_full_real g = y[((b * K + k) * P + p) * Q + q];
-                    for (int64_t r = 0; r < R; r++) {
-                        int64_t h = p * sh - ph + r;
-                        if (h < 0 || h >= H)
-                            continue;
-                        for (int64_t s = 0; s < S; s++) {
-                            int64_t v = q * sw - pw + s;
-                            if (v >= 0 && v < W)
-                                x[(nc * H + h) * W + v] += g * w[((k * C + c) * R + r) * S + s];
-                        }
-                    }
+                    int64_t v = q * sw - pw + s;
+                    out[p * Q + q] = h >= 0 && h < H && v >= 0 && v < W ? img[h * W + v] : 0;
                 }
+            }
+        }
     }
 }
 
-/* dw = the correlation of x with dy, summed over the batch. */
-static void conv2d_dw(const vgg11_full_real *x, vgg11_full_real *w, const vgg11_full_real *y, int64_t n, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+/* y[b0 + i][k][pq] = tmp[k][i*PQ + pq], or back with to_tmp. */
+static void chunk_layout(vgg11_full_real *y, vgg11_full_real *tmp, int64_t b0, int64_t g, int64_t K, int64_t PQ, int to_tmp) {
     VGG11_FULL_PARALLEL_FOR
-    for (int64_t kc = 0; kc < K * C; kc++) {
-        int64_t k = kc / C, c = kc % C;
+    for (int64_t ik = 0; ik < g * K; ik++) {
+        int64_t i = ik / K, k = ik % K;
+        vgg11_full_real *a = y + ((b0 + i) * K + k) * PQ, *b = tmp + k * g * PQ + i * PQ;
+        if (to_tmp)
+            memcpy(b, a, sizeof(vgg11_full_real) * (size_t)PQ);
+        else
+            memcpy(a, b, sizeof(vgg11_full_real) * (size_t)PQ);
+    }
+}
+
+/* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
+static void conv2d_fwd(const vgg11_full_real *x, const vgg11_full_real *w, vgg11_full_real *y, vgg11_full_real *col, vgg11_full_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    for (int64_t b0 = 0; b0 < n; b0 += G) {
+        int64_t g = n - b0 < G ? n - b0 : G;
+        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
+        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), tmp, (int)(g * P * Q), 0);
+        chunk_layout(y, tmp, b0, g, K, P * Q, 0);
+    }
+}
+
+/* dx = the transposed convolution of dy with w: columns W^T dy, added back into images. */
+static void col2im(const vgg11_full_real *col, vgg11_full_real *dx, int64_t b0, int64_t g, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    int64_t cols = g * P * Q;
+    VGG11_FULL_PARALLEL_FOR
+    for (int64_t ic = 0; ic < g * C; ic++) {
+        int64_t i = ic / C, c = ic % C;
+        vgg11_full_real *img = dx + ((b0 + i) * C + c) * H * W;
+        memset(img, 0, sizeof(vgg11_full_real) * (size_t)(H * W));
         for (int64_t r = 0; r < R; r++)
             for (int64_t s = 0; s < S; s++) {
-                double acc = 0;
-                for (int64_t b = 0; b < n; b++)
-                    for (int64_t p = 0; p < P; p++) {
-                        int64_t h = p * sh - ph + r;
-                        if (h < 0 || h >= H)
-                            continue;
-                        for (int64_t q = 0; q < Q; q++) {
-                            int64_t v = q * sw - pw + s;
-                            if (v >= 0 && v < W)
-                                acc += x[((b * C + c) * H + h) * W + v] * y[((b * K + k) * P + p) * Q + q];
-                        }
+                const vgg11_full_real *src = col + ((c * R + r) * S + s) * cols + i * P * Q;
+                for (int64_t p = 0; p < P; p++) {
+                    int64_t h = p * sh - ph + r;
+                    if (h < 0 || h >= H)
+                        continue;
+                    for (int64_t q = 0; q < Q; q++) {
+                        int64_t v = q * sw - pw + s;
+                        if (v >= 0 && v < W)
+                            img[h * W + v] += src[p * Q + q];
                     }
-                w[(kc * R + r) * S + s] = (vgg11_full_real)acc;
+                }
             }
+    }
+}
+static void conv2d_dx(vgg11_full_real *dx, const vgg11_full_real *w, const vgg11_full_real *dy, vgg11_full_real *col, vgg11_full_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    for (int64_t b0 = 0; b0 < n; b0 += G) {
+        int64_t g = n - b0 < G ? n - b0 : G;
+        chunk_layout((vgg11_full_real *)dy, tmp, b0, g, K, P * Q, 1);
+        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), tmp, (int)(g * P * Q), col, (int)(g * P * Q), 0);
+        col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
+    }
+}
+
+/* dw = dy times the columns of x, summed over the batch. */
+static void conv2d_dw(const vgg11_full_real *x, vgg11_full_real *dw, const vgg11_full_real *dy, vgg11_full_real *col, vgg11_full_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    for (int64_t b0 = 0; b0 < n; b0 += G) {
+        int64_t g = n - b0 < G ? n - b0 : G;
+        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
+        chunk_layout((vgg11_full_real *)dy, tmp, b0, g, K, P * Q, 1);
+        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), tmp, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
     }
 }
 
@@ -392,7 +407,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), n, 1, 224, 224, 64, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 1644167168), (vgg11_full_real *)(ar + 1645973504), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
@@ -411,7 +426,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 411041792)), n, 64, 112, 112, 128, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 411041792)), (vgg11_full_real *)(ar + 1233125376), (vgg11_full_real *)(ar + 1262026752), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
@@ -430,7 +445,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 205520896)), n, 128, 56, 56, 256, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 205520896)), (vgg11_full_real *)(ar + 616562688), (vgg11_full_real *)(ar + 631013376), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -445,7 +460,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 0)), n, 256, 56, 56, 256, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 411041792), (vgg11_full_real *)(ar + 439943168), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -464,7 +479,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 102760448)), n, 256, 28, 28, 512, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 102760448)), (vgg11_full_real *)(ar + 308281344), (vgg11_full_real *)(ar + 322732032), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -479,7 +494,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 308281344)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 0)), n, 512, 28, 28, 512, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 308281344)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 205520896), (vgg11_full_real *)(ar + 219971584), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -498,7 +513,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 51380224)), n, 512, 14, 14, 512, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), (vgg11_full_real *)(ar + 117211136), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -513,7 +528,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 51380224)), n, 512, 14, 14, 512, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), (vgg11_full_real *)(ar + 117211136), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -532,7 +547,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 39 */
     {
-    gemm(0, 1, n, 4096, 25088, ((vgg11_full_real *)(ar + 51380224)), 25088, ((vgg11_full_real *)(st + 36877376)), 25088, ((vgg11_full_real *)(ar + 0)), 4096);
+    gemm(0, 1, n, 4096, 25088, ((vgg11_full_real *)(ar + 51380224)), 25088, ((vgg11_full_real *)(st + 36877376)), 25088, ((vgg11_full_real *)(ar + 0)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11_full.dlm line 39 */
     {
@@ -545,7 +560,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 40 */
     {
-    gemm(0, 1, n, 4096, 4096, ((vgg11_full_real *)(ar + 2097152)), 4096, ((vgg11_full_real *)(st + 447935552)), 4096, ((vgg11_full_real *)(ar + 0)), 4096);
+    gemm(0, 1, n, 4096, 4096, ((vgg11_full_real *)(ar + 2097152)), 4096, ((vgg11_full_real *)(st + 447935552)), 4096, ((vgg11_full_real *)(ar + 0)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11_full.dlm line 40 */
     {
@@ -558,7 +573,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* matmul -> f32[batch 128, 10], vgg11_full.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 4096, ((vgg11_full_real *)(ar + 2097152)), 4096, ((vgg11_full_real *)(st + 515060800)), 4096, ((vgg11_full_real *)(ar + 0)), 10);
+    gemm(0, 1, n, 10, 4096, ((vgg11_full_real *)(ar + 2097152)), 4096, ((vgg11_full_real *)(st + 515060800)), 4096, ((vgg11_full_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 128, 10], vgg11_full.dlm line 41 */
     {
@@ -580,7 +595,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), n, 1, 224, 224, 64, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 1644167168), (vgg11_full_real *)(ar + 1645973504), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
@@ -599,7 +614,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 411041792)), n, 64, 112, 112, 128, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 411041792)), (vgg11_full_real *)(ar + 1233125376), (vgg11_full_real *)(ar + 1262026752), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
@@ -618,7 +633,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 411041792)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 616562688)), n, 128, 56, 56, 256, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 411041792)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 616562688)), (vgg11_full_real *)(ar + 1027604480), (vgg11_full_real *)(ar + 1042055168), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -633,7 +648,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 1027604480)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 616562688)), n, 256, 56, 56, 256, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 1027604480)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 616562688)), (vgg11_full_real *)(ar + 1438646272), (vgg11_full_real *)(ar + 1467547648), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -652,7 +667,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 719323136)), n, 256, 28, 28, 512, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 719323136)), (vgg11_full_real *)(ar + 924844032), (vgg11_full_real *)(ar + 939294720), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -667,7 +682,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 719323136)), n, 512, 28, 28, 512, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 719323136)), (vgg11_full_real *)(ar + 924844032), (vgg11_full_real *)(ar + 939294720), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -686,7 +701,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 719323136)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 770703360)), n, 512, 14, 14, 512, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 719323136)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 770703360)), (vgg11_full_real *)(ar + 822083584), (vgg11_full_real *)(ar + 836534272), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -701,7 +716,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 822083584)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 770703360)), n, 512, 14, 14, 512, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 822083584)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 770703360)), (vgg11_full_real *)(ar + 873463808), (vgg11_full_real *)(ar + 887914496), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -720,7 +735,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 39 */
     {
-    gemm(0, 1, n, 4096, 25088, ((vgg11_full_real *)(ar + 770703360)), 25088, ((vgg11_full_real *)(st + 36877376)), 25088, ((vgg11_full_real *)(ar + 783548416)), 4096);
+    gemm(0, 1, n, 4096, 25088, ((vgg11_full_real *)(ar + 770703360)), 25088, ((vgg11_full_real *)(st + 36877376)), 25088, ((vgg11_full_real *)(ar + 783548416)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11_full.dlm line 39 */
     {
@@ -740,7 +755,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 40 */
     {
-    gemm(0, 1, n, 4096, 4096, ((vgg11_full_real *)(ar + 783548416)), 4096, ((vgg11_full_real *)(st + 447935552)), 4096, ((vgg11_full_real *)(ar + 787742720)), 4096);
+    gemm(0, 1, n, 4096, 4096, ((vgg11_full_real *)(ar + 783548416)), 4096, ((vgg11_full_real *)(st + 447935552)), 4096, ((vgg11_full_real *)(ar + 787742720)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11_full.dlm line 40 */
     {
@@ -760,7 +775,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* matmul -> f32[batch 128, 10], vgg11_full.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 4096, ((vgg11_full_real *)(ar + 787742720)), 4096, ((vgg11_full_real *)(st + 515060800)), 4096, ((vgg11_full_real *)(ar + 791937024)), 10);
+    gemm(0, 1, n, 10, 4096, ((vgg11_full_real *)(ar + 787742720)), 4096, ((vgg11_full_real *)(st + 515060800)), 4096, ((vgg11_full_real *)(ar + 791937024)), 10, 0);
     }
     /* add -> f32[batch 128, 10], vgg11_full.dlm line 41 */
     {
@@ -865,11 +880,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 41 */
     {
-    gemm(0, 0, n, 4096, 10, ((vgg11_full_real *)(ar + 791947264)), 10, ((vgg11_full_real *)(st + 515060800)), 4096, ((vgg11_full_real *)(ar + 791952384)), 4096);
+    gemm(0, 0, n, 4096, 10, ((vgg11_full_real *)(ar + 791947264)), 10, ((vgg11_full_real *)(st + 515060800)), 4096, ((vgg11_full_real *)(ar + 791952384)), 4096, 0);
     }
     /* matmul -> f32[10, 4096], vgg11_full.dlm line 41 */
     {
-    gemm(1, 0, 10, 4096, n, ((vgg11_full_real *)(ar + 791947264)), 10, ((vgg11_full_real *)(ar + 787742720)), 4096, ((vgg11_full_real *)(ar + 794049536)), 4096);
+    gemm(1, 0, 10, 4096, n, ((vgg11_full_real *)(ar + 791947264)), 10, ((vgg11_full_real *)(ar + 787742720)), 4096, ((vgg11_full_real *)(ar + 794049536)), 4096, 0);
     }
     /* mul -> f32[batch 128, 4096], vgg11_full.dlm line 40 */
     {
@@ -891,11 +906,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 40 */
     {
-    gemm(0, 0, n, 4096, 4096, ((vgg11_full_real *)(ar + 787742720)), 4096, ((vgg11_full_real *)(st + 447935552)), 4096, ((vgg11_full_real *)(ar + 791937664)), 4096);
+    gemm(0, 0, n, 4096, 4096, ((vgg11_full_real *)(ar + 787742720)), 4096, ((vgg11_full_real *)(st + 447935552)), 4096, ((vgg11_full_real *)(ar + 791937664)), 4096, 0);
     }
     /* matmul -> f32[4096, 4096], vgg11_full.dlm line 40 */
     {
-    gemm(1, 0, 4096, 4096, n, ((vgg11_full_real *)(ar + 787742720)), 4096, ((vgg11_full_real *)(ar + 783548416)), 4096, ((vgg11_full_real *)(ar + 924844032)), 4096);
+    gemm(1, 0, 4096, 4096, n, ((vgg11_full_real *)(ar + 787742720)), 4096, ((vgg11_full_real *)(ar + 783548416)), 4096, ((vgg11_full_real *)(ar + 924844032)), 4096, 0);
     }
     /* mul -> f32[batch 128, 4096], vgg11_full.dlm line 39 */
     {
@@ -917,11 +932,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* matmul -> f32[batch 128, 25088], vgg11_full.dlm line 39 */
     {
-    gemm(0, 0, n, 25088, 4096, ((vgg11_full_real *)(ar + 783548416)), 4096, ((vgg11_full_real *)(st + 36877376)), 25088, ((vgg11_full_real *)(ar + 794213376)), 25088);
+    gemm(0, 0, n, 25088, 4096, ((vgg11_full_real *)(ar + 783548416)), 4096, ((vgg11_full_real *)(st + 36877376)), 25088, ((vgg11_full_real *)(ar + 794213376)), 25088, 0);
     }
     /* matmul -> f32[4096, 25088], vgg11_full.dlm line 39 */
     {
-    gemm(1, 0, 4096, 25088, n, ((vgg11_full_real *)(ar + 783548416)), 4096, ((vgg11_full_real *)(ar + 770703360)), 25088, ((vgg11_full_real *)(ar + 4726980608)), 25088);
+    gemm(1, 0, 4096, 25088, n, ((vgg11_full_real *)(ar + 783548416)), 4096, ((vgg11_full_real *)(ar + 770703360)), 25088, ((vgg11_full_real *)(ar + 4726980608)), 25088, 0);
     }
     /* max_pool_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 27 */
     {
@@ -949,11 +964,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 873463808)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 5189402624)), n, 512, 14, 14, 512, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 873463808)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 5189402624)), (vgg11_full_real *)(ar + 794213376), (vgg11_full_real *)(ar + 808664064), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 822083584)), ((vgg11_full_real *)(ar + 770705408)), ((vgg11_full_real *)(ar + 5189402624)), n, 512, 14, 14, 512, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 822083584)), ((vgg11_full_real *)(ar + 770705408)), ((vgg11_full_real *)(ar + 5189402624)), (vgg11_full_real *)(ar + 794213376), (vgg11_full_real *)(ar + 808664064), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -977,11 +992,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 794213376)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 5138022400)), n, 512, 14, 14, 512, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 794213376)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 845593600), (vgg11_full_real *)(ar + 860044288), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 719323136)), ((vgg11_full_real *)(ar + 845593600)), ((vgg11_full_real *)(ar + 5138022400)), n, 512, 14, 14, 512, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 719323136)), ((vgg11_full_real *)(ar + 845593600)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 855030784), (vgg11_full_real *)(ar + 869481472), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 27 */
     {
@@ -1009,11 +1024,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dx -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 4521459712)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 5343543296)), n, 512, 28, 28, 512, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 4521459712)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 5343543296)), (vgg11_full_real *)(ar + 719325184), (vgg11_full_real *)(ar + 733775872), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(ar + 719325184)), ((vgg11_full_real *)(ar + 5343543296)), n, 512, 28, 28, 512, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(ar + 719325184)), ((vgg11_full_real *)(ar + 5343543296)), (vgg11_full_real *)(ar + 728762368), (vgg11_full_real *)(ar + 743213056), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -1037,11 +1052,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dx -> f32[batch 128, 256, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 5138022400)), n, 256, 28, 28, 512, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 728764416), (vgg11_full_real *)(ar + 743215104), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 256, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(ar + 728764416)), ((vgg11_full_real *)(ar + 5138022400)), n, 256, 28, 28, 512, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(ar + 728764416)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 733483008), (vgg11_full_real *)(ar + 747933696), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 27 */
     {
@@ -1069,11 +1084,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dx -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 4110417920)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 5549064192)), n, 256, 56, 56, 256, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 4110417920)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 5549064192)), (vgg11_full_real *)(ar + 616563712), (vgg11_full_real *)(ar + 645465088), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 1027604480)), ((vgg11_full_real *)(ar + 616563712)), ((vgg11_full_real *)(ar + 5549064192)), n, 256, 56, 56, 256, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 1027604480)), ((vgg11_full_real *)(ar + 616563712)), ((vgg11_full_real *)(ar + 5549064192)), (vgg11_full_real *)(ar + 618923008), (vgg11_full_real *)(ar + 647824384), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -1097,11 +1112,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dx -> f32[batch 128, 128, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 991952896)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 5138022400)), n, 128, 56, 56, 256, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 991952896)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 618924032), (vgg11_full_real *)(ar + 633374720), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 128, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 411041792)), ((vgg11_full_real *)(ar + 618924032)), ((vgg11_full_real *)(ar + 5138022400)), n, 128, 56, 56, 256, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 411041792)), ((vgg11_full_real *)(ar + 618924032)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 620103680), (vgg11_full_real *)(ar + 634554368), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 27 */
     {
@@ -1129,11 +1144,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dx -> f32[batch 128, 64, 112, 112], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 991952896)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 5960105984)), n, 64, 112, 112, 128, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 991952896)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 5960105984)), (vgg11_full_real *)(ar + 411042304), (vgg11_full_real *)(ar + 439943680), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 64, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(ar + 411042304)), ((vgg11_full_real *)(ar + 5960105984)), n, 64, 112, 112, 128, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(ar + 411042304)), ((vgg11_full_real *)(ar + 5960105984)), (vgg11_full_real *)(ar + 411337216), (vgg11_full_real *)(ar + 440238592), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 27 */
     {
@@ -1161,7 +1176,7 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dw -> f32[64, 1, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(x, ((vgg11_full_real *)(ar + 256)), ((vgg11_full_real *)(ar + 6782189568)), n, 1, 224, 224, 64, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_dw(x, ((vgg11_full_real *)(ar + 256)), ((vgg11_full_real *)(ar + 6782189568)), (vgg11_full_real *)(ar + 2560), (vgg11_full_real *)(ar + 1808896), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* copy -> f32[64], vgg11_full.dlm line 25 */
     {
@@ -1464,7 +1479,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), n, 1, 224, 224, 64, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 1644167168), (vgg11_full_real *)(ar + 1645973504), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
@@ -1483,7 +1498,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 411041792)), n, 64, 112, 112, 128, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 411041792)), (vgg11_full_real *)(ar + 1233125376), (vgg11_full_real *)(ar + 1262026752), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
@@ -1502,7 +1517,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 205520896)), n, 128, 56, 56, 256, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 205520896)), (vgg11_full_real *)(ar + 616562688), (vgg11_full_real *)(ar + 631013376), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -1517,7 +1532,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 0)), n, 256, 56, 56, 256, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 411041792), (vgg11_full_real *)(ar + 439943168), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -1536,7 +1551,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 102760448)), n, 256, 28, 28, 512, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 102760448)), (vgg11_full_real *)(ar + 308281344), (vgg11_full_real *)(ar + 322732032), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -1551,7 +1566,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 308281344)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 0)), n, 512, 28, 28, 512, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 308281344)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 205520896), (vgg11_full_real *)(ar + 219971584), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -1570,7 +1585,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 51380224)), n, 512, 14, 14, 512, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), (vgg11_full_real *)(ar + 117211136), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -1585,7 +1600,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 51380224)), n, 512, 14, 14, 512, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), (vgg11_full_real *)(ar + 117211136), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -1604,7 +1619,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 39 */
     {
-    gemm(0, 1, n, 4096, 25088, ((vgg11_full_real *)(ar + 51380224)), 25088, ((vgg11_full_real *)(st + 36877376)), 25088, ((vgg11_full_real *)(ar + 0)), 4096);
+    gemm(0, 1, n, 4096, 25088, ((vgg11_full_real *)(ar + 51380224)), 25088, ((vgg11_full_real *)(st + 36877376)), 25088, ((vgg11_full_real *)(ar + 0)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11_full.dlm line 39 */
     {
@@ -1617,7 +1632,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 40 */
     {
-    gemm(0, 1, n, 4096, 4096, ((vgg11_full_real *)(ar + 2097152)), 4096, ((vgg11_full_real *)(st + 447935552)), 4096, ((vgg11_full_real *)(ar + 0)), 4096);
+    gemm(0, 1, n, 4096, 4096, ((vgg11_full_real *)(ar + 2097152)), 4096, ((vgg11_full_real *)(st + 447935552)), 4096, ((vgg11_full_real *)(ar + 0)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11_full.dlm line 40 */
     {
@@ -1630,7 +1645,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* matmul -> f32[batch 128, 10], vgg11_full.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 4096, ((vgg11_full_real *)(ar + 2097152)), 4096, ((vgg11_full_real *)(st + 515060800)), 4096, ((vgg11_full_real *)(ar + 0)), 10);
+    gemm(0, 1, n, 10, 4096, ((vgg11_full_real *)(ar + 2097152)), 4096, ((vgg11_full_real *)(st + 515060800)), 4096, ((vgg11_full_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 128, 10], vgg11_full.dlm line 41 */
     {

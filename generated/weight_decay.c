@@ -36,8 +36,8 @@ static inline weight_decay_real dropmask(const unsigned char *st, uint64_t site,
 }
 
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const weight_decay_real *a, int lda, const weight_decay_real *b, int ldb, weight_decay_real *c, int ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, 0, c, ldc);
+static void gemm(int ta, int tb, int m, int n, int k, const weight_decay_real *a, int lda, const weight_decay_real *b, int ldb, weight_decay_real *c, int ldc, int accumulate) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
 static const weight_decay_real k21[200] = {
@@ -130,7 +130,7 @@ void weight_decay_forward(void *state, int n, const weight_decay_real *x) {
     (void)ar;
     /* matmul -> f32[batch 5, 1], weight_decay.dlm line 16 */
     {
-    gemm(0, 1, n, 1, 200, x, 200, ((weight_decay_real *)(st + 64)), 200, ((weight_decay_real *)(ar + 0)), 1);
+    gemm(0, 1, n, 1, 200, x, 200, ((weight_decay_real *)(st + 64)), 200, ((weight_decay_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 5, 1], weight_decay.dlm line 16 */
     {
@@ -150,7 +150,7 @@ weight_decay_real weight_decay_forward_train(void *state, int n, const weight_de
     (void)ar;
     /* matmul -> f32[batch 5, 1], weight_decay.dlm line 16 */
     {
-    gemm(0, 1, n, 1, 200, x, 200, ((weight_decay_real *)(st + 64)), 200, ((weight_decay_real *)(ar + 0)), 1);
+    gemm(0, 1, n, 1, 200, x, 200, ((weight_decay_real *)(st + 64)), 200, ((weight_decay_real *)(ar + 0)), 1, 0);
     }
     /* sub -> f32[batch 5, 1], weight_decay.dlm line 24 */
     {
@@ -207,7 +207,7 @@ void weight_decay_backward(void *state, int n, const weight_decay_real *x, const
     }
     /* matmul -> f32[1, 200], weight_decay.dlm line 16 */
     {
-    gemm(1, 0, 1, 200, n, ((weight_decay_real *)(ar + 128)), 1, x, 200, ((weight_decay_real *)(ar + 256)), 200);
+    gemm(1, 0, 1, 200, n, ((weight_decay_real *)(ar + 128)), 1, x, 200, ((weight_decay_real *)(ar + 256)), 200, 0);
     }
     /* add -> f32[1, 200], weight_decay.dlm line 16 */
     {
@@ -260,7 +260,7 @@ weight_decay_real weight_decay_evaluate(void *state, int n, const weight_decay_r
     (void)ar;
     /* matmul -> f32[batch 5, 1], weight_decay.dlm line 16 */
     {
-    gemm(0, 1, n, 1, 200, x, 200, ((weight_decay_real *)(st + 64)), 200, ((weight_decay_real *)(ar + 0)), 1);
+    gemm(0, 1, n, 1, 200, x, 200, ((weight_decay_real *)(st + 64)), 200, ((weight_decay_real *)(ar + 0)), 1, 0);
     }
     /* sum -> f32[], weight_decay.dlm line 24 */
     {
