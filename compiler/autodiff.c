@@ -19,14 +19,17 @@ static IrNode *unbroadcast(Graph *g, IrNode *d, const Shape *s, Loc loc) {
     if (shape_eq(&d->shape, s))
         return d;
     uint32_t mask = 0;
+    bool only_leading = true; /* every summed axis is one that s lacks: no size-1 axes to keep */
     int off = d->shape.rank - s->rank;
     for (int i = 0; i < d->shape.rank; i++) {
         int j = i - off;
         bool batch_only_here = i == 0 && d->shape.batched && !(j == 0 && s->batched);
-        if (j < 0 || (s->d[j] == 1 && d->shape.d[i] != 1) || batch_only_here)
+        if (j < 0 || (s->d[j] == 1 && d->shape.d[i] != 1) || batch_only_here) {
             mask |= 1u << i;
+            only_leading &= j < 0;
+        }
     }
-    IrNode *r = b_reduce(g, OP_SUM, d, mask, true, loc);
+    IrNode *r = b_reduce(g, OP_SUM, d, mask, !only_leading, loc);
     /* drop the leading axes that s does not have */
     return b_reshape(g, r, *s, loc);
 }

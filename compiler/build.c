@@ -175,7 +175,7 @@ IrNode *b_reshape(Graph *g, IrNode *a, Shape shape, Loc loc) {
 /* Sum (or max) over the axes in `mask`; keepdim keeps them as size 1. */
 IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc) {
     if (a->dtype != DT_F32) {
-        error_at(loc, "cannot reduce integer tensor %s", type_str(a->dtype, &a->shape));
+        error_at(loc, "a reduction needs an f32 tensor, got %s", type_str(a->dtype, &a->shape));
         return NULL;
     }
     Shape s = {0};
@@ -403,10 +403,17 @@ IrNode *b_concat(Graph *g, IrNode **xs, int n, int axis, Loc loc) {
         return NULL;
     }
     Shape s = xs[0]->shape;
+    int given = axis;
     if (axis < 0)
         axis += s.rank;
-    if (axis < 0 || axis >= s.rank || (axis == 0 && s.batched)) {
-        error_at(loc, "concat: axis %d is out of range or the batch dimension for %s", axis, shape_str(&s));
+    if (axis < 0 || axis >= s.rank) {
+        error_at(loc, "concat: axis %d is out of range for %s, which has axes %d..%d", given, shape_str(&s), -s.rank,
+                 s.rank - 1);
+        return NULL;
+    }
+    if (axis == 0 && s.batched) {
+        error_at(loc, "concat: axis %d is the batch dimension of %s; tensors are joined within each example", given,
+                 shape_str(&s));
         return NULL;
     }
     for (int i = 0; i < n; i++)

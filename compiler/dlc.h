@@ -156,6 +156,10 @@ typedef struct Lexer {
     bool pending_close; /* a `}` is due after the NEWLINE just returned */
     int close_line, close_col;
     int nl_line, nl_col; /* the newline that ends the statement unless a `|>` follows */
+    int braces;           /* nesting of { } */
+    int stmt_braces;      /* nesting of { } where the current statement began */
+    int prev_stmt_braces; /* the same before the last token (the parser's lookahead) */
+    int skip_to;          /* error recovery: no NEWLINE until the nesting is back to this (-1: off) */
     const Source *src;
 } Lexer;
 
@@ -447,9 +451,9 @@ typedef struct Compiled {
 
 /* Roots and liveness of a function, inline decisions (fusion) and the kernel order. */
 void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots);
-/* A convolution kernel's scratch: im2col columns for a chunk of `*chunk` images, and the chunk's gemm
- * result; element counts. Zero for other ops. */
-int64_t conv_scratch(const IrNode *n, int64_t *chunk, int64_t *col_elems, int64_t *tmp_elems);
+/* A convolution kernel's scratch: im2col columns for a chunk of `*chunk` images; returns the element count
+(zero for other ops). */
+int64_t conv_scratch(const IrNode *n, int64_t *chunk);
 /* Buffer offsets from liveness over the kernel order: first fit, 64-byte aligned. */
 void plan_memory(Sched *s, int elem_size);
 Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_only);

@@ -390,7 +390,10 @@ static bool arg_get(Args *a, const char *key, int pos, Value *out, Loc *loc) {
 /* Checks that the call has at most `npos` positional arguments and only keywords from `keys`. */
 static bool args_check(Args *a, int npos, const char *const *keys) {
     bool ok = true;
-    if (a->pos.n > npos) {
+    if (a->pos.n > npos && npos == 0) {
+        error_at(a->pos_loc.v[npos], "%s takes no arguments besides its input, got %d", a->fname, a->pos.n);
+        ok = false;
+    } else if (a->pos.n > npos) {
         error_at(a->pos_loc.v[npos], "%s takes at most %d positional argument%s, got %d", a->fname, npos,
                  npos == 1 ? "" : "s", a->pos.n);
         ok = false;
@@ -404,7 +407,7 @@ static bool args_check(Args *a, int npos, const char *const *keys) {
             for (int j = 0; keys && keys[j]; j++)
                 snprintf(expect + strlen(expect), sizeof expect - strlen(expect), "%s%s", j ? ", " : "", keys[j]);
             error_at(a->key_loc.v[i], "%s has no argument '%s'%s%s", a->fname, a->key.v[i],
-                     expect[0] ? "; it takes " : "", expect);
+                     expect[0] ? "; it takes " : "; it takes no named arguments", expect);
             ok = false;
         }
     }
@@ -640,8 +643,9 @@ static bool bool_arg(Args *a, const char *key, bool dflt) {
     Loc loc;
     if (!arg_get(a, key, -1, &v, &loc))
         return dflt;
-    if (v.kind != V_BOOL && v.kind != V_INT) {
-        error_at(loc, "'%s' must be true or false, got %s", key, value_desc(v));
+    if (v.kind != V_BOOL && !(v.kind == V_INT && (v.i == 0 || v.i == 1))) {
+        if (v.kind != V_ERROR)
+            error_at(loc, "'%s' must be true or false, got %s", key, value_desc(v));
         return dflt;
     }
     return v.i != 0;
@@ -761,23 +765,30 @@ static Value apply_layer(Elab *e, Layer *l, Value input, Loc loc) {
             error_at(vl, "conv2d's kernel size must be at least 1, got (%lld, %lld)", (long long)k[0], (long long)k[1]);
             return v_error();
         }
-        if (arg_get(a, "padding", -1, &v, &vl) && !want_pair(v, vl, "padding", pad))
-            return v_error();
-        if (arg_get(a, "stride", -1, &v, &vl) && !want_pair(v, vl, "stride", stride))
-            return v_error();
+        if (arg_get(a, "padding", -1, &v, &vl)) {
+            if (!want_pair(v, vl, "padding", pad))
+                return v_error();
+            if (pad[0] < 0 || pad[1] < 0 || pad[0] > MAX_NUMEL || pad[1] > MAX_NUMEL) {
+                error_at(vl, "conv2d's padding must be in 0..%lld, got (%lld, %lld)", (long long)MAX_NUMEL,
+                         (long long)pad[0], (long long)pad[1]);
+                return v_error();
+            }
+        }
+        if (arg_get(a, "stride", -1, &v, &vl)) {
+            if (!want_pair(v, vl, "stride", stride))
+                return v_error();
+            if (stride[0] < 1 || stride[1] < 1 || stride[0] > MAX_NUMEL || stride[1] > MAX_NUMEL) {
+                error_at(vl, "conv2d's stride must be in 1..%lld, got (%lld, %lld)", (long long)MAX_NUMEL,
+                         (long long)stride[0], (long long)stride[1]);
+                return v_error();
+            }
+        }
         if (x->shape.rank != 4) {
             error_at(loc, "conv2d expects [N, C, H, W], got %s", type_str(x->dtype, &x->shape));
             return v_error();
         }
         /* the geometry is checked before the weight is made: a kernel that does not fit is the error to report,
          * not the size of its weight */
-        for (int i = 0; i < 2; i++)
-            if (stride[i] < 1 || stride[i] > MAX_NUMEL || pad[i] < 0 || pad[i] > MAX_NUMEL) {
-                error_at(loc, "conv2d: the stride must be in 1..%lld and the padding in 0..%lld, got stride (%lld, %lld) "
-                         "and padding (%lld, %lld)", (long long)MAX_NUMEL, (long long)MAX_NUMEL, (long long)stride[0],
-                         (long long)stride[1], (long long)pad[0], (long long)pad[1]);
-                return v_error();
-            }
         if (k[0] > x->shape.d[2] + 2 * pad[0] || k[1] > x->shape.d[3] + 2 * pad[1]) {
             error_at(loc, "conv2d: a %lldx%lld kernel with padding (%lld, %lld) and stride (%lld, %lld) does not fit "
                      "input %s", (long long)k[0], (long long)k[1], (long long)pad[0], (long long)pad[1],
@@ -1498,10 +1509,12 @@ static bool axes_arg(Args *a, IrNode *x, uint32_t *mask) {
         int64_t ax;
         if (!want_int(v.kind == V_LIST ? v.list->v[i] : v, loc, "axis", &ax))
             return false;
+        int64_t given = ax;
         if (ax < 0)
             ax += x->shape.rank;
         if (ax < 0 || ax >= x->shape.rank) {
-            error_at(loc, "axis %lld is out of range for %s", (long long)ax, type_str(x->dtype, &x->shape));
+            error_at(loc, "axis %lld is out of range for %s, which has axes %d..%d", (long long)given,
+                     type_str(x->dtype, &x->shape), -x->shape.rank, x->shape.rank - 1);
             return false;
         }
         *mask |= 1u << ax;
@@ -1513,7 +1526,8 @@ static IrNode *tensor_arg(Elab *e, Args *a, const char *key, int pos) {
     Value v;
     Loc loc = a->loc;
     if (!arg_get(a, key, pos, &v, &loc)) {
-        error_at(a->loc, "%s needs argument '%s'", a->fname, key);
+        error_at(a->loc, "%s needs argument '%s' (number %d), got %d argument%s", a->fname, key, pos + 1, a->pos.n,
+                 a->pos.n == 1 ? "" : "s");
         return NULL;
     }
     return to_tensor(e, v, loc, xsprintf("%s's argument '%s'", a->fname, key));
@@ -1579,7 +1593,7 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
             return v_error();
         Value v;
         if (!arg_get(a, "x", 0, &v, NULL)) {
-            error_at(loc, "%s needs one argument", a->fname);
+            error_at(loc, "%s needs one argument, got none", a->fname);
             return v_error();
         }
         if (f == B_ABS && v.kind == V_INIT) {
@@ -2286,12 +2300,91 @@ static int input_arg(Elab *e, Args *a, int pos, const char *what) {
     return -1;
 }
 
-static void train_num(Elab *e, Args *a, const char *key, double *out) {
+/* The optimizer setting `key`, which must lie in [lo, hi) (or [lo, hi] when hi_ok). */
+static void train_num(Elab *e, Args *a, const char *key, double *out, double lo, double hi, bool hi_ok) {
     Value v;
     Loc l;
-    if (arg_get(a, key, -1, &v, &l))
-        want_num(v, l, key, out);
+    double x;
     (void)e;
+    if (!arg_get(a, key, -1, &v, &l) || !want_num(v, l, key, &x))
+        return;
+    if (!(x >= lo && (x < hi || (hi_ok && x == hi)))) {
+        if (hi == INFINITY)
+            error_at(l, "%s must be at least %g, got %g", key, lo, x);
+        else
+            error_at(l, "%s must be in [%g, %g%s, got %g", key, lo, hi, hi_ok ? "]" : ")", x);
+        return;
+    }
+    *out = x;
+}
+
+/* A glob of the optimizer that must choose some parameter when its setting is in use. */
+static void train_glob(Elab *e, Args *a, const char *key, char **out, bool used) {
+    Value v;
+    Loc l;
+    if (!arg_get(a, key, -1, &v, &l))
+        return;
+    if (v.kind != V_STR) {
+        error_at(l, "%s must be a glob string such as \"*.weight\", got %s", key, value_desc(v));
+        return;
+    }
+    *out = v.s;
+    bool any = false;
+    for (int i = 0; i < e->g->params.n && !any; i++)
+        any = e->g->params.v[i].trainable && glob_match(v.s, e->g->params.v[i].name);
+    if (used && !any) {
+        error_at(l, "%s \"%s\" matches no trainable parameter", key, v.s);
+        if (e->g->params.n)
+            note_at(e->g->params.v[0].loc, "parameters are named like \"%s\"", e->g->params.v[0].name);
+    }
+}
+
+/* Whether data setting `key` has the kind the runtime reads it as; false after a located error. */
+static bool data_value_ok(const char *key, Value v, Loc loc) {
+    static const char *const strs[] = {"train", "test", "target", NULL}, *const lists[] = {"w", "coeffs", NULL},
+                             *const counts[] = {"n", "n_train", "n_test", "degree", "resize", NULL};
+    for (int i = 0; strs[i]; i++)
+        if (strcmp(key, strs[i]) == 0) {
+            if (v.kind != V_STR)
+                error_at(loc, "%s must be a string (a file name or a column), got %s", key, value_desc(v));
+            return v.kind == V_STR;
+        }
+    if (strcmp(key, "drop") == 0) {
+        bool ok = v.kind == V_LIST;
+        for (int i = 0; ok && i < v.list->n; i++)
+            ok = v.list->v[i].kind == V_STR;
+        if (!ok)
+            error_at(loc, "drop must be a list of column names such as [\"Id\"], got %s", value_desc(v));
+        return ok;
+    }
+    for (int i = 0; lists[i]; i++)
+        if (strcmp(key, lists[i]) == 0) {
+            bool ok = v.kind == V_LIST && v.list->n > 0;
+            for (int j = 0; ok && j < v.list->n; j++)
+                ok = is_num(v.list->v[j]);
+            if (!ok)
+                error_at(loc, "%s must be a non-empty list of numbers, got %s", key, value_desc(v));
+            return ok;
+        }
+    for (int i = 0; counts[i]; i++)
+        if (strcmp(key, counts[i]) == 0) {
+            int64_t n;
+            if (!want_int(v, loc, key, &n))
+                return false;
+            if (n < 1 || n > (1 << 30)) {
+                error_at(loc, "%s must be in 1..%d, got %lld", key, 1 << 30, (long long)n);
+                return false;
+            }
+            return true;
+        }
+    double x; /* b, noise */
+    if (!want_num(v, loc, key, &x))
+        return false;
+    if (strcmp(key, "noise") == 0 && !(x >= 0 && x < INFINITY)) {
+        error_at(loc, "noise must be at least 0, got %g", x);
+        return false;
+    }
+    return true;
 }
 
 static void elab_data(Elab *e, Node *s) {
@@ -2338,6 +2431,8 @@ static void elab_data(Elab *e, Node *s) {
     Input *x = &e->g->inputs.v[t->data_x], *y = &e->g->inputs.v[t->data_y];
     for (int i = 0; i < a.key.n; i++) {
         Value v = a.kval.v[i];
+        if (strcmp(a.key.v[i], "resize") == 0 || !data_value_ok(a.key.v[i], v, a.key_loc.v[i]))
+            continue;
         if (v.kind == V_STR) {
             vec_push(&t->data_keys, a.key.v[i]);
             vec_push(&t->data_vals, 0);
@@ -2513,24 +2608,16 @@ static void elab_train(Elab *e, Node *tn) {
                 Loc l;
                 if (arg_get(&a, "lr", 0, &v, &l))
                     want_num(v, l, "lr", &t->lr);
-                train_num(e, &a, "momentum", &t->momentum);
-                train_num(e, &a, "weight_decay", &t->weight_decay);
-                train_num(e, &a, "l1", &t->l1);
-                train_num(e, &a, "beta1", &t->beta1);
-                train_num(e, &a, "beta2", &t->beta2);
-                train_num(e, &a, "eps", &t->eps);
-                if (arg_get(&a, "decay", -1, &v, &l)) {
-                    if (v.kind != V_STR)
-                        error_at(l, "decay must be a glob string such as \"*.weight\", got %s", value_desc(v));
-                    else
-                        t->decay_glob = v.s;
-                }
-                if (arg_get(&a, "l1_on", -1, &v, &l)) {
-                    if (v.kind != V_STR)
-                        error_at(l, "l1_on must be a glob string such as \"*.weight\", got %s", value_desc(v));
-                    else
-                        t->l1_glob = v.s;
-                }
+                train_num(e, &a, "momentum", &t->momentum, 0, 1, false);
+                train_num(e, &a, "weight_decay", &t->weight_decay, 0, INFINITY, false);
+                train_num(e, &a, "l1", &t->l1, 0, INFINITY, false);
+                train_num(e, &a, "beta1", &t->beta1, 0, 1, false);
+                train_num(e, &a, "beta2", &t->beta2, 0, 1, false);
+                train_num(e, &a, "eps", &t->eps, 0, INFINITY, false);
+                if (arg_get(&a, "eps", -1, &v, &l) && !(t->eps > 0))
+                    error_at(l, "eps must be positive, got %g", t->eps);
+                train_glob(e, &a, "decay", &t->decay_glob, t->weight_decay != 0);
+                train_glob(e, &a, "l1_on", &t->l1_glob, t->l1 != 0);
                 if (!(t->lr > 0 && t->lr < INFINITY))
                     error_at(c->loc, "the learning rate must be positive, got %g", t->lr);
             }

@@ -521,15 +521,13 @@ static void emit_kernel(Em *e, IrNode *n) {
         const char *x = n->op == OP_CONV2D_DX ? ptr(e, n) : ptr(e, a);
         const char *w = n->op == OP_CONV2D_DW ? ptr(e, n) : ptr(e, b);
         const char *y = n->op == OP_CONV2D ? ptr(e, n) : n->op == OP_CONV2D_DX ? ptr(e, a) : ptr(e, b);
-        int64_t chunk, col, tmp;
-        conv_scratch(n, &chunk, &col, &tmp);
+        int64_t chunk;
+        conv_scratch(n, &chunk);
         int64_t soff = e->s->scratch[n->id];
-        int64_t tmp_off = soff + (col * e->c->elem_size + 63) / 64 * 64;
-        fprintf(o, "    conv2d_%s(%s, %s, %s, (%s *)(ar + %" PRId64 "), (%s *)(ar + %" PRId64 "), n, %" PRId64 ", %" PRId64
+        fprintf(o, "    conv2d_%s(%s, %s, %s, (%s *)(ar + %" PRId64 "), n, %" PRId64 ", %" PRId64
                    ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
                    ", %" PRId64 ", %" PRId64 ", %" PRId64 ");\n",
-                n->op == OP_CONV2D ? "fwd" : n->op == OP_CONV2D_DX ? "dx" : "dw", x, w, y, e->real, soff, e->real,
-                tmp_off, ws->d[0], chunk, xs->d[1], xs->d[2], xs->d[3], ws->d[2], ws->d[3], ys->d[2], ys->d[3],
+                n->op == OP_CONV2D ? "fwd" : n->op == OP_CONV2D_DX ? "dx" : "dw", x, w, y, e->real, soff, ws->d[0], chunk, xs->d[1], xs->d[2], xs->d[3], ws->d[2], ws->d[3], ys->d[2], ys->d[3],
                 n->attr[0], n->attr[1], n->attr[2], n->attr[3]);
         return;
     }
@@ -742,41 +740,46 @@ static void emit_conv_pool_helpers(Em *e) {
             fprintf(o, "static void im2col(const %s *x, %s *col, int64_t b0, int64_t g, %s) {\n", R, R, geo);
             fprintf(o, "    int64_t cols = g * P * Q;\n");
             fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
+            /* per output row, the window's valid columns [q0, q1) are computed once, so the inner loop is a
+             * plain strided copy */
             fprintf(o, "    for (int64_t row = 0; row < C * R * S; row++) {\n"
                        "        int64_t c = row / (R * S), r = row / S %% R, s = row %% S;\n"
+                       "        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;\n"
+                       "        int64_t q1 = (W - 1 + pw - s) / sw + 1;\n"
+                       "        if (W - 1 + pw - s < 0)\n            q1 = 0;\n"
+                       "        if (q1 > Q)\n            q1 = Q;\n"
+                       "        if (q0 > q1)\n            q0 = q1;\n"
                        "        for (int64_t i = 0; i < g; i++) {\n"
                        "            const %s *img = x + ((b0 + i) * C + c) * H * W;\n"
                        "            %s *out = col + row * cols + i * P * Q;\n"
                        "            for (int64_t p = 0; p < P; p++) {\n"
                        "                int64_t h = p * sh - ph + r;\n"
-                       "                for (int64_t q = 0; q < Q; q++) {\n"
-                       "                    int64_t v = q * sw - pw + s;\n"
-                       "                    out[p * Q + q] = h >= 0 && h < H && v >= 0 && v < W ? img[h * W + v] : 0;\n"
+                       "                %s *o = out + p * Q;\n"
+                       "                if (h < 0 || h >= H) {\n"
+                       "                    memset(o, 0, sizeof(*o) * (size_t)Q);\n"
+                       "                    continue;\n"
                        "                }\n"
+                       "                const %s *src = img + h * W - pw + s;\n"
+                       "                for (int64_t q = 0; q < q0; q++)\n                    o[q] = 0;\n"
+                       "                if (sw == 1)\n"
+                       "                    for (int64_t q = q0; q < q1; q++)\n                        o[q] = src[q];\n"
+                       "                else\n"
+                       "                    for (int64_t q = q0; q < q1; q++)\n                        o[q] = src[q * sw];\n"
+                       "                for (int64_t q = q1; q < Q; q++)\n                    o[q] = 0;\n"
                        "            }\n"
                        "        }\n"
-                       "    }\n}\n", R, R);
-            fprintf(o, "\n/* y[b0 + i][k][pq] = tmp[k][i*PQ + pq], or back with to_tmp. */\n");
+                       "    }\n}\n", R, R, R, R);
         }
-        fprintf(o, "static void chunk_layout(%s *y, %s *tmp, int64_t b0, int64_t g, int64_t K, int64_t PQ, int to_tmp) {\n",
-                R, R);
-        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
-        fprintf(o, "    for (int64_t ik = 0; ik < g * K; ik++) {\n"
-                   "        int64_t i = ik / K, k = ik %% K;\n"
-                   "        %s *a = y + ((b0 + i) * K + k) * PQ, *b = tmp + k * g * PQ + i * PQ;\n"
-                   "        if (to_tmp)\n            memcpy(b, a, sizeof(%s) * (size_t)PQ);\n"
-                   "        else\n            memcpy(a, b, sizeof(%s) * (size_t)PQ);\n"
-                   "    }\n}\n", R, R, R);
         if (used[OP_CONV2D]) {
             fprintf(o, "\n/* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */\n");
-            fprintf(o, "static void conv2d_fwd(const %s *x, const %s *w, %s *y, %s *col, %s *tmp, int64_t n, int64_t K, "
-                       "int64_t G, %s) {\n", R, R, R, R, R, geo);
+            fprintf(o, "static void conv2d_fwd(const %s *x, const %s *w, %s *y, %s *col, int64_t n, int64_t K, "
+                       "int64_t G, %s) {\n", R, R, R, R, geo);
             fprintf(o, "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
                        "        int64_t g = n - b0 < G ? n - b0 : G;\n"
                        "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
-                       "        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, "
-                       "(int)(g * P * Q), tmp, (int)(g * P * Q), 0);\n"
-                       "        chunk_layout(y, tmp, b0, g, K, P * Q, 0);\n"
+                       "        for (int64_t i = 0; i < g; i++)\n"
+                       "            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, "
+                       "(int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);\n"
                        "    }\n}\n");
         }
         if (used[OP_CONV2D_DX]) {
@@ -791,38 +794,40 @@ static void emit_conv_pool_helpers(Em *e) {
                        "        for (int64_t r = 0; r < R; r++)\n"
                        "            for (int64_t s = 0; s < S; s++) {\n"
                        "                const %s *src = col + ((c * R + r) * S + s) * cols + i * P * Q;\n"
+                       "                int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;\n"
+                       "                int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;\n"
+                       "                if (q1 > Q)\n                    q1 = Q;\n"
                        "                for (int64_t p = 0; p < P; p++) {\n"
                        "                    int64_t h = p * sh - ph + r;\n"
                        "                    if (h < 0 || h >= H)\n                        continue;\n"
-                       "                    for (int64_t q = 0; q < Q; q++) {\n"
-                       "                        int64_t v = q * sw - pw + s;\n"
-                       "                        if (v >= 0 && v < W)\n"
-                       "                            img[h * W + v] += src[p * Q + q];\n"
-                       "                    }\n"
+                       "                    %s *dst = img + h * W - pw + s;\n"
+                       "                    const %s *sp = src + p * Q;\n"
+                       "                    for (int64_t q = q0; q < q1; q++)\n"
+                       "                        dst[q * sw] += sp[q];\n"
                        "                }\n"
                        "            }\n"
-                       "    }\n}\n", R, R, R);
-            fprintf(o, "static void conv2d_dx(%s *dx, const %s *w, const %s *dy, %s *col, %s *tmp, int64_t n, int64_t K, "
-                       "int64_t G, %s) {\n", R, R, R, R, R, geo);
+                       "    }\n}\n", R, R, R, R, R);
+            fprintf(o, "static void conv2d_dx(%s *dx, const %s *w, const %s *dy, %s *col, int64_t n, int64_t K, "
+                       "int64_t G, %s) {\n", R, R, R, R, geo);
             fprintf(o, "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
                        "        int64_t g = n - b0 < G ? n - b0 : G;\n"
-                       "        chunk_layout((%s *)dy, tmp, b0, g, K, P * Q, 1);\n"
-                       "        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), tmp, "
-                       "(int)(g * P * Q), col, (int)(g * P * Q), 0);\n"
+                       "        for (int64_t i = 0; i < g; i++)\n"
+                       "            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), "
+                       "dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);\n"
                        "        col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
-                       "    }\n}\n", R);
+                       "    }\n}\n");
         }
         if (used[OP_CONV2D_DW]) {
             fprintf(o, "\n/* dw = dy times the columns of x, summed over the batch. */\n");
-            fprintf(o, "static void conv2d_dw(const %s *x, %s *dw, const %s *dy, %s *col, %s *tmp, int64_t n, int64_t K, "
-                       "int64_t G, %s) {\n", R, R, R, R, R, geo);
+            fprintf(o, "static void conv2d_dw(const %s *x, %s *dw, const %s *dy, %s *col, int64_t n, int64_t K, "
+                       "int64_t G, %s) {\n", R, R, R, R, geo);
             fprintf(o, "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
                        "        int64_t g = n - b0 < G ? n - b0 : G;\n"
                        "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
-                       "        chunk_layout((%s *)dy, tmp, b0, g, K, P * Q, 1);\n"
-                       "        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), tmp, (int)(g * P * Q), col, "
-                       "(int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);\n"
-                       "    }\n}\n", R);
+                       "        for (int64_t i = 0; i < g; i++)\n"
+                       "            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), "
+                       "col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);\n"
+                       "    }\n}\n");
         }
     }
     if (used[OP_MAXPOOL] || used[OP_AVGPOOL] || used[OP_MAXPOOL_DX] || used[OP_AVGPOOL_DX]) {
@@ -846,17 +851,20 @@ static void emit_conv_pool_helpers(Em *e) {
             fprintf(o, "    for (int64_t pl = 0; pl < planes; pl++) {\n");
             if (!fwd)
                 fprintf(o, "        for (int64_t i = 0; i < H * W; i++)\n            dx[pl * H * W + i] = 0;\n");
-            fprintf(o, "        for (int64_t p = 0; p < P; p++)\n            for (int64_t q = 0; q < Q; q++) {\n");
+            /* the window's rows [r0, r1) and columns [s0, s1) inside the image, so the inner loops need no tests */
+            fprintf(o, "        for (int64_t p = 0; p < P; p++) {\n"
+                       "            int64_t top = p * sh - ph;\n"
+                       "            int64_t r0 = top < 0 ? -top : 0, r1 = H - top < R ? H - top : R;\n"
+                       "            for (int64_t q = 0; q < Q; q++) {\n"
+                       "                int64_t left = q * sw - pw;\n"
+                       "                int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;\n");
             if (is_max)
                 fprintf(o, "                %s best = -INFINITY;\n                int64_t at = -1;\n", R);
             else if (fwd)
                 fprintf(o, "                %s acc = 0;\n", R);
-            fprintf(o, "                for (int64_t r = 0; r < R; r++)\n"
-                       "                    for (int64_t s = 0; s < S; s++) {\n"
-                       "                        int64_t h = p * sh - ph + r, v = q * sw - pw + s;\n"
-                       "                        if (h < 0 || h >= H || v < 0 || v >= W)\n"
-                       "                            continue;\n"
-                       "                        int64_t i = (pl * H + h) * W + v;\n");
+            fprintf(o, "                for (int64_t r = r0; r < r1; r++)\n"
+                       "                    for (int64_t s = s0; s < s1; s++) {\n"
+                       "                        int64_t i = (pl * H + top + r) * W + left + s;\n");
             if (is_max)
                 fprintf(o, "                        if (x[i] > best || at < 0) {\n                            best = x[i];\n"
                            "                            at = i;\n                        }\n");
@@ -871,7 +879,7 @@ static void emit_conv_pool_helpers(Em *e) {
                 fprintf(o, "                y[(pl * P + p) * Q + q] = acc / (%s)(R * S);\n", R);
             else if (k == 2)
                 fprintf(o, "                if (at >= 0)\n                    dx[at] += y[(pl * P + p) * Q + q];\n");
-            fprintf(o, "            }\n    }\n}\n");
+            fprintf(o, "            }\n        }\n    }\n}\n");
         }
     }
 }

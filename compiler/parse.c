@@ -52,7 +52,7 @@ char *lex_unquote(const char *text, size_t len) {
 Program *parse_program(Source *src) {
     Program *prog = xalloc(sizeof(Program));
     prog->src = src;
-    Lexer lx = {.line = 1, .col = 1, .src = src};
+    Lexer lx = {.line = 1, .col = 1, .src = src, .skip_to = -1};
     Parser ps = {.program = prog, .src = src, .lexer = &lx};
     yyscan_t scanner;
     if (dlmlex_init_extra(&lx, &scanner) != 0)

@@ -67,7 +67,7 @@ file:
       %empty
     | file toplevel             { if ($2) nodelist_push(&ps->program->items, $2); }
     | file NEWLINE
-    | file error NEWLINE        { yyerrok; ps->lexer->skip_to = -1; }
+    | file error NEWLINE        { yyerrok; ps->lexer->skip_to = -1; ps->lexer->depth = 0; }
     ;
 
 toplevel:
@@ -106,7 +106,7 @@ stmts:
       %empty                    { $$ = nodelist_new(); }
     | stmts stmt NEWLINE        { $$ = $1; nodelist_push($$, $2); }
     | stmts NEWLINE             { $$ = $1; }
-    | stmts error NEWLINE       { $$ = $1; yyerrok; ps->lexer->skip_to = -1; }
+    | stmts error NEWLINE       { $$ = $1; yyerrok; ps->lexer->skip_to = -1; ps->lexer->depth = 0; }
     ;
 
 stmt:
@@ -141,6 +141,11 @@ stmt:
           $$ = node_new(N_WHILE, L(@1)); $$->a = $2; $$->b = $4; $$->body = *$6;
           if (strcmp($3, "max") != 0)
               parse_error(ps, L(@3), "expected 'max' and an iteration bound after the loop condition, found '%s'", $3);
+      }
+    | WHILE expr '{' stmts '}' {
+          $$ = node_new(N_WHILE, L(@1)); $$->a = $2; $$->body = *$4;
+          parse_error(ps, L(@3), "expected 'max' and an iteration bound after the loop condition, found '{': "
+                                 "while cond max 100 { ... }");
       }
     | if_stmt                   { $$ = $1; }
     | RETURN expr               { $$ = node_new(N_RETURN, L(@1)); $$->a = $2; }
@@ -267,7 +272,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, stru
         want[exp[i]] = true;
     const yysymbol_kind_t starts[] = {YYSYMBOL_NUMBER, YYSYMBOL_IDENT, YYSYMBOL_STRING, YYSYMBOL_TRUE,
         YYSYMBOL_FALSE, YYSYMBOL_SELF, YYSYMBOL_BATCH, YYSYMBOL_PARAM, YYSYMBOL_NOT, YYTRANSLATE('-'),
-        YYTRANSLATE('('), YYTRANSLATE('[')};
+        YYTRANSLATE('('), YYTRANSLATE('['), YYSYMBOL_TRAIN /* train= as an argument name */};
     const yysymbol_kind_t ops[] = {YYSYMBOL_PIPE, YYSYMBOL_OR, YYSYMBOL_AND, YYSYMBOL_EQ, YYSYMBOL_NE,
         YYSYMBOL_LE, YYSYMBOL_GE, YYSYMBOL_POW, YYSYMBOL_AS, YYTRANSLATE('<'), YYTRANSLATE('>'),
         YYTRANSLATE('+'), YYTRANSLATE('-'), YYTRANSLATE('*'), YYTRANSLATE('/'), YYTRANSLATE('@'),

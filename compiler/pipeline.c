@@ -5,9 +5,13 @@
  */
 #include "dlc.h"
 
+/* A root must live in the arena: leaves (an input, a parameter, a constant) get a copy. Views are fine: they
+ * read their storage's buffer. */
 static IrNode *materialised(Graph *g, IrNode *n) {
-    OpClass c = op_info[n->op].cls;
-    if (c == OPC_LEAF || c == OPC_VIEW)
+    IrNode *s = n;
+    while (op_info[s->op].cls == OPC_VIEW)
+        s = s->in[0];
+    if (op_info[s->op].cls == OPC_LEAF)
         return ir_node(g, OP_COPY, n->dtype, n->shape, 1, &n, NULL, n->loc);
     return n;
 }

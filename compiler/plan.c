@@ -31,25 +31,22 @@ static void note_reads(Sched *s, IrNode *n, int k, int *last) {
     }
 }
 
-int64_t conv_scratch(const IrNode *n, int64_t *chunk, int64_t *col_elems, int64_t *tmp_elems) {
-    *chunk = *col_elems = *tmp_elems = 0;
+int64_t conv_scratch(const IrNode *n, int64_t *chunk) {
+    *chunk = 0;
     if (n->op != OP_CONV2D && n->op != OP_CONV2D_DX && n->op != OP_CONV2D_DW)
         return 0;
     const Shape *x = n->op == OP_CONV2D_DX ? &n->shape : &n->in[0]->shape;
     const Shape *w = n->op == OP_CONV2D_DW ? &n->shape : &n->in[1]->shape;
     const Shape *y = n->op == OP_CONV2D ? &n->shape : n->op == OP_CONV2D_DX ? &n->in[0]->shape : &n->in[1]->shape;
-    int64_t crs = w->d[1] * w->d[2] * w->d[3], k = w->d[0], pq = y->d[2] * y->d[3];
-    int64_t widest = crs > k ? crs : k;
-    /* chunks of images whose columns fit in 4M elements, so one gemm covers many small images */
-    int64_t g = (4 << 20) / (widest * pq);
+    int64_t crs = w->d[1] * w->d[2] * w->d[3], pq = y->d[2] * y->d[3];
+    /* chunks of images whose columns fit in 4M elements: one im2col pass serves many small images */
+    int64_t g = (4 << 20) / (crs * pq);
     if (g < 1)
         g = 1;
     if (g > x->d[0])
         g = x->d[0];
     *chunk = g;
-    *col_elems = crs * g * pq;
-    *tmp_elems = k * g * pq;
-    return *col_elems + *tmp_elems;
+    return crs * g * pq;
 }
 
 typedef struct Block {
@@ -113,9 +110,9 @@ void plan_memory(Sched *s, int elem_size) {
                 busy.v[w++] = busy.v[i];
         busy.n = w;
         s->offset[m->id] = first_fit(&busy, size, last[m->id], &top);
-        int64_t chunk, col, tmp;
-        if (conv_scratch(m, &chunk, &col, &tmp) > 0) {
-            int64_t bytes = align_up(col * elem_size) + align_up(tmp * elem_size);
+        int64_t chunk, col = conv_scratch(m, &chunk);
+        if (col > 0) {
+            int64_t bytes = align_up(col * elem_size);
             total += bytes;
             s->scratch[m->id] = first_fit(&busy, bytes, k, &top);
         }

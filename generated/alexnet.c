@@ -48,40 +48,47 @@ static void im2col(const alexnet_real *x, alexnet_real *col, int64_t b0, int64_t
     ALEXNET_PARALLEL_FOR
     for (int64_t row = 0; row < C * R * S; row++) {
         int64_t c = row / (R * S), r = row / S % R, s = row % S;
+        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
+        int64_t q1 = (W - 1 + pw - s) / sw + 1;
+        if (W - 1 + pw - s < 0)
+            q1 = 0;
+        if (q1 > Q)
+            q1 = Q;
+        if (q0 > q1)
+            q0 = q1;
         for (int64_t i = 0; i < g; i++) {
             const alexnet_real *img = x + ((b0 + i) * C + c) * H * W;
             alexnet_real *out = col + row * cols + i * P * Q;
             for (int64_t p = 0; p < P; p++) {
                 int64_t h = p * sh - ph + r;
-                for (int64_t q = 0; q < Q; q++) {
-                    int64_t v = q * sw - pw + s;
-                    out[p * Q + q] = h >= 0 && h < H && v >= 0 && v < W ? img[h * W + v] : 0;
+                alexnet_real *o = out + p * Q;
+                if (h < 0 || h >= H) {
+                    memset(o, 0, sizeof(*o) * (size_t)Q);
+                    continue;
                 }
+                const alexnet_real *src = img + h * W - pw + s;
+                for (int64_t q = 0; q < q0; q++)
+                    o[q] = 0;
+                if (sw == 1)
+                    for (int64_t q = q0; q < q1; q++)
+                        o[q] = src[q];
+                else
+                    for (int64_t q = q0; q < q1; q++)
+                        o[q] = src[q * sw];
+                for (int64_t q = q1; q < Q; q++)
+                    o[q] = 0;
             }
         }
     }
 }
 
-/* y[b0 + i][k][pq] = tmp[k][i*PQ + pq], or back with to_tmp. */
-static void chunk_layout(alexnet_real *y, alexnet_real *tmp, int64_t b0, int64_t g, int64_t K, int64_t PQ, int to_tmp) {
-    ALEXNET_PARALLEL_FOR
-    for (int64_t ik = 0; ik < g * K; ik++) {
-        int64_t i = ik / K, k = ik % K;
-        alexnet_real *a = y + ((b0 + i) * K + k) * PQ, *b = tmp + k * g * PQ + i * PQ;
-        if (to_tmp)
-            memcpy(b, a, sizeof(alexnet_real) * (size_t)PQ);
-        else
-            memcpy(a, b, sizeof(alexnet_real) * (size_t)PQ);
-    }
-}
-
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
-static void conv2d_fwd(const alexnet_real *x, const alexnet_real *w, alexnet_real *y, alexnet_real *col, alexnet_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_fwd(const alexnet_real *x, const alexnet_real *w, alexnet_real *y, alexnet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), tmp, (int)(g * P * Q), 0);
-        chunk_layout(y, tmp, b0, g, K, P * Q, 0);
+        for (int64_t i = 0; i < g; i++)
+            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, (int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);
     }
 }
 
@@ -96,35 +103,38 @@ static void col2im(const alexnet_real *col, alexnet_real *dx, int64_t b0, int64_
         for (int64_t r = 0; r < R; r++)
             for (int64_t s = 0; s < S; s++) {
                 const alexnet_real *src = col + ((c * R + r) * S + s) * cols + i * P * Q;
+                int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
+                int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;
+                if (q1 > Q)
+                    q1 = Q;
                 for (int64_t p = 0; p < P; p++) {
                     int64_t h = p * sh - ph + r;
                     if (h < 0 || h >= H)
                         continue;
-                    for (int64_t q = 0; q < Q; q++) {
-                        int64_t v = q * sw - pw + s;
-                        if (v >= 0 && v < W)
-                            img[h * W + v] += src[p * Q + q];
-                    }
+                    alexnet_real *dst = img + h * W - pw + s;
+                    const alexnet_real *sp = src + p * Q;
+                    for (int64_t q = q0; q < q1; q++)
+                        dst[q * sw] += sp[q];
                 }
             }
     }
 }
-static void conv2d_dx(alexnet_real *dx, const alexnet_real *w, const alexnet_real *dy, alexnet_real *col, alexnet_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dx(alexnet_real *dx, const alexnet_real *w, const alexnet_real *dy, alexnet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
-        chunk_layout((alexnet_real *)dy, tmp, b0, g, K, P * Q, 1);
-        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), tmp, (int)(g * P * Q), col, (int)(g * P * Q), 0);
+        for (int64_t i = 0; i < g; i++)
+            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);
         col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
-static void conv2d_dw(const alexnet_real *x, alexnet_real *dw, const alexnet_real *dy, alexnet_real *col, alexnet_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dw(const alexnet_real *x, alexnet_real *dw, const alexnet_real *dy, alexnet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        chunk_layout((alexnet_real *)dy, tmp, b0, g, K, P * Q, 1);
-        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), tmp, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
+        for (int64_t i = 0; i < g; i++)
+            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);
     }
 }
 
@@ -134,16 +144,17 @@ static void pool_max_fwd(const alexnet_real *x, alexnet_real *y, alexnet_real *d
     (void)dx;
     ALEXNET_PARALLEL_FOR
     for (int64_t pl = 0; pl < planes; pl++) {
-        for (int64_t p = 0; p < P; p++)
+        for (int64_t p = 0; p < P; p++) {
+            int64_t top = p * sh - ph;
+            int64_t r0 = top < 0 ? -top : 0, r1 = H - top < R ? H - top : R;
             for (int64_t q = 0; q < Q; q++) {
+                int64_t left = q * sw - pw;
+                int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
                 alexnet_real best = -INFINITY;
                 int64_t at = -1;
-                for (int64_t r = 0; r < R; r++)
-                    for (int64_t s = 0; s < S; s++) {
-                        int64_t h = p * sh - ph + r, v = q * sw - pw + s;
-                        if (h < 0 || h >= H || v < 0 || v >= W)
-                            continue;
-                        int64_t i = (pl * H + h) * W + v;
+                for (int64_t r = r0; r < r1; r++)
+                    for (int64_t s = s0; s < s1; s++) {
+                        int64_t i = (pl * H + top + r) * W + left + s;
                         if (x[i] > best || at < 0) {
                             best = x[i];
                             at = i;
@@ -151,6 +162,7 @@ static void pool_max_fwd(const alexnet_real *x, alexnet_real *y, alexnet_real *d
                     }
                 y[(pl * P + p) * Q + q] = best;
             }
+        }
     }
 }
 static void pool_max_dx(const alexnet_real *x, const alexnet_real *y, alexnet_real *dx, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t R, int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
@@ -158,16 +170,17 @@ static void pool_max_dx(const alexnet_real *x, const alexnet_real *y, alexnet_re
     for (int64_t pl = 0; pl < planes; pl++) {
         for (int64_t i = 0; i < H * W; i++)
             dx[pl * H * W + i] = 0;
-        for (int64_t p = 0; p < P; p++)
+        for (int64_t p = 0; p < P; p++) {
+            int64_t top = p * sh - ph;
+            int64_t r0 = top < 0 ? -top : 0, r1 = H - top < R ? H - top : R;
             for (int64_t q = 0; q < Q; q++) {
+                int64_t left = q * sw - pw;
+                int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
                 alexnet_real best = -INFINITY;
                 int64_t at = -1;
-                for (int64_t r = 0; r < R; r++)
-                    for (int64_t s = 0; s < S; s++) {
-                        int64_t h = p * sh - ph + r, v = q * sw - pw + s;
-                        if (h < 0 || h >= H || v < 0 || v >= W)
-                            continue;
-                        int64_t i = (pl * H + h) * W + v;
+                for (int64_t r = r0; r < r1; r++)
+                    for (int64_t s = s0; s < s1; s++) {
+                        int64_t i = (pl * H + top + r) * W + left + s;
                         if (x[i] > best || at < 0) {
                             best = x[i];
                             at = i;
@@ -176,6 +189,7 @@ static void pool_max_dx(const alexnet_real *x, const alexnet_real *y, alexnet_re
                 if (at >= 0)
                     dx[at] += y[(pl * P + p) * Q + q];
             }
+        }
     }
 }
 
@@ -356,7 +370,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
-    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), (alexnet_real *)(ar + 158852032), n, 96, 11, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
+    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), n, 96, 11, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
     /* relu -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
@@ -375,7 +389,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), (alexnet_real *)(ar + 134810624), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
@@ -394,7 +408,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), (alexnet_real *)(ar + 47185920), (alexnet_real *)(ar + 63111168), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), (alexnet_real *)(ar + 47185920), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -409,7 +423,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 28311552), (alexnet_real *)(ar + 44236800), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 28311552), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -424,7 +438,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 56623104), (alexnet_real *)(ar + 72548352), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 56623104), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
@@ -491,7 +505,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     (void)ar;
     /* conv2d -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
-    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), (alexnet_real *)(ar + 158852032), n, 96, 11, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
+    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), n, 96, 11, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
     /* relu -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
@@ -510,7 +524,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), (alexnet_real *)(ar + 134810624), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
@@ -529,7 +543,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 33226752)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 52101120)), (alexnet_real *)(ar + 80412672), (alexnet_real *)(ar + 96337920), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 33226752)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 52101120)), (alexnet_real *)(ar + 80412672), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -544,7 +558,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 80412672)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 52101120)), (alexnet_real *)(ar + 108724224), (alexnet_real *)(ar + 124649472), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 80412672)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 52101120)), (alexnet_real *)(ar + 108724224), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -559,7 +573,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 52101120)), (alexnet_real *)(ar + 375259136), (alexnet_real *)(ar + 391184384), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 52101120)), (alexnet_real *)(ar + 375259136), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
@@ -711,7 +725,7 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
             yr[j] = (expf(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
     }
-    /* sum -> f32[1, 10], alexnet.dlm line 29 */
+    /* sum -> f32[10], alexnet.dlm line 29 */
     {
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
@@ -736,7 +750,7 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
         ((alexnet_real *)(ar + 59572224))[i0] = ((((alexnet_real *)(ar + 63781888))[i0] * dropmask(st, 2, (uint64_t)(i0), 0.5f)) * (((alexnet_real *)(ar + 61669376))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
-    /* sum -> f32[1, 4096], alexnet.dlm line 28 */
+    /* sum -> f32[4096], alexnet.dlm line 28 */
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < 4096; i0++) {
@@ -762,7 +776,7 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
         ((alexnet_real *)(ar + 55377920))[i0] = ((((alexnet_real *)(ar + 63767168))[i0] * dropmask(st, 1, (uint64_t)(i0), 0.5f)) * (((alexnet_real *)(ar + 57475072))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
-    /* sum -> f32[1, 4096], alexnet.dlm line 27 */
+    /* sum -> f32[4096], alexnet.dlm line 27 */
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < 4096; i0++) {
@@ -807,11 +821,11 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     }
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 603848704)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 584974336)), (alexnet_real *)(ar + 375259136), (alexnet_real *)(ar + 391184384), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 603848704)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 584974336)), (alexnet_real *)(ar + 375259136), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 384, 3, 3], alexnet.dlm line 24 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(ar + 52102144)), ((alexnet_real *)(ar + 584974336)), (alexnet_real *)(ar + 375259136), (alexnet_real *)(ar + 391184384), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(ar + 52102144)), ((alexnet_real *)(ar + 584974336)), (alexnet_real *)(ar + 375259136), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -835,11 +849,11 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     }
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 375259136), (alexnet_real *)(ar + 391184384), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 375259136), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 384, 3, 3], alexnet.dlm line 23 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 80412672)), ((alexnet_real *)(ar + 66042880)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 375259136), (alexnet_real *)(ar + 391184384), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 80412672)), ((alexnet_real *)(ar + 66042880)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 375259136), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -863,11 +877,11 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     }
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 71351296)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 90225664), (alexnet_real *)(ar + 106150912), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 71351296)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 90225664), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 256, 3, 3], alexnet.dlm line 22 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 33226752)), ((alexnet_real *)(ar + 57491456)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 90225664), (alexnet_real *)(ar + 106150912), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 33226752)), ((alexnet_real *)(ar + 57491456)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 90225664), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 256, 26, 26], alexnet.dlm line 21 */
     {
@@ -895,11 +909,11 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     }
     /* conv2d_dx -> f32[batch 128, 96, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 71351296)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 654704640)), (alexnet_real *)(ar + 33227776), (alexnet_real *)(ar + 46206976), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_dx(((alexnet_real *)(ar + 71351296)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 654704640)), (alexnet_real *)(ar + 33227776), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[256, 96, 5, 5], alexnet.dlm line 20 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 0)), ((alexnet_real *)(ar + 33227776)), ((alexnet_real *)(ar + 654704640)), (alexnet_real *)(ar + 35685376), (alexnet_real *)(ar + 48664576), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_dw(((alexnet_real *)(ar + 0)), ((alexnet_real *)(ar + 33227776)), ((alexnet_real *)(ar + 654704640)), (alexnet_real *)(ar + 35685376), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* max_pool_dx -> f32[batch 128, 96, 54, 54], alexnet.dlm line 19 */
     {
@@ -927,57 +941,7 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     }
     /* conv2d_dw -> f32[96, 1, 11, 11], alexnet.dlm line 18 */
     {
-    conv2d_dw(x, ((alexnet_real *)(ar + 384)), ((alexnet_real *)(ar + 709427200)), (alexnet_real *)(ar + 46848), (alexnet_real *)(ar + 15571648), n, 96, 11, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
-    }
-    /* copy -> f32[96], alexnet.dlm line 18 */
-    {
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((alexnet_real *)(ar + 46848))[i0] = ((alexnet_real *)(ar + 0))[i0];
-    }
-    }
-    /* copy -> f32[256], alexnet.dlm line 20 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((alexnet_real *)(ar + 47232))[i0] = ((alexnet_real *)(ar + 33226752))[i0];
-    }
-    }
-    /* copy -> f32[384], alexnet.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 384; i0++) {
-        ((alexnet_real *)(ar + 48256))[i0] = ((alexnet_real *)(ar + 55642624))[i0];
-    }
-    }
-    /* copy -> f32[384], alexnet.dlm line 23 */
-    {
-    for (int64_t i0 = 0; i0 < 384; i0++) {
-        ((alexnet_real *)(ar + 49792))[i0] = ((alexnet_real *)(ar + 55641088))[i0];
-    }
-    }
-    /* copy -> f32[256], alexnet.dlm line 24 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((alexnet_real *)(ar + 51328))[i0] = ((alexnet_real *)(ar + 52101120))[i0];
-    }
-    }
-    /* copy -> f32[4096], alexnet.dlm line 27 */
-    {
-    ALEXNET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 4096; i0++) {
-        ((alexnet_real *)(ar + 52352))[i0] = ((alexnet_real *)(ar + 57475072))[i0];
-    }
-    }
-    /* copy -> f32[4096], alexnet.dlm line 28 */
-    {
-    ALEXNET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 4096; i0++) {
-        ((alexnet_real *)(ar + 68736))[i0] = ((alexnet_real *)(ar + 61669376))[i0];
-    }
-    }
-    /* copy -> f32[10], alexnet.dlm line 29 */
-    {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        ((alexnet_real *)(ar + 0))[i0] = ((alexnet_real *)(ar + 63766592))[i0];
-    }
+    conv2d_dw(x, ((alexnet_real *)(ar + 384)), ((alexnet_real *)(ar + 709427200)), (alexnet_real *)(ar + 46848), n, 96, 11, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
 }
 
@@ -1000,7 +964,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 0.bias */
     {
         alexnet_real *p = (alexnet_real *)(st + 46528);
-        const alexnet_real *g = ((alexnet_real *)(ar + 46848));
+        const alexnet_real *g = ((alexnet_real *)(ar + 0));
         for (int64_t i = 0; i < 96; i++) {
             alexnet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1019,7 +983,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 3.bias */
     {
         alexnet_real *p = (alexnet_real *)(st + 2504512);
-        const alexnet_real *g = ((alexnet_real *)(ar + 47232));
+        const alexnet_real *g = ((alexnet_real *)(ar + 33226752));
         for (int64_t i = 0; i < 256; i++) {
             alexnet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1038,7 +1002,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 6.bias */
     {
         alexnet_real *p = (alexnet_real *)(st + 6044480);
-        const alexnet_real *g = ((alexnet_real *)(ar + 48256));
+        const alexnet_real *g = ((alexnet_real *)(ar + 55642624));
         for (int64_t i = 0; i < 384; i++) {
             alexnet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1057,7 +1021,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 8.bias */
     {
         alexnet_real *p = (alexnet_real *)(st + 11354432);
-        const alexnet_real *g = ((alexnet_real *)(ar + 49792));
+        const alexnet_real *g = ((alexnet_real *)(ar + 55641088));
         for (int64_t i = 0; i < 384; i++) {
             alexnet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1076,7 +1040,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 10.bias */
     {
         alexnet_real *p = (alexnet_real *)(st + 14894912);
-        const alexnet_real *g = ((alexnet_real *)(ar + 51328));
+        const alexnet_real *g = ((alexnet_real *)(ar + 52101120));
         for (int64_t i = 0; i < 256; i++) {
             alexnet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1095,7 +1059,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 14.bias */
     {
         alexnet_real *p = (alexnet_real *)(st + 119753536);
-        const alexnet_real *g = ((alexnet_real *)(ar + 52352));
+        const alexnet_real *g = ((alexnet_real *)(ar + 57475072));
         ALEXNET_PARALLEL_FOR
         for (int64_t i = 0; i < 4096; i++) {
             alexnet_real gi = g[i];
@@ -1115,7 +1079,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 17.bias */
     {
         alexnet_real *p = (alexnet_real *)(st + 186878784);
-        const alexnet_real *g = ((alexnet_real *)(ar + 68736));
+        const alexnet_real *g = ((alexnet_real *)(ar + 61669376));
         ALEXNET_PARALLEL_FOR
         for (int64_t i = 0; i < 4096; i++) {
             alexnet_real gi = g[i];
@@ -1135,7 +1099,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 20.bias */
     {
         alexnet_real *p = (alexnet_real *)(st + 187059008);
-        const alexnet_real *g = ((alexnet_real *)(ar + 0));
+        const alexnet_real *g = ((alexnet_real *)(ar + 63766592));
         for (int64_t i = 0; i < 10; i++) {
             alexnet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1156,7 +1120,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     (void)ar;
     /* conv2d -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
-    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), (alexnet_real *)(ar + 158852032), n, 96, 11, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
+    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), n, 96, 11, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
     /* relu -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
@@ -1175,7 +1139,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), (alexnet_real *)(ar + 134810624), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
@@ -1194,7 +1158,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), (alexnet_real *)(ar + 47185920), (alexnet_real *)(ar + 63111168), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), (alexnet_real *)(ar + 47185920), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -1209,7 +1173,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 28311552), (alexnet_real *)(ar + 44236800), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 28311552), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -1224,7 +1188,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 56623104), (alexnet_real *)(ar + 72548352), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 56623104), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
@@ -1336,35 +1300,35 @@ const alexnet_real *alexnet_grad(const void *state, const char *name) {
     if (strcmp(name, "0.weight") == 0)
         return (const alexnet_real *)(const void *)(ar + 384);
     if (strcmp(name, "0.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 46848);
+        return (const alexnet_real *)(const void *)(ar + 0);
     if (strcmp(name, "3.weight") == 0)
         return (const alexnet_real *)(const void *)(ar + 33227776);
     if (strcmp(name, "3.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 47232);
+        return (const alexnet_real *)(const void *)(ar + 33226752);
     if (strcmp(name, "6.weight") == 0)
         return (const alexnet_real *)(const void *)(ar + 57491456);
     if (strcmp(name, "6.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 48256);
+        return (const alexnet_real *)(const void *)(ar + 55642624);
     if (strcmp(name, "8.weight") == 0)
         return (const alexnet_real *)(const void *)(ar + 66042880);
     if (strcmp(name, "8.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 49792);
+        return (const alexnet_real *)(const void *)(ar + 55641088);
     if (strcmp(name, "10.weight") == 0)
         return (const alexnet_real *)(const void *)(ar + 52102144);
     if (strcmp(name, "10.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 51328);
+        return (const alexnet_real *)(const void *)(ar + 52101120);
     if (strcmp(name, "14.weight") == 0)
         return (const alexnet_real *)(const void *)(ar + 461242368);
     if (strcmp(name, "14.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 52352);
+        return (const alexnet_real *)(const void *)(ar + 57475072);
     if (strcmp(name, "17.weight") == 0)
         return (const alexnet_real *)(const void *)(ar + 394133504);
     if (strcmp(name, "17.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 68736);
+        return (const alexnet_real *)(const void *)(ar + 61669376);
     if (strcmp(name, "20.weight") == 0)
         return (const alexnet_real *)(const void *)(ar + 65879040);
     if (strcmp(name, "20.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 0);
+        return (const alexnet_real *)(const void *)(ar + 63766592);
     (void)ar;
     (void)name;
     return NULL;

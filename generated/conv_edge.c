@@ -48,50 +48,57 @@ static void im2col(const conv_edge_real *x, conv_edge_real *col, int64_t b0, int
     CONV_EDGE_PARALLEL_FOR
     for (int64_t row = 0; row < C * R * S; row++) {
         int64_t c = row / (R * S), r = row / S % R, s = row % S;
+        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
+        int64_t q1 = (W - 1 + pw - s) / sw + 1;
+        if (W - 1 + pw - s < 0)
+            q1 = 0;
+        if (q1 > Q)
+            q1 = Q;
+        if (q0 > q1)
+            q0 = q1;
         for (int64_t i = 0; i < g; i++) {
             const conv_edge_real *img = x + ((b0 + i) * C + c) * H * W;
             conv_edge_real *out = col + row * cols + i * P * Q;
             for (int64_t p = 0; p < P; p++) {
                 int64_t h = p * sh - ph + r;
-                for (int64_t q = 0; q < Q; q++) {
-                    int64_t v = q * sw - pw + s;
-                    out[p * Q + q] = h >= 0 && h < H && v >= 0 && v < W ? img[h * W + v] : 0;
+                conv_edge_real *o = out + p * Q;
+                if (h < 0 || h >= H) {
+                    memset(o, 0, sizeof(*o) * (size_t)Q);
+                    continue;
                 }
+                const conv_edge_real *src = img + h * W - pw + s;
+                for (int64_t q = 0; q < q0; q++)
+                    o[q] = 0;
+                if (sw == 1)
+                    for (int64_t q = q0; q < q1; q++)
+                        o[q] = src[q];
+                else
+                    for (int64_t q = q0; q < q1; q++)
+                        o[q] = src[q * sw];
+                for (int64_t q = q1; q < Q; q++)
+                    o[q] = 0;
             }
         }
     }
 }
 
-/* y[b0 + i][k][pq] = tmp[k][i*PQ + pq], or back with to_tmp. */
-static void chunk_layout(conv_edge_real *y, conv_edge_real *tmp, int64_t b0, int64_t g, int64_t K, int64_t PQ, int to_tmp) {
-    CONV_EDGE_PARALLEL_FOR
-    for (int64_t ik = 0; ik < g * K; ik++) {
-        int64_t i = ik / K, k = ik % K;
-        conv_edge_real *a = y + ((b0 + i) * K + k) * PQ, *b = tmp + k * g * PQ + i * PQ;
-        if (to_tmp)
-            memcpy(b, a, sizeof(conv_edge_real) * (size_t)PQ);
-        else
-            memcpy(a, b, sizeof(conv_edge_real) * (size_t)PQ);
-    }
-}
-
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
-static void conv2d_fwd(const conv_edge_real *x, const conv_edge_real *w, conv_edge_real *y, conv_edge_real *col, conv_edge_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_fwd(const conv_edge_real *x, const conv_edge_real *w, conv_edge_real *y, conv_edge_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), tmp, (int)(g * P * Q), 0);
-        chunk_layout(y, tmp, b0, g, K, P * Q, 0);
+        for (int64_t i = 0; i < g; i++)
+            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, (int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
-static void conv2d_dw(const conv_edge_real *x, conv_edge_real *dw, const conv_edge_real *dy, conv_edge_real *col, conv_edge_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dw(const conv_edge_real *x, conv_edge_real *dw, const conv_edge_real *dy, conv_edge_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        chunk_layout((conv_edge_real *)dy, tmp, b0, g, K, P * Q, 1);
-        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), tmp, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
+        for (int64_t i = 0; i < g; i++)
+            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);
     }
 }
 
@@ -147,7 +154,7 @@ void conv_edge_forward(void *state, int n, const conv_edge_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 1, 1, 6, 7], conv_edge.dlm line 12 */
     {
-    conv2d_fwd(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), (conv_edge_real *)(ar + 192), (conv_edge_real *)(ar + 576), n, 1, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
+    conv2d_fwd(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), (conv_edge_real *)(ar + 192), n, 1, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
     }
 }
 
@@ -161,7 +168,7 @@ conv_edge_real conv_edge_forward_train(void *state, int n, const conv_edge_real 
     (void)ar;
     /* conv2d -> f32[batch 1, 1, 6, 7], conv_edge.dlm line 12 */
     {
-    conv2d_fwd(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), (conv_edge_real *)(ar + 192), (conv_edge_real *)(ar + 576), n, 1, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
+    conv2d_fwd(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), (conv_edge_real *)(ar + 192), n, 1, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
     }
     /* sub -> f32[batch 1, 1, 6, 7], conv_edge.dlm line 31 */
     {
@@ -198,7 +205,7 @@ void conv_edge_backward(void *state, int n, const conv_edge_real *x, const conv_
     }
     /* conv2d_dw -> f32[1, 1, 1, 2], conv_edge.dlm line 12 */
     {
-    conv2d_dw(x, ((conv_edge_real *)(ar + 64)), ((conv_edge_real *)(ar + 384)), (conv_edge_real *)(ar + 576), (conv_edge_real *)(ar + 960), n, 1, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
+    conv2d_dw(x, ((conv_edge_real *)(ar + 64)), ((conv_edge_real *)(ar + 384)), (conv_edge_real *)(ar + 576), n, 1, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
     }
 }
 
@@ -232,7 +239,7 @@ conv_edge_real conv_edge_evaluate(void *state, int n, const conv_edge_real *x, c
     (void)ar;
     /* conv2d -> f32[batch 1, 1, 6, 7], conv_edge.dlm line 12 */
     {
-    conv2d_fwd(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), (conv_edge_real *)(ar + 192), (conv_edge_real *)(ar + 576), n, 1, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
+    conv2d_fwd(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), (conv_edge_real *)(ar + 192), n, 1, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
     }
     /* sum -> f32[], conv_edge.dlm line 31 */
     {

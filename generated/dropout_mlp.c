@@ -317,7 +317,7 @@ void dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const i
             yr[j] = (expf(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
     }
-    /* sum -> f32[1, 10], dropout_mlp.dlm line 19 */
+    /* sum -> f32[10], dropout_mlp.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
@@ -342,7 +342,7 @@ void dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const i
         ((dropout_mlp_real *)(ar + 524288))[i0] = ((((dropout_mlp_real *)(ar + 1079296))[i0] * dropmask(st, 2, (uint64_t)(i0), 0.5f)) * (((dropout_mlp_real *)(ar + 786432))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
-    /* sum -> f32[1, 256], dropout_mlp.dlm line 18 */
+    /* sum -> f32[256], dropout_mlp.dlm line 18 */
     {
     DROPOUT_MLP_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < 256; i0++) {
@@ -368,7 +368,7 @@ void dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const i
         ((dropout_mlp_real *)(ar + 0))[i0] = ((((dropout_mlp_real *)(ar + 1059968))[i0] * dropmask(st, 1, (uint64_t)(i0), 0.2f)) * (((dropout_mlp_real *)(ar + 262144))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
-    /* sum -> f32[1, 256], dropout_mlp.dlm line 17 */
+    /* sum -> f32[256], dropout_mlp.dlm line 17 */
     {
     DROPOUT_MLP_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < 256; i0++) {
@@ -382,24 +382,6 @@ void dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const i
     /* matmul -> f32[256, 784], dropout_mlp.dlm line 17 */
     {
     gemm(1, 0, 256, 784, n, ((dropout_mlp_real *)(ar + 0)), 256, x, 784, ((dropout_mlp_real *)(ar + 1584256)), 784, 0);
-    }
-    /* copy -> f32[256], dropout_mlp.dlm line 17 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((dropout_mlp_real *)(ar + 0))[i0] = ((dropout_mlp_real *)(ar + 262144))[i0];
-    }
-    }
-    /* copy -> f32[256], dropout_mlp.dlm line 18 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((dropout_mlp_real *)(ar + 1024))[i0] = ((dropout_mlp_real *)(ar + 786432))[i0];
-    }
-    }
-    /* copy -> f32[10], dropout_mlp.dlm line 19 */
-    {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        ((dropout_mlp_real *)(ar + 2048))[i0] = ((dropout_mlp_real *)(ar + 1048640))[i0];
-    }
     }
 }
 
@@ -422,7 +404,7 @@ void dropout_mlp_step(void *state, dropout_mlp_real lr) {
     /* 1.bias */
     {
         dropout_mlp_real *p = (dropout_mlp_real *)(st + 802880);
-        const dropout_mlp_real *g = ((dropout_mlp_real *)(ar + 0));
+        const dropout_mlp_real *g = ((dropout_mlp_real *)(ar + 262144));
         for (int64_t i = 0; i < 256; i++) {
             dropout_mlp_real gi = g[i];
             p[i] -= lr * gi;
@@ -441,7 +423,7 @@ void dropout_mlp_step(void *state, dropout_mlp_real lr) {
     /* 4.bias */
     {
         dropout_mlp_real *p = (dropout_mlp_real *)(st + 1066048);
-        const dropout_mlp_real *g = ((dropout_mlp_real *)(ar + 1024));
+        const dropout_mlp_real *g = ((dropout_mlp_real *)(ar + 786432));
         for (int64_t i = 0; i < 256; i++) {
             dropout_mlp_real gi = g[i];
             p[i] -= lr * gi;
@@ -459,7 +441,7 @@ void dropout_mlp_step(void *state, dropout_mlp_real lr) {
     /* 7.bias */
     {
         dropout_mlp_real *p = (dropout_mlp_real *)(st + 1077312);
-        const dropout_mlp_real *g = ((dropout_mlp_real *)(ar + 2048));
+        const dropout_mlp_real *g = ((dropout_mlp_real *)(ar + 1048640));
         for (int64_t i = 0; i < 10; i++) {
             dropout_mlp_real gi = g[i];
             p[i] -= lr * gi;
@@ -573,15 +555,15 @@ const dropout_mlp_real *dropout_mlp_grad(const void *state, const char *name) {
     if (strcmp(name, "1.weight") == 0)
         return (const dropout_mlp_real *)(const void *)(ar + 1584256);
     if (strcmp(name, "1.bias") == 0)
-        return (const dropout_mlp_real *)(const void *)(ar + 0);
+        return (const dropout_mlp_real *)(const void *)(ar + 262144);
     if (strcmp(name, "4.weight") == 0)
         return (const dropout_mlp_real *)(const void *)(ar + 1322112);
     if (strcmp(name, "4.bias") == 0)
-        return (const dropout_mlp_real *)(const void *)(ar + 1024);
+        return (const dropout_mlp_real *)(const void *)(ar + 786432);
     if (strcmp(name, "7.weight") == 0)
         return (const dropout_mlp_real *)(const void *)(ar + 1049728);
     if (strcmp(name, "7.bias") == 0)
-        return (const dropout_mlp_real *)(const void *)(ar + 2048);
+        return (const dropout_mlp_real *)(const void *)(ar + 1048640);
     (void)ar;
     (void)name;
     return NULL;

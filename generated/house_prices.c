@@ -172,7 +172,7 @@ void house_prices_backward(void *state, int n, const house_prices_real *x, const
         ((house_prices_real *)(ar + 640))[i0] = ((((house_prices_real *)(ar + 256))[0] * ((house_prices_real *)(ar + 0))[i0]) + (((house_prices_real *)(ar + 256))[0] * ((house_prices_real *)(ar + 0))[i0]));
     }
     }
-    /* sum -> f32[1, 1], house_prices.dlm line 11 */
+    /* sum -> f32[1], house_prices.dlm line 11 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -183,10 +183,6 @@ void house_prices_backward(void *state, int n, const house_prices_real *x, const
     /* matmul -> f32[1, 331], house_prices.dlm line 11 */
     {
     gemm(1, 0, 1, 331, n, ((house_prices_real *)(ar + 640)), 1, x, 331, ((house_prices_real *)(ar + 896)), 331, 0);
-    }
-    /* copy -> f32[1], house_prices.dlm line 11 */
-    {
-    ((house_prices_real *)(ar + 64))[0] = ((house_prices_real *)(ar + 0))[0];
     }
 }
 
@@ -214,7 +210,7 @@ void house_prices_step(void *state, house_prices_real lr) {
     /* 0.bias */
     {
         house_prices_real *p = (house_prices_real *)(st + 1408);
-        const house_prices_real *g = ((house_prices_real *)(ar + 64));
+        const house_prices_real *g = ((house_prices_real *)(ar + 0));
         house_prices_real *m = (house_prices_real *)(st + 4160);
         house_prices_real *v = m + 1;
         for (int64_t i = 0; i < 1; i++) {
@@ -278,7 +274,7 @@ const house_prices_real *house_prices_grad(const void *state, const char *name) 
     if (strcmp(name, "0.weight") == 0)
         return (const house_prices_real *)(const void *)(ar + 896);
     if (strcmp(name, "0.bias") == 0)
-        return (const house_prices_real *)(const void *)(ar + 64);
+        return (const house_prices_real *)(const void *)(ar + 0);
     (void)ar;
     (void)name;
     return NULL;

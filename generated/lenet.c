@@ -48,40 +48,47 @@ static void im2col(const lenet_real *x, lenet_real *col, int64_t b0, int64_t g, 
     LENET_PARALLEL_FOR
     for (int64_t row = 0; row < C * R * S; row++) {
         int64_t c = row / (R * S), r = row / S % R, s = row % S;
+        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
+        int64_t q1 = (W - 1 + pw - s) / sw + 1;
+        if (W - 1 + pw - s < 0)
+            q1 = 0;
+        if (q1 > Q)
+            q1 = Q;
+        if (q0 > q1)
+            q0 = q1;
         for (int64_t i = 0; i < g; i++) {
             const lenet_real *img = x + ((b0 + i) * C + c) * H * W;
             lenet_real *out = col + row * cols + i * P * Q;
             for (int64_t p = 0; p < P; p++) {
                 int64_t h = p * sh - ph + r;
-                for (int64_t q = 0; q < Q; q++) {
-                    int64_t v = q * sw - pw + s;
-                    out[p * Q + q] = h >= 0 && h < H && v >= 0 && v < W ? img[h * W + v] : 0;
+                lenet_real *o = out + p * Q;
+                if (h < 0 || h >= H) {
+                    memset(o, 0, sizeof(*o) * (size_t)Q);
+                    continue;
                 }
+                const lenet_real *src = img + h * W - pw + s;
+                for (int64_t q = 0; q < q0; q++)
+                    o[q] = 0;
+                if (sw == 1)
+                    for (int64_t q = q0; q < q1; q++)
+                        o[q] = src[q];
+                else
+                    for (int64_t q = q0; q < q1; q++)
+                        o[q] = src[q * sw];
+                for (int64_t q = q1; q < Q; q++)
+                    o[q] = 0;
             }
         }
     }
 }
 
-/* y[b0 + i][k][pq] = tmp[k][i*PQ + pq], or back with to_tmp. */
-static void chunk_layout(lenet_real *y, lenet_real *tmp, int64_t b0, int64_t g, int64_t K, int64_t PQ, int to_tmp) {
-    LENET_PARALLEL_FOR
-    for (int64_t ik = 0; ik < g * K; ik++) {
-        int64_t i = ik / K, k = ik % K;
-        lenet_real *a = y + ((b0 + i) * K + k) * PQ, *b = tmp + k * g * PQ + i * PQ;
-        if (to_tmp)
-            memcpy(b, a, sizeof(lenet_real) * (size_t)PQ);
-        else
-            memcpy(a, b, sizeof(lenet_real) * (size_t)PQ);
-    }
-}
-
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
-static void conv2d_fwd(const lenet_real *x, const lenet_real *w, lenet_real *y, lenet_real *col, lenet_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_fwd(const lenet_real *x, const lenet_real *w, lenet_real *y, lenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), tmp, (int)(g * P * Q), 0);
-        chunk_layout(y, tmp, b0, g, K, P * Q, 0);
+        for (int64_t i = 0; i < g; i++)
+            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, (int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);
     }
 }
 
@@ -96,35 +103,38 @@ static void col2im(const lenet_real *col, lenet_real *dx, int64_t b0, int64_t g,
         for (int64_t r = 0; r < R; r++)
             for (int64_t s = 0; s < S; s++) {
                 const lenet_real *src = col + ((c * R + r) * S + s) * cols + i * P * Q;
+                int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
+                int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;
+                if (q1 > Q)
+                    q1 = Q;
                 for (int64_t p = 0; p < P; p++) {
                     int64_t h = p * sh - ph + r;
                     if (h < 0 || h >= H)
                         continue;
-                    for (int64_t q = 0; q < Q; q++) {
-                        int64_t v = q * sw - pw + s;
-                        if (v >= 0 && v < W)
-                            img[h * W + v] += src[p * Q + q];
-                    }
+                    lenet_real *dst = img + h * W - pw + s;
+                    const lenet_real *sp = src + p * Q;
+                    for (int64_t q = q0; q < q1; q++)
+                        dst[q * sw] += sp[q];
                 }
             }
     }
 }
-static void conv2d_dx(lenet_real *dx, const lenet_real *w, const lenet_real *dy, lenet_real *col, lenet_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dx(lenet_real *dx, const lenet_real *w, const lenet_real *dy, lenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
-        chunk_layout((lenet_real *)dy, tmp, b0, g, K, P * Q, 1);
-        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), tmp, (int)(g * P * Q), col, (int)(g * P * Q), 0);
+        for (int64_t i = 0; i < g; i++)
+            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);
         col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
-static void conv2d_dw(const lenet_real *x, lenet_real *dw, const lenet_real *dy, lenet_real *col, lenet_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dw(const lenet_real *x, lenet_real *dw, const lenet_real *dy, lenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        chunk_layout((lenet_real *)dy, tmp, b0, g, K, P * Q, 1);
-        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), tmp, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
+        for (int64_t i = 0; i < g; i++)
+            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);
     }
 }
 
@@ -135,19 +145,21 @@ static void pool_avg_fwd(const lenet_real *x, lenet_real *y, lenet_real *dx, int
     (void)x;
     LENET_PARALLEL_FOR
     for (int64_t pl = 0; pl < planes; pl++) {
-        for (int64_t p = 0; p < P; p++)
+        for (int64_t p = 0; p < P; p++) {
+            int64_t top = p * sh - ph;
+            int64_t r0 = top < 0 ? -top : 0, r1 = H - top < R ? H - top : R;
             for (int64_t q = 0; q < Q; q++) {
+                int64_t left = q * sw - pw;
+                int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
                 lenet_real acc = 0;
-                for (int64_t r = 0; r < R; r++)
-                    for (int64_t s = 0; s < S; s++) {
-                        int64_t h = p * sh - ph + r, v = q * sw - pw + s;
-                        if (h < 0 || h >= H || v < 0 || v >= W)
-                            continue;
-                        int64_t i = (pl * H + h) * W + v;
+                for (int64_t r = r0; r < r1; r++)
+                    for (int64_t s = s0; s < s1; s++) {
+                        int64_t i = (pl * H + top + r) * W + left + s;
                         acc += x[i];
                     }
                 y[(pl * P + p) * Q + q] = acc / (lenet_real)(R * S);
             }
+        }
     }
 }
 static void pool_avg_dx(const lenet_real *x, const lenet_real *y, lenet_real *dx, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t R, int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
@@ -156,17 +168,19 @@ static void pool_avg_dx(const lenet_real *x, const lenet_real *y, lenet_real *dx
     for (int64_t pl = 0; pl < planes; pl++) {
         for (int64_t i = 0; i < H * W; i++)
             dx[pl * H * W + i] = 0;
-        for (int64_t p = 0; p < P; p++)
+        for (int64_t p = 0; p < P; p++) {
+            int64_t top = p * sh - ph;
+            int64_t r0 = top < 0 ? -top : 0, r1 = H - top < R ? H - top : R;
             for (int64_t q = 0; q < Q; q++) {
-                for (int64_t r = 0; r < R; r++)
-                    for (int64_t s = 0; s < S; s++) {
-                        int64_t h = p * sh - ph + r, v = q * sw - pw + s;
-                        if (h < 0 || h >= H || v < 0 || v >= W)
-                            continue;
-                        int64_t i = (pl * H + h) * W + v;
+                int64_t left = q * sw - pw;
+                int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
+                for (int64_t r = r0; r < r1; r++)
+                    for (int64_t s = s0; s < s1; s++) {
+                        int64_t i = (pl * H + top + r) * W + left + s;
                         dx[i] += y[(pl * P + p) * Q + q] / (lenet_real)(R * S);
                     }
             }
+        }
     }
 }
 
@@ -296,7 +310,7 @@ void lenet_forward(void *state, int n, const lenet_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
-    conv2d_fwd(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), (lenet_real *)(ar + 4816896), (lenet_real *)(ar + 21516096), n, 6, 213, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
+    conv2d_fwd(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), (lenet_real *)(ar + 4816896), n, 6, 213, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
     }
     /* sigmoid -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
@@ -315,7 +329,7 @@ void lenet_forward(void *state, int n, const lenet_real *x) {
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
-    conv2d_fwd(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), (lenet_real *)(ar + 2842624), (lenet_real *)(ar + 18202624), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
+    conv2d_fwd(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), (lenet_real *)(ar + 2842624), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
     }
     /* sigmoid -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
@@ -382,7 +396,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     (void)ar;
     /* conv2d -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
-    conv2d_fwd(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), (lenet_real *)(ar + 4816896), (lenet_real *)(ar + 21516096), n, 6, 213, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
+    conv2d_fwd(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), (lenet_real *)(ar + 4816896), n, 6, 213, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
     }
     /* sigmoid -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
@@ -401,7 +415,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
-    conv2d_fwd(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), (lenet_real *)(ar + 9633792), (lenet_real *)(ar + 24993792), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
+    conv2d_fwd(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), (lenet_real *)(ar + 9633792), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
     }
     /* sigmoid -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
@@ -539,7 +553,7 @@ void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
             yr[j] = (expf(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
     }
-    /* sum -> f32[1, 10], lenet.dlm line 23 */
+    /* sum -> f32[10], lenet.dlm line 23 */
     {
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
@@ -564,7 +578,7 @@ void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
         ((lenet_real *)(ar + 1945600))[i0] = (((lenet_real *)(ar + 1644544))[i0] * (((lenet_real *)(ar + 1859584))[i0] * (1.0f - ((lenet_real *)(ar + 1859584))[i0])));
     }
     }
-    /* sum -> f32[1, 84], lenet.dlm line 22 */
+    /* sum -> f32[84], lenet.dlm line 22 */
     {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < 84; i0++) {
@@ -590,7 +604,7 @@ void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
         ((lenet_real *)(ar + 1859584))[i0] = (((lenet_real *)(ar + 2031616))[i0] * (((lenet_real *)(ar + 1736704))[i0] * (1.0f - ((lenet_real *)(ar + 1736704))[i0])));
     }
     }
-    /* sum -> f32[1, 120], lenet.dlm line 21 */
+    /* sum -> f32[120], lenet.dlm line 21 */
     {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < 120; i0++) {
@@ -635,11 +649,11 @@ void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 256, 6, 14, 14], lenet.dlm line 18 */
     {
-    conv2d_dx(((lenet_real *)(ar + 1850688)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 11272192)), (lenet_real *)(ar + 12910592), (lenet_real *)(ar + 28270592), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
+    conv2d_dx(((lenet_real *)(ar + 1850688)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 11272192)), (lenet_real *)(ar + 12910592), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
     }
     /* conv2d_dw -> f32[16, 6, 5, 5], lenet.dlm line 18 */
     {
-    conv2d_dw(((lenet_real *)(ar + 0)), ((lenet_real *)(ar + 1204288)), ((lenet_real *)(ar + 11272192)), (lenet_real *)(ar + 12910592), (lenet_real *)(ar + 28270592), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
+    conv2d_dw(((lenet_real *)(ar + 0)), ((lenet_real *)(ar + 1204288)), ((lenet_real *)(ar + 11272192)), (lenet_real *)(ar + 12910592), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
     }
     /* avg_pool_dx -> f32[batch 256, 6, 28, 28], lenet.dlm line 17 */
     {
@@ -667,37 +681,7 @@ void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* conv2d_dw -> f32[6, 1, 5, 5], lenet.dlm line 16 */
     {
-    conv2d_dw(x, ((lenet_real *)(ar + 64)), ((lenet_real *)(ar + 14450688)), (lenet_real *)(ar + 19267584), (lenet_real *)(ar + 35966784), n, 6, 213, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
-    }
-    /* copy -> f32[6], lenet.dlm line 16 */
-    {
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((lenet_real *)(ar + 704))[i0] = ((lenet_real *)(ar + 0))[i0];
-    }
-    }
-    /* copy -> f32[16], lenet.dlm line 18 */
-    {
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((lenet_real *)(ar + 0))[i0] = ((lenet_real *)(ar + 1204224))[i0];
-    }
-    }
-    /* copy -> f32[120], lenet.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((lenet_real *)(ar + 768))[i0] = ((lenet_real *)(ar + 1614336))[i0];
-    }
-    }
-    /* copy -> f32[84], lenet.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((lenet_real *)(ar + 1280))[i0] = ((lenet_real *)(ar + 1613952))[i0];
-    }
-    }
-    /* copy -> f32[10], lenet.dlm line 23 */
-    {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        ((lenet_real *)(ar + 1664))[i0] = ((lenet_real *)(ar + 1613888))[i0];
-    }
+    conv2d_dw(x, ((lenet_real *)(ar + 64)), ((lenet_real *)(ar + 14450688)), (lenet_real *)(ar + 19267584), n, 6, 213, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
     }
 }
 
@@ -719,7 +703,7 @@ void lenet_step(void *state, lenet_real lr) {
     /* 0.bias */
     {
         lenet_real *p = (lenet_real *)(st + 704);
-        const lenet_real *g = ((lenet_real *)(ar + 704));
+        const lenet_real *g = ((lenet_real *)(ar + 0));
         for (int64_t i = 0; i < 6; i++) {
             lenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -737,7 +721,7 @@ void lenet_step(void *state, lenet_real lr) {
     /* 3.bias */
     {
         lenet_real *p = (lenet_real *)(st + 10368);
-        const lenet_real *g = ((lenet_real *)(ar + 0));
+        const lenet_real *g = ((lenet_real *)(ar + 1204224));
         for (int64_t i = 0; i < 16; i++) {
             lenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -756,7 +740,7 @@ void lenet_step(void *state, lenet_real lr) {
     /* 7.bias */
     {
         lenet_real *p = (lenet_real *)(st + 202432);
-        const lenet_real *g = ((lenet_real *)(ar + 768));
+        const lenet_real *g = ((lenet_real *)(ar + 1614336));
         for (int64_t i = 0; i < 120; i++) {
             lenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -775,7 +759,7 @@ void lenet_step(void *state, lenet_real lr) {
     /* 9.bias */
     {
         lenet_real *p = (lenet_real *)(st + 243264);
-        const lenet_real *g = ((lenet_real *)(ar + 1280));
+        const lenet_real *g = ((lenet_real *)(ar + 1613952));
         for (int64_t i = 0; i < 84; i++) {
             lenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -793,7 +777,7 @@ void lenet_step(void *state, lenet_real lr) {
     /* 11.bias */
     {
         lenet_real *p = (lenet_real *)(st + 247040);
-        const lenet_real *g = ((lenet_real *)(ar + 1664));
+        const lenet_real *g = ((lenet_real *)(ar + 1613888));
         for (int64_t i = 0; i < 10; i++) {
             lenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -814,7 +798,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     (void)ar;
     /* conv2d -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
-    conv2d_fwd(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), (lenet_real *)(ar + 4816896), (lenet_real *)(ar + 21516096), n, 6, 213, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
+    conv2d_fwd(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), (lenet_real *)(ar + 4816896), n, 6, 213, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
     }
     /* sigmoid -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
@@ -833,7 +817,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
-    conv2d_fwd(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), (lenet_real *)(ar + 2842624), (lenet_real *)(ar + 18202624), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
+    conv2d_fwd(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), (lenet_real *)(ar + 2842624), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
     }
     /* sigmoid -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
@@ -945,23 +929,23 @@ const lenet_real *lenet_grad(const void *state, const char *name) {
     if (strcmp(name, "0.weight") == 0)
         return (const lenet_real *)(const void *)(ar + 64);
     if (strcmp(name, "0.bias") == 0)
-        return (const lenet_real *)(const void *)(ar + 704);
+        return (const lenet_real *)(const void *)(ar + 0);
     if (strcmp(name, "3.weight") == 0)
         return (const lenet_real *)(const void *)(ar + 1204288);
     if (strcmp(name, "3.bias") == 0)
-        return (const lenet_real *)(const void *)(ar + 0);
+        return (const lenet_real *)(const void *)(ar + 1204224);
     if (strcmp(name, "7.weight") == 0)
         return (const lenet_real *)(const void *)(ar + 1658688);
     if (strcmp(name, "7.bias") == 0)
-        return (const lenet_real *)(const void *)(ar + 768);
+        return (const lenet_real *)(const void *)(ar + 1614336);
     if (strcmp(name, "9.weight") == 0)
         return (const lenet_real *)(const void *)(ar + 1618368);
     if (strcmp(name, "9.bias") == 0)
-        return (const lenet_real *)(const void *)(ar + 1280);
+        return (const lenet_real *)(const void *)(ar + 1613952);
     if (strcmp(name, "11.weight") == 0)
         return (const lenet_real *)(const void *)(ar + 1614976);
     if (strcmp(name, "11.bias") == 0)
-        return (const lenet_real *)(const void *)(ar + 1664);
+        return (const lenet_real *)(const void *)(ar + 1613888);
     (void)ar;
     (void)name;
     return NULL;

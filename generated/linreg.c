@@ -160,7 +160,7 @@ void linreg_backward(void *state, int n, const linreg_real *x, const linreg_real
         ((linreg_real *)(ar + 192))[i0] = (((((linreg_real *)(ar + 0))[0] * 0.5f) * ((linreg_real *)(ar + 64))[i0]) + ((((linreg_real *)(ar + 0))[0] * 0.5f) * ((linreg_real *)(ar + 64))[i0]));
     }
     }
-    /* sum -> f32[1, 1], linreg.dlm line 10 */
+    /* sum -> f32[1], linreg.dlm line 10 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -171,10 +171,6 @@ void linreg_backward(void *state, int n, const linreg_real *x, const linreg_real
     /* matmul -> f32[1, 2], linreg.dlm line 10 */
     {
     gemm(1, 0, 1, 2, n, ((linreg_real *)(ar + 192)), 1, x, 2, ((linreg_real *)(ar + 64)), 2, 0);
-    }
-    /* copy -> f32[1], linreg.dlm line 10 */
-    {
-    ((linreg_real *)(ar + 192))[0] = ((linreg_real *)(ar + 0))[0];
     }
 }
 
@@ -196,7 +192,7 @@ void linreg_step(void *state, linreg_real lr) {
     /* 0.bias */
     {
         linreg_real *p = (linreg_real *)(st + 128);
-        const linreg_real *g = ((linreg_real *)(ar + 192));
+        const linreg_real *g = ((linreg_real *)(ar + 0));
         for (int64_t i = 0; i < 1; i++) {
             linreg_real gi = g[i];
             p[i] -= lr * gi;
@@ -240,7 +236,7 @@ const linreg_real *linreg_grad(const void *state, const char *name) {
     if (strcmp(name, "0.weight") == 0)
         return (const linreg_real *)(const void *)(ar + 64);
     if (strcmp(name, "0.bias") == 0)
-        return (const linreg_real *)(const void *)(ar + 192);
+        return (const linreg_real *)(const void *)(ar + 0);
     (void)ar;
     (void)name;
     return NULL;

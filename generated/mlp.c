@@ -262,7 +262,7 @@ void mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
             yr[j] = (expf(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
     }
-    /* sum -> f32[1, 10], mlp.dlm line 14 */
+    /* sum -> f32[10], mlp.dlm line 14 */
     {
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
@@ -287,7 +287,7 @@ void mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
         ((mlp_real *)(ar + 786432))[i0] = (((mlp_real *)(ar + 524288))[i0] * (((mlp_real *)(ar + 262144))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
-    /* sum -> f32[1, 256], mlp.dlm line 12 */
+    /* sum -> f32[256], mlp.dlm line 12 */
     {
     MLP_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < 256; i0++) {
@@ -301,18 +301,6 @@ void mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
     /* matmul -> f32[256, 784], mlp.dlm line 12 */
     {
     gemm(1, 0, 256, 784, n, ((mlp_real *)(ar + 786432)), 256, x, 784, ((mlp_real *)(ar + 1048576)), 784, 0);
-    }
-    /* copy -> f32[256], mlp.dlm line 12 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((mlp_real *)(ar + 12416))[i0] = ((mlp_real *)(ar + 11392))[i0];
-    }
-    }
-    /* copy -> f32[10], mlp.dlm line 14 */
-    {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        ((mlp_real *)(ar + 128))[i0] = ((mlp_real *)(ar + 64))[i0];
-    }
     }
 }
 
@@ -335,7 +323,7 @@ void mlp_step(void *state, mlp_real lr) {
     /* 1.bias */
     {
         mlp_real *p = (mlp_real *)(st + 802880);
-        const mlp_real *g = ((mlp_real *)(ar + 12416));
+        const mlp_real *g = ((mlp_real *)(ar + 11392));
         for (int64_t i = 0; i < 256; i++) {
             mlp_real gi = g[i];
             p[i] -= lr * gi;
@@ -353,7 +341,7 @@ void mlp_step(void *state, mlp_real lr) {
     /* 3.bias */
     {
         mlp_real *p = (mlp_real *)(st + 814144);
-        const mlp_real *g = ((mlp_real *)(ar + 128));
+        const mlp_real *g = ((mlp_real *)(ar + 64));
         for (int64_t i = 0; i < 10; i++) {
             mlp_real gi = g[i];
             p[i] -= lr * gi;
@@ -454,11 +442,11 @@ const mlp_real *mlp_grad(const void *state, const char *name) {
     if (strcmp(name, "1.weight") == 0)
         return (const mlp_real *)(const void *)(ar + 1048576);
     if (strcmp(name, "1.bias") == 0)
-        return (const mlp_real *)(const void *)(ar + 12416);
+        return (const mlp_real *)(const void *)(ar + 11392);
     if (strcmp(name, "3.weight") == 0)
         return (const mlp_real *)(const void *)(ar + 1152);
     if (strcmp(name, "3.bias") == 0)
-        return (const mlp_real *)(const void *)(ar + 128);
+        return (const mlp_real *)(const void *)(ar + 64);
     (void)ar;
     (void)name;
     return NULL;

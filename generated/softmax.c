@@ -218,7 +218,7 @@ void softmax_backward(void *state, int n, const softmax_real *x, const int32_t *
             yr[j] = (expf(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
     }
-    /* sum -> f32[1, 10], softmax.dlm line 10 */
+    /* sum -> f32[10], softmax.dlm line 10 */
     {
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
@@ -231,12 +231,6 @@ void softmax_backward(void *state, int n, const softmax_real *x, const int32_t *
     /* matmul -> f32[10, 784], softmax.dlm line 10 */
     {
     gemm(1, 0, 10, 784, n, ((softmax_real *)(ar + 20480)), 10, x, 784, ((softmax_real *)(ar + 30720)), 784, 0);
-    }
-    /* copy -> f32[10], softmax.dlm line 10 */
-    {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        ((softmax_real *)(ar + 128))[i0] = ((softmax_real *)(ar + 64))[i0];
-    }
     }
 }
 
@@ -259,7 +253,7 @@ void softmax_step(void *state, softmax_real lr) {
     /* 1.bias */
     {
         softmax_real *p = (softmax_real *)(st + 31424);
-        const softmax_real *g = ((softmax_real *)(ar + 128));
+        const softmax_real *g = ((softmax_real *)(ar + 64));
         for (int64_t i = 0; i < 10; i++) {
             softmax_real gi = g[i];
             p[i] -= lr * gi;
@@ -347,7 +341,7 @@ const softmax_real *softmax_grad(const void *state, const char *name) {
     if (strcmp(name, "1.weight") == 0)
         return (const softmax_real *)(const void *)(ar + 30720);
     if (strcmp(name, "1.bias") == 0)
-        return (const softmax_real *)(const void *)(ar + 128);
+        return (const softmax_real *)(const void *)(ar + 64);
     (void)ar;
     (void)name;
     return NULL;

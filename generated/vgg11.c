@@ -48,40 +48,47 @@ static void im2col(const vgg11_real *x, vgg11_real *col, int64_t b0, int64_t g, 
     VGG11_PARALLEL_FOR
     for (int64_t row = 0; row < C * R * S; row++) {
         int64_t c = row / (R * S), r = row / S % R, s = row % S;
+        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
+        int64_t q1 = (W - 1 + pw - s) / sw + 1;
+        if (W - 1 + pw - s < 0)
+            q1 = 0;
+        if (q1 > Q)
+            q1 = Q;
+        if (q0 > q1)
+            q0 = q1;
         for (int64_t i = 0; i < g; i++) {
             const vgg11_real *img = x + ((b0 + i) * C + c) * H * W;
             vgg11_real *out = col + row * cols + i * P * Q;
             for (int64_t p = 0; p < P; p++) {
                 int64_t h = p * sh - ph + r;
-                for (int64_t q = 0; q < Q; q++) {
-                    int64_t v = q * sw - pw + s;
-                    out[p * Q + q] = h >= 0 && h < H && v >= 0 && v < W ? img[h * W + v] : 0;
+                vgg11_real *o = out + p * Q;
+                if (h < 0 || h >= H) {
+                    memset(o, 0, sizeof(*o) * (size_t)Q);
+                    continue;
                 }
+                const vgg11_real *src = img + h * W - pw + s;
+                for (int64_t q = 0; q < q0; q++)
+                    o[q] = 0;
+                if (sw == 1)
+                    for (int64_t q = q0; q < q1; q++)
+                        o[q] = src[q];
+                else
+                    for (int64_t q = q0; q < q1; q++)
+                        o[q] = src[q * sw];
+                for (int64_t q = q1; q < Q; q++)
+                    o[q] = 0;
             }
         }
     }
 }
 
-/* y[b0 + i][k][pq] = tmp[k][i*PQ + pq], or back with to_tmp. */
-static void chunk_layout(vgg11_real *y, vgg11_real *tmp, int64_t b0, int64_t g, int64_t K, int64_t PQ, int to_tmp) {
-    VGG11_PARALLEL_FOR
-    for (int64_t ik = 0; ik < g * K; ik++) {
-        int64_t i = ik / K, k = ik % K;
-        vgg11_real *a = y + ((b0 + i) * K + k) * PQ, *b = tmp + k * g * PQ + i * PQ;
-        if (to_tmp)
-            memcpy(b, a, sizeof(vgg11_real) * (size_t)PQ);
-        else
-            memcpy(a, b, sizeof(vgg11_real) * (size_t)PQ);
-    }
-}
-
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
-static void conv2d_fwd(const vgg11_real *x, const vgg11_real *w, vgg11_real *y, vgg11_real *col, vgg11_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_fwd(const vgg11_real *x, const vgg11_real *w, vgg11_real *y, vgg11_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), tmp, (int)(g * P * Q), 0);
-        chunk_layout(y, tmp, b0, g, K, P * Q, 0);
+        for (int64_t i = 0; i < g; i++)
+            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, (int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);
     }
 }
 
@@ -96,35 +103,38 @@ static void col2im(const vgg11_real *col, vgg11_real *dx, int64_t b0, int64_t g,
         for (int64_t r = 0; r < R; r++)
             for (int64_t s = 0; s < S; s++) {
                 const vgg11_real *src = col + ((c * R + r) * S + s) * cols + i * P * Q;
+                int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
+                int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;
+                if (q1 > Q)
+                    q1 = Q;
                 for (int64_t p = 0; p < P; p++) {
                     int64_t h = p * sh - ph + r;
                     if (h < 0 || h >= H)
                         continue;
-                    for (int64_t q = 0; q < Q; q++) {
-                        int64_t v = q * sw - pw + s;
-                        if (v >= 0 && v < W)
-                            img[h * W + v] += src[p * Q + q];
-                    }
+                    vgg11_real *dst = img + h * W - pw + s;
+                    const vgg11_real *sp = src + p * Q;
+                    for (int64_t q = q0; q < q1; q++)
+                        dst[q * sw] += sp[q];
                 }
             }
     }
 }
-static void conv2d_dx(vgg11_real *dx, const vgg11_real *w, const vgg11_real *dy, vgg11_real *col, vgg11_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dx(vgg11_real *dx, const vgg11_real *w, const vgg11_real *dy, vgg11_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
-        chunk_layout((vgg11_real *)dy, tmp, b0, g, K, P * Q, 1);
-        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), tmp, (int)(g * P * Q), col, (int)(g * P * Q), 0);
+        for (int64_t i = 0; i < g; i++)
+            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);
         col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
-static void conv2d_dw(const vgg11_real *x, vgg11_real *dw, const vgg11_real *dy, vgg11_real *col, vgg11_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dw(const vgg11_real *x, vgg11_real *dw, const vgg11_real *dy, vgg11_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        chunk_layout((vgg11_real *)dy, tmp, b0, g, K, P * Q, 1);
-        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), tmp, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
+        for (int64_t i = 0; i < g; i++)
+            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);
     }
 }
 
@@ -134,16 +144,17 @@ static void pool_max_fwd(const vgg11_real *x, vgg11_real *y, vgg11_real *dx, int
     (void)dx;
     VGG11_PARALLEL_FOR
     for (int64_t pl = 0; pl < planes; pl++) {
-        for (int64_t p = 0; p < P; p++)
+        for (int64_t p = 0; p < P; p++) {
+            int64_t top = p * sh - ph;
+            int64_t r0 = top < 0 ? -top : 0, r1 = H - top < R ? H - top : R;
             for (int64_t q = 0; q < Q; q++) {
+                int64_t left = q * sw - pw;
+                int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
                 vgg11_real best = -INFINITY;
                 int64_t at = -1;
-                for (int64_t r = 0; r < R; r++)
-                    for (int64_t s = 0; s < S; s++) {
-                        int64_t h = p * sh - ph + r, v = q * sw - pw + s;
-                        if (h < 0 || h >= H || v < 0 || v >= W)
-                            continue;
-                        int64_t i = (pl * H + h) * W + v;
+                for (int64_t r = r0; r < r1; r++)
+                    for (int64_t s = s0; s < s1; s++) {
+                        int64_t i = (pl * H + top + r) * W + left + s;
                         if (x[i] > best || at < 0) {
                             best = x[i];
                             at = i;
@@ -151,6 +162,7 @@ static void pool_max_fwd(const vgg11_real *x, vgg11_real *y, vgg11_real *dx, int
                     }
                 y[(pl * P + p) * Q + q] = best;
             }
+        }
     }
 }
 static void pool_max_dx(const vgg11_real *x, const vgg11_real *y, vgg11_real *dx, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t R, int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
@@ -158,16 +170,17 @@ static void pool_max_dx(const vgg11_real *x, const vgg11_real *y, vgg11_real *dx
     for (int64_t pl = 0; pl < planes; pl++) {
         for (int64_t i = 0; i < H * W; i++)
             dx[pl * H * W + i] = 0;
-        for (int64_t p = 0; p < P; p++)
+        for (int64_t p = 0; p < P; p++) {
+            int64_t top = p * sh - ph;
+            int64_t r0 = top < 0 ? -top : 0, r1 = H - top < R ? H - top : R;
             for (int64_t q = 0; q < Q; q++) {
+                int64_t left = q * sw - pw;
+                int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
                 vgg11_real best = -INFINITY;
                 int64_t at = -1;
-                for (int64_t r = 0; r < R; r++)
-                    for (int64_t s = 0; s < S; s++) {
-                        int64_t h = p * sh - ph + r, v = q * sw - pw + s;
-                        if (h < 0 || h >= H || v < 0 || v >= W)
-                            continue;
-                        int64_t i = (pl * H + h) * W + v;
+                for (int64_t r = r0; r < r1; r++)
+                    for (int64_t s = s0; s < s1; s++) {
+                        int64_t i = (pl * H + top + r) * W + left + s;
                         if (x[i] > best || at < 0) {
                             best = x[i];
                             at = i;
@@ -176,6 +189,7 @@ static void pool_max_dx(const vgg11_real *x, const vgg11_real *y, vgg11_real *dx
                 if (at >= 0)
                     dx[at] += y[(pl * P + p) * Q + q];
             }
+        }
     }
 }
 
@@ -407,7 +421,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
-    conv2d_fwd(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 411041792), (vgg11_real *)(ar + 420073472), n, 16, 5, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 411041792), n, 16, 9, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
@@ -426,7 +440,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), (vgg11_real *)(ar + 308281344), (vgg11_real *)(ar + 322732032), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), (vgg11_real *)(ar + 308281344), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
@@ -445,7 +459,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 51380224)), (vgg11_real *)(ar + 154140672), (vgg11_real *)(ar + 168591360), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 51380224)), (vgg11_real *)(ar + 154140672), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -460,7 +474,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 102760448), (vgg11_real *)(ar + 117211136), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 102760448), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -479,7 +493,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 25690112)), (vgg11_real *)(ar + 77070336), (vgg11_real *)(ar + 93327360), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 25690112)), (vgg11_real *)(ar + 77070336), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -494,7 +508,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 77070336)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 51380224), (vgg11_real *)(ar + 65830912), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 77070336)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 51380224), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -513,7 +527,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), (vgg11_real *)(ar + 41947136), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -528,7 +542,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), (vgg11_real *)(ar + 41947136), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -595,7 +609,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     (void)ar;
     /* conv2d -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
-    conv2d_fwd(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 411041792), (vgg11_real *)(ar + 420073472), n, 16, 5, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 411041792), n, 16, 9, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
@@ -614,7 +628,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), (vgg11_real *)(ar + 308281344), (vgg11_real *)(ar + 322732032), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), (vgg11_real *)(ar + 308281344), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
@@ -633,7 +647,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 102760448)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 154140672)), (vgg11_real *)(ar + 256901120), (vgg11_real *)(ar + 271351808), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 102760448)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 154140672)), (vgg11_real *)(ar + 256901120), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -648,7 +662,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 256901120)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 154140672)), (vgg11_real *)(ar + 359661568), (vgg11_real *)(ar + 374112256), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 256901120)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 154140672)), (vgg11_real *)(ar + 359661568), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -667,7 +681,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 179830784)), (vgg11_real *)(ar + 231211008), (vgg11_real *)(ar + 247468032), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 179830784)), (vgg11_real *)(ar + 231211008), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -682,7 +696,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 179830784)), (vgg11_real *)(ar + 231211008), (vgg11_real *)(ar + 245661696), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 179830784)), (vgg11_real *)(ar + 231211008), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -701,7 +715,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 179830784)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 192675840)), (vgg11_real *)(ar + 205520896), (vgg11_real *)(ar + 221777920), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 179830784)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 192675840)), (vgg11_real *)(ar + 205520896), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -716,7 +730,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 205520896)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 192675840)), (vgg11_real *)(ar + 218365952), (vgg11_real *)(ar + 234622976), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 205520896)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 192675840)), (vgg11_real *)(ar + 218365952), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -868,7 +882,7 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
             yr[j] = (expf(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
     }
-    /* sum -> f32[1, 10], vgg11.dlm line 41 */
+    /* sum -> f32[10], vgg11.dlm line 41 */
     {
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
@@ -893,7 +907,7 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         ((vgg11_real *)(ar + 200081408))[i0] = ((((vgg11_real *)(ar + 231211008))[i0] * dropmask(st, 2, (uint64_t)(i0), 0.5f)) * (((vgg11_real *)(ar + 202178560))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
-    /* sum -> f32[1, 4096], vgg11.dlm line 40 */
+    /* sum -> f32[4096], vgg11.dlm line 40 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < 4096; i0++) {
@@ -919,7 +933,7 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         ((vgg11_real *)(ar + 195887104))[i0] = ((((vgg11_real *)(ar + 231211008))[i0] * dropmask(st, 1, (uint64_t)(i0), 0.5f)) * (((vgg11_real *)(ar + 197984256))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
-    /* sum -> f32[1, 4096], vgg11.dlm line 39 */
+    /* sum -> f32[4096], vgg11.dlm line 39 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < 4096; i0++) {
@@ -964,11 +978,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 218365952)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 244056064)), (vgg11_real *)(ar + 1351614464), (vgg11_real *)(ar + 1367871488), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 218365952)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 244056064)), (vgg11_real *)(ar + 1351614464), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 205520896)), ((vgg11_real *)(ar + 192676352)), ((vgg11_real *)(ar + 244056064)), (vgg11_real *)(ar + 1351614464), (vgg11_real *)(ar + 1367871488), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 205520896)), ((vgg11_real *)(ar + 192676352)), ((vgg11_real *)(ar + 244056064)), (vgg11_real *)(ar + 1351614464), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -992,11 +1006,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 204454912)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 231211008)), (vgg11_real *)(ar + 1351614464), (vgg11_real *)(ar + 1367871488), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 204454912)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 231211008)), (vgg11_real *)(ar + 1351614464), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 179830784)), ((vgg11_real *)(ar + 193266688)), ((vgg11_real *)(ar + 231211008)), (vgg11_real *)(ar + 1351614464), (vgg11_real *)(ar + 1367871488), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 179830784)), ((vgg11_real *)(ar + 193266688)), ((vgg11_real *)(ar + 231211008)), (vgg11_real *)(ar + 1351614464), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 128, 28, 28], vgg11.dlm line 26 */
     {
@@ -1024,11 +1038,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 1130364928)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 1351614464), (vgg11_real *)(ar + 1366065152), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 1130364928)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 1351614464), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(ar + 179831296)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 1351614464), (vgg11_real *)(ar + 1366065152), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(ar + 179831296)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 1351614464), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -1052,11 +1066,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 64, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 385351680), (vgg11_real *)(ar + 401608704), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 385351680), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 64, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(ar + 180421632)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 385351680), (vgg11_real *)(ar + 401608704), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(ar + 180421632)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 385351680), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 64, 56, 56], vgg11.dlm line 26 */
     {
@@ -1084,11 +1098,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 1027604480)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 1454374912)), (vgg11_real *)(ar + 154140928), (vgg11_real *)(ar + 168591616), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 1027604480)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 1454374912)), (vgg11_real *)(ar + 154140928), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 256901120)), ((vgg11_real *)(ar + 154140928)), ((vgg11_real *)(ar + 1454374912)), (vgg11_real *)(ar + 154288384), (vgg11_real *)(ar + 168739072), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 256901120)), ((vgg11_real *)(ar + 154140928)), ((vgg11_real *)(ar + 1454374912)), (vgg11_real *)(ar + 154288384), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -1112,11 +1126,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 32, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 204454912)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 1351614464)), (vgg11_real *)(ar + 154288640), (vgg11_real *)(ar + 168739328), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 204454912)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 1351614464)), (vgg11_real *)(ar + 154288640), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 32, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 102760448)), ((vgg11_real *)(ar + 154288640)), ((vgg11_real *)(ar + 1351614464)), (vgg11_real *)(ar + 154362368), (vgg11_real *)(ar + 168813056), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 102760448)), ((vgg11_real *)(ar + 154288640)), ((vgg11_real *)(ar + 1351614464)), (vgg11_real *)(ar + 154362368), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 32, 112, 112], vgg11.dlm line 26 */
     {
@@ -1144,11 +1158,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 16, 112, 112], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 822083584)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 102760576), (vgg11_real *)(ar + 117211264), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 822083584)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 102760576), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 16, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 0)), ((vgg11_real *)(ar + 102760576)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 102779008), (vgg11_real *)(ar + 117229696), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 0)), ((vgg11_real *)(ar + 102760576)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 102779008), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 16, 224, 224], vgg11.dlm line 26 */
     {
@@ -1176,75 +1190,7 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dw -> f32[16, 1, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(x, ((vgg11_real *)(ar + 64)), ((vgg11_real *)(ar + 1762656256)), (vgg11_real *)(ar + 640), (vgg11_real *)(ar + 9032320), n, 16, 5, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
-    }
-    /* copy -> f32[16], vgg11.dlm line 24 */
-    {
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((vgg11_real *)(ar + 640))[i0] = ((vgg11_real *)(ar + 0))[i0];
-    }
-    }
-    /* copy -> f32[32], vgg11.dlm line 24 */
-    {
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        ((vgg11_real *)(ar + 704))[i0] = ((vgg11_real *)(ar + 102760448))[i0];
-    }
-    }
-    /* copy -> f32[64], vgg11.dlm line 24 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((vgg11_real *)(ar + 832))[i0] = ((vgg11_real *)(ar + 154288384))[i0];
-    }
-    }
-    /* copy -> f32[64], vgg11.dlm line 24 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((vgg11_real *)(ar + 1088))[i0] = ((vgg11_real *)(ar + 154140672))[i0];
-    }
-    }
-    /* copy -> f32[128], vgg11.dlm line 24 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((vgg11_real *)(ar + 1344))[i0] = ((vgg11_real *)(ar + 180421120))[i0];
-    }
-    }
-    /* copy -> f32[128], vgg11.dlm line 24 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((vgg11_real *)(ar + 1856))[i0] = ((vgg11_real *)(ar + 179830784))[i0];
-    }
-    }
-    /* copy -> f32[128], vgg11.dlm line 24 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((vgg11_real *)(ar + 2368))[i0] = ((vgg11_real *)(ar + 193266176))[i0];
-    }
-    }
-    /* copy -> f32[128], vgg11.dlm line 24 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((vgg11_real *)(ar + 2880))[i0] = ((vgg11_real *)(ar + 192675840))[i0];
-    }
-    }
-    /* copy -> f32[4096], vgg11.dlm line 39 */
-    {
-    VGG11_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 4096; i0++) {
-        ((vgg11_real *)(ar + 3392))[i0] = ((vgg11_real *)(ar + 197984256))[i0];
-    }
-    }
-    /* copy -> f32[4096], vgg11.dlm line 40 */
-    {
-    VGG11_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 4096; i0++) {
-        ((vgg11_real *)(ar + 19776))[i0] = ((vgg11_real *)(ar + 202178560))[i0];
-    }
-    }
-    /* copy -> f32[10], vgg11.dlm line 41 */
-    {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        ((vgg11_real *)(ar + 0))[i0] = ((vgg11_real *)(ar + 204275776))[i0];
-    }
+    conv2d_dw(x, ((vgg11_real *)(ar + 64)), ((vgg11_real *)(ar + 1762656256)), (vgg11_real *)(ar + 640), n, 16, 9, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
 }
 
@@ -1266,7 +1212,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 0.0.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 640);
-        const vgg11_real *g = ((vgg11_real *)(ar + 640));
+        const vgg11_real *g = ((vgg11_real *)(ar + 0));
         for (int64_t i = 0; i < 16; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1285,7 +1231,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 1.0.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 19136);
-        const vgg11_real *g = ((vgg11_real *)(ar + 704));
+        const vgg11_real *g = ((vgg11_real *)(ar + 102760448));
         for (int64_t i = 0; i < 32; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1304,7 +1250,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 2.0.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 92992);
-        const vgg11_real *g = ((vgg11_real *)(ar + 832));
+        const vgg11_real *g = ((vgg11_real *)(ar + 154288384));
         for (int64_t i = 0; i < 64; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1323,7 +1269,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 2.2.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 240704);
-        const vgg11_real *g = ((vgg11_real *)(ar + 1088));
+        const vgg11_real *g = ((vgg11_real *)(ar + 154140672));
         for (int64_t i = 0; i < 64; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1342,7 +1288,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 3.0.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 535872);
-        const vgg11_real *g = ((vgg11_real *)(ar + 1344));
+        const vgg11_real *g = ((vgg11_real *)(ar + 180421120));
         for (int64_t i = 0; i < 128; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1361,7 +1307,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 3.2.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 1126208);
-        const vgg11_real *g = ((vgg11_real *)(ar + 1856));
+        const vgg11_real *g = ((vgg11_real *)(ar + 179830784));
         for (int64_t i = 0; i < 128; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1380,7 +1326,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 4.0.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 1716544);
-        const vgg11_real *g = ((vgg11_real *)(ar + 2368));
+        const vgg11_real *g = ((vgg11_real *)(ar + 193266176));
         for (int64_t i = 0; i < 128; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1399,7 +1345,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 4.2.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 2306880);
-        const vgg11_real *g = ((vgg11_real *)(ar + 2880));
+        const vgg11_real *g = ((vgg11_real *)(ar + 192675840));
         for (int64_t i = 0; i < 128; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1418,7 +1364,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 6.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 105067840);
-        const vgg11_real *g = ((vgg11_real *)(ar + 3392));
+        const vgg11_real *g = ((vgg11_real *)(ar + 197984256));
         VGG11_PARALLEL_FOR
         for (int64_t i = 0; i < 4096; i++) {
             vgg11_real gi = g[i];
@@ -1438,7 +1384,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 9.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 172193088);
-        const vgg11_real *g = ((vgg11_real *)(ar + 19776));
+        const vgg11_real *g = ((vgg11_real *)(ar + 202178560));
         VGG11_PARALLEL_FOR
         for (int64_t i = 0; i < 4096; i++) {
             vgg11_real gi = g[i];
@@ -1458,7 +1404,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 12.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 172373312);
-        const vgg11_real *g = ((vgg11_real *)(ar + 0));
+        const vgg11_real *g = ((vgg11_real *)(ar + 204275776));
         for (int64_t i = 0; i < 10; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1479,7 +1425,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     (void)ar;
     /* conv2d -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
-    conv2d_fwd(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 411041792), (vgg11_real *)(ar + 420073472), n, 16, 5, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 411041792), n, 16, 9, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
@@ -1498,7 +1444,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), (vgg11_real *)(ar + 308281344), (vgg11_real *)(ar + 322732032), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), (vgg11_real *)(ar + 308281344), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
@@ -1517,7 +1463,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 51380224)), (vgg11_real *)(ar + 154140672), (vgg11_real *)(ar + 168591360), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 51380224)), (vgg11_real *)(ar + 154140672), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -1532,7 +1478,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 102760448), (vgg11_real *)(ar + 117211136), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 102760448), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -1551,7 +1497,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 25690112)), (vgg11_real *)(ar + 77070336), (vgg11_real *)(ar + 93327360), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 25690112)), (vgg11_real *)(ar + 77070336), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -1566,7 +1512,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 77070336)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 51380224), (vgg11_real *)(ar + 65830912), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 77070336)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 51380224), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -1585,7 +1531,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), (vgg11_real *)(ar + 41947136), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -1600,7 +1546,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), (vgg11_real *)(ar + 41947136), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -1712,47 +1658,47 @@ const vgg11_real *vgg11_grad(const void *state, const char *name) {
     if (strcmp(name, "0.0.weight") == 0)
         return (const vgg11_real *)(const void *)(ar + 64);
     if (strcmp(name, "0.0.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 640);
+        return (const vgg11_real *)(const void *)(ar + 0);
     if (strcmp(name, "1.0.weight") == 0)
         return (const vgg11_real *)(const void *)(ar + 102760576);
     if (strcmp(name, "1.0.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 704);
+        return (const vgg11_real *)(const void *)(ar + 102760448);
     if (strcmp(name, "2.0.weight") == 0)
         return (const vgg11_real *)(const void *)(ar + 154288640);
     if (strcmp(name, "2.0.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 832);
+        return (const vgg11_real *)(const void *)(ar + 154288384);
     if (strcmp(name, "2.2.weight") == 0)
         return (const vgg11_real *)(const void *)(ar + 154140928);
     if (strcmp(name, "2.2.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 1088);
+        return (const vgg11_real *)(const void *)(ar + 154140672);
     if (strcmp(name, "3.0.weight") == 0)
         return (const vgg11_real *)(const void *)(ar + 180421632);
     if (strcmp(name, "3.0.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 1344);
+        return (const vgg11_real *)(const void *)(ar + 180421120);
     if (strcmp(name, "3.2.weight") == 0)
         return (const vgg11_real *)(const void *)(ar + 179831296);
     if (strcmp(name, "3.2.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 1856);
+        return (const vgg11_real *)(const void *)(ar + 179830784);
     if (strcmp(name, "4.0.weight") == 0)
         return (const vgg11_real *)(const void *)(ar + 193266688);
     if (strcmp(name, "4.0.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 2368);
+        return (const vgg11_real *)(const void *)(ar + 193266176);
     if (strcmp(name, "4.2.weight") == 0)
         return (const vgg11_real *)(const void *)(ar + 192676352);
     if (strcmp(name, "4.2.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 2880);
+        return (const vgg11_real *)(const void *)(ar + 192675840);
     if (strcmp(name, "6.weight") == 0)
         return (const vgg11_real *)(const void *)(ar + 1248854016);
     if (strcmp(name, "6.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 3392);
+        return (const vgg11_real *)(const void *)(ar + 197984256);
     if (strcmp(name, "9.weight") == 0)
         return (const vgg11_real *)(const void *)(ar + 1181745152);
     if (strcmp(name, "9.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 19776);
+        return (const vgg11_real *)(const void *)(ar + 202178560);
     if (strcmp(name, "12.weight") == 0)
         return (const vgg11_real *)(const void *)(ar + 204291072);
     if (strcmp(name, "12.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 0);
+        return (const vgg11_real *)(const void *)(ar + 204275776);
     (void)ar;
     (void)name;
     return NULL;

@@ -48,40 +48,47 @@ static void im2col(const vgg11_full_real *x, vgg11_full_real *col, int64_t b0, i
     VGG11_FULL_PARALLEL_FOR
     for (int64_t row = 0; row < C * R * S; row++) {
         int64_t c = row / (R * S), r = row / S % R, s = row % S;
+        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
+        int64_t q1 = (W - 1 + pw - s) / sw + 1;
+        if (W - 1 + pw - s < 0)
+            q1 = 0;
+        if (q1 > Q)
+            q1 = Q;
+        if (q0 > q1)
+            q0 = q1;
         for (int64_t i = 0; i < g; i++) {
             const vgg11_full_real *img = x + ((b0 + i) * C + c) * H * W;
             vgg11_full_real *out = col + row * cols + i * P * Q;
             for (int64_t p = 0; p < P; p++) {
                 int64_t h = p * sh - ph + r;
-                for (int64_t q = 0; q < Q; q++) {
-                    int64_t v = q * sw - pw + s;
-                    out[p * Q + q] = h >= 0 && h < H && v >= 0 && v < W ? img[h * W + v] : 0;
+                vgg11_full_real *o = out + p * Q;
+                if (h < 0 || h >= H) {
+                    memset(o, 0, sizeof(*o) * (size_t)Q);
+                    continue;
                 }
+                const vgg11_full_real *src = img + h * W - pw + s;
+                for (int64_t q = 0; q < q0; q++)
+                    o[q] = 0;
+                if (sw == 1)
+                    for (int64_t q = q0; q < q1; q++)
+                        o[q] = src[q];
+                else
+                    for (int64_t q = q0; q < q1; q++)
+                        o[q] = src[q * sw];
+                for (int64_t q = q1; q < Q; q++)
+                    o[q] = 0;
             }
         }
     }
 }
 
-/* y[b0 + i][k][pq] = tmp[k][i*PQ + pq], or back with to_tmp. */
-static void chunk_layout(vgg11_full_real *y, vgg11_full_real *tmp, int64_t b0, int64_t g, int64_t K, int64_t PQ, int to_tmp) {
-    VGG11_FULL_PARALLEL_FOR
-    for (int64_t ik = 0; ik < g * K; ik++) {
-        int64_t i = ik / K, k = ik % K;
-        vgg11_full_real *a = y + ((b0 + i) * K + k) * PQ, *b = tmp + k * g * PQ + i * PQ;
-        if (to_tmp)
-            memcpy(b, a, sizeof(vgg11_full_real) * (size_t)PQ);
-        else
-            memcpy(a, b, sizeof(vgg11_full_real) * (size_t)PQ);
-    }
-}
-
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
-static void conv2d_fwd(const vgg11_full_real *x, const vgg11_full_real *w, vgg11_full_real *y, vgg11_full_real *col, vgg11_full_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_fwd(const vgg11_full_real *x, const vgg11_full_real *w, vgg11_full_real *y, vgg11_full_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), tmp, (int)(g * P * Q), 0);
-        chunk_layout(y, tmp, b0, g, K, P * Q, 0);
+        for (int64_t i = 0; i < g; i++)
+            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, (int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);
     }
 }
 
@@ -96,35 +103,38 @@ static void col2im(const vgg11_full_real *col, vgg11_full_real *dx, int64_t b0, 
         for (int64_t r = 0; r < R; r++)
             for (int64_t s = 0; s < S; s++) {
                 const vgg11_full_real *src = col + ((c * R + r) * S + s) * cols + i * P * Q;
+                int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
+                int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;
+                if (q1 > Q)
+                    q1 = Q;
                 for (int64_t p = 0; p < P; p++) {
                     int64_t h = p * sh - ph + r;
                     if (h < 0 || h >= H)
                         continue;
-                    for (int64_t q = 0; q < Q; q++) {
-                        int64_t v = q * sw - pw + s;
-                        if (v >= 0 && v < W)
-                            img[h * W + v] += src[p * Q + q];
-                    }
+                    vgg11_full_real *dst = img + h * W - pw + s;
+                    const vgg11_full_real *sp = src + p * Q;
+                    for (int64_t q = q0; q < q1; q++)
+                        dst[q * sw] += sp[q];
                 }
             }
     }
 }
-static void conv2d_dx(vgg11_full_real *dx, const vgg11_full_real *w, const vgg11_full_real *dy, vgg11_full_real *col, vgg11_full_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dx(vgg11_full_real *dx, const vgg11_full_real *w, const vgg11_full_real *dy, vgg11_full_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
-        chunk_layout((vgg11_full_real *)dy, tmp, b0, g, K, P * Q, 1);
-        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), tmp, (int)(g * P * Q), col, (int)(g * P * Q), 0);
+        for (int64_t i = 0; i < g; i++)
+            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);
         col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
-static void conv2d_dw(const vgg11_full_real *x, vgg11_full_real *dw, const vgg11_full_real *dy, vgg11_full_real *col, vgg11_full_real *tmp, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dw(const vgg11_full_real *x, vgg11_full_real *dw, const vgg11_full_real *dy, vgg11_full_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        chunk_layout((vgg11_full_real *)dy, tmp, b0, g, K, P * Q, 1);
-        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), tmp, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
+        for (int64_t i = 0; i < g; i++)
+            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);
     }
 }
 
@@ -134,16 +144,17 @@ static void pool_max_fwd(const vgg11_full_real *x, vgg11_full_real *y, vgg11_ful
     (void)dx;
     VGG11_FULL_PARALLEL_FOR
     for (int64_t pl = 0; pl < planes; pl++) {
-        for (int64_t p = 0; p < P; p++)
+        for (int64_t p = 0; p < P; p++) {
+            int64_t top = p * sh - ph;
+            int64_t r0 = top < 0 ? -top : 0, r1 = H - top < R ? H - top : R;
             for (int64_t q = 0; q < Q; q++) {
+                int64_t left = q * sw - pw;
+                int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
                 vgg11_full_real best = -INFINITY;
                 int64_t at = -1;
-                for (int64_t r = 0; r < R; r++)
-                    for (int64_t s = 0; s < S; s++) {
-                        int64_t h = p * sh - ph + r, v = q * sw - pw + s;
-                        if (h < 0 || h >= H || v < 0 || v >= W)
-                            continue;
-                        int64_t i = (pl * H + h) * W + v;
+                for (int64_t r = r0; r < r1; r++)
+                    for (int64_t s = s0; s < s1; s++) {
+                        int64_t i = (pl * H + top + r) * W + left + s;
                         if (x[i] > best || at < 0) {
                             best = x[i];
                             at = i;
@@ -151,6 +162,7 @@ static void pool_max_fwd(const vgg11_full_real *x, vgg11_full_real *y, vgg11_ful
                     }
                 y[(pl * P + p) * Q + q] = best;
             }
+        }
     }
 }
 static void pool_max_dx(const vgg11_full_real *x, const vgg11_full_real *y, vgg11_full_real *dx, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t R, int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
@@ -158,16 +170,17 @@ static void pool_max_dx(const vgg11_full_real *x, const vgg11_full_real *y, vgg1
     for (int64_t pl = 0; pl < planes; pl++) {
         for (int64_t i = 0; i < H * W; i++)
             dx[pl * H * W + i] = 0;
-        for (int64_t p = 0; p < P; p++)
+        for (int64_t p = 0; p < P; p++) {
+            int64_t top = p * sh - ph;
+            int64_t r0 = top < 0 ? -top : 0, r1 = H - top < R ? H - top : R;
             for (int64_t q = 0; q < Q; q++) {
+                int64_t left = q * sw - pw;
+                int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
                 vgg11_full_real best = -INFINITY;
                 int64_t at = -1;
-                for (int64_t r = 0; r < R; r++)
-                    for (int64_t s = 0; s < S; s++) {
-                        int64_t h = p * sh - ph + r, v = q * sw - pw + s;
-                        if (h < 0 || h >= H || v < 0 || v >= W)
-                            continue;
-                        int64_t i = (pl * H + h) * W + v;
+                for (int64_t r = r0; r < r1; r++)
+                    for (int64_t s = s0; s < s1; s++) {
+                        int64_t i = (pl * H + top + r) * W + left + s;
                         if (x[i] > best || at < 0) {
                             best = x[i];
                             at = i;
@@ -176,6 +189,7 @@ static void pool_max_dx(const vgg11_full_real *x, const vgg11_full_real *y, vgg1
                 if (at >= 0)
                     dx[at] += y[(pl * P + p) * Q + q];
             }
+        }
     }
 }
 
@@ -407,7 +421,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 1644167168), (vgg11_full_real *)(ar + 1645973504), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 1644167168), n, 64, 9, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
@@ -426,7 +440,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 411041792)), (vgg11_full_real *)(ar + 1233125376), (vgg11_full_real *)(ar + 1262026752), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 411041792)), (vgg11_full_real *)(ar + 1233125376), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
@@ -445,7 +459,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 205520896)), (vgg11_full_real *)(ar + 616562688), (vgg11_full_real *)(ar + 631013376), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 205520896)), (vgg11_full_real *)(ar + 616562688), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -460,7 +474,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 411041792), (vgg11_full_real *)(ar + 439943168), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 411041792), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -479,7 +493,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 102760448)), (vgg11_full_real *)(ar + 308281344), (vgg11_full_real *)(ar + 322732032), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 102760448)), (vgg11_full_real *)(ar + 308281344), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -494,7 +508,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 308281344)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 205520896), (vgg11_full_real *)(ar + 219971584), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 308281344)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 205520896), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -513,7 +527,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), (vgg11_full_real *)(ar + 117211136), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -528,7 +542,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), (vgg11_full_real *)(ar + 117211136), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -595,7 +609,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 1644167168), (vgg11_full_real *)(ar + 1645973504), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 1644167168), n, 64, 9, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
@@ -614,7 +628,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 411041792)), (vgg11_full_real *)(ar + 1233125376), (vgg11_full_real *)(ar + 1262026752), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 411041792)), (vgg11_full_real *)(ar + 1233125376), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
@@ -633,7 +647,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 411041792)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 616562688)), (vgg11_full_real *)(ar + 1027604480), (vgg11_full_real *)(ar + 1042055168), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 411041792)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 616562688)), (vgg11_full_real *)(ar + 1027604480), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -648,7 +662,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 1027604480)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 616562688)), (vgg11_full_real *)(ar + 1438646272), (vgg11_full_real *)(ar + 1467547648), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 1027604480)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 616562688)), (vgg11_full_real *)(ar + 1438646272), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -667,7 +681,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 719323136)), (vgg11_full_real *)(ar + 924844032), (vgg11_full_real *)(ar + 939294720), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 719323136)), (vgg11_full_real *)(ar + 924844032), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -682,7 +696,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 719323136)), (vgg11_full_real *)(ar + 924844032), (vgg11_full_real *)(ar + 939294720), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 719323136)), (vgg11_full_real *)(ar + 924844032), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -701,7 +715,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 719323136)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 770703360)), (vgg11_full_real *)(ar + 822083584), (vgg11_full_real *)(ar + 836534272), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 719323136)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 770703360)), (vgg11_full_real *)(ar + 822083584), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -716,7 +730,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 822083584)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 770703360)), (vgg11_full_real *)(ar + 873463808), (vgg11_full_real *)(ar + 887914496), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 822083584)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 770703360)), (vgg11_full_real *)(ar + 873463808), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -868,7 +882,7 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
             yr[j] = (expf(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
     }
-    /* sum -> f32[1, 10], vgg11_full.dlm line 41 */
+    /* sum -> f32[10], vgg11_full.dlm line 41 */
     {
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
@@ -893,7 +907,7 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
         ((vgg11_full_real *)(ar + 787742720))[i0] = ((((vgg11_full_real *)(ar + 791952384))[i0] * dropmask(st, 2, (uint64_t)(i0), 0.5f)) * (((vgg11_full_real *)(ar + 789839872))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
-    /* sum -> f32[1, 4096], vgg11_full.dlm line 40 */
+    /* sum -> f32[4096], vgg11_full.dlm line 40 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < 4096; i0++) {
@@ -919,7 +933,7 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
         ((vgg11_full_real *)(ar + 783548416))[i0] = ((((vgg11_full_real *)(ar + 791937664))[i0] * dropmask(st, 1, (uint64_t)(i0), 0.5f)) * (((vgg11_full_real *)(ar + 785645568))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
-    /* sum -> f32[1, 4096], vgg11_full.dlm line 39 */
+    /* sum -> f32[4096], vgg11_full.dlm line 39 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < 4096; i0++) {
@@ -964,11 +978,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 873463808)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 5189402624)), (vgg11_full_real *)(ar + 794213376), (vgg11_full_real *)(ar + 808664064), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 873463808)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 5189402624)), (vgg11_full_real *)(ar + 770705408), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 822083584)), ((vgg11_full_real *)(ar + 770705408)), ((vgg11_full_real *)(ar + 5189402624)), (vgg11_full_real *)(ar + 794213376), (vgg11_full_real *)(ar + 808664064), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 822083584)), ((vgg11_full_real *)(ar + 770705408)), ((vgg11_full_real *)(ar + 5189402624)), (vgg11_full_real *)(ar + 794213376), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -992,11 +1006,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 794213376)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 845593600), (vgg11_full_real *)(ar + 860044288), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 794213376)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 845593600), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 719323136)), ((vgg11_full_real *)(ar + 845593600)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 855030784), (vgg11_full_real *)(ar + 869481472), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 719323136)), ((vgg11_full_real *)(ar + 845593600)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 855030784), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 27 */
     {
@@ -1024,11 +1038,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dx -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 4521459712)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 5343543296)), (vgg11_full_real *)(ar + 719325184), (vgg11_full_real *)(ar + 733775872), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 4521459712)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 5343543296)), (vgg11_full_real *)(ar + 719325184), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(ar + 719325184)), ((vgg11_full_real *)(ar + 5343543296)), (vgg11_full_real *)(ar + 728762368), (vgg11_full_real *)(ar + 743213056), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(ar + 719325184)), ((vgg11_full_real *)(ar + 5343543296)), (vgg11_full_real *)(ar + 728762368), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -1052,11 +1066,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dx -> f32[batch 128, 256, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 728764416), (vgg11_full_real *)(ar + 743215104), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 728764416), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 256, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(ar + 728764416)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 733483008), (vgg11_full_real *)(ar + 747933696), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(ar + 728764416)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 733483008), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 27 */
     {
@@ -1084,11 +1098,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dx -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 4110417920)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 5549064192)), (vgg11_full_real *)(ar + 616563712), (vgg11_full_real *)(ar + 645465088), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 4110417920)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 5549064192)), (vgg11_full_real *)(ar + 616563712), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 1027604480)), ((vgg11_full_real *)(ar + 616563712)), ((vgg11_full_real *)(ar + 5549064192)), (vgg11_full_real *)(ar + 618923008), (vgg11_full_real *)(ar + 647824384), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 1027604480)), ((vgg11_full_real *)(ar + 616563712)), ((vgg11_full_real *)(ar + 5549064192)), (vgg11_full_real *)(ar + 618923008), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -1112,11 +1126,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dx -> f32[batch 128, 128, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 991952896)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 618924032), (vgg11_full_real *)(ar + 633374720), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 991952896)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 618924032), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 128, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 411041792)), ((vgg11_full_real *)(ar + 618924032)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 620103680), (vgg11_full_real *)(ar + 634554368), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 411041792)), ((vgg11_full_real *)(ar + 618924032)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 620103680), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 27 */
     {
@@ -1144,11 +1158,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dx -> f32[batch 128, 64, 112, 112], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 991952896)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 5960105984)), (vgg11_full_real *)(ar + 411042304), (vgg11_full_real *)(ar + 439943680), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 991952896)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 5960105984)), (vgg11_full_real *)(ar + 411042304), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 64, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(ar + 411042304)), ((vgg11_full_real *)(ar + 5960105984)), (vgg11_full_real *)(ar + 411337216), (vgg11_full_real *)(ar + 440238592), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(ar + 411042304)), ((vgg11_full_real *)(ar + 5960105984)), (vgg11_full_real *)(ar + 411337216), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 27 */
     {
@@ -1176,75 +1190,7 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dw -> f32[64, 1, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(x, ((vgg11_full_real *)(ar + 256)), ((vgg11_full_real *)(ar + 6782189568)), (vgg11_full_real *)(ar + 2560), (vgg11_full_real *)(ar + 1808896), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
-    }
-    /* copy -> f32[64], vgg11_full.dlm line 25 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((vgg11_full_real *)(ar + 2560))[i0] = ((vgg11_full_real *)(ar + 0))[i0];
-    }
-    }
-    /* copy -> f32[128], vgg11_full.dlm line 25 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((vgg11_full_real *)(ar + 2816))[i0] = ((vgg11_full_real *)(ar + 411041792))[i0];
-    }
-    }
-    /* copy -> f32[256], vgg11_full.dlm line 25 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((vgg11_full_real *)(ar + 3328))[i0] = ((vgg11_full_real *)(ar + 618923008))[i0];
-    }
-    }
-    /* copy -> f32[256], vgg11_full.dlm line 25 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((vgg11_full_real *)(ar + 4352))[i0] = ((vgg11_full_real *)(ar + 616562688))[i0];
-    }
-    }
-    /* copy -> f32[512], vgg11_full.dlm line 25 */
-    {
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((vgg11_full_real *)(ar + 5376))[i0] = ((vgg11_full_real *)(ar + 728762368))[i0];
-    }
-    }
-    /* copy -> f32[512], vgg11_full.dlm line 25 */
-    {
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((vgg11_full_real *)(ar + 7424))[i0] = ((vgg11_full_real *)(ar + 719323136))[i0];
-    }
-    }
-    /* copy -> f32[512], vgg11_full.dlm line 25 */
-    {
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((vgg11_full_real *)(ar + 9472))[i0] = ((vgg11_full_real *)(ar + 780142592))[i0];
-    }
-    }
-    /* copy -> f32[512], vgg11_full.dlm line 25 */
-    {
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((vgg11_full_real *)(ar + 11520))[i0] = ((vgg11_full_real *)(ar + 770703360))[i0];
-    }
-    }
-    /* copy -> f32[4096], vgg11_full.dlm line 39 */
-    {
-    VGG11_FULL_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 4096; i0++) {
-        ((vgg11_full_real *)(ar + 13568))[i0] = ((vgg11_full_real *)(ar + 785645568))[i0];
-    }
-    }
-    /* copy -> f32[4096], vgg11_full.dlm line 40 */
-    {
-    VGG11_FULL_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 4096; i0++) {
-        ((vgg11_full_real *)(ar + 29952))[i0] = ((vgg11_full_real *)(ar + 789839872))[i0];
-    }
-    }
-    /* copy -> f32[10], vgg11_full.dlm line 41 */
-    {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        ((vgg11_full_real *)(ar + 0))[i0] = ((vgg11_full_real *)(ar + 791937088))[i0];
-    }
+    conv2d_dw(x, ((vgg11_full_real *)(ar + 256)), ((vgg11_full_real *)(ar + 6782189568)), (vgg11_full_real *)(ar + 2560), n, 64, 9, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
 }
 
@@ -1266,7 +1212,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 0.0.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 2368);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 2560));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 0));
         for (int64_t i = 0; i < 64; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1285,7 +1231,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 1.0.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 297536);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 2816));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 411041792));
         for (int64_t i = 0; i < 128; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1304,7 +1250,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 2.0.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 1477696);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 3328));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 618923008));
         for (int64_t i = 0; i < 256; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1323,7 +1269,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 2.2.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 3838016);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 4352));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 616562688));
         for (int64_t i = 0; i < 256; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1342,7 +1288,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 3.0.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 8557632);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 5376));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 728762368));
         for (int64_t i = 0; i < 512; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1361,7 +1307,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 3.2.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 17996864);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 7424));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 719323136));
         for (int64_t i = 0; i < 512; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1380,7 +1326,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 4.0.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 27436096);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 9472));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 780142592));
         for (int64_t i = 0; i < 512; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1399,7 +1345,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 4.2.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 36875328);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 11520));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 770703360));
         for (int64_t i = 0; i < 512; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1418,7 +1364,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 6.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 447919168);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 13568));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 785645568));
         VGG11_FULL_PARALLEL_FOR
         for (int64_t i = 0; i < 4096; i++) {
             vgg11_full_real gi = g[i];
@@ -1438,7 +1384,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 9.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 515044416);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 29952));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 789839872));
         VGG11_FULL_PARALLEL_FOR
         for (int64_t i = 0; i < 4096; i++) {
             vgg11_full_real gi = g[i];
@@ -1458,7 +1404,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 12.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 515224640);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 0));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 791937088));
         for (int64_t i = 0; i < 10; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1479,7 +1425,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 1644167168), (vgg11_full_real *)(ar + 1645973504), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 1644167168), n, 64, 9, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
@@ -1498,7 +1444,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 411041792)), (vgg11_full_real *)(ar + 1233125376), (vgg11_full_real *)(ar + 1262026752), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 411041792)), (vgg11_full_real *)(ar + 1233125376), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
@@ -1517,7 +1463,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 205520896)), (vgg11_full_real *)(ar + 616562688), (vgg11_full_real *)(ar + 631013376), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 205520896)), (vgg11_full_real *)(ar + 616562688), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -1532,7 +1478,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 411041792), (vgg11_full_real *)(ar + 439943168), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 411041792), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -1551,7 +1497,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 102760448)), (vgg11_full_real *)(ar + 308281344), (vgg11_full_real *)(ar + 322732032), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 102760448)), (vgg11_full_real *)(ar + 308281344), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -1566,7 +1512,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 308281344)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 205520896), (vgg11_full_real *)(ar + 219971584), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 308281344)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 205520896), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -1585,7 +1531,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), (vgg11_full_real *)(ar + 117211136), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -1600,7 +1546,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), (vgg11_full_real *)(ar + 117211136), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -1712,47 +1658,47 @@ const vgg11_full_real *vgg11_full_grad(const void *state, const char *name) {
     if (strcmp(name, "0.0.weight") == 0)
         return (const vgg11_full_real *)(const void *)(ar + 256);
     if (strcmp(name, "0.0.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 2560);
+        return (const vgg11_full_real *)(const void *)(ar + 0);
     if (strcmp(name, "1.0.weight") == 0)
         return (const vgg11_full_real *)(const void *)(ar + 411042304);
     if (strcmp(name, "1.0.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 2816);
+        return (const vgg11_full_real *)(const void *)(ar + 411041792);
     if (strcmp(name, "2.0.weight") == 0)
         return (const vgg11_full_real *)(const void *)(ar + 618924032);
     if (strcmp(name, "2.0.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 3328);
+        return (const vgg11_full_real *)(const void *)(ar + 618923008);
     if (strcmp(name, "2.2.weight") == 0)
         return (const vgg11_full_real *)(const void *)(ar + 616563712);
     if (strcmp(name, "2.2.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 4352);
+        return (const vgg11_full_real *)(const void *)(ar + 616562688);
     if (strcmp(name, "3.0.weight") == 0)
         return (const vgg11_full_real *)(const void *)(ar + 728764416);
     if (strcmp(name, "3.0.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 5376);
+        return (const vgg11_full_real *)(const void *)(ar + 728762368);
     if (strcmp(name, "3.2.weight") == 0)
         return (const vgg11_full_real *)(const void *)(ar + 719325184);
     if (strcmp(name, "3.2.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 7424);
+        return (const vgg11_full_real *)(const void *)(ar + 719323136);
     if (strcmp(name, "4.0.weight") == 0)
         return (const vgg11_full_real *)(const void *)(ar + 845593600);
     if (strcmp(name, "4.0.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 9472);
+        return (const vgg11_full_real *)(const void *)(ar + 780142592);
     if (strcmp(name, "4.2.weight") == 0)
         return (const vgg11_full_real *)(const void *)(ar + 770705408);
     if (strcmp(name, "4.2.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 11520);
+        return (const vgg11_full_real *)(const void *)(ar + 770703360);
     if (strcmp(name, "6.weight") == 0)
         return (const vgg11_full_real *)(const void *)(ar + 4726980608);
     if (strcmp(name, "6.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 13568);
+        return (const vgg11_full_real *)(const void *)(ar + 785645568);
     if (strcmp(name, "9.weight") == 0)
         return (const vgg11_full_real *)(const void *)(ar + 924844032);
     if (strcmp(name, "9.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 29952);
+        return (const vgg11_full_real *)(const void *)(ar + 789839872);
     if (strcmp(name, "12.weight") == 0)
         return (const vgg11_full_real *)(const void *)(ar + 794049536);
     if (strcmp(name, "12.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 0);
+        return (const vgg11_full_real *)(const void *)(ar + 791937088);
     (void)ar;
     (void)name;
     return NULL;

@@ -197,7 +197,7 @@ void weight_decay_backward(void *state, int n, const weight_decay_real *x, const
         ((weight_decay_real *)(ar + 128))[i0] = (((((weight_decay_real *)(ar + 0))[0] * 0.5f) * ((weight_decay_real *)(ar + 64))[i0]) + ((((weight_decay_real *)(ar + 0))[0] * 0.5f) * ((weight_decay_real *)(ar + 64))[i0]));
     }
     }
-    /* sum -> f32[1, 1], weight_decay.dlm line 16 */
+    /* sum -> f32[1], weight_decay.dlm line 16 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -214,10 +214,6 @@ void weight_decay_backward(void *state, int n, const weight_decay_real *x, const
     for (int64_t i0 = 0; i0 < 200; i0++) {
         ((weight_decay_real *)(ar + 1088))[i0] = (((k21[i0] * ((weight_decay_real *)(st + 64))[i0]) + (k21[i0] * ((weight_decay_real *)(st + 64))[i0])) + ((weight_decay_real *)(ar + 256))[i0]);
     }
-    }
-    /* copy -> f32[1], weight_decay.dlm line 16 */
-    {
-    ((weight_decay_real *)(ar + 64))[0] = ((weight_decay_real *)(ar + 0))[0];
     }
 }
 
@@ -239,7 +235,7 @@ void weight_decay_step(void *state, weight_decay_real lr) {
     /* 0.bias */
     {
         weight_decay_real *p = (weight_decay_real *)(st + 896);
-        const weight_decay_real *g = ((weight_decay_real *)(ar + 64));
+        const weight_decay_real *g = ((weight_decay_real *)(ar + 0));
         for (int64_t i = 0; i < 1; i++) {
             weight_decay_real gi = g[i];
             p[i] -= lr * gi;
@@ -291,7 +287,7 @@ const weight_decay_real *weight_decay_grad(const void *state, const char *name) 
     if (strcmp(name, "0.weight") == 0)
         return (const weight_decay_real *)(const void *)(ar + 1088);
     if (strcmp(name, "0.bias") == 0)
-        return (const weight_decay_real *)(const void *)(ar + 64);
+        return (const weight_decay_real *)(const void *)(ar + 0);
     (void)ar;
     (void)name;
     return NULL;
