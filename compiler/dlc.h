@@ -360,7 +360,6 @@ char *shape_str(const Shape *s); /* "[batch 256, 784]" style, for messages */
 char *type_str(DType dt, const Shape *s); /* "f32[256, 784]" */
 Shape shape_make(int rank, const int64_t *d, bool batched);
 Shape shape_scalar(void);
-void ir_dump(FILE *out, Graph *g, IrNode **roots, int nroots);
 
 /* Broadcast a and b; false (and *out untouched) if they do not broadcast. */
 bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
@@ -456,7 +455,8 @@ void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots);
 int64_t conv_scratch(const IrNode *n, int64_t *chunk);
 /* Buffer offsets from liveness over the kernel order: first fit, 64-byte aligned. */
 void plan_memory(Sched *s, int elem_size);
-Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_only);
+/* dump_after: NULL, or "elab", "autodiff", "fuse" or "plan": print the IR after that pass to stderr. */
+Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_only, const char *dump_after);
 
 /* ---- emit.c ---- */
 
@@ -469,6 +469,11 @@ typedef struct EmitOptions {
 void emit_header(FILE *out, Compiled *c, const EmitOptions *o);
 void emit_source(FILE *out, Compiled *c, const EmitOptions *o);
 void emit_trainer(FILE *out, Compiled *c, const EmitOptions *o);
+
+/* ---- ir.c: dump and verifier ---- */
+
+void ir_dump(FILE *out, Graph *g, const Sched *s);
+void ir_verify(Graph *g, const char *after);
 
 /* ---- check.c: `dlc check` report ---- */
 

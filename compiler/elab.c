@@ -2015,6 +2015,28 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
 
 /* ---- statements ---- */
 
+/* Whether two compile-time values are the same value (a while loop may not change them). */
+static bool value_same(Value a, Value b) {
+    if (a.kind != b.kind)
+        return false;
+    switch (a.kind) {
+    case V_INT:
+    case V_BOOL: return a.i == b.i;
+    case V_FLOAT: return memcmp(&a.f, &b.f, sizeof a.f) == 0;
+    case V_STR: return strcmp(a.s, b.s) == 0;
+    case V_LIST: return a.list == b.list;
+    case V_TENSOR: return a.t == b.t;
+    case V_LAYER: return a.layer == b.layer;
+    case V_BLOCK: return a.block == b.block;
+    case V_FUNC: return a.func == b.func;
+    case V_INIT: return a.init == b.init;
+    case V_ERROR:
+    case V_NONE:
+    case V_BATCH: return true;
+    }
+    return false;
+}
+
 static void exec_while(Elab *e, Node *s) {
     Value kv = eval(e, s->b);
     int64_t k;
@@ -2057,7 +2079,7 @@ static void exec_while(Elab *e, Node *s) {
         for (int i = 0; i < e->env->names.n; i++) {
             Value *now = &e->env->vals.v[i];
             Value *old = env_find(before, e->env->names.v[i]);
-            if (!old || (now->kind == old->kind && now->kind != V_TENSOR))
+            if (!old || value_same(*now, *old))
                 continue;
             if (now->kind != V_TENSOR || old->kind != V_TENSOR) {
                 if (now->kind != V_ERROR && old->kind != V_ERROR)
@@ -2216,7 +2238,8 @@ static void exec_stmt_node(Elab *e, Node *s) {
             } else {
                 int n = s->a->args.n;
                 if (x.kind != V_LIST || x.list->n != n) {
-                    error_at(s->a->loc, "cannot unpack %s into %d names", value_desc(x), n);
+                    error_at(s->a->loc, "cannot unpack %s into %d names", x.kind == V_LIST ?
+                             xsprintf("a list of %d", x.list->n) : value_desc(x), n);
                     return;
                 }
                 for (int k = 0; k < n; k++)
@@ -2234,7 +2257,8 @@ static void exec_stmt_node(Elab *e, Node *s) {
         if (c.kind == V_ERROR)
             return;
         if (c.kind == V_TENSOR) {
-            error_at(s->a->loc, "'if' needs a compile-time condition; for a data-dependent choice use where(c, a, b)");
+            error_at(s->a->loc, "'if' needs a compile-time condition, got %s; for a data-dependent choice use "
+                                "where(c, a, b)", value_desc(c));
             return;
         }
         if (!is_num(c)) {

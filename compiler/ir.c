@@ -255,11 +255,13 @@ bool ir_is_const(const IrNode *n, double *value) {
     return true;
 }
 
-void ir_dump(FILE *out, Graph *g, IrNode **roots, int nroots) {
-    (void)roots;
-    (void)nroots;
+/* One line per node: "%12 = add %10, %11 : f32[batch 256, 120]  ; line 21", with a mark per node when a
+ * schedule is given ("fused" for nodes computed inside a consumer's loop, "@offset" for planned buffers). */
+void ir_dump(FILE *out, Graph *g, const Sched *s) {
     for (int i = 0; i < g->nodes.n; i++) {
         IrNode *n = g->nodes.v[i];
+        if (s && !s->live[i])
+            continue;
         fprintf(out, "%%%d = %s", n->id, op_info[n->op].name);
         for (int j = 0; j < n->nin; j++)
             fprintf(out, "%s%%%d", j ? ", " : " ", n->in[j]->id);
@@ -278,8 +280,41 @@ void ir_dump(FILE *out, Graph *g, IrNode **roots, int nroots) {
                 break;
             }
         fprintf(out, " : %s", type_str(n->dtype, &n->shape));
+        if (s && s->inl[i])
+            fprintf(out, "  fused");
+        if (s && s->offset && s->offset[i] >= 0)
+            fprintf(out, "  @%lld", (long long)s->offset[i]);
         if (n->loc.src)
             fprintf(out, "  ; line %d", n->loc.line);
         fputc('\n', out);
+    }
+}
+
+/* Checks the invariants every pass relies on; a violation is a compiler bug. */
+void ir_verify(Graph *g, const char *after) {
+    for (int i = 0; i < g->nodes.n; i++) {
+        IrNode *n = g->nodes.v[i];
+        const OpInfo *info = &op_info[n->op];
+        if (n->id != i)
+            die("after %s: node %%%d has id %d", after, i, n->id);
+        if (info->arity >= 0 && n->nin != info->arity)
+            die("after %s: %%%d (%s) has %d inputs, not %d", after, i, info->name, n->nin, info->arity);
+        for (int k = 0; k < n->nin; k++)
+            if (!n->in[k] || n->in[k]->id >= n->id)
+                die("after %s: %%%d reads a node that does not precede it", after, i);
+        if (n->shape.rank < 0 || n->shape.rank > MAX_RANK || (n->shape.batched && n->shape.rank == 0))
+            die("after %s: %%%d has a malformed shape", after, i);
+        if (info->cls == OPC_ELEM && n->nin > 0) {
+            Shape b = n->in[0]->shape;
+            for (int k = 1; k < n->nin; k++)
+                if (!shape_broadcast(&b, &n->in[k]->shape, &b))
+                    die("after %s: %%%d (%s) has operands that do not broadcast", after, i, info->name);
+            Shape r;
+            if (!shape_broadcast(&b, &n->shape, &r) || !shape_eq(&r, &n->shape))
+                die("after %s: %%%d (%s) is %s but its operands broadcast to %s", after, i, info->name,
+                    shape_str(&n->shape), shape_str(&b));
+        }
+        if (info->cls == OPC_VIEW && shape_numel(&n->shape) != shape_numel(&n->in[0]->shape))
+            die("after %s: view %%%d changes the element count", after, i);
     }
 }

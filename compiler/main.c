@@ -37,7 +37,8 @@ static void usage_check(FILE *f) {
                "the real backward graph). Exit status 0 when the model is clean, 1 on errors, 2 on bad usage.\n"
                "\n"
                "  --batch N           the maximum batch size (default: the model's train batch)\n"
-               "  --infer             report for inference code only\n");
+               "  --infer             report for inference code only\n"
+               "  --dump-after=PASS   print the IR after a pass: elab, autodiff, fuse or plan\n");
 }
 
 static void usage_compile(FILE *f) {
@@ -135,6 +136,9 @@ static int parse_options(int argc, char **argv, Options *o, void (*usage)(FILE *
             o->weights = val;
         } else if (strncmp(a, "--dump-after=", 13) == 0) {
             o->dump_after = a + 13;
+            if (strcmp(o->dump_after, "elab") && strcmp(o->dump_after, "autodiff") && strcmp(o->dump_after, "fuse") &&
+                strcmp(o->dump_after, "plan"))
+                return bad_usage(usage, "--dump-after takes elab, autodiff, fuse or plan; got '%s'", o->dump_after);
         } else if (a[0] == '-' && a[1]) {
             return bad_usage(usage, "unknown option '%s'", a);
         } else if (o->file) {
@@ -219,13 +223,7 @@ static Compiled *compile_file(const Options *o) {
     Graph *eval = front_end(o, false);
     if (!eval)
         return NULL;
-    Compiled *c = compile_model(train, eval, o->f64 ? 8 : 4, o->infer);
-    if (o->dump_after) {
-        FILE *f = stderr;
-        fprintf(f, "; IR of %s (training graph, after %s)\n", train->name, o->dump_after);
-        ir_dump(f, train, NULL, 0);
-    }
-    return c;
+    return compile_model(train, eval, o->f64 ? 8 : 4, o->infer, o->dump_after);
 }
 
 #ifndef DLRT_INCLUDE_DIR

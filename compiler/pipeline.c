@@ -38,7 +38,17 @@ static void metric_sums(Graph *g, void *out_vec) {
 
 static int64_t align64(int64_t v) { return (v + 63) / 64 * 64; }
 
-Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_only) {
+static void after(const char *pass, const char *dump_after, Graph *g, const Sched *s) {
+#ifndef NDEBUG
+    ir_verify(g, pass);
+#endif
+    if (dump_after && strcmp(dump_after, pass) == 0) {
+        fprintf(stderr, "; %s: %s graph after %s\n", g->name, s ? "scheduled" : "the", pass);
+        ir_dump(stderr, g, s);
+    }
+}
+
+Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_only, const char *dump_after) {
     Compiled *c = xalloc(sizeof(Compiled));
     c->train = train;
     c->eval = eval;
@@ -47,6 +57,7 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
     TrainSpec *t = &train->train;
     bool trains = t->present && t->loss && !infer_only;
 
+    after("elab", dump_after, train, NULL);
     /* build every node first: schedules size their side arrays by the node count */
     for (int i = 0; i < eval->outputs.n; i++)
         eval->outputs.v[i].node = materialised(eval, eval->outputs.v[i].node);
@@ -65,6 +76,7 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
             if (c->grads[i])
                 c->grads[i] = materialised(train, c->grads[i]);
     }
+    after("autodiff", dump_after, train, NULL);
 
     Vec(IrNode *) roots = {0};
     for (int i = 0; i < eval->outputs.n; i++)
@@ -87,7 +99,9 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
         plan_memory(&c->fn[FN_EVALUATE], elem_size);
         c->fn[FN_TRAIN].nfwd_roots = 1 + c->metric_train.n;
         sched_build(&c->fn[FN_TRAIN], train, FN_TRAIN, tr.v, tr.n);
+        after("fuse", dump_after, train, &c->fn[FN_TRAIN]);
         plan_memory(&c->fn[FN_TRAIN], elem_size);
+        after("plan", dump_after, train, &c->fn[FN_TRAIN]);
         for (int f = FN_EVALUATE; f <= FN_TRAIN; f++)
             if (c->fn[f].arena_bytes > arena)
                 arena = c->fn[f].arena_bytes;
