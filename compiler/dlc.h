@@ -446,6 +446,7 @@ typedef struct Compiled {
     int64_t params_end, opt_end, arena_off, state_bytes;
     int elem_size;         /* 4 (f32) or 8 (f64) */
     bool infer_only;
+    const double **baked;  /* --weights: per parameter, the values compiled in as constants (NULL: in the state) */
 } Compiled;
 
 /* Roots and liveness of a function, inline decisions (fusion) and the kernel order. */
@@ -456,7 +457,8 @@ int64_t conv_scratch(const IrNode *n, int64_t *chunk);
 /* Buffer offsets from liveness over the kernel order: first fit, 64-byte aligned. */
 void plan_memory(Sched *s, int elem_size);
 /* dump_after: NULL, or "elab", "autodiff", "fuse" or "plan": print the IR after that pass to stderr. */
-Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_only, const char *dump_after);
+Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_only, const char *dump_after,
+                        const double **baked);
 
 /* ---- emit.c ---- */
 

@@ -268,6 +268,13 @@ static Value *env_find(Env *e, const char *name) {
     return NULL;
 }
 
+static bool find_local(Env *e, const char *name) {
+    for (int i = 0; i < e->names.n; i++)
+        if (strcmp(e->names.v[i], name) == 0)
+            return true;
+    return false;
+}
+
 static void env_set(Env *e, const char *name, Value v) {
     for (int i = 0; i < e->names.n; i++)
         if (strcmp(e->names.v[i], name) == 0) {
@@ -1533,7 +1540,8 @@ static IrNode *tensor_arg(Elab *e, Args *a, const char *key, int pos) {
     return to_tensor(e, v, loc, xsprintf("%s's argument '%s'", a->fname, key));
 }
 
-static bool shape_from_value(Elab *e, Value v, Loc loc, Shape *s, bool allow_batch) {
+/* The shape a value spells ([2, 3], 4, [batch, 784]) of the tensor `what`, of element type dt. */
+static bool shape_from_value(Elab *e, Value v, Loc loc, Shape *s, bool allow_batch, const char *what, DType dt) {
     (void)e;
     memset(s, 0, sizeof *s);
     if (v.kind == V_INT) {
@@ -1574,7 +1582,7 @@ static bool shape_from_value(Elab *e, Value v, Loc loc, Shape *s, bool allow_bat
         }
         s->d[i] = k;
     }
-    return shape_check_size(s, DT_F32, loc, "the shape");
+    return shape_check_size(s, dt, loc, what);
 }
 
 static Value loss_mean(Elab *e, IrNode *t, Loc loc) {
@@ -1690,7 +1698,7 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
             error_at(loc, "reshape needs a shape: reshape(x, [batch, 784])");
             return v_error();
         }
-        if (!shape_from_value(e, sv, sl, &s, true))
+        if (!shape_from_value(e, sv, sl, &s, true, "the reshaped tensor", x->dtype))
             return v_error();
         return v_tensor(b_reshape(g, x, s, loc));
     }
@@ -1992,7 +2000,7 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
             for (int i = 0; i < a->pos.n; i++)
                 vec_push(sv.list, a->pos.v[i]);
         }
-        if (!shape_from_value(e, sv, a->pos_loc.v[0], &s, false))
+        if (!shape_from_value(e, sv, a->pos_loc.v[0], &s, false, a->fname, DT_F32))
             return v_error();
         int64_t n = shape_numel(&s);
         if (n > MAX_CONST_NUMEL) {
@@ -2138,8 +2146,10 @@ static void exec_stmt_node(Elab *e, Node *s) {
         for (int i = 0; i < s->args.n; i++)
             vec_push(dims.list, eval(e, s->args.v[i]));
         Shape shape;
-        if (!shape_from_value(e, dims, s->loc, &shape, true))
+        if (!shape_from_value(e, dims, s->loc, &shape, true, xsprintf("input '%s'", s->name), dt)) {
+            env_set(e->env, s->name, v_error()); /* no "not defined" at every use */
             return;
+        }
         for (int i = 0; i < g->inputs.n; i++)
             if (strcmp(g->inputs.v[i].name, s->name) == 0) {
                 error_at(s->loc, "input '%s' is declared twice", s->name);
@@ -2190,19 +2200,21 @@ static void exec_stmt_node(Elab *e, Node *s) {
         Value sv = eval(e, s->a);
         Shape shape;
         Init *init;
-        if (sv.kind == V_ERROR || !shape_from_value(e, sv, s->a->loc, &shape, false))
-            return;
-        Value iv = eval(e, s->b);
-        if (!init_value(e, iv, s->b->loc, &init))
-            return;
-        if (init->kind == INIT_DATA && (int64_t)init->a != shape_numel(&shape)) {
-            error_at(s->b->loc, "the initial data has %lld elements but %s needs %lld", (long long)init->a,
-                     shape_str(&shape), (long long)shape_numel(&shape));
-            return;
+        const char *what = xsprintf("%s '%s'", s->kind == N_PARAM ? "param" : "const", s->name);
+        IrNode *n = NULL;
+        if (sv.kind != V_ERROR && shape_from_value(e, sv, s->a->loc, &shape, false, what, DT_F32)) {
+            Value iv = eval(e, s->b);
+            if (init_value(e, iv, s->b->loc, &init)) {
+                if (init->kind == INIT_DATA && (int64_t)init->a != shape_numel(&shape))
+                    error_at(s->b->loc, "the initial data has %lld elements but %s needs %lld", (long long)init->a,
+                             shape_str(&shape), (long long)shape_numel(&shape));
+                else
+                    n = make_param(e, s->name, shape, s->kind == N_PARAM, init, s->loc);
+            }
         }
-        IrNode *n = make_param(e, s->name, shape, s->kind == N_PARAM, init, s->loc);
-        if (n)
-            env_set(e->env, s->name, v_tensor(n));
+        /* after an error the name is bound to the poison value: no "not defined" at every use */
+        if (n || !find_local(e->env, s->name))
+            env_set(e->env, s->name, n ? v_tensor(n) : v_error());
         return;
     }
     case N_INIT: {

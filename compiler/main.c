@@ -3,9 +3,11 @@
  * Exit status: 0 clean, 1 errors in the model, 2 bad usage (../shared/INTERFACE.md). */
 #include <errno.h>
 #include <libgen.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dlc.h"
+#include "dlrt.h"
 
 static const char *prog_name = "dlc";
 
@@ -169,7 +171,7 @@ static Graph *front_end(const Options *o, bool training) {
     Program *prog = parse_program(src);
     if (g_diag->errors)
         return NULL;
-    ElabOptions eo = {.batch = o->batch, .training = training};
+    ElabOptions eo = {.batch = o->batch ? o->batch : o->infer ? 1 : 0, .training = training};
     Graph *g = elaborate(prog, name, &eo);
     if (g_diag->errors)
         return NULL;
@@ -216,6 +218,30 @@ static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptio
     return true;
 }
 
+/* The parameters of a checkpoint, for --weights: checked against the model's layout by the runtime's reader. */
+static const double **read_weights(const char *path, Graph *g) {
+    int np = g->params.n;
+    DlrtTensorDesc *desc = xalloc(sizeof(DlrtTensorDesc) * (size_t)(np + 1));
+    const double **out = xalloc(sizeof(double *) * (size_t)(np + 1));
+    for (int i = 0; i < np; i++) {
+        Param *p = &g->params.v[i];
+        desc[i].name = p->name;
+        desc[i].dtype = DLRT_F64;
+        desc[i].rank = p->shape.rank;
+        for (int d = 0; d < p->shape.rank; d++)
+            desc[i].dims[d] = p->shape.d[d];
+        desc[i].data = xalloc(sizeof(double) * (size_t)(shape_numel(&p->shape) + 1));
+        out[i] = desc[i].data;
+    }
+    DlrtCheckpoint ck = {.params = desc, .n_params = np};
+    DlrtError err;
+    if (dlrt_checkpoint_load(path, &ck, 0, &err) != DLRT_OK) {
+        fprintf(stderr, "%s: --weights: %s\n", prog_name, err.msg);
+        return NULL;
+    }
+    return out;
+}
+
 static Compiled *compile_file(const Options *o) {
     Graph *train = front_end(o, true);
     if (!train)
@@ -223,7 +249,11 @@ static Compiled *compile_file(const Options *o) {
     Graph *eval = front_end(o, false);
     if (!eval)
         return NULL;
-    return compile_model(train, eval, o->f64 ? 8 : 4, o->infer, o->dump_after);
+    const double **baked = NULL;
+    if (o->weights && !(baked = read_weights(o->weights, train)))
+        return NULL;
+    Compiled *c = compile_model(train, eval, o->f64 ? 8 : 4, o->infer, o->dump_after, baked);
+    return c;
 }
 
 #ifndef DLRT_INCLUDE_DIR
@@ -281,6 +311,10 @@ static int cmd_compile(int argc, char **argv, bool build) {
     const char *dir = o.out ? o.out : ".";
     if (build)
         return finish(build_trainer(&o, c, &eo));
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "%s: cannot create the output directory '%s': %s\n", prog_name, dir, strerror(errno));
+        return 1;
+    }
     char *h = xsprintf("%s/%s.h", dir, c->train->name), *src = xsprintf("%s/%s.c", dir, c->train->name);
     if (!write_file(h, emit_header, c, &eo) || !write_file(src, emit_source, c, &eo))
         return 1;

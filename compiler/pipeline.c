@@ -48,12 +48,14 @@ static void after(const char *pass, const char *dump_after, Graph *g, const Sche
     }
 }
 
-Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_only, const char *dump_after) {
+Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_only, const char *dump_after,
+                        const double **baked) {
     Compiled *c = xalloc(sizeof(Compiled));
     c->train = train;
     c->eval = eval;
     c->elem_size = elem_size;
     c->infer_only = infer_only;
+    c->baked = baked;
     TrainSpec *t = &train->train;
     bool trains = t->present && t->loss && !infer_only;
 
@@ -112,6 +114,9 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
     c->opt_off = xalloc(sizeof(int64_t) * (size_t)(np + 1));
     int64_t off = 64;
     for (int i = 0; i < np; i++) {
+        c->param_off[i] = -1;
+        if (c->baked && c->baked[i])
+            continue; /* compiled in as constants */
         c->param_off[i] = off;
         off += align64(shape_numel(&train->params.v[i].shape) * elem_size);
     }

@@ -101,7 +101,7 @@ static Compiled *compile_zoo(const char *name) {
     Graph *gt = elaborate(p, name, &tr), *ge = elaborate(p, name, &ev);
     if (d.errors)
         return NULL;
-    return compile_model(gt, ge, 4, false, NULL);
+    return compile_model(gt, ge, 4, false, NULL, NULL);
 }
 
 static void test_reuse_and_fusion(void) {
