@@ -249,7 +249,7 @@ static const struct {
 static void test_zoo_checks_clean(void) {
     static const char *const zoo[] = {"linreg", "softmax", "mlp", "dropout_mlp", "polyfit", "weight_decay",
                                       "house_prices", "blocks", "params", "custom_layers", "autograd",
-                                      "conv_edge", "lenet", "alexnet", "vgg11", "vgg11_full"};
+                                      "conv_edge", "lenet", "lenet_relu", "alexnet", "vgg11", "vgg11_full"};
     for (size_t i = 0; i < sizeof zoo / sizeof zoo[0]; i++) {
         char *path = xsprintf("%s/models/%s.dlm", SOURCE_ROOT, zoo[i]);
         Source *src = source_from_file(path);

@@ -18,7 +18,7 @@
 
 static const char *const zoo[] = {"linreg", "softmax", "mlp", "dropout_mlp", "polyfit", "weight_decay",
                                   "house_prices", "blocks", "params", "custom_layers", "autograd", "conv_edge",
-                                  "lenet", "alexnet", "vgg11", "vgg11_full"};
+                                  "lenet", "lenet_relu", "alexnet", "vgg11", "vgg11_full"};
 #define NZOO (int)(sizeof zoo / sizeof zoo[0])
 
 static char tmpdir[256];
