@@ -119,14 +119,16 @@ typedef struct Elab {
     bool halted;  /* a limit was hit: elaboration unwinds without doing anything more */
 } Elab;
 
-/* Steps of elaboration a model may take: every expression and statement run, every element of compile-time data
- * (constant tensors, lists) made or read, and NODE_COST per graph node and CALL_COST per layer or block
- * application, which take memory and time of their own. The zoo takes at most a few thousand; the budget is
- * spent in a few seconds and well under a gigabyte. */
-#define ELAB_BUDGET ((int64_t)1 << 26)
+/* Steps of elaboration a model may take: one per expression and statement run, and in proportion to the time
+ * they take, NODE_COST per graph node, CALL_COST per layer or block application, ELEMS(n) for n elements of
+ * compile-time data folded or made, LIST_ELEMS(n) for n list elements. The zoo takes at most a few thousand;
+ * the budget is spent in well under a second. ELAB_MEMORY bounds the memory taken on the way. */
+#define ELAB_BUDGET ((int64_t)1 << 22)
 #define NODE_COST 16
 #define CALL_COST 64
-#define ELAB_MEMORY ((size_t)1 << 30) /* bytes of compiler memory elaboration may take */
+#define ELEMS(n) ((n) / 16 + 1)
+#define LIST_ELEMS(n) ((n) / 4 + 1)
+#define ELAB_MEMORY ((size_t)1 << 29)
 #define MAX_DEPTH 1000     /* expressions and statements nested in each other, block calls included */
 #define MAX_CALLS 200      /* block applications nested in each other */
 #define MAX_LIST ((int64_t)1 << 20)
@@ -219,7 +221,7 @@ static Value charge_fold(Elab *e, Value r, const Value *ops, int nops, Loc loc) 
     int64_t cost = const_cost(r);
     for (int i = 0; i < nops; i++)
         cost += const_cost(ops[i]);
-    return charge(e, cost, loc) ? r : v_error();
+    return charge(e, ELEMS(cost), loc) ? r : v_error();
 }
 
 /* charge_fold for a call's result, from its arguments (lists of constants included: concat, penalties). */
@@ -236,7 +238,7 @@ static Value charge_fold_args(Elab *e, Value r, const Args *a, Loc loc) {
                 cost += const_cost(v[i].list->v[j]);
         }
     }
-    return charge(e, cost, loc) ? r : v_error();
+    return charge(e, ELEMS(cost), loc) ? r : v_error();
 }
 
 /* Enters one more level of nesting; false, after a located error that halts elaboration, past MAX_DEPTH. */
@@ -506,7 +508,7 @@ static IrNode *to_tensor(Elab *e, Value v, Loc loc, const char *what) {
         Shape s = {0};
         int64_t left = 2 * MAX_CONST_NUMEL;
         bool ok = list_to_data(v, &data, &s, 0, &left);
-        if (!charge(e, 2 * MAX_CONST_NUMEL - left, loc))
+        if (!charge(e, ELEMS(2 * MAX_CONST_NUMEL - left), loc))
             return NULL;
         if (left < 0 || data.n > MAX_CONST_NUMEL) {
             error_at(loc, "%s: a list used as a tensor may hold at most %lld numbers", what, (long long)MAX_CONST_NUMEL);
@@ -1407,13 +1409,27 @@ static Value arith(Elab *e, int op, Value a, Value b, Loc loc) {
     }
     if (a.kind == V_STR && b.kind == V_STR && (op == EQ || op == NE))
         return v_bool((strcmp(a.s, b.s) == 0) == (op == EQ));
+    if (op == '*' && ((a.kind == V_LIST && b.kind == V_INT) || (a.kind == V_INT && b.kind == V_LIST))) {
+        /* list repetition, as Python: [0] * 197 */
+        Value l = a.kind == V_LIST ? a : b;
+        int64_t times = a.kind == V_INT ? a.i : b.i;
+        if (times < 0 || times * l.list->n > 1000000) {
+            error_at(loc, "list repetition %lld times is out of range (0 to 1,000,000 elements)", (long long)times);
+            return v_error();
+        }
+        Value r = v_list();
+        for (int64_t k = 0; k < times; k++)
+            for (int i = 0; i < l.list->n; i++)
+                vec_push(r.list, l.list->v[i]);
+        return r;
+    }
     if (op == '+' && a.kind == V_LIST && b.kind == V_LIST) {
         if ((int64_t)a.list->n + b.list->n > MAX_LIST) {
             error_at(loc, "joining lists of %d and %d elements: a list may hold at most %lld", a.list->n, b.list->n,
                      (long long)MAX_LIST);
             return v_error();
         }
-        if (!charge(e, (int64_t)a.list->n + b.list->n, loc))
+        if (!charge(e, LIST_ELEMS((int64_t)a.list->n + b.list->n), loc))
             return v_error();
         Value l = v_list();
         for (int i = 0; i < a.list->n; i++)
@@ -1774,7 +1790,7 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
             error_at(vl, "arange length must be in 1..16777216, got %lld", (long long)n);
             return v_error();
         }
-        if (!charge(e, n, vl))
+        if (!charge(e, ELEMS(n), vl))
             return v_error();
         double *d = xalloc(sizeof(double) * (size_t)n);
         for (int64_t i = 0; i < n; i++)
@@ -1804,7 +1820,7 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
                      (long long)hi);
             return v_error();
         }
-        if (hi > lo && !charge(e, hi - lo, loc))
+        if (hi > lo && !charge(e, LIST_ELEMS(hi - lo), loc))
             return v_error();
         Value l = v_list();
         for (int64_t i = lo; i < hi; i++)
@@ -2008,7 +2024,7 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
                      a->fname, shape_str(&s), (long long)n, (long long)MAX_CONST_NUMEL);
             return v_error();
         }
-        if (!charge(e, n, loc))
+        if (!charge(e, ELEMS(n), loc))
             return v_error();
         double *d = xalloc(sizeof(double) * (size_t)n);
         for (int64_t i = 0; i < n; i++)
@@ -2221,6 +2237,8 @@ static void exec_stmt_node(Elab *e, Node *s) {
         Value v = eval(e, s->a);
         Init *init;
         if (!init_value(e, v, s->a->loc, &init))
+            return;
+        if (!charge(e, NODE_COST, s->loc)) /* a rule is kept, and matched against every parameter */
             return;
         InitRule r = {.glob = s->name, .init = init, .loc = s->loc};
         vec_push(&e->rules, r);

@@ -18,7 +18,7 @@ block my_linear(x, units) {
     return relu(x @ weight + bias)
 }
 
-output y_centered = x |> linear(128) |> centered     # 0.weight [8, 128], 0.bias [128]; 1 has no parameters
+output y_centered = x |> linear(128) |> centered     # 0.weight [128, 8], 0.bias [128]; 1 has no parameters
 output y_centered_mean = mean(y_centered)             # 0 up to rounding
 
 output y_dense = z

@@ -3,7 +3,7 @@
 # mean), one-hot encode the others with a column for "missing": 331 features. The target is SalePrice.
 # Book result: 5-fold cross-validation (--kfold 5) gives an average train log rmse about 0.165 and an
 # average validation log rmse about 0.171.
-# Parameters: 0.weight [331, 1], 0.bias [1]: 331 + 1 = 332.
+# Parameters: 0.weight [1, 331], 0.bias [1]: 331 + 1 = 332.
 
 input x: f32[batch, 331]
 input y: f32[batch, 1]

@@ -2,7 +2,7 @@
 # Data: y = X w + b + noise with w = [2, -3.4], b = 4.2, noise N(0, 0.01), 1000 examples.
 # Book result: the loss falls to about 5e-5 by epoch 3 and the learned w, b differ from the true ones by
 # about 1e-3 or less.
-# Parameters: 0.weight [2, 1], 0.bias [1]: 2 + 1 = 3.
+# Parameters: 0.weight [1, 2], 0.bias [1]: 2 + 1 = 3.
 
 input x: f32[batch, 2]
 input y: f32[batch, 1]

@@ -1,7 +1,7 @@
 # D2L 4.2 / 4.3: the multilayer perceptron on Fashion-MNIST, one hidden layer of 256 ReLU units.
 # Book result after 10 epochs: train loss about 0.4, train accuracy about 0.86, test accuracy about 0.85.
-# Parameters: 1.weight [784, 256] + 1.bias [256] = 200,704 + 256 = 200,960
-#             3.weight [256, 10]  + 3.bias [10]  =   2,560 +  10 =   2,570
+# Parameters: 1.weight [256, 784] + 1.bias [256] = 200,704 + 256 = 200,960
+#             3.weight [10, 256]  + 3.bias [10]  =   2,560 +  10 =   2,570
 #             total 203,530
 
 input x: f32[batch, 1, 28, 28]

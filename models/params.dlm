@@ -4,7 +4,7 @@
 # to Xavier or to 42; the custom one draws from U(-10, 10) and zeroes the entries with |w| < 5; in the tied
 # net, net[2] and net[4] hold the same tensor, so changing one changes the other.
 # `dlc check` lists every parameter by full name with its shape (5.2.1, parameter access).
-# Weights are stored [in, out] (PyTorch stores [out, in]).
+# Weights are stored [out, in], as PyTorch stores them.
 
 input x: f32[batch, 4]
 
@@ -13,13 +13,13 @@ input x: f32[batch, 4]
 #   net = nn.Sequential(nn.LazyLinear(8), nn.ReLU(), shared, nn.ReLU(), shared, nn.ReLU(), nn.LazyLinear(1))
 shared = linear(8)
 output y_tied = x
-    |> linear(8)        # net[0]: 0.weight [4, 8], 0.bias [8]
+    |> linear(8)        # net[0]: 0.weight [8, 4], 0.bias [8]
     |> relu             # net[1]
     |> shared           # net[2]: shared.weight [8, 8], shared.bias [8]
     |> relu             # net[3]
     |> shared           # net[4]: the same parameters; their gradient is the sum over both uses
     |> relu             # net[5]
-    |> linear(1)        # net[6]: 6.weight [8, 1], 6.bias [1]
+    |> linear(1)        # net[6]: 6.weight [1, 8], 6.bias [1]
 
 # 5.2.2 Parameter initialisation, each variant on its own copy of the book's net
 block net(x) {

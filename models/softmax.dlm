@@ -1,6 +1,6 @@
 # D2L 3.6 / 3.7: softmax regression on Fashion-MNIST.
 # Book result after 10 epochs: train loss about 0.45, train accuracy about 0.85, test accuracy about 0.83.
-# Parameters: 1.weight [784, 10], 1.bias [10]: 784 * 10 + 10 = 7,850.
+# Parameters: 1.weight [10, 784], 1.bias [10]: 784 * 10 + 10 = 7,850.
 
 input x: f32[batch, 1, 28, 28]
 input y: i32[batch]

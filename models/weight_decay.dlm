@@ -2,7 +2,7 @@
 # N(0, 0.01), only 20 training examples (100 test), so the model overfits without regularisation.
 # Book result: with lambd = 0 the test loss stays high and the L2 norm of w ends near 13-14; with lambd = 3
 # the test loss falls and the L2 norm of w ends near 0.36. (--report lists the weights: fewer than 1,000.)
-# Parameters: 0.weight [200, 1], 0.bias [1]: 200 + 1 = 201.
+# Parameters: 0.weight [1, 200], 0.bias [1]: 200 + 1 = 201.
 #
 # The concise form (4.5.4) puts the decay in the optimizer instead of the loss, on the weights only:
 #     loss      = squared_loss(yhat, y)
