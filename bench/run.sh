@@ -61,12 +61,10 @@ run_torch() { # model threads
 }
 
 # ============================================================================
-# ===== DLC SIDE — lead: check/finish this block ==============================
-# Expected: build/models/<name>-train --epochs 1 --limit N --threads T
-#           --report FILE.json --quiet   writing {"examples_per_second": ...}
-# TODO(lead): confirm that --limit counts training *examples* (not batches),
-#             that the binary names match the torch model names (vgg11), and
-#             whether dlc's own report already excludes warm-up batches.
+# ===== dlc side ===============================================================
+# The zoo's trainers: --limit counts training examples; the report's examples_per_second counts the training
+# steps only (data loading and evaluation excluded, the per-batch resize for alexnet/vgg11 included, as on the
+# torch side). No warm-up is excluded: the first batch's cost is part of the epoch.
 # ============================================================================
 run_dlc() { # model threads
     local model=$1 threads=$2
@@ -82,7 +80,7 @@ run_dlc() { # model threads
             --report "$OUT/dlc-$model-t$threads-r$r.json" --quiet
     done
 }
-# ===== END DLC SIDE ==========================================================
+# ============================================================================
 
 for model in $MODELS; do
     for threads in $THREADS; do

@@ -434,6 +434,26 @@ IrNode *b_concat(Graph *g, IrNode **xs, int n, int axis, Loc loc) {
     }
     if (!shape_check_size(&s, DT_F32, loc, "the concatenation"))
         return NULL;
+    /* constants joined are a constant, as element-wise ops on them are: an initialiser may then stack kernels
+     * (D2L 6.4's torch.stack((K, K + 1, K + 2))) */
+    bool consts = !s.batched && shape_numel(&s) <= MAX_CONST_NUMEL;
+    for (int i = 0; consts && i < n; i++)
+        consts = xs[i]->op == OP_CONST;
+    if (consts) {
+        int64_t outer = 1, inner = 1;
+        for (int k = 0; k < axis; k++)
+            outer *= s.d[k];
+        for (int k = axis + 1; k < s.rank; k++)
+            inner *= s.d[k];
+        double *v = xalloc(sizeof(double) * (size_t)(shape_numel(&s) ? shape_numel(&s) : 1)), *p = v;
+        for (int64_t o = 0; o < outer; o++)
+            for (int i = 0; i < n; i++) {
+                int64_t len = xs[i]->shape.d[axis] * inner;
+                memcpy(p, xs[i]->data + o * len, sizeof(double) * (size_t)len);
+                p += len;
+            }
+        return ir_const_data(g, s, v, loc);
+    }
     int64_t attr[MAX_ATTR] = {axis};
     return ir_node(g, OP_CONCAT, DT_F32, s, n, xs, attr, loc);
 }

@@ -343,7 +343,7 @@ int dlrt_csv_parse(const char *text, size_t len, const char *source, DlrtCsvTabl
             goto fail;
     }
     if (blank) {
-        rc = dlrt_fail(err, DLRT_EFORMAT, "%s: no header row (the file is empty)", source);
+        rc = dlrt_fail(err, DLRT_EFORMAT, "%s: no header row (the file is empty or blank)", source);
         goto fail;
     }
     if (n > INT_MAX / 2) {
@@ -508,7 +508,8 @@ typedef struct {
     int kind;
     int64_t first;         /* its first output feature */
     size_t level0, levels; /* categorical: its sorted distinct values are levels[level0 .. level0 + levels) */
-    double mean, std;      /* numeric */
+    double mean, std;      /* numeric: of the values times 2^-scale (see numeric_stats) */
+    int scale;
 } Feature;
 
 /* The state of one preprocessing run; everything in it is freed by prep_free. */
@@ -658,43 +659,53 @@ static int decide_kinds(Prep *p)
     return DLRT_OK;
 }
 
-/* Mean and std of a numeric feature's non-missing values over train + test, two-pass for accuracy. A column
- * whose values are all equal gets std 0 exactly (rounding in the mean would otherwise turn it into noise). */
+/* Mean and std of a numeric feature's non-missing values over train + test, two-pass for accuracy. The sums run
+ * over the values times 2^-scale, scale chosen so every scaled value is below 1 in magnitude: no sum or square
+ * can overflow, and since scaling by a power of two is exact, ordinary data gets bit for bit the statistics
+ * pandas would. A column whose values are all equal gets std 0 exactly (rounding in the mean would otherwise
+ * turn it into noise). */
 static void numeric_stats(Prep *p, Feature *ft)
 {
     const DlrtCsvTable *t[2] = {p->tr, p->te};
     int col[2] = {ft->train_col, ft->test_col};
-    double sum = 0, lo = INFINITY, hi = -INFINITY;
+    double lo = INFINITY, hi = -INFINITY;
     int64_t count = 0;
     for (int k = 0; k < 2; k++)
         for (int64_t r = 0; r < t[k]->n_rows; r++) {
             double v = number(t[k], r, col[k]);
             if (!isnan(v)) {
-                sum += v;
                 lo = fmin(lo, v);
                 hi = fmax(hi, v);
                 count++;
             }
         }
-    double ddof = p->spec->population_std ? 0 : 1;
-    ft->mean = count ? sum / (double)count : NAN;
-    if ((double)count - ddof <= 0) {
-        ft->std = NAN;
+    ft->scale = 0;
+    ft->mean = ft->std = NAN;
+    if (count == 0)
         return;
-    }
     if (lo == hi) {
         ft->mean = lo;
-        ft->std = 0;
+        ft->std = (double)count - (p->spec->population_std ? 0 : 1) > 0 ? 0 : NAN;
         return;
     }
-    double sq = 0;
+    frexp(fmax(fabs(lo), fabs(hi)), &ft->scale);
+    double sum = 0;
     for (int k = 0; k < 2; k++)
         for (int64_t r = 0; r < t[k]->n_rows; r++) {
             double v = number(t[k], r, col[k]);
             if (!isnan(v))
-                sq += (v - ft->mean) * (v - ft->mean);
+                sum += ldexp(v, -ft->scale);
         }
-    ft->std = sqrt(sq / ((double)count - ddof));
+    double mean = sum / (double)count, sq = 0;
+    for (int k = 0; k < 2; k++)
+        for (int64_t r = 0; r < t[k]->n_rows; r++) {
+            double v = number(t[k], r, col[k]);
+            if (!isnan(v))
+                sq += (ldexp(v, -ft->scale) - mean) * (ldexp(v, -ft->scale) - mean);
+        }
+    double dof = (double)count - (p->spec->population_std ? 0 : 1);
+    ft->mean = mean;
+    ft->std = dof > 0 ? sqrt(sq / dof) : NAN;
 }
 
 /* Sorts and deduplicates each categorical feature's values over train + test into p->levels, and numbers the
@@ -759,7 +770,8 @@ static void encode(const Prep *p, int which, int64_t n, float *x)
             if (ft->kind == DLRT_CSV_NUMERIC) {
                 double v = number(t, r, c);
                 /* pandas: (x - mean) / std, then fillna(0); a zero or undefined std gives NaN, so 0 too. */
-                row[ft->first] = isnan(v) || !(ft->std > 0) ? 0.0f : (float)((v - ft->mean) / ft->std);
+                row[ft->first] =
+                    isnan(v) || !(ft->std > 0) ? 0.0f : (float)((ldexp(v, -ft->scale) - ft->mean) / ft->std);
             } else {
                 const char *s = cell(t, r, c);
                 int64_t k = (int64_t)ft->levels; /* the missing column */
@@ -843,8 +855,8 @@ static int fill_info(const Prep *p, const DlrtDataset *test, int id_col, DlrtCsv
         const char *column = tr->names[ft->train_col];
         if (ft->kind == DLRT_CSV_NUMERIC) {
             info->names[ft->first] = dup_string(column);
-            info->mean[ft->first] = ft->mean;
-            info->std[ft->first] = ft->std;
+            info->mean[ft->first] = ldexp(ft->mean, ft->scale);
+            info->std[ft->first] = ldexp(ft->std, ft->scale);
             if (!info->names[ft->first])
                 return dlrt_fail(p->err, DLRT_ENOMEM, "%s: out of memory", tr->source);
             continue;

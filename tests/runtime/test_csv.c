@@ -321,6 +321,20 @@ static void test_preprocess_small(void)
     dlrt_dataset_free(&train);
     dlrt_dataset_free(&test);
     dlrt_csv_info_free(&info);
+
+    /* Values near DBL_MAX: the sums must not overflow. 1e308, -1e308, 1e308 have mean 1e308 / 3 and sample
+     * std 1e308 * sqrt(4 / 3), so z = 1 / sqrt(3), -2 / sqrt(3), 1 / sqrt(3). */
+    spit(tmp_path("train.csv"), "A,Price\n1e308,1\n-1e308,2\n");
+    spit(tmp_path("test.csv"), "A\n1e308\n");
+    CU_ASSERT_EQUAL_FATAL(dlrt_csv_load_house(&spec, &train, &test, &info, &err), DLRT_OK);
+    ASSERT_NEAR(train.x[0], 1 / sqrt(3), 1e-6);
+    ASSERT_NEAR(train.x[1], -2 / sqrt(3), 1e-6);
+    ASSERT_NEAR(test.x[0], 1 / sqrt(3), 1e-6);
+    ASSERT_NEAR(info.mean[0] / 1e308, 1.0 / 3, 1e-12);
+    ASSERT_NEAR(info.std[0] / 1e308, sqrt(4.0 / 3), 1e-12);
+    dlrt_dataset_free(&train);
+    dlrt_dataset_free(&test);
+    dlrt_csv_info_free(&info);
 }
 
 static void test_preprocess_errors(void)
