@@ -21,7 +21,15 @@ fi
 
 build=${1:-build}
 shift || true
-if [ ! -f "$build/build.ninja" ]; then
-    meson setup "$build" "$@" >/dev/null
+log=$(mktemp)
+if [ ! -f "$build/build.ninja" ] && ! meson setup "$build" "$@" >"$log" 2>&1; then
+    tail -30 "$log"
+    echo "setup: meson setup $build failed" >&2
+    exit 1
 fi
-ninja -C "$build" >/dev/null
+if ! ninja -C "$build" >"$log" 2>&1; then
+    grep -E -A12 'FAILED|error' "$log" | head -60
+    echo "setup: building $build failed" >&2
+    exit 1
+fi
+rm -f "$log"
