@@ -599,6 +599,7 @@ static void emit_api(Em *e, bool decl) {
 
 static void emit_infer_header(Em *e);
 static void emit_infer_source(Em *e);
+static void emit_loader(Em *e);
 
 void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
     Em e = {.o = out, .c = c, .opt = opt, .name = c->train->name, .f64 = opt->f64};
@@ -672,6 +673,10 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
                 e.name);
         fprintf(out, "const %s *%s_grad(const void *state, const char *name);\n", e.real, e.name);
     }
+    fprintf(out, "\n/* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with\n"
+                 " * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged\n"
+                 " * (a CRC mismatch). On failure the state is unchanged. */\n");
+    fprintf(out, "int %s_load(void *state, const void *checkpoint, size_t len);\n", e.name);
     fprintf(out, "\n/* A parameter's values by full name (\"features.0.weight\"), or NULL. */\n");
     fprintf(out, "%s *%s_param(void *state, const char *name);\n", e.real, e.name);
     fprintf(out, "\n/* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */\n");
@@ -1276,6 +1281,7 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
     }
     if (g->train.present && c->loss_train)
         emit_train_fns(&e);
+    emit_loader(&e);
     fprintf(out, "\n%s *%s_param(void *state, const char *name) {\n", e.real, e.name);
     fprintf(out, "    for (int i = 0; i < %s_PARAM_COUNT; i++)\n", e.NAME);
     fprintf(out, "        if (strcmp(%s_params[i].name, name) == 0)\n", e.name);

@@ -60,6 +60,11 @@ void alexnet_step(void *state, alexnet_real lr);
 /* The gradient of the loss for a parameter after alexnet_backward, or NULL (unknown name, constant). */
 const alexnet_real *alexnet_grad(const void *state, const char *name);
 
+/* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
+ * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
+ * (a CRC mismatch). On failure the state is unchanged. */
+int alexnet_load(void *state, const void *checkpoint, size_t len);
+
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 alexnet_real *alexnet_param(void *state, const char *name);
 

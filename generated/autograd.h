@@ -80,6 +80,11 @@ const autograd_real *autograd_output_dsigmoid(const void *state);
 /* Output 'dtanh' of the last autograd_forward: f32[batch 1, 1] (1 values per example). */
 const autograd_real *autograd_output_dtanh(const void *state);
 
+/* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
+ * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
+ * (a CRC mismatch). On failure the state is unchanged. */
+int autograd_load(void *state, const void *checkpoint, size_t len);
+
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 autograd_real *autograd_param(void *state, const char *name);
 

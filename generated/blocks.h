@@ -54,6 +54,11 @@ const blocks_real *blocks_output_y_fixed(const void *state);
 /* Output 'y_chimera' of the last blocks_forward: f32[] (not batched per example). */
 const blocks_real *blocks_output_y_chimera(const void *state);
 
+/* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
+ * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
+ * (a CRC mismatch). On failure the state is unchanged. */
+int blocks_load(void *state, const void *checkpoint, size_t len);
+
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 blocks_real *blocks_param(void *state, const char *name);
 

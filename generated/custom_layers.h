@@ -49,6 +49,11 @@ const custom_layers_real *custom_layers_output_y_centered_mean(const void *state
 /* Output 'y_dense' of the last custom_layers_forward: f32[batch 1, 1] (1 values per example). */
 const custom_layers_real *custom_layers_output_y_dense(const void *state);
 
+/* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
+ * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
+ * (a CRC mismatch). On failure the state is unchanged. */
+int custom_layers_load(void *state, const void *checkpoint, size_t len);
+
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 custom_layers_real *custom_layers_param(void *state, const char *name);
 

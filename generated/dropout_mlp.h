@@ -60,6 +60,11 @@ void dropout_mlp_step(void *state, dropout_mlp_real lr);
 /* The gradient of the loss for a parameter after dropout_mlp_backward, or NULL (unknown name, constant). */
 const dropout_mlp_real *dropout_mlp_grad(const void *state, const char *name);
 
+/* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
+ * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
+ * (a CRC mismatch). On failure the state is unchanged. */
+int dropout_mlp_load(void *state, const void *checkpoint, size_t len);
+
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 dropout_mlp_real *dropout_mlp_param(void *state, const char *name);
 

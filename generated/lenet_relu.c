@@ -960,6 +960,118 @@ const lenet_relu_real *lenet_relu_grad(const void *state, const char *name) {
     return NULL;
 }
 
+/* The checkpoint reader: little-endian fields, CRC-32 per tensor record (docs/checkpoint.md). */
+static uint64_t le(const unsigned char *p, int bytes) {
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+static uint32_t crc32(const unsigned char *p, uint64_t n) {
+    uint32_t c = 0xFFFFFFFFu;
+    for (uint64_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+static const struct {
+    const char *name;
+    int rank;
+    uint64_t dims[6];
+    int64_t offset;
+} tensors[10] = {
+    {"0.weight", 4, {6, 1, 5, 5}, 64},
+    {"0.bias", 1, {6}, 704},
+    {"3.weight", 4, {16, 6, 5, 5}, 768},
+    {"3.bias", 1, {16}, 10368},
+    {"7.weight", 2, {120, 400}, 10432},
+    {"7.bias", 1, {120}, 202432},
+    {"9.weight", 2, {84, 120}, 202944},
+    {"9.bias", 1, {84}, 243264},
+    {"11.weight", 2, {10, 84}, 243648},
+    {"11.bias", 1, {10}, 247040},
+};
+
+int lenet_relu_load(void *ctx, const void *checkpoint, size_t len) {
+    const unsigned char *b = (const unsigned char *)checkpoint;
+    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
+    if (len < 32 || memcmp(b, magic, 8) != 0 || le(b + 8, 4) != 1 || le(b + 24, 8) != len)
+        return -1;
+    const unsigned char *parm = NULL;
+    uint64_t parm_len = 0, parm_count = 0, at = 32;
+    for (uint64_t s = le(b + 12, 4); s > 0; s--) {
+        if (len - at < 16)
+            return -1;
+        uint64_t body = le(b + at + 8, 8);
+        if (body > len - at - 16)
+            return -1;
+        if (le(b + at, 4) == 0x4D524150u) { /* "PARM" */
+            parm = b + at + 16;
+            parm_len = body;
+            parm_count = le(b + at + 4, 4);
+        }
+        at += 16 + body;
+    }
+    if (!parm)
+        return -1;
+    if (parm_count != 10)
+        return -2;
+    /* check every record first, then copy: a refused file changes nothing */
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t q = 0;
+        for (int i = 0; i < 10; i++) {
+            uint64_t start = q, count = 1;
+            if (parm_len - q < 4)
+                return -1;
+            uint64_t name_len = le(parm + q, 4);
+            q += 4;
+            if (name_len > parm_len - q || name_len != strlen(tensors[i].name) ||
+                memcmp(parm + q, tensors[i].name, (size_t)name_len) != 0)
+                return -2;
+            q += name_len;
+            if (parm_len - q < 8)
+                return -1;
+            uint64_t dtype = le(parm + q, 4), rank = le(parm + q + 4, 4);
+            q += 8;
+            if (rank != (uint64_t)tensors[i].rank || parm_len - q < 8 * rank + 8)
+                return -2;
+            for (uint64_t d = 0; d < rank; d++, q += 8) {
+                if (le(parm + q, 8) != tensors[i].dims[d])
+                    return -2;
+                count *= tensors[i].dims[d];
+            }
+            uint64_t size = dtype == 1 ? 4 : dtype == 2 ? 8 : 0, data_len = le(parm + q, 8);
+            q += 8;
+            if (size == 0 || data_len != count * size || parm_len - q < data_len + 4)
+                return -1;
+            const unsigned char *data = parm + q;
+            q += data_len;
+            if (pass == 0 && crc32(parm + start, q - start) != (uint32_t)le(parm + q, 4))
+                return -3;
+            q += 4;
+            if (pass == 0)
+                continue;
+            lenet_relu_real *dst = (lenet_relu_real *)(void *)((unsigned char *)ctx + tensors[i].offset);
+            for (uint64_t k = 0; k < count; k++) {
+                if (size == 4) {
+                    uint32_t u = (uint32_t)le(data + 4 * k, 4);
+                    float f;
+                    memcpy(&f, &u, 4);
+                    dst[k] = (lenet_relu_real)f;
+                } else {
+                    uint64_t u = le(data + 8 * k, 8);
+                    double d;
+                    memcpy(&d, &u, 8);
+                    dst[k] = (lenet_relu_real)d;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 lenet_relu_real *lenet_relu_param(void *state, const char *name) {
     for (int i = 0; i < LENET_RELU_PARAM_COUNT; i++)
         if (strcmp(lenet_relu_params[i].name, name) == 0)

@@ -60,6 +60,11 @@ void linreg_step(void *state, linreg_real lr);
 /* The gradient of the loss for a parameter after linreg_backward, or NULL (unknown name, constant). */
 const linreg_real *linreg_grad(const void *state, const char *name);
 
+/* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
+ * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
+ * (a CRC mismatch). On failure the state is unchanged. */
+int linreg_load(void *state, const void *checkpoint, size_t len);
+
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 linreg_real *linreg_param(void *state, const char *name);
 

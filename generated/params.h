@@ -57,6 +57,11 @@ const params_real *params_output_y_custom(const void *state);
 /* Output 'y_args' of the last params_forward: f32[batch 1, 1] (1 values per example). */
 const params_real *params_output_y_args(const void *state);
 
+/* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
+ * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
+ * (a CRC mismatch). On failure the state is unchanged. */
+int params_load(void *state, const void *checkpoint, size_t len);
+
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 params_real *params_param(void *state, const char *name);
 
