@@ -408,6 +408,12 @@ void ad_grad(Graph *g, IrNode *y, IrNode **wrt, int nwrt, IrNode **out);
  * a gradient), or NULL when ad_grad can differentiate y. */
 IrNode *ad_unsupported(Graph *g, IrNode *y, IrNode **wrt, int nwrt);
 
+/* ---- simplify.c ---- */
+
+/* Rewrites the graph the roots reach with the algebraic rules of its table, to a fixpoint; roots[] is
+ * updated in place (NULL entries are skipped). */
+void pass_simplify(Graph *g, IrNode **roots, int nroots);
+
 /* ---- fuse.c and plan.c: schedules and the static memory plan ---- */
 
 /* The functions a compiled model exports, each a schedule of kernels over one graph. */

@@ -1,6 +1,7 @@
 /* main.c: the dlc command line: check, compile, build.
  *
  * Exit status: 0 clean, 1 errors in the model, 2 bad usage (../shared/INTERFACE.md). */
+#include <elf.h>
 #include <errno.h>
 #include <libgen.h>
 #include <sys/stat.h>
@@ -39,8 +40,12 @@ static void usage_check(FILE *f) {
                "the real backward graph). Exit status 0 when the model is clean, 1 on errors, 2 on bad usage.\n"
                "\n"
                "  --batch N           the maximum batch size (default: the model's train batch)\n"
-               "  --infer             report for inference code only\n"
-               "  --dump-after=PASS   print the IR after a pass: elab, autodiff, fuse or plan\n");
+               "  --infer             report for inference code only, with what embedding it costs: code,\n"
+               "                      constant-data and workspace bytes (code and constant data measured by\n"
+               "                      compiling the --infer C with the system compiler, $CC or cc, at -O2)\n"
+               "  --weights CKPT      with --infer: sizes with the weights compiled in\n"
+               "  --portable          with --infer: sizes of the build without BLAS\n"
+               "  --dump-after=PASS   print the IR after a pass: elab, autodiff, simplify, fuse or plan\n");
 }
 
 static void usage_compile(FILE *f) {
@@ -138,9 +143,10 @@ static int parse_options(int argc, char **argv, Options *o, void (*usage)(FILE *
             o->weights = val;
         } else if (strncmp(a, "--dump-after=", 13) == 0) {
             o->dump_after = a + 13;
-            if (strcmp(o->dump_after, "elab") && strcmp(o->dump_after, "autodiff") && strcmp(o->dump_after, "fuse") &&
-                strcmp(o->dump_after, "plan"))
-                return bad_usage(usage, "--dump-after takes elab, autodiff, fuse or plan; got '%s'", o->dump_after);
+            if (strcmp(o->dump_after, "elab") && strcmp(o->dump_after, "autodiff") &&
+                strcmp(o->dump_after, "simplify") && strcmp(o->dump_after, "fuse") && strcmp(o->dump_after, "plan"))
+                return bad_usage(usage, "--dump-after takes elab, autodiff, simplify, fuse or plan; got '%s'",
+                                 o->dump_after);
         } else if (a[0] == '-' && a[1]) {
             return bad_usage(usage, "unknown option '%s'", a);
         } else if (o->file) {
@@ -186,6 +192,129 @@ static int finish(int status) {
     return status;
 }
 
+typedef void (*EmitFn)(FILE *, Compiled *, const EmitOptions *);
+static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptions *eo);
+
+/* 1234567 -> "1,234,567", as check.c prints numbers. */
+static char *commas(uint64_t v) {
+    char raw[32], out[48];
+    snprintf(raw, sizeof raw, "%llu", (unsigned long long)v);
+    int len = (int)strlen(raw), k = 0;
+    for (int i = 0; i < len; i++) {
+        if (i && (len - i) % 3 == 0)
+            out[k++] = ',';
+        out[k++] = raw[i];
+    }
+    out[k] = '\0';
+    return xstrdup(out);
+}
+
+/* Section sizes of an ELF object: code (allocated, executable), constant data (allocated, read-only after
+ * relocation: .rodata*, .data.rel.ro*) and mutable static data (.data, .bss). Unwind tables and notes are
+ * left out: they are not the program's. Returns false when the file is not a 64-bit little-endian ELF. */
+typedef struct {
+    uint64_t code, constant, mutable_data;
+} ObjectSizes;
+
+static bool elf_sizes(const char *path, ObjectSizes *sz) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    unsigned char *b = NULL;
+    long len = -1;
+    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
+        b = xalloc((size_t)len);
+        if (fread(b, 1, (size_t)len, f) != (size_t)len)
+            len = -1;
+    }
+    fclose(f);
+    if (len < (long)sizeof(Elf64_Ehdr) || memcmp(b, ELFMAG, SELFMAG) != 0 || b[EI_CLASS] != ELFCLASS64 ||
+        b[EI_DATA] != ELFDATA2LSB)
+        return false;
+    Elf64_Ehdr eh;
+    memcpy(&eh, b, sizeof eh);
+    uint64_t table_end = eh.e_shoff + (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr);
+    if (eh.e_shentsize != sizeof(Elf64_Shdr) || table_end > (uint64_t)len || eh.e_shstrndx >= eh.e_shnum)
+        return false;
+    Elf64_Shdr strtab;
+    memcpy(&strtab, b + eh.e_shoff + (uint64_t)eh.e_shstrndx * sizeof(Elf64_Shdr), sizeof strtab);
+    if (strtab.sh_offset + strtab.sh_size > (uint64_t)len || strtab.sh_size == 0)
+        return false;
+    const char *names = (const char *)b + strtab.sh_offset;
+    *sz = (ObjectSizes){0};
+    for (unsigned i = 0; i < eh.e_shnum; i++) {
+        Elf64_Shdr sh;
+        memcpy(&sh, b + eh.e_shoff + (uint64_t)i * sizeof(Elf64_Shdr), sizeof sh);
+        if (!(sh.sh_flags & SHF_ALLOC) || sh.sh_type == SHT_NOTE || sh.sh_name >= strtab.sh_size)
+            continue;
+        const char *name = names + sh.sh_name;
+        if (strncmp(name, ".eh_frame", 9) == 0)
+            continue;
+        if (sh.sh_flags & SHF_EXECINSTR)
+            sz->code += sh.sh_size;
+        else if (!(sh.sh_flags & SHF_WRITE) || strncmp(name, ".data.rel.ro", 12) == 0)
+            sz->constant += sh.sh_size;
+        else
+            sz->mutable_data += sh.sh_size;
+    }
+    return true;
+}
+
+/* dlc check --infer: what embedding the model costs. The workspace is the generated header's
+ * <NAME>_WORKSPACE_BYTES; code and constant data are measured, not estimated, by compiling the --infer C (with the
+ * same --portable and --weights) with the system compiler at -O2 in a temporary directory. A missing or failing
+ * compiler leaves those two unknown, with a note; the model is still clean. */
+static void print_embedding_sizes(FILE *out, const Options *o, Compiled *c) {
+    const char *name = c->train->name;
+    char *NAME = xstrdup(name);
+    for (char *p = NAME; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    fprintf(out, "\nembedding (dlc compile --infer%s%s: %s, weights %s)\n", o->portable ? " --portable" : "",
+            c->baked ? " --weights" : "", o->portable ? "C11 and libm only" : "BLAS-backed",
+            c->baked ? "compiled in" : xsprintf("read by %s_load into the workspace", name));
+    char tmpl[] = "/tmp/dlc-check-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    EmitOptions eo = {.f64 = o->f64, .infer = true, .portable = o->portable};
+    ObjectSizes sz;
+    bool measured = false;
+    const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+    if (dir) {
+        char *h = xsprintf("%s/%s.h", dir, name), *src = xsprintf("%s/%s.c", dir, name);
+        char *obj = xsprintf("%s/%s.o", dir, name), *log = xsprintf("%s/cc.log", dir);
+        if (write_file(h, emit_header, c, &eo) && write_file(src, emit_source, c, &eo)) {
+            char *cmd = xsprintf("%s -std=c11 -O2 -c '%s' -o '%s' >'%s' 2>&1", cc, src, obj, log);
+            if (system(cmd) == 0)
+                measured = elf_sizes(obj, &sz);
+            else
+                fprintf(stderr, "%s: check --infer: `%s -std=c11 -O2 -c` failed on the generated C; code and "
+                                "constant-data bytes are unknown%s\n", prog_name, cc,
+                        o->portable ? "" : " (is OpenBLAS's cblas.h installed? --portable needs no BLAS)");
+        }
+        remove(obj);
+        remove(log);
+        remove(src);
+        remove(h);
+        rmdir(dir);
+    }
+    if (measured) {
+        fprintf(out, "  code:          %s bytes (executable sections%s)\n", commas(sz.code),
+                o->portable ? "" : "; the BLAS library not counted");
+        fprintf(out, "  constant data: %s bytes (read-only sections%s)\n", commas(sz.constant),
+                c->baked ? ", the weights included" : "");
+        if (sz.mutable_data)
+            fprintf(out, "  mutable data:  %s bytes (.data, .bss)\n", commas(sz.mutable_data));
+    } else {
+        fprintf(out, "  code:          unknown\n  constant data: unknown\n");
+    }
+    fprintf(out, "  workspace:     %s bytes (%s_WORKSPACE_BYTES: %s)\n", commas((uint64_t)c->state_bytes), NAME,
+            c->baked ? xsprintf("arena %s", commas((uint64_t)(c->state_bytes - c->arena_off)))
+                     : xsprintf("parameters %s, arena %s", commas((uint64_t)(c->params_end - 64)),
+                                commas((uint64_t)(c->state_bytes - c->arena_off))));
+    if (measured)
+        fprintf(out, "  code and constant data measured with the system compiler: %s -std=c11 -O2 -c\n", cc);
+}
+
 static int cmd_check(int argc, char **argv) {
     Options o = {0};
     int r = parse_options(argc, argv, &o, usage_check);
@@ -195,11 +324,12 @@ static int cmd_check(int argc, char **argv) {
     if (!c)
         return finish(g_diag->errors ? 1 : 2);
     check_print(stdout, c);
+    if (o.infer)
+        print_embedding_sizes(stdout, &o, c);
     return finish(0);
 }
 
 /* Writes path atomically: a temporary file beside it, then rename. */
-typedef void (*EmitFn)(FILE *, Compiled *, const EmitOptions *);
 static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptions *eo) {
     char *tmp = xsprintf("%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");

@@ -80,6 +80,42 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
     }
     after("autodiff", dump_after, train, NULL);
 
+    /* simplify each graph over all of its roots at once, so shared subexpressions stay shared */
+    Vec(IrNode *) tr_roots = {0}, ev_roots = {0};
+    vec_push(&tr_roots, c->loss_train);
+    for (int i = 0; i < c->metric_train.n; i++)
+        vec_push(&tr_roots, c->metric_train.v[i]);
+    for (int i = 0; i < np; i++)
+        vec_push(&tr_roots, c->grads[i]);
+    for (int i = 0; i < eval->outputs.n; i++)
+        vec_push(&ev_roots, eval->outputs.v[i].node);
+    vec_push(&ev_roots, c->loss_eval);
+    for (int i = 0; i < c->metric_eval.n; i++)
+        vec_push(&ev_roots, c->metric_eval.v[i]);
+    if (trains)
+        pass_simplify(train, tr_roots.v, tr_roots.n);
+    pass_simplify(eval, ev_roots.v, ev_roots.n);
+    int k = 0;
+    c->loss_train = tr_roots.v[k++];
+    for (int i = 0; i < c->metric_train.n; i++)
+        c->metric_train.v[i] = tr_roots.v[k++];
+    for (int i = 0; i < np; i++)
+        c->grads[i] = tr_roots.v[k++];
+    k = 0;
+    for (int i = 0; i < eval->outputs.n; i++)
+        eval->outputs.v[i].node = materialised(eval, ev_roots.v[k++]);
+    c->loss_eval = ev_roots.v[k++];
+    for (int i = 0; i < c->metric_eval.n; i++)
+        c->metric_eval.v[i] = ev_roots.v[k++];
+    for (int i = 0; i < np; i++)
+        if (c->grads[i])
+            c->grads[i] = materialised(train, c->grads[i]);
+    if (c->loss_train)
+        c->loss_train = materialised(train, c->loss_train);
+    if (c->loss_eval)
+        c->loss_eval = materialised(eval, c->loss_eval);
+    after("simplify", dump_after, train, NULL);
+
     Vec(IrNode *) roots = {0};
     for (int i = 0; i < eval->outputs.n; i++)
         vec_push(&roots, eval->outputs.v[i].node);

@@ -73,97 +73,89 @@ void autograd_forward(void *state, int n, const autograd_real *x, const autograd
     {
     ((autograd_real *)(ar + 64))[0] = (2.0f * ((autograd_real *)(ar + 0))[0]);
     }
-    /* add -> f32[4], autograd.dlm line 10 */
-    {
-    for (int64_t i0 = 0; i0 < 4; i0++) {
-        ((autograd_real *)(ar + 0))[i0] = ((k7[i0] * x[i0]) + (k7[i0] * x[i0]));
-    }
-    }
-    /* add -> f32[4], autograd.dlm line 10 */
-    {
-    for (int64_t i0 = 0; i0 < 4; i0++) {
-        ((autograd_real *)(ar + 128))[i0] = ((k12[i0] * x[i0]) + (k12[i0] * x[i0]));
-    }
-    }
     /* mul -> f32[], autograd.dlm line 26 */
     {
-    ((autograd_real *)(ar + 192))[0] = (a[0] * 2.0f);
+    ((autograd_real *)(ar + 0))[0] = (a[0] * 2.0f);
     }
     /* lt -> f32[], autograd.dlm line 27 */
     {
-    ((autograd_real *)(ar + 256))[0] = (sqrtf((((autograd_real *)(ar + 192))[0] * ((autograd_real *)(ar + 192))[0])) < 1000.0f ? 1.0f : 0.0f);
+    ((autograd_real *)(ar + 128))[0] = (sqrtf((((autograd_real *)(ar + 0))[0] * ((autograd_real *)(ar + 0))[0])) < 1000.0f ? 1.0f : 0.0f);
+    }
+    /* relu -> f32[batch 1, 1], autograd.dlm line 36 */
+    {
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        ((autograd_real *)(ar + 192))[i0] = relu(z[i0]);
+    }
+    }
+    /* sigmoid -> f32[batch 1, 1], autograd.dlm line 37 */
+    {
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        ((autograd_real *)(ar + 256))[i0] = (1.0f / (1.0f + expf(-(z[i0]))));
+    }
+    }
+    /* tanh -> f32[batch 1, 1], autograd.dlm line 38 */
+    {
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        ((autograd_real *)(ar + 320))[i0] = tanhf(z[i0]);
+    }
+    }
+    /* copy -> f32[batch 1, 1], autograd.dlm line 39 */
+    {
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        ((autograd_real *)(ar + 384))[i0] = k673[i0];
+    }
+    }
+    /* mul -> f32[batch 1, 1], autograd.dlm line 36 */
+    {
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        ((autograd_real *)(ar + 448))[i0] = (((autograd_real *)(ar + 384))[i0] * (((autograd_real *)(ar + 192))[i0] > 0.0f ? 1.0f : 0.0f));
+    }
+    }
+    /* mul -> f32[batch 1, 1], autograd.dlm line 37 */
+    {
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        ((autograd_real *)(ar + 512))[i0] = (((autograd_real *)(ar + 384))[i0] * (((autograd_real *)(ar + 256))[i0] * (1.0f - ((autograd_real *)(ar + 256))[i0])));
+    }
+    }
+    /* mul -> f32[batch 1, 1], autograd.dlm line 38 */
+    {
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        ((autograd_real *)(ar + 576))[i0] = (((autograd_real *)(ar + 384))[i0] * (1.0f - (((autograd_real *)(ar + 320))[i0] * ((autograd_real *)(ar + 320))[i0])));
+    }
+    }
+    /* copy -> f32[4], autograd.dlm line 13 */
+    {
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        ((autograd_real *)(ar + 384))[i0] = k12[i0];
+    }
+    }
+    /* mul -> f32[4], autograd.dlm line 10 */
+    {
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        ((autograd_real *)(ar + 640))[i0] = ((k7[i0] * x[i0]) * 2.0f);
+    }
+    }
+    /* mul -> f32[4], autograd.dlm line 10 */
+    {
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        ((autograd_real *)(ar + 704))[i0] = ((k12[i0] * x[i0]) * 2.0f);
+    }
     }
     /* where -> f32[], autograd.dlm line 27 */
     {
-    ((autograd_real *)(ar + 320))[0] = (((autograd_real *)(ar + 256))[0] != 0.0f ? (((autograd_real *)(ar + 192))[0] * 2.0f) : ((autograd_real *)(ar + 192))[0]);
+    ((autograd_real *)(ar + 768))[0] = (((autograd_real *)(ar + 128))[0] != 0.0f ? (a[0] * 4.0f) : ((autograd_real *)(ar + 0))[0]);
     }
     /* mul -> f32[], autograd.dlm line 27 */
     {
-    ((autograd_real *)(ar + 192))[0] = (((autograd_real *)(ar + 256))[0] * (sqrtf((((autograd_real *)(ar + 320))[0] * ((autograd_real *)(ar + 320))[0])) < 1000.0f ? 1.0f : 0.0f));
+    ((autograd_real *)(ar + 0))[0] = (((autograd_real *)(ar + 128))[0] * (sqrtf((((autograd_real *)(ar + 768))[0] * ((autograd_real *)(ar + 768))[0])) < 1000.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[], autograd.dlm line 27 */
     {
-    ((autograd_real *)(ar + 384))[0] = (((autograd_real *)(ar + 192))[0] != 0.0f ? (((autograd_real *)(ar + 320))[0] * 2.0f) : ((autograd_real *)(ar + 320))[0]);
+    ((autograd_real *)(ar + 832))[0] = (((autograd_real *)(ar + 0))[0] != 0.0f ? (((autograd_real *)(ar + 768))[0] * 2.0f) : ((autograd_real *)(ar + 768))[0]);
     }
     /* mul -> f32[], autograd.dlm line 27 */
     {
-    ((autograd_real *)(ar + 320))[0] = (((autograd_real *)(ar + 192))[0] * (sqrtf((((autograd_real *)(ar + 384))[0] * ((autograd_real *)(ar + 384))[0])) < 1000.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[], autograd.dlm line 27 */
-    {
-    ((autograd_real *)(ar + 448))[0] = (((autograd_real *)(ar + 320))[0] != 0.0f ? (((autograd_real *)(ar + 384))[0] * 2.0f) : ((autograd_real *)(ar + 384))[0]);
-    }
-    /* mul -> f32[], autograd.dlm line 27 */
-    {
-    ((autograd_real *)(ar + 384))[0] = (((autograd_real *)(ar + 320))[0] * (sqrtf((((autograd_real *)(ar + 448))[0] * ((autograd_real *)(ar + 448))[0])) < 1000.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[], autograd.dlm line 27 */
-    {
-    ((autograd_real *)(ar + 512))[0] = (((autograd_real *)(ar + 384))[0] != 0.0f ? (((autograd_real *)(ar + 448))[0] * 2.0f) : ((autograd_real *)(ar + 448))[0]);
-    }
-    /* mul -> f32[], autograd.dlm line 27 */
-    {
-    ((autograd_real *)(ar + 448))[0] = (((autograd_real *)(ar + 384))[0] * (sqrtf((((autograd_real *)(ar + 512))[0] * ((autograd_real *)(ar + 512))[0])) < 1000.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[], autograd.dlm line 27 */
-    {
-    ((autograd_real *)(ar + 576))[0] = (((autograd_real *)(ar + 448))[0] != 0.0f ? (((autograd_real *)(ar + 512))[0] * 2.0f) : ((autograd_real *)(ar + 512))[0]);
-    }
-    /* mul -> f32[], autograd.dlm line 27 */
-    {
-    ((autograd_real *)(ar + 512))[0] = (((autograd_real *)(ar + 448))[0] * (sqrtf((((autograd_real *)(ar + 576))[0] * ((autograd_real *)(ar + 576))[0])) < 1000.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[], autograd.dlm line 27 */
-    {
-    ((autograd_real *)(ar + 640))[0] = (((autograd_real *)(ar + 512))[0] != 0.0f ? (((autograd_real *)(ar + 576))[0] * 2.0f) : ((autograd_real *)(ar + 576))[0]);
-    }
-    /* mul -> f32[], autograd.dlm line 27 */
-    {
-    ((autograd_real *)(ar + 576))[0] = (((autograd_real *)(ar + 512))[0] * (sqrtf((((autograd_real *)(ar + 640))[0] * ((autograd_real *)(ar + 640))[0])) < 1000.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[], autograd.dlm line 27 */
-    {
-    ((autograd_real *)(ar + 704))[0] = (((autograd_real *)(ar + 576))[0] != 0.0f ? (((autograd_real *)(ar + 640))[0] * 2.0f) : ((autograd_real *)(ar + 640))[0]);
-    }
-    /* mul -> f32[], autograd.dlm line 27 */
-    {
-    ((autograd_real *)(ar + 640))[0] = (((autograd_real *)(ar + 576))[0] * (sqrtf((((autograd_real *)(ar + 704))[0] * ((autograd_real *)(ar + 704))[0])) < 1000.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[], autograd.dlm line 27 */
-    {
-    ((autograd_real *)(ar + 768))[0] = (((autograd_real *)(ar + 640))[0] != 0.0f ? (((autograd_real *)(ar + 704))[0] * 2.0f) : ((autograd_real *)(ar + 704))[0]);
-    }
-    /* mul -> f32[], autograd.dlm line 27 */
-    {
-    ((autograd_real *)(ar + 704))[0] = (((autograd_real *)(ar + 640))[0] * (sqrtf((((autograd_real *)(ar + 768))[0] * ((autograd_real *)(ar + 768))[0])) < 1000.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[], autograd.dlm line 27 */
-    {
-    ((autograd_real *)(ar + 832))[0] = (((autograd_real *)(ar + 704))[0] != 0.0f ? (((autograd_real *)(ar + 768))[0] * 2.0f) : ((autograd_real *)(ar + 768))[0]);
-    }
-    /* mul -> f32[], autograd.dlm line 27 */
-    {
-    ((autograd_real *)(ar + 768))[0] = (((autograd_real *)(ar + 704))[0] * (sqrtf((((autograd_real *)(ar + 832))[0] * ((autograd_real *)(ar + 832))[0])) < 1000.0f ? 1.0f : 0.0f));
+    ((autograd_real *)(ar + 768))[0] = (((autograd_real *)(ar + 0))[0] * (sqrtf((((autograd_real *)(ar + 832))[0] * ((autograd_real *)(ar + 832))[0])) < 1000.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[], autograd.dlm line 27 */
     {
@@ -601,17 +593,101 @@ void autograd_forward(void *state, int n, const autograd_real *x, const autograd
     {
     ((autograd_real *)(ar + 4352))[0] = (((autograd_real *)(ar + 4224))[0] != 0.0f ? (((autograd_real *)(ar + 4288))[0] * 2.0f) : ((autograd_real *)(ar + 4288))[0]);
     }
+    /* mul -> f32[], autograd.dlm line 27 */
+    {
+    ((autograd_real *)(ar + 4288))[0] = (((autograd_real *)(ar + 4224))[0] * (sqrtf((((autograd_real *)(ar + 4352))[0] * ((autograd_real *)(ar + 4352))[0])) < 1000.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[], autograd.dlm line 27 */
+    {
+    ((autograd_real *)(ar + 4416))[0] = (((autograd_real *)(ar + 4288))[0] != 0.0f ? (((autograd_real *)(ar + 4352))[0] * 2.0f) : ((autograd_real *)(ar + 4352))[0]);
+    }
+    /* mul -> f32[], autograd.dlm line 27 */
+    {
+    ((autograd_real *)(ar + 4352))[0] = (((autograd_real *)(ar + 4288))[0] * (sqrtf((((autograd_real *)(ar + 4416))[0] * ((autograd_real *)(ar + 4416))[0])) < 1000.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[], autograd.dlm line 27 */
+    {
+    ((autograd_real *)(ar + 4480))[0] = (((autograd_real *)(ar + 4352))[0] != 0.0f ? (((autograd_real *)(ar + 4416))[0] * 2.0f) : ((autograd_real *)(ar + 4416))[0]);
+    }
+    /* mul -> f32[], autograd.dlm line 27 */
+    {
+    ((autograd_real *)(ar + 4416))[0] = (((autograd_real *)(ar + 4352))[0] * (sqrtf((((autograd_real *)(ar + 4480))[0] * ((autograd_real *)(ar + 4480))[0])) < 1000.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[], autograd.dlm line 27 */
+    {
+    ((autograd_real *)(ar + 4544))[0] = (((autograd_real *)(ar + 4416))[0] != 0.0f ? (((autograd_real *)(ar + 4480))[0] * 2.0f) : ((autograd_real *)(ar + 4480))[0]);
+    }
+    /* mul -> f32[], autograd.dlm line 27 */
+    {
+    ((autograd_real *)(ar + 4480))[0] = (((autograd_real *)(ar + 4416))[0] * (sqrtf((((autograd_real *)(ar + 4544))[0] * ((autograd_real *)(ar + 4544))[0])) < 1000.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[], autograd.dlm line 27 */
+    {
+    ((autograd_real *)(ar + 4608))[0] = (((autograd_real *)(ar + 4480))[0] != 0.0f ? (((autograd_real *)(ar + 4544))[0] * 2.0f) : ((autograd_real *)(ar + 4544))[0]);
+    }
+    /* mul -> f32[], autograd.dlm line 27 */
+    {
+    ((autograd_real *)(ar + 4544))[0] = (((autograd_real *)(ar + 4480))[0] * (sqrtf((((autograd_real *)(ar + 4608))[0] * ((autograd_real *)(ar + 4608))[0])) < 1000.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[], autograd.dlm line 27 */
+    {
+    ((autograd_real *)(ar + 4672))[0] = (((autograd_real *)(ar + 4544))[0] != 0.0f ? (((autograd_real *)(ar + 4608))[0] * 2.0f) : ((autograd_real *)(ar + 4608))[0]);
+    }
+    /* mul -> f32[], autograd.dlm line 27 */
+    {
+    ((autograd_real *)(ar + 4608))[0] = (((autograd_real *)(ar + 4544))[0] * (sqrtf((((autograd_real *)(ar + 4672))[0] * ((autograd_real *)(ar + 4672))[0])) < 1000.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[], autograd.dlm line 27 */
+    {
+    ((autograd_real *)(ar + 4736))[0] = (((autograd_real *)(ar + 4608))[0] != 0.0f ? (((autograd_real *)(ar + 4672))[0] * 2.0f) : ((autograd_real *)(ar + 4672))[0]);
+    }
+    /* mul -> f32[], autograd.dlm line 27 */
+    {
+    ((autograd_real *)(ar + 4672))[0] = (((autograd_real *)(ar + 4608))[0] * (sqrtf((((autograd_real *)(ar + 4736))[0] * ((autograd_real *)(ar + 4736))[0])) < 1000.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[], autograd.dlm line 27 */
+    {
+    ((autograd_real *)(ar + 4800))[0] = (((autograd_real *)(ar + 4672))[0] != 0.0f ? (((autograd_real *)(ar + 4736))[0] * 2.0f) : ((autograd_real *)(ar + 4736))[0]);
+    }
     /* gt -> f32[], autograd.dlm line 30 */
     {
-    ((autograd_real *)(ar + 4288))[0] = (((autograd_real *)(ar + 4352))[0] > 0.0f ? 1.0f : 0.0f);
+    ((autograd_real *)(ar + 4736))[0] = (((autograd_real *)(ar + 4800))[0] > 0.0f ? 1.0f : 0.0f);
     }
     /* where -> f32[], autograd.dlm line 30 */
     {
-    ((autograd_real *)(ar + 4416))[0] = (((autograd_real *)(ar + 4288))[0] != 0.0f ? ((autograd_real *)(ar + 4352))[0] : (100.0f * ((autograd_real *)(ar + 4352))[0]));
+    ((autograd_real *)(ar + 4864))[0] = (((autograd_real *)(ar + 4736))[0] != 0.0f ? ((autograd_real *)(ar + 4800))[0] : (100.0f * ((autograd_real *)(ar + 4800))[0]));
     }
     /* add -> f32[], autograd.dlm line 30 */
     {
-    ((autograd_real *)(ar + 4352))[0] = ((((autograd_real *)(ar + 4288))[0] != 0.0f ? 1.0f : 0.0f) + ((((autograd_real *)(ar + 4288))[0] != 0.0f ? 0.0f : 1.0f) * 100.0f));
+    ((autograd_real *)(ar + 4800))[0] = ((((autograd_real *)(ar + 4736))[0] != 0.0f ? 1.0f : 0.0f) + ((((autograd_real *)(ar + 4736))[0] != 0.0f ? 0.0f : 1.0f) * 100.0f));
+    }
+    /* add -> f32[], autograd.dlm line 28 */
+    {
+    ((autograd_real *)(ar + 4736))[0] = ((((autograd_real *)(ar + 4672))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 4800))[0]) + ((((autograd_real *)(ar + 4672))[0] != 0.0f ? ((autograd_real *)(ar + 4800))[0] : 0.0f) * 2.0f));
+    }
+    /* add -> f32[], autograd.dlm line 28 */
+    {
+    ((autograd_real *)(ar + 4672))[0] = ((((autograd_real *)(ar + 4608))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 4736))[0]) + ((((autograd_real *)(ar + 4608))[0] != 0.0f ? ((autograd_real *)(ar + 4736))[0] : 0.0f) * 2.0f));
+    }
+    /* add -> f32[], autograd.dlm line 28 */
+    {
+    ((autograd_real *)(ar + 4608))[0] = ((((autograd_real *)(ar + 4544))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 4672))[0]) + ((((autograd_real *)(ar + 4544))[0] != 0.0f ? ((autograd_real *)(ar + 4672))[0] : 0.0f) * 2.0f));
+    }
+    /* add -> f32[], autograd.dlm line 28 */
+    {
+    ((autograd_real *)(ar + 4544))[0] = ((((autograd_real *)(ar + 4480))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 4608))[0]) + ((((autograd_real *)(ar + 4480))[0] != 0.0f ? ((autograd_real *)(ar + 4608))[0] : 0.0f) * 2.0f));
+    }
+    /* add -> f32[], autograd.dlm line 28 */
+    {
+    ((autograd_real *)(ar + 4480))[0] = ((((autograd_real *)(ar + 4416))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 4544))[0]) + ((((autograd_real *)(ar + 4416))[0] != 0.0f ? ((autograd_real *)(ar + 4544))[0] : 0.0f) * 2.0f));
+    }
+    /* add -> f32[], autograd.dlm line 28 */
+    {
+    ((autograd_real *)(ar + 4416))[0] = ((((autograd_real *)(ar + 4352))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 4480))[0]) + ((((autograd_real *)(ar + 4352))[0] != 0.0f ? ((autograd_real *)(ar + 4480))[0] : 0.0f) * 2.0f));
+    }
+    /* add -> f32[], autograd.dlm line 28 */
+    {
+    ((autograd_real *)(ar + 4352))[0] = ((((autograd_real *)(ar + 4288))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 4416))[0]) + ((((autograd_real *)(ar + 4288))[0] != 0.0f ? ((autograd_real *)(ar + 4416))[0] : 0.0f) * 2.0f));
     }
     /* add -> f32[], autograd.dlm line 28 */
     {
@@ -835,91 +911,15 @@ void autograd_forward(void *state, int n, const autograd_real *x, const autograd
     }
     /* add -> f32[], autograd.dlm line 28 */
     {
-    ((autograd_real *)(ar + 768))[0] = ((((autograd_real *)(ar + 704))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 832))[0]) + ((((autograd_real *)(ar + 704))[0] != 0.0f ? ((autograd_real *)(ar + 832))[0] : 0.0f) * 2.0f));
-    }
-    /* add -> f32[], autograd.dlm line 28 */
-    {
-    ((autograd_real *)(ar + 704))[0] = ((((autograd_real *)(ar + 640))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 768))[0]) + ((((autograd_real *)(ar + 640))[0] != 0.0f ? ((autograd_real *)(ar + 768))[0] : 0.0f) * 2.0f));
-    }
-    /* add -> f32[], autograd.dlm line 28 */
-    {
-    ((autograd_real *)(ar + 640))[0] = ((((autograd_real *)(ar + 576))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 704))[0]) + ((((autograd_real *)(ar + 576))[0] != 0.0f ? ((autograd_real *)(ar + 704))[0] : 0.0f) * 2.0f));
-    }
-    /* add -> f32[], autograd.dlm line 28 */
-    {
-    ((autograd_real *)(ar + 576))[0] = ((((autograd_real *)(ar + 512))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 640))[0]) + ((((autograd_real *)(ar + 512))[0] != 0.0f ? ((autograd_real *)(ar + 640))[0] : 0.0f) * 2.0f));
-    }
-    /* add -> f32[], autograd.dlm line 28 */
-    {
-    ((autograd_real *)(ar + 512))[0] = ((((autograd_real *)(ar + 448))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 576))[0]) + ((((autograd_real *)(ar + 448))[0] != 0.0f ? ((autograd_real *)(ar + 576))[0] : 0.0f) * 2.0f));
-    }
-    /* add -> f32[], autograd.dlm line 28 */
-    {
-    ((autograd_real *)(ar + 448))[0] = ((((autograd_real *)(ar + 384))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 512))[0]) + ((((autograd_real *)(ar + 384))[0] != 0.0f ? ((autograd_real *)(ar + 512))[0] : 0.0f) * 2.0f));
-    }
-    /* add -> f32[], autograd.dlm line 28 */
-    {
-    ((autograd_real *)(ar + 384))[0] = ((((autograd_real *)(ar + 320))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 448))[0]) + ((((autograd_real *)(ar + 320))[0] != 0.0f ? ((autograd_real *)(ar + 448))[0] : 0.0f) * 2.0f));
-    }
-    /* add -> f32[], autograd.dlm line 28 */
-    {
-    ((autograd_real *)(ar + 320))[0] = ((((autograd_real *)(ar + 192))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 384))[0]) + ((((autograd_real *)(ar + 192))[0] != 0.0f ? ((autograd_real *)(ar + 384))[0] : 0.0f) * 2.0f));
+    ((autograd_real *)(ar + 768))[0] = ((((autograd_real *)(ar + 0))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 832))[0]) + ((((autograd_real *)(ar + 0))[0] != 0.0f ? ((autograd_real *)(ar + 832))[0] : 0.0f) * 2.0f));
     }
     /* mul -> f32[], autograd.dlm line 26 */
     {
-    ((autograd_real *)(ar + 192))[0] = (((((autograd_real *)(ar + 256))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 320))[0]) + ((((autograd_real *)(ar + 256))[0] != 0.0f ? ((autograd_real *)(ar + 320))[0] : 0.0f) * 2.0f)) * 2.0f);
+    ((autograd_real *)(ar + 0))[0] = (((((autograd_real *)(ar + 128))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 768))[0]) + ((((autograd_real *)(ar + 128))[0] != 0.0f ? ((autograd_real *)(ar + 768))[0] : 0.0f) * 2.0f)) * 2.0f);
     }
     /* div -> f32[], autograd.dlm line 32 */
     {
-    ((autograd_real *)(ar + 256))[0] = (((autograd_real *)(ar + 4416))[0] / a[0]);
-    }
-    /* relu -> f32[batch 1, 1], autograd.dlm line 36 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        ((autograd_real *)(ar + 320))[i0] = relu(z[i0]);
-    }
-    }
-    /* sigmoid -> f32[batch 1, 1], autograd.dlm line 37 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        ((autograd_real *)(ar + 384))[i0] = (1.0f / (1.0f + expf(-(z[i0]))));
-    }
-    }
-    /* tanh -> f32[batch 1, 1], autograd.dlm line 38 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        ((autograd_real *)(ar + 448))[i0] = tanhf(z[i0]);
-    }
-    }
-    /* copy -> f32[batch 1, 1], autograd.dlm line 39 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        ((autograd_real *)(ar + 512))[i0] = k673[i0];
-    }
-    }
-    /* mul -> f32[batch 1, 1], autograd.dlm line 36 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        ((autograd_real *)(ar + 576))[i0] = (((autograd_real *)(ar + 512))[i0] * (((autograd_real *)(ar + 320))[i0] > 0.0f ? 1.0f : 0.0f));
-    }
-    }
-    /* mul -> f32[batch 1, 1], autograd.dlm line 37 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        ((autograd_real *)(ar + 640))[i0] = (((autograd_real *)(ar + 512))[i0] * (((autograd_real *)(ar + 384))[i0] * (1.0f - ((autograd_real *)(ar + 384))[i0])));
-    }
-    }
-    /* mul -> f32[batch 1, 1], autograd.dlm line 38 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        ((autograd_real *)(ar + 704))[i0] = (((autograd_real *)(ar + 512))[i0] * (1.0f - (((autograd_real *)(ar + 448))[i0] * ((autograd_real *)(ar + 448))[i0])));
-    }
-    }
-    /* copy -> f32[4], autograd.dlm line 13 */
-    {
-    for (int64_t i0 = 0; i0 < 4; i0++) {
-        ((autograd_real *)(ar + 512))[i0] = k12[i0];
-    }
+    ((autograd_real *)(ar + 128))[0] = (((autograd_real *)(ar + 4864))[0] / a[0]);
     }
 }
 
@@ -928,51 +928,51 @@ const autograd_real *autograd_output_y(const void *state) {
 }
 
 const autograd_real *autograd_output_dx(const void *state) {
-    return (const autograd_real *)(const void *)((const unsigned char *)state + 64);
-}
-
-const autograd_real *autograd_output_dsum(const void *state) {
-    return (const autograd_real *)(const void *)((const unsigned char *)state + 576);
-}
-
-const autograd_real *autograd_output_dsquare(const void *state) {
-    return (const autograd_real *)(const void *)((const unsigned char *)state + 192);
-}
-
-const autograd_real *autograd_output_d(const void *state) {
-    return (const autograd_real *)(const void *)((const unsigned char *)state + 4480);
-}
-
-const autograd_real *autograd_output_da(const void *state) {
-    return (const autograd_real *)(const void *)((const unsigned char *)state + 256);
-}
-
-const autograd_real *autograd_output_d_over_a(const void *state) {
-    return (const autograd_real *)(const void *)((const unsigned char *)state + 320);
-}
-
-const autograd_real *autograd_output_relu_z(const void *state) {
-    return (const autograd_real *)(const void *)((const unsigned char *)state + 384);
-}
-
-const autograd_real *autograd_output_sigmoid_z(const void *state) {
-    return (const autograd_real *)(const void *)((const unsigned char *)state + 448);
-}
-
-const autograd_real *autograd_output_tanh_z(const void *state) {
-    return (const autograd_real *)(const void *)((const unsigned char *)state + 512);
-}
-
-const autograd_real *autograd_output_drelu(const void *state) {
-    return (const autograd_real *)(const void *)((const unsigned char *)state + 640);
-}
-
-const autograd_real *autograd_output_dsigmoid(const void *state) {
     return (const autograd_real *)(const void *)((const unsigned char *)state + 704);
 }
 
-const autograd_real *autograd_output_dtanh(const void *state) {
+const autograd_real *autograd_output_dsum(const void *state) {
+    return (const autograd_real *)(const void *)((const unsigned char *)state + 448);
+}
+
+const autograd_real *autograd_output_dsquare(const void *state) {
     return (const autograd_real *)(const void *)((const unsigned char *)state + 768);
+}
+
+const autograd_real *autograd_output_d(const void *state) {
+    return (const autograd_real *)(const void *)((const unsigned char *)state + 4928);
+}
+
+const autograd_real *autograd_output_da(const void *state) {
+    return (const autograd_real *)(const void *)((const unsigned char *)state + 64);
+}
+
+const autograd_real *autograd_output_d_over_a(const void *state) {
+    return (const autograd_real *)(const void *)((const unsigned char *)state + 192);
+}
+
+const autograd_real *autograd_output_relu_z(const void *state) {
+    return (const autograd_real *)(const void *)((const unsigned char *)state + 256);
+}
+
+const autograd_real *autograd_output_sigmoid_z(const void *state) {
+    return (const autograd_real *)(const void *)((const unsigned char *)state + 320);
+}
+
+const autograd_real *autograd_output_tanh_z(const void *state) {
+    return (const autograd_real *)(const void *)((const unsigned char *)state + 384);
+}
+
+const autograd_real *autograd_output_drelu(const void *state) {
+    return (const autograd_real *)(const void *)((const unsigned char *)state + 512);
+}
+
+const autograd_real *autograd_output_dsigmoid(const void *state) {
+    return (const autograd_real *)(const void *)((const unsigned char *)state + 576);
+}
+
+const autograd_real *autograd_output_dtanh(const void *state) {
+    return (const autograd_real *)(const void *)((const unsigned char *)state + 640);
 }
 
 /* The checkpoint reader: little-endian fields, CRC-32 per tensor record (docs/checkpoint.md). */

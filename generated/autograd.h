@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define AUTOGRAD_MAX_BATCH 1
-#define AUTOGRAD_STATE_BYTES 4544
+#define AUTOGRAD_STATE_BYTES 4992
 #define AUTOGRAD_PARAM_COUNT 0
 #define AUTOGRAD_PARAM_ELEMENTS 0
 #define AUTOGRAD_INPUT_X_SIZE 4 /* per example: f32[4] */

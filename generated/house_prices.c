@@ -166,11 +166,15 @@ void house_prices_backward(void *state, int n, const house_prices_real *x, const
     {
     ((house_prices_real *)(ar + 256))[0] = (1.0f / (house_prices_real)(1 * n));
     }
-    /* add -> f32[batch 64, 1], house_prices.dlm line 16 */
+    /* mul -> f32[batch 64, 1], house_prices.dlm line 16 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((house_prices_real *)(ar + 640))[i0] = ((((house_prices_real *)(ar + 256))[0] * ((house_prices_real *)(ar + 0))[i0]) + (((house_prices_real *)(ar + 256))[0] * ((house_prices_real *)(ar + 0))[i0]));
+        ((house_prices_real *)(ar + 640))[i0] = ((((house_prices_real *)(ar + 256))[0] * ((house_prices_real *)(ar + 0))[i0]) * 2.0f);
     }
+    }
+    /* matmul -> f32[1, 331], house_prices.dlm line 11 */
+    {
+    gemm(1, 0, 1, 331, n, ((house_prices_real *)(ar + 640)), 1, x, 331, ((house_prices_real *)(ar + 896)), 331, 0);
     }
     /* sum -> f32[1], house_prices.dlm line 11 */
     {
@@ -179,10 +183,6 @@ void house_prices_backward(void *state, int n, const house_prices_real *x, const
         acc += ((house_prices_real *)(ar + 640))[i0];
     }
     ((house_prices_real *)(ar + 0))[0] = (house_prices_real)acc;
-    }
-    /* matmul -> f32[1, 331], house_prices.dlm line 11 */
-    {
-    gemm(1, 0, 1, 331, n, ((house_prices_real *)(ar + 640)), 1, x, 331, ((house_prices_real *)(ar + 896)), 331, 0);
     }
 }
 

@@ -154,11 +154,15 @@ void linreg_backward(void *state, int n, const linreg_real *x, const linreg_real
     {
     ((linreg_real *)(ar + 0))[0] = (1.0f / (linreg_real)(1 * n));
     }
-    /* add -> f32[batch 10, 1], linreg.dlm line 15 */
+    /* mul -> f32[batch 10, 1], linreg.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((linreg_real *)(ar + 192))[i0] = (((((linreg_real *)(ar + 0))[0] * 0.5f) * ((linreg_real *)(ar + 64))[i0]) + ((((linreg_real *)(ar + 0))[0] * 0.5f) * ((linreg_real *)(ar + 64))[i0]));
+        ((linreg_real *)(ar + 192))[i0] = (((((linreg_real *)(ar + 0))[0] * 0.5f) * ((linreg_real *)(ar + 64))[i0]) * 2.0f);
     }
+    }
+    /* matmul -> f32[1, 2], linreg.dlm line 10 */
+    {
+    gemm(1, 0, 1, 2, n, ((linreg_real *)(ar + 192)), 1, x, 2, ((linreg_real *)(ar + 0)), 2, 0);
     }
     /* sum -> f32[1], linreg.dlm line 10 */
     {
@@ -166,11 +170,7 @@ void linreg_backward(void *state, int n, const linreg_real *x, const linreg_real
     for (int64_t i0 = 0; i0 < n; i0++) {
         acc += ((linreg_real *)(ar + 192))[i0];
     }
-    ((linreg_real *)(ar + 0))[0] = (linreg_real)acc;
-    }
-    /* matmul -> f32[1, 2], linreg.dlm line 10 */
-    {
-    gemm(1, 0, 1, 2, n, ((linreg_real *)(ar + 192)), 1, x, 2, ((linreg_real *)(ar + 64)), 2, 0);
+    ((linreg_real *)(ar + 64))[0] = (linreg_real)acc;
     }
 }
 
@@ -183,7 +183,7 @@ void linreg_step(void *state, linreg_real lr) {
     /* 0.weight */
     {
         linreg_real *p = (linreg_real *)(st + 64);
-        const linreg_real *g = ((linreg_real *)(ar + 64));
+        const linreg_real *g = ((linreg_real *)(ar + 0));
         for (int64_t i = 0; i < 2; i++) {
             linreg_real gi = g[i];
             p[i] -= lr * gi;
@@ -192,7 +192,7 @@ void linreg_step(void *state, linreg_real lr) {
     /* 0.bias */
     {
         linreg_real *p = (linreg_real *)(st + 128);
-        const linreg_real *g = ((linreg_real *)(ar + 0));
+        const linreg_real *g = ((linreg_real *)(ar + 64));
         for (int64_t i = 0; i < 1; i++) {
             linreg_real gi = g[i];
             p[i] -= lr * gi;
@@ -234,9 +234,9 @@ linreg_real linreg_evaluate(void *state, int n, const linreg_real *x, const linr
 const linreg_real *linreg_grad(const void *state, const char *name) {
     const unsigned char *ar = (const unsigned char *)state + 192;
     if (strcmp(name, "0.weight") == 0)
-        return (const linreg_real *)(const void *)(ar + 64);
-    if (strcmp(name, "0.bias") == 0)
         return (const linreg_real *)(const void *)(ar + 0);
+    if (strcmp(name, "0.bias") == 0)
+        return (const linreg_real *)(const void *)(ar + 64);
     (void)ar;
     (void)name;
     return NULL;

@@ -136,10 +136,10 @@ void polyfit_backward(void *state, int n, const polyfit_real *x, const polyfit_r
     {
     ((polyfit_real *)(ar + 0))[0] = (1.0f / (polyfit_real)(1 * n));
     }
-    /* add -> f32[batch 10, 1], polyfit.dlm line 23 */
+    /* mul -> f32[batch 10, 1], polyfit.dlm line 23 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((polyfit_real *)(ar + 192))[i0] = ((((polyfit_real *)(ar + 0))[0] * ((polyfit_real *)(ar + 64))[i0]) + (((polyfit_real *)(ar + 0))[0] * ((polyfit_real *)(ar + 64))[i0]));
+        ((polyfit_real *)(ar + 192))[i0] = ((((polyfit_real *)(ar + 0))[0] * ((polyfit_real *)(ar + 64))[i0]) * 2.0f);
     }
     }
     /* matmul -> f32[1, 4], polyfit.dlm line 18 */

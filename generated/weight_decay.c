@@ -191,10 +191,20 @@ void weight_decay_backward(void *state, int n, const weight_decay_real *x, const
     {
     ((weight_decay_real *)(ar + 0))[0] = (1.0f / (weight_decay_real)(1 * n));
     }
-    /* add -> f32[batch 5, 1], weight_decay.dlm line 24 */
+    /* mul -> f32[batch 5, 1], weight_decay.dlm line 24 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((weight_decay_real *)(ar + 128))[i0] = (((((weight_decay_real *)(ar + 0))[0] * 0.5f) * ((weight_decay_real *)(ar + 64))[i0]) + ((((weight_decay_real *)(ar + 0))[0] * 0.5f) * ((weight_decay_real *)(ar + 64))[i0]));
+        ((weight_decay_real *)(ar + 128))[i0] = (((((weight_decay_real *)(ar + 0))[0] * 0.5f) * ((weight_decay_real *)(ar + 64))[i0]) * 2.0f);
+    }
+    }
+    /* matmul -> f32[1, 200], weight_decay.dlm line 16 */
+    {
+    gemm(1, 0, 1, 200, n, ((weight_decay_real *)(ar + 128)), 1, x, 200, ((weight_decay_real *)(ar + 256)), 200, 0);
+    }
+    /* add -> f32[1, 200], weight_decay.dlm line 16 */
+    {
+    for (int64_t i0 = 0; i0 < 200; i0++) {
+        ((weight_decay_real *)(ar + 1088))[i0] = (((k21[i0] * ((weight_decay_real *)(st + 64))[i0]) * 2.0f) + ((weight_decay_real *)(ar + 256))[i0]);
     }
     }
     /* sum -> f32[1], weight_decay.dlm line 16 */
@@ -204,16 +214,6 @@ void weight_decay_backward(void *state, int n, const weight_decay_real *x, const
         acc += ((weight_decay_real *)(ar + 128))[i0];
     }
     ((weight_decay_real *)(ar + 0))[0] = (weight_decay_real)acc;
-    }
-    /* matmul -> f32[1, 200], weight_decay.dlm line 16 */
-    {
-    gemm(1, 0, 1, 200, n, ((weight_decay_real *)(ar + 128)), 1, x, 200, ((weight_decay_real *)(ar + 256)), 200, 0);
-    }
-    /* add -> f32[1, 200], weight_decay.dlm line 16 */
-    {
-    for (int64_t i0 = 0; i0 < 200; i0++) {
-        ((weight_decay_real *)(ar + 1088))[i0] = (((k21[i0] * ((weight_decay_real *)(st + 64))[i0]) + (k21[i0] * ((weight_decay_real *)(st + 64))[i0])) + ((weight_decay_real *)(ar + 256))[i0]);
-    }
     }
 }
 

@@ -1,0 +1,887 @@
+/* test_gradcheck.c: the generated code's gradients and optimizer steps, checked through the compiled C.
+ *
+ * Each test writes a small model (inline below) into a private temporary directory, compiles it with the dlc of
+ * this build (`dlc compile --dtype f64`), builds it together with tests/gradcheck_harness.c with `cc` and runs
+ * the result:
+ *   - gradients: every trainable parameter's gradient against central differences of forward_train's loss. The
+ *     models together use every op of compiler/ops.def that has a gradient rule, some with shapes drawn from a
+ *     seeded generator (GRADCHECK_SEED in the environment picks another draw);
+ *   - optimizers: the parameters before and after each step, and the gradients, are printed by the harness and the
+ *     update is recomputed here by hand: SGD, momentum, weight decay on chosen parameters, Adam's bias-corrected
+ *     steps, the L1 proximal step;
+ *   - a tied layer's gradient is the sum of its two uses, a const gets no gradient and no update, and D2L 2.5's
+ *     grad(2 * dot(x, x), x) is 4x.
+ * A failure prints the model, the parameter and the numbers; the directory is kept then, and removed otherwise.
+ * GRADCHECK_VERBOSE=1 prints every parameter's result. */
+#include <CUnit/Basic.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef SOURCE_ROOT
+#define SOURCE_ROOT "."
+#endif
+#ifndef DLC_PATH
+#define DLC_PATH "dlc"
+#endif
+
+static char workdir[] = "/tmp/dlc-gradcheck-XXXXXX";
+static bool any_failure;
+
+/* ---- small utilities ---- */
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...) {
+    va_list ap;
+    va_start(ap, f);
+    int len = vsnprintf(NULL, 0, f, ap);
+    va_end(ap);
+    char *s = malloc((size_t)len + 1);
+    va_start(ap, f);
+    vsnprintf(s, (size_t)len + 1, f, ap);
+    va_end(ap);
+    return s;
+}
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fmt("(cannot read %s)", path);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)len + 1);
+    size_t got = fread(s, 1, (size_t)len, f);
+    s[got] = 0;
+    fclose(f);
+    return s;
+}
+
+static int mkdir_p(const char *path) { return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1; }
+
+/* Removes the work directory: files, and directories one level down. */
+static void remove_tree(const char *path) {
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *p = fmt("%s/%s", path, e->d_name);
+        if (unlink(p) != 0)
+            remove_tree(p);
+        free(p);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+static bool write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return false;
+    fputs(text, f);
+    return fclose(f) == 0;
+}
+
+/* Runs argv (no shell) with stdout and stderr going to `log`; returns the exit status, or -1. */
+static int run(char *const argv[], const char *log) {
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0)
+            _exit(127);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The test's own generator (SplitMix64), for the shapes drawn at random. */
+static uint64_t shape_rng;
+static int draw(int lo, int hi) {
+    uint64_t z = (shape_rng += 0x9E3779B97F4A7C15u);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    z ^= z >> 31;
+    return lo + (int)(z % (uint64_t)(hi - lo + 1));
+}
+
+static void fail(const char *what, const char *detail) {
+    any_failure = true;
+    printf("\n  FAILED: %s\n%s\n", what, detail ? detail : "");
+}
+
+/* ---- compiling a model with its harness ---- */
+
+typedef struct Build {
+    const char *name;
+    char *exe;
+} Build;
+
+/* Writes name.dlm, compiles it with dlc (extra flags in `dlc_flags`, space-free words separated by one space) and
+ * links it with the harness. `inputs` is the harness's INPUTS list: "F(x,X) L(y,Y,10)". */
+static bool build(Build *b, const char *name, const char *text, const char *inputs, const char *dlc_flags) {
+    b->name = name;
+    char *dlm = fmt("%s/%s.dlm", workdir, name), *log = fmt("%s/%s.log", workdir, name);
+    char *dir = fmt("%s/%s.out", workdir, name);
+    if (mkdir_p(dir) != 0 || !write_text(dlm, text)) {
+        fail(name, "cannot write the model");
+        return false;
+    }
+    char *argv[16] = {DLC_PATH, "compile", dlm, "-o", dir};
+    int k = 5;
+    char *flags = strdup(dlc_flags);
+    for (char *w = strtok(flags, " "); w && k < 15; w = strtok(NULL, " "))
+        argv[k++] = w;
+    argv[k] = NULL;
+    if (run(argv, log) != 0) {
+        fail(fmt("%s: dlc compile failed", name), fmt("%s\n--- model ---\n%s", slurp(log), text));
+        return false;
+    }
+    char *uc = strdup(name);
+    for (char *p = uc; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    b->exe = fmt("%s/%s.exe", workdir, name);
+    char *cc[] = {"cc",
+                  "-std=c11",
+                  "-O1",
+                  "-Wall",
+                  "-Wextra",
+                  "-Wconversion",
+                  "-pedantic",
+                  "-Werror",
+                  "-I",
+                  dir,
+                  fmt("-DMODEL=%s", name),
+                  fmt("-DMODEL_UC=%s", uc),
+                  fmt("-DMODEL_H=\"%s.h\"", name),
+                  fmt("-DINPUTS=%s", inputs),
+                  SOURCE_ROOT "/tests/gradcheck_harness.c",
+                  fmt("%s/%s.c", dir, name),
+                  "-o",
+                  b->exe,
+                  "-lopenblas",
+                  "-lm",
+                  NULL};
+    if (run(cc, log) != 0) {
+        fail(fmt("%s: the generated C does not compile", name), fmt("%s\n--- model ---\n%s", slurp(log), text));
+        return false;
+    }
+    return true;
+}
+
+/* Runs the harness with `args` (space-separated); its output is returned in *out. */
+static int harness(const Build *b, const char *args, char **out) {
+    char *log = fmt("%s/%s.run.log", workdir, b->name);
+    char *argv[16] = {b->exe};
+    int k = 1;
+    char *a = strdup(args);
+    for (char *w = strtok(a, " "); w && k < 15; w = strtok(NULL, " "))
+        argv[k++] = w;
+    argv[k] = NULL;
+    int rc = run(argv, log);
+    *out = slurp(log);
+    return rc;
+}
+
+/* ---- 1. gradients against central differences ---- */
+
+/* Compiles `text` in f64 and checks every trainable parameter on n examples. */
+static void gradcheck(const char *name, const char *text, const char *inputs, int n, const char *dlc_flags) {
+    Build b;
+    if (!build(&b, name, text, inputs, fmt("--dtype f64%s%s", *dlc_flags ? " " : "", dlc_flags))) {
+        CU_FAIL("model did not build");
+        return;
+    }
+    char *out;
+    /* 40 samples per parameter: all of a small one; relative error 1e-6 with h = 1e-5 in f64 */
+    int rc = harness(&b, fmt("check 7 %d 40 1e-6", n), &out);
+    CU_ASSERT_EQUAL(rc, 0);
+    /* every parameter line says how it went; a model whose harness printed none checked nothing */
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "param "));
+    if (rc != 0)
+        fail(fmt("gradient check of model %s", name), fmt("%s--- model ---\n%s", out, text));
+    else if (getenv("GRADCHECK_VERBOSE"))
+        printf("\n%s", out);
+}
+
+/* Element-wise unary ops, mean over the batch and over an axis, broadcasting of [6] and [1]. */
+static void test_grad_unary(void) {
+    gradcheck("gc_unary",
+              "input x: f32[batch, 6]\n"
+              "param w: [6] = normal(0, 1)\n"
+              "param c: [1] = normal(0, 1)\n"
+              "h = x * w + c\n"
+              "a = exp(-h) + log(h * h + 1) + abs(h) + sqrt(h * h + 0.5) + relu(h) + sigmoid(h) * tanh(h)\n"
+              "output a\n"
+              "train {\n"
+              "    loss = mean(a) + mean(mean(a, axis=1) * exp(sum(w) / 10))\n"
+              "    optimizer = sgd(lr = 0.1)\n"
+              "    batch = 5\n"
+              "}\n",
+              "F(x,X)", 4, "");
+}
+
+/* Binary ops with broadcasting, pow with constant and tensor exponents, maximum, minimum, where. */
+static void test_grad_binary(void) {
+    gradcheck("gc_binary",
+              "input x: f32[batch, 5]\n"
+              "param a: [5] = normal(0, 1)\n"
+              "param b: [5] = normal(0, 1)\n"
+              "param p: [5] = uniform(0.5, 1.5)\n"
+              "param s: [1, 1] = uniform(0.5, 1.5)\n"
+              "u = x * a + b\n"
+              "v = x - b * a\n"
+              "pos = sigmoid(u) + 0.5\n"
+              "r = u / (1 + v * v) + (u - v) * a - s\n"
+              "q = u ** 2 + v ** 3 + pos ** 0.5 + pos ** p + pow(pos, 1.5) + s ** p\n"
+              "m = max(u, v) + min(u, 2 * v) + max(u, 0.1) + min(0.2, v)\n"
+              "w = where(u > v, u * v, u - v) + where(v < 0, exp(v), v / s)\n"
+              "output m\n"
+              "train {\n"
+              "    loss = mean(r + q + m + w)\n"
+              "    optimizer = sgd(lr = 0.1)\n"
+              "    batch = 6\n"
+              "}\n",
+              "F(x,X)", 6, "");
+}
+
+/* sum and max over chosen axes, with and without keepdim, over the batch and over everything; reshape, flatten. */
+static void test_grad_reduce(void) {
+    int d1 = draw(2, 4), d2 = draw(2, 5);
+    char *text = fmt("input x: f32[batch, %d, %d]\n"
+                     "param w: [%d, %d] = normal(0, 1)\n"
+                     "param v: [%d] = normal(0, 1)\n"
+                     "h = tanh(x * w + v)\n"
+                     "s1 = sum(h, axis=2)\n"
+                     "s2 = sum(h, axis=1, keepdim=true)\n"
+                     "s3 = sum(h, axis=0)\n"
+                     "m1 = max(h, axis=2)\n"
+                     "m2 = max(h, axis=(1, 2), keepdim=true)\n"
+                     "m3 = max(h, axis=0, keepdim=true)\n"
+                     "f = flatten(h)\n"
+                     "r = reshape(f, [batch, %d, %d])\n"
+                     "output f\n"
+                     "train {\n"
+                     "    loss = (sum(s1 * s1) / 10 + mean(s2 * m2) + sum(m1 * m1) + max(h * v) + sum(s3 * w)\n"
+                     "        + sum(m3 * h) / 7 + mean(sum(r * reshape(w, [%d, %d]), axis=(1, 2)) * sum(f, axis=1)))\n"
+                     "    optimizer = sgd(lr = 0.1)\n"
+                     "    batch = 4\n"
+                     "}\n",
+                     d1, d2, d1, d2, d2, d2, d1, d2, d1);
+    gradcheck("gc_reduce", text, "F(x,X)", 3, "");
+}
+
+/* Matrix products in every arrangement the language allows: x @ W, linear (x @ W^T + b), a parameter on the
+ * left, transpose on either side, a product of parameters; with BLAS and with the portable loops. */
+static const char *matmul_text(void) {
+    static char *text;
+    if (!text) {
+        int k = draw(2, 6), m = draw(2, 5), r = draw(2, 4);
+        text = fmt("input x: f32[batch, %d]\n"
+                   "param w: [%d, %d] = normal(0, 0.5)\n"
+                   "param a: [%d, %d] = normal(0, 0.5)\n"
+                   "param b: [%d, %d] = normal(0, 0.5)\n"
+                   "h = tanh(x @ w)\n"
+                   "g = x |> linear(%d)\n"
+                   "k = transpose(a) @ b\n"
+                   "q = h @ transpose(b)\n"
+                   "z = x @ (w + k)\n"
+                   "output q\n"
+                   "train {\n"
+                   "    loss = mean(h * g) + mean(q * q) + mean(z) + sum((a @ w) ** 2) / 10\n"
+                   "    optimizer = sgd(lr = 0.1)\n"
+                   "    batch = 5\n"
+                   "}\n",
+                   k, k, m, r, k, r, m, m);
+    }
+    return text;
+}
+
+static void test_grad_matmul(void) { gradcheck("gc_matmul", matmul_text(), "F(x,X)", 5, ""); }
+static void test_grad_matmul_portable(void) {
+    gradcheck("gc_matmul_portable", matmul_text(), "F(x,X)", 3, "--portable");
+}
+
+/* concat (batched along features, parameters along rows; its gradient slices), softmax, log_softmax and the
+ * cross-entropy against integer labels. */
+static void test_grad_concat_softmax(void) {
+    int c = draw(3, 6);
+    char *text = fmt("input x: f32[batch, 4]\n"
+                     "input y: i32[batch]\n"
+                     "param wa: [2, 3] = normal(0, 0.5)\n"
+                     "param wb: [1, 3] = normal(0, 0.5)\n"
+                     "h1 = x |> linear(3)\n"
+                     "h2 = tanh(x |> linear(2))\n"
+                     "cat = concat([h1, h2, x], axis=1)\n"
+                     "logits = cat |> linear(%d)\n"
+                     "p = softmax(cat)\n"
+                     "lp = log_softmax(logits)\n"
+                     "wab = concat([wa, wb], axis=0)\n"
+                     "t = h1 @ wab\n"
+                     "output logits\n"
+                     "train {\n"
+                     "    loss = (cross_entropy(logits, y) + mean(p * cat) + mean(lp * sigmoid(logits))\n"
+                     "        + mean(t * t) + mean(h2 |> softmax))\n"
+                     "    optimizer = sgd(lr = 0.1)\n"
+                     "    batch = 6\n"
+                     "}\n",
+                     c);
+    gradcheck("gc_concat_softmax", text, fmt("F(x,X) L(y,Y,%d)", c), 5, "");
+}
+
+/* conv2d: random channels, input size, non-square kernel, stride and padding; with and without bias. The input is
+ * scaled by a parameter first, so the first convolution's input gradient (with those strides and paddings) is
+ * needed too. */
+static void test_grad_conv(void) {
+    int ci = draw(1, 3), h = draw(5, 8), w = draw(5, 9), o1 = draw(2, 4), o2 = draw(1, 3);
+    int kh = draw(1, 3), kw = kh % 3 + 1, sh = draw(1, 2), sw = 3 - sh, ph = draw(0, kh / 2 + 1), pw = draw(0, 1);
+    int s2h = draw(1, 2), s2w = draw(1, 2);
+    char *text = fmt("input x: f32[batch, %d, %d, %d]\n"
+                     "param scale: [%d, 1, 1] = uniform(0.5, 1.5)\n"
+                     "h = x * scale |> conv2d(%d, kernel=(%d, %d), stride=(%d, %d), padding=(%d, %d)) |> tanh\n"
+                     "h = h |> conv2d(%d, kernel=(2, 1), stride=(%d, %d), padding=(1, 0), bias=false)\n"
+                     "output h\n"
+                     "train {\n"
+                     "    loss = mean(h * h) + mean(sigmoid(h))\n"
+                     "    optimizer = sgd(lr = 0.1)\n"
+                     "    batch = 3\n"
+                     "}\n",
+                     ci, h, w, ci, o1, kh, kw, sh, sw, ph, pw, o2, s2h, s2w);
+    gradcheck("gc_conv", text, "F(x,X)", 2, "");
+}
+
+/* max_pool and avg_pool with random windows, strides and padding (the padding counts in the average). */
+static void test_grad_pool(void) {
+    int c = draw(1, 3), h = draw(6, 9), w = draw(6, 9), win = draw(2, 3), stride = draw(1, 3), pad = draw(0, win / 2);
+    char *text = fmt("input x: f32[batch, %d, %d, %d]\n"
+                     "h = x |> conv2d(%d, kernel=3, padding=1) |> tanh\n"
+                     "a = h |> max_pool(%d, stride=%d, padding=%d)\n"
+                     "b = h |> avg_pool((2, 3), stride=(1, 2), padding=(1, 1))\n"
+                     "c = h |> max_pool((3, 2), stride=(2, 1), padding=(1, 1))\n"
+                     "d = h |> avg_pool(%d, stride=%d, padding=%d)\n"
+                     "output a\n"
+                     "train {\n"
+                     "    loss = mean(a * a) + mean(b * b) + mean(c) + mean(d * d)\n"
+                     "    optimizer = sgd(lr = 0.1)\n"
+                     "    batch = 3\n"
+                     "}\n",
+                     c, h, w, c + 1, win, stride, pad, win, stride, pad);
+    gradcheck("gc_pool", text, "F(x,X)", 3, "");
+}
+
+/* Dropout: the masks are a function of the step counter, so forward_train repeats itself between steps. The
+ * constants after it have different node ids in the training and the inference graph (the masks are only in the
+ * first), which once gave two C constants one name. */
+static void test_grad_dropout(void) {
+    gradcheck("gc_dropout",
+              "input x: f32[batch, 6]\n"
+              "h = x |> linear(8) |> tanh |> dropout(0.5)\n"
+              "h = h * tensor([1, 2, 3, 4, 5, 6, 7, 8]) / 4 + tensor([8, 7, 6, 5, 4, 3, 2, 1]) / 8\n"
+              "h = h |> linear(3) |> dropout(0.3)\n"
+              "output h\n"
+              "train {\n"
+              "    loss = mean(h * h) + mean(h)\n"
+              "    optimizer = sgd(lr = 0.1)\n"
+              "    batch = 5\n"
+              "}\n",
+              "F(x,X)", 5, "");
+}
+
+/* A bounded data-dependent loop (it stops after a few of its 10 iterations), a tied layer applied twice and a
+ * constant that gets no gradient. */
+static void test_grad_while_tied(void) {
+    gradcheck("gc_while_tied",
+              "input x: f32[batch, 5]\n"
+              "const r: [5, 5] = uniform(-1, 1)\n"
+              "param s: [5] = uniform(0.5, 1.5)\n"
+              "shared = linear(5)\n"
+              "h = x |> shared |> tanh\n"
+              "h = tanh(h @ r + 1)\n"
+              "h = h |> shared\n"
+              "while mean(h * h) < 4 max 10 {\n"
+              "    h = h * 1.6 + tanh(h * s)\n"
+              "}\n"
+              "output h\n"
+              "train {\n"
+              "    loss = mean(h * h) / 10 + mean(h)\n"
+              "    optimizer = sgd(lr = 0.1)\n"
+              "    batch = 4\n"
+              "}\n",
+              "F(x,X)", 4, "");
+}
+
+/* The library losses, and a loss holding gradients (double backpropagation): the gradient of the loss then
+ * runs through the backward graph's own ops: divcount, the matmul transposes, and copy, which broadcasts the
+ * adjoint of sum(h, axis=1) (a function of w) back over h. */
+static void test_grad_losses_second_order(void) {
+    gradcheck("gc_second_order",
+              "input x: f32[batch, 4]\n"
+              "input t: f32[batch, 2]\n"
+              "param w: [4, 3] = normal(0, 0.5)\n"
+              "h = tanh(x @ w)\n"
+              "yhat = h |> linear(2)\n"
+              "e = mean(h * h)\n"
+              "gx = grad(e, x)\n"
+              "gw = grad(sum(yhat * yhat), w)\n"
+              "gs = grad(sum(sum(h, axis=1) ** 2), w)\n"
+              "output yhat\n"
+              "train {\n"
+              "    loss = (squared_loss(yhat, t) + mse(yhat, t) + 0.1 * l2_penalty(param(\"1.weight\"))\n"
+              "        + 0.01 * l1_penalty(params(\"*.bias\")) + sum(gx * gx) + mean(gw * gw) + mean(gs * gs) + e)\n"
+              "    optimizer = sgd(lr = 0.1)\n"
+              "    batch = 4\n"
+              "}\n",
+              "F(x,X) F(t,T)", 3, "");
+}
+
+/* ---- 2. optimizer steps recomputed by hand ---- */
+
+/* One harness trace: per step, the loss and every parameter before, its gradient and after. */
+typedef struct Rec {
+    char kind[8];
+    int step;
+    char name[64];
+    int trainable;
+    bool null;
+    int n;
+    double *v;
+} Rec;
+
+typedef struct Trace {
+    Rec *r;
+    int n;
+    double loss[8];
+} Trace;
+
+static bool trace_parse(const char *text, Trace *t) {
+    memset(t, 0, sizeof *t);
+    char *copy = strdup(text), *save = NULL;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        int step, off;
+        double loss;
+        if (sscanf(line, "loss %d %lf", &step, &loss) == 2 && step >= 0 && step < 8) {
+            t->loss[step] = loss;
+            continue;
+        }
+        Rec r = {0};
+        if (sscanf(line, "%7s %d %63s %d%n", r.kind, &r.step, r.name, &r.trainable, &off) != 4)
+            return false;
+        char *p = line + off;
+        r.null = strstr(p, "null") != NULL;
+        r.v = malloc(sizeof(double) * (strlen(p) / 2 + 1));
+        for (char *end;; p = end) {
+            double x = strtod(p, &end);
+            if (end == p)
+                break;
+            r.v[r.n++] = x;
+        }
+        t->r = realloc(t->r, sizeof(Rec) * (size_t)(t->n + 1));
+        t->r[t->n++] = r;
+    }
+    free(copy);
+    return t->n > 0;
+}
+
+static const Rec *trace_get(const Trace *t, int step, const char *name, const char *kind) {
+    for (int i = 0; i < t->n; i++)
+        if (t->r[i].step == step && strcmp(t->r[i].name, name) == 0 && strcmp(t->r[i].kind, kind) == 0)
+            return &t->r[i];
+    return NULL;
+}
+
+/* Compiles `text` and runs `steps` steps at learning rate lr; false (and a message) when anything fails. */
+static bool run_trace(const char *name, const char *text, const char *inputs, const char *dtype, int steps, double lr,
+                      const char *values, Trace *t) {
+    Build b;
+    if (!build(&b, name, text, inputs, fmt("--dtype %s", dtype)))
+        return false;
+    char *out;
+    int rc = harness(&b, fmt("trace 11 3 %d %.17g%s%s", steps, lr, values ? " " : "", values ? values : ""), &out);
+    if (rc != 0 || !trace_parse(out, t)) {
+        fail(fmt("%s: the harness failed (exit %d)", name, rc), out);
+        return false;
+    }
+    return true;
+}
+
+static const char *opt_model(const char *optimizer) {
+    return fmt("input x: f32[batch, 3]\n"
+               "input t: f32[batch, 2]\n"
+               "yhat = x |> linear(4) |> tanh |> linear(2)\n"
+               "output yhat\n"
+               "train {\n"
+               "    loss = squared_loss(yhat, t)\n"
+               "    optimizer = %s\n"
+               "    batch = 4\n"
+               "}\n",
+               optimizer);
+}
+
+static const char *const opt_params[] = {"0.weight", "0.bias", "2.weight", "2.bias"};
+
+/* The expected update of one element; `state` holds the optimizer's per-element memory (momentum, or Adam's m
+ * and v), zero before the first step. */
+typedef double (*UpdateFn)(const char *param, int step, double p, double g, double *state, double lr);
+
+static bool quiet_mismatch; /* for the checks that expect a mismatch */
+
+/* Compares every element of every parameter over every step with `update`; returns the number of mismatches. */
+static int check_updates(const char *model, const Trace *t, int steps, double lr, UpdateFn update, double tol) {
+    int bad = 0;
+    for (size_t k = 0; k < sizeof opt_params / sizeof opt_params[0]; k++) {
+        const Rec *r0 = trace_get(t, 1, opt_params[k], "before");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(r0);
+        double *state = calloc((size_t)r0->n * 2, sizeof(double));
+        for (int s = 1; s <= steps; s++) {
+            const Rec *p = trace_get(t, s, opt_params[k], "before"), *g = trace_get(t, s, opt_params[k], "grad");
+            const Rec *a = trace_get(t, s, opt_params[k], "after");
+            CU_ASSERT_FATAL(p && g && a && !g->null && p->n == g->n && p->n == a->n && p->n > 0);
+            for (int i = 0; i < p->n; i++) {
+                double want = update(opt_params[k], s, p->v[i], g->v[i], state + 2 * i, lr);
+                double err = fabs(a->v[i] - want) / fmax(fabs(want), 1e-3);
+                if (!(err <= tol)) {
+                    if (bad++ < 5 && !quiet_mismatch)
+                        printf("\n  %s step %d %s[%d]: before %.17g, grad %.17g: after %.17g, by hand %.17g\n", model,
+                               s, opt_params[k], i, p->v[i], g->v[i], a->v[i], want);
+                }
+                /* the next step starts from where this one ended */
+                const Rec *next = s < steps ? trace_get(t, s + 1, opt_params[k], "before") : NULL;
+                if (s < steps)
+                    CU_ASSERT_TRUE(next && next->n == a->n && next->v[i] == a->v[i]);
+            }
+        }
+        free(state);
+    }
+    return bad;
+}
+
+/* Every parameter moved: an update that did nothing would otherwise pass a formula that is nearly the identity. */
+static bool all_moved(const Trace *t) {
+    for (size_t k = 0; k < sizeof opt_params / sizeof opt_params[0]; k++) {
+        const Rec *p = trace_get(t, 1, opt_params[k], "before"), *a = trace_get(t, 1, opt_params[k], "after");
+        if (!p || !a || memcmp(p->v, a->v, sizeof(double) * (size_t)p->n) == 0)
+            return false;
+    }
+    return true;
+}
+
+static bool is_weight(const char *name) { return strstr(name, ".weight") != NULL; }
+
+static double up_sgd(const char *n, int s, double p, double g, double *m, double lr) {
+    (void)n, (void)s, (void)m;
+    return p - lr * g;
+}
+
+static double up_momentum(const char *n, int s, double p, double g, double *m, double lr) {
+    (void)n, (void)s;
+    m[0] = 0.9 * m[0] + g; /* PyTorch's SGD: the buffer starts at the first gradient */
+    return p - lr * m[0];
+}
+
+static double up_decay(const char *n, int s, double p, double g, double *m, double lr) {
+    (void)s, (void)m;
+    return p - lr * (g + (is_weight(n) ? 0.25 * p : 0)); /* weight_decay = 0.25 on "*.weight" only */
+}
+
+static double up_adam(const char *n, int s, double p, double g, double *mv, double lr) {
+    (void)n;
+    const double b1 = 0.8, b2 = 0.9, eps = 1e-6;
+    mv[0] = b1 * mv[0] + (1 - b1) * g;
+    mv[1] = b2 * mv[1] + (1 - b2) * g * g;
+    double mhat = mv[0] / (1 - pow(b1, s)), vhat = mv[1] / (1 - pow(b2, s));
+    return p - lr * mhat / (sqrt(vhat) + eps);
+}
+
+static double up_l1(const char *n, int s, double p, double g, double *m, double lr) {
+    (void)s, (void)m;
+    double q = p - lr * g;
+    if (!is_weight(n)) /* l1_on = "*.weight" */
+        return q;
+    double thr = lr * 0.5;
+    return q > thr ? q - thr : q < -thr ? q + thr : 0;
+}
+
+static void optimizer_case(const char *name, const char *optimizer, const char *dtype, int steps, UpdateFn update,
+                           double tol) {
+    Trace t;
+    const double lr = 0.5;
+    if (!run_trace(name, opt_model(optimizer), "F(x,X) F(t,T)", dtype, steps, lr, NULL, &t)) {
+        CU_FAIL("trace failed");
+        return;
+    }
+    CU_ASSERT_TRUE(all_moved(&t));
+    int bad = check_updates(name, &t, steps, lr, update, tol);
+    CU_ASSERT_EQUAL(bad, 0);
+    if (bad)
+        fail(fmt("%s: %d elements differ from the step computed by hand (%s)", name, bad, optimizer), NULL);
+}
+
+static void test_opt_sgd(void) { optimizer_case("opt_sgd", "sgd(lr = 0.5)", "f64", 2, up_sgd, 1e-12); }
+
+/* f32: the step is computed in float, so the comparison allows float rounding */
+static void test_opt_momentum(void) {
+    optimizer_case("opt_momentum", "sgd(lr = 0.5, momentum = 0.9)", "f32", 3, up_momentum, 1e-5);
+}
+
+static void test_opt_weight_decay(void) {
+    optimizer_case("opt_decay", "sgd(lr = 0.5, weight_decay = 0.25, decay = \"*.weight\")", "f64", 2, up_decay, 1e-12);
+}
+
+static void test_opt_adam(void) {
+    optimizer_case("opt_adam", "adam(lr = 0.5, beta1 = 0.8, beta2 = 0.9, eps = 1e-6)", "f64", 2, up_adam, 1e-12);
+}
+
+static void test_opt_l1(void) {
+    optimizer_case("opt_l1", "sgd(lr = 0.5, l1 = 0.5, l1_on = \"*.weight\")", "f64", 2, up_l1, 1e-12);
+}
+
+/* The other checks can fail only if the formulas tell the optimizers apart: on one trace, each wrong formula
+ * must miss. The L1 step, in particular, must have set some weights to exactly zero and shrunk others. */
+static void test_opt_formulas_discriminate(void) {
+    Trace t;
+    const double lr = 0.5;
+    if (!run_trace("opt_l1_again", opt_model("sgd(lr = 0.5, l1 = 0.5, l1_on = \"*.weight\")"), "F(x,X) F(t,T)", "f64",
+                   2, lr, NULL, &t)) {
+        CU_FAIL("trace failed");
+        return;
+    }
+    int zeros = 0, shrunk = 0;
+    const Rec *p = trace_get(&t, 1, "0.weight", "before"), *g = trace_get(&t, 1, "0.weight", "grad");
+    const Rec *a = trace_get(&t, 1, "0.weight", "after");
+    CU_ASSERT_FATAL(p && g && a);
+    for (int i = 0; i < a->n; i++) {
+        zeros += a->v[i] == 0;
+        shrunk += a->v[i] != 0 && fabs(a->v[i]) < fabs(p->v[i] - lr * g->v[i]);
+    }
+    CU_ASSERT_TRUE(zeros > 0);
+    CU_ASSERT_TRUE(shrunk > 0);
+    printf("(l1: %d of %d weights zeroed, %d shrunk) ", zeros, a->n, shrunk);
+    /* plain SGD, decay and Adam must all disagree with this trace */
+    quiet_mismatch = true;
+    CU_ASSERT_TRUE(check_updates("l1 trace", &t, 2, lr, up_sgd, 1e-12) > 0);
+    CU_ASSERT_TRUE(check_updates("l1 trace", &t, 2, lr, up_decay, 1e-12) > 0);
+    CU_ASSERT_TRUE(check_updates("l1 trace", &t, 2, lr, up_adam, 1e-12) > 0);
+    CU_ASSERT_TRUE(check_updates("l1 trace", &t, 2, lr, up_momentum, 1e-12) > 0);
+    quiet_mismatch = false;
+}
+
+/* ---- 3. tied parameters, constants, D2L's autograd ---- */
+
+static const char *tied_model(const char *layers, const char *extra) {
+    return fmt("input x: f32[batch, 4]\n"
+               "%s"
+               "h = %s\n"
+               "output h\n"
+               "train {\n"
+               "    loss = mean(h * h) + mean(h)\n"
+               "    optimizer = sgd(lr = 0.1)\n"
+               "    batch = 3\n"
+               "}\n",
+               extra, layers);
+}
+
+static double max_rel_diff(const double *a, const double *b, int n) {
+    double w = 0;
+    for (int i = 0; i < n; i++)
+        w = fmax(w, fabs(a[i] - b[i]) / fmax(fmax(fabs(a[i]), fabs(b[i])), 1e-3));
+    return w;
+}
+
+/* One linear layer applied twice: its gradient is the sum of the gradients of two separate layers holding the
+ * same values. */
+static void test_tied_is_sum_of_uses(void) {
+    Trace ta, tb;
+    if (!run_trace("tied_one", tied_model("x |> shared |> tanh |> shared", "shared = linear(4)\n"), "F(x,X)", "f64", 1,
+                   0.1, NULL, &ta)) {
+        CU_FAIL("trace failed");
+        return;
+    }
+    /* the two-layer network starts from the tied layer's values */
+    char *values = fmt("%s/tied_values.txt", workdir);
+    FILE *f = fopen(values, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    const char *pn[2] = {"weight", "bias"};
+    for (int k = 0; k < 2; k++) {
+        const Rec *r = trace_get(&ta, 1, fmt("shared.%s", pn[k]), "before");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+        for (int i = 0; i < r->n; i++)
+            fprintf(f, "first.%s %d %.17g\nsecond.%s %d %.17g\n", pn[k], i, r->v[i], pn[k], i, r->v[i]);
+    }
+    fclose(f);
+    if (!run_trace("tied_two", tied_model("x |> linear(4) as first |> tanh |> linear(4) as second", ""), "F(x,X)",
+                   "f64", 1, 0.1, values, &tb)) {
+        CU_FAIL("trace failed");
+        return;
+    }
+    /* the same function of the same inputs */
+    CU_ASSERT_DOUBLE_EQUAL(ta.loss[1], tb.loss[1], 1e-12 * fabs(ta.loss[1]));
+    for (int k = 0; k < 2; k++) {
+        const Rec *g = trace_get(&ta, 1, fmt("shared.%s", pn[k]), "grad");
+        const Rec *g1 = trace_get(&tb, 1, fmt("first.%s", pn[k]), "grad");
+        const Rec *g2 = trace_get(&tb, 1, fmt("second.%s", pn[k]), "grad");
+        CU_ASSERT_FATAL(g && g1 && g2 && !g->null && !g1->null && !g2->null && g->n == g1->n && g->n == g2->n);
+        double *sum = malloc(sizeof(double) * (size_t)g->n);
+        for (int i = 0; i < g->n; i++)
+            sum[i] = g1->v[i] + g2->v[i];
+        double err = max_rel_diff(g->v, sum, g->n);
+        CU_ASSERT_TRUE(err < 1e-10);
+        if (!(err < 1e-10))
+            fail(fmt("tied shared.%s: gradient differs from first + second by %.3g (relative)", pn[k], err), NULL);
+        /* the two uses contribute differently, so a gradient holding only one of them would fail above */
+        CU_ASSERT_TRUE(max_rel_diff(g1->v, g2->v, g->n) > 1e-3);
+        CU_ASSERT_TRUE(max_rel_diff(g->v, g1->v, g->n) > 1e-3);
+        CU_ASSERT_TRUE(max_rel_diff(g->v, g2->v, g->n) > 1e-3);
+        free(sum);
+    }
+}
+
+/* A const tensor is part of the computation but gets no gradient, and the step (which decays every parameter
+ * it updates) leaves it alone. */
+static void test_const_not_trained(void) {
+    Trace t;
+    const char *text = "input x: f32[batch, 4]\n"
+                       "const r: [4, 4] = uniform(-1, 1)\n"
+                       "h = x |> linear(4) |> tanh\n"
+                       "h = h @ r |> linear(2)\n"
+                       "output h\n"
+                       "train {\n"
+                       "    loss = mean(h * h)\n"
+                       "    optimizer = sgd(lr = 0.1, momentum = 0.5, weight_decay = 0.5, decay = \"*\")\n"
+                       "    batch = 3\n"
+                       "}\n";
+    if (!run_trace("const_r", text, "F(x,X)", "f64", 2, 0.1, NULL, &t)) {
+        CU_FAIL("trace failed");
+        return;
+    }
+    for (int s = 1; s <= 2; s++) {
+        const Rec *b = trace_get(&t, s, "r", "before"), *g = trace_get(&t, s, "r", "grad");
+        const Rec *a = trace_get(&t, s, "r", "after");
+        CU_ASSERT_FATAL(b && g && a);
+        CU_ASSERT_EQUAL(b->trainable, 0);
+        CU_ASSERT_TRUE(g->null);
+        CU_ASSERT_EQUAL(b->n, 16);
+        CU_ASSERT_EQUAL(a->n, 16);
+        CU_ASSERT_TRUE(b->n == a->n && memcmp(b->v, a->v, sizeof(double) * (size_t)b->n) == 0);
+        /* while a trainable parameter, decayed as the const would be if the step touched it, moves */
+        const Rec *wb = trace_get(&t, s, "0.weight", "before"), *wa = trace_get(&t, s, "0.weight", "after");
+        const Rec *wg = trace_get(&t, s, "0.weight", "grad");
+        CU_ASSERT_FATAL(wb && wa && wg);
+        CU_ASSERT_EQUAL(wb->trainable, 1);
+        CU_ASSERT_FALSE(wg->null);
+        CU_ASSERT_TRUE(memcmp(wb->v, wa->v, sizeof(double) * (size_t)wb->n) != 0);
+    }
+    /* the const is used: the loss depends on it (a const multiplied by zero would make this test empty) */
+    const Rec *g3 = trace_get(&t, 1, "2.weight", "grad");
+    CU_ASSERT_TRUE(g3 && !g3->null && g3->n == 8);
+}
+
+/* D2L 2.5.1: y = 2 * dot(x, x) at x = [0, 1, 2, 3] is 28, and grad(y, x) = 4x = [0, 4, 8, 12]. */
+static void test_d2l_autograd(void) {
+    const char *text = "input x: f32[4]\n"
+                       "output y = 2 * dot(x, x)\n"
+                       "output dx = grad(y, x)\n";
+    char *dlm = fmt("%s/d2l_autograd.dlm", workdir), *dir = fmt("%s/d2l_autograd.out", workdir);
+    char *log = fmt("%s/d2l_autograd.log", workdir), *main_c = fmt("%s/d2l_autograd_main.c", workdir);
+    char *exe = fmt("%s/d2l_autograd.exe", workdir);
+    CU_ASSERT_FATAL(mkdir_p(dir) == 0 && write_text(dlm, text));
+    char *dlc[] = {DLC_PATH, "compile", dlm, "-o", dir, NULL};
+    int rc = run(dlc, log);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_FATAL(write_text(main_c, "#include <stdio.h>\n#include <stdlib.h>\n#include \"d2l_autograd.h\"\n"
+                                       "int main(void) {\n"
+                                       "    void *st = aligned_alloc(64, (D2L_AUTOGRAD_STATE_BYTES + 63) / 64 * 64);\n"
+                                       "    d2l_autograd_init(st, 1);\n"
+                                       "    const d2l_autograd_real x[4] = {0, 1, 2, 3};\n"
+                                       "    d2l_autograd_forward(st, 1, x);\n"
+                                       "    const d2l_autograd_real *y = d2l_autograd_output_y(st);\n"
+                                       "    const d2l_autograd_real *dx = d2l_autograd_output_dx(st);\n"
+                                       "    printf(\"%.9g %.9g %.9g %.9g %.9g\\n\", (double)y[0], (double)dx[0],\n"
+                                       "           (double)dx[1], (double)dx[2], (double)dx[3]);\n"
+                                       "    free(st);\n"
+                                       "    return D2L_AUTOGRAD_OUTPUT_DX_SIZE == 4 ? 0 : 1;\n"
+                                       "}\n"));
+    char *cc[] = {"cc",        "-std=c11", "-O1",        "-Wall", "-Wextra", "-Wconversion",
+                  "-pedantic", "-Werror",  "-I",         dir,     main_c,    fmt("%s/d2l_autograd.c", dir),
+                  "-o",        exe,        "-lopenblas", "-lm",   NULL};
+    rc = run(cc, log);
+    if (rc != 0)
+        fail("d2l_autograd: the generated C does not compile", slurp(log));
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    char *argv[] = {exe, NULL};
+    CU_ASSERT_EQUAL_FATAL(run(argv, log), 0);
+    double y, dx[4];
+    char *out = slurp(log);
+    CU_ASSERT_EQUAL_FATAL(sscanf(out, "%lf %lf %lf %lf %lf", &y, &dx[0], &dx[1], &dx[2], &dx[3]), 5);
+    CU_ASSERT_DOUBLE_EQUAL(y, 28, 1e-5);
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_DOUBLE_EQUAL(dx[i], 4.0 * i, 1e-5);
+    if (fabs(dx[3] - 12) > 1e-5 || fabs(y - 28) > 1e-5)
+        fail("d2l_autograd: expected y = 28, dx = [0, 4, 8, 12]", out);
+}
+
+int main(void) {
+    const char *seed = getenv("GRADCHECK_SEED");
+    shape_rng = seed ? strtoull(seed, NULL, 10) : 2024;
+    if (!mkdtemp(workdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    printf("gradcheck: shapes drawn with GRADCHECK_SEED=%llu, files in %s\n", (unsigned long long)shape_rng, workdir);
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite g = CU_add_suite("gradients against central differences", NULL, NULL);
+    CU_add_test(g, "unary ops, mean, broadcasting", test_grad_unary);
+    CU_add_test(g, "binary ops, pow, maximum, minimum, where", test_grad_binary);
+    CU_add_test(g, "sum and max over axes, reshape, flatten", test_grad_reduce);
+    CU_add_test(g, "matmul in every arrangement (BLAS)", test_grad_matmul);
+    CU_add_test(g, "matmul in every arrangement (--portable)", test_grad_matmul_portable);
+    CU_add_test(g, "concat, softmax, log_softmax, cross_entropy", test_grad_concat_softmax);
+    CU_add_test(g, "conv2d: stride, padding, non-square kernel, with and without bias", test_grad_conv);
+    CU_add_test(g, "max_pool and avg_pool with stride and padding", test_grad_pool);
+    CU_add_test(g, "dropout", test_grad_dropout);
+    CU_add_test(g, "bounded while loop, tied layer, const", test_grad_while_tied);
+    CU_add_test(g, "library losses and a gradient inside the loss", test_grad_losses_second_order);
+    CU_pSuite o = CU_add_suite("optimizer steps by hand", NULL, NULL);
+    CU_add_test(o, "sgd", test_opt_sgd);
+    CU_add_test(o, "sgd with momentum (f32)", test_opt_momentum);
+    CU_add_test(o, "weight decay on *.weight only", test_opt_weight_decay);
+    CU_add_test(o, "adam with bias correction, two steps", test_opt_adam);
+    CU_add_test(o, "l1 proximal step on *.weight only", test_opt_l1);
+    CU_add_test(o, "the formulas tell the optimizers apart", test_opt_formulas_discriminate);
+    CU_pSuite t = CU_add_suite("tied parameters, constants, grad()", NULL, NULL);
+    CU_add_test(t, "a tied layer's gradient is the sum of its uses", test_tied_is_sum_of_uses);
+    CU_add_test(t, "a const gets no gradient and no update", test_const_not_trained);
+    CU_add_test(t, "D2L 2.5: grad(2 * dot(x, x), x) = 4x", test_d2l_autograd);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    if (failed || any_failure)
+        printf("gradcheck: files kept in %s\n", workdir);
+    else
+        remove_tree(workdir);
+    return failed || any_failure ? 1 : 0;
+}
