@@ -395,6 +395,8 @@ IrNode *b_dropmask(Graph *g, Shape s, double p, int64_t salt, Loc loc);
 typedef struct ElabOptions {
     int64_t batch;     /* --batch, 0 = the model's */
     bool training;     /* dropout active */
+    const char **defines; /* -D name=value: a top-level `name = ...` takes this number instead */
+    int ndefines;
 } ElabOptions;
 
 Graph *elaborate(Program *prog, const char *model_name, const ElabOptions *opt);

@@ -97,6 +97,8 @@ typedef struct InitRule {
 
 typedef struct Elab {
     Graph *g;
+    const ElabOptions *opt;
+    int used_defines;
     Program *prog;
     Env *globals;
     Scope *scope;
@@ -2088,10 +2090,13 @@ static void exec_while(Elab *e, Node *s) {
         active = active ? b_binary(e->g, OP_MUL, active, c.t, s->loc) : c.t;
         if (!active)
             return;
-        /* run the body on a copy of the scope, then select per variable */
-        Env *before = env_new(NULL);
-        for (int i = 0; i < e->env->names.n; i++)
-            env_set(before, e->env->names.v[i], e->env->vals.v[i]);
+        /* run the body, then select per variable between its values before and after. A scope only grows at
+         * its end, so the variables that existed before keep their positions. */
+        int nbefore = e->env->vals.n, errors = g_diag->errors;
+        if (!charge(e, LIST_ELEMS(nbefore), s->loc))
+            return;
+        Value *before = xalloc(sizeof(Value) * (size_t)(nbefore + 1));
+        memcpy(before, e->env->vals.v, sizeof(Value) * (size_t)nbefore);
         exec_stmts(e, &s->body);
         if (e->halted)
             return;
@@ -2100,10 +2105,11 @@ static void exec_while(Elab *e, Node *s) {
                              "block's result; assign in the loop and return after it");
             return;
         }
-        for (int i = 0; i < e->env->names.n; i++) {
-            Value *now = &e->env->vals.v[i];
-            Value *old = env_find(before, e->env->names.v[i]);
-            if (!old || value_same(*now, *old))
+        if (g_diag->errors > errors)
+            return; /* the next iteration would report the same mistakes again */
+        for (int i = 0; i < nbefore; i++) {
+            Value *now = &e->env->vals.v[i], *old = &before[i];
+            if (value_same(*now, *old))
                 continue;
             if (now->kind != V_TENSOR || old->kind != V_TENSOR) {
                 if (now->kind != V_ERROR && old->kind != V_ERROR)
@@ -2132,6 +2138,22 @@ static void exec_while(Elab *e, Node *s) {
 }
 
 static void exec_stmt_node(Elab *e, Node *s);
+
+/* -D name=value from the command line overrides a top-level constant of the model. */
+static bool define_value(Elab *e, const char *name, Value *out) {
+    for (int i = 0; i < e->opt->ndefines; i++) {
+        const char *d = e->opt->defines[i], *eq = strchr(d, '=');
+        if (!eq || (size_t)(eq - d) != strlen(name) || strncmp(d, name, (size_t)(eq - d)) != 0)
+            continue;
+        char *end;
+        double v = strtod(eq + 1, &end);
+        if (*end || end == eq + 1)
+            return false; /* reported by the driver */
+        *out = v == (double)(int64_t)v && !strpbrk(eq + 1, ".eE") ? v_int((int64_t)v) : v_float(v);
+        return true;
+    }
+    return false;
+}
 
 static void exec_stmt(Elab *e, Node *s) {
     if (!charge(e, 1, s->loc) || !enter(e, s->loc))
@@ -2250,6 +2272,8 @@ static void exec_stmt_node(Elab *e, Node *s) {
             return;
         }
         Value v = s->a->kind == N_CALL ? eval_call(e, s->a, NULL, s->a->loc, s->name) : eval(e, s->a);
+        if (!e->in_block && e->env == e->globals && define_value(e, s->name, &v))
+            e->used_defines++;
         env_set(e->env, s->name, v);
         return;
     }
@@ -2275,7 +2299,10 @@ static void exec_stmt_node(Elab *e, Node *s) {
                 for (int k = 0; k < n; k++)
                     env_set(e->env, s->a->args.v[k]->name, x.list->v[k]);
             }
+            int errors = g_diag->errors;
             exec_stmts(e, &s->body);
+            if (g_diag->errors > errors)
+                break; /* later iterations would mostly report the same mistakes again */
         }
         return;
     }
@@ -2767,6 +2794,7 @@ static void apply_init_rules(Elab *e) {
 
 Graph *elaborate(Program *prog, const char *model_name, const ElabOptions *opt) {
     Elab e = {0};
+    e.opt = opt;
     e.arena_start = arena_allocated();
     e.g = graph_new(model_name);
     e.prog = prog;
@@ -2799,6 +2827,17 @@ Graph *elaborate(Program *prog, const char *model_name, const ElabOptions *opt) 
         }
     }
     exec_stmts(&e, &prog->items);
+    for (int i = 0; i < opt->ndefines; i++) {
+        /* a -D that names no top-level constant is a mistake the user wants to hear about */
+        const char *d = opt->defines[i], *eq = strchr(d, '=');
+        bool found = false;
+        for (int k = 0; k < prog->items.n && eq; k++) {
+            Node *it = prog->items.v[k];
+            found |= it->kind == N_ASSIGN && strlen(it->name) == (size_t)(eq - d) && strncmp(it->name, d, (size_t)(eq - d)) == 0;
+        }
+        if (!found)
+            error_at(parse_loc_raw(prog->src, 1, 1, 1, 1), "-D %s: the model has no top-level constant of that name", d);
+    }
     if (e.halted)
         return e.g;
     apply_init_rules(&e);

@@ -33,13 +33,14 @@ static void usage_main(FILE *f) {
 }
 
 static void usage_check(FILE *f) {
-    fprintf(f, "usage: dlc check FILE.dlm [--batch N] [--infer] [--dump-after=PASS]\n"
+    fprintf(f, "usage: dlc check FILE.dlm [--batch N] [-D NAME=NUMBER] [--infer] [--dump-after=PASS]\n"
                "\n"
                "Elaborates the model and checks every shape. Prints each layer's output shape, every parameter\n"
                "(full name, shape, count), totals, FLOPs per example (forward, and a training step counted from\n"
                "the real backward graph). Exit status 0 when the model is clean, 1 on errors, 2 on bad usage.\n"
                "\n"
                "  --batch N           the maximum batch size (default: the model's train batch)\n"
+               "  -D NAME=NUMBER      set a top-level constant of the model (`features = 4` in polyfit.dlm)\n"
                "  --infer             report for inference code only, with what embedding it costs: code,\n"
                "                      constant-data and workspace bytes (code and constant data measured by\n"
                "                      compiling the --infer C with the system compiler, $CC or cc, at -O2)\n"
@@ -52,13 +53,23 @@ static void usage_compile(FILE *f) {
     fprintf(f, "usage: dlc compile FILE.dlm [-o DIR] [--batch N] [--dtype f32|f64] [--infer] [--weights CKPT] "
                "[--portable]\n"
                "\n"
-               "Writes DIR/<name>.h and DIR/<name>.c, <name> being the model file's base name.\n");
+               "Writes DIR/<name>.h and DIR/<name>.c, <name> being the model file's base name.\n"
+               "\n"
+               "  -o DIR              the output directory (default: .; created when missing)\n"
+               "  --batch N           the maximum batch size (default: the model's; 1 with --infer)\n"
+               "  -D NAME=NUMBER      set a top-level constant of the model\n"
+               "  --dtype f32|f64     the element type (gradient checks use f64)\n"
+               "  --infer             inference only: the forward pass, a workspace of <NAME>_WORKSPACE_BYTES\n"
+               "  --weights CKPT      with --infer: compile the checkpoint's weights in as constants\n"
+               "  --portable          plain C11 and libm: no BLAS\n"
+               "  --trainer           also write <name>_train.c, the trainer's main()\n");
 }
 
 static void usage_build(FILE *f) {
-    fprintf(f, "usage: dlc build FILE.dlm [-o EXE] [--batch N]\n"
+    fprintf(f, "usage: dlc build FILE.dlm [-o EXE] [--batch N] [-D NAME=NUMBER]\n"
                "\n"
-               "Compiles the model and links its trainer (default name <name>-train).\n");
+               "Compiles the model and links its trainer (default name <name>-train) against libdlrt, OpenBLAS\n"
+               "and OpenMP with the system compiler ($CC, else cc). `<name>-train --help` lists its flags.\n");
 }
 
 typedef struct Options {
@@ -72,6 +83,7 @@ typedef struct Options {
     const char *weights;
     const char *dump_after;
     bool trainer; /* compile --trainer: also write <name>_train.c */
+    Vec(const char *) defines; /* -D name=value */
 } Options;
 
 static int bad_usage(void (*usage)(FILE *), const char *fmt, const char *arg) {
@@ -134,6 +146,18 @@ static int parse_options(int argc, char **argv, Options *o, void (*usage)(FILE *
                 return bad_usage(usage, "--dtype is f32 or f64, got '%s'", val);
         } else if (strcmp(a, "--infer") == 0) {
             o->infer = true;
+        } else if (strcmp(a, "-D") == 0 || strncmp(a, "-D", 2) == 0) {
+            if (a[2])
+                val = a + 2;
+            else
+                TAKE();
+            const char *eq = strchr(val, '=');
+            char *end = NULL;
+            if (eq)
+                strtod(eq + 1, &end);
+            if (!eq || eq == val || !end || *end || end == eq + 1)
+                return bad_usage(usage, "-D takes NAME=NUMBER (a top-level constant of the model), got '%s'", val);
+            vec_push(&o->defines, val);
         } else if (strcmp(a, "--trainer") == 0) {
             o->trainer = true;
         } else if (strcmp(a, "--portable") == 0) {
@@ -177,7 +201,8 @@ static Graph *front_end(const Options *o, bool training) {
     Program *prog = parse_program(src);
     if (g_diag->errors)
         return NULL;
-    ElabOptions eo = {.batch = o->batch ? o->batch : o->infer ? 1 : 0, .training = training};
+    ElabOptions eo = {.batch = o->batch ? o->batch : o->infer ? 1 : 0, .training = training,
+                      .defines = o->defines.v, .ndefines = o->defines.n};
     Graph *g = elaborate(prog, name, &eo);
     if (g_diag->errors)
         return NULL;

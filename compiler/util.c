@@ -62,7 +62,9 @@ char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
 /* gcc 12 with -fsanitize=address reports a "null format string" here that cannot happen (fmt is a format
  * attribute's argument); the warning is silenced for this function only. */
 #pragma GCC diagnostic push
+#ifndef __clang__ /* clang has no such warning, and warns about the unknown name */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 char *xsprintf(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
