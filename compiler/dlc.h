@@ -462,6 +462,9 @@ void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots);
 /* A convolution kernel's scratch: im2col columns for a chunk of `*chunk` images; returns the element count
 (zero for other ops). */
 int64_t conv_scratch(const IrNode *n, int64_t *chunk);
+/* A convolution with few input channels (C * kh * kw <= 64, LeNet's first layer) runs as direct loops:
+ * columns would cost more memory traffic than the products they feed. */
+bool conv_direct(const IrNode *n);
 /* Buffer offsets from liveness over the kernel order: first fit, 64-byte aligned. */
 void plan_memory(Sched *s, int elem_size);
 /* dump_after: NULL, or "elab", "autodiff", "fuse" or "plan": print the IR after that pass to stderr. */

@@ -523,6 +523,13 @@ static void emit_kernel(Em *e, IrNode *n) {
         const char *x = n->op == OP_CONV2D_DX ? ptr(e, n) : ptr(e, a);
         const char *w = n->op == OP_CONV2D_DW ? ptr(e, n) : ptr(e, b);
         const char *y = n->op == OP_CONV2D ? ptr(e, n) : n->op == OP_CONV2D_DX ? ptr(e, a) : ptr(e, b);
+        if (conv_direct(n)) {
+            fprintf(o, "    conv2d_%s_direct(%s, %s, %s, n, %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+                       ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ");\n",
+                    n->op == OP_CONV2D ? "fwd" : "dw", x, w, y, ws->d[0], xs->d[1], xs->d[2], xs->d[3], ws->d[2],
+                    ws->d[3], ys->d[2], ys->d[3], n->attr[0], n->attr[1], n->attr[2], n->attr[3]);
+            return;
+        }
         int64_t chunk;
         conv_scratch(n, &chunk);
         int64_t soff = e->s->scratch[n->id];
@@ -716,8 +723,10 @@ static void emit_prelude(Em *e) {
     bool matmul = false;
     for (int f = 0; f < FN_COUNT; f++)
         for (int i = 0; i < e->c->fn[f].kernels.n; i++)
-            matmul |= e->c->fn[f].kernels.v[i]->op == OP_MATMUL || e->c->fn[f].kernels.v[i]->op == OP_CONV2D ||
-                      e->c->fn[f].kernels.v[i]->op == OP_CONV2D_DX || e->c->fn[f].kernels.v[i]->op == OP_CONV2D_DW;
+            matmul |= e->c->fn[f].kernels.v[i]->op == OP_MATMUL ||
+                      (!conv_direct(e->c->fn[f].kernels.v[i]) &&
+                       (e->c->fn[f].kernels.v[i]->op == OP_CONV2D || e->c->fn[f].kernels.v[i]->op == OP_CONV2D_DX ||
+                        e->c->fn[f].kernels.v[i]->op == OP_CONV2D_DW));
     if (!matmul)
         return;
     fprintf(o, "\n/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */\n");
@@ -736,15 +745,95 @@ static void emit_prelude(Em *e) {
     }
 }
 
+/* The widest output row among direct convolutions: the size of conv2d_dw_direct's partial sums. */
+static int64_t max_direct_q(Em *e) {
+    int64_t q = 1;
+    for (int f = 0; f < FN_COUNT; f++)
+        for (int i = 0; i < e->c->fn[f].kernels.n; i++) {
+            IrNode *k = e->c->fn[f].kernels.v[i];
+            if (conv_direct(k) && k->op == OP_CONV2D_DW && k->in[1]->shape.d[3] > q)
+                q = k->in[1]->shape.d[3];
+        }
+    return q;
+}
+
 /* Convolution and pooling kernels, specialised by their constant arguments once the compiler inlines them. */
 static void emit_conv_pool_helpers(Em *e) {
     FILE *o = e->o;
     const char *R = e->real;
-    bool used[OP_COUNT] = {0};
+    bool used[OP_COUNT] = {0}, direct_fwd = false, direct_dw = false;
     for (int f = 0; f < FN_COUNT; f++) {
         Sched *s = &e->c->fn[f];
-        for (int i = 0; i < s->kernels.n; i++)
-            used[s->kernels.v[i]->op] = true;
+        for (int i = 0; i < s->kernels.n; i++) {
+            IrNode *k = s->kernels.v[i];
+            bool direct = conv_direct(k);
+            direct_fwd |= direct && k->op == OP_CONV2D;
+            direct_dw |= direct && k->op == OP_CONV2D_DW;
+            if (!direct)
+                used[k->op] = true;
+        }
+    }
+    const char *dgeo = "int64_t n, int64_t K, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, "
+                       "int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw";
+    if (direct_fwd) {
+        fprintf(o, "\n/* Direct convolution for few input channels: y[b][k] accumulates w[k][c][r][s] times a shifted\n"
+                   " * row of x[b][c]; the inner loop runs over the valid output columns only. */\n");
+        fprintf(o, "static void conv2d_fwd_direct(const %s *x, const %s *w, %s *y, %s) {\n", R, R, R, dgeo);
+        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
+        fprintf(o, "    for (int64_t bk = 0; bk < n * K; bk++) {\n"
+                   "        int64_t b = bk / K, k = bk %% K;\n"
+                   "        %s *out = y + bk * P * Q;\n"
+                   "        memset(out, 0, sizeof(*out) * (size_t)(P * Q));\n"
+                   "        for (int64_t c = 0; c < C; c++)\n"
+                   "            for (int64_t r = 0; r < R; r++)\n"
+                   "                for (int64_t s = 0; s < S; s++) {\n"
+                   "                    %s wv = w[((k * C + c) * R + r) * S + s];\n"
+                   "                    int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;\n"
+                   "                    int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;\n"
+                   "                    if (q1 > Q)\n                        q1 = Q;\n"
+                   "                    for (int64_t p = 0; p < P; p++) {\n"
+                   "                        int64_t h = p * sh - ph + r;\n"
+                   "                        if (h < 0 || h >= H)\n                            continue;\n"
+                   "                        const %s *restrict src = x + ((b * C + c) * H + h) * W - pw + s;\n"
+                   "                        %s *restrict dst = out + p * Q;\n"
+                   "                        if (sw == 1)\n"
+                   "                            for (int64_t q = q0; q < q1; q++)\n"
+                   "                                dst[q] += wv * src[q];\n"
+                   "                        else\n"
+                   "                            for (int64_t q = q0; q < q1; q++)\n"
+                   "                                dst[q] += wv * src[q * sw];\n"
+                   "                    }\n"
+                   "                }\n"
+                   "    }\n}\n", R, R, R, R);
+    }
+    if (direct_dw) {
+        fprintf(o, "\n/* dw for few input channels: one weight's gradient is a dot product of dy with a shifted x. */\n");
+        fprintf(o, "static void conv2d_dw_direct(const %s *x, %s *dw, const %s *dy, %s) {\n", R, R, R, dgeo);
+        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
+        fprintf(o, "    for (int64_t kcrs = 0; kcrs < K * C * R * S; kcrs++) {\n"
+                   "        int64_t k = kcrs / (C * R * S), c = kcrs / (R * S) %% C, r = kcrs / S %% R, s = kcrs %% S;\n"
+                   "        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;\n"
+                   "        int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;\n"
+                   "        if (q1 > Q)\n            q1 = Q;\n"
+                   "        /* per-column partial sums: the loop over q has no dependence between iterations, so it\n"
+                   "         * vectorises without reassociating a reduction */\n"
+                   "        %s part[%" PRId64 "];\n"
+                   "        for (int64_t q = 0; q < Q; q++)\n            part[q] = 0;\n"
+                   "        for (int64_t b = 0; b < n; b++)\n"
+                   "            for (int64_t p = 0; p < P; p++) {\n"
+                   "                int64_t h = p * sh - ph + r;\n"
+                   "                if (h < 0 || h >= H)\n                    continue;\n"
+                   "                const %s *restrict src = x + ((b * C + c) * H + h) * W - pw + s;\n"
+                   "                const %s *restrict g = dy + ((b * K + k) * P + p) * Q;\n"
+                   "                if (sw == 1)\n"
+                   "                    for (int64_t q = q0; q < q1; q++)\n                        part[q] += g[q] * src[q];\n"
+                   "                else\n"
+                   "                    for (int64_t q = q0; q < q1; q++)\n                        part[q] += g[q] * src[q * sw];\n"
+                   "            }\n"
+                   "        double acc = 0;\n"
+                   "        for (int64_t q = q0; q < q1; q++)\n            acc += part[q];\n"
+                   "        dw[kcrs] = (%s)acc;\n"
+                   "    }\n}\n", R, max_direct_q(e), R, R, R);
     }
     if (used[OP_CONV2D] || used[OP_CONV2D_DX] || used[OP_CONV2D_DW]) {
         const char *geo = "int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, "
@@ -863,6 +952,28 @@ static void emit_conv_pool_helpers(Em *e) {
                 fprintf(o, "    (void)dx;\n");
             if (!is_max)
                 fprintf(o, "    (void)x;\n");
+            if (k == 1 || k == 3) {
+                /* the common case of LeNet: windows that tile the image exactly, no padding */
+                fprintf(o, "    if (ph == 0 && pw == 0 && sh == R && sw == S && P * R == H && Q * S == W) {\n");
+                fprintf(o, "        %s inv = (%s)1 / (%s)(R * S);\n", R, R, R);
+                fprintf(o, "        %s_PARALLEL_FOR\n", e->NAME);
+                fprintf(o, "        for (int64_t pl = 0; pl < planes; pl++)\n"
+                           "            for (int64_t p = 0; p < P; p++)\n"
+                           "                for (int64_t q = 0; q < Q; q++) {\n"
+                           "                    const int64_t top = (pl * H + p * R) * W + q * S, o = (pl * P + p) * Q + q;\n");
+                if (k == 1)
+                    fprintf(o, "                    %s acc = 0;\n"
+                               "                    for (int64_t r = 0; r < R; r++)\n"
+                               "                        for (int64_t s = 0; s < S; s++)\n"
+                               "                            acc += x[top + r * W + s];\n"
+                               "                    y[o] = acc * inv;\n", R);
+                else
+                    fprintf(o, "                    %s g = y[o] * inv;\n"
+                               "                    for (int64_t r = 0; r < R; r++)\n"
+                               "                        for (int64_t s = 0; s < S; s++)\n"
+                               "                            dx[top + r * W + s] = g;\n", R);
+                fprintf(o, "                }\n        return;\n    }\n");
+            }
             fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
             fprintf(o, "    for (int64_t pl = 0; pl < planes; pl++) {\n");
             if (!fwd)

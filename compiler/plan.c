@@ -31,9 +31,16 @@ static void note_reads(Sched *s, IrNode *n, int k, int *last) {
     }
 }
 
+bool conv_direct(const IrNode *n) {
+    if (n->op != OP_CONV2D && n->op != OP_CONV2D_DW)
+        return false;
+    const Shape *w = n->op == OP_CONV2D_DW ? &n->shape : &n->in[1]->shape;
+    return w->d[1] * w->d[2] * w->d[3] <= 64;
+}
+
 int64_t conv_scratch(const IrNode *n, int64_t *chunk) {
     *chunk = 0;
-    if (n->op != OP_CONV2D && n->op != OP_CONV2D_DX && n->op != OP_CONV2D_DW)
+    if ((n->op != OP_CONV2D && n->op != OP_CONV2D_DX && n->op != OP_CONV2D_DW) || conv_direct(n))
         return 0;
     const Shape *x = n->op == OP_CONV2D_DX ? &n->shape : &n->in[0]->shape;
     const Shape *w = n->op == OP_CONV2D_DW ? &n->shape : &n->in[1]->shape;

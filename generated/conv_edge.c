@@ -35,70 +35,71 @@ static inline conv_edge_real dropmask(const unsigned char *st, uint64_t site, ui
     return u >= p ? (conv_edge_real)1 / ((conv_edge_real)1 - p) : (conv_edge_real)0;
 }
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const conv_edge_real *a, int lda, const conv_edge_real *b, int ldb, conv_edge_real *c, int ldc, int accumulate) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
+/* Direct convolution for few input channels: y[b][k] accumulates w[k][c][r][s] times a shifted
+ * row of x[b][c]; the inner loop runs over the valid output columns only. */
+static void conv2d_fwd_direct(const conv_edge_real *x, const conv_edge_real *w, conv_edge_real *y, int64_t n, int64_t K, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    CONV_EDGE_PARALLEL_FOR
+    for (int64_t bk = 0; bk < n * K; bk++) {
+        int64_t b = bk / K, k = bk % K;
+        conv_edge_real *out = y + bk * P * Q;
+        memset(out, 0, sizeof(*out) * (size_t)(P * Q));
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t r = 0; r < R; r++)
+                for (int64_t s = 0; s < S; s++) {
+                    conv_edge_real wv = w[((k * C + c) * R + r) * S + s];
+                    int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
+                    int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;
+                    if (q1 > Q)
+                        q1 = Q;
+                    for (int64_t p = 0; p < P; p++) {
+                        int64_t h = p * sh - ph + r;
+                        if (h < 0 || h >= H)
+                            continue;
+                        const conv_edge_real *restrict src = x + ((b * C + c) * H + h) * W - pw + s;
+                        conv_edge_real *restrict dst = out + p * Q;
+                        if (sw == 1)
+                            for (int64_t q = q0; q < q1; q++)
+                                dst[q] += wv * src[q];
+                        else
+                            for (int64_t q = q0; q < q1; q++)
+                                dst[q] += wv * src[q * sw];
+                    }
+                }
+    }
 }
 
-/* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
- * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window
- * overhangs the padding. */
-static void im2col(const conv_edge_real *x, conv_edge_real *col, int64_t b0, int64_t g, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    int64_t cols = g * P * Q;
+/* dw for few input channels: one weight's gradient is a dot product of dy with a shifted x. */
+static void conv2d_dw_direct(const conv_edge_real *x, conv_edge_real *dw, const conv_edge_real *dy, int64_t n, int64_t K, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     CONV_EDGE_PARALLEL_FOR
-    for (int64_t row = 0; row < C * R * S; row++) {
-        int64_t c = row / (R * S), r = row / S % R, s = row % S;
+    for (int64_t kcrs = 0; kcrs < K * C * R * S; kcrs++) {
+        int64_t k = kcrs / (C * R * S), c = kcrs / (R * S) % C, r = kcrs / S % R, s = kcrs % S;
         int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
-        int64_t q1 = (W - 1 + pw - s) / sw + 1;
-        if (W - 1 + pw - s < 0)
-            q1 = 0;
+        int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;
         if (q1 > Q)
             q1 = Q;
-        if (q0 > q1)
-            q0 = q1;
-        for (int64_t i = 0; i < g; i++) {
-            const conv_edge_real *img = x + ((b0 + i) * C + c) * H * W;
-            conv_edge_real *out = col + row * cols + i * P * Q;
+        /* per-column partial sums: the loop over q has no dependence between iterations, so it
+         * vectorises without reassociating a reduction */
+        conv_edge_real part[7];
+        for (int64_t q = 0; q < Q; q++)
+            part[q] = 0;
+        for (int64_t b = 0; b < n; b++)
             for (int64_t p = 0; p < P; p++) {
                 int64_t h = p * sh - ph + r;
-                conv_edge_real *o = out + p * Q;
-                if (h < 0 || h >= H) {
-                    memset(o, 0, sizeof(*o) * (size_t)Q);
+                if (h < 0 || h >= H)
                     continue;
-                }
-                const conv_edge_real *src = img + h * W - pw + s;
-                for (int64_t q = 0; q < q0; q++)
-                    o[q] = 0;
+                const conv_edge_real *restrict src = x + ((b * C + c) * H + h) * W - pw + s;
+                const conv_edge_real *restrict g = dy + ((b * K + k) * P + p) * Q;
                 if (sw == 1)
                     for (int64_t q = q0; q < q1; q++)
-                        o[q] = src[q];
+                        part[q] += g[q] * src[q];
                 else
                     for (int64_t q = q0; q < q1; q++)
-                        o[q] = src[q * sw];
-                for (int64_t q = q1; q < Q; q++)
-                    o[q] = 0;
+                        part[q] += g[q] * src[q * sw];
             }
-        }
-    }
-}
-
-/* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
-static void conv2d_fwd(const conv_edge_real *x, const conv_edge_real *w, conv_edge_real *y, conv_edge_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    for (int64_t b0 = 0; b0 < n; b0 += G) {
-        int64_t g = n - b0 < G ? n - b0 : G;
-        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, (int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);
-    }
-}
-
-/* dw = dy times the columns of x, summed over the batch. */
-static void conv2d_dw(const conv_edge_real *x, conv_edge_real *dw, const conv_edge_real *dy, conv_edge_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    for (int64_t b0 = 0; b0 < n; b0 += G) {
-        int64_t g = n - b0 < G ? n - b0 : G;
-        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);
+        double acc = 0;
+        for (int64_t q = q0; q < q1; q++)
+            acc += part[q];
+        dw[kcrs] = (conv_edge_real)acc;
     }
 }
 
@@ -154,7 +155,7 @@ void conv_edge_forward(void *state, int n, const conv_edge_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 1, 1, 6, 7], conv_edge.dlm line 12 */
     {
-    conv2d_fwd(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), (conv_edge_real *)(ar + 192), n, 1, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
+    conv2d_fwd_direct(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), n, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
     }
 }
 
@@ -168,7 +169,7 @@ conv_edge_real conv_edge_forward_train(void *state, int n, const conv_edge_real 
     (void)ar;
     /* conv2d -> f32[batch 1, 1, 6, 7], conv_edge.dlm line 12 */
     {
-    conv2d_fwd(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), (conv_edge_real *)(ar + 192), n, 1, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
+    conv2d_fwd_direct(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), n, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
     }
     /* sub -> f32[batch 1, 1, 6, 7], conv_edge.dlm line 31 */
     {
@@ -205,7 +206,7 @@ void conv_edge_backward(void *state, int n, const conv_edge_real *x, const conv_
     }
     /* conv2d_dw -> f32[1, 1, 1, 2], conv_edge.dlm line 12 */
     {
-    conv2d_dw(x, ((conv_edge_real *)(ar + 64)), ((conv_edge_real *)(ar + 384)), (conv_edge_real *)(ar + 576), n, 1, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
+    conv2d_dw_direct(x, ((conv_edge_real *)(ar + 64)), ((conv_edge_real *)(ar + 384)), n, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
     }
 }
 
@@ -239,7 +240,7 @@ conv_edge_real conv_edge_evaluate(void *state, int n, const conv_edge_real *x, c
     (void)ar;
     /* conv2d -> f32[batch 1, 1, 6, 7], conv_edge.dlm line 12 */
     {
-    conv2d_fwd(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), (conv_edge_real *)(ar + 192), n, 1, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
+    conv2d_fwd_direct(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), n, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
     }
     /* sum -> f32[], conv_edge.dlm line 31 */
     {

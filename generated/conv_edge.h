@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define CONV_EDGE_MAX_BATCH 1
-#define CONV_EDGE_STATE_BYTES 1088
+#define CONV_EDGE_STATE_BYTES 704
 #define CONV_EDGE_PARAM_COUNT 1
 #define CONV_EDGE_PARAM_ELEMENTS 2
 #define CONV_EDGE_INPUT_X_SIZE 48 /* per example: f32[batch 1, 1, 6, 8] */

@@ -40,6 +40,74 @@ static void gemm(int ta, int tb, int m, int n, int k, const lenet_real *a, int l
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
+/* Direct convolution for few input channels: y[b][k] accumulates w[k][c][r][s] times a shifted
+ * row of x[b][c]; the inner loop runs over the valid output columns only. */
+static void conv2d_fwd_direct(const lenet_real *x, const lenet_real *w, lenet_real *y, int64_t n, int64_t K, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    LENET_PARALLEL_FOR
+    for (int64_t bk = 0; bk < n * K; bk++) {
+        int64_t b = bk / K, k = bk % K;
+        lenet_real *out = y + bk * P * Q;
+        memset(out, 0, sizeof(*out) * (size_t)(P * Q));
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t r = 0; r < R; r++)
+                for (int64_t s = 0; s < S; s++) {
+                    lenet_real wv = w[((k * C + c) * R + r) * S + s];
+                    int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
+                    int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;
+                    if (q1 > Q)
+                        q1 = Q;
+                    for (int64_t p = 0; p < P; p++) {
+                        int64_t h = p * sh - ph + r;
+                        if (h < 0 || h >= H)
+                            continue;
+                        const lenet_real *restrict src = x + ((b * C + c) * H + h) * W - pw + s;
+                        lenet_real *restrict dst = out + p * Q;
+                        if (sw == 1)
+                            for (int64_t q = q0; q < q1; q++)
+                                dst[q] += wv * src[q];
+                        else
+                            for (int64_t q = q0; q < q1; q++)
+                                dst[q] += wv * src[q * sw];
+                    }
+                }
+    }
+}
+
+/* dw for few input channels: one weight's gradient is a dot product of dy with a shifted x. */
+static void conv2d_dw_direct(const lenet_real *x, lenet_real *dw, const lenet_real *dy, int64_t n, int64_t K, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    LENET_PARALLEL_FOR
+    for (int64_t kcrs = 0; kcrs < K * C * R * S; kcrs++) {
+        int64_t k = kcrs / (C * R * S), c = kcrs / (R * S) % C, r = kcrs / S % R, s = kcrs % S;
+        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
+        int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;
+        if (q1 > Q)
+            q1 = Q;
+        /* per-column partial sums: the loop over q has no dependence between iterations, so it
+         * vectorises without reassociating a reduction */
+        lenet_real part[28];
+        for (int64_t q = 0; q < Q; q++)
+            part[q] = 0;
+        for (int64_t b = 0; b < n; b++)
+            for (int64_t p = 0; p < P; p++) {
+                int64_t h = p * sh - ph + r;
+                if (h < 0 || h >= H)
+                    continue;
+                const lenet_real *restrict src = x + ((b * C + c) * H + h) * W - pw + s;
+                const lenet_real *restrict g = dy + ((b * K + k) * P + p) * Q;
+                if (sw == 1)
+                    for (int64_t q = q0; q < q1; q++)
+                        part[q] += g[q] * src[q];
+                else
+                    for (int64_t q = q0; q < q1; q++)
+                        part[q] += g[q] * src[q * sw];
+            }
+        double acc = 0;
+        for (int64_t q = q0; q < q1; q++)
+            acc += part[q];
+        dw[kcrs] = (lenet_real)acc;
+    }
+}
+
 /* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
  * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window
  * overhangs the padding. */
@@ -143,6 +211,21 @@ static void conv2d_dw(const lenet_real *x, lenet_real *dw, const lenet_real *dy,
 static void pool_avg_fwd(const lenet_real *x, lenet_real *y, lenet_real *dx, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t R, int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     (void)dx;
     (void)x;
+    if (ph == 0 && pw == 0 && sh == R && sw == S && P * R == H && Q * S == W) {
+        lenet_real inv = (lenet_real)1 / (lenet_real)(R * S);
+        LENET_PARALLEL_FOR
+        for (int64_t pl = 0; pl < planes; pl++)
+            for (int64_t p = 0; p < P; p++)
+                for (int64_t q = 0; q < Q; q++) {
+                    const int64_t top = (pl * H + p * R) * W + q * S, o = (pl * P + p) * Q + q;
+                    lenet_real acc = 0;
+                    for (int64_t r = 0; r < R; r++)
+                        for (int64_t s = 0; s < S; s++)
+                            acc += x[top + r * W + s];
+                    y[o] = acc * inv;
+                }
+        return;
+    }
     LENET_PARALLEL_FOR
     for (int64_t pl = 0; pl < planes; pl++) {
         for (int64_t p = 0; p < P; p++) {
@@ -164,6 +247,20 @@ static void pool_avg_fwd(const lenet_real *x, lenet_real *y, lenet_real *dx, int
 }
 static void pool_avg_dx(const lenet_real *x, const lenet_real *y, lenet_real *dx, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t R, int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     (void)x;
+    if (ph == 0 && pw == 0 && sh == R && sw == S && P * R == H && Q * S == W) {
+        lenet_real inv = (lenet_real)1 / (lenet_real)(R * S);
+        LENET_PARALLEL_FOR
+        for (int64_t pl = 0; pl < planes; pl++)
+            for (int64_t p = 0; p < P; p++)
+                for (int64_t q = 0; q < Q; q++) {
+                    const int64_t top = (pl * H + p * R) * W + q * S, o = (pl * P + p) * Q + q;
+                    lenet_real g = y[o] * inv;
+                    for (int64_t r = 0; r < R; r++)
+                        for (int64_t s = 0; s < S; s++)
+                            dx[top + r * W + s] = g;
+                }
+        return;
+    }
     LENET_PARALLEL_FOR
     for (int64_t pl = 0; pl < planes; pl++) {
         for (int64_t i = 0; i < H * W; i++)
@@ -310,7 +407,7 @@ void lenet_forward(void *state, int n, const lenet_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
-    conv2d_fwd(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), (lenet_real *)(ar + 4816896), n, 6, 213, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
+    conv2d_fwd_direct(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), n, 6, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
     }
     /* sigmoid -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
@@ -396,7 +493,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     (void)ar;
     /* conv2d -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
-    conv2d_fwd(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), (lenet_real *)(ar + 4816896), n, 6, 213, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
+    conv2d_fwd_direct(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), n, 6, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
     }
     /* sigmoid -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
@@ -681,7 +778,7 @@ void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* conv2d_dw -> f32[6, 1, 5, 5], lenet.dlm line 16 */
     {
-    conv2d_dw(x, ((lenet_real *)(ar + 64)), ((lenet_real *)(ar + 14450688)), (lenet_real *)(ar + 19267584), n, 6, 213, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
+    conv2d_dw_direct(x, ((lenet_real *)(ar + 64)), ((lenet_real *)(ar + 14450688)), n, 6, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
     }
 }
 
@@ -798,7 +895,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     (void)ar;
     /* conv2d -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
-    conv2d_fwd(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), (lenet_real *)(ar + 4816896), n, 6, 213, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
+    conv2d_fwd_direct(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), n, 6, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
     }
     /* sigmoid -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
