@@ -44,6 +44,28 @@ static bool any_failure;
 
 /* ---- small utilities (as in test_gradcheck.c) ---- */
 
+/* Strings and buffers live until the program ends, as in the compiler's arena: keep() records them and one
+ * atexit() handler frees them all, so that a -Db_sanitize=address build reports only real leaks. */
+static void **kept;
+static size_t nkept, capkept;
+
+static void *keep(void *p) {
+    if (nkept == capkept) {
+        capkept = capkept ? 2 * capkept : 256;
+        kept = realloc(kept, sizeof *kept * capkept);
+        if (!kept)
+            abort();
+    }
+    kept[nkept++] = p;
+    return p;
+}
+
+static void free_kept(void) {
+    for (size_t i = 0; i < nkept; i++)
+        free(kept[i]);
+    free(kept);
+}
+
 static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 static char *fmt(const char *f, ...) {
     va_list ap;
@@ -54,7 +76,7 @@ static char *fmt(const char *f, ...) {
     va_start(ap, f);
     vsnprintf(s, (size_t)len + 1, f, ap);
     va_end(ap);
-    return s;
+    return keep(s);
 }
 
 static char *slurp(const char *path) {
@@ -68,7 +90,7 @@ static char *slurp(const char *path) {
     size_t got = fread(s, 1, (size_t)len, f);
     s[got] = 0;
     fclose(f);
-    return s;
+    return keep(s);
 }
 
 static int mkdir_p(const char *path) { return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1; }
@@ -85,7 +107,6 @@ static void remove_tree(const char *path) {
         char *p = fmt("%s/%s", path, e->d_name);
         if (unlink(p) != 0)
             remove_tree(p);
-        free(p);
     }
     closedir(d);
     rmdir(path);
@@ -132,7 +153,7 @@ static char *literal(const double *v, int rank, const int *dims) {
     for (int k = 0; k < rank; k++)
         n *= dims[k];
     size_t cap = (size_t)n * 26 + 64, len = 0;
-    char *s = malloc(cap);
+    char *s = keep(malloc(cap));
     len += (size_t)snprintf(s + len, cap - len, "reshape(tensor([");
     for (int64_t i = 0; i < n; i++)
         len += (size_t)snprintf(s + len, cap - len, "%s%.17g", i ? ", " : "", v[i]);
@@ -178,7 +199,7 @@ static char *build(const Model *m, const Config *c) {
     }
     char *argv[16] = {DLC_PATH, "compile", dlm, "-o", dir};
     int k = 5;
-    char *flags = strdup(c->flags);
+    char *flags = keep(strdup(c->flags));
     for (char *w = strtok(flags, " "); w && k < 15; w = strtok(NULL, " "))
         argv[k++] = w;
     argv[k] = NULL;
@@ -187,7 +208,7 @@ static char *build(const Model *m, const Config *c) {
              fmt("%s\n--- model ---\n%s", slurp(log), model_desc(m)));
         return NULL;
     }
-    char *uc = strdup(m->name);
+    char *uc = keep(strdup(m->name));
     for (char *p = uc; *p; p++)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
@@ -221,7 +242,7 @@ static char *run_harness(const Model *m, const Config *c, const char *exe, const
     fclose(f);
     char *argv[16] = {(char *)exe};
     int k = 1;
-    char *a = strdup(args);
+    char *a = keep(strdup(args));
     for (char *w = strtok(a, " "); w && k < 15; w = strtok(NULL, " "))
         argv[k++] = strcmp(w, "VALUES") == 0 ? vals : w;
     argv[k] = NULL;
@@ -283,7 +304,7 @@ static bool check_outputs(const Model *m, const Config *c, const char *out, cons
         }
         for (int j = 0; j < n; j++)
             if (!(fabs(got[j] - e[i].want[j]) <= e[i].tol)) {
-                char *want = strdup(""), *have = strdup("");
+                char *want = "", *have = "";
                 for (int k = 0; k < n; k++) {
                     want = fmt("%s %g", want, e[i].want[k]);
                     have = fmt("%s %.9g", have, got[k]);
@@ -470,7 +491,7 @@ static Shape library_shape(const char *text, const char *name, char **diags) {
             s = g->outputs.v[i].node->shape;
     fclose(mem);
     g_diag = NULL;
-    *diags = strdup(buf ? buf : "");
+    *diags = keep(strdup(buf ? buf : ""));
     free(buf);
     return s;
 }
@@ -490,7 +511,7 @@ static char *check_type(const char *path, const char *name, char **log_text) {
         if (strncmp(q, name, nl) != 0 || q[nl] != ' ')
             continue;
         q += nl + strspn(q + nl, " ");
-        return strndup(q, strcspn(q, "\n"));
+        return keep(strndup(q, strcspn(q, "\n")));
     }
     return NULL;
 }
@@ -713,6 +734,7 @@ static void test_pool_uneven(void) {
 }
 
 int main(void) {
+    atexit(free_kept);
     if (!mkdtemp(workdir)) {
         perror("mkdtemp");
         return 1;

@@ -40,6 +40,28 @@ static bool any_failure;
 
 /* ---- small utilities ---- */
 
+/* Strings and buffers live until the program ends, as in the compiler's arena: keep() records them and one
+ * atexit() handler frees them all, so that a -Db_sanitize=address build reports only real leaks. */
+static void **kept;
+static size_t nkept, capkept;
+
+static void *keep(void *p) {
+    if (nkept == capkept) {
+        capkept = capkept ? 2 * capkept : 256;
+        kept = realloc(kept, sizeof *kept * capkept);
+        if (!kept)
+            abort();
+    }
+    kept[nkept++] = p;
+    return p;
+}
+
+static void free_kept(void) {
+    for (size_t i = 0; i < nkept; i++)
+        free(kept[i]);
+    free(kept);
+}
+
 static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 static char *fmt(const char *f, ...) {
     va_list ap;
@@ -50,7 +72,7 @@ static char *fmt(const char *f, ...) {
     va_start(ap, f);
     vsnprintf(s, (size_t)len + 1, f, ap);
     va_end(ap);
-    return s;
+    return keep(s);
 }
 
 static char *slurp(const char *path) {
@@ -64,7 +86,7 @@ static char *slurp(const char *path) {
     size_t got = fread(s, 1, (size_t)len, f);
     s[got] = 0;
     fclose(f);
-    return s;
+    return keep(s);
 }
 
 static int mkdir_p(const char *path) { return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1; }
@@ -81,7 +103,6 @@ static void remove_tree(const char *path) {
         char *p = fmt("%s/%s", path, e->d_name);
         if (unlink(p) != 0)
             remove_tree(p);
-        free(p);
     }
     closedir(d);
     rmdir(path);
@@ -151,7 +172,7 @@ static bool build(Build *b, const char *name, const char *text, const char *inpu
     }
     char *argv[16] = {DLC_PATH, "compile", dlm, "-o", dir};
     int k = 5;
-    char *flags = strdup(dlc_flags);
+    char *flags = keep(strdup(dlc_flags));
     for (char *w = strtok(flags, " "); w && k < 15; w = strtok(NULL, " "))
         argv[k++] = w;
     argv[k] = NULL;
@@ -159,7 +180,7 @@ static bool build(Build *b, const char *name, const char *text, const char *inpu
         fail(fmt("%s: dlc compile failed", name), fmt("%s\n--- model ---\n%s", slurp(log), text));
         return false;
     }
-    char *uc = strdup(name);
+    char *uc = keep(strdup(name));
     for (char *p = uc; *p; p++)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
@@ -197,7 +218,7 @@ static int harness(const Build *b, const char *args, char **out) {
     char *log = fmt("%s/%s.run.log", workdir, b->name);
     char *argv[16] = {b->exe};
     int k = 1;
-    char *a = strdup(args);
+    char *a = keep(strdup(args));
     for (char *w = strtok(a, " "); w && k < 15; w = strtok(NULL, " "))
         argv[k++] = w;
     argv[k] = NULL;
@@ -491,7 +512,7 @@ static bool trace_parse(const char *text, Trace *t) {
             return false;
         char *p = line + off;
         r.null = strstr(p, "null") != NULL;
-        r.v = malloc(sizeof(double) * (strlen(p) / 2 + 1));
+        r.v = keep(malloc(sizeof(double) * (strlen(p) / 2 + 1)));
         for (char *end;; p = end) {
             double x = strtod(p, &end);
             if (end == p)
@@ -502,6 +523,7 @@ static bool trace_parse(const char *text, Trace *t) {
         t->r[t->n++] = r;
     }
     free(copy);
+    keep(t->r);
     return t->n > 0;
 }
 
@@ -843,6 +865,7 @@ static void test_d2l_autograd(void) {
 }
 
 int main(void) {
+    atexit(free_kept);
     const char *seed = getenv("GRADCHECK_SEED");
     shape_rng = seed ? strtoull(seed, NULL, 10) : 2024;
     if (!mkdtemp(workdir)) {
