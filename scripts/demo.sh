@@ -4,7 +4,7 @@
 #   scripts/demo.sh [trainer flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model=${DLC_DEMO_MODEL:-mlp}
+model=${DLC_DEMO_MODEL:-lenet}
 scripts/setup.sh build
 mkdir -p out
 echo "== dlc check models/$model.dlm"
