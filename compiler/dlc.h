@@ -306,6 +306,7 @@ typedef struct TrainSpec {
     bool present;
     Loc loc;
     IrNode *loss;
+    IrNode *eval_loss; /* what evaluation reports (default: loss): the data term without penalties */
     OptimKind optim;
     double lr, momentum, weight_decay, l1, beta1, beta2, eps;
     char *decay_glob, *l1_glob;

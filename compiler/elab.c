@@ -473,27 +473,20 @@ static bool want_pair(Value v, Loc loc, const char *what, int64_t out[2]) {
 
 /* ---- tensors from values ---- */
 
-/* Flattens a nested numeric list; false if ragged, or once more than `*left` lists and numbers are visited (a
- * list may hold the same big list many times over). */
-typedef Vec(double) DoubleVec;
-
-static bool list_to_data(Value v, DoubleVec *data, Shape *s, int depth, int64_t *left) {
-    if (--*left < 0)
-        return false;
-    if (is_num(v)) {
-        vec_push(data, num(v));
+/* Copies the numbers of a nested list of shape s into data[*k...]; false if it is not that rectangular shape. At
+ * most one visit per element and per list of the shape, so the walk is bounded by the shape's size, which is
+ * checked before (the same big list may appear in a nest many times over). */
+static bool list_to_data(Value v, const Shape *s, int depth, double *data, int64_t *k) {
+    if (depth == s->rank) {
+        if (!is_num(v))
+            return false;
+        data[(*k)++] = num(v);
         return true;
     }
-    if (v.kind != V_LIST || depth >= MAX_RANK)
+    if (v.kind != V_LIST || v.list->n != s->d[depth])
         return false;
-    if (s->rank <= depth) {
-        s->rank = depth + 1;
-        s->d[depth] = v.list->n;
-    } else if (s->d[depth] != v.list->n) {
-        return false;
-    }
     for (int i = 0; i < v.list->n; i++)
-        if (!list_to_data(v.list->v[i], data, s, depth + 1, left))
+        if (!list_to_data(v.list->v[i], s, depth + 1, data, k))
             return false;
     return true;
 }
@@ -506,26 +499,31 @@ static IrNode *to_tensor(Elab *e, Value v, Loc loc, const char *what) {
     if (is_num(v))
         return ir_const_scalar(e->g, num(v), loc);
     if (v.kind == V_LIST) {
-        DoubleVec data = {0};
+        /* the shape from the first element at each depth, then a walk that checks it */
         Shape s = {0};
-        int64_t left = 2 * MAX_CONST_NUMEL;
-        bool ok = list_to_data(v, &data, &s, 0, &left);
-        if (!charge(e, ELEMS(2 * MAX_CONST_NUMEL - left), loc))
-            return NULL;
-        if (left < 0 || data.n > MAX_CONST_NUMEL) {
-            error_at(loc, "%s: a list used as a tensor may hold at most %lld numbers", what, (long long)MAX_CONST_NUMEL);
+        Value first = v;
+        for (; first.kind == V_LIST && s.rank < MAX_RANK; first = first.list->n ? first.list->v[0] : v_none())
+            s.d[s.rank++] = first.list->n;
+        int64_t n = shape_numel(&s);
+        if (n > MAX_CONST_NUMEL) {
+            error_at(loc, "%s: a list used as a tensor may hold at most %lld numbers, got %s", what,
+                     (long long)MAX_CONST_NUMEL, shape_str(&s));
             return NULL;
         }
-        if (!ok || data.n != shape_numel(&s)) {
+        if (n == 0) { /* before the walk, which would not be bounded by n */
+            error_at(loc, "%s: an empty list is not a tensor (shape %s)", what, shape_str(&s));
+            return NULL;
+        }
+        if (!charge(e, ELEMS(2 * n), loc))
+            return NULL;
+        double *data = xalloc(sizeof(double) * (size_t)n);
+        int64_t k = 0;
+        if (!list_to_data(v, &s, 0, data, &k)) {
             error_at(loc, "%s: a list used as a tensor must be a rectangular nest of numbers, at most %d deep", what,
                      MAX_RANK);
             return NULL;
         }
-        if (data.n == 0) {
-            error_at(loc, "%s: an empty list is not a tensor (shape %s)", what, shape_str(&s));
-            return NULL;
-        }
-        return ir_const_data(e->g, s, data.v, loc);
+        return ir_const_data(e->g, s, data, loc);
     }
     error_at(loc, "%s must be a tensor, got %s", what, value_desc(v));
     return NULL;
@@ -2610,7 +2608,8 @@ static void elab_train(Elab *e, Node *tn) {
     t->eps = 1e-8;
     t->decay_glob = "*";
     t->l1_glob = "*";
-    static const char *const keys[] = {"data", "loss", "optimizer", "batch", "epochs", "seed", "metrics", "lr", NULL};
+    static const char *const keys[] = {"data", "loss", "eval_loss", "optimizer", "batch", "epochs", "seed",
+                                       "metrics", "lr", NULL};
     for (int i = 0; i < tn->body.n; i++) {
         Node *s = tn->body.v[i];
         if (s->kind != N_ASSIGN) {
@@ -2621,8 +2620,8 @@ static void elab_train(Elab *e, Node *tn) {
         for (int k = 0; keys[k]; k++)
             known |= strcmp(keys[k], s->name) == 0;
         if (!known)
-            error_at(s->loc, "unknown train setting '%s'; expected data, loss, optimizer, batch, epochs, seed, "
-                             "metrics or lr", s->name);
+            error_at(s->loc, "unknown train setting '%s'; expected data, loss, eval_loss, optimizer, batch, epochs, "
+                             "seed, metrics or lr", s->name);
         for (int j = 0; j < i; j++) {
             Node *o = tn->body.v[j];
             if (o->kind == N_ASSIGN && strcmp(o->name, s->name) == 0) {
@@ -2657,6 +2656,13 @@ static void elab_train(Elab *e, Node *tn) {
         }
     } else {
         error_at(tn->loc, "the train section needs a loss: loss = cross_entropy(logits, y)");
+    }
+    if ((s = train_find(tn, "eval_loss"))) {
+        Value v = eval(e, s->a);
+        if (v.kind == V_TENSOR && v.t->shape.rank == 0 && v.t->dtype == DT_F32)
+            t->eval_loss = v.t;
+        else if (v.kind != V_ERROR)
+            error_at(s->a->loc, "eval_loss must be a scalar tensor expression, got %s", value_desc(v));
     }
     int64_t iv;
     if ((s = train_find(tn, "epochs")) && want_int(eval(e, s->a), s->a->loc, "epochs", &iv)) {

@@ -67,7 +67,8 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
     c->grads = xalloc(sizeof(IrNode *) * (size_t)(np + 1));
     if (trains) {
         c->loss_train = materialised(train, t->loss);
-        c->loss_eval = materialised(eval, eval->train.loss);
+        /* evaluation reports eval_loss when the model gives one (the data term without its penalties) */
+        c->loss_eval = materialised(eval, eval->train.eval_loss ? eval->train.eval_loss : eval->train.loss);
         metric_sums(train, &c->metric_train);
         metric_sums(eval, &c->metric_eval);
         IrNode **wrt = xalloc(sizeof(IrNode *) * (size_t)(np + 1));

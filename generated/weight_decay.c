@@ -106,7 +106,7 @@ void weight_decay_init(void *state, uint64_t seed) {
     h->seed = seed;
     h->step = 0;
     rng r;
-    /* 0.weight [1, 200], weight_decay.dlm line 16 */
+    /* 0.weight [1, 200], weight_decay.dlm line 18 */
     rng_seed(&r, seed, 0);
     for (int64_t i = 0; i < 200; i++) {
         double v = 0.0;
@@ -114,7 +114,7 @@ void weight_decay_init(void *state, uint64_t seed) {
         v = (0 + 1 * rng_normal(&r));
         ((weight_decay_real *)(st + 64))[i] = (weight_decay_real)v;
     }
-    /* 0.bias [1], weight_decay.dlm line 16 */
+    /* 0.bias [1], weight_decay.dlm line 18 */
     rng_seed(&r, seed, 1);
     for (int64_t i = 0; i < 1; i++) {
         double v = 0.0;
@@ -128,11 +128,11 @@ void weight_decay_forward(void *state, int n, const weight_decay_real *x) {
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 960;
     (void)ar;
-    /* matmul -> f32[batch 5, 1], weight_decay.dlm line 16 */
+    /* matmul -> f32[batch 5, 1], weight_decay.dlm line 18 */
     {
     gemm(0, 1, n, 1, 200, x, 200, ((weight_decay_real *)(st + 64)), 200, ((weight_decay_real *)(ar + 0)), 1, 0);
     }
-    /* add -> f32[batch 5, 1], weight_decay.dlm line 16 */
+    /* add -> f32[batch 5, 1], weight_decay.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         ((weight_decay_real *)(ar + 64))[i0] = (((weight_decay_real *)(ar + 0))[i0] + ((weight_decay_real *)(st + 896))[0]);
@@ -148,17 +148,17 @@ weight_decay_real weight_decay_forward_train(void *state, int n, const weight_de
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 960;
     (void)ar;
-    /* matmul -> f32[batch 5, 1], weight_decay.dlm line 16 */
+    /* matmul -> f32[batch 5, 1], weight_decay.dlm line 18 */
     {
     gemm(0, 1, n, 1, 200, x, 200, ((weight_decay_real *)(st + 64)), 200, ((weight_decay_real *)(ar + 0)), 1, 0);
     }
-    /* sub -> f32[batch 5, 1], weight_decay.dlm line 24 */
+    /* sub -> f32[batch 5, 1], weight_decay.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         ((weight_decay_real *)(ar + 64))[i0] = ((((weight_decay_real *)(ar + 0))[i0] + ((weight_decay_real *)(st + 896))[0]) - y[i0]);
     }
     }
-    /* sum -> f32[], weight_decay.dlm line 24 */
+    /* sum -> f32[], weight_decay.dlm line 26 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -166,7 +166,7 @@ weight_decay_real weight_decay_forward_train(void *state, int n, const weight_de
     }
     ((weight_decay_real *)(ar + 0))[0] = (weight_decay_real)acc;
     }
-    /* sum -> f32[], weight_decay.dlm line 24 */
+    /* sum -> f32[], weight_decay.dlm line 26 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < 200; i0++) {
@@ -174,7 +174,7 @@ weight_decay_real weight_decay_forward_train(void *state, int n, const weight_de
     }
     ((weight_decay_real *)(ar + 128))[0] = (weight_decay_real)acc;
     }
-    /* add -> f32[], weight_decay.dlm line 24 */
+    /* add -> f32[], weight_decay.dlm line 26 */
     {
     ((weight_decay_real *)(ar + 192))[0] = ((((weight_decay_real *)(ar + 0))[0] / (weight_decay_real)(1 * n)) + (3.0f * ((weight_decay_real *)(ar + 128))[0]));
     }
@@ -187,27 +187,27 @@ void weight_decay_backward(void *state, int n, const weight_decay_real *x, const
     unsigned char *ar = st + 960;
     (void)ar;
     (void)y;
-    /* divcount -> f32[], weight_decay.dlm line 24 */
+    /* divcount -> f32[], weight_decay.dlm line 26 */
     {
     ((weight_decay_real *)(ar + 0))[0] = (1.0f / (weight_decay_real)(1 * n));
     }
-    /* mul -> f32[batch 5, 1], weight_decay.dlm line 24 */
+    /* mul -> f32[batch 5, 1], weight_decay.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         ((weight_decay_real *)(ar + 128))[i0] = (((((weight_decay_real *)(ar + 0))[0] * 0.5f) * ((weight_decay_real *)(ar + 64))[i0]) * 2.0f);
     }
     }
-    /* matmul -> f32[1, 200], weight_decay.dlm line 16 */
+    /* matmul -> f32[1, 200], weight_decay.dlm line 18 */
     {
     gemm(1, 0, 1, 200, n, ((weight_decay_real *)(ar + 128)), 1, x, 200, ((weight_decay_real *)(ar + 256)), 200, 0);
     }
-    /* add -> f32[1, 200], weight_decay.dlm line 16 */
+    /* add -> f32[1, 200], weight_decay.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 200; i0++) {
         ((weight_decay_real *)(ar + 1088))[i0] = (((k21[i0] * ((weight_decay_real *)(st + 64))[i0]) * 2.0f) + ((weight_decay_real *)(ar + 256))[i0]);
     }
     }
-    /* sum -> f32[1], weight_decay.dlm line 16 */
+    /* sum -> f32[1], weight_decay.dlm line 18 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -254,11 +254,11 @@ weight_decay_real weight_decay_evaluate(void *state, int n, const weight_decay_r
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 960;
     (void)ar;
-    /* matmul -> f32[batch 5, 1], weight_decay.dlm line 16 */
+    /* matmul -> f32[batch 5, 1], weight_decay.dlm line 18 */
     {
     gemm(0, 1, n, 1, 200, x, 200, ((weight_decay_real *)(st + 64)), 200, ((weight_decay_real *)(ar + 0)), 1, 0);
     }
-    /* sum -> f32[], weight_decay.dlm line 24 */
+    /* sum -> f32[], weight_decay.dlm line 26 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -266,20 +266,12 @@ weight_decay_real weight_decay_evaluate(void *state, int n, const weight_decay_r
     }
     ((weight_decay_real *)(ar + 64))[0] = (weight_decay_real)acc;
     }
-    /* sum -> f32[], weight_decay.dlm line 24 */
+    /* divcount -> f32[], weight_decay.dlm line 26 */
     {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < 200; i0++) {
-        acc += ((((weight_decay_real *)(st + 64))[i0] * ((weight_decay_real *)(st + 64))[i0]) * 0.5f);
-    }
-    ((weight_decay_real *)(ar + 0))[0] = (weight_decay_real)acc;
-    }
-    /* add -> f32[], weight_decay.dlm line 24 */
-    {
-    ((weight_decay_real *)(ar + 128))[0] = ((((weight_decay_real *)(ar + 64))[0] / (weight_decay_real)(1 * n)) + (3.0f * ((weight_decay_real *)(ar + 0))[0]));
+    ((weight_decay_real *)(ar + 0))[0] = (((weight_decay_real *)(ar + 64))[0] / (weight_decay_real)(1 * n));
     }
     (void)metrics;
-    return ((weight_decay_real *)(ar + 128))[0];
+    return ((weight_decay_real *)(ar + 0))[0];
 }
 
 const weight_decay_real *weight_decay_grad(const void *state, const char *name) {
