@@ -4,6 +4,7 @@
  * that the parser keeps no global state between runs. */
 #include <CUnit/Basic.h>
 #include <dirent.h>
+#include <time.h>
 
 #include "dlc.h"
 
@@ -179,6 +180,137 @@ static void test_while_bounded(void) {
     CU_ASSERT_DOUBLE_EQUAL(y->data[0], 10.0 / 16, 1e-12);
 }
 
+/* ---- robustness: inputs that once crashed, hung or took quadratic time (most found by tests/fuzz) ---- */
+
+static double seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* A text of `n` copies of `unit` between `head` and `tail`. */
+static char *repeat(const char *head, const char *unit, int n, const char *tail) {
+    size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+    char *s = xalloc(hl + ul * (size_t)n + tl + 1), *p = s;
+    memcpy(p, head, hl), p += hl;
+    for (int i = 0; i < n; i++)
+        memcpy(p, unit, ul), p += ul;
+    memcpy(p, tail, tl + 1);
+    return s;
+}
+
+static void test_glob(void) {
+    CU_ASSERT_TRUE(glob_match("*.weight", "features.0.weight"));
+    CU_ASSERT_TRUE(glob_match("*", ""));
+    CU_ASSERT_TRUE(glob_match("a*b*c", "aXbYbZc"));
+    CU_ASSERT_TRUE(glob_match("?.bias", "3.bias"));
+    CU_ASSERT_FALSE(glob_match("?.bias", "13.bias"));
+    CU_ASSERT_FALSE(glob_match("*.weight", "0.bias"));
+    CU_ASSERT_FALSE(glob_match("a*b", "a"));
+    CU_ASSERT_TRUE(glob_match("**a**", "xay"));
+    /* many stars against a long name that does not match: exponential for a recursive matcher */
+    char *name = repeat("", "a", 200, "");
+    double t0 = seconds();
+    CU_ASSERT_FALSE(glob_match("*a*a*a*a*a*a*a*a*a*a*a*a*b", name));
+    CU_ASSERT(seconds() - t0 < 1.0);
+}
+
+static void test_many_blank_lines(void) {
+    /* the newline rule once looked ahead over every following blank line: quadratic in their number */
+    char *text = repeat("input x: f32[4]\ny = x\n", "\n  # comment\n", 100000, "  |> relu\noutput y\n");
+    double t0 = seconds();
+    Run r = run_text(text);
+    CU_ASSERT(seconds() - t0 < 2.0);
+    CU_ASSERT_EQUAL(r.errors, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r.g);
+    CU_ASSERT_EQUAL(r.g->layers.n, 1); /* the relu joined the statement across the blank lines */
+}
+
+static void test_deep_nesting(void) {
+    /* past the parser's stack: a message about nesting, not bison's "memory exhausted" */
+    Run p = run_text(repeat("input x: f32[4]\noutput y = ", "relu(", 12000, "x)\n"));
+    CU_ASSERT(p.errors >= 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(p.diags, "nest too deeply here for the parser"));
+    /* within the parser's reach but past the elaborator's limit: one located error, no stack overflow */
+    char *t = repeat("input x: f32[4]\ny = x\n", "for i in [1] {\n", 1500, "y = y + 1\n");
+    t = xsprintf("%s%soutput y\n", t, repeat("", "}\n", 1500, ""));
+    Run q = run_text(t);
+    CU_ASSERT_EQUAL(q.errors, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(q.diags, "nests more than 1000 levels deep"));
+}
+
+static void test_many_constants(void) {
+    /* constants are interned by value through the hash table; a scan of the graph per constant was quadratic */
+    double t0 = seconds();
+    Run r = run_text("input x: f32[4]\ny = x\nfor i in range(20000) { y = y + i }\noutput y\n");
+    CU_ASSERT(seconds() - t0 < 2.0);
+    CU_ASSERT_EQUAL(r.errors, 0);
+    /* the same constants again are the same nodes */
+    Run s =
+        run_text("a = tensor([1, 2, 3])\nb = tensor([1, 2, 3])\ninput x: f32[3]\noutput y = x + a\noutput z = x + b\n");
+    CU_ASSERT_EQUAL_FATAL(s.errors, 0);
+    CU_ASSERT_PTR_EQUAL(s.g->outputs.v[0].node, s.g->outputs.v[1].node);
+}
+
+static void test_many_layers(void) {
+    /* parameters are found by name through a hash table: 20000 layers take linear time */
+    double t0 = seconds();
+    Run r = run_text("input x: f32[batch, 2]\ny = x\nfor i in range(20000) { y = y |> linear(2) }\noutput y\n");
+    CU_ASSERT(seconds() - t0 < 5.0);
+    CU_ASSERT_EQUAL(r.errors, 0);
+    CU_ASSERT_EQUAL_FATAL(r.g->params.n, 40000);
+    CU_ASSERT_STRING_EQUAL(r.g->params.v[39999].name, "19999.bias");
+}
+
+static void test_limits_halt(void) {
+    /* an exponential recursion that ends is stopped by the budget with one error, in bounded time */
+    double t0 = seconds();
+    Run r = run_text("block f(x, n) {\n if n == 0 { return x }\n return f(x, n - 1) + f(x, n - 1)\n}\n"
+                     "input x: f32[4]\noutput y = f(x, 60)\n");
+    CU_ASSERT(seconds() - t0 < 10.0);
+    CU_ASSERT_EQUAL(r.errors, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.diags, "elaborating the model takes more than"));
+    /* an error in nested data-dependent loops is reported once, not once per unrolled iteration */
+    Run w = run_text("input a: f32[]\nb = a\nwhile sum(b) < 9 max 64 { while sum(b) < 9 max 64 {\n"
+                     " while sum(b) < 9 max 64 { b = b * q } } }\noutput b\n");
+    CU_ASSERT_EQUAL(w.errors, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(w.diags, "'q' is not defined"));
+}
+
+static void test_numbers_checked(void) {
+    /* a float dimension past the int64 range was converted with undefined behaviour */
+    Run a = run_text("input x: f32[1e188]\noutput x\n");
+    CU_ASSERT_EQUAL(a.errors, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(a.diags, "out of range"));
+    /* dimensions whose product overflows int64 */
+    Run b = run_text("input x: f32[4]\nparam w: [3037000500, 3037000500, 3037000500] = zeros\noutput x\n");
+    CU_ASSERT_EQUAL(b.errors, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(b.diags, "more than 9223372036854775807 elements"));
+    /* a broadcast whose result is over the element limit, from operands within it */
+    Run c = run_text("input x: f32[65536, 1]\ninput y: f32[1, 65536]\noutput z = x + y\n");
+    CU_ASSERT_EQUAL(c.errors, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.diags, "the operands broadcast together would be f32[65536, 65536]"));
+    /* strides of 0 divided by zero in the output size */
+    Run d = run_text("input x: f32[1, 1, 4, 4]\noutput y = max_pool(x, 0)\noutput z = avg_pool(x, 2, stride=0)\n");
+    CU_ASSERT_EQUAL(d.errors, 2);
+    /* tensors() with scalar inputs divided by a zero example count */
+    Run e = run_text("input x: f32[]\ninput y: f32[]\noutput z = x * 2\ntrain {\n data = tensors(x, y, 1, 2)\n"
+                     " loss = (z - y) ** 2\n}\n");
+    CU_ASSERT_EQUAL(e.errors, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.diags, "do not match inputs"));
+}
+
+static void test_nul_in_string(void) {
+    /* a NUL inside a string or a comment ends neither the text nor the token */
+    static const char text[] = "input x: f32[1]\n# a \0 comment\ninit \"a\0b\" = zeros\noutput x\n";
+    Source *src = source_from_string("nul.dlm", "");
+    src->text = text;
+    src->len = sizeof text - 1;
+    Run r = run_source(src, "nul", 0);
+    CU_ASSERT_EQUAL(r.errors, 1); /* the init pattern matches no parameter; nothing crashes */
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.diags, "no parameter matches \"a\""));
+}
+
 /* ---- the bad-input corpus ---- */
 
 typedef struct Expect {
@@ -248,7 +380,7 @@ static const struct {
 
 static void test_zoo_checks_clean(void) {
     static const char *const zoo[] = {"linreg", "softmax", "mlp", "dropout_mlp", "polyfit", "weight_decay",
-                                      "house_prices", "blocks", "params", "custom_layers", "autograd",
+                                      "lasso", "house_prices", "blocks", "params", "custom_layers", "autograd",
                                       "conv_edge", "lenet", "lenet_relu", "alexnet", "vgg11", "vgg11_full"};
     for (size_t i = 0; i < sizeof zoo / sizeof zoo[0]; i++) {
         char *path = xsprintf("%s/models/%s.dlm", SOURCE_ROOT, zoo[i]);
@@ -308,6 +440,14 @@ int main(void) {
     CU_add_test(s, "block names and compile-time loops", test_block_names);
     CU_add_test(s, "grad() as a value", test_grad_value);
     CU_add_test(s, "bounded while loop", test_while_bounded);
+    CU_add_test(s, "glob patterns in linear time", test_glob);
+    CU_add_test(s, "100000 blank lines before a |>", test_many_blank_lines);
+    CU_add_test(s, "nesting past the parser's and the elaborator's limits", test_deep_nesting);
+    CU_add_test(s, "20000 constants", test_many_constants);
+    CU_add_test(s, "20000 layers", test_many_layers);
+    CU_add_test(s, "the elaboration budget halts once", test_limits_halt);
+    CU_add_test(s, "compile-time numbers are checked", test_numbers_checked);
+    CU_add_test(s, "NUL bytes in strings and comments", test_nul_in_string);
     CU_add_test(s, "bad-input corpus tests/errors", test_error_corpus);
     CU_add_test(s, "every zoo model checks clean", test_zoo_checks_clean);
     CU_add_test(s, "the book's shapes", test_zoo_book_shapes);

@@ -17,7 +17,7 @@
 #endif
 
 static const char *const zoo[] = {"linreg", "softmax", "mlp", "dropout_mlp", "polyfit", "weight_decay",
-                                  "house_prices", "blocks", "params", "custom_layers", "autograd", "conv_edge",
+                                  "lasso", "house_prices", "blocks", "params", "custom_layers", "autograd", "conv_edge",
                                   "lenet", "lenet_relu", "alexnet", "vgg11", "vgg11_full"};
 #define NZOO (int)(sizeof zoo / sizeof zoo[0])
 
