@@ -134,7 +134,15 @@ static uint64_t node_hash(Op op, DType dt, const Shape *s, int nin, IrNode **in,
     h = hash_mix(h, (uint64_t)index);
     uint64_t fb;
     memcpy(&fb, &fattr, sizeof fb);
-    return hash_mix(h, fb);
+    h = hash_mix(h, fb);
+    /* splitmix64's finaliser: the table is indexed by the low bits, and hash_mix leaves them untouched by
+     * values that differ only in their high bits, as small integers stored as doubles do; every scalar
+     * constant then fell into one chain */
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    return h ^ (h >> 31);
 }
 
 static bool node_same(const IrNode *n, Op op, DType dt, const Shape *s, int nin, IrNode **in, const int64_t *attr,
