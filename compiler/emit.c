@@ -693,6 +693,22 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
 
 /* ---- the source ---- */
 
+static void emit_dropmask(Em *e) {
+    FILE *o = e->o;
+    const char *R = e->real;
+    fprintf(o, "\n/* Dropout: keep element i of this step's mask with probability 1 - p, scaled by 1 / (1 - p). The\n"
+               " * hash is SplitMix64's output function (libdlrt's dlrt_hash32) of (seed, step, site, i), so the\n"
+               " * backward pass recomputes the forward pass's mask instead of storing it. */\n");
+    fprintf(o, "static inline %s dropmask(const unsigned char *st, uint64_t site, uint64_t i, %s p) {\n", R, R);
+    fprintf(o, "    const header *h = (const header *)(const void *)st;\n");
+    fprintf(o, "    uint64_t counter = ((h->step * 1024u + site) << 32) ^ i;\n");
+    fprintf(o, "    uint64_t z = h->seed + (counter + 1) * 0x9E3779B97F4A7C15u;\n");
+    fprintf(o, "    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;\n    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;\n"
+               "    z = z ^ (z >> 31);\n");
+    fprintf(o, "    %s u = (%s)((uint32_t)(z >> 32) >> 8) * (%s)0x1p-24;\n", R, R, R);
+    fprintf(o, "    return u >= p ? (%s)1 / ((%s)1 - p) : (%s)0;\n}\n", R, R, R);
+}
+
 static void emit_prelude(Em *e) {
     FILE *o = e->o;
     const char *R = e->real;
@@ -706,20 +722,23 @@ static void emit_prelude(Em *e) {
             e->NAME, e->NAME);
     fprintf(o, "/* The state block starts with this header; parameters, optimizer state and the arena follow. */\n");
     fprintf(o, "typedef struct {\n    uint64_t seed;\n    uint64_t step;\n} header;\n\n");
-    fprintf(o, "static inline %s maxr(%s a, %s b) { return a > b ? a : b; }\n", R, R, R);
-    fprintf(o, "static inline %s minr(%s a, %s b) { return a < b ? a : b; }\n", R, R, R);
-    fprintf(o, "static inline %s relu(%s a) { return a > 0 ? a : 0; }\n", R, R);
-    fprintf(o, "\n/* Dropout: keep element i of this step's mask with probability 1 - p, scaled by 1 / (1 - p). The\n"
-               " * hash is SplitMix64's output function (libdlrt's dlrt_hash32) of (seed, step, site, i), so the\n"
-               " * backward pass recomputes the forward pass's mask instead of storing it. */\n");
-    fprintf(o, "static inline %s dropmask(const unsigned char *st, uint64_t site, uint64_t i, %s p) {\n", R, R);
-    fprintf(o, "    const header *h = (const header *)(const void *)st;\n");
-    fprintf(o, "    uint64_t counter = ((h->step * 1024u + site) << 32) ^ i;\n");
-    fprintf(o, "    uint64_t z = h->seed + (counter + 1) * 0x9E3779B97F4A7C15u;\n");
-    fprintf(o, "    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;\n    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;\n"
-               "    z = z ^ (z >> 31);\n");
-    fprintf(o, "    %s u = (%s)((uint32_t)(z >> 32) >> 8) * (%s)0x1p-24;\n", R, R, R);
-    fprintf(o, "    return u >= p ? (%s)1 / ((%s)1 - p) : (%s)0;\n}\n", R, R, R);
+    /* only the helpers the kernels call: an unused static function is a warning under clang */
+    bool uses[OP_COUNT] = {0};
+    for (int f = 0; f < FN_COUNT; f++) {
+        Sched *s = &e->c->fn[f];
+        for (int i = 0; s->g && i < s->g->nodes.n; i++)
+            if (s->live[i])
+                uses[s->g->nodes.v[i]->op] = true;
+    }
+    if (uses[OP_MAXIMUM] || uses[OP_MAX] || uses[OP_SOFTMAX] || uses[OP_LOGSOFTMAX] || uses[OP_XENT] ||
+        uses[OP_XENT_GRAD])
+        fprintf(o, "static inline %s maxr(%s a, %s b) { return a > b ? a : b; }\n", R, R, R);
+    if (uses[OP_MINIMUM])
+        fprintf(o, "static inline %s minr(%s a, %s b) { return a < b ? a : b; }\n", R, R, R);
+    if (uses[OP_RELU])
+        fprintf(o, "static inline %s relu(%s a) { return a > 0 ? a : 0; }\n", R, R);
+    if (uses[OP_DROPMASK])
+        emit_dropmask(e);
     bool matmul = false;
     for (int f = 0; f < FN_COUNT; f++)
         for (int i = 0; i < e->c->fn[f].kernels.n; i++)
@@ -733,9 +752,30 @@ static void emit_prelude(Em *e) {
     fprintf(o, "static void gemm(int ta, int tb, int m, int n, int k, const %s *a, int lda, const %s *b, int ldb, %s *c,"
                " int ldc, int accumulate) {\n", R, R, R);
     if (!e->opt->portable) {
+        /* one row (batch-1 inference): a matrix-vector product, which packs nothing */
+        fprintf(o, "    if (m == 1) {\n"
+                   "        cblas_%sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a,"
+                   " ta ? lda : 1, accumulate ? 1 : 0, c, 1);\n"
+                   "        return;\n    }\n", e->f64 ? "d" : "s");
         fprintf(o, "    cblas_%sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,"
                    " k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);\n}\n", e->f64 ? "d" : "s");
     } else {
+        /* B stored transposed (a linear layer's [out, in] weight): rows of A and B are both contiguous, a dot
+         * product with eight independent partial sums that vectorises */
+        fprintf(o, "    if (tb && !ta) {\n"
+                   "        for (int i = 0; i < m; i++)\n"
+                   "            for (int j = 0; j < n; j++) {\n"
+                   "                const %s *x = a + i * lda, *y = b + j * ldb;\n"
+                   "                %s part[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sum = 0;\n"
+                   "                int p = 0;\n"
+                   "                for (; p + 8 <= k; p += 8)\n"
+                   "                    for (int u = 0; u < 8; u++)\n"
+                   "                        part[u] += x[p + u] * y[p + u];\n"
+                   "                for (; p < k; p++)\n                    sum += x[p] * y[p];\n"
+                   "                for (int u = 0; u < 8; u++)\n                    sum += part[u];\n"
+                   "                c[i * ldc + j] = accumulate ? c[i * ldc + j] + sum : sum;\n"
+                   "            }\n"
+                   "        return;\n    }\n", R, R);
         fprintf(o, "    for (int i = 0; i < m; i++) {\n        for (int j = 0; j < n && !accumulate; j++)\n            c[i * ldc + j] = 0;\n"
                    "        for (int p = 0; p < k; p++) {\n"
                    "            %s av = ta ? a[p * lda + i] : a[i * lda + p];\n"
@@ -1443,9 +1483,12 @@ static void emit_infer_header(Em *e) {
             if (sched_uses_input(fw, i))
                 ins = xsprintf("%s%s%s %s", ins, *ins ? ", " : "", type_str(g->inputs.v[i].dtype, &g->inputs.v[i].shape),
                                g->inputs.v[i].name);
-        fprintf(o, "\n/* Runs the model on one example. Input%s: %s (one example's worth). Writes output '%s',\n"
+        const char *range = c->train->train.data == DATA_FASHION_MNIST
+                                ? " Pixels are in [0, 1] (byte / 255), light on dark, as the trainers load them."
+                                : "";
+        fprintf(o, "\n/* Runs the model on one example. Input: %s (one example's worth).%s Writes output '%s',\n"
                    " * %" PRId64 " values (%s), to `out`. */\n",
-                "", ins, out->name, shape_inner(&out->node->shape), type_str(out->node->dtype, &out->node->shape));
+                ins, range, out->name, shape_inner(&out->node->shape), type_str(out->node->dtype, &out->node->shape));
         fprintf(o, "void %s_predict(void *ctx", e->name);
         input_params(e, fw, false);
         fprintf(o, ", %s *out);\n", e->real);
@@ -1496,8 +1539,10 @@ static void emit_loader(Em *e) {
                "        uint64_t body = le(b + at + 8, 8);\n"
                "        if (body > len - at - 16)\n            return -1;\n"
                "        if (le(b + at, 4) == 0x4D524150u) { /* \"PARM\" */\n"
+               "            if (parm)\n                return -1; /* a tag appears at most once */\n"
                "            parm = b + at + 16;\n            parm_len = body;\n            parm_count = le(b + at + 4, 4);\n        }\n"
-               "        at += 16 + body;\n    }\n");
+               "        at += 16 + body;\n    }\n"
+               "    if (at != len)\n        return -1; /* the sections must tile the file */\n");
     fprintf(o, "    if (!parm)\n        return -1;\n    if (parm_count != %d)\n        return -2;\n", g->params.n);
     fprintf(o, "    /* check every record first, then copy: a refused file changes nothing */\n");
     fprintf(o, "    for (int pass = 0; pass < 2; pass++) {\n        uint64_t q = 0;\n");

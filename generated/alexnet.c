@@ -18,7 +18,6 @@ typedef struct {
 } header;
 
 static inline alexnet_real maxr(alexnet_real a, alexnet_real b) { return a > b ? a : b; }
-static inline alexnet_real minr(alexnet_real a, alexnet_real b) { return a < b ? a : b; }
 static inline alexnet_real relu(alexnet_real a) { return a > 0 ? a : 0; }
 
 /* Dropout: keep element i of this step's mask with probability 1 - p, scaled by 1 / (1 - p). The
@@ -37,6 +36,10 @@ static inline alexnet_real dropmask(const unsigned char *st, uint64_t site, uint
 
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const alexnet_real *a, int lda, const alexnet_real *b, int ldb, alexnet_real *c, int ldc, int accumulate) {
+    if (m == 1) {
+        cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
@@ -1388,12 +1391,16 @@ int alexnet_load(void *ctx, const void *checkpoint, size_t len) {
         if (body > len - at - 16)
             return -1;
         if (le(b + at, 4) == 0x4D524150u) { /* "PARM" */
+            if (parm)
+                return -1; /* a tag appears at most once */
             parm = b + at + 16;
             parm_len = body;
             parm_count = le(b + at + 4, 4);
         }
         at += 16 + body;
     }
+    if (at != len)
+        return -1; /* the sections must tile the file */
     if (!parm)
         return -1;
     if (parm_count != 16)

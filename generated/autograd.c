@@ -17,23 +17,7 @@ typedef struct {
     uint64_t step;
 } header;
 
-static inline autograd_real maxr(autograd_real a, autograd_real b) { return a > b ? a : b; }
-static inline autograd_real minr(autograd_real a, autograd_real b) { return a < b ? a : b; }
 static inline autograd_real relu(autograd_real a) { return a > 0 ? a : 0; }
-
-/* Dropout: keep element i of this step's mask with probability 1 - p, scaled by 1 / (1 - p). The
- * hash is SplitMix64's output function (libdlrt's dlrt_hash32) of (seed, step, site, i), so the
- * backward pass recomputes the forward pass's mask instead of storing it. */
-static inline autograd_real dropmask(const unsigned char *st, uint64_t site, uint64_t i, autograd_real p) {
-    const header *h = (const header *)(const void *)st;
-    uint64_t counter = ((h->step * 1024u + site) << 32) ^ i;
-    uint64_t z = h->seed + (counter + 1) * 0x9E3779B97F4A7C15u;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    z = z ^ (z >> 31);
-    autograd_real u = (autograd_real)((uint32_t)(z >> 32) >> 8) * (autograd_real)0x1p-24;
-    return u >= p ? (autograd_real)1 / ((autograd_real)1 - p) : (autograd_real)0;
-}
 
 static const autograd_real k7[4] = {
     2.0f, 2.0f, 2.0f, 2.0f
@@ -1014,12 +998,16 @@ int autograd_load(void *ctx, const void *checkpoint, size_t len) {
         if (body > len - at - 16)
             return -1;
         if (le(b + at, 4) == 0x4D524150u) { /* "PARM" */
+            if (parm)
+                return -1; /* a tag appears at most once */
             parm = b + at + 16;
             parm_len = body;
             parm_count = le(b + at + 4, 4);
         }
         at += 16 + body;
     }
+    if (at != len)
+        return -1; /* the sections must tile the file */
     if (!parm)
         return -1;
     if (parm_count != 0)

@@ -17,23 +17,6 @@ typedef struct {
     uint64_t step;
 } header;
 
-static inline conv_edge_real maxr(conv_edge_real a, conv_edge_real b) { return a > b ? a : b; }
-static inline conv_edge_real minr(conv_edge_real a, conv_edge_real b) { return a < b ? a : b; }
-static inline conv_edge_real relu(conv_edge_real a) { return a > 0 ? a : 0; }
-
-/* Dropout: keep element i of this step's mask with probability 1 - p, scaled by 1 / (1 - p). The
- * hash is SplitMix64's output function (libdlrt's dlrt_hash32) of (seed, step, site, i), so the
- * backward pass recomputes the forward pass's mask instead of storing it. */
-static inline conv_edge_real dropmask(const unsigned char *st, uint64_t site, uint64_t i, conv_edge_real p) {
-    const header *h = (const header *)(const void *)st;
-    uint64_t counter = ((h->step * 1024u + site) << 32) ^ i;
-    uint64_t z = h->seed + (counter + 1) * 0x9E3779B97F4A7C15u;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    z = z ^ (z >> 31);
-    conv_edge_real u = (conv_edge_real)((uint32_t)(z >> 32) >> 8) * (conv_edge_real)0x1p-24;
-    return u >= p ? (conv_edge_real)1 / ((conv_edge_real)1 - p) : (conv_edge_real)0;
-}
 
 /* Direct convolution for few input channels: y[b][k] accumulates w[k][c][r][s] times a shifted
  * row of x[b][c]; the inner loop runs over the valid output columns only. */
@@ -304,12 +287,16 @@ int conv_edge_load(void *ctx, const void *checkpoint, size_t len) {
         if (body > len - at - 16)
             return -1;
         if (le(b + at, 4) == 0x4D524150u) { /* "PARM" */
+            if (parm)
+                return -1; /* a tag appears at most once */
             parm = b + at + 16;
             parm_len = body;
             parm_count = le(b + at + 4, 4);
         }
         at += 16 + body;
     }
+    if (at != len)
+        return -1; /* the sections must tile the file */
     if (!parm)
         return -1;
     if (parm_count != 1)

@@ -17,26 +17,14 @@ typedef struct {
     uint64_t step;
 } header;
 
-static inline params_real maxr(params_real a, params_real b) { return a > b ? a : b; }
-static inline params_real minr(params_real a, params_real b) { return a < b ? a : b; }
 static inline params_real relu(params_real a) { return a > 0 ? a : 0; }
-
-/* Dropout: keep element i of this step's mask with probability 1 - p, scaled by 1 / (1 - p). The
- * hash is SplitMix64's output function (libdlrt's dlrt_hash32) of (seed, step, site, i), so the
- * backward pass recomputes the forward pass's mask instead of storing it. */
-static inline params_real dropmask(const unsigned char *st, uint64_t site, uint64_t i, params_real p) {
-    const header *h = (const header *)(const void *)st;
-    uint64_t counter = ((h->step * 1024u + site) << 32) ^ i;
-    uint64_t z = h->seed + (counter + 1) * 0x9E3779B97F4A7C15u;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    z = z ^ (z >> 31);
-    params_real u = (params_real)((uint32_t)(z >> 32) >> 8) * (params_real)0x1p-24;
-    return u >= p ? (params_real)1 / ((params_real)1 - p) : (params_real)0;
-}
 
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const params_real *a, int lda, const params_real *b, int ldb, params_real *c, int ldc, int accumulate) {
+    if (m == 1) {
+        cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
@@ -612,12 +600,16 @@ int params_load(void *ctx, const void *checkpoint, size_t len) {
         if (body > len - at - 16)
             return -1;
         if (le(b + at, 4) == 0x4D524150u) { /* "PARM" */
+            if (parm)
+                return -1; /* a tag appears at most once */
             parm = b + at + 16;
             parm_len = body;
             parm_count = le(b + at + 4, 4);
         }
         at += 16 + body;
     }
+    if (at != len)
+        return -1; /* the sections must tile the file */
     if (!parm)
         return -1;
     if (parm_count != 30)

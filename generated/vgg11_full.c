@@ -18,7 +18,6 @@ typedef struct {
 } header;
 
 static inline vgg11_full_real maxr(vgg11_full_real a, vgg11_full_real b) { return a > b ? a : b; }
-static inline vgg11_full_real minr(vgg11_full_real a, vgg11_full_real b) { return a < b ? a : b; }
 static inline vgg11_full_real relu(vgg11_full_real a) { return a > 0 ? a : 0; }
 
 /* Dropout: keep element i of this step's mask with probability 1 - p, scaled by 1 / (1 - p). The
@@ -37,6 +36,10 @@ static inline vgg11_full_real dropmask(const unsigned char *st, uint64_t site, u
 
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const vgg11_full_real *a, int lda, const vgg11_full_real *b, int ldb, vgg11_full_real *c, int ldc, int accumulate) {
+    if (m == 1) {
+        cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
@@ -1832,12 +1835,16 @@ int vgg11_full_load(void *ctx, const void *checkpoint, size_t len) {
         if (body > len - at - 16)
             return -1;
         if (le(b + at, 4) == 0x4D524150u) { /* "PARM" */
+            if (parm)
+                return -1; /* a tag appears at most once */
             parm = b + at + 16;
             parm_len = body;
             parm_count = le(b + at + 4, 4);
         }
         at += 16 + body;
     }
+    if (at != len)
+        return -1; /* the sections must tile the file */
     if (!parm)
         return -1;
     if (parm_count != 22)

@@ -17,26 +17,13 @@ typedef struct {
     uint64_t step;
 } header;
 
-static inline weight_decay_real maxr(weight_decay_real a, weight_decay_real b) { return a > b ? a : b; }
-static inline weight_decay_real minr(weight_decay_real a, weight_decay_real b) { return a < b ? a : b; }
-static inline weight_decay_real relu(weight_decay_real a) { return a > 0 ? a : 0; }
-
-/* Dropout: keep element i of this step's mask with probability 1 - p, scaled by 1 / (1 - p). The
- * hash is SplitMix64's output function (libdlrt's dlrt_hash32) of (seed, step, site, i), so the
- * backward pass recomputes the forward pass's mask instead of storing it. */
-static inline weight_decay_real dropmask(const unsigned char *st, uint64_t site, uint64_t i, weight_decay_real p) {
-    const header *h = (const header *)(const void *)st;
-    uint64_t counter = ((h->step * 1024u + site) << 32) ^ i;
-    uint64_t z = h->seed + (counter + 1) * 0x9E3779B97F4A7C15u;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    z = z ^ (z >> 31);
-    weight_decay_real u = (weight_decay_real)((uint32_t)(z >> 32) >> 8) * (weight_decay_real)0x1p-24;
-    return u >= p ? (weight_decay_real)1 / ((weight_decay_real)1 - p) : (weight_decay_real)0;
-}
 
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const weight_decay_real *a, int lda, const weight_decay_real *b, int ldb, weight_decay_real *c, int ldc, int accumulate) {
+    if (m == 1) {
+        cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
@@ -325,12 +312,16 @@ int weight_decay_load(void *ctx, const void *checkpoint, size_t len) {
         if (body > len - at - 16)
             return -1;
         if (le(b + at, 4) == 0x4D524150u) { /* "PARM" */
+            if (parm)
+                return -1; /* a tag appears at most once */
             parm = b + at + 16;
             parm_len = body;
             parm_count = le(b + at + 4, 4);
         }
         at += 16 + body;
     }
+    if (at != len)
+        return -1; /* the sections must tile the file */
     if (!parm)
         return -1;
     if (parm_count != 2)
