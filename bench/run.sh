@@ -66,6 +66,14 @@ run_torch() { # model threads
 # steps only (data loading and evaluation excluded, the per-batch resize for alexnet/vgg11 included, as on the
 # torch side). No warm-up is excluded: the first batch's cost is part of the epoch.
 # ============================================================================
+# FLOPs per training example, counted by dlc from the real backward graph, for dlc's GFLOP/s column
+for model in $MODELS; do
+    if [[ -x $BUILD/compiler/dlc ]]; then
+        "$BUILD/compiler/dlc" check "$ROOT/models/$model.dlm" |
+            sed -n 's/.*training step: *\([0-9.]*\) \([kMG]*\)FLOP.*/\1 \2/p' > "$OUT/dlc-flops-$model.txt"
+    fi
+done
+
 run_dlc() { # model threads
     local model=$1 threads=$2
     local bin="$BUILD/models/$model-train"

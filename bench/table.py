@@ -45,6 +45,19 @@ def load_dlc(results_dir):
     return {k: statistics.median(v) for k, v in runs.items()}
 
 
+def load_dlc_flops(results_dir):
+    """{model: FLOPs per training example} from `dlc check` (run.sh writes dlc-flops-<model>.txt)."""
+    scale = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}
+    flops = {}
+    for path in glob.glob(os.path.join(results_dir, "dlc-flops-*.txt")):
+        model = os.path.basename(path)[len("dlc-flops-"):-len(".txt")]
+        with open(path) as f:
+            parts = f.read().split()
+        if len(parts) >= 1:
+            flops[model] = float(parts[0]) * scale.get(parts[1] if len(parts) > 1 else "", 1)
+    return flops
+
+
 def fmt(x, digits=0):
     if x is None:
         return "-"
@@ -58,13 +71,14 @@ def main():
     markdown = "--markdown" in sys.argv[2:]
     torch_rows = load_torch(os.path.join(results_dir, "torch.jsonl"))
     dlc_rows = load_dlc(results_dir)
+    dlc_flops = load_dlc_flops(results_dir)
     order = ["softmax", "mlp", "lenet", "alexnet", "vgg11"]
     keys = sorted(set(torch_rows) | set(dlc_rows),
                   key=lambda k: (order.index(k[0]) if k[0] in order else 99,
                                  k[0], k[1]))
 
     header = ["model", "thr", "torch train ex/s", "dlc train ex/s",
-              "dlc/torch", "torch GFLOP/s", "torch b1 lat us",
+              "dlc/torch", "dlc GFLOP/s", "torch GFLOP/s", "torch b1 lat us",
               "torch b256 ex/s"]
     table = []
     for k in keys:
@@ -77,6 +91,7 @@ def main():
             fmt(tt, 1 if small else 0),
             fmt(d, 1 if small else 0),
             f"{d / tt:.2f}x" if d and tt else "-",
+            fmt(d * dlc_flops[k[0]] / 1e9 if d and k[0] in dlc_flops else None, 1),
             fmt(t.get("train_gflops_per_second"), 1),
             fmt(t.get("infer_latency_us"), 1),
             fmt(t.get("infer_examples_per_second"),
