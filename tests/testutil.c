@@ -1,0 +1,112 @@
+/* testutil.c: what the tests that compile generated C share: strings that live until exit, files, and running
+ * a program with its output in a log. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* Strings and buffers live until the program ends, as in the compiler's arena: keep() records them and one
+ * atexit() handler frees them all, so that a -Db_sanitize=address build reports only real leaks. */
+static void **kept;
+static size_t nkept, capkept;
+
+void *keep(void *p) {
+    if (nkept == capkept) {
+        capkept = capkept ? 2 * capkept : 256;
+        kept = realloc(kept, sizeof *kept * capkept);
+        if (!kept)
+            abort();
+    }
+    kept[nkept++] = p;
+    return p;
+}
+
+void free_kept(void) {
+    for (size_t i = 0; i < nkept; i++)
+        free(kept[i]);
+    free(kept);
+}
+
+char *fmt(const char *f, ...) {
+    va_list ap;
+    va_start(ap, f);
+    int len = vsnprintf(NULL, 0, f, ap);
+    va_end(ap);
+    char *s = malloc((size_t)len + 1);
+    va_start(ap, f);
+    vsnprintf(s, (size_t)len + 1, f, ap);
+    va_end(ap);
+    return keep(s);
+}
+
+char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fmt("(cannot read %s)", path);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)len + 1);
+    size_t got = fread(s, 1, (size_t)len, f);
+    s[got] = 0;
+    fclose(f);
+    return keep(s);
+}
+
+int mkdir_p(const char *path) { return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1; }
+
+/* Removes the work directory: files, and directories one level down. */
+void remove_tree(const char *path) {
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *p = fmt("%s/%s", path, e->d_name);
+        if (unlink(p) != 0)
+            remove_tree(p);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+bool write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return false;
+    fputs(text, f);
+    return fclose(f) == 0;
+}
+
+/* Runs argv (no shell) with stdout and stderr going to `log`; returns the exit status, or -1. */
+int run(char *const argv[], const char *log) {
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0)
+            _exit(127);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+

@@ -1,0 +1,21 @@
+/* testutil.h: helpers shared by the tests that compile and run generated C (testutil.c). */
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
+
+#include <stdbool.h>
+
+/* Records p to be freed at exit (atexit(free_kept)), so sanitizer builds report only real leaks. */
+void *keep(void *p);
+void free_kept(void);
+/* printf into a string that lives until exit. */
+char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+/* A file's text (until exit), or a note that it cannot be read. */
+char *slurp(const char *path);
+int mkdir_p(const char *path);
+/* Removes a directory and everything below it. */
+void remove_tree(const char *path);
+bool write_text(const char *path, const char *text);
+/* Runs argv (no shell) with stdout and stderr going to `log`; returns the exit status, or -1. */
+int run(char *const argv[], const char *log);
+
+#endif
