@@ -35,6 +35,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 #include "dlrt.h"
 
 #ifndef SOURCE_ROOT
@@ -50,86 +52,6 @@
 static char workdir[] = "/tmp/dlc-embed-XXXXXX";
 static bool any_failure;
 
-/* ---- small utilities; every string is kept in `keep`, so nothing leaks as far as LeakSanitizer is concerned ---- */
-
-static void *keep[4096];
-static int n_keep;
-static void *kept(void *p) {
-    if (n_keep < (int)(sizeof keep / sizeof keep[0]))
-        keep[n_keep++] = p;
-    return p;
-}
-
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...) {
-    va_list ap;
-    va_start(ap, f);
-    int len = vsnprintf(NULL, 0, f, ap);
-    va_end(ap);
-    char *s = kept(malloc((size_t)len + 1));
-    va_start(ap, f);
-    vsnprintf(s, (size_t)len + 1, f, ap);
-    va_end(ap);
-    return s;
-}
-
-/* The whole file, NUL-terminated; *len (if given) its size. "" when it cannot be read. */
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (len)
-        *len = 0;
-    if (!f)
-        return fmt("(cannot read %s)", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = kept(malloc((size_t)n + 1));
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = 0;
-    fclose(f);
-    if (len)
-        *len = got;
-    return s;
-}
-
-static void remove_tree(const char *path) {
-    DIR *d = opendir(path);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char *p = fmt("%s/%s", path, e->d_name);
-        if (unlink(p) != 0)
-            remove_tree(p);
-    }
-    closedir(d);
-    rmdir(path);
-}
-
-/* Runs argv (no shell) with stdout and stderr going to `log`; returns the exit status, or -1. */
-static int run(char *const argv[], const char *log) {
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0)
-            _exit(127);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        close(fd);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* Runs a command given as words separated by single spaces (no word has a space: paths are ours); its output
  * goes to *out when out is not NULL. */
 static int runs(char **out, const char *cmd) {
@@ -141,7 +63,7 @@ static int runs(char **out, const char *cmd) {
     char *log = fmt("%s/run.log", workdir);
     int rc = run(argv, log);
     if (out)
-        *out = slurp(log, NULL);
+        *out = slurp_n(log, NULL);
     return rc;
 }
 
@@ -224,7 +146,7 @@ static float *outputs(int m, Variant v, int chunk, size_t *n) {
         return NULL;
     }
     size_t bytes;
-    float *f = (float *)(void *)slurp(path, &bytes);
+    float *f = (float *)(void *)slurp_n(path, &bytes);
     *n = bytes / sizeof(float);
     return f;
 }
@@ -286,7 +208,7 @@ static int suite_init(void) {
     if (dlrt_load_fashion_mnist(NULL, 100, &train, &test, &err) == DLRT_OK && test.n >= 100)
         n_data_images = 100;
     int n = n_data_images + N_RANDOM;
-    float *x = kept(calloc((size_t)n * 784, sizeof(float)));
+    float *x = keep(calloc((size_t)n * 784, sizeof(float)));
     if (n_data_images)
         memcpy(x, test.x, sizeof(float) * 100 * 784);
     dlrt_dataset_free(&train);
@@ -482,7 +404,7 @@ static void test_check_infer(void) {
             /* the workspace is the header's; baked weights are constant data */
             const char *dir = generate(m, cases[i].v);
             CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
-            long long header = number_after(slurp(fmt("%s/%s.h", dir, model_name[m]), NULL),
+            long long header = number_after(slurp_n(fmt("%s/%s.h", dir, model_name[m]), NULL),
                                             fmt("#define %s_WORKSPACE_BYTES", model_uc[m]));
             CU_ASSERT(work > 0);
             CU_ASSERT_EQUAL(work, header);
@@ -556,7 +478,7 @@ static void test_example(void) {
     /* the same image as P2 with maxval 255, as 16-bit P5 inverted (dark on light), and enlarged 3x: the same input
      * (--show draws it) and the same answer */
     size_t len;
-    const unsigned char *src = (const unsigned char *)slurp(fmt("%s/examples/samples/trouser.pgm", SOURCE_ROOT), &len);
+    const unsigned char *src = (const unsigned char *)slurp_n(fmt("%s/examples/samples/trouser.pgm", SOURCE_ROOT), &len);
     CU_ASSERT_FATAL(len >= 784);
     const unsigned char *px = src + len - 784;
     char *p2 = fmt("%s/t-p2.pgm", workdir), *p5 = fmt("%s/t-inv16.pgm", workdir), *big = fmt("%s/t-big.pgm", workdir);
@@ -601,6 +523,7 @@ static void test_example(void) {
 }
 
 int main(void) {
+    atexit(free_kept);
     /* one BLAS thread per process, so outputs do not depend on how OpenBLAS splits the work */
     setenv("OPENBLAS_NUM_THREADS", "1", 1);
     setenv("OMP_NUM_THREADS", "1", 1);

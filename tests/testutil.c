@@ -47,19 +47,25 @@ char *fmt(const char *f, ...) {
     return keep(s);
 }
 
-char *slurp(const char *path) {
+char *slurp_n(const char *path, size_t *len) {
+    if (len)
+        *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return fmt("(cannot read %s)", path);
     fseek(f, 0, SEEK_END);
-    long len = ftell(f);
+    long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)len + 1);
-    size_t got = fread(s, 1, (size_t)len, f);
+    char *s = keep(malloc((size_t)(n > 0 ? n : 0) + 1));
+    size_t got = fread(s, 1, (size_t)(n > 0 ? n : 0), f);
     s[got] = 0;
     fclose(f);
-    return keep(s);
+    if (len)
+        *len = got;
+    return s;
 }
+
+char *slurp(const char *path) { return slurp_n(path, NULL); }
 
 int mkdir_p(const char *path) { return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1; }
 

@@ -3,14 +3,16 @@
 #define TESTUTIL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Records p to be freed at exit (atexit(free_kept)), so sanitizer builds report only real leaks. */
 void *keep(void *p);
 void free_kept(void);
 /* printf into a string that lives until exit. */
 char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-/* A file's text (until exit), or a note that it cannot be read. */
+/* A file's text (until exit), or a note that it cannot be read; slurp_n also gives its size (0 then). */
 char *slurp(const char *path);
+char *slurp_n(const char *path, size_t *len);
 int mkdir_p(const char *path);
 /* Removes a directory and everything below it. */
 void remove_tree(const char *path);
