@@ -90,6 +90,27 @@ static IrNode *fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const in
     return ir_const_data(g, shape, v, loc);
 }
 
+/* How the user wrote an element-wise op, for messages: '*' rather than the IR's "mul". */
+static const char *op_spelling(Op op) {
+    switch (op) {
+    case OP_ADD: return "+";
+    case OP_SUB: return "-";
+    case OP_MUL: return "*";
+    case OP_DIV: return "/";
+    case OP_POW: return "**";
+    case OP_NEG: return "-";
+    case OP_LT: return "<";
+    case OP_LE: return "<=";
+    case OP_GT: return ">";
+    case OP_GE: return ">=";
+    case OP_EQ: return "==";
+    case OP_NE: return "!=";
+    case OP_MAXIMUM: return "max";
+    case OP_MINIMUM: return "min";
+    default: return op_info[op].name;
+    }
+}
+
 IrNode *b_elem(Graph *g, Op op, int nin, IrNode **in, Loc loc) {
     Shape s = in[0]->shape;
     for (int i = 1; i < nin; i++) {
@@ -106,7 +127,7 @@ IrNode *b_elem(Graph *g, Op op, int nin, IrNode **in, Loc loc) {
     for (int i = 0; i < nin; i++)
         if (in[i]->dtype != DT_F32) {
             error_at(loc, "'%s' needs f32 operands, got %s (integer labels are only for losses and metrics)",
-                     op_info[op].name, type_str(in[i]->dtype, &in[i]->shape));
+                     op_spelling(op), type_str(in[i]->dtype, &in[i]->shape));
             return NULL;
         }
     /* identities that never need a node */

@@ -76,9 +76,11 @@ struct Layer {
 
 typedef struct Env Env;
 struct Env {
-    Vec(char *) names;
+    Vec(char *) names; /* each once; a name keeps its position (exec_while relies on it) */
     Vec(Value) vals;
     Env *parent;
+    int *index; /* past a few names, an open-addressed hash of them: position + 1, 0 empty */
+    int index_cap;
 };
 
 /* Naming scope of a block application: full-name prefix and the index of the next layer call. */
@@ -110,6 +112,7 @@ typedef struct Elab {
     Value ret;
     bool returned;
     Node *train_node;
+    Env *blocks; /* the block definitions by name (the first of a name) */
     /* Limits that keep a hostile or mistaken program from hanging the compiler or exhausting its stack. */
     int64_t work; /* steps taken (statements, expressions, elements of compile-time data made or read) */
     int nodes_charged; /* graph nodes already paid for */
@@ -264,29 +267,57 @@ static Env *env_new(Env *parent) {
     return e;
 }
 
+static uint64_t name_hash(const char *s);
+
+/* The hash slot of `name` in e's index: its own, or the empty one where it would go. */
+static int *env_slot(Env *e, const char *name) {
+    int mask = e->index_cap - 1;
+    for (int i = (int)(name_hash(name) & (uint64_t)mask);; i = (i + 1) & mask) {
+        int k = e->index[i];
+        if (k == 0 || strcmp(e->names.v[k - 1], name) == 0)
+            return &e->index[i];
+    }
+}
+
+/* The position of `name` in scope e (not its parents), or -1. A model's top level may hold thousands of names
+ * and is looked up at every use, in every unrolled iteration: past 16 names the scope is hashed. */
+static int env_index(Env *e, const char *name) {
+    if (e->index_cap)
+        return *env_slot(e, name) - 1;
+    for (int i = 0; i < e->names.n; i++)
+        if (strcmp(e->names.v[i], name) == 0)
+            return i;
+    return -1;
+}
+
 static Value *env_find(Env *e, const char *name) {
-    for (; e; e = e->parent)
-        for (int i = e->names.n - 1; i >= 0; i--)
-            if (strcmp(e->names.v[i], name) == 0)
-                return &e->vals.v[i];
+    for (; e; e = e->parent) {
+        int i = env_index(e, name);
+        if (i >= 0)
+            return &e->vals.v[i];
+    }
     return NULL;
 }
 
-static bool find_local(Env *e, const char *name) {
-    for (int i = 0; i < e->names.n; i++)
-        if (strcmp(e->names.v[i], name) == 0)
-            return true;
-    return false;
-}
+static bool find_local(Env *e, const char *name) { return env_index(e, name) >= 0; }
 
 static void env_set(Env *e, const char *name, Value v) {
-    for (int i = 0; i < e->names.n; i++)
-        if (strcmp(e->names.v[i], name) == 0) {
-            e->vals.v[i] = v;
-            return;
-        }
+    int i = env_index(e, name);
+    if (i >= 0) {
+        e->vals.v[i] = v;
+        return;
+    }
     vec_push(&e->names, xstrdup(name));
     vec_push(&e->vals, v);
+    int n = e->names.n;
+    if (n > 16 && 2 * n > e->index_cap) {
+        e->index_cap = e->index_cap ? 2 * e->index_cap : 64;
+        e->index = xalloc(sizeof(int) * (size_t)e->index_cap);
+        for (int k = 0; k < n - 1; k++)
+            *env_slot(e, e->names.v[k]) = k + 1;
+    }
+    if (e->index_cap)
+        *env_slot(e, name) = n;
 }
 
 /* ---- built-ins ---- */
@@ -943,6 +974,8 @@ static Value call_block_with(Elab *e, Node *def, Layer *l, Args *args, Loc loc) 
         note_at(def->loc, "'%s' is defined here", def->name);
         return v_error();
     }
+    if (!charge(e, (int64_t)args->key.n * np, loc)) /* matching keywords to parameters */
+        return v_error();
     Env *env = env_new(e->globals);
     for (int i = 0; i < args->pos.n; i++)
         env_set(env, def->params.v[i]->name, args->pos.v[i]);
@@ -1032,6 +1065,12 @@ static void args_eval(Elab *e, Node *call, Value *first, Loc first_loc, Args *a)
     for (int i = 0; i < call->args.n; i++) {
         Node *arg = call->args.v[i];
         if (arg->kind == N_KWARG) {
+            /* the duplicate check is linear in the keywords so far: charged, a call can have thousands */
+            if (!charge(e, a->key.n, arg->loc)) {
+                vec_push(&a->pos, v_error()); /* the call is not made */
+                vec_push(&a->pos_loc, arg->loc);
+                return;
+            }
             if (args_find_key(a, arg->name) >= 0)
                 error_at(arg->loc, "argument '%s' given twice", arg->name);
             vec_push(&a->key, arg->name);
@@ -1059,12 +1098,8 @@ static bool args_have_error(Args *a) {
 static Value call_function(Elab *e, int f, Args *a, Loc loc);
 
 static Node *find_block(Elab *e, const char *name) {
-    for (int i = 0; i < e->prog->items.n; i++) {
-        Node *it = e->prog->items.v[i];
-        if (it->kind == N_BLOCKDEF && strcmp(it->name, name) == 0)
-            return it;
-    }
-    return NULL;
+    int i = env_index(e->blocks, name);
+    return i >= 0 ? e->blocks->vals.v[i].block : NULL;
 }
 
 /* A call of a layer (built-in or block): applied when its first argument is a tensor, an instance otherwise. */
@@ -1848,6 +1883,8 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
                      a->pos.n ? value_desc(v) : "no arguments");
             return v_error();
         }
+        if (!charge(e, g->params.n, loc))
+            return v_error();
         Value l = v_list();
         for (int i = 0; i < g->params.n; i++)
             if (f == B_PARAM ? strcmp(g->params.v[i].name, v.s) == 0 : glob_match(v.s, g->params.v[i].name))
@@ -1876,6 +1913,9 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
                      type_str(y->dtype, &y->shape));
             return v_error();
         }
+        /* both walk the graph up to y */
+        if (!charge(e, 2 * (int64_t)y->id + 1, loc))
+            return v_error();
         IrNode *bad = ad_unsupported(g, y, &x, 1);
         if (bad) {
             error_at(loc, "grad: cannot differentiate through %s, a gradient built by grad() or the loss; "
@@ -1940,6 +1980,10 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
             IrNode *w = to_tensor(e, v.kind == V_LIST ? v.list->v[i] : v, vl, "a penalised value");
             if (!w)
                 return v_error();
+            if (w->dtype != DT_F32) {
+                error_at(vl, "%s penalises f32 parameters, got %s", a->fname, type_str(w->dtype, &w->shape));
+                return v_error();
+            }
             IrNode *t = f == B_L2_PENALTY ? b_binary(g, OP_MUL, w, w, loc) : b_unary(g, OP_ABS, w, loc);
             if (t && f == B_L2_PENALTY)
                 t = b_scalar_op(g, OP_MUL, t, 0.5, loc);
@@ -2284,6 +2328,8 @@ static void exec_stmt_node(Elab *e, Node *s) {
             return;
         }
         for (int i = 0; i < it.list->n && !e->returned; i++) {
+            if (!charge(e, 1, s->loc)) /* an empty body costs nothing else */
+                return;
             Value x = it.list->v[i];
             if (s->a->kind == N_IDENT) {
                 env_set(e->env, s->a->name, x);
@@ -2811,25 +2857,26 @@ Graph *elaborate(Program *prog, const char *model_name, const ElabOptions *opt) 
     e.scope = &root;
     int64_t b = declared_batch(prog);
     e.g->max_batch = opt->batch > 0 ? opt->batch : b > 0 ? b : 1;
+    e.blocks = env_new(NULL);
     for (int i = 0; i < prog->items.n; i++) {
         Node *it = prog->items.v[i];
         if (it->kind == N_BLOCKDEF) {
-            for (int j = 0; j < i; j++) {
-                Node *o = prog->items.v[j];
-                if (o->kind == N_BLOCKDEF && strcmp(o->name, it->name) == 0) {
-                    error_at(it->loc, "block '%s' is defined twice", it->name);
-                    note_at(o->loc, "first defined here");
-                }
+            Node *first = find_block(&e, it->name);
+            if (first) {
+                error_at(it->loc, "block '%s' is defined twice", it->name);
+                note_at(first->loc, "first defined here");
+            } else {
+                env_set(e.blocks, it->name, (Value){.kind = V_BLOCK, .block = it});
             }
             if (builtin_lookup(it->name) >= 0)
                 error_at(it->loc, "'%s' is a built-in; give the block another name", it->name);
-            for (int j = 0; j < it->params.n; j++)
-                for (int k = 0; k < j; k++)
-                    if (strcmp(it->params.v[j]->name, it->params.v[k]->name) == 0) {
-                        error_at(it->params.v[j]->loc, "block '%s' has two parameters named '%s'", it->name,
-                                 it->params.v[j]->name);
-                        break;
-                    }
+            Env *seen = env_new(NULL);
+            for (int j = 0; j < it->params.n; j++) {
+                if (find_local(seen, it->params.v[j]->name))
+                    error_at(it->params.v[j]->loc, "block '%s' has two parameters named '%s'", it->name,
+                             it->params.v[j]->name);
+                env_set(seen, it->params.v[j]->name, v_none());
+            }
         }
     }
     exec_stmts(&e, &prog->items);

@@ -199,6 +199,10 @@ static char *repeat(const char *head, const char *unit, int n, const char *tail)
     return s;
 }
 
+/* The inputs below made an earlier front end quadratic or exponential: minutes or hours. They take well under a
+ * second now; the bound only says that they finish, with room for a loaded CI machine, and measures no speed. */
+#define TERMINATES 60.0
+
 static void test_glob(void) {
     CU_ASSERT_TRUE(glob_match("*.weight", "features.0.weight"));
     CU_ASSERT_TRUE(glob_match("*", ""));
@@ -212,7 +216,7 @@ static void test_glob(void) {
     char *name = repeat("", "a", 200, "");
     double t0 = seconds();
     CU_ASSERT_FALSE(glob_match("*a*a*a*a*a*a*a*a*a*a*a*a*b", name));
-    CU_ASSERT(seconds() - t0 < 1.0);
+    CU_ASSERT(seconds() - t0 < TERMINATES);
 }
 
 static void test_many_blank_lines(void) {
@@ -220,7 +224,7 @@ static void test_many_blank_lines(void) {
     char *text = repeat("input x: f32[4]\ny = x\n", "\n  # comment\n", 100000, "  |> relu\noutput y\n");
     double t0 = seconds();
     Run r = run_text(text);
-    CU_ASSERT(seconds() - t0 < 2.0);
+    CU_ASSERT(seconds() - t0 < TERMINATES);
     CU_ASSERT_EQUAL(r.errors, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r.g);
     CU_ASSERT_EQUAL(r.g->layers.n, 1); /* the relu joined the statement across the blank lines */
@@ -243,7 +247,7 @@ static void test_many_constants(void) {
     /* constants are interned by value through the hash table; a scan of the graph per constant was quadratic */
     double t0 = seconds();
     Run r = run_text("input x: f32[4]\ny = x\nfor i in range(20000) { y = y + i }\noutput y\n");
-    CU_ASSERT(seconds() - t0 < 2.0);
+    CU_ASSERT(seconds() - t0 < TERMINATES);
     CU_ASSERT_EQUAL(r.errors, 0);
     /* the same constants again are the same nodes */
     Run s =
@@ -256,7 +260,7 @@ static void test_many_layers(void) {
     /* parameters are found by name through a hash table: 20000 layers take linear time */
     double t0 = seconds();
     Run r = run_text("input x: f32[batch, 2]\ny = x\nfor i in range(20000) { y = y |> linear(2) }\noutput y\n");
-    CU_ASSERT(seconds() - t0 < 5.0);
+    CU_ASSERT(seconds() - t0 < TERMINATES);
     CU_ASSERT_EQUAL(r.errors, 0);
     CU_ASSERT_EQUAL_FATAL(r.g->params.n, 40000);
     CU_ASSERT_STRING_EQUAL(r.g->params.v[39999].name, "19999.bias");
@@ -267,7 +271,7 @@ static void test_limits_halt(void) {
     double t0 = seconds();
     Run r = run_text("block f(x, n) {\n if n == 0 { return x }\n return f(x, n - 1) + f(x, n - 1)\n}\n"
                      "input x: f32[4]\noutput y = f(x, 60)\n");
-    CU_ASSERT(seconds() - t0 < 10.0);
+    CU_ASSERT(seconds() - t0 < TERMINATES);
     CU_ASSERT_EQUAL(r.errors, 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.diags, "elaborating the model takes more than"));
     /* an error in nested data-dependent loops is reported once, not once per unrolled iteration */

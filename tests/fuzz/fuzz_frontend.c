@@ -1,21 +1,34 @@
 /* fuzz_frontend.c: libFuzzer target for the front end.
  *
- * Each input is a .dlm source, run through what `dlc check` does: parse, elaborate, and (for a clean model)
- * the report, which differentiates the loss. Any crash, sanitizer report, die() or time-out is a bug: bad
- * input must end in located diagnostics. Built with -Dfuzz=true under clang (tests/fuzz/meson.build); the
- * seeds are the .dlm files of models/ and tests/errors/, and tests/fuzz/dlm.dict names the language's words. */
+ * Each input is a .dlm source, run through what the driver does before code generation: parse, elaborate for
+ * training and for inference, and differentiate the loss with respect to every trainable parameter. Any crash,
+ * sanitizer report, die() or time-out is a bug: bad input must end in located diagnostics. With
+ * DLC_FUZZ_BACKEND=1 in the environment a clean model also goes through compile_model, `dlc check`'s report and
+ * the emitters (output to /dev/null).
+ *
+ * Built with -Dfuzz=true under clang (tests/fuzz/meson.build); the seeds are the .dlm files of models/ and
+ * tests/errors/, and tests/fuzz/dlm.dict names the language's words. */
 #include "dlc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static Graph *elab(Program *prog, bool training) {
+    ElabOptions eo = {.training = training};
+    Graph *g = elaborate(prog, "fuzz", &eo);
+    return g_diag->errors ? NULL : g;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static FILE *devnull;
+    static int backend = -1;
     if (!devnull && !(devnull = fopen("/dev/null", "w")))
         die("cannot open /dev/null");
+    if (backend < 0)
+        backend = getenv("DLC_FUZZ_BACKEND") && atoi(getenv("DLC_FUZZ_BACKEND")) > 0;
     Diag d;
     diag_init(&d, devnull);
     g_diag = &d;
-    /* the bytes as they are, NULs included, as source_from_file would give them */
+    /* the bytes as they are, NULs included, as source_from_file gives them */
     Source *src = xalloc(sizeof(Source));
     char *text = xalloc(size + 1);
     if (size)
@@ -24,11 +37,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     src->text = text;
     src->len = size;
     Program *prog = parse_program(src);
-    if (d.errors == 0) {
-        ElabOptions eo = {.training = true};
-        Graph *g = elaborate(prog, "fuzz", &eo);
-        if (d.errors == 0)
-            check_print(devnull, g);
+    Graph *train = d.errors ? NULL : elab(prog, true);
+    Graph *eval = train ? elab(prog, false) : NULL;
+    if (eval && !backend && train->train.loss) {
+        Vec(IrNode *) wrt = {0};
+        for (int i = 0; i < train->params.n; i++)
+            if (train->params.v[i].trainable)
+                vec_push(&wrt, train->params.v[i].node);
+        IrNode **grads = xalloc(sizeof(IrNode *) * (size_t)(wrt.n + 1));
+        ad_grad(train, train->train.loss, wrt.v, wrt.n, grads);
+    }
+    if (eval && backend) {
+        Compiled *c = compile_model(train, eval, 4, false, NULL, NULL);
+        check_print(devnull, c);
+        EmitOptions eo = {0};
+        emit_header(devnull, c, &eo);
+        emit_source(devnull, c, &eo);
+        if (train->train.present && c->loss_train && train->train.data != DATA_NONE)
+            emit_trainer(devnull, c, &eo);
     }
     g_diag = NULL;
     arena_free_all();
