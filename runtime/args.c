@@ -177,9 +177,10 @@ void dlrt_usage(FILE *out, const char *prog, const char *model, const DlrtArgs *
             "  --save FILE           write checkpoints (weights, optimizer and RNG state)\n"
             "  --load FILE           start from a checkpoint's weights\n"
             "  --resume FILE         continue an interrupted run from its checkpoint\n"
-            "  --show-samples FILE.png      a grid of training images\n"
-            "  --show-predictions FILE.png  a grid of test images with their predictions\n"
-            "  --predict FILE...     classify PNG images and print the top classes\n"
+            "  --show-samples FILE.png      a grid of training images with their labels\n"
+            "  --show-predictions FILE.png  test images with labels and predictions, mistakes in red\n"
+            "  --predict FILE...     print the top 3 classes of the images in IDX, PNG or PGM files;\n"
+            "                        with --load and no --epochs, predict without training\n"
             "  --kfold K             K-fold cross-validation (CSV models)\n"
             "  --quiet               no progress output\n"
             "  --help                this text\n",

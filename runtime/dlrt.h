@@ -51,6 +51,9 @@ void dlrt_dataset_free(DlrtDataset *ds);
 int dlrt_idx_load(const char *images_path, const char *labels_path, int classes, int64_t limit, DlrtDataset *out,
                   DlrtError *err);
 
+/* Loads an IDX image file alone (for --predict), as dlrt_idx_load does; labels stay NULL, classes 0. */
+int dlrt_idx_load_images(const char *path, int64_t limit, DlrtDataset *out, DlrtError *err);
+
 /* Loads Fashion-MNIST from dir (NULL = DLRT_FASHION_MNIST_DIR): train-{images-idx3,labels-idx1}-ubyte[.gz] and
  * t10k-... . limit > 0 caps both splits. A missing dataset is DLRT_EIO with a message naming the path searched
  * and `apt-get install dataset-fashion-mnist`. */
@@ -212,7 +215,7 @@ int64_t dlrt_batcher_next(DlrtBatcher *b, const DlrtDataset *ds, float *x, int32
 int64_t dlrt_batcher_batches(const DlrtBatcher *b);
 
 /* ---------------------------------------------------------------------------------------------------------- */
-/* Images (resize.c, image.c)                                                                                 */
+/* Images (resize.c, image.c, font.c)                                                                         */
 /* ---------------------------------------------------------------------------------------------------------- */
 
 /* Bilinear resize of `planes` single-channel images src[planes][in_h][in_w] into dst[planes][out_h][out_w], with
@@ -222,15 +225,57 @@ int64_t dlrt_batcher_batches(const DlrtBatcher *b);
 void dlrt_resize_bilinear(const float *src, int64_t planes, int64_t in_h, int64_t in_w, float *dst, int64_t out_h,
                           int64_t out_w);
 
-/* Writes n grayscale images (h x w floats in [0, 1], clamped) as a PNG grid of `cols` columns with 2-pixel
- * gaps, magnified `scale` times (>= 1). Under each image, when labels is non-NULL, a bar marks correctness:
- * green if labels[i] == truth[i] (or truth is NULL), red otherwise. */
-int dlrt_write_image_grid(const char *path, const float *images, int64_t n, int h, int w, int cols, int scale,
-                          const int32_t *labels, const int32_t *truth, DlrtError *err);
+/* What a grid shows under one image: up to two lines of text in the runtime's built-in 5x7 font (a-z, 0-9,
+ * space and - / . , : ; % ? ! ( ) + = _ ' < >; uppercase is drawn as lowercase, any other character as a box;
+ * at most 48 characters a line) and a mark. */
+typedef enum {
+    DLRT_MARK_NONE = 0,
+    DLRT_MARK_RIGHT = 1, /* the second line in green */
+    DLRT_MARK_WRONG = 2, /* the second line in red, and a red frame around the image */
+} DlrtMark;
 
-/* Reads a PNG (any colour type or depth), converts it to grayscale in [0, 1] and resizes it bilinearly to
- * h x w into dst. invert != 0 maps v to 1 - v (dark-on-light photos to Fashion-MNIST's light-on-dark). */
+typedef struct {
+    const char *line[2]; /* NULL: no line */
+    int mark;            /* DlrtMark */
+} DlrtCaption;
+
+/* Writes n grayscale images (h x w floats in [0, 1], clamped) as a PNG grid of `cols` columns on white, each
+ * magnified `scale` times (>= 1), with captions[i] centred under image i when captions is non-NULL and the
+ * title (if non-NULL) above the grid. Text is drawn at max(1, scale / 2) pixels per font pixel; every cell is as
+ * wide as the widest caption needs. Written atomically. */
+int dlrt_write_image_grid(const char *path, const char *title, const float *images, int64_t n, int h, int w,
+                          int cols, int scale, const DlrtCaption *captions, DlrtError *err);
+
+/* Reads one PNG (any colour type or depth; transparency composited onto white) or PGM (binary P5 or plain P2,
+ * maxval up to 65535), converts it to grayscale in [0, 1] (invert != 0 maps v to 1 - v), pads it to the aspect
+ * ratio of h x w with the shade of its border, centred, and resizes it to h x w: area averaging when it shrinks,
+ * bilinear (dlrt_resize_bilinear) when it grows. The format is told by the first bytes, not the name. */
 int dlrt_read_image(const char *path, float *dst, int h, int w, int invert, DlrtError *err);
+
+/* The images of one file for --predict, as a dataset of rank 3, dims {1, h, w} (labels NULL): every image of an
+ * IDX image file (see dlrt_idx_load_images; resized bilinearly if its images are not h x w), or the single
+ * image of a PNG or PGM, read as dlrt_read_image does with invert chosen automatically: a light border (mean of
+ * the outermost pixels above 0.5) means a dark object on a light background, which is inverted to
+ * Fashion-MNIST's light-on-dark; *inverted (if non-NULL) says whether that happened. Anything else is refused
+ * with DLRT_EFORMAT, naming the formats expected and the bytes found. */
+int dlrt_load_images(const char *path, int h, int w, DlrtDataset *out, int *inverted, DlrtError *err);
+
+/* The PGM decoder behind dlrt_read_image, over data[0 .. len): on success *pixels (rows * cols floats in
+ * [0, 1], the caller frees them), *rows and *cols. Errors name `source` and the byte offset. */
+int dlrt_parse_pgm(const void *data, size_t len, const char *source, float **pixels, int64_t *rows, int64_t *cols,
+                   DlrtError *err);
+
+/* ---------------------------------------------------------------------------------------------------------- */
+/* Classification (classify.c)                                                                                */
+/* ---------------------------------------------------------------------------------------------------------- */
+
+/* The index of the largest of v[0 .. n) (the first on ties; NaN never wins unless all are NaN: then 0). */
+int dlrt_argmax(const float *v, int n);
+
+/* The k most probable classes of one example's logits (classes values): softmax computed in double with the
+ * maximum subtracted, so large logits do not overflow. Writes index[0 .. k) and prob[0 .. k) in decreasing
+ * probability (ties: the lower index first) and returns k, clamped to 1 .. classes. */
+int dlrt_top_k(const float *logits, int classes, int k, int *index, double *prob);
 
 /* ---------------------------------------------------------------------------------------------------------- */
 /* Command line (args.c)                                                                                      */
@@ -340,6 +385,7 @@ typedef struct {
     int64_t epochs, batches;           /* totals, for the ETA */
     int64_t first_epoch;               /* the epoch the run started at (resume), for the ETA */
     double t_start, t_epoch, t_drawn;
+    double t_trained;                  /* this epoch: when its last batch ended (the rate leaves evaluation out) */
     double loss_sum;                   /* this epoch: sum of batch loss * batch size */
     int64_t seen;                      /* this epoch: examples */
     int drawn;                         /* a \r line is on screen */
@@ -353,6 +399,9 @@ void dlrt_progress_init(DlrtProgress *p, FILE *out, int64_t epochs, int64_t firs
 void dlrt_progress_epoch_begin(DlrtProgress *p, int64_t epoch);
 /* After batch number `batch` (0-based) of n examples with mean loss `loss`. Redraws at most 10 times a second. */
 void dlrt_progress_batch(DlrtProgress *p, int64_t epoch, int64_t batch, int64_t n, double loss);
+/* On a terminal, replaces the status line with what the trainer does between batches ("evaluating"), so a
+ * long evaluation does not look like a hang. Nothing in a pipe or when quiet. */
+void dlrt_progress_note(DlrtProgress *p, int64_t epoch, const char *what);
 /* Prints the epoch's summary line; NaN values are left out. Returns the epoch's seconds. */
 double dlrt_progress_epoch_end(DlrtProgress *p, int64_t epoch, double train_loss, double train_acc,
                                double test_loss, double test_acc);

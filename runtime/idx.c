@@ -94,6 +94,72 @@ static int open_idx(const char *path, uint32_t magic, int rank, uint32_t *dims, 
     return DLRT_OK;
 }
 
+/* Grows *buf (elements of `size` bytes) to hold at least `need` elements, doubling. Loaders grow their arrays
+ * as the data arrives instead of trusting a header's counts, so a 16-byte file that claims 2^28 images of
+ * 16384 x 16384 pixels is refused as truncated without asking for gigabytes first. */
+static int grow(void **buf, int64_t *cap, int64_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    int64_t want = *cap > 0 ? *cap : 4096;
+    while (want < need)
+        want *= 2;
+    void *p = realloc(*buf, (size_t)want * size);
+    if (!p)
+        return -1;
+    *buf = p;
+    *cap = want;
+    return 0;
+}
+
+/* Reads n images of `features` pixels from f (positioned after the header at *offset) into out->x. */
+static int read_images(gzFile f, const char *path, int64_t n, int64_t features, int64_t *offset, DlrtDataset *out,
+                       DlrtError *err)
+{
+    enum { PIECE = 1 << 16 };
+    static const float scale = 1.0f / 255.0f;
+    unsigned char *bytes = malloc(PIECE);
+    int64_t cap = 0;
+    int rc = bytes ? DLRT_OK : dlrt_fail(err, DLRT_ENOMEM, "%s: out of memory", path);
+    for (int64_t i = 0; i < n && !rc; i++) {
+        int64_t start = *offset;
+        if (grow((void **)&out->x, &cap, (i + 1) * features, sizeof *out->x)) {
+            rc = dlrt_fail(err, DLRT_ENOMEM, "%s: out of memory for %lld images", path, (long long)(i + 1));
+            break;
+        }
+        float *x = out->x + i * features;
+        for (int64_t done = 0; done < features && !rc;) {
+            unsigned piece = features - done > PIECE ? PIECE : (unsigned)(features - done);
+            int got = gzread(f, bytes, piece);
+            if (got < 0)
+                rc = dlrt_fail(err, DLRT_EFORMAT, "%s: read error at byte offset %lld in image %lld: %s", path,
+                               (long long)*offset, (long long)i, gz_message(f));
+            else if (got == 0)
+                rc = dlrt_fail(err, DLRT_EFORMAT,
+                               "%s: truncated: expected %lld bytes of image pixels (image %lld) at byte offset "
+                               "%lld, the file ends at byte offset %lld",
+                               path, (long long)features, (long long)i, (long long)start, (long long)*offset);
+            for (int k = 0; k < got; k++)
+                x[done + k] = (float)bytes[k] * scale;
+            done += got > 0 ? got : 0;
+            *offset += got > 0 ? got : 0;
+        }
+    }
+    free(bytes);
+    return rc;
+}
+
+/* Fills in the shape of n images of rows x cols pixels. */
+static void image_shape(DlrtDataset *out, int64_t n, uint32_t rows, uint32_t cols)
+{
+    out->n = n;
+    out->rank = 3;
+    out->dims[0] = 1;
+    out->dims[1] = rows;
+    out->dims[2] = cols;
+    out->features = (int64_t)rows * cols;
+}
+
 int dlrt_idx_load(const char *images_path, const char *labels_path, int classes, int64_t limit, DlrtDataset *out,
                   DlrtError *err)
 {
@@ -121,34 +187,19 @@ int dlrt_idx_load(const char *images_path, const char *labels_path, int classes,
     int64_t n = idims[0];
     if (limit > 0 && limit < n)
         n = limit;
-    int64_t features = (int64_t)idims[1] * idims[2];
-    out->n = n;
-    out->rank = 3;
-    out->dims[0] = 1;
-    out->dims[1] = idims[1];
-    out->dims[2] = idims[2];
-    out->features = features;
+    image_shape(out, n, idims[1], idims[2]);
     out->classes = classes;
-    out->x = malloc((size_t)(n * features) * sizeof *out->x);
-    out->labels = malloc((size_t)n * sizeof *out->labels);
-    unsigned char *bytes = malloc((size_t)features);
-    if (!out->x || !out->labels || !bytes) {
-        free(bytes);
-        rc = dlrt_fail(err, DLRT_ENOMEM, "%s: out of memory for %lld images", images_path, (long long)n);
-        goto done;
-    }
-    for (int64_t i = 0; i < n && !rc; i++) {
-        rc = read_exact(fi, images_path, bytes, (size_t)features, &ioff, "image pixels", err);
-        float *x = out->x + i * features;
-        for (int64_t k = 0; k < features && !rc; k++)
-            x[k] = (float)bytes[k] / 255.0f;
-    }
-    free(bytes);
+    rc = read_images(fi, images_path, n, out->features, &ioff, out, err);
     if (rc)
         goto done;
 
+    int64_t cap = 0;
     unsigned char label;
     for (int64_t i = 0; i < n; i++) {
+        if (grow((void **)&out->labels, &cap, i + 1, sizeof *out->labels)) {
+            rc = dlrt_fail(err, DLRT_ENOMEM, "%s: out of memory for %lld labels", labels_path, (long long)n);
+            goto done;
+        }
         rc = read_exact(fl, labels_path, &label, 1, &loff, "label", err);
         if (rc)
             goto done;
@@ -164,6 +215,26 @@ int dlrt_idx_load(const char *images_path, const char *labels_path, int classes,
 done:
     gzclose(fi);
     gzclose(fl);
+    if (rc)
+        dlrt_dataset_free(out);
+    return rc;
+}
+
+int dlrt_idx_load_images(const char *path, int64_t limit, DlrtDataset *out, DlrtError *err)
+{
+    memset(out, 0, sizeof *out);
+    gzFile f;
+    uint32_t dims[3];
+    int64_t off;
+    int rc = open_idx(path, IDX_IMAGES_MAGIC, 3, dims, &f, &off, err);
+    if (rc)
+        return rc;
+    int64_t n = dims[0];
+    if (limit > 0 && limit < n)
+        n = limit;
+    image_shape(out, n, dims[1], dims[2]);
+    rc = read_images(f, path, n, out->features, &off, out, err);
+    gzclose(f);
     if (rc)
         dlrt_dataset_free(out);
     return rc;

@@ -28,4 +28,9 @@ int dlrt_atomic_commit(DlrtAtomicFile *af, DlrtError *err);
 /* Gives up: closes and removes the temporary file. */
 void dlrt_atomic_abort(DlrtAtomicFile *af);
 
+/* font.c: the captions' bitmap font. A glyph is DLRT_GLYPH_H rows of DLRT_GLYPH_W pixels (byte r is row r, top
+ * first, bit DLRT_GLYPH_W - 1 the leftmost pixel); glyphs sit DLRT_GLYPH_ADVANCE pixels apart. */
+enum { DLRT_GLYPH_W = 5, DLRT_GLYPH_H = 9, DLRT_GLYPH_ADVANCE = 6 };
+const unsigned char *dlrt_glyph(int c);
+
 #endif

@@ -1,7 +1,9 @@
-/* progress.c - what a trainer prints while it runs. On a terminal one status line is redrawn in place (\r) at
- * most ten times a second; in a pipe or log only the per-epoch summary lines appear, so logs stay readable. */
+/* progress.c - what a trainer prints while it runs. On a terminal one status line (epoch, a bar, batch, running
+ * loss, examples/s, time left) is redrawn in place (\r) at most ten times a second; in a pipe or log only the
+ * per-epoch summary lines appear, so logs stay readable. */
 #include <math.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -45,9 +47,10 @@ void dlrt_progress_batch(DlrtProgress *p, int64_t epoch, int64_t batch, int64_t 
 {
     p->loss_sum += loss * (double)n;
     p->seen += n;
+    double now = dlrt_now();
+    p->t_trained = now;
     if (p->quiet || !p->tty)
         return;
-    double now = dlrt_now();
     if (p->drawn && now - p->t_drawn < 0.1 && batch + 1 < p->batches)
         return;
     p->t_drawn = now;
@@ -57,9 +60,35 @@ void dlrt_progress_batch(DlrtProgress *p, int64_t epoch, int64_t batch, int64_t 
     char eta[32];
     format_duration(eta, sizeof eta, (now - p->t_start) / done * left);
     double elapsed = now - p->t_epoch;
-    fprintf(p->out, "\repoch %lld/%lld  batch %lld/%lld  loss %.4f  %.0f ex/s  ETA %s\033[K", (long long)epoch,
-            (long long)p->epochs, (long long)(batch + 1), (long long)p->batches, p->loss_sum / (double)p->seen,
-            elapsed > 0 ? (double)p->seen / elapsed : 0.0, eta);
+    char head[64], tail[160];
+    snprintf(head, sizeof head, "epoch %lld/%lld ", (long long)epoch, (long long)p->epochs);
+    snprintf(tail, sizeof tail, " %lld/%lld  loss %.4f  %.0f ex/s  ETA %s", (long long)(batch + 1),
+             (long long)p->batches, p->loss_sum / (double)p->seen, elapsed > 0 ? (double)p->seen / elapsed : 0.0,
+             eta);
+    /* The bar takes what the terminal's width leaves, up to 30 cells; on a narrow one it goes first. */
+    int cols = 80;
+    struct winsize ws;
+    if (ioctl(fileno(p->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        cols = ws.ws_col;
+    int bar = cols - 1 - (int)strlen(head) - (int)strlen(tail) - 2;
+    bar = bar > 30 ? 30 : bar;
+    char cells[32] = "";
+    if (bar >= 5) {
+        int full = (int)((double)bar * (double)(batch + 1) / (double)p->batches);
+        for (int i = 0; i < bar; i++)
+            cells[i] = i < full ? '=' : i == full ? '>' : ' ';
+        cells[bar] = '\0';
+    }
+    fprintf(p->out, "\r%s%s%s%s%s\033[K", head, bar >= 5 ? "[" : "", cells, bar >= 5 ? "]" : "", tail);
+    fflush(p->out);
+    p->drawn = 1;
+}
+
+void dlrt_progress_note(DlrtProgress *p, int64_t epoch, const char *what)
+{
+    if (p->quiet || !p->tty)
+        return;
+    fprintf(p->out, "\repoch %lld/%lld %s\033[K", (long long)epoch, (long long)p->epochs, what);
     fflush(p->out);
     p->drawn = 1;
 }
@@ -82,8 +111,9 @@ double dlrt_progress_epoch_end(DlrtProgress *p, int64_t epoch, double train_loss
     for (int i = 0; i < 4; i++)
         if (isfinite(cols[i].v))
             fprintf(p->out, "  %s %.4f", cols[i].name, cols[i].v);
-    if (seconds > 0 && p->seen > 0)
-        fprintf(p->out, "  %.0f ex/s", (double)p->seen / seconds);
+    double training = p->t_trained - p->t_epoch;
+    if (training > 0 && p->seen > 0)
+        fprintf(p->out, "  %.0f ex/s", (double)p->seen / training);
     fprintf(p->out, "  %.1f s\n", seconds);
     fflush(p->out);
     return seconds;

@@ -1033,8 +1033,8 @@ static void test_images(void)
             imgs[i][k] = (float)k / 15.0f;
     DlrtError err;
     const char *path = tmp_path("grid.png");
-    int32_t pred[3] = {1, 2, 3}, truth[3] = {1, 0, 3};
-    CU_ASSERT_EQUAL_FATAL(dlrt_write_image_grid(path, &imgs[0][0], 3, 4, 4, 2, 2, pred, truth, &err), DLRT_OK);
+    DlrtCaption caps[3] = {{{"one", "one"}, DLRT_MARK_RIGHT}, {{"two", "zero"}, DLRT_MARK_WRONG}, {{"x", NULL}, 0}};
+    CU_ASSERT_EQUAL_FATAL(dlrt_write_image_grid(path, "title", &imgs[0][0], 3, 4, 4, 2, 2, caps, &err), DLRT_OK);
     size_t len;
     char *png = slurp(path, &len);
     CU_ASSERT(len > 8 && memcmp(png, "\x89PNG", 4) == 0);
@@ -1047,8 +1047,59 @@ static void test_images(void)
         in_range &= back[i] >= 0 && back[i] <= 1;
     CU_ASSERT(in_range);
     CU_ASSERT(back[0] > 0.9f); /* white gap in the corner */
-    CU_ASSERT_EQUAL(dlrt_read_image(tmp_path("metrics.csv"), back, 8, 8, 0, &err), DLRT_EIO);
+    CU_ASSERT_EQUAL(dlrt_read_image(tmp_path("metrics.csv"), back, 8, 8, 0, &err), DLRT_EFORMAT);
     ASSERT_MSG_HAS(err, "metrics.csv");
+}
+
+/* The top classes and PGM decoding behind --predict, and IDX images without labels. */
+static void test_predict_helpers(void)
+{
+    float logits[4] = {1, 3, NAN, 2};
+    CU_ASSERT_EQUAL(dlrt_argmax(logits, 4), 1);
+    int index[5];
+    double prob[5];
+    float plain[4] = {0, 2, 1, 2};
+    CU_ASSERT_EQUAL(dlrt_top_k(plain, 4, 9, index, prob), 4); /* k clamped to the classes */
+    CU_ASSERT(index[0] == 1 && index[1] == 3 && index[2] == 2 && index[3] == 0); /* ties: lower index first */
+    double e = exp(1.0), sum = 1 + e * e + e + e * e;
+    CU_ASSERT_DOUBLE_EQUAL(prob[0], e * e / sum, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(prob[3], 1 / sum, 1e-12);
+    float huge[2] = {1e30f, 0}; /* the maximum is subtracted: no overflow */
+    CU_ASSERT_EQUAL(dlrt_top_k(huge, 2, 1, index, prob), 1);
+    CU_ASSERT(index[0] == 0 && prob[0] == 1.0);
+
+    DlrtError err;
+    float *px;
+    int64_t rows, cols;
+    const char p2[] = "P2 # comment\n3 1\n# another\n10\n0 5 10\n";
+    CU_ASSERT_EQUAL_FATAL(dlrt_parse_pgm(p2, sizeof p2 - 1, "a.pgm", &px, &rows, &cols, &err), DLRT_OK);
+    CU_ASSERT(rows == 1 && cols == 3 && px[0] == 0 && px[1] == 0.5f && px[2] == 1);
+    free(px);
+    const unsigned char p5[] = {'P', '5', ' ', '2', ' ', '1', ' ', '2', '5', '6', '\n', 1, 0, 0, 128};
+    CU_ASSERT_EQUAL_FATAL(dlrt_parse_pgm(p5, sizeof p5, "b.pgm", &px, &rows, &cols, &err), DLRT_OK);
+    CU_ASSERT_DOUBLE_EQUAL(px[0], 1.0, 1e-7);        /* 256 of maxval 256, two bytes big-endian */
+    CU_ASSERT_DOUBLE_EQUAL(px[1], 128.0 / 256, 1e-7);
+    free(px);
+    CU_ASSERT_EQUAL(dlrt_parse_pgm(p5, sizeof p5 - 1, "c.pgm", &px, &rows, &cols, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "c.pgm: truncated: expected 4 bytes of pixels at byte offset 11");
+    CU_ASSERT_PTR_NULL(px);
+    const char over[] = "P2 1 1 9 10";
+    CU_ASSERT_EQUAL(dlrt_parse_pgm(over, sizeof over - 1, "d.pgm", &px, &rows, &cols, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "d.pgm: PGM sample 10 at byte offset 9 exceeds the maxval 9");
+    CU_ASSERT_EQUAL(dlrt_parse_pgm("P6 1 1 9 1", 10, "e.ppm", &px, &rows, &cols, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "e.ppm: not a PGM");
+
+    /* an IDX image file alone, and the same file through dlrt_load_images, resized */
+    const char *img = tmp_path("alone-images");
+    write_images(img, 0x803, 3, 2, 2, -1, 1);
+    DlrtDataset ds;
+    CU_ASSERT_EQUAL_FATAL(dlrt_idx_load_images(img, 0, &ds, &err), DLRT_OK);
+    CU_ASSERT(ds.n == 3 && ds.features == 4 && ds.labels == NULL);
+    dlrt_dataset_free(&ds);
+    int inverted = -1;
+    CU_ASSERT_EQUAL_FATAL(dlrt_load_images(img, 4, 4, &ds, &inverted, &err), DLRT_OK);
+    CU_ASSERT(ds.n == 3 && ds.dims[1] == 4 && ds.dims[2] == 4 && inverted == 0);
+    dlrt_dataset_free(&ds);
 }
 
 static void test_misc(void)
@@ -1098,6 +1149,7 @@ int main(void)
         {"history outputs", test_history_outputs},
         {"progress", test_progress},
         {"images", test_images},
+        {"predict helpers", test_predict_helpers},
         {"misc", test_misc},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
