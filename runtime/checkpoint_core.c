@@ -10,6 +10,7 @@
 enum {
     HEADER_BYTES = 32,
     SECTION_HEADER_BYTES = 16,
+    SMALL_SECTION_BYTES = 20, /* TRAN, RNGS: two u64 and a CRC-32 */
     FORMAT_VERSION = 1,
     MAX_NAME = 4096,
 };
@@ -281,9 +282,9 @@ uint64_t dlrt_checkpoint_size(const DlrtCheckpoint *ck)
         total += SECTION_HEADER_BYTES + (uint64_t)body;
     }
     if (ck->has_epoch)
-        total += SECTION_HEADER_BYTES + 16;
+        total += SECTION_HEADER_BYTES + SMALL_SECTION_BYTES;
     if (ck->has_rng)
-        total += SECTION_HEADER_BYTES + 16;
+        total += SECTION_HEADER_BYTES + SMALL_SECTION_BYTES;
     return total;
 }
 
@@ -345,6 +346,19 @@ static void out_section_header(Out *o, uint32_t tag, uint32_t count, uint64_t bo
     out_u64(o, body);
 }
 
+/* TRAN and RNGS: two u64 and the CRC-32 of their 16 bytes, so a flipped byte there is refused like one in a
+ * tensor. */
+static void out_small_section(Out *o, uint32_t tag, uint64_t a, uint64_t b) {
+    unsigned char bytes[16];
+    for (int i = 0; i < 8; i++) {
+        bytes[i] = (unsigned char)(a >> (8 * i));
+        bytes[8 + i] = (unsigned char)(b >> (8 * i));
+    }
+    out_section_header(o, tag, 0, SMALL_SECTION_BYTES);
+    out_bytes(o, bytes, sizeof bytes);
+    out_u32(o, dlrt_crc32(0, bytes, sizeof bytes));
+}
+
 static void out_tensors(Out *o, uint32_t tag, const DlrtTensorDesc *ds, int n)
 {
     out_section_header(o, tag, (uint32_t)n, (uint64_t)tensors_bytes(ds, n));
@@ -384,16 +398,10 @@ int dlrt_checkpoint_encode(const DlrtCheckpoint *ck, DlrtSink *sink, DlrtError *
     out_tensors(&o, TAG_PARAMS, ck->params, ck->n_params);
     if (ck->optim)
         out_tensors(&o, TAG_OPTIM, ck->optim, ck->n_optim);
-    if (ck->has_epoch) {
-        out_section_header(&o, TAG_TRAIN, 0, 16);
-        out_u64(&o, (uint64_t)ck->epoch);
-        out_u64(&o, ck->step);
-    }
-    if (ck->has_rng) {
-        out_section_header(&o, TAG_RNG, 0, 16);
-        out_u64(&o, ck->rng.state);
-        out_u64(&o, ck->rng.inc);
-    }
+    if (ck->has_epoch)
+        out_small_section(&o, TAG_TRAIN, (uint64_t)ck->epoch, ck->step);
+    if (ck->has_rng)
+        out_small_section(&o, TAG_RNG, ck->rng.state, ck->rng.inc);
     if (o.failed) {
         Msg m = m_begin(err, "checkpoint");
         m_str(&m, "write failed");
@@ -782,10 +790,22 @@ int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, Dl
         if (rc)
             return rc;
     }
-    if ((train.body && train.end - train.body != 16) || (rng.body && rng.end - rng.body != 16)) {
+    if ((train.body && train.end - train.body != SMALL_SECTION_BYTES) ||
+        (rng.body && rng.end - rng.body != SMALL_SECTION_BYTES)) {
         Msg m = m_begin(err, in.source);
-        m_str(&m, "corrupt: the training or RNG section is not 16 bytes");
+        m_str(&m, "corrupt: the training or RNG section is not 20 bytes");
         return DLRT_EFORMAT;
+    }
+    for (int s = 0; s < 2; s++) {
+        uint64_t body = s ? rng.body : train.body;
+        if (body && dlrt_crc32(0, b + body, 16) != get_u32(b + body + 16)) {
+            Msg m = m_begin(err, in.source);
+            m_str(&m, s ? "CRC mismatch in the RNG section" : "CRC mismatch in the training section (epoch, step)");
+            m_str(&m, " at byte offset ");
+            m_u64(&m, body);
+            m_str(&m, ": the file is damaged");
+            return DLRT_EFORMAT;
+        }
     }
     if (rng.body && !(get_u64(b + rng.body + 8) & 1)) {
         Msg m = m_begin(err, in.source);

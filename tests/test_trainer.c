@@ -175,7 +175,7 @@ static int64_t ckpt_epoch(const char *path) {
     int64_t epoch = -1;
     for (size_t pos = 32; b && len >= 32 && pos + 16 <= len;) {
         uint64_t body = le64(b + pos + 8);
-        if (memcmp(b + pos, "TRAN", 4) == 0 && body == 16 && pos + 32 <= len) {
+        if (memcmp(b + pos, "TRAN", 4) == 0 && body == 20 && pos + 36 <= len) { /* 2 x u64, CRC-32 */
             epoch = (int64_t)le64(b + pos + 16);
             break;
         }

@@ -462,6 +462,37 @@ static void test_checkpoint_corruption(void)
     CU_ASSERT_EQUAL(dlrt_checkpoint_load(bad, &b.ck, 0, &err), DLRT_EFORMAT);
     ASSERT_MSG_HAS(err, "layout hash");
 
+    /* A flipped byte in the training section (epoch, step) or the RNG section: refused by their CRC. */
+    {
+        Model c;
+        model_init(&c, 3);
+        c.ck.has_epoch = 1;
+        c.ck.epoch = 3;
+        c.ck.step = 700;
+        c.ck.has_rng = 1;
+        dlrt_rng_seed(&c.ck.rng, 5, 1);
+        const char *tr = tmp_path("train-section.ckpt");
+        CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(tr, &c.ck, &err), DLRT_OK);
+        size_t tlen;
+        char *tb = slurp(tr, &tlen);
+        static const char *const tags[2] = {"TRAN", "RNGS"};
+        for (int s = 0; s < 2; s++) {
+            char *at = NULL;
+            for (size_t i = 32; i + 4 <= tlen && !at; i++)
+                if (memcmp(tb + i, tags[s], 4) == 0)
+                    at = tb + i;
+            CU_ASSERT_FATAL(at != NULL);
+            at[16] ^= 0x04; /* the first body byte: the epoch, or the RNG state */
+            spit(bad, tb, tlen);
+            at[16] ^= 0x04;
+            err.msg[0] = '\0';
+            CU_ASSERT_EQUAL(dlrt_checkpoint_load(bad, &c.ck, DLRT_CKPT_RESUME, &err), DLRT_EFORMAT);
+            ASSERT_MSG_HAS(err, "CRC mismatch");
+            ASSERT_MSG_HAS(err, s ? "RNG section" : "training section");
+        }
+        free(tb);
+    }
+
     /* Wrong magic. */
     memcpy(copy, bytes, len);
     copy[1] = 'X';
