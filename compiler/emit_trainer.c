@@ -121,6 +121,14 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
     if (t->data == DATA_FASHION_MNIST && classify && forward_takes_only(c, X->name))
         out_i = logits_output(c, acc_metric, 10);
     bool images = out_i >= 0 && shape_inner(&c->eval->outputs.v[out_i].node->shape) == 10;
+    /* --kfold and --submission serve CSV regression models with a log_rmse metric (D2L's house prices); the
+     * submission reads the output that metric scores, one value per example. */
+    bool csv = t->data == DATA_CSV;
+    bool kfold = csv && rmse_metric >= 0;
+    int sub_i = -1;
+    if (csv && rmse_metric >= 0 && ysize == 1 && forward_takes_only(c, X->name))
+        sub_i = logits_output(c, rmse_metric, 1);
+    bool submission = sub_i >= 0 && shape_inner(&c->eval->outputs.v[sub_i].node->shape) == 1;
     const char *ytype = classify ? "int32_t" : "float";
     const char *xsrc = resize ? "raw" : "xb"; /* where batches of examples are copied */
     const char *ylab = classify ? "yb" : "NULL", *ytgt = classify ? "NULL" : "yb";
@@ -196,6 +204,30 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
     else
         fprintf(o, "    *acc = NAN;\n    (void)tm;\n");
     fprintf(o, "}\n\n");
+
+    /* one epoch of training: shared by the normal run and every fold of --kfold */
+    fprintf(o, "/* One epoch over data in batches shuffled by `shuffle`: forward, backward and step for each. Sums the\n"
+               " * batches' loss (times their size) and metrics into loss_sum and metric_sum. Returns the examples seen,\n"
+               " * or -1 when a loss was not finite (*bad_loss, in batch *bad_batch), before that batch's update. */\n");
+    fprintf(o, "static int64_t train_epoch(void *state, const DlrtDataset *data, DlrtBatcher *b, DlrtRng *shuffle, float *xb,\n"
+               "                           %s%s *yb, float lr, DlrtProgress *po, int64_t epoch, double *loss_sum,\n"
+               "                           double *metric_sum, float *bad_loss, int64_t *bad_batch) {\n",
+            resize ? "float *raw, " : "", ytype);
+    fprintf(o, "    double metrics[METRICS];\n    int64_t seen = 0, m, bi = 0;\n    *loss_sum = 0;\n");
+    fprintf(o, "    for (int k = 0; k < METRICS; k++)\n        metric_sum[k] = 0;\n");
+    fprintf(o, "    dlrt_batcher_start_epoch(b, shuffle);\n");
+    fprintf(o, "    while ((m = dlrt_batcher_next(b, data, %s, %s, %s)) > 0) {\n", xsrc, ylab, ytgt);
+    if (resize)
+        fprintf(o, "        dlrt_resize_bilinear(raw, m, 28, 28, xb, %" PRId64 ", %" PRId64 ");\n", t->resize, t->resize);
+    fprintf(o, "        float loss = %s_forward_train(state, (int)m, xb, yb, metrics);\n", name);
+    fprintf(o, "        if (!isfinite(loss)) {\n            *bad_loss = loss;\n            *bad_batch = bi;\n"
+               "            return -1;\n        }\n");
+    fprintf(o, "        %s_backward(state, (int)m, xb, yb);\n        %s_step(state, lr);\n", name, name);
+    fprintf(o, "        *loss_sum += (double)loss * (double)m;\n");
+    fprintf(o, "        for (int k = 0; k < %d; k++)\n            metric_sum[k] += metrics[k];\n", nm);
+    fprintf(o, "        seen += m;\n");
+    fprintf(o, "        dlrt_progress_batch(po, epoch + 1, bi++, m, (double)loss);\n    }\n");
+    fprintf(o, "    return seen;\n}\n\n");
 
     if (images) {
         const char *out = ident(c->eval->outputs.v[out_i].name);
@@ -289,8 +321,16 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
     fprintf(o, "        fprintf(stderr, \"%%s: --batch %%lld is outside 1..%%d, the maximum this trainer was compiled for; \"\n"
                "                        \"rebuild with `dlc build --batch N`\\n\", prog, (long long)batch, %s_MAX_BATCH);\n", NAME);
     fprintf(o, "        return 2;\n    }\n");
-    fprintf(o, "    if (args.has_kfold) {\n");
-    fprintf(o, "        fprintf(stderr, \"%%s: --kfold is not available in this trainer yet\\n\", prog);\n        return 2;\n    }\n");
+    if (!kfold) {
+        fprintf(o, "    if (args.has_kfold) {\n");
+        fprintf(o, "        fprintf(stderr, \"%%s: --kfold needs a model trained on CSV data with a log_rmse metric; %s is not\\n\", "
+                   "prog);\n        return 2;\n    }\n", name);
+    }
+    if (!submission) {
+        fprintf(o, "    if (args.submission) {\n");
+        fprintf(o, "        fprintf(stderr, \"%%s: --submission needs a model trained on CSV data that predicts one value per row \"\n"
+                   "                        \"with a log_rmse metric; %s does not\\n\", prog);\n        return 2;\n    }\n", name);
+    }
     if (!images) {
         fprintf(o, "    if (args.n_predict || args.show_samples || args.show_predictions) {\n");
         fprintf(o, "        fprintf(stderr, \"%%s: --predict, --show-samples and --show-predictions need a model that classifies \"\n"
@@ -303,6 +343,9 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
     /* data */
     fprintf(o, "    /* data: not needed to predict, unless a picture or the report asks for it */\n");
     fprintf(o, "    DlrtDataset train = {0}, test = {0};\n");
+    if (csv)
+        fprintf(o, "    DlrtDataset unlabeled = {0}; /* test.csv without targets: what --submission predicts */\n"
+                   "    DlrtCsvInfo info = {0};\n");
     fprintf(o, "    DlrtRng data_rng;\n    dlrt_rng_seed(&data_rng, seed, 7);\n    int rc = DLRT_OK;\n");
     fprintf(o, "    int64_t limit = args.has_limit ? args.limit : 0;\n");
     fprintf(o, "    if (!predict_only || args.show_samples || args.show_predictions || args.report) {\n");
@@ -342,8 +385,9 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
         fprintf(o, "            snprintf(train_path, sizeof train_path, \"%%s/%%s\", args.data, spec.train_path);\n");
         fprintf(o, "            snprintf(test_path, sizeof test_path, \"%%s/%%s\", args.data, spec.test_path);\n");
         fprintf(o, "            spec.train_path = train_path;\n            spec.test_path = test_path;\n        }\n");
-        fprintf(o, "        rc = dlrt_csv_load_house(&spec, &train, &test, NULL, &err);\n");
-        fprintf(o, "        if (rc == DLRT_OK && !test.targets)\n            dlrt_dataset_free(&test); /* no labels: not a test set */\n");
+        fprintf(o, "        rc = dlrt_csv_load_house(&spec, &train, &test, &info, &err);\n");
+        fprintf(o, "        if (rc == DLRT_OK && !test.targets) { /* no labels: not a test set */\n"
+                   "            unlabeled = test;\n            test = (DlrtDataset){0};\n        }\n");
         break;
     }
     case DATA_TENSORS:
@@ -376,6 +420,47 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
     fprintf(o, "    if (!state || !xb || !yb%s) {\n", resize ? " || !raw" : "");
     fprintf(o, "        fprintf(stderr, \"%%s: out of memory for the model's %%lld-byte state\\n\", prog, "
                "(long long)%s_STATE_BYTES);\n        return 1;\n    }\n", NAME);
+    if (kfold) {
+        fprintf(o, "    /* --kfold K: K models from the same start, each trained on all folds but one and scored on that one\n"
+                   "     * (D2L 4.10's k_fold); the run below then trains on all the data. */\n");
+        fprintf(o, "    static DlrtFold folds[1000];\n    int n_folds = 0;\n");
+        fprintf(o, "    if (args.has_kfold) {\n");
+        fprintf(o, "        if (train.n < args.kfold) {\n"
+                   "            fprintf(stderr, \"%%s: --kfold %%d needs at least %%d training examples; the data has %%lld\\n\", prog,\n"
+                   "                    args.kfold, args.kfold, (long long)train.n);\n            return 2;\n        }\n");
+        fprintf(o, "        double sum_train = 0, sum_valid = 0;\n");
+        fprintf(o, "        for (int i = 0; i < args.kfold; i++) {\n");
+        fprintf(o, "            DlrtDataset tr, va;\n            DlrtBatcher btr, bva;\n");
+        fprintf(o, "            if (dlrt_kfold_split(&train, args.kfold, i, &tr, &va, &err) != DLRT_OK ||\n"
+                   "                dlrt_batcher_init(&btr, tr.n, batch, &err) != DLRT_OK ||\n"
+                   "                dlrt_batcher_init(&bva, va.n, batch, &err) != DLRT_OK)\n"
+                   "                return fail(prog, &err, 1);\n");
+        fprintf(o, "            %s_init(state, seed);\n", name);
+        fprintf(o, "            DlrtRng fold_shuffle;\n            dlrt_rng_seed(&fold_shuffle, seed, 1);\n");
+        fprintf(o, "            DlrtProgress fold_out; /* silent: one line per fold instead */\n");
+        fprintf(o, "            dlrt_progress_init(&fold_out, stdout, epochs, 1, dlrt_batcher_batches(&btr), 1);\n");
+        fprintf(o, "            for (int64_t epoch = 0; epoch < epochs; epoch++) {\n");
+        fprintf(o, "                double loss_sum, metric_sum[METRICS];\n                float bad_loss = 0;\n"
+                   "                int64_t bad_batch = 0;\n");
+        fprintf(o, "                if (train_epoch(state, &tr, &btr, &fold_shuffle, xb, yb, lr, &fold_out, epoch, &loss_sum, "
+                   "metric_sum,\n                                &bad_loss, &bad_batch) < 0) {\n");
+        fprintf(o, "                    fprintf(stderr, \"%%s: fold %%d: the loss became %%g in epoch %%lld, batch %%lld, with \"\n"
+                   "                                    \"learning rate %%g (try a smaller --lr)\\n\", prog, i + 1, (double)bad_loss,\n"
+                   "                            (long long)epoch + 1, (long long)bad_batch + 1, (double)lr);\n");
+        fprintf(o, "                    return 1;\n                }\n            }\n");
+        fprintf(o, "            double tl, vl, unused;\n");
+        fprintf(o, "            evaluate(state, &tr, &btr, xb, yb, &tl, &unused);\n");
+        fprintf(o, "            evaluate(state, &va, &bva, xb, yb, &vl, &unused);\n");
+        fprintf(o, "            folds[n_folds++] = (DlrtFold){.train_log_rmse = tl, .valid_log_rmse = vl};\n");
+        fprintf(o, "            sum_train += tl;\n            sum_valid += vl;\n");
+        fprintf(o, "            printf(\"fold %%d: train log rmse %%.4f, valid log rmse %%.4f\\n\", i + 1, tl, vl);\n");
+        fprintf(o, "            fflush(stdout);\n");
+        fprintf(o, "            dlrt_batcher_free(&btr);\n            dlrt_batcher_free(&bva);\n"
+                   "            dlrt_dataset_free(&tr);\n            dlrt_dataset_free(&va);\n        }\n");
+        fprintf(o, "        printf(\"%%d-fold validation: avg train log rmse %%.4f, avg valid log rmse %%.4f\\n\", args.kfold,\n"
+                   "               sum_train / args.kfold, sum_valid / args.kfold);\n");
+        fprintf(o, "        fflush(stdout);\n    }\n");
+    }
     fprintf(o, "    %s_init(state, seed);\n", name);
     fprintf(o, "    DlrtRng shuffle;\n    dlrt_rng_seed(&shuffle, seed, 1);\n");
     fprintf(o, "    DlrtTensorDesc pdesc[%s_PARAM_COUNT > 0 ? %s_PARAM_COUNT : 1], odesc[2 * %s_PARAM_COUNT + 1];\n", NAME,
@@ -417,37 +502,28 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
                "        return fail(prog, &err, 1);\n");
     fprintf(o, "    DlrtProgress prog_out;\n");
     fprintf(o, "    dlrt_progress_init(&prog_out, stdout, epochs, first_epoch + 1, dlrt_batcher_batches(&batcher), args.quiet);\n");
-    fprintf(o, "    double metrics[METRICS];\n");
     fprintf(o, "    double train_loss = NAN, train_acc = NAN, test_loss = NAN, test_acc = NAN;\n");
     fprintf(o, "    double t0 = dlrt_now(), train_seconds = 0;\n    int64_t trained = 0;\n    int status = 0;\n");
     fprintf(o, "    for (int64_t epoch = first_epoch; epoch < epochs && status == 0; epoch++) {\n");
     fprintf(o, "        dlrt_progress_epoch_begin(&prog_out, epoch + 1);\n");
-    fprintf(o, "        dlrt_batcher_start_epoch(&batcher, &shuffle);\n");
-    fprintf(o, "        double loss_sum = 0, metric_sum[METRICS] = {0};\n        int64_t seen = 0, m, bi = 0;\n");
-    fprintf(o, "        double te = dlrt_now();\n");
-    fprintf(o, "        while ((m = dlrt_batcher_next(&batcher, &train, %s, %s, %s)) > 0) {\n", xsrc, ylab, ytgt);
-    if (resize)
-        fprintf(o, "            dlrt_resize_bilinear(raw, m, 28, 28, xb, %" PRId64 ", %" PRId64 ");\n", t->resize, t->resize);
-    fprintf(o, "            float loss = %s_forward_train(state, (int)m, xb, yb, metrics);\n", name);
-    fprintf(o, "            if (!isfinite(loss)) {\n");
-    fprintf(o, "                if (prog_out.drawn)\n                    fputs(\"\\n\", stdout);\n");
-    fprintf(o, "                fprintf(stderr, \"%%s: the loss became %%g in epoch %%lld, batch %%lld, with learning rate \"\n"
-               "                                \"%%g; stopped before the update (try a smaller --lr)\\n\", prog, (double)loss,\n"
-               "                        (long long)epoch + 1, (long long)bi + 1, (double)lr);\n");
-    fprintf(o, "                if (saved > 0)\n"
-               "                    fprintf(stderr, \"%%s: the last good checkpoint, from the end of epoch %%lld, is %%s; --resume it \"\n"
-               "                                    \"with a smaller --lr\\n\", prog, (long long)saved, args.save);\n");
-    fprintf(o, "                else if (saved == 0)\n"
-               "                    fprintf(stderr, \"%%s: the last good checkpoint, from before the first epoch, is %%s; --resume \"\n"
-               "                                    \"it with a smaller --lr\\n\", prog, args.save);\n");
-    fprintf(o, "                status = 1;\n                break;\n            }\n");
-    fprintf(o, "            %s_backward(state, (int)m, xb, yb);\n            %s_step(state, lr);\n", name, name);
-    fprintf(o, "            loss_sum += (double)loss * (double)m;\n");
-    fprintf(o, "            for (int k = 0; k < %d; k++)\n                metric_sum[k] += metrics[k];\n", nm);
-    fprintf(o, "            seen += m;\n");
-    fprintf(o, "            dlrt_progress_batch(&prog_out, epoch + 1, bi++, m, (double)loss);\n        }\n");
-    fprintf(o, "        train_seconds += dlrt_now() - te;\n        trained += seen;\n");
-    fprintf(o, "        if (status)\n            break;\n");
+    fprintf(o, "        double loss_sum, metric_sum[METRICS], te = dlrt_now();\n");
+    fprintf(o, "        float bad_loss = 0;\n        int64_t bad_batch = 0;\n");
+    fprintf(o, "        int64_t seen = train_epoch(state, &train, &batcher, &shuffle, xb, %syb, lr, &prog_out, epoch, &loss_sum,\n"
+               "                                   metric_sum, &bad_loss, &bad_batch);\n", resize ? "raw, " : "");
+    fprintf(o, "        train_seconds += dlrt_now() - te;\n");
+    fprintf(o, "        if (seen < 0) {\n");
+    fprintf(o, "            if (prog_out.drawn)\n                fputs(\"\\n\", stdout);\n");
+    fprintf(o, "            fprintf(stderr, \"%%s: the loss became %%g in epoch %%lld, batch %%lld, with learning rate \"\n"
+               "                            \"%%g; stopped before the update (try a smaller --lr)\\n\", prog, (double)bad_loss,\n"
+               "                    (long long)epoch + 1, (long long)bad_batch + 1, (double)lr);\n");
+    fprintf(o, "            if (saved > 0)\n"
+               "                fprintf(stderr, \"%%s: the last good checkpoint, from the end of epoch %%lld, is %%s; --resume it \"\n"
+               "                                \"with a smaller --lr\\n\", prog, (long long)saved, args.save);\n");
+    fprintf(o, "            else if (saved == 0)\n"
+               "                fprintf(stderr, \"%%s: the last good checkpoint, from before the first epoch, is %%s; --resume \"\n"
+               "                                \"it with a smaller --lr\\n\", prog, args.save);\n");
+    fprintf(o, "            status = 1;\n            break;\n        }\n");
+    fprintf(o, "        trained += seen;\n");
     fprintf(o, "        train_loss = seen ? loss_sum / (double)seen : NAN;\n");
     if (acc_metric >= 0)
         fprintf(o, "        train_acc = seen ? metric_sum[%d] / (double)seen : NAN;\n", acc_metric);
@@ -477,6 +553,29 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
         fprintf(o, "    if (status == 0 && args.n_predict)\n"
                    "        status = predict_files(prog, args.predict, args.n_predict, state, batch, xb);\n");
     }
+    if (submission) {
+        const char *out = ident(c->eval->outputs.v[sub_i].name);
+        fprintf(o, "    /* --submission: the trained model's prediction for every test row, in batches */\n");
+        fprintf(o, "    if (status == 0 && args.submission) {\n");
+        fprintf(o, "        const DlrtDataset *rows = unlabeled.n > 0 ? &unlabeled : &test;\n");
+        fprintf(o, "        float *preds = malloc(sizeof(float) * (size_t)(rows->n > 0 ? rows->n : 1));\n");
+        fprintf(o, "        if (rows->n == 0 || !info.test_ids) {\n"
+                   "            fprintf(stderr, \"%%s: --submission: the data has no test rows to predict\\n\", prog);\n"
+                   "            status = 1;\n");
+        fprintf(o, "        } else if (!preds) {\n"
+                   "            fprintf(stderr, \"%%s: out of memory for %%lld predictions\\n\", prog, (long long)rows->n);\n"
+                   "            status = 1;\n        } else {\n");
+        fprintf(o, "            for (int64_t i = 0; i < rows->n; i += batch) {\n");
+        fprintf(o, "                int m = (int)(rows->n - i < batch ? rows->n - i : batch);\n");
+        fprintf(o, "                %s_forward(state, m, rows->x + i * X_SIZE);\n", name);
+        fprintf(o, "                memcpy(preds + i, %s_output_%s(state), sizeof(float) * (size_t)m);\n            }\n", name, out);
+        fprintf(o, "            if (dlrt_write_submission(args.submission, info.id_name, \"%s\", info.test_ids, preds, rows->n, "
+                   "&err) != DLRT_OK)\n                status = fail(prog, &err, 1);\n",
+                data_str(t, "target", "target"));
+        fprintf(o, "            else if (!args.quiet)\n"
+                   "                printf(\"wrote %%lld predictions to %%s\\n\", (long long)rows->n, args.submission);\n");
+        fprintf(o, "        }\n        free(preds);\n    }\n");
+    }
     fprintf(o, "    double seconds = dlrt_now() - t0;\n");
     fprintf(o, "    if (args.metrics && dlrt_write_metrics_csv(args.metrics, &hist, &err) != DLRT_OK)\n"
                "        status = fail(prog, &err, 1);\n");
@@ -487,12 +586,14 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
                "                        .classifies = %d, .train_acc = train_acc, .test_acc = test_acc,\n"
                "                        .examples_per_second = train_seconds > 0 ? (double)trained / train_seconds : 0,\n"
                "                        .seconds = seconds, .peak_rss_bytes = dlrt_peak_rss(), .params = pdesc,\n"
-               "                        .n_params = %s_PARAM_COUNT};\n",
-            acc_metric >= 0, NAME);
+               "                        .n_params = %s_PARAM_COUNT%s};\n",
+            acc_metric >= 0, NAME, kfold ? ", .folds = folds, .n_folds = n_folds" : "");
     fprintf(o, "        if (dlrt_report_write(args.report, &r, &err) != DLRT_OK)\n            status = fail(prog, &err, 1);\n");
     fprintf(o, "    }\n");
     fprintf(o, "    dlrt_history_free(&hist);\n    dlrt_batcher_free(&batcher);\n    dlrt_batcher_free(&tbatcher);\n");
     if (t->data != DATA_TENSORS)
         fprintf(o, "    dlrt_dataset_free(&train);\n    dlrt_dataset_free(&test);\n");
+    if (csv)
+        fprintf(o, "    dlrt_dataset_free(&unlabeled);\n    dlrt_csv_info_free(&info);\n");
     fprintf(o, "    free(xb);\n    free(yb);\n%s    free(state);\n    return status;\n}\n", resize ? "    free(raw);\n" : "");
 }

@@ -39,6 +39,7 @@ static const Flag flags[] = {
     {"--show-predictions", ARG_PATH, OFF(show_predictions), 0, 0, 0},
     {"--predict", ARG_FILES, OFF(predict), OFF(n_predict), 0, 0},
     {"--kfold", ARG_I32, OFF(kfold), OFF(has_kfold), 2, 1000},
+    {"--submission", ARG_PATH, OFF(submission), 0, 0, 0},
     {"--quiet", ARG_FLAG, OFF(quiet), 0, 0, 0},
     {"--help", ARG_FLAG, OFF(help), 0, 0, 0},
 };
@@ -181,7 +182,9 @@ void dlrt_usage(FILE *out, const char *prog, const char *model, const DlrtArgs *
             "  --show-predictions FILE.png  test images with labels and predictions, mistakes in red\n"
             "  --predict FILE...     print the top 3 classes of the images in IDX, PNG or PGM files;\n"
             "                        with --load and no --epochs, predict without training\n"
-            "  --kfold K             K-fold cross-validation (CSV models)\n"
+            "  --kfold K             K-fold cross-validation (CSV models), then training on all the data\n"
+            "  --submission FILE.csv after training, predict the test set and write a Kaggle submission\n"
+            "                        (CSV models: a header such as Id,SalePrice, then one line per test row)\n"
             "  --quiet               no progress output\n"
             "  --help                this text\n",
             prog, model, (long long)d->epochs, (long long)d->batch, d->lr, (unsigned long long)d->seed);

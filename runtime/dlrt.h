@@ -290,6 +290,7 @@ typedef struct {
     int threads, kfold;
     int has_epochs, has_batch, has_lr, has_seed, has_limit, has_threads, has_kfold;
     const char *data, *report, *metrics, *plot, *save, *load, *resume, *show_samples, *show_predictions;
+    const char *submission; /* CSV models: write the test set's predictions as a Kaggle submission */
     char **predict; /* argv slice of the files after --predict */
     int n_predict;
     int quiet, help;

@@ -3,8 +3,9 @@
  * Each test runs a trainer built by meson (build/models/<name>-train) with --report and reads the JSON: linear
  * regression recovers w and b, softmax regression and the MLPs reach the book's test accuracy averaged over
  * seeds 1, 2 and 3 on all of Fashion-MNIST, LeNet reaches it with each seed, AlexNet and VGG-11 train on a
- * slice of the data, and the edge-detection kernel is learnt. Skipped, with the reason,
- * when Fashion-MNIST is not installed. */
+ * slice of the data, and the edge-detection kernel is learnt; the house-price model's 5-fold cross-validation
+ * reaches the book's validation log rmse and writes a Kaggle submission. Skipped, with the reason, when
+ * Fashion-MNIST or the house-price data is not installed. */
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <unistd.h>
@@ -316,6 +317,48 @@ static void test_same_seed_same_run(void) {
     CU_ASSERT(json_num(c, "test_acc") == json_num(d, "test_acc"));
 }
 
+#define HOUSE_DATA SOURCE_ROOT "/../shared/data/house-prices"
+
+static void test_house_prices_kfold(void) {
+    if (access(HOUSE_DATA "/train.csv", R_OK) != 0 || access(HOUSE_DATA "/test.csv", R_OK) != 0) {
+        fprintf(stderr, "\n  skipped: the house-price data is not in %s (train.csv and test.csv)\n", HOUSE_DATA);
+        return;
+    }
+    char *sub = xsprintf("%s/submission.csv", tmpdir);
+    char *r = train("house_prices", xsprintf("--data '%s' --kfold 5 --submission '%s'", HOUSE_DATA, sub));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    const char *k = strstr(r, "\"kfold\":");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+    int folds = 0;
+    for (const char *p = k; (p = strstr(p, "\"valid_log_rmse\":")); p++)
+        folds++;
+    CU_ASSERT_EQUAL(folds, 5 + 1); /* five folds and the mean */
+    /* the means follow the folds array (whose objects hold no arrays, so its first ']' closes it) */
+    const char *after = strchr(k, ']');
+    CU_ASSERT_PTR_NOT_NULL_FATAL(after);
+    double train_mean = json_num(after, "train_log_rmse"), valid_mean = json_num(after, "valid_log_rmse");
+    fprintf(stderr, "\n  5-fold: train log rmse %.4f, valid log rmse %.4f (book 0.166, 0.171)\n", train_mean, valid_mean);
+    CU_ASSERT(valid_mean <= 0.175);
+    CU_ASSERT(train_mean < 0.2);
+    size_t len;
+    char *csv = read_file(sub, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+    CU_ASSERT_FATAL(strncmp(csv, "Id,SalePrice\n", 13) == 0);
+    int rows = 0, bad = 0;
+    for (char *line = strchr(csv, '\n') + 1; *line; rows++) {
+        char *end;
+        strtoll(line, &end, 10);
+        if (*end != ',' || !(strtod(end + 1, &end) > 0) || *end != '\n')
+            bad++;
+        char *nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    CU_ASSERT_EQUAL(rows, 1459);
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/dlc-train-XXXXXX");
     if (!mkdtemp(tmpdir))
@@ -335,6 +378,7 @@ int main(void) {
     CU_add_test(s, "LeNet >= 0.78 with each of seeds 1-3", test_lenet);
     CU_add_test(s, "LeNet with ReLU and max pooling >= 0.85", test_lenet_relu);
     CU_add_test(s, "AlexNet and VGG-11 train (--limit 256)", test_big_nets_train);
+    CU_add_test(s, "house prices: 5-fold valid log rmse <= 0.175, submission", test_house_prices_kfold);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     /* TEST_ONLY=substring runs the matching tests alone (for development; CI runs them all) */
     const char *only = getenv("TEST_ONLY");
