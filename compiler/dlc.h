@@ -311,6 +311,7 @@ typedef struct TrainSpec {
     double lr, momentum, weight_decay, l1, beta1, beta2, eps;
     char *decay_glob, *l1_glob;
     int64_t batch, epochs, seed;
+    bool plot_log;      /* plot = "log": training curves on a logarithmic loss axis (D2L 4.4's figures) */
     Vec(Metric) metrics;
     DataKind data;
     int data_x, data_y; /* input numbers fed by the data */

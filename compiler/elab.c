@@ -2655,7 +2655,7 @@ static void elab_train(Elab *e, Node *tn) {
     t->decay_glob = "*";
     t->l1_glob = "*";
     static const char *const keys[] = {"data", "loss", "eval_loss", "optimizer", "batch", "epochs", "seed",
-                                       "metrics", "lr", NULL};
+                                       "metrics", "lr", "plot", NULL};
     for (int i = 0; i < tn->body.n; i++) {
         Node *s = tn->body.v[i];
         if (s->kind != N_ASSIGN) {
@@ -2667,7 +2667,7 @@ static void elab_train(Elab *e, Node *tn) {
             known |= strcmp(keys[k], s->name) == 0;
         if (!known)
             error_at(s->loc, "unknown train setting '%s'; expected data, loss, eval_loss, optimizer, batch, epochs, "
-                             "seed, metrics or lr", s->name);
+                             "seed, metrics, lr or plot", s->name);
         for (int j = 0; j < i; j++) {
             Node *o = tn->body.v[j];
             if (o->kind == N_ASSIGN && strcmp(o->name, s->name) == 0) {
@@ -2709,6 +2709,13 @@ static void elab_train(Elab *e, Node *tn) {
             t->eval_loss = v.t;
         else if (v.kind != V_ERROR)
             error_at(s->a->loc, "eval_loss must be a scalar tensor expression, got %s", value_desc(v));
+    }
+    if ((s = train_find(tn, "plot"))) {
+        Value v = eval(e, s->a);
+        if (v.kind == V_STR && (strcmp(v.s, "log") == 0 || strcmp(v.s, "linear") == 0))
+            t->plot_log = strcmp(v.s, "log") == 0;
+        else if (v.kind != V_ERROR)
+            error_at(s->a->loc, "plot is \"log\" or \"linear\" (the loss axis of --plot), got %s", value_desc(v));
     }
     int64_t iv;
     if ((s = train_find(tn, "epochs")) && want_int(eval(e, s->a), s->a->loc, "epochs", &iv)) {

@@ -579,8 +579,8 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
     fprintf(o, "    double seconds = dlrt_now() - t0;\n");
     fprintf(o, "    if (args.metrics && dlrt_write_metrics_csv(args.metrics, &hist, &err) != DLRT_OK)\n"
                "        status = fail(prog, &err, 1);\n");
-    fprintf(o, "    if (args.plot && dlrt_write_history_svg(args.plot, &hist, MODEL, 0, &err) != DLRT_OK)\n"
-               "        status = fail(prog, &err, 1);\n");
+    fprintf(o, "    if (args.plot && dlrt_write_history_svg(args.plot, &hist, MODEL, %d, &err) != DLRT_OK)\n"
+               "        status = fail(prog, &err, 1);\n", t->plot_log);
     fprintf(o, "    if (args.report) {\n");
     fprintf(o, "        DlrtReport r = {.model = MODEL, .epochs = epochs, .train_loss = train_loss, .test_loss = test_loss,\n"
                "                        .classifies = %d, .train_acc = train_acc, .test_acc = test_acc,\n"

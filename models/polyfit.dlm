@@ -24,4 +24,5 @@ train {
     optimizer = sgd(lr = 0.01)
     batch     = 10
     epochs    = 400
+    plot      = "log"       # the book draws these losses on a log scale
 }

@@ -28,4 +28,5 @@ train {
     optimizer = sgd(lr = 0.003, weight_decay = concise * lambd, decay = "*.weight")
     batch     = 5
     epochs    = 100
+    plot      = "log"
 }

@@ -225,7 +225,8 @@ static void test_polyfit(void) {
     CU_ASSERT_PTR_NOT_NULL_FATAL(e4);
     CU_ASSERT_PTR_NOT_NULL_FATAL(e2);
     CU_ASSERT_PTR_NOT_NULL_FATAL(e20);
-    char *r4 = run_exe(e4, ""), *r2 = run_exe(e2, ""), *r20 = run_exe(e20, "--epochs 1500");
+    char *svg = xsprintf("%s/polyfit.svg", tmpdir);
+    char *r4 = run_exe(e4, xsprintf("--plot '%s'", svg)), *r2 = run_exe(e2, ""), *r20 = run_exe(e20, "--epochs 1500");
     CU_ASSERT_PTR_NOT_NULL_FATAL(r4);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r2);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r20);
@@ -236,6 +237,11 @@ static void test_polyfit(void) {
     for (int i = 0; i < 4; i++)
         CU_ASSERT(fabs(w[i] - truth[i]) < 0.6);
     CU_ASSERT(json_num(r4, "train_loss") < 0.1 && json_num(r4, "test_loss") < 0.1);
+    /* the curves on a log scale, as the book draws them: decade ticks on the loss axis */
+    size_t svg_len;
+    char *plot = read_file(svg, &svg_len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(plot);
+    CU_ASSERT(strstr(plot, ">0.01</text>") && strstr(plot, ">1</text>") && strstr(plot, ">10</text>"));
     fprintf(stderr, "\n  polyfit linear (underfit): train %.3f, test %.3f", json_num(r2, "train_loss"),
             json_num(r2, "test_loss"));
     CU_ASSERT(json_num(r2, "train_loss") > 1 && json_num(r2, "test_loss") > 1);
