@@ -355,6 +355,7 @@ IrNode *ir_node_f(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int6
 IrNode *ir_const_scalar(Graph *g, double v, Loc loc);
 IrNode *ir_const_data(Graph *g, Shape shape, const double *data, Loc loc);
 bool ir_is_const(const IrNode *n, double *value); /* a scalar or uniform constant */
+IrNode *ir_storage(IrNode *n); /* the node whose bytes a view (reshape) reads: n itself for any other node */
 int64_t shape_numel(const Shape *s); /* saturates at INT64_MAX */
 int64_t shape_inner(const Shape *s); /* elements per example (numel / d[0] when batched) */
 bool shape_eq(const Shape *a, const Shape *b);

@@ -54,12 +54,6 @@ static char *lit(Em *e, double v) {
 
 static const char *fn(Em *e, const char *name) { return e->f64 ? name : xsprintf("%sf", name); }
 
-static IrNode *storage(IrNode *n) {
-    while (op_info[n->op].cls == OPC_VIEW)
-        n = n->in[0];
-    return n;
-}
-
 /* An input's parameter name: the model's own, unless it would collide with a name the generated code uses. */
 static char *input_name(const char *model_name) {
     static const char *const reserved[] = {"st", "ar", "n", "r", "h", "state", "metrics", "lr", "acc", "loss", "xr",
@@ -88,7 +82,7 @@ static char *const_name(Em *e, const IrNode *n) {
 
 /* The C expression of a node's data pointer. */
 static char *ptr(Em *e, IrNode *n) {
-    n = storage(n);
+    n = ir_storage(n);
     Graph *g = e->s->g;
     switch (n->op) {
     case OP_INPUT: return input_name(g->inputs.v[n->index].name);
@@ -1110,9 +1104,7 @@ static void unused_inputs(Em *e, Sched *s, int from, int to, bool all) {
             while (sp && !used) {
                 IrNode *m = stack[--sp];
                 for (int j = 0; j < m->nin; j++) {
-                    IrNode *x = m->in[j];
-                    while (op_info[x->op].cls == OPC_VIEW)
-                        x = x->in[0];
+                    IrNode *x = ir_storage(m->in[j]);
                     if (x == in)
                         used = true;
                     else if (s->inl[x->id] && sp < 256)
@@ -1376,7 +1368,7 @@ static void emit_train_fns(Em *e) {
     for (int i = 0; i < c->train->params.n; i++) {
         if (!c->grads[i])
             continue;
-        IrNode *gn = storage(c->grads[i]);
+        IrNode *gn = ir_storage(c->grads[i]);
         if (s->offset[gn->id] < 0)
             continue;
         fprintf(o, "    if (strcmp(name, \"%s\") == 0)\n        return (const %s *)(const void *)(ar + %" PRId64 ");\n",
@@ -1425,7 +1417,7 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
     fprintf(out, "}\n");
     for (int i = 0; i < c->eval->outputs.n; i++) {
         e.s = fw;
-        IrNode *on = storage(c->eval->outputs.v[i].node);
+        IrNode *on = ir_storage(c->eval->outputs.v[i].node);
         fprintf(out, "\nconst %s *%s_output_%s(const void *state) {\n", e.real, e.name, c_ident(c->eval->outputs.v[i].name));
         fprintf(out, "    return (const %s *)(const void *)((const unsigned char *)state + %" PRId64 ");\n}\n", e.real,
                 c->arena_off + fw->offset[on->id]);
@@ -1606,7 +1598,7 @@ static void emit_infer_source(Em *e) {
     emit_schedule(e, fw, 0, fw->kernels.n);
     fprintf(o, "}\n");
     for (int i = 0; i < g->outputs.n; i++) {
-        IrNode *on = storage(g->outputs.v[i].node);
+        IrNode *on = ir_storage(g->outputs.v[i].node);
         fprintf(o, "\nconst %s *%s_output_%s(const void *ctx) {\n", e->real, e->name, c_ident(g->outputs.v[i].name));
         fprintf(o, "    return (const %s *)(const void *)((const unsigned char *)ctx + %" PRId64 ");\n}\n", e->real,
                 c->arena_off + fw->offset[on->id]);

@@ -251,6 +251,12 @@ IrNode *ir_const_data(Graph *g, Shape shape, const double *data, Loc loc) {
 
 IrNode *ir_const_scalar(Graph *g, double v, Loc loc) { return ir_const_data(g, shape_scalar(), &v, loc); }
 
+IrNode *ir_storage(IrNode *n) {
+    while (op_info[n->op].cls == OPC_VIEW)
+        n = n->in[0];
+    return n;
+}
+
 bool ir_is_const(const IrNode *n, double *value) {
     if (n->op != OP_CONST)
         return false;

@@ -8,10 +8,7 @@
 /* A root must live in the arena: leaves (an input, a parameter, a constant) get a copy. Views are fine: they
  * read their storage's buffer. */
 static IrNode *materialised(Graph *g, IrNode *n) {
-    IrNode *s = n;
-    while (op_info[s->op].cls == OPC_VIEW)
-        s = s->in[0];
-    if (op_info[s->op].cls == OPC_LEAF)
+    if (op_info[ir_storage(n)->op].cls == OPC_LEAF)
         return ir_node(g, OP_COPY, n->dtype, n->shape, 1, &n, NULL, n->loc);
     return n;
 }

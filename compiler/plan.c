@@ -13,17 +13,10 @@
 
 static int64_t align_up(int64_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
 
-/* The node whose storage a view reads. */
-static IrNode *storage(IrNode *n) {
-    while (op_info[n->op].cls == OPC_VIEW)
-        n = n->in[0];
-    return n;
-}
-
 /* Marks the kernel index `k` as a reader of every buffer that node n reads, looking through fused nodes. */
 static void note_reads(Sched *s, IrNode *n, int k, int *last) {
     for (int i = 0; i < n->nin; i++) {
-        IrNode *in = storage(n->in[i]);
+        IrNode *in = ir_storage(n->in[i]);
         if (s->inl[in->id])
             note_reads(s, in, k, last);
         else if (last[in->id] < k)
@@ -102,7 +95,7 @@ void plan_memory(Sched *s, int elem_size) {
         note_reads(s, s->kernels.v[k], k, last);
     }
     for (int i = 0; i < s->roots.n; i++)
-        last[storage(s->roots.v[i])->id] = nk;
+        last[ir_storage(s->roots.v[i])->id] = nk;
 
     Blocks busy = {0};
     int64_t top = 0, total = 0;

@@ -140,17 +140,13 @@ static void test_plan_no_overlap(void) {
             for (int k = 0; k < nk; k++) {
                 IrNode *n = s->kernels.v[k];
                 for (int i = 0; i < n->nin; i++) {
-                    IrNode *in = n->in[i];
-                    while (op_info[in->op].cls == OPC_VIEW)
-                        in = in->in[0];
+                    IrNode *in = ir_storage(n->in[i]);
                     if (last[in->id] < k)
                         last[in->id] = k;
                 }
             }
             for (int r = 0; r < s->roots.n; r++) {
-                IrNode *in = s->roots.v[r];
-                while (op_info[in->op].cls == OPC_VIEW)
-                    in = in->in[0];
+                IrNode *in = ir_storage(s->roots.v[r]);
                 last[in->id] = nk;
             }
             for (int a = 0; a < nk; a++)
