@@ -462,12 +462,25 @@ typedef struct Compiled {
 
 /* Roots and liveness of a function, inline decisions (fusion) and the kernel order. */
 void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots);
-/* A convolution kernel's scratch: im2col columns for a chunk of `*chunk` images; returns the element count
-(zero for other ops). */
+/* A convolution's geometry: x [N, C, H, W], w [K, C, R, S], y [N, K, P, Q], stride (sh, sw), padding (ph, pw);
+ * HP is the number of padded input rows that outputs read. */
+typedef struct ConvGeo {
+    int64_t N, K, C, H, W, R, S, P, Q, sh, sw, ph, pw, HP;
+} ConvGeo;
+ConvGeo conv_geo(const IrNode *n);
+bool conv_geo_same(const ConvGeo *a, const ConvGeo *b);
+/* A convolution kernel's scratch in elements (zero for other ops): im2col columns for a chunk of `*chunk` images,
+ * or a direct dw's sums for each chunk of `*chunk` images. */
 int64_t conv_scratch(const IrNode *n, int64_t *chunk);
-/* A convolution with few input channels (C * kh * kw <= 64, LeNet's first layer) runs as direct loops:
- * columns would cost more memory traffic than the products they feed. */
+/* Whether a convolution, its dx or its dw runs as direct loops (emit_conv.c): when a zero-padded image fits a
+ * 16K-element block and an output sums at most 512 products (LeNet's layers), the matrix products of im2col would
+ * be too small for BLAS to pay for the columns' memory traffic. dx needs stride 1. */
 bool conv_direct(const IrNode *n);
+/* Images per chunk of a direct dw: as many padded images as fit the kernel's 16K-element stack block. */
+int64_t conv_direct_images(const ConvGeo *g);
+/* emit_conv.c: the direct kernel for conv node n (OP_CONV2D, _DX or _DW) as static function `fname`. */
+void emit_conv_direct(FILE *o, const IrNode *n, const char *fname, const char *real, const char *NAME,
+                      const char *model);
 /* Buffer offsets from liveness over the kernel order: first fit, 64-byte aligned. */
 void plan_memory(Sched *s, int elem_size);
 /* dump_after: NULL, or "elab", "autodiff", "fuse" or "plan": print the IR after that pass to stderr. */

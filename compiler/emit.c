@@ -394,6 +394,41 @@ static char *dim_expr(Em *e, const Shape *s, int d) {
     return d == 0 && s->batched ? xstrdup("n") : xsprintf("%" PRId64, s->d[d]);
 }
 
+/* Whether kernel i of function f is a direct convolution whose op and geometry no earlier kernel has: each such
+ * kernel gets one specialised function (emit_conv.c), shared by the later ones. */
+static bool first_direct(Em *e, int f, int i) {
+    IrNode *n = e->c->fn[f].kernels.v[i];
+    if (!conv_direct(n))
+        return false;
+    ConvGeo g = conv_geo(n);
+    for (int pf = 0; pf <= f; pf++)
+        for (int pi = 0; pi < (pf == f ? i : e->c->fn[pf].kernels.n); pi++) {
+            IrNode *m = e->c->fn[pf].kernels.v[pi];
+            ConvGeo h;
+            if (m->op == n->op && conv_direct(m) && (h = conv_geo(m), conv_geo_same(&g, &h)))
+                return false;
+        }
+    return true;
+}
+
+/* conv2d_fwd_direct_0, conv2d_dw_direct_0, ...: numbered in order of first use. */
+static char *direct_name(Em *e, const IrNode *n) {
+    ConvGeo g = conv_geo(n);
+    int id = 0;
+    for (int f = 0; f < FN_COUNT; f++)
+        for (int i = 0; i < e->c->fn[f].kernels.n; i++) {
+            IrNode *m = e->c->fn[f].kernels.v[i];
+            if (m->op != n->op || !first_direct(e, f, i))
+                continue;
+            ConvGeo h = conv_geo(m);
+            if (conv_geo_same(&g, &h))
+                return xsprintf("conv2d_%s_direct_%d", n->op == OP_CONV2D ? "fwd" : n->op == OP_CONV2D_DX ? "dx" : "dw",
+                                id);
+            id++;
+        }
+    die("direct convolution %d has no kernel", n->id);
+}
+
 static void emit_kernel(Em *e, IrNode *n) {
     FILE *o = e->o;
     const Shape *s = &n->shape;
@@ -518,10 +553,13 @@ static void emit_kernel(Em *e, IrNode *n) {
         const char *w = n->op == OP_CONV2D_DW ? ptr(e, n) : ptr(e, b);
         const char *y = n->op == OP_CONV2D ? ptr(e, n) : n->op == OP_CONV2D_DX ? ptr(e, a) : ptr(e, b);
         if (conv_direct(n)) {
-            fprintf(o, "    conv2d_%s_direct(%s, %s, %s, n, %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
-                       ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ");\n",
-                    n->op == OP_CONV2D ? "fwd" : "dw", x, w, y, ws->d[0], xs->d[1], xs->d[2], xs->d[3], ws->d[2],
-                    ws->d[3], ys->d[2], ys->d[3], n->attr[0], n->attr[1], n->attr[2], n->attr[3]);
+            if (n->op == OP_CONV2D)
+                fprintf(o, "    %s(%s, %s, %s, n);\n", direct_name(e, n), x, w, y);
+            else if (n->op == OP_CONV2D_DX)
+                fprintf(o, "    %s(%s, %s, %s, n);\n", direct_name(e, n), y, w, x);
+            else
+                fprintf(o, "    %s(%s, %s, %s, (%s *)(ar + %" PRId64 "), n);\n", direct_name(e, n), x, w, y, e->real,
+                        e->s->scratch[n->id]);
             return;
         }
         int64_t chunk;
@@ -779,96 +817,24 @@ static void emit_prelude(Em *e) {
     }
 }
 
-/* The widest output row among direct convolutions: the size of conv2d_dw_direct's partial sums. */
-static int64_t max_direct_q(Em *e) {
-    int64_t q = 1;
-    for (int f = 0; f < FN_COUNT; f++)
-        for (int i = 0; i < e->c->fn[f].kernels.n; i++) {
-            IrNode *k = e->c->fn[f].kernels.v[i];
-            if (conv_direct(k) && k->op == OP_CONV2D_DW && k->in[1]->shape.d[3] > q)
-                q = k->in[1]->shape.d[3];
-        }
-    return q;
-}
-
 /* Convolution and pooling kernels, specialised by their constant arguments once the compiler inlines them. */
 static void emit_conv_pool_helpers(Em *e) {
     FILE *o = e->o;
     const char *R = e->real;
-    bool used[OP_COUNT] = {0}, direct_fwd = false, direct_dw = false;
+    bool used[OP_COUNT] = {0};
     for (int f = 0; f < FN_COUNT; f++) {
         Sched *s = &e->c->fn[f];
         for (int i = 0; i < s->kernels.n; i++) {
             IrNode *k = s->kernels.v[i];
-            bool direct = conv_direct(k);
-            direct_fwd |= direct && k->op == OP_CONV2D;
-            direct_dw |= direct && k->op == OP_CONV2D_DW;
-            if (!direct)
+            if (!conv_direct(k))
                 used[k->op] = true;
         }
     }
-    const char *dgeo = "int64_t n, int64_t K, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, "
-                       "int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw";
-    if (direct_fwd) {
-        fprintf(o, "\n/* Direct convolution for few input channels: y[b][k] accumulates w[k][c][r][s] times a shifted\n"
-                   " * row of x[b][c]; the inner loop runs over the valid output columns only. */\n");
-        fprintf(o, "static void conv2d_fwd_direct(const %s *x, const %s *w, %s *y, %s) {\n", R, R, R, dgeo);
-        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
-        fprintf(o, "    for (int64_t bk = 0; bk < n * K; bk++) {\n"
-                   "        int64_t b = bk / K, k = bk %% K;\n"
-                   "        %s *out = y + bk * P * Q;\n"
-                   "        memset(out, 0, sizeof(*out) * (size_t)(P * Q));\n"
-                   "        for (int64_t c = 0; c < C; c++)\n"
-                   "            for (int64_t r = 0; r < R; r++)\n"
-                   "                for (int64_t s = 0; s < S; s++) {\n"
-                   "                    %s wv = w[((k * C + c) * R + r) * S + s];\n"
-                   "                    int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;\n"
-                   "                    int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;\n"
-                   "                    if (q1 > Q)\n                        q1 = Q;\n"
-                   "                    for (int64_t p = 0; p < P; p++) {\n"
-                   "                        int64_t h = p * sh - ph + r;\n"
-                   "                        if (h < 0 || h >= H)\n                            continue;\n"
-                   "                        const %s *restrict src = x + ((b * C + c) * H + h) * W - pw + s;\n"
-                   "                        %s *restrict dst = out + p * Q;\n"
-                   "                        if (sw == 1)\n"
-                   "                            for (int64_t q = q0; q < q1; q++)\n"
-                   "                                dst[q] += wv * src[q];\n"
-                   "                        else\n"
-                   "                            for (int64_t q = q0; q < q1; q++)\n"
-                   "                                dst[q] += wv * src[q * sw];\n"
-                   "                    }\n"
-                   "                }\n"
-                   "    }\n}\n", R, R, R, R);
-    }
-    if (direct_dw) {
-        fprintf(o, "\n/* dw for few input channels: one weight's gradient is a dot product of dy with a shifted x. */\n");
-        fprintf(o, "static void conv2d_dw_direct(const %s *x, %s *dw, const %s *dy, %s) {\n", R, R, R, dgeo);
-        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
-        fprintf(o, "    for (int64_t kcrs = 0; kcrs < K * C * R * S; kcrs++) {\n"
-                   "        int64_t k = kcrs / (C * R * S), c = kcrs / (R * S) %% C, r = kcrs / S %% R, s = kcrs %% S;\n"
-                   "        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;\n"
-                   "        int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;\n"
-                   "        if (q1 > Q)\n            q1 = Q;\n"
-                   "        /* per-column partial sums: the loop over q has no dependence between iterations, so it\n"
-                   "         * vectorises without reassociating a reduction */\n"
-                   "        %s part[%" PRId64 "];\n"
-                   "        for (int64_t q = 0; q < Q; q++)\n            part[q] = 0;\n"
-                   "        for (int64_t b = 0; b < n; b++)\n"
-                   "            for (int64_t p = 0; p < P; p++) {\n"
-                   "                int64_t h = p * sh - ph + r;\n"
-                   "                if (h < 0 || h >= H)\n                    continue;\n"
-                   "                const %s *restrict src = x + ((b * C + c) * H + h) * W - pw + s;\n"
-                   "                const %s *restrict g = dy + ((b * K + k) * P + p) * Q;\n"
-                   "                if (sw == 1)\n"
-                   "                    for (int64_t q = q0; q < q1; q++)\n                        part[q] += g[q] * src[q];\n"
-                   "                else\n"
-                   "                    for (int64_t q = q0; q < q1; q++)\n                        part[q] += g[q] * src[q * sw];\n"
-                   "            }\n"
-                   "        double acc = 0;\n"
-                   "        for (int64_t q = q0; q < q1; q++)\n            acc += part[q];\n"
-                   "        dw[kcrs] = (%s)acc;\n"
-                   "    }\n}\n", R, max_direct_q(e), R, R, R);
-    }
+    for (int f = 0; f < FN_COUNT; f++)
+        for (int i = 0; i < e->c->fn[f].kernels.n; i++)
+            if (first_direct(e, f, i))
+                emit_conv_direct(o, e->c->fn[f].kernels.v[i], direct_name(e, e->c->fn[f].kernels.v[i]), R, e->NAME,
+                                 e->name);
     if (used[OP_CONV2D] || used[OP_CONV2D_DX] || used[OP_CONV2D_DW]) {
         const char *geo = "int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, "
                           "int64_t sw, int64_t ph, int64_t pw";

@@ -438,7 +438,7 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
         return 1;
     const char *exe = o->out ? o->out : xsprintf("%s-train", name);
     const char *cc = getenv("CC") ? getenv("CC") : "cc";
-    char *cmd = xsprintf("%s -std=c11 -O3 -march=native -fopenmp -I'%s' -I'%s' '%s' '%s' '%s' -o '%s' "
+    char *cmd = xsprintf("%s -std=c11 -O3 -march=native -ffp-contract=fast -fopenmp -I'%s' -I'%s' '%s' '%s' '%s' -o '%s' "
                          "$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lpng -lz -lm",
                          cc, dir, DLRT_INCLUDE_DIR, src, tr, DLRT_LIBRARY, exe);
     int rc = system(cmd);

@@ -24,29 +24,27 @@ static void note_reads(Sched *s, IrNode *n, int k, int *last) {
     }
 }
 
-bool conv_direct(const IrNode *n) {
-    if (n->op != OP_CONV2D && n->op != OP_CONV2D_DW)
-        return false;
-    const Shape *w = n->op == OP_CONV2D_DW ? &n->shape : &n->in[1]->shape;
-    return w->d[1] * w->d[2] * w->d[3] <= 64;
-}
-
 int64_t conv_scratch(const IrNode *n, int64_t *chunk) {
     *chunk = 0;
-    if ((n->op != OP_CONV2D && n->op != OP_CONV2D_DX && n->op != OP_CONV2D_DW) || conv_direct(n))
+    if (n->op != OP_CONV2D && n->op != OP_CONV2D_DX && n->op != OP_CONV2D_DW)
         return 0;
-    const Shape *x = n->op == OP_CONV2D_DX ? &n->shape : &n->in[0]->shape;
-    const Shape *w = n->op == OP_CONV2D_DW ? &n->shape : &n->in[1]->shape;
-    const Shape *y = n->op == OP_CONV2D ? &n->shape : n->op == OP_CONV2D_DX ? &n->in[0]->shape : &n->in[1]->shape;
-    int64_t crs = w->d[1] * w->d[2] * w->d[3], pq = y->d[2] * y->d[3];
+    ConvGeo g = conv_geo(n);
+    if (conv_direct(n)) {
+        if (n->op != OP_CONV2D_DW)
+            return 0;
+        /* the weight gradient's sums, one set per chunk of images */
+        *chunk = conv_direct_images(&g);
+        return (g.N + *chunk - 1) / *chunk * g.K * g.C * g.R * g.S;
+    }
+    int64_t crs = g.C * g.R * g.S, pq = g.P * g.Q;
     /* chunks of images whose columns fit in 4M elements: one im2col pass serves many small images */
-    int64_t g = (4 << 20) / (crs * pq);
-    if (g < 1)
-        g = 1;
-    if (g > x->d[0])
-        g = x->d[0];
-    *chunk = g;
-    return crs * g * pq;
+    int64_t images = (1 << 18) / (crs * pq);
+    if (images < 1)
+        images = 1;
+    if (images > g.N)
+        images = g.N;
+    *chunk = images;
+    return crs * images * pq;
 }
 
 typedef struct Block {

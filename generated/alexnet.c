@@ -373,7 +373,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
-    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), n, 96, 11, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
+    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
     /* relu -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
@@ -392,7 +392,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
@@ -411,7 +411,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), (alexnet_real *)(ar + 47185920), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), (alexnet_real *)(ar + 47185920), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -426,7 +426,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 28311552), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 28311552), n, 384, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -441,7 +441,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 56623104), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 18874368), n, 256, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
@@ -508,7 +508,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     (void)ar;
     /* conv2d -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
-    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), n, 96, 11, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
+    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
     /* relu -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
@@ -527,7 +527,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
@@ -546,7 +546,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 33226752)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 52101120)), (alexnet_real *)(ar + 80412672), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 33226752)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 52101120)), (alexnet_real *)(ar + 80412672), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -561,7 +561,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 80412672)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 52101120)), (alexnet_real *)(ar + 108724224), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 80412672)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 52101120)), (alexnet_real *)(ar + 108724224), n, 384, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -576,7 +576,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 52101120)), (alexnet_real *)(ar + 375259136), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 52101120)), (alexnet_real *)(ar + 70975488), n, 256, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
@@ -824,11 +824,11 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     }
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 603848704)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 584974336)), (alexnet_real *)(ar + 375259136), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 603848704)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 584974336)), (alexnet_real *)(ar + 52102144), n, 256, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 384, 3, 3], alexnet.dlm line 24 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(ar + 52102144)), ((alexnet_real *)(ar + 584974336)), (alexnet_real *)(ar + 375259136), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(ar + 52102144)), ((alexnet_real *)(ar + 584974336)), (alexnet_real *)(ar + 57491456), n, 256, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -852,11 +852,11 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     }
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 375259136), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 57491456), n, 384, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 384, 3, 3], alexnet.dlm line 23 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 80412672)), ((alexnet_real *)(ar + 66042880)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 375259136), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 80412672)), ((alexnet_real *)(ar + 66042880)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 57491456), n, 384, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -880,11 +880,11 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     }
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 71351296)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 90225664), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 71351296)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 55644160), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 256, 3, 3], alexnet.dlm line 22 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 33226752)), ((alexnet_real *)(ar + 57491456)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 90225664), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 33226752)), ((alexnet_real *)(ar + 57491456)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 55644160), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 256, 26, 26], alexnet.dlm line 21 */
     {
@@ -912,11 +912,11 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     }
     /* conv2d_dx -> f32[batch 128, 96, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 71351296)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 654704640)), (alexnet_real *)(ar + 33227776), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_dx(((alexnet_real *)(ar + 71351296)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 654704640)), (alexnet_real *)(ar + 33227776), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[256, 96, 5, 5], alexnet.dlm line 20 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 0)), ((alexnet_real *)(ar + 33227776)), ((alexnet_real *)(ar + 654704640)), (alexnet_real *)(ar + 35685376), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_dw(((alexnet_real *)(ar + 0)), ((alexnet_real *)(ar + 33227776)), ((alexnet_real *)(ar + 654704640)), (alexnet_real *)(ar + 35685376), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* max_pool_dx -> f32[batch 128, 96, 54, 54], alexnet.dlm line 19 */
     {
@@ -944,7 +944,7 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     }
     /* conv2d_dw -> f32[96, 1, 11, 11], alexnet.dlm line 18 */
     {
-    conv2d_dw(x, ((alexnet_real *)(ar + 384)), ((alexnet_real *)(ar + 709427200)), (alexnet_real *)(ar + 46848), n, 96, 11, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
+    conv2d_dw(x, ((alexnet_real *)(ar + 384)), ((alexnet_real *)(ar + 709427200)), (alexnet_real *)(ar + 46848), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
 }
 
@@ -1123,7 +1123,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     (void)ar;
     /* conv2d -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
-    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), n, 96, 11, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
+    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
     /* relu -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
@@ -1142,7 +1142,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
@@ -1161,7 +1161,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), (alexnet_real *)(ar + 47185920), n, 384, 12, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), (alexnet_real *)(ar + 47185920), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -1176,7 +1176,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 28311552), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 28311552), n, 384, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -1191,7 +1191,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 56623104), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 18874368), n, 256, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {

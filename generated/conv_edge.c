@@ -18,71 +18,89 @@ typedef struct {
 } header;
 
 
-/* Direct convolution for few input channels: y[b][k] accumulates w[k][c][r][s] times a shifted
- * row of x[b][c]; the inner loop runs over the valid output columns only. */
-static void conv2d_fwd_direct(const conv_edge_real *x, const conv_edge_real *w, conv_edge_real *y, int64_t n, int64_t K, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+/* conv2d, conv_edge.dlm line 12: x [n, 1, 6, 8], w [1, 1, 1, 2], y [n, 1, 6, 7], stride 1x1, padding 0x0.
+ * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
+static void conv2d_fwd_direct_0(const conv_edge_real *restrict x, const conv_edge_real *restrict w, conv_edge_real *restrict y, int64_t n) {
     CONV_EDGE_PARALLEL_FOR
-    for (int64_t bk = 0; bk < n * K; bk++) {
-        int64_t b = bk / K, k = bk % K;
-        conv_edge_real *out = y + bk * P * Q;
-        memset(out, 0, sizeof(*out) * (size_t)(P * Q));
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t r = 0; r < R; r++)
-                for (int64_t s = 0; s < S; s++) {
-                    conv_edge_real wv = w[((k * C + c) * R + r) * S + s];
-                    int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
-                    int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;
-                    if (q1 > Q)
-                        q1 = Q;
-                    for (int64_t p = 0; p < P; p++) {
-                        int64_t h = p * sh - ph + r;
-                        if (h < 0 || h >= H)
-                            continue;
-                        const conv_edge_real *restrict src = x + ((b * C + c) * H + h) * W - pw + s;
-                        conv_edge_real *restrict dst = out + p * Q;
-                        if (sw == 1)
-                            for (int64_t q = q0; q < q1; q++)
-                                dst[q] += wv * src[q];
-                        else
-                            for (int64_t q = q0; q < q1; q++)
-                                dst[q] += wv * src[q * sw];
+    for (int64_t b = 0; b < n; b++) {
+        conv_edge_real xp[1][6][17];
+        memset(xp, 0, sizeof(xp));
+        for (int c = 0; c < 1; c++)
+            for (int h = 0; h < 6; h++)
+                memcpy(&xp[c][h + 0][0], x + (b * 1 + c) * 48 + h * 8, 8 * sizeof(conv_edge_real));
+        {
+            const int64_t k = 0;
+            for (int p = 0; p < 6; p++) {
+                {
+                    const int q0 = 0;
+                    conv_edge_real a0[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = 0; r < 1; r++)
+                            for (int s = 0; s < 2; s++) {
+                                const conv_edge_real *src = &xp[c][p + r][q0 + s];
+                                const conv_edge_real *wk = w + ((k * 1 + c) * 1 + r) * 2 + s;
+                                conv_edge_real w0 = wk[0];
+                                for (int q = 0; q < 16; q++) {
+                                    conv_edge_real v = src[q];
+                                    a0[q] += w0 * v;
+                                }
+                            }
+                    conv_edge_real *out = y + ((b * 1 + k) * 6 + p) * 7 + q0;
+                    for (int q = 0; q < 7; q++) {
+                        out[0 + q] = a0[q];
                     }
                 }
+            }
+        }
     }
 }
 
-/* dw for few input channels: one weight's gradient is a dot product of dy with a shifted x. */
-static void conv2d_dw_direct(const conv_edge_real *x, conv_edge_real *dw, const conv_edge_real *dy, int64_t n, int64_t K, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+/* conv2d's weight gradient, conv_edge.dlm line 12: x [n, 1, 6, 8], w [1, 1, 1, 2], y [n, 1, 6, 7], stride 1x1, padding 0x0.
+ * Per chunk of 1 images: zero-padded copies, then for each (k, c, r) the 2 sums over s; chunk sums to part, added in order. */
+static void conv2d_dw_direct_0(const conv_edge_real *restrict x, conv_edge_real *restrict dw, const conv_edge_real *restrict dy, conv_edge_real *restrict part, int64_t n) {
+    int64_t chunks = (n + 0) / 1;
     CONV_EDGE_PARALLEL_FOR
-    for (int64_t kcrs = 0; kcrs < K * C * R * S; kcrs++) {
-        int64_t k = kcrs / (C * R * S), c = kcrs / (R * S) % C, r = kcrs / S % R, s = kcrs % S;
-        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
-        int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;
-        if (q1 > Q)
-            q1 = Q;
-        /* per-column partial sums: the loop over q has no dependence between iterations, so it
-         * vectorises without reassociating a reduction */
-        conv_edge_real part[7];
-        for (int64_t q = 0; q < Q; q++)
-            part[q] = 0;
-        for (int64_t b = 0; b < n; b++)
-            for (int64_t p = 0; p < P; p++) {
-                int64_t h = p * sh - ph + r;
-                if (h < 0 || h >= H)
-                    continue;
-                const conv_edge_real *restrict src = x + ((b * C + c) * H + h) * W - pw + s;
-                const conv_edge_real *restrict g = dy + ((b * K + k) * P + p) * Q;
-                if (sw == 1)
-                    for (int64_t q = q0; q < q1; q++)
-                        part[q] += g[q] * src[q];
-                else
-                    for (int64_t q = q0; q < q1; q++)
-                        part[q] += g[q] * src[q * sw];
-            }
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
+        conv_edge_real xp[1][1][6][17];
+        conv_edge_real gp[1][1][6][16];
+        for (int64_t i = 0; i < count; i++) {
+            memset(xp[i], 0, sizeof(xp[i]));
+            for (int c = 0; c < 1; c++)
+                for (int h = 0; h < 6; h++)
+                    memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 1 + c) * 48 + h * 8, 8 * sizeof(conv_edge_real));
+            memset(gp[i], 0, sizeof(gp[i]));
+            for (int k = 0; k < 1; k++)
+                for (int p = 0; p < 6; p++)
+                    memcpy(gp[i][k][p], dy + (((b0 + i) * 1 + k) * 6 + p) * 7, 7 * sizeof(conv_edge_real));
+        }
+        for (int k = 0; k < 1; k++)
+            for (int c = 0; c < 1; c++)
+                for (int r = 0; r < 1; r++) {
+                    conv_edge_real a0[16] = {0}, a1[16] = {0};
+                    for (int64_t i = 0; i < count; i++)
+                        for (int p = 0; p < 6; p++)
+                            for (int q0 = 0; q0 < 16; q0 += 16) {
+                                const conv_edge_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
+                                for (int q = 0; q < 16; q++) {
+                                    a0[q] += gq[q] * src[q];
+                                    a1[q] += gq[q] * src[q + 1];
+                                }
+                            }
+                    conv_edge_real *sum = part + chunk * 2 + ((k * 1 + c) * 1 + r) * 2;
+                    sum[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum[0] += a0[q];
+                    sum[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum[1] += a1[q];
+                }
+    }
+    for (int64_t j = 0; j < 2; j++) {
         double acc = 0;
-        for (int64_t q = q0; q < q1; q++)
-            acc += part[q];
-        dw[kcrs] = (conv_edge_real)acc;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 2 + j];
+        dw[j] = (conv_edge_real)acc;
     }
 }
 
@@ -138,7 +156,7 @@ void conv_edge_forward(void *state, int n, const conv_edge_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 1, 1, 6, 7], conv_edge.dlm line 12 */
     {
-    conv2d_fwd_direct(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), n, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
+    conv2d_fwd_direct_0(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), n);
     }
 }
 
@@ -152,7 +170,7 @@ conv_edge_real conv_edge_forward_train(void *state, int n, const conv_edge_real 
     (void)ar;
     /* conv2d -> f32[batch 1, 1, 6, 7], conv_edge.dlm line 12 */
     {
-    conv2d_fwd_direct(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), n, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
+    conv2d_fwd_direct_0(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), n);
     }
     /* sub -> f32[batch 1, 1, 6, 7], conv_edge.dlm line 31 */
     {
@@ -189,7 +207,7 @@ void conv_edge_backward(void *state, int n, const conv_edge_real *x, const conv_
     }
     /* conv2d_dw -> f32[1, 1, 1, 2], conv_edge.dlm line 12 */
     {
-    conv2d_dw_direct(x, ((conv_edge_real *)(ar + 64)), ((conv_edge_real *)(ar + 384)), n, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
+    conv2d_dw_direct_0(x, ((conv_edge_real *)(ar + 64)), ((conv_edge_real *)(ar + 384)), (conv_edge_real *)(ar + 128), n);
     }
 }
 
@@ -223,7 +241,7 @@ conv_edge_real conv_edge_evaluate(void *state, int n, const conv_edge_real *x, c
     (void)ar;
     /* conv2d -> f32[batch 1, 1, 6, 7], conv_edge.dlm line 12 */
     {
-    conv2d_fwd_direct(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), n, 1, 1, 6, 8, 1, 2, 6, 7, 1, 1, 0, 0);
+    conv2d_fwd_direct_0(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), n);
     }
     /* sum -> f32[], conv_edge.dlm line 31 */
     {

@@ -28,169 +28,332 @@ static void gemm(int ta, int tb, int m, int n, int k, const lenet_real *a, int l
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
-/* Direct convolution for few input channels: y[b][k] accumulates w[k][c][r][s] times a shifted
- * row of x[b][c]; the inner loop runs over the valid output columns only. */
-static void conv2d_fwd_direct(const lenet_real *x, const lenet_real *w, lenet_real *y, int64_t n, int64_t K, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+/* conv2d, lenet.dlm line 16: x [n, 1, 28, 28], w [6, 1, 5, 5], y [n, 6, 28, 28], stride 1x1, padding 2x2.
+ * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
+static void conv2d_fwd_direct_0(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t n) {
     LENET_PARALLEL_FOR
-    for (int64_t bk = 0; bk < n * K; bk++) {
-        int64_t b = bk / K, k = bk % K;
-        lenet_real *out = y + bk * P * Q;
-        memset(out, 0, sizeof(*out) * (size_t)(P * Q));
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t r = 0; r < R; r++)
-                for (int64_t s = 0; s < S; s++) {
-                    lenet_real wv = w[((k * C + c) * R + r) * S + s];
-                    int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
-                    int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;
-                    if (q1 > Q)
-                        q1 = Q;
-                    for (int64_t p = 0; p < P; p++) {
-                        int64_t h = p * sh - ph + r;
-                        if (h < 0 || h >= H)
-                            continue;
-                        const lenet_real *restrict src = x + ((b * C + c) * H + h) * W - pw + s;
-                        lenet_real *restrict dst = out + p * Q;
-                        if (sw == 1)
-                            for (int64_t q = q0; q < q1; q++)
-                                dst[q] += wv * src[q];
-                        else
-                            for (int64_t q = q0; q < q1; q++)
-                                dst[q] += wv * src[q * sw];
+    for (int64_t b = 0; b < n; b++) {
+        lenet_real xp[1][32][36];
+        memset(xp, 0, sizeof(xp));
+        for (int c = 0; c < 1; c++)
+            for (int h = 0; h < 28; h++)
+                memcpy(&xp[c][h + 2][2], x + (b * 1 + c) * 784 + h * 28, 28 * sizeof(lenet_real));
+        {
+            const int64_t k = 0;
+            for (int p = 0; p < 28; p++) {
+                {
+                    const int q0 = 0;
+                    lenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = 0; r < 5; r++)
+                            for (int s = 0; s < 5; s++) {
+                                const lenet_real *src = &xp[c][p + r][q0 + s];
+                                const lenet_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
+                                lenet_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
+                                for (int q = 0; q < 16; q++) {
+                                    lenet_real v = src[q];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                    a4[q] += w4 * v;
+                                    a5[q] += w5 * v;
+                                }
+                            }
+                    lenet_real *out = y + ((b * 6 + k) * 28 + p) * 28 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[784 + q] = a1[q];
+                        out[1568 + q] = a2[q];
+                        out[2352 + q] = a3[q];
+                        out[3136 + q] = a4[q];
+                        out[3920 + q] = a5[q];
                     }
                 }
-    }
-}
-
-/* dw for few input channels: one weight's gradient is a dot product of dy with a shifted x. */
-static void conv2d_dw_direct(const lenet_real *x, lenet_real *dw, const lenet_real *dy, int64_t n, int64_t K, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    LENET_PARALLEL_FOR
-    for (int64_t kcrs = 0; kcrs < K * C * R * S; kcrs++) {
-        int64_t k = kcrs / (C * R * S), c = kcrs / (R * S) % C, r = kcrs / S % R, s = kcrs % S;
-        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
-        int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;
-        if (q1 > Q)
-            q1 = Q;
-        /* per-column partial sums: the loop over q has no dependence between iterations, so it
-         * vectorises without reassociating a reduction */
-        lenet_real part[28];
-        for (int64_t q = 0; q < Q; q++)
-            part[q] = 0;
-        for (int64_t b = 0; b < n; b++)
-            for (int64_t p = 0; p < P; p++) {
-                int64_t h = p * sh - ph + r;
-                if (h < 0 || h >= H)
-                    continue;
-                const lenet_real *restrict src = x + ((b * C + c) * H + h) * W - pw + s;
-                const lenet_real *restrict g = dy + ((b * K + k) * P + p) * Q;
-                if (sw == 1)
-                    for (int64_t q = q0; q < q1; q++)
-                        part[q] += g[q] * src[q];
-                else
-                    for (int64_t q = q0; q < q1; q++)
-                        part[q] += g[q] * src[q * sw];
-            }
-        double acc = 0;
-        for (int64_t q = q0; q < q1; q++)
-            acc += part[q];
-        dw[kcrs] = (lenet_real)acc;
-    }
-}
-
-/* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
- * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window
- * overhangs the padding. */
-static void im2col(const lenet_real *x, lenet_real *col, int64_t b0, int64_t g, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    int64_t cols = g * P * Q;
-    LENET_PARALLEL_FOR
-    for (int64_t row = 0; row < C * R * S; row++) {
-        int64_t c = row / (R * S), r = row / S % R, s = row % S;
-        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
-        int64_t q1 = (W - 1 + pw - s) / sw + 1;
-        if (W - 1 + pw - s < 0)
-            q1 = 0;
-        if (q1 > Q)
-            q1 = Q;
-        if (q0 > q1)
-            q0 = q1;
-        for (int64_t i = 0; i < g; i++) {
-            const lenet_real *img = x + ((b0 + i) * C + c) * H * W;
-            lenet_real *out = col + row * cols + i * P * Q;
-            for (int64_t p = 0; p < P; p++) {
-                int64_t h = p * sh - ph + r;
-                lenet_real *o = out + p * Q;
-                if (h < 0 || h >= H) {
-                    memset(o, 0, sizeof(*o) * (size_t)Q);
-                    continue;
+                {
+                    const int q0 = 16;
+                    lenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = 0; r < 5; r++)
+                            for (int s = 0; s < 5; s++) {
+                                const lenet_real *src = &xp[c][p + r][q0 + s];
+                                const lenet_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
+                                lenet_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
+                                for (int q = 0; q < 16; q++) {
+                                    lenet_real v = src[q];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                    a4[q] += w4 * v;
+                                    a5[q] += w5 * v;
+                                }
+                            }
+                    lenet_real *out = y + ((b * 6 + k) * 28 + p) * 28 + q0;
+                    for (int q = 0; q < 12; q++) {
+                        out[0 + q] = a0[q];
+                        out[784 + q] = a1[q];
+                        out[1568 + q] = a2[q];
+                        out[2352 + q] = a3[q];
+                        out[3136 + q] = a4[q];
+                        out[3920 + q] = a5[q];
+                    }
                 }
-                const lenet_real *src = img + h * W - pw + s;
-                for (int64_t q = 0; q < q0; q++)
-                    o[q] = 0;
-                if (sw == 1)
-                    for (int64_t q = q0; q < q1; q++)
-                        o[q] = src[q];
-                else
-                    for (int64_t q = q0; q < q1; q++)
-                        o[q] = src[q * sw];
-                for (int64_t q = q1; q < Q; q++)
-                    o[q] = 0;
             }
         }
     }
 }
 
-/* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
-static void conv2d_fwd(const lenet_real *x, const lenet_real *w, lenet_real *y, lenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    for (int64_t b0 = 0; b0 < n; b0 += G) {
-        int64_t g = n - b0 < G ? n - b0 : G;
-        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, (int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);
-    }
-}
-
-/* dx = the transposed convolution of dy with w: columns W^T dy, added back into images. */
-static void col2im(const lenet_real *col, lenet_real *dx, int64_t b0, int64_t g, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    int64_t cols = g * P * Q;
+/* conv2d, lenet.dlm line 18: x [n, 6, 14, 14], w [16, 6, 5, 5], y [n, 16, 10, 10], stride 1x1, padding 0x0.
+ * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
+static void conv2d_fwd_direct_1(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t n) {
     LENET_PARALLEL_FOR
-    for (int64_t ic = 0; ic < g * C; ic++) {
-        int64_t i = ic / C, c = ic % C;
-        lenet_real *img = dx + ((b0 + i) * C + c) * H * W;
-        memset(img, 0, sizeof(lenet_real) * (size_t)(H * W));
-        for (int64_t r = 0; r < R; r++)
-            for (int64_t s = 0; s < S; s++) {
-                const lenet_real *src = col + ((c * R + r) * S + s) * cols + i * P * Q;
-                int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
-                int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;
-                if (q1 > Q)
-                    q1 = Q;
-                for (int64_t p = 0; p < P; p++) {
-                    int64_t h = p * sh - ph + r;
-                    if (h < 0 || h >= H)
-                        continue;
-                    lenet_real *dst = img + h * W - pw + s;
-                    const lenet_real *sp = src + p * Q;
-                    for (int64_t q = q0; q < q1; q++)
-                        dst[q * sw] += sp[q];
+    for (int64_t b = 0; b < n; b++) {
+        lenet_real xp[6][14][20];
+        memset(xp, 0, sizeof(xp));
+        for (int c = 0; c < 6; c++)
+            for (int h = 0; h < 14; h++)
+                memcpy(&xp[c][h + 0][0], x + (b * 6 + c) * 196 + h * 14, 14 * sizeof(lenet_real));
+        for (int64_t k = 0; k < 12; k += 6)
+            for (int p = 0; p < 10; p++) {
+                {
+                    const int q0 = 0;
+                    lenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                    for (int c = 0; c < 6; c++)
+                        for (int r = 0; r < 5; r++)
+                            for (int s = 0; s < 5; s++) {
+                                const lenet_real *src = &xp[c][p + r][q0 + s];
+                                const lenet_real *wk = w + ((k * 6 + c) * 5 + r) * 5 + s;
+                                lenet_real w0 = wk[0], w1 = wk[150], w2 = wk[300], w3 = wk[450], w4 = wk[600], w5 = wk[750];
+                                for (int q = 0; q < 16; q++) {
+                                    lenet_real v = src[q];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                    a4[q] += w4 * v;
+                                    a5[q] += w5 * v;
+                                }
+                            }
+                    lenet_real *out = y + ((b * 16 + k) * 10 + p) * 10 + q0;
+                    for (int q = 0; q < 10; q++) {
+                        out[0 + q] = a0[q];
+                        out[100 + q] = a1[q];
+                        out[200 + q] = a2[q];
+                        out[300 + q] = a3[q];
+                        out[400 + q] = a4[q];
+                        out[500 + q] = a5[q];
+                    }
                 }
             }
-    }
-}
-static void conv2d_dx(lenet_real *dx, const lenet_real *w, const lenet_real *dy, lenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    for (int64_t b0 = 0; b0 < n; b0 += G) {
-        int64_t g = n - b0 < G ? n - b0 : G;
-        for (int64_t i = 0; i < g; i++)
-            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);
-        col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
+        {
+            const int64_t k = 12;
+            for (int p = 0; p < 10; p++) {
+                {
+                    const int q0 = 0;
+                    lenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
+                    for (int c = 0; c < 6; c++)
+                        for (int r = 0; r < 5; r++)
+                            for (int s = 0; s < 5; s++) {
+                                const lenet_real *src = &xp[c][p + r][q0 + s];
+                                const lenet_real *wk = w + ((k * 6 + c) * 5 + r) * 5 + s;
+                                lenet_real w0 = wk[0], w1 = wk[150], w2 = wk[300], w3 = wk[450];
+                                for (int q = 0; q < 16; q++) {
+                                    lenet_real v = src[q];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                }
+                            }
+                    lenet_real *out = y + ((b * 16 + k) * 10 + p) * 10 + q0;
+                    for (int q = 0; q < 10; q++) {
+                        out[0 + q] = a0[q];
+                        out[100 + q] = a1[q];
+                        out[200 + q] = a2[q];
+                        out[300 + q] = a3[q];
+                    }
+                }
+            }
+        }
     }
 }
 
-/* dw = dy times the columns of x, summed over the batch. */
-static void conv2d_dw(const lenet_real *x, lenet_real *dw, const lenet_real *dy, lenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    for (int64_t b0 = 0; b0 < n; b0 += G) {
-        int64_t g = n - b0 < G ? n - b0 : G;
-        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);
+/* conv2d's input gradient, lenet.dlm line 18: x [n, 6, 14, 14], w [16, 6, 5, 5], y [n, 16, 10, 10], stride 1x1, padding 0x0.
+ * dx = dy (*) w turned by 180 degrees, padded by 4x4: the forward kernel's loops. */
+static void conv2d_dx_direct_0(const lenet_real *restrict dy, const lenet_real *restrict kernel, lenet_real *restrict dx, int64_t n) {
+    const lenet_real *restrict x = dy;
+    lenet_real *restrict y = dx;
+    /* wt[c][k][r][s] = kernel[k][c][R - 1 - r][S - 1 - s] */
+    lenet_real wt[2400];
+    for (int k = 0; k < 16; k++)
+        for (int c = 0; c < 6; c++)
+            for (int rs = 0; rs < 25; rs++)
+                wt[(c * 16 + k) * 25 + rs] = kernel[(k * 6 + c) * 25 + 24 - rs];
+    const lenet_real *w = wt;
+    LENET_PARALLEL_FOR
+    for (int64_t b = 0; b < n; b++) {
+        lenet_real xp[16][18][20];
+        memset(xp, 0, sizeof(xp));
+        for (int c = 0; c < 16; c++)
+            for (int h = 0; h < 10; h++)
+                memcpy(&xp[c][h + 4][4], x + (b * 16 + c) * 100 + h * 10, 10 * sizeof(lenet_real));
+        {
+            const int64_t k = 0;
+            for (int p = 0; p < 14; p++) {
+                {
+                    const int q0 = 0;
+                    lenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                    for (int c = 0; c < 16; c++)
+                        for (int r = 0; r < 5; r++)
+                            for (int s = 0; s < 5; s++) {
+                                const lenet_real *src = &xp[c][p + r][q0 + s];
+                                const lenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                                lenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
+                                for (int q = 0; q < 16; q++) {
+                                    lenet_real v = src[q];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                    a4[q] += w4 * v;
+                                    a5[q] += w5 * v;
+                                }
+                            }
+                    lenet_real *out = y + ((b * 6 + k) * 14 + p) * 14 + q0;
+                    for (int q = 0; q < 14; q++) {
+                        out[0 + q] = a0[q];
+                        out[196 + q] = a1[q];
+                        out[392 + q] = a2[q];
+                        out[588 + q] = a3[q];
+                        out[784 + q] = a4[q];
+                        out[980 + q] = a5[q];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* conv2d's weight gradient, lenet.dlm line 18: x [n, 6, 14, 14], w [16, 6, 5, 5], y [n, 16, 10, 10], stride 1x1, padding 0x0.
+ * Per chunk of 3 images: zero-padded copies, then for each (k, c, r) the 5 sums over s; chunk sums to part, added in order. */
+static void conv2d_dw_direct_0(const lenet_real *restrict x, lenet_real *restrict dw, const lenet_real *restrict dy, lenet_real *restrict part, int64_t n) {
+    int64_t chunks = (n + 2) / 3;
+    LENET_PARALLEL_FOR
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        int64_t b0 = chunk * 3, count = n - b0 < 3 ? n - b0 : 3;
+        lenet_real xp[3][6][14][20];
+        lenet_real gp[3][16][10][16];
+        for (int64_t i = 0; i < count; i++) {
+            memset(xp[i], 0, sizeof(xp[i]));
+            for (int c = 0; c < 6; c++)
+                for (int h = 0; h < 14; h++)
+                    memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 6 + c) * 196 + h * 14, 14 * sizeof(lenet_real));
+            memset(gp[i], 0, sizeof(gp[i]));
+            for (int k = 0; k < 16; k++)
+                for (int p = 0; p < 10; p++)
+                    memcpy(gp[i][k][p], dy + (((b0 + i) * 16 + k) * 10 + p) * 10, 10 * sizeof(lenet_real));
+        }
+        for (int k = 0; k < 16; k++)
+            for (int c = 0; c < 6; c++)
+                for (int r = 0; r < 5; r++) {
+                    lenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0};
+                    for (int64_t i = 0; i < count; i++)
+                        for (int p = 0; p < 10; p++)
+                            for (int q0 = 0; q0 < 16; q0 += 16) {
+                                const lenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
+                                for (int q = 0; q < 16; q++) {
+                                    a0[q] += gq[q] * src[q];
+                                    a1[q] += gq[q] * src[q + 1];
+                                    a2[q] += gq[q] * src[q + 2];
+                                    a3[q] += gq[q] * src[q + 3];
+                                    a4[q] += gq[q] * src[q + 4];
+                                }
+                            }
+                    lenet_real *sum = part + chunk * 2400 + ((k * 6 + c) * 5 + r) * 5;
+                    sum[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum[0] += a0[q];
+                    sum[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum[1] += a1[q];
+                    sum[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum[2] += a2[q];
+                    sum[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum[3] += a3[q];
+                    sum[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum[4] += a4[q];
+                }
+    }
+    for (int64_t j = 0; j < 2400; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 2400 + j];
+        dw[j] = (lenet_real)acc;
+    }
+}
+
+/* conv2d's weight gradient, lenet.dlm line 16: x [n, 1, 28, 28], w [6, 1, 5, 5], y [n, 6, 28, 28], stride 1x1, padding 2x2.
+ * Per chunk of 2 images: zero-padded copies, then for each (k, c, r) the 5 sums over s; chunk sums to part, added in order. */
+static void conv2d_dw_direct_1(const lenet_real *restrict x, lenet_real *restrict dw, const lenet_real *restrict dy, lenet_real *restrict part, int64_t n) {
+    int64_t chunks = (n + 1) / 2;
+    LENET_PARALLEL_FOR
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        int64_t b0 = chunk * 2, count = n - b0 < 2 ? n - b0 : 2;
+        lenet_real xp[2][1][32][36];
+        lenet_real gp[2][6][28][32];
+        for (int64_t i = 0; i < count; i++) {
+            memset(xp[i], 0, sizeof(xp[i]));
+            for (int c = 0; c < 1; c++)
+                for (int h = 0; h < 28; h++)
+                    memcpy(&xp[i][c][h + 2][2], x + ((b0 + i) * 1 + c) * 784 + h * 28, 28 * sizeof(lenet_real));
+            memset(gp[i], 0, sizeof(gp[i]));
+            for (int k = 0; k < 6; k++)
+                for (int p = 0; p < 28; p++)
+                    memcpy(gp[i][k][p], dy + (((b0 + i) * 6 + k) * 28 + p) * 28, 28 * sizeof(lenet_real));
+        }
+        for (int k = 0; k < 6; k++)
+            for (int c = 0; c < 1; c++)
+                for (int r = 0; r < 5; r++) {
+                    lenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0};
+                    for (int64_t i = 0; i < count; i++)
+                        for (int p = 0; p < 28; p++)
+                            for (int q0 = 0; q0 < 32; q0 += 16) {
+                                const lenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
+                                for (int q = 0; q < 16; q++) {
+                                    a0[q] += gq[q] * src[q];
+                                    a1[q] += gq[q] * src[q + 1];
+                                    a2[q] += gq[q] * src[q + 2];
+                                    a3[q] += gq[q] * src[q + 3];
+                                    a4[q] += gq[q] * src[q + 4];
+                                }
+                            }
+                    lenet_real *sum = part + chunk * 150 + ((k * 1 + c) * 5 + r) * 5;
+                    sum[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum[0] += a0[q];
+                    sum[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum[1] += a1[q];
+                    sum[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum[2] += a2[q];
+                    sum[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum[3] += a3[q];
+                    sum[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum[4] += a4[q];
+                }
+    }
+    for (int64_t j = 0; j < 150; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 150 + j];
+        dw[j] = (lenet_real)acc;
     }
 }
 
@@ -395,7 +558,7 @@ void lenet_forward(void *state, int n, const lenet_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
-    conv2d_fwd_direct(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), n, 6, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
+    conv2d_fwd_direct_0(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), n);
     }
     /* sigmoid -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
@@ -414,7 +577,7 @@ void lenet_forward(void *state, int n, const lenet_real *x) {
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
-    conv2d_fwd(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), (lenet_real *)(ar + 2842624), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
+    conv2d_fwd_direct_1(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), n);
     }
     /* sigmoid -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
@@ -481,7 +644,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     (void)ar;
     /* conv2d -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
-    conv2d_fwd_direct(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), n, 6, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
+    conv2d_fwd_direct_0(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), n);
     }
     /* sigmoid -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
@@ -500,7 +663,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
-    conv2d_fwd(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), (lenet_real *)(ar + 9633792), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
+    conv2d_fwd_direct_1(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), n);
     }
     /* sigmoid -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
@@ -734,11 +897,11 @@ void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 256, 6, 14, 14], lenet.dlm line 18 */
     {
-    conv2d_dx(((lenet_real *)(ar + 1850688)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 11272192)), (lenet_real *)(ar + 12910592), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
+    conv2d_dx_direct_0(((lenet_real *)(ar + 11272192)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1850688)), n);
     }
     /* conv2d_dw -> f32[16, 6, 5, 5], lenet.dlm line 18 */
     {
-    conv2d_dw(((lenet_real *)(ar + 0)), ((lenet_real *)(ar + 1204288)), ((lenet_real *)(ar + 11272192)), (lenet_real *)(ar + 12910592), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
+    conv2d_dw_direct_0(((lenet_real *)(ar + 0)), ((lenet_real *)(ar + 1204288)), ((lenet_real *)(ar + 11272192)), (lenet_real *)(ar + 3054912), n);
     }
     /* avg_pool_dx -> f32[batch 256, 6, 28, 28], lenet.dlm line 17 */
     {
@@ -766,7 +929,7 @@ void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* conv2d_dw -> f32[6, 1, 5, 5], lenet.dlm line 16 */
     {
-    conv2d_dw_direct(x, ((lenet_real *)(ar + 64)), ((lenet_real *)(ar + 14450688)), n, 6, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
+    conv2d_dw_direct_1(x, ((lenet_real *)(ar + 64)), ((lenet_real *)(ar + 14450688)), (lenet_real *)(ar + 704), n);
     }
 }
 
@@ -883,7 +1046,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     (void)ar;
     /* conv2d -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
-    conv2d_fwd_direct(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), n, 6, 1, 28, 28, 5, 5, 28, 28, 1, 1, 2, 2);
+    conv2d_fwd_direct_0(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), n);
     }
     /* sigmoid -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
@@ -902,7 +1065,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
-    conv2d_fwd(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), (lenet_real *)(ar + 2842624), n, 16, 256, 6, 14, 14, 5, 5, 10, 10, 1, 1, 0, 0);
+    conv2d_fwd_direct_1(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), n);
     }
     /* sigmoid -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define LENET_MAX_BATCH 256
-#define LENET_STATE_BYTES 28517696
+#define LENET_STATE_BYTES 19514688
 #define LENET_PARAM_COUNT 10
 #define LENET_PARAM_ELEMENTS 61706
 #define LENET_INPUT_X_SIZE 784 /* per example: f32[batch 256, 1, 28, 28] */

@@ -43,74 +43,6 @@ static void gemm(int ta, int tb, int m, int n, int k, const vgg11_real *a, int l
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
-/* Direct convolution for few input channels: y[b][k] accumulates w[k][c][r][s] times a shifted
- * row of x[b][c]; the inner loop runs over the valid output columns only. */
-static void conv2d_fwd_direct(const vgg11_real *x, const vgg11_real *w, vgg11_real *y, int64_t n, int64_t K, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    VGG11_PARALLEL_FOR
-    for (int64_t bk = 0; bk < n * K; bk++) {
-        int64_t b = bk / K, k = bk % K;
-        vgg11_real *out = y + bk * P * Q;
-        memset(out, 0, sizeof(*out) * (size_t)(P * Q));
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t r = 0; r < R; r++)
-                for (int64_t s = 0; s < S; s++) {
-                    vgg11_real wv = w[((k * C + c) * R + r) * S + s];
-                    int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
-                    int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;
-                    if (q1 > Q)
-                        q1 = Q;
-                    for (int64_t p = 0; p < P; p++) {
-                        int64_t h = p * sh - ph + r;
-                        if (h < 0 || h >= H)
-                            continue;
-                        const vgg11_real *restrict src = x + ((b * C + c) * H + h) * W - pw + s;
-                        vgg11_real *restrict dst = out + p * Q;
-                        if (sw == 1)
-                            for (int64_t q = q0; q < q1; q++)
-                                dst[q] += wv * src[q];
-                        else
-                            for (int64_t q = q0; q < q1; q++)
-                                dst[q] += wv * src[q * sw];
-                    }
-                }
-    }
-}
-
-/* dw for few input channels: one weight's gradient is a dot product of dy with a shifted x. */
-static void conv2d_dw_direct(const vgg11_real *x, vgg11_real *dw, const vgg11_real *dy, int64_t n, int64_t K, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    VGG11_PARALLEL_FOR
-    for (int64_t kcrs = 0; kcrs < K * C * R * S; kcrs++) {
-        int64_t k = kcrs / (C * R * S), c = kcrs / (R * S) % C, r = kcrs / S % R, s = kcrs % S;
-        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
-        int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;
-        if (q1 > Q)
-            q1 = Q;
-        /* per-column partial sums: the loop over q has no dependence between iterations, so it
-         * vectorises without reassociating a reduction */
-        vgg11_real part[224];
-        for (int64_t q = 0; q < Q; q++)
-            part[q] = 0;
-        for (int64_t b = 0; b < n; b++)
-            for (int64_t p = 0; p < P; p++) {
-                int64_t h = p * sh - ph + r;
-                if (h < 0 || h >= H)
-                    continue;
-                const vgg11_real *restrict src = x + ((b * C + c) * H + h) * W - pw + s;
-                const vgg11_real *restrict g = dy + ((b * K + k) * P + p) * Q;
-                if (sw == 1)
-                    for (int64_t q = q0; q < q1; q++)
-                        part[q] += g[q] * src[q];
-                else
-                    for (int64_t q = q0; q < q1; q++)
-                        part[q] += g[q] * src[q * sw];
-            }
-        double acc = 0;
-        for (int64_t q = q0; q < q1; q++)
-            acc += part[q];
-        dw[kcrs] = (vgg11_real)acc;
-    }
-}
-
 /* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
  * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window
  * overhangs the padding. */
@@ -492,7 +424,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
-    conv2d_fwd_direct(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), n, 16, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 411041792), n, 16, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
@@ -511,7 +443,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), (vgg11_real *)(ar + 308281344), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), (vgg11_real *)(ar + 308281344), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
@@ -530,7 +462,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 51380224)), (vgg11_real *)(ar + 154140672), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 51380224)), (vgg11_real *)(ar + 154140672), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -545,7 +477,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 102760448), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 102760448), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -564,7 +496,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 25690112)), (vgg11_real *)(ar + 77070336), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 25690112)), (vgg11_real *)(ar + 77070336), n, 128, 1, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -579,7 +511,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 77070336)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 51380224), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 77070336)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 51380224), n, 128, 1, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -598,7 +530,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -613,7 +545,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -680,7 +612,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     (void)ar;
     /* conv2d -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
-    conv2d_fwd_direct(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), n, 16, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 411041792), n, 16, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
@@ -699,7 +631,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), (vgg11_real *)(ar + 308281344), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), (vgg11_real *)(ar + 308281344), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
@@ -718,7 +650,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 102760448)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 154140672)), (vgg11_real *)(ar + 256901120), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 102760448)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 154140672)), (vgg11_real *)(ar + 256901120), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -733,7 +665,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 256901120)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 154140672)), (vgg11_real *)(ar + 359661568), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 256901120)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 154140672)), (vgg11_real *)(ar + 359661568), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -752,7 +684,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 179830784)), (vgg11_real *)(ar + 231211008), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 179830784)), (vgg11_real *)(ar + 231211008), n, 128, 1, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -767,7 +699,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 179830784)), (vgg11_real *)(ar + 231211008), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 179830784)), (vgg11_real *)(ar + 231211008), n, 128, 1, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -786,7 +718,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 179830784)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 192675840)), (vgg11_real *)(ar + 205520896), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 179830784)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 192675840)), (vgg11_real *)(ar + 205520896), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -801,7 +733,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 205520896)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 192675840)), (vgg11_real *)(ar + 218365952), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 205520896)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 192675840)), (vgg11_real *)(ar + 218365952), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -1049,11 +981,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 218365952)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 244056064)), (vgg11_real *)(ar + 1351614464), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 218365952)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 244056064)), (vgg11_real *)(ar + 192676352), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 205520896)), ((vgg11_real *)(ar + 192676352)), ((vgg11_real *)(ar + 244056064)), (vgg11_real *)(ar + 1351614464), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 205520896)), ((vgg11_real *)(ar + 192676352)), ((vgg11_real *)(ar + 244056064)), (vgg11_real *)(ar + 193266176), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -1077,11 +1009,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 204454912)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 231211008)), (vgg11_real *)(ar + 1351614464), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 204454912)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 231211008)), (vgg11_real *)(ar + 193266688), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 179830784)), ((vgg11_real *)(ar + 193266688)), ((vgg11_real *)(ar + 231211008)), (vgg11_real *)(ar + 1351614464), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 179830784)), ((vgg11_real *)(ar + 193266688)), ((vgg11_real *)(ar + 231211008)), (vgg11_real *)(ar + 193856512), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 128, 28, 28], vgg11.dlm line 26 */
     {
@@ -1109,11 +1041,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 1130364928)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 1351614464), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 1130364928)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 179831296), n, 128, 1, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(ar + 179831296)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 1351614464), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(ar + 179831296)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 180421120), n, 128, 1, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -1137,11 +1069,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 64, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 385351680), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 180421632), n, 128, 1, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 64, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(ar + 180421632)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 385351680), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(ar + 180421632)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 180716544), n, 128, 1, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 64, 56, 56], vgg11.dlm line 26 */
     {
@@ -1169,11 +1101,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 1027604480)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 1454374912)), (vgg11_real *)(ar + 154140928), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 1027604480)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 1454374912)), (vgg11_real *)(ar + 154140928), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 256901120)), ((vgg11_real *)(ar + 154140928)), ((vgg11_real *)(ar + 1454374912)), (vgg11_real *)(ar + 154288384), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 256901120)), ((vgg11_real *)(ar + 154140928)), ((vgg11_real *)(ar + 1454374912)), (vgg11_real *)(ar + 154288384), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -1197,11 +1129,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 32, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 204454912)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 1351614464)), (vgg11_real *)(ar + 154288640), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 204454912)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 1351614464)), (vgg11_real *)(ar + 154288640), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 32, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 102760448)), ((vgg11_real *)(ar + 154288640)), ((vgg11_real *)(ar + 1351614464)), (vgg11_real *)(ar + 154362368), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 102760448)), ((vgg11_real *)(ar + 154288640)), ((vgg11_real *)(ar + 1351614464)), (vgg11_real *)(ar + 154362368), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 32, 112, 112], vgg11.dlm line 26 */
     {
@@ -1229,11 +1161,11 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 16, 112, 112], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 822083584)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 102760576), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 822083584)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 102760576), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 16, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 0)), ((vgg11_real *)(ar + 102760576)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 102779008), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 0)), ((vgg11_real *)(ar + 102760576)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 102779008), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 16, 224, 224], vgg11.dlm line 26 */
     {
@@ -1261,7 +1193,7 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dw -> f32[16, 1, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw_direct(x, ((vgg11_real *)(ar + 64)), ((vgg11_real *)(ar + 1762656256)), n, 16, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_dw(x, ((vgg11_real *)(ar + 64)), ((vgg11_real *)(ar + 1762656256)), (vgg11_real *)(ar + 640), n, 16, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
 }
 
@@ -1496,7 +1428,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     (void)ar;
     /* conv2d -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
-    conv2d_fwd_direct(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), n, 16, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 411041792), n, 16, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
@@ -1515,7 +1447,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), (vgg11_real *)(ar + 308281344), n, 32, 2, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), (vgg11_real *)(ar + 308281344), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
@@ -1534,7 +1466,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 51380224)), (vgg11_real *)(ar + 154140672), n, 64, 4, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 51380224)), (vgg11_real *)(ar + 154140672), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -1549,7 +1481,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 102760448), n, 64, 2, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 102760448), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -1568,7 +1500,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 25690112)), (vgg11_real *)(ar + 77070336), n, 128, 9, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 25690112)), (vgg11_real *)(ar + 77070336), n, 128, 1, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -1583,7 +1515,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 77070336)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 51380224), n, 128, 4, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 77070336)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 51380224), n, 128, 1, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -1602,7 +1534,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -1617,7 +1549,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 18, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {

@@ -43,74 +43,6 @@ static void gemm(int ta, int tb, int m, int n, int k, const vgg11_full_real *a, 
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
-/* Direct convolution for few input channels: y[b][k] accumulates w[k][c][r][s] times a shifted
- * row of x[b][c]; the inner loop runs over the valid output columns only. */
-static void conv2d_fwd_direct(const vgg11_full_real *x, const vgg11_full_real *w, vgg11_full_real *y, int64_t n, int64_t K, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    VGG11_FULL_PARALLEL_FOR
-    for (int64_t bk = 0; bk < n * K; bk++) {
-        int64_t b = bk / K, k = bk % K;
-        vgg11_full_real *out = y + bk * P * Q;
-        memset(out, 0, sizeof(*out) * (size_t)(P * Q));
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t r = 0; r < R; r++)
-                for (int64_t s = 0; s < S; s++) {
-                    vgg11_full_real wv = w[((k * C + c) * R + r) * S + s];
-                    int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
-                    int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;
-                    if (q1 > Q)
-                        q1 = Q;
-                    for (int64_t p = 0; p < P; p++) {
-                        int64_t h = p * sh - ph + r;
-                        if (h < 0 || h >= H)
-                            continue;
-                        const vgg11_full_real *restrict src = x + ((b * C + c) * H + h) * W - pw + s;
-                        vgg11_full_real *restrict dst = out + p * Q;
-                        if (sw == 1)
-                            for (int64_t q = q0; q < q1; q++)
-                                dst[q] += wv * src[q];
-                        else
-                            for (int64_t q = q0; q < q1; q++)
-                                dst[q] += wv * src[q * sw];
-                    }
-                }
-    }
-}
-
-/* dw for few input channels: one weight's gradient is a dot product of dy with a shifted x. */
-static void conv2d_dw_direct(const vgg11_full_real *x, vgg11_full_real *dw, const vgg11_full_real *dy, int64_t n, int64_t K, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    VGG11_FULL_PARALLEL_FOR
-    for (int64_t kcrs = 0; kcrs < K * C * R * S; kcrs++) {
-        int64_t k = kcrs / (C * R * S), c = kcrs / (R * S) % C, r = kcrs / S % R, s = kcrs % S;
-        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;
-        int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;
-        if (q1 > Q)
-            q1 = Q;
-        /* per-column partial sums: the loop over q has no dependence between iterations, so it
-         * vectorises without reassociating a reduction */
-        vgg11_full_real part[224];
-        for (int64_t q = 0; q < Q; q++)
-            part[q] = 0;
-        for (int64_t b = 0; b < n; b++)
-            for (int64_t p = 0; p < P; p++) {
-                int64_t h = p * sh - ph + r;
-                if (h < 0 || h >= H)
-                    continue;
-                const vgg11_full_real *restrict src = x + ((b * C + c) * H + h) * W - pw + s;
-                const vgg11_full_real *restrict g = dy + ((b * K + k) * P + p) * Q;
-                if (sw == 1)
-                    for (int64_t q = q0; q < q1; q++)
-                        part[q] += g[q] * src[q];
-                else
-                    for (int64_t q = q0; q < q1; q++)
-                        part[q] += g[q] * src[q * sw];
-            }
-        double acc = 0;
-        for (int64_t q = q0; q < q1; q++)
-            acc += part[q];
-        dw[kcrs] = (vgg11_full_real)acc;
-    }
-}
-
 /* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
  * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window
  * overhangs the padding. */
@@ -492,7 +424,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd_direct(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), n, 64, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 1644167168), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
@@ -564,7 +496,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 102760448)), (vgg11_full_real *)(ar + 308281344), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 102760448)), (vgg11_full_real *)(ar + 308281344), n, 512, 1, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -598,7 +530,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -613,7 +545,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -680,7 +612,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd_direct(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), n, 64, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 1644167168), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
@@ -752,7 +684,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 719323136)), (vgg11_full_real *)(ar + 924844032), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 719323136)), (vgg11_full_real *)(ar + 924844032), n, 512, 1, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -786,7 +718,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 719323136)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 770703360)), (vgg11_full_real *)(ar + 822083584), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 719323136)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 770703360)), (vgg11_full_real *)(ar + 822083584), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -801,7 +733,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 822083584)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 770703360)), (vgg11_full_real *)(ar + 873463808), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 822083584)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 770703360)), (vgg11_full_real *)(ar + 873463808), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -1049,11 +981,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 873463808)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 5189402624)), (vgg11_full_real *)(ar + 770705408), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 873463808)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 5189402624)), (vgg11_full_real *)(ar + 770705408), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 822083584)), ((vgg11_full_real *)(ar + 770705408)), ((vgg11_full_real *)(ar + 5189402624)), (vgg11_full_real *)(ar + 794213376), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 822083584)), ((vgg11_full_real *)(ar + 770705408)), ((vgg11_full_real *)(ar + 5189402624)), (vgg11_full_real *)(ar + 780142592), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -1077,11 +1009,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 794213376)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 845593600), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 794213376)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 780144640), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 719323136)), ((vgg11_full_real *)(ar + 845593600)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 855030784), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 719323136)), ((vgg11_full_real *)(ar + 845593600)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 780144640), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 27 */
     {
@@ -1137,11 +1069,11 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dx -> f32[batch 128, 256, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 728764416), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 728764416), n, 512, 1, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 256, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(ar + 728764416)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 733483008), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(ar + 728764416)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 733483008), n, 512, 1, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 27 */
     {
@@ -1261,7 +1193,7 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* conv2d_dw -> f32[64, 1, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw_direct(x, ((vgg11_full_real *)(ar + 256)), ((vgg11_full_real *)(ar + 6782189568)), n, 64, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_dw(x, ((vgg11_full_real *)(ar + 256)), ((vgg11_full_real *)(ar + 6782189568)), (vgg11_full_real *)(ar + 2560), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
 }
 
@@ -1496,7 +1428,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd_direct(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), n, 64, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 1644167168), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
@@ -1568,7 +1500,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 102760448)), (vgg11_full_real *)(ar + 308281344), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 102760448)), (vgg11_full_real *)(ar + 308281344), n, 512, 1, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -1602,7 +1534,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -1617,7 +1549,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {

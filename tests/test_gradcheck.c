@@ -298,6 +298,26 @@ static void test_grad_conv(void) {
     gradcheck("gc_conv", text, "F(x,X)", 2, "");
 }
 
+/* The direct kernels of small convolutions (emit_conv.c) work in blocks of 6 output channels and tiles of 16 output
+ * columns: 8, 13 and 7 channels leave partial blocks, 37 and 19 columns partial tiles after full ones; b reads its
+ * input with a column stride of 2 (its dx goes through im2col), and the stride-1 dx of a and c run as convolutions
+ * of dy with the turned kernel (the scale makes a's input gradient needed). */
+static void test_grad_conv_direct(void) {
+    gradcheck("gc_conv_direct",
+              "input x: f32[batch, 1, 5, 37]\n"
+              "param scale: [1, 1, 1] = uniform(0.5, 1.5)\n"
+              "a = x * scale |> conv2d(8, kernel=(3, 5), padding=(1, 2)) |> tanh\n"
+              "b = a |> conv2d(13, kernel=(2, 3), stride=2, padding=1) |> tanh\n"
+              "c = a |> conv2d(7, kernel=(2, 3), padding=(1, 0)) |> tanh\n"
+              "output b\n"
+              "train {\n"
+              "    loss = mean(b * b) + mean(c * c)\n"
+              "    optimizer = sgd(lr = 0.1)\n"
+              "    batch = 3\n"
+              "}\n",
+              "F(x,X)", 2, "");
+}
+
 /* max_pool and avg_pool with random windows, strides and padding (the padding counts in the average). */
 static void test_grad_pool(void) {
     int c = draw(1, 3), h = draw(6, 9), w = draw(6, 9), win = draw(2, 3), stride = draw(1, 3), pad = draw(0, win / 2);
@@ -787,6 +807,8 @@ int main(void) {
     CU_add_test(g, "matmul in every arrangement (--portable)", test_grad_matmul_portable);
     CU_add_test(g, "concat, softmax, log_softmax, cross_entropy", test_grad_concat_softmax);
     CU_add_test(g, "conv2d: stride, padding, non-square kernel, with and without bias", test_grad_conv);
+    CU_add_test(g, "conv2d direct kernels: partial channel blocks and column tiles, strides, dx as a convolution",
+                test_grad_conv_direct);
     CU_add_test(g, "max_pool and avg_pool with stride and padding", test_grad_pool);
     CU_add_test(g, "dropout", test_grad_dropout);
     CU_add_test(g, "bounded while loop, tied layer, const", test_grad_while_tied);
