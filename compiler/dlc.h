@@ -478,6 +478,11 @@ int64_t conv_scratch(const IrNode *n, int64_t *chunk);
 bool conv_direct(const IrNode *n);
 /* Images per chunk of a direct dw: as many padded images as fit the kernel's 16K-element stack block. */
 int64_t conv_direct_images(const ConvGeo *g);
+/* Pooling (or its gradient) whose windows tile the image: no padding, stride = window (LeNet's 2x2). */
+bool pool_tiled(const IrNode *n);
+/* emit_conv.c: pooling node n, for which pool_tiled holds, as static function `fname`. */
+void emit_pool_tiled(FILE *o, const IrNode *n, const char *fname, const char *real, const char *NAME,
+                     const char *model);
 /* emit_conv.c: the direct kernel for conv node n (OP_CONV2D, _DX or _DW) as static function `fname`. */
 void emit_conv_direct(FILE *o, const IrNode *n, const char *fname, const char *real, const char *NAME,
                       const char *model);

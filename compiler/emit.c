@@ -394,39 +394,56 @@ static char *dim_expr(Em *e, const Shape *s, int d) {
     return d == 0 && s->batched ? xstrdup("n") : xsprintf("%" PRId64, s->d[d]);
 }
 
-/* Whether kernel i of function f is a direct convolution whose op and geometry no earlier kernel has: each such
- * kernel gets one specialised function (emit_conv.c), shared by the later ones. */
-static bool first_direct(Em *e, int f, int i) {
-    IrNode *n = e->c->fn[f].kernels.v[i];
-    if (!conv_direct(n))
+/* Kernels with a function of their own, written for their shapes (emit_conv.c): small convolutions and pooling
+ * whose windows tile the image. */
+static bool specialised(const IrNode *n) { return conv_direct(n) || pool_tiled(n); }
+
+/* Same op, operand and result shapes and attributes: one specialised function serves both. */
+static bool same_geometry(const IrNode *a, const IrNode *b) {
+    if (a->op != b->op || a->nin != b->nin || !shape_eq(&a->shape, &b->shape) ||
+        memcmp(a->attr, b->attr, sizeof a->attr) != 0)
         return false;
-    ConvGeo g = conv_geo(n);
-    for (int pf = 0; pf <= f; pf++)
-        for (int pi = 0; pi < (pf == f ? i : e->c->fn[pf].kernels.n); pi++) {
-            IrNode *m = e->c->fn[pf].kernels.v[pi];
-            ConvGeo h;
-            if (m->op == n->op && conv_direct(m) && (h = conv_geo(m), conv_geo_same(&g, &h)))
-                return false;
-        }
+    for (int i = 0; i < a->nin; i++)
+        if (!shape_eq(&a->in[i]->shape, &b->in[i]->shape))
+            return false;
     return true;
 }
 
-/* conv2d_fwd_direct_0, conv2d_dw_direct_0, ...: numbered in order of first use. */
-static char *direct_name(Em *e, const IrNode *n) {
-    ConvGeo g = conv_geo(n);
+/* Whether kernel i of function f is specialised and no earlier kernel has its geometry: each such kernel gets one
+ * function, shared by the later ones. */
+static bool first_specialised(Em *e, int f, int i) {
+    IrNode *n = e->c->fn[f].kernels.v[i];
+    if (!specialised(n))
+        return false;
+    for (int pf = 0; pf <= f; pf++)
+        for (int pi = 0; pi < (pf == f ? i : e->c->fn[pf].kernels.n); pi++)
+            if (same_geometry(e->c->fn[pf].kernels.v[pi], n))
+                return false;
+    return true;
+}
+
+/* conv2d_fwd_direct_0, conv2d_dw_direct_0, avg_pool_fwd_0, ...: numbered per op in order of first use. */
+static char *specialised_name(Em *e, const IrNode *n) {
     int id = 0;
     for (int f = 0; f < FN_COUNT; f++)
         for (int i = 0; i < e->c->fn[f].kernels.n; i++) {
             IrNode *m = e->c->fn[f].kernels.v[i];
-            if (m->op != n->op || !first_direct(e, f, i))
+            if (m->op != n->op || !first_specialised(e, f, i))
                 continue;
-            ConvGeo h = conv_geo(m);
-            if (conv_geo_same(&g, &h))
-                return xsprintf("conv2d_%s_direct_%d", n->op == OP_CONV2D ? "fwd" : n->op == OP_CONV2D_DX ? "dx" : "dw",
-                                id);
+            if (same_geometry(m, n)) {
+                switch (n->op) {
+                case OP_CONV2D: return xsprintf("conv2d_fwd_direct_%d", id);
+                case OP_CONV2D_DX: return xsprintf("conv2d_dx_direct_%d", id);
+                case OP_CONV2D_DW: return xsprintf("conv2d_dw_direct_%d", id);
+                case OP_AVGPOOL: return xsprintf("avg_pool_fwd_%d", id);
+                case OP_AVGPOOL_DX: return xsprintf("avg_pool_dx_%d", id);
+                case OP_MAXPOOL: return xsprintf("max_pool_fwd_%d", id);
+                default: return xsprintf("max_pool_dx_%d", id);
+                }
+            }
             id++;
         }
-    die("direct convolution %d has no kernel", n->id);
+    die("specialised kernel %d has no function", n->id);
 }
 
 static void emit_kernel(Em *e, IrNode *n) {
@@ -554,11 +571,11 @@ static void emit_kernel(Em *e, IrNode *n) {
         const char *y = n->op == OP_CONV2D ? ptr(e, n) : n->op == OP_CONV2D_DX ? ptr(e, a) : ptr(e, b);
         if (conv_direct(n)) {
             if (n->op == OP_CONV2D)
-                fprintf(o, "    %s(%s, %s, %s, n);\n", direct_name(e, n), x, w, y);
+                fprintf(o, "    %s(%s, %s, %s, n);\n", specialised_name(e, n), x, w, y);
             else if (n->op == OP_CONV2D_DX)
-                fprintf(o, "    %s(%s, %s, %s, n);\n", direct_name(e, n), y, w, x);
+                fprintf(o, "    %s(%s, %s, %s, n);\n", specialised_name(e, n), y, w, x);
             else
-                fprintf(o, "    %s(%s, %s, %s, (%s *)(ar + %" PRId64 "), n);\n", direct_name(e, n), x, w, y, e->real,
+                fprintf(o, "    %s(%s, %s, %s, (%s *)(ar + %" PRId64 "), n);\n", specialised_name(e, n), x, w, y, e->real,
                         e->s->scratch[n->id]);
             return;
         }
@@ -584,6 +601,13 @@ static void emit_kernel(Em *e, IrNode *n) {
         const char *x = n->op == OP_MAXPOOL_DX ? ptr(e, a) : fwd ? ptr(e, a) : "NULL";
         const char *y = fwd ? ptr(e, n) : ptr(e, n->in[n->nin - 1]);
         const char *dx = fwd ? "NULL" : ptr(e, n);
+        if (pool_tiled(n)) {
+            if (n->op == OP_MAXPOOL_DX)
+                fprintf(o, "    %s(%s, %s, %s, n);\n", specialised_name(e, n), x, y, dx);
+            else
+                fprintf(o, "    %s(%s, %s, n);\n", specialised_name(e, n), fwd ? x : y, fwd ? y : dx);
+            return;
+        }
         fprintf(o, "    pool_%s(%s, %s, %s, n * %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
                    ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ");\n",
                 kind, x, y, dx, xs->d[1], xs->d[2], xs->d[3], ys->d[2], ys->d[3], n->attr[0], n->attr[1], n->attr[2],
@@ -826,15 +850,20 @@ static void emit_conv_pool_helpers(Em *e) {
         Sched *s = &e->c->fn[f];
         for (int i = 0; i < s->kernels.n; i++) {
             IrNode *k = s->kernels.v[i];
-            if (!conv_direct(k))
+            if (!specialised(k))
                 used[k->op] = true;
         }
     }
     for (int f = 0; f < FN_COUNT; f++)
-        for (int i = 0; i < e->c->fn[f].kernels.n; i++)
-            if (first_direct(e, f, i))
-                emit_conv_direct(o, e->c->fn[f].kernels.v[i], direct_name(e, e->c->fn[f].kernels.v[i]), R, e->NAME,
-                                 e->name);
+        for (int i = 0; i < e->c->fn[f].kernels.n; i++) {
+            IrNode *k = e->c->fn[f].kernels.v[i];
+            if (!first_specialised(e, f, i))
+                continue;
+            if (conv_direct(k))
+                emit_conv_direct(o, k, specialised_name(e, k), R, e->NAME, e->name);
+            else
+                emit_pool_tiled(o, k, specialised_name(e, k), R, e->NAME, e->name);
+        }
     if (used[OP_CONV2D] || used[OP_CONV2D_DX] || used[OP_CONV2D_DW]) {
         const char *geo = "int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, "
                           "int64_t sw, int64_t ph, int64_t pw";
@@ -952,28 +981,6 @@ static void emit_conv_pool_helpers(Em *e) {
                 fprintf(o, "    (void)dx;\n");
             if (!is_max)
                 fprintf(o, "    (void)x;\n");
-            if (k == 1 || k == 3) {
-                /* the common case of LeNet: windows that tile the image exactly, no padding */
-                fprintf(o, "    if (ph == 0 && pw == 0 && sh == R && sw == S && P * R == H && Q * S == W) {\n");
-                fprintf(o, "        %s inv = (%s)1 / (%s)(R * S);\n", R, R, R);
-                fprintf(o, "        %s_PARALLEL_FOR\n", e->NAME);
-                fprintf(o, "        for (int64_t pl = 0; pl < planes; pl++)\n"
-                           "            for (int64_t p = 0; p < P; p++)\n"
-                           "                for (int64_t q = 0; q < Q; q++) {\n"
-                           "                    const int64_t top = (pl * H + p * R) * W + q * S, o = (pl * P + p) * Q + q;\n");
-                if (k == 1)
-                    fprintf(o, "                    %s acc = 0;\n"
-                               "                    for (int64_t r = 0; r < R; r++)\n"
-                               "                        for (int64_t s = 0; s < S; s++)\n"
-                               "                            acc += x[top + r * W + s];\n"
-                               "                    y[o] = acc * inv;\n", R);
-                else
-                    fprintf(o, "                    %s g = y[o] * inv;\n"
-                               "                    for (int64_t r = 0; r < R; r++)\n"
-                               "                        for (int64_t s = 0; s < S; s++)\n"
-                               "                            dx[top + r * W + s] = g;\n", R);
-                fprintf(o, "                }\n        return;\n    }\n");
-            }
             fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
             fprintf(o, "    for (int64_t pl = 0; pl < planes; pl++) {\n");
             if (!fwd)

@@ -104,6 +104,19 @@ static void conv2d_fwd_direct_0(const lenet_real *restrict x, const lenet_real *
     }
 }
 
+/* avg_pool forward, lenet.dlm line 17: 2x2 windows that tile the planes of [n, 6, 28, 28] into 14x14. */
+static void avg_pool_fwd_0(const lenet_real *restrict x, lenet_real *restrict y, int64_t n) {
+    LENET_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 6; pl++)
+        for (int p = 0; p < 14; p++) {
+            const lenet_real *top = x + (pl * 28 + p * 2) * 28;
+            int64_t o = (pl * 14 + p) * 14;
+            for (int q = 0; q < 14; q++) {
+                y[o + q] = (top[q * 2] + top[q * 2 + 1] + top[q * 2 + 28] + top[q * 2 + 29]) * (lenet_real)0.25;
+            }
+        }
+}
+
 /* conv2d, lenet.dlm line 18: x [n, 6, 14, 14], w [16, 6, 5, 5], y [n, 16, 10, 10], stride 1x1, padding 0x0.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
 static void conv2d_fwd_direct_1(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t n) {
@@ -177,6 +190,36 @@ static void conv2d_fwd_direct_1(const lenet_real *restrict x, const lenet_real *
             }
         }
     }
+}
+
+/* avg_pool forward, lenet.dlm line 19: 2x2 windows that tile the planes of [n, 16, 10, 10] into 5x5. */
+static void avg_pool_fwd_1(const lenet_real *restrict x, lenet_real *restrict y, int64_t n) {
+    LENET_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 16; pl++)
+        for (int p = 0; p < 5; p++) {
+            const lenet_real *top = x + (pl * 10 + p * 2) * 10;
+            int64_t o = (pl * 5 + p) * 5;
+            for (int q = 0; q < 5; q++) {
+                y[o + q] = (top[q * 2] + top[q * 2 + 1] + top[q * 2 + 10] + top[q * 2 + 11]) * (lenet_real)0.25;
+            }
+        }
+}
+
+/* avg_pool backward, lenet.dlm line 19: 2x2 windows that tile the planes of [n, 16, 10, 10] into 5x5. */
+static void avg_pool_dx_0(const lenet_real *restrict dy, lenet_real *restrict dx, int64_t n) {
+    LENET_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 16; pl++)
+        for (int p = 0; p < 5; p++) {
+            lenet_real *top = dx + (pl * 10 + p * 2) * 10;
+            int64_t o = (pl * 5 + p) * 5;
+            for (int q = 0; q < 5; q++) {
+                lenet_real g = dy[o + q] * (lenet_real)0.25;
+                top[q * 2] = g;
+                top[q * 2 + 1] = g;
+                top[q * 2 + 10] = g;
+                top[q * 2 + 11] = g;
+            }
+        }
 }
 
 /* conv2d's input gradient, lenet.dlm line 18: x [n, 6, 14, 14], w [16, 6, 5, 5], y [n, 16, 10, 10], stride 1x1, padding 0x0.
@@ -296,6 +339,23 @@ static void conv2d_dw_direct_0(const lenet_real *restrict x, lenet_real *restric
     }
 }
 
+/* avg_pool backward, lenet.dlm line 17: 2x2 windows that tile the planes of [n, 6, 28, 28] into 14x14. */
+static void avg_pool_dx_1(const lenet_real *restrict dy, lenet_real *restrict dx, int64_t n) {
+    LENET_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 6; pl++)
+        for (int p = 0; p < 14; p++) {
+            lenet_real *top = dx + (pl * 28 + p * 2) * 28;
+            int64_t o = (pl * 14 + p) * 14;
+            for (int q = 0; q < 14; q++) {
+                lenet_real g = dy[o + q] * (lenet_real)0.25;
+                top[q * 2] = g;
+                top[q * 2 + 1] = g;
+                top[q * 2 + 28] = g;
+                top[q * 2 + 29] = g;
+            }
+        }
+}
+
 /* conv2d's weight gradient, lenet.dlm line 16: x [n, 1, 28, 28], w [6, 1, 5, 5], y [n, 6, 28, 28], stride 1x1, padding 2x2.
  * Per chunk of 2 images: zero-padded copies, then for each (k, c, r) the 5 sums over s; chunk sums to part, added in order. */
 static void conv2d_dw_direct_1(const lenet_real *restrict x, lenet_real *restrict dw, const lenet_real *restrict dy, lenet_real *restrict part, int64_t n) {
@@ -354,81 +414,6 @@ static void conv2d_dw_direct_1(const lenet_real *restrict x, lenet_real *restric
         for (int64_t chunk = 0; chunk < chunks; chunk++)
             acc += part[chunk * 150 + j];
         dw[j] = (lenet_real)acc;
-    }
-}
-
-/* Pooling over planes = n * C of H x W into P x Q; max pooling pads with -inf, average pooling
- * counts the padding (PyTorch's defaults). Backward recomputes the argmax from x. */
-static void pool_avg_fwd(const lenet_real *x, lenet_real *y, lenet_real *dx, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t R, int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    (void)dx;
-    (void)x;
-    if (ph == 0 && pw == 0 && sh == R && sw == S && P * R == H && Q * S == W) {
-        lenet_real inv = (lenet_real)1 / (lenet_real)(R * S);
-        LENET_PARALLEL_FOR
-        for (int64_t pl = 0; pl < planes; pl++)
-            for (int64_t p = 0; p < P; p++)
-                for (int64_t q = 0; q < Q; q++) {
-                    const int64_t top = (pl * H + p * R) * W + q * S, o = (pl * P + p) * Q + q;
-                    lenet_real acc = 0;
-                    for (int64_t r = 0; r < R; r++)
-                        for (int64_t s = 0; s < S; s++)
-                            acc += x[top + r * W + s];
-                    y[o] = acc * inv;
-                }
-        return;
-    }
-    LENET_PARALLEL_FOR
-    for (int64_t pl = 0; pl < planes; pl++) {
-        for (int64_t p = 0; p < P; p++) {
-            int64_t top = p * sh - ph;
-            int64_t r0 = top < 0 ? -top : 0, r1 = H - top < R ? H - top : R;
-            for (int64_t q = 0; q < Q; q++) {
-                int64_t left = q * sw - pw;
-                int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
-                lenet_real acc = 0;
-                for (int64_t r = r0; r < r1; r++)
-                    for (int64_t s = s0; s < s1; s++) {
-                        int64_t i = (pl * H + top + r) * W + left + s;
-                        acc += x[i];
-                    }
-                y[(pl * P + p) * Q + q] = acc / (lenet_real)(R * S);
-            }
-        }
-    }
-}
-static void pool_avg_dx(const lenet_real *x, const lenet_real *y, lenet_real *dx, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t R, int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    (void)x;
-    if (ph == 0 && pw == 0 && sh == R && sw == S && P * R == H && Q * S == W) {
-        lenet_real inv = (lenet_real)1 / (lenet_real)(R * S);
-        LENET_PARALLEL_FOR
-        for (int64_t pl = 0; pl < planes; pl++)
-            for (int64_t p = 0; p < P; p++)
-                for (int64_t q = 0; q < Q; q++) {
-                    const int64_t top = (pl * H + p * R) * W + q * S, o = (pl * P + p) * Q + q;
-                    lenet_real g = y[o] * inv;
-                    for (int64_t r = 0; r < R; r++)
-                        for (int64_t s = 0; s < S; s++)
-                            dx[top + r * W + s] = g;
-                }
-        return;
-    }
-    LENET_PARALLEL_FOR
-    for (int64_t pl = 0; pl < planes; pl++) {
-        for (int64_t i = 0; i < H * W; i++)
-            dx[pl * H * W + i] = 0;
-        for (int64_t p = 0; p < P; p++) {
-            int64_t top = p * sh - ph;
-            int64_t r0 = top < 0 ? -top : 0, r1 = H - top < R ? H - top : R;
-            for (int64_t q = 0; q < Q; q++) {
-                int64_t left = q * sw - pw;
-                int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
-                for (int64_t r = r0; r < r1; r++)
-                    for (int64_t s = s0; s < s1; s++) {
-                        int64_t i = (pl * H + top + r) * W + left + s;
-                        dx[i] += y[(pl * P + p) * Q + q] / (lenet_real)(R * S);
-                    }
-            }
-        }
     }
 }
 
@@ -573,7 +558,7 @@ void lenet_forward(void *state, int n, const lenet_real *x) {
     }
     /* avg_pool -> f32[batch 256, 6, 14, 14], lenet.dlm line 17 */
     {
-    pool_avg_fwd(((lenet_real *)(ar + 4816896)), ((lenet_real *)(ar + 0)), NULL, n * 6, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0);
+    avg_pool_fwd_0(((lenet_real *)(ar + 4816896)), ((lenet_real *)(ar + 0)), n);
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
@@ -592,7 +577,7 @@ void lenet_forward(void *state, int n, const lenet_real *x) {
     }
     /* avg_pool -> f32[batch 256, 16, 5, 5], lenet.dlm line 19 */
     {
-    pool_avg_fwd(((lenet_real *)(ar + 2842624)), ((lenet_real *)(ar + 0)), NULL, n * 16, 10, 10, 5, 5, 2, 2, 2, 2, 0, 0);
+    avg_pool_fwd_1(((lenet_real *)(ar + 2842624)), ((lenet_real *)(ar + 0)), n);
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
@@ -659,7 +644,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     }
     /* avg_pool -> f32[batch 256, 6, 14, 14], lenet.dlm line 17 */
     {
-    pool_avg_fwd(((lenet_real *)(ar + 4816896)), ((lenet_real *)(ar + 0)), NULL, n * 6, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0);
+    avg_pool_fwd_0(((lenet_real *)(ar + 4816896)), ((lenet_real *)(ar + 0)), n);
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
@@ -678,7 +663,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     }
     /* avg_pool -> f32[batch 256, 16, 5, 5], lenet.dlm line 19 */
     {
-    pool_avg_fwd(((lenet_real *)(ar + 2842624)), ((lenet_real *)(ar + 1204224)), NULL, n * 16, 10, 10, 5, 5, 2, 2, 2, 2, 0, 0);
+    avg_pool_fwd_1(((lenet_real *)(ar + 2842624)), ((lenet_real *)(ar + 1204224)), n);
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
@@ -873,7 +858,7 @@ void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* avg_pool_dx -> f32[batch 256, 16, 10, 10], lenet.dlm line 19 */
     {
-    pool_avg_dx(NULL, ((lenet_real *)(ar + 1982464)), ((lenet_real *)(ar + 9633792)), n * 16, 10, 10, 5, 5, 2, 2, 2, 2, 0, 0);
+    avg_pool_dx_0(((lenet_real *)(ar + 1982464)), ((lenet_real *)(ar + 9633792)), n);
     }
     /* mul -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
@@ -905,7 +890,7 @@ void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* avg_pool_dx -> f32[batch 256, 6, 28, 28], lenet.dlm line 17 */
     {
-    pool_avg_dx(NULL, ((lenet_real *)(ar + 1850688)), ((lenet_real *)(ar + 9633792)), n * 6, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0);
+    avg_pool_dx_1(((lenet_real *)(ar + 1850688)), ((lenet_real *)(ar + 9633792)), n);
     }
     /* mul -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
@@ -1061,7 +1046,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     }
     /* avg_pool -> f32[batch 256, 6, 14, 14], lenet.dlm line 17 */
     {
-    pool_avg_fwd(((lenet_real *)(ar + 4816896)), ((lenet_real *)(ar + 0)), NULL, n * 6, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0);
+    avg_pool_fwd_0(((lenet_real *)(ar + 4816896)), ((lenet_real *)(ar + 0)), n);
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
@@ -1080,7 +1065,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     }
     /* avg_pool -> f32[batch 256, 16, 5, 5], lenet.dlm line 19 */
     {
-    pool_avg_fwd(((lenet_real *)(ar + 2842624)), ((lenet_real *)(ar + 0)), NULL, n * 16, 10, 10, 5, 5, 2, 2, 2, 2, 0, 0);
+    avg_pool_fwd_1(((lenet_real *)(ar + 2842624)), ((lenet_real *)(ar + 0)), n);
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 21 */
     {

@@ -105,6 +105,23 @@ static void conv2d_fwd_direct_0(const lenet_relu_real *restrict x, const lenet_r
     }
 }
 
+/* max_pool forward, lenet_relu.dlm line 11: 2x2 windows that tile the planes of [n, 6, 28, 28] into 14x14. */
+static void max_pool_fwd_0(const lenet_relu_real *restrict x, lenet_relu_real *restrict y, int64_t n) {
+    LENET_RELU_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 6; pl++)
+        for (int p = 0; p < 14; p++) {
+            const lenet_relu_real *top = x + (pl * 28 + p * 2) * 28;
+            int64_t o = (pl * 14 + p) * 14;
+            for (int q = 0; q < 14; q++) {
+                lenet_relu_real best = top[q * 2];
+                best = top[q * 2 + 1] > best ? top[q * 2 + 1] : best;
+                best = top[q * 2 + 28] > best ? top[q * 2 + 28] : best;
+                best = top[q * 2 + 29] > best ? top[q * 2 + 29] : best;
+                y[o + q] = best;
+            }
+        }
+}
+
 /* conv2d, lenet_relu.dlm line 12: x [n, 6, 14, 14], w [16, 6, 5, 5], y [n, 16, 10, 10], stride 1x1, padding 0x0.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
 static void conv2d_fwd_direct_1(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
@@ -178,6 +195,55 @@ static void conv2d_fwd_direct_1(const lenet_relu_real *restrict x, const lenet_r
             }
         }
     }
+}
+
+/* max_pool forward, lenet_relu.dlm line 13: 2x2 windows that tile the planes of [n, 16, 10, 10] into 5x5. */
+static void max_pool_fwd_1(const lenet_relu_real *restrict x, lenet_relu_real *restrict y, int64_t n) {
+    LENET_RELU_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 16; pl++)
+        for (int p = 0; p < 5; p++) {
+            const lenet_relu_real *top = x + (pl * 10 + p * 2) * 10;
+            int64_t o = (pl * 5 + p) * 5;
+            for (int q = 0; q < 5; q++) {
+                lenet_relu_real best = top[q * 2];
+                best = top[q * 2 + 1] > best ? top[q * 2 + 1] : best;
+                best = top[q * 2 + 10] > best ? top[q * 2 + 10] : best;
+                best = top[q * 2 + 11] > best ? top[q * 2 + 11] : best;
+                y[o + q] = best;
+            }
+        }
+}
+
+/* max_pool backward, lenet_relu.dlm line 13: 2x2 windows that tile the planes of [n, 16, 10, 10] into 5x5; the gradient goes to each window's first maximum. */
+static void max_pool_dx_0(const lenet_relu_real *restrict x, const lenet_relu_real *restrict dy, lenet_relu_real *restrict dx, int64_t n) {
+    LENET_RELU_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 16; pl++)
+        for (int p = 0; p < 5; p++) {
+            const lenet_relu_real *top = x + (pl * 10 + p * 2) * 10;
+            int64_t o = (pl * 5 + p) * 5;
+            lenet_relu_real *out = dx + (pl * 10 + p * 2) * 10;
+            for (int q = 0; q < 5; q++) {
+                lenet_relu_real best = top[q * 2];
+                int64_t arg = q * 2;
+                if (top[q * 2 + 1] > best) {
+                    best = top[q * 2 + 1];
+                    arg = q * 2 + 1;
+                }
+                if (top[q * 2 + 10] > best) {
+                    best = top[q * 2 + 10];
+                    arg = q * 2 + 10;
+                }
+                if (top[q * 2 + 11] > best) {
+                    best = top[q * 2 + 11];
+                    arg = q * 2 + 11;
+                }
+                out[q * 2] = 0;
+                out[q * 2 + 1] = 0;
+                out[q * 2 + 10] = 0;
+                out[q * 2 + 11] = 0;
+                out[arg] = dy[o + q];
+            }
+        }
 }
 
 /* conv2d's input gradient, lenet_relu.dlm line 12: x [n, 6, 14, 14], w [16, 6, 5, 5], y [n, 16, 10, 10], stride 1x1, padding 0x0.
@@ -297,6 +363,38 @@ static void conv2d_dw_direct_0(const lenet_relu_real *restrict x, lenet_relu_rea
     }
 }
 
+/* max_pool backward, lenet_relu.dlm line 11: 2x2 windows that tile the planes of [n, 6, 28, 28] into 14x14; the gradient goes to each window's first maximum. */
+static void max_pool_dx_1(const lenet_relu_real *restrict x, const lenet_relu_real *restrict dy, lenet_relu_real *restrict dx, int64_t n) {
+    LENET_RELU_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 6; pl++)
+        for (int p = 0; p < 14; p++) {
+            const lenet_relu_real *top = x + (pl * 28 + p * 2) * 28;
+            int64_t o = (pl * 14 + p) * 14;
+            lenet_relu_real *out = dx + (pl * 28 + p * 2) * 28;
+            for (int q = 0; q < 14; q++) {
+                lenet_relu_real best = top[q * 2];
+                int64_t arg = q * 2;
+                if (top[q * 2 + 1] > best) {
+                    best = top[q * 2 + 1];
+                    arg = q * 2 + 1;
+                }
+                if (top[q * 2 + 28] > best) {
+                    best = top[q * 2 + 28];
+                    arg = q * 2 + 28;
+                }
+                if (top[q * 2 + 29] > best) {
+                    best = top[q * 2 + 29];
+                    arg = q * 2 + 29;
+                }
+                out[q * 2] = 0;
+                out[q * 2 + 1] = 0;
+                out[q * 2 + 28] = 0;
+                out[q * 2 + 29] = 0;
+                out[arg] = dy[o + q];
+            }
+        }
+}
+
 /* conv2d's weight gradient, lenet_relu.dlm line 10: x [n, 1, 28, 28], w [6, 1, 5, 5], y [n, 6, 28, 28], stride 1x1, padding 2x2.
  * Per chunk of 2 images: zero-padded copies, then for each (k, c, r) the 5 sums over s; chunk sums to part, added in order. */
 static void conv2d_dw_direct_1(const lenet_relu_real *restrict x, lenet_relu_real *restrict dw, const lenet_relu_real *restrict dy, lenet_relu_real *restrict part, int64_t n) {
@@ -355,61 +453,6 @@ static void conv2d_dw_direct_1(const lenet_relu_real *restrict x, lenet_relu_rea
         for (int64_t chunk = 0; chunk < chunks; chunk++)
             acc += part[chunk * 150 + j];
         dw[j] = (lenet_relu_real)acc;
-    }
-}
-
-/* Pooling over planes = n * C of H x W into P x Q; max pooling pads with -inf, average pooling
- * counts the padding (PyTorch's defaults). Backward recomputes the argmax from x. */
-static void pool_max_fwd(const lenet_relu_real *x, lenet_relu_real *y, lenet_relu_real *dx, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t R, int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    (void)dx;
-    LENET_RELU_PARALLEL_FOR
-    for (int64_t pl = 0; pl < planes; pl++) {
-        for (int64_t p = 0; p < P; p++) {
-            int64_t top = p * sh - ph;
-            int64_t r0 = top < 0 ? -top : 0, r1 = H - top < R ? H - top : R;
-            for (int64_t q = 0; q < Q; q++) {
-                int64_t left = q * sw - pw;
-                int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
-                lenet_relu_real best = -INFINITY;
-                int64_t at = -1;
-                for (int64_t r = r0; r < r1; r++)
-                    for (int64_t s = s0; s < s1; s++) {
-                        int64_t i = (pl * H + top + r) * W + left + s;
-                        if (x[i] > best || at < 0) {
-                            best = x[i];
-                            at = i;
-                        }
-                    }
-                y[(pl * P + p) * Q + q] = best;
-            }
-        }
-    }
-}
-static void pool_max_dx(const lenet_relu_real *x, const lenet_relu_real *y, lenet_relu_real *dx, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t R, int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    LENET_RELU_PARALLEL_FOR
-    for (int64_t pl = 0; pl < planes; pl++) {
-        for (int64_t i = 0; i < H * W; i++)
-            dx[pl * H * W + i] = 0;
-        for (int64_t p = 0; p < P; p++) {
-            int64_t top = p * sh - ph;
-            int64_t r0 = top < 0 ? -top : 0, r1 = H - top < R ? H - top : R;
-            for (int64_t q = 0; q < Q; q++) {
-                int64_t left = q * sw - pw;
-                int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
-                lenet_relu_real best = -INFINITY;
-                int64_t at = -1;
-                for (int64_t r = r0; r < r1; r++)
-                    for (int64_t s = s0; s < s1; s++) {
-                        int64_t i = (pl * H + top + r) * W + left + s;
-                        if (x[i] > best || at < 0) {
-                            best = x[i];
-                            at = i;
-                        }
-                    }
-                if (at >= 0)
-                    dx[at] += y[(pl * P + p) * Q + q];
-            }
-        }
     }
 }
 
@@ -554,7 +597,7 @@ void lenet_relu_forward(void *state, int n, const lenet_relu_real *x) {
     }
     /* max_pool -> f32[batch 256, 6, 14, 14], lenet_relu.dlm line 11 */
     {
-    pool_max_fwd(((lenet_relu_real *)(ar + 4816896)), ((lenet_relu_real *)(ar + 0)), NULL, n * 6, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_0(((lenet_relu_real *)(ar + 4816896)), ((lenet_relu_real *)(ar + 0)), n);
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet_relu.dlm line 12 */
     {
@@ -573,7 +616,7 @@ void lenet_relu_forward(void *state, int n, const lenet_relu_real *x) {
     }
     /* max_pool -> f32[batch 256, 16, 5, 5], lenet_relu.dlm line 13 */
     {
-    pool_max_fwd(((lenet_relu_real *)(ar + 2842624)), ((lenet_relu_real *)(ar + 0)), NULL, n * 16, 10, 10, 5, 5, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_1(((lenet_relu_real *)(ar + 2842624)), ((lenet_relu_real *)(ar + 0)), n);
     }
     /* matmul -> f32[batch 256, 120], lenet_relu.dlm line 15 */
     {
@@ -640,7 +683,7 @@ lenet_relu_real lenet_relu_forward_train(void *state, int n, const lenet_relu_re
     }
     /* max_pool -> f32[batch 256, 6, 14, 14], lenet_relu.dlm line 11 */
     {
-    pool_max_fwd(((lenet_relu_real *)(ar + 4816896)), ((lenet_relu_real *)(ar + 0)), NULL, n * 6, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_0(((lenet_relu_real *)(ar + 4816896)), ((lenet_relu_real *)(ar + 0)), n);
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet_relu.dlm line 12 */
     {
@@ -659,7 +702,7 @@ lenet_relu_real lenet_relu_forward_train(void *state, int n, const lenet_relu_re
     }
     /* max_pool -> f32[batch 256, 16, 5, 5], lenet_relu.dlm line 13 */
     {
-    pool_max_fwd(((lenet_relu_real *)(ar + 2842624)), ((lenet_relu_real *)(ar + 1204224)), NULL, n * 16, 10, 10, 5, 5, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_1(((lenet_relu_real *)(ar + 2842624)), ((lenet_relu_real *)(ar + 1204224)), n);
     }
     /* matmul -> f32[batch 256, 120], lenet_relu.dlm line 15 */
     {
@@ -854,7 +897,7 @@ void lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int
     }
     /* max_pool_dx -> f32[batch 256, 16, 10, 10], lenet_relu.dlm line 13 */
     {
-    pool_max_dx(((lenet_relu_real *)(ar + 2842624)), ((lenet_relu_real *)(ar + 1982464)), ((lenet_relu_real *)(ar + 9633792)), n * 16, 10, 10, 5, 5, 2, 2, 2, 2, 0, 0);
+    max_pool_dx_0(((lenet_relu_real *)(ar + 2842624)), ((lenet_relu_real *)(ar + 1982464)), ((lenet_relu_real *)(ar + 9633792)), n);
     }
     /* mul -> f32[batch 256, 16, 10, 10], lenet_relu.dlm line 12 */
     {
@@ -886,7 +929,7 @@ void lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int
     }
     /* max_pool_dx -> f32[batch 256, 6, 28, 28], lenet_relu.dlm line 11 */
     {
-    pool_max_dx(((lenet_relu_real *)(ar + 4816896)), ((lenet_relu_real *)(ar + 1850688)), ((lenet_relu_real *)(ar + 9633792)), n * 6, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0);
+    max_pool_dx_1(((lenet_relu_real *)(ar + 4816896)), ((lenet_relu_real *)(ar + 1850688)), ((lenet_relu_real *)(ar + 9633792)), n);
     }
     /* mul -> f32[batch 256, 6, 28, 28], lenet_relu.dlm line 10 */
     {
@@ -1042,7 +1085,7 @@ lenet_relu_real lenet_relu_evaluate(void *state, int n, const lenet_relu_real *x
     }
     /* max_pool -> f32[batch 256, 6, 14, 14], lenet_relu.dlm line 11 */
     {
-    pool_max_fwd(((lenet_relu_real *)(ar + 4816896)), ((lenet_relu_real *)(ar + 0)), NULL, n * 6, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_0(((lenet_relu_real *)(ar + 4816896)), ((lenet_relu_real *)(ar + 0)), n);
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet_relu.dlm line 12 */
     {
@@ -1061,7 +1104,7 @@ lenet_relu_real lenet_relu_evaluate(void *state, int n, const lenet_relu_real *x
     }
     /* max_pool -> f32[batch 256, 16, 5, 5], lenet_relu.dlm line 13 */
     {
-    pool_max_fwd(((lenet_relu_real *)(ar + 2842624)), ((lenet_relu_real *)(ar + 0)), NULL, n * 16, 10, 10, 5, 5, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_1(((lenet_relu_real *)(ar + 2842624)), ((lenet_relu_real *)(ar + 0)), n);
     }
     /* matmul -> f32[batch 256, 120], lenet_relu.dlm line 15 */
     {

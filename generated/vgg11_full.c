@@ -43,6 +43,251 @@ static void gemm(int ta, int tb, int m, int n, int k, const vgg11_full_real *a, 
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
+/* max_pool forward, vgg11_full.dlm line 27: 2x2 windows that tile the planes of [n, 64, 224, 224] into 112x112. */
+static void max_pool_fwd_0(const vgg11_full_real *restrict x, vgg11_full_real *restrict y, int64_t n) {
+    VGG11_FULL_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 64; pl++)
+        for (int p = 0; p < 112; p++) {
+            const vgg11_full_real *top = x + (pl * 224 + p * 2) * 224;
+            int64_t o = (pl * 112 + p) * 112;
+            for (int q = 0; q < 112; q++) {
+                vgg11_full_real best = top[q * 2];
+                best = top[q * 2 + 1] > best ? top[q * 2 + 1] : best;
+                best = top[q * 2 + 224] > best ? top[q * 2 + 224] : best;
+                best = top[q * 2 + 225] > best ? top[q * 2 + 225] : best;
+                y[o + q] = best;
+            }
+        }
+}
+
+/* max_pool forward, vgg11_full.dlm line 27: 2x2 windows that tile the planes of [n, 128, 112, 112] into 56x56. */
+static void max_pool_fwd_1(const vgg11_full_real *restrict x, vgg11_full_real *restrict y, int64_t n) {
+    VGG11_FULL_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 128; pl++)
+        for (int p = 0; p < 56; p++) {
+            const vgg11_full_real *top = x + (pl * 112 + p * 2) * 112;
+            int64_t o = (pl * 56 + p) * 56;
+            for (int q = 0; q < 56; q++) {
+                vgg11_full_real best = top[q * 2];
+                best = top[q * 2 + 1] > best ? top[q * 2 + 1] : best;
+                best = top[q * 2 + 112] > best ? top[q * 2 + 112] : best;
+                best = top[q * 2 + 113] > best ? top[q * 2 + 113] : best;
+                y[o + q] = best;
+            }
+        }
+}
+
+/* max_pool forward, vgg11_full.dlm line 27: 2x2 windows that tile the planes of [n, 256, 56, 56] into 28x28. */
+static void max_pool_fwd_2(const vgg11_full_real *restrict x, vgg11_full_real *restrict y, int64_t n) {
+    VGG11_FULL_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 256; pl++)
+        for (int p = 0; p < 28; p++) {
+            const vgg11_full_real *top = x + (pl * 56 + p * 2) * 56;
+            int64_t o = (pl * 28 + p) * 28;
+            for (int q = 0; q < 28; q++) {
+                vgg11_full_real best = top[q * 2];
+                best = top[q * 2 + 1] > best ? top[q * 2 + 1] : best;
+                best = top[q * 2 + 56] > best ? top[q * 2 + 56] : best;
+                best = top[q * 2 + 57] > best ? top[q * 2 + 57] : best;
+                y[o + q] = best;
+            }
+        }
+}
+
+/* max_pool forward, vgg11_full.dlm line 27: 2x2 windows that tile the planes of [n, 512, 28, 28] into 14x14. */
+static void max_pool_fwd_3(const vgg11_full_real *restrict x, vgg11_full_real *restrict y, int64_t n) {
+    VGG11_FULL_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 512; pl++)
+        for (int p = 0; p < 14; p++) {
+            const vgg11_full_real *top = x + (pl * 28 + p * 2) * 28;
+            int64_t o = (pl * 14 + p) * 14;
+            for (int q = 0; q < 14; q++) {
+                vgg11_full_real best = top[q * 2];
+                best = top[q * 2 + 1] > best ? top[q * 2 + 1] : best;
+                best = top[q * 2 + 28] > best ? top[q * 2 + 28] : best;
+                best = top[q * 2 + 29] > best ? top[q * 2 + 29] : best;
+                y[o + q] = best;
+            }
+        }
+}
+
+/* max_pool forward, vgg11_full.dlm line 27: 2x2 windows that tile the planes of [n, 512, 14, 14] into 7x7. */
+static void max_pool_fwd_4(const vgg11_full_real *restrict x, vgg11_full_real *restrict y, int64_t n) {
+    VGG11_FULL_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 512; pl++)
+        for (int p = 0; p < 7; p++) {
+            const vgg11_full_real *top = x + (pl * 14 + p * 2) * 14;
+            int64_t o = (pl * 7 + p) * 7;
+            for (int q = 0; q < 7; q++) {
+                vgg11_full_real best = top[q * 2];
+                best = top[q * 2 + 1] > best ? top[q * 2 + 1] : best;
+                best = top[q * 2 + 14] > best ? top[q * 2 + 14] : best;
+                best = top[q * 2 + 15] > best ? top[q * 2 + 15] : best;
+                y[o + q] = best;
+            }
+        }
+}
+
+/* max_pool backward, vgg11_full.dlm line 27: 2x2 windows that tile the planes of [n, 512, 14, 14] into 7x7; the gradient goes to each window's first maximum. */
+static void max_pool_dx_0(const vgg11_full_real *restrict x, const vgg11_full_real *restrict dy, vgg11_full_real *restrict dx, int64_t n) {
+    VGG11_FULL_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 512; pl++)
+        for (int p = 0; p < 7; p++) {
+            const vgg11_full_real *top = x + (pl * 14 + p * 2) * 14;
+            int64_t o = (pl * 7 + p) * 7;
+            vgg11_full_real *out = dx + (pl * 14 + p * 2) * 14;
+            for (int q = 0; q < 7; q++) {
+                vgg11_full_real best = top[q * 2];
+                int64_t arg = q * 2;
+                if (top[q * 2 + 1] > best) {
+                    best = top[q * 2 + 1];
+                    arg = q * 2 + 1;
+                }
+                if (top[q * 2 + 14] > best) {
+                    best = top[q * 2 + 14];
+                    arg = q * 2 + 14;
+                }
+                if (top[q * 2 + 15] > best) {
+                    best = top[q * 2 + 15];
+                    arg = q * 2 + 15;
+                }
+                out[q * 2] = 0;
+                out[q * 2 + 1] = 0;
+                out[q * 2 + 14] = 0;
+                out[q * 2 + 15] = 0;
+                out[arg] = dy[o + q];
+            }
+        }
+}
+
+/* max_pool backward, vgg11_full.dlm line 27: 2x2 windows that tile the planes of [n, 512, 28, 28] into 14x14; the gradient goes to each window's first maximum. */
+static void max_pool_dx_1(const vgg11_full_real *restrict x, const vgg11_full_real *restrict dy, vgg11_full_real *restrict dx, int64_t n) {
+    VGG11_FULL_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 512; pl++)
+        for (int p = 0; p < 14; p++) {
+            const vgg11_full_real *top = x + (pl * 28 + p * 2) * 28;
+            int64_t o = (pl * 14 + p) * 14;
+            vgg11_full_real *out = dx + (pl * 28 + p * 2) * 28;
+            for (int q = 0; q < 14; q++) {
+                vgg11_full_real best = top[q * 2];
+                int64_t arg = q * 2;
+                if (top[q * 2 + 1] > best) {
+                    best = top[q * 2 + 1];
+                    arg = q * 2 + 1;
+                }
+                if (top[q * 2 + 28] > best) {
+                    best = top[q * 2 + 28];
+                    arg = q * 2 + 28;
+                }
+                if (top[q * 2 + 29] > best) {
+                    best = top[q * 2 + 29];
+                    arg = q * 2 + 29;
+                }
+                out[q * 2] = 0;
+                out[q * 2 + 1] = 0;
+                out[q * 2 + 28] = 0;
+                out[q * 2 + 29] = 0;
+                out[arg] = dy[o + q];
+            }
+        }
+}
+
+/* max_pool backward, vgg11_full.dlm line 27: 2x2 windows that tile the planes of [n, 256, 56, 56] into 28x28; the gradient goes to each window's first maximum. */
+static void max_pool_dx_2(const vgg11_full_real *restrict x, const vgg11_full_real *restrict dy, vgg11_full_real *restrict dx, int64_t n) {
+    VGG11_FULL_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 256; pl++)
+        for (int p = 0; p < 28; p++) {
+            const vgg11_full_real *top = x + (pl * 56 + p * 2) * 56;
+            int64_t o = (pl * 28 + p) * 28;
+            vgg11_full_real *out = dx + (pl * 56 + p * 2) * 56;
+            for (int q = 0; q < 28; q++) {
+                vgg11_full_real best = top[q * 2];
+                int64_t arg = q * 2;
+                if (top[q * 2 + 1] > best) {
+                    best = top[q * 2 + 1];
+                    arg = q * 2 + 1;
+                }
+                if (top[q * 2 + 56] > best) {
+                    best = top[q * 2 + 56];
+                    arg = q * 2 + 56;
+                }
+                if (top[q * 2 + 57] > best) {
+                    best = top[q * 2 + 57];
+                    arg = q * 2 + 57;
+                }
+                out[q * 2] = 0;
+                out[q * 2 + 1] = 0;
+                out[q * 2 + 56] = 0;
+                out[q * 2 + 57] = 0;
+                out[arg] = dy[o + q];
+            }
+        }
+}
+
+/* max_pool backward, vgg11_full.dlm line 27: 2x2 windows that tile the planes of [n, 128, 112, 112] into 56x56; the gradient goes to each window's first maximum. */
+static void max_pool_dx_3(const vgg11_full_real *restrict x, const vgg11_full_real *restrict dy, vgg11_full_real *restrict dx, int64_t n) {
+    VGG11_FULL_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 128; pl++)
+        for (int p = 0; p < 56; p++) {
+            const vgg11_full_real *top = x + (pl * 112 + p * 2) * 112;
+            int64_t o = (pl * 56 + p) * 56;
+            vgg11_full_real *out = dx + (pl * 112 + p * 2) * 112;
+            for (int q = 0; q < 56; q++) {
+                vgg11_full_real best = top[q * 2];
+                int64_t arg = q * 2;
+                if (top[q * 2 + 1] > best) {
+                    best = top[q * 2 + 1];
+                    arg = q * 2 + 1;
+                }
+                if (top[q * 2 + 112] > best) {
+                    best = top[q * 2 + 112];
+                    arg = q * 2 + 112;
+                }
+                if (top[q * 2 + 113] > best) {
+                    best = top[q * 2 + 113];
+                    arg = q * 2 + 113;
+                }
+                out[q * 2] = 0;
+                out[q * 2 + 1] = 0;
+                out[q * 2 + 112] = 0;
+                out[q * 2 + 113] = 0;
+                out[arg] = dy[o + q];
+            }
+        }
+}
+
+/* max_pool backward, vgg11_full.dlm line 27: 2x2 windows that tile the planes of [n, 64, 224, 224] into 112x112; the gradient goes to each window's first maximum. */
+static void max_pool_dx_4(const vgg11_full_real *restrict x, const vgg11_full_real *restrict dy, vgg11_full_real *restrict dx, int64_t n) {
+    VGG11_FULL_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 64; pl++)
+        for (int p = 0; p < 112; p++) {
+            const vgg11_full_real *top = x + (pl * 224 + p * 2) * 224;
+            int64_t o = (pl * 112 + p) * 112;
+            vgg11_full_real *out = dx + (pl * 224 + p * 2) * 224;
+            for (int q = 0; q < 112; q++) {
+                vgg11_full_real best = top[q * 2];
+                int64_t arg = q * 2;
+                if (top[q * 2 + 1] > best) {
+                    best = top[q * 2 + 1];
+                    arg = q * 2 + 1;
+                }
+                if (top[q * 2 + 224] > best) {
+                    best = top[q * 2 + 224];
+                    arg = q * 2 + 224;
+                }
+                if (top[q * 2 + 225] > best) {
+                    best = top[q * 2 + 225];
+                    arg = q * 2 + 225;
+                }
+                out[q * 2] = 0;
+                out[q * 2 + 1] = 0;
+                out[q * 2 + 224] = 0;
+                out[q * 2 + 225] = 0;
+                out[arg] = dy[o + q];
+            }
+        }
+}
+
 /* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
  * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window
  * overhangs the padding. */
@@ -138,61 +383,6 @@ static void conv2d_dw(const vgg11_full_real *x, vgg11_full_real *dw, const vgg11
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
         for (int64_t i = 0; i < g; i++)
             gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);
-    }
-}
-
-/* Pooling over planes = n * C of H x W into P x Q; max pooling pads with -inf, average pooling
- * counts the padding (PyTorch's defaults). Backward recomputes the argmax from x. */
-static void pool_max_fwd(const vgg11_full_real *x, vgg11_full_real *y, vgg11_full_real *dx, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t R, int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    (void)dx;
-    VGG11_FULL_PARALLEL_FOR
-    for (int64_t pl = 0; pl < planes; pl++) {
-        for (int64_t p = 0; p < P; p++) {
-            int64_t top = p * sh - ph;
-            int64_t r0 = top < 0 ? -top : 0, r1 = H - top < R ? H - top : R;
-            for (int64_t q = 0; q < Q; q++) {
-                int64_t left = q * sw - pw;
-                int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
-                vgg11_full_real best = -INFINITY;
-                int64_t at = -1;
-                for (int64_t r = r0; r < r1; r++)
-                    for (int64_t s = s0; s < s1; s++) {
-                        int64_t i = (pl * H + top + r) * W + left + s;
-                        if (x[i] > best || at < 0) {
-                            best = x[i];
-                            at = i;
-                        }
-                    }
-                y[(pl * P + p) * Q + q] = best;
-            }
-        }
-    }
-}
-static void pool_max_dx(const vgg11_full_real *x, const vgg11_full_real *y, vgg11_full_real *dx, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t R, int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
-    VGG11_FULL_PARALLEL_FOR
-    for (int64_t pl = 0; pl < planes; pl++) {
-        for (int64_t i = 0; i < H * W; i++)
-            dx[pl * H * W + i] = 0;
-        for (int64_t p = 0; p < P; p++) {
-            int64_t top = p * sh - ph;
-            int64_t r0 = top < 0 ? -top : 0, r1 = H - top < R ? H - top : R;
-            for (int64_t q = 0; q < Q; q++) {
-                int64_t left = q * sw - pw;
-                int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
-                vgg11_full_real best = -INFINITY;
-                int64_t at = -1;
-                for (int64_t r = r0; r < r1; r++)
-                    for (int64_t s = s0; s < s1; s++) {
-                        int64_t i = (pl * H + top + r) * W + left + s;
-                        if (x[i] > best || at < 0) {
-                            best = x[i];
-                            at = i;
-                        }
-                    }
-                if (at >= 0)
-                    dx[at] += y[(pl * P + p) * Q + q];
-            }
-        }
     }
 }
 
@@ -439,7 +629,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* max_pool -> f32[batch 128, 64, 112, 112], vgg11_full.dlm line 27 */
     {
-    pool_max_fwd(((vgg11_full_real *)(ar + 1644167168)), ((vgg11_full_real *)(ar + 0)), NULL, n * 64, 224, 224, 112, 112, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_0(((vgg11_full_real *)(ar + 1644167168)), ((vgg11_full_real *)(ar + 0)), n);
     }
     /* conv2d -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
@@ -458,7 +648,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* max_pool -> f32[batch 128, 128, 56, 56], vgg11_full.dlm line 27 */
     {
-    pool_max_fwd(((vgg11_full_real *)(ar + 1233125376)), ((vgg11_full_real *)(ar + 0)), NULL, n * 128, 112, 112, 56, 56, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_1(((vgg11_full_real *)(ar + 1233125376)), ((vgg11_full_real *)(ar + 0)), n);
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -492,7 +682,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* max_pool -> f32[batch 128, 256, 28, 28], vgg11_full.dlm line 27 */
     {
-    pool_max_fwd(((vgg11_full_real *)(ar + 411041792)), ((vgg11_full_real *)(ar + 0)), NULL, n * 256, 56, 56, 28, 28, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_2(((vgg11_full_real *)(ar + 411041792)), ((vgg11_full_real *)(ar + 0)), n);
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -526,7 +716,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* max_pool -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 27 */
     {
-    pool_max_fwd(((vgg11_full_real *)(ar + 205520896)), ((vgg11_full_real *)(ar + 0)), NULL, n * 512, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_3(((vgg11_full_real *)(ar + 205520896)), ((vgg11_full_real *)(ar + 0)), n);
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -560,7 +750,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* max_pool -> f32[batch 128, 512, 7, 7], vgg11_full.dlm line 27 */
     {
-    pool_max_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(ar + 51380224)), NULL, n * 512, 14, 14, 7, 7, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_4(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(ar + 51380224)), n);
     }
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 39 */
     {
@@ -627,7 +817,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* max_pool -> f32[batch 128, 64, 112, 112], vgg11_full.dlm line 27 */
     {
-    pool_max_fwd(((vgg11_full_real *)(ar + 1644167168)), ((vgg11_full_real *)(ar + 0)), NULL, n * 64, 224, 224, 112, 112, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_0(((vgg11_full_real *)(ar + 1644167168)), ((vgg11_full_real *)(ar + 0)), n);
     }
     /* conv2d -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
@@ -646,7 +836,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* max_pool -> f32[batch 128, 128, 56, 56], vgg11_full.dlm line 27 */
     {
-    pool_max_fwd(((vgg11_full_real *)(ar + 3288334336)), ((vgg11_full_real *)(ar + 411041792)), NULL, n * 128, 112, 112, 56, 56, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_1(((vgg11_full_real *)(ar + 3288334336)), ((vgg11_full_real *)(ar + 411041792)), n);
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -680,7 +870,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* max_pool -> f32[batch 128, 256, 28, 28], vgg11_full.dlm line 27 */
     {
-    pool_max_fwd(((vgg11_full_real *)(ar + 4110417920)), ((vgg11_full_real *)(ar + 616562688)), NULL, n * 256, 56, 56, 28, 28, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_2(((vgg11_full_real *)(ar + 4110417920)), ((vgg11_full_real *)(ar + 616562688)), n);
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -714,7 +904,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* max_pool -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 27 */
     {
-    pool_max_fwd(((vgg11_full_real *)(ar + 4521459712)), ((vgg11_full_real *)(ar + 719323136)), NULL, n * 512, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_3(((vgg11_full_real *)(ar + 4521459712)), ((vgg11_full_real *)(ar + 719323136)), n);
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -748,7 +938,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* max_pool -> f32[batch 128, 512, 7, 7], vgg11_full.dlm line 27 */
     {
-    pool_max_fwd(((vgg11_full_real *)(ar + 873463808)), ((vgg11_full_real *)(ar + 770703360)), NULL, n * 512, 14, 14, 7, 7, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_4(((vgg11_full_real *)(ar + 873463808)), ((vgg11_full_real *)(ar + 770703360)), n);
     }
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 39 */
     {
@@ -957,7 +1147,7 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* max_pool_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 27 */
     {
-    pool_max_dx(((vgg11_full_real *)(ar + 873463808)), ((vgg11_full_real *)(ar + 794213376)), ((vgg11_full_real *)(ar + 5138022400)), n * 512, 14, 14, 7, 7, 2, 2, 2, 2, 0, 0);
+    max_pool_dx_0(((vgg11_full_real *)(ar + 873463808)), ((vgg11_full_real *)(ar + 794213376)), ((vgg11_full_real *)(ar + 5138022400)), n);
     }
     /* mul -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -1017,7 +1207,7 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* max_pool_dx -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 27 */
     {
-    pool_max_dx(((vgg11_full_real *)(ar + 4521459712)), ((vgg11_full_real *)(ar + 794213376)), ((vgg11_full_real *)(ar + 5138022400)), n * 512, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0);
+    max_pool_dx_1(((vgg11_full_real *)(ar + 4521459712)), ((vgg11_full_real *)(ar + 794213376)), ((vgg11_full_real *)(ar + 5138022400)), n);
     }
     /* mul -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -1077,7 +1267,7 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* max_pool_dx -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 27 */
     {
-    pool_max_dx(((vgg11_full_real *)(ar + 4110417920)), ((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(ar + 5138022400)), n * 256, 56, 56, 28, 28, 2, 2, 2, 2, 0, 0);
+    max_pool_dx_2(((vgg11_full_real *)(ar + 4110417920)), ((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(ar + 5138022400)), n);
     }
     /* mul -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -1137,7 +1327,7 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* max_pool_dx -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 27 */
     {
-    pool_max_dx(((vgg11_full_real *)(ar + 3288334336)), ((vgg11_full_real *)(ar + 991952896)), ((vgg11_full_real *)(ar + 5138022400)), n * 128, 112, 112, 56, 56, 2, 2, 2, 2, 0, 0);
+    max_pool_dx_3(((vgg11_full_real *)(ar + 3288334336)), ((vgg11_full_real *)(ar + 991952896)), ((vgg11_full_real *)(ar + 5138022400)), n);
     }
     /* mul -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
@@ -1169,7 +1359,7 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     }
     /* max_pool_dx -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 27 */
     {
-    pool_max_dx(((vgg11_full_real *)(ar + 1644167168)), ((vgg11_full_real *)(ar + 991952896)), ((vgg11_full_real *)(ar + 5138022400)), n * 64, 224, 224, 112, 112, 2, 2, 2, 2, 0, 0);
+    max_pool_dx_4(((vgg11_full_real *)(ar + 1644167168)), ((vgg11_full_real *)(ar + 991952896)), ((vgg11_full_real *)(ar + 5138022400)), n);
     }
     /* mul -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
@@ -1443,7 +1633,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* max_pool -> f32[batch 128, 64, 112, 112], vgg11_full.dlm line 27 */
     {
-    pool_max_fwd(((vgg11_full_real *)(ar + 1644167168)), ((vgg11_full_real *)(ar + 0)), NULL, n * 64, 224, 224, 112, 112, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_0(((vgg11_full_real *)(ar + 1644167168)), ((vgg11_full_real *)(ar + 0)), n);
     }
     /* conv2d -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
@@ -1462,7 +1652,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* max_pool -> f32[batch 128, 128, 56, 56], vgg11_full.dlm line 27 */
     {
-    pool_max_fwd(((vgg11_full_real *)(ar + 1233125376)), ((vgg11_full_real *)(ar + 0)), NULL, n * 128, 112, 112, 56, 56, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_1(((vgg11_full_real *)(ar + 1233125376)), ((vgg11_full_real *)(ar + 0)), n);
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -1496,7 +1686,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* max_pool -> f32[batch 128, 256, 28, 28], vgg11_full.dlm line 27 */
     {
-    pool_max_fwd(((vgg11_full_real *)(ar + 411041792)), ((vgg11_full_real *)(ar + 0)), NULL, n * 256, 56, 56, 28, 28, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_2(((vgg11_full_real *)(ar + 411041792)), ((vgg11_full_real *)(ar + 0)), n);
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -1530,7 +1720,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* max_pool -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 27 */
     {
-    pool_max_fwd(((vgg11_full_real *)(ar + 205520896)), ((vgg11_full_real *)(ar + 0)), NULL, n * 512, 28, 28, 14, 14, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_3(((vgg11_full_real *)(ar + 205520896)), ((vgg11_full_real *)(ar + 0)), n);
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -1564,7 +1754,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* max_pool -> f32[batch 128, 512, 7, 7], vgg11_full.dlm line 27 */
     {
-    pool_max_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(ar + 51380224)), NULL, n * 512, 14, 14, 7, 7, 2, 2, 2, 2, 0, 0);
+    max_pool_fwd_4(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(ar + 51380224)), n);
     }
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 39 */
     {

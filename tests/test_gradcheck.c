@@ -337,6 +337,23 @@ static void test_grad_pool(void) {
     gradcheck("gc_pool", text, "F(x,X)", 3, "");
 }
 
+/* Pooling whose windows tile the image (LeNet's 2x2) has functions of its own, with every window element written
+ * out: non-square windows, max and average, forward and backward. */
+static void test_grad_pool_tiled(void) {
+    gradcheck("gc_pool_tiled",
+              "input x: f32[batch, 2, 6, 9]\n"
+              "h = x |> conv2d(3, kernel=3, padding=1) |> tanh\n"
+              "a = h |> max_pool((2, 3), stride=(2, 3))\n"
+              "b = h |> avg_pool((3, 3), stride=3)\n"
+              "output a\n"
+              "train {\n"
+              "    loss = mean(a * a) + mean(b * b)\n"
+              "    optimizer = sgd(lr = 0.1)\n"
+              "    batch = 3\n"
+              "}\n",
+              "F(x,X)", 3, "");
+}
+
 /* Dropout: the masks are a function of the step counter, so forward_train repeats itself between steps. The
  * constants after it have different node ids in the training and the inference graph (the masks are only in the
  * first), which once gave two C constants one name. */
@@ -810,6 +827,7 @@ int main(void) {
     CU_add_test(g, "conv2d direct kernels: partial channel blocks and column tiles, strides, dx as a convolution",
                 test_grad_conv_direct);
     CU_add_test(g, "max_pool and avg_pool with stride and padding", test_grad_pool);
+    CU_add_test(g, "max_pool and avg_pool whose windows tile the image", test_grad_pool_tiled);
     CU_add_test(g, "dropout", test_grad_dropout);
     CU_add_test(g, "bounded while loop, tied layer, const", test_grad_while_tied);
     CU_add_test(g, "library losses and a gradient inside the loss", test_grad_losses_second_order);
