@@ -5,8 +5,9 @@ usage: embed_bench.py RESULTS_DIR [--markdown]
 
 Reads dlc.jsonl (bench/embed_bench.c: one latency and one throughput line per model and build) and torch.jsonl
 (bench/torch_peer.py --no-train). Ratios are speed-ups over PyTorch: torch latency / dlc latency, and dlc
-throughput / torch throughput, so above 1 means dlc is faster. The spread column is the range of the per-repeat
-medians over their median, a measure of how noisy the machine was.
+throughput / torch throughput, so above 1 means dlc is faster; a throughput ratio is shown only when both sides
+ran the same batch size (256 for LeNet and the MLP, BIG_BATCH for AlexNet and VGG-11). The spread column is half
+the range of the per-repeat medians over their median, a measure of how noisy the machine was.
 """
 import json
 import sys
@@ -27,6 +28,11 @@ def spread(runs):
     return f"±{50 * (runs[-1] - runs[0]) / mid:.0f}%"
 
 
+def digits(r):
+    """Decimals for a throughput: one below 1,000 examples/s (AlexNet's), none above."""
+    return 1 if r["infer_examples_per_second"] < 1000 else 0
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     markdown = "--markdown" in sys.argv
@@ -38,7 +44,7 @@ def main():
 
     rows = []
     header = ["model", "build", "b1 latency µs", "p10-p90 µs", "spread", "vs torch",
-              "b256 ex/s", "spread", "vs torch"]
+              "batch", "ex/s", "spread", "vs torch"]
     models = list(dict.fromkeys(r["model"] for r in dlc))
     for m in models:
         t = torch.get(m)
@@ -48,20 +54,21 @@ def main():
                        None)
             row = [m, f"dlc {variant}"]
             if lat:
-                row += [f"{lat['infer_latency_us']:.1f}", f"{lat['p10_us']:.1f}-{lat['p90_us']:.1f}", spread(lat["runs"]),
-                        f"{t['infer_latency_us'] / lat['infer_latency_us']:.1f}x" if t else ""]
+                row += [f"{lat['infer_latency_us']:,.1f}", f"{lat['p10_us']:,.1f}-{lat['p90_us']:,.1f}",
+                        spread(lat["runs"]), f"{t['infer_latency_us'] / lat['infer_latency_us']:.2f}x" if t else ""]
             else:
                 row += ["", "", "", ""]
             if thr:
-                row += [f"{thr['infer_examples_per_second']:,.0f}", spread(thr["runs"]),
-                        f"{thr['infer_examples_per_second'] / t['infer_examples_per_second']:.2f}x" if t else ""]
+                same = t and t.get("infer_batch") == thr["batch"]
+                row += [str(thr["batch"]), f"{thr['infer_examples_per_second']:,.{digits(thr)}f}", spread(thr["runs"]),
+                        f"{thr['infer_examples_per_second'] / t['infer_examples_per_second']:.2f}x" if same else ""]
             else:
-                row += ["", "", ""]
+                row += ["", "", "", ""]
             rows.append(row)
         if t:
-            rows.append([m, "torch", f"{t['infer_latency_us']:.1f}", "", spread(t.get("infer_latency_us_runs")), "1",
-                         f"{t['infer_examples_per_second']:,.0f}", spread(t.get("infer_examples_per_second_runs")),
-                         "1"])
+            rows.append([m, "torch", f"{t['infer_latency_us']:,.1f}", "", spread(t.get("infer_latency_us_runs")), "1",
+                         str(t.get("infer_batch", "")), f"{t['infer_examples_per_second']:,.{digits(t)}f}",
+                         spread(t.get("infer_examples_per_second_runs")), "1"])
 
     env = (out / "env.txt").read_text() if (out / "env.txt").exists() else ""
     if markdown:
@@ -77,6 +84,8 @@ def main():
             print(fmt(r))
     print()
     print("one thread on both sides; medians over repeats; 'vs torch' above 1 means dlc is faster")
+    if any(r.get("weights") == "loaded" for r in dlc):
+        print("alexnet/vgg11: weights loaded at start-up with <name>_load (not baked in), BLAS build only")
     print(env.strip())
 
 

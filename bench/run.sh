@@ -11,6 +11,16 @@
 #   PY           python with torch (Debian's, not the one on PATH) [/usr/bin/python3]
 #   OUT          results directory              [ROOT/bench/out/<timestamp>]
 #   SKIP_TORCH=1 / SKIP_DLC=1  skip one side
+#   SKIP_GEMM=1  skip the BLAS-at-the-network's-shapes step (below)
+#   GEMM_BUDGET  seconds of timed calls per recorded shape              [0.2]
+#   GEMM_PEAK    side of the square sgemm shown for context            [2048]
+#   DATA         Fashion-MNIST folder               [$FASHION_MNIST or /usr/share/datasets/fashion-mnist]
+#
+# The BLAS step, per model and thread count: the trainer runs once more (the same examples) with
+# bench/gemm_shapes.c preloaded, which records every cblas_sgemm/sgemv call's shape, count and time; its test set
+# is a single image, so the BLAS time is the training steps'. bench/gemm_replay.c then times each shape alone.
+# The table shows OpenBLAS's rate at the network's own shapes, dlc's GFLOP/s as a fraction of it, and the share
+# of the step spent in BLAS calls (README.md).
 #
 # OPENBLAS_CORETYPE is passed through unchanged to both sides; it matters
 # (see README.md).  Compare e.g.
@@ -25,6 +35,9 @@ MODELS=${MODELS:-"softmax mlp lenet alexnet vgg11"}
 THREADS=${THREADS:-"1 2"}
 REPEAT=${REPEAT:-3}
 BIG_BATCHES=${BIG_BATCHES:-4}
+GEMM_BUDGET=${GEMM_BUDGET:-0.2}
+GEMM_PEAK=${GEMM_PEAK:-2048}
+DATA=${DATA:-${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}}
 OUT=${OUT:-$ROOT/bench/out/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 
@@ -47,6 +60,7 @@ train_examples() {
 
 echo "# dlc bench  $(date -Is)  host=$(hostname)  cpus=$(nproc)" | tee "$OUT/env.txt"
 echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-<unset>}  results in $OUT" | tee -a "$OUT/env.txt"
+echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/env.txt"
 
 # ----------------------------------------------------------------------------
 # PyTorch peer: one JSON line per (model, threads) into torch.jsonl.
@@ -88,15 +102,65 @@ run_dlc() { # model threads
             --report "$OUT/dlc-$model-t$threads-r$r.json" --quiet
     done
 }
+
+# ----------------------------------------------------------------------------
+# BLAS at the network's own shapes (SKIP_GEMM=1 skips it).
+# ----------------------------------------------------------------------------
+GEMM=$OUT/gemm
+setup_gemm() {
+    mkdir -p "$GEMM/data"
+    cc -std=c11 -O2 -Wall -Wextra -shared -fPIC "$ROOT/bench/gemm_shapes.c" -o "$GEMM/gemm_shapes.so" -ldl
+    cc -std=c11 -O2 -Wall -Wextra "$ROOT/bench/gemm_replay.c" -o "$GEMM/gemm_replay" -lopenblas
+    # The training set as it is, and a test set of one blank image, so that the trainer's evaluation adds
+    # almost nothing to the BLAS calls recorded (an IDX file cannot hold zero images).
+    local name
+    for name in train-images-idx3-ubyte train-labels-idx1-ubyte; do
+        if [[ -e $DATA/$name ]]; then ln -sf "$DATA/$name" "$GEMM/data/"; else ln -sf "$DATA/$name.gz" "$GEMM/data/"; fi
+    done
+    { printf '\x00\x00\x08\x03\x00\x00\x00\x01\x00\x00\x00\x1c\x00\x00\x00\x1c'; head -c 784 /dev/zero; } \
+        > "$GEMM/data/t10k-images-idx3-ubyte"
+    printf '\x00\x00\x08\x01\x00\x00\x00\x01\x00' > "$GEMM/data/t10k-labels-idx1-ubyte"
+}
+
+run_gemm() { # model threads
+    local model=$1 threads=$2
+    local bin="$BUILD/models/$model-train" base="$OUT/gemm-$model-t$threads"
+    [[ -x $bin ]] || return 0
+    local examples
+    examples=$(train_examples "$model")
+    ((examples <= 60000)) || examples=60000
+    GEMM_SHAPES_OUT=$base.shapes LD_PRELOAD="$GEMM/gemm_shapes.so${LD_PRELOAD:+ $LD_PRELOAD}" \
+        OPENBLAS_NUM_THREADS=$threads "$bin" --epochs 1 --limit "$examples" --threads "$threads" \
+        --data "$GEMM/data" --report "$base.report.json" --quiet
+    if ! grep -q '^sg' "$base.shapes" 2>/dev/null; then
+        echo "  gemm: the shim saw no BLAS calls from $bin (OpenBLAS linked statically?); skipping" >&2
+        return 0
+    fi
+    if ! OPENBLAS_NUM_THREADS=$threads "$GEMM/gemm_replay" shapes "$base.shapes" "$threads" "$GEMM_BUDGET" \
+        "$examples" > "$base.json"; then
+        echo "  gemm: replaying $base.shapes failed" >&2
+        rm -f "$base.json"
+    fi
+}
+
+if [[ ${SKIP_DLC:-0} != 1 && ${SKIP_GEMM:-0} != 1 ]]; then
+    setup_gemm
+    for threads in $THREADS; do
+        OPENBLAS_NUM_THREADS=$threads "$GEMM/gemm_replay" peak "$GEMM_PEAK" "$threads" 1 > "$OUT/gemm-peak-t$threads.json"
+    done
+fi
 # ============================================================================
 
 for model in $MODELS; do
     for threads in $THREADS; do
         echo "running $model threads=$threads ..." >&2
         [[ ${SKIP_DLC:-0} == 1 ]] || run_dlc "$model" "$threads"
+        [[ ${SKIP_DLC:-0} == 1 || ${SKIP_GEMM:-0} == 1 ]] || run_gemm "$model" "$threads"
         [[ ${SKIP_TORCH:-0} == 1 ]] || run_torch "$model" "$threads"
     done
 done
+
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/env.txt"
 
 echo
 "$PY" "$ROOT/bench/table.py" "$OUT" | tee "$OUT/table.txt"

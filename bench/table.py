@@ -6,8 +6,30 @@ Inputs (written by run.sh into RESULTS_DIR):
                                 torch_peer.py
   dlc-<model>-t<T>-r<R>.json    dlc trainer reports (key examples_per_second),
                                 one per repeat; the median is used
+  dlc-flops-<model>.txt         FLOPs per training example from `dlc check`
+  gemm-<model>-t<T>.json        bench/gemm_replay.c: OpenBLAS's rate at the
+                                calls the trainer made, each timed alone
+  gemm-<model>-t<T>.report.json the report of the trainer run that recorded
+                                them (bench/gemm_shapes.c preloaded)
+  gemm-peak-t<T>.json           the plain square sgemm, for context
 
-Usage: bench/table.py RESULTS_DIR [--markdown]
+The second table compares dlc with OpenBLAS at the network's own shapes:
+  sgemm GFLOP/s @shapes  sum(count * flops) / sum(count * isolated time) over
+                         the recorded calls (flops = 2mnk; 2mn for sgemv)
+  dlc/sgemm              dlc GFLOP/s over that: the whole training step
+                         against its matrix products alone at BLAS speed
+  BLAS share             seconds inside BLAS calls / seconds of training
+                         steps, in the recording run
+  in situ GFLOP/s        the same FLOPs over the time the calls took inside
+                         the trainer (cold caches, the trainer's memory)
+  gemm/check             BLAS FLOPs per example over dlc check's count
+  replay cpu/wall        CPU seconds per wall second while the shapes were
+                         timed: near the thread count, unless other
+                         processes took cores (then the rates are low) or
+                         OpenBLAS ran small products on fewer threads
+
+Usage: bench/table.py RESULTS_DIR [--markdown] [--shapes]
+  --shapes also lists every recorded call shape, by time in the trainer
 """
 
 import glob
@@ -58,10 +80,108 @@ def load_dlc_flops(results_dir):
     return flops
 
 
+def load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def load_gemm(results_dir):
+    """{(model, threads): (replay JSON, recording run's report or None)}."""
+    rows = {}
+    for path in glob.glob(os.path.join(results_dir, "gemm-*-t*.json")):
+        m = re.match(r"gemm-(.+)-t(\d+)\.json$", os.path.basename(path))
+        if not m or m.group(1) == "peak":
+            continue
+        replay = load_json(path)
+        if replay:
+            report = load_json(path[:-len(".json")] + ".report.json")
+            rows[(m.group(1), int(m.group(2)))] = (replay, report)
+    return rows
+
+
+def load_peaks(results_dir):
+    """[peak JSON] by thread count."""
+    peaks = (load_json(p) for p in glob.glob(os.path.join(results_dir, "gemm-peak-t*.json")))
+    return sorted((p for p in peaks if p), key=lambda p: p["threads"])
+
+
 def fmt(x, digits=0):
     if x is None:
         return "-"
     return f"{x:,.{digits}f}"
+
+
+def print_table(header, table, markdown):
+    if markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "|".join("---" for _ in header) + "|")
+        for row in table:
+            print("| " + " | ".join(row) + " |")
+        return
+    widths = [max(len(r[i]) for r in table + [header])
+              for i in range(len(header))]
+    line = "  ".join(h.ljust(w) if i < 2 else h.rjust(w)
+                     for i, (h, w) in enumerate(zip(header, widths)))
+    print(line)
+    print("-" * len(line))
+    for row in table:
+        print("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                        for i, (c, w) in enumerate(zip(row, widths))))
+
+
+def order_key(order):
+    return lambda k: (order.index(k[0]) if k[0] in order else 99, k[0], k[1])
+
+
+def gemm_table(keys, dlc_rows, dlc_flops, gemm_rows):
+    header = ["model", "thr", "dlc GFLOP/s", "sgemm GFLOP/s @shapes",
+              "dlc/sgemm", "BLAS share", "in situ GFLOP/s",
+              "in situ/alone", "gemm/check", "replay cpu/wall"]
+    table = []
+    for k in keys:
+        if k not in gemm_rows:
+            continue
+        g, report = gemm_rows[k]
+        d = dlc_rows.get(k)
+        dlc_gf = d * dlc_flops[k[0]] / 1e9 if d and k[0] in dlc_flops else None
+        at_shapes = g["sgemm_gflops_at_shapes"]
+        eps = report.get("examples_per_second") if report else None
+        share = (g["in_situ_seconds"] / (g["examples"] / eps)
+                 if eps and g["examples"] else None)
+        table.append([
+            k[0], str(k[1]),
+            fmt(dlc_gf, 1),
+            fmt(at_shapes, 1),
+            f"{dlc_gf / at_shapes:.0%}" if dlc_gf else "-",
+            f"{share:.0%}" if share is not None else "-",
+            fmt(g["in_situ_gflops"], 1),
+            f"{g['in_situ_gflops'] / at_shapes:.0%}",
+            f"{g['gemm_flops_per_example'] / dlc_flops[k[0]]:.2f}"
+            if k[0] in dlc_flops else "-",
+            fmt(g.get("cpu_per_wall"), 2),
+        ])
+    return header, table
+
+
+def shapes_listing(key, g):
+    """Every recorded shape of one run, by its time inside the trainer."""
+    print(f"\n{key[0]}, {key[1]} thread(s): {g['shapes']} shapes, "
+          f"{g['calls']:,} calls, {g['in_situ_seconds']:.3f} s in BLAS")
+    print(f"  {'fn':5} {'op':2} {'m':>6} {'n':>6} {'k':>6} {'ldb':>6} "
+          f"{'beta':>4} {'count':>7} {'time':>5} {'in situ GF/s':>12} "
+          f"{'alone GF/s':>10}")
+    total = g["in_situ_seconds"] or 1
+    for c in sorted(g["per_shape"], key=lambda c: -c["in_situ_s"]):
+        flops = 2 * c["m"] * c["n"] * (c["k"] if c["fn"] == "sgemm" else 1)
+        situ = flops * c["count"] / c["in_situ_s"] / 1e9 if c["in_situ_s"] else 0
+        alone = flops / c["isolated_s"] / 1e9 if c["isolated_s"] else 0
+        print(f"  {c['fn']:5} {c['ta'] + c['tb'].replace('-', ''):2} "
+              f"{c['m']:>6} {c['n']:>6} {c['k']:>6} {c['ldb']:>6} "
+              f"{c['beta']:>4g} {c['count']:>7} "
+              f"{c['in_situ_s'] / total:>5.0%} {situ:>12.1f} {alone:>10.1f}")
 
 
 def main():
@@ -72,10 +192,9 @@ def main():
     torch_rows = load_torch(os.path.join(results_dir, "torch.jsonl"))
     dlc_rows = load_dlc(results_dir)
     dlc_flops = load_dlc_flops(results_dir)
+    gemm_rows = load_gemm(results_dir)
     order = ["softmax", "mlp", "lenet", "alexnet", "vgg11"]
-    keys = sorted(set(torch_rows) | set(dlc_rows),
-                  key=lambda k: (order.index(k[0]) if k[0] in order else 99,
-                                 k[0], k[1]))
+    keys = sorted(set(torch_rows) | set(dlc_rows), key=order_key(order))
 
     header = ["model", "thr", "torch train ex/s", "dlc train ex/s",
               "dlc/torch", "dlc GFLOP/s", "torch GFLOP/s", "torch b1 lat us",
@@ -97,22 +216,28 @@ def main():
             fmt(t.get("infer_examples_per_second"),
                 1 if small else 0),
         ])
+    print_table(header, table, markdown)
 
-    if markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "|".join("---" for _ in header) + "|")
-        for row in table:
-            print("| " + " | ".join(row) + " |")
+    if not gemm_rows:
         return
-    widths = [max(len(r[i]) for r in table + [header])
-              for i in range(len(header))]
-    line = "  ".join(h.ljust(w) if i < 2 else h.rjust(w)
-                     for i, (h, w) in enumerate(zip(header, widths)))
-    print(line)
-    print("-" * len(line))
-    for row in table:
-        print("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                        for i, (c, w) in enumerate(zip(row, widths))))
+    gkeys = sorted(set(keys) | set(gemm_rows), key=order_key(order))
+    print()
+    print_table(*gemm_table(gkeys, dlc_rows, dlc_flops, gemm_rows), markdown)
+    first = next(iter(gemm_rows.values()))[0]
+    print(f"OpenBLAS core {first['openblas_core']}, "
+          f"OPENBLAS_CORETYPE={first['openblas_coretype_env']}; "
+          f"each shape timed alone for {first['budget_s']:g} s, median")
+    peaks = load_peaks(results_dir)
+    if peaks:
+        n = peaks[0]["size"]
+        print(f"sgemm {n}x{n}x{n} alone: " + ", ".join(
+            f"{p['sgemm_gflops']:.1f} GFLOP/s on {p['threads']} thread(s)"
+            + (f" (cpu/wall {p['cpu_per_wall']:.2f})" if "cpu_per_wall" in p else "")
+            for p in peaks))
+    if "--shapes" in sys.argv[2:]:
+        for k in gkeys:
+            if k in gemm_rows:
+                shapes_listing(k, gemm_rows[k][0])
 
 
 if __name__ == "__main__":
