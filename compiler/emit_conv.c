@@ -27,7 +27,8 @@ enum {
     TILE = 16,   /* output columns per tile: one AVX-512 vector of float, two of AVX2 */
     KBLOCK = 6,  /* output channels per forward tile: 6 x 16 partial sums fit AVX-512's registers, and AVX2's */
     BLOCK_ELEMS = 16384, /* the padded block's limit in elements: 64 KB of float on the stack */
-    FLIP_ELEMS = 4096,   /* dx's turned kernel's limit in elements, also on the stack */
+    FLIP_ELEMS = 4096,   /* a rearranged kernel's limit in elements, also on the stack */
+    QMAX = 12,           /* the widest output row whose columns each get their own partial sums */
 };
 
 ConvGeo conv_geo(const IrNode *n) {
@@ -159,6 +160,41 @@ static void emit_fwd_rows(FILE *o, const ConvGeo *g, const char *R, int64_t kb, 
     fprintf(o, "%*s}\n", d, "");
 }
 
+/* Narrow outputs (Q <= QMAX) of many channels (K a multiple of TILE): the lanes run over TILE output channels and
+ * each output column of a row has its own partial sums, so no lane is wasted on columns past the row's end. The
+ * kernel is laid out [c][r][s][k] first, so a tile's weights are one load. */
+static bool lanes_over_k(const ConvGeo *g) { return g->K % TILE == 0 && g->Q <= QMAX && g->K * g->C * g->R * g->S <= FLIP_ELEMS; }
+
+static void emit_fwd_lanes_k(FILE *o, const ConvGeo *g, const char *R) {
+    fprintf(o, "        for (int64_t k = 0; k < %" PRId64 "; k += %d)\n", g->K, TILE);
+    fprintf(o, "            for (int p = 0; p < %" PRId64 "; p++) {\n", g->P);
+    fprintf(o, "                %s", R);
+    for (int64_t q = 0; q < g->Q; q++)
+        fprintf(o, "%s a%" PRId64 "[%d] = {0}", q ? "," : "", q, TILE);
+    fprintf(o, ";\n");
+    fprintf(o, "                for (int c = 0; c < %" PRId64 "; c++)\n", g->C);
+    fprintf(o, "                    for (int r = 0; r < %" PRId64 "; r++)\n", g->R);
+    fprintf(o, "                        for (int s = 0; s < %" PRId64 "; s++) {\n", g->S);
+    fprintf(o, "                            const %s *src = &xp[c][%s][s];\n", R, row_index(g));
+    fprintf(o, "                            const %s *wk = wk_all + ((c * %" PRId64 " + r) * %" PRId64 " + s) * %" PRId64
+               " + k;\n", R, g->R, g->S, g->K);
+    fprintf(o, "                            %s", R);
+    for (int64_t q = 0; q < g->Q; q++)
+        fprintf(o, "%s x%" PRId64 " = src[%" PRId64 "]", q ? "," : "", q, q * g->sw);
+    fprintf(o, ";\n");
+    fprintf(o, "                            for (int j = 0; j < %d; j++) {\n", TILE);
+    fprintf(o, "                                %s v = wk[j];\n", R);
+    for (int64_t q = 0; q < g->Q; q++)
+        fprintf(o, "                                a%" PRId64 "[j] += x%" PRId64 " * v;\n", q, q);
+    fprintf(o, "                            }\n                        }\n");
+    fprintf(o, "                for (int j = 0; j < %d; j++) {\n", TILE);
+    fprintf(o, "                    %s *out = y + ((b * %" PRId64 " + k + j) * %" PRId64 " + p) * %" PRId64 ";\n", R,
+            g->K, g->P, g->Q);
+    for (int64_t q = 0; q < g->Q; q++)
+        fprintf(o, "                    out[%" PRId64 "] = a%" PRId64 "[j];\n", q, q);
+    fprintf(o, "                }\n            }\n");
+}
+
 /* y = x (*) w over the geometry g; for dx (turned), y is dx, x is dy, and w is turned into wt first. */
 static void emit_fwd(FILE *o, const ConvGeo *g0, bool turned, const char *fname, const char *R, const char *NAME) {
     ConvGeo g = turned ? dx_as_conv(g0) : *g0;
@@ -178,10 +214,21 @@ static void emit_fwd(FILE *o, const ConvGeo *g0, bool turned, const char *fname,
         fprintf(o, "static void %s(const %s *restrict x, const %s *restrict w, %s *restrict y, int64_t n) {\n", fname,
                 R, R, R);
     }
+    if (lanes_over_k(&g)) {
+        fprintf(o, "    /* wk_all[c][r][s][k] = w[k][c][r][s] */\n");
+        fprintf(o, "    %s wk_all[%" PRId64 "];\n", R, g.K * g.C * g.R * g.S);
+        fprintf(o, "    for (int k = 0; k < %" PRId64 "; k++)\n", g.K);
+        fprintf(o, "        for (int crs = 0; crs < %" PRId64 "; crs++)\n", g.C * g.R * g.S);
+        fprintf(o, "            wk_all[crs * %" PRId64 " + k] = w[k * %" PRId64 " + crs];\n", g.K, g.C * g.R * g.S);
+    }
     fprintf(o, "    %s_PARALLEL_FOR\n    for (int64_t b = 0; b < n; b++) {\n", NAME);
     fprintf(o, "        %s xp[%" PRId64 "][%" PRId64 "][%" PRId64 "];\n", R, g.C, g.HP, block_width(&g));
     emit_pad(o, &g, "b", "xp", R, 8);
     int64_t blocks = g.K / KBLOCK * KBLOCK, rest = g.K - blocks;
+    if (lanes_over_k(&g)) {
+        emit_fwd_lanes_k(o, &g, R);
+        blocks = rest = 0;
+    }
     if (blocks == KBLOCK) {
         fprintf(o, "        {\n            const int64_t k = 0;\n");
         emit_fwd_rows(o, &g, R, KBLOCK, 12);

@@ -125,6 +125,11 @@ static void max_pool_fwd_0(const lenet_relu_real *restrict x, lenet_relu_real *r
 /* conv2d, lenet_relu.dlm line 12: x [n, 6, 14, 14], w [16, 6, 5, 5], y [n, 16, 10, 10], stride 1x1, padding 0x0.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
 static void conv2d_fwd_direct_1(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
+    /* wk_all[c][r][s][k] = w[k][c][r][s] */
+    lenet_relu_real wk_all[2400];
+    for (int k = 0; k < 16; k++)
+        for (int crs = 0; crs < 150; crs++)
+            wk_all[crs * 16 + k] = w[k * 150 + crs];
     LENET_RELU_PARALLEL_FOR
     for (int64_t b = 0; b < n; b++) {
         lenet_relu_real xp[6][14][20];
@@ -132,68 +137,43 @@ static void conv2d_fwd_direct_1(const lenet_relu_real *restrict x, const lenet_r
         for (int c = 0; c < 6; c++)
             for (int h = 0; h < 14; h++)
                 memcpy(&xp[c][h + 0][0], x + (b * 6 + c) * 196 + h * 14, 14 * sizeof(lenet_relu_real));
-        for (int64_t k = 0; k < 12; k += 6)
+        for (int64_t k = 0; k < 16; k += 16)
             for (int p = 0; p < 10; p++) {
-                {
-                    const int q0 = 0;
-                    lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 6; c++)
-                        for (int r = 0; r < 5; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const lenet_relu_real *src = &xp[c][p + r][q0 + s];
-                                const lenet_relu_real *wk = w + ((k * 6 + c) * 5 + r) * 5 + s;
-                                lenet_relu_real w0 = wk[0], w1 = wk[150], w2 = wk[300], w3 = wk[450], w4 = wk[600], w5 = wk[750];
-                                for (int q = 0; q < 16; q++) {
-                                    lenet_relu_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
+                lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0}, a6[16] = {0}, a7[16] = {0}, a8[16] = {0}, a9[16] = {0};
+                for (int c = 0; c < 6; c++)
+                    for (int r = 0; r < 5; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const lenet_relu_real *src = &xp[c][p + r][s];
+                            const lenet_relu_real *wk = wk_all + ((c * 5 + r) * 5 + s) * 16 + k;
+                            lenet_relu_real x0 = src[0], x1 = src[1], x2 = src[2], x3 = src[3], x4 = src[4], x5 = src[5], x6 = src[6], x7 = src[7], x8 = src[8], x9 = src[9];
+                            for (int j = 0; j < 16; j++) {
+                                lenet_relu_real v = wk[j];
+                                a0[j] += x0 * v;
+                                a1[j] += x1 * v;
+                                a2[j] += x2 * v;
+                                a3[j] += x3 * v;
+                                a4[j] += x4 * v;
+                                a5[j] += x5 * v;
+                                a6[j] += x6 * v;
+                                a7[j] += x7 * v;
+                                a8[j] += x8 * v;
+                                a9[j] += x9 * v;
                             }
-                    lenet_relu_real *out = y + ((b * 16 + k) * 10 + p) * 10 + q0;
-                    for (int q = 0; q < 10; q++) {
-                        out[0 + q] = a0[q];
-                        out[100 + q] = a1[q];
-                        out[200 + q] = a2[q];
-                        out[300 + q] = a3[q];
-                        out[400 + q] = a4[q];
-                        out[500 + q] = a5[q];
-                    }
+                        }
+                for (int j = 0; j < 16; j++) {
+                    lenet_relu_real *out = y + ((b * 16 + k + j) * 10 + p) * 10;
+                    out[0] = a0[j];
+                    out[1] = a1[j];
+                    out[2] = a2[j];
+                    out[3] = a3[j];
+                    out[4] = a4[j];
+                    out[5] = a5[j];
+                    out[6] = a6[j];
+                    out[7] = a7[j];
+                    out[8] = a8[j];
+                    out[9] = a9[j];
                 }
             }
-        {
-            const int64_t k = 12;
-            for (int p = 0; p < 10; p++) {
-                {
-                    const int q0 = 0;
-                    lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
-                    for (int c = 0; c < 6; c++)
-                        for (int r = 0; r < 5; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const lenet_relu_real *src = &xp[c][p + r][q0 + s];
-                                const lenet_relu_real *wk = w + ((k * 6 + c) * 5 + r) * 5 + s;
-                                lenet_relu_real w0 = wk[0], w1 = wk[150], w2 = wk[300], w3 = wk[450];
-                                for (int q = 0; q < 16; q++) {
-                                    lenet_relu_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                }
-                            }
-                    lenet_relu_real *out = y + ((b * 16 + k) * 10 + p) * 10 + q0;
-                    for (int q = 0; q < 10; q++) {
-                        out[0 + q] = a0[q];
-                        out[100 + q] = a1[q];
-                        out[200 + q] = a2[q];
-                        out[300 + q] = a3[q];
-                    }
-                }
-            }
-        }
     }
 }
 
