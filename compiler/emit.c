@@ -54,6 +54,9 @@ static char *lit(Em *e, double v) {
 
 static const char *fn(Em *e, const char *name) { return e->f64 ? name : xsprintf("%sf", name); }
 
+/* exp: libm's in f64; in f32 the emitted expv, which vectorises (emit_expv). */
+static const char *exp_fn(Em *e) { return e->f64 ? "exp" : "expv"; }
+
 /* An input's parameter name: the model's own, unless it would collide with a name the generated code uses. */
 static char *input_name(const char *model_name) {
     static const char *const reserved[] = {"st", "ar", "n", "r", "h", "state", "metrics", "lr", "acc", "loss", "xr",
@@ -247,13 +250,13 @@ static char *expr(Em *e, IrNode *n, const Nest *nest) {
     const char *zero = e->f64 ? "0.0" : "0.0f", *one = e->f64 ? "1.0" : "1.0f";
     switch (n->op) {
     case OP_NEG: return xsprintf("(-%s)", a);
-    case OP_EXP: return xsprintf("%s(%s)", fn(e, "exp"), a);
+    case OP_EXP: return xsprintf("%s(%s)", exp_fn(e), a);
     case OP_LOG: return xsprintf("%s(%s)", fn(e, "log"), a);
     case OP_ABS: return xsprintf("%s(%s)", fn(e, "fabs"), a);
     case OP_SQRT: return xsprintf("%s(%s)", fn(e, "sqrt"), a);
     case OP_SIGN: return xsprintf("((%s) > %s ? %s : (%s) < %s ? -%s : %s)", a, zero, one, a, zero, one, zero);
     case OP_RELU: return xsprintf("%s(%s)", "relu", a);
-    case OP_SIGMOID: return xsprintf("(%s / (%s + %s(-(%s))))", one, one, fn(e, "exp"), a);
+    case OP_SIGMOID: return xsprintf("(%s / (%s + %s(-(%s))))", one, one, exp_fn(e), a);
     case OP_TANH: return xsprintf("%s(%s)", fn(e, "tanh"), a);
     case OP_COPY: return a;
     case OP_DIVCOUNT:
@@ -480,11 +483,11 @@ static void emit_kernel(Em *e, IrNode *n) {
         fprintf(o, "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            mx = maxr(mx, xr[j]);\n", cols);
         fprintf(o, "        double sum = 0.0;\n");
         fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            sum += %s(xr[j] - mx);\n", cols,
-                fn(e, "exp"));
+                exp_fn(e));
         if (n->op == OP_SOFTMAX) {
             fprintf(o, "        %s inv = (%s)(1.0 / sum);\n", e->real, e->real);
             fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            yr[j] = %s(xr[j] - mx) * inv;\n",
-                    cols, fn(e, "exp"));
+                    cols, exp_fn(e));
         } else {
             fprintf(o, "        %s lse = mx + (%s)log(sum);\n", e->real, e->real);
             fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            yr[j] = xr[j] - lse;\n", cols);
@@ -510,7 +513,7 @@ static void emit_kernel(Em *e, IrNode *n) {
         fprintf(o, "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            mx = maxr(mx, xr[j]);\n", k);
         fprintf(o, "        double sum = 0.0;\n");
         fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            sum += %s(xr[j] - mx);\n", k,
-                fn(e, "exp"));
+                exp_fn(e));
         if (n->op == OP_XENT) {
             fprintf(o, "        %s[r] = mx + (%s)log(sum) - xr[label];\n", ptr(e, n), e->real);
         } else {
@@ -518,7 +521,7 @@ static void emit_kernel(Em *e, IrNode *n) {
             fprintf(o, "        %s scale = %s[r], inv = (%s)(1.0 / sum);\n", e->real, ptr(e, n->in[2]), e->real);
             fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n"
                        "            yr[j] = (%s(xr[j] - mx) * inv - (j == label ? %s : %s)) * scale;\n",
-                    k, fn(e, "exp"), lit(e, 1), lit(e, 0));
+                    k, exp_fn(e), lit(e, 1), lit(e, 0));
         }
         fprintf(o, "    }\n");
         return;
@@ -765,6 +768,32 @@ static void emit_dropmask(Em *e) {
     fprintf(o, "    return u >= p ? (%s)1 / ((%s)1 - p) : (%s)0;\n}\n", R, R, R);
 }
 
+/* glibc's expf is a call per element, which keeps sigmoid, softmax and cross-entropy loops scalar (a sixth of
+ * LeNet's training step). expv is the same function in straight-line C that GCC vectorises: within 1.3 ulp of
+ * expf (0.94 with FMA) over every 97th float from -104 to 88.7, 0 and inf beyond as expf, NaN stays NaN. */
+static void emit_expv(Em *e) {
+    fprintf(e->o,
+            "\n/* exp(x) = 2^n exp(r): n = round(x / ln 2) by the 1.5 * 2^23 rounding trick, r = x - n ln 2 in two\n"
+            " * parts (|r| <= ln 2 / 2), exp(r) by its degree-7 Taylor polynomial; 2^n as two factors, so that\n"
+            " * subnormal results and n = 128 (overflow to inf) come out right. Within 1.3 ulp of expf. */\n"
+            "static inline float expv(float x) {\n"
+            "    float xc = x > 88.8f ? 88.8f : x < -104.0f ? -104.0f : x;\n"
+            "    float t = xc * 1.44269504f + 12582912.0f;\n"
+            "    float k = t - 12582912.0f;\n"
+            "    float r = (xc - k * 0.693145752f) - k * 1.42860677e-6f;\n"
+            "    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f +\n"
+            "              r * (0.00138888892f + r * 0.000198412701f))))));\n"
+            "    uint32_t bits;\n"
+            "    memcpy(&bits, &t, sizeof bits);\n"
+            "    int32_t n = (int32_t)(bits - 0x4B400000u), n1 = n / 2, n2 = n - n1;\n"
+            "    uint32_t b1 = (uint32_t)(n1 + 127) << 23, b2 = (uint32_t)(n2 + 127) << 23;\n"
+            "    float s1, s2;\n"
+            "    memcpy(&s1, &b1, sizeof s1);\n"
+            "    memcpy(&s2, &b2, sizeof s2);\n"
+            "    return p * s1 * s2;\n"
+            "}\n");
+}
+
 static void emit_prelude(Em *e) {
     FILE *o = e->o;
     const char *R = e->real;
@@ -793,6 +822,9 @@ static void emit_prelude(Em *e) {
         fprintf(o, "static inline %s minr(%s a, %s b) { return a < b ? a : b; }\n", R, R, R);
     if (uses[OP_RELU])
         fprintf(o, "static inline %s relu(%s a) { return a > 0 ? a : 0; }\n", R, R);
+    if (!e->f64 && (uses[OP_EXP] || uses[OP_SIGMOID] || uses[OP_SOFTMAX] || uses[OP_LOGSOFTMAX] || uses[OP_XENT] ||
+                    uses[OP_XENT_GRAD]))
+        emit_expv(e);
     if (uses[OP_DROPMASK])
         emit_dropmask(e);
     bool matmul = false;

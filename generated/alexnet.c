@@ -20,6 +20,26 @@ typedef struct {
 static inline alexnet_real maxr(alexnet_real a, alexnet_real b) { return a > b ? a : b; }
 static inline alexnet_real relu(alexnet_real a) { return a > 0 ? a : 0; }
 
+/* exp(x) = 2^n exp(r): n = round(x / ln 2) by the 1.5 * 2^23 rounding trick, r = x - n ln 2 in two
+ * parts (|r| <= ln 2 / 2), exp(r) by its degree-7 Taylor polynomial; 2^n as two factors, so that
+ * subnormal results and n = 128 (overflow to inf) come out right. Within 1.3 ulp of expf. */
+static inline float expv(float x) {
+    float xc = x > 88.8f ? 88.8f : x < -104.0f ? -104.0f : x;
+    float t = xc * 1.44269504f + 12582912.0f;
+    float k = t - 12582912.0f;
+    float r = (xc - k * 0.693145752f) - k * 1.42860677e-6f;
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f +
+              r * (0.00138888892f + r * 0.000198412701f))))));
+    uint32_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    int32_t n = (int32_t)(bits - 0x4B400000u), n1 = n / 2, n2 = n - n1;
+    uint32_t b1 = (uint32_t)(n1 + 127) << 23, b2 = (uint32_t)(n2 + 127) << 23;
+    float s1, s2;
+    memcpy(&s1, &b1, sizeof s1);
+    memcpy(&s2, &b2, sizeof s2);
+    return p * s1 * s2;
+}
+
 /* Dropout: keep element i of this step's mask with probability 1 - p, scaled by 1 / (1 - p). The
  * hash is SplitMix64's output function (libdlrt's dlrt_hash32) of (seed, step, site, i), so the
  * backward pass recomputes the forward pass's mask instead of storing it. */
@@ -655,7 +675,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
             mx = maxr(mx, xr[j]);
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
-            sum += expf(xr[j] - mx);
+            sum += expv(xr[j] - mx);
         ((alexnet_real *)(ar + 63766528))[r] = mx + (alexnet_real)log(sum) - xr[label];
     }
     }
@@ -721,11 +741,11 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
             mx = maxr(mx, xr[j]);
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
-            sum += expf(xr[j] - mx);
+            sum += expv(xr[j] - mx);
         alexnet_real *yr = ((alexnet_real *)(ar + 63776768)) + r * 10;
         alexnet_real scale = ((alexnet_real *)(ar + 63767168))[r], inv = (alexnet_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
-            yr[j] = (expf(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
+            yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
     }
     /* sum -> f32[10], alexnet.dlm line 29 */
@@ -1256,7 +1276,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
             mx = maxr(mx, xr[j]);
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
-            sum += expf(xr[j] - mx);
+            sum += expv(xr[j] - mx);
         ((alexnet_real *)(ar + 5120))[r] = mx + (alexnet_real)log(sum) - xr[label];
     }
     }

@@ -19,6 +19,26 @@ typedef struct {
 
 static inline lenet_real maxr(lenet_real a, lenet_real b) { return a > b ? a : b; }
 
+/* exp(x) = 2^n exp(r): n = round(x / ln 2) by the 1.5 * 2^23 rounding trick, r = x - n ln 2 in two
+ * parts (|r| <= ln 2 / 2), exp(r) by its degree-7 Taylor polynomial; 2^n as two factors, so that
+ * subnormal results and n = 128 (overflow to inf) come out right. Within 1.3 ulp of expf. */
+static inline float expv(float x) {
+    float xc = x > 88.8f ? 88.8f : x < -104.0f ? -104.0f : x;
+    float t = xc * 1.44269504f + 12582912.0f;
+    float k = t - 12582912.0f;
+    float r = (xc - k * 0.693145752f) - k * 1.42860677e-6f;
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f +
+              r * (0.00138888892f + r * 0.000198412701f))))));
+    uint32_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    int32_t n = (int32_t)(bits - 0x4B400000u), n1 = n / 2, n2 = n - n1;
+    uint32_t b1 = (uint32_t)(n1 + 127) << 23, b2 = (uint32_t)(n2 + 127) << 23;
+    float s1, s2;
+    memcpy(&s1, &b1, sizeof s1);
+    memcpy(&s2, &b2, sizeof s2);
+    return p * s1 * s2;
+}
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const lenet_real *a, int lda, const lenet_real *b, int ldb, lenet_real *c, int ldc, int accumulate) {
     if (m == 1) {
@@ -531,7 +551,7 @@ void lenet_forward(void *state, int n, const lenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((lenet_real *)(ar + 4816896))[i0 * 4704 + i1 * 784 + i2] = (1.0f / (1.0f + expf(-((((lenet_real *)(ar + 0))[i0 * 4704 + i1 * 784 + i2] + ((lenet_real *)(st + 704))[i1])))));
+                ((lenet_real *)(ar + 4816896))[i0 * 4704 + i1 * 784 + i2] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 0))[i0 * 4704 + i1 * 784 + i2] + ((lenet_real *)(st + 704))[i1])))));
             }
         }
     }
@@ -550,7 +570,7 @@ void lenet_forward(void *state, int n, const lenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 100; i2++) {
-                ((lenet_real *)(ar + 2842624))[i0 * 1600 + i1 * 100 + i2] = (1.0f / (1.0f + expf(-((((lenet_real *)(ar + 1204224))[i0 * 1600 + i1 * 100 + i2] + ((lenet_real *)(st + 10368))[i1])))));
+                ((lenet_real *)(ar + 2842624))[i0 * 1600 + i1 * 100 + i2] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 1204224))[i0 * 1600 + i1 * 100 + i2] + ((lenet_real *)(st + 10368))[i1])))));
             }
         }
     }
@@ -568,7 +588,7 @@ void lenet_forward(void *state, int n, const lenet_real *x) {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((lenet_real *)(ar + 0))[i0 * 120 + i1] = (1.0f / (1.0f + expf(-((((lenet_real *)(ar + 409600))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1])))));
+            ((lenet_real *)(ar + 0))[i0 * 120 + i1] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 409600))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1])))));
         }
     }
     }
@@ -581,7 +601,7 @@ void lenet_forward(void *state, int n, const lenet_real *x) {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((lenet_real *)(ar + 0))[i0 * 84 + i1] = (1.0f / (1.0f + expf(-((((lenet_real *)(ar + 122880))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1])))));
+            ((lenet_real *)(ar + 0))[i0 * 84 + i1] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 122880))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1])))));
         }
     }
     }
@@ -617,7 +637,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((lenet_real *)(ar + 4816896))[i0 * 4704 + i1 * 784 + i2] = (1.0f / (1.0f + expf(-((((lenet_real *)(ar + 0))[i0 * 4704 + i1 * 784 + i2] + ((lenet_real *)(st + 704))[i1])))));
+                ((lenet_real *)(ar + 4816896))[i0 * 4704 + i1 * 784 + i2] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 0))[i0 * 4704 + i1 * 784 + i2] + ((lenet_real *)(st + 704))[i1])))));
             }
         }
     }
@@ -636,7 +656,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 100; i2++) {
-                ((lenet_real *)(ar + 2842624))[i0 * 1600 + i1 * 100 + i2] = (1.0f / (1.0f + expf(-((((lenet_real *)(ar + 1204224))[i0 * 1600 + i1 * 100 + i2] + ((lenet_real *)(st + 10368))[i1])))));
+                ((lenet_real *)(ar + 2842624))[i0 * 1600 + i1 * 100 + i2] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 1204224))[i0 * 1600 + i1 * 100 + i2] + ((lenet_real *)(st + 10368))[i1])))));
             }
         }
     }
@@ -654,7 +674,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((lenet_real *)(ar + 1736704))[i0 * 120 + i1] = (1.0f / (1.0f + expf(-((((lenet_real *)(ar + 1613824))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1])))));
+            ((lenet_real *)(ar + 1736704))[i0 * 120 + i1] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 1613824))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1])))));
         }
     }
     }
@@ -667,7 +687,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((lenet_real *)(ar + 1859584))[i0 * 84 + i1] = (1.0f / (1.0f + expf(-((((lenet_real *)(ar + 1613824))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1])))));
+            ((lenet_real *)(ar + 1859584))[i0 * 84 + i1] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 1613824))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1])))));
         }
     }
     }
@@ -693,7 +713,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
             mx = maxr(mx, xr[j]);
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
-            sum += expf(xr[j] - mx);
+            sum += expv(xr[j] - mx);
         ((lenet_real *)(ar + 1613824))[r] = mx + (lenet_real)log(sum) - xr[label];
     }
     }
@@ -759,11 +779,11 @@ void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
             mx = maxr(mx, xr[j]);
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
-            sum += expf(xr[j] - mx);
+            sum += expv(xr[j] - mx);
         lenet_real *yr = ((lenet_real *)(ar + 1634304)) + r * 10;
         lenet_real scale = ((lenet_real *)(ar + 1614976))[r], inv = (lenet_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
-            yr[j] = (expf(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
+            yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
     }
     /* sum -> f32[10], lenet.dlm line 23 */
@@ -1019,7 +1039,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((lenet_real *)(ar + 4816896))[i0 * 4704 + i1 * 784 + i2] = (1.0f / (1.0f + expf(-((((lenet_real *)(ar + 0))[i0 * 4704 + i1 * 784 + i2] + ((lenet_real *)(st + 704))[i1])))));
+                ((lenet_real *)(ar + 4816896))[i0 * 4704 + i1 * 784 + i2] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 0))[i0 * 4704 + i1 * 784 + i2] + ((lenet_real *)(st + 704))[i1])))));
             }
         }
     }
@@ -1038,7 +1058,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 100; i2++) {
-                ((lenet_real *)(ar + 2842624))[i0 * 1600 + i1 * 100 + i2] = (1.0f / (1.0f + expf(-((((lenet_real *)(ar + 1204224))[i0 * 1600 + i1 * 100 + i2] + ((lenet_real *)(st + 10368))[i1])))));
+                ((lenet_real *)(ar + 2842624))[i0 * 1600 + i1 * 100 + i2] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 1204224))[i0 * 1600 + i1 * 100 + i2] + ((lenet_real *)(st + 10368))[i1])))));
             }
         }
     }
@@ -1056,7 +1076,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((lenet_real *)(ar + 0))[i0 * 120 + i1] = (1.0f / (1.0f + expf(-((((lenet_real *)(ar + 409600))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1])))));
+            ((lenet_real *)(ar + 0))[i0 * 120 + i1] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 409600))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1])))));
         }
     }
     }
@@ -1069,7 +1089,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((lenet_real *)(ar + 0))[i0 * 84 + i1] = (1.0f / (1.0f + expf(-((((lenet_real *)(ar + 122880))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1])))));
+            ((lenet_real *)(ar + 0))[i0 * 84 + i1] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 122880))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1])))));
         }
     }
     }
@@ -1095,7 +1115,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
             mx = maxr(mx, xr[j]);
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
-            sum += expf(xr[j] - mx);
+            sum += expv(xr[j] - mx);
         ((lenet_real *)(ar + 10240))[r] = mx + (lenet_real)log(sum) - xr[label];
     }
     }

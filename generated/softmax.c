@@ -19,6 +19,26 @@ typedef struct {
 
 static inline softmax_real maxr(softmax_real a, softmax_real b) { return a > b ? a : b; }
 
+/* exp(x) = 2^n exp(r): n = round(x / ln 2) by the 1.5 * 2^23 rounding trick, r = x - n ln 2 in two
+ * parts (|r| <= ln 2 / 2), exp(r) by its degree-7 Taylor polynomial; 2^n as two factors, so that
+ * subnormal results and n = 128 (overflow to inf) come out right. Within 1.3 ulp of expf. */
+static inline float expv(float x) {
+    float xc = x > 88.8f ? 88.8f : x < -104.0f ? -104.0f : x;
+    float t = xc * 1.44269504f + 12582912.0f;
+    float k = t - 12582912.0f;
+    float r = (xc - k * 0.693145752f) - k * 1.42860677e-6f;
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f +
+              r * (0.00138888892f + r * 0.000198412701f))))));
+    uint32_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    int32_t n = (int32_t)(bits - 0x4B400000u), n1 = n / 2, n2 = n - n1;
+    uint32_t b1 = (uint32_t)(n1 + 127) << 23, b2 = (uint32_t)(n2 + 127) << 23;
+    float s1, s2;
+    memcpy(&s1, &b1, sizeof s1);
+    memcpy(&s2, &b2, sizeof s2);
+    return p * s1 * s2;
+}
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const softmax_real *a, int lda, const softmax_real *b, int ldb, softmax_real *c, int ldc, int accumulate) {
     if (m == 1) {
@@ -133,7 +153,7 @@ softmax_real softmax_forward_train(void *state, int n, const softmax_real *x, co
             mx = maxr(mx, xr[j]);
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
-            sum += expf(xr[j] - mx);
+            sum += expv(xr[j] - mx);
         ((softmax_real *)(ar + 0))[r] = mx + (softmax_real)log(sum) - xr[label];
     }
     }
@@ -199,11 +219,11 @@ void softmax_backward(void *state, int n, const softmax_real *x, const int32_t *
             mx = maxr(mx, xr[j]);
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
-            sum += expf(xr[j] - mx);
+            sum += expv(xr[j] - mx);
         softmax_real *yr = ((softmax_real *)(ar + 20480)) + r * 10;
         softmax_real scale = ((softmax_real *)(ar + 1152))[r], inv = (softmax_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
-            yr[j] = (expf(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
+            yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
     }
     /* sum -> f32[10], softmax.dlm line 10 */
@@ -282,7 +302,7 @@ softmax_real softmax_evaluate(void *state, int n, const softmax_real *x, const i
             mx = maxr(mx, xr[j]);
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
-            sum += expf(xr[j] - mx);
+            sum += expv(xr[j] - mx);
         ((softmax_real *)(ar + 0))[r] = mx + (softmax_real)log(sum) - xr[label];
     }
     }
