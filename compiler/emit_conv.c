@@ -16,6 +16,9 @@
  *            Chunks are fixed by the batch size, each writes its sums to scratch, and the chunks are added in
  *            order, so the result does not depend on the thread count.
  *
+ * Rows narrower than a tile (LeNet's second layer: 10 columns) with 16, 32, ... output channels put the channels
+ * in the lanes instead (lanes_over_k): forward keeps a partial sum per output column, dw reads dy channel-last.
+ *
  * The C compiler keeps the partial sums in registers only when each is its own array and the loops over them have
  * constant counts; a shared 2-D array or a masked tail spilled them to the stack (measured, GCC 12). */
 #include <inttypes.h>
@@ -245,6 +248,57 @@ static void emit_fwd(FILE *o, const ConvGeo *g0, bool turned, const char *fname,
     fprintf(o, "    }\n}\n");
 }
 
+/* The end of a dw kernel: closes the loop over chunks, then adds the chunks' sums in order. */
+static void emit_dw_sum(FILE *o, const ConvGeo *g, const char *R) {
+    int64_t kcrs = g->K * g->C * g->R * g->S;
+    fprintf(o, "    }\n");
+    fprintf(o, "    for (int64_t j = 0; j < %" PRId64 "; j++) {\n", kcrs);
+    fprintf(o, "        double acc = 0;\n");
+    fprintf(o, "        for (int64_t chunk = 0; chunk < chunks; chunk++)\n");
+    fprintf(o, "            acc += part[chunk * %" PRId64 " + j];\n", kcrs);
+    fprintf(o, "        dw[j] = (%s)acc;\n    }\n}\n", R);
+}
+
+/* dw with the vector lanes over TILE output channels (narrow rows, as lanes_over_k): dy is copied channel-last,
+ * so dy[i][p][q][k .. k + TILE] is one load, and for one (c, r) the S partial sums accumulate it times x's S
+ * shifted values at (p, q). */
+static void emit_dw_lanes_k(FILE *o, const ConvGeo *g, const char *R) {
+    int64_t images = conv_direct_images(g), kcrs = g->K * g->C * g->R * g->S, pq = g->P * g->Q;
+    fprintf(o, "        %s gt[%" PRId64 "][%" PRId64 "][%" PRId64 "];\n", R, images, pq, g->K);
+    fprintf(o, "        for (int64_t i = 0; i < count; i++) {\n");
+    emit_pad(o, g, "(b0 + i)", "xp[i]", R, 12);
+    fprintf(o, "            for (int k = 0; k < %" PRId64 "; k++)\n", g->K);
+    fprintf(o, "                for (int pq = 0; pq < %" PRId64 "; pq++)\n", pq);
+    fprintf(o, "                    gt[i][pq][k] = dy[((b0 + i) * %" PRId64 " + k) * %" PRId64 " + pq];\n", g->K, pq);
+    fprintf(o, "        }\n");
+    fprintf(o, "        for (int k = 0; k < %" PRId64 "; k += %d)\n", g->K, TILE);
+    fprintf(o, "            for (int c = 0; c < %" PRId64 "; c++)\n", g->C);
+    fprintf(o, "                for (int r = 0; r < %" PRId64 "; r++) {\n", g->R);
+    fprintf(o, "                    %s", R);
+    for (int64_t s = 0; s < g->S; s++)
+        fprintf(o, "%s a%" PRId64 "[%d] = {0}", s ? "," : "", s, TILE);
+    fprintf(o, ";\n");
+    fprintf(o, "                    for (int64_t i = 0; i < count; i++)\n");
+    fprintf(o, "                        for (int p = 0; p < %" PRId64 "; p++) {\n", g->P);
+    fprintf(o, "                            const %s *src = xp[i][c][%s];\n", R, row_index(g));
+    fprintf(o, "                            for (int q = 0; q < %" PRId64 "; q++) {\n", g->Q);
+    fprintf(o, "                                const %s *v = &gt[i][p * %" PRId64 " + q][k];\n", R, g->Q);
+    fprintf(o, "                                %s", R);
+    for (int64_t s = 0; s < g->S; s++)
+        fprintf(o, "%s x%" PRId64 " = src[%s]", s ? "," : "", s, col_index(g, "q", s));
+    fprintf(o, ";\n");
+    fprintf(o, "                                for (int j = 0; j < %d; j++) {\n", TILE);
+    for (int64_t s = 0; s < g->S; s++)
+        fprintf(o, "                                    a%" PRId64 "[j] += x%" PRId64 " * v[j];\n", s, s);
+    fprintf(o, "                                }\n                            }\n                        }\n");
+    fprintf(o, "                    for (int j = 0; j < %d; j++) {\n", TILE);
+    fprintf(o, "                        %s *sum = part + chunk * %" PRId64 " + (((k + j) * %" PRId64 " + c) * %" PRId64
+               " + r) * %" PRId64 ";\n", R, kcrs, g->C, g->R, g->S);
+    for (int64_t s = 0; s < g->S; s++)
+        fprintf(o, "                        sum[%" PRId64 "] = a%" PRId64 "[j];\n", s, s);
+    fprintf(o, "                    }\n                }\n");
+}
+
 static void emit_dw(FILE *o, const IrNode *n, const char *fname, const char *R, const char *NAME) {
     ConvGeo g = conv_geo(n);
     int64_t images = conv_direct_images(&g), kcrs = g.K * g.C * g.R * g.S, qt = tiled_q(&g);
@@ -256,6 +310,11 @@ static void emit_dw(FILE *o, const IrNode *n, const char *fname, const char *R, 
             images, images, images);
     fprintf(o, "        %s xp[%" PRId64 "][%" PRId64 "][%" PRId64 "][%" PRId64 "];\n", R, images, g.C, g.HP,
             block_width(&g));
+    if (lanes_over_k(&g)) {
+        emit_dw_lanes_k(o, &g, R);
+        emit_dw_sum(o, &g, R);
+        return;
+    }
     fprintf(o, "        %s gp[%" PRId64 "][%" PRId64 "][%" PRId64 "][%" PRId64 "];\n", R, images, g.K, g.P, qt);
     fprintf(o, "        for (int64_t i = 0; i < count; i++) {\n");
     emit_pad(o, &g, "(b0 + i)", "xp[i]", R, 12);
@@ -290,12 +349,8 @@ static void emit_dw(FILE *o, const IrNode *n, const char *fname, const char *R, 
         fprintf(o, "                    for (int q = 0; q < %d; q++)\n", TILE);
         fprintf(o, "                        sum[%" PRId64 "] += a%" PRId64 "[q];\n", s, s);
     }
-    fprintf(o, "                }\n    }\n");
-    fprintf(o, "    for (int64_t j = 0; j < %" PRId64 "; j++) {\n", kcrs);
-    fprintf(o, "        double acc = 0;\n");
-    fprintf(o, "        for (int64_t chunk = 0; chunk < chunks; chunk++)\n");
-    fprintf(o, "            acc += part[chunk * %" PRId64 " + j];\n", kcrs);
-    fprintf(o, "        dw[j] = (%s)acc;\n    }\n}\n", R);
+    fprintf(o, "                }\n");
+    emit_dw_sum(o, &g, R);
 }
 
 void emit_conv_direct(FILE *o, const IrNode *n, const char *fname, const char *real, const char *NAME,

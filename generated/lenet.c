@@ -286,49 +286,43 @@ static void conv2d_dw_direct_0(const lenet_real *restrict x, lenet_real *restric
     for (int64_t chunk = 0; chunk < chunks; chunk++) {
         int64_t b0 = chunk * 3, count = n - b0 < 3 ? n - b0 : 3;
         lenet_real xp[3][6][14][20];
-        lenet_real gp[3][16][10][16];
+        lenet_real gt[3][100][16];
         for (int64_t i = 0; i < count; i++) {
             memset(xp[i], 0, sizeof(xp[i]));
             for (int c = 0; c < 6; c++)
                 for (int h = 0; h < 14; h++)
                     memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 6 + c) * 196 + h * 14, 14 * sizeof(lenet_real));
-            memset(gp[i], 0, sizeof(gp[i]));
             for (int k = 0; k < 16; k++)
-                for (int p = 0; p < 10; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 16 + k) * 10 + p) * 10, 10 * sizeof(lenet_real));
+                for (int pq = 0; pq < 100; pq++)
+                    gt[i][pq][k] = dy[((b0 + i) * 16 + k) * 100 + pq];
         }
-        for (int k = 0; k < 16; k++)
+        for (int k = 0; k < 16; k += 16)
             for (int c = 0; c < 6; c++)
                 for (int r = 0; r < 5; r++) {
                     lenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0};
                     for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 10; p++)
-                            for (int q0 = 0; q0 < 16; q0 += 16) {
-                                const lenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
-                                for (int q = 0; q < 16; q++) {
-                                    a0[q] += gq[q] * src[q];
-                                    a1[q] += gq[q] * src[q + 1];
-                                    a2[q] += gq[q] * src[q + 2];
-                                    a3[q] += gq[q] * src[q + 3];
-                                    a4[q] += gq[q] * src[q + 4];
+                        for (int p = 0; p < 10; p++) {
+                            const lenet_real *src = xp[i][c][p + r];
+                            for (int q = 0; q < 10; q++) {
+                                const lenet_real *v = &gt[i][p * 10 + q][k];
+                                lenet_real x0 = src[q], x1 = src[q + 1], x2 = src[q + 2], x3 = src[q + 3], x4 = src[q + 4];
+                                for (int j = 0; j < 16; j++) {
+                                    a0[j] += x0 * v[j];
+                                    a1[j] += x1 * v[j];
+                                    a2[j] += x2 * v[j];
+                                    a3[j] += x3 * v[j];
+                                    a4[j] += x4 * v[j];
                                 }
                             }
-                    lenet_real *sum = part + chunk * 2400 + ((k * 6 + c) * 5 + r) * 5;
-                    sum[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum[0] += a0[q];
-                    sum[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum[1] += a1[q];
-                    sum[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum[2] += a2[q];
-                    sum[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum[3] += a3[q];
-                    sum[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum[4] += a4[q];
+                        }
+                    for (int j = 0; j < 16; j++) {
+                        lenet_real *sum = part + chunk * 2400 + (((k + j) * 6 + c) * 5 + r) * 5;
+                        sum[0] = a0[j];
+                        sum[1] = a1[j];
+                        sum[2] = a2[j];
+                        sum[3] = a3[j];
+                        sum[4] = a4[j];
+                    }
                 }
     }
     for (int64_t j = 0; j < 2400; j++) {
