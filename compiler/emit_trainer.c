@@ -94,6 +94,27 @@ static bool forward_takes_only(Compiled *c, const char *x) {
     return has_x;
 }
 
+/* The FLOPs of the training step's largest BLAS call (a matrix product, or one image's product of an im2col
+ * convolution), at the full batch: the runtime gives OpenBLAS one thread when this is small. */
+static double largest_blas_call(Compiled *c) {
+    Sched *s = &c->fn[FN_TRAIN];
+    double most = 0;
+    for (int i = 0; i < s->kernels.n; i++) {
+        IrNode *n = s->kernels.v[i];
+        double flops = 0;
+        if (n->op == OP_MATMUL) {
+            const Shape *a = &n->in[0]->shape;
+            flops = 2.0 * (double)shape_numel(&n->shape) * (double)(n->attr[0] ? a->d[0] : a->d[1]);
+        } else if ((n->op == OP_CONV2D || n->op == OP_CONV2D_DX || n->op == OP_CONV2D_DW) && !conv_direct(n)) {
+            ConvGeo g = conv_geo(n);
+            flops = 2.0 * (double)(g.K * g.P * g.Q * g.C * g.R * g.S);
+        }
+        if (flops > most)
+            most = flops;
+    }
+    return most;
+}
+
 void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
     (void)opt;
     Graph *g = c->train;
@@ -338,7 +359,8 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
     }
     fprintf(o, "    /* --predict with --load or --resume and no --epochs predicts with the loaded weights and trains nothing. */\n");
     fprintf(o, "    int predict_only = args.n_predict > 0 && (args.load || args.resume) && !args.has_epochs;\n");
-    fprintf(o, "    int threads = dlrt_set_threads(args.has_threads ? args.threads : 0);\n    (void)threads;\n\n");
+    fprintf(o, "    int threads = dlrt_set_threads(args.has_threads ? args.threads : 0, %.0f);\n    (void)threads;\n\n",
+            largest_blas_call(c));
 
     /* data */
     fprintf(o, "    /* data: not needed to predict, unless a picture or the report asks for it */\n");

@@ -413,9 +413,11 @@ double dlrt_now(void);
 /* Peak resident set size of this process in bytes (getrusage), or -1. */
 int64_t dlrt_peak_rss(void);
 
-/* Sets OpenBLAS's thread count and, when compiled with OpenMP, OpenMP's. n <= 0 means all online cores.
- * Returns the count used. */
-int dlrt_set_threads(int n);
+/* Sets OpenMP's thread count (when compiled with OpenMP) and OpenBLAS's. n <= 0 means all online cores. OpenBLAS
+ * gets one thread when the model's largest BLAS call (`largest_blas_flops`, which dlc computes) is under 16
+ * MFLOP: splitting a product that small costs more than it saves (softmax regression's 256x784x10 products ran
+ * at 67 GFLOP/s on one thread and 44 on two; LeNet's 256x400x120 at 132 and 216). Returns n. */
+int dlrt_set_threads(int n, double largest_blas_flops);
 
 #ifdef __cplusplus
 }

@@ -116,13 +116,13 @@ int64_t dlrt_peak_rss(void)
 #endif
 }
 
-int dlrt_set_threads(int n)
+int dlrt_set_threads(int n, double largest_blas_flops)
 {
     if (n <= 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         n = cores > 0 ? (int)cores : 1;
     }
-    openblas_set_num_threads(n);
+    openblas_set_num_threads(largest_blas_flops < 16e6 ? 1 : n);
 #ifdef _OPENMP
     omp_set_num_threads(n);
 #endif

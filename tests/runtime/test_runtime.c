@@ -1133,6 +1133,8 @@ static void test_predict_helpers(void)
     dlrt_dataset_free(&ds);
 }
 
+int openblas_get_num_threads(void);
+
 static void test_misc(void)
 {
     double t0 = dlrt_now();
@@ -1140,8 +1142,15 @@ static void test_misc(void)
     double t1 = dlrt_now();
     CU_ASSERT(t1 - t0 >= 0.009 && t1 - t0 < 1);
     CU_ASSERT(dlrt_peak_rss() > 1 << 20);
-    CU_ASSERT_EQUAL(dlrt_set_threads(1), 1);
-    CU_ASSERT(dlrt_set_threads(0) >= 1);
+    CU_ASSERT_EQUAL(dlrt_set_threads(1, 1e9), 1);
+    CU_ASSERT(dlrt_set_threads(0, 1e9) >= 1);
+    /* OpenBLAS gets one thread when the model's largest product is small (under 16 MFLOP), all of them otherwise */
+    CU_ASSERT_EQUAL(dlrt_set_threads(2, 4e6), 2);
+    CU_ASSERT_EQUAL(openblas_get_num_threads(), 1);
+    if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
+        dlrt_set_threads(2, 25e6);
+        CU_ASSERT_EQUAL(openblas_get_num_threads(), 2);
+    }
     CU_ASSERT_STRING_EQUAL(dlrt_fashion_mnist_class(9), "ankle boot");
     CU_ASSERT_STRING_EQUAL(dlrt_fashion_mnist_class(10), "?");
 }
