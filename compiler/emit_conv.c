@@ -19,6 +19,9 @@
  * Rows narrower than a tile (LeNet's second layer: 10 columns) with 16, 32, ... output channels put the channels
  * in the lanes instead (lanes_over_k): forward keeps a partial sum per output column, dw reads dy channel-last.
  *
+ * Output rows whose window reaches into zero padding skip those kernel rows (dx's turned kernel pads dy by
+ * kernel size minus 1, so LeNet's second dx would spend a third of its products on zeros).
+ *
  * The C compiler keeps the partial sums in registers only when each is its own array and the loops over them have
  * constant counts; a shared 2-D array or a masked tail spilled them to the stack (measured, GCC 12). */
 #include <inttypes.h>
@@ -112,6 +115,26 @@ static char *row_index(const ConvGeo *g) {
     return g->sh == 1 ? xsprintf("p + r") : xsprintf("p * %" PRId64 " + r", g->sh);
 }
 
+/* Whether some output row's window reaches into the block's padding rows, which hold only zeros. */
+static bool pads_rows(const ConvGeo *g) { return g->ph > 0 || (g->P - 1) * g->sh + g->R > g->H + g->ph; }
+
+/* At the top of an output row p's loop: the kernel rows [r0, r1) that meet the image rather than zero padding
+ * (adding their products changes nothing), so border rows skip them. */
+static void emit_row_bounds(FILE *o, const ConvGeo *g, int d) {
+    if (!pads_rows(g))
+        return;
+    char *top = g->sh == 1 ? xsprintf("p") : xsprintf("p * %" PRId64, g->sh);
+    fprintf(o, "%*sconst int r0 = %s < %" PRId64 " ? %" PRId64 " - %s : 0;\n", d, "", top, g->ph, g->ph, top);
+    fprintf(o, "%*sconst int r1 = %" PRId64 " - %s < %" PRId64 " ? %" PRId64 " - %s : %" PRId64 ";\n", d, "",
+            g->H + g->ph, top, g->R, g->H + g->ph, top, g->R);
+}
+
+/* The loop over kernel rows, all of them or [r0, r1). */
+static char *row_loop(const ConvGeo *g) {
+    return pads_rows(g) ? xsprintf("for (int r = r0; r < r1; r++)")
+                        : xsprintf("for (int r = 0; r < %" PRId64 "; r++)", g->R);
+}
+
 /* One forward tile: `width` columns from q0 of output row p, channels k .. k + kb. */
 static void emit_fwd_tile(FILE *o, const ConvGeo *g, const char *R, int64_t kb, int64_t width, int d) {
     fprintf(o, "%*s%s", d, "", R);
@@ -119,7 +142,7 @@ static void emit_fwd_tile(FILE *o, const ConvGeo *g, const char *R, int64_t kb, 
         fprintf(o, "%s a%" PRId64 "[%d] = {0}", j ? "," : "", j, TILE);
     fprintf(o, ";\n");
     fprintf(o, "%*sfor (int c = 0; c < %" PRId64 "; c++)\n", d, "", g->C);
-    fprintf(o, "%*s    for (int r = 0; r < %" PRId64 "; r++)\n", d, "", g->R);
+    fprintf(o, "%*s    %s\n", d, "", row_loop(g));
     fprintf(o, "%*s        for (int s = 0; s < %" PRId64 "; s++) {\n", d, "", g->S);
     int e = d + 8;
     fprintf(o, "%*s    const %s *src = &xp[c][%s][%s + s];\n", e, "", R, row_index(g), col_index(g, "q0", 0));
@@ -146,6 +169,7 @@ static void emit_fwd_tile(FILE *o, const ConvGeo *g, const char *R, int64_t kb, 
 static void emit_fwd_rows(FILE *o, const ConvGeo *g, const char *R, int64_t kb, int d) {
     int64_t full = g->Q / TILE * TILE, rest = g->Q - full;
     fprintf(o, "%*sfor (int p = 0; p < %" PRId64 "; p++) {\n", d, "", g->P);
+    emit_row_bounds(o, g, d + 4);
     if (full == TILE) {
         fprintf(o, "%*s    {\n%*s        const int q0 = 0;\n", d, "", d, "");
         emit_fwd_tile(o, g, R, kb, TILE, d + 8);
@@ -171,12 +195,13 @@ static bool lanes_over_k(const ConvGeo *g) { return g->K % TILE == 0 && g->Q <= 
 static void emit_fwd_lanes_k(FILE *o, const ConvGeo *g, const char *R) {
     fprintf(o, "        for (int64_t k = 0; k < %" PRId64 "; k += %d)\n", g->K, TILE);
     fprintf(o, "            for (int p = 0; p < %" PRId64 "; p++) {\n", g->P);
+    emit_row_bounds(o, g, 16);
     fprintf(o, "                %s", R);
     for (int64_t q = 0; q < g->Q; q++)
         fprintf(o, "%s a%" PRId64 "[%d] = {0}", q ? "," : "", q, TILE);
     fprintf(o, ";\n");
     fprintf(o, "                for (int c = 0; c < %" PRId64 "; c++)\n", g->C);
-    fprintf(o, "                    for (int r = 0; r < %" PRId64 "; r++)\n", g->R);
+    fprintf(o, "                    %s\n", row_loop(g));
     fprintf(o, "                        for (int s = 0; s < %" PRId64 "; s++) {\n", g->S);
     fprintf(o, "                            const %s *src = &xp[c][%s][s];\n", R, row_index(g));
     fprintf(o, "                            const %s *wk = wk_all + ((c * %" PRId64 " + r) * %" PRId64 " + s) * %" PRId64

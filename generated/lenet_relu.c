@@ -62,11 +62,13 @@ static void conv2d_fwd_direct_0(const lenet_relu_real *restrict x, const lenet_r
         {
             const int64_t k = 0;
             for (int p = 0; p < 28; p++) {
+                const int r0 = p < 2 ? 2 - p : 0;
+                const int r1 = 30 - p < 5 ? 30 - p : 5;
                 {
                     const int q0 = 0;
                     lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
                     for (int c = 0; c < 1; c++)
-                        for (int r = 0; r < 5; r++)
+                        for (int r = r0; r < r1; r++)
                             for (int s = 0; s < 5; s++) {
                                 const lenet_relu_real *src = &xp[c][p + r][q0 + s];
                                 const lenet_relu_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
@@ -95,7 +97,7 @@ static void conv2d_fwd_direct_0(const lenet_relu_real *restrict x, const lenet_r
                     const int q0 = 16;
                     lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
                     for (int c = 0; c < 1; c++)
-                        for (int r = 0; r < 5; r++)
+                        for (int r = r0; r < r1; r++)
                             for (int s = 0; s < 5; s++) {
                                 const lenet_relu_real *src = &xp[c][p + r][q0 + s];
                                 const lenet_relu_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
@@ -268,11 +270,13 @@ static void conv2d_dx_direct_0(const lenet_relu_real *restrict dy, const lenet_r
         {
             const int64_t k = 0;
             for (int p = 0; p < 14; p++) {
+                const int r0 = p < 4 ? 4 - p : 0;
+                const int r1 = 14 - p < 5 ? 14 - p : 5;
                 {
                     const int q0 = 0;
                     lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
                     for (int c = 0; c < 16; c++)
-                        for (int r = 0; r < 5; r++)
+                        for (int r = r0; r < r1; r++)
                             for (int s = 0; s < 5; s++) {
                                 const lenet_relu_real *src = &xp[c][p + r][q0 + s];
                                 const lenet_relu_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
