@@ -11,8 +11,9 @@
  *            computes TILE columns and stores the ones that exist.
  *   dx       (stride 1) the forward loops on dy, padded by the kernel size minus 1 minus the padding, with the
  *            kernel turned by 180 degrees and its channel axes swapped.
- *   dw       for one (k, c, r), S partial sums (one per kernel column s) accumulate dy[k][p] times the row of the
- *            block shifted by s, over a chunk of images; dy is copied too, its rows zero-padded to whole tiles.
+ *   dw       for one (c, r) and up to 3 output channels k, S partial sums each (one per kernel column s)
+ *            accumulate dy[k][p] times the row of the block shifted by s, over a chunk of images; dy is copied
+ *            too, its rows zero-padded to whole tiles.
  *            Chunks are fixed by the batch size, each writes its sums to scratch, and the chunks are added in
  *            order, so the result does not depend on the thread count.
  *
@@ -350,29 +351,40 @@ static void emit_dw(FILE *o, const IrNode *n, const char *fname, const char *R, 
     fprintf(o, "                    memcpy(gp[i][k][p], dy + (((b0 + i) * %" PRId64 " + k) * %" PRId64 " + p) * %" PRId64
                ", %" PRId64 " * sizeof(%s));\n", g.K, g.P, g.Q, g.Q, R);
     fprintf(o, "        }\n");
-    fprintf(o, "        for (int k = 0; k < %" PRId64 "; k++)\n", g.K);
+    /* kb output channels at once (kb * S partial sums in registers): each row of x loaded serves kb of them */
+    int64_t kb = g.K % 3 == 0 && 3 * g.S <= 16 ? 3 : g.K % 2 == 0 && 2 * g.S <= 16 ? 2 : 1;
+    fprintf(o, "        for (int k = 0; k < %" PRId64 "; k += %" PRId64 ")\n", g.K, kb);
     fprintf(o, "            for (int c = 0; c < %" PRId64 "; c++)\n", g.C);
     fprintf(o, "                for (int r = 0; r < %" PRId64 "; r++) {\n", g.R);
-    fprintf(o, "                    %s", R);
-    for (int64_t s = 0; s < g.S; s++)
-        fprintf(o, "%s a%" PRId64 "[%d] = {0}", s ? "," : "", s, TILE);
-    fprintf(o, ";\n");
+    for (int64_t j = 0; j < kb; j++) {
+        fprintf(o, "                    %s", R);
+        for (int64_t s = 0; s < g.S; s++)
+            fprintf(o, "%s a%" PRId64 "_%" PRId64 "[%d] = {0}", s ? "," : "", j, s, TILE);
+        fprintf(o, ";\n");
+    }
     fprintf(o, "                    for (int64_t i = 0; i < count; i++)\n");
     fprintf(o, "                        for (int p = 0; p < %" PRId64 "; p++)\n", g.P);
     fprintf(o, "                            for (int q0 = 0; q0 < %" PRId64 "; q0 += %d) {\n", qt, TILE);
     fprintf(o, "                                const %s *gq = &gp[i][k][p][q0], *src = &xp[i][c][%s][%s];\n", R,
             row_index(&g), col_index(&g, "q0", 0));
     fprintf(o, "                                for (int q = 0; q < %d; q++) {\n", TILE);
-    for (int64_t s = 0; s < g.S; s++)
-        fprintf(o, "                                    a%" PRId64 "[q] += gq[q] * src[%s];\n", s,
-                col_index(&g, "q", s));
-    fprintf(o, "                                }\n                            }\n");
-    fprintf(o, "                    %s *sum = part + chunk * %" PRId64 " + ((k * %" PRId64 " + c) * %" PRId64 " + r) * %"
-               PRId64 ";\n", R, kcrs, g.C, g.R, g.S);
+    for (int64_t j = 0; j < kb; j++)
+        fprintf(o, "                                    %s g%" PRId64 " = gq[%" PRId64 " + q];\n", R, j, j * g.P * qt);
     for (int64_t s = 0; s < g.S; s++) {
-        fprintf(o, "                    sum[%" PRId64 "] = 0;\n", s);
-        fprintf(o, "                    for (int q = 0; q < %d; q++)\n", TILE);
-        fprintf(o, "                        sum[%" PRId64 "] += a%" PRId64 "[q];\n", s, s);
+        fprintf(o, "                                    %s v%" PRId64 " = src[%s];\n", R, s, col_index(&g, "q", s));
+        for (int64_t j = 0; j < kb; j++)
+            fprintf(o, "                                    a%" PRId64 "_%" PRId64 "[q] += g%" PRId64 " * v%" PRId64 ";\n",
+                    j, s, j, s);
+    }
+    fprintf(o, "                                }\n                            }\n");
+    for (int64_t j = 0; j < kb; j++) {
+        fprintf(o, "                    %s *sum%" PRId64 " = part + chunk * %" PRId64 " + (((k + %" PRId64 ") * %" PRId64
+                   " + c) * %" PRId64 " + r) * %" PRId64 ";\n", R, j, kcrs, j, g.C, g.R, g.S);
+        for (int64_t s = 0; s < g.S; s++) {
+            fprintf(o, "                    sum%" PRId64 "[%" PRId64 "] = 0;\n", j, s);
+            fprintf(o, "                    for (int q = 0; q < %d; q++)\n", TILE);
+            fprintf(o, "                        sum%" PRId64 "[%" PRId64 "] += a%" PRId64 "_%" PRId64 "[q];\n", j, s, j, s);
+        }
     }
     fprintf(o, "                }\n");
     emit_dw_sum(o, &g, R);

@@ -74,26 +74,29 @@ static void conv2d_dw_direct_0(const conv_edge_real *restrict x, conv_edge_real 
                 for (int p = 0; p < 6; p++)
                     memcpy(gp[i][k][p], dy + (((b0 + i) * 1 + k) * 6 + p) * 7, 7 * sizeof(conv_edge_real));
         }
-        for (int k = 0; k < 1; k++)
+        for (int k = 0; k < 1; k += 1)
             for (int c = 0; c < 1; c++)
                 for (int r = 0; r < 1; r++) {
-                    conv_edge_real a0[16] = {0}, a1[16] = {0};
+                    conv_edge_real a0_0[16] = {0}, a0_1[16] = {0};
                     for (int64_t i = 0; i < count; i++)
                         for (int p = 0; p < 6; p++)
                             for (int q0 = 0; q0 < 16; q0 += 16) {
                                 const conv_edge_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
                                 for (int q = 0; q < 16; q++) {
-                                    a0[q] += gq[q] * src[q];
-                                    a1[q] += gq[q] * src[q + 1];
+                                    conv_edge_real g0 = gq[0 + q];
+                                    conv_edge_real v0 = src[q];
+                                    a0_0[q] += g0 * v0;
+                                    conv_edge_real v1 = src[q + 1];
+                                    a0_1[q] += g0 * v1;
                                 }
                             }
-                    conv_edge_real *sum = part + chunk * 2 + ((k * 1 + c) * 1 + r) * 2;
-                    sum[0] = 0;
+                    conv_edge_real *sum0 = part + chunk * 2 + (((k + 0) * 1 + c) * 1 + r) * 2;
+                    sum0[0] = 0;
                     for (int q = 0; q < 16; q++)
-                        sum[0] += a0[q];
-                    sum[1] = 0;
+                        sum0[0] += a0_0[q];
+                    sum0[1] = 0;
                     for (int q = 0; q < 16; q++)
-                        sum[1] += a1[q];
+                        sum0[1] += a0_1[q];
                 }
     }
     for (int64_t j = 0; j < 2; j++) {

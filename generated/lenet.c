@@ -373,38 +373,90 @@ static void conv2d_dw_direct_1(const lenet_real *restrict x, lenet_real *restric
                 for (int p = 0; p < 28; p++)
                     memcpy(gp[i][k][p], dy + (((b0 + i) * 6 + k) * 28 + p) * 28, 28 * sizeof(lenet_real));
         }
-        for (int k = 0; k < 6; k++)
+        for (int k = 0; k < 6; k += 3)
             for (int c = 0; c < 1; c++)
                 for (int r = 0; r < 5; r++) {
-                    lenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0};
+                    lenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
+                    lenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
+                    lenet_real a2_0[16] = {0}, a2_1[16] = {0}, a2_2[16] = {0}, a2_3[16] = {0}, a2_4[16] = {0};
                     for (int64_t i = 0; i < count; i++)
                         for (int p = 0; p < 28; p++)
                             for (int q0 = 0; q0 < 32; q0 += 16) {
                                 const lenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
                                 for (int q = 0; q < 16; q++) {
-                                    a0[q] += gq[q] * src[q];
-                                    a1[q] += gq[q] * src[q + 1];
-                                    a2[q] += gq[q] * src[q + 2];
-                                    a3[q] += gq[q] * src[q + 3];
-                                    a4[q] += gq[q] * src[q + 4];
+                                    lenet_real g0 = gq[0 + q];
+                                    lenet_real g1 = gq[896 + q];
+                                    lenet_real g2 = gq[1792 + q];
+                                    lenet_real v0 = src[q];
+                                    a0_0[q] += g0 * v0;
+                                    a1_0[q] += g1 * v0;
+                                    a2_0[q] += g2 * v0;
+                                    lenet_real v1 = src[q + 1];
+                                    a0_1[q] += g0 * v1;
+                                    a1_1[q] += g1 * v1;
+                                    a2_1[q] += g2 * v1;
+                                    lenet_real v2 = src[q + 2];
+                                    a0_2[q] += g0 * v2;
+                                    a1_2[q] += g1 * v2;
+                                    a2_2[q] += g2 * v2;
+                                    lenet_real v3 = src[q + 3];
+                                    a0_3[q] += g0 * v3;
+                                    a1_3[q] += g1 * v3;
+                                    a2_3[q] += g2 * v3;
+                                    lenet_real v4 = src[q + 4];
+                                    a0_4[q] += g0 * v4;
+                                    a1_4[q] += g1 * v4;
+                                    a2_4[q] += g2 * v4;
                                 }
                             }
-                    lenet_real *sum = part + chunk * 150 + ((k * 1 + c) * 5 + r) * 5;
-                    sum[0] = 0;
+                    lenet_real *sum0 = part + chunk * 150 + (((k + 0) * 1 + c) * 5 + r) * 5;
+                    sum0[0] = 0;
                     for (int q = 0; q < 16; q++)
-                        sum[0] += a0[q];
-                    sum[1] = 0;
+                        sum0[0] += a0_0[q];
+                    sum0[1] = 0;
                     for (int q = 0; q < 16; q++)
-                        sum[1] += a1[q];
-                    sum[2] = 0;
+                        sum0[1] += a0_1[q];
+                    sum0[2] = 0;
                     for (int q = 0; q < 16; q++)
-                        sum[2] += a2[q];
-                    sum[3] = 0;
+                        sum0[2] += a0_2[q];
+                    sum0[3] = 0;
                     for (int q = 0; q < 16; q++)
-                        sum[3] += a3[q];
-                    sum[4] = 0;
+                        sum0[3] += a0_3[q];
+                    sum0[4] = 0;
                     for (int q = 0; q < 16; q++)
-                        sum[4] += a4[q];
+                        sum0[4] += a0_4[q];
+                    lenet_real *sum1 = part + chunk * 150 + (((k + 1) * 1 + c) * 5 + r) * 5;
+                    sum1[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[0] += a1_0[q];
+                    sum1[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[1] += a1_1[q];
+                    sum1[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[2] += a1_2[q];
+                    sum1[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[3] += a1_3[q];
+                    sum1[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[4] += a1_4[q];
+                    lenet_real *sum2 = part + chunk * 150 + (((k + 2) * 1 + c) * 5 + r) * 5;
+                    sum2[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum2[0] += a2_0[q];
+                    sum2[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum2[1] += a2_1[q];
+                    sum2[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum2[2] += a2_2[q];
+                    sum2[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum2[3] += a2_3[q];
+                    sum2[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum2[4] += a2_4[q];
                 }
     }
     for (int64_t j = 0; j < 150; j++) {

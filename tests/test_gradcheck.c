@@ -302,7 +302,7 @@ static void test_grad_conv(void) {
  * columns: 8, 13 and 7 channels leave partial blocks, 37 and 19 columns partial tiles after full ones; b reads its
  * input with a column stride of 2 (its dx goes through im2col), and the stride-1 dx of a and c run as convolutions
  * of dy with the turned kernel (the scale makes a's input gradient needed); d's 9 output columns and 16 channels
- * put the channels in the vector lanes. */
+ * put the channels in the vector lanes; the dw of a, c and e sums 2, 1 and 3 output channels at a time. */
 static void test_grad_conv_direct(void) {
     gradcheck("gc_conv_direct",
               "input x: f32[batch, 1, 5, 37]\n"
@@ -311,9 +311,10 @@ static void test_grad_conv_direct(void) {
               "b = a |> conv2d(13, kernel=(2, 3), stride=2, padding=1) |> tanh\n"
               "c = a |> conv2d(7, kernel=(2, 3), padding=(1, 0)) |> tanh\n"
               "d = a |> conv2d(16, kernel=(2, 3), stride=(1, 4)) |> tanh\n"
+              "e = x |> conv2d(6, kernel=(2, 2), padding=(0, 1)) |> tanh\n"
               "output b\n"
               "train {\n"
-              "    loss = mean(b * b) + mean(c * c) + mean(d * d)\n"
+              "    loss = mean(b * b) + mean(c * c) + mean(d * d) + mean(e * e)\n"
               "    optimizer = sgd(lr = 0.1)\n"
               "    batch = 3\n"
               "}\n",
