@@ -468,7 +468,6 @@ typedef struct ConvGeo {
     int64_t N, K, C, H, W, R, S, P, Q, sh, sw, ph, pw, HP;
 } ConvGeo;
 ConvGeo conv_geo(const IrNode *n);
-bool conv_geo_same(const ConvGeo *a, const ConvGeo *b);
 /* A convolution kernel's scratch in elements (zero for other ops): im2col columns for a chunk of `*chunk` images,
  * or a direct dw's sums for each chunk of `*chunk` images. */
 int64_t conv_scratch(const IrNode *n, int64_t *chunk);

@@ -86,12 +86,6 @@ int64_t conv_direct_images(const ConvGeo *g) {
     return images < 1 ? 1 : images > g->N ? g->N : images;
 }
 
-bool conv_geo_same(const ConvGeo *a, const ConvGeo *b) {
-    return a->N == b->N && a->K == b->K && a->C == b->C && a->H == b->H && a->W == b->W && a->R == b->R &&
-           a->S == b->S && a->P == b->P && a->Q == b->Q && a->sh == b->sh && a->sw == b->sw && a->ph == b->ph &&
-           a->pw == b->pw;
-}
-
 /* Copies image `img` (an expression) of x into the zero-padded block `dst` ([C][HP][block_width]). */
 static void emit_pad(FILE *o, const ConvGeo *g, const char *img, const char *dst, const char *R, int depth) {
     int64_t rows = g->H < g->HP - g->ph ? g->H : g->HP - g->ph;
