@@ -185,7 +185,9 @@ static void emit_fwd_rows(FILE *o, const ConvGeo *g, const char *R, int64_t kb, 
 /* Narrow outputs (Q <= QMAX) of many channels (K a multiple of TILE): the lanes run over TILE output channels and
  * each output column of a row has its own partial sums, so no lane is wasted on columns past the row's end. The
  * kernel is laid out [c][r][s][k] first, so a tile's weights are one load. */
-static bool lanes_over_k(const ConvGeo *g) { return g->K % TILE == 0 && g->Q <= QMAX && g->K * g->C * g->R * g->S <= FLIP_ELEMS; }
+static bool lanes_over_k(const ConvGeo *g) {
+    return g->K % TILE == 0 && g->Q <= QMAX && g->K * g->C * g->R * g->S <= FLIP_ELEMS;
+}
 
 static void emit_fwd_lanes_k(FILE *o, const ConvGeo *g, const char *R) {
     fprintf(o, "        for (int64_t k = 0; k < %" PRId64 "; k += %d)\n", g->K, TILE);
