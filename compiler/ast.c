@@ -37,22 +37,39 @@ Node *node_unary(int op, Node *a, Loc loc) {
 
 const char *token_spelling(int op) {
     switch (op) {
-    case PIPE: return "|>";
-    case OR: return "or";
-    case AND: return "and";
-    case NOT: return "not";
-    case EQ: return "==";
-    case NE: return "!=";
-    case LE: return "<=";
-    case GE: return ">=";
-    case POW: return "**";
-    case '<': return "<";
-    case '>': return ">";
-    case '+': return "+";
-    case '-': return "-";
-    case '*': return "*";
-    case '/': return "/";
-    case '@': return "@";
-    default: return "?";
+    case PIPE:
+        return "|>";
+    case OR:
+        return "or";
+    case AND:
+        return "and";
+    case NOT:
+        return "not";
+    case EQ:
+        return "==";
+    case NE:
+        return "!=";
+    case LE:
+        return "<=";
+    case GE:
+        return ">=";
+    case POW:
+        return "**";
+    case '<':
+        return "<";
+    case '>':
+        return ">";
+    case '+':
+        return "+";
+    case '-':
+        return "-";
+    case '*':
+        return "*";
+    case '/':
+        return "/";
+    case '@':
+        return "@";
+    default:
+        return "?";
     }
 }

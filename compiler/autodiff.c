@@ -61,21 +61,35 @@ static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
     IrNode *x = n->in[0], *y = n;
     IrNode *b = n->nin > 1 ? n->in[1] : NULL;
     switch (n->op) {
-    case OP_NEG: return b_unary(g, OP_NEG, d, ad->loc);
-    case OP_EXP: return mul(ad, d, y);
-    case OP_LOG: return divn(ad, d, x);
-    case OP_ABS: return mul(ad, d, b_unary(g, OP_SIGN, x, ad->loc));
-    case OP_SQRT: return divn(ad, mul(ad, d, c(ad, 0.5)), y);
+    case OP_NEG:
+        return b_unary(g, OP_NEG, d, ad->loc);
+    case OP_EXP:
+        return mul(ad, d, y);
+    case OP_LOG:
+        return divn(ad, d, x);
+    case OP_ABS:
+        return mul(ad, d, b_unary(g, OP_SIGN, x, ad->loc));
+    case OP_SQRT:
+        return divn(ad, mul(ad, d, c(ad, 0.5)), y);
     /* relu' from the output: y > 0 exactly where x > 0, and x then need not be kept for backward */
-    case OP_RELU: return mul(ad, d, b_binary(g, OP_GT, y, c(ad, 0), ad->loc));
-    case OP_SIGMOID: return mul(ad, d, mul(ad, y, sub(ad, c(ad, 1), y)));
-    case OP_TANH: return mul(ad, d, sub(ad, c(ad, 1), mul(ad, y, y)));
-    case OP_COPY: return d;
-    case OP_DIVCOUNT: return ir_node(g, OP_DIVCOUNT, DT_F32, d->shape, 1, &d, n->attr, ad->loc);
-    case OP_ADD: return d;
-    case OP_SUB: return i == 0 ? d : b_unary(g, OP_NEG, d, ad->loc);
-    case OP_MUL: return mul(ad, d, i == 0 ? b : x);
-    case OP_DIV: return i == 0 ? divn(ad, d, b) : b_unary(g, OP_NEG, divn(ad, mul(ad, d, y), b), ad->loc);
+    case OP_RELU:
+        return mul(ad, d, b_binary(g, OP_GT, y, c(ad, 0), ad->loc));
+    case OP_SIGMOID:
+        return mul(ad, d, mul(ad, y, sub(ad, c(ad, 1), y)));
+    case OP_TANH:
+        return mul(ad, d, sub(ad, c(ad, 1), mul(ad, y, y)));
+    case OP_COPY:
+        return d;
+    case OP_DIVCOUNT:
+        return ir_node(g, OP_DIVCOUNT, DT_F32, d->shape, 1, &d, n->attr, ad->loc);
+    case OP_ADD:
+        return d;
+    case OP_SUB:
+        return i == 0 ? d : b_unary(g, OP_NEG, d, ad->loc);
+    case OP_MUL:
+        return mul(ad, d, i == 0 ? b : x);
+    case OP_DIV:
+        return i == 0 ? divn(ad, d, b) : b_unary(g, OP_NEG, divn(ad, mul(ad, d, y), b), ad->loc);
     case OP_POW:
         if (i == 0) {
             double p;
@@ -108,19 +122,22 @@ static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
     case OP_DROPMASK:
     case OP_ARGMAX_EQ:
         return NULL;
-    case OP_SUM: return unreduce(ad, n, d);
+    case OP_SUM:
+        return unreduce(ad, n, d);
     case OP_MAX: {
         IrNode *hit = b_binary(g, OP_EQ, x, unreduce(ad, n, y), ad->loc);
         return mul(ad, unreduce(ad, n, d), hit);
     }
-    case OP_RESHAPE: return b_reshape(g, d, x->shape, ad->loc);
+    case OP_RESHAPE:
+        return b_reshape(g, d, x->shape, ad->loc);
     case OP_MATMUL: {
         bool ta = n->attr[0], tb = n->attr[1];
         if (i == 0)
             return ta ? b_matmul(g, b, d, tb, true, ad->loc) : b_matmul(g, d, b, false, !tb, ad->loc);
         return tb ? b_matmul(g, d, x, true, ta, ad->loc) : b_matmul(g, x, d, !ta, false, ad->loc);
     }
-    case OP_TRANSPOSE: return b_transpose(g, d, ad->loc);
+    case OP_TRANSPOSE:
+        return b_transpose(g, d, ad->loc);
     case OP_CONCAT: {
         int axis = (int)n->attr[0];
         int64_t start = 0;
@@ -167,19 +184,34 @@ static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
 /* Whether an adjoint flows from node n to its input i: not into comparisons, masks and integer labels. */
 static bool ad_flows(const IrNode *n, int i) {
     switch (n->op) {
-    case OP_SIGN: case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_EQ: case OP_NE: case OP_DROPMASK:
+    case OP_SIGN:
+    case OP_LT:
+    case OP_LE:
+    case OP_GT:
+    case OP_GE:
+    case OP_EQ:
+    case OP_NE:
+    case OP_DROPMASK:
     case OP_ARGMAX_EQ:
         return false;
-    case OP_WHERE: return i != 0;
-    case OP_XENT: return i != 1;
-    default: return n->in[i]->dtype == DT_F32;
+    case OP_WHERE:
+        return i != 0;
+    case OP_XENT:
+        return i != 1;
+    default:
+        return n->in[i]->dtype == DT_F32;
     }
 }
 
 /* Ops whose adjoint grad_rule cannot propagate: the backward kernels, reached by a gradient of a gradient. */
 static bool ad_has_rule(Op op) {
     switch (op) {
-    case OP_SLICE: case OP_XENT_GRAD: case OP_CONV2D_DX: case OP_CONV2D_DW: case OP_MAXPOOL_DX: case OP_AVGPOOL_DX:
+    case OP_SLICE:
+    case OP_XENT_GRAD:
+    case OP_CONV2D_DX:
+    case OP_CONV2D_DW:
+    case OP_MAXPOOL_DX:
+    case OP_AVGPOOL_DX:
         return false;
     default:
         return true;

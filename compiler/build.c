@@ -24,32 +24,58 @@ static bool is_scalar_const(const IrNode *n, double v) {
 
 static double elem_apply(Op op, double a, double b, double c, const IrNode *n) {
     switch (op) {
-    case OP_NEG: return -a;
-    case OP_EXP: return exp(a);
-    case OP_LOG: return log(a);
-    case OP_ABS: return fabs(a);
-    case OP_SQRT: return sqrt(a);
-    case OP_SIGN: return (a > 0) - (a < 0);
-    case OP_RELU: return a > 0 ? a : 0;
-    case OP_SIGMOID: return 1 / (1 + exp(-a));
-    case OP_TANH: return tanh(a);
-    case OP_COPY: return a;
-    case OP_DIVCOUNT: return a / (double)n->attr[0];
-    case OP_ADD: return a + b;
-    case OP_SUB: return a - b;
-    case OP_MUL: return a * b;
-    case OP_DIV: return a / b;
-    case OP_POW: return pow(a, b);
-    case OP_MAXIMUM: return a > b ? a : b;
-    case OP_MINIMUM: return a < b ? a : b;
-    case OP_LT: return a < b;
-    case OP_LE: return a <= b;
-    case OP_GT: return a > b;
-    case OP_GE: return a >= b;
-    case OP_EQ: return a == b;
-    case OP_NE: return a != b;
-    case OP_WHERE: return a != 0 ? b : c;
-    default: die("cannot fold %s", op_info[op].name);
+    case OP_NEG:
+        return -a;
+    case OP_EXP:
+        return exp(a);
+    case OP_LOG:
+        return log(a);
+    case OP_ABS:
+        return fabs(a);
+    case OP_SQRT:
+        return sqrt(a);
+    case OP_SIGN:
+        return (a > 0) - (a < 0);
+    case OP_RELU:
+        return a > 0 ? a : 0;
+    case OP_SIGMOID:
+        return 1 / (1 + exp(-a));
+    case OP_TANH:
+        return tanh(a);
+    case OP_COPY:
+        return a;
+    case OP_DIVCOUNT:
+        return a / (double)n->attr[0];
+    case OP_ADD:
+        return a + b;
+    case OP_SUB:
+        return a - b;
+    case OP_MUL:
+        return a * b;
+    case OP_DIV:
+        return a / b;
+    case OP_POW:
+        return pow(a, b);
+    case OP_MAXIMUM:
+        return a > b ? a : b;
+    case OP_MINIMUM:
+        return a < b ? a : b;
+    case OP_LT:
+        return a < b;
+    case OP_LE:
+        return a <= b;
+    case OP_GT:
+        return a > b;
+    case OP_GE:
+        return a >= b;
+    case OP_EQ:
+        return a == b;
+    case OP_NE:
+        return a != b;
+    case OP_WHERE:
+        return a != 0 ? b : c;
+    default:
+        die("cannot fold %s", op_info[op].name);
     }
 }
 
@@ -93,21 +119,36 @@ static IrNode *fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const in
 /* How the user wrote an element-wise op, for messages: '*' rather than the IR's "mul". */
 static const char *op_spelling(Op op) {
     switch (op) {
-    case OP_ADD: return "+";
-    case OP_SUB: return "-";
-    case OP_MUL: return "*";
-    case OP_DIV: return "/";
-    case OP_POW: return "**";
-    case OP_NEG: return "-";
-    case OP_LT: return "<";
-    case OP_LE: return "<=";
-    case OP_GT: return ">";
-    case OP_GE: return ">=";
-    case OP_EQ: return "==";
-    case OP_NE: return "!=";
-    case OP_MAXIMUM: return "max";
-    case OP_MINIMUM: return "min";
-    default: return op_info[op].name;
+    case OP_ADD:
+        return "+";
+    case OP_SUB:
+        return "-";
+    case OP_MUL:
+        return "*";
+    case OP_DIV:
+        return "/";
+    case OP_POW:
+        return "**";
+    case OP_NEG:
+        return "-";
+    case OP_LT:
+        return "<";
+    case OP_LE:
+        return "<=";
+    case OP_GT:
+        return ">";
+    case OP_GE:
+        return ">=";
+    case OP_EQ:
+        return "==";
+    case OP_NE:
+        return "!=";
+    case OP_MAXIMUM:
+        return "max";
+    case OP_MINIMUM:
+        return "min";
+    default:
+        return op_info[op].name;
     }
 }
 
@@ -280,16 +321,18 @@ IrNode *b_matmul(Graph *g, IrNode *a, IrNode *b, bool ta, bool tb, Loc loc) {
     int64_t m = ta ? a->shape.d[1] : a->shape.d[0], ka = ta ? a->shape.d[0] : a->shape.d[1];
     int64_t kb = tb ? b->shape.d[1] : b->shape.d[0], n = tb ? b->shape.d[0] : b->shape.d[1];
     if (ka != kb) {
-        error_at(loc, "matrix product: inner dimensions differ: %s @ %s (%lld vs %lld)",
-                 type_str(a->dtype, &a->shape), type_str(b->dtype, &b->shape), (long long)ka, (long long)kb);
+        error_at(loc, "matrix product: inner dimensions differ: %s @ %s (%lld vs %lld)", type_str(a->dtype, &a->shape),
+                 type_str(b->dtype, &b->shape), (long long)ka, (long long)kb);
         return NULL;
     }
     /* the batch dimension may be the output's rows, or the contracted dimension on both sides (x^T @ dy) */
     bool a_rows_b = !ta && a->shape.batched, a_k_b = ta && a->shape.batched;
     bool b_k_b = !tb && b->shape.batched, b_cols_b = tb && b->shape.batched;
     if (b_cols_b || a_k_b != b_k_b) {
-        error_at(loc, "matrix product: %s @ %s would move the batch dimension; only the left operand's rows "
-                 "can be batched", type_str(a->dtype, &a->shape), type_str(b->dtype, &b->shape));
+        error_at(loc,
+                 "matrix product: %s @ %s would move the batch dimension; only the left operand's rows "
+                 "can be batched",
+                 type_str(a->dtype, &a->shape), type_str(b->dtype, &b->shape));
         return NULL;
     }
     bool batched = a_rows_b;
@@ -316,16 +359,18 @@ IrNode *b_conv2d(Graph *g, IrNode *x, IrNode *w, const int64_t stride[2], const 
     }
     for (int i = 0; i < 2; i++)
         if (stride[i] < 1 || pad[i] < 0 || pad[i] > MAX_NUMEL) {
-            error_at(loc, "conv2d: the stride must be at least 1 and the padding at least 0, got stride (%lld, %lld) "
-                     "and padding (%lld, %lld)", (long long)stride[0], (long long)stride[1], (long long)pad[0],
-                     (long long)pad[1]);
+            error_at(loc,
+                     "conv2d: the stride must be at least 1 and the padding at least 0, got stride (%lld, %lld) "
+                     "and padding (%lld, %lld)",
+                     (long long)stride[0], (long long)stride[1], (long long)pad[0], (long long)pad[1]);
             return NULL;
         }
     /* in, k <= MAX_NUMEL and 0 <= pad <= MAX_NUMEL: no overflow */
     int64_t oh = conv_out_dim(x->shape.d[2], w->shape.d[2], pad[0], stride[0]);
     int64_t ow = conv_out_dim(x->shape.d[3], w->shape.d[3], pad[1], stride[1]);
     if (oh < 1 || ow < 1 || x->shape.d[2] + 2 * pad[0] < w->shape.d[2] || x->shape.d[3] + 2 * pad[1] < w->shape.d[3]) {
-        error_at(loc, "conv2d: a %lldx%lld kernel with padding (%lld, %lld) and stride (%lld, %lld) does not fit input %s",
+        error_at(loc,
+                 "conv2d: a %lldx%lld kernel with padding (%lld, %lld) and stride (%lld, %lld) does not fit input %s",
                  (long long)w->shape.d[2], (long long)w->shape.d[3], (long long)pad[0], (long long)pad[1],
                  (long long)stride[0], (long long)stride[1], shape_str(&x->shape));
         return NULL;
@@ -347,7 +392,8 @@ IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t s
         return NULL;
     }
     if (win[0] < 1 || win[1] < 1 || stride[0] < 1 || stride[1] < 1) {
-        error_at(loc, "%s: the window and the stride must be at least 1, got window (%lld, %lld) and stride (%lld, %lld)",
+        error_at(loc,
+                 "%s: the window and the stride must be at least 1, got window (%lld, %lld) and stride (%lld, %lld)",
                  name, (long long)win[0], (long long)win[1], (long long)stride[0], (long long)stride[1]);
         return NULL;
     }
@@ -357,16 +403,15 @@ IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t s
     }
     /* pad * 2 > win, written so that it cannot overflow */
     if (pad[0] > win[0] / 2 || pad[1] > win[1] / 2) {
-        error_at(loc, "%s: padding (%lld, %lld) must be at most half the window (%lld, %lld)", name,
-                 (long long)pad[0], (long long)pad[1], (long long)win[0], (long long)win[1]);
+        error_at(loc, "%s: padding (%lld, %lld) must be at most half the window (%lld, %lld)", name, (long long)pad[0],
+                 (long long)pad[1], (long long)win[0], (long long)win[1]);
         return NULL;
     }
     int64_t oh = conv_out_dim(x->shape.d[2], win[0], pad[0], stride[0]);
     int64_t ow = conv_out_dim(x->shape.d[3], win[1], pad[1], stride[1]);
     if (oh < 1 || ow < 1 || x->shape.d[2] + 2 * pad[0] < win[0] || x->shape.d[3] + 2 * pad[1] < win[1]) {
-        error_at(loc, "%s: window (%lld, %lld) with stride (%lld, %lld) does not fit input %s", name,
-                 (long long)win[0], (long long)win[1], (long long)stride[0], (long long)stride[1],
-                 type_str(x->dtype, &x->shape));
+        error_at(loc, "%s: window (%lld, %lld) with stride (%lld, %lld) does not fit input %s", name, (long long)win[0],
+                 (long long)win[1], (long long)stride[0], (long long)stride[1], type_str(x->dtype, &x->shape));
         return NULL;
     }
     int64_t d[4] = {x->shape.d[0], x->shape.d[1], oh, ow};

@@ -155,8 +155,8 @@ void check_print(FILE *out, Compiled *c) {
                 s->loops_fused);
     }
     if (t->present && c->loss_train) {
-        static const char *const data_names[] = {"none", "fashion_mnist", "synthetic_linear", "polynomial",
-                                                  "high_dim", "csv", "tensors"};
+        static const char *const data_names[] = {"none",     "fashion_mnist", "synthetic_linear", "polynomial",
+                                                 "high_dim", "csv",           "tensors"};
         fprintf(out, "\ntraining\n  %s, lr %g", t->optim == OPTIM_ADAM ? "adam" : "sgd", t->lr);
         if (t->momentum != 0)
             fprintf(out, ", momentum %g", t->momentum);

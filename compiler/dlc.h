@@ -32,19 +32,19 @@ bool glob_match(const char *pattern, const char *s);
 char *read_file(const char *path, size_t *len);
 
 /* A growable array of T: `Vec(Node *) v = {0}; vec_push(&v, x);` */
-#define Vec(T)                                                                                                  \
-    struct {                                                                                                    \
-        T *v;                                                                                                   \
-        int n, cap;                                                                                             \
+#define Vec(T)                                                                                                         \
+    struct {                                                                                                           \
+        T *v;                                                                                                          \
+        int n, cap;                                                                                                    \
     }
-#define vec_push(vec, x)                                                                                        \
-    do {                                                                                                        \
-        if ((vec)->n == (vec)->cap) {                                                                           \
-            int nc_ = (vec)->cap ? (vec)->cap * 2 : 8;                                                          \
-            (vec)->v = xrealloc_arr((vec)->v, (size_t)(vec)->cap, (size_t)nc_, sizeof *(vec)->v);               \
-            (vec)->cap = nc_;                                                                                   \
-        }                                                                                                       \
-        (vec)->v[(vec)->n++] = (x);                                                                             \
+#define vec_push(vec, x)                                                                                               \
+    do {                                                                                                               \
+        if ((vec)->n == (vec)->cap) {                                                                                  \
+            int nc_ = (vec)->cap ? (vec)->cap * 2 : 8;                                                                 \
+            (vec)->v = xrealloc_arr((vec)->v, (size_t)(vec)->cap, (size_t)nc_, sizeof *(vec)->v);                      \
+            (vec)->cap = nc_;                                                                                          \
+        }                                                                                                              \
+        (vec)->v[(vec)->n++] = (x);                                                                                    \
     } while (0)
 
 /* ---- diag.c: located diagnostics ---- */
@@ -119,11 +119,11 @@ typedef struct NodeList {
 struct Node {
     NodeKind kind;
     Loc loc;
-    int op;         /* operator token of N_BINARY / N_UNARY */
-    double num;     /* N_NUMBER, N_BOOL */
-    bool is_int;    /* N_NUMBER written without a point or exponent */
-    char *name;     /* identifier, string, statement target, attribute, keyword argument */
-    char *label;    /* `call as label` */
+    int op;      /* operator token of N_BINARY / N_UNARY */
+    double num;  /* N_NUMBER, N_BOOL */
+    bool is_int; /* N_NUMBER written without a point or exponent */
+    char *name;  /* identifier, string, statement target, attribute, keyword argument */
+    char *label; /* `call as label` */
     Loc label_loc;
     char *dtype_name; /* N_INPUT */
     Loc dtype_loc;
@@ -151,11 +151,11 @@ const char *token_spelling(int op);
 
 typedef struct Lexer {
     int line, col;
-    int depth; /* nesting of ( and [ */
-    int last;  /* last token returned */
+    int depth;          /* nesting of ( and [ */
+    int last;           /* last token returned */
     bool pending_close; /* a `}` is due after the NEWLINE just returned */
     int close_line, close_col;
-    int nl_line, nl_col; /* the newline that ends the statement unless a `|>` follows */
+    int nl_line, nl_col;  /* the newline that ends the statement unless a `|>` follows */
     int braces;           /* nesting of { } */
     int stmt_braces;      /* nesting of { } where the current statement began */
     int prev_stmt_braces; /* the same before the last token (the parser's lookahead) */
@@ -311,7 +311,7 @@ typedef struct TrainSpec {
     double lr, momentum, weight_decay, l1, beta1, beta2, eps;
     char *decay_glob, *l1_glob;
     int64_t batch, epochs, seed;
-    bool plot_log;      /* plot = "log": training curves on a logarithmic loss axis (D2L 4.4's figures) */
+    bool plot_log; /* plot = "log": training curves on a logarithmic loss axis (D2L 4.4's figures) */
     Vec(Metric) metrics;
     DataKind data;
     int data_x, data_y; /* input numbers fed by the data */
@@ -355,11 +355,11 @@ IrNode *ir_node_f(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int6
 IrNode *ir_const_scalar(Graph *g, double v, Loc loc);
 IrNode *ir_const_data(Graph *g, Shape shape, const double *data, Loc loc);
 bool ir_is_const(const IrNode *n, double *value); /* a scalar or uniform constant */
-IrNode *ir_storage(IrNode *n); /* the node whose bytes a view (reshape) reads: n itself for any other node */
+IrNode *ir_storage(IrNode *n);       /* the node whose bytes a view (reshape) reads: n itself for any other node */
 int64_t shape_numel(const Shape *s); /* saturates at INT64_MAX */
 int64_t shape_inner(const Shape *s); /* elements per example (numel / d[0] when batched) */
 bool shape_eq(const Shape *a, const Shape *b);
-char *shape_str(const Shape *s); /* "[batch 256, 784]" style, for messages */
+char *shape_str(const Shape *s);          /* "[batch 256, 784]" style, for messages */
 char *type_str(DType dt, const Shape *s); /* "f32[256, 784]" */
 Shape shape_make(int rank, const int64_t *d, bool batched);
 Shape shape_scalar(void);
@@ -396,8 +396,8 @@ IrNode *b_dropmask(Graph *g, Shape s, double p, int64_t salt, Loc loc);
 /* ---- elab.c: AST -> graph ---- */
 
 typedef struct ElabOptions {
-    int64_t batch;     /* --batch, 0 = the model's */
-    bool training;     /* dropout active */
+    int64_t batch;        /* --batch, 0 = the model's */
+    bool training;        /* dropout active */
     const char **defines; /* -D name=value: a top-level `name = ...` takes this number instead */
     int ndefines;
 } ElabOptions;
@@ -430,12 +430,12 @@ typedef struct Sched {
     FnKind kind;
     Graph *g;
     Vec(IrNode *) roots;
-    bool *live;      /* needed by a root */
-    bool *inl;       /* element-wise, computed inside its one consumer's loop: no buffer */
-    int *uses;       /* consumers among live nodes */
+    bool *live;            /* needed by a root */
+    bool *inl;             /* element-wise, computed inside its one consumer's loop: no buffer */
+    int *uses;             /* consumers among live nodes */
     Vec(IrNode *) kernels; /* materialised nodes in execution order */
-    int64_t *offset; /* arena byte offset of a materialised node's buffer; -1 when it has none */
-    int64_t *scratch; /* arena byte offset of a kernel's scratch (im2col columns), live during it only */
+    int64_t *offset;       /* arena byte offset of a materialised node's buffer; -1 when it has none */
+    int64_t *scratch;      /* arena byte offset of a kernel's scratch (im2col columns), live during it only */
     int64_t arena_bytes, arena_bytes_noreuse;
     int loops_unfused, loops_fused;
     int train_split; /* FN_TRAIN: kernels before this index are the forward pass, the rest backward */
@@ -444,20 +444,20 @@ typedef struct Sched {
 
 /* The whole compiled model: the two graphs, the schedules, the state layout. */
 typedef struct Compiled {
-    Graph *train;       /* elaborated with dropout active, plus the backward nodes */
-    Graph *eval;        /* elaborated for inference */
-    IrNode **grads;     /* per parameter of `train` (NULL for constants) */
+    Graph *train;   /* elaborated with dropout active, plus the backward nodes */
+    Graph *eval;    /* elaborated for inference */
+    IrNode **grads; /* per parameter of `train` (NULL for constants) */
     IrNode *loss_train, *loss_eval;
     Vec(IrNode *) metric_train; /* per metric, a scalar sum over the batch */
     Vec(IrNode *) metric_eval;
     Sched fn[FN_COUNT];
     /* state layout (bytes): header, parameters, optimizer state, arena */
-    int64_t *param_off;    /* per parameter */
-    int64_t *opt_off;      /* per parameter: momentum or Adam m (v follows at +param bytes) */
+    int64_t *param_off; /* per parameter */
+    int64_t *opt_off;   /* per parameter: momentum or Adam m (v follows at +param bytes) */
     int64_t params_end, opt_end, arena_off, state_bytes;
-    int elem_size;         /* 4 (f32) or 8 (f64) */
+    int elem_size; /* 4 (f32) or 8 (f64) */
     bool infer_only;
-    const double **baked;  /* --weights: per parameter, the values compiled in as constants (NULL: in the state) */
+    const double **baked; /* --weights: per parameter, the values compiled in as constants (NULL: in the state) */
 } Compiled;
 
 /* Roots and liveness of a function, inline decisions (fusion) and the kernel order. */

@@ -114,14 +114,14 @@ typedef struct Elab {
     Node *train_node;
     Env *blocks; /* the block definitions by name (the first of a name) */
     /* Limits that keep a hostile or mistaken program from hanging the compiler or exhausting its stack. */
-    int64_t work; /* steps taken (statements, expressions, elements of compile-time data made or read) */
-    int nodes_charged; /* graph nodes already paid for */
+    int64_t work;       /* steps taken (statements, expressions, elements of compile-time data made or read) */
+    int nodes_charged;  /* graph nodes already paid for */
     size_t arena_start; /* arena_allocated() when elaboration began */
     int *param_table;   /* open-addressed hash of parameter names: index + 1, 0 empty */
     int param_table_cap;
-    int depth;    /* nesting of expressions and statements being run */
-    int calls;    /* nesting of block applications */
-    bool halted;  /* a limit was hit: elaboration unwinds without doing anything more */
+    int depth;   /* nesting of expressions and statements being run */
+    int calls;   /* nesting of block applications */
+    bool halted; /* a limit was hit: elaboration unwinds without doing anything more */
 } Elab;
 
 /* Steps of elaboration a model may take: one per expression and statement run, and in proportion to the time
@@ -134,8 +134,8 @@ typedef struct Elab {
 #define ELEMS(n) ((n) / 16 + 1)
 #define LIST_ELEMS(n) ((n) / 4 + 1)
 #define ELAB_MEMORY ((size_t)1 << 29)
-#define MAX_DEPTH 1000     /* expressions and statements nested in each other, block calls included */
-#define MAX_CALLS 200      /* block applications nested in each other */
+#define MAX_DEPTH 1000 /* expressions and statements nested in each other, block calls included */
+#define MAX_CALLS 200  /* block applications nested in each other */
 #define MAX_LIST ((int64_t)1 << 20)
 
 /* ---- values ---- */
@@ -162,19 +162,32 @@ static Value v_list(void) {
 
 static const char *kind_name(ValueKind k) {
     switch (k) {
-    case V_ERROR: return "an erroneous value";
-    case V_NONE: return "nothing";
-    case V_INT: return "an integer";
-    case V_FLOAT: return "a number";
-    case V_BOOL: return "a boolean";
-    case V_STR: return "a string";
-    case V_LIST: return "a list";
-    case V_TENSOR: return "a tensor";
-    case V_LAYER: return "a layer";
-    case V_BLOCK: return "a block";
-    case V_FUNC: return "a function";
-    case V_INIT: return "an initialiser";
-    case V_BATCH: return "the batch dimension";
+    case V_ERROR:
+        return "an erroneous value";
+    case V_NONE:
+        return "nothing";
+    case V_INT:
+        return "an integer";
+    case V_FLOAT:
+        return "a number";
+    case V_BOOL:
+        return "a boolean";
+    case V_STR:
+        return "a string";
+    case V_LIST:
+        return "a list";
+    case V_TENSOR:
+        return "a tensor";
+    case V_LAYER:
+        return "a layer";
+    case V_BLOCK:
+        return "a block";
+    case V_FUNC:
+        return "a function";
+    case V_INIT:
+        return "an initialiser";
+    case V_BATCH:
+        return "the batch dimension";
     }
     return "?";
 }
@@ -203,11 +216,15 @@ static bool charge(Elab *e, int64_t cost, Loc loc) {
     if (e->work <= ELAB_BUDGET && mem <= ELAB_MEMORY)
         return true;
     if (mem > ELAB_MEMORY)
-        error_at(loc, "elaborating the model takes more than %zu MiB of memory here; is a loop or a recursive block "
-                      "unrolled too many times, or a compile-time constant too big?", ELAB_MEMORY >> 20);
+        error_at(loc,
+                 "elaborating the model takes more than %zu MiB of memory here; is a loop or a recursive block "
+                 "unrolled too many times, or a compile-time constant too big?",
+                 ELAB_MEMORY >> 20);
     else
-        error_at(loc, "elaborating the model takes more than %lld steps here; is a loop or a recursive block "
-                      "unrolled too many times, or a compile-time constant too big?", (long long)ELAB_BUDGET);
+        error_at(loc,
+                 "elaborating the model takes more than %lld steps here; is a loop or a recursive block "
+                 "unrolled too many times, or a compile-time constant too big?",
+                 (long long)ELAB_BUDGET);
     e->halted = true;
     return false;
 }
@@ -251,7 +268,10 @@ static bool enter(Elab *e, Loc loc) {
     if (e->halted)
         return false;
     if (e->depth >= MAX_DEPTH) {
-        error_at(loc, "this expression or statement nests more than %d levels deep (each operator, call, loop, if and block application is one)", MAX_DEPTH);
+        error_at(loc,
+                 "this expression or statement nests more than %d levels deep (each operator, call, loop, if and block "
+                 "application is one)",
+                 MAX_DEPTH);
         e->halted = true;
         return false;
     }
@@ -378,17 +398,53 @@ typedef enum Builtin {
 } Builtin;
 
 static const char *builtin_names[B_COUNT] = {
-    [B_LINEAR] = "linear", [B_CONV2D] = "conv2d", [B_MAX_POOL] = "max_pool", [B_AVG_POOL] = "avg_pool",
-    [B_DROPOUT] = "dropout", [B_FLATTEN] = "flatten", [B_RELU] = "relu", [B_SIGMOID] = "sigmoid",
-    [B_TANH] = "tanh", [B_SOFTMAX] = "softmax", [B_EXP] = "exp", [B_LOG] = "log", [B_ABS] = "abs",
-    [B_SQRT] = "sqrt", [B_POW] = "pow", [B_WHERE] = "where", [B_MAX] = "max", [B_MIN] = "min", [B_SUM] = "sum",
-    [B_MEAN] = "mean", [B_LOG_SOFTMAX] = "log_softmax", [B_RESHAPE] = "reshape", [B_TRANSPOSE] = "transpose",
-    [B_CONCAT] = "concat", [B_DOT] = "dot", [B_MATMUL] = "matmul", [B_TENSOR] = "tensor", [B_ARANGE] = "arange", [B_RANGE] = "range", [B_LEN] = "len", [B_PARAM] = "param",
-    [B_PARAMS] = "params", [B_GRAD] = "grad", [B_CROSS_ENTROPY] = "cross_entropy", [B_SQUARED_LOSS] = "squared_loss",
-    [B_MSE] = "mse", [B_L2_PENALTY] = "l2_penalty", [B_L1_PENALTY] = "l1_penalty",
-    [B_NORMAL] = "normal", [B_UNIFORM] = "uniform", [B_XAVIER_UNIFORM] = "xavier_uniform",
-    [B_XAVIER_NORMAL] = "xavier_normal", [B_KAIMING_UNIFORM] = "kaiming_uniform",
-    [B_KAIMING_NORMAL] = "kaiming_normal", [B_CONSTANT] = "constant", [B_ZEROS] = "zeros", [B_ONES] = "ones",
+    [B_LINEAR] = "linear",
+    [B_CONV2D] = "conv2d",
+    [B_MAX_POOL] = "max_pool",
+    [B_AVG_POOL] = "avg_pool",
+    [B_DROPOUT] = "dropout",
+    [B_FLATTEN] = "flatten",
+    [B_RELU] = "relu",
+    [B_SIGMOID] = "sigmoid",
+    [B_TANH] = "tanh",
+    [B_SOFTMAX] = "softmax",
+    [B_EXP] = "exp",
+    [B_LOG] = "log",
+    [B_ABS] = "abs",
+    [B_SQRT] = "sqrt",
+    [B_POW] = "pow",
+    [B_WHERE] = "where",
+    [B_MAX] = "max",
+    [B_MIN] = "min",
+    [B_SUM] = "sum",
+    [B_MEAN] = "mean",
+    [B_LOG_SOFTMAX] = "log_softmax",
+    [B_RESHAPE] = "reshape",
+    [B_TRANSPOSE] = "transpose",
+    [B_CONCAT] = "concat",
+    [B_DOT] = "dot",
+    [B_MATMUL] = "matmul",
+    [B_TENSOR] = "tensor",
+    [B_ARANGE] = "arange",
+    [B_RANGE] = "range",
+    [B_LEN] = "len",
+    [B_PARAM] = "param",
+    [B_PARAMS] = "params",
+    [B_GRAD] = "grad",
+    [B_CROSS_ENTROPY] = "cross_entropy",
+    [B_SQUARED_LOSS] = "squared_loss",
+    [B_MSE] = "mse",
+    [B_L2_PENALTY] = "l2_penalty",
+    [B_L1_PENALTY] = "l1_penalty",
+    [B_NORMAL] = "normal",
+    [B_UNIFORM] = "uniform",
+    [B_XAVIER_UNIFORM] = "xavier_uniform",
+    [B_XAVIER_NORMAL] = "xavier_normal",
+    [B_KAIMING_UNIFORM] = "kaiming_uniform",
+    [B_KAIMING_NORMAL] = "kaiming_normal",
+    [B_CONSTANT] = "constant",
+    [B_ZEROS] = "zeros",
+    [B_ONES] = "ones",
 };
 
 static int builtin_lookup(const char *name) {
@@ -596,9 +652,7 @@ static int *param_slot(Elab *e, const char *name) {
     }
 }
 
-static int find_param(Elab *e, const char *name) {
-    return e->param_table_cap ? *param_slot(e, name) - 1 : -1;
-}
+static int find_param(Elab *e, const char *name) { return e->param_table_cap ? *param_slot(e, name) - 1 : -1; }
 
 /* Records parameter number k (just pushed) in the table. */
 static void index_param(Elab *e, int k) {
@@ -695,8 +749,8 @@ static IrNode *layer_param(Elab *e, Layer *l, int which, const char *local, Shap
     if (l->applied > 0) {
         Param *p = &e->g->params.v[l->param_first + which];
         if (!shape_eq(&p->shape, &shape)) {
-            error_at(loc, "layer '%s' is applied again to an input that needs %s %s, but it has %s", l->name,
-                     local, shape_str(&shape), shape_str(&p->shape));
+            error_at(loc, "layer '%s' is applied again to an input that needs %s %s, but it has %s", l->name, local,
+                     shape_str(&shape), shape_str(&p->shape));
             note_at(l->loc, "the layer was created here");
             return NULL;
         }
@@ -752,8 +806,7 @@ static Value apply_layer(Elab *e, Layer *l, Value input, Loc loc) {
             return v_error();
         }
         if (x->shape.rank != 2 && !(x->shape.rank == 1 && !x->shape.batched)) {
-            error_at(loc, "linear expects [batch, features], got %s; flatten it first",
-                     type_str(x->dtype, &x->shape));
+            error_at(loc, "linear expects [batch, features], got %s; flatten it first", type_str(x->dtype, &x->shape));
             return v_error();
         }
         bool was_vec = x->shape.rank == 1;
@@ -778,8 +831,8 @@ static Value apply_layer(Elab *e, Layer *l, Value input, Loc loc) {
         break;
     }
     case B_CONV2D: {
-        static const char *const keys[] = {"out", "kernel", "padding", "stride", "bias", "weight_init",
-                                           "bias_init", NULL};
+        static const char *const keys[] = {"out",  "kernel",      "padding",   "stride",
+                                           "bias", "weight_init", "bias_init", NULL};
         if (!args_check(a, 2, keys))
             return v_error();
         Value v;
@@ -830,9 +883,11 @@ static Value apply_layer(Elab *e, Layer *l, Value input, Loc loc) {
         /* the geometry is checked before the weight is made: a kernel that does not fit is the error to report,
          * not the size of its weight */
         if (k[0] > x->shape.d[2] + 2 * pad[0] || k[1] > x->shape.d[3] + 2 * pad[1]) {
-            error_at(loc, "conv2d: a %lldx%lld kernel with padding (%lld, %lld) and stride (%lld, %lld) does not fit "
-                     "input %s", (long long)k[0], (long long)k[1], (long long)pad[0], (long long)pad[1],
-                     (long long)stride[0], (long long)stride[1], shape_str(&x->shape));
+            error_at(loc,
+                     "conv2d: a %lldx%lld kernel with padding (%lld, %lld) and stride (%lld, %lld) does not fit "
+                     "input %s",
+                     (long long)k[0], (long long)k[1], (long long)pad[0], (long long)pad[1], (long long)stride[0],
+                     (long long)stride[1], shape_str(&x->shape));
             return v_error();
         }
         int64_t wd[4] = {out, x->shape.d[1], k[0], k[1]};
@@ -1166,7 +1221,9 @@ static Value eval_call(Elab *e, Node *call, Value *pipe_in, Loc pipe_loc, const 
     if (fv.kind == V_LAYER) {
         if (a.pos.n != 1 || a.key.n) {
             error_at(call->loc, "layer instance '%s' takes exactly its input, got %d arguments",
-                     fv.layer->name ? fv.layer->name : fv.layer->block ? fv.layer->block->name : func_name(fv.layer->func),
+                     fv.layer->name    ? fv.layer->name
+                     : fv.layer->block ? fv.layer->block->name
+                                       : func_name(fv.layer->func),
                      a.pos.n + a.key.n);
             return v_error();
         }
@@ -1179,8 +1236,7 @@ static Value eval_call(Elab *e, Node *call, Value *pipe_in, Loc pipe_loc, const 
     if (fv.func < B_LAYER_END)
         return charge_fold_args(e, call_layer(e, fv.func, NULL, &a, call->label, hint, call->loc), &a, call->loc);
     if (call->label)
-        error_at(call->label_loc, "'%s' is a function, not a layer: it has no name to give",
-                 func_name(fv.func));
+        error_at(call->label_loc, "'%s' is a function, not a layer: it has no name to give", func_name(fv.func));
     return charge_fold_args(e, call_function(e, fv.func, &a, call->loc), &a, call->loc);
 }
 
@@ -1360,32 +1416,53 @@ static Value eval_node(Elab *e, Node *n) {
 
 static Op binop_op(int op) {
     switch (op) {
-    case '+': return OP_ADD;
-    case '-': return OP_SUB;
-    case '*': return OP_MUL;
-    case '/': return OP_DIV;
-    case POW: return OP_POW;
-    case '<': return OP_LT;
-    case LE: return OP_LE;
-    case '>': return OP_GT;
-    case GE: return OP_GE;
-    case EQ: return OP_EQ;
-    case NE: return OP_NE;
-    default: return OP_COUNT;
+    case '+':
+        return OP_ADD;
+    case '-':
+        return OP_SUB;
+    case '*':
+        return OP_MUL;
+    case '/':
+        return OP_DIV;
+    case POW:
+        return OP_POW;
+    case '<':
+        return OP_LT;
+    case LE:
+        return OP_LE;
+    case '>':
+        return OP_GT;
+    case GE:
+        return OP_GE;
+    case EQ:
+        return OP_EQ;
+    case NE:
+        return OP_NE;
+    default:
+        return OP_COUNT;
     }
 }
 
 static InitKind init_op(int op) {
     switch (op) {
-    case '+': return INIT_ADD;
-    case '-': return INIT_SUB;
-    case '*': return INIT_MUL;
-    case '/': return INIT_DIV;
-    case '<': return INIT_LT;
-    case LE: return INIT_LE;
-    case '>': return INIT_GT;
-    case GE: return INIT_GE;
-    default: return INIT_CONST;
+    case '+':
+        return INIT_ADD;
+    case '-':
+        return INIT_SUB;
+    case '*':
+        return INIT_MUL;
+    case '/':
+        return INIT_DIV;
+    case '<':
+        return INIT_LT;
+    case LE:
+        return INIT_LE;
+    case '>':
+        return INIT_GT;
+    case GE:
+        return INIT_GE;
+    default:
+        return INIT_CONST;
     }
 }
 
@@ -1398,10 +1475,18 @@ static Value arith(Elab *e, int op, Value a, Value b, Loc loc) {
         bool over = false;
         if (ints) {
             switch (op) {
-            case '+': over = __builtin_add_overflow(a.i, b.i, &r); break;
-            case '-': over = __builtin_sub_overflow(a.i, b.i, &r); break;
-            case '*': over = __builtin_mul_overflow(a.i, b.i, &r); break;
-            case '/': over = a.i == INT64_MIN && b.i == -1; break;
+            case '+':
+                over = __builtin_add_overflow(a.i, b.i, &r);
+                break;
+            case '-':
+                over = __builtin_sub_overflow(a.i, b.i, &r);
+                break;
+            case '*':
+                over = __builtin_mul_overflow(a.i, b.i, &r);
+                break;
+            case '/':
+                over = a.i == INT64_MIN && b.i == -1;
+                break;
             case POW:
                 /* exactly, by squaring: pow() in double is inexact past 2^53 */
                 r = 1;
@@ -1412,7 +1497,8 @@ static Value arith(Elab *e, int op, Value a, Value b, Loc loc) {
                         over = __builtin_mul_overflow(base, base, &base);
                 }
                 break;
-            default: break;
+            default:
+                break;
             }
         }
         if (over) {
@@ -1421,25 +1507,38 @@ static Value arith(Elab *e, int op, Value a, Value b, Loc loc) {
             return v_error();
         }
         switch (op) {
-        case '+': return ints ? v_int(r) : v_float(x + y);
-        case '-': return ints ? v_int(r) : v_float(x - y);
-        case '*': return ints ? v_int(r) : v_float(x * y);
+        case '+':
+            return ints ? v_int(r) : v_float(x + y);
+        case '-':
+            return ints ? v_int(r) : v_float(x - y);
+        case '*':
+            return ints ? v_int(r) : v_float(x * y);
         case '/':
             if (y == 0) {
                 error_at(loc, "division by zero: %g / 0", x);
                 return v_error();
             }
             return ints && a.i % b.i == 0 ? v_int(a.i / b.i) : v_float(x / y);
-        case POW: return ints && b.i >= 0 ? v_int(r) : v_float(pow(x, y));
-        case '<': return v_bool(x < y);
-        case LE: return v_bool(x <= y);
-        case '>': return v_bool(x > y);
-        case GE: return v_bool(x >= y);
-        case EQ: return v_bool(x == y);
-        case NE: return v_bool(x != y);
-        case AND: return v_bool(x != 0 && y != 0);
-        case OR: return v_bool(x != 0 || y != 0);
-        default: break;
+        case POW:
+            return ints && b.i >= 0 ? v_int(r) : v_float(pow(x, y));
+        case '<':
+            return v_bool(x < y);
+        case LE:
+            return v_bool(x <= y);
+        case '>':
+            return v_bool(x > y);
+        case GE:
+            return v_bool(x >= y);
+        case EQ:
+            return v_bool(x == y);
+        case NE:
+            return v_bool(x != y);
+        case AND:
+            return v_bool(x != 0 && y != 0);
+        case OR:
+            return v_bool(x != 0 || y != 0);
+        default:
+            break;
         }
     }
     if (a.kind == V_STR && b.kind == V_STR && (op == EQ || op == NE))
@@ -1502,7 +1601,8 @@ static Value arith(Elab *e, int op, Value a, Value b, Loc loc) {
     Op o = binop_op(op);
     if (o == OP_COUNT)
         die("operator %d", op);
-    if ((a.kind != V_TENSOR && !is_num(a) && a.kind != V_LIST) || (b.kind != V_TENSOR && !is_num(b) && b.kind != V_LIST)) {
+    if ((a.kind != V_TENSOR && !is_num(a) && a.kind != V_LIST) ||
+        (b.kind != V_TENSOR && !is_num(b) && b.kind != V_LIST)) {
         error_at(loc, "'%s' cannot combine %s and %s", token_spelling(op), value_desc(a), value_desc(b));
         return v_error();
     }
@@ -1617,7 +1717,8 @@ static bool shape_from_value(Elab *e, Value v, Loc loc, Shape *s, bool allow_bat
         Value d = v.list->v[i];
         if (d.kind == V_BATCH) {
             if (!allow_batch || i != 0) {
-                error_at(loc, "'batch' can only be the first dimension%s", allow_batch ? "" : " of an input or reshape");
+                error_at(loc, "'batch' can only be the first dimension%s",
+                         allow_batch ? "" : " of an input or reshape");
                 return false;
             }
             s->batched = true;
@@ -1918,8 +2019,9 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
             return v_error();
         IrNode *bad = ad_unsupported(g, y, &x, 1);
         if (bad) {
-            error_at(loc, "grad: cannot differentiate through %s, a gradient built by grad() or the loss; "
-                          "second-order gradients go through element-wise ops, reductions and matmul only",
+            error_at(loc,
+                     "grad: cannot differentiate through %s, a gradient built by grad() or the loss; "
+                     "second-order gradients go through element-wise ops, reductions and matmul only",
                      op_info[bad->op].name);
             note_at(bad->loc, "%s is part of the gradient of this", op_info[bad->op].name);
             return v_error();
@@ -2028,9 +2130,10 @@ static Value call_function(Elab *e, int f, Args *a, Loc loc) {
         Loc vl = loc;
         if (arg_get(a, "gain", 0, &v, &vl) && !want_num(v, vl, "gain", &gain))
             return v_error();
-        InitKind k = f == B_XAVIER_UNIFORM ? INIT_XAVIER_UNIFORM : f == B_XAVIER_NORMAL ? INIT_XAVIER_NORMAL
-                     : f == B_KAIMING_UNIFORM                 ? INIT_KAIMING_UNIFORM
-                                                              : INIT_KAIMING_NORMAL;
+        InitKind k = f == B_XAVIER_UNIFORM    ? INIT_XAVIER_UNIFORM
+                     : f == B_XAVIER_NORMAL   ? INIT_XAVIER_NORMAL
+                     : f == B_KAIMING_UNIFORM ? INIT_KAIMING_UNIFORM
+                                              : INIT_KAIMING_NORMAL;
         return v_init(init_new(k, gain, 0));
     }
     case B_CONSTANT: {
@@ -2089,18 +2192,28 @@ static bool value_same(Value a, Value b) {
         return false;
     switch (a.kind) {
     case V_INT:
-    case V_BOOL: return a.i == b.i;
-    case V_FLOAT: return memcmp(&a.f, &b.f, sizeof a.f) == 0;
-    case V_STR: return strcmp(a.s, b.s) == 0;
-    case V_LIST: return a.list == b.list;
-    case V_TENSOR: return a.t == b.t;
-    case V_LAYER: return a.layer == b.layer;
-    case V_BLOCK: return a.block == b.block;
-    case V_FUNC: return a.func == b.func;
-    case V_INIT: return a.init == b.init;
+    case V_BOOL:
+        return a.i == b.i;
+    case V_FLOAT:
+        return memcmp(&a.f, &b.f, sizeof a.f) == 0;
+    case V_STR:
+        return strcmp(a.s, b.s) == 0;
+    case V_LIST:
+        return a.list == b.list;
+    case V_TENSOR:
+        return a.t == b.t;
+    case V_LAYER:
+        return a.layer == b.layer;
+    case V_BLOCK:
+        return a.block == b.block;
+    case V_FUNC:
+        return a.func == b.func;
+    case V_INIT:
+        return a.init == b.init;
     case V_ERROR:
     case V_NONE:
-    case V_BATCH: return true;
+    case V_BATCH:
+        return true;
     }
     return false;
 }
@@ -2120,8 +2233,10 @@ static void exec_while(Elab *e, Node *s) {
         if (c.kind == V_ERROR)
             return;
         if (c.kind != V_TENSOR) {
-            error_at(s->a->loc, "a while loop's condition must be a tensor (the loop is data-dependent), got %s; "
-                                "for a compile-time loop use 'for'", value_desc(c));
+            error_at(s->a->loc,
+                     "a while loop's condition must be a tensor (the loop is data-dependent), got %s; "
+                     "for a compile-time loop use 'for'",
+                     value_desc(c));
             return;
         }
         if (c.t->shape.rank != 0 || c.t->dtype != DT_F32) {
@@ -2155,8 +2270,10 @@ static void exec_while(Elab *e, Node *s) {
                 continue;
             if (now->kind != V_TENSOR || old->kind != V_TENSOR) {
                 if (now->kind != V_ERROR && old->kind != V_ERROR)
-                    error_at(s->loc, "'%s' changes in a while loop from %s to %s; only tensors can change in a "
-                             "data-dependent loop", e->env->names.v[i], value_desc(*old), value_desc(*now));
+                    error_at(s->loc,
+                             "'%s' changes in a while loop from %s to %s; only tensors can change in a "
+                             "data-dependent loop",
+                             e->env->names.v[i], value_desc(*old), value_desc(*now));
                 return;
             }
             if (now->t == old->t)
@@ -2336,8 +2453,8 @@ static void exec_stmt_node(Elab *e, Node *s) {
             } else {
                 int n = s->a->args.n;
                 if (x.kind != V_LIST || x.list->n != n) {
-                    error_at(s->a->loc, "cannot unpack %s into %d names", x.kind == V_LIST ?
-                             xsprintf("a list of %d", x.list->n) : value_desc(x), n);
+                    error_at(s->a->loc, "cannot unpack %s into %d names",
+                             x.kind == V_LIST ? xsprintf("a list of %d", x.list->n) : value_desc(x), n);
                     return;
                 }
                 for (int k = 0; k < n; k++)
@@ -2358,8 +2475,10 @@ static void exec_stmt_node(Elab *e, Node *s) {
         if (c.kind == V_ERROR)
             return;
         if (c.kind == V_TENSOR) {
-            error_at(s->a->loc, "'if' needs a compile-time condition, got %s; for a data-dependent choice use "
-                                "where(c, a, b)", value_desc(c));
+            error_at(s->a->loc,
+                     "'if' needs a compile-time condition, got %s; for a data-dependent choice use "
+                     "where(c, a, b)",
+                     value_desc(c));
             return;
         }
         if (!is_num(c)) {
@@ -2536,9 +2655,10 @@ static void elab_data(Elab *e, Node *s) {
         if (strcmp(kinds[i].name, name) == 0)
             k = i;
     if (k < 0) {
-        error_at(s->a->a->loc,
-                 "unknown data source '%s'; expected fashion_mnist, synthetic_linear, polynomial, high_dim, csv or tensors",
-                 name);
+        error_at(
+            s->a->a->loc,
+            "unknown data source '%s'; expected fashion_mnist, synthetic_linear, polynomial, high_dim, csv or tensors",
+            name);
         return;
     }
     Args a;
@@ -2579,7 +2699,8 @@ static void elab_data(Elab *e, Node *s) {
         int64_t resize = 28;
         Value rv;
         Loc rl;
-        if (arg_get(&a, "resize", -1, &rv, &rl) && want_int(rv, rl, "resize", &resize) && (resize < 1 || resize > 4096)) {
+        if (arg_get(&a, "resize", -1, &rv, &rl) && want_int(rv, rl, "resize", &resize) &&
+            (resize < 1 || resize > 4096)) {
             error_at(rl, "resize must be an image size in 1..4096, got %lld", (long long)resize);
             resize = 28;
         }
@@ -2620,9 +2741,11 @@ static void elab_data(Elab *e, Node *s) {
         for (int i = 1; fits && i < y->shape.rank; i++)
             fits = ys->shape.d[i] == y->shape.d[i];
         if (!fits) {
-            error_at(a.loc, "tensors(...): data %s and %s do not match inputs %s and %s (the data hold n examples "
-                     "of each input's shape after its batch dimension)", shape_str(&xs->shape), shape_str(&ys->shape),
-                     type_str(x->dtype, &x->shape), type_str(y->dtype, &y->shape));
+            error_at(a.loc,
+                     "tensors(...): data %s and %s do not match inputs %s and %s (the data hold n examples "
+                     "of each input's shape after its batch dimension)",
+                     shape_str(&xs->shape), shape_str(&ys->shape), type_str(x->dtype, &x->shape),
+                     type_str(y->dtype, &y->shape));
             return;
         }
         int64_t n = xs->shape.d[0];
@@ -2654,8 +2777,8 @@ static void elab_train(Elab *e, Node *tn) {
     t->eps = 1e-8;
     t->decay_glob = "*";
     t->l1_glob = "*";
-    static const char *const keys[] = {"data", "loss", "eval_loss", "optimizer", "batch", "epochs", "seed",
-                                       "metrics", "lr", "plot", NULL};
+    static const char *const keys[] = {"data", "loss",    "eval_loss", "optimizer", "batch", "epochs",
+                                       "seed", "metrics", "lr",        "plot",      NULL};
     for (int i = 0; i < tn->body.n; i++) {
         Node *s = tn->body.v[i];
         if (s->kind != N_ASSIGN) {
@@ -2666,8 +2789,10 @@ static void elab_train(Elab *e, Node *tn) {
         for (int k = 0; keys[k]; k++)
             known |= strcmp(keys[k], s->name) == 0;
         if (!known)
-            error_at(s->loc, "unknown train setting '%s'; expected data, loss, eval_loss, optimizer, batch, epochs, "
-                             "seed, metrics, lr or plot", s->name);
+            error_at(s->loc,
+                     "unknown train setting '%s'; expected data, loss, eval_loss, optimizer, batch, epochs, "
+                     "seed, metrics, lr or plot",
+                     s->name);
         for (int j = 0; j < i; j++) {
             Node *o = tn->body.v[j];
             if (o->kind == N_ASSIGN && strcmp(o->name, s->name) == 0) {
@@ -2692,8 +2817,9 @@ static void elab_train(Elab *e, Node *tn) {
                     vec_push(&wrt, e->g->params.v[i].node);
             IrNode *bad = ad_unsupported(e->g, v.t, wrt.v, wrt.n);
             if (bad) {
-                error_at(s->a->loc, "the loss cannot be differentiated through %s, a gradient built by grad(); "
-                                    "second-order gradients go through element-wise ops, reductions and matmul only",
+                error_at(s->a->loc,
+                         "the loss cannot be differentiated through %s, a gradient built by grad(); "
+                         "second-order gradients go through element-wise ops, reductions and matmul only",
                          op_info[bad->op].name);
                 note_at(bad->loc, "%s is part of the gradient of this", op_info[bad->op].name);
             } else {
@@ -2735,7 +2861,8 @@ static void elab_train(Elab *e, Node *tn) {
         if (c->kind != N_CALL || c->a->kind != N_IDENT ||
             (strcmp(c->a->name, "sgd") != 0 && strcmp(c->a->name, "adam") != 0)) {
             error_at(c->loc, "optimizer must be sgd(lr=...) or adam(lr=...), got %s",
-                     c->kind == N_CALL && c->a->kind == N_IDENT ? xsprintf("%s(...)", c->a->name) : "another expression");
+                     c->kind == N_CALL && c->a->kind == N_IDENT ? xsprintf("%s(...)", c->a->name)
+                                                                : "another expression");
         } else {
             Args a;
             args_eval(e, c, NULL, c->loc, &a);
@@ -2814,7 +2941,9 @@ static int64_t declared_batch(Program *prog) {
     int64_t b = 0;
     for (int i = 0; i < prog->items.n; i++) {
         Node *it = prog->items.v[i];
-        Node *s = it->kind == N_TRAIN ? train_find(it, "batch") : (it->kind == N_ASSIGN && strcmp(it->name, "batch") == 0) ? it : NULL;
+        Node *s = it->kind == N_TRAIN                                        ? train_find(it, "batch")
+                  : (it->kind == N_ASSIGN && strcmp(it->name, "batch") == 0) ? it
+                                                                             : NULL;
         if (!s)
             continue;
         if (s->a->kind == N_NUMBER && s->a->is_int && s->a->num >= 1 && s->a->num <= 1 << 20)
@@ -2893,10 +3022,12 @@ Graph *elaborate(Program *prog, const char *model_name, const ElabOptions *opt) 
         bool found = false;
         for (int k = 0; k < prog->items.n && eq; k++) {
             Node *it = prog->items.v[k];
-            found |= it->kind == N_ASSIGN && strlen(it->name) == (size_t)(eq - d) && strncmp(it->name, d, (size_t)(eq - d)) == 0;
+            found |= it->kind == N_ASSIGN && strlen(it->name) == (size_t)(eq - d) &&
+                     strncmp(it->name, d, (size_t)(eq - d)) == 0;
         }
         if (!found)
-            error_at(parse_loc_raw(prog->src, 1, 1, 1, 1), "-D %s: the model has no top-level constant of that name", d);
+            error_at(parse_loc_raw(prog->src, 1, 1, 1, 1), "-D %s: the model has no top-level constant of that name",
+                     d);
     }
     if (e.halted)
         return e.g;

@@ -59,9 +59,10 @@ static const char *exp_fn(Em *e) { return e->f64 ? "exp" : "expv"; }
 
 /* An input's parameter name: the model's own, unless it would collide with a name the generated code uses. */
 static char *input_name(const char *model_name) {
-    static const char *const reserved[] = {"st", "ar", "n", "r", "h", "state", "metrics", "lr", "acc", "loss", "xr",
-                                           "yr", "mx", "sum", "inv", "lse", "scale", "label", "best", "j", "p",
-                                           "g", "m", "v", "t", "bc1", "bc2", "gi", "thr", "i", "k", "main", NULL};
+    static const char *const reserved[] = {"st",   "ar",  "n",  "r",  "h",    "state", "metrics", "lr",    "acc",
+                                           "loss", "xr",  "yr", "mx", "sum",  "inv",   "lse",     "scale", "label",
+                                           "best", "j",   "p",  "g",  "m",    "v",     "t",       "bc1",   "bc2",
+                                           "gi",   "thr", "i",  "k",  "main", NULL};
     char *id = c_ident(model_name);
     for (int i = 0; reserved[i]; i++)
         if (strcmp(reserved[i], id) == 0 || (id[0] == 'i' && id[1] >= '0' && id[1] <= '9') || id[0] == 'k')
@@ -88,13 +89,15 @@ static char *ptr(Em *e, IrNode *n) {
     n = ir_storage(n);
     Graph *g = e->s->g;
     switch (n->op) {
-    case OP_INPUT: return input_name(g->inputs.v[n->index].name);
+    case OP_INPUT:
+        return input_name(g->inputs.v[n->index].name);
     case OP_PARAM:
     case OP_STATE:
         if (e->c->baked && e->c->baked[n->index])
             return xsprintf("w_%s", c_ident(e->c->train->params.v[n->index].name));
         return xsprintf("((%s *)(st + %" PRId64 "))", e->real, e->c->param_off[n->index]);
-    case OP_CONST: return const_name(e, n);
+    case OP_CONST:
+        return const_name(e, n);
     default:
         if (e->s->offset[n->id] < 0)
             die("node %%%d (%s) has no buffer", n->id, op_info[n->op].name);
@@ -108,11 +111,11 @@ static char *ptr(Em *e, IrNode *n) {
 
 typedef struct Nest {
     int ndim;
-    int64_t ext[MAX_RANK];    /* static extent (with the batch at its maximum) */
-    bool batched[MAX_RANK];   /* extent scales with the run-time batch */
-    bool reduced[MAX_RANK];   /* for reductions: summed over */
+    int64_t ext[MAX_RANK];  /* static extent (with the batch at its maximum) */
+    bool batched[MAX_RANK]; /* extent scales with the run-time batch */
+    bool reduced[MAX_RANK]; /* for reductions: summed over */
     int nsrc;
-    IrNode *src[MAX_SRC];     /* logical nodes read (views included) */
+    IrNode *src[MAX_SRC]; /* logical nodes read (views included) */
     int64_t stride[MAX_SRC][MAX_RANK];
     int64_t out_stride[MAX_RANK];
     int64_t flat_stride[MAX_RANK];
@@ -249,16 +252,26 @@ static char *expr(Em *e, IrNode *n, const Nest *nest) {
     char *b = n->nin > 1 ? operand(e, n->in[1], nest) : NULL;
     const char *zero = e->f64 ? "0.0" : "0.0f", *one = e->f64 ? "1.0" : "1.0f";
     switch (n->op) {
-    case OP_NEG: return xsprintf("(-%s)", a);
-    case OP_EXP: return xsprintf("%s(%s)", exp_fn(e), a);
-    case OP_LOG: return xsprintf("%s(%s)", fn(e, "log"), a);
-    case OP_ABS: return xsprintf("%s(%s)", fn(e, "fabs"), a);
-    case OP_SQRT: return xsprintf("%s(%s)", fn(e, "sqrt"), a);
-    case OP_SIGN: return xsprintf("((%s) > %s ? %s : (%s) < %s ? -%s : %s)", a, zero, one, a, zero, one, zero);
-    case OP_RELU: return xsprintf("%s(%s)", "relu", a);
-    case OP_SIGMOID: return xsprintf("(%s / (%s + %s(-(%s))))", one, one, exp_fn(e), a);
-    case OP_TANH: return xsprintf("%s(%s)", fn(e, "tanh"), a);
-    case OP_COPY: return a;
+    case OP_NEG:
+        return xsprintf("(-%s)", a);
+    case OP_EXP:
+        return xsprintf("%s(%s)", exp_fn(e), a);
+    case OP_LOG:
+        return xsprintf("%s(%s)", fn(e, "log"), a);
+    case OP_ABS:
+        return xsprintf("%s(%s)", fn(e, "fabs"), a);
+    case OP_SQRT:
+        return xsprintf("%s(%s)", fn(e, "sqrt"), a);
+    case OP_SIGN:
+        return xsprintf("((%s) > %s ? %s : (%s) < %s ? -%s : %s)", a, zero, one, a, zero, one, zero);
+    case OP_RELU:
+        return xsprintf("%s(%s)", "relu", a);
+    case OP_SIGMOID:
+        return xsprintf("(%s / (%s + %s(-(%s))))", one, one, exp_fn(e), a);
+    case OP_TANH:
+        return xsprintf("%s(%s)", fn(e, "tanh"), a);
+    case OP_COPY:
+        return a;
     case OP_DIVCOUNT:
         if (n->attr[1])
             return xsprintf("(%s / (%s)(%" PRId64 " * n))", a, e->real, n->attr[0]);
@@ -267,26 +280,40 @@ static char *expr(Em *e, IrNode *n, const Nest *nest) {
         char *flat = index_expr(nest, nest->flat_stride);
         return xsprintf("dropmask(st, %" PRId64 ", (uint64_t)(%s), %s)", n->attr[0], flat, lit(e, n->fattr));
     }
-    case OP_ADD: return xsprintf("(%s + %s)", a, b);
-    case OP_SUB: return xsprintf("(%s - %s)", a, b);
-    case OP_MUL: return xsprintf("(%s * %s)", a, b);
-    case OP_DIV: return xsprintf("(%s / %s)", a, b);
+    case OP_ADD:
+        return xsprintf("(%s + %s)", a, b);
+    case OP_SUB:
+        return xsprintf("(%s - %s)", a, b);
+    case OP_MUL:
+        return xsprintf("(%s * %s)", a, b);
+    case OP_DIV:
+        return xsprintf("(%s / %s)", a, b);
     case OP_POW: {
         double p;
         if (ir_is_const(n->in[1], &p) && p == 2)
             return xsprintf("(%s * %s)", a, a);
         return xsprintf("%s(%s, %s)", fn(e, "pow"), a, b);
     }
-    case OP_MAXIMUM: return xsprintf("maxr(%s, %s)", a, b);
-    case OP_MINIMUM: return xsprintf("minr(%s, %s)", a, b);
-    case OP_LT: return xsprintf("(%s < %s ? %s : %s)", a, b, one, zero);
-    case OP_LE: return xsprintf("(%s <= %s ? %s : %s)", a, b, one, zero);
-    case OP_GT: return xsprintf("(%s > %s ? %s : %s)", a, b, one, zero);
-    case OP_GE: return xsprintf("(%s >= %s ? %s : %s)", a, b, one, zero);
-    case OP_EQ: return xsprintf("(%s == %s ? %s : %s)", a, b, one, zero);
-    case OP_NE: return xsprintf("(%s != %s ? %s : %s)", a, b, one, zero);
-    case OP_WHERE: return xsprintf("(%s != %s ? %s : %s)", a, zero, b, operand(e, n->in[2], nest));
-    default: die("%s is not element-wise", op_info[n->op].name);
+    case OP_MAXIMUM:
+        return xsprintf("maxr(%s, %s)", a, b);
+    case OP_MINIMUM:
+        return xsprintf("minr(%s, %s)", a, b);
+    case OP_LT:
+        return xsprintf("(%s < %s ? %s : %s)", a, b, one, zero);
+    case OP_LE:
+        return xsprintf("(%s <= %s ? %s : %s)", a, b, one, zero);
+    case OP_GT:
+        return xsprintf("(%s > %s ? %s : %s)", a, b, one, zero);
+    case OP_GE:
+        return xsprintf("(%s >= %s ? %s : %s)", a, b, one, zero);
+    case OP_EQ:
+        return xsprintf("(%s == %s ? %s : %s)", a, b, one, zero);
+    case OP_NE:
+        return xsprintf("(%s != %s ? %s : %s)", a, b, one, zero);
+    case OP_WHERE:
+        return xsprintf("(%s != %s ? %s : %s)", a, zero, b, operand(e, n->in[2], nest));
+    default:
+        die("%s is not element-wise", op_info[n->op].name);
     }
 }
 
@@ -435,13 +462,20 @@ static char *specialised_name(Em *e, const IrNode *n) {
                 continue;
             if (same_geometry(m, n)) {
                 switch (n->op) {
-                case OP_CONV2D: return xsprintf("conv2d_fwd_direct_%d", id);
-                case OP_CONV2D_DX: return xsprintf("conv2d_dx_direct_%d", id);
-                case OP_CONV2D_DW: return xsprintf("conv2d_dw_direct_%d", id);
-                case OP_AVGPOOL: return xsprintf("avg_pool_fwd_%d", id);
-                case OP_AVGPOOL_DX: return xsprintf("avg_pool_dx_%d", id);
-                case OP_MAXPOOL: return xsprintf("max_pool_fwd_%d", id);
-                default: return xsprintf("max_pool_dx_%d", id);
+                case OP_CONV2D:
+                    return xsprintf("conv2d_fwd_direct_%d", id);
+                case OP_CONV2D_DX:
+                    return xsprintf("conv2d_dx_direct_%d", id);
+                case OP_CONV2D_DW:
+                    return xsprintf("conv2d_dw_direct_%d", id);
+                case OP_AVGPOOL:
+                    return xsprintf("avg_pool_fwd_%d", id);
+                case OP_AVGPOOL_DX:
+                    return xsprintf("avg_pool_dx_%d", id);
+                case OP_MAXPOOL:
+                    return xsprintf("max_pool_fwd_%d", id);
+                default:
+                    return xsprintf("max_pool_dx_%d", id);
                 }
             }
             id++;
@@ -503,8 +537,10 @@ static void emit_kernel(Em *e, IrNode *n) {
         fprintf(o, "        int32_t label = %s[r];\n", ptr(e, b));
         if (n->op == OP_ARGMAX_EQ) {
             fprintf(o, "        int64_t best = 0;\n");
-            fprintf(o, "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            if (xr[j] > xr[best])\n"
-                       "                best = j;\n", k);
+            fprintf(o,
+                    "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            if (xr[j] > xr[best])\n"
+                    "                best = j;\n",
+                    k);
             fprintf(o, "        %s[r] = best == label ? %s : %s;\n", ptr(e, n), lit(e, 1), lit(e, 0));
             fprintf(o, "    }\n");
             return;
@@ -519,8 +555,9 @@ static void emit_kernel(Em *e, IrNode *n) {
         } else {
             fprintf(o, "        %s *yr = %s + r * %" PRId64 ";\n", e->real, ptr(e, n), k);
             fprintf(o, "        %s scale = %s[r], inv = (%s)(1.0 / sum);\n", e->real, ptr(e, n->in[2]), e->real);
-            fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n"
-                       "            yr[j] = (%s(xr[j] - mx) * inv - (j == label ? %s : %s)) * scale;\n",
+            fprintf(o,
+                    "        for (int64_t j = 0; j < %" PRId64 "; j++)\n"
+                    "            yr[j] = (%s(xr[j] - mx) * inv - (j == label ? %s : %s)) * scale;\n",
                     k, exp_fn(e), lit(e, 1), lit(e, 0));
         }
         fprintf(o, "    }\n");
@@ -542,13 +579,16 @@ static void emit_kernel(Em *e, IrNode *n) {
         int64_t outer = 1;
         for (int d = 0; d < axis; d++)
             outer *= s->d[d];
-        char *outer_e = s->batched ? (outer / e->s->g->max_batch == 1 ? xstrdup("n")
-                                                                      : xsprintf("n * %" PRId64, outer / e->s->g->max_batch))
-                                   : xsprintf("%" PRId64, outer);
+        char *outer_e = s->batched
+                            ? (outer / e->s->g->max_batch == 1 ? xstrdup("n")
+                                                               : xsprintf("n * %" PRId64, outer / e->s->g->max_batch))
+                            : xsprintf("%" PRId64, outer);
         if (n->op == OP_SLICE) {
             int64_t len = s->d[axis] * inner, src = a->shape.d[axis] * inner, start = n->attr[1] * inner;
             fprintf(o, "    for (int64_t i = 0; i < %s; i++)\n", outer_e);
-            fprintf(o, "        memcpy(%s + i * %" PRId64 ", %s + i * %" PRId64 " + %" PRId64 ", %" PRId64 " * sizeof(%s));\n",
+            fprintf(o,
+                    "        memcpy(%s + i * %" PRId64 ", %s + i * %" PRId64 " + %" PRId64 ", %" PRId64
+                    " * sizeof(%s));\n",
                     ptr(e, n), len, ptr(e, a), src, start, len, e->real);
             return;
         }
@@ -556,7 +596,9 @@ static void emit_kernel(Em *e, IrNode *n) {
         for (int k = 0; k < n->nin; k++) {
             int64_t len = n->in[k]->shape.d[axis] * inner;
             fprintf(o, "    for (int64_t i = 0; i < %s; i++)\n", outer_e);
-            fprintf(o, "        memcpy(%s + i * %" PRId64 " + %" PRId64 ", %s + i * %" PRId64 ", %" PRId64 " * sizeof(%s));\n",
+            fprintf(o,
+                    "        memcpy(%s + i * %" PRId64 " + %" PRId64 ", %s + i * %" PRId64 ", %" PRId64
+                    " * sizeof(%s));\n",
                     ptr(e, n), total, at, ptr(e, n->in[k]), len, len, e->real);
             at += len;
         }
@@ -578,18 +620,22 @@ static void emit_kernel(Em *e, IrNode *n) {
             else if (n->op == OP_CONV2D_DX)
                 fprintf(o, "    %s(%s, %s, %s, n);\n", specialised_name(e, n), y, w, x);
             else
-                fprintf(o, "    %s(%s, %s, %s, (%s *)(ar + %" PRId64 "), n);\n", specialised_name(e, n), x, w, y, e->real,
-                        e->s->scratch[n->id]);
+                fprintf(o, "    %s(%s, %s, %s, (%s *)(ar + %" PRId64 "), n);\n", specialised_name(e, n), x, w, y,
+                        e->real, e->s->scratch[n->id]);
             return;
         }
         int64_t chunk;
         conv_scratch(n, &chunk);
         int64_t soff = e->s->scratch[n->id];
-        fprintf(o, "    conv2d_%s(%s, %s, %s, (%s *)(ar + %" PRId64 "), n, %" PRId64 ", %" PRId64
-                   ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
-                   ", %" PRId64 ", %" PRId64 ", %" PRId64 ");\n",
-                n->op == OP_CONV2D ? "fwd" : n->op == OP_CONV2D_DX ? "dx" : "dw", x, w, y, e->real, soff, ws->d[0], chunk, xs->d[1], xs->d[2], xs->d[3], ws->d[2], ws->d[3], ys->d[2], ys->d[3],
-                n->attr[0], n->attr[1], n->attr[2], n->attr[3]);
+        fprintf(o,
+                "    conv2d_%s(%s, %s, %s, (%s *)(ar + %" PRId64 "), n, %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+                ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+                ", %" PRId64 ");\n",
+                n->op == OP_CONV2D      ? "fwd"
+                : n->op == OP_CONV2D_DX ? "dx"
+                                        : "dw",
+                x, w, y, e->real, soff, ws->d[0], chunk, xs->d[1], xs->d[2], xs->d[3], ws->d[2], ws->d[3], ys->d[2],
+                ys->d[3], n->attr[0], n->attr[1], n->attr[2], n->attr[3]);
         return;
     }
     case OP_MAXPOOL:
@@ -599,8 +645,10 @@ static void emit_kernel(Em *e, IrNode *n) {
         bool fwd = n->op == OP_MAXPOOL || n->op == OP_AVGPOOL;
         const Shape *xs = fwd ? &a->shape : s;
         const Shape *ys = fwd ? s : &n->in[n->nin - 1]->shape;
-        const char *kind = n->op == OP_MAXPOOL ? "max_fwd" : n->op == OP_AVGPOOL ? "avg_fwd"
-                           : n->op == OP_MAXPOOL_DX ? "max_dx" : "avg_dx";
+        const char *kind = n->op == OP_MAXPOOL      ? "max_fwd"
+                           : n->op == OP_AVGPOOL    ? "avg_fwd"
+                           : n->op == OP_MAXPOOL_DX ? "max_dx"
+                                                    : "avg_dx";
         const char *x = n->op == OP_MAXPOOL_DX ? ptr(e, a) : fwd ? ptr(e, a) : "NULL";
         const char *y = fwd ? ptr(e, n) : ptr(e, n->in[n->nin - 1]);
         const char *dx = fwd ? "NULL" : ptr(e, n);
@@ -611,8 +659,9 @@ static void emit_kernel(Em *e, IrNode *n) {
                 fprintf(o, "    %s(%s, %s, n);\n", specialised_name(e, n), fwd ? x : y, fwd ? y : dx);
             return;
         }
-        fprintf(o, "    pool_%s(%s, %s, %s, n * %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
-                   ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ");\n",
+        fprintf(o,
+                "    pool_%s(%s, %s, %s, n * %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+                ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ");\n",
                 kind, x, y, dx, xs->d[1], xs->d[2], xs->d[3], ys->d[2], ys->d[3], n->attr[0], n->attr[1], n->attr[2],
                 n->attr[3], n->attr[4], n->attr[5]);
         return;
@@ -645,8 +694,9 @@ static void emit_api(Em *e, bool decl) {
     const char *end = decl ? ");\n" : ") {\n";
     Sched *fw = &c->fn[FN_FORWARD];
     if (decl)
-        fprintf(o, "\n/* Runs the model on n examples (1 <= n <= %s_MAX_BATCH) in inference mode (dropout off) and\n"
-                   " * writes its outputs, which %s_output_*() return until the next call on this state. */\n",
+        fprintf(o,
+                "\n/* Runs the model on n examples (1 <= n <= %s_MAX_BATCH) in inference mode (dropout off) and\n"
+                " * writes its outputs, which %s_output_*() return until the next call on this state. */\n",
                 e->NAME, e->name);
     fprintf(o, "void %s_forward(void *state, int n", e->name);
     input_params(e, fw, false);
@@ -678,8 +728,8 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
     e.NAME = upper(e.name);
     e.real = xsprintf("%s_real", e.name);
     Graph *g = c->train;
-    fprintf(out, "/* %s.h: generated by dlc %s from %s.dlm. Do not edit; recompile the model instead.\n *\n",
-            e.name, DLC_VERSION, e.name);
+    fprintf(out, "/* %s.h: generated by dlc %s from %s.dlm. Do not edit; recompile the model instead.\n *\n", e.name,
+            DLC_VERSION, e.name);
     fprintf(out,
             " * The caller owns all memory. Give every function the same state block of %s_STATE_BYTES bytes,\n"
             " * aligned to 64 bytes (a static array, the stack or one allocation at start-up); the code never\n"
@@ -704,10 +754,12 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
     fprintf(out, "#define %s_METRIC_COUNT %d\n", e.NAME, g->train.metrics.n);
     fprintf(out, "\ntypedef %s %s;\n", opt->f64 ? "double" : "float", e.real);
     fprintf(out, "\n/* A parameter: full name, shape, and where it lives in the state block. */\n");
-    fprintf(out, "typedef struct {\n    const char *name;\n    int rank;\n    int64_t dims[%d];\n    int64_t offset;\n"
-                 "    int trainable;\n    int64_t opt_offset[2]; /* optimizer state (momentum; Adam m and v), -1 if none */\n"
-                 "} %s_param_info;\n",
-            MAX_RANK, e.name);
+    fprintf(
+        out,
+        "typedef struct {\n    const char *name;\n    int rank;\n    int64_t dims[%d];\n    int64_t offset;\n"
+        "    int trainable;\n    int64_t opt_offset[2]; /* optimizer state (momentum; Adam m and v), -1 if none */\n"
+        "} %s_param_info;\n",
+        MAX_RANK, e.name);
     fprintf(out, "extern const %s_param_info %s_params[%s_PARAM_COUNT > 0 ? %s_PARAM_COUNT : 1];\n", e.name, e.name,
             e.NAME, e.NAME);
     fprintf(out, "\n/* Initialises every parameter with its declared initialiser, drawn from a generator seeded with\n"
@@ -715,19 +767,25 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
     fprintf(out, "void %s_init(void *state, uint64_t seed);\n", e.name);
     emit_api(&e, true);
     if (g->train.present && c->loss_train) {
-        fprintf(out, "\n/* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over\n"
-                     " * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */\n");
+        fprintf(
+            out,
+            "\n/* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over\n"
+            " * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */\n");
         fprintf(out, "%s %s_evaluate(void *state, int n", e.real, e.name);
         input_params(&e, &c->fn[FN_EVALUATE], true);
         fprintf(out, ", double *metrics);\n");
-        fprintf(out, "\n/* One training step: forward in training mode, loss, backward, optimizer update with learning\n"
-                     " * rate lr. Returns the loss; metrics as for %s_evaluate. */\n", e.name);
+        fprintf(out,
+                "\n/* One training step: forward in training mode, loss, backward, optimizer update with learning\n"
+                " * rate lr. Returns the loss; metrics as for %s_evaluate. */\n",
+                e.name);
         fprintf(out, "%s %s_train_step(void *state, int n", e.real, e.name);
         input_params(&e, &c->fn[FN_TRAIN], true);
         fprintf(out, ", %s lr, double *metrics);\n", e.real);
-        fprintf(out, "\n/* The parts of a training step, for callers that inspect gradients: %s_forward_train returns the\n"
-                     " * loss; %s_backward computes every gradient (%s_grad reads them) and must follow it with the\n"
-                     " * same inputs; %s_step applies the update. */\n", e.name, e.name, e.name, e.name);
+        fprintf(out,
+                "\n/* The parts of a training step, for callers that inspect gradients: %s_forward_train returns the\n"
+                " * loss; %s_backward computes every gradient (%s_grad reads them) and must follow it with the\n"
+                " * same inputs; %s_step applies the update. */\n",
+                e.name, e.name, e.name, e.name);
         fprintf(out, "%s %s_forward_train(void *state, int n", e.real, e.name);
         input_params(&e, &c->fn[FN_TRAIN], true);
         fprintf(out, ", double *metrics);\n");
@@ -735,17 +793,21 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
         input_params(&e, &c->fn[FN_TRAIN], true);
         fprintf(out, ");\n");
         fprintf(out, "void %s_step(void *state, %s lr);\n", e.name, e.real);
-        fprintf(out, "/* The gradient of the loss for a parameter after %s_backward, or NULL (unknown name, constant). */\n",
+        fprintf(out,
+                "/* The gradient of the loss for a parameter after %s_backward, or NULL (unknown name, constant). */\n",
                 e.name);
         fprintf(out, "const %s *%s_grad(const void *state, const char *name);\n", e.real, e.name);
     }
-    fprintf(out, "\n/* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with\n"
-                 " * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged\n"
-                 " * (a CRC mismatch). On failure the state is unchanged. */\n");
+    fprintf(
+        out,
+        "\n/* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with\n"
+        " * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged\n"
+        " * (a CRC mismatch). On failure the state is unchanged. */\n");
     fprintf(out, "int %s_load(void *state, const void *checkpoint, size_t len);\n", e.name);
     fprintf(out, "\n/* A parameter's values by full name (\"features.0.weight\"), or NULL. */\n");
     fprintf(out, "%s *%s_param(void *state, const char *name);\n", e.real, e.name);
-    fprintf(out, "\n/* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */\n");
+    fprintf(out,
+            "\n/* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */\n");
     fprintf(out, "uint64_t *%s_step_counter(void *state);\n", e.name);
     fprintf(out, "\n#endif\n");
 }
@@ -772,26 +834,27 @@ static void emit_dropmask(Em *e) {
  * LeNet's training step). expv is the same function in straight-line C that GCC vectorises: within 1.3 ulp of
  * expf (0.94 with FMA) over every 97th float from -104 to 88.7, 0 and inf beyond as expf, NaN stays NaN. */
 static void emit_expv(Em *e) {
-    fprintf(e->o,
-            "\n/* exp(x) = 2^n exp(r): n = round(x / ln 2) by the 1.5 * 2^23 rounding trick, r = x - n ln 2 in two\n"
-            " * parts (|r| <= ln 2 / 2), exp(r) by its degree-7 Taylor polynomial; 2^n as two factors, so that\n"
-            " * subnormal results and n = 128 (overflow to inf) come out right. Within 1.3 ulp of expf. */\n"
-            "static inline float expv(float x) {\n"
-            "    float xc = x > 88.8f ? 88.8f : x < -104.0f ? -104.0f : x;\n"
-            "    float t = xc * 1.44269504f + 12582912.0f;\n"
-            "    float k = t - 12582912.0f;\n"
-            "    float r = (xc - k * 0.693145752f) - k * 1.42860677e-6f;\n"
-            "    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f +\n"
-            "              r * (0.00138888892f + r * 0.000198412701f))))));\n"
-            "    uint32_t bits;\n"
-            "    memcpy(&bits, &t, sizeof bits);\n"
-            "    int32_t n = (int32_t)(bits - 0x4B400000u), n1 = n / 2, n2 = n - n1;\n"
-            "    uint32_t b1 = (uint32_t)(n1 + 127) << 23, b2 = (uint32_t)(n2 + 127) << 23;\n"
-            "    float s1, s2;\n"
-            "    memcpy(&s1, &b1, sizeof s1);\n"
-            "    memcpy(&s2, &b2, sizeof s2);\n"
-            "    return p * s1 * s2;\n"
-            "}\n");
+    fprintf(
+        e->o,
+        "\n/* exp(x) = 2^n exp(r): n = round(x / ln 2) by the 1.5 * 2^23 rounding trick, r = x - n ln 2 in two\n"
+        " * parts (|r| <= ln 2 / 2), exp(r) by its degree-7 Taylor polynomial; 2^n as two factors, so that\n"
+        " * subnormal results and n = 128 (overflow to inf) come out right. Within 1.3 ulp of expf. */\n"
+        "static inline float expv(float x) {\n"
+        "    float xc = x > 88.8f ? 88.8f : x < -104.0f ? -104.0f : x;\n"
+        "    float t = xc * 1.44269504f + 12582912.0f;\n"
+        "    float k = t - 12582912.0f;\n"
+        "    float r = (xc - k * 0.693145752f) - k * 1.42860677e-6f;\n"
+        "    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f +\n"
+        "              r * (0.00138888892f + r * 0.000198412701f))))));\n"
+        "    uint32_t bits;\n"
+        "    memcpy(&bits, &t, sizeof bits);\n"
+        "    int32_t n = (int32_t)(bits - 0x4B400000u), n1 = n / 2, n2 = n - n1;\n"
+        "    uint32_t b1 = (uint32_t)(n1 + 127) << 23, b2 = (uint32_t)(n2 + 127) << 23;\n"
+        "    float s1, s2;\n"
+        "    memcpy(&s1, &b1, sizeof s1);\n"
+        "    memcpy(&s2, &b2, sizeof s2);\n"
+        "    return p * s1 * s2;\n"
+        "}\n");
 }
 
 static void emit_prelude(Em *e) {
@@ -802,8 +865,9 @@ static void emit_prelude(Em *e) {
     fprintf(o, "#include \"%s.h\"\n\n#include <math.h>\n#include <string.h>\n", e->name);
     if (!e->opt->portable)
         fprintf(o, "#include <cblas.h>\n");
-    fprintf(o, "\n#ifdef _OPENMP\n#define %s_PARALLEL_FOR _Pragma(\"omp parallel for schedule(static)\")\n#else\n"
-               "#define %s_PARALLEL_FOR\n#endif\n\n",
+    fprintf(o,
+            "\n#ifdef _OPENMP\n#define %s_PARALLEL_FOR _Pragma(\"omp parallel for schedule(static)\")\n#else\n"
+            "#define %s_PARALLEL_FOR\n#endif\n\n",
             e->NAME, e->NAME);
     fprintf(o, "/* The state block starts with this header; parameters, optimizer state and the arena follow. */\n");
     fprintf(o, "typedef struct {\n    uint64_t seed;\n    uint64_t step;\n} header;\n\n");
@@ -837,39 +901,51 @@ static void emit_prelude(Em *e) {
     if (!matmul)
         return;
     fprintf(o, "\n/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */\n");
-    fprintf(o, "static void gemm(int ta, int tb, int m, int n, int k, const %s *a, int lda, const %s *b, int ldb, %s *c,"
-               " int ldc, int accumulate) {\n", R, R, R);
+    fprintf(o,
+            "static void gemm(int ta, int tb, int m, int n, int k, const %s *a, int lda, const %s *b, int ldb, %s *c,"
+            " int ldc, int accumulate) {\n",
+            R, R, R);
     if (!e->opt->portable) {
         /* one row (batch-1 inference): a matrix-vector product, which packs nothing */
-        fprintf(o, "    if (m == 1) {\n"
-                   "        cblas_%sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a,"
-                   " ta ? lda : 1, accumulate ? 1 : 0, c, 1);\n"
-                   "        return;\n    }\n", e->f64 ? "d" : "s");
-        fprintf(o, "    cblas_%sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,"
-                   " k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);\n}\n", e->f64 ? "d" : "s");
+        fprintf(
+            o,
+            "    if (m == 1) {\n"
+            "        cblas_%sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a,"
+            " ta ? lda : 1, accumulate ? 1 : 0, c, 1);\n"
+            "        return;\n    }\n",
+            e->f64 ? "d" : "s");
+        fprintf(o,
+                "    cblas_%sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,"
+                " k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);\n}\n",
+                e->f64 ? "d" : "s");
     } else {
         /* B stored transposed (a linear layer's [out, in] weight): rows of A and B are both contiguous, a dot
          * product with eight independent partial sums that vectorises */
-        fprintf(o, "    if (tb && !ta) {\n"
-                   "        for (int i = 0; i < m; i++)\n"
-                   "            for (int j = 0; j < n; j++) {\n"
-                   "                const %s *x = a + i * lda, *y = b + j * ldb;\n"
-                   "                %s part[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sum = 0;\n"
-                   "                int p = 0;\n"
-                   "                for (; p + 8 <= k; p += 8)\n"
-                   "                    for (int u = 0; u < 8; u++)\n"
-                   "                        part[u] += x[p + u] * y[p + u];\n"
-                   "                for (; p < k; p++)\n                    sum += x[p] * y[p];\n"
-                   "                for (int u = 0; u < 8; u++)\n                    sum += part[u];\n"
-                   "                c[i * ldc + j] = accumulate ? c[i * ldc + j] + sum : sum;\n"
-                   "            }\n"
-                   "        return;\n    }\n", R, R);
-        fprintf(o, "    for (int i = 0; i < m; i++) {\n        for (int j = 0; j < n && !accumulate; j++)\n            c[i * ldc + j] = 0;\n"
-                   "        for (int p = 0; p < k; p++) {\n"
-                   "            %s av = ta ? a[p * lda + i] : a[i * lda + p];\n"
-                   "            for (int j = 0; j < n; j++)\n"
-                   "                c[i * ldc + j] += av * (tb ? b[j * ldb + p] : b[p * ldb + j]);\n"
-                   "        }\n    }\n}\n", R);
+        fprintf(o,
+                "    if (tb && !ta) {\n"
+                "        for (int i = 0; i < m; i++)\n"
+                "            for (int j = 0; j < n; j++) {\n"
+                "                const %s *x = a + i * lda, *y = b + j * ldb;\n"
+                "                %s part[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sum = 0;\n"
+                "                int p = 0;\n"
+                "                for (; p + 8 <= k; p += 8)\n"
+                "                    for (int u = 0; u < 8; u++)\n"
+                "                        part[u] += x[p + u] * y[p + u];\n"
+                "                for (; p < k; p++)\n                    sum += x[p] * y[p];\n"
+                "                for (int u = 0; u < 8; u++)\n                    sum += part[u];\n"
+                "                c[i * ldc + j] = accumulate ? c[i * ldc + j] + sum : sum;\n"
+                "            }\n"
+                "        return;\n    }\n",
+                R, R);
+        fprintf(o,
+                "    for (int i = 0; i < m; i++) {\n        for (int j = 0; j < n && !accumulate; j++)\n            "
+                "c[i * ldc + j] = 0;\n"
+                "        for (int p = 0; p < k; p++) {\n"
+                "            %s av = ta ? a[p * lda + i] : a[i * lda + p];\n"
+                "            for (int j = 0; j < n; j++)\n"
+                "                c[i * ldc + j] += av * (tb ? b[j * ldb + p] : b[p * ldb + j]);\n"
+                "        }\n    }\n}\n",
+                R);
     }
 }
 
@@ -908,73 +984,85 @@ static void emit_conv_pool_helpers(Em *e) {
             fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
             /* per output row, the window's valid columns [q0, q1) are computed once, so the inner loop is a
              * plain strided copy */
-            fprintf(o, "    for (int64_t row = 0; row < C * R * S; row++) {\n"
-                       "        int64_t c = row / (R * S), r = row / S %% R, s = row %% S;\n"
-                       "        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;\n"
-                       "        int64_t q1 = (W - 1 + pw - s) / sw + 1;\n"
-                       "        if (W - 1 + pw - s < 0)\n            q1 = 0;\n"
-                       "        if (q1 > Q)\n            q1 = Q;\n"
-                       "        if (q0 > q1)\n            q0 = q1;\n"
-                       "        for (int64_t i = 0; i < g; i++) {\n"
-                       "            const %s *img = x + ((b0 + i) * C + c) * H * W;\n"
-                       "            %s *out = col + row * cols + i * P * Q;\n"
-                       "            for (int64_t p = 0; p < P; p++) {\n"
-                       "                int64_t h = p * sh - ph + r;\n"
-                       "                %s *o = out + p * Q;\n"
-                       "                if (h < 0 || h >= H) {\n"
-                       "                    memset(o, 0, sizeof(*o) * (size_t)Q);\n"
-                       "                    continue;\n"
-                       "                }\n"
-                       "                const %s *src = img + h * W - pw + s;\n"
-                       "                for (int64_t q = 0; q < q0; q++)\n                    o[q] = 0;\n"
-                       "                if (sw == 1)\n"
-                       "                    for (int64_t q = q0; q < q1; q++)\n                        o[q] = src[q];\n"
-                       "                else\n"
-                       "                    for (int64_t q = q0; q < q1; q++)\n                        o[q] = src[q * sw];\n"
-                       "                for (int64_t q = q1; q < Q; q++)\n                    o[q] = 0;\n"
-                       "            }\n"
-                       "        }\n"
-                       "    }\n}\n", R, R, R, R);
+            fprintf(
+                o,
+                "    for (int64_t row = 0; row < C * R * S; row++) {\n"
+                "        int64_t c = row / (R * S), r = row / S %% R, s = row %% S;\n"
+                "        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;\n"
+                "        int64_t q1 = (W - 1 + pw - s) / sw + 1;\n"
+                "        if (W - 1 + pw - s < 0)\n            q1 = 0;\n"
+                "        if (q1 > Q)\n            q1 = Q;\n"
+                "        if (q0 > q1)\n            q0 = q1;\n"
+                "        for (int64_t i = 0; i < g; i++) {\n"
+                "            const %s *img = x + ((b0 + i) * C + c) * H * W;\n"
+                "            %s *out = col + row * cols + i * P * Q;\n"
+                "            for (int64_t p = 0; p < P; p++) {\n"
+                "                int64_t h = p * sh - ph + r;\n"
+                "                %s *o = out + p * Q;\n"
+                "                if (h < 0 || h >= H) {\n"
+                "                    memset(o, 0, sizeof(*o) * (size_t)Q);\n"
+                "                    continue;\n"
+                "                }\n"
+                "                const %s *src = img + h * W - pw + s;\n"
+                "                for (int64_t q = 0; q < q0; q++)\n                    o[q] = 0;\n"
+                "                if (sw == 1)\n"
+                "                    for (int64_t q = q0; q < q1; q++)\n                        o[q] = src[q];\n"
+                "                else\n"
+                "                    for (int64_t q = q0; q < q1; q++)\n                        o[q] = src[q * sw];\n"
+                "                for (int64_t q = q1; q < Q; q++)\n                    o[q] = 0;\n"
+                "            }\n"
+                "        }\n"
+                "    }\n}\n",
+                R, R, R, R);
         }
         if (used[OP_CONV2D]) {
             fprintf(o, "\n/* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */\n");
-            fprintf(o, "static void conv2d_fwd(const %s *x, const %s *w, %s *y, %s *col, int64_t n, int64_t K, "
-                       "int64_t G, %s) {\n", R, R, R, R, geo);
-            fprintf(o, "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
-                       "        int64_t g = n - b0 < G ? n - b0 : G;\n"
-                       "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
-                       "        for (int64_t i = 0; i < g; i++)\n"
-                       "            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, "
-                       "(int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);\n"
-                       "    }\n}\n");
+            fprintf(o,
+                    "static void conv2d_fwd(const %s *x, const %s *w, %s *y, %s *col, int64_t n, int64_t K, "
+                    "int64_t G, %s) {\n",
+                    R, R, R, R, geo);
+            fprintf(
+                o,
+                "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
+                "        int64_t g = n - b0 < G ? n - b0 : G;\n"
+                "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
+                "        for (int64_t i = 0; i < g; i++)\n"
+                "            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, "
+                "(int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);\n"
+                "    }\n}\n");
         }
         if (used[OP_CONV2D_DX]) {
-            fprintf(o, "\n/* dx = the transposed convolution of dy with w: columns W^T dy, added back into images. */\n");
+            fprintf(o,
+                    "\n/* dx = the transposed convolution of dy with w: columns W^T dy, added back into images. */\n");
             fprintf(o, "static void col2im(const %s *col, %s *dx, int64_t b0, int64_t g, %s) {\n", R, R, geo);
             fprintf(o, "    int64_t cols = g * P * Q;\n");
             fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
-            fprintf(o, "    for (int64_t ic = 0; ic < g * C; ic++) {\n"
-                       "        int64_t i = ic / C, c = ic %% C;\n"
-                       "        %s *img = dx + ((b0 + i) * C + c) * H * W;\n"
-                       "        memset(img, 0, sizeof(%s) * (size_t)(H * W));\n"
-                       "        for (int64_t r = 0; r < R; r++)\n"
-                       "            for (int64_t s = 0; s < S; s++) {\n"
-                       "                const %s *src = col + ((c * R + r) * S + s) * cols + i * P * Q;\n"
-                       "                int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;\n"
-                       "                int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;\n"
-                       "                if (q1 > Q)\n                    q1 = Q;\n"
-                       "                for (int64_t p = 0; p < P; p++) {\n"
-                       "                    int64_t h = p * sh - ph + r;\n"
-                       "                    if (h < 0 || h >= H)\n                        continue;\n"
-                       "                    %s *dst = img + h * W - pw + s;\n"
-                       "                    const %s *sp = src + p * Q;\n"
-                       "                    for (int64_t q = q0; q < q1; q++)\n"
-                       "                        dst[q * sw] += sp[q];\n"
-                       "                }\n"
-                       "            }\n"
-                       "    }\n}\n", R, R, R, R, R);
-            fprintf(o, "static void conv2d_dx(%s *dx, const %s *w, const %s *dy, %s *col, int64_t n, int64_t K, "
-                       "int64_t G, %s) {\n", R, R, R, R, geo);
+            fprintf(o,
+                    "    for (int64_t ic = 0; ic < g * C; ic++) {\n"
+                    "        int64_t i = ic / C, c = ic %% C;\n"
+                    "        %s *img = dx + ((b0 + i) * C + c) * H * W;\n"
+                    "        memset(img, 0, sizeof(%s) * (size_t)(H * W));\n"
+                    "        for (int64_t r = 0; r < R; r++)\n"
+                    "            for (int64_t s = 0; s < S; s++) {\n"
+                    "                const %s *src = col + ((c * R + r) * S + s) * cols + i * P * Q;\n"
+                    "                int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;\n"
+                    "                int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;\n"
+                    "                if (q1 > Q)\n                    q1 = Q;\n"
+                    "                for (int64_t p = 0; p < P; p++) {\n"
+                    "                    int64_t h = p * sh - ph + r;\n"
+                    "                    if (h < 0 || h >= H)\n                        continue;\n"
+                    "                    %s *dst = img + h * W - pw + s;\n"
+                    "                    const %s *sp = src + p * Q;\n"
+                    "                    for (int64_t q = q0; q < q1; q++)\n"
+                    "                        dst[q * sw] += sp[q];\n"
+                    "                }\n"
+                    "            }\n"
+                    "    }\n}\n",
+                    R, R, R, R, R);
+            fprintf(o,
+                    "static void conv2d_dx(%s *dx, const %s *w, const %s *dy, %s *col, int64_t n, int64_t K, "
+                    "int64_t G, %s) {\n",
+                    R, R, R, R, geo);
             fprintf(o, "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
                        "        int64_t g = n - b0 < G ? n - b0 : G;\n"
                        "        for (int64_t i = 0; i < g; i++)\n"
@@ -985,13 +1073,16 @@ static void emit_conv_pool_helpers(Em *e) {
         }
         if (used[OP_CONV2D_DW]) {
             fprintf(o, "\n/* dw = dy times the columns of x, summed over the batch. */\n");
-            fprintf(o, "static void conv2d_dw(const %s *x, %s *dw, const %s *dy, %s *col, int64_t n, int64_t K, "
-                       "int64_t G, %s) {\n", R, R, R, R, geo);
+            fprintf(o,
+                    "static void conv2d_dw(const %s *x, %s *dw, const %s *dy, %s *col, int64_t n, int64_t K, "
+                    "int64_t G, %s) {\n",
+                    R, R, R, R, geo);
             fprintf(o, "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
                        "        int64_t g = n - b0 < G ? n - b0 : G;\n"
                        "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
                        "        for (int64_t i = 0; i < g; i++)\n"
-                       "            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), "
+                       "            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, "
+                       "(int)(P * Q), "
                        "col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);\n"
                        "    }\n}\n");
         }
@@ -1032,8 +1123,10 @@ static void emit_conv_pool_helpers(Em *e) {
                        "                    for (int64_t s = s0; s < s1; s++) {\n"
                        "                        int64_t i = (pl * H + top + r) * W + left + s;\n");
             if (is_max)
-                fprintf(o, "                        if (x[i] > best || at < 0) {\n                            best = x[i];\n"
-                           "                            at = i;\n                        }\n");
+                fprintf(
+                    o,
+                    "                        if (x[i] > best || at < 0) {\n                            best = x[i];\n"
+                    "                            at = i;\n                        }\n");
             else if (fwd)
                 fprintf(o, "                        acc += x[i];\n");
             else
@@ -1149,28 +1242,43 @@ static void emit_init_body(Em *e, bool random);
 /* The C expression of one initialiser for element i of parameter pi; `v` holds the previous one's value. */
 static char *init_expr(Init *x, int pi, int ki, double fi, double fo) {
     switch (x->kind) {
-    case INIT_CONST: return xsprintf("%.17g", x->a);
-    case INIT_NORMAL: return xsprintf("(%.17g + %.17g * rng_normal(&r))", x->a, x->b);
-    case INIT_UNIFORM: return xsprintf("(%.17g + %.17g * rng_uniform(&r))", x->a, x->b - x->a);
+    case INIT_CONST:
+        return xsprintf("%.17g", x->a);
+    case INIT_NORMAL:
+        return xsprintf("(%.17g + %.17g * rng_normal(&r))", x->a, x->b);
+    case INIT_UNIFORM:
+        return xsprintf("(%.17g + %.17g * rng_uniform(&r))", x->a, x->b - x->a);
     case INIT_XAVIER_UNIFORM: {
         double b = x->a * sqrt(6.0 / (fi + fo));
         return xsprintf("(%.17g + %.17g * rng_uniform(&r))", -b, 2 * b);
     }
-    case INIT_XAVIER_NORMAL: return xsprintf("(%.17g * rng_normal(&r))", x->a * sqrt(2.0 / (fi + fo)));
+    case INIT_XAVIER_NORMAL:
+        return xsprintf("(%.17g * rng_normal(&r))", x->a * sqrt(2.0 / (fi + fo)));
     case INIT_KAIMING_UNIFORM: {
         double b = x->a * sqrt(2.0) * sqrt(3.0 / fi);
         return xsprintf("(%.17g + %.17g * rng_uniform(&r))", -b, 2 * b);
     }
-    case INIT_KAIMING_NORMAL: return xsprintf("(%.17g * rng_normal(&r))", x->a * sqrt(2.0 / fi));
-    case INIT_SELF: return xstrdup("v");
-    case INIT_NEG: return xsprintf("(-%s)", init_expr(x->x, pi, ki, fi, fo));
-    case INIT_ABS: return xsprintf("fabs(%s)", init_expr(x->x, pi, ki, fi, fo));
-    case INIT_DATA: return xsprintf("init_%d_%d[i]", pi, ki);
-    default: break;
+    case INIT_KAIMING_NORMAL:
+        return xsprintf("(%.17g * rng_normal(&r))", x->a * sqrt(2.0 / fi));
+    case INIT_SELF:
+        return xstrdup("v");
+    case INIT_NEG:
+        return xsprintf("(-%s)", init_expr(x->x, pi, ki, fi, fo));
+    case INIT_ABS:
+        return xsprintf("fabs(%s)", init_expr(x->x, pi, ki, fi, fo));
+    case INIT_DATA:
+        return xsprintf("init_%d_%d[i]", pi, ki);
+    default:
+        break;
     }
-    const char *op = x->kind == INIT_ADD ? "+" : x->kind == INIT_SUB ? "-" : x->kind == INIT_MUL ? "*"
-                     : x->kind == INIT_DIV ? "/" : x->kind == INIT_LT ? "<" : x->kind == INIT_LE ? "<="
-                     : x->kind == INIT_GT ? ">" : ">=";
+    const char *op = x->kind == INIT_ADD   ? "+"
+                     : x->kind == INIT_SUB ? "-"
+                     : x->kind == INIT_MUL ? "*"
+                     : x->kind == INIT_DIV ? "/"
+                     : x->kind == INIT_LT  ? "<"
+                     : x->kind == INIT_LE  ? "<="
+                     : x->kind == INIT_GT  ? ">"
+                                           : ">=";
     char *a = init_expr(x->x, pi, ki, fi, fo), *b = init_expr(x->y, pi, ki, fi, fo);
     if (x->kind >= INIT_LT)
         return xsprintf("(%s %s %s ? 1.0 : 0.0)", a, op, b);
@@ -1270,7 +1378,9 @@ static void emit_step(Em *e) {
     Sched *s = &c->fn[FN_TRAIN];
     e->s = s;
     fprintf(o, "\nvoid %s_step(void *state, %s lr) {\n", e->name, e->real);
-    fprintf(o, "    unsigned char *st = (unsigned char *)state;\n    unsigned char *ar = st + %" PRId64 ";\n    (void)ar;\n",
+    fprintf(o,
+            "    unsigned char *st = (unsigned char *)state;\n    unsigned char *ar = st + %" PRId64
+            ";\n    (void)ar;\n",
             c->arena_off);
     fprintf(o, "    header *h = (header *)state;\n    h->step++;\n");
     if (t->optim == OPTIM_ADAM) {
@@ -1297,11 +1407,13 @@ static void emit_step(Em *e) {
         if (cnt >= 4096)
             fprintf(o, "        %s_PARALLEL_FOR\n", e->NAME);
         fprintf(o, "        for (int64_t i = 0; i < %" PRId64 "; i++) {\n", cnt);
-        fprintf(o, "            %s gi = g[i]%s;\n", e->real, decay ? xsprintf(" + %s * p[i]", lit(e, t->weight_decay)) : "");
+        fprintf(o, "            %s gi = g[i]%s;\n", e->real,
+                decay ? xsprintf(" + %s * p[i]", lit(e, t->weight_decay)) : "");
         if (t->optim == OPTIM_ADAM) {
             fprintf(o, "            m[i] = %s * m[i] + %s * gi;\n", lit(e, t->beta1), lit(e, 1 - t->beta1));
             fprintf(o, "            v[i] = %s * v[i] + %s * gi * gi;\n", lit(e, t->beta2), lit(e, 1 - t->beta2));
-            fprintf(o, "            p[i] -= lr * (m[i] / bc1) / (%s(v[i] / bc2) + %s);\n", fn(e, "sqrt"), lit(e, t->eps));
+            fprintf(o, "            p[i] -= lr * (m[i] / bc1) / (%s(v[i] / bc2) + %s);\n", fn(e, "sqrt"),
+                    lit(e, t->eps));
         } else if (t->momentum != 0) {
             fprintf(o, "            m[i] = %s * m[i] + gi;\n            p[i] -= lr * m[i];\n", lit(e, t->momentum));
         } else {
@@ -1403,8 +1515,11 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
         fprintf(out, "    {\"%s\", %d, {", p->name, p->shape.rank);
         for (int d = 0; d < p->shape.rank; d++)
             fprintf(out, "%s%" PRId64, d ? ", " : "", p->shape.d[d]);
-        int64_t o2 = c->opt_off[i] >= 0 && g->train.optim == OPTIM_ADAM ? c->opt_off[i] + shape_numel(&p->shape) * c->elem_size : -1;
-        fprintf(out, "}, %" PRId64 ", %d, {%" PRId64 ", %" PRId64 "}},\n", c->param_off[i], p->trainable, c->opt_off[i], o2);
+        int64_t o2 = c->opt_off[i] >= 0 && g->train.optim == OPTIM_ADAM
+                         ? c->opt_off[i] + shape_numel(&p->shape) * c->elem_size
+                         : -1;
+        fprintf(out, "}, %" PRId64 ", %d, {%" PRId64 ", %" PRId64 "}},\n", c->param_off[i], p->trainable, c->opt_off[i],
+                o2);
     }
     if (!g->params.n)
         fprintf(out, "    {\"\", 0, {0}, 0, 0, {-1, -1}},\n");
@@ -1423,7 +1538,8 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
     for (int i = 0; i < c->eval->outputs.n; i++) {
         e.s = fw;
         IrNode *on = ir_storage(c->eval->outputs.v[i].node);
-        fprintf(out, "\nconst %s *%s_output_%s(const void *state) {\n", e.real, e.name, c_ident(c->eval->outputs.v[i].name));
+        fprintf(out, "\nconst %s *%s_output_%s(const void *state) {\n", e.real, e.name,
+                c_ident(c->eval->outputs.v[i].name));
         fprintf(out, "    return (const %s *)(const void *)((const unsigned char *)state + %" PRId64 ");\n}\n", e.real,
                 c->arena_off + fw->offset[on->id]);
     }
@@ -1448,13 +1564,16 @@ static void emit_infer_header(Em *e) {
     Graph *g = c->eval;
     Sched *fw = &c->fn[FN_FORWARD];
     bool baked = c->baked != NULL;
-    fprintf(o, "/* %s.h: generated by dlc %s from %s.dlm: inference only. Do not edit; recompile the model instead.\n *\n",
+    fprintf(o,
+            "/* %s.h: generated by dlc %s from %s.dlm: inference only. Do not edit; recompile the model instead.\n *\n",
             e->name, DLC_VERSION, e->name);
-    fprintf(o, " * The forward pass in evaluation mode (dropout off). The caller owns all memory: a context of\n"
-               " * %s_WORKSPACE_BYTES bytes, aligned to 64 (a static array, the stack or one allocation at start-up).\n"
-               " * The code never allocates, does no I/O and keeps no global mutable state, so two contexts can run in\n"
-               " * two threads. %s\n */\n",
-            e->NAME, baked ? "The weights are compiled in." : xsprintf("Load the weights with %s_load first.", e->name));
+    fprintf(o,
+            " * The forward pass in evaluation mode (dropout off). The caller owns all memory: a context of\n"
+            " * %s_WORKSPACE_BYTES bytes, aligned to 64 (a static array, the stack or one allocation at start-up).\n"
+            " * The code never allocates, does no I/O and keeps no global mutable state, so two contexts can run in\n"
+            " * two threads. %s\n */\n",
+            e->NAME,
+            baked ? "The weights are compiled in." : xsprintf("Load the weights with %s_load first.", e->name));
     fprintf(o, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", e->NAME, e->NAME);
     fprintf(o, "#define %s_MAX_BATCH %" PRId64 "\n", e->NAME, g->max_batch);
     fprintf(o, "#define %s_WORKSPACE_BYTES %" PRId64 "\n", e->NAME, c->state_bytes);
@@ -1468,9 +1587,10 @@ static void emit_infer_header(Em *e) {
                 shape_inner(&g->outputs.v[i].node->shape));
     fprintf(o, "\ntypedef %s %s;\n", e->f64 ? "double" : "float", e->real);
     if (!baked) {
-        fprintf(o, "\n/* Loads every parameter from a checkpoint held in memory (the format of dlc's docs/checkpoint.md,\n"
-                   " * as trainers write with --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for\n"
-                   " * another model, -3 damaged (a CRC mismatch). On failure the context is unchanged. */\n");
+        fprintf(o,
+                "\n/* Loads every parameter from a checkpoint held in memory (the format of dlc's docs/checkpoint.md,\n"
+                " * as trainers write with --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for\n"
+                " * another model, -3 damaged (a CRC mismatch). On failure the context is unchanged. */\n");
         fprintf(o, "int %s_load(void *ctx, const void *checkpoint, size_t len);\n", e->name);
     }
     Output *out = first_output(c);
@@ -1478,13 +1598,14 @@ static void emit_infer_header(Em *e) {
         char *ins = xstrdup("");
         for (int i = 0; i < g->inputs.n; i++)
             if (sched_uses_input(fw, i))
-                ins = xsprintf("%s%s%s %s", ins, *ins ? ", " : "", type_str(g->inputs.v[i].dtype, &g->inputs.v[i].shape),
-                               g->inputs.v[i].name);
+                ins = xsprintf("%s%s%s %s", ins, *ins ? ", " : "",
+                               type_str(g->inputs.v[i].dtype, &g->inputs.v[i].shape), g->inputs.v[i].name);
         const char *range = c->train->train.data == DATA_FASHION_MNIST
                                 ? " Pixels are in [0, 1] (byte / 255), light on dark, as the trainers load them."
                                 : "";
-        fprintf(o, "\n/* Runs the model on one example. Input: %s (one example's worth).%s Writes output '%s',\n"
-                   " * %" PRId64 " values (%s), to `out`. */\n",
+        fprintf(o,
+                "\n/* Runs the model on one example. Input: %s (one example's worth).%s Writes output '%s',\n"
+                " * %" PRId64 " values (%s), to `out`. */\n",
                 ins, range, out->name, shape_inner(&out->node->shape), type_str(out->node->dtype, &out->node->shape));
         fprintf(o, "void %s_predict(void *ctx", e->name);
         input_params(e, fw, false);
@@ -1494,7 +1615,9 @@ static void emit_infer_header(Em *e) {
         input_params(e, fw, false);
         fprintf(o, ", %s *out);\n", e->real);
     }
-    fprintf(o, "\n/* The forward pass on n examples; the outputs stay readable through %s_output_*() until the next call. */\n",
+    fprintf(o,
+            "\n/* The forward pass on n examples; the outputs stay readable through %s_output_*() until the next call. "
+            "*/\n",
             e->name);
     fprintf(o, "void %s_forward(void *ctx, int n", e->name);
     input_params(e, fw, false);
@@ -1514,8 +1637,10 @@ static void emit_loader(Em *e) {
     fprintf(o, "static uint32_t crc32(const unsigned char *p, uint64_t n) {\n    uint32_t c = 0xFFFFFFFFu;\n"
                "    for (uint64_t i = 0; i < n; i++) {\n        c ^= p[i];\n        for (int k = 0; k < 8; k++)\n"
                "            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));\n    }\n    return ~c;\n}\n");
-    fprintf(o, "static const struct {\n    const char *name;\n    int rank;\n    uint64_t dims[%d];\n    int64_t offset;\n"
-               "} tensors[%d] = {\n", MAX_RANK, g->params.n > 0 ? g->params.n : 1);
+    fprintf(o,
+            "static const struct {\n    const char *name;\n    int rank;\n    uint64_t dims[%d];\n    int64_t offset;\n"
+            "} tensors[%d] = {\n",
+            MAX_RANK, g->params.n > 0 ? g->params.n : 1);
     for (int i = 0; i < g->params.n; i++) {
         Param *p = &g->params.v[i];
         fprintf(o, "    {\"%s\", %d, {", p->name, p->shape.rank);
@@ -1529,7 +1654,8 @@ static void emit_loader(Em *e) {
     fprintf(o, "\nint %s_load(void *ctx, const void *checkpoint, size_t len) {\n", e->name);
     fprintf(o, "    const unsigned char *b = (const unsigned char *)checkpoint;\n");
     fprintf(o, "    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\\n'};\n");
-    fprintf(o, "    if (len < 32 || memcmp(b, magic, 8) != 0 || le(b + 8, 4) != 1 || le(b + 24, 8) != len)\n        return -1;\n");
+    fprintf(o, "    if (len < 32 || memcmp(b, magic, 8) != 0 || le(b + 8, 4) != 1 || le(b + 24, 8) != len)\n        "
+               "return -1;\n");
     fprintf(o, "    const unsigned char *parm = NULL;\n    uint64_t parm_len = 0, parm_count = 0, at = 32;\n");
     fprintf(o, "    for (uint64_t s = le(b + 12, 4); s > 0; s--) {\n"
                "        if (len - at < 16)\n            return -1;\n"
@@ -1537,7 +1663,8 @@ static void emit_loader(Em *e) {
                "        if (body > len - at - 16)\n            return -1;\n"
                "        if (le(b + at, 4) == 0x4D524150u) { /* \"PARM\" */\n"
                "            if (parm)\n                return -1; /* a tag appears at most once */\n"
-               "            parm = b + at + 16;\n            parm_len = body;\n            parm_count = le(b + at + 4, 4);\n        }\n"
+               "            parm = b + at + 16;\n            parm_len = body;\n            parm_count = le(b + at + 4, "
+               "4);\n        }\n"
                "        at += 16 + body;\n    }\n"
                "    if (at != len)\n        return -1; /* the sections must tile the file */\n");
     fprintf(o, "    if (!parm)\n        return -1;\n    if (parm_count != %d)\n        return -2;\n", g->params.n);
@@ -1547,26 +1674,35 @@ static void emit_loader(Em *e) {
     fprintf(o, "            uint64_t start = q, count = 1;\n");
     fprintf(o, "            if (parm_len - q < 4)\n                return -1;\n");
     fprintf(o, "            uint64_t name_len = le(parm + q, 4);\n            q += 4;\n");
-    fprintf(o, "            if (name_len > parm_len - q || name_len != strlen(tensors[i].name) ||\n"
-               "                memcmp(parm + q, tensors[i].name, (size_t)name_len) != 0)\n                return -2;\n");
+    fprintf(o,
+            "            if (name_len > parm_len - q || name_len != strlen(tensors[i].name) ||\n"
+            "                memcmp(parm + q, tensors[i].name, (size_t)name_len) != 0)\n                return -2;\n");
     fprintf(o, "            q += name_len;\n            if (parm_len - q < 8)\n                return -1;\n");
     fprintf(o, "            uint64_t dtype = le(parm + q, 4), rank = le(parm + q + 4, 4);\n            q += 8;\n");
-    fprintf(o, "            if (rank != (uint64_t)tensors[i].rank || parm_len - q < 8 * rank + 8)\n                return -2;\n");
+    fprintf(o, "            if (rank != (uint64_t)tensors[i].rank || parm_len - q < 8 * rank + 8)\n                "
+               "return -2;\n");
     fprintf(o, "            for (uint64_t d = 0; d < rank; d++, q += 8) {\n"
                "                if (le(parm + q, 8) != tensors[i].dims[d])\n                    return -2;\n"
                "                count *= tensors[i].dims[d];\n            }\n");
-    fprintf(o, "            uint64_t size = dtype == 1 ? 4 : dtype == 2 ? 8 : 0, data_len = le(parm + q, 8);\n            q += 8;\n");
-    fprintf(o, "            if (size == 0 || data_len != count * size || parm_len - q < data_len + 4)\n                return -1;\n");
+    fprintf(o, "            uint64_t size = dtype == 1 ? 4 : dtype == 2 ? 8 : 0, data_len = le(parm + q, 8);\n         "
+               "   q += 8;\n");
+    fprintf(o, "            if (size == 0 || data_len != count * size || parm_len - q < data_len + 4)\n                "
+               "return -1;\n");
     fprintf(o, "            const unsigned char *data = parm + q;\n            q += data_len;\n");
-    fprintf(o, "            if (pass == 0 && crc32(parm + start, q - start) != (uint32_t)le(parm + q, 4))\n                return -3;\n");
+    fprintf(o, "            if (pass == 0 && crc32(parm + start, q - start) != (uint32_t)le(parm + q, 4))\n            "
+               "    return -3;\n");
     fprintf(o, "            q += 4;\n            if (pass == 0)\n                continue;\n");
     fprintf(o, "            %s *dst = (%s *)(void *)((unsigned char *)ctx + tensors[i].offset);\n", e->real, e->real);
-    fprintf(o, "            for (uint64_t k = 0; k < count; k++) {\n"
-               "                if (size == 4) {\n                    uint32_t u = (uint32_t)le(data + 4 * k, 4);\n"
-               "                    float f;\n                    memcpy(&f, &u, 4);\n                    dst[k] = (%s)f;\n"
-               "                } else {\n                    uint64_t u = le(data + 8 * k, 8);\n                    double d;\n"
-               "                    memcpy(&d, &u, 8);\n                    dst[k] = (%s)d;\n                }\n            }\n",
-            e->real, e->real);
+    fprintf(
+        o,
+        "            for (uint64_t k = 0; k < count; k++) {\n"
+        "                if (size == 4) {\n                    uint32_t u = (uint32_t)le(data + 4 * k, 4);\n"
+        "                    float f;\n                    memcpy(&f, &u, 4);\n                    dst[k] = (%s)f;\n"
+        "                } else {\n                    uint64_t u = le(data + 8 * k, 8);\n                    double "
+        "d;\n"
+        "                    memcpy(&d, &u, 8);\n                    dst[k] = (%s)d;\n                }\n            "
+        "}\n",
+        e->real, e->real);
     fprintf(o, "        }\n    }\n    return 0;\n}\n");
 }
 
@@ -1596,8 +1732,9 @@ static void emit_infer_source(Em *e) {
     fprintf(o, "\nvoid %s_forward(void *ctx, int n", e->name);
     input_params(e, fw, false);
     fprintf(o, ") {\n");
-    fprintf(o, "    unsigned char *st = (unsigned char *)ctx;\n    unsigned char *ar = st + %" PRId64 ";\n    (void)ar;\n"
-               "    (void)st;\n",
+    fprintf(o,
+            "    unsigned char *st = (unsigned char *)ctx;\n    unsigned char *ar = st + %" PRId64 ";\n    (void)ar;\n"
+            "    (void)st;\n",
             c->arena_off);
     unused_inputs(e, fw, 0, fw->kernels.n, false);
     emit_schedule(e, fw, 0, fw->kernels.n);

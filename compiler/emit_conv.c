@@ -31,8 +31,8 @@
 #include "dlc.h"
 
 enum {
-    TILE = 16,   /* output columns per tile: one AVX-512 vector of float, two of AVX2 */
-    KBLOCK = 6,  /* output channels per forward tile: 6 x 16 partial sums fit AVX-512's registers, and AVX2's */
+    TILE = 16,           /* output columns per tile: one AVX-512 vector of float, two of AVX2 */
+    KBLOCK = 6,          /* output channels per forward tile: 6 x 16 partial sums fit AVX-512's registers, and AVX2's */
     BLOCK_ELEMS = 16384, /* the padded block's limit in elements: 64 KB of float on the stack */
     FLIP_ELEMS = 4096,   /* a rearranged kernel's limit in elements, also on the stack */
     QMAX = 12,           /* the widest output row whose columns each get their own partial sums */
@@ -42,16 +42,25 @@ ConvGeo conv_geo(const IrNode *n) {
     const Shape *x = n->op == OP_CONV2D_DX ? &n->shape : &n->in[0]->shape;
     const Shape *w = n->op == OP_CONV2D_DW ? &n->shape : &n->in[1]->shape;
     const Shape *y = n->op == OP_CONV2D ? &n->shape : n->op == OP_CONV2D_DX ? &n->in[0]->shape : &n->in[1]->shape;
-    ConvGeo g = {.N = x->d[0], .K = w->d[0], .C = w->d[1], .H = x->d[2], .W = x->d[3], .R = w->d[2], .S = w->d[3],
-                 .P = y->d[2], .Q = y->d[3], .sh = n->attr[0], .sw = n->attr[1], .ph = n->attr[2], .pw = n->attr[3]};
+    ConvGeo g = {.N = x->d[0],
+                 .K = w->d[0],
+                 .C = w->d[1],
+                 .H = x->d[2],
+                 .W = x->d[3],
+                 .R = w->d[2],
+                 .S = w->d[3],
+                 .P = y->d[2],
+                 .Q = y->d[3],
+                 .sh = n->attr[0],
+                 .sw = n->attr[1],
+                 .ph = n->attr[2],
+                 .pw = n->attr[3]};
     g.HP = (g.P - 1) * g.sh + g.R;
     return g;
 }
 
 /* The padded block's row length: whole tiles read up to TILE - 1 columns past the last output, into zeros. */
-static int64_t block_width(const ConvGeo *g) {
-    return ((g->Q + TILE - 1) / TILE * TILE - 1) * g->sw + g->S;
-}
+static int64_t block_width(const ConvGeo *g) { return ((g->Q + TILE - 1) / TILE * TILE - 1) * g->sw + g->S; }
 
 /* Output columns rounded up to whole tiles: the row length of dw's copy of dy. */
 static int64_t tiled_q(const ConvGeo *g) { return (g->Q + TILE - 1) / TILE * TILE; }
@@ -59,8 +68,19 @@ static int64_t tiled_q(const ConvGeo *g) { return (g->Q + TILE - 1) / TILE * TIL
 /* dx of a stride-1 convolution is itself a convolution: of dy, padded by the kernel size minus 1 minus the padding,
  * with the kernel turned by 180 degrees and its in and out channels swapped. */
 static ConvGeo dx_as_conv(const ConvGeo *g) {
-    ConvGeo t = {.N = g->N, .K = g->C, .C = g->K, .H = g->P, .W = g->Q, .R = g->R, .S = g->S, .P = g->H, .Q = g->W,
-                 .sh = 1, .sw = 1, .ph = g->R - 1 - g->ph, .pw = g->S - 1 - g->pw};
+    ConvGeo t = {.N = g->N,
+                 .K = g->C,
+                 .C = g->K,
+                 .H = g->P,
+                 .W = g->Q,
+                 .R = g->R,
+                 .S = g->S,
+                 .P = g->H,
+                 .Q = g->W,
+                 .sh = 1,
+                 .sw = 1,
+                 .ph = g->R - 1 - g->ph,
+                 .pw = g->S - 1 - g->pw};
     t.HP = t.P - 1 + t.R;
     return t;
 }
@@ -77,8 +97,7 @@ bool conv_direct(const IrNode *n) {
     if (n->op != OP_CONV2D_DX)
         return direct_pays(&g);
     ConvGeo t = dx_as_conv(&g);
-    return g.sh == 1 && g.sw == 1 && g.ph < g.R && g.pw < g.S && g.K * g.C * g.R * g.S <= FLIP_ELEMS &&
-           direct_pays(&t);
+    return g.sh == 1 && g.sw == 1 && g.ph < g.R && g.pw < g.S && g.K * g.C * g.R * g.S <= FLIP_ELEMS && direct_pays(&t);
 }
 
 int64_t conv_direct_images(const ConvGeo *g) {
@@ -93,15 +112,17 @@ static void emit_pad(FILE *o, const ConvGeo *g, const char *img, const char *dst
     fprintf(o, "%*smemset(%s, 0, sizeof(%s));\n", depth, "", dst, dst);
     fprintf(o, "%*sfor (int c = 0; c < %" PRId64 "; c++)\n", depth, "", g->C);
     fprintf(o, "%*s    for (int h = 0; h < %" PRId64 "; h++)\n", depth, "", rows);
-    fprintf(o, "%*s        memcpy(&%s[c][h + %" PRId64 "][%" PRId64 "], x + (%s * %" PRId64 " + c) * %" PRId64
-               " + h * %" PRId64 ", %" PRId64 " * sizeof(%s));\n",
+    fprintf(o,
+            "%*s        memcpy(&%s[c][h + %" PRId64 "][%" PRId64 "], x + (%s * %" PRId64 " + c) * %" PRId64
+            " + h * %" PRId64 ", %" PRId64 " * sizeof(%s));\n",
             depth, "", dst, g->ph, g->pw, img, g->C, g->H * g->W, g->W, cols, R);
 }
 
 /* A column index into a block row: q * sw + shift, as short as the stride allows (q: "q" or "q0 + q"). */
 static char *col_index(const ConvGeo *g, const char *q, int64_t shift) {
-    char *scaled = g->sw == 1 ? xsprintf("%s", q)
-                   : strchr(q, ' ') ? xsprintf("(%s) * %" PRId64, q, g->sw) : xsprintf("%s * %" PRId64, q, g->sw);
+    char *scaled = g->sw == 1       ? xsprintf("%s", q)
+                   : strchr(q, ' ') ? xsprintf("(%s) * %" PRId64, q, g->sw)
+                                    : xsprintf("%s * %" PRId64, q, g->sw);
     return shift ? xsprintf("%s + %" PRId64, scaled, shift) : scaled;
 }
 
@@ -152,8 +173,8 @@ static void emit_fwd_tile(FILE *o, const ConvGeo *g, const char *R, int64_t kb, 
     for (int64_t j = 0; j < kb; j++)
         fprintf(o, "%*s        a%" PRId64 "[q] += w%" PRId64 " * v;\n", e, "", j, j);
     fprintf(o, "%*s    }\n%*s}\n", e, "", e, "");
-    fprintf(o, "%*s%s *out = y + ((b * %" PRId64 " + k) * %" PRId64 " + p) * %" PRId64 " + q0;\n", d, "", R, g->K,
-            g->P, g->Q);
+    fprintf(o, "%*s%s *out = y + ((b * %" PRId64 " + k) * %" PRId64 " + p) * %" PRId64 " + q0;\n", d, "", R, g->K, g->P,
+            g->Q);
     fprintf(o, "%*sfor (int q = 0; q < %" PRId64 "; q++) {\n", d, "", width);
     for (int64_t j = 0; j < kb; j++)
         fprintf(o, "%*s    out[%" PRId64 " + q] = a%" PRId64 "[q];\n", d, "", j * g->P * g->Q, j);
@@ -201,8 +222,10 @@ static void emit_fwd_lanes_k(FILE *o, const ConvGeo *g, const char *R) {
     fprintf(o, "                    %s\n", row_loop(g));
     fprintf(o, "                        for (int s = 0; s < %" PRId64 "; s++) {\n", g->S);
     fprintf(o, "                            const %s *src = &xp[c][%s][s];\n", R, row_index(g));
-    fprintf(o, "                            const %s *wk = wk_all + ((c * %" PRId64 " + r) * %" PRId64 " + s) * %" PRId64
-               " + k;\n", R, g->R, g->S, g->K);
+    fprintf(o,
+            "                            const %s *wk = wk_all + ((c * %" PRId64 " + r) * %" PRId64 " + s) * %" PRId64
+            " + k;\n",
+            R, g->R, g->S, g->K);
     fprintf(o, "                            %s", R);
     for (int64_t q = 0; q < g->Q; q++)
         fprintf(o, "%s x%" PRId64 " = src[%" PRId64 "]", q ? "," : "", q, q * g->sw);
@@ -232,8 +255,10 @@ static void emit_fwd(FILE *o, const ConvGeo *g0, bool turned, const char *fname,
         fprintf(o, "    for (int k = 0; k < %" PRId64 "; k++)\n", g.C);
         fprintf(o, "        for (int c = 0; c < %" PRId64 "; c++)\n", g.K);
         fprintf(o, "            for (int rs = 0; rs < %" PRId64 "; rs++)\n", g.R * g.S);
-        fprintf(o, "                wt[(c * %" PRId64 " + k) * %" PRId64 " + rs] = kernel[(k * %" PRId64 " + c) * %" PRId64
-                   " + %" PRId64 " - rs];\n", g.C, g.R * g.S, g.K, g.R * g.S, g.R * g.S - 1);
+        fprintf(o,
+                "                wt[(c * %" PRId64 " + k) * %" PRId64 " + rs] = kernel[(k * %" PRId64 " + c) * %" PRId64
+                " + %" PRId64 " - rs];\n",
+                g.C, g.R * g.S, g.K, g.R * g.S, g.R * g.S - 1);
         fprintf(o, "    const %s *w = wt;\n", R);
     } else {
         fprintf(o, "static void %s(const %s *restrict x, const %s *restrict w, %s *restrict y, int64_t n) {\n", fname,
@@ -314,8 +339,10 @@ static void emit_dw_lanes_k(FILE *o, const ConvGeo *g, const char *R) {
         fprintf(o, "                                    a%" PRId64 "[j] += x%" PRId64 " * v[j];\n", s, s);
     fprintf(o, "                                }\n                            }\n                        }\n");
     fprintf(o, "                    for (int j = 0; j < %d; j++) {\n", TILE);
-    fprintf(o, "                        %s *sum = part + chunk * %" PRId64 " + (((k + j) * %" PRId64 " + c) * %" PRId64
-               " + r) * %" PRId64 ";\n", R, kcrs, g->C, g->R, g->S);
+    fprintf(o,
+            "                        %s *sum = part + chunk * %" PRId64 " + (((k + j) * %" PRId64 " + c) * %" PRId64
+            " + r) * %" PRId64 ";\n",
+            R, kcrs, g->C, g->R, g->S);
     for (int64_t s = 0; s < g->S; s++)
         fprintf(o, "                        sum[%" PRId64 "] = a%" PRId64 "[j];\n", s, s);
     fprintf(o, "                    }\n                }\n");
@@ -324,8 +351,10 @@ static void emit_dw_lanes_k(FILE *o, const ConvGeo *g, const char *R) {
 static void emit_dw(FILE *o, const IrNode *n, const char *fname, const char *R, const char *NAME) {
     ConvGeo g = conv_geo(n);
     int64_t images = conv_direct_images(&g), kcrs = g.K * g.C * g.R * g.S, qt = tiled_q(&g);
-    fprintf(o, "static void %s(const %s *restrict x, %s *restrict dw, const %s *restrict dy, %s *restrict part, "
-               "int64_t n) {\n", fname, R, R, R, R);
+    fprintf(o,
+            "static void %s(const %s *restrict x, %s *restrict dw, const %s *restrict dy, %s *restrict part, "
+            "int64_t n) {\n",
+            fname, R, R, R, R);
     fprintf(o, "    int64_t chunks = (n + %" PRId64 ") / %" PRId64 ";\n", images - 1, images);
     fprintf(o, "    %s_PARALLEL_FOR\n    for (int64_t chunk = 0; chunk < chunks; chunk++) {\n", NAME);
     fprintf(o, "        int64_t b0 = chunk * %" PRId64 ", count = n - b0 < %" PRId64 " ? n - b0 : %" PRId64 ";\n",
@@ -344,8 +373,10 @@ static void emit_dw(FILE *o, const IrNode *n, const char *fname, const char *R, 
         fprintf(o, "            memset(gp[i], 0, sizeof(gp[i]));\n");
     fprintf(o, "            for (int k = 0; k < %" PRId64 "; k++)\n", g.K);
     fprintf(o, "                for (int p = 0; p < %" PRId64 "; p++)\n", g.P);
-    fprintf(o, "                    memcpy(gp[i][k][p], dy + (((b0 + i) * %" PRId64 " + k) * %" PRId64 " + p) * %" PRId64
-               ", %" PRId64 " * sizeof(%s));\n", g.K, g.P, g.Q, g.Q, R);
+    fprintf(o,
+            "                    memcpy(gp[i][k][p], dy + (((b0 + i) * %" PRId64 " + k) * %" PRId64 " + p) * %" PRId64
+            ", %" PRId64 " * sizeof(%s));\n",
+            g.K, g.P, g.Q, g.Q, R);
     fprintf(o, "        }\n");
     /* kb output channels at once (kb * S partial sums in registers): each row of x loaded serves kb of them */
     int64_t kb = g.K % 3 == 0 && 3 * g.S <= 16 ? 3 : g.K % 2 == 0 && 2 * g.S <= 16 ? 2 : 1;
@@ -369,17 +400,21 @@ static void emit_dw(FILE *o, const IrNode *n, const char *fname, const char *R, 
     for (int64_t s = 0; s < g.S; s++) {
         fprintf(o, "                                    %s v%" PRId64 " = src[%s];\n", R, s, col_index(&g, "q", s));
         for (int64_t j = 0; j < kb; j++)
-            fprintf(o, "                                    a%" PRId64 "_%" PRId64 "[q] += g%" PRId64 " * v%" PRId64 ";\n",
+            fprintf(o,
+                    "                                    a%" PRId64 "_%" PRId64 "[q] += g%" PRId64 " * v%" PRId64 ";\n",
                     j, s, j, s);
     }
     fprintf(o, "                                }\n                            }\n");
     for (int64_t j = 0; j < kb; j++) {
-        fprintf(o, "                    %s *sum%" PRId64 " = part + chunk * %" PRId64 " + (((k + %" PRId64 ") * %" PRId64
-                   " + c) * %" PRId64 " + r) * %" PRId64 ";\n", R, j, kcrs, j, g.C, g.R, g.S);
+        fprintf(o,
+                "                    %s *sum%" PRId64 " = part + chunk * %" PRId64 " + (((k + %" PRId64 ") * %" PRId64
+                " + c) * %" PRId64 " + r) * %" PRId64 ";\n",
+                R, j, kcrs, j, g.C, g.R, g.S);
         for (int64_t s = 0; s < g.S; s++) {
             fprintf(o, "                    sum%" PRId64 "[%" PRId64 "] = 0;\n", j, s);
             fprintf(o, "                    for (int q = 0; q < %d; q++)\n", TILE);
-            fprintf(o, "                        sum%" PRId64 "[%" PRId64 "] += a%" PRId64 "_%" PRId64 "[q];\n", j, s, j, s);
+            fprintf(o, "                        sum%" PRId64 "[%" PRId64 "] += a%" PRId64 "_%" PRId64 "[q];\n", j, s, j,
+                    s);
         }
     }
     fprintf(o, "                }\n");
@@ -389,21 +424,26 @@ static void emit_dw(FILE *o, const IrNode *n, const char *fname, const char *R, 
 void emit_conv_direct(FILE *o, const IrNode *n, const char *fname, const char *real, const char *NAME,
                       const char *model) {
     ConvGeo g = conv_geo(n);
-    const char *what = n->op == OP_CONV2D ? "conv2d" : n->op == OP_CONV2D_DX ? "conv2d's input gradient"
-                                                                               : "conv2d's weight gradient";
-    fprintf(o, "\n/* %s, %s.dlm line %d: x [n, %" PRId64 ", %" PRId64 ", %" PRId64 "], w [%" PRId64 ", %" PRId64
-               ", %" PRId64 ", %" PRId64 "], y [n, %" PRId64 ", %" PRId64 ", %" PRId64 "], stride %" PRId64 "x%" PRId64
-               ", padding %" PRId64 "x%" PRId64 ".\n",
+    const char *what = n->op == OP_CONV2D      ? "conv2d"
+                       : n->op == OP_CONV2D_DX ? "conv2d's input gradient"
+                                               : "conv2d's weight gradient";
+    fprintf(o,
+            "\n/* %s, %s.dlm line %d: x [n, %" PRId64 ", %" PRId64 ", %" PRId64 "], w [%" PRId64 ", %" PRId64
+            ", %" PRId64 ", %" PRId64 "], y [n, %" PRId64 ", %" PRId64 ", %" PRId64 "], stride %" PRId64 "x%" PRId64
+            ", padding %" PRId64 "x%" PRId64 ".\n",
             what, model, n->loc.line, g.C, g.H, g.W, g.K, g.C, g.R, g.S, g.K, g.P, g.Q, g.sh, g.sw, g.ph, g.pw);
     if (n->op == OP_CONV2D)
         fprintf(o, " * Per image: a zero-padded copy, then tiles of %d columns of up to %d output channels. */\n", TILE,
                 KBLOCK);
     else if (n->op == OP_CONV2D_DX)
-        fprintf(o, " * dx = dy (*) w turned by 180 degrees, padded by %" PRId64 "x%" PRId64
-                   ": the forward kernel's loops. */\n", g.R - 1 - g.ph, g.S - 1 - g.pw);
+        fprintf(o,
+                " * dx = dy (*) w turned by 180 degrees, padded by %" PRId64 "x%" PRId64
+                ": the forward kernel's loops. */\n",
+                g.R - 1 - g.ph, g.S - 1 - g.pw);
     else
-        fprintf(o, " * Per chunk of %" PRId64 " images: zero-padded copies, then for each (k, c, r) the %" PRId64
-                   " sums over s; chunk sums to part, added in order. */\n",
+        fprintf(o,
+                " * Per chunk of %" PRId64 " images: zero-padded copies, then for each (k, c, r) the %" PRId64
+                " sums over s; chunk sums to part, added in order. */\n",
                 conv_direct_images(&g), g.S);
     if (n->op == OP_CONV2D_DW)
         emit_dw(o, n, fname, real, NAME);
@@ -425,8 +465,9 @@ void emit_pool_tiled(FILE *o, const IrNode *n, const char *fname, const char *R,
     bool fwd = n->op == OP_MAXPOOL || n->op == OP_AVGPOOL, is_max = n->op == OP_MAXPOOL || n->op == OP_MAXPOOL_DX;
     const Shape *xs = fwd ? &n->in[0]->shape : &n->shape, *ys = fwd ? &n->shape : &n->in[n->nin - 1]->shape;
     int64_t H = xs->d[2], W = xs->d[3], P = ys->d[2], Q = ys->d[3], WR = n->attr[0], WS = n->attr[1];
-    fprintf(o, "\n/* %s %s, %s.dlm line %d: %" PRId64 "x%" PRId64 " windows that tile the planes of [n, %" PRId64
-               ", %" PRId64 ", %" PRId64 "] into %" PRId64 "x%" PRId64 "%s. */\n",
+    fprintf(o,
+            "\n/* %s %s, %s.dlm line %d: %" PRId64 "x%" PRId64 " windows that tile the planes of [n, %" PRId64
+            ", %" PRId64 ", %" PRId64 "] into %" PRId64 "x%" PRId64 "%s. */\n",
             is_max ? "max_pool" : "avg_pool", fwd ? "forward" : "backward", model, n->loc.line, WR, WS, xs->d[1], H, W,
             P, Q, is_max && !fwd ? "; the gradient goes to each window's first maximum" : "");
     if (n->op == OP_MAXPOOL_DX)
@@ -450,8 +491,8 @@ void emit_pool_tiled(FILE *o, const IrNode *n, const char *fname, const char *R,
     char **at = xalloc(sizeof(char *) * (size_t)(WR * WS));
     for (int64_t r = 0; r < WR; r++)
         for (int64_t s = 0; s < WS; s++)
-            at[r * WS + s] = r * W + s ? xsprintf("q * %" PRId64 " + %" PRId64, WS, r * W + s)
-                                       : xsprintf("q * %" PRId64, WS);
+            at[r * WS + s] =
+                r * W + s ? xsprintf("q * %" PRId64 " + %" PRId64, WS, r * W + s) : xsprintf("q * %" PRId64, WS);
     const char *d = "                ";
     switch (n->op) {
     case OP_AVGPOOL:

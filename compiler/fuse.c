@@ -7,8 +7,9 @@
  * wherever they are used, so they are never stored at all. Common subexpressions were merged when the nodes
  * were built (hash-consing), and constants folded (build.c).
  *
- * Requires: roots whose inputs all precede them (node ids); for FN_TRAIN, s->nfwd_roots set. Guarantees: s->kernels lists every node that needs
- * a loop or a library call, in an order that respects dependencies; s->inl marks the fused ones. */
+ * Requires: roots whose inputs all precede them (node ids); for FN_TRAIN, s->nfwd_roots set. Guarantees: s->kernels
+ * lists every node that needs a loop or a library call, in an order that respects dependencies; s->inl marks the fused
+ * ones. */
 #include "dlc.h"
 
 static bool is_root(Sched *s, IrNode *n) {

@@ -64,16 +64,14 @@ char *shape_str(const Shape *s) {
     int k = 0;
     buf[k++] = '[';
     for (int i = 0; i < s->rank; i++) {
-        k += snprintf(buf + k, sizeof buf - (size_t)k, "%s%s%lld", i ? ", " : "", (i == 0 && s->batched) ? "batch " : "",
-                      (long long)s->d[i]);
+        k += snprintf(buf + k, sizeof buf - (size_t)k, "%s%s%lld", i ? ", " : "",
+                      (i == 0 && s->batched) ? "batch " : "", (long long)s->d[i]);
     }
     snprintf(buf + k, sizeof buf - (size_t)k, "]");
     return xstrdup(buf);
 }
 
-char *type_str(DType dt, const Shape *s) {
-    return xsprintf("%s%s", dt == DT_F32 ? "f32" : "i32", shape_str(s));
-}
+char *type_str(DType dt, const Shape *s) { return xsprintf("%s%s", dt == DT_F32 ? "f32" : "i32", shape_str(s)); }
 
 bool shape_broadcast(const Shape *a, const Shape *b, Shape *out) {
     Shape r = {0};
@@ -173,8 +171,8 @@ static void table_grow(Graph *g) {
     for (int i = 0; i < oldcap; i++) {
         IrNode *n = old[i];
         if (n)
-            table_insert(g, n, node_hash(n->op, n->dtype, &n->shape, n->nin, n->in, n->attr, n->data, n->index,
-                                          n->fattr));
+            table_insert(g, n,
+                         node_hash(n->op, n->dtype, &n->shape, n->nin, n->in, n->attr, n->data, n->index, n->fattr));
     }
 }
 

@@ -13,23 +13,22 @@
 static const char *prog_name = "dlc";
 
 static void usage_main(FILE *f) {
-    fprintf(f,
-            "usage: dlc COMMAND [options] FILE.dlm\n"
-            "\n"
-            "dlc compiles a neural-network model written in the .dlm language into plain C: the forward pass,\n"
-            "the backward pass and the optimizer step, specialised to the model's shapes, with every buffer at\n"
-            "an offset fixed at compile time.\n"
-            "\n"
-            "commands:\n"
-            "  check FILE.dlm      check the model; print shapes, parameters, FLOPs and memory\n"
-            "  compile FILE.dlm    write <name>.h and <name>.c\n"
-            "  build FILE.dlm      compile the model and link its trainer, <name>-train\n"
-            "\n"
-            "options:\n"
-            "  --help              this help; `dlc COMMAND --help` for a command's options\n"
-            "  --version           print the version\n"
-            "\n"
-            "The language is documented in docs/language.md; the zoo of D2L models is in models/.\n");
+    fprintf(f, "usage: dlc COMMAND [options] FILE.dlm\n"
+               "\n"
+               "dlc compiles a neural-network model written in the .dlm language into plain C: the forward pass,\n"
+               "the backward pass and the optimizer step, specialised to the model's shapes, with every buffer at\n"
+               "an offset fixed at compile time.\n"
+               "\n"
+               "commands:\n"
+               "  check FILE.dlm      check the model; print shapes, parameters, FLOPs and memory\n"
+               "  compile FILE.dlm    write <name>.h and <name>.c\n"
+               "  build FILE.dlm      compile the model and link its trainer, <name>-train\n"
+               "\n"
+               "options:\n"
+               "  --help              this help; `dlc COMMAND --help` for a command's options\n"
+               "  --version           print the version\n"
+               "\n"
+               "The language is documented in docs/language.md; the zoo of D2L models is in models/.\n");
 }
 
 static void usage_check(FILE *f) {
@@ -82,7 +81,7 @@ typedef struct Options {
     bool portable;
     const char *weights;
     const char *dump_after;
-    bool trainer; /* compile --trainer: also write <name>_train.c */
+    bool trainer;              /* compile --trainer: also write <name>_train.c */
     Vec(const char *) defines; /* -D name=value */
 } Options;
 
@@ -117,11 +116,11 @@ static int parse_options(int argc, char **argv, Options *o, void (*usage)(FILE *
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
-#define TAKE()                                                                                                  \
-    do {                                                                                                        \
-        if (i + 1 >= argc)                                                                                      \
-            return bad_usage(usage, "option %s needs a value", a);                                              \
-        val = argv[++i];                                                                                        \
+#define TAKE()                                                                                                         \
+    do {                                                                                                               \
+        if (i + 1 >= argc)                                                                                             \
+            return bad_usage(usage, "option %s needs a value", a);                                                     \
+        val = argv[++i];                                                                                               \
     } while (0)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
@@ -194,15 +193,21 @@ static Graph *front_end(const Options *o, bool training) {
     }
     char *name = model_name(o->file);
     if (!valid_ident(name)) {
-        fprintf(stderr, "%s: the model's name comes from its file name, '%s', which is not a C identifier; "
-                        "rename the file (letters, digits, _)\n", prog_name, name);
+        fprintf(stderr,
+                "%s: the model's name comes from its file name, '%s', which is not a C identifier; "
+                "rename the file (letters, digits, _)\n",
+                prog_name, name);
         return NULL;
     }
     Program *prog = parse_program(src);
     if (g_diag->errors)
         return NULL;
-    ElabOptions eo = {.batch = o->batch ? o->batch : o->infer ? 1 : 0, .training = training,
-                      .defines = o->defines.v, .ndefines = o->defines.n};
+    ElabOptions eo = {.batch = o->batch   ? o->batch
+                               : o->infer ? 1
+                                          : 0,
+                      .training = training,
+                      .defines = o->defines.v,
+                      .ndefines = o->defines.n};
     Graph *g = elaborate(prog, name, &eo);
     if (g_diag->errors)
         return NULL;
@@ -312,8 +317,10 @@ static void print_embedding_sizes(FILE *out, const Options *o, Compiled *c) {
             if (system(cmd) == 0)
                 measured = elf_sizes(obj, &sz);
             else
-                fprintf(stderr, "%s: check --infer: `%s -std=c11 -O2 -c` failed on the generated C; code and "
-                                "constant-data bytes are unknown%s\n", prog_name, cc,
+                fprintf(stderr,
+                        "%s: check --infer: `%s -std=c11 -O2 -c` failed on the generated C; code and "
+                        "constant-data bytes are unknown%s\n",
+                        prog_name, cc,
                         o->portable ? "" : " (is OpenBLAS's cblas.h installed? --portable needs no BLAS)");
         }
         remove(obj);
@@ -421,8 +428,10 @@ static Compiled *compile_file(const Options *o) {
 /* dlc build: emit the model and its trainer into a temporary directory and link them with libdlrt. */
 static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
     if (!c->train->train.present || !c->loss_train || c->train->train.data == DATA_NONE) {
-        fprintf(stderr, "%s: %s has no train section with data; `dlc build` makes a trainer, `dlc compile` the "
-                        "model's C\n", prog_name, o->file);
+        fprintf(stderr,
+                "%s: %s has no train section with data; `dlc build` makes a trainer, `dlc compile` the "
+                "model's C\n",
+                prog_name, o->file);
         return 1;
     }
     char tmpl[] = "/tmp/dlc-build-XXXXXX";
@@ -434,13 +443,15 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
     const char *name = c->train->name;
     char *h = xsprintf("%s/%s.h", dir, name), *src = xsprintf("%s/%s.c", dir, name);
     char *tr = xsprintf("%s/%s_train.c", dir, name);
-    if (!write_file(h, emit_header, c, eo) || !write_file(src, emit_source, c, eo) || !write_file(tr, emit_trainer, c, eo))
+    if (!write_file(h, emit_header, c, eo) || !write_file(src, emit_source, c, eo) ||
+        !write_file(tr, emit_trainer, c, eo))
         return 1;
     const char *exe = o->out ? o->out : xsprintf("%s-train", name);
     const char *cc = getenv("CC") ? getenv("CC") : "cc";
-    char *cmd = xsprintf("%s -std=c11 -O3 -march=native -ffp-contract=fast -fopenmp -I'%s' -I'%s' '%s' '%s' '%s' -o '%s' "
-                         "$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lpng -lz -lm",
-                         cc, dir, DLRT_INCLUDE_DIR, src, tr, DLRT_LIBRARY, exe);
+    char *cmd =
+        xsprintf("%s -std=c11 -O3 -march=native -ffp-contract=fast -fopenmp -I'%s' -I'%s' '%s' '%s' '%s' -o '%s' "
+                 "$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lpng -lz -lm",
+                 cc, dir, DLRT_INCLUDE_DIR, src, tr, DLRT_LIBRARY, exe);
     int rc = system(cmd);
     remove(h);
     remove(src);

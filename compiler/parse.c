@@ -1,7 +1,7 @@
 /* parse.c: sources, and the glue that runs the reentrant flex scanner under the pure bison parser. */
 #include "dlc.h"
-#include "parser.h"
 #include "lexer.h"
+#include "parser.h"
 
 Source *source_from_string(const char *path, const char *text) {
     Source *s = xalloc(sizeof(Source));

@@ -168,4 +168,3 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
     c->state_bytes = off + arena;
     return c;
 }
-

@@ -79,12 +79,9 @@ static const struct {
     RuleFn fn;
     const char *name;
 } rules[] = {
-    {OP_NEG, neg_neg, "--x = x"},
-    {OP_ADD, add_neg, "x + -y = x - y"},
-    {OP_SUB, add_neg, "x - -y = x + y"},
-    {OP_MUL, mul_consts, "c1 (c2 x) = (c1 c2) x"},
-    {OP_MUL, mul_minus_one, "-1 x = -x"},
-    {OP_COPY, copy_same, "copy to the same shape"},
+    {OP_NEG, neg_neg, "--x = x"},         {OP_ADD, add_neg, "x + -y = x - y"},
+    {OP_SUB, add_neg, "x - -y = x + y"},  {OP_MUL, mul_consts, "c1 (c2 x) = (c1 c2) x"},
+    {OP_MUL, mul_minus_one, "-1 x = -x"}, {OP_COPY, copy_same, "copy to the same shape"},
     {OP_ADD, add_same, "x + x = 2x"},
 };
 

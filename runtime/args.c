@@ -47,8 +47,7 @@ static const Flag flags[] = {
 static int usage_error(DlrtError *err, const char *fmt, ...) DLRT_PRINTF(2, 3);
 
 /* Every usage message ends by pointing at --help. */
-static int usage_error(DlrtError *err, const char *fmt, ...)
-{
+static int usage_error(DlrtError *err, const char *fmt, ...) {
     if (err) {
         va_list ap;
         va_start(ap, fmt);
@@ -60,8 +59,7 @@ static int usage_error(DlrtError *err, const char *fmt, ...)
 }
 
 /* Stores `text` as the value of flag f; returns DLRT_EUSAGE with a message when malformed. */
-static int set_value(DlrtArgs *args, const Flag *f, const char *text, DlrtError *err)
-{
+static int set_value(DlrtArgs *args, const Flag *f, const char *text, DlrtError *err) {
     char *base = (char *)args, *end;
     errno = 0;
     switch (f->kind) {
@@ -72,8 +70,8 @@ static int set_value(DlrtArgs *args, const Flag *f, const char *text, DlrtError 
             if (f->max >= INT64_C(1) << 40) /* effectively unbounded: don't print the bound */
                 return usage_error(err, "%s expects a %s integer, got '%s'", f->name,
                                    f->min > 0 ? "positive" : "non-negative", text);
-            return usage_error(err, "%s expects an integer from %lld to %lld, got '%s'", f->name,
-                               (long long)f->min, (long long)f->max, text);
+            return usage_error(err, "%s expects an integer from %lld to %lld, got '%s'", f->name, (long long)f->min,
+                               (long long)f->max, text);
         }
         if (f->kind == ARG_I32)
             *(int *)(base + f->value) = (int)v;
@@ -109,8 +107,7 @@ static int set_value(DlrtArgs *args, const Flag *f, const char *text, DlrtError 
     return DLRT_OK;
 }
 
-int dlrt_parse_args(int argc, char **argv, DlrtArgs *args, DlrtError *err)
-{
+int dlrt_parse_args(int argc, char **argv, DlrtArgs *args, DlrtError *err) {
     memset(args, 0, sizeof *args);
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -154,13 +151,12 @@ int dlrt_parse_args(int argc, char **argv, DlrtArgs *args, DlrtError *err)
             return rc;
     }
     if (args->load && args->resume)
-        return usage_error(err, "--load %s and --resume %s conflict: --resume already loads the weights",
-                           args->load, args->resume);
+        return usage_error(err, "--load %s and --resume %s conflict: --resume already loads the weights", args->load,
+                           args->resume);
     return DLRT_OK;
 }
 
-void dlrt_usage(FILE *out, const char *prog, const char *model, const DlrtArgs *d)
-{
+void dlrt_usage(FILE *out, const char *prog, const char *model, const DlrtArgs *d) {
     fprintf(out,
             "usage: %s [flags]\n"
             "Trains the %s model compiled by dlc.\n"

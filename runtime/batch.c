@@ -5,8 +5,7 @@
 
 #include "internal.h"
 
-int dlrt_batcher_init(DlrtBatcher *b, int64_t n, int64_t batch, DlrtError *err)
-{
+int dlrt_batcher_init(DlrtBatcher *b, int64_t n, int64_t batch, DlrtError *err) {
     memset(b, 0, sizeof *b);
     if (n < 0 || batch < 1)
         return dlrt_fail(err, DLRT_EINVAL, "batcher: need n >= 0 and batch >= 1, got n = %lld, batch = %lld",
@@ -22,14 +21,12 @@ int dlrt_batcher_init(DlrtBatcher *b, int64_t n, int64_t batch, DlrtError *err)
     return DLRT_OK;
 }
 
-void dlrt_batcher_free(DlrtBatcher *b)
-{
+void dlrt_batcher_free(DlrtBatcher *b) {
     free(b->order);
     memset(b, 0, sizeof *b);
 }
 
-void dlrt_batcher_start_epoch(DlrtBatcher *b, DlrtRng *rng)
-{
+void dlrt_batcher_start_epoch(DlrtBatcher *b, DlrtRng *rng) {
     for (int64_t i = 0; i < b->n; i++)
         b->order[i] = i;
     if (rng) {
@@ -43,8 +40,7 @@ void dlrt_batcher_start_epoch(DlrtBatcher *b, DlrtRng *rng)
     b->pos = 0;
 }
 
-int64_t dlrt_batcher_next(DlrtBatcher *b, const DlrtDataset *ds, float *x, int32_t *labels, float *targets)
-{
+int64_t dlrt_batcher_next(DlrtBatcher *b, const DlrtDataset *ds, float *x, int32_t *labels, float *targets) {
     int64_t count = b->n - b->pos < b->batch ? b->n - b->pos : b->batch;
     size_t row = (size_t)ds->features * sizeof *x;
     for (int64_t i = 0; i < count; i++) {
@@ -60,7 +56,4 @@ int64_t dlrt_batcher_next(DlrtBatcher *b, const DlrtDataset *ds, float *x, int32
     return count;
 }
 
-int64_t dlrt_batcher_batches(const DlrtBatcher *b)
-{
-    return (b->n + b->batch - 1) / b->batch;
-}
+int64_t dlrt_batcher_batches(const DlrtBatcher *b) { return (b->n + b->batch - 1) / b->batch; }

@@ -15,17 +15,17 @@ typedef struct {
     FILE *f;
 } FileSink;
 
-static int file_write(DlrtSink *self, const void *bytes, size_t n)
-{
+static int file_write(DlrtSink *self, const void *bytes, size_t n) {
     FileSink *fs = (FileSink *)self;
     return fwrite(bytes, 1, n, fs->f) == n ? 0 : -1;
 }
 
-int dlrt_checkpoint_save(const char *path, const DlrtCheckpoint *ck, DlrtError *err)
-{
+int dlrt_checkpoint_save(const char *path, const DlrtCheckpoint *ck, DlrtError *err) {
     if (!dlrt_checkpoint_size(ck))
-        return dlrt_fail(err, DLRT_EINVAL, "%s: invalid tensor descriptors (missing name or data, bad dtype, "
-                         "rank or dims)", path);
+        return dlrt_fail(err, DLRT_EINVAL,
+                         "%s: invalid tensor descriptors (missing name or data, bad dtype, "
+                         "rank or dims)",
+                         path);
     DlrtAtomicFile af;
     int rc = dlrt_atomic_open(&af, path, err);
     if (rc)
@@ -39,8 +39,7 @@ int dlrt_checkpoint_save(const char *path, const DlrtCheckpoint *ck, DlrtError *
     return dlrt_atomic_commit(&af, err);
 }
 
-int dlrt_checkpoint_load(const char *path, DlrtCheckpoint *ck, unsigned flags, DlrtError *err)
-{
+int dlrt_checkpoint_load(const char *path, DlrtCheckpoint *ck, unsigned flags, DlrtError *err) {
     int fd = open(path, O_RDONLY);
     if (fd < 0)
         return dlrt_fail(err, DLRT_EIO, "%s: cannot open checkpoint: %s", path, strerror(errno));

@@ -25,53 +25,38 @@ static const uint8_t MAGIC[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
 #define TAG_RNG TAG('R', 'N', 'G', 'S')
 
 static const uint32_t crc_table[256] = {
-    0x00000000u, 0x77073096u, 0xee0e612cu, 0x990951bau, 0x076dc419u, 0x706af48fu,
-    0xe963a535u, 0x9e6495a3u, 0x0edb8832u, 0x79dcb8a4u, 0xe0d5e91eu, 0x97d2d988u,
-    0x09b64c2bu, 0x7eb17cbdu, 0xe7b82d07u, 0x90bf1d91u, 0x1db71064u, 0x6ab020f2u,
-    0xf3b97148u, 0x84be41deu, 0x1adad47du, 0x6ddde4ebu, 0xf4d4b551u, 0x83d385c7u,
-    0x136c9856u, 0x646ba8c0u, 0xfd62f97au, 0x8a65c9ecu, 0x14015c4fu, 0x63066cd9u,
-    0xfa0f3d63u, 0x8d080df5u, 0x3b6e20c8u, 0x4c69105eu, 0xd56041e4u, 0xa2677172u,
-    0x3c03e4d1u, 0x4b04d447u, 0xd20d85fdu, 0xa50ab56bu, 0x35b5a8fau, 0x42b2986cu,
-    0xdbbbc9d6u, 0xacbcf940u, 0x32d86ce3u, 0x45df5c75u, 0xdcd60dcfu, 0xabd13d59u,
-    0x26d930acu, 0x51de003au, 0xc8d75180u, 0xbfd06116u, 0x21b4f4b5u, 0x56b3c423u,
-    0xcfba9599u, 0xb8bda50fu, 0x2802b89eu, 0x5f058808u, 0xc60cd9b2u, 0xb10be924u,
-    0x2f6f7c87u, 0x58684c11u, 0xc1611dabu, 0xb6662d3du, 0x76dc4190u, 0x01db7106u,
-    0x98d220bcu, 0xefd5102au, 0x71b18589u, 0x06b6b51fu, 0x9fbfe4a5u, 0xe8b8d433u,
-    0x7807c9a2u, 0x0f00f934u, 0x9609a88eu, 0xe10e9818u, 0x7f6a0dbbu, 0x086d3d2du,
-    0x91646c97u, 0xe6635c01u, 0x6b6b51f4u, 0x1c6c6162u, 0x856530d8u, 0xf262004eu,
-    0x6c0695edu, 0x1b01a57bu, 0x8208f4c1u, 0xf50fc457u, 0x65b0d9c6u, 0x12b7e950u,
-    0x8bbeb8eau, 0xfcb9887cu, 0x62dd1ddfu, 0x15da2d49u, 0x8cd37cf3u, 0xfbd44c65u,
-    0x4db26158u, 0x3ab551ceu, 0xa3bc0074u, 0xd4bb30e2u, 0x4adfa541u, 0x3dd895d7u,
-    0xa4d1c46du, 0xd3d6f4fbu, 0x4369e96au, 0x346ed9fcu, 0xad678846u, 0xda60b8d0u,
-    0x44042d73u, 0x33031de5u, 0xaa0a4c5fu, 0xdd0d7cc9u, 0x5005713cu, 0x270241aau,
-    0xbe0b1010u, 0xc90c2086u, 0x5768b525u, 0x206f85b3u, 0xb966d409u, 0xce61e49fu,
-    0x5edef90eu, 0x29d9c998u, 0xb0d09822u, 0xc7d7a8b4u, 0x59b33d17u, 0x2eb40d81u,
-    0xb7bd5c3bu, 0xc0ba6cadu, 0xedb88320u, 0x9abfb3b6u, 0x03b6e20cu, 0x74b1d29au,
-    0xead54739u, 0x9dd277afu, 0x04db2615u, 0x73dc1683u, 0xe3630b12u, 0x94643b84u,
-    0x0d6d6a3eu, 0x7a6a5aa8u, 0xe40ecf0bu, 0x9309ff9du, 0x0a00ae27u, 0x7d079eb1u,
-    0xf00f9344u, 0x8708a3d2u, 0x1e01f268u, 0x6906c2feu, 0xf762575du, 0x806567cbu,
-    0x196c3671u, 0x6e6b06e7u, 0xfed41b76u, 0x89d32be0u, 0x10da7a5au, 0x67dd4accu,
-    0xf9b9df6fu, 0x8ebeeff9u, 0x17b7be43u, 0x60b08ed5u, 0xd6d6a3e8u, 0xa1d1937eu,
-    0x38d8c2c4u, 0x4fdff252u, 0xd1bb67f1u, 0xa6bc5767u, 0x3fb506ddu, 0x48b2364bu,
-    0xd80d2bdau, 0xaf0a1b4cu, 0x36034af6u, 0x41047a60u, 0xdf60efc3u, 0xa867df55u,
-    0x316e8eefu, 0x4669be79u, 0xcb61b38cu, 0xbc66831au, 0x256fd2a0u, 0x5268e236u,
-    0xcc0c7795u, 0xbb0b4703u, 0x220216b9u, 0x5505262fu, 0xc5ba3bbeu, 0xb2bd0b28u,
-    0x2bb45a92u, 0x5cb36a04u, 0xc2d7ffa7u, 0xb5d0cf31u, 0x2cd99e8bu, 0x5bdeae1du,
-    0x9b64c2b0u, 0xec63f226u, 0x756aa39cu, 0x026d930au, 0x9c0906a9u, 0xeb0e363fu,
-    0x72076785u, 0x05005713u, 0x95bf4a82u, 0xe2b87a14u, 0x7bb12baeu, 0x0cb61b38u,
-    0x92d28e9bu, 0xe5d5be0du, 0x7cdcefb7u, 0x0bdbdf21u, 0x86d3d2d4u, 0xf1d4e242u,
-    0x68ddb3f8u, 0x1fda836eu, 0x81be16cdu, 0xf6b9265bu, 0x6fb077e1u, 0x18b74777u,
-    0x88085ae6u, 0xff0f6a70u, 0x66063bcau, 0x11010b5cu, 0x8f659effu, 0xf862ae69u,
-    0x616bffd3u, 0x166ccf45u, 0xa00ae278u, 0xd70dd2eeu, 0x4e048354u, 0x3903b3c2u,
-    0xa7672661u, 0xd06016f7u, 0x4969474du, 0x3e6e77dbu, 0xaed16a4au, 0xd9d65adcu,
-    0x40df0b66u, 0x37d83bf0u, 0xa9bcae53u, 0xdebb9ec5u, 0x47b2cf7fu, 0x30b5ffe9u,
-    0xbdbdf21cu, 0xcabac28au, 0x53b39330u, 0x24b4a3a6u, 0xbad03605u, 0xcdd70693u,
-    0x54de5729u, 0x23d967bfu, 0xb3667a2eu, 0xc4614ab8u, 0x5d681b02u, 0x2a6f2b94u,
+    0x00000000u, 0x77073096u, 0xee0e612cu, 0x990951bau, 0x076dc419u, 0x706af48fu, 0xe963a535u, 0x9e6495a3u, 0x0edb8832u,
+    0x79dcb8a4u, 0xe0d5e91eu, 0x97d2d988u, 0x09b64c2bu, 0x7eb17cbdu, 0xe7b82d07u, 0x90bf1d91u, 0x1db71064u, 0x6ab020f2u,
+    0xf3b97148u, 0x84be41deu, 0x1adad47du, 0x6ddde4ebu, 0xf4d4b551u, 0x83d385c7u, 0x136c9856u, 0x646ba8c0u, 0xfd62f97au,
+    0x8a65c9ecu, 0x14015c4fu, 0x63066cd9u, 0xfa0f3d63u, 0x8d080df5u, 0x3b6e20c8u, 0x4c69105eu, 0xd56041e4u, 0xa2677172u,
+    0x3c03e4d1u, 0x4b04d447u, 0xd20d85fdu, 0xa50ab56bu, 0x35b5a8fau, 0x42b2986cu, 0xdbbbc9d6u, 0xacbcf940u, 0x32d86ce3u,
+    0x45df5c75u, 0xdcd60dcfu, 0xabd13d59u, 0x26d930acu, 0x51de003au, 0xc8d75180u, 0xbfd06116u, 0x21b4f4b5u, 0x56b3c423u,
+    0xcfba9599u, 0xb8bda50fu, 0x2802b89eu, 0x5f058808u, 0xc60cd9b2u, 0xb10be924u, 0x2f6f7c87u, 0x58684c11u, 0xc1611dabu,
+    0xb6662d3du, 0x76dc4190u, 0x01db7106u, 0x98d220bcu, 0xefd5102au, 0x71b18589u, 0x06b6b51fu, 0x9fbfe4a5u, 0xe8b8d433u,
+    0x7807c9a2u, 0x0f00f934u, 0x9609a88eu, 0xe10e9818u, 0x7f6a0dbbu, 0x086d3d2du, 0x91646c97u, 0xe6635c01u, 0x6b6b51f4u,
+    0x1c6c6162u, 0x856530d8u, 0xf262004eu, 0x6c0695edu, 0x1b01a57bu, 0x8208f4c1u, 0xf50fc457u, 0x65b0d9c6u, 0x12b7e950u,
+    0x8bbeb8eau, 0xfcb9887cu, 0x62dd1ddfu, 0x15da2d49u, 0x8cd37cf3u, 0xfbd44c65u, 0x4db26158u, 0x3ab551ceu, 0xa3bc0074u,
+    0xd4bb30e2u, 0x4adfa541u, 0x3dd895d7u, 0xa4d1c46du, 0xd3d6f4fbu, 0x4369e96au, 0x346ed9fcu, 0xad678846u, 0xda60b8d0u,
+    0x44042d73u, 0x33031de5u, 0xaa0a4c5fu, 0xdd0d7cc9u, 0x5005713cu, 0x270241aau, 0xbe0b1010u, 0xc90c2086u, 0x5768b525u,
+    0x206f85b3u, 0xb966d409u, 0xce61e49fu, 0x5edef90eu, 0x29d9c998u, 0xb0d09822u, 0xc7d7a8b4u, 0x59b33d17u, 0x2eb40d81u,
+    0xb7bd5c3bu, 0xc0ba6cadu, 0xedb88320u, 0x9abfb3b6u, 0x03b6e20cu, 0x74b1d29au, 0xead54739u, 0x9dd277afu, 0x04db2615u,
+    0x73dc1683u, 0xe3630b12u, 0x94643b84u, 0x0d6d6a3eu, 0x7a6a5aa8u, 0xe40ecf0bu, 0x9309ff9du, 0x0a00ae27u, 0x7d079eb1u,
+    0xf00f9344u, 0x8708a3d2u, 0x1e01f268u, 0x6906c2feu, 0xf762575du, 0x806567cbu, 0x196c3671u, 0x6e6b06e7u, 0xfed41b76u,
+    0x89d32be0u, 0x10da7a5au, 0x67dd4accu, 0xf9b9df6fu, 0x8ebeeff9u, 0x17b7be43u, 0x60b08ed5u, 0xd6d6a3e8u, 0xa1d1937eu,
+    0x38d8c2c4u, 0x4fdff252u, 0xd1bb67f1u, 0xa6bc5767u, 0x3fb506ddu, 0x48b2364bu, 0xd80d2bdau, 0xaf0a1b4cu, 0x36034af6u,
+    0x41047a60u, 0xdf60efc3u, 0xa867df55u, 0x316e8eefu, 0x4669be79u, 0xcb61b38cu, 0xbc66831au, 0x256fd2a0u, 0x5268e236u,
+    0xcc0c7795u, 0xbb0b4703u, 0x220216b9u, 0x5505262fu, 0xc5ba3bbeu, 0xb2bd0b28u, 0x2bb45a92u, 0x5cb36a04u, 0xc2d7ffa7u,
+    0xb5d0cf31u, 0x2cd99e8bu, 0x5bdeae1du, 0x9b64c2b0u, 0xec63f226u, 0x756aa39cu, 0x026d930au, 0x9c0906a9u, 0xeb0e363fu,
+    0x72076785u, 0x05005713u, 0x95bf4a82u, 0xe2b87a14u, 0x7bb12baeu, 0x0cb61b38u, 0x92d28e9bu, 0xe5d5be0du, 0x7cdcefb7u,
+    0x0bdbdf21u, 0x86d3d2d4u, 0xf1d4e242u, 0x68ddb3f8u, 0x1fda836eu, 0x81be16cdu, 0xf6b9265bu, 0x6fb077e1u, 0x18b74777u,
+    0x88085ae6u, 0xff0f6a70u, 0x66063bcau, 0x11010b5cu, 0x8f659effu, 0xf862ae69u, 0x616bffd3u, 0x166ccf45u, 0xa00ae278u,
+    0xd70dd2eeu, 0x4e048354u, 0x3903b3c2u, 0xa7672661u, 0xd06016f7u, 0x4969474du, 0x3e6e77dbu, 0xaed16a4au, 0xd9d65adcu,
+    0x40df0b66u, 0x37d83bf0u, 0xa9bcae53u, 0xdebb9ec5u, 0x47b2cf7fu, 0x30b5ffe9u, 0xbdbdf21cu, 0xcabac28au, 0x53b39330u,
+    0x24b4a3a6u, 0xbad03605u, 0xcdd70693u, 0x54de5729u, 0x23d967bfu, 0xb3667a2eu, 0xc4614ab8u, 0x5d681b02u, 0x2a6f2b94u,
     0xb40bbe37u, 0xc30c8ea1u, 0x5a05df1bu, 0x2d02ef8du,
 };
 
-uint32_t dlrt_crc32(uint32_t crc, const void *data, size_t n)
-{
+uint32_t dlrt_crc32(uint32_t crc, const void *data, size_t n) {
     const uint8_t *p = data;
     crc = ~crc;
     while (n--)
@@ -81,51 +66,40 @@ uint32_t dlrt_crc32(uint32_t crc, const void *data, size_t n)
 
 /* ---- little-endian fields ---- */
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
+static void put_u32(uint8_t *p, uint32_t v) {
     for (int i = 0; i < 4; i++)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void put_u64(uint8_t *p, uint64_t v)
-{
+static void put_u64(uint8_t *p, uint64_t v) {
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static uint32_t get_u32(const uint8_t *p)
-{
+static uint32_t get_u32(const uint8_t *p) {
     uint32_t v = 0;
     for (int i = 3; i >= 0; i--)
         v = v << 8 | p[i];
     return v;
 }
 
-static uint64_t get_u64(const uint8_t *p)
-{
+static uint64_t get_u64(const uint8_t *p) {
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--)
         v = v << 8 | p[i];
     return v;
 }
 
-static int host_is_little_endian(void)
-{
+static int host_is_little_endian(void) {
     const uint16_t one = 1;
     uint8_t first;
     memcpy(&first, &one, 1);
     return first == 1;
 }
 
-static size_t dtype_size(int dtype)
-{
-    return dtype == DLRT_F32 ? 4 : dtype == DLRT_F64 ? 8 : 0;
-}
+static size_t dtype_size(int dtype) { return dtype == DLRT_F32 ? 4 : dtype == DLRT_F64 ? 8 : 0; }
 
-static const char *dtype_name(int dtype)
-{
-    return dtype == DLRT_F32 ? "f32" : dtype == DLRT_F64 ? "f64" : "?";
-}
+static const char *dtype_name(int dtype) { return dtype == DLRT_F32 ? "f32" : dtype == DLRT_F64 ? "f64" : "?"; }
 
 /* ---- messages without stdio ---- */
 
@@ -134,8 +108,7 @@ typedef struct {
     size_t cap, len;
 } Msg;
 
-static void m_strn(Msg *m, const char *s, size_t n)
-{
+static void m_strn(Msg *m, const char *s, size_t n) {
     if (!m->buf)
         return;
     for (size_t i = 0; i < n && s[i] && m->len + 1 < m->cap; i++) {
@@ -145,13 +118,9 @@ static void m_strn(Msg *m, const char *s, size_t n)
     m->buf[m->len] = '\0';
 }
 
-static void m_str(Msg *m, const char *s)
-{
-    m_strn(m, s, (size_t)-1);
-}
+static void m_str(Msg *m, const char *s) { m_strn(m, s, (size_t)-1); }
 
-static void m_u64(Msg *m, uint64_t v)
-{
+static void m_u64(Msg *m, uint64_t v) {
     char t[24];
     int i = 23;
     t[i] = '\0';
@@ -162,8 +131,7 @@ static void m_u64(Msg *m, uint64_t v)
     m_str(m, t + i);
 }
 
-static void m_hex(Msg *m, uint64_t v, int digits)
-{
+static void m_hex(Msg *m, uint64_t v, int digits) {
     char t[19];
     t[0] = '0';
     t[1] = 'x';
@@ -173,8 +141,7 @@ static void m_hex(Msg *m, uint64_t v, int digits)
     m_str(m, t);
 }
 
-static void m_shape(Msg *m, int dtype, int rank, const int64_t *dims)
-{
+static void m_shape(Msg *m, int dtype, int rank, const int64_t *dims) {
     if (dtype)
         m_str(m, dtype_name(dtype));
     m_str(m, "[");
@@ -186,8 +153,7 @@ static void m_shape(Msg *m, int dtype, int rank, const int64_t *dims)
     m_str(m, "]");
 }
 
-static Msg m_begin(DlrtError *err, const char *source)
-{
+static Msg m_begin(DlrtError *err, const char *source) {
     Msg m = {err ? err->msg : NULL, err ? sizeof err->msg : 0, 0};
     if (m.buf)
         m.buf[0] = '\0';
@@ -198,24 +164,21 @@ static Msg m_begin(DlrtError *err, const char *source)
 
 /* ---- layout ---- */
 
-int64_t dlrt_tensor_count(const DlrtTensorDesc *d)
-{
+int64_t dlrt_tensor_count(const DlrtTensorDesc *d) {
     int64_t n = 1;
     for (int i = 0; i < d->rank; i++)
         n *= d->dims[i];
     return n;
 }
 
-static void fnv1a(uint64_t *h, const uint8_t *p, size_t n)
-{
+static void fnv1a(uint64_t *h, const uint8_t *p, size_t n) {
     for (size_t i = 0; i < n; i++) {
         *h ^= p[i];
         *h *= 0x100000001b3ULL;
     }
 }
 
-uint64_t dlrt_layout_hash(const DlrtTensorDesc *params, int n_params)
-{
+uint64_t dlrt_layout_hash(const DlrtTensorDesc *params, int n_params) {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (int i = 0; i < n_params; i++) {
         const DlrtTensorDesc *d = &params[i];
@@ -232,8 +195,7 @@ uint64_t dlrt_layout_hash(const DlrtTensorDesc *params, int n_params)
 }
 
 /* Checks a descriptor the caller supplied; returns its data size in bytes, or -1. */
-static int64_t desc_bytes(const DlrtTensorDesc *d)
-{
+static int64_t desc_bytes(const DlrtTensorDesc *d) {
     if (!d->name || strlen(d->name) >= MAX_NAME || !dtype_size(d->dtype) || d->rank < 0 || d->rank > DLRT_MAX_RANK)
         return -1;
     int64_t n = 1;
@@ -247,14 +209,12 @@ static int64_t desc_bytes(const DlrtTensorDesc *d)
     return n * (int64_t)dtype_size(d->dtype);
 }
 
-static uint64_t record_bytes(const DlrtTensorDesc *d, int64_t data_bytes)
-{
+static uint64_t record_bytes(const DlrtTensorDesc *d, int64_t data_bytes) {
     return 4 + strlen(d->name) + 4 + 4 + 8 * (uint64_t)d->rank + 8 + (uint64_t)data_bytes + 4;
 }
 
 /* Size of a tensor section's body, or -1 on an invalid descriptor. */
-static int64_t tensors_bytes(const DlrtTensorDesc *ds, int n)
-{
+static int64_t tensors_bytes(const DlrtTensorDesc *ds, int n) {
     uint64_t total = 0;
     for (int i = 0; i < n; i++) {
         int64_t b = desc_bytes(&ds[i]);
@@ -265,8 +225,7 @@ static int64_t tensors_bytes(const DlrtTensorDesc *ds, int n)
     return (int64_t)total;
 }
 
-uint64_t dlrt_checkpoint_size(const DlrtCheckpoint *ck)
-{
+uint64_t dlrt_checkpoint_size(const DlrtCheckpoint *ck) {
     if (!ck || ck->n_params < 0 || (ck->n_params > 0 && !ck->params) || ck->n_optim < 0 ||
         (ck->n_optim > 0 && !ck->optim))
         return 0;
@@ -296,8 +255,7 @@ typedef struct {
     int failed;
 } Out;
 
-static void out_bytes(Out *o, const void *p, size_t n)
-{
+static void out_bytes(Out *o, const void *p, size_t n) {
     if (o->failed || n == 0)
         return;
     o->crc = dlrt_crc32(o->crc, p, n);
@@ -305,22 +263,19 @@ static void out_bytes(Out *o, const void *p, size_t n)
         o->failed = 1;
 }
 
-static void out_u32(Out *o, uint32_t v)
-{
+static void out_u32(Out *o, uint32_t v) {
     uint8_t b[4];
     put_u32(b, v);
     out_bytes(o, b, 4);
 }
 
-static void out_u64(Out *o, uint64_t v)
-{
+static void out_u64(Out *o, uint64_t v) {
     uint8_t b[8];
     put_u64(b, v);
     out_bytes(o, b, 8);
 }
 
-static void out_data(Out *o, const void *data, size_t bytes, size_t elem)
-{
+static void out_data(Out *o, const void *data, size_t bytes, size_t elem) {
     if (host_is_little_endian()) {
         out_bytes(o, data, bytes);
         return;
@@ -339,8 +294,7 @@ static void out_data(Out *o, const void *data, size_t bytes, size_t elem)
     }
 }
 
-static void out_section_header(Out *o, uint32_t tag, uint32_t count, uint64_t body)
-{
+static void out_section_header(Out *o, uint32_t tag, uint32_t count, uint64_t body) {
     out_u32(o, tag);
     out_u32(o, count);
     out_u64(o, body);
@@ -359,8 +313,7 @@ static void out_small_section(Out *o, uint32_t tag, uint64_t a, uint64_t b) {
     out_u32(o, dlrt_crc32(0, bytes, sizeof bytes));
 }
 
-static void out_tensors(Out *o, uint32_t tag, const DlrtTensorDesc *ds, int n)
-{
+static void out_tensors(Out *o, uint32_t tag, const DlrtTensorDesc *ds, int n) {
     out_section_header(o, tag, (uint32_t)n, (uint64_t)tensors_bytes(ds, n));
     for (int i = 0; i < n; i++) {
         const DlrtTensorDesc *d = &ds[i];
@@ -380,8 +333,7 @@ static void out_tensors(Out *o, uint32_t tag, const DlrtTensorDesc *ds, int n)
     }
 }
 
-int dlrt_checkpoint_encode(const DlrtCheckpoint *ck, DlrtSink *sink, DlrtError *err)
-{
+int dlrt_checkpoint_encode(const DlrtCheckpoint *ck, DlrtSink *sink, DlrtError *err) {
     uint64_t size = dlrt_checkpoint_size(ck);
     if (!size) {
         Msg m = m_begin(err, "checkpoint");
@@ -416,8 +368,7 @@ typedef struct {
     size_t cap, len;
 } MemSink;
 
-static int mem_write(DlrtSink *self, const void *bytes, size_t n)
-{
+static int mem_write(DlrtSink *self, const void *bytes, size_t n) {
     MemSink *ms = (MemSink *)self;
     if (n > ms->cap - ms->len)
         return -1;
@@ -426,8 +377,7 @@ static int mem_write(DlrtSink *self, const void *bytes, size_t n)
     return 0;
 }
 
-int dlrt_checkpoint_write_mem(const DlrtCheckpoint *ck, void *buf, size_t cap, size_t *len, DlrtError *err)
-{
+int dlrt_checkpoint_write_mem(const DlrtCheckpoint *ck, void *buf, size_t cap, size_t *len, DlrtError *err) {
     uint64_t size = dlrt_checkpoint_size(ck);
     if (size > cap) {
         Msg m = m_begin(err, "checkpoint");
@@ -469,8 +419,7 @@ typedef struct {
     uint32_t count;
 } Section;
 
-static int truncated(In *in, uint64_t offset, uint64_t need, const char *what)
-{
+static int truncated(In *in, uint64_t offset, uint64_t need, const char *what) {
     Msg m = m_begin(in->err, in->source);
     m_str(&m, "truncated or corrupt: ");
     m_str(&m, what);
@@ -483,8 +432,7 @@ static int truncated(In *in, uint64_t offset, uint64_t need, const char *what)
 }
 
 /* Parses the record at off within [off, end). */
-static int parse_record(In *in, uint64_t off, uint64_t end, Record *r)
-{
+static int parse_record(In *in, uint64_t off, uint64_t end, Record *r) {
     const uint8_t *b = in->buf;
     r->offset = off;
     if (end - off < 12)
@@ -546,8 +494,7 @@ static int parse_record(In *in, uint64_t off, uint64_t end, Record *r)
     return DLRT_OK;
 }
 
-static int same_layout(const Record *r, const DlrtTensorDesc *d)
-{
+static int same_layout(const Record *r, const DlrtTensorDesc *d) {
     if (r->name_len != strlen(d->name) || memcmp(r->name, d->name, r->name_len) != 0 || r->rank != d->rank)
         return 0;
     for (int k = 0; k < r->rank; k++)
@@ -556,8 +503,7 @@ static int same_layout(const Record *r, const DlrtTensorDesc *d)
     return 1;
 }
 
-static int layout_mismatch(In *in, const char *what, int index, const Record *r, const DlrtTensorDesc *d)
-{
+static int layout_mismatch(In *in, const char *what, int index, const Record *r, const DlrtTensorDesc *d) {
     Msg m = m_begin(in->err, in->source);
     m_str(&m, "written for another model: ");
     m_str(&m, what);
@@ -575,8 +521,7 @@ static int layout_mismatch(In *in, const char *what, int index, const Record *r,
     return DLRT_EMISMATCH;
 }
 
-static int count_mismatch(In *in, const char *what, uint32_t in_file, int in_model)
-{
+static int count_mismatch(In *in, const char *what, uint32_t in_file, int in_model) {
     Msg m = m_begin(in->err, in->source);
     m_str(&m, "written for another model: the file has ");
     m_u64(&m, in_file);
@@ -589,9 +534,7 @@ static int count_mismatch(In *in, const char *what, uint32_t in_file, int in_mod
 
 /* Validates a tensor section against the caller's descriptors: structure, names, shapes and, if verify_crc,
  * CRCs. Layout is compared record by record before each CRC, so another model's file is reported as such. */
-static int check_tensors(In *in, const Section *s, const char *what, const DlrtTensorDesc *ds, int n,
-                         int verify_crc)
-{
+static int check_tensors(In *in, const Section *s, const char *what, const DlrtTensorDesc *ds, int n, int verify_crc) {
     uint32_t count = s->count;
     uint64_t off = s->body;
     for (uint32_t i = 0; i < count; i++) {
@@ -640,8 +583,7 @@ static int check_tensors(In *in, const Section *s, const char *what, const DlrtT
 }
 
 /* Copies a validated section's data into the descriptors, converting dtype and byte order as needed. */
-static void load_tensors(In *in, const Section *s, DlrtTensorDesc *ds, int n)
-{
+static void load_tensors(In *in, const Section *s, DlrtTensorDesc *ds, int n) {
     uint64_t off = s->body;
     int le = host_is_little_endian();
     for (int i = 0; i < n; i++) {
@@ -674,8 +616,7 @@ static void load_tensors(In *in, const Section *s, DlrtTensorDesc *ds, int n)
 
 /* Called when the layout hash differs: find the first differing parameter to name it. */
 static int explain_hash_mismatch(In *in, const Section *s, const DlrtCheckpoint *ck, uint64_t file_hash,
-                                 uint64_t model_hash)
-{
+                                 uint64_t model_hash) {
     int rc = check_tensors(in, s, "parameter", ck->params, ck->n_params, 0);
     if (rc)
         return rc;
@@ -688,8 +629,7 @@ static int explain_hash_mismatch(In *in, const Section *s, const DlrtCheckpoint 
     return DLRT_EFORMAT;
 }
 
-static int missing_section(In *in, const char *what)
-{
+static int missing_section(In *in, const char *what) {
     Msg m = m_begin(in->err, in->source);
     m_str(&m, "cannot resume: the checkpoint has no ");
     m_str(&m, what);
@@ -697,9 +637,8 @@ static int missing_section(In *in, const char *what)
     return DLRT_EFORMAT;
 }
 
-int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, DlrtCheckpoint *ck,
-                             unsigned flags, DlrtError *err)
-{
+int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, DlrtCheckpoint *ck, unsigned flags,
+                             DlrtError *err) {
     In in = {buf, len, source ? source : "checkpoint", err};
     const uint8_t *b = buf;
     if (len < HEADER_BYTES) {
@@ -749,8 +688,11 @@ int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, Dl
         if (len - off - SECTION_HEADER_BYTES < body)
             return truncated(&in, off, SECTION_HEADER_BYTES + body, "section");
         Section s = {off + SECTION_HEADER_BYTES, off + SECTION_HEADER_BYTES + body, get_u32(b + off + 4)};
-        Section *slot = tag == TAG_PARAMS ? &params : tag == TAG_OPTIM ? &optim : tag == TAG_TRAIN ? &train
-                        : tag == TAG_RNG ? &rng : NULL;
+        Section *slot = tag == TAG_PARAMS  ? &params
+                        : tag == TAG_OPTIM ? &optim
+                        : tag == TAG_TRAIN ? &train
+                        : tag == TAG_RNG   ? &rng
+                                           : NULL;
         /* Unknown sections are skipped: later minor additions stay readable. */
         if (slot) {
             if (slot->body) {

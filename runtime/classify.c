@@ -4,8 +4,7 @@
 
 #include "dlrt.h"
 
-int dlrt_argmax(const float *v, int n)
-{
+int dlrt_argmax(const float *v, int n) {
     int best = 0;
     for (int i = 1; i < n; i++)
         if (v[i] > v[best] || (isnan(v[best]) && !isnan(v[i])))
@@ -13,8 +12,7 @@ int dlrt_argmax(const float *v, int n)
     return best;
 }
 
-int dlrt_top_k(const float *logits, int classes, int k, int *index, double *prob)
-{
+int dlrt_top_k(const float *logits, int classes, int k, int *index, double *prob) {
     if (classes < 1)
         return 0;
     if (k > classes)

@@ -18,8 +18,7 @@
 /* ---------------------------------------------------------------------------------------------------------- */
 
 /* Makes room for `need` elements of `elem` bytes in *p (capacity *cap), doubling. 0 on success. */
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap)
         return 0;
     size_t n = *cap ? *cap : 16;
@@ -36,8 +35,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-static char *dup_string(const char *s)
-{
+static char *dup_string(const char *s) {
     size_t n = strlen(s) + 1;
     char *d = malloc(n);
     if (d)
@@ -46,8 +44,7 @@ static char *dup_string(const char *s)
 }
 
 /* A value as messages quote it: at most 40 bytes, control bytes as '?', "..." when cut. */
-static const char *shown(const char *s, char buf[64])
-{
+static const char *shown(const char *s, char buf[64]) {
     size_t i = 0;
     for (; s[i] && i < 40; i++)
         buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
@@ -58,16 +55,12 @@ static const char *shown(const char *s, char buf[64])
     return buf;
 }
 
-static int is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* The number syntax of dlrt.h: optional blanks, [+-], digits with an optional fraction (at least one digit in
  * all), an optional exponent, optional blanks; finite. strtod does the conversion once the syntax is known
  * good, so it never sees hex, inf or nan. */
-static int parse_number(const char *s, double *value)
-{
+static int parse_number(const char *s, double *value) {
     const char *p = s;
     while (*p == ' ' || *p == '\t')
         p++;
@@ -105,8 +98,7 @@ static int parse_number(const char *s, double *value)
 }
 
 /* A whole number: optional blanks, [+-]digits, optional blanks, within int64. */
-static int parse_int64(const char *s, int64_t *value)
-{
+static int parse_int64(const char *s, int64_t *value) {
     const char *p = s;
     while (*p == ' ' || *p == '\t')
         p++;
@@ -137,15 +129,13 @@ typedef struct {
     int index;
 } NameIndex;
 
-static int cmp_name_index(const void *a, const void *b)
-{
+static int cmp_name_index(const void *a, const void *b) {
     const NameIndex *x = a, *y = b;
     int c = strcmp(x->name, y->name);
     return c ? c : (x->index > y->index) - (x->index < y->index);
 }
 
-static NameIndex *name_index(char *const *names, int n)
-{
+static NameIndex *name_index(char *const *names, int n) {
     NameIndex *ix = malloc(((size_t)n + 1) * sizeof *ix);
     if (!ix)
         return NULL;
@@ -156,8 +146,7 @@ static NameIndex *name_index(char *const *names, int n)
 }
 
 /* The index of `name` in a sorted NameIndex (names distinct), or -1. */
-static int find_name(const NameIndex *ix, int n, const char *name)
-{
+static int find_name(const NameIndex *ix, int n, const char *name) {
     int lo = 0, hi = n;
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
@@ -187,8 +176,7 @@ typedef struct {
 enum { END_FIELD, END_RECORD, END_INPUT };
 
 /* Consumes the line break at p: LF, CRLF or a lone CR (as pandas reads old Mac files). */
-static void line_break(Parser *ps)
-{
+static void line_break(Parser *ps) {
     if (*ps->p == '\r' && ps->p + 1 < ps->end && ps->p[1] == '\n')
         ps->p++;
     ps->p++;
@@ -197,8 +185,7 @@ static void line_break(Parser *ps)
 
 /* Reads field number `field` (1-based) of the current record, unquoted and NUL-terminated, into ps->out.
  * *start receives its text, *quoted whether it was quoted, *how what ended it. */
-static int read_field(Parser *ps, int64_t field, char **start, int *quoted, int *how)
-{
+static int read_field(Parser *ps, int64_t field, char **start, int *quoted, int *how) {
     char *o = ps->out;
     *start = o;
     *quoted = 0;
@@ -264,8 +251,7 @@ static int read_field(Parser *ps, int64_t field, char **start, int *quoted, int 
 }
 
 /* Reads one record's fields into *row (capacity *cap): *n fields, *blank for an empty line. */
-static int read_record(Parser *ps, char ***row, size_t *cap, size_t *n, int *blank)
-{
+static int read_record(Parser *ps, char ***row, size_t *cap, size_t *n, int *blank) {
     int how, first_quoted = 0;
     *n = 0;
     do {
@@ -284,14 +270,10 @@ static int read_record(Parser *ps, char ***row, size_t *cap, size_t *n, int *bla
     return DLRT_OK;
 }
 
-static int is_missing(const char *s)
-{
-    return s[0] == '\0' || strcmp(s, "NA") == 0;
-}
+static int is_missing(const char *s) { return s[0] == '\0' || strcmp(s, "NA") == 0; }
 
 /* Fills t->numbers and detects t->kinds once the cells are in place. */
-static int detect_kinds(DlrtCsvTable *t, DlrtError *err)
-{
+static int detect_kinds(DlrtCsvTable *t, DlrtError *err) {
     size_t cells = (size_t)t->n_rows * (size_t)t->n_cols;
     t->numbers = malloc((cells + 1) * sizeof *t->numbers);
     t->kinds = malloc(((size_t)t->n_cols + 1) * sizeof *t->kinds);
@@ -311,8 +293,7 @@ static int detect_kinds(DlrtCsvTable *t, DlrtError *err)
     return DLRT_OK;
 }
 
-int dlrt_csv_parse(const char *text, size_t len, const char *source, DlrtCsvTable *out, DlrtError *err)
-{
+int dlrt_csv_parse(const char *text, size_t len, const char *source, DlrtCsvTable *out, DlrtError *err) {
     memset(out, 0, sizeof *out);
     if (!source)
         source = "<csv>";
@@ -347,8 +328,7 @@ int dlrt_csv_parse(const char *text, size_t len, const char *source, DlrtCsvTabl
         goto fail;
     }
     if (n > INT_MAX / 2) {
-        rc = dlrt_fail(err, DLRT_EFORMAT, "%s:%lld: %zu columns are too many", source,
-                       (long long)out->header_line, n);
+        rc = dlrt_fail(err, DLRT_EFORMAT, "%s:%lld: %zu columns are too many", source, (long long)out->header_line, n);
         goto fail;
     }
     out->n_cols = (int)n;
@@ -366,9 +346,8 @@ int dlrt_csv_parse(const char *text, size_t len, const char *source, DlrtCsvTabl
     for (int i = 1; i < out->n_cols; i++) {
         if (strcmp(ix[i - 1].name, ix[i].name) == 0) {
             char buf[64];
-            rc = dlrt_fail(err, DLRT_EFORMAT, "%s:%lld: the header names column '%s' twice (columns %d and %d)",
-                           source, (long long)out->header_line, shown(ix[i].name, buf), ix[i - 1].index + 1,
-                           ix[i].index + 1);
+            rc = dlrt_fail(err, DLRT_EFORMAT, "%s:%lld: the header names column '%s' twice (columns %d and %d)", source,
+                           (long long)out->header_line, shown(ix[i].name, buf), ix[i - 1].index + 1, ix[i].index + 1);
             free(ix);
             goto fail;
         }
@@ -417,8 +396,7 @@ fail:
     return rc;
 }
 
-int dlrt_csv_read(const char *path, DlrtCsvTable *out, DlrtError *err)
-{
+int dlrt_csv_read(const char *path, DlrtCsvTable *out, DlrtError *err) {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -448,8 +426,7 @@ int dlrt_csv_read(const char *path, DlrtCsvTable *out, DlrtError *err)
     return rc;
 }
 
-void dlrt_csv_free(DlrtCsvTable *t)
-{
+void dlrt_csv_free(DlrtCsvTable *t) {
     free(t->source);
     free(t->names);
     free(t->cells);
@@ -460,8 +437,7 @@ void dlrt_csv_free(DlrtCsvTable *t)
     memset(t, 0, sizeof *t);
 }
 
-int dlrt_csv_column(const DlrtCsvTable *t, const char *name)
-{
+int dlrt_csv_column(const DlrtCsvTable *t, const char *name) {
     for (int c = 0; c < t->n_cols; c++)
         if (strcmp(t->names[c], name) == 0)
             return c;
@@ -469,8 +445,7 @@ int dlrt_csv_column(const DlrtCsvTable *t, const char *name)
 }
 
 /* DLRT_EFORMAT naming the first non-missing cell of column c that is not a number, or 0 if there is none. */
-static int check_numeric(const DlrtCsvTable *t, int c, DlrtError *err)
-{
+static int check_numeric(const DlrtCsvTable *t, int c, DlrtError *err) {
     for (int64_t r = 0; r < t->n_rows; r++) {
         size_t i = (size_t)r * (size_t)t->n_cols + (size_t)c;
         if (t->cells[i] && isnan(t->numbers[i])) {
@@ -482,8 +457,7 @@ static int check_numeric(const DlrtCsvTable *t, int c, DlrtError *err)
     return DLRT_OK;
 }
 
-int dlrt_csv_declare(DlrtCsvTable *t, const char *column, int kind, DlrtError *err)
-{
+int dlrt_csv_declare(DlrtCsvTable *t, const char *column, int kind, DlrtError *err) {
     int c = dlrt_csv_column(t, column);
     if (c < 0)
         return dlrt_fail(err, DLRT_EINVAL, "%s: no column '%s' to declare", t->source, column);
@@ -518,18 +492,17 @@ typedef struct {
     const DlrtCsvTable *tr, *te;
     DlrtError *err;
     NameIndex *tr_ix, *te_ix;
-    int *role;          /* per train column: ROLE_* */
-    int *test_used;     /* per test column: matched to a train column, the target or dropped */
+    int *role;      /* per train column: ROLE_* */
+    int *test_used; /* per test column: matched to a train column, the target or dropped */
     Feature *feat;
     int n_feat;
     const char **levels;
-    int64_t n_out;      /* output features */
+    int64_t n_out; /* output features */
 } Prep;
 
 enum { ROLE_FEATURE, ROLE_TARGET, ROLE_DROP };
 
-static void prep_free(Prep *p)
-{
+static void prep_free(Prep *p) {
     free(p->tr_ix);
     free(p->te_ix);
     free(p->role);
@@ -538,24 +511,20 @@ static void prep_free(Prep *p)
     free(p->levels);
 }
 
-static int cmp_string_ptr(const void *a, const void *b)
-{
+static int cmp_string_ptr(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static const char *cell(const DlrtCsvTable *t, int64_t r, int c)
-{
+static const char *cell(const DlrtCsvTable *t, int64_t r, int c) {
     return t->cells[(size_t)r * (size_t)t->n_cols + (size_t)c];
 }
 
-static double number(const DlrtCsvTable *t, int64_t r, int c)
-{
+static double number(const DlrtCsvTable *t, int64_t r, int c) {
     return t->numbers[(size_t)r * (size_t)t->n_cols + (size_t)c];
 }
 
 /* Works out which train column is what and pairs every feature column with its test column. */
-static int match_columns(Prep *p)
-{
+static int match_columns(Prep *p) {
     const DlrtCsvSpec *spec = p->spec;
     const DlrtCsvTable *tr = p->tr, *te = p->te;
     p->tr_ix = name_index(tr->names, tr->n_cols);
@@ -579,8 +548,7 @@ static int match_columns(Prep *p)
         const char *name = spec->drop[d];
         int c = find_name(p->tr_ix, tr->n_cols, name), tc = find_name(p->te_ix, te->n_cols, name);
         if (c < 0 && tc < 0)
-            return dlrt_fail(p->err, DLRT_EFORMAT, "no column '%s' to drop in %s or %s", name, tr->source,
-                             te->source);
+            return dlrt_fail(p->err, DLRT_EFORMAT, "no column '%s' to drop in %s or %s", name, tr->source, te->source);
         if (spec->target && strcmp(name, spec->target) == 0)
             return dlrt_fail(p->err, DLRT_EINVAL, "column '%s' is both the target and dropped", name);
         if (c >= 0)
@@ -611,8 +579,7 @@ static int match_columns(Prep *p)
 }
 
 /* The feature whose column is called `name`, or NULL. */
-static Feature *feature_named(Prep *p, const char *name)
-{
+static Feature *feature_named(Prep *p, const char *name) {
     int c = find_name(p->tr_ix, p->tr->n_cols, name);
     if (c < 0 || p->role[c] != ROLE_FEATURE)
         return NULL;
@@ -623,8 +590,7 @@ static Feature *feature_named(Prep *p, const char *name)
 }
 
 /* Each feature's kind: declared, or numeric when every non-missing value of train and test is a number. */
-static int decide_kinds(Prep *p)
-{
+static int decide_kinds(Prep *p) {
     const DlrtCsvSpec *spec = p->spec;
     for (int f = 0; f < p->n_feat; f++) {
         Feature *ft = &p->feat[f];
@@ -664,8 +630,7 @@ static int decide_kinds(Prep *p)
  * can overflow, and since scaling by a power of two is exact, ordinary data gets bit for bit the statistics
  * pandas would. A column whose values are all equal gets std 0 exactly (rounding in the mean would otherwise
  * turn it into noise). */
-static void numeric_stats(Prep *p, Feature *ft)
-{
+static void numeric_stats(Prep *p, Feature *ft) {
     const DlrtCsvTable *t[2] = {p->tr, p->te};
     int col[2] = {ft->train_col, ft->test_col};
     double lo = INFINITY, hi = -INFINITY;
@@ -710,8 +675,7 @@ static void numeric_stats(Prep *p, Feature *ft)
 
 /* Sorts and deduplicates each categorical feature's values over train + test into p->levels, and numbers the
  * output features: numeric columns first, then each categorical column's values and its missing column. */
-static int plan_features(Prep *p)
-{
+static int plan_features(Prep *p) {
     const DlrtCsvTable *tr = p->tr, *te = p->te;
     int n_cat = 0;
     for (int f = 0; f < p->n_feat; f++)
@@ -758,8 +722,7 @@ static int plan_features(Prep *p)
 }
 
 /* Writes the features of rows [0, n) of table t (train when which == 0) into x, row-major. */
-static void encode(const Prep *p, int which, int64_t n, float *x)
-{
+static void encode(const Prep *p, int which, int64_t n, float *x) {
     const DlrtCsvTable *t = which ? p->te : p->tr;
     memset(x, 0, (size_t)n * (size_t)p->n_out * sizeof *x);
     for (int f = 0; f < p->n_feat; f++) {
@@ -776,8 +739,8 @@ static void encode(const Prep *p, int which, int64_t n, float *x)
                 const char *s = cell(t, r, c);
                 int64_t k = (int64_t)ft->levels; /* the missing column */
                 if (s) {
-                    const char **hit = bsearch(&s, p->levels + ft->level0, ft->levels, sizeof *p->levels,
-                                               cmp_string_ptr);
+                    const char **hit =
+                        bsearch(&s, p->levels + ft->level0, ft->levels, sizeof *p->levels, cmp_string_ptr);
                     k = hit - (p->levels + ft->level0);
                 }
                 row[ft->first + k] = 1.0f;
@@ -787,8 +750,7 @@ static void encode(const Prep *p, int which, int64_t n, float *x)
 }
 
 /* The target column of t as floats, refusing missing and non-numeric values. */
-static int read_targets(const Prep *p, const DlrtCsvTable *t, int c, int64_t n, float *y)
-{
+static int read_targets(const Prep *p, const DlrtCsvTable *t, int c, int64_t n, float *y) {
     for (int64_t r = 0; r < n; r++) {
         double v = number(t, r, c);
         if (isnan(v)) {
@@ -803,8 +765,7 @@ static int read_targets(const Prep *p, const DlrtCsvTable *t, int c, int64_t n, 
     return DLRT_OK;
 }
 
-static int alloc_dataset(DlrtDataset *ds, int64_t n, int64_t features, int targets)
-{
+static int alloc_dataset(DlrtDataset *ds, int64_t n, int64_t features, int targets) {
     memset(ds, 0, sizeof *ds);
     ds->n = n;
     ds->rank = 1;
@@ -821,8 +782,7 @@ static int alloc_dataset(DlrtDataset *ds, int64_t n, int64_t features, int targe
 }
 
 /* "<column>_<value>", or "<column>_nan" for value NULL, as pandas names its dummies. */
-static char *dummy_name(const char *column, const char *value)
-{
+static char *dummy_name(const char *column, const char *value) {
     if (!value)
         value = "nan";
     size_t a = strlen(column), b = strlen(value);
@@ -835,8 +795,7 @@ static char *dummy_name(const char *column, const char *value)
     return s;
 }
 
-static int fill_info(const Prep *p, const DlrtDataset *test, int id_col, DlrtCsvInfo *info)
-{
+static int fill_info(const Prep *p, const DlrtDataset *test, int id_col, DlrtCsvInfo *info) {
     const DlrtCsvTable *tr = p->tr, *te = p->te;
     info->n_features = p->n_out;
     info->names = calloc((size_t)p->n_out + 1, sizeof *info->names);
@@ -876,23 +835,21 @@ static int fill_info(const Prep *p, const DlrtDataset *test, int id_col, DlrtCsv
         const char *s = cell(te, r, id_col);
         char buf[64];
         if (!s || !parse_int64(s, &info->test_ids[r]))
-            return dlrt_fail(p->err, DLRT_EFORMAT, "%s:%lld: the id %s is %s%s%s", te->source,
-                             (long long)te->lines[r], te->names[id_col], s ? "'" : "missing",
-                             s ? shown(s, buf) : "", s ? "', not a whole number" : "");
+            return dlrt_fail(p->err, DLRT_EFORMAT, "%s:%lld: the id %s is %s%s%s", te->source, (long long)te->lines[r],
+                             te->names[id_col], s ? "'" : "missing", s ? shown(s, buf) : "",
+                             s ? "', not a whole number" : "");
     }
     return DLRT_OK;
 }
 
 int dlrt_csv_preprocess(const DlrtCsvSpec *spec, const DlrtCsvTable *train_table, const DlrtCsvTable *test_table,
-                        DlrtDataset *train, DlrtDataset *test, DlrtCsvInfo *info, DlrtError *err)
-{
+                        DlrtDataset *train, DlrtDataset *test, DlrtCsvInfo *info, DlrtError *err) {
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
     if (info)
         memset(info, 0, sizeof *info);
-    if (!spec || spec->n_drop < 0 || spec->n_numeric < 0 || spec->n_categorical < 0 ||
-        (spec->n_drop && !spec->drop) || (spec->n_numeric && !spec->numeric) ||
-        (spec->n_categorical && !spec->categorical))
+    if (!spec || spec->n_drop < 0 || spec->n_numeric < 0 || spec->n_categorical < 0 || (spec->n_drop && !spec->drop) ||
+        (spec->n_numeric && !spec->numeric) || (spec->n_categorical && !spec->categorical))
         return dlrt_fail(err, DLRT_EINVAL, "csv preprocessing: inconsistent spec (a count without its list)");
     Prep p = {.spec = spec, .tr = train_table, .te = test_table, .err = err};
     int rc = match_columns(&p);
@@ -942,8 +899,7 @@ done:
 }
 
 int dlrt_csv_load_house(const DlrtCsvSpec *spec, DlrtDataset *train, DlrtDataset *test, DlrtCsvInfo *info,
-                        DlrtError *err)
-{
+                        DlrtError *err) {
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
     if (info)
@@ -962,8 +918,7 @@ int dlrt_csv_load_house(const DlrtCsvSpec *spec, DlrtDataset *train, DlrtDataset
     return rc;
 }
 
-void dlrt_csv_info_free(DlrtCsvInfo *info)
-{
+void dlrt_csv_info_free(DlrtCsvInfo *info) {
     if (info->names)
         for (int64_t i = 0; i < info->n_features; i++)
             free(info->names[i]);
@@ -980,8 +935,7 @@ void dlrt_csv_info_free(DlrtCsvInfo *info)
 /* ---------------------------------------------------------------------------------------------------------- */
 
 /* A header cell, quoted as RFC 4180 wants when it holds a comma, quote or line break. */
-static void write_cell(FILE *f, const char *s)
-{
+static void write_cell(FILE *f, const char *s) {
     if (!strpbrk(s, ",\"\r\n")) {
         fputs(s, f);
         return;
@@ -996,8 +950,7 @@ static void write_cell(FILE *f, const char *s)
 }
 
 int dlrt_write_submission(const char *path, const char *id_name, const char *target_name, const int64_t *ids,
-                          const float *preds, int64_t n, DlrtError *err)
-{
+                          const float *preds, int64_t n, DlrtError *err) {
     if (n < 0 || (n > 0 && (!ids || !preds)))
         return dlrt_fail(err, DLRT_EINVAL, "%s: submission of %lld rows without ids or predictions", path,
                          (long long)n);
@@ -1015,8 +968,7 @@ int dlrt_write_submission(const char *path, const char *id_name, const char *tar
 }
 
 /* An empty dataset shaped like src, with room for n examples. */
-static int alloc_like(const DlrtDataset *src, int64_t n, DlrtDataset *dst)
-{
+static int alloc_like(const DlrtDataset *src, int64_t n, DlrtDataset *dst) {
     memset(dst, 0, sizeof *dst);
     dst->n = n;
     dst->rank = src->rank;
@@ -1033,8 +985,7 @@ static int alloc_like(const DlrtDataset *src, int64_t n, DlrtDataset *dst)
 }
 
 /* Copies rows [from, from + count) of src to rows [at, at + count) of dst. */
-static void copy_rows(const DlrtDataset *src, int64_t from, int64_t count, DlrtDataset *dst, int64_t at)
-{
+static void copy_rows(const DlrtDataset *src, int64_t from, int64_t count, DlrtDataset *dst, int64_t at) {
     memcpy(dst->x + at * dst->features, src->x + from * src->features,
            (size_t)count * (size_t)src->features * sizeof *src->x);
     if (src->labels)
@@ -1044,14 +995,14 @@ static void copy_rows(const DlrtDataset *src, int64_t from, int64_t count, DlrtD
                (size_t)count * (size_t)src->target_dim * sizeof *src->targets);
 }
 
-int dlrt_kfold_split(const DlrtDataset *all, int k, int i, DlrtDataset *train, DlrtDataset *valid,
-                     DlrtError *err)
-{
+int dlrt_kfold_split(const DlrtDataset *all, int k, int i, DlrtDataset *train, DlrtDataset *valid, DlrtError *err) {
     memset(train, 0, sizeof *train);
     memset(valid, 0, sizeof *valid);
     if (k < 2 || i < 0 || i >= k || all->n < k)
-        return dlrt_fail(err, DLRT_EINVAL, "k-fold: need 2 <= k <= examples and 0 <= fold < k, got k = %d, fold = %d, "
-                         "%lld examples", k, i, (long long)all->n);
+        return dlrt_fail(err, DLRT_EINVAL,
+                         "k-fold: need 2 <= k <= examples and 0 <= fold < k, got k = %d, fold = %d, "
+                         "%lld examples",
+                         k, i, (long long)all->n);
     int64_t fold = all->n / k;
     if (alloc_like(all, fold * (k - 1), train) || alloc_like(all, fold, valid)) {
         dlrt_dataset_free(train);

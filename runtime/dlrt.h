@@ -57,8 +57,7 @@ int dlrt_idx_load_images(const char *path, int64_t limit, DlrtDataset *out, Dlrt
 /* Loads Fashion-MNIST from dir (NULL = DLRT_FASHION_MNIST_DIR): train-{images-idx3,labels-idx1}-ubyte[.gz] and
  * t10k-... . limit > 0 caps both splits. A missing dataset is DLRT_EIO with a message naming the path searched
  * and `apt-get install dataset-fashion-mnist`. */
-int dlrt_load_fashion_mnist(const char *dir, int64_t limit, DlrtDataset *train, DlrtDataset *test,
-                            DlrtError *err);
+int dlrt_load_fashion_mnist(const char *dir, int64_t limit, DlrtDataset *train, DlrtDataset *test, DlrtError *err);
 
 /* Fashion-MNIST's class name for label 0..9 ("t-shirt", "trouser", ...), or "?" when out of range. */
 const char *dlrt_fashion_mnist_class(int label);
@@ -73,14 +72,13 @@ int dlrt_synthetic_linear(const float *w, int d, float b, float noise, int64_t n
  * the training set, the rest the test set; each example keeps only the first `kept` features (the model's input
  * width: 4 for the "normal" fit, 2 for underfitting, max_degree for overfitting). D2L: max_degree 20,
  * coeffs {5, 1.2, -3.4, 5.6}, noise 0.1, 100 + 100 examples. */
-int dlrt_synthetic_polynomial(int max_degree, int kept, const float *coeffs, int n_coeffs, float noise,
-                              int64_t n_train, int64_t n_test, DlrtRng *rng, DlrtDataset *train,
-                              DlrtDataset *test, DlrtError *err);
+int dlrt_synthetic_polynomial(int max_degree, int kept, const float *coeffs, int n_coeffs, float noise, int64_t n_train,
+                              int64_t n_test, DlrtRng *rng, DlrtDataset *train, DlrtDataset *test, DlrtError *err);
 
 /* D2L 4.5: X ~ N(0, 1) of shape [n, d], y = 0.05 + sum_i 0.01 x_i + N(0, noise^2); train first, then test, each
  * drawn as dlrt_synthetic_linear does. D2L: d = 200, n_train = 20, n_test = 100, noise = 0.01. */
-int dlrt_synthetic_high_dim(int d, int64_t n_train, int64_t n_test, float noise, DlrtRng *rng,
-                            DlrtDataset *train, DlrtDataset *test, DlrtError *err);
+int dlrt_synthetic_high_dim(int d, int64_t n_train, int64_t n_test, float noise, DlrtRng *rng, DlrtDataset *train,
+                            DlrtDataset *test, DlrtError *err);
 
 /* ---------------------------------------------------------------------------------------------------------- */
 /* CSV tables and D2L's house-price preprocessing (csv.c); the rules are in docs/data.md                      */
@@ -98,16 +96,16 @@ typedef enum {
  * double; no hex, inf or nan. A column is detected numeric when every non-missing cell is a number (so an
  * all-missing column is numeric), categorical otherwise; dlrt_csv_declare overrides that. */
 typedef struct {
-    char *source;      /* the path or buffer name that messages use */
-    int64_t n_rows;    /* records after the header */
+    char *source;   /* the path or buffer name that messages use */
+    int64_t n_rows; /* records after the header */
     int n_cols;
-    char **names;      /* n_cols header names, distinct */
-    char **cells;      /* n_rows * n_cols, row-major; NULL where missing; otherwise the unquoted text */
-    double *numbers;   /* n_rows * n_cols: the value of each cell that is a number, NaN for the rest */
-    int *kinds;        /* n_cols DlrtCsvKind */
-    int64_t *lines;    /* n_rows: the line each record starts on, for messages */
+    char **names;    /* n_cols header names, distinct */
+    char **cells;    /* n_rows * n_cols, row-major; NULL where missing; otherwise the unquoted text */
+    double *numbers; /* n_rows * n_cols: the value of each cell that is a number, NaN for the rest */
+    int *kinds;      /* n_cols DlrtCsvKind */
+    int64_t *lines;  /* n_rows: the line each record starts on, for messages */
     int64_t header_line;
-    char *text;        /* storage behind names and cells */
+    char *text; /* storage behind names and cells */
 } DlrtCsvTable;
 
 /* Parses text[0 .. len) (it need not be NUL-terminated) into *out; `source` names it in messages. Refused, with
@@ -133,17 +131,17 @@ int dlrt_csv_declare(DlrtCsvTable *t, const char *column, int kind, DlrtError *e
 /* D2L 4.10 (5.7 in the 2023 edition), "Predicting House Prices on Kaggle". Zero-initialise, then set: */
 typedef struct {
     const char *train_path, *test_path;
-    const char *target;                /* train's regression target ("SalePrice"); NULL = none */
-    const char *const *drop;           /* columns left out of the features ("Id"); each must exist in a file */
+    const char *target;      /* train's regression target ("SalePrice"); NULL = none */
+    const char *const *drop; /* columns left out of the features ("Id"); each must exist in a file */
     int n_drop;
-    const char *id;                    /* test column whose integers become info->test_ids; NULL = "Id" if
-                                        * test.csv has it, else the 1-based row numbers */
-    const char *const *numeric;        /* feature columns declared numeric / categorical, overriding detection */
+    const char *id;             /* test column whose integers become info->test_ids; NULL = "Id" if
+                                 * test.csv has it, else the 1-based row numbers */
+    const char *const *numeric; /* feature columns declared numeric / categorical, overriding detection */
     int n_numeric;
     const char *const *categorical;
     int n_categorical;
-    int population_std;                /* 0: the sample std (ddof = 1, pandas' and the book's); 1: ddof = 0 */
-    int64_t limit;                     /* > 0: keep the first `limit` rows of each set, after preprocessing */
+    int population_std; /* 0: the sample std (ddof = 1, pandas' and the book's); 1: ddof = 0 */
+    int64_t limit;      /* > 0: keep the first `limit` rows of each set, after preprocessing */
 } DlrtCsvSpec;
 
 /* What the preprocessing produced besides the data. Features come in this order: the numeric columns in
@@ -151,11 +149,11 @@ typedef struct {
  * get_dummies(dummy_na=True) order and names). */
 typedef struct {
     int64_t n_features;
-    char **names;          /* n_features names: "LotArea", "MSZoning_RL", "MSZoning_nan" */
-    int64_t n_numeric;     /* features [0, n_numeric) are standardised numeric columns */
-    double *mean, *std;    /* n_numeric: the statistics standardisation used (std 0 or NaN: feature all 0) */
-    int64_t *test_ids;     /* test->n ids, for dlrt_write_submission */
-    char *id_name;         /* the id column's name ("Id") */
+    char **names;       /* n_features names: "LotArea", "MSZoning_RL", "MSZoning_nan" */
+    int64_t n_numeric;  /* features [0, n_numeric) are standardised numeric columns */
+    double *mean, *std; /* n_numeric: the statistics standardisation used (std 0 or NaN: feature all 0) */
+    int64_t *test_ids;  /* test->n ids, for dlrt_write_submission */
+    char *id_name;      /* the id column's name ("Id") */
 } DlrtCsvInfo;
 
 /* The book's preprocessing over train.csv and test.csv: the features of both (every column but the target and
@@ -183,8 +181,7 @@ int dlrt_write_submission(const char *path, const char *id_name, const char *tar
  * valid is rows [i * fold_size, (i + 1) * fold_size), train the other rows of [0, k * fold_size) in order; the
  * last n - k * fold_size rows are in neither. Both are copies (free them with dlrt_dataset_free). DLRT_EINVAL
  * unless 2 <= k <= n and 0 <= i < k. */
-int dlrt_kfold_split(const DlrtDataset *all, int k, int i, DlrtDataset *train, DlrtDataset *valid,
-                     DlrtError *err);
+int dlrt_kfold_split(const DlrtDataset *all, int k, int i, DlrtDataset *train, DlrtDataset *valid, DlrtError *err);
 
 /* ---------------------------------------------------------------------------------------------------------- */
 /* Batching (batch.c)                                                                                         */
@@ -243,8 +240,8 @@ typedef struct {
  * magnified `scale` times (>= 1), with captions[i] centred under image i when captions is non-NULL and the
  * title (if non-NULL) above the grid. Text is drawn at max(1, scale / 2) pixels per font pixel; every cell is as
  * wide as the widest caption needs. Written atomically. */
-int dlrt_write_image_grid(const char *path, const char *title, const float *images, int64_t n, int h, int w,
-                          int cols, int scale, const DlrtCaption *captions, DlrtError *err);
+int dlrt_write_image_grid(const char *path, const char *title, const float *images, int64_t n, int h, int w, int cols,
+                          int scale, const DlrtCaption *captions, DlrtError *err);
 
 /* Reads one PNG (any colour type or depth; transparency composited onto white) or PGM (binary P5 or plain P2,
  * maxval up to 65535), converts it to grayscale in [0, 1] (invert != 0 maps v to 1 - v), pads it to the aspect
@@ -291,7 +288,7 @@ typedef struct {
     int has_epochs, has_batch, has_lr, has_seed, has_limit, has_threads, has_kfold;
     const char *data, *report, *metrics, *plot, *save, *load, *resume, *show_samples, *show_predictions;
     const char *submission; /* CSV models: write the test set's predictions as a Kaggle submission */
-    char **predict; /* argv slice of the files after --predict */
+    char **predict;         /* argv slice of the files after --predict */
     int n_predict;
     int quiet, help;
 } DlrtArgs;
@@ -329,13 +326,13 @@ typedef struct {
     const char *model;
     int64_t epochs;
     double train_loss, test_loss;
-    int classifies;                   /* write train_acc and test_acc */
+    int classifies; /* write train_acc and test_acc */
     double train_acc, test_acc;
     double examples_per_second, seconds;
     int64_t peak_rss_bytes;
-    const DlrtTensorDesc *params;     /* written as "parameters" if the total element count is below 1,000 */
+    const DlrtTensorDesc *params; /* written as "parameters" if the total element count is below 1,000 */
     int n_params;
-    const DlrtFold *folds;            /* written as "kfold" when n_folds > 0 */
+    const DlrtFold *folds; /* written as "kfold" when n_folds > 0 */
     int n_folds;
 } DlrtReport;
 
@@ -373,8 +370,7 @@ int dlrt_write_plot_svg(const char *path, const char *title, const char *xlabel,
                         const DlrtSeries *series, int n_series, int log_y, DlrtError *err);
 
 /* Plots the history's series that have any value (train loss, test loss, train acc, test acc) against epoch. */
-int dlrt_write_history_svg(const char *path, const DlrtHistory *h, const char *title, int log_y,
-                           DlrtError *err);
+int dlrt_write_history_svg(const char *path, const DlrtHistory *h, const char *title, int log_y, DlrtError *err);
 
 /* ---------------------------------------------------------------------------------------------------------- */
 /* Progress, time, memory and threads (progress.c, sys.c)                                                     */
@@ -383,20 +379,19 @@ int dlrt_write_history_svg(const char *path, const DlrtHistory *h, const char *t
 typedef struct {
     FILE *out;
     int quiet, tty;
-    int64_t epochs, batches;           /* totals, for the ETA */
-    int64_t first_epoch;               /* the epoch the run started at (resume), for the ETA */
+    int64_t epochs, batches; /* totals, for the ETA */
+    int64_t first_epoch;     /* the epoch the run started at (resume), for the ETA */
     double t_start, t_epoch, t_drawn;
-    double t_trained;                  /* this epoch: when its last batch ended (the rate leaves evaluation out) */
-    double loss_sum;                   /* this epoch: sum of batch loss * batch size */
-    int64_t seen;                      /* this epoch: examples */
-    int drawn;                         /* a \r line is on screen */
+    double t_trained; /* this epoch: when its last batch ended (the rate leaves evaluation out) */
+    double loss_sum;  /* this epoch: sum of batch loss * batch size */
+    int64_t seen;     /* this epoch: examples */
+    int drawn;        /* a \r line is on screen */
 } DlrtProgress;
 
 /* Prepares progress output to `out` (normally stdout): a line redrawn with \r when out is a terminal, one plain
  * line per epoch otherwise, nothing when quiet. Epochs are numbered from 1; first_epoch is where this run
  * starts (1, or later after --resume). */
-void dlrt_progress_init(DlrtProgress *p, FILE *out, int64_t epochs, int64_t first_epoch, int64_t batches,
-                        int quiet);
+void dlrt_progress_init(DlrtProgress *p, FILE *out, int64_t epochs, int64_t first_epoch, int64_t batches, int quiet);
 void dlrt_progress_epoch_begin(DlrtProgress *p, int64_t epoch);
 /* After batch number `batch` (0-based) of n examples with mean loss `loss`. Redraws at most 10 times a second. */
 void dlrt_progress_batch(DlrtProgress *p, int64_t epoch, int64_t batch, int64_t n, double loss);
@@ -404,8 +399,8 @@ void dlrt_progress_batch(DlrtProgress *p, int64_t epoch, int64_t batch, int64_t 
  * long evaluation does not look like a hang. Nothing in a pipe or when quiet. */
 void dlrt_progress_note(DlrtProgress *p, int64_t epoch, const char *what);
 /* Prints the epoch's summary line; NaN values are left out. Returns the epoch's seconds. */
-double dlrt_progress_epoch_end(DlrtProgress *p, int64_t epoch, double train_loss, double train_acc,
-                               double test_loss, double test_acc);
+double dlrt_progress_epoch_end(DlrtProgress *p, int64_t epoch, double train_loss, double train_acc, double test_loss,
+                               double test_acc);
 
 /* Seconds from an arbitrary fixed point, from CLOCK_MONOTONIC. */
 double dlrt_now(void);

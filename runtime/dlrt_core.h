@@ -107,9 +107,9 @@ enum { DLRT_MAX_RANK = 8 };
  * Elements are contiguous, row-major. rank 0 is a scalar (one element). */
 typedef struct {
     const char *name;
-    int dtype;                      /* DlrtDtype */
-    int rank;                       /* 0 .. DLRT_MAX_RANK */
-    int64_t dims[DLRT_MAX_RANK];    /* dims[0 .. rank) */
+    int dtype;                   /* DlrtDtype */
+    int rank;                    /* 0 .. DLRT_MAX_RANK */
+    int64_t dims[DLRT_MAX_RANK]; /* dims[0 .. rank) */
     void *data;
 } DlrtTensorDesc;
 
@@ -125,13 +125,13 @@ int64_t dlrt_tensor_count(const DlrtTensorDesc *d);
 typedef struct {
     DlrtTensorDesc *params; /* required: the model's parameters, in the model's order */
     int n_params;
-    DlrtTensorDesc *optim;  /* optimizer state (momentum, Adam moments); NULL/0 = none */
+    DlrtTensorDesc *optim; /* optimizer state (momentum, Adam moments); NULL/0 = none */
     int n_optim;
-    int has_optim;          /* write: ignored (written when optim != NULL); read: set if the file had it */
-    int has_epoch;          /* training progress section: epochs completed and the step counter */
+    int has_optim; /* write: ignored (written when optim != NULL); read: set if the file had it */
+    int has_epoch; /* training progress section: epochs completed and the step counter */
     int64_t epoch;
     uint64_t step;
-    int has_rng;            /* the trainer's RNG state */
+    int has_rng; /* the trainer's RNG state */
     DlrtRng rng;
 } DlrtCheckpoint;
 
@@ -170,8 +170,8 @@ int dlrt_checkpoint_write_mem(const DlrtCheckpoint *ck, void *buf, size_t cap, s
  * version, the size (truncation), every section's bounds, the layout hash and every tensor's name and shape
  * against ck->params (DLRT_EMISMATCH naming the first differing tensor), and every tensor's CRC (DLRT_EFORMAT
  * naming the tensor). On any error the caller's tensors are untouched. */
-int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, DlrtCheckpoint *ck,
-                             unsigned flags, DlrtError *err);
+int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, DlrtCheckpoint *ck, unsigned flags,
+                             DlrtError *err);
 
 #ifdef __cplusplus
 }

@@ -68,8 +68,7 @@ static const struct {
 
 static const unsigned char box[DLRT_GLYPH_H] = {0x1f, 0x11, 0x11, 0x11, 0x11, 0x11, 0x1f, 0x00, 0x00};
 
-const unsigned char *dlrt_glyph(int c)
-{
+const unsigned char *dlrt_glyph(int c) {
     if (c >= 'A' && c <= 'Z')
         c += 'a' - 'A';
     for (size_t i = 0; i < sizeof glyphs / sizeof glyphs[0]; i++)

@@ -16,16 +16,14 @@ enum {
     MAX_COUNT = 1 << 28,
 };
 
-void dlrt_dataset_free(DlrtDataset *ds)
-{
+void dlrt_dataset_free(DlrtDataset *ds) {
     free(ds->x);
     free(ds->labels);
     free(ds->targets);
     memset(ds, 0, sizeof *ds);
 }
 
-static const char *gz_message(gzFile f)
-{
+static const char *gz_message(gzFile f) {
     int code;
     const char *m = gzerror(f, &code);
     return code == Z_ERRNO ? strerror(errno) : m;
@@ -33,8 +31,7 @@ static const char *gz_message(gzFile f)
 
 /* Reads exactly n bytes at *offset or explains why not (truncation or corrupt compression). */
 static int read_exact(gzFile f, const char *path, void *buf, size_t n, int64_t *offset, const char *what,
-                      DlrtError *err)
-{
+                      DlrtError *err) {
     size_t done = 0;
     while (done < n) {
         unsigned chunk = n - done > (1u << 30) ? 1u << 30 : (unsigned)(n - done);
@@ -53,15 +50,13 @@ static int read_exact(gzFile f, const char *path, void *buf, size_t n, int64_t *
     return DLRT_OK;
 }
 
-static uint32_t be32(const unsigned char *p)
-{
+static uint32_t be32(const unsigned char *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /* Opens an IDX file and reads its header: the magic and `rank` big-endian dimensions. */
 static int open_idx(const char *path, uint32_t magic, int rank, uint32_t *dims, gzFile *out, int64_t *offset,
-                    DlrtError *err)
-{
+                    DlrtError *err) {
     gzFile f = gzopen(path, "rb");
     if (!f)
         return dlrt_fail(err, DLRT_EIO, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
@@ -75,19 +70,19 @@ static int open_idx(const char *path, uint32_t magic, int rank, uint32_t *dims, 
     uint32_t found = be32(hdr);
     if (found != magic) {
         gzclose(f);
-        return dlrt_fail(err, DLRT_EFORMAT,
-                         "%s: bad magic number at byte offset 0: expected 0x%08x (IDX %s), found 0x%08x", path,
-                         (unsigned)magic, magic == IDX_IMAGES_MAGIC ? "images: unsigned bytes, 3 dimensions"
-                                                                   : "labels: unsigned bytes, 1 dimension",
-                         (unsigned)found);
+        return dlrt_fail(
+            err, DLRT_EFORMAT, "%s: bad magic number at byte offset 0: expected 0x%08x (IDX %s), found 0x%08x", path,
+            (unsigned)magic,
+            magic == IDX_IMAGES_MAGIC ? "images: unsigned bytes, 3 dimensions" : "labels: unsigned bytes, 1 dimension",
+            (unsigned)found);
     }
     for (int i = 0; i < rank; i++) {
         dims[i] = be32(hdr + 4 + 4 * i);
         uint32_t max = i == 0 ? MAX_COUNT : MAX_SIDE;
         if (dims[i] == 0 || dims[i] > max) {
             gzclose(f);
-            return dlrt_fail(err, DLRT_EFORMAT, "%s: dimension %d at byte offset %d is %u, expected 1 to %u", path,
-                             i, 4 + 4 * i, (unsigned)dims[i], (unsigned)max);
+            return dlrt_fail(err, DLRT_EFORMAT, "%s: dimension %d at byte offset %d is %u, expected 1 to %u", path, i,
+                             4 + 4 * i, (unsigned)dims[i], (unsigned)max);
         }
     }
     *out = f;
@@ -97,8 +92,7 @@ static int open_idx(const char *path, uint32_t magic, int rank, uint32_t *dims, 
 /* Grows *buf (elements of `size` bytes) to hold at least `need` elements, doubling. Loaders grow their arrays
  * as the data arrives instead of trusting a header's counts, so a 16-byte file that claims 2^28 images of
  * 16384 x 16384 pixels is refused as truncated without asking for gigabytes first. */
-static int grow(void **buf, int64_t *cap, int64_t need, size_t size)
-{
+static int grow(void **buf, int64_t *cap, int64_t need, size_t size) {
     if (need <= *cap)
         return 0;
     int64_t want = *cap > 0 ? *cap : 4096;
@@ -114,8 +108,7 @@ static int grow(void **buf, int64_t *cap, int64_t need, size_t size)
 
 /* Reads n images of `features` pixels from f (positioned after the header at *offset) into out->x. */
 static int read_images(gzFile f, const char *path, int64_t n, int64_t features, int64_t *offset, DlrtDataset *out,
-                       DlrtError *err)
-{
+                       DlrtError *err) {
     enum { PIECE = 1 << 16 };
     static const float scale = 1.0f / 255.0f;
     unsigned char *bytes = malloc(PIECE);
@@ -150,8 +143,7 @@ static int read_images(gzFile f, const char *path, int64_t n, int64_t features, 
 }
 
 /* Fills in the shape of n images of rows x cols pixels. */
-static void image_shape(DlrtDataset *out, int64_t n, uint32_t rows, uint32_t cols)
-{
+static void image_shape(DlrtDataset *out, int64_t n, uint32_t rows, uint32_t cols) {
     out->n = n;
     out->rank = 3;
     out->dims[0] = 1;
@@ -161,8 +153,7 @@ static void image_shape(DlrtDataset *out, int64_t n, uint32_t rows, uint32_t col
 }
 
 int dlrt_idx_load(const char *images_path, const char *labels_path, int classes, int64_t limit, DlrtDataset *out,
-                  DlrtError *err)
-{
+                  DlrtError *err) {
     memset(out, 0, sizeof *out);
     if (classes < 1 || classes > 256)
         return dlrt_fail(err, DLRT_EINVAL, "%s: classes must be 1 to 256, got %d", labels_path, classes);
@@ -179,8 +170,8 @@ int dlrt_idx_load(const char *images_path, const char *labels_path, int classes,
         return rc;
     }
     if (idims[0] != ldims[0]) {
-        rc = dlrt_fail(err, DLRT_EFORMAT, "%s: %u labels (count at byte offset 4), but %s has %u images",
-                       labels_path, (unsigned)ldims[0], images_path, (unsigned)idims[0]);
+        rc = dlrt_fail(err, DLRT_EFORMAT, "%s: %u labels (count at byte offset 4), but %s has %u images", labels_path,
+                       (unsigned)ldims[0], images_path, (unsigned)idims[0]);
         goto done;
     }
 
@@ -204,9 +195,10 @@ int dlrt_idx_load(const char *images_path, const char *labels_path, int classes,
         if (rc)
             goto done;
         if (label >= classes) {
-            rc = dlrt_fail(err, DLRT_EFORMAT, "%s: label %u at byte offset %lld (example %lld) is out of range: "
-                           "expected 0 to %d", labels_path, label, (long long)(loff - 1), (long long)i,
-                           classes - 1);
+            rc = dlrt_fail(err, DLRT_EFORMAT,
+                           "%s: label %u at byte offset %lld (example %lld) is out of range: "
+                           "expected 0 to %d",
+                           labels_path, label, (long long)(loff - 1), (long long)i, classes - 1);
             goto done;
         }
         out->labels[i] = label;
@@ -220,8 +212,7 @@ done:
     return rc;
 }
 
-int dlrt_idx_load_images(const char *path, int64_t limit, DlrtDataset *out, DlrtError *err)
-{
+int dlrt_idx_load_images(const char *path, int64_t limit, DlrtDataset *out, DlrtError *err) {
     memset(out, 0, sizeof *out);
     gzFile f;
     uint32_t dims[3];
@@ -241,8 +232,7 @@ int dlrt_idx_load_images(const char *path, int64_t limit, DlrtDataset *out, Dlrt
 }
 
 /* Finds dir/base.gz or, failing that, dir/base; returns 0 and the path found, or -1 with the .gz path. */
-static int find_file(const char *dir, const char *base, char *path, size_t cap)
-{
+static int find_file(const char *dir, const char *base, char *path, size_t cap) {
     struct stat st;
     size_t len = strlen(dir);
     const char *sep = len > 0 && dir[len - 1] == '/' ? "" : "/";
@@ -253,11 +243,9 @@ static int find_file(const char *dir, const char *base, char *path, size_t cap)
     return stat(path, &st) == 0 ? 0 : -1;
 }
 
-int dlrt_load_fashion_mnist(const char *dir, int64_t limit, DlrtDataset *train, DlrtDataset *test,
-                            DlrtError *err)
-{
-    static const char *const names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+int dlrt_load_fashion_mnist(const char *dir, int64_t limit, DlrtDataset *train, DlrtDataset *test, DlrtError *err) {
+    static const char *const names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                                         "t10k-labels-idx1-ubyte"};
     char paths[4][1024];
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
@@ -278,8 +266,7 @@ int dlrt_load_fashion_mnist(const char *dir, int64_t limit, DlrtDataset *train, 
     return rc;
 }
 
-const char *dlrt_fashion_mnist_class(int label)
-{
+const char *dlrt_fashion_mnist_class(int label) {
     static const char *const classes[10] = {"t-shirt", "trouser", "pullover", "dress", "coat",
                                             "sandal",  "shirt",   "sneaker",  "bag",   "ankle boot"};
     return label >= 0 && label < 10 ? classes[label] : "?";

@@ -11,14 +11,13 @@
 #include "internal.h"
 
 enum {
-    MAX_CAPTION = 48,        /* characters of a caption line that are drawn */
-    MAX_TITLE = 160,         /* and of a title */
-    MAX_GRID_SIDE = 16384,   /* pixels */
-    MAX_PIXELS = 1 << 26,    /* of an image read for --predict */
+    MAX_CAPTION = 48,      /* characters of a caption line that are drawn */
+    MAX_TITLE = 160,       /* and of a title */
+    MAX_GRID_SIDE = 16384, /* pixels */
+    MAX_PIXELS = 1 << 26,  /* of an image read for --predict */
 };
 
-static unsigned char to_byte(float v)
-{
+static unsigned char to_byte(float v) {
     if (!(v > 0)) /* also NaN */
         return 0;
     return v >= 1 ? 255 : (unsigned char)(v * 255.0f + 0.5f);
@@ -33,30 +32,24 @@ typedef struct {
     int64_t width, height;
 } Canvas;
 
-static void fill(Canvas *c, int64_t x0, int64_t y0, int64_t w, int64_t h, const unsigned char color[3])
-{
+static void fill(Canvas *c, int64_t x0, int64_t y0, int64_t w, int64_t h, const unsigned char color[3]) {
     for (int64_t y = y0 < 0 ? 0 : y0; y < y0 + h && y < c->height; y++)
         for (int64_t x = x0 < 0 ? 0 : x0; x < x0 + w && x < c->width; x++)
             memcpy(c->rgb + (y * c->width + x) * 3, color, 3);
 }
 
 /* The characters of s that are drawn: at most max. */
-static int64_t text_len(const char *s, int64_t max)
-{
-    return s ? (int64_t)strnlen(s, (size_t)max) : 0;
-}
+static int64_t text_len(const char *s, int64_t max) { return s ? (int64_t)strnlen(s, (size_t)max) : 0; }
 
 /* Pixels a caption line takes at `ts` pixels per font pixel (no trailing space after the last glyph). */
-static int64_t text_width(const char *s, int ts)
-{
+static int64_t text_width(const char *s, int ts) {
     int64_t n = text_len(s, MAX_CAPTION);
     return n ? (n * DLRT_GLYPH_ADVANCE - 1) * ts : 0;
 }
 
 /* Draws the first `max` characters of s with its top-left corner at (x0, y0), clipped to the canvas. */
 static void draw_text(Canvas *c, int64_t x0, int64_t y0, const char *s, int64_t max, int ts,
-                      const unsigned char color[3])
-{
+                      const unsigned char color[3]) {
     int64_t n = text_len(s, max);
     for (int64_t i = 0; i < n; i++) {
         const unsigned char *g = dlrt_glyph((unsigned char)s[i]);
@@ -67,8 +60,7 @@ static void draw_text(Canvas *c, int64_t x0, int64_t y0, const char *s, int64_t 
     }
 }
 
-static int write_png(const char *path, const Canvas *c, DlrtError *err)
-{
+static int write_png(const char *path, const Canvas *c, DlrtError *err) {
     png_image image;
     memset(&image, 0, sizeof image);
     image.version = PNG_IMAGE_VERSION;
@@ -86,9 +78,8 @@ static int write_png(const char *path, const Canvas *c, DlrtError *err)
     return dlrt_atomic_commit(&af, err);
 }
 
-int dlrt_write_image_grid(const char *path, const char *title, const float *images, int64_t n, int h, int w,
-                          int cols, int scale, const DlrtCaption *captions, DlrtError *err)
-{
+int dlrt_write_image_grid(const char *path, const char *title, const float *images, int64_t n, int h, int w, int cols,
+                          int scale, const DlrtCaption *captions, DlrtError *err) {
     static const unsigned char white[3] = {255, 255, 255}, ink[3] = {30, 30, 30}, green[3] = {20, 130, 40},
                                red[3] = {210, 30, 30};
     if (n < 1 || n > 100000 || h < 1 || w < 1 || cols < 1 || scale < 1 || (int64_t)h * scale > MAX_GRID_SIDE ||
@@ -99,7 +90,7 @@ int dlrt_write_image_grid(const char *path, const char *title, const float *imag
         cols = (int)n;
     /* Geometry: each cell holds the image (with room for a frame around it) and up to two caption lines, all
      * centred; every cell is as wide as the widest caption needs. */
-    int ts = scale / 2 > 1 ? scale / 2 : 1;               /* text scale */
+    int ts = scale / 2 > 1 ? scale / 2 : 1; /* text scale */
     int64_t frame = ts, margin = 2 * ts + frame, line_h = (DLRT_GLYPH_H + 2) * ts;
     int lines = 0;
     int64_t content_w = (int64_t)w * scale;
@@ -138,9 +129,7 @@ int dlrt_write_image_grid(const char *path, const char *title, const float *imag
             }
         for (int k = 0; captions && k < 2; k++) {
             const char *s = captions[i].line[k];
-            const unsigned char *color = k == 0 || mark == DLRT_MARK_NONE ? ink
-                                         : mark == DLRT_MARK_RIGHT       ? green
-                                                                         : red;
+            const unsigned char *color = k == 0 || mark == DLRT_MARK_NONE ? ink : mark == DLRT_MARK_RIGHT ? green : red;
             int64_t ty = iy + (int64_t)h * scale + frame + ts + k * line_h;
             draw_text(&c, x0 + (cell_w - text_width(s, ts)) / 2, ty, s, MAX_CAPTION, ts, color);
         }
@@ -160,8 +149,7 @@ typedef struct {
     int64_t rows, cols;
 } Gray;
 
-static int read_png(const char *path, Gray *g, DlrtError *err)
-{
+static int read_png(const char *path, Gray *g, DlrtError *err) {
     png_image image;
     memset(&image, 0, sizeof image);
     image.version = PNG_IMAGE_VERSION;
@@ -200,14 +188,10 @@ static int read_png(const char *path, Gray *g, DlrtError *err)
     return rc;
 }
 
-static int is_space(int c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
+static int is_space(int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
 /* Skips whitespace and '#' comments (to the end of the line) from *pos. */
-static void skip_blank(const unsigned char *buf, size_t len, size_t *pos)
-{
+static void skip_blank(const unsigned char *buf, size_t len, size_t *pos) {
     while (*pos < len) {
         if (buf[*pos] == '#') {
             while (*pos < len && buf[*pos] != '\n' && buf[*pos] != '\r')
@@ -221,9 +205,8 @@ static void skip_blank(const unsigned char *buf, size_t len, size_t *pos)
 }
 
 /* An unsigned decimal at *pos (at most `max`); what names it in messages. */
-static int pgm_number(const unsigned char *buf, size_t len, size_t *pos, long max, const char *what,
-                      const char *path, long *out, DlrtError *err)
-{
+static int pgm_number(const unsigned char *buf, size_t len, size_t *pos, long max, const char *what, const char *path,
+                      long *out, DlrtError *err) {
     size_t start = *pos;
     long v = 0;
     while (*pos < len && buf[*pos] >= '0' && buf[*pos] <= '9') {
@@ -240,8 +223,7 @@ static int pgm_number(const unsigned char *buf, size_t len, size_t *pos, long ma
 }
 
 int dlrt_parse_pgm(const void *data, size_t len, const char *path, float **pixels, int64_t *rows, int64_t *cols,
-                   DlrtError *err)
-{
+                   DlrtError *err) {
     const unsigned char *buf = data;
     *pixels = NULL;
     if (len < 2 || buf[0] != 'P' || (buf[1] != '5' && buf[1] != '2'))
@@ -260,16 +242,20 @@ int dlrt_parse_pgm(const void *data, size_t len, const char *path, float **pixel
     if ((rc = pgm_number(buf, len, &pos, 65535, "maxval", path, &maxval, err)))
         return rc;
     if (w < 1 || h < 1 || maxval < 1 || (int64_t)w * h > MAX_PIXELS)
-        return dlrt_fail(err, DLRT_EFORMAT, "%s: PGM of %ldx%ld with maxval %ld: expected 1 to %d pixels and "
-                         "maxval 1 to 65535", path, w, h, maxval, MAX_PIXELS);
+        return dlrt_fail(err, DLRT_EFORMAT,
+                         "%s: PGM of %ldx%ld with maxval %ld: expected 1 to %d pixels and "
+                         "maxval 1 to 65535",
+                         path, w, h, maxval, MAX_PIXELS);
     if (pos >= len || !is_space(buf[pos]))
         return dlrt_fail(err, DLRT_EFORMAT, "%s: expected whitespace after the PGM maxval at byte offset %zu", path,
                          pos);
     pos++;
     size_t n = (size_t)w * (size_t)h, bytes = maxval > 255 ? 2 : 1;
     if (!plain && len - pos < n * bytes)
-        return dlrt_fail(err, DLRT_EFORMAT, "%s: truncated: expected %zu bytes of pixels at byte offset %zu, the file "
-                         "ends at byte offset %zu", path, n * bytes, pos, len);
+        return dlrt_fail(err, DLRT_EFORMAT,
+                         "%s: truncated: expected %zu bytes of pixels at byte offset %zu, the file "
+                         "ends at byte offset %zu",
+                         path, n * bytes, pos, len);
     float *v = malloc(n * sizeof *v);
     if (!v)
         return dlrt_fail(err, DLRT_ENOMEM, "%s: out of memory for a %ldx%ld image", path, w, h);
@@ -289,8 +275,8 @@ int dlrt_parse_pgm(const void *data, size_t len, const char *path, float **pixel
         }
         if (s > maxval) {
             free(v);
-            return dlrt_fail(err, DLRT_EFORMAT, "%s: PGM sample %ld at byte offset %zu exceeds the maxval %ld", path,
-                             s, at, maxval);
+            return dlrt_fail(err, DLRT_EFORMAT, "%s: PGM sample %ld at byte offset %zu exceeds the maxval %ld", path, s,
+                             at, maxval);
         }
         v[i] = (float)s / (float)maxval;
     }
@@ -301,8 +287,7 @@ int dlrt_parse_pgm(const void *data, size_t len, const char *path, float **pixel
 }
 
 /* The whole file at path, for the PGM parser. */
-static int slurp(const char *path, unsigned char **out, size_t *len, DlrtError *err)
-{
+static int slurp(const char *path, unsigned char **out, size_t *len, DlrtError *err) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return dlrt_fail(err, DLRT_EIO, "%s: cannot open: %s", path, strerror(errno));
@@ -326,8 +311,7 @@ static int slurp(const char *path, unsigned char **out, size_t *len, DlrtError *
 /* Area averaging (each output pixel the mean of the source area it covers), for shrinking: bilinear sampling
  * would skip most pixels of a large photo and alias. */
 static void resize_area(const float *src, int64_t in_h, int64_t in_w, float *dst, int64_t out_h, int64_t out_w,
-                        float *tmp /* in_h * out_w */)
-{
+                        float *tmp /* in_h * out_w */) {
     for (int pass = 0; pass < 2; pass++) {
         int64_t in = pass ? in_h : in_w, out = pass ? out_h : out_w, lines = pass ? out_w : in_h;
         double s = (double)in / (double)out;
@@ -347,8 +331,7 @@ static void resize_area(const float *src, int64_t in_h, int64_t in_w, float *dst
 }
 
 /* Mean of the outermost rows and columns. */
-static double border_mean(const Gray *g)
-{
+static double border_mean(const Gray *g) {
     double sum = 0;
     int64_t n = 0;
     for (int64_t y = 0; y < g->rows; y++)
@@ -364,8 +347,7 @@ static double border_mean(const Gray *g)
  * padded to the target's aspect ratio with the border's shade, centred, then shrunk by area averaging or
  * enlarged bilinearly. */
 static int fit(const char *path, Gray *g, int h, int w, int auto_invert, int invert, float *dst, int *inverted,
-               DlrtError *err)
-{
+               DlrtError *err) {
     double border = border_mean(g);
     int flip = auto_invert ? border > 0.5 : invert;
     if (flip) {
@@ -407,8 +389,7 @@ static int fit(const char *path, Gray *g, int h, int w, int auto_invert, int inv
 /* What the first bytes of a file say it is. */
 typedef enum { KIND_UNKNOWN, KIND_PNG, KIND_PGM, KIND_IDX } ImageKind;
 
-static int sniff(const char *path, ImageKind *kind, DlrtError *err)
-{
+static int sniff(const char *path, ImageKind *kind, DlrtError *err) {
     unsigned char b[4] = {0};
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -429,8 +410,7 @@ static int sniff(const char *path, ImageKind *kind, DlrtError *err)
     return DLRT_OK;
 }
 
-static int read_gray(const char *path, ImageKind kind, Gray *g, DlrtError *err)
-{
+static int read_gray(const char *path, ImageKind kind, Gray *g, DlrtError *err) {
     memset(g, 0, sizeof *g);
     if (kind == KIND_PNG)
         return read_png(path, g, err);
@@ -444,8 +424,7 @@ static int read_gray(const char *path, ImageKind kind, Gray *g, DlrtError *err)
     return rc;
 }
 
-int dlrt_read_image(const char *path, float *dst, int h, int w, int invert, DlrtError *err)
-{
+int dlrt_read_image(const char *path, float *dst, int h, int w, int invert, DlrtError *err) {
     ImageKind kind;
     Gray g;
     int rc = sniff(path, &kind, err);
@@ -460,8 +439,7 @@ int dlrt_read_image(const char *path, float *dst, int h, int w, int invert, Dlrt
     return rc;
 }
 
-int dlrt_load_images(const char *path, int h, int w, DlrtDataset *out, int *inverted, DlrtError *err)
-{
+int dlrt_load_images(const char *path, int h, int w, DlrtDataset *out, int *inverted, DlrtError *err) {
     memset(out, 0, sizeof *out);
     if (inverted)
         *inverted = 0;

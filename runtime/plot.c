@@ -15,8 +15,7 @@ typedef struct {
     int log;
 } Axis;
 
-static void svg_text(FILE *f, const char *s)
-{
+static void svg_text(FILE *f, const char *s) {
     for (; *s; s++) {
         if (*s == '&')
             fputs("&amp;", f);
@@ -30,15 +29,13 @@ static void svg_text(FILE *f, const char *s)
 }
 
 /* A step of 1, 2 or 5 times a power of ten giving about five intervals over span. */
-static double nice_step(double span)
-{
+static double nice_step(double span) {
     double raw = span / 5, mag = pow(10, floor(log10(raw))), r = raw / mag;
     return mag * (r < 1.5 ? 1 : r < 3.5 ? 2 : r < 7.5 ? 5 : 10);
 }
 
 /* Widens [lo, hi] to whole ticks (powers of ten on a log axis) and never to an empty interval. */
-static void axis_fit(Axis *a, double lo, double hi)
-{
+static void axis_fit(Axis *a, double lo, double hi) {
     if (!(lo <= hi)) { /* no data */
         lo = a->log ? 0.1 : 0;
         hi = 1;
@@ -60,24 +57,16 @@ static void axis_fit(Axis *a, double lo, double hi)
     a->hi = ceil(hi / step) * step;
 }
 
-static double to_px(const Axis *a, double v, double p0, double p1)
-{
+static double to_px(const Axis *a, double v, double p0, double p1) {
     double t = a->log ? log10(v) : v;
     return p0 + (t - a->lo) / (a->hi - a->lo) * (p1 - p0);
 }
 
-static double point_x(const DlrtSeries *s, int64_t i)
-{
-    return s->x ? s->x[i] : (double)(i + 1);
-}
+static double point_x(const DlrtSeries *s, int64_t i) { return s->x ? s->x[i] : (double)(i + 1); }
 
-static int usable(const Axis *a, double v)
-{
-    return isfinite(v) && (!a->log || v > 0);
-}
+static int usable(const Axis *a, double v) { return isfinite(v) && (!a->log || v > 0); }
 
-static void draw_series(FILE *f, const DlrtSeries *s, int k, const Axis *ax, const Axis *ay)
-{
+static void draw_series(FILE *f, const DlrtSeries *s, int k, const Axis *ax, const Axis *ay) {
     const char *color = colors[k % 6], *dash = dashes[k % 4];
     int open = 0;
     for (int64_t i = 0; i < s->n; i++) {
@@ -104,8 +93,7 @@ static void draw_series(FILE *f, const DlrtSeries *s, int k, const Axis *ax, con
 }
 
 int dlrt_write_plot_svg(const char *path, const char *title, const char *xlabel, const char *ylabel,
-                        const DlrtSeries *series, int n_series, int log_y, DlrtError *err)
-{
+                        const DlrtSeries *series, int n_series, int log_y, DlrtError *err) {
     Axis ax = {0, 0, 0}, ay = {0, 0, log_y != 0};
     double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
     for (int k = 0; k < n_series; k++)
@@ -126,8 +114,10 @@ int dlrt_write_plot_svg(const char *path, const char *title, const char *xlabel,
     if (rc)
         return rc;
     FILE *f = af.f;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-               "font-family=\"sans-serif\" font-size=\"13\">\n", WIDTH, HEIGHT, WIDTH, HEIGHT);
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+            "font-family=\"sans-serif\" font-size=\"13\">\n",
+            WIDTH, HEIGHT, WIDTH, HEIGHT);
     fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", WIDTH, HEIGHT);
     fprintf(f, "<text x=\"%d\" y=\"26\" text-anchor=\"middle\" font-size=\"16\">", (LEFT + RIGHT) / 2);
     svg_text(f, title ? title : "");
@@ -152,8 +142,7 @@ int dlrt_write_plot_svg(const char *path, const char *title, const char *xlabel,
             RIGHT - LEFT, BOTTOM - TOP);
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">", (LEFT + RIGHT) / 2, BOTTOM + 40);
     svg_text(f, xlabel ? xlabel : "");
-    fprintf(f, "</text>\n<text transform=\"translate(22 %d) rotate(-90)\" text-anchor=\"middle\">",
-            (TOP + BOTTOM) / 2);
+    fprintf(f, "</text>\n<text transform=\"translate(22 %d) rotate(-90)\" text-anchor=\"middle\">", (TOP + BOTTOM) / 2);
     svg_text(f, ylabel ? ylabel : "");
     fputs(ay.log ? " (log scale)</text>\n" : "</text>\n", f);
 
@@ -172,12 +161,13 @@ int dlrt_write_plot_svg(const char *path, const char *title, const char *xlabel,
     return dlrt_atomic_commit(&af, err);
 }
 
-int dlrt_write_history_svg(const char *path, const DlrtHistory *h, const char *title, int log_y, DlrtError *err)
-{
+int dlrt_write_history_svg(const char *path, const DlrtHistory *h, const char *title, int log_y, DlrtError *err) {
     const struct {
         const char *name;
         const double *y;
-    } all[4] = {{"train loss", h->train_loss}, {"test loss", h->test_loss}, {"train acc", h->train_acc},
+    } all[4] = {{"train loss", h->train_loss},
+                {"test loss", h->test_loss},
+                {"train acc", h->train_acc},
                 {"test acc", h->test_acc}};
     DlrtSeries series[4];
     int n = 0;

@@ -8,9 +8,7 @@
 
 #include "internal.h"
 
-void dlrt_progress_init(DlrtProgress *p, FILE *out, int64_t epochs, int64_t first_epoch, int64_t batches,
-                        int quiet)
-{
+void dlrt_progress_init(DlrtProgress *p, FILE *out, int64_t epochs, int64_t first_epoch, int64_t batches, int quiet) {
     memset(p, 0, sizeof *p);
     p->out = out;
     p->quiet = quiet;
@@ -21,8 +19,7 @@ void dlrt_progress_init(DlrtProgress *p, FILE *out, int64_t epochs, int64_t firs
     p->t_start = dlrt_now();
 }
 
-void dlrt_progress_epoch_begin(DlrtProgress *p, int64_t epoch)
-{
+void dlrt_progress_epoch_begin(DlrtProgress *p, int64_t epoch) {
     (void)epoch;
     p->t_epoch = dlrt_now();
     p->loss_sum = 0;
@@ -30,8 +27,7 @@ void dlrt_progress_epoch_begin(DlrtProgress *p, int64_t epoch)
 }
 
 /* Seconds as "1h02m", "3m05s" or "42s". */
-static void format_duration(char *buf, size_t cap, double s)
-{
+static void format_duration(char *buf, size_t cap, double s) {
     if (!isfinite(s) || s < 0)
         s = 0;
     long t = (long)(s + 0.5);
@@ -43,8 +39,7 @@ static void format_duration(char *buf, size_t cap, double s)
         snprintf(buf, cap, "%lds", t);
 }
 
-void dlrt_progress_batch(DlrtProgress *p, int64_t epoch, int64_t batch, int64_t n, double loss)
-{
+void dlrt_progress_batch(DlrtProgress *p, int64_t epoch, int64_t batch, int64_t n, double loss) {
     p->loss_sum += loss * (double)n;
     p->seen += n;
     double now = dlrt_now();
@@ -63,8 +58,7 @@ void dlrt_progress_batch(DlrtProgress *p, int64_t epoch, int64_t batch, int64_t 
     char head[64], tail[160];
     snprintf(head, sizeof head, "epoch %lld/%lld ", (long long)epoch, (long long)p->epochs);
     snprintf(tail, sizeof tail, " %lld/%lld  loss %.4f  %.0f ex/s  ETA %s", (long long)(batch + 1),
-             (long long)p->batches, p->loss_sum / (double)p->seen, elapsed > 0 ? (double)p->seen / elapsed : 0.0,
-             eta);
+             (long long)p->batches, p->loss_sum / (double)p->seen, elapsed > 0 ? (double)p->seen / elapsed : 0.0, eta);
     /* The bar takes what the terminal's width leaves, up to 30 cells; on a narrow one it goes first. */
     int cols = 80;
     struct winsize ws;
@@ -84,8 +78,7 @@ void dlrt_progress_batch(DlrtProgress *p, int64_t epoch, int64_t batch, int64_t 
     p->drawn = 1;
 }
 
-void dlrt_progress_note(DlrtProgress *p, int64_t epoch, const char *what)
-{
+void dlrt_progress_note(DlrtProgress *p, int64_t epoch, const char *what) {
     if (p->quiet || !p->tty)
         return;
     fprintf(p->out, "\repoch %lld/%lld %s\033[K", (long long)epoch, (long long)p->epochs, what);
@@ -93,9 +86,8 @@ void dlrt_progress_note(DlrtProgress *p, int64_t epoch, const char *what)
     p->drawn = 1;
 }
 
-double dlrt_progress_epoch_end(DlrtProgress *p, int64_t epoch, double train_loss, double train_acc,
-                               double test_loss, double test_acc)
-{
+double dlrt_progress_epoch_end(DlrtProgress *p, int64_t epoch, double train_loss, double train_acc, double test_loss,
+                               double test_acc) {
     double seconds = dlrt_now() - p->t_epoch;
     if (p->quiet)
         return seconds;
@@ -106,8 +98,8 @@ double dlrt_progress_epoch_end(DlrtProgress *p, int64_t epoch, double train_loss
     const struct {
         const char *name;
         double v;
-    } cols[4] = {{"train_loss", train_loss}, {"train_acc", train_acc}, {"test_loss", test_loss},
-                 {"test_acc", test_acc}};
+    } cols[4] = {
+        {"train_loss", train_loss}, {"train_acc", train_acc}, {"test_loss", test_loss}, {"test_acc", test_acc}};
     for (int i = 0; i < 4; i++)
         if (isfinite(cols[i].v))
             fprintf(p->out, "  %s %.4f", cols[i].name, cols[i].v);

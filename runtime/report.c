@@ -6,8 +6,7 @@
 
 #include "internal.h"
 
-static void json_string(FILE *f, const char *s)
-{
+static void json_string(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -23,8 +22,7 @@ static void json_string(FILE *f, const char *s)
 
 /* JSON has no NaN or infinity; a missing value is null. The shortest of 15 or 17 digits that reads back as
  * the same double, so 0.1 stays "0.1" and nothing is lost. */
-static void json_number(FILE *f, double v)
-{
+static void json_number(FILE *f, double v) {
     if (!isfinite(v)) {
         fputs("null", f);
         return;
@@ -36,15 +34,13 @@ static void json_number(FILE *f, double v)
     fputs(buf, f);
 }
 
-static void json_key_number(FILE *f, const char *key, double v)
-{
+static void json_key_number(FILE *f, const char *key, double v) {
     fprintf(f, ",\n  \"%s\": ", key);
     json_number(f, v);
 }
 
 /* Writes dims[axis..] of the tensor starting at element *index as nested arrays. */
-static void json_tensor(FILE *f, const DlrtTensorDesc *d, int axis, int64_t *index)
-{
+static void json_tensor(FILE *f, const DlrtTensorDesc *d, int axis, int64_t *index) {
     if (axis == d->rank) {
         double v = d->dtype == DLRT_F64 ? ((const double *)d->data)[*index] : ((const float *)d->data)[*index];
         if (d->dtype == DLRT_F32 && isfinite(v))
@@ -63,8 +59,7 @@ static void json_tensor(FILE *f, const DlrtTensorDesc *d, int axis, int64_t *ind
     fputc(']', f);
 }
 
-int dlrt_report_write(const char *path, const DlrtReport *r, DlrtError *err)
-{
+int dlrt_report_write(const char *path, const DlrtReport *r, DlrtError *err) {
     DlrtAtomicFile af;
     int rc = dlrt_atomic_open(&af, path, err);
     if (rc)
@@ -123,8 +118,7 @@ int dlrt_report_write(const char *path, const DlrtReport *r, DlrtError *err)
 
 /* ---- history ---- */
 
-int dlrt_history_init(DlrtHistory *h, int64_t cap, DlrtError *err)
-{
+int dlrt_history_init(DlrtHistory *h, int64_t cap, DlrtError *err) {
     memset(h, 0, sizeof *h);
     if (cap < 1)
         cap = 1;
@@ -143,15 +137,13 @@ int dlrt_history_init(DlrtHistory *h, int64_t cap, DlrtError *err)
     return DLRT_OK;
 }
 
-void dlrt_history_free(DlrtHistory *h)
-{
+void dlrt_history_free(DlrtHistory *h) {
     free(h->epoch);
     memset(h, 0, sizeof *h);
 }
 
 int dlrt_history_add(DlrtHistory *h, int64_t epoch, double train_loss, double train_acc, double test_loss,
-                     double test_acc, double seconds, DlrtError *err)
-{
+                     double test_acc, double seconds, DlrtError *err) {
     if (h->n >= h->cap)
         return dlrt_fail(err, DLRT_EINVAL, "history: full after %lld epochs", (long long)h->cap);
     int64_t i = h->n++;
@@ -164,15 +156,13 @@ int dlrt_history_add(DlrtHistory *h, int64_t epoch, double train_loss, double tr
     return DLRT_OK;
 }
 
-static void csv_cell(FILE *f, double v)
-{
+static void csv_cell(FILE *f, double v) {
     fputc(',', f);
     if (isfinite(v))
         fprintf(f, "%.9g", v);
 }
 
-int dlrt_write_metrics_csv(const char *path, const DlrtHistory *h, DlrtError *err)
-{
+int dlrt_write_metrics_csv(const char *path, const DlrtHistory *h, DlrtError *err) {
     DlrtAtomicFile af;
     int rc = dlrt_atomic_open(&af, path, err);
     if (rc)

@@ -5,8 +5,7 @@
 /* PyTorch's area_pixel_compute_source_index: pixel centres are aligned, and coordinates left of the first
  * centre clamp to it; the weight of the upper neighbour is the fractional part. Arithmetic is in float, as
  * PyTorch's for float tensors, so sample positions agree for scales that are not powers of two. */
-static void source_index(int64_t d, float scale, int64_t in, int64_t *lo, int64_t *hi, float *frac)
-{
+static void source_index(int64_t d, float scale, int64_t in, int64_t *lo, int64_t *hi, float *frac) {
     float s = scale * ((float)d + 0.5f) - 0.5f;
     if (s < 0)
         s = 0;
@@ -19,8 +18,7 @@ static void source_index(int64_t d, float scale, int64_t in, int64_t *lo, int64_
 }
 
 void dlrt_resize_bilinear(const float *src, int64_t planes, int64_t in_h, int64_t in_w, float *dst, int64_t out_h,
-                          int64_t out_w)
-{
+                          int64_t out_w) {
     float sy = (float)in_h / (float)out_h, sx = (float)in_w / (float)out_w;
     for (int64_t p = 0; p < planes; p++) {
         const float *in = src + p * in_h * in_w;

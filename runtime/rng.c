@@ -7,8 +7,7 @@
 
 #define PCG_MULT 6364136223846793005ULL
 
-uint32_t dlrt_rng_u32(DlrtRng *rng)
-{
+uint32_t dlrt_rng_u32(DlrtRng *rng) {
     uint64_t old = rng->state;
     rng->state = old * PCG_MULT + rng->inc;
     uint32_t xorshifted = (uint32_t)(((old >> 18u) ^ old) >> 27u);
@@ -16,8 +15,7 @@ uint32_t dlrt_rng_u32(DlrtRng *rng)
     return (xorshifted >> rot) | (xorshifted << ((-rot) & 31u));
 }
 
-void dlrt_rng_seed(DlrtRng *rng, uint64_t seed, uint64_t stream)
-{
+void dlrt_rng_seed(DlrtRng *rng, uint64_t seed, uint64_t stream) {
     rng->state = 0;
     rng->inc = (stream << 1u) | 1u;
     dlrt_rng_u32(rng);
@@ -25,20 +23,15 @@ void dlrt_rng_seed(DlrtRng *rng, uint64_t seed, uint64_t stream)
     dlrt_rng_u32(rng);
 }
 
-float dlrt_rng_uniform(DlrtRng *rng)
-{
-    return (float)(dlrt_rng_u32(rng) >> 8) * 0x1p-24f;
-}
+float dlrt_rng_uniform(DlrtRng *rng) { return (float)(dlrt_rng_u32(rng) >> 8) * 0x1p-24f; }
 
-double dlrt_rng_uniform_f64(DlrtRng *rng)
-{
+double dlrt_rng_uniform_f64(DlrtRng *rng) {
     uint64_t hi = dlrt_rng_u32(rng) >> 5; /* 27 bits */
     uint64_t lo = dlrt_rng_u32(rng) >> 6; /* 26 bits */
     return (double)((hi << 26) | lo) * 0x1p-53;
 }
 
-uint32_t dlrt_rng_below(DlrtRng *rng, uint32_t bound)
-{
+uint32_t dlrt_rng_below(DlrtRng *rng, uint32_t bound) {
     if (bound <= 1)
         return 0;
     /* Values below 2^32 mod bound would make small results more likely; redraw them. */
@@ -50,27 +43,23 @@ uint32_t dlrt_rng_below(DlrtRng *rng, uint32_t bound)
     }
 }
 
-double dlrt_rng_normal(DlrtRng *rng, double mean, double std)
-{
+double dlrt_rng_normal(DlrtRng *rng, double mean, double std) {
     double u1 = 1.0 - dlrt_rng_uniform_f64(rng); /* (0, 1]: log stays finite */
     double u2 = dlrt_rng_uniform_f64(rng);
     return mean + std * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
-void dlrt_rng_fill_normal(DlrtRng *rng, float *x, size_t n, double mean, double std)
-{
+void dlrt_rng_fill_normal(DlrtRng *rng, float *x, size_t n, double mean, double std) {
     for (size_t i = 0; i < n; i++)
         x[i] = (float)dlrt_rng_normal(rng, mean, std);
 }
 
-void dlrt_rng_fill_uniform(DlrtRng *rng, float *x, size_t n, float lo, float hi)
-{
+void dlrt_rng_fill_uniform(DlrtRng *rng, float *x, size_t n, float lo, float hi) {
     for (size_t i = 0; i < n; i++)
         x[i] = lo + (hi - lo) * dlrt_rng_uniform(rng);
 }
 
-uint32_t dlrt_hash32(uint64_t seed, uint64_t counter)
-{
+uint32_t dlrt_hash32(uint64_t seed, uint64_t counter) {
     uint64_t z = seed + (counter + 1) * 0x9E3779B97F4A7C15ULL;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
@@ -78,7 +67,4 @@ uint32_t dlrt_hash32(uint64_t seed, uint64_t counter)
     return (uint32_t)(z >> 32);
 }
 
-float dlrt_hash_uniform(uint64_t seed, uint64_t counter)
-{
-    return (float)(dlrt_hash32(seed, counter) >> 8) * 0x1p-24f;
-}
+float dlrt_hash_uniform(uint64_t seed, uint64_t counter) { return (float)(dlrt_hash32(seed, counter) >> 8) * 0x1p-24f; }

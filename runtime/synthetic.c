@@ -7,8 +7,7 @@
 #include "internal.h"
 
 /* Allocates a regression dataset of n examples with `features` inputs and one target each. */
-static int alloc_regression(DlrtDataset *ds, int64_t n, int64_t features, DlrtError *err)
-{
+static int alloc_regression(DlrtDataset *ds, int64_t n, int64_t features, DlrtError *err) {
     memset(ds, 0, sizeof *ds);
     ds->n = n;
     ds->rank = 1;
@@ -26,8 +25,7 @@ static int alloc_regression(DlrtDataset *ds, int64_t n, int64_t features, DlrtEr
 }
 
 /* X ~ N(0, 1), then y = X w + b, then y += N(0, noise^2): torch's order in D2L's synthetic_data. */
-static void draw_linear(DlrtDataset *ds, const float *w, float w_all, float b, float noise, DlrtRng *rng)
-{
+static void draw_linear(DlrtDataset *ds, const float *w, float w_all, float b, float noise, DlrtRng *rng) {
     int64_t d = ds->features;
     dlrt_rng_fill_normal(rng, ds->x, (size_t)(ds->n * d), 0.0, 1.0);
     for (int64_t i = 0; i < ds->n; i++) {
@@ -41,20 +39,18 @@ static void draw_linear(DlrtDataset *ds, const float *w, float w_all, float b, f
 }
 
 int dlrt_synthetic_linear(const float *w, int d, float b, float noise, int64_t n, DlrtRng *rng, DlrtDataset *out,
-                          DlrtError *err)
-{
+                          DlrtError *err) {
     if (d < 1 || n < 0 || !w)
-        return dlrt_fail(err, DLRT_EINVAL, "synthetic_linear: need d >= 1 weights and n >= 0, got d = %d, n = %lld",
-                         d, (long long)n);
+        return dlrt_fail(err, DLRT_EINVAL, "synthetic_linear: need d >= 1 weights and n >= 0, got d = %d, n = %lld", d,
+                         (long long)n);
     int rc = alloc_regression(out, n, d, err);
     if (!rc)
         draw_linear(out, w, 0.0f, b, noise, rng);
     return rc;
 }
 
-int dlrt_synthetic_high_dim(int d, int64_t n_train, int64_t n_test, float noise, DlrtRng *rng,
-                            DlrtDataset *train, DlrtDataset *test, DlrtError *err)
-{
+int dlrt_synthetic_high_dim(int d, int64_t n_train, int64_t n_test, float noise, DlrtRng *rng, DlrtDataset *train,
+                            DlrtDataset *test, DlrtError *err) {
     if (d < 1 || n_train < 0 || n_test < 0)
         return dlrt_fail(err, DLRT_EINVAL, "high_dim: need d >= 1 and non-negative sizes, got d = %d", d);
     int rc = alloc_regression(train, n_train, d, err);
@@ -70,12 +66,10 @@ int dlrt_synthetic_high_dim(int d, int64_t n_train, int64_t n_test, float noise,
     return DLRT_OK;
 }
 
-int dlrt_synthetic_polynomial(int max_degree, int kept, const float *coeffs, int n_coeffs, float noise,
-                              int64_t n_train, int64_t n_test, DlrtRng *rng, DlrtDataset *train,
-                              DlrtDataset *test, DlrtError *err)
-{
-    if (max_degree < 1 || max_degree > 64 || kept < 1 || kept > max_degree || n_coeffs < 0 ||
-        n_coeffs > max_degree || n_train < 0 || n_test < 0)
+int dlrt_synthetic_polynomial(int max_degree, int kept, const float *coeffs, int n_coeffs, float noise, int64_t n_train,
+                              int64_t n_test, DlrtRng *rng, DlrtDataset *train, DlrtDataset *test, DlrtError *err) {
+    if (max_degree < 1 || max_degree > 64 || kept < 1 || kept > max_degree || n_coeffs < 0 || n_coeffs > max_degree ||
+        n_train < 0 || n_test < 0)
         return dlrt_fail(err, DLRT_EINVAL,
                          "polynomial: need 1 <= features kept (%d) <= degree (%d) <= 64, at most degree "
                          "coefficients (%d) and non-negative sizes",

@@ -17,8 +17,7 @@
 /* OpenBLAS's own entry point; declared here rather than via cblas.h, whose install path varies by distribution. */
 void openblas_set_num_threads(int n);
 
-int dlrt_fail(DlrtError *err, int code, const char *fmt, ...)
-{
+int dlrt_fail(DlrtError *err, int code, const char *fmt, ...) {
     if (err) {
         va_list ap;
         va_start(ap, fmt);
@@ -28,8 +27,7 @@ int dlrt_fail(DlrtError *err, int code, const char *fmt, ...)
     return code;
 }
 
-int dlrt_atomic_open(DlrtAtomicFile *af, const char *path, DlrtError *err)
-{
+int dlrt_atomic_open(DlrtAtomicFile *af, const char *path, DlrtError *err) {
     af->f = NULL;
     size_t len = strlen(path);
     if (len == 0 || len >= sizeof af->path)
@@ -43,8 +41,7 @@ int dlrt_atomic_open(DlrtAtomicFile *af, const char *path, DlrtError *err)
     return DLRT_OK;
 }
 
-void dlrt_atomic_abort(DlrtAtomicFile *af)
-{
+void dlrt_atomic_abort(DlrtAtomicFile *af) {
     if (af->f) {
         fclose(af->f);
         af->f = NULL;
@@ -53,8 +50,7 @@ void dlrt_atomic_abort(DlrtAtomicFile *af)
 }
 
 /* Makes the rename itself durable; failure here is not worth reporting (some file systems refuse it). */
-static void sync_parent_dir(const char *path)
-{
+static void sync_parent_dir(const char *path) {
     char dir[1024];
     const char *slash = strrchr(path, '/');
     if (!slash) {
@@ -73,8 +69,7 @@ static void sync_parent_dir(const char *path)
     }
 }
 
-int dlrt_atomic_commit(DlrtAtomicFile *af, DlrtError *err)
-{
+int dlrt_atomic_commit(DlrtAtomicFile *af, DlrtError *err) {
     FILE *f = af->f;
     af->f = NULL;
     int failed = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
@@ -90,22 +85,19 @@ int dlrt_atomic_commit(DlrtAtomicFile *af, DlrtError *err)
     if (rename(af->tmp, af->path) != 0) {
         saved = errno;
         remove(af->tmp);
-        return dlrt_fail(err, DLRT_EIO, "%s: cannot rename %s into place: %s", af->path, af->tmp,
-                         strerror(saved));
+        return dlrt_fail(err, DLRT_EIO, "%s: cannot rename %s into place: %s", af->path, af->tmp, strerror(saved));
     }
     sync_parent_dir(af->path);
     return DLRT_OK;
 }
 
-double dlrt_now(void)
-{
+double dlrt_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-int64_t dlrt_peak_rss(void)
-{
+int64_t dlrt_peak_rss(void) {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0)
         return -1;
@@ -116,8 +108,7 @@ int64_t dlrt_peak_rss(void)
 #endif
 }
 
-int dlrt_set_threads(int n, double largest_blas_flops)
-{
+int dlrt_set_threads(int n, double largest_blas_flops) {
     if (n <= 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         n = cores > 0 ? (int)cores : 1;
