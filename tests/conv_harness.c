@@ -53,14 +53,14 @@ static int read_inputs(const char *path) {
     }
     int rc = 0;
 #undef F
-#define F(name, NAME)                                                                                             \
-    for (size_t i = 0; rc == 0 && i < sizeof in_##name / sizeof in_##name[0]; i++) {                              \
-        double v;                                                                                                 \
-        if (fscanf(f, "%lf", &v) != 1) {                                                                          \
-            fprintf(stderr, "%s: too few values for input '%s'\n", path, #name);                                  \
-            rc = 1;                                                                                               \
-        }                                                                                                         \
-        in_##name[i] = (real)v;                                                                                   \
+#define F(name, NAME)                                                                                                  \
+    for (size_t i = 0; rc == 0 && i < sizeof in_##name / sizeof in_##name[0]; i++) {                                   \
+        double v;                                                                                                      \
+        if (fscanf(f, "%lf", &v) != 1) {                                                                               \
+            fprintf(stderr, "%s: too few values for input '%s'\n", path, #name);                                       \
+            rc = 1;                                                                                                    \
+        }                                                                                                              \
+        in_##name[i] = (real)v;                                                                                        \
     }
     INPUTS
 #undef F
@@ -105,8 +105,8 @@ int main(int argc, char **argv) {
     int rc = 0;
     if (strcmp(argv[1], "forward") == 0) {
         CAT(MODEL, _forward)(st, 1 FORWARD_INPUTS);
-#define O(name, NAME)                                                                                             \
-    print_values("output", #name, (long long)OUTPUT_SIZE(NAME), CAT3(MODEL, _output_, name)(st),                 \
+#define O(name, NAME)                                                                                                  \
+    print_values("output", #name, (long long)OUTPUT_SIZE(NAME), CAT3(MODEL, _output_, name)(st),                       \
                  (long long)OUTPUT_SIZE(NAME));
         OUTPUTS
 #undef O

@@ -117,12 +117,30 @@ static char *build(const Model *m, const Config *c) {
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
     char *exe = fmt("%s/%s.exe", base, m->name);
-    char *cc[] = {"cc", "-std=c11", "-O1", "-Wall", "-Wextra", "-Wconversion", "-pedantic", "-Werror", "-I", dir,
-                  fmt("-DMODEL=%s", m->name), fmt("-DMODEL_UC=%s", uc), fmt("-DMODEL_H=\"%s.h\"", m->name),
-                  fmt("-DINPUTS=%s", m->inputs), fmt("-DOUTPUTS=%s", m->outputs),
+    char *cc[] = {"cc",
+                  "-std=c11",
+                  "-O1",
+                  "-Wall",
+                  "-Wextra",
+                  "-Wconversion",
+                  "-pedantic",
+                  "-Werror",
+                  "-I",
+                  dir,
+                  fmt("-DMODEL=%s", m->name),
+                  fmt("-DMODEL_UC=%s", uc),
+                  fmt("-DMODEL_H=\"%s.h\"", m->name),
+                  fmt("-DINPUTS=%s", m->inputs),
+                  fmt("-DOUTPUTS=%s", m->outputs),
                   fmt("-DFORWARD_INPUTS=%s", m->forward_inputs ? m->forward_inputs : m->inputs),
-                  m->trains ? "-DTRAINS" : "-DNO_TRAINING", SOURCE_ROOT "/tests/conv_harness.c",
-                  fmt("%s/%s.c", dir, m->name), "-o", exe, "-lopenblas", "-lm", NULL};
+                  m->trains ? "-DTRAINS" : "-DNO_TRAINING",
+                  SOURCE_ROOT "/tests/conv_harness.c",
+                  fmt("%s/%s.c", dir, m->name),
+                  "-o",
+                  exe,
+                  "-lopenblas",
+                  "-lm",
+                  NULL};
     if (run(cc, log) != 0) {
         fail(fmt("%s (%s): the generated C does not compile", m->name, c->tag),
              fmt("%s\n--- model ---\n%s", slurp(log), model_desc(m)));

@@ -177,8 +177,8 @@ static void compare(int m, Variant va, int ca, Variant vb, int cb, double tol, b
         return;
     }
     double w = worst(a, b, na, nb, relative);
-    printf("\n    %-5s %s (chunk %d) vs %s (chunk %d): %zu outputs, worst %s difference %.3g (tolerance %g)", model_name[m],
-           variants[va].name, ca, variants[vb].name, cb, na, relative ? "relative" : "absolute", w, tol);
+    printf("\n    %-5s %s (chunk %d) vs %s (chunk %d): %zu outputs, worst %s difference %.3g (tolerance %g)",
+           model_name[m], variants[va].name, ca, variants[vb].name, cb, na, relative ? "relative" : "absolute", w, tol);
     if (!(w <= tol))
         fail(fmt("%s: %s and %s differ by %g", model_name[m], variants[va].name, variants[vb].name, w), "");
     CU_ASSERT(w <= tol);
@@ -319,8 +319,8 @@ static bool allowed_import(const char *s) {
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         if (strcmp(s, ok[i]) == 0)
             return true;
-    static const char *const libm[] = {"exp", "expm1", "log", "log1p", "sqrt", "tanh", "pow", "fabs", "floor", "ceil",
-                                       "fmax", "fmin", "erf", "sin", "cos", "round", "trunc"};
+    static const char *const libm[] = {"exp",  "expm1", "log",  "log1p", "sqrt", "tanh", "pow",   "fabs", "floor",
+                                       "ceil", "fmax",  "fmin", "erf",   "sin",  "cos",  "round", "trunc"};
     for (size_t i = 0; i < sizeof libm / sizeof libm[0]; i++) {
         size_t n = strlen(libm[i]);
         if (strncmp(s, libm[i], n) == 0 && (s[n] == 0 || (s[n] == 'f' && s[n + 1] == 0)))
@@ -394,7 +394,8 @@ static void test_check_infer(void) {
     for (int m = 0; m < N_MODELS; m++)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             char *flags = fmt(cases[i].flags, ckpt[m]), *out;
-            int rc = runs(&out, fmt("%s check %s/models/%s.dlm --infer%s", DLC_PATH, SOURCE_ROOT, model_name[m], flags));
+            int rc =
+                runs(&out, fmt("%s check %s/models/%s.dlm --infer%s", DLC_PATH, SOURCE_ROOT, model_name[m], flags));
             CU_ASSERT_EQUAL(rc, 0);
             long long code = number_after(out, "code:"), data = number_after(out, "constant data:"),
                       work = number_after(out, "workspace:");
@@ -442,7 +443,8 @@ static const char expv_driver[] =
     "            continue;\n"
     "        }\n"
     "        if (isnan(x[i]) || isinf(ref) || ref == 0)\n            continue;\n"
-    "        double ulp = (double)nextafterf(ref, INFINITY) - (double)ref, e = fabs((double)y[i] - exp((double)x[i])) / ulp;\n"
+    "        double ulp = (double)nextafterf(ref, INFINITY) - (double)ref, e = fabs((double)y[i] - exp((double)x[i])) "
+    "/ ulp;\n"
     "        if (e > worst_ulp) {\n            worst_ulp = e;\n            worst_at = x[i];\n        }\n"
     "    }\n"
     "}\n"
@@ -488,12 +490,13 @@ static void test_example(void) {
     CU_ASSERT_PTR_NOT_NULL_FATAL(load);
     char *exe = fmt("%s/classify", workdir), *exe_load = fmt("%s/classify-load", workdir), *out;
     const char *strict = "cc -std=c11 -O2 -Wall -Wextra -Wconversion -pedantic -Werror";
-    int rc = runs(&out, fmt("%s -I%s %s/examples/classify.c %s/lenet.c -o %s -lm", strict, baked, SOURCE_ROOT, baked, exe));
+    int rc =
+        runs(&out, fmt("%s -I%s %s/examples/classify.c %s/lenet.c -o %s -lm", strict, baked, SOURCE_ROOT, baked, exe));
     if (rc)
         fail("examples/classify.c does not build", out);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
-    rc = runs(&out, fmt("%s -DCLASSIFY_LOAD -I%s %s/examples/classify.c %s/lenet.c -o %s -lm", strict, load, SOURCE_ROOT,
-                        load, exe_load));
+    rc = runs(&out, fmt("%s -DCLASSIFY_LOAD -I%s %s/examples/classify.c %s/lenet.c -o %s -lm", strict, load,
+                        SOURCE_ROOT, load, exe_load));
     if (rc)
         fail("examples/classify.c -DCLASSIFY_LOAD does not build", out);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
@@ -514,7 +517,8 @@ static void test_example(void) {
         const char *said = strstr(a, ": ");
         int cls = -1;
         for (int k = 0; said && k < 10; k++)
-            if (strncmp(said + 2, class_names[k], strlen(class_names[k])) == 0 && said[2 + strlen(class_names[k])] == ' ')
+            if (strncmp(said + 2, class_names[k], strlen(class_names[k])) == 0 &&
+                said[2 + strlen(class_names[k])] == ' ')
                 cls = k;
         CU_ASSERT(cls >= 0);
         if (cls < 0 || !n_data_images)
@@ -539,7 +543,8 @@ static void test_example(void) {
     /* the same image as P2 with maxval 255, as 16-bit P5 inverted (dark on light), and enlarged 3x: the same input
      * (--show draws it) and the same answer */
     size_t len;
-    const unsigned char *src = (const unsigned char *)slurp_n(fmt("%s/examples/samples/trouser.pgm", SOURCE_ROOT), &len);
+    const unsigned char *src =
+        (const unsigned char *)slurp_n(fmt("%s/examples/samples/trouser.pgm", SOURCE_ROOT), &len);
     CU_ASSERT_FATAL(len >= 784);
     const unsigned char *px = src + len - 784;
     char *p2 = fmt("%s/t-p2.pgm", workdir), *p5 = fmt("%s/t-inv16.pgm", workdir), *big = fmt("%s/t-big.pgm", workdir);

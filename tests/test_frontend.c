@@ -168,7 +168,8 @@ static void test_grad_value(void) {
     /* with respect to a folded constant there is nothing to differentiate: a clear error */
     Run c = run_text("x = tensor([0, 1, 2, 3])\noutput g = grad(2 * dot(x, x), x)\n");
     CU_ASSERT_EQUAL(c.errors, 1);
-    CU_ASSERT_PTR_NOT_NULL(strstr(c.diags, "test.dlm:2:12: error: grad: the value to differentiate by is a compile-time constant"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(c.diags, "test.dlm:2:12: error: grad: the value to differentiate by is a compile-time constant"));
 }
 
 static void test_while_bounded(void) {
@@ -383,9 +384,11 @@ static const struct {
 };
 
 static void test_zoo_checks_clean(void) {
-    static const char *const zoo[] = {"linreg", "softmax", "mlp", "dropout_mlp", "polyfit", "weight_decay",
-                                      "lasso", "house_prices", "blocks", "params", "custom_layers", "autograd",
-                                      "conv_edge", "lenet", "lenet_relu", "alexnet", "vgg11", "vgg11_full"};
+    static const char *const zoo[] = {
+#define ZOO_TRAINED(name) #name,
+#define ZOO_UNTRAINED(name) #name,
+#include "../models/zoo.def"
+    };
     for (size_t i = 0; i < sizeof zoo / sizeof zoo[0]; i++) {
         char *path = xsprintf("%s/models/%s.dlm", SOURCE_ROOT, zoo[i]);
         Source *src = source_from_file(path);

@@ -16,9 +16,11 @@
 #define DLC_PATH "dlc"
 #endif
 
-static const char *const zoo[] = {"linreg", "softmax", "mlp", "dropout_mlp", "polyfit", "weight_decay",
-                                  "lasso", "house_prices", "blocks", "params", "custom_layers", "autograd", "conv_edge",
-                                  "lenet", "lenet_relu", "alexnet", "vgg11", "vgg11_full"};
+static const char *const zoo[] = {
+#define ZOO_TRAINED(name) #name,
+#define ZOO_UNTRAINED(name) #name,
+#include "../models/zoo.def"
+};
 #define NZOO (int)(sizeof zoo / sizeof zoo[0])
 
 static char tmpdir[256];
@@ -77,10 +79,11 @@ static void test_compiles_clean(void) {
     char *d = xsprintf("%s/f64", tmpdir);
     CU_ASSERT_EQUAL_FATAL(run(xsprintf("mkdir -p '%s'", d)), 0);
     for (size_t i = 0; i < sizeof f64 / sizeof f64[0]; i++) {
-        CU_ASSERT_EQUAL(run(xsprintf("'%s' compile --dtype f64 '%s/models/%s.dlm' -o '%s'", DLC_PATH, SOURCE_ROOT,
-                                     f64[i], d)), 0);
+        CU_ASSERT_EQUAL(
+            run(xsprintf("'%s' compile --dtype f64 '%s/models/%s.dlm' -o '%s'", DLC_PATH, SOURCE_ROOT, f64[i], d)), 0);
         char *cmd = xsprintf("cc -std=c11 -Wall -Wextra -Wconversion -pedantic -Werror -O0 -c '%s/%s.c' -I'%s' "
-                             "-o '%s/%s.o'", d, f64[i], d, d, f64[i]);
+                             "-o '%s/%s.o'",
+                             d, f64[i], d, d, f64[i]);
         int rc = run(cmd);
         if (rc)
             fprintf(stderr, "\nfailed: %s\n", cmd);
@@ -106,8 +109,8 @@ static Compiled *compile_zoo(const char *name) {
 
 static void test_reuse_and_fusion(void) {
     /* every multi-layer model: the arena with reuse is smaller than without, fusion removes loops */
-    static const char *const multi[] = {"mlp", "dropout_mlp", "lenet", "alexnet", "vgg11", "vgg11_full", "blocks",
-                                        "custom_layers"};
+    static const char *const multi[] = {"mlp",   "dropout_mlp", "lenet",  "alexnet",
+                                        "vgg11", "vgg11_full",  "blocks", "custom_layers"};
     for (size_t i = 0; i < sizeof multi / sizeof multi[0]; i++) {
         Compiled *c = compile_zoo(multi[i]);
         CU_ASSERT_PTR_NOT_NULL_FATAL(c);

@@ -35,8 +35,8 @@
 #endif
 
 static char tmpdir[256];
-static char *data_dir;   /* the look-alike Fashion-MNIST: 2000 training and 500 test images */
-static char *mlp_ckpt;   /* mlp trained 2 epochs on it, with its report */
+static char *data_dir; /* the look-alike Fashion-MNIST: 2000 training and 500 test images */
+static char *mlp_ckpt; /* mlp trained 2 epochs on it, with its report */
 static char *mlp_report;
 static char *mlp_predict_out; /* what that run printed for --predict five.idx */
 
@@ -100,11 +100,11 @@ static int run(const char *cmd, char **out, char **err) {
 static bool has(const char *s, const char *sub) { return s && strstr(s, sub) != NULL; }
 
 /* Asserts that `text` contains `sub`, showing both when not. */
-#define ASSERT_HAS(text, sub)                                                                                  \
-    do {                                                                                                       \
-        if (!has(text, sub))                                                                                   \
-            fprintf(stderr, "\n  expected \"%s\" in: %s\n", sub, (text) ? (text) : "(null)");                    \
-        CU_ASSERT(has(text, sub));                                                                             \
+#define ASSERT_HAS(text, sub)                                                                                          \
+    do {                                                                                                               \
+        if (!has(text, sub))                                                                                           \
+            fprintf(stderr, "\n  expected \"%s\" in: %s\n", sub, (text) ? (text) : "(null)");                          \
+        CU_ASSERT(has(text, sub));                                                                                     \
     } while (0)
 
 static void put_be32(unsigned char *p, uint32_t v) {
@@ -239,7 +239,9 @@ static void write_png_gray(const char *path, const unsigned char *gray, int w, i
     free(buf);
 }
 
-static const unsigned char *pixel(const Picture *p, int x, int y) { return p->rgb + ((size_t)y * (size_t)p->w + (size_t)x) * 3; }
+static const unsigned char *pixel(const Picture *p, int x, int y) {
+    return p->rgb + ((size_t)y * (size_t)p->w + (size_t)x) * 3;
+}
 
 static bool is_red(const unsigned char *px) { return px[0] > 150 && px[1] < 80 && px[2] < 80; }
 static bool is_green(const unsigned char *px) { return px[1] > 100 && px[0] < 60 && px[2] < 80; }
@@ -249,7 +251,7 @@ static bool is_ink(const unsigned char *px) { return px[0] < 60 && px[1] < 60 &&
 /* Fixtures                                                                                                   */
 /* ---------------------------------------------------------------------------------------------------------- */
 
-static char *five_idx;     /* the first five look-alike test images as an IDX file */
+static char *five_idx; /* the first five look-alike test images as an IDX file */
 static unsigned char first_test[SIDE * SIDE];
 
 static int init_suite(void) {
@@ -271,9 +273,10 @@ static int init_suite(void) {
     mlp_ckpt = tmp("mlp.ckpt");
     mlp_report = tmp("mlp.json");
     char *err;
-    int rc = run(xsprintf("%s --data '%s' --epochs 2 --batch 32 --threads 1 --quiet --save '%s' --report '%s' --predict '%s'",
-                          trainer("mlp"), data_dir, mlp_ckpt, mlp_report, five_idx),
-                 &mlp_predict_out, &err);
+    int rc = run(
+        xsprintf("%s --data '%s' --epochs 2 --batch 32 --threads 1 --quiet --save '%s' --report '%s' --predict '%s'",
+                 trainer("mlp"), data_dir, mlp_ckpt, mlp_report, five_idx),
+        &mlp_predict_out, &err);
     if (rc != 0)
         fprintf(stderr, "mlp-train failed (%d): %s\n", rc, err);
     return rc != 0;
@@ -331,7 +334,7 @@ static void test_progress(void) {
     /* on a terminal: a bar redrawn in place, then the same summary lines */
     char *tty = run_on_terminal(xsprintf("%s --batch 10", cmd));
     CU_ASSERT_PTR_NOT_NULL_FATAL(tty);
-    ASSERT_HAS(tty, "\repoch 1/2 [>    "); /* the first batch */
+    ASSERT_HAS(tty, "\repoch 1/2 [>    ");                              /* the first batch */
     ASSERT_HAS(tty, "[==============================] 100/100  loss "); /* the last */
     ASSERT_HAS(tty, " ex/s  ETA ");
     ASSERT_HAS(tty, "\repoch 2/2 evaluating on the test set");
@@ -376,9 +379,9 @@ static void test_infinite_loss(void) {
     ASSERT_HAS(err, xsprintf("from the end of epoch %lld", epoch - 1));
     /* the saved weights are finite: load them and report */
     char *report = tmp("diverged.json");
-    CU_ASSERT_EQUAL(run(xsprintf("%s --load '%s' --epochs 0 --quiet --report '%s'", trainer("linreg"), ckpt, report),
-                        NULL, NULL),
-                    0);
+    CU_ASSERT_EQUAL(
+        run(xsprintf("%s --load '%s' --epochs 0 --quiet --report '%s'", trainer("linreg"), ckpt, report), NULL, NULL),
+        0);
     char *json = slurp(report, NULL);
     char *params = strstr(json, "\"parameters\"");
     CU_ASSERT_FATAL(params != NULL);
@@ -436,9 +439,10 @@ static int ink_width(const char *sig, int cell_w) {
 
 static void test_show_samples(void) {
     char *png = tmp("samples.png");
-    CU_ASSERT_EQUAL(run(xsprintf("%s --data '%s' --epochs 0 --quiet --show-samples '%s'", trainer("mlp"), data_dir, png),
-                        NULL, NULL),
-                    0);
+    CU_ASSERT_EQUAL(
+        run(xsprintf("%s --data '%s' --epochs 0 --quiet --show-samples '%s'", trainer("mlp"), data_dir, png), NULL,
+            NULL),
+        0);
     Picture p;
     CU_ASSERT_FATAL(read_png(png, &p));
     CU_ASSERT(p.w > 9 * 28 * 4 && p.h > 2 * 28 * 4); /* 18 images magnified 4 times, in 2 rows of 9 */
@@ -571,15 +575,15 @@ static void test_predict(void) {
     const char *line = strstr(out, xsprintf("%s:", pgm));
     char c1[32], c2[32], c3[32];
     double q1, q2, q3;
-    CU_ASSERT_FATAL(line && sscanf(line + strlen(pgm) + 1, " %31[a-z -] %lf, %31[a-z -] %lf, %31[a-z -] %lf", c1,
-                                   &q1, c2, &q2, c3, &q3) == 6);
+    CU_ASSERT_FATAL(line && sscanf(line + strlen(pgm) + 1, " %31[a-z -] %lf, %31[a-z -] %lf, %31[a-z -] %lf", c1, &q1,
+                                   c2, &q2, c3, &q3) == 6);
     CU_ASSERT(q1 >= q2 && q2 >= q3 && q1 + q2 + q3 <= 1.00001);
 
     /* an unreadable file is named, the others are still classified, and the exit status says so */
     char *text = tmp("notes.txt");
     spit(text, "hello\n", 6);
-    CU_ASSERT_EQUAL(run(xsprintf("%s --load '%s' --predict '%s' '%s'", trainer("mlp"), mlp_ckpt, text, pgm), &out, &err),
-                    1);
+    CU_ASSERT_EQUAL(
+        run(xsprintf("%s --load '%s' --predict '%s' '%s'", trainer("mlp"), mlp_ckpt, text, pgm), &out, &err), 1);
     ASSERT_HAS(err, text);
     ASSERT_HAS(err, "not an image: expected a PNG, a PGM");
     ASSERT_HAS(out, xsprintf("%s: t-shirt", pgm));
@@ -601,10 +605,11 @@ static void test_predict(void) {
  * last digit the report prints) and the same predictions as the process that trained it. */
 static void test_reload_identical(void) {
     char *report = tmp("reloaded.json"), *out;
-    CU_ASSERT_EQUAL(run(xsprintf("%s --load '%s' --data '%s' --batch 32 --threads 1 --quiet --report '%s' --predict '%s'",
-                                 trainer("mlp"), mlp_ckpt, data_dir, report, five_idx),
-                        &out, NULL),
-                    0);
+    CU_ASSERT_EQUAL(
+        run(xsprintf("%s --load '%s' --data '%s' --batch 32 --threads 1 --quiet --report '%s' --predict '%s'",
+                     trainer("mlp"), mlp_ckpt, data_dir, report, five_idx),
+            &out, NULL),
+        0);
     char *a = slurp(mlp_report, NULL), *b = slurp(report, NULL);
     char *la = json_text(a, "test_loss"), *lb = json_text(b, "test_loss");
     char *aa = json_text(a, "test_acc"), *ab = json_text(b, "test_acc");
@@ -620,9 +625,8 @@ static void test_reload_identical(void) {
 /* With nothing to train, a trainer evaluates what it has (the loaded weights) and prints that. */
 static void test_evaluate_only(void) {
     char *out;
-    CU_ASSERT_EQUAL(run(xsprintf("%s --load '%s' --data '%s' --epochs 0", trainer("mlp"), mlp_ckpt, data_dir), &out,
-                        NULL),
-                    0);
+    CU_ASSERT_EQUAL(
+        run(xsprintf("%s --load '%s' --data '%s' --epochs 0", trainer("mlp"), mlp_ckpt, data_dir), &out, NULL), 0);
     ASSERT_HAS(out, xsprintf("loaded the weights of %s\ntest_loss ", mlp_ckpt));
     ASSERT_HAS(out, "  test_acc 0.9");
     CU_ASSERT(!has(out, "epoch"));
@@ -633,8 +637,7 @@ static void test_evaluate_only(void) {
 
 /* Trains `exe` (a shell word) for `epochs` with --save into `a`; then again into `b`, killed with SIGKILL once
  * b holds `kill_at` or more epochs, and resumed from b to the same total. The two final files must be equal. */
-static void kill_and_resume(const char *exe, const char *flags, int epochs, int kill_at, const char *a,
-                            const char *b) {
+static void kill_and_resume(const char *exe, const char *flags, int epochs, int kill_at, const char *a, const char *b) {
     char *common = xsprintf("%s %s --epochs %d --threads 1 --quiet", exe, flags, epochs);
     CU_ASSERT_EQUAL_FATAL(run(xsprintf("%s --save '%s'", common, a), NULL, NULL), 0);
     CU_ASSERT_EQUAL(ckpt_epoch(a), epochs);
@@ -747,8 +750,7 @@ static void test_checkpoint_refusals(void) {
     CU_ASSERT_EQUAL(run(xsprintf("%s --data '%s' --resume '%s'", mlp, data_dir, tmp("none.ckpt")), NULL, &err), 1);
     ASSERT_HAS(err, "none.ckpt: cannot open checkpoint");
     /* none of these touched the good file */
-    CU_ASSERT_EQUAL(run(xsprintf("%s --data '%s' --epochs 0 --quiet --load '%s'", mlp, data_dir, mlp_ckpt), NULL,
-                        NULL),
+    CU_ASSERT_EQUAL(run(xsprintf("%s --data '%s' --epochs 0 --quiet --load '%s'", mlp, data_dir, mlp_ckpt), NULL, NULL),
                     0);
 }
 

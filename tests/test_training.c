@@ -201,7 +201,8 @@ static void test_conv_edge(void) {
 /* Builds a variant of a zoo model with `dlc build -D ...` into the temporary directory; returns its path. */
 static char *build_variant(const char *model, const char *defines, const char *tag) {
     char *exe = xsprintf("%s/%s-%s-train", tmpdir, model, tag);
-    char *cmd = xsprintf("'%s' build '%s/models/%s.dlm' %s -o '%s' 2>/dev/null", DLC_PATH, SOURCE_ROOT, model, defines, exe);
+    char *cmd =
+        xsprintf("'%s' build '%s/models/%s.dlm' %s -o '%s' 2>/dev/null", DLC_PATH, SOURCE_ROOT, model, defines, exe);
     if (run(cmd) != 0) {
         fprintf(stderr, "\nfailed: %s\n", cmd);
         return NULL;
@@ -298,8 +299,8 @@ static void test_lasso(void) {
         z1 += w1[i] == 0;
         z2 += w2[i] == 0;
     }
-    fprintf(stderr, "\n  lasso: %d of 47 irrelevant weights exactly 0 with L1, %d with L2; w[0..2] = %.3f %.3f %.3f\n", z1,
-            z2, w1[0], w1[1], w1[2]);
+    fprintf(stderr, "\n  lasso: %d of 47 irrelevant weights exactly 0 with L1, %d with L2; w[0..2] = %.3f %.3f %.3f\n",
+            z1, z2, w1[0], w1[1], w1[2]);
     CU_ASSERT(z1 >= 40);
     CU_ASSERT(z2 <= 5);
     CU_ASSERT(fabs(w1[0] - 3) < 0.2 && fabs(w1[1] + 2) < 0.2 && fabs(w1[2] - 1.5) < 0.2);
@@ -316,7 +317,8 @@ static void test_same_seed_same_run(void) {
     CU_ASSERT(json_num(a, "train_loss") == json_num(b, "train_loss"));
     if (!have_fashion_mnist())
         return;
-    char *c = train("mlp", "--epochs 1 --limit 5000 --threads 2"), *d = train("mlp", "--epochs 1 --limit 5000 --threads 2");
+    char *c = train("mlp", "--epochs 1 --limit 5000 --threads 2"),
+         *d = train("mlp", "--epochs 1 --limit 5000 --threads 2");
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
     CU_ASSERT(json_num(c, "train_loss") == json_num(d, "train_loss"));
@@ -343,7 +345,8 @@ static void test_house_prices_kfold(void) {
     const char *after = strchr(k, ']');
     CU_ASSERT_PTR_NOT_NULL_FATAL(after);
     double train_mean = json_num(after, "train_log_rmse"), valid_mean = json_num(after, "valid_log_rmse");
-    fprintf(stderr, "\n  5-fold: train log rmse %.4f, valid log rmse %.4f (book 0.166, 0.171)\n", train_mean, valid_mean);
+    fprintf(stderr, "\n  5-fold: train log rmse %.4f, valid log rmse %.4f (book 0.166, 0.171)\n", train_mean,
+            valid_mean);
     CU_ASSERT(valid_mean <= 0.175);
     CU_ASSERT(train_mean < 0.2);
     size_t len;

@@ -122,4 +122,3 @@ int run(char *const argv[], const char *log) {
             return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
-

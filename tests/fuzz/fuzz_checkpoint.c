@@ -23,10 +23,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                                                \
-    do {                                                                                                           \
-        if (!(cond))                                                                                               \
-            __builtin_trap();                                                                                      \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond))                                                                                                   \
+            __builtin_trap();                                                                                          \
     } while (0)
 
 enum { NP = 3, NO = 2, ELEMS = 6 + 2 + 1 };
@@ -37,8 +37,7 @@ typedef struct {
     DlrtTensorDesc params[NP], optim[NO];
 } Model;
 
-static void model_init(Model *mo, float fill)
-{
+static void model_init(Model *mo, float fill) {
     for (int i = 0; i < ELEMS; i++)
         mo->p[i] = fill;
     for (int i = 0; i < 8; i++)
@@ -56,16 +55,14 @@ typedef struct {
     size_t n;
 } Stream;
 
-static uint8_t next(Stream *s)
-{
+static uint8_t next(Stream *s) {
     if (!s->n)
         return 0;
     s->n--;
     return *s->p++;
 }
 
-static uint64_t next64(Stream *s)
-{
+static uint64_t next64(Stream *s) {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
         v = v << 8 | next(s);
@@ -73,12 +70,15 @@ static uint64_t next64(Stream *s)
 }
 
 /* Decodes buf into a model filled with a sentinel; checks the invariants; returns the status. */
-static int decode(const uint8_t *buf, size_t len, int with_optim, unsigned flags, Model *into, DlrtCheckpoint *ck)
-{
+static int decode(const uint8_t *buf, size_t len, int with_optim, unsigned flags, Model *into, DlrtCheckpoint *ck) {
     model_init(into, -7.25f);
     Model before = *into;
-    *ck = (DlrtCheckpoint){.params = into->params, .n_params = NP, .optim = with_optim ? into->optim : NULL,
-                           .n_optim = with_optim ? NO : 0, .epoch = -5, .step = 77};
+    *ck = (DlrtCheckpoint){.params = into->params,
+                           .n_params = NP,
+                           .optim = with_optim ? into->optim : NULL,
+                           .n_optim = with_optim ? NO : 0,
+                           .epoch = -5,
+                           .step = 77};
     DlrtError err = {{0}};
     int rc = dlrt_checkpoint_read_mem(buf, len, "fuzz.ckpt", ck, flags, &err);
     if (rc != DLRT_OK) {
@@ -93,8 +93,7 @@ static int decode(const uint8_t *buf, size_t len, int with_optim, unsigned flags
     return rc;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1)
         return 0;
     Model got;
@@ -149,9 +148,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     default:
         break;
     }
-    DlrtCheckpoint wc = {.params = w.params, .n_params = n_params, .optim = with_optim ? w.optim : NULL,
-                         .n_optim = with_optim ? NO : 0, .has_epoch = train, .epoch = (int64_t)(next64(&s) >> 1),
-                         .step = next64(&s), .has_rng = train, .rng = {next64(&s), next64(&s) | 1}};
+    DlrtCheckpoint wc = {.params = w.params,
+                         .n_params = n_params,
+                         .optim = with_optim ? w.optim : NULL,
+                         .n_optim = with_optim ? NO : 0,
+                         .has_epoch = train,
+                         .epoch = (int64_t)(next64(&s) >> 1),
+                         .step = next64(&s),
+                         .has_rng = train,
+                         .rng = {next64(&s), next64(&s) | 1}};
     uint64_t len = dlrt_checkpoint_size(&wc);
     CHECK(len > 32);
     uint8_t *buf = malloc(len);

@@ -18,14 +18,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                                                \
-    do {                                                                                                           \
-        if (!(cond))                                                                                               \
-            __builtin_trap();                                                                                      \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond))                                                                                                   \
+            __builtin_trap();                                                                                          \
     } while (0)
 
-static void check_table(const DlrtCsvTable *t)
-{
+static void check_table(const DlrtCsvTable *t) {
     CHECK(t->n_cols >= 1 && t->n_rows >= 0);
     for (int c = 0; c < t->n_cols; c++) {
         CHECK(t->names[c] != NULL);
@@ -52,8 +51,7 @@ static void check_table(const DlrtCsvTable *t)
 }
 
 /* Every feature finite; past the numeric ones, each categorical column's one-hot group holds one 1 per row. */
-static void check_dataset(const DlrtDataset *ds, const DlrtCsvInfo *info, int64_t categorical)
-{
+static void check_dataset(const DlrtDataset *ds, const DlrtCsvInfo *info, int64_t categorical) {
     CHECK(ds->features == info->n_features);
     for (int64_t i = 0; i < ds->n; i++) {
         const float *row = ds->x + i * ds->features;
@@ -69,8 +67,7 @@ static void check_dataset(const DlrtDataset *ds, const DlrtCsvInfo *info, int64_
     }
 }
 
-static void preprocess(const DlrtCsvTable *t, const char *target, const char *drop, int64_t limit)
-{
+static void preprocess(const DlrtCsvTable *t, const char *target, const char *drop, int64_t limit) {
     const char *drops[1] = {drop};
     DlrtCsvSpec spec = {.target = target, .drop = drops, .n_drop = drop ? 1 : 0, .limit = limit};
     DlrtDataset train, test;
@@ -99,8 +96,7 @@ static void preprocess(const DlrtCsvTable *t, const char *target, const char *dr
     dlrt_csv_info_free(&info);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     DlrtCsvTable t;
     DlrtError err = {{0}};
     /* An exact-size copy, so reading one byte too far is a heap overflow even for an empty input. */

@@ -28,10 +28,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                                                \
-    do {                                                                                                           \
-        if (!(cond))                                                                                               \
-            __builtin_trap();                                                                                      \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond))                                                                                                   \
+            __builtin_trap();                                                                                          \
     } while (0)
 
 typedef struct {
@@ -39,35 +39,30 @@ typedef struct {
     char path[64];
 } MemFile;
 
-static void mem_open(MemFile *m, const char *name)
-{
+static void mem_open(MemFile *m, const char *name) {
     m->fd = memfd_create(name, 0);
     CHECK(m->fd >= 0);
     snprintf(m->path, sizeof m->path, "/proc/self/fd/%d", m->fd);
 }
 
-static void mem_set(MemFile *m, const uint8_t *bytes, size_t n)
-{
+static void mem_set(MemFile *m, const uint8_t *bytes, size_t n) {
     CHECK(ftruncate(m->fd, 0) == 0);
     CHECK(n == 0 || pwrite(m->fd, bytes, n, 0) == (ssize_t)n);
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
+static void put_be32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)(v >> 24);
     p[1] = (uint8_t)(v >> 16);
     p[2] = (uint8_t)(v >> 8);
     p[3] = (uint8_t)v;
 }
 
-static int zeroed(const DlrtDataset *ds)
-{
+static int zeroed(const DlrtDataset *ds) {
     static const DlrtDataset zero;
     return memcmp(ds, &zero, sizeof zero) == 0;
 }
 
-static void check_images(const DlrtDataset *ds, int rc, const DlrtError *err, const char *path)
-{
+static void check_images(const DlrtDataset *ds, int rc, const DlrtError *err, const char *path) {
     if (rc != DLRT_OK) {
         CHECK(zeroed(ds));
         CHECK(strstr(err->msg, path) != NULL);
@@ -78,8 +73,7 @@ static void check_images(const DlrtDataset *ds, int rc, const DlrtError *err, co
         CHECK(ds->x[i] >= 0 && ds->x[i] <= 1);
 }
 
-static void load_pair(const MemFile *img, const MemFile *lab, int classes, int64_t limit, int64_t max_n)
-{
+static void load_pair(const MemFile *img, const MemFile *lab, int classes, int64_t limit, int64_t max_n) {
     DlrtDataset ds;
     DlrtError err = {{0}};
     int rc = dlrt_idx_load(img->path, lab->path, classes, limit, &ds, &err);
@@ -97,8 +91,7 @@ static void load_pair(const MemFile *img, const MemFile *lab, int classes, int64
     dlrt_dataset_free(&ds);
 }
 
-static void load_alone(const MemFile *img, const uint8_t *bytes, size_t n)
-{
+static void load_alone(const MemFile *img, const uint8_t *bytes, size_t n) {
     DlrtDataset ds;
     DlrtError err = {{0}};
     int rc = dlrt_idx_load_images(img->path, 0, &ds, &err);
@@ -123,8 +116,7 @@ static void load_alone(const MemFile *img, const uint8_t *bytes, size_t n)
     free(pixels);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static MemFile img, lab;
     if (!img.path[0]) {
         mem_open(&img, "images");

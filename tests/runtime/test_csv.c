@@ -18,8 +18,7 @@
 
 static char tmpdir[256];
 
-static const char *tmp_path(const char *name)
-{
+static const char *tmp_path(const char *name) {
     static char paths[8][512];
     static int next;
     char *p = paths[next++ % 8];
@@ -27,8 +26,7 @@ static const char *tmp_path(const char *name)
     return p;
 }
 
-static void spit(const char *path, const char *text)
-{
+static void spit(const char *path, const char *text) {
     FILE *f = fopen(path, "wb");
     CU_ASSERT_FATAL(f != NULL);
     size_t len = strlen(text);
@@ -36,8 +34,7 @@ static void spit(const char *path, const char *text)
     fclose(f);
 }
 
-static char *slurp(const char *path)
-{
+static char *slurp(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
@@ -48,37 +45,33 @@ static char *slurp(const char *path)
     return buf;
 }
 
-#define ASSERT_MSG_HAS(err, text)                                                                                  \
-    do {                                                                                                           \
-        int found_ = strstr((err).msg, (text)) != NULL;                                                            \
-        if (!found_)                                                                                               \
-            fprintf(stderr, "\n    message \"%s\" lacks \"%s\"\n", (err).msg, (text));                              \
-        CU_ASSERT(found_);                                                                                         \
+#define ASSERT_MSG_HAS(err, text)                                                                                      \
+    do {                                                                                                               \
+        int found_ = strstr((err).msg, (text)) != NULL;                                                                \
+        if (!found_)                                                                                                   \
+            fprintf(stderr, "\n    message \"%s\" lacks \"%s\"\n", (err).msg, (text));                                 \
+        CU_ASSERT(found_);                                                                                             \
     } while (0)
 
 #define ASSERT_NEAR(a, b, tol) CU_ASSERT(fabs((double)(a) - (double)(b)) <= (tol))
 
-static int parse(const char *text, DlrtCsvTable *t, DlrtError *err)
-{
+static int parse(const char *text, DlrtCsvTable *t, DlrtError *err) {
     return dlrt_csv_parse(text, strlen(text), "t.csv", t, err);
 }
 
-static const char *at(const DlrtCsvTable *t, int64_t r, int c)
-{
-    return t->cells[r * t->n_cols + c];
-}
+static const char *at(const DlrtCsvTable *t, int64_t r, int c) { return t->cells[r * t->n_cols + c]; }
 
 /* ---------------------------------------------------------------------------------------------------------- */
 /* Reading                                                                                                    */
 /* ---------------------------------------------------------------------------------------------------------- */
 
-static void test_parse_fields(void)
-{
+static void test_parse_fields(void) {
     DlrtCsvTable t;
     DlrtError err = {{0}};
     /* BOM, quoted separators, doubled quotes, a quoted line break, CRLF and LF mixed, blank lines, NA and empty
      * cells, a quoted NA (still missing: pandas reads it so too), no final newline. */
-    const char *text = "\xEF\xBB\xBF" "name,\"x,y\",note\r\n"
+    const char *text = "\xEF\xBB\xBF"
+                       "name,\"x,y\",note\r\n"
                        "\"a,b\",1,\"say \"\"hi\"\"\"\r\n"
                        "\n"
                        "c,NA,\"two\nlines\"\n"
@@ -127,8 +120,7 @@ static void test_parse_fields(void)
     dlrt_csv_free(&t);
 }
 
-static void test_parse_errors(void)
-{
+static void test_parse_errors(void) {
     DlrtCsvTable t;
     DlrtError err = {{0}};
     CU_ASSERT_EQUAL(parse("a,b,c\n1,2,3\n4,5\n", &t, &err), DLRT_EFORMAT);
@@ -161,8 +153,7 @@ static void test_parse_errors(void)
     ASSERT_MSG_HAS(err, "absent.csv: cannot open");
 }
 
-static void test_numeric_detection(void)
-{
+static void test_numeric_detection(void) {
     DlrtCsvTable t;
     DlrtError err = {{0}};
     const char *text = "ints,floats,mixed,empty,inf,hex,nan,spaced\n"
@@ -207,8 +198,7 @@ static const char *small_test = "Id,D,C,B,A\r\n"
                                 "4,a,50,NA,4\r\n"
                                 "5,a,10,\"z,w\",5\r\n";
 
-static int load_small(DlrtCsvSpec *spec, DlrtDataset *train, DlrtDataset *test, DlrtCsvInfo *info, DlrtError *err)
-{
+static int load_small(DlrtCsvSpec *spec, DlrtDataset *train, DlrtDataset *test, DlrtCsvInfo *info, DlrtError *err) {
     static const char *drop[] = {"Id"};
     spec->train_path = tmp_path("train.csv");
     spec->test_path = tmp_path("test.csv");
@@ -218,16 +208,14 @@ static int load_small(DlrtCsvSpec *spec, DlrtDataset *train, DlrtDataset *test, 
     return dlrt_csv_load_house(spec, train, test, info, err);
 }
 
-static int64_t feature(const DlrtCsvInfo *info, const char *name)
-{
+static int64_t feature(const DlrtCsvInfo *info, const char *name) {
     for (int64_t i = 0; i < info->n_features; i++)
         if (strcmp(info->names[i], name) == 0)
             return i;
     return -1;
 }
 
-static void test_preprocess_small(void)
-{
+static void test_preprocess_small(void) {
     spit(tmp_path("train.csv"), small_train);
     spit(tmp_path("test.csv"), small_test);
     DlrtCsvSpec spec = {0};
@@ -337,8 +325,7 @@ static void test_preprocess_small(void)
     dlrt_csv_info_free(&info);
 }
 
-static void test_preprocess_errors(void)
-{
+static void test_preprocess_errors(void) {
     DlrtCsvSpec spec = {0};
     DlrtDataset train, test;
     DlrtCsvInfo info;
@@ -391,8 +378,7 @@ static void test_preprocess_errors(void)
 /* Submissions and k-fold                                                                                     */
 /* ---------------------------------------------------------------------------------------------------------- */
 
-static void test_submission(void)
-{
+static void test_submission(void) {
     DlrtError err = {{0}};
     int64_t ids[3] = {1461, 1462, 1463};
     float preds[3] = {119000.5f, 0.1f, 2e6f};
@@ -410,8 +396,7 @@ static void test_submission(void)
     CU_ASSERT_EQUAL(dlrt_write_submission(tmp_path("no/such/dir.csv"), NULL, NULL, ids, preds, 3, &err), DLRT_EIO);
 }
 
-static void test_kfold(void)
-{
+static void test_kfold(void) {
     DlrtError err = {{0}};
     DlrtDataset all = {.n = 11, .rank = 1, .dims = {2}, .features = 2, .target_dim = 1};
     float x[22], y[11];
@@ -473,8 +458,7 @@ static void test_kfold(void)
 
 #define HOUSE_DIR SOURCE_ROOT "/../shared/data/house-prices"
 
-static void test_house_prices(void)
-{
+static void test_house_prices(void) {
     struct stat st;
     if (stat(HOUSE_DIR "/train.csv", &st) != 0 || stat(HOUSE_DIR "/test.csv", &st) != 0) {
         printf("skipped: %s/{train,test}.csv not found ", HOUSE_DIR);
@@ -540,15 +524,15 @@ static void test_house_prices(void)
         const char *name;
         double v[5];
     } spots[] = {
-        {"MSSubClass", {0.06731987999872364, 0.06731987999872364, -0.8734663783676399, -0.8734663783676399,
-                        0.06731987999872364}},
+        {"MSSubClass",
+         {0.06731987999872364, 0.06731987999872364, -0.8734663783676399, -0.8734663783676399, 0.06731987999872364}},
         {"LotFrontage", {-0.1844426168571564, 0.0, 0.24391638162839316, 0.4580958808711679, 0.2010804817798382}},
-        {"LotArea", {-0.2178413684926929, 0.02711880544849354, -0.029303180785371866, 0.18433962102151175,
-                     -0.06860838467862641}},
-        {"GarageYrBlt", {0.9731100780166216, -0.1999432575458032, -0.5127574803624498, -0.6691645917707731,
-                         0.5820922994958133}},
-        {"MasVnrArea", {0.5230383279069063, 0.7683902294799738, -0.5698928700094852, -0.5698928700094852,
-                        -0.04573198937611377}},
+        {"LotArea",
+         {-0.2178413684926929, 0.02711880544849354, -0.029303180785371866, 0.18433962102151175, -0.06860838467862641}},
+        {"GarageYrBlt",
+         {0.9731100780166216, -0.1999432575458032, -0.5127574803624498, -0.6691645917707731, 0.5820922994958133}},
+        {"MasVnrArea",
+         {0.5230383279069063, 0.7683902294799738, -0.5698928700094852, -0.5698928700094852, -0.04573198937611377}},
         {"MSZoning_RL", {1, 1, 1, 0, 1}},
         {"MSZoning_nan", {0, 0, 0, 0, 0}},
         {"PoolQC_nan", {1, 1, 1, 1, 1}},
@@ -580,8 +564,7 @@ static void test_house_prices(void)
     dlrt_csv_info_free(&info);
 }
 
-int main(void)
-{
+int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "%s/dlrt-csv-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");

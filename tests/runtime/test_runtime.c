@@ -14,8 +14,7 @@
 
 static char tmpdir[256];
 
-static const char *tmp_path(const char *name)
-{
+static const char *tmp_path(const char *name) {
     static char paths[8][512];
     static int next;
     char *p = paths[next++ % 8];
@@ -23,8 +22,7 @@ static const char *tmp_path(const char *name)
     return p;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
+static char *slurp(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
@@ -40,28 +38,26 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
-static void spit(const char *path, const void *data, size_t len)
-{
+static void spit(const char *path, const void *data, size_t len) {
     FILE *f = fopen(path, "wb");
     CU_ASSERT_FATAL(f != NULL);
     CU_ASSERT_FATAL(fwrite(data, 1, len, f) == len);
     fclose(f);
 }
 
-#define ASSERT_MSG_HAS(err, text)                                                                                  \
-    do {                                                                                                           \
-        int found_ = strstr((err).msg, (text)) != NULL;                                                            \
-        if (!found_)                                                                                               \
-            fprintf(stderr, "\n    message \"%s\" lacks \"%s\"\n", (err).msg, (text));                              \
-        CU_ASSERT(found_);                                                                                         \
+#define ASSERT_MSG_HAS(err, text)                                                                                      \
+    do {                                                                                                               \
+        int found_ = strstr((err).msg, (text)) != NULL;                                                                \
+        if (!found_)                                                                                                   \
+            fprintf(stderr, "\n    message \"%s\" lacks \"%s\"\n", (err).msg, (text));                                 \
+        CU_ASSERT(found_);                                                                                             \
     } while (0)
 
 /* ---------------------------------------------------------------------------------------------------------- */
 /* RNG                                                                                                        */
 /* ---------------------------------------------------------------------------------------------------------- */
 
-static void test_rng_known_answer(void)
-{
+static void test_rng_known_answer(void) {
     /* The first outputs of pcg32-demo (pcg32_srandom_r(&rng, 42, 54)) from the PCG reference code. */
     static const uint32_t expected[6] = {0xa15c02b7, 0x7b47f409, 0xba1d3330, 0x83d2f293, 0xbfa4784b, 0xcbed606e};
     DlrtRng rng;
@@ -70,8 +66,7 @@ static void test_rng_known_answer(void)
         CU_ASSERT_EQUAL(dlrt_rng_u32(&rng), expected[i]);
 }
 
-static void test_rng_determinism(void)
-{
+static void test_rng_determinism(void) {
     DlrtRng a, b, c;
     dlrt_rng_seed(&a, 7, 0);
     dlrt_rng_seed(&b, 7, 0);
@@ -90,8 +85,7 @@ static void test_rng_determinism(void)
     CU_ASSERT_EQUAL(dlrt_rng_u32(&saved), next);
 }
 
-static void test_rng_moments(void)
-{
+static void test_rng_moments(void) {
     DlrtRng rng;
     dlrt_rng_seed(&rng, 1, 0);
     enum { N = 200000 };
@@ -127,8 +121,7 @@ static void test_rng_moments(void)
     CU_ASSERT(fabs(s2 / N - 3) < 0.01);
 }
 
-static void test_hash32(void)
-{
+static void test_hash32(void) {
     /* SplitMix64 seeded with 0 first returns 0xE220A8397B1DCDAF; hash32(0, 0) is its upper half. */
     CU_ASSERT_EQUAL(dlrt_hash32(0, 0), 0xE220A839u);
     CU_ASSERT_EQUAL(dlrt_hash32(5, 17), dlrt_hash32(5, 17));
@@ -149,8 +142,7 @@ static void test_hash32(void)
 /* IDX reader                                                                                                 */
 /* ---------------------------------------------------------------------------------------------------------- */
 
-static void put_be32(unsigned char *p, uint32_t v)
-{
+static void put_be32(unsigned char *p, uint32_t v) {
     p[0] = (unsigned char)(v >> 24);
     p[1] = (unsigned char)(v >> 16);
     p[2] = (unsigned char)(v >> 8);
@@ -160,8 +152,7 @@ static void put_be32(unsigned char *p, uint32_t v)
 /* Writes an IDX images file of n rows x cols images (pixel = (i + k) % 256) whose body is cut to `body` bytes
  * (-1 = all), gzip-compressed unless plain. */
 static void write_images(const char *path, uint32_t magic, uint32_t n, uint32_t rows, uint32_t cols, long body,
-                         int plain)
-{
+                         int plain) {
     size_t full = (size_t)n * rows * cols;
     size_t len = 16 + (body < 0 ? full : (size_t)body);
     unsigned char *buf = malloc(len);
@@ -182,8 +173,7 @@ static void write_images(const char *path, uint32_t magic, uint32_t n, uint32_t 
     free(buf);
 }
 
-static void write_labels(const char *path, uint32_t magic, uint32_t n, const unsigned char *labels)
-{
+static void write_labels(const char *path, uint32_t magic, uint32_t n, const unsigned char *labels) {
     unsigned char buf[8 + 256];
     put_be32(buf, magic);
     put_be32(buf + 4, n);
@@ -196,8 +186,7 @@ static void write_labels(const char *path, uint32_t magic, uint32_t n, const uns
 
 static const unsigned char some_labels[5] = {3, 0, 9, 1, 4};
 
-static void test_idx_valid(void)
-{
+static void test_idx_valid(void) {
     const char *img = tmp_path("ok-images.gz"), *lab = tmp_path("ok-labels.gz");
     write_images(img, 0x803, 5, 3, 2, -1, 0);
     write_labels(lab, 0x801, 5, some_labels);
@@ -224,8 +213,7 @@ static void test_idx_valid(void)
     dlrt_dataset_free(&ds);
 }
 
-static void test_idx_errors(void)
-{
+static void test_idx_errors(void) {
     DlrtDataset ds;
     DlrtError err;
     const char *lab = tmp_path("labels.gz");
@@ -272,8 +260,7 @@ static void test_idx_errors(void)
     ASSERT_MSG_HAS(err, tmpdir);
 }
 
-static void test_fashion_mnist(void)
-{
+static void test_fashion_mnist(void) {
     struct stat st;
     if (stat(DLRT_FASHION_MNIST_DIR, &st) != 0) {
         printf("\n    skipped: %s does not exist (apt-get install dataset-fashion-mnist)\n", DLRT_FASHION_MNIST_DIR);
@@ -325,8 +312,7 @@ typedef struct {
     DlrtCheckpoint ck;
 } Model;
 
-static void model_init(Model *m, float base)
-{
+static void model_init(Model *m, float base) {
     memset(m, 0, sizeof *m);
     for (int i = 0; i < 6; i++) {
         m->w[i] = base + (float)i;
@@ -341,8 +327,7 @@ static void model_init(Model *m, float base)
     dlrt_rng_seed(&m->ck.rng, 5, 3);
 }
 
-static void test_crc32_matches_zlib(void)
-{
+static void test_crc32_matches_zlib(void) {
     const char *text = "The quick brown fox jumps over the lazy dog";
     uLong z = crc32(0L, (const Bytef *)text, (uInt)strlen(text));
     CU_ASSERT_EQUAL(dlrt_crc32(0, text, strlen(text)), (uint32_t)z);
@@ -351,8 +336,7 @@ static void test_crc32_matches_zlib(void)
     CU_ASSERT_EQUAL(dlrt_crc32(dlrt_crc32(0, text, 10), text + 10, strlen(text) - 10), (uint32_t)z);
 }
 
-static void test_checkpoint_round_trip(void)
-{
+static void test_checkpoint_round_trip(void) {
     Model a, b;
     model_init(&a, 1.5f);
     model_init(&b, 0);
@@ -394,8 +378,7 @@ static void test_checkpoint_round_trip(void)
     free(fb);
 }
 
-static void test_checkpoint_dtype_conversion(void)
-{
+static void test_checkpoint_dtype_conversion(void) {
     /* The f64 build's checkpoint loads into the f32 build of the same model. */
     double w64[6] = {0.1, 0.2, 0.3, -0.4, 0.5, 1e-3}, b64[3] = {1, 2, 3};
     DlrtTensorDesc p64[2] = {{"0.weight", DLRT_F64, 2, {2, 3}, w64}, {"0.bias", DLRT_F64, 1, {3}, b64}};
@@ -415,8 +398,7 @@ static void test_checkpoint_dtype_conversion(void)
     ASSERT_MSG_HAS(err, "cannot resume");
 }
 
-static void test_checkpoint_corruption(void)
-{
+static void test_checkpoint_corruption(void) {
     Model a, b;
     model_init(&a, 2);
     DlrtError err;
@@ -523,8 +505,7 @@ static void test_checkpoint_corruption(void)
     free(bytes);
 }
 
-static void test_layout_hash(void)
-{
+static void test_layout_hash(void) {
     Model a;
     model_init(&a, 0);
     uint64_t h = dlrt_layout_hash(a.params, 2);
@@ -543,8 +524,7 @@ static void test_layout_hash(void)
 /* Batching and data                                                                                          */
 /* ---------------------------------------------------------------------------------------------------------- */
 
-static void test_batcher(void)
-{
+static void test_batcher(void) {
     enum { N = 103, B = 10 };
     float xs[N * 2];
     int32_t labels[N];
@@ -627,8 +607,7 @@ static void test_batcher(void)
     dlrt_batcher_free(&b);
 }
 
-static void test_resize(void)
-{
+static void test_resize(void) {
     /* Constant images stay constant, up and down. */
     float c[28 * 28], big[224 * 224], small[7 * 5];
     for (int i = 0; i < 28 * 28; i++)
@@ -646,7 +625,7 @@ static void test_resize(void)
      * source coordinates (d + 0.5) / 2 - 0.5 = -0.25 (clamped to 0), 0.25, 0.75, 1.25 (upper neighbour clamped),
      * so each axis interpolates with weights 0, 0.25, 0.75, 1 and out[i][j] = 2 w[i] + w[j]. */
     static const float src[2][4] = {{0, 1, 2, 3}, {10, 20, 30, 40}};
-    static const float expected[16] = {0,   0.25f, 0.75f, 1,     0.5f, 0.75f, 1.25f, 1.5f,
+    static const float expected[16] = {0,    0.25f, 0.75f, 1,    0.5f, 0.75f, 1.25f, 1.5f,
                                        1.5f, 1.75f, 2.25f, 2.5f, 2,    2.25f, 2.75f, 3};
     float out[2][16];
     dlrt_resize_bilinear(&src[0][0], 2, 2, 2, &out[0][0], 4, 4);
@@ -658,8 +637,7 @@ static void test_resize(void)
         CU_ASSERT_DOUBLE_EQUAL(out[1][i], 10 + 10 * expected[i], 1e-5);
 }
 
-static void test_synthetic(void)
-{
+static void test_synthetic(void) {
     DlrtRng rng;
     DlrtError err;
     DlrtDataset ds, test;
@@ -678,8 +656,7 @@ static void test_synthetic(void)
     dlrt_dataset_free(&ds);
 
     const float coeffs[4] = {5, 1.2f, -3.4f, 5.6f};
-    CU_ASSERT_EQUAL_FATAL(dlrt_synthetic_polynomial(20, 4, coeffs, 4, 0.1f, 100, 100, &rng, &ds, &test, &err),
-                          DLRT_OK);
+    CU_ASSERT_EQUAL_FATAL(dlrt_synthetic_polynomial(20, 4, coeffs, 4, 0.1f, 100, 100, &rng, &ds, &test, &err), DLRT_OK);
     CU_ASSERT_EQUAL(ds.n, 100);
     CU_ASSERT_EQUAL(test.n, 100);
     CU_ASSERT_EQUAL(ds.features, 4);
@@ -696,8 +673,7 @@ static void test_synthetic(void)
     CU_ASSERT(fabs(sqrt(r2p / 100) - 0.1) < 0.03);
     dlrt_dataset_free(&ds);
     dlrt_dataset_free(&test);
-    CU_ASSERT_EQUAL(dlrt_synthetic_polynomial(20, 21, coeffs, 4, 0.1f, 100, 100, &rng, &ds, &test, &err),
-                    DLRT_EINVAL);
+    CU_ASSERT_EQUAL(dlrt_synthetic_polynomial(20, 21, coeffs, 4, 0.1f, 100, 100, &rng, &ds, &test, &err), DLRT_EINVAL);
 
     CU_ASSERT_EQUAL_FATAL(dlrt_synthetic_high_dim(200, 20, 100, 0.01f, &rng, &ds, &test, &err), DLRT_OK);
     CU_ASSERT_EQUAL(ds.n, 20);
@@ -725,18 +701,17 @@ static void test_synthetic(void)
 /* Command line                                                                                               */
 /* ---------------------------------------------------------------------------------------------------------- */
 
-static int parse(DlrtArgs *args, DlrtError *err, int argc, const char **argv)
-{
+static int parse(DlrtArgs *args, DlrtError *err, int argc, const char **argv) {
     return dlrt_parse_args(argc, (char **)argv, args, err);
 }
 
-static void test_args(void)
-{
+static void test_args(void) {
     DlrtArgs a;
     DlrtError err;
-    const char *ok[] = {"lenet-train", "--epochs", "3", "--batch=64", "--lr", "0.05", "--seed", "18446744073709551615",
-                        "--data", "/d", "--quiet", "--save", "x.ckpt", "--predict", "a.png", "b.png", "--threads",
-                        "2", "--limit", "500", "--report", "r.json", "--kfold", "5"};
+    const char *ok[] = {
+        "lenet-train", "--epochs", "3",       "--batch=64", "--lr",     "0.05",      "--seed",  "18446744073709551615",
+        "--data",      "/d",       "--quiet", "--save",     "x.ckpt",   "--predict", "a.png",   "b.png",
+        "--threads",   "2",        "--limit", "500",        "--report", "r.json",    "--kfold", "5"};
     CU_ASSERT_EQUAL_FATAL(parse(&a, &err, 24, ok), DLRT_OK);
     CU_ASSERT(a.has_epochs && a.epochs == 3);
     CU_ASSERT(a.has_batch && a.batch == 64);
@@ -797,10 +772,10 @@ static void test_args(void)
     size_t n = fread(text, 1, sizeof text - 1, f);
     text[n] = '\0';
     fclose(f);
-    const char *names[] = {"--epochs", "--batch", "--lr", "--seed", "--data", "--limit", "--threads", "--report",
-                           "--metrics", "--plot", "--save", "--load", "--resume", "--show-samples",
-                           "--show-predictions", "--predict", "--kfold", "--quiet", "--help", "default 256",
-                           "default 0.1"};
+    const char *names[] = {
+        "--epochs",           "--batch",   "--lr",    "--seed",  "--data", "--limit",     "--threads",
+        "--report",           "--metrics", "--plot",  "--save",  "--load", "--resume",    "--show-samples",
+        "--show-predictions", "--predict", "--kfold", "--quiet", "--help", "default 256", "default 0.1"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         CU_ASSERT_PTR_NOT_NULL(strstr(text, names[i]));
 }
@@ -820,16 +795,14 @@ typedef struct {
     int ok;
 } Json;
 
-static void ws(Json *j)
-{
+static void ws(Json *j) {
     while (*j->p == ' ' || *j->p == '\n' || *j->p == '\t' || *j->p == '\r')
         j->p++;
 }
 
 static int json_value(Json *j, double *num);
 
-static int json_string_token(Json *j, char *out, size_t cap)
-{
+static int json_string_token(Json *j, char *out, size_t cap) {
     if (*j->p != '"')
         return 0;
     size_t n = 0;
@@ -847,8 +820,7 @@ static int json_string_token(Json *j, char *out, size_t cap)
     return 1;
 }
 
-static int json_value(Json *j, double *num)
-{
+static int json_value(Json *j, double *num) {
     ws(j);
     *num = NAN;
     if (*j->p == '{' || *j->p == '[') {
@@ -904,8 +876,7 @@ static int json_value(Json *j, double *num)
     return 1;
 }
 
-static int json_parse(Json *j, const char *text)
-{
+static int json_parse(Json *j, const char *text) {
     memset(j, 0, sizeof *j);
     j->p = text;
     double v;
@@ -914,8 +885,7 @@ static int json_parse(Json *j, const char *text)
     return ok && *j->p == '\0';
 }
 
-static double json_get(const Json *j, const char *key, int *found)
-{
+static double json_get(const Json *j, const char *key, int *found) {
     for (int i = 0; i < j->n; i++)
         if (strcmp(j->keys[i], key) == 0) {
             *found = 1;
@@ -925,8 +895,7 @@ static double json_get(const Json *j, const char *key, int *found)
     return NAN;
 }
 
-static void test_report(void)
-{
+static void test_report(void) {
     float w[2][2] = {{1.5f, -2}, {0.25f, 3}};
     float b[1] = {0.125f};
     DlrtTensorDesc params[2] = {{"net.\"w\"", DLRT_F32, 2, {2, 2}, w}, {"b", DLRT_F32, 1, {1}, b}};
@@ -980,8 +949,7 @@ static void test_report(void)
     ASSERT_MSG_HAS(err, nowhere);
 }
 
-static void test_history_outputs(void)
-{
+static void test_history_outputs(void) {
     DlrtHistory h;
     DlrtError err;
     CU_ASSERT_EQUAL_FATAL(dlrt_history_init(&h, 3, &err), DLRT_OK);
@@ -1025,8 +993,7 @@ static void test_history_outputs(void)
     dlrt_history_free(&h);
 }
 
-static void test_progress(void)
-{
+static void test_progress(void) {
     FILE *f = tmpfile();
     DlrtProgress p;
     dlrt_progress_init(&p, f, 2, 1, 3, 0);
@@ -1056,8 +1023,7 @@ static void test_progress(void)
     fclose(f);
 }
 
-static void test_images(void)
-{
+static void test_images(void) {
     float imgs[3][4 * 4];
     for (int i = 0; i < 3; i++)
         for (int k = 0; k < 16; k++)
@@ -1083,14 +1049,13 @@ static void test_images(void)
 }
 
 /* The top classes and PGM decoding behind --predict, and IDX images without labels. */
-static void test_predict_helpers(void)
-{
+static void test_predict_helpers(void) {
     float logits[4] = {1, 3, NAN, 2};
     CU_ASSERT_EQUAL(dlrt_argmax(logits, 4), 1);
     int index[5];
     double prob[5];
     float plain[4] = {0, 2, 1, 2};
-    CU_ASSERT_EQUAL(dlrt_top_k(plain, 4, 9, index, prob), 4); /* k clamped to the classes */
+    CU_ASSERT_EQUAL(dlrt_top_k(plain, 4, 9, index, prob), 4);                    /* k clamped to the classes */
     CU_ASSERT(index[0] == 1 && index[1] == 3 && index[2] == 2 && index[3] == 0); /* ties: lower index first */
     double e = exp(1.0), sum = 1 + e * e + e + e * e;
     CU_ASSERT_DOUBLE_EQUAL(prob[0], e * e / sum, 1e-12);
@@ -1108,7 +1073,7 @@ static void test_predict_helpers(void)
     free(px);
     const unsigned char p5[] = {'P', '5', ' ', '2', ' ', '1', ' ', '2', '5', '6', '\n', 1, 0, 0, 128};
     CU_ASSERT_EQUAL_FATAL(dlrt_parse_pgm(p5, sizeof p5, "b.pgm", &px, &rows, &cols, &err), DLRT_OK);
-    CU_ASSERT_DOUBLE_EQUAL(px[0], 1.0, 1e-7);        /* 256 of maxval 256, two bytes big-endian */
+    CU_ASSERT_DOUBLE_EQUAL(px[0], 1.0, 1e-7); /* 256 of maxval 256, two bytes big-endian */
     CU_ASSERT_DOUBLE_EQUAL(px[1], 128.0 / 256, 1e-7);
     free(px);
     CU_ASSERT_EQUAL(dlrt_parse_pgm(p5, sizeof p5 - 1, "c.pgm", &px, &rows, &cols, &err), DLRT_EFORMAT);
@@ -1135,8 +1100,7 @@ static void test_predict_helpers(void)
 
 int openblas_get_num_threads(void);
 
-static void test_misc(void)
-{
+static void test_misc(void) {
     double t0 = dlrt_now();
     nanosleep(&(struct timespec){0, 10000000}, NULL);
     double t1 = dlrt_now();
@@ -1155,8 +1119,7 @@ static void test_misc(void)
     CU_ASSERT_STRING_EQUAL(dlrt_fashion_mnist_class(10), "?");
 }
 
-int main(void)
-{
+int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "%s/dlrt-test-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
