@@ -55,8 +55,11 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
     c->baked = baked;
     TrainSpec *t = &train->train;
     bool trains = t->present && t->loss && !infer_only;
+    /* --dump-after shows the graph the emitted functions are scheduled from: the training graph when the model
+     * trains, the inference graph otherwise (--infer, or a model without a train section) */
+    Graph *shown = trains ? train : eval;
 
-    after("elab", dump_after, train, NULL);
+    after("elab", dump_after, shown, NULL);
     /* build every node first: schedules size their side arrays by the node count */
     for (int i = 0; i < eval->outputs.n; i++)
         eval->outputs.v[i].node = materialised(eval, eval->outputs.v[i].node);
@@ -76,7 +79,7 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
             if (c->grads[i])
                 c->grads[i] = materialised(train, c->grads[i]);
     }
-    after("autodiff", dump_after, train, NULL);
+    after("autodiff", dump_after, shown, NULL);
 
     /* simplify each graph over all of its roots at once, so shared subexpressions stay shared */
     Vec(IrNode *) tr_roots = {0}, ev_roots = {0};
@@ -112,13 +115,17 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
         c->loss_train = materialised(train, c->loss_train);
     if (c->loss_eval)
         c->loss_eval = materialised(eval, c->loss_eval);
-    after("simplify", dump_after, train, NULL);
+    after("simplify", dump_after, shown, NULL);
 
     Vec(IrNode *) roots = {0};
     for (int i = 0; i < eval->outputs.n; i++)
         vec_push(&roots, eval->outputs.v[i].node);
     sched_build(&c->fn[FN_FORWARD], eval, FN_FORWARD, roots.v, roots.n);
+    if (!trains)
+        after("fuse", dump_after, eval, &c->fn[FN_FORWARD]);
     plan_memory(&c->fn[FN_FORWARD], elem_size);
+    if (!trains)
+        after("plan", dump_after, eval, &c->fn[FN_FORWARD]);
     int64_t arena = c->fn[FN_FORWARD].arena_bytes;
     if (trains) {
         Vec(IrNode *) er = {0}, tr = {0};

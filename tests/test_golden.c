@@ -124,6 +124,25 @@ static void test_reuse_and_fusion(void) {
     }
 }
 
+/* --dump-after prints the IR after every pass, for training graphs and for --infer (whose functions are scheduled
+ * from the inference graph) alike. */
+static void test_dump_after(void) {
+    static const char *const passes[] = {"elab", "autodiff", "simplify", "fuse", "plan"};
+    for (int infer = 0; infer < 2; infer++)
+        for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
+            char *log = xsprintf("%s/dump.txt", tmpdir);
+            char *cmd = xsprintf("'%s' check '%s/models/mlp.dlm' %s--dump-after=%s >/dev/null 2>'%s'", DLC_PATH,
+                                 SOURCE_ROOT, infer ? "--infer " : "", passes[i], log);
+            CU_ASSERT_EQUAL(run(cmd), 0);
+            size_t n;
+            char *text = read_file(log, &n);
+            bool ok = text && strstr(text, xsprintf("after %s\n", passes[i])) && strstr(text, "%0 = input x");
+            if (!ok)
+                fprintf(stderr, "\n%s printed:\n%s\n", cmd, text ? text : "(nothing)");
+            CU_ASSERT(ok);
+        }
+}
+
 static void test_plan_no_overlap(void) {
     /* no two buffers that are live at the same time overlap, in every function of every model */
     for (int m = 0; m < NZOO; m++) {
@@ -182,6 +201,7 @@ int main(void) {
     CU_add_test(s, "generated code compiles with -Werror", test_compiles_clean);
     CU_add_test(s, "buffer reuse and fusion happen", test_reuse_and_fusion);
     CU_add_test(s, "live buffers never overlap", test_plan_no_overlap);
+    CU_add_test(s, "--dump-after prints every pass, --infer too", test_dump_after);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
