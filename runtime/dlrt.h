@@ -1,8 +1,12 @@
 /* dlrt.h - libdlrt, the runtime library of dlc's trainers.
  *
- * A generated trainer's main() calls these functions: it parses the command line, loads or synthesises the data,
- * iterates over shuffled batches, reports progress, writes checkpoints, metrics, plots and the JSON report. The
- * runtime serves generated code and never calls back into it. Conventions:
+ * The trainer itself lives here: dlrt_train_main (train.c) is the whole program behind `<name>-train`, and the
+ * C that `dlc build` emits for a model is only a descriptor of it (a DlrtModel: sizes, the generated functions,
+ * the train section's values) and a main() that passes it in. The driver is made of the pieces below, which
+ * applications may also use on their own: it parses the command line, loads or synthesises the data, iterates
+ * over shuffled batches, reports progress, writes checkpoints, metrics, plots and the JSON report. Apart from
+ * the driver calling the model through its descriptor, the runtime never calls back into generated code.
+ * Conventions:
  *   - Fallible calls return a DlrtStatus (0 = success) and fill a DlrtError naming the file and the problem.
  *   - Nothing calls exit(). Allocation happens only in set-up calls (loaders, *_init); the per-batch calls
  *     (dlrt_batcher_next, dlrt_resize_bilinear, dlrt_progress_batch) never allocate.
@@ -413,6 +417,139 @@ int64_t dlrt_peak_rss(void);
  * MFLOP: splitting a product that small costs more than it saves (softmax regression's 256x784x10 products ran
  * at 67 GFLOP/s on one thread and 44 on two; LeNet's 256x400x120 at 132 and 216). Returns n. */
 int dlrt_set_threads(int n, double largest_blas_flops);
+
+/* ---------------------------------------------------------------------------------------------------------- */
+/* The trainer (train.c, train_data.c, train_pictures.c); what it does for the user is in docs/trainer.md      */
+/* ---------------------------------------------------------------------------------------------------------- */
+
+/* One parameter of a compiled model, as the generated table <name>_params describes it. */
+typedef struct {
+    const char *name;      /* full name: "features.0.weight" */
+    int rank;              /* 0 .. 6 */
+    const int64_t *dims;   /* dims[0 .. rank) */
+    int64_t offset;        /* bytes into the state block, where its f32 values start */
+    int64_t opt_offset[2]; /* its optimizer tensors (momentum; Adam's m and v) in the state block, -1 if none */
+} DlrtParam;
+
+/* The data a model's train section names (`data = ...`). */
+typedef enum {
+    DLRT_DATA_NONE = 0,
+    DLRT_DATA_FASHION_MNIST = 1, /* fashion_mnist(x, y, resize=N): IDX files, --data or the installed package */
+    DLRT_DATA_SYNTH_LINEAR = 2,  /* synthetic_linear(...): dlrt_synthetic_linear */
+    DLRT_DATA_POLYNOMIAL = 3,    /* polynomial(...): dlrt_synthetic_polynomial */
+    DLRT_DATA_HIGH_DIM = 4,      /* high_dim(...): dlrt_synthetic_high_dim */
+    DLRT_DATA_CSV = 5,           /* csv(...): dlrt_csv_load_house */
+    DLRT_DATA_TENSORS = 6,       /* tensors(...): examples written into the model file */
+} DlrtDataKind;
+
+/* The data's settings; only the member of `kind` is read. Synthetic data is drawn from the stream (seed, 7)
+ * of the run's seed. */
+typedef struct {
+    int kind;       /* DlrtDataKind */
+    int64_t resize; /* fashion_mnist: 0 = the stored 28 x 28 images, else the side they are resized to */
+    struct {
+        const float *w; /* d weights */
+        int d;
+        float b, noise;
+        int64_t n;
+    } linear;
+    struct {
+        int degree;
+        const float *coeffs;
+        int n_coeffs;
+        float noise;
+        int64_t n_train, n_test;
+    } polynomial;
+    struct {
+        float noise;
+        int64_t n_train, n_test;
+    } high_dim;
+    struct {
+        const char *train, *test; /* file names, under --data when it is given */
+        const char *target;       /* the column predicted, and the header of a --submission's second column */
+        const char *const *drop;  /* columns that are not features */
+        int n_drop;
+    } csv;
+    struct {
+        const float *x, *y; /* n examples of the model's x_size and y_size values */
+        int64_t n;
+    } tensors;
+} DlrtDataSpec;
+
+/* The training entry points of a model whose y is int32 class labels (DlrtDataset.labels)... */
+typedef struct {
+    float (*forward_train)(void *state, int n, const float *x, const int32_t *y, double *metrics);
+    void (*backward)(void *state, int n, const float *x, const int32_t *y);
+    float (*evaluate)(void *state, int n, const float *x, const int32_t *y, double *metrics);
+} DlrtLabelFns;
+
+/* ... and of a model whose y is float targets (DlrtDataset.targets). */
+typedef struct {
+    float (*forward_train)(void *state, int n, const float *x, const float *y, double *metrics);
+    void (*backward)(void *state, int n, const float *x, const float *y);
+    float (*evaluate)(void *state, int n, const float *x, const float *y, double *metrics);
+} DlrtTargetFns;
+
+/* A compiled model as the trainer sees it: `dlc build` emits one as a static constant in <name>_train.c, its
+ * function pointers set to the generated functions of <name>.h (docs/compiler.md says what they compute). The
+ * generated code is f32: every pointer has the exact type of the function it names. */
+typedef struct {
+    const char *name;        /* "mlp": messages, the report, the plot's title */
+    const char *dlc_version; /* the dlc that generated the model */
+
+    /* sizes */
+    int64_t x_size, y_size;     /* values per example of the inputs the data feeds */
+    const char *x_name;         /* the model's name for that input, for messages ("x") */
+    int n_metrics;              /* values the forward_train and evaluate functions write into metrics */
+    int accuracy_metric;        /* the metric that counts correct predictions, or -1 */
+    int log_rmse_metric;        /* the metric that sums squared log errors, or -1 (used when there is no accuracy) */
+    int max_batch;              /* <NAME>_MAX_BATCH */
+    size_t state_bytes;         /* <NAME>_STATE_BYTES */
+    int n_params;               /* <NAME>_PARAM_COUNT */
+    DlrtParam (*param)(int i);  /* parameter i < n_params, in the model's order */
+    const char *optim_names[2]; /* checkpoints name opt_offset[k]'s tensor "<param>#<optim_names[k]>" */
+
+    /* the generated functions; exactly one of labels and targets is filled in */
+    void (*init)(void *state, uint64_t seed);
+    DlrtLabelFns labels;
+    DlrtTargetFns targets;
+    void (*step)(void *state, float lr);
+    uint64_t *(*step_counter)(void *state);
+    /* inference, for pictures, --predict and --submission (which feed it nothing but x), and the output they
+     * read after it: a Fashion-MNIST classifier's 10 logits, or the one value per row --submission writes */
+    void (*forward)(void *state, int n, const float *x);
+    const float *(*output)(const void *state);
+
+    /* the train section: the defaults that flags override, the data and the plot */
+    int64_t epochs, batch;
+    double lr;
+    uint64_t seed;
+    DlrtDataSpec data;
+    int plot_log; /* plot = "log" */
+
+    /* what the trainer offers beyond training */
+    int images;     /* --show-samples, --show-predictions and --predict (Fashion-MNIST classifiers) */
+    int kfold;      /* --kfold (CSV data with a log_rmse metric) */
+    int submission; /* --submission (the same, predicting one value per row) */
+
+    double blas_flops; /* FLOPs of the training step's largest BLAS call, for dlrt_set_threads */
+} DlrtModel;
+
+/* DLRT_EINVAL, naming the field, when the descriptor cannot be run: a missing function, both or neither of
+ * labels and targets, sizes out of range, an offer (images, kfold, submission) without what it needs. */
+int dlrt_model_check(const DlrtModel *model, DlrtError *err);
+
+/* The trainer program: `<name>-train [flags]` of ../shared/INTERFACE.md for the model, writing progress and
+ * answers to `out` and messages to `err` (normally stdout and stderr). Returns the exit status: 0, 1 when
+ * something failed (data, files, a loss that stopped being a number), 2 on bad usage. Everything it allocates is
+ * freed before it returns. */
+int dlrt_train_run(const DlrtModel *model, int argc, char **argv, FILE *out, FILE *err);
+
+/* main() of a trainer: dlrt_train_run on stdout and stderr. Built with OpenMP, it first makes idle OpenMP
+ * threads sleep rather than spin (they would take the cores OpenBLAS needs between the generated loops): when
+ * OMP_WAIT_POLICY is unset it sets it to "passive" and executes the program (/proc/self/exe) again with argv,
+ * since OpenMP reads the policy once, at start-up. */
+int dlrt_train_main(const DlrtModel *model, int argc, char **argv);
 
 #ifdef __cplusplus
 }

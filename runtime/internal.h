@@ -33,4 +33,78 @@ void dlrt_atomic_abort(DlrtAtomicFile *af);
 enum { DLRT_GLYPH_W = 5, DLRT_GLYPH_H = 9, DLRT_GLYPH_ADVANCE = 6 };
 const unsigned char *dlrt_glyph(int c);
 
+/* ---- the trainer (train.c, train_loop.c, train_data.c, train_pictures.c) ---- */
+
+/* Everything one run of dlrt_train_run holds: what the user asked for merged with the model's defaults, the data,
+ * the model's state and batch buffers, the checkpoint descriptors and the epoch loop's record. Zeroed at the
+ * start; the run frees what it holds when it ends, however it ends. */
+typedef struct {
+    const DlrtModel *m;
+    FILE *out, *errf; /* progress and answers; messages */
+    const char *prog; /* argv[0], or "<name>-train" */
+    char prog_buf[160];
+    DlrtArgs args;
+    int64_t epochs, batch; /* the flags over the model's defaults */
+    float lr;
+    uint64_t seed;
+    int predict_only; /* --predict with loaded weights and no --epochs: no training, no data unless needed */
+    DlrtError err;
+
+    DlrtDataset train, test;
+    DlrtDataset unlabeled; /* CSV: test.csv without targets, what --submission predicts */
+    DlrtCsvInfo info;
+
+    void *state;     /* the model's state block */
+    float *xb;       /* a batch of the model's input */
+    float *raw;      /* a batch of 28 x 28 images before the resize to xb, when the model resizes */
+    void *yb;        /* a batch of labels (int32) or targets (float) */
+    double *sums;    /* 3 x the metric count: one batch's metrics, an epoch's sums, an evaluation's sums */
+    DlrtFold *folds; /* --kfold's results */
+    int n_folds;
+
+    DlrtTensorDesc *params, *optim; /* the state block's tensors, for checkpoints */
+    char (*optim_names)[160];
+    int n_optim;
+
+    /* the run */
+    int64_t first_epoch; /* 0, or the epoch --resume continues after */
+    DlrtRng shuffle;     /* the batches' order; checkpoints save it */
+    int64_t saved;       /* epochs in the last checkpoint written, -1 before any */
+    DlrtBatcher batcher, tbatcher;
+    DlrtHistory hist;
+    double train_loss, train_acc, test_loss, test_acc;
+    double train_seconds;
+    int64_t trained; /* examples, for the report's rate */
+} DlrtTrainer;
+
+/* Prints "prog: <err's message>" and returns status. */
+int dlrt_trainer_fail(DlrtTrainer *t, int status);
+
+/* One epoch over data in batches shuffled by `shuffle`: forward, backward and step for each, summing the batches'
+ * loss (times their size) into *loss_sum and their metrics into t->sums + n (n = the metric count, at least 1).
+ * Returns the examples seen, or -1 when a loss was not finite (*bad_loss, in batch *bad_batch, counted from 0),
+ * before that batch's update. */
+int64_t dlrt_trainer_epoch(DlrtTrainer *t, const DlrtDataset *data, DlrtBatcher *b, DlrtRng *shuffle, DlrtProgress *po,
+                           int64_t epoch, double *loss_sum, float *bad_loss, int64_t *bad_batch);
+
+/* The loss over ds in inference mode, and its accuracy (NaN without an accuracy metric); a model scored by
+ * log_rmse reports that as its loss. */
+void dlrt_trainer_evaluate(DlrtTrainer *t, const DlrtDataset *ds, DlrtBatcher *b, double *loss, double *acc);
+
+/* --kfold: trains a model from the same start on each fold's complement and scores it on the fold, into
+ * t->folds. Returns 0, or the exit status (1, or 2 when there are fewer examples than folds). */
+int dlrt_trainer_kfold(DlrtTrainer *t);
+
+/* Loads or generates the model's data into t->train and t->test (t->unlabeled and t->info for CSV data). Returns
+ * the exit status: 0, 1 (bad data), 2 (bad usage). */
+int dlrt_trainer_load_data(DlrtTrainer *t);
+
+/* --submission: the model's prediction for every test row, as a Kaggle submission. Returns 0 or 1. */
+int dlrt_trainer_submission(DlrtTrainer *t);
+
+/* --show-samples, --show-predictions and --predict. Each returns 0 or 1. */
+int dlrt_trainer_show_samples(DlrtTrainer *t);
+int dlrt_trainer_show_predictions(DlrtTrainer *t);
+int dlrt_trainer_predict(DlrtTrainer *t);
+
 #endif
