@@ -202,6 +202,8 @@ static void test_trainers_bit_identical(void) {
                     r.metrics, mt);
         CU_ASSERT_STRING_EQUAL(r.ckpt, ck);
         CU_ASSERT_STRING_EQUAL(r.metrics, mt);
+        fprintf(stderr, "\n  %s: %s", zoo[i],
+                strcmp(r.ckpt, ck) == 0 && strcmp(r.metrics, mt) == 0 ? "same" : "DIFFERENT");
         compared++;
     }
     CU_ASSERT_TRUE(compared > 0);
