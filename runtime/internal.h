@@ -35,6 +35,9 @@ const unsigned char *dlrt_glyph(int c);
 
 /* ---- the trainer (train.c, train_loop.c, train_data.c, train_pictures.c) ---- */
 
+/* Fashion-MNIST's images as the data holds them, before a model's resize. */
+enum { DLRT_RAW_SIDE = 28, DLRT_RAW_PIXELS = DLRT_RAW_SIDE * DLRT_RAW_SIDE };
+
 /* Everything one run of dlrt_train_run holds: what the user asked for merged with the model's defaults, the data,
  * the model's state and batch buffers, the checkpoint descriptors and the epoch loop's record. Zeroed at the
  * start; the run frees what it holds when it ends, however it ends. */
@@ -56,7 +59,7 @@ typedef struct {
 
     void *state;     /* the model's state block */
     float *xb;       /* a batch of the model's input */
-    float *raw;      /* a batch of 28 x 28 images before the resize to xb, when the model resizes */
+    float *raw;      /* a batch of raw images before the resize to xb, when the model resizes */
     void *yb;        /* a batch of labels (int32) or targets (float) */
     double *sums;    /* 3 x the metric count: one batch's metrics, an epoch's sums, an evaluation's sums */
     DlrtFold *folds; /* --kfold's results */

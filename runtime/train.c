@@ -77,16 +77,16 @@ static int allocate(DlrtTrainer *t) {
     t->state = aligned_alloc(64, (m->state_bytes + 63) / 64 * 64);
     t->xb = malloc(sizeof(float) * batch * (size_t)m->x_size);
     if (m->data.resize)
-        t->raw = malloc(sizeof(float) * batch * 784);
+        t->raw = malloc(sizeof(float) * batch * DLRT_RAW_PIXELS);
     t->yb = malloc((m->labels.forward_train ? sizeof(int32_t) : sizeof(float)) * batch * (size_t)m->y_size);
     t->sums = malloc(sizeof(double) * 3 * nm);
     t->params = malloc(sizeof(DlrtTensorDesc) * np);
     t->optim = malloc(sizeof(DlrtTensorDesc) * no);
     t->optim_names = malloc(sizeof *t->optim_names * no);
-    if (m->kfold)
-        t->folds = malloc(sizeof(DlrtFold) * 1000);
+    if (t->args.has_kfold)
+        t->folds = malloc(sizeof(DlrtFold) * (size_t)t->args.kfold);
     if (!t->state || !t->xb || !t->yb || (m->data.resize && !t->raw) || !t->sums || !t->params || !t->optim ||
-        !t->optim_names || (m->kfold && !t->folds)) {
+        !t->optim_names || (t->args.has_kfold && !t->folds)) {
         fprintf(t->errf, "%s: out of memory for the model's %lld-byte state\n", t->prog, (long long)m->state_bytes);
         return 1;
     }
@@ -352,6 +352,11 @@ int dlrt_model_check(const DlrtModel *m, DlrtError *err) {
             "accuracy_metric and log_rmse_metric must be -1 or below n_metrics");
     REQUIRE(m->max_batch >= 1 && m->state_bytes >= 1, "max_batch and state_bytes must be at least 1");
     REQUIRE(m->n_params >= 0 && (m->n_params == 0 || m->param), "n_params parameters need param()");
+    for (int i = 0; i < m->n_params; i++) {
+        DlrtParam p = m->param(i);
+        REQUIRE(p.name && p.rank >= 0 && p.rank <= DLRT_MAX_RANK && (p.rank == 0 || p.dims) && p.offset >= 0,
+                "param(i) must give a name, a rank up to DLRT_MAX_RANK with its dims, and an offset");
+    }
     REQUIRE(m->init && m->step && m->step_counter, "init, step and step_counter are required");
     int has_labels = l->forward_train || l->backward || l->evaluate;
     int has_targets = g->forward_train || g->backward || g->evaluate;
@@ -363,7 +368,7 @@ int dlrt_model_check(const DlrtModel *m, DlrtError *err) {
     REQUIRE(!m->data.resize || (m->data.kind == DLRT_DATA_FASHION_MNIST && m->data.resize >= 1),
             "resize needs Fashion-MNIST data");
     REQUIRE(m->data.kind != DLRT_DATA_FASHION_MNIST ||
-                m->x_size == (m->data.resize ? m->data.resize * m->data.resize : 784),
+                m->x_size == (m->data.resize ? m->data.resize * m->data.resize : DLRT_RAW_PIXELS),
             "Fashion-MNIST data needs an input of 28 x 28 values, or resize x resize");
     REQUIRE(m->data.kind != DLRT_DATA_TENSORS || (m->data.tensors.x && m->data.tensors.y),
             "tensors data needs x and y");

@@ -85,7 +85,8 @@ int dlrt_trainer_load_data(DlrtTrainer *t) {
     int rc = load(t, limit);
     if (rc != DLRT_OK)
         return dlrt_trainer_fail(t, rc == DLRT_EUSAGE ? 2 : 1);
-    int64_t raw = m->data.kind == DLRT_DATA_FASHION_MNIST ? 784 : m->x_size; /* features as the data holds them */
+    int64_t raw =
+        m->data.kind == DLRT_DATA_FASHION_MNIST ? DLRT_RAW_PIXELS : m->x_size; /* features as the data holds them */
     if (t->train.features != raw) {
         fprintf(t->errf, "%s: the data has %lld features per example, but the model's input '%s' takes %lld\n", t->prog,
                 (long long)t->train.features, m->x_name, (long long)raw);

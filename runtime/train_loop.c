@@ -36,7 +36,7 @@ static int64_t next_batch(DlrtTrainer *t, DlrtBatcher *b, const DlrtDataset *ds)
     int64_t r = m->data.resize;
     int64_t n = dlrt_batcher_next(b, ds, r ? t->raw : t->xb, labels ? t->yb : NULL, labels ? NULL : t->yb);
     if (r && n > 0)
-        dlrt_resize_bilinear(t->raw, n, 28, 28, t->xb, r, r);
+        dlrt_resize_bilinear(t->raw, n, DLRT_RAW_SIDE, DLRT_RAW_SIDE, t->xb, r, r);
     return n;
 }
 

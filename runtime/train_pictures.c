@@ -8,7 +8,7 @@
 
 #include "internal.h"
 
-enum { RAW_H = 28, RAW_W = 28, CLASSES = 10, TOP_K = 3 };
+enum { RAW_H = DLRT_RAW_SIDE, RAW_W = DLRT_RAW_SIDE, CLASSES = 10, TOP_K = 3 };
 
 /* Runs the model on n images of RAW_H x RAW_W, a batch at a time, and copies each one's CLASSES logits to out. */
 static void logits_of(DlrtTrainer *t, const float *images, int64_t n, float *out) {

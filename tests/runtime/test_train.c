@@ -667,6 +667,11 @@ static void test_pictures_and_predict(void) {
     done(&r);
 }
 
+static DlrtParam bad_param(int i) {
+    static const int64_t dims[9] = {1, 1, 1, 1, 1, 1, 1, 1, 2};
+    return (DlrtParam){"w", i ? 1 : 9, dims, 0, {-1, -1}};
+}
+
 /* A descriptor that cannot be run is refused with its fault named, before the command line is read. */
 static void test_model_check(void) {
     DlrtModel m = linear;
@@ -684,6 +689,10 @@ static void test_model_check(void) {
     m.kfold = 1;
     CU_ASSERT_EQUAL(dlrt_model_check(&m, &err), DLRT_EINVAL);
     ASSERT_HAS(err.msg, "kfold needs CSV data");
+    m = linear;
+    m.param = bad_param;
+    CU_ASSERT_EQUAL(dlrt_model_check(&m, &err), DLRT_EINVAL);
+    ASSERT_HAS(err.msg, "param(i) must give");
     DlrtModel h = houses();
     CU_ASSERT_EQUAL(dlrt_model_check(&h, &err), DLRT_OK);
     CU_ASSERT_EQUAL(dlrt_model_check(&classifier, &err), DLRT_OK);
