@@ -58,6 +58,8 @@ static IrNode *kernel_node(Ad *ad, Op op, Shape s, int nin, IrNode **in, const i
 /* The contribution of node n's adjoint d to its input number i. NULL: no gradient flows there. */
 static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
     Graph *g = ad->g;
+    if (op_rule(n->op)->grad)
+        return op_rule(n->op)->grad(g, n, i, d);
     IrNode *x = n->in[0], *y = n;
     IrNode *b = n->nin > 1 ? n->in[1] : NULL;
     switch (n->op) {
@@ -162,14 +164,6 @@ static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
         IrNode *in[3] = {x, b, d};
         return kernel_node(ad, OP_XENT_GRAD, x->shape, 3, in, NULL);
     }
-    case OP_CONV2D: {
-        if (i == 0) {
-            IrNode *in[2] = {d, b};
-            return kernel_node(ad, OP_CONV2D_DX, x->shape, 2, in, n->attr);
-        }
-        IrNode *in[2] = {x, d};
-        return kernel_node(ad, OP_CONV2D_DW, b->shape, 2, in, n->attr);
-    }
     case OP_MAXPOOL: {
         IrNode *in[2] = {x, d};
         return kernel_node(ad, OP_MAXPOOL_DX, x->shape, 2, in, n->attr);
@@ -183,6 +177,8 @@ static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
 
 /* Whether an adjoint flows from node n to its input i: not into comparisons, masks and integer labels. */
 static bool ad_flows(const IrNode *n, int i) {
+    if (op_rule(n->op)->grad == grad_none)
+        return false;
     switch (n->op) {
     case OP_SIGN:
     case OP_LT:
@@ -205,17 +201,27 @@ static bool ad_flows(const IrNode *n, int i) {
 
 /* Ops whose adjoint grad_rule cannot propagate: the backward kernels, reached by a gradient of a gradient. */
 static bool ad_has_rule(Op op) {
+    if (op_rule(op)->grad == grad_refused)
+        return false;
     switch (op) {
     case OP_SLICE:
     case OP_XENT_GRAD:
-    case OP_CONV2D_DX:
-    case OP_CONV2D_DW:
     case OP_MAXPOOL_DX:
     case OP_AVGPOOL_DX:
         return false;
     default:
         return true;
     }
+}
+
+IrNode *grad_none(Graph *g, IrNode *n, int i, IrNode *d) {
+    (void)g, (void)n, (void)i, (void)d;
+    return NULL;
+}
+
+IrNode *grad_refused(Graph *g, IrNode *n, int i, IrNode *d) {
+    (void)g, (void)i, (void)d;
+    die("no gradient rule for %s (differentiating a gradient is not supported)", op_info[n->op].name);
 }
 
 IrNode *ad_unsupported(Graph *g, IrNode *y, IrNode **wrt, int nwrt) {
@@ -276,7 +282,10 @@ void ad_grad(Graph *g, IrNode *y, IrNode **wrt, int nwrt, IrNode **out) {
             IrNode *in = m->in[k];
             if (!ad.dep[in->id] || in->dtype != DT_F32)
                 continue;
+            int errors = g_diag->errors;
             IrNode *contrib = grad_rule(&ad, m, k, d);
+            if (g_diag->errors > errors)
+                die("a builder refused the gradient of %s", op_info[m->op].name);
             if (!contrib)
                 continue;
             contrib = unbroadcast(g, contrib, &in->shape, m->loc);

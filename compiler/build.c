@@ -8,15 +8,6 @@
 
 #include "dlc.h"
 
-bool shape_check_size(const Shape *s, DType dt, Loc loc, const char *what) {
-    int64_t n = shape_numel(s);
-    if (n <= MAX_NUMEL)
-        return true;
-    error_at(loc, "%s would be %s, %s%lld elements; a tensor has at most %lld", what, type_str(dt, s),
-             n == INT64_MAX ? "more than " : "", (long long)n, (long long)MAX_NUMEL);
-    return false;
-}
-
 static bool is_scalar_const(const IrNode *n, double v) {
     double c;
     return ir_is_const(n, &c) && c == v && n->shape.rank == 0;
@@ -343,45 +334,6 @@ IrNode *b_matmul(Graph *g, IrNode *a, IrNode *b, bool ta, bool tb, Loc loc) {
     int64_t attr[MAX_ATTR] = {ta, tb};
     IrNode *in[2] = {a, b};
     return ir_node(g, OP_MATMUL, DT_F32, shape_make(2, d, batched), 2, in, attr, loc);
-}
-
-int64_t conv_out_dim(int64_t in, int64_t k, int64_t pad, int64_t stride) { return (in + 2 * pad - k) / stride + 1; }
-
-IrNode *b_conv2d(Graph *g, IrNode *x, IrNode *w, const int64_t stride[2], const int64_t pad[2], Loc loc) {
-    if (x->shape.rank != 4) {
-        error_at(loc, "conv2d expects [N, C, H, W], got %s", type_str(x->dtype, &x->shape));
-        return NULL;
-    }
-    if (w->shape.rank != 4 || w->shape.d[1] != x->shape.d[1]) {
-        error_at(loc, "conv2d: kernel %s does not match input %s (kernel is [out, in channels, kh, kw])",
-                 shape_str(&w->shape), type_str(x->dtype, &x->shape));
-        return NULL;
-    }
-    for (int i = 0; i < 2; i++)
-        if (stride[i] < 1 || pad[i] < 0 || pad[i] > MAX_NUMEL) {
-            error_at(loc,
-                     "conv2d: the stride must be at least 1 and the padding at least 0, got stride (%lld, %lld) "
-                     "and padding (%lld, %lld)",
-                     (long long)stride[0], (long long)stride[1], (long long)pad[0], (long long)pad[1]);
-            return NULL;
-        }
-    /* in, k <= MAX_NUMEL and 0 <= pad <= MAX_NUMEL: no overflow */
-    int64_t oh = conv_out_dim(x->shape.d[2], w->shape.d[2], pad[0], stride[0]);
-    int64_t ow = conv_out_dim(x->shape.d[3], w->shape.d[3], pad[1], stride[1]);
-    if (oh < 1 || ow < 1 || x->shape.d[2] + 2 * pad[0] < w->shape.d[2] || x->shape.d[3] + 2 * pad[1] < w->shape.d[3]) {
-        error_at(loc,
-                 "conv2d: a %lldx%lld kernel with padding (%lld, %lld) and stride (%lld, %lld) does not fit input %s",
-                 (long long)w->shape.d[2], (long long)w->shape.d[3], (long long)pad[0], (long long)pad[1],
-                 (long long)stride[0], (long long)stride[1], shape_str(&x->shape));
-        return NULL;
-    }
-    int64_t d[4] = {x->shape.d[0], w->shape.d[0], oh, ow};
-    Shape s = shape_make(4, d, x->shape.batched);
-    if (!shape_check_size(&s, DT_F32, loc, "conv2d's output"))
-        return NULL;
-    int64_t attr[MAX_ATTR] = {stride[0], stride[1], pad[0], pad[1]};
-    IrNode *in[2] = {x, w};
-    return ir_node(g, OP_CONV2D, DT_F32, s, 2, in, attr, loc);
 }
 
 IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t stride[2], const int64_t pad[2],

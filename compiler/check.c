@@ -26,23 +26,13 @@ double node_flops(const IrNode *n) {
     case OPC_KERNEL:
         break;
     }
+    if (op_rule(n->op)->flops)
+        return op_rule(n->op)->flops(n);
     const Shape *a = &n->in[0]->shape;
     switch (n->op) {
     case OP_MATMUL: {
         int64_t k = n->attr[0] ? a->d[0] : a->d[1];
         return 2.0 * out * (double)k;
-    }
-    case OP_CONV2D: {
-        const Shape *w = &n->in[1]->shape;
-        return 2.0 * out * (double)(w->d[1] * w->d[2] * w->d[3]);
-    }
-    case OP_CONV2D_DX: {
-        const Shape *w = &n->in[1]->shape, *dy = &n->in[0]->shape;
-        return 2.0 * (double)shape_numel(dy) * (double)(w->d[1] * w->d[2] * w->d[3]);
-    }
-    case OP_CONV2D_DW: {
-        const Shape *dy = &n->in[1]->shape;
-        return 2.0 * (double)shape_numel(dy) * (double)(n->shape.d[1] * n->shape.d[2] * n->shape.d[3]);
     }
     case OP_MAXPOOL:
     case OP_AVGPOOL:

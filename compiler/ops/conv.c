@@ -1,0 +1,801 @@
+/* conv.c: the convolution family: conv2d, its input gradient conv2d_dx and its weight gradient conv2d_dw.
+ *
+ * Shape rules, the gradient rule, FLOPs, scratch and the kernels. A convolution runs one of two ways, decided by
+ * conv_direct from the geometry; the scratch rule and the emitters share that decision and the tiling constants
+ * below, so the planner reserves exactly what the emitted code uses.
+ *
+ * Larger convolutions (AlexNet, VGG) are im2col over chunks of images and one BLAS product per image; the columns
+ * of a chunk are the kernel's scratch. The helpers (im2col, col2im and the three drivers) are written once per
+ * generated file and called with the geometry as arguments.
+ *
+ * A small convolution (LeNet's: 1 or 6 input channels, 5x5, 28x28 or 14x14 images) feeds matrix products too
+ * small for BLAS to pay for im2col's columns, so it runs as loops written for its shape, a function per geometry
+ * with every extent a literal. Each kernel first copies an image into a zero-padded block on the stack, so the
+ * inner loops need no bounds tests, then works on tiles of TILE output columns, every loop count a constant:
+ *
+ *   forward  for KBLOCK output channels at once, the partial sums of a tile (one array per channel, which the C
+ *            compiler keeps in vector registers) accumulate w[k][c][r][s] times a shifted row of the block; every
+ *            input row loaded serves KBLOCK channels. The block is wide enough for whole tiles; a partial tile
+ *            computes TILE columns and stores the ones that exist.
+ *   dx       (stride 1) the forward loops on dy, padded by the kernel size minus 1 minus the padding, with the
+ *            kernel turned by 180 degrees and its channel axes swapped.
+ *   dw       for one (c, r) and up to 3 output channels k, S partial sums each (one per kernel column s)
+ *            accumulate dy[k][p] times the row of the block shifted by s, over a chunk of images; dy is copied
+ *            too, its rows zero-padded to whole tiles.
+ *            Chunks are fixed by the batch size, each writes its sums to scratch, and the chunks are added in
+ *            order, so the result does not depend on the thread count.
+ *
+ * Rows narrower than a tile (LeNet's second layer: 10 columns) with 16, 32, ... output channels put the channels
+ * in the lanes instead (lanes_over_k): forward keeps a partial sum per output column, dw reads dy channel-last.
+ *
+ * Output rows whose window reaches into zero padding skip those kernel rows (dx's turned kernel pads dy by
+ * kernel size minus 1, so LeNet's second dx would spend a third of its products on zeros).
+ *
+ * The C compiler keeps the partial sums in registers only when each is its own array and the loops over them have
+ * constant counts; a shared 2-D array or a masked tail spilled them to the stack (measured, GCC 12). */
+#include <inttypes.h>
+#include <string.h>
+
+#include "dlc.h"
+
+enum {
+    TILE = 16,           /* output columns per tile: one AVX-512 vector of float, two of AVX2 */
+    KBLOCK = 6,          /* output channels per forward tile: 6 x 16 partial sums fit AVX-512's registers, and AVX2's */
+    BLOCK_ELEMS = 16384, /* the padded block's limit in elements: 64 KB of float on the stack */
+    FLIP_ELEMS = 4096,   /* a rearranged kernel's limit in elements, also on the stack */
+    QMAX = 12,           /* the widest output row whose columns each get their own partial sums */
+    IM2COL_ELEMS = 1 << 18, /* im2col's columns per chunk of images, in elements: many small images per pass */
+};
+
+/* ---- geometry ---- */
+
+/* The three tensors of a convolution, whichever of them the node computes: conv2d (x, w) -> y, conv2d_dx (dy, w)
+ * -> dx, conv2d_dw (x, dy) -> dw. */
+enum { X, W, Y };
+static void conv_tensors(const IrNode *n, const IrNode *t[3]) {
+    static const int roles[3][3] = {{X, W, Y}, {Y, W, X}, {X, Y, W}}; /* in[0], in[1], the node */
+    const int *r = roles[n->op == OP_CONV2D ? 0 : n->op == OP_CONV2D_DX ? 1 : 2];
+    t[r[0]] = n->in[0];
+    t[r[1]] = n->in[1];
+    t[r[2]] = n;
+}
+
+ConvGeo conv_geo(const IrNode *n) {
+    const IrNode *t[3];
+    conv_tensors(n, t);
+    const Shape *x = &t[X]->shape, *w = &t[W]->shape, *y = &t[Y]->shape;
+    ConvGeo g = {.N = x->d[0],
+                 .K = w->d[0],
+                 .C = w->d[1],
+                 .H = x->d[2],
+                 .W = x->d[3],
+                 .R = w->d[2],
+                 .S = w->d[3],
+                 .P = y->d[2],
+                 .Q = y->d[3],
+                 .sh = n->attr[0],
+                 .sw = n->attr[1],
+                 .ph = n->attr[2],
+                 .pw = n->attr[3]};
+    g.HP = (g.P - 1) * g.sh + g.R;
+    return g;
+}
+
+/* The padded block's row length: whole tiles read up to TILE - 1 columns past the last output, into zeros. */
+static int64_t block_width(const ConvGeo *g) { return ((g->Q + TILE - 1) / TILE * TILE - 1) * g->sw + g->S; }
+
+/* Output columns rounded up to whole tiles: the row length of dw's copy of dy. */
+static int64_t tiled_q(const ConvGeo *g) { return (g->Q + TILE - 1) / TILE * TILE; }
+
+/* dx of a stride-1 convolution is itself a convolution: of dy, padded by the kernel size minus 1 minus the padding,
+ * with the kernel turned by 180 degrees and its in and out channels swapped. */
+static ConvGeo dx_as_conv(const ConvGeo *g) {
+    ConvGeo t = {.N = g->N,
+                 .K = g->C,
+                 .C = g->K,
+                 .H = g->P,
+                 .W = g->Q,
+                 .R = g->R,
+                 .S = g->S,
+                 .P = g->H,
+                 .Q = g->W,
+                 .sh = 1,
+                 .sw = 1,
+                 .ph = g->R - 1 - g->ph,
+                 .pw = g->S - 1 - g->pw};
+    t.HP = t.P - 1 + t.R;
+    return t;
+}
+
+/* A block of at most BLOCK_ELEMS and at most 512 multiply-adds per output element. */
+static bool direct_pays(const ConvGeo *g) {
+    return g->C * g->R * g->S <= 512 && g->C * g->HP * block_width(g) <= BLOCK_ELEMS;
+}
+
+bool conv_direct(const IrNode *n) {
+    if (n->op != OP_CONV2D && n->op != OP_CONV2D_DX && n->op != OP_CONV2D_DW)
+        return false;
+    ConvGeo g = conv_geo(n);
+    if (n->op != OP_CONV2D_DX)
+        return direct_pays(&g);
+    ConvGeo t = dx_as_conv(&g);
+    return g.sh == 1 && g.sw == 1 && g.ph < g.R && g.pw < g.S && g.K * g.C * g.R * g.S <= FLIP_ELEMS && direct_pays(&t);
+}
+
+/* Images per chunk of a direct dw: as many padded images as fit the kernel's 16K-element stack block. */
+static int64_t conv_direct_images(const ConvGeo *g) {
+    int64_t images = BLOCK_ELEMS / (g->C * g->HP * block_width(g) + g->K * g->P * tiled_q(g));
+    return images < 1 ? 1 : images > g->N ? g->N : images;
+}
+
+/* Images per chunk and scratch elements: a direct dw's sums, one set per chunk of images; im2col's columns for a
+ * chunk of images (none for the other direct kernels). */
+static int64_t conv_chunk(const IrNode *n, int64_t *elems) {
+    ConvGeo g = conv_geo(n);
+    if (conv_direct(n)) {
+        if (n->op != OP_CONV2D_DW) {
+            *elems = 0;
+            return 0;
+        }
+        int64_t chunk = conv_direct_images(&g);
+        *elems = (g.N + chunk - 1) / chunk * g.K * g.C * g.R * g.S;
+        return chunk;
+    }
+    int64_t crs = g.C * g.R * g.S, pq = g.P * g.Q;
+    /* chunks of images whose columns fit in IM2COL_ELEMS: one im2col pass serves many small images */
+    int64_t images = IM2COL_ELEMS / (crs * pq);
+    if (images < 1)
+        images = 1;
+    if (images > g.N)
+        images = g.N;
+    *elems = crs * images * pq;
+    return images;
+}
+
+static int64_t conv_scratch(const IrNode *n) {
+    int64_t elems;
+    conv_chunk(n, &elems);
+    return elems;
+}
+
+/* ---- shape rules ---- */
+
+int64_t conv_out_dim(int64_t in, int64_t k, int64_t pad, int64_t stride) { return (in + 2 * pad - k) / stride + 1; }
+
+static IrNode *build_conv2d(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc) {
+    (void)nin;
+    IrNode *x = in[0], *w = in[1];
+    const int64_t *stride = a->attr, *pad = a->attr + 2;
+    if (x->shape.rank != 4) {
+        error_at(loc, "conv2d expects [N, C, H, W], got %s", type_str(x->dtype, &x->shape));
+        return NULL;
+    }
+    if (w->shape.rank != 4 || w->shape.d[1] != x->shape.d[1]) {
+        error_at(loc, "conv2d: kernel %s does not match input %s (kernel is [out, in channels, kh, kw])",
+                 shape_str(&w->shape), type_str(x->dtype, &x->shape));
+        return NULL;
+    }
+    for (int i = 0; i < 2; i++)
+        if (stride[i] < 1 || pad[i] < 0 || pad[i] > MAX_NUMEL) {
+            error_at(loc,
+                     "conv2d: the stride must be at least 1 and the padding at least 0, got stride (%lld, %lld) "
+                     "and padding (%lld, %lld)",
+                     (long long)stride[0], (long long)stride[1], (long long)pad[0], (long long)pad[1]);
+            return NULL;
+        }
+    /* in, k <= MAX_NUMEL and 0 <= pad <= MAX_NUMEL: no overflow */
+    int64_t oh = conv_out_dim(x->shape.d[2], w->shape.d[2], pad[0], stride[0]);
+    int64_t ow = conv_out_dim(x->shape.d[3], w->shape.d[3], pad[1], stride[1]);
+    if (oh < 1 || ow < 1 || x->shape.d[2] + 2 * pad[0] < w->shape.d[2] || x->shape.d[3] + 2 * pad[1] < w->shape.d[3]) {
+        error_at(loc,
+                 "conv2d: a %lldx%lld kernel with padding (%lld, %lld) and stride (%lld, %lld) does not fit input %s",
+                 (long long)w->shape.d[2], (long long)w->shape.d[3], (long long)pad[0], (long long)pad[1],
+                 (long long)stride[0], (long long)stride[1], shape_str(&x->shape));
+        return NULL;
+    }
+    int64_t d[4] = {x->shape.d[0], w->shape.d[0], oh, ow};
+    Shape s = shape_make(4, d, x->shape.batched);
+    if (!shape_check_size(&s, DT_F32, loc, "conv2d's output"))
+        return NULL;
+    return ir_node(g, op, DT_F32, s, 2, in, a->attr, loc);
+}
+
+IrNode *b_conv2d(Graph *g, IrNode *x, IrNode *w, const int64_t stride[2], const int64_t pad[2], Loc loc) {
+    OpArgs a = {.attr = {stride[0], stride[1], pad[0], pad[1]}};
+    IrNode *in[2] = {x, w};
+    return op_build(g, OP_CONV2D, 2, in, &a, loc);
+}
+
+/* The gradients: a->shape is the shape of the tensor they compute (x's, or w's), which the convolution's
+ * arithmetic does not fix when the stride is above 1; it must be one the forward convolution maps onto dy. */
+static IrNode *build_conv2d_grad(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc) {
+    (void)nin;
+    IrNode *n = &(IrNode){.op = op, .shape = a->shape, .nin = 2, .in = {in[0], in[1]}};
+    memcpy(n->attr, a->attr, sizeof n->attr);
+    const IrNode *t[3];
+    conv_tensors(n, t);
+    const Shape *x = &t[X]->shape, *w = &t[W]->shape, *y = &t[Y]->shape;
+    bool ok = x->rank == 4 && w->rank == 4 && y->rank == 4 && x->d[1] == w->d[1] && y->d[1] == w->d[0] &&
+              x->d[0] == y->d[0] && x->batched == y->batched && !w->batched && a->attr[0] >= 1 && a->attr[1] >= 1;
+    for (int i = 0; ok && i < 2; i++)
+        ok = conv_out_dim(x->d[2 + i], w->d[2 + i], a->attr[2 + i], a->attr[i]) == y->d[2 + i];
+    if (!ok) {
+        error_at(loc, "%s: x %s, w %s and dy %s are not one convolution's", op_info[op].name, shape_str(x),
+                 shape_str(w), shape_str(y));
+        return NULL;
+    }
+    return ir_node(g, op, DT_F32, a->shape, 2, in, a->attr, loc);
+}
+
+/* ---- gradient ---- */
+
+static IrNode *grad_conv2d(Graph *g, IrNode *n, int i, IrNode *d) {
+    OpArgs a = {.shape = n->in[i]->shape};
+    memcpy(a.attr, n->attr, sizeof a.attr);
+    IrNode *in[2] = {i == 0 ? d : n->in[0], i == 0 ? n->in[1] : d};
+    return op_build(g, i == 0 ? OP_CONV2D_DX : OP_CONV2D_DW, 2, in, &a, n->loc);
+}
+
+/* ---- FLOPs ---- */
+
+static double flops_conv2d(const IrNode *n) {
+    const Shape *w = &n->in[1]->shape;
+    return 2.0 * (double)shape_numel(&n->shape) * (double)(w->d[1] * w->d[2] * w->d[3]);
+}
+
+static double flops_conv2d_dx(const IrNode *n) {
+    const Shape *w = &n->in[1]->shape, *dy = &n->in[0]->shape;
+    return 2.0 * (double)shape_numel(dy) * (double)(w->d[1] * w->d[2] * w->d[3]);
+}
+
+static double flops_conv2d_dw(const IrNode *n) {
+    const Shape *dy = &n->in[1]->shape;
+    return 2.0 * (double)shape_numel(dy) * (double)(n->shape.d[1] * n->shape.d[2] * n->shape.d[3]);
+}
+
+/* One image's product of an im2col convolution (the direct kernels call no BLAS). */
+static double blas_flops_conv(const IrNode *n) {
+    if (conv_direct(n))
+        return 0;
+    ConvGeo g = conv_geo(n);
+    return 2.0 * (double)(g.K * g.P * g.Q * g.C * g.R * g.S);
+}
+
+static unsigned calls_conv(const IrNode *n) { return conv_direct(n) ? 0 : CALLS_GEMM; }
+
+/* ---- kernels ---- */
+
+static void emit_conv(Emit *e, IrNode *n) {
+    const IrNode *t[3];
+    conv_tensors(n, t);
+    char *x = emit_ptr(e, (IrNode *)t[X]), *w = emit_ptr(e, (IrNode *)t[W]), *y = emit_ptr(e, (IrNode *)t[Y]);
+    if (conv_direct(n)) {
+        /* the direct functions take their operands first and their result last */
+        if (n->op == OP_CONV2D)
+            fprintf(e->o, "    %s(%s, %s, %s, n);\n", emit_own_fn_name(e, n), x, w, y);
+        else if (n->op == OP_CONV2D_DX)
+            fprintf(e->o, "    %s(%s, %s, %s, n);\n", emit_own_fn_name(e, n), y, w, x);
+        else
+            fprintf(e->o, "    %s(%s, %s, %s, %s, n);\n", emit_own_fn_name(e, n), x, w, y, emit_scratch(e, n));
+        return;
+    }
+    int64_t elems, chunk = conv_chunk(n, &elems);
+    ConvGeo g = conv_geo(n);
+    fprintf(e->o,
+            "    conv2d_%s(%s, %s, %s, %s, n, %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+            ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ");\n",
+            n->op == OP_CONV2D      ? "fwd"
+            : n->op == OP_CONV2D_DX ? "dx"
+                                    : "dw",
+            x, w, y, emit_scratch(e, n), g.K, chunk, g.C, g.H, g.W, g.R, g.S, g.P, g.Q, g.sh, g.sw, g.ph, g.pw);
+}
+
+/* im2col and its drivers, written once per generated file for the convolutions that do not run direct;
+ * the C compiler specialises them by their constant arguments once it inlines them. */
+static void conv_helpers(Emit *e, const bool *used) {
+    FILE *o = e->o;
+    const char *R = e->real;
+    const char *geo = "int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, "
+                      "int64_t sw, int64_t ph, int64_t pw";
+    fprintf(o, "\n/* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's\n"
+               " * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window\n"
+               " * overhangs the padding. */\n");
+    if (used[OP_CONV2D] || used[OP_CONV2D_DW]) {
+        fprintf(o, "static void im2col(const %s *x, %s *col, int64_t b0, int64_t g, %s) {\n", R, R, geo);
+        fprintf(o, "    int64_t cols = g * P * Q;\n");
+        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
+        /* per output row, the window's valid columns [q0, q1) are computed once, so the inner loop is a
+         * plain strided copy */
+        fprintf(o,
+                "    for (int64_t row = 0; row < C * R * S; row++) {\n"
+                "        int64_t c = row / (R * S), r = row / S %% R, s = row %% S;\n"
+                "        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;\n"
+                "        int64_t q1 = (W - 1 + pw - s) / sw + 1;\n"
+                "        if (W - 1 + pw - s < 0)\n            q1 = 0;\n"
+                "        if (q1 > Q)\n            q1 = Q;\n"
+                "        if (q0 > q1)\n            q0 = q1;\n"
+                "        for (int64_t i = 0; i < g; i++) {\n"
+                "            const %s *img = x + ((b0 + i) * C + c) * H * W;\n"
+                "            %s *out = col + row * cols + i * P * Q;\n"
+                "            for (int64_t p = 0; p < P; p++) {\n"
+                "                int64_t h = p * sh - ph + r;\n"
+                "                %s *o = out + p * Q;\n"
+                "                if (h < 0 || h >= H) {\n"
+                "                    memset(o, 0, sizeof(*o) * (size_t)Q);\n"
+                "                    continue;\n"
+                "                }\n"
+                "                const %s *src = img + h * W - pw + s;\n"
+                "                for (int64_t q = 0; q < q0; q++)\n                    o[q] = 0;\n"
+                "                if (sw == 1)\n"
+                "                    for (int64_t q = q0; q < q1; q++)\n                        o[q] = src[q];\n"
+                "                else\n"
+                "                    for (int64_t q = q0; q < q1; q++)\n                        o[q] = src[q * sw];\n"
+                "                for (int64_t q = q1; q < Q; q++)\n                    o[q] = 0;\n"
+                "            }\n"
+                "        }\n"
+                "    }\n}\n",
+                R, R, R, R);
+    }
+    if (used[OP_CONV2D]) {
+        fprintf(o, "\n/* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */\n");
+        fprintf(o,
+                "static void conv2d_fwd(const %s *x, const %s *w, %s *y, %s *col, int64_t n, int64_t K, "
+                "int64_t G, %s) {\n",
+                R, R, R, R, geo);
+        fprintf(o,
+                "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
+                "        int64_t g = n - b0 < G ? n - b0 : G;\n"
+                "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
+                "        for (int64_t i = 0; i < g; i++)\n"
+                "            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, "
+                "(int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);\n"
+                "    }\n}\n");
+    }
+    if (used[OP_CONV2D_DX]) {
+        fprintf(o, "\n/* dx = the transposed convolution of dy with w: columns W^T dy, added back into images. */\n");
+        fprintf(o, "static void col2im(const %s *col, %s *dx, int64_t b0, int64_t g, %s) {\n", R, R, geo);
+        fprintf(o, "    int64_t cols = g * P * Q;\n");
+        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
+        fprintf(o,
+                "    for (int64_t ic = 0; ic < g * C; ic++) {\n"
+                "        int64_t i = ic / C, c = ic %% C;\n"
+                "        %s *img = dx + ((b0 + i) * C + c) * H * W;\n"
+                "        memset(img, 0, sizeof(%s) * (size_t)(H * W));\n"
+                "        for (int64_t r = 0; r < R; r++)\n"
+                "            for (int64_t s = 0; s < S; s++) {\n"
+                "                const %s *src = col + ((c * R + r) * S + s) * cols + i * P * Q;\n"
+                "                int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;\n"
+                "                int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;\n"
+                "                if (q1 > Q)\n                    q1 = Q;\n"
+                "                for (int64_t p = 0; p < P; p++) {\n"
+                "                    int64_t h = p * sh - ph + r;\n"
+                "                    if (h < 0 || h >= H)\n                        continue;\n"
+                "                    %s *dst = img + h * W - pw + s;\n"
+                "                    const %s *sp = src + p * Q;\n"
+                "                    for (int64_t q = q0; q < q1; q++)\n"
+                "                        dst[q * sw] += sp[q];\n"
+                "                }\n"
+                "            }\n"
+                "    }\n}\n",
+                R, R, R, R, R);
+        fprintf(o,
+                "static void conv2d_dx(%s *dx, const %s *w, const %s *dy, %s *col, int64_t n, int64_t K, "
+                "int64_t G, %s) {\n",
+                R, R, R, R, geo);
+        fprintf(o, "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
+                   "        int64_t g = n - b0 < G ? n - b0 : G;\n"
+                   "        for (int64_t i = 0; i < g; i++)\n"
+                   "            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), "
+                   "dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);\n"
+                   "        col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
+                   "    }\n}\n");
+    }
+    if (used[OP_CONV2D_DW]) {
+        fprintf(o, "\n/* dw = dy times the columns of x, summed over the batch. */\n");
+        fprintf(o,
+                "static void conv2d_dw(const %s *x, %s *dw, const %s *dy, %s *col, int64_t n, int64_t K, "
+                "int64_t G, %s) {\n",
+                R, R, R, R, geo);
+        fprintf(o, "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
+                   "        int64_t g = n - b0 < G ? n - b0 : G;\n"
+                   "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
+                   "        for (int64_t i = 0; i < g; i++)\n"
+                   "            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, "
+                   "(int)(P * Q), "
+                   "col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);\n"
+                   "    }\n}\n");
+    }
+}
+
+/* ---- the direct kernels ---- */
+
+static void emit_pad(FILE *o, const ConvGeo *g, const char *img, const char *dst, const char *R, int depth) {
+    int64_t rows = g->H < g->HP - g->ph ? g->H : g->HP - g->ph;
+    int64_t cols = g->W < block_width(g) - g->pw ? g->W : block_width(g) - g->pw;
+    fprintf(o, "%*smemset(%s, 0, sizeof(%s));\n", depth, "", dst, dst);
+    fprintf(o, "%*sfor (int c = 0; c < %" PRId64 "; c++)\n", depth, "", g->C);
+    fprintf(o, "%*s    for (int h = 0; h < %" PRId64 "; h++)\n", depth, "", rows);
+    fprintf(o,
+            "%*s        memcpy(&%s[c][h + %" PRId64 "][%" PRId64 "], x + (%s * %" PRId64 " + c) * %" PRId64
+            " + h * %" PRId64 ", %" PRId64 " * sizeof(%s));\n",
+            depth, "", dst, g->ph, g->pw, img, g->C, g->H * g->W, g->W, cols, R);
+}
+
+/* A column index into a block row: q * sw + shift, as short as the stride allows (q: "q" or "q0 + q"). */
+static char *col_index(const ConvGeo *g, const char *q, int64_t shift) {
+    char *scaled = g->sw == 1       ? xsprintf("%s", q)
+                   : strchr(q, ' ') ? xsprintf("(%s) * %" PRId64, q, g->sw)
+                                    : xsprintf("%s * %" PRId64, q, g->sw);
+    return shift ? xsprintf("%s + %" PRId64, scaled, shift) : scaled;
+}
+
+/* The block row an output row p reads with kernel row r. */
+static char *row_index(const ConvGeo *g) {
+    return g->sh == 1 ? xsprintf("p + r") : xsprintf("p * %" PRId64 " + r", g->sh);
+}
+
+/* Whether some output row's window reaches into the block's padding rows, which hold only zeros. */
+static bool pads_rows(const ConvGeo *g) { return g->ph > 0 || (g->P - 1) * g->sh + g->R > g->H + g->ph; }
+
+/* At the top of an output row p's loop: the kernel rows [r0, r1) that meet the image rather than zero padding
+ * (adding their products changes nothing), so border rows skip them. */
+static void emit_row_bounds(FILE *o, const ConvGeo *g, int d) {
+    if (!pads_rows(g))
+        return;
+    char *top = g->sh == 1 ? xsprintf("p") : xsprintf("p * %" PRId64, g->sh);
+    fprintf(o, "%*sconst int r0 = %s < %" PRId64 " ? %" PRId64 " - %s : 0;\n", d, "", top, g->ph, g->ph, top);
+    fprintf(o, "%*sconst int r1 = %" PRId64 " - %s < %" PRId64 " ? %" PRId64 " - %s : %" PRId64 ";\n", d, "",
+            g->H + g->ph, top, g->R, g->H + g->ph, top, g->R);
+}
+
+/* The loop over kernel rows, all of them or [r0, r1). */
+static char *row_loop(const ConvGeo *g) {
+    return pads_rows(g) ? xsprintf("for (int r = r0; r < r1; r++)")
+                        : xsprintf("for (int r = 0; r < %" PRId64 "; r++)", g->R);
+}
+
+/* One forward tile: `width` columns from q0 of output row p, channels k .. k + kb. */
+static void emit_fwd_tile(FILE *o, const ConvGeo *g, const char *R, int64_t kb, int64_t width, int d) {
+    fprintf(o, "%*s%s", d, "", R);
+    for (int64_t j = 0; j < kb; j++)
+        fprintf(o, "%s a%" PRId64 "[%d] = {0}", j ? "," : "", j, TILE);
+    fprintf(o, ";\n");
+    fprintf(o, "%*sfor (int c = 0; c < %" PRId64 "; c++)\n", d, "", g->C);
+    fprintf(o, "%*s    %s\n", d, "", row_loop(g));
+    fprintf(o, "%*s        for (int s = 0; s < %" PRId64 "; s++) {\n", d, "", g->S);
+    int e = d + 8;
+    fprintf(o, "%*s    const %s *src = &xp[c][%s][%s + s];\n", e, "", R, row_index(g), col_index(g, "q0", 0));
+    fprintf(o, "%*s    const %s *wk = w + ((k * %" PRId64 " + c) * %" PRId64 " + r) * %" PRId64 " + s;\n", e, "", R,
+            g->C, g->R, g->S);
+    fprintf(o, "%*s    %s", e, "", R);
+    for (int64_t j = 0; j < kb; j++)
+        fprintf(o, "%s w%" PRId64 " = wk[%" PRId64 "]", j ? "," : "", j, j * g->C * g->R * g->S);
+    fprintf(o, ";\n");
+    fprintf(o, "%*s    for (int q = 0; q < %d; q++) {\n", e, "", TILE);
+    fprintf(o, "%*s        %s v = src[%s];\n", e, "", R, col_index(g, "q", 0));
+    for (int64_t j = 0; j < kb; j++)
+        fprintf(o, "%*s        a%" PRId64 "[q] += w%" PRId64 " * v;\n", e, "", j, j);
+    fprintf(o, "%*s    }\n%*s}\n", e, "", e, "");
+    fprintf(o, "%*s%s *out = y + ((b * %" PRId64 " + k) * %" PRId64 " + p) * %" PRId64 " + q0;\n", d, "", R, g->K, g->P,
+            g->Q);
+    fprintf(o, "%*sfor (int q = 0; q < %" PRId64 "; q++) {\n", d, "", width);
+    for (int64_t j = 0; j < kb; j++)
+        fprintf(o, "%*s    out[%" PRId64 " + q] = a%" PRId64 "[q];\n", d, "", j * g->P * g->Q, j);
+    fprintf(o, "%*s}\n", d, "");
+}
+
+/* Output rows of channels k .. k + kb, for every k the loop header (already printed) gives. */
+static void emit_fwd_rows(FILE *o, const ConvGeo *g, const char *R, int64_t kb, int d) {
+    int64_t full = g->Q / TILE * TILE, rest = g->Q - full;
+    fprintf(o, "%*sfor (int p = 0; p < %" PRId64 "; p++) {\n", d, "", g->P);
+    emit_row_bounds(o, g, d + 4);
+    if (full == TILE) {
+        fprintf(o, "%*s    {\n%*s        const int q0 = 0;\n", d, "", d, "");
+        emit_fwd_tile(o, g, R, kb, TILE, d + 8);
+        fprintf(o, "%*s    }\n", d, "");
+    } else if (full) {
+        fprintf(o, "%*s    for (int q0 = 0; q0 < %" PRId64 "; q0 += %d) {\n", d, "", full, TILE);
+        emit_fwd_tile(o, g, R, kb, TILE, d + 8);
+        fprintf(o, "%*s    }\n", d, "");
+    }
+    if (rest) {
+        fprintf(o, "%*s    {\n%*s        const int q0 = %" PRId64 ";\n", d, "", d, "", full);
+        emit_fwd_tile(o, g, R, kb, rest, d + 8);
+        fprintf(o, "%*s    }\n", d, "");
+    }
+    fprintf(o, "%*s}\n", d, "");
+}
+
+/* Narrow outputs (Q <= QMAX) of many channels (K a multiple of TILE): the lanes run over TILE output channels and
+ * each output column of a row has its own partial sums, so no lane is wasted on columns past the row's end. The
+ * kernel is laid out [c][r][s][k] first, so a tile's weights are one load. */
+static bool lanes_over_k(const ConvGeo *g) {
+    return g->K % TILE == 0 && g->Q <= QMAX && g->K * g->C * g->R * g->S <= FLIP_ELEMS;
+}
+
+static void emit_fwd_lanes_k(FILE *o, const ConvGeo *g, const char *R) {
+    fprintf(o, "        for (int64_t k = 0; k < %" PRId64 "; k += %d)\n", g->K, TILE);
+    fprintf(o, "            for (int p = 0; p < %" PRId64 "; p++) {\n", g->P);
+    emit_row_bounds(o, g, 16);
+    fprintf(o, "                %s", R);
+    for (int64_t q = 0; q < g->Q; q++)
+        fprintf(o, "%s a%" PRId64 "[%d] = {0}", q ? "," : "", q, TILE);
+    fprintf(o, ";\n");
+    fprintf(o, "                for (int c = 0; c < %" PRId64 "; c++)\n", g->C);
+    fprintf(o, "                    %s\n", row_loop(g));
+    fprintf(o, "                        for (int s = 0; s < %" PRId64 "; s++) {\n", g->S);
+    fprintf(o, "                            const %s *src = &xp[c][%s][s];\n", R, row_index(g));
+    fprintf(o,
+            "                            const %s *wk = wk_all + ((c * %" PRId64 " + r) * %" PRId64 " + s) * %" PRId64
+            " + k;\n",
+            R, g->R, g->S, g->K);
+    fprintf(o, "                            %s", R);
+    for (int64_t q = 0; q < g->Q; q++)
+        fprintf(o, "%s x%" PRId64 " = src[%" PRId64 "]", q ? "," : "", q, q * g->sw);
+    fprintf(o, ";\n");
+    fprintf(o, "                            for (int j = 0; j < %d; j++) {\n", TILE);
+    fprintf(o, "                                %s v = wk[j];\n", R);
+    for (int64_t q = 0; q < g->Q; q++)
+        fprintf(o, "                                a%" PRId64 "[j] += x%" PRId64 " * v;\n", q, q);
+    fprintf(o, "                            }\n                        }\n");
+    fprintf(o, "                for (int j = 0; j < %d; j++) {\n", TILE);
+    fprintf(o, "                    %s *out = y + ((b * %" PRId64 " + k + j) * %" PRId64 " + p) * %" PRId64 ";\n", R,
+            g->K, g->P, g->Q);
+    for (int64_t q = 0; q < g->Q; q++)
+        fprintf(o, "                    out[%" PRId64 "] = a%" PRId64 "[j];\n", q, q);
+    fprintf(o, "                }\n            }\n");
+}
+
+/* y = x (*) w over the geometry g; for dx (turned), y is dx, x is dy, and w is turned into wt first. */
+static void emit_fwd(FILE *o, const ConvGeo *g0, bool turned, const char *fname, const char *R, const char *NAME) {
+    ConvGeo g = turned ? dx_as_conv(g0) : *g0;
+    if (turned) {
+        fprintf(o, "static void %s(const %s *restrict dy, const %s *restrict kernel, %s *restrict dx, int64_t n) {\n",
+                fname, R, R, R);
+        fprintf(o, "    const %s *restrict x = dy;\n    %s *restrict y = dx;\n", R, R);
+        fprintf(o, "    /* wt[c][k][r][s] = kernel[k][c][R - 1 - r][S - 1 - s] */\n");
+        fprintf(o, "    %s wt[%" PRId64 "];\n", R, g.K * g.C * g.R * g.S);
+        fprintf(o, "    for (int k = 0; k < %" PRId64 "; k++)\n", g.C);
+        fprintf(o, "        for (int c = 0; c < %" PRId64 "; c++)\n", g.K);
+        fprintf(o, "            for (int rs = 0; rs < %" PRId64 "; rs++)\n", g.R * g.S);
+        fprintf(o,
+                "                wt[(c * %" PRId64 " + k) * %" PRId64 " + rs] = kernel[(k * %" PRId64 " + c) * %" PRId64
+                " + %" PRId64 " - rs];\n",
+                g.C, g.R * g.S, g.K, g.R * g.S, g.R * g.S - 1);
+        fprintf(o, "    const %s *w = wt;\n", R);
+    } else {
+        fprintf(o, "static void %s(const %s *restrict x, const %s *restrict w, %s *restrict y, int64_t n) {\n", fname,
+                R, R, R);
+    }
+    if (lanes_over_k(&g)) {
+        fprintf(o, "    /* wk_all[c][r][s][k] = w[k][c][r][s] */\n");
+        fprintf(o, "    %s wk_all[%" PRId64 "];\n", R, g.K * g.C * g.R * g.S);
+        fprintf(o, "    for (int k = 0; k < %" PRId64 "; k++)\n", g.K);
+        fprintf(o, "        for (int crs = 0; crs < %" PRId64 "; crs++)\n", g.C * g.R * g.S);
+        fprintf(o, "            wk_all[crs * %" PRId64 " + k] = w[k * %" PRId64 " + crs];\n", g.K, g.C * g.R * g.S);
+    }
+    fprintf(o, "    %s_PARALLEL_FOR\n    for (int64_t b = 0; b < n; b++) {\n", NAME);
+    fprintf(o, "        %s xp[%" PRId64 "][%" PRId64 "][%" PRId64 "];\n", R, g.C, g.HP, block_width(&g));
+    emit_pad(o, &g, "b", "xp", R, 8);
+    int64_t blocks = g.K / KBLOCK * KBLOCK, rest = g.K - blocks;
+    if (lanes_over_k(&g)) {
+        emit_fwd_lanes_k(o, &g, R);
+        blocks = rest = 0;
+    }
+    if (blocks == KBLOCK) {
+        fprintf(o, "        {\n            const int64_t k = 0;\n");
+        emit_fwd_rows(o, &g, R, KBLOCK, 12);
+        fprintf(o, "        }\n");
+    } else if (blocks) {
+        fprintf(o, "        for (int64_t k = 0; k < %" PRId64 "; k += %d)\n", blocks, KBLOCK);
+        emit_fwd_rows(o, &g, R, KBLOCK, 12);
+    }
+    if (rest) {
+        fprintf(o, "        {\n            const int64_t k = %" PRId64 ";\n", blocks);
+        emit_fwd_rows(o, &g, R, rest, 12);
+        fprintf(o, "        }\n");
+    }
+    fprintf(o, "    }\n}\n");
+}
+
+/* The end of a dw kernel: closes the loop over chunks, then adds the chunks' sums in order. */
+static void emit_dw_sum(FILE *o, const ConvGeo *g, const char *R) {
+    int64_t kcrs = g->K * g->C * g->R * g->S;
+    fprintf(o, "    }\n");
+    fprintf(o, "    for (int64_t j = 0; j < %" PRId64 "; j++) {\n", kcrs);
+    fprintf(o, "        double acc = 0;\n");
+    fprintf(o, "        for (int64_t chunk = 0; chunk < chunks; chunk++)\n");
+    fprintf(o, "            acc += part[chunk * %" PRId64 " + j];\n", kcrs);
+    fprintf(o, "        dw[j] = (%s)acc;\n    }\n}\n", R);
+}
+
+/* dw with the vector lanes over TILE output channels (narrow rows, as lanes_over_k): dy is copied channel-last,
+ * so dy[i][p][q][k .. k + TILE] is one load, and for one (c, r) the S partial sums accumulate it times x's S
+ * shifted values at (p, q). */
+static void emit_dw_lanes_k(FILE *o, const ConvGeo *g, const char *R) {
+    int64_t images = conv_direct_images(g), kcrs = g->K * g->C * g->R * g->S, pq = g->P * g->Q;
+    fprintf(o, "        %s gt[%" PRId64 "][%" PRId64 "][%" PRId64 "];\n", R, images, pq, g->K);
+    fprintf(o, "        for (int64_t i = 0; i < count; i++) {\n");
+    emit_pad(o, g, "(b0 + i)", "xp[i]", R, 12);
+    fprintf(o, "            for (int k = 0; k < %" PRId64 "; k++)\n", g->K);
+    fprintf(o, "                for (int pq = 0; pq < %" PRId64 "; pq++)\n", pq);
+    fprintf(o, "                    gt[i][pq][k] = dy[((b0 + i) * %" PRId64 " + k) * %" PRId64 " + pq];\n", g->K, pq);
+    fprintf(o, "        }\n");
+    fprintf(o, "        for (int k = 0; k < %" PRId64 "; k += %d)\n", g->K, TILE);
+    fprintf(o, "            for (int c = 0; c < %" PRId64 "; c++)\n", g->C);
+    fprintf(o, "                for (int r = 0; r < %" PRId64 "; r++) {\n", g->R);
+    fprintf(o, "                    %s", R);
+    for (int64_t s = 0; s < g->S; s++)
+        fprintf(o, "%s a%" PRId64 "[%d] = {0}", s ? "," : "", s, TILE);
+    fprintf(o, ";\n");
+    fprintf(o, "                    for (int64_t i = 0; i < count; i++)\n");
+    fprintf(o, "                        for (int p = 0; p < %" PRId64 "; p++) {\n", g->P);
+    fprintf(o, "                            const %s *src = xp[i][c][%s];\n", R, row_index(g));
+    fprintf(o, "                            for (int q = 0; q < %" PRId64 "; q++) {\n", g->Q);
+    fprintf(o, "                                const %s *v = &gt[i][p * %" PRId64 " + q][k];\n", R, g->Q);
+    fprintf(o, "                                %s", R);
+    for (int64_t s = 0; s < g->S; s++)
+        fprintf(o, "%s x%" PRId64 " = src[%s]", s ? "," : "", s, col_index(g, "q", s));
+    fprintf(o, ";\n");
+    fprintf(o, "                                for (int j = 0; j < %d; j++) {\n", TILE);
+    for (int64_t s = 0; s < g->S; s++)
+        fprintf(o, "                                    a%" PRId64 "[j] += x%" PRId64 " * v[j];\n", s, s);
+    fprintf(o, "                                }\n                            }\n                        }\n");
+    fprintf(o, "                    for (int j = 0; j < %d; j++) {\n", TILE);
+    fprintf(o,
+            "                        %s *sum = part + chunk * %" PRId64 " + (((k + j) * %" PRId64 " + c) * %" PRId64
+            " + r) * %" PRId64 ";\n",
+            R, kcrs, g->C, g->R, g->S);
+    for (int64_t s = 0; s < g->S; s++)
+        fprintf(o, "                        sum[%" PRId64 "] = a%" PRId64 "[j];\n", s, s);
+    fprintf(o, "                    }\n                }\n");
+}
+
+static void emit_dw(FILE *o, const IrNode *n, const char *fname, const char *R, const char *NAME) {
+    ConvGeo g = conv_geo(n);
+    int64_t images = conv_direct_images(&g), kcrs = g.K * g.C * g.R * g.S, qt = tiled_q(&g);
+    fprintf(o,
+            "static void %s(const %s *restrict x, %s *restrict dw, const %s *restrict dy, %s *restrict part, "
+            "int64_t n) {\n",
+            fname, R, R, R, R);
+    fprintf(o, "    int64_t chunks = (n + %" PRId64 ") / %" PRId64 ";\n", images - 1, images);
+    fprintf(o, "    %s_PARALLEL_FOR\n    for (int64_t chunk = 0; chunk < chunks; chunk++) {\n", NAME);
+    fprintf(o, "        int64_t b0 = chunk * %" PRId64 ", count = n - b0 < %" PRId64 " ? n - b0 : %" PRId64 ";\n",
+            images, images, images);
+    fprintf(o, "        %s xp[%" PRId64 "][%" PRId64 "][%" PRId64 "][%" PRId64 "];\n", R, images, g.C, g.HP,
+            block_width(&g));
+    if (lanes_over_k(&g)) {
+        emit_dw_lanes_k(o, &g, R);
+        emit_dw_sum(o, &g, R);
+        return;
+    }
+    fprintf(o, "        %s gp[%" PRId64 "][%" PRId64 "][%" PRId64 "][%" PRId64 "];\n", R, images, g.K, g.P, qt);
+    fprintf(o, "        for (int64_t i = 0; i < count; i++) {\n");
+    emit_pad(o, &g, "(b0 + i)", "xp[i]", R, 12);
+    if (qt != g.Q)
+        fprintf(o, "            memset(gp[i], 0, sizeof(gp[i]));\n");
+    fprintf(o, "            for (int k = 0; k < %" PRId64 "; k++)\n", g.K);
+    fprintf(o, "                for (int p = 0; p < %" PRId64 "; p++)\n", g.P);
+    fprintf(o,
+            "                    memcpy(gp[i][k][p], dy + (((b0 + i) * %" PRId64 " + k) * %" PRId64 " + p) * %" PRId64
+            ", %" PRId64 " * sizeof(%s));\n",
+            g.K, g.P, g.Q, g.Q, R);
+    fprintf(o, "        }\n");
+    /* kb output channels at once (kb * S partial sums in registers): each row of x loaded serves kb of them */
+    int64_t kb = g.K % 3 == 0 && 3 * g.S <= 16 ? 3 : g.K % 2 == 0 && 2 * g.S <= 16 ? 2 : 1;
+    fprintf(o, "        for (int k = 0; k < %" PRId64 "; k += %" PRId64 ")\n", g.K, kb);
+    fprintf(o, "            for (int c = 0; c < %" PRId64 "; c++)\n", g.C);
+    fprintf(o, "                for (int r = 0; r < %" PRId64 "; r++) {\n", g.R);
+    for (int64_t j = 0; j < kb; j++) {
+        fprintf(o, "                    %s", R);
+        for (int64_t s = 0; s < g.S; s++)
+            fprintf(o, "%s a%" PRId64 "_%" PRId64 "[%d] = {0}", s ? "," : "", j, s, TILE);
+        fprintf(o, ";\n");
+    }
+    fprintf(o, "                    for (int64_t i = 0; i < count; i++)\n");
+    fprintf(o, "                        for (int p = 0; p < %" PRId64 "; p++)\n", g.P);
+    fprintf(o, "                            for (int q0 = 0; q0 < %" PRId64 "; q0 += %d) {\n", qt, TILE);
+    fprintf(o, "                                const %s *gq = &gp[i][k][p][q0], *src = &xp[i][c][%s][%s];\n", R,
+            row_index(&g), col_index(&g, "q0", 0));
+    fprintf(o, "                                for (int q = 0; q < %d; q++) {\n", TILE);
+    for (int64_t j = 0; j < kb; j++)
+        fprintf(o, "                                    %s g%" PRId64 " = gq[%" PRId64 " + q];\n", R, j, j * g.P * qt);
+    for (int64_t s = 0; s < g.S; s++) {
+        fprintf(o, "                                    %s v%" PRId64 " = src[%s];\n", R, s, col_index(&g, "q", s));
+        for (int64_t j = 0; j < kb; j++)
+            fprintf(o,
+                    "                                    a%" PRId64 "_%" PRId64 "[q] += g%" PRId64 " * v%" PRId64 ";\n",
+                    j, s, j, s);
+    }
+    fprintf(o, "                                }\n                            }\n");
+    for (int64_t j = 0; j < kb; j++) {
+        fprintf(o,
+                "                    %s *sum%" PRId64 " = part + chunk * %" PRId64 " + (((k + %" PRId64 ") * %" PRId64
+                " + c) * %" PRId64 " + r) * %" PRId64 ";\n",
+                R, j, kcrs, j, g.C, g.R, g.S);
+        for (int64_t s = 0; s < g.S; s++) {
+            fprintf(o, "                    sum%" PRId64 "[%" PRId64 "] = 0;\n", j, s);
+            fprintf(o, "                    for (int q = 0; q < %d; q++)\n", TILE);
+            fprintf(o, "                        sum%" PRId64 "[%" PRId64 "] += a%" PRId64 "_%" PRId64 "[q];\n", j, s, j,
+                    s);
+        }
+    }
+    fprintf(o, "                }\n");
+    emit_dw_sum(o, &g, R);
+}
+
+/* The direct kernel of conv node n as static function `fname`. */
+static void emit_conv_own(Emit *e, const IrNode *n, const char *fname) {
+    FILE *o = e->o;
+    const char *real = e->real, *NAME = e->NAME, *model = e->name;
+    ConvGeo g = conv_geo(n);
+    const char *what = n->op == OP_CONV2D      ? "conv2d"
+                       : n->op == OP_CONV2D_DX ? "conv2d's input gradient"
+                                               : "conv2d's weight gradient";
+    fprintf(o,
+            "\n/* %s, %s.dlm line %d: x [n, %" PRId64 ", %" PRId64 ", %" PRId64 "], w [%" PRId64 ", %" PRId64
+            ", %" PRId64 ", %" PRId64 "], y [n, %" PRId64 ", %" PRId64 ", %" PRId64 "], stride %" PRId64 "x%" PRId64
+            ", padding %" PRId64 "x%" PRId64 ".\n",
+            what, model, n->loc.line, g.C, g.H, g.W, g.K, g.C, g.R, g.S, g.K, g.P, g.Q, g.sh, g.sw, g.ph, g.pw);
+    if (n->op == OP_CONV2D)
+        fprintf(o, " * Per image: a zero-padded copy, then tiles of %d columns of up to %d output channels. */\n", TILE,
+                KBLOCK);
+    else if (n->op == OP_CONV2D_DX)
+        fprintf(o,
+                " * dx = dy (*) w turned by 180 degrees, padded by %" PRId64 "x%" PRId64
+                ": the forward kernel's loops. */\n",
+                g.R - 1 - g.ph, g.S - 1 - g.pw);
+    else
+        fprintf(o,
+                " * Per chunk of %" PRId64 " images: zero-padded copies, then for each (k, c, r) the %" PRId64
+                " sums over s; chunk sums to part, added in order. */\n",
+                conv_direct_images(&g), g.S);
+    if (n->op == OP_CONV2D_DW)
+        emit_dw(o, n, fname, real, NAME);
+    else
+        emit_fwd(o, &g, n->op == OP_CONV2D_DX, fname, real, NAME);
+}
+
+/* ---- the rules ---- */
+
+const OpRule rule_CONV2D = {
+    .build = build_conv2d,
+    .grad = grad_conv2d,
+    .emit = emit_conv,
+    .own_fn = conv_direct,
+    .own_fn_prefix = "conv2d_fwd_direct_",
+    .emit_own_fn = emit_conv_own,
+    .helpers = conv_helpers,
+    .calls_of = calls_conv,
+    .scratch = conv_scratch,
+    .flops = flops_conv2d,
+    .blas_flops = blas_flops_conv,
+};
+
+const OpRule rule_CONV2D_DX = {
+    .build = build_conv2d_grad,
+    .grad = grad_refused,
+    .emit = emit_conv,
+    .own_fn = conv_direct,
+    .own_fn_prefix = "conv2d_dx_direct_",
+    .emit_own_fn = emit_conv_own,
+    .helpers = conv_helpers,
+    .calls_of = calls_conv,
+    .scratch = conv_scratch,
+    .flops = flops_conv2d_dx,
+    .blas_flops = blas_flops_conv,
+};
+
+const OpRule rule_CONV2D_DW = {
+    .build = build_conv2d_grad,
+    .grad = grad_refused,
+    .emit = emit_conv,
+    .own_fn = conv_direct,
+    .own_fn_prefix = "conv2d_dw_direct_",
+    .emit_own_fn = emit_conv_own,
+    .helpers = conv_helpers,
+    .calls_of = calls_conv,
+    .scratch = conv_scratch,
+    .flops = flops_conv2d_dw,
+    .blas_flops = blas_flops_conv,
+};
