@@ -164,12 +164,6 @@ static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
         IrNode *in[3] = {x, b, d};
         return kernel_node(ad, OP_XENT_GRAD, x->shape, 3, in, NULL);
     }
-    case OP_MAXPOOL: {
-        IrNode *in[2] = {x, d};
-        return kernel_node(ad, OP_MAXPOOL_DX, x->shape, 2, in, n->attr);
-    }
-    case OP_AVGPOOL:
-        return kernel_node(ad, OP_AVGPOOL_DX, x->shape, 1, &d, n->attr);
     default:
         die("no gradient rule for %s (differentiating a gradient is not supported)", op_info[n->op].name);
     }
@@ -206,8 +200,6 @@ static bool ad_has_rule(Op op) {
     switch (op) {
     case OP_SLICE:
     case OP_XENT_GRAD:
-    case OP_MAXPOOL_DX:
-    case OP_AVGPOOL_DX:
         return false;
     default:
         return true;

@@ -336,41 +336,6 @@ IrNode *b_matmul(Graph *g, IrNode *a, IrNode *b, bool ta, bool tb, Loc loc) {
     return ir_node(g, OP_MATMUL, DT_F32, shape_make(2, d, batched), 2, in, attr, loc);
 }
 
-IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t stride[2], const int64_t pad[2],
-               Loc loc) {
-    const char *name = op == OP_MAXPOOL ? "max_pool" : "avg_pool";
-    if (x->shape.rank != 4) {
-        error_at(loc, "%s expects [N, C, H, W], got %s", name, type_str(x->dtype, &x->shape));
-        return NULL;
-    }
-    if (win[0] < 1 || win[1] < 1 || stride[0] < 1 || stride[1] < 1) {
-        error_at(loc,
-                 "%s: the window and the stride must be at least 1, got window (%lld, %lld) and stride (%lld, %lld)",
-                 name, (long long)win[0], (long long)win[1], (long long)stride[0], (long long)stride[1]);
-        return NULL;
-    }
-    if (pad[0] < 0 || pad[1] < 0) {
-        error_at(loc, "%s: padding must be at least 0, got (%lld, %lld)", name, (long long)pad[0], (long long)pad[1]);
-        return NULL;
-    }
-    /* pad * 2 > win, written so that it cannot overflow */
-    if (pad[0] > win[0] / 2 || pad[1] > win[1] / 2) {
-        error_at(loc, "%s: padding (%lld, %lld) must be at most half the window (%lld, %lld)", name, (long long)pad[0],
-                 (long long)pad[1], (long long)win[0], (long long)win[1]);
-        return NULL;
-    }
-    int64_t oh = conv_out_dim(x->shape.d[2], win[0], pad[0], stride[0]);
-    int64_t ow = conv_out_dim(x->shape.d[3], win[1], pad[1], stride[1]);
-    if (oh < 1 || ow < 1 || x->shape.d[2] + 2 * pad[0] < win[0] || x->shape.d[3] + 2 * pad[1] < win[1]) {
-        error_at(loc, "%s: window (%lld, %lld) with stride (%lld, %lld) does not fit input %s", name, (long long)win[0],
-                 (long long)win[1], (long long)stride[0], (long long)stride[1], type_str(x->dtype, &x->shape));
-        return NULL;
-    }
-    int64_t d[4] = {x->shape.d[0], x->shape.d[1], oh, ow};
-    int64_t attr[MAX_ATTR] = {win[0], win[1], stride[0], stride[1], pad[0], pad[1]};
-    return ir_node(g, op, DT_F32, shape_make(4, d, x->shape.batched), 1, &x, attr, loc);
-}
-
 IrNode *b_softmax(Graph *g, Op op, IrNode *x, Loc loc) {
     if (x->shape.rank < 1 || x->dtype != DT_F32) {
         error_at(loc, "%s needs an f32 tensor of at least one dimension, got %s", op_info[op].name,

@@ -34,12 +34,6 @@ double node_flops(const IrNode *n) {
         int64_t k = n->attr[0] ? a->d[0] : a->d[1];
         return 2.0 * out * (double)k;
     }
-    case OP_MAXPOOL:
-    case OP_AVGPOOL:
-        return out * (double)(n->attr[0] * n->attr[1]);
-    case OP_MAXPOOL_DX:
-    case OP_AVGPOOL_DX:
-        return (double)shape_numel(&n->in[n->nin - 1]->shape) * (double)(n->attr[0] * n->attr[1]);
     case OP_SOFTMAX:
     case OP_LOGSOFTMAX:
     case OP_XENT:

@@ -457,6 +457,11 @@ ConvGeo conv_geo(const IrNode *n);
  * small for BLAS to pay for the columns' memory traffic. dx needs stride 1. */
 bool conv_direct(const IrNode *n);
 
+/* ---- ops/pool.c: max_pool, avg_pool and their gradients ---- */
+
+IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t stride[2], const int64_t pad[2],
+               Loc loc);
+
 /* ---- build.c: node builders and their shape rules (NULL after a located error) ---- */
 
 IrNode *b_elem(Graph *g, Op op, int nin, IrNode **in, Loc loc);
@@ -468,8 +473,6 @@ IrNode *b_reshape(Graph *g, IrNode *a, Shape shape, Loc loc);
 IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
 IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
 IrNode *b_matmul(Graph *g, IrNode *a, IrNode *b, bool ta, bool tb, Loc loc);
-IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t stride[2], const int64_t pad[2],
-               Loc loc);
 IrNode *b_softmax(Graph *g, Op op, IrNode *x, Loc loc);
 IrNode *b_xent(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
 IrNode *b_argmax_eq(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
@@ -550,11 +553,6 @@ typedef struct Compiled {
 
 /* Roots and liveness of a function, inline decisions (fusion) and the kernel order. */
 void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots);
-/* Pooling (or its gradient) whose windows tile the image: no padding, stride = window (LeNet's 2x2). */
-bool pool_tiled(const IrNode *n);
-/* emit_conv.c: pooling node n, for which pool_tiled holds, as static function `fname`. */
-void emit_pool_tiled(FILE *o, const IrNode *n, const char *fname, const char *real, const char *NAME,
-                     const char *model);
 /* Buffer offsets from liveness over the kernel order: first fit, 64-byte aligned. */
 void plan_memory(Sched *s, int elem_size);
 /* dump_after: NULL, or "elab", "autodiff", "fuse" or "plan": print the IR after that pass to stderr. */

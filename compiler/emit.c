@@ -425,7 +425,7 @@ char *emit_dim(Emit *e, const Shape *s, int d) {
  * whose windows tile the image. */
 static bool own_fn(const IrNode *n) {
     const OpRule *r = op_rule(n->op);
-    return (r->own_fn && r->own_fn(n)) || pool_tiled(n);
+    return r->own_fn && r->own_fn(n);
 }
 
 /* Same op, operand and result shapes and attributes: one specialised function serves both. */
@@ -452,21 +452,6 @@ static bool first_own_fn(Emit *e, int f, int i) {
     return true;
 }
 
-static const char *own_fn_prefix(Op op) {
-    if (op_rule(op)->own_fn_prefix)
-        return op_rule(op)->own_fn_prefix;
-    switch (op) {
-    case OP_AVGPOOL:
-        return "avg_pool_fwd_";
-    case OP_AVGPOOL_DX:
-        return "avg_pool_dx_";
-    case OP_MAXPOOL:
-        return "max_pool_fwd_";
-    default:
-        return "max_pool_dx_";
-    }
-}
-
 /* conv2d_fwd_direct_0, conv2d_dw_direct_0, avg_pool_fwd_0, ...: numbered per op in order of first use. */
 char *emit_own_fn_name(Emit *e, const IrNode *n) {
     int id = 0;
@@ -476,7 +461,7 @@ char *emit_own_fn_name(Emit *e, const IrNode *n) {
             if (m->op != n->op || !first_own_fn(e, f, i))
                 continue;
             if (same_geometry(m, n))
-                return xsprintf("%s%d", own_fn_prefix(n->op), id);
+                return xsprintf("%s%d", op_rule(n->op)->own_fn_prefix, id);
             id++;
         }
     die("kernel %d has no function of its own", n->id);
@@ -606,34 +591,6 @@ static void emit_kernel(Emit *e, IrNode *n) {
                     emit_ptr(e, n), total, at, emit_ptr(e, n->in[k]), len, len, e->real);
             at += len;
         }
-        return;
-    }
-    case OP_MAXPOOL:
-    case OP_AVGPOOL:
-    case OP_MAXPOOL_DX:
-    case OP_AVGPOOL_DX: {
-        bool fwd = n->op == OP_MAXPOOL || n->op == OP_AVGPOOL;
-        const Shape *xs = fwd ? &a->shape : s;
-        const Shape *ys = fwd ? s : &n->in[n->nin - 1]->shape;
-        const char *kind = n->op == OP_MAXPOOL      ? "max_fwd"
-                           : n->op == OP_AVGPOOL    ? "avg_fwd"
-                           : n->op == OP_MAXPOOL_DX ? "max_dx"
-                                                    : "avg_dx";
-        const char *x = n->op == OP_MAXPOOL_DX ? emit_ptr(e, a) : fwd ? emit_ptr(e, a) : "NULL";
-        const char *y = fwd ? emit_ptr(e, n) : emit_ptr(e, n->in[n->nin - 1]);
-        const char *dx = fwd ? "NULL" : emit_ptr(e, n);
-        if (own_fn(n)) {
-            if (n->op == OP_MAXPOOL_DX)
-                fprintf(o, "    %s(%s, %s, %s, n);\n", emit_own_fn_name(e, n), x, y, dx);
-            else
-                fprintf(o, "    %s(%s, %s, n);\n", emit_own_fn_name(e, n), fwd ? x : y, fwd ? y : dx);
-            return;
-        }
-        fprintf(o,
-                "    pool_%s(%s, %s, %s, n * %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
-                ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ");\n",
-                kind, x, y, dx, xs->d[1], xs->d[2], xs->d[3], ys->d[2], ys->d[3], n->attr[0], n->attr[1], n->attr[2],
-                n->attr[3], n->attr[4], n->attr[5]);
         return;
     }
     default:
@@ -914,8 +871,6 @@ static void emit_prelude(Emit *e) {
 
 /* The kernels' own functions, then the helper functions of the ops some kernels of which have none. */
 static void emit_kernel_helpers(Emit *e) {
-    FILE *o = e->o;
-    const char *R = e->real;
     bool used[OP_COUNT] = {0};
     for (int f = 0; f < FN_COUNT; f++) {
         Sched *s = &e->c->fn[f];
@@ -930,10 +885,7 @@ static void emit_kernel_helpers(Emit *e) {
             IrNode *k = e->c->fn[f].kernels.v[i];
             if (!first_own_fn(e, f, i))
                 continue;
-            if (op_rule(k->op)->emit_own_fn)
-                op_rule(k->op)->emit_own_fn(e, k, emit_own_fn_name(e, k));
-            else
-                emit_pool_tiled(o, k, emit_own_fn_name(e, k), R, e->NAME, e->name);
+            op_rule(k->op)->emit_own_fn(e, k, emit_own_fn_name(e, k));
         }
     /* ops of a family share their helpers: each function once */
     void (*done[OP_COUNT])(Emit *, const bool *);
@@ -947,60 +899,6 @@ static void emit_kernel_helpers(Emit *e) {
             continue;
         done[ndone++] = h;
         h(e, used);
-    }
-    if (used[OP_MAXPOOL] || used[OP_AVGPOOL] || used[OP_MAXPOOL_DX] || used[OP_AVGPOOL_DX]) {
-        fprintf(o, "\n/* Pooling over planes = n * C of H x W into P x Q; max pooling pads with -inf, average pooling\n"
-                   " * counts the padding (PyTorch's defaults). Backward recomputes the argmax from x. */\n");
-        const char *pargs = "int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t R, "
-                            "int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw";
-        const char *kinds[4] = {"max_fwd", "avg_fwd", "max_dx", "avg_dx"};
-        const Op ops[4] = {OP_MAXPOOL, OP_AVGPOOL, OP_MAXPOOL_DX, OP_AVGPOOL_DX};
-        for (int k = 0; k < 4; k++) {
-            if (!used[ops[k]])
-                continue;
-            bool is_max = k == 0 || k == 2, fwd = k < 2;
-            fprintf(o, "static void pool_%s(const %s *x, %s%s *y, %s *dx, %s) {\n", kinds[k], R, fwd ? "" : "const ", R,
-                    R, pargs);
-            if (fwd)
-                fprintf(o, "    (void)dx;\n");
-            if (!is_max)
-                fprintf(o, "    (void)x;\n");
-            fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
-            fprintf(o, "    for (int64_t pl = 0; pl < planes; pl++) {\n");
-            if (!fwd)
-                fprintf(o, "        for (int64_t i = 0; i < H * W; i++)\n            dx[pl * H * W + i] = 0;\n");
-            /* the window's rows [r0, r1) and columns [s0, s1) inside the image, so the inner loops need no tests */
-            fprintf(o, "        for (int64_t p = 0; p < P; p++) {\n"
-                       "            int64_t top = p * sh - ph;\n"
-                       "            int64_t r0 = top < 0 ? -top : 0, r1 = H - top < R ? H - top : R;\n"
-                       "            for (int64_t q = 0; q < Q; q++) {\n"
-                       "                int64_t left = q * sw - pw;\n"
-                       "                int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;\n");
-            if (is_max)
-                fprintf(o, "                %s best = -INFINITY;\n                int64_t at = -1;\n", R);
-            else if (fwd)
-                fprintf(o, "                %s acc = 0;\n", R);
-            fprintf(o, "                for (int64_t r = r0; r < r1; r++)\n"
-                       "                    for (int64_t s = s0; s < s1; s++) {\n"
-                       "                        int64_t i = (pl * H + top + r) * W + left + s;\n");
-            if (is_max)
-                fprintf(
-                    o,
-                    "                        if (x[i] > best || at < 0) {\n                            best = x[i];\n"
-                    "                            at = i;\n                        }\n");
-            else if (fwd)
-                fprintf(o, "                        acc += x[i];\n");
-            else
-                fprintf(o, "                        dx[i] += y[(pl * P + p) * Q + q] / (%s)(R * S);\n", R);
-            fprintf(o, "                    }\n");
-            if (k == 0)
-                fprintf(o, "                y[(pl * P + p) * Q + q] = best;\n");
-            else if (k == 1)
-                fprintf(o, "                y[(pl * P + p) * Q + q] = acc / (%s)(R * S);\n", R);
-            else if (k == 2)
-                fprintf(o, "                if (at >= 0)\n                    dx[at] += y[(pl * P + p) * Q + q];\n");
-            fprintf(o, "            }\n        }\n    }\n}\n");
-        }
     }
 }
 

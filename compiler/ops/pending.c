@@ -44,7 +44,3 @@ const OpRule rule_LOGSOFTMAX = {.calls = CALLS_MAXR | CALLS_EXPV};
 const OpRule rule_XENT = {.calls = CALLS_MAXR | CALLS_EXPV};
 const OpRule rule_XENT_GRAD = {.calls = CALLS_MAXR | CALLS_EXPV};
 const OpRule rule_ARGMAX_EQ = {0};
-const OpRule rule_MAXPOOL = {0};
-const OpRule rule_MAXPOOL_DX = {0};
-const OpRule rule_AVGPOOL = {0};
-const OpRule rule_AVGPOOL_DX = {0};
