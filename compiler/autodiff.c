@@ -132,12 +132,6 @@ static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
     }
     case OP_RESHAPE:
         return b_reshape(g, d, x->shape, ad->loc);
-    case OP_MATMUL: {
-        bool ta = n->attr[0], tb = n->attr[1];
-        if (i == 0)
-            return ta ? b_matmul(g, b, d, tb, true, ad->loc) : b_matmul(g, d, b, false, !tb, ad->loc);
-        return tb ? b_matmul(g, d, x, true, ta, ad->loc) : b_matmul(g, x, d, !ta, false, ad->loc);
-    }
     case OP_TRANSPOSE:
         return b_transpose(g, d, ad->loc);
     case OP_CONCAT: {

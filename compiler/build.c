@@ -297,45 +297,6 @@ IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc) {
     return ir_node(g, OP_DIVCOUNT, DT_F32, s->shape, 1, &s, attr, loc);
 }
 
-/* a @ b for a [M, K] (possibly batched) and b [K, N]; ta / tb read the operand transposed. */
-IrNode *b_matmul(Graph *g, IrNode *a, IrNode *b, bool ta, bool tb, Loc loc) {
-    if (a->dtype != DT_F32 || b->dtype != DT_F32) {
-        error_at(loc, "matrix product needs f32 operands, got %s @ %s", type_str(a->dtype, &a->shape),
-                 type_str(b->dtype, &b->shape));
-        return NULL;
-    }
-    if (a->shape.rank != 2 || b->shape.rank != 2) {
-        error_at(loc, "matrix product needs 2-D operands, got %s @ %s", type_str(a->dtype, &a->shape),
-                 type_str(b->dtype, &b->shape));
-        return NULL;
-    }
-    int64_t m = ta ? a->shape.d[1] : a->shape.d[0], ka = ta ? a->shape.d[0] : a->shape.d[1];
-    int64_t kb = tb ? b->shape.d[1] : b->shape.d[0], n = tb ? b->shape.d[0] : b->shape.d[1];
-    if (ka != kb) {
-        error_at(loc, "matrix product: inner dimensions differ: %s @ %s (%lld vs %lld)", type_str(a->dtype, &a->shape),
-                 type_str(b->dtype, &b->shape), (long long)ka, (long long)kb);
-        return NULL;
-    }
-    /* the batch dimension may be the output's rows, or the contracted dimension on both sides (x^T @ dy) */
-    bool a_rows_b = !ta && a->shape.batched, a_k_b = ta && a->shape.batched;
-    bool b_k_b = !tb && b->shape.batched, b_cols_b = tb && b->shape.batched;
-    if (b_cols_b || a_k_b != b_k_b) {
-        error_at(loc,
-                 "matrix product: %s @ %s would move the batch dimension; only the left operand's rows "
-                 "can be batched",
-                 type_str(a->dtype, &a->shape), type_str(b->dtype, &b->shape));
-        return NULL;
-    }
-    bool batched = a_rows_b;
-    int64_t d[2] = {m, n};
-    Shape s = shape_make(2, d, batched);
-    if (!shape_check_size(&s, DT_F32, loc, "the matrix product"))
-        return NULL;
-    int64_t attr[MAX_ATTR] = {ta, tb};
-    IrNode *in[2] = {a, b};
-    return ir_node(g, OP_MATMUL, DT_F32, shape_make(2, d, batched), 2, in, attr, loc);
-}
-
 IrNode *b_softmax(Graph *g, Op op, IrNode *x, Loc loc) {
     if (x->shape.rank < 1 || x->dtype != DT_F32) {
         error_at(loc, "%s needs an f32 tensor of at least one dimension, got %s", op_info[op].name,

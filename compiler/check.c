@@ -30,10 +30,6 @@ double node_flops(const IrNode *n) {
         return op_rule(n->op)->flops(n);
     const Shape *a = &n->in[0]->shape;
     switch (n->op) {
-    case OP_MATMUL: {
-        int64_t k = n->attr[0] ? a->d[0] : a->d[1];
-        return 2.0 * out * (double)k;
-    }
     case OP_SOFTMAX:
     case OP_LOGSOFTMAX:
     case OP_XENT:

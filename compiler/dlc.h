@@ -442,6 +442,10 @@ double op_blas_flops(const IrNode *n);
 /* False, after a located error naming `what`, when `s` has more than MAX_NUMEL elements. */
 bool shape_check_size(const Shape *s, DType dt, Loc loc, const char *what);
 
+/* ---- ops/matmul.c: matrix products ---- */
+
+IrNode *b_matmul(Graph *g, IrNode *a, IrNode *b, bool ta, bool tb, Loc loc);
+
 /* ---- ops/conv.c: conv2d, conv2d_dx, conv2d_dw ---- */
 
 int64_t conv_out_dim(int64_t in, int64_t k, int64_t pad, int64_t stride);
@@ -472,7 +476,6 @@ IrNode *b_expand(Graph *g, IrNode *a, Shape shape, Loc loc);
 IrNode *b_reshape(Graph *g, IrNode *a, Shape shape, Loc loc);
 IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
 IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
-IrNode *b_matmul(Graph *g, IrNode *a, IrNode *b, bool ta, bool tb, Loc loc);
 IrNode *b_softmax(Graph *g, Op op, IrNode *x, Loc loc);
 IrNode *b_xent(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
 IrNode *b_argmax_eq(Graph *g, IrNode *logits, IrNode *labels, Loc loc);

@@ -487,15 +487,6 @@ static void emit_kernel(Emit *e, IrNode *n) {
     IrNode *a = n->nin > 0 ? n->in[0] : NULL, *b = n->nin > 1 ? n->in[1] : NULL;
     int64_t cols = s->rank ? s->d[s->rank - 1] : 1;
     switch (n->op) {
-    case OP_MATMUL: {
-        bool ta = n->attr[0], tb = n->attr[1];
-        char *m = emit_dim(e, s, 0);
-        char *k = ta ? emit_dim(e, &a->shape, 0) : xsprintf("%" PRId64, a->shape.d[1]);
-        fprintf(o, "    gemm(%d, %d, %s, %" PRId64 ", %s, %s, %" PRId64 ", %s, %" PRId64 ", %s, %" PRId64 ", 0);\n", ta,
-                tb, m, s->d[1], k, emit_ptr(e, a), a->shape.d[1], emit_ptr(e, b), b->shape.d[1], emit_ptr(e, n),
-                s->d[1]);
-        return;
-    }
     case OP_SOFTMAX:
     case OP_LOGSOFTMAX:
         fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
