@@ -51,10 +51,6 @@ static IrNode *unreduce(Ad *ad, IrNode *n, IrNode *d) {
     return b_expand(ad->g, k, n->in[0]->shape, ad->loc);
 }
 
-static IrNode *kernel_node(Ad *ad, Op op, Shape s, int nin, IrNode **in, const int64_t *attr) {
-    return ir_node(ad->g, op, DT_F32, s, nin, in, attr, ad->loc);
-}
-
 /* The contribution of node n's adjoint d to its input number i. NULL: no gradient flows there. */
 static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
     Graph *g = ad->g;
@@ -122,7 +118,6 @@ static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
     case OP_EQ:
     case OP_NE:
     case OP_DROPMASK:
-    case OP_ARGMAX_EQ:
         return NULL;
     case OP_SUM:
         return unreduce(ad, n, d);
@@ -140,23 +135,6 @@ static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
         for (int k = 0; k < i; k++)
             start += n->in[k]->shape.d[axis];
         return b_slice(g, d, axis, start, n->in[i]->shape.d[axis], ad->loc);
-    }
-    case OP_SOFTMAX: {
-        Shape s = y->shape;
-        uint32_t last = 1u << (s.rank - 1);
-        IrNode *dot = b_reduce(g, OP_SUM, mul(ad, d, y), last, true, ad->loc);
-        return mul(ad, y, sub(ad, d, dot));
-    }
-    case OP_LOGSOFTMAX: {
-        uint32_t last = 1u << (y->shape.rank - 1);
-        IrNode *sd = b_reduce(g, OP_SUM, d, last, true, ad->loc);
-        return sub(ad, d, mul(ad, b_unary(g, OP_EXP, y, ad->loc), sd));
-    }
-    case OP_XENT: {
-        if (i == 1)
-            return NULL;
-        IrNode *in[3] = {x, b, d};
-        return kernel_node(ad, OP_XENT_GRAD, x->shape, 3, in, NULL);
     }
     default:
         die("no gradient rule for %s (differentiating a gradient is not supported)", op_info[n->op].name);
@@ -176,12 +154,9 @@ static bool ad_flows(const IrNode *n, int i) {
     case OP_EQ:
     case OP_NE:
     case OP_DROPMASK:
-    case OP_ARGMAX_EQ:
         return false;
     case OP_WHERE:
         return i != 0;
-    case OP_XENT:
-        return i != 1;
     default:
         return n->in[i]->dtype == DT_F32;
     }
@@ -193,7 +168,6 @@ static bool ad_has_rule(Op op) {
         return false;
     switch (op) {
     case OP_SLICE:
-    case OP_XENT_GRAD:
         return false;
     default:
         return true;

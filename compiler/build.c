@@ -297,41 +297,6 @@ IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc) {
     return ir_node(g, OP_DIVCOUNT, DT_F32, s->shape, 1, &s, attr, loc);
 }
 
-IrNode *b_softmax(Graph *g, Op op, IrNode *x, Loc loc) {
-    if (x->shape.rank < 1 || x->dtype != DT_F32) {
-        error_at(loc, "%s needs an f32 tensor of at least one dimension, got %s", op_info[op].name,
-                 type_str(x->dtype, &x->shape));
-        return NULL;
-    }
-    return ir_node(g, op, DT_F32, x->shape, 1, &x, NULL, loc);
-}
-
-/* Per-example softmax cross-entropy of logits [n, k] against integer labels [n]. */
-IrNode *b_xent(Graph *g, IrNode *logits, IrNode *labels, Loc loc) {
-    if (logits->shape.rank != 2 || logits->dtype != DT_F32 || labels->shape.rank != 1 || labels->dtype != DT_I32 ||
-        logits->shape.d[0] != labels->shape.d[0] || logits->shape.batched != labels->shape.batched) {
-        error_at(loc, "cross_entropy expects logits f32[n, classes] and labels i32[n], got %s and %s",
-                 type_str(logits->dtype, &logits->shape), type_str(labels->dtype, &labels->shape));
-        return NULL;
-    }
-    IrNode *in[2] = {logits, labels};
-    Shape s = shape_make(1, logits->shape.d, logits->shape.batched);
-    IrNode *op = (IrNode *)0;
-    op = ir_node(g, OP_XENT, DT_F32, s, 2, in, NULL, loc);
-    return op;
-}
-
-IrNode *b_argmax_eq(Graph *g, IrNode *logits, IrNode *labels, Loc loc) {
-    if (logits->shape.rank != 2 || logits->dtype != DT_F32 || labels->shape.rank != 1 || labels->dtype != DT_I32 ||
-        logits->shape.d[0] != labels->shape.d[0] || logits->shape.batched != labels->shape.batched) {
-        error_at(loc, "accuracy expects logits f32[n, classes] and labels i32[n], got %s and %s",
-                 type_str(logits->dtype, &logits->shape), type_str(labels->dtype, &labels->shape));
-        return NULL;
-    }
-    IrNode *in[2] = {logits, labels};
-    return ir_node(g, OP_ARGMAX_EQ, DT_F32, shape_make(1, logits->shape.d, logits->shape.batched), 2, in, NULL, loc);
-}
-
 IrNode *b_transpose(Graph *g, IrNode *x, Loc loc) {
     if (x->shape.rank != 2 || x->shape.batched) {
         error_at(loc, "transpose needs an unbatched 2-D tensor, got %s", type_str(x->dtype, &x->shape));

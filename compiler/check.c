@@ -30,11 +30,6 @@ double node_flops(const IrNode *n) {
         return op_rule(n->op)->flops(n);
     const Shape *a = &n->in[0]->shape;
     switch (n->op) {
-    case OP_SOFTMAX:
-    case OP_LOGSOFTMAX:
-    case OP_XENT:
-    case OP_XENT_GRAD:
-        return 4.0 * (double)shape_numel(a);
     default:
         return (double)shape_numel(a);
     }

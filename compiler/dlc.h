@@ -397,6 +397,7 @@ struct OpRule {
      * none flows there). grad_none declares that no adjoint flows through the op (comparisons, masks, leaves);
      * grad_refused that it has no rule (the gradient kernels: a gradient of a gradient through them is refused). */
     IrNode *(*grad)(Graph *g, IrNode *n, int i, IrNode *d);
+    uint32_t no_grad_in; /* inputs (bits) into which no adjoint flows, whatever their type (where's condition) */
     /* Element-wise ops: one element from its operands' values (constant folding; for a reduction, x[0] combined
      * with x[1]), and its C expression over the operands' expressions (`flat`: the element's flat index). */
     double (*fold)(const double *x, const IrNode *n);
@@ -442,6 +443,14 @@ double op_blas_flops(const IrNode *n);
 /* False, after a located error naming `what`, when `s` has more than MAX_NUMEL elements. */
 bool shape_check_size(const Shape *s, DType dt, Loc loc, const char *what);
 
+/* ---- ops/softmax.c: softmax, log_softmax, cross-entropy and accuracy ---- */
+
+/* softmax or log_softmax (op) over the last axis */
+IrNode *b_softmax(Graph *g, Op op, IrNode *x, Loc loc);
+/* per example: the softmax cross-entropy of logits [n, k] against labels i32[n]; 1 where argmax == label */
+IrNode *b_xent(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
+IrNode *b_argmax_eq(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
+
 /* ---- ops/matmul.c: matrix products ---- */
 
 IrNode *b_matmul(Graph *g, IrNode *a, IrNode *b, bool ta, bool tb, Loc loc);
@@ -476,9 +485,6 @@ IrNode *b_expand(Graph *g, IrNode *a, Shape shape, Loc loc);
 IrNode *b_reshape(Graph *g, IrNode *a, Shape shape, Loc loc);
 IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
 IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
-IrNode *b_softmax(Graph *g, Op op, IrNode *x, Loc loc);
-IrNode *b_xent(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
-IrNode *b_argmax_eq(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
 IrNode *b_transpose(Graph *g, IrNode *x, Loc loc);
 IrNode *b_concat(Graph *g, IrNode **xs, int n, int axis, Loc loc);
 IrNode *b_slice(Graph *g, IrNode *x, int axis, int64_t start, int64_t len, Loc loc);

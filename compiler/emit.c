@@ -484,65 +484,8 @@ static void emit_kernel(Emit *e, IrNode *n) {
         op_rule(n->op)->emit(e, n);
         return;
     }
-    IrNode *a = n->nin > 0 ? n->in[0] : NULL, *b = n->nin > 1 ? n->in[1] : NULL;
-    int64_t cols = s->rank ? s->d[s->rank - 1] : 1;
+    IrNode *a = n->in[0];
     switch (n->op) {
-    case OP_SOFTMAX:
-    case OP_LOGSOFTMAX:
-        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
-        fprintf(o, "    for (int64_t r = 0; r < %s; r++) {\n", emit_rows(e, s));
-        fprintf(o, "        const %s *xr = %s + r * %" PRId64 ";\n", e->real, emit_ptr(e, a), cols);
-        fprintf(o, "        %s *yr = %s + r * %" PRId64 ";\n", e->real, emit_ptr(e, n), cols);
-        fprintf(o, "        %s mx = xr[0];\n", e->real);
-        fprintf(o, "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            mx = maxr(mx, xr[j]);\n", cols);
-        fprintf(o, "        double sum = 0.0;\n");
-        fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            sum += %s(xr[j] - mx);\n", cols,
-                emit_exp(e));
-        if (n->op == OP_SOFTMAX) {
-            fprintf(o, "        %s inv = (%s)(1.0 / sum);\n", e->real, e->real);
-            fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            yr[j] = %s(xr[j] - mx) * inv;\n",
-                    cols, emit_exp(e));
-        } else {
-            fprintf(o, "        %s lse = mx + (%s)log(sum);\n", e->real, e->real);
-            fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            yr[j] = xr[j] - lse;\n", cols);
-        }
-        fprintf(o, "    }\n");
-        return;
-    case OP_XENT:
-    case OP_XENT_GRAD:
-    case OP_ARGMAX_EQ: {
-        int64_t k = a->shape.d[1];
-        fprintf(o, "    for (int64_t r = 0; r < n; r++) {\n");
-        fprintf(o, "        const %s *xr = %s + r * %" PRId64 ";\n", e->real, emit_ptr(e, a), k);
-        fprintf(o, "        int32_t label = %s[r];\n", emit_ptr(e, b));
-        if (n->op == OP_ARGMAX_EQ) {
-            fprintf(o, "        int64_t best = 0;\n");
-            fprintf(o,
-                    "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            if (xr[j] > xr[best])\n"
-                    "                best = j;\n",
-                    k);
-            fprintf(o, "        %s[r] = best == label ? %s : %s;\n", emit_ptr(e, n), emit_lit(e, 1), emit_lit(e, 0));
-            fprintf(o, "    }\n");
-            return;
-        }
-        fprintf(o, "        %s mx = xr[0];\n", e->real);
-        fprintf(o, "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            mx = maxr(mx, xr[j]);\n", k);
-        fprintf(o, "        double sum = 0.0;\n");
-        fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            sum += %s(xr[j] - mx);\n", k,
-                emit_exp(e));
-        if (n->op == OP_XENT) {
-            fprintf(o, "        %s[r] = mx + (%s)log(sum) - xr[label];\n", emit_ptr(e, n), e->real);
-        } else {
-            fprintf(o, "        %s *yr = %s + r * %" PRId64 ";\n", e->real, emit_ptr(e, n), k);
-            fprintf(o, "        %s scale = %s[r], inv = (%s)(1.0 / sum);\n", e->real, emit_ptr(e, n->in[2]), e->real);
-            fprintf(o,
-                    "        for (int64_t j = 0; j < %" PRId64 "; j++)\n"
-                    "            yr[j] = (%s(xr[j] - mx) * inv - (j == label ? %s : %s)) * scale;\n",
-                    k, emit_exp(e), emit_lit(e, 1), emit_lit(e, 0));
-        }
-        fprintf(o, "    }\n");
-        return;
-    }
     case OP_TRANSPOSE:
         fprintf(o, "    for (int64_t i = 0; i < %" PRId64 "; i++)\n", s->d[0]);
         fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n", s->d[1]);

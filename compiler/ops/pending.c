@@ -38,8 +38,3 @@ const OpRule rule_RESHAPE = {0};
 const OpRule rule_TRANSPOSE = {0};
 const OpRule rule_CONCAT = {0};
 const OpRule rule_SLICE = {0};
-const OpRule rule_SOFTMAX = {.calls = CALLS_MAXR | CALLS_EXPV};
-const OpRule rule_LOGSOFTMAX = {.calls = CALLS_MAXR | CALLS_EXPV};
-const OpRule rule_XENT = {.calls = CALLS_MAXR | CALLS_EXPV};
-const OpRule rule_XENT_GRAD = {.calls = CALLS_MAXR | CALLS_EXPV};
-const OpRule rule_ARGMAX_EQ = {0};
