@@ -125,17 +125,6 @@ static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
         IrNode *hit = b_binary(g, OP_EQ, x, unreduce(ad, n, y), ad->loc);
         return mul(ad, unreduce(ad, n, d), hit);
     }
-    case OP_RESHAPE:
-        return b_reshape(g, d, x->shape, ad->loc);
-    case OP_TRANSPOSE:
-        return b_transpose(g, d, ad->loc);
-    case OP_CONCAT: {
-        int axis = (int)n->attr[0];
-        int64_t start = 0;
-        for (int k = 0; k < i; k++)
-            start += n->in[k]->shape.d[axis];
-        return b_slice(g, d, axis, start, n->in[i]->shape.d[axis], ad->loc);
-    }
     default:
         die("no gradient rule for %s (differentiating a gradient is not supported)", op_info[n->op].name);
     }
@@ -163,16 +152,7 @@ static bool ad_flows(const IrNode *n, int i) {
 }
 
 /* Ops whose adjoint grad_rule cannot propagate: the backward kernels, reached by a gradient of a gradient. */
-static bool ad_has_rule(Op op) {
-    if (op_rule(op)->grad == grad_refused)
-        return false;
-    switch (op) {
-    case OP_SLICE:
-        return false;
-    default:
-        return true;
-    }
-}
+static bool ad_has_rule(Op op) { return op_rule(op)->grad != grad_refused; }
 
 IrNode *grad_none(Graph *g, IrNode *n, int i, IrNode *d) {
     (void)g, (void)n, (void)i, (void)d;

@@ -204,27 +204,6 @@ IrNode *b_expand(Graph *g, IrNode *a, Shape shape, Loc loc) {
     return ir_node(g, OP_COPY, DT_F32, shape, 1, &a, NULL, loc);
 }
 
-IrNode *b_reshape(Graph *g, IrNode *a, Shape shape, Loc loc) {
-    if (shape_eq(&a->shape, &shape))
-        return a;
-    if (shape_numel(&a->shape) != shape_numel(&shape) || a->shape.batched != shape.batched ||
-        (shape.batched && a->shape.d[0] != shape.d[0])) {
-        error_at(loc, "cannot reshape %s to %s: %s", type_str(a->dtype, &a->shape), shape_str(&shape),
-                 a->shape.batched != shape.batched ? "the batch dimension must stay first"
-                                                   : "the element counts differ");
-        return NULL;
-    }
-    if (a->op == OP_CONST) {
-        IrNode *c = ir_const_data(g, shape, a->data, loc);
-        return c;
-    }
-    if (a->op == OP_RESHAPE)
-        a = a->in[0];
-    if (shape_eq(&a->shape, &shape))
-        return a;
-    return ir_node(g, OP_RESHAPE, a->dtype, shape, 1, &a, NULL, loc);
-}
-
 /* Sum (or max) over the axes in `mask`; keepdim keeps them as size 1. */
 IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc) {
     if (a->dtype != DT_F32) {
@@ -295,83 +274,6 @@ IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc) {
     if (f)
         return f;
     return ir_node(g, OP_DIVCOUNT, DT_F32, s->shape, 1, &s, attr, loc);
-}
-
-IrNode *b_transpose(Graph *g, IrNode *x, Loc loc) {
-    if (x->shape.rank != 2 || x->shape.batched) {
-        error_at(loc, "transpose needs an unbatched 2-D tensor, got %s", type_str(x->dtype, &x->shape));
-        return NULL;
-    }
-    int64_t d[2] = {x->shape.d[1], x->shape.d[0]};
-    return ir_node(g, OP_TRANSPOSE, x->dtype, shape_make(2, d, false), 1, &x, NULL, loc);
-}
-
-IrNode *b_concat(Graph *g, IrNode **xs, int n, int axis, Loc loc) {
-    if (n < 1 || n > MAX_IN) {
-        error_at(loc, "concat takes 1 to %d tensors, got %d", MAX_IN, n);
-        return NULL;
-    }
-    Shape s = xs[0]->shape;
-    int given = axis;
-    if (axis < 0)
-        axis += s.rank;
-    if (axis < 0 || axis >= s.rank) {
-        error_at(loc, "concat: axis %d is out of range for %s, which has axes %d..%d", given, shape_str(&s), -s.rank,
-                 s.rank - 1);
-        return NULL;
-    }
-    if (axis == 0 && s.batched) {
-        error_at(loc, "concat: axis %d is the batch dimension of %s; tensors are joined within each example", given,
-                 shape_str(&s));
-        return NULL;
-    }
-    for (int i = 0; i < n; i++)
-        if (xs[i]->dtype != DT_F32) {
-            error_at(loc, "concat needs f32 tensors, got %s", type_str(xs[i]->dtype, &xs[i]->shape));
-            return NULL;
-        }
-    for (int i = 1; i < n; i++) {
-        Shape t = xs[i]->shape;
-        bool ok = t.rank == s.rank && t.batched == s.batched;
-        for (int k = 0; ok && k < s.rank; k++)
-            ok = k == axis || t.d[k] == s.d[k];
-        if (!ok) {
-            error_at(loc, "concat: %s and %s differ outside axis %d", shape_str(&xs[0]->shape), shape_str(&t), axis);
-            return NULL;
-        }
-        s.d[axis] += t.d[axis];
-    }
-    if (!shape_check_size(&s, DT_F32, loc, "the concatenation"))
-        return NULL;
-    /* constants joined are a constant, as element-wise ops on them are: an initialiser may then stack kernels
-     * (D2L 6.4's torch.stack((K, K + 1, K + 2))) */
-    bool consts = !s.batched && shape_numel(&s) <= MAX_CONST_NUMEL;
-    for (int i = 0; consts && i < n; i++)
-        consts = xs[i]->op == OP_CONST;
-    if (consts) {
-        int64_t outer = 1, inner = 1;
-        for (int k = 0; k < axis; k++)
-            outer *= s.d[k];
-        for (int k = axis + 1; k < s.rank; k++)
-            inner *= s.d[k];
-        double *v = xalloc(sizeof(double) * (size_t)(shape_numel(&s) ? shape_numel(&s) : 1)), *p = v;
-        for (int64_t o = 0; o < outer; o++)
-            for (int i = 0; i < n; i++) {
-                int64_t len = xs[i]->shape.d[axis] * inner;
-                memcpy(p, xs[i]->data + o * len, sizeof(double) * (size_t)len);
-                p += len;
-            }
-        return ir_const_data(g, s, v, loc);
-    }
-    int64_t attr[MAX_ATTR] = {axis};
-    return ir_node(g, OP_CONCAT, DT_F32, s, n, xs, attr, loc);
-}
-
-IrNode *b_slice(Graph *g, IrNode *x, int axis, int64_t start, int64_t len, Loc loc) {
-    Shape s = x->shape;
-    s.d[axis] = len;
-    int64_t attr[MAX_ATTR] = {axis, start};
-    return ir_node(g, OP_SLICE, DT_F32, s, 1, &x, attr, loc);
 }
 
 IrNode *b_dropmask(Graph *g, Shape s, double p, int64_t salt, Loc loc) {

@@ -14,25 +14,9 @@ void ir_mark_live(Graph *g, IrNode **roots, int nroots, bool *live) {
 
 /* Floating-point operations of one node at the maximum batch: a multiply-add counts 2. */
 double node_flops(const IrNode *n) {
-    double out = (double)shape_numel(&n->shape);
-    switch (op_info[n->op].cls) {
-    case OPC_LEAF:
-    case OPC_VIEW:
+    if (n->op == OP_COPY)
         return 0;
-    case OPC_ELEM:
-        return n->op == OP_COPY ? 0 : out;
-    case OPC_REDUCE:
-        return (double)shape_numel(&n->in[0]->shape);
-    case OPC_KERNEL:
-        break;
-    }
-    if (op_rule(n->op)->flops)
-        return op_rule(n->op)->flops(n);
-    const Shape *a = &n->in[0]->shape;
-    switch (n->op) {
-    default:
-        return (double)shape_numel(a);
-    }
+    return op_flops(n);
 }
 
 static char *group(int64_t v) {

@@ -443,6 +443,14 @@ double op_blas_flops(const IrNode *n);
 /* False, after a located error naming `what`, when `s` has more than MAX_NUMEL elements. */
 bool shape_check_size(const Shape *s, DType dt, Loc loc, const char *what);
 
+/* ---- ops/layout.c: reshape, transpose, concat, slice ---- */
+
+IrNode *b_reshape(Graph *g, IrNode *a, Shape shape, Loc loc);
+IrNode *b_transpose(Graph *g, IrNode *x, Loc loc);
+IrNode *b_concat(Graph *g, IrNode **xs, int n, int axis, Loc loc);
+/* elements [start, start + len) of x along axis */
+IrNode *b_slice(Graph *g, IrNode *x, int axis, int64_t start, int64_t len, Loc loc);
+
 /* ---- ops/softmax.c: softmax, log_softmax, cross-entropy and accuracy ---- */
 
 /* softmax or log_softmax (op) over the last axis */
@@ -482,12 +490,8 @@ IrNode *b_unary(Graph *g, Op op, IrNode *a, Loc loc);
 IrNode *b_binary(Graph *g, Op op, IrNode *a, IrNode *b, Loc loc);
 IrNode *b_scalar_op(Graph *g, Op op, IrNode *a, double c, Loc loc);
 IrNode *b_expand(Graph *g, IrNode *a, Shape shape, Loc loc);
-IrNode *b_reshape(Graph *g, IrNode *a, Shape shape, Loc loc);
 IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
 IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
-IrNode *b_transpose(Graph *g, IrNode *x, Loc loc);
-IrNode *b_concat(Graph *g, IrNode **xs, int n, int axis, Loc loc);
-IrNode *b_slice(Graph *g, IrNode *x, int axis, int64_t start, int64_t len, Loc loc);
 IrNode *b_dropmask(Graph *g, Shape s, double p, int64_t salt, Loc loc);
 
 /* ---- elab.c: AST -> graph ---- */

@@ -468,8 +468,6 @@ char *emit_own_fn_name(Emit *e, const IrNode *n) {
 }
 
 static void emit_kernel(Emit *e, IrNode *n) {
-    FILE *o = e->o;
-    const Shape *s = &n->shape;
     switch (op_info[n->op].cls) {
     case OPC_ELEM:
         emit_elem_kernel(e, n);
@@ -478,57 +476,9 @@ static void emit_kernel(Emit *e, IrNode *n) {
         emit_reduce_kernel(e, n);
         return;
     default:
-        break;
-    }
-    if (op_rule(n->op)->emit) {
+        if (!op_rule(n->op)->emit)
+            die("no emitter for %s", op_info[n->op].name);
         op_rule(n->op)->emit(e, n);
-        return;
-    }
-    IrNode *a = n->in[0];
-    switch (n->op) {
-    case OP_TRANSPOSE:
-        fprintf(o, "    for (int64_t i = 0; i < %" PRId64 "; i++)\n", s->d[0]);
-        fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n", s->d[1]);
-        fprintf(o, "            %s[i * %" PRId64 " + j] = %s[j * %" PRId64 " + i];\n", emit_ptr(e, n), s->d[1],
-                emit_ptr(e, a), s->d[0]);
-        return;
-    case OP_CONCAT:
-    case OP_SLICE: {
-        /* as [outer, axis, inner] blocks */
-        int axis = (int)n->attr[0];
-        int64_t inner = 1;
-        for (int d = axis + 1; d < s->rank; d++)
-            inner *= s->d[d];
-        int64_t outer = 1;
-        for (int d = 0; d < axis; d++)
-            outer *= s->d[d];
-        char *outer_e = s->batched
-                            ? (outer / e->s->g->max_batch == 1 ? xstrdup("n")
-                                                               : xsprintf("n * %" PRId64, outer / e->s->g->max_batch))
-                            : xsprintf("%" PRId64, outer);
-        if (n->op == OP_SLICE) {
-            int64_t len = s->d[axis] * inner, src = a->shape.d[axis] * inner, start = n->attr[1] * inner;
-            fprintf(o, "    for (int64_t i = 0; i < %s; i++)\n", outer_e);
-            fprintf(o,
-                    "        memcpy(%s + i * %" PRId64 ", %s + i * %" PRId64 " + %" PRId64 ", %" PRId64
-                    " * sizeof(%s));\n",
-                    emit_ptr(e, n), len, emit_ptr(e, a), src, start, len, e->real);
-            return;
-        }
-        int64_t at = 0, total = s->d[axis] * inner;
-        for (int k = 0; k < n->nin; k++) {
-            int64_t len = n->in[k]->shape.d[axis] * inner;
-            fprintf(o, "    for (int64_t i = 0; i < %s; i++)\n", outer_e);
-            fprintf(o,
-                    "        memcpy(%s + i * %" PRId64 " + %" PRId64 ", %s + i * %" PRId64 ", %" PRId64
-                    " * sizeof(%s));\n",
-                    emit_ptr(e, n), total, at, emit_ptr(e, n->in[k]), len, len, e->real);
-            at += len;
-        }
-        return;
-    }
-    default:
-        die("no emitter for %s", op_info[n->op].name);
     }
 }
 

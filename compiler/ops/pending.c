@@ -34,7 +34,3 @@ const OpRule rule_NE = {0};
 const OpRule rule_WHERE = {0};
 const OpRule rule_SUM = {0};
 const OpRule rule_MAX = {.calls = CALLS_MAXR};
-const OpRule rule_RESHAPE = {0};
-const OpRule rule_TRANSPOSE = {0};
-const OpRule rule_CONCAT = {0};
-const OpRule rule_SLICE = {0};
