@@ -39,18 +39,6 @@ static IrNode *mul(Ad *ad, IrNode *a, IrNode *b) { return b_binary(ad->g, OP_MUL
 static IrNode *sub(Ad *ad, IrNode *a, IrNode *b) { return b_binary(ad->g, OP_SUB, a, b, ad->loc); }
 static IrNode *divn(Ad *ad, IrNode *a, IrNode *b) { return b_binary(ad->g, OP_DIV, a, b, ad->loc); }
 
-/* Expands a reduction's adjoint back over the reduced axes. */
-static IrNode *unreduce(Ad *ad, IrNode *n, IrNode *d) {
-    Shape keep = n->in[0]->shape;
-    uint32_t mask = (uint32_t)n->attr[0];
-    for (int i = 0; i < keep.rank; i++)
-        if (mask & (1u << i))
-            keep.d[i] = 1;
-    keep.batched = n->in[0]->shape.batched && !(mask & 1u);
-    IrNode *k = b_reshape(ad->g, d, keep, ad->loc);
-    return b_expand(ad->g, k, n->in[0]->shape, ad->loc);
-}
-
 /* The contribution of node n's adjoint d to its input number i. NULL: no gradient flows there. */
 static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
     Graph *g = ad->g;
@@ -78,8 +66,6 @@ static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
         return mul(ad, d, sub(ad, c(ad, 1), mul(ad, y, y)));
     case OP_COPY:
         return d;
-    case OP_DIVCOUNT:
-        return ir_node(g, OP_DIVCOUNT, DT_F32, d->shape, 1, &d, n->attr, ad->loc);
     case OP_ADD:
         return d;
     case OP_SUB:
@@ -119,12 +105,6 @@ static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
     case OP_NE:
     case OP_DROPMASK:
         return NULL;
-    case OP_SUM:
-        return unreduce(ad, n, d);
-    case OP_MAX: {
-        IrNode *hit = b_binary(g, OP_EQ, x, unreduce(ad, n, y), ad->loc);
-        return mul(ad, unreduce(ad, n, d), hit);
-    }
     default:
         die("no gradient rule for %s (differentiating a gradient is not supported)", op_info[n->op].name);
     }

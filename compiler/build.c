@@ -14,6 +14,7 @@ static bool is_scalar_const(const IrNode *n, double v) {
 }
 
 static double elem_apply(Op op, double a, double b, double c, const IrNode *n) {
+    (void)n;
     switch (op) {
     case OP_NEG:
         return -a;
@@ -35,8 +36,6 @@ static double elem_apply(Op op, double a, double b, double c, const IrNode *n) {
         return tanh(a);
     case OP_COPY:
         return a;
-    case OP_DIVCOUNT:
-        return a / (double)n->attr[0];
     case OP_ADD:
         return a + b;
     case OP_SUB:
@@ -85,7 +84,7 @@ static int64_t bcast_index(const Shape *out, const Shape *in, int64_t i) {
     return idx;
 }
 
-static IrNode *fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int64_t *attr, Loc loc) {
+IrNode *elem_fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int64_t *attr, Loc loc) {
     for (int i = 0; i < nin; i++)
         if (in[i]->op != OP_CONST)
             return NULL;
@@ -102,7 +101,7 @@ static IrNode *fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const in
         double x[3] = {0, 0, 0};
         for (int k = 0; k < nin; k++)
             x[k] = in[k]->data[bcast_index(&shape, &in[k]->shape, i)];
-        v[i] = elem_apply(op, x[0], x[1], x[2], &tmp);
+        v[i] = op_rule(op)->fold ? op_rule(op)->fold(x, &tmp) : elem_apply(op, x[0], x[1], x[2], &tmp);
     }
     return ir_const_data(g, shape, v, loc);
 }
@@ -174,7 +173,7 @@ IrNode *b_elem(Graph *g, Op op, int nin, IrNode **in, Loc loc) {
         if (op == OP_MUL && is_scalar_const(a, 1) && shape_eq(&b->shape, &s))
             return b;
     }
-    IrNode *f = fold(g, op, s, nin, in, NULL, loc);
+    IrNode *f = elem_fold(g, op, s, nin, in, NULL, loc);
     if (f)
         return f;
     return ir_node(g, op, DT_F32, s, nin, in, NULL, loc);
@@ -198,82 +197,10 @@ IrNode *b_expand(Graph *g, IrNode *a, Shape shape, Loc loc) {
     Shape r;
     if (!shape_broadcast(&a->shape, &shape, &r) || !shape_eq(&r, &shape))
         die("cannot expand %s to %s", shape_str(&a->shape), shape_str(&shape));
-    IrNode *f = fold(g, OP_COPY, shape, 1, &a, NULL, loc);
+    IrNode *f = elem_fold(g, OP_COPY, shape, 1, &a, NULL, loc);
     if (f)
         return f;
     return ir_node(g, OP_COPY, DT_F32, shape, 1, &a, NULL, loc);
-}
-
-/* Sum (or max) over the axes in `mask`; keepdim keeps them as size 1. */
-IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc) {
-    if (a->dtype != DT_F32) {
-        error_at(loc, "a reduction needs an f32 tensor, got %s", type_str(a->dtype, &a->shape));
-        return NULL;
-    }
-    Shape s = {0};
-    for (int i = 0; i < a->shape.rank; i++) {
-        if (mask & (1u << i)) {
-            if (keepdim)
-                s.d[s.rank++] = 1;
-        } else {
-            s.d[s.rank++] = a->shape.d[i];
-        }
-    }
-    s.batched = a->shape.batched && !(mask & 1u);
-    if (mask == 0)
-        return a;
-    int64_t attr[MAX_ATTR] = {(int64_t)mask, keepdim};
-    if (a->op == OP_CONST) {
-        /* fold over the reduced axes */
-        int64_t n = shape_numel(&a->shape), m = shape_numel(&s);
-        double *v = xalloc(sizeof(double) * (size_t)(m ? m : 1));
-        bool *seen = xalloc((size_t)(m ? m : 1));
-        for (int64_t i = 0; i < n; i++) {
-            int64_t rem = i, o = 0, stride = 1;
-            for (int k = a->shape.rank - 1, j = s.rank - 1; k >= 0; k--) {
-                int64_t coord = rem % a->shape.d[k];
-                rem /= a->shape.d[k];
-                if (mask & (1u << k)) {
-                    if (keepdim)
-                        j--;
-                    continue;
-                }
-                o += coord * stride;
-                stride *= s.d[j--];
-            }
-            double x = a->data[i];
-            if (!seen[o])
-                v[o] = x, seen[o] = true;
-            else
-                v[o] = op == OP_SUM ? v[o] + x : (x > v[o] ? x : v[o]);
-        }
-        return ir_const_data(g, s, v, loc);
-    }
-    return ir_node(g, op, DT_F32, s, 1, &a, attr, loc);
-}
-
-/* Mean over `mask`: a sum and a division by the count, which includes the run-time batch when axis 0 of a
- * batched tensor is reduced. */
-IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc) {
-    IrNode *s = b_reduce(g, OP_SUM, a, mask, keepdim, loc);
-    if (!s)
-        return NULL;
-    int64_t k = 1;
-    bool uses_batch = false;
-    for (int i = 0; i < a->shape.rank; i++)
-        if (mask & (1u << i)) {
-            if (i == 0 && a->shape.batched)
-                uses_batch = true;
-            else
-                k *= a->shape.d[i];
-        }
-    if (k == 1 && !uses_batch)
-        return s;
-    int64_t attr[MAX_ATTR] = {k, uses_batch};
-    IrNode *f = uses_batch ? NULL : fold(g, OP_DIVCOUNT, s->shape, 1, &s, attr, loc);
-    if (f)
-        return f;
-    return ir_node(g, OP_DIVCOUNT, DT_F32, s->shape, 1, &s, attr, loc);
 }
 
 IrNode *b_dropmask(Graph *g, Shape s, double p, int64_t salt, Loc loc) {

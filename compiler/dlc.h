@@ -443,6 +443,13 @@ double op_blas_flops(const IrNode *n);
 /* False, after a located error naming `what`, when `s` has more than MAX_NUMEL elements. */
 bool shape_check_size(const Shape *s, DType dt, Loc loc, const char *what);
 
+/* ---- ops/reduce.c: sum, max, mean ---- */
+
+/* Sum (or max) over the axes in `mask`; keepdim keeps them as size 1. */
+IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
+/* sum and divcount, the count including the run-time batch when axis 0 of a batched tensor is reduced */
+IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
+
 /* ---- ops/layout.c: reshape, transpose, concat, slice ---- */
 
 IrNode *b_reshape(Graph *g, IrNode *a, Shape shape, Loc loc);
@@ -489,9 +496,10 @@ IrNode *b_elem(Graph *g, Op op, int nin, IrNode **in, Loc loc);
 IrNode *b_unary(Graph *g, Op op, IrNode *a, Loc loc);
 IrNode *b_binary(Graph *g, Op op, IrNode *a, IrNode *b, Loc loc);
 IrNode *b_scalar_op(Graph *g, Op op, IrNode *a, double c, Loc loc);
+/* Op over constant operands as a constant (NULL when an operand is not one, or the result is batched or too
+ * big to hold). */
+IrNode *elem_fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int64_t *attr, Loc loc);
 IrNode *b_expand(Graph *g, IrNode *a, Shape shape, Loc loc);
-IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
-IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
 IrNode *b_dropmask(Graph *g, Shape s, double p, int64_t salt, Loc loc);
 
 /* ---- elab.c: AST -> graph ---- */

@@ -246,6 +246,10 @@ static char *expr(Emit *e, IrNode *n, const Nest *nest) {
     char *a = n->nin > 0 ? operand(e, n->in[0], nest) : NULL;
     char *b = n->nin > 1 ? operand(e, n->in[1], nest) : NULL;
     const char *zero = e->f64 ? "0.0" : "0.0f", *one = e->f64 ? "1.0" : "1.0f";
+    if (op_rule(n->op)->c_expr) {
+        char *x[MAX_IN] = {a, b, n->nin > 2 ? operand(e, n->in[2], nest) : NULL};
+        return op_rule(n->op)->c_expr(e, n, x, index_expr(nest, nest->flat_stride));
+    }
     switch (n->op) {
     case OP_NEG:
         return xsprintf("(-%s)", a);
@@ -267,10 +271,6 @@ static char *expr(Emit *e, IrNode *n, const Nest *nest) {
         return xsprintf("%s(%s)", emit_libm(e, "tanh"), a);
     case OP_COPY:
         return a;
-    case OP_DIVCOUNT:
-        if (n->attr[1])
-            return xsprintf("(%s / (%s)(%" PRId64 " * n))", a, e->real, n->attr[0]);
-        return xsprintf("(%s / %s)", a, emit_lit(e, (double)n->attr[0]));
     case OP_DROPMASK: {
         char *flat = index_expr(nest, nest->flat_stride);
         return xsprintf("dropmask(st, %" PRId64 ", (uint64_t)(%s), %s)", n->attr[0], flat, emit_lit(e, n->fattr));
@@ -388,19 +388,16 @@ static void emit_reduce_kernel(Emit *e, IrNode *n) {
     bool par = worth_parallel(&r, r.ndim) && kept > 0;
     int depth = open_loops(e, &r, 0, kept, 1, par);
     indent(e, depth);
-    bool is_max = n->op == OP_MAX;
-    /* sums accumulate in double for accuracy and run-to-run stability */
-    fprintf(e->o, "%s acc = %s;\n", is_max ? e->real : "double", is_max ? "-INFINITY" : "0.0");
+    const OpRule *rule = op_rule(n->op);
+    fprintf(e->o, "%s acc = %s;\n", rule->acc_double ? "double" : e->real, rule->acc_init);
     depth = open_loops(e, &r, kept, r.ndim, depth, false);
     indent(e, depth);
     char *val = operand(e, x, &r);
-    if (is_max)
-        fprintf(e->o, "acc = maxr(acc, %s);\n", val);
-    else
-        fprintf(e->o, "acc += %s;\n", val);
+    fprintf(e->o, rule->acc_update, val);
     depth = close_loops(e, depth, r.ndim - kept);
     indent(e, depth);
-    fprintf(e->o, "%s[%s] = %sacc;\n", emit_ptr(e, n), index_expr(&r, ostr), is_max ? "" : xsprintf("(%s)", e->real));
+    fprintf(e->o, "%s[%s] = %sacc;\n", emit_ptr(e, n), index_expr(&r, ostr),
+            rule->acc_double ? xsprintf("(%s)", e->real) : "");
     close_loops(e, depth, kept);
 }
 
