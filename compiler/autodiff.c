@@ -39,25 +39,11 @@ static IrNode *mul(Ad *ad, IrNode *a, IrNode *b) { return b_binary(ad->g, OP_MUL
 static IrNode *sub(Ad *ad, IrNode *a, IrNode *b) { return b_binary(ad->g, OP_SUB, a, b, ad->loc); }
 static IrNode *divn(Ad *ad, IrNode *a, IrNode *b) { return b_binary(ad->g, OP_DIV, a, b, ad->loc); }
 
-/* Expands a reduction's adjoint back over the reduced axes. */
-static IrNode *unreduce(Ad *ad, IrNode *n, IrNode *d) {
-    Shape keep = n->in[0]->shape;
-    uint32_t mask = (uint32_t)n->attr[0];
-    for (int i = 0; i < keep.rank; i++)
-        if (mask & (1u << i))
-            keep.d[i] = 1;
-    keep.batched = n->in[0]->shape.batched && !(mask & 1u);
-    IrNode *k = b_reshape(ad->g, d, keep, ad->loc);
-    return b_expand(ad->g, k, n->in[0]->shape, ad->loc);
-}
-
-static IrNode *kernel_node(Ad *ad, Op op, Shape s, int nin, IrNode **in, const int64_t *attr) {
-    return ir_node(ad->g, op, DT_F32, s, nin, in, attr, ad->loc);
-}
-
 /* The contribution of node n's adjoint d to its input number i. NULL: no gradient flows there. */
 static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
     Graph *g = ad->g;
+    if (op_rule(n->op)->grad)
+        return op_rule(n->op)->grad(g, n, i, d);
     IrNode *x = n->in[0], *y = n;
     IrNode *b = n->nin > 1 ? n->in[1] : NULL;
     switch (n->op) {
@@ -80,8 +66,6 @@ static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
         return mul(ad, d, sub(ad, c(ad, 1), mul(ad, y, y)));
     case OP_COPY:
         return d;
-    case OP_DIVCOUNT:
-        return ir_node(g, OP_DIVCOUNT, DT_F32, d->shape, 1, &d, n->attr, ad->loc);
     case OP_ADD:
         return d;
     case OP_SUB:
@@ -120,62 +104,7 @@ static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
     case OP_EQ:
     case OP_NE:
     case OP_DROPMASK:
-    case OP_ARGMAX_EQ:
         return NULL;
-    case OP_SUM:
-        return unreduce(ad, n, d);
-    case OP_MAX: {
-        IrNode *hit = b_binary(g, OP_EQ, x, unreduce(ad, n, y), ad->loc);
-        return mul(ad, unreduce(ad, n, d), hit);
-    }
-    case OP_RESHAPE:
-        return b_reshape(g, d, x->shape, ad->loc);
-    case OP_MATMUL: {
-        bool ta = n->attr[0], tb = n->attr[1];
-        if (i == 0)
-            return ta ? b_matmul(g, b, d, tb, true, ad->loc) : b_matmul(g, d, b, false, !tb, ad->loc);
-        return tb ? b_matmul(g, d, x, true, ta, ad->loc) : b_matmul(g, x, d, !ta, false, ad->loc);
-    }
-    case OP_TRANSPOSE:
-        return b_transpose(g, d, ad->loc);
-    case OP_CONCAT: {
-        int axis = (int)n->attr[0];
-        int64_t start = 0;
-        for (int k = 0; k < i; k++)
-            start += n->in[k]->shape.d[axis];
-        return b_slice(g, d, axis, start, n->in[i]->shape.d[axis], ad->loc);
-    }
-    case OP_SOFTMAX: {
-        Shape s = y->shape;
-        uint32_t last = 1u << (s.rank - 1);
-        IrNode *dot = b_reduce(g, OP_SUM, mul(ad, d, y), last, true, ad->loc);
-        return mul(ad, y, sub(ad, d, dot));
-    }
-    case OP_LOGSOFTMAX: {
-        uint32_t last = 1u << (y->shape.rank - 1);
-        IrNode *sd = b_reduce(g, OP_SUM, d, last, true, ad->loc);
-        return sub(ad, d, mul(ad, b_unary(g, OP_EXP, y, ad->loc), sd));
-    }
-    case OP_XENT: {
-        if (i == 1)
-            return NULL;
-        IrNode *in[3] = {x, b, d};
-        return kernel_node(ad, OP_XENT_GRAD, x->shape, 3, in, NULL);
-    }
-    case OP_CONV2D: {
-        if (i == 0) {
-            IrNode *in[2] = {d, b};
-            return kernel_node(ad, OP_CONV2D_DX, x->shape, 2, in, n->attr);
-        }
-        IrNode *in[2] = {x, d};
-        return kernel_node(ad, OP_CONV2D_DW, b->shape, 2, in, n->attr);
-    }
-    case OP_MAXPOOL: {
-        IrNode *in[2] = {x, d};
-        return kernel_node(ad, OP_MAXPOOL_DX, x->shape, 2, in, n->attr);
-    }
-    case OP_AVGPOOL:
-        return kernel_node(ad, OP_AVGPOOL_DX, x->shape, 1, &d, n->attr);
     default:
         die("no gradient rule for %s (differentiating a gradient is not supported)", op_info[n->op].name);
     }
@@ -183,6 +112,8 @@ static IrNode *grad_rule(Ad *ad, IrNode *n, int i, IrNode *d) {
 
 /* Whether an adjoint flows from node n to its input i: not into comparisons, masks and integer labels. */
 static bool ad_flows(const IrNode *n, int i) {
+    if (op_rule(n->op)->grad == grad_none)
+        return false;
     switch (n->op) {
     case OP_SIGN:
     case OP_LT:
@@ -192,30 +123,25 @@ static bool ad_flows(const IrNode *n, int i) {
     case OP_EQ:
     case OP_NE:
     case OP_DROPMASK:
-    case OP_ARGMAX_EQ:
         return false;
     case OP_WHERE:
         return i != 0;
-    case OP_XENT:
-        return i != 1;
     default:
         return n->in[i]->dtype == DT_F32;
     }
 }
 
 /* Ops whose adjoint grad_rule cannot propagate: the backward kernels, reached by a gradient of a gradient. */
-static bool ad_has_rule(Op op) {
-    switch (op) {
-    case OP_SLICE:
-    case OP_XENT_GRAD:
-    case OP_CONV2D_DX:
-    case OP_CONV2D_DW:
-    case OP_MAXPOOL_DX:
-    case OP_AVGPOOL_DX:
-        return false;
-    default:
-        return true;
-    }
+static bool ad_has_rule(Op op) { return op_rule(op)->grad != grad_refused; }
+
+IrNode *grad_none(Graph *g, IrNode *n, int i, IrNode *d) {
+    (void)g, (void)n, (void)i, (void)d;
+    return NULL;
+}
+
+IrNode *grad_refused(Graph *g, IrNode *n, int i, IrNode *d) {
+    (void)g, (void)i, (void)d;
+    die("no gradient rule for %s (differentiating a gradient is not supported)", op_info[n->op].name);
 }
 
 IrNode *ad_unsupported(Graph *g, IrNode *y, IrNode **wrt, int nwrt) {
@@ -276,7 +202,10 @@ void ad_grad(Graph *g, IrNode *y, IrNode **wrt, int nwrt, IrNode **out) {
             IrNode *in = m->in[k];
             if (!ad.dep[in->id] || in->dtype != DT_F32)
                 continue;
+            int errors = g_diag->errors;
             IrNode *contrib = grad_rule(&ad, m, k, d);
+            if (g_diag->errors > errors)
+                die("a builder refused the gradient of %s", op_info[m->op].name);
             if (!contrib)
                 continue;
             contrib = unbroadcast(g, contrib, &in->shape, m->loc);

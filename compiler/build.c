@@ -8,21 +8,13 @@
 
 #include "dlc.h"
 
-bool shape_check_size(const Shape *s, DType dt, Loc loc, const char *what) {
-    int64_t n = shape_numel(s);
-    if (n <= MAX_NUMEL)
-        return true;
-    error_at(loc, "%s would be %s, %s%lld elements; a tensor has at most %lld", what, type_str(dt, s),
-             n == INT64_MAX ? "more than " : "", (long long)n, (long long)MAX_NUMEL);
-    return false;
-}
-
 static bool is_scalar_const(const IrNode *n, double v) {
     double c;
     return ir_is_const(n, &c) && c == v && n->shape.rank == 0;
 }
 
 static double elem_apply(Op op, double a, double b, double c, const IrNode *n) {
+    (void)n;
     switch (op) {
     case OP_NEG:
         return -a;
@@ -44,8 +36,6 @@ static double elem_apply(Op op, double a, double b, double c, const IrNode *n) {
         return tanh(a);
     case OP_COPY:
         return a;
-    case OP_DIVCOUNT:
-        return a / (double)n->attr[0];
     case OP_ADD:
         return a + b;
     case OP_SUB:
@@ -94,7 +84,7 @@ static int64_t bcast_index(const Shape *out, const Shape *in, int64_t i) {
     return idx;
 }
 
-static IrNode *fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int64_t *attr, Loc loc) {
+IrNode *elem_fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int64_t *attr, Loc loc) {
     for (int i = 0; i < nin; i++)
         if (in[i]->op != OP_CONST)
             return NULL;
@@ -111,7 +101,7 @@ static IrNode *fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const in
         double x[3] = {0, 0, 0};
         for (int k = 0; k < nin; k++)
             x[k] = in[k]->data[bcast_index(&shape, &in[k]->shape, i)];
-        v[i] = elem_apply(op, x[0], x[1], x[2], &tmp);
+        v[i] = op_rule(op)->fold ? op_rule(op)->fold(x, &tmp) : elem_apply(op, x[0], x[1], x[2], &tmp);
     }
     return ir_const_data(g, shape, v, loc);
 }
@@ -183,7 +173,7 @@ IrNode *b_elem(Graph *g, Op op, int nin, IrNode **in, Loc loc) {
         if (op == OP_MUL && is_scalar_const(a, 1) && shape_eq(&b->shape, &s))
             return b;
     }
-    IrNode *f = fold(g, op, s, nin, in, NULL, loc);
+    IrNode *f = elem_fold(g, op, s, nin, in, NULL, loc);
     if (f)
         return f;
     return ir_node(g, op, DT_F32, s, nin, in, NULL, loc);
@@ -207,328 +197,10 @@ IrNode *b_expand(Graph *g, IrNode *a, Shape shape, Loc loc) {
     Shape r;
     if (!shape_broadcast(&a->shape, &shape, &r) || !shape_eq(&r, &shape))
         die("cannot expand %s to %s", shape_str(&a->shape), shape_str(&shape));
-    IrNode *f = fold(g, OP_COPY, shape, 1, &a, NULL, loc);
+    IrNode *f = elem_fold(g, OP_COPY, shape, 1, &a, NULL, loc);
     if (f)
         return f;
     return ir_node(g, OP_COPY, DT_F32, shape, 1, &a, NULL, loc);
-}
-
-IrNode *b_reshape(Graph *g, IrNode *a, Shape shape, Loc loc) {
-    if (shape_eq(&a->shape, &shape))
-        return a;
-    if (shape_numel(&a->shape) != shape_numel(&shape) || a->shape.batched != shape.batched ||
-        (shape.batched && a->shape.d[0] != shape.d[0])) {
-        error_at(loc, "cannot reshape %s to %s: %s", type_str(a->dtype, &a->shape), shape_str(&shape),
-                 a->shape.batched != shape.batched ? "the batch dimension must stay first"
-                                                   : "the element counts differ");
-        return NULL;
-    }
-    if (a->op == OP_CONST) {
-        IrNode *c = ir_const_data(g, shape, a->data, loc);
-        return c;
-    }
-    if (a->op == OP_RESHAPE)
-        a = a->in[0];
-    if (shape_eq(&a->shape, &shape))
-        return a;
-    return ir_node(g, OP_RESHAPE, a->dtype, shape, 1, &a, NULL, loc);
-}
-
-/* Sum (or max) over the axes in `mask`; keepdim keeps them as size 1. */
-IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc) {
-    if (a->dtype != DT_F32) {
-        error_at(loc, "a reduction needs an f32 tensor, got %s", type_str(a->dtype, &a->shape));
-        return NULL;
-    }
-    Shape s = {0};
-    for (int i = 0; i < a->shape.rank; i++) {
-        if (mask & (1u << i)) {
-            if (keepdim)
-                s.d[s.rank++] = 1;
-        } else {
-            s.d[s.rank++] = a->shape.d[i];
-        }
-    }
-    s.batched = a->shape.batched && !(mask & 1u);
-    if (mask == 0)
-        return a;
-    int64_t attr[MAX_ATTR] = {(int64_t)mask, keepdim};
-    if (a->op == OP_CONST) {
-        /* fold over the reduced axes */
-        int64_t n = shape_numel(&a->shape), m = shape_numel(&s);
-        double *v = xalloc(sizeof(double) * (size_t)(m ? m : 1));
-        bool *seen = xalloc((size_t)(m ? m : 1));
-        for (int64_t i = 0; i < n; i++) {
-            int64_t rem = i, o = 0, stride = 1;
-            for (int k = a->shape.rank - 1, j = s.rank - 1; k >= 0; k--) {
-                int64_t coord = rem % a->shape.d[k];
-                rem /= a->shape.d[k];
-                if (mask & (1u << k)) {
-                    if (keepdim)
-                        j--;
-                    continue;
-                }
-                o += coord * stride;
-                stride *= s.d[j--];
-            }
-            double x = a->data[i];
-            if (!seen[o])
-                v[o] = x, seen[o] = true;
-            else
-                v[o] = op == OP_SUM ? v[o] + x : (x > v[o] ? x : v[o]);
-        }
-        return ir_const_data(g, s, v, loc);
-    }
-    return ir_node(g, op, DT_F32, s, 1, &a, attr, loc);
-}
-
-/* Mean over `mask`: a sum and a division by the count, which includes the run-time batch when axis 0 of a
- * batched tensor is reduced. */
-IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc) {
-    IrNode *s = b_reduce(g, OP_SUM, a, mask, keepdim, loc);
-    if (!s)
-        return NULL;
-    int64_t k = 1;
-    bool uses_batch = false;
-    for (int i = 0; i < a->shape.rank; i++)
-        if (mask & (1u << i)) {
-            if (i == 0 && a->shape.batched)
-                uses_batch = true;
-            else
-                k *= a->shape.d[i];
-        }
-    if (k == 1 && !uses_batch)
-        return s;
-    int64_t attr[MAX_ATTR] = {k, uses_batch};
-    IrNode *f = uses_batch ? NULL : fold(g, OP_DIVCOUNT, s->shape, 1, &s, attr, loc);
-    if (f)
-        return f;
-    return ir_node(g, OP_DIVCOUNT, DT_F32, s->shape, 1, &s, attr, loc);
-}
-
-/* a @ b for a [M, K] (possibly batched) and b [K, N]; ta / tb read the operand transposed. */
-IrNode *b_matmul(Graph *g, IrNode *a, IrNode *b, bool ta, bool tb, Loc loc) {
-    if (a->dtype != DT_F32 || b->dtype != DT_F32) {
-        error_at(loc, "matrix product needs f32 operands, got %s @ %s", type_str(a->dtype, &a->shape),
-                 type_str(b->dtype, &b->shape));
-        return NULL;
-    }
-    if (a->shape.rank != 2 || b->shape.rank != 2) {
-        error_at(loc, "matrix product needs 2-D operands, got %s @ %s", type_str(a->dtype, &a->shape),
-                 type_str(b->dtype, &b->shape));
-        return NULL;
-    }
-    int64_t m = ta ? a->shape.d[1] : a->shape.d[0], ka = ta ? a->shape.d[0] : a->shape.d[1];
-    int64_t kb = tb ? b->shape.d[1] : b->shape.d[0], n = tb ? b->shape.d[0] : b->shape.d[1];
-    if (ka != kb) {
-        error_at(loc, "matrix product: inner dimensions differ: %s @ %s (%lld vs %lld)", type_str(a->dtype, &a->shape),
-                 type_str(b->dtype, &b->shape), (long long)ka, (long long)kb);
-        return NULL;
-    }
-    /* the batch dimension may be the output's rows, or the contracted dimension on both sides (x^T @ dy) */
-    bool a_rows_b = !ta && a->shape.batched, a_k_b = ta && a->shape.batched;
-    bool b_k_b = !tb && b->shape.batched, b_cols_b = tb && b->shape.batched;
-    if (b_cols_b || a_k_b != b_k_b) {
-        error_at(loc,
-                 "matrix product: %s @ %s would move the batch dimension; only the left operand's rows "
-                 "can be batched",
-                 type_str(a->dtype, &a->shape), type_str(b->dtype, &b->shape));
-        return NULL;
-    }
-    bool batched = a_rows_b;
-    int64_t d[2] = {m, n};
-    Shape s = shape_make(2, d, batched);
-    if (!shape_check_size(&s, DT_F32, loc, "the matrix product"))
-        return NULL;
-    int64_t attr[MAX_ATTR] = {ta, tb};
-    IrNode *in[2] = {a, b};
-    return ir_node(g, OP_MATMUL, DT_F32, shape_make(2, d, batched), 2, in, attr, loc);
-}
-
-int64_t conv_out_dim(int64_t in, int64_t k, int64_t pad, int64_t stride) { return (in + 2 * pad - k) / stride + 1; }
-
-IrNode *b_conv2d(Graph *g, IrNode *x, IrNode *w, const int64_t stride[2], const int64_t pad[2], Loc loc) {
-    if (x->shape.rank != 4) {
-        error_at(loc, "conv2d expects [N, C, H, W], got %s", type_str(x->dtype, &x->shape));
-        return NULL;
-    }
-    if (w->shape.rank != 4 || w->shape.d[1] != x->shape.d[1]) {
-        error_at(loc, "conv2d: kernel %s does not match input %s (kernel is [out, in channels, kh, kw])",
-                 shape_str(&w->shape), type_str(x->dtype, &x->shape));
-        return NULL;
-    }
-    for (int i = 0; i < 2; i++)
-        if (stride[i] < 1 || pad[i] < 0 || pad[i] > MAX_NUMEL) {
-            error_at(loc,
-                     "conv2d: the stride must be at least 1 and the padding at least 0, got stride (%lld, %lld) "
-                     "and padding (%lld, %lld)",
-                     (long long)stride[0], (long long)stride[1], (long long)pad[0], (long long)pad[1]);
-            return NULL;
-        }
-    /* in, k <= MAX_NUMEL and 0 <= pad <= MAX_NUMEL: no overflow */
-    int64_t oh = conv_out_dim(x->shape.d[2], w->shape.d[2], pad[0], stride[0]);
-    int64_t ow = conv_out_dim(x->shape.d[3], w->shape.d[3], pad[1], stride[1]);
-    if (oh < 1 || ow < 1 || x->shape.d[2] + 2 * pad[0] < w->shape.d[2] || x->shape.d[3] + 2 * pad[1] < w->shape.d[3]) {
-        error_at(loc,
-                 "conv2d: a %lldx%lld kernel with padding (%lld, %lld) and stride (%lld, %lld) does not fit input %s",
-                 (long long)w->shape.d[2], (long long)w->shape.d[3], (long long)pad[0], (long long)pad[1],
-                 (long long)stride[0], (long long)stride[1], shape_str(&x->shape));
-        return NULL;
-    }
-    int64_t d[4] = {x->shape.d[0], w->shape.d[0], oh, ow};
-    Shape s = shape_make(4, d, x->shape.batched);
-    if (!shape_check_size(&s, DT_F32, loc, "conv2d's output"))
-        return NULL;
-    int64_t attr[MAX_ATTR] = {stride[0], stride[1], pad[0], pad[1]};
-    IrNode *in[2] = {x, w};
-    return ir_node(g, OP_CONV2D, DT_F32, s, 2, in, attr, loc);
-}
-
-IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t stride[2], const int64_t pad[2],
-               Loc loc) {
-    const char *name = op == OP_MAXPOOL ? "max_pool" : "avg_pool";
-    if (x->shape.rank != 4) {
-        error_at(loc, "%s expects [N, C, H, W], got %s", name, type_str(x->dtype, &x->shape));
-        return NULL;
-    }
-    if (win[0] < 1 || win[1] < 1 || stride[0] < 1 || stride[1] < 1) {
-        error_at(loc,
-                 "%s: the window and the stride must be at least 1, got window (%lld, %lld) and stride (%lld, %lld)",
-                 name, (long long)win[0], (long long)win[1], (long long)stride[0], (long long)stride[1]);
-        return NULL;
-    }
-    if (pad[0] < 0 || pad[1] < 0) {
-        error_at(loc, "%s: padding must be at least 0, got (%lld, %lld)", name, (long long)pad[0], (long long)pad[1]);
-        return NULL;
-    }
-    /* pad * 2 > win, written so that it cannot overflow */
-    if (pad[0] > win[0] / 2 || pad[1] > win[1] / 2) {
-        error_at(loc, "%s: padding (%lld, %lld) must be at most half the window (%lld, %lld)", name, (long long)pad[0],
-                 (long long)pad[1], (long long)win[0], (long long)win[1]);
-        return NULL;
-    }
-    int64_t oh = conv_out_dim(x->shape.d[2], win[0], pad[0], stride[0]);
-    int64_t ow = conv_out_dim(x->shape.d[3], win[1], pad[1], stride[1]);
-    if (oh < 1 || ow < 1 || x->shape.d[2] + 2 * pad[0] < win[0] || x->shape.d[3] + 2 * pad[1] < win[1]) {
-        error_at(loc, "%s: window (%lld, %lld) with stride (%lld, %lld) does not fit input %s", name, (long long)win[0],
-                 (long long)win[1], (long long)stride[0], (long long)stride[1], type_str(x->dtype, &x->shape));
-        return NULL;
-    }
-    int64_t d[4] = {x->shape.d[0], x->shape.d[1], oh, ow};
-    int64_t attr[MAX_ATTR] = {win[0], win[1], stride[0], stride[1], pad[0], pad[1]};
-    return ir_node(g, op, DT_F32, shape_make(4, d, x->shape.batched), 1, &x, attr, loc);
-}
-
-IrNode *b_softmax(Graph *g, Op op, IrNode *x, Loc loc) {
-    if (x->shape.rank < 1 || x->dtype != DT_F32) {
-        error_at(loc, "%s needs an f32 tensor of at least one dimension, got %s", op_info[op].name,
-                 type_str(x->dtype, &x->shape));
-        return NULL;
-    }
-    return ir_node(g, op, DT_F32, x->shape, 1, &x, NULL, loc);
-}
-
-/* Per-example softmax cross-entropy of logits [n, k] against integer labels [n]. */
-IrNode *b_xent(Graph *g, IrNode *logits, IrNode *labels, Loc loc) {
-    if (logits->shape.rank != 2 || logits->dtype != DT_F32 || labels->shape.rank != 1 || labels->dtype != DT_I32 ||
-        logits->shape.d[0] != labels->shape.d[0] || logits->shape.batched != labels->shape.batched) {
-        error_at(loc, "cross_entropy expects logits f32[n, classes] and labels i32[n], got %s and %s",
-                 type_str(logits->dtype, &logits->shape), type_str(labels->dtype, &labels->shape));
-        return NULL;
-    }
-    IrNode *in[2] = {logits, labels};
-    Shape s = shape_make(1, logits->shape.d, logits->shape.batched);
-    IrNode *op = (IrNode *)0;
-    op = ir_node(g, OP_XENT, DT_F32, s, 2, in, NULL, loc);
-    return op;
-}
-
-IrNode *b_argmax_eq(Graph *g, IrNode *logits, IrNode *labels, Loc loc) {
-    if (logits->shape.rank != 2 || logits->dtype != DT_F32 || labels->shape.rank != 1 || labels->dtype != DT_I32 ||
-        logits->shape.d[0] != labels->shape.d[0] || logits->shape.batched != labels->shape.batched) {
-        error_at(loc, "accuracy expects logits f32[n, classes] and labels i32[n], got %s and %s",
-                 type_str(logits->dtype, &logits->shape), type_str(labels->dtype, &labels->shape));
-        return NULL;
-    }
-    IrNode *in[2] = {logits, labels};
-    return ir_node(g, OP_ARGMAX_EQ, DT_F32, shape_make(1, logits->shape.d, logits->shape.batched), 2, in, NULL, loc);
-}
-
-IrNode *b_transpose(Graph *g, IrNode *x, Loc loc) {
-    if (x->shape.rank != 2 || x->shape.batched) {
-        error_at(loc, "transpose needs an unbatched 2-D tensor, got %s", type_str(x->dtype, &x->shape));
-        return NULL;
-    }
-    int64_t d[2] = {x->shape.d[1], x->shape.d[0]};
-    return ir_node(g, OP_TRANSPOSE, x->dtype, shape_make(2, d, false), 1, &x, NULL, loc);
-}
-
-IrNode *b_concat(Graph *g, IrNode **xs, int n, int axis, Loc loc) {
-    if (n < 1 || n > MAX_IN) {
-        error_at(loc, "concat takes 1 to %d tensors, got %d", MAX_IN, n);
-        return NULL;
-    }
-    Shape s = xs[0]->shape;
-    int given = axis;
-    if (axis < 0)
-        axis += s.rank;
-    if (axis < 0 || axis >= s.rank) {
-        error_at(loc, "concat: axis %d is out of range for %s, which has axes %d..%d", given, shape_str(&s), -s.rank,
-                 s.rank - 1);
-        return NULL;
-    }
-    if (axis == 0 && s.batched) {
-        error_at(loc, "concat: axis %d is the batch dimension of %s; tensors are joined within each example", given,
-                 shape_str(&s));
-        return NULL;
-    }
-    for (int i = 0; i < n; i++)
-        if (xs[i]->dtype != DT_F32) {
-            error_at(loc, "concat needs f32 tensors, got %s", type_str(xs[i]->dtype, &xs[i]->shape));
-            return NULL;
-        }
-    for (int i = 1; i < n; i++) {
-        Shape t = xs[i]->shape;
-        bool ok = t.rank == s.rank && t.batched == s.batched;
-        for (int k = 0; ok && k < s.rank; k++)
-            ok = k == axis || t.d[k] == s.d[k];
-        if (!ok) {
-            error_at(loc, "concat: %s and %s differ outside axis %d", shape_str(&xs[0]->shape), shape_str(&t), axis);
-            return NULL;
-        }
-        s.d[axis] += t.d[axis];
-    }
-    if (!shape_check_size(&s, DT_F32, loc, "the concatenation"))
-        return NULL;
-    /* constants joined are a constant, as element-wise ops on them are: an initialiser may then stack kernels
-     * (D2L 6.4's torch.stack((K, K + 1, K + 2))) */
-    bool consts = !s.batched && shape_numel(&s) <= MAX_CONST_NUMEL;
-    for (int i = 0; consts && i < n; i++)
-        consts = xs[i]->op == OP_CONST;
-    if (consts) {
-        int64_t outer = 1, inner = 1;
-        for (int k = 0; k < axis; k++)
-            outer *= s.d[k];
-        for (int k = axis + 1; k < s.rank; k++)
-            inner *= s.d[k];
-        double *v = xalloc(sizeof(double) * (size_t)(shape_numel(&s) ? shape_numel(&s) : 1)), *p = v;
-        for (int64_t o = 0; o < outer; o++)
-            for (int i = 0; i < n; i++) {
-                int64_t len = xs[i]->shape.d[axis] * inner;
-                memcpy(p, xs[i]->data + o * len, sizeof(double) * (size_t)len);
-                p += len;
-            }
-        return ir_const_data(g, s, v, loc);
-    }
-    int64_t attr[MAX_ATTR] = {axis};
-    return ir_node(g, OP_CONCAT, DT_F32, s, n, xs, attr, loc);
-}
-
-IrNode *b_slice(Graph *g, IrNode *x, int axis, int64_t start, int64_t len, Loc loc) {
-    Shape s = x->shape;
-    s.d[axis] = len;
-    int64_t attr[MAX_ATTR] = {axis, start};
-    return ir_node(g, OP_SLICE, DT_F32, s, 1, &x, attr, loc);
 }
 
 IrNode *b_dropmask(Graph *g, Shape s, double p, int64_t salt, Loc loc) {

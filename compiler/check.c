@@ -14,50 +14,9 @@ void ir_mark_live(Graph *g, IrNode **roots, int nroots, bool *live) {
 
 /* Floating-point operations of one node at the maximum batch: a multiply-add counts 2. */
 double node_flops(const IrNode *n) {
-    double out = (double)shape_numel(&n->shape);
-    switch (op_info[n->op].cls) {
-    case OPC_LEAF:
-    case OPC_VIEW:
+    if (n->op == OP_COPY)
         return 0;
-    case OPC_ELEM:
-        return n->op == OP_COPY ? 0 : out;
-    case OPC_REDUCE:
-        return (double)shape_numel(&n->in[0]->shape);
-    case OPC_KERNEL:
-        break;
-    }
-    const Shape *a = &n->in[0]->shape;
-    switch (n->op) {
-    case OP_MATMUL: {
-        int64_t k = n->attr[0] ? a->d[0] : a->d[1];
-        return 2.0 * out * (double)k;
-    }
-    case OP_CONV2D: {
-        const Shape *w = &n->in[1]->shape;
-        return 2.0 * out * (double)(w->d[1] * w->d[2] * w->d[3]);
-    }
-    case OP_CONV2D_DX: {
-        const Shape *w = &n->in[1]->shape, *dy = &n->in[0]->shape;
-        return 2.0 * (double)shape_numel(dy) * (double)(w->d[1] * w->d[2] * w->d[3]);
-    }
-    case OP_CONV2D_DW: {
-        const Shape *dy = &n->in[1]->shape;
-        return 2.0 * (double)shape_numel(dy) * (double)(n->shape.d[1] * n->shape.d[2] * n->shape.d[3]);
-    }
-    case OP_MAXPOOL:
-    case OP_AVGPOOL:
-        return out * (double)(n->attr[0] * n->attr[1]);
-    case OP_MAXPOOL_DX:
-    case OP_AVGPOOL_DX:
-        return (double)shape_numel(&n->in[n->nin - 1]->shape) * (double)(n->attr[0] * n->attr[1]);
-    case OP_SOFTMAX:
-    case OP_LOGSOFTMAX:
-    case OP_XENT:
-    case OP_XENT_GRAD:
-        return 4.0 * (double)shape_numel(a);
-    default:
-        return (double)shape_numel(a);
-    }
+    return op_flops(n);
 }
 
 static char *group(int64_t v) {

@@ -187,10 +187,12 @@ typedef enum Op {
 
 typedef enum OpClass { OPC_LEAF, OPC_ELEM, OPC_REDUCE, OPC_VIEW, OPC_KERNEL } OpClass;
 
+typedef struct OpRule OpRule;
 typedef struct OpInfo {
     const char *name;
     int arity;
     OpClass cls;
+    const OpRule *rule; /* the op's rules (compiler/ops/) */
 } OpInfo;
 extern const OpInfo op_info[OP_COUNT];
 
@@ -367,30 +369,137 @@ Shape shape_scalar(void);
 /* Broadcast a and b; false (and *out untouched) if they do not broadcast. */
 bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
 
-/* ---- build.c: node builders and their shape rules (NULL after a located error) ---- */
+/* ---- ops/ops.c: the rule table ----
+ *
+ * Every op of ops.def has one OpRule, `rule_<NAME>`, defined in its family's file under compiler/ops/ (rule_CONV2D
+ * in conv.c), which op_info[op].rule points to. The generic passes (autodiff, simplify, fuse, plan, check, emit,
+ * ir) ask these entries instead of switching on ops. A field an op does not need stays NULL; test_ops checks
+ * that every op has what its class needs. */
 
+typedef struct Emit Emit;
+
+/* What a builder takes besides its operands: integer attributes, a real one (dropout's p), and the result's
+ * shape for the ops whose operands do not fix it (a broadcast copy, an input's gradient). */
+typedef struct OpArgs {
+    int64_t attr[MAX_ATTR];
+    double fattr;
+    Shape shape;
+} OpArgs;
+
+/* The helper functions of a generated file that an op's code calls; emit.c writes each one once, up front. */
+enum { CALLS_MAXR = 1, CALLS_MINR = 2, CALLS_RELU = 4, CALLS_EXPV = 8, CALLS_DROPMASK = 16, CALLS_GEMM = 32 };
+
+struct OpRule {
+    /* The shape rule: checks the operands and attributes and builds the node (hash-consed, maybe folded), or
+     * reports a located error and returns NULL. Elaboration, autodiff and simplification all build through it. */
+    IrNode *(*build)(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc);
+    /* The gradient rule: the contribution of node n's adjoint d to its input i, built through the builders (NULL:
+     * none flows there). grad_none declares that no adjoint flows through the op (comparisons, masks, leaves);
+     * grad_refused that it has no rule (the gradient kernels: a gradient of a gradient through them is refused). */
+    IrNode *(*grad)(Graph *g, IrNode *n, int i, IrNode *d);
+    uint32_t no_grad_in; /* inputs (bits) into which no adjoint flows, whatever their type (where's condition) */
+    /* Element-wise ops: one element from its operands' values (constant folding; for a reduction, x[0] combined
+     * with x[1]), and its C expression over the operands' expressions (`flat`: the element's flat index). */
+    double (*fold)(const double *x, const IrNode *n);
+    char *(*c_expr)(Emit *e, const IrNode *n, char *const *x, const char *flat);
+    const char *spelling; /* how messages write the op ("*"), when not its name */
+    /* x op identity = x (right_identity) and identity op x = x (left_identity): such nodes are never built */
+    bool left_identity, right_identity;
+    double identity;
+    bool recompute; /* computed again in every consumer's loop, never stored (dropout masks) */
+    /* Reductions: the accumulator's start and update ("acc += %s"), accumulated in double when acc_double. */
+    const char *acc_init, *acc_update;
+    bool acc_double;
+    /* Kernels: the C statements of node n; a function of its own per geometry when own_fn(n) holds (named
+     * own_fn_prefix and a number, written by emit_own_fn); helper functions written once when some kernel of
+     * the op is emitted without one (used[op]); the generated file's helpers its code calls. */
+    void (*emit)(Emit *e, IrNode *n);
+    bool (*own_fn)(const IrNode *n);
+    const char *own_fn_prefix;
+    void (*emit_own_fn)(Emit *e, const IrNode *n, const char *fname);
+    void (*helpers)(Emit *e, const bool *used);
+    unsigned calls;
+    unsigned (*calls_of)(const IrNode *n);
+    /* Elements of scratch the kernel needs while it runs (the planner places them); its FLOPs (a multiply-add
+     * counts 2) at the maximum batch; the FLOPs of its largest single BLAS call (0: it calls none). */
+    int64_t (*scratch)(const IrNode *n);
+    double (*flops)(const IrNode *n);
+    double (*blas_flops)(const IrNode *n);
+    /* Leaves: the C expression of their data, and what the IR dump prints after them. */
+    char *(*c_ptr)(Emit *e, const IrNode *n);
+    void (*dump)(FILE *out, const Graph *g, const IrNode *n);
+};
+
+static inline const OpRule *op_rule(Op op) { return op_info[op].rule; }
+
+/* Builds a node of op through its shape rule (NULL after a located error). */
+IrNode *op_build(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc);
+/* The op's scratch in elements, and its FLOPs (class defaults: none for leaves and views, one per element for
+ * element-wise ops and per input element for reductions). */
+int64_t op_scratch(const IrNode *n);
+double op_flops(const IrNode *n);
+/* The FLOPs of the largest BLAS call a kernel makes (0: none), for the trainer's choice of BLAS threads. */
+double op_blas_flops(const IrNode *n);
 /* False, after a located error naming `what`, when `s` has more than MAX_NUMEL elements. */
 bool shape_check_size(const Shape *s, DType dt, Loc loc, const char *what);
+
+/* ---- ops/reduce.c: sum, max, mean ---- */
+
+/* Sum (or max) over the axes in `mask`; keepdim keeps them as size 1. */
+IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
+/* sum and divcount, the count including the run-time batch when axis 0 of a batched tensor is reduced */
+IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
+
+/* ---- ops/layout.c: reshape, transpose, concat, slice ---- */
+
+IrNode *b_reshape(Graph *g, IrNode *a, Shape shape, Loc loc);
+IrNode *b_transpose(Graph *g, IrNode *x, Loc loc);
+IrNode *b_concat(Graph *g, IrNode **xs, int n, int axis, Loc loc);
+/* elements [start, start + len) of x along axis */
+IrNode *b_slice(Graph *g, IrNode *x, int axis, int64_t start, int64_t len, Loc loc);
+
+/* ---- ops/softmax.c: softmax, log_softmax, cross-entropy and accuracy ---- */
+
+/* softmax or log_softmax (op) over the last axis */
+IrNode *b_softmax(Graph *g, Op op, IrNode *x, Loc loc);
+/* per example: the softmax cross-entropy of logits [n, k] against labels i32[n]; 1 where argmax == label */
+IrNode *b_xent(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
+IrNode *b_argmax_eq(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
+
+/* ---- ops/matmul.c: matrix products ---- */
+
+IrNode *b_matmul(Graph *g, IrNode *a, IrNode *b, bool ta, bool tb, Loc loc);
+
+/* ---- ops/conv.c: conv2d, conv2d_dx, conv2d_dw ---- */
+
+int64_t conv_out_dim(int64_t in, int64_t k, int64_t pad, int64_t stride);
+IrNode *b_conv2d(Graph *g, IrNode *x, IrNode *w, const int64_t stride[2], const int64_t pad[2], Loc loc);
+/* A convolution's geometry: x [N, C, H, W], w [K, C, R, S], y [N, K, P, Q], stride (sh, sw), padding (ph, pw);
+ * HP is the number of padded input rows that outputs read. */
+typedef struct ConvGeo {
+    int64_t N, K, C, H, W, R, S, P, Q, sh, sw, ph, pw, HP;
+} ConvGeo;
+ConvGeo conv_geo(const IrNode *n);
+/* Whether a convolution, its dx or its dw runs as direct loops: when a zero-padded image fits a 16K-element
+ * block and an output sums at most 512 products (LeNet's layers), the matrix products of im2col would be too
+ * small for BLAS to pay for the columns' memory traffic. dx needs stride 1. */
+bool conv_direct(const IrNode *n);
+
+/* ---- ops/pool.c: max_pool, avg_pool and their gradients ---- */
+
+IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t stride[2], const int64_t pad[2],
+               Loc loc);
+
+/* ---- build.c: node builders and their shape rules (NULL after a located error) ---- */
 
 IrNode *b_elem(Graph *g, Op op, int nin, IrNode **in, Loc loc);
 IrNode *b_unary(Graph *g, Op op, IrNode *a, Loc loc);
 IrNode *b_binary(Graph *g, Op op, IrNode *a, IrNode *b, Loc loc);
 IrNode *b_scalar_op(Graph *g, Op op, IrNode *a, double c, Loc loc);
+/* Op over constant operands as a constant (NULL when an operand is not one, or the result is batched or too
+ * big to hold). */
+IrNode *elem_fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int64_t *attr, Loc loc);
 IrNode *b_expand(Graph *g, IrNode *a, Shape shape, Loc loc);
-IrNode *b_reshape(Graph *g, IrNode *a, Shape shape, Loc loc);
-IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
-IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
-IrNode *b_matmul(Graph *g, IrNode *a, IrNode *b, bool ta, bool tb, Loc loc);
-int64_t conv_out_dim(int64_t in, int64_t k, int64_t pad, int64_t stride);
-IrNode *b_conv2d(Graph *g, IrNode *x, IrNode *w, const int64_t stride[2], const int64_t pad[2], Loc loc);
-IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t stride[2], const int64_t pad[2],
-               Loc loc);
-IrNode *b_softmax(Graph *g, Op op, IrNode *x, Loc loc);
-IrNode *b_xent(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
-IrNode *b_argmax_eq(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
-IrNode *b_transpose(Graph *g, IrNode *x, Loc loc);
-IrNode *b_concat(Graph *g, IrNode **xs, int n, int axis, Loc loc);
-IrNode *b_slice(Graph *g, IrNode *x, int axis, int64_t start, int64_t len, Loc loc);
 IrNode *b_dropmask(Graph *g, Shape s, double p, int64_t salt, Loc loc);
 
 /* ---- elab.c: AST -> graph ---- */
@@ -412,6 +521,9 @@ void ad_grad(Graph *g, IrNode *y, IrNode **wrt, int nwrt, IrNode **out);
 /* The node on the way from y back to wrt that has no gradient rule (a backward kernel, met when differentiating
  * a gradient), or NULL when ad_grad can differentiate y. */
 IrNode *ad_unsupported(Graph *g, IrNode *y, IrNode **wrt, int nwrt);
+/* Gradient rules that are declarations (OpRule.grad): no adjoint flows through the op; the op has no rule. */
+IrNode *grad_none(Graph *g, IrNode *n, int i, IrNode *d);
+IrNode *grad_refused(Graph *g, IrNode *n, int i, IrNode *d);
 
 /* ---- simplify.c ---- */
 
@@ -462,29 +574,6 @@ typedef struct Compiled {
 
 /* Roots and liveness of a function, inline decisions (fusion) and the kernel order. */
 void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots);
-/* A convolution's geometry: x [N, C, H, W], w [K, C, R, S], y [N, K, P, Q], stride (sh, sw), padding (ph, pw);
- * HP is the number of padded input rows that outputs read. */
-typedef struct ConvGeo {
-    int64_t N, K, C, H, W, R, S, P, Q, sh, sw, ph, pw, HP;
-} ConvGeo;
-ConvGeo conv_geo(const IrNode *n);
-/* A convolution kernel's scratch in elements (zero for other ops): im2col columns for a chunk of `*chunk` images,
- * or a direct dw's sums for each chunk of `*chunk` images. */
-int64_t conv_scratch(const IrNode *n, int64_t *chunk);
-/* Whether a convolution, its dx or its dw runs as direct loops (emit_conv.c): when a zero-padded image fits a
- * 16K-element block and an output sums at most 512 products (LeNet's layers), the matrix products of im2col would
- * be too small for BLAS to pay for the columns' memory traffic. dx needs stride 1. */
-bool conv_direct(const IrNode *n);
-/* Images per chunk of a direct dw: as many padded images as fit the kernel's 16K-element stack block. */
-int64_t conv_direct_images(const ConvGeo *g);
-/* Pooling (or its gradient) whose windows tile the image: no padding, stride = window (LeNet's 2x2). */
-bool pool_tiled(const IrNode *n);
-/* emit_conv.c: pooling node n, for which pool_tiled holds, as static function `fname`. */
-void emit_pool_tiled(FILE *o, const IrNode *n, const char *fname, const char *real, const char *NAME,
-                     const char *model);
-/* emit_conv.c: the direct kernel for conv node n (OP_CONV2D, _DX or _DW) as static function `fname`. */
-void emit_conv_direct(FILE *o, const IrNode *n, const char *fname, const char *real, const char *NAME,
-                      const char *model);
 /* Buffer offsets from liveness over the kernel order: first fit, 64-byte aligned. */
 void plan_memory(Sched *s, int elem_size);
 /* dump_after: NULL, or "elab", "autodiff", "fuse" or "plan": print the IR after that pass to stderr. */
@@ -499,8 +588,38 @@ typedef struct EmitOptions {
     bool portable;
 } EmitOptions;
 
+/* One emission in progress; the kernel emitters of compiler/ops/ write through it. */
+struct Emit {
+    FILE *o;
+    Compiled *c;
+    const EmitOptions *opt;
+    const char *name; /* lenet */
+    char *NAME;       /* LENET */
+    const char *real; /* lenet_real */
+    Sched *s;         /* the schedule being emitted */
+    bool f64;
+};
+
 void emit_header(FILE *out, Compiled *c, const EmitOptions *o);
 void emit_source(FILE *out, Compiled *c, const EmitOptions *o);
+/* The C expression of a node's data: a view reads its storage's; a kernel's scratch (the planner's offset). */
+char *emit_ptr(Emit *e, IrNode *n);
+char *emit_scratch(Emit *e, const IrNode *n);
+/* A literal of the emitted precision ("0.5f"), a libm function of it ("logf"), exp (emit_expv's in f32). */
+char *emit_lit(Emit *e, double v);
+const char *emit_libm(Emit *e, const char *name);
+const char *emit_exp(Emit *e);
+/* Extents in C: dimension d of s ("n" for a batched one), the rows of the last axis, a count of `outer`
+ * elements before an axis ("n * 3" when batched). */
+char *emit_dim(Emit *e, const Shape *s, int d);
+char *emit_rows(Emit *e, const Shape *s);
+char *emit_outer(Emit *e, const Shape *s, int64_t outer);
+/* The name of a kernel's own function (OpRule.own_fn): the op's prefix, numbered per op in order of first use. */
+char *emit_own_fn_name(Emit *e, const IrNode *n);
+/* Names the generated code gives inputs (renamed away from the code's own), parameters and constants. */
+char *emit_input_name(const char *model_name);
+char *emit_ident(const char *s);
+char *emit_const_name(Emit *e, const IrNode *n);
 void emit_trainer(FILE *out, Compiled *c, const EmitOptions *o);
 
 /* ---- ir.c: dump and verifier ---- */

@@ -10,17 +10,6 @@
 
 #include "dlc.h"
 
-typedef struct Em {
-    FILE *o;
-    Compiled *c;
-    const EmitOptions *opt;
-    const char *name; /* lenet */
-    char *NAME;       /* LENET */
-    const char *real; /* lenet_real */
-    Sched *s;         /* the schedule being emitted */
-    bool f64;
-} Em;
-
 static char *upper(const char *s) {
     char *u = xstrdup(s);
     for (char *p = u; *p; p++)
@@ -30,7 +19,7 @@ static char *upper(const char *s) {
 }
 
 /* A C identifier from a parameter name: "features.0.weight" -> "features_0_weight". */
-static char *c_ident(const char *s) {
+char *emit_ident(const char *s) {
     char *u = xstrdup(s);
     for (char *p = u; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
@@ -38,7 +27,7 @@ static char *c_ident(const char *s) {
     return u;
 }
 
-static char *lit(Em *e, double v) {
+char *emit_lit(Emit *e, double v) {
     if (isnan(v))
         return xstrdup("NAN");
     if (isinf(v))
@@ -52,18 +41,18 @@ static char *lit(Em *e, double v) {
     return xstrdup(buf);
 }
 
-static const char *fn(Em *e, const char *name) { return e->f64 ? name : xsprintf("%sf", name); }
+const char *emit_libm(Emit *e, const char *name) { return e->f64 ? name : xsprintf("%sf", name); }
 
 /* exp: libm's in f64; in f32 the emitted expv, which vectorises (emit_expv). */
-static const char *exp_fn(Em *e) { return e->f64 ? "exp" : "expv"; }
+const char *emit_exp(Emit *e) { return e->f64 ? "exp" : "expv"; }
 
 /* An input's parameter name: the model's own, unless it would collide with a name the generated code uses. */
-static char *input_name(const char *model_name) {
+char *emit_input_name(const char *model_name) {
     static const char *const reserved[] = {"st",   "ar",  "n",  "r",  "h",    "state", "metrics", "lr",    "acc",
                                            "loss", "xr",  "yr", "mx", "sum",  "inv",   "lse",     "scale", "label",
                                            "best", "j",   "p",  "g",  "m",    "v",     "t",       "bc1",   "bc2",
                                            "gi",   "thr", "i",  "k",  "main", NULL};
-    char *id = c_ident(model_name);
+    char *id = emit_ident(model_name);
     for (int i = 0; reserved[i]; i++)
         if (strcmp(reserved[i], id) == 0 || (id[0] == 'i' && id[1] >= '0' && id[1] <= '9') || id[0] == 'k')
             return xsprintf("in_%s", id);
@@ -77,7 +66,7 @@ static bool const_same(const IrNode *a, const IrNode *b) {
 
 /* A constant's C name. The training and the inference graph both number their nodes from 0, so an inference
  * constant takes a name of its own (ke<id>) when the training graph's node of that id is a different constant. */
-static char *const_name(Em *e, const IrNode *n) {
+char *emit_const_name(Emit *e, const IrNode *n) {
     Graph *t = e->c->train;
     IrNode *same_id = n->id < t->nodes.n ? t->nodes.v[n->id] : NULL;
     bool own = same_id && same_id != n && same_id->op == OP_CONST && !const_same(n, same_id);
@@ -85,24 +74,30 @@ static char *const_name(Em *e, const IrNode *n) {
 }
 
 /* The C expression of a node's data pointer. */
-static char *ptr(Em *e, IrNode *n) {
+char *emit_ptr(Emit *e, IrNode *n) {
     n = ir_storage(n);
     Graph *g = e->s->g;
     switch (n->op) {
     case OP_INPUT:
-        return input_name(g->inputs.v[n->index].name);
+        return emit_input_name(g->inputs.v[n->index].name);
     case OP_PARAM:
     case OP_STATE:
         if (e->c->baked && e->c->baked[n->index])
-            return xsprintf("w_%s", c_ident(e->c->train->params.v[n->index].name));
+            return xsprintf("w_%s", emit_ident(e->c->train->params.v[n->index].name));
         return xsprintf("((%s *)(st + %" PRId64 "))", e->real, e->c->param_off[n->index]);
     case OP_CONST:
-        return const_name(e, n);
+        return emit_const_name(e, n);
     default:
         if (e->s->offset[n->id] < 0)
             die("node %%%d (%s) has no buffer", n->id, op_info[n->op].name);
         return xsprintf("((%s *)(ar + %" PRId64 "))", e->real, e->s->offset[n->id]);
     }
+}
+
+char *emit_scratch(Emit *e, const IrNode *n) {
+    if (e->s->scratch[n->id] < 0)
+        die("node %%%d (%s) has no scratch", n->id, op_info[n->op].name);
+    return xsprintf("(%s *)(ar + %" PRId64 ")", e->real, e->s->scratch[n->id]);
 }
 
 /* ---- loop nests with merged dimensions ---- */
@@ -225,7 +220,7 @@ static char *index_expr(const Nest *nest, const int64_t *strides) {
     return xstrdup(buf[0] ? buf : "0");
 }
 
-static char *extent(Em *e, const Nest *nest, int d) {
+static char *extent(Emit *e, const Nest *nest, int d) {
     (void)e;
     if (!nest->batched[d])
         return xsprintf("%" PRId64, nest->ext[d]);
@@ -233,52 +228,52 @@ static char *extent(Em *e, const Nest *nest, int d) {
     return per == 1 ? xstrdup("n") : xsprintf("n * %" PRId64, per);
 }
 
-static char *expr(Em *e, IrNode *n, const Nest *nest);
+static char *expr(Emit *e, IrNode *n, const Nest *nest);
 
-static char *operand(Em *e, IrNode *in, const Nest *nest) {
+static char *operand(Emit *e, IrNode *in, const Nest *nest) {
     double v;
     if (e->s->inl[in->id])
         return expr(e, in, nest);
     if (in->op == OP_CONST && ir_is_const(in, &v) && in->shape.rank == 0)
-        return lit(e, v);
+        return emit_lit(e, v);
     for (int k = 0; k < nest->nsrc; k++)
         if (nest->src[k] == in)
-            return xsprintf("%s[%s]", ptr(e, in), index_expr(nest, nest->stride[k]));
+            return xsprintf("%s[%s]", emit_ptr(e, in), index_expr(nest, nest->stride[k]));
     die("operand %%%d not in the nest", in->id);
 }
 
-static char *expr(Em *e, IrNode *n, const Nest *nest) {
+static char *expr(Emit *e, IrNode *n, const Nest *nest) {
     char *a = n->nin > 0 ? operand(e, n->in[0], nest) : NULL;
     char *b = n->nin > 1 ? operand(e, n->in[1], nest) : NULL;
     const char *zero = e->f64 ? "0.0" : "0.0f", *one = e->f64 ? "1.0" : "1.0f";
+    if (op_rule(n->op)->c_expr) {
+        char *x[MAX_IN] = {a, b, n->nin > 2 ? operand(e, n->in[2], nest) : NULL};
+        return op_rule(n->op)->c_expr(e, n, x, index_expr(nest, nest->flat_stride));
+    }
     switch (n->op) {
     case OP_NEG:
         return xsprintf("(-%s)", a);
     case OP_EXP:
-        return xsprintf("%s(%s)", exp_fn(e), a);
+        return xsprintf("%s(%s)", emit_exp(e), a);
     case OP_LOG:
-        return xsprintf("%s(%s)", fn(e, "log"), a);
+        return xsprintf("%s(%s)", emit_libm(e, "log"), a);
     case OP_ABS:
-        return xsprintf("%s(%s)", fn(e, "fabs"), a);
+        return xsprintf("%s(%s)", emit_libm(e, "fabs"), a);
     case OP_SQRT:
-        return xsprintf("%s(%s)", fn(e, "sqrt"), a);
+        return xsprintf("%s(%s)", emit_libm(e, "sqrt"), a);
     case OP_SIGN:
         return xsprintf("((%s) > %s ? %s : (%s) < %s ? -%s : %s)", a, zero, one, a, zero, one, zero);
     case OP_RELU:
         return xsprintf("%s(%s)", "relu", a);
     case OP_SIGMOID:
-        return xsprintf("(%s / (%s + %s(-(%s))))", one, one, exp_fn(e), a);
+        return xsprintf("(%s / (%s + %s(-(%s))))", one, one, emit_exp(e), a);
     case OP_TANH:
-        return xsprintf("%s(%s)", fn(e, "tanh"), a);
+        return xsprintf("%s(%s)", emit_libm(e, "tanh"), a);
     case OP_COPY:
         return a;
-    case OP_DIVCOUNT:
-        if (n->attr[1])
-            return xsprintf("(%s / (%s)(%" PRId64 " * n))", a, e->real, n->attr[0]);
-        return xsprintf("(%s / %s)", a, lit(e, (double)n->attr[0]));
     case OP_DROPMASK: {
         char *flat = index_expr(nest, nest->flat_stride);
-        return xsprintf("dropmask(st, %" PRId64 ", (uint64_t)(%s), %s)", n->attr[0], flat, lit(e, n->fattr));
+        return xsprintf("dropmask(st, %" PRId64 ", (uint64_t)(%s), %s)", n->attr[0], flat, emit_lit(e, n->fattr));
     }
     case OP_ADD:
         return xsprintf("(%s + %s)", a, b);
@@ -292,7 +287,7 @@ static char *expr(Em *e, IrNode *n, const Nest *nest) {
         double p;
         if (ir_is_const(n->in[1], &p) && p == 2)
             return xsprintf("(%s * %s)", a, a);
-        return xsprintf("%s(%s, %s)", fn(e, "pow"), a, b);
+        return xsprintf("%s(%s, %s)", emit_libm(e, "pow"), a, b);
     }
     case OP_MAXIMUM:
         return xsprintf("maxr(%s, %s)", a, b);
@@ -317,13 +312,13 @@ static char *expr(Em *e, IrNode *n, const Nest *nest) {
     }
 }
 
-static void indent(Em *e, int depth) {
+static void indent(Emit *e, int depth) {
     for (int i = 0; i < depth; i++)
         fputs("    ", e->o);
 }
 
 /* Opens the loops of dims [from, to); returns the depth reached. */
-static int open_loops(Em *e, const Nest *nest, int from, int to, int depth, bool parallel) {
+static int open_loops(Emit *e, const Nest *nest, int from, int to, int depth, bool parallel) {
     for (int d = from; d < to; d++) {
         if (d == from && parallel) {
             indent(e, depth);
@@ -336,7 +331,7 @@ static int open_loops(Em *e, const Nest *nest, int from, int to, int depth, bool
     return depth;
 }
 
-static int close_loops(Em *e, int depth, int count) {
+static int close_loops(Emit *e, int depth, int count) {
     for (int i = 0; i < count; i++) {
         depth--;
         indent(e, depth);
@@ -353,7 +348,7 @@ static bool worth_parallel(const Nest *nest, int upto) {
     return w >= 4096 && nest->ndim > 0 && (nest->ext[0] > 1 || nest->batched[0]);
 }
 
-static void emit_elem_kernel(Em *e, IrNode *n) {
+static void emit_elem_kernel(Emit *e, IrNode *n) {
     Nest nest;
     build_nest(e->s, n, &n->shape, 0, &n->shape, &nest);
     int64_t ostr[MAX_RANK];
@@ -361,11 +356,11 @@ static void emit_elem_kernel(Em *e, IrNode *n) {
         ostr[d] = nest.out_stride[d];
     int depth = open_loops(e, &nest, 0, nest.ndim, 1, worth_parallel(&nest, nest.ndim));
     indent(e, depth);
-    fprintf(e->o, "%s[%s] = %s;\n", ptr(e, n), index_expr(&nest, ostr), expr(e, n, &nest));
+    fprintf(e->o, "%s[%s] = %s;\n", emit_ptr(e, n), index_expr(&nest, ostr), expr(e, n, &nest));
     close_loops(e, depth, nest.ndim);
 }
 
-static void emit_reduce_kernel(Em *e, IrNode *n) {
+static void emit_reduce_kernel(Emit *e, IrNode *n) {
     IrNode *x = n->in[0];
     Nest nest;
     build_nest(e->s, n, &x->shape, (uint32_t)n->attr[0], &n->shape, &nest);
@@ -393,40 +388,42 @@ static void emit_reduce_kernel(Em *e, IrNode *n) {
     bool par = worth_parallel(&r, r.ndim) && kept > 0;
     int depth = open_loops(e, &r, 0, kept, 1, par);
     indent(e, depth);
-    bool is_max = n->op == OP_MAX;
-    /* sums accumulate in double for accuracy and run-to-run stability */
-    fprintf(e->o, "%s acc = %s;\n", is_max ? e->real : "double", is_max ? "-INFINITY" : "0.0");
+    const OpRule *rule = op_rule(n->op);
+    fprintf(e->o, "%s acc = %s;\n", rule->acc_double ? "double" : e->real, rule->acc_init);
     depth = open_loops(e, &r, kept, r.ndim, depth, false);
     indent(e, depth);
     char *val = operand(e, x, &r);
-    if (is_max)
-        fprintf(e->o, "acc = maxr(acc, %s);\n", val);
-    else
-        fprintf(e->o, "acc += %s;\n", val);
+    fprintf(e->o, rule->acc_update, val);
     depth = close_loops(e, depth, r.ndim - kept);
     indent(e, depth);
-    fprintf(e->o, "%s[%s] = %sacc;\n", ptr(e, n), index_expr(&r, ostr), is_max ? "" : xsprintf("(%s)", e->real));
+    fprintf(e->o, "%s[%s] = %sacc;\n", emit_ptr(e, n), index_expr(&r, ostr),
+            rule->acc_double ? xsprintf("(%s)", e->real) : "");
     close_loops(e, depth, kept);
 }
 
-/* Rows of the last axis: (rows, cols); rows scale with the batch when the node is batched. */
-static char *rows_expr(Em *e, const Shape *s) {
-    int64_t cols = s->rank ? s->d[s->rank - 1] : 1;
-    int64_t rows = shape_numel(s) / cols;
+char *emit_outer(Emit *e, const Shape *s, int64_t outer) {
     if (!s->batched)
-        return xsprintf("%" PRId64, rows);
-    int64_t per = rows / e->s->g->max_batch;
+        return xsprintf("%" PRId64, outer);
+    int64_t per = outer / e->s->g->max_batch;
     return per == 1 ? xstrdup("n") : xsprintf("n * %" PRId64, per);
 }
 
-static char *dim_expr(Em *e, const Shape *s, int d) {
+char *emit_rows(Emit *e, const Shape *s) {
+    int64_t cols = s->rank ? s->d[s->rank - 1] : 1;
+    return emit_outer(e, s, shape_numel(s) / cols);
+}
+
+char *emit_dim(Emit *e, const Shape *s, int d) {
     (void)e;
     return d == 0 && s->batched ? xstrdup("n") : xsprintf("%" PRId64, s->d[d]);
 }
 
-/* Kernels with a function of their own, written for their shapes (emit_conv.c): small convolutions and pooling
+/* Kernels with a function of their own, written for their shapes (OpRule.own_fn): small convolutions and pooling
  * whose windows tile the image. */
-static bool specialised(const IrNode *n) { return conv_direct(n) || pool_tiled(n); }
+static bool own_fn(const IrNode *n) {
+    const OpRule *r = op_rule(n->op);
+    return r->own_fn && r->own_fn(n);
+}
 
 /* Same op, operand and result shapes and attributes: one specialised function serves both. */
 static bool same_geometry(const IrNode *a, const IrNode *b) {
@@ -439,11 +436,11 @@ static bool same_geometry(const IrNode *a, const IrNode *b) {
     return true;
 }
 
-/* Whether kernel i of function f is specialised and no earlier kernel has its geometry: each such kernel gets one
- * function, shared by the later ones. */
-static bool first_specialised(Em *e, int f, int i) {
+/* Whether kernel i of function f has a function of its own and no earlier kernel has its geometry: each such
+ * kernel gets one function, shared by the later ones. */
+static bool first_own_fn(Emit *e, int f, int i) {
     IrNode *n = e->c->fn[f].kernels.v[i];
-    if (!specialised(n))
+    if (!own_fn(n))
         return false;
     for (int pf = 0; pf <= f; pf++)
         for (int pi = 0; pi < (pf == f ? i : e->c->fn[pf].kernels.n); pi++)
@@ -453,39 +450,21 @@ static bool first_specialised(Em *e, int f, int i) {
 }
 
 /* conv2d_fwd_direct_0, conv2d_dw_direct_0, avg_pool_fwd_0, ...: numbered per op in order of first use. */
-static char *specialised_name(Em *e, const IrNode *n) {
+char *emit_own_fn_name(Emit *e, const IrNode *n) {
     int id = 0;
     for (int f = 0; f < FN_COUNT; f++)
         for (int i = 0; i < e->c->fn[f].kernels.n; i++) {
             IrNode *m = e->c->fn[f].kernels.v[i];
-            if (m->op != n->op || !first_specialised(e, f, i))
+            if (m->op != n->op || !first_own_fn(e, f, i))
                 continue;
-            if (same_geometry(m, n)) {
-                switch (n->op) {
-                case OP_CONV2D:
-                    return xsprintf("conv2d_fwd_direct_%d", id);
-                case OP_CONV2D_DX:
-                    return xsprintf("conv2d_dx_direct_%d", id);
-                case OP_CONV2D_DW:
-                    return xsprintf("conv2d_dw_direct_%d", id);
-                case OP_AVGPOOL:
-                    return xsprintf("avg_pool_fwd_%d", id);
-                case OP_AVGPOOL_DX:
-                    return xsprintf("avg_pool_dx_%d", id);
-                case OP_MAXPOOL:
-                    return xsprintf("max_pool_fwd_%d", id);
-                default:
-                    return xsprintf("max_pool_dx_%d", id);
-                }
-            }
+            if (same_geometry(m, n))
+                return xsprintf("%s%d", op_rule(n->op)->own_fn_prefix, id);
             id++;
         }
-    die("specialised kernel %d has no function", n->id);
+    die("kernel %d has no function of its own", n->id);
 }
 
-static void emit_kernel(Em *e, IrNode *n) {
-    FILE *o = e->o;
-    const Shape *s = &n->shape;
+static void emit_kernel(Emit *e, IrNode *n) {
     switch (op_info[n->op].cls) {
     case OPC_ELEM:
         emit_elem_kernel(e, n);
@@ -494,180 +473,9 @@ static void emit_kernel(Em *e, IrNode *n) {
         emit_reduce_kernel(e, n);
         return;
     default:
-        break;
-    }
-    IrNode *a = n->nin > 0 ? n->in[0] : NULL, *b = n->nin > 1 ? n->in[1] : NULL;
-    int64_t cols = s->rank ? s->d[s->rank - 1] : 1;
-    switch (n->op) {
-    case OP_MATMUL: {
-        bool ta = n->attr[0], tb = n->attr[1];
-        char *m = dim_expr(e, s, 0);
-        char *k = ta ? dim_expr(e, &a->shape, 0) : xsprintf("%" PRId64, a->shape.d[1]);
-        fprintf(o, "    gemm(%d, %d, %s, %" PRId64 ", %s, %s, %" PRId64 ", %s, %" PRId64 ", %s, %" PRId64 ", 0);\n", ta,
-                tb, m, s->d[1], k, ptr(e, a), a->shape.d[1], ptr(e, b), b->shape.d[1], ptr(e, n), s->d[1]);
-        return;
-    }
-    case OP_SOFTMAX:
-    case OP_LOGSOFTMAX:
-        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
-        fprintf(o, "    for (int64_t r = 0; r < %s; r++) {\n", rows_expr(e, s));
-        fprintf(o, "        const %s *xr = %s + r * %" PRId64 ";\n", e->real, ptr(e, a), cols);
-        fprintf(o, "        %s *yr = %s + r * %" PRId64 ";\n", e->real, ptr(e, n), cols);
-        fprintf(o, "        %s mx = xr[0];\n", e->real);
-        fprintf(o, "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            mx = maxr(mx, xr[j]);\n", cols);
-        fprintf(o, "        double sum = 0.0;\n");
-        fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            sum += %s(xr[j] - mx);\n", cols,
-                exp_fn(e));
-        if (n->op == OP_SOFTMAX) {
-            fprintf(o, "        %s inv = (%s)(1.0 / sum);\n", e->real, e->real);
-            fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            yr[j] = %s(xr[j] - mx) * inv;\n",
-                    cols, exp_fn(e));
-        } else {
-            fprintf(o, "        %s lse = mx + (%s)log(sum);\n", e->real, e->real);
-            fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            yr[j] = xr[j] - lse;\n", cols);
-        }
-        fprintf(o, "    }\n");
-        return;
-    case OP_XENT:
-    case OP_XENT_GRAD:
-    case OP_ARGMAX_EQ: {
-        int64_t k = a->shape.d[1];
-        fprintf(o, "    for (int64_t r = 0; r < n; r++) {\n");
-        fprintf(o, "        const %s *xr = %s + r * %" PRId64 ";\n", e->real, ptr(e, a), k);
-        fprintf(o, "        int32_t label = %s[r];\n", ptr(e, b));
-        if (n->op == OP_ARGMAX_EQ) {
-            fprintf(o, "        int64_t best = 0;\n");
-            fprintf(o,
-                    "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            if (xr[j] > xr[best])\n"
-                    "                best = j;\n",
-                    k);
-            fprintf(o, "        %s[r] = best == label ? %s : %s;\n", ptr(e, n), lit(e, 1), lit(e, 0));
-            fprintf(o, "    }\n");
-            return;
-        }
-        fprintf(o, "        %s mx = xr[0];\n", e->real);
-        fprintf(o, "        for (int64_t j = 1; j < %" PRId64 "; j++)\n            mx = maxr(mx, xr[j]);\n", k);
-        fprintf(o, "        double sum = 0.0;\n");
-        fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n            sum += %s(xr[j] - mx);\n", k,
-                exp_fn(e));
-        if (n->op == OP_XENT) {
-            fprintf(o, "        %s[r] = mx + (%s)log(sum) - xr[label];\n", ptr(e, n), e->real);
-        } else {
-            fprintf(o, "        %s *yr = %s + r * %" PRId64 ";\n", e->real, ptr(e, n), k);
-            fprintf(o, "        %s scale = %s[r], inv = (%s)(1.0 / sum);\n", e->real, ptr(e, n->in[2]), e->real);
-            fprintf(o,
-                    "        for (int64_t j = 0; j < %" PRId64 "; j++)\n"
-                    "            yr[j] = (%s(xr[j] - mx) * inv - (j == label ? %s : %s)) * scale;\n",
-                    k, exp_fn(e), lit(e, 1), lit(e, 0));
-        }
-        fprintf(o, "    }\n");
-        return;
-    }
-    case OP_TRANSPOSE:
-        fprintf(o, "    for (int64_t i = 0; i < %" PRId64 "; i++)\n", s->d[0]);
-        fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n", s->d[1]);
-        fprintf(o, "            %s[i * %" PRId64 " + j] = %s[j * %" PRId64 " + i];\n", ptr(e, n), s->d[1], ptr(e, a),
-                s->d[0]);
-        return;
-    case OP_CONCAT:
-    case OP_SLICE: {
-        /* as [outer, axis, inner] blocks */
-        int axis = (int)n->attr[0];
-        int64_t inner = 1;
-        for (int d = axis + 1; d < s->rank; d++)
-            inner *= s->d[d];
-        int64_t outer = 1;
-        for (int d = 0; d < axis; d++)
-            outer *= s->d[d];
-        char *outer_e = s->batched
-                            ? (outer / e->s->g->max_batch == 1 ? xstrdup("n")
-                                                               : xsprintf("n * %" PRId64, outer / e->s->g->max_batch))
-                            : xsprintf("%" PRId64, outer);
-        if (n->op == OP_SLICE) {
-            int64_t len = s->d[axis] * inner, src = a->shape.d[axis] * inner, start = n->attr[1] * inner;
-            fprintf(o, "    for (int64_t i = 0; i < %s; i++)\n", outer_e);
-            fprintf(o,
-                    "        memcpy(%s + i * %" PRId64 ", %s + i * %" PRId64 " + %" PRId64 ", %" PRId64
-                    " * sizeof(%s));\n",
-                    ptr(e, n), len, ptr(e, a), src, start, len, e->real);
-            return;
-        }
-        int64_t at = 0, total = s->d[axis] * inner;
-        for (int k = 0; k < n->nin; k++) {
-            int64_t len = n->in[k]->shape.d[axis] * inner;
-            fprintf(o, "    for (int64_t i = 0; i < %s; i++)\n", outer_e);
-            fprintf(o,
-                    "        memcpy(%s + i * %" PRId64 " + %" PRId64 ", %s + i * %" PRId64 ", %" PRId64
-                    " * sizeof(%s));\n",
-                    ptr(e, n), total, at, ptr(e, n->in[k]), len, len, e->real);
-            at += len;
-        }
-        return;
-    }
-    case OP_CONV2D:
-    case OP_CONV2D_DX:
-    case OP_CONV2D_DW: {
-        /* x [N, C, H, W], w [K, C, R, S], y [N, K, P, Q] */
-        const Shape *xs = n->op == OP_CONV2D ? &a->shape : n->op == OP_CONV2D_DX ? s : &a->shape;
-        const Shape *ws = n->op == OP_CONV2D_DW ? s : &b->shape;
-        const Shape *ys = n->op == OP_CONV2D ? s : n->op == OP_CONV2D_DX ? &a->shape : &b->shape;
-        const char *x = n->op == OP_CONV2D_DX ? ptr(e, n) : ptr(e, a);
-        const char *w = n->op == OP_CONV2D_DW ? ptr(e, n) : ptr(e, b);
-        const char *y = n->op == OP_CONV2D ? ptr(e, n) : n->op == OP_CONV2D_DX ? ptr(e, a) : ptr(e, b);
-        if (conv_direct(n)) {
-            if (n->op == OP_CONV2D)
-                fprintf(o, "    %s(%s, %s, %s, n);\n", specialised_name(e, n), x, w, y);
-            else if (n->op == OP_CONV2D_DX)
-                fprintf(o, "    %s(%s, %s, %s, n);\n", specialised_name(e, n), y, w, x);
-            else
-                fprintf(o, "    %s(%s, %s, %s, (%s *)(ar + %" PRId64 "), n);\n", specialised_name(e, n), x, w, y,
-                        e->real, e->s->scratch[n->id]);
-            return;
-        }
-        int64_t chunk;
-        conv_scratch(n, &chunk);
-        int64_t soff = e->s->scratch[n->id];
-        fprintf(o,
-                "    conv2d_%s(%s, %s, %s, (%s *)(ar + %" PRId64 "), n, %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
-                ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
-                ", %" PRId64 ");\n",
-                n->op == OP_CONV2D      ? "fwd"
-                : n->op == OP_CONV2D_DX ? "dx"
-                                        : "dw",
-                x, w, y, e->real, soff, ws->d[0], chunk, xs->d[1], xs->d[2], xs->d[3], ws->d[2], ws->d[3], ys->d[2],
-                ys->d[3], n->attr[0], n->attr[1], n->attr[2], n->attr[3]);
-        return;
-    }
-    case OP_MAXPOOL:
-    case OP_AVGPOOL:
-    case OP_MAXPOOL_DX:
-    case OP_AVGPOOL_DX: {
-        bool fwd = n->op == OP_MAXPOOL || n->op == OP_AVGPOOL;
-        const Shape *xs = fwd ? &a->shape : s;
-        const Shape *ys = fwd ? s : &n->in[n->nin - 1]->shape;
-        const char *kind = n->op == OP_MAXPOOL      ? "max_fwd"
-                           : n->op == OP_AVGPOOL    ? "avg_fwd"
-                           : n->op == OP_MAXPOOL_DX ? "max_dx"
-                                                    : "avg_dx";
-        const char *x = n->op == OP_MAXPOOL_DX ? ptr(e, a) : fwd ? ptr(e, a) : "NULL";
-        const char *y = fwd ? ptr(e, n) : ptr(e, n->in[n->nin - 1]);
-        const char *dx = fwd ? "NULL" : ptr(e, n);
-        if (pool_tiled(n)) {
-            if (n->op == OP_MAXPOOL_DX)
-                fprintf(o, "    %s(%s, %s, %s, n);\n", specialised_name(e, n), x, y, dx);
-            else
-                fprintf(o, "    %s(%s, %s, n);\n", specialised_name(e, n), fwd ? x : y, fwd ? y : dx);
-            return;
-        }
-        fprintf(o,
-                "    pool_%s(%s, %s, %s, n * %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
-                ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ");\n",
-                kind, x, y, dx, xs->d[1], xs->d[2], xs->d[3], ys->d[2], ys->d[3], n->attr[0], n->attr[1], n->attr[2],
-                n->attr[3], n->attr[4], n->attr[5]);
-        return;
-    }
-    default:
-        die("no emitter for %s", op_info[n->op].name);
+        if (!op_rule(n->op)->emit)
+            die("no emitter for %s", op_info[n->op].name);
+        op_rule(n->op)->emit(e, n);
     }
 }
 
@@ -678,17 +486,17 @@ static bool sched_uses_input(Sched *s, int input) {
     return s->live && s->live[in->id];
 }
 
-static void input_params(Em *e, Sched *s, bool all) {
+static void input_params(Emit *e, Sched *s, bool all) {
     Graph *g = s->g;
     for (int i = 0; i < g->inputs.n; i++) {
         if (!all && !sched_uses_input(s, i))
             continue;
         Input *in = &g->inputs.v[i];
-        fprintf(e->o, ", const %s *%s", in->dtype == DT_I32 ? "int32_t" : e->real, input_name(in->name));
+        fprintf(e->o, ", const %s *%s", in->dtype == DT_I32 ? "int32_t" : e->real, emit_input_name(in->name));
     }
 }
 
-static void emit_api(Em *e, bool decl) {
+static void emit_api(Emit *e, bool decl) {
     Compiled *c = e->c;
     FILE *o = e->o;
     const char *end = decl ? ");\n" : ") {\n";
@@ -709,16 +517,16 @@ static void emit_api(Em *e, bool decl) {
                 type_str(out->node->dtype, &out->node->shape),
                 out->node->shape.batched ? xsprintf("%" PRId64 " values", shape_inner(&out->node->shape))
                                          : "not batched");
-        fprintf(o, "const %s *%s_output_%s(const void *state);\n", e->real, e->name, c_ident(out->name));
+        fprintf(o, "const %s *%s_output_%s(const void *state);\n", e->real, e->name, emit_ident(out->name));
     }
 }
 
-static void emit_infer_header(Em *e);
-static void emit_infer_source(Em *e);
-static void emit_loader(Em *e);
+static void emit_infer_header(Emit *e);
+static void emit_infer_source(Emit *e);
+static void emit_loader(Emit *e);
 
 void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
-    Em e = {.o = out, .c = c, .opt = opt, .name = c->train->name, .f64 = opt->f64};
+    Emit e = {.o = out, .c = c, .opt = opt, .name = c->train->name, .f64 = opt->f64};
     if (opt->infer) {
         e.NAME = upper(e.name);
         e.real = xsprintf("%s_real", e.name);
@@ -746,10 +554,10 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
     fprintf(out, "#define %s_PARAM_ELEMENTS %" PRId64 "\n", e.NAME, total);
     for (int i = 0; i < g->inputs.n; i++)
         fprintf(out, "#define %s_INPUT_%s_SIZE %" PRId64 " /* per example: %s */\n", e.NAME,
-                upper(c_ident(g->inputs.v[i].name)), shape_inner(&g->inputs.v[i].shape),
+                upper(emit_ident(g->inputs.v[i].name)), shape_inner(&g->inputs.v[i].shape),
                 type_str(g->inputs.v[i].dtype, &g->inputs.v[i].shape));
     for (int i = 0; i < c->eval->outputs.n; i++)
-        fprintf(out, "#define %s_OUTPUT_%s_SIZE %" PRId64 "\n", e.NAME, upper(c_ident(c->eval->outputs.v[i].name)),
+        fprintf(out, "#define %s_OUTPUT_%s_SIZE %" PRId64 "\n", e.NAME, upper(emit_ident(c->eval->outputs.v[i].name)),
                 shape_inner(&c->eval->outputs.v[i].node->shape));
     fprintf(out, "#define %s_METRIC_COUNT %d\n", e.NAME, g->train.metrics.n);
     fprintf(out, "\ntypedef %s %s;\n", opt->f64 ? "double" : "float", e.real);
@@ -814,7 +622,7 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
 
 /* ---- the source ---- */
 
-static void emit_dropmask(Em *e) {
+static void emit_dropmask(Emit *e) {
     FILE *o = e->o;
     const char *R = e->real;
     fprintf(o, "\n/* Dropout: keep element i of this step's mask with probability 1 - p, scaled by 1 / (1 - p). The\n"
@@ -833,7 +641,7 @@ static void emit_dropmask(Em *e) {
 /* glibc's expf is a call per element, which keeps sigmoid, softmax and cross-entropy loops scalar (a sixth of
  * LeNet's training step). expv is the same function in straight-line C that GCC vectorises: within 1.3 ulp of
  * expf (0.94 with FMA) over every 97th float from -104 to 88.7, 0 and inf beyond as expf, NaN stays NaN. */
-static void emit_expv(Em *e) {
+static void emit_expv(Emit *e) {
     fprintf(
         e->o,
         "\n/* exp(x) = 2^n exp(r): n = round(x / ln 2) by the 1.5 * 2^23 rounding trick, r = x - n ln 2 in two\n"
@@ -857,7 +665,7 @@ static void emit_expv(Em *e) {
         "}\n");
 }
 
-static void emit_prelude(Em *e) {
+static void emit_prelude(Emit *e) {
     FILE *o = e->o;
     const char *R = e->real;
     fprintf(o, "/* %s.c: generated by dlc %s from %s.dlm. Do not edit; recompile the model instead. */\n", e->name,
@@ -872,33 +680,26 @@ static void emit_prelude(Em *e) {
     fprintf(o, "/* The state block starts with this header; parameters, optimizer state and the arena follow. */\n");
     fprintf(o, "typedef struct {\n    uint64_t seed;\n    uint64_t step;\n} header;\n\n");
     /* only the helpers the kernels call: an unused static function is a warning under clang */
-    bool uses[OP_COUNT] = {0};
+    unsigned calls = 0;
     for (int f = 0; f < FN_COUNT; f++) {
         Sched *s = &e->c->fn[f];
         for (int i = 0; s->g && i < s->g->nodes.n; i++)
-            if (s->live[i])
-                uses[s->g->nodes.v[i]->op] = true;
+            if (s->live[i]) {
+                const OpRule *r = op_rule(s->g->nodes.v[i]->op);
+                calls |= r->calls | (r->calls_of ? r->calls_of(s->g->nodes.v[i]) : 0);
+            }
     }
-    if (uses[OP_MAXIMUM] || uses[OP_MAX] || uses[OP_SOFTMAX] || uses[OP_LOGSOFTMAX] || uses[OP_XENT] ||
-        uses[OP_XENT_GRAD])
+    if (calls & CALLS_MAXR)
         fprintf(o, "static inline %s maxr(%s a, %s b) { return a > b ? a : b; }\n", R, R, R);
-    if (uses[OP_MINIMUM])
+    if (calls & CALLS_MINR)
         fprintf(o, "static inline %s minr(%s a, %s b) { return a < b ? a : b; }\n", R, R, R);
-    if (uses[OP_RELU])
+    if (calls & CALLS_RELU)
         fprintf(o, "static inline %s relu(%s a) { return a > 0 ? a : 0; }\n", R, R);
-    if (!e->f64 && (uses[OP_EXP] || uses[OP_SIGMOID] || uses[OP_SOFTMAX] || uses[OP_LOGSOFTMAX] || uses[OP_XENT] ||
-                    uses[OP_XENT_GRAD]))
+    if (!e->f64 && (calls & CALLS_EXPV))
         emit_expv(e);
-    if (uses[OP_DROPMASK])
+    if (calls & CALLS_DROPMASK)
         emit_dropmask(e);
-    bool matmul = false;
-    for (int f = 0; f < FN_COUNT; f++)
-        for (int i = 0; i < e->c->fn[f].kernels.n; i++)
-            matmul |= e->c->fn[f].kernels.v[i]->op == OP_MATMUL ||
-                      (!conv_direct(e->c->fn[f].kernels.v[i]) &&
-                       (e->c->fn[f].kernels.v[i]->op == OP_CONV2D || e->c->fn[f].kernels.v[i]->op == OP_CONV2D_DX ||
-                        e->c->fn[f].kernels.v[i]->op == OP_CONV2D_DW));
-    if (!matmul)
+    if (!(calls & CALLS_GEMM))
         return;
     fprintf(o, "\n/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */\n");
     fprintf(o,
@@ -949,201 +750,40 @@ static void emit_prelude(Em *e) {
     }
 }
 
-/* Convolution and pooling kernels, specialised by their constant arguments once the compiler inlines them. */
-static void emit_conv_pool_helpers(Em *e) {
-    FILE *o = e->o;
-    const char *R = e->real;
+/* The kernels' own functions, then the helper functions of the ops some kernels of which have none. */
+static void emit_kernel_helpers(Emit *e) {
     bool used[OP_COUNT] = {0};
     for (int f = 0; f < FN_COUNT; f++) {
         Sched *s = &e->c->fn[f];
         for (int i = 0; i < s->kernels.n; i++) {
             IrNode *k = s->kernels.v[i];
-            if (!specialised(k))
+            if (!own_fn(k))
                 used[k->op] = true;
         }
     }
     for (int f = 0; f < FN_COUNT; f++)
         for (int i = 0; i < e->c->fn[f].kernels.n; i++) {
             IrNode *k = e->c->fn[f].kernels.v[i];
-            if (!first_specialised(e, f, i))
+            if (!first_own_fn(e, f, i))
                 continue;
-            if (conv_direct(k))
-                emit_conv_direct(o, k, specialised_name(e, k), R, e->NAME, e->name);
-            else
-                emit_pool_tiled(o, k, specialised_name(e, k), R, e->NAME, e->name);
+            op_rule(k->op)->emit_own_fn(e, k, emit_own_fn_name(e, k));
         }
-    if (used[OP_CONV2D] || used[OP_CONV2D_DX] || used[OP_CONV2D_DW]) {
-        const char *geo = "int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, "
-                          "int64_t sw, int64_t ph, int64_t pw";
-        fprintf(o, "\n/* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's\n"
-                   " * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window\n"
-                   " * overhangs the padding. */\n");
-        if (used[OP_CONV2D] || used[OP_CONV2D_DW]) {
-            fprintf(o, "static void im2col(const %s *x, %s *col, int64_t b0, int64_t g, %s) {\n", R, R, geo);
-            fprintf(o, "    int64_t cols = g * P * Q;\n");
-            fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
-            /* per output row, the window's valid columns [q0, q1) are computed once, so the inner loop is a
-             * plain strided copy */
-            fprintf(
-                o,
-                "    for (int64_t row = 0; row < C * R * S; row++) {\n"
-                "        int64_t c = row / (R * S), r = row / S %% R, s = row %% S;\n"
-                "        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;\n"
-                "        int64_t q1 = (W - 1 + pw - s) / sw + 1;\n"
-                "        if (W - 1 + pw - s < 0)\n            q1 = 0;\n"
-                "        if (q1 > Q)\n            q1 = Q;\n"
-                "        if (q0 > q1)\n            q0 = q1;\n"
-                "        for (int64_t i = 0; i < g; i++) {\n"
-                "            const %s *img = x + ((b0 + i) * C + c) * H * W;\n"
-                "            %s *out = col + row * cols + i * P * Q;\n"
-                "            for (int64_t p = 0; p < P; p++) {\n"
-                "                int64_t h = p * sh - ph + r;\n"
-                "                %s *o = out + p * Q;\n"
-                "                if (h < 0 || h >= H) {\n"
-                "                    memset(o, 0, sizeof(*o) * (size_t)Q);\n"
-                "                    continue;\n"
-                "                }\n"
-                "                const %s *src = img + h * W - pw + s;\n"
-                "                for (int64_t q = 0; q < q0; q++)\n                    o[q] = 0;\n"
-                "                if (sw == 1)\n"
-                "                    for (int64_t q = q0; q < q1; q++)\n                        o[q] = src[q];\n"
-                "                else\n"
-                "                    for (int64_t q = q0; q < q1; q++)\n                        o[q] = src[q * sw];\n"
-                "                for (int64_t q = q1; q < Q; q++)\n                    o[q] = 0;\n"
-                "            }\n"
-                "        }\n"
-                "    }\n}\n",
-                R, R, R, R);
-        }
-        if (used[OP_CONV2D]) {
-            fprintf(o, "\n/* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */\n");
-            fprintf(o,
-                    "static void conv2d_fwd(const %s *x, const %s *w, %s *y, %s *col, int64_t n, int64_t K, "
-                    "int64_t G, %s) {\n",
-                    R, R, R, R, geo);
-            fprintf(
-                o,
-                "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
-                "        int64_t g = n - b0 < G ? n - b0 : G;\n"
-                "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
-                "        for (int64_t i = 0; i < g; i++)\n"
-                "            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, "
-                "(int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);\n"
-                "    }\n}\n");
-        }
-        if (used[OP_CONV2D_DX]) {
-            fprintf(o,
-                    "\n/* dx = the transposed convolution of dy with w: columns W^T dy, added back into images. */\n");
-            fprintf(o, "static void col2im(const %s *col, %s *dx, int64_t b0, int64_t g, %s) {\n", R, R, geo);
-            fprintf(o, "    int64_t cols = g * P * Q;\n");
-            fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
-            fprintf(o,
-                    "    for (int64_t ic = 0; ic < g * C; ic++) {\n"
-                    "        int64_t i = ic / C, c = ic %% C;\n"
-                    "        %s *img = dx + ((b0 + i) * C + c) * H * W;\n"
-                    "        memset(img, 0, sizeof(%s) * (size_t)(H * W));\n"
-                    "        for (int64_t r = 0; r < R; r++)\n"
-                    "            for (int64_t s = 0; s < S; s++) {\n"
-                    "                const %s *src = col + ((c * R + r) * S + s) * cols + i * P * Q;\n"
-                    "                int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;\n"
-                    "                int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;\n"
-                    "                if (q1 > Q)\n                    q1 = Q;\n"
-                    "                for (int64_t p = 0; p < P; p++) {\n"
-                    "                    int64_t h = p * sh - ph + r;\n"
-                    "                    if (h < 0 || h >= H)\n                        continue;\n"
-                    "                    %s *dst = img + h * W - pw + s;\n"
-                    "                    const %s *sp = src + p * Q;\n"
-                    "                    for (int64_t q = q0; q < q1; q++)\n"
-                    "                        dst[q * sw] += sp[q];\n"
-                    "                }\n"
-                    "            }\n"
-                    "    }\n}\n",
-                    R, R, R, R, R);
-            fprintf(o,
-                    "static void conv2d_dx(%s *dx, const %s *w, const %s *dy, %s *col, int64_t n, int64_t K, "
-                    "int64_t G, %s) {\n",
-                    R, R, R, R, geo);
-            fprintf(o, "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
-                       "        int64_t g = n - b0 < G ? n - b0 : G;\n"
-                       "        for (int64_t i = 0; i < g; i++)\n"
-                       "            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), "
-                       "dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);\n"
-                       "        col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
-                       "    }\n}\n");
-        }
-        if (used[OP_CONV2D_DW]) {
-            fprintf(o, "\n/* dw = dy times the columns of x, summed over the batch. */\n");
-            fprintf(o,
-                    "static void conv2d_dw(const %s *x, %s *dw, const %s *dy, %s *col, int64_t n, int64_t K, "
-                    "int64_t G, %s) {\n",
-                    R, R, R, R, geo);
-            fprintf(o, "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
-                       "        int64_t g = n - b0 < G ? n - b0 : G;\n"
-                       "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
-                       "        for (int64_t i = 0; i < g; i++)\n"
-                       "            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, "
-                       "(int)(P * Q), "
-                       "col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);\n"
-                       "    }\n}\n");
-        }
-    }
-    if (used[OP_MAXPOOL] || used[OP_AVGPOOL] || used[OP_MAXPOOL_DX] || used[OP_AVGPOOL_DX]) {
-        fprintf(o, "\n/* Pooling over planes = n * C of H x W into P x Q; max pooling pads with -inf, average pooling\n"
-                   " * counts the padding (PyTorch's defaults). Backward recomputes the argmax from x. */\n");
-        const char *pargs = "int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, int64_t R, "
-                            "int64_t S, int64_t sh, int64_t sw, int64_t ph, int64_t pw";
-        const char *kinds[4] = {"max_fwd", "avg_fwd", "max_dx", "avg_dx"};
-        const Op ops[4] = {OP_MAXPOOL, OP_AVGPOOL, OP_MAXPOOL_DX, OP_AVGPOOL_DX};
-        for (int k = 0; k < 4; k++) {
-            if (!used[ops[k]])
-                continue;
-            bool is_max = k == 0 || k == 2, fwd = k < 2;
-            fprintf(o, "static void pool_%s(const %s *x, %s%s *y, %s *dx, %s) {\n", kinds[k], R, fwd ? "" : "const ", R,
-                    R, pargs);
-            if (fwd)
-                fprintf(o, "    (void)dx;\n");
-            if (!is_max)
-                fprintf(o, "    (void)x;\n");
-            fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
-            fprintf(o, "    for (int64_t pl = 0; pl < planes; pl++) {\n");
-            if (!fwd)
-                fprintf(o, "        for (int64_t i = 0; i < H * W; i++)\n            dx[pl * H * W + i] = 0;\n");
-            /* the window's rows [r0, r1) and columns [s0, s1) inside the image, so the inner loops need no tests */
-            fprintf(o, "        for (int64_t p = 0; p < P; p++) {\n"
-                       "            int64_t top = p * sh - ph;\n"
-                       "            int64_t r0 = top < 0 ? -top : 0, r1 = H - top < R ? H - top : R;\n"
-                       "            for (int64_t q = 0; q < Q; q++) {\n"
-                       "                int64_t left = q * sw - pw;\n"
-                       "                int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;\n");
-            if (is_max)
-                fprintf(o, "                %s best = -INFINITY;\n                int64_t at = -1;\n", R);
-            else if (fwd)
-                fprintf(o, "                %s acc = 0;\n", R);
-            fprintf(o, "                for (int64_t r = r0; r < r1; r++)\n"
-                       "                    for (int64_t s = s0; s < s1; s++) {\n"
-                       "                        int64_t i = (pl * H + top + r) * W + left + s;\n");
-            if (is_max)
-                fprintf(
-                    o,
-                    "                        if (x[i] > best || at < 0) {\n                            best = x[i];\n"
-                    "                            at = i;\n                        }\n");
-            else if (fwd)
-                fprintf(o, "                        acc += x[i];\n");
-            else
-                fprintf(o, "                        dx[i] += y[(pl * P + p) * Q + q] / (%s)(R * S);\n", R);
-            fprintf(o, "                    }\n");
-            if (k == 0)
-                fprintf(o, "                y[(pl * P + p) * Q + q] = best;\n");
-            else if (k == 1)
-                fprintf(o, "                y[(pl * P + p) * Q + q] = acc / (%s)(R * S);\n", R);
-            else if (k == 2)
-                fprintf(o, "                if (at >= 0)\n                    dx[at] += y[(pl * P + p) * Q + q];\n");
-            fprintf(o, "            }\n        }\n    }\n}\n");
-        }
+    /* ops of a family share their helpers: each function once */
+    void (*done[OP_COUNT])(Emit *, const bool *);
+    int ndone = 0;
+    for (int op = 0; op < OP_COUNT; op++) {
+        void (*h)(Emit *, const bool *) = op_rule((Op)op)->helpers;
+        bool seen = false;
+        for (int k = 0; k < ndone; k++)
+            seen |= done[k] == h;
+        if (!used[op] || !h || seen)
+            continue;
+        done[ndone++] = h;
+        h(e, used);
     }
 }
 
-static void emit_consts(Em *e) {
+static void emit_consts(Emit *e) {
     Vec(IrNode *) seen = {0};
     for (int f = 0; f < FN_COUNT; f++) {
         Sched *s = &e->c->fn[f];
@@ -1156,7 +796,7 @@ static void emit_consts(Em *e) {
             /* one definition per name: the graphs share a name only for equal constants */
             bool dup = false;
             for (int k = 0; k < seen.n; k++)
-                dup |= strcmp(const_name(e, seen.v[k]), const_name(e, n)) == 0;
+                dup |= strcmp(emit_const_name(e, seen.v[k]), emit_const_name(e, n)) == 0;
             if (dup)
                 continue;
             vec_push(&seen, n);
@@ -1165,14 +805,14 @@ static void emit_consts(Em *e) {
     for (int k = 0; k < seen.n; k++) {
         IrNode *n = seen.v[k];
         int64_t cnt = shape_numel(&n->shape);
-        fprintf(e->o, "static const %s %s[%" PRId64 "] = {", e->real, const_name(e, n), cnt);
+        fprintf(e->o, "static const %s %s[%" PRId64 "] = {", e->real, emit_const_name(e, n), cnt);
         for (int64_t i = 0; i < cnt; i++)
-            fprintf(e->o, "%s%s", i % 8 ? ", " : (i ? ",\n    " : "\n    "), lit(e, n->data[i]));
+            fprintf(e->o, "%s%s", i % 8 ? ", " : (i ? ",\n    " : "\n    "), emit_lit(e, n->data[i]));
         fprintf(e->o, "\n};\n");
     }
 }
 
-static void emit_schedule(Em *e, Sched *s, int from, int to) {
+static void emit_schedule(Emit *e, Sched *s, int from, int to) {
     e->s = s;
     for (int k = from; k < to; k++) {
         IrNode *n = s->kernels.v[k];
@@ -1185,7 +825,7 @@ static void emit_schedule(Em *e, Sched *s, int from, int to) {
     }
 }
 
-static void unused_inputs(Em *e, Sched *s, int from, int to, bool all) {
+static void unused_inputs(Emit *e, Sched *s, int from, int to, bool all) {
     /* inputs the emitted kernels never read are cast to void, keeping -Wunused-parameter quiet */
     Graph *g = s->g;
     for (int i = 0; i < g->inputs.n; i++) {
@@ -1211,11 +851,11 @@ static void unused_inputs(Em *e, Sched *s, int from, int to, bool all) {
             }
         }
         if (!used)
-            fprintf(e->o, "    (void)%s;\n", input_name(g->inputs.v[i].name));
+            fprintf(e->o, "    (void)%s;\n", emit_input_name(g->inputs.v[i].name));
     }
 }
 
-static void emit_fn_open(Em *e, Sched *s, bool uses_batch) {
+static void emit_fn_open(Emit *e, Sched *s, bool uses_batch) {
     fprintf(e->o, "    unsigned char *st = (unsigned char *)state;\n");
     fprintf(e->o, "    unsigned char *ar = st + %" PRId64 ";\n", e->c->arena_off);
     fprintf(e->o, "    (void)ar;\n");
@@ -1237,7 +877,7 @@ static bool init_uses(const Init *x, bool normal) {
     return (normal ? n : u) || init_uses(x->x, normal) || init_uses(x->y, normal);
 }
 
-static void emit_init_body(Em *e, bool random);
+static void emit_init_body(Emit *e, bool random);
 
 /* The C expression of one initialiser for element i of parameter pi; `v` holds the previous one's value. */
 static char *init_expr(Init *x, int pi, int ki, double fi, double fo) {
@@ -1285,7 +925,7 @@ static char *init_expr(Init *x, int pi, int ki, double fi, double fo) {
     return xsprintf("(%s %s %s)", a, op, b);
 }
 
-static void emit_init(Em *e) {
+static void emit_init(Emit *e) {
     Graph *g = e->c->train;
     FILE *o = e->o;
     bool normal = false, uniform = false;
@@ -1314,7 +954,7 @@ static void emit_init(Em *e) {
     emit_init_body(e, true);
 }
 
-static void emit_init_body(Em *e, bool random) {
+static void emit_init_body(Emit *e, bool random) {
     Compiled *c = e->c;
     Graph *g = c->train;
     FILE *o = e->o;
@@ -1359,18 +999,18 @@ static void emit_init_body(Em *e, bool random) {
     fprintf(o, "}\n");
 }
 
-static void emit_metrics_out(Em *e, Sched *s, IrNode **metric, int nm) {
+static void emit_metrics_out(Emit *e, Sched *s, IrNode **metric, int nm) {
     if (!nm) {
         fprintf(e->o, "    (void)metrics;\n");
         return;
     }
     fprintf(e->o, "    if (metrics) {\n");
     for (int i = 0; i < nm; i++)
-        fprintf(e->o, "        metrics[%d] = (double)%s[0];\n", i, (e->s = s, ptr(e, metric[i])));
+        fprintf(e->o, "        metrics[%d] = (double)%s[0];\n", i, (e->s = s, emit_ptr(e, metric[i])));
     fprintf(e->o, "    }\n");
 }
 
-static void emit_step(Em *e) {
+static void emit_step(Emit *e) {
     Compiled *c = e->c;
     Graph *g = c->train;
     TrainSpec *t = &g->train;
@@ -1399,7 +1039,7 @@ static void emit_step(Em *e) {
         bool l1 = t->l1 != 0 && glob_match(t->l1_glob, p->name);
         fprintf(o, "    /* %s */\n    {\n", p->name);
         fprintf(o, "        %s *p = (%s *)(st + %" PRId64 ");\n", e->real, e->real, c->param_off[i]);
-        fprintf(o, "        const %s *g = %s;\n", e->real, ptr(e, c->grads[i]));
+        fprintf(o, "        const %s *g = %s;\n", e->real, emit_ptr(e, c->grads[i]));
         if (c->opt_off[i] >= 0)
             fprintf(o, "        %s *m = (%s *)(st + %" PRId64 ");\n", e->real, e->real, c->opt_off[i]);
         if (t->optim == OPTIM_ADAM)
@@ -1408,19 +1048,21 @@ static void emit_step(Em *e) {
             fprintf(o, "        %s_PARALLEL_FOR\n", e->NAME);
         fprintf(o, "        for (int64_t i = 0; i < %" PRId64 "; i++) {\n", cnt);
         fprintf(o, "            %s gi = g[i]%s;\n", e->real,
-                decay ? xsprintf(" + %s * p[i]", lit(e, t->weight_decay)) : "");
+                decay ? xsprintf(" + %s * p[i]", emit_lit(e, t->weight_decay)) : "");
         if (t->optim == OPTIM_ADAM) {
-            fprintf(o, "            m[i] = %s * m[i] + %s * gi;\n", lit(e, t->beta1), lit(e, 1 - t->beta1));
-            fprintf(o, "            v[i] = %s * v[i] + %s * gi * gi;\n", lit(e, t->beta2), lit(e, 1 - t->beta2));
-            fprintf(o, "            p[i] -= lr * (m[i] / bc1) / (%s(v[i] / bc2) + %s);\n", fn(e, "sqrt"),
-                    lit(e, t->eps));
+            fprintf(o, "            m[i] = %s * m[i] + %s * gi;\n", emit_lit(e, t->beta1), emit_lit(e, 1 - t->beta1));
+            fprintf(o, "            v[i] = %s * v[i] + %s * gi * gi;\n", emit_lit(e, t->beta2),
+                    emit_lit(e, 1 - t->beta2));
+            fprintf(o, "            p[i] -= lr * (m[i] / bc1) / (%s(v[i] / bc2) + %s);\n", emit_libm(e, "sqrt"),
+                    emit_lit(e, t->eps));
         } else if (t->momentum != 0) {
-            fprintf(o, "            m[i] = %s * m[i] + gi;\n            p[i] -= lr * m[i];\n", lit(e, t->momentum));
+            fprintf(o, "            m[i] = %s * m[i] + gi;\n            p[i] -= lr * m[i];\n",
+                    emit_lit(e, t->momentum));
         } else {
             fprintf(o, "            p[i] -= lr * gi;\n");
         }
         if (l1) {
-            fprintf(o, "            %s thr = lr * %s;\n", e->real, lit(e, t->l1));
+            fprintf(o, "            %s thr = lr * %s;\n", e->real, emit_lit(e, t->l1));
             fprintf(o, "            p[i] = p[i] > thr ? p[i] - thr : p[i] < -thr ? p[i] + thr : 0;\n");
         }
         fprintf(o, "        }\n    }\n");
@@ -1430,7 +1072,7 @@ static void emit_step(Em *e) {
     fprintf(o, "}\n");
 }
 
-static void emit_train_fns(Em *e) {
+static void emit_train_fns(Emit *e) {
     Compiled *c = e->c;
     FILE *o = e->o;
     Sched *s = &c->fn[FN_TRAIN];
@@ -1445,7 +1087,7 @@ static void emit_train_fns(Em *e) {
     emit_schedule(e, s, 0, s->train_split);
     e->s = s;
     emit_metrics_out(e, s, c->metric_train.v, nm);
-    fprintf(o, "    return %s[0];\n}\n", ptr(e, c->loss_train));
+    fprintf(o, "    return %s[0];\n}\n", emit_ptr(e, c->loss_train));
     /* backward */
     fprintf(o, "\nvoid %s_backward(void *state, int n", e->name);
     input_params(e, s, true);
@@ -1462,7 +1104,7 @@ static void emit_train_fns(Em *e) {
     fprintf(o, ", %s lr, double *metrics) {\n", e->real);
     char args[1024] = "";
     for (int i = 0; i < g->inputs.n; i++)
-        snprintf(args + strlen(args), sizeof args - strlen(args), ", %s", input_name(g->inputs.v[i].name));
+        snprintf(args + strlen(args), sizeof args - strlen(args), ", %s", emit_input_name(g->inputs.v[i].name));
     fprintf(o, "    %s loss = %s_forward_train(state, n%s, metrics);\n", e->real, e->name, args);
     fprintf(o, "    %s_backward(state, n%s);\n", e->name, args);
     fprintf(o, "    %s_step(state, lr);\n    return loss;\n}\n", e->name);
@@ -1477,7 +1119,7 @@ static void emit_train_fns(Em *e) {
     emit_schedule(e, ev, 0, ev->kernels.n);
     e->s = ev;
     emit_metrics_out(e, ev, c->metric_eval.v, nm);
-    fprintf(o, "    return %s[0];\n}\n", ptr(e, c->loss_eval));
+    fprintf(o, "    return %s[0];\n}\n", emit_ptr(e, c->loss_eval));
     /* grad accessor */
     e->s = s;
     fprintf(o, "\nconst %s *%s_grad(const void *state, const char *name) {\n", e->real, e->name);
@@ -1495,7 +1137,7 @@ static void emit_train_fns(Em *e) {
 }
 
 void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
-    Em e = {.o = out, .c = c, .opt = opt, .name = c->train->name, .f64 = opt->f64};
+    Emit e = {.o = out, .c = c, .opt = opt, .name = c->train->name, .f64 = opt->f64};
     e.NAME = upper(e.name);
     e.real = xsprintf("%s_real", e.name);
     if (opt->infer) {
@@ -1504,7 +1146,7 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
     }
     Graph *g = c->train;
     emit_prelude(&e);
-    emit_conv_pool_helpers(&e);
+    emit_kernel_helpers(&e);
     fprintf(out, "\n");
     emit_consts(&e);
     /* the parameter table */
@@ -1539,7 +1181,7 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
         e.s = fw;
         IrNode *on = ir_storage(c->eval->outputs.v[i].node);
         fprintf(out, "\nconst %s *%s_output_%s(const void *state) {\n", e.real, e.name,
-                c_ident(c->eval->outputs.v[i].name));
+                emit_ident(c->eval->outputs.v[i].name));
         fprintf(out, "    return (const %s *)(const void *)((const unsigned char *)state + %" PRId64 ");\n}\n", e.real,
                 c->arena_off + fw->offset[on->id]);
     }
@@ -1558,7 +1200,7 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
 
 static Output *first_output(Compiled *c) { return c->eval->outputs.n ? &c->eval->outputs.v[0] : NULL; }
 
-static void emit_infer_header(Em *e) {
+static void emit_infer_header(Emit *e) {
     Compiled *c = e->c;
     FILE *o = e->o;
     Graph *g = c->eval;
@@ -1580,10 +1222,10 @@ static void emit_infer_header(Em *e) {
     for (int i = 0; i < g->inputs.n; i++)
         if (sched_uses_input(fw, i))
             fprintf(o, "#define %s_INPUT_%s_SIZE %" PRId64 " /* per example: %s */\n", e->NAME,
-                    upper(c_ident(g->inputs.v[i].name)), shape_inner(&g->inputs.v[i].shape),
+                    upper(emit_ident(g->inputs.v[i].name)), shape_inner(&g->inputs.v[i].shape),
                     type_str(g->inputs.v[i].dtype, &g->inputs.v[i].shape));
     for (int i = 0; i < g->outputs.n; i++)
-        fprintf(o, "#define %s_OUTPUT_%s_SIZE %" PRId64 "\n", e->NAME, upper(c_ident(g->outputs.v[i].name)),
+        fprintf(o, "#define %s_OUTPUT_%s_SIZE %" PRId64 "\n", e->NAME, upper(emit_ident(g->outputs.v[i].name)),
                 shape_inner(&g->outputs.v[i].node->shape));
     fprintf(o, "\ntypedef %s %s;\n", e->f64 ? "double" : "float", e->real);
     if (!baked) {
@@ -1623,11 +1265,11 @@ static void emit_infer_header(Em *e) {
     input_params(e, fw, false);
     fprintf(o, ");\n");
     for (int i = 0; i < g->outputs.n; i++)
-        fprintf(o, "const %s *%s_output_%s(const void *ctx);\n", e->real, e->name, c_ident(g->outputs.v[i].name));
+        fprintf(o, "const %s *%s_output_%s(const void *ctx);\n", e->real, e->name, emit_ident(g->outputs.v[i].name));
     fprintf(o, "\n#endif\n");
 }
 
-static void emit_loader(Em *e) {
+static void emit_loader(Emit *e) {
     Compiled *c = e->c;
     FILE *o = e->o;
     Graph *g = c->train;
@@ -1706,14 +1348,14 @@ static void emit_loader(Em *e) {
     fprintf(o, "        }\n    }\n    return 0;\n}\n");
 }
 
-static void emit_infer_source(Em *e) {
+static void emit_infer_source(Emit *e) {
     Compiled *c = e->c;
     FILE *o = e->o;
     Graph *g = c->eval;
     Sched *fw = &c->fn[FN_FORWARD];
     e->s = fw;
     emit_prelude(e);
-    emit_conv_pool_helpers(e);
+    emit_kernel_helpers(e);
     fprintf(o, "\n");
     emit_consts(e);
     if (c->baked) {
@@ -1721,9 +1363,9 @@ static void emit_infer_source(Em *e) {
         for (int i = 0; i < c->train->params.n; i++) {
             Param *p = &c->train->params.v[i];
             int64_t cnt = shape_numel(&p->shape);
-            fprintf(o, "static const %s w_%s[%" PRId64 "] = {", e->real, c_ident(p->name), cnt);
+            fprintf(o, "static const %s w_%s[%" PRId64 "] = {", e->real, emit_ident(p->name), cnt);
             for (int64_t k = 0; k < cnt; k++)
-                fprintf(o, "%s%s", k % 8 ? ", " : (k ? ",\n    " : "\n    "), lit(e, c->baked[i][k]));
+                fprintf(o, "%s%s", k % 8 ? ", " : (k ? ",\n    " : "\n    "), emit_lit(e, c->baked[i][k]));
             fprintf(o, "\n};\n");
         }
     } else {
@@ -1741,7 +1383,7 @@ static void emit_infer_source(Em *e) {
     fprintf(o, "}\n");
     for (int i = 0; i < g->outputs.n; i++) {
         IrNode *on = ir_storage(g->outputs.v[i].node);
-        fprintf(o, "\nconst %s *%s_output_%s(const void *ctx) {\n", e->real, e->name, c_ident(g->outputs.v[i].name));
+        fprintf(o, "\nconst %s *%s_output_%s(const void *ctx) {\n", e->real, e->name, emit_ident(g->outputs.v[i].name));
         fprintf(o, "    return (const %s *)(const void *)((const unsigned char *)ctx + %" PRId64 ");\n}\n", e->real,
                 c->arena_off + fw->offset[on->id]);
     }
@@ -1750,13 +1392,13 @@ static void emit_infer_source(Em *e) {
         char args[1024] = "";
         for (int i = 0; i < g->inputs.n; i++)
             if (sched_uses_input(fw, i))
-                snprintf(args + strlen(args), sizeof args - strlen(args), ", %s", input_name(g->inputs.v[i].name));
+                snprintf(args + strlen(args), sizeof args - strlen(args), ", %s", emit_input_name(g->inputs.v[i].name));
         fprintf(o, "\nvoid %s_predict_batch(void *ctx, int n", e->name);
         input_params(e, fw, false);
         fprintf(o, ", %s *out) {\n", e->real);
         fprintf(o, "    %s_forward(ctx, n%s);\n", e->name, args);
         fprintf(o, "    memcpy(out, %s_output_%s(ctx), sizeof(%s) * (size_t)n * %" PRId64 ");\n}\n", e->name,
-                c_ident(out->name), e->real, shape_inner(&out->node->shape));
+                emit_ident(out->name), e->real, shape_inner(&out->node->shape));
         fprintf(o, "\nvoid %s_predict(void *ctx", e->name);
         input_params(e, fw, false);
         fprintf(o, ", %s *out) {\n    %s_predict_batch(ctx, 1%s, out);\n}\n", e->real, e->name, args);

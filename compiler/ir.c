@@ -5,12 +5,6 @@
  * (dropout masks) carry a unique attribute so two of them never merge. */
 #include "dlc.h"
 
-const OpInfo op_info[OP_COUNT] = {
-#define OP(name, str, arity, cls) [OP_##name] = {str, arity, OPC_##cls},
-#include "ops.def"
-#undef OP
-};
-
 Graph *graph_new(const char *name) {
     Graph *g = xalloc(sizeof(Graph));
     g->name = xstrdup(name);

@@ -24,29 +24,6 @@ static void note_reads(Sched *s, IrNode *n, int k, int *last) {
     }
 }
 
-int64_t conv_scratch(const IrNode *n, int64_t *chunk) {
-    *chunk = 0;
-    if (n->op != OP_CONV2D && n->op != OP_CONV2D_DX && n->op != OP_CONV2D_DW)
-        return 0;
-    ConvGeo g = conv_geo(n);
-    if (conv_direct(n)) {
-        if (n->op != OP_CONV2D_DW)
-            return 0;
-        /* the weight gradient's sums, one set per chunk of images */
-        *chunk = conv_direct_images(&g);
-        return (g.N + *chunk - 1) / *chunk * g.K * g.C * g.R * g.S;
-    }
-    int64_t crs = g.C * g.R * g.S, pq = g.P * g.Q;
-    /* chunks of images whose columns fit in 4M elements: one im2col pass serves many small images */
-    int64_t images = (1 << 18) / (crs * pq);
-    if (images < 1)
-        images = 1;
-    if (images > g.N)
-        images = g.N;
-    *chunk = images;
-    return crs * images * pq;
-}
-
 typedef struct Block {
     int64_t off, size;
     int free_after; /* kernel index of the last reader */
@@ -108,7 +85,7 @@ void plan_memory(Sched *s, int elem_size) {
                 busy.v[w++] = busy.v[i];
         busy.n = w;
         s->offset[m->id] = first_fit(&busy, size, last[m->id], &top);
-        int64_t chunk, col = conv_scratch(m, &chunk);
+        int64_t col = op_scratch(m);
         if (col > 0) {
             int64_t bytes = align_up(col * elem_size);
             total += bytes;

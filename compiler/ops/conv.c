@@ -1,9 +1,17 @@
-/* emit_conv.c: direct convolution and tiled pooling kernels, one C function per geometry, every extent a literal.
+/* conv.c: the convolution family: conv2d, its input gradient conv2d_dx and its weight gradient conv2d_dw.
+ *
+ * Shape rules, the gradient rule, FLOPs, scratch and the kernels. A convolution runs one of two ways, decided by
+ * conv_direct from the geometry; the scratch rule and the emitters share that decision and the tiling constants
+ * below, so the planner reserves exactly what the emitted code uses.
+ *
+ * Larger convolutions (AlexNet, VGG) are im2col over chunks of images and one BLAS product per image; the columns
+ * of a chunk are the kernel's scratch. The helpers (im2col, col2im and the three drivers) are written once per
+ * generated file and called with the geometry as arguments.
  *
  * A small convolution (LeNet's: 1 or 6 input channels, 5x5, 28x28 or 14x14 images) feeds matrix products too
- * small for BLAS to pay for im2col's columns, so it runs as loops written for its shape. Each kernel first copies
- * an image into a zero-padded block on the stack, so the inner loops need no bounds tests, then works on tiles of
- * TILE output columns, every loop count a constant:
+ * small for BLAS to pay for im2col's columns, so it runs as loops written for its shape, a function per geometry
+ * with every extent a literal. Each kernel first copies an image into a zero-padded block on the stack, so the
+ * inner loops need no bounds tests, then works on tiles of TILE output columns, every loop count a constant:
  *
  *   forward  for KBLOCK output channels at once, the partial sums of a tile (one array per channel, which the C
  *            compiler keeps in vector registers) accumulate w[k][c][r][s] times a shifted row of the block; every
@@ -36,12 +44,26 @@ enum {
     BLOCK_ELEMS = 16384, /* the padded block's limit in elements: 64 KB of float on the stack */
     FLIP_ELEMS = 4096,   /* a rearranged kernel's limit in elements, also on the stack */
     QMAX = 12,           /* the widest output row whose columns each get their own partial sums */
+    IM2COL_ELEMS = 1 << 18, /* im2col's columns per chunk of images, in elements: many small images per pass */
 };
 
+/* ---- geometry ---- */
+
+/* The three tensors of a convolution, whichever of them the node computes: conv2d (x, w) -> y, conv2d_dx (dy, w)
+ * -> dx, conv2d_dw (x, dy) -> dw. */
+enum { X, W, Y };
+static void conv_tensors(const IrNode *n, const IrNode *t[3]) {
+    static const int roles[3][3] = {{X, W, Y}, {Y, W, X}, {X, Y, W}}; /* in[0], in[1], the node */
+    const int *r = roles[n->op == OP_CONV2D ? 0 : n->op == OP_CONV2D_DX ? 1 : 2];
+    t[r[0]] = n->in[0];
+    t[r[1]] = n->in[1];
+    t[r[2]] = n;
+}
+
 ConvGeo conv_geo(const IrNode *n) {
-    const Shape *x = n->op == OP_CONV2D_DX ? &n->shape : &n->in[0]->shape;
-    const Shape *w = n->op == OP_CONV2D_DW ? &n->shape : &n->in[1]->shape;
-    const Shape *y = n->op == OP_CONV2D ? &n->shape : n->op == OP_CONV2D_DX ? &n->in[0]->shape : &n->in[1]->shape;
+    const IrNode *t[3];
+    conv_tensors(n, t);
+    const Shape *x = &t[X]->shape, *w = &t[W]->shape, *y = &t[Y]->shape;
     ConvGeo g = {.N = x->d[0],
                  .K = w->d[0],
                  .C = w->d[1],
@@ -100,12 +122,293 @@ bool conv_direct(const IrNode *n) {
     return g.sh == 1 && g.sw == 1 && g.ph < g.R && g.pw < g.S && g.K * g.C * g.R * g.S <= FLIP_ELEMS && direct_pays(&t);
 }
 
-int64_t conv_direct_images(const ConvGeo *g) {
+/* Images per chunk of a direct dw: as many padded images as fit the kernel's 16K-element stack block. */
+static int64_t conv_direct_images(const ConvGeo *g) {
     int64_t images = BLOCK_ELEMS / (g->C * g->HP * block_width(g) + g->K * g->P * tiled_q(g));
     return images < 1 ? 1 : images > g->N ? g->N : images;
 }
 
-/* Copies image `img` (an expression) of x into the zero-padded block `dst` ([C][HP][block_width]). */
+/* Images per chunk and scratch elements: a direct dw's sums, one set per chunk of images; im2col's columns for a
+ * chunk of images (none for the other direct kernels). */
+static int64_t conv_chunk(const IrNode *n, int64_t *elems) {
+    ConvGeo g = conv_geo(n);
+    if (conv_direct(n)) {
+        if (n->op != OP_CONV2D_DW) {
+            *elems = 0;
+            return 0;
+        }
+        int64_t chunk = conv_direct_images(&g);
+        *elems = (g.N + chunk - 1) / chunk * g.K * g.C * g.R * g.S;
+        return chunk;
+    }
+    int64_t crs = g.C * g.R * g.S, pq = g.P * g.Q;
+    /* chunks of images whose columns fit in IM2COL_ELEMS: one im2col pass serves many small images */
+    int64_t images = IM2COL_ELEMS / (crs * pq);
+    if (images < 1)
+        images = 1;
+    if (images > g.N)
+        images = g.N;
+    *elems = crs * images * pq;
+    return images;
+}
+
+static int64_t conv_scratch(const IrNode *n) {
+    int64_t elems;
+    conv_chunk(n, &elems);
+    return elems;
+}
+
+/* ---- shape rules ---- */
+
+int64_t conv_out_dim(int64_t in, int64_t k, int64_t pad, int64_t stride) { return (in + 2 * pad - k) / stride + 1; }
+
+static IrNode *build_conv2d(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc) {
+    (void)nin;
+    IrNode *x = in[0], *w = in[1];
+    const int64_t *stride = a->attr, *pad = a->attr + 2;
+    if (x->shape.rank != 4) {
+        error_at(loc, "conv2d expects [N, C, H, W], got %s", type_str(x->dtype, &x->shape));
+        return NULL;
+    }
+    if (w->shape.rank != 4 || w->shape.d[1] != x->shape.d[1]) {
+        error_at(loc, "conv2d: kernel %s does not match input %s (kernel is [out, in channels, kh, kw])",
+                 shape_str(&w->shape), type_str(x->dtype, &x->shape));
+        return NULL;
+    }
+    for (int i = 0; i < 2; i++)
+        if (stride[i] < 1 || pad[i] < 0 || pad[i] > MAX_NUMEL) {
+            error_at(loc,
+                     "conv2d: the stride must be at least 1 and the padding at least 0, got stride (%lld, %lld) "
+                     "and padding (%lld, %lld)",
+                     (long long)stride[0], (long long)stride[1], (long long)pad[0], (long long)pad[1]);
+            return NULL;
+        }
+    /* in, k <= MAX_NUMEL and 0 <= pad <= MAX_NUMEL: no overflow */
+    int64_t oh = conv_out_dim(x->shape.d[2], w->shape.d[2], pad[0], stride[0]);
+    int64_t ow = conv_out_dim(x->shape.d[3], w->shape.d[3], pad[1], stride[1]);
+    if (oh < 1 || ow < 1 || x->shape.d[2] + 2 * pad[0] < w->shape.d[2] || x->shape.d[3] + 2 * pad[1] < w->shape.d[3]) {
+        error_at(loc,
+                 "conv2d: a %lldx%lld kernel with padding (%lld, %lld) and stride (%lld, %lld) does not fit input %s",
+                 (long long)w->shape.d[2], (long long)w->shape.d[3], (long long)pad[0], (long long)pad[1],
+                 (long long)stride[0], (long long)stride[1], shape_str(&x->shape));
+        return NULL;
+    }
+    int64_t d[4] = {x->shape.d[0], w->shape.d[0], oh, ow};
+    Shape s = shape_make(4, d, x->shape.batched);
+    if (!shape_check_size(&s, DT_F32, loc, "conv2d's output"))
+        return NULL;
+    return ir_node(g, op, DT_F32, s, 2, in, a->attr, loc);
+}
+
+IrNode *b_conv2d(Graph *g, IrNode *x, IrNode *w, const int64_t stride[2], const int64_t pad[2], Loc loc) {
+    OpArgs a = {.attr = {stride[0], stride[1], pad[0], pad[1]}};
+    IrNode *in[2] = {x, w};
+    return op_build(g, OP_CONV2D, 2, in, &a, loc);
+}
+
+/* The gradients: a->shape is the shape of the tensor they compute (x's, or w's), which the convolution's
+ * arithmetic does not fix when the stride is above 1; it must be one the forward convolution maps onto dy. */
+static IrNode *build_conv2d_grad(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc) {
+    (void)nin;
+    IrNode *n = &(IrNode){.op = op, .shape = a->shape, .nin = 2, .in = {in[0], in[1]}};
+    memcpy(n->attr, a->attr, sizeof n->attr);
+    const IrNode *t[3];
+    conv_tensors(n, t);
+    const Shape *x = &t[X]->shape, *w = &t[W]->shape, *y = &t[Y]->shape;
+    bool ok = x->rank == 4 && w->rank == 4 && y->rank == 4 && x->d[1] == w->d[1] && y->d[1] == w->d[0] &&
+              x->d[0] == y->d[0] && x->batched == y->batched && !w->batched && a->attr[0] >= 1 && a->attr[1] >= 1;
+    for (int i = 0; ok && i < 2; i++)
+        ok = conv_out_dim(x->d[2 + i], w->d[2 + i], a->attr[2 + i], a->attr[i]) == y->d[2 + i];
+    if (!ok) {
+        error_at(loc, "%s: x %s, w %s and dy %s are not one convolution's", op_info[op].name, shape_str(x),
+                 shape_str(w), shape_str(y));
+        return NULL;
+    }
+    return ir_node(g, op, DT_F32, a->shape, 2, in, a->attr, loc);
+}
+
+/* ---- gradient ---- */
+
+static IrNode *grad_conv2d(Graph *g, IrNode *n, int i, IrNode *d) {
+    OpArgs a = {.shape = n->in[i]->shape};
+    memcpy(a.attr, n->attr, sizeof a.attr);
+    IrNode *in[2] = {i == 0 ? d : n->in[0], i == 0 ? n->in[1] : d};
+    return op_build(g, i == 0 ? OP_CONV2D_DX : OP_CONV2D_DW, 2, in, &a, n->loc);
+}
+
+/* ---- FLOPs ---- */
+
+static double flops_conv2d(const IrNode *n) {
+    const Shape *w = &n->in[1]->shape;
+    return 2.0 * (double)shape_numel(&n->shape) * (double)(w->d[1] * w->d[2] * w->d[3]);
+}
+
+static double flops_conv2d_dx(const IrNode *n) {
+    const Shape *w = &n->in[1]->shape, *dy = &n->in[0]->shape;
+    return 2.0 * (double)shape_numel(dy) * (double)(w->d[1] * w->d[2] * w->d[3]);
+}
+
+static double flops_conv2d_dw(const IrNode *n) {
+    const Shape *dy = &n->in[1]->shape;
+    return 2.0 * (double)shape_numel(dy) * (double)(n->shape.d[1] * n->shape.d[2] * n->shape.d[3]);
+}
+
+/* One image's product of an im2col convolution (the direct kernels call no BLAS). */
+static double blas_flops_conv(const IrNode *n) {
+    if (conv_direct(n))
+        return 0;
+    ConvGeo g = conv_geo(n);
+    return 2.0 * (double)(g.K * g.P * g.Q * g.C * g.R * g.S);
+}
+
+static unsigned calls_conv(const IrNode *n) { return conv_direct(n) ? 0 : CALLS_GEMM; }
+
+/* ---- kernels ---- */
+
+static void emit_conv(Emit *e, IrNode *n) {
+    const IrNode *t[3];
+    conv_tensors(n, t);
+    char *x = emit_ptr(e, (IrNode *)t[X]), *w = emit_ptr(e, (IrNode *)t[W]), *y = emit_ptr(e, (IrNode *)t[Y]);
+    if (conv_direct(n)) {
+        /* the direct functions take their operands first and their result last */
+        if (n->op == OP_CONV2D)
+            fprintf(e->o, "    %s(%s, %s, %s, n);\n", emit_own_fn_name(e, n), x, w, y);
+        else if (n->op == OP_CONV2D_DX)
+            fprintf(e->o, "    %s(%s, %s, %s, n);\n", emit_own_fn_name(e, n), y, w, x);
+        else
+            fprintf(e->o, "    %s(%s, %s, %s, %s, n);\n", emit_own_fn_name(e, n), x, w, y, emit_scratch(e, n));
+        return;
+    }
+    int64_t elems, chunk = conv_chunk(n, &elems);
+    ConvGeo g = conv_geo(n);
+    fprintf(e->o,
+            "    conv2d_%s(%s, %s, %s, %s, n, %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+            ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ");\n",
+            n->op == OP_CONV2D      ? "fwd"
+            : n->op == OP_CONV2D_DX ? "dx"
+                                    : "dw",
+            x, w, y, emit_scratch(e, n), g.K, chunk, g.C, g.H, g.W, g.R, g.S, g.P, g.Q, g.sh, g.sw, g.ph, g.pw);
+}
+
+/* im2col and its drivers, written once per generated file for the convolutions that do not run direct;
+ * the C compiler specialises them by their constant arguments once it inlines them. */
+static void conv_helpers(Emit *e, const bool *used) {
+    FILE *o = e->o;
+    const char *R = e->real;
+    const char *geo = "int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, "
+                      "int64_t sw, int64_t ph, int64_t pw";
+    fprintf(o, "\n/* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's\n"
+               " * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window\n"
+               " * overhangs the padding. */\n");
+    if (used[OP_CONV2D] || used[OP_CONV2D_DW]) {
+        fprintf(o, "static void im2col(const %s *x, %s *col, int64_t b0, int64_t g, %s) {\n", R, R, geo);
+        fprintf(o, "    int64_t cols = g * P * Q;\n");
+        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
+        /* per output row, the window's valid columns [q0, q1) are computed once, so the inner loop is a
+         * plain strided copy */
+        fprintf(o,
+                "    for (int64_t row = 0; row < C * R * S; row++) {\n"
+                "        int64_t c = row / (R * S), r = row / S %% R, s = row %% S;\n"
+                "        int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;\n"
+                "        int64_t q1 = (W - 1 + pw - s) / sw + 1;\n"
+                "        if (W - 1 + pw - s < 0)\n            q1 = 0;\n"
+                "        if (q1 > Q)\n            q1 = Q;\n"
+                "        if (q0 > q1)\n            q0 = q1;\n"
+                "        for (int64_t i = 0; i < g; i++) {\n"
+                "            const %s *img = x + ((b0 + i) * C + c) * H * W;\n"
+                "            %s *out = col + row * cols + i * P * Q;\n"
+                "            for (int64_t p = 0; p < P; p++) {\n"
+                "                int64_t h = p * sh - ph + r;\n"
+                "                %s *o = out + p * Q;\n"
+                "                if (h < 0 || h >= H) {\n"
+                "                    memset(o, 0, sizeof(*o) * (size_t)Q);\n"
+                "                    continue;\n"
+                "                }\n"
+                "                const %s *src = img + h * W - pw + s;\n"
+                "                for (int64_t q = 0; q < q0; q++)\n                    o[q] = 0;\n"
+                "                if (sw == 1)\n"
+                "                    for (int64_t q = q0; q < q1; q++)\n                        o[q] = src[q];\n"
+                "                else\n"
+                "                    for (int64_t q = q0; q < q1; q++)\n                        o[q] = src[q * sw];\n"
+                "                for (int64_t q = q1; q < Q; q++)\n                    o[q] = 0;\n"
+                "            }\n"
+                "        }\n"
+                "    }\n}\n",
+                R, R, R, R);
+    }
+    if (used[OP_CONV2D]) {
+        fprintf(o, "\n/* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */\n");
+        fprintf(o,
+                "static void conv2d_fwd(const %s *x, const %s *w, %s *y, %s *col, int64_t n, int64_t K, "
+                "int64_t G, %s) {\n",
+                R, R, R, R, geo);
+        fprintf(o,
+                "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
+                "        int64_t g = n - b0 < G ? n - b0 : G;\n"
+                "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
+                "        for (int64_t i = 0; i < g; i++)\n"
+                "            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, "
+                "(int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);\n"
+                "    }\n}\n");
+    }
+    if (used[OP_CONV2D_DX]) {
+        fprintf(o, "\n/* dx = the transposed convolution of dy with w: columns W^T dy, added back into images. */\n");
+        fprintf(o, "static void col2im(const %s *col, %s *dx, int64_t b0, int64_t g, %s) {\n", R, R, geo);
+        fprintf(o, "    int64_t cols = g * P * Q;\n");
+        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
+        fprintf(o,
+                "    for (int64_t ic = 0; ic < g * C; ic++) {\n"
+                "        int64_t i = ic / C, c = ic %% C;\n"
+                "        %s *img = dx + ((b0 + i) * C + c) * H * W;\n"
+                "        memset(img, 0, sizeof(%s) * (size_t)(H * W));\n"
+                "        for (int64_t r = 0; r < R; r++)\n"
+                "            for (int64_t s = 0; s < S; s++) {\n"
+                "                const %s *src = col + ((c * R + r) * S + s) * cols + i * P * Q;\n"
+                "                int64_t q0 = pw - s > 0 ? (pw - s + sw - 1) / sw : 0;\n"
+                "                int64_t q1 = W - 1 + pw - s < 0 ? 0 : (W - 1 + pw - s) / sw + 1;\n"
+                "                if (q1 > Q)\n                    q1 = Q;\n"
+                "                for (int64_t p = 0; p < P; p++) {\n"
+                "                    int64_t h = p * sh - ph + r;\n"
+                "                    if (h < 0 || h >= H)\n                        continue;\n"
+                "                    %s *dst = img + h * W - pw + s;\n"
+                "                    const %s *sp = src + p * Q;\n"
+                "                    for (int64_t q = q0; q < q1; q++)\n"
+                "                        dst[q * sw] += sp[q];\n"
+                "                }\n"
+                "            }\n"
+                "    }\n}\n",
+                R, R, R, R, R);
+        fprintf(o,
+                "static void conv2d_dx(%s *dx, const %s *w, const %s *dy, %s *col, int64_t n, int64_t K, "
+                "int64_t G, %s) {\n",
+                R, R, R, R, geo);
+        fprintf(o, "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
+                   "        int64_t g = n - b0 < G ? n - b0 : G;\n"
+                   "        for (int64_t i = 0; i < g; i++)\n"
+                   "            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), "
+                   "dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);\n"
+                   "        col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
+                   "    }\n}\n");
+    }
+    if (used[OP_CONV2D_DW]) {
+        fprintf(o, "\n/* dw = dy times the columns of x, summed over the batch. */\n");
+        fprintf(o,
+                "static void conv2d_dw(const %s *x, %s *dw, const %s *dy, %s *col, int64_t n, int64_t K, "
+                "int64_t G, %s) {\n",
+                R, R, R, R, geo);
+        fprintf(o, "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
+                   "        int64_t g = n - b0 < G ? n - b0 : G;\n"
+                   "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
+                   "        for (int64_t i = 0; i < g; i++)\n"
+                   "            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, "
+                   "(int)(P * Q), "
+                   "col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);\n"
+                   "    }\n}\n");
+    }
+}
+
+/* ---- the direct kernels ---- */
+
 static void emit_pad(FILE *o, const ConvGeo *g, const char *img, const char *dst, const char *R, int depth) {
     int64_t rows = g->H < g->HP - g->ph ? g->H : g->HP - g->ph;
     int64_t cols = g->W < block_width(g) - g->pw ? g->W : block_width(g) - g->pw;
@@ -421,8 +724,10 @@ static void emit_dw(FILE *o, const IrNode *n, const char *fname, const char *R, 
     emit_dw_sum(o, &g, R);
 }
 
-void emit_conv_direct(FILE *o, const IrNode *n, const char *fname, const char *real, const char *NAME,
-                      const char *model) {
+/* The direct kernel of conv node n as static function `fname`. */
+static void emit_conv_own(Emit *e, const IrNode *n, const char *fname) {
+    FILE *o = e->o;
+    const char *real = e->real, *NAME = e->NAME, *model = e->name;
     ConvGeo g = conv_geo(n);
     const char *what = n->op == OP_CONV2D      ? "conv2d"
                        : n->op == OP_CONV2D_DX ? "conv2d's input gradient"
@@ -451,76 +756,46 @@ void emit_conv_direct(FILE *o, const IrNode *n, const char *fname, const char *r
         emit_fwd(o, &g, n->op == OP_CONV2D_DX, fname, real, NAME);
 }
 
-bool pool_tiled(const IrNode *n) {
-    if (n->op != OP_MAXPOOL && n->op != OP_AVGPOOL && n->op != OP_MAXPOOL_DX && n->op != OP_AVGPOOL_DX)
-        return false;
-    bool fwd = n->op == OP_MAXPOOL || n->op == OP_AVGPOOL;
-    const Shape *x = fwd ? &n->in[0]->shape : &n->shape, *y = fwd ? &n->shape : &n->in[n->nin - 1]->shape;
-    const int64_t *a = n->attr; /* window R x S, stride, padding */
-    return a[4] == 0 && a[5] == 0 && a[2] == a[0] && a[3] == a[1] && y->d[2] * a[0] == x->d[2] &&
-           y->d[3] * a[1] == x->d[3] && a[0] * a[1] <= 16;
-}
+/* ---- the rules ---- */
 
-void emit_pool_tiled(FILE *o, const IrNode *n, const char *fname, const char *R, const char *NAME, const char *model) {
-    bool fwd = n->op == OP_MAXPOOL || n->op == OP_AVGPOOL, is_max = n->op == OP_MAXPOOL || n->op == OP_MAXPOOL_DX;
-    const Shape *xs = fwd ? &n->in[0]->shape : &n->shape, *ys = fwd ? &n->shape : &n->in[n->nin - 1]->shape;
-    int64_t H = xs->d[2], W = xs->d[3], P = ys->d[2], Q = ys->d[3], WR = n->attr[0], WS = n->attr[1];
-    fprintf(o,
-            "\n/* %s %s, %s.dlm line %d: %" PRId64 "x%" PRId64 " windows that tile the planes of [n, %" PRId64
-            ", %" PRId64 ", %" PRId64 "] into %" PRId64 "x%" PRId64 "%s. */\n",
-            is_max ? "max_pool" : "avg_pool", fwd ? "forward" : "backward", model, n->loc.line, WR, WS, xs->d[1], H, W,
-            P, Q, is_max && !fwd ? "; the gradient goes to each window's first maximum" : "");
-    if (n->op == OP_MAXPOOL_DX)
-        fprintf(o, "static void %s(const %s *restrict x, const %s *restrict dy, %s *restrict dx, int64_t n) {\n", fname,
-                R, R, R);
-    else if (fwd)
-        fprintf(o, "static void %s(const %s *restrict x, %s *restrict y, int64_t n) {\n", fname, R, R);
-    else
-        fprintf(o, "static void %s(const %s *restrict dy, %s *restrict dx, int64_t n) {\n", fname, R, R);
-    fprintf(o, "    %s_PARALLEL_FOR\n", NAME);
-    fprintf(o, "    for (int64_t pl = 0; pl < n * %" PRId64 "; pl++)\n", xs->d[1]);
-    fprintf(o, "        for (int p = 0; p < %" PRId64 "; p++) {\n", P);
-    const char *img = n->op == OP_AVGPOOL_DX ? "dx" : "x";
-    fprintf(o, "            %s%s *top = %s + (pl * %" PRId64 " + p * %" PRId64 ") * %" PRId64 ";\n",
-            n->op == OP_AVGPOOL_DX ? "" : "const ", R, img, H, WR, W);
-    fprintf(o, "            int64_t o = (pl * %" PRId64 " + p) * %" PRId64 ";\n", P, Q);
-    if (n->op == OP_MAXPOOL_DX)
-        fprintf(o, "            %s *out = dx + (pl * %" PRId64 " + p * %" PRId64 ") * %" PRId64 ";\n", R, H, WR, W);
-    fprintf(o, "            for (int q = 0; q < %" PRId64 "; q++) {\n", Q);
-    /* the window's elements in the generic kernel's order: rows, then columns */
-    char **at = xalloc(sizeof(char *) * (size_t)(WR * WS));
-    for (int64_t r = 0; r < WR; r++)
-        for (int64_t s = 0; s < WS; s++)
-            at[r * WS + s] =
-                r * W + s ? xsprintf("q * %" PRId64 " + %" PRId64, WS, r * W + s) : xsprintf("q * %" PRId64, WS);
-    const char *d = "                ";
-    switch (n->op) {
-    case OP_AVGPOOL:
-        fprintf(o, "%sy[o + q] = (", d);
-        for (int64_t i = 0; i < WR * WS; i++)
-            fprintf(o, "%stop[%s]", i ? " + " : "", at[i]);
-        fprintf(o, ") * (%s)%.17g;\n", R, 1.0 / (double)(WR * WS));
-        break;
-    case OP_AVGPOOL_DX:
-        fprintf(o, "%s%s g = dy[o + q] * (%s)%.17g;\n", d, R, R, 1.0 / (double)(WR * WS));
-        for (int64_t i = 0; i < WR * WS; i++)
-            fprintf(o, "%stop[%s] = g;\n", d, at[i]);
-        break;
-    case OP_MAXPOOL:
-        fprintf(o, "%s%s best = top[%s];\n", d, R, at[0]);
-        for (int64_t i = 1; i < WR * WS; i++)
-            fprintf(o, "%sbest = top[%s] > best ? top[%s] : best;\n", d, at[i], at[i]);
-        fprintf(o, "%sy[o + q] = best;\n", d);
-        break;
-    default: /* OP_MAXPOOL_DX */
-        fprintf(o, "%s%s best = top[%s];\n%sint64_t arg = %s;\n", d, R, at[0], d, at[0]);
-        for (int64_t i = 1; i < WR * WS; i++)
-            fprintf(o, "%sif (top[%s] > best) {\n%s    best = top[%s];\n%s    arg = %s;\n%s}\n", d, at[i], d, at[i], d,
-                    at[i], d);
-        for (int64_t i = 0; i < WR * WS; i++)
-            fprintf(o, "%sout[%s] = 0;\n", d, at[i]);
-        fprintf(o, "%sout[arg] = dy[o + q];\n", d);
-        break;
-    }
-    fprintf(o, "            }\n        }\n}\n");
-}
+const OpRule rule_CONV2D = {
+    .build = build_conv2d,
+    .grad = grad_conv2d,
+    .emit = emit_conv,
+    .own_fn = conv_direct,
+    .own_fn_prefix = "conv2d_fwd_direct_",
+    .emit_own_fn = emit_conv_own,
+    .helpers = conv_helpers,
+    .calls_of = calls_conv,
+    .scratch = conv_scratch,
+    .flops = flops_conv2d,
+    .blas_flops = blas_flops_conv,
+};
+
+const OpRule rule_CONV2D_DX = {
+    .build = build_conv2d_grad,
+    .grad = grad_refused,
+    .emit = emit_conv,
+    .own_fn = conv_direct,
+    .own_fn_prefix = "conv2d_dx_direct_",
+    .emit_own_fn = emit_conv_own,
+    .helpers = conv_helpers,
+    .calls_of = calls_conv,
+    .scratch = conv_scratch,
+    .flops = flops_conv2d_dx,
+    .blas_flops = blas_flops_conv,
+};
+
+const OpRule rule_CONV2D_DW = {
+    .build = build_conv2d_grad,
+    .grad = grad_refused,
+    .emit = emit_conv,
+    .own_fn = conv_direct,
+    .own_fn_prefix = "conv2d_dw_direct_",
+    .emit_own_fn = emit_conv_own,
+    .helpers = conv_helpers,
+    .calls_of = calls_conv,
+    .scratch = conv_scratch,
+    .flops = flops_conv2d_dw,
+    .blas_flops = blas_flops_conv,
+};

@@ -1,0 +1,97 @@
+/* matmul.c: the matrix product family: matmul, with either operand read transposed.
+ *
+ * a [M, K] @ b [K, N] -> [M, N]; attributes: transpose a, transpose b, which the kernel passes to BLAS as flags
+ * (so a gradient's transposes cost no copy). The batch dimension may be the result's rows, or the contracted
+ * dimension on both sides (x^T @ dy, a weight's gradient). */
+#include <inttypes.h>
+
+#include "dlc.h"
+
+/* ---- shape rule ---- */
+
+static IrNode *build_matmul(Graph *g, Op op, int nin, IrNode **in, const OpArgs *args, Loc loc) {
+    (void)nin;
+    IrNode *a = in[0], *b = in[1];
+    bool ta = args->attr[0], tb = args->attr[1];
+    if (a->dtype != DT_F32 || b->dtype != DT_F32) {
+        error_at(loc, "matrix product needs f32 operands, got %s @ %s", type_str(a->dtype, &a->shape),
+                 type_str(b->dtype, &b->shape));
+        return NULL;
+    }
+    if (a->shape.rank != 2 || b->shape.rank != 2) {
+        error_at(loc, "matrix product needs 2-D operands, got %s @ %s", type_str(a->dtype, &a->shape),
+                 type_str(b->dtype, &b->shape));
+        return NULL;
+    }
+    int64_t m = ta ? a->shape.d[1] : a->shape.d[0], ka = ta ? a->shape.d[0] : a->shape.d[1];
+    int64_t kb = tb ? b->shape.d[1] : b->shape.d[0], n = tb ? b->shape.d[0] : b->shape.d[1];
+    if (ka != kb) {
+        error_at(loc, "matrix product: inner dimensions differ: %s @ %s (%lld vs %lld)", type_str(a->dtype, &a->shape),
+                 type_str(b->dtype, &b->shape), (long long)ka, (long long)kb);
+        return NULL;
+    }
+    /* the batch dimension may be the output's rows, or the contracted dimension on both sides (x^T @ dy) */
+    bool a_rows_b = !ta && a->shape.batched, a_k_b = ta && a->shape.batched;
+    bool b_k_b = !tb && b->shape.batched, b_cols_b = tb && b->shape.batched;
+    if (b_cols_b || a_k_b != b_k_b) {
+        error_at(loc,
+                 "matrix product: %s @ %s would move the batch dimension; only the left operand's rows "
+                 "can be batched",
+                 type_str(a->dtype, &a->shape), type_str(b->dtype, &b->shape));
+        return NULL;
+    }
+    int64_t d[2] = {m, n};
+    Shape s = shape_make(2, d, a_rows_b);
+    if (!shape_check_size(&s, DT_F32, loc, "the matrix product"))
+        return NULL;
+    int64_t attr[MAX_ATTR] = {ta, tb};
+    return ir_node(g, op, DT_F32, s, 2, in, attr, loc);
+}
+
+/* a @ b for a [M, K] (possibly batched) and b [K, N]; ta / tb read the operand transposed. */
+IrNode *b_matmul(Graph *g, IrNode *a, IrNode *b, bool ta, bool tb, Loc loc) {
+    OpArgs args = {.attr = {ta, tb}};
+    IrNode *in[2] = {a, b};
+    return op_build(g, OP_MATMUL, 2, in, &args, loc);
+}
+
+/* ---- gradient: products with the adjoint, the transposes as flags ---- */
+
+static IrNode *grad_matmul(Graph *g, IrNode *n, int i, IrNode *d) {
+    IrNode *x = n->in[0], *b = n->in[1];
+    bool ta = n->attr[0], tb = n->attr[1];
+    if (i == 0)
+        return ta ? b_matmul(g, b, d, tb, true, n->loc) : b_matmul(g, d, b, false, !tb, n->loc);
+    return tb ? b_matmul(g, d, x, true, ta, n->loc) : b_matmul(g, x, d, !ta, false, n->loc);
+}
+
+/* ---- FLOPs: a multiply-add per output element and contracted index; one BLAS call ---- */
+
+static double flops_matmul(const IrNode *n) {
+    const Shape *a = &n->in[0]->shape;
+    int64_t k = n->attr[0] ? a->d[0] : a->d[1];
+    return 2.0 * (double)shape_numel(&n->shape) * (double)k;
+}
+
+/* ---- kernel ---- */
+
+static void emit_matmul(Emit *e, IrNode *n) {
+    IrNode *a = n->in[0], *b = n->in[1];
+    const Shape *s = &n->shape;
+    bool ta = n->attr[0], tb = n->attr[1];
+    char *m = emit_dim(e, s, 0);
+    char *k = ta ? emit_dim(e, &a->shape, 0) : xsprintf("%" PRId64, a->shape.d[1]);
+    fprintf(e->o, "    gemm(%d, %d, %s, %" PRId64 ", %s, %s, %" PRId64 ", %s, %" PRId64 ", %s, %" PRId64 ", 0);\n", ta,
+            tb, m, s->d[1], k, emit_ptr(e, a), a->shape.d[1], emit_ptr(e, b), b->shape.d[1], emit_ptr(e, n), s->d[1]);
+}
+
+/* ---- the rule ---- */
+
+const OpRule rule_MATMUL = {
+    .build = build_matmul,
+    .grad = grad_matmul,
+    .emit = emit_matmul,
+    .calls = CALLS_GEMM,
+    .flops = flops_matmul,
+    .blas_flops = flops_matmul,
+};

@@ -1,0 +1,58 @@
+/* ops.c: the rule table, expanded from ops.def.
+ *
+ * op_info holds each op's name, arity and class from its ops.def row and points to its rules, `rule_<NAME>`,
+ * which the op's family file defines (conv.c, pool.c, matmul.c, softmax.c, layout.c, reduce.c, elementwise.c,
+ * leaf.c): an op without rules does not link. The generic passes reach the rules through op_rule() and the few
+ * dispatchers here, which hold the class defaults. */
+#include "dlc.h"
+
+#define OP(name, str, arity, cls) extern const OpRule rule_##name;
+#include "ops.def"
+#undef OP
+
+const OpInfo op_info[OP_COUNT] = {
+#define OP(name, str, arity, cls) [OP_##name] = {str, arity, OPC_##cls, &rule_##name},
+#include "ops.def"
+#undef OP
+};
+
+IrNode *op_build(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc) {
+    const OpInfo *info = &op_info[op];
+    if ((info->arity >= 0 && nin != info->arity) || !info->rule->build)
+        die("cannot build %s from %d operands", info->name, nin);
+    static const OpArgs none;
+    return info->rule->build(g, op, nin, in, a ? a : &none, loc);
+}
+
+int64_t op_scratch(const IrNode *n) {
+    const OpRule *r = op_rule(n->op);
+    return r->scratch ? r->scratch(n) : 0;
+}
+
+double op_flops(const IrNode *n) {
+    const OpRule *r = op_rule(n->op);
+    if (r->flops)
+        return r->flops(n);
+    switch (op_info[n->op].cls) {
+    case OPC_ELEM:
+        return (double)shape_numel(&n->shape);
+    case OPC_REDUCE:
+        return (double)shape_numel(&n->in[0]->shape);
+    default:
+        return 0;
+    }
+}
+
+double op_blas_flops(const IrNode *n) {
+    const OpRule *r = op_rule(n->op);
+    return r->blas_flops ? r->blas_flops(n) : 0;
+}
+
+bool shape_check_size(const Shape *s, DType dt, Loc loc, const char *what) {
+    int64_t n = shape_numel(s);
+    if (n <= MAX_NUMEL)
+        return true;
+    error_at(loc, "%s would be %s, %s%lld elements; a tensor has at most %lld", what, type_str(dt, s),
+             n == INT64_MAX ? "more than " : "", (long long)n, (long long)MAX_NUMEL);
+    return false;
+}

@@ -1,0 +1,187 @@
+/* reduce.c: the reduction family: sum and max over a set of axes (attributes: the axes as a bit mask, and
+ * keepdim), and mean, built as a sum and divcount, the element-wise division by the count.
+ *
+ * A reduction is emitted by emit.c's loop nests, which fuse its element-wise producers into the loop: the rules
+ * here give its accumulator (a sum accumulates in double, for accuracy and run-to-run stability). A gradient
+ * expands the adjoint back over the reduced axes. */
+#include <inttypes.h>
+
+#include "dlc.h"
+
+/* ---- shape rule ---- */
+
+/* Folds a reduction of constant a over `mask` into s's values, combining with the op's fold rule. */
+static IrNode *reduce_consts(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, const Shape *s, Loc loc) {
+    int64_t n = shape_numel(&a->shape), m = shape_numel(s);
+    double *v = xalloc(sizeof(double) * (size_t)(m ? m : 1));
+    bool *seen = xalloc((size_t)(m ? m : 1));
+    for (int64_t i = 0; i < n; i++) {
+        int64_t rem = i, o = 0, stride = 1;
+        for (int k = a->shape.rank - 1, j = s->rank - 1; k >= 0; k--) {
+            int64_t coord = rem % a->shape.d[k];
+            rem /= a->shape.d[k];
+            if (mask & (1u << k)) {
+                if (keepdim)
+                    j--;
+                continue;
+            }
+            o += coord * stride;
+            stride *= s->d[j--];
+        }
+        double x[2] = {v[o], a->data[i]};
+        v[o] = seen[o] ? op_rule(op)->fold(x, a) : a->data[i];
+        seen[o] = true;
+    }
+    return ir_const_data(g, *s, v, loc);
+}
+
+static IrNode *build_reduce(Graph *g, Op op, int nin, IrNode **in, const OpArgs *args, Loc loc) {
+    (void)nin;
+    IrNode *a = in[0];
+    uint32_t mask = (uint32_t)args->attr[0];
+    bool keepdim = args->attr[1];
+    if (a->dtype != DT_F32) {
+        error_at(loc, "a reduction needs an f32 tensor, got %s", type_str(a->dtype, &a->shape));
+        return NULL;
+    }
+    Shape s = {0};
+    for (int i = 0; i < a->shape.rank; i++) {
+        if (mask & (1u << i)) {
+            if (keepdim)
+                s.d[s.rank++] = 1;
+        } else {
+            s.d[s.rank++] = a->shape.d[i];
+        }
+    }
+    s.batched = a->shape.batched && !(mask & 1u);
+    if (mask == 0)
+        return a;
+    if (a->op == OP_CONST)
+        return reduce_consts(g, op, a, mask, keepdim, &s, loc);
+    int64_t attr[MAX_ATTR] = {(int64_t)mask, keepdim};
+    return ir_node(g, op, DT_F32, s, 1, &a, attr, loc);
+}
+
+/* Sum (or max) over the axes in `mask`; keepdim keeps them as size 1. */
+IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc) {
+    OpArgs args = {.attr = {(int64_t)mask, keepdim}};
+    return op_build(g, op, 1, &a, &args, loc);
+}
+
+/* Mean over `mask`: a sum and a division by the count, which includes the run-time batch when axis 0 of a
+ * batched tensor is reduced (divcount). */
+IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc) {
+    IrNode *s = b_reduce(g, OP_SUM, a, mask, keepdim, loc);
+    if (!s)
+        return NULL;
+    int64_t k = 1;
+    bool uses_batch = false;
+    for (int i = 0; i < a->shape.rank; i++)
+        if (mask & (1u << i)) {
+            if (i == 0 && a->shape.batched)
+                uses_batch = true;
+            else
+                k *= a->shape.d[i];
+        }
+    if (k == 1 && !uses_batch)
+        return s;
+    OpArgs args = {.attr = {k, uses_batch}};
+    return op_build(g, OP_DIVCOUNT, 1, &s, &args, loc);
+}
+
+/* ---- gradients ---- */
+
+/* Expands a reduction's adjoint back over the reduced axes. */
+static IrNode *unreduce(Graph *g, IrNode *n, IrNode *d) {
+    Shape keep = n->in[0]->shape;
+    uint32_t mask = (uint32_t)n->attr[0];
+    for (int i = 0; i < keep.rank; i++)
+        if (mask & (1u << i))
+            keep.d[i] = 1;
+    keep.batched = n->in[0]->shape.batched && !(mask & 1u);
+    IrNode *k = b_reshape(g, d, keep, n->loc);
+    return b_expand(g, k, n->in[0]->shape, n->loc);
+}
+
+static IrNode *grad_sum(Graph *g, IrNode *n, int i, IrNode *d) {
+    (void)i;
+    return unreduce(g, n, d);
+}
+
+/* to the elements equal to the maximum (all of them, where it is tied) */
+static IrNode *grad_max(Graph *g, IrNode *n, int i, IrNode *d) {
+    (void)i;
+    IrNode *hit = b_binary(g, OP_EQ, n->in[0], unreduce(g, n, n), n->loc);
+    return b_binary(g, OP_MUL, unreduce(g, n, d), hit, n->loc);
+}
+
+/* ---- folding: the accumulator x[0] combined with an element x[1] ---- */
+
+static double fold_sum(const double *x, const IrNode *n) {
+    (void)n;
+    return x[0] + x[1];
+}
+
+static double fold_max(const double *x, const IrNode *n) {
+    (void)n;
+    return x[1] > x[0] ? x[1] : x[0];
+}
+
+/* ---- divcount: mean's divisor ---- */
+
+/* x / k, or x / (k * n) when the count includes the run-time batch n (attributes k, uses_batch); folded only in
+ * the first case, whose divisor is known */
+static IrNode *build_divcount(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc) {
+    (void)nin;
+    if (a->attr[0] < 1 || in[0]->dtype != DT_F32) {
+        error_at(loc, "divcount: a count of %lld for %s", (long long)a->attr[0], type_str(in[0]->dtype, &in[0]->shape));
+        return NULL;
+    }
+    IrNode *f = a->attr[1] ? NULL : elem_fold(g, op, in[0]->shape, 1, in, a->attr, loc);
+    if (f)
+        return f;
+    return ir_node(g, op, DT_F32, in[0]->shape, 1, in, a->attr, loc);
+}
+
+static double fold_divcount(const double *x, const IrNode *n) { return x[0] / (double)n->attr[0]; }
+
+static char *c_divcount(Emit *e, const IrNode *n, char *const *x, const char *flat) {
+    (void)flat;
+    if (n->attr[1])
+        return xsprintf("(%s / (%s)(%" PRId64 " * n))", x[0], e->real, n->attr[0]);
+    return xsprintf("(%s / %s)", x[0], emit_lit(e, (double)n->attr[0]));
+}
+
+static IrNode *grad_divcount(Graph *g, IrNode *n, int i, IrNode *d) {
+    (void)i;
+    OpArgs a = {0};
+    memcpy(a.attr, n->attr, sizeof a.attr);
+    return op_build(g, OP_DIVCOUNT, 1, &d, &a, n->loc);
+}
+
+/* ---- the rules ---- */
+
+const OpRule rule_SUM = {
+    .build = build_reduce,
+    .grad = grad_sum,
+    .fold = fold_sum,
+    .acc_init = "0.0",
+    .acc_update = "acc += %s;\n",
+    .acc_double = true,
+};
+
+const OpRule rule_MAX = {
+    .build = build_reduce,
+    .grad = grad_max,
+    .fold = fold_max,
+    .acc_init = "-INFINITY",
+    .acc_update = "acc = maxr(acc, %s);\n",
+    .calls = CALLS_MAXR,
+};
+
+const OpRule rule_DIVCOUNT = {
+    .build = build_divcount,
+    .grad = grad_divcount,
+    .fold = fold_divcount,
+    .c_expr = c_divcount,
+};
