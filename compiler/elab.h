@@ -1,0 +1,162 @@
+/* elab.h: what the files of the elaborator share.
+ *
+ * Elaboration (AST -> graph) runs the .dlm program at compile time; dlc.h declares its one entry, elaborate().
+ * The interpreter's values, environments and state are private to it, so they live here rather than in dlc.h:
+ * only the elaborator's files include this header. Declarations are grouped under a banner per file. */
+#ifndef ELAB_H
+#define ELAB_H
+
+#include "dlc.h"
+
+typedef enum ValueKind {
+    V_ERROR,
+    V_NONE,
+    V_INT,
+    V_FLOAT,
+    V_BOOL,
+    V_STR,
+    V_LIST,
+    V_TENSOR,
+    V_LAYER,
+    V_BLOCK,
+    V_FUNC,
+    V_INIT,
+    V_BATCH,
+} ValueKind;
+
+typedef struct Value Value;
+typedef struct Layer Layer;
+typedef struct ValueList ValueList;
+
+struct Value {
+    ValueKind kind;
+    int64_t i;
+    double f;
+    char *s;
+    ValueList *list;
+    IrNode *t;
+    Layer *layer;
+    Node *block;
+    int func;
+    Init *init;
+};
+
+struct ValueList {
+    Value *v;
+    int n, cap;
+};
+
+/* Positional and keyword arguments of a call, evaluated. */
+typedef struct Args {
+    Vec(Value) pos;
+    Vec(Loc) pos_loc;
+    Vec(char *) key;
+    Vec(Value) kval;
+    Vec(Loc) key_loc;
+    Loc loc;
+    const char *fname;
+} Args;
+
+/* A layer instance: a built-in layer or a block, with its name and configuration, and the parameters it
+ * created on first application (reused by later applications: tied weights). */
+struct Layer {
+    int func;    /* built-in layer id, or -1 for a block */
+    Node *block; /* N_BLOCKDEF */
+    char *name;  /* full name prefix: "features.0" */
+    Args args;   /* configuration (without the input) */
+    int applied;
+    int param_first, param_count; /* built-in layers: the parameters made at first application */
+    Loc loc;
+};
+
+typedef struct Env Env;
+struct Env {
+    Vec(char *) names; /* each once; a name keeps its position (exec_while relies on it) */
+    Vec(Value) vals;
+    Env *parent;
+    int *index; /* past a few names, an open-addressed hash of them: position + 1, 0 empty */
+    int index_cap;
+};
+
+/* Naming scope of a block application: full-name prefix and the index of the next layer call. */
+typedef struct Scope {
+    char *prefix;
+    int counter;
+    bool reuse; /* a block instance applied again: parameters of the same name are the same tensors */
+} Scope;
+
+typedef struct InitRule {
+    char *glob;
+    Init *init;
+    Loc loc;
+    bool matched;
+} InitRule;
+
+typedef struct Elab {
+    Graph *g;
+    const ElabOptions *opt;
+    int used_defines;
+    Program *prog;
+    Env *globals;
+    Scope *scope;
+    Env *env;
+    bool training;
+    int dropout_salt;
+    Vec(InitRule) rules;
+    bool in_block;
+    Value ret;
+    bool returned;
+    Node *train_node;
+    Env *blocks; /* the block definitions by name (the first of a name) */
+    /* Limits that keep a hostile or mistaken program from hanging the compiler or exhausting its stack. */
+    int64_t work;       /* steps taken (statements, expressions, elements of compile-time data made or read) */
+    int nodes_charged;  /* graph nodes already paid for */
+    size_t arena_start; /* arena_allocated() when elaboration began */
+    int *param_table;   /* open-addressed hash of parameter names: index + 1, 0 empty */
+    int param_table_cap;
+    int depth;   /* nesting of expressions and statements being run */
+    int calls;   /* nesting of block applications */
+    bool halted; /* a limit was hit: elaboration unwinds without doing anything more */
+} Elab;
+
+/* Steps of elaboration a model may take: one per expression and statement run, and in proportion to the time
+ * they take, NODE_COST per graph node, CALL_COST per layer or block application, ELEMS(n) for n elements of
+ * compile-time data folded or made, LIST_ELEMS(n) for n list elements. The zoo takes at most a few thousand;
+ * the budget is spent in well under a second. ELAB_MEMORY bounds the memory taken on the way. */
+#define ELAB_BUDGET ((int64_t)1 << 22)
+#define NODE_COST 16
+#define CALL_COST 64
+#define ELEMS(n) ((n) / 16 + 1)
+#define LIST_ELEMS(n) ((n) / 4 + 1)
+#define ELAB_MEMORY ((size_t)1 << 29)
+#define MAX_DEPTH 1000 /* expressions and statements nested in each other, block calls included */
+#define MAX_CALLS 200  /* block applications nested in each other */
+#define MAX_LIST ((int64_t)1 << 20)
+
+static inline bool is_num(Value v) { return v.kind == V_INT || v.kind == V_FLOAT || v.kind == V_BOOL; }
+static inline double num(Value v) { return v.kind == V_FLOAT ? v.f : (double)v.i; }
+
+/* ---- elab.c: the interpreter ---- */
+
+char *value_desc(Value v); /* "f32[batch 256, 10]", "the integer 3", "a string": what a message says was found */
+Value eval(Elab *e, Node *n);
+/* Evaluates a call's arguments; `first` (the left side of `|>`) is prepended. */
+void args_eval(Elab *e, Node *call, Value *first, Loc first_loc, Args *a);
+bool args_have_error(Args *a);
+/* The argument named `key`, or positional number `pos` (-1: keyword only). */
+bool arg_get(Args *a, const char *key, int pos, Value *out, Loc *loc);
+/* Checks that the call has at most `npos` positional arguments and only keywords from `keys`. */
+bool args_check(Args *a, int npos, const char *const *keys);
+bool want_int(Value v, Loc loc, const char *what, int64_t *out);
+bool want_num(Value v, Loc loc, const char *what, double *out);
+IrNode *to_tensor(Elab *e, Value v, Loc loc, const char *what);
+IrNode *tensor_arg(Elab *e, Args *a, const char *key, int pos);
+
+/* ---- train.c: the train section ---- */
+
+/* The setting `key = ...` of a train section, or NULL. */
+Node *train_find(Node *train, const char *key);
+/* Fills the graph's TrainSpec from the train section `tn`, after the model has been run. */
+void elab_train(Elab *e, Node *tn);
+
+#endif
