@@ -133,6 +133,81 @@ typedef struct Elab {
 #define MAX_CALLS 200  /* block applications nested in each other */
 #define MAX_LIST ((int64_t)1 << 20)
 
+/* The poison value. It stands for an error already reported: one made without a message would drop a statement
+ * silently and give a wrong model with no diagnostic, so that is a compiler bug. */
+static inline Value v_error(void) {
+    if (!g_diag || g_diag->errors == 0)
+        die("an erroneous value with no error reported");
+    return (Value){.kind = V_ERROR};
+}
+static inline Value v_none(void) { return (Value){.kind = V_NONE}; }
+static inline Value v_int(int64_t i) { return (Value){.kind = V_INT, .i = i}; }
+static inline Value v_float(double f) { return (Value){.kind = V_FLOAT, .f = f}; }
+static inline Value v_bool(bool b) { return (Value){.kind = V_BOOL, .i = b}; }
+static inline Value v_tensor(IrNode *t) { return t ? (Value){.kind = V_TENSOR, .t = t} : v_error(); }
+static inline Value v_init(Init *i) { return (Value){.kind = V_INIT, .init = i}; }
+
+static inline Value v_list(void) {
+    Value v = {.kind = V_LIST};
+    v.list = xalloc(sizeof(ValueList));
+    return v;
+}
+
+typedef enum Builtin {
+    /* layers: take the input tensor first, count as a layer call for naming */
+    B_LINEAR,
+    B_CONV2D,
+    B_MAX_POOL,
+    B_AVG_POOL,
+    B_DROPOUT,
+    B_FLATTEN,
+    B_RELU,
+    B_SIGMOID,
+    B_TANH,
+    B_SOFTMAX,
+    B_LAYER_END,
+    /* functions */
+    B_EXP = B_LAYER_END,
+    B_LOG,
+    B_ABS,
+    B_SQRT,
+    B_POW,
+    B_WHERE,
+    B_MAX,
+    B_MIN,
+    B_SUM,
+    B_MEAN,
+    B_LOG_SOFTMAX,
+    B_RESHAPE,
+    B_TRANSPOSE,
+    B_CONCAT,
+    B_DOT,
+    B_MATMUL,
+    B_TENSOR,
+    B_ARANGE,
+    B_RANGE,
+    B_LEN,
+    B_PARAM,
+    B_PARAMS,
+    B_GRAD,
+    B_CROSS_ENTROPY,
+    B_SQUARED_LOSS,
+    B_MSE,
+    B_L2_PENALTY,
+    B_L1_PENALTY,
+    /* initialisers */
+    B_NORMAL,
+    B_UNIFORM,
+    B_XAVIER_UNIFORM,
+    B_XAVIER_NORMAL,
+    B_KAIMING_UNIFORM,
+    B_KAIMING_NORMAL,
+    B_CONSTANT,
+    B_ZEROS,
+    B_ONES,
+    B_COUNT
+} Builtin;
+
 static inline bool is_num(Value v) { return v.kind == V_INT || v.kind == V_FLOAT || v.kind == V_BOOL; }
 static inline double num(Value v) { return v.kind == V_FLOAT ? v.f : (double)v.i; }
 
@@ -151,6 +226,27 @@ bool want_int(Value v, Loc loc, const char *what, int64_t *out);
 bool want_num(Value v, Loc loc, const char *what, double *out);
 IrNode *to_tensor(Elab *e, Value v, Loc loc, const char *what);
 IrNode *tensor_arg(Elab *e, Args *a, const char *key, int pos);
+bool want_pair(Value v, Loc loc, const char *what, int64_t out[2]); /* an integer or an (h, w) pair */
+/* Charges `cost` steps to the budget; false, after one located error that halts elaboration, once it is spent. */
+bool charge(Elab *e, int64_t cost, Loc loc);
+/* A compile-time result `r` computed from operands `ops`: charges the elements folded. */
+Value charge_fold(Elab *e, Value r, const Value *ops, int nops, Loc loc);
+Value charge_fold_args(Elab *e, Value r, const Args *a, Loc loc);
+uint64_t name_hash(const char *s);
+Init *init_new(InitKind k, double a, double b);
+bool init_value(Elab *e, Value v, Loc loc, Init **out); /* an initialiser from a value: normal(0, 1), 0, [1, 2] */
+/* The boolean argument `key`; a value that is not true or false is reported and `dflt` used. */
+bool bool_arg(Args *a, const char *key, bool dflt);
+const char *func_name(int f); /* a built-in's name */
+/* A block applied as a layer: its input, then the instance's arguments. */
+Value apply_block(Elab *e, Layer *l, Value input, Loc loc);
+
+/* ---- layers.c: parameters and the built-in layers ---- */
+
+/* Creates (or, in a re-applied block instance, finds) parameter `local` of the current scope; NULL after an error. */
+IrNode *make_param(Elab *e, const char *local, Shape shape, bool trainable, Init *init, Loc loc);
+/* Applies layer instance `l` (a built-in layer or a block) to `input`. */
+Value apply_layer(Elab *e, Layer *l, Value input, Loc loc);
 
 /* ---- train.c: the train section ---- */
 
