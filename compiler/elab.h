@@ -211,9 +211,43 @@ typedef enum Builtin {
 static inline bool is_num(Value v) { return v.kind == V_INT || v.kind == V_FLOAT || v.kind == V_BOOL; }
 static inline double num(Value v) { return v.kind == V_FLOAT ? v.f : (double)v.i; }
 
-/* ---- elab.c: the interpreter ---- */
+/* ---- value.c: values, the budget, environments, conversions, operators ---- */
 
 char *value_desc(Value v); /* "f32[batch 256, 10]", "the integer 3", "a string": what a message says was found */
+bool value_same(Value a, Value b); /* the same compile-time value (a while loop may not change them) */
+
+/* Charges `cost` steps to the budget; false, after one located error that halts elaboration, once it is spent. */
+bool charge(Elab *e, int64_t cost, Loc loc);
+/* A compile-time result `r` computed from operands `ops`: charges the elements folded. */
+Value charge_fold(Elab *e, Value r, const Value *ops, int nops, Loc loc);
+/* charge_fold for a call's result, from its arguments (lists of constants included: concat, penalties). */
+Value charge_fold_args(Elab *e, Value r, const Args *a, Loc loc);
+/* Charges the graph nodes made since the last call. */
+bool charge_nodes(Elab *e, Loc loc);
+/* Enters one more level of nesting; false, after a located error that halts elaboration, past MAX_DEPTH. */
+bool enter(Elab *e, Loc loc);
+
+uint64_t name_hash(const char *s);
+Env *env_new(Env *parent);
+int env_index(Env *e, const char *name); /* the position of `name` in scope e (not its parents), or -1 */
+Value *env_find(Env *e, const char *name);
+bool find_local(Env *e, const char *name);
+void env_set(Env *e, const char *name, Value v);
+
+/* Conversions: false (NULL) after a located error that names the value `what`. */
+bool want_int(Value v, Loc loc, const char *what, int64_t *out);
+bool want_num(Value v, Loc loc, const char *what, double *out);
+bool want_pair(Value v, Loc loc, const char *what, int64_t out[2]); /* an integer or an (h, w) pair */
+IrNode *to_tensor(Elab *e, Value v, Loc loc, const char *what);     /* numbers and nested lists become constants */
+/* The shape a value spells ([2, 3], 4, [batch, 784]) of the tensor `what`, of element type dt. */
+bool shape_from_value(Elab *e, Value v, Loc loc, Shape *s, bool allow_batch, const char *what, DType dt);
+Init *init_new(InitKind k, double a, double b);
+bool init_value(Elab *e, Value v, Loc loc, Init **out); /* an initialiser from a value: normal(0, 1), 0, [1, 2] */
+/* `a op b` for a binary operator token of the parser: numbers fold, tensors become graph nodes. */
+Value arith(Elab *e, int op, Value a, Value b, Loc loc);
+
+/* ---- elab.c: the interpreter ---- */
+
 Value eval(Elab *e, Node *n);
 /* Evaluates a call's arguments; `first` (the left side of `|>`) is prepended. */
 void args_eval(Elab *e, Node *call, Value *first, Loc first_loc, Args *a);
@@ -222,22 +256,11 @@ bool args_have_error(Args *a);
 bool arg_get(Args *a, const char *key, int pos, Value *out, Loc *loc);
 /* Checks that the call has at most `npos` positional arguments and only keywords from `keys`. */
 bool args_check(Args *a, int npos, const char *const *keys);
-bool want_int(Value v, Loc loc, const char *what, int64_t *out);
-bool want_num(Value v, Loc loc, const char *what, double *out);
-IrNode *to_tensor(Elab *e, Value v, Loc loc, const char *what);
 IrNode *tensor_arg(Elab *e, Args *a, const char *key, int pos);
-bool want_pair(Value v, Loc loc, const char *what, int64_t out[2]); /* an integer or an (h, w) pair */
-/* Charges `cost` steps to the budget; false, after one located error that halts elaboration, once it is spent. */
-bool charge(Elab *e, int64_t cost, Loc loc);
-/* A compile-time result `r` computed from operands `ops`: charges the elements folded. */
-Value charge_fold(Elab *e, Value r, const Value *ops, int nops, Loc loc);
-Value charge_fold_args(Elab *e, Value r, const Args *a, Loc loc);
-uint64_t name_hash(const char *s);
-Init *init_new(InitKind k, double a, double b);
-bool init_value(Elab *e, Value v, Loc loc, Init **out); /* an initialiser from a value: normal(0, 1), 0, [1, 2] */
 /* The boolean argument `key`; a value that is not true or false is reported and `dflt` used. */
 bool bool_arg(Args *a, const char *key, bool dflt);
 const char *func_name(int f); /* a built-in's name */
+Value call_function(Elab *e, int f, Args *a, Loc loc);
 /* A block applied as a layer: its input, then the instance's arguments. */
 Value apply_block(Elab *e, Layer *l, Value input, Loc loc);
 
