@@ -1,0 +1,281 @@
+/* elab.h: what the files of the elaborator share.
+ *
+ * Elaboration (AST -> graph) runs the .dlm program at compile time; dlc.h declares its one entry, elaborate().
+ * The interpreter's values, environments and state are private to it, so they live here rather than in dlc.h:
+ * only the elaborator's files include this header. Declarations are grouped under a banner per file. */
+#ifndef ELAB_H
+#define ELAB_H
+
+#include "dlc.h"
+
+typedef enum ValueKind {
+    V_ERROR,
+    V_NONE,
+    V_INT,
+    V_FLOAT,
+    V_BOOL,
+    V_STR,
+    V_LIST,
+    V_TENSOR,
+    V_LAYER,
+    V_BLOCK,
+    V_FUNC,
+    V_INIT,
+    V_BATCH,
+} ValueKind;
+
+typedef struct Value Value;
+typedef struct Layer Layer;
+typedef struct ValueList ValueList;
+
+struct Value {
+    ValueKind kind;
+    int64_t i;
+    double f;
+    char *s;
+    ValueList *list;
+    IrNode *t;
+    Layer *layer;
+    Node *block;
+    int func;
+    Init *init;
+};
+
+struct ValueList {
+    Value *v;
+    int n, cap;
+};
+
+/* Positional and keyword arguments of a call, evaluated. */
+typedef struct Args {
+    Vec(Value) pos;
+    Vec(Loc) pos_loc;
+    Vec(char *) key;
+    Vec(Value) kval;
+    Vec(Loc) key_loc;
+    Loc loc;
+    const char *fname;
+} Args;
+
+/* A layer instance: a built-in layer or a block, with its name and configuration, and the parameters it
+ * created on first application (reused by later applications: tied weights). */
+struct Layer {
+    int func;    /* built-in layer id, or -1 for a block */
+    Node *block; /* N_BLOCKDEF */
+    char *name;  /* full name prefix: "features.0" */
+    Args args;   /* configuration (without the input) */
+    int applied;
+    int param_first, param_count; /* built-in layers: the parameters made at first application */
+    Loc loc;
+};
+
+typedef struct Env Env;
+struct Env {
+    Vec(char *) names; /* each once; a name keeps its position (exec_while relies on it) */
+    Vec(Value) vals;
+    Env *parent;
+    int *index; /* past a few names, an open-addressed hash of them: position + 1, 0 empty */
+    int index_cap;
+};
+
+/* Naming scope of a block application: full-name prefix and the index of the next layer call. */
+typedef struct Scope {
+    char *prefix;
+    int counter;
+    bool reuse; /* a block instance applied again: parameters of the same name are the same tensors */
+} Scope;
+
+typedef struct InitRule {
+    char *glob;
+    Init *init;
+    Loc loc;
+    bool matched;
+} InitRule;
+
+typedef struct Elab {
+    Graph *g;
+    const ElabOptions *opt;
+    int used_defines;
+    Program *prog;
+    Env *globals;
+    Scope *scope;
+    Env *env;
+    bool training;
+    int dropout_salt;
+    Vec(InitRule) rules;
+    bool in_block;
+    Value ret;
+    bool returned;
+    Node *train_node;
+    Env *blocks; /* the block definitions by name (the first of a name) */
+    /* Limits that keep a hostile or mistaken program from hanging the compiler or exhausting its stack. */
+    int64_t work;       /* steps taken (statements, expressions, elements of compile-time data made or read) */
+    int nodes_charged;  /* graph nodes already paid for */
+    size_t arena_start; /* arena_allocated() when elaboration began */
+    int *param_table;   /* open-addressed hash of parameter names: index + 1, 0 empty */
+    int param_table_cap;
+    int depth;   /* nesting of expressions and statements being run */
+    int calls;   /* nesting of block applications */
+    bool halted; /* a limit was hit: elaboration unwinds without doing anything more */
+} Elab;
+
+/* Steps of elaboration a model may take: one per expression and statement run, and in proportion to the time
+ * they take, NODE_COST per graph node, CALL_COST per layer or block application, ELEMS(n) for n elements of
+ * compile-time data folded or made, LIST_ELEMS(n) for n list elements. The zoo takes at most a few thousand;
+ * the budget is spent in well under a second. ELAB_MEMORY bounds the memory taken on the way. */
+#define ELAB_BUDGET ((int64_t)1 << 22)
+#define NODE_COST 16
+#define CALL_COST 64
+#define ELEMS(n) ((n) / 16 + 1)
+#define LIST_ELEMS(n) ((n) / 4 + 1)
+#define ELAB_MEMORY ((size_t)1 << 29)
+#define MAX_DEPTH 1000 /* expressions and statements nested in each other, block calls included */
+#define MAX_CALLS 200  /* block applications nested in each other */
+#define MAX_LIST ((int64_t)1 << 20)
+
+/* The poison value. It stands for an error already reported: one made without a message would drop a statement
+ * silently and give a wrong model with no diagnostic, so that is a compiler bug. */
+static inline Value v_error(void) {
+    if (!g_diag || g_diag->errors == 0)
+        die("an erroneous value with no error reported");
+    return (Value){.kind = V_ERROR};
+}
+static inline Value v_none(void) { return (Value){.kind = V_NONE}; }
+static inline Value v_int(int64_t i) { return (Value){.kind = V_INT, .i = i}; }
+static inline Value v_float(double f) { return (Value){.kind = V_FLOAT, .f = f}; }
+static inline Value v_bool(bool b) { return (Value){.kind = V_BOOL, .i = b}; }
+static inline Value v_tensor(IrNode *t) { return t ? (Value){.kind = V_TENSOR, .t = t} : v_error(); }
+static inline Value v_init(Init *i) { return (Value){.kind = V_INIT, .init = i}; }
+
+static inline Value v_list(void) {
+    Value v = {.kind = V_LIST};
+    v.list = xalloc(sizeof(ValueList));
+    return v;
+}
+
+typedef enum Builtin {
+    /* layers: take the input tensor first, count as a layer call for naming */
+    B_LINEAR,
+    B_CONV2D,
+    B_MAX_POOL,
+    B_AVG_POOL,
+    B_DROPOUT,
+    B_FLATTEN,
+    B_RELU,
+    B_SIGMOID,
+    B_TANH,
+    B_SOFTMAX,
+    B_LAYER_END,
+    /* functions */
+    B_EXP = B_LAYER_END,
+    B_LOG,
+    B_ABS,
+    B_SQRT,
+    B_POW,
+    B_WHERE,
+    B_MAX,
+    B_MIN,
+    B_SUM,
+    B_MEAN,
+    B_LOG_SOFTMAX,
+    B_RESHAPE,
+    B_TRANSPOSE,
+    B_CONCAT,
+    B_DOT,
+    B_MATMUL,
+    B_TENSOR,
+    B_ARANGE,
+    B_RANGE,
+    B_LEN,
+    B_PARAM,
+    B_PARAMS,
+    B_GRAD,
+    B_CROSS_ENTROPY,
+    B_SQUARED_LOSS,
+    B_MSE,
+    B_L2_PENALTY,
+    B_L1_PENALTY,
+    /* initialisers */
+    B_NORMAL,
+    B_UNIFORM,
+    B_XAVIER_UNIFORM,
+    B_XAVIER_NORMAL,
+    B_KAIMING_UNIFORM,
+    B_KAIMING_NORMAL,
+    B_CONSTANT,
+    B_ZEROS,
+    B_ONES,
+    B_COUNT
+} Builtin;
+
+static inline bool is_num(Value v) { return v.kind == V_INT || v.kind == V_FLOAT || v.kind == V_BOOL; }
+static inline double num(Value v) { return v.kind == V_FLOAT ? v.f : (double)v.i; }
+
+/* ---- value.c: values, the budget, environments, conversions, operators ---- */
+
+char *value_desc(Value v); /* "f32[batch 256, 10]", "the integer 3", "a string": what a message says was found */
+bool value_same(Value a, Value b); /* the same compile-time value (a while loop may not change them) */
+
+/* Charges `cost` steps to the budget; false, after one located error that halts elaboration, once it is spent. */
+bool charge(Elab *e, int64_t cost, Loc loc);
+/* A compile-time result `r` computed from operands `ops`: charges the elements folded. */
+Value charge_fold(Elab *e, Value r, const Value *ops, int nops, Loc loc);
+/* charge_fold for a call's result, from its arguments (lists of constants included: concat, penalties). */
+Value charge_fold_args(Elab *e, Value r, const Args *a, Loc loc);
+/* Charges the graph nodes made since the last call. */
+bool charge_nodes(Elab *e, Loc loc);
+/* Enters one more level of nesting; false, after a located error that halts elaboration, past MAX_DEPTH. */
+bool enter(Elab *e, Loc loc);
+
+uint64_t name_hash(const char *s);
+Env *env_new(Env *parent);
+int env_index(Env *e, const char *name); /* the position of `name` in scope e (not its parents), or -1 */
+Value *env_find(Env *e, const char *name);
+bool find_local(Env *e, const char *name);
+void env_set(Env *e, const char *name, Value v);
+
+/* Conversions: false (NULL) after a located error that names the value `what`. */
+bool want_int(Value v, Loc loc, const char *what, int64_t *out);
+bool want_num(Value v, Loc loc, const char *what, double *out);
+bool want_pair(Value v, Loc loc, const char *what, int64_t out[2]); /* an integer or an (h, w) pair */
+IrNode *to_tensor(Elab *e, Value v, Loc loc, const char *what);     /* numbers and nested lists become constants */
+/* The shape a value spells ([2, 3], 4, [batch, 784]) of the tensor `what`, of element type dt. */
+bool shape_from_value(Elab *e, Value v, Loc loc, Shape *s, bool allow_batch, const char *what, DType dt);
+Init *init_new(InitKind k, double a, double b);
+bool init_value(Elab *e, Value v, Loc loc, Init **out); /* an initialiser from a value: normal(0, 1), 0, [1, 2] */
+/* `a op b` for a binary operator token of the parser: numbers fold, tensors become graph nodes. */
+Value arith(Elab *e, int op, Value a, Value b, Loc loc);
+
+/* ---- elab.c: the interpreter ---- */
+
+Value eval(Elab *e, Node *n);
+/* Evaluates a call's arguments; `first` (the left side of `|>`) is prepended. */
+void args_eval(Elab *e, Node *call, Value *first, Loc first_loc, Args *a);
+bool args_have_error(Args *a);
+/* The argument named `key`, or positional number `pos` (-1: keyword only). */
+bool arg_get(Args *a, const char *key, int pos, Value *out, Loc *loc);
+/* Checks that the call has at most `npos` positional arguments and only keywords from `keys`. */
+bool args_check(Args *a, int npos, const char *const *keys);
+IrNode *tensor_arg(Elab *e, Args *a, const char *key, int pos);
+/* The boolean argument `key`; a value that is not true or false is reported and `dflt` used. */
+bool bool_arg(Args *a, const char *key, bool dflt);
+const char *func_name(int f); /* a built-in's name */
+Value call_function(Elab *e, int f, Args *a, Loc loc);
+/* A block applied as a layer: its input, then the instance's arguments. */
+Value apply_block(Elab *e, Layer *l, Value input, Loc loc);
+
+/* ---- layers.c: parameters and the built-in layers ---- */
+
+/* Creates (or, in a re-applied block instance, finds) parameter `local` of the current scope; NULL after an error. */
+IrNode *make_param(Elab *e, const char *local, Shape shape, bool trainable, Init *init, Loc loc);
+/* Applies layer instance `l` (a built-in layer or a block) to `input`. */
+Value apply_layer(Elab *e, Layer *l, Value input, Loc loc);
+
+/* ---- train.c: the train section ---- */
+
+/* The setting `key = ...` of a train section, or NULL. */
+Node *train_find(Node *train, const char *key);
+/* Fills the graph's TrainSpec from the train section `tn`, after the model has been run. */
+void elab_train(Elab *e, Node *tn);
+
+#endif

@@ -1,0 +1,420 @@
+/* train.c: the train section, from `train { ... }` to the graph's TrainSpec.
+ *
+ * Runs after the model: the loss, eval_loss and metrics are expressions over the model's names, evaluated by the
+ * interpreter (elab.c) in the model's scope. The optimizer, the data source and the other settings are checked
+ * here, each at its own location, and recorded for the emitter (emit_trainer.c writes them into the trainer). */
+#include <math.h>
+
+#include "elab.h"
+
+Node *train_find(Node *train, const char *key) {
+    for (int i = 0; train && i < train->body.n; i++) {
+        Node *s = train->body.v[i];
+        if (s->kind == N_ASSIGN && strcmp(s->name, key) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+static int input_arg(Elab *e, Args *a, int pos, const char *what) {
+    if (pos >= a->pos.n) {
+        error_at(a->loc, "%s needs the model input for %s as argument %d", a->fname, what, pos + 1);
+        return -1;
+    }
+    Value v = a->pos.v[pos];
+    for (int i = 0; v.kind == V_TENSOR && i < e->g->inputs.n; i++)
+        if (e->g->inputs.v[i].node == v.t)
+            return i;
+    error_at(a->pos_loc.v[pos], "%s: argument %d must be one of the model's inputs, got %s", a->fname, pos + 1,
+             value_desc(v));
+    return -1;
+}
+
+/* The optimizer setting `key`, which must lie in [lo, hi) (or [lo, hi] when hi_ok). */
+static void train_num(Elab *e, Args *a, const char *key, double *out, double lo, double hi, bool hi_ok) {
+    Value v;
+    Loc l;
+    double x;
+    (void)e;
+    if (!arg_get(a, key, -1, &v, &l) || !want_num(v, l, key, &x))
+        return;
+    if (!(x >= lo && (x < hi || (hi_ok && x == hi)))) {
+        if (hi == INFINITY)
+            error_at(l, "%s must be at least %g, got %g", key, lo, x);
+        else
+            error_at(l, "%s must be in [%g, %g%s, got %g", key, lo, hi, hi_ok ? "]" : ")", x);
+        return;
+    }
+    *out = x;
+}
+
+/* A glob of the optimizer that must choose some parameter when its setting is in use. */
+static void train_glob(Elab *e, Args *a, const char *key, char **out, bool used) {
+    Value v;
+    Loc l;
+    if (!arg_get(a, key, -1, &v, &l))
+        return;
+    if (v.kind != V_STR) {
+        error_at(l, "%s must be a glob string such as \"*.weight\", got %s", key, value_desc(v));
+        return;
+    }
+    *out = v.s;
+    bool any = false;
+    for (int i = 0; i < e->g->params.n && !any; i++)
+        any = e->g->params.v[i].trainable && glob_match(v.s, e->g->params.v[i].name);
+    if (used && !any) {
+        error_at(l, "%s \"%s\" matches no trainable parameter", key, v.s);
+        if (e->g->params.n)
+            note_at(e->g->params.v[0].loc, "parameters are named like \"%s\"", e->g->params.v[0].name);
+    }
+}
+
+/* Whether data setting `key` has the kind the runtime reads it as; false after a located error. */
+static bool data_value_ok(const char *key, Value v, Loc loc) {
+    static const char *const strs[] = {"train", "test", "target", NULL}, *const lists[] = {"w", "coeffs", NULL},
+                             *const counts[] = {"n", "n_train", "n_test", "degree", "resize", NULL};
+    for (int i = 0; strs[i]; i++)
+        if (strcmp(key, strs[i]) == 0) {
+            if (v.kind != V_STR)
+                error_at(loc, "%s must be a string (a file name or a column), got %s", key, value_desc(v));
+            return v.kind == V_STR;
+        }
+    if (strcmp(key, "drop") == 0) {
+        bool ok = v.kind == V_LIST;
+        for (int i = 0; ok && i < v.list->n; i++)
+            ok = v.list->v[i].kind == V_STR;
+        if (!ok)
+            error_at(loc, "drop must be a list of column names such as [\"Id\"], got %s", value_desc(v));
+        return ok;
+    }
+    for (int i = 0; lists[i]; i++)
+        if (strcmp(key, lists[i]) == 0) {
+            bool ok = v.kind == V_LIST && v.list->n > 0;
+            for (int j = 0; ok && j < v.list->n; j++)
+                ok = is_num(v.list->v[j]);
+            if (!ok)
+                error_at(loc, "%s must be a non-empty list of numbers, got %s", key, value_desc(v));
+            return ok;
+        }
+    for (int i = 0; counts[i]; i++)
+        if (strcmp(key, counts[i]) == 0) {
+            int64_t n;
+            if (!want_int(v, loc, key, &n))
+                return false;
+            if (n < 1 || n > (1 << 30)) {
+                error_at(loc, "%s must be in 1..%d, got %lld", key, 1 << 30, (long long)n);
+                return false;
+            }
+            return true;
+        }
+    double x; /* b, noise */
+    if (!want_num(v, loc, key, &x))
+        return false;
+    if (strcmp(key, "noise") == 0 && !(x >= 0 && x < INFINITY)) {
+        error_at(loc, "noise must be at least 0, got %g", x);
+        return false;
+    }
+    return true;
+}
+
+static void elab_data(Elab *e, Node *s) {
+    TrainSpec *t = &e->g->train;
+    if (s->a->kind != N_CALL || s->a->a->kind != N_IDENT) {
+        error_at(s->a->loc, "data must be a call such as fashion_mnist(x, y)");
+        return;
+    }
+    const char *name = s->a->a->name;
+    static const struct {
+        const char *name;
+        DataKind kind;
+        const char *keys[8];
+    } kinds[] = {
+        {"fashion_mnist", DATA_FASHION_MNIST, {"resize", NULL}},
+        {"synthetic_linear", DATA_SYNTH_LINEAR, {"w", "b", "noise", "n", NULL}},
+        {"polynomial", DATA_POLYNOMIAL, {"degree", "n_train", "n_test", "noise", "coeffs", NULL}},
+        {"high_dim", DATA_HIGH_DIM, {"n_train", "n_test", "noise", NULL}},
+        {"csv", DATA_CSV, {"train", "test", "target", "drop", NULL}},
+        {"tensors", DATA_TENSORS, {NULL}},
+    };
+    int k = -1;
+    for (int i = 0; i < (int)(sizeof kinds / sizeof kinds[0]); i++)
+        if (strcmp(kinds[i].name, name) == 0)
+            k = i;
+    if (k < 0) {
+        error_at(
+            s->a->a->loc,
+            "unknown data source '%s'; expected fashion_mnist, synthetic_linear, polynomial, high_dim, csv or tensors",
+            name);
+        return;
+    }
+    Args a;
+    args_eval(e, s->a, NULL, s->a->loc, &a);
+    a.fname = name;
+    if (args_have_error(&a))
+        return;
+    if (!args_check(&a, kinds[k].kind == DATA_TENSORS ? 4 : 2, kinds[k].keys))
+        return;
+    t->data = kinds[k].kind;
+    t->data_x = input_arg(e, &a, 0, "features");
+    t->data_y = input_arg(e, &a, 1, "labels or targets");
+    if (t->data_x < 0 || t->data_y < 0)
+        return;
+    Input *x = &e->g->inputs.v[t->data_x], *y = &e->g->inputs.v[t->data_y];
+    for (int i = 0; i < a.key.n; i++) {
+        Value v = a.kval.v[i];
+        if (strcmp(a.key.v[i], "resize") == 0 || !data_value_ok(a.key.v[i], v, a.key_loc.v[i]))
+            continue;
+        if (v.kind == V_STR) {
+            vec_push(&t->data_keys, a.key.v[i]);
+            vec_push(&t->data_vals, 0);
+            vec_push(&t->data_strs, v.s);
+        } else if (is_num(v)) {
+            vec_push(&t->data_keys, a.key.v[i]);
+            vec_push(&t->data_vals, num(v));
+            vec_push(&t->data_strs, NULL);
+        } else if (v.kind == V_LIST) {
+            for (int j = 0; j < v.list->n; j++) {
+                Value el = v.list->v[j];
+                vec_push(&t->data_keys, xsprintf("%s[%d]", a.key.v[i], j));
+                vec_push(&t->data_vals, is_num(el) ? num(el) : 0);
+                vec_push(&t->data_strs, el.kind == V_STR ? el.s : NULL);
+            }
+        }
+    }
+    if (t->data == DATA_FASHION_MNIST) {
+        int64_t resize = 28;
+        Value rv;
+        Loc rl;
+        if (arg_get(&a, "resize", -1, &rv, &rl) && want_int(rv, rl, "resize", &resize) &&
+            (resize < 1 || resize > 4096)) {
+            error_at(rl, "resize must be an image size in 1..4096, got %lld", (long long)resize);
+            resize = 28;
+        }
+        t->resize = resize;
+        int64_t want[3] = {1, t->resize, t->resize};
+        bool ok = x->dtype == DT_F32 && x->shape.batched &&
+                  ((x->shape.rank == 4 && x->shape.d[1] == 1 && x->shape.d[2] == want[1] && x->shape.d[3] == want[2]) ||
+                   (x->shape.rank == 2 && x->shape.d[1] == want[1] * want[2]));
+        if (!ok) {
+            error_at(a.pos_loc.v[0], "fashion_mnist gives images f32[batch, 1, %lld, %lld], but '%s' is %s",
+                     (long long)t->resize, (long long)t->resize, x->name, type_str(x->dtype, &x->shape));
+            note_at(x->loc, "'%s' is declared here", x->name);
+        }
+        if (y->dtype != DT_I32 || y->shape.rank != 1 || !y->shape.batched) {
+            error_at(a.pos_loc.v[1], "fashion_mnist gives labels i32[batch], but '%s' is %s", y->name,
+                     type_str(y->dtype, &y->shape));
+            note_at(y->loc, "'%s' is declared here", y->name);
+        }
+    } else if (t->data == DATA_TENSORS) {
+        IrNode *xs = a.pos.n > 2 ? to_tensor(e, a.pos.v[2], a.pos_loc.v[2], "the feature data") : NULL;
+        IrNode *ys = a.pos.n > 3 ? to_tensor(e, a.pos.v[3], a.pos_loc.v[3], "the target data") : NULL;
+        if (!xs || !ys) {
+            if (a.pos.n <= 3)
+                error_at(a.loc, "tensors(x, y, X, Y) needs the data X and Y");
+            return;
+        }
+        if (xs->op != OP_CONST || ys->op != OP_CONST) {
+            error_at(a.loc, "tensors(...) data must be compile-time constants, got %s and %s",
+                     xs->op == OP_CONST ? "a constant" : type_str(xs->dtype, &xs->shape),
+                     ys->op == OP_CONST ? "a constant" : type_str(ys->dtype, &ys->shape));
+            return;
+        }
+        /* the data are [n, ...] with the inputs' per-example dimensions, n examples of each */
+        bool fits = x->shape.batched && y->shape.batched && xs->shape.rank == x->shape.rank &&
+                    ys->shape.rank == y->shape.rank && xs->shape.d[0] == ys->shape.d[0];
+        for (int i = 1; fits && i < x->shape.rank; i++)
+            fits = xs->shape.d[i] == x->shape.d[i];
+        for (int i = 1; fits && i < y->shape.rank; i++)
+            fits = ys->shape.d[i] == y->shape.d[i];
+        if (!fits) {
+            error_at(a.loc,
+                     "tensors(...): data %s and %s do not match inputs %s and %s (the data hold n examples "
+                     "of each input's shape after its batch dimension)",
+                     shape_str(&xs->shape), shape_str(&ys->shape), type_str(x->dtype, &x->shape),
+                     type_str(y->dtype, &y->shape));
+            return;
+        }
+        int64_t n = xs->shape.d[0];
+        t->tensor_x = xs->data;
+        t->tensor_y = ys->data;
+        t->tensor_n = n;
+    } else {
+        if (x->dtype != DT_F32 || x->shape.rank != 2 || y->dtype != DT_F32 || y->shape.rank != 2 || y->shape.d[1] != 1)
+            error_at(a.loc, "%s gives features f32[batch, d] and targets f32[batch, 1]; got %s and %s", name,
+                     type_str(x->dtype, &x->shape), type_str(y->dtype, &y->shape));
+        if (t->data == DATA_SYNTH_LINEAR) {
+            Value w;
+            if (arg_get(&a, "w", -1, &w, NULL) && w.kind == V_LIST && w.list->n != x->shape.d[1])
+                error_at(a.loc, "synthetic_linear: w has %d entries but '%s' has %lld features", w.list->n, x->name,
+                         (long long)x->shape.d[1]);
+        }
+    }
+}
+
+void elab_train(Elab *e, Node *tn) {
+    TrainSpec *t = &e->g->train;
+    t->present = true;
+    t->loc = tn->loc;
+    t->lr = 0.1;
+    t->epochs = 10;
+    t->seed = 1;
+    t->beta1 = 0.9;
+    t->beta2 = 0.999;
+    t->eps = 1e-8;
+    t->decay_glob = "*";
+    t->l1_glob = "*";
+    static const char *const keys[] = {"data", "loss",    "eval_loss", "optimizer", "batch", "epochs",
+                                       "seed", "metrics", "lr",        "plot",      NULL};
+    for (int i = 0; i < tn->body.n; i++) {
+        Node *s = tn->body.v[i];
+        if (s->kind != N_ASSIGN) {
+            error_at(s->loc, "the train section holds settings: key = value");
+            continue;
+        }
+        bool known = false;
+        for (int k = 0; keys[k]; k++)
+            known |= strcmp(keys[k], s->name) == 0;
+        if (!known)
+            error_at(s->loc,
+                     "unknown train setting '%s'; expected data, loss, eval_loss, optimizer, batch, epochs, "
+                     "seed, metrics, lr or plot",
+                     s->name);
+        for (int j = 0; j < i; j++) {
+            Node *o = tn->body.v[j];
+            if (o->kind == N_ASSIGN && strcmp(o->name, s->name) == 0) {
+                error_at(s->loc, "train setting '%s' is given twice", s->name);
+                note_at(o->loc, "first given here");
+                break;
+            }
+        }
+    }
+    Node *s;
+    if ((s = train_find(tn, "loss"))) {
+        Value v = eval(e, s->a);
+        if (v.kind == V_TENSOR && (v.t->shape.rank != 0 || v.t->dtype != DT_F32))
+            error_at(s->a->loc, "the loss must be a scalar, got %s; reduce it with mean() or sum()",
+                     type_str(v.t->dtype, &v.t->shape));
+        else if (v.kind != V_TENSOR && v.kind != V_ERROR)
+            error_at(s->a->loc, "the loss must be a tensor expression, got %s", value_desc(v));
+        else if (v.kind == V_TENSOR) {
+            Vec(IrNode *) wrt = {0};
+            for (int i = 0; i < e->g->params.n; i++)
+                if (e->g->params.v[i].trainable)
+                    vec_push(&wrt, e->g->params.v[i].node);
+            IrNode *bad = ad_unsupported(e->g, v.t, wrt.v, wrt.n);
+            if (bad) {
+                error_at(s->a->loc,
+                         "the loss cannot be differentiated through %s, a gradient built by grad(); "
+                         "second-order gradients go through element-wise ops, reductions and matmul only",
+                         op_info[bad->op].name);
+                note_at(bad->loc, "%s is part of the gradient of this", op_info[bad->op].name);
+            } else {
+                t->loss = v.t;
+            }
+        }
+    } else {
+        error_at(tn->loc, "the train section needs a loss: loss = cross_entropy(logits, y)");
+    }
+    if ((s = train_find(tn, "eval_loss"))) {
+        Value v = eval(e, s->a);
+        if (v.kind == V_TENSOR && v.t->shape.rank == 0 && v.t->dtype == DT_F32)
+            t->eval_loss = v.t;
+        else if (v.kind != V_ERROR)
+            error_at(s->a->loc, "eval_loss must be a scalar tensor expression, got %s", value_desc(v));
+    }
+    if ((s = train_find(tn, "plot"))) {
+        Value v = eval(e, s->a);
+        if (v.kind == V_STR && (strcmp(v.s, "log") == 0 || strcmp(v.s, "linear") == 0))
+            t->plot_log = strcmp(v.s, "log") == 0;
+        else if (v.kind != V_ERROR)
+            error_at(s->a->loc, "plot is \"log\" or \"linear\" (the loss axis of --plot), got %s", value_desc(v));
+    }
+    int64_t iv;
+    if ((s = train_find(tn, "epochs")) && want_int(eval(e, s->a), s->a->loc, "epochs", &iv)) {
+        if (iv < 1)
+            error_at(s->a->loc, "epochs must be at least 1, got %lld", (long long)iv);
+        else
+            t->epochs = iv;
+    }
+    if ((s = train_find(tn, "seed")) && want_int(eval(e, s->a), s->a->loc, "seed", &iv))
+        t->seed = iv;
+    t->batch = e->g->max_batch;
+    if ((s = train_find(tn, "lr")) && want_num(eval(e, s->a), s->a->loc, "lr", &t->lr) &&
+        !(t->lr > 0 && t->lr < INFINITY))
+        error_at(s->a->loc, "the learning rate must be positive, got %g", t->lr);
+    if ((s = train_find(tn, "optimizer"))) {
+        Node *c = s->a;
+        if (c->kind != N_CALL || c->a->kind != N_IDENT ||
+            (strcmp(c->a->name, "sgd") != 0 && strcmp(c->a->name, "adam") != 0)) {
+            error_at(c->loc, "optimizer must be sgd(lr=...) or adam(lr=...), got %s",
+                     c->kind == N_CALL && c->a->kind == N_IDENT ? xsprintf("%s(...)", c->a->name)
+                                                                : "another expression");
+        } else {
+            Args a;
+            args_eval(e, c, NULL, c->loc, &a);
+            a.fname = c->a->name;
+            t->optim = strcmp(c->a->name, "adam") == 0 ? OPTIM_ADAM : OPTIM_SGD;
+            static const char *const sk[] = {"lr", "momentum", "weight_decay", "decay", "l1", "l1_on", NULL};
+            static const char *const ak[] = {"lr", "beta1", "beta2", "eps", "weight_decay", "decay", NULL};
+            if (!args_have_error(&a) && args_check(&a, 1, t->optim == OPTIM_ADAM ? ak : sk)) {
+                Value v;
+                Loc l;
+                if (arg_get(&a, "lr", 0, &v, &l))
+                    want_num(v, l, "lr", &t->lr);
+                train_num(e, &a, "momentum", &t->momentum, 0, 1, false);
+                train_num(e, &a, "weight_decay", &t->weight_decay, 0, INFINITY, false);
+                train_num(e, &a, "l1", &t->l1, 0, INFINITY, false);
+                train_num(e, &a, "beta1", &t->beta1, 0, 1, false);
+                train_num(e, &a, "beta2", &t->beta2, 0, 1, false);
+                train_num(e, &a, "eps", &t->eps, 0, INFINITY, false);
+                if (arg_get(&a, "eps", -1, &v, &l) && !(t->eps > 0))
+                    error_at(l, "eps must be positive, got %g", t->eps);
+                train_glob(e, &a, "decay", &t->decay_glob, t->weight_decay != 0);
+                train_glob(e, &a, "l1_on", &t->l1_glob, t->l1 != 0);
+                if (!(t->lr > 0 && t->lr < INFINITY))
+                    error_at(c->loc, "the learning rate must be positive, got %g", t->lr);
+            }
+        }
+    }
+    if ((s = train_find(tn, "metrics"))) {
+        Node *l = s->a;
+        if (l->kind != N_LIST) {
+            error_at(l->loc, "metrics is a list: [accuracy(logits, y)]");
+        } else {
+            for (int i = 0; i < l->args.n; i++) {
+                Node *c = l->args.v[i];
+                if (c->kind != N_CALL || c->a->kind != N_IDENT ||
+                    (strcmp(c->a->name, "accuracy") != 0 && strcmp(c->a->name, "log_rmse") != 0)) {
+                    error_at(c->loc, "unknown metric%s; expected accuracy(logits, labels) or log_rmse(pred, target)",
+                             c->kind == N_CALL && c->a->kind == N_IDENT ? xsprintf(" '%s'", c->a->name) : "");
+                    continue;
+                }
+                Args a;
+                args_eval(e, c, NULL, c->loc, &a);
+                a.fname = c->a->name;
+                if (args_have_error(&a) || !args_check(&a, 2, NULL))
+                    continue;
+                IrNode *p = tensor_arg(e, &a, "pred", 0), *y = tensor_arg(e, &a, "target", 1);
+                if (!p || !y)
+                    continue;
+                Metric m = {.kind = strcmp(c->a->name, "accuracy") == 0 ? METRIC_ACCURACY : METRIC_LOG_RMSE};
+                if (m.kind == METRIC_ACCURACY) {
+                    m.pred = b_argmax_eq(e->g, p, y, c->loc);
+                    if (!m.pred)
+                        continue;
+                } else if (!shape_eq(&p->shape, &y->shape)) {
+                    error_at(c->loc, "log_rmse: prediction %s and target %s differ in shape",
+                             type_str(p->dtype, &p->shape), type_str(y->dtype, &y->shape));
+                    continue;
+                } else {
+                    m.pred = p;
+                    m.target = y;
+                }
+                vec_push(&t->metrics, m);
+            }
+        }
+    }
+    /* data is optional: a model without it compiles (for gradient checks, say) but has no trainer */
+    if ((s = train_find(tn, "data")))
+        elab_data(e, s);
+}
