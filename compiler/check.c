@@ -13,12 +13,6 @@ void ir_mark_live(Graph *g, IrNode **roots, int nroots, bool *live) {
 }
 
 /* Floating-point operations of one node at the maximum batch: a multiply-add counts 2. */
-double node_flops(const IrNode *n) {
-    if (n->op == OP_COPY)
-        return 0;
-    return op_flops(n);
-}
-
 static char *group(int64_t v) {
     char raw[32], out[48];
     snprintf(raw, sizeof raw, "%lld", (long long)(v < 0 ? -v : v));
@@ -50,7 +44,7 @@ static double graph_flops(Graph *g, IrNode **roots, int nroots) {
     double total = 0;
     for (int i = 0; i < g->nodes.n; i++)
         if (live[i])
-            total += node_flops(g->nodes.v[i]);
+            total += op_flops(g->nodes.v[i]);
     free(live);
     return total;
 }

@@ -377,6 +377,7 @@ bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
  * that every op has what its class needs. */
 
 typedef struct Emit Emit;
+typedef IrNode *(*RewriteFn)(Graph *g, IrNode *n); /* an equivalent node, or NULL */
 
 /* What a builder takes besides its operands: integer attributes, a real one (dropout's p), and the result's
  * shape for the ops whose operands do not fix it (a broadcast copy, an input's gradient). */
@@ -406,7 +407,8 @@ struct OpRule {
     /* x op identity = x (right_identity) and identity op x = x (left_identity): such nodes are never built */
     bool left_identity, right_identity;
     double identity;
-    bool recompute; /* computed again in every consumer's loop, never stored (dropout masks) */
+    bool recompute;            /* computed again in every consumer's loop, never stored (dropout masks) */
+    const RewriteFn *rewrites; /* algebraic rewrites simplify.c tries in order (NULL-terminated) */
     /* Reductions: the accumulator's start and update ("acc += %s"), accumulated in double when acc_double. */
     const char *acc_init, *acc_update;
     bool acc_double;
@@ -442,6 +444,22 @@ double op_flops(const IrNode *n);
 double op_blas_flops(const IrNode *n);
 /* False, after a located error naming `what`, when `s` has more than MAX_NUMEL elements. */
 bool shape_check_size(const Shape *s, DType dt, Loc loc, const char *what);
+
+/* ---- ops/elementwise.c: element-wise arithmetic, comparisons, where, copy, dropout masks ---- */
+
+/* op over operands that broadcast together (NULL after a located error); constants fold, and identities
+ * (x * 1, x + 0) give the operand itself */
+IrNode *b_elem(Graph *g, Op op, int nin, IrNode **in, Loc loc);
+IrNode *b_unary(Graph *g, Op op, IrNode *a, Loc loc);
+IrNode *b_binary(Graph *g, Op op, IrNode *a, IrNode *b, Loc loc);
+IrNode *b_scalar_op(Graph *g, Op op, IrNode *a, double c, Loc loc);
+/* a broadcast to `shape` (a copy, usually fused away) */
+IrNode *b_expand(Graph *g, IrNode *a, Shape shape, Loc loc);
+/* 0 or 1/(1-p) per element, from a hash salted with `salt` */
+IrNode *b_dropmask(Graph *g, Shape s, double p, int64_t salt, Loc loc);
+/* Op over constant operands as a constant (NULL when an operand is not one, or the result is batched or too
+ * big to hold). */
+IrNode *elem_fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int64_t *attr, Loc loc);
 
 /* ---- ops/reduce.c: sum, max, mean ---- */
 
@@ -489,18 +507,6 @@ bool conv_direct(const IrNode *n);
 
 IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t stride[2], const int64_t pad[2],
                Loc loc);
-
-/* ---- build.c: node builders and their shape rules (NULL after a located error) ---- */
-
-IrNode *b_elem(Graph *g, Op op, int nin, IrNode **in, Loc loc);
-IrNode *b_unary(Graph *g, Op op, IrNode *a, Loc loc);
-IrNode *b_binary(Graph *g, Op op, IrNode *a, IrNode *b, Loc loc);
-IrNode *b_scalar_op(Graph *g, Op op, IrNode *a, double c, Loc loc);
-/* Op over constant operands as a constant (NULL when an operand is not one, or the result is batched or too
- * big to hold). */
-IrNode *elem_fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int64_t *attr, Loc loc);
-IrNode *b_expand(Graph *g, IrNode *a, Shape shape, Loc loc);
-IrNode *b_dropmask(Graph *g, Shape s, double p, int64_t salt, Loc loc);
 
 /* ---- elab.c: AST -> graph ---- */
 
@@ -631,7 +637,6 @@ void ir_verify(Graph *g, const char *after);
 
 /* Marks in `live` (indexed by id, g->nodes.n entries) every node the roots depend on. */
 void ir_mark_live(Graph *g, IrNode **roots, int nroots, bool *live);
-double node_flops(const IrNode *n);
 void check_print(FILE *out, Compiled *c);
 
 #endif

@@ -243,73 +243,10 @@ static char *operand(Emit *e, IrNode *in, const Nest *nest) {
 }
 
 static char *expr(Emit *e, IrNode *n, const Nest *nest) {
-    char *a = n->nin > 0 ? operand(e, n->in[0], nest) : NULL;
-    char *b = n->nin > 1 ? operand(e, n->in[1], nest) : NULL;
-    const char *zero = e->f64 ? "0.0" : "0.0f", *one = e->f64 ? "1.0" : "1.0f";
-    if (op_rule(n->op)->c_expr) {
-        char *x[MAX_IN] = {a, b, n->nin > 2 ? operand(e, n->in[2], nest) : NULL};
-        return op_rule(n->op)->c_expr(e, n, x, index_expr(nest, nest->flat_stride));
-    }
-    switch (n->op) {
-    case OP_NEG:
-        return xsprintf("(-%s)", a);
-    case OP_EXP:
-        return xsprintf("%s(%s)", emit_exp(e), a);
-    case OP_LOG:
-        return xsprintf("%s(%s)", emit_libm(e, "log"), a);
-    case OP_ABS:
-        return xsprintf("%s(%s)", emit_libm(e, "fabs"), a);
-    case OP_SQRT:
-        return xsprintf("%s(%s)", emit_libm(e, "sqrt"), a);
-    case OP_SIGN:
-        return xsprintf("((%s) > %s ? %s : (%s) < %s ? -%s : %s)", a, zero, one, a, zero, one, zero);
-    case OP_RELU:
-        return xsprintf("%s(%s)", "relu", a);
-    case OP_SIGMOID:
-        return xsprintf("(%s / (%s + %s(-(%s))))", one, one, emit_exp(e), a);
-    case OP_TANH:
-        return xsprintf("%s(%s)", emit_libm(e, "tanh"), a);
-    case OP_COPY:
-        return a;
-    case OP_DROPMASK: {
-        char *flat = index_expr(nest, nest->flat_stride);
-        return xsprintf("dropmask(st, %" PRId64 ", (uint64_t)(%s), %s)", n->attr[0], flat, emit_lit(e, n->fattr));
-    }
-    case OP_ADD:
-        return xsprintf("(%s + %s)", a, b);
-    case OP_SUB:
-        return xsprintf("(%s - %s)", a, b);
-    case OP_MUL:
-        return xsprintf("(%s * %s)", a, b);
-    case OP_DIV:
-        return xsprintf("(%s / %s)", a, b);
-    case OP_POW: {
-        double p;
-        if (ir_is_const(n->in[1], &p) && p == 2)
-            return xsprintf("(%s * %s)", a, a);
-        return xsprintf("%s(%s, %s)", emit_libm(e, "pow"), a, b);
-    }
-    case OP_MAXIMUM:
-        return xsprintf("maxr(%s, %s)", a, b);
-    case OP_MINIMUM:
-        return xsprintf("minr(%s, %s)", a, b);
-    case OP_LT:
-        return xsprintf("(%s < %s ? %s : %s)", a, b, one, zero);
-    case OP_LE:
-        return xsprintf("(%s <= %s ? %s : %s)", a, b, one, zero);
-    case OP_GT:
-        return xsprintf("(%s > %s ? %s : %s)", a, b, one, zero);
-    case OP_GE:
-        return xsprintf("(%s >= %s ? %s : %s)", a, b, one, zero);
-    case OP_EQ:
-        return xsprintf("(%s == %s ? %s : %s)", a, b, one, zero);
-    case OP_NE:
-        return xsprintf("(%s != %s ? %s : %s)", a, b, one, zero);
-    case OP_WHERE:
-        return xsprintf("(%s != %s ? %s : %s)", a, zero, b, operand(e, n->in[2], nest));
-    default:
-        die("%s is not element-wise", op_info[n->op].name);
-    }
+    char *x[MAX_IN] = {0};
+    for (int k = 0; k < n->nin; k++)
+        x[k] = operand(e, n->in[k], nest);
+    return op_rule(n->op)->c_expr(e, n, x, index_expr(nest, nest->flat_stride));
 }
 
 static void indent(Emit *e, int depth) {

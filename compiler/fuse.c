@@ -65,7 +65,7 @@ void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots) {
         IrNode *m = g->nodes.v[id];
         if (!s->live[id] || op_info[m->op].cls != OPC_ELEM || is_root(s, m))
             continue;
-        if (m->op == OP_DROPMASK)
+        if (op_rule(m->op)->recompute)
             s->inl[id] = same_shape_users[id];
         else
             s->inl[id] = s->uses[id] == 1 && same_shape_users[id];
