@@ -42,6 +42,7 @@ static const Flag flags[] = {
     {"--submission", ARG_PATH, OFF(submission), 0, 0, 0},
     {"--quiet", ARG_FLAG, OFF(quiet), 0, 0, 0},
     {"--help", ARG_FLAG, OFF(help), 0, 0, 0},
+    {"--version", ARG_FLAG, OFF(version), 0, 0, 0},
 };
 
 static int usage_error(DlrtError *err, const char *fmt, ...) DLRT_PRINTF(2, 3);
@@ -182,6 +183,7 @@ void dlrt_usage(FILE *out, const char *prog, const char *model, const DlrtArgs *
             "  --submission FILE.csv after training, predict the test set and write a Kaggle submission\n"
             "                        (CSV models: a header such as Id,SalePrice, then one line per test row)\n"
             "  --quiet               no progress output\n"
+            "  --version             the dlc version that generated this trainer\n"
             "  --help                this text\n",
             prog, model, (long long)d->epochs, (long long)d->batch, d->lr, (unsigned long long)d->seed);
 }

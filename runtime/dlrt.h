@@ -294,13 +294,14 @@ typedef struct {
     const char *submission; /* CSV models: write the test set's predictions as a Kaggle submission */
     char **predict;         /* argv slice of the files after --predict */
     int n_predict;
-    int quiet, help;
+    int quiet, help, version;
 } DlrtArgs;
 
 /* Parses argv[1 .. argc) into *args (zeroed first). Flags take their value as the next argument or after '='
  * (--epochs=5). --predict takes every following argument up to the next one starting with "--". Returns
  * DLRT_EUSAGE with a message for an unknown flag, a missing or malformed value, a stray argument, or
- * conflicting flags (--load with --resume). --help sets args->help and returns 0: print dlrt_usage, exit 0. */
+ * conflicting flags (--load with --resume). --help sets args->help and returns 0: print dlrt_usage, exit 0; --version
+ * sets args->version. */
 int dlrt_parse_args(int argc, char **argv, DlrtArgs *args, DlrtError *err);
 
 /* Prints the trainer's help text. `defaults` holds the model file's values (epochs, batch, lr, seed), shown
