@@ -101,15 +101,7 @@ static double largest_blas_call(Compiled *c) {
     Sched *s = &c->fn[FN_TRAIN];
     double most = 0;
     for (int i = 0; i < s->kernels.n; i++) {
-        IrNode *n = s->kernels.v[i];
-        double flops = 0;
-        if (n->op == OP_MATMUL) {
-            const Shape *a = &n->in[0]->shape;
-            flops = 2.0 * (double)shape_numel(&n->shape) * (double)(n->attr[0] ? a->d[0] : a->d[1]);
-        } else if ((n->op == OP_CONV2D || n->op == OP_CONV2D_DX || n->op == OP_CONV2D_DW) && !conv_direct(n)) {
-            ConvGeo g = conv_geo(n);
-            flops = 2.0 * (double)(g.K * g.P * g.Q * g.C * g.R * g.S);
-        }
+        double flops = op_blas_flops(s->kernels.v[i]);
         if (flops > most)
             most = flops;
     }
