@@ -93,7 +93,7 @@ IrNode *elem_fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int6
     int64_t n = shape_numel(&shape);
     if (n > MAX_CONST_NUMEL)
         return NULL; /* computed at run time */
-    double *v = xalloc(sizeof(double) * (size_t)(n ? n : 1));
+    double *v = xalloc(g->ctx, sizeof(double) * (size_t)(n ? n : 1));
     IrNode tmp = {0};
     if (attr)
         memcpy(tmp.attr, attr, sizeof tmp.attr);
@@ -147,8 +147,8 @@ IrNode *b_elem(Graph *g, Op op, int nin, IrNode **in, Loc loc) {
     for (int i = 1; i < nin; i++) {
         Shape r;
         if (!shape_broadcast(&s, &in[i]->shape, &r)) {
-            error_at(loc, "operands do not broadcast: %s and %s", type_str(in[0]->dtype, &s),
-                     type_str(in[i]->dtype, &in[i]->shape));
+            error_at(loc, "operands do not broadcast: %s and %s", type_str(g->ctx, in[0]->dtype, &s),
+                     type_str(g->ctx, in[i]->dtype, &in[i]->shape));
             return NULL;
         }
         s = r;
@@ -158,7 +158,7 @@ IrNode *b_elem(Graph *g, Op op, int nin, IrNode **in, Loc loc) {
     for (int i = 0; i < nin; i++)
         if (in[i]->dtype != DT_F32) {
             error_at(loc, "'%s' needs f32 operands, got %s (integer labels are only for losses and metrics)",
-                     op_spelling(op), type_str(in[i]->dtype, &in[i]->shape));
+                     op_spelling(op), type_str(g->ctx, in[i]->dtype, &in[i]->shape));
             return NULL;
         }
     /* identities that never need a node */
@@ -196,7 +196,7 @@ IrNode *b_expand(Graph *g, IrNode *a, Shape shape, Loc loc) {
         return a;
     Shape r;
     if (!shape_broadcast(&a->shape, &shape, &r) || !shape_eq(&r, &shape))
-        die("cannot expand %s to %s", shape_str(&a->shape), shape_str(&shape));
+        die("cannot expand %s to %s", shape_str(g->ctx, &a->shape), shape_str(g->ctx, &shape));
     IrNode *f = elem_fold(g, OP_COPY, shape, 1, &a, NULL, loc);
     if (f)
         return f;
