@@ -2,7 +2,8 @@
  * generated/ byte for byte (a change to code generation shows up as a readable diff; `ninja regenerate`
  * rewrites it), compiling twice gives the same bytes, and every generated file compiles clean with the flags of
  * ../shared/INTERFACE.md. The memory planner must really reuse buffers, and fusion really merge loops, on every
- * multi-layer model. */
+ * multi-layer model. One process compiles every zoo model 20 times, each compilation in a context of its own,
+ * and gets the same bytes each time. */
 #include <CUnit/Basic.h>
 #include <dirent.h>
 #include <unistd.h>
@@ -135,6 +136,78 @@ static void test_reuse_and_fusion(void) {
     }
 }
 
+/* What one compilation of a zoo model gives: the bytes of its header, source and trainer (when it has one), the
+ * diagnostics printed, and how much its arena held. */
+typedef struct Emitted {
+    char *text, *diags;
+    size_t len, diags_len;
+    int errors;
+    size_t allocated;
+} Emitted;
+
+static Emitted compile_zoo_to_memory(const char *name) {
+    Emitted out = {0};
+    FILE *diags = open_memstream(&out.diags, &out.diags_len);
+    FILE *text = open_memstream(&out.text, &out.len);
+    Ctx ctx;
+    ctx_init(&ctx, diags);
+    Compiled *c = compile_zoo(&ctx, name);
+    if (c) {
+        EmitOptions eo = {0};
+        emit_header(text, c, &eo);
+        emit_source(text, c, &eo);
+        if (c->train->train.present && c->loss_train && c->train->train.data != DATA_NONE)
+            emit_trainer(text, c, &eo);
+    }
+    out.errors = ctx.diag.errors + !c;
+    out.allocated = ctx_allocated(&ctx);
+    ctx_free(&ctx);
+    fclose(text);
+    fclose(diags);
+    return out;
+}
+
+/* One process compiles every zoo model 20 times, each compilation in a context of its own that is freed at its
+ * end: nothing carries over from one compilation to the next (the same bytes come out, from an arena of the same
+ * size, with no error), the first run's model C is generated/'s, and under LeakSanitizer (scripts/test.sh)
+ * freeing the context frees everything a compilation allocated. */
+#define RUNS 20
+
+static void test_many_compilations(void) {
+    for (int i = 0; i < NZOO; i++) {
+        Emitted first = compile_zoo_to_memory(zoo[i]);
+        if (first.errors)
+            fprintf(stderr, "\n%s: %d errors:\n%s", zoo[i], first.errors, first.diags);
+        CU_ASSERT_EQUAL(first.errors, 0);
+        CU_ASSERT_EQUAL(first.diags_len, 0);
+        CU_ASSERT(first.len > 0 && first.allocated > 0);
+        /* the header and the source lead the text, as generated/ holds them */
+        size_t hl, cl;
+        char *h = read_file(&scratch, xsprintf(&scratch, "%s/generated/%s.h", SOURCE_ROOT, zoo[i]), &hl);
+        char *c = read_file(&scratch, xsprintf(&scratch, "%s/generated/%s.c", SOURCE_ROOT, zoo[i]), &cl);
+        CU_ASSERT_FATAL(h && c);
+        bool golden = first.len >= hl + cl && memcmp(first.text, h, hl) == 0 && memcmp(first.text + hl, c, cl) == 0;
+        if (!golden)
+            fprintf(stderr, "\n%s: the in-process compilation differs from generated/\n", zoo[i]);
+        CU_ASSERT(golden);
+        for (int run = 1; run < RUNS; run++) {
+            Emitted again = compile_zoo_to_memory(zoo[i]);
+            bool same = again.len == first.len && memcmp(again.text, first.text, first.len) == 0;
+            if (!same || again.errors || again.allocated != first.allocated)
+                fprintf(stderr, "\n%s, run %d: %zu bytes of C (first run: %zu), %d errors, %zu bytes allocated (%zu)\n",
+                        zoo[i], run + 1, again.len, first.len, again.errors, again.allocated, first.allocated);
+            CU_ASSERT(same);
+            CU_ASSERT_EQUAL(again.errors, 0);
+            CU_ASSERT_EQUAL(again.diags_len, 0);
+            CU_ASSERT_EQUAL(again.allocated, first.allocated);
+            free(again.text);
+            free(again.diags);
+        }
+        free(first.text);
+        free(first.diags);
+    }
+}
+
 /* --dump-after prints the IR after every pass, for training graphs and for --infer (whose functions are scheduled
  * from the inference graph) alike. */
 static void test_dump_after(void) {
@@ -216,6 +289,7 @@ int main(void) {
     CU_add_test(s, "generated code compiles with -Werror", test_compiles_clean);
     CU_add_test(s, "buffer reuse and fusion happen", test_reuse_and_fusion);
     CU_add_test(s, "live buffers never overlap", test_plan_no_overlap);
+    CU_add_test(s, "every zoo model compiled 20 times in one process", test_many_compilations);
     CU_add_test(s, "--dump-after prints every pass, --infer too", test_dump_after);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
