@@ -2,25 +2,25 @@
 #include "dlc.h"
 #include "parser.h"
 
-NodeList *nodelist_new(void) { return xalloc(sizeof(NodeList)); }
+NodeList *nodelist_new(Ctx *ctx) { return xalloc(ctx, sizeof(NodeList)); }
 
-void nodelist_push(NodeList *l, Node *n) { vec_push(l, n); }
+void nodelist_push(Ctx *ctx, NodeList *l, Node *n) { vec_push(ctx, l, n); }
 
-Node *node_new(NodeKind kind, Loc loc) {
-    Node *n = xalloc(sizeof(Node));
+Node *node_new(Ctx *ctx, NodeKind kind, Loc loc) {
+    Node *n = xalloc(ctx, sizeof(Node));
     n->kind = kind;
     n->loc = loc;
     return n;
 }
 
-Node *node_ident(char *name, Loc loc) {
-    Node *n = node_new(N_IDENT, loc);
+Node *node_ident(Ctx *ctx, char *name, Loc loc) {
+    Node *n = node_new(ctx, N_IDENT, loc);
     n->name = name;
     return n;
 }
 
-Node *node_binary(NodeKind kind, int op, Node *a, Node *b, Loc loc) {
-    Node *n = node_new(kind, span(a->loc, b->loc));
+Node *node_binary(Ctx *ctx, NodeKind kind, int op, Node *a, Node *b, Loc loc) {
+    Node *n = node_new(ctx, kind, span(a->loc, b->loc));
     (void)loc;
     n->op = op;
     n->a = a;
@@ -28,8 +28,8 @@ Node *node_binary(NodeKind kind, int op, Node *a, Node *b, Loc loc) {
     return n;
 }
 
-Node *node_unary(int op, Node *a, Loc loc) {
-    Node *n = node_new(N_UNARY, span(loc, a->loc));
+Node *node_unary(Ctx *ctx, int op, Node *a, Loc loc) {
+    Node *n = node_new(ctx, N_UNARY, span(loc, a->loc));
     n->op = op;
     n->a = a;
     return n;

@@ -109,9 +109,9 @@ void ad_grad(Graph *g, IrNode *y, IrNode **wrt, int nwrt, IrNode **out) {
             IrNode *in = m->in[k];
             if (!ad.dep[in->id] || in->dtype != DT_F32)
                 continue;
-            int errors = g_diag->errors;
+            int errors = g->ctx->diag.errors;
             IrNode *contrib = op_rule(m->op)->grad(g, m, k, d);
-            if (g_diag->errors > errors)
+            if (g->ctx->diag.errors > errors)
                 die("a builder refused the gradient of %s", op_info[m->op].name);
             if (!contrib)
                 continue;

@@ -13,7 +13,7 @@ void ir_mark_live(Graph *g, IrNode **roots, int nroots, bool *live) {
 }
 
 /* Floating-point operations of one node at the maximum batch: a multiply-add counts 2. */
-static char *group(int64_t v) {
+static char *group(Ctx *ctx, int64_t v) {
     char raw[32], out[48];
     snprintf(raw, sizeof raw, "%lld", (long long)(v < 0 ? -v : v));
     int len = (int)strlen(raw), k = 0;
@@ -25,17 +25,17 @@ static char *group(int64_t v) {
         out[k++] = raw[i];
     }
     out[k] = '\0';
-    return xstrdup(out);
+    return xstrdup(ctx, out);
 }
 
-static char *human_flops(double f) {
+static char *human_flops(Ctx *ctx, double f) {
     if (f >= 1e9)
-        return xsprintf("%.3f GFLOP", f / 1e9);
+        return xsprintf(ctx, "%.3f GFLOP", f / 1e9);
     if (f >= 1e6)
-        return xsprintf("%.3f MFLOP", f / 1e6);
+        return xsprintf(ctx, "%.3f MFLOP", f / 1e6);
     if (f >= 1e3)
-        return xsprintf("%.3f kFLOP", f / 1e3);
-    return xsprintf("%.0f FLOP", f);
+        return xsprintf(ctx, "%.3f kFLOP", f / 1e3);
+    return xsprintf(ctx, "%.0f FLOP", f);
 }
 
 static double graph_flops(Graph *g, IrNode **roots, int nroots) {
@@ -50,16 +50,17 @@ static double graph_flops(Graph *g, IrNode **roots, int nroots) {
 }
 
 void check_print(FILE *out, Compiled *c) {
+    Ctx *ctx = c->ctx;
     Graph *g = c->train;
     fprintf(out, "model %s: batch up to %lld\n\n", g->name, (long long)g->max_batch);
     fprintf(out, "inputs\n");
     for (int i = 0; i < g->inputs.n; i++)
-        fprintf(out, "  %-28s %s\n", g->inputs.v[i].name, type_str(g->inputs.v[i].dtype, &g->inputs.v[i].shape));
+        fprintf(out, "  %-28s %s\n", g->inputs.v[i].name, type_str(ctx, g->inputs.v[i].dtype, &g->inputs.v[i].shape));
     if (g->layers.n) {
         fprintf(out, "\nlayers (output shapes)\n");
         for (int i = 0; i < g->layers.n; i++) {
             LayerTrace *l = &g->layers.v[i];
-            fprintf(out, "  %-28s %-16s %s\n", l->name, l->kind, type_str(l->dtype, &l->shape));
+            fprintf(out, "  %-28s %-16s %s\n", l->name, l->kind, type_str(ctx, l->dtype, &l->shape));
         }
     }
     int64_t total = 0, trainable = 0;
@@ -71,41 +72,42 @@ void check_print(FILE *out, Compiled *c) {
             total += n;
             if (p->trainable)
                 trainable += n;
-            fprintf(out, "  %-28s %-20s %12s%s\n", p->name, shape_str(&p->shape), group(n),
+            fprintf(out, "  %-28s %-20s %12s%s\n", p->name, shape_str(ctx, &p->shape), group(ctx, n),
                     p->trainable ? "" : "  (constant)");
         }
     }
-    fprintf(out, "\ntotal: %s parameters (%s trainable), %s bytes of f32\n", group(total), group(trainable),
-            group(total * 4));
+    fprintf(out, "\ntotal: %s parameters (%s trainable), %s bytes of f32\n", group(ctx, total), group(ctx, trainable),
+            group(ctx, total * 4));
     fprintf(out, "\noutputs\n");
     for (int i = 0; i < c->eval->outputs.n; i++)
         fprintf(out, "  %-28s %s\n", c->eval->outputs.v[i].name,
-                type_str(c->eval->outputs.v[i].node->dtype, &c->eval->outputs.v[i].node->shape));
+                type_str(ctx, c->eval->outputs.v[i].node->dtype, &c->eval->outputs.v[i].node->shape));
 
     /* FLOPs: the forward pass to the outputs, and a training step from the real backward graph */
     double per = (double)g->max_batch;
     Sched *fw = &c->fn[FN_FORWARD];
     double fwd = graph_flops(c->eval, fw->roots.v, fw->roots.n);
-    fprintf(out, "\nFLOPs per example\n  forward:       %s\n", human_flops(fwd / per));
+    fprintf(out, "\nFLOPs per example\n  forward:       %s\n", human_flops(ctx, fwd / per));
     TrainSpec *t = &g->train;
     if (t->present && c->loss_train) {
         Sched *s = &c->fn[FN_TRAIN];
         double step = graph_flops(g, s->roots.v, s->roots.n);
         double update = (double)trainable * (t->optim == OPTIM_ADAM ? 10 : t->momentum != 0 ? 4 : 2);
         fprintf(out, "  training step: %s (forward, loss, backward and %s update)\n",
-                human_flops((step + update) / per), t->optim == OPTIM_ADAM ? "Adam" : "SGD");
+                human_flops(ctx, (step + update) / per), t->optim == OPTIM_ADAM ? "Adam" : "SGD");
     }
     fprintf(out, "\nmemory (bytes)\n");
-    fprintf(out, "  state block:   %s (parameters %s, optimizer %s, arena %s)\n", group(c->state_bytes),
-            group(c->params_end - 64), group(c->opt_end - c->params_end), group(c->state_bytes - c->arena_off));
+    fprintf(out, "  state block:   %s (parameters %s, optimizer %s, arena %s)\n", group(ctx, c->state_bytes),
+            group(ctx, c->params_end - 64), group(ctx, c->opt_end - c->params_end),
+            group(ctx, c->state_bytes - c->arena_off));
     static const char *const fn_names[FN_COUNT] = {"forward", "evaluate", "train step"};
     for (int f = 0; f < FN_COUNT; f++) {
         Sched *s = &c->fn[f];
         if (!s->g)
             continue;
         fprintf(out, "  %-14s arena %s with buffer reuse, %s without; %d loops before fusion, %d after\n",
-                xsprintf("%s:", fn_names[f]), group(s->arena_bytes), group(s->arena_bytes_noreuse), s->loops_unfused,
-                s->loops_fused);
+                xsprintf(ctx, "%s:", fn_names[f]), group(ctx, s->arena_bytes), group(ctx, s->arena_bytes_noreuse),
+                s->loops_unfused, s->loops_fused);
     }
     if (t->present && c->loss_train) {
         static const char *const data_names[] = {"none",     "fashion_mnist", "synthetic_linear", "polynomial",

@@ -4,10 +4,10 @@
  *      12 |     x = conv2d(x, 6, kernel=5)
  *         |         ^~~~~~~~~~~~~~~~~~~~~~
  *
- * A run reports every error it can and exits 1 at the end; g_diag counts them. */
+ * A run reports every error it can and exits 1 at the end; its context's Diag counts them. A diagnostic finds
+ * that Diag through its location: the source it points into belongs to one compilation (Source.ctx), so the
+ * two hundred places that report an error need nothing but the location they already have. */
 #include "dlc.h"
-
-Diag *g_diag;
 
 void diag_init(Diag *d, FILE *out) {
     d->out = out;
@@ -63,9 +63,9 @@ static void print_excerpt(FILE *out, Loc loc) {
 }
 
 void verror_at(Loc loc, const char *kind, const char *fmt, va_list ap) {
-    Diag *d = g_diag;
-    if (!d)
-        die("diagnostic with no Diag");
+    if (!loc.src)
+        die("a diagnostic with no location: %s", fmt);
+    Diag *d = &loc.src->ctx->diag;
     bool is_error = strcmp(kind, "error") == 0;
     if (is_error && ++d->errors > d->max_errors) {
         if (d->errors == d->max_errors + 1)
@@ -74,14 +74,10 @@ void verror_at(Loc loc, const char *kind, const char *fmt, va_list ap) {
     }
     if (!is_error && d->errors > d->max_errors)
         return;
-    if (loc.src)
-        fprintf(d->out, "%s:%d:%d: %s: ", loc.src->path, loc.line, loc.col, kind);
-    else
-        fprintf(d->out, "dlc: %s: ", kind);
+    fprintf(d->out, "%s:%d:%d: %s: ", loc.src->path, loc.line, loc.col, kind);
     vfprintf(d->out, fmt, ap);
     fputc('\n', d->out);
-    if (loc.src)
-        print_excerpt(d->out, loc);
+    print_excerpt(d->out, loc);
 }
 
 void error_at(Loc loc, const char *fmt, ...) {

@@ -16,32 +16,57 @@
 
 #define DLC_VERSION "0.1.0"
 
-/* ---- util.c: the compilation arena, strings, vectors ---- */
+/* ---- util.c: the compilation context, its arena, strings, vectors ---- */
 
-void *xalloc(size_t size); /* zeroed, from the arena; never freed individually */
-void *xrealloc_arr(void *p, size_t old_n, size_t new_n, size_t elem);
-char *xstrdup(const char *s);
-char *xstrndup(const char *s, size_t n);
-char *xsprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void arena_free_all(void);
-size_t arena_allocated(void); /* bytes the arena holds */
+/* Where the diagnostics of a compilation go, and how many errors it has had (diag.c). */
+typedef struct Diag {
+    FILE *out;
+    int errors;
+    int max_errors;
+    bool color;
+} Diag;
+
+/* Large chunks that every allocation of a compilation comes from, freed all at once. */
+typedef struct Arena {
+    struct Chunk *head;
+    size_t total; /* bytes of all chunks */
+} Arena;
+
+/* One compilation: its arena and its diagnostics sink. Everything the compiler builds belongs to one context and
+ * reaches it: a Source, the Graph, the parser's, elaborator's and emitter's states and Compiled hold a pointer
+ * to it, and functions with none of those take it as their first parameter. Nothing else is shared between
+ * compilations, so one process can run many, one after another or side by side. */
+typedef struct Ctx {
+    Arena arena;
+    Diag diag;
+} Ctx;
+
+void ctx_init(Ctx *ctx, FILE *diag_out); /* diagnostics to diag_out */
+void ctx_free(Ctx *ctx);                 /* frees everything allocated in ctx; ctx_init makes it usable again */
+size_t ctx_allocated(const Ctx *ctx);    /* bytes the arena holds */
+
+void *xalloc(Ctx *ctx, size_t size); /* zeroed, from the arena; never freed individually */
+void *xrealloc_arr(Ctx *ctx, void *p, size_t old_n, size_t new_n, size_t elem);
+char *xstrdup(Ctx *ctx, const char *s);
+char *xstrndup(Ctx *ctx, const char *s, size_t n);
+char *xsprintf(Ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void die_at(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 #define die(...) die_at(__FILE__, __LINE__, __VA_ARGS__)
 #define unreachable() die_at(__FILE__, __LINE__, "unreachable")
 bool glob_match(const char *pattern, const char *s);
-char *read_file(const char *path, size_t *len);
+char *read_file(Ctx *ctx, const char *path, size_t *len);
 
-/* A growable array of T: `Vec(Node *) v = {0}; vec_push(&v, x);` */
+/* A growable array of T in ctx's arena: `Vec(Node *) v = {0}; vec_push(ctx, &v, x);` */
 #define Vec(T)                                                                                                         \
     struct {                                                                                                           \
         T *v;                                                                                                          \
         int n, cap;                                                                                                    \
     }
-#define vec_push(vec, x)                                                                                               \
+#define vec_push(ctx, vec, x)                                                                                          \
     do {                                                                                                               \
         if ((vec)->n == (vec)->cap) {                                                                                  \
             int nc_ = (vec)->cap ? (vec)->cap * 2 : 8;                                                                 \
-            (vec)->v = xrealloc_arr((vec)->v, (size_t)(vec)->cap, (size_t)nc_, sizeof *(vec)->v);                      \
+            (vec)->v = xrealloc_arr((ctx), (vec)->v, (size_t)(vec)->cap, (size_t)nc_, sizeof *(vec)->v);               \
             (vec)->cap = nc_;                                                                                          \
         }                                                                                                              \
         (vec)->v[(vec)->n++] = (x);                                                                                    \
@@ -49,10 +74,13 @@ char *read_file(const char *path, size_t *len);
 
 /* ---- diag.c: located diagnostics ---- */
 
+/* A source file of one compilation. Its context is where the diagnostics located in it go, so a diagnostic
+ * needs nothing but its location. */
 typedef struct Source {
     const char *path;
     const char *text;
     size_t len;
+    Ctx *ctx;
 } Source;
 
 typedef struct Loc {
@@ -61,16 +89,8 @@ typedef struct Loc {
     int end_line, end_col; /* inclusive end */
 } Loc;
 
-typedef struct Diag {
-    FILE *out;
-    int errors;
-    int max_errors;
-    bool color;
-} Diag;
-
-extern Diag *g_diag; /* where diagnostics of the current compilation go (set by the driver) */
-
 void diag_init(Diag *d, FILE *out);
+/* Reported to loc.src->ctx->diag: every diagnostic has a location, whose source belongs to one compilation. */
 void error_at(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void note_at(Loc loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void verror_at(Loc loc, const char *kind, const char *fmt, va_list ap);
@@ -139,12 +159,12 @@ typedef struct Program {
     NodeList items;
 } Program;
 
-NodeList *nodelist_new(void);
-void nodelist_push(NodeList *l, Node *n);
-Node *node_new(NodeKind kind, Loc loc);
-Node *node_ident(char *name, Loc loc);
-Node *node_binary(NodeKind kind, int op, Node *a, Node *b, Loc loc);
-Node *node_unary(int op, Node *a, Loc loc);
+NodeList *nodelist_new(Ctx *ctx);
+void nodelist_push(Ctx *ctx, NodeList *l, Node *n);
+Node *node_new(Ctx *ctx, NodeKind kind, Loc loc);
+Node *node_ident(Ctx *ctx, char *name, Loc loc);
+Node *node_binary(Ctx *ctx, NodeKind kind, int op, Node *a, Node *b, Loc loc);
+Node *node_unary(Ctx *ctx, int op, Node *a, Loc loc);
 const char *token_spelling(int op);
 
 /* ---- parse.c: lexer and parser glue ---- */
@@ -164,17 +184,18 @@ typedef struct Lexer {
 } Lexer;
 
 typedef struct Parser {
+    Ctx *ctx;
     Program *program;
     const Source *src;
     Lexer *lexer;
 } Parser;
 
-Source *source_from_file(const char *path); /* NULL (and a message) when unreadable */
-Source *source_from_string(const char *path, const char *text);
-Program *parse_program(Source *src); /* diagnostics go to g_diag; returns the (partial) program */
+Source *source_from_file(Ctx *ctx, const char *path); /* NULL when unreadable */
+Source *source_from_string(Ctx *ctx, const char *path, const char *text);
+Program *parse_program(Source *src); /* in src->ctx; returns the (partial) program */
 Loc parse_loc_raw(const Source *src, int fl, int fc, int ll, int lc);
 void parse_error(Parser *ps, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-char *lex_unquote(const char *text, size_t len);
+char *lex_unquote(Ctx *ctx, const char *text, size_t len);
 
 /* ---- the IR (ir.c) ---- */
 
@@ -337,6 +358,7 @@ typedef struct LayerTrace {
 
 /* The elaborated model: a graph of IR nodes (hash-consed) plus its interface. */
 typedef struct Graph {
+    Ctx *ctx; /* the compilation it belongs to */
     char *name;
     Vec(IrNode *) nodes;
     Vec(Input) inputs;
@@ -350,7 +372,7 @@ typedef struct Graph {
     int table_cap;
 } Graph;
 
-Graph *graph_new(const char *name);
+Graph *graph_new(Ctx *ctx, const char *name);
 IrNode *ir_node(Graph *g, Op op, DType dt, Shape shape, int nin, IrNode **in, const int64_t *attr, Loc loc);
 IrNode *ir_leaf(Graph *g, Op op, DType dt, Shape shape, int index, Loc loc);
 IrNode *ir_node_f(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int64_t *attr, double fattr, Loc loc);
@@ -361,8 +383,8 @@ IrNode *ir_storage(IrNode *n);       /* the node whose bytes a view (reshape) re
 int64_t shape_numel(const Shape *s); /* saturates at INT64_MAX */
 int64_t shape_inner(const Shape *s); /* elements per example (numel / d[0] when batched) */
 bool shape_eq(const Shape *a, const Shape *b);
-char *shape_str(const Shape *s);          /* "[batch 256, 784]" style, for messages */
-char *type_str(DType dt, const Shape *s); /* "f32[256, 784]" */
+char *shape_str(Ctx *ctx, const Shape *s);          /* "[batch 256, 784]" style, for messages */
+char *type_str(Ctx *ctx, DType dt, const Shape *s); /* "f32[256, 784]" */
 Shape shape_make(int rank, const int64_t *d, bool batched);
 Shape shape_scalar(void);
 
@@ -562,6 +584,7 @@ typedef struct Sched {
 
 /* The whole compiled model: the two graphs, the schedules, the state layout. */
 typedef struct Compiled {
+    Ctx *ctx;       /* train's and eval's */
     Graph *train;   /* elaborated with dropout active, plus the backward nodes */
     Graph *eval;    /* elaborated for inference */
     IrNode **grads; /* per parameter of `train` (NULL for constants) */
@@ -596,6 +619,7 @@ typedef struct EmitOptions {
 
 /* One emission in progress; the kernel emitters of compiler/ops/ write through it. */
 struct Emit {
+    Ctx *ctx;
     FILE *o;
     Compiled *c;
     const EmitOptions *opt;
@@ -623,8 +647,8 @@ char *emit_outer(Emit *e, const Shape *s, int64_t outer);
 /* The name of a kernel's own function (OpRule.own_fn): the op's prefix, numbered per op in order of first use. */
 char *emit_own_fn_name(Emit *e, const IrNode *n);
 /* Names the generated code gives inputs (renamed away from the code's own), parameters and constants. */
-char *emit_input_name(const char *model_name);
-char *emit_ident(const char *s);
+char *emit_input_name(Ctx *ctx, const char *model_name);
+char *emit_ident(Ctx *ctx, const char *s);
 char *emit_const_name(Emit *e, const IrNode *n);
 void emit_trainer(FILE *out, Compiled *c, const EmitOptions *o);
 

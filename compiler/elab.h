@@ -93,6 +93,7 @@ typedef struct InitRule {
 } InitRule;
 
 typedef struct Elab {
+    Ctx *ctx;
     Graph *g;
     const ElabOptions *opt;
     int used_defines;
@@ -111,7 +112,7 @@ typedef struct Elab {
     /* Limits that keep a hostile or mistaken program from hanging the compiler or exhausting its stack. */
     int64_t work;       /* steps taken (statements, expressions, elements of compile-time data made or read) */
     int nodes_charged;  /* graph nodes already paid for */
-    size_t arena_start; /* arena_allocated() when elaboration began */
+    size_t arena_start; /* ctx_allocated() when elaboration began */
     int *param_table;   /* open-addressed hash of parameter names: index + 1, 0 empty */
     int param_table_cap;
     int depth;   /* nesting of expressions and statements being run */
@@ -135,8 +136,8 @@ typedef struct Elab {
 
 /* The poison value. It stands for an error already reported: one made without a message would drop a statement
  * silently and give a wrong model with no diagnostic, so that is a compiler bug. */
-static inline Value v_error(void) {
-    if (!g_diag || g_diag->errors == 0)
+static inline Value v_error(Elab *e) {
+    if (e->ctx->diag.errors == 0)
         die("an erroneous value with no error reported");
     return (Value){.kind = V_ERROR};
 }
@@ -144,12 +145,12 @@ static inline Value v_none(void) { return (Value){.kind = V_NONE}; }
 static inline Value v_int(int64_t i) { return (Value){.kind = V_INT, .i = i}; }
 static inline Value v_float(double f) { return (Value){.kind = V_FLOAT, .f = f}; }
 static inline Value v_bool(bool b) { return (Value){.kind = V_BOOL, .i = b}; }
-static inline Value v_tensor(IrNode *t) { return t ? (Value){.kind = V_TENSOR, .t = t} : v_error(); }
+static inline Value v_tensor(Elab *e, IrNode *t) { return t ? (Value){.kind = V_TENSOR, .t = t} : v_error(e); }
 static inline Value v_init(Init *i) { return (Value){.kind = V_INIT, .init = i}; }
 
-static inline Value v_list(void) {
+static inline Value v_list(Ctx *ctx) {
     Value v = {.kind = V_LIST};
-    v.list = xalloc(sizeof(ValueList));
+    v.list = xalloc(ctx, sizeof(ValueList));
     return v;
 }
 
@@ -213,7 +214,8 @@ static inline double num(Value v) { return v.kind == V_FLOAT ? v.f : (double)v.i
 
 /* ---- value.c: values, the budget, environments, conversions, operators ---- */
 
-char *value_desc(Value v); /* "f32[batch 256, 10]", "the integer 3", "a string": what a message says was found */
+/* "f32[batch 256, 10]", "the integer 3", "a string": what a message says was found */
+char *value_desc(Ctx *ctx, Value v);
 bool value_same(Value a, Value b); /* the same compile-time value (a while loop may not change them) */
 
 /* Charges `cost` steps to the budget; false, after one located error that halts elaboration, once it is spent. */
@@ -228,11 +230,11 @@ bool charge_nodes(Elab *e, Loc loc);
 bool enter(Elab *e, Loc loc);
 
 uint64_t name_hash(const char *s);
-Env *env_new(Env *parent);
+Env *env_new(Ctx *ctx, Env *parent);
 int env_index(Env *e, const char *name); /* the position of `name` in scope e (not its parents), or -1 */
 Value *env_find(Env *e, const char *name);
 bool find_local(Env *e, const char *name);
-void env_set(Env *e, const char *name, Value v);
+void env_set(Ctx *ctx, Env *e, const char *name, Value v);
 
 /* Conversions: false (NULL) after a located error that names the value `what`. */
 bool want_int(Value v, Loc loc, const char *what, int64_t *out);
@@ -241,7 +243,7 @@ bool want_pair(Value v, Loc loc, const char *what, int64_t out[2]); /* an intege
 IrNode *to_tensor(Elab *e, Value v, Loc loc, const char *what);     /* numbers and nested lists become constants */
 /* The shape a value spells ([2, 3], 4, [batch, 784]) of the tensor `what`, of element type dt. */
 bool shape_from_value(Elab *e, Value v, Loc loc, Shape *s, bool allow_batch, const char *what, DType dt);
-Init *init_new(InitKind k, double a, double b);
+Init *init_new(Ctx *ctx, InitKind k, double a, double b);
 bool init_value(Elab *e, Value v, Loc loc, Init **out); /* an initialiser from a value: normal(0, 1), 0, [1, 2] */
 /* `a op b` for a binary operator token of the parser: numbers fold, tensors become graph nodes. */
 Value arith(Elab *e, int op, Value a, Value b, Loc loc);

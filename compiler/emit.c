@@ -10,8 +10,8 @@
 
 #include "dlc.h"
 
-static char *upper(const char *s) {
-    char *u = xstrdup(s);
+static char *upper(Ctx *ctx, const char *s) {
+    char *u = xstrdup(ctx, s);
     for (char *p = u; *p; p++)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
@@ -19,8 +19,8 @@ static char *upper(const char *s) {
 }
 
 /* A C identifier from a parameter name: "features.0.weight" -> "features_0_weight". */
-char *emit_ident(const char *s) {
-    char *u = xstrdup(s);
+char *emit_ident(Ctx *ctx, const char *s) {
+    char *u = xstrdup(ctx, s);
     for (char *p = u; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
             *p = '_';
@@ -29,33 +29,33 @@ char *emit_ident(const char *s) {
 
 char *emit_lit(Emit *e, double v) {
     if (isnan(v))
-        return xstrdup("NAN");
+        return xstrdup(e->ctx, "NAN");
     if (isinf(v))
-        return xstrdup(v > 0 ? "INFINITY" : "-INFINITY");
+        return xstrdup(e->ctx, v > 0 ? "INFINITY" : "-INFINITY");
     char buf[64];
     snprintf(buf, sizeof buf, e->f64 ? "%.17g" : "%.9g", v);
     if (!strpbrk(buf, ".eEn"))
         strcat(buf, ".0");
     if (!e->f64)
         strcat(buf, "f");
-    return xstrdup(buf);
+    return xstrdup(e->ctx, buf);
 }
 
-const char *emit_libm(Emit *e, const char *name) { return e->f64 ? name : xsprintf("%sf", name); }
+const char *emit_libm(Emit *e, const char *name) { return e->f64 ? name : xsprintf(e->ctx, "%sf", name); }
 
 /* exp: libm's in f64; in f32 the emitted expv, which vectorises (emit_expv). */
 const char *emit_exp(Emit *e) { return e->f64 ? "exp" : "expv"; }
 
 /* An input's parameter name: the model's own, unless it would collide with a name the generated code uses. */
-char *emit_input_name(const char *model_name) {
+char *emit_input_name(Ctx *ctx, const char *model_name) {
     static const char *const reserved[] = {"st",   "ar",  "n",  "r",  "h",    "state", "metrics", "lr",    "acc",
                                            "loss", "xr",  "yr", "mx", "sum",  "inv",   "lse",     "scale", "label",
                                            "best", "j",   "p",  "g",  "m",    "v",     "t",       "bc1",   "bc2",
                                            "gi",   "thr", "i",  "k",  "main", NULL};
-    char *id = emit_ident(model_name);
+    char *id = emit_ident(ctx, model_name);
     for (int i = 0; reserved[i]; i++)
         if (strcmp(reserved[i], id) == 0 || (id[0] == 'i' && id[1] >= '0' && id[1] <= '9') || id[0] == 'k')
-            return xsprintf("in_%s", id);
+            return xsprintf(ctx, "in_%s", id);
     return id;
 }
 
@@ -70,7 +70,7 @@ char *emit_const_name(Emit *e, const IrNode *n) {
     Graph *t = e->c->train;
     IrNode *same_id = n->id < t->nodes.n ? t->nodes.v[n->id] : NULL;
     bool own = same_id && same_id != n && same_id->op == OP_CONST && !const_same(n, same_id);
-    return xsprintf(own ? "ke%d" : "k%d", n->id);
+    return xsprintf(e->ctx, own ? "ke%d" : "k%d", n->id);
 }
 
 /* The C expression of a node's data pointer. */
@@ -79,25 +79,25 @@ char *emit_ptr(Emit *e, IrNode *n) {
     Graph *g = e->s->g;
     switch (n->op) {
     case OP_INPUT:
-        return emit_input_name(g->inputs.v[n->index].name);
+        return emit_input_name(e->ctx, g->inputs.v[n->index].name);
     case OP_PARAM:
     case OP_STATE:
         if (e->c->baked && e->c->baked[n->index])
-            return xsprintf("w_%s", emit_ident(e->c->train->params.v[n->index].name));
-        return xsprintf("((%s *)(st + %" PRId64 "))", e->real, e->c->param_off[n->index]);
+            return xsprintf(e->ctx, "w_%s", emit_ident(e->ctx, e->c->train->params.v[n->index].name));
+        return xsprintf(e->ctx, "((%s *)(st + %" PRId64 "))", e->real, e->c->param_off[n->index]);
     case OP_CONST:
         return emit_const_name(e, n);
     default:
         if (e->s->offset[n->id] < 0)
             die("node %%%d (%s) has no buffer", n->id, op_info[n->op].name);
-        return xsprintf("((%s *)(ar + %" PRId64 "))", e->real, e->s->offset[n->id]);
+        return xsprintf(e->ctx, "((%s *)(ar + %" PRId64 "))", e->real, e->s->offset[n->id]);
     }
 }
 
 char *emit_scratch(Emit *e, const IrNode *n) {
     if (e->s->scratch[n->id] < 0)
         die("node %%%d (%s) has no scratch", n->id, op_info[n->op].name);
-    return xsprintf("(%s *)(ar + %" PRId64 ")", e->real, e->s->scratch[n->id]);
+    return xsprintf(e->ctx, "(%s *)(ar + %" PRId64 ")", e->real, e->s->scratch[n->id]);
 }
 
 /* ---- loop nests with merged dimensions ---- */
@@ -206,7 +206,7 @@ static void build_nest(Sched *s, IrNode *root, const Shape *loop, uint32_t reduc
     nest->ndim = nd;
 }
 
-static char *index_expr(const Nest *nest, const int64_t *strides) {
+static char *index_expr(Ctx *ctx, const Nest *nest, const int64_t *strides) {
     char buf[512] = "";
     for (int d = 0; d < nest->ndim; d++) {
         if (strides[d] == 0)
@@ -217,15 +217,15 @@ static char *index_expr(const Nest *nest, const int64_t *strides) {
         else
             snprintf(buf + len, sizeof buf - len, "%si%d * %" PRId64, len ? " + " : "", d, strides[d]);
     }
-    return xstrdup(buf[0] ? buf : "0");
+    return xstrdup(ctx, buf[0] ? buf : "0");
 }
 
 static char *extent(Emit *e, const Nest *nest, int d) {
     (void)e;
     if (!nest->batched[d])
-        return xsprintf("%" PRId64, nest->ext[d]);
+        return xsprintf(e->ctx, "%" PRId64, nest->ext[d]);
     int64_t per = nest->ext[d] / e->s->g->max_batch;
-    return per == 1 ? xstrdup("n") : xsprintf("n * %" PRId64, per);
+    return per == 1 ? xstrdup(e->ctx, "n") : xsprintf(e->ctx, "n * %" PRId64, per);
 }
 
 static char *expr(Emit *e, IrNode *n, const Nest *nest);
@@ -238,7 +238,7 @@ static char *operand(Emit *e, IrNode *in, const Nest *nest) {
         return emit_lit(e, v);
     for (int k = 0; k < nest->nsrc; k++)
         if (nest->src[k] == in)
-            return xsprintf("%s[%s]", emit_ptr(e, in), index_expr(nest, nest->stride[k]));
+            return xsprintf(e->ctx, "%s[%s]", emit_ptr(e, in), index_expr(e->ctx, nest, nest->stride[k]));
     die("operand %%%d not in the nest", in->id);
 }
 
@@ -246,7 +246,7 @@ static char *expr(Emit *e, IrNode *n, const Nest *nest) {
     char *x[MAX_IN] = {0};
     for (int k = 0; k < n->nin; k++)
         x[k] = operand(e, n->in[k], nest);
-    return op_rule(n->op)->c_expr(e, n, x, index_expr(nest, nest->flat_stride));
+    return op_rule(n->op)->c_expr(e, n, x, index_expr(e->ctx, nest, nest->flat_stride));
 }
 
 static void indent(Emit *e, int depth) {
@@ -293,7 +293,7 @@ static void emit_elem_kernel(Emit *e, IrNode *n) {
         ostr[d] = nest.out_stride[d];
     int depth = open_loops(e, &nest, 0, nest.ndim, 1, worth_parallel(&nest, nest.ndim));
     indent(e, depth);
-    fprintf(e->o, "%s[%s] = %s;\n", emit_ptr(e, n), index_expr(&nest, ostr), expr(e, n, &nest));
+    fprintf(e->o, "%s[%s] = %s;\n", emit_ptr(e, n), index_expr(e->ctx, &nest, ostr), expr(e, n, &nest));
     close_loops(e, depth, nest.ndim);
 }
 
@@ -333,16 +333,16 @@ static void emit_reduce_kernel(Emit *e, IrNode *n) {
     fprintf(e->o, rule->acc_update, val);
     depth = close_loops(e, depth, r.ndim - kept);
     indent(e, depth);
-    fprintf(e->o, "%s[%s] = %sacc;\n", emit_ptr(e, n), index_expr(&r, ostr),
-            rule->acc_double ? xsprintf("(%s)", e->real) : "");
+    fprintf(e->o, "%s[%s] = %sacc;\n", emit_ptr(e, n), index_expr(e->ctx, &r, ostr),
+            rule->acc_double ? xsprintf(e->ctx, "(%s)", e->real) : "");
     close_loops(e, depth, kept);
 }
 
 char *emit_outer(Emit *e, const Shape *s, int64_t outer) {
     if (!s->batched)
-        return xsprintf("%" PRId64, outer);
+        return xsprintf(e->ctx, "%" PRId64, outer);
     int64_t per = outer / e->s->g->max_batch;
-    return per == 1 ? xstrdup("n") : xsprintf("n * %" PRId64, per);
+    return per == 1 ? xstrdup(e->ctx, "n") : xsprintf(e->ctx, "n * %" PRId64, per);
 }
 
 char *emit_rows(Emit *e, const Shape *s) {
@@ -352,7 +352,7 @@ char *emit_rows(Emit *e, const Shape *s) {
 
 char *emit_dim(Emit *e, const Shape *s, int d) {
     (void)e;
-    return d == 0 && s->batched ? xstrdup("n") : xsprintf("%" PRId64, s->d[d]);
+    return d == 0 && s->batched ? xstrdup(e->ctx, "n") : xsprintf(e->ctx, "%" PRId64, s->d[d]);
 }
 
 /* Kernels with a function of their own, written for their shapes (OpRule.own_fn): small convolutions and pooling
@@ -395,7 +395,7 @@ char *emit_own_fn_name(Emit *e, const IrNode *n) {
             if (m->op != n->op || !first_own_fn(e, f, i))
                 continue;
             if (same_geometry(m, n))
-                return xsprintf("%s%d", op_rule(n->op)->own_fn_prefix, id);
+                return xsprintf(e->ctx, "%s%d", op_rule(n->op)->own_fn_prefix, id);
             id++;
         }
     die("kernel %d has no function of its own", n->id);
@@ -429,7 +429,7 @@ static void input_params(Emit *e, Sched *s, bool all) {
         if (!all && !sched_uses_input(s, i))
             continue;
         Input *in = &g->inputs.v[i];
-        fprintf(e->o, ", const %s *%s", in->dtype == DT_I32 ? "int32_t" : e->real, emit_input_name(in->name));
+        fprintf(e->o, ", const %s *%s", in->dtype == DT_I32 ? "int32_t" : e->real, emit_input_name(e->ctx, in->name));
     }
 }
 
@@ -451,10 +451,10 @@ static void emit_api(Emit *e, bool decl) {
     for (int i = 0; i < c->eval->outputs.n; i++) {
         Output *out = &c->eval->outputs.v[i];
         fprintf(o, "/* Output '%s' of the last %s_forward: %s (%s per example). */\n", out->name, e->name,
-                type_str(out->node->dtype, &out->node->shape),
-                out->node->shape.batched ? xsprintf("%" PRId64 " values", shape_inner(&out->node->shape))
+                type_str(e->ctx, out->node->dtype, &out->node->shape),
+                out->node->shape.batched ? xsprintf(e->ctx, "%" PRId64 " values", shape_inner(&out->node->shape))
                                          : "not batched");
-        fprintf(o, "const %s *%s_output_%s(const void *state);\n", e->real, e->name, emit_ident(out->name));
+        fprintf(o, "const %s *%s_output_%s(const void *state);\n", e->real, e->name, emit_ident(e->ctx, out->name));
     }
 }
 
@@ -463,15 +463,16 @@ static void emit_infer_source(Emit *e);
 static void emit_loader(Emit *e);
 
 void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
-    Emit e = {.o = out, .c = c, .opt = opt, .name = c->train->name, .f64 = opt->f64};
+    Ctx *ctx = c->ctx;
+    Emit e = {.ctx = ctx, .o = out, .c = c, .opt = opt, .name = c->train->name, .f64 = opt->f64};
     if (opt->infer) {
-        e.NAME = upper(e.name);
-        e.real = xsprintf("%s_real", e.name);
+        e.NAME = upper(ctx, e.name);
+        e.real = xsprintf(ctx, "%s_real", e.name);
         emit_infer_header(&e);
         return;
     }
-    e.NAME = upper(e.name);
-    e.real = xsprintf("%s_real", e.name);
+    e.NAME = upper(ctx, e.name);
+    e.real = xsprintf(ctx, "%s_real", e.name);
     Graph *g = c->train;
     fprintf(out, "/* %s.h: generated by dlc %s from %s.dlm. Do not edit; recompile the model instead.\n *\n", e.name,
             DLC_VERSION, e.name);
@@ -491,10 +492,11 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
     fprintf(out, "#define %s_PARAM_ELEMENTS %" PRId64 "\n", e.NAME, total);
     for (int i = 0; i < g->inputs.n; i++)
         fprintf(out, "#define %s_INPUT_%s_SIZE %" PRId64 " /* per example: %s */\n", e.NAME,
-                upper(emit_ident(g->inputs.v[i].name)), shape_inner(&g->inputs.v[i].shape),
-                type_str(g->inputs.v[i].dtype, &g->inputs.v[i].shape));
+                upper(ctx, emit_ident(ctx, g->inputs.v[i].name)), shape_inner(&g->inputs.v[i].shape),
+                type_str(ctx, g->inputs.v[i].dtype, &g->inputs.v[i].shape));
     for (int i = 0; i < c->eval->outputs.n; i++)
-        fprintf(out, "#define %s_OUTPUT_%s_SIZE %" PRId64 "\n", e.NAME, upper(emit_ident(c->eval->outputs.v[i].name)),
+        fprintf(out, "#define %s_OUTPUT_%s_SIZE %" PRId64 "\n", e.NAME,
+                upper(ctx, emit_ident(ctx, c->eval->outputs.v[i].name)),
                 shape_inner(&c->eval->outputs.v[i].node->shape));
     fprintf(out, "#define %s_METRIC_COUNT %d\n", e.NAME, g->train.metrics.n);
     fprintf(out, "\ntypedef %s %s;\n", opt->f64 ? "double" : "float", e.real);
@@ -736,7 +738,7 @@ static void emit_consts(Emit *e) {
                 dup |= strcmp(emit_const_name(e, seen.v[k]), emit_const_name(e, n)) == 0;
             if (dup)
                 continue;
-            vec_push(&seen, n);
+            vec_push(e->ctx, &seen, n);
         }
     }
     for (int k = 0; k < seen.n; k++) {
@@ -753,7 +755,7 @@ static void emit_schedule(Emit *e, Sched *s, int from, int to) {
     e->s = s;
     for (int k = from; k < to; k++) {
         IrNode *n = s->kernels.v[k];
-        fprintf(e->o, "    /* %s -> %s", op_info[n->op].name, type_str(n->dtype, &n->shape));
+        fprintf(e->o, "    /* %s -> %s", op_info[n->op].name, type_str(e->ctx, n->dtype, &n->shape));
         if (n->loc.src)
             fprintf(e->o, ", %s.dlm line %d", e->name, n->loc.line);
         fprintf(e->o, " */\n    {\n");
@@ -788,7 +790,7 @@ static void unused_inputs(Emit *e, Sched *s, int from, int to, bool all) {
             }
         }
         if (!used)
-            fprintf(e->o, "    (void)%s;\n", emit_input_name(g->inputs.v[i].name));
+            fprintf(e->o, "    (void)%s;\n", emit_input_name(e->ctx, g->inputs.v[i].name));
     }
 }
 
@@ -817,34 +819,34 @@ static bool init_uses(const Init *x, bool normal) {
 static void emit_init_body(Emit *e, bool random);
 
 /* The C expression of one initialiser for element i of parameter pi; `v` holds the previous one's value. */
-static char *init_expr(Init *x, int pi, int ki, double fi, double fo) {
+static char *init_expr(Ctx *ctx, Init *x, int pi, int ki, double fi, double fo) {
     switch (x->kind) {
     case INIT_CONST:
-        return xsprintf("%.17g", x->a);
+        return xsprintf(ctx, "%.17g", x->a);
     case INIT_NORMAL:
-        return xsprintf("(%.17g + %.17g * rng_normal(&r))", x->a, x->b);
+        return xsprintf(ctx, "(%.17g + %.17g * rng_normal(&r))", x->a, x->b);
     case INIT_UNIFORM:
-        return xsprintf("(%.17g + %.17g * rng_uniform(&r))", x->a, x->b - x->a);
+        return xsprintf(ctx, "(%.17g + %.17g * rng_uniform(&r))", x->a, x->b - x->a);
     case INIT_XAVIER_UNIFORM: {
         double b = x->a * sqrt(6.0 / (fi + fo));
-        return xsprintf("(%.17g + %.17g * rng_uniform(&r))", -b, 2 * b);
+        return xsprintf(ctx, "(%.17g + %.17g * rng_uniform(&r))", -b, 2 * b);
     }
     case INIT_XAVIER_NORMAL:
-        return xsprintf("(%.17g * rng_normal(&r))", x->a * sqrt(2.0 / (fi + fo)));
+        return xsprintf(ctx, "(%.17g * rng_normal(&r))", x->a * sqrt(2.0 / (fi + fo)));
     case INIT_KAIMING_UNIFORM: {
         double b = x->a * sqrt(2.0) * sqrt(3.0 / fi);
-        return xsprintf("(%.17g + %.17g * rng_uniform(&r))", -b, 2 * b);
+        return xsprintf(ctx, "(%.17g + %.17g * rng_uniform(&r))", -b, 2 * b);
     }
     case INIT_KAIMING_NORMAL:
-        return xsprintf("(%.17g * rng_normal(&r))", x->a * sqrt(2.0 / fi));
+        return xsprintf(ctx, "(%.17g * rng_normal(&r))", x->a * sqrt(2.0 / fi));
     case INIT_SELF:
-        return xstrdup("v");
+        return xstrdup(ctx, "v");
     case INIT_NEG:
-        return xsprintf("(-%s)", init_expr(x->x, pi, ki, fi, fo));
+        return xsprintf(ctx, "(-%s)", init_expr(ctx, x->x, pi, ki, fi, fo));
     case INIT_ABS:
-        return xsprintf("fabs(%s)", init_expr(x->x, pi, ki, fi, fo));
+        return xsprintf(ctx, "fabs(%s)", init_expr(ctx, x->x, pi, ki, fi, fo));
     case INIT_DATA:
-        return xsprintf("init_%d_%d[i]", pi, ki);
+        return xsprintf(ctx, "init_%d_%d[i]", pi, ki);
     default:
         break;
     }
@@ -856,10 +858,10 @@ static char *init_expr(Init *x, int pi, int ki, double fi, double fo) {
                      : x->kind == INIT_LE  ? "<="
                      : x->kind == INIT_GT  ? ">"
                                            : ">=";
-    char *a = init_expr(x->x, pi, ki, fi, fo), *b = init_expr(x->y, pi, ki, fi, fo);
+    char *a = init_expr(ctx, x->x, pi, ki, fi, fo), *b = init_expr(ctx, x->y, pi, ki, fi, fo);
     if (x->kind >= INIT_LT)
-        return xsprintf("(%s %s %s ? 1.0 : 0.0)", a, op, b);
-    return xsprintf("(%s %s %s)", a, op, b);
+        return xsprintf(ctx, "(%s %s %s ? 1.0 : 0.0)", a, op, b);
+    return xsprintf(ctx, "(%s %s %s)", a, op, b);
 }
 
 static void emit_init(Emit *e) {
@@ -919,7 +921,7 @@ static void emit_init_body(Emit *e, bool random) {
     for (int i = 0; i < g->params.n; i++) {
         Param *p = &g->params.v[i];
         int64_t cnt = shape_numel(&p->shape);
-        fprintf(o, "    /* %s %s", p->name, shape_str(&p->shape));
+        fprintf(o, "    /* %s %s", p->name, shape_str(e->ctx, &p->shape));
         if (p->loc.src)
             fprintf(o, ", %s.dlm line %d", e->name, p->loc.line);
         fprintf(o, " */\n");
@@ -929,7 +931,7 @@ static void emit_init_body(Emit *e, bool random) {
         fprintf(o, "        double v = 0.0;\n");
         for (int k = 0; k < p->inits.n; k++) {
             Init *in = p->inits.v[k];
-            fprintf(o, "        v = %s;\n", init_expr(in, i, k, (double)p->fan_in, (double)p->fan_out));
+            fprintf(o, "        v = %s;\n", init_expr(e->ctx, in, i, k, (double)p->fan_in, (double)p->fan_out));
         }
         fprintf(o, "        ((%s *)(st + %" PRId64 "))[i] = (%s)v;\n    }\n", R, c->param_off[i], R);
     }
@@ -985,7 +987,7 @@ static void emit_step(Emit *e) {
             fprintf(o, "        %s_PARALLEL_FOR\n", e->NAME);
         fprintf(o, "        for (int64_t i = 0; i < %" PRId64 "; i++) {\n", cnt);
         fprintf(o, "            %s gi = g[i]%s;\n", e->real,
-                decay ? xsprintf(" + %s * p[i]", emit_lit(e, t->weight_decay)) : "");
+                decay ? xsprintf(e->ctx, " + %s * p[i]", emit_lit(e, t->weight_decay)) : "");
         if (t->optim == OPTIM_ADAM) {
             fprintf(o, "            m[i] = %s * m[i] + %s * gi;\n", emit_lit(e, t->beta1), emit_lit(e, 1 - t->beta1));
             fprintf(o, "            v[i] = %s * v[i] + %s * gi * gi;\n", emit_lit(e, t->beta2),
@@ -1041,7 +1043,7 @@ static void emit_train_fns(Emit *e) {
     fprintf(o, ", %s lr, double *metrics) {\n", e->real);
     char args[1024] = "";
     for (int i = 0; i < g->inputs.n; i++)
-        snprintf(args + strlen(args), sizeof args - strlen(args), ", %s", emit_input_name(g->inputs.v[i].name));
+        snprintf(args + strlen(args), sizeof args - strlen(args), ", %s", emit_input_name(e->ctx, g->inputs.v[i].name));
     fprintf(o, "    %s loss = %s_forward_train(state, n%s, metrics);\n", e->real, e->name, args);
     fprintf(o, "    %s_backward(state, n%s);\n", e->name, args);
     fprintf(o, "    %s_step(state, lr);\n    return loss;\n}\n", e->name);
@@ -1074,9 +1076,9 @@ static void emit_train_fns(Emit *e) {
 }
 
 void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
-    Emit e = {.o = out, .c = c, .opt = opt, .name = c->train->name, .f64 = opt->f64};
-    e.NAME = upper(e.name);
-    e.real = xsprintf("%s_real", e.name);
+    Emit e = {.ctx = c->ctx, .o = out, .c = c, .opt = opt, .name = c->train->name, .f64 = opt->f64};
+    e.NAME = upper(c->ctx, e.name);
+    e.real = xsprintf(c->ctx, "%s_real", e.name);
     if (opt->infer) {
         emit_infer_source(&e);
         return;
@@ -1118,7 +1120,7 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
         e.s = fw;
         IrNode *on = ir_storage(c->eval->outputs.v[i].node);
         fprintf(out, "\nconst %s *%s_output_%s(const void *state) {\n", e.real, e.name,
-                emit_ident(c->eval->outputs.v[i].name));
+                emit_ident(c->ctx, c->eval->outputs.v[i].name));
         fprintf(out, "    return (const %s *)(const void *)((const unsigned char *)state + %" PRId64 ");\n}\n", e.real,
                 c->arena_off + fw->offset[on->id]);
     }
@@ -1152,18 +1154,18 @@ static void emit_infer_header(Emit *e) {
             " * The code never allocates, does no I/O and keeps no global mutable state, so two contexts can run in\n"
             " * two threads. %s\n */\n",
             e->NAME,
-            baked ? "The weights are compiled in." : xsprintf("Load the weights with %s_load first.", e->name));
+            baked ? "The weights are compiled in." : xsprintf(e->ctx, "Load the weights with %s_load first.", e->name));
     fprintf(o, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", e->NAME, e->NAME);
     fprintf(o, "#define %s_MAX_BATCH %" PRId64 "\n", e->NAME, g->max_batch);
     fprintf(o, "#define %s_WORKSPACE_BYTES %" PRId64 "\n", e->NAME, c->state_bytes);
     for (int i = 0; i < g->inputs.n; i++)
         if (sched_uses_input(fw, i))
             fprintf(o, "#define %s_INPUT_%s_SIZE %" PRId64 " /* per example: %s */\n", e->NAME,
-                    upper(emit_ident(g->inputs.v[i].name)), shape_inner(&g->inputs.v[i].shape),
-                    type_str(g->inputs.v[i].dtype, &g->inputs.v[i].shape));
+                    upper(e->ctx, emit_ident(e->ctx, g->inputs.v[i].name)), shape_inner(&g->inputs.v[i].shape),
+                    type_str(e->ctx, g->inputs.v[i].dtype, &g->inputs.v[i].shape));
     for (int i = 0; i < g->outputs.n; i++)
-        fprintf(o, "#define %s_OUTPUT_%s_SIZE %" PRId64 "\n", e->NAME, upper(emit_ident(g->outputs.v[i].name)),
-                shape_inner(&g->outputs.v[i].node->shape));
+        fprintf(o, "#define %s_OUTPUT_%s_SIZE %" PRId64 "\n", e->NAME,
+                upper(e->ctx, emit_ident(e->ctx, g->outputs.v[i].name)), shape_inner(&g->outputs.v[i].node->shape));
     fprintf(o, "\ntypedef %s %s;\n", e->f64 ? "double" : "float", e->real);
     if (!baked) {
         fprintf(o,
@@ -1174,18 +1176,19 @@ static void emit_infer_header(Emit *e) {
     }
     Output *out = first_output(c);
     if (out) {
-        char *ins = xstrdup("");
+        char *ins = xstrdup(e->ctx, "");
         for (int i = 0; i < g->inputs.n; i++)
             if (sched_uses_input(fw, i))
-                ins = xsprintf("%s%s%s %s", ins, *ins ? ", " : "",
-                               type_str(g->inputs.v[i].dtype, &g->inputs.v[i].shape), g->inputs.v[i].name);
+                ins = xsprintf(e->ctx, "%s%s%s %s", ins, *ins ? ", " : "",
+                               type_str(e->ctx, g->inputs.v[i].dtype, &g->inputs.v[i].shape), g->inputs.v[i].name);
         const char *range = c->train->train.data == DATA_FASHION_MNIST
                                 ? " Pixels are in [0, 1] (byte / 255), light on dark, as the trainers load them."
                                 : "";
         fprintf(o,
                 "\n/* Runs the model on one example. Input: %s (one example's worth).%s Writes output '%s',\n"
                 " * %" PRId64 " values (%s), to `out`. */\n",
-                ins, range, out->name, shape_inner(&out->node->shape), type_str(out->node->dtype, &out->node->shape));
+                ins, range, out->name, shape_inner(&out->node->shape),
+                type_str(e->ctx, out->node->dtype, &out->node->shape));
         fprintf(o, "void %s_predict(void *ctx", e->name);
         input_params(e, fw, false);
         fprintf(o, ", %s *out);\n", e->real);
@@ -1202,7 +1205,8 @@ static void emit_infer_header(Emit *e) {
     input_params(e, fw, false);
     fprintf(o, ");\n");
     for (int i = 0; i < g->outputs.n; i++)
-        fprintf(o, "const %s *%s_output_%s(const void *ctx);\n", e->real, e->name, emit_ident(g->outputs.v[i].name));
+        fprintf(o, "const %s *%s_output_%s(const void *ctx);\n", e->real, e->name,
+                emit_ident(e->ctx, g->outputs.v[i].name));
     fprintf(o, "\n#endif\n");
 }
 
@@ -1300,7 +1304,7 @@ static void emit_infer_source(Emit *e) {
         for (int i = 0; i < c->train->params.n; i++) {
             Param *p = &c->train->params.v[i];
             int64_t cnt = shape_numel(&p->shape);
-            fprintf(o, "static const %s w_%s[%" PRId64 "] = {", e->real, emit_ident(p->name), cnt);
+            fprintf(o, "static const %s w_%s[%" PRId64 "] = {", e->real, emit_ident(e->ctx, p->name), cnt);
             for (int64_t k = 0; k < cnt; k++)
                 fprintf(o, "%s%s", k % 8 ? ", " : (k ? ",\n    " : "\n    "), emit_lit(e, c->baked[i][k]));
             fprintf(o, "\n};\n");
@@ -1320,7 +1324,8 @@ static void emit_infer_source(Emit *e) {
     fprintf(o, "}\n");
     for (int i = 0; i < g->outputs.n; i++) {
         IrNode *on = ir_storage(g->outputs.v[i].node);
-        fprintf(o, "\nconst %s *%s_output_%s(const void *ctx) {\n", e->real, e->name, emit_ident(g->outputs.v[i].name));
+        fprintf(o, "\nconst %s *%s_output_%s(const void *ctx) {\n", e->real, e->name,
+                emit_ident(e->ctx, g->outputs.v[i].name));
         fprintf(o, "    return (const %s *)(const void *)((const unsigned char *)ctx + %" PRId64 ");\n}\n", e->real,
                 c->arena_off + fw->offset[on->id]);
     }
@@ -1329,13 +1334,14 @@ static void emit_infer_source(Emit *e) {
         char args[1024] = "";
         for (int i = 0; i < g->inputs.n; i++)
             if (sched_uses_input(fw, i))
-                snprintf(args + strlen(args), sizeof args - strlen(args), ", %s", emit_input_name(g->inputs.v[i].name));
+                snprintf(args + strlen(args), sizeof args - strlen(args), ", %s",
+                         emit_input_name(e->ctx, g->inputs.v[i].name));
         fprintf(o, "\nvoid %s_predict_batch(void *ctx, int n", e->name);
         input_params(e, fw, false);
         fprintf(o, ", %s *out) {\n", e->real);
         fprintf(o, "    %s_forward(ctx, n%s);\n", e->name, args);
         fprintf(o, "    memcpy(out, %s_output_%s(ctx), sizeof(%s) * (size_t)n * %" PRId64 ");\n}\n", e->name,
-                emit_ident(out->name), e->real, shape_inner(&out->node->shape));
+                emit_ident(e->ctx, out->name), e->real, shape_inner(&out->node->shape));
         fprintf(o, "\nvoid %s_predict(void *ctx", e->name);
         input_params(e, fw, false);
         fprintf(o, ", %s *out) {\n    %s_predict_batch(ctx, 1%s, out);\n}\n", e->real, e->name, args);

@@ -8,12 +8,12 @@
 #include "dlc.h"
 
 /* A float literal that C accepts: "2.0f", not "2f". */
-static char *flit(double v) {
+static char *flit(Ctx *ctx, double v) {
     char buf[48];
     snprintf(buf, sizeof buf, "%.9g", v);
     if (!strpbrk(buf, ".eEn"))
         strcat(buf, ".0");
-    return xsprintf("%sf", buf);
+    return xsprintf(ctx, "%sf", buf);
 }
 
 static const char *data_str(TrainSpec *t, const char *key, const char *dflt) {
@@ -31,26 +31,26 @@ static double data_num(TrainSpec *t, const char *key, double dflt) {
 }
 
 /* A list argument key[0], key[1], ... as a C initialiser; returns its length. */
-static int data_list(TrainSpec *t, const char *key, char *buf, size_t cap, bool strings) {
+static int data_list(Ctx *ctx, TrainSpec *t, const char *key, char *buf, size_t cap, bool strings) {
     int n = 0;
     buf[0] = '\0';
     for (int i = 0; i < t->data_keys.n; i++) {
-        char *want = xsprintf("%s[%d]", key, n);
+        char *want = xsprintf(ctx, "%s[%d]", key, n);
         if (strcmp(t->data_keys.v[i], want) != 0)
             continue;
         size_t len = strlen(buf);
         if (strings)
             snprintf(buf + len, cap - len, "%s\"%s\"", n ? ", " : "", t->data_strs.v[i] ? t->data_strs.v[i] : "");
         else
-            snprintf(buf + len, cap - len, "%s%s", n ? ", " : "", flit(t->data_vals.v[i]));
+            snprintf(buf + len, cap - len, "%s%s", n ? ", " : "", flit(ctx, t->data_vals.v[i]));
         n++;
     }
     return n;
 }
 
 /* A C identifier from a model name ("conv.out" -> "conv_out"), as the model header spells output accessors. */
-static char *ident(const char *s) {
-    char *u = xstrdup(s);
+static char *ident(Ctx *ctx, const char *s) {
+    char *u = xstrdup(ctx, s);
     for (char *p = u; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
             *p = '_';
@@ -110,39 +110,44 @@ static double largest_blas_call(Compiled *c) {
 
 /* The train section's data as a DlrtDataSpec initialiser; the arrays it points to are written to o first. */
 static char *data_spec(FILE *o, Compiled *c, int64_t xsize, int64_t ysize) {
+    Ctx *ctx = c->ctx;
     TrainSpec *t = &c->train->train;
     char list[4096];
     switch (t->data) {
     case DATA_FASHION_MNIST:
         if (t->resize != 28)
-            return xsprintf("{.kind = DLRT_DATA_FASHION_MNIST, .resize = %" PRId64 "}", t->resize);
-        return xsprintf("{.kind = DLRT_DATA_FASHION_MNIST}");
+            return xsprintf(ctx, "{.kind = DLRT_DATA_FASHION_MNIST, .resize = %" PRId64 "}", t->resize);
+        return xsprintf(ctx, "{.kind = DLRT_DATA_FASHION_MNIST}");
     case DATA_SYNTH_LINEAR: {
-        int nw = data_list(t, "w", list, sizeof list, false);
+        int nw = data_list(ctx, t, "w", list, sizeof list, false);
         fprintf(o, "static const float w_true[%d] = {%s};\n\n", nw > 0 ? nw : 1, nw ? list : "0");
-        return xsprintf("{.kind = DLRT_DATA_SYNTH_LINEAR,\n"
+        return xsprintf(ctx,
+                        "{.kind = DLRT_DATA_SYNTH_LINEAR,\n"
                         "             .linear = {.w = w_true, .d = %d, .b = %s, .noise = %s, .n = %" PRId64 "}}",
-                        nw, flit(data_num(t, "b", 0)), flit(data_num(t, "noise", 0.01)),
+                        nw, flit(ctx, data_num(t, "b", 0)), flit(ctx, data_num(t, "noise", 0.01)),
                         (int64_t)data_num(t, "n", 1000));
     }
     case DATA_POLYNOMIAL: {
-        int nc = data_list(t, "coeffs", list, sizeof list, false);
+        int nc = data_list(ctx, t, "coeffs", list, sizeof list, false);
         fprintf(o, "static const float coeffs[%d] = {%s};\n\n", nc > 0 ? nc : 1, nc ? list : "0");
-        return xsprintf("{.kind = DLRT_DATA_POLYNOMIAL,\n"
+        return xsprintf(ctx,
+                        "{.kind = DLRT_DATA_POLYNOMIAL,\n"
                         "             .polynomial = {.degree = %d, .coeffs = coeffs, .n_coeffs = %d, .noise = %s, "
                         ".n_train = %" PRId64 ", .n_test = %" PRId64 "}}",
-                        (int)data_num(t, "degree", 20), nc, flit(data_num(t, "noise", 0.1)),
+                        (int)data_num(t, "degree", 20), nc, flit(ctx, data_num(t, "noise", 0.1)),
                         (int64_t)data_num(t, "n_train", 100), (int64_t)data_num(t, "n_test", 100));
     }
     case DATA_HIGH_DIM:
-        return xsprintf("{.kind = DLRT_DATA_HIGH_DIM,\n"
+        return xsprintf(ctx,
+                        "{.kind = DLRT_DATA_HIGH_DIM,\n"
                         "             .high_dim = {.noise = %s, .n_train = %" PRId64 ", .n_test = %" PRId64 "}}",
-                        flit(data_num(t, "noise", 0.01)), (int64_t)data_num(t, "n_train", 20),
+                        flit(ctx, data_num(t, "noise", 0.01)), (int64_t)data_num(t, "n_train", 20),
                         (int64_t)data_num(t, "n_test", 100));
     case DATA_CSV: {
-        int nd = data_list(t, "drop", list, sizeof list, true);
+        int nd = data_list(ctx, t, "drop", list, sizeof list, true);
         fprintf(o, "static const char *const drop[%d] = {%s};\n\n", nd > 0 ? nd : 1, nd ? list : "\"\"");
-        return xsprintf("{.kind = DLRT_DATA_CSV,\n"
+        return xsprintf(ctx,
+                        "{.kind = DLRT_DATA_CSV,\n"
                         "             .csv = {.train = \"%s\", .test = \"%s\", .target = \"%s\", .drop = drop, "
                         ".n_drop = %d}}",
                         data_str(t, "train", "train.csv"), data_str(t, "test", "test.csv"),
@@ -152,17 +157,17 @@ static char *data_spec(FILE *o, Compiled *c, int64_t xsize, int64_t ysize) {
         fprintf(o, "/* The model's data, given in %s.dlm. */\n", c->train->name);
         fprintf(o, "static const float data_x[%" PRId64 "] = {", t->tensor_n * xsize);
         for (int64_t i = 0; i < t->tensor_n * xsize; i++)
-            fprintf(o, "%s%s", i ? ", " : "", flit(t->tensor_x[i]));
+            fprintf(o, "%s%s", i ? ", " : "", flit(ctx, t->tensor_x[i]));
         fprintf(o, "};\nstatic const float data_y[%" PRId64 "] = {", t->tensor_n * ysize);
         for (int64_t i = 0; i < t->tensor_n * ysize; i++)
-            fprintf(o, "%s%s", i ? ", " : "", flit(t->tensor_y[i]));
+            fprintf(o, "%s%s", i ? ", " : "", flit(ctx, t->tensor_y[i]));
         fprintf(o, "};\n\n");
-        return xsprintf("{.kind = DLRT_DATA_TENSORS, .tensors = {.x = data_x, .y = data_y, .n = %" PRId64 "}}",
+        return xsprintf(ctx, "{.kind = DLRT_DATA_TENSORS, .tensors = {.x = data_x, .y = data_y, .n = %" PRId64 "}}",
                         t->tensor_n);
     case DATA_NONE:
         break;
     }
-    return xsprintf("{.kind = DLRT_DATA_NONE}");
+    return xsprintf(ctx, "{.kind = DLRT_DATA_NONE}");
 }
 
 void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
@@ -170,7 +175,7 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
     Graph *g = c->train;
     TrainSpec *t = &g->train;
     const char *name = g->name;
-    char *NAME = xstrdup(name);
+    char *NAME = xstrdup(c->ctx, name);
     for (char *p = NAME; *p; p++)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
@@ -231,7 +236,7 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
     fprintf(o, "    .step = %s_step,\n    .step_counter = %s_step_counter,\n", name, name);
     if (reads >= 0)
         fprintf(o, "    .forward = %s_forward,\n    .output = %s_output_%s,\n", name, name,
-                ident(c->eval->outputs.v[reads].name));
+                ident(c->ctx, c->eval->outputs.v[reads].name));
     fprintf(o, "    .epochs = %" PRId64 ",\n    .batch = %" PRId64 ",\n    .lr = %.17g,\n    .seed = %" PRId64 ",\n",
             t->epochs, t->batch, t->lr, t->seed);
     fprintf(o, "    .data = %s,\n", data);

@@ -25,18 +25,19 @@ static const Shape *loop_shape(const IrNode *n) {
 }
 
 void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots) {
+    Ctx *ctx = g->ctx;
     int n = g->nodes.n;
     s->kind = kind;
     s->g = g;
     for (int i = 0; i < nroots; i++)
-        vec_push(&s->roots, roots[i]);
-    s->live = xalloc((size_t)n);
-    s->inl = xalloc((size_t)n);
-    s->uses = xalloc(sizeof(int) * (size_t)n);
+        vec_push(ctx, &s->roots, roots[i]);
+    s->live = xalloc(ctx, (size_t)n);
+    s->inl = xalloc(ctx, (size_t)n);
+    s->uses = xalloc(ctx, sizeof(int) * (size_t)n);
     ir_mark_live(g, roots, nroots, s->live);
 
-    IrNode **consumer = xalloc(sizeof(IrNode *) * (size_t)n);
-    bool *same_shape_users = xalloc((size_t)n);
+    IrNode **consumer = xalloc(ctx, sizeof(IrNode *) * (size_t)n);
+    bool *same_shape_users = xalloc(ctx, (size_t)n);
     for (int id = 0; id < n; id++) {
         if (!s->live[id])
             continue;
@@ -72,9 +73,9 @@ void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots) {
     }
 
     /* kernels: the forward roots' cone first, so a training step's forward pass is a prefix */
-    bool *placed = xalloc((size_t)n);
+    bool *placed = xalloc(ctx, (size_t)n);
     int nfwd = kind == FN_TRAIN ? s->nfwd_roots : nroots;
-    bool *fwd = xalloc((size_t)n);
+    bool *fwd = xalloc(ctx, (size_t)n);
     ir_mark_live(g, roots, nfwd, fwd);
     for (int pass = 0; pass < 2; pass++) {
         for (int id = 0; id < n; id++) {
@@ -86,7 +87,7 @@ void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots) {
             s->loops_unfused += c != OPC_LEAF && c != OPC_VIEW;
             if (c == OPC_LEAF || c == OPC_VIEW || s->inl[id])
                 continue;
-            vec_push(&s->kernels, m);
+            vec_push(ctx, &s->kernels, m);
         }
         if (pass == 0)
             s->train_split = s->kernels.n;

@@ -5,11 +5,12 @@
  * (dropout masks) carry a unique attribute so two of them never merge. */
 #include "dlc.h"
 
-Graph *graph_new(const char *name) {
-    Graph *g = xalloc(sizeof(Graph));
-    g->name = xstrdup(name);
+Graph *graph_new(Ctx *ctx, const char *name) {
+    Graph *g = xalloc(ctx, sizeof(Graph));
+    g->ctx = ctx;
+    g->name = xstrdup(ctx, name);
     g->table_cap = 1024;
-    g->table = xalloc(sizeof(IrNode *) * (size_t)g->table_cap);
+    g->table = xalloc(ctx, sizeof(IrNode *) * (size_t)g->table_cap);
     return g;
 }
 
@@ -53,7 +54,7 @@ Shape shape_scalar(void) {
     return s;
 }
 
-char *shape_str(const Shape *s) {
+char *shape_str(Ctx *ctx, const Shape *s) {
     char buf[256];
     int k = 0;
     buf[k++] = '[';
@@ -62,10 +63,12 @@ char *shape_str(const Shape *s) {
                       (i == 0 && s->batched) ? "batch " : "", (long long)s->d[i]);
     }
     snprintf(buf + k, sizeof buf - (size_t)k, "]");
-    return xstrdup(buf);
+    return xstrdup(ctx, buf);
 }
 
-char *type_str(DType dt, const Shape *s) { return xsprintf("%s%s", dt == DT_F32 ? "f32" : "i32", shape_str(s)); }
+char *type_str(Ctx *ctx, DType dt, const Shape *s) {
+    return xsprintf(ctx, "%s%s", dt == DT_F32 ? "f32" : "i32", shape_str(ctx, s));
+}
 
 bool shape_broadcast(const Shape *a, const Shape *b, Shape *out) {
     Shape r = {0};
@@ -161,7 +164,7 @@ static void table_grow(Graph *g) {
     IrNode **old = g->table;
     int oldcap = g->table_cap;
     g->table_cap *= 2;
-    g->table = xalloc(sizeof(IrNode *) * (size_t)g->table_cap);
+    g->table = xalloc(g->ctx, sizeof(IrNode *) * (size_t)g->table_cap);
     for (int i = 0; i < oldcap; i++) {
         IrNode *n = old[i];
         if (n)
@@ -190,12 +193,12 @@ static IrNode *ir_node_full(Graph *g, Op op, DType dt, Shape shape, int nin, IrN
         die("node with %d inputs", nin);
     /* the builders refuse bigger shapes with a located error */
     if (shape_numel(&shape) > MAX_NUMEL)
-        die("%s node of shape %s is over the element limit", op_info[op].name, shape_str(&shape));
+        die("%s node of shape %s is over the element limit", op_info[op].name, shape_str(g->ctx, &shape));
     uint64_t h;
     IrNode *found = table_find(g, op, dt, &shape, nin, in, attr, data, index, fattr, &h);
     if (found)
         return found;
-    IrNode *n = xalloc(sizeof(IrNode));
+    IrNode *n = xalloc(g->ctx, sizeof(IrNode));
     n->id = g->nodes.n;
     n->op = op;
     n->dtype = dt;
@@ -208,7 +211,7 @@ static IrNode *ir_node_full(Graph *g, Op op, DType dt, Shape shape, int nin, IrN
     n->index = index;
     n->fattr = fattr;
     n->loc = loc;
-    vec_push(&g->nodes, n);
+    vec_push(g->ctx, &g->nodes, n);
     if (2 * (g->nodes.n + 1) > g->table_cap)
         table_grow(g);
     table_insert(g, n, h);
@@ -236,7 +239,7 @@ IrNode *ir_const_data(Graph *g, Shape shape, const double *data, Loc loc) {
     IrNode *found = table_find(g, OP_CONST, DT_F32, &shape, 0, NULL, zero, data, 0, 0, &h);
     if (found)
         return found;
-    double *copy = xalloc(sizeof(double) * (size_t)(n ? n : 1));
+    double *copy = xalloc(g->ctx, sizeof(double) * (size_t)(n ? n : 1));
     memcpy(copy, data, sizeof(double) * (size_t)n);
     return ir_node_full(g, OP_CONST, DT_F32, shape, 0, NULL, NULL, copy, 0, 0, loc);
 }
@@ -285,7 +288,7 @@ void ir_dump(FILE *out, Graph *g, const Sched *s) {
                 fprintf(out, "}");
                 break;
             }
-        fprintf(out, " : %s", type_str(n->dtype, &n->shape));
+        fprintf(out, " : %s", type_str(g->ctx, n->dtype, &n->shape));
         if (s && s->inl[i])
             fprintf(out, "  fused");
         if (s && s->offset && s->offset[i] >= 0)
@@ -318,7 +321,7 @@ void ir_verify(Graph *g, const char *after) {
             Shape r;
             if (!shape_broadcast(&b, &n->shape, &r) || !shape_eq(&r, &n->shape))
                 die("after %s: %%%d (%s) is %s but its operands broadcast to %s", after, i, info->name,
-                    shape_str(&n->shape), shape_str(&b));
+                    shape_str(g->ctx, &n->shape), shape_str(g->ctx, &b));
         }
         if (info->cls == OPC_VIEW && shape_numel(&n->shape) != shape_numel(&n->in[0]->shape))
             die("after %s: view %%%d changes the element count", after, i);

@@ -10,7 +10,7 @@
 #include "dlc.h"
 #include "dlrt.h"
 
-static const char *prog_name = "dlc";
+static const char *const prog_name = "dlc";
 
 static void usage_main(FILE *f) {
     fprintf(f, "usage: dlc COMMAND [options] FILE.dlm\n"
@@ -94,13 +94,13 @@ static int bad_usage(void (*usage)(FILE *), const char *fmt, const char *arg) {
 }
 
 /* The model's name: the file's base name without .dlm, which must be a C identifier. */
-static char *model_name(const char *path) {
-    char *copy = xstrdup(path);
+static char *model_name(Ctx *ctx, const char *path) {
+    char *copy = xstrdup(ctx, path);
     char *base = basename(copy);
     size_t n = strlen(base);
     if (n > 4 && strcmp(base + n - 4, ".dlm") == 0)
         base[n - 4] = '\0';
-    return xstrdup(base);
+    return xstrdup(ctx, base);
 }
 
 static bool valid_ident(const char *s) {
@@ -112,7 +112,7 @@ static bool valid_ident(const char *s) {
     return true;
 }
 
-static int parse_options(int argc, char **argv, Options *o, void (*usage)(FILE *)) {
+static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usage)(FILE *)) {
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
@@ -156,7 +156,7 @@ static int parse_options(int argc, char **argv, Options *o, void (*usage)(FILE *
                 strtod(eq + 1, &end);
             if (!eq || eq == val || !end || *end || end == eq + 1)
                 return bad_usage(usage, "-D takes NAME=NUMBER (a top-level constant of the model), got '%s'", val);
-            vec_push(&o->defines, val);
+            vec_push(ctx, &o->defines, val);
         } else if (strcmp(a, "--trainer") == 0) {
             o->trainer = true;
         } else if (strcmp(a, "--portable") == 0) {
@@ -185,13 +185,13 @@ static int parse_options(int argc, char **argv, Options *o, void (*usage)(FILE *
 }
 
 /* Parses and elaborates; NULL after reporting errors. */
-static Graph *front_end(const Options *o, bool training) {
-    Source *src = source_from_file(o->file);
+static Graph *front_end(Ctx *ctx, const Options *o, bool training) {
+    Source *src = source_from_file(ctx, o->file);
     if (!src) {
         fprintf(stderr, "%s: cannot read '%s': %s\n", prog_name, o->file, strerror(errno));
         return NULL;
     }
-    char *name = model_name(o->file);
+    char *name = model_name(ctx, o->file);
     if (!valid_ident(name)) {
         fprintf(stderr,
                 "%s: the model's name comes from its file name, '%s', which is not a C identifier; "
@@ -200,7 +200,7 @@ static Graph *front_end(const Options *o, bool training) {
         return NULL;
     }
     Program *prog = parse_program(src);
-    if (g_diag->errors)
+    if (ctx->diag.errors)
         return NULL;
     ElabOptions eo = {.batch = o->batch   ? o->batch
                                : o->infer ? 1
@@ -209,16 +209,16 @@ static Graph *front_end(const Options *o, bool training) {
                       .defines = o->defines.v,
                       .ndefines = o->defines.n};
     Graph *g = elaborate(prog, name, &eo);
-    if (g_diag->errors)
+    if (ctx->diag.errors)
         return NULL;
     return g;
 }
 
-static Compiled *compile_file(const Options *o);
+static Compiled *compile_file(Ctx *ctx, const Options *o);
 
-static int finish(int status) {
-    if (g_diag->errors)
-        fprintf(stderr, "%d error%s generated.\n", g_diag->errors, g_diag->errors == 1 ? "" : "s");
+static int finish(Ctx *ctx, int status) {
+    if (ctx->diag.errors)
+        fprintf(stderr, "%d error%s generated.\n", ctx->diag.errors, ctx->diag.errors == 1 ? "" : "s");
     return status;
 }
 
@@ -226,7 +226,7 @@ typedef void (*EmitFn)(FILE *, Compiled *, const EmitOptions *);
 static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptions *eo);
 
 /* 1234567 -> "1,234,567", as check.c prints numbers. */
-static char *commas(uint64_t v) {
+static char *commas(Ctx *ctx, uint64_t v) {
     char raw[32], out[48];
     snprintf(raw, sizeof raw, "%llu", (unsigned long long)v);
     int len = (int)strlen(raw), k = 0;
@@ -236,7 +236,7 @@ static char *commas(uint64_t v) {
         out[k++] = raw[i];
     }
     out[k] = '\0';
-    return xstrdup(out);
+    return xstrdup(ctx, out);
 }
 
 /* Section sizes of an ELF object: code (allocated, executable), constant data (allocated, read-only after
@@ -246,14 +246,14 @@ typedef struct {
     uint64_t code, constant, mutable_data;
 } ObjectSizes;
 
-static bool elf_sizes(const char *path, ObjectSizes *sz) {
+static bool elf_sizes(Ctx *ctx, const char *path, ObjectSizes *sz) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return false;
     unsigned char *b = NULL;
     long len = -1;
     if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-        b = xalloc((size_t)len);
+        b = xalloc(ctx, (size_t)len);
         if (fread(b, 1, (size_t)len, f) != (size_t)len)
             len = -1;
     }
@@ -295,14 +295,15 @@ static bool elf_sizes(const char *path, ObjectSizes *sz) {
  * same --portable and --weights) with the system compiler at -O2 in a temporary directory. A missing or failing
  * compiler leaves those two unknown, with a note; the model is still clean. */
 static void print_embedding_sizes(FILE *out, const Options *o, Compiled *c) {
+    Ctx *ctx = c->ctx;
     const char *name = c->train->name;
-    char *NAME = xstrdup(name);
+    char *NAME = xstrdup(ctx, name);
     for (char *p = NAME; *p; p++)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
     fprintf(out, "\nembedding (dlc compile --infer%s%s: %s, weights %s)\n", o->portable ? " --portable" : "",
             c->baked ? " --weights" : "", o->portable ? "C11 and libm only" : "BLAS-backed",
-            c->baked ? "compiled in" : xsprintf("read by %s_load into the workspace", name));
+            c->baked ? "compiled in" : xsprintf(ctx, "read by %s_load into the workspace", name));
     char tmpl[] = "/tmp/dlc-check-XXXXXX";
     char *dir = mkdtemp(tmpl);
     EmitOptions eo = {.f64 = o->f64, .infer = true, .portable = o->portable};
@@ -310,12 +311,12 @@ static void print_embedding_sizes(FILE *out, const Options *o, Compiled *c) {
     bool measured = false;
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
     if (dir) {
-        char *h = xsprintf("%s/%s.h", dir, name), *src = xsprintf("%s/%s.c", dir, name);
-        char *obj = xsprintf("%s/%s.o", dir, name), *log = xsprintf("%s/cc.log", dir);
+        char *h = xsprintf(ctx, "%s/%s.h", dir, name), *src = xsprintf(ctx, "%s/%s.c", dir, name);
+        char *obj = xsprintf(ctx, "%s/%s.o", dir, name), *log = xsprintf(ctx, "%s/cc.log", dir);
         if (write_file(h, emit_header, c, &eo) && write_file(src, emit_source, c, &eo)) {
-            char *cmd = xsprintf("%s -std=c11 -O2 -c '%s' -o '%s' >'%s' 2>&1", cc, src, obj, log);
+            char *cmd = xsprintf(ctx, "%s -std=c11 -O2 -c '%s' -o '%s' >'%s' 2>&1", cc, src, obj, log);
             if (system(cmd) == 0)
-                measured = elf_sizes(obj, &sz);
+                measured = elf_sizes(ctx, obj, &sz);
             else
                 fprintf(stderr,
                         "%s: check --infer: `%s -std=c11 -O2 -c` failed on the generated C; code and "
@@ -330,40 +331,40 @@ static void print_embedding_sizes(FILE *out, const Options *o, Compiled *c) {
         rmdir(dir);
     }
     if (measured) {
-        fprintf(out, "  code:          %s bytes (executable sections%s)\n", commas(sz.code),
+        fprintf(out, "  code:          %s bytes (executable sections%s)\n", commas(ctx, sz.code),
                 o->portable ? "" : "; the BLAS library not counted");
-        fprintf(out, "  constant data: %s bytes (read-only sections%s)\n", commas(sz.constant),
+        fprintf(out, "  constant data: %s bytes (read-only sections%s)\n", commas(ctx, sz.constant),
                 c->baked ? ", the weights included" : "");
         if (sz.mutable_data)
-            fprintf(out, "  mutable data:  %s bytes (.data, .bss)\n", commas(sz.mutable_data));
+            fprintf(out, "  mutable data:  %s bytes (.data, .bss)\n", commas(ctx, sz.mutable_data));
     } else {
         fprintf(out, "  code:          unknown\n  constant data: unknown\n");
     }
-    fprintf(out, "  workspace:     %s bytes (%s_WORKSPACE_BYTES: %s)\n", commas((uint64_t)c->state_bytes), NAME,
-            c->baked ? xsprintf("arena %s", commas((uint64_t)(c->state_bytes - c->arena_off)))
-                     : xsprintf("parameters %s, arena %s", commas((uint64_t)(c->params_end - 64)),
-                                commas((uint64_t)(c->state_bytes - c->arena_off))));
+    fprintf(out, "  workspace:     %s bytes (%s_WORKSPACE_BYTES: %s)\n", commas(ctx, (uint64_t)c->state_bytes), NAME,
+            c->baked ? xsprintf(ctx, "arena %s", commas(ctx, (uint64_t)(c->state_bytes - c->arena_off)))
+                     : xsprintf(ctx, "parameters %s, arena %s", commas(ctx, (uint64_t)(c->params_end - 64)),
+                                commas(ctx, (uint64_t)(c->state_bytes - c->arena_off))));
     if (measured)
         fprintf(out, "  code and constant data measured with the system compiler: %s -std=c11 -O2 -c\n", cc);
 }
 
-static int cmd_check(int argc, char **argv) {
+static int cmd_check(Ctx *ctx, int argc, char **argv) {
     Options o = {0};
-    int r = parse_options(argc, argv, &o, usage_check);
+    int r = parse_options(ctx, argc, argv, &o, usage_check);
     if (r)
         return r < 0 ? 0 : r;
-    Compiled *c = compile_file(&o);
+    Compiled *c = compile_file(ctx, &o);
     if (!c)
-        return finish(g_diag->errors ? 1 : 2);
+        return finish(ctx, ctx->diag.errors ? 1 : 2);
     check_print(stdout, c);
     if (o.infer)
         print_embedding_sizes(stdout, &o, c);
-    return finish(0);
+    return finish(ctx, 0);
 }
 
 /* Writes path atomically: a temporary file beside it, then rename. */
 static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptions *eo) {
-    char *tmp = xsprintf("%s.tmp%ld", path, (long)getpid());
+    char *tmp = xsprintf(c->ctx, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) {
         fprintf(stderr, "%s: cannot write '%s': %s\n", prog_name, tmp, strerror(errno));
@@ -383,8 +384,8 @@ static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptio
 /* The parameters of a checkpoint, for --weights: checked against the model's layout by the runtime's reader. */
 static const double **read_weights(const char *path, Graph *g) {
     int np = g->params.n;
-    DlrtTensorDesc *desc = xalloc(sizeof(DlrtTensorDesc) * (size_t)(np + 1));
-    const double **out = xalloc(sizeof(double *) * (size_t)(np + 1));
+    DlrtTensorDesc *desc = xalloc(g->ctx, sizeof(DlrtTensorDesc) * (size_t)(np + 1));
+    const double **out = xalloc(g->ctx, sizeof(double *) * (size_t)(np + 1));
     for (int i = 0; i < np; i++) {
         Param *p = &g->params.v[i];
         desc[i].name = p->name;
@@ -392,7 +393,7 @@ static const double **read_weights(const char *path, Graph *g) {
         desc[i].rank = p->shape.rank;
         for (int d = 0; d < p->shape.rank; d++)
             desc[i].dims[d] = p->shape.d[d];
-        desc[i].data = xalloc(sizeof(double) * (size_t)(shape_numel(&p->shape) + 1));
+        desc[i].data = xalloc(g->ctx, sizeof(double) * (size_t)(shape_numel(&p->shape) + 1));
         out[i] = desc[i].data;
     }
     DlrtCheckpoint ck = {.params = desc, .n_params = np};
@@ -404,11 +405,11 @@ static const double **read_weights(const char *path, Graph *g) {
     return out;
 }
 
-static Compiled *compile_file(const Options *o) {
-    Graph *train = front_end(o, true);
+static Compiled *compile_file(Ctx *ctx, const Options *o) {
+    Graph *train = front_end(ctx, o, true);
     if (!train)
         return NULL;
-    Graph *eval = front_end(o, false);
+    Graph *eval = front_end(ctx, o, false);
     if (!eval)
         return NULL;
     const double **baked = NULL;
@@ -441,15 +442,16 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
         return 1;
     }
     const char *name = c->train->name;
-    char *h = xsprintf("%s/%s.h", dir, name), *src = xsprintf("%s/%s.c", dir, name);
-    char *tr = xsprintf("%s/%s_train.c", dir, name);
+    char *h = xsprintf(c->ctx, "%s/%s.h", dir, name), *src = xsprintf(c->ctx, "%s/%s.c", dir, name);
+    char *tr = xsprintf(c->ctx, "%s/%s_train.c", dir, name);
     if (!write_file(h, emit_header, c, eo) || !write_file(src, emit_source, c, eo) ||
         !write_file(tr, emit_trainer, c, eo))
         return 1;
-    const char *exe = o->out ? o->out : xsprintf("%s-train", name);
+    const char *exe = o->out ? o->out : xsprintf(c->ctx, "%s-train", name);
     const char *cc = getenv("CC") ? getenv("CC") : "cc";
     char *cmd =
-        xsprintf("%s -std=c11 -O3 -march=native -ffp-contract=fast -fopenmp -I'%s' -I'%s' '%s' '%s' '%s' -o '%s' "
+        xsprintf(c->ctx,
+                 "%s -std=c11 -O3 -march=native -ffp-contract=fast -fopenmp -I'%s' -I'%s' '%s' '%s' '%s' -o '%s' "
                  "$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lpng -lz -lm",
                  cc, dir, DLRT_INCLUDE_DIR, src, tr, DLRT_LIBRARY, exe);
     int rc = system(cmd);
@@ -465,27 +467,27 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
     return 0;
 }
 
-static int cmd_compile(int argc, char **argv, bool build) {
+static int cmd_compile(Ctx *ctx, int argc, char **argv, bool build) {
     Options o = {0};
-    int r = parse_options(argc, argv, &o, build ? usage_build : usage_compile);
+    int r = parse_options(ctx, argc, argv, &o, build ? usage_build : usage_compile);
     if (r)
         return r < 0 ? 0 : r;
-    Compiled *c = compile_file(&o);
+    Compiled *c = compile_file(ctx, &o);
     if (!c)
-        return finish(g_diag->errors ? 1 : 2);
+        return finish(ctx, ctx->diag.errors ? 1 : 2);
     EmitOptions eo = {.f64 = o.f64, .infer = o.infer, .portable = o.portable};
     const char *dir = o.out ? o.out : ".";
     if (build)
-        return finish(build_trainer(&o, c, &eo));
+        return finish(ctx, build_trainer(&o, c, &eo));
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "%s: cannot create the output directory '%s': %s\n", prog_name, dir, strerror(errno));
         return 1;
     }
-    char *h = xsprintf("%s/%s.h", dir, c->train->name), *src = xsprintf("%s/%s.c", dir, c->train->name);
+    char *h = xsprintf(ctx, "%s/%s.h", dir, c->train->name), *src = xsprintf(ctx, "%s/%s.c", dir, c->train->name);
     if (!write_file(h, emit_header, c, &eo) || !write_file(src, emit_source, c, &eo))
         return 1;
     if (o.trainer) {
-        char *tr = xsprintf("%s/%s_train.c", dir, c->train->name);
+        char *tr = xsprintf(ctx, "%s/%s_train.c", dir, c->train->name);
         if (!c->train->train.present || !c->loss_train || c->train->train.data == DATA_NONE) {
             fprintf(stderr, "%s: %s has no train section with data, so there is no trainer to write\n", prog_name,
                     o.file);
@@ -494,13 +496,12 @@ static int cmd_compile(int argc, char **argv, bool build) {
         if (!write_file(tr, emit_trainer, c, &eo))
             return 1;
     }
-    return finish(0);
+    return finish(ctx, 0);
 }
 
 int main(int argc, char **argv) {
-    Diag diag;
-    diag_init(&diag, stderr);
-    g_diag = &diag;
+    Ctx ctx;
+    ctx_init(&ctx, stderr);
     if (argc < 2) {
         usage_main(stderr);
         return 2;
@@ -514,16 +515,16 @@ int main(int argc, char **argv) {
         printf("dlc %s\n", DLC_VERSION);
         status = 0;
     } else if (strcmp(cmd, "check") == 0) {
-        status = cmd_check(argc, argv);
+        status = cmd_check(&ctx, argc, argv);
     } else if (strcmp(cmd, "compile") == 0) {
-        status = cmd_compile(argc, argv, false);
+        status = cmd_compile(&ctx, argc, argv, false);
     } else if (strcmp(cmd, "build") == 0) {
-        status = cmd_compile(argc, argv, true);
+        status = cmd_compile(&ctx, argc, argv, true);
     } else {
         fprintf(stderr, "%s: unknown command '%s'\n\n", prog_name, cmd);
         usage_main(stderr);
         status = 2;
     }
-    arena_free_all();
+    ctx_free(&ctx);
     return status;
 }

@@ -3,23 +3,25 @@
 #include "lexer.h"
 #include "parser.h"
 
-Source *source_from_string(const char *path, const char *text) {
-    Source *s = xalloc(sizeof(Source));
-    s->path = xstrdup(path);
-    s->text = xstrdup(text);
+Source *source_from_string(Ctx *ctx, const char *path, const char *text) {
+    Source *s = xalloc(ctx, sizeof(Source));
+    s->path = xstrdup(ctx, path);
+    s->text = xstrdup(ctx, text);
     s->len = strlen(text);
+    s->ctx = ctx;
     return s;
 }
 
-Source *source_from_file(const char *path) {
+Source *source_from_file(Ctx *ctx, const char *path) {
     size_t len;
-    char *text = read_file(path, &len);
+    char *text = read_file(ctx, path, &len);
     if (!text)
         return NULL;
-    Source *s = xalloc(sizeof(Source));
-    s->path = xstrdup(path);
+    Source *s = xalloc(ctx, sizeof(Source));
+    s->path = xstrdup(ctx, path);
     s->text = text;
     s->len = len;
+    s->ctx = ctx;
     return s;
 }
 
@@ -36,9 +38,9 @@ void parse_error(Parser *ps, Loc loc, const char *fmt, ...) {
     va_end(ap);
 }
 
-char *lex_unquote(const char *text, size_t len) {
+char *lex_unquote(Ctx *ctx, const char *text, size_t len) {
     /* text includes the quotes; a lexer rule guarantees the opening one */
-    char *out = xalloc(len + 1), *o = out;
+    char *out = xalloc(ctx, len + 1), *o = out;
     size_t end = (len >= 2 && text[len - 1] == '"') ? len - 1 : len;
     for (size_t i = 1; i < end; i++) {
         if (text[i] == '\\' && i + 1 < end)
@@ -50,10 +52,10 @@ char *lex_unquote(const char *text, size_t len) {
 }
 
 Program *parse_program(Source *src) {
-    Program *prog = xalloc(sizeof(Program));
+    Program *prog = xalloc(src->ctx, sizeof(Program));
     prog->src = src;
     Lexer lx = {.line = 1, .col = 1, .src = src, .skip_to = -1};
-    Parser ps = {.program = prog, .src = src, .lexer = &lx};
+    Parser ps = {.ctx = src->ctx, .program = prog, .src = src, .lexer = &lx};
     yyscan_t scanner;
     if (dlmlex_init_extra(&lx, &scanner) != 0)
         die("cannot start the scanner");

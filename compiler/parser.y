@@ -65,7 +65,7 @@ static Loc parse_loc(struct Parser *ps, const DLMLTYPE *l) {
 
 file:
       %empty
-    | file toplevel             { if ($2) nodelist_push(&ps->program->items, $2); }
+    | file toplevel             { if ($2) nodelist_push(ps->ctx, &ps->program->items, $2); }
     | file NEWLINE
     | file error NEWLINE        { yyerrok; ps->lexer->skip_to = -1; ps->lexer->depth = 0; }
     ;
@@ -78,7 +78,7 @@ toplevel:
 
 block_def:
       BLOCK IDENT '(' params ')' '{' stmts '}' {
-          $$ = node_new(N_BLOCKDEF, L(@2));
+          $$ = node_new(ps->ctx, N_BLOCKDEF, L(@2));
           $$->name = $2;
           $$->params = *$4;
           $$->body = *$7;
@@ -87,113 +87,120 @@ block_def:
 
 train_def:
       TRAIN '{' stmts '}' {
-          $$ = node_new(N_TRAIN, L(@1));
+          $$ = node_new(ps->ctx, N_TRAIN, L(@1));
           $$->body = *$3;
       }
     ;
 
 params:
-      %empty                    { $$ = nodelist_new(); }
+      %empty                    { $$ = nodelist_new(ps->ctx); }
     | ident_list                { $$ = $1; }
     ;
 
 ident_list:
-      IDENT                     { $$ = nodelist_new(); nodelist_push($$, node_ident($1, L(@1))); }
-    | ident_list ',' IDENT      { $$ = $1; nodelist_push($$, node_ident($3, L(@3))); }
+      IDENT {
+          $$ = nodelist_new(ps->ctx);
+          nodelist_push(ps->ctx, $$, node_ident(ps->ctx, $1, L(@1)));
+      }
+    | ident_list ',' IDENT      { $$ = $1; nodelist_push(ps->ctx, $$, node_ident(ps->ctx, $3, L(@3))); }
     ;
 
 stmts:
-      %empty                    { $$ = nodelist_new(); }
-    | stmts stmt NEWLINE        { $$ = $1; nodelist_push($$, $2); }
+      %empty                    { $$ = nodelist_new(ps->ctx); }
+    | stmts stmt NEWLINE        { $$ = $1; nodelist_push(ps->ctx, $$, $2); }
     | stmts NEWLINE             { $$ = $1; }
     | stmts error NEWLINE       { $$ = $1; yyerrok; ps->lexer->skip_to = -1; ps->lexer->depth = 0; }
     ;
 
 stmt:
       INPUT IDENT ':' IDENT '[' exprs ']' {
-          $$ = node_new(N_INPUT, L(@2));
+          $$ = node_new(ps->ctx, N_INPUT, L(@2));
           $$->name = $2;
           $$->dtype_name = $4;
           $$->dtype_loc = L(@4);
           $$->args = *$6;
       }
     | INPUT IDENT ':' IDENT '[' ']' {
-          $$ = node_new(N_INPUT, L(@2));
+          $$ = node_new(ps->ctx, N_INPUT, L(@2));
           $$->name = $2;
           $$->dtype_name = $4;
           $$->dtype_loc = L(@4);
       }
-    | OUTPUT IDENT              { $$ = node_new(N_OUTPUT, L(@2)); $$->name = $2; }
-    | OUTPUT IDENT '=' expr     { $$ = node_new(N_OUTPUT, L(@2)); $$->name = $2; $$->a = $4; }
+    | OUTPUT IDENT              { $$ = node_new(ps->ctx, N_OUTPUT, L(@2)); $$->name = $2; }
+    | OUTPUT IDENT '=' expr     { $$ = node_new(ps->ctx, N_OUTPUT, L(@2)); $$->name = $2; $$->a = $4; }
     | PARAM IDENT ':' expr '=' expr {
-          $$ = node_new(N_PARAM, L(@2)); $$->name = $2; $$->a = $4; $$->b = $6;
+          $$ = node_new(ps->ctx, N_PARAM, L(@2)); $$->name = $2; $$->a = $4; $$->b = $6;
       }
     | CONST IDENT ':' expr '=' expr {
-          $$ = node_new(N_CONST, L(@2)); $$->name = $2; $$->a = $4; $$->b = $6;
+          $$ = node_new(ps->ctx, N_CONST, L(@2)); $$->name = $2; $$->a = $4; $$->b = $6;
       }
-    | INIT STRING '=' expr      { $$ = node_new(N_INIT, L(@2)); $$->name = $2; $$->a = $4; }
-    | IDENT '=' expr            { $$ = node_new(N_ASSIGN, L(@1)); $$->name = $1; $$->a = $3; }
-    | BATCH '=' expr            { $$ = node_new(N_ASSIGN, L(@1)); $$->name = xstrdup("batch"); $$->a = $3; }
+    | INIT STRING '=' expr      { $$ = node_new(ps->ctx, N_INIT, L(@2)); $$->name = $2; $$->a = $4; }
+    | IDENT '=' expr            { $$ = node_new(ps->ctx, N_ASSIGN, L(@1)); $$->name = $1; $$->a = $3; }
+    | BATCH '=' expr {
+          $$ = node_new(ps->ctx, N_ASSIGN, L(@1));
+          $$->name = xstrdup(ps->ctx, "batch");
+          $$->a = $3;
+      }
     | FOR for_target IN expr '{' stmts '}' {
-          $$ = node_new(N_FOR, L(@1)); $$->a = $2; $$->b = $4; $$->body = *$6;
+          $$ = node_new(ps->ctx, N_FOR, L(@1)); $$->a = $2; $$->b = $4; $$->body = *$6;
       }
     | WHILE expr IDENT expr '{' stmts '}' {
-          $$ = node_new(N_WHILE, L(@1)); $$->a = $2; $$->b = $4; $$->body = *$6;
+          $$ = node_new(ps->ctx, N_WHILE, L(@1)); $$->a = $2; $$->b = $4; $$->body = *$6;
           if (strcmp($3, "max") != 0)
               parse_error(ps, L(@3), "expected 'max' and an iteration bound after the loop condition, found '%s'", $3);
       }
     | WHILE expr '{' stmts '}' {
-          $$ = node_new(N_WHILE, L(@1)); $$->a = $2; $$->body = *$4;
+          $$ = node_new(ps->ctx, N_WHILE, L(@1)); $$->a = $2; $$->body = *$4;
           parse_error(ps, L(@3), "expected 'max' and an iteration bound after the loop condition, found '{': "
                                  "while cond max 100 { ... }");
       }
     | if_stmt                   { $$ = $1; }
-    | RETURN expr               { $$ = node_new(N_RETURN, L(@1)); $$->a = $2; }
+    | RETURN expr               { $$ = node_new(ps->ctx, N_RETURN, L(@1)); $$->a = $2; }
     ;
 
 if_stmt:
-      IF expr '{' stmts '}'     { $$ = node_new(N_IF, L(@1)); $$->a = $2; $$->body = *$4; }
+      IF expr '{' stmts '}'     { $$ = node_new(ps->ctx, N_IF, L(@1)); $$->a = $2; $$->body = *$4; }
     | IF expr '{' stmts '}' ELSE '{' stmts '}' {
-          $$ = node_new(N_IF, L(@1)); $$->a = $2; $$->body = *$4; $$->orelse = *$8;
+          $$ = node_new(ps->ctx, N_IF, L(@1)); $$->a = $2; $$->body = *$4; $$->orelse = *$8;
       }
     | IF expr '{' stmts '}' ELSE if_stmt {
-          $$ = node_new(N_IF, L(@1)); $$->a = $2; $$->body = *$4; nodelist_push(&$$->orelse, $7);
+          $$ = node_new(ps->ctx, N_IF, L(@1)); $$->a = $2; $$->body = *$4; nodelist_push(ps->ctx, &$$->orelse, $7);
       }
     ;
 
 for_target:
-      IDENT                     { $$ = node_ident($1, L(@1)); }
-    | '(' ident_list ')'        { $$ = node_new(N_TUPLE, L(@1)); $$->args = *$2; }
+      IDENT                     { $$ = node_ident(ps->ctx, $1, L(@1)); }
+    | '(' ident_list ')'        { $$ = node_new(ps->ctx, N_TUPLE, L(@1)); $$->args = *$2; }
     ;
 
 expr:
       postfix                   { $$ = $1; }
-    | expr PIPE expr            { $$ = node_binary(N_PIPE, PIPE, $1, $3, L(@2)); }
-    | expr OR expr              { $$ = node_binary(N_BINARY, OR, $1, $3, L(@2)); }
-    | expr AND expr             { $$ = node_binary(N_BINARY, AND, $1, $3, L(@2)); }
-    | NOT expr                  { $$ = node_unary(NOT, $2, L(@1)); }
-    | expr EQ expr              { $$ = node_binary(N_BINARY, EQ, $1, $3, L(@2)); }
-    | expr NE expr              { $$ = node_binary(N_BINARY, NE, $1, $3, L(@2)); }
-    | expr '<' expr             { $$ = node_binary(N_BINARY, '<', $1, $3, L(@2)); }
-    | expr LE expr              { $$ = node_binary(N_BINARY, LE, $1, $3, L(@2)); }
-    | expr '>' expr             { $$ = node_binary(N_BINARY, '>', $1, $3, L(@2)); }
-    | expr GE expr              { $$ = node_binary(N_BINARY, GE, $1, $3, L(@2)); }
-    | expr '+' expr             { $$ = node_binary(N_BINARY, '+', $1, $3, L(@2)); }
-    | expr '-' expr             { $$ = node_binary(N_BINARY, '-', $1, $3, L(@2)); }
-    | expr '*' expr             { $$ = node_binary(N_BINARY, '*', $1, $3, L(@2)); }
-    | expr '/' expr             { $$ = node_binary(N_BINARY, '/', $1, $3, L(@2)); }
-    | expr '@' expr             { $$ = node_binary(N_BINARY, '@', $1, $3, L(@2)); }
-    | expr POW expr             { $$ = node_binary(N_BINARY, POW, $1, $3, L(@2)); }
-    | '-' expr %prec UMINUS     { $$ = node_unary('-', $2, L(@1)); }
+    | expr PIPE expr            { $$ = node_binary(ps->ctx, N_PIPE, PIPE, $1, $3, L(@2)); }
+    | expr OR expr              { $$ = node_binary(ps->ctx, N_BINARY, OR, $1, $3, L(@2)); }
+    | expr AND expr             { $$ = node_binary(ps->ctx, N_BINARY, AND, $1, $3, L(@2)); }
+    | NOT expr                  { $$ = node_unary(ps->ctx, NOT, $2, L(@1)); }
+    | expr EQ expr              { $$ = node_binary(ps->ctx, N_BINARY, EQ, $1, $3, L(@2)); }
+    | expr NE expr              { $$ = node_binary(ps->ctx, N_BINARY, NE, $1, $3, L(@2)); }
+    | expr '<' expr             { $$ = node_binary(ps->ctx, N_BINARY, '<', $1, $3, L(@2)); }
+    | expr LE expr              { $$ = node_binary(ps->ctx, N_BINARY, LE, $1, $3, L(@2)); }
+    | expr '>' expr             { $$ = node_binary(ps->ctx, N_BINARY, '>', $1, $3, L(@2)); }
+    | expr GE expr              { $$ = node_binary(ps->ctx, N_BINARY, GE, $1, $3, L(@2)); }
+    | expr '+' expr             { $$ = node_binary(ps->ctx, N_BINARY, '+', $1, $3, L(@2)); }
+    | expr '-' expr             { $$ = node_binary(ps->ctx, N_BINARY, '-', $1, $3, L(@2)); }
+    | expr '*' expr             { $$ = node_binary(ps->ctx, N_BINARY, '*', $1, $3, L(@2)); }
+    | expr '/' expr             { $$ = node_binary(ps->ctx, N_BINARY, '/', $1, $3, L(@2)); }
+    | expr '@' expr             { $$ = node_binary(ps->ctx, N_BINARY, '@', $1, $3, L(@2)); }
+    | expr POW expr             { $$ = node_binary(ps->ctx, N_BINARY, POW, $1, $3, L(@2)); }
+    | '-' expr %prec UMINUS     { $$ = node_unary(ps->ctx, '-', $2, L(@1)); }
     ;
 
 postfix:
       primary                   { $$ = $1; }
     | postfix '(' opt_args ')'  {
-          $$ = node_new(N_CALL, L(@1)); $$->a = $1; $$->args = *$3; $$->loc = span(L(@1), L(@4));
+          $$ = node_new(ps->ctx, N_CALL, L(@1)); $$->a = $1; $$->args = *$3; $$->loc = span(L(@1), L(@4));
       }
-    | postfix '[' expr ']'      { $$ = node_binary(N_INDEX, '[', $1, $3, L(@2)); }
-    | postfix '.' IDENT         { $$ = node_new(N_ATTR, L(@3)); $$->a = $1; $$->name = $3; }
+    | postfix '[' expr ']'      { $$ = node_binary(ps->ctx, N_INDEX, '[', $1, $3, L(@2)); }
+    | postfix '.' IDENT         { $$ = node_new(ps->ctx, N_ATTR, L(@3)); $$->a = $1; $$->name = $3; }
     | postfix AS IDENT          {
           $$ = $1;
           if ($1->kind != N_CALL && $1->kind != N_IDENT)
@@ -204,45 +211,49 @@ postfix:
     ;
 
 primary:
-      NUMBER                    { $$ = node_new(N_NUMBER, L(@1)); $$->num = $1.v; $$->is_int = $1.is_int; }
-    | STRING                    { $$ = node_new(N_STRING, L(@1)); $$->name = $1; }
-    | TRUE                      { $$ = node_new(N_BOOL, L(@1)); $$->num = 1; }
-    | FALSE                     { $$ = node_new(N_BOOL, L(@1)); $$->num = 0; }
-    | SELF                      { $$ = node_new(N_SELF, L(@1)); }
-    | BATCH                     { $$ = node_new(N_BATCH, L(@1)); }
-    | IDENT                     { $$ = node_ident($1, L(@1)); }
-    | PARAM                     { $$ = node_ident(xstrdup("param"), L(@1)); }
+      NUMBER                    { $$ = node_new(ps->ctx, N_NUMBER, L(@1)); $$->num = $1.v; $$->is_int = $1.is_int; }
+    | STRING                    { $$ = node_new(ps->ctx, N_STRING, L(@1)); $$->name = $1; }
+    | TRUE                      { $$ = node_new(ps->ctx, N_BOOL, L(@1)); $$->num = 1; }
+    | FALSE                     { $$ = node_new(ps->ctx, N_BOOL, L(@1)); $$->num = 0; }
+    | SELF                      { $$ = node_new(ps->ctx, N_SELF, L(@1)); }
+    | BATCH                     { $$ = node_new(ps->ctx, N_BATCH, L(@1)); }
+    | IDENT                     { $$ = node_ident(ps->ctx, $1, L(@1)); }
+    | PARAM                     { $$ = node_ident(ps->ctx, xstrdup(ps->ctx, "param"), L(@1)); }
     | '(' expr ')'              { $$ = $2; }
-    | '(' expr ',' ')'          { $$ = node_new(N_TUPLE, L(@1)); nodelist_push(&$$->args, $2); }
+    | '(' expr ',' ')'          { $$ = node_new(ps->ctx, N_TUPLE, L(@1)); nodelist_push(ps->ctx, &$$->args, $2); }
     | '(' expr ',' exprs ')'    {
-          $$ = node_new(N_TUPLE, L(@1)); nodelist_push(&$$->args, $2);
+          $$ = node_new(ps->ctx, N_TUPLE, L(@1)); nodelist_push(ps->ctx, &$$->args, $2);
           for (int i = 0; i < $4->n; i++)
-              nodelist_push(&$$->args, $4->v[i]);
+              nodelist_push(ps->ctx, &$$->args, $4->v[i]);
       }
-    | '[' ']'                   { $$ = node_new(N_LIST, L(@1)); }
-    | '[' exprs ']'             { $$ = node_new(N_LIST, L(@1)); $$->args = *$2; }
+    | '[' ']'                   { $$ = node_new(ps->ctx, N_LIST, L(@1)); }
+    | '[' exprs ']'             { $$ = node_new(ps->ctx, N_LIST, L(@1)); $$->args = *$2; }
     ;
 
 exprs:
-      expr                      { $$ = nodelist_new(); nodelist_push($$, $1); }
-    | exprs ',' expr            { $$ = $1; nodelist_push($$, $3); }
+      expr                      { $$ = nodelist_new(ps->ctx); nodelist_push(ps->ctx, $$, $1); }
+    | exprs ',' expr            { $$ = $1; nodelist_push(ps->ctx, $$, $3); }
     ;
 
 opt_args:
-      %empty                    { $$ = nodelist_new(); }
+      %empty                    { $$ = nodelist_new(ps->ctx); }
     | args                      { $$ = $1; }
     | args ','                  { $$ = $1; }
     ;
 
 args:
-      arg                       { $$ = nodelist_new(); nodelist_push($$, $1); }
-    | args ',' arg              { $$ = $1; nodelist_push($$, $3); }
+      arg                       { $$ = nodelist_new(ps->ctx); nodelist_push(ps->ctx, $$, $1); }
+    | args ',' arg              { $$ = $1; nodelist_push(ps->ctx, $$, $3); }
     ;
 
 arg:
       expr                      { $$ = $1; }
-    | IDENT '=' expr            { $$ = node_new(N_KWARG, L(@1)); $$->name = $1; $$->a = $3; }
-    | TRAIN '=' expr            { $$ = node_new(N_KWARG, L(@1)); $$->name = xstrdup("train"); $$->a = $3; }
+    | IDENT '=' expr            { $$ = node_new(ps->ctx, N_KWARG, L(@1)); $$->name = $1; $$->a = $3; }
+    | TRAIN '=' expr {
+          $$ = node_new(ps->ctx, N_KWARG, L(@1));
+          $$->name = xstrdup(ps->ctx, "train");
+          $$->a = $3;
+      }
     ;
 
 %%
@@ -291,10 +302,10 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, stru
         list[k++] = "an expression";
     if (op)
         list[k++] = "an operator";
-    char *msg = xsprintf("syntax error, unexpected %s", yysymbol_name(yypcontext_token(ctx)));
+    char *msg = xsprintf(ps->ctx, "syntax error, unexpected %s", yysymbol_name(yypcontext_token(ctx)));
     if (k > 0 && k <= 5)
         for (int i = 0; i < k; i++)
-            msg = xsprintf("%s%s%s", msg, i == 0 ? ", expecting " : i == k - 1 ? " or " : ", ", list[i]);
+            msg = xsprintf(ps->ctx, "%s%s%s", msg, i == 0 ? ", expecting " : i == k - 1 ? " or " : ", ", list[i]);
     parse_error(ps, parse_loc(ps, yypcontext_location(ctx)), "%s", msg);
     return 0;
 }

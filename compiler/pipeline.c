@@ -29,7 +29,7 @@ static void metric_sums(Graph *g, void *out_vec) {
             IrNode *sq = b_binary(g, OP_MUL, d, d, l);
             v = b_reduce(g, OP_SUM, sq, (1u << sq->shape.rank) - 1, false, l);
         }
-        vec_push(out, materialised(g, v));
+        vec_push(g->ctx, out, materialised(g, v));
     }
 }
 
@@ -47,7 +47,9 @@ static void after(const char *pass, const char *dump_after, Graph *g, const Sche
 
 Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_only, const char *dump_after,
                         const double **baked) {
-    Compiled *c = xalloc(sizeof(Compiled));
+    Ctx *ctx = train->ctx;
+    Compiled *c = xalloc(ctx, sizeof(Compiled));
+    c->ctx = ctx;
     c->train = train;
     c->eval = eval;
     c->elem_size = elem_size;
@@ -64,14 +66,14 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
     for (int i = 0; i < eval->outputs.n; i++)
         eval->outputs.v[i].node = materialised(eval, eval->outputs.v[i].node);
     int np = train->params.n;
-    c->grads = xalloc(sizeof(IrNode *) * (size_t)(np + 1));
+    c->grads = xalloc(ctx, sizeof(IrNode *) * (size_t)(np + 1));
     if (trains) {
         c->loss_train = materialised(train, t->loss);
         /* evaluation reports eval_loss when the model gives one (the data term without its penalties) */
         c->loss_eval = materialised(eval, eval->train.eval_loss ? eval->train.eval_loss : eval->train.loss);
         metric_sums(train, &c->metric_train);
         metric_sums(eval, &c->metric_eval);
-        IrNode **wrt = xalloc(sizeof(IrNode *) * (size_t)(np + 1));
+        IrNode **wrt = xalloc(ctx, sizeof(IrNode *) * (size_t)(np + 1));
         for (int i = 0; i < np; i++)
             wrt[i] = train->params.v[i].trainable ? train->params.v[i].node : NULL;
         ad_grad(train, t->loss, wrt, np, c->grads);
@@ -83,16 +85,16 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
 
     /* simplify each graph over all of its roots at once, so shared subexpressions stay shared */
     Vec(IrNode *) tr_roots = {0}, ev_roots = {0};
-    vec_push(&tr_roots, c->loss_train);
+    vec_push(ctx, &tr_roots, c->loss_train);
     for (int i = 0; i < c->metric_train.n; i++)
-        vec_push(&tr_roots, c->metric_train.v[i]);
+        vec_push(ctx, &tr_roots, c->metric_train.v[i]);
     for (int i = 0; i < np; i++)
-        vec_push(&tr_roots, c->grads[i]);
+        vec_push(ctx, &tr_roots, c->grads[i]);
     for (int i = 0; i < eval->outputs.n; i++)
-        vec_push(&ev_roots, eval->outputs.v[i].node);
-    vec_push(&ev_roots, c->loss_eval);
+        vec_push(ctx, &ev_roots, eval->outputs.v[i].node);
+    vec_push(ctx, &ev_roots, c->loss_eval);
     for (int i = 0; i < c->metric_eval.n; i++)
-        vec_push(&ev_roots, c->metric_eval.v[i]);
+        vec_push(ctx, &ev_roots, c->metric_eval.v[i]);
     if (trains)
         pass_simplify(train, tr_roots.v, tr_roots.n);
     pass_simplify(eval, ev_roots.v, ev_roots.n);
@@ -119,7 +121,7 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
 
     Vec(IrNode *) roots = {0};
     for (int i = 0; i < eval->outputs.n; i++)
-        vec_push(&roots, eval->outputs.v[i].node);
+        vec_push(ctx, &roots, eval->outputs.v[i].node);
     sched_build(&c->fn[FN_FORWARD], eval, FN_FORWARD, roots.v, roots.n);
     if (!trains)
         after("fuse", dump_after, eval, &c->fn[FN_FORWARD]);
@@ -129,15 +131,15 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
     int64_t arena = c->fn[FN_FORWARD].arena_bytes;
     if (trains) {
         Vec(IrNode *) er = {0}, tr = {0};
-        vec_push(&er, c->loss_eval);
-        vec_push(&tr, c->loss_train);
+        vec_push(ctx, &er, c->loss_eval);
+        vec_push(ctx, &tr, c->loss_train);
         for (int i = 0; i < c->metric_eval.n; i++)
-            vec_push(&er, c->metric_eval.v[i]);
+            vec_push(ctx, &er, c->metric_eval.v[i]);
         for (int i = 0; i < c->metric_train.n; i++)
-            vec_push(&tr, c->metric_train.v[i]);
+            vec_push(ctx, &tr, c->metric_train.v[i]);
         for (int i = 0; i < np; i++)
             if (c->grads[i])
-                vec_push(&tr, c->grads[i]);
+                vec_push(ctx, &tr, c->grads[i]);
         sched_build(&c->fn[FN_EVALUATE], eval, FN_EVALUATE, er.v, er.n);
         plan_memory(&c->fn[FN_EVALUATE], elem_size);
         c->fn[FN_TRAIN].nfwd_roots = 1 + c->metric_train.n;
@@ -151,8 +153,8 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
     }
 
     /* state layout: header, parameters, optimizer state, arena */
-    c->param_off = xalloc(sizeof(int64_t) * (size_t)(np + 1));
-    c->opt_off = xalloc(sizeof(int64_t) * (size_t)(np + 1));
+    c->param_off = xalloc(ctx, sizeof(int64_t) * (size_t)(np + 1));
+    c->opt_off = xalloc(ctx, sizeof(int64_t) * (size_t)(np + 1));
     int64_t off = 64;
     for (int i = 0; i < np; i++) {
         c->param_off[i] = -1;

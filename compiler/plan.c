@@ -32,7 +32,7 @@ typedef struct Block {
 typedef Vec(Block) Blocks;
 
 /* The lowest offset where `size` bytes fit between the busy blocks; the new block is busy until `until`. */
-static int64_t first_fit(void *busy_vec, int64_t size, int until, int64_t *top) {
+static int64_t first_fit(Ctx *ctx, void *busy_vec, int64_t size, int until, int64_t *top) {
     Blocks *busy = busy_vec;
     for (int i = 1; i < busy->n; i++)
         for (int j = i; j > 0 && busy->v[j - 1].off > busy->v[j].off; j--) {
@@ -48,18 +48,19 @@ static int64_t first_fit(void *busy_vec, int64_t size, int until, int64_t *top) 
             off = busy->v[i].off + busy->v[i].size;
     }
     Block b = {off, size, until};
-    vec_push(busy, b);
+    vec_push(ctx, busy, b);
     if (off + size > *top)
         *top = off + size;
     return off;
 }
 
 void plan_memory(Sched *s, int elem_size) {
+    Ctx *ctx = s->g->ctx;
     Graph *g = s->g;
     int n = g->nodes.n, nk = s->kernels.n;
-    s->offset = xalloc(sizeof(int64_t) * (size_t)n);
-    s->scratch = xalloc(sizeof(int64_t) * (size_t)n);
-    int *last = xalloc(sizeof(int) * (size_t)n);
+    s->offset = xalloc(ctx, sizeof(int64_t) * (size_t)n);
+    s->scratch = xalloc(ctx, sizeof(int64_t) * (size_t)n);
+    int *last = xalloc(ctx, sizeof(int) * (size_t)n);
     for (int i = 0; i < n; i++) {
         s->offset[i] = -1;
         s->scratch[i] = -1;
@@ -84,12 +85,12 @@ void plan_memory(Sched *s, int elem_size) {
             if (busy.v[i].free_after >= k)
                 busy.v[w++] = busy.v[i];
         busy.n = w;
-        s->offset[m->id] = first_fit(&busy, size, last[m->id], &top);
+        s->offset[m->id] = first_fit(ctx, &busy, size, last[m->id], &top);
         int64_t col = op_scratch(m);
         if (col > 0) {
             int64_t bytes = align_up(col * elem_size);
             total += bytes;
-            s->scratch[m->id] = first_fit(&busy, bytes, k, &top);
+            s->scratch[m->id] = first_fit(ctx, &busy, bytes, k, &top);
         }
     }
     s->arena_bytes = top;

@@ -26,7 +26,7 @@ static int input_arg(Elab *e, Args *a, int pos, const char *what) {
         if (e->g->inputs.v[i].node == v.t)
             return i;
     error_at(a->pos_loc.v[pos], "%s: argument %d must be one of the model's inputs, got %s", a->fname, pos + 1,
-             value_desc(v));
+             value_desc(e->ctx, v));
     return -1;
 }
 
@@ -55,7 +55,7 @@ static void train_glob(Elab *e, Args *a, const char *key, char **out, bool used)
     if (!arg_get(a, key, -1, &v, &l))
         return;
     if (v.kind != V_STR) {
-        error_at(l, "%s must be a glob string such as \"*.weight\", got %s", key, value_desc(v));
+        error_at(l, "%s must be a glob string such as \"*.weight\", got %s", key, value_desc(e->ctx, v));
         return;
     }
     *out = v.s;
@@ -76,7 +76,8 @@ static bool data_value_ok(const char *key, Value v, Loc loc) {
     for (int i = 0; strs[i]; i++)
         if (strcmp(key, strs[i]) == 0) {
             if (v.kind != V_STR)
-                error_at(loc, "%s must be a string (a file name or a column), got %s", key, value_desc(v));
+                error_at(loc, "%s must be a string (a file name or a column), got %s", key,
+                         value_desc(loc.src->ctx, v));
             return v.kind == V_STR;
         }
     if (strcmp(key, "drop") == 0) {
@@ -84,7 +85,7 @@ static bool data_value_ok(const char *key, Value v, Loc loc) {
         for (int i = 0; ok && i < v.list->n; i++)
             ok = v.list->v[i].kind == V_STR;
         if (!ok)
-            error_at(loc, "drop must be a list of column names such as [\"Id\"], got %s", value_desc(v));
+            error_at(loc, "drop must be a list of column names such as [\"Id\"], got %s", value_desc(loc.src->ctx, v));
         return ok;
     }
     for (int i = 0; lists[i]; i++)
@@ -93,7 +94,7 @@ static bool data_value_ok(const char *key, Value v, Loc loc) {
             for (int j = 0; ok && j < v.list->n; j++)
                 ok = is_num(v.list->v[j]);
             if (!ok)
-                error_at(loc, "%s must be a non-empty list of numbers, got %s", key, value_desc(v));
+                error_at(loc, "%s must be a non-empty list of numbers, got %s", key, value_desc(loc.src->ctx, v));
             return ok;
         }
     for (int i = 0; counts[i]; i++)
@@ -118,6 +119,7 @@ static bool data_value_ok(const char *key, Value v, Loc loc) {
 }
 
 static void elab_data(Elab *e, Node *s) {
+    Ctx *ctx = e->ctx;
     TrainSpec *t = &e->g->train;
     if (s->a->kind != N_CALL || s->a->a->kind != N_IDENT) {
         error_at(s->a->loc, "data must be a call such as fashion_mnist(x, y)");
@@ -165,19 +167,19 @@ static void elab_data(Elab *e, Node *s) {
         if (strcmp(a.key.v[i], "resize") == 0 || !data_value_ok(a.key.v[i], v, a.key_loc.v[i]))
             continue;
         if (v.kind == V_STR) {
-            vec_push(&t->data_keys, a.key.v[i]);
-            vec_push(&t->data_vals, 0);
-            vec_push(&t->data_strs, v.s);
+            vec_push(ctx, &t->data_keys, a.key.v[i]);
+            vec_push(ctx, &t->data_vals, 0);
+            vec_push(ctx, &t->data_strs, v.s);
         } else if (is_num(v)) {
-            vec_push(&t->data_keys, a.key.v[i]);
-            vec_push(&t->data_vals, num(v));
-            vec_push(&t->data_strs, NULL);
+            vec_push(ctx, &t->data_keys, a.key.v[i]);
+            vec_push(ctx, &t->data_vals, num(v));
+            vec_push(ctx, &t->data_strs, NULL);
         } else if (v.kind == V_LIST) {
             for (int j = 0; j < v.list->n; j++) {
                 Value el = v.list->v[j];
-                vec_push(&t->data_keys, xsprintf("%s[%d]", a.key.v[i], j));
-                vec_push(&t->data_vals, is_num(el) ? num(el) : 0);
-                vec_push(&t->data_strs, el.kind == V_STR ? el.s : NULL);
+                vec_push(ctx, &t->data_keys, xsprintf(ctx, "%s[%d]", a.key.v[i], j));
+                vec_push(ctx, &t->data_vals, is_num(el) ? num(el) : 0);
+                vec_push(ctx, &t->data_strs, el.kind == V_STR ? el.s : NULL);
             }
         }
     }
@@ -197,12 +199,12 @@ static void elab_data(Elab *e, Node *s) {
                    (x->shape.rank == 2 && x->shape.d[1] == want[1] * want[2]));
         if (!ok) {
             error_at(a.pos_loc.v[0], "fashion_mnist gives images f32[batch, 1, %lld, %lld], but '%s' is %s",
-                     (long long)t->resize, (long long)t->resize, x->name, type_str(x->dtype, &x->shape));
+                     (long long)t->resize, (long long)t->resize, x->name, type_str(ctx, x->dtype, &x->shape));
             note_at(x->loc, "'%s' is declared here", x->name);
         }
         if (y->dtype != DT_I32 || y->shape.rank != 1 || !y->shape.batched) {
             error_at(a.pos_loc.v[1], "fashion_mnist gives labels i32[batch], but '%s' is %s", y->name,
-                     type_str(y->dtype, &y->shape));
+                     type_str(ctx, y->dtype, &y->shape));
             note_at(y->loc, "'%s' is declared here", y->name);
         }
     } else if (t->data == DATA_TENSORS) {
@@ -215,8 +217,8 @@ static void elab_data(Elab *e, Node *s) {
         }
         if (xs->op != OP_CONST || ys->op != OP_CONST) {
             error_at(a.loc, "tensors(...) data must be compile-time constants, got %s and %s",
-                     xs->op == OP_CONST ? "a constant" : type_str(xs->dtype, &xs->shape),
-                     ys->op == OP_CONST ? "a constant" : type_str(ys->dtype, &ys->shape));
+                     xs->op == OP_CONST ? "a constant" : type_str(ctx, xs->dtype, &xs->shape),
+                     ys->op == OP_CONST ? "a constant" : type_str(ctx, ys->dtype, &ys->shape));
             return;
         }
         /* the data are [n, ...] with the inputs' per-example dimensions, n examples of each */
@@ -230,8 +232,8 @@ static void elab_data(Elab *e, Node *s) {
             error_at(a.loc,
                      "tensors(...): data %s and %s do not match inputs %s and %s (the data hold n examples "
                      "of each input's shape after its batch dimension)",
-                     shape_str(&xs->shape), shape_str(&ys->shape), type_str(x->dtype, &x->shape),
-                     type_str(y->dtype, &y->shape));
+                     shape_str(ctx, &xs->shape), shape_str(ctx, &ys->shape), type_str(ctx, x->dtype, &x->shape),
+                     type_str(ctx, y->dtype, &y->shape));
             return;
         }
         int64_t n = xs->shape.d[0];
@@ -241,7 +243,7 @@ static void elab_data(Elab *e, Node *s) {
     } else {
         if (x->dtype != DT_F32 || x->shape.rank != 2 || y->dtype != DT_F32 || y->shape.rank != 2 || y->shape.d[1] != 1)
             error_at(a.loc, "%s gives features f32[batch, d] and targets f32[batch, 1]; got %s and %s", name,
-                     type_str(x->dtype, &x->shape), type_str(y->dtype, &y->shape));
+                     type_str(ctx, x->dtype, &x->shape), type_str(ctx, y->dtype, &y->shape));
         if (t->data == DATA_SYNTH_LINEAR) {
             Value w;
             if (arg_get(&a, "w", -1, &w, NULL) && w.kind == V_LIST && w.list->n != x->shape.d[1])
@@ -252,6 +254,7 @@ static void elab_data(Elab *e, Node *s) {
 }
 
 void elab_train(Elab *e, Node *tn) {
+    Ctx *ctx = e->ctx;
     TrainSpec *t = &e->g->train;
     t->present = true;
     t->loc = tn->loc;
@@ -293,14 +296,14 @@ void elab_train(Elab *e, Node *tn) {
         Value v = eval(e, s->a);
         if (v.kind == V_TENSOR && (v.t->shape.rank != 0 || v.t->dtype != DT_F32))
             error_at(s->a->loc, "the loss must be a scalar, got %s; reduce it with mean() or sum()",
-                     type_str(v.t->dtype, &v.t->shape));
+                     type_str(ctx, v.t->dtype, &v.t->shape));
         else if (v.kind != V_TENSOR && v.kind != V_ERROR)
-            error_at(s->a->loc, "the loss must be a tensor expression, got %s", value_desc(v));
+            error_at(s->a->loc, "the loss must be a tensor expression, got %s", value_desc(ctx, v));
         else if (v.kind == V_TENSOR) {
             Vec(IrNode *) wrt = {0};
             for (int i = 0; i < e->g->params.n; i++)
                 if (e->g->params.v[i].trainable)
-                    vec_push(&wrt, e->g->params.v[i].node);
+                    vec_push(ctx, &wrt, e->g->params.v[i].node);
             IrNode *bad = ad_unsupported(e->g, v.t, wrt.v, wrt.n);
             if (bad) {
                 error_at(s->a->loc,
@@ -320,14 +323,14 @@ void elab_train(Elab *e, Node *tn) {
         if (v.kind == V_TENSOR && v.t->shape.rank == 0 && v.t->dtype == DT_F32)
             t->eval_loss = v.t;
         else if (v.kind != V_ERROR)
-            error_at(s->a->loc, "eval_loss must be a scalar tensor expression, got %s", value_desc(v));
+            error_at(s->a->loc, "eval_loss must be a scalar tensor expression, got %s", value_desc(ctx, v));
     }
     if ((s = train_find(tn, "plot"))) {
         Value v = eval(e, s->a);
         if (v.kind == V_STR && (strcmp(v.s, "log") == 0 || strcmp(v.s, "linear") == 0))
             t->plot_log = strcmp(v.s, "log") == 0;
         else if (v.kind != V_ERROR)
-            error_at(s->a->loc, "plot is \"log\" or \"linear\" (the loss axis of --plot), got %s", value_desc(v));
+            error_at(s->a->loc, "plot is \"log\" or \"linear\" (the loss axis of --plot), got %s", value_desc(ctx, v));
     }
     int64_t iv;
     if ((s = train_find(tn, "epochs")) && want_int(eval(e, s->a), s->a->loc, "epochs", &iv)) {
@@ -347,7 +350,7 @@ void elab_train(Elab *e, Node *tn) {
         if (c->kind != N_CALL || c->a->kind != N_IDENT ||
             (strcmp(c->a->name, "sgd") != 0 && strcmp(c->a->name, "adam") != 0)) {
             error_at(c->loc, "optimizer must be sgd(lr=...) or adam(lr=...), got %s",
-                     c->kind == N_CALL && c->a->kind == N_IDENT ? xsprintf("%s(...)", c->a->name)
+                     c->kind == N_CALL && c->a->kind == N_IDENT ? xsprintf(ctx, "%s(...)", c->a->name)
                                                                 : "another expression");
         } else {
             Args a;
@@ -386,7 +389,7 @@ void elab_train(Elab *e, Node *tn) {
                 if (c->kind != N_CALL || c->a->kind != N_IDENT ||
                     (strcmp(c->a->name, "accuracy") != 0 && strcmp(c->a->name, "log_rmse") != 0)) {
                     error_at(c->loc, "unknown metric%s; expected accuracy(logits, labels) or log_rmse(pred, target)",
-                             c->kind == N_CALL && c->a->kind == N_IDENT ? xsprintf(" '%s'", c->a->name) : "");
+                             c->kind == N_CALL && c->a->kind == N_IDENT ? xsprintf(ctx, " '%s'", c->a->name) : "");
                     continue;
                 }
                 Args a;
@@ -404,13 +407,13 @@ void elab_train(Elab *e, Node *tn) {
                         continue;
                 } else if (!shape_eq(&p->shape, &y->shape)) {
                     error_at(c->loc, "log_rmse: prediction %s and target %s differ in shape",
-                             type_str(p->dtype, &p->shape), type_str(y->dtype, &y->shape));
+                             type_str(ctx, p->dtype, &p->shape), type_str(ctx, y->dtype, &y->shape));
                     continue;
                 } else {
                     m.pred = p;
                     m.target = y;
                 }
-                vec_push(&t->metrics, m);
+                vec_push(ctx, &t->metrics, m);
             }
         }
     }

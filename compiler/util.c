@@ -1,6 +1,6 @@
-/* util.c: the compilation arena, strings, and the one way a compiler bug ends a run.
+/* util.c: the compilation context and its arena, strings, and the one way a compiler bug ends a run.
  *
- * Every allocation of a compilation comes from one arena of large chunks, freed at once by arena_free_all():
+ * Every allocation of a compilation comes from its context's arena of large chunks, freed at once by ctx_free():
  * the compiler's data structures never free piecemeal. */
 #include "dlc.h"
 
@@ -10,54 +10,58 @@ typedef struct Chunk {
     _Alignas(16) unsigned char mem[];
 } Chunk;
 
-static Chunk *arena_head;
-static size_t arena_total; /* bytes of all chunks */
+void ctx_init(Ctx *ctx, FILE *diag_out) {
+    ctx->arena = (Arena){0};
+    diag_init(&ctx->diag, diag_out);
+}
 
-void *xalloc(size_t size) {
+void ctx_free(Ctx *ctx) {
+    Arena *a = &ctx->arena;
+    while (a->head) {
+        Chunk *next = a->head->next;
+        free(a->head);
+        a->head = next;
+    }
+    a->total = 0;
+}
+
+size_t ctx_allocated(const Ctx *ctx) { return ctx->arena.total; }
+
+void *xalloc(Ctx *ctx, size_t size) {
+    Arena *a = &ctx->arena;
     size = (size + 15) & ~(size_t)15;
-    if (!arena_head || arena_head->used + size > arena_head->cap) {
+    if (!a->head || a->head->used + size > a->head->cap) {
         size_t cap = size > (1u << 20) ? size : (1u << 20);
         Chunk *c = malloc(sizeof(Chunk) + cap);
         if (!c)
             die("out of memory (%zu bytes)", size);
-        c->next = arena_head;
+        c->next = a->head;
         c->used = 0;
         c->cap = cap;
-        arena_head = c;
-        arena_total += cap;
+        a->head = c;
+        a->total += cap;
     }
-    void *p = arena_head->mem + arena_head->used;
-    arena_head->used += size;
+    void *p = a->head->mem + a->head->used;
+    a->head->used += size;
     memset(p, 0, size);
     return p;
 }
 
-void *xrealloc_arr(void *p, size_t old_n, size_t new_n, size_t elem) {
-    void *q = xalloc(new_n * elem);
+void *xrealloc_arr(Ctx *ctx, void *p, size_t old_n, size_t new_n, size_t elem) {
+    void *q = xalloc(ctx, new_n * elem);
     if (p && old_n)
         memcpy(q, p, old_n * elem);
     return q;
 }
 
-size_t arena_allocated(void) { return arena_total; }
-
-void arena_free_all(void) {
-    arena_total = 0;
-    while (arena_head) {
-        Chunk *next = arena_head->next;
-        free(arena_head);
-        arena_head = next;
-    }
-}
-
-char *xstrndup(const char *s, size_t n) {
-    char *p = xalloc(n + 1);
+char *xstrndup(Ctx *ctx, const char *s, size_t n) {
+    char *p = xalloc(ctx, n + 1);
     memcpy(p, s, n);
     p[n] = '\0';
     return p;
 }
 
-char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+char *xstrdup(Ctx *ctx, const char *s) { return xstrndup(ctx, s, strlen(s)); }
 
 /* gcc 12 with -fsanitize=address reports a "null format string" here that cannot happen (fmt is a format
  * attribute's argument); the warning is silenced for this function only. */
@@ -65,12 +69,12 @@ char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
 #ifndef __clang__ /* clang has no such warning, and warns about the unknown name */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 #endif
-char *xsprintf(const char *fmt, ...) {
+char *xsprintf(Ctx *ctx, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    char *buf = xalloc((size_t)n + 1);
+    char *buf = xalloc(ctx, (size_t)n + 1);
     va_start(ap, fmt);
     vsnprintf(buf, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -115,7 +119,7 @@ bool glob_match(const char *p, const char *s) {
     return *p == '\0';
 }
 
-char *read_file(const char *path, size_t *len) {
+char *read_file(Ctx *ctx, const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
@@ -124,12 +128,12 @@ char *read_file(const char *path, size_t *len) {
     size_t k;
     while ((k = fread(tmp, 1, sizeof tmp, f)) > 0)
         for (size_t i = 0; i < k; i++)
-            vec_push(&buf, tmp[i]);
+            vec_push(ctx, &buf, tmp[i]);
     bool bad = ferror(f);
     fclose(f);
     if (bad)
         return NULL;
-    vec_push(&buf, '\0');
+    vec_push(ctx, &buf, '\0');
     *len = (size_t)buf.n - 1;
     return buf.v;
 }

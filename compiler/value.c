@@ -44,13 +44,13 @@ static const char *kind_name(ValueKind k) {
     return "?";
 }
 
-char *value_desc(Value v) {
+char *value_desc(Ctx *ctx, Value v) {
     if (v.kind == V_TENSOR)
-        return type_str(v.t->dtype, &v.t->shape);
+        return type_str(ctx, v.t->dtype, &v.t->shape);
     if (v.kind == V_INT)
-        return xsprintf("the integer %lld", (long long)v.i);
+        return xsprintf(ctx, "the integer %lld", (long long)v.i);
     if (v.kind == V_FLOAT)
-        return xsprintf("the number %g", v.f);
+        return xsprintf(ctx, "the number %g", v.f);
     return (char *)kind_name(v.kind);
 }
 
@@ -93,7 +93,7 @@ bool charge(Elab *e, int64_t cost, Loc loc) {
     if (e->halted)
         return false;
     e->work += cost;
-    size_t mem = arena_allocated() - e->arena_start;
+    size_t mem = ctx_allocated(e->ctx) - e->arena_start;
     if (e->work <= ELAB_BUDGET && mem <= ELAB_MEMORY)
         return true;
     if (mem > ELAB_MEMORY)
@@ -124,7 +124,7 @@ Value charge_fold(Elab *e, Value r, const Value *ops, int nops, Loc loc) {
     int64_t cost = const_cost(r);
     for (int i = 0; i < nops; i++)
         cost += const_cost(ops[i]);
-    return charge(e, ELEMS(cost), loc) ? r : v_error();
+    return charge(e, ELEMS(cost), loc) ? r : v_error(e);
 }
 
 /* charge_fold for a call's result, from its arguments (lists of constants included: concat, penalties). */
@@ -141,7 +141,7 @@ Value charge_fold_args(Elab *e, Value r, const Args *a, Loc loc) {
                 cost += const_cost(v[i].list->v[j]);
         }
     }
-    return charge(e, ELEMS(cost), loc) ? r : v_error();
+    return charge(e, ELEMS(cost), loc) ? r : v_error(e);
 }
 
 /* Enters one more level of nesting; false, after a located error that halts elaboration, past MAX_DEPTH. */
@@ -178,8 +178,8 @@ uint64_t name_hash(const char *s) {
     return h;
 }
 
-Env *env_new(Env *parent) {
-    Env *e = xalloc(sizeof(Env));
+Env *env_new(Ctx *ctx, Env *parent) {
+    Env *e = xalloc(ctx, sizeof(Env));
     e->parent = parent;
     return e;
 }
@@ -216,18 +216,18 @@ Value *env_find(Env *e, const char *name) {
 
 bool find_local(Env *e, const char *name) { return env_index(e, name) >= 0; }
 
-void env_set(Env *e, const char *name, Value v) {
+void env_set(Ctx *ctx, Env *e, const char *name, Value v) {
     int i = env_index(e, name);
     if (i >= 0) {
         e->vals.v[i] = v;
         return;
     }
-    vec_push(&e->names, xstrdup(name));
-    vec_push(&e->vals, v);
+    vec_push(ctx, &e->names, xstrdup(ctx, name));
+    vec_push(ctx, &e->vals, v);
     int n = e->names.n;
     if (n > 16 && 2 * n > e->index_cap) {
         e->index_cap = e->index_cap ? 2 * e->index_cap : 64;
-        e->index = xalloc(sizeof(int) * (size_t)e->index_cap);
+        e->index = xalloc(ctx, sizeof(int) * (size_t)e->index_cap);
         for (int k = 0; k < n - 1; k++)
             *env_slot(e, e->names.v[k]) = k + 1;
     }
@@ -247,13 +247,14 @@ bool want_int(Value v, Loc loc, const char *what, int64_t *out) {
     if (v.kind == V_FLOAT && v.f == floor(v.f)) {
         /* 2^63 is the first double past the int64 range */
         if (!(v.f >= -9223372036854775808.0 && v.f < 9223372036854775808.0)) {
-            error_at(loc, "%s must be a compile-time integer, got %s, which is out of range", what, value_desc(v));
+            error_at(loc, "%s must be a compile-time integer, got %s, which is out of range", what,
+                     value_desc(loc.src->ctx, v));
             return false;
         }
         *out = (int64_t)v.f;
         return true;
     }
-    error_at(loc, "%s must be a compile-time integer, got %s", what, value_desc(v));
+    error_at(loc, "%s must be a compile-time integer, got %s", what, value_desc(loc.src->ctx, v));
     return false;
 }
 
@@ -264,7 +265,7 @@ bool want_num(Value v, Loc loc, const char *what, double *out) {
         *out = num(v);
         return true;
     }
-    error_at(loc, "%s must be a compile-time number, got %s", what, value_desc(v));
+    error_at(loc, "%s must be a compile-time number, got %s", what, value_desc(loc.src->ctx, v));
     return false;
 }
 
@@ -317,16 +318,16 @@ IrNode *to_tensor(Elab *e, Value v, Loc loc, const char *what) {
         int64_t n = shape_numel(&s);
         if (n > MAX_CONST_NUMEL) {
             error_at(loc, "%s: a list used as a tensor may hold at most %lld numbers, got %s", what,
-                     (long long)MAX_CONST_NUMEL, shape_str(&s));
+                     (long long)MAX_CONST_NUMEL, shape_str(e->ctx, &s));
             return NULL;
         }
         if (n == 0) { /* before the walk, which would not be bounded by n */
-            error_at(loc, "%s: an empty list is not a tensor (shape %s)", what, shape_str(&s));
+            error_at(loc, "%s: an empty list is not a tensor (shape %s)", what, shape_str(e->ctx, &s));
             return NULL;
         }
         if (!charge(e, ELEMS(2 * n), loc))
             return NULL;
-        double *data = xalloc(sizeof(double) * (size_t)n);
+        double *data = xalloc(e->ctx, sizeof(double) * (size_t)n);
         int64_t k = 0;
         if (!list_to_data(v, &s, 0, data, &k)) {
             error_at(loc, "%s: a list used as a tensor must be a rectangular nest of numbers, at most %d deep", what,
@@ -335,7 +336,7 @@ IrNode *to_tensor(Elab *e, Value v, Loc loc, const char *what) {
         }
         return ir_const_data(e->g, s, data, loc);
     }
-    error_at(loc, "%s must be a tensor, got %s", what, value_desc(v));
+    error_at(loc, "%s must be a tensor, got %s", what, value_desc(e->ctx, v));
     return NULL;
 }
 
@@ -353,7 +354,7 @@ bool shape_from_value(Elab *e, Value v, Loc loc, Shape *s, bool allow_batch, con
         return true;
     }
     if (v.kind != V_LIST) {
-        error_at(loc, "expected a shape such as [2, 3], got %s", value_desc(v));
+        error_at(loc, "expected a shape such as [2, 3], got %s", value_desc(e->ctx, v));
         return false;
     }
     if (v.list->n > MAX_RANK) {
@@ -387,8 +388,8 @@ bool shape_from_value(Elab *e, Value v, Loc loc, Shape *s, bool allow_batch, con
 
 /* ---- initialisers ---- */
 
-Init *init_new(InitKind k, double a, double b) {
-    Init *i = xalloc(sizeof(Init));
+Init *init_new(Ctx *ctx, InitKind k, double a, double b) {
+    Init *i = xalloc(ctx, sizeof(Init));
     i->kind = k;
     i->a = a;
     i->b = b;
@@ -404,7 +405,7 @@ bool init_value(Elab *e, Value v, Loc loc, Init **out) {
         return true;
     }
     if (is_num(v)) {
-        *out = init_new(INIT_CONST, num(v), 0);
+        *out = init_new(e->ctx, INIT_CONST, num(v), 0);
         return true;
     }
     if (v.kind == V_FUNC && v.func >= B_NORMAL) {
@@ -417,7 +418,7 @@ bool init_value(Elab *e, Value v, Loc loc, Init **out) {
         return true;
     }
     if (v.kind == V_TENSOR && v.t->op == OP_CONST) {
-        Init *i = init_new(INIT_DATA, 0, 0);
+        Init *i = init_new(e->ctx, INIT_DATA, 0, 0);
         i->data = v.t->data;
         i->a = (double)shape_numel(&v.t->shape);
         *out = i;
@@ -425,10 +426,10 @@ bool init_value(Elab *e, Value v, Loc loc, Init **out) {
     }
     if (v.kind == V_LIST) {
         IrNode *t = to_tensor(e, v, loc, "an initialiser");
-        return t && init_value(e, v_tensor(t), loc, out);
+        return t && init_value(e, v_tensor(e, t), loc, out);
     }
     error_at(loc, "expected an initialiser (normal(0, 0.01), zeros, xavier_uniform, a number, ...), got %s",
-             value_desc(v));
+             value_desc(e->ctx, v));
     return false;
 }
 
@@ -487,6 +488,7 @@ static InitKind init_op(int op) {
 }
 
 Value arith(Elab *e, int op, Value a, Value b, Loc loc) {
+    Ctx *ctx = e->ctx;
     /* compile-time numbers */
     if (is_num(a) && is_num(b)) {
         double x = num(a), y = num(b);
@@ -524,7 +526,7 @@ Value arith(Elab *e, int op, Value a, Value b, Loc loc) {
         if (over) {
             error_at(loc, "integer overflow: %lld %s %lld does not fit in 64 bits", (long long)a.i, token_spelling(op),
                      (long long)b.i);
-            return v_error();
+            return v_error(e);
         }
         switch (op) {
         case '+':
@@ -536,7 +538,7 @@ Value arith(Elab *e, int op, Value a, Value b, Loc loc) {
         case '/':
             if (y == 0) {
                 error_at(loc, "division by zero: %g / 0", x);
-                return v_error();
+                return v_error(e);
             }
             return ints && a.i % b.i == 0 ? v_int(a.i / b.i) : v_float(x / y);
         case POW:
@@ -569,27 +571,27 @@ Value arith(Elab *e, int op, Value a, Value b, Loc loc) {
         int64_t times = a.kind == V_INT ? a.i : b.i;
         if (times < 0 || times * l.list->n > 1000000) {
             error_at(loc, "list repetition %lld times is out of range (0 to 1,000,000 elements)", (long long)times);
-            return v_error();
+            return v_error(e);
         }
-        Value r = v_list();
+        Value r = v_list(ctx);
         for (int64_t k = 0; k < times; k++)
             for (int i = 0; i < l.list->n; i++)
-                vec_push(r.list, l.list->v[i]);
+                vec_push(ctx, r.list, l.list->v[i]);
         return r;
     }
     if (op == '+' && a.kind == V_LIST && b.kind == V_LIST) {
         if ((int64_t)a.list->n + b.list->n > MAX_LIST) {
             error_at(loc, "joining lists of %d and %d elements: a list may hold at most %lld", a.list->n, b.list->n,
                      (long long)MAX_LIST);
-            return v_error();
+            return v_error(e);
         }
         if (!charge(e, LIST_ELEMS((int64_t)a.list->n + b.list->n), loc))
-            return v_error();
-        Value l = v_list();
+            return v_error(e);
+        Value l = v_list(ctx);
         for (int i = 0; i < a.list->n; i++)
-            vec_push(l.list, a.list->v[i]);
+            vec_push(ctx, l.list, a.list->v[i]);
         for (int i = 0; i < b.list->n; i++)
-            vec_push(l.list, b.list->v[i]);
+            vec_push(ctx, l.list, b.list->v[i]);
         return l;
     }
     /* initialiser expressions */
@@ -599,9 +601,9 @@ Value arith(Elab *e, int op, Value a, Value b, Loc loc) {
         if (k == INIT_CONST || !init_value(e, a, loc, &x) || !init_value(e, b, loc, &y)) {
             if (k == INIT_CONST)
                 error_at(loc, "'%s' cannot be used in an initialiser", token_spelling(op));
-            return v_error();
+            return v_error(e);
         }
-        Init *r = init_new(k, 0, 0);
+        Init *r = init_new(ctx, k, 0, 0);
         r->x = x;
         r->y = y;
         return v_init(r);
@@ -609,26 +611,26 @@ Value arith(Elab *e, int op, Value a, Value b, Loc loc) {
     if (op == '@') {
         IrNode *x = to_tensor(e, a, loc, "the left operand of '@'");
         IrNode *y = to_tensor(e, b, loc, "the right operand of '@'");
-        return x && y ? v_tensor(b_matmul(e->g, x, y, false, false, loc)) : v_error();
+        return x && y ? v_tensor(e, b_matmul(e->g, x, y, false, false, loc)) : v_error(e);
     }
     if (op == AND || op == OR) {
         IrNode *x = to_tensor(e, a, loc, "an operand"), *y = to_tensor(e, b, loc, "an operand");
         if (!x || !y)
-            return v_error();
+            return v_error(e);
         /* on 0/1 conditions: and = x*y, or = max(x, y) */
-        return v_tensor(b_binary(e->g, op == AND ? OP_MUL : OP_MAXIMUM, x, y, loc));
+        return v_tensor(e, b_binary(e->g, op == AND ? OP_MUL : OP_MAXIMUM, x, y, loc));
     }
     Op o = binop_op(op);
     if (o == OP_COUNT)
         die("operator %d", op);
     if ((a.kind != V_TENSOR && !is_num(a) && a.kind != V_LIST) ||
         (b.kind != V_TENSOR && !is_num(b) && b.kind != V_LIST)) {
-        error_at(loc, "'%s' cannot combine %s and %s", token_spelling(op), value_desc(a), value_desc(b));
-        return v_error();
+        error_at(loc, "'%s' cannot combine %s and %s", token_spelling(op), value_desc(ctx, a), value_desc(ctx, b));
+        return v_error(e);
     }
     IrNode *x = to_tensor(e, a, loc, "the left operand");
     IrNode *y = to_tensor(e, b, loc, "the right operand");
     if (!x || !y)
-        return v_error();
-    return v_tensor(b_binary(e->g, o, x, y, loc));
+        return v_error(e);
+    return v_tensor(e, b_binary(e->g, o, x, y, loc));
 }

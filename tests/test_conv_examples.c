@@ -401,18 +401,17 @@ static Shape library_shape(const char *text, const char *name, char **diags) {
     char *buf = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);
-    Diag d;
-    diag_init(&d, mem);
-    g_diag = &d;
+    Ctx ctx;
+    ctx_init(&ctx, mem);
     Shape s = {.rank = -1};
-    Program *prog = parse_program(source_from_string("shape.dlm", text));
+    Program *prog = parse_program(source_from_string(&ctx, "shape.dlm", text));
     ElabOptions eo = {.batch = 0, .training = false};
-    Graph *g = d.errors == 0 ? elaborate(prog, "shape", &eo) : NULL;
-    for (int i = 0; g && d.errors == 0 && i < g->outputs.n; i++)
+    Graph *g = ctx.diag.errors == 0 ? elaborate(prog, "shape", &eo) : NULL;
+    for (int i = 0; g && ctx.diag.errors == 0 && i < g->outputs.n; i++)
         if (strcmp(g->outputs.v[i].name, name) == 0)
             s = g->outputs.v[i].node->shape;
+    ctx_free(&ctx);
     fclose(mem);
-    g_diag = NULL;
     *diags = keep(strdup(buf ? buf : ""));
     free(buf);
     return s;
@@ -456,10 +455,14 @@ static void conv_shape_case(const char *name, int kh, int kw, int ph, int pw, in
     Shape s = library_shape(text, "y", &diags);
     bool lib_ok = s.rank == 4 && s.batched && s.d[0] == 1 && s.d[1] == 1 && s.d[2] == oh && s.d[3] == ow;
     CU_ASSERT_TRUE(lib_ok);
-    if (!lib_ok)
-        fail(fmt("%s: elaborate gives y %s, expected [batch 1, 1, %d, %d]", name, s.rank < 0 ? "(none)" : shape_str(&s),
-                 oh, ow),
+    if (!lib_ok) {
+        Ctx ctx;
+        ctx_init(&ctx, stderr);
+        fail(fmt("%s: elaborate gives y %s, expected [batch 1, 1, %d, %d]", name,
+                 s.rank < 0 ? "(none)" : shape_str(&ctx, &s), oh, ow),
              fmt("%s\n--- model ---\n%s", diags, text));
+        ctx_free(&ctx);
+    }
     /* dlc check */
     char *path = fmt("%s/%s.dlm", workdir, name), *log, *want = fmt("f32[batch 1, 1, %d, %d]", oh, ow);
     CU_ASSERT_TRUE_FATAL(write_text(path, text));
@@ -687,6 +690,5 @@ int main(void) {
         printf("conv_examples: files kept in %s\n", workdir);
     else
         remove_tree(workdir);
-    arena_free_all();
     return failed || any_failure ? 1 : 0;
 }

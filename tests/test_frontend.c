@@ -12,36 +12,82 @@
 #define SOURCE_ROOT "."
 #endif
 
+/* A compilation of a test: its context, with the diagnostics collected in memory. A test's compilations stay
+ * alive until it ends, since it looks into their graphs, and are freed then (end_test, the suite's teardown). */
+typedef struct Compilation {
+    Ctx ctx; /* first: a Source's ctx leads back to its Compilation */
+    FILE *mem;
+    char *buf;
+    size_t len;
+    struct Compilation *next;
+} Compilation;
+
+static Compilation *compilations; /* the current test's */
+static Ctx *scratch_ctx;          /* the current test's own strings */
+
+static Ctx *compilation(void) {
+    Compilation *c = calloc(1, sizeof *c);
+    if (!c || !(c->mem = open_memstream(&c->buf, &c->len)))
+        die("out of memory");
+    ctx_init(&c->ctx, c->mem);
+    c->next = compilations;
+    compilations = c;
+    return &c->ctx;
+}
+
+static void end_compilation(Ctx *ctx) {
+    for (Compilation **p = &compilations; *p; p = &(*p)->next)
+        if (&(*p)->ctx == ctx) {
+            Compilation *c = *p;
+            *p = c->next;
+            ctx_free(&c->ctx);
+            fclose(c->mem);
+            free(c->buf);
+            free(c);
+            return;
+        }
+}
+
+static Ctx *scratch(void) { return scratch_ctx ? scratch_ctx : (scratch_ctx = compilation()); }
+
+static void end_test(void) {
+    while (compilations)
+        end_compilation(&compilations->ctx);
+    scratch_ctx = NULL;
+}
+
 typedef struct Run {
+    Ctx *ctx;
     Graph *g;
     Program *prog;
     int errors;
-    char *diags; /* everything printed, for matching */
+    const char *diags; /* everything printed, for matching */
 } Run;
 
-/* Parses and elaborates `text`, collecting the diagnostics instead of printing them. */
+/* Parses and elaborates `src`, in its compilation. */
 static Run run_source(Source *src, const char *name, int64_t batch) {
-    Run r = {0};
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    Diag d;
-    diag_init(&d, mem);
-    g_diag = &d;
+    Compilation *c = (Compilation *)src->ctx;
+    Run r = {.ctx = src->ctx};
     r.prog = parse_program(src);
-    if (d.errors == 0) {
+    if (c->ctx.diag.errors == 0) {
         ElabOptions eo = {.batch = batch, .training = true};
         r.g = elaborate(r.prog, name, &eo);
     }
-    fclose(mem);
-    r.errors = d.errors;
-    r.diags = xstrdup(buf ? buf : "");
-    free(buf);
-    g_diag = NULL;
+    fflush(c->mem);
+    r.errors = c->ctx.diag.errors;
+    r.diags = c->buf ? c->buf : "";
     return r;
 }
 
-static Run run_text(const char *text) { return run_source(source_from_string("test.dlm", text), "test", 0); }
+static Run run_text(const char *text) {
+    return run_source(source_from_string(compilation(), "test.dlm", text), "test", 0);
+}
+
+static Run run_file(const char *path, const char *name) {
+    Source *src = source_from_file(compilation(), path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(src);
+    return run_source(src, name, 0);
+}
 
 /* ---- lexer and parser ---- */
 
@@ -107,7 +153,7 @@ static void test_lexer_bad_characters(void) {
     CU_ASSERT(s.errors >= 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(s.diags, "unterminated string"));
     /* a NUL byte inside the text is an error, not the end of the file */
-    Source *src = source_from_string("nul.dlm", "input x: f32[1]\noutput x\n");
+    Source *src = source_from_string(compilation(), "nul.dlm", "input x: f32[1]\noutput x\n");
     ((char *)src->text)[3] = '\0';
     Run t = run_source(src, "nul", 0);
     CU_ASSERT(t.errors >= 1);
@@ -119,6 +165,7 @@ static void test_many_parses_one_process(void) {
         Run r = run_text("input x: f32[batch, 8]\noutput y = x |> linear(4) |> relu\n");
         CU_ASSERT_EQUAL(r.errors, 0);
         CU_ASSERT_EQUAL(r.g->params.n, 2);
+        end_compilation(r.ctx);
     }
 }
 
@@ -192,7 +239,7 @@ static double seconds(void) {
 /* A text of `n` copies of `unit` between `head` and `tail`. */
 static char *repeat(const char *head, const char *unit, int n, const char *tail) {
     size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
-    char *s = xalloc(hl + ul * (size_t)n + tl + 1), *p = s;
+    char *s = xalloc(scratch(), hl + ul * (size_t)n + tl + 1), *p = s;
     memcpy(p, head, hl), p += hl;
     for (int i = 0; i < n; i++)
         memcpy(p, unit, ul), p += ul;
@@ -238,7 +285,7 @@ static void test_deep_nesting(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(p.diags, "nest too deeply here for the parser"));
     /* within the parser's reach but past the elaborator's limit: one located error, no stack overflow */
     char *t = repeat("input x: f32[4]\ny = x\n", "for i in [1] {\n", 1500, "y = y + 1\n");
-    t = xsprintf("%s%soutput y\n", t, repeat("", "}\n", 1500, ""));
+    t = xsprintf(scratch(), "%s%soutput y\n", t, repeat("", "}\n", 1500, ""));
     Run q = run_text(t);
     CU_ASSERT_EQUAL(q.errors, 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(q.diags, "nests more than 1000 levels deep"));
@@ -308,7 +355,7 @@ static void test_numbers_checked(void) {
 static void test_nul_in_string(void) {
     /* a NUL inside a string or a comment ends neither the text nor the token */
     static const char text[] = "input x: f32[1]\n# a \0 comment\ninit \"a\0b\" = zeros\noutput x\n";
-    Source *src = source_from_string("nul.dlm", "");
+    Source *src = source_from_string(compilation(), "nul.dlm", "");
     src->text = text;
     src->len = sizeof text - 1;
     Run r = run_source(src, "nul", 0);
@@ -347,7 +394,7 @@ static void test_error_corpus(void) {
             continue;
         char path[2048];
         snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
-        Source *src = source_from_file(path);
+        Source *src = source_from_file(compilation(), path);
         CU_ASSERT_PTR_NOT_NULL_FATAL(src);
         Expect ex[64];
         int n = read_expectations(src->text, ex, 64);
@@ -356,7 +403,7 @@ static void test_error_corpus(void) {
         int expected_errors = 0;
         for (int i = 0; i < n; i++) {
             expected_errors += strcmp(ex[i].kind, "error") == 0;
-            char *want = xsprintf("%s:%d:%d: %s: ", path, ex[i].line, ex[i].col, ex[i].kind);
+            char *want = xsprintf(scratch(), "%s:%d:%d: %s: ", path, ex[i].line, ex[i].col, ex[i].kind);
             bool found = false;
             for (const char *p = r.diags; (p = strstr(p, want)) != NULL; p++)
                 if (strncmp(p + strlen(want), ex[i].text, strlen(ex[i].text)) == 0)
@@ -369,6 +416,7 @@ static void test_error_corpus(void) {
         if (r.errors != expected_errors)
             fprintf(stderr, "\n%s: expected %d errors, got %d:\n%s", ent->d_name, expected_errors, r.errors, r.diags);
         CU_ASSERT_EQUAL(r.errors, expected_errors);
+        end_compilation(r.ctx);
     }
     closedir(d);
     CU_ASSERT(files >= 5);
@@ -390,17 +438,13 @@ static void test_zoo_checks_clean(void) {
 #include "../models/zoo.def"
     };
     for (size_t i = 0; i < sizeof zoo / sizeof zoo[0]; i++) {
-        char *path = xsprintf("%s/models/%s.dlm", SOURCE_ROOT, zoo[i]);
-        Source *src = source_from_file(path);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(src);
-        Run r = run_source(src, zoo[i], 0);
+        char *path = xsprintf(scratch(), "%s/models/%s.dlm", SOURCE_ROOT, zoo[i]);
+        Run r = run_file(path, zoo[i]);
         if (r.errors)
             fprintf(stderr, "\n%s:\n%s", path, r.diags);
         CU_ASSERT_EQUAL(r.errors, 0);
-        if (!r.g)
-            continue;
         int64_t total = 0;
-        for (int k = 0; k < r.g->params.n; k++)
+        for (int k = 0; r.g && k < r.g->params.n; k++)
             if (r.g->params.v[k].trainable)
                 total += shape_numel(&r.g->params.v[k].shape);
         for (size_t k = 0; k < sizeof zoo_counts / sizeof zoo_counts[0]; k++)
@@ -410,6 +454,7 @@ static void test_zoo_checks_clean(void) {
                             (long long)zoo_counts[k].params);
                 CU_ASSERT_EQUAL(total, zoo_counts[k].params);
             }
+        end_compilation(r.ctx);
     }
 }
 
@@ -422,12 +467,12 @@ static int64_t layer_shape_dim(Graph *g, const char *kind, int nth, int dim) {
 
 static void test_zoo_book_shapes(void) {
     /* AlexNet: 96x54x54 after the first convolution, 6400 after flatten; VGG-11 (ratio 4): 6272 */
-    Run a = run_source(source_from_file(SOURCE_ROOT "/models/alexnet.dlm"), "alexnet", 0);
+    Run a = run_file(SOURCE_ROOT "/models/alexnet.dlm", "alexnet");
     CU_ASSERT_PTR_NOT_NULL_FATAL(a.g);
     CU_ASSERT_EQUAL(layer_shape_dim(a.g, "conv2d", 0, 1), 96);
     CU_ASSERT_EQUAL(layer_shape_dim(a.g, "conv2d", 0, 2), 54);
     CU_ASSERT_EQUAL(layer_shape_dim(a.g, "flatten", 0, 1), 6400);
-    Run v = run_source(source_from_file(SOURCE_ROOT "/models/vgg11.dlm"), "vgg11", 0);
+    Run v = run_file(SOURCE_ROOT "/models/vgg11.dlm", "vgg11");
     CU_ASSERT_PTR_NOT_NULL_FATAL(v.g);
     CU_ASSERT_EQUAL(layer_shape_dim(v.g, "flatten", 0, 1), 6272);
 }
@@ -435,7 +480,7 @@ static void test_zoo_book_shapes(void) {
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
-    CU_pSuite s = CU_add_suite("frontend", NULL, NULL);
+    CU_pSuite s = CU_add_suite_with_setup_and_teardown("frontend", NULL, NULL, NULL, end_test);
     CU_add_test(s, "parse a minimal model", test_parse_minimal);
     CU_add_test(s, "a line starting with |> continues", test_parse_pipe_continuation);
     CU_add_test(s, "one-line block", test_parse_one_line_block);
@@ -462,6 +507,5 @@ int main(void) {
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
     CU_cleanup_registry();
-    arena_free_all();
     return failed ? 1 : 0;
 }

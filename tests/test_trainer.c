@@ -35,6 +35,8 @@
 #endif
 
 static char tmpdir[256];
+/* The test program's own strings and file contents: one context for the whole run, freed at its end. */
+static Ctx scratch;
 static char *data_dir; /* the look-alike Fashion-MNIST: 2000 training and 500 test images */
 static char *mlp_ckpt; /* mlp trained 2 epochs on it, with its report */
 static char *mlp_report;
@@ -49,9 +51,9 @@ static const int mislabelled[] = {2, 5, 20};
 /* Helpers                                                                                                    */
 /* ---------------------------------------------------------------------------------------------------------- */
 
-static char *tmp(const char *name) { return xsprintf("%s/%s", tmpdir, name); }
+static char *tmp(const char *name) { return xsprintf(&scratch, "%s/%s", tmpdir, name); }
 
-static char *trainer(const char *model) { return xsprintf("'%s/models/%s-train'", BUILD_ROOT, model); }
+static char *trainer(const char *model) { return xsprintf(&scratch, "'%s/models/%s-train'", BUILD_ROOT, model); }
 
 /* A whole file, NUL-terminated, in the arena (like every string here: never freed); NULL if unreadable. */
 static char *slurp(const char *path, size_t *len) {
@@ -65,7 +67,7 @@ static char *slurp(const char *path, size_t *len) {
         fclose(f);
         return NULL;
     }
-    char *s = xalloc((size_t)st.st_size + 1);
+    char *s = xalloc(&scratch, (size_t)st.st_size + 1);
     size_t n = fread(s, 1, (size_t)st.st_size, f);
     fclose(f);
     s[n] = '\0';
@@ -86,14 +88,14 @@ static void spit(const char *path, const void *data, size_t len) {
 /* Runs a shell command with stdout and stderr captured; returns the exit status (-1 if it did not exit). */
 static int run(const char *cmd, char **out, char **err) {
     static int serial;
-    char *o = tmp(xsprintf("out-%d", serial)), *e = tmp(xsprintf("err-%d", serial));
+    char *o = tmp(xsprintf(&scratch, "out-%d", serial)), *e = tmp(xsprintf(&scratch, "err-%d", serial));
     serial++;
-    int rc = system(xsprintf("%s >'%s' 2>'%s'", cmd, o, e));
+    int rc = system(xsprintf(&scratch, "%s >'%s' 2>'%s'", cmd, o, e));
     char *os = slurp(o, NULL), *es = slurp(e, NULL);
     if (out)
-        *out = os ? os : xstrdup("");
+        *out = os ? os : xstrdup(&scratch, "");
     if (err)
-        *err = es ? es : xstrdup("");
+        *err = es ? es : xstrdup(&scratch, "");
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
@@ -155,8 +157,8 @@ static void write_fake_fmnist(const char *dir, int n_train, int n_test) {
                     lab[i] = (unsigned char)((i + 1) % 10);
         }
         uint32_t idims[3] = {(uint32_t)n, SIDE, SIDE}, ldims[1] = {(uint32_t)n};
-        write_idx(xsprintf("%s/%s", dir, names[s][0]), 0x803, 3, idims, img, (size_t)n * SIDE * SIDE);
-        write_idx(xsprintf("%s/%s", dir, names[s][1]), 0x801, 1, ldims, lab, (size_t)n);
+        write_idx(xsprintf(&scratch, "%s/%s", dir, names[s][0]), 0x803, 3, idims, img, (size_t)n * SIDE * SIDE);
+        write_idx(xsprintf(&scratch, "%s/%s", dir, names[s][1]), 0x801, 1, ldims, lab, (size_t)n);
         free(img);
         free(lab);
     }
@@ -188,14 +190,14 @@ static int64_t ckpt_epoch(const char *path) {
 
 /* The number after "key": in a JSON text, as its text (NULL if absent). */
 static char *json_text(const char *json, const char *key) {
-    const char *p = json ? strstr(json, xsprintf("\"%s\":", key)) : NULL;
+    const char *p = json ? strstr(json, xsprintf(&scratch, "\"%s\":", key)) : NULL;
     if (!p)
         return NULL;
     p += strlen(key) + 3;
     while (*p == ' ')
         p++;
     size_t n = strcspn(p, ",}\n");
-    char *s = xstrdup(p);
+    char *s = xstrdup(&scratch, p);
     s[n] = '\0';
     return s;
 }
@@ -274,7 +276,8 @@ static int init_suite(void) {
     mlp_report = tmp("mlp.json");
     char *err;
     int rc = run(
-        xsprintf("%s --data '%s' --epochs 2 --batch 32 --threads 1 --quiet --save '%s' --report '%s' --predict '%s'",
+        xsprintf(&scratch,
+                 "%s --data '%s' --epochs 2 --batch 32 --threads 1 --quiet --save '%s' --report '%s' --predict '%s'",
                  trainer("mlp"), data_dir, mlp_ckpt, mlp_report, five_idx),
         &mlp_predict_out, &err);
     if (rc != 0)
@@ -283,7 +286,7 @@ static int init_suite(void) {
 }
 
 static int clean_suite(void) {
-    if (system(xsprintf("rm -rf '%s'", tmpdir)) != 0)
+    if (system(xsprintf(&scratch, "rm -rf '%s'", tmpdir)) != 0)
         return 1;
     return 0;
 }
@@ -316,13 +319,13 @@ static char *run_on_terminal(const char *cmd) {
     buf[len] = '\0';
     close(master);
     waitpid(pid, NULL, 0);
-    char *text = xstrdup(buf);
+    char *text = xstrdup(&scratch, buf);
     free(buf);
     return text;
 }
 
 static void test_progress(void) {
-    char *cmd = xsprintf("%s --data '%s' --epochs 2 --threads 1 --limit 1000", trainer("mlp"), data_dir);
+    char *cmd = xsprintf(&scratch, "%s --data '%s' --epochs 2 --threads 1 --limit 1000", trainer("mlp"), data_dir);
     /* in a pipe: one plain line per epoch */
     char *out;
     CU_ASSERT_EQUAL(run(cmd, &out, NULL), 0);
@@ -332,7 +335,7 @@ static void test_progress(void) {
     CU_ASSERT(!has(out, "\r"));
     CU_ASSERT(!has(out, "ETA"));
     /* on a terminal: a bar redrawn in place, then the same summary lines */
-    char *tty = run_on_terminal(xsprintf("%s --batch 10", cmd));
+    char *tty = run_on_terminal(xsprintf(&scratch, "%s --batch 10", cmd));
     CU_ASSERT_PTR_NOT_NULL_FATAL(tty);
     ASSERT_HAS(tty, "\repoch 1/2 [>    ");                              /* the first batch */
     ASSERT_HAS(tty, "[==============================] 100/100  loss "); /* the last */
@@ -340,18 +343,19 @@ static void test_progress(void) {
     ASSERT_HAS(tty, "\repoch 2/2 evaluating on the test set");
     ASSERT_HAS(tty, "epoch 2/2  train_loss ");
     /* --quiet: nothing */
-    CU_ASSERT_EQUAL(run(xsprintf("%s --quiet", cmd), &out, NULL), 0);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --quiet", cmd), &out, NULL), 0);
     CU_ASSERT_STRING_EQUAL(out, "");
-    char *quiet_tty = run_on_terminal(xsprintf("%s --quiet", cmd));
+    char *quiet_tty = run_on_terminal(xsprintf(&scratch, "%s --quiet", cmd));
     CU_ASSERT(quiet_tty && !has(quiet_tty, "epoch"));
 }
 
 static void test_metrics_and_plot(void) {
     char *csv = tmp("metrics.csv"), *svg = tmp("curves.svg");
-    CU_ASSERT_EQUAL(run(xsprintf("%s --data '%s' --epochs 3 --threads 1 --limit 500 --quiet --metrics '%s' --plot '%s'",
-                                 trainer("mlp"), data_dir, csv, svg),
-                        NULL, NULL),
-                    0);
+    CU_ASSERT_EQUAL(
+        run(xsprintf(&scratch, "%s --data '%s' --epochs 3 --threads 1 --limit 500 --quiet --metrics '%s' --plot '%s'",
+                     trainer("mlp"), data_dir, csv, svg),
+            NULL, NULL),
+        0);
     char *m = slurp(csv, NULL), *s = slurp(svg, NULL);
     ASSERT_HAS(m, "epoch,train_loss,train_acc,test_loss,test_acc,seconds\n1,");
     ASSERT_HAS(m, "\n3,");
@@ -366,7 +370,8 @@ static void test_metrics_and_plot(void) {
 static void test_infinite_loss(void) {
     char *ckpt = tmp("diverged.ckpt"), *out, *err;
     /* linreg at lr 2.1 survives its first epoch and overflows in the second */
-    CU_ASSERT_EQUAL(run(xsprintf("%s --lr 2.1 --epochs 5 --save '%s'", trainer("linreg"), ckpt), &out, &err), 1);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --lr 2.1 --epochs 5 --save '%s'", trainer("linreg"), ckpt), &out, &err),
+                    1);
     ASSERT_HAS(err, "the loss became inf in epoch ");
     ASSERT_HAS(err, "with learning rate 2.1");
     ASSERT_HAS(err, "stopped before the update");
@@ -376,11 +381,12 @@ static void test_infinite_loss(void) {
     CU_ASSERT_FATAL(p && sscanf(p, "in epoch %lld, batch %lld", &epoch, &batch) == 2);
     CU_ASSERT(epoch >= 2 && batch >= 1);
     CU_ASSERT_EQUAL(ckpt_epoch(ckpt), epoch - 1);
-    ASSERT_HAS(err, xsprintf("from the end of epoch %lld", epoch - 1));
+    ASSERT_HAS(err, xsprintf(&scratch, "from the end of epoch %lld", epoch - 1));
     /* the saved weights are finite: load them and report */
     char *report = tmp("diverged.json");
     CU_ASSERT_EQUAL(
-        run(xsprintf("%s --load '%s' --epochs 0 --quiet --report '%s'", trainer("linreg"), ckpt, report), NULL, NULL),
+        run(xsprintf(&scratch, "%s --load '%s' --epochs 0 --quiet --report '%s'", trainer("linreg"), ckpt, report),
+            NULL, NULL),
         0);
     char *json = slurp(report, NULL);
     char *params = strstr(json, "\"parameters\"");
@@ -388,12 +394,13 @@ static void test_infinite_loss(void) {
     CU_ASSERT(has(params, "[[") && !has(params, "null") && !has(params, "inf") && !has(params, "nan"));
 
     /* diverging within the first epoch still leaves the starting point */
-    CU_ASSERT_EQUAL(run(xsprintf("%s --lr 100 --epochs 5 --save '%s'", trainer("linreg"), ckpt), NULL, &err), 1);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --lr 100 --epochs 5 --save '%s'", trainer("linreg"), ckpt), NULL, &err),
+                    1);
     ASSERT_HAS(err, "in epoch 1, batch ");
     ASSERT_HAS(err, "from before the first epoch");
     CU_ASSERT_EQUAL(ckpt_epoch(ckpt), 0);
     /* without --save there is nothing to point at */
-    CU_ASSERT_EQUAL(run(xsprintf("%s --lr 100 --epochs 5", trainer("linreg")), NULL, &err), 1);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --lr 100 --epochs 5", trainer("linreg")), NULL, &err), 1);
     ASSERT_HAS(err, "in epoch 1, batch ");
     CU_ASSERT(!has(err, "--resume"));
 }
@@ -419,7 +426,7 @@ static char *caption_signature(const Picture *p, int col) {
             run_len = 0;
     }
     size_t n = 0;
-    char *sig = xalloc(20 * (size_t)cell_w + 1);
+    char *sig = xalloc(&scratch, 20 * (size_t)cell_w + 1);
     for (int yy = y; yy < y + 20 && yy < p->h; yy++)
         for (int x = col * cell_w; x < (col + 1) * cell_w; x++)
             sig[n++] = is_ink(pixel(p, x, yy)) || is_red(pixel(p, x, yy)) || is_green(pixel(p, x, yy)) ? '#' : '.';
@@ -440,8 +447,8 @@ static int ink_width(const char *sig, int cell_w) {
 static void test_show_samples(void) {
     char *png = tmp("samples.png");
     CU_ASSERT_EQUAL(
-        run(xsprintf("%s --data '%s' --epochs 0 --quiet --show-samples '%s'", trainer("mlp"), data_dir, png), NULL,
-            NULL),
+        run(xsprintf(&scratch, "%s --data '%s' --epochs 0 --quiet --show-samples '%s'", trainer("mlp"), data_dir, png),
+            NULL, NULL),
         0);
     Picture p;
     CU_ASSERT_FATAL(read_png(png, &p));
@@ -467,7 +474,7 @@ static void test_show_samples(void) {
 
 static void test_show_predictions(void) {
     char *png = tmp("predictions.png"), *out;
-    CU_ASSERT_EQUAL(run(xsprintf("%s --load '%s' --data '%s' --epochs 0 --quiet --show-predictions '%s'",
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --load '%s' --data '%s' --epochs 0 --quiet --show-predictions '%s'",
                                  trainer("mlp"), mlp_ckpt, data_dir, png),
                         &out, NULL),
                     0);
@@ -498,7 +505,7 @@ static void test_show_predictions(void) {
 
     /* only classifiers of images have pictures */
     char *err;
-    CU_ASSERT_EQUAL(run(xsprintf("%s --show-predictions '%s'", trainer("linreg"), png), NULL, &err), 2);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --show-predictions '%s'", trainer("linreg"), png), NULL, &err), 2);
     ASSERT_HAS(err, "need a model that classifies");
 }
 
@@ -508,7 +515,7 @@ static void test_show_predictions(void) {
 
 /* The top class and its probability in one line of --predict output for `name`. */
 static bool top_class(const char *out, const char *name, char *cls, double *prob) {
-    const char *p = strstr(out, xsprintf("%s:", name));
+    const char *p = strstr(out, xsprintf(&scratch, "%s:", name));
     if (!p)
         return false;
     p += strlen(name) + 1;
@@ -526,7 +533,7 @@ static void test_predict(void) {
     /* the same first test image as IDX, PGM (binary), PGM (plain text, 3x larger and inverted: a dark object on
      * white) and PNG (inverted, with transparency) */
     char *pgm = tmp("first.pgm"), *pgm_big = tmp("first-big.pgm"), *png = tmp("first.png");
-    char *head = xsprintf("P5\n# the first test image\n%d %d\n255\n", SIDE, SIDE);
+    char *head = xsprintf(&scratch, "P5\n# the first test image\n%d %d\n255\n", SIDE, SIDE);
     size_t hl = strlen(head);
     unsigned char *bin = malloc(hl + sizeof first_test);
     memcpy(bin, head, hl);
@@ -544,8 +551,8 @@ static void test_predict(void) {
     write_png_gray(png, big, 3 * SIDE, 3 * SIDE, true);
 
     char *out, *err;
-    CU_ASSERT_EQUAL(run(xsprintf("%s --load '%s' --threads 1 --predict '%s' '%s' '%s' '%s'", trainer("mlp"), mlp_ckpt,
-                                 five_idx, pgm, pgm_big, png),
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --load '%s' --threads 1 --predict '%s' '%s' '%s' '%s'", trainer("mlp"),
+                                 mlp_ckpt, five_idx, pgm, pgm_big, png),
                         &out, &err),
                     0);
     CU_ASSERT(!has(out, "epoch")); /* --load and --predict without --epochs: no training */
@@ -553,7 +560,7 @@ static void test_predict(void) {
     char cls[64];
     double prob, p0 = 0;
     for (int i = 0; i < 5; i++) {
-        CU_ASSERT_FATAL(top_class(out, xsprintf("%s[%d]", five_idx, i), cls, &prob));
+        CU_ASSERT_FATAL(top_class(out, xsprintf(&scratch, "%s[%d]", five_idx, i), cls, &prob));
         CU_ASSERT_STRING_EQUAL(cls, classes[i]);
         if (!(prob > 0.5 && prob <= 1))
             fprintf(stderr, "\n  unsure prediction: %s\n", out);
@@ -569,10 +576,10 @@ static void test_predict(void) {
         CU_ASSERT_STRING_EQUAL(cls, "t-shirt");
         CU_ASSERT_DOUBLE_EQUAL(prob, p0, 1e-4);
     }
-    ASSERT_HAS(out, xsprintf("%s: t-shirt", pgm_big));
+    ASSERT_HAS(out, xsprintf(&scratch, "%s: t-shirt", pgm_big));
     ASSERT_HAS(strstr(out, pgm_big), "(inverted: a dark object on a light background)");
     /* three classes per line, probabilities decreasing and summing to at most 1 */
-    const char *line = strstr(out, xsprintf("%s:", pgm));
+    const char *line = strstr(out, xsprintf(&scratch, "%s:", pgm));
     char c1[32], c2[32], c3[32];
     double q1, q2, q3;
     CU_ASSERT_FATAL(line && sscanf(line + strlen(pgm) + 1, " %31[a-z -] %lf, %31[a-z -] %lf, %31[a-z -] %lf", c1, &q1,
@@ -583,17 +590,19 @@ static void test_predict(void) {
     char *text = tmp("notes.txt");
     spit(text, "hello\n", 6);
     CU_ASSERT_EQUAL(
-        run(xsprintf("%s --load '%s' --predict '%s' '%s'", trainer("mlp"), mlp_ckpt, text, pgm), &out, &err), 1);
+        run(xsprintf(&scratch, "%s --load '%s' --predict '%s' '%s'", trainer("mlp"), mlp_ckpt, text, pgm), &out, &err),
+        1);
     ASSERT_HAS(err, text);
     ASSERT_HAS(err, "not an image: expected a PNG, a PGM");
-    ASSERT_HAS(out, xsprintf("%s: t-shirt", pgm));
+    ASSERT_HAS(out, xsprintf(&scratch, "%s: t-shirt", pgm));
     /* a PGM cut short */
     spit(text, bin, hl + 100);
-    CU_ASSERT_EQUAL(run(xsprintf("%s --load '%s' --predict '%s'", trainer("mlp"), mlp_ckpt, text), NULL, &err), 1);
+    CU_ASSERT_EQUAL(
+        run(xsprintf(&scratch, "%s --load '%s' --predict '%s'", trainer("mlp"), mlp_ckpt, text), NULL, &err), 1);
     ASSERT_HAS(err, "truncated: expected 784 bytes of pixels");
     free(bin);
 
-    CU_ASSERT_EQUAL(run(xsprintf("%s --predict '%s'", trainer("linreg"), pgm), NULL, &err), 2);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --predict '%s'", trainer("linreg"), pgm), NULL, &err), 2);
     ASSERT_HAS(err, "need a model that classifies");
 }
 
@@ -606,7 +615,7 @@ static void test_predict(void) {
 static void test_reload_identical(void) {
     char *report = tmp("reloaded.json"), *out;
     CU_ASSERT_EQUAL(
-        run(xsprintf("%s --load '%s' --data '%s' --batch 32 --threads 1 --quiet --report '%s' --predict '%s'",
+        run(xsprintf(&scratch, "%s --load '%s' --data '%s' --batch 32 --threads 1 --quiet --report '%s' --predict '%s'",
                      trainer("mlp"), mlp_ckpt, data_dir, report, five_idx),
             &out, NULL),
         0);
@@ -625,12 +634,13 @@ static void test_reload_identical(void) {
 /* With nothing to train, a trainer evaluates what it has (the loaded weights) and prints that. */
 static void test_evaluate_only(void) {
     char *out;
-    CU_ASSERT_EQUAL(
-        run(xsprintf("%s --load '%s' --data '%s' --epochs 0", trainer("mlp"), mlp_ckpt, data_dir), &out, NULL), 0);
-    ASSERT_HAS(out, xsprintf("loaded the weights of %s\ntest_loss ", mlp_ckpt));
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --load '%s' --data '%s' --epochs 0", trainer("mlp"), mlp_ckpt, data_dir),
+                        &out, NULL),
+                    0);
+    ASSERT_HAS(out, xsprintf(&scratch, "loaded the weights of %s\ntest_loss ", mlp_ckpt));
     ASSERT_HAS(out, "  test_acc 0.9");
     CU_ASSERT(!has(out, "epoch"));
-    CU_ASSERT_EQUAL(run(xsprintf("%s --epochs 0", trainer("polyfit")), &out, NULL), 0);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --epochs 0", trainer("polyfit")), &out, NULL), 0);
     ASSERT_HAS(out, "test_loss ");
     CU_ASSERT(!has(out, "test_acc") && !has(out, "nan"));
 }
@@ -638,8 +648,8 @@ static void test_evaluate_only(void) {
 /* Trains `exe` (a shell word) for `epochs` with --save into `a`; then again into `b`, killed with SIGKILL once
  * b holds `kill_at` or more epochs, and resumed from b to the same total. The two final files must be equal. */
 static void kill_and_resume(const char *exe, const char *flags, int epochs, int kill_at, const char *a, const char *b) {
-    char *common = xsprintf("%s %s --epochs %d --threads 1 --quiet", exe, flags, epochs);
-    CU_ASSERT_EQUAL_FATAL(run(xsprintf("%s --save '%s'", common, a), NULL, NULL), 0);
+    char *common = xsprintf(&scratch, "%s %s --epochs %d --threads 1 --quiet", exe, flags, epochs);
+    CU_ASSERT_EQUAL_FATAL(run(xsprintf(&scratch, "%s --save '%s'", common, a), NULL, NULL), 0);
     CU_ASSERT_EQUAL(ckpt_epoch(a), epochs);
 
     pid_t pid = fork();
@@ -647,7 +657,7 @@ static void kill_and_resume(const char *exe, const char *flags, int epochs, int 
     if (pid == 0) {
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
-        execl("/bin/sh", "sh", "-c", xsprintf("exec %s --save '%s'", common, b), (char *)NULL);
+        execl("/bin/sh", "sh", "-c", xsprintf(&scratch, "exec %s --save '%s'", common, b), (char *)NULL);
         _exit(127);
     }
     int64_t at = -1;
@@ -672,18 +682,19 @@ static void kill_and_resume(const char *exe, const char *flags, int epochs, int 
     CU_ASSERT(at >= kill_at && at < epochs);
 
     char *out;
-    CU_ASSERT_EQUAL(run(xsprintf("%s --epochs %d --threads 1 --resume '%s' --save '%s'", xsprintf("%s %s", exe, flags),
-                                 epochs, b, b),
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --epochs %d --threads 1 --resume '%s' --save '%s'",
+                                 xsprintf(&scratch, "%s %s", exe, flags), epochs, b, b),
                         &out, NULL),
                     0);
-    ASSERT_HAS(out, xsprintf("resumed from %s after epoch %lld", b, (long long)at));
-    ASSERT_HAS(out, xsprintf("epoch %lld/%d", (long long)at + 1, epochs));
-    CU_ASSERT(!has(out, xsprintf("epoch %lld/%d", (long long)at, epochs)));
-    CU_ASSERT_EQUAL(system(xsprintf("cmp -s '%s' '%s'", a, b)), 0);
+    ASSERT_HAS(out, xsprintf(&scratch, "resumed from %s after epoch %lld", b, (long long)at));
+    ASSERT_HAS(out, xsprintf(&scratch, "epoch %lld/%d", (long long)at + 1, epochs));
+    CU_ASSERT(!has(out, xsprintf(&scratch, "epoch %lld/%d", (long long)at, epochs)));
+    CU_ASSERT_EQUAL(system(xsprintf(&scratch, "cmp -s '%s' '%s'", a, b)), 0);
 }
 
 static void test_kill_and_resume_mlp(void) {
-    kill_and_resume(trainer("mlp"), xsprintf("--data '%s'", data_dir), 10, 3, tmp("whole.ckpt"), tmp("killed.ckpt"));
+    kill_and_resume(trainer("mlp"), xsprintf(&scratch, "--data '%s'", data_dir), 10, 3, tmp("whole.ckpt"),
+                    tmp("killed.ckpt"));
 }
 
 /* A model with optimizer state (Adam's moments) and dropout (whose masks follow the step counter), built here. */
@@ -704,9 +715,10 @@ static void test_kill_and_resume_adam_dropout(void) {
                         "}\n";
     spit(dlm, model, strlen(model));
     char *err;
-    CU_ASSERT_EQUAL_FATAL(run(xsprintf(BUILD_CC "'%s' build '%s' -o '%s'", DLC_PATH, dlm, exe), NULL, &err), 0);
-    kill_and_resume(xsprintf("'%s'", exe), xsprintf("--data '%s'", data_dir), 10, 3, tmp("adam-whole.ckpt"),
-                    tmp("adam-killed.ckpt"));
+    CU_ASSERT_EQUAL_FATAL(run(xsprintf(&scratch, BUILD_CC "'%s' build '%s' -o '%s'", DLC_PATH, dlm, exe), NULL, &err),
+                          0);
+    kill_and_resume(xsprintf(&scratch, "'%s'", exe), xsprintf(&scratch, "--data '%s'", data_dir), 10, 3,
+                    tmp("adam-whole.ckpt"), tmp("adam-killed.ckpt"));
 }
 
 /* Copies the mlp checkpoint with one byte replaced, or cut to `len` bytes. */
@@ -724,34 +736,40 @@ static void test_checkpoint_refusals(void) {
     char *mlp = trainer("mlp"), *err, *cmd;
     /* another model's checkpoint */
     char *lin = tmp("linreg.ckpt");
-    CU_ASSERT_EQUAL(run(xsprintf("%s --epochs 1 --quiet --save '%s'", trainer("linreg"), lin), NULL, NULL), 0);
-    cmd = xsprintf("%s --data '%s' --epochs 0 --quiet --load '%s'", mlp, data_dir, lin);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --epochs 1 --quiet --save '%s'", trainer("linreg"), lin), NULL, NULL),
+                    0);
+    cmd = xsprintf(&scratch, "%s --data '%s' --epochs 0 --quiet --load '%s'", mlp, data_dir, lin);
     CU_ASSERT_EQUAL(run(cmd, NULL, &err), 1);
     ASSERT_HAS(err, lin);
     ASSERT_HAS(err, "written for another model");
     ASSERT_HAS(err, "'1.weight' [256, 784] in the model");
     /* truncated */
     char *cut = damaged("cut.ckpt", -1, 0, 5000);
-    CU_ASSERT_EQUAL(run(xsprintf("%s --data '%s' --epochs 0 --load '%s'", mlp, data_dir, cut), NULL, &err), 1);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --data '%s' --epochs 0 --load '%s'", mlp, data_dir, cut), NULL, &err),
+                    1);
     ASSERT_HAS(err, cut);
     ASSERT_HAS(err, "truncated");
     ASSERT_HAS(err, "the file has 5000");
     /* one byte flipped in a tensor's data */
     char *flip = damaged("flipped.ckpt", 5000, 0x5a, -1);
-    CU_ASSERT_EQUAL(run(xsprintf("%s --data '%s' --epochs 0 --resume '%s'", mlp, data_dir, flip), NULL, &err), 1);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --data '%s' --epochs 0 --resume '%s'", mlp, data_dir, flip), NULL, &err),
+                    1);
     ASSERT_HAS(err, flip);
     ASSERT_HAS(err, "CRC mismatch in parameter tensor '1.weight'");
     /* ... in the magic */
     char *magic = damaged("magic.ckpt", 3, 'x', -1);
-    CU_ASSERT_EQUAL(run(xsprintf("%s --data '%s' --epochs 0 --load '%s'", mlp, data_dir, magic), NULL, &err), 1);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --data '%s' --epochs 0 --load '%s'", mlp, data_dir, magic), NULL, &err),
+                    1);
     ASSERT_HAS(err, magic);
     ASSERT_HAS(err, "not a dlc checkpoint: bad magic");
     /* a missing file */
-    CU_ASSERT_EQUAL(run(xsprintf("%s --data '%s' --resume '%s'", mlp, data_dir, tmp("none.ckpt")), NULL, &err), 1);
+    CU_ASSERT_EQUAL(
+        run(xsprintf(&scratch, "%s --data '%s' --resume '%s'", mlp, data_dir, tmp("none.ckpt")), NULL, &err), 1);
     ASSERT_HAS(err, "none.ckpt: cannot open checkpoint");
     /* none of these touched the good file */
-    CU_ASSERT_EQUAL(run(xsprintf("%s --data '%s' --epochs 0 --quiet --load '%s'", mlp, data_dir, mlp_ckpt), NULL, NULL),
-                    0);
+    CU_ASSERT_EQUAL(
+        run(xsprintf(&scratch, "%s --data '%s' --epochs 0 --quiet --load '%s'", mlp, data_dir, mlp_ckpt), NULL, NULL),
+        0);
 }
 
 /* --save writes atomically: while a run saves every epoch, the file is at every moment a complete checkpoint. */
@@ -763,8 +781,8 @@ static void test_save_atomic(void) {
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
         execl("/bin/sh", "sh", "-c",
-              xsprintf("exec %s --data '%s' --epochs 40 --limit 200 --batch 50 --threads 1 --save '%s'", trainer("mlp"),
-                       data_dir, ckpt),
+              xsprintf(&scratch, "exec %s --data '%s' --epochs 40 --limit 200 --batch 50 --threads 1 --save '%s'",
+                       trainer("mlp"), data_dir, ckpt),
               (char *)NULL);
         _exit(127);
     }
@@ -783,7 +801,7 @@ static void test_save_atomic(void) {
     CU_ASSERT_EQUAL(bad, 0);
     CU_ASSERT_EQUAL(ckpt_epoch(ckpt), 40);
     /* no temporary file is left beside it */
-    CU_ASSERT_EQUAL(system(xsprintf("ls '%s' | grep -q 'watched.ckpt.tmp'", tmpdir)) == 0, 0);
+    CU_ASSERT_EQUAL(system(xsprintf(&scratch, "ls '%s' | grep -q 'watched.ckpt.tmp'", tmpdir)) == 0, 0);
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -801,7 +819,7 @@ static char *broken_dataset(const char *name, const char *file, uint32_t magic, 
         data[i] = (unsigned char)(i % 10);
     if (odd >= 0)
         data[odd] = (unsigned char)odd_value;
-    write_idx(xsprintf("%s/%s", dir, file), magic, rank, dims, data, body);
+    write_idx(xsprintf(&scratch, "%s/%s", dir, file), magic, rank, dims, data, body);
     free(data);
     return dir;
 }
@@ -809,53 +827,55 @@ static char *broken_dataset(const char *name, const char *file, uint32_t magic, 
 static void test_data_errors(void) {
     char *mlp = trainer("mlp"), *err;
     /* no dataset */
-    CU_ASSERT_EQUAL(run(xsprintf("%s --data /nonexistent/fmnist", mlp), NULL, &err), 1);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --data /nonexistent/fmnist", mlp), NULL, &err), 1);
     ASSERT_HAS(err, "apt-get install dataset-fashion-mnist");
     ASSERT_HAS(err, "/nonexistent/fmnist");
 
     uint32_t img100[3] = {100, SIDE, SIDE}, lab50[1] = {50}, lab99[1] = {99};
     /* a labels file where the images should be */
     char *dir = broken_dataset("magic", "train-images-idx3-ubyte", 0x801, 3, img100, 100 * SIDE * SIDE, -1, 0);
-    CU_ASSERT_EQUAL(run(xsprintf("%s --data '%s'", mlp, dir), NULL, &err), 1);
-    ASSERT_HAS(err, xsprintf("%s/train-images-idx3-ubyte: bad magic number at byte offset 0", dir));
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --data '%s'", mlp, dir), NULL, &err), 1);
+    ASSERT_HAS(err, xsprintf(&scratch, "%s/train-images-idx3-ubyte: bad magic number at byte offset 0", dir));
     ASSERT_HAS(err, "expected 0x00000803");
     ASSERT_HAS(err, "found 0x00000801");
     /* images cut short: image 60 of 100 is the first one missing */
     dir = broken_dataset("short", "train-images-idx3-ubyte", 0x803, 3, img100, 60 * SIDE * SIDE + 10, -1, 0);
-    CU_ASSERT_EQUAL(run(xsprintf("%s --data '%s'", mlp, dir), NULL, &err), 1);
-    ASSERT_HAS(err, xsprintf("%s/train-images-idx3-ubyte: truncated", dir));
-    ASSERT_HAS(err, xsprintf("(image 60) at byte offset %d", 16 + 60 * SIDE * SIDE));
-    ASSERT_HAS(err, xsprintf("the file ends at byte offset %d", 16 + 60 * SIDE * SIDE + 10));
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --data '%s'", mlp, dir), NULL, &err), 1);
+    ASSERT_HAS(err, xsprintf(&scratch, "%s/train-images-idx3-ubyte: truncated", dir));
+    ASSERT_HAS(err, xsprintf(&scratch, "(image 60) at byte offset %d", 16 + 60 * SIDE * SIDE));
+    ASSERT_HAS(err, xsprintf(&scratch, "the file ends at byte offset %d", 16 + 60 * SIDE * SIDE + 10));
     /* 99 labels for 100 images */
     dir = broken_dataset("count", "train-labels-idx1-ubyte", 0x801, 1, lab99, 99, -1, 0);
-    CU_ASSERT_EQUAL(run(xsprintf("%s --data '%s'", mlp, dir), NULL, &err), 1);
-    ASSERT_HAS(err, xsprintf("%s/train-labels-idx1-ubyte: 99 labels (count at byte offset 4)", dir));
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --data '%s'", mlp, dir), NULL, &err), 1);
+    ASSERT_HAS(err, xsprintf(&scratch, "%s/train-labels-idx1-ubyte: 99 labels (count at byte offset 4)", dir));
     ASSERT_HAS(err, "has 100 images");
     /* a label outside the ten classes */
     dir = broken_dataset("label", "t10k-labels-idx1-ubyte", 0x801, 1, lab50, 50, 37, 10);
-    char *bad = xsprintf("%s/t10k-labels-idx1-ubyte", dir);
-    CU_ASSERT_EQUAL(run(xsprintf("%s --data '%s'", mlp, dir), NULL, &err), 1);
-    ASSERT_HAS(err, xsprintf("%s: label 10 at byte offset 45 (example 37) is out of range: expected 0 to 9", bad));
+    char *bad = xsprintf(&scratch, "%s/t10k-labels-idx1-ubyte", dir);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --data '%s'", mlp, dir), NULL, &err), 1);
+    ASSERT_HAS(err,
+               xsprintf(&scratch, "%s: label 10 at byte offset 45 (example 37) is out of range: expected 0 to 9", bad));
 
     /* a CSV row with a field missing */
     char *csv = tmp("houses");
     mkdir(csv, 0700);
     const char *train_csv = "Id,LotArea,Street,SalePrice\n1,8450,Pave,208500\n2,9600,Grvl\n3,11250,Pave,223500\n";
-    spit(xsprintf("%s/train.csv", csv), train_csv, strlen(train_csv));
-    spit(xsprintf("%s/test.csv", csv), "Id,LotArea,Street\n4,9550,Pave\n", 30);
-    CU_ASSERT_EQUAL(run(xsprintf("%s --data '%s' --epochs 1", trainer("house_prices"), csv), NULL, &err), 1);
-    ASSERT_HAS(err, xsprintf("%s/train.csv:3: expected 4 fields (as in the header on line 1), found 3", csv));
+    spit(xsprintf(&scratch, "%s/train.csv", csv), train_csv, strlen(train_csv));
+    spit(xsprintf(&scratch, "%s/test.csv", csv), "Id,LotArea,Street\n4,9550,Pave\n", 30);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --data '%s' --epochs 1", trainer("house_prices"), csv), NULL, &err), 1);
+    ASSERT_HAS(err, xsprintf(&scratch, "%s/train.csv:3: expected 4 fields (as in the header on line 1), found 3", csv));
 }
 
 static void test_refusals(void) {
     char *err;
-    CU_ASSERT_EQUAL(run(xsprintf("%s --kfold 5", trainer("mlp")), NULL, &err), 2);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --kfold 5", trainer("mlp")), NULL, &err), 2);
     ASSERT_HAS(err, "--kfold");
-    CU_ASSERT_EQUAL(run(xsprintf("%s --show-samples x.png", trainer("polyfit")), NULL, &err), 2);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --show-samples x.png", trainer("polyfit")), NULL, &err), 2);
     ASSERT_HAS(err, "need a model that classifies Fashion-MNIST images");
 }
 
 int main(void) {
+    ctx_init(&scratch, stderr);
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
     CU_pSuite s = CU_add_suite("trainer", init_suite, clean_suite);
@@ -884,5 +904,6 @@ int main(void) {
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
     CU_cleanup_registry();
+    ctx_free(&scratch);
     return failed ? 1 : 0;
 }

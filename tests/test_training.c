@@ -23,6 +23,8 @@
 #endif
 
 static char tmpdir[256];
+/* The test program's own strings and file contents: one context for the whole run, freed at its end. */
+static Ctx scratch;
 
 static int run(const char *cmd) {
     int rc = system(cmd);
@@ -31,7 +33,7 @@ static int run(const char *cmd) {
 
 /* The number after "key": in a JSON text (NAN if absent or null). */
 static double json_num(const char *json, const char *key) {
-    char *pat = xsprintf("\"%s\":", key);
+    char *pat = xsprintf(&scratch, "\"%s\":", key);
     const char *p = strstr(json, pat);
     if (!p)
         return NAN;
@@ -45,7 +47,7 @@ static double json_num(const char *json, const char *key) {
 
 /* The numbers of "key": [[...]] in order, flattened; returns how many were read. */
 static int json_array(const char *json, const char *key, double *out, int max) {
-    char *pat = xsprintf("\"%s\":", key);
+    char *pat = xsprintf(&scratch, "\"%s\":", key);
     const char *p = strstr(json, pat);
     if (!p)
         return 0;
@@ -70,15 +72,15 @@ static int json_array(const char *json, const char *key, double *out, int max) {
 
 /* Runs build/models/<model>-train with `flags` and returns the report's text (NULL on failure). */
 static char *train(const char *model, const char *flags) {
-    char *report = xsprintf("%s/%s-%d.json", tmpdir, model, rand());
-    char *cmd = xsprintf("'%s/models/%s-train' --quiet --report '%s' %s", BUILD_ROOT, model, report, flags);
+    char *report = xsprintf(&scratch, "%s/%s-%d.json", tmpdir, model, rand());
+    char *cmd = xsprintf(&scratch, "'%s/models/%s-train' --quiet --report '%s' %s", BUILD_ROOT, model, report, flags);
     int rc = run(cmd);
     if (rc != 0) {
         fprintf(stderr, "\nfailed (%d): %s\n", rc, cmd);
         return NULL;
     }
     size_t len;
-    return read_file(report, &len);
+    return read_file(&scratch, report, &len);
 }
 
 static bool have_fashion_mnist(void) {
@@ -104,7 +106,7 @@ static void test_linreg(void) {
 static double mean_test_acc(const char *model) {
     double sum = 0;
     for (int seed = 1; seed <= 3; seed++) {
-        char *r = train(model, xsprintf("--seed %d", seed));
+        char *r = train(model, xsprintf(&scratch, "--seed %d", seed));
         if (!r)
             return NAN;
         double acc = json_num(r, "test_acc");
@@ -139,7 +141,7 @@ static void test_lenet(void) {
     if (!have_fashion_mnist())
         return;
     for (int seed = 1; seed <= 3; seed++) {
-        char *r = train("lenet", xsprintf("--seed %d", seed));
+        char *r = train("lenet", xsprintf(&scratch, "--seed %d", seed));
         CU_ASSERT_PTR_NOT_NULL_FATAL(r);
         double acc = json_num(r, "test_acc");
         fprintf(stderr, "\n  lenet seed %d: test_acc %.4f, %.0f examples/s", seed, acc,
@@ -166,11 +168,11 @@ static void test_big_nets_train(void) {
         return;
     static const char *const nets[] = {"alexnet", "vgg11"};
     for (int i = 0; i < 2; i++) {
-        char *csv = xsprintf("%s/%s.csv", tmpdir, nets[i]);
-        char *r = train(nets[i], xsprintf("--epochs 2 --limit 256 --metrics '%s'", csv));
+        char *csv = xsprintf(&scratch, "%s/%s.csv", tmpdir, nets[i]);
+        char *r = train(nets[i], xsprintf(&scratch, "--epochs 2 --limit 256 --metrics '%s'", csv));
         CU_ASSERT_PTR_NOT_NULL_FATAL(r);
         size_t len;
-        char *m = read_file(csv, &len);
+        char *m = read_file(&scratch, csv, &len);
         CU_ASSERT_PTR_NOT_NULL_FATAL(m);
         double l1 = NAN, l2 = NAN;
         const char *line2 = strchr(m, '\n');
@@ -200,9 +202,9 @@ static void test_conv_edge(void) {
 
 /* Builds a variant of a zoo model with `dlc build -D ...` into the temporary directory; returns its path. */
 static char *build_variant(const char *model, const char *defines, const char *tag) {
-    char *exe = xsprintf("%s/%s-%s-train", tmpdir, model, tag);
-    char *cmd =
-        xsprintf("'%s' build '%s/models/%s.dlm' %s -o '%s' 2>/dev/null", DLC_PATH, SOURCE_ROOT, model, defines, exe);
+    char *exe = xsprintf(&scratch, "%s/%s-%s-train", tmpdir, model, tag);
+    char *cmd = xsprintf(&scratch, "'%s' build '%s/models/%s.dlm' %s -o '%s' 2>/dev/null", DLC_PATH, SOURCE_ROOT, model,
+                         defines, exe);
     if (run(cmd) != 0) {
         fprintf(stderr, "\nfailed: %s\n", cmd);
         return NULL;
@@ -211,11 +213,11 @@ static char *build_variant(const char *model, const char *defines, const char *t
 }
 
 static char *run_exe(const char *exe, const char *flags) {
-    char *report = xsprintf("%s/r-%d.json", tmpdir, rand());
-    if (run(xsprintf("'%s' --quiet --report '%s' %s", exe, report, flags)) != 0)
+    char *report = xsprintf(&scratch, "%s/r-%d.json", tmpdir, rand());
+    if (run(xsprintf(&scratch, "'%s' --quiet --report '%s' %s", exe, report, flags)) != 0)
         return NULL;
     size_t len;
-    return read_file(report, &len);
+    return read_file(&scratch, report, &len);
 }
 
 static void test_polyfit(void) {
@@ -226,8 +228,9 @@ static void test_polyfit(void) {
     CU_ASSERT_PTR_NOT_NULL_FATAL(e4);
     CU_ASSERT_PTR_NOT_NULL_FATAL(e2);
     CU_ASSERT_PTR_NOT_NULL_FATAL(e20);
-    char *svg = xsprintf("%s/polyfit.svg", tmpdir);
-    char *r4 = run_exe(e4, xsprintf("--plot '%s'", svg)), *r2 = run_exe(e2, ""), *r20 = run_exe(e20, "--epochs 1500");
+    char *svg = xsprintf(&scratch, "%s/polyfit.svg", tmpdir);
+    char *r4 = run_exe(e4, xsprintf(&scratch, "--plot '%s'", svg)), *r2 = run_exe(e2, ""),
+         *r20 = run_exe(e20, "--epochs 1500");
     CU_ASSERT_PTR_NOT_NULL_FATAL(r4);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r2);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r20);
@@ -240,7 +243,7 @@ static void test_polyfit(void) {
     CU_ASSERT(json_num(r4, "train_loss") < 0.1 && json_num(r4, "test_loss") < 0.1);
     /* the curves on a log scale, as the book draws them: decade ticks on the loss axis */
     size_t svg_len;
-    char *plot = read_file(svg, &svg_len);
+    char *plot = read_file(&scratch, svg, &svg_len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(plot);
     CU_ASSERT(strstr(plot, ">0.01</text>") && strstr(plot, ">1</text>") && strstr(plot, ">10</text>"));
     fprintf(stderr, "\n  polyfit linear (underfit): train %.3f, test %.3f", json_num(r2, "train_loss"),
@@ -265,18 +268,18 @@ static void test_weight_decay(void) {
     /* D2L 4.5: without decay the norm of w ends near 13 and the test loss stays large; with lambd 3 the norm
      * falls below 0.5 in both forms and the scratch form's test loss below 0.2 */
     char *none = build_variant("weight_decay", "-D lambd=0", "none");
-    char *scratch = build_variant("weight_decay", "", "scratch");
+    char *scratch_exe = build_variant("weight_decay", "", "scratch");
     char *concise = build_variant("weight_decay", "-D concise=1", "concise");
     CU_ASSERT_PTR_NOT_NULL_FATAL(none);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(scratch);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(scratch_exe);
     CU_ASSERT_PTR_NOT_NULL_FATAL(concise);
-    char *rn = run_exe(none, ""), *rs = run_exe(scratch, ""), *rc = run_exe(concise, "");
+    char *rn = run_exe(none, ""), *rs = run_exe(scratch_exe, ""), *rc = run_exe(concise, "");
     CU_ASSERT_PTR_NOT_NULL_FATAL(rn);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rs);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rc);
     double nn = norm_of(rn, "0.weight", 200), ns = norm_of(rs, "0.weight", 200), nc = norm_of(rc, "0.weight", 200);
-    fprintf(stderr, "\n  weight decay: |w| %.3f (lambd 0, test %.2f), %.3f (scratch, test %.4f), %.3f (concise)\n", nn,
-            json_num(rn, "test_loss"), ns, json_num(rs, "test_loss"), nc);
+    fprintf(stderr, "\n  weight decay: |w| %.3f (lambd 0, test %.2f), %.3f (scratch_exe, test %.4f), %.3f (concise)\n",
+            nn, json_num(rn, "test_loss"), ns, json_num(rs, "test_loss"), nc);
     CU_ASSERT(nn > 10 && nn < 17);
     CU_ASSERT(json_num(rn, "test_loss") > 10);
     CU_ASSERT(ns < 0.5 && nc < 0.5);
@@ -332,8 +335,8 @@ static void test_house_prices_kfold(void) {
         fprintf(stderr, "\n  skipped: the house-price data is not in %s (train.csv and test.csv)\n", HOUSE_DATA);
         return;
     }
-    char *sub = xsprintf("%s/submission.csv", tmpdir);
-    char *r = train("house_prices", xsprintf("--data '%s' --kfold 5 --submission '%s'", HOUSE_DATA, sub));
+    char *sub = xsprintf(&scratch, "%s/submission.csv", tmpdir);
+    char *r = train("house_prices", xsprintf(&scratch, "--data '%s' --kfold 5 --submission '%s'", HOUSE_DATA, sub));
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     const char *k = strstr(r, "\"kfold\":");
     CU_ASSERT_PTR_NOT_NULL_FATAL(k);
@@ -350,7 +353,7 @@ static void test_house_prices_kfold(void) {
     CU_ASSERT(valid_mean <= 0.175);
     CU_ASSERT(train_mean < 0.2);
     size_t len;
-    char *csv = read_file(sub, &len);
+    char *csv = read_file(&scratch, sub, &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
     CU_ASSERT_FATAL(strncmp(csv, "Id,SalePrice\n", 13) == 0);
     int rows = 0, bad = 0;
@@ -369,6 +372,7 @@ static void test_house_prices_kfold(void) {
 }
 
 int main(void) {
+    ctx_init(&scratch, stderr);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/dlc-train-XXXXXX");
     if (!mkdtemp(tmpdir))
         return 1;
@@ -400,7 +404,7 @@ int main(void) {
     }
     unsigned failed = CU_get_number_of_failures();
     CU_cleanup_registry();
-    run(xsprintf("rm -rf '%s'", tmpdir));
-    arena_free_all();
+    run(xsprintf(&scratch, "rm -rf '%s'", tmpdir));
+    ctx_free(&scratch);
     return failed ? 1 : 0;
 }

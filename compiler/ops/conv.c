@@ -167,12 +167,12 @@ static IrNode *build_conv2d(Graph *g, Op op, int nin, IrNode **in, const OpArgs 
     IrNode *x = in[0], *w = in[1];
     const int64_t *stride = a->attr, *pad = a->attr + 2;
     if (x->shape.rank != 4) {
-        error_at(loc, "conv2d expects [N, C, H, W], got %s", type_str(x->dtype, &x->shape));
+        error_at(loc, "conv2d expects [N, C, H, W], got %s", type_str(g->ctx, x->dtype, &x->shape));
         return NULL;
     }
     if (w->shape.rank != 4 || w->shape.d[1] != x->shape.d[1]) {
         error_at(loc, "conv2d: kernel %s does not match input %s (kernel is [out, in channels, kh, kw])",
-                 shape_str(&w->shape), type_str(x->dtype, &x->shape));
+                 shape_str(g->ctx, &w->shape), type_str(g->ctx, x->dtype, &x->shape));
         return NULL;
     }
     for (int i = 0; i < 2; i++)
@@ -190,7 +190,7 @@ static IrNode *build_conv2d(Graph *g, Op op, int nin, IrNode **in, const OpArgs 
         error_at(loc,
                  "conv2d: a %lldx%lld kernel with padding (%lld, %lld) and stride (%lld, %lld) does not fit input %s",
                  (long long)w->shape.d[2], (long long)w->shape.d[3], (long long)pad[0], (long long)pad[1],
-                 (long long)stride[0], (long long)stride[1], shape_str(&x->shape));
+                 (long long)stride[0], (long long)stride[1], shape_str(g->ctx, &x->shape));
         return NULL;
     }
     int64_t d[4] = {x->shape.d[0], w->shape.d[0], oh, ow};
@@ -220,8 +220,8 @@ static IrNode *build_conv2d_grad(Graph *g, Op op, int nin, IrNode **in, const Op
     for (int i = 0; ok && i < 2; i++)
         ok = conv_out_dim(x->d[2 + i], w->d[2 + i], a->attr[2 + i], a->attr[i]) == y->d[2 + i];
     if (!ok) {
-        error_at(loc, "%s: x %s, w %s and dy %s are not one convolution's", op_info[op].name, shape_str(x),
-                 shape_str(w), shape_str(y));
+        error_at(loc, "%s: x %s, w %s and dy %s are not one convolution's", op_info[op].name, shape_str(g->ctx, x),
+                 shape_str(g->ctx, w), shape_str(g->ctx, y));
         return NULL;
     }
     return ir_node(g, op, DT_F32, a->shape, 2, in, a->attr, loc);
@@ -422,16 +422,16 @@ static void emit_pad(FILE *o, const ConvGeo *g, const char *img, const char *dst
 }
 
 /* A column index into a block row: q * sw + shift, as short as the stride allows (q: "q" or "q0 + q"). */
-static char *col_index(const ConvGeo *g, const char *q, int64_t shift) {
-    char *scaled = g->sw == 1       ? xsprintf("%s", q)
-                   : strchr(q, ' ') ? xsprintf("(%s) * %" PRId64, q, g->sw)
-                                    : xsprintf("%s * %" PRId64, q, g->sw);
-    return shift ? xsprintf("%s + %" PRId64, scaled, shift) : scaled;
+static char *col_index(Ctx *ctx, const ConvGeo *g, const char *q, int64_t shift) {
+    char *scaled = g->sw == 1       ? xsprintf(ctx, "%s", q)
+                   : strchr(q, ' ') ? xsprintf(ctx, "(%s) * %" PRId64, q, g->sw)
+                                    : xsprintf(ctx, "%s * %" PRId64, q, g->sw);
+    return shift ? xsprintf(ctx, "%s + %" PRId64, scaled, shift) : scaled;
 }
 
 /* The block row an output row p reads with kernel row r. */
-static char *row_index(const ConvGeo *g) {
-    return g->sh == 1 ? xsprintf("p + r") : xsprintf("p * %" PRId64 " + r", g->sh);
+static char *row_index(Ctx *ctx, const ConvGeo *g) {
+    return g->sh == 1 ? xsprintf(ctx, "p + r") : xsprintf(ctx, "p * %" PRId64 " + r", g->sh);
 }
 
 /* Whether some output row's window reaches into the block's padding rows, which hold only zeros. */
@@ -439,32 +439,32 @@ static bool pads_rows(const ConvGeo *g) { return g->ph > 0 || (g->P - 1) * g->sh
 
 /* At the top of an output row p's loop: the kernel rows [r0, r1) that meet the image rather than zero padding
  * (adding their products changes nothing), so border rows skip them. */
-static void emit_row_bounds(FILE *o, const ConvGeo *g, int d) {
+static void emit_row_bounds(Ctx *ctx, FILE *o, const ConvGeo *g, int d) {
     if (!pads_rows(g))
         return;
-    char *top = g->sh == 1 ? xsprintf("p") : xsprintf("p * %" PRId64, g->sh);
+    char *top = g->sh == 1 ? xsprintf(ctx, "p") : xsprintf(ctx, "p * %" PRId64, g->sh);
     fprintf(o, "%*sconst int r0 = %s < %" PRId64 " ? %" PRId64 " - %s : 0;\n", d, "", top, g->ph, g->ph, top);
     fprintf(o, "%*sconst int r1 = %" PRId64 " - %s < %" PRId64 " ? %" PRId64 " - %s : %" PRId64 ";\n", d, "",
             g->H + g->ph, top, g->R, g->H + g->ph, top, g->R);
 }
 
 /* The loop over kernel rows, all of them or [r0, r1). */
-static char *row_loop(const ConvGeo *g) {
-    return pads_rows(g) ? xsprintf("for (int r = r0; r < r1; r++)")
-                        : xsprintf("for (int r = 0; r < %" PRId64 "; r++)", g->R);
+static char *row_loop(Ctx *ctx, const ConvGeo *g) {
+    return pads_rows(g) ? xsprintf(ctx, "for (int r = r0; r < r1; r++)")
+                        : xsprintf(ctx, "for (int r = 0; r < %" PRId64 "; r++)", g->R);
 }
 
 /* One forward tile: `width` columns from q0 of output row p, channels k .. k + kb. */
-static void emit_fwd_tile(FILE *o, const ConvGeo *g, const char *R, int64_t kb, int64_t width, int d) {
+static void emit_fwd_tile(Ctx *ctx, FILE *o, const ConvGeo *g, const char *R, int64_t kb, int64_t width, int d) {
     fprintf(o, "%*s%s", d, "", R);
     for (int64_t j = 0; j < kb; j++)
         fprintf(o, "%s a%" PRId64 "[%d] = {0}", j ? "," : "", j, TILE);
     fprintf(o, ";\n");
     fprintf(o, "%*sfor (int c = 0; c < %" PRId64 "; c++)\n", d, "", g->C);
-    fprintf(o, "%*s    %s\n", d, "", row_loop(g));
+    fprintf(o, "%*s    %s\n", d, "", row_loop(ctx, g));
     fprintf(o, "%*s        for (int s = 0; s < %" PRId64 "; s++) {\n", d, "", g->S);
     int e = d + 8;
-    fprintf(o, "%*s    const %s *src = &xp[c][%s][%s + s];\n", e, "", R, row_index(g), col_index(g, "q0", 0));
+    fprintf(o, "%*s    const %s *src = &xp[c][%s][%s + s];\n", e, "", R, row_index(ctx, g), col_index(ctx, g, "q0", 0));
     fprintf(o, "%*s    const %s *wk = w + ((k * %" PRId64 " + c) * %" PRId64 " + r) * %" PRId64 " + s;\n", e, "", R,
             g->C, g->R, g->S);
     fprintf(o, "%*s    %s", e, "", R);
@@ -472,7 +472,7 @@ static void emit_fwd_tile(FILE *o, const ConvGeo *g, const char *R, int64_t kb, 
         fprintf(o, "%s w%" PRId64 " = wk[%" PRId64 "]", j ? "," : "", j, j * g->C * g->R * g->S);
     fprintf(o, ";\n");
     fprintf(o, "%*s    for (int q = 0; q < %d; q++) {\n", e, "", TILE);
-    fprintf(o, "%*s        %s v = src[%s];\n", e, "", R, col_index(g, "q", 0));
+    fprintf(o, "%*s        %s v = src[%s];\n", e, "", R, col_index(ctx, g, "q", 0));
     for (int64_t j = 0; j < kb; j++)
         fprintf(o, "%*s        a%" PRId64 "[q] += w%" PRId64 " * v;\n", e, "", j, j);
     fprintf(o, "%*s    }\n%*s}\n", e, "", e, "");
@@ -485,22 +485,22 @@ static void emit_fwd_tile(FILE *o, const ConvGeo *g, const char *R, int64_t kb, 
 }
 
 /* Output rows of channels k .. k + kb, for every k the loop header (already printed) gives. */
-static void emit_fwd_rows(FILE *o, const ConvGeo *g, const char *R, int64_t kb, int d) {
+static void emit_fwd_rows(Ctx *ctx, FILE *o, const ConvGeo *g, const char *R, int64_t kb, int d) {
     int64_t full = g->Q / TILE * TILE, rest = g->Q - full;
     fprintf(o, "%*sfor (int p = 0; p < %" PRId64 "; p++) {\n", d, "", g->P);
-    emit_row_bounds(o, g, d + 4);
+    emit_row_bounds(ctx, o, g, d + 4);
     if (full == TILE) {
         fprintf(o, "%*s    {\n%*s        const int q0 = 0;\n", d, "", d, "");
-        emit_fwd_tile(o, g, R, kb, TILE, d + 8);
+        emit_fwd_tile(ctx, o, g, R, kb, TILE, d + 8);
         fprintf(o, "%*s    }\n", d, "");
     } else if (full) {
         fprintf(o, "%*s    for (int q0 = 0; q0 < %" PRId64 "; q0 += %d) {\n", d, "", full, TILE);
-        emit_fwd_tile(o, g, R, kb, TILE, d + 8);
+        emit_fwd_tile(ctx, o, g, R, kb, TILE, d + 8);
         fprintf(o, "%*s    }\n", d, "");
     }
     if (rest) {
         fprintf(o, "%*s    {\n%*s        const int q0 = %" PRId64 ";\n", d, "", d, "", full);
-        emit_fwd_tile(o, g, R, kb, rest, d + 8);
+        emit_fwd_tile(ctx, o, g, R, kb, rest, d + 8);
         fprintf(o, "%*s    }\n", d, "");
     }
     fprintf(o, "%*s}\n", d, "");
@@ -513,18 +513,18 @@ static bool lanes_over_k(const ConvGeo *g) {
     return g->K % TILE == 0 && g->Q <= QMAX && g->K * g->C * g->R * g->S <= FLIP_ELEMS;
 }
 
-static void emit_fwd_lanes_k(FILE *o, const ConvGeo *g, const char *R) {
+static void emit_fwd_lanes_k(Ctx *ctx, FILE *o, const ConvGeo *g, const char *R) {
     fprintf(o, "        for (int64_t k = 0; k < %" PRId64 "; k += %d)\n", g->K, TILE);
     fprintf(o, "            for (int p = 0; p < %" PRId64 "; p++) {\n", g->P);
-    emit_row_bounds(o, g, 16);
+    emit_row_bounds(ctx, o, g, 16);
     fprintf(o, "                %s", R);
     for (int64_t q = 0; q < g->Q; q++)
         fprintf(o, "%s a%" PRId64 "[%d] = {0}", q ? "," : "", q, TILE);
     fprintf(o, ";\n");
     fprintf(o, "                for (int c = 0; c < %" PRId64 "; c++)\n", g->C);
-    fprintf(o, "                    %s\n", row_loop(g));
+    fprintf(o, "                    %s\n", row_loop(ctx, g));
     fprintf(o, "                        for (int s = 0; s < %" PRId64 "; s++) {\n", g->S);
-    fprintf(o, "                            const %s *src = &xp[c][%s][s];\n", R, row_index(g));
+    fprintf(o, "                            const %s *src = &xp[c][%s][s];\n", R, row_index(ctx, g));
     fprintf(o,
             "                            const %s *wk = wk_all + ((c * %" PRId64 " + r) * %" PRId64 " + s) * %" PRId64
             " + k;\n",
@@ -547,7 +547,8 @@ static void emit_fwd_lanes_k(FILE *o, const ConvGeo *g, const char *R) {
 }
 
 /* y = x (*) w over the geometry g; for dx (turned), y is dx, x is dy, and w is turned into wt first. */
-static void emit_fwd(FILE *o, const ConvGeo *g0, bool turned, const char *fname, const char *R, const char *NAME) {
+static void emit_fwd(Ctx *ctx, FILE *o, const ConvGeo *g0, bool turned, const char *fname, const char *R,
+                     const char *NAME) {
     ConvGeo g = turned ? dx_as_conv(g0) : *g0;
     if (turned) {
         fprintf(o, "static void %s(const %s *restrict dy, const %s *restrict kernel, %s *restrict dx, int64_t n) {\n",
@@ -579,20 +580,20 @@ static void emit_fwd(FILE *o, const ConvGeo *g0, bool turned, const char *fname,
     emit_pad(o, &g, "b", "xp", R, 8);
     int64_t blocks = g.K / KBLOCK * KBLOCK, rest = g.K - blocks;
     if (lanes_over_k(&g)) {
-        emit_fwd_lanes_k(o, &g, R);
+        emit_fwd_lanes_k(ctx, o, &g, R);
         blocks = rest = 0;
     }
     if (blocks == KBLOCK) {
         fprintf(o, "        {\n            const int64_t k = 0;\n");
-        emit_fwd_rows(o, &g, R, KBLOCK, 12);
+        emit_fwd_rows(ctx, o, &g, R, KBLOCK, 12);
         fprintf(o, "        }\n");
     } else if (blocks) {
         fprintf(o, "        for (int64_t k = 0; k < %" PRId64 "; k += %d)\n", blocks, KBLOCK);
-        emit_fwd_rows(o, &g, R, KBLOCK, 12);
+        emit_fwd_rows(ctx, o, &g, R, KBLOCK, 12);
     }
     if (rest) {
         fprintf(o, "        {\n            const int64_t k = %" PRId64 ";\n", blocks);
-        emit_fwd_rows(o, &g, R, rest, 12);
+        emit_fwd_rows(ctx, o, &g, R, rest, 12);
         fprintf(o, "        }\n");
     }
     fprintf(o, "    }\n}\n");
@@ -612,7 +613,7 @@ static void emit_dw_sum(FILE *o, const ConvGeo *g, const char *R) {
 /* dw with the vector lanes over TILE output channels (narrow rows, as lanes_over_k): dy is copied channel-last,
  * so dy[i][p][q][k .. k + TILE] is one load, and for one (c, r) the S partial sums accumulate it times x's S
  * shifted values at (p, q). */
-static void emit_dw_lanes_k(FILE *o, const ConvGeo *g, const char *R) {
+static void emit_dw_lanes_k(Ctx *ctx, FILE *o, const ConvGeo *g, const char *R) {
     int64_t images = conv_direct_images(g), kcrs = g->K * g->C * g->R * g->S, pq = g->P * g->Q;
     fprintf(o, "        %s gt[%" PRId64 "][%" PRId64 "][%" PRId64 "];\n", R, images, pq, g->K);
     fprintf(o, "        for (int64_t i = 0; i < count; i++) {\n");
@@ -630,12 +631,12 @@ static void emit_dw_lanes_k(FILE *o, const ConvGeo *g, const char *R) {
     fprintf(o, ";\n");
     fprintf(o, "                    for (int64_t i = 0; i < count; i++)\n");
     fprintf(o, "                        for (int p = 0; p < %" PRId64 "; p++) {\n", g->P);
-    fprintf(o, "                            const %s *src = xp[i][c][%s];\n", R, row_index(g));
+    fprintf(o, "                            const %s *src = xp[i][c][%s];\n", R, row_index(ctx, g));
     fprintf(o, "                            for (int q = 0; q < %" PRId64 "; q++) {\n", g->Q);
     fprintf(o, "                                const %s *v = &gt[i][p * %" PRId64 " + q][k];\n", R, g->Q);
     fprintf(o, "                                %s", R);
     for (int64_t s = 0; s < g->S; s++)
-        fprintf(o, "%s x%" PRId64 " = src[%s]", s ? "," : "", s, col_index(g, "q", s));
+        fprintf(o, "%s x%" PRId64 " = src[%s]", s ? "," : "", s, col_index(ctx, g, "q", s));
     fprintf(o, ";\n");
     fprintf(o, "                                for (int j = 0; j < %d; j++) {\n", TILE);
     for (int64_t s = 0; s < g->S; s++)
@@ -651,7 +652,7 @@ static void emit_dw_lanes_k(FILE *o, const ConvGeo *g, const char *R) {
     fprintf(o, "                    }\n                }\n");
 }
 
-static void emit_dw(FILE *o, const IrNode *n, const char *fname, const char *R, const char *NAME) {
+static void emit_dw(Ctx *ctx, FILE *o, const IrNode *n, const char *fname, const char *R, const char *NAME) {
     ConvGeo g = conv_geo(n);
     int64_t images = conv_direct_images(&g), kcrs = g.K * g.C * g.R * g.S, qt = tiled_q(&g);
     fprintf(o,
@@ -665,7 +666,7 @@ static void emit_dw(FILE *o, const IrNode *n, const char *fname, const char *R, 
     fprintf(o, "        %s xp[%" PRId64 "][%" PRId64 "][%" PRId64 "][%" PRId64 "];\n", R, images, g.C, g.HP,
             block_width(&g));
     if (lanes_over_k(&g)) {
-        emit_dw_lanes_k(o, &g, R);
+        emit_dw_lanes_k(ctx, o, &g, R);
         emit_dw_sum(o, &g, R);
         return;
     }
@@ -696,12 +697,13 @@ static void emit_dw(FILE *o, const IrNode *n, const char *fname, const char *R, 
     fprintf(o, "                        for (int p = 0; p < %" PRId64 "; p++)\n", g.P);
     fprintf(o, "                            for (int q0 = 0; q0 < %" PRId64 "; q0 += %d) {\n", qt, TILE);
     fprintf(o, "                                const %s *gq = &gp[i][k][p][q0], *src = &xp[i][c][%s][%s];\n", R,
-            row_index(&g), col_index(&g, "q0", 0));
+            row_index(ctx, &g), col_index(ctx, &g, "q0", 0));
     fprintf(o, "                                for (int q = 0; q < %d; q++) {\n", TILE);
     for (int64_t j = 0; j < kb; j++)
         fprintf(o, "                                    %s g%" PRId64 " = gq[%" PRId64 " + q];\n", R, j, j * g.P * qt);
     for (int64_t s = 0; s < g.S; s++) {
-        fprintf(o, "                                    %s v%" PRId64 " = src[%s];\n", R, s, col_index(&g, "q", s));
+        fprintf(o, "                                    %s v%" PRId64 " = src[%s];\n", R, s,
+                col_index(ctx, &g, "q", s));
         for (int64_t j = 0; j < kb; j++)
             fprintf(o,
                     "                                    a%" PRId64 "_%" PRId64 "[q] += g%" PRId64 " * v%" PRId64 ";\n",
@@ -751,9 +753,9 @@ static void emit_conv_own(Emit *e, const IrNode *n, const char *fname) {
                 " sums over s; chunk sums to part, added in order. */\n",
                 conv_direct_images(&g), g.S);
     if (n->op == OP_CONV2D_DW)
-        emit_dw(o, n, fname, real, NAME);
+        emit_dw(e->ctx, o, n, fname, real, NAME);
     else
-        emit_fwd(o, &g, n->op == OP_CONV2D_DX, fname, real, NAME);
+        emit_fwd(e->ctx, o, &g, n->op == OP_CONV2D_DX, fname, real, NAME);
 }
 
 /* ---- the rules ---- */

@@ -19,7 +19,7 @@
 #define C_EXPR(op, ...)                                                                                                \
     static char *c_##op(Emit *e, const IrNode *n, char *const *x, const char *flat) {                                  \
         (void)e, (void)n, (void)x, (void)flat;                                                                         \
-        return xsprintf(__VA_ARGS__);                                                                                  \
+        return xsprintf(e->ctx, __VA_ARGS__);                                                                          \
     }
 #define GRAD(op, rule)                                                                                                 \
     static IrNode *grad_##op(Graph *g, IrNode *n, int i, IrNode *d) {                                                  \
@@ -66,7 +66,7 @@ IrNode *elem_fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int6
     int64_t n = shape_numel(&shape);
     if (n > MAX_CONST_NUMEL)
         return NULL; /* computed at run time */
-    double *v = xalloc(sizeof(double) * (size_t)(n ? n : 1));
+    double *v = xalloc(g->ctx, sizeof(double) * (size_t)(n ? n : 1));
     IrNode tmp = {0};
     if (attr)
         memcpy(tmp.attr, attr, sizeof tmp.attr);
@@ -87,8 +87,8 @@ static IrNode *build_elem(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a
     for (int i = 1; i < nin; i++) {
         Shape t;
         if (!shape_broadcast(&s, &in[i]->shape, &t)) {
-            error_at(loc, "operands do not broadcast: %s and %s", type_str(in[0]->dtype, &s),
-                     type_str(in[i]->dtype, &in[i]->shape));
+            error_at(loc, "operands do not broadcast: %s and %s", type_str(g->ctx, in[0]->dtype, &s),
+                     type_str(g->ctx, in[i]->dtype, &in[i]->shape));
             return NULL;
         }
         s = t;
@@ -98,7 +98,7 @@ static IrNode *build_elem(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a
     for (int i = 0; i < nin; i++)
         if (in[i]->dtype != DT_F32) {
             error_at(loc, "'%s' needs f32 operands, got %s (integer labels are only for losses and metrics)",
-                     r->spelling ? r->spelling : op_info[op].name, type_str(in[i]->dtype, &in[i]->shape));
+                     r->spelling ? r->spelling : op_info[op].name, type_str(g->ctx, in[i]->dtype, &in[i]->shape));
             return NULL;
         }
     if (nin == 2) {
@@ -134,7 +134,7 @@ static IrNode *build_copy(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a
         return x;
     Shape r;
     if (!shape_broadcast(&x->shape, &a->shape, &r) || !shape_eq(&r, &a->shape)) {
-        error_at(loc, "cannot broadcast %s to %s", type_str(x->dtype, &x->shape), shape_str(&a->shape));
+        error_at(loc, "cannot broadcast %s to %s", type_str(g->ctx, x->dtype, &x->shape), shape_str(g->ctx, &a->shape));
         return NULL;
     }
     IrNode *f = elem_fold(g, op, a->shape, 1, in, NULL, loc);
@@ -364,8 +364,8 @@ static char *c_pow(Emit *e, const IrNode *n, char *const *x, const char *flat) {
     (void)flat;
     double p;
     if (ir_is_const(n->in[1], &p) && p == 2)
-        return xsprintf("(%s * %s)", x[0], x[0]);
-    return xsprintf("%s(%s, %s)", emit_libm(e, "pow"), x[0], x[1]);
+        return xsprintf(e->ctx, "(%s * %s)", x[0], x[0]);
+    return xsprintf(e->ctx, "%s(%s, %s)", emit_libm(e, "pow"), x[0], x[1]);
 }
 static IrNode *grad_pow(Graph *g, IrNode *n, int i, IrNode *d) {
     IrNode *x = n->in[0], *b = n->in[1];

@@ -17,7 +17,7 @@ static IrNode *build_reshape(Graph *g, Op op, int nin, IrNode **in, const OpArgs
         return a;
     if (shape_numel(&a->shape) != shape_numel(&shape) || a->shape.batched != shape.batched ||
         (shape.batched && a->shape.d[0] != shape.d[0])) {
-        error_at(loc, "cannot reshape %s to %s: %s", type_str(a->dtype, &a->shape), shape_str(&shape),
+        error_at(loc, "cannot reshape %s to %s: %s", type_str(g->ctx, a->dtype, &a->shape), shape_str(g->ctx, &shape),
                  a->shape.batched != shape.batched ? "the batch dimension must stay first"
                                                    : "the element counts differ");
         return NULL;
@@ -41,7 +41,7 @@ static IrNode *build_transpose(Graph *g, Op op, int nin, IrNode **in, const OpAr
     (void)nin;
     IrNode *x = in[0];
     if (x->shape.rank != 2 || x->shape.batched) {
-        error_at(loc, "transpose needs an unbatched 2-D tensor, got %s", type_str(x->dtype, &x->shape));
+        error_at(loc, "transpose needs an unbatched 2-D tensor, got %s", type_str(g->ctx, x->dtype, &x->shape));
         return NULL;
     }
     int64_t d[2] = {x->shape.d[1], x->shape.d[0]};
@@ -58,7 +58,7 @@ static IrNode *concat_consts(Graph *g, IrNode **xs, int n, int axis, const Shape
         outer *= s->d[k];
     for (int k = axis + 1; k < s->rank; k++)
         inner *= s->d[k];
-    double *v = xalloc(sizeof(double) * (size_t)(shape_numel(s) ? shape_numel(s) : 1)), *p = v;
+    double *v = xalloc(g->ctx, sizeof(double) * (size_t)(shape_numel(s) ? shape_numel(s) : 1)), *p = v;
     for (int64_t o = 0; o < outer; o++)
         for (int i = 0; i < n; i++) {
             int64_t len = xs[i]->shape.d[axis] * inner;
@@ -78,18 +78,18 @@ static IrNode *build_concat(Graph *g, Op op, int n, IrNode **xs, const OpArgs *a
     if (axis < 0)
         axis += s.rank;
     if (axis < 0 || axis >= s.rank) {
-        error_at(loc, "concat: axis %d is out of range for %s, which has axes %d..%d", given, shape_str(&s), -s.rank,
-                 s.rank - 1);
+        error_at(loc, "concat: axis %d is out of range for %s, which has axes %d..%d", given, shape_str(g->ctx, &s),
+                 -s.rank, s.rank - 1);
         return NULL;
     }
     if (axis == 0 && s.batched) {
         error_at(loc, "concat: axis %d is the batch dimension of %s; tensors are joined within each example", given,
-                 shape_str(&s));
+                 shape_str(g->ctx, &s));
         return NULL;
     }
     for (int i = 0; i < n; i++)
         if (xs[i]->dtype != DT_F32) {
-            error_at(loc, "concat needs f32 tensors, got %s", type_str(xs[i]->dtype, &xs[i]->shape));
+            error_at(loc, "concat needs f32 tensors, got %s", type_str(g->ctx, xs[i]->dtype, &xs[i]->shape));
             return NULL;
         }
     for (int i = 1; i < n; i++) {
@@ -98,7 +98,8 @@ static IrNode *build_concat(Graph *g, Op op, int n, IrNode **xs, const OpArgs *a
         for (int k = 0; ok && k < s.rank; k++)
             ok = k == axis || t.d[k] == s.d[k];
         if (!ok) {
-            error_at(loc, "concat: %s and %s differ outside axis %d", shape_str(&xs[0]->shape), shape_str(&t), axis);
+            error_at(loc, "concat: %s and %s differ outside axis %d", shape_str(g->ctx, &xs[0]->shape),
+                     shape_str(g->ctx, &t), axis);
             return NULL;
         }
         s.d[axis] += t.d[axis];
@@ -134,8 +135,8 @@ static IrNode *build_slice(Graph *g, Op op, int nin, IrNode **in, const OpArgs *
     for (int k = 0; ok && k < s.rank; k++)
         ok = k == axis || s.d[k] == x->shape.d[k];
     if (!ok) {
-        error_at(loc, "slice: %s is not a slice of %s along axis %lld from %lld", shape_str(&s),
-                 type_str(x->dtype, &x->shape), (long long)axis, (long long)start);
+        error_at(loc, "slice: %s is not a slice of %s along axis %lld from %lld", shape_str(g->ctx, &s),
+                 type_str(g->ctx, x->dtype, &x->shape), (long long)axis, (long long)start);
         return NULL;
     }
     return ir_node(g, op, DT_F32, s, 1, &x, a->attr, loc);

@@ -10,24 +10,25 @@
 /* ---- shape rule ---- */
 
 static IrNode *build_matmul(Graph *g, Op op, int nin, IrNode **in, const OpArgs *args, Loc loc) {
+    Ctx *ctx = g->ctx;
     (void)nin;
     IrNode *a = in[0], *b = in[1];
     bool ta = args->attr[0], tb = args->attr[1];
     if (a->dtype != DT_F32 || b->dtype != DT_F32) {
-        error_at(loc, "matrix product needs f32 operands, got %s @ %s", type_str(a->dtype, &a->shape),
-                 type_str(b->dtype, &b->shape));
+        error_at(loc, "matrix product needs f32 operands, got %s @ %s", type_str(ctx, a->dtype, &a->shape),
+                 type_str(ctx, b->dtype, &b->shape));
         return NULL;
     }
     if (a->shape.rank != 2 || b->shape.rank != 2) {
-        error_at(loc, "matrix product needs 2-D operands, got %s @ %s", type_str(a->dtype, &a->shape),
-                 type_str(b->dtype, &b->shape));
+        error_at(loc, "matrix product needs 2-D operands, got %s @ %s", type_str(ctx, a->dtype, &a->shape),
+                 type_str(ctx, b->dtype, &b->shape));
         return NULL;
     }
     int64_t m = ta ? a->shape.d[1] : a->shape.d[0], ka = ta ? a->shape.d[0] : a->shape.d[1];
     int64_t kb = tb ? b->shape.d[1] : b->shape.d[0], n = tb ? b->shape.d[0] : b->shape.d[1];
     if (ka != kb) {
-        error_at(loc, "matrix product: inner dimensions differ: %s @ %s (%lld vs %lld)", type_str(a->dtype, &a->shape),
-                 type_str(b->dtype, &b->shape), (long long)ka, (long long)kb);
+        error_at(loc, "matrix product: inner dimensions differ: %s @ %s (%lld vs %lld)",
+                 type_str(ctx, a->dtype, &a->shape), type_str(ctx, b->dtype, &b->shape), (long long)ka, (long long)kb);
         return NULL;
     }
     /* the batch dimension may be the output's rows, or the contracted dimension on both sides (x^T @ dy) */
@@ -37,7 +38,7 @@ static IrNode *build_matmul(Graph *g, Op op, int nin, IrNode **in, const OpArgs 
         error_at(loc,
                  "matrix product: %s @ %s would move the batch dimension; only the left operand's rows "
                  "can be batched",
-                 type_str(a->dtype, &a->shape), type_str(b->dtype, &b->shape));
+                 type_str(ctx, a->dtype, &a->shape), type_str(ctx, b->dtype, &b->shape));
         return NULL;
     }
     int64_t d[2] = {m, n};
@@ -80,7 +81,7 @@ static void emit_matmul(Emit *e, IrNode *n) {
     const Shape *s = &n->shape;
     bool ta = n->attr[0], tb = n->attr[1];
     char *m = emit_dim(e, s, 0);
-    char *k = ta ? emit_dim(e, &a->shape, 0) : xsprintf("%" PRId64, a->shape.d[1]);
+    char *k = ta ? emit_dim(e, &a->shape, 0) : xsprintf(e->ctx, "%" PRId64, a->shape.d[1]);
     fprintf(e->o, "    gemm(%d, %d, %s, %" PRId64 ", %s, %s, %" PRId64 ", %s, %" PRId64 ", %s, %" PRId64 ", 0);\n", ta,
             tb, m, s->d[1], k, emit_ptr(e, a), a->shape.d[1], emit_ptr(e, b), b->shape.d[1], emit_ptr(e, n), s->d[1]);
 }

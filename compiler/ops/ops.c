@@ -52,7 +52,7 @@ bool shape_check_size(const Shape *s, DType dt, Loc loc, const char *what) {
     int64_t n = shape_numel(s);
     if (n <= MAX_NUMEL)
         return true;
-    error_at(loc, "%s would be %s, %s%lld elements; a tensor has at most %lld", what, type_str(dt, s),
+    error_at(loc, "%s would be %s, %s%lld elements; a tensor has at most %lld", what, type_str(loc.src->ctx, dt, s),
              n == INT64_MAX ? "more than " : "", (long long)n, (long long)MAX_NUMEL);
     return false;
 }

@@ -41,7 +41,7 @@ static IrNode *build_pool(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a
     const int64_t *win = a->attr, *stride = a->attr + 2, *pad = a->attr + 4;
     const char *name = op_info[op].name;
     if (x->shape.rank != 4) {
-        error_at(loc, "%s expects [N, C, H, W], got %s", name, type_str(x->dtype, &x->shape));
+        error_at(loc, "%s expects [N, C, H, W], got %s", name, type_str(g->ctx, x->dtype, &x->shape));
         return NULL;
     }
     if (win[0] < 1 || win[1] < 1 || stride[0] < 1 || stride[1] < 1) {
@@ -64,7 +64,7 @@ static IrNode *build_pool(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a
     int64_t ow = conv_out_dim(x->shape.d[3], win[1], pad[1], stride[1]);
     if (oh < 1 || ow < 1 || x->shape.d[2] + 2 * pad[0] < win[0] || x->shape.d[3] + 2 * pad[1] < win[1]) {
         error_at(loc, "%s: window (%lld, %lld) with stride (%lld, %lld) does not fit input %s", name, (long long)win[0],
-                 (long long)win[1], (long long)stride[0], (long long)stride[1], type_str(x->dtype, &x->shape));
+                 (long long)win[1], (long long)stride[0], (long long)stride[1], type_str(g->ctx, x->dtype, &x->shape));
         return NULL;
     }
     int64_t d[4] = {x->shape.d[0], x->shape.d[1], oh, ow};
@@ -87,7 +87,8 @@ static IrNode *build_pool_dx(Graph *g, Op op, int nin, IrNode **in, const OpArgs
     for (int i = 0; ok && i < 2; i++)
         ok = conv_out_dim(x->d[2 + i], at[i], at[4 + i], at[2 + i]) == dy->d[2 + i];
     if (!ok) {
-        error_at(loc, "%s: dx %s and dy %s are not one pooling's", op_info[op].name, shape_str(x), shape_str(dy));
+        error_at(loc, "%s: dx %s and dy %s are not one pooling's", op_info[op].name, shape_str(g->ctx, x),
+                 shape_str(g->ctx, dy));
         return NULL;
     }
     return ir_node(g, op, DT_F32, *x, nin, in, a->attr, loc);
@@ -227,11 +228,11 @@ static void emit_pool_own(Emit *e, const IrNode *n, const char *fname) {
         fprintf(o, "            %s *out = dx + (pl * %" PRId64 " + p * %" PRId64 ") * %" PRId64 ";\n", R, H, WR, W);
     fprintf(o, "            for (int q = 0; q < %" PRId64 "; q++) {\n", Q);
     /* the window's elements in the generic kernel's order: rows, then columns */
-    char **at = xalloc(sizeof(char *) * (size_t)(WR * WS));
+    char **at = xalloc(e->ctx, sizeof(char *) * (size_t)(WR * WS));
     for (int64_t r = 0; r < WR; r++)
         for (int64_t s = 0; s < WS; s++)
-            at[r * WS + s] =
-                r * W + s ? xsprintf("q * %" PRId64 " + %" PRId64, WS, r * W + s) : xsprintf("q * %" PRId64, WS);
+            at[r * WS + s] = r * W + s ? xsprintf(e->ctx, "q * %" PRId64 " + %" PRId64, WS, r * W + s)
+                                       : xsprintf(e->ctx, "q * %" PRId64, WS);
     const char *d = "                ";
     switch (n->op) {
     case OP_AVGPOOL:

@@ -13,8 +13,8 @@
 /* Folds a reduction of constant a over `mask` into s's values, combining with the op's fold rule. */
 static IrNode *reduce_consts(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, const Shape *s, Loc loc) {
     int64_t n = shape_numel(&a->shape), m = shape_numel(s);
-    double *v = xalloc(sizeof(double) * (size_t)(m ? m : 1));
-    bool *seen = xalloc((size_t)(m ? m : 1));
+    double *v = xalloc(g->ctx, sizeof(double) * (size_t)(m ? m : 1));
+    bool *seen = xalloc(g->ctx, (size_t)(m ? m : 1));
     for (int64_t i = 0; i < n; i++) {
         int64_t rem = i, o = 0, stride = 1;
         for (int k = a->shape.rank - 1, j = s->rank - 1; k >= 0; k--) {
@@ -41,7 +41,7 @@ static IrNode *build_reduce(Graph *g, Op op, int nin, IrNode **in, const OpArgs 
     uint32_t mask = (uint32_t)args->attr[0];
     bool keepdim = args->attr[1];
     if (a->dtype != DT_F32) {
-        error_at(loc, "a reduction needs an f32 tensor, got %s", type_str(a->dtype, &a->shape));
+        error_at(loc, "a reduction needs an f32 tensor, got %s", type_str(g->ctx, a->dtype, &a->shape));
         return NULL;
     }
     Shape s = {0};
@@ -134,7 +134,8 @@ static double fold_max(const double *x, const IrNode *n) {
 static IrNode *build_divcount(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc) {
     (void)nin;
     if (a->attr[0] < 1 || in[0]->dtype != DT_F32) {
-        error_at(loc, "divcount: a count of %lld for %s", (long long)a->attr[0], type_str(in[0]->dtype, &in[0]->shape));
+        error_at(loc, "divcount: a count of %lld for %s", (long long)a->attr[0],
+                 type_str(g->ctx, in[0]->dtype, &in[0]->shape));
         return NULL;
     }
     IrNode *f = a->attr[1] ? NULL : elem_fold(g, op, in[0]->shape, 1, in, a->attr, loc);
@@ -148,8 +149,8 @@ static double fold_divcount(const double *x, const IrNode *n) { return x[0] / (d
 static char *c_divcount(Emit *e, const IrNode *n, char *const *x, const char *flat) {
     (void)flat;
     if (n->attr[1])
-        return xsprintf("(%s / (%s)(%" PRId64 " * n))", x[0], e->real, n->attr[0]);
-    return xsprintf("(%s / %s)", x[0], emit_lit(e, (double)n->attr[0]));
+        return xsprintf(e->ctx, "(%s / (%s)(%" PRId64 " * n))", x[0], e->real, n->attr[0]);
+    return xsprintf(e->ctx, "(%s / %s)", x[0], emit_lit(e, (double)n->attr[0]));
 }
 
 static IrNode *grad_divcount(Graph *g, IrNode *n, int i, IrNode *d) {

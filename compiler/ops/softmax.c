@@ -15,7 +15,7 @@ static IrNode *build_softmax(Graph *g, Op op, int nin, IrNode **in, const OpArgs
     IrNode *x = in[0];
     if (x->shape.rank < 1 || x->dtype != DT_F32) {
         error_at(loc, "%s needs an f32 tensor of at least one dimension, got %s", op_info[op].name,
-                 type_str(x->dtype, &x->shape));
+                 type_str(g->ctx, x->dtype, &x->shape));
         return NULL;
     }
     return ir_node(g, op, DT_F32, x->shape, 1, &x, a->attr, loc);
@@ -35,8 +35,8 @@ static IrNode *build_per_example(Graph *g, Op op, int nin, IrNode **in, const Op
     IrNode *logits = in[0], *labels = in[1];
     if (!logits_labels(logits, labels)) {
         error_at(loc, "%s expects logits f32[n, classes] and labels i32[n], got %s and %s",
-                 op == OP_XENT ? "cross_entropy" : "accuracy", type_str(logits->dtype, &logits->shape),
-                 type_str(labels->dtype, &labels->shape));
+                 op == OP_XENT ? "cross_entropy" : "accuracy", type_str(g->ctx, logits->dtype, &logits->shape),
+                 type_str(g->ctx, labels->dtype, &labels->shape));
         return NULL;
     }
     return ir_node(g, op, DT_F32, shape_make(1, logits->shape.d, logits->shape.batched), 2, in, a->attr, loc);
@@ -59,8 +59,9 @@ static IrNode *build_xent_grad(Graph *g, Op op, int nin, IrNode **in, const OpAr
     const Shape *dy = &in[2]->shape;
     if (!logits_labels(in[0], in[1]) || in[2]->dtype != DT_F32 || dy->rank != 1 || dy->d[0] != in[0]->shape.d[0] ||
         dy->batched != in[0]->shape.batched) {
-        error_at(loc, "xent_grad: logits %s, labels %s and dy %s do not fit", type_str(in[0]->dtype, &in[0]->shape),
-                 type_str(in[1]->dtype, &in[1]->shape), type_str(in[2]->dtype, dy));
+        error_at(loc, "xent_grad: logits %s, labels %s and dy %s do not fit",
+                 type_str(g->ctx, in[0]->dtype, &in[0]->shape), type_str(g->ctx, in[1]->dtype, &in[1]->shape),
+                 type_str(g->ctx, in[2]->dtype, dy));
         return NULL;
     }
     return ir_node(g, op, DT_F32, in[0]->shape, 3, in, a->attr, loc);

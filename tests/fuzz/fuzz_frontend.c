@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static Graph *elab(Program *prog, bool training) {
     ElabOptions eo = {.training = training};
     Graph *g = elaborate(prog, "fuzz", &eo);
-    return g_diag->errors ? NULL : g;
+    return prog->src->ctx->diag.errors ? NULL : g;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -25,26 +25,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         die("cannot open /dev/null");
     if (backend < 0)
         backend = getenv("DLC_FUZZ_BACKEND") && atoi(getenv("DLC_FUZZ_BACKEND")) > 0;
-    Diag d;
-    diag_init(&d, devnull);
-    g_diag = &d;
+    /* one compilation per input, freed at its end */
+    Ctx ctx;
+    ctx_init(&ctx, devnull);
     /* the bytes as they are, NULs included, as source_from_file gives them */
-    Source *src = xalloc(sizeof(Source));
-    char *text = xalloc(size + 1);
+    Source *src = xalloc(&ctx, sizeof(Source));
+    char *text = xalloc(&ctx, size + 1);
     if (size)
         memcpy(text, data, size);
     src->path = "fuzz.dlm";
     src->text = text;
     src->len = size;
+    src->ctx = &ctx;
     Program *prog = parse_program(src);
-    Graph *train = d.errors ? NULL : elab(prog, true);
+    Graph *train = ctx.diag.errors ? NULL : elab(prog, true);
     Graph *eval = train ? elab(prog, false) : NULL;
     if (eval && !backend && train->train.loss) {
         Vec(IrNode *) wrt = {0};
         for (int i = 0; i < train->params.n; i++)
             if (train->params.v[i].trainable)
-                vec_push(&wrt, train->params.v[i].node);
-        IrNode **grads = xalloc(sizeof(IrNode *) * (size_t)(wrt.n + 1));
+                vec_push(&ctx, &wrt, train->params.v[i].node);
+        IrNode **grads = xalloc(&ctx, sizeof(IrNode *) * (size_t)(wrt.n + 1));
         ad_grad(train, train->train.loss, wrt.v, wrt.n, grads);
     }
     if (eval && backend) {
@@ -56,7 +57,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (train->train.present && c->loss_train && train->train.data != DATA_NONE)
             emit_trainer(devnull, c, &eo);
     }
-    g_diag = NULL;
-    arena_free_all();
+    ctx_free(&ctx);
     return 0;
 }
