@@ -541,7 +541,7 @@ typedef struct ElabOptions {
 
 Graph *elaborate(Program *prog, const char *model_name, const ElabOptions *opt);
 
-/* ---- autodiff.c ---- */
+/* ---- autodiff.c: reverse-mode differentiation ---- */
 
 /* The gradient of scalar `y` with respect to each of `wrt`, as new nodes of g (NULL where y does not depend on
  * it). Nodes that no requested gradient needs are never built. */
@@ -553,13 +553,13 @@ IrNode *ad_unsupported(Graph *g, IrNode *y, IrNode **wrt, int nwrt);
 IrNode *grad_none(Graph *g, IrNode *n, int i, IrNode *d);
 IrNode *grad_refused(Graph *g, IrNode *n, int i, IrNode *d);
 
-/* ---- simplify.c ---- */
+/* ---- simplify.c: algebraic rewrites to a fixpoint ---- */
 
 /* Rewrites the graph the roots reach with the algebraic rules of its table, to a fixpoint; roots[] is
  * updated in place (NULL entries are skipped). */
 void pass_simplify(Graph *g, IrNode **roots, int nroots);
 
-/* ---- fuse.c and plan.c: schedules and the static memory plan ---- */
+/* ---- fuse.c: schedules (liveness, fusion, kernel order) ---- */
 
 /* The functions a compiled model exports, each a schedule of kernels over one graph. */
 typedef enum FnKind { FN_FORWARD, FN_EVALUATE, FN_TRAIN, FN_COUNT } FnKind;
@@ -582,6 +582,16 @@ typedef struct Sched {
     int nfwd_roots;  /* FN_TRAIN: the first roots (loss, metrics) are the forward pass's */
 } Sched;
 
+/* Roots and liveness of a function, inline decisions (fusion) and the kernel order. */
+void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots);
+
+/* ---- plan.c: the static memory plan ---- */
+
+/* Buffer offsets from liveness over the kernel order: first fit, 64-byte aligned. */
+void plan_memory(Sched *s, int elem_size);
+
+/* ---- pipeline.c: the middle end, in order ---- */
+
 /* The whole compiled model: the two graphs, the schedules, the state layout. */
 typedef struct Compiled {
     Ctx *ctx;       /* train's and eval's */
@@ -601,15 +611,11 @@ typedef struct Compiled {
     const double **baked; /* --weights: per parameter, the values compiled in as constants (NULL: in the state) */
 } Compiled;
 
-/* Roots and liveness of a function, inline decisions (fusion) and the kernel order. */
-void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots);
-/* Buffer offsets from liveness over the kernel order: first fit, 64-byte aligned. */
-void plan_memory(Sched *s, int elem_size);
 /* dump_after: NULL, or "elab", "autodiff", "fuse" or "plan": print the IR after that pass to stderr. */
 Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_only, const char *dump_after,
                         const double **baked);
 
-/* ---- emit.c ---- */
+/* ---- emit.c: C emission ---- */
 
 typedef struct EmitOptions {
     bool f64;
@@ -650,6 +656,9 @@ char *emit_own_fn_name(Emit *e, const IrNode *n);
 char *emit_input_name(Ctx *ctx, const char *model_name);
 char *emit_ident(Ctx *ctx, const char *s);
 char *emit_const_name(Emit *e, const IrNode *n);
+
+/* ---- emit_trainer.c: the trainer's main() ---- */
+
 void emit_trainer(FILE *out, Compiled *c, const EmitOptions *o);
 
 /* ---- ir.c: dump and verifier ---- */

@@ -60,7 +60,7 @@ char *emit_input_name(Ctx *ctx, const char *model_name) {
 }
 
 static bool const_same(const IrNode *a, const IrNode *b) {
-    return a == b || (b->op == OP_CONST && shape_eq(&a->shape, &b->shape) &&
+    return a == b || (b->data && shape_eq(&a->shape, &b->shape) &&
                       memcmp(a->data, b->data, sizeof(double) * (size_t)shape_numel(&a->shape)) == 0);
 }
 
@@ -69,29 +69,18 @@ static bool const_same(const IrNode *a, const IrNode *b) {
 char *emit_const_name(Emit *e, const IrNode *n) {
     Graph *t = e->c->train;
     IrNode *same_id = n->id < t->nodes.n ? t->nodes.v[n->id] : NULL;
-    bool own = same_id && same_id != n && same_id->op == OP_CONST && !const_same(n, same_id);
+    bool own = same_id && same_id != n && same_id->data && !const_same(n, same_id);
     return xsprintf(e->ctx, own ? "ke%d" : "k%d", n->id);
 }
 
-/* The C expression of a node's data pointer. */
+/* The C expression of a node's data pointer: a leaf's from its rule, any other node's buffer in the arena. */
 char *emit_ptr(Emit *e, IrNode *n) {
     n = ir_storage(n);
-    Graph *g = e->s->g;
-    switch (n->op) {
-    case OP_INPUT:
-        return emit_input_name(e->ctx, g->inputs.v[n->index].name);
-    case OP_PARAM:
-    case OP_STATE:
-        if (e->c->baked && e->c->baked[n->index])
-            return xsprintf(e->ctx, "w_%s", emit_ident(e->ctx, e->c->train->params.v[n->index].name));
-        return xsprintf(e->ctx, "((%s *)(st + %" PRId64 "))", e->real, e->c->param_off[n->index]);
-    case OP_CONST:
-        return emit_const_name(e, n);
-    default:
-        if (e->s->offset[n->id] < 0)
-            die("node %%%d (%s) has no buffer", n->id, op_info[n->op].name);
-        return xsprintf(e->ctx, "((%s *)(ar + %" PRId64 "))", e->real, e->s->offset[n->id]);
-    }
+    if (op_rule(n->op)->c_ptr)
+        return op_rule(n->op)->c_ptr(e, n);
+    if (e->s->offset[n->id] < 0)
+        die("node %%%d (%s) has no buffer", n->id, op_info[n->op].name);
+    return xsprintf(e->ctx, "((%s *)(ar + %" PRId64 "))", e->real, e->s->offset[n->id]);
 }
 
 char *emit_scratch(Emit *e, const IrNode *n) {
@@ -124,7 +113,7 @@ static void collect_sources(Sched *s, IrNode *n, Nest *nest) {
             collect_sources(s, in, nest);
             continue;
         }
-        if (in->op == OP_CONST && ir_is_const(in, &v) && in->shape.rank == 0)
+        if (ir_is_const(in, &v) && in->shape.rank == 0)
             continue;
         bool seen = false;
         for (int k = 0; k < nest->nsrc; k++)
@@ -234,7 +223,7 @@ static char *operand(Emit *e, IrNode *in, const Nest *nest) {
     double v;
     if (e->s->inl[in->id])
         return expr(e, in, nest);
-    if (in->op == OP_CONST && ir_is_const(in, &v) && in->shape.rank == 0)
+    if (ir_is_const(in, &v) && in->shape.rank == 0)
         return emit_lit(e, v);
     for (int k = 0; k < nest->nsrc; k++)
         if (nest->src[k] == in)
@@ -730,7 +719,7 @@ static void emit_consts(Emit *e) {
             continue;
         for (int i = 0; i < s->g->nodes.n; i++) {
             IrNode *n = s->g->nodes.v[i];
-            if (!s->live[i] || n->op != OP_CONST || (n->shape.rank == 0))
+            if (!s->live[i] || !n->data || n->shape.rank == 0)
                 continue;
             /* one definition per name: the graphs share a name only for equal constants */
             bool dup = false;

@@ -115,7 +115,7 @@ static uint64_t node_hash(Op op, DType dt, const Shape *s, int nin, IrNode **in,
         h = hash_mix(h, (uint64_t)in[i]->id);
     for (int i = 0; i < MAX_ATTR; i++)
         h = hash_mix(h, (uint64_t)attr[i]);
-    if (op == OP_CONST) {
+    if (data) {
         /* constants are interned by value (ir_const_data) */
         int64_t n = shape_numel(s);
         for (int64_t i = 0; i < n; i++) {
@@ -145,7 +145,7 @@ static bool node_same(const IrNode *n, Op op, DType dt, const Shape *s, int nin,
     if (n->op != op || n->dtype != dt || n->nin != nin || !shape_eq(&n->shape, s) || n->index != index ||
         memcmp(&n->fattr, &fattr, sizeof fattr) != 0)
         return false;
-    if (op == OP_CONST ? memcmp(n->data, data, sizeof(double) * (size_t)shape_numel(s)) != 0 : n->data != data)
+    if (data && n->data ? memcmp(n->data, data, sizeof(double) * (size_t)shape_numel(s)) != 0 : n->data != data)
         return false;
     for (int i = 0; i < nin; i++)
         if (n->in[i] != in[i])
@@ -253,7 +253,7 @@ IrNode *ir_storage(IrNode *n) {
 }
 
 bool ir_is_const(const IrNode *n, double *value) {
-    if (n->op != OP_CONST)
+    if (!n->data)
         return false;
     int64_t k = shape_numel(&n->shape);
     for (int64_t i = 1; i < k; i++)
@@ -274,12 +274,8 @@ void ir_dump(FILE *out, Graph *g, const Sched *s) {
         fprintf(out, "%%%d = %s", n->id, op_info[n->op].name);
         for (int j = 0; j < n->nin; j++)
             fprintf(out, "%s%%%d", j ? ", " : " ", n->in[j]->id);
-        if (n->op == OP_PARAM || n->op == OP_STATE)
-            fprintf(out, " %s", g->params.v[n->index].name);
-        else if (n->op == OP_INPUT)
-            fprintf(out, " %s", g->inputs.v[n->index].name);
-        else if (n->op == OP_CONST && shape_numel(&n->shape) == 1)
-            fprintf(out, " %g", n->data[0]);
+        if (op_rule(n->op)->dump)
+            op_rule(n->op)->dump(out, g, n);
         for (int j = 0; j < MAX_ATTR; j++)
             if (n->attr[j]) {
                 fprintf(out, " {");
