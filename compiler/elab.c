@@ -2,9 +2,9 @@
  *
  * The .dlm file is a program run at compile time: this file is its interpreter. Values are compile-time
  * numbers, strings, lists, layers and blocks, or tensors, which are graph nodes. Running the program expands
- * blocks, unrolls loops, names and creates parameters, and builds every tensor op through build.c, whose
- * shape rules report mismatches at the source location. Errors produce a poison value (V_ERROR) that later
- * operations pass along silently, so one mistake gives one message and elaboration goes on to find the next.
+ * blocks, unrolls loops, names and creates parameters, and builds every tensor op through the builders of the op table
+ * (compiler/ops/), whose shape rules report mismatches at the source location. Errors produce a poison value (V_ERROR)
+ * that later operations pass along silently, so one mistake gives one message and elaboration goes on to find the next.
  *
  * Requires: a parsed Program. Guarantees: a Graph whose inputs, parameters, outputs, loss and metrics are
  * nodes with checked static shapes, or errors in its context's Diag. */

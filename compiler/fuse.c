@@ -5,7 +5,7 @@
  * instead of being stored. Applied over the whole graph this turns chains such as bias + activation, an
  * activation's gradient, or |x| summed, into one loop each. Dropout masks are recomputed from their hash
  * wherever they are used, so they are never stored at all. Common subexpressions were merged when the nodes
- * were built (hash-consing), and constants folded (build.c).
+ * were built (hash-consing), and constants folded (the ops' builders).
  *
  * Requires: roots whose inputs all precede them (node ids); for FN_TRAIN, s->nfwd_roots set. Guarantees: s->kernels
  * lists every node that needs a loop or a library call, in an order that respects dependencies; s->inl marks the fused

@@ -3,7 +3,8 @@
  * A layer is applied to an input tensor; on its first application it creates its parameters under its full name
  * ("features.0.weight"), shaped from the input, and later applications of the same instance reuse them (tied
  * weights). make_param creates every parameter of the model, those of `param` statements included, and keeps
- * them hashed by name. Each layer's arguments are checked here, then its graph is built through build.c. */
+ * them hashed by name. Each layer's arguments are checked here, then its graph is built through the op table's
+ * builders. */
 #include <math.h>
 
 #include "elab.h"

@@ -3,7 +3,7 @@
  * A value is a compile-time number, string, list, layer, block, function or initialiser, or a tensor (a graph
  * node). This file describes values for messages, converts them (to integers, shapes, tensors, initialisers),
  * combines them with the language's operators (folding compile-time numbers, building tensor ops through
- * build.c), holds the environments that bind names to them, and keeps the elaboration budget that every step
+ * the ops' builders), holds the environments that bind names to them, and keeps the elaboration budget that every step
  * and every value made is charged to. */
 #include <math.h>
 
