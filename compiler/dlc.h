@@ -636,7 +636,6 @@ struct Emit {
     bool f64;
 };
 
-void emit_header(FILE *out, Compiled *c, const EmitOptions *o);
 void emit_source(FILE *out, Compiled *c, const EmitOptions *o);
 /* The C expression of a node's data: a view reads its storage's; a kernel's scratch (the planner's offset). */
 char *emit_ptr(Emit *e, IrNode *n);
@@ -652,10 +651,21 @@ char *emit_rows(Emit *e, const Shape *s);
 char *emit_outer(Emit *e, const Shape *s, int64_t outer);
 /* The name of a kernel's own function (OpRule.own_fn): the op's prefix, numbered per op in order of first use. */
 char *emit_own_fn_name(Emit *e, const IrNode *n);
+/* Whether schedule s reads input number `input`; the C parameters of the inputs it reads (`all`: every input). */
+bool emit_uses_input(Sched *s, int input);
+void emit_input_params(Emit *e, Sched *s, bool all);
+char *emit_upper(Ctx *ctx, const char *s);
 /* Names the generated code gives inputs (renamed away from the code's own), parameters and constants. */
 char *emit_input_name(Ctx *ctx, const char *model_name);
 char *emit_ident(Ctx *ctx, const char *s);
 char *emit_const_name(Emit *e, const IrNode *n);
+
+/* ---- emit_api.c: the generated code's interface: headers, initialisers, checkpoint reader ---- */
+
+void emit_header(FILE *out, Compiled *c, const EmitOptions *o);
+/* <name>_init, and <name>_load with the tensors' table, as C of the source being emitted */
+void emit_init(Emit *e);
+void emit_loader(Emit *e);
 
 /* ---- emit_trainer.c: the trainer's main() ---- */
 
