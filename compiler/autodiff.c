@@ -52,7 +52,7 @@ IrNode *grad_refused(Graph *g, IrNode *n, int i, IrNode *d) {
     die("no gradient rule for %s (differentiating a gradient is not supported)", op_info[n->op].name);
 }
 
-IrNode *ad_unsupported(Graph *g, IrNode *y, IrNode **wrt, int nwrt) {
+void ad_rule_uses(Graph *g, IrNode *y, IrNode **wrt, int nwrt, bool *used) {
     int n = y->id + 1;
     bool *dep = calloc((size_t)n, sizeof(bool)), *reach = calloc((size_t)n, sizeof(bool));
     if (!dep || !reach)
@@ -65,21 +65,30 @@ IrNode *ad_unsupported(Graph *g, IrNode *y, IrNode **wrt, int nwrt) {
         for (int k = 0; k < m->nin && !dep[id]; k++)
             dep[id] = dep[m->in[k]->id];
     }
-    IrNode *bad = NULL;
     reach[y->id] = dep[y->id];
-    for (int id = y->id; id >= 0 && !bad; id--) {
+    for (int id = y->id; id >= 0; id--) {
         IrNode *m = g->nodes.v[id];
-        if (!reach[id] || m->nin == 0)
+        used[id] = false;
+        if (!reach[id])
             continue;
-        bool needed = false;
         for (int k = 0; k < m->nin; k++)
             if (dep[m->in[k]->id] && ad_flows(m, k))
-                needed = reach[m->in[k]->id] = true;
-        if (needed && op_rule(m->op)->grad == grad_refused)
-            bad = m;
+                used[id] = reach[m->in[k]->id] = true;
     }
     free(dep);
     free(reach);
+}
+
+IrNode *ad_unsupported(Graph *g, IrNode *y, IrNode **wrt, int nwrt) {
+    bool *used = calloc((size_t)y->id + 1, sizeof(bool));
+    if (!used)
+        die("out of memory");
+    ad_rule_uses(g, y, wrt, nwrt, used);
+    IrNode *bad = NULL;
+    for (int id = y->id; id >= 0 && !bad; id--)
+        if (used[id] && op_rule(g->nodes.v[id]->op)->grad == grad_refused)
+            bad = g->nodes.v[id];
+    free(used);
     return bad;
 }
 

@@ -549,6 +549,9 @@ void ad_grad(Graph *g, IrNode *y, IrNode **wrt, int nwrt, IrNode **out);
 /* The node on the way from y back to wrt that has no gradient rule (a backward kernel, met when differentiating
  * a gradient), or NULL when ad_grad can differentiate y. */
 IrNode *ad_unsupported(Graph *g, IrNode *y, IrNode **wrt, int nwrt);
+/* Marks in used[0 .. y->id] the nodes whose gradient rule ad_grad applies: those between wrt and y through
+ * which an adjoint flows into an input. */
+void ad_rule_uses(Graph *g, IrNode *y, IrNode **wrt, int nwrt, bool *used);
 /* Gradient rules that are declarations (OpRule.grad): no adjoint flows through the op; the op has no rule. */
 IrNode *grad_none(Graph *g, IrNode *n, int i, IrNode *d);
 IrNode *grad_refused(Graph *g, IrNode *n, int i, IrNode *d);
