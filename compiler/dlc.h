@@ -200,7 +200,7 @@ char *lex_unquote(Ctx *ctx, const char *text, size_t len);
 /* ---- the IR (ir.c) ---- */
 
 typedef enum Op {
-#define OP(name, str, arity, cls) OP_##name,
+#define OP(name, str, arity, cls, surface, params) OP_##name,
 #include "ops.def"
 #undef OP
     OP_COUNT
@@ -213,7 +213,9 @@ typedef struct OpInfo {
     const char *name;
     int arity;
     OpClass cls;
-    const OpRule *rule; /* the op's rules (compiler/ops/) */
+    const char *surface; /* the name a model calls it by, through the table (NULL: none) */
+    const char *params;  /* the names of its integer attributes in the language: "axis, k" */
+    const OpRule *rule;  /* the op's rules (compiler/ops/) */
 } OpInfo;
 extern const OpInfo op_info[OP_COUNT];
 
@@ -456,6 +458,9 @@ struct OpRule {
 
 static inline const OpRule *op_rule(Op op) { return op_info[op].rule; }
 
+/* The op a model calls by `surface` (ops.def's surface column), or -1; and its attributes' names, in order. */
+int op_lookup(const char *surface);
+int op_params(Ctx *ctx, Op op, const char *names[MAX_ATTR]);
 /* Builds a node of op through its shape rule (NULL after a located error). */
 IrNode *op_build(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc);
 /* The op's scratch in elements, and its FLOPs (class defaults: none for leaves and views, one per element for

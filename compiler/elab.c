@@ -352,14 +352,47 @@ static Value call_layer(Elab *e, int func, Node *block, Args *a, const char *lab
     return v;
 }
 
+/* A call of an op by its ops.def surface name: its tensor operands, then its integer attributes by position or by
+ * name, built through the op's shape rule. */
+static Value call_op(Elab *e, Op op, Args *a, Loc loc) {
+    int arity = op_info[op].arity;
+    const char *keys[MAX_ATTR + 1] = {0};
+    int nk = op_params(e->ctx, op, keys);
+    if (!args_check(a, arity + nk, keys))
+        return v_error(e);
+    IrNode *in[MAX_IN];
+    for (int i = 0; i < arity; i++)
+        if (!(in[i] = tensor_arg(e, a, i ? "y" : "x", i)))
+            return v_error(e);
+    OpArgs oa = {0};
+    for (int k = 0; k < nk; k++) {
+        Value v;
+        Loc vl = loc;
+        if (!arg_get(a, keys[k], arity + k, &v, &vl)) {
+            error_at(loc, "%s needs argument '%s'", a->fname, keys[k]);
+            return v_error(e);
+        }
+        if (!want_int(v, vl, xsprintf(e->ctx, "%s's %s", a->fname, keys[k]), &oa.attr[k]))
+            return v_error(e);
+    }
+    return v_tensor(e, op_build(e->g, op, arity, in, &oa, loc));
+}
+
 /* Evaluates a call node; `pipe_in` is the left side of `|>` (prepended to the arguments). */
 static Value eval_call(Elab *e, Node *call, Value *pipe_in, Loc pipe_loc, const char *hint) {
     Node *callee = call->a;
     Value fv;
     if (callee->kind == N_IDENT && !env_find(e->env, callee->name) && builtin_lookup(callee->name) < 0 &&
         !find_block(e, callee->name)) {
-        error_at(callee->loc, "unknown function or layer '%s'", callee->name);
-        return v_error(e);
+        int op = op_lookup(callee->name);
+        if (op < 0) {
+            error_at(callee->loc, "unknown function or layer '%s'", callee->name);
+            return v_error(e);
+        }
+        Args a;
+        args_eval(e, call, pipe_in, pipe_loc, &a);
+        a.fname = callee->name;
+        return args_have_error(&a) ? v_error(e) : charge_fold_args(e, call_op(e, (Op)op, &a, call->loc), &a, call->loc);
     }
     fv = eval(e, callee);
     if (fv.kind == V_ERROR)

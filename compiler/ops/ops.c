@@ -6,15 +6,33 @@
  * dispatchers here, which hold the class defaults. */
 #include "dlc.h"
 
-#define OP(name, str, arity, cls) extern const OpRule rule_##name;
+#define OP(name, str, arity, cls, surface, params) extern const OpRule rule_##name;
 #include "ops.def"
 #undef OP
 
 const OpInfo op_info[OP_COUNT] = {
-#define OP(name, str, arity, cls) [OP_##name] = {str, arity, OPC_##cls, &rule_##name},
+#define OP(name, str, arity, cls, surface, params) [OP_##name] = {str, arity, OPC_##cls, surface, params, &rule_##name},
 #include "ops.def"
 #undef OP
 };
+
+int op_lookup(const char *surface) {
+    for (int op = 0; op < OP_COUNT; op++)
+        if (op_info[op].surface && strcmp(op_info[op].surface, surface) == 0)
+            return op;
+    return -1;
+}
+
+int op_params(Ctx *ctx, Op op, const char *names[MAX_ATTR]) {
+    int n = 0;
+    for (const char *p = op_info[op].params; p && *p && n < MAX_ATTR;) {
+        size_t len = strcspn(p, ", ");
+        names[n++] = xstrndup(ctx, p, len);
+        p += len;
+        p += strspn(p, ", ");
+    }
+    return n;
+}
 
 IrNode *op_build(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc) {
     const OpInfo *info = &op_info[op];
