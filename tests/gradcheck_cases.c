@@ -286,10 +286,29 @@ static GradModel model_losses_second_order(void) {
         "F(x,X) F(t,T)"};
 }
 
+/* cumsum along a feature axis, a negative axis and a parameter's first axis, so its gradient (a cumulative sum
+ * from the other end) runs forward and reversed, over batched and unbatched tensors. */
+static GradModel model_cumsum(void) {
+    return (GradModel){"input x: f32[batch, 3, 5]\n"
+                       "param w: [3, 5] = normal(0, 1)\n"
+                       "param v: [5] = normal(0, 1)\n"
+                       "h = tanh(x * w + v)\n"
+                       "a = cumsum(h, 1)\n"
+                       "b = h * v |> cumsum(axis=-1)\n"
+                       "output a\n"
+                       "train {\n"
+                       "    loss = mean(a * a) + mean(b * sigmoid(a)) + sum(cumsum(w, 0) * w) / 10\n"
+                       "    optimizer = sgd(lr = 0.1)\n"
+                       "    batch = 4\n"
+                       "}\n",
+                       "F(x,X)"};
+}
+
 const GradCase gradcheck_cases[] = {
     {"gc_unary", "unary ops, mean, broadcasting", model_unary, 4, ""},
     {"gc_binary", "binary ops, pow, maximum, minimum, where", model_binary, 6, ""},
     {"gc_reduce", "sum and max over axes, reshape, flatten", model_reduce, 3, ""},
+    {"gc_cumsum", "cumsum along feature axes, a negative axis and a parameter's axis 0", model_cumsum, 4, ""},
     {"gc_matmul", "matmul in every arrangement (BLAS)", model_matmul, 5, ""},
     {"gc_matmul_portable", "matmul in every arrangement (--portable)", model_matmul, 3, "--portable"},
     {"gc_concat_softmax", "concat, softmax, log_softmax, cross_entropy", model_concat_softmax, 5, ""},

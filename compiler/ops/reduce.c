@@ -1,5 +1,6 @@
 /* reduce.c: the reduction family: sum and max over a set of axes (attributes: the axes as a bit mask, and
- * keepdim), and mean, built as a sum and divcount, the element-wise division by the count.
+ * keepdim), mean, built as a sum and divcount, the element-wise division by the count, and cumsum, the running
+ * sums along an axis (a kernel of its own; its gradient is a cumsum from the other end).
  *
  * A reduction is emitted by emit.c's loop nests, which fuse its element-wise producers into the loop: the rules
  * here give its accumulator (a sum accumulates in double, for accuracy and run-to-run stability). A gradient
@@ -160,6 +161,65 @@ static IrNode *grad_divcount(Graph *g, IrNode *n, int i, IrNode *d) {
     return op_build(g, OP_DIVCOUNT, 1, &d, &a, n->loc);
 }
 
+/* ---- cumsum: running sums along an axis ---- */
+
+/* y[.., j, ..] = x[.., 0, ..] + ... + x[.., j, ..] along axis attr[0] (negative: from the last, as torch.cumsum's
+ * dim), within each example; attr[1] sums from the end instead (its gradient). */
+static IrNode *build_cumsum(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc) {
+    (void)nin;
+    IrNode *x = in[0];
+    int rank = x->shape.rank;
+    int64_t axis = a->attr[0] < 0 ? a->attr[0] + rank : a->attr[0];
+    if (x->dtype != DT_F32 || rank < 1) {
+        error_at(loc, "cumsum needs an f32 tensor of at least one dimension, got %s",
+                 type_str(g->ctx, x->dtype, &x->shape));
+        return NULL;
+    }
+    if (axis < 0 || axis >= rank) {
+        error_at(loc, "cumsum: axis %lld is out of range for %s, which has axes %d..%d", (long long)a->attr[0],
+                 type_str(g->ctx, x->dtype, &x->shape), -rank, rank - 1);
+        return NULL;
+    }
+    if (axis == 0 && x->shape.batched) {
+        error_at(loc, "cumsum: axis %lld is the batch dimension of %s; sums run within each example",
+                 (long long)a->attr[0], type_str(g->ctx, x->dtype, &x->shape));
+        return NULL;
+    }
+    int64_t attr[MAX_ATTR] = {axis, a->attr[1] != 0};
+    return ir_node(g, op, DT_F32, x->shape, 1, &x, attr, loc);
+}
+
+/* the adjoint summed from the other end: dx[j] = dy[j] + ... + dy[last] */
+static IrNode *grad_cumsum(Graph *g, IrNode *n, int i, IrNode *d) {
+    (void)i;
+    OpArgs a = {.attr = {n->attr[0], !n->attr[1]}};
+    return op_build(g, OP_CUMSUM, 1, &d, &a, n->loc);
+}
+
+static double flops_cumsum(const IrNode *n) { return (double)shape_numel(&n->shape); }
+
+/* Blocks [outer, len, inner] around the axis; each (outer, inner) runs its sum in double along the axis. */
+static void emit_cumsum(Emit *e, IrNode *n) {
+    const Shape *s = &n->shape;
+    int axis = (int)n->attr[0];
+    int64_t len = s->d[axis], outer = 1, inner = 1;
+    for (int d = 0; d < axis; d++)
+        outer *= s->d[d];
+    for (int d = axis + 1; d < s->rank; d++)
+        inner *= s->d[d];
+    char *j = n->attr[1] ? xsprintf(e->ctx, "%" PRId64 " - j", len - 1) : "j";
+    if (shape_numel(s) >= 4096)
+        fprintf(e->o, "    %s_PARALLEL_FOR\n", e->NAME);
+    fprintf(e->o, "    for (int64_t o = 0; o < %s; o++)\n", emit_outer(e, s, outer));
+    fprintf(e->o, "        for (int64_t i = 0; i < %" PRId64 "; i++) {\n", inner);
+    fprintf(e->o, "            double acc = 0.0;\n");
+    fprintf(e->o, "            for (int64_t j = 0; j < %" PRId64 "; j++) {\n", len);
+    fprintf(e->o, "                int64_t at = (o * %" PRId64 " + %s) * %" PRId64 " + i;\n", len, j, inner);
+    fprintf(e->o, "                acc += %s[at];\n", emit_ptr(e, n->in[0]));
+    fprintf(e->o, "                %s[at] = (%s)acc;\n", emit_ptr(e, n), e->real);
+    fprintf(e->o, "            }\n        }\n");
+}
+
 /* ---- the rules ---- */
 
 const OpRule rule_SUM = {
@@ -185,4 +245,11 @@ const OpRule rule_DIVCOUNT = {
     .grad = grad_divcount,
     .fold = fold_divcount,
     .c_expr = c_divcount,
+};
+
+const OpRule rule_CUMSUM = {
+    .build = build_cumsum,
+    .grad = grad_cumsum,
+    .emit = emit_cumsum,
+    .flops = flops_cumsum,
 };
