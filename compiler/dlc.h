@@ -488,7 +488,7 @@ IrNode *b_dropmask(Graph *g, Shape s, double p, int64_t salt, Loc loc);
  * big to hold). */
 IrNode *elem_fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int64_t *attr, Loc loc);
 
-/* ---- ops/reduce.c: sum, max, mean ---- */
+/* ---- ops/reduce.c: sum, max, mean, cumsum ---- */
 
 /* Sum (or max) over the axes in `mask`; keepdim keeps them as size 1. */
 IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc);

@@ -1,9 +1,10 @@
 /* ops.c: the rule table, expanded from ops.def.
  *
- * op_info holds each op's name, arity and class from its ops.def row and points to its rules, `rule_<NAME>`,
- * which the op's family file defines (conv.c, pool.c, matmul.c, softmax.c, layout.c, reduce.c, elementwise.c,
- * leaf.c): an op without rules does not link. The generic passes reach the rules through op_rule() and the few
- * dispatchers here, which hold the class defaults. */
+ * op_info holds each op's name, arity, class, surface name and parameters from its ops.def row and points to its
+ * rules, `rule_<NAME>`, which the op's family file defines (conv.c, pool.c, matmul.c, softmax.c, layout.c,
+ * reduce.c, elementwise.c, leaf.c): an op without rules does not link. The generic passes reach the rules through
+ * op_rule() and the few dispatchers here, which hold the class defaults; the elaborator finds the ops a model
+ * calls by name (op_lookup, op_params). */
 #include "dlc.h"
 
 #define OP(name, str, arity, cls, surface, params) extern const OpRule rule_##name;
