@@ -327,6 +327,22 @@ typedef struct Metric {
     IrNode *pred, *target;
 } Metric;
 
+/* A setting of the data source as the train section gives it (`w=[2, -3.4]`, `train="train.csv"`): a number, a
+ * string or a list of them. */
+typedef enum DataValueKind { DV_NUM, DV_STR, DV_LIST } DataValueKind;
+typedef struct DataValue DataValue;
+struct DataValue {
+    DataValueKind kind;
+    double num;             /* DV_NUM */
+    const char *str;        /* DV_STR */
+    const DataValue *items; /* DV_LIST: numbers or strings */
+    int nitems;
+};
+typedef struct DataSetting {
+    const char *key;
+    DataValue value;
+} DataSetting;
+
 typedef struct TrainSpec {
     bool present;
     Loc loc;
@@ -341,10 +357,7 @@ typedef struct TrainSpec {
     DataKind data;
     int data_x, data_y; /* input numbers fed by the data */
     int64_t resize;
-    /* generator and CSV settings, by name; the emitter passes them to the runtime */
-    Vec(char *) data_keys;
-    Vec(double) data_vals;
-    Vec(char *) data_strs;
+    Vec(DataSetting) data_settings;    /* generator and CSV settings; the emitter passes them to the runtime */
     const double *tensor_x, *tensor_y; /* DATA_TENSORS */
     int64_t tensor_n;
 } TrainSpec;
@@ -545,6 +558,11 @@ typedef struct ElabOptions {
 } ElabOptions;
 
 Graph *elaborate(Program *prog, const char *model_name, const ElabOptions *opt);
+
+/* ---- train.c: the train section ---- */
+
+/* The data source's setting `key`, or NULL when the model does not give it. */
+const DataValue *train_data_setting(const TrainSpec *t, const char *key);
 
 /* ---- autodiff.c: reverse-mode differentiation ---- */
 

@@ -13,119 +13,37 @@
 #include "elab.h"
 #include "parser.h"
 
-/* ---- built-ins ---- */
+/* ---- argument lists ---- */
 
-static const char *const builtin_names[B_COUNT] = {
-    [B_LINEAR] = "linear",
-    [B_CONV2D] = "conv2d",
-    [B_MAX_POOL] = "max_pool",
-    [B_AVG_POOL] = "avg_pool",
-    [B_DROPOUT] = "dropout",
-    [B_FLATTEN] = "flatten",
-    [B_RELU] = "relu",
-    [B_SIGMOID] = "sigmoid",
-    [B_TANH] = "tanh",
-    [B_SOFTMAX] = "softmax",
-    [B_EXP] = "exp",
-    [B_LOG] = "log",
-    [B_ABS] = "abs",
-    [B_SQRT] = "sqrt",
-    [B_POW] = "pow",
-    [B_WHERE] = "where",
-    [B_MAX] = "max",
-    [B_MIN] = "min",
-    [B_SUM] = "sum",
-    [B_MEAN] = "mean",
-    [B_LOG_SOFTMAX] = "log_softmax",
-    [B_RESHAPE] = "reshape",
-    [B_TRANSPOSE] = "transpose",
-    [B_CONCAT] = "concat",
-    [B_DOT] = "dot",
-    [B_MATMUL] = "matmul",
-    [B_TENSOR] = "tensor",
-    [B_ARANGE] = "arange",
-    [B_RANGE] = "range",
-    [B_LEN] = "len",
-    [B_PARAM] = "param",
-    [B_PARAMS] = "params",
-    [B_GRAD] = "grad",
-    [B_CROSS_ENTROPY] = "cross_entropy",
-    [B_SQUARED_LOSS] = "squared_loss",
-    [B_MSE] = "mse",
-    [B_L2_PENALTY] = "l2_penalty",
-    [B_L1_PENALTY] = "l1_penalty",
-    [B_NORMAL] = "normal",
-    [B_UNIFORM] = "uniform",
-    [B_XAVIER_UNIFORM] = "xavier_uniform",
-    [B_XAVIER_NORMAL] = "xavier_normal",
-    [B_KAIMING_UNIFORM] = "kaiming_uniform",
-    [B_KAIMING_NORMAL] = "kaiming_normal",
-    [B_CONSTANT] = "constant",
-    [B_ZEROS] = "zeros",
-    [B_ONES] = "ones",
-};
-
-static int builtin_lookup(const char *name) {
-    for (int i = 0; i < B_COUNT; i++)
-        if (builtin_names[i] && strcmp(builtin_names[i], name) == 0)
-            return i;
-    return -1;
+void args_push(Ctx *ctx, Args *a, const char *key, Value v, Loc loc) {
+    Arg arg = {.key = key, .v = v, .loc = loc};
+    vec_push(ctx, a, arg);
+    if (key)
+        return;
+    /* after a keyword (an error already reported) the positional argument still counts as one */
+    memmove(&a->v[a->npos + 1], &a->v[a->npos], sizeof(Arg) * (size_t)(a->n - 1 - a->npos));
+    a->v[a->npos++] = arg;
 }
 
-const char *func_name(int f) { return builtin_names[f]; }
-
-/* ---- argument access ---- */
-
-static int args_find_key(Args *a, const char *key) {
-    for (int i = 0; i < a->key.n; i++)
-        if (strcmp(a->key.v[i], key) == 0)
-            return i;
-    return -1;
+/* The first keyword argument named `key`, or NULL. */
+Arg *args_find_key(Args *a, const char *key) {
+    for (int i = a->npos; i < a->n; i++)
+        if (strcmp(a->v[i].key, key) == 0)
+            return &a->v[i];
+    return NULL;
 }
 
 /* The argument named `key`, or positional number `pos` (-1: keyword only). */
 bool arg_get(Args *a, const char *key, int pos, Value *out, Loc *loc) {
-    int k = args_find_key(a, key);
-    if (k >= 0) {
-        *out = a->kval.v[k];
-        if (loc)
-            *loc = a->key_loc.v[k];
-        return true;
-    }
-    if (pos >= 0 && pos < a->pos.n) {
-        *out = a->pos.v[pos];
-        if (loc)
-            *loc = a->pos_loc.v[pos];
-        return true;
-    }
-    return false;
-}
-
-/* Checks that the call has at most `npos` positional arguments and only keywords from `keys`. */
-bool args_check(Args *a, int npos, const char *const *keys) {
-    bool ok = true;
-    if (a->pos.n > npos && npos == 0) {
-        error_at(a->pos_loc.v[npos], "%s takes no arguments besides its input, got %d", a->fname, a->pos.n);
-        ok = false;
-    } else if (a->pos.n > npos) {
-        error_at(a->pos_loc.v[npos], "%s takes at most %d positional argument%s, got %d", a->fname, npos,
-                 npos == 1 ? "" : "s", a->pos.n);
-        ok = false;
-    }
-    for (int i = 0; i < a->key.n; i++) {
-        bool known = false;
-        for (int j = 0; keys && keys[j]; j++)
-            known |= strcmp(keys[j], a->key.v[i]) == 0;
-        if (!known) {
-            char expect[256] = "";
-            for (int j = 0; keys && keys[j]; j++)
-                snprintf(expect + strlen(expect), sizeof expect - strlen(expect), "%s%s", j ? ", " : "", keys[j]);
-            error_at(a->key_loc.v[i], "%s has no argument '%s'%s%s", a->fname, a->key.v[i],
-                     expect[0] ? "; it takes " : "; it takes no named arguments", expect);
-            ok = false;
-        }
-    }
-    return ok;
+    Arg *arg = args_find_key(a, key);
+    if (!arg && pos >= 0 && pos < a->npos)
+        arg = &a->v[pos];
+    if (!arg)
+        return false;
+    *out = arg->v;
+    if (loc)
+        *loc = arg->loc;
+    return true;
 }
 
 /* ---- blocks and layers ---- */
@@ -137,19 +55,6 @@ static Scope *scope_enter(Elab *e, Layer *l) {
     Scope *old = e->scope;
     e->scope = s;
     return old;
-}
-
-bool bool_arg(Args *a, const char *key, bool dflt) {
-    Value v;
-    Loc loc;
-    if (!arg_get(a, key, -1, &v, &loc))
-        return dflt;
-    if (v.kind != V_BOOL && !(v.kind == V_INT && (v.i == 0 || v.i == 1))) {
-        if (v.kind != V_ERROR)
-            error_at(loc, "'%s' must be true or false, got %s", key, value_desc(loc.src->ctx, v));
-        return dflt;
-    }
-    return v.i != 0;
 }
 
 /* ---- statements ---- */
@@ -176,27 +81,27 @@ static char *block_params_str(Ctx *ctx, Node *def) {
 static Value call_block_with(Elab *e, Node *def, Layer *l, Args *args, Loc loc) {
     Ctx *ctx = e->ctx;
     int np = def->params.n;
-    if (args->pos.n + args->key.n != np) {
+    if (args->n != np) {
         error_at(loc, "block '%s' takes %d argument%s (%s), got %d", def->name, np, np == 1 ? "" : "s",
-                 block_params_str(ctx, def), args->pos.n + args->key.n);
+                 block_params_str(ctx, def), args->n);
         note_at(def->loc, "'%s' is defined here", def->name);
         return v_error(e);
     }
-    if (!charge(e, (int64_t)args->key.n * np, loc)) /* matching keywords to parameters */
+    if (!charge(e, (int64_t)(args->n - args->npos) * np, loc)) /* matching keywords to parameters */
         return v_error(e);
     Env *env = env_new(ctx, e->globals);
-    for (int i = 0; i < args->pos.n; i++)
-        env_set(ctx, env, def->params.v[i]->name, args->pos.v[i]);
-    for (int i = 0; i < args->key.n; i++) {
+    for (int i = 0; i < args->npos; i++)
+        env_set(ctx, env, def->params.v[i]->name, args->v[i].v);
+    for (int i = args->npos; i < args->n; i++) {
         bool found = false;
         for (int j = 0; j < np; j++)
-            if (strcmp(def->params.v[j]->name, args->key.v[i]) == 0) {
-                env_set(ctx, env, args->key.v[i], args->kval.v[i]);
+            if (strcmp(def->params.v[j]->name, args->v[i].key) == 0) {
+                env_set(ctx, env, args->v[i].key, args->v[i].v);
                 found = true;
             }
         if (!found) {
-            error_at(args->key_loc.v[i], "block '%s' has no parameter '%s'; its parameters are %s", def->name,
-                     args->key.v[i], block_params_str(ctx, def));
+            error_at(args->v[i].loc, "block '%s' has no parameter '%s'; its parameters are %s", def->name,
+                     args->v[i].key, block_params_str(ctx, def));
             return v_error(e);
         }
     }
@@ -242,20 +147,11 @@ static Value call_block_with(Elab *e, Node *def, Layer *l, Args *args, Loc loc) 
 }
 
 Value apply_block(Elab *e, Layer *l, Value input, Loc loc) {
-    Ctx *ctx = e->ctx;
     Args args = {0};
     args.loc = loc;
-    vec_push(ctx, &args.pos, input);
-    vec_push(ctx, &args.pos_loc, loc);
-    for (int i = 0; i < l->args.pos.n; i++) {
-        vec_push(ctx, &args.pos, l->args.pos.v[i]);
-        vec_push(ctx, &args.pos_loc, l->args.pos_loc.v[i]);
-    }
-    for (int i = 0; i < l->args.key.n; i++) {
-        vec_push(ctx, &args.key, l->args.key.v[i]);
-        vec_push(ctx, &args.kval, l->args.kval.v[i]);
-        vec_push(ctx, &args.key_loc, l->args.key_loc.v[i]);
-    }
+    args_push(e->ctx, &args, NULL, input, loc);
+    for (int i = 0; i < l->args.n; i++)
+        args_push(e->ctx, &args, l->args.v[i].key, l->args.v[i].v, l->args.v[i].loc);
     return call_block_with(e, l->block, l, &args, loc);
 }
 
@@ -265,42 +161,32 @@ static char *next_layer_name(Elab *e, const char *label) {
 }
 
 void args_eval(Elab *e, Node *call, Value *first, Loc first_loc, Args *a) {
-    Ctx *ctx = e->ctx;
     memset(a, 0, sizeof *a);
     a->loc = call->loc;
-    if (first) {
-        vec_push(ctx, &a->pos, *first);
-        vec_push(ctx, &a->pos_loc, first_loc);
-    }
+    if (first)
+        args_push(e->ctx, a, NULL, *first, first_loc);
     for (int i = 0; i < call->args.n; i++) {
         Node *arg = call->args.v[i];
         if (arg->kind == N_KWARG) {
             /* the duplicate check is linear in the keywords so far: charged, a call can have thousands */
-            if (!charge(e, a->key.n, arg->loc)) {
-                vec_push(ctx, &a->pos, v_error(e)); /* the call is not made */
-                vec_push(ctx, &a->pos_loc, arg->loc);
+            if (!charge(e, a->n - a->npos, arg->loc)) {
+                args_push(e->ctx, a, NULL, v_error(e), arg->loc); /* the call is not made */
                 return;
             }
-            if (args_find_key(a, arg->name) >= 0)
+            if (args_find_key(a, arg->name))
                 error_at(arg->loc, "argument '%s' given twice", arg->name);
-            vec_push(ctx, &a->key, arg->name);
-            vec_push(ctx, &a->kval, eval(e, arg->a));
-            vec_push(ctx, &a->key_loc, arg->loc);
+            args_push(e->ctx, a, arg->name, eval(e, arg->a), arg->loc);
         } else {
-            if (a->key.n > 0)
+            if (a->n > a->npos)
                 error_at(arg->loc, "a positional argument cannot follow keyword arguments");
-            vec_push(ctx, &a->pos, eval(e, arg));
-            vec_push(ctx, &a->pos_loc, arg->loc);
+            args_push(e->ctx, a, NULL, eval(e, arg), arg->loc);
         }
     }
 }
 
 bool args_have_error(Args *a) {
-    for (int i = 0; i < a->pos.n; i++)
-        if (a->pos.v[i].kind == V_ERROR)
-            return true;
-    for (int i = 0; i < a->kval.n; i++)
-        if (a->kval.v[i].kind == V_ERROR)
+    for (int i = 0; i < a->n; i++)
+        if (a->v[i].v.kind == V_ERROR)
             return true;
     return false;
 }
@@ -311,20 +197,21 @@ static Node *find_block(Elab *e, const char *name) {
 }
 
 /* A call of a layer (built-in or block): applied when its first argument is a tensor, an instance otherwise. */
-static Value call_layer(Elab *e, int func, Node *block, Args *a, const char *label, const char *hint, Loc loc) {
-    bool apply = a->pos.n > 0 && a->pos.v[0].kind == V_TENSOR;
+static Value call_layer(Elab *e, const Builtin *fn, Node *block, Args *a, const char *label, const char *hint,
+                        Loc loc) {
+    bool apply = a->npos > 0 && a->v[0].v.kind == V_TENSOR;
     if (block) {
         int np = block->params.n;
-        apply = a->pos.n + a->key.n == np && a->pos.n > 0 && a->pos.v[0].kind == V_TENSOR;
-        if (!apply && a->pos.n + a->key.n != np - 1) {
+        apply = a->n == np && a->npos > 0 && a->v[0].v.kind == V_TENSOR;
+        if (!apply && a->n != np - 1) {
             error_at(loc, "block '%s' takes %d argument%s (%s), or %d without the input to make a layer, got %d",
-                     block->name, np, np == 1 ? "" : "s", block_params_str(e->ctx, block), np - 1, a->pos.n + a->key.n);
+                     block->name, np, np == 1 ? "" : "s", block_params_str(e->ctx, block), np - 1, a->n);
             note_at(block->loc, "'%s' is defined here", block->name);
             return v_error(e);
         }
     }
     Layer *l = xalloc(e->ctx, sizeof(Layer));
-    l->func = block ? -1 : func;
+    l->fn = fn;
     l->block = block;
     l->loc = loc;
     /* an applied call takes the next position of the scope; an instance takes one each time it is applied,
@@ -337,62 +224,27 @@ static Value call_layer(Elab *e, int func, Node *block, Args *a, const char *lab
         return call_block_with(e, block, l, a, loc);
     /* separate the input from the configuration */
     l->args = *a;
-    l->args.fname = block ? block->name : func_name(func);
+    l->args.fname = block ? block->name : fn->name;
     if (apply) {
-        Value input = a->pos.v[0];
-        l->args.pos.v++;
-        l->args.pos.n--;
-        l->args.pos.cap--;
-        l->args.pos_loc.v++;
-        l->args.pos_loc.n--;
-        l->args.pos_loc.cap--;
+        Value input = a->v[0].v;
+        l->args.v++;
+        l->args.n--;
+        l->args.cap--;
+        l->args.npos--;
         return apply_layer(e, l, input, loc);
     }
     Value v = {.kind = V_LAYER, .layer = l};
     return v;
 }
 
-/* A call of an op by its ops.def surface name: its tensor operands, then its integer attributes by position or by
- * name, built through the op's shape rule. */
-static Value call_op(Elab *e, Op op, Args *a, Loc loc) {
-    int arity = op_info[op].arity;
-    const char *keys[MAX_ATTR + 1] = {0};
-    int nk = op_params(e->ctx, op, keys);
-    if (!args_check(a, arity + nk, keys))
-        return v_error(e);
-    IrNode *in[MAX_IN];
-    for (int i = 0; i < arity; i++)
-        if (!(in[i] = tensor_arg(e, a, i ? "y" : "x", i)))
-            return v_error(e);
-    OpArgs oa = {0};
-    for (int k = 0; k < nk; k++) {
-        Value v;
-        Loc vl = loc;
-        if (!arg_get(a, keys[k], arity + k, &v, &vl)) {
-            error_at(loc, "%s needs argument '%s'", a->fname, keys[k]);
-            return v_error(e);
-        }
-        if (!want_int(v, vl, xsprintf(e->ctx, "%s's %s", a->fname, keys[k]), &oa.attr[k]))
-            return v_error(e);
-    }
-    return v_tensor(e, op_build(e->g, op, arity, in, &oa, loc));
-}
-
 /* Evaluates a call node; `pipe_in` is the left side of `|>` (prepended to the arguments). */
 static Value eval_call(Elab *e, Node *call, Value *pipe_in, Loc pipe_loc, const char *hint) {
     Node *callee = call->a;
     Value fv;
-    if (callee->kind == N_IDENT && !env_find(e->env, callee->name) && builtin_lookup(callee->name) < 0 &&
+    if (callee->kind == N_IDENT && !env_find(e->env, callee->name) && !builtin_lookup(e->ctx, callee->name) &&
         !find_block(e, callee->name)) {
-        int op = op_lookup(callee->name);
-        if (op < 0) {
-            error_at(callee->loc, "unknown function or layer '%s'", callee->name);
-            return v_error(e);
-        }
-        Args a;
-        args_eval(e, call, pipe_in, pipe_loc, &a);
-        a.fname = callee->name;
-        return args_have_error(&a) ? v_error(e) : charge_fold_args(e, call_op(e, (Op)op, &a, call->loc), &a, call->loc);
+        error_at(callee->loc, "unknown function or layer '%s'", callee->name);
+        return v_error(e);
     }
     fv = eval(e, callee);
     if (fv.kind == V_ERROR)
@@ -403,27 +255,27 @@ static Value eval_call(Elab *e, Node *call, Value *pipe_in, Loc pipe_loc, const 
     if (args_have_error(&a))
         return v_error(e);
     if (fv.kind == V_BLOCK)
-        return call_layer(e, -1, fv.block, &a, call->label, hint, call->loc);
+        return call_layer(e, NULL, fv.block, &a, call->label, hint, call->loc);
     if (fv.kind == V_LAYER) {
-        if (a.pos.n != 1 || a.key.n) {
+        if (a.npos != 1 || a.n != 1) {
             error_at(call->loc, "layer instance '%s' takes exactly its input, got %d arguments",
                      fv.layer->name    ? fv.layer->name
                      : fv.layer->block ? fv.layer->block->name
-                                       : func_name(fv.layer->func),
-                     a.pos.n + a.key.n);
+                                       : fv.layer->fn->name,
+                     a.n);
             return v_error(e);
         }
-        return apply_instance(e, fv.layer, a.pos.v[0], call->loc);
+        return apply_instance(e, fv.layer, a.v[0].v, call->loc);
     }
     if (fv.kind != V_FUNC) {
         error_at(callee->loc, "%s is not callable", value_desc(e->ctx, fv));
         return v_error(e);
     }
-    if (fv.func < B_LAYER_END)
-        return charge_fold_args(e, call_layer(e, fv.func, NULL, &a, call->label, hint, call->loc), &a, call->loc);
+    if (fv.fn->kind == BK_LAYER)
+        return charge_fold_args(e, call_layer(e, fv.fn, NULL, &a, call->label, hint, call->loc), &a, call->loc);
     if (call->label)
-        error_at(call->label_loc, "'%s' is a function, not a layer: it has no name to give", func_name(fv.func));
-    return charge_fold_args(e, call_function(e, fv.func, &a, call->loc), &a, call->loc);
+        error_at(call->label_loc, "'%s' is a function, not a layer: it has no name to give", fv.fn->name);
+    return charge_fold_args(e, call_builtin(e, fv.fn, &a, call->loc), &a, call->loc);
 }
 
 /* Applies a value as a function to one argument: `x |> relu`, `x |> shared`. */
@@ -434,16 +286,15 @@ static Value apply_value(Elab *e, Value f, Value x, Node *at, Loc loc) {
         return apply_instance(e, f.layer, x, loc);
     Args a = {0};
     a.loc = loc;
-    vec_push(e->ctx, &a.pos, x);
-    vec_push(e->ctx, &a.pos_loc, loc);
+    args_push(e->ctx, &a, NULL, x, loc);
     const char *label = at && at->kind == N_IDENT ? at->label : NULL;
     if (f.kind == V_BLOCK)
-        return call_layer(e, -1, f.block, &a, label, NULL, loc);
+        return call_layer(e, NULL, f.block, &a, label, NULL, loc);
     if (f.kind == V_FUNC) {
-        a.fname = func_name(f.func);
-        if (f.func < B_LAYER_END)
-            return charge_fold_args(e, call_layer(e, f.func, NULL, &a, label, NULL, loc), &a, loc);
-        return charge_fold_args(e, call_function(e, f.func, &a, loc), &a, loc);
+        a.fname = f.fn->name;
+        if (f.fn->kind == BK_LAYER)
+            return charge_fold_args(e, call_layer(e, f.fn, NULL, &a, label, NULL, loc), &a, loc);
+        return charge_fold_args(e, call_builtin(e, f.fn, &a, loc), &a, loc);
     }
     error_at(loc, "the right side of '|>' must be a layer or a function, got %s", value_desc(e->ctx, f));
     return v_error(e);
@@ -458,9 +309,9 @@ static Value eval_ident(Elab *e, Node *n) {
     Node *blk = find_block(e, n->name);
     if (blk)
         return (Value){.kind = V_BLOCK, .block = blk};
-    int b = builtin_lookup(n->name);
-    if (b >= 0)
-        return (Value){.kind = V_FUNC, .func = b};
+    const Builtin *b = builtin_lookup(e->ctx, n->name);
+    if (b)
+        return (Value){.kind = V_FUNC, .fn = b};
     error_at(n->loc, "'%s' is not defined", n->name);
     return v_error(e);
 }
@@ -588,493 +439,6 @@ static Value eval_node(Elab *e, Node *n) {
     }
     default:
         error_at(n->loc, "this is a statement, not an expression");
-        return v_error(e);
-    }
-}
-
-/* ---- built-in functions ---- */
-
-static bool axes_arg(Args *a, IrNode *x, uint32_t *mask) {
-    Value v;
-    Loc loc;
-    if (!arg_get(a, "axis", 1, &v, &loc)) {
-        *mask = x->shape.rank ? (1u << x->shape.rank) - 1 : 0;
-        return true;
-    }
-    *mask = 0;
-    int n = v.kind == V_LIST ? v.list->n : 1;
-    for (int i = 0; i < n; i++) {
-        int64_t ax;
-        if (!want_int(v.kind == V_LIST ? v.list->v[i] : v, loc, "axis", &ax))
-            return false;
-        int64_t given = ax;
-        if (ax < 0)
-            ax += x->shape.rank;
-        if (ax < 0 || ax >= x->shape.rank) {
-            error_at(loc, "axis %lld is out of range for %s, which has axes %d..%d", (long long)given,
-                     type_str(loc.src->ctx, x->dtype, &x->shape), -x->shape.rank, x->shape.rank - 1);
-            return false;
-        }
-        *mask |= 1u << ax;
-    }
-    return true;
-}
-
-IrNode *tensor_arg(Elab *e, Args *a, const char *key, int pos) {
-    Value v;
-    Loc loc = a->loc;
-    if (!arg_get(a, key, pos, &v, &loc)) {
-        error_at(a->loc, "%s needs argument '%s' (number %d), got %d argument%s", a->fname, key, pos + 1, a->pos.n,
-                 a->pos.n == 1 ? "" : "s");
-        return NULL;
-    }
-    return to_tensor(e, v, loc, xsprintf(e->ctx, "%s's argument '%s'", a->fname, key));
-}
-
-static Value loss_mean(Elab *e, IrNode *t, Loc loc) {
-    return v_tensor(e, b_mean(e->g, t, t->shape.rank ? (1u << t->shape.rank) - 1 : 0, false, loc));
-}
-
-Value call_function(Elab *e, int f, Args *a, Loc loc) {
-    Ctx *ctx = e->ctx;
-    Graph *g = e->g;
-    a->fname = func_name(f);
-    switch ((Builtin)f) {
-    case B_EXP:
-    case B_LOG:
-    case B_ABS:
-    case B_SQRT: {
-        if (!args_check(a, 1, NULL))
-            return v_error(e);
-        Value v;
-        if (!arg_get(a, "x", 0, &v, NULL)) {
-            error_at(loc, "%s needs one argument, got none", a->fname);
-            return v_error(e);
-        }
-        if (f == B_ABS && v.kind == V_INIT) {
-            Init *i = init_new(ctx, INIT_ABS, 0, 0);
-            i->x = v.init;
-            return v_init(i);
-        }
-        if (is_num(v)) {
-            double x = num(v);
-            return v_float(f == B_EXP ? exp(x) : f == B_LOG ? log(x) : f == B_ABS ? fabs(x) : sqrt(x));
-        }
-        IrNode *x = tensor_arg(e, a, "x", 0);
-        Op op = f == B_EXP ? OP_EXP : f == B_LOG ? OP_LOG : f == B_ABS ? OP_ABS : OP_SQRT;
-        return x ? v_tensor(e, b_unary(g, op, x, loc)) : v_error(e);
-    }
-    case B_POW: {
-        static const char *const keys[] = {"x", "p", NULL};
-        if (!args_check(a, 2, keys))
-            return v_error(e);
-        Value x, p;
-        if (!arg_get(a, "x", 0, &x, NULL) || !arg_get(a, "p", 1, &p, NULL)) {
-            error_at(loc, "pow needs two arguments: pow(x, 2)");
-            return v_error(e);
-        }
-        return arith(e, POW, x, p, loc);
-    }
-    case B_WHERE: {
-        if (!args_check(a, 3, NULL))
-            return v_error(e);
-        IrNode *c = tensor_arg(e, a, "cond", 0), *x = tensor_arg(e, a, "a", 1), *y = tensor_arg(e, a, "b", 2);
-        if (!c || !x || !y)
-            return v_error(e);
-        IrNode *in[3] = {c, x, y};
-        return v_tensor(e, b_elem(g, OP_WHERE, 3, in, loc));
-    }
-    case B_MAX:
-    case B_MIN:
-    case B_SUM:
-    case B_MEAN: {
-        static const char *const keys[] = {"axis", "keepdim", NULL};
-        /* max(a, b) / min(a, b) of two tensors is element-wise */
-        if ((f == B_MAX || f == B_MIN) && a->pos.n == 2 && a->key.n == 0 && a->pos.v[1].kind != V_LIST &&
-            (a->pos.v[1].kind == V_TENSOR || is_num(a->pos.v[1]))) {
-            if (is_num(a->pos.v[0]) && is_num(a->pos.v[1])) {
-                double x = num(a->pos.v[0]), y = num(a->pos.v[1]);
-                return v_float(f == B_MAX ? (x > y ? x : y) : (x < y ? x : y));
-            }
-            IrNode *x = tensor_arg(e, a, "a", 0), *y = tensor_arg(e, a, "b", 1);
-            return x && y ? v_tensor(e, b_binary(g, f == B_MAX ? OP_MAXIMUM : OP_MINIMUM, x, y, loc)) : v_error(e);
-        }
-        if (f == B_MIN) {
-            error_at(loc, "min takes two tensors; for a reduction use -max(-x)");
-            return v_error(e);
-        }
-        if (!args_check(a, 2, keys))
-            return v_error(e);
-        IrNode *x = tensor_arg(e, a, "x", 0);
-        uint32_t mask;
-        if (!x || !axes_arg(a, x, &mask))
-            return v_error(e);
-        bool keep = bool_arg(a, "keepdim", false);
-        if (f == B_MEAN)
-            return v_tensor(e, b_mean(g, x, mask, keep, loc));
-        return v_tensor(e, b_reduce(g, f == B_SUM ? OP_SUM : OP_MAX, x, mask, keep, loc));
-    }
-    case B_LOG_SOFTMAX: {
-        static const char *const keys[] = {"axis", NULL};
-        if (!args_check(a, 2, keys))
-            return v_error(e);
-        IrNode *x = tensor_arg(e, a, "x", 0);
-        if (!x)
-            return v_error(e);
-        Value v;
-        Loc vl;
-        int64_t axis = -1;
-        if (arg_get(a, "axis", 1, &v, &vl) && !want_int(v, vl, "axis", &axis))
-            return v_error(e);
-        if (axis != -1 && axis != x->shape.rank - 1) {
-            error_at(vl, "log_softmax is over the last axis only (axis=-1), got axis=%lld", (long long)axis);
-            return v_error(e);
-        }
-        return v_tensor(e, b_softmax(g, OP_LOGSOFTMAX, x, loc));
-    }
-    case B_RESHAPE: {
-        if (!args_check(a, 2, NULL))
-            return v_error(e);
-        IrNode *x = tensor_arg(e, a, "x", 0);
-        Value sv;
-        Loc sl = loc;
-        Shape s;
-        if (!x)
-            return v_error(e);
-        if (!arg_get(a, "shape", 1, &sv, &sl)) {
-            error_at(loc, "reshape needs a shape: reshape(x, [batch, 784])");
-            return v_error(e);
-        }
-        if (!shape_from_value(e, sv, sl, &s, true, "the reshaped tensor", x->dtype))
-            return v_error(e);
-        return v_tensor(e, b_reshape(g, x, s, loc));
-    }
-    case B_TRANSPOSE: {
-        if (!args_check(a, 1, NULL))
-            return v_error(e);
-        IrNode *x = tensor_arg(e, a, "x", 0);
-        return x ? v_tensor(e, b_transpose(g, x, loc)) : v_error(e);
-    }
-    case B_CONCAT: {
-        static const char *const keys[] = {"axis", NULL};
-        if (!args_check(a, 2, keys))
-            return v_error(e);
-        Value lv, av;
-        Loc ll = loc, al = loc;
-        int64_t axis = 0;
-        if (!arg_get(a, "xs", 0, &lv, &ll) || lv.kind != V_LIST) {
-            error_at(ll, "concat needs a list of tensors: concat([a, b], axis=1), got %s",
-                     a->pos.n ? value_desc(ctx, lv) : "no arguments");
-            return v_error(e);
-        }
-        if (arg_get(a, "axis", 1, &av, &al) && !want_int(av, al, "axis", &axis))
-            return v_error(e);
-        if (axis < -MAX_RANK || axis >= MAX_RANK) {
-            error_at(al, "concat: axis %lld is out of range; a tensor has at most %d axes", (long long)axis, MAX_RANK);
-            return v_error(e);
-        }
-        IrNode *xs[MAX_IN];
-        int n = lv.list->n > MAX_IN ? MAX_IN + 1 : lv.list->n;
-        for (int i = 0; i < n && i < MAX_IN; i++)
-            if (!(xs[i] = to_tensor(e, lv.list->v[i], ll, "a concatenated value")))
-                return v_error(e);
-        return v_tensor(e, b_concat(g, xs, n, (int)axis, loc));
-    }
-    case B_DOT: {
-        if (!args_check(a, 2, NULL))
-            return v_error(e);
-        IrNode *x = tensor_arg(e, a, "x", 0), *y = tensor_arg(e, a, "y", 1);
-        if (!x || !y)
-            return v_error(e);
-        if (x->shape.rank != 1 || y->shape.rank != 1 || x->shape.d[0] != y->shape.d[0]) {
-            error_at(loc, "dot needs two vectors of one length, got %s and %s", type_str(ctx, x->dtype, &x->shape),
-                     type_str(ctx, y->dtype, &y->shape));
-            return v_error(e);
-        }
-        IrNode *p = b_binary(g, OP_MUL, x, y, loc);
-        return v_tensor(e, p ? b_reduce(g, OP_SUM, p, 1, false, loc) : NULL);
-    }
-    case B_MATMUL: {
-        if (!args_check(a, 2, NULL))
-            return v_error(e);
-        IrNode *x = tensor_arg(e, a, "a", 0), *y = tensor_arg(e, a, "b", 1);
-        return x && y ? v_tensor(e, b_matmul(g, x, y, false, false, loc)) : v_error(e);
-    }
-    case B_TENSOR: {
-        if (!args_check(a, 1, NULL))
-            return v_error(e);
-        return v_tensor(e, tensor_arg(e, a, "data", 0));
-    }
-    case B_ARANGE: {
-        if (!args_check(a, 1, NULL))
-            return v_error(e);
-        Value v;
-        Loc vl = loc;
-        int64_t n;
-        if (!arg_get(a, "n", 0, &v, &vl)) {
-            error_at(loc, "arange needs a length: arange(10)");
-            return v_error(e);
-        }
-        if (!want_int(v, vl, "arange's length", &n))
-            return v_error(e);
-        if (n <= 0 || n > (1 << 24)) {
-            error_at(vl, "arange length must be in 1..16777216, got %lld", (long long)n);
-            return v_error(e);
-        }
-        if (!charge(e, ELEMS(n), vl))
-            return v_error(e);
-        double *d = xalloc(ctx, sizeof(double) * (size_t)n);
-        for (int64_t i = 0; i < n; i++)
-            d[i] = (double)i;
-        return v_tensor(e, ir_const_data(g, shape_make(1, &n, false), d, loc));
-    }
-    case B_RANGE: {
-        if (!args_check(a, 2, NULL))
-            return v_error(e);
-        Value v;
-        Loc vl = loc;
-        int64_t lo = 0, hi;
-        if (!arg_get(a, "n", 0, &v, &vl)) {
-            error_at(loc, "range needs a bound: range(10) or range(2, 10)");
-            return v_error(e);
-        }
-        if (!want_int(v, vl, "range's bound", &hi))
-            return v_error(e);
-        if (a->pos.n == 2) {
-            lo = hi;
-            if (!want_int(a->pos.v[1], a->pos_loc.v[1], "range's bound", &hi))
-                return v_error(e);
-        }
-        /* hi - lo may overflow; compared without subtracting */
-        if (hi > lo && (lo < 0 ? hi > 100000 + lo : hi - lo > 100000)) {
-            error_at(loc, "range(%lld, %lld) is too long to unroll: a range has at most 100000 values", (long long)lo,
-                     (long long)hi);
-            return v_error(e);
-        }
-        if (hi > lo && !charge(e, LIST_ELEMS(hi - lo), loc))
-            return v_error(e);
-        Value l = v_list(ctx);
-        for (int64_t i = lo; i < hi; i++)
-            vec_push(ctx, l.list, v_int(i));
-        return l;
-    }
-    case B_LEN: {
-        if (!args_check(a, 1, NULL))
-            return v_error(e);
-        Value v;
-        if (!arg_get(a, "x", 0, &v, NULL) || v.kind != V_LIST) {
-            error_at(loc, "len needs a list, got %s", a->pos.n ? value_desc(ctx, v) : "no arguments");
-            return v_error(e);
-        }
-        return v_int(v.list->n);
-    }
-    case B_PARAM:
-    case B_PARAMS: {
-        if (!args_check(a, 1, NULL))
-            return v_error(e);
-        Value v;
-        Loc vl = loc;
-        if (!arg_get(a, "name", 0, &v, &vl) || v.kind != V_STR) {
-            error_at(loc, "%s needs a parameter name as a string: %s(\"0.weight\"), got %s", a->fname, a->fname,
-                     a->pos.n ? value_desc(ctx, v) : "no arguments");
-            return v_error(e);
-        }
-        if (!charge(e, g->params.n, loc))
-            return v_error(e);
-        Value l = v_list(ctx);
-        for (int i = 0; i < g->params.n; i++)
-            if (f == B_PARAM ? strcmp(g->params.v[i].name, v.s) == 0 : glob_match(v.s, g->params.v[i].name))
-                vec_push(ctx, l.list, v_tensor(e, g->params.v[i].node));
-        if (l.list->n == 0) {
-            error_at(vl, "no parameter %s \"%s\"", f == B_PARAM ? "is named" : "matches", v.s);
-            if (g->params.n)
-                note_at(g->params.v[0].loc, "parameters are named like \"%s\"", g->params.v[0].name);
-            return v_error(e);
-        }
-        return f == B_PARAM ? l.list->v[0] : l;
-    }
-    case B_GRAD: {
-        if (!args_check(a, 2, NULL))
-            return v_error(e);
-        IrNode *y = tensor_arg(e, a, "y", 0), *x = tensor_arg(e, a, "x", 1);
-        if (!y || !x)
-            return v_error(e);
-        if (x->op == OP_CONST) {
-            error_at(loc, "grad: the value to differentiate by is a compile-time constant; declare it as an "
-                          "input or a param");
-            return v_error(e);
-        }
-        if (y->shape.rank != 0) {
-            error_at(a->pos_loc.v[0], "grad needs a scalar to differentiate, got %s; take sum() of it first",
-                     type_str(ctx, y->dtype, &y->shape));
-            return v_error(e);
-        }
-        /* both walk the graph up to y */
-        if (!charge(e, 2 * (int64_t)y->id + 1, loc))
-            return v_error(e);
-        IrNode *bad = ad_unsupported(g, y, &x, 1);
-        if (bad) {
-            error_at(loc,
-                     "grad: cannot differentiate through %s, a gradient built by grad() or the loss; "
-                     "second-order gradients go through element-wise ops, reductions and matmul only",
-                     op_info[bad->op].name);
-            note_at(bad->loc, "%s is part of the gradient of this", op_info[bad->op].name);
-            return v_error(e);
-        }
-        IrNode *dx;
-        ad_grad(g, y, &x, 1, &dx);
-        if (!dx) {
-            double zero = 0;
-            (void)zero;
-            dx = b_expand(g, ir_const_scalar(g, 0, loc), x->shape, loc);
-        }
-        return v_tensor(e, dx);
-    }
-    case B_CROSS_ENTROPY: {
-        if (!args_check(a, 2, NULL))
-            return v_error(e);
-        IrNode *x = tensor_arg(e, a, "logits", 0), *y = tensor_arg(e, a, "labels", 1);
-        if (!x || !y)
-            return v_error(e);
-        IrNode *l = b_xent(g, x, y, loc);
-        return l ? loss_mean(e, l, loc) : v_error(e);
-    }
-    case B_SQUARED_LOSS:
-    case B_MSE: {
-        if (!args_check(a, 2, NULL))
-            return v_error(e);
-        IrNode *p = tensor_arg(e, a, "pred", 0), *t = tensor_arg(e, a, "target", 1);
-        if (!p || !t)
-            return v_error(e);
-        if (!shape_eq(&p->shape, &t->shape)) {
-            error_at(loc, "%s: prediction %s and target %s differ in shape", a->fname,
-                     type_str(ctx, p->dtype, &p->shape), type_str(ctx, t->dtype, &t->shape));
-            return v_error(e);
-        }
-        IrNode *d = b_binary(g, OP_SUB, p, t, loc);
-        IrNode *sq = d ? b_binary(g, OP_MUL, d, d, loc) : NULL;
-        if (sq && f == B_SQUARED_LOSS)
-            sq = b_scalar_op(g, OP_MUL, sq, 0.5, loc);
-        return sq ? loss_mean(e, sq, loc) : v_error(e);
-    }
-    case B_L2_PENALTY:
-    case B_L1_PENALTY: {
-        if (!args_check(a, 1, NULL))
-            return v_error(e);
-        Value v;
-        Loc vl = loc;
-        if (!arg_get(a, "w", 0, &v, &vl)) {
-            error_at(loc, "%s needs a parameter or a list of them", a->fname);
-            return v_error(e);
-        }
-        int n = v.kind == V_LIST ? v.list->n : 1;
-        if (n == 0) {
-            error_at(vl, "%s needs a parameter or a list of them, got an empty list", a->fname);
-            return v_error(e);
-        }
-        IrNode *total = NULL;
-        for (int i = 0; i < n; i++) {
-            IrNode *w = to_tensor(e, v.kind == V_LIST ? v.list->v[i] : v, vl, "a penalised value");
-            if (!w)
-                return v_error(e);
-            if (w->dtype != DT_F32) {
-                error_at(vl, "%s penalises f32 parameters, got %s", a->fname, type_str(ctx, w->dtype, &w->shape));
-                return v_error(e);
-            }
-            IrNode *t = f == B_L2_PENALTY ? b_binary(g, OP_MUL, w, w, loc) : b_unary(g, OP_ABS, w, loc);
-            if (t && f == B_L2_PENALTY)
-                t = b_scalar_op(g, OP_MUL, t, 0.5, loc);
-            if (t)
-                t = b_reduce(g, OP_SUM, t, w->shape.rank ? (1u << w->shape.rank) - 1 : 0, false, loc);
-            if (t)
-                t = total ? b_binary(g, OP_ADD, total, t, loc) : t;
-            if (!t)
-                return v_error(e);
-            total = t;
-        }
-        return v_tensor(e, total);
-    }
-    case B_NORMAL:
-    case B_UNIFORM: {
-        static const char *const nk[] = {"mean", "std", NULL}, *const uk[] = {"a", "b", NULL};
-        const char *const *keys = f == B_NORMAL ? nk : uk;
-        if (!args_check(a, 2, keys))
-            return v_error(e);
-        double p[2] = {0, 1};
-        for (int i = 0; i < 2; i++) {
-            Value v;
-            Loc vl = loc;
-            if (arg_get(a, keys[i], i, &v, &vl) && !want_num(v, vl, keys[i], &p[i]))
-                return v_error(e);
-        }
-        if (f == B_NORMAL && p[1] < 0) {
-            error_at(loc, "normal: std must not be negative, got %g", p[1]);
-            return v_error(e);
-        }
-        return v_init(init_new(ctx, f == B_NORMAL ? INIT_NORMAL : INIT_UNIFORM, p[0], p[1]));
-    }
-    case B_XAVIER_UNIFORM:
-    case B_XAVIER_NORMAL:
-    case B_KAIMING_UNIFORM:
-    case B_KAIMING_NORMAL: {
-        static const char *const keys[] = {"gain", NULL};
-        if (!args_check(a, 1, keys))
-            return v_error(e);
-        double gain = 1;
-        Value v;
-        Loc vl = loc;
-        if (arg_get(a, "gain", 0, &v, &vl) && !want_num(v, vl, "gain", &gain))
-            return v_error(e);
-        InitKind k = f == B_XAVIER_UNIFORM    ? INIT_XAVIER_UNIFORM
-                     : f == B_XAVIER_NORMAL   ? INIT_XAVIER_NORMAL
-                     : f == B_KAIMING_UNIFORM ? INIT_KAIMING_UNIFORM
-                                              : INIT_KAIMING_NORMAL;
-        return v_init(init_new(ctx, k, gain, 0));
-    }
-    case B_CONSTANT: {
-        static const char *const keys[] = {"value", NULL};
-        if (!args_check(a, 1, keys))
-            return v_error(e);
-        Value v;
-        Loc vl = loc;
-        double c;
-        if (!arg_get(a, "value", 0, &v, &vl)) {
-            error_at(loc, "constant needs a value: constant(42)");
-            return v_error(e);
-        }
-        if (!want_num(v, vl, "constant's value", &c))
-            return v_error(e);
-        return v_init(init_new(ctx, INIT_CONST, c, 0));
-    }
-    case B_ZEROS:
-    case B_ONES: {
-        /* zeros / ones: an initialiser, or with a shape a constant tensor */
-        if (a->pos.n == 0)
-            return v_init(init_new(ctx, INIT_CONST, f == B_ONES, 0));
-        Shape s;
-        Value sv = a->pos.v[0];
-        if (a->pos.n > 1) {
-            sv = v_list(ctx);
-            for (int i = 0; i < a->pos.n; i++)
-                vec_push(ctx, sv.list, a->pos.v[i]);
-        }
-        if (!shape_from_value(e, sv, a->pos_loc.v[0], &s, false, a->fname, DT_F32))
-            return v_error(e);
-        int64_t n = shape_numel(&s);
-        if (n > MAX_CONST_NUMEL) {
-            error_at(a->pos_loc.v[0], "%s(%s) would be a compile-time constant of %lld elements; the limit is %lld",
-                     a->fname, shape_str(ctx, &s), (long long)n, (long long)MAX_CONST_NUMEL);
-            return v_error(e);
-        }
-        if (!charge(e, ELEMS(n), loc))
-            return v_error(e);
-        double *d = xalloc(ctx, sizeof(double) * (size_t)n);
-        for (int64_t i = 0; i < n; i++)
-            d[i] = f == B_ONES;
-        return v_tensor(e, ir_const_data(g, s, d, loc));
-    }
-    default:
-        error_at(loc, "%s cannot be called here", a->fname);
         return v_error(e);
     }
 }
@@ -1454,7 +818,7 @@ Graph *elaborate(Program *prog, const char *model_name, const ElabOptions *opt) 
             } else {
                 env_set(ctx, e.blocks, it->name, (Value){.kind = V_BLOCK, .block = it});
             }
-            if (builtin_lookup(it->name) >= 0)
+            if (builtin_lookup(ctx, it->name))
                 error_at(it->loc, "'%s' is a built-in; give the block another name", it->name);
             Env *seen = env_new(ctx, NULL);
             for (int j = 0; j < it->params.n; j++) {

@@ -27,6 +27,7 @@ typedef enum ValueKind {
 typedef struct Value Value;
 typedef struct Layer Layer;
 typedef struct ValueList ValueList;
+typedef struct Builtin Builtin;
 
 struct Value {
     ValueKind kind;
@@ -37,7 +38,7 @@ struct Value {
     IrNode *t;
     Layer *layer;
     Node *block;
-    int func;
+    const Builtin *fn; /* V_FUNC */
     Init *init;
 };
 
@@ -46,24 +47,29 @@ struct ValueList {
     int n, cap;
 };
 
-/* Positional and keyword arguments of a call, evaluated. */
-typedef struct Args {
-    Vec(Value) pos;
-    Vec(Loc) pos_loc;
-    Vec(char *) key;
-    Vec(Value) kval;
-    Vec(Loc) key_loc;
+/* One argument of a call, evaluated: positional (key NULL) or `key = value`. */
+typedef struct Arg {
+    const char *key;
+    Value v;
     Loc loc;
-    const char *fname;
+} Arg;
+
+/* The arguments of a call: the positional ones first, in order, then the keywords in order. */
+typedef struct Args {
+    Arg *v;
+    int n, cap;
+    int npos;          /* v[0 .. npos) are positional */
+    Loc loc;           /* the call */
+    const char *fname; /* what messages call the callee */
 } Args;
 
 /* A layer instance: a built-in layer or a block, with its name and configuration, and the parameters it
  * created on first application (reused by later applications: tied weights). */
 struct Layer {
-    int func;    /* built-in layer id, or -1 for a block */
-    Node *block; /* N_BLOCKDEF */
-    char *name;  /* full name prefix: "features.0" */
-    Args args;   /* configuration (without the input) */
+    const Builtin *fn; /* a built-in layer: its row; NULL for a block */
+    Node *block;       /* N_BLOCKDEF */
+    char *name;        /* full name prefix: "features.0" */
+    Args args;         /* configuration (without the input) */
     int applied;
     int param_first, param_count; /* built-in layers: the parameters made at first application */
     Loc loc;
@@ -154,61 +160,6 @@ static inline Value v_list(Ctx *ctx) {
     return v;
 }
 
-typedef enum Builtin {
-    /* layers: take the input tensor first, count as a layer call for naming */
-    B_LINEAR,
-    B_CONV2D,
-    B_MAX_POOL,
-    B_AVG_POOL,
-    B_DROPOUT,
-    B_FLATTEN,
-    B_RELU,
-    B_SIGMOID,
-    B_TANH,
-    B_SOFTMAX,
-    B_LAYER_END,
-    /* functions */
-    B_EXP = B_LAYER_END,
-    B_LOG,
-    B_ABS,
-    B_SQRT,
-    B_POW,
-    B_WHERE,
-    B_MAX,
-    B_MIN,
-    B_SUM,
-    B_MEAN,
-    B_LOG_SOFTMAX,
-    B_RESHAPE,
-    B_TRANSPOSE,
-    B_CONCAT,
-    B_DOT,
-    B_MATMUL,
-    B_TENSOR,
-    B_ARANGE,
-    B_RANGE,
-    B_LEN,
-    B_PARAM,
-    B_PARAMS,
-    B_GRAD,
-    B_CROSS_ENTROPY,
-    B_SQUARED_LOSS,
-    B_MSE,
-    B_L2_PENALTY,
-    B_L1_PENALTY,
-    /* initialisers */
-    B_NORMAL,
-    B_UNIFORM,
-    B_XAVIER_UNIFORM,
-    B_XAVIER_NORMAL,
-    B_KAIMING_UNIFORM,
-    B_KAIMING_NORMAL,
-    B_CONSTANT,
-    B_ZEROS,
-    B_ONES,
-    B_COUNT
-} Builtin;
-
 static inline bool is_num(Value v) { return v.kind == V_INT || v.kind == V_FLOAT || v.kind == V_BOOL; }
 static inline double num(Value v) { return v.kind == V_FLOAT ? v.f : (double)v.i; }
 
@@ -251,20 +202,108 @@ Value arith(Elab *e, int op, Value a, Value b, Loc loc);
 /* ---- elab.c: the interpreter ---- */
 
 Value eval(Elab *e, Node *n);
+/* Adds an argument; a positional one goes after the positional ones already there. */
+void args_push(Ctx *ctx, Args *a, const char *key, Value v, Loc loc);
 /* Evaluates a call's arguments; `first` (the left side of `|>`) is prepended. */
 void args_eval(Elab *e, Node *call, Value *first, Loc first_loc, Args *a);
 bool args_have_error(Args *a);
 /* The argument named `key`, or positional number `pos` (-1: keyword only). */
 bool arg_get(Args *a, const char *key, int pos, Value *out, Loc *loc);
-/* Checks that the call has at most `npos` positional arguments and only keywords from `keys`. */
-bool args_check(Args *a, int npos, const char *const *keys);
-IrNode *tensor_arg(Elab *e, Args *a, const char *key, int pos);
-/* The boolean argument `key`; a value that is not true or false is reported and `dflt` used. */
-bool bool_arg(Args *a, const char *key, bool dflt);
-const char *func_name(int f); /* a built-in's name */
-Value call_function(Elab *e, int f, Args *a, Loc loc);
+Arg *args_find_key(Args *a, const char *key); /* the first keyword argument named `key`, or NULL */
 /* A block applied as a layer: its input, then the instance's arguments. */
 Value apply_block(Elab *e, Layer *l, Value input, Loc loc);
+
+/* ---- builtins.c: the builtins' table and how their arguments are bound ---- */
+
+/* The kind of value a builtin's parameter takes; the parameter's accessor converts its argument to it. */
+typedef enum ArgKind {
+    AK_VALUE,  /* any value: the handler looks at it */
+    AK_TENSOR, /* a tensor; numbers and nested lists of numbers become constants */
+    AK_INT,    /* a compile-time integer */
+    AK_NUM,    /* a compile-time number */
+    AK_PAIR,   /* an integer or an (h, w) pair of them */
+    AK_BOOL,   /* true or false; another value is reported and the default taken */
+    AK_INIT,   /* an initialiser */
+    /* settings of a data source (train.c), as the runtime reads them */
+    AK_STR,   /* a string */
+    AK_STRS,  /* a list of strings */
+    AK_NUMS,  /* a non-empty list of numbers */
+    AK_COUNT, /* an integer in 1..2^30 */
+} ArgKind;
+
+/* How a parameter may be given. Positional parameters come first: parameter i is positional argument i. */
+enum { PF_POS = 1, PF_KEY = 2, PF_OPT = 4 };
+
+/* A parameter of a builtin. */
+typedef struct BuiltinParam {
+    const char *name;
+    ArgKind kind;
+    int flags;           /* PF_POS: by position; PF_KEY: by name; PF_OPT: may be left out */
+    double dflt;         /* the value of an optional number, integer, pair (both halves) or boolean left out */
+    const char *what;    /* how messages about its value name it, when not by its name ("linear's output size") */
+    const char *missing; /* the error when it is required and left out: a format whose %s are the builtin's
+                          * name (NULL: "f needs argument 'x' (number 1), got 0 arguments") */
+} BuiltinParam;
+
+typedef enum BuiltinKind {
+    BK_LAYER,    /* applied to an input tensor and counted as a layer call (naming); without it, an instance */
+    BK_FUNCTION, /* a function of its arguments */
+    BK_INIT,     /* an initialiser; its bare name is one too (`init "*.weight" = xavier_uniform`) */
+} BuiltinKind;
+
+typedef struct Call Call;
+
+/* A builtin: one row of a table. Rows of one name are adjacent; a call takes the first whose `match` accepts
+ * its arguments (or that has none). */
+struct Builtin {
+    const char *name;
+    BuiltinKind kind;
+    const BuiltinParam *params; /* ends with {0}; NULL: the handler reads the arguments itself (zeros(2, 3)) */
+    Value (*fn)(Call *c);       /* the handler */
+    Op op;                      /* for handlers that rows share: the IR op the row builds */
+    InitKind init;              /* ... or the initialiser it makes */
+    bool (*match)(const Args *a);
+};
+
+#define MAX_BUILTIN_PARAMS 8
+
+/* A call of a builtin being made: its row, the arguments bound to the row's parameters and, for a layer, the
+ * instance applied and its input. */
+struct Call {
+    Elab *e;
+    const Builtin *fn;
+    Args *args;
+    Arg *arg[MAX_BUILTIN_PARAMS]; /* per parameter of the row, its argument; NULL: left out */
+    Loc loc;                      /* the call; a layer's application */
+    Layer *layer;                 /* BK_LAYER */
+    IrNode *x;                    /* BK_LAYER: the input, an f32 tensor */
+};
+
+extern const Builtin function_builtins[]; /* the functions and initialisers (builtins.c) */
+extern const Builtin layer_builtins[];    /* the layers (layers.c) */
+/* The first row named `name` (for an op with that surface name in ops.def, a row made in ctx's arena), or NULL. */
+const Builtin *builtin_lookup(Ctx *ctx, const char *name);
+/* Calls the function or initialiser `fn` with the arguments `a`. */
+Value call_builtin(Elab *e, const Builtin *fn, Args *a, Loc loc);
+/* Binds c's arguments to its row's parameters (false, after located errors, for arguments it does not take) and
+ * runs the row's handler. */
+Value builtin_run(Call *c);
+/* Checks that a call gives no more positional arguments than `params` take and only keywords they name. */
+bool args_check(Args *a, const BuiltinParam *params);
+
+/* A handler's arguments, by parameter name, converted to the parameter's kind: false (NULL) after a located
+ * error. An optional parameter left out gives its default. */
+bool arg_has(Call *c, const char *name);
+Loc arg_loc(Call *c, const char *name);    /* where the argument is; the call's arguments when left out */
+Arg *arg_value(Call *c, const char *name); /* the argument as given; NULL when left out */
+IrNode *arg_tensor(Call *c, const char *name);
+bool arg_int(Call *c, const char *name, int64_t *out);
+bool arg_num(Call *c, const char *name, double *out);
+bool arg_pair(Call *c, const char *name, int64_t out[2]);
+bool arg_bool(Call *c, const char *name);
+Init *arg_init(Call *c, const char *name, Init *dflt); /* `dflt` when left out or wrong (after its error) */
+/* Argument `key` (or positional number `pos`) of a call without a row (a metric), as a tensor. */
+IrNode *tensor_arg(Elab *e, Args *a, const char *key, int pos);
 
 /* ---- layers.c: parameters and the built-in layers ---- */
 

@@ -17,33 +17,27 @@ static char *flit(Ctx *ctx, double v) {
 }
 
 static const char *data_str(TrainSpec *t, const char *key, const char *dflt) {
-    for (int i = 0; i < t->data_keys.n; i++)
-        if (strcmp(t->data_keys.v[i], key) == 0 && t->data_strs.v[i])
-            return t->data_strs.v[i];
-    return dflt;
+    const DataValue *v = train_data_setting(t, key);
+    return v && v->kind == DV_STR ? v->str : dflt;
 }
 
 static double data_num(TrainSpec *t, const char *key, double dflt) {
-    for (int i = 0; i < t->data_keys.n; i++)
-        if (strcmp(t->data_keys.v[i], key) == 0 && !t->data_strs.v[i])
-            return t->data_vals.v[i];
-    return dflt;
+    const DataValue *v = train_data_setting(t, key);
+    return v && v->kind == DV_NUM ? v->num : dflt;
 }
 
-/* A list argument key[0], key[1], ... as a C initialiser; returns its length. */
+/* A list setting as a C initialiser; returns its length. */
 static int data_list(Ctx *ctx, TrainSpec *t, const char *key, char *buf, size_t cap, bool strings) {
-    int n = 0;
+    const DataValue *v = train_data_setting(t, key);
+    int n = v && v->kind == DV_LIST ? v->nitems : 0;
     buf[0] = '\0';
-    for (int i = 0; i < t->data_keys.n; i++) {
-        char *want = xsprintf(ctx, "%s[%d]", key, n);
-        if (strcmp(t->data_keys.v[i], want) != 0)
-            continue;
+    for (int i = 0; i < n; i++) {
+        const DataValue *it = &v->items[i];
         size_t len = strlen(buf);
         if (strings)
-            snprintf(buf + len, cap - len, "%s\"%s\"", n ? ", " : "", t->data_strs.v[i] ? t->data_strs.v[i] : "");
+            snprintf(buf + len, cap - len, "%s\"%s\"", i ? ", " : "", it->kind == DV_STR ? it->str : "");
         else
-            snprintf(buf + len, cap - len, "%s%s", n ? ", " : "", flit(ctx, t->data_vals.v[i]));
-        n++;
+            snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", flit(ctx, it->kind == DV_NUM ? it->num : 0));
     }
     return n;
 }

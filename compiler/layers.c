@@ -85,16 +85,6 @@ static Init *default_init(Ctx *ctx, int64_t fan_in) {
     return init_new(ctx, INIT_UNIFORM, -b, b);
 }
 
-/* The layer's own `weight_init=` / `bias_init=` argument, if given. */
-static Init *layer_init(Elab *e, Layer *l, const char *key, Init *dflt) {
-    Value v;
-    Loc loc;
-    Init *i;
-    if (arg_get(&l->args, key, -1, &v, &loc) && init_value(e, v, loc, &i))
-        return i;
-    return dflt;
-}
-
 /* ---- layer application ---- */
 
 static IrNode *layer_param(Elab *e, Layer *l, int which, const char *local, Shape shape, Init *init, Loc loc) {
@@ -121,235 +111,266 @@ static IrNode *layer_param(Elab *e, Layer *l, int which, const char *local, Shap
 }
 
 Value apply_layer(Elab *e, Layer *l, Value input, Loc loc) {
-    Ctx *ctx = e->ctx;
     if (input.kind == V_ERROR)
         return input;
     if (!charge(e, CALL_COST, loc))
         return v_error(e);
-    if (l->func < 0)
+    if (!l->fn)
         return apply_block(e, l, input, loc);
-    const char *name = func_name(l->func);
-    Args *a = &l->args;
-    a->fname = name;
-    IrNode *x = to_tensor(e, input, loc, xsprintf(ctx, "the input of %s", name));
+    const char *name = l->fn->name;
+    l->args.fname = name;
+    IrNode *x = to_tensor(e, input, loc, xsprintf(e->ctx, "the input of %s", name));
     if (!x)
         return v_error(e);
     if (x->dtype != DT_F32) {
-        error_at(loc, "%s expects an f32 tensor, got %s", name, type_str(ctx, x->dtype, &x->shape));
+        error_at(loc, "%s expects an f32 tensor, got %s", name, type_str(e->ctx, x->dtype, &x->shape));
         return v_error(e);
     }
-    Graph *g = e->g;
-    IrNode *y = NULL;
-    switch ((Builtin)l->func) {
-    case B_LINEAR: {
-        static const char *const keys[] = {"out", "bias", "weight_init", "bias_init", NULL};
-        if (!args_check(a, 1, keys))
-            return v_error(e);
-        Value vo;
-        Loc lo = a->loc;
-        int64_t out;
-        if (!arg_get(a, "out", 0, &vo, &lo)) {
-            error_at(a->loc, "linear needs the number of output features: linear(256)");
-            return v_error(e);
-        }
-        if (!want_int(vo, lo, "linear's output size", &out))
-            return v_error(e);
-        if (out < 1 || out > MAX_NUMEL) {
-            error_at(lo, "linear's output size must be in 1..%lld, got %lld", (long long)MAX_NUMEL, (long long)out);
-            return v_error(e);
-        }
-        if (x->shape.rank != 2 && !(x->shape.rank == 1 && !x->shape.batched)) {
-            error_at(loc, "linear expects [batch, features], got %s; flatten it first",
-                     type_str(ctx, x->dtype, &x->shape));
-            return v_error(e);
-        }
-        bool was_vec = x->shape.rank == 1;
-        if (was_vec) {
-            int64_t d[2] = {1, x->shape.d[0]};
-            x = b_reshape(g, x, shape_make(2, d, false), loc);
-        }
-        int64_t in = x->shape.d[1];
-        int64_t wd[2] = {out, in};
-        IrNode *w = layer_param(e, l, 0, "weight", shape_make(2, wd, false),
-                                layer_init(e, l, "weight_init", default_init(ctx, in)), loc);
-        if (!w)
-            return v_error(e);
-        y = b_matmul(g, x, w, false, true, loc);
-        if (y && bool_arg(a, "bias", true)) {
-            IrNode *b = layer_param(e, l, 1, "bias", shape_make(1, &out, false),
-                                    layer_init(e, l, "bias_init", default_init(ctx, in)), loc);
-            y = b ? b_binary(g, OP_ADD, y, b, loc) : NULL;
-        }
-        if (y && was_vec)
-            y = b_reshape(g, y, shape_make(1, &out, false), loc);
-        break;
-    }
-    case B_CONV2D: {
-        static const char *const keys[] = {"out",  "kernel",      "padding",   "stride",
-                                           "bias", "weight_init", "bias_init", NULL};
-        if (!args_check(a, 2, keys))
-            return v_error(e);
-        Value v;
-        Loc vl = a->loc;
-        int64_t out, k[2], pad[2] = {0, 0}, stride[2] = {1, 1};
-        if (!arg_get(a, "out", 0, &v, &vl)) {
-            error_at(a->loc, "conv2d needs the number of output channels: conv2d(6, kernel=5)");
-            return v_error(e);
-        }
-        if (!want_int(v, vl, "conv2d's output channels", &out))
-            return v_error(e);
-        if (out < 1 || out > MAX_NUMEL) {
-            error_at(vl, "conv2d's output channels must be in 1..%lld, got %lld", (long long)MAX_NUMEL, (long long)out);
-            return v_error(e);
-        }
-        if (!arg_get(a, "kernel", 1, &v, &vl)) {
-            error_at(a->loc, "conv2d needs a kernel size: conv2d(%lld, kernel=3)", (long long)out);
-            return v_error(e);
-        }
-        if (!want_pair(v, vl, "kernel", k))
-            return v_error(e);
-        if (k[0] < 1 || k[1] < 1 || k[0] > MAX_NUMEL || k[1] > MAX_NUMEL) {
-            error_at(vl, "conv2d's kernel size must be at least 1, got (%lld, %lld)", (long long)k[0], (long long)k[1]);
-            return v_error(e);
-        }
-        if (arg_get(a, "padding", -1, &v, &vl)) {
-            if (!want_pair(v, vl, "padding", pad))
-                return v_error(e);
-            if (pad[0] < 0 || pad[1] < 0 || pad[0] > MAX_NUMEL || pad[1] > MAX_NUMEL) {
-                error_at(vl, "conv2d's padding must be in 0..%lld, got (%lld, %lld)", (long long)MAX_NUMEL,
-                         (long long)pad[0], (long long)pad[1]);
-                return v_error(e);
-            }
-        }
-        if (arg_get(a, "stride", -1, &v, &vl)) {
-            if (!want_pair(v, vl, "stride", stride))
-                return v_error(e);
-            if (stride[0] < 1 || stride[1] < 1 || stride[0] > MAX_NUMEL || stride[1] > MAX_NUMEL) {
-                error_at(vl, "conv2d's stride must be in 1..%lld, got (%lld, %lld)", (long long)MAX_NUMEL,
-                         (long long)stride[0], (long long)stride[1]);
-                return v_error(e);
-            }
-        }
-        if (x->shape.rank != 4) {
-            error_at(loc, "conv2d expects [N, C, H, W], got %s", type_str(ctx, x->dtype, &x->shape));
-            return v_error(e);
-        }
-        /* the geometry is checked before the weight is made: a kernel that does not fit is the error to report,
-         * not the size of its weight */
-        if (k[0] > x->shape.d[2] + 2 * pad[0] || k[1] > x->shape.d[3] + 2 * pad[1]) {
-            error_at(loc,
-                     "conv2d: a %lldx%lld kernel with padding (%lld, %lld) and stride (%lld, %lld) does not fit "
-                     "input %s",
-                     (long long)k[0], (long long)k[1], (long long)pad[0], (long long)pad[1], (long long)stride[0],
-                     (long long)stride[1], shape_str(ctx, &x->shape));
-            return v_error(e);
-        }
-        int64_t wd[4] = {out, x->shape.d[1], k[0], k[1]};
-        int64_t fan_in = shape_numel(&(Shape){.rank = 3, .d = {x->shape.d[1], k[0], k[1]}});
-        IrNode *w = layer_param(e, l, 0, "weight", shape_make(4, wd, false),
-                                layer_init(e, l, "weight_init", default_init(ctx, fan_in)), loc);
-        if (!w)
-            return v_error(e);
-        y = b_conv2d(g, x, w, stride, pad, loc);
-        if (y && bool_arg(a, "bias", true)) {
-            IrNode *b = layer_param(e, l, 1, "bias", shape_make(1, &out, false),
-                                    layer_init(e, l, "bias_init", default_init(ctx, fan_in)), loc);
-            int64_t bd[3] = {out, 1, 1};
-            IrNode *b3 = b ? b_reshape(g, b, shape_make(3, bd, false), loc) : NULL;
-            y = b3 ? b_binary(g, OP_ADD, y, b3, loc) : NULL;
-        }
-        break;
-    }
-    case B_MAX_POOL:
-    case B_AVG_POOL: {
-        static const char *const keys[] = {"window", "stride", "padding", NULL};
-        if (!args_check(a, 1, keys))
-            return v_error(e);
-        Value v;
-        Loc vl = a->loc;
-        int64_t win[2], pad[2] = {0, 0}, stride[2];
-        if (!arg_get(a, "window", 0, &v, &vl)) {
-            error_at(a->loc, "%s needs a window size: %s(2)", name, name);
-            return v_error(e);
-        }
-        if (!want_pair(v, vl, "window", win))
-            return v_error(e);
-        stride[0] = win[0], stride[1] = win[1];
-        if (arg_get(a, "stride", -1, &v, &vl) && !want_pair(v, vl, "stride", stride))
-            return v_error(e);
-        if (arg_get(a, "padding", -1, &v, &vl) && !want_pair(v, vl, "padding", pad))
-            return v_error(e);
-        y = b_pool(g, l->func == B_MAX_POOL ? OP_MAXPOOL : OP_AVGPOOL, x, win, stride, pad, loc);
-        break;
-    }
-    case B_DROPOUT: {
-        static const char *const keys[] = {"p", NULL};
-        if (!args_check(a, 1, keys))
-            return v_error(e);
-        Value v;
-        Loc vl = a->loc;
-        double p;
-        if (!arg_get(a, "p", 0, &v, &vl)) {
-            error_at(a->loc, "dropout needs a probability: dropout(0.5)");
-            return v_error(e);
-        }
-        if (!want_num(v, vl, "dropout's probability", &p))
-            return v_error(e);
-        if (!(p >= 0 && p < 1)) {
-            error_at(vl, "dropout probability must be in [0, 1), got %g", p);
-            return v_error(e);
-        }
-        int salt = e->dropout_salt++;
-        if (!e->training || p == 0)
-            y = x;
-        else
-            y = b_binary(g, OP_MUL, x, b_dropmask(g, x->shape, p, salt + 1, loc), loc);
-        break;
-    }
-    case B_FLATTEN: {
-        if (!args_check(a, 0, NULL))
-            return v_error(e);
-        Shape s = {0};
-        if (x->shape.batched || x->shape.rank > 1) {
-            int64_t d[2] = {x->shape.d[0], shape_numel(&x->shape) / (x->shape.rank ? x->shape.d[0] : 1)};
-            s = shape_make(2, d, x->shape.batched);
-        } else {
-            int64_t d = shape_numel(&x->shape);
-            s = shape_make(1, &d, false);
-        }
-        y = b_reshape(g, x, s, loc);
-        break;
-    }
-    case B_RELU:
-    case B_SIGMOID:
-    case B_TANH:
-        if (!args_check(a, 0, NULL))
-            return v_error(e);
-        y = b_unary(g, l->func == B_RELU ? OP_RELU : l->func == B_SIGMOID ? OP_SIGMOID : OP_TANH, x, loc);
-        break;
-    case B_SOFTMAX: {
-        static const char *const keys[] = {"axis", NULL};
-        if (!args_check(a, 1, keys))
-            return v_error(e);
-        Value v;
-        Loc vl;
-        int64_t axis = -1;
-        if (arg_get(a, "axis", 0, &v, &vl) && !want_int(v, vl, "axis", &axis))
-            return v_error(e);
-        if (axis != -1 && axis != x->shape.rank - 1) {
-            error_at(vl, "softmax is over the last axis only (axis=-1), got axis=%lld", (long long)axis);
-            return v_error(e);
-        }
-        y = b_softmax(g, OP_SOFTMAX, x, loc);
-        break;
-    }
-    default:
-        unreachable();
-    }
+    Call c = {.e = e, .fn = l->fn, .args = &l->args, .loc = loc, .layer = l, .x = x};
+    return builtin_run(&c);
+}
+
+/* A layer handler's result y (NULL after an error): the layer has been applied (its parameters, if any, exist),
+ * and the application is recorded for `dlc check`. A handler that rejects its arguments returns before this. */
+static Value layer_done(Call *c, IrNode *y) {
+    Ctx *ctx = c->e->ctx;
+    Layer *l = c->layer;
     l->applied++;
     if (y) {
-        LayerTrace tr = {.name = l->name, .kind = name, .dtype = y->dtype, .shape = y->shape, .loc = loc};
-        vec_push(ctx, &g->layers, tr);
+        LayerTrace tr = {.name = l->name, .kind = c->fn->name, .dtype = y->dtype, .shape = y->shape, .loc = c->loc};
+        vec_push(ctx, &c->e->g->layers, tr);
     }
-    return v_tensor(e, y);
+    return v_tensor(c->e, y);
 }
+
+/* ---- the layers ---- */
+
+static const BuiltinParam linear_params[] = {
+    {"out", AK_INT, .flags = PF_POS | PF_KEY, .what = "linear's output size",
+     .missing = "linear needs the number of output features: linear(256)"},
+    {"bias", AK_BOOL, .flags = PF_KEY | PF_OPT, .dflt = 1},
+    {"weight_init", AK_INIT, .flags = PF_KEY | PF_OPT},
+    {"bias_init", AK_INIT, .flags = PF_KEY | PF_OPT},
+    {0},
+};
+
+static Value layer_linear(Call *c) {
+    Elab *e = c->e;
+    Layer *l = c->layer;
+    IrNode *x = c->x;
+    Loc loc = c->loc;
+    int64_t out;
+    if (!arg_int(c, "out", &out))
+        return v_error(e);
+    if (out < 1 || out > MAX_NUMEL) {
+        error_at(arg_loc(c, "out"), "linear's output size must be in 1..%lld, got %lld", (long long)MAX_NUMEL,
+                 (long long)out);
+        return v_error(e);
+    }
+    if (x->shape.rank != 2 && !(x->shape.rank == 1 && !x->shape.batched)) {
+        error_at(loc, "linear expects [batch, features], got %s; flatten it first",
+                 type_str(e->ctx, x->dtype, &x->shape));
+        return v_error(e);
+    }
+    bool was_vec = x->shape.rank == 1;
+    if (was_vec) {
+        int64_t d[2] = {1, x->shape.d[0]};
+        x = b_reshape(e->g, x, shape_make(2, d, false), loc);
+    }
+    int64_t in = x->shape.d[1];
+    int64_t wd[2] = {out, in};
+    IrNode *w = layer_param(e, l, 0, "weight", shape_make(2, wd, false),
+                            arg_init(c, "weight_init", default_init(e->ctx, in)), loc);
+    if (!w)
+        return v_error(e);
+    IrNode *y = b_matmul(e->g, x, w, false, true, loc);
+    if (y && arg_bool(c, "bias")) {
+        IrNode *b = layer_param(e, l, 1, "bias", shape_make(1, &out, false),
+                                arg_init(c, "bias_init", default_init(e->ctx, in)), loc);
+        y = b ? b_binary(e->g, OP_ADD, y, b, loc) : NULL;
+    }
+    if (y && was_vec)
+        y = b_reshape(e->g, y, shape_make(1, &out, false), loc);
+    return layer_done(c, y);
+}
+
+static const BuiltinParam conv2d_params[] = {
+    {"out", AK_INT, .flags = PF_POS | PF_KEY, .what = "conv2d's output channels",
+     .missing = "conv2d needs the number of output channels: conv2d(6, kernel=5)"},
+    {"kernel", AK_PAIR, .flags = PF_POS | PF_KEY | PF_OPT}, /* required: the handler's message names `out` */
+    {"padding", AK_PAIR, .flags = PF_KEY | PF_OPT, .dflt = 0},
+    {"stride", AK_PAIR, .flags = PF_KEY | PF_OPT, .dflt = 1},
+    {"bias", AK_BOOL, .flags = PF_KEY | PF_OPT, .dflt = 1},
+    {"weight_init", AK_INIT, .flags = PF_KEY | PF_OPT},
+    {"bias_init", AK_INIT, .flags = PF_KEY | PF_OPT},
+    {0},
+};
+
+/* conv2d's sizes: out channels, kernel, padding and stride, each checked in that order. */
+static bool conv2d_sizes(Call *c, int64_t *out, int64_t k[2], int64_t pad[2], int64_t stride[2]) {
+    if (!arg_int(c, "out", out))
+        return false;
+    if (*out < 1 || *out > MAX_NUMEL) {
+        error_at(arg_loc(c, "out"), "conv2d's output channels must be in 1..%lld, got %lld", (long long)MAX_NUMEL,
+                 (long long)*out);
+        return false;
+    }
+    if (!arg_has(c, "kernel")) {
+        error_at(c->args->loc, "conv2d needs a kernel size: conv2d(%lld, kernel=3)", (long long)*out);
+        return false;
+    }
+    if (!arg_pair(c, "kernel", k))
+        return false;
+    if (k[0] < 1 || k[1] < 1 || k[0] > MAX_NUMEL || k[1] > MAX_NUMEL) {
+        error_at(arg_loc(c, "kernel"), "conv2d's kernel size must be at least 1, got (%lld, %lld)", (long long)k[0],
+                 (long long)k[1]);
+        return false;
+    }
+    if (!arg_pair(c, "padding", pad))
+        return false;
+    if (pad[0] < 0 || pad[1] < 0 || pad[0] > MAX_NUMEL || pad[1] > MAX_NUMEL) {
+        error_at(arg_loc(c, "padding"), "conv2d's padding must be in 0..%lld, got (%lld, %lld)", (long long)MAX_NUMEL,
+                 (long long)pad[0], (long long)pad[1]);
+        return false;
+    }
+    if (!arg_pair(c, "stride", stride))
+        return false;
+    if (stride[0] < 1 || stride[1] < 1 || stride[0] > MAX_NUMEL || stride[1] > MAX_NUMEL) {
+        error_at(arg_loc(c, "stride"), "conv2d's stride must be in 1..%lld, got (%lld, %lld)", (long long)MAX_NUMEL,
+                 (long long)stride[0], (long long)stride[1]);
+        return false;
+    }
+    return true;
+}
+
+static Value layer_conv2d(Call *c) {
+    Elab *e = c->e;
+    Layer *l = c->layer;
+    IrNode *x = c->x;
+    Loc loc = c->loc;
+    int64_t out, k[2], pad[2], stride[2];
+    if (!conv2d_sizes(c, &out, k, pad, stride))
+        return v_error(e);
+    if (x->shape.rank != 4) {
+        error_at(loc, "conv2d expects [N, C, H, W], got %s", type_str(e->ctx, x->dtype, &x->shape));
+        return v_error(e);
+    }
+    /* the geometry is checked before the weight is made: a kernel that does not fit is the error to report,
+     * not the size of its weight */
+    if (k[0] > x->shape.d[2] + 2 * pad[0] || k[1] > x->shape.d[3] + 2 * pad[1]) {
+        error_at(loc,
+                 "conv2d: a %lldx%lld kernel with padding (%lld, %lld) and stride (%lld, %lld) does not fit "
+                 "input %s",
+                 (long long)k[0], (long long)k[1], (long long)pad[0], (long long)pad[1], (long long)stride[0],
+                 (long long)stride[1], shape_str(e->ctx, &x->shape));
+        return v_error(e);
+    }
+    int64_t wd[4] = {out, x->shape.d[1], k[0], k[1]};
+    int64_t fan_in = shape_numel(&(Shape){.rank = 3, .d = {x->shape.d[1], k[0], k[1]}});
+    IrNode *w = layer_param(e, l, 0, "weight", shape_make(4, wd, false),
+                            arg_init(c, "weight_init", default_init(e->ctx, fan_in)), loc);
+    if (!w)
+        return v_error(e);
+    IrNode *y = b_conv2d(e->g, x, w, stride, pad, loc);
+    if (y && arg_bool(c, "bias")) {
+        IrNode *b = layer_param(e, l, 1, "bias", shape_make(1, &out, false),
+                                arg_init(c, "bias_init", default_init(e->ctx, fan_in)), loc);
+        int64_t bd[3] = {out, 1, 1};
+        IrNode *b3 = b ? b_reshape(e->g, b, shape_make(3, bd, false), loc) : NULL;
+        y = b3 ? b_binary(e->g, OP_ADD, y, b3, loc) : NULL;
+    }
+    return layer_done(c, y);
+}
+
+static const BuiltinParam pool_params[] = {
+    {"window", AK_PAIR, .flags = PF_POS | PF_KEY, .missing = "%s needs a window size: %s(2)"},
+    {"stride", AK_PAIR, .flags = PF_KEY | PF_OPT}, /* the window when left out */
+    {"padding", AK_PAIR, .flags = PF_KEY | PF_OPT, .dflt = 0},
+    {0},
+};
+
+/* max_pool and avg_pool */
+static Value layer_pool(Call *c) {
+    int64_t win[2], stride[2], pad[2];
+    if (!arg_pair(c, "window", win))
+        return v_error(c->e);
+    stride[0] = win[0], stride[1] = win[1];
+    if (arg_has(c, "stride") && !arg_pair(c, "stride", stride))
+        return v_error(c->e);
+    if (!arg_pair(c, "padding", pad))
+        return v_error(c->e);
+    return layer_done(c, b_pool(c->e->g, c->fn->op, c->x, win, stride, pad, c->loc));
+}
+
+static const BuiltinParam dropout_params[] = {
+    {"p", AK_NUM, .flags = PF_POS | PF_KEY, .what = "dropout's probability",
+     .missing = "dropout needs a probability: dropout(0.5)"},
+    {0},
+};
+
+/* Active in training only: x times a mask of zeros and 1/(1-p); each dropout layer draws its own (the salt). */
+static Value layer_dropout(Call *c) {
+    Elab *e = c->e;
+    double p;
+    if (!arg_num(c, "p", &p))
+        return v_error(e);
+    if (!(p >= 0 && p < 1)) {
+        error_at(arg_loc(c, "p"), "dropout probability must be in [0, 1), got %g", p);
+        return v_error(e);
+    }
+    int salt = e->dropout_salt++;
+    if (!e->training || p == 0)
+        return layer_done(c, c->x);
+    return layer_done(c, b_binary(e->g, OP_MUL, c->x, b_dropmask(e->g, c->x->shape, p, salt + 1, c->loc), c->loc));
+}
+
+static const BuiltinParam no_params[] = {{0}};
+
+/* [batch, ...] -> [batch, features]; an unbatched tensor becomes a vector */
+static Value layer_flatten(Call *c) {
+    IrNode *x = c->x;
+    Shape s = {0};
+    if (x->shape.batched || x->shape.rank > 1) {
+        int64_t d[2] = {x->shape.d[0], shape_numel(&x->shape) / (x->shape.rank ? x->shape.d[0] : 1)};
+        s = shape_make(2, d, x->shape.batched);
+    } else {
+        int64_t d = shape_numel(&x->shape);
+        s = shape_make(1, &d, false);
+    }
+    return layer_done(c, b_reshape(c->e->g, x, s, c->loc));
+}
+
+/* relu, sigmoid, tanh */
+static Value layer_activation(Call *c) { return layer_done(c, b_unary(c->e->g, c->fn->op, c->x, c->loc)); }
+
+static const BuiltinParam softmax_params[] = {
+    {"axis", AK_INT, .flags = PF_POS | PF_KEY | PF_OPT, .dflt = -1},
+    {0},
+};
+
+static Value layer_softmax(Call *c) {
+    int64_t axis;
+    if (!arg_int(c, "axis", &axis))
+        return v_error(c->e);
+    if (axis != -1 && axis != c->x->shape.rank - 1) {
+        error_at(arg_loc(c, "axis"), "softmax is over the last axis only (axis=-1), got axis=%lld", (long long)axis);
+        return v_error(c->e);
+    }
+    return layer_done(c, b_softmax(c->e->g, OP_SOFTMAX, c->x, c->loc));
+}
+
+/* The built-in layers: rows of the same table as the functions (builtins.c), whose lookup searches this one
+ * first. A layer's input is not among its parameters: apply_layer converts and checks it before binding. */
+const Builtin layer_builtins[] = {
+    {"linear", BK_LAYER, linear_params, .fn = layer_linear},
+    {"conv2d", BK_LAYER, conv2d_params, .fn = layer_conv2d},
+    {"max_pool", BK_LAYER, pool_params, .fn = layer_pool, .op = OP_MAXPOOL},
+    {"avg_pool", BK_LAYER, pool_params, .fn = layer_pool, .op = OP_AVGPOOL},
+    {"dropout", BK_LAYER, dropout_params, .fn = layer_dropout},
+    {"flatten", BK_LAYER, no_params, .fn = layer_flatten},
+    {"relu", BK_LAYER, no_params, .fn = layer_activation, .op = OP_RELU},
+    {"sigmoid", BK_LAYER, no_params, .fn = layer_activation, .op = OP_SIGMOID},
+    {"tanh", BK_LAYER, no_params, .fn = layer_activation, .op = OP_TANH},
+    {"softmax", BK_LAYER, softmax_params, .fn = layer_softmax},
+    {0},
+};

@@ -17,15 +17,15 @@ Node *train_find(Node *train, const char *key) {
 }
 
 static int input_arg(Elab *e, Args *a, int pos, const char *what) {
-    if (pos >= a->pos.n) {
+    if (pos >= a->npos) {
         error_at(a->loc, "%s needs the model input for %s as argument %d", a->fname, what, pos + 1);
         return -1;
     }
-    Value v = a->pos.v[pos];
+    Value v = a->v[pos].v;
     for (int i = 0; v.kind == V_TENSOR && i < e->g->inputs.n; i++)
         if (e->g->inputs.v[i].node == v.t)
             return i;
-    error_at(a->pos_loc.v[pos], "%s: argument %d must be one of the model's inputs, got %s", a->fname, pos + 1,
+    error_at(a->v[pos].loc, "%s: argument %d must be one of the model's inputs, got %s", a->fname, pos + 1,
              value_desc(e->ctx, v));
     return -1;
 }
@@ -69,54 +69,125 @@ static void train_glob(Elab *e, Args *a, const char *key, char **out, bool used)
     }
 }
 
-/* Whether data setting `key` has the kind the runtime reads it as; false after a located error. */
-static bool data_value_ok(const char *key, Value v, Loc loc) {
-    static const char *const strs[] = {"train", "test", "target", NULL}, *const lists[] = {"w", "coeffs", NULL},
-                             *const counts[] = {"n", "n_train", "n_test", "degree", "resize", NULL};
-    for (int i = 0; strs[i]; i++)
-        if (strcmp(key, strs[i]) == 0) {
-            if (v.kind != V_STR)
-                error_at(loc, "%s must be a string (a file name or a column), got %s", key,
-                         value_desc(loc.src->ctx, v));
-            return v.kind == V_STR;
-        }
-    if (strcmp(key, "drop") == 0) {
-        bool ok = v.kind == V_LIST;
+/* Setting `key = v` of a data source as the typed value the runtime reads, of the kind its parameter p says;
+ * false after a located error. */
+static bool data_setting(Ctx *ctx, const BuiltinParam *p, Value v, Loc loc, DataValue *out) {
+    const char *key = p->name;
+    bool ok;
+    switch (p->kind) {
+    case AK_STR:
+        if (v.kind != V_STR)
+            error_at(loc, "%s must be a string (a file name or a column), got %s", key, value_desc(ctx, v));
+        *out = (DataValue){.kind = DV_STR, .str = v.s};
+        return v.kind == V_STR;
+    case AK_STRS:
+    case AK_NUMS:
+        ok = v.kind == V_LIST && (p->kind == AK_STRS || v.list->n > 0);
         for (int i = 0; ok && i < v.list->n; i++)
-            ok = v.list->v[i].kind == V_STR;
-        if (!ok)
-            error_at(loc, "drop must be a list of column names such as [\"Id\"], got %s", value_desc(loc.src->ctx, v));
-        return ok;
-    }
-    for (int i = 0; lists[i]; i++)
-        if (strcmp(key, lists[i]) == 0) {
-            bool ok = v.kind == V_LIST && v.list->n > 0;
-            for (int j = 0; ok && j < v.list->n; j++)
-                ok = is_num(v.list->v[j]);
-            if (!ok)
-                error_at(loc, "%s must be a non-empty list of numbers, got %s", key, value_desc(loc.src->ctx, v));
-            return ok;
+            ok = p->kind == AK_STRS ? v.list->v[i].kind == V_STR : is_num(v.list->v[i]);
+        if (!ok) {
+            error_at(loc,
+                     p->kind == AK_STRS ? "%s must be a list of column names such as [\"Id\"], got %s"
+                                        : "%s must be a non-empty list of numbers, got %s",
+                     key, value_desc(ctx, v));
+            return false;
         }
-    for (int i = 0; counts[i]; i++)
-        if (strcmp(key, counts[i]) == 0) {
-            int64_t n;
-            if (!want_int(v, loc, key, &n))
-                return false;
-            if (n < 1 || n > (1 << 30)) {
-                error_at(loc, "%s must be in 1..%d, got %lld", key, 1 << 30, (long long)n);
-                return false;
-            }
-            return true;
+        *out = (DataValue){.kind = DV_LIST, .nitems = v.list->n};
+        DataValue *items = xalloc(ctx, sizeof(DataValue) * (size_t)(v.list->n + 1));
+        for (int i = 0; i < v.list->n; i++) {
+            Value el = v.list->v[i];
+            items[i] = el.kind == V_STR ? (DataValue){.kind = DV_STR, .str = el.s}
+                                        : (DataValue){.kind = DV_NUM, .num = num(el)};
         }
-    double x; /* b, noise */
-    if (!want_num(v, loc, key, &x))
-        return false;
-    if (strcmp(key, "noise") == 0 && !(x >= 0 && x < INFINITY)) {
-        error_at(loc, "noise must be at least 0, got %g", x);
-        return false;
+        out->items = items;
+        return true;
+    case AK_COUNT: {
+        int64_t n;
+        if (!want_int(v, loc, key, &n))
+            return false;
+        if (n < 1 || n > (1 << 30)) {
+            error_at(loc, "%s must be in 1..%d, got %lld", key, 1 << 30, (long long)n);
+            return false;
+        }
+        *out = (DataValue){.kind = DV_NUM, .num = num(v)};
+        return true;
     }
-    return true;
+    case AK_NUM: {
+        double x;
+        if (!want_num(v, loc, key, &x))
+            return false;
+        if (strcmp(key, "noise") == 0 && !(x >= 0 && x < INFINITY)) {
+            error_at(loc, "noise must be at least 0, got %g", x);
+            return false;
+        }
+        *out = (DataValue){.kind = DV_NUM, .num = x};
+        return true;
+    }
+    default:
+        unreachable();
+    }
 }
+
+const DataValue *train_data_setting(const TrainSpec *t, const char *key) {
+    for (int i = 0; i < t->data_settings.n; i++)
+        if (strcmp(t->data_settings.v[i].key, key) == 0)
+            return &t->data_settings.v[i].value;
+    return NULL;
+}
+
+/* The data sources' parameters: the model inputs they feed, by position, then their settings, by name. */
+static const BuiltinParam fashion_mnist_params[] = {
+    {"x", AK_TENSOR, .flags = PF_POS},
+    {"y", AK_TENSOR, .flags = PF_POS},
+    {"resize", AK_INT, .flags = PF_KEY | PF_OPT, .dflt = 28},
+    {0},
+};
+
+static const BuiltinParam synthetic_linear_params[] = {
+    {"x", AK_TENSOR, .flags = PF_POS},
+    {"y", AK_TENSOR, .flags = PF_POS},
+    {"w", AK_NUMS, .flags = PF_KEY | PF_OPT},
+    {"b", AK_NUM, .flags = PF_KEY | PF_OPT},
+    {"noise", AK_NUM, .flags = PF_KEY | PF_OPT},
+    {"n", AK_COUNT, .flags = PF_KEY | PF_OPT},
+    {0},
+};
+
+static const BuiltinParam polynomial_params[] = {
+    {"x", AK_TENSOR, .flags = PF_POS},
+    {"y", AK_TENSOR, .flags = PF_POS},
+    {"degree", AK_COUNT, .flags = PF_KEY | PF_OPT},
+    {"n_train", AK_COUNT, .flags = PF_KEY | PF_OPT},
+    {"n_test", AK_COUNT, .flags = PF_KEY | PF_OPT},
+    {"noise", AK_NUM, .flags = PF_KEY | PF_OPT},
+    {"coeffs", AK_NUMS, .flags = PF_KEY | PF_OPT},
+    {0},
+};
+
+static const BuiltinParam high_dim_params[] = {
+    {"x", AK_TENSOR, .flags = PF_POS},
+    {"y", AK_TENSOR, .flags = PF_POS},
+    {"n_train", AK_COUNT, .flags = PF_KEY | PF_OPT},
+    {"n_test", AK_COUNT, .flags = PF_KEY | PF_OPT},
+    {"noise", AK_NUM, .flags = PF_KEY | PF_OPT},
+    {0},
+};
+
+static const BuiltinParam csv_params[] = {
+    {"x", AK_TENSOR, .flags = PF_POS},
+    {"y", AK_TENSOR, .flags = PF_POS},
+    {"train", AK_STR, .flags = PF_KEY | PF_OPT},
+    {"test", AK_STR, .flags = PF_KEY | PF_OPT},
+    {"target", AK_STR, .flags = PF_KEY | PF_OPT},
+    {"drop", AK_STRS, .flags = PF_KEY | PF_OPT},
+    {0},
+};
+
+static const BuiltinParam tensors_params[] = {
+    {"x", AK_TENSOR, .flags = PF_POS}, {"y", AK_TENSOR, .flags = PF_POS},
+    {"X", AK_TENSOR, .flags = PF_POS}, /* the examples of x: [n, ...] */
+    {"Y", AK_TENSOR, .flags = PF_POS}, {0},
+};
 
 static void elab_data(Elab *e, Node *s) {
     Ctx *ctx = e->ctx;
@@ -129,14 +200,14 @@ static void elab_data(Elab *e, Node *s) {
     static const struct {
         const char *name;
         DataKind kind;
-        const char *keys[8];
+        const BuiltinParam *params;
     } kinds[] = {
-        {"fashion_mnist", DATA_FASHION_MNIST, {"resize", NULL}},
-        {"synthetic_linear", DATA_SYNTH_LINEAR, {"w", "b", "noise", "n", NULL}},
-        {"polynomial", DATA_POLYNOMIAL, {"degree", "n_train", "n_test", "noise", "coeffs", NULL}},
-        {"high_dim", DATA_HIGH_DIM, {"n_train", "n_test", "noise", NULL}},
-        {"csv", DATA_CSV, {"train", "test", "target", "drop", NULL}},
-        {"tensors", DATA_TENSORS, {NULL}},
+        {"fashion_mnist", DATA_FASHION_MNIST, fashion_mnist_params},
+        {"synthetic_linear", DATA_SYNTH_LINEAR, synthetic_linear_params},
+        {"polynomial", DATA_POLYNOMIAL, polynomial_params},
+        {"high_dim", DATA_HIGH_DIM, high_dim_params},
+        {"csv", DATA_CSV, csv_params},
+        {"tensors", DATA_TENSORS, tensors_params},
     };
     int k = -1;
     for (int i = 0; i < (int)(sizeof kinds / sizeof kinds[0]); i++)
@@ -154,7 +225,7 @@ static void elab_data(Elab *e, Node *s) {
     a.fname = name;
     if (args_have_error(&a))
         return;
-    if (!args_check(&a, kinds[k].kind == DATA_TENSORS ? 4 : 2, kinds[k].keys))
+    if (!args_check(&a, kinds[k].params))
         return;
     t->data = kinds[k].kind;
     t->data_x = input_arg(e, &a, 0, "features");
@@ -162,26 +233,13 @@ static void elab_data(Elab *e, Node *s) {
     if (t->data_x < 0 || t->data_y < 0)
         return;
     Input *x = &e->g->inputs.v[t->data_x], *y = &e->g->inputs.v[t->data_y];
-    for (int i = 0; i < a.key.n; i++) {
-        Value v = a.kval.v[i];
-        if (strcmp(a.key.v[i], "resize") == 0 || !data_value_ok(a.key.v[i], v, a.key_loc.v[i]))
-            continue;
-        if (v.kind == V_STR) {
-            vec_push(ctx, &t->data_keys, a.key.v[i]);
-            vec_push(ctx, &t->data_vals, 0);
-            vec_push(ctx, &t->data_strs, v.s);
-        } else if (is_num(v)) {
-            vec_push(ctx, &t->data_keys, a.key.v[i]);
-            vec_push(ctx, &t->data_vals, num(v));
-            vec_push(ctx, &t->data_strs, NULL);
-        } else if (v.kind == V_LIST) {
-            for (int j = 0; j < v.list->n; j++) {
-                Value el = v.list->v[j];
-                vec_push(ctx, &t->data_keys, xsprintf(ctx, "%s[%d]", a.key.v[i], j));
-                vec_push(ctx, &t->data_vals, is_num(el) ? num(el) : 0);
-                vec_push(ctx, &t->data_strs, el.kind == V_STR ? el.s : NULL);
-            }
-        }
+    for (int i = a.npos; i < a.n; i++) {
+        DataSetting ds = {.key = a.v[i].key};
+        const BuiltinParam *p = kinds[k].params;
+        while (strcmp(p->name, ds.key) != 0) /* there is one: args_check has checked the keywords */
+            p++;
+        if (strcmp(ds.key, "resize") != 0 && data_setting(ctx, p, a.v[i].v, a.v[i].loc, &ds.value))
+            vec_push(ctx, &t->data_settings, ds);
     }
     if (t->data == DATA_FASHION_MNIST) {
         int64_t resize = 28;
@@ -198,20 +256,20 @@ static void elab_data(Elab *e, Node *s) {
                   ((x->shape.rank == 4 && x->shape.d[1] == 1 && x->shape.d[2] == want[1] && x->shape.d[3] == want[2]) ||
                    (x->shape.rank == 2 && x->shape.d[1] == want[1] * want[2]));
         if (!ok) {
-            error_at(a.pos_loc.v[0], "fashion_mnist gives images f32[batch, 1, %lld, %lld], but '%s' is %s",
+            error_at(a.v[0].loc, "fashion_mnist gives images f32[batch, 1, %lld, %lld], but '%s' is %s",
                      (long long)t->resize, (long long)t->resize, x->name, type_str(ctx, x->dtype, &x->shape));
             note_at(x->loc, "'%s' is declared here", x->name);
         }
         if (y->dtype != DT_I32 || y->shape.rank != 1 || !y->shape.batched) {
-            error_at(a.pos_loc.v[1], "fashion_mnist gives labels i32[batch], but '%s' is %s", y->name,
+            error_at(a.v[1].loc, "fashion_mnist gives labels i32[batch], but '%s' is %s", y->name,
                      type_str(ctx, y->dtype, &y->shape));
             note_at(y->loc, "'%s' is declared here", y->name);
         }
     } else if (t->data == DATA_TENSORS) {
-        IrNode *xs = a.pos.n > 2 ? to_tensor(e, a.pos.v[2], a.pos_loc.v[2], "the feature data") : NULL;
-        IrNode *ys = a.pos.n > 3 ? to_tensor(e, a.pos.v[3], a.pos_loc.v[3], "the target data") : NULL;
+        IrNode *xs = a.npos > 2 ? to_tensor(e, a.v[2].v, a.v[2].loc, "the feature data") : NULL;
+        IrNode *ys = a.npos > 3 ? to_tensor(e, a.v[3].v, a.v[3].loc, "the target data") : NULL;
         if (!xs || !ys) {
-            if (a.pos.n <= 3)
+            if (a.npos <= 3)
                 error_at(a.loc, "tensors(x, y, X, Y) needs the data X and Y");
             return;
         }
@@ -252,6 +310,33 @@ static void elab_data(Elab *e, Node *s) {
         }
     }
 }
+
+static const BuiltinParam sgd_params[] = {
+    {"lr", AK_NUM, .flags = PF_POS | PF_KEY | PF_OPT},
+    {"momentum", AK_NUM, .flags = PF_KEY | PF_OPT},
+    {"weight_decay", AK_NUM, .flags = PF_KEY | PF_OPT},
+    {"decay", AK_VALUE, .flags = PF_KEY | PF_OPT}, /* a glob of the parameters decayed */
+    {"l1", AK_NUM, .flags = PF_KEY | PF_OPT},
+    {"l1_on", AK_VALUE, .flags = PF_KEY | PF_OPT}, /* a glob */
+    {0},
+};
+
+static const BuiltinParam adam_params[] = {
+    {"lr", AK_NUM, .flags = PF_POS | PF_KEY | PF_OPT},
+    {"beta1", AK_NUM, .flags = PF_KEY | PF_OPT},
+    {"beta2", AK_NUM, .flags = PF_KEY | PF_OPT},
+    {"eps", AK_NUM, .flags = PF_KEY | PF_OPT},
+    {"weight_decay", AK_NUM, .flags = PF_KEY | PF_OPT},
+    {"decay", AK_VALUE, .flags = PF_KEY | PF_OPT},
+    {0},
+};
+
+/* accuracy(logits, labels) and log_rmse(pred, target) */
+static const BuiltinParam metric_params[] = {
+    {"pred", AK_TENSOR, .flags = PF_POS},
+    {"target", AK_TENSOR, .flags = PF_POS},
+    {0},
+};
 
 void elab_train(Elab *e, Node *tn) {
     Ctx *ctx = e->ctx;
@@ -357,9 +442,7 @@ void elab_train(Elab *e, Node *tn) {
             args_eval(e, c, NULL, c->loc, &a);
             a.fname = c->a->name;
             t->optim = strcmp(c->a->name, "adam") == 0 ? OPTIM_ADAM : OPTIM_SGD;
-            static const char *const sk[] = {"lr", "momentum", "weight_decay", "decay", "l1", "l1_on", NULL};
-            static const char *const ak[] = {"lr", "beta1", "beta2", "eps", "weight_decay", "decay", NULL};
-            if (!args_have_error(&a) && args_check(&a, 1, t->optim == OPTIM_ADAM ? ak : sk)) {
+            if (!args_have_error(&a) && args_check(&a, t->optim == OPTIM_ADAM ? adam_params : sgd_params)) {
                 Value v;
                 Loc l;
                 if (arg_get(&a, "lr", 0, &v, &l))
@@ -395,7 +478,7 @@ void elab_train(Elab *e, Node *tn) {
                 Args a;
                 args_eval(e, c, NULL, c->loc, &a);
                 a.fname = c->a->name;
-                if (args_have_error(&a) || !args_check(&a, 2, NULL))
+                if (args_have_error(&a) || !args_check(&a, metric_params))
                     continue;
                 IrNode *p = tensor_arg(e, &a, "pred", 0), *y = tensor_arg(e, &a, "target", 1);
                 if (!p || !y)

@@ -75,7 +75,7 @@ bool value_same(Value a, Value b) {
     case V_BLOCK:
         return a.block == b.block;
     case V_FUNC:
-        return a.func == b.func;
+        return a.fn == b.fn;
     case V_INIT:
         return a.init == b.init;
     case V_ERROR:
@@ -132,14 +132,11 @@ Value charge_fold_args(Elab *e, Value r, const Args *a, Loc loc) {
     if (const_cost(r) == 0)
         return r;
     int64_t cost = const_cost(r);
-    for (int k = 0; k < 2; k++) {
-        const Value *v = k ? a->kval.v : a->pos.v;
-        int n = k ? a->kval.n : a->pos.n;
-        for (int i = 0; i < n; i++) {
-            cost += const_cost(v[i]);
-            for (int j = 0; v[i].kind == V_LIST && j < v[i].list->n; j++)
-                cost += const_cost(v[i].list->v[j]);
-        }
+    for (int i = 0; i < a->n; i++) {
+        Value v = a->v[i].v;
+        cost += const_cost(v);
+        for (int j = 0; v.kind == V_LIST && j < v.list->n; j++)
+            cost += const_cost(v.list->v[j]);
     }
     return charge(e, ELEMS(cost), loc) ? r : v_error(e);
 }
@@ -408,10 +405,9 @@ bool init_value(Elab *e, Value v, Loc loc, Init **out) {
         *out = init_new(e->ctx, INIT_CONST, num(v), 0);
         return true;
     }
-    if (v.kind == V_FUNC && v.func >= B_NORMAL) {
-        Args a = {0};
-        a.fname = func_name(v.func);
-        Value r = call_function(e, v.func, &a, loc);
+    if (v.kind == V_FUNC && v.fn->kind == BK_INIT) { /* a bare name: xavier_uniform, zeros */
+        Args a = {.loc = loc};
+        Value r = call_builtin(e, v.fn, &a, loc);
         if (r.kind != V_INIT)
             return false;
         *out = r.init;
