@@ -549,98 +549,167 @@ static void exec_stmt(Elab *e, Node *s) {
     charge_nodes(e, s->loc);
 }
 
-static void exec_stmt_node(Elab *e, Node *s) {
+/* Executes the declaration `input name: dtype[dims]`. */
+static void exec_input(Elab *e, Node *s) {
     Graph *g = e->g;
-    switch (s->kind) {
-    case N_INPUT: {
-        if (e->in_block) {
-            error_at(s->loc, "inputs are declared at the top level of the model, not in a block");
-            return;
-        }
-        DType dt;
-        if (strcmp(s->dtype_name, "f32") == 0)
-            dt = DT_F32;
-        else if (strcmp(s->dtype_name, "i32") == 0)
-            dt = DT_I32;
-        else {
-            error_at(s->dtype_loc, "unknown element type '%s'; inputs are f32 or i32", s->dtype_name);
-            return;
-        }
-        Value dims = v_list(e->ctx);
-        for (int i = 0; i < s->args.n; i++)
-            vec_push(e->ctx, dims.list, eval(e, s->args.v[i]));
-        Shape shape;
-        if (!shape_from_value(e, dims, s->loc, &shape, true, xsprintf(e->ctx, "input '%s'", s->name), dt)) {
-            env_set(e->ctx, e->env, s->name, v_error(e)); /* no "not defined" at every use */
-            return;
-        }
-        for (int i = 0; i < g->inputs.n; i++)
-            if (strcmp(g->inputs.v[i].name, s->name) == 0) {
-                error_at(s->loc, "input '%s' is declared twice", s->name);
-                note_at(g->inputs.v[i].loc, "first declared here");
-                return;
-            }
-        Input in = {.name = s->name, .dtype = dt, .shape = shape, .loc = s->loc};
-        in.node = ir_leaf(g, OP_INPUT, dt, shape, g->inputs.n, s->loc);
-        vec_push(e->ctx, &g->inputs, in);
-        env_set(e->ctx, e->env, s->name, v_tensor(e, in.node));
+    if (e->in_block) {
+        error_at(s->loc, "inputs are declared at the top level of the model, not in a block");
         return;
     }
-    case N_OUTPUT: {
-        if (e->in_block) {
-            error_at(s->loc, "outputs are declared at the top level of the model; return a value from the block");
+    DType dt;
+    if (strcmp(s->dtype_name, "f32") == 0)
+        dt = DT_F32;
+    else if (strcmp(s->dtype_name, "i32") == 0)
+        dt = DT_I32;
+    else {
+        error_at(s->dtype_loc, "unknown element type '%s'; inputs are f32 or i32", s->dtype_name);
+        return;
+    }
+    Value dims = v_list(e->ctx);
+    for (int i = 0; i < s->args.n; i++)
+        vec_push(e->ctx, dims.list, eval(e, s->args.v[i]));
+    Shape shape;
+    if (!shape_from_value(e, dims, s->loc, &shape, true, xsprintf(e->ctx, "input '%s'", s->name), dt)) {
+        env_set(e->ctx, e->env, s->name, v_error(e)); /* no "not defined" at every use */
+        return;
+    }
+    for (int i = 0; i < g->inputs.n; i++)
+        if (strcmp(g->inputs.v[i].name, s->name) == 0) {
+            error_at(s->loc, "input '%s' is declared twice", s->name);
+            note_at(g->inputs.v[i].loc, "first declared here");
             return;
         }
-        Value v;
-        if (s->a) {
-            v = eval(e, s->a);
-            env_set(e->ctx, e->env, s->name, v);
+    Input in = {.name = s->name, .dtype = dt, .shape = shape, .loc = s->loc};
+    in.node = ir_leaf(g, OP_INPUT, dt, shape, g->inputs.n, s->loc);
+    vec_push(e->ctx, &g->inputs, in);
+    env_set(e->ctx, e->env, s->name, v_tensor(e, in.node));
+    return;
+}
+
+/* Executes `output name = value` or `output name`. */
+static void exec_output(Elab *e, Node *s) {
+    Graph *g = e->g;
+    if (e->in_block) {
+        error_at(s->loc, "outputs are declared at the top level of the model; return a value from the block");
+        return;
+    }
+    Value v;
+    if (s->a) {
+        v = eval(e, s->a);
+        env_set(e->ctx, e->env, s->name, v);
+    } else {
+        Value *p = env_find(e->env, s->name);
+        if (!p) {
+            error_at(s->loc, "'%s' is not defined", s->name);
+            return;
+        }
+        v = *p;
+    }
+    if (v.kind == V_ERROR)
+        return;
+    if (v.kind != V_TENSOR) {
+        error_at(s->loc, "output '%s' must be a tensor, got %s", s->name, value_desc(e->ctx, v));
+        return;
+    }
+    for (int i = 0; i < g->outputs.n; i++)
+        if (strcmp(g->outputs.v[i].name, s->name) == 0) {
+            error_at(s->loc, "output '%s' is declared twice", s->name);
+            note_at(g->outputs.v[i].loc, "first declared here");
+            return;
+        }
+    Output o = {.name = s->name, .node = v.t, .loc = s->loc};
+    vec_push(e->ctx, &g->outputs, o);
+    return;
+}
+
+/* Executes `param name: [dims] = init` and `const name: [dims] = init`. */
+static void exec_param(Elab *e, Node *s) {
+    Value sv = eval(e, s->a);
+    Shape shape;
+    Init *init;
+    const char *what = xsprintf(e->ctx, "%s '%s'", s->kind == N_PARAM ? "param" : "const", s->name);
+    IrNode *n = NULL;
+    if (sv.kind != V_ERROR && shape_from_value(e, sv, s->a->loc, &shape, false, what, DT_F32)) {
+        Value iv = eval(e, s->b);
+        if (init_value(e, iv, s->b->loc, &init)) {
+            if (init->kind == INIT_DATA && (int64_t)init->a != shape_numel(&shape))
+                error_at(s->b->loc, "the initial data has %lld elements but %s needs %lld", (long long)init->a,
+                         shape_str(e->ctx, &shape), (long long)shape_numel(&shape));
+            else
+                n = make_param(e, s->name, shape, s->kind == N_PARAM, init, s->loc);
+        }
+    }
+    /* after an error the name is bound to the poison value: no "not defined" at every use */
+    if (n || !find_local(e->env, s->name))
+        env_set(e->ctx, e->env, s->name, n ? v_tensor(e, n) : v_error(e));
+    return;
+}
+
+/* Executes `for x in list:` and `for a, b in list:`. */
+static void exec_for(Elab *e, Node *s) {
+    Value it = eval(e, s->b);
+    if (it.kind == V_ERROR)
+        return;
+    if (it.kind != V_LIST) {
+        error_at(s->b->loc, "'for' iterates over a list or range(n), got %s", value_desc(e->ctx, it));
+        return;
+    }
+    for (int i = 0; i < it.list->n && !e->returned; i++) {
+        if (!charge(e, 1, s->loc)) /* an empty body costs nothing else */
+            return;
+        Value x = it.list->v[i];
+        if (s->a->kind == N_IDENT) {
+            env_set(e->ctx, e->env, s->a->name, x);
         } else {
-            Value *p = env_find(e->env, s->name);
-            if (!p) {
-                error_at(s->loc, "'%s' is not defined", s->name);
+            int n = s->a->args.n;
+            if (x.kind != V_LIST || x.list->n != n) {
+                error_at(s->a->loc, "cannot unpack %s into %d names",
+                         x.kind == V_LIST ? xsprintf(e->ctx, "a list of %d", x.list->n) : value_desc(e->ctx, x), n);
                 return;
             }
-            v = *p;
+            for (int k = 0; k < n; k++)
+                env_set(e->ctx, e->env, s->a->args.v[k]->name, x.list->v[k]);
         }
-        if (v.kind == V_ERROR)
-            return;
-        if (v.kind != V_TENSOR) {
-            error_at(s->loc, "output '%s' must be a tensor, got %s", s->name, value_desc(e->ctx, v));
-            return;
-        }
-        for (int i = 0; i < g->outputs.n; i++)
-            if (strcmp(g->outputs.v[i].name, s->name) == 0) {
-                error_at(s->loc, "output '%s' is declared twice", s->name);
-                note_at(g->outputs.v[i].loc, "first declared here");
-                return;
-            }
-        Output o = {.name = s->name, .node = v.t, .loc = s->loc};
-        vec_push(e->ctx, &g->outputs, o);
+        int errors = e->ctx->diag.errors;
+        exec_stmts(e, &s->body);
+        if (e->ctx->diag.errors > errors)
+            break; /* later iterations would mostly report the same mistakes again */
+    }
+    return;
+}
+
+/* Executes `if cond:` ... `else:`, on a compile-time condition. */
+static void exec_if(Elab *e, Node *s) {
+    Value c = eval(e, s->a);
+    if (c.kind == V_ERROR)
+        return;
+    if (c.kind == V_TENSOR) {
+        error_at(s->a->loc,
+                 "'if' needs a compile-time condition, got %s; for a data-dependent choice use "
+                 "where(c, a, b)",
+                 value_desc(e->ctx, c));
         return;
     }
+    if (!is_num(c)) {
+        error_at(s->a->loc, "'if' needs a boolean, got %s", value_desc(e->ctx, c));
+        return;
+    }
+    exec_stmts(e, num(c) != 0 ? &s->body : &s->orelse);
+    return;
+}
+
+static void exec_stmt_node(Elab *e, Node *s) {
+    switch (s->kind) {
+    case N_INPUT:
+        exec_input(e, s);
+        return;
+    case N_OUTPUT:
+        exec_output(e, s);
+        return;
     case N_PARAM:
-    case N_CONST: {
-        Value sv = eval(e, s->a);
-        Shape shape;
-        Init *init;
-        const char *what = xsprintf(e->ctx, "%s '%s'", s->kind == N_PARAM ? "param" : "const", s->name);
-        IrNode *n = NULL;
-        if (sv.kind != V_ERROR && shape_from_value(e, sv, s->a->loc, &shape, false, what, DT_F32)) {
-            Value iv = eval(e, s->b);
-            if (init_value(e, iv, s->b->loc, &init)) {
-                if (init->kind == INIT_DATA && (int64_t)init->a != shape_numel(&shape))
-                    error_at(s->b->loc, "the initial data has %lld elements but %s needs %lld", (long long)init->a,
-                             shape_str(e->ctx, &shape), (long long)shape_numel(&shape));
-                else
-                    n = make_param(e, s->name, shape, s->kind == N_PARAM, init, s->loc);
-            }
-        }
-        /* after an error the name is bound to the poison value: no "not defined" at every use */
-        if (n || !find_local(e->env, s->name))
-            env_set(e->ctx, e->env, s->name, n ? v_tensor(e, n) : v_error(e));
+    case N_CONST:
+        exec_param(e, s);
         return;
-    }
     case N_INIT: {
         Value v = eval(e, s->a);
         Init *init;
@@ -663,58 +732,15 @@ static void exec_stmt_node(Elab *e, Node *s) {
         env_set(e->ctx, e->env, s->name, v);
         return;
     }
-    case N_FOR: {
-        Value it = eval(e, s->b);
-        if (it.kind == V_ERROR)
-            return;
-        if (it.kind != V_LIST) {
-            error_at(s->b->loc, "'for' iterates over a list or range(n), got %s", value_desc(e->ctx, it));
-            return;
-        }
-        for (int i = 0; i < it.list->n && !e->returned; i++) {
-            if (!charge(e, 1, s->loc)) /* an empty body costs nothing else */
-                return;
-            Value x = it.list->v[i];
-            if (s->a->kind == N_IDENT) {
-                env_set(e->ctx, e->env, s->a->name, x);
-            } else {
-                int n = s->a->args.n;
-                if (x.kind != V_LIST || x.list->n != n) {
-                    error_at(s->a->loc, "cannot unpack %s into %d names",
-                             x.kind == V_LIST ? xsprintf(e->ctx, "a list of %d", x.list->n) : value_desc(e->ctx, x), n);
-                    return;
-                }
-                for (int k = 0; k < n; k++)
-                    env_set(e->ctx, e->env, s->a->args.v[k]->name, x.list->v[k]);
-            }
-            int errors = e->ctx->diag.errors;
-            exec_stmts(e, &s->body);
-            if (e->ctx->diag.errors > errors)
-                break; /* later iterations would mostly report the same mistakes again */
-        }
+    case N_FOR:
+        exec_for(e, s);
         return;
-    }
     case N_WHILE:
         exec_while(e, s);
         return;
-    case N_IF: {
-        Value c = eval(e, s->a);
-        if (c.kind == V_ERROR)
-            return;
-        if (c.kind == V_TENSOR) {
-            error_at(s->a->loc,
-                     "'if' needs a compile-time condition, got %s; for a data-dependent choice use "
-                     "where(c, a, b)",
-                     value_desc(e->ctx, c));
-            return;
-        }
-        if (!is_num(c)) {
-            error_at(s->a->loc, "'if' needs a boolean, got %s", value_desc(e->ctx, c));
-            return;
-        }
-        exec_stmts(e, num(c) != 0 ? &s->body : &s->orelse);
+    case N_IF:
+        exec_if(e, s);
         return;
-    }
     case N_RETURN:
         if (!e->in_block) {
             error_at(s->loc, "'return' is only allowed in a block; the model's results are its outputs");

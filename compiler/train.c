@@ -338,19 +338,8 @@ static const BuiltinParam metric_params[] = {
     {0},
 };
 
-void elab_train(Elab *e, Node *tn) {
-    Ctx *ctx = e->ctx;
-    TrainSpec *t = &e->g->train;
-    t->present = true;
-    t->loc = tn->loc;
-    t->lr = 0.1;
-    t->epochs = 10;
-    t->seed = 1;
-    t->beta1 = 0.9;
-    t->beta2 = 0.999;
-    t->eps = 1e-8;
-    t->decay_glob = "*";
-    t->l1_glob = "*";
+/* Checks that the train section holds only known settings, each given once. */
+static void train_check_keys(Node *tn) {
     static const char *const keys[] = {"data", "loss",    "eval_loss", "optimizer", "batch", "epochs",
                                        "seed", "metrics", "lr",        "plot",      NULL};
     for (int i = 0; i < tn->body.n; i++) {
@@ -376,6 +365,12 @@ void elab_train(Elab *e, Node *tn) {
             }
         }
     }
+}
+
+/* `loss = ...`: a scalar f32 expression that can be differentiated with respect to the trainable parameters. */
+static void train_loss(Elab *e, Node *tn) {
+    Ctx *ctx = e->ctx;
+    TrainSpec *t = &e->g->train;
     Node *s;
     if ((s = train_find(tn, "loss"))) {
         Value v = eval(e, s->a);
@@ -403,6 +398,100 @@ void elab_train(Elab *e, Node *tn) {
     } else {
         error_at(tn->loc, "the train section needs a loss: loss = cross_entropy(logits, y)");
     }
+}
+
+/* `optimizer = sgd(...)` or `adam(...)`, the call c. */
+static void train_optimizer(Elab *e, Node *c) {
+    Ctx *ctx = e->ctx;
+    TrainSpec *t = &e->g->train;
+    if (c->kind != N_CALL || c->a->kind != N_IDENT ||
+        (strcmp(c->a->name, "sgd") != 0 && strcmp(c->a->name, "adam") != 0)) {
+        error_at(c->loc, "optimizer must be sgd(lr=...) or adam(lr=...), got %s",
+                 c->kind == N_CALL && c->a->kind == N_IDENT ? xsprintf(ctx, "%s(...)", c->a->name)
+                                                            : "another expression");
+    } else {
+        Args a;
+        args_eval(e, c, NULL, c->loc, &a);
+        a.fname = c->a->name;
+        t->optim = strcmp(c->a->name, "adam") == 0 ? OPTIM_ADAM : OPTIM_SGD;
+        if (!args_have_error(&a) && args_check(&a, t->optim == OPTIM_ADAM ? adam_params : sgd_params)) {
+            Value v;
+            Loc l;
+            if (arg_get(&a, "lr", 0, &v, &l))
+                want_num(v, l, "lr", &t->lr);
+            train_num(e, &a, "momentum", &t->momentum, 0, 1, false);
+            train_num(e, &a, "weight_decay", &t->weight_decay, 0, INFINITY, false);
+            train_num(e, &a, "l1", &t->l1, 0, INFINITY, false);
+            train_num(e, &a, "beta1", &t->beta1, 0, 1, false);
+            train_num(e, &a, "beta2", &t->beta2, 0, 1, false);
+            train_num(e, &a, "eps", &t->eps, 0, INFINITY, false);
+            if (arg_get(&a, "eps", -1, &v, &l) && !(t->eps > 0))
+                error_at(l, "eps must be positive, got %g", t->eps);
+            train_glob(e, &a, "decay", &t->decay_glob, t->weight_decay != 0);
+            train_glob(e, &a, "l1_on", &t->l1_glob, t->l1 != 0);
+            if (!(t->lr > 0 && t->lr < INFINITY))
+                error_at(c->loc, "the learning rate must be positive, got %g", t->lr);
+        }
+    }
+}
+
+/* `metrics = [accuracy(logits, y), ...]`, the list l. */
+static void train_metrics(Elab *e, Node *l) {
+    Ctx *ctx = e->ctx;
+    TrainSpec *t = &e->g->train;
+    if (l->kind != N_LIST) {
+        error_at(l->loc, "metrics is a list: [accuracy(logits, y)]");
+    } else {
+        for (int i = 0; i < l->args.n; i++) {
+            Node *c = l->args.v[i];
+            if (c->kind != N_CALL || c->a->kind != N_IDENT ||
+                (strcmp(c->a->name, "accuracy") != 0 && strcmp(c->a->name, "log_rmse") != 0)) {
+                error_at(c->loc, "unknown metric%s; expected accuracy(logits, labels) or log_rmse(pred, target)",
+                         c->kind == N_CALL && c->a->kind == N_IDENT ? xsprintf(ctx, " '%s'", c->a->name) : "");
+                continue;
+            }
+            Args a;
+            args_eval(e, c, NULL, c->loc, &a);
+            a.fname = c->a->name;
+            if (args_have_error(&a) || !args_check(&a, metric_params))
+                continue;
+            IrNode *p = tensor_arg(e, &a, "pred", 0), *y = tensor_arg(e, &a, "target", 1);
+            if (!p || !y)
+                continue;
+            Metric m = {.kind = strcmp(c->a->name, "accuracy") == 0 ? METRIC_ACCURACY : METRIC_LOG_RMSE};
+            if (m.kind == METRIC_ACCURACY) {
+                m.pred = b_argmax_eq(e->g, p, y, c->loc);
+                if (!m.pred)
+                    continue;
+            } else if (!shape_eq(&p->shape, &y->shape)) {
+                error_at(c->loc, "log_rmse: prediction %s and target %s differ in shape",
+                         type_str(ctx, p->dtype, &p->shape), type_str(ctx, y->dtype, &y->shape));
+                continue;
+            } else {
+                m.pred = p;
+                m.target = y;
+            }
+            vec_push(ctx, &t->metrics, m);
+        }
+    }
+}
+
+void elab_train(Elab *e, Node *tn) {
+    Ctx *ctx = e->ctx;
+    TrainSpec *t = &e->g->train;
+    t->present = true;
+    t->loc = tn->loc;
+    t->lr = 0.1;
+    t->epochs = 10;
+    t->seed = 1;
+    t->beta1 = 0.9;
+    t->beta2 = 0.999;
+    t->eps = 1e-8;
+    t->decay_glob = "*";
+    t->l1_glob = "*";
+    train_check_keys(tn);
+    train_loss(e, tn);
+    Node *s;
     if ((s = train_find(tn, "eval_loss"))) {
         Value v = eval(e, s->a);
         if (v.kind == V_TENSOR && v.t->shape.rank == 0 && v.t->dtype == DT_F32)
@@ -430,76 +519,10 @@ void elab_train(Elab *e, Node *tn) {
     if ((s = train_find(tn, "lr")) && want_num(eval(e, s->a), s->a->loc, "lr", &t->lr) &&
         !(t->lr > 0 && t->lr < INFINITY))
         error_at(s->a->loc, "the learning rate must be positive, got %g", t->lr);
-    if ((s = train_find(tn, "optimizer"))) {
-        Node *c = s->a;
-        if (c->kind != N_CALL || c->a->kind != N_IDENT ||
-            (strcmp(c->a->name, "sgd") != 0 && strcmp(c->a->name, "adam") != 0)) {
-            error_at(c->loc, "optimizer must be sgd(lr=...) or adam(lr=...), got %s",
-                     c->kind == N_CALL && c->a->kind == N_IDENT ? xsprintf(ctx, "%s(...)", c->a->name)
-                                                                : "another expression");
-        } else {
-            Args a;
-            args_eval(e, c, NULL, c->loc, &a);
-            a.fname = c->a->name;
-            t->optim = strcmp(c->a->name, "adam") == 0 ? OPTIM_ADAM : OPTIM_SGD;
-            if (!args_have_error(&a) && args_check(&a, t->optim == OPTIM_ADAM ? adam_params : sgd_params)) {
-                Value v;
-                Loc l;
-                if (arg_get(&a, "lr", 0, &v, &l))
-                    want_num(v, l, "lr", &t->lr);
-                train_num(e, &a, "momentum", &t->momentum, 0, 1, false);
-                train_num(e, &a, "weight_decay", &t->weight_decay, 0, INFINITY, false);
-                train_num(e, &a, "l1", &t->l1, 0, INFINITY, false);
-                train_num(e, &a, "beta1", &t->beta1, 0, 1, false);
-                train_num(e, &a, "beta2", &t->beta2, 0, 1, false);
-                train_num(e, &a, "eps", &t->eps, 0, INFINITY, false);
-                if (arg_get(&a, "eps", -1, &v, &l) && !(t->eps > 0))
-                    error_at(l, "eps must be positive, got %g", t->eps);
-                train_glob(e, &a, "decay", &t->decay_glob, t->weight_decay != 0);
-                train_glob(e, &a, "l1_on", &t->l1_glob, t->l1 != 0);
-                if (!(t->lr > 0 && t->lr < INFINITY))
-                    error_at(c->loc, "the learning rate must be positive, got %g", t->lr);
-            }
-        }
-    }
-    if ((s = train_find(tn, "metrics"))) {
-        Node *l = s->a;
-        if (l->kind != N_LIST) {
-            error_at(l->loc, "metrics is a list: [accuracy(logits, y)]");
-        } else {
-            for (int i = 0; i < l->args.n; i++) {
-                Node *c = l->args.v[i];
-                if (c->kind != N_CALL || c->a->kind != N_IDENT ||
-                    (strcmp(c->a->name, "accuracy") != 0 && strcmp(c->a->name, "log_rmse") != 0)) {
-                    error_at(c->loc, "unknown metric%s; expected accuracy(logits, labels) or log_rmse(pred, target)",
-                             c->kind == N_CALL && c->a->kind == N_IDENT ? xsprintf(ctx, " '%s'", c->a->name) : "");
-                    continue;
-                }
-                Args a;
-                args_eval(e, c, NULL, c->loc, &a);
-                a.fname = c->a->name;
-                if (args_have_error(&a) || !args_check(&a, metric_params))
-                    continue;
-                IrNode *p = tensor_arg(e, &a, "pred", 0), *y = tensor_arg(e, &a, "target", 1);
-                if (!p || !y)
-                    continue;
-                Metric m = {.kind = strcmp(c->a->name, "accuracy") == 0 ? METRIC_ACCURACY : METRIC_LOG_RMSE};
-                if (m.kind == METRIC_ACCURACY) {
-                    m.pred = b_argmax_eq(e->g, p, y, c->loc);
-                    if (!m.pred)
-                        continue;
-                } else if (!shape_eq(&p->shape, &y->shape)) {
-                    error_at(c->loc, "log_rmse: prediction %s and target %s differ in shape",
-                             type_str(ctx, p->dtype, &p->shape), type_str(ctx, y->dtype, &y->shape));
-                    continue;
-                } else {
-                    m.pred = p;
-                    m.target = y;
-                }
-                vec_push(ctx, &t->metrics, m);
-            }
-        }
-    }
+    if ((s = train_find(tn, "optimizer")))
+        train_optimizer(e, s->a);
+    if ((s = train_find(tn, "metrics")))
+        train_metrics(e, s->a);
     /* data is optional: a model without it compiles (for gradient checks, say) but has no trainer */
     if ((s = train_find(tn, "data")))
         elab_data(e, s);
