@@ -743,6 +743,13 @@ static void emit_step(Emit *e) {
     }
     if (!any)
         fprintf(o, "    (void)lr;\n");
+    /* the states' new values, computed by the forward pass, replace the old ones once nothing reads them */
+    for (int i = 0; i < c->nupdates; i++) {
+        Param *p = &g->params.v[g->updates.v[i].param];
+        fprintf(o, "    /* %s := */\n", p->name);
+        fprintf(o, "    memcpy(st + %" PRId64 ", %s, (size_t)%" PRId64 ");\n", c->param_off[g->updates.v[i].param],
+                emit_ptr(e, c->updates[i]), shape_numel(&p->shape) * c->elem_size);
+    }
     fprintf(o, "}\n");
 }
 

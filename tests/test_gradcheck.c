@@ -500,6 +500,45 @@ static void test_const_not_trained(void) {
     CU_ASSERT_TRUE(g3 && !g3->null && g3->n == 8);
 }
 
+/* A state is read by the forward pass, gets no gradient and no optimizer update (decay included), and takes the
+ * value of its `:=` once the step is done: s_after = 0.5 * s_before + w_before, w as the forward pass saw it. */
+static void test_state_update(void) {
+    Trace t;
+    const char *text = "input x: f32[batch, 3]\n"
+                       "param w: [3] = normal(0, 1)\n"
+                       "state s: [3] = uniform(-1, 1)\n"
+                       "h = x * w + s\n"
+                       "if training() {\n"
+                       "    s := 0.5 * s + w\n"
+                       "}\n"
+                       "output h\n"
+                       "train {\n"
+                       "    loss = mean(h * h)\n"
+                       "    optimizer = sgd(lr = 0.1, momentum = 0.5, weight_decay = 0.5, decay = \"*\")\n"
+                       "    batch = 3\n"
+                       "}\n";
+    if (!run_trace("state_s", text, "F(x,X)", "f64", 3, 0.1, NULL, &t)) {
+        CU_FAIL("trace failed");
+        return;
+    }
+    for (int s = 1; s <= 3; s++) {
+        const Rec *b = trace_get(&t, s, "s", "before"), *g = trace_get(&t, s, "s", "grad");
+        const Rec *a = trace_get(&t, s, "s", "after"), *wb = trace_get(&t, s, "w", "before");
+        const Rec *wa = trace_get(&t, s, "w", "after");
+        CU_ASSERT_FATAL(b && g && a && wb && wa && b->n == 3 && a->n == 3 && wb->n == 3);
+        CU_ASSERT_EQUAL(b->trainable, 0);
+        CU_ASSERT_TRUE(g->null);
+        for (int i = 0; i < 3; i++)
+            CU_ASSERT_DOUBLE_EQUAL(a->v[i], 0.5 * b->v[i] + wb->v[i], 1e-15 * (1 + fabs(a->v[i])));
+        /* the optimizer moved w, so a stale or late read of w would not match */
+        CU_ASSERT_TRUE(memcmp(wb->v, wa->v, sizeof(double) * 3) != 0);
+        if (s > 1) {
+            const Rec *prev = trace_get(&t, s - 1, "s", "after");
+            CU_ASSERT_TRUE(prev && memcmp(prev->v, b->v, sizeof(double) * 3) == 0);
+        }
+    }
+}
+
 /* D2L 2.5.1: y = 2 * dot(x, x) at x = [0, 1, 2, 3] is 28, and grad(y, x) = 4x = [0, 4, 8, 12]. */
 static void test_d2l_autograd(void) {
     const char *text = "input x: f32[4]\n"
@@ -569,6 +608,7 @@ int main(void) {
     CU_pSuite t = CU_add_suite("tied parameters, constants, grad()", NULL, NULL);
     CU_add_test(t, "a tied layer's gradient is the sum of its uses", test_tied_is_sum_of_uses);
     CU_add_test(t, "a const gets no gradient and no update", test_const_not_trained);
+    CU_add_test(t, "a state gets no gradient and takes its := value after the step", test_state_update);
     CU_add_test(t, "D2L 2.5: grad(2 * dot(x, x), x) = 4x", test_d2l_autograd);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
