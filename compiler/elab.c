@@ -670,26 +670,30 @@ static void exec_update(Elab *e, Node *s) {
                  s->name);
         return;
     }
-    Param *p = &e->g->params.v[st->index];
-    IrNode *x = to_tensor(e, v, s->a->loc, xsprintf(e->ctx, "the new value of state '%s'", p->name));
-    if (!x)
-        return;
-    if (x->dtype != DT_F32 || x->shape.batched || x->shape.rank != p->shape.rank ||
-        shape_numel(&x->shape) != shape_numel(&p->shape) || !shape_eq(&x->shape, &p->shape)) {
-        error_at(s->a->loc, "state '%s' is %s, but its new value is %s", p->name, type_str(e->ctx, DT_F32, &p->shape),
+    IrNode *x =
+        to_tensor(e, v, s->a->loc, xsprintf(e->ctx, "the new value of state '%s'", e->g->params.v[st->index].name));
+    if (x)
+        state_set(e, st->index, x, s->loc, s->a->loc);
+}
+
+bool state_set(Elab *e, int param, IrNode *x, Loc loc, Loc value_loc) {
+    Param *p = &e->g->params.v[param];
+    if (x->dtype != DT_F32 || x->shape.batched || !shape_eq(&x->shape, &p->shape)) {
+        error_at(value_loc, "state '%s' is %s, but its new value is %s", p->name, type_str(e->ctx, DT_F32, &p->shape),
                  type_str(e->ctx, x->dtype, &x->shape));
-        return;
+        return false;
     }
     for (int i = 0; i < e->g->updates.n; i++)
-        if (e->g->updates.v[i].param == st->index) {
-            error_at(s->loc, "state '%s' is set twice in one training step", p->name);
+        if (e->g->updates.v[i].param == param) {
+            error_at(loc, "state '%s' is set twice in one training step", p->name);
             note_at(e->g->updates.v[i].loc, "it was set here");
-            return;
+            return false;
         }
     if (!e->training)
-        return;
-    StateUpdate u = {.param = st->index, .value = x, .loc = s->loc};
+        return true;
+    StateUpdate u = {.param = param, .value = x, .loc = loc};
     vec_push(e->ctx, &e->g->updates, u);
+    return true;
 }
 
 /* Executes `for x in list:` and `for a, b in list:`. */

@@ -840,6 +840,8 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
         fprintf(out, "    {\"%s\", %d, {", p->name, p->shape.rank);
         for (int d = 0; d < p->shape.rank; d++)
             fprintf(out, "%s%" PRId64, d ? ", " : "", p->shape.d[d]);
+        if (!p->shape.rank)
+            fprintf(out, "0"); /* a scalar (num_batches_tracked): ISO C has no empty initialiser */
         int64_t o2 = c->opt_off[i] >= 0 && g->train.optim == OPTIM_ADAM
                          ? c->opt_off[i] + shape_numel(&p->shape) * c->elem_size
                          : -1;
