@@ -428,7 +428,13 @@ static const struct {
     const char *name;
     int64_t params;
 } zoo_counts[] = {
-    {"softmax", 7850}, {"mlp", 203530}, {"lenet", 61706}, {"alexnet", 46764746}, {"vgg11", 43093322},
+    {"softmax", 7850},
+    {"mlp", 203530},
+    {"lenet", 61706},
+    {"alexnet", 46764746},
+    {"vgg11", 43093322},
+    {"batchnorm", 44878},
+    {"batchnorm_concise", 44878},
 };
 
 static void test_zoo_checks_clean(void) {
