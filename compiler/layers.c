@@ -452,6 +452,39 @@ static Value layer_batch_norm(Call *c) {
     return layer_done(c, mul_add(g, b_binary(g, OP_SUB, x, mean, loc), scale, bp, loc));
 }
 
+static const BuiltinParam adaptive_pool_params[] = {
+    {"size", AK_PAIR, .flags = PF_POS | PF_KEY | PF_OPT, .dflt = 1},
+    {0},
+};
+
+/* PyTorch's nn.AdaptiveAvgPool2d(size) where the size divides the image: an average pool whose window and stride
+ * are the image's extent over the size (size 1, the default, is global average pooling, D2L's NiN, GoogLeNet,
+ * ResNet and DenseNet heads). The output keeps [N, C, size_h, size_w]; flatten follows as in PyTorch. */
+static Value layer_adaptive_avg_pool(Call *c) {
+    Elab *e = c->e;
+    IrNode *x = c->x;
+    int64_t size[2], pad[2] = {0, 0};
+    if (!arg_pair(c, "size", size))
+        return v_error(e);
+    if (x->shape.rank != 4) {
+        error_at(c->loc, "adaptive_avg_pool expects [N, C, H, W], got %s", type_str(e->ctx, x->dtype, &x->shape));
+        return v_error(e);
+    }
+    int64_t win[2];
+    for (int k = 0; k < 2; k++) {
+        int64_t extent = x->shape.d[2 + k];
+        if (size[k] < 1 || size[k] > extent || extent % size[k] != 0) {
+            error_at(arg_loc(c, "size"),
+                     "adaptive_avg_pool: output size (%lld, %lld) must divide the image, %lld x %lld (windows of "
+                     "equal size)",
+                     (long long)size[0], (long long)size[1], (long long)x->shape.d[2], (long long)x->shape.d[3]);
+            return v_error(e);
+        }
+        win[k] = extent / size[k];
+    }
+    return layer_done(c, b_pool(e->g, OP_AVGPOOL, x, win, win, pad, c->loc));
+}
+
 /* The built-in layers: rows of the same table as the functions (builtins.c), whose lookup searches this one
  * first. A layer's input is not among its parameters: apply_layer converts and checks it before binding. */
 const Builtin layer_builtins[] = {
@@ -466,5 +499,6 @@ const Builtin layer_builtins[] = {
     {"tanh", BK_LAYER, no_params, .fn = layer_activation, .op = OP_TANH},
     {"softmax", BK_LAYER, softmax_params, .fn = layer_softmax},
     {"batch_norm", BK_LAYER, batch_norm_params, .fn = layer_batch_norm},
+    {"adaptive_avg_pool", BK_LAYER, adaptive_pool_params, .fn = layer_adaptive_avg_pool},
     {0},
 };

@@ -435,6 +435,10 @@ static const struct {
     {"vgg11", 43093322},
     {"batchnorm", 44878},
     {"batchnorm_concise", 44878},
+    {"nin", 1992166},
+    {"googlenet", 5977530},
+    {"resnet18", 11178378},
+    {"densenet", 758226},
 };
 
 static void test_zoo_checks_clean(void) {
