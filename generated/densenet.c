@@ -1926,7 +1926,8 @@ void densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 541120)), ((densenet_real *)(ar + 56623872)), (densenet_real *)(ar + 84935424), n, 96, 2, 192, 24, 24, 1, 1, 24, 24, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 96, 576, 192, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 768)) + i * 110592, 576, ((densenet_real *)(ar + 56623872)) + i * 55296, 576, 0);
     }
     /* add -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
@@ -2118,7 +2119,8 @@ void densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 112, 12, 12], densenet.dlm line 26 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 18874368)), ((densenet_real *)(st + 1292416)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 8257536), n, 112, 8, 224, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 112, 144, 224, ((densenet_real *)(st + 1292416)), 224, ((densenet_real *)(ar + 18874368)) + i * 32256, 144, ((densenet_real *)(ar + 0)) + i * 16128, 144, 0);
     }
     /* add -> f32[batch 128, 112, 12, 12], densenet.dlm line 26 */
     {
@@ -2310,7 +2312,8 @@ void densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 960)), ((densenet_real *)(st + 2145408)), ((densenet_real *)(ar + 4424640)), (densenet_real *)(ar + 6636480), n, 120, 30, 240, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 120, 36, 240, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 960)) + i * 8640, 36, ((densenet_real *)(ar + 4424640)) + i * 4320, 36, 0);
     }
     /* add -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {
@@ -3171,7 +3174,8 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 537919488)), ((densenet_real *)(st + 541120)), ((densenet_real *)(ar + 320864256)), (densenet_real *)(ar + 75508096), n, 96, 2, 192, 24, 24, 1, 1, 24, 24, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 96, 576, 192, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 537919488)) + i * 110592, 576, ((densenet_real *)(ar + 320864256)) + i * 55296, 576, 0);
     }
     /* add -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
@@ -3722,7 +3726,8 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 112, 12, 12], densenet.dlm line 26 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 665321472)), ((densenet_real *)(st + 1292416)), ((densenet_real *)(ar + 320864256)), (densenet_real *)(ar + 75519616), n, 112, 8, 224, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 112, 144, 224, ((densenet_real *)(st + 1292416)), 224, ((densenet_real *)(ar + 665321472)) + i * 32256, 144, ((densenet_real *)(ar + 320864256)) + i * 16128, 144, 0);
     }
     /* add -> f32[batch 128, 112, 12, 12], densenet.dlm line 26 */
     {
@@ -4273,7 +4278,8 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 685670400)), ((densenet_real *)(st + 2145408)), ((densenet_real *)(ar + 148637952)), (densenet_real *)(ar + 75532160), n, 120, 30, 240, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 120, 36, 240, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 685670400)) + i * 8640, 36, ((densenet_real *)(ar + 148637952)) + i * 4320, 36, 0);
     }
     /* add -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {
@@ -5581,11 +5587,13 @@ void densenet_backward(void *state, int n, const densenet_real *x, const int32_t
     }
     /* conv2d_dx -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
     {
-    conv2d_dx(((densenet_real *)(ar + 690094080)), ((densenet_real *)(st + 2145408)), ((densenet_real *)(ar + 440893440)), (densenet_real *)(ar + 92909824), n, 120, 30, 240, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 240, 36, 120, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 440893440)) + i * 4320, 36, ((densenet_real *)(ar + 690094080)) + i * 8640, 36, 0);
     }
     /* conv2d_dw -> f32[120, 240, 1, 1], densenet.dlm line 26 */
     {
-    conv2d_dw(((densenet_real *)(ar + 685670400)), ((densenet_real *)(ar + 75548800)), ((densenet_real *)(ar + 440893440)), (densenet_real *)(ar + 92909824), n, 120, 30, 240, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 120, 240, 36, ((densenet_real *)(ar + 440893440)) + i * 4320, 36, ((densenet_real *)(ar + 685670400)) + i * 8640, 36, ((densenet_real *)(ar + 75548800)), 240, i > 0);
     }
     /* mul -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
     {
@@ -6225,11 +6233,13 @@ void densenet_backward(void *state, int n, const densenet_real *x, const int32_t
     }
     /* conv2d_dx -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
     {
-    conv2d_dx(((densenet_real *)(ar + 681836544)), ((densenet_real *)(st + 1292416)), ((densenet_real *)(ar + 320864256)), (densenet_real *)(ar + 77584576), n, 112, 8, 224, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 224, 144, 112, ((densenet_real *)(st + 1292416)), 224, ((densenet_real *)(ar + 320864256)) + i * 16128, 144, ((densenet_real *)(ar + 681836544)) + i * 32256, 144, 0);
     }
     /* conv2d_dw -> f32[112, 224, 1, 1], densenet.dlm line 26 */
     {
-    conv2d_dw(((densenet_real *)(ar + 665321472)), ((densenet_real *)(ar + 76640128)), ((densenet_real *)(ar + 320864256)), (densenet_real *)(ar + 77584576), n, 112, 8, 224, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 112, 224, 144, ((densenet_real *)(ar + 320864256)) + i * 16128, 144, ((densenet_real *)(ar + 665321472)) + i * 32256, 144, ((densenet_real *)(ar + 76640128)), 224, i > 0);
     }
     /* mul -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
     {
@@ -6869,11 +6879,13 @@ void densenet_backward(void *state, int n, const densenet_real *x, const int32_t
     }
     /* conv2d_dx -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
     {
-    conv2d_dx(((densenet_real *)(ar + 651165696)), ((densenet_real *)(st + 541120)), ((densenet_real *)(ar + 320864256)), (densenet_real *)(ar + 77732032), n, 96, 2, 192, 24, 24, 1, 1, 24, 24, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 192, 576, 96, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 320864256)) + i * 55296, 576, ((densenet_real *)(ar + 651165696)) + i * 110592, 576, 0);
     }
     /* conv2d_dw -> f32[96, 192, 1, 1], densenet.dlm line 26 */
     {
-    conv2d_dw(((densenet_real *)(ar + 537919488)), ((densenet_real *)(ar + 77732032)), ((densenet_real *)(ar + 320864256)), (densenet_real *)(ar + 77805760), n, 96, 2, 192, 24, 24, 1, 1, 24, 24, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 96, 192, 576, ((densenet_real *)(ar + 320864256)) + i * 55296, 576, ((densenet_real *)(ar + 537919488)) + i * 110592, 576, ((densenet_real *)(ar + 77732032)), 192, i > 0);
     }
     /* mul -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
     {
@@ -8736,7 +8748,8 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 541120)), ((densenet_real *)(ar + 56623872)), (densenet_real *)(ar + 84935424), n, 96, 2, 192, 24, 24, 1, 1, 24, 24, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 96, 576, 192, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 768)) + i * 110592, 576, ((densenet_real *)(ar + 56623872)) + i * 55296, 576, 0);
     }
     /* add -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
@@ -8928,7 +8941,8 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 112, 12, 12], densenet.dlm line 26 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 18874368)), ((densenet_real *)(st + 1292416)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 8257536), n, 112, 8, 224, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 112, 144, 224, ((densenet_real *)(st + 1292416)), 224, ((densenet_real *)(ar + 18874368)) + i * 32256, 144, ((densenet_real *)(ar + 0)) + i * 16128, 144, 0);
     }
     /* add -> f32[batch 128, 112, 12, 12], densenet.dlm line 26 */
     {
@@ -9120,7 +9134,8 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 960)), ((densenet_real *)(st + 2145408)), ((densenet_real *)(ar + 4424640)), (densenet_real *)(ar + 6636480), n, 120, 30, 240, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 120, 36, 240, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 960)) + i * 8640, 36, ((densenet_real *)(ar + 4424640)) + i * 4320, 36, 0);
     }
     /* add -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {

@@ -486,74 +486,6 @@ static void conv2d_dw_direct_1(const googlenet_real *restrict x, googlenet_real 
     }
 }
 
-/* conv2d's input gradient, googlenet.dlm line 17: x [n, 192, 12, 12], w [16, 192, 1, 1], y [n, 16, 12, 12], stride 1x1, padding 0x0.
- * dx = dy (*) w turned by 180 degrees, padded by 0x0: the forward kernel's loops. */
-static void conv2d_dx_direct_0(const googlenet_real *restrict dy, const googlenet_real *restrict kernel, googlenet_real *restrict dx, int64_t n) {
-    const googlenet_real *restrict x = dy;
-    googlenet_real *restrict y = dx;
-    /* wt[c][k][r][s] = kernel[k][c][R - 1 - r][S - 1 - s] */
-    googlenet_real wt[3072];
-    for (int k = 0; k < 16; k++)
-        for (int c = 0; c < 192; c++)
-            for (int rs = 0; rs < 1; rs++)
-                wt[(c * 16 + k) * 1 + rs] = kernel[(k * 192 + c) * 1 + 0 - rs];
-    const googlenet_real *w = wt;
-    /* wk_all[c][r][s][k] = w[k][c][r][s] */
-    googlenet_real wk_all[3072];
-    for (int k = 0; k < 192; k++)
-        for (int crs = 0; crs < 16; crs++)
-            wk_all[crs * 192 + k] = w[k * 16 + crs];
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        googlenet_real xp[16][12][16];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 16; c++)
-            for (int h = 0; h < 12; h++)
-                memcpy(&xp[c][h + 0][0], x + (b * 16 + c) * 144 + h * 12, 12 * sizeof(googlenet_real));
-        for (int64_t k = 0; k < 192; k += 16)
-            for (int p = 0; p < 12; p++) {
-                googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0}, a6[16] = {0}, a7[16] = {0}, a8[16] = {0}, a9[16] = {0}, a10[16] = {0}, a11[16] = {0};
-                for (int c = 0; c < 16; c++)
-                    for (int r = 0; r < 1; r++)
-                        for (int s = 0; s < 1; s++) {
-                            const googlenet_real *src = &xp[c][p + r][s];
-                            const googlenet_real *wk = wk_all + ((c * 1 + r) * 1 + s) * 192 + k;
-                            googlenet_real x0 = src[0], x1 = src[1], x2 = src[2], x3 = src[3], x4 = src[4], x5 = src[5], x6 = src[6], x7 = src[7], x8 = src[8], x9 = src[9], x10 = src[10], x11 = src[11];
-                            for (int j = 0; j < 16; j++) {
-                                googlenet_real v = wk[j];
-                                a0[j] += x0 * v;
-                                a1[j] += x1 * v;
-                                a2[j] += x2 * v;
-                                a3[j] += x3 * v;
-                                a4[j] += x4 * v;
-                                a5[j] += x5 * v;
-                                a6[j] += x6 * v;
-                                a7[j] += x7 * v;
-                                a8[j] += x8 * v;
-                                a9[j] += x9 * v;
-                                a10[j] += x10 * v;
-                                a11[j] += x11 * v;
-                            }
-                        }
-                for (int j = 0; j < 16; j++) {
-                    googlenet_real *out = y + ((b * 192 + k + j) * 12 + p) * 12;
-                    out[0] = a0[j];
-                    out[1] = a1[j];
-                    out[2] = a2[j];
-                    out[3] = a3[j];
-                    out[4] = a4[j];
-                    out[5] = a5[j];
-                    out[6] = a6[j];
-                    out[7] = a7[j];
-                    out[8] = a8[j];
-                    out[9] = a9[j];
-                    out[10] = a10[j];
-                    out[11] = a11[j];
-                }
-            }
-    }
-}
-
 /* conv2d's weight gradient, googlenet.dlm line 23: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
  * Per chunk of 1 images: zero-padded copies, then for each (k, c, r) the 7 sums over s; chunk sums to part, added in order. */
 static void conv2d_dw_direct_2(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
@@ -1860,7 +1792,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 12864)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 37748736), n, 64, 7, 64, 24, 24, 1, 1, 24, 24, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 18874368)) + i * 36864, 576, 0);
     }
     /* relu -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -1894,7 +1827,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 472640)), ((googlenet_real *)(ar + 14155776)), (googlenet_real *)(ar + 18874368), n, 64, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -1909,7 +1843,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 522048)), ((googlenet_real *)(ar + 23592960)), (googlenet_real *)(ar + 14155776), n, 96, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 23592960)) + i * 13824, 144, 0);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
@@ -1939,7 +1874,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 1039040)), ((googlenet_real *)(ar + 14155776)), (googlenet_real *)(ar + 15335424), n, 16, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 2304, 144, 0);
     }
     /* relu -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
@@ -1973,7 +1909,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 33030144)), ((googlenet_real *)(st + 1102720)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 2359296), n, 32, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 33030144)) + i * 27648, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
@@ -1999,7 +1936,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 33030144)), ((googlenet_real *)(st + 1127424)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 9437184), n, 128, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
@@ -2014,7 +1952,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 33030144)), ((googlenet_real *)(st + 1259008)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 18874368), n, 128, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -2044,7 +1983,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 33030144)), ((googlenet_real *)(st + 2276096)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 2359296), n, 32, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -2078,7 +2018,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 51904512)), ((googlenet_real *)(st + 2616576)), ((googlenet_real *)(ar + 33030144)), (googlenet_real *)(ar + 7077888), n, 64, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 51904512)) + i * 36864, 144, ((googlenet_real *)(ar + 33030144)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
@@ -2108,7 +2049,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 2682368)), ((googlenet_real *)(ar + 8847360)), (googlenet_real *)(ar + 12386304), n, 192, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 6912, 36, 0);
     }
     /* relu -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
@@ -2123,7 +2065,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 3051776)), ((googlenet_real *)(ar + 8847360)), (googlenet_real *)(ar + 10616832), n, 96, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 3456, 36, 0);
     }
     /* relu -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
@@ -2153,7 +2096,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 3956160)), ((googlenet_real *)(ar + 8847360)), (googlenet_real *)(ar + 9142272), n, 16, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 576, 36, 0);
     }
     /* relu -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
@@ -2187,7 +2131,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 23592960)), ((googlenet_real *)(st + 4063936)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 1179648), n, 64, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 23592960)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -2213,7 +2158,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 23592960)), ((googlenet_real *)(st + 4187072)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 2949120), n, 160, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
@@ -2228,7 +2174,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 23592960)), ((googlenet_real *)(st + 4515392)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 5898240), n, 112, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
@@ -2258,7 +2205,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 23592960)), ((googlenet_real *)(st + 5649280)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 442368), n, 24, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -2292,7 +2240,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 33030144)), ((googlenet_real *)(st + 5852416)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 1179648), n, 64, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 33030144)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -2318,7 +2267,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 16220160)), ((googlenet_real *)(st + 5983744)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 2359296), n, 128, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
@@ -2333,7 +2283,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 16220160)), ((googlenet_real *)(st + 6246400)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 4718592), n, 128, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
@@ -2363,7 +2314,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 16220160)), ((googlenet_real *)(st + 7689728)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 442368), n, 24, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -2397,7 +2349,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 7892864)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 1179648), n, 64, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -2423,7 +2376,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 8024192)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 2064384), n, 112, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
@@ -2438,7 +2392,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 8254016)), ((googlenet_real *)(ar + 15335424)), (googlenet_real *)(ar + 0), n, 144, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 15335424)) + i * 5184, 36, 0);
     }
     /* relu -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
@@ -2468,7 +2423,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 10043648)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 589824), n, 32, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -2502,7 +2458,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 20643840)), ((googlenet_real *)(st + 10314368)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 5308416), n, 64, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 20643840)) + i * 18432, 36, ((googlenet_real *)(ar + 4128768)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -2528,7 +2485,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 20643840)), ((googlenet_real *)(st + 10445696)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 4718592), n, 256, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 9216, 36, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
@@ -2543,7 +2501,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 20643840)), ((googlenet_real *)(st + 10987392)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 2949120), n, 160, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
@@ -2573,7 +2532,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 20643840)), ((googlenet_real *)(st + 13170432)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 589824), n, 32, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -2607,7 +2567,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 36274176)), ((googlenet_real *)(st + 13648256)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 2359296), n, 128, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 36274176)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
@@ -2637,7 +2598,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 13919104)), ((googlenet_real *)(ar + 3833856)), (googlenet_real *)(ar + 5013504), n, 256, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 2304, 9, 0);
     }
     /* relu -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
@@ -2652,7 +2614,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 14772096)), ((googlenet_real *)(ar + 3833856)), (googlenet_real *)(ar + 6193152), n, 160, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 1440, 9, 0);
     }
     /* relu -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
@@ -2682,7 +2645,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 17149696)), ((googlenet_real *)(ar + 3833856)), (googlenet_real *)(ar + 6193152), n, 32, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 288, 9, 0);
     }
     /* relu -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
@@ -2716,7 +2680,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 9879552)), ((googlenet_real *)(st + 17666432)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 589824), n, 128, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 9879552)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -2742,7 +2707,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 1179648)), ((googlenet_real *)(st + 18092928)), ((googlenet_real *)(ar + 5013504)), (googlenet_real *)(ar + 0), n, 384, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 5013504)) + i * 3456, 9, 0);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
@@ -2757,7 +2723,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 1179648)), ((googlenet_real *)(st + 19372416)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 5013504), n, 192, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1728, 9, 0);
     }
     /* relu -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
@@ -2787,7 +2754,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 1179648)), ((googlenet_real *)(st + 22667904)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 8552448), n, 48, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 432, 9, 0);
     }
     /* relu -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
@@ -2821,7 +2789,8 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 9142272)), ((googlenet_real *)(st + 23442752)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 589824), n, 128, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 9142272)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -2892,7 +2861,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 12864)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 37748736), n, 64, 7, 64, 24, 24, 1, 1, 24, 24, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 18874368)) + i * 36864, 576, 0);
     }
     /* relu -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -2926,7 +2896,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 472640)), ((googlenet_real *)(ar + 33030144)), (googlenet_real *)(ar + 56623104), n, 64, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 18874368)) + i * 27648, 144, ((googlenet_real *)(ar + 33030144)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -2941,7 +2912,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 522048)), ((googlenet_real *)(ar + 61341696)), (googlenet_real *)(ar + 33030144), n, 96, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 18874368)) + i * 27648, 144, ((googlenet_real *)(ar + 61341696)) + i * 13824, 144, 0);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
@@ -2971,7 +2943,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 1039040)), ((googlenet_real *)(ar + 33030144)), (googlenet_real *)(ar + 34209792), n, 16, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 18874368)) + i * 27648, 144, ((googlenet_real *)(ar + 33030144)) + i * 2304, 144, 0);
     }
     /* relu -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
@@ -3005,7 +2978,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 169869312)), ((googlenet_real *)(st + 1102720)), ((googlenet_real *)(ar + 35389440)), (googlenet_real *)(ar + 33030144), n, 32, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 169869312)) + i * 27648, 144, ((googlenet_real *)(ar + 35389440)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
@@ -3031,7 +3005,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 184025088)), ((googlenet_real *)(st + 1127424)), ((googlenet_real *)(ar + 150994944)), (googlenet_real *)(ar + 33030144), n, 128, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 184025088)) + i * 36864, 144, ((googlenet_real *)(ar + 150994944)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
@@ -3046,7 +3021,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 184025088)), ((googlenet_real *)(st + 1259008)), ((googlenet_real *)(ar + 150994944)), (googlenet_real *)(ar + 33030144), n, 128, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 184025088)) + i * 36864, 144, ((googlenet_real *)(ar + 150994944)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -3076,7 +3052,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 184025088)), ((googlenet_real *)(st + 2276096)), ((googlenet_real *)(ar + 35389440)), (googlenet_real *)(ar + 33030144), n, 32, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 184025088)) + i * 36864, 144, ((googlenet_real *)(ar + 35389440)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -3110,7 +3087,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 311427072)), ((googlenet_real *)(st + 2616576)), ((googlenet_real *)(ar + 150994944)), (googlenet_real *)(ar + 33030144), n, 64, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 311427072)) + i * 36864, 144, ((googlenet_real *)(ar + 150994944)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
@@ -3140,7 +3118,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 365690880)), ((googlenet_real *)(st + 2682368)), ((googlenet_real *)(ar + 150994944)), (googlenet_real *)(ar + 33030144), n, 192, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 365690880)) + i * 17280, 36, ((googlenet_real *)(ar + 150994944)) + i * 6912, 36, 0);
     }
     /* relu -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
@@ -3155,7 +3134,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 365690880)), ((googlenet_real *)(st + 3051776)), ((googlenet_real *)(ar + 35389440)), (googlenet_real *)(ar + 33030144), n, 96, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 365690880)) + i * 17280, 36, ((googlenet_real *)(ar + 35389440)) + i * 3456, 36, 0);
     }
     /* relu -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
@@ -3185,7 +3165,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 365690880)), ((googlenet_real *)(st + 3956160)), ((googlenet_real *)(ar + 33030144)), (googlenet_real *)(ar + 35389440), n, 16, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 365690880)) + i * 17280, 36, ((googlenet_real *)(ar + 33030144)) + i * 576, 36, 0);
     }
     /* relu -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
@@ -3219,7 +3200,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 378372096)), ((googlenet_real *)(st + 4063936)), ((googlenet_real *)(ar + 152764416)), (googlenet_real *)(ar + 153944064), n, 64, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 378372096)) + i * 17280, 36, ((googlenet_real *)(ar + 152764416)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3245,7 +3227,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 387219456)), ((googlenet_real *)(st + 4187072)), ((googlenet_real *)(ar + 290193408)), (googlenet_real *)(ar + 152764416), n, 160, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 387219456)) + i * 18432, 36, ((googlenet_real *)(ar + 290193408)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
@@ -3260,7 +3243,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 387219456)), ((googlenet_real *)(st + 4515392)), ((googlenet_real *)(ar + 290193408)), (googlenet_real *)(ar + 152764416), n, 112, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 387219456)) + i * 18432, 36, ((googlenet_real *)(ar + 290193408)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
@@ -3290,7 +3274,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 387219456)), ((googlenet_real *)(st + 5649280)), ((googlenet_real *)(ar + 33619968)), (googlenet_real *)(ar + 152764416), n, 24, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 387219456)) + i * 18432, 36, ((googlenet_real *)(ar + 33619968)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -3324,7 +3309,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 406978560)), ((googlenet_real *)(st + 5852416)), ((googlenet_real *)(ar + 152764416)), (googlenet_real *)(ar + 290193408), n, 64, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 406978560)) + i * 18432, 36, ((googlenet_real *)(ar + 152764416)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3350,7 +3336,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 416415744)), ((googlenet_real *)(st + 5983744)), ((googlenet_real *)(ar + 398721024)), (googlenet_real *)(ar + 152764416), n, 128, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 416415744)) + i * 18432, 36, ((googlenet_real *)(ar + 398721024)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
@@ -3365,7 +3352,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 416415744)), ((googlenet_real *)(st + 6246400)), ((googlenet_real *)(ar + 398721024)), (googlenet_real *)(ar + 152764416), n, 128, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 416415744)) + i * 18432, 36, ((googlenet_real *)(ar + 398721024)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
@@ -3395,7 +3383,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 416415744)), ((googlenet_real *)(st + 7689728)), ((googlenet_real *)(ar + 33619968)), (googlenet_real *)(ar + 152764416), n, 24, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 416415744)) + i * 18432, 36, ((googlenet_real *)(ar + 33619968)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -3429,7 +3418,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 440008704)), ((googlenet_real *)(st + 7892864)), ((googlenet_real *)(ar + 152764416)), (googlenet_real *)(ar + 296091648), n, 64, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 440008704)) + i * 18432, 36, ((googlenet_real *)(ar + 152764416)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3455,7 +3445,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 449445888)), ((googlenet_real *)(st + 8024192)), ((googlenet_real *)(ar + 398721024)), (googlenet_real *)(ar + 152764416), n, 112, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 449445888)) + i * 18432, 36, ((googlenet_real *)(ar + 398721024)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
@@ -3470,7 +3461,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 449445888)), ((googlenet_real *)(st + 8254016)), ((googlenet_real *)(ar + 430571520)), (googlenet_real *)(ar + 152764416), n, 144, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 449445888)) + i * 18432, 36, ((googlenet_real *)(ar + 430571520)) + i * 5184, 36, 0);
     }
     /* relu -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
@@ -3500,7 +3492,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 449445888)), ((googlenet_real *)(st + 10043648)), ((googlenet_real *)(ar + 33619968)), (googlenet_real *)(ar + 152764416), n, 32, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 449445888)) + i * 18432, 36, ((googlenet_real *)(ar + 33619968)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -3534,7 +3527,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 472154112)), ((googlenet_real *)(st + 10314368)), ((googlenet_real *)(ar + 152764416)), (googlenet_real *)(ar + 430571520), n, 64, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 472154112)) + i * 18432, 36, ((googlenet_real *)(ar + 152764416)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3560,7 +3554,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 481591296)), ((googlenet_real *)(st + 10445696)), ((googlenet_real *)(ar + 461537280)), (googlenet_real *)(ar + 152764416), n, 256, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 481591296)) + i * 19008, 36, ((googlenet_real *)(ar + 461537280)) + i * 9216, 36, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
@@ -3575,7 +3570,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 481591296)), ((googlenet_real *)(st + 10987392)), ((googlenet_real *)(ar + 431751168)), (googlenet_real *)(ar + 152764416), n, 160, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 481591296)) + i * 19008, 36, ((googlenet_real *)(ar + 431751168)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
@@ -3605,7 +3601,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 481591296)), ((googlenet_real *)(st + 13170432)), ((googlenet_real *)(ar + 33619968)), (googlenet_real *)(ar + 152764416), n, 32, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 481591296)) + i * 19008, 36, ((googlenet_real *)(ar + 33619968)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -3639,7 +3636,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 507838464)), ((googlenet_real *)(st + 13648256)), ((googlenet_real *)(ar + 431751168)), (googlenet_real *)(ar + 434110464), n, 128, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 507838464)) + i * 19008, 36, ((googlenet_real *)(ar + 431751168)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
@@ -3669,7 +3667,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 532905984)), ((googlenet_real *)(st + 13919104)), ((googlenet_real *)(ar + 431751168)), (googlenet_real *)(ar + 432930816), n, 256, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 532905984)) + i * 7488, 9, ((googlenet_real *)(ar + 431751168)) + i * 2304, 9, 0);
     }
     /* relu -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
@@ -3684,7 +3683,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 532905984)), ((googlenet_real *)(st + 14772096)), ((googlenet_real *)(ar + 399900672)), (googlenet_real *)(ar + 431751168), n, 160, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 532905984)) + i * 7488, 9, ((googlenet_real *)(ar + 399900672)) + i * 1440, 9, 0);
     }
     /* relu -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
@@ -3714,7 +3714,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 532905984)), ((googlenet_real *)(st + 17149696)), ((googlenet_real *)(ar + 33030144)), (googlenet_real *)(ar + 434110464), n, 32, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 532905984)) + i * 7488, 9, ((googlenet_real *)(ar + 33030144)) + i * 288, 9, 0);
     }
     /* relu -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
@@ -3748,7 +3749,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 536739840)), ((googlenet_real *)(st + 17666432)), ((googlenet_real *)(ar + 33619968)), (googlenet_real *)(ar + 434110464), n, 128, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 536739840)) + i * 7488, 9, ((googlenet_real *)(ar + 33619968)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -3774,7 +3776,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 540573696)), ((googlenet_real *)(st + 18092928)), ((googlenet_real *)(ar + 544407552)), (googlenet_real *)(ar + 434110464), n, 384, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 540573696)) + i * 7488, 9, ((googlenet_real *)(ar + 544407552)) + i * 3456, 9, 0);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
@@ -3789,7 +3792,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 540573696)), ((googlenet_real *)(st + 19372416)), ((googlenet_real *)(ar + 399900672)), (googlenet_real *)(ar + 434110464), n, 192, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 540573696)) + i * 7488, 9, ((googlenet_real *)(ar + 399900672)) + i * 1728, 9, 0);
     }
     /* relu -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
@@ -3819,7 +3823,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 540573696)), ((googlenet_real *)(st + 22667904)), ((googlenet_real *)(ar + 33619968)), (googlenet_real *)(ar + 498401280), n, 48, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 540573696)) + i * 7488, 9, ((googlenet_real *)(ar + 33619968)) + i * 432, 9, 0);
     }
     /* relu -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
@@ -3853,7 +3858,8 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 549715968)), ((googlenet_real *)(st + 23442752)), ((googlenet_real *)(ar + 292552704)), (googlenet_real *)(ar + 498401280), n, 128, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 549715968)) + i * 7488, 9, ((googlenet_real *)(ar + 292552704)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -4040,11 +4046,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 553549824)), ((googlenet_real *)(st + 23442752)), ((googlenet_real *)(ar + 501350400)), (googlenet_real *)(ar + 498401280), n, 128, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 832, 9, 128, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 501350400)) + i * 1152, 9, ((googlenet_real *)(ar + 553549824)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[128, 832, 1, 1], googlenet.dlm line 18 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 549715968)), ((googlenet_real *)(ar + 432488448)), ((googlenet_real *)(ar + 501350400)), (googlenet_real *)(ar + 498401280), n, 128, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 128, 832, 9, ((googlenet_real *)(ar + 501350400)) + i * 1152, 9, ((googlenet_real *)(ar + 549715968)) + i * 7488, 9, ((googlenet_real *)(ar + 432488448)), 832, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
@@ -4100,11 +4108,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 553549824)), ((googlenet_real *)(st + 22667904)), ((googlenet_real *)(ar + 292552704)), (googlenet_real *)(ar + 498401280), n, 48, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 832, 9, 48, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 292552704)) + i * 432, 9, ((googlenet_real *)(ar + 553549824)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[48, 832, 1, 1], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 540573696)), ((googlenet_real *)(ar + 33619968)), ((googlenet_real *)(ar + 292552704)), (googlenet_real *)(ar + 498401280), n, 48, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 48, 832, 9, ((googlenet_real *)(ar + 292552704)) + i * 432, 9, ((googlenet_real *)(ar + 540573696)) + i * 7488, 9, ((googlenet_real *)(ar + 33619968)), 832, i > 0);
     }
     /* mul -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
@@ -4156,11 +4166,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 560037888)), ((googlenet_real *)(st + 19372416)), ((googlenet_real *)(ar + 547946496)), (googlenet_real *)(ar + 434110464), n, 192, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 832, 9, 192, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 547946496)) + i * 1728, 9, ((googlenet_real *)(ar + 560037888)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[192, 832, 1, 1], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 540573696)), ((googlenet_real *)(ar + 434110464)), ((googlenet_real *)(ar + 547946496)), (googlenet_real *)(ar + 498401280), n, 192, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 192, 832, 9, ((googlenet_real *)(ar + 547946496)) + i * 1728, 9, ((googlenet_real *)(ar + 540573696)) + i * 7488, 9, ((googlenet_real *)(ar + 434110464)), 832, i > 0);
     }
     /* mul -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
@@ -4184,7 +4196,8 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 563871744)), ((googlenet_real *)(st + 18092928)), ((googlenet_real *)(ar + 547946496)), (googlenet_real *)(ar + 498401280), n, 384, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 832, 9, 384, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 547946496)) + i * 3456, 9, ((googlenet_real *)(ar + 563871744)) + i * 7488, 9, 0);
     }
     /* add -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
@@ -4195,7 +4208,8 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dw -> f32[384, 832, 1, 1], googlenet.dlm line 15 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 540573696)), ((googlenet_real *)(ar + 498401280)), ((googlenet_real *)(ar + 547946496)), (googlenet_real *)(ar + 544407552), n, 384, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 384, 832, 9, ((googlenet_real *)(ar + 547946496)) + i * 3456, 9, ((googlenet_real *)(ar + 540573696)) + i * 7488, 9, ((googlenet_real *)(ar + 498401280)), 832, i > 0);
     }
     /* slice -> f32[batch 128, 256, 3, 3], googlenet.dlm line 19 */
     {
@@ -4239,11 +4253,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 543817728)), ((googlenet_real *)(st + 17666432)), ((googlenet_real *)(ar + 543227904)), (googlenet_real *)(ar + 547651584), n, 128, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 832, 9, 128, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 543227904)) + i * 1152, 9, ((googlenet_real *)(ar + 543817728)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[128, 832, 1, 1], googlenet.dlm line 18 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 536739840)), ((googlenet_real *)(ar + 33779712)), ((googlenet_real *)(ar + 543227904)), (googlenet_real *)(ar + 547651584), n, 128, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 128, 832, 9, ((googlenet_real *)(ar + 543227904)) + i * 1152, 9, ((googlenet_real *)(ar + 536739840)) + i * 7488, 9, ((googlenet_real *)(ar + 33779712)), 832, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
@@ -4299,11 +4315,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 543227904)), ((googlenet_real *)(st + 17149696)), ((googlenet_real *)(ar + 155123712)), (googlenet_real *)(ar + 547061760), n, 32, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 832, 9, 32, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 155123712)) + i * 288, 9, ((googlenet_real *)(ar + 543227904)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[32, 832, 1, 1], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 532905984)), ((googlenet_real *)(ar + 33086464)), ((googlenet_real *)(ar + 155123712)), (googlenet_real *)(ar + 547061760), n, 32, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 32, 832, 9, ((googlenet_real *)(ar + 155123712)) + i * 288, 9, ((googlenet_real *)(ar + 532905984)) + i * 7488, 9, ((googlenet_real *)(ar + 33086464)), 832, i > 0);
     }
     /* mul -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
@@ -4355,11 +4373,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 550379520)), ((googlenet_real *)(st + 14772096)), ((googlenet_real *)(ar + 500416512)), (googlenet_real *)(ar + 541753344), n, 160, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 832, 9, 160, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 500416512)) + i * 1440, 9, ((googlenet_real *)(ar + 550379520)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[160, 832, 1, 1], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 532905984)), ((googlenet_real *)(ar + 155123712)), ((googlenet_real *)(ar + 500416512)), (googlenet_real *)(ar + 541753344), n, 160, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 160, 832, 9, ((googlenet_real *)(ar + 500416512)) + i * 1440, 9, ((googlenet_real *)(ar + 532905984)) + i * 7488, 9, ((googlenet_real *)(ar + 155123712)), 832, i > 0);
     }
     /* mul -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
@@ -4383,7 +4403,8 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 560037888)), ((googlenet_real *)(st + 13919104)), ((googlenet_real *)(ar + 499679232)), (googlenet_real *)(ar + 432914432), n, 256, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 832, 9, 256, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 499679232)) + i * 2304, 9, ((googlenet_real *)(ar + 560037888)) + i * 7488, 9, 0);
     }
     /* add -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
@@ -4394,7 +4415,8 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dw -> f32[256, 832, 1, 1], googlenet.dlm line 15 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 532905984)), ((googlenet_real *)(ar + 432914432)), ((googlenet_real *)(ar + 499679232)), (googlenet_real *)(ar + 500858880), n, 256, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 256, 832, 9, ((googlenet_real *)(ar + 499679232)) + i * 2304, 9, ((googlenet_real *)(ar + 532905984)) + i * 7488, 9, ((googlenet_real *)(ar + 432914432)), 832, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 832, 6, 6], googlenet.dlm line 36 */
     {
@@ -4442,11 +4464,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 535265280)), ((googlenet_real *)(st + 13648256)), ((googlenet_real *)(ar + 532905984)), (googlenet_real *)(ar + 496041984), n, 128, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 528, 36, 128, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 532905984)) + i * 4608, 36, ((googlenet_real *)(ar + 535265280)) + i * 19008, 36, 0);
     }
     /* conv2d_dw -> f32[128, 528, 1, 1], googlenet.dlm line 18 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 507838464)), ((googlenet_real *)(ar + 292552704)), ((googlenet_real *)(ar + 532905984)), (googlenet_real *)(ar + 496041984), n, 128, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 128, 528, 36, ((googlenet_real *)(ar + 532905984)) + i * 4608, 36, ((googlenet_real *)(ar + 507838464)) + i * 19008, 36, ((googlenet_real *)(ar + 292552704)), 528, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
@@ -4502,11 +4526,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 528187392)), ((googlenet_real *)(st + 13170432)), ((googlenet_real *)(ar + 464486400)), (googlenet_real *)(ar + 465076224), n, 32, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 528, 36, 32, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 464486400)) + i * 1152, 36, ((googlenet_real *)(ar + 528187392)) + i * 19008, 36, 0);
     }
     /* conv2d_dw -> f32[32, 528, 1, 1], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 481591296)), ((googlenet_real *)(ar + 33192960)), ((googlenet_real *)(ar + 464486400)), (googlenet_real *)(ar + 465076224), n, 32, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 32, 528, 36, ((googlenet_real *)(ar + 464486400)) + i * 1152, 36, ((googlenet_real *)(ar + 481591296)) + i * 19008, 36, ((googlenet_real *)(ar + 33192960)), 528, i > 0);
     }
     /* mul -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
@@ -4558,11 +4584,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 537919488)), ((googlenet_real *)(st + 10987392)), ((googlenet_real *)(ar + 502628352)), (googlenet_real *)(ar + 461537280), n, 160, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 528, 36, 160, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 502628352)) + i * 5760, 36, ((googlenet_real *)(ar + 537919488)) + i * 19008, 36, 0);
     }
     /* conv2d_dw -> f32[160, 528, 1, 1], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 481591296)), ((googlenet_real *)(ar + 152764416)), ((googlenet_real *)(ar + 502628352)), (googlenet_real *)(ar + 461537280), n, 160, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 160, 528, 36, ((googlenet_real *)(ar + 502628352)) + i * 5760, 36, ((googlenet_real *)(ar + 481591296)) + i * 19008, 36, ((googlenet_real *)(ar + 152764416)), 528, i > 0);
     }
     /* mul -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
@@ -4586,7 +4614,8 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 517570560)), ((googlenet_real *)(st + 10445696)), ((googlenet_real *)(ar + 499679232)), (googlenet_real *)(ar + 461537280), n, 256, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 528, 36, 256, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 499679232)) + i * 9216, 36, ((googlenet_real *)(ar + 517570560)) + i * 19008, 36, 0);
     }
     /* add -> f32[batch 128, 528, 6, 6], googlenet.dlm line 15 */
     {
@@ -4597,7 +4626,8 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dw -> f32[256, 528, 1, 1], googlenet.dlm line 15 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 481591296)), ((googlenet_real *)(ar + 431751168)), ((googlenet_real *)(ar + 499679232)), (googlenet_real *)(ar + 461537280), n, 256, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 256, 528, 36, ((googlenet_real *)(ar + 499679232)) + i * 9216, 36, ((googlenet_real *)(ar + 481591296)) + i * 19008, 36, ((googlenet_real *)(ar + 431751168)), 528, i > 0);
     }
     /* slice -> f32[batch 128, 112, 6, 6], googlenet.dlm line 19 */
     {
@@ -4641,11 +4671,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 499679232)), ((googlenet_real *)(st + 10314368)), ((googlenet_real *)(ar + 489259008)), (googlenet_real *)(ar + 430571520), n, 64, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 489259008)) + i * 2304, 36, ((googlenet_real *)(ar + 499679232)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[64, 512, 1, 1], googlenet.dlm line 18 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 472154112)), ((googlenet_real *)(ar + 153102336)), ((googlenet_real *)(ar + 489259008)), (googlenet_real *)(ar + 430571520), n, 64, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 489259008)) + i * 2304, 36, ((googlenet_real *)(ar + 472154112)) + i * 18432, 36, ((googlenet_real *)(ar + 153102336)), 512, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
@@ -4701,11 +4733,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 486899712)), ((googlenet_real *)(st + 10043648)), ((googlenet_real *)(ar + 399310848)), (googlenet_real *)(ar + 430571520), n, 32, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 512, 36, 32, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 399310848)) + i * 1152, 36, ((googlenet_real *)(ar + 486899712)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[32, 512, 1, 1], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 449445888)), ((googlenet_real *)(ar + 37158912)), ((googlenet_real *)(ar + 399310848)), (googlenet_real *)(ar + 430571520), n, 32, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 32, 512, 36, ((googlenet_real *)(ar + 399310848)) + i * 1152, 36, ((googlenet_real *)(ar + 449445888)) + i * 18432, 36, ((googlenet_real *)(ar + 37158912)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
@@ -4757,11 +4791,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 499679232)), ((googlenet_real *)(st + 8254016)), ((googlenet_real *)(ar + 481591296)), (googlenet_real *)(ar + 398721024), n, 144, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 512, 36, 144, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 481591296)) + i * 5184, 36, ((googlenet_real *)(ar + 499679232)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[144, 512, 1, 1], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 449445888)), ((googlenet_real *)(ar + 37224448)), ((googlenet_real *)(ar + 481591296)), (googlenet_real *)(ar + 398721024), n, 144, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 144, 512, 36, ((googlenet_real *)(ar + 481591296)) + i * 5184, 36, ((googlenet_real *)(ar + 449445888)) + i * 18432, 36, ((googlenet_real *)(ar + 37224448)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
@@ -4785,7 +4821,8 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 509116416)), ((googlenet_real *)(st + 8024192)), ((googlenet_real *)(ar + 458883072)), (googlenet_real *)(ar + 398721024), n, 112, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 512, 36, 112, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 458883072)) + i * 4032, 36, ((googlenet_real *)(ar + 509116416)) + i * 18432, 36, 0);
     }
     /* add -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
@@ -4796,7 +4833,8 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dw -> f32[112, 512, 1, 1], googlenet.dlm line 15 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 449445888)), ((googlenet_real *)(ar + 37519360)), ((googlenet_real *)(ar + 458883072)), (googlenet_real *)(ar + 398721024), n, 112, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 112, 512, 36, ((googlenet_real *)(ar + 458883072)) + i * 4032, 36, ((googlenet_real *)(ar + 449445888)) + i * 18432, 36, ((googlenet_real *)(ar + 37519360)), 512, i > 0);
     }
     /* slice -> f32[batch 128, 128, 6, 6], googlenet.dlm line 19 */
     {
@@ -4840,11 +4878,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 470476800)), ((googlenet_real *)(st + 7892864)), ((googlenet_real *)(ar + 430571520)), (googlenet_real *)(ar + 296091648), n, 64, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 430571520)) + i * 2304, 36, ((googlenet_real *)(ar + 470476800)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[64, 512, 1, 1], googlenet.dlm line 18 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 440008704)), ((googlenet_real *)(ar + 292823040)), ((googlenet_real *)(ar + 430571520)), (googlenet_real *)(ar + 296091648), n, 64, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 430571520)) + i * 2304, 36, ((googlenet_real *)(ar + 440008704)) + i * 18432, 36, ((googlenet_real *)(ar + 292823040)), 512, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
@@ -4900,11 +4940,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 470476800)), ((googlenet_real *)(st + 7689728)), ((googlenet_real *)(ar + 291969024)), (googlenet_real *)(ar + 296091648), n, 24, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 512, 36, 24, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 291969024)) + i * 864, 36, ((googlenet_real *)(ar + 470476800)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[24, 512, 1, 1], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 416415744)), ((googlenet_real *)(ar + 33262080)), ((googlenet_real *)(ar + 291969024)), (googlenet_real *)(ar + 296091648), n, 24, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 24, 512, 36, ((googlenet_real *)(ar + 291969024)) + i * 864, 36, ((googlenet_real *)(ar + 416415744)) + i * 18432, 36, ((googlenet_real *)(ar + 33262080)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
@@ -4956,11 +4998,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 451805184)), ((googlenet_real *)(st + 6246400)), ((googlenet_real *)(ar + 437518336)), (googlenet_real *)(ar + 398721024), n, 128, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 512, 36, 128, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 437518336)) + i * 4608, 36, ((googlenet_real *)(ar + 451805184)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[128, 512, 1, 1], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 416415744)), ((googlenet_real *)(ar + 35831808)), ((googlenet_real *)(ar + 437518336)), (googlenet_real *)(ar + 398721024), n, 128, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 128, 512, 36, ((googlenet_real *)(ar + 437518336)) + i * 4608, 36, ((googlenet_real *)(ar + 416415744)) + i * 18432, 36, ((googlenet_real *)(ar + 35831808)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
@@ -4984,7 +5028,8 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 479913984)), ((googlenet_real *)(st + 5983744)), ((googlenet_real *)(ar + 428212224)), (googlenet_real *)(ar + 398721024), n, 128, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 512, 36, 128, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 428212224)) + i * 4608, 36, ((googlenet_real *)(ar + 479913984)) + i * 18432, 36, 0);
     }
     /* add -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
@@ -4995,7 +5040,8 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dw -> f32[128, 512, 1, 1], googlenet.dlm line 15 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 416415744)), ((googlenet_real *)(ar + 291373056)), ((googlenet_real *)(ar + 428212224)), (googlenet_real *)(ar + 398721024), n, 128, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 128, 512, 36, ((googlenet_real *)(ar + 428212224)) + i * 4608, 36, ((googlenet_real *)(ar + 416415744)) + i * 18432, 36, ((googlenet_real *)(ar + 291373056)), 512, i > 0);
     }
     /* slice -> f32[batch 128, 160, 6, 6], googlenet.dlm line 19 */
     {
@@ -5039,11 +5085,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 435159040)), ((googlenet_real *)(st + 5852416)), ((googlenet_real *)(ar + 423493632)), (googlenet_real *)(ar + 290193408), n, 64, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 423493632)) + i * 2304, 36, ((googlenet_real *)(ar + 435159040)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[64, 512, 1, 1], googlenet.dlm line 18 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 406978560)), ((googlenet_real *)(ar + 36093952)), ((googlenet_real *)(ar + 423493632)), (googlenet_real *)(ar + 290193408), n, 64, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 423493632)) + i * 2304, 36, ((googlenet_real *)(ar + 406978560)) + i * 18432, 36, ((googlenet_real *)(ar + 36093952)), 512, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
@@ -5099,11 +5147,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 435159040)), ((googlenet_real *)(st + 5649280)), ((googlenet_real *)(ar + 207034368)), (googlenet_real *)(ar + 290193408), n, 24, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 512, 36, 24, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 207034368)) + i * 864, 36, ((googlenet_real *)(ar + 435159040)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[24, 512, 1, 1], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 387219456)), ((googlenet_real *)(ar + 35389440)), ((googlenet_real *)(ar + 207034368)), (googlenet_real *)(ar + 290193408), n, 24, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 24, 512, 36, ((googlenet_real *)(ar + 207034368)) + i * 864, 36, ((googlenet_real *)(ar + 387219456)) + i * 18432, 36, ((googlenet_real *)(ar + 35389440)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
@@ -5155,11 +5205,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 419364864)), ((googlenet_real *)(st + 4515392)), ((googlenet_real *)(ar + 402579456)), (googlenet_real *)(ar + 396656640), n, 112, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 512, 36, 112, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 402579456)) + i * 4032, 36, ((googlenet_real *)(ar + 419364864)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[112, 512, 1, 1], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 387219456)), ((googlenet_real *)(ar + 35438592)), ((googlenet_real *)(ar + 402579456)), (googlenet_real *)(ar + 396656640), n, 112, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 112, 512, 36, ((googlenet_real *)(ar + 402579456)) + i * 4032, 36, ((googlenet_real *)(ar + 387219456)) + i * 18432, 36, ((googlenet_real *)(ar + 35438592)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
@@ -5183,7 +5235,8 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 444596224)), ((googlenet_real *)(st + 4187072)), ((googlenet_real *)(ar + 396656640)), (googlenet_real *)(ar + 292954112), n, 160, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 512, 36, 160, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 396656640)) + i * 5760, 36, ((googlenet_real *)(ar + 444596224)) + i * 18432, 36, 0);
     }
     /* add -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
@@ -5194,7 +5247,8 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dw -> f32[160, 512, 1, 1], googlenet.dlm line 15 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 387219456)), ((googlenet_real *)(ar + 206438400)), ((googlenet_real *)(ar + 396656640)), (googlenet_real *)(ar + 292954112), n, 160, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 160, 512, 36, ((googlenet_real *)(ar + 396656640)) + i * 5760, 36, ((googlenet_real *)(ar + 387219456)) + i * 18432, 36, ((googlenet_real *)(ar + 206438400)), 512, i > 0);
     }
     /* slice -> f32[batch 128, 192, 6, 6], googlenet.dlm line 19 */
     {
@@ -5238,11 +5292,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 400515072)), ((googlenet_real *)(st + 4063936)), ((googlenet_real *)(ar + 394592256)), (googlenet_real *)(ar + 153911296), n, 64, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 480, 36, 64, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 394592256)) + i * 2304, 36, ((googlenet_real *)(ar + 400515072)) + i * 17280, 36, 0);
     }
     /* conv2d_dw -> f32[64, 480, 1, 1], googlenet.dlm line 18 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 378372096)), ((googlenet_real *)(ar + 35667968)), ((googlenet_real *)(ar + 394592256)), (googlenet_real *)(ar + 153911296), n, 64, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 64, 480, 36, ((googlenet_real *)(ar + 394592256)) + i * 2304, 36, ((googlenet_real *)(ar + 378372096)) + i * 17280, 36, ((googlenet_real *)(ar + 35667968)), 480, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
@@ -5298,11 +5354,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 400515072)), ((googlenet_real *)(st + 3956160)), ((googlenet_real *)(ar + 36596736)), (googlenet_real *)(ar + 153911296), n, 16, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 480, 36, 16, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 36596736)) + i * 576, 36, ((googlenet_real *)(ar + 400515072)) + i * 17280, 36, 0);
     }
     /* conv2d_dw -> f32[16, 480, 1, 1], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 365690880)), ((googlenet_real *)(ar + 33316416)), ((googlenet_real *)(ar + 36596736)), (googlenet_real *)(ar + 153911296), n, 16, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 16, 480, 36, ((googlenet_real *)(ar + 36596736)) + i * 576, 36, ((googlenet_real *)(ar + 365690880)) + i * 17280, 36, ((googlenet_real *)(ar + 33316416)), 480, i > 0);
     }
     /* mul -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
@@ -5354,11 +5412,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 390758400)), ((googlenet_real *)(st + 3051776)), ((googlenet_real *)(ar + 374538240)), (googlenet_real *)(ar + 150994944), n, 96, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 480, 36, 96, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 374538240)) + i * 3456, 36, ((googlenet_real *)(ar + 390758400)) + i * 17280, 36, 0);
     }
     /* conv2d_dw -> f32[96, 480, 1, 1], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 365690880)), ((googlenet_real *)(ar + 33348352)), ((googlenet_real *)(ar + 374538240)), (googlenet_real *)(ar + 150994944), n, 96, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 96, 480, 36, ((googlenet_real *)(ar + 374538240)) + i * 3456, 36, ((googlenet_real *)(ar + 365690880)) + i * 17280, 36, ((googlenet_real *)(ar + 33348352)), 480, i > 0);
     }
     /* mul -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
@@ -5382,7 +5442,8 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 409362432)), ((googlenet_real *)(st + 2682368)), ((googlenet_real *)(ar + 374538240)), (googlenet_real *)(ar + 150994944), n, 192, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 480, 36, 192, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 374538240)) + i * 6912, 36, ((googlenet_real *)(ar + 409362432)) + i * 17280, 36, 0);
     }
     /* add -> f32[batch 128, 480, 6, 6], googlenet.dlm line 15 */
     {
@@ -5393,7 +5454,8 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dw -> f32[192, 480, 1, 1], googlenet.dlm line 15 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 365690880)), ((googlenet_real *)(ar + 36596736)), ((googlenet_real *)(ar + 374538240)), (googlenet_real *)(ar + 150994944), n, 192, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 192, 480, 36, ((googlenet_real *)(ar + 374538240)) + i * 6912, 36, ((googlenet_real *)(ar + 365690880)) + i * 17280, 36, ((googlenet_real *)(ar + 36596736)), 480, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 480, 12, 12], googlenet.dlm line 30 */
     {
@@ -5441,11 +5503,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 370409472)), ((googlenet_real *)(st + 2616576)), ((googlenet_real *)(ar + 365690880)), (googlenet_real *)(ar + 150994944), n, 64, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 256, 144, 64, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 365690880)) + i * 9216, 144, ((googlenet_real *)(ar + 370409472)) + i * 36864, 144, 0);
     }
     /* conv2d_dw -> f32[64, 256, 1, 1], googlenet.dlm line 18 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 311427072)), ((googlenet_real *)(ar + 33533696)), ((googlenet_real *)(ar + 365690880)), (googlenet_real *)(ar + 150994944), n, 64, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 64, 256, 144, ((googlenet_real *)(ar + 365690880)) + i * 9216, 144, ((googlenet_real *)(ar + 311427072)) + i * 36864, 144, ((googlenet_real *)(ar + 33533696)), 256, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
@@ -5501,11 +5565,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 353894400)), ((googlenet_real *)(st + 2276096)), ((googlenet_real *)(ar + 158015488)), (googlenet_real *)(ar + 66060288), n, 32, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 256, 144, 32, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 158015488)) + i * 4608, 144, ((googlenet_real *)(ar + 353894400)) + i * 36864, 144, 0);
     }
     /* conv2d_dw -> f32[32, 256, 1, 1], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 184025088)), ((googlenet_real *)(ar + 35790848)), ((googlenet_real *)(ar + 158015488)), (googlenet_real *)(ar + 66060288), n, 32, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 32, 256, 144, ((googlenet_real *)(ar + 158015488)) + i * 4608, 144, ((googlenet_real *)(ar + 184025088)) + i * 36864, 144, ((googlenet_real *)(ar + 35790848)), 256, i > 0);
     }
     /* mul -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
@@ -5557,11 +5623,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 372768768)), ((googlenet_real *)(st + 1259008)), ((googlenet_real *)(ar + 339738624)), (googlenet_real *)(ar + 66945024), n, 128, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 256, 144, 128, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 339738624)) + i * 18432, 144, ((googlenet_real *)(ar + 372768768)) + i * 36864, 144, 0);
     }
     /* conv2d_dw -> f32[128, 256, 1, 1], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 184025088)), ((googlenet_real *)(ar + 36225024)), ((googlenet_real *)(ar + 339738624)), (googlenet_real *)(ar + 66945024), n, 128, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 128, 256, 144, ((googlenet_real *)(ar + 339738624)) + i * 18432, 144, ((googlenet_real *)(ar + 184025088)) + i * 36864, 144, ((googlenet_real *)(ar + 36225024)), 256, i > 0);
     }
     /* mul -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
@@ -5585,7 +5653,8 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 15 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 330301440)), ((googlenet_real *)(st + 1127424)), ((googlenet_real *)(ar + 273678336)), (googlenet_real *)(ar + 66945024), n, 128, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 256, 144, 128, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 273678336)) + i * 18432, 144, ((googlenet_real *)(ar + 330301440)) + i * 36864, 144, 0);
     }
     /* add -> f32[batch 128, 256, 12, 12], googlenet.dlm line 15 */
     {
@@ -5596,7 +5665,8 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dw -> f32[128, 256, 1, 1], googlenet.dlm line 15 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 184025088)), ((googlenet_real *)(ar + 36356096)), ((googlenet_real *)(ar + 273678336)), (googlenet_real *)(ar + 66945024), n, 128, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 128, 256, 144, ((googlenet_real *)(ar + 273678336)) + i * 18432, 144, ((googlenet_real *)(ar + 184025088)) + i * 36864, 144, ((googlenet_real *)(ar + 36356096)), 256, i > 0);
     }
     /* slice -> f32[batch 128, 64, 12, 12], googlenet.dlm line 19 */
     {
@@ -5640,11 +5710,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 264241152)), ((googlenet_real *)(st + 1102720)), ((googlenet_real *)(ar + 198180864)), (googlenet_real *)(ar + 63700992), n, 32, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 192, 144, 32, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 198180864)) + i * 4608, 144, ((googlenet_real *)(ar + 264241152)) + i * 27648, 144, 0);
     }
     /* conv2d_dw -> f32[32, 192, 1, 1], googlenet.dlm line 18 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 169869312)), ((googlenet_real *)(ar + 36487168)), ((googlenet_real *)(ar + 198180864)), (googlenet_real *)(ar + 63700992), n, 32, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 32, 192, 144, ((googlenet_real *)(ar + 198180864)) + i * 4608, 144, ((googlenet_real *)(ar + 169869312)) + i * 27648, 144, ((googlenet_real *)(ar + 36487168)), 192, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
@@ -5700,11 +5772,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_dx_direct_0(((googlenet_real *)(ar + 62521344)), ((googlenet_real *)(st + 1039040)), ((googlenet_real *)(ar + 264241152)), n);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 192, 144, 16, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 62521344)) + i * 2304, 144, ((googlenet_real *)(ar + 264241152)) + i * 27648, 144, 0);
     }
     /* conv2d_dw -> f32[16, 192, 1, 1], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(ar + 33601856)), ((googlenet_real *)(ar + 62521344)), (googlenet_real *)(ar + 34205696), n, 16, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 16, 192, 144, ((googlenet_real *)(ar + 62521344)) + i * 2304, 144, ((googlenet_real *)(ar + 18874368)) + i * 27648, 144, ((googlenet_real *)(ar + 33601856)), 192, i > 0);
     }
     /* mul -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -5756,11 +5830,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 191102976)), ((googlenet_real *)(st + 522048)), ((googlenet_real *)(ar + 184025088)), (googlenet_real *)(ar + 61341696), n, 96, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 192, 144, 96, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 184025088)) + i * 13824, 144, ((googlenet_real *)(ar + 191102976)) + i * 27648, 144, 0);
     }
     /* conv2d_dw -> f32[96, 192, 1, 1], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(ar + 34648064)), ((googlenet_real *)(ar + 184025088)), (googlenet_real *)(ar + 61341696), n, 96, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 96, 192, 144, ((googlenet_real *)(ar + 184025088)) + i * 13824, 144, ((googlenet_real *)(ar + 18874368)) + i * 27648, 144, ((googlenet_real *)(ar + 34648064)), 192, i > 0);
     }
     /* mul -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -5784,7 +5860,8 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 15 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 155656192)), ((googlenet_real *)(st + 472640)), ((googlenet_real *)(ar + 61341696)), (googlenet_real *)(ar + 56623104), n, 64, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 192, 144, 64, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 61341696)) + i * 9216, 144, ((googlenet_real *)(ar + 155656192)) + i * 27648, 144, 0);
     }
     /* add -> f32[batch 128, 192, 12, 12], googlenet.dlm line 15 */
     {
@@ -5795,7 +5872,8 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dw -> f32[64, 192, 1, 1], googlenet.dlm line 15 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(ar + 34721792)), ((googlenet_real *)(ar + 61341696)), (googlenet_real *)(ar + 56623104), n, 64, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 64, 192, 144, ((googlenet_real *)(ar + 61341696)) + i * 9216, 144, ((googlenet_real *)(ar + 18874368)) + i * 27648, 144, ((googlenet_real *)(ar + 34721792)), 192, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 192, 24, 24], googlenet.dlm line 27 */
     {
@@ -5851,11 +5929,13 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 37748736)), ((googlenet_real *)(st + 12864)), ((googlenet_real *)(ar + 174530560)), (googlenet_real *)(ar + 19317760), n, 64, 7, 64, 24, 24, 1, 1, 24, 24, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 174530560)) + i * 36864, 576, ((googlenet_real *)(ar + 37748736)) + i * 36864, 576, 0);
     }
     /* conv2d_dw -> f32[64, 64, 1, 1], googlenet.dlm line 25 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 19317760)), ((googlenet_real *)(ar + 174530560)), (googlenet_real *)(ar + 19334144), n, 64, 7, 64, 24, 24, 1, 1, 24, 24, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 64, 64, 576, ((googlenet_real *)(ar + 174530560)) + i * 36864, 576, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 19317760)), 64, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 64, 48, 48], googlenet.dlm line 24 */
     {
@@ -7027,7 +7107,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 12864)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 37748736), n, 64, 7, 64, 24, 24, 1, 1, 24, 24, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 18874368)) + i * 36864, 576, 0);
     }
     /* relu -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -7061,7 +7142,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 472640)), ((googlenet_real *)(ar + 14155776)), (googlenet_real *)(ar + 18874368), n, 64, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -7076,7 +7158,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 522048)), ((googlenet_real *)(ar + 23592960)), (googlenet_real *)(ar + 14155776), n, 96, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 23592960)) + i * 13824, 144, 0);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
@@ -7106,7 +7189,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 1039040)), ((googlenet_real *)(ar + 14155776)), (googlenet_real *)(ar + 15335424), n, 16, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 2304, 144, 0);
     }
     /* relu -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
@@ -7140,7 +7224,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 33030144)), ((googlenet_real *)(st + 1102720)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 2359296), n, 32, 9, 192, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 33030144)) + i * 27648, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
@@ -7166,7 +7251,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 33030144)), ((googlenet_real *)(st + 1127424)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 9437184), n, 128, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
@@ -7181,7 +7267,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 33030144)), ((googlenet_real *)(st + 1259008)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 18874368), n, 128, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -7211,7 +7298,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 33030144)), ((googlenet_real *)(st + 2276096)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 2359296), n, 32, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -7245,7 +7333,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 51904512)), ((googlenet_real *)(st + 2616576)), ((googlenet_real *)(ar + 33030144)), (googlenet_real *)(ar + 7077888), n, 64, 7, 256, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 51904512)) + i * 36864, 144, ((googlenet_real *)(ar + 33030144)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
@@ -7275,7 +7364,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 2682368)), ((googlenet_real *)(ar + 8847360)), (googlenet_real *)(ar + 12386304), n, 192, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 6912, 36, 0);
     }
     /* relu -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
@@ -7290,7 +7380,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 3051776)), ((googlenet_real *)(ar + 8847360)), (googlenet_real *)(ar + 10616832), n, 96, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 3456, 36, 0);
     }
     /* relu -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
@@ -7320,7 +7411,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 3956160)), ((googlenet_real *)(ar + 8847360)), (googlenet_real *)(ar + 9142272), n, 16, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 576, 36, 0);
     }
     /* relu -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
@@ -7354,7 +7446,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 23592960)), ((googlenet_real *)(st + 4063936)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 1179648), n, 64, 15, 480, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 23592960)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -7380,7 +7473,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 23592960)), ((googlenet_real *)(st + 4187072)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 2949120), n, 160, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
@@ -7395,7 +7489,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 23592960)), ((googlenet_real *)(st + 4515392)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 5898240), n, 112, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
@@ -7425,7 +7520,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 23592960)), ((googlenet_real *)(st + 5649280)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 442368), n, 24, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -7459,7 +7555,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 33030144)), ((googlenet_real *)(st + 5852416)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 1179648), n, 64, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 33030144)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -7485,7 +7582,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 16220160)), ((googlenet_real *)(st + 5983744)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 2359296), n, 128, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
@@ -7500,7 +7598,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 16220160)), ((googlenet_real *)(st + 6246400)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 4718592), n, 128, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
@@ -7530,7 +7629,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 16220160)), ((googlenet_real *)(st + 7689728)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 442368), n, 24, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -7564,7 +7664,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 7892864)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 1179648), n, 64, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -7590,7 +7691,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 8024192)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 2064384), n, 112, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
@@ -7605,7 +7707,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 8254016)), ((googlenet_real *)(ar + 15335424)), (googlenet_real *)(ar + 0), n, 144, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 15335424)) + i * 5184, 36, 0);
     }
     /* relu -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
@@ -7635,7 +7738,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 10043648)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 589824), n, 32, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -7669,7 +7773,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 20643840)), ((googlenet_real *)(st + 10314368)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 5308416), n, 64, 14, 512, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 20643840)) + i * 18432, 36, ((googlenet_real *)(ar + 4128768)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -7695,7 +7800,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 20643840)), ((googlenet_real *)(st + 10445696)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 4718592), n, 256, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 9216, 36, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
@@ -7710,7 +7816,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 20643840)), ((googlenet_real *)(st + 10987392)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 2949120), n, 160, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
@@ -7740,7 +7847,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 20643840)), ((googlenet_real *)(st + 13170432)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 589824), n, 32, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -7774,7 +7882,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 36274176)), ((googlenet_real *)(st + 13648256)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 2359296), n, 128, 13, 528, 6, 6, 1, 1, 6, 6, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 36274176)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
@@ -7804,7 +7913,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 13919104)), ((googlenet_real *)(ar + 3833856)), (googlenet_real *)(ar + 5013504), n, 256, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 2304, 9, 0);
     }
     /* relu -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
@@ -7819,7 +7929,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 14772096)), ((googlenet_real *)(ar + 3833856)), (googlenet_real *)(ar + 6193152), n, 160, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 1440, 9, 0);
     }
     /* relu -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
@@ -7849,7 +7960,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 17149696)), ((googlenet_real *)(ar + 3833856)), (googlenet_real *)(ar + 6193152), n, 32, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 288, 9, 0);
     }
     /* relu -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
@@ -7883,7 +7995,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 9879552)), ((googlenet_real *)(st + 17666432)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 589824), n, 128, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 9879552)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -7909,7 +8022,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 1179648)), ((googlenet_real *)(st + 18092928)), ((googlenet_real *)(ar + 5013504)), (googlenet_real *)(ar + 0), n, 384, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 5013504)) + i * 3456, 9, 0);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
@@ -7924,7 +8038,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 1179648)), ((googlenet_real *)(st + 19372416)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 5013504), n, 192, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1728, 9, 0);
     }
     /* relu -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
@@ -7954,7 +8069,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 1179648)), ((googlenet_real *)(st + 22667904)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 8552448), n, 48, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 432, 9, 0);
     }
     /* relu -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
@@ -7988,7 +8104,8 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 9142272)), ((googlenet_real *)(st + 23442752)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 589824), n, 128, 35, 832, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 9142272)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {

@@ -63,223 +63,6 @@ static void gemm(int ta, int tb, int m, int n, int k, const nin_real *a, int lda
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
-/* conv2d, nin.dlm line 19: x [n, 10, 5, 5], w [10, 10, 1, 1], y [n, 10, 5, 5], stride 1x1, padding 0x0.
- * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-static void conv2d_fwd_direct_0(const nin_real *restrict x, const nin_real *restrict w, nin_real *restrict y, int64_t n) {
-    NIN_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        nin_real xp[10][5][16];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 10; c++)
-            for (int h = 0; h < 5; h++)
-                memcpy(&xp[c][h + 0][0], x + (b * 10 + c) * 25 + h * 5, 5 * sizeof(nin_real));
-        {
-            const int64_t k = 0;
-            for (int p = 0; p < 5; p++) {
-                {
-                    const int q0 = 0;
-                    nin_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 10; c++)
-                        for (int r = 0; r < 1; r++)
-                            for (int s = 0; s < 1; s++) {
-                                const nin_real *src = &xp[c][p + r][q0 + s];
-                                const nin_real *wk = w + ((k * 10 + c) * 1 + r) * 1 + s;
-                                nin_real w0 = wk[0], w1 = wk[10], w2 = wk[20], w3 = wk[30], w4 = wk[40], w5 = wk[50];
-                                for (int q = 0; q < 16; q++) {
-                                    nin_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    nin_real *out = y + ((b * 10 + k) * 5 + p) * 5 + q0;
-                    for (int q = 0; q < 5; q++) {
-                        out[0 + q] = a0[q];
-                        out[25 + q] = a1[q];
-                        out[50 + q] = a2[q];
-                        out[75 + q] = a3[q];
-                        out[100 + q] = a4[q];
-                        out[125 + q] = a5[q];
-                    }
-                }
-            }
-        }
-        {
-            const int64_t k = 6;
-            for (int p = 0; p < 5; p++) {
-                {
-                    const int q0 = 0;
-                    nin_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
-                    for (int c = 0; c < 10; c++)
-                        for (int r = 0; r < 1; r++)
-                            for (int s = 0; s < 1; s++) {
-                                const nin_real *src = &xp[c][p + r][q0 + s];
-                                const nin_real *wk = w + ((k * 10 + c) * 1 + r) * 1 + s;
-                                nin_real w0 = wk[0], w1 = wk[10], w2 = wk[20], w3 = wk[30];
-                                for (int q = 0; q < 16; q++) {
-                                    nin_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                }
-                            }
-                    nin_real *out = y + ((b * 10 + k) * 5 + p) * 5 + q0;
-                    for (int q = 0; q < 5; q++) {
-                        out[0 + q] = a0[q];
-                        out[25 + q] = a1[q];
-                        out[50 + q] = a2[q];
-                        out[75 + q] = a3[q];
-                    }
-                }
-            }
-        }
-    }
-}
-
-/* conv2d's input gradient, nin.dlm line 20: x [n, 10, 5, 5], w [10, 10, 1, 1], y [n, 10, 5, 5], stride 1x1, padding 0x0.
- * dx = dy (*) w turned by 180 degrees, padded by 0x0: the forward kernel's loops. */
-static void conv2d_dx_direct_0(const nin_real *restrict dy, const nin_real *restrict kernel, nin_real *restrict dx, int64_t n) {
-    const nin_real *restrict x = dy;
-    nin_real *restrict y = dx;
-    /* wt[c][k][r][s] = kernel[k][c][R - 1 - r][S - 1 - s] */
-    nin_real wt[100];
-    for (int k = 0; k < 10; k++)
-        for (int c = 0; c < 10; c++)
-            for (int rs = 0; rs < 1; rs++)
-                wt[(c * 10 + k) * 1 + rs] = kernel[(k * 10 + c) * 1 + 0 - rs];
-    const nin_real *w = wt;
-    NIN_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        nin_real xp[10][5][16];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 10; c++)
-            for (int h = 0; h < 5; h++)
-                memcpy(&xp[c][h + 0][0], x + (b * 10 + c) * 25 + h * 5, 5 * sizeof(nin_real));
-        {
-            const int64_t k = 0;
-            for (int p = 0; p < 5; p++) {
-                {
-                    const int q0 = 0;
-                    nin_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 10; c++)
-                        for (int r = 0; r < 1; r++)
-                            for (int s = 0; s < 1; s++) {
-                                const nin_real *src = &xp[c][p + r][q0 + s];
-                                const nin_real *wk = w + ((k * 10 + c) * 1 + r) * 1 + s;
-                                nin_real w0 = wk[0], w1 = wk[10], w2 = wk[20], w3 = wk[30], w4 = wk[40], w5 = wk[50];
-                                for (int q = 0; q < 16; q++) {
-                                    nin_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    nin_real *out = y + ((b * 10 + k) * 5 + p) * 5 + q0;
-                    for (int q = 0; q < 5; q++) {
-                        out[0 + q] = a0[q];
-                        out[25 + q] = a1[q];
-                        out[50 + q] = a2[q];
-                        out[75 + q] = a3[q];
-                        out[100 + q] = a4[q];
-                        out[125 + q] = a5[q];
-                    }
-                }
-            }
-        }
-        {
-            const int64_t k = 6;
-            for (int p = 0; p < 5; p++) {
-                {
-                    const int q0 = 0;
-                    nin_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
-                    for (int c = 0; c < 10; c++)
-                        for (int r = 0; r < 1; r++)
-                            for (int s = 0; s < 1; s++) {
-                                const nin_real *src = &xp[c][p + r][q0 + s];
-                                const nin_real *wk = w + ((k * 10 + c) * 1 + r) * 1 + s;
-                                nin_real w0 = wk[0], w1 = wk[10], w2 = wk[20], w3 = wk[30];
-                                for (int q = 0; q < 16; q++) {
-                                    nin_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                }
-                            }
-                    nin_real *out = y + ((b * 10 + k) * 5 + p) * 5 + q0;
-                    for (int q = 0; q < 5; q++) {
-                        out[0 + q] = a0[q];
-                        out[25 + q] = a1[q];
-                        out[50 + q] = a2[q];
-                        out[75 + q] = a3[q];
-                    }
-                }
-            }
-        }
-    }
-}
-
-/* conv2d's weight gradient, nin.dlm line 20: x [n, 10, 5, 5], w [10, 10, 1, 1], y [n, 10, 5, 5], stride 1x1, padding 0x0.
- * Per chunk of 10 images: zero-padded copies, then for each (k, c, r) the 1 sums over s; chunk sums to part, added in order. */
-static void conv2d_dw_direct_0(const nin_real *restrict x, nin_real *restrict dw, const nin_real *restrict dy, nin_real *restrict part, int64_t n) {
-    int64_t chunks = (n + 9) / 10;
-    NIN_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 10, count = n - b0 < 10 ? n - b0 : 10;
-        nin_real xp[10][10][5][16];
-        nin_real gp[10][10][5][16];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 10; c++)
-                for (int h = 0; h < 5; h++)
-                    memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 10 + c) * 25 + h * 5, 5 * sizeof(nin_real));
-            memset(gp[i], 0, sizeof(gp[i]));
-            for (int k = 0; k < 10; k++)
-                for (int p = 0; p < 5; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 10 + k) * 5 + p) * 5, 5 * sizeof(nin_real));
-        }
-        for (int k = 0; k < 10; k += 2)
-            for (int c = 0; c < 10; c++)
-                for (int r = 0; r < 1; r++) {
-                    nin_real a0_0[16] = {0};
-                    nin_real a1_0[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 5; p++)
-                            for (int q0 = 0; q0 < 16; q0 += 16) {
-                                const nin_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
-                                for (int q = 0; q < 16; q++) {
-                                    nin_real g0 = gq[0 + q];
-                                    nin_real g1 = gq[80 + q];
-                                    nin_real v0 = src[q];
-                                    a0_0[q] += g0 * v0;
-                                    a1_0[q] += g1 * v0;
-                                }
-                            }
-                    nin_real *sum0 = part + chunk * 100 + (((k + 0) * 10 + c) * 1 + r) * 1;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    nin_real *sum1 = part + chunk * 100 + (((k + 1) * 10 + c) * 1 + r) * 1;
-                    sum1[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[0] += a1_0[q];
-                }
-    }
-    for (int64_t j = 0; j < 100; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 100 + j];
-        dw[j] = (nin_real)acc;
-    }
-}
-
 /* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
  * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window
  * overhangs the padding. */
@@ -736,7 +519,8 @@ void nin_forward(void *state, int n, const nin_real *x) {
     }
     /* conv2d -> f32[batch 128, 96, 54, 54], nin.dlm line 19 */
     {
-    conv2d_fwd(((nin_real *)(ar + 143327232)), ((nin_real *)(st + 46912)), ((nin_real *)(ar + 0)), (nin_real *)(ar + 286654464), n, 96, 1, 96, 54, 54, 1, 1, 54, 54, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 96, 2916, 96, ((nin_real *)(st + 46912)), 96, ((nin_real *)(ar + 143327232)) + i * 279936, 2916, ((nin_real *)(ar + 0)) + i * 279936, 2916, 0);
     }
     /* relu -> f32[batch 128, 96, 54, 54], nin.dlm line 19 */
     {
@@ -751,7 +535,8 @@ void nin_forward(void *state, int n, const nin_real *x) {
     }
     /* conv2d -> f32[batch 128, 96, 54, 54], nin.dlm line 20 */
     {
-    conv2d_fwd(((nin_real *)(ar + 143327232)), ((nin_real *)(st + 84160)), ((nin_real *)(ar + 0)), (nin_real *)(ar + 286654464), n, 96, 1, 96, 54, 54, 1, 1, 54, 54, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 96, 2916, 96, ((nin_real *)(st + 84160)), 96, ((nin_real *)(ar + 143327232)) + i * 279936, 2916, ((nin_real *)(ar + 0)) + i * 279936, 2916, 0);
     }
     /* relu -> f32[batch 128, 96, 54, 54], nin.dlm line 20 */
     {
@@ -785,7 +570,8 @@ void nin_forward(void *state, int n, const nin_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], nin.dlm line 19 */
     {
-    conv2d_fwd(((nin_real *)(ar + 121831424)), ((nin_real *)(st + 2580032)), ((nin_real *)(ar + 0)), (nin_real *)(ar + 88604672), n, 256, 1, 256, 26, 26, 1, 1, 26, 26, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 256, 676, 256, ((nin_real *)(st + 2580032)), 256, ((nin_real *)(ar + 121831424)) + i * 173056, 676, ((nin_real *)(ar + 0)) + i * 173056, 676, 0);
     }
     /* relu -> f32[batch 128, 256, 26, 26], nin.dlm line 19 */
     {
@@ -800,7 +586,8 @@ void nin_forward(void *state, int n, const nin_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], nin.dlm line 20 */
     {
-    conv2d_fwd(((nin_real *)(ar + 88604672)), ((nin_real *)(st + 2843200)), ((nin_real *)(ar + 0)), (nin_real *)(ar + 177209344), n, 256, 1, 256, 26, 26, 1, 1, 26, 26, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 256, 676, 256, ((nin_real *)(st + 2843200)), 256, ((nin_real *)(ar + 88604672)) + i * 173056, 676, ((nin_real *)(ar + 0)) + i * 173056, 676, 0);
     }
     /* relu -> f32[batch 128, 256, 26, 26], nin.dlm line 20 */
     {
@@ -834,7 +621,8 @@ void nin_forward(void *state, int n, const nin_real *x) {
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], nin.dlm line 19 */
     {
-    conv2d_fwd(((nin_real *)(ar + 47185920)), ((nin_real *)(st + 6646848)), ((nin_real *)(ar + 0)), (nin_real *)(ar + 28311552), n, 384, 4, 384, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 384, 144, 384, ((nin_real *)(st + 6646848)), 384, ((nin_real *)(ar + 47185920)) + i * 55296, 144, ((nin_real *)(ar + 0)) + i * 55296, 144, 0);
     }
     /* relu -> f32[batch 128, 384, 12, 12], nin.dlm line 19 */
     {
@@ -849,7 +637,8 @@ void nin_forward(void *state, int n, const nin_real *x) {
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], nin.dlm line 20 */
     {
-    conv2d_fwd(((nin_real *)(ar + 28311552)), ((nin_real *)(st + 7238208)), ((nin_real *)(ar + 0)), (nin_real *)(ar + 56623104), n, 384, 4, 384, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 384, 144, 384, ((nin_real *)(st + 7238208)), 384, ((nin_real *)(ar + 28311552)) + i * 55296, 144, ((nin_real *)(ar + 0)) + i * 55296, 144, 0);
     }
     /* relu -> f32[batch 128, 384, 12, 12], nin.dlm line 20 */
     {
@@ -883,7 +672,8 @@ void nin_forward(void *state, int n, const nin_real *x) {
     }
     /* conv2d -> f32[batch 128, 10, 5, 5], nin.dlm line 19 */
     {
-    conv2d_fwd_direct_0(((nin_real *)(ar + 0)), ((nin_real *)(st + 7967872)), ((nin_real *)(ar + 128000)), n);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 10, 25, 10, ((nin_real *)(st + 7967872)), 10, ((nin_real *)(ar + 0)) + i * 250, 25, ((nin_real *)(ar + 128000)) + i * 250, 25, 0);
     }
     /* relu -> f32[batch 128, 10, 5, 5], nin.dlm line 19 */
     {
@@ -898,7 +688,8 @@ void nin_forward(void *state, int n, const nin_real *x) {
     }
     /* conv2d -> f32[batch 128, 10, 5, 5], nin.dlm line 20 */
     {
-    conv2d_fwd_direct_0(((nin_real *)(ar + 0)), ((nin_real *)(st + 7968384)), ((nin_real *)(ar + 128000)), n);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 10, 25, 10, ((nin_real *)(st + 7968384)), 10, ((nin_real *)(ar + 0)) + i * 250, 25, ((nin_real *)(ar + 128000)) + i * 250, 25, 0);
     }
     /* relu -> f32[batch 128, 10, 5, 5], nin.dlm line 20 */
     {
@@ -942,7 +733,8 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     }
     /* conv2d -> f32[batch 128, 96, 54, 54], nin.dlm line 19 */
     {
-    conv2d_fwd(((nin_real *)(ar + 143327232)), ((nin_real *)(st + 46912)), ((nin_real *)(ar + 0)), (nin_real *)(ar + 286654464), n, 96, 1, 96, 54, 54, 1, 1, 54, 54, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 96, 2916, 96, ((nin_real *)(st + 46912)), 96, ((nin_real *)(ar + 143327232)) + i * 279936, 2916, ((nin_real *)(ar + 0)) + i * 279936, 2916, 0);
     }
     /* relu -> f32[batch 128, 96, 54, 54], nin.dlm line 19 */
     {
@@ -957,7 +749,8 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     }
     /* conv2d -> f32[batch 128, 96, 54, 54], nin.dlm line 20 */
     {
-    conv2d_fwd(((nin_real *)(ar + 286654464)), ((nin_real *)(st + 84160)), ((nin_real *)(ar + 0)), (nin_real *)(ar + 429981696), n, 96, 1, 96, 54, 54, 1, 1, 54, 54, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 96, 2916, 96, ((nin_real *)(st + 84160)), 96, ((nin_real *)(ar + 286654464)) + i * 279936, 2916, ((nin_real *)(ar + 0)) + i * 279936, 2916, 0);
     }
     /* relu -> f32[batch 128, 96, 54, 54], nin.dlm line 20 */
     {
@@ -991,7 +784,8 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], nin.dlm line 19 */
     {
-    conv2d_fwd(((nin_real *)(ar + 573308928)), ((nin_real *)(st + 2580032)), ((nin_real *)(ar + 33226752)), (nin_real *)(ar + 121831424), n, 256, 1, 256, 26, 26, 1, 1, 26, 26, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 256, 676, 256, ((nin_real *)(st + 2580032)), 256, ((nin_real *)(ar + 573308928)) + i * 173056, 676, ((nin_real *)(ar + 33226752)) + i * 173056, 676, 0);
     }
     /* relu -> f32[batch 128, 256, 26, 26], nin.dlm line 19 */
     {
@@ -1006,7 +800,8 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], nin.dlm line 20 */
     {
-    conv2d_fwd(((nin_real *)(ar + 661913600)), ((nin_real *)(st + 2843200)), ((nin_real *)(ar + 33226752)), (nin_real *)(ar + 121831424), n, 256, 1, 256, 26, 26, 1, 1, 26, 26, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 256, 676, 256, ((nin_real *)(st + 2843200)), 256, ((nin_real *)(ar + 661913600)) + i * 173056, 676, ((nin_real *)(ar + 33226752)) + i * 173056, 676, 0);
     }
     /* relu -> f32[batch 128, 256, 26, 26], nin.dlm line 20 */
     {
@@ -1040,7 +835,8 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], nin.dlm line 19 */
     {
-    conv2d_fwd(((nin_real *)(ar + 80412672)), ((nin_real *)(st + 6646848)), ((nin_real *)(ar + 52101120)), (nin_real *)(ar + 108724224), n, 384, 4, 384, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 384, 144, 384, ((nin_real *)(st + 6646848)), 384, ((nin_real *)(ar + 80412672)) + i * 55296, 144, ((nin_real *)(ar + 52101120)) + i * 55296, 144, 0);
     }
     /* relu -> f32[batch 128, 384, 12, 12], nin.dlm line 19 */
     {
@@ -1055,7 +851,8 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], nin.dlm line 20 */
     {
-    conv2d_fwd(((nin_real *)(ar + 108724224)), ((nin_real *)(st + 7238208)), ((nin_real *)(ar + 52101120)), (nin_real *)(ar + 137035776), n, 384, 4, 384, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 384, 144, 384, ((nin_real *)(st + 7238208)), 384, ((nin_real *)(ar + 108724224)) + i * 55296, 144, ((nin_real *)(ar + 52101120)) + i * 55296, 144, 0);
     }
     /* relu -> f32[batch 128, 384, 12, 12], nin.dlm line 20 */
     {
@@ -1096,7 +893,8 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     }
     /* conv2d -> f32[batch 128, 10, 5, 5], nin.dlm line 19 */
     {
-    conv2d_fwd_direct_0(((nin_real *)(ar + 52229120)), ((nin_real *)(st + 7967872)), ((nin_real *)(ar + 52101120)), n);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 10, 25, 10, ((nin_real *)(st + 7967872)), 10, ((nin_real *)(ar + 52229120)) + i * 250, 25, ((nin_real *)(ar + 52101120)) + i * 250, 25, 0);
     }
     /* relu -> f32[batch 128, 10, 5, 5], nin.dlm line 19 */
     {
@@ -1111,7 +909,8 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     }
     /* conv2d -> f32[batch 128, 10, 5, 5], nin.dlm line 20 */
     {
-    conv2d_fwd_direct_0(((nin_real *)(ar + 52357120)), ((nin_real *)(st + 7968384)), ((nin_real *)(ar + 52101120)), n);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 10, 25, 10, ((nin_real *)(st + 7968384)), 10, ((nin_real *)(ar + 52357120)) + i * 250, 25, ((nin_real *)(ar + 52101120)) + i * 250, 25, 0);
     }
     /* relu -> f32[batch 128, 10, 5, 5], nin.dlm line 20 */
     {
@@ -1237,11 +1036,13 @@ void nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 10, 5, 5], nin.dlm line 20 */
     {
-    conv2d_dx_direct_0(((nin_real *)(ar + 52741120)), ((nin_real *)(st + 7968384)), ((nin_real *)(ar + 52485120)), n);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 10, 25, 10, ((nin_real *)(st + 7968384)), 10, ((nin_real *)(ar + 52741120)) + i * 250, 25, ((nin_real *)(ar + 52485120)) + i * 250, 25, 0);
     }
     /* conv2d_dw -> f32[10, 10, 1, 1], nin.dlm line 20 */
     {
-    conv2d_dw_direct_0(((nin_real *)(ar + 52357120)), ((nin_real *)(ar + 52101184)), ((nin_real *)(ar + 52741120)), (nin_real *)(ar + 52106880), n);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 10, 10, 25, ((nin_real *)(ar + 52741120)) + i * 250, 25, ((nin_real *)(ar + 52357120)) + i * 250, 25, ((nin_real *)(ar + 52101184)), 10, i > 0);
     }
     /* mul -> f32[batch 128, 10, 5, 5], nin.dlm line 19 */
     {
@@ -1265,11 +1066,13 @@ void nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 10, 5, 5], nin.dlm line 19 */
     {
-    conv2d_dx_direct_0(((nin_real *)(ar + 52613120)), ((nin_real *)(st + 7967872)), ((nin_real *)(ar + 52357120)), n);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 10, 25, 10, ((nin_real *)(st + 7967872)), 10, ((nin_real *)(ar + 52613120)) + i * 250, 25, ((nin_real *)(ar + 52357120)) + i * 250, 25, 0);
     }
     /* conv2d_dw -> f32[10, 10, 1, 1], nin.dlm line 19 */
     {
-    conv2d_dw_direct_0(((nin_real *)(ar + 52229120)), ((nin_real *)(ar + 52101696)), ((nin_real *)(ar + 52613120)), (nin_real *)(ar + 52106880), n);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 10, 10, 25, ((nin_real *)(ar + 52613120)) + i * 250, 25, ((nin_real *)(ar + 52229120)) + i * 250, 25, ((nin_real *)(ar + 52101696)), 10, i > 0);
     }
     /* mul -> f32[batch 128, 10, 5, 5], nin.dlm line 18 */
     {
@@ -1332,11 +1135,13 @@ void nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], nin.dlm line 20 */
     {
-    conv2d_dx(((nin_real *)(ar + 839122944)), ((nin_real *)(st + 7238208)), ((nin_real *)(ar + 895746048)), (nin_real *)(ar + 52245120), n, 384, 4, 384, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 384, 144, 384, ((nin_real *)(st + 7238208)), 384, ((nin_real *)(ar + 895746048)) + i * 55296, 144, ((nin_real *)(ar + 839122944)) + i * 55296, 144, 0);
     }
     /* conv2d_dw -> f32[384, 384, 1, 1], nin.dlm line 20 */
     {
-    conv2d_dw(((nin_real *)(ar + 108724224)), ((nin_real *)(ar + 52245120)), ((nin_real *)(ar + 895746048)), (nin_real *)(ar + 52834944), n, 384, 4, 384, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 384, 384, 144, ((nin_real *)(ar + 895746048)) + i * 55296, 144, ((nin_real *)(ar + 108724224)) + i * 55296, 144, ((nin_real *)(ar + 52245120)), 384, i > 0);
     }
     /* mul -> f32[batch 128, 384, 12, 12], nin.dlm line 19 */
     {
@@ -1360,11 +1165,13 @@ void nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], nin.dlm line 19 */
     {
-    conv2d_dx(((nin_real *)(ar + 108724224)), ((nin_real *)(st + 6646848)), ((nin_real *)(ar + 867434496)), (nin_real *)(ar + 52834944), n, 384, 4, 384, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 384, 144, 384, ((nin_real *)(st + 6646848)), 384, ((nin_real *)(ar + 867434496)) + i * 55296, 144, ((nin_real *)(ar + 108724224)) + i * 55296, 144, 0);
     }
     /* conv2d_dw -> f32[384, 384, 1, 1], nin.dlm line 19 */
     {
-    conv2d_dw(((nin_real *)(ar + 80412672)), ((nin_real *)(ar + 52834944)), ((nin_real *)(ar + 867434496)), (nin_real *)(ar + 53424768), n, 384, 4, 384, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 384, 384, 144, ((nin_real *)(ar + 867434496)) + i * 55296, 144, ((nin_real *)(ar + 80412672)) + i * 55296, 144, ((nin_real *)(ar + 52834944)), 384, i > 0);
     }
     /* mul -> f32[batch 128, 384, 12, 12], nin.dlm line 18 */
     {
@@ -1420,11 +1227,13 @@ void nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 256, 26, 26], nin.dlm line 20 */
     {
-    conv2d_dx(((nin_real *)(ar + 750518272)), ((nin_real *)(st + 2843200)), ((nin_real *)(ar + 927727616)), (nin_real *)(ar + 33227776), n, 256, 1, 256, 26, 26, 1, 1, 26, 26, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 256, 676, 256, ((nin_real *)(st + 2843200)), 256, ((nin_real *)(ar + 927727616)) + i * 173056, 676, ((nin_real *)(ar + 750518272)) + i * 173056, 676, 0);
     }
     /* conv2d_dw -> f32[256, 256, 1, 1], nin.dlm line 20 */
     {
-    conv2d_dw(((nin_real *)(ar + 661913600)), ((nin_real *)(ar + 33227776)), ((nin_real *)(ar + 927727616)), (nin_real *)(ar + 33489920), n, 256, 1, 256, 26, 26, 1, 1, 26, 26, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 256, 256, 676, ((nin_real *)(ar + 927727616)) + i * 173056, 676, ((nin_real *)(ar + 661913600)) + i * 173056, 676, ((nin_real *)(ar + 33227776)), 256, i > 0);
     }
     /* mul -> f32[batch 128, 256, 26, 26], nin.dlm line 19 */
     {
@@ -1448,11 +1257,13 @@ void nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 256, 26, 26], nin.dlm line 19 */
     {
-    conv2d_dx(((nin_real *)(ar + 661913600)), ((nin_real *)(st + 2580032)), ((nin_real *)(ar + 839122944)), (nin_real *)(ar + 33490944), n, 256, 1, 256, 26, 26, 1, 1, 26, 26, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 256, 676, 256, ((nin_real *)(st + 2580032)), 256, ((nin_real *)(ar + 839122944)) + i * 173056, 676, ((nin_real *)(ar + 661913600)) + i * 173056, 676, 0);
     }
     /* conv2d_dw -> f32[256, 256, 1, 1], nin.dlm line 19 */
     {
-    conv2d_dw(((nin_real *)(ar + 573308928)), ((nin_real *)(ar + 33490944)), ((nin_real *)(ar + 839122944)), (nin_real *)(ar + 33753088), n, 256, 1, 256, 26, 26, 1, 1, 26, 26, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 256, 256, 676, ((nin_real *)(ar + 839122944)) + i * 173056, 676, ((nin_real *)(ar + 573308928)) + i * 173056, 676, ((nin_real *)(ar + 33490944)), 256, i > 0);
     }
     /* mul -> f32[batch 128, 256, 26, 26], nin.dlm line 18 */
     {
@@ -1508,11 +1319,13 @@ void nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 96, 54, 54], nin.dlm line 20 */
     {
-    conv2d_dx(((nin_real *)(ar + 429981696)), ((nin_real *)(st + 84160)), ((nin_real *)(ar + 716636160)), (nin_real *)(ar + 384), n, 96, 1, 96, 54, 54, 1, 1, 54, 54, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 96, 2916, 96, ((nin_real *)(st + 84160)), 96, ((nin_real *)(ar + 716636160)) + i * 279936, 2916, ((nin_real *)(ar + 429981696)) + i * 279936, 2916, 0);
     }
     /* conv2d_dw -> f32[96, 96, 1, 1], nin.dlm line 20 */
     {
-    conv2d_dw(((nin_real *)(ar + 286654464)), ((nin_real *)(ar + 384)), ((nin_real *)(ar + 716636160)), (nin_real *)(ar + 37248), n, 96, 1, 96, 54, 54, 1, 1, 54, 54, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 96, 96, 2916, ((nin_real *)(ar + 716636160)) + i * 279936, 2916, ((nin_real *)(ar + 286654464)) + i * 279936, 2916, ((nin_real *)(ar + 384)), 96, i > 0);
     }
     /* mul -> f32[batch 128, 96, 54, 54], nin.dlm line 19 */
     {
@@ -1536,11 +1349,13 @@ void nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 96, 54, 54], nin.dlm line 19 */
     {
-    conv2d_dx(((nin_real *)(ar + 286654464)), ((nin_real *)(st + 46912)), ((nin_real *)(ar + 573308928)), (nin_real *)(ar + 37632), n, 96, 1, 96, 54, 54, 1, 1, 54, 54, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(1, 0, 96, 2916, 96, ((nin_real *)(st + 46912)), 96, ((nin_real *)(ar + 573308928)) + i * 279936, 2916, ((nin_real *)(ar + 286654464)) + i * 279936, 2916, 0);
     }
     /* conv2d_dw -> f32[96, 96, 1, 1], nin.dlm line 19 */
     {
-    conv2d_dw(((nin_real *)(ar + 143327232)), ((nin_real *)(ar + 37632)), ((nin_real *)(ar + 573308928)), (nin_real *)(ar + 74496), n, 96, 1, 96, 54, 54, 1, 1, 54, 54, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 1, 96, 96, 2916, ((nin_real *)(ar + 573308928)) + i * 279936, 2916, ((nin_real *)(ar + 143327232)) + i * 279936, 2916, ((nin_real *)(ar + 37632)), 96, i > 0);
     }
     /* mul -> f32[batch 128, 96, 54, 54], nin.dlm line 18 */
     {
@@ -1830,7 +1645,8 @@ nin_real nin_evaluate(void *state, int n, const nin_real *x, const int32_t *y, d
     }
     /* conv2d -> f32[batch 128, 96, 54, 54], nin.dlm line 19 */
     {
-    conv2d_fwd(((nin_real *)(ar + 143327232)), ((nin_real *)(st + 46912)), ((nin_real *)(ar + 0)), (nin_real *)(ar + 286654464), n, 96, 1, 96, 54, 54, 1, 1, 54, 54, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 96, 2916, 96, ((nin_real *)(st + 46912)), 96, ((nin_real *)(ar + 143327232)) + i * 279936, 2916, ((nin_real *)(ar + 0)) + i * 279936, 2916, 0);
     }
     /* relu -> f32[batch 128, 96, 54, 54], nin.dlm line 19 */
     {
@@ -1845,7 +1661,8 @@ nin_real nin_evaluate(void *state, int n, const nin_real *x, const int32_t *y, d
     }
     /* conv2d -> f32[batch 128, 96, 54, 54], nin.dlm line 20 */
     {
-    conv2d_fwd(((nin_real *)(ar + 143327232)), ((nin_real *)(st + 84160)), ((nin_real *)(ar + 0)), (nin_real *)(ar + 286654464), n, 96, 1, 96, 54, 54, 1, 1, 54, 54, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 96, 2916, 96, ((nin_real *)(st + 84160)), 96, ((nin_real *)(ar + 143327232)) + i * 279936, 2916, ((nin_real *)(ar + 0)) + i * 279936, 2916, 0);
     }
     /* relu -> f32[batch 128, 96, 54, 54], nin.dlm line 20 */
     {
@@ -1879,7 +1696,8 @@ nin_real nin_evaluate(void *state, int n, const nin_real *x, const int32_t *y, d
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], nin.dlm line 19 */
     {
-    conv2d_fwd(((nin_real *)(ar + 121831424)), ((nin_real *)(st + 2580032)), ((nin_real *)(ar + 0)), (nin_real *)(ar + 88604672), n, 256, 1, 256, 26, 26, 1, 1, 26, 26, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 256, 676, 256, ((nin_real *)(st + 2580032)), 256, ((nin_real *)(ar + 121831424)) + i * 173056, 676, ((nin_real *)(ar + 0)) + i * 173056, 676, 0);
     }
     /* relu -> f32[batch 128, 256, 26, 26], nin.dlm line 19 */
     {
@@ -1894,7 +1712,8 @@ nin_real nin_evaluate(void *state, int n, const nin_real *x, const int32_t *y, d
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], nin.dlm line 20 */
     {
-    conv2d_fwd(((nin_real *)(ar + 88604672)), ((nin_real *)(st + 2843200)), ((nin_real *)(ar + 0)), (nin_real *)(ar + 177209344), n, 256, 1, 256, 26, 26, 1, 1, 26, 26, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 256, 676, 256, ((nin_real *)(st + 2843200)), 256, ((nin_real *)(ar + 88604672)) + i * 173056, 676, ((nin_real *)(ar + 0)) + i * 173056, 676, 0);
     }
     /* relu -> f32[batch 128, 256, 26, 26], nin.dlm line 20 */
     {
@@ -1928,7 +1747,8 @@ nin_real nin_evaluate(void *state, int n, const nin_real *x, const int32_t *y, d
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], nin.dlm line 19 */
     {
-    conv2d_fwd(((nin_real *)(ar + 47185920)), ((nin_real *)(st + 6646848)), ((nin_real *)(ar + 0)), (nin_real *)(ar + 28311552), n, 384, 4, 384, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 384, 144, 384, ((nin_real *)(st + 6646848)), 384, ((nin_real *)(ar + 47185920)) + i * 55296, 144, ((nin_real *)(ar + 0)) + i * 55296, 144, 0);
     }
     /* relu -> f32[batch 128, 384, 12, 12], nin.dlm line 19 */
     {
@@ -1943,7 +1763,8 @@ nin_real nin_evaluate(void *state, int n, const nin_real *x, const int32_t *y, d
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], nin.dlm line 20 */
     {
-    conv2d_fwd(((nin_real *)(ar + 28311552)), ((nin_real *)(st + 7238208)), ((nin_real *)(ar + 0)), (nin_real *)(ar + 56623104), n, 384, 4, 384, 12, 12, 1, 1, 12, 12, 1, 1, 0, 0);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 384, 144, 384, ((nin_real *)(st + 7238208)), 384, ((nin_real *)(ar + 28311552)) + i * 55296, 144, ((nin_real *)(ar + 0)) + i * 55296, 144, 0);
     }
     /* relu -> f32[batch 128, 384, 12, 12], nin.dlm line 20 */
     {
@@ -1977,7 +1798,8 @@ nin_real nin_evaluate(void *state, int n, const nin_real *x, const int32_t *y, d
     }
     /* conv2d -> f32[batch 128, 10, 5, 5], nin.dlm line 19 */
     {
-    conv2d_fwd_direct_0(((nin_real *)(ar + 0)), ((nin_real *)(st + 7967872)), ((nin_real *)(ar + 128000)), n);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 10, 25, 10, ((nin_real *)(st + 7967872)), 10, ((nin_real *)(ar + 0)) + i * 250, 25, ((nin_real *)(ar + 128000)) + i * 250, 25, 0);
     }
     /* relu -> f32[batch 128, 10, 5, 5], nin.dlm line 19 */
     {
@@ -1992,7 +1814,8 @@ nin_real nin_evaluate(void *state, int n, const nin_real *x, const int32_t *y, d
     }
     /* conv2d -> f32[batch 128, 10, 5, 5], nin.dlm line 20 */
     {
-    conv2d_fwd_direct_0(((nin_real *)(ar + 0)), ((nin_real *)(st + 7968384)), ((nin_real *)(ar + 128000)), n);
+    for (int64_t i = 0; i < n; i++)
+        gemm(0, 0, 10, 25, 10, ((nin_real *)(st + 7968384)), 10, ((nin_real *)(ar + 0)) + i * 250, 25, ((nin_real *)(ar + 128000)) + i * 250, 25, 0);
     }
     /* relu -> f32[batch 128, 10, 5, 5], nin.dlm line 20 */
     {
