@@ -505,6 +505,80 @@ static void test_checkpoint_corruption(void) {
     free(bytes);
 }
 
+/* Well-formed files (valid CRCs) whose values or fields are out of range: refused, naming the tensor and the first
+ * bad index, and nothing loaded. */
+static void test_checkpoint_values(void) {
+    DlrtError err;
+    const char *path = tmp_path("values.ckpt");
+    static const struct {
+        int tensor, index;
+        float value;
+        const char *what;
+    } cases[] = {
+        {0, 4, NAN, "parameter tensor '0.weight' holds NaN at index 4 of f32[2, 3]"},
+        {1, 2, INFINITY, "parameter tensor '0.bias' holds inf at index 2 of f32[3]"},
+        {1, 0, -INFINITY, "parameter tensor '0.bias' holds -inf at index 0"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Model a, b;
+        model_init(&a, 1);
+        (cases[i].tensor ? a.b : a.w)[cases[i].index] = cases[i].value;
+        CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &a.ck, &err), DLRT_OK);
+        model_init(&b, 0);
+        err.msg[0] = '\0';
+        CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &b.ck, 0, &err), DLRT_EFORMAT);
+        ASSERT_MSG_HAS(err, path);
+        ASSERT_MSG_HAS(err, cases[i].what);
+        CU_ASSERT_EQUAL(b.w[0], 0.0f); /* nothing was loaded (1 in the file) */
+    }
+    /* A NaN in the optimizer state is refused as well. */
+    Model a, b;
+    model_init(&a, 1);
+    a.m[5] = NAN;
+    CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &a.ck, &err), DLRT_OK);
+    model_init(&b, 0);
+    CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &b.ck, DLRT_CKPT_RESUME, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "optimizer state tensor '0.weight.momentum' holds NaN at index 5 of f64[2, 3]");
+
+    /* f64 values beyond f32's range: refused where they become f32, accepted by an f64 reader unless it asks for
+     * f32 values (dlc compile --weights for an f32 build). */
+    double w64[6] = {0.1, 0.2, 0.3, -1e300, 0.5, 1e-3}, b64[3] = {1, 2, 3};
+    DlrtTensorDesc p64[2] = {{"0.weight", DLRT_F64, 2, {2, 3}, w64}, {"0.bias", DLRT_F64, 1, {3}, b64}};
+    DlrtCheckpoint ck64 = {p64, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}};
+    CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &ck64, &err), DLRT_OK);
+    model_init(&b, 0);
+    CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &b.ck, 0, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "parameter tensor '0.weight' holds a value beyond the range of f32");
+    ASSERT_MSG_HAS(err, "at index 3 of f64[2, 3]");
+    CU_ASSERT_EQUAL(b.w[0], 0.0f);
+    double r64[6], rb64[3];
+    DlrtTensorDesc q64[2] = {{"0.weight", DLRT_F64, 2, {2, 3}, r64}, {"0.bias", DLRT_F64, 1, {3}, rb64}};
+    DlrtCheckpoint read64 = {q64, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}};
+    CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &read64, 0, &err), DLRT_OK);
+    CU_ASSERT_EQUAL(r64[3], -1e300);
+    CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &read64, DLRT_CKPT_F32_VALUES, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "beyond the range of f32");
+    w64[3] = 3.4028234663852886e38; /* FLT_MAX itself fits */
+    CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &ck64, &err), DLRT_OK);
+    CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &b.ck, 0, &err), DLRT_OK);
+
+    /* An epoch count of 2^64 - 1 (read as -1, it resumed "after epoch -1") and one just past --epochs' range. */
+    static const int64_t epochs[2] = {-1, (INT64_C(1) << 40) + 1};
+    for (int i = 0; i < 2; i++) {
+        model_init(&a, 1);
+        a.ck.epoch = epochs[i];
+        CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &a.ck, &err), DLRT_OK);
+        model_init(&b, 0);
+        CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &b.ck, DLRT_CKPT_RESUME, &err), DLRT_EFORMAT);
+        ASSERT_MSG_HAS(err, "the epoch count at byte offset ");
+        ASSERT_MSG_HAS(err, i ? "is 1099511627777, expected 0 to 2^40" : "is 18446744073709551615, expected 0 to 2^40");
+        CU_ASSERT_EQUAL(b.w[0], 0.0f);
+    }
+    a.ck.epoch = INT64_C(1) << 40;
+    CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &a.ck, &err), DLRT_OK);
+    CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &b.ck, DLRT_CKPT_RESUME, &err), DLRT_OK);
+}
+
 static void test_layout_hash(void) {
     Model a;
     model_init(&a, 0);
@@ -1143,6 +1217,7 @@ int main(void) {
         {"checkpoint round trip", test_checkpoint_round_trip},
         {"checkpoint dtype conversion", test_checkpoint_dtype_conversion},
         {"checkpoint corruption", test_checkpoint_corruption},
+        {"checkpoint values", test_checkpoint_values},
         {"layout hash", test_layout_hash},
         {"batcher", test_batcher},
         {"resize", test_resize},
