@@ -173,14 +173,16 @@ static void write_images(const char *path, uint32_t magic, uint32_t n, uint32_t 
     free(buf);
 }
 
+/* Writes an IDX labels file whose header says n and whose body is the first min(n, 256) of labels. */
 static void write_labels(const char *path, uint32_t magic, uint32_t n, const unsigned char *labels) {
     unsigned char buf[8 + 256];
+    unsigned body = n < 256 ? n : 256;
     put_be32(buf, magic);
     put_be32(buf + 4, n);
-    memcpy(buf + 8, labels, n);
+    memcpy(buf + 8, labels, body);
     gzFile f = gzopen(path, "wb");
     CU_ASSERT_FATAL(f != NULL);
-    gzwrite(f, buf, 8 + n);
+    gzwrite(f, buf, 8 + body);
     gzclose(f);
 }
 
@@ -250,6 +252,28 @@ static void test_idx_errors(void) {
     ASSERT_MSG_HAS(err, lab);
     ASSERT_MSG_HAS(err, "label 9 at byte offset 10");
     ASSERT_MSG_HAS(err, "expected 0 to 8");
+
+    /* Decompression bombs: small gzip files whose headers claim 2^28 images of 28 x 28 and 2^28 labels (the
+     * counts agree) are refused from their headers and sizes, before anything is inflated. */
+    const char *bomb = tmp_path("bomb-images.gz"), *bomb_labels = tmp_path("bomb-labels.gz");
+    write_images(bomb, 0x803, 1u << 28, 28, 28, 1 << 20, 0); /* 1 MB of the claimed 210 GB, a few KB on disk */
+    static const unsigned char zeros[256];
+    write_labels(bomb_labels, 0x801, 1u << 28, zeros);
+    CU_ASSERT_EQUAL(dlrt_idx_load(bomb, bomb_labels, 10, 0, &ds, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, bomb);
+    ASSERT_MSG_HAS(err, "the header claims 268435456 images of 28 x 28 pixels (210453397520 bytes), but a gzip file");
+    CU_ASSERT_PTR_NULL(ds.x);
+    CU_ASSERT_EQUAL(dlrt_idx_load_images(bomb, 0, &ds, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "the file is damaged or forged");
+    /* ... the labels alone, beside images that could be real */
+    const char *many = tmp_path("many-images.gz");
+    write_images(many, 0x803, 1u << 28, 1, 1, 0, 0);
+    CU_ASSERT_EQUAL(dlrt_idx_load(many, bomb_labels, 10, 0, &ds, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "the header claims 268435456 images of 1 x 1 pixels");
+    /* ... and --limit reads only what it asks for, so the same files are fine for their first examples */
+    CU_ASSERT_EQUAL(dlrt_idx_load(bomb, bomb_labels, 10, 5, &ds, &err), DLRT_OK);
+    CU_ASSERT_EQUAL(ds.n, 5);
+    dlrt_dataset_free(&ds);
 
     const char *missing = tmp_path("no-such-file.gz");
     CU_ASSERT_EQUAL(dlrt_idx_load(missing, lab, 10, 0, &ds, &err), DLRT_EIO);
