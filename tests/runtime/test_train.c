@@ -799,6 +799,28 @@ static void test_save_names(void) {
     CU_ASSERT(stat(longname, &st) == 0 && st.st_size > 32);
 }
 
+/* A model scored by the log rmse refuses a target of 0 or below (it used to train and report "train_loss":
+ * null), and a value that only looks like a number is named rather than turning its column categorical. */
+static void test_csv_data_errors(void) {
+    DlrtModel m = houses();
+    mkdir(path("bad-houses"), 0700);
+    spit(path("bad-houses/test.csv"), "Id,A,B\n101,1,2\n", 15);
+    const char *zero = "Id,A,B,Price\n1,1,2,150\n2,3,1,0\n3,2,2,170\n";
+    spit(path("bad-houses/train.csv"), zero, strlen(zero));
+    Run r = train(&m, "--data %s --epochs 1 --report %s", path("bad-houses"), path("bad-houses.json"));
+    CU_ASSERT_EQUAL(r.status, 1);
+    ASSERT_HAS(r.err, "bad-houses/train.csv:3: row 2, column 'Price': the target is 0, but the model is scored by "
+                      "the log rmse");
+    CU_ASSERT_EQUAL(rec.steps, 0);
+    done(&r);
+    const char *hex = "Id,A,B,Price\n1,1,2,150\n2,0x3,1,160\n3,2,2,170\n";
+    spit(path("bad-houses/train.csv"), hex, strlen(hex));
+    r = train(&m, "--data %s --epochs 1", path("bad-houses"));
+    CU_ASSERT_EQUAL(r.status, 1);
+    ASSERT_HAS(r.err, "train.csv:3: row 2, column 'A': '0x3' is not a number");
+    done(&r);
+}
+
 static DlrtParam bad_param(int i) {
     static const int64_t dims[9] = {1, 1, 1, 1, 1, 1, 1, 1, 2};
     return (DlrtParam){"w", i ? 1 : 9, dims, 0, {-1, -1}};
@@ -880,6 +902,7 @@ int main(void) {
         {"output collisions", test_output_collisions},
         {"outputs checked first", test_outputs_checked_first},
         {"save names", test_save_names},
+        {"csv data errors", test_csv_data_errors},
         {"model check", test_model_check},
         {"train main", test_train_main},
     };
