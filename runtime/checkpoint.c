@@ -49,6 +49,11 @@ int dlrt_checkpoint_load(const char *path, DlrtCheckpoint *ck, unsigned flags, D
         close(fd);
         return dlrt_fail(err, DLRT_EIO, "%s: cannot stat checkpoint: %s", path, strerror(saved));
     }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return dlrt_fail(err, DLRT_EIO, "%s: %s, not a checkpoint file", path,
+                         S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+    }
     size_t len = (size_t)st.st_size;
     if (len == 0) { /* mmap refuses empty mappings; the decoder reports the truncation */
         close(fd);
