@@ -33,8 +33,9 @@ int dlrt_checkpoint_save(const char *path, const DlrtCheckpoint *ck, DlrtError *
     FileSink fs = {{file_write}, af.f};
     rc = dlrt_checkpoint_encode(ck, &fs.sink, err);
     if (rc) {
+        int saved = errno; /* the write's, before closing and removing the temporary file change it */
         dlrt_atomic_abort(&af);
-        return dlrt_fail(err, rc, "%s: write failed: %s", path, strerror(errno));
+        return dlrt_fail(err, rc, "%s: write failed: %s; the file is as it was before", path, strerror(saved));
     }
     return dlrt_atomic_commit(&af, err);
 }
