@@ -12,6 +12,9 @@
  *     `pkg-config dlrt`; each program loads the checkpoint and prints mlp's logits for 8 inputs. The inference
  *     builds agree with the training build (to 1e-5), the training build's 20 steps lower the loss.
  * Without Fashion-MNIST (dataset-fashion-mnist) there is nothing to train on: those parts are skipped and say so.
+ * A second suite runs this build's `dlc build` with a stand-in compiler that records its arguments: CC, CFLAGS and
+ * LDFLAGS are honoured (split at blanks), paths with a blank and a quote arrive as one argument each (no shell),
+ * and -march=native appears only with --native.
  * On failure the directory is kept and named; otherwise it is removed. */
 #include <CUnit/Basic.h>
 #include <dirent.h>
@@ -26,6 +29,9 @@
 
 #ifndef SOURCE_ROOT
 #define SOURCE_ROOT "."
+#endif
+#ifndef DLC_PATH
+#define DLC_PATH "dlc"
 #endif
 
 static char workdir[] = "/tmp/dlc-install-XXXXXX";
@@ -101,12 +107,11 @@ static int setup(void) {
     return 0;
 }
 
-static int teardown(void) {
+static void teardown(void) {
     if (any_failure || CU_get_number_of_failures())
         printf("\n  test_install: kept %s\n", workdir);
     else
         remove_tree(workdir);
-    return 0;
 }
 
 /* ---- install ---- */
@@ -286,19 +291,58 @@ static void test_meson(void) {
     check_app(fmt("%s/b/app", dir));
 }
 
+/* ---- dlc build's compiler command ---- */
+
+/* The arguments the stand-in compiler received, one a line; NULL when dlc build failed. */
+static char *build_with_fake_cc(const char *dir, bool native) {
+    char *cc = fmt("%s/fakecc", workdir), *args = fmt("%s/args", workdir); /* CC is split at blanks */
+    if (!write_text(cc, fmt("#!/bin/sh\nfor a in \"$@\"; do printf '%%s\\n' \"$a\"; done > '%s'\n", args)) ||
+        chmod(cc, 0755) != 0)
+        return NULL;
+    setenv("CC", fmt("%s --first-word-of-cc", cc), 1);
+    setenv("CFLAGS", " -DFROM_CFLAGS  -O1 ", 1);
+    setenv("LDFLAGS", "-Wl,--from-ldflags", 1);
+    char *dlm = fmt("%s/mlp.dlm", dir), *exe = fmt("%s/the trainer's name", dir);
+    int rc = native ? RUN(NULL, DLC_PATH, "build", dlm, "--native", "-o", exe)
+                    : RUN(NULL, DLC_PATH, "build", dlm, "-o", exe);
+    unsetenv("CC");
+    unsetenv("CFLAGS");
+    unsetenv("LDFLAGS");
+    return rc == 0 ? slurp(args) : NULL;
+}
+
+static void test_build_command(void) {
+    char *dir = fmt("%s/it's a folder", workdir);
+    CU_ASSERT_EQUAL_FATAL(mkdir_p(dir), 0);
+    CU_ASSERT_FATAL(copy_file(SOURCE_ROOT "/models/mlp.dlm", fmt("%s/mlp.dlm", dir)));
+    for (int native = 0; native < 2; native++) {
+        char *args = build_with_fake_cc(dir, native);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(args);
+        CU_ASSERT(strncmp(args, "--first-word-of-cc\n", 19) == 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(args, "\n-DFROM_CFLAGS\n-O1\n"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(args, "\n-Wl,--from-ldflags\n"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(args, fmt("\n-o\n%s/the trainer's name\n", dir)));
+        CU_ASSERT_PTR_NOT_NULL(strstr(args, "/libdlrt.a\n"));
+        CU_ASSERT_EQUAL(strstr(args, "\n-march=native\n") != NULL, native);
+    }
+}
+
 int main(void) {
     atexit(free_kept);
-    if (CU_initialize_registry() != CUE_SUCCESS)
+    if (setup() != 0 || CU_initialize_registry() != CUE_SUCCESS)
         return 1;
-    CU_pSuite s = CU_add_suite("install", setup, teardown);
+    CU_pSuite s = CU_add_suite("install", NULL, NULL);
     CU_add_test(s, "meson install into a prefix, the build folder deleted", test_install);
     CU_add_test(s, "the installed dlc builds a trainer from anywhere", test_build_trainer);
     CU_add_test(s, "a Make project: C++ apps on training and inference code", test_make);
     CU_add_test(s, "a CMake project (add_custom_command)", test_cmake);
     CU_add_test(s, "a meson project (custom_target)", test_meson);
+    CU_pSuite b = CU_add_suite("dlc build", NULL, NULL);
+    CU_add_test(b, "CC, CFLAGS, LDFLAGS, no shell, --native", test_build_command);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
+    teardown();
     CU_cleanup_registry();
     return failed ? 1 : 0;
 }
