@@ -942,8 +942,8 @@ static void test_fault_injection(void) {
     }
 }
 
-/* A real full disk: a small tmpfs where the first checkpoint fits and the second does not beside it (root may
- * mount one; elsewhere the part is skipped, saying why). */
+/* A real full disk: a small tmpfs where the first checkpoint fits and the second does not beside it; and a
+ * read-only one (root may mount them; elsewhere the test is skipped, saying why). */
 static void test_full_disk(void) {
     char *mnt = tmp("small-disk");
     mkdir(mnt, 0700);
@@ -966,6 +966,21 @@ static void test_full_disk(void) {
                         NULL, NULL),
                     0);
     CU_ASSERT_EQUAL(system(xsprintf(&scratch, "umount '%s'", mnt)), 0);
+
+    /* a read-only place: every output is checked before the first epoch, not written after the last */
+    char *ro = tmp("read-only");
+    mkdir(ro, 0700);
+    CU_ASSERT_EQUAL_FATAL(system(xsprintf(&scratch, "mount -t tmpfs -o ro,size=64k tmpfs '%s'", ro)), 0);
+    static const char *const flags[] = {"--report", "--metrics", "--plot", "--save"};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        char *out;
+        rc = run(xsprintf(&scratch, "%s --epochs 3 %s '%s/out'", trainer("linreg"), flags[i], ro), &out, &err);
+        CU_ASSERT_EQUAL(rc, 1);
+        ASSERT_HAS(err, xsprintf(&scratch, "%s %s/out: cannot create ", flags[i], ro));
+        ASSERT_HAS(err, "Read-only file system");
+        CU_ASSERT_STRING_EQUAL(out, ""); /* no epoch ran */
+    }
+    CU_ASSERT_EQUAL(system(xsprintf(&scratch, "umount '%s'", ro)), 0);
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -1061,7 +1076,7 @@ int main(void) {
         {"save atomic", test_save_atomic},
         {"weights not finite", test_weights_not_finite},
         {"fault injection", test_fault_injection},
-        {"full disk", test_full_disk},
+        {"full and read-only disks", test_full_disk},
         {"data errors", test_data_errors},
         {"refusals", test_refusals},
     };
