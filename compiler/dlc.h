@@ -694,6 +694,7 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *o);
 /* <name>_init, and <name>_load with the tensors' table, as C of the source being emitted */
 void emit_init(Emit *e);
 void emit_loader(Emit *e);
+void emit_batch_guard(Emit *e, const char *refusal);
 
 /* ---- emit_trainer.c: the trainer's main() ---- */
 

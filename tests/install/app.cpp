@@ -5,8 +5,12 @@
 // Loads the checkpoint a trainer wrote, runs the model on 8 inputs drawn from libdlrt's generator (seed 1) and
 // prints the 80 logits, one per line, then the predicted classes. Built with -DAPP_TRAIN against the training
 // code (`dlc compile`), it then takes 20 training steps on those inputs and prints the loss before and after.
+// A batch of 0 or MLP_MAX_BATCH + 1 must be refused (MLP_BAD_BATCH, or a NaN loss) with the block unchanged;
+// the program exits 1 otherwise.
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <vector>
@@ -59,7 +63,27 @@ int main(int argc, char **argv) {
     DlrtRng rng;
     dlrt_rng_seed(&rng, 1, 0);
     dlrt_rng_fill_uniform(&rng, x.data(), x.size(), 0.0f, 1.0f);
-    mlp_forward(block.p, n, x.data());
+    // refused batches touch nothing
+    std::vector<unsigned char> before(static_cast<unsigned char *>(block.p),
+                                      static_cast<unsigned char *>(block.p) + block_bytes);
+    for (int bad : {0, MLP_MAX_BATCH + 1}) {
+        bool refused = mlp_forward(block.p, bad, x.data()) == MLP_BAD_BATCH;
+#ifdef APP_TRAIN
+        std::vector<int32_t> labels(n);
+        refused = refused && std::isnan(mlp_train_step(block.p, bad, x.data(), labels.data(), 0.1f, nullptr));
+        refused = refused && mlp_backward(block.p, bad, x.data(), labels.data()) == MLP_BAD_BATCH;
+#else
+        std::vector<mlp_real> out(10);
+        refused = refused && mlp_predict_batch(block.p, bad, x.data(), out.data()) == MLP_BAD_BATCH;
+#endif
+        if (!refused || std::memcmp(before.data(), block.p, block_bytes) != 0) {
+            std::fprintf(stderr, "a batch of %d was not refused, or the block changed\n", bad);
+            return 1;
+        }
+    }
+
+    if (mlp_forward(block.p, n, x.data()) != 0)
+        return 1;
     const mlp_real *logits = mlp_output_logits(block.p);
     for (int i = 0; i < n * MLP_OUTPUT_LOGITS_SIZE; i++)
         std::printf("%.9g\n", static_cast<double>(logits[i]));
