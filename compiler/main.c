@@ -521,8 +521,10 @@ static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptio
     return true;
 }
 
-/* The parameters of a checkpoint, for --weights: checked against the model's layout by the runtime's reader. */
-static const double **read_weights(const char *path, Graph *g) {
+/* The parameters of a checkpoint, for --weights: checked against the model's layout by the runtime's reader,
+ * which also refuses values that are not finite and, for an f32 build, values beyond f32's range (they would be
+ * emitted as literals such as 1e+300f, which overflow). */
+static const double **read_weights(const char *path, Graph *g, bool f64) {
     int np = g->params.n;
     DlrtTensorDesc *desc = xalloc(g->ctx, sizeof(DlrtTensorDesc) * (size_t)(np + 1));
     const double **out = xalloc(g->ctx, sizeof(double *) * (size_t)(np + 1));
@@ -538,7 +540,7 @@ static const double **read_weights(const char *path, Graph *g) {
     }
     DlrtCheckpoint ck = {.params = desc, .n_params = np};
     DlrtError err;
-    if (dlrt_checkpoint_load(path, &ck, 0, &err) != DLRT_OK) {
+    if (dlrt_checkpoint_load(path, &ck, f64 ? 0u : (unsigned)DLRT_CKPT_F32_VALUES, &err) != DLRT_OK) {
         fprintf(stderr, "%s: --weights: %s\n", prog_name, err.msg);
         return NULL;
     }
@@ -553,7 +555,7 @@ static Compiled *compile_file(Ctx *ctx, const Options *o) {
     if (!eval)
         return NULL;
     const double **baked = NULL;
-    if (o->weights && !(baked = read_weights(o->weights, train)))
+    if (o->weights && !(baked = read_weights(o->weights, train, o->f64)))
         return NULL;
     Compiled *c = compile_model(train, eval, o->f64 ? 8 : 4, o->infer, o->dump_after, baked);
     return c;
