@@ -50,10 +50,10 @@ const char *emit_exp(Emit *e) { return e->f64 ? "exp" : "expv"; }
 
 /* An input's parameter name: the model's own, unless it would collide with a name the generated code uses. */
 char *emit_input_name(Ctx *ctx, const char *model_name) {
-    static const char *const reserved[] = {"st",   "ar",  "n",  "r",  "h",    "state", "metrics", "lr",    "acc",
-                                           "loss", "xr",  "yr", "mx", "sum",  "inv",   "lse",     "scale", "label",
-                                           "best", "j",   "p",  "g",  "m",    "v",     "t",       "bc1",   "bc2",
-                                           "gi",   "thr", "i",  "k",  "main", NULL};
+    static const char *const reserved[] = {
+        "st",  "ar",  "n",   "r",     "h",     "state", "metrics", "lr",  "acc",     "loss",    "xr", "yr", "mx",
+        "sum", "inv", "lse", "scale", "label", "best",  "j",       "p",   "g",       "m",       "v",  "t",  "bc1",
+        "bc2", "gi",  "thr", "i",     "k",     "main",  "ctx",     "out", "weights", "scratch", NULL};
     char *id = emit_ident(ctx, model_name);
     for (int i = 0; reserved[i]; i++)
         if (strcmp(reserved[i], id) == 0 || (id[0] == 'i' && id[1] >= '0' && id[1] <= '9') || id[0] == 'k')
@@ -902,17 +902,25 @@ static void emit_infer_source(Emit *e) {
     } else {
         emit_loader(e);
     }
-    fprintf(o, "\nint %s_forward(void *ctx, int n", e->name);
+    /* the weights (the block's first <NAME>_WEIGHTS_BYTES) are only read, so threads may share them */
+    fprintf(o, "\nstatic int forward_shared(const void *weights, void *scratch, int n");
     emit_input_params(e, fw, false);
     fprintf(o, ") {\n");
     emit_batch_guard(e, xsprintf(e->ctx, "%s_BAD_BATCH", e->NAME));
-    fprintf(o,
-            "    unsigned char *st = (unsigned char *)ctx;\n    unsigned char *ar = st + %" PRId64 ";\n    (void)ar;\n"
-            "    (void)st;\n",
-            c->arena_off);
+    fprintf(o, "    unsigned char *st = (unsigned char *)(uintptr_t)weights; /* read, never written */\n"
+               "    unsigned char *ar = (unsigned char *)scratch;\n    (void)ar;\n    (void)st;\n");
     unused_inputs(e, fw, 0, fw->kernels.n, false);
     emit_schedule(e, fw, 0, fw->kernels.n);
     fprintf(o, "    return 0;\n}\n");
+    char fw_args[1024] = "";
+    for (int i = 0; i < g->inputs.n; i++)
+        if (emit_uses_input(fw, i))
+            snprintf(fw_args + strlen(fw_args), sizeof fw_args - strlen(fw_args), ", %s",
+                     emit_input_name(e->ctx, g->inputs.v[i].name));
+    fprintf(o, "\nint %s_forward(void *ctx, int n", e->name);
+    emit_input_params(e, fw, false);
+    fprintf(o, ") {\n    return forward_shared(ctx, (unsigned char *)ctx + %s_WEIGHTS_BYTES, n%s);\n}\n", e->NAME,
+            fw_args);
     for (int i = 0; i < g->outputs.n; i++) {
         IrNode *on = ir_storage(g->outputs.v[i].node);
         fprintf(o, "\nconst %s *%s_output_%s(const void *ctx) {\n", e->real, e->name,
@@ -933,6 +941,15 @@ static void emit_infer_source(Emit *e) {
         fprintf(o, "    if (%s_forward(ctx, n%s) != 0)\n        return %s_BAD_BATCH;\n", e->name, args, e->NAME);
         fprintf(o, "    memcpy(out, %s_output_%s(ctx), sizeof(%s) * (size_t)n * %" PRId64 ");\n    return 0;\n}\n",
                 e->name, emit_ident(e->ctx, out->name), e->real, shape_inner(&out->node->shape));
+        fprintf(o, "\nint %s_predict_shared(const void *weights, void *scratch, int n", e->name);
+        emit_input_params(e, fw, false);
+        fprintf(o, ", %s *out) {\n", e->real);
+        fprintf(o, "    if (forward_shared(weights, scratch, n%s) != 0)\n        return %s_BAD_BATCH;\n", args,
+                e->NAME);
+        fprintf(
+            o, "    memcpy(out, (const unsigned char *)scratch + %" PRId64 ", sizeof(%s) * (size_t)n * %" PRId64 ");\n",
+            fw->offset[ir_storage(out->node)->id], e->real, shape_inner(&out->node->shape));
+        fprintf(o, "    return 0;\n}\n");
         fprintf(o, "\nvoid %s_predict(void *ctx", e->name);
         emit_input_params(e, fw, false);
         fprintf(o, ", %s *out) {\n    (void)%s_predict_batch(ctx, 1%s, out); /* 1 is always a valid batch */\n}\n",

@@ -185,7 +185,12 @@ static void emit_infer_header(Emit *e) {
     fprintf(o, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", e->NAME, e->NAME);
     emit_header_open(e, !baked);
     fprintf(o, "#define %s_MAX_BATCH %" PRId64 "\n", e->NAME, g->max_batch);
-    fprintf(o, "#define %s_WORKSPACE_BYTES %" PRId64 "\n", e->NAME, c->state_bytes);
+    fprintf(o, "#define %s_WORKSPACE_BYTES %" PRId64 " /* = %s_WEIGHTS_BYTES + %s_SCRATCH_BYTES */\n", e->NAME,
+            c->state_bytes, e->NAME, e->NAME);
+    fprintf(o, "#define %s_WEIGHTS_BYTES %" PRId64 " /* the block's start: %s */\n", e->NAME, c->arena_off,
+            baked ? "unused, the weights are compiled in" : "the weights, read-only once loaded");
+    fprintf(o, "#define %s_SCRATCH_BYTES %" PRId64 " /* the rest: activations, per thread */\n", e->NAME,
+            c->state_bytes - c->arena_off);
     for (int i = 0; i < g->inputs.n; i++)
         if (emit_uses_input(fw, i))
             fprintf(o, "#define %s_INPUT_%s_SIZE %" PRId64 " /* per example: %s */\n", e->NAME,
@@ -227,6 +232,18 @@ static void emit_infer_header(Emit *e) {
                 " * %s_BAD_BATCH (nothing done) for another n. */\n",
                 e->NAME, e->NAME);
         fprintf(o, "int %s_predict_batch(void *ctx, int n", e->name);
+        emit_input_params(e, fw, false);
+        fprintf(o, ", %s *out);\n", e->real);
+        fprintf(
+            o,
+            "\n/* The same with the weights and the scratch apart, so that threads share one read-only copy of the\n"
+            " * weights: `weights` is a block of %s_WEIGHTS_BYTES (%s), `scratch` one of\n"
+            " * %s_SCRATCH_BYTES per thread, both aligned to %s_ALIGN. */\n",
+            e->NAME,
+            baked ? "not read: the weights are compiled in; NULL will do"
+                  : xsprintf(e->ctx, "%s_load fills it", e->name),
+            e->NAME, e->NAME);
+        fprintf(o, "int %s_predict_shared(const void *weights, void *scratch, int n", e->name);
         emit_input_params(e, fw, false);
         fprintf(o, ", %s *out);\n", e->real);
     }

@@ -6,13 +6,15 @@
 // prints the 80 logits, one per line, then the predicted classes. Built with -DAPP_TRAIN against the training
 // code (`dlc compile`), it then takes 20 training steps on those inputs and prints the loss before and after.
 // A batch of 0 or MLP_MAX_BATCH + 1 must be refused (MLP_BAD_BATCH, or a NaN loss) with the block unchanged;
-// the program exits 1 otherwise.
+// the inference build's mlp_predict_shared, run by two threads on one copy of the weights, must give
+// mlp_forward's logits bit for bit and leave the weights unchanged. The program exits 1 otherwise.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <thread>
 #include <vector>
 
 #include "dlrt.h"
@@ -90,6 +92,35 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++)
         std::printf("%s%d", i ? " " : "classes ", dlrt_argmax(logits + i * MLP_OUTPUT_LOGITS_SIZE, 10));
     std::printf("\n");
+
+#ifndef APP_TRAIN
+    // one read-only copy of the weights (the block's first MLP_WEIGHTS_BYTES), two threads with a scratch each
+    static_assert(MLP_WORKSPACE_BYTES == MLP_WEIGHTS_BYTES + MLP_SCRATCH_BYTES, "the block is weights + scratch");
+    Block weights(MLP_WEIGHTS_BYTES), scratch[2] = {Block(MLP_SCRATCH_BYTES), Block(MLP_SCRATCH_BYTES)};
+    if (mlp_load(weights.p, ckpt.data(), ckpt.size()) != MLP_LOAD_OK)
+        return 1;
+    std::vector<unsigned char> loaded(static_cast<unsigned char *>(weights.p),
+                                      static_cast<unsigned char *>(weights.p) + MLP_WEIGHTS_BYTES);
+    std::vector<mlp_real> shared[2];
+    int status[2];
+    std::thread threads[2];
+    for (int t = 0; t < 2; t++)
+        threads[t] = std::thread([&, t] {
+            shared[t].resize(size_t{n} * MLP_OUTPUT_LOGITS_SIZE);
+            status[t] = mlp_predict_shared(weights.p, scratch[t].p, n, x.data(), shared[t].data());
+        });
+    for (auto &t : threads)
+        t.join();
+    for (int t = 0; t < 2; t++)
+        if (status[t] != 0 || std::memcmp(shared[t].data(), logits, shared[t].size() * sizeof(mlp_real)) != 0) {
+            std::fprintf(stderr, "mlp_predict_shared in thread %d: status %d, or other logits\n", t, status[t]);
+            return 1;
+        }
+    if (std::memcmp(loaded.data(), weights.p, MLP_WEIGHTS_BYTES) != 0) {
+        std::fprintf(stderr, "mlp_predict_shared wrote into the weights\n");
+        return 1;
+    }
+#endif
 
 #ifdef APP_TRAIN
     std::vector<int32_t> y(n);
