@@ -710,5 +710,13 @@ void ir_verify(Graph *g, const char *after);
 /* Marks in `live` (indexed by id, g->nodes.n entries) every node the roots depend on. */
 void ir_mark_live(Graph *g, IrNode **roots, int nroots, bool *live);
 void check_print(FILE *out, Compiled *c);
+/* What `dlc check --infer` measured of the inference code (main.c); code, constant and mutable bytes only when
+ * `measured`. */
+typedef struct CheckSizes {
+    bool portable, measured;
+    uint64_t code, constant, mutable_data;
+} CheckSizes;
+/* The same report as one JSON object; with sizes (check --infer), an "embedding" member. */
+void check_print_json(FILE *out, Compiled *c, const CheckSizes *sizes);
 
 #endif
