@@ -694,6 +694,7 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *o);
 /* <name>_init, and <name>_load with the tensors' table, as C of the source being emitted */
 void emit_init(Emit *e);
 void emit_loader(Emit *e);
+void emit_batch_guard(Emit *e, const char *refusal);
 
 /* ---- emit_trainer.c: the trainer's main() ---- */
 
@@ -709,5 +710,13 @@ void ir_verify(Graph *g, const char *after);
 /* Marks in `live` (indexed by id, g->nodes.n entries) every node the roots depend on. */
 void ir_mark_live(Graph *g, IrNode **roots, int nroots, bool *live);
 void check_print(FILE *out, Compiled *c);
+/* What `dlc check --infer` measured of the inference code (main.c); code, constant and mutable bytes only when
+ * `measured`. */
+typedef struct CheckSizes {
+    bool portable, measured;
+    uint64_t code, constant, mutable_data;
+} CheckSizes;
+/* The same report as one JSON object; with sizes (check --infer), an "embedding" member. */
+void check_print_json(FILE *out, Compiled *c, const CheckSizes *sizes);
 
 #endif

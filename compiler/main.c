@@ -36,12 +36,13 @@ static void usage_main(FILE *f) {
 }
 
 static void usage_check(FILE *f) {
-    fprintf(f, "usage: dlc check FILE.dlm [--batch N] [-D NAME=NUMBER] [--infer] [--dump-after=PASS]\n"
+    fprintf(f, "usage: dlc check FILE.dlm [--json] [--batch N] [-D NAME=NUMBER] [--infer] [--dump-after=PASS]\n"
                "\n"
                "Elaborates the model and checks every shape. Prints each layer's output shape, every parameter\n"
                "(full name, shape, count), totals, FLOPs per example (forward, and a training step counted from\n"
                "the real backward graph). Exit status 0 when the model is clean, 1 on errors, 2 on bad usage.\n"
                "\n"
+               "  --json              the same report as one JSON object (docs/embedding.md lists its keys)\n"
                "  --batch N           the maximum batch size (default: the model's train batch)\n"
                "  -D NAME=NUMBER      set a top-level constant of the model (`features = 4` in polyfit.dlm)\n"
                "  --infer             report for inference code only, with what embedding it costs: code,\n"
@@ -95,6 +96,7 @@ typedef struct Options {
     const char *dump_after;
     bool trainer;              /* compile --trainer: also write <name>_train.c */
     bool native;               /* build --native: -march=native */
+    bool json;                 /* check --json */
     Vec(const char *) defines; /* -D name=value */
 } Options;
 
@@ -190,6 +192,9 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
         } else if (strcmp(a, "--trainer") == 0) {
             NO_VALUE();
             o->trainer = true;
+        } else if (strcmp(a, "--json") == 0 && usage == usage_check) {
+            NO_VALUE();
+            o->json = true;
         } else if (strcmp(a, "--native") == 0 && usage == usage_build) {
             NO_VALUE();
             o->native = true;
@@ -429,7 +434,46 @@ static bool elf_sizes(Ctx *ctx, const char *path, ObjectSizes *sz) {
  * <NAME>_WORKSPACE_BYTES; code and constant data are measured, not estimated, by compiling the --infer C (with the
  * same --portable and --weights) with the system compiler at -O2 in a temporary directory. A missing or failing
  * compiler leaves those two unknown, with a note; the model is still clean. */
-static void print_embedding_sizes(FILE *out, const Options *o, Compiled *c) {
+static void measure_embedding(const Options *o, Compiled *c, CheckSizes *sizes) {
+    Ctx *ctx = c->ctx;
+    const char *name = c->train->name;
+    *sizes = (CheckSizes){.portable = o->portable};
+    char tmpl[] = "/tmp/dlc-check-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    EmitOptions eo = {.f64 = o->f64, .infer = true, .portable = o->portable};
+    ObjectSizes sz;
+    const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+    Words cmd = {0};
+    if (!dir)
+        return;
+    char *h = xsprintf(ctx, "%s/%s.h", dir, name), *src = xsprintf(ctx, "%s/%s.c", dir, name);
+    char *obj = xsprintf(ctx, "%s/%s.o", dir, name), *log = xsprintf(ctx, "%s/cc.log", dir);
+    if (write_file(h, emit_header, c, &eo) && write_file(src, emit_source, c, &eo)) {
+        push_words(ctx, &cmd, cc);
+        push_words(ctx, &cmd, "-std=c11 -O2 -c");
+        vec_push(ctx, &cmd, src);
+        vec_push(ctx, &cmd, "-o");
+        vec_push(ctx, &cmd, obj);
+        if (run_program(ctx, &cmd, log) == 0 && elf_sizes(ctx, obj, &sz))
+            *sizes = (CheckSizes){.portable = o->portable,
+                                  .measured = true,
+                                  .code = sz.code,
+                                  .constant = sz.constant,
+                                  .mutable_data = sz.mutable_data};
+        else
+            fprintf(stderr,
+                    "%s: check --infer: `%s -std=c11 -O2 -c` failed on the generated C; code and "
+                    "constant-data bytes are unknown%s\n",
+                    prog_name, cc, o->portable ? "" : " (is OpenBLAS's cblas.h installed? --portable needs no BLAS)");
+    }
+    remove(obj);
+    remove(log);
+    remove(src);
+    remove(h);
+    rmdir(dir);
+}
+
+static void print_embedding_sizes(FILE *out, const Options *o, Compiled *c, const CheckSizes *sz) {
     Ctx *ctx = c->ctx;
     const char *name = c->train->name;
     char *NAME = xstrdup(ctx, name);
@@ -439,44 +483,14 @@ static void print_embedding_sizes(FILE *out, const Options *o, Compiled *c) {
     fprintf(out, "\nembedding (dlc compile --infer%s%s: %s, weights %s)\n", o->portable ? " --portable" : "",
             c->baked ? " --weights" : "", o->portable ? "C11 and libm only" : "BLAS-backed",
             c->baked ? "compiled in" : xsprintf(ctx, "read by %s_load into the workspace", name));
-    char tmpl[] = "/tmp/dlc-check-XXXXXX";
-    char *dir = mkdtemp(tmpl);
-    EmitOptions eo = {.f64 = o->f64, .infer = true, .portable = o->portable};
-    ObjectSizes sz;
-    bool measured = false;
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
-    Words cmd = {0};
-    if (dir) {
-        char *h = xsprintf(ctx, "%s/%s.h", dir, name), *src = xsprintf(ctx, "%s/%s.c", dir, name);
-        char *obj = xsprintf(ctx, "%s/%s.o", dir, name), *log = xsprintf(ctx, "%s/cc.log", dir);
-        if (write_file(h, emit_header, c, &eo) && write_file(src, emit_source, c, &eo)) {
-            push_words(ctx, &cmd, cc);
-            push_words(ctx, &cmd, "-std=c11 -O2 -c");
-            vec_push(ctx, &cmd, src);
-            vec_push(ctx, &cmd, "-o");
-            vec_push(ctx, &cmd, obj);
-            if (run_program(ctx, &cmd, log) == 0)
-                measured = elf_sizes(ctx, obj, &sz);
-            else
-                fprintf(stderr,
-                        "%s: check --infer: `%s -std=c11 -O2 -c` failed on the generated C; code and "
-                        "constant-data bytes are unknown%s\n",
-                        prog_name, cc,
-                        o->portable ? "" : " (is OpenBLAS's cblas.h installed? --portable needs no BLAS)");
-        }
-        remove(obj);
-        remove(log);
-        remove(src);
-        remove(h);
-        rmdir(dir);
-    }
-    if (measured) {
-        fprintf(out, "  code:          %s bytes (executable sections%s)\n", commas(ctx, sz.code),
+    if (sz->measured) {
+        fprintf(out, "  code:          %s bytes (executable sections%s)\n", commas(ctx, sz->code),
                 o->portable ? "" : "; the BLAS library not counted");
-        fprintf(out, "  constant data: %s bytes (read-only sections%s)\n", commas(ctx, sz.constant),
+        fprintf(out, "  constant data: %s bytes (read-only sections%s)\n", commas(ctx, sz->constant),
                 c->baked ? ", the weights included" : "");
-        if (sz.mutable_data)
-            fprintf(out, "  mutable data:  %s bytes (.data, .bss)\n", commas(ctx, sz.mutable_data));
+        if (sz->mutable_data)
+            fprintf(out, "  mutable data:  %s bytes (.data, .bss)\n", commas(ctx, sz->mutable_data));
     } else {
         fprintf(out, "  code:          unknown\n  constant data: unknown\n");
     }
@@ -484,7 +498,7 @@ static void print_embedding_sizes(FILE *out, const Options *o, Compiled *c) {
             c->baked ? xsprintf(ctx, "arena %s", commas(ctx, (uint64_t)(c->state_bytes - c->arena_off)))
                      : xsprintf(ctx, "parameters %s, arena %s", commas(ctx, (uint64_t)(c->params_end - 64)),
                                 commas(ctx, (uint64_t)(c->state_bytes - c->arena_off))));
-    if (measured)
+    if (sz->measured)
         fprintf(out, "  code and constant data measured with the system compiler: %s -std=c11 -O2 -c\n", cc);
 }
 
@@ -496,9 +510,16 @@ static int cmd_check(Ctx *ctx, int argc, char **argv) {
     Compiled *c = compile_file(ctx, &o);
     if (!c)
         return finish(ctx, ctx->diag.errors ? 1 : 2);
-    check_print(stdout, c);
+    CheckSizes sizes;
     if (o.infer)
-        print_embedding_sizes(stdout, &o, c);
+        measure_embedding(&o, c, &sizes);
+    if (o.json) {
+        check_print_json(stdout, c, o.infer ? &sizes : NULL);
+    } else {
+        check_print(stdout, c);
+        if (o.infer)
+            print_embedding_sizes(stdout, &o, c, &sizes);
+    }
     return finish(ctx, 0);
 }
 
