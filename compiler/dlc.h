@@ -608,6 +608,10 @@ typedef struct Sched {
     int nfwd_roots;  /* FN_TRAIN: the first roots (loss, metrics) are the forward pass's */
 } Sched;
 
+/* A fused loop reads at most FUSE_MAX_SRC tensors and its expression nests at most FUSE_MAX_DEPTH ops deep. */
+#define FUSE_MAX_SRC 32
+#define FUSE_MAX_DEPTH 64
+
 /* Roots and liveness of a function, inline decisions (fusion) and the kernel order. */
 void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots);
 

@@ -362,16 +362,27 @@ static int cmd_check(Ctx *ctx, int argc, char **argv) {
     return finish(ctx, 0);
 }
 
-/* Writes path atomically: a temporary file beside it, then rename. */
+/* Writes path atomically: the whole text in memory first, so that a compiler bug (die) during emission leaves no
+ * file behind, then a temporary file beside path, renamed over it. */
 static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptions *eo) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem)
+        die("out of memory");
+    fn(mem, c, eo);
+    if (fclose(mem) != 0)
+        die("out of memory");
     char *tmp = xsprintf(c->ctx, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) {
         fprintf(stderr, "%s: cannot write '%s': %s\n", prog_name, tmp, strerror(errno));
+        free(text);
         return false;
     }
-    fn(f, c, eo);
-    bool ok = fflush(f) == 0 && !ferror(f);
+    bool ok = fwrite(text, 1, len, f) == len;
+    free(text);
+    ok = fflush(f) == 0 && !ferror(f) && ok;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
         fprintf(stderr, "%s: cannot write '%s': %s\n", prog_name, path, strerror(errno));
