@@ -187,10 +187,13 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
 /* Parses and elaborates; NULL after reporting errors. */
 static Graph *front_end(Ctx *ctx, const Options *o, bool training) {
     Source *src = source_from_file(ctx, o->file);
-    if (!src) {
+    if (!src && errno == EFBIG)
+        fprintf(stderr, "%s: '%s' is too large: a model file has at most %zu MiB\n", prog_name, o->file,
+                MAX_SOURCE_BYTES >> 20);
+    else if (!src)
         fprintf(stderr, "%s: cannot read '%s': %s\n", prog_name, o->file, strerror(errno));
+    if (!src)
         return NULL;
-    }
     char *name = model_name(ctx, o->file);
     if (!valid_ident(name)) {
         fprintf(stderr,
@@ -510,9 +513,37 @@ static int cmd_compile(Ctx *ctx, int argc, char **argv, bool build) {
     return finish(ctx, 0);
 }
 
+/* The memory budget of one compilation (docs/language.md): DLC_MEMORY_BUDGET bytes, or COMPILE_BUDGET. */
+#define COMPILE_BUDGET ((size_t)4 << 30)
+
+static _Noreturn void over_budget(Ctx *ctx, size_t wanted) {
+    fprintf(stderr,
+            "%s: error: compiling the model needs more than the %zu MiB of compiler memory one compilation may take "
+            "(it asked for %zu MiB); make the model smaller, or set DLC_MEMORY_BUDGET=BYTES to change the budget\n",
+            prog_name, ctx->budget >> 20, wanted >> 20);
+    exit(1);
+}
+
+static size_t memory_budget(void) {
+    const char *env = getenv("DLC_MEMORY_BUDGET");
+    if (!env || !*env)
+        return COMPILE_BUDGET;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(env, &end, 10);
+    if (errno || *end || v == 0 || env[0] == '-') {
+        fprintf(stderr, "%s: DLC_MEMORY_BUDGET is '%s', not a positive number of bytes; using %zu\n", prog_name, env,
+                COMPILE_BUDGET);
+        return COMPILE_BUDGET;
+    }
+    return (size_t)v;
+}
+
 int main(int argc, char **argv) {
     Ctx ctx;
     ctx_init(&ctx, stderr);
+    ctx.budget = memory_budget();
+    ctx.over_budget = over_budget;
     if (argc < 2) {
         usage_main(stderr);
         return 2;

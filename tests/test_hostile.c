@@ -103,6 +103,31 @@ static void test_unbatched_infer(void) {
     CU_ASSERT_EQUAL(compile_and_cc(p, "unbatched", ""), 0);
 }
 
+static void test_memory_budget(void) {
+    /* only elaboration had a memory budget; the whole compilation has one now, with a clear error */
+    char *p = model("budget.dlm", "input x: f32[batch, 4]\nh = x\nfor i in range(20000) { h = tanh(h) * 1.5 }\n"
+                                  "output h\n");
+    CU_ASSERT_EQUAL(sh(fmt("DLC_MEMORY_BUDGET=20000000 '%s' compile '%s' -o '%s/budget'", DLC_PATH, p, tmpdir)), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(last_log(), "compiler memory one compilation may take"));
+    CU_ASSERT_PTR_NULL(strstr(last_log(), "internal compiler error"));
+    CU_ASSERT_EQUAL(sh(fmt("'%s' compile '%s' -o '%s/budget'", DLC_PATH, p, tmpdir)), 0);
+}
+
+static void test_huge_file(void) {
+    /* a 1 GiB model file overflowed vec_push's int capacity (an internal error); the limit is 64 MiB */
+    char *p = fmt("%s/huge.dlm", tmpdir);
+    FILE *f = fopen(p, "wb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_EQUAL(fseek(f, (64L << 20) + 1, SEEK_SET), 0); /* sparse: no disk space taken */
+    fputc('\n', f);
+    fclose(f);
+    CU_ASSERT_EQUAL(sh(fmt("'%s' check '%s'", DLC_PATH, p)), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(last_log(), "is too large: a model file has at most 64 MiB"));
+    remove(p);
+    CU_ASSERT_EQUAL(sh(fmt("'%s' check /dev/zero", DLC_PATH)), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(last_log(), "is too large"));
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/dlc-hostile-XXXXXX");
     if (!mkdtemp(tmpdir))
@@ -114,6 +139,8 @@ int main(void) {
     CU_add_test(s, "a 20,000-op fused chain in linear memory", test_long_fused_chain);
     CU_add_test(s, "fusion splits a loop past 32 operands", test_fused_operand_limit);
     CU_add_test(s, "--infer without a batched input is -Werror clean", test_unbatched_infer);
+    CU_add_test(s, "the compilation's memory budget", test_memory_budget);
+    CU_add_test(s, "a model file past 64 MiB is too large", test_huge_file);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
