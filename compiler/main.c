@@ -228,10 +228,13 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
 /* Parses and elaborates; NULL after reporting errors. */
 static Graph *front_end(Ctx *ctx, const Options *o, bool training) {
     Source *src = source_from_file(ctx, o->file);
-    if (!src) {
+    if (!src && errno == EFBIG)
+        fprintf(stderr, "%s: '%s' is too large: a model file has at most %zu MiB\n", prog_name, o->file,
+                MAX_SOURCE_BYTES >> 20);
+    else if (!src)
         fprintf(stderr, "%s: cannot read '%s': %s\n", prog_name, o->file, strerror(errno));
+    if (!src)
         return NULL;
-    }
     char *name = model_name(ctx, o->file);
     if (!valid_ident(name)) {
         fprintf(stderr,
@@ -523,16 +526,27 @@ static int cmd_check(Ctx *ctx, int argc, char **argv) {
     return finish(ctx, 0);
 }
 
-/* Writes path atomically: a temporary file beside it, then rename. */
+/* Writes path atomically: the whole text in memory first, so that a compiler bug (die) during emission leaves no
+ * file behind, then a temporary file beside path, renamed over it. */
 static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptions *eo) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem)
+        die("out of memory");
+    fn(mem, c, eo);
+    if (fclose(mem) != 0)
+        die("out of memory");
     char *tmp = xsprintf(c->ctx, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) {
         fprintf(stderr, "%s: cannot write '%s': %s\n", prog_name, tmp, strerror(errno));
+        free(text);
         return false;
     }
-    fn(f, c, eo);
-    bool ok = fflush(f) == 0 && !ferror(f);
+    bool ok = fwrite(text, 1, len, f) == len;
+    free(text);
+    ok = fflush(f) == 0 && !ferror(f) && ok;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
         fprintf(stderr, "%s: cannot write '%s': %s\n", prog_name, path, strerror(errno));
@@ -679,9 +693,37 @@ static int cmd_compile(Ctx *ctx, int argc, char **argv, bool build) {
     return finish(ctx, 0);
 }
 
+/* The memory budget of one compilation (docs/language.md): DLC_MEMORY_BUDGET bytes, or COMPILE_BUDGET. */
+#define COMPILE_BUDGET ((size_t)4 << 30)
+
+static _Noreturn void over_budget(Ctx *ctx, size_t wanted) {
+    fprintf(stderr,
+            "%s: error: compiling the model needs more than the %zu MiB of compiler memory one compilation may take "
+            "(it asked for %zu MiB); make the model smaller, or set DLC_MEMORY_BUDGET=BYTES to change the budget\n",
+            prog_name, ctx->budget >> 20, wanted >> 20);
+    exit(1);
+}
+
+static size_t memory_budget(void) {
+    const char *env = getenv("DLC_MEMORY_BUDGET");
+    if (!env || !*env)
+        return COMPILE_BUDGET;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(env, &end, 10);
+    if (errno || *end || v == 0 || env[0] == '-') {
+        fprintf(stderr, "%s: DLC_MEMORY_BUDGET is '%s', not a positive number of bytes; using %zu\n", prog_name, env,
+                COMPILE_BUDGET);
+        return COMPILE_BUDGET;
+    }
+    return (size_t)v;
+}
+
 int main(int argc, char **argv) {
     Ctx ctx;
     ctx_init(&ctx, stderr);
+    ctx.budget = memory_budget();
+    ctx.over_budget = over_budget;
     if (argc < 2) {
         usage_main(stderr);
         return 2;
