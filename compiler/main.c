@@ -60,6 +60,7 @@ static void usage_compile(FILE *f) {
                "  --dtype f32|f64     the element type (gradient checks use f64)\n"
                "  --infer             inference only: the forward pass, a workspace of <NAME>_WORKSPACE_BYTES\n"
                "  --weights CKPT      with --infer: compile the checkpoint's weights in as constants\n"
+               "                      (CKPT.npz: a NumPy archive keyed by the parameters' names, a state_dict)\n"
                "  --portable          plain C11 and libm: no BLAS\n"
                "  --trainer           also write <name>_train.c, the trainer's main()\n");
 }

@@ -625,6 +625,10 @@ static void load_elements(const uint8_t *src, const NpyHeader *h, const DlrtTens
     for (int k = 0; k < t->rank; k++)
         stride[k] = k ? stride[k - 1] * t->dims[k - 1] : 1;
     int swap = h->big_endian != !host_is_little_endian();
+    if (!swap && !h->fortran && (size_t)h->size == dtype_bytes(t->dtype)) {
+        memcpy(dst, src, (size_t)count * (size_t)h->size);
+        return;
+    }
     for (int64_t i = 0; i < count; i++) {
         int64_t at = i;
         if (h->fortran) {
@@ -637,8 +641,8 @@ static void load_elements(const uint8_t *src, const NpyHeader *h, const DlrtTens
         uint8_t e[8];
         for (int b = 0; b < h->size; b++)
             e[b] = src[at * h->size + (swap ? h->size - 1 - b : b)];
-        if (t->dtype == DLRT_I64) {
-            memcpy(dst + 8 * i, e, 8);
+        if ((size_t)h->size == dtype_bytes(t->dtype)) { /* same type: the bits as they are, NaN payloads too */
+            memcpy(dst + (size_t)h->size * (size_t)i, e, (size_t)h->size);
             continue;
         }
         double v;

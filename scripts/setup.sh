@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(gcc meson ninja-build flex bison pkg-config libopenblas-dev libcunit1-dev zlib1g-dev libpng-dev
-          dataset-fashion-mnist clang-format)
+          dataset-fashion-mnist clang-format
+          python3-numpy python3-torch)   # the interop test's other side (tests/test_interop.c)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
