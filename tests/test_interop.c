@@ -8,7 +8,11 @@
  *     tests/embed_harness.c, gives PyTorch's outputs on 256 test images;
  *   - dlc -> PyTorch: the zoo trainer trains one epoch with `--save W.npz`; PyTorch's strict load_state_dict of
  *     that archive gives the outputs of dlc's code compiled with `--weights W.npz`; and the trainer's own
- *     checkpoint of the same weights (`--load W.npz --epochs 0 --save W.ckpt`) compiles to the same C.
+ *     checkpoint of the same weights (`--load W.npz --epochs 0 --save W.ckpt`) compiles to the same C;
+ *   - dlc -> ONNX: `dlc export --weights W.npz` twice gives the same bytes, onnx.checker (python3-onnx) accepts it
+ *     (tests/interop/check_onnx.py: opset >= 13, the .dlm's input and output names, the batch dimension symbolic)
+ *     and so the export without weights, and ONNX Runtime (npm's onnxruntime-node, run by
+ *     tests/interop/run_onnx.js) gives the outputs of dlc's C on the same images.
  * "Gives the outputs": max |a - b| <= 1e-5 * max |b| + 1e-6 over all of a model's outputs, and the same top-1 class
  * for every image. A missing tool or data set fails the test with the command that installs it. On failure the
  * directory is kept and named; otherwise it is removed. */
@@ -87,6 +91,35 @@ static void test_tools(void) {
     CU_ASSERT(data);
 }
 
+/* python3-onnx for onnx.checker; node and ONNX Runtime (npm's onnxruntime-node, installed on first use into the
+ * build tree, which git ignores) */
+static bool have_onnx, have_ort;
+static char *ort_modules;
+
+static void test_onnx_tools(void) {
+    char *out, *script = fmt("%s/check_onnx_import.py", workdir);
+    write_text(script, "import onnx\nprint(onnx.__version__)\n");
+    have_onnx = runs(&out, fmt("%s %s", PYTHON, script)) == 0;
+    if (!have_onnx) {
+        any_failure = true;
+        printf("\n  FAILED: " PYTHON " cannot import onnx: apt-get install python3-onnx\n%s", out);
+    }
+    CU_ASSERT(have_onnx);
+    if (runs(&out, "node --version") != 0) {
+        any_failure = true;
+        printf("\n  FAILED: node is missing: apt-get install nodejs npm (Debian's, only where node is missing)\n");
+        CU_FAIL("node is missing");
+        return;
+    }
+    char *prefix = fmt("%s/onnxruntime", BUILD_ROOT);
+    ort_modules = fmt("%s/node_modules", prefix);
+    if (access(fmt("%s/onnxruntime-node/package.json", ort_modules), R_OK) != 0 &&
+        !step("npm install onnxruntime-node",
+              fmt("npm install --prefix %s --ignore-scripts --no-audit --no-fund onnxruntime-node", prefix)))
+        return;
+    have_ort = true;
+}
+
 /* ---- outputs ---- */
 
 static float *read_floats(const char *path, size_t *n) {
@@ -151,7 +184,36 @@ static bool build(const char *model, const char *weights, const char *dir) {
 
 /* ---- the round trips ---- */
 
-static void round_trips(const char *m) {
+/* `dlc export` of dlc's trained weights: onnx.checker accepts it (tests/interop/check_onnx.py) and ONNX Runtime
+ * gives the outputs of dlc's own C (in DLC_OUT); the export is deterministic. */
+static void onnx_export(const char *m, const char *p, const char *npz, const char *inputs, const char *dlc_out,
+                        int params) {
+    if (!have_onnx || !have_ort) {
+        CU_FAIL("python3-onnx or ONNX Runtime is missing (see above)");
+        return;
+    }
+    char *onnx = fmt("%s.onnx", p), *again = fmt("%s-again.onnx", p), *bare = fmt("%s-bare.onnx", p);
+    const char *dlm = fmt("%s/models/%s.dlm", SOURCE_ROOT, m);
+    if (!step(fmt("dlc export %s", m), fmt("%s export %s --weights %s -o %s", DLC_PATH, dlm, npz, onnx)) ||
+        !step(fmt("dlc export %s again", m), fmt("%s export %s --weights %s -o %s", DLC_PATH, dlm, npz, again)) ||
+        !step(fmt("dlc export %s without weights", m), fmt("%s export %s -o %s", DLC_PATH, dlm, bare)))
+        return;
+    bool same = same_file(onnx, again);
+    if (!same)
+        printf("\n  FAILED: %s: two exports differ", m);
+    CU_ASSERT(same);
+    char *check = fmt("%s %s/tests/interop/check_onnx.py", PYTHON, SOURCE_ROOT), *out;
+    if (!step(fmt("onnx.checker on %s", onnx), fmt("%s %s x logits %d", check, onnx, params)) ||
+        !step(fmt("onnx.checker on %s", bare), fmt("%s %s x logits -1", check, bare)))
+        return;
+    runs(&out, fmt("%s %s x logits %d", check, onnx, params));
+    printf("\n    %.*s", (int)strcspn(out, "\n"), out);
+    if (step(fmt("ONNX Runtime on %s", onnx), fmt("node %s/tests/interop/run_onnx.js %s %s %s 1,28,28 %s-ort.f32",
+                                                  SOURCE_ROOT, ort_modules, onnx, inputs, p)))
+        same_outputs(fmt("%s: dlc -> ONNX Runtime", m), fmt("%s-ort.f32", p), dlc_out, 10);
+}
+
+static void round_trips(const char *m, int params) {
     if (!have_python) {
         CU_FAIL("python3 with numpy and torch is missing (see above)");
         return;
@@ -182,6 +244,7 @@ static void round_trips(const char *m) {
     if (build(m, dlc_npz, dlc) &&
         step("running dlc's weights in dlc", fmt("%s/run outputs - %s %s-dlc.f32 256", dlc, inputs, p)))
         same_outputs(fmt("%s: dlc -> PyTorch", m), fmt("%s-dlc-in-torch.f32", p), fmt("%s-dlc.f32", p), 10);
+    onnx_export(m, p, dlc_npz, inputs, fmt("%s-dlc.f32", p), params);
     /* the archive holds what the trainer's checkpoint holds */
     if (step(fmt("%s-train --load %s --save CKPT", m, dlc_npz),
              fmt("%s/models/%s-train --load %s --epochs 0 --limit 10 --threads 1 --save %s.ckpt --quiet", BUILD_ROOT, m,
@@ -194,13 +257,25 @@ static void round_trips(const char *m) {
     }
 }
 
-#define ROUND_TRIP(name)                                                                                               \
-    static void test_##name(void) { round_trips(#name); }
-ROUND_TRIP(softmax)
-ROUND_TRIP(mlp)
-ROUND_TRIP(dropout_mlp)
-ROUND_TRIP(lenet)
-ROUND_TRIP(lenet_relu)
+/* An op the exporter has no row for is refused at its line, exit 1, nothing written; -o is required (exit 2). */
+static void test_export_refusals(void) {
+    char *dlm = fmt("%s/cs.dlm", workdir), *onnx = fmt("%s/cs.onnx", workdir), *out;
+    write_text(dlm, "input x: f32[batch, 4]\ny = cumsum(x, 1)\noutput y\n");
+    CU_ASSERT_EQUAL(runs(&out, fmt("%s export %s -o %s", DLC_PATH, dlm, onnx)), 1);
+    CU_ASSERT(strstr(out, "cs.dlm:2:5: error: dlc export cannot write 'cumsum' as ONNX") != NULL);
+    CU_ASSERT(access(onnx, F_OK) != 0);
+    CU_ASSERT_EQUAL(runs(&out, fmt("%s export %s", DLC_PATH, dlm)), 2);
+    CU_ASSERT(strstr(out, "dlc export needs -o FILE.onnx") != NULL);
+}
+
+/* each model and its number of parameter tensors */
+#define ROUND_TRIP(name, params)                                                                                       \
+    static void test_##name(void) { round_trips(#name, params); }
+ROUND_TRIP(softmax, 2)
+ROUND_TRIP(mlp, 4)
+ROUND_TRIP(dropout_mlp, 6)
+ROUND_TRIP(lenet, 10)
+ROUND_TRIP(lenet_relu, 10)
 
 int main(void) {
     if (!mkdtemp(workdir))
@@ -209,11 +284,13 @@ int main(void) {
         return 1;
     CU_pSuite s = CU_add_suite("interop", NULL, NULL);
     CU_add_test(s, "tools: numpy, torch, Fashion-MNIST", test_tools);
-    CU_add_test(s, "softmax: PyTorch <-> dlc through .npz", test_softmax);
-    CU_add_test(s, "mlp: PyTorch <-> dlc through .npz", test_mlp);
-    CU_add_test(s, "dropout_mlp: PyTorch <-> dlc through .npz", test_dropout_mlp);
-    CU_add_test(s, "lenet: PyTorch <-> dlc through .npz", test_lenet);
-    CU_add_test(s, "lenet_relu: PyTorch <-> dlc through .npz", test_lenet_relu);
+    CU_add_test(s, "tools: onnx, node, onnxruntime-node", test_onnx_tools);
+    CU_add_test(s, "dlc export refusals", test_export_refusals);
+    CU_add_test(s, "softmax: PyTorch <-> dlc (.npz), dlc -> ONNX", test_softmax);
+    CU_add_test(s, "mlp: PyTorch <-> dlc (.npz), dlc -> ONNX", test_mlp);
+    CU_add_test(s, "dropout_mlp: PyTorch <-> dlc (.npz), dlc -> ONNX", test_dropout_mlp);
+    CU_add_test(s, "lenet: PyTorch <-> dlc (.npz), dlc -> ONNX", test_lenet);
+    CU_add_test(s, "lenet_relu: PyTorch <-> dlc (.npz), dlc -> ONNX", test_lenet_relu);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
