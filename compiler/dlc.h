@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DLC_VERSION "0.1.0"
+#ifndef DLC_VERSION
+#error "DLC_VERSION comes from meson.build's project() version"
+#endif
 
 /* ---- util.c: the compilation context, its arena, strings, vectors ---- */
 

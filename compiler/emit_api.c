@@ -37,6 +37,23 @@ static void emit_api(Emit *e, bool decl) {
 
 static void emit_infer_header(Emit *e);
 
+/* What both headers open with after their includes: C linkage for C++ callers, the alignment the caller's block
+ * needs, and (with a reader) names for <name>_load's return codes. */
+static void emit_header_open(Emit *e, bool has_load) {
+    FILE *o = e->o;
+    fprintf(o, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+    fprintf(o, "#define %s_ALIGN 64 /* bytes: the alignment of the block the caller passes */\n", e->NAME);
+    if (has_load)
+        fprintf(o,
+                "/* %s_load's return codes */\n#define %s_LOAD_OK 0\n#define %s_LOAD_TRUNCATED (-1) /* not a "
+                "checkpoint, or truncated */\n#define %s_LOAD_OTHER_MODEL (-2) /* written for another model */\n"
+                "#define %s_LOAD_DAMAGED (-3) /* a CRC mismatch */\n",
+                e->name, e->NAME, e->NAME, e->NAME, e->NAME);
+    fprintf(o, "\n");
+}
+
+static void emit_header_close(Emit *e) { fprintf(e->o, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n"); }
+
 void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
     Ctx *ctx = c->ctx;
     Emit e = {.ctx = ctx, .o = out, .c = c, .opt = opt, .name = c->train->name, .f64 = opt->f64};
@@ -58,6 +75,7 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
             " * the block are fixed at compile time. Batch sizes run from 1 to %s_MAX_BATCH.\n */\n",
             e.NAME, e.NAME);
     fprintf(out, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", e.NAME, e.NAME);
+    emit_header_open(&e, true);
     fprintf(out, "#define %s_MAX_BATCH %" PRId64 "\n", e.NAME, g->max_batch);
     fprintf(out, "#define %s_STATE_BYTES %" PRId64 "\n", e.NAME, c->state_bytes);
     fprintf(out, "#define %s_PARAM_COUNT %d\n", e.NAME, g->params.n);
@@ -123,15 +141,16 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
     fprintf(
         out,
         "\n/* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with\n"
-        " * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged\n"
-        " * (a CRC mismatch). On failure the state is unchanged. */\n");
+        " * --save). Returns %s_LOAD_OK (0) or one of the %s_LOAD_ codes above. On failure the state is\n"
+        " * unchanged. */\n",
+        e.NAME, e.NAME);
     fprintf(out, "int %s_load(void *state, const void *checkpoint, size_t len);\n", e.name);
     fprintf(out, "\n/* A parameter's values by full name (\"features.0.weight\"), or NULL. */\n");
     fprintf(out, "%s *%s_param(void *state, const char *name);\n", e.real, e.name);
     fprintf(out,
             "\n/* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */\n");
     fprintf(out, "uint64_t *%s_step_counter(void *state);\n", e.name);
-    fprintf(out, "\n#endif\n");
+    emit_header_close(&e);
 }
 
 /* ---- the inference header ---- */
@@ -155,6 +174,7 @@ static void emit_infer_header(Emit *e) {
             e->NAME,
             baked ? "The weights are compiled in." : xsprintf(e->ctx, "Load the weights with %s_load first.", e->name));
     fprintf(o, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", e->NAME, e->NAME);
+    emit_header_open(e, !baked);
     fprintf(o, "#define %s_MAX_BATCH %" PRId64 "\n", e->NAME, g->max_batch);
     fprintf(o, "#define %s_WORKSPACE_BYTES %" PRId64 "\n", e->NAME, c->state_bytes);
     for (int i = 0; i < g->inputs.n; i++)
@@ -170,8 +190,9 @@ static void emit_infer_header(Emit *e) {
     if (!baked) {
         fprintf(o,
                 "\n/* Loads every parameter from a checkpoint held in memory (the format of dlc's docs/checkpoint.md,\n"
-                " * as trainers write with --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for\n"
-                " * another model, -3 damaged (a CRC mismatch). On failure the context is unchanged. */\n");
+                " * as trainers write with --save). Returns %s_LOAD_OK (0) or one of the %s_LOAD_ codes above. On\n"
+                " * failure the context is unchanged. */\n",
+                e->NAME, e->NAME);
         fprintf(o, "int %s_load(void *ctx, const void *checkpoint, size_t len);\n", e->name);
     }
     Output *out = first_output(c);
@@ -207,7 +228,7 @@ static void emit_infer_header(Emit *e) {
     for (int i = 0; i < g->outputs.n; i++)
         fprintf(o, "const %s *%s_output_%s(const void *ctx);\n", e->real, e->name,
                 emit_ident(e->ctx, g->outputs.v[i].name));
-    fprintf(o, "\n#endif\n");
+    emit_header_close(e);
 }
 
 /* ---- initialisers ---- */

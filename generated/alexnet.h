@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ALEXNET_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+/* alexnet_load's return codes */
+#define ALEXNET_LOAD_OK 0
+#define ALEXNET_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define ALEXNET_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define ALEXNET_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define ALEXNET_MAX_BATCH 128
 #define ALEXNET_STATE_BYTES 1039813504
 #define ALEXNET_PARAM_COUNT 16
@@ -61,8 +72,8 @@ void alexnet_step(void *state, alexnet_real lr);
 const alexnet_real *alexnet_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns ALEXNET_LOAD_OK (0) or one of the ALEXNET_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int alexnet_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +81,9 @@ alexnet_real *alexnet_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *alexnet_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

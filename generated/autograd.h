@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AUTOGRAD_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+/* autograd_load's return codes */
+#define AUTOGRAD_LOAD_OK 0
+#define AUTOGRAD_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define AUTOGRAD_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define AUTOGRAD_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define AUTOGRAD_MAX_BATCH 1
 #define AUTOGRAD_STATE_BYTES 4992
 #define AUTOGRAD_PARAM_COUNT 0
@@ -81,8 +92,8 @@ const autograd_real *autograd_output_dsigmoid(const void *state);
 const autograd_real *autograd_output_dtanh(const void *state);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns AUTOGRAD_LOAD_OK (0) or one of the AUTOGRAD_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int autograd_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -90,5 +101,9 @@ autograd_real *autograd_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *autograd_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

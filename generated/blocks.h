@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BLOCKS_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+/* blocks_load's return codes */
+#define BLOCKS_LOAD_OK 0
+#define BLOCKS_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define BLOCKS_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define BLOCKS_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define BLOCKS_MAX_BATCH 1
 #define BLOCKS_STATE_BYTES 121600
 #define BLOCKS_PARAM_COUNT 26
@@ -55,8 +66,8 @@ const blocks_real *blocks_output_y_fixed(const void *state);
 const blocks_real *blocks_output_y_chimera(const void *state);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns BLOCKS_LOAD_OK (0) or one of the BLOCKS_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int blocks_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -64,5 +75,9 @@ blocks_real *blocks_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *blocks_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CONV_EDGE_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+/* conv_edge_load's return codes */
+#define CONV_EDGE_LOAD_OK 0
+#define CONV_EDGE_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define CONV_EDGE_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define CONV_EDGE_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define CONV_EDGE_MAX_BATCH 1
 #define CONV_EDGE_STATE_BYTES 704
 #define CONV_EDGE_PARAM_COUNT 1
@@ -61,8 +72,8 @@ void conv_edge_step(void *state, conv_edge_real lr);
 const conv_edge_real *conv_edge_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns CONV_EDGE_LOAD_OK (0) or one of the CONV_EDGE_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int conv_edge_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +81,9 @@ conv_edge_real *conv_edge_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *conv_edge_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CUSTOM_LAYERS_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+/* custom_layers_load's return codes */
+#define CUSTOM_LAYERS_LOAD_OK 0
+#define CUSTOM_LAYERS_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define CUSTOM_LAYERS_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define CUSTOM_LAYERS_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define CUSTOM_LAYERS_MAX_BATCH 1
 #define CUSTOM_LAYERS_STATE_BYTES 8448
 #define CUSTOM_LAYERS_PARAM_COUNT 6
@@ -50,8 +61,8 @@ const custom_layers_real *custom_layers_output_y_centered_mean(const void *state
 const custom_layers_real *custom_layers_output_y_dense(const void *state);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns CUSTOM_LAYERS_LOAD_OK (0) or one of the CUSTOM_LAYERS_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int custom_layers_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -59,5 +70,9 @@ custom_layers_real *custom_layers_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *custom_layers_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DROPOUT_MLP_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+/* dropout_mlp_load's return codes */
+#define DROPOUT_MLP_LOAD_OK 0
+#define DROPOUT_MLP_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define DROPOUT_MLP_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define DROPOUT_MLP_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define DROPOUT_MLP_MAX_BATCH 256
 #define DROPOUT_MLP_STATE_BYTES 3464448
 #define DROPOUT_MLP_PARAM_COUNT 6
@@ -61,8 +72,8 @@ void dropout_mlp_step(void *state, dropout_mlp_real lr);
 const dropout_mlp_real *dropout_mlp_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns DROPOUT_MLP_LOAD_OK (0) or one of the DROPOUT_MLP_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int dropout_mlp_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +81,9 @@ dropout_mlp_real *dropout_mlp_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *dropout_mlp_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

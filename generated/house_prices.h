@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HOUSE_PRICES_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+/* house_prices_load's return codes */
+#define HOUSE_PRICES_LOAD_OK 0
+#define HOUSE_PRICES_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define HOUSE_PRICES_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define HOUSE_PRICES_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define HOUSE_PRICES_MAX_BATCH 64
 #define HOUSE_PRICES_STATE_BYTES 6464
 #define HOUSE_PRICES_PARAM_COUNT 2
@@ -61,8 +72,8 @@ void house_prices_step(void *state, house_prices_real lr);
 const house_prices_real *house_prices_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns HOUSE_PRICES_LOAD_OK (0) or one of the HOUSE_PRICES_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int house_prices_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +81,9 @@ house_prices_real *house_prices_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *house_prices_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

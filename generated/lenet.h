@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LENET_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+/* lenet_load's return codes */
+#define LENET_LOAD_OK 0
+#define LENET_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define LENET_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define LENET_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define LENET_MAX_BATCH 256
 #define LENET_STATE_BYTES 19514688
 #define LENET_PARAM_COUNT 10
@@ -61,8 +72,8 @@ void lenet_step(void *state, lenet_real lr);
 const lenet_real *lenet_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns LENET_LOAD_OK (0) or one of the LENET_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int lenet_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +81,9 @@ lenet_real *lenet_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *lenet_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LENET_RELU_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+/* lenet_relu_load's return codes */
+#define LENET_RELU_LOAD_OK 0
+#define LENET_RELU_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define LENET_RELU_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define LENET_RELU_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define LENET_RELU_MAX_BATCH 256
 #define LENET_RELU_STATE_BYTES 19514688
 #define LENET_RELU_PARAM_COUNT 10
@@ -61,8 +72,8 @@ void lenet_relu_step(void *state, lenet_relu_real lr);
 const lenet_relu_real *lenet_relu_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns LENET_RELU_LOAD_OK (0) or one of the LENET_RELU_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int lenet_relu_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +81,9 @@ lenet_relu_real *lenet_relu_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *lenet_relu_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LINREG_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+/* linreg_load's return codes */
+#define LINREG_LOAD_OK 0
+#define LINREG_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define LINREG_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define LINREG_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define LINREG_MAX_BATCH 10
 #define LINREG_STATE_BYTES 448
 #define LINREG_PARAM_COUNT 2
@@ -61,8 +72,8 @@ void linreg_step(void *state, linreg_real lr);
 const linreg_real *linreg_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns LINREG_LOAD_OK (0) or one of the LINREG_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int linreg_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +81,9 @@ linreg_real *linreg_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *linreg_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

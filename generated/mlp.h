@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MLP_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+/* mlp_load's return codes */
+#define MLP_LOAD_OK 0
+#define MLP_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define MLP_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define MLP_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define MLP_MAX_BATCH 256
 #define MLP_STATE_BYTES 2665600
 #define MLP_PARAM_COUNT 4
@@ -61,8 +72,8 @@ void mlp_step(void *state, mlp_real lr);
 const mlp_real *mlp_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns MLP_LOAD_OK (0) or one of the MLP_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int mlp_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +81,9 @@ mlp_real *mlp_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *mlp_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

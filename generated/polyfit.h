@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define POLYFIT_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+/* polyfit_load's return codes */
+#define POLYFIT_LOAD_OK 0
+#define POLYFIT_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define POLYFIT_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define POLYFIT_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define POLYFIT_MAX_BATCH 10
 #define POLYFIT_STATE_BYTES 384
 #define POLYFIT_PARAM_COUNT 1
@@ -61,8 +72,8 @@ void polyfit_step(void *state, polyfit_real lr);
 const polyfit_real *polyfit_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns POLYFIT_LOAD_OK (0) or one of the POLYFIT_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int polyfit_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +81,9 @@ polyfit_real *polyfit_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *polyfit_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SOFTMAX_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+/* softmax_load's return codes */
+#define SOFTMAX_LOAD_OK 0
+#define SOFTMAX_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define SOFTMAX_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define SOFTMAX_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define SOFTMAX_MAX_BATCH 256
 #define SOFTMAX_STATE_BYTES 93568
 #define SOFTMAX_PARAM_COUNT 2
@@ -61,8 +72,8 @@ void softmax_step(void *state, softmax_real lr);
 const softmax_real *softmax_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns SOFTMAX_LOAD_OK (0) or one of the SOFTMAX_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int softmax_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +81,9 @@ softmax_real *softmax_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *softmax_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VGG11_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+/* vgg11_load's return codes */
+#define VGG11_LOAD_OK 0
+#define VGG11_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define VGG11_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define VGG11_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define VGG11_MAX_BATCH 128
 #define VGG11_STATE_BYTES 2346071424
 #define VGG11_PARAM_COUNT 22
@@ -61,8 +72,8 @@ void vgg11_step(void *state, vgg11_real lr);
 const vgg11_real *vgg11_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns VGG11_LOAD_OK (0) or one of the VGG11_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int vgg11_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +81,9 @@ vgg11_real *vgg11_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *vgg11_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VGG11_FULL_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+/* vgg11_full_load's return codes */
+#define VGG11_FULL_LOAD_OK 0
+#define VGG11_FULL_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define VGG11_FULL_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define VGG11_FULL_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define VGG11_FULL_MAX_BATCH 128
 #define VGG11_FULL_STATE_BYTES 8941581440
 #define VGG11_FULL_PARAM_COUNT 22
@@ -61,8 +72,8 @@ void vgg11_full_step(void *state, vgg11_full_real lr);
 const vgg11_full_real *vgg11_full_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns VGG11_FULL_LOAD_OK (0) or one of the VGG11_FULL_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int vgg11_full_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +81,9 @@ vgg11_full_real *vgg11_full_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *vgg11_full_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

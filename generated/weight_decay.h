@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WEIGHT_DECAY_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+/* weight_decay_load's return codes */
+#define WEIGHT_DECAY_LOAD_OK 0
+#define WEIGHT_DECAY_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define WEIGHT_DECAY_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define WEIGHT_DECAY_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define WEIGHT_DECAY_MAX_BATCH 5
 #define WEIGHT_DECAY_STATE_BYTES 2880
 #define WEIGHT_DECAY_PARAM_COUNT 2
@@ -61,8 +72,8 @@ void weight_decay_step(void *state, weight_decay_real lr);
 const weight_decay_real *weight_decay_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns WEIGHT_DECAY_LOAD_OK (0) or one of the WEIGHT_DECAY_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int weight_decay_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +81,9 @@ weight_decay_real *weight_decay_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *weight_decay_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

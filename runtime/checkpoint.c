@@ -104,12 +104,12 @@ static void unmap_file(Mapped *m) {
         munmap((void *)(uintptr_t)m->p, m->len);
 }
 
-int dlrt_npz_load(const char *path, DlrtTensorDesc *ts, int n, DlrtError *err) {
+int dlrt_npz_load(const char *path, DlrtTensorDesc *ts, int n, unsigned flags, DlrtError *err) {
     Mapped m;
     int rc = map_file(path, &m, err);
     if (rc)
         return rc;
-    rc = dlrt_npz_read_mem(m.p, m.len, path, ts, n, err);
+    rc = dlrt_npz_read_mem(m.p, m.len, path, ts, n, flags, err);
     unmap_file(&m);
     return rc;
 }
@@ -123,7 +123,7 @@ int dlrt_checkpoint_load(const char *path, DlrtCheckpoint *ck, unsigned flags, D
                              "(use --load to start from these weights)",
                              path);
         ck->has_optim = ck->has_epoch = ck->has_rng = 0;
-        return dlrt_npz_load(path, ck->params, ck->n_params, err);
+        return dlrt_npz_load(path, ck->params, ck->n_params, flags & DLRT_CKPT_F32_VALUES, err);
     }
     Mapped m;
     int rc = map_file(path, &m, err);

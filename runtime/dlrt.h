@@ -144,8 +144,9 @@ typedef struct {
     int n_numeric;
     const char *const *categorical;
     int n_categorical;
-    int population_std; /* 0: the sample std (ddof = 1, pandas' and the book's); 1: ddof = 0 */
-    int64_t limit;      /* > 0: keep the first `limit` rows of each set, after preprocessing */
+    int population_std;  /* 0: the sample std (ddof = 1, pandas' and the book's); 1: ddof = 0 */
+    int positive_target; /* refuse a target <= 0, naming its line (a model scored by the log rmse) */
+    int64_t limit;       /* > 0: keep the first `limit` rows of each set, after preprocessing */
 } DlrtCsvSpec;
 
 /* What the preprocessing produced besides the data. Features come in this order: the numeric columns in
@@ -166,7 +167,10 @@ typedef struct {
  * values become 0; each categorical column becomes one 0/1 feature per distinct value over train + test plus
  * one for missing, always present. Gives 331 features on the Kaggle data. train gets targets of shape [n, 1]
  * (a missing or non-numeric target is an error naming the line); test gets targets only if test.csv has the
- * target column too, else test->targets is NULL. Both datasets have rank 1. info may be NULL. */
+ * target column too, else test->targets is NULL. Both datasets have rank 1. info may be NULL. Also refused,
+ * naming the file, line, row, column and value: a file with a header and no rows; in a feature column not
+ * declared categorical whose other values are numbers, a cell that only looks like one (NaN, inf, 1e400, 0x10,
+ * 12abc), which detection alone would take for a category; with positive_target, a target <= 0. */
 int dlrt_csv_load_house(const DlrtCsvSpec *spec, DlrtDataset *train, DlrtDataset *test, DlrtCsvInfo *info,
                         DlrtError *err);
 
@@ -346,11 +350,14 @@ int dlrt_npz_save(const char *path, const DlrtTensorDesc *ts, int n, DlrtError *
  * int64 arrays into DLRT_I64 tensors. Everything is checked before any tensor is written: the ZIP structure and
  * every member's CRC-32 and header (DLRT_EFORMAT), then every key, shape and dtype against ts (DLRT_EMISMATCH,
  * one message naming each missing, extra or mismatched key with what the model expects and what the file has).
- * On any error the caller's tensors are untouched. `source` names the buffer in messages. */
-int dlrt_npz_read_mem(const void *buf, size_t len, const char *source, DlrtTensorDesc *ts, int n, DlrtError *err);
+ * Float values must be finite, and fit f32 where they become f32 (f32 tensors, or any with DLRT_CKPT_F32_VALUES in
+ * flags), as in checkpoints (DLRT_EFORMAT naming the key and the element). On any error the caller's tensors are
+ * untouched. `source` names the buffer in messages. */
+int dlrt_npz_read_mem(const void *buf, size_t len, const char *source, DlrtTensorDesc *ts, int n, unsigned flags,
+                      DlrtError *err);
 
 /* dlrt_npz_read_mem on a file (memory-mapped); messages name the path. */
-int dlrt_npz_load(const char *path, DlrtTensorDesc *ts, int n, DlrtError *err);
+int dlrt_npz_load(const char *path, DlrtTensorDesc *ts, int n, unsigned flags, DlrtError *err);
 
 /* ---------------------------------------------------------------------------------------------------------- */
 /* Reports, metrics and plots (report.c, plot.c)                                                              */

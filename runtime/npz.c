@@ -10,6 +10,7 @@
  * The writer writes stored members with a fixed timestamp, so the bytes are a function of the tensors alone, and
  * ZIP64 fields only where a size or an offset needs them. Layouts are the caller's: dlc's parameters already have
  * PyTorch's names and layouts, so nothing is transposed here. */
+#include <float.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -662,7 +663,42 @@ static void load_elements(const uint8_t *src, const NpyHeader *h, const DlrtTens
     }
 }
 
-int dlrt_npz_read_mem(const void *buf, size_t len, const char *source, DlrtTensorDesc *ts, int n, DlrtError *err) {
+/* The first element of a member's data that is not a finite number, or (to_f32) beyond f32's range; -1 when all
+ * are fine. *why says what is wrong with it. Integer members are not looked at. */
+static int64_t first_bad_value(const uint8_t *src, const NpyHeader *h, int64_t count, int to_f32, const char **why) {
+    if (h->kind != 'f')
+        return -1;
+    int swap = h->big_endian != !host_is_little_endian();
+    for (int64_t k = 0; k < count; k++) {
+        uint8_t e[8];
+        for (int b = 0; b < h->size; b++)
+            e[b] = src[k * h->size + (swap ? h->size - 1 - b : b)];
+        double v;
+        if (h->size == 4) {
+            float f;
+            memcpy(&f, e, 4);
+            v = f;
+        } else {
+            memcpy(&v, e, 8);
+        }
+        if (v != v) {
+            *why = "NaN";
+            return k;
+        }
+        if (v > DBL_MAX || v < -DBL_MAX) {
+            *why = v > 0 ? "inf" : "-inf";
+            return k;
+        }
+        if (to_f32 && (v > FLT_MAX || v < -FLT_MAX)) {
+            *why = "a value beyond the range of f32 (|x| > 3.4028235e38)";
+            return k;
+        }
+    }
+    return -1;
+}
+
+int dlrt_npz_read_mem(const void *buf, size_t len, const char *source, DlrtTensorDesc *ts, int n, unsigned flags,
+                      DlrtError *err) {
     Archive a = {buf, len, source ? source : "npz", err, NULL, 0};
     if (n < 0 || (n > 0 && !ts))
         return dlrt_fail(err, DLRT_EINVAL, "%s: invalid tensor descriptors", a.source);
@@ -751,6 +787,14 @@ int dlrt_npz_read_mem(const void *buf, size_t len, const char *source, DlrtTenso
         }
         if (rc)
             break;
+        const char *why;
+        int64_t bad = first_bad_value(src + m->h.header_bytes, &m->h, (int64_t)count,
+                                      ts[i].dtype == DLRT_F32 || (flags & DLRT_CKPT_F32_VALUES), &why);
+        if (bad >= 0) {
+            rc = dlrt_fail(err, DLRT_EFORMAT, "%s: '%s' holds %s at element %lld; weights must be finite numbers",
+                           a.source, ts[i].name, why, (long long)bad);
+            break;
+        }
         load_elements(src + m->h.header_bytes, &m->h, &ts[i], stage + off);
         off += count * dtype_bytes(ts[i].dtype);
     }

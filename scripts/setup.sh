@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(gcc meson ninja-build flex bison pkg-config libopenblas-dev libcunit1-dev zlib1g-dev libpng-dev
-          dataset-fashion-mnist clang-format
+          dataset-fashion-mnist clang-format scdoc cmake
           python3-numpy python3-torch python3-onnx   # the interop test's other side (tests/test_interop.c)
           libonnx-dev protobuf-c-compiler libprotobuf-c-dev)   # dlc export: onnx.proto and protobuf-c
 # ONNX Runtime comes from npm (tests/test_interop.c installs it into the build tree); Debian's node and npm only

@@ -20,12 +20,16 @@
 #include <unistd.h>
 
 #include "dlc.h"
+#include "dlrt_core.h"
 
 #ifndef BUILD_ROOT
 #define BUILD_ROOT "."
 #endif
 #ifndef DLC_PATH
 #define DLC_PATH "dlc"
+#endif
+#ifndef SOURCE_ROOT
+#define SOURCE_ROOT ".."
 #endif
 /* `dlc build` links against this build's libdlrt, instrumented like this test when sanitizers are on */
 #if defined(__SANITIZE_ADDRESS__)
@@ -772,6 +776,60 @@ static void test_checkpoint_refusals(void) {
         0);
 }
 
+/* A checkpoint of linreg's layout (0.weight [1, 2], 0.bias [1]) with the given values, valid CRCs included. */
+static char *linreg_ckpt(const char *name, int dtype, double w0, double w1) {
+    float w32[2] = {(float)w0, (float)w1}, b32[1] = {0.5f};
+    double w64[2] = {w0, w1}, b64[1] = {0.5};
+    int f64 = dtype == DLRT_F64;
+    DlrtTensorDesc params[2] = {{"0.weight", dtype, 2, {1, 2}, f64 ? (void *)w64 : (void *)w32},
+                                {"0.bias", dtype, 1, {1}, f64 ? (void *)b64 : (void *)b32}};
+    DlrtCheckpoint ck = {.params = params, .n_params = 2};
+    uint8_t buf[512];
+    size_t len;
+    DlrtError e;
+    CU_ASSERT_FATAL(dlrt_checkpoint_write_mem(&ck, buf, sizeof buf, &len, &e) == DLRT_OK);
+    char *path = tmp(name);
+    spit(path, buf, len);
+    return path;
+}
+
+/* Weights that are not finite, or f64 values that an f32 model cannot hold, are refused by --load (status 1) and
+ * by dlc compile --weights (2, as for any --weights file it cannot use) (which used to emit `1e+300f`, a literal that
+ * overflows), naming the tensor and the index. */
+static void test_weights_not_finite(void) {
+    char *err, *out_dir = tmp("weights-out"), *model = xsprintf(&scratch, "'%s/models/linreg.dlm'", SOURCE_ROOT);
+    mkdir(out_dir, 0700);
+    char *nan_ckpt = linreg_ckpt("nan.ckpt", DLRT_F32, 2.0, NAN);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --load '%s' --epochs 0", trainer("linreg"), nan_ckpt), NULL, &err), 1);
+    ASSERT_HAS(err, xsprintf(&scratch, "%s: parameter tensor '0.weight' holds NaN at index 1 of f32[1, 2]", nan_ckpt));
+    CU_ASSERT_EQUAL(
+        run(xsprintf(&scratch, "'%s' compile %s --infer --weights '%s' -o '%s'", DLC_PATH, model, nan_ckpt, out_dir),
+            NULL, &err),
+        2);
+    ASSERT_HAS(err, "--weights: ");
+    ASSERT_HAS(err, "'0.weight' holds NaN at index 1");
+    char *big = linreg_ckpt("big.ckpt", DLRT_F64, 1e300, 1.0);
+    CU_ASSERT_EQUAL(
+        run(xsprintf(&scratch, "'%s' compile %s --infer --weights '%s' -o '%s'", DLC_PATH, model, big, out_dir), NULL,
+            &err),
+        2);
+    ASSERT_HAS(err, xsprintf(&scratch, "%s: parameter tensor '0.weight' holds a value beyond the range of f32", big));
+    ASSERT_HAS(err, "at index 0 of f64[1, 2]");
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --load '%s' --epochs 0", trainer("linreg"), big), NULL, &err), 1);
+    ASSERT_HAS(err, "beyond the range of f32");
+    /* the f64 build holds it */
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "'%s' compile %s --infer --dtype f64 --weights '%s' -o '%s'", DLC_PATH,
+                                 model, big, out_dir),
+                        NULL, &err),
+                    0);
+    /* and finite weights load */
+    char *fine = linreg_ckpt("fine.ckpt", DLRT_F64, 2.0, -3.4);
+    CU_ASSERT_EQUAL(
+        run(xsprintf(&scratch, "'%s' compile %s --infer --weights '%s' -o '%s'", DLC_PATH, model, fine, out_dir), NULL,
+            &err),
+        0);
+}
+
 /* --save writes atomically: while a run saves every epoch, the file is at every moment a complete checkpoint. */
 static void test_save_atomic(void) {
     char *ckpt = tmp("watched.ckpt");
@@ -895,6 +953,7 @@ int main(void) {
         {"kill and resume adam dropout", test_kill_and_resume_adam_dropout},
         {"checkpoint refusals", test_checkpoint_refusals},
         {"save atomic", test_save_atomic},
+        {"weights not finite", test_weights_not_finite},
         {"data errors", test_data_errors},
         {"refusals", test_refusals},
     };

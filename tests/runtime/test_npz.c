@@ -296,7 +296,7 @@ static void free_entries(Entry *e, int n) {
 static int read_into(const Buf *z, Model *m, DlrtError *err) {
     model_init(m, -9.0f);
     memset(err->msg, 0, sizeof err->msg);
-    return dlrt_npz_read_mem(z->p, z->len, "t.npz", m->t, 4, err);
+    return dlrt_npz_read_mem(z->p, z->len, "t.npz", m->t, 4, 0, err);
 }
 
 /* ---- tests ---- */
@@ -308,7 +308,7 @@ static void test_round_trip(void) {
     const char *path = tmp_path("a.npz"), *again = tmp_path("b.npz");
     CU_ASSERT_EQUAL_FATAL(dlrt_npz_save(path, a.t, 4, &err), DLRT_OK);
     model_init(&b, 0);
-    CU_ASSERT_EQUAL_FATAL(dlrt_npz_load(path, b.t, 4, &err), DLRT_OK);
+    CU_ASSERT_EQUAL_FATAL(dlrt_npz_load(path, b.t, 4, 0, &err), DLRT_OK);
     CU_ASSERT(model_equal(&a, &b));
     /* the bytes are a function of the tensors: what was read writes the same file */
     CU_ASSERT_EQUAL(dlrt_npz_save(again, b.t, 4, &err), DLRT_OK);
@@ -330,17 +330,17 @@ static void test_round_trip(void) {
     DlrtTensorDesc t = {"k.weight", DLRT_F64, 4, {2, 3, 2, 2}, d}, u = t;
     u.data = e;
     CU_ASSERT_EQUAL(dlrt_npz_save(path, &t, 1, &err), DLRT_OK);
-    CU_ASSERT_EQUAL(dlrt_npz_load(path, &u, 1, &err), DLRT_OK);
+    CU_ASSERT_EQUAL(dlrt_npz_load(path, &u, 1, 0, &err), DLRT_OK);
     CU_ASSERT(memcmp(d, e, sizeof d) == 0);
     /* into f32: converted */
     float f[24];
     u.dtype = DLRT_F32;
     u.data = f;
-    CU_ASSERT_EQUAL(dlrt_npz_load(path, &u, 1, &err), DLRT_OK);
+    CU_ASSERT_EQUAL(dlrt_npz_load(path, &u, 1, 0, &err), DLRT_OK);
     CU_ASSERT_EQUAL(f[5], (float)d[5]);
     /* an empty archive for a model without parameters */
     CU_ASSERT_EQUAL(dlrt_npz_save(path, NULL, 0, &err), DLRT_OK);
-    CU_ASSERT_EQUAL(dlrt_npz_load(path, NULL, 0, &err), DLRT_OK);
+    CU_ASSERT_EQUAL(dlrt_npz_load(path, NULL, 0, 0, &err), DLRT_OK);
 }
 
 static void test_numpy_forms(void) {
@@ -558,6 +558,40 @@ static void test_bad_headers(void) {
     ASSERT_MSG_HAS(err, "t.npz: not a valid .npz archive: no ZIP end-of-central-directory record");
 }
 
+/* Weights are finite numbers that fit the type they become, as in checkpoints. */
+static void test_values(void) {
+    Model got, untouched;
+    model_init(&untouched, -9.0f);
+    DlrtError err;
+    Entry e[4];
+    standard_entries(e, 1);
+    free(e[1].data.p);
+    double nan_b[2] = {1.0, 0.0 / 0.0};
+    e[1].data = npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", nan_b, sizeof nan_b);
+    Buf z = zip(e, 4, 0);
+    CU_ASSERT_EQUAL(read_into(&z, &got, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "t.npz: '0.bias' holds NaN at element 1");
+    CU_ASSERT(model_equal(&got, &untouched));
+    free(z.p);
+    free(e[1].data.p);
+    double big[2] = {1e300, 0};
+    e[1].data = npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", big, sizeof big);
+    z = zip(e, 4, 0);
+    CU_ASSERT_EQUAL(read_into(&z, &got, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "'0.bias' holds a value beyond the range of f32");
+    /* into f64 tensors it fits, unless the caller says the values become f32 (dlc compile --weights) */
+    double b64[2];
+    DlrtTensorDesc t = {"0.bias", DLRT_F64, 1, {2}, b64};
+    Entry one = e[1];
+    Buf z1 = zip(&one, 1, 0);
+    CU_ASSERT_EQUAL(dlrt_npz_read_mem(z1.p, z1.len, "t.npz", &t, 1, 0, &err), DLRT_OK);
+    CU_ASSERT_EQUAL(b64[0], 1e300);
+    CU_ASSERT_EQUAL(dlrt_npz_read_mem(z1.p, z1.len, "t.npz", &t, 1, DLRT_CKPT_F32_VALUES, &err), DLRT_EFORMAT);
+    free(z1.p);
+    free(z.p);
+    free_entries(e, 4);
+}
+
 /* The trainers' and dlc's entry points: a path ending in .npz is an archive of the parameters alone. */
 static void test_checkpoint_paths(void) {
     Model a, b;
@@ -600,6 +634,7 @@ int main(void) {
     CU_add_test(s, "mismatches named", test_mismatches);
     CU_add_test(s, "damage", test_damage);
     CU_add_test(s, "bad headers", test_bad_headers);
+    CU_add_test(s, "values", test_values);
     CU_add_test(s, "checkpoint paths", test_checkpoint_paths);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
