@@ -385,6 +385,13 @@ static int find_directory(Archive *a, uint64_t *cd_off, uint64_t *cd_size, uint6
     return DLRT_OK;
 }
 
+static int by_name(const void *pa, const void *pb) {
+    const Member *a = *(const Member *const *)pa, *b = *(const Member *const *)pb;
+    size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
+    int c = memcmp(a->name, b->name, n);
+    return c ? c : (a->name_len > b->name_len) - (a->name_len < b->name_len);
+}
+
 /* Reads the central directory into a->m, checking that every member's local header and data lie in the file. */
 static int read_directory(Archive *a) {
     const uint8_t *b = a->buf;
@@ -447,13 +454,21 @@ static int read_directory(Archive *a) {
                            "the data of member '%s' (%llu bytes at byte offset %llu) runs past the end of the "
                            "file (%llu bytes)",
                            nm, (unsigned long long)m->csize, (unsigned long long)m->data, (unsigned long long)a->len);
-        for (uint64_t k = 0; k < a->n; k++)
-            if (a->m[k].name_len == m->name_len && memcmp(a->m[k].name, m->name, m->name_len) == 0)
-                return corrupt(a, "member '%s' appears twice", nm);
         a->n++;
         at += CENTRAL_BYTES + (uint64_t)name_len + extra_len + comment_len;
     }
-    return DLRT_OK;
+    /* no name twice: sorted copies side by side, so a hostile directory of many members costs n log n */
+    const Member **sorted = malloc(sizeof *sorted * (size_t)(a->n ? a->n : 1));
+    if (!sorted)
+        return dlrt_fail(a->err, DLRT_ENOMEM, "%s: out of memory", a->source);
+    for (uint64_t i = 0; i < a->n; i++)
+        sorted[i] = &a->m[i];
+    qsort(sorted, (size_t)a->n, sizeof *sorted, by_name);
+    for (uint64_t i = 1; i < a->n && !rc; i++)
+        if (by_name(&sorted[i - 1], &sorted[i]) == 0)
+            rc = corrupt(a, "member '%s' appears twice", shown(sorted[i]->name, sorted[i]->name_len, nm, sizeof nm));
+    free(sorted);
+    return rc;
 }
 
 /* The first `want` bytes of a member's contents (fewer if it is shorter) into out, inflating a deflated member;

@@ -553,6 +553,14 @@ static void test_bad_headers(void) {
     ASSERT_MSG_HAS(err, "no \\x93NUMPY magic");
     free(z.p);
     free_entries(e, 4);
+    /* the same member twice */
+    standard_entries(e, 1);
+    Entry twice[5] = {e[0], e[1], e[2], e[3], e[1]};
+    z = zip(twice, 5, 0);
+    CU_ASSERT_EQUAL(read_into(&z, &got, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "member '0.bias.npy' appears twice");
+    free(z.p);
+    free_entries(e, 4);
     Buf text = {(unsigned char *)"just some text that is long enough to look for an end record", 60, 60};
     CU_ASSERT_EQUAL(read_into(&text, &got, &err), DLRT_EFORMAT);
     ASSERT_MSG_HAS(err, "t.npz: not a valid .npz archive: no ZIP end-of-central-directory record");
