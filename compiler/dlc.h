@@ -713,6 +713,13 @@ void emit_batch_guard(Emit *e, const char *refusal);
 
 void emit_trainer(FILE *out, Compiled *c, const EmitOptions *o);
 
+/* ---- export_onnx.c: `dlc export` (linked into dlc itself, with protobuf-c) ---- */
+
+/* The evaluation graph g from its outputs back as an ONNX model (opset 13, the batch dimension symbolic), with
+ * weights[i] (parameter i's values) as initializers, or the parameters as graph inputs when weights is NULL.
+ * Returns false after reporting, located, every node it cannot write; else *bytes (in g's arena) and *len. */
+bool export_onnx(Graph *g, const double **weights, const char *producer_version, uint8_t **bytes, size_t *len);
+
 /* ---- ir.c: dump and verifier ---- */
 
 void ir_dump(FILE *out, Graph *g, const Sched *s);

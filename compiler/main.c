@@ -27,6 +27,7 @@ static void usage_main(FILE *f) {
                "  check FILE.dlm      check the model; print shapes, parameters, FLOPs and memory\n"
                "  compile FILE.dlm    write <name>.h and <name>.c\n"
                "  build FILE.dlm      compile the model and link its trainer, <name>-train\n"
+               "  export FILE.dlm     write the inference graph as an ONNX model\n"
                "\n"
                "options:\n"
                "  --help              this help; `dlc COMMAND --help` for a command's options\n"
@@ -65,6 +66,7 @@ static void usage_compile(FILE *f) {
                "  --dtype f32|f64     the element type (gradient checks use f64)\n"
                "  --infer             inference only: the forward pass, a workspace of <NAME>_WORKSPACE_BYTES\n"
                "  --weights CKPT      with --infer: compile the checkpoint's weights in as constants\n"
+               "                      (CKPT.npz: a NumPy archive keyed by the parameters' names, a state_dict)\n"
                "  --portable          plain C11 and libm: no BLAS\n"
                "  --trainer           also write <name>_train.c, the trainer's main()\n");
 }
@@ -82,6 +84,15 @@ static void usage_build(FILE *f) {
                "\n"
                "environment: CC (default cc), CFLAGS (added after -O3 -ffp-contract=fast), LDFLAGS; each is split\n"
                "at blanks into arguments, as make does. The compiler runs without a shell.\n");
+}
+
+static void usage_export(FILE *f) {
+    fprintf(f, "usage: dlc export FILE.dlm [--weights CKPT] [-D NAME=NUMBER] -o FILE.onnx\n"
+               "\n"
+               "Writes the model's inference graph (dropout off) as an ONNX model: opset 13, a symbolic batch\n"
+               "dimension, the inputs and outputs named as in the .dlm. With --weights (a checkpoint, or a NumPy\n"
+               ".npz keyed by the parameters' names) the parameters are initializers under their full names;\n"
+               "without, they are inputs of the graph. docs/interop.md lists the ops it writes.\n");
 }
 
 typedef struct Options {
@@ -719,6 +730,37 @@ static size_t memory_budget(void) {
     return (size_t)v;
 }
 
+/* dlc export: the evaluation graph as ONNX, written atomically. */
+static int cmd_export(Ctx *ctx, int argc, char **argv) {
+    Options o = {0};
+    int r = parse_options(ctx, argc, argv, &o, usage_export);
+    if (r)
+        return r < 0 ? 0 : r;
+    if (!o.out)
+        return bad_usage(usage_export, "%s", "dlc export needs -o FILE.onnx");
+    o.infer = true;
+    Graph *eval = front_end(ctx, &o, false);
+    if (!eval)
+        return finish(ctx, ctx->diag.errors ? 1 : 2);
+    const double **weights = NULL;
+    if (o.weights && !(weights = read_weights(o.weights, eval, false))) /* ONNX initializers are float32 */
+        return finish(ctx, 1);
+    uint8_t *bytes;
+    size_t len;
+    if (!export_onnx(eval, weights, DLC_VERSION, &bytes, &len))
+        return finish(ctx, 1);
+    char *tmp = xsprintf(ctx, "%s.tmp%ld", o.out, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f && fwrite(bytes, 1, len, f) == len;
+    ok = f && fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, o.out) != 0) {
+        fprintf(stderr, "%s: cannot write '%s': %s\n", prog_name, o.out, strerror(errno));
+        remove(tmp);
+        return 1;
+    }
+    return finish(ctx, 0);
+}
+
 int main(int argc, char **argv) {
     Ctx ctx;
     ctx_init(&ctx, stderr);
@@ -742,6 +784,8 @@ int main(int argc, char **argv) {
         status = cmd_compile(&ctx, argc, argv, false);
     } else if (strcmp(cmd, "build") == 0) {
         status = cmd_compile(&ctx, argc, argv, true);
+    } else if (strcmp(cmd, "export") == 0) {
+        status = cmd_export(&ctx, argc, argv);
     } else {
         fprintf(stderr, "%s: unknown command '%s'\n\n", prog_name, cmd);
         usage_main(stderr);
