@@ -112,7 +112,8 @@ typedef enum NodeKind {
     N_UNARY,
     N_PIPE,
     N_CALL,
-    N_INDEX,
+    N_INDEX, /* a[subscripts]: args holds the subscripts */
+    N_SLICE, /* start:stop:step inside a subscript: a, b and args.v[0], each left out when NULL (args empty) */
     N_ATTR,
     N_KWARG,
     /* statements */
@@ -508,13 +509,18 @@ IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc lo
 /* sum and divcount, the count including the run-time batch when axis 0 of a batched tensor is reduced */
 IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
 
-/* ---- ops/layout.c: reshape, transpose, concat, slice ---- */
+/* ---- ops/layout.c: reshape, transpose, concat, slice, unslice ---- */
 
 IrNode *b_reshape(Graph *g, IrNode *a, Shape shape, Loc loc);
 IrNode *b_transpose(Graph *g, IrNode *x, Loc loc);
 IrNode *b_concat(Graph *g, IrNode **xs, int n, int axis, Loc loc);
 /* elements [start, start + len) of x along axis */
 IrNode *b_slice(Graph *g, IrNode *x, int axis, int64_t start, int64_t len, Loc loc);
+/* len elements of x along axis, from start, every step-th (x[start : start + len * step : step]) */
+IrNode *b_slice_step(Graph *g, IrNode *x, int axis, int64_t start, int64_t step, int64_t len, Loc loc);
+/* slice's adjoint: a tensor of shape `to`, zero but for x at the positions b_slice_step(to, axis, start, step)
+ * reads */
+IrNode *b_unslice(Graph *g, IrNode *x, Shape to, int axis, int64_t start, int64_t step, Loc loc);
 
 /* ---- ops/softmax.c: softmax, log_softmax, cross-entropy and accuracy ---- */
 

@@ -213,6 +213,11 @@ Arg *args_find_key(Args *a, const char *key); /* the first keyword argument name
 /* A block applied as a layer: its input, then the instance's arguments. */
 Value apply_block(Elab *e, Layer *l, Value input, Loc loc);
 
+/* ---- index.c: subscripts ---- */
+
+Value eval_index(Elab *e, Node *n);   /* a[subscripts] (N_INDEX) on a tensor or a list */
+Value assign_index(Elab *e, Node *s); /* `X[subscripts] = value` (N_ASSIGN with args): the new X */
+
 /* ---- builtins.c: the builtins' table and how their arguments are bound ---- */
 
 /* The kind of value a builtin's parameter takes; the parameter's accessor converts its argument to it. */

@@ -1,11 +1,11 @@
-# Values of the wrong kind: 'not' of a string, indexing something that is not a list, an index out of range,
+# Values of the wrong kind: 'not' of a string, indexing the batch axis, an index out of range,
 # an attribute other than .shape, operators on strings and layers, a list that is not a tensor.
 input x: f32[batch, 4]
 l = [1, 2, 3]
 a = not "yes"
 #! error 5:5: 'not' needs a boolean, got a string
 b = x[0]
-#! error 7:5: only lists can be indexed, got f32[batch 1, 4]
+#! error 7:7: cannot index axis 0 of x: it is the batch dimension, whose size is known only at run time; subscripts select within each example: x[:, ...]
 c = l[3]
 #! error 9:7: index 3 is out of range for a list of 3
 d = l[-4]
