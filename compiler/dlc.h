@@ -508,6 +508,9 @@ IrNode *elem_fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int6
 IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
 /* sum and divcount, the count including the run-time batch when axis 0 of a batched tensor is reduced */
 IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
+/* The index of the first maximum (or minimum) along axis, as f32, the axis kept with size 1 (torch.argmax's
+ * index, keepdim=True). */
+IrNode *b_argmax(Graph *g, IrNode *x, int axis, bool min, Loc loc);
 
 /* ---- ops/layout.c: reshape, transpose, concat, slice, unslice ---- */
 
@@ -521,6 +524,8 @@ IrNode *b_slice_step(Graph *g, IrNode *x, int axis, int64_t start, int64_t step,
 /* slice's adjoint: a tensor of shape `to`, zero but for x at the positions b_slice_step(to, axis, start, step)
  * reads */
 IrNode *b_unslice(Graph *g, IrNode *x, Shape to, int axis, int64_t start, int64_t step, Loc loc);
+/* the axes of x in the order perm gives (result axis k is x's axis perm[k]); the batch axis stays first */
+IrNode *b_permute(Graph *g, IrNode *x, const int *perm, Loc loc);
 
 /* ---- ops/softmax.c: softmax, log_softmax, cross-entropy and accuracy ---- */
 

@@ -416,7 +416,15 @@ static Value eval_node(Elab *e, Node *n) {
                 vec_push(ctx, l.list, v_int(a.t->shape.d[i]));
             return l;
         }
-        error_at(n->loc, "%s has no attribute '%s' (tensors have .shape)", value_desc(ctx, a), n->name);
+        if (a.kind == V_TENSOR && strcmp(n->name, "T") == 0) {
+            /* x.T: the axes reversed (a matrix's transpose), as PyTorch's */
+            int perm[MAX_RANK], r = a.t->shape.rank;
+            for (int k = 0; k < r; k++)
+                perm[k] = r - 1 - k;
+            return v_tensor(e, r == 2 && !a.t->shape.batched ? b_transpose(e->g, a.t, n->loc)
+                                                             : b_permute(e->g, a.t, perm, n->loc));
+        }
+        error_at(n->loc, "%s has no attribute '%s' (tensors have .shape and .T)", value_desc(ctx, a), n->name);
         return v_error(e);
     }
     default:

@@ -269,6 +269,11 @@ C_EXPR(sign, "((%s) > %s ? %s : (%s) < %s ? -%s : %s)", x[0], emit_lit(e, 0), em
        emit_lit(e, 1), emit_lit(e, 0))
 const OpRule rule_SIGN = {.build = build_elem, .grad = grad_none, .fold = fold_sign, .c_expr = c_sign};
 
+/* detach: the value, and a gradient stops here (D2L 2.5.3's u = y.detach()) */
+FOLD(detach, x[0])
+C_EXPR(detach, "%s", x[0])
+const OpRule rule_DETACH = {.build = build_elem, .grad = grad_none, .fold = fold_detach, .c_expr = c_detach};
+
 /* relu' from the output: y > 0 exactly where x > 0, and x then need not be kept for backward */
 FOLD(relu, x[0] > 0 ? x[0] : 0)
 C_EXPR(relu, "relu(%s)", x[0])

@@ -1,4 +1,5 @@
-/* layout.c: the layout family: reshape (a view: no code), transpose, concat, slice and unslice.
+/* layout.c: the layout family: reshape (a view: no code), transpose, permute, concat, slice and
+ * unslice.
  *
  * These ops move elements without computing: their kernels are copies (transpose as a loop, concat, slice and
  * unslice as memcpy of contiguous blocks), and their gradients are each other's: concat's adjoint is sliced back
@@ -227,6 +228,57 @@ IrNode *b_unslice(Graph *g, IrNode *x, Shape to, int axis, int64_t start, int64_
     return op_build(g, OP_UNSLICE, 1, &x, &a, loc);
 }
 
+/* Result axis k is x's axis attr[k]: a permutation of x's axes that keeps a batch axis first. A permutation
+ * that moves nothing is x itself; constants are permuted at compile time. */
+static IrNode *build_permute(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc) {
+    (void)nin;
+    IrNode *x = in[0];
+    const Shape *xs = &x->shape;
+    Shape s = *xs;
+    bool seen[MAX_RANK] = {false}, same = true;
+    for (int k = 0; k < xs->rank; k++) {
+        int64_t p = a->attr[k];
+        if (p < 0 || p >= xs->rank || seen[p]) {
+            error_at(loc, "permute: the axes must be a permutation of 0..%d", xs->rank - 1);
+            return NULL;
+        }
+        seen[p] = true;
+        s.d[k] = xs->d[p];
+        same &= p == k;
+    }
+    if (xs->batched && a->attr[0] != 0) {
+        error_at(loc, "permute: %s's axis 0 is the batch dimension, which stays first", type_str(g->ctx, x->dtype, xs));
+        return NULL;
+    }
+    if (same)
+        return x;
+    int64_t attr[MAX_ATTR] = {0};
+    memcpy(attr, a->attr, sizeof(int64_t) * (size_t)xs->rank);
+    if (foldable(x, &s)) {
+        int64_t n = shape_numel(&s), stride[MAX_RANK];
+        for (int k = xs->rank - 1, st = 1; k >= 0; st *= (int)xs->d[k], k--)
+            stride[k] = st;
+        double *v = xalloc(g->ctx, sizeof(double) * (size_t)n);
+        for (int64_t i = 0; i < n; i++) {
+            int64_t r = i, src = 0;
+            for (int k = s.rank - 1; k >= 0; k--) {
+                src += (r % s.d[k]) * stride[attr[k]];
+                r /= s.d[k];
+            }
+            v[i] = x->data[src];
+        }
+        return ir_const_data(g, s, v, loc);
+    }
+    return ir_node(g, op, x->dtype, s, 1, &x, attr, loc);
+}
+
+IrNode *b_permute(Graph *g, IrNode *x, const int *perm, Loc loc) {
+    OpArgs a = {0};
+    for (int k = 0; k < x->shape.rank; k++)
+        a.attr[k] = perm[k];
+    return op_build(g, OP_PERMUTE, 1, &x, &a, loc);
+}
+
 /* ---- gradients ---- */
 
 static IrNode *grad_reshape(Graph *g, IrNode *n, int i, IrNode *d) {
@@ -257,6 +309,15 @@ static IrNode *grad_slice(Graph *g, IrNode *n, int i, IrNode *d) {
 static IrNode *grad_unslice(Graph *g, IrNode *n, int i, IrNode *d) {
     (void)i;
     return b_slice_step(g, d, (int)n->attr[0], n->attr[1], n->attr[2], n->in[0]->shape.d[n->attr[0]], n->loc);
+}
+
+/* the inverse permutation */
+static IrNode *grad_permute(Graph *g, IrNode *n, int i, IrNode *d) {
+    (void)i;
+    int inv[MAX_RANK];
+    for (int k = 0; k < n->shape.rank; k++)
+        inv[n->attr[k]] = k;
+    return b_permute(g, d, inv, n->loc);
 }
 
 /* ---- FLOPs: one per element moved ---- */
@@ -326,6 +387,23 @@ static void emit_unslice(Emit *e, IrNode *n) {
             emit_ptr(e, n), dst, start, step * inner, emit_ptr(e, n->in[0]), len, inner, inner, e->real);
 }
 
+/* One loop over the result's elements; each finds its source from its coordinates (x's strides, permuted). */
+static void emit_permute(Emit *e, IrNode *n) {
+    const Shape *s = &n->shape, *xs = &n->in[0]->shape;
+    int64_t stride[MAX_RANK], st = 1;
+    for (int k = xs->rank - 1; k >= 0; k--) {
+        stride[k] = st;
+        st *= xs->d[k];
+    }
+    fprintf(e->o, "    for (int64_t i = 0; i < %s; i++) {\n", emit_outer(e, s, shape_numel(s)));
+    fprintf(e->o, "        int64_t r = i, src = 0;\n");
+    for (int k = s->rank - 1; k >= 1; k--)
+        fprintf(e->o, "        src += r %% %" PRId64 " * %" PRId64 ";\n        r /= %" PRId64 ";\n", s->d[k],
+                stride[n->attr[k]], s->d[k]);
+    fprintf(e->o, "        src += r * %" PRId64 ";\n", stride[n->attr[0]]);
+    fprintf(e->o, "        %s[i] = %s[src];\n    }\n", emit_ptr(e, n), emit_ptr(e, n->in[0]));
+}
+
 /* ---- the rules ---- */
 
 const OpRule rule_RESHAPE = {
@@ -351,6 +429,13 @@ const OpRule rule_SLICE = {
     .build = build_slice,
     .grad = grad_slice,
     .emit = emit_slice,
+    .flops = flops_moved,
+};
+
+const OpRule rule_PERMUTE = {
+    .build = build_permute,
+    .grad = grad_permute,
+    .emit = emit_permute,
     .flops = flops_moved,
 };
 

@@ -11,7 +11,7 @@ c = l[3]
 d = l[-4]
 #! error 11:7: index -4 is out of range for a list of 3
 e = x.size
-#! error 13:7: f32[batch 1, 4] has no attribute 'size' (tensors have .shape)
+#! error 13:7: f32[batch 1, 4] has no attribute 'size' (tensors have .shape and .T)
 f = "a" + 1
 #! error 15:5: '+' cannot combine a string and the integer 1
 g = relu + 1
@@ -23,5 +23,5 @@ k = x + [[1, 2], [3]]
 m = l["one"]
 #! error 23:7: an index must be a compile-time integer, got a string
 n = (3).shape
-#! error 25:9: the integer 3 has no attribute 'shape' (tensors have .shape)
+#! error 25:9: the integer 3 has no attribute 'shape' (tensors have .shape and .T)
 output a
