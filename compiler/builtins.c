@@ -495,7 +495,7 @@ static Value fn_dot(Call *c) {
 static Value fn_matmul(Call *c) {
     IrNode *x = arg_tensor(c, "a");
     IrNode *y = arg_tensor(c, "b");
-    return x && y ? v_tensor(c->e, b_matmul(c->e->g, x, y, false, false, c->loc)) : v_error(c->e);
+    return x && y ? v_tensor(c->e, matmul_any(c->e->g, x, y, c->loc)) : v_error(c->e);
 }
 
 /* ---- compile-time data ---- */

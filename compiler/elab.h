@@ -198,6 +198,7 @@ Init *init_new(Ctx *ctx, InitKind k, double a, double b);
 bool init_value(Elab *e, Value v, Loc loc, Init **out); /* an initialiser from a value: normal(0, 1), 0, [1, 2] */
 /* `a op b` for a binary operator token of the parser: numbers fold, tensors become graph nodes. */
 Value arith(Elab *e, int op, Value a, Value b, Loc loc);
+IrNode *matmul_any(Graph *g, IrNode *a, IrNode *b, Loc loc); /* a @ b with vectors and stacks of matrices */
 
 /* ---- elab.c: the interpreter ---- */
 
