@@ -308,6 +308,18 @@ static bool reduce_args(Call *c, IrNode **x, uint32_t *mask, bool *keep) {
     return true;
 }
 
+/* Whether the axis argument is one integer: max's gradient then follows x.max(dim)'s (the first maximum). */
+static bool one_axis(Call *c) {
+    Arg *a = arg_has(c, "axis") ? arg_value(c, "axis") : NULL;
+    return a && a->v.kind != V_LIST;
+}
+
+/* max or -max(-x) over the axes of the call */
+static IrNode *max_of(Call *c, IrNode *x, uint32_t mask, bool keep) {
+    return one_axis(c) ? b_max_along(c->e->g, x, __builtin_ctz(mask), keep, c->loc)
+                       : b_reduce(c->e->g, OP_MAX, x, mask, keep, c->loc);
+}
+
 /* sum and max */
 static Value fn_reduce(Call *c) {
     IrNode *x;
@@ -315,6 +327,8 @@ static Value fn_reduce(Call *c) {
     bool keep;
     if (!reduce_args(c, &x, &mask, &keep))
         return v_error(c->e);
+    if (c->fn->op == OP_MAX)
+        return v_tensor(c->e, max_of(c, x, mask, keep));
     return v_tensor(c->e, b_reduce(c->e->g, c->fn->op, x, mask, keep, c->loc));
 }
 
@@ -852,7 +866,7 @@ static Value fn_min(Call *c) {
     if (!reduce_args(c, &x, &mask, &keep))
         return v_error(c->e);
     Graph *g = c->e->g;
-    IrNode *m = b_reduce(g, OP_MAX, b_unary(g, OP_NEG, x, c->loc), mask, keep, c->loc);
+    IrNode *nx = b_unary(g, OP_NEG, x, c->loc), *m = nx ? max_of(c, nx, mask, keep) : NULL;
     return v_tensor(c->e, m ? b_unary(g, OP_NEG, m, c->loc) : NULL);
 }
 

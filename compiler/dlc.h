@@ -504,8 +504,10 @@ IrNode *elem_fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int6
 
 /* ---- ops/reduce.c: sum, max, mean, cumsum ---- */
 
-/* Sum (or max) over the axes in `mask`; keepdim keeps them as size 1. */
+/* Sum (or max) over the axes in `mask`; keepdim keeps them as size 1. A max's gradient is spread evenly over
+ * tied maxima (x.max(), amax); b_max_along's, a max along one axis (x.max(dim)), goes to the first of them. */
 IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
+IrNode *b_max_along(Graph *g, IrNode *a, int axis, bool keepdim, Loc loc);
 /* sum and divcount, the count including the run-time batch when axis 0 of a batched tensor is reduced */
 IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
 /* The index of the first maximum (or minimum) along axis, as f32, the axis kept with size 1 (torch.argmax's

@@ -59,8 +59,15 @@ static IrNode *build_reduce(Graph *g, Op op, int nin, IrNode **in, const OpArgs 
         return a;
     if (a->op == OP_CONST)
         return reduce_consts(g, op, a, mask, keepdim, &s, loc);
-    int64_t attr[MAX_ATTR] = {(int64_t)mask, keepdim};
+    /* attr[2]: a max along one axis within each example, whose gradient goes to the first maximum (grad_max) */
+    bool first = op == OP_MAX && args->attr[2] && __builtin_popcount(mask) == 1 && !(mask == 1 && a->shape.batched);
+    int64_t attr[MAX_ATTR] = {(int64_t)mask, keepdim, first};
     return ir_node(g, op, DT_F32, s, 1, &a, attr, loc);
+}
+
+IrNode *b_max_along(Graph *g, IrNode *a, int axis, bool keepdim, Loc loc) {
+    OpArgs args = {.attr = {(int64_t)1 << axis, keepdim, true}};
+    return op_build(g, OP_MAX, 1, &a, &args, loc);
 }
 
 /* Sum (or max) over the axes in `mask`; keepdim keeps them as size 1. */
@@ -109,11 +116,29 @@ static IrNode *grad_sum(Graph *g, IrNode *n, int i, IrNode *d) {
     return unreduce(g, n, d);
 }
 
-/* to the elements equal to the maximum (all of them, where it is tied) */
+/* PyTorch's subgradients at ties: along one axis (attr[2], x.max(dim)) the whole gradient goes to the first
+ * maximal element, the index argmax gives; over several axes or all (x.max(), amax) it is spread evenly over the
+ * elements equal to the maximum. */
 static IrNode *grad_max(Graph *g, IrNode *n, int i, IrNode *d) {
     (void)i;
-    IrNode *hit = b_binary(g, OP_EQ, n->in[0], unreduce(g, n, n), n->loc);
-    return b_binary(g, OP_MUL, unreduce(g, n, d), hit, n->loc);
+    IrNode *x = n->in[0];
+    uint32_t mask = (uint32_t)n->attr[0];
+    if (n->attr[2]) {
+        int axis = __builtin_ctz(mask);
+        int64_t len = x->shape.d[axis];
+        Shape is = {.rank = x->shape.rank};
+        for (int k = 0; k < is.rank; k++)
+            is.d[k] = k == axis ? len : 1;
+        double *iota = xalloc(g->ctx, sizeof(double) * (size_t)len);
+        for (int64_t j = 0; j < len; j++)
+            iota[j] = (double)j;
+        IrNode *first =
+            b_binary(g, OP_EQ, ir_const_data(g, is, iota, n->loc), b_argmax(g, x, axis, false, n->loc), n->loc);
+        return b_binary(g, OP_MUL, unreduce(g, n, d), first, n->loc);
+    }
+    IrNode *hit = b_binary(g, OP_EQ, x, unreduce(g, n, n), n->loc);
+    IrNode *ties = b_reduce(g, OP_SUM, hit, mask, n->attr[1], n->loc);
+    return b_binary(g, OP_MUL, unreduce(g, n, b_binary(g, OP_DIV, d, ties, n->loc)), hit, n->loc);
 }
 
 /* ---- folding: the accumulator x[0] combined with an element x[1] ---- */
