@@ -241,6 +241,12 @@ bool want_int(Value v, Loc loc, const char *what, int64_t *out) {
         *out = v.i;
         return true;
     }
+    /* a float, even a whole one (linear(256.0)), is not taken for an integer; past 2^53, where integer literals
+     * are held as doubles too, whole numbers are integers (and checked against the int64 range) */
+    if (v.kind == V_FLOAT && v.f == floor(v.f) && fabs(v.f) < 9e15) {
+        error_at(loc, "%s must be a compile-time integer, got the float %.1f; write %.0f", what, v.f, v.f);
+        return false;
+    }
     if (v.kind == V_FLOAT && v.f == floor(v.f)) {
         /* 2^63 is the first double past the int64 range */
         if (!(v.f >= -9223372036854775808.0 && v.f < 9223372036854775808.0)) {

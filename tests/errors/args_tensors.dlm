@@ -1,6 +1,6 @@
 # D2L chapter 2's tensor functions with wrong arguments: reshape's -1 given twice or not dividing the count,
 # permute's axes not a permutation, axes out of range or on the batch dimension, norm's p, stack's shapes,
-# eye's size and full's value.
+# eye's size and full's value; a float where an integer is required, even a whole one.
 batch = 8
 input x: f32[batch, 4, 3]
 input X: f32[3, 4]
@@ -30,4 +30,8 @@ l = full([2, 2])
 #! error 29:5: full needs a shape and a value: full([2, 3], 7)
 m = X.T.size
 #! error 31:9: f32[4, 3] has no attribute 'size' (tensors have .shape and .T)
+n = x |> flatten |> linear(256.0)
+#! error 33:28: linear's output size must be a compile-time integer, got the float 256.0; write 256
+o = reshape(X, [2.0, 6])
+#! error 35:16: a dimension must be a compile-time integer, got the float 2.0; write 2
 output y = x |> sum
