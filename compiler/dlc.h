@@ -694,6 +694,7 @@ char *emit_own_fn_name(Emit *e, const IrNode *n);
 bool emit_uses_input(Sched *s, int input);
 void emit_input_params(Emit *e, Sched *s, bool all);
 char *emit_upper(Ctx *ctx, const char *s);
+char *emit_macro_name(Ctx *ctx, const char *name); /* X -> uX, x -> X: see emit.c */
 /* Names the generated code gives inputs (renamed away from the code's own), parameters and constants. */
 char *emit_input_name(Ctx *ctx, const char *model_name);
 char *emit_ident(Ctx *ctx, const char *s);

@@ -95,11 +95,16 @@ static const Item *find_item(const Item *items, int n, const char *name) {
     return NULL;
 }
 
+/* A name as the header's macros spell it (docs/language.md): upper case, each capital marked with a u before it
+ * (x -> X, X -> uX), so names that differ only in case keep macros of their own. */
 static char *upper(const char *s) {
-    char *u = keep(strdup(s));
-    for (char *p = u; *p; p++)
-        if (*p >= 'a' && *p <= 'z')
-            *p = (char)(*p - 'a' + 'A');
+    char *u = keep(malloc(2 * strlen(s) + 1)), *q = u;
+    for (; *s; s++) {
+        if (*s >= 'A' && *s <= 'Z')
+            *q++ = 'u';
+        *q++ = *s >= 'a' && *s <= 'z' ? (char)(*s - 'a' + 'A') : *s;
+    }
+    *q = 0;
     return u;
 }
 
@@ -170,7 +175,10 @@ static void run_file(const char *file) {
     char *outputs = "";
     for (int i = 0; i < sp->nexpects; i++)
         outputs = fmt("%s O(%s,%s)", outputs, sp->expects[i].name, upper(sp->expects[i].name));
-    char *exe = fmt("%s/run", dir);
+    char *exe = fmt("%s/run", dir), *model_uc = keep(strdup(model));
+    for (char *p = model_uc; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
     char *cc[] = {"cc",
                   "-std=c11",
                   "-O1",
@@ -182,7 +190,7 @@ static void run_file(const char *file) {
                   "-I",
                   dir,
                   fmt("-DMODEL=%s", model),
-                  fmt("-DMODEL_UC=%s", upper(model)),
+                  fmt("-DMODEL_UC=%s", model_uc),
                   fmt("-DMODEL_H=\"%s.h\"", model),
                   fmt("-DINPUTS=%s", inputs),
                   fmt("-DOUTPUTS=%s", outputs),

@@ -1,5 +1,6 @@
-# D2L 2.1 (data manipulation), the code cells that compute on tensors. The book's x = torch.arange(12) is fed as
-# the input x12; X is x12 reshaped (X and x differ only in case, so the input is spelt x12: see language.md).
+# D2L 2.1 (data manipulation), the code cells that compute on tensors. 2.1.1's x = torch.arange(12) is fed as
+# the input x12, since 2.1.3 declares its own x and y, and X and Y besides: names that differ only in case, each
+# with a macro of its own in the generated header (<NAME>_INPUT_X_SIZE is 4, <NAME>_INPUT_uX_SIZE 12).
 input x12: f32[12]
 #! input x12 = 0 1 2 3 4 5 6 7 8 9 10 11
 
@@ -34,32 +35,34 @@ output rows_set = X
 output ex = exp(reshape(X, [-1]))
 #! expect ex ~0.01 = tensor([162754.7969, 162754.7969, 162754.7969, 162754.7969, 162754.7969, 162754.7969, 162754.7969, 162754.7969,   2980.9580,   8103.0840,  22026.4648,  59874.1406])
 
-input a4: f32[4]
-#! input a4 = 1.0 2 4 8
-input b4: f32[4]
-#! input b4 = 2 2 2 2
-output sum4 = a4 + b4
+input x: f32[4]
+#! input x = 1.0 2 4 8
+input y: f32[4]
+#! input y = 2 2 2 2
+output sum4 = x + y
 #! expect sum4 = tensor([ 3.,  4.,  6., 10.])
-output diff4 = a4 - b4
+output diff4 = x - y
 #! expect diff4 = tensor([-1.,  0.,  2.,  6.])
-output prod4 = a4 * b4
+output prod4 = x * y
 #! expect prod4 = tensor([ 2.,  4.,  8., 16.])
-output quot4 = a4 / b4
+output quot4 = x / y
 #! expect quot4 = tensor([0.5000, 1.0000, 2.0000, 4.0000])
-output pow4 = a4 ** b4
+output pow4 = x ** y
 #! expect pow4 = tensor([ 1.,  4., 16., 64.])
 
-# torch.cat((X, Y), dim=0), torch.cat((X, Y), dim=1), X == Y, X.sum()
-X2 = reshape(x12, [3, 4])
-input y34: f32[3, 4]
-#! input y34 = 2.0 1 4 3  1 2 3 4  4 3 2 1
-output cat0 = cat([X2, y34], 0)
+# X = torch.arange(12, dtype=torch.float32).reshape((3, 4)); Y = torch.tensor([[2.0, 1, 4, 3], [1, 2, 3, 4],
+# [4, 3, 2, 1]]); torch.cat((X, Y), dim=0), torch.cat((X, Y), dim=1), X == Y, X.sum()
+input X: f32[3, 4]
+#! input X = 0 1 2 3 4 5 6 7 8 9 10 11
+input Y: f32[3, 4]
+#! input Y = 2.0 1 4 3  1 2 3 4  4 3 2 1
+output cat0 = cat([X, Y], 0)
 #! expect cat0 = tensor([[ 0.,  1.,  2.,  3.], [ 4.,  5.,  6.,  7.], [ 8.,  9., 10., 11.], [ 2.,  1.,  4.,  3.], [ 1.,  2.,  3.,  4.], [ 4.,  3.,  2.,  1.]])
-output cat1 = cat([X2, y34], axis=1)
+output cat1 = cat([X, Y], axis=1)
 #! expect cat1 = tensor([[ 0.,  1.,  2.,  3.,  2.,  1.,  4.,  3.], [ 4.,  5.,  6.,  7.,  1.,  2.,  3.,  4.], [ 8.,  9., 10., 11.,  4.,  3.,  2.,  1.]])
-output eq = X2 == y34
+output eq = X == Y
 #! expect eq = tensor([[False,  True, False,  True], [False, False, False, False], [False, False, False, False]])
-output total = sum(X2)
+output total = sum(X)
 #! expect total = tensor(66.)
 
 # 2.1.4: broadcasting, a = arange(3).reshape(3, 1), b = arange(2).reshape(1, 2)
