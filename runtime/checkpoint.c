@@ -33,8 +33,9 @@ int dlrt_checkpoint_save(const char *path, const DlrtCheckpoint *ck, DlrtError *
     FileSink fs = {{file_write}, af.f};
     rc = dlrt_checkpoint_encode(ck, &fs.sink, err);
     if (rc) {
+        int saved = errno; /* the write's, before closing and removing the temporary file change it */
         dlrt_atomic_abort(&af);
-        return dlrt_fail(err, rc, "%s: write failed: %s", path, strerror(errno));
+        return dlrt_fail(err, rc, "%s: write failed: %s; the file is as it was before", path, strerror(saved));
     }
     return dlrt_atomic_commit(&af, err);
 }
@@ -48,6 +49,11 @@ int dlrt_checkpoint_load(const char *path, DlrtCheckpoint *ck, unsigned flags, D
         int saved = errno;
         close(fd);
         return dlrt_fail(err, DLRT_EIO, "%s: cannot stat checkpoint: %s", path, strerror(saved));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return dlrt_fail(err, DLRT_EIO, "%s: %s, not a checkpoint file", path,
+                         S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
     }
     size_t len = (size_t)st.st_size;
     if (len == 0) { /* mmap refuses empty mappings; the decoder reports the truncation */

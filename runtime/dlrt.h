@@ -144,8 +144,9 @@ typedef struct {
     int n_numeric;
     const char *const *categorical;
     int n_categorical;
-    int population_std; /* 0: the sample std (ddof = 1, pandas' and the book's); 1: ddof = 0 */
-    int64_t limit;      /* > 0: keep the first `limit` rows of each set, after preprocessing */
+    int population_std;  /* 0: the sample std (ddof = 1, pandas' and the book's); 1: ddof = 0 */
+    int positive_target; /* refuse a target <= 0, naming its line (a model scored by the log rmse) */
+    int64_t limit;       /* > 0: keep the first `limit` rows of each set, after preprocessing */
 } DlrtCsvSpec;
 
 /* What the preprocessing produced besides the data. Features come in this order: the numeric columns in
@@ -166,7 +167,10 @@ typedef struct {
  * values become 0; each categorical column becomes one 0/1 feature per distinct value over train + test plus
  * one for missing, always present. Gives 331 features on the Kaggle data. train gets targets of shape [n, 1]
  * (a missing or non-numeric target is an error naming the line); test gets targets only if test.csv has the
- * target column too, else test->targets is NULL. Both datasets have rank 1. info may be NULL. */
+ * target column too, else test->targets is NULL. Both datasets have rank 1. info may be NULL. Also refused,
+ * naming the file, line, row, column and value: a file with a header and no rows; in a feature column not
+ * declared categorical whose other values are numbers, a cell that only looks like one (NaN, inf, 1e400, 0x10,
+ * 12abc), which detection alone would take for a category; with positive_target, a target <= 0. */
 int dlrt_csv_load_house(const DlrtCsvSpec *spec, DlrtDataset *train, DlrtDataset *test, DlrtCsvInfo *info,
                         DlrtError *err);
 
@@ -477,17 +481,18 @@ typedef struct {
     } tensors;
 } DlrtDataSpec;
 
-/* The training entry points of a model whose y is int32 class labels (DlrtDataset.labels)... */
+/* The training entry points of a model whose y is int32 class labels (DlrtDataset.labels)... (backward and forward
+ * return 0, or non-zero for a batch outside 1..max_batch, which the trainer never passes) */
 typedef struct {
     float (*forward_train)(void *state, int n, const float *x, const int32_t *y, double *metrics);
-    void (*backward)(void *state, int n, const float *x, const int32_t *y);
+    int (*backward)(void *state, int n, const float *x, const int32_t *y);
     float (*evaluate)(void *state, int n, const float *x, const int32_t *y, double *metrics);
 } DlrtLabelFns;
 
 /* ... and of a model whose y is float targets (DlrtDataset.targets). */
 typedef struct {
     float (*forward_train)(void *state, int n, const float *x, const float *y, double *metrics);
-    void (*backward)(void *state, int n, const float *x, const float *y);
+    int (*backward)(void *state, int n, const float *x, const float *y);
     float (*evaluate)(void *state, int n, const float *x, const float *y, double *metrics);
 } DlrtTargetFns;
 
@@ -518,7 +523,7 @@ typedef struct {
     uint64_t *(*step_counter)(void *state);
     /* inference, for pictures, --predict and --submission (which feed it nothing but x), and the output they
      * read after it: a Fashion-MNIST classifier's 10 logits, or the one value per row --submission writes */
-    void (*forward)(void *state, int n, const float *x);
+    int (*forward)(void *state, int n, const float *x);
     const float *(*output)(const void *state);
 
     /* the train section: the defaults that flags override, the data and the plot */

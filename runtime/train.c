@@ -3,8 +3,8 @@
  * everything else a trainer does is here. This file reads the command line, sets up the state, loads or resumes
  * checkpoints, runs the epoch loop and writes what the run leaves behind (metrics, plot, report); the epoch and
  * evaluation passes and k-fold are in train_loop.c, the data in train_data.c, the pictures and --predict in
- * train_pictures.c. Messages and exit statuses are those of docs/trainer.md: 2 for bad usage, 1 for anything
- * else that fails. */
+ * train_pictures.c, the check of the files a run reads and writes in train_paths.c. Messages and exit statuses are
+ * those of docs/trainer.md: 2 for bad usage, 1 for anything else that fails. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,10 +297,14 @@ static int write_outputs(DlrtTrainer *t, int status, double seconds) {
     return status;
 }
 
-/* A run whose command line was accepted: data, state, k-fold, the epochs, what follows them and the outputs. */
+/* A run whose command line was accepted: its files checked, data, state, k-fold, the epochs, what follows them and the
+ * outputs. */
 static int run(DlrtTrainer *t) {
+    int status = dlrt_trainer_check_paths(t);
+    if (status)
+        return status;
     dlrt_set_threads(t->args.has_threads ? t->args.threads : 0, t->m->blas_flops);
-    int status = dlrt_trainer_load_data(t);
+    status = dlrt_trainer_load_data(t);
     if (status == 0)
         status = allocate(t);
     if (status == 0 && t->args.has_kfold) /* only models that offer it get here */

@@ -115,7 +115,7 @@ static void fail(const char *file, const char *what, const char *log) {
 
 /* The inputs <model>_forward takes, in order, from the generated header: "F(X,X) F(y,Y)" and their names. */
 static char *forward_inputs(const char *header, const char *model, char names[][64], int *n) {
-    const char *p = strstr(header, fmt("void %s_forward(void *state, int n", model));
+    const char *p = strstr(header, fmt(" %s_forward(void *state, int n", model));
     char *list = "";
     *n = 0;
     if (!p)
