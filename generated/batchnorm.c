@@ -709,7 +709,9 @@ void batchnorm_init(void *state, uint64_t seed) {
     }
 }
 
-void batchnorm_forward(void *state, int n, const batchnorm_real *x) {
+int batchnorm_forward(void *state, int n, const batchnorm_real *x) {
+    if (n < 1 || n > BATCHNORM_MAX_BATCH)
+        return BATCHNORM_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 182080;
     (void)ar;
@@ -813,6 +815,7 @@ void batchnorm_forward(void *state, int n, const batchnorm_real *x) {
         }
     }
     }
+    return 0;
 }
 
 const batchnorm_real *batchnorm_output_logits(const void *state) {
@@ -820,6 +823,8 @@ const batchnorm_real *batchnorm_output_logits(const void *state) {
 }
 
 batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > BATCHNORM_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 182080;
     (void)ar;
@@ -1287,7 +1292,9 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     return ((batchnorm_real *)(ar + 3393344))[0];
 }
 
-void batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_t *y) {
+int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_t *y) {
+    if (n < 1 || n > BATCHNORM_MAX_BATCH)
+        return BATCHNORM_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 182080;
     (void)ar;
@@ -1808,6 +1815,7 @@ void batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32
     {
     conv2d_dw_direct_1(x, ((batchnorm_real *)(ar + 192)), ((batchnorm_real *)(ar + 3521792)), (batchnorm_real *)(ar + 832), n);
     }
+    return 0;
 }
 
 void batchnorm_step(void *state, batchnorm_real lr) {
@@ -1999,6 +2007,8 @@ void batchnorm_step(void *state, batchnorm_real lr) {
 }
 
 batchnorm_real batchnorm_train_step(void *state, int n, const batchnorm_real *x, const int32_t *y, batchnorm_real lr, double *metrics) {
+    if (n < 1 || n > BATCHNORM_MAX_BATCH)
+        return NAN;
     batchnorm_real loss = batchnorm_forward_train(state, n, x, y, metrics);
     batchnorm_backward(state, n, x, y);
     batchnorm_step(state, lr);
@@ -2006,6 +2016,8 @@ batchnorm_real batchnorm_train_step(void *state, int n, const batchnorm_real *x,
 }
 
 batchnorm_real batchnorm_evaluate(void *state, int n, const batchnorm_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > BATCHNORM_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 182080;
     (void)ar;

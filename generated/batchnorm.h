@@ -11,6 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BATCHNORM_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define BATCHNORM_BAD_BATCH (-4) /* returned for a batch n outside 1..BATCHNORM_MAX_BATCH */
+/* batchnorm_load's return codes */
+#define BATCHNORM_LOAD_OK 0
+#define BATCHNORM_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define BATCHNORM_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define BATCHNORM_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define BATCHNORM_MAX_BATCH 128
 #define BATCHNORM_STATE_BYTES 11783360
 #define BATCHNORM_PARAM_COUNT 26
@@ -38,13 +50,15 @@ extern const batchnorm_param_info batchnorm_params[BATCHNORM_PARAM_COUNT > 0 ? B
 void batchnorm_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= BATCHNORM_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which batchnorm_output_*() return until the next call on this state. */
-void batchnorm_forward(void *state, int n, const batchnorm_real *x);
+ * writes its outputs, which batchnorm_output_*() return until the next call on this state. Returns 0,
+ * or BATCHNORM_BAD_BATCH (nothing done) for another n. */
+int batchnorm_forward(void *state, int n, const batchnorm_real *x);
 /* Output 'logits' of the last batchnorm_forward: f32[batch 128, 10] (10 values per example). */
 const batchnorm_real *batchnorm_output_logits(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..BATCHNORM_MAX_BATCH. */
 batchnorm_real batchnorm_evaluate(void *state, int n, const batchnorm_real *x, const int32_t *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -53,16 +67,16 @@ batchnorm_real batchnorm_train_step(void *state, int n, const batchnorm_real *x,
 
 /* The parts of a training step, for callers that inspect gradients: batchnorm_forward_train returns the
  * loss; batchnorm_backward computes every gradient (batchnorm_grad reads them) and must follow it with the
- * same inputs; batchnorm_step applies the update. */
+ * same inputs (0, or BATCHNORM_BAD_BATCH); batchnorm_step applies the update. */
 batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real *x, const int32_t *y, double *metrics);
-void batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_t *y);
+int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_t *y);
 void batchnorm_step(void *state, batchnorm_real lr);
 /* The gradient of the loss for a parameter after batchnorm_backward, or NULL (unknown name, constant). */
 const batchnorm_real *batchnorm_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns BATCHNORM_LOAD_OK (0) or one of the BATCHNORM_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int batchnorm_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +84,9 @@ batchnorm_real *batchnorm_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *batchnorm_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

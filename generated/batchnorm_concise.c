@@ -736,7 +736,9 @@ void batchnorm_concise_init(void *state, uint64_t seed) {
     }
 }
 
-void batchnorm_concise_forward(void *state, int n, const batchnorm_concise_real *x) {
+int batchnorm_concise_forward(void *state, int n, const batchnorm_concise_real *x) {
+    if (n < 1 || n > BATCHNORM_CONCISE_MAX_BATCH)
+        return BATCHNORM_CONCISE_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 182336;
     (void)ar;
@@ -840,6 +842,7 @@ void batchnorm_concise_forward(void *state, int n, const batchnorm_concise_real 
         }
     }
     }
+    return 0;
 }
 
 const batchnorm_concise_real *batchnorm_concise_output_logits(const void *state) {
@@ -847,6 +850,8 @@ const batchnorm_concise_real *batchnorm_concise_output_logits(const void *state)
 }
 
 batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const batchnorm_concise_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > BATCHNORM_CONCISE_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 182336;
     (void)ar;
@@ -1330,7 +1335,9 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     return ((batchnorm_concise_real *)(ar + 2869120))[0];
 }
 
-void batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real *x, const int32_t *y) {
+int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real *x, const int32_t *y) {
+    if (n < 1 || n > BATCHNORM_CONCISE_MAX_BATCH)
+        return BATCHNORM_CONCISE_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 182336;
     (void)ar;
@@ -1831,6 +1838,7 @@ void batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real
     {
     conv2d_dw_direct_1(x, ((batchnorm_concise_real *)(ar + 1769984)), ((batchnorm_concise_real *)(ar + 512)), (batchnorm_concise_real *)(ar + 1770624), n);
     }
+    return 0;
 }
 
 void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
@@ -2030,6 +2038,8 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
 }
 
 batchnorm_concise_real batchnorm_concise_train_step(void *state, int n, const batchnorm_concise_real *x, const int32_t *y, batchnorm_concise_real lr, double *metrics) {
+    if (n < 1 || n > BATCHNORM_CONCISE_MAX_BATCH)
+        return NAN;
     batchnorm_concise_real loss = batchnorm_concise_forward_train(state, n, x, y, metrics);
     batchnorm_concise_backward(state, n, x, y);
     batchnorm_concise_step(state, lr);
@@ -2037,6 +2047,8 @@ batchnorm_concise_real batchnorm_concise_train_step(void *state, int n, const ba
 }
 
 batchnorm_concise_real batchnorm_concise_evaluate(void *state, int n, const batchnorm_concise_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > BATCHNORM_CONCISE_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 182336;
     (void)ar;

@@ -11,6 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BATCHNORM_CONCISE_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define BATCHNORM_CONCISE_BAD_BATCH (-4) /* returned for a batch n outside 1..BATCHNORM_CONCISE_MAX_BATCH */
+/* batchnorm_concise_load's return codes */
+#define BATCHNORM_CONCISE_LOAD_OK 0
+#define BATCHNORM_CONCISE_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define BATCHNORM_CONCISE_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define BATCHNORM_CONCISE_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define BATCHNORM_CONCISE_MAX_BATCH 128
 #define BATCHNORM_CONCISE_STATE_BYTES 9472064
 #define BATCHNORM_CONCISE_PARAM_COUNT 30
@@ -38,13 +50,15 @@ extern const batchnorm_concise_param_info batchnorm_concise_params[BATCHNORM_CON
 void batchnorm_concise_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= BATCHNORM_CONCISE_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which batchnorm_concise_output_*() return until the next call on this state. */
-void batchnorm_concise_forward(void *state, int n, const batchnorm_concise_real *x);
+ * writes its outputs, which batchnorm_concise_output_*() return until the next call on this state. Returns 0,
+ * or BATCHNORM_CONCISE_BAD_BATCH (nothing done) for another n. */
+int batchnorm_concise_forward(void *state, int n, const batchnorm_concise_real *x);
 /* Output 'logits' of the last batchnorm_concise_forward: f32[batch 128, 10] (10 values per example). */
 const batchnorm_concise_real *batchnorm_concise_output_logits(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..BATCHNORM_CONCISE_MAX_BATCH. */
 batchnorm_concise_real batchnorm_concise_evaluate(void *state, int n, const batchnorm_concise_real *x, const int32_t *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -53,16 +67,16 @@ batchnorm_concise_real batchnorm_concise_train_step(void *state, int n, const ba
 
 /* The parts of a training step, for callers that inspect gradients: batchnorm_concise_forward_train returns the
  * loss; batchnorm_concise_backward computes every gradient (batchnorm_concise_grad reads them) and must follow it with the
- * same inputs; batchnorm_concise_step applies the update. */
+ * same inputs (0, or BATCHNORM_CONCISE_BAD_BATCH); batchnorm_concise_step applies the update. */
 batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const batchnorm_concise_real *x, const int32_t *y, double *metrics);
-void batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real *x, const int32_t *y);
+int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real *x, const int32_t *y);
 void batchnorm_concise_step(void *state, batchnorm_concise_real lr);
 /* The gradient of the loss for a parameter after batchnorm_concise_backward, or NULL (unknown name, constant). */
 const batchnorm_concise_real *batchnorm_concise_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns BATCHNORM_CONCISE_LOAD_OK (0) or one of the BATCHNORM_CONCISE_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int batchnorm_concise_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +84,9 @@ batchnorm_concise_real *batchnorm_concise_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *batchnorm_concise_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

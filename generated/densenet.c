@@ -1722,7 +1722,9 @@ void densenet_init(void *state, uint64_t seed) {
     }
 }
 
-void densenet_forward(void *state, int n, const densenet_real *x) {
+int densenet_forward(void *state, int n, const densenet_real *x) {
+    if (n < 1 || n > DENSENET_MAX_BATCH)
+        return DENSENET_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 3061440;
     (void)ar;
@@ -2519,6 +2521,7 @@ void densenet_forward(void *state, int n, const densenet_real *x) {
         }
     }
     }
+    return 0;
 }
 
 const densenet_real *densenet_output_logits(const void *state) {
@@ -2526,6 +2529,8 @@ const densenet_real *densenet_output_logits(const void *state) {
 }
 
 densenet_real densenet_forward_train(void *state, int n, const densenet_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > DENSENET_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 3061440;
     (void)ar;
@@ -4896,7 +4901,9 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     return ((densenet_real *)(ar + 75672704))[0];
 }
 
-void densenet_backward(void *state, int n, const densenet_real *x, const int32_t *y) {
+int densenet_backward(void *state, int n, const densenet_real *x, const int32_t *y) {
+    if (n < 1 || n > DENSENET_MAX_BATCH)
+        return DENSENET_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 3061440;
     (void)ar;
@@ -7626,6 +7633,7 @@ void densenet_backward(void *state, int n, const densenet_real *x, const int32_t
     {
     conv2d_dw_direct_0(x, ((densenet_real *)(ar + 2048)), ((densenet_real *)(ar + 226043136)), (densenet_real *)(ar + 14592), n);
     }
+    return 0;
 }
 
 void densenet_step(void *state, densenet_real lr) {
@@ -8538,6 +8546,8 @@ void densenet_step(void *state, densenet_real lr) {
 }
 
 densenet_real densenet_train_step(void *state, int n, const densenet_real *x, const int32_t *y, densenet_real lr, double *metrics) {
+    if (n < 1 || n > DENSENET_MAX_BATCH)
+        return NAN;
     densenet_real loss = densenet_forward_train(state, n, x, y, metrics);
     densenet_backward(state, n, x, y);
     densenet_step(state, lr);
@@ -8545,6 +8555,8 @@ densenet_real densenet_train_step(void *state, int n, const densenet_real *x, co
 }
 
 densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > DENSENET_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 3061440;
     (void)ar;

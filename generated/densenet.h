@@ -11,6 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DENSENET_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define DENSENET_BAD_BATCH (-4) /* returned for a batch n outside 1..DENSENET_MAX_BATCH */
+/* densenet_load's return codes */
+#define DENSENET_LOAD_OK 0
+#define DENSENET_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define DENSENET_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define DENSENET_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define DENSENET_MAX_BATCH 128
 #define DENSENET_STATE_BYTES 767473344
 #define DENSENET_PARAM_COUNT 147
@@ -38,13 +50,15 @@ extern const densenet_param_info densenet_params[DENSENET_PARAM_COUNT > 0 ? DENS
 void densenet_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= DENSENET_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which densenet_output_*() return until the next call on this state. */
-void densenet_forward(void *state, int n, const densenet_real *x);
+ * writes its outputs, which densenet_output_*() return until the next call on this state. Returns 0,
+ * or DENSENET_BAD_BATCH (nothing done) for another n. */
+int densenet_forward(void *state, int n, const densenet_real *x);
 /* Output 'logits' of the last densenet_forward: f32[batch 128, 10] (10 values per example). */
 const densenet_real *densenet_output_logits(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..DENSENET_MAX_BATCH. */
 densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, const int32_t *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -53,16 +67,16 @@ densenet_real densenet_train_step(void *state, int n, const densenet_real *x, co
 
 /* The parts of a training step, for callers that inspect gradients: densenet_forward_train returns the
  * loss; densenet_backward computes every gradient (densenet_grad reads them) and must follow it with the
- * same inputs; densenet_step applies the update. */
+ * same inputs (0, or DENSENET_BAD_BATCH); densenet_step applies the update. */
 densenet_real densenet_forward_train(void *state, int n, const densenet_real *x, const int32_t *y, double *metrics);
-void densenet_backward(void *state, int n, const densenet_real *x, const int32_t *y);
+int densenet_backward(void *state, int n, const densenet_real *x, const int32_t *y);
 void densenet_step(void *state, densenet_real lr);
 /* The gradient of the loss for a parameter after densenet_backward, or NULL (unknown name, constant). */
 const densenet_real *densenet_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns DENSENET_LOAD_OK (0) or one of the DENSENET_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int densenet_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +84,9 @@ densenet_real *densenet_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *densenet_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

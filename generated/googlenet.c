@@ -1767,7 +1767,9 @@ void googlenet_init(void *state, uint64_t seed) {
     }
 }
 
-void googlenet_forward(void *state, int n, const googlenet_real *x) {
+int googlenet_forward(void *state, int n, const googlenet_real *x) {
+    if (n < 1 || n > GOOGLENET_MAX_BATCH)
+        return GOOGLENET_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 23910272;
     (void)ar;
@@ -2830,6 +2832,7 @@ void googlenet_forward(void *state, int n, const googlenet_real *x) {
         }
     }
     }
+    return 0;
 }
 
 const googlenet_real *googlenet_output_logits(const void *state) {
@@ -2837,6 +2840,8 @@ const googlenet_real *googlenet_output_logits(const void *state) {
 }
 
 googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > GOOGLENET_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 23910272;
     (void)ar;
@@ -3951,7 +3956,9 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     return ((googlenet_real *)(ar + 33030144))[0];
 }
 
-void googlenet_backward(void *state, int n, const googlenet_real *x, const int32_t *y) {
+int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_t *y) {
+    if (n < 1 || n > GOOGLENET_MAX_BATCH)
+        return GOOGLENET_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 23910272;
     (void)ar;
@@ -5965,6 +5972,7 @@ void googlenet_backward(void *state, int n, const googlenet_real *x, const int32
     {
     conv2d_dw_direct_2(x, ((googlenet_real *)(ar + 256)), ((googlenet_real *)(ar + 297271296)), (googlenet_real *)(ar + 12800), n);
     }
+    return 0;
 }
 
 void googlenet_step(void *state, googlenet_real lr) {
@@ -7076,6 +7084,8 @@ void googlenet_step(void *state, googlenet_real lr) {
 }
 
 googlenet_real googlenet_train_step(void *state, int n, const googlenet_real *x, const int32_t *y, googlenet_real lr, double *metrics) {
+    if (n < 1 || n > GOOGLENET_MAX_BATCH)
+        return NAN;
     googlenet_real loss = googlenet_forward_train(state, n, x, y, metrics);
     googlenet_backward(state, n, x, y);
     googlenet_step(state, lr);
@@ -7083,6 +7093,8 @@ googlenet_real googlenet_train_step(void *state, int n, const googlenet_real *x,
 }
 
 googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > GOOGLENET_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 23910272;
     (void)ar;

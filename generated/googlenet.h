@@ -11,6 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GOOGLENET_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define GOOGLENET_BAD_BATCH (-4) /* returned for a batch n outside 1..GOOGLENET_MAX_BATCH */
+/* googlenet_load's return codes */
+#define GOOGLENET_LOAD_OK 0
+#define GOOGLENET_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define GOOGLENET_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define GOOGLENET_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define GOOGLENET_MAX_BATCH 128
 #define GOOGLENET_STATE_BYTES 640571264
 #define GOOGLENET_PARAM_COUNT 116
@@ -38,13 +50,15 @@ extern const googlenet_param_info googlenet_params[GOOGLENET_PARAM_COUNT > 0 ? G
 void googlenet_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= GOOGLENET_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which googlenet_output_*() return until the next call on this state. */
-void googlenet_forward(void *state, int n, const googlenet_real *x);
+ * writes its outputs, which googlenet_output_*() return until the next call on this state. Returns 0,
+ * or GOOGLENET_BAD_BATCH (nothing done) for another n. */
+int googlenet_forward(void *state, int n, const googlenet_real *x);
 /* Output 'logits' of the last googlenet_forward: f32[batch 128, 10] (10 values per example). */
 const googlenet_real *googlenet_output_logits(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..GOOGLENET_MAX_BATCH. */
 googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, const int32_t *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -53,16 +67,16 @@ googlenet_real googlenet_train_step(void *state, int n, const googlenet_real *x,
 
 /* The parts of a training step, for callers that inspect gradients: googlenet_forward_train returns the
  * loss; googlenet_backward computes every gradient (googlenet_grad reads them) and must follow it with the
- * same inputs; googlenet_step applies the update. */
+ * same inputs (0, or GOOGLENET_BAD_BATCH); googlenet_step applies the update. */
 googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real *x, const int32_t *y, double *metrics);
-void googlenet_backward(void *state, int n, const googlenet_real *x, const int32_t *y);
+int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_t *y);
 void googlenet_step(void *state, googlenet_real lr);
 /* The gradient of the loss for a parameter after googlenet_backward, or NULL (unknown name, constant). */
 const googlenet_real *googlenet_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns GOOGLENET_LOAD_OK (0) or one of the GOOGLENET_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int googlenet_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +84,9 @@ googlenet_real *googlenet_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *googlenet_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

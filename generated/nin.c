@@ -498,7 +498,9 @@ void nin_init(void *state, uint64_t seed) {
     }
 }
 
-void nin_forward(void *state, int n, const nin_real *x) {
+int nin_forward(void *state, int n, const nin_real *x) {
+    if (n < 1 || n > NIN_MAX_BATCH)
+        return NIN_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 7968896;
     (void)ar;
@@ -706,6 +708,7 @@ void nin_forward(void *state, int n, const nin_real *x) {
     {
     pool_avg_fwd(((nin_real *)(ar + 0)), ((nin_real *)(ar + 128000)), NULL, n * 10, 5, 5, 1, 1, 5, 5, 5, 5, 0, 0);
     }
+    return 0;
 }
 
 const nin_real *nin_output_logits(const void *state) {
@@ -713,6 +716,8 @@ const nin_real *nin_output_logits(const void *state) {
 }
 
 nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > NIN_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 7968896;
     (void)ar;
@@ -979,7 +984,9 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     return ((nin_real *)(ar + 52106240))[0];
 }
 
-void nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
+int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
+    if (n < 1 || n > NIN_MAX_BATCH)
+        return NIN_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 7968896;
     (void)ar;
@@ -1381,6 +1388,7 @@ void nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     {
     conv2d_dw(x, ((nin_real *)(ar + 74880)), ((nin_real *)(ar + 429981696)), (nin_real *)(ar + 121344), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 0, 0);
     }
+    return 0;
 }
 
 void nin_step(void *state, nin_real lr) {
@@ -1618,6 +1626,8 @@ void nin_step(void *state, nin_real lr) {
 }
 
 nin_real nin_train_step(void *state, int n, const nin_real *x, const int32_t *y, nin_real lr, double *metrics) {
+    if (n < 1 || n > NIN_MAX_BATCH)
+        return NAN;
     nin_real loss = nin_forward_train(state, n, x, y, metrics);
     nin_backward(state, n, x, y);
     nin_step(state, lr);
@@ -1625,6 +1635,8 @@ nin_real nin_train_step(void *state, int n, const nin_real *x, const int32_t *y,
 }
 
 nin_real nin_evaluate(void *state, int n, const nin_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > NIN_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 7968896;
     (void)ar;

@@ -11,6 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NIN_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define NIN_BAD_BATCH (-4) /* returned for a batch n outside 1..NIN_MAX_BATCH */
+/* nin_load's return codes */
+#define NIN_LOAD_OK 0
+#define NIN_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define NIN_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define NIN_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define NIN_MAX_BATCH 128
 #define NIN_STATE_BYTES 1024301184
 #define NIN_PARAM_COUNT 24
@@ -38,13 +50,15 @@ extern const nin_param_info nin_params[NIN_PARAM_COUNT > 0 ? NIN_PARAM_COUNT : 1
 void nin_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= NIN_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which nin_output_*() return until the next call on this state. */
-void nin_forward(void *state, int n, const nin_real *x);
+ * writes its outputs, which nin_output_*() return until the next call on this state. Returns 0,
+ * or NIN_BAD_BATCH (nothing done) for another n. */
+int nin_forward(void *state, int n, const nin_real *x);
 /* Output 'logits' of the last nin_forward: f32[batch 128, 10] (10 values per example). */
 const nin_real *nin_output_logits(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..NIN_MAX_BATCH. */
 nin_real nin_evaluate(void *state, int n, const nin_real *x, const int32_t *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -53,16 +67,16 @@ nin_real nin_train_step(void *state, int n, const nin_real *x, const int32_t *y,
 
 /* The parts of a training step, for callers that inspect gradients: nin_forward_train returns the
  * loss; nin_backward computes every gradient (nin_grad reads them) and must follow it with the
- * same inputs; nin_step applies the update. */
+ * same inputs (0, or NIN_BAD_BATCH); nin_step applies the update. */
 nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t *y, double *metrics);
-void nin_backward(void *state, int n, const nin_real *x, const int32_t *y);
+int nin_backward(void *state, int n, const nin_real *x, const int32_t *y);
 void nin_step(void *state, nin_real lr);
 /* The gradient of the loss for a parameter after nin_backward, or NULL (unknown name, constant). */
 const nin_real *nin_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns NIN_LOAD_OK (0) or one of the NIN_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int nin_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +84,9 @@ nin_real *nin_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *nin_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

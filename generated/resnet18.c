@@ -1472,7 +1472,9 @@ void resnet18_init(void *state, uint64_t seed) {
     }
 }
 
-void resnet18_forward(void *state, int n, const resnet18_real *x) {
+int resnet18_forward(void *state, int n, const resnet18_real *x) {
+    if (n < 1 || n > RESNET18_MAX_BATCH)
+        return RESNET18_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 44745920;
     (void)ar;
@@ -1865,6 +1867,7 @@ void resnet18_forward(void *state, int n, const resnet18_real *x) {
         }
     }
     }
+    return 0;
 }
 
 const resnet18_real *resnet18_output_logits(const void *state) {
@@ -1872,6 +1875,8 @@ const resnet18_real *resnet18_output_logits(const void *state) {
 }
 
 resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > RESNET18_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 44745920;
     (void)ar;
@@ -3730,7 +3735,9 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     return ((resnet18_real *)(ar + 146309184))[0];
 }
 
-void resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t *y) {
+int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t *y) {
+    if (n < 1 || n > RESNET18_MAX_BATCH)
+        return RESNET18_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 44745920;
     (void)ar;
@@ -5854,6 +5861,7 @@ void resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t
     {
     conv2d_dw_direct_0(x, ((resnet18_real *)(ar + 75499520)), ((resnet18_real *)(ar + 2048)), (resnet18_real *)(ar + 75512064), n);
     }
+    return 0;
 }
 
 void resnet18_step(void *state, resnet18_real lr) {
@@ -6671,6 +6679,8 @@ void resnet18_step(void *state, resnet18_real lr) {
 }
 
 resnet18_real resnet18_train_step(void *state, int n, const resnet18_real *x, const int32_t *y, resnet18_real lr, double *metrics) {
+    if (n < 1 || n > RESNET18_MAX_BATCH)
+        return NAN;
     resnet18_real loss = resnet18_forward_train(state, n, x, y, metrics);
     resnet18_backward(state, n, x, y);
     resnet18_step(state, lr);
@@ -6678,6 +6688,8 @@ resnet18_real resnet18_train_step(void *state, int n, const resnet18_real *x, co
 }
 
 resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > RESNET18_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 44745920;
     (void)ar;

@@ -11,6 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RESNET18_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define RESNET18_BAD_BATCH (-4) /* returned for a batch n outside 1..RESNET18_MAX_BATCH */
+/* resnet18_load's return codes */
+#define RESNET18_LOAD_OK 0
+#define RESNET18_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define RESNET18_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define RESNET18_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define RESNET18_MAX_BATCH 128
 #define RESNET18_STATE_BYTES 533120192
 #define RESNET18_PARAM_COUNT 127
@@ -38,13 +50,15 @@ extern const resnet18_param_info resnet18_params[RESNET18_PARAM_COUNT > 0 ? RESN
 void resnet18_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= RESNET18_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which resnet18_output_*() return until the next call on this state. */
-void resnet18_forward(void *state, int n, const resnet18_real *x);
+ * writes its outputs, which resnet18_output_*() return until the next call on this state. Returns 0,
+ * or RESNET18_BAD_BATCH (nothing done) for another n. */
+int resnet18_forward(void *state, int n, const resnet18_real *x);
 /* Output 'logits' of the last resnet18_forward: f32[batch 128, 10] (10 values per example). */
 const resnet18_real *resnet18_output_logits(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..RESNET18_MAX_BATCH. */
 resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, const int32_t *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -53,16 +67,16 @@ resnet18_real resnet18_train_step(void *state, int n, const resnet18_real *x, co
 
 /* The parts of a training step, for callers that inspect gradients: resnet18_forward_train returns the
  * loss; resnet18_backward computes every gradient (resnet18_grad reads them) and must follow it with the
- * same inputs; resnet18_step applies the update. */
+ * same inputs (0, or RESNET18_BAD_BATCH); resnet18_step applies the update. */
 resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x, const int32_t *y, double *metrics);
-void resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t *y);
+int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t *y);
 void resnet18_step(void *state, resnet18_real lr);
 /* The gradient of the loss for a parameter after resnet18_backward, or NULL (unknown name, constant). */
 const resnet18_real *resnet18_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns RESNET18_LOAD_OK (0) or one of the RESNET18_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int resnet18_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +84,9 @@ resnet18_real *resnet18_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *resnet18_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -97,7 +97,7 @@ static bool build_with(Build *b, const char *name, const char *text, const char 
                   fmt("-DMODEL_UC=%s", uc),
                   fmt("-DMODEL_H=\"%s.h\"", name),
                   fmt("-DINPUTS=%s", inputs),
-                  cc_define ? cc_define : "-DNO_EVAL_OUTPUT",
+                  cc_define ? (char *)cc_define : "-DNO_EVAL_OUTPUT",
                   SOURCE_ROOT "/tests/gradcheck_harness.c",
                   fmt("%s/%s.c", dir, name),
                   "-o",
