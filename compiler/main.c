@@ -112,6 +112,23 @@ static bool valid_ident(const char *s) {
     return true;
 }
 
+/* Why a model's name (a C identifier) cannot name its files and symbols, or NULL. The generated folder is on the
+ * include path with -iquote (dlc build, the tests), so <math.h> and the like cannot be shadowed by <name>.h; the
+ * runtime's headers are included with quotes, from the trainer beside <name>.h, and symbols starting with '_' are
+ * reserved to C (`_` makes `__real`, a GNU keyword). The names of the zoo and of dlc's tests are all fine. */
+static const char *name_clash(const char *name) {
+    static const char *const runtime_headers[] = {"dlrt", "dlrt_core"};
+    for (size_t i = 0; i < sizeof runtime_headers / sizeof *runtime_headers; i++)
+        if (strcmp(name, runtime_headers[i]) == 0)
+            return "would make a header that shadows the runtime's own (dlrt.h, dlrt_core.h)";
+    /* the header's guard is <NAME>_H, and OpenBLAS's <cblas.h>, which the generated C includes, guards with CBLAS_H */
+    if (strcmp(name, "cblas") == 0)
+        return "would make a header whose guard, CBLAS_H, is the one of <cblas.h>";
+    if (name[0] == '_')
+        return "starts with '_': the symbols <name>_... would be identifiers that C reserves";
+    return NULL;
+}
+
 static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usage)(FILE *)) {
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -200,6 +217,13 @@ static Graph *front_end(Ctx *ctx, const Options *o, bool training) {
                 "%s: the model's name comes from its file name, '%s', which is not a C identifier; "
                 "rename the file (letters, digits, _)\n",
                 prog_name, name);
+        return NULL;
+    }
+    const char *clash = name_clash(name);
+    if (clash) {
+        fprintf(stderr,
+                "%s: the model's name comes from its file name, '%s', which %s; rename the file, say to '%s%s.dlm'\n",
+                prog_name, name, clash, name[0] == '_' ? "model" : name, name[0] == '_' ? name : "_model");
         return NULL;
     }
     Program *prog = parse_program(src);
@@ -465,7 +489,7 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
     const char *cc = getenv("CC") ? getenv("CC") : "cc";
     char *cmd =
         xsprintf(c->ctx,
-                 "%s -std=c11 -O3 -march=native -ffp-contract=fast -fopenmp -I'%s' -I'%s' '%s' '%s' '%s' -o '%s' "
+                 "%s -std=c11 -O3 -march=native -ffp-contract=fast -fopenmp -iquote '%s' -I'%s' '%s' '%s' '%s' -o '%s' "
                  "$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lpng -lz -lm",
                  cc, dir, DLRT_INCLUDE_DIR, src, tr, DLRT_LIBRARY, exe);
     int rc = system(cmd);

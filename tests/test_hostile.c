@@ -128,6 +128,36 @@ static void test_huge_file(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(last_log(), "is too large"));
 }
 
+static void test_header_names(void) {
+    /* <name>.h shadowed a system header when the generated folder was on the include path with -I */
+    static const char *const names[] = {"math", "stdio", "stdint", "string", "stddef", "stdlib"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char *p = model(fmt("%s.dlm", names[i]), "input x: f32[batch, 4]\ny = x |> linear(2) |> relu\noutput y\n");
+        CU_ASSERT_EQUAL(compile_and_cc(p, names[i], ""), 0);
+        CU_ASSERT_EQUAL(compile_and_cc(p, names[i], "--infer"), 0);
+    }
+    /* dlc build links a trainer from such a model */
+    char *p = model("math.dlm", "input x: f32[batch, 2]\ninput y: f32[batch, 1]\nyhat = x |> linear(1)\noutput yhat\n"
+                                "train {\n    data = synthetic_linear(x, y, w=[2, -3.4], b=4.2, noise=0.01, n=100)\n"
+                                "    loss = squared_loss(yhat, y)\n    optimizer = sgd(lr = 0.03)\n    batch = 10\n"
+                                "    epochs = 1\n}\n");
+    char *exe = fmt("%s/math-train", tmpdir);
+    CU_ASSERT_EQUAL(sh(fmt("'%s' build '%s' -o '%s'", DLC_PATH, p, exe)), 0);
+    CU_ASSERT_EQUAL(sh(fmt("'%s' --epochs 1 --quiet", exe)), 0);
+    /* names that still clash are refused, naming the clash and a file name to use */
+    static const char *const refused[][2] = {{"dlrt", "dlrt_model.dlm"},
+                                             {"dlrt_core", "dlrt_core_model.dlm"},
+                                             {"cblas", "cblas_model.dlm"},
+                                             {"_", "model_.dlm"},
+                                             {"_Foo", "model_Foo.dlm"}};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        char *q = model(fmt("%s.dlm", refused[i][0]), "input x: f32[4]\noutput y = x * 2\n");
+        CU_ASSERT_EQUAL(sh(fmt("'%s' compile '%s' -o '%s/out'", DLC_PATH, q, tmpdir)), 2);
+        CU_ASSERT_PTR_NOT_NULL(strstr(last_log(), refused[i][1]));
+        CU_ASSERT_PTR_NULL(strstr(last_log(), "internal compiler error"));
+    }
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/dlc-hostile-XXXXXX");
     if (!mkdtemp(tmpdir))
@@ -141,6 +171,7 @@ int main(void) {
     CU_add_test(s, "--infer without a batched input is -Werror clean", test_unbatched_infer);
     CU_add_test(s, "the compilation's memory budget", test_memory_budget);
     CU_add_test(s, "a model file past 64 MiB is too large", test_huge_file);
+    CU_add_test(s, "model names that are header names", test_header_names);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
