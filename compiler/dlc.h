@@ -146,11 +146,12 @@ typedef struct NodeList {
 struct Node {
     NodeKind kind;
     Loc loc;
-    int op;      /* operator token of N_BINARY / N_UNARY */
-    double num;  /* N_NUMBER, N_BOOL */
-    bool is_int; /* N_NUMBER written without a point or exponent */
-    char *name;  /* identifier, string, statement target, attribute, keyword argument */
-    char *label; /* `call as label` */
+    int op;       /* operator token of N_BINARY / N_UNARY */
+    double num;   /* N_NUMBER, N_BOOL */
+    bool is_int;  /* N_NUMBER written without a point or exponent */
+    int64_t inum; /* N_NUMBER with is_int: its exact value (num is the nearest double) */
+    char *name;   /* identifier, string, statement target, attribute, keyword argument */
+    char *label;  /* `call as label` */
     Loc label_loc;
     char *dtype_name; /* N_INPUT */
     Loc dtype_loc;

@@ -8,7 +8,10 @@
  *
  * Requires: a parsed Program. Guarantees: a Graph whose inputs, parameters, outputs, loss and metrics are
  * nodes with checked static shapes, or errors in its context's Diag. */
+#include <errno.h>
 #include <math.h>
+
+#include <errno.h>
 
 #include "elab.h"
 #include "parser.h"
@@ -330,7 +333,7 @@ static Value eval_node(Elab *e, Node *n) {
     Ctx *ctx = e->ctx;
     switch (n->kind) {
     case N_NUMBER:
-        return n->is_int && fabs(n->num) < 9e15 ? v_int((int64_t)n->num) : v_float(n->num);
+        return n->is_int ? v_int(n->inum) : v_float(n->num);
     case N_STRING: {
         Value v = {.kind = V_STR, .s = n->name};
         return v;
@@ -531,12 +534,18 @@ static bool define_value(Elab *e, const char *name, Value *out) {
         const char *d = e->opt->defines[i], *eq = strchr(d, '=');
         if (!eq || (size_t)(eq - d) != strlen(name) || strncmp(d, name, (size_t)(eq - d)) != 0)
             continue;
+        /* the driver checked the spelling and the range */
         char *end;
-        double v = strtod(eq + 1, &end);
-        if (*end || end == eq + 1)
-            return false; /* reported by the driver */
-        *out = v == (double)(int64_t)v && !strpbrk(eq + 1, ".eE") ? v_int((int64_t)v) : v_float(v);
-        return true;
+        if (strpbrk(eq + 1, ".eE")) {
+            *out = v_float(strtod(eq + 1, &end));
+        } else {
+            errno = 0;
+            long long v = strtoll(eq + 1, &end, 10);
+            if (errno == ERANGE)
+                return false;
+            *out = v_int((int64_t)v);
+        }
+        return !*end && end != eq + 1;
     }
     return false;
 }
@@ -611,12 +620,13 @@ static void exec_output(Elab *e, Node *s) {
         error_at(s->loc, "output '%s' must be a tensor, got %s", s->name, value_desc(e->ctx, v));
         return;
     }
-    for (int i = 0; i < g->outputs.n; i++)
-        if (strcmp(g->outputs.v[i].name, s->name) == 0) {
-            error_at(s->loc, "output '%s' is declared twice", s->name);
-            note_at(g->outputs.v[i].loc, "first declared here");
-            return;
-        }
+    Value *first = env_find(e->outputs, s->name);
+    if (first) {
+        error_at(s->loc, "output '%s' is declared twice", s->name);
+        note_at(g->outputs.v[first->i].loc, "first declared here");
+        return;
+    }
+    env_set(e->ctx, e->outputs, s->name, v_int(g->outputs.n));
     Output o = {.name = s->name, .node = v.t, .loc = s->loc};
     vec_push(e->ctx, &g->outputs, o);
     return;
@@ -834,6 +844,7 @@ Graph *elaborate(Program *prog, const char *model_name, const ElabOptions *opt) 
     int64_t b = declared_batch(prog);
     e.g->max_batch = opt->batch > 0 ? opt->batch : b > 0 ? b : 1;
     e.blocks = env_new(ctx, NULL);
+    e.outputs = env_new(ctx, NULL);
     for (int i = 0; i < prog->items.n; i++) {
         Node *it = prog->items.v[i];
         if (it->kind == N_BLOCKDEF) {

@@ -114,7 +114,8 @@ typedef struct Elab {
     Value ret;
     bool returned;
     Node *train_node;
-    Env *blocks; /* the block definitions by name (the first of a name) */
+    Env *blocks;  /* the block definitions by name (the first of a name) */
+    Env *outputs; /* the outputs' names, each bound to its index in g->outputs: a model may have many */
     /* Limits that keep a hostile or mistaken program from hanging the compiler or exhausting its stack. */
     int64_t work;       /* steps taken (statements, expressions, elements of compile-time data made or read) */
     int nodes_charged;  /* graph nodes already paid for */

@@ -4,6 +4,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <libgen.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -129,6 +130,44 @@ static const char *name_clash(const char *name) {
     return NULL;
 }
 
+/* Why `-D val` is not NAME=NUMBER, NUMBER spelled as in the language (digits, a point, an exponent, a sign; no
+ * hex, inf or nan) and in range (an integer fits in 64 bits, a float is finite), or NULL. The message takes val. */
+static const char *define_error(Ctx *ctx, const char *val) {
+    const char *eq = strchr(val, '=');
+    if (!eq || eq == val || !valid_ident(xstrndup(ctx, val, (size_t)(eq - val))))
+        return "-D takes NAME=NUMBER (a top-level constant of the model), got '%s'";
+    const char *p = eq + 1;
+    p += *p == '-' || *p == '+';
+    size_t digits = strspn(p, "0123456789");
+    p += digits;
+    bool is_int = true;
+    if (*p == '.') {
+        size_t frac = strspn(p + 1, "0123456789");
+        digits += frac;
+        p += 1 + frac;
+        is_int = false;
+    }
+    if (digits && (*p == 'e' || *p == 'E')) {
+        const char *q = p + 1;
+        q += *q == '-' || *q == '+';
+        size_t exp = strspn(q, "0123456789");
+        p = exp ? q + exp : p;
+        is_int = is_int && !exp;
+    }
+    if (!digits || *p)
+        return "-D takes NAME=NUMBER, a number as the language writes it (digits, '.', an exponent; no hex), got "
+               "'%s'";
+    errno = 0;
+    char *end;
+    if (is_int)
+        (void)strtoll(eq + 1, &end, 10);
+    else if (!isfinite(strtod(eq + 1, &end)))
+        errno = ERANGE;
+    if (errno == ERANGE)
+        return is_int ? "-D %s: the integer does not fit in 64 bits" : "-D %s: the number is out of range";
+    return NULL;
+}
+
 static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usage)(FILE *)) {
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -167,12 +206,13 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
                 val = a + 2;
             else
                 TAKE();
+            const char *why = define_error(ctx, val);
+            if (why)
+                return bad_usage(usage, why, val);
             const char *eq = strchr(val, '=');
-            char *end = NULL;
-            if (eq)
-                strtod(eq + 1, &end);
-            if (!eq || eq == val || !end || *end || end == eq + 1)
-                return bad_usage(usage, "-D takes NAME=NUMBER (a top-level constant of the model), got '%s'", val);
+            for (int k = 0; k < o->defines.n; k++)
+                if (strncmp(o->defines.v[k], val, (size_t)(eq - val) + 1) == 0)
+                    return bad_usage(usage, "-D %s: that constant is already defined by an earlier -D", val);
             vec_push(ctx, &o->defines, val);
         } else if (strcmp(a, "--trainer") == 0) {
             o->trainer = true;

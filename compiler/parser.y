@@ -14,6 +14,7 @@
 
 %code requires {
 #include <stdbool.h>
+#include <stdint.h>
 typedef void *yyscan_t;
 struct Parser;
 }
@@ -35,7 +36,7 @@ static Loc parse_loc(struct Parser *ps, const DLMLTYPE *l) {
 }
 
 %union {
-    struct { double v; bool is_int; } num;
+    struct { double v; int64_t i; bool is_int; } num;
     char *str;
     struct Node *node;
     struct NodeList *list;
@@ -211,7 +212,7 @@ postfix:
     ;
 
 primary:
-      NUMBER                    { $$ = node_new(ps->ctx, N_NUMBER, L(@1)); $$->num = $1.v; $$->is_int = $1.is_int; }
+      NUMBER                    { $$ = node_new(ps->ctx, N_NUMBER, L(@1)); $$->num = $1.v; $$->inum = $1.i; $$->is_int = $1.is_int; }
     | STRING                    { $$ = node_new(ps->ctx, N_STRING, L(@1)); $$->name = $1; }
     | TRUE                      { $$ = node_new(ps->ctx, N_BOOL, L(@1)); $$->num = 1; }
     | FALSE                     { $$ = node_new(ps->ctx, N_BOOL, L(@1)); $$->num = 0; }
