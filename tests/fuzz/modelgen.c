@@ -65,7 +65,31 @@ static const char *init_expr(void) {
 
 /* One step applied to h, shape s. */
 static void vector_step(Shape *s, bool has_block) {
-    switch (pick(9)) {
+    switch (pick(14)) {
+    case 9: {
+        int w = 1 + pick(6);
+        out("h = h |> my_linear(%d)\n", w);
+        s->d = w;
+        break;
+    }
+    case 10:
+        out("while sum(abs(h)) > %s max %d {\n    h = h / 2\n}\n", ONE_OF("1", "10", "0.5"), 1 + pick(8));
+        break;
+    case 11:
+        out("if %d %s %d {\n    h = h * 2\n} else {\n    h = relu(h)\n}\n", pick(4), ONE_OF("<", ">=", "=="), pick(4));
+        break;
+    case 12:
+        out("h = %s\n", ONE_OF("cumsum(h, 1)", "h - max(h, axis=1, keepdim=true)",
+                               "h / (1 + sum(abs(h), axis=1, keepdim=true))", "h * mean(h)"));
+        break;
+    case 13: {
+        static int consts;
+        int w = 1 + pick(8);
+        consts++;
+        out("const proj%d: [h.shape[-1], %d] = uniform(0, 1)\nh = relu(h @ proj%d + 1)\n", consts, w, consts);
+        s->d = w;
+        break;
+    }
     case 0:
     case 1: {
         int w = 1 + pick(12);
@@ -166,6 +190,8 @@ static void generate(void) {
             snprintf(defines, sizeof defines, "-D width=%d", d);
         }
     }
+    out("block my_linear(x, units) {\n    param weight: [x.shape[-1], units] = normal(0, 0.1)\n"
+        "    param bias: [units] = zeros\n    return relu(x @ weight + bias)\n}\n");
     bool has_block = !image && chance(40);
     if (has_block)
         out("block blk(x, n) {\n    x = x |> linear(4) |> relu\n    for i in range(n) {\n"
