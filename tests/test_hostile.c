@@ -51,9 +51,13 @@ static int compile_and_cc(const char *path, const char *name, const char *flags)
 }
 
 static void test_deep_chain(void) {
-    /* simplify rewrote the graph recursively: 200,000 chained element-wise ops overflowed the stack (SIGSEGV) */
-    char *p = model("chain.dlm", "input x: f32[batch, 4]\nh = x\nfor i in range(100000) {\n"
-                                 "    h = h * 1.5\n    h = h + 0.25\n}\noutput h\n");
+    /* simplify rewrote the graph recursively: 200,000 chained element-wise ops overflowed the stack (SIGSEGV); the
+     * model trains, so the backward chain goes through autodiff, simplify, fusion, the plan and the emitter too */
+    char *p = model("chain.dlm", "input x: f32[batch, 4]\ninput y: f32[batch, 1]\nh = x |> linear(1)\n"
+                                 "for i in range(100000) {\n    h = h * 1.5\n    h = h + 0.25\n}\noutput h\n"
+                                 "train {\n    data = synthetic_linear(x, y, w=[1, 1, 1, 1], b=0, noise=0.01, n=100)\n"
+                                 "    loss = squared_loss(h, y)\n    optimizer = sgd(lr=0.01)\n    batch = 10\n"
+                                 "    epochs = 1\n}\n");
     CU_ASSERT_EQUAL(sh(fmt("'%s' check '%s'", DLC_PATH, p)), 0);
     CU_ASSERT_EQUAL(sh(fmt("'%s' compile '%s' -o '%s/out'", DLC_PATH, p, tmpdir)), 0);
 }
