@@ -3,9 +3,13 @@
  * Exit status: 0 clean, 1 errors in the model, 2 bad usage (../shared/INTERFACE.md). */
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <math.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "dlc.h"
@@ -24,6 +28,7 @@ static void usage_main(FILE *f) {
                "  check FILE.dlm      check the model; print shapes, parameters, FLOPs and memory\n"
                "  compile FILE.dlm    write <name>.h and <name>.c\n"
                "  build FILE.dlm      compile the model and link its trainer, <name>-train\n"
+               "  export FILE.dlm     write the inference graph as an ONNX model\n"
                "\n"
                "options:\n"
                "  --help              this help; `dlc COMMAND --help` for a command's options\n"
@@ -33,12 +38,13 @@ static void usage_main(FILE *f) {
 }
 
 static void usage_check(FILE *f) {
-    fprintf(f, "usage: dlc check FILE.dlm [--batch N] [-D NAME=NUMBER] [--infer] [--dump-after=PASS]\n"
+    fprintf(f, "usage: dlc check FILE.dlm [--json] [--batch N] [-D NAME=NUMBER] [--infer] [--dump-after=PASS]\n"
                "\n"
                "Elaborates the model and checks every shape. Prints each layer's output shape, every parameter\n"
                "(full name, shape, count), totals, FLOPs per example (forward, and a training step counted from\n"
                "the real backward graph). Exit status 0 when the model is clean, 1 on errors, 2 on bad usage.\n"
                "\n"
+               "  --json              the same report as one JSON object (docs/embedding.md lists its keys)\n"
                "  --batch N           the maximum batch size (default: the model's train batch)\n"
                "  -D NAME=NUMBER      set a top-level constant of the model (`features = 4` in polyfit.dlm)\n"
                "  --infer             report for inference code only, with what embedding it costs: code,\n"
@@ -61,15 +67,33 @@ static void usage_compile(FILE *f) {
                "  --dtype f32|f64     the element type (gradient checks use f64)\n"
                "  --infer             inference only: the forward pass, a workspace of <NAME>_WORKSPACE_BYTES\n"
                "  --weights CKPT      with --infer: compile the checkpoint's weights in as constants\n"
+               "                      (CKPT.npz: a NumPy archive keyed by the parameters' names, a state_dict)\n"
                "  --portable          plain C11 and libm: no BLAS\n"
                "  --trainer           also write <name>_train.c, the trainer's main()\n");
 }
 
 static void usage_build(FILE *f) {
-    fprintf(f, "usage: dlc build FILE.dlm [-o EXE] [--batch N] [-D NAME=NUMBER]\n"
+    fprintf(f, "usage: dlc build FILE.dlm [-o EXE] [--batch N] [-D NAME=NUMBER] [--native]\n"
                "\n"
-               "Compiles the model and links its trainer (default name <name>-train) against libdlrt, OpenBLAS\n"
-               "and OpenMP with the system compiler ($CC, else cc). `<name>-train --help` lists its flags.\n");
+               "Compiles the model and links its trainer (default name <name>-train) against libdlrt (statically),\n"
+               "OpenBLAS and OpenMP with the system compiler. `<name>-train --help` lists its flags.\n"
+               "\n"
+               "  -o EXE              the trainer's file name (default: <name>-train)\n"
+               "  --batch N           the maximum batch size (default: the model's)\n"
+               "  -D NAME=NUMBER      set a top-level constant of the model\n"
+               "  --native            compile for this machine's CPU (-march=native); the default is portable\n"
+               "\n"
+               "environment: CC (default cc), CFLAGS (added after -O3 -ffp-contract=fast), LDFLAGS; each is split\n"
+               "at blanks into arguments, as make does. The compiler runs without a shell.\n");
+}
+
+static void usage_export(FILE *f) {
+    fprintf(f, "usage: dlc export FILE.dlm [--weights CKPT] [-D NAME=NUMBER] -o FILE.onnx\n"
+               "\n"
+               "Writes the model's inference graph (dropout off) as an ONNX model: opset 13, a symbolic batch\n"
+               "dimension, the inputs and outputs named as in the .dlm. With --weights (a checkpoint, or a NumPy\n"
+               ".npz keyed by the parameters' names) the parameters are initializers under their full names;\n"
+               "without, they are inputs of the graph. docs/interop.md lists the ops it writes.\n");
 }
 
 typedef struct Options {
@@ -83,6 +107,8 @@ typedef struct Options {
     const char *weights;
     const char *dump_after;
     bool trainer;              /* compile --trainer: also write <name>_train.c */
+    bool native;               /* build --native: -march=native */
+    bool json;                 /* check --json */
     Vec(const char *) defines; /* -D name=value */
 } Options;
 
@@ -172,13 +198,29 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
+        /* --name=value is --name value; a flag that takes no value refuses one (NO_VALUE) */
+        const char *inline_val = NULL;
+        if (strncmp(a, "--", 2) == 0 && strchr(a, '=') && strncmp(a, "--dump-after=", 13) != 0) {
+            size_t len = (size_t)(strchr(a, '=') - a);
+            inline_val = a + len + 1;
+            a = xsprintf(ctx, "%.*s", (int)len, a);
+        }
 #define TAKE()                                                                                                         \
     do {                                                                                                               \
-        if (i + 1 >= argc)                                                                                             \
+        if (inline_val)                                                                                                \
+            val = inline_val;                                                                                          \
+        else if (i + 1 >= argc)                                                                                        \
             return bad_usage(usage, "option %s needs a value", a);                                                     \
-        val = argv[++i];                                                                                               \
+        else                                                                                                           \
+            val = argv[++i];                                                                                           \
+    } while (0)
+#define NO_VALUE()                                                                                                     \
+    do {                                                                                                               \
+        if (inline_val)                                                                                                \
+            return bad_usage(usage, "option %s takes no value", a);                                                    \
     } while (0)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            NO_VALUE();
             usage(stdout);
             return -1;
         } else if (strcmp(a, "-o") == 0) {
@@ -200,6 +242,7 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
             else
                 return bad_usage(usage, "--dtype is f32 or f64, got '%s'", val);
         } else if (strcmp(a, "--infer") == 0) {
+            NO_VALUE();
             o->infer = true;
         } else if (strcmp(a, "-D") == 0 || strncmp(a, "-D", 2) == 0) {
             if (a[2])
@@ -215,8 +258,16 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
                     return bad_usage(usage, "-D %s: that constant is already defined by an earlier -D", val);
             vec_push(ctx, &o->defines, val);
         } else if (strcmp(a, "--trainer") == 0) {
+            NO_VALUE();
             o->trainer = true;
+        } else if (strcmp(a, "--json") == 0 && usage == usage_check) {
+            NO_VALUE();
+            o->json = true;
+        } else if (strcmp(a, "--native") == 0 && usage == usage_build) {
+            NO_VALUE();
+            o->native = true;
         } else if (strcmp(a, "--portable") == 0) {
+            NO_VALUE();
             o->portable = true;
         } else if (strcmp(a, "--weights") == 0) {
             TAKE();
@@ -235,6 +286,7 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
             o->file = a;
         }
 #undef TAKE
+#undef NO_VALUE
     }
     if (!o->file)
         return bad_usage(usage, "no model file given%s", "");
@@ -291,6 +343,105 @@ static int finish(Ctx *ctx, int status) {
 
 typedef void (*EmitFn)(FILE *, Compiled *, const EmitOptions *);
 static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptions *eo);
+
+/* ---- running the system compiler ---- */
+
+typedef Vec(const char *) Words;
+
+/* Appends the blank-separated words of an environment variable ($CC, $CFLAGS, $LDFLAGS) to *w, as make splits
+ * them; quotes are not interpreted (no shell is involved), so CC="cc -fsanitize=address" works and a compiler
+ * whose path holds a blank does not. */
+static void push_words(Ctx *ctx, Words *w, const char *s) {
+    while (s && *s) {
+        size_t blank = strspn(s, " \t\n");
+        s += blank;
+        size_t len = strcspn(s, " \t\n");
+        if (len)
+            vec_push(ctx, w, xsprintf(ctx, "%.*s", (int)len, s));
+        s += len;
+    }
+}
+
+/* The command as a shell would need it, for messages only: words with anything but [A-Za-z0-9_./=:,+-] quoted. */
+static char *shell_quoted(Ctx *ctx, const Words *w) {
+    char *out = xstrdup(ctx, "");
+    for (int i = 0; i < w->n; i++) {
+        const char *a = w->v[i];
+        bool plain =
+            *a && strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./=:,+-@%") == strlen(a);
+        char *q = xstrdup(ctx, plain ? a : "'");
+        if (!plain) {
+            for (const char *p = a; *p; p++)
+                q = *p == '\'' ? xsprintf(ctx, "%s'\\''", q) : xsprintf(ctx, "%s%c", q, *p);
+            q = xsprintf(ctx, "%s'", q);
+        }
+        out = xsprintf(ctx, "%s%s%s", out, i ? " " : "", q);
+    }
+    return out;
+}
+
+extern char **environ;
+
+/* Runs w (w->v[0] looked up on PATH) without a shell and waits for it. With `log`, its stdout and stderr go to
+ * that file. Returns its exit status (128 + the signal when killed), or -1 with errno set when it could not be
+ * started. */
+static int run_program(Ctx *ctx, const Words *w, const char *log) {
+    Words argv = *w;
+    vec_push(ctx, &argv, NULL);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (log) {
+        posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    }
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv.v[0], &fa, NULL, (char *const *)argv.v, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Where libdlrt is: the static archive and the directory of "dlrt.h". */
+typedef struct {
+    char *library, *include;
+} Runtime;
+
+/* Finds the runtime relative to this executable, never through paths of the build tree: installed, libdir and
+ * includedir relative to bindir (DLC_LIBDIR, DLC_INCLUDEDIR from meson; absolute when configured so), else an
+ * uninstalled dlc's own build tree, <build>/compiler/dlc beside <build>/runtime (the archive and copies of the
+ * public headers). Returns false after saying where it looked. */
+static bool find_runtime(Ctx *ctx, Runtime *rt) {
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        fprintf(stderr, "%s: cannot find my own executable (/proc/self/exe): %s\n", prog_name, strerror(errno));
+        return false;
+    }
+    self[n] = '\0';
+    char *bindir = dirname(self);
+    const char *lib_dir = DLC_LIBDIR[0] == '/' ? DLC_LIBDIR : xsprintf(ctx, "%s/%s", bindir, DLC_LIBDIR);
+    const char *inc_dir = DLC_INCLUDEDIR[0] == '/' ? DLC_INCLUDEDIR : xsprintf(ctx, "%s/%s", bindir, DLC_INCLUDEDIR);
+    const char *places[2][2] = {{lib_dir, inc_dir}, {xsprintf(ctx, "%s/../runtime", bindir), NULL}};
+    places[1][1] = places[1][0];
+    for (int i = 0; i < 2; i++) {
+        rt->library = xsprintf(ctx, "%s/libdlrt.a", places[i][0]);
+        rt->include = xsprintf(ctx, "%s", places[i][1]);
+        if (access(rt->library, R_OK) == 0 && access(xsprintf(ctx, "%s/dlrt.h", rt->include), R_OK) == 0)
+            return true;
+    }
+    fprintf(stderr,
+            "%s: cannot find libdlrt: looked for libdlrt.a and dlrt.h in %s and %s (installed), and in %s (a build "
+            "tree)\n",
+            prog_name, lib_dir, inc_dir, places[1][0]);
+    return false;
+}
 
 /* 1234567 -> "1,234,567", as check.c prints numbers. */
 static char *commas(Ctx *ctx, uint64_t v) {
@@ -361,7 +512,46 @@ static bool elf_sizes(Ctx *ctx, const char *path, ObjectSizes *sz) {
  * <NAME>_WORKSPACE_BYTES; code and constant data are measured, not estimated, by compiling the --infer C (with the
  * same --portable and --weights) with the system compiler at -O2 in a temporary directory. A missing or failing
  * compiler leaves those two unknown, with a note; the model is still clean. */
-static void print_embedding_sizes(FILE *out, const Options *o, Compiled *c) {
+static void measure_embedding(const Options *o, Compiled *c, CheckSizes *sizes) {
+    Ctx *ctx = c->ctx;
+    const char *name = c->train->name;
+    *sizes = (CheckSizes){.portable = o->portable};
+    char tmpl[] = "/tmp/dlc-check-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    EmitOptions eo = {.f64 = o->f64, .infer = true, .portable = o->portable};
+    ObjectSizes sz;
+    const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+    Words cmd = {0};
+    if (!dir)
+        return;
+    char *h = xsprintf(ctx, "%s/%s.h", dir, name), *src = xsprintf(ctx, "%s/%s.c", dir, name);
+    char *obj = xsprintf(ctx, "%s/%s.o", dir, name), *log = xsprintf(ctx, "%s/cc.log", dir);
+    if (write_file(h, emit_header, c, &eo) && write_file(src, emit_source, c, &eo)) {
+        push_words(ctx, &cmd, cc);
+        push_words(ctx, &cmd, "-std=c11 -O2 -c");
+        vec_push(ctx, &cmd, src);
+        vec_push(ctx, &cmd, "-o");
+        vec_push(ctx, &cmd, obj);
+        if (run_program(ctx, &cmd, log) == 0 && elf_sizes(ctx, obj, &sz))
+            *sizes = (CheckSizes){.portable = o->portable,
+                                  .measured = true,
+                                  .code = sz.code,
+                                  .constant = sz.constant,
+                                  .mutable_data = sz.mutable_data};
+        else
+            fprintf(stderr,
+                    "%s: check --infer: `%s -std=c11 -O2 -c` failed on the generated C; code and "
+                    "constant-data bytes are unknown%s\n",
+                    prog_name, cc, o->portable ? "" : " (is OpenBLAS's cblas.h installed? --portable needs no BLAS)");
+    }
+    remove(obj);
+    remove(log);
+    remove(src);
+    remove(h);
+    rmdir(dir);
+}
+
+static void print_embedding_sizes(FILE *out, const Options *o, Compiled *c, const CheckSizes *sz) {
     Ctx *ctx = c->ctx;
     const char *name = c->train->name;
     char *NAME = xstrdup(ctx, name);
@@ -371,39 +561,14 @@ static void print_embedding_sizes(FILE *out, const Options *o, Compiled *c) {
     fprintf(out, "\nembedding (dlc compile --infer%s%s: %s, weights %s)\n", o->portable ? " --portable" : "",
             c->baked ? " --weights" : "", o->portable ? "C11 and libm only" : "BLAS-backed",
             c->baked ? "compiled in" : xsprintf(ctx, "read by %s_load into the workspace", name));
-    char tmpl[] = "/tmp/dlc-check-XXXXXX";
-    char *dir = mkdtemp(tmpl);
-    EmitOptions eo = {.f64 = o->f64, .infer = true, .portable = o->portable};
-    ObjectSizes sz;
-    bool measured = false;
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
-    if (dir) {
-        char *h = xsprintf(ctx, "%s/%s.h", dir, name), *src = xsprintf(ctx, "%s/%s.c", dir, name);
-        char *obj = xsprintf(ctx, "%s/%s.o", dir, name), *log = xsprintf(ctx, "%s/cc.log", dir);
-        if (write_file(h, emit_header, c, &eo) && write_file(src, emit_source, c, &eo)) {
-            char *cmd = xsprintf(ctx, "%s -std=c11 -O2 -c '%s' -o '%s' >'%s' 2>&1", cc, src, obj, log);
-            if (system(cmd) == 0)
-                measured = elf_sizes(ctx, obj, &sz);
-            else
-                fprintf(stderr,
-                        "%s: check --infer: `%s -std=c11 -O2 -c` failed on the generated C; code and "
-                        "constant-data bytes are unknown%s\n",
-                        prog_name, cc,
-                        o->portable ? "" : " (is OpenBLAS's cblas.h installed? --portable needs no BLAS)");
-        }
-        remove(obj);
-        remove(log);
-        remove(src);
-        remove(h);
-        rmdir(dir);
-    }
-    if (measured) {
-        fprintf(out, "  code:          %s bytes (executable sections%s)\n", commas(ctx, sz.code),
+    if (sz->measured) {
+        fprintf(out, "  code:          %s bytes (executable sections%s)\n", commas(ctx, sz->code),
                 o->portable ? "" : "; the BLAS library not counted");
-        fprintf(out, "  constant data: %s bytes (read-only sections%s)\n", commas(ctx, sz.constant),
+        fprintf(out, "  constant data: %s bytes (read-only sections%s)\n", commas(ctx, sz->constant),
                 c->baked ? ", the weights included" : "");
-        if (sz.mutable_data)
-            fprintf(out, "  mutable data:  %s bytes (.data, .bss)\n", commas(ctx, sz.mutable_data));
+        if (sz->mutable_data)
+            fprintf(out, "  mutable data:  %s bytes (.data, .bss)\n", commas(ctx, sz->mutable_data));
     } else {
         fprintf(out, "  code:          unknown\n  constant data: unknown\n");
     }
@@ -411,7 +576,7 @@ static void print_embedding_sizes(FILE *out, const Options *o, Compiled *c) {
             c->baked ? xsprintf(ctx, "arena %s", commas(ctx, (uint64_t)(c->state_bytes - c->arena_off)))
                      : xsprintf(ctx, "parameters %s, arena %s", commas(ctx, (uint64_t)(c->params_end - 64)),
                                 commas(ctx, (uint64_t)(c->state_bytes - c->arena_off))));
-    if (measured)
+    if (sz->measured)
         fprintf(out, "  code and constant data measured with the system compiler: %s -std=c11 -O2 -c\n", cc);
 }
 
@@ -423,9 +588,16 @@ static int cmd_check(Ctx *ctx, int argc, char **argv) {
     Compiled *c = compile_file(ctx, &o);
     if (!c)
         return finish(ctx, ctx->diag.errors ? 1 : 2);
-    check_print(stdout, c);
+    CheckSizes sizes;
     if (o.infer)
-        print_embedding_sizes(stdout, &o, c);
+        measure_embedding(&o, c, &sizes);
+    if (o.json) {
+        check_print_json(stdout, c, o.infer ? &sizes : NULL);
+    } else {
+        check_print(stdout, c);
+        if (o.infer)
+            print_embedding_sizes(stdout, &o, c, &sizes);
+    }
     return finish(ctx, 0);
 }
 
@@ -459,8 +631,10 @@ static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptio
     return true;
 }
 
-/* The parameters of a checkpoint, for --weights: checked against the model's layout by the runtime's reader. */
-static const double **read_weights(const char *path, Graph *g) {
+/* The parameters of a checkpoint, for --weights: checked against the model's layout by the runtime's reader,
+ * which also refuses values that are not finite and, for an f32 build, values beyond f32's range (they would be
+ * emitted as literals such as 1e+300f, which overflow). */
+static const double **read_weights(const char *path, Graph *g, bool f64) {
     int np = g->params.n;
     DlrtTensorDesc *desc = xalloc(g->ctx, sizeof(DlrtTensorDesc) * (size_t)(np + 1));
     const double **out = xalloc(g->ctx, sizeof(double *) * (size_t)(np + 1));
@@ -476,7 +650,7 @@ static const double **read_weights(const char *path, Graph *g) {
     }
     DlrtCheckpoint ck = {.params = desc, .n_params = np};
     DlrtError err;
-    if (dlrt_checkpoint_load(path, &ck, 0, &err) != DLRT_OK) {
+    if (dlrt_checkpoint_load(path, &ck, f64 ? 0u : (unsigned)DLRT_CKPT_F32_VALUES, &err) != DLRT_OK) {
         fprintf(stderr, "%s: --weights: %s\n", prog_name, err.msg);
         return NULL;
     }
@@ -491,21 +665,17 @@ static Compiled *compile_file(Ctx *ctx, const Options *o) {
     if (!eval)
         return NULL;
     const double **baked = NULL;
-    if (o->weights && !(baked = read_weights(o->weights, train)))
+    if (o->weights && !(baked = read_weights(o->weights, train, o->f64)))
         return NULL;
     Compiled *c = compile_model(train, eval, o->f64 ? 8 : 4, o->infer, o->dump_after, baked);
     return c;
 }
 
-#ifndef DLRT_INCLUDE_DIR
-#define DLRT_INCLUDE_DIR ""
-#endif
-#ifndef DLRT_LIBRARY
-#define DLRT_LIBRARY ""
-#endif
-
-/* dlc build: emit the model and its trainer into a temporary directory and link them with libdlrt. */
+/* dlc build: emit the model and its trainer into a temporary directory and link them with libdlrt's archive, so
+ * the trainer runs from anywhere. The compiler is $CC (else cc) with $CFLAGS and $LDFLAGS, started without a
+ * shell; -march=native only with --native. */
 static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
+    Ctx *ctx = c->ctx;
     if (!c->train->train.present || !c->loss_train || c->train->train.data == DATA_NONE) {
         fprintf(stderr,
                 "%s: %s has no train section with data; `dlc build` makes a trainer, `dlc compile` the "
@@ -513,6 +683,9 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
                 prog_name, o->file);
         return 1;
     }
+    Runtime rt;
+    if (!find_runtime(ctx, &rt))
+        return 1;
     char tmpl[] = "/tmp/dlc-build-XXXXXX";
     char *dir = mkdtemp(tmpl);
     if (!dir) {
@@ -520,29 +693,48 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
         return 1;
     }
     const char *name = c->train->name;
-    char *h = xsprintf(c->ctx, "%s/%s.h", dir, name), *src = xsprintf(c->ctx, "%s/%s.c", dir, name);
-    char *tr = xsprintf(c->ctx, "%s/%s_train.c", dir, name);
-    if (!write_file(h, emit_header, c, eo) || !write_file(src, emit_source, c, eo) ||
-        !write_file(tr, emit_trainer, c, eo))
-        return 1;
-    const char *exe = o->out ? o->out : xsprintf(c->ctx, "%s-train", name);
-    const char *cc = getenv("CC") ? getenv("CC") : "cc";
-    char *cmd =
-        xsprintf(c->ctx,
-                 "%s -std=c11 -O3 -march=native -ffp-contract=fast -fopenmp -iquote '%s' -I'%s' '%s' '%s' '%s' -o '%s' "
-                 "$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lpng -lz -lm",
-                 cc, dir, DLRT_INCLUDE_DIR, src, tr, DLRT_LIBRARY, exe);
-    int rc = system(cmd);
+    char *h = xsprintf(ctx, "%s/%s.h", dir, name), *src = xsprintf(ctx, "%s/%s.c", dir, name);
+    char *tr = xsprintf(ctx, "%s/%s_train.c", dir, name);
+    const char *exe = o->out ? o->out : xsprintf(ctx, "%s-train", name);
+    int rc = 1;
+    Words cmd = {0};
+    if (write_file(h, emit_header, c, eo) && write_file(src, emit_source, c, eo) &&
+        write_file(tr, emit_trainer, c, eo)) {
+        const char *cc = getenv("CC");
+        push_words(ctx, &cmd, cc && *cc ? cc : "cc");
+        push_words(ctx, &cmd, "-std=c11 -O3 -ffp-contract=fast");
+        if (o->native)
+            push_words(ctx, &cmd, "-march=native");
+        if (DLC_OPENMP)
+            push_words(ctx, &cmd, "-fopenmp");
+        push_words(ctx, &cmd, getenv("CFLAGS"));
+        vec_push(ctx, &cmd, "-iquote"); /* <name>.h shadows no <math.h> (a model named math) */
+        vec_push(ctx, &cmd, dir);
+        vec_push(ctx, &cmd, xsprintf(ctx, "-I%s", rt.include));
+        vec_push(ctx, &cmd, src);
+        vec_push(ctx, &cmd, tr);
+        vec_push(ctx, &cmd, rt.library);
+        vec_push(ctx, &cmd, "-o");
+        vec_push(ctx, &cmd, exe);
+        push_words(ctx, &cmd, getenv("LDFLAGS"));
+        if (DLC_BLAS_LIBDIR[0])
+            vec_push(ctx, &cmd, "-L" DLC_BLAS_LIBDIR);
+        push_words(ctx, &cmd, "-lopenblas -lpng -lz -lm -lpthread");
+        int st = run_program(ctx, &cmd, NULL);
+        if (st == 0)
+            rc = 0;
+        else if (st < 0)
+            fprintf(stderr, "%s: cannot run the C compiler '%s': %s\n", prog_name, cmd.v[0], strerror(errno));
+        else
+            fprintf(stderr, "%s: linking the trainer failed: %s\n", prog_name, shell_quoted(ctx, &cmd));
+    }
     remove(h);
     remove(src);
     remove(tr);
     rmdir(dir);
-    if (rc != 0) {
-        fprintf(stderr, "%s: linking the trainer failed: %s\n", prog_name, cmd);
-        return 1;
-    }
-    fprintf(stderr, "%s: wrote %s\n", prog_name, exe);
-    return 0;
+    if (rc == 0)
+        fprintf(stderr, "%s: wrote %s\n", prog_name, exe);
+    return rc;
 }
 
 static int cmd_compile(Ctx *ctx, int argc, char **argv, bool build) {
@@ -603,6 +795,37 @@ static size_t memory_budget(void) {
     return (size_t)v;
 }
 
+/* dlc export: the evaluation graph as ONNX, written atomically. */
+static int cmd_export(Ctx *ctx, int argc, char **argv) {
+    Options o = {0};
+    int r = parse_options(ctx, argc, argv, &o, usage_export);
+    if (r)
+        return r < 0 ? 0 : r;
+    if (!o.out)
+        return bad_usage(usage_export, "%s", "dlc export needs -o FILE.onnx");
+    o.infer = true;
+    Graph *eval = front_end(ctx, &o, false);
+    if (!eval)
+        return finish(ctx, ctx->diag.errors ? 1 : 2);
+    const double **weights = NULL;
+    if (o.weights && !(weights = read_weights(o.weights, eval, false))) /* ONNX initializers are float32 */
+        return finish(ctx, 1);
+    uint8_t *bytes;
+    size_t len;
+    if (!export_onnx(eval, weights, DLC_VERSION, &bytes, &len))
+        return finish(ctx, 1);
+    char *tmp = xsprintf(ctx, "%s.tmp%ld", o.out, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f && fwrite(bytes, 1, len, f) == len;
+    ok = f && fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, o.out) != 0) {
+        fprintf(stderr, "%s: cannot write '%s': %s\n", prog_name, o.out, strerror(errno));
+        remove(tmp);
+        return 1;
+    }
+    return finish(ctx, 0);
+}
+
 int main(int argc, char **argv) {
     Ctx ctx;
     ctx_init(&ctx, stderr);
@@ -626,6 +849,8 @@ int main(int argc, char **argv) {
         status = cmd_compile(&ctx, argc, argv, false);
     } else if (strcmp(cmd, "build") == 0) {
         status = cmd_compile(&ctx, argc, argv, true);
+    } else if (strcmp(cmd, "export") == 0) {
+        status = cmd_export(&ctx, argc, argv);
     } else {
         fprintf(stderr, "%s: unknown command '%s'\n\n", prog_name, cmd);
         usage_main(stderr);

@@ -11,6 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AUTOGRAD_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define AUTOGRAD_BAD_BATCH (-4) /* returned for a batch n outside 1..AUTOGRAD_MAX_BATCH */
+/* autograd_load's return codes */
+#define AUTOGRAD_LOAD_OK 0
+#define AUTOGRAD_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define AUTOGRAD_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define AUTOGRAD_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define AUTOGRAD_MAX_BATCH 1
 #define AUTOGRAD_STATE_BYTES 4992
 #define AUTOGRAD_PARAM_COUNT 0
@@ -51,8 +63,9 @@ extern const autograd_param_info autograd_params[AUTOGRAD_PARAM_COUNT > 0 ? AUTO
 void autograd_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= AUTOGRAD_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which autograd_output_*() return until the next call on this state. */
-void autograd_forward(void *state, int n, const autograd_real *x, const autograd_real *a, const autograd_real *z);
+ * writes its outputs, which autograd_output_*() return until the next call on this state. Returns 0,
+ * or AUTOGRAD_BAD_BATCH (nothing done) for another n. */
+int autograd_forward(void *state, int n, const autograd_real *x, const autograd_real *a, const autograd_real *z);
 /* Output 'y' of the last autograd_forward: f32[] (not batched per example). */
 const autograd_real *autograd_output_y(const void *state);
 /* Output 'dx' of the last autograd_forward: f32[4] (not batched per example). */
@@ -81,8 +94,8 @@ const autograd_real *autograd_output_dsigmoid(const void *state);
 const autograd_real *autograd_output_dtanh(const void *state);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns AUTOGRAD_LOAD_OK (0) or one of the AUTOGRAD_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int autograd_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -90,5 +103,9 @@ autograd_real *autograd_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *autograd_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BLOCKS_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define BLOCKS_BAD_BATCH (-4) /* returned for a batch n outside 1..BLOCKS_MAX_BATCH */
+/* blocks_load's return codes */
+#define BLOCKS_LOAD_OK 0
+#define BLOCKS_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define BLOCKS_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define BLOCKS_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define BLOCKS_MAX_BATCH 1
 #define BLOCKS_STATE_BYTES 121600
 #define BLOCKS_PARAM_COUNT 26
@@ -41,8 +53,9 @@ extern const blocks_param_info blocks_params[BLOCKS_PARAM_COUNT > 0 ? BLOCKS_PAR
 void blocks_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= BLOCKS_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which blocks_output_*() return until the next call on this state. */
-void blocks_forward(void *state, int n, const blocks_real *x);
+ * writes its outputs, which blocks_output_*() return until the next call on this state. Returns 0,
+ * or BLOCKS_BAD_BATCH (nothing done) for another n. */
+int blocks_forward(void *state, int n, const blocks_real *x);
 /* Output 'y_sequential' of the last blocks_forward: f32[batch 1, 10] (10 values per example). */
 const blocks_real *blocks_output_y_sequential(const void *state);
 /* Output 'y_mlp' of the last blocks_forward: f32[batch 1, 10] (10 values per example). */
@@ -55,8 +68,8 @@ const blocks_real *blocks_output_y_fixed(const void *state);
 const blocks_real *blocks_output_y_chimera(const void *state);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns BLOCKS_LOAD_OK (0) or one of the BLOCKS_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int blocks_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -64,5 +77,9 @@ blocks_real *blocks_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *blocks_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CUSTOM_LAYERS_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define CUSTOM_LAYERS_BAD_BATCH (-4) /* returned for a batch n outside 1..CUSTOM_LAYERS_MAX_BATCH */
+/* custom_layers_load's return codes */
+#define CUSTOM_LAYERS_LOAD_OK 0
+#define CUSTOM_LAYERS_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define CUSTOM_LAYERS_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define CUSTOM_LAYERS_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define CUSTOM_LAYERS_MAX_BATCH 1
 #define CUSTOM_LAYERS_STATE_BYTES 8448
 #define CUSTOM_LAYERS_PARAM_COUNT 6
@@ -40,8 +52,9 @@ extern const custom_layers_param_info custom_layers_params[CUSTOM_LAYERS_PARAM_C
 void custom_layers_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= CUSTOM_LAYERS_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which custom_layers_output_*() return until the next call on this state. */
-void custom_layers_forward(void *state, int n, const custom_layers_real *x, const custom_layers_real *z);
+ * writes its outputs, which custom_layers_output_*() return until the next call on this state. Returns 0,
+ * or CUSTOM_LAYERS_BAD_BATCH (nothing done) for another n. */
+int custom_layers_forward(void *state, int n, const custom_layers_real *x, const custom_layers_real *z);
 /* Output 'y_centered' of the last custom_layers_forward: f32[batch 1, 128] (128 values per example). */
 const custom_layers_real *custom_layers_output_y_centered(const void *state);
 /* Output 'y_centered_mean' of the last custom_layers_forward: f32[] (not batched per example). */
@@ -50,8 +63,8 @@ const custom_layers_real *custom_layers_output_y_centered_mean(const void *state
 const custom_layers_real *custom_layers_output_y_dense(const void *state);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns CUSTOM_LAYERS_LOAD_OK (0) or one of the CUSTOM_LAYERS_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int custom_layers_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -59,5 +72,9 @@ custom_layers_real *custom_layers_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *custom_layers_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

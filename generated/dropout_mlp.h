@@ -11,6 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DROPOUT_MLP_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define DROPOUT_MLP_BAD_BATCH (-4) /* returned for a batch n outside 1..DROPOUT_MLP_MAX_BATCH */
+/* dropout_mlp_load's return codes */
+#define DROPOUT_MLP_LOAD_OK 0
+#define DROPOUT_MLP_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define DROPOUT_MLP_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define DROPOUT_MLP_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define DROPOUT_MLP_MAX_BATCH 256
 #define DROPOUT_MLP_STATE_BYTES 3464448
 #define DROPOUT_MLP_PARAM_COUNT 6
@@ -38,13 +50,15 @@ extern const dropout_mlp_param_info dropout_mlp_params[DROPOUT_MLP_PARAM_COUNT >
 void dropout_mlp_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= DROPOUT_MLP_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which dropout_mlp_output_*() return until the next call on this state. */
-void dropout_mlp_forward(void *state, int n, const dropout_mlp_real *x);
+ * writes its outputs, which dropout_mlp_output_*() return until the next call on this state. Returns 0,
+ * or DROPOUT_MLP_BAD_BATCH (nothing done) for another n. */
+int dropout_mlp_forward(void *state, int n, const dropout_mlp_real *x);
 /* Output 'logits' of the last dropout_mlp_forward: f32[batch 256, 10] (10 values per example). */
 const dropout_mlp_real *dropout_mlp_output_logits(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..DROPOUT_MLP_MAX_BATCH. */
 dropout_mlp_real dropout_mlp_evaluate(void *state, int n, const dropout_mlp_real *x, const int32_t *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -53,16 +67,16 @@ dropout_mlp_real dropout_mlp_train_step(void *state, int n, const dropout_mlp_re
 
 /* The parts of a training step, for callers that inspect gradients: dropout_mlp_forward_train returns the
  * loss; dropout_mlp_backward computes every gradient (dropout_mlp_grad reads them) and must follow it with the
- * same inputs; dropout_mlp_step applies the update. */
+ * same inputs (0, or DROPOUT_MLP_BAD_BATCH); dropout_mlp_step applies the update. */
 dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp_real *x, const int32_t *y, double *metrics);
-void dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const int32_t *y);
+int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const int32_t *y);
 void dropout_mlp_step(void *state, dropout_mlp_real lr);
 /* The gradient of the loss for a parameter after dropout_mlp_backward, or NULL (unknown name, constant). */
 const dropout_mlp_real *dropout_mlp_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns DROPOUT_MLP_LOAD_OK (0) or one of the DROPOUT_MLP_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int dropout_mlp_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +84,9 @@ dropout_mlp_real *dropout_mlp_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *dropout_mlp_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LASSO_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define LASSO_BAD_BATCH (-4) /* returned for a batch n outside 1..LASSO_MAX_BATCH */
+/* lasso_load's return codes */
+#define LASSO_LOAD_OK 0
+#define LASSO_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define LASSO_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define LASSO_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define LASSO_MAX_BATCH 10
 #define LASSO_STATE_BYTES 1152
 #define LASSO_PARAM_COUNT 2
@@ -38,13 +50,15 @@ extern const lasso_param_info lasso_params[LASSO_PARAM_COUNT > 0 ? LASSO_PARAM_C
 void lasso_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= LASSO_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which lasso_output_*() return until the next call on this state. */
-void lasso_forward(void *state, int n, const lasso_real *x);
+ * writes its outputs, which lasso_output_*() return until the next call on this state. Returns 0,
+ * or LASSO_BAD_BATCH (nothing done) for another n. */
+int lasso_forward(void *state, int n, const lasso_real *x);
 /* Output 'yhat' of the last lasso_forward: f32[batch 10, 1] (1 values per example). */
 const lasso_real *lasso_output_yhat(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..LASSO_MAX_BATCH. */
 lasso_real lasso_evaluate(void *state, int n, const lasso_real *x, const lasso_real *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -53,16 +67,16 @@ lasso_real lasso_train_step(void *state, int n, const lasso_real *x, const lasso
 
 /* The parts of a training step, for callers that inspect gradients: lasso_forward_train returns the
  * loss; lasso_backward computes every gradient (lasso_grad reads them) and must follow it with the
- * same inputs; lasso_step applies the update. */
+ * same inputs (0, or LASSO_BAD_BATCH); lasso_step applies the update. */
 lasso_real lasso_forward_train(void *state, int n, const lasso_real *x, const lasso_real *y, double *metrics);
-void lasso_backward(void *state, int n, const lasso_real *x, const lasso_real *y);
+int lasso_backward(void *state, int n, const lasso_real *x, const lasso_real *y);
 void lasso_step(void *state, lasso_real lr);
 /* The gradient of the loss for a parameter after lasso_backward, or NULL (unknown name, constant). */
 const lasso_real *lasso_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns LASSO_LOAD_OK (0) or one of the LASSO_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int lasso_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +84,9 @@ lasso_real *lasso_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *lasso_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

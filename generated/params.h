@@ -11,6 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PARAMS_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define PARAMS_BAD_BATCH (-4) /* returned for a batch n outside 1..PARAMS_MAX_BATCH */
+/* params_load's return codes */
+#define PARAMS_LOAD_OK 0
+#define PARAMS_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define PARAMS_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define PARAMS_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define PARAMS_MAX_BATCH 1
 #define PARAMS_STATE_BYTES 3392
 #define PARAMS_PARAM_COUNT 30
@@ -42,8 +54,9 @@ extern const params_param_info params_params[PARAMS_PARAM_COUNT > 0 ? PARAMS_PAR
 void params_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= PARAMS_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which params_output_*() return until the next call on this state. */
-void params_forward(void *state, int n, const params_real *x);
+ * writes its outputs, which params_output_*() return until the next call on this state. Returns 0,
+ * or PARAMS_BAD_BATCH (nothing done) for another n. */
+int params_forward(void *state, int n, const params_real *x);
 /* Output 'y_tied' of the last params_forward: f32[batch 1, 1] (1 values per example). */
 const params_real *params_output_y_tied(const void *state);
 /* Output 'y_normal' of the last params_forward: f32[batch 1, 1] (1 values per example). */
@@ -58,8 +71,8 @@ const params_real *params_output_y_custom(const void *state);
 const params_real *params_output_y_args(const void *state);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns PARAMS_LOAD_OK (0) or one of the PARAMS_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int params_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -67,5 +80,9 @@ params_real *params_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *params_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

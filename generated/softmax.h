@@ -11,6 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SOFTMAX_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define SOFTMAX_BAD_BATCH (-4) /* returned for a batch n outside 1..SOFTMAX_MAX_BATCH */
+/* softmax_load's return codes */
+#define SOFTMAX_LOAD_OK 0
+#define SOFTMAX_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define SOFTMAX_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define SOFTMAX_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define SOFTMAX_MAX_BATCH 256
 #define SOFTMAX_STATE_BYTES 93568
 #define SOFTMAX_PARAM_COUNT 2
@@ -38,13 +50,15 @@ extern const softmax_param_info softmax_params[SOFTMAX_PARAM_COUNT > 0 ? SOFTMAX
 void softmax_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= SOFTMAX_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which softmax_output_*() return until the next call on this state. */
-void softmax_forward(void *state, int n, const softmax_real *x);
+ * writes its outputs, which softmax_output_*() return until the next call on this state. Returns 0,
+ * or SOFTMAX_BAD_BATCH (nothing done) for another n. */
+int softmax_forward(void *state, int n, const softmax_real *x);
 /* Output 'logits' of the last softmax_forward: f32[batch 256, 10] (10 values per example). */
 const softmax_real *softmax_output_logits(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..SOFTMAX_MAX_BATCH. */
 softmax_real softmax_evaluate(void *state, int n, const softmax_real *x, const int32_t *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -53,16 +67,16 @@ softmax_real softmax_train_step(void *state, int n, const softmax_real *x, const
 
 /* The parts of a training step, for callers that inspect gradients: softmax_forward_train returns the
  * loss; softmax_backward computes every gradient (softmax_grad reads them) and must follow it with the
- * same inputs; softmax_step applies the update. */
+ * same inputs (0, or SOFTMAX_BAD_BATCH); softmax_step applies the update. */
 softmax_real softmax_forward_train(void *state, int n, const softmax_real *x, const int32_t *y, double *metrics);
-void softmax_backward(void *state, int n, const softmax_real *x, const int32_t *y);
+int softmax_backward(void *state, int n, const softmax_real *x, const int32_t *y);
 void softmax_step(void *state, softmax_real lr);
 /* The gradient of the loss for a parameter after softmax_backward, or NULL (unknown name, constant). */
 const softmax_real *softmax_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns SOFTMAX_LOAD_OK (0) or one of the SOFTMAX_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int softmax_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +84,9 @@ softmax_real *softmax_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *softmax_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

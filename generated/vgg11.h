@@ -11,6 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VGG11_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define VGG11_BAD_BATCH (-4) /* returned for a batch n outside 1..VGG11_MAX_BATCH */
+/* vgg11_load's return codes */
+#define VGG11_LOAD_OK 0
+#define VGG11_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
+#define VGG11_LOAD_OTHER_MODEL (-2) /* written for another model */
+#define VGG11_LOAD_DAMAGED (-3) /* a CRC mismatch */
+
 #define VGG11_MAX_BATCH 128
 #define VGG11_STATE_BYTES 2346071424
 #define VGG11_PARAM_COUNT 22
@@ -38,13 +50,15 @@ extern const vgg11_param_info vgg11_params[VGG11_PARAM_COUNT > 0 ? VGG11_PARAM_C
 void vgg11_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= VGG11_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which vgg11_output_*() return until the next call on this state. */
-void vgg11_forward(void *state, int n, const vgg11_real *x);
+ * writes its outputs, which vgg11_output_*() return until the next call on this state. Returns 0,
+ * or VGG11_BAD_BATCH (nothing done) for another n. */
+int vgg11_forward(void *state, int n, const vgg11_real *x);
 /* Output 'logits' of the last vgg11_forward: f32[batch 128, 10] (10 values per example). */
 const vgg11_real *vgg11_output_logits(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..VGG11_MAX_BATCH. */
 vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -53,16 +67,16 @@ vgg11_real vgg11_train_step(void *state, int n, const vgg11_real *x, const int32
 
 /* The parts of a training step, for callers that inspect gradients: vgg11_forward_train returns the
  * loss; vgg11_backward computes every gradient (vgg11_grad reads them) and must follow it with the
- * same inputs; vgg11_step applies the update. */
+ * same inputs (0, or VGG11_BAD_BATCH); vgg11_step applies the update. */
 vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const int32_t *y, double *metrics);
-void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y);
+int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y);
 void vgg11_step(void *state, vgg11_real lr);
 /* The gradient of the loss for a parameter after vgg11_backward, or NULL (unknown name, constant). */
 const vgg11_real *vgg11_grad(const void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
- * --save). Returns 0, or: -1 not a checkpoint or truncated, -2 written for another model, -3 damaged
- * (a CRC mismatch). On failure the state is unchanged. */
+ * --save). Returns VGG11_LOAD_OK (0) or one of the VGG11_LOAD_ codes above. On failure the state is
+ * unchanged. */
 int vgg11_load(void *state, const void *checkpoint, size_t len);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
@@ -70,5 +84,9 @@ vgg11_real *vgg11_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *vgg11_step_counter(void *state);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

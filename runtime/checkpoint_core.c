@@ -3,6 +3,7 @@
  * embedded inference links this file alone to load weights from a buffer in flash. Messages are built with the
  * small appenders below instead of snprintf for the same reason. All integers are little-endian on disk
  * whatever the host; tensor data is copied straight through on little-endian hosts and byte-swapped otherwise. */
+#include <float.h>
 #include <string.h>
 
 #include "dlrt_core.h"
@@ -14,6 +15,8 @@ enum {
     FORMAT_VERSION = 1,
     MAX_NAME = 4096,
 };
+
+#define MAX_EPOCH (UINT64_C(1) << 40) /* the largest --epochs */
 
 static const uint8_t MAGIC[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
 
@@ -401,6 +404,7 @@ typedef struct {
     size_t len;
     const char *source;
     DlrtError *err;
+    unsigned flags;
 } In;
 
 typedef struct {
@@ -532,6 +536,45 @@ static int count_mismatch(In *in, const char *what, uint32_t in_file, int in_mod
     return DLRT_EMISMATCH;
 }
 
+/* The first element of a record that is not a finite number, or that does not fit the f32 it will become (an f32
+ * descriptor, or any with DLRT_CKPT_F32_VALUES); -1 when all do. *why says what is wrong with it. */
+static int64_t first_bad_value(const In *in, const Record *r, const DlrtTensorDesc *d, const char **why) {
+    uint64_t count = r->data_bytes / dtype_size(r->dtype);
+    if (r->dtype == DLRT_F32) {
+        /* This scan runs over every weight a trainer loads: a block at a time without branches, then the block
+         * that holds a bad value element by element. */
+        for (uint64_t k = 0; k < count; k += 1024) {
+            uint64_t end = count - k < 1024 ? count : k + 1024;
+            uint32_t any = 0;
+            for (uint64_t i = k; i < end; i++)
+                any |= (get_u32(r->data + 4 * i) & 0x7f800000u) == 0x7f800000u;
+            for (uint64_t i = k; any && i < end; i++) {
+                uint32_t bits = get_u32(r->data + 4 * i);
+                if ((bits & 0x7f800000u) == 0x7f800000u) {
+                    *why = bits & 0x007fffffu ? "NaN" : bits >> 31 ? "-inf" : "inf";
+                    return (int64_t)i;
+                }
+            }
+        }
+        return -1;
+    }
+    int to_f32 = d->dtype == DLRT_F32 || (in->flags & DLRT_CKPT_F32_VALUES);
+    for (uint64_t k = 0; k < count; k++) {
+        uint64_t bits = get_u64(r->data + 8 * k);
+        if ((bits & UINT64_C(0x7ff0000000000000)) == UINT64_C(0x7ff0000000000000)) {
+            *why = bits & UINT64_C(0x000fffffffffffff) ? "NaN" : bits >> 63 ? "-inf" : "inf";
+            return (int64_t)k;
+        }
+        double v;
+        memcpy(&v, &bits, 8);
+        if (to_f32 && (v > FLT_MAX || v < -FLT_MAX)) {
+            *why = "a value beyond the range of f32 (|x| > 3.4028235e38)";
+            return (int64_t)k;
+        }
+    }
+    return -1;
+}
+
 /* Validates a tensor section against the caller's descriptors: structure, names, shapes and, if verify_crc,
  * CRCs. Layout is compared record by record before each CRC, so another model's file is reported as such. */
 static int check_tensors(In *in, const Section *s, const char *what, const DlrtTensorDesc *ds, int n, int verify_crc) {
@@ -564,6 +607,22 @@ static int check_tensors(In *in, const Section *s, const char *what, const DlrtT
             m_str(&m, ", computed ");
             m_hex(&m, actual, 8);
             m_str(&m, "; the file is corrupt");
+            return DLRT_EFORMAT;
+        }
+        const char *why;
+        int64_t bad = first_bad_value(in, &r, &ds[i], &why);
+        if (bad >= 0) {
+            Msg m = m_begin(in->err, in->source);
+            m_str(&m, what);
+            m_str(&m, " tensor '");
+            m_str(&m, ds[i].name);
+            m_str(&m, "' holds ");
+            m_str(&m, why);
+            m_str(&m, " at index ");
+            m_u64(&m, (uint64_t)bad);
+            m_str(&m, " of ");
+            m_shape(&m, r.dtype, r.rank, r.dims);
+            m_str(&m, ": the weights are not usable (the run that wrote them had diverged, or the file was edited)");
             return DLRT_EFORMAT;
         }
     }
@@ -639,7 +698,7 @@ static int missing_section(In *in, const char *what) {
 
 int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, DlrtCheckpoint *ck, unsigned flags,
                              DlrtError *err) {
-    In in = {buf, len, source ? source : "checkpoint", err};
+    In in = {buf, len, source ? source : "checkpoint", err, flags};
     const uint8_t *b = buf;
     if (len < HEADER_BYTES) {
         Msg m = m_begin(err, in.source);
@@ -748,6 +807,17 @@ int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, Dl
             m_str(&m, ": the file is damaged");
             return DLRT_EFORMAT;
         }
+    }
+    /* The epoch is a count the trainer compares with --epochs (at most 2^40) as a signed number: 2^64 - 1 read
+     * as -1 would resume "after epoch -1". */
+    if (train.body && get_u64(b + train.body) > MAX_EPOCH) {
+        Msg m = m_begin(err, in.source);
+        m_str(&m, "corrupt: the epoch count at byte offset ");
+        m_u64(&m, train.body);
+        m_str(&m, " is ");
+        m_u64(&m, get_u64(b + train.body));
+        m_str(&m, ", expected 0 to 2^40");
+        return DLRT_EFORMAT;
     }
     if (rng.body && !(get_u64(b + rng.body + 8) & 1)) {
         Msg m = m_begin(err, in.source);

@@ -589,14 +589,74 @@ static Feature *feature_named(Prep *p, const char *name) {
     return NULL;
 }
 
+/* Text a reader would take for a number but the number syntax refuses: a sign, then a digit, a '.' and a digit,
+ * or nan/inf in any case ("NaN", "inf", "-Infinity", "1e400", "0x10", "12abc"). */
+static int looks_numeric(const char *s) {
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s == '+' || *s == '-')
+        s++;
+    if (is_digit(*s) || (*s == '.' && is_digit(s[1])))
+        return 1;
+    char low[4] = {0};
+    for (int i = 0; i < 3 && s[i]; i++)
+        low[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
+    return strcmp(low, "nan") == 0 || strcmp(low, "inf") == 0;
+}
+
+static int declared(const char *const *names, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* A column of numbers with one cell that only looks like one (NaN, inf, 1e400, 0x10, 12abc) is a typo or a
+ * foreign export, not a column of categories: refused, naming the cell, where detection would silently have
+ * made the whole column categorical. A column with no number in it ("1Fam", "2Story") is categorical as
+ * before. */
+static int stray_text(const Prep *p, const Feature *ft) {
+    const DlrtCsvTable *t[2] = {p->tr, p->te};
+    int col[2] = {ft->train_col, ft->test_col}, numbers = 0;
+    int64_t bad_row = -1;
+    int bad_table = 0;
+    for (int k = 0; k < 2; k++)
+        for (int64_t r = 0; r < t[k]->n_rows; r++) {
+            const char *s = cell(t[k], r, col[k]);
+            if (!s)
+                continue;
+            if (!isnan(number(t[k], r, col[k])))
+                numbers++;
+            else if (bad_row < 0 && looks_numeric(s)) {
+                bad_row = r;
+                bad_table = k;
+            }
+        }
+    if (bad_row < 0 || numbers == 0)
+        return DLRT_OK;
+    const DlrtCsvTable *bt = t[bad_table];
+    char buf[64];
+    return dlrt_fail(p->err, DLRT_EFORMAT,
+                     "%s:%lld: row %lld, column '%s': '%s' is not a number, but the column's other values are (%d "
+                     "of them): numbers are decimal and finite (no hex, inf or nan); leave the cell empty or write "
+                     "NA for a missing value",
+                     bt->source, (long long)bt->lines[bad_row], (long long)bad_row + 1, bt->names[col[bad_table]],
+                     shown(cell(bt, bad_row, col[bad_table]), buf), numbers);
+}
+
 /* Each feature's kind: declared, or numeric when every non-missing value of train and test is a number. */
 static int decide_kinds(Prep *p) {
     const DlrtCsvSpec *spec = p->spec;
     for (int f = 0; f < p->n_feat; f++) {
         Feature *ft = &p->feat[f];
         ft->kind = DLRT_CSV_NUMERIC;
-        if (check_numeric(p->tr, ft->train_col, NULL) || check_numeric(p->te, ft->test_col, NULL))
+        if (check_numeric(p->tr, ft->train_col, NULL) || check_numeric(p->te, ft->test_col, NULL)) {
             ft->kind = DLRT_CSV_CATEGORICAL;
+            int rc = declared(spec->categorical, spec->n_categorical, p->tr->names[ft->train_col]) ? DLRT_OK
+                                                                                                   : stray_text(p, ft);
+            if (rc)
+                return rc;
+        }
     }
     for (int pass = 0; pass < 2; pass++) {
         const char *const *names = pass ? spec->categorical : spec->numeric;
@@ -760,6 +820,14 @@ static int read_targets(const Prep *p, const DlrtCsvTable *t, int c, int64_t n, 
                              (long long)t->lines[r], t->names[c], s ? "'" : "missing", s ? shown(s, buf) : "",
                              s ? "', not a number" : "");
         }
+        if (p->spec->positive_target && !(v > 0)) {
+            char buf[64];
+            return dlrt_fail(p->err, DLRT_EFORMAT,
+                             "%s:%lld: row %lld, column '%s': the target is %s, but the model is scored by the log "
+                             "rmse, which needs targets above 0",
+                             t->source, (long long)t->lines[r], (long long)r + 1, t->names[c],
+                             shown(cell(t, r, c), buf));
+        }
         y[r] = (float)v;
     }
     return DLRT_OK;
@@ -851,6 +919,12 @@ int dlrt_csv_preprocess(const DlrtCsvSpec *spec, const DlrtCsvTable *train_table
     if (!spec || spec->n_drop < 0 || spec->n_numeric < 0 || spec->n_categorical < 0 || (spec->n_drop && !spec->drop) ||
         (spec->n_numeric && !spec->numeric) || (spec->n_categorical && !spec->categorical))
         return dlrt_fail(err, DLRT_EINVAL, "csv preprocessing: inconsistent spec (a count without its list)");
+    for (int k = 0; k < 2; k++) {
+        const DlrtCsvTable *t = k ? test_table : train_table;
+        if (t->n_rows == 0)
+            return dlrt_fail(err, DLRT_EFORMAT, "%s: a header (line %lld) and no rows: there is nothing to %s",
+                             t->source, (long long)t->header_line, k ? "test or predict" : "train on");
+    }
     Prep p = {.spec = spec, .tr = train_table, .te = test_table, .err = err};
     int rc = match_columns(&p);
     if (!rc)

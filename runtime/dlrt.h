@@ -144,8 +144,9 @@ typedef struct {
     int n_numeric;
     const char *const *categorical;
     int n_categorical;
-    int population_std; /* 0: the sample std (ddof = 1, pandas' and the book's); 1: ddof = 0 */
-    int64_t limit;      /* > 0: keep the first `limit` rows of each set, after preprocessing */
+    int population_std;  /* 0: the sample std (ddof = 1, pandas' and the book's); 1: ddof = 0 */
+    int positive_target; /* refuse a target <= 0, naming its line (a model scored by the log rmse) */
+    int64_t limit;       /* > 0: keep the first `limit` rows of each set, after preprocessing */
 } DlrtCsvSpec;
 
 /* What the preprocessing produced besides the data. Features come in this order: the numeric columns in
@@ -166,7 +167,10 @@ typedef struct {
  * values become 0; each categorical column becomes one 0/1 feature per distinct value over train + test plus
  * one for missing, always present. Gives 331 features on the Kaggle data. train gets targets of shape [n, 1]
  * (a missing or non-numeric target is an error naming the line); test gets targets only if test.csv has the
- * target column too, else test->targets is NULL. Both datasets have rank 1. info may be NULL. */
+ * target column too, else test->targets is NULL. Both datasets have rank 1. info may be NULL. Also refused,
+ * naming the file, line, row, column and value: a file with a header and no rows; in a feature column not
+ * declared categorical whose other values are numbers, a cell that only looks like one (NaN, inf, 1e400, 0x10,
+ * 12abc), which detection alone would take for a category; with positive_target, a target <= 0. */
 int dlrt_csv_load_house(const DlrtCsvSpec *spec, DlrtDataset *train, DlrtDataset *test, DlrtCsvInfo *info,
                         DlrtError *err);
 
@@ -317,6 +321,43 @@ int dlrt_checkpoint_save(const char *path, const DlrtCheckpoint *ck, DlrtError *
 
 /* Reads path (memory-mapped) with dlrt_checkpoint_read_mem's validation; messages name the path. */
 int dlrt_checkpoint_load(const char *path, DlrtCheckpoint *ck, unsigned flags, DlrtError *err);
+
+/* Both take a path ending in ".npz" as a NumPy archive of the parameters (dlrt_npz_*, below): save writes only
+ * ck->params (an archive has no optimizer, epoch or RNG section); load reads ck->params and refuses
+ * DLRT_CKPT_RESUME, which needs the full checkpoint. */
+
+/* ---------------------------------------------------------------------------------------------------------- */
+/* NumPy archives (npz.c)                                                                                     */
+/* ---------------------------------------------------------------------------------------------------------- */
+
+/* An .npz archive holds one .npy member per tensor, named "<tensor name>.npy", as np.savez(path, **state_dict)
+ * writes and np.load reads: the keys are the tensors' full names (PyTorch's state_dict keys), the layouts the
+ * tensors' own. */
+
+/* Whether path ends in ".npz". */
+int dlrt_path_is_npz(const char *path);
+
+/* Streams the archive of ts[0 .. n) into sink: stored members in the order given, little-endian C-order arrays
+ * of the descriptors' dtypes (float32, float64, int64), a fixed timestamp, so equal tensors give equal bytes. */
+int dlrt_npz_encode(const DlrtTensorDesc *ts, int n, DlrtSink *sink, DlrtError *err);
+
+/* Writes the archive to path atomically (temporary file, fsync, rename). */
+int dlrt_npz_save(const char *path, const DlrtTensorDesc *ts, int n, DlrtError *err);
+
+/* Reads an archive from buf[0 .. len) into ts[0 .. n): each tensor from the member named after it. Reads what
+ * NumPy writes: np.savez (stored members) and np.savez_compressed (deflated), ZIP64 fields, .npy versions 1 to 3,
+ * either byte order, C or Fortran order. Float arrays (float32, float64) load into f32 and f64 tensors, converted;
+ * int64 arrays into DLRT_I64 tensors. Everything is checked before any tensor is written: the ZIP structure and
+ * every member's CRC-32 and header (DLRT_EFORMAT), then every key, shape and dtype against ts (DLRT_EMISMATCH,
+ * one message naming each missing, extra or mismatched key with what the model expects and what the file has).
+ * Float values must be finite, and fit f32 where they become f32 (f32 tensors, or any with DLRT_CKPT_F32_VALUES in
+ * flags), as in checkpoints (DLRT_EFORMAT naming the key and the element). On any error the caller's tensors are
+ * untouched. `source` names the buffer in messages. */
+int dlrt_npz_read_mem(const void *buf, size_t len, const char *source, DlrtTensorDesc *ts, int n, unsigned flags,
+                      DlrtError *err);
+
+/* dlrt_npz_read_mem on a file (memory-mapped); messages name the path. */
+int dlrt_npz_load(const char *path, DlrtTensorDesc *ts, int n, unsigned flags, DlrtError *err);
 
 /* ---------------------------------------------------------------------------------------------------------- */
 /* Reports, metrics and plots (report.c, plot.c)                                                              */
@@ -477,17 +518,18 @@ typedef struct {
     } tensors;
 } DlrtDataSpec;
 
-/* The training entry points of a model whose y is int32 class labels (DlrtDataset.labels)... */
+/* The training entry points of a model whose y is int32 class labels (DlrtDataset.labels)... (backward and forward
+ * return 0, or non-zero for a batch outside 1..max_batch, which the trainer never passes) */
 typedef struct {
     float (*forward_train)(void *state, int n, const float *x, const int32_t *y, double *metrics);
-    void (*backward)(void *state, int n, const float *x, const int32_t *y);
+    int (*backward)(void *state, int n, const float *x, const int32_t *y);
     float (*evaluate)(void *state, int n, const float *x, const int32_t *y, double *metrics);
 } DlrtLabelFns;
 
 /* ... and of a model whose y is float targets (DlrtDataset.targets). */
 typedef struct {
     float (*forward_train)(void *state, int n, const float *x, const float *y, double *metrics);
-    void (*backward)(void *state, int n, const float *x, const float *y);
+    int (*backward)(void *state, int n, const float *x, const float *y);
     float (*evaluate)(void *state, int n, const float *x, const float *y, double *metrics);
 } DlrtTargetFns;
 
@@ -518,7 +560,7 @@ typedef struct {
     uint64_t *(*step_counter)(void *state);
     /* inference, for pictures, --predict and --submission (which feed it nothing but x), and the output they
      * read after it: a Fashion-MNIST classifier's 10 logits, or the one value per row --submission writes */
-    void (*forward)(void *state, int n, const float *x);
+    int (*forward)(void *state, int n, const float *x);
     const float *(*output)(const void *state);
 
     /* the train section: the defaults that flags override, the data and the plot */

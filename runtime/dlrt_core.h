@@ -33,7 +33,7 @@ typedef enum {
 } DlrtStatus;
 
 typedef struct {
-    char msg[512];
+    char msg[1024]; /* room for a NumPy archive's differences from the model, each named (npz.c) */
 } DlrtError;
 
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -98,6 +98,7 @@ float dlrt_hash_uniform(uint64_t seed, uint64_t counter);
 typedef enum {
     DLRT_F32 = 1,
     DLRT_F64 = 2,
+    DLRT_I64 = 3, /* NumPy archives only (batch norm's num_batches_tracked); the checkpoint format holds floats */
 } DlrtDtype;
 
 enum { DLRT_MAX_RANK = 8 };
@@ -139,6 +140,9 @@ typedef struct {
 enum {
     /* --resume: refuse a file without optimizer state (if ck->optim is set), epoch and RNG sections. */
     DLRT_CKPT_RESUME = 1,
+    /* The values must fit in f32 even where the descriptors are f64: dlc compile --weights reads in f64 for a
+     * model it compiles in f32. */
+    DLRT_CKPT_F32_VALUES = 2,
 };
 
 /* FNV-1a 64 of the parameter layout: for each parameter in order, its name bytes, one 0 byte, rank as 4 bytes
@@ -168,8 +172,10 @@ int dlrt_checkpoint_write_mem(const DlrtCheckpoint *ck, void *buf, size_t cap, s
 /* Decodes a checkpoint from buf[0 .. len) into the descriptors' memory. `source` names the buffer in messages
  * (a path, or e.g. "embedded weights"). Everything is validated before anything is written: the magic, the
  * version, the size (truncation), every section's bounds, the layout hash and every tensor's name and shape
- * against ck->params (DLRT_EMISMATCH naming the first differing tensor), and every tensor's CRC (DLRT_EFORMAT
- * naming the tensor). On any error the caller's tensors are untouched. */
+ * against ck->params (DLRT_EMISMATCH naming the first differing tensor), every tensor's CRC (DLRT_EFORMAT
+ * naming the tensor), and every value: a NaN, an infinity, or an f64 value beyond f32's range where it will become
+ * an f32 (DLRT_EFORMAT naming the tensor and the first bad index), and the epoch (at most 2^40, as --epochs). On
+ * any error the caller's tensors are untouched. */
 int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, DlrtCheckpoint *ck, unsigned flags,
                              DlrtError *err);
 

@@ -2,6 +2,7 @@
  * zlib's gz reader handles both gzip-compressed and plain files, so one path serves both. Every byte offset in a
  * message is an offset into the decompressed stream, which is what the IDX format describes. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +15,9 @@ enum {
     IDX_LABELS_MAGIC = 0x00000801, /* unsigned bytes, 1 dimension */
     MAX_SIDE = 1 << 14,
     MAX_COUNT = 1 << 28,
+    /* deflate's largest expansion: a 258-byte match costs at least 2 bits, so 1 byte of input gives at most
+     * 1032 bytes of output (zlib's technical details; 1032:1 is reached only on long runs of one byte) */
+    MAX_RATIO = 1032,
 };
 
 void dlrt_dataset_free(DlrtDataset *ds) {
@@ -87,6 +91,24 @@ static int open_idx(const char *path, uint32_t magic, int rank, uint32_t *dims, 
     }
     *out = f;
     return DLRT_OK;
+}
+
+/* Whether `bytes` of decompressed data (what the header claims, the header included) can be in the file at path,
+ * checked before anything is inflated: a gzip file of c bytes inflates to at most MAX_RATIO * c bytes, so a small
+ * file whose header claims gigabytes is refused at once instead of after inflating what it holds (a 3 MB file
+ * of zeros inflates to 3 GB). A plain file needs no such check: it is read as it comes and a short one is
+ * reported as truncated where it ends. */
+static int plausible(gzFile f, const char *path, uint64_t bytes, const char *claim, DlrtError *err) {
+    struct stat st;
+    if (gzdirect(f) || stat(path, &st) != 0)
+        return DLRT_OK;
+    uint64_t most = (uint64_t)st.st_size * MAX_RATIO;
+    if (bytes <= most)
+        return DLRT_OK;
+    return dlrt_fail(err, DLRT_EFORMAT,
+                     "%s: the header claims %s (%llu bytes), but a gzip file of %lld bytes inflates to at most %llu; "
+                     "the file is damaged or forged",
+                     path, claim, (unsigned long long)bytes, (long long)st.st_size, (unsigned long long)most);
 }
 
 /* Grows *buf (elements of `size` bytes) to hold at least `need` elements, doubling. Loaders grow their arrays
@@ -175,14 +197,23 @@ int dlrt_idx_load(const char *images_path, const char *labels_path, int classes,
         goto done;
     }
 
+    /* Both headers are checked against what their files can hold before either is inflated, then the labels
+     * (a byte an example) are read before the images, so a mismatch stops the load at the cheapest point. */
     int64_t n = idims[0];
     if (limit > 0 && limit < n)
         n = limit;
-    image_shape(out, n, idims[1], idims[2]);
-    out->classes = classes;
-    rc = read_images(fi, images_path, n, out->features, &ioff, out, err);
+    char claim[96];
+    snprintf(claim, sizeof claim, "%lld images of %u x %u pixels", (long long)n, (unsigned)idims[1],
+             (unsigned)idims[2]);
+    rc = plausible(fi, images_path, 16 + (uint64_t)n * idims[1] * idims[2], claim, err);
+    if (!rc) {
+        snprintf(claim, sizeof claim, "%lld labels", (long long)n);
+        rc = plausible(fl, labels_path, 8 + (uint64_t)n, claim, err);
+    }
     if (rc)
         goto done;
+    image_shape(out, n, idims[1], idims[2]);
+    out->classes = classes;
 
     int64_t cap = 0;
     unsigned char label;
@@ -203,6 +234,7 @@ int dlrt_idx_load(const char *images_path, const char *labels_path, int classes,
         }
         out->labels[i] = label;
     }
+    rc = read_images(fi, images_path, n, out->features, &ioff, out, err);
 
 done:
     gzclose(fi);
@@ -223,8 +255,12 @@ int dlrt_idx_load_images(const char *path, int64_t limit, DlrtDataset *out, Dlrt
     int64_t n = dims[0];
     if (limit > 0 && limit < n)
         n = limit;
+    char claim[96];
+    snprintf(claim, sizeof claim, "%lld images of %u x %u pixels", (long long)n, (unsigned)dims[1], (unsigned)dims[2]);
+    rc = plausible(f, path, 16 + (uint64_t)n * dims[1] * dims[2], claim, err);
     image_shape(out, n, dims[1], dims[2]);
-    rc = read_images(f, path, n, out->features, &off, out, err);
+    if (!rc)
+        rc = read_images(f, path, n, out->features, &off, out, err);
     gzclose(f);
     if (rc)
         dlrt_dataset_free(out);

@@ -22,18 +22,21 @@ typedef struct {
     char tmp[1040];
 } DlrtAtomicFile;
 
+/* A symbolic link at path is written through (its target is replaced); a directory at path is refused. */
 int dlrt_atomic_open(DlrtAtomicFile *af, const char *path, DlrtError *err);
 /* Flushes, fsyncs and renames over path; on any failure the temporary file is removed. */
 int dlrt_atomic_commit(DlrtAtomicFile *af, DlrtError *err);
 /* Gives up: closes and removes the temporary file. */
 void dlrt_atomic_abort(DlrtAtomicFile *af);
+/* Whether path can be written as dlrt_atomic_open would: creates and removes the temporary file. */
+int dlrt_output_check(const char *path, DlrtError *err);
 
 /* font.c: the captions' bitmap font. A glyph is DLRT_GLYPH_H rows of DLRT_GLYPH_W pixels (byte r is row r, top
  * first, bit DLRT_GLYPH_W - 1 the leftmost pixel); glyphs sit DLRT_GLYPH_ADVANCE pixels apart. */
 enum { DLRT_GLYPH_W = 5, DLRT_GLYPH_H = 9, DLRT_GLYPH_ADVANCE = 6 };
 const unsigned char *dlrt_glyph(int c);
 
-/* ---- the trainer (train.c, train_loop.c, train_data.c, train_pictures.c) ---- */
+/* ---- the trainer (train.c, train_loop.c, train_data.c, train_pictures.c, train_paths.c) ---- */
 
 /* Fashion-MNIST's images as the data holds them, before a model's resize. */
 enum { DLRT_RAW_SIDE = 28, DLRT_RAW_PIXELS = DLRT_RAW_SIDE * DLRT_RAW_SIDE };
@@ -104,6 +107,11 @@ int dlrt_trainer_load_data(DlrtTrainer *t);
 
 /* --submission: the model's prediction for every test row, as a Kaggle submission. Returns 0 or 1. */
 int dlrt_trainer_submission(DlrtTrainer *t);
+
+/* The files the run will write, checked before anything else runs: two outputs that are one file, or an output
+ * that is one of the run's inputs (--load, --data, --predict; --resume unless it is --save's file), are bad usage
+ * (2); an output that cannot be written (a missing folder, a directory, a read-only place) fails the run (1). */
+int dlrt_trainer_check_paths(DlrtTrainer *t);
 
 /* --show-samples, --show-predictions and --predict. Each returns 0 or 1. */
 int dlrt_trainer_show_samples(DlrtTrainer *t);

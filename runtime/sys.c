@@ -1,10 +1,14 @@
 /* sys.c - the runtime's contact with the operating system: error formatting, atomic file replacement,
  * the monotonic clock, peak memory and thread counts. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,18 +31,66 @@ int dlrt_fail(DlrtError *err, int code, const char *fmt, ...) {
     return code;
 }
 
+/* The directory part of path ("." when it has none), into dir[cap]. */
+static void dir_of(const char *path, char *dir, size_t cap) {
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, cap, ".");
+    else if (slash == path)
+        snprintf(dir, cap, "/");
+    else
+        snprintf(dir, cap, "%.*s", (int)(slash - path), path);
+}
+
 int dlrt_atomic_open(DlrtAtomicFile *af, const char *path, DlrtError *err) {
     af->f = NULL;
     size_t len = strlen(path);
     if (len == 0 || len >= sizeof af->path)
         return dlrt_fail(err, DLRT_EINVAL, "%s: path is empty or too long", path);
-    memcpy(af->path, path, len + 1);
-    /* The temporary file lives in the target's directory so rename() stays within one file system. */
-    snprintf(af->tmp, sizeof af->tmp, "%s.tmp%ld", path, (long)getpid());
+    /* A symbolic link is written through: the file replaced is its target, so the link stays a link. */
+    struct stat st;
+    char target[PATH_MAX];
+    const char *real = path;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        if (!realpath(path, target))
+            return dlrt_fail(err, DLRT_EIO, "%s: cannot write through the symbolic link: %s", path, strerror(errno));
+        if (strlen(target) >= sizeof af->path)
+            return dlrt_fail(err, DLRT_EINVAL, "%s: the link's target %s is too long", path, target);
+        real = target;
+    }
+    if (stat(real, &st) == 0 && S_ISDIR(st.st_mode))
+        return dlrt_fail(err, DLRT_EIO, "%s: cannot write: it is a directory", path);
+    snprintf(af->path, sizeof af->path, "%s", real);
+    /* The temporary file lives in the target's directory so rename() stays within one file system. Its name is
+     * the target's with ".tmp<pid>" appended, the target's part shortened so that the name stays within NAME_MAX. */
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, ".tmp%ld", (long)getpid());
+    const char *base = strrchr(af->path, '/');
+    base = base ? base + 1 : af->path;
+    size_t keep = strlen(base), room = NAME_MAX - strlen(suffix);
+    if (keep > room)
+        keep = room;
+    snprintf(af->tmp, sizeof af->tmp, "%.*s%.*s%s", (int)(base - af->path), af->path, (int)keep, base, suffix);
     af->f = fopen(af->tmp, "wb");
-    if (!af->f)
-        return dlrt_fail(err, DLRT_EIO, "%s: cannot create %s: %s", path, af->tmp, strerror(errno));
+    if (!af->f) {
+        int saved = errno;
+        char dir[sizeof af->path];
+        dir_of(af->path, dir, sizeof dir);
+        if (saved == ENOENT || (saved == ENOTDIR && stat(dir, &st) != 0))
+            return dlrt_fail(err, DLRT_EIO, "%s: cannot write: the folder %s does not exist", path, dir);
+        if (saved == ENOTDIR)
+            return dlrt_fail(err, DLRT_EIO, "%s: cannot write: %s is not a folder", path, dir);
+        return dlrt_fail(err, DLRT_EIO, "%s: cannot create %s: %s", path, af->tmp, strerror(saved));
+    }
     return DLRT_OK;
+}
+
+int dlrt_output_check(const char *path, DlrtError *err) {
+    DlrtAtomicFile af;
+    int rc = dlrt_atomic_open(&af, path, err);
+    if (rc == DLRT_OK)
+        dlrt_atomic_abort(&af);
+    return rc;
 }
 
 void dlrt_atomic_abort(DlrtAtomicFile *af) {
@@ -52,16 +104,7 @@ void dlrt_atomic_abort(DlrtAtomicFile *af) {
 /* Makes the rename itself durable; failure here is not worth reporting (some file systems refuse it). */
 static void sync_parent_dir(const char *path) {
     char dir[1024];
-    const char *slash = strrchr(path, '/');
-    if (!slash) {
-        strcpy(dir, ".");
-    } else if (slash == path) {
-        strcpy(dir, "/");
-    } else {
-        size_t n = (size_t)(slash - path);
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
+    dir_of(path, dir, sizeof dir);
     int fd = open(dir, O_RDONLY);
     if (fd >= 0) {
         fsync(fd);
@@ -72,20 +115,27 @@ static void sync_parent_dir(const char *path) {
 int dlrt_atomic_commit(DlrtAtomicFile *af, DlrtError *err) {
     FILE *f = af->f;
     af->f = NULL;
-    int failed = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
-    int saved = errno;
+    const char *failed = NULL;
+    int saved = 0;
+    if (ferror(f) || fflush(f) != 0)
+        failed = "write failed";
+    else if (fsync(fileno(f)) != 0)
+        failed = "cannot flush it to disk (fsync)";
+    if (failed)
+        saved = errno;
     if (fclose(f) != 0 && !failed) {
-        failed = 1;
+        failed = "write failed";
         saved = errno;
     }
     if (failed) {
         remove(af->tmp);
-        return dlrt_fail(err, DLRT_EIO, "%s: write failed: %s", af->path, strerror(saved));
+        return dlrt_fail(err, DLRT_EIO, "%s: %s: %s; the file is as it was before", af->path, failed, strerror(saved));
     }
     if (rename(af->tmp, af->path) != 0) {
         saved = errno;
         remove(af->tmp);
-        return dlrt_fail(err, DLRT_EIO, "%s: cannot rename %s into place: %s", af->path, af->tmp, strerror(saved));
+        return dlrt_fail(err, DLRT_EIO, "%s: cannot rename %s into place: %s; the file is as it was before", af->path,
+                         af->tmp, strerror(saved));
     }
     sync_parent_dir(af->path);
     return DLRT_OK;

@@ -3,8 +3,8 @@
  * everything else a trainer does is here. This file reads the command line, sets up the state, loads or resumes
  * checkpoints, runs the epoch loop and writes what the run leaves behind (metrics, plot, report); the epoch and
  * evaluation passes and k-fold are in train_loop.c, the data in train_data.c, the pictures and --predict in
- * train_pictures.c. Messages and exit statuses are those of docs/trainer.md: 2 for bad usage, 1 for anything
- * else that fails. */
+ * train_pictures.c, the check of the files a run reads and writes in train_paths.c. Messages and exit statuses are
+ * those of docs/trainer.md: 2 for bad usage, 1 for anything else that fails. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,14 +184,15 @@ static void diverged(DlrtTrainer *t, float bad_loss, int64_t epoch, int64_t bad_
             "%s: the loss became %g in epoch %lld, batch %lld, with learning rate %g; stopped before the update "
             "(try a smaller --lr)\n",
             t->prog, (double)bad_loss, (long long)epoch + 1, (long long)bad_batch + 1, (double)t->lr);
+    /* a NumPy archive holds the weights only: it can be loaded, not resumed */
+    const char *how = dlrt_path_is_npz(t->args.save) ? "--load" : "--resume";
     if (t->saved > 0)
-        fprintf(t->errf,
-                "%s: the last good checkpoint, from the end of epoch %lld, is %s; --resume it with a smaller --lr\n",
-                t->prog, (long long)t->saved, t->args.save);
+        fprintf(t->errf, "%s: the last good checkpoint, from the end of epoch %lld, is %s; %s it with a smaller --lr\n",
+                t->prog, (long long)t->saved, t->args.save, how);
     else if (t->saved == 0)
         fprintf(t->errf,
-                "%s: the last good checkpoint, from before the first epoch, is %s; --resume it with a smaller --lr\n",
-                t->prog, t->args.save);
+                "%s: the last good checkpoint, from before the first epoch, is %s; %s it with a smaller --lr\n",
+                t->prog, t->args.save, how);
 }
 
 /* The epochs from first_epoch to epochs: train, evaluate on the test set, record, checkpoint. Returns the run's
@@ -297,10 +298,14 @@ static int write_outputs(DlrtTrainer *t, int status, double seconds) {
     return status;
 }
 
-/* A run whose command line was accepted: data, state, k-fold, the epochs, what follows them and the outputs. */
+/* A run whose command line was accepted: its files checked, data, state, k-fold, the epochs, what follows them and the
+ * outputs. */
 static int run(DlrtTrainer *t) {
+    int status = dlrt_trainer_check_paths(t);
+    if (status)
+        return status;
     dlrt_set_threads(t->args.has_threads ? t->args.threads : 0, t->m->blas_flops);
-    int status = dlrt_trainer_load_data(t);
+    status = dlrt_trainer_load_data(t);
     if (status == 0)
         status = allocate(t);
     if (status == 0 && t->args.has_kfold) /* only models that offer it get here */

@@ -16,6 +16,7 @@ static int load_csv(DlrtTrainer *t, int64_t limit) {
                         .target = d->csv.target,
                         .drop = d->csv.drop,
                         .n_drop = d->csv.n_drop,
+                        .positive_target = t->m->log_rmse_metric >= 0,
                         .limit = limit};
     char train_path[4096], test_path[4096];
     if (t->args.data) {

@@ -10,7 +10,7 @@ mkdir -p out
 echo "== dlc check models/$model.dlm"
 build/compiler/dlc check "models/$model.dlm" | sed -n '/^parameters/,/^total/p;/^FLOPs/,/^$/p'
 echo "== dlc build models/$model.dlm"
-build/compiler/dlc build "models/$model.dlm" -o "out/$model-train"
+build/compiler/dlc build "models/$model.dlm" --native -o "out/$model-train"
 pictures=() # image classifiers also draw the data and their predictions (docs/trainer.md)
 if grep -q 'fashion_mnist(' "models/$model.dlm"; then
     pictures=(--show-samples "out/$model-samples.png" --show-predictions "out/$model-predictions.png")

@@ -20,12 +20,19 @@
 #include <unistd.h>
 
 #include "dlc.h"
+#include "dlrt_core.h"
 
 #ifndef BUILD_ROOT
 #define BUILD_ROOT "."
 #endif
 #ifndef DLC_PATH
 #define DLC_PATH "dlc"
+#endif
+#ifndef SOURCE_ROOT
+#define SOURCE_ROOT ".."
+#endif
+#ifndef FAULT_SHIM
+#define FAULT_SHIM ""
 #endif
 /* `dlc build` links against this build's libdlrt, instrumented like this test when sanitizers are on */
 #if defined(__SANITIZE_ADDRESS__)
@@ -772,6 +779,60 @@ static void test_checkpoint_refusals(void) {
         0);
 }
 
+/* A checkpoint of linreg's layout (0.weight [1, 2], 0.bias [1]) with the given values, valid CRCs included. */
+static char *linreg_ckpt(const char *name, int dtype, double w0, double w1) {
+    float w32[2] = {(float)w0, (float)w1}, b32[1] = {0.5f};
+    double w64[2] = {w0, w1}, b64[1] = {0.5};
+    int f64 = dtype == DLRT_F64;
+    DlrtTensorDesc params[2] = {{"0.weight", dtype, 2, {1, 2}, f64 ? (void *)w64 : (void *)w32},
+                                {"0.bias", dtype, 1, {1}, f64 ? (void *)b64 : (void *)b32}};
+    DlrtCheckpoint ck = {.params = params, .n_params = 2};
+    uint8_t buf[512];
+    size_t len;
+    DlrtError e;
+    CU_ASSERT_FATAL(dlrt_checkpoint_write_mem(&ck, buf, sizeof buf, &len, &e) == DLRT_OK);
+    char *path = tmp(name);
+    spit(path, buf, len);
+    return path;
+}
+
+/* Weights that are not finite, or f64 values that an f32 model cannot hold, are refused by --load (status 1) and
+ * by dlc compile --weights (2, as for any --weights file it cannot use) (which used to emit `1e+300f`, a literal that
+ * overflows), naming the tensor and the index. */
+static void test_weights_not_finite(void) {
+    char *err, *out_dir = tmp("weights-out"), *model = xsprintf(&scratch, "'%s/models/linreg.dlm'", SOURCE_ROOT);
+    mkdir(out_dir, 0700);
+    char *nan_ckpt = linreg_ckpt("nan.ckpt", DLRT_F32, 2.0, NAN);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --load '%s' --epochs 0", trainer("linreg"), nan_ckpt), NULL, &err), 1);
+    ASSERT_HAS(err, xsprintf(&scratch, "%s: parameter tensor '0.weight' holds NaN at index 1 of f32[1, 2]", nan_ckpt));
+    CU_ASSERT_EQUAL(
+        run(xsprintf(&scratch, "'%s' compile %s --infer --weights '%s' -o '%s'", DLC_PATH, model, nan_ckpt, out_dir),
+            NULL, &err),
+        2);
+    ASSERT_HAS(err, "--weights: ");
+    ASSERT_HAS(err, "'0.weight' holds NaN at index 1");
+    char *big = linreg_ckpt("big.ckpt", DLRT_F64, 1e300, 1.0);
+    CU_ASSERT_EQUAL(
+        run(xsprintf(&scratch, "'%s' compile %s --infer --weights '%s' -o '%s'", DLC_PATH, model, big, out_dir), NULL,
+            &err),
+        2);
+    ASSERT_HAS(err, xsprintf(&scratch, "%s: parameter tensor '0.weight' holds a value beyond the range of f32", big));
+    ASSERT_HAS(err, "at index 0 of f64[1, 2]");
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --load '%s' --epochs 0", trainer("linreg"), big), NULL, &err), 1);
+    ASSERT_HAS(err, "beyond the range of f32");
+    /* the f64 build holds it */
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "'%s' compile %s --infer --dtype f64 --weights '%s' -o '%s'", DLC_PATH,
+                                 model, big, out_dir),
+                        NULL, &err),
+                    0);
+    /* and finite weights load */
+    char *fine = linreg_ckpt("fine.ckpt", DLRT_F64, 2.0, -3.4);
+    CU_ASSERT_EQUAL(
+        run(xsprintf(&scratch, "'%s' compile %s --infer --weights '%s' -o '%s'", DLC_PATH, model, fine, out_dir), NULL,
+            &err),
+        0);
+}
+
 /* --save writes atomically: while a run saves every epoch, the file is at every moment a complete checkpoint. */
 static void test_save_atomic(void) {
     char *ckpt = tmp("watched.ckpt");
@@ -802,6 +863,124 @@ static void test_save_atomic(void) {
     CU_ASSERT_EQUAL(ckpt_epoch(ckpt), 40);
     /* no temporary file is left beside it */
     CU_ASSERT_EQUAL(system(xsprintf(&scratch, "ls '%s' | grep -q 'watched.ckpt.tmp'", tmpdir)) == 0, 0);
+}
+
+/* ---------------------------------------------------------------------------------------------------------- */
+/* Faults                                                                                                     */
+/* ---------------------------------------------------------------------------------------------------------- */
+
+/* Whether any temporary file of `name` is left in the test's folder. */
+static bool leftover(const char *name) {
+    return system(xsprintf(&scratch, "ls '%s' | grep -q '^%s.tmp'", tmpdir, name)) == 0;
+}
+
+/* A run that resumes the 3-epoch linreg checkpoint `good` to 5 epochs, saving in place, with tests/fault_shim.c
+ * failing call n (0: none) of kind op on the checkpoint's files. Returns the status; *count gets the calls made. */
+static int faulty_resume(const char *op, long n, const char *name, const char *good, long *count, char **err) {
+    size_t len;
+    char *bytes = slurp(good, &len);
+    char *ck = tmp(name), *counted = tmp(xsprintf(&scratch, "%s.count", name));
+    spit(ck, bytes, len);
+    int rc = run(xsprintf(&scratch,
+                          "OMP_WAIT_POLICY=passive LD_PRELOAD='%s' FAULT_OP=%s FAULT_N=%ld FAULT_PATH='%s' "
+                          "FAULT_COUNT='%s' %s --epochs 5 --threads 1 --quiet --resume '%s' --save '%s'",
+                          FAULT_SHIM, op, n, name, counted, trainer("linreg"), ck, ck),
+                 NULL, err);
+    char *c = slurp(counted, NULL);
+    *count = c ? atol(c) : -1;
+    return rc;
+}
+
+/* A write, an fsync or a rename that fails while a checkpoint is saved ends the run with a message naming the file
+ * and the cause, and leaves the previous checkpoint whole, with no temporary file beside it. The calls are
+ * failed by an LD_PRELOAD library (tests/fault_shim.c), in the first save of the run and in its last. */
+static void test_fault_injection(void) {
+#if defined(__SANITIZE_ADDRESS__)
+    printf("skipped: AddressSanitizer must come first in the library list, so the LD_PRELOAD shim cannot be "
+           "loaded into this build's trainers");
+    return;
+#endif
+    char *good = tmp("faults-good.ckpt"), *err;
+    CU_ASSERT_EQUAL_FATAL(
+        run(xsprintf(&scratch, "%s --epochs 3 --threads 1 --quiet --save '%s'", trainer("linreg"), good), NULL, NULL),
+        0);
+    size_t good_len;
+    char *good_bytes = slurp(good, &good_len);
+    static const struct {
+        const char *op, *cause;
+    } ops[] = {
+        {"write", ": write failed: No space left on device"},
+        {"fsync", ": cannot flush it to disk (fsync): Input/output error"},
+        {"rename", "into place: Input/output error"},
+    };
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        char *name = xsprintf(&scratch, "faults-%s.ckpt", ops[i].op), *ck = tmp(name);
+        long total, count;
+        /* counting: the run saves three times (its start, epochs 4 and 5) */
+        CU_ASSERT_EQUAL_FATAL(faulty_resume(ops[i].op, 0, name, good, &total, &err), 0);
+        CU_ASSERT_FATAL(total >= 3 && total % 3 == 0);
+        long per_save = total / 3;
+        /* the first call of the first save, the last call of the first, the first of the last */
+        long ns[3] = {1, per_save, 2 * per_save + 1};
+        int64_t epoch_left[3] = {3, 3, 4};
+        for (int k = 0; k < 3; k++) {
+            CU_ASSERT_EQUAL(faulty_resume(ops[i].op, ns[k], name, good, &count, &err), 1);
+            CU_ASSERT_EQUAL(count, ns[k]); /* the run stops at the failure */
+            ASSERT_HAS(err, xsprintf(&scratch, "%s: ", ck));
+            ASSERT_HAS(err, ops[i].cause);
+            ASSERT_HAS(err, "the file is as it was before");
+            CU_ASSERT_EQUAL(ckpt_epoch(ck), epoch_left[k]);
+            if (k < 2) { /* the first save failed: the file is the one the run started from, byte for byte */
+                size_t len;
+                char *bytes = slurp(ck, &len);
+                CU_ASSERT(bytes && len == good_len && memcmp(bytes, good_bytes, len) == 0);
+            }
+            CU_ASSERT(!leftover(name));
+            CU_ASSERT_EQUAL(
+                run(xsprintf(&scratch, "%s --load '%s' --epochs 0 --quiet", trainer("linreg"), ck), NULL, NULL), 0);
+        }
+    }
+}
+
+/* A real full disk: a small tmpfs where the first checkpoint fits and the second does not beside it; and a
+ * read-only one (root may mount them; elsewhere the test is skipped, saying why). */
+static void test_full_disk(void) {
+    char *mnt = tmp("small-disk");
+    mkdir(mnt, 0700);
+    /* mlp's checkpoint is 814,404 bytes: the start's fits in 1200 KiB, the next one's temporary file does not */
+    if (system(xsprintf(&scratch, "mount -t tmpfs -o size=1200k tmpfs '%s' 2>/dev/null", mnt)) != 0) {
+        printf("skipped: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)");
+        return;
+    }
+    char *ck = xsprintf(&scratch, "%s/mlp.ckpt", mnt), *err;
+    int rc = run(xsprintf(&scratch, "%s --data '%s' --epochs 2 --limit 200 --threads 1 --quiet --save '%s'",
+                          trainer("mlp"), data_dir, ck),
+                 NULL, &err);
+    CU_ASSERT_EQUAL(rc, 1);
+    ASSERT_HAS(err, xsprintf(&scratch, "%s: ", ck));
+    ASSERT_HAS(err, "No space left on device");
+    CU_ASSERT_EQUAL(ckpt_epoch(ck), 0); /* the start's checkpoint survives */
+    CU_ASSERT_EQUAL(system(xsprintf(&scratch, "ls '%s' | grep -q tmp", mnt)) == 0, 0);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --data '%s' --limit 200 --epochs 0 --quiet --load '%s'", trainer("mlp"),
+                                 data_dir, ck),
+                        NULL, NULL),
+                    0);
+    CU_ASSERT_EQUAL(system(xsprintf(&scratch, "umount '%s'", mnt)), 0);
+
+    /* a read-only place: every output is checked before the first epoch, not written after the last */
+    char *ro = tmp("read-only");
+    mkdir(ro, 0700);
+    CU_ASSERT_EQUAL_FATAL(system(xsprintf(&scratch, "mount -t tmpfs -o ro,size=64k tmpfs '%s'", ro)), 0);
+    static const char *const flags[] = {"--report", "--metrics", "--plot", "--save"};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        char *out;
+        rc = run(xsprintf(&scratch, "%s --epochs 3 %s '%s/out'", trainer("linreg"), flags[i], ro), &out, &err);
+        CU_ASSERT_EQUAL(rc, 1);
+        ASSERT_HAS(err, xsprintf(&scratch, "%s %s/out: cannot create ", flags[i], ro));
+        ASSERT_HAS(err, "Read-only file system");
+        CU_ASSERT_STRING_EQUAL(out, ""); /* no epoch ran */
+    }
+    CU_ASSERT_EQUAL(system(xsprintf(&scratch, "umount '%s'", ro)), 0);
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -895,6 +1074,9 @@ int main(void) {
         {"kill and resume adam dropout", test_kill_and_resume_adam_dropout},
         {"checkpoint refusals", test_checkpoint_refusals},
         {"save atomic", test_save_atomic},
+        {"weights not finite", test_weights_not_finite},
+        {"fault injection", test_fault_injection},
+        {"full and read-only disks", test_full_disk},
         {"data errors", test_data_errors},
         {"refusals", test_refusals},
     };

@@ -374,6 +374,79 @@ static void test_preprocess_errors(void) {
     ASSERT_MSG_HAS(err, "test.csv:2: expected 5 fields (as in the header on line 1), found 4");
 }
 
+/* Silent wrong data: a value that only looks like a number in a column of numbers, a file with a header and no
+ * rows, and (for a model scored by the log rmse) a target of 0 or below are refused, naming the row, the column
+ * and the value; detection used to turn such a column categorical, or the log rmse became null. */
+static void test_suspicious_values(void) {
+    DlrtCsvSpec spec = {0};
+    DlrtDataset train, test;
+    DlrtCsvInfo info;
+    DlrtError err = {{0}};
+    static const char *const values[] = {"NaN", "inf", "-Infinity", "1e400", "0x10", "12abc", " nan "};
+    spit(tmp_path("test.csv"), small_test);
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char text[512], expected[256];
+        snprintf(text, sizeof text, "Id,A,B,C,D,Price\n1,1,x,10,b,100\n2,2,y,%s,a,200\n3,NA,x,30,b,300\n", values[i]);
+        spit(tmp_path("train.csv"), text);
+        spec = (DlrtCsvSpec){0};
+        err.msg[0] = '\0';
+        CU_ASSERT_EQUAL(load_small(&spec, &train, &test, &info, &err), DLRT_EFORMAT);
+        snprintf(expected, sizeof expected, "train.csv:3: row 2, column 'C': '%s' is not a number", values[i]);
+        ASSERT_MSG_HAS(err, expected);
+        ASSERT_MSG_HAS(err, "the column's other values are (4 of them)"); /* 10, 30 and test's 50, 10 */
+        CU_ASSERT_PTR_NULL(train.x);
+        /* declared categorical, the column is what the user says */
+        static const char *cat[] = {"C"};
+        spec = (DlrtCsvSpec){.categorical = cat, .n_categorical = 1};
+        CU_ASSERT_EQUAL(load_small(&spec, &train, &test, &info, &err), DLRT_OK);
+        dlrt_dataset_free(&train);
+        dlrt_dataset_free(&test);
+        dlrt_csv_info_free(&info);
+    }
+    /* ... in test.csv too */
+    spit(tmp_path("train.csv"), small_train);
+    spit(tmp_path("test.csv"), "Id,D,C,B,A\n4,a,50,NA,4\n5,a,10,z,0x5\n");
+    spec = (DlrtCsvSpec){0};
+    CU_ASSERT_EQUAL(load_small(&spec, &train, &test, &info, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "test.csv:3: row 2, column 'A': '0x5' is not a number");
+    /* a column without numbers stays categorical, digits or not (the Kaggle data's 1Fam, 2Story) */
+    spit(tmp_path("test.csv"), "Id,D,C,B,A\n4,1Fam,50,NA,4\n5,2Story,10,z,5\n");
+    spit(tmp_path("train.csv"), "Id,A,B,C,D,Price\n1,1,x,10,1Fam,100\n2,2,y,NA,2fmCon,200\n");
+    CU_ASSERT_EQUAL(load_small(&spec, &train, &test, &info, &err), DLRT_OK);
+    CU_ASSERT(feature(&info, "D_1Fam") >= 0);
+    dlrt_dataset_free(&train);
+    dlrt_dataset_free(&test);
+    dlrt_csv_info_free(&info);
+
+    /* a header and no rows */
+    spit(tmp_path("train.csv"), "Id,A,B,C,D,Price\n");
+    CU_ASSERT_EQUAL(load_small(&spec, &train, &test, &info, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "train.csv: a header (line 1) and no rows: there is nothing to train on");
+    spit(tmp_path("train.csv"), small_train);
+    spit(tmp_path("test.csv"), "\xef\xbb\xbfId,D,C,B,A\r\n\r\n");
+    CU_ASSERT_EQUAL(load_small(&spec, &train, &test, &info, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "test.csv: a header (line 1) and no rows: there is nothing to test or predict");
+
+    /* targets the log rmse cannot take */
+    spit(tmp_path("test.csv"), small_test);
+    static const char *const prices[] = {"0", "-5", "0.0"};
+    for (size_t i = 0; i < sizeof prices / sizeof prices[0]; i++) {
+        char text[512], expected[256];
+        snprintf(text, sizeof text, "Id,A,B,C,D,Price\n1,1,x,10,b,100\n2,2,y,NA,a,200\n3,NA,x,30,b,%s\n", prices[i]);
+        spit(tmp_path("train.csv"), text);
+        spec = (DlrtCsvSpec){.positive_target = 1};
+        CU_ASSERT_EQUAL(load_small(&spec, &train, &test, &info, &err), DLRT_EFORMAT);
+        snprintf(expected, sizeof expected, "train.csv:4: row 3, column 'Price': the target is %s, but", prices[i]);
+        ASSERT_MSG_HAS(err, expected);
+        ASSERT_MSG_HAS(err, "log rmse, which needs targets above 0");
+        spec = (DlrtCsvSpec){0}; /* a model scored otherwise takes it */
+        CU_ASSERT_EQUAL(load_small(&spec, &train, &test, &info, &err), DLRT_OK);
+        dlrt_dataset_free(&train);
+        dlrt_dataset_free(&test);
+        dlrt_csv_info_free(&info);
+    }
+}
+
 /* ---------------------------------------------------------------------------------------------------------- */
 /* Submissions and k-fold                                                                                     */
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -582,6 +655,7 @@ int main(void) {
         {"numeric detection", test_numeric_detection},
         {"preprocess small", test_preprocess_small},
         {"preprocess errors", test_preprocess_errors},
+        {"suspicious values", test_suspicious_values},
         {"submission", test_submission},
         {"kfold", test_kfold},
         {"house prices", test_house_prices},

@@ -173,14 +173,16 @@ static void write_images(const char *path, uint32_t magic, uint32_t n, uint32_t 
     free(buf);
 }
 
+/* Writes an IDX labels file whose header says n and whose body is the first min(n, 256) of labels. */
 static void write_labels(const char *path, uint32_t magic, uint32_t n, const unsigned char *labels) {
     unsigned char buf[8 + 256];
+    unsigned body = n < 256 ? n : 256;
     put_be32(buf, magic);
     put_be32(buf + 4, n);
-    memcpy(buf + 8, labels, n);
+    memcpy(buf + 8, labels, body);
     gzFile f = gzopen(path, "wb");
     CU_ASSERT_FATAL(f != NULL);
-    gzwrite(f, buf, 8 + n);
+    gzwrite(f, buf, 8 + body);
     gzclose(f);
 }
 
@@ -250,6 +252,28 @@ static void test_idx_errors(void) {
     ASSERT_MSG_HAS(err, lab);
     ASSERT_MSG_HAS(err, "label 9 at byte offset 10");
     ASSERT_MSG_HAS(err, "expected 0 to 8");
+
+    /* Decompression bombs: small gzip files whose headers claim 2^28 images of 28 x 28 and 2^28 labels (the
+     * counts agree) are refused from their headers and sizes, before anything is inflated. */
+    const char *bomb = tmp_path("bomb-images.gz"), *bomb_labels = tmp_path("bomb-labels.gz");
+    write_images(bomb, 0x803, 1u << 28, 28, 28, 1 << 20, 0); /* 1 MB of the claimed 210 GB, a few KB on disk */
+    static const unsigned char zeros[256];
+    write_labels(bomb_labels, 0x801, 1u << 28, zeros);
+    CU_ASSERT_EQUAL(dlrt_idx_load(bomb, bomb_labels, 10, 0, &ds, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, bomb);
+    ASSERT_MSG_HAS(err, "the header claims 268435456 images of 28 x 28 pixels (210453397520 bytes), but a gzip file");
+    CU_ASSERT_PTR_NULL(ds.x);
+    CU_ASSERT_EQUAL(dlrt_idx_load_images(bomb, 0, &ds, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "the file is damaged or forged");
+    /* ... the labels alone, beside images that could be real */
+    const char *many = tmp_path("many-images.gz");
+    write_images(many, 0x803, 1u << 28, 1, 1, 0, 0);
+    CU_ASSERT_EQUAL(dlrt_idx_load(many, bomb_labels, 10, 0, &ds, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "the header claims 268435456 images of 1 x 1 pixels");
+    /* ... and --limit reads only what it asks for, so the same files are fine for their first examples */
+    CU_ASSERT_EQUAL(dlrt_idx_load(bomb, bomb_labels, 10, 5, &ds, &err), DLRT_OK);
+    CU_ASSERT_EQUAL(ds.n, 5);
+    dlrt_dataset_free(&ds);
 
     const char *missing = tmp_path("no-such-file.gz");
     CU_ASSERT_EQUAL(dlrt_idx_load(missing, lab, 10, 0, &ds, &err), DLRT_EIO);
@@ -503,6 +527,93 @@ static void test_checkpoint_corruption(void) {
     ASSERT_MSG_HAS(err, "absent.ckpt");
     free(copy);
     free(bytes);
+}
+
+/* Well-formed files (valid CRCs) whose values or fields are out of range: refused, naming the tensor and the first
+ * bad index, and nothing loaded. */
+static void test_checkpoint_values(void) {
+    DlrtError err;
+    const char *path = tmp_path("values.ckpt");
+    static const struct {
+        int tensor, index;
+        float value;
+        const char *what;
+    } cases[] = {
+        {0, 4, NAN, "parameter tensor '0.weight' holds NaN at index 4 of f32[2, 3]"},
+        {1, 2, INFINITY, "parameter tensor '0.bias' holds inf at index 2 of f32[3]"},
+        {1, 0, -INFINITY, "parameter tensor '0.bias' holds -inf at index 0"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Model a, b;
+        model_init(&a, 1);
+        (cases[i].tensor ? a.b : a.w)[cases[i].index] = cases[i].value;
+        CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &a.ck, &err), DLRT_OK);
+        model_init(&b, 0);
+        err.msg[0] = '\0';
+        CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &b.ck, 0, &err), DLRT_EFORMAT);
+        ASSERT_MSG_HAS(err, path);
+        ASSERT_MSG_HAS(err, cases[i].what);
+        CU_ASSERT_EQUAL(b.w[0], 0.0f); /* nothing was loaded (1 in the file) */
+    }
+    /* ... found past the first block of 1024 values the scan takes at a time, and in the last, partial one */
+    static float big[3000], into[3000];
+    static const int at[2] = {1500, 2999};
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < 3000; k++)
+            big[k] = (float)k;
+        big[at[i]] = NAN;
+        DlrtTensorDesc d = {"big", DLRT_F32, 1, {3000}, big}, e = {"big", DLRT_F32, 1, {3000}, into};
+        DlrtCheckpoint w = {.params = &d, .n_params = 1}, r = {.params = &e, .n_params = 1};
+        CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &w, &err), DLRT_OK);
+        CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &r, 0, &err), DLRT_EFORMAT);
+        ASSERT_MSG_HAS(err, i ? "'big' holds NaN at index 2999 of f32[3000]" : "'big' holds NaN at index 1500 of");
+    }
+    /* A NaN in the optimizer state is refused as well. */
+    Model a, b;
+    model_init(&a, 1);
+    a.m[5] = NAN;
+    CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &a.ck, &err), DLRT_OK);
+    model_init(&b, 0);
+    CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &b.ck, DLRT_CKPT_RESUME, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "optimizer state tensor '0.weight.momentum' holds NaN at index 5 of f64[2, 3]");
+
+    /* f64 values beyond f32's range: refused where they become f32, accepted by an f64 reader unless it asks for
+     * f32 values (dlc compile --weights for an f32 build). */
+    double w64[6] = {0.1, 0.2, 0.3, -1e300, 0.5, 1e-3}, b64[3] = {1, 2, 3};
+    DlrtTensorDesc p64[2] = {{"0.weight", DLRT_F64, 2, {2, 3}, w64}, {"0.bias", DLRT_F64, 1, {3}, b64}};
+    DlrtCheckpoint ck64 = {p64, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}};
+    CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &ck64, &err), DLRT_OK);
+    model_init(&b, 0);
+    CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &b.ck, 0, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "parameter tensor '0.weight' holds a value beyond the range of f32");
+    ASSERT_MSG_HAS(err, "at index 3 of f64[2, 3]");
+    CU_ASSERT_EQUAL(b.w[0], 0.0f);
+    double r64[6], rb64[3];
+    DlrtTensorDesc q64[2] = {{"0.weight", DLRT_F64, 2, {2, 3}, r64}, {"0.bias", DLRT_F64, 1, {3}, rb64}};
+    DlrtCheckpoint read64 = {q64, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}};
+    CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &read64, 0, &err), DLRT_OK);
+    CU_ASSERT_EQUAL(r64[3], -1e300);
+    CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &read64, DLRT_CKPT_F32_VALUES, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "beyond the range of f32");
+    w64[3] = 3.4028234663852886e38; /* FLT_MAX itself fits */
+    CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &ck64, &err), DLRT_OK);
+    CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &b.ck, 0, &err), DLRT_OK);
+
+    /* An epoch count of 2^64 - 1 (read as -1, it resumed "after epoch -1") and one just past --epochs' range. */
+    static const int64_t epochs[2] = {-1, (INT64_C(1) << 40) + 1};
+    for (int i = 0; i < 2; i++) {
+        model_init(&a, 1);
+        a.ck.epoch = epochs[i];
+        CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &a.ck, &err), DLRT_OK);
+        model_init(&b, 0);
+        CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &b.ck, DLRT_CKPT_RESUME, &err), DLRT_EFORMAT);
+        ASSERT_MSG_HAS(err, "the epoch count at byte offset ");
+        ASSERT_MSG_HAS(err, i ? "is 1099511627777, expected 0 to 2^40" : "is 18446744073709551615, expected 0 to 2^40");
+        CU_ASSERT_EQUAL(b.w[0], 0.0f);
+    }
+    a.ck.epoch = INT64_C(1) << 40;
+    CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &a.ck, &err), DLRT_OK);
+    CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &b.ck, DLRT_CKPT_RESUME, &err), DLRT_OK);
 }
 
 static void test_layout_hash(void) {
@@ -1100,6 +1211,54 @@ static void test_predict_helpers(void) {
 
 int openblas_get_num_threads(void);
 
+/* What --predict and --load say about files that are not what they should be: each names the file and what is
+ * wrong with it (an empty file and a directory used to be "found the bytes 00 00 00 00", a directory to --load
+ * "No such device", a truncated PNG "Read Error"). */
+static void test_file_messages(void) {
+    DlrtDataset ds;
+    DlrtError err;
+    const char *empty = tmp_path("empty.png"), *dir = tmp_path("a-dir"), *two = tmp_path("two-bytes");
+    spit(empty, "", 0);
+    mkdir(dir, 0700);
+    spit(two, "ab", 2);
+    CU_ASSERT_EQUAL(dlrt_load_images(empty, 28, 28, &ds, NULL, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "empty.png: the file is empty (0 bytes), not an image");
+    CU_ASSERT_EQUAL(dlrt_load_images(dir, 28, 28, &ds, NULL, &err), DLRT_EIO);
+    ASSERT_MSG_HAS(err, "a-dir: a directory, not an image file");
+    CU_ASSERT_EQUAL(dlrt_load_images(two, 28, 28, &ds, NULL, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "found the bytes 61 62 at byte offset 0 (the whole file)");
+
+    /* a PNG cut inside its image data, and inside its header chunk */
+    const char *png = tmp_path("whole.png"), *cut = tmp_path("cut.png");
+    float pixels[28 * 28];
+    for (int i = 0; i < 28 * 28; i++)
+        pixels[i] = (float)(i % 28) / 27.0f;
+    CU_ASSERT_EQUAL_FATAL(dlrt_write_image_grid(png, NULL, pixels, 1, 28, 28, 1, 1, NULL, &err), DLRT_OK);
+    size_t len;
+    char *bytes = slurp(png, &len);
+    CU_ASSERT_FATAL(bytes != NULL && len > 100);
+    CU_ASSERT_EQUAL(dlrt_load_images(png, 28, 28, &ds, NULL, &err), DLRT_OK);
+    dlrt_dataset_free(&ds);
+    spit(cut, bytes, len - 20);
+    CU_ASSERT_EQUAL(dlrt_load_images(cut, 28, 28, &ds, NULL, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "cut.png: truncated PNG: the ");
+    char expected[128];
+    snprintf(expected, sizeof expected, "the file ends at byte offset %zu", len - 20);
+    ASSERT_MSG_HAS(err, expected);
+    spit(cut, bytes, 30);
+    CU_ASSERT_EQUAL(dlrt_load_images(cut, 28, 28, &ds, NULL, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err,
+                   "truncated PNG: the IHDR chunk at byte offset 8 needs 25 bytes, the file ends at byte offset 30");
+    free(bytes);
+
+    /* a directory given as a checkpoint */
+    float w[6], b[3];
+    DlrtTensorDesc params[2] = {{"0.weight", DLRT_F32, 2, {2, 3}, w}, {"0.bias", DLRT_F32, 1, {3}, b}};
+    DlrtCheckpoint ck = {.params = params, .n_params = 2};
+    CU_ASSERT_EQUAL(dlrt_checkpoint_load(dir, &ck, 0, &err), DLRT_EIO);
+    ASSERT_MSG_HAS(err, "a-dir: a directory, not a checkpoint file");
+}
+
 static void test_misc(void) {
     double t0 = dlrt_now();
     nanosleep(&(struct timespec){0, 10000000}, NULL);
@@ -1143,6 +1302,8 @@ int main(void) {
         {"checkpoint round trip", test_checkpoint_round_trip},
         {"checkpoint dtype conversion", test_checkpoint_dtype_conversion},
         {"checkpoint corruption", test_checkpoint_corruption},
+        {"checkpoint values", test_checkpoint_values},
+        {"file messages", test_file_messages},
         {"layout hash", test_layout_hash},
         {"batcher", test_batcher},
         {"resize", test_resize},

@@ -104,10 +104,11 @@ static void lin_init(void *state, uint64_t seed) {
     rec.inits++;
 }
 
-static void lin_forward(void *state, int n, const float *x) {
+static int lin_forward(void *state, int n, const float *x) {
     Lin *s = state;
     for (int i = 0; i < n; i++)
         s->out[i] = s->w[0] * x[2 * i] + s->w[1] * x[2 * i + 1] + s->b;
+    return 0;
 }
 
 /* Half the mean squared error; metrics[0] sums the squared log errors (predictions clamped at 1, as D2L does). */
@@ -129,7 +130,7 @@ static float lin_forward_train(void *state, int n, const float *x, const float *
     return lin_loss(state, n, x, y, metrics);
 }
 
-static void lin_backward(void *state, int n, const float *x, const float *y) {
+static int lin_backward(void *state, int n, const float *x, const float *y) {
     Lin *s = state;
     s->gw[0] = s->gw[1] = s->gb = 0;
     for (int i = 0; i < n; i++) {
@@ -138,6 +139,7 @@ static void lin_backward(void *state, int n, const float *x, const float *y) {
         s->gw[1] += d * x[2 * i + 1] / (float)n;
         s->gb += d / (float)n;
     }
+    return 0;
 }
 
 static void lin_step(void *state, float lr) {
@@ -244,11 +246,12 @@ static float mean_pixel(const float *x) {
     return sum / PIXELS;
 }
 
-static void cls_forward(void *state, int n, const float *x) {
+static int cls_forward(void *state, int n, const float *x) {
     Cls *s = state;
     for (int i = 0; i < n; i++)
         for (int k = 0; k < CLASSES; k++)
             s->logits[i * CLASSES + k] = s->w[k] * mean_pixel(x + i * PIXELS) + s->b[k];
+    return 0;
 }
 
 /* Softmax of example i's logits into p. */
@@ -282,7 +285,7 @@ static float cls_forward_train(void *state, int n, const float *x, const int32_t
     return cls_loss(state, n, x, y, metrics);
 }
 
-static void cls_backward(void *state, int n, const float *x, const int32_t *y) {
+static int cls_backward(void *state, int n, const float *x, const int32_t *y) {
     Cls *s = state;
     memset(s->gw, 0, sizeof s->gw);
     memset(s->gb, 0, sizeof s->gb);
@@ -295,6 +298,7 @@ static void cls_backward(void *state, int n, const float *x, const int32_t *y) {
             s->gb[k] += d;
         }
     }
+    return 0;
 }
 
 static void cls_step(void *state, float lr) {
@@ -673,6 +677,154 @@ static void test_pictures_and_predict(void) {
     done(&r);
 }
 
+/* Two outputs that are one file, or an output that is an input, are refused before anything runs (the report
+ * used to be renamed over the checkpoint at the end of the run); --save F --resume F continues a run in place. */
+static void test_output_collisions(void) {
+    char ckpt[512], same[512], link[512], other[512];
+    snprintf(ckpt, sizeof ckpt, "%s", path("collide.ckpt"));
+    snprintf(same, sizeof same, "%s/./collide.ckpt", tmpdir);
+    snprintf(link, sizeof link, "%s", path("collide.link"));
+    snprintf(other, sizeof other, "%s", path("collide.json"));
+    Run r = train(&linear, "--epochs 1 --save %s", ckpt);
+    CU_ASSERT_EQUAL_FATAL(r.status, 0);
+    done(&r);
+    char *before = slurp(ckpt);
+    CU_ASSERT_FATAL(before != NULL && symlink(ckpt, link) == 0);
+    static const struct {
+        const char *fmt, *message;
+    } cases[] = {
+        {"--save %s --report %s", "--save %s and --report %s are the same file"},
+        {"--metrics %s --plot %s", "--metrics %s and --plot %s are the same file"},
+        {"--load %s --report %s", "--report %s is also an input (--load %s)"},
+        {"--resume %s --metrics %s", "--metrics %s is also an input (--resume %s)"},
+        {"--load %s --save %s", "--save %s is also an input (--load %s)"},
+    };
+    const char *spellings[][2] = {{ckpt, ckpt}, {ckpt, same}, {link, ckpt}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (size_t k = 0; k < sizeof spellings / sizeof spellings[0]; k++) {
+            const char *p0 = spellings[k][0], *p1 = spellings[k][1];
+            r = train(&linear, cases[i].fmt, p0, p1);
+            CU_ASSERT_EQUAL(r.status, 2);
+            char message[2048];
+            if (strncmp(cases[i].fmt, "--load", 6) == 0 || strncmp(cases[i].fmt, "--resume", 8) == 0)
+                snprintf(message, sizeof message, cases[i].message, p1, p0);
+            else
+                snprintf(message, sizeof message, cases[i].message, p0, p1);
+            ASSERT_HAS(r.err, message);
+            CU_ASSERT_EQUAL(rec.inits, 0);
+            done(&r);
+        }
+    char *after = slurp(ckpt);
+    CU_ASSERT(after != NULL && strcmp(before, after) == 0); /* the checkpoint is still the checkpoint */
+    free(before);
+    free(after);
+    /* an output onto a data file */
+    DlrtModel m = houses();
+    write_houses();
+    r = train(&m, "--data %s --epochs 1 --submission %s", path("houses"), path("houses/test.csv"));
+    CU_ASSERT_EQUAL(r.status, 2);
+    ASSERT_HAS(r.err, "houses/test.csv is also an input (--data ");
+    done(&r);
+    r = train(&classifier, "--load %s --predict %s --report %s", ckpt, other, other);
+    CU_ASSERT_EQUAL(r.status, 2);
+    ASSERT_HAS(r.err, "is also an input (--predict ");
+    done(&r);
+    /* continuing a run in place */
+    r = train(&linear, "--epochs 2 --resume %s --save %s --report %s", link, ckpt, other);
+    CU_ASSERT_EQUAL(r.status, 0);
+    ASSERT_HAS(r.out, "after epoch 1");
+    done(&r);
+}
+
+/* Every output is checked before the data is read and the first epoch runs: a missing folder, a directory or a
+ * place that is not a folder ends the run at once, naming the flag and the file. */
+static void test_outputs_checked_first(void) {
+    static const char *const flags[] = {"--report", "--metrics", "--plot", "--save"};
+    mkdir(path("adir"), 0700);
+    spit(path("plain"), "x", 1);
+    struct {
+        const char *file, *message;
+    } places[] = {
+        {path("nowhere/out"), "nowhere does not exist"},
+        {path("adir"), "adir: cannot write: it is a directory"},
+        {path("plain/out"), "plain is not a folder"},
+    };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        for (size_t k = 0; k < sizeof places / sizeof places[0]; k++) {
+            Run r = train(&linear, "--epochs 2 %s %s", flags[i], places[k].file);
+            CU_ASSERT_EQUAL(r.status, 1);
+            ASSERT_HAS(r.err, flags[i]);
+            ASSERT_HAS(r.err, places[k].message);
+            CU_ASSERT_EQUAL(rec.steps, 0);
+            CU_ASSERT_STRING_EQUAL(r.out, "");
+            done(&r);
+        }
+    /* the picture flags too, before the data is read */
+    Run r = train(&classifier, "--data %s --show-predictions %s", path("no-data-here"), path("nowhere/p.png"));
+    CU_ASSERT_EQUAL(r.status, 1);
+    ASSERT_HAS(r.err, "--show-predictions");
+    CU_ASSERT_PTR_NULL(strstr(r.err, "Fashion-MNIST not found"));
+    done(&r);
+}
+
+/* --save onto a symbolic link replaces the link's target and leaves the link a link; a file name of 250
+ * characters works (the temporary name made from it must stay within NAME_MAX). */
+static void test_save_names(void) {
+    char target[512], link[512], longname[512];
+    snprintf(target, sizeof target, "%s", path("target.ckpt"));
+    snprintf(link, sizeof link, "%s", path("via.link"));
+    spit(target, "old", 3);
+    CU_ASSERT_FATAL(symlink("target.ckpt", link) == 0); /* relative, as links usually are */
+    Run r = train(&linear, "--epochs 1 --save %s", link);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_STRING_EQUAL(r.err, "");
+    done(&r);
+    struct stat st;
+    CU_ASSERT(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+    char *ck = slurp(target);
+    CU_ASSERT(ck != NULL && memcmp(ck,
+                                   "\x89"
+                                   "DLCKPT",
+                                   7) == 0);
+    free(ck);
+    r = train(&linear, "--epochs 2 --resume %s --save %s", link, link);
+    CU_ASSERT_EQUAL(r.status, 0);
+    ASSERT_HAS(r.out, "after epoch 1");
+    done(&r);
+    CU_ASSERT(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+    char name[251];
+    memset(name, 'n', 250);
+    name[250] = '\0';
+    snprintf(longname, sizeof longname, "%s/%s", tmpdir, name);
+    r = train(&linear, "--epochs 1 --save %s --report %s.json", longname, path("long"));
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_STRING_EQUAL(r.err, "");
+    done(&r);
+    CU_ASSERT(stat(longname, &st) == 0 && st.st_size > 32);
+}
+
+/* A model scored by the log rmse refuses a target of 0 or below (it used to train and report "train_loss":
+ * null), and a value that only looks like a number is named rather than turning its column categorical. */
+static void test_csv_data_errors(void) {
+    DlrtModel m = houses();
+    mkdir(path("bad-houses"), 0700);
+    spit(path("bad-houses/test.csv"), "Id,A,B\n101,1,2\n", 15);
+    const char *zero = "Id,A,B,Price\n1,1,2,150\n2,3,1,0\n3,2,2,170\n";
+    spit(path("bad-houses/train.csv"), zero, strlen(zero));
+    Run r = train(&m, "--data %s --epochs 1 --report %s", path("bad-houses"), path("bad-houses.json"));
+    CU_ASSERT_EQUAL(r.status, 1);
+    ASSERT_HAS(r.err, "bad-houses/train.csv:3: row 2, column 'Price': the target is 0, but the model is scored by "
+                      "the log rmse");
+    CU_ASSERT_EQUAL(rec.steps, 0);
+    done(&r);
+    const char *hex = "Id,A,B,Price\n1,1,2,150\n2,0x3,1,160\n3,2,2,170\n";
+    spit(path("bad-houses/train.csv"), hex, strlen(hex));
+    r = train(&m, "--data %s --epochs 1", path("bad-houses"));
+    CU_ASSERT_EQUAL(r.status, 1);
+    ASSERT_HAS(r.err, "train.csv:3: row 2, column 'A': '0x3' is not a number");
+    done(&r);
+}
+
 static DlrtParam bad_param(int i) {
     static const int64_t dims[9] = {1, 1, 1, 1, 1, 1, 1, 1, 2};
     return (DlrtParam){"w", i ? 1 : 9, dims, 0, {-1, -1}};
@@ -751,6 +903,10 @@ int main(void) {
         {"diverged", test_diverged},
         {"kfold and submission", test_kfold_and_submission},
         {"pictures and predict", test_pictures_and_predict},
+        {"output collisions", test_output_collisions},
+        {"outputs checked first", test_outputs_checked_first},
+        {"save names", test_save_names},
+        {"csv data errors", test_csv_data_errors},
         {"model check", test_model_check},
         {"train main", test_train_main},
     };

@@ -1,0 +1,38 @@
+# bash completion for dlc: its commands, each command's options, .dlm files, and the values of --dtype and
+# --dump-after. Installed by `meson install` as share/bash-completion/completions/dlc.
+_dlc() {
+    local cur prev cmd
+    cur=${COMP_WORDS[COMP_CWORD]}
+    prev=${COMP_WORDS[COMP_CWORD-1]}
+    if [ "$COMP_CWORD" -eq 1 ]; then
+        COMPREPLY=($(compgen -W "check compile build export --help --version" -- "$cur"))
+        return
+    fi
+    cmd=${COMP_WORDS[1]}
+    case $prev in
+    --dtype) COMPREPLY=($(compgen -W "f32 f64" -- "$cur")); return ;;
+    --batch|-D) return ;;
+    --weights) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    -o)
+        if [ "$cmd" = compile ]; then COMPREPLY=($(compgen -d -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi
+        return ;;
+    esac
+    if [[ $cur == --dump-after=* ]]; then
+        COMPREPLY=($(compgen -P --dump-after= -W "elab autodiff simplify fuse plan" -- "${cur#--dump-after=}"))
+        return
+    fi
+    if [[ $cur == -* ]]; then
+        local opts="--help --batch -D"
+        case $cmd in
+        check) opts="$opts --json --infer --weights --portable --dump-after=" ;;
+        compile) opts="$opts -o --dtype --infer --weights --portable --trainer --dump-after=" ;;
+        build) opts="$opts -o --native" ;;
+        export) opts="--help -D -o --weights" ;;
+        esac
+        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+        [[ ${COMPREPLY[0]} == *= ]] && compopt -o nospace
+        return
+    fi
+    COMPREPLY=($(compgen -f -X '!*.dlm' -- "$cur") $(compgen -d -- "$cur"))
+}
+complete -F _dlc dlc
