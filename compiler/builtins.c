@@ -347,17 +347,39 @@ static const BuiltinParam log_softmax_params[] = {
     {0},
 };
 
+/* softmax or log_softmax (op) along any axis within each example: the softmax kernel runs over the last axis, so
+ * another axis is swapped with the last before and after (two permutes). */
+IrNode *softmax_along(Graph *g, Op op, IrNode *x, int64_t axis, Loc axis_loc, Loc loc) {
+    int rank = x->shape.rank;
+    const char *what = op == OP_SOFTMAX ? "softmax" : "log_softmax";
+    if (rank == 0)
+        return b_softmax(g, op, x, loc); /* its message */
+    if (axis < -rank || axis >= rank) {
+        error_at(axis_loc, "%s: axis %lld is out of range for %s, which has axes %d..%d", what, (long long)axis,
+                 type_str(g->ctx, x->dtype, &x->shape), -rank, rank - 1);
+        return NULL;
+    }
+    int a = (int)(axis < 0 ? axis + rank : axis);
+    if (a == rank - 1)
+        return b_softmax(g, op, x, loc);
+    if (a == 0 && x->shape.batched) {
+        error_at(axis_loc, "%s: axis %lld is the batch dimension of %s; a softmax runs within each example", what,
+                 (long long)axis, type_str(g->ctx, x->dtype, &x->shape));
+        return NULL;
+    }
+    int perm[MAX_RANK];
+    for (int k = 0; k < rank; k++)
+        perm[k] = k == a ? rank - 1 : k == rank - 1 ? a : k;
+    IrNode *y = b_softmax(g, op, b_permute(g, x, perm, loc), loc);
+    return y ? b_permute(g, y, perm, loc) : NULL;
+}
+
 static Value fn_log_softmax(Call *c) {
     IrNode *x = arg_tensor(c, "x");
     int64_t axis;
     if (!x || !arg_int(c, "axis", &axis))
         return v_error(c->e);
-    if (axis != -1 && axis != x->shape.rank - 1) {
-        error_at(arg_loc(c, "axis"), "log_softmax is over the last axis only (axis=-1), got axis=%lld",
-                 (long long)axis);
-        return v_error(c->e);
-    }
-    return v_tensor(c->e, b_softmax(c->e->g, OP_LOGSOFTMAX, x, c->loc));
+    return v_tensor(c->e, softmax_along(c->e->g, OP_LOGSOFTMAX, x, axis, arg_loc(c, "axis"), c->loc));
 }
 
 static const BuiltinParam reshape_params[] = {

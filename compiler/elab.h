@@ -199,6 +199,8 @@ bool init_value(Elab *e, Value v, Loc loc, Init **out); /* an initialiser from a
 /* `a op b` for a binary operator token of the parser: numbers fold, tensors become graph nodes. */
 Value arith(Elab *e, int op, Value a, Value b, Loc loc);
 IrNode *matmul_any(Graph *g, IrNode *a, IrNode *b, Loc loc); /* a @ b with vectors and stacks of matrices */
+/* softmax or log_softmax along any axis of an example (builtins.c) */
+IrNode *softmax_along(Graph *g, Op op, IrNode *x, int64_t axis, Loc axis_loc, Loc loc);
 
 /* ---- elab.c: the interpreter ---- */
 

@@ -352,11 +352,7 @@ static Value layer_softmax(Call *c) {
     int64_t axis;
     if (!arg_int(c, "axis", &axis))
         return v_error(c->e);
-    if (axis != -1 && axis != c->x->shape.rank - 1) {
-        error_at(arg_loc(c, "axis"), "softmax is over the last axis only (axis=-1), got axis=%lld", (long long)axis);
-        return v_error(c->e);
-    }
-    return layer_done(c, b_softmax(c->e->g, OP_SOFTMAX, c->x, c->loc));
+    return layer_done(c, softmax_along(c->e->g, OP_SOFTMAX, c->x, axis, arg_loc(c, "axis"), c->loc));
 }
 
 /* The built-in layers: rows of the same table as the functions (builtins.c), whose lookup searches this one
