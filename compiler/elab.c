@@ -243,7 +243,8 @@ static Value eval_call(Elab *e, Node *call, Value *pipe_in, Loc pipe_loc, const 
     Value fv;
     if (callee->kind == N_IDENT && !env_find(e->env, callee->name) && !builtin_lookup(e->ctx, callee->name) &&
         !find_block(e, callee->name)) {
-        error_at(callee->loc, "unknown function or layer '%s'", callee->name);
+        error_at(callee->loc, "unknown function or layer '%s'%s", callee->name,
+                 did_you_mean(e->ctx, suggest_name(e, callee->name, true)));
         return v_error(e);
     }
     fv = eval(e, callee);
@@ -312,7 +313,7 @@ static Value eval_ident(Elab *e, Node *n) {
     const Builtin *b = builtin_lookup(e->ctx, n->name);
     if (b)
         return (Value){.kind = V_FUNC, .fn = b};
-    error_at(n->loc, "'%s' is not defined", n->name);
+    error_at(n->loc, "'%s' is not defined%s", n->name, did_you_mean(e->ctx, suggest_name(e, n->name, false)));
     return v_error(e);
 }
 

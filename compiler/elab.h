@@ -216,6 +216,14 @@ Arg *args_find_key(Args *a, const char *key); /* the first keyword argument name
 /* A block applied as a layer: its input, then the instance's arguments. */
 Value apply_block(Elab *e, Layer *l, Value input, Loc loc);
 
+/* ---- suggest.c: "did you mean" ---- */
+
+/* The known name nearest to `name` (variables in reach unless `callable`, blocks, builtins, ops), or NULL when
+ * none is close enough to be a slip; suggest_among picks among `cands`. */
+const char *suggest_name(Elab *e, const char *name, bool callable);
+const char *suggest_among(const char *name, const char *const *cands, int ncands);
+char *did_you_mean(Ctx *ctx, const char *suggestion); /* "; did you mean 'x'?", or "" */
+
 /* ---- index.c: subscripts ---- */
 
 Value eval_index(Elab *e, Node *n);   /* a[subscripts] (N_INDEX) on a tensor or a list */
@@ -271,6 +279,9 @@ struct Builtin {
     Op op;                      /* for handlers that rows share: the IR op the row builds */
     InitKind init;              /* ... or the initialiser it makes */
     bool (*match)(const Args *a);
+    /* The message for one positional argument too many, where it has a likely cause: PyTorch's nn.Linear(in, out)
+     * written as linear(784, 256). Given the two arguments' spellings. */
+    const char *extra_positional;
 };
 
 #define MAX_BUILTIN_PARAMS 8

@@ -358,7 +358,9 @@ static Value layer_softmax(Call *c) {
 /* The built-in layers: rows of the same table as the functions (builtins.c), whose lookup searches this one
  * first. A layer's input is not among its parameters: apply_layer converts and checks it before binding. */
 const Builtin layer_builtins[] = {
-    {"linear", BK_LAYER, linear_params, .fn = layer_linear},
+    {"linear", BK_LAYER, linear_params, .fn = layer_linear,
+     .extra_positional = "linear takes the output size only: the input size is inferred from the input, so "
+                         "PyTorch's nn.Linear(%lld, %lld) is linear(%lld) here"},
     {"conv2d", BK_LAYER, conv2d_params, .fn = layer_conv2d},
     {"max_pool", BK_LAYER, pool_params, .fn = layer_pool, .op = OP_MAXPOOL},
     {"avg_pool", BK_LAYER, pool_params, .fn = layer_pool, .op = OP_AVGPOOL},
