@@ -326,25 +326,28 @@ static GradModel model_index(void) {
 }
 
 /* D2L 2.1/2.3's tensor functions: permute and transpose of any axes (batched and not), .T, reshape with -1,
- * stack, norm (L2 and L1), min along an axis, softmax and log_softmax along a middle axis, and argmax as a value (no
+ * stack, norm (L2 and L1), min along an axis, softmax and log_softmax along a middle axis, batched
+ * stacks of matrices times matrices and vectors (@), and argmax as a value (no
  * gradient flows through it). detach is checked by test_tensors: central differences see through it. */
 static GradModel model_tensors(void) {
-    return (GradModel){"input x: f32[batch, 2, 3, 4]\n"
-                       "param w: [3, 4] = normal(0, 1)\n"
-                       "param v: [2, 3] = normal(0, 1)\n"
-                       "h = tanh(x * w)\n"
-                       "a = permute(h, [0, 3, 1, 2]) * transpose(v.T, 0, 1)\n"
-                       "b = transpose(h, 1, 3) |> reshape([batch, -1])\n"
-                       "s = stack([w, w * w, w.T.T], 1)\n"
-                       "m = min(h, axis=2) * argmax(h, axis=2)\n"
-                       "q = softmax(h, axis=2) * log_softmax(h * w, axis=1)\n"
-                       "output a\n"
-                       "train {\n"
-                       "    loss = mean(a * a) + mean(b * sigmoid(b)) + norm(s) + norm(v, 1) / 4 + mean(m) + mean(q)\n"
-                       "    optimizer = sgd(lr = 0.1)\n"
-                       "    batch = 3\n"
-                       "}\n",
-                       "F(x,X)"};
+    return (GradModel){
+        "input x: f32[batch, 2, 3, 4]\n"
+        "param w: [3, 4] = normal(0, 1)\n"
+        "param v: [2, 3] = normal(0, 1)\n"
+        "h = tanh(x * w)\n"
+        "a = permute(h, [0, 3, 1, 2]) * transpose(v.T, 0, 1)\n"
+        "b = transpose(h, 1, 3) |> reshape([batch, -1])\n"
+        "s = stack([w, w * w, w.T.T], 1)\n"
+        "m = min(h, axis=2) * argmax(h, axis=2)\n"
+        "q = softmax(h, axis=2) * log_softmax(h * w, axis=1)\n"
+        "r = h @ w.T @ v.T @ v[:, 0] + (v @ w @ w.T)[0]\n"
+        "output a\n"
+        "train {\n"
+        "    loss = mean(a * a) + mean(b * sigmoid(b)) + norm(s) + norm(v, 1) / 4 + mean(m) + mean(q) + mean(r * r)\n"
+        "    optimizer = sgd(lr = 0.1)\n"
+        "    batch = 3\n"
+        "}\n",
+        "F(x,X)"};
 }
 
 const GradCase gradcheck_cases[] = {
