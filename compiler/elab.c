@@ -237,6 +237,29 @@ static Value call_layer(Elab *e, const Builtin *fn, Node *block, Args *a, const 
     return v;
 }
 
+/* A pipeline stage after an earlier stage's error: what can be checked without its input is, so that one run
+ * reports every argument mistake of a pipeline (an unknown callee, an argument the row does not take, one
+ * positional argument too many). Nothing is built. */
+static void check_pipe_stage(Elab *e, Node *stage) {
+    Node *callee = stage->kind == N_CALL ? stage->a : stage;
+    if (callee->kind != N_IDENT || env_find(e->env, callee->name) || find_block(e, callee->name))
+        return;
+    const Builtin *fn = builtin_lookup(e->ctx, callee->name);
+    if (!fn) {
+        error_at(callee->loc, "unknown function or layer '%s'%s", callee->name,
+                 did_you_mean(e->ctx, suggest_name(e, callee->name, true)));
+        return;
+    }
+    if (stage->kind != N_CALL || !fn->params || fn->match)
+        return;
+    Args a;
+    Value input = v_none(); /* a function's first argument is the input; a layer's row leaves it out */
+    args_eval(e, stage, fn->kind == BK_LAYER ? NULL : &input, stage->loc, &a);
+    a.fname = fn->name;
+    if (!args_have_error(&a))
+        args_check(&a, fn->params);
+}
+
 /* Evaluates a call node; `pipe_in` is the left side of `|>` (prepended to the arguments). */
 static Value eval_call(Elab *e, Node *call, Value *pipe_in, Loc pipe_loc, const char *hint) {
     Node *callee = call->a;
@@ -396,8 +419,10 @@ static Value eval_node(Elab *e, Node *n) {
     }
     case N_PIPE: {
         Value x = eval(e, n->a);
-        if (x.kind == V_ERROR)
+        if (x.kind == V_ERROR) {
+            check_pipe_stage(e, n->b);
             return x;
+        }
         if (n->b->kind == N_CALL)
             return eval_call(e, n->b, &x, n->a->loc, NULL);
         Value f = eval(e, n->b);
