@@ -237,6 +237,26 @@ static Value call_layer(Elab *e, const Builtin *fn, Node *block, Args *a, const 
     return v;
 }
 
+static Value eval_call(Elab *e, Node *call, Value *pipe_in, Loc pipe_loc, const char *hint);
+
+/* x.f(args), PyTorch's method spelling (A.sum(axis=0), y.detach(), X.argmax(1)): the built-in f applied to the
+ * tensor x as by x |> f(args). */
+static Value eval_method(Elab *e, Node *call, const char *hint) {
+    Node *attr = call->a;
+    Value obj = eval(e, attr->a);
+    if (obj.kind == V_ERROR)
+        return obj;
+    if (obj.kind != V_TENSOR || env_find(e->env, attr->name) || !builtin_lookup(e->ctx, attr->name)) {
+        error_at(attr->loc, "%s has no method '%s'%s", value_desc(e->ctx, obj), attr->name,
+                 obj.kind == V_TENSOR ? did_you_mean(e->ctx, suggest_name(e, attr->name, true))
+                                      : " (tensors have the built-in functions as methods: x.sum())");
+        return v_error(e);
+    }
+    Node fn = *call;
+    fn.a = node_ident(e->ctx, attr->name, attr->loc);
+    return eval_call(e, &fn, &obj, attr->a->loc, hint);
+}
+
 /* A pipeline stage after an earlier stage's error: what can be checked without its input is, so that one run
  * reports every argument mistake of a pipeline (an unknown callee, an argument the row does not take, one
  * positional argument too many). Nothing is built. */
@@ -264,6 +284,8 @@ static void check_pipe_stage(Elab *e, Node *stage) {
 static Value eval_call(Elab *e, Node *call, Value *pipe_in, Loc pipe_loc, const char *hint) {
     Node *callee = call->a;
     Value fv;
+    if (callee->kind == N_ATTR && !pipe_in)
+        return eval_method(e, call, hint);
     if (callee->kind == N_IDENT && !env_find(e->env, callee->name) && !builtin_lookup(e->ctx, callee->name) &&
         !find_block(e, callee->name)) {
         error_at(callee->loc, "unknown function or layer '%s'%s", callee->name,

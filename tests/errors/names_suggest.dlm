@@ -13,9 +13,11 @@ w = x |> soft_plus
 #! error 12:10: 'soft_plus' is not defined
 v = x |> linear(784, 256)
 #! error 14:17: linear takes the output size only: the input size is inferred from the input, so PyTorch's nn.Linear(784, 256) is linear(256) here
+m = x.summ(axis=1)
+#! error 16:7: f32[batch 1, 784] has no method 'summ'; did you mean 'sum'?
 output u = x |> linear(10)
 train {
     loss      = sum(u) + l2_penalty(param("2.weigth"))
-#! error 18:43: no parameter is named "2.weigth"; did you mean "2.weight"?
+#! error 20:43: no parameter is named "2.weigth"; did you mean "2.weight"?
     optimizer = sgd(lr = 0.1)
 }
