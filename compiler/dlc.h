@@ -180,11 +180,17 @@ const char *token_spelling(int op);
 
 /* ---- parse.c: lexer and parser glue ---- */
 
+#define MAX_OPEN 64
+typedef struct OpenBracket {
+    int tok, line, col;
+} OpenBracket;
+
 typedef struct Lexer {
     int line, col;
-    int depth;          /* nesting of ( and [ */
-    int last;           /* last token returned */
-    bool pending_close; /* a `}` is due after the NEWLINE just returned */
+    int depth;                  /* nesting of ( and [ */
+    OpenBracket open[MAX_OPEN]; /* where the first MAX_OPEN open ones are */
+    int last;                   /* last token returned */
+    bool pending_close;         /* a `}` is due after the NEWLINE just returned */
     int close_line, close_col;
     int nl_line, nl_col;  /* the newline that ends the statement unless a `|>` follows */
     int braces;           /* nesting of { } */

@@ -238,13 +238,59 @@ static Value call_layer(Elab *e, const Builtin *fn, Node *block, Args *a, const 
     return v;
 }
 
+static Value eval_call(Elab *e, Node *call, Value *pipe_in, Loc pipe_loc, const char *hint);
+
+/* x.f(args), PyTorch's method spelling (A.sum(axis=0), y.detach(), X.argmax(1)): the built-in f applied to the
+ * tensor x as by x |> f(args). */
+static Value eval_method(Elab *e, Node *call, const char *hint) {
+    Node *attr = call->a;
+    Value obj = eval(e, attr->a);
+    if (obj.kind == V_ERROR)
+        return obj;
+    if (obj.kind != V_TENSOR || env_find(e->env, attr->name) || !builtin_lookup(e->ctx, attr->name)) {
+        error_at(attr->loc, "%s has no method '%s'%s", value_desc(e->ctx, obj), attr->name,
+                 obj.kind == V_TENSOR ? did_you_mean(e->ctx, suggest_name(e, attr->name, true))
+                                      : " (tensors have the built-in functions as methods: x.sum())");
+        return v_error(e);
+    }
+    Node fn = *call;
+    fn.a = node_ident(e->ctx, attr->name, attr->loc);
+    return eval_call(e, &fn, &obj, attr->a->loc, hint);
+}
+
+/* A pipeline stage after an earlier stage's error: what can be checked without its input is, so that one run
+ * reports every argument mistake of a pipeline (an unknown callee, an argument the row does not take, one
+ * positional argument too many). Nothing is built. */
+static void check_pipe_stage(Elab *e, Node *stage) {
+    Node *callee = stage->kind == N_CALL ? stage->a : stage;
+    if (callee->kind != N_IDENT || env_find(e->env, callee->name) || find_block(e, callee->name))
+        return;
+    const Builtin *fn = builtin_lookup(e->ctx, callee->name);
+    if (!fn) {
+        error_at(callee->loc, "unknown function or layer '%s'%s", callee->name,
+                 did_you_mean(e->ctx, suggest_name(e, callee->name, true)));
+        return;
+    }
+    if (stage->kind != N_CALL || !fn->params || fn->match)
+        return;
+    Args a;
+    Value input = v_none(); /* a function's first argument is the input; a layer's row leaves it out */
+    args_eval(e, stage, fn->kind == BK_LAYER ? NULL : &input, stage->loc, &a);
+    a.fname = fn->name;
+    if (!args_have_error(&a))
+        args_check(&a, fn->params);
+}
+
 /* Evaluates a call node; `pipe_in` is the left side of `|>` (prepended to the arguments). */
 static Value eval_call(Elab *e, Node *call, Value *pipe_in, Loc pipe_loc, const char *hint) {
     Node *callee = call->a;
     Value fv;
+    if (callee->kind == N_ATTR && !pipe_in)
+        return eval_method(e, call, hint);
     if (callee->kind == N_IDENT && !env_find(e->env, callee->name) && !builtin_lookup(e->ctx, callee->name) &&
         !find_block(e, callee->name)) {
-        error_at(callee->loc, "unknown function or layer '%s'", callee->name);
+        error_at(callee->loc, "unknown function or layer '%s'%s", callee->name,
+                 did_you_mean(e->ctx, suggest_name(e, callee->name, true)));
         return v_error(e);
     }
     fv = eval(e, callee);
@@ -313,7 +359,7 @@ static Value eval_ident(Elab *e, Node *n) {
     const Builtin *b = builtin_lookup(e->ctx, n->name);
     if (b)
         return (Value){.kind = V_FUNC, .fn = b};
-    error_at(n->loc, "'%s' is not defined", n->name);
+    error_at(n->loc, "'%s' is not defined%s", n->name, did_you_mean(e->ctx, suggest_name(e, n->name, false)));
     return v_error(e);
 }
 
@@ -396,8 +442,10 @@ static Value eval_node(Elab *e, Node *n) {
     }
     case N_PIPE: {
         Value x = eval(e, n->a);
-        if (x.kind == V_ERROR)
+        if (x.kind == V_ERROR) {
+            check_pipe_stage(e, n->b);
             return x;
+        }
         if (n->b->kind == N_CALL)
             return eval_call(e, n->b, &x, n->a->loc, NULL);
         Value f = eval(e, n->b);
