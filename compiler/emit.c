@@ -869,6 +869,7 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
     if (g->train.present && c->loss_train)
         emit_train_fns(&e);
     emit_loader(&e);
+    emit_saver(&e);
     fprintf(out, "\n%s *%s_param(void *state, const char *name) {\n", e.real, e.name);
     fprintf(out, "    for (int i = 0; i < %s_PARAM_COUNT; i++)\n", e.NAME);
     fprintf(out, "        if (strcmp(%s_params[i].name, name) == 0)\n", e.name);

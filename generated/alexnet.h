@@ -79,6 +79,13 @@ const alexnet_real *alexnet_grad(const void *state, const char *name);
  * unchanged. */
 int alexnet_load(void *state, const void *checkpoint, size_t len);
 
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: ALEXNET_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define ALEXNET_CHECKPOINT_BYTES 187059880
+size_t alexnet_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
+
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 alexnet_real *alexnet_param(void *state, const char *name);
 

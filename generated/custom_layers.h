@@ -67,6 +67,13 @@ const custom_layers_real *custom_layers_output_y_dense(const void *state);
  * unchanged. */
 int custom_layers_load(void *state, const void *checkpoint, size_t len);
 
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: CUSTOM_LAYERS_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define CUSTOM_LAYERS_CHECKPOINT_BYTES 7102
+size_t custom_layers_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
+
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 custom_layers_real *custom_layers_param(void *state, const char *name);
 

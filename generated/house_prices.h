@@ -79,6 +79,13 @@ const house_prices_real *house_prices_grad(const void *state, const char *name);
  * unchanged. */
 int house_prices_load(void *state, const void *checkpoint, size_t len);
 
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: HOUSE_PRICES_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define HOUSE_PRICES_CHECKPOINT_BYTES 4406
+size_t house_prices_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
+
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 house_prices_real *house_prices_param(void *state, const char *name);
 

@@ -75,6 +75,13 @@ const params_real *params_output_y_args(const void *state);
  * unchanged. */
 int params_load(void *state, const void *checkpoint, size_t len);
 
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: PARAMS_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define PARAMS_CHECKPOINT_BYTES 3778
+size_t params_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
+
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 params_real *params_param(void *state, const char *name);
 

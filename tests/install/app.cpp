@@ -7,7 +7,8 @@
 // code (`dlc compile`), it then takes 20 training steps on those inputs and prints the loss before and after.
 // A batch of 0 or MLP_MAX_BATCH + 1 must be refused (MLP_BAD_BATCH, or a NaN loss) with the block unchanged;
 // the inference build's mlp_predict_shared, run by two threads on one copy of the weights, must give
-// mlp_forward's logits bit for bit and leave the weights unchanged. The program exits 1 otherwise.
+// mlp_forward's logits bit for bit and leave the weights unchanged; the training build's mlp_save, given the
+// checkpoint's epoch, step and generator, must write the checkpoint's bytes. The program exits 1 otherwise.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -123,6 +124,24 @@ int main(int argc, char **argv) {
 #endif
 
 #ifdef APP_TRAIN
+    // the trainer's --save wrote PARM, TRAN (epochs, step) and RNGS (state, inc) last: 36 bytes each
+    auto u64 = [&](size_t at) {
+        uint64_t v = 0;
+        for (int i = 7; i >= 0; i--)
+            v = v << 8 | static_cast<unsigned char>(ckpt[at + size_t(i)]);
+        return v;
+    };
+    const size_t tran = ckpt.size() - 72 + 16, rngs = ckpt.size() - 36 + 16;
+    *mlp_step_counter(block.p) = u64(tran + 8);
+    const uint64_t generator[2] = {u64(rngs), u64(rngs + 8)};
+    std::vector<char> saved(MLP_CHECKPOINT_BYTES);
+    size_t len = mlp_save(block.p, u64(tran), generator, saved.data(), saved.size());
+    if (len != ckpt.size() || saved != ckpt) {
+        std::fprintf(stderr, "mlp_save wrote %zu bytes, not the trainer's %zu\n", len, ckpt.size());
+        return 1;
+    }
+    std::printf("mlp_save: the trainer's %zu bytes\n", len);
+
     std::vector<int32_t> y(n);
     for (int i = 0; i < n; i++)
         y[size_t(i)] = i % 10;
