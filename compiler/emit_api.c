@@ -60,6 +60,120 @@ void emit_batch_guard(Emit *e, const char *refusal) {
     fprintf(e->o, "    if (n < 1 || n > %s_MAX_BATCH)\n        return %s;\n", e->NAME, refusal);
 }
 
+/* ---- metadata: what an application reads without the comments ---- */
+
+static uint64_t layout_hash(Graph *g);
+
+static void emit_tensor_macros(Emit *e, const char *kind, const char *name, DType dt, const Shape *sh) {
+    char *N = xsprintf(e->ctx, "%s_%s_%s", e->NAME, kind, emit_upper(e->ctx, emit_ident(e->ctx, name)));
+    fprintf(e->o, "#define %s_DTYPE \"%s\"\n#define %s_RANK %d\n#define %s_SHAPE {", N, dt == DT_F32 ? "f32" : "i32", N,
+            sh->rank, N);
+    for (int d = 0; d < sh->rank; d++)
+        fprintf(e->o, "%s%" PRId64, d ? ", " : "", sh->d[d]);
+    fprintf(e->o, "%s}%s\n", sh->rank ? "" : "0",
+            sh->batched ? " /* the first dimension is the batch, up to MAX_BATCH */"
+            : sh->rank  ? ""
+                        : " /* a scalar: rank 0 */");
+}
+
+static bool has_class_names(Compiled *c) { return c->train->train.data == DATA_FASHION_MNIST; }
+
+/* Macros: the dlc version, the layout hash, each input's and output's dtype, rank and shape (row-major). */
+static void emit_metadata_macros(Emit *e, bool infer) {
+    Graph *g = e->c->eval;
+    fprintf(e->o, "\n/* metadata (also as a table and functions below) */\n#define %s_DLC_VERSION \"%s\"\n", e->NAME,
+            DLC_VERSION);
+    fprintf(e->o,
+            "#define %s_LAYOUT_HASH UINT64_C(0x%016llx) /* the parameters' names and shapes, as in checkpoints */\n",
+            e->NAME, (unsigned long long)layout_hash(e->c->train));
+    int n_in = 0;
+    for (int i = 0; i < g->inputs.n; i++)
+        if (!infer || emit_uses_input(&e->c->fn[FN_FORWARD], i)) {
+            emit_tensor_macros(e, "INPUT", g->inputs.v[i].name, g->inputs.v[i].dtype, &g->inputs.v[i].shape);
+            n_in++;
+        }
+    for (int i = 0; i < g->outputs.n; i++)
+        emit_tensor_macros(e, "OUTPUT", g->outputs.v[i].name, g->outputs.v[i].node->dtype,
+                           &g->outputs.v[i].node->shape);
+    fprintf(e->o, "#define %s_INPUT_COUNT %d\n#define %s_OUTPUT_COUNT %d\n", e->NAME, n_in, e->NAME, g->outputs.n);
+    if (has_class_names(e->c))
+        fprintf(e->o, "#define %s_CLASS_COUNT 10\n", e->NAME);
+}
+
+/* Declarations: the table of inputs and outputs, the class names, the sizes as functions (for FFI callers). */
+static void emit_metadata_decls(Emit *e, bool infer) {
+    FILE *o = e->o;
+    fprintf(
+        o,
+        "\n/* The inputs and outputs as a table: dtype \"f32\" or \"i32\", row-major dims; when batched, dims[0] is\n"
+        " * %s_MAX_BATCH and a call's n takes its place. */\n",
+        e->NAME);
+    fprintf(o,
+            "typedef struct {\n    const char *name;\n    const char *dtype;\n    int rank;\n    int batched;\n"
+            "    int64_t dims[%d];\n} %s_tensor_info;\n",
+            MAX_RANK, e->name);
+    fprintf(o, "extern const %s_tensor_info %s_inputs[%s_INPUT_COUNT > 0 ? %s_INPUT_COUNT : 1];\n", e->name, e->name,
+            e->NAME, e->NAME);
+    fprintf(o, "extern const %s_tensor_info %s_outputs[%s_OUTPUT_COUNT > 0 ? %s_OUTPUT_COUNT : 1];\n", e->name, e->name,
+            e->NAME, e->NAME);
+    if (has_class_names(e->c))
+        fprintf(o,
+                "/* Fashion-MNIST's classes, by label (the trainers' names). */\n"
+                "extern const char *const %s_class_names[%s_CLASS_COUNT];\n",
+                e->name, e->NAME);
+    fprintf(o, "/* The sizes above, as functions. */\n");
+    if (infer)
+        fprintf(o, "size_t %s_workspace_bytes(void);\nsize_t %s_weights_bytes(void);\nsize_t %s_scratch_bytes(void);\n",
+                e->name, e->name, e->name);
+    else
+        fprintf(o, "size_t %s_state_bytes(void);\n", e->name);
+    fprintf(o, "int %s_max_batch(void);\n", e->name);
+}
+
+static void emit_tensor_row(Emit *e, const char *name, DType dt, const Shape *sh) {
+    fprintf(e->o, "    {\"%s\", \"%s\", %d, %d, {", name, dt == DT_F32 ? "f32" : "i32", sh->rank, sh->batched ? 1 : 0);
+    for (int d = 0; d < sh->rank; d++)
+        fprintf(e->o, "%s%" PRId64, d ? ", " : "", sh->d[d]);
+    fprintf(e->o, "%s}},\n", sh->rank ? "" : "0");
+}
+
+void emit_metadata(Emit *e) {
+    FILE *o = e->o;
+    bool infer = e->opt->infer;
+    Graph *g = e->c->eval;
+    fprintf(o, "\nconst %s_tensor_info %s_inputs[%s_INPUT_COUNT > 0 ? %s_INPUT_COUNT : 1] = {\n", e->name, e->name,
+            e->NAME, e->NAME);
+    int n_in = 0;
+    for (int i = 0; i < g->inputs.n; i++)
+        if (!infer || emit_uses_input(&e->c->fn[FN_FORWARD], i)) {
+            emit_tensor_row(e, g->inputs.v[i].name, g->inputs.v[i].dtype, &g->inputs.v[i].shape);
+            n_in++;
+        }
+    if (!n_in)
+        fprintf(o, "    {\"\", \"\", 0, 0, {0}},\n");
+    fprintf(o, "};\n\nconst %s_tensor_info %s_outputs[%s_OUTPUT_COUNT > 0 ? %s_OUTPUT_COUNT : 1] = {\n", e->name,
+            e->name, e->NAME, e->NAME);
+    for (int i = 0; i < g->outputs.n; i++)
+        emit_tensor_row(e, g->outputs.v[i].name, g->outputs.v[i].node->dtype, &g->outputs.v[i].node->shape);
+    if (!g->outputs.n)
+        fprintf(o, "    {\"\", \"\", 0, 0, {0}},\n");
+    fprintf(o, "};\n");
+    if (has_class_names(e->c))
+        fprintf(o,
+                "\nconst char *const %s_class_names[%s_CLASS_COUNT] = {\"t-shirt\", \"trouser\", \"pullover\", "
+                "\"dress\", \"coat\",\n    \"sandal\", \"shirt\", \"sneaker\", \"bag\", \"ankle boot\"};\n",
+                e->name, e->NAME);
+    if (infer)
+        fprintf(o,
+                "\nsize_t %s_workspace_bytes(void) {\n    return %s_WORKSPACE_BYTES;\n}\n"
+                "size_t %s_weights_bytes(void) {\n    return %s_WEIGHTS_BYTES;\n}\n"
+                "size_t %s_scratch_bytes(void) {\n    return %s_SCRATCH_BYTES;\n}\n",
+                e->name, e->NAME, e->name, e->NAME, e->name, e->NAME);
+    else
+        fprintf(o, "\nsize_t %s_state_bytes(void) {\n    return %s_STATE_BYTES;\n}\n", e->name, e->NAME);
+    fprintf(o, "int %s_max_batch(void) {\n    return %s_MAX_BATCH;\n}\n", e->name, e->NAME);
+}
+
 static void emit_header_close(Emit *e) { fprintf(e->o, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n"); }
 
 void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
@@ -100,7 +214,9 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
                 emit_upper(ctx, emit_ident(ctx, c->eval->outputs.v[i].name)),
                 shape_inner(&c->eval->outputs.v[i].node->shape));
     fprintf(out, "#define %s_METRIC_COUNT %d\n", e.NAME, g->train.metrics.n);
+    emit_metadata_macros(&e, false);
     fprintf(out, "\ntypedef %s %s;\n", opt->f64 ? "double" : "float", e.real);
+    emit_metadata_decls(&e, false);
     fprintf(out, "\n/* A parameter: full name, shape, and where it lives in the state block. */\n");
     fprintf(
         out,
@@ -143,9 +259,10 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
         fprintf(out, ");\n");
         fprintf(out, "void %s_step(void *state, %s lr);\n", e.name, e.real);
         fprintf(out,
-                "/* The gradient of the loss for a parameter after %s_backward, or NULL (unknown name, constant). */\n",
-                e.name);
-        fprintf(out, "const %s *%s_grad(const void *state, const char *name);\n", e.real, e.name);
+                "/* The gradient of the loss for a parameter after %s_backward, or NULL (unknown name, constant).\n"
+                " * Not const: a caller may change it before %s_step (an allreduce over data-parallel replicas). */\n",
+                e.name, e.name);
+        fprintf(out, "%s *%s_grad(void *state, const char *name);\n", e.real, e.name);
     }
     fprintf(
         out,
@@ -210,7 +327,9 @@ static void emit_infer_header(Emit *e) {
         fprintf(o, "#define %s_OUTPUT_%s_SIZE %" PRId64 "\n", e->NAME,
                 emit_upper(e->ctx, emit_ident(e->ctx, g->outputs.v[i].name)),
                 shape_inner(&g->outputs.v[i].node->shape));
+    emit_metadata_macros(e, true);
     fprintf(o, "\ntypedef %s %s;\n", e->f64 ? "double" : "float", e->real);
+    emit_metadata_decls(e, true);
     if (!baked) {
         fprintf(o,
                 "\n/* Loads every parameter from a checkpoint held in memory (the format of dlc's docs/checkpoint.md,\n"

@@ -1330,40 +1330,40 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     return ((alexnet_real *)(ar + 5120))[0];
 }
 
-const alexnet_real *alexnet_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 187059072;
+alexnet_real *alexnet_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 187059072;
     if (strcmp(name, "0.weight") == 0)
-        return (const alexnet_real *)(const void *)(ar + 384);
+        return (alexnet_real *)(void *)(ar + 384);
     if (strcmp(name, "0.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 0);
+        return (alexnet_real *)(void *)(ar + 0);
     if (strcmp(name, "3.weight") == 0)
-        return (const alexnet_real *)(const void *)(ar + 33227776);
+        return (alexnet_real *)(void *)(ar + 33227776);
     if (strcmp(name, "3.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 33226752);
+        return (alexnet_real *)(void *)(ar + 33226752);
     if (strcmp(name, "6.weight") == 0)
-        return (const alexnet_real *)(const void *)(ar + 57491456);
+        return (alexnet_real *)(void *)(ar + 57491456);
     if (strcmp(name, "6.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 55642624);
+        return (alexnet_real *)(void *)(ar + 55642624);
     if (strcmp(name, "8.weight") == 0)
-        return (const alexnet_real *)(const void *)(ar + 66042880);
+        return (alexnet_real *)(void *)(ar + 66042880);
     if (strcmp(name, "8.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 55641088);
+        return (alexnet_real *)(void *)(ar + 55641088);
     if (strcmp(name, "10.weight") == 0)
-        return (const alexnet_real *)(const void *)(ar + 52102144);
+        return (alexnet_real *)(void *)(ar + 52102144);
     if (strcmp(name, "10.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 52101120);
+        return (alexnet_real *)(void *)(ar + 52101120);
     if (strcmp(name, "14.weight") == 0)
-        return (const alexnet_real *)(const void *)(ar + 461242368);
+        return (alexnet_real *)(void *)(ar + 461242368);
     if (strcmp(name, "14.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 57475072);
+        return (alexnet_real *)(void *)(ar + 57475072);
     if (strcmp(name, "17.weight") == 0)
-        return (const alexnet_real *)(const void *)(ar + 394133504);
+        return (alexnet_real *)(void *)(ar + 394133504);
     if (strcmp(name, "17.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 61669376);
+        return (alexnet_real *)(void *)(ar + 61669376);
     if (strcmp(name, "20.weight") == 0)
-        return (const alexnet_real *)(const void *)(ar + 65879040);
+        return (alexnet_real *)(void *)(ar + 65879040);
     if (strcmp(name, "20.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 63766592);
+        return (alexnet_real *)(void *)(ar + 63766592);
     (void)ar;
     (void)name;
     return NULL;
@@ -1568,6 +1568,25 @@ size_t alexnet_save(const void *state, uint64_t epochs, const uint64_t *generato
     if (generator)
         p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
     return (size_t)(p - (unsigned char *)buf);
+}
+
+const alexnet_tensor_info alexnet_inputs[ALEXNET_INPUT_COUNT > 0 ? ALEXNET_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {128, 1, 224, 224}},
+    {"y", "i32", 1, 1, {128}},
+};
+
+const alexnet_tensor_info alexnet_outputs[ALEXNET_OUTPUT_COUNT > 0 ? ALEXNET_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {128, 10}},
+};
+
+const char *const alexnet_class_names[ALEXNET_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t alexnet_state_bytes(void) {
+    return ALEXNET_STATE_BYTES;
+}
+int alexnet_max_batch(void) {
+    return ALEXNET_MAX_BATCH;
 }
 
 alexnet_real *alexnet_param(void *state, const char *name) {

@@ -1153,6 +1153,35 @@ size_t autograd_save(const void *state, uint64_t epochs, const uint64_t *generat
     return (size_t)(p - (unsigned char *)buf);
 }
 
+const autograd_tensor_info autograd_inputs[AUTOGRAD_INPUT_COUNT > 0 ? AUTOGRAD_INPUT_COUNT : 1] = {
+    {"x", "f32", 1, 0, {4}},
+    {"a", "f32", 0, 0, {0}},
+    {"z", "f32", 2, 1, {1, 1}},
+};
+
+const autograd_tensor_info autograd_outputs[AUTOGRAD_OUTPUT_COUNT > 0 ? AUTOGRAD_OUTPUT_COUNT : 1] = {
+    {"y", "f32", 0, 0, {0}},
+    {"dx", "f32", 1, 0, {4}},
+    {"dsum", "f32", 1, 0, {4}},
+    {"dsquare", "f32", 1, 0, {4}},
+    {"d", "f32", 0, 0, {0}},
+    {"da", "f32", 0, 0, {0}},
+    {"d_over_a", "f32", 0, 0, {0}},
+    {"relu_z", "f32", 2, 1, {1, 1}},
+    {"sigmoid_z", "f32", 2, 1, {1, 1}},
+    {"tanh_z", "f32", 2, 1, {1, 1}},
+    {"drelu", "f32", 2, 1, {1, 1}},
+    {"dsigmoid", "f32", 2, 1, {1, 1}},
+    {"dtanh", "f32", 2, 1, {1, 1}},
+};
+
+size_t autograd_state_bytes(void) {
+    return AUTOGRAD_STATE_BYTES;
+}
+int autograd_max_batch(void) {
+    return AUTOGRAD_MAX_BATCH;
+}
+
 autograd_real *autograd_param(void *state, const char *name) {
     for (int i = 0; i < AUTOGRAD_PARAM_COUNT; i++)
         if (strcmp(autograd_params[i].name, name) == 0)

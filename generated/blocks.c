@@ -1997,6 +1997,25 @@ size_t blocks_save(const void *state, uint64_t epochs, const uint64_t *generator
     return (size_t)(p - (unsigned char *)buf);
 }
 
+const blocks_tensor_info blocks_inputs[BLOCKS_INPUT_COUNT > 0 ? BLOCKS_INPUT_COUNT : 1] = {
+    {"x", "f32", 2, 1, {1, 20}},
+};
+
+const blocks_tensor_info blocks_outputs[BLOCKS_OUTPUT_COUNT > 0 ? BLOCKS_OUTPUT_COUNT : 1] = {
+    {"y_sequential", "f32", 2, 1, {1, 10}},
+    {"y_mlp", "f32", 2, 1, {1, 10}},
+    {"y_my_sequential", "f32", 2, 1, {1, 10}},
+    {"y_fixed", "f32", 0, 0, {0}},
+    {"y_chimera", "f32", 0, 0, {0}},
+};
+
+size_t blocks_state_bytes(void) {
+    return BLOCKS_STATE_BYTES;
+}
+int blocks_max_batch(void) {
+    return BLOCKS_MAX_BATCH;
+}
+
 blocks_real *blocks_param(void *state, const char *name) {
     for (int i = 0; i < BLOCKS_PARAM_COUNT; i++)
         if (strcmp(blocks_params[i].name, name) == 0)

@@ -35,7 +35,46 @@ extern "C" {
 #define BLOCKS_OUTPUT_Y_CHIMERA_SIZE 1
 #define BLOCKS_METRIC_COUNT 0
 
+/* metadata (also as a table and functions below) */
+#define BLOCKS_DLC_VERSION "0.1.0"
+#define BLOCKS_LAYOUT_HASH UINT64_C(0x87f40856157e3922) /* the parameters' names and shapes, as in checkpoints */
+#define BLOCKS_INPUT_X_DTYPE "f32"
+#define BLOCKS_INPUT_X_RANK 2
+#define BLOCKS_INPUT_X_SHAPE {1, 20} /* the first dimension is the batch, up to MAX_BATCH */
+#define BLOCKS_OUTPUT_Y_SEQUENTIAL_DTYPE "f32"
+#define BLOCKS_OUTPUT_Y_SEQUENTIAL_RANK 2
+#define BLOCKS_OUTPUT_Y_SEQUENTIAL_SHAPE {1, 10} /* the first dimension is the batch, up to MAX_BATCH */
+#define BLOCKS_OUTPUT_Y_MLP_DTYPE "f32"
+#define BLOCKS_OUTPUT_Y_MLP_RANK 2
+#define BLOCKS_OUTPUT_Y_MLP_SHAPE {1, 10} /* the first dimension is the batch, up to MAX_BATCH */
+#define BLOCKS_OUTPUT_Y_MY_SEQUENTIAL_DTYPE "f32"
+#define BLOCKS_OUTPUT_Y_MY_SEQUENTIAL_RANK 2
+#define BLOCKS_OUTPUT_Y_MY_SEQUENTIAL_SHAPE {1, 10} /* the first dimension is the batch, up to MAX_BATCH */
+#define BLOCKS_OUTPUT_Y_FIXED_DTYPE "f32"
+#define BLOCKS_OUTPUT_Y_FIXED_RANK 0
+#define BLOCKS_OUTPUT_Y_FIXED_SHAPE {0} /* a scalar: rank 0 */
+#define BLOCKS_OUTPUT_Y_CHIMERA_DTYPE "f32"
+#define BLOCKS_OUTPUT_Y_CHIMERA_RANK 0
+#define BLOCKS_OUTPUT_Y_CHIMERA_SHAPE {0} /* a scalar: rank 0 */
+#define BLOCKS_INPUT_COUNT 1
+#define BLOCKS_OUTPUT_COUNT 5
+
 typedef float blocks_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * BLOCKS_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} blocks_tensor_info;
+extern const blocks_tensor_info blocks_inputs[BLOCKS_INPUT_COUNT > 0 ? BLOCKS_INPUT_COUNT : 1];
+extern const blocks_tensor_info blocks_outputs[BLOCKS_OUTPUT_COUNT > 0 ? BLOCKS_OUTPUT_COUNT : 1];
+/* The sizes above, as functions. */
+size_t blocks_state_bytes(void);
+int blocks_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {

@@ -272,10 +272,10 @@ conv_edge_real conv_edge_evaluate(void *state, int n, const conv_edge_real *x, c
     return ((conv_edge_real *)(ar + 192))[0];
 }
 
-const conv_edge_real *conv_edge_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 128;
+conv_edge_real *conv_edge_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 128;
     if (strcmp(name, "0.weight") == 0)
-        return (const conv_edge_real *)(const void *)(ar + 64);
+        return (conv_edge_real *)(void *)(ar + 64);
     (void)ar;
     (void)name;
     return NULL;
@@ -450,6 +450,22 @@ size_t conv_edge_save(const void *state, uint64_t epochs, const uint64_t *genera
     if (generator)
         p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
     return (size_t)(p - (unsigned char *)buf);
+}
+
+const conv_edge_tensor_info conv_edge_inputs[CONV_EDGE_INPUT_COUNT > 0 ? CONV_EDGE_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {1, 1, 6, 8}},
+    {"y", "f32", 4, 1, {1, 1, 6, 7}},
+};
+
+const conv_edge_tensor_info conv_edge_outputs[CONV_EDGE_OUTPUT_COUNT > 0 ? CONV_EDGE_OUTPUT_COUNT : 1] = {
+    {"yhat", "f32", 4, 1, {1, 1, 6, 7}},
+};
+
+size_t conv_edge_state_bytes(void) {
+    return CONV_EDGE_STATE_BYTES;
+}
+int conv_edge_max_batch(void) {
+    return CONV_EDGE_MAX_BATCH;
 }
 
 conv_edge_real *conv_edge_param(void *state, const char *name) {

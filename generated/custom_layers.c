@@ -385,6 +385,24 @@ size_t custom_layers_save(const void *state, uint64_t epochs, const uint64_t *ge
     return (size_t)(p - (unsigned char *)buf);
 }
 
+const custom_layers_tensor_info custom_layers_inputs[CUSTOM_LAYERS_INPUT_COUNT > 0 ? CUSTOM_LAYERS_INPUT_COUNT : 1] = {
+    {"x", "f32", 2, 1, {1, 8}},
+    {"z", "f32", 2, 1, {1, 64}},
+};
+
+const custom_layers_tensor_info custom_layers_outputs[CUSTOM_LAYERS_OUTPUT_COUNT > 0 ? CUSTOM_LAYERS_OUTPUT_COUNT : 1] = {
+    {"y_centered", "f32", 2, 1, {1, 128}},
+    {"y_centered_mean", "f32", 0, 0, {0}},
+    {"y_dense", "f32", 2, 1, {1, 1}},
+};
+
+size_t custom_layers_state_bytes(void) {
+    return CUSTOM_LAYERS_STATE_BYTES;
+}
+int custom_layers_max_batch(void) {
+    return CUSTOM_LAYERS_MAX_BATCH;
+}
+
 custom_layers_real *custom_layers_param(void *state, const char *name) {
     for (int i = 0; i < CUSTOM_LAYERS_PARAM_COUNT; i++)
         if (strcmp(custom_layers_params[i].name, name) == 0)

@@ -585,20 +585,20 @@ dropout_mlp_real dropout_mlp_evaluate(void *state, int n, const dropout_mlp_real
     return ((dropout_mlp_real *)(ar + 0))[0];
 }
 
-const dropout_mlp_real *dropout_mlp_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 1077376;
+dropout_mlp_real *dropout_mlp_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 1077376;
     if (strcmp(name, "1.weight") == 0)
-        return (const dropout_mlp_real *)(const void *)(ar + 1584256);
+        return (dropout_mlp_real *)(void *)(ar + 1584256);
     if (strcmp(name, "1.bias") == 0)
-        return (const dropout_mlp_real *)(const void *)(ar + 262144);
+        return (dropout_mlp_real *)(void *)(ar + 262144);
     if (strcmp(name, "4.weight") == 0)
-        return (const dropout_mlp_real *)(const void *)(ar + 1322112);
+        return (dropout_mlp_real *)(void *)(ar + 1322112);
     if (strcmp(name, "4.bias") == 0)
-        return (const dropout_mlp_real *)(const void *)(ar + 786432);
+        return (dropout_mlp_real *)(void *)(ar + 786432);
     if (strcmp(name, "7.weight") == 0)
-        return (const dropout_mlp_real *)(const void *)(ar + 1049728);
+        return (dropout_mlp_real *)(void *)(ar + 1049728);
     if (strcmp(name, "7.bias") == 0)
-        return (const dropout_mlp_real *)(const void *)(ar + 1048640);
+        return (dropout_mlp_real *)(void *)(ar + 1048640);
     (void)ar;
     (void)name;
     return NULL;
@@ -783,6 +783,25 @@ size_t dropout_mlp_save(const void *state, uint64_t epochs, const uint64_t *gene
     if (generator)
         p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
     return (size_t)(p - (unsigned char *)buf);
+}
+
+const dropout_mlp_tensor_info dropout_mlp_inputs[DROPOUT_MLP_INPUT_COUNT > 0 ? DROPOUT_MLP_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {256, 1, 28, 28}},
+    {"y", "i32", 1, 1, {256}},
+};
+
+const dropout_mlp_tensor_info dropout_mlp_outputs[DROPOUT_MLP_OUTPUT_COUNT > 0 ? DROPOUT_MLP_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {256, 10}},
+};
+
+const char *const dropout_mlp_class_names[DROPOUT_MLP_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t dropout_mlp_state_bytes(void) {
+    return DROPOUT_MLP_STATE_BYTES;
+}
+int dropout_mlp_max_batch(void) {
+    return DROPOUT_MLP_MAX_BATCH;
 }
 
 dropout_mlp_real *dropout_mlp_param(void *state, const char *name) {

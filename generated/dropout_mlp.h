@@ -32,7 +32,40 @@ extern "C" {
 #define DROPOUT_MLP_OUTPUT_LOGITS_SIZE 10
 #define DROPOUT_MLP_METRIC_COUNT 1
 
+/* metadata (also as a table and functions below) */
+#define DROPOUT_MLP_DLC_VERSION "0.1.0"
+#define DROPOUT_MLP_LAYOUT_HASH UINT64_C(0xfeb02748fd7d82b2) /* the parameters' names and shapes, as in checkpoints */
+#define DROPOUT_MLP_INPUT_X_DTYPE "f32"
+#define DROPOUT_MLP_INPUT_X_RANK 4
+#define DROPOUT_MLP_INPUT_X_SHAPE {256, 1, 28, 28} /* the first dimension is the batch, up to MAX_BATCH */
+#define DROPOUT_MLP_INPUT_Y_DTYPE "i32"
+#define DROPOUT_MLP_INPUT_Y_RANK 1
+#define DROPOUT_MLP_INPUT_Y_SHAPE {256} /* the first dimension is the batch, up to MAX_BATCH */
+#define DROPOUT_MLP_OUTPUT_LOGITS_DTYPE "f32"
+#define DROPOUT_MLP_OUTPUT_LOGITS_RANK 2
+#define DROPOUT_MLP_OUTPUT_LOGITS_SHAPE {256, 10} /* the first dimension is the batch, up to MAX_BATCH */
+#define DROPOUT_MLP_INPUT_COUNT 2
+#define DROPOUT_MLP_OUTPUT_COUNT 1
+#define DROPOUT_MLP_CLASS_COUNT 10
+
 typedef float dropout_mlp_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * DROPOUT_MLP_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} dropout_mlp_tensor_info;
+extern const dropout_mlp_tensor_info dropout_mlp_inputs[DROPOUT_MLP_INPUT_COUNT > 0 ? DROPOUT_MLP_INPUT_COUNT : 1];
+extern const dropout_mlp_tensor_info dropout_mlp_outputs[DROPOUT_MLP_OUTPUT_COUNT > 0 ? DROPOUT_MLP_OUTPUT_COUNT : 1];
+/* Fashion-MNIST's classes, by label (the trainers' names). */
+extern const char *const dropout_mlp_class_names[DROPOUT_MLP_CLASS_COUNT];
+/* The sizes above, as functions. */
+size_t dropout_mlp_state_bytes(void);
+int dropout_mlp_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -71,8 +104,9 @@ dropout_mlp_real dropout_mlp_train_step(void *state, int n, const dropout_mlp_re
 dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp_real *x, const int32_t *y, double *metrics);
 int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const int32_t *y);
 void dropout_mlp_step(void *state, dropout_mlp_real lr);
-/* The gradient of the loss for a parameter after dropout_mlp_backward, or NULL (unknown name, constant). */
-const dropout_mlp_real *dropout_mlp_grad(const void *state, const char *name);
+/* The gradient of the loss for a parameter after dropout_mlp_backward, or NULL (unknown name, constant).
+ * Not const: a caller may change it before dropout_mlp_step (an allreduce over data-parallel replicas). */
+dropout_mlp_real *dropout_mlp_grad(void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns DROPOUT_MLP_LOAD_OK (0) or one of the DROPOUT_MLP_LOAD_ codes above. On failure the state is

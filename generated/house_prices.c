@@ -269,12 +269,12 @@ house_prices_real house_prices_evaluate(void *state, int n, const house_prices_r
     return ((house_prices_real *)(ar + 64))[0];
 }
 
-const house_prices_real *house_prices_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 4224;
+house_prices_real *house_prices_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 4224;
     if (strcmp(name, "0.weight") == 0)
-        return (const house_prices_real *)(const void *)(ar + 896);
+        return (house_prices_real *)(void *)(ar + 896);
     if (strcmp(name, "0.bias") == 0)
-        return (const house_prices_real *)(const void *)(ar + 0);
+        return (house_prices_real *)(void *)(ar + 0);
     (void)ar;
     (void)name;
     return NULL;
@@ -466,6 +466,22 @@ size_t house_prices_save(const void *state, uint64_t epochs, const uint64_t *gen
     if (generator)
         p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
     return (size_t)(p - (unsigned char *)buf);
+}
+
+const house_prices_tensor_info house_prices_inputs[HOUSE_PRICES_INPUT_COUNT > 0 ? HOUSE_PRICES_INPUT_COUNT : 1] = {
+    {"x", "f32", 2, 1, {64, 331}},
+    {"y", "f32", 2, 1, {64, 1}},
+};
+
+const house_prices_tensor_info house_prices_outputs[HOUSE_PRICES_OUTPUT_COUNT > 0 ? HOUSE_PRICES_OUTPUT_COUNT : 1] = {
+    {"price", "f32", 2, 1, {64, 1}},
+};
+
+size_t house_prices_state_bytes(void) {
+    return HOUSE_PRICES_STATE_BYTES;
+}
+int house_prices_max_batch(void) {
+    return HOUSE_PRICES_MAX_BATCH;
 }
 
 house_prices_real *house_prices_param(void *state, const char *name) {

@@ -257,12 +257,12 @@ lasso_real lasso_evaluate(void *state, int n, const lasso_real *x, const lasso_r
     return ((lasso_real *)(ar + 0))[0];
 }
 
-const lasso_real *lasso_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 384;
+lasso_real *lasso_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 384;
     if (strcmp(name, "0.weight") == 0)
-        return (const lasso_real *)(const void *)(ar + 512);
+        return (lasso_real *)(void *)(ar + 512);
     if (strcmp(name, "0.bias") == 0)
-        return (const lasso_real *)(const void *)(ar + 0);
+        return (lasso_real *)(void *)(ar + 0);
     (void)ar;
     (void)name;
     return NULL;
@@ -439,6 +439,22 @@ size_t lasso_save(const void *state, uint64_t epochs, const uint64_t *generator,
     if (generator)
         p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
     return (size_t)(p - (unsigned char *)buf);
+}
+
+const lasso_tensor_info lasso_inputs[LASSO_INPUT_COUNT > 0 ? LASSO_INPUT_COUNT : 1] = {
+    {"x", "f32", 2, 1, {10, 50}},
+    {"y", "f32", 2, 1, {10, 1}},
+};
+
+const lasso_tensor_info lasso_outputs[LASSO_OUTPUT_COUNT > 0 ? LASSO_OUTPUT_COUNT : 1] = {
+    {"yhat", "f32", 2, 1, {10, 1}},
+};
+
+size_t lasso_state_bytes(void) {
+    return LASSO_STATE_BYTES;
+}
+int lasso_max_batch(void) {
+    return LASSO_MAX_BATCH;
 }
 
 lasso_real *lasso_param(void *state, const char *name) {

@@ -1219,28 +1219,28 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     return ((lenet_real *)(ar + 10240))[0];
 }
 
-const lenet_real *lenet_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 247104;
+lenet_real *lenet_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 247104;
     if (strcmp(name, "0.weight") == 0)
-        return (const lenet_real *)(const void *)(ar + 64);
+        return (lenet_real *)(void *)(ar + 64);
     if (strcmp(name, "0.bias") == 0)
-        return (const lenet_real *)(const void *)(ar + 0);
+        return (lenet_real *)(void *)(ar + 0);
     if (strcmp(name, "3.weight") == 0)
-        return (const lenet_real *)(const void *)(ar + 1204288);
+        return (lenet_real *)(void *)(ar + 1204288);
     if (strcmp(name, "3.bias") == 0)
-        return (const lenet_real *)(const void *)(ar + 1204224);
+        return (lenet_real *)(void *)(ar + 1204224);
     if (strcmp(name, "7.weight") == 0)
-        return (const lenet_real *)(const void *)(ar + 1658688);
+        return (lenet_real *)(void *)(ar + 1658688);
     if (strcmp(name, "7.bias") == 0)
-        return (const lenet_real *)(const void *)(ar + 1614336);
+        return (lenet_real *)(void *)(ar + 1614336);
     if (strcmp(name, "9.weight") == 0)
-        return (const lenet_real *)(const void *)(ar + 1618368);
+        return (lenet_real *)(void *)(ar + 1618368);
     if (strcmp(name, "9.bias") == 0)
-        return (const lenet_real *)(const void *)(ar + 1613952);
+        return (lenet_real *)(void *)(ar + 1613952);
     if (strcmp(name, "11.weight") == 0)
-        return (const lenet_real *)(const void *)(ar + 1614976);
+        return (lenet_real *)(void *)(ar + 1614976);
     if (strcmp(name, "11.bias") == 0)
-        return (const lenet_real *)(const void *)(ar + 1613888);
+        return (lenet_real *)(void *)(ar + 1613888);
     (void)ar;
     (void)name;
     return NULL;
@@ -1433,6 +1433,25 @@ size_t lenet_save(const void *state, uint64_t epochs, const uint64_t *generator,
     if (generator)
         p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
     return (size_t)(p - (unsigned char *)buf);
+}
+
+const lenet_tensor_info lenet_inputs[LENET_INPUT_COUNT > 0 ? LENET_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {256, 1, 28, 28}},
+    {"y", "i32", 1, 1, {256}},
+};
+
+const lenet_tensor_info lenet_outputs[LENET_OUTPUT_COUNT > 0 ? LENET_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {256, 10}},
+};
+
+const char *const lenet_class_names[LENET_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t lenet_state_bytes(void) {
+    return LENET_STATE_BYTES;
+}
+int lenet_max_batch(void) {
+    return LENET_MAX_BATCH;
 }
 
 lenet_real *lenet_param(void *state, const char *name) {

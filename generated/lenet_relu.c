@@ -1258,28 +1258,28 @@ lenet_relu_real lenet_relu_evaluate(void *state, int n, const lenet_relu_real *x
     return ((lenet_relu_real *)(ar + 10240))[0];
 }
 
-const lenet_relu_real *lenet_relu_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 247104;
+lenet_relu_real *lenet_relu_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 247104;
     if (strcmp(name, "0.weight") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 64);
+        return (lenet_relu_real *)(void *)(ar + 64);
     if (strcmp(name, "0.bias") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 0);
+        return (lenet_relu_real *)(void *)(ar + 0);
     if (strcmp(name, "3.weight") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 1204288);
+        return (lenet_relu_real *)(void *)(ar + 1204288);
     if (strcmp(name, "3.bias") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 1204224);
+        return (lenet_relu_real *)(void *)(ar + 1204224);
     if (strcmp(name, "7.weight") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 1658688);
+        return (lenet_relu_real *)(void *)(ar + 1658688);
     if (strcmp(name, "7.bias") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 1614336);
+        return (lenet_relu_real *)(void *)(ar + 1614336);
     if (strcmp(name, "9.weight") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 1618368);
+        return (lenet_relu_real *)(void *)(ar + 1618368);
     if (strcmp(name, "9.bias") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 1613952);
+        return (lenet_relu_real *)(void *)(ar + 1613952);
     if (strcmp(name, "11.weight") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 1614976);
+        return (lenet_relu_real *)(void *)(ar + 1614976);
     if (strcmp(name, "11.bias") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 1613888);
+        return (lenet_relu_real *)(void *)(ar + 1613888);
     (void)ar;
     (void)name;
     return NULL;
@@ -1472,6 +1472,25 @@ size_t lenet_relu_save(const void *state, uint64_t epochs, const uint64_t *gener
     if (generator)
         p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
     return (size_t)(p - (unsigned char *)buf);
+}
+
+const lenet_relu_tensor_info lenet_relu_inputs[LENET_RELU_INPUT_COUNT > 0 ? LENET_RELU_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {256, 1, 28, 28}},
+    {"y", "i32", 1, 1, {256}},
+};
+
+const lenet_relu_tensor_info lenet_relu_outputs[LENET_RELU_OUTPUT_COUNT > 0 ? LENET_RELU_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {256, 10}},
+};
+
+const char *const lenet_relu_class_names[LENET_RELU_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t lenet_relu_state_bytes(void) {
+    return LENET_RELU_STATE_BYTES;
+}
+int lenet_relu_max_batch(void) {
+    return LENET_RELU_MAX_BATCH;
 }
 
 lenet_relu_real *lenet_relu_param(void *state, const char *name) {

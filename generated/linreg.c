@@ -230,12 +230,12 @@ linreg_real linreg_evaluate(void *state, int n, const linreg_real *x, const linr
     return ((linreg_real *)(ar + 0))[0];
 }
 
-const linreg_real *linreg_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 192;
+linreg_real *linreg_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 192;
     if (strcmp(name, "0.weight") == 0)
-        return (const linreg_real *)(const void *)(ar + 0);
+        return (linreg_real *)(void *)(ar + 0);
     if (strcmp(name, "0.bias") == 0)
-        return (const linreg_real *)(const void *)(ar + 64);
+        return (linreg_real *)(void *)(ar + 64);
     (void)ar;
     (void)name;
     return NULL;
@@ -412,6 +412,22 @@ size_t linreg_save(const void *state, uint64_t epochs, const uint64_t *generator
     if (generator)
         p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
     return (size_t)(p - (unsigned char *)buf);
+}
+
+const linreg_tensor_info linreg_inputs[LINREG_INPUT_COUNT > 0 ? LINREG_INPUT_COUNT : 1] = {
+    {"x", "f32", 2, 1, {10, 2}},
+    {"y", "f32", 2, 1, {10, 1}},
+};
+
+const linreg_tensor_info linreg_outputs[LINREG_OUTPUT_COUNT > 0 ? LINREG_OUTPUT_COUNT : 1] = {
+    {"yhat", "f32", 2, 1, {10, 1}},
+};
+
+size_t linreg_state_bytes(void) {
+    return LINREG_STATE_BYTES;
+}
+int linreg_max_batch(void) {
+    return LINREG_MAX_BATCH;
 }
 
 linreg_real *linreg_param(void *state, const char *name) {

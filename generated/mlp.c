@@ -458,16 +458,16 @@ mlp_real mlp_evaluate(void *state, int n, const mlp_real *x, const int32_t *y, d
     return ((mlp_real *)(ar + 0))[0];
 }
 
-const mlp_real *mlp_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 814208;
+mlp_real *mlp_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 814208;
     if (strcmp(name, "1.weight") == 0)
-        return (const mlp_real *)(const void *)(ar + 1048576);
+        return (mlp_real *)(void *)(ar + 1048576);
     if (strcmp(name, "1.bias") == 0)
-        return (const mlp_real *)(const void *)(ar + 11392);
+        return (mlp_real *)(void *)(ar + 11392);
     if (strcmp(name, "3.weight") == 0)
-        return (const mlp_real *)(const void *)(ar + 1152);
+        return (mlp_real *)(void *)(ar + 1152);
     if (strcmp(name, "3.bias") == 0)
-        return (const mlp_real *)(const void *)(ar + 64);
+        return (mlp_real *)(void *)(ar + 64);
     (void)ar;
     (void)name;
     return NULL;
@@ -648,6 +648,25 @@ size_t mlp_save(const void *state, uint64_t epochs, const uint64_t *generator, v
     if (generator)
         p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
     return (size_t)(p - (unsigned char *)buf);
+}
+
+const mlp_tensor_info mlp_inputs[MLP_INPUT_COUNT > 0 ? MLP_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {256, 1, 28, 28}},
+    {"y", "i32", 1, 1, {256}},
+};
+
+const mlp_tensor_info mlp_outputs[MLP_OUTPUT_COUNT > 0 ? MLP_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {256, 10}},
+};
+
+const char *const mlp_class_names[MLP_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t mlp_state_bytes(void) {
+    return MLP_STATE_BYTES;
+}
+int mlp_max_batch(void) {
+    return MLP_MAX_BATCH;
 }
 
 mlp_real *mlp_param(void *state, const char *name) {

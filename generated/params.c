@@ -764,6 +764,26 @@ size_t params_save(const void *state, uint64_t epochs, const uint64_t *generator
     return (size_t)(p - (unsigned char *)buf);
 }
 
+const params_tensor_info params_inputs[PARAMS_INPUT_COUNT > 0 ? PARAMS_INPUT_COUNT : 1] = {
+    {"x", "f32", 2, 1, {1, 4}},
+};
+
+const params_tensor_info params_outputs[PARAMS_OUTPUT_COUNT > 0 ? PARAMS_OUTPUT_COUNT : 1] = {
+    {"y_tied", "f32", 2, 1, {1, 1}},
+    {"y_normal", "f32", 2, 1, {1, 1}},
+    {"y_constant", "f32", 2, 1, {1, 1}},
+    {"y_mixed", "f32", 2, 1, {1, 1}},
+    {"y_custom", "f32", 2, 1, {1, 1}},
+    {"y_args", "f32", 2, 1, {1, 1}},
+};
+
+size_t params_state_bytes(void) {
+    return PARAMS_STATE_BYTES;
+}
+int params_max_batch(void) {
+    return PARAMS_MAX_BATCH;
+}
+
 params_real *params_param(void *state, const char *name) {
     for (int i = 0; i < PARAMS_PARAM_COUNT; i++)
         if (strcmp(params_params[i].name, name) == 0)

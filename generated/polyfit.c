@@ -195,10 +195,10 @@ polyfit_real polyfit_evaluate(void *state, int n, const polyfit_real *x, const p
     return ((polyfit_real *)(ar + 0))[0];
 }
 
-const polyfit_real *polyfit_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 128;
+polyfit_real *polyfit_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 128;
     if (strcmp(name, "0.weight") == 0)
-        return (const polyfit_real *)(const void *)(ar + 0);
+        return (polyfit_real *)(void *)(ar + 0);
     (void)ar;
     (void)name;
     return NULL;
@@ -373,6 +373,22 @@ size_t polyfit_save(const void *state, uint64_t epochs, const uint64_t *generato
     if (generator)
         p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
     return (size_t)(p - (unsigned char *)buf);
+}
+
+const polyfit_tensor_info polyfit_inputs[POLYFIT_INPUT_COUNT > 0 ? POLYFIT_INPUT_COUNT : 1] = {
+    {"x", "f32", 2, 1, {10, 4}},
+    {"y", "f32", 2, 1, {10, 1}},
+};
+
+const polyfit_tensor_info polyfit_outputs[POLYFIT_OUTPUT_COUNT > 0 ? POLYFIT_OUTPUT_COUNT : 1] = {
+    {"yhat", "f32", 2, 1, {10, 1}},
+};
+
+size_t polyfit_state_bytes(void) {
+    return POLYFIT_STATE_BYTES;
+}
+int polyfit_max_batch(void) {
+    return POLYFIT_MAX_BATCH;
 }
 
 polyfit_real *polyfit_param(void *state, const char *name) {

@@ -356,12 +356,12 @@ softmax_real softmax_evaluate(void *state, int n, const softmax_real *x, const i
     return ((softmax_real *)(ar + 0))[0];
 }
 
-const softmax_real *softmax_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 31488;
+softmax_real *softmax_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 31488;
     if (strcmp(name, "1.weight") == 0)
-        return (const softmax_real *)(const void *)(ar + 30720);
+        return (softmax_real *)(void *)(ar + 30720);
     if (strcmp(name, "1.bias") == 0)
-        return (const softmax_real *)(const void *)(ar + 64);
+        return (softmax_real *)(void *)(ar + 64);
     (void)ar;
     (void)name;
     return NULL;
@@ -538,6 +538,25 @@ size_t softmax_save(const void *state, uint64_t epochs, const uint64_t *generato
     if (generator)
         p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
     return (size_t)(p - (unsigned char *)buf);
+}
+
+const softmax_tensor_info softmax_inputs[SOFTMAX_INPUT_COUNT > 0 ? SOFTMAX_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {256, 1, 28, 28}},
+    {"y", "i32", 1, 1, {256}},
+};
+
+const softmax_tensor_info softmax_outputs[SOFTMAX_OUTPUT_COUNT > 0 ? SOFTMAX_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {256, 10}},
+};
+
+const char *const softmax_class_names[SOFTMAX_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t softmax_state_bytes(void) {
+    return SOFTMAX_STATE_BYTES;
+}
+int softmax_max_batch(void) {
+    return SOFTMAX_MAX_BATCH;
 }
 
 softmax_real *softmax_param(void *state, const char *name) {

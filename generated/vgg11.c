@@ -1878,52 +1878,52 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     return ((vgg11_real *)(ar + 0))[0];
 }
 
-const vgg11_real *vgg11_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 172373376;
+vgg11_real *vgg11_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 172373376;
     if (strcmp(name, "0.0.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 64);
+        return (vgg11_real *)(void *)(ar + 64);
     if (strcmp(name, "0.0.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 0);
+        return (vgg11_real *)(void *)(ar + 0);
     if (strcmp(name, "1.0.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 102760576);
+        return (vgg11_real *)(void *)(ar + 102760576);
     if (strcmp(name, "1.0.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 102760448);
+        return (vgg11_real *)(void *)(ar + 102760448);
     if (strcmp(name, "2.0.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 154288640);
+        return (vgg11_real *)(void *)(ar + 154288640);
     if (strcmp(name, "2.0.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 154288384);
+        return (vgg11_real *)(void *)(ar + 154288384);
     if (strcmp(name, "2.2.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 154140928);
+        return (vgg11_real *)(void *)(ar + 154140928);
     if (strcmp(name, "2.2.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 154140672);
+        return (vgg11_real *)(void *)(ar + 154140672);
     if (strcmp(name, "3.0.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 180421632);
+        return (vgg11_real *)(void *)(ar + 180421632);
     if (strcmp(name, "3.0.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 180421120);
+        return (vgg11_real *)(void *)(ar + 180421120);
     if (strcmp(name, "3.2.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 179831296);
+        return (vgg11_real *)(void *)(ar + 179831296);
     if (strcmp(name, "3.2.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 179830784);
+        return (vgg11_real *)(void *)(ar + 179830784);
     if (strcmp(name, "4.0.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 193266688);
+        return (vgg11_real *)(void *)(ar + 193266688);
     if (strcmp(name, "4.0.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 193266176);
+        return (vgg11_real *)(void *)(ar + 193266176);
     if (strcmp(name, "4.2.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 192676352);
+        return (vgg11_real *)(void *)(ar + 192676352);
     if (strcmp(name, "4.2.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 192675840);
+        return (vgg11_real *)(void *)(ar + 192675840);
     if (strcmp(name, "6.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 1248854016);
+        return (vgg11_real *)(void *)(ar + 1248854016);
     if (strcmp(name, "6.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 197984256);
+        return (vgg11_real *)(void *)(ar + 197984256);
     if (strcmp(name, "9.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 1181745152);
+        return (vgg11_real *)(void *)(ar + 1181745152);
     if (strcmp(name, "9.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 202178560);
+        return (vgg11_real *)(void *)(ar + 202178560);
     if (strcmp(name, "12.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 204291072);
+        return (vgg11_real *)(void *)(ar + 204291072);
     if (strcmp(name, "12.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 204275776);
+        return (vgg11_real *)(void *)(ar + 204275776);
     (void)ar;
     (void)name;
     return NULL;
@@ -2140,6 +2140,25 @@ size_t vgg11_save(const void *state, uint64_t epochs, const uint64_t *generator,
     if (generator)
         p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
     return (size_t)(p - (unsigned char *)buf);
+}
+
+const vgg11_tensor_info vgg11_inputs[VGG11_INPUT_COUNT > 0 ? VGG11_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {128, 1, 224, 224}},
+    {"y", "i32", 1, 1, {128}},
+};
+
+const vgg11_tensor_info vgg11_outputs[VGG11_OUTPUT_COUNT > 0 ? VGG11_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {128, 10}},
+};
+
+const char *const vgg11_class_names[VGG11_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t vgg11_state_bytes(void) {
+    return VGG11_STATE_BYTES;
+}
+int vgg11_max_batch(void) {
+    return VGG11_MAX_BATCH;
 }
 
 vgg11_real *vgg11_param(void *state, const char *name) {

@@ -1878,52 +1878,52 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     return ((vgg11_full_real *)(ar + 0))[0];
 }
 
-const vgg11_full_real *vgg11_full_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 515224704;
+vgg11_full_real *vgg11_full_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 515224704;
     if (strcmp(name, "0.0.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 256);
+        return (vgg11_full_real *)(void *)(ar + 256);
     if (strcmp(name, "0.0.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 0);
+        return (vgg11_full_real *)(void *)(ar + 0);
     if (strcmp(name, "1.0.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 411042304);
+        return (vgg11_full_real *)(void *)(ar + 411042304);
     if (strcmp(name, "1.0.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 411041792);
+        return (vgg11_full_real *)(void *)(ar + 411041792);
     if (strcmp(name, "2.0.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 618924032);
+        return (vgg11_full_real *)(void *)(ar + 618924032);
     if (strcmp(name, "2.0.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 618923008);
+        return (vgg11_full_real *)(void *)(ar + 618923008);
     if (strcmp(name, "2.2.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 616563712);
+        return (vgg11_full_real *)(void *)(ar + 616563712);
     if (strcmp(name, "2.2.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 616562688);
+        return (vgg11_full_real *)(void *)(ar + 616562688);
     if (strcmp(name, "3.0.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 728764416);
+        return (vgg11_full_real *)(void *)(ar + 728764416);
     if (strcmp(name, "3.0.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 728762368);
+        return (vgg11_full_real *)(void *)(ar + 728762368);
     if (strcmp(name, "3.2.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 719325184);
+        return (vgg11_full_real *)(void *)(ar + 719325184);
     if (strcmp(name, "3.2.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 719323136);
+        return (vgg11_full_real *)(void *)(ar + 719323136);
     if (strcmp(name, "4.0.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 845593600);
+        return (vgg11_full_real *)(void *)(ar + 845593600);
     if (strcmp(name, "4.0.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 780142592);
+        return (vgg11_full_real *)(void *)(ar + 780142592);
     if (strcmp(name, "4.2.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 770705408);
+        return (vgg11_full_real *)(void *)(ar + 770705408);
     if (strcmp(name, "4.2.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 770703360);
+        return (vgg11_full_real *)(void *)(ar + 770703360);
     if (strcmp(name, "6.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 4726980608);
+        return (vgg11_full_real *)(void *)(ar + 4726980608);
     if (strcmp(name, "6.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 785645568);
+        return (vgg11_full_real *)(void *)(ar + 785645568);
     if (strcmp(name, "9.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 924844032);
+        return (vgg11_full_real *)(void *)(ar + 924844032);
     if (strcmp(name, "9.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 789839872);
+        return (vgg11_full_real *)(void *)(ar + 789839872);
     if (strcmp(name, "12.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 794049536);
+        return (vgg11_full_real *)(void *)(ar + 794049536);
     if (strcmp(name, "12.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 791937088);
+        return (vgg11_full_real *)(void *)(ar + 791937088);
     (void)ar;
     (void)name;
     return NULL;
@@ -2140,6 +2140,25 @@ size_t vgg11_full_save(const void *state, uint64_t epochs, const uint64_t *gener
     if (generator)
         p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
     return (size_t)(p - (unsigned char *)buf);
+}
+
+const vgg11_full_tensor_info vgg11_full_inputs[VGG11_FULL_INPUT_COUNT > 0 ? VGG11_FULL_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {128, 1, 224, 224}},
+    {"y", "i32", 1, 1, {128}},
+};
+
+const vgg11_full_tensor_info vgg11_full_outputs[VGG11_FULL_OUTPUT_COUNT > 0 ? VGG11_FULL_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {128, 10}},
+};
+
+const char *const vgg11_full_class_names[VGG11_FULL_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t vgg11_full_state_bytes(void) {
+    return VGG11_FULL_STATE_BYTES;
+}
+int vgg11_full_max_batch(void) {
+    return VGG11_FULL_MAX_BATCH;
 }
 
 vgg11_full_real *vgg11_full_param(void *state, const char *name) {

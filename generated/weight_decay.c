@@ -273,12 +273,12 @@ weight_decay_real weight_decay_evaluate(void *state, int n, const weight_decay_r
     return ((weight_decay_real *)(ar + 0))[0];
 }
 
-const weight_decay_real *weight_decay_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 960;
+weight_decay_real *weight_decay_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 960;
     if (strcmp(name, "0.weight") == 0)
-        return (const weight_decay_real *)(const void *)(ar + 1088);
+        return (weight_decay_real *)(void *)(ar + 1088);
     if (strcmp(name, "0.bias") == 0)
-        return (const weight_decay_real *)(const void *)(ar + 0);
+        return (weight_decay_real *)(void *)(ar + 0);
     (void)ar;
     (void)name;
     return NULL;
@@ -455,6 +455,22 @@ size_t weight_decay_save(const void *state, uint64_t epochs, const uint64_t *gen
     if (generator)
         p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
     return (size_t)(p - (unsigned char *)buf);
+}
+
+const weight_decay_tensor_info weight_decay_inputs[WEIGHT_DECAY_INPUT_COUNT > 0 ? WEIGHT_DECAY_INPUT_COUNT : 1] = {
+    {"x", "f32", 2, 1, {5, 200}},
+    {"y", "f32", 2, 1, {5, 1}},
+};
+
+const weight_decay_tensor_info weight_decay_outputs[WEIGHT_DECAY_OUTPUT_COUNT > 0 ? WEIGHT_DECAY_OUTPUT_COUNT : 1] = {
+    {"yhat", "f32", 2, 1, {5, 1}},
+};
+
+size_t weight_decay_state_bytes(void) {
+    return WEIGHT_DECAY_STATE_BYTES;
+}
+int weight_decay_max_batch(void) {
+    return WEIGHT_DECAY_MAX_BATCH;
 }
 
 weight_decay_real *weight_decay_param(void *state, const char *name) {

@@ -307,6 +307,8 @@ static void test_make(void) {
     }
     char *dir = project("make"), *out;
     CU_ASSERT_EQUAL_FATAL(RUN(NULL, "make", "-C", dir), 0);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(slurp(fmt("%s/gen-infer/mlp.h", dir)), "#define MLP_DLC_VERSION \"" DLC_VERSION "\"\n"));
     CU_ASSERT_EQUAL_FATAL(RUN(&out, fmt("%s/app-train", dir), ckpt), 0);
     CU_ASSERT_FATAL(parse_app(out, &train_out, true));
     CU_ASSERT(train_out.loss_last < train_out.loss_first);

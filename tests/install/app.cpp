@@ -62,6 +62,29 @@ int main(int argc, char **argv) {
         return 1;
     }
 
+    // the metadata: the layout hash is the checkpoint's (bytes 16..23), the table agrees with the macros
+    uint64_t hash = 0;
+    for (int i = 7; i >= 0; i--)
+        hash = hash << 8 | static_cast<unsigned char>(ckpt[16 + size_t(i)]);
+    const int64_t x_shape[] = MLP_INPUT_X_SHAPE;
+    int64_t x_elems = 1;
+    for (int d = 1; d < MLP_INPUT_X_RANK; d++)
+        x_elems *= x_shape[d];
+    if (hash != MLP_LAYOUT_HASH || x_elems != MLP_INPUT_X_SIZE || std::strcmp(mlp_inputs[0].name, "x") != 0 ||
+        std::strcmp(mlp_inputs[0].dtype, MLP_INPUT_X_DTYPE) != 0 || mlp_inputs[0].dims[0] != MLP_MAX_BATCH ||
+        mlp_outputs[0].dims[1] != MLP_OUTPUT_LOGITS_SIZE || mlp_max_batch() != MLP_MAX_BATCH ||
+        std::strcmp(mlp_class_names[9], "ankle boot") != 0) {
+        std::fprintf(stderr, "the metadata disagrees with itself or the checkpoint\n");
+        return 1;
+    }
+#ifdef APP_TRAIN
+    if (mlp_state_bytes() != MLP_STATE_BYTES)
+        return 1;
+#else
+    if (mlp_workspace_bytes() != MLP_WORKSPACE_BYTES || mlp_weights_bytes() + mlp_scratch_bytes() != block_bytes)
+        return 1;
+#endif
+
     std::vector<mlp_real> x(size_t{n} * MLP_INPUT_X_SIZE);
     DlrtRng rng;
     dlrt_rng_seed(&rng, 1, 0);
