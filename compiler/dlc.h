@@ -41,6 +41,10 @@ typedef struct Arena {
 typedef struct Ctx {
     Arena arena;
     Diag diag;
+    /* The memory budget of the whole compilation: once the arena would pass `budget` bytes (0: no budget),
+     * `over_budget` runs and must not return (the driver reports and exits; docs/language.md). */
+    size_t budget;
+    void (*over_budget)(struct Ctx *ctx, size_t wanted);
 } Ctx;
 
 void ctx_init(Ctx *ctx, FILE *diag_out); /* diagnostics to diag_out */
@@ -57,6 +61,8 @@ _Noreturn void die_at(const char *file, int line, const char *fmt, ...) __attrib
 #define unreachable() die_at(__FILE__, __LINE__, "unreachable")
 bool glob_match(const char *pattern, const char *s);
 char *read_file(Ctx *ctx, const char *path, size_t *len);
+/* read_file, but NULL with errno EFBIG when the file holds more than max bytes (a device never ends) */
+char *read_file_max(Ctx *ctx, const char *path, size_t max, size_t *len);
 
 /* A growable array of T in ctx's arena: `Vec(Node *) v = {0}; vec_push(ctx, &v, x);` */
 #define Vec(T)                                                                                                         \
@@ -64,10 +70,11 @@ char *read_file(Ctx *ctx, const char *path, size_t *len);
         T *v;                                                                                                          \
         int n, cap;                                                                                                    \
     }
+int vec_grown_cap(int cap); /* twice cap (8 at first); a capacity past INT_MAX is a compiler bug (die) */
 #define vec_push(ctx, vec, x)                                                                                          \
     do {                                                                                                               \
         if ((vec)->n == (vec)->cap) {                                                                                  \
-            int nc_ = (vec)->cap ? (vec)->cap * 2 : 8;                                                                 \
+            int nc_ = vec_grown_cap((vec)->cap);                                                                       \
             (vec)->v = xrealloc_arr((ctx), (vec)->v, (size_t)(vec)->cap, (size_t)nc_, sizeof *(vec)->v);               \
             (vec)->cap = nc_;                                                                                          \
         }                                                                                                              \
@@ -114,7 +121,8 @@ typedef enum NodeKind {
     N_UNARY,
     N_PIPE,
     N_CALL,
-    N_INDEX,
+    N_INDEX, /* a[subscripts]: args holds the subscripts */
+    N_SLICE, /* start:stop:step inside a subscript: a, b and args.v[0], each left out when NULL (args empty) */
     N_ATTR,
     N_KWARG,
     /* statements */
@@ -192,6 +200,8 @@ typedef struct Parser {
     Lexer *lexer;
 } Parser;
 
+/* The largest model file read (docs/language.md); a larger one is refused with errno EFBIG. */
+#define MAX_SOURCE_BYTES ((size_t)64 << 20)
 Source *source_from_file(Ctx *ctx, const char *path); /* NULL when unreadable */
 Source *source_from_string(Ctx *ctx, const char *path, const char *text);
 Program *parse_program(Source *src); /* in src->ctx; returns the (partial) program */
@@ -505,18 +515,30 @@ IrNode *elem_fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int6
 
 /* ---- ops/reduce.c: sum, max, mean, cumsum ---- */
 
-/* Sum (or max) over the axes in `mask`; keepdim keeps them as size 1. */
+/* Sum (or max) over the axes in `mask`; keepdim keeps them as size 1. A max's gradient is spread evenly over
+ * tied maxima (x.max(), amax); b_max_along's, a max along one axis (x.max(dim)), goes to the first of them. */
 IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
+IrNode *b_max_along(Graph *g, IrNode *a, int axis, bool keepdim, Loc loc);
 /* sum and divcount, the count including the run-time batch when axis 0 of a batched tensor is reduced */
 IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
+/* The index of the first maximum (or minimum) along axis, as f32, the axis kept with size 1 (torch.argmax's
+ * index, keepdim=True). */
+IrNode *b_argmax(Graph *g, IrNode *x, int axis, bool min, Loc loc);
 
-/* ---- ops/layout.c: reshape, transpose, concat, slice ---- */
+/* ---- ops/layout.c: reshape, transpose, concat, slice, unslice ---- */
 
 IrNode *b_reshape(Graph *g, IrNode *a, Shape shape, Loc loc);
 IrNode *b_transpose(Graph *g, IrNode *x, Loc loc);
 IrNode *b_concat(Graph *g, IrNode **xs, int n, int axis, Loc loc);
 /* elements [start, start + len) of x along axis */
 IrNode *b_slice(Graph *g, IrNode *x, int axis, int64_t start, int64_t len, Loc loc);
+/* len elements of x along axis, from start, every step-th (x[start : start + len * step : step]) */
+IrNode *b_slice_step(Graph *g, IrNode *x, int axis, int64_t start, int64_t step, int64_t len, Loc loc);
+/* slice's adjoint: a tensor of shape `to`, zero but for x at the positions b_slice_step(to, axis, start, step)
+ * reads */
+IrNode *b_unslice(Graph *g, IrNode *x, Shape to, int axis, int64_t start, int64_t step, Loc loc);
+/* the axes of x in the order perm gives (result axis k is x's axis perm[k]); the batch axis stays first */
+IrNode *b_permute(Graph *g, IrNode *x, const int *perm, Loc loc);
 
 /* ---- ops/softmax.c: softmax, log_softmax, cross-entropy and accuracy ---- */
 
@@ -610,6 +632,10 @@ typedef struct Sched {
     int nfwd_roots;  /* FN_TRAIN: the first roots (loss, metrics) are the forward pass's */
 } Sched;
 
+/* A fused loop reads at most FUSE_MAX_SRC tensors and its expression nests at most FUSE_MAX_DEPTH ops deep. */
+#define FUSE_MAX_SRC 32
+#define FUSE_MAX_DEPTH 64
+
 /* Roots and liveness of a function, inline decisions (fusion) and the kernel order. */
 void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots);
 
@@ -683,6 +709,7 @@ char *emit_own_fn_name(Emit *e, const IrNode *n);
 bool emit_uses_input(Sched *s, int input);
 void emit_input_params(Emit *e, Sched *s, bool all);
 char *emit_upper(Ctx *ctx, const char *s);
+char *emit_macro_name(Ctx *ctx, const char *name); /* X -> uX, x -> X: see emit.c */
 /* Names the generated code gives inputs (renamed away from the code's own), parameters and constants. */
 char *emit_input_name(Ctx *ctx, const char *model_name);
 char *emit_ident(Ctx *ctx, const char *s);
@@ -702,6 +729,13 @@ int64_t emit_checkpoint_bytes(Compiled *c);
 /* ---- emit_trainer.c: the trainer's main() ---- */
 
 void emit_trainer(FILE *out, Compiled *c, const EmitOptions *o);
+
+/* ---- export_onnx.c: `dlc export` (linked into dlc itself, with protobuf-c) ---- */
+
+/* The evaluation graph g from its outputs back as an ONNX model (opset 13, the batch dimension symbolic), with
+ * weights[i] (parameter i's values) as initializers, or the parameters as graph inputs when weights is NULL.
+ * Returns false after reporting, located, every node it cannot write; else *bytes (in g's arena) and *len. */
+bool export_onnx(Graph *g, const double **weights, const char *producer_version, uint8_t **bytes, size_t *len);
 
 /* ---- ir.c: dump and verifier ---- */
 

@@ -29,6 +29,21 @@ char *emit_ident(Ctx *ctx, const char *s) {
     return u;
 }
 
+/* An input's or output's name in the header's macros (<NAME>_INPUT_<name>_SIZE): upper case, as C macros are.
+ * Names that differ only in case must not meet there (D2L's X and x), so a name with a capital letter marks
+ * each capital with a lower-case u: x -> X, X -> uX, inputX -> INPUTuX. No name without capitals has a lower-case
+ * letter in its macro, and the marks decode, so no two names share a spelling. */
+char *emit_macro_name(Ctx *ctx, const char *s) {
+    char *id = emit_ident(ctx, s), *u = xalloc(ctx, 2 * strlen(id) + 1), *q = u;
+    for (const char *p = id; *p; p++) {
+        if (*p >= 'A' && *p <= 'Z')
+            *q++ = 'u';
+        *q++ = *p >= 'a' && *p <= 'z' ? (char)(*p - 'a' + 'A') : *p;
+    }
+    *q = 0;
+    return u;
+}
+
 char *emit_lit(Emit *e, double v) {
     if (isnan(v))
         return xstrdup(e->ctx, "NAN");
@@ -93,7 +108,7 @@ char *emit_scratch(Emit *e, const IrNode *n) {
 
 /* ---- loop nests with merged dimensions ---- */
 
-#define MAX_SRC 32
+#define MAX_SRC FUSE_MAX_SRC
 
 typedef struct Nest {
     int ndim;
@@ -659,15 +674,19 @@ static void unused_inputs(Emit *e, Sched *s, int from, int to, bool all) {
     }
 }
 
+/* Without a batched input nothing is batched, and n (always 1) appears in no loop. */
+static bool has_batched_input(const Graph *g) {
+    for (int i = 0; i < g->inputs.n; i++)
+        if (g->inputs.v[i].shape.batched)
+            return true;
+    return false;
+}
+
 static void emit_fn_open(Emit *e, Sched *s, bool uses_batch) {
     fprintf(e->o, "    unsigned char *st = (unsigned char *)state;\n");
     fprintf(e->o, "    unsigned char *ar = st + %" PRId64 ";\n", e->c->arena_off);
     fprintf(e->o, "    (void)ar;\n");
-    /* without a batched input nothing is batched, and n (always 1) appears in no loop */
-    bool batched = false;
-    for (int i = 0; i < s->g->inputs.n; i++)
-        batched |= s->g->inputs.v[i].shape.batched;
-    if (!uses_batch || !batched)
+    if (!uses_batch || !has_batched_input(s->g))
         fprintf(e->o, "    (void)n;\n");
 }
 
@@ -914,15 +933,19 @@ static void emit_infer_source(Emit *e) {
     unused_inputs(e, fw, 0, fw->kernels.n, false);
     emit_schedule(e, fw, 0, fw->kernels.n);
     fprintf(o, "    return 0;\n}\n");
-    char fw_args[1024] = "";
+    /* the arguments passed on: as many as the model has inputs, so no fixed buffer */
+    size_t len = 1;
     for (int i = 0; i < g->inputs.n; i++)
         if (emit_uses_input(fw, i))
-            snprintf(fw_args + strlen(fw_args), sizeof fw_args - strlen(fw_args), ", %s",
-                     emit_input_name(e->ctx, g->inputs.v[i].name));
+            len += 2 + strlen(emit_input_name(e->ctx, g->inputs.v[i].name));
+    char *args = xalloc(e->ctx, len), *end = args;
+    for (int i = 0; i < g->inputs.n; i++)
+        if (emit_uses_input(fw, i))
+            end += sprintf(end, ", %s", emit_input_name(e->ctx, g->inputs.v[i].name));
     fprintf(o, "\nint %s_forward(void *ctx, int n", e->name);
     emit_input_params(e, fw, false);
     fprintf(o, ") {\n    return forward_shared(ctx, (unsigned char *)ctx + %s_WEIGHTS_BYTES, n%s);\n}\n", e->NAME,
-            fw_args);
+            args);
     for (int i = 0; i < g->outputs.n; i++) {
         IrNode *on = ir_storage(g->outputs.v[i].node);
         fprintf(o, "\nconst %s *%s_output_%s(const void *ctx) {\n", e->real, e->name,
@@ -932,11 +955,6 @@ static void emit_infer_source(Emit *e) {
     }
     Output *out = c->eval->outputs.n ? &c->eval->outputs.v[0] : NULL;
     if (out) {
-        char args[1024] = "";
-        for (int i = 0; i < g->inputs.n; i++)
-            if (emit_uses_input(fw, i))
-                snprintf(args + strlen(args), sizeof args - strlen(args), ", %s",
-                         emit_input_name(e->ctx, g->inputs.v[i].name));
         fprintf(o, "\nint %s_predict_batch(void *ctx, int n", e->name);
         emit_input_params(e, fw, false);
         fprintf(o, ", %s *out) {\n", e->real);

@@ -27,6 +27,7 @@ static void usage_main(FILE *f) {
                "  check FILE.dlm      check the model; print shapes, parameters, FLOPs and memory\n"
                "  compile FILE.dlm    write <name>.h and <name>.c\n"
                "  build FILE.dlm      compile the model and link its trainer, <name>-train\n"
+               "  export FILE.dlm     write the inference graph as an ONNX model\n"
                "\n"
                "options:\n"
                "  --help              this help; `dlc COMMAND --help` for a command's options\n"
@@ -65,6 +66,7 @@ static void usage_compile(FILE *f) {
                "  --dtype f32|f64     the element type (gradient checks use f64)\n"
                "  --infer             inference only: the forward pass, a workspace of <NAME>_WORKSPACE_BYTES\n"
                "  --weights CKPT      with --infer: compile the checkpoint's weights in as constants\n"
+               "                      (CKPT.npz: a NumPy archive keyed by the parameters' names, a state_dict)\n"
                "  --portable          plain C11 and libm: no BLAS\n"
                "  --trainer           also write <name>_train.c, the trainer's main()\n");
 }
@@ -82,6 +84,15 @@ static void usage_build(FILE *f) {
                "\n"
                "environment: CC (default cc), CFLAGS (added after -O3 -ffp-contract=fast), LDFLAGS; each is split\n"
                "at blanks into arguments, as make does. The compiler runs without a shell.\n");
+}
+
+static void usage_export(FILE *f) {
+    fprintf(f, "usage: dlc export FILE.dlm [--weights CKPT] [-D NAME=NUMBER] -o FILE.onnx\n"
+               "\n"
+               "Writes the model's inference graph (dropout off) as an ONNX model: opset 13, a symbolic batch\n"
+               "dimension, the inputs and outputs named as in the .dlm. With --weights (a checkpoint, or a NumPy\n"
+               ".npz keyed by the parameters' names) the parameters are initializers under their full names;\n"
+               "without, they are inputs of the graph. docs/interop.md lists the ops it writes.\n");
 }
 
 typedef struct Options {
@@ -228,10 +239,13 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
 /* Parses and elaborates; NULL after reporting errors. */
 static Graph *front_end(Ctx *ctx, const Options *o, bool training) {
     Source *src = source_from_file(ctx, o->file);
-    if (!src) {
+    if (!src && errno == EFBIG)
+        fprintf(stderr, "%s: '%s' is too large: a model file has at most %zu MiB\n", prog_name, o->file,
+                MAX_SOURCE_BYTES >> 20);
+    else if (!src)
         fprintf(stderr, "%s: cannot read '%s': %s\n", prog_name, o->file, strerror(errno));
+    if (!src)
         return NULL;
-    }
     char *name = model_name(ctx, o->file);
     if (!valid_ident(name)) {
         fprintf(stderr,
@@ -523,16 +537,27 @@ static int cmd_check(Ctx *ctx, int argc, char **argv) {
     return finish(ctx, 0);
 }
 
-/* Writes path atomically: a temporary file beside it, then rename. */
+/* Writes path atomically: the whole text in memory first, so that a compiler bug (die) during emission leaves no
+ * file behind, then a temporary file beside path, renamed over it. */
 static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptions *eo) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem)
+        die("out of memory");
+    fn(mem, c, eo);
+    if (fclose(mem) != 0)
+        die("out of memory");
     char *tmp = xsprintf(c->ctx, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) {
         fprintf(stderr, "%s: cannot write '%s': %s\n", prog_name, tmp, strerror(errno));
+        free(text);
         return false;
     }
-    fn(f, c, eo);
-    bool ok = fflush(f) == 0 && !ferror(f);
+    bool ok = fwrite(text, 1, len, f) == len;
+    free(text);
+    ok = fflush(f) == 0 && !ferror(f) && ok;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
         fprintf(stderr, "%s: cannot write '%s': %s\n", prog_name, path, strerror(errno));
@@ -679,9 +704,68 @@ static int cmd_compile(Ctx *ctx, int argc, char **argv, bool build) {
     return finish(ctx, 0);
 }
 
+/* The memory budget of one compilation (docs/language.md): DLC_MEMORY_BUDGET bytes, or COMPILE_BUDGET. */
+#define COMPILE_BUDGET ((size_t)4 << 30)
+
+static _Noreturn void over_budget(Ctx *ctx, size_t wanted) {
+    fprintf(stderr,
+            "%s: error: compiling the model needs more than the %zu MiB of compiler memory one compilation may take "
+            "(it asked for %zu MiB); make the model smaller, or set DLC_MEMORY_BUDGET=BYTES to change the budget\n",
+            prog_name, ctx->budget >> 20, wanted >> 20);
+    exit(1);
+}
+
+static size_t memory_budget(void) {
+    const char *env = getenv("DLC_MEMORY_BUDGET");
+    if (!env || !*env)
+        return COMPILE_BUDGET;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(env, &end, 10);
+    if (errno || *end || v == 0 || env[0] == '-') {
+        fprintf(stderr, "%s: DLC_MEMORY_BUDGET is '%s', not a positive number of bytes; using %zu\n", prog_name, env,
+                COMPILE_BUDGET);
+        return COMPILE_BUDGET;
+    }
+    return (size_t)v;
+}
+
+/* dlc export: the evaluation graph as ONNX, written atomically. */
+static int cmd_export(Ctx *ctx, int argc, char **argv) {
+    Options o = {0};
+    int r = parse_options(ctx, argc, argv, &o, usage_export);
+    if (r)
+        return r < 0 ? 0 : r;
+    if (!o.out)
+        return bad_usage(usage_export, "%s", "dlc export needs -o FILE.onnx");
+    o.infer = true;
+    Graph *eval = front_end(ctx, &o, false);
+    if (!eval)
+        return finish(ctx, ctx->diag.errors ? 1 : 2);
+    const double **weights = NULL;
+    if (o.weights && !(weights = read_weights(o.weights, eval, false))) /* ONNX initializers are float32 */
+        return finish(ctx, 1);
+    uint8_t *bytes;
+    size_t len;
+    if (!export_onnx(eval, weights, DLC_VERSION, &bytes, &len))
+        return finish(ctx, 1);
+    char *tmp = xsprintf(ctx, "%s.tmp%ld", o.out, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f && fwrite(bytes, 1, len, f) == len;
+    ok = f && fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, o.out) != 0) {
+        fprintf(stderr, "%s: cannot write '%s': %s\n", prog_name, o.out, strerror(errno));
+        remove(tmp);
+        return 1;
+    }
+    return finish(ctx, 0);
+}
+
 int main(int argc, char **argv) {
     Ctx ctx;
     ctx_init(&ctx, stderr);
+    ctx.budget = memory_budget();
+    ctx.over_budget = over_budget;
     if (argc < 2) {
         usage_main(stderr);
         return 2;
@@ -700,6 +784,8 @@ int main(int argc, char **argv) {
         status = cmd_compile(&ctx, argc, argv, false);
     } else if (strcmp(cmd, "build") == 0) {
         status = cmd_compile(&ctx, argc, argv, true);
+    } else if (strcmp(cmd, "export") == 0) {
+        status = cmd_export(&ctx, argc, argv);
     } else {
         fprintf(stderr, "%s: unknown command '%s'\n\n", prog_name, cmd);
         usage_main(stderr);
