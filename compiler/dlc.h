@@ -729,6 +729,9 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *o);
 void emit_init(Emit *e);
 void emit_loader(Emit *e);
 void emit_batch_guard(Emit *e, const char *refusal);
+void emit_saver(Emit *e);    /* <name>_save, after emit_loader in the training source */
+void emit_metadata(Emit *e); /* the tables and functions behind the header's metadata */
+int64_t emit_checkpoint_bytes(Compiled *c);
 
 /* ---- emit_trainer.c: the trainer's main() ---- */
 
