@@ -41,6 +41,10 @@ typedef struct Arena {
 typedef struct Ctx {
     Arena arena;
     Diag diag;
+    /* The memory budget of the whole compilation: once the arena would pass `budget` bytes (0: no budget),
+     * `over_budget` runs and must not return (the driver reports and exits; docs/language.md). */
+    size_t budget;
+    void (*over_budget)(struct Ctx *ctx, size_t wanted);
 } Ctx;
 
 void ctx_init(Ctx *ctx, FILE *diag_out); /* diagnostics to diag_out */
@@ -57,6 +61,8 @@ _Noreturn void die_at(const char *file, int line, const char *fmt, ...) __attrib
 #define unreachable() die_at(__FILE__, __LINE__, "unreachable")
 bool glob_match(const char *pattern, const char *s);
 char *read_file(Ctx *ctx, const char *path, size_t *len);
+/* read_file, but NULL with errno EFBIG when the file holds more than max bytes (a device never ends) */
+char *read_file_max(Ctx *ctx, const char *path, size_t max, size_t *len);
 
 /* A growable array of T in ctx's arena: `Vec(Node *) v = {0}; vec_push(ctx, &v, x);` */
 #define Vec(T)                                                                                                         \
@@ -64,10 +70,11 @@ char *read_file(Ctx *ctx, const char *path, size_t *len);
         T *v;                                                                                                          \
         int n, cap;                                                                                                    \
     }
+int vec_grown_cap(int cap); /* twice cap (8 at first); a capacity past INT_MAX is a compiler bug (die) */
 #define vec_push(ctx, vec, x)                                                                                          \
     do {                                                                                                               \
         if ((vec)->n == (vec)->cap) {                                                                                  \
-            int nc_ = (vec)->cap ? (vec)->cap * 2 : 8;                                                                 \
+            int nc_ = vec_grown_cap((vec)->cap);                                                                       \
             (vec)->v = xrealloc_arr((ctx), (vec)->v, (size_t)(vec)->cap, (size_t)nc_, sizeof *(vec)->v);               \
             (vec)->cap = nc_;                                                                                          \
         }                                                                                                              \
@@ -192,6 +199,8 @@ typedef struct Parser {
     Lexer *lexer;
 } Parser;
 
+/* The largest model file read (docs/language.md); a larger one is refused with errno EFBIG. */
+#define MAX_SOURCE_BYTES ((size_t)64 << 20)
 Source *source_from_file(Ctx *ctx, const char *path); /* NULL when unreadable */
 Source *source_from_string(Ctx *ctx, const char *path, const char *text);
 Program *parse_program(Source *src); /* in src->ctx; returns the (partial) program */
@@ -610,6 +619,10 @@ typedef struct Sched {
     int nfwd_roots;  /* FN_TRAIN: the first roots (loss, metrics) are the forward pass's */
 } Sched;
 
+/* A fused loop reads at most FUSE_MAX_SRC tensors and its expression nests at most FUSE_MAX_DEPTH ops deep. */
+#define FUSE_MAX_SRC 32
+#define FUSE_MAX_DEPTH 64
+
 /* Roots and liveness of a function, inline decisions (fusion) and the kernel order. */
 void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots);
 
@@ -694,6 +707,7 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *o);
 /* <name>_init, and <name>_load with the tensors' table, as C of the source being emitted */
 void emit_init(Emit *e);
 void emit_loader(Emit *e);
+void emit_batch_guard(Emit *e, const char *refusal);
 
 /* ---- emit_trainer.c: the trainer's main() ---- */
 
@@ -716,5 +730,13 @@ void ir_verify(Graph *g, const char *after);
 /* Marks in `live` (indexed by id, g->nodes.n entries) every node the roots depend on. */
 void ir_mark_live(Graph *g, IrNode **roots, int nroots, bool *live);
 void check_print(FILE *out, Compiled *c);
+/* What `dlc check --infer` measured of the inference code (main.c); code, constant and mutable bytes only when
+ * `measured`. */
+typedef struct CheckSizes {
+    bool portable, measured;
+    uint64_t code, constant, mutable_data;
+} CheckSizes;
+/* The same report as one JSON object; with sizes (check --infer), an "embedding" member. */
+void check_print_json(FILE *out, Compiled *c, const CheckSizes *sizes);
 
 #endif

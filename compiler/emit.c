@@ -50,10 +50,10 @@ const char *emit_exp(Emit *e) { return e->f64 ? "exp" : "expv"; }
 
 /* An input's parameter name: the model's own, unless it would collide with a name the generated code uses. */
 char *emit_input_name(Ctx *ctx, const char *model_name) {
-    static const char *const reserved[] = {"st",   "ar",  "n",  "r",  "h",    "state", "metrics", "lr",    "acc",
-                                           "loss", "xr",  "yr", "mx", "sum",  "inv",   "lse",     "scale", "label",
-                                           "best", "j",   "p",  "g",  "m",    "v",     "t",       "bc1",   "bc2",
-                                           "gi",   "thr", "i",  "k",  "main", NULL};
+    static const char *const reserved[] = {
+        "st",  "ar",  "n",   "r",     "h",     "state", "metrics", "lr",  "acc",     "loss",    "xr", "yr", "mx",
+        "sum", "inv", "lse", "scale", "label", "best",  "j",       "p",   "g",       "m",       "v",  "t",  "bc1",
+        "bc2", "gi",  "thr", "i",     "k",     "main",  "ctx",     "out", "weights", "scratch", NULL};
     char *id = emit_ident(ctx, model_name);
     for (int i = 0; reserved[i]; i++)
         if (strcmp(reserved[i], id) == 0 || (id[0] == 'i' && id[1] >= '0' && id[1] <= '9') || id[0] == 'k')
@@ -93,7 +93,7 @@ char *emit_scratch(Emit *e, const IrNode *n) {
 
 /* ---- loop nests with merged dimensions ---- */
 
-#define MAX_SRC 32
+#define MAX_SRC FUSE_MAX_SRC
 
 typedef struct Nest {
     int ndim;
@@ -659,15 +659,19 @@ static void unused_inputs(Emit *e, Sched *s, int from, int to, bool all) {
     }
 }
 
+/* Without a batched input nothing is batched, and n (always 1) appears in no loop. */
+static bool has_batched_input(const Graph *g) {
+    for (int i = 0; i < g->inputs.n; i++)
+        if (g->inputs.v[i].shape.batched)
+            return true;
+    return false;
+}
+
 static void emit_fn_open(Emit *e, Sched *s, bool uses_batch) {
     fprintf(e->o, "    unsigned char *st = (unsigned char *)state;\n");
     fprintf(e->o, "    unsigned char *ar = st + %" PRId64 ";\n", e->c->arena_off);
     fprintf(e->o, "    (void)ar;\n");
-    /* without a batched input nothing is batched, and n (always 1) appears in no loop */
-    bool batched = false;
-    for (int i = 0; i < s->g->inputs.n; i++)
-        batched |= s->g->inputs.v[i].shape.batched;
-    if (!uses_batch || !batched)
+    if (!uses_batch || !has_batched_input(s->g))
         fprintf(e->o, "    (void)n;\n");
 }
 
@@ -756,6 +760,7 @@ static void emit_train_fns(Emit *e) {
     fprintf(o, "\n%s %s_forward_train(void *state, int n", e->real, e->name);
     emit_input_params(e, s, true);
     fprintf(o, ", double *metrics) {\n");
+    emit_batch_guard(e, "NAN");
     emit_fn_open(e, s, true);
     unused_inputs(e, s, 0, s->train_split, true);
     emit_schedule(e, s, 0, s->train_split);
@@ -763,19 +768,21 @@ static void emit_train_fns(Emit *e) {
     emit_metrics_out(e, s, c->metric_train.v, nm);
     fprintf(o, "    return %s[0];\n}\n", emit_ptr(e, c->loss_train));
     /* backward */
-    fprintf(o, "\nvoid %s_backward(void *state, int n", e->name);
+    fprintf(o, "\nint %s_backward(void *state, int n", e->name);
     emit_input_params(e, s, true);
     fprintf(o, ") {\n");
+    emit_batch_guard(e, xsprintf(e->ctx, "%s_BAD_BATCH", e->NAME));
     emit_fn_open(e, s, true);
     unused_inputs(e, s, s->train_split, s->kernels.n, true);
     emit_schedule(e, s, s->train_split, s->kernels.n);
-    fprintf(o, "}\n");
+    fprintf(o, "    return 0;\n}\n");
     emit_step(e);
     /* train_step */
     Graph *g = s->g;
     fprintf(o, "\n%s %s_train_step(void *state, int n", e->real, e->name);
     emit_input_params(e, s, true);
     fprintf(o, ", %s lr, double *metrics) {\n", e->real);
+    emit_batch_guard(e, "NAN");
     char args[1024] = "";
     for (int i = 0; i < g->inputs.n; i++)
         snprintf(args + strlen(args), sizeof args - strlen(args), ", %s", emit_input_name(e->ctx, g->inputs.v[i].name));
@@ -788,6 +795,7 @@ static void emit_train_fns(Emit *e) {
     fprintf(o, "\n%s %s_evaluate(void *state, int n", e->real, e->name);
     emit_input_params(e, ev, true);
     fprintf(o, ", double *metrics) {\n");
+    emit_batch_guard(e, "NAN");
     emit_fn_open(e, ev, true);
     unused_inputs(e, ev, 0, ev->kernels.n, true);
     emit_schedule(e, ev, 0, ev->kernels.n);
@@ -846,13 +854,14 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
     /* forward */
     Sched *fw = &c->fn[FN_FORWARD];
     e.s = fw;
-    fprintf(out, "\nvoid %s_forward(void *state, int n", e.name);
+    fprintf(out, "\nint %s_forward(void *state, int n", e.name);
     emit_input_params(&e, fw, false);
     fprintf(out, ") {\n");
+    emit_batch_guard(&e, xsprintf(e.ctx, "%s_BAD_BATCH", e.NAME));
     emit_fn_open(&e, fw, true);
     unused_inputs(&e, fw, 0, fw->kernels.n, false);
     emit_schedule(&e, fw, 0, fw->kernels.n);
-    fprintf(out, "}\n");
+    fprintf(out, "    return 0;\n}\n");
     for (int i = 0; i < c->eval->outputs.n; i++) {
         e.s = fw;
         IrNode *on = ir_storage(c->eval->outputs.v[i].node);
@@ -897,16 +906,29 @@ static void emit_infer_source(Emit *e) {
     } else {
         emit_loader(e);
     }
-    fprintf(o, "\nvoid %s_forward(void *ctx, int n", e->name);
+    /* the weights (the block's first <NAME>_WEIGHTS_BYTES) are only read, so threads may share them */
+    fprintf(o, "\nstatic int forward_shared(const void *weights, void *scratch, int n");
     emit_input_params(e, fw, false);
     fprintf(o, ") {\n");
-    fprintf(o,
-            "    unsigned char *st = (unsigned char *)ctx;\n    unsigned char *ar = st + %" PRId64 ";\n    (void)ar;\n"
-            "    (void)st;\n",
-            c->arena_off);
+    emit_batch_guard(e, xsprintf(e->ctx, "%s_BAD_BATCH", e->NAME));
+    fprintf(o, "    unsigned char *st = (unsigned char *)(uintptr_t)weights; /* read, never written */\n"
+               "    unsigned char *ar = (unsigned char *)scratch;\n    (void)ar;\n    (void)st;\n");
     unused_inputs(e, fw, 0, fw->kernels.n, false);
     emit_schedule(e, fw, 0, fw->kernels.n);
-    fprintf(o, "}\n");
+    fprintf(o, "    return 0;\n}\n");
+    /* the arguments passed on: as many as the model has inputs, so no fixed buffer */
+    size_t len = 1;
+    for (int i = 0; i < g->inputs.n; i++)
+        if (emit_uses_input(fw, i))
+            len += 2 + strlen(emit_input_name(e->ctx, g->inputs.v[i].name));
+    char *args = xalloc(e->ctx, len), *end = args;
+    for (int i = 0; i < g->inputs.n; i++)
+        if (emit_uses_input(fw, i))
+            end += sprintf(end, ", %s", emit_input_name(e->ctx, g->inputs.v[i].name));
+    fprintf(o, "\nint %s_forward(void *ctx, int n", e->name);
+    emit_input_params(e, fw, false);
+    fprintf(o, ") {\n    return forward_shared(ctx, (unsigned char *)ctx + %s_WEIGHTS_BYTES, n%s);\n}\n", e->NAME,
+            args);
     for (int i = 0; i < g->outputs.n; i++) {
         IrNode *on = ir_storage(g->outputs.v[i].node);
         fprintf(o, "\nconst %s *%s_output_%s(const void *ctx) {\n", e->real, e->name,
@@ -916,19 +938,24 @@ static void emit_infer_source(Emit *e) {
     }
     Output *out = c->eval->outputs.n ? &c->eval->outputs.v[0] : NULL;
     if (out) {
-        char args[1024] = "";
-        for (int i = 0; i < g->inputs.n; i++)
-            if (emit_uses_input(fw, i))
-                snprintf(args + strlen(args), sizeof args - strlen(args), ", %s",
-                         emit_input_name(e->ctx, g->inputs.v[i].name));
-        fprintf(o, "\nvoid %s_predict_batch(void *ctx, int n", e->name);
+        fprintf(o, "\nint %s_predict_batch(void *ctx, int n", e->name);
         emit_input_params(e, fw, false);
         fprintf(o, ", %s *out) {\n", e->real);
-        fprintf(o, "    %s_forward(ctx, n%s);\n", e->name, args);
-        fprintf(o, "    memcpy(out, %s_output_%s(ctx), sizeof(%s) * (size_t)n * %" PRId64 ");\n}\n", e->name,
-                emit_ident(e->ctx, out->name), e->real, shape_inner(&out->node->shape));
+        fprintf(o, "    if (%s_forward(ctx, n%s) != 0)\n        return %s_BAD_BATCH;\n", e->name, args, e->NAME);
+        fprintf(o, "    memcpy(out, %s_output_%s(ctx), sizeof(%s) * (size_t)n * %" PRId64 ");\n    return 0;\n}\n",
+                e->name, emit_ident(e->ctx, out->name), e->real, shape_inner(&out->node->shape));
+        fprintf(o, "\nint %s_predict_shared(const void *weights, void *scratch, int n", e->name);
+        emit_input_params(e, fw, false);
+        fprintf(o, ", %s *out) {\n", e->real);
+        fprintf(o, "    if (forward_shared(weights, scratch, n%s) != 0)\n        return %s_BAD_BATCH;\n", args,
+                e->NAME);
+        fprintf(
+            o, "    memcpy(out, (const unsigned char *)scratch + %" PRId64 ", sizeof(%s) * (size_t)n * %" PRId64 ");\n",
+            fw->offset[ir_storage(out->node)->id], e->real, shape_inner(&out->node->shape));
+        fprintf(o, "    return 0;\n}\n");
         fprintf(o, "\nvoid %s_predict(void *ctx", e->name);
         emit_input_params(e, fw, false);
-        fprintf(o, ", %s *out) {\n    %s_predict_batch(ctx, 1%s, out);\n}\n", e->real, e->name, args);
+        fprintf(o, ", %s *out) {\n    (void)%s_predict_batch(ctx, 1%s, out); /* 1 is always a valid batch */\n}\n",
+                e->real, e->name, args);
     }
 }

@@ -18,9 +18,10 @@ static void emit_api(Emit *e, bool decl) {
     if (decl)
         fprintf(o,
                 "\n/* Runs the model on n examples (1 <= n <= %s_MAX_BATCH) in inference mode (dropout off) and\n"
-                " * writes its outputs, which %s_output_*() return until the next call on this state. */\n",
-                e->NAME, e->name);
-    fprintf(o, "void %s_forward(void *state, int n", e->name);
+                " * writes its outputs, which %s_output_*() return until the next call on this state. Returns 0,\n"
+                " * or %s_BAD_BATCH (nothing done) for another n. */\n",
+                e->NAME, e->name, e->NAME);
+    fprintf(o, "int %s_forward(void *state, int n", e->name);
     emit_input_params(e, fw, false);
     fputs(end, o);
     if (!decl)
@@ -43,6 +44,7 @@ static void emit_header_open(Emit *e, bool has_load) {
     FILE *o = e->o;
     fprintf(o, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
     fprintf(o, "#define %s_ALIGN 64 /* bytes: the alignment of the block the caller passes */\n", e->NAME);
+    fprintf(o, "#define %s_BAD_BATCH (-4) /* returned for a batch n outside 1..%s_MAX_BATCH */\n", e->NAME, e->NAME);
     if (has_load)
         fprintf(o,
                 "/* %s_load's return codes */\n#define %s_LOAD_OK 0\n#define %s_LOAD_TRUNCATED (-1) /* not a "
@@ -50,6 +52,12 @@ static void emit_header_open(Emit *e, bool has_load) {
                 "#define %s_LOAD_DAMAGED (-3) /* a CRC mismatch */\n",
                 e->name, e->NAME, e->NAME, e->NAME, e->NAME);
     fprintf(o, "\n");
+}
+
+/* The first statement of a function that takes n examples: buffers are sized for <NAME>_MAX_BATCH, so a batch
+ * outside 1..<NAME>_MAX_BATCH is refused before anything is read or written. */
+void emit_batch_guard(Emit *e, const char *refusal) {
+    fprintf(e->o, "    if (n < 1 || n > %s_MAX_BATCH)\n        return %s;\n", e->NAME, refusal);
 }
 
 static void emit_header_close(Emit *e) { fprintf(e->o, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n"); }
@@ -107,10 +115,11 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
     fprintf(out, "void %s_init(void *state, uint64_t seed);\n", e.name);
     emit_api(&e, true);
     if (g->train.present && c->loss_train) {
-        fprintf(
-            out,
-            "\n/* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over\n"
-            " * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */\n");
+        fprintf(out,
+                "\n/* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over\n"
+                " * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.\n"
+                " * Here and below, a loss is NaN (and nothing is done) for n outside 1..%s_MAX_BATCH. */\n",
+                e.NAME);
         fprintf(out, "%s %s_evaluate(void *state, int n", e.real, e.name);
         emit_input_params(&e, &c->fn[FN_EVALUATE], true);
         fprintf(out, ", double *metrics);\n");
@@ -124,12 +133,12 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
         fprintf(out,
                 "\n/* The parts of a training step, for callers that inspect gradients: %s_forward_train returns the\n"
                 " * loss; %s_backward computes every gradient (%s_grad reads them) and must follow it with the\n"
-                " * same inputs; %s_step applies the update. */\n",
-                e.name, e.name, e.name, e.name);
+                " * same inputs (0, or %s_BAD_BATCH); %s_step applies the update. */\n",
+                e.name, e.name, e.name, e.NAME, e.name);
         fprintf(out, "%s %s_forward_train(void *state, int n", e.real, e.name);
         emit_input_params(&e, &c->fn[FN_TRAIN], true);
         fprintf(out, ", double *metrics);\n");
-        fprintf(out, "void %s_backward(void *state, int n", e.name);
+        fprintf(out, "int %s_backward(void *state, int n", e.name);
         emit_input_params(&e, &c->fn[FN_TRAIN], true);
         fprintf(out, ");\n");
         fprintf(out, "void %s_step(void *state, %s lr);\n", e.name, e.real);
@@ -176,7 +185,12 @@ static void emit_infer_header(Emit *e) {
     fprintf(o, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", e->NAME, e->NAME);
     emit_header_open(e, !baked);
     fprintf(o, "#define %s_MAX_BATCH %" PRId64 "\n", e->NAME, g->max_batch);
-    fprintf(o, "#define %s_WORKSPACE_BYTES %" PRId64 "\n", e->NAME, c->state_bytes);
+    fprintf(o, "#define %s_WORKSPACE_BYTES %" PRId64 " /* = %s_WEIGHTS_BYTES + %s_SCRATCH_BYTES */\n", e->NAME,
+            c->state_bytes, e->NAME, e->NAME);
+    fprintf(o, "#define %s_WEIGHTS_BYTES %" PRId64 " /* the block's start: %s */\n", e->NAME, c->arena_off,
+            baked ? "unused, the weights are compiled in" : "the weights, read-only once loaded");
+    fprintf(o, "#define %s_SCRATCH_BYTES %" PRId64 " /* the rest: activations, per thread */\n", e->NAME,
+            c->state_bytes - c->arena_off);
     for (int i = 0; i < g->inputs.n; i++)
         if (emit_uses_input(fw, i))
             fprintf(o, "#define %s_INPUT_%s_SIZE %" PRId64 " /* per example: %s */\n", e->NAME,
@@ -213,16 +227,32 @@ static void emit_infer_header(Emit *e) {
         fprintf(o, "void %s_predict(void *ctx", e->name);
         emit_input_params(e, fw, false);
         fprintf(o, ", %s *out);\n", e->real);
-        fprintf(o, "\n/* The same for n examples, 1 <= n <= %s_MAX_BATCH, stored one after another. */\n", e->NAME);
-        fprintf(o, "void %s_predict_batch(void *ctx, int n", e->name);
+        fprintf(o,
+                "\n/* The same for n examples, 1 <= n <= %s_MAX_BATCH, stored one after another. Returns 0, or\n"
+                " * %s_BAD_BATCH (nothing done) for another n. */\n",
+                e->NAME, e->NAME);
+        fprintf(o, "int %s_predict_batch(void *ctx, int n", e->name);
+        emit_input_params(e, fw, false);
+        fprintf(o, ", %s *out);\n", e->real);
+        fprintf(
+            o,
+            "\n/* The same with the weights and the scratch apart, so that threads share one read-only copy of the\n"
+            " * weights: `weights` is a block of %s_WEIGHTS_BYTES (%s), `scratch` one of\n"
+            " * %s_SCRATCH_BYTES per thread, both aligned to %s_ALIGN. */\n",
+            e->NAME,
+            baked ? "not read: the weights are compiled in; NULL will do"
+                  : xsprintf(e->ctx, "%s_load fills it", e->name),
+            e->NAME, e->NAME);
+        fprintf(o, "int %s_predict_shared(const void *weights, void *scratch, int n", e->name);
         emit_input_params(e, fw, false);
         fprintf(o, ", %s *out);\n", e->real);
     }
-    fprintf(o,
-            "\n/* The forward pass on n examples; the outputs stay readable through %s_output_*() until the next call. "
-            "*/\n",
-            e->name);
-    fprintf(o, "void %s_forward(void *ctx, int n", e->name);
+    fprintf(
+        o,
+        "\n/* The forward pass on n examples; the outputs stay readable through %s_output_*() until the next call.\n"
+        " * Returns 0, or %s_BAD_BATCH (nothing done) for n outside 1..%s_MAX_BATCH. */\n",
+        e->name, e->NAME, e->NAME);
+    fprintf(o, "int %s_forward(void *ctx, int n", e->name);
     emit_input_params(e, fw, false);
     fprintf(o, ");\n");
     for (int i = 0; i < g->outputs.n; i++)

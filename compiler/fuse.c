@@ -24,6 +24,42 @@ static const Shape *loop_shape(const IrNode *n) {
     return op_info[n->op].cls == OPC_REDUCE ? &n->in[0]->shape : &n->shape;
 }
 
+/* Bounds the loop that computes m with its fused inputs: at most FUSE_MAX_SRC operands (the emitter's nest) and
+ * an expression at most FUSE_MAX_DEPTH deep, so that the emitter's strings and the passes' walks over a fused tree
+ * stay small whatever the model (a chain of 100,000 element-wise ops fuses into loops of FUSE_MAX_DEPTH). Where m
+ * would exceed either, its fused input with the most operands (or the deepest) is materialised instead, until m
+ * fits. Counts are over the tree (an operand read twice counts twice), an upper bound of what the nest holds. The
+ * inputs' decisions are final when m is visited (ids are a topological order); un-fusing an input that several
+ * recompute consumers share only lowers the others' counts. */
+static void bound_loop(Sched *s, IrNode *m, int *nsrc, int *depth) {
+    for (;;) {
+        int ns = 0, dp = 0, worst_src = -1, worst_depth = -1;
+        for (int k = 0; k < m->nin; k++) {
+            IrNode *in = m->in[k];
+            double v;
+            if (s->inl[in->id]) {
+                ns += nsrc[in->id];
+                if (depth[in->id] > dp)
+                    dp = depth[in->id];
+                if (worst_src < 0 || nsrc[in->id] > nsrc[m->in[worst_src]->id])
+                    worst_src = k;
+                if (worst_depth < 0 || depth[in->id] > depth[m->in[worst_depth]->id])
+                    worst_depth = k;
+            } else if (!(ir_is_const(in, &v) && in->shape.rank == 0)) {
+                ns++;
+            }
+        }
+        nsrc[m->id] = ns;
+        depth[m->id] = dp + 1;
+        if (ns > FUSE_MAX_SRC && worst_src >= 0)
+            s->inl[m->in[worst_src]->id] = false;
+        else if (dp + 1 > FUSE_MAX_DEPTH && worst_depth >= 0)
+            s->inl[m->in[worst_depth]->id] = false;
+        else
+            return;
+    }
+}
+
 void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots) {
     Ctx *ctx = g->ctx;
     int n = g->nodes.n;
@@ -62,9 +98,13 @@ void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots) {
                 same_shape_users[in->id] = false;
         }
     }
+    int *nsrc = xalloc(ctx, sizeof(int) * (size_t)n), *depth = xalloc(ctx, sizeof(int) * (size_t)n);
     for (int id = 0; id < n; id++) {
         IrNode *m = g->nodes.v[id];
-        if (!s->live[id] || op_info[m->op].cls != OPC_ELEM || is_root(s, m))
+        if (!s->live[id])
+            continue;
+        bound_loop(s, m, nsrc, depth);
+        if (op_info[m->op].cls != OPC_ELEM || is_root(s, m))
             continue;
         if (op_rule(m->op)->recompute)
             s->inl[id] = same_shape_users[id];

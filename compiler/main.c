@@ -37,12 +37,13 @@ static void usage_main(FILE *f) {
 }
 
 static void usage_check(FILE *f) {
-    fprintf(f, "usage: dlc check FILE.dlm [--batch N] [-D NAME=NUMBER] [--infer] [--dump-after=PASS]\n"
+    fprintf(f, "usage: dlc check FILE.dlm [--json] [--batch N] [-D NAME=NUMBER] [--infer] [--dump-after=PASS]\n"
                "\n"
                "Elaborates the model and checks every shape. Prints each layer's output shape, every parameter\n"
                "(full name, shape, count), totals, FLOPs per example (forward, and a training step counted from\n"
                "the real backward graph). Exit status 0 when the model is clean, 1 on errors, 2 on bad usage.\n"
                "\n"
+               "  --json              the same report as one JSON object (docs/embedding.md lists its keys)\n"
                "  --batch N           the maximum batch size (default: the model's train batch)\n"
                "  -D NAME=NUMBER      set a top-level constant of the model (`features = 4` in polyfit.dlm)\n"
                "  --infer             report for inference code only, with what embedding it costs: code,\n"
@@ -106,6 +107,7 @@ typedef struct Options {
     const char *dump_after;
     bool trainer;              /* compile --trainer: also write <name>_train.c */
     bool native;               /* build --native: -march=native */
+    bool json;                 /* check --json */
     Vec(const char *) defines; /* -D name=value */
 } Options;
 
@@ -201,6 +203,9 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
         } else if (strcmp(a, "--trainer") == 0) {
             NO_VALUE();
             o->trainer = true;
+        } else if (strcmp(a, "--json") == 0 && usage == usage_check) {
+            NO_VALUE();
+            o->json = true;
         } else if (strcmp(a, "--native") == 0 && usage == usage_build) {
             NO_VALUE();
             o->native = true;
@@ -234,10 +239,13 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
 /* Parses and elaborates; NULL after reporting errors. */
 static Graph *front_end(Ctx *ctx, const Options *o, bool training) {
     Source *src = source_from_file(ctx, o->file);
-    if (!src) {
+    if (!src && errno == EFBIG)
+        fprintf(stderr, "%s: '%s' is too large: a model file has at most %zu MiB\n", prog_name, o->file,
+                MAX_SOURCE_BYTES >> 20);
+    else if (!src)
         fprintf(stderr, "%s: cannot read '%s': %s\n", prog_name, o->file, strerror(errno));
+    if (!src)
         return NULL;
-    }
     char *name = model_name(ctx, o->file);
     if (!valid_ident(name)) {
         fprintf(stderr,
@@ -440,7 +448,46 @@ static bool elf_sizes(Ctx *ctx, const char *path, ObjectSizes *sz) {
  * <NAME>_WORKSPACE_BYTES; code and constant data are measured, not estimated, by compiling the --infer C (with the
  * same --portable and --weights) with the system compiler at -O2 in a temporary directory. A missing or failing
  * compiler leaves those two unknown, with a note; the model is still clean. */
-static void print_embedding_sizes(FILE *out, const Options *o, Compiled *c) {
+static void measure_embedding(const Options *o, Compiled *c, CheckSizes *sizes) {
+    Ctx *ctx = c->ctx;
+    const char *name = c->train->name;
+    *sizes = (CheckSizes){.portable = o->portable};
+    char tmpl[] = "/tmp/dlc-check-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    EmitOptions eo = {.f64 = o->f64, .infer = true, .portable = o->portable};
+    ObjectSizes sz;
+    const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+    Words cmd = {0};
+    if (!dir)
+        return;
+    char *h = xsprintf(ctx, "%s/%s.h", dir, name), *src = xsprintf(ctx, "%s/%s.c", dir, name);
+    char *obj = xsprintf(ctx, "%s/%s.o", dir, name), *log = xsprintf(ctx, "%s/cc.log", dir);
+    if (write_file(h, emit_header, c, &eo) && write_file(src, emit_source, c, &eo)) {
+        push_words(ctx, &cmd, cc);
+        push_words(ctx, &cmd, "-std=c11 -O2 -c");
+        vec_push(ctx, &cmd, src);
+        vec_push(ctx, &cmd, "-o");
+        vec_push(ctx, &cmd, obj);
+        if (run_program(ctx, &cmd, log) == 0 && elf_sizes(ctx, obj, &sz))
+            *sizes = (CheckSizes){.portable = o->portable,
+                                  .measured = true,
+                                  .code = sz.code,
+                                  .constant = sz.constant,
+                                  .mutable_data = sz.mutable_data};
+        else
+            fprintf(stderr,
+                    "%s: check --infer: `%s -std=c11 -O2 -c` failed on the generated C; code and "
+                    "constant-data bytes are unknown%s\n",
+                    prog_name, cc, o->portable ? "" : " (is OpenBLAS's cblas.h installed? --portable needs no BLAS)");
+    }
+    remove(obj);
+    remove(log);
+    remove(src);
+    remove(h);
+    rmdir(dir);
+}
+
+static void print_embedding_sizes(FILE *out, const Options *o, Compiled *c, const CheckSizes *sz) {
     Ctx *ctx = c->ctx;
     const char *name = c->train->name;
     char *NAME = xstrdup(ctx, name);
@@ -450,44 +497,14 @@ static void print_embedding_sizes(FILE *out, const Options *o, Compiled *c) {
     fprintf(out, "\nembedding (dlc compile --infer%s%s: %s, weights %s)\n", o->portable ? " --portable" : "",
             c->baked ? " --weights" : "", o->portable ? "C11 and libm only" : "BLAS-backed",
             c->baked ? "compiled in" : xsprintf(ctx, "read by %s_load into the workspace", name));
-    char tmpl[] = "/tmp/dlc-check-XXXXXX";
-    char *dir = mkdtemp(tmpl);
-    EmitOptions eo = {.f64 = o->f64, .infer = true, .portable = o->portable};
-    ObjectSizes sz;
-    bool measured = false;
     const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
-    Words cmd = {0};
-    if (dir) {
-        char *h = xsprintf(ctx, "%s/%s.h", dir, name), *src = xsprintf(ctx, "%s/%s.c", dir, name);
-        char *obj = xsprintf(ctx, "%s/%s.o", dir, name), *log = xsprintf(ctx, "%s/cc.log", dir);
-        if (write_file(h, emit_header, c, &eo) && write_file(src, emit_source, c, &eo)) {
-            push_words(ctx, &cmd, cc);
-            push_words(ctx, &cmd, "-std=c11 -O2 -c");
-            vec_push(ctx, &cmd, src);
-            vec_push(ctx, &cmd, "-o");
-            vec_push(ctx, &cmd, obj);
-            if (run_program(ctx, &cmd, log) == 0)
-                measured = elf_sizes(ctx, obj, &sz);
-            else
-                fprintf(stderr,
-                        "%s: check --infer: `%s -std=c11 -O2 -c` failed on the generated C; code and "
-                        "constant-data bytes are unknown%s\n",
-                        prog_name, cc,
-                        o->portable ? "" : " (is OpenBLAS's cblas.h installed? --portable needs no BLAS)");
-        }
-        remove(obj);
-        remove(log);
-        remove(src);
-        remove(h);
-        rmdir(dir);
-    }
-    if (measured) {
-        fprintf(out, "  code:          %s bytes (executable sections%s)\n", commas(ctx, sz.code),
+    if (sz->measured) {
+        fprintf(out, "  code:          %s bytes (executable sections%s)\n", commas(ctx, sz->code),
                 o->portable ? "" : "; the BLAS library not counted");
-        fprintf(out, "  constant data: %s bytes (read-only sections%s)\n", commas(ctx, sz.constant),
+        fprintf(out, "  constant data: %s bytes (read-only sections%s)\n", commas(ctx, sz->constant),
                 c->baked ? ", the weights included" : "");
-        if (sz.mutable_data)
-            fprintf(out, "  mutable data:  %s bytes (.data, .bss)\n", commas(ctx, sz.mutable_data));
+        if (sz->mutable_data)
+            fprintf(out, "  mutable data:  %s bytes (.data, .bss)\n", commas(ctx, sz->mutable_data));
     } else {
         fprintf(out, "  code:          unknown\n  constant data: unknown\n");
     }
@@ -495,7 +512,7 @@ static void print_embedding_sizes(FILE *out, const Options *o, Compiled *c) {
             c->baked ? xsprintf(ctx, "arena %s", commas(ctx, (uint64_t)(c->state_bytes - c->arena_off)))
                      : xsprintf(ctx, "parameters %s, arena %s", commas(ctx, (uint64_t)(c->params_end - 64)),
                                 commas(ctx, (uint64_t)(c->state_bytes - c->arena_off))));
-    if (measured)
+    if (sz->measured)
         fprintf(out, "  code and constant data measured with the system compiler: %s -std=c11 -O2 -c\n", cc);
 }
 
@@ -507,22 +524,40 @@ static int cmd_check(Ctx *ctx, int argc, char **argv) {
     Compiled *c = compile_file(ctx, &o);
     if (!c)
         return finish(ctx, ctx->diag.errors ? 1 : 2);
-    check_print(stdout, c);
+    CheckSizes sizes;
     if (o.infer)
-        print_embedding_sizes(stdout, &o, c);
+        measure_embedding(&o, c, &sizes);
+    if (o.json) {
+        check_print_json(stdout, c, o.infer ? &sizes : NULL);
+    } else {
+        check_print(stdout, c);
+        if (o.infer)
+            print_embedding_sizes(stdout, &o, c, &sizes);
+    }
     return finish(ctx, 0);
 }
 
-/* Writes path atomically: a temporary file beside it, then rename. */
+/* Writes path atomically: the whole text in memory first, so that a compiler bug (die) during emission leaves no
+ * file behind, then a temporary file beside path, renamed over it. */
 static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptions *eo) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem)
+        die("out of memory");
+    fn(mem, c, eo);
+    if (fclose(mem) != 0)
+        die("out of memory");
     char *tmp = xsprintf(c->ctx, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) {
         fprintf(stderr, "%s: cannot write '%s': %s\n", prog_name, tmp, strerror(errno));
+        free(text);
         return false;
     }
-    fn(f, c, eo);
-    bool ok = fflush(f) == 0 && !ferror(f);
+    bool ok = fwrite(text, 1, len, f) == len;
+    free(text);
+    ok = fflush(f) == 0 && !ferror(f) && ok;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
         fprintf(stderr, "%s: cannot write '%s': %s\n", prog_name, path, strerror(errno));
@@ -669,6 +704,32 @@ static int cmd_compile(Ctx *ctx, int argc, char **argv, bool build) {
     return finish(ctx, 0);
 }
 
+/* The memory budget of one compilation (docs/language.md): DLC_MEMORY_BUDGET bytes, or COMPILE_BUDGET. */
+#define COMPILE_BUDGET ((size_t)4 << 30)
+
+static _Noreturn void over_budget(Ctx *ctx, size_t wanted) {
+    fprintf(stderr,
+            "%s: error: compiling the model needs more than the %zu MiB of compiler memory one compilation may take "
+            "(it asked for %zu MiB); make the model smaller, or set DLC_MEMORY_BUDGET=BYTES to change the budget\n",
+            prog_name, ctx->budget >> 20, wanted >> 20);
+    exit(1);
+}
+
+static size_t memory_budget(void) {
+    const char *env = getenv("DLC_MEMORY_BUDGET");
+    if (!env || !*env)
+        return COMPILE_BUDGET;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(env, &end, 10);
+    if (errno || *end || v == 0 || env[0] == '-') {
+        fprintf(stderr, "%s: DLC_MEMORY_BUDGET is '%s', not a positive number of bytes; using %zu\n", prog_name, env,
+                COMPILE_BUDGET);
+        return COMPILE_BUDGET;
+    }
+    return (size_t)v;
+}
+
 /* dlc export: the evaluation graph as ONNX, written atomically. */
 static int cmd_export(Ctx *ctx, int argc, char **argv) {
     Options o = {0};
@@ -703,6 +764,8 @@ static int cmd_export(Ctx *ctx, int argc, char **argv) {
 int main(int argc, char **argv) {
     Ctx ctx;
     ctx_init(&ctx, stderr);
+    ctx.budget = memory_budget();
+    ctx.over_budget = over_budget;
     if (argc < 2) {
         usage_main(stderr);
         return 2;

@@ -14,7 +14,7 @@ Source *source_from_string(Ctx *ctx, const char *path, const char *text) {
 
 Source *source_from_file(Ctx *ctx, const char *path) {
     size_t len;
-    char *text = read_file(ctx, path, &len);
+    char *text = read_file_max(ctx, path, MAX_SOURCE_BYTES, &len);
     if (!text)
         return NULL;
     Source *s = xalloc(ctx, sizeof(Source));

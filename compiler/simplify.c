@@ -11,14 +11,12 @@
  * floating-point reassociation of constants); nothing that was dead becomes live. */
 #include "dlc.h"
 
-/* Rebuilds node n with its inputs replaced by their new versions, then applies the rules. */
-static IrNode *rebuild(Graph *g, IrNode *n, IrNode **map, bool *changed) {
-    if (map[n->id])
-        return map[n->id];
+/* Rebuilds node n, whose inputs are already rebuilt (map), through its builder, then applies the rules. */
+static IrNode *rebuild_one(Graph *g, IrNode *n, IrNode **map, bool *changed) {
     IrNode *in[MAX_IN];
     bool same = true;
     for (int k = 0; k < n->nin; k++) {
-        in[k] = rebuild(g, n->in[k], map, changed);
+        in[k] = map[n->in[k]->id];
         same &= in[k] == n->in[k];
     }
     IrNode *r = n;
@@ -39,21 +37,48 @@ static IrNode *rebuild(Graph *g, IrNode *n, IrNode **map, bool *changed) {
             break;
         }
     }
-    map[n->id] = r;
     return r;
+}
+
+typedef struct Frame {
+    IrNode *n;
+    int next; /* the next input to visit */
+} Frame;
+
+/* Rebuilds the cone of `root` in depth-first post-order (inputs left to right: the order in which new nodes are
+ * built, hence their ids) with an explicit stack, since a graph may be a chain hundreds of thousands of nodes
+ * deep. The stack holds one path of the acyclic graph, so it never exceeds the node count. */
+static IrNode *rebuild(Graph *g, IrNode *root, IrNode **map, Frame *stack, bool *changed) {
+    int top = 0;
+    stack[top++] = (Frame){root, 0};
+    while (top) {
+        Frame *f = &stack[top - 1];
+        if (f->next < f->n->nin) {
+            IrNode *in = f->n->in[f->next++];
+            if (!map[in->id])
+                stack[top++] = (Frame){in, 0};
+            continue;
+        }
+        if (!map[f->n->id])
+            map[f->n->id] = rebuild_one(g, f->n, map, changed);
+        top--;
+    }
+    return map[root->id];
 }
 
 void pass_simplify(Graph *g, IrNode **roots, int nroots) {
     for (int round = 0; round < 16; round++) {
         int n = g->nodes.n;
         IrNode **map = calloc((size_t)n, sizeof(IrNode *));
-        if (!map)
+        Frame *stack = malloc(sizeof(Frame) * (size_t)n);
+        if (!map || !stack)
             die("out of memory");
         bool changed = false;
         for (int i = 0; i < nroots; i++)
             if (roots[i] && roots[i]->id < n)
-                roots[i] = rebuild(g, roots[i], map, &changed);
+                roots[i] = rebuild(g, roots[i], map, stack, &changed);
         free(map);
+        free(stack);
         if (!changed)
             return;
     }

@@ -4,6 +4,9 @@
  * the compiler's data structures never free piecemeal. */
 #include "dlc.h"
 
+#include <errno.h>
+#include <limits.h>
+
 typedef struct Chunk {
     struct Chunk *next;
     size_t used, cap;
@@ -12,6 +15,8 @@ typedef struct Chunk {
 
 void ctx_init(Ctx *ctx, FILE *diag_out) {
     ctx->arena = (Arena){0};
+    ctx->budget = 0;
+    ctx->over_budget = NULL;
     diag_init(&ctx->diag, diag_out);
 }
 
@@ -32,6 +37,10 @@ void *xalloc(Ctx *ctx, size_t size) {
     size = (size + 15) & ~(size_t)15;
     if (!a->head || a->head->used + size > a->head->cap) {
         size_t cap = size > (1u << 20) ? size : (1u << 20);
+        if (ctx->budget && (cap > ctx->budget || a->total > ctx->budget - cap)) {
+            ctx->over_budget(ctx, a->total + cap);
+            die("the memory budget's handler returned");
+        }
         Chunk *c = malloc(sizeof(Chunk) + cap);
         if (!c)
             die("out of memory (%zu bytes)", size);
@@ -47,7 +56,15 @@ void *xalloc(Ctx *ctx, size_t size) {
     return p;
 }
 
+int vec_grown_cap(int cap) {
+    if (cap > INT_MAX / 2)
+        die("a vector of more than %d elements", INT_MAX / 2);
+    return cap ? cap * 2 : 8;
+}
+
 void *xrealloc_arr(Ctx *ctx, void *p, size_t old_n, size_t new_n, size_t elem) {
+    if (elem && new_n > SIZE_MAX / elem)
+        die("an array of %zu elements of %zu bytes", new_n, elem);
     void *q = xalloc(ctx, new_n * elem);
     if (p && old_n)
         memcpy(q, p, old_n * elem);
@@ -119,21 +136,36 @@ bool glob_match(const char *p, const char *s) {
     return *p == '\0';
 }
 
-char *read_file(Ctx *ctx, const char *path, size_t *len) {
+char *read_file(Ctx *ctx, const char *path, size_t *len) { return read_file_max(ctx, path, SIZE_MAX - 1, len); }
+
+char *read_file_max(Ctx *ctx, const char *path, size_t max, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    Vec(char) buf = {0};
-    char tmp[65536];
-    size_t k;
-    while ((k = fread(tmp, 1, sizeof tmp, f)) > 0)
-        for (size_t i = 0; i < k; i++)
-            vec_push(ctx, &buf, tmp[i]);
-    bool bad = ferror(f);
+    size_t n = 0, cap = 65536;
+    char *buf = malloc(cap + 1);
+    bool bad = !buf;
+    for (size_t k; !bad && (k = fread(buf + n, 1, cap - n, f)) > 0;) {
+        n += k;
+        if (n > max) {
+            errno = EFBIG;
+            bad = true;
+        } else if (n == cap) {
+            char *more = cap <= SIZE_MAX / 2 - 1 ? realloc(buf, cap * 2 + 1) : NULL;
+            bad = !more;
+            buf = more ? more : buf;
+            cap *= 2;
+        }
+    }
+    int err = errno;
+    bad |= ferror(f) != 0;
     fclose(f);
-    if (bad)
+    char *text = bad ? NULL : xstrndup(ctx, buf ? buf : "", n);
+    free(buf);
+    if (bad) {
+        errno = err;
         return NULL;
-    vec_push(ctx, &buf, '\0');
-    *len = (size_t)buf.n - 1;
-    return buf.v;
+    }
+    *len = n;
+    return text;
 }

@@ -387,7 +387,9 @@ void alexnet_init(void *state, uint64_t seed) {
     }
 }
 
-void alexnet_forward(void *state, int n, const alexnet_real *x) {
+int alexnet_forward(void *state, int n, const alexnet_real *x) {
+    if (n < 1 || n > ALEXNET_MAX_BATCH)
+        return ALEXNET_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 187059072;
     (void)ar;
@@ -516,6 +518,7 @@ void alexnet_forward(void *state, int n, const alexnet_real *x) {
         }
     }
     }
+    return 0;
 }
 
 const alexnet_real *alexnet_output_logits(const void *state) {
@@ -523,6 +526,8 @@ const alexnet_real *alexnet_output_logits(const void *state) {
 }
 
 alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > ALEXNET_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 187059072;
     (void)ar;
@@ -717,7 +722,9 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     return ((alexnet_real *)(ar + 63766528))[0];
 }
 
-void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y) {
+int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y) {
+    if (n < 1 || n > ALEXNET_MAX_BATCH)
+        return ALEXNET_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 187059072;
     (void)ar;
@@ -966,6 +973,7 @@ void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *
     {
     conv2d_dw(x, ((alexnet_real *)(ar + 384)), ((alexnet_real *)(ar + 709427200)), (alexnet_real *)(ar + 46848), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
+    return 0;
 }
 
 void alexnet_step(void *state, alexnet_real lr) {
@@ -1131,6 +1139,8 @@ void alexnet_step(void *state, alexnet_real lr) {
 }
 
 alexnet_real alexnet_train_step(void *state, int n, const alexnet_real *x, const int32_t *y, alexnet_real lr, double *metrics) {
+    if (n < 1 || n > ALEXNET_MAX_BATCH)
+        return NAN;
     alexnet_real loss = alexnet_forward_train(state, n, x, y, metrics);
     alexnet_backward(state, n, x, y);
     alexnet_step(state, lr);
@@ -1138,6 +1148,8 @@ alexnet_real alexnet_train_step(void *state, int n, const alexnet_real *x, const
 }
 
 alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > ALEXNET_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 187059072;
     (void)ar;

@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define ALEXNET_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define ALEXNET_BAD_BATCH (-4) /* returned for a batch n outside 1..ALEXNET_MAX_BATCH */
 /* alexnet_load's return codes */
 #define ALEXNET_LOAD_OK 0
 #define ALEXNET_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
@@ -49,13 +50,15 @@ extern const alexnet_param_info alexnet_params[ALEXNET_PARAM_COUNT > 0 ? ALEXNET
 void alexnet_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= ALEXNET_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which alexnet_output_*() return until the next call on this state. */
-void alexnet_forward(void *state, int n, const alexnet_real *x);
+ * writes its outputs, which alexnet_output_*() return until the next call on this state. Returns 0,
+ * or ALEXNET_BAD_BATCH (nothing done) for another n. */
+int alexnet_forward(void *state, int n, const alexnet_real *x);
 /* Output 'logits' of the last alexnet_forward: f32[batch 128, 10] (10 values per example). */
 const alexnet_real *alexnet_output_logits(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..ALEXNET_MAX_BATCH. */
 alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const int32_t *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -64,9 +67,9 @@ alexnet_real alexnet_train_step(void *state, int n, const alexnet_real *x, const
 
 /* The parts of a training step, for callers that inspect gradients: alexnet_forward_train returns the
  * loss; alexnet_backward computes every gradient (alexnet_grad reads them) and must follow it with the
- * same inputs; alexnet_step applies the update. */
+ * same inputs (0, or ALEXNET_BAD_BATCH); alexnet_step applies the update. */
 alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, const int32_t *y, double *metrics);
-void alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y);
+int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y);
 void alexnet_step(void *state, alexnet_real lr);
 /* The gradient of the loss for a parameter after alexnet_backward, or NULL (unknown name, constant). */
 const alexnet_real *alexnet_grad(const void *state, const char *name);

@@ -61,7 +61,9 @@ void autograd_init(void *state, uint64_t seed) {
     h->step = 0;
 }
 
-void autograd_forward(void *state, int n, const autograd_real *x, const autograd_real *a, const autograd_real *z) {
+int autograd_forward(void *state, int n, const autograd_real *x, const autograd_real *a, const autograd_real *z) {
+    if (n < 1 || n > AUTOGRAD_MAX_BATCH)
+        return AUTOGRAD_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 64;
     (void)ar;
@@ -925,6 +927,7 @@ void autograd_forward(void *state, int n, const autograd_real *x, const autograd
     {
     ((autograd_real *)(ar + 128))[0] = (((autograd_real *)(ar + 4864))[0] / a[0]);
     }
+    return 0;
 }
 
 const autograd_real *autograd_output_y(const void *state) {

@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define AUTOGRAD_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define AUTOGRAD_BAD_BATCH (-4) /* returned for a batch n outside 1..AUTOGRAD_MAX_BATCH */
 /* autograd_load's return codes */
 #define AUTOGRAD_LOAD_OK 0
 #define AUTOGRAD_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
@@ -62,8 +63,9 @@ extern const autograd_param_info autograd_params[AUTOGRAD_PARAM_COUNT > 0 ? AUTO
 void autograd_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= AUTOGRAD_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which autograd_output_*() return until the next call on this state. */
-void autograd_forward(void *state, int n, const autograd_real *x, const autograd_real *a, const autograd_real *z);
+ * writes its outputs, which autograd_output_*() return until the next call on this state. Returns 0,
+ * or AUTOGRAD_BAD_BATCH (nothing done) for another n. */
+int autograd_forward(void *state, int n, const autograd_real *x, const autograd_real *a, const autograd_real *z);
 /* Output 'y' of the last autograd_forward: f32[] (not batched per example). */
 const autograd_real *autograd_output_y(const void *state);
 /* Output 'dx' of the last autograd_forward: f32[4] (not batched per example). */

@@ -271,7 +271,9 @@ void blocks_init(void *state, uint64_t seed) {
     }
 }
 
-void blocks_forward(void *state, int n, const blocks_real *x) {
+int blocks_forward(void *state, int n, const blocks_real *x) {
+    if (n < 1 || n > BLOCKS_MAX_BATCH)
+        return BLOCKS_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 119360;
     (void)ar;
@@ -1751,6 +1753,7 @@ void blocks_forward(void *state, int n, const blocks_real *x) {
     }
     ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
     }
+    return 0;
 }
 
 const blocks_real *blocks_output_y_sequential(const void *state) {

@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define BLOCKS_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define BLOCKS_BAD_BATCH (-4) /* returned for a batch n outside 1..BLOCKS_MAX_BATCH */
 /* blocks_load's return codes */
 #define BLOCKS_LOAD_OK 0
 #define BLOCKS_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
@@ -52,8 +53,9 @@ extern const blocks_param_info blocks_params[BLOCKS_PARAM_COUNT > 0 ? BLOCKS_PAR
 void blocks_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= BLOCKS_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which blocks_output_*() return until the next call on this state. */
-void blocks_forward(void *state, int n, const blocks_real *x);
+ * writes its outputs, which blocks_output_*() return until the next call on this state. Returns 0,
+ * or BLOCKS_BAD_BATCH (nothing done) for another n. */
+int blocks_forward(void *state, int n, const blocks_real *x);
 /* Output 'y_sequential' of the last blocks_forward: f32[batch 1, 10] (10 values per example). */
 const blocks_real *blocks_output_y_sequential(const void *state);
 /* Output 'y_mlp' of the last blocks_forward: f32[batch 1, 10] (10 values per example). */

@@ -153,7 +153,9 @@ void conv_edge_init(void *state, uint64_t seed) {
     }
 }
 
-void conv_edge_forward(void *state, int n, const conv_edge_real *x) {
+int conv_edge_forward(void *state, int n, const conv_edge_real *x) {
+    if (n < 1 || n > CONV_EDGE_MAX_BATCH)
+        return CONV_EDGE_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 128;
     (void)ar;
@@ -161,6 +163,7 @@ void conv_edge_forward(void *state, int n, const conv_edge_real *x) {
     {
     conv2d_fwd_direct_0(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), n);
     }
+    return 0;
 }
 
 const conv_edge_real *conv_edge_output_yhat(const void *state) {
@@ -168,6 +171,8 @@ const conv_edge_real *conv_edge_output_yhat(const void *state) {
 }
 
 conv_edge_real conv_edge_forward_train(void *state, int n, const conv_edge_real *x, const conv_edge_real *y, double *metrics) {
+    if (n < 1 || n > CONV_EDGE_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 128;
     (void)ar;
@@ -195,7 +200,9 @@ conv_edge_real conv_edge_forward_train(void *state, int n, const conv_edge_real 
     return ((conv_edge_real *)(ar + 0))[0];
 }
 
-void conv_edge_backward(void *state, int n, const conv_edge_real *x, const conv_edge_real *y) {
+int conv_edge_backward(void *state, int n, const conv_edge_real *x, const conv_edge_real *y) {
+    if (n < 1 || n > CONV_EDGE_MAX_BATCH)
+        return CONV_EDGE_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 128;
     (void)ar;
@@ -212,6 +219,7 @@ void conv_edge_backward(void *state, int n, const conv_edge_real *x, const conv_
     {
     conv2d_dw_direct_0(x, ((conv_edge_real *)(ar + 64)), ((conv_edge_real *)(ar + 384)), (conv_edge_real *)(ar + 128), n);
     }
+    return 0;
 }
 
 void conv_edge_step(void *state, conv_edge_real lr) {
@@ -232,6 +240,8 @@ void conv_edge_step(void *state, conv_edge_real lr) {
 }
 
 conv_edge_real conv_edge_train_step(void *state, int n, const conv_edge_real *x, const conv_edge_real *y, conv_edge_real lr, double *metrics) {
+    if (n < 1 || n > CONV_EDGE_MAX_BATCH)
+        return NAN;
     conv_edge_real loss = conv_edge_forward_train(state, n, x, y, metrics);
     conv_edge_backward(state, n, x, y);
     conv_edge_step(state, lr);
@@ -239,6 +249,8 @@ conv_edge_real conv_edge_train_step(void *state, int n, const conv_edge_real *x,
 }
 
 conv_edge_real conv_edge_evaluate(void *state, int n, const conv_edge_real *x, const conv_edge_real *y, double *metrics) {
+    if (n < 1 || n > CONV_EDGE_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 128;
     (void)ar;

@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define CONV_EDGE_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define CONV_EDGE_BAD_BATCH (-4) /* returned for a batch n outside 1..CONV_EDGE_MAX_BATCH */
 /* conv_edge_load's return codes */
 #define CONV_EDGE_LOAD_OK 0
 #define CONV_EDGE_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
@@ -49,13 +50,15 @@ extern const conv_edge_param_info conv_edge_params[CONV_EDGE_PARAM_COUNT > 0 ? C
 void conv_edge_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= CONV_EDGE_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which conv_edge_output_*() return until the next call on this state. */
-void conv_edge_forward(void *state, int n, const conv_edge_real *x);
+ * writes its outputs, which conv_edge_output_*() return until the next call on this state. Returns 0,
+ * or CONV_EDGE_BAD_BATCH (nothing done) for another n. */
+int conv_edge_forward(void *state, int n, const conv_edge_real *x);
 /* Output 'yhat' of the last conv_edge_forward: f32[batch 1, 1, 6, 7] (42 values per example). */
 const conv_edge_real *conv_edge_output_yhat(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..CONV_EDGE_MAX_BATCH. */
 conv_edge_real conv_edge_evaluate(void *state, int n, const conv_edge_real *x, const conv_edge_real *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -64,9 +67,9 @@ conv_edge_real conv_edge_train_step(void *state, int n, const conv_edge_real *x,
 
 /* The parts of a training step, for callers that inspect gradients: conv_edge_forward_train returns the
  * loss; conv_edge_backward computes every gradient (conv_edge_grad reads them) and must follow it with the
- * same inputs; conv_edge_step applies the update. */
+ * same inputs (0, or CONV_EDGE_BAD_BATCH); conv_edge_step applies the update. */
 conv_edge_real conv_edge_forward_train(void *state, int n, const conv_edge_real *x, const conv_edge_real *y, double *metrics);
-void conv_edge_backward(void *state, int n, const conv_edge_real *x, const conv_edge_real *y);
+int conv_edge_backward(void *state, int n, const conv_edge_real *x, const conv_edge_real *y);
 void conv_edge_step(void *state, conv_edge_real lr);
 /* The gradient of the loss for a parameter after conv_edge_backward, or NULL (unknown name, constant). */
 const conv_edge_real *conv_edge_grad(const void *state, const char *name);

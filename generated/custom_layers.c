@@ -115,7 +115,9 @@ void custom_layers_init(void *state, uint64_t seed) {
     }
 }
 
-void custom_layers_forward(void *state, int n, const custom_layers_real *x, const custom_layers_real *z) {
+int custom_layers_forward(void *state, int n, const custom_layers_real *x, const custom_layers_real *z) {
+    if (n < 1 || n > CUSTOM_LAYERS_MAX_BATCH)
+        return CUSTOM_LAYERS_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 6912;
     (void)ar;
@@ -187,6 +189,7 @@ void custom_layers_forward(void *state, int n, const custom_layers_real *x, cons
         ((custom_layers_real *)(ar + 128))[i0] = relu((((custom_layers_real *)(ar + 0))[i0] + ((custom_layers_real *)(st + 6848))[0]));
     }
     }
+    return 0;
 }
 
 const custom_layers_real *custom_layers_output_y_centered(const void *state) {

@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define CUSTOM_LAYERS_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define CUSTOM_LAYERS_BAD_BATCH (-4) /* returned for a batch n outside 1..CUSTOM_LAYERS_MAX_BATCH */
 /* custom_layers_load's return codes */
 #define CUSTOM_LAYERS_LOAD_OK 0
 #define CUSTOM_LAYERS_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
@@ -51,8 +52,9 @@ extern const custom_layers_param_info custom_layers_params[CUSTOM_LAYERS_PARAM_C
 void custom_layers_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= CUSTOM_LAYERS_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which custom_layers_output_*() return until the next call on this state. */
-void custom_layers_forward(void *state, int n, const custom_layers_real *x, const custom_layers_real *z);
+ * writes its outputs, which custom_layers_output_*() return until the next call on this state. Returns 0,
+ * or CUSTOM_LAYERS_BAD_BATCH (nothing done) for another n. */
+int custom_layers_forward(void *state, int n, const custom_layers_real *x, const custom_layers_real *z);
 /* Output 'y_centered' of the last custom_layers_forward: f32[batch 1, 128] (128 values per example). */
 const custom_layers_real *custom_layers_output_y_centered(const void *state);
 /* Output 'y_centered_mean' of the last custom_layers_forward: f32[] (not batched per example). */

@@ -153,7 +153,9 @@ void dropout_mlp_init(void *state, uint64_t seed) {
     }
 }
 
-void dropout_mlp_forward(void *state, int n, const dropout_mlp_real *x) {
+int dropout_mlp_forward(void *state, int n, const dropout_mlp_real *x) {
+    if (n < 1 || n > DROPOUT_MLP_MAX_BATCH)
+        return DROPOUT_MLP_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 1077376;
     (void)ar;
@@ -195,6 +197,7 @@ void dropout_mlp_forward(void *state, int n, const dropout_mlp_real *x) {
         }
     }
     }
+    return 0;
 }
 
 const dropout_mlp_real *dropout_mlp_output_logits(const void *state) {
@@ -202,6 +205,8 @@ const dropout_mlp_real *dropout_mlp_output_logits(const void *state) {
 }
 
 dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > DROPOUT_MLP_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 1077376;
     (void)ar;
@@ -309,7 +314,9 @@ dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp
     return ((dropout_mlp_real *)(ar + 1048576))[0];
 }
 
-void dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const int32_t *y) {
+int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const int32_t *y) {
+    if (n < 1 || n > DROPOUT_MLP_MAX_BATCH)
+        return DROPOUT_MLP_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 1077376;
     (void)ar;
@@ -406,6 +413,7 @@ void dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const i
     {
     gemm(1, 0, 256, 784, n, ((dropout_mlp_real *)(ar + 0)), 256, x, 784, ((dropout_mlp_real *)(ar + 1584256)), 784, 0);
     }
+    return 0;
 }
 
 void dropout_mlp_step(void *state, dropout_mlp_real lr) {
@@ -473,6 +481,8 @@ void dropout_mlp_step(void *state, dropout_mlp_real lr) {
 }
 
 dropout_mlp_real dropout_mlp_train_step(void *state, int n, const dropout_mlp_real *x, const int32_t *y, dropout_mlp_real lr, double *metrics) {
+    if (n < 1 || n > DROPOUT_MLP_MAX_BATCH)
+        return NAN;
     dropout_mlp_real loss = dropout_mlp_forward_train(state, n, x, y, metrics);
     dropout_mlp_backward(state, n, x, y);
     dropout_mlp_step(state, lr);
@@ -480,6 +490,8 @@ dropout_mlp_real dropout_mlp_train_step(void *state, int n, const dropout_mlp_re
 }
 
 dropout_mlp_real dropout_mlp_evaluate(void *state, int n, const dropout_mlp_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > DROPOUT_MLP_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 1077376;
     (void)ar;

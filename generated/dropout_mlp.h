@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define DROPOUT_MLP_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define DROPOUT_MLP_BAD_BATCH (-4) /* returned for a batch n outside 1..DROPOUT_MLP_MAX_BATCH */
 /* dropout_mlp_load's return codes */
 #define DROPOUT_MLP_LOAD_OK 0
 #define DROPOUT_MLP_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
@@ -49,13 +50,15 @@ extern const dropout_mlp_param_info dropout_mlp_params[DROPOUT_MLP_PARAM_COUNT >
 void dropout_mlp_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= DROPOUT_MLP_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which dropout_mlp_output_*() return until the next call on this state. */
-void dropout_mlp_forward(void *state, int n, const dropout_mlp_real *x);
+ * writes its outputs, which dropout_mlp_output_*() return until the next call on this state. Returns 0,
+ * or DROPOUT_MLP_BAD_BATCH (nothing done) for another n. */
+int dropout_mlp_forward(void *state, int n, const dropout_mlp_real *x);
 /* Output 'logits' of the last dropout_mlp_forward: f32[batch 256, 10] (10 values per example). */
 const dropout_mlp_real *dropout_mlp_output_logits(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..DROPOUT_MLP_MAX_BATCH. */
 dropout_mlp_real dropout_mlp_evaluate(void *state, int n, const dropout_mlp_real *x, const int32_t *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -64,9 +67,9 @@ dropout_mlp_real dropout_mlp_train_step(void *state, int n, const dropout_mlp_re
 
 /* The parts of a training step, for callers that inspect gradients: dropout_mlp_forward_train returns the
  * loss; dropout_mlp_backward computes every gradient (dropout_mlp_grad reads them) and must follow it with the
- * same inputs; dropout_mlp_step applies the update. */
+ * same inputs (0, or DROPOUT_MLP_BAD_BATCH); dropout_mlp_step applies the update. */
 dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp_real *x, const int32_t *y, double *metrics);
-void dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const int32_t *y);
+int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const int32_t *y);
 void dropout_mlp_step(void *state, dropout_mlp_real lr);
 /* The gradient of the loss for a parameter after dropout_mlp_backward, or NULL (unknown name, constant). */
 const dropout_mlp_real *dropout_mlp_grad(const void *state, const char *name);

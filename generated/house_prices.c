@@ -79,7 +79,9 @@ void house_prices_init(void *state, uint64_t seed) {
     }
 }
 
-void house_prices_forward(void *state, int n, const house_prices_real *x) {
+int house_prices_forward(void *state, int n, const house_prices_real *x) {
+    if (n < 1 || n > HOUSE_PRICES_MAX_BATCH)
+        return HOUSE_PRICES_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 4224;
     (void)ar;
@@ -93,6 +95,7 @@ void house_prices_forward(void *state, int n, const house_prices_real *x) {
         ((house_prices_real *)(ar + 256))[i0] = (((house_prices_real *)(ar + 0))[i0] + ((house_prices_real *)(st + 1408))[0]);
     }
     }
+    return 0;
 }
 
 const house_prices_real *house_prices_output_price(const void *state) {
@@ -100,6 +103,8 @@ const house_prices_real *house_prices_output_price(const void *state) {
 }
 
 house_prices_real house_prices_forward_train(void *state, int n, const house_prices_real *x, const house_prices_real *y, double *metrics) {
+    if (n < 1 || n > HOUSE_PRICES_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 4224;
     (void)ar;
@@ -145,7 +150,9 @@ house_prices_real house_prices_forward_train(void *state, int n, const house_pri
     return ((house_prices_real *)(ar + 576))[0];
 }
 
-void house_prices_backward(void *state, int n, const house_prices_real *x, const house_prices_real *y) {
+int house_prices_backward(void *state, int n, const house_prices_real *x, const house_prices_real *y) {
+    if (n < 1 || n > HOUSE_PRICES_MAX_BATCH)
+        return HOUSE_PRICES_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 4224;
     (void)ar;
@@ -172,6 +179,7 @@ void house_prices_backward(void *state, int n, const house_prices_real *x, const
     }
     ((house_prices_real *)(ar + 0))[0] = (house_prices_real)acc;
     }
+    return 0;
 }
 
 void house_prices_step(void *state, house_prices_real lr) {
@@ -211,6 +219,8 @@ void house_prices_step(void *state, house_prices_real lr) {
 }
 
 house_prices_real house_prices_train_step(void *state, int n, const house_prices_real *x, const house_prices_real *y, house_prices_real lr, double *metrics) {
+    if (n < 1 || n > HOUSE_PRICES_MAX_BATCH)
+        return NAN;
     house_prices_real loss = house_prices_forward_train(state, n, x, y, metrics);
     house_prices_backward(state, n, x, y);
     house_prices_step(state, lr);
@@ -218,6 +228,8 @@ house_prices_real house_prices_train_step(void *state, int n, const house_prices
 }
 
 house_prices_real house_prices_evaluate(void *state, int n, const house_prices_real *x, const house_prices_real *y, double *metrics) {
+    if (n < 1 || n > HOUSE_PRICES_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 4224;
     (void)ar;

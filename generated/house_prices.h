@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define HOUSE_PRICES_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define HOUSE_PRICES_BAD_BATCH (-4) /* returned for a batch n outside 1..HOUSE_PRICES_MAX_BATCH */
 /* house_prices_load's return codes */
 #define HOUSE_PRICES_LOAD_OK 0
 #define HOUSE_PRICES_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
@@ -49,13 +50,15 @@ extern const house_prices_param_info house_prices_params[HOUSE_PRICES_PARAM_COUN
 void house_prices_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= HOUSE_PRICES_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which house_prices_output_*() return until the next call on this state. */
-void house_prices_forward(void *state, int n, const house_prices_real *x);
+ * writes its outputs, which house_prices_output_*() return until the next call on this state. Returns 0,
+ * or HOUSE_PRICES_BAD_BATCH (nothing done) for another n. */
+int house_prices_forward(void *state, int n, const house_prices_real *x);
 /* Output 'price' of the last house_prices_forward: f32[batch 64, 1] (1 values per example). */
 const house_prices_real *house_prices_output_price(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..HOUSE_PRICES_MAX_BATCH. */
 house_prices_real house_prices_evaluate(void *state, int n, const house_prices_real *x, const house_prices_real *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -64,9 +67,9 @@ house_prices_real house_prices_train_step(void *state, int n, const house_prices
 
 /* The parts of a training step, for callers that inspect gradients: house_prices_forward_train returns the
  * loss; house_prices_backward computes every gradient (house_prices_grad reads them) and must follow it with the
- * same inputs; house_prices_step applies the update. */
+ * same inputs (0, or HOUSE_PRICES_BAD_BATCH); house_prices_step applies the update. */
 house_prices_real house_prices_forward_train(void *state, int n, const house_prices_real *x, const house_prices_real *y, double *metrics);
-void house_prices_backward(void *state, int n, const house_prices_real *x, const house_prices_real *y);
+int house_prices_backward(void *state, int n, const house_prices_real *x, const house_prices_real *y);
 void house_prices_step(void *state, house_prices_real lr);
 /* The gradient of the loss for a parameter after house_prices_backward, or NULL (unknown name, constant). */
 const house_prices_real *house_prices_grad(const void *state, const char *name);

@@ -93,7 +93,9 @@ void lasso_init(void *state, uint64_t seed) {
     }
 }
 
-void lasso_forward(void *state, int n, const lasso_real *x) {
+int lasso_forward(void *state, int n, const lasso_real *x) {
+    if (n < 1 || n > LASSO_MAX_BATCH)
+        return LASSO_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 384;
     (void)ar;
@@ -107,6 +109,7 @@ void lasso_forward(void *state, int n, const lasso_real *x) {
         ((lasso_real *)(ar + 64))[i0] = (((lasso_real *)(ar + 0))[i0] + ((lasso_real *)(st + 320))[0]);
     }
     }
+    return 0;
 }
 
 const lasso_real *lasso_output_yhat(const void *state) {
@@ -114,6 +117,8 @@ const lasso_real *lasso_output_yhat(const void *state) {
 }
 
 lasso_real lasso_forward_train(void *state, int n, const lasso_real *x, const lasso_real *y, double *metrics) {
+    if (n < 1 || n > LASSO_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 384;
     (void)ar;
@@ -151,7 +156,9 @@ lasso_real lasso_forward_train(void *state, int n, const lasso_real *x, const la
     return ((lasso_real *)(ar + 192))[0];
 }
 
-void lasso_backward(void *state, int n, const lasso_real *x, const lasso_real *y) {
+int lasso_backward(void *state, int n, const lasso_real *x, const lasso_real *y) {
+    if (n < 1 || n > LASSO_MAX_BATCH)
+        return LASSO_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 384;
     (void)ar;
@@ -184,6 +191,7 @@ void lasso_backward(void *state, int n, const lasso_real *x, const lasso_real *y
     }
     ((lasso_real *)(ar + 0))[0] = (lasso_real)acc;
     }
+    return 0;
 }
 
 void lasso_step(void *state, lasso_real lr) {
@@ -215,6 +223,8 @@ void lasso_step(void *state, lasso_real lr) {
 }
 
 lasso_real lasso_train_step(void *state, int n, const lasso_real *x, const lasso_real *y, lasso_real lr, double *metrics) {
+    if (n < 1 || n > LASSO_MAX_BATCH)
+        return NAN;
     lasso_real loss = lasso_forward_train(state, n, x, y, metrics);
     lasso_backward(state, n, x, y);
     lasso_step(state, lr);
@@ -222,6 +232,8 @@ lasso_real lasso_train_step(void *state, int n, const lasso_real *x, const lasso
 }
 
 lasso_real lasso_evaluate(void *state, int n, const lasso_real *x, const lasso_real *y, double *metrics) {
+    if (n < 1 || n > LASSO_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 384;
     (void)ar;

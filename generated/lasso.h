@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define LASSO_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define LASSO_BAD_BATCH (-4) /* returned for a batch n outside 1..LASSO_MAX_BATCH */
 /* lasso_load's return codes */
 #define LASSO_LOAD_OK 0
 #define LASSO_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
@@ -49,13 +50,15 @@ extern const lasso_param_info lasso_params[LASSO_PARAM_COUNT > 0 ? LASSO_PARAM_C
 void lasso_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= LASSO_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which lasso_output_*() return until the next call on this state. */
-void lasso_forward(void *state, int n, const lasso_real *x);
+ * writes its outputs, which lasso_output_*() return until the next call on this state. Returns 0,
+ * or LASSO_BAD_BATCH (nothing done) for another n. */
+int lasso_forward(void *state, int n, const lasso_real *x);
 /* Output 'yhat' of the last lasso_forward: f32[batch 10, 1] (1 values per example). */
 const lasso_real *lasso_output_yhat(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..LASSO_MAX_BATCH. */
 lasso_real lasso_evaluate(void *state, int n, const lasso_real *x, const lasso_real *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -64,9 +67,9 @@ lasso_real lasso_train_step(void *state, int n, const lasso_real *x, const lasso
 
 /* The parts of a training step, for callers that inspect gradients: lasso_forward_train returns the
  * loss; lasso_backward computes every gradient (lasso_grad reads them) and must follow it with the
- * same inputs; lasso_step applies the update. */
+ * same inputs (0, or LASSO_BAD_BATCH); lasso_step applies the update. */
 lasso_real lasso_forward_train(void *state, int n, const lasso_real *x, const lasso_real *y, double *metrics);
-void lasso_backward(void *state, int n, const lasso_real *x, const lasso_real *y);
+int lasso_backward(void *state, int n, const lasso_real *x, const lasso_real *y);
 void lasso_step(void *state, lasso_real lr);
 /* The gradient of the loss for a parameter after lasso_backward, or NULL (unknown name, constant). */
 const lasso_real *lasso_grad(const void *state, const char *name);

@@ -587,7 +587,9 @@ void lenet_init(void *state, uint64_t seed) {
     }
 }
 
-void lenet_forward(void *state, int n, const lenet_real *x) {
+int lenet_forward(void *state, int n, const lenet_real *x) {
+    if (n < 1 || n > LENET_MAX_BATCH)
+        return LENET_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 247104;
     (void)ar;
@@ -667,6 +669,7 @@ void lenet_forward(void *state, int n, const lenet_real *x) {
         }
     }
     }
+    return 0;
 }
 
 const lenet_real *lenet_output_logits(const void *state) {
@@ -674,6 +677,8 @@ const lenet_real *lenet_output_logits(const void *state) {
 }
 
 lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > LENET_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 247104;
     (void)ar;
@@ -805,7 +810,9 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     return ((lenet_real *)(ar + 1613824))[0];
 }
 
-void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
+int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
+    if (n < 1 || n > LENET_MAX_BATCH)
+        return LENET_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 247104;
     (void)ar;
@@ -966,6 +973,7 @@ void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     {
     conv2d_dw_direct_1(x, ((lenet_real *)(ar + 64)), ((lenet_real *)(ar + 14450688)), (lenet_real *)(ar + 704), n);
     }
+    return 0;
 }
 
 void lenet_step(void *state, lenet_real lr) {
@@ -1069,6 +1077,8 @@ void lenet_step(void *state, lenet_real lr) {
 }
 
 lenet_real lenet_train_step(void *state, int n, const lenet_real *x, const int32_t *y, lenet_real lr, double *metrics) {
+    if (n < 1 || n > LENET_MAX_BATCH)
+        return NAN;
     lenet_real loss = lenet_forward_train(state, n, x, y, metrics);
     lenet_backward(state, n, x, y);
     lenet_step(state, lr);
@@ -1076,6 +1086,8 @@ lenet_real lenet_train_step(void *state, int n, const lenet_real *x, const int32
 }
 
 lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > LENET_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 247104;
     (void)ar;

@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define LENET_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define LENET_BAD_BATCH (-4) /* returned for a batch n outside 1..LENET_MAX_BATCH */
 /* lenet_load's return codes */
 #define LENET_LOAD_OK 0
 #define LENET_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
@@ -49,13 +50,15 @@ extern const lenet_param_info lenet_params[LENET_PARAM_COUNT > 0 ? LENET_PARAM_C
 void lenet_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= LENET_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which lenet_output_*() return until the next call on this state. */
-void lenet_forward(void *state, int n, const lenet_real *x);
+ * writes its outputs, which lenet_output_*() return until the next call on this state. Returns 0,
+ * or LENET_BAD_BATCH (nothing done) for another n. */
+int lenet_forward(void *state, int n, const lenet_real *x);
 /* Output 'logits' of the last lenet_forward: f32[batch 256, 10] (10 values per example). */
 const lenet_real *lenet_output_logits(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..LENET_MAX_BATCH. */
 lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -64,9 +67,9 @@ lenet_real lenet_train_step(void *state, int n, const lenet_real *x, const int32
 
 /* The parts of a training step, for callers that inspect gradients: lenet_forward_train returns the
  * loss; lenet_backward computes every gradient (lenet_grad reads them) and must follow it with the
- * same inputs; lenet_step applies the update. */
+ * same inputs (0, or LENET_BAD_BATCH); lenet_step applies the update. */
 lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const int32_t *y, double *metrics);
-void lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y);
+int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y);
 void lenet_step(void *state, lenet_real lr);
 /* The gradient of the loss for a parameter after lenet_backward, or NULL (unknown name, constant). */
 const lenet_real *lenet_grad(const void *state, const char *name);

@@ -626,7 +626,9 @@ void lenet_relu_init(void *state, uint64_t seed) {
     }
 }
 
-void lenet_relu_forward(void *state, int n, const lenet_relu_real *x) {
+int lenet_relu_forward(void *state, int n, const lenet_relu_real *x) {
+    if (n < 1 || n > LENET_RELU_MAX_BATCH)
+        return LENET_RELU_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 247104;
     (void)ar;
@@ -706,6 +708,7 @@ void lenet_relu_forward(void *state, int n, const lenet_relu_real *x) {
         }
     }
     }
+    return 0;
 }
 
 const lenet_relu_real *lenet_relu_output_logits(const void *state) {
@@ -713,6 +716,8 @@ const lenet_relu_real *lenet_relu_output_logits(const void *state) {
 }
 
 lenet_relu_real lenet_relu_forward_train(void *state, int n, const lenet_relu_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > LENET_RELU_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 247104;
     (void)ar;
@@ -844,7 +849,9 @@ lenet_relu_real lenet_relu_forward_train(void *state, int n, const lenet_relu_re
     return ((lenet_relu_real *)(ar + 1613824))[0];
 }
 
-void lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int32_t *y) {
+int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int32_t *y) {
+    if (n < 1 || n > LENET_RELU_MAX_BATCH)
+        return LENET_RELU_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 247104;
     (void)ar;
@@ -1005,6 +1012,7 @@ void lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int
     {
     conv2d_dw_direct_1(x, ((lenet_relu_real *)(ar + 64)), ((lenet_relu_real *)(ar + 14450688)), (lenet_relu_real *)(ar + 704), n);
     }
+    return 0;
 }
 
 void lenet_relu_step(void *state, lenet_relu_real lr) {
@@ -1108,6 +1116,8 @@ void lenet_relu_step(void *state, lenet_relu_real lr) {
 }
 
 lenet_relu_real lenet_relu_train_step(void *state, int n, const lenet_relu_real *x, const int32_t *y, lenet_relu_real lr, double *metrics) {
+    if (n < 1 || n > LENET_RELU_MAX_BATCH)
+        return NAN;
     lenet_relu_real loss = lenet_relu_forward_train(state, n, x, y, metrics);
     lenet_relu_backward(state, n, x, y);
     lenet_relu_step(state, lr);
@@ -1115,6 +1125,8 @@ lenet_relu_real lenet_relu_train_step(void *state, int n, const lenet_relu_real 
 }
 
 lenet_relu_real lenet_relu_evaluate(void *state, int n, const lenet_relu_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > LENET_RELU_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 247104;
     (void)ar;

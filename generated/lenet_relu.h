@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define LENET_RELU_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define LENET_RELU_BAD_BATCH (-4) /* returned for a batch n outside 1..LENET_RELU_MAX_BATCH */
 /* lenet_relu_load's return codes */
 #define LENET_RELU_LOAD_OK 0
 #define LENET_RELU_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
@@ -49,13 +50,15 @@ extern const lenet_relu_param_info lenet_relu_params[LENET_RELU_PARAM_COUNT > 0 
 void lenet_relu_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= LENET_RELU_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which lenet_relu_output_*() return until the next call on this state. */
-void lenet_relu_forward(void *state, int n, const lenet_relu_real *x);
+ * writes its outputs, which lenet_relu_output_*() return until the next call on this state. Returns 0,
+ * or LENET_RELU_BAD_BATCH (nothing done) for another n. */
+int lenet_relu_forward(void *state, int n, const lenet_relu_real *x);
 /* Output 'logits' of the last lenet_relu_forward: f32[batch 256, 10] (10 values per example). */
 const lenet_relu_real *lenet_relu_output_logits(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..LENET_RELU_MAX_BATCH. */
 lenet_relu_real lenet_relu_evaluate(void *state, int n, const lenet_relu_real *x, const int32_t *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -64,9 +67,9 @@ lenet_relu_real lenet_relu_train_step(void *state, int n, const lenet_relu_real 
 
 /* The parts of a training step, for callers that inspect gradients: lenet_relu_forward_train returns the
  * loss; lenet_relu_backward computes every gradient (lenet_relu_grad reads them) and must follow it with the
- * same inputs; lenet_relu_step applies the update. */
+ * same inputs (0, or LENET_RELU_BAD_BATCH); lenet_relu_step applies the update. */
 lenet_relu_real lenet_relu_forward_train(void *state, int n, const lenet_relu_real *x, const int32_t *y, double *metrics);
-void lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int32_t *y);
+int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int32_t *y);
 void lenet_relu_step(void *state, lenet_relu_real lr);
 /* The gradient of the loss for a parameter after lenet_relu_backward, or NULL (unknown name, constant). */
 const lenet_relu_real *lenet_relu_grad(const void *state, const char *name);

@@ -82,7 +82,9 @@ void linreg_init(void *state, uint64_t seed) {
     }
 }
 
-void linreg_forward(void *state, int n, const linreg_real *x) {
+int linreg_forward(void *state, int n, const linreg_real *x) {
+    if (n < 1 || n > LINREG_MAX_BATCH)
+        return LINREG_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 192;
     (void)ar;
@@ -96,6 +98,7 @@ void linreg_forward(void *state, int n, const linreg_real *x) {
         ((linreg_real *)(ar + 64))[i0] = (((linreg_real *)(ar + 0))[i0] + ((linreg_real *)(st + 128))[0]);
     }
     }
+    return 0;
 }
 
 const linreg_real *linreg_output_yhat(const void *state) {
@@ -103,6 +106,8 @@ const linreg_real *linreg_output_yhat(const void *state) {
 }
 
 linreg_real linreg_forward_train(void *state, int n, const linreg_real *x, const linreg_real *y, double *metrics) {
+    if (n < 1 || n > LINREG_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 192;
     (void)ar;
@@ -132,7 +137,9 @@ linreg_real linreg_forward_train(void *state, int n, const linreg_real *x, const
     return ((linreg_real *)(ar + 128))[0];
 }
 
-void linreg_backward(void *state, int n, const linreg_real *x, const linreg_real *y) {
+int linreg_backward(void *state, int n, const linreg_real *x, const linreg_real *y) {
+    if (n < 1 || n > LINREG_MAX_BATCH)
+        return LINREG_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 192;
     (void)ar;
@@ -159,6 +166,7 @@ void linreg_backward(void *state, int n, const linreg_real *x, const linreg_real
     }
     ((linreg_real *)(ar + 64))[0] = (linreg_real)acc;
     }
+    return 0;
 }
 
 void linreg_step(void *state, linreg_real lr) {
@@ -188,6 +196,8 @@ void linreg_step(void *state, linreg_real lr) {
 }
 
 linreg_real linreg_train_step(void *state, int n, const linreg_real *x, const linreg_real *y, linreg_real lr, double *metrics) {
+    if (n < 1 || n > LINREG_MAX_BATCH)
+        return NAN;
     linreg_real loss = linreg_forward_train(state, n, x, y, metrics);
     linreg_backward(state, n, x, y);
     linreg_step(state, lr);
@@ -195,6 +205,8 @@ linreg_real linreg_train_step(void *state, int n, const linreg_real *x, const li
 }
 
 linreg_real linreg_evaluate(void *state, int n, const linreg_real *x, const linreg_real *y, double *metrics) {
+    if (n < 1 || n > LINREG_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 192;
     (void)ar;

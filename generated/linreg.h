@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define LINREG_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define LINREG_BAD_BATCH (-4) /* returned for a batch n outside 1..LINREG_MAX_BATCH */
 /* linreg_load's return codes */
 #define LINREG_LOAD_OK 0
 #define LINREG_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
@@ -49,13 +50,15 @@ extern const linreg_param_info linreg_params[LINREG_PARAM_COUNT > 0 ? LINREG_PAR
 void linreg_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= LINREG_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which linreg_output_*() return until the next call on this state. */
-void linreg_forward(void *state, int n, const linreg_real *x);
+ * writes its outputs, which linreg_output_*() return until the next call on this state. Returns 0,
+ * or LINREG_BAD_BATCH (nothing done) for another n. */
+int linreg_forward(void *state, int n, const linreg_real *x);
 /* Output 'yhat' of the last linreg_forward: f32[batch 10, 1] (1 values per example). */
 const linreg_real *linreg_output_yhat(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..LINREG_MAX_BATCH. */
 linreg_real linreg_evaluate(void *state, int n, const linreg_real *x, const linreg_real *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -64,9 +67,9 @@ linreg_real linreg_train_step(void *state, int n, const linreg_real *x, const li
 
 /* The parts of a training step, for callers that inspect gradients: linreg_forward_train returns the
  * loss; linreg_backward computes every gradient (linreg_grad reads them) and must follow it with the
- * same inputs; linreg_step applies the update. */
+ * same inputs (0, or LINREG_BAD_BATCH); linreg_step applies the update. */
 linreg_real linreg_forward_train(void *state, int n, const linreg_real *x, const linreg_real *y, double *metrics);
-void linreg_backward(void *state, int n, const linreg_real *x, const linreg_real *y);
+int linreg_backward(void *state, int n, const linreg_real *x, const linreg_real *y);
 void linreg_step(void *state, linreg_real lr);
 /* The gradient of the loss for a parameter after linreg_backward, or NULL (unknown name, constant). */
 const linreg_real *linreg_grad(const void *state, const char *name);

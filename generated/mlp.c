@@ -124,7 +124,9 @@ void mlp_init(void *state, uint64_t seed) {
     }
 }
 
-void mlp_forward(void *state, int n, const mlp_real *x) {
+int mlp_forward(void *state, int n, const mlp_real *x) {
+    if (n < 1 || n > MLP_MAX_BATCH)
+        return MLP_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 814208;
     (void)ar;
@@ -153,6 +155,7 @@ void mlp_forward(void *state, int n, const mlp_real *x) {
         }
     }
     }
+    return 0;
 }
 
 const mlp_real *mlp_output_logits(const void *state) {
@@ -160,6 +163,8 @@ const mlp_real *mlp_output_logits(const void *state) {
 }
 
 mlp_real mlp_forward_train(void *state, int n, const mlp_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > MLP_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 814208;
     (void)ar;
@@ -240,7 +245,9 @@ mlp_real mlp_forward_train(void *state, int n, const mlp_real *x, const int32_t 
     return ((mlp_real *)(ar + 0))[0];
 }
 
-void mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
+int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
+    if (n < 1 || n > MLP_MAX_BATCH)
+        return MLP_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 814208;
     (void)ar;
@@ -311,6 +318,7 @@ void mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
     {
     gemm(1, 0, 256, 784, n, ((mlp_real *)(ar + 786432)), 256, x, 784, ((mlp_real *)(ar + 1048576)), 784, 0);
     }
+    return 0;
 }
 
 void mlp_step(void *state, mlp_real lr) {
@@ -359,6 +367,8 @@ void mlp_step(void *state, mlp_real lr) {
 }
 
 mlp_real mlp_train_step(void *state, int n, const mlp_real *x, const int32_t *y, mlp_real lr, double *metrics) {
+    if (n < 1 || n > MLP_MAX_BATCH)
+        return NAN;
     mlp_real loss = mlp_forward_train(state, n, x, y, metrics);
     mlp_backward(state, n, x, y);
     mlp_step(state, lr);
@@ -366,6 +376,8 @@ mlp_real mlp_train_step(void *state, int n, const mlp_real *x, const int32_t *y,
 }
 
 mlp_real mlp_evaluate(void *state, int n, const mlp_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > MLP_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 814208;
     (void)ar;

@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define MLP_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define MLP_BAD_BATCH (-4) /* returned for a batch n outside 1..MLP_MAX_BATCH */
 /* mlp_load's return codes */
 #define MLP_LOAD_OK 0
 #define MLP_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
@@ -49,13 +50,15 @@ extern const mlp_param_info mlp_params[MLP_PARAM_COUNT > 0 ? MLP_PARAM_COUNT : 1
 void mlp_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= MLP_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which mlp_output_*() return until the next call on this state. */
-void mlp_forward(void *state, int n, const mlp_real *x);
+ * writes its outputs, which mlp_output_*() return until the next call on this state. Returns 0,
+ * or MLP_BAD_BATCH (nothing done) for another n. */
+int mlp_forward(void *state, int n, const mlp_real *x);
 /* Output 'logits' of the last mlp_forward: f32[batch 256, 10] (10 values per example). */
 const mlp_real *mlp_output_logits(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..MLP_MAX_BATCH. */
 mlp_real mlp_evaluate(void *state, int n, const mlp_real *x, const int32_t *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -64,9 +67,9 @@ mlp_real mlp_train_step(void *state, int n, const mlp_real *x, const int32_t *y,
 
 /* The parts of a training step, for callers that inspect gradients: mlp_forward_train returns the
  * loss; mlp_backward computes every gradient (mlp_grad reads them) and must follow it with the
- * same inputs; mlp_step applies the update. */
+ * same inputs (0, or MLP_BAD_BATCH); mlp_step applies the update. */
 mlp_real mlp_forward_train(void *state, int n, const mlp_real *x, const int32_t *y, double *metrics);
-void mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y);
+int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y);
 void mlp_step(void *state, mlp_real lr);
 /* The gradient of the loss for a parameter after mlp_backward, or NULL (unknown name, constant). */
 const mlp_real *mlp_grad(const void *state, const char *name);

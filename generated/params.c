@@ -322,7 +322,9 @@ void params_init(void *state, uint64_t seed) {
     }
 }
 
-void params_forward(void *state, int n, const params_real *x) {
+int params_forward(void *state, int n, const params_real *x) {
+    if (n < 1 || n > PARAMS_MAX_BATCH)
+        return PARAMS_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 2944;
     (void)ar;
@@ -506,6 +508,7 @@ void params_forward(void *state, int n, const params_real *x) {
         ((params_real *)(ar + 384))[i0] = (((params_real *)(ar + 0))[i0] + ((params_real *)(st + 2880))[0]);
     }
     }
+    return 0;
 }
 
 const params_real *params_output_y_tied(const void *state) {

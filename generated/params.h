@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define PARAMS_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define PARAMS_BAD_BATCH (-4) /* returned for a batch n outside 1..PARAMS_MAX_BATCH */
 /* params_load's return codes */
 #define PARAMS_LOAD_OK 0
 #define PARAMS_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
@@ -53,8 +54,9 @@ extern const params_param_info params_params[PARAMS_PARAM_COUNT > 0 ? PARAMS_PAR
 void params_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= PARAMS_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which params_output_*() return until the next call on this state. */
-void params_forward(void *state, int n, const params_real *x);
+ * writes its outputs, which params_output_*() return until the next call on this state. Returns 0,
+ * or PARAMS_BAD_BATCH (nothing done) for another n. */
+int params_forward(void *state, int n, const params_real *x);
 /* Output 'y_tied' of the last params_forward: f32[batch 1, 1] (1 values per example). */
 const params_real *params_output_y_tied(const void *state);
 /* Output 'y_normal' of the last params_forward: f32[batch 1, 1] (1 values per example). */

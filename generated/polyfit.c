@@ -70,7 +70,9 @@ void polyfit_init(void *state, uint64_t seed) {
     }
 }
 
-void polyfit_forward(void *state, int n, const polyfit_real *x) {
+int polyfit_forward(void *state, int n, const polyfit_real *x) {
+    if (n < 1 || n > POLYFIT_MAX_BATCH)
+        return POLYFIT_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 128;
     (void)ar;
@@ -78,6 +80,7 @@ void polyfit_forward(void *state, int n, const polyfit_real *x) {
     {
     gemm(0, 1, n, 1, 4, x, 4, ((polyfit_real *)(st + 64)), 4, ((polyfit_real *)(ar + 0)), 1, 0);
     }
+    return 0;
 }
 
 const polyfit_real *polyfit_output_yhat(const void *state) {
@@ -85,6 +88,8 @@ const polyfit_real *polyfit_output_yhat(const void *state) {
 }
 
 polyfit_real polyfit_forward_train(void *state, int n, const polyfit_real *x, const polyfit_real *y, double *metrics) {
+    if (n < 1 || n > POLYFIT_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 128;
     (void)ar;
@@ -114,7 +119,9 @@ polyfit_real polyfit_forward_train(void *state, int n, const polyfit_real *x, co
     return ((polyfit_real *)(ar + 128))[0];
 }
 
-void polyfit_backward(void *state, int n, const polyfit_real *x, const polyfit_real *y) {
+int polyfit_backward(void *state, int n, const polyfit_real *x, const polyfit_real *y) {
+    if (n < 1 || n > POLYFIT_MAX_BATCH)
+        return POLYFIT_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 128;
     (void)ar;
@@ -133,6 +140,7 @@ void polyfit_backward(void *state, int n, const polyfit_real *x, const polyfit_r
     {
     gemm(1, 0, 1, 4, n, ((polyfit_real *)(ar + 192)), 1, x, 4, ((polyfit_real *)(ar + 0)), 4, 0);
     }
+    return 0;
 }
 
 void polyfit_step(void *state, polyfit_real lr) {
@@ -153,6 +161,8 @@ void polyfit_step(void *state, polyfit_real lr) {
 }
 
 polyfit_real polyfit_train_step(void *state, int n, const polyfit_real *x, const polyfit_real *y, polyfit_real lr, double *metrics) {
+    if (n < 1 || n > POLYFIT_MAX_BATCH)
+        return NAN;
     polyfit_real loss = polyfit_forward_train(state, n, x, y, metrics);
     polyfit_backward(state, n, x, y);
     polyfit_step(state, lr);
@@ -160,6 +170,8 @@ polyfit_real polyfit_train_step(void *state, int n, const polyfit_real *x, const
 }
 
 polyfit_real polyfit_evaluate(void *state, int n, const polyfit_real *x, const polyfit_real *y, double *metrics) {
+    if (n < 1 || n > POLYFIT_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 128;
     (void)ar;

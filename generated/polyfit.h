@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define POLYFIT_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define POLYFIT_BAD_BATCH (-4) /* returned for a batch n outside 1..POLYFIT_MAX_BATCH */
 /* polyfit_load's return codes */
 #define POLYFIT_LOAD_OK 0
 #define POLYFIT_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
@@ -49,13 +50,15 @@ extern const polyfit_param_info polyfit_params[POLYFIT_PARAM_COUNT > 0 ? POLYFIT
 void polyfit_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= POLYFIT_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which polyfit_output_*() return until the next call on this state. */
-void polyfit_forward(void *state, int n, const polyfit_real *x);
+ * writes its outputs, which polyfit_output_*() return until the next call on this state. Returns 0,
+ * or POLYFIT_BAD_BATCH (nothing done) for another n. */
+int polyfit_forward(void *state, int n, const polyfit_real *x);
 /* Output 'yhat' of the last polyfit_forward: f32[batch 10, 1] (1 values per example). */
 const polyfit_real *polyfit_output_yhat(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..POLYFIT_MAX_BATCH. */
 polyfit_real polyfit_evaluate(void *state, int n, const polyfit_real *x, const polyfit_real *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -64,9 +67,9 @@ polyfit_real polyfit_train_step(void *state, int n, const polyfit_real *x, const
 
 /* The parts of a training step, for callers that inspect gradients: polyfit_forward_train returns the
  * loss; polyfit_backward computes every gradient (polyfit_grad reads them) and must follow it with the
- * same inputs; polyfit_step applies the update. */
+ * same inputs (0, or POLYFIT_BAD_BATCH); polyfit_step applies the update. */
 polyfit_real polyfit_forward_train(void *state, int n, const polyfit_real *x, const polyfit_real *y, double *metrics);
-void polyfit_backward(void *state, int n, const polyfit_real *x, const polyfit_real *y);
+int polyfit_backward(void *state, int n, const polyfit_real *x, const polyfit_real *y);
 void polyfit_step(void *state, polyfit_real lr);
 /* The gradient of the loss for a parameter after polyfit_backward, or NULL (unknown name, constant). */
 const polyfit_real *polyfit_grad(const void *state, const char *name);

@@ -105,7 +105,9 @@ void softmax_init(void *state, uint64_t seed) {
     }
 }
 
-void softmax_forward(void *state, int n, const softmax_real *x) {
+int softmax_forward(void *state, int n, const softmax_real *x) {
+    if (n < 1 || n > SOFTMAX_MAX_BATCH)
+        return SOFTMAX_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 31488;
     (void)ar;
@@ -121,6 +123,7 @@ void softmax_forward(void *state, int n, const softmax_real *x) {
         }
     }
     }
+    return 0;
 }
 
 const softmax_real *softmax_output_logits(const void *state) {
@@ -128,6 +131,8 @@ const softmax_real *softmax_output_logits(const void *state) {
 }
 
 softmax_real softmax_forward_train(void *state, int n, const softmax_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > SOFTMAX_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 31488;
     (void)ar;
@@ -195,7 +200,9 @@ softmax_real softmax_forward_train(void *state, int n, const softmax_real *x, co
     return ((softmax_real *)(ar + 0))[0];
 }
 
-void softmax_backward(void *state, int n, const softmax_real *x, const int32_t *y) {
+int softmax_backward(void *state, int n, const softmax_real *x, const int32_t *y) {
+    if (n < 1 || n > SOFTMAX_MAX_BATCH)
+        return SOFTMAX_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 31488;
     (void)ar;
@@ -240,6 +247,7 @@ void softmax_backward(void *state, int n, const softmax_real *x, const int32_t *
     {
     gemm(1, 0, 10, 784, n, ((softmax_real *)(ar + 20480)), 10, x, 784, ((softmax_real *)(ar + 30720)), 784, 0);
     }
+    return 0;
 }
 
 void softmax_step(void *state, softmax_real lr) {
@@ -270,6 +278,8 @@ void softmax_step(void *state, softmax_real lr) {
 }
 
 softmax_real softmax_train_step(void *state, int n, const softmax_real *x, const int32_t *y, softmax_real lr, double *metrics) {
+    if (n < 1 || n > SOFTMAX_MAX_BATCH)
+        return NAN;
     softmax_real loss = softmax_forward_train(state, n, x, y, metrics);
     softmax_backward(state, n, x, y);
     softmax_step(state, lr);
@@ -277,6 +287,8 @@ softmax_real softmax_train_step(void *state, int n, const softmax_real *x, const
 }
 
 softmax_real softmax_evaluate(void *state, int n, const softmax_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > SOFTMAX_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 31488;
     (void)ar;

@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define SOFTMAX_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define SOFTMAX_BAD_BATCH (-4) /* returned for a batch n outside 1..SOFTMAX_MAX_BATCH */
 /* softmax_load's return codes */
 #define SOFTMAX_LOAD_OK 0
 #define SOFTMAX_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
@@ -49,13 +50,15 @@ extern const softmax_param_info softmax_params[SOFTMAX_PARAM_COUNT > 0 ? SOFTMAX
 void softmax_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= SOFTMAX_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which softmax_output_*() return until the next call on this state. */
-void softmax_forward(void *state, int n, const softmax_real *x);
+ * writes its outputs, which softmax_output_*() return until the next call on this state. Returns 0,
+ * or SOFTMAX_BAD_BATCH (nothing done) for another n. */
+int softmax_forward(void *state, int n, const softmax_real *x);
 /* Output 'logits' of the last softmax_forward: f32[batch 256, 10] (10 values per example). */
 const softmax_real *softmax_output_logits(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..SOFTMAX_MAX_BATCH. */
 softmax_real softmax_evaluate(void *state, int n, const softmax_real *x, const int32_t *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -64,9 +67,9 @@ softmax_real softmax_train_step(void *state, int n, const softmax_real *x, const
 
 /* The parts of a training step, for callers that inspect gradients: softmax_forward_train returns the
  * loss; softmax_backward computes every gradient (softmax_grad reads them) and must follow it with the
- * same inputs; softmax_step applies the update. */
+ * same inputs (0, or SOFTMAX_BAD_BATCH); softmax_step applies the update. */
 softmax_real softmax_forward_train(void *state, int n, const softmax_real *x, const int32_t *y, double *metrics);
-void softmax_backward(void *state, int n, const softmax_real *x, const int32_t *y);
+int softmax_backward(void *state, int n, const softmax_real *x, const int32_t *y);
 void softmax_step(void *state, softmax_real lr);
 /* The gradient of the loss for a parameter after softmax_backward, or NULL (unknown name, constant). */
 const softmax_real *softmax_grad(const void *state, const char *name);

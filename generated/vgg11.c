@@ -628,7 +628,9 @@ void vgg11_init(void *state, uint64_t seed) {
     }
 }
 
-void vgg11_forward(void *state, int n, const vgg11_real *x) {
+int vgg11_forward(void *state, int n, const vgg11_real *x) {
+    if (n < 1 || n > VGG11_MAX_BATCH)
+        return VGG11_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 172373376;
     (void)ar;
@@ -810,6 +812,7 @@ void vgg11_forward(void *state, int n, const vgg11_real *x) {
         }
     }
     }
+    return 0;
 }
 
 const vgg11_real *vgg11_output_logits(const void *state) {
@@ -817,6 +820,8 @@ const vgg11_real *vgg11_output_logits(const void *state) {
 }
 
 vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > VGG11_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 172373376;
     (void)ar;
@@ -1064,7 +1069,9 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     return ((vgg11_real *)(ar + 204275712))[0];
 }
 
-void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
+int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
+    if (n < 1 || n > VGG11_MAX_BATCH)
+        return VGG11_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 172373376;
     (void)ar;
@@ -1405,6 +1412,7 @@ void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     {
     conv2d_dw(x, ((vgg11_real *)(ar + 64)), ((vgg11_real *)(ar + 1762656256)), (vgg11_real *)(ar + 640), n, 16, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
+    return 0;
 }
 
 void vgg11_step(void *state, vgg11_real lr) {
@@ -1626,6 +1634,8 @@ void vgg11_step(void *state, vgg11_real lr) {
 }
 
 vgg11_real vgg11_train_step(void *state, int n, const vgg11_real *x, const int32_t *y, vgg11_real lr, double *metrics) {
+    if (n < 1 || n > VGG11_MAX_BATCH)
+        return NAN;
     vgg11_real loss = vgg11_forward_train(state, n, x, y, metrics);
     vgg11_backward(state, n, x, y);
     vgg11_step(state, lr);
@@ -1633,6 +1643,8 @@ vgg11_real vgg11_train_step(void *state, int n, const vgg11_real *x, const int32
 }
 
 vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > VGG11_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 172373376;
     (void)ar;

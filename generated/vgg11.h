@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define VGG11_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define VGG11_BAD_BATCH (-4) /* returned for a batch n outside 1..VGG11_MAX_BATCH */
 /* vgg11_load's return codes */
 #define VGG11_LOAD_OK 0
 #define VGG11_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
@@ -49,13 +50,15 @@ extern const vgg11_param_info vgg11_params[VGG11_PARAM_COUNT > 0 ? VGG11_PARAM_C
 void vgg11_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= VGG11_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which vgg11_output_*() return until the next call on this state. */
-void vgg11_forward(void *state, int n, const vgg11_real *x);
+ * writes its outputs, which vgg11_output_*() return until the next call on this state. Returns 0,
+ * or VGG11_BAD_BATCH (nothing done) for another n. */
+int vgg11_forward(void *state, int n, const vgg11_real *x);
 /* Output 'logits' of the last vgg11_forward: f32[batch 128, 10] (10 values per example). */
 const vgg11_real *vgg11_output_logits(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..VGG11_MAX_BATCH. */
 vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -64,9 +67,9 @@ vgg11_real vgg11_train_step(void *state, int n, const vgg11_real *x, const int32
 
 /* The parts of a training step, for callers that inspect gradients: vgg11_forward_train returns the
  * loss; vgg11_backward computes every gradient (vgg11_grad reads them) and must follow it with the
- * same inputs; vgg11_step applies the update. */
+ * same inputs (0, or VGG11_BAD_BATCH); vgg11_step applies the update. */
 vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const int32_t *y, double *metrics);
-void vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y);
+int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y);
 void vgg11_step(void *state, vgg11_real lr);
 /* The gradient of the loss for a parameter after vgg11_backward, or NULL (unknown name, constant). */
 const vgg11_real *vgg11_grad(const void *state, const char *name);

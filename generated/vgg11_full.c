@@ -628,7 +628,9 @@ void vgg11_full_init(void *state, uint64_t seed) {
     }
 }
 
-void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
+int vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
+    if (n < 1 || n > VGG11_FULL_MAX_BATCH)
+        return VGG11_FULL_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 515224704;
     (void)ar;
@@ -810,6 +812,7 @@ void vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
         }
     }
     }
+    return 0;
 }
 
 const vgg11_full_real *vgg11_full_output_logits(const void *state) {
@@ -817,6 +820,8 @@ const vgg11_full_real *vgg11_full_output_logits(const void *state) {
 }
 
 vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > VGG11_FULL_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 515224704;
     (void)ar;
@@ -1064,7 +1069,9 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     return ((vgg11_full_real *)(ar + 791937024))[0];
 }
 
-void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int32_t *y) {
+int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int32_t *y) {
+    if (n < 1 || n > VGG11_FULL_MAX_BATCH)
+        return VGG11_FULL_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 515224704;
     (void)ar;
@@ -1405,6 +1412,7 @@ void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int
     {
     conv2d_dw(x, ((vgg11_full_real *)(ar + 256)), ((vgg11_full_real *)(ar + 6782189568)), (vgg11_full_real *)(ar + 2560), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
+    return 0;
 }
 
 void vgg11_full_step(void *state, vgg11_full_real lr) {
@@ -1626,6 +1634,8 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
 }
 
 vgg11_full_real vgg11_full_train_step(void *state, int n, const vgg11_full_real *x, const int32_t *y, vgg11_full_real lr, double *metrics) {
+    if (n < 1 || n > VGG11_FULL_MAX_BATCH)
+        return NAN;
     vgg11_full_real loss = vgg11_full_forward_train(state, n, x, y, metrics);
     vgg11_full_backward(state, n, x, y);
     vgg11_full_step(state, lr);
@@ -1633,6 +1643,8 @@ vgg11_full_real vgg11_full_train_step(void *state, int n, const vgg11_full_real 
 }
 
 vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x, const int32_t *y, double *metrics) {
+    if (n < 1 || n > VGG11_FULL_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 515224704;
     (void)ar;

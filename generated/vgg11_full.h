@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define VGG11_FULL_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define VGG11_FULL_BAD_BATCH (-4) /* returned for a batch n outside 1..VGG11_FULL_MAX_BATCH */
 /* vgg11_full_load's return codes */
 #define VGG11_FULL_LOAD_OK 0
 #define VGG11_FULL_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
@@ -49,13 +50,15 @@ extern const vgg11_full_param_info vgg11_full_params[VGG11_FULL_PARAM_COUNT > 0 
 void vgg11_full_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= VGG11_FULL_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which vgg11_full_output_*() return until the next call on this state. */
-void vgg11_full_forward(void *state, int n, const vgg11_full_real *x);
+ * writes its outputs, which vgg11_full_output_*() return until the next call on this state. Returns 0,
+ * or VGG11_FULL_BAD_BATCH (nothing done) for another n. */
+int vgg11_full_forward(void *state, int n, const vgg11_full_real *x);
 /* Output 'logits' of the last vgg11_full_forward: f32[batch 128, 10] (10 values per example). */
 const vgg11_full_real *vgg11_full_output_logits(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..VGG11_FULL_MAX_BATCH. */
 vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x, const int32_t *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -64,9 +67,9 @@ vgg11_full_real vgg11_full_train_step(void *state, int n, const vgg11_full_real 
 
 /* The parts of a training step, for callers that inspect gradients: vgg11_full_forward_train returns the
  * loss; vgg11_full_backward computes every gradient (vgg11_full_grad reads them) and must follow it with the
- * same inputs; vgg11_full_step applies the update. */
+ * same inputs (0, or VGG11_FULL_BAD_BATCH); vgg11_full_step applies the update. */
 vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_real *x, const int32_t *y, double *metrics);
-void vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int32_t *y);
+int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int32_t *y);
 void vgg11_full_step(void *state, vgg11_full_real lr);
 /* The gradient of the loss for a parameter after vgg11_full_backward, or NULL (unknown name, constant). */
 const vgg11_full_real *vgg11_full_grad(const void *state, const char *name);

@@ -111,7 +111,9 @@ void weight_decay_init(void *state, uint64_t seed) {
     }
 }
 
-void weight_decay_forward(void *state, int n, const weight_decay_real *x) {
+int weight_decay_forward(void *state, int n, const weight_decay_real *x) {
+    if (n < 1 || n > WEIGHT_DECAY_MAX_BATCH)
+        return WEIGHT_DECAY_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 960;
     (void)ar;
@@ -125,6 +127,7 @@ void weight_decay_forward(void *state, int n, const weight_decay_real *x) {
         ((weight_decay_real *)(ar + 64))[i0] = (((weight_decay_real *)(ar + 0))[i0] + ((weight_decay_real *)(st + 896))[0]);
     }
     }
+    return 0;
 }
 
 const weight_decay_real *weight_decay_output_yhat(const void *state) {
@@ -132,6 +135,8 @@ const weight_decay_real *weight_decay_output_yhat(const void *state) {
 }
 
 weight_decay_real weight_decay_forward_train(void *state, int n, const weight_decay_real *x, const weight_decay_real *y, double *metrics) {
+    if (n < 1 || n > WEIGHT_DECAY_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 960;
     (void)ar;
@@ -169,7 +174,9 @@ weight_decay_real weight_decay_forward_train(void *state, int n, const weight_de
     return ((weight_decay_real *)(ar + 192))[0];
 }
 
-void weight_decay_backward(void *state, int n, const weight_decay_real *x, const weight_decay_real *y) {
+int weight_decay_backward(void *state, int n, const weight_decay_real *x, const weight_decay_real *y) {
+    if (n < 1 || n > WEIGHT_DECAY_MAX_BATCH)
+        return WEIGHT_DECAY_BAD_BATCH;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 960;
     (void)ar;
@@ -202,6 +209,7 @@ void weight_decay_backward(void *state, int n, const weight_decay_real *x, const
     }
     ((weight_decay_real *)(ar + 0))[0] = (weight_decay_real)acc;
     }
+    return 0;
 }
 
 void weight_decay_step(void *state, weight_decay_real lr) {
@@ -231,6 +239,8 @@ void weight_decay_step(void *state, weight_decay_real lr) {
 }
 
 weight_decay_real weight_decay_train_step(void *state, int n, const weight_decay_real *x, const weight_decay_real *y, weight_decay_real lr, double *metrics) {
+    if (n < 1 || n > WEIGHT_DECAY_MAX_BATCH)
+        return NAN;
     weight_decay_real loss = weight_decay_forward_train(state, n, x, y, metrics);
     weight_decay_backward(state, n, x, y);
     weight_decay_step(state, lr);
@@ -238,6 +248,8 @@ weight_decay_real weight_decay_train_step(void *state, int n, const weight_decay
 }
 
 weight_decay_real weight_decay_evaluate(void *state, int n, const weight_decay_real *x, const weight_decay_real *y, double *metrics) {
+    if (n < 1 || n > WEIGHT_DECAY_MAX_BATCH)
+        return NAN;
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 960;
     (void)ar;

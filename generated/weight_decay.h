@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 #define WEIGHT_DECAY_ALIGN 64 /* bytes: the alignment of the block the caller passes */
+#define WEIGHT_DECAY_BAD_BATCH (-4) /* returned for a batch n outside 1..WEIGHT_DECAY_MAX_BATCH */
 /* weight_decay_load's return codes */
 #define WEIGHT_DECAY_LOAD_OK 0
 #define WEIGHT_DECAY_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
@@ -49,13 +50,15 @@ extern const weight_decay_param_info weight_decay_params[WEIGHT_DECAY_PARAM_COUN
 void weight_decay_init(void *state, uint64_t seed);
 
 /* Runs the model on n examples (1 <= n <= WEIGHT_DECAY_MAX_BATCH) in inference mode (dropout off) and
- * writes its outputs, which weight_decay_output_*() return until the next call on this state. */
-void weight_decay_forward(void *state, int n, const weight_decay_real *x);
+ * writes its outputs, which weight_decay_output_*() return until the next call on this state. Returns 0,
+ * or WEIGHT_DECAY_BAD_BATCH (nothing done) for another n. */
+int weight_decay_forward(void *state, int n, const weight_decay_real *x);
 /* Output 'yhat' of the last weight_decay_forward: f32[batch 5, 1] (1 values per example). */
 const weight_decay_real *weight_decay_output_yhat(const void *state);
 
 /* Loss (mean over the n examples) in inference mode; metrics[i] receives metric i summed over
- * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL. */
+ * the batch (accuracy: correct predictions; log_rmse: squared log errors). metrics may be NULL.
+ * Here and below, a loss is NaN (and nothing is done) for n outside 1..WEIGHT_DECAY_MAX_BATCH. */
 weight_decay_real weight_decay_evaluate(void *state, int n, const weight_decay_real *x, const weight_decay_real *y, double *metrics);
 
 /* One training step: forward in training mode, loss, backward, optimizer update with learning
@@ -64,9 +67,9 @@ weight_decay_real weight_decay_train_step(void *state, int n, const weight_decay
 
 /* The parts of a training step, for callers that inspect gradients: weight_decay_forward_train returns the
  * loss; weight_decay_backward computes every gradient (weight_decay_grad reads them) and must follow it with the
- * same inputs; weight_decay_step applies the update. */
+ * same inputs (0, or WEIGHT_DECAY_BAD_BATCH); weight_decay_step applies the update. */
 weight_decay_real weight_decay_forward_train(void *state, int n, const weight_decay_real *x, const weight_decay_real *y, double *metrics);
-void weight_decay_backward(void *state, int n, const weight_decay_real *x, const weight_decay_real *y);
+int weight_decay_backward(void *state, int n, const weight_decay_real *x, const weight_decay_real *y);
 void weight_decay_step(void *state, weight_decay_real lr);
 /* The gradient of the loss for a parameter after weight_decay_backward, or NULL (unknown name, constant). */
 const weight_decay_real *weight_decay_grad(const void *state, const char *name);

@@ -32,9 +32,11 @@ static int save_stream(const char *path, int (*encode)(const void *what, DlrtSin
     FileSink fs = {{file_write}, af.f};
     rc = encode(what, &fs.sink, err);
     if (rc) {
-        int saved = errno;
+        int saved = errno; /* the write's, before closing and removing the temporary file change it */
         dlrt_atomic_abort(&af);
-        return rc == DLRT_EIO ? dlrt_fail(err, rc, "%s: write failed: %s", path, strerror(saved)) : rc;
+        return rc == DLRT_EIO
+                   ? dlrt_fail(err, rc, "%s: write failed: %s; the file is as it was before", path, strerror(saved))
+                   : rc;
     }
     return dlrt_atomic_commit(&af, err);
 }
@@ -86,7 +88,12 @@ static int map_file(const char *path, Mapped *m, DlrtError *err) {
         close(fd);
         return dlrt_fail(err, DLRT_EIO, "%s: cannot stat checkpoint: %s", path, strerror(saved));
     }
-    if (st.st_size == 0) {
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return dlrt_fail(err, DLRT_EIO, "%s: %s, not a checkpoint file", path,
+                         S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+    }
+    if (st.st_size == 0) { /* the decoder reports the truncation */
         close(fd);
         return DLRT_OK;
     }

@@ -518,17 +518,18 @@ typedef struct {
     } tensors;
 } DlrtDataSpec;
 
-/* The training entry points of a model whose y is int32 class labels (DlrtDataset.labels)... */
+/* The training entry points of a model whose y is int32 class labels (DlrtDataset.labels)... (backward and forward
+ * return 0, or non-zero for a batch outside 1..max_batch, which the trainer never passes) */
 typedef struct {
     float (*forward_train)(void *state, int n, const float *x, const int32_t *y, double *metrics);
-    void (*backward)(void *state, int n, const float *x, const int32_t *y);
+    int (*backward)(void *state, int n, const float *x, const int32_t *y);
     float (*evaluate)(void *state, int n, const float *x, const int32_t *y, double *metrics);
 } DlrtLabelFns;
 
 /* ... and of a model whose y is float targets (DlrtDataset.targets). */
 typedef struct {
     float (*forward_train)(void *state, int n, const float *x, const float *y, double *metrics);
-    void (*backward)(void *state, int n, const float *x, const float *y);
+    int (*backward)(void *state, int n, const float *x, const float *y);
     float (*evaluate)(void *state, int n, const float *x, const float *y, double *metrics);
 } DlrtTargetFns;
 
@@ -559,7 +560,7 @@ typedef struct {
     uint64_t *(*step_counter)(void *state);
     /* inference, for pictures, --predict and --submission (which feed it nothing but x), and the output they
      * read after it: a Fashion-MNIST classifier's 10 logits, or the one value per row --submission writes */
-    void (*forward)(void *state, int n, const float *x);
+    int (*forward)(void *state, int n, const float *x);
     const float *(*output)(const void *state);
 
     /* the train section: the defaults that flags override, the data and the plot */

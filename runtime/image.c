@@ -149,12 +149,62 @@ typedef struct {
     int64_t rows, cols;
 } Gray;
 
+static int slurp(const char *path, unsigned char **out, size_t *len, DlrtError *err);
+
+static uint32_t be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* libpng says little more than "Read Error" about a damaged file; walking its chunks says where it ends and what
+ * is missing. Called once libpng has refused the file: fills err and returns DLRT_EFORMAT when the chunks show
+ * the problem, 0 when they look whole (the caller then gives libpng's reason). */
+static int png_damage(const char *path, DlrtError *err) {
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    DlrtError ignored;
+    if (slurp(path, &buf, &len, &ignored) != DLRT_OK)
+        return 0;
+    int rc = 0;
+    size_t off = 8;
+    int idat = 0;
+    while (!rc) {
+        if (len - off < 12) {
+            rc = dlrt_fail(err, DLRT_EFORMAT,
+                           "%s: truncated PNG: the file ends at byte offset %zu, %s (a PNG ends with an IEND chunk)",
+                           path, len, idat ? "after part of the image data" : "before any image data");
+            break;
+        }
+        uint32_t n = be32(buf + off);
+        char type[5] = {0};
+        for (size_t i = 0; i < 4; i++) {
+            unsigned char c = buf[off + 4 + i];
+            type[i] = (char)(c >= 32 && c < 127 ? c : '?');
+        }
+        if ((uint64_t)n + 12 > len - off) {
+            rc = dlrt_fail(err, DLRT_EFORMAT,
+                           "%s: truncated PNG: the %s chunk at byte offset %zu needs %llu bytes, the file ends at byte "
+                           "offset %zu",
+                           path, type, off, (unsigned long long)n + 12, len);
+            break;
+        }
+        idat |= strcmp(type, "IDAT") == 0;
+        if (strcmp(type, "IEND") == 0)
+            break;
+        off += (size_t)n + 12;
+    }
+    free(buf);
+    return rc;
+}
+
 static int read_png(const char *path, Gray *g, DlrtError *err) {
     png_image image;
     memset(&image, 0, sizeof image);
     image.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&image, path))
+    if (!png_image_begin_read_from_file(&image, path)) {
+        if (png_damage(path, err))
+            return DLRT_EFORMAT;
         return dlrt_fail(err, DLRT_EFORMAT, "%s: cannot read PNG: %s", path, image.message);
+    }
     image.format = PNG_FORMAT_GRAY;
     size_t pixels = (size_t)image.width * image.height;
     if (pixels == 0 || pixels > MAX_PIXELS) {
@@ -175,7 +225,8 @@ static int read_png(const char *path, Gray *g, DlrtError *err) {
     png_color white = {255, 255, 255};
     int rc = DLRT_OK;
     if (!png_image_finish_read(&image, &white, gray, 0, NULL)) {
-        rc = dlrt_fail(err, DLRT_EFORMAT, "%s: cannot decode PNG: %s", path, image.message);
+        rc = png_damage(path, err) ? DLRT_EFORMAT
+                                   : dlrt_fail(err, DLRT_EFORMAT, "%s: cannot decode PNG: %s", path, image.message);
         free(g->v);
         g->v = NULL;
     } else {
@@ -391,22 +442,36 @@ typedef enum { KIND_UNKNOWN, KIND_PNG, KIND_PGM, KIND_IDX } ImageKind;
 
 static int sniff(const char *path, ImageKind *kind, DlrtError *err) {
     unsigned char b[4] = {0};
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return dlrt_fail(err, DLRT_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return dlrt_fail(err, DLRT_EIO, "%s: a directory, not an image file", path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return dlrt_fail(err, DLRT_EIO, "%s: cannot open: %s", path, strerror(errno));
     size_t got = fread(b, 1, 4, f);
+    int failed = ferror(f), saved = errno;
     fclose(f);
+    if (failed)
+        return dlrt_fail(err, DLRT_EIO, "%s: cannot read: %s", path, strerror(saved));
+    if (got == 0)
+        return dlrt_fail(err, DLRT_EFORMAT, "%s: the file is empty (0 bytes), not an image", path);
     if (got >= 4 && memcmp(b, "\x89PNG", 4) == 0)
         *kind = KIND_PNG;
     else if (got >= 2 && b[0] == 'P' && (b[1] == '2' || b[1] == '5'))
         *kind = KIND_PGM;
     else if ((got >= 2 && b[0] == 0x1f && b[1] == 0x8b) || (got >= 3 && b[0] == 0 && b[1] == 0 && b[2] == 8))
         *kind = KIND_IDX; /* gzip is taken for IDX; the IDX reader checks the magic inside */
-    else
+    else {
+        char found[16] = "";
+        for (size_t i = 0, at = 0; i < got; i++, at = strlen(found))
+            snprintf(found + at, sizeof found - at, "%s%02x", i ? " " : "", b[i]);
         return dlrt_fail(err, DLRT_EFORMAT,
                          "%s: not an image: expected a PNG, a PGM ('P5' or 'P2') or an IDX image file (magic "
-                         "0x00000803, plain or gzip), found the bytes %02x %02x %02x %02x at byte offset 0",
-                         path, b[0], b[1], b[2], b[3]);
+                         "0x00000803, plain or gzip), found %s %s at byte offset 0%s",
+                         path, got == 1 ? "the byte" : "the bytes", found, got < 4 ? " (the whole file)" : "");
+    }
     return DLRT_OK;
 }
 

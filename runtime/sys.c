@@ -115,20 +115,27 @@ static void sync_parent_dir(const char *path) {
 int dlrt_atomic_commit(DlrtAtomicFile *af, DlrtError *err) {
     FILE *f = af->f;
     af->f = NULL;
-    int failed = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
-    int saved = errno;
+    const char *failed = NULL;
+    int saved = 0;
+    if (ferror(f) || fflush(f) != 0)
+        failed = "write failed";
+    else if (fsync(fileno(f)) != 0)
+        failed = "cannot flush it to disk (fsync)";
+    if (failed)
+        saved = errno;
     if (fclose(f) != 0 && !failed) {
-        failed = 1;
+        failed = "write failed";
         saved = errno;
     }
     if (failed) {
         remove(af->tmp);
-        return dlrt_fail(err, DLRT_EIO, "%s: write failed: %s", af->path, strerror(saved));
+        return dlrt_fail(err, DLRT_EIO, "%s: %s: %s; the file is as it was before", af->path, failed, strerror(saved));
     }
     if (rename(af->tmp, af->path) != 0) {
         saved = errno;
         remove(af->tmp);
-        return dlrt_fail(err, DLRT_EIO, "%s: cannot rename %s into place: %s", af->path, af->tmp, strerror(saved));
+        return dlrt_fail(err, DLRT_EIO, "%s: cannot rename %s into place: %s; the file is as it was before", af->path,
+                         af->tmp, strerror(saved));
     }
     sync_parent_dir(af->path);
     return DLRT_OK;

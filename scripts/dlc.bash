@@ -24,7 +24,7 @@ _dlc() {
     if [[ $cur == -* ]]; then
         local opts="--help --batch -D"
         case $cmd in
-        check) opts="$opts --infer --weights --portable --dump-after=" ;;
+        check) opts="$opts --json --infer --weights --portable --dump-after=" ;;
         compile) opts="$opts -o --dtype --infer --weights --portable --trainer --dump-after=" ;;
         build) opts="$opts -o --native" ;;
         export) opts="--help -D -o --weights" ;;

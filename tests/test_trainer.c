@@ -31,6 +31,9 @@
 #ifndef SOURCE_ROOT
 #define SOURCE_ROOT ".."
 #endif
+#ifndef FAULT_SHIM
+#define FAULT_SHIM ""
+#endif
 /* `dlc build` links against this build's libdlrt, instrumented like this test when sanitizers are on */
 #if defined(__SANITIZE_ADDRESS__)
 #define BUILD_CC "CC='cc -fsanitize=address,undefined' "
@@ -863,6 +866,124 @@ static void test_save_atomic(void) {
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
+/* Faults                                                                                                     */
+/* ---------------------------------------------------------------------------------------------------------- */
+
+/* Whether any temporary file of `name` is left in the test's folder. */
+static bool leftover(const char *name) {
+    return system(xsprintf(&scratch, "ls '%s' | grep -q '^%s.tmp'", tmpdir, name)) == 0;
+}
+
+/* A run that resumes the 3-epoch linreg checkpoint `good` to 5 epochs, saving in place, with tests/fault_shim.c
+ * failing call n (0: none) of kind op on the checkpoint's files. Returns the status; *count gets the calls made. */
+static int faulty_resume(const char *op, long n, const char *name, const char *good, long *count, char **err) {
+    size_t len;
+    char *bytes = slurp(good, &len);
+    char *ck = tmp(name), *counted = tmp(xsprintf(&scratch, "%s.count", name));
+    spit(ck, bytes, len);
+    int rc = run(xsprintf(&scratch,
+                          "OMP_WAIT_POLICY=passive LD_PRELOAD='%s' FAULT_OP=%s FAULT_N=%ld FAULT_PATH='%s' "
+                          "FAULT_COUNT='%s' %s --epochs 5 --threads 1 --quiet --resume '%s' --save '%s'",
+                          FAULT_SHIM, op, n, name, counted, trainer("linreg"), ck, ck),
+                 NULL, err);
+    char *c = slurp(counted, NULL);
+    *count = c ? atol(c) : -1;
+    return rc;
+}
+
+/* A write, an fsync or a rename that fails while a checkpoint is saved ends the run with a message naming the file
+ * and the cause, and leaves the previous checkpoint whole, with no temporary file beside it. The calls are
+ * failed by an LD_PRELOAD library (tests/fault_shim.c), in the first save of the run and in its last. */
+static void test_fault_injection(void) {
+#if defined(__SANITIZE_ADDRESS__)
+    printf("skipped: AddressSanitizer must come first in the library list, so the LD_PRELOAD shim cannot be "
+           "loaded into this build's trainers");
+    return;
+#endif
+    char *good = tmp("faults-good.ckpt"), *err;
+    CU_ASSERT_EQUAL_FATAL(
+        run(xsprintf(&scratch, "%s --epochs 3 --threads 1 --quiet --save '%s'", trainer("linreg"), good), NULL, NULL),
+        0);
+    size_t good_len;
+    char *good_bytes = slurp(good, &good_len);
+    static const struct {
+        const char *op, *cause;
+    } ops[] = {
+        {"write", ": write failed: No space left on device"},
+        {"fsync", ": cannot flush it to disk (fsync): Input/output error"},
+        {"rename", "into place: Input/output error"},
+    };
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        char *name = xsprintf(&scratch, "faults-%s.ckpt", ops[i].op), *ck = tmp(name);
+        long total, count;
+        /* counting: the run saves three times (its start, epochs 4 and 5) */
+        CU_ASSERT_EQUAL_FATAL(faulty_resume(ops[i].op, 0, name, good, &total, &err), 0);
+        CU_ASSERT_FATAL(total >= 3 && total % 3 == 0);
+        long per_save = total / 3;
+        /* the first call of the first save, the last call of the first, the first of the last */
+        long ns[3] = {1, per_save, 2 * per_save + 1};
+        int64_t epoch_left[3] = {3, 3, 4};
+        for (int k = 0; k < 3; k++) {
+            CU_ASSERT_EQUAL(faulty_resume(ops[i].op, ns[k], name, good, &count, &err), 1);
+            CU_ASSERT_EQUAL(count, ns[k]); /* the run stops at the failure */
+            ASSERT_HAS(err, xsprintf(&scratch, "%s: ", ck));
+            ASSERT_HAS(err, ops[i].cause);
+            ASSERT_HAS(err, "the file is as it was before");
+            CU_ASSERT_EQUAL(ckpt_epoch(ck), epoch_left[k]);
+            if (k < 2) { /* the first save failed: the file is the one the run started from, byte for byte */
+                size_t len;
+                char *bytes = slurp(ck, &len);
+                CU_ASSERT(bytes && len == good_len && memcmp(bytes, good_bytes, len) == 0);
+            }
+            CU_ASSERT(!leftover(name));
+            CU_ASSERT_EQUAL(
+                run(xsprintf(&scratch, "%s --load '%s' --epochs 0 --quiet", trainer("linreg"), ck), NULL, NULL), 0);
+        }
+    }
+}
+
+/* A real full disk: a small tmpfs where the first checkpoint fits and the second does not beside it; and a
+ * read-only one (root may mount them; elsewhere the test is skipped, saying why). */
+static void test_full_disk(void) {
+    char *mnt = tmp("small-disk");
+    mkdir(mnt, 0700);
+    /* mlp's checkpoint is 814,404 bytes: the start's fits in 1200 KiB, the next one's temporary file does not */
+    if (system(xsprintf(&scratch, "mount -t tmpfs -o size=1200k tmpfs '%s' 2>/dev/null", mnt)) != 0) {
+        printf("skipped: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)");
+        return;
+    }
+    char *ck = xsprintf(&scratch, "%s/mlp.ckpt", mnt), *err;
+    int rc = run(xsprintf(&scratch, "%s --data '%s' --epochs 2 --limit 200 --threads 1 --quiet --save '%s'",
+                          trainer("mlp"), data_dir, ck),
+                 NULL, &err);
+    CU_ASSERT_EQUAL(rc, 1);
+    ASSERT_HAS(err, xsprintf(&scratch, "%s: ", ck));
+    ASSERT_HAS(err, "No space left on device");
+    CU_ASSERT_EQUAL(ckpt_epoch(ck), 0); /* the start's checkpoint survives */
+    CU_ASSERT_EQUAL(system(xsprintf(&scratch, "ls '%s' | grep -q tmp", mnt)) == 0, 0);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --data '%s' --limit 200 --epochs 0 --quiet --load '%s'", trainer("mlp"),
+                                 data_dir, ck),
+                        NULL, NULL),
+                    0);
+    CU_ASSERT_EQUAL(system(xsprintf(&scratch, "umount '%s'", mnt)), 0);
+
+    /* a read-only place: every output is checked before the first epoch, not written after the last */
+    char *ro = tmp("read-only");
+    mkdir(ro, 0700);
+    CU_ASSERT_EQUAL_FATAL(system(xsprintf(&scratch, "mount -t tmpfs -o ro,size=64k tmpfs '%s'", ro)), 0);
+    static const char *const flags[] = {"--report", "--metrics", "--plot", "--save"};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        char *out;
+        rc = run(xsprintf(&scratch, "%s --epochs 3 %s '%s/out'", trainer("linreg"), flags[i], ro), &out, &err);
+        CU_ASSERT_EQUAL(rc, 1);
+        ASSERT_HAS(err, xsprintf(&scratch, "%s %s/out: cannot create ", flags[i], ro));
+        ASSERT_HAS(err, "Read-only file system");
+        CU_ASSERT_STRING_EQUAL(out, ""); /* no epoch ran */
+    }
+    CU_ASSERT_EQUAL(system(xsprintf(&scratch, "umount '%s'", ro)), 0);
+}
+
+/* ---------------------------------------------------------------------------------------------------------- */
 /* Data errors                                                                                                */
 /* ---------------------------------------------------------------------------------------------------------- */
 
@@ -954,6 +1075,8 @@ int main(void) {
         {"checkpoint refusals", test_checkpoint_refusals},
         {"save atomic", test_save_atomic},
         {"weights not finite", test_weights_not_finite},
+        {"fault injection", test_fault_injection},
+        {"full and read-only disks", test_full_disk},
         {"data errors", test_data_errors},
         {"refusals", test_refusals},
     };

@@ -5,10 +5,16 @@
 // Loads the checkpoint a trainer wrote, runs the model on 8 inputs drawn from libdlrt's generator (seed 1) and
 // prints the 80 logits, one per line, then the predicted classes. Built with -DAPP_TRAIN against the training
 // code (`dlc compile`), it then takes 20 training steps on those inputs and prints the loss before and after.
+// A batch of 0 or MLP_MAX_BATCH + 1 must be refused (MLP_BAD_BATCH, or a NaN loss) with the block unchanged;
+// the inference build's mlp_predict_shared, run by two threads on one copy of the weights, must give
+// mlp_forward's logits bit for bit and leave the weights unchanged. The program exits 1 otherwise.
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
+#include <thread>
 #include <vector>
 
 #include "dlrt.h"
@@ -59,13 +65,62 @@ int main(int argc, char **argv) {
     DlrtRng rng;
     dlrt_rng_seed(&rng, 1, 0);
     dlrt_rng_fill_uniform(&rng, x.data(), x.size(), 0.0f, 1.0f);
-    mlp_forward(block.p, n, x.data());
+    // refused batches touch nothing
+    std::vector<unsigned char> before(static_cast<unsigned char *>(block.p),
+                                      static_cast<unsigned char *>(block.p) + block_bytes);
+    for (int bad : {0, MLP_MAX_BATCH + 1}) {
+        bool refused = mlp_forward(block.p, bad, x.data()) == MLP_BAD_BATCH;
+#ifdef APP_TRAIN
+        std::vector<int32_t> labels(n);
+        refused = refused && std::isnan(mlp_train_step(block.p, bad, x.data(), labels.data(), 0.1f, nullptr));
+        refused = refused && mlp_backward(block.p, bad, x.data(), labels.data()) == MLP_BAD_BATCH;
+#else
+        std::vector<mlp_real> out(10);
+        refused = refused && mlp_predict_batch(block.p, bad, x.data(), out.data()) == MLP_BAD_BATCH;
+#endif
+        if (!refused || std::memcmp(before.data(), block.p, block_bytes) != 0) {
+            std::fprintf(stderr, "a batch of %d was not refused, or the block changed\n", bad);
+            return 1;
+        }
+    }
+
+    if (mlp_forward(block.p, n, x.data()) != 0)
+        return 1;
     const mlp_real *logits = mlp_output_logits(block.p);
     for (int i = 0; i < n * MLP_OUTPUT_LOGITS_SIZE; i++)
         std::printf("%.9g\n", static_cast<double>(logits[i]));
     for (int i = 0; i < n; i++)
         std::printf("%s%d", i ? " " : "classes ", dlrt_argmax(logits + i * MLP_OUTPUT_LOGITS_SIZE, 10));
     std::printf("\n");
+
+#ifndef APP_TRAIN
+    // one read-only copy of the weights (the block's first MLP_WEIGHTS_BYTES), two threads with a scratch each
+    static_assert(MLP_WORKSPACE_BYTES == MLP_WEIGHTS_BYTES + MLP_SCRATCH_BYTES, "the block is weights + scratch");
+    Block weights(MLP_WEIGHTS_BYTES), scratch[2] = {Block(MLP_SCRATCH_BYTES), Block(MLP_SCRATCH_BYTES)};
+    if (mlp_load(weights.p, ckpt.data(), ckpt.size()) != MLP_LOAD_OK)
+        return 1;
+    std::vector<unsigned char> loaded(static_cast<unsigned char *>(weights.p),
+                                      static_cast<unsigned char *>(weights.p) + MLP_WEIGHTS_BYTES);
+    std::vector<mlp_real> shared[2];
+    int status[2];
+    std::thread threads[2];
+    for (int t = 0; t < 2; t++)
+        threads[t] = std::thread([&, t] {
+            shared[t].resize(size_t{n} * MLP_OUTPUT_LOGITS_SIZE);
+            status[t] = mlp_predict_shared(weights.p, scratch[t].p, n, x.data(), shared[t].data());
+        });
+    for (auto &t : threads)
+        t.join();
+    for (int t = 0; t < 2; t++)
+        if (status[t] != 0 || std::memcmp(shared[t].data(), logits, shared[t].size() * sizeof(mlp_real)) != 0) {
+            std::fprintf(stderr, "mlp_predict_shared in thread %d: status %d, or other logits\n", t, status[t]);
+            return 1;
+        }
+    if (std::memcmp(loaded.data(), weights.p, MLP_WEIGHTS_BYTES) != 0) {
+        std::fprintf(stderr, "mlp_predict_shared wrote into the weights\n");
+        return 1;
+    }
+#endif
 
 #ifdef APP_TRAIN
     std::vector<int32_t> y(n);

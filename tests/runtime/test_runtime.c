@@ -1198,6 +1198,54 @@ static void test_predict_helpers(void) {
 
 int openblas_get_num_threads(void);
 
+/* What --predict and --load say about files that are not what they should be: each names the file and what is
+ * wrong with it (an empty file and a directory used to be "found the bytes 00 00 00 00", a directory to --load
+ * "No such device", a truncated PNG "Read Error"). */
+static void test_file_messages(void) {
+    DlrtDataset ds;
+    DlrtError err;
+    const char *empty = tmp_path("empty.png"), *dir = tmp_path("a-dir"), *two = tmp_path("two-bytes");
+    spit(empty, "", 0);
+    mkdir(dir, 0700);
+    spit(two, "ab", 2);
+    CU_ASSERT_EQUAL(dlrt_load_images(empty, 28, 28, &ds, NULL, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "empty.png: the file is empty (0 bytes), not an image");
+    CU_ASSERT_EQUAL(dlrt_load_images(dir, 28, 28, &ds, NULL, &err), DLRT_EIO);
+    ASSERT_MSG_HAS(err, "a-dir: a directory, not an image file");
+    CU_ASSERT_EQUAL(dlrt_load_images(two, 28, 28, &ds, NULL, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "found the bytes 61 62 at byte offset 0 (the whole file)");
+
+    /* a PNG cut inside its image data, and inside its header chunk */
+    const char *png = tmp_path("whole.png"), *cut = tmp_path("cut.png");
+    float pixels[28 * 28];
+    for (int i = 0; i < 28 * 28; i++)
+        pixels[i] = (float)(i % 28) / 27.0f;
+    CU_ASSERT_EQUAL_FATAL(dlrt_write_image_grid(png, NULL, pixels, 1, 28, 28, 1, 1, NULL, &err), DLRT_OK);
+    size_t len;
+    char *bytes = slurp(png, &len);
+    CU_ASSERT_FATAL(bytes != NULL && len > 100);
+    CU_ASSERT_EQUAL(dlrt_load_images(png, 28, 28, &ds, NULL, &err), DLRT_OK);
+    dlrt_dataset_free(&ds);
+    spit(cut, bytes, len - 20);
+    CU_ASSERT_EQUAL(dlrt_load_images(cut, 28, 28, &ds, NULL, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err, "cut.png: truncated PNG: the ");
+    char expected[128];
+    snprintf(expected, sizeof expected, "the file ends at byte offset %zu", len - 20);
+    ASSERT_MSG_HAS(err, expected);
+    spit(cut, bytes, 30);
+    CU_ASSERT_EQUAL(dlrt_load_images(cut, 28, 28, &ds, NULL, &err), DLRT_EFORMAT);
+    ASSERT_MSG_HAS(err,
+                   "truncated PNG: the IHDR chunk at byte offset 8 needs 25 bytes, the file ends at byte offset 30");
+    free(bytes);
+
+    /* a directory given as a checkpoint */
+    float w[6], b[3];
+    DlrtTensorDesc params[2] = {{"0.weight", DLRT_F32, 2, {2, 3}, w}, {"0.bias", DLRT_F32, 1, {3}, b}};
+    DlrtCheckpoint ck = {.params = params, .n_params = 2};
+    CU_ASSERT_EQUAL(dlrt_checkpoint_load(dir, &ck, 0, &err), DLRT_EIO);
+    ASSERT_MSG_HAS(err, "a-dir: a directory, not a checkpoint file");
+}
+
 static void test_misc(void) {
     double t0 = dlrt_now();
     nanosleep(&(struct timespec){0, 10000000}, NULL);
@@ -1242,6 +1290,7 @@ int main(void) {
         {"checkpoint dtype conversion", test_checkpoint_dtype_conversion},
         {"checkpoint corruption", test_checkpoint_corruption},
         {"checkpoint values", test_checkpoint_values},
+        {"file messages", test_file_messages},
         {"layout hash", test_layout_hash},
         {"batcher", test_batcher},
         {"resize", test_resize},

@@ -104,10 +104,11 @@ static void lin_init(void *state, uint64_t seed) {
     rec.inits++;
 }
 
-static void lin_forward(void *state, int n, const float *x) {
+static int lin_forward(void *state, int n, const float *x) {
     Lin *s = state;
     for (int i = 0; i < n; i++)
         s->out[i] = s->w[0] * x[2 * i] + s->w[1] * x[2 * i + 1] + s->b;
+    return 0;
 }
 
 /* Half the mean squared error; metrics[0] sums the squared log errors (predictions clamped at 1, as D2L does). */
@@ -129,7 +130,7 @@ static float lin_forward_train(void *state, int n, const float *x, const float *
     return lin_loss(state, n, x, y, metrics);
 }
 
-static void lin_backward(void *state, int n, const float *x, const float *y) {
+static int lin_backward(void *state, int n, const float *x, const float *y) {
     Lin *s = state;
     s->gw[0] = s->gw[1] = s->gb = 0;
     for (int i = 0; i < n; i++) {
@@ -138,6 +139,7 @@ static void lin_backward(void *state, int n, const float *x, const float *y) {
         s->gw[1] += d * x[2 * i + 1] / (float)n;
         s->gb += d / (float)n;
     }
+    return 0;
 }
 
 static void lin_step(void *state, float lr) {
@@ -244,11 +246,12 @@ static float mean_pixel(const float *x) {
     return sum / PIXELS;
 }
 
-static void cls_forward(void *state, int n, const float *x) {
+static int cls_forward(void *state, int n, const float *x) {
     Cls *s = state;
     for (int i = 0; i < n; i++)
         for (int k = 0; k < CLASSES; k++)
             s->logits[i * CLASSES + k] = s->w[k] * mean_pixel(x + i * PIXELS) + s->b[k];
+    return 0;
 }
 
 /* Softmax of example i's logits into p. */
@@ -282,7 +285,7 @@ static float cls_forward_train(void *state, int n, const float *x, const int32_t
     return cls_loss(state, n, x, y, metrics);
 }
 
-static void cls_backward(void *state, int n, const float *x, const int32_t *y) {
+static int cls_backward(void *state, int n, const float *x, const int32_t *y) {
     Cls *s = state;
     memset(s->gw, 0, sizeof s->gw);
     memset(s->gb, 0, sizeof s->gb);
@@ -295,6 +298,7 @@ static void cls_backward(void *state, int n, const float *x, const int32_t *y) {
             s->gb[k] += d;
         }
     }
+    return 0;
 }
 
 static void cls_step(void *state, float lr) {
