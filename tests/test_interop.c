@@ -112,6 +112,13 @@ static void test_onnx_tools(void) {
         CU_FAIL("node is missing");
         return;
     }
+    if (runs(&out, "npm --version") != 0) {
+        any_failure = true;
+        printf("\n  FAILED: npm is missing: apt-get install npm (where node is Debian's; another node brings its "
+               "own npm)\n");
+        CU_FAIL("npm is missing");
+        return;
+    }
     char *prefix = fmt("%s/onnxruntime", BUILD_ROOT);
     ort_modules = fmt("%s/node_modules", prefix);
     if (access(fmt("%s/onnxruntime-node/package.json", ort_modules), R_OK) != 0 &&
