@@ -4,6 +4,7 @@
  * .npy versions 1 to 3, big-endian and Fortran-order arrays. Files that NumPy itself writes are read in the
  * interop test (tests/test_interop.c). */
 #include <CUnit/Basic.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -574,7 +575,7 @@ static void test_values(void) {
     Entry e[4];
     standard_entries(e, 1);
     free(e[1].data.p);
-    double nan_b[2] = {1.0, 0.0 / 0.0};
+    double nan_b[2] = {1.0, NAN};
     e[1].data = npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", nan_b, sizeof nan_b);
     Buf z = zip(e, 4, 0);
     CU_ASSERT_EQUAL(read_into(&z, &got, &err), DLRT_EFORMAT);
