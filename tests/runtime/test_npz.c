@@ -420,7 +420,8 @@ static void test_mismatches(void) {
     int32_t ib[2] = {1, 2};
     e[1].data = npy(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", ib, sizeof ib);
     free(e[2].data.p);
-    e[2] = (Entry){"fc.weight.npy", npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 1), }", W, 32)};
+    double fc[4] = {1, 2, 3, 4};
+    e[2] = (Entry){"fc.weight.npy", npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 1), }", fc, 32)};
     e[4] = (Entry){"notes.txt", npy(1, "{'descr': '<f2', 'fortran_order': False, 'shape': (1,), }", W, 2)};
     Buf z = zip(e, 5, 0);
     CU_ASSERT_EQUAL(read_into(&z, &m, &err), DLRT_EMISMATCH);
