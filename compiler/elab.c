@@ -668,12 +668,13 @@ static void exec_output(Elab *e, Node *s) {
     return;
 }
 
-/* Executes `param name: [dims] = init` and `const name: [dims] = init`. */
+/* Executes `param name: [dims] = init`, `const name: [dims] = init` and `state name: [dims] = init`. */
 static void exec_param(Elab *e, Node *s) {
     Value sv = eval(e, s->a);
     Shape shape;
     Init *init;
-    const char *what = xsprintf(e->ctx, "%s '%s'", s->kind == N_PARAM ? "param" : "const", s->name);
+    const char *kw = s->kind == N_PARAM ? "param" : s->kind == N_CONST ? "const" : "state";
+    const char *what = xsprintf(e->ctx, "%s '%s'", kw, s->name);
     IrNode *n = NULL;
     if (sv.kind != V_ERROR && shape_from_value(e, sv, s->a->loc, &shape, false, what, DT_F32)) {
         Value iv = eval(e, s->b);
@@ -683,12 +684,62 @@ static void exec_param(Elab *e, Node *s) {
                          shape_str(e->ctx, &shape), (long long)shape_numel(&shape));
             else
                 n = make_param(e, s->name, shape, s->kind == N_PARAM, init, s->loc);
+            if (n && s->kind == N_STATE)
+                e->g->params.v[n->index].state = true;
         }
     }
     /* after an error the name is bound to the poison value: no "not defined" at every use */
     if (n || !find_local(e->env, s->name))
         env_set(e->ctx, e->env, s->name, n ? v_tensor(e, n) : v_error(e));
     return;
+}
+
+/* Executes `name := value`: in training mode, the value the state `name` takes once the training step is done
+ * (reads of `name` in the same step see the old value); evaluation and inference never set a state, so the
+ * evaluation graph only checks the statement. */
+static void exec_update(Elab *e, Node *s) {
+    Value *sv = env_find(e->env, s->name);
+    Value v = eval(e, s->a);
+    if (!sv) {
+        error_at(s->loc, "'%s' is not defined; ':=' sets a state declared with 'state %s: [dims] = init'", s->name,
+                 s->name);
+        return;
+    }
+    if (sv->kind == V_ERROR || v.kind == V_ERROR)
+        return;
+    IrNode *st = sv->kind == V_TENSOR ? sv->t : NULL;
+    if (!st || st->op != OP_STATE || !e->g->params.v[st->index].state) {
+        error_at(s->loc, "':=' sets a state, but '%s' is %s; declare it with 'state %s: [dims] = init'", s->name,
+                 st && st->op == OP_STATE   ? "a const"
+                 : st && st->op == OP_PARAM ? "a param"
+                                            : value_desc(e->ctx, *sv),
+                 s->name);
+        return;
+    }
+    IrNode *x =
+        to_tensor(e, v, s->a->loc, xsprintf(e->ctx, "the new value of state '%s'", e->g->params.v[st->index].name));
+    if (x)
+        state_set(e, st->index, x, s->loc, s->a->loc);
+}
+
+bool state_set(Elab *e, int param, IrNode *x, Loc loc, Loc value_loc) {
+    Param *p = &e->g->params.v[param];
+    if (x->dtype != DT_F32 || x->shape.batched || !shape_eq(&x->shape, &p->shape)) {
+        error_at(value_loc, "state '%s' is %s, but its new value is %s", p->name, type_str(e->ctx, DT_F32, &p->shape),
+                 type_str(e->ctx, x->dtype, &x->shape));
+        return false;
+    }
+    for (int i = 0; i < e->g->updates.n; i++)
+        if (e->g->updates.v[i].param == param) {
+            error_at(loc, "state '%s' is set twice in one training step", p->name);
+            note_at(e->g->updates.v[i].loc, "it was set here");
+            return false;
+        }
+    if (!e->training)
+        return true;
+    StateUpdate u = {.param = param, .value = x, .loc = loc};
+    vec_push(e->ctx, &e->g->updates, u);
+    return true;
 }
 
 /* Executes `for x in list:` and `for a, b in list:`. */
@@ -754,7 +805,11 @@ static void exec_stmt_node(Elab *e, Node *s) {
         return;
     case N_PARAM:
     case N_CONST:
+    case N_STATE:
         exec_param(e, s);
+        return;
+    case N_UPDATE:
+        exec_update(e, s);
         return;
     case N_INIT: {
         Value v = eval(e, s->a);

@@ -329,6 +329,10 @@ IrNode *tensor_arg(Elab *e, Args *a, const char *key, int pos);
 
 /* Creates (or, in a re-applied block instance, finds) parameter `local` of the current scope; NULL after an error. */
 IrNode *make_param(Elab *e, const char *local, Shape shape, bool trainable, Init *init, Loc loc);
+/* Records x as the value state parameter `param` takes after the training step (`:=`, batch_norm's running
+ * statistics); only the training graph records it. False after an error (a shape other than the state's, a
+ * second setting in the step). */
+bool state_set(Elab *e, int param, IrNode *x, Loc loc, Loc value_loc);
 /* Applies layer instance `l` (a built-in layer or a block) to `input`. */
 Value apply_layer(Elab *e, Layer *l, Value input, Loc loc);
 

@@ -554,6 +554,8 @@ void emit_loader(Emit *e) {
         fprintf(o, "    {\"%s\", %d, {", p->name, p->shape.rank);
         for (int d = 0; d < p->shape.rank; d++)
             fprintf(o, "%s%" PRId64, d ? ", " : "", p->shape.d[d]);
+        if (!p->shape.rank)
+            fprintf(o, "0"); /* a scalar (num_batches_tracked): ISO C has no empty initialiser */
         fprintf(o, "}, %" PRId64 "},\n", c->param_off[i]);
     }
     if (!g->params.n)
