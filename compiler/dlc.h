@@ -151,11 +151,12 @@ typedef struct NodeList {
 struct Node {
     NodeKind kind;
     Loc loc;
-    int op;      /* operator token of N_BINARY / N_UNARY */
-    double num;  /* N_NUMBER, N_BOOL */
-    bool is_int; /* N_NUMBER written without a point or exponent */
-    char *name;  /* identifier, string, statement target, attribute, keyword argument */
-    char *label; /* `call as label` */
+    int op;       /* operator token of N_BINARY / N_UNARY */
+    double num;   /* N_NUMBER, N_BOOL */
+    bool is_int;  /* N_NUMBER written without a point or exponent */
+    int64_t inum; /* N_NUMBER with is_int: its exact value (num is the nearest double) */
+    char *name;   /* identifier, string, statement target, attribute, keyword argument */
+    char *label;  /* `call as label` */
     Loc label_loc;
     char *dtype_name; /* N_INPUT */
     Loc dtype_loc;
@@ -181,11 +182,17 @@ const char *token_spelling(int op);
 
 /* ---- parse.c: lexer and parser glue ---- */
 
+#define MAX_OPEN 64
+typedef struct OpenBracket {
+    int tok, line, col;
+} OpenBracket;
+
 typedef struct Lexer {
     int line, col;
-    int depth;          /* nesting of ( and [ */
-    int last;           /* last token returned */
-    bool pending_close; /* a `}` is due after the NEWLINE just returned */
+    int depth;                  /* nesting of ( and [ */
+    OpenBracket open[MAX_OPEN]; /* where the first MAX_OPEN open ones are */
+    int last;                   /* last token returned */
+    bool pending_close;         /* a `}` is due after the NEWLINE just returned */
     int close_line, close_col;
     int nl_line, nl_col;  /* the newline that ends the statement unless a `|>` follows */
     int braces;           /* nesting of { } */
@@ -735,6 +742,9 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *o);
 void emit_init(Emit *e);
 void emit_loader(Emit *e);
 void emit_batch_guard(Emit *e, const char *refusal);
+void emit_saver(Emit *e);    /* <name>_save, after emit_loader in the training source */
+void emit_metadata(Emit *e); /* the tables and functions behind the header's metadata */
+int64_t emit_checkpoint_bytes(Compiled *c);
 
 /* ---- emit_trainer.c: the trainer's main() ---- */
 

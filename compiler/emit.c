@@ -826,15 +826,15 @@ static void emit_train_fns(Emit *e) {
     fprintf(o, "    return %s[0];\n}\n", emit_ptr(e, c->loss_eval));
     /* grad accessor */
     e->s = s;
-    fprintf(o, "\nconst %s *%s_grad(const void *state, const char *name) {\n", e->real, e->name);
-    fprintf(o, "    const unsigned char *ar = (const unsigned char *)state + %" PRId64 ";\n", c->arena_off);
+    fprintf(o, "\n%s *%s_grad(void *state, const char *name) {\n", e->real, e->name);
+    fprintf(o, "    unsigned char *ar = (unsigned char *)state + %" PRId64 ";\n", c->arena_off);
     for (int i = 0; i < c->train->params.n; i++) {
         if (!c->grads[i])
             continue;
         IrNode *gn = ir_storage(c->grads[i]);
         if (s->offset[gn->id] < 0)
             continue;
-        fprintf(o, "    if (strcmp(name, \"%s\") == 0)\n        return (const %s *)(const void *)(ar + %" PRId64 ");\n",
+        fprintf(o, "    if (strcmp(name, \"%s\") == 0)\n        return (%s *)(void *)(ar + %" PRId64 ");\n",
                 c->train->params.v[i].name, e->real, s->offset[gn->id]);
     }
     fprintf(o, "    (void)ar;\n    (void)name;\n    return NULL;\n}\n");
@@ -897,6 +897,8 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
     if (g->train.present && c->loss_train)
         emit_train_fns(&e);
     emit_loader(&e);
+    emit_saver(&e);
+    emit_metadata(&e);
     fprintf(out, "\n%s *%s_param(void *state, const char *name) {\n", e.real, e.name);
     fprintf(out, "    for (int i = 0; i < %s_PARAM_COUNT; i++)\n", e.NAME);
     fprintf(out, "        if (strcmp(%s_params[i].name, name) == 0)\n", e.name);
@@ -982,4 +984,5 @@ static void emit_infer_source(Emit *e) {
         fprintf(o, ", %s *out) {\n    (void)%s_predict_batch(ctx, 1%s, out); /* 1 is always a valid batch */\n}\n",
                 e->real, e->name, args);
     }
+    emit_metadata(e);
 }

@@ -364,11 +364,7 @@ static Value layer_softmax(Call *c) {
     int64_t axis;
     if (!arg_int(c, "axis", &axis))
         return v_error(c->e);
-    if (axis != -1 && axis != c->x->shape.rank - 1) {
-        error_at(arg_loc(c, "axis"), "softmax is over the last axis only (axis=-1), got axis=%lld", (long long)axis);
-        return v_error(c->e);
-    }
-    return layer_done(c, b_softmax(c->e->g, OP_SOFTMAX, c->x, c->loc));
+    return layer_done(c, softmax_along(c->e->g, OP_SOFTMAX, c->x, axis, arg_loc(c, "axis"), c->loc));
 }
 
 static const BuiltinParam batch_norm_params[] = {
@@ -488,7 +484,9 @@ static Value layer_adaptive_avg_pool(Call *c) {
 /* The built-in layers: rows of the same table as the functions (builtins.c), whose lookup searches this one
  * first. A layer's input is not among its parameters: apply_layer converts and checks it before binding. */
 const Builtin layer_builtins[] = {
-    {"linear", BK_LAYER, linear_params, .fn = layer_linear},
+    {"linear", BK_LAYER, linear_params, .fn = layer_linear,
+     .extra_positional = "linear takes the output size only: the input size is inferred from the input, so "
+                         "PyTorch's nn.Linear(%lld, %lld) is linear(%lld) here"},
     {"conv2d", BK_LAYER, conv2d_params, .fn = layer_conv2d},
     {"max_pool", BK_LAYER, pool_params, .fn = layer_pool, .op = OP_MAXPOOL},
     {"avg_pool", BK_LAYER, pool_params, .fn = layer_pool, .op = OP_AVGPOOL},

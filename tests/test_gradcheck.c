@@ -91,7 +91,7 @@ static bool build_with(Build *b, const char *name, const char *text, const char 
                   "-Wconversion",
                   "-pedantic",
                   "-Werror",
-                  "-I",
+                  "-iquote",
                   dir,
                   fmt("-DMODEL=%s", name),
                   fmt("-DMODEL_UC=%s", uc),
@@ -618,7 +618,7 @@ static void test_d2l_autograd(void) {
                                        "    return D2L_AUTOGRAD_OUTPUT_DX_SIZE == 4 ? 0 : 1;\n"
                                        "}\n"));
     char *cc[] = {"cc",        "-std=c11", "-O1",        "-Wall", "-Wextra", "-Wconversion",
-                  "-pedantic", "-Werror",  "-I",         dir,     main_c,    fmt("%s/d2l_autograd.c", dir),
+                  "-pedantic", "-Werror",  "-iquote",    dir,     main_c,    fmt("%s/d2l_autograd.c", dir),
                   "-o",        exe,        "-lopenblas", "-lm",   NULL};
     rc = run(cc, log);
     if (rc != 0)
