@@ -638,6 +638,16 @@ static Value fn_len(Call *c) {
 
 /* ---- parameters and gradients ---- */
 
+/* training(): true while elaborating the training step's graph, false for evaluation and inference (dropout's and
+ * batch normalization's switch, for models that write their own). A compile-time boolean, so `if` takes it. */
+static Value fn_training(Call *c) {
+    if (c->args->n) {
+        error_at(c->args->v[0].loc, "training() takes no arguments, got %d", c->args->n);
+        return v_error(c->e);
+    }
+    return v_bool(c->e->training);
+}
+
 static const BuiltinParam param_params[] = {
     {"name", AK_VALUE, .flags = PF_POS,
      .missing = "%s needs a parameter name as a string: %s(\"0.weight\"), got no arguments"},
@@ -1183,6 +1193,7 @@ const Builtin function_builtins[] = {
     {"param", BK_FUNCTION, param_params, .fn = fn_param},
     {"params", BK_FUNCTION, param_params, .fn = fn_params},
     {"grad", BK_FUNCTION, grad_params, .fn = fn_grad},
+    {"training", BK_FUNCTION, NULL, .fn = fn_training},
     {"cross_entropy", BK_FUNCTION, cross_entropy_params, .fn = fn_cross_entropy},
     {"squared_loss", BK_FUNCTION, squared_params, .fn = fn_squared_loss},
     {"mse", BK_FUNCTION, squared_params, .fn = fn_mse},

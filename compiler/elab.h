@@ -114,7 +114,8 @@ typedef struct Elab {
     Value ret;
     bool returned;
     Node *train_node;
-    Env *blocks; /* the block definitions by name (the first of a name) */
+    Env *blocks;  /* the block definitions by name (the first of a name) */
+    Env *outputs; /* the outputs' names, each bound to its index in g->outputs: a model may have many */
     /* Limits that keep a hostile or mistaken program from hanging the compiler or exhausting its stack. */
     int64_t work;       /* steps taken (statements, expressions, elements of compile-time data made or read) */
     int nodes_charged;  /* graph nodes already paid for */
@@ -328,6 +329,10 @@ IrNode *tensor_arg(Elab *e, Args *a, const char *key, int pos);
 
 /* Creates (or, in a re-applied block instance, finds) parameter `local` of the current scope; NULL after an error. */
 IrNode *make_param(Elab *e, const char *local, Shape shape, bool trainable, Init *init, Loc loc);
+/* Records x as the value state parameter `param` takes after the training step (`:=`, batch_norm's running
+ * statistics); only the training graph records it. False after an error (a shape other than the state's, a
+ * second setting in the step). */
+bool state_set(Elab *e, int param, IrNode *x, Loc loc, Loc value_loc);
 /* Applies layer instance `l` (a built-in layer or a block) to `input`. */
 Value apply_layer(Elab *e, Layer *l, Value input, Loc loc);
 

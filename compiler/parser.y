@@ -14,6 +14,7 @@
 
 %code requires {
 #include <stdbool.h>
+#include <stdint.h>
 typedef void *yyscan_t;
 struct Parser;
 }
@@ -35,7 +36,7 @@ static Loc parse_loc(struct Parser *ps, const DLMLTYPE *l) {
 }
 
 %union {
-    struct { double v; bool is_int; } num;
+    struct { double v; int64_t i; bool is_int; } num;
     char *str;
     struct Node *node;
     struct NodeList *list;
@@ -44,10 +45,10 @@ static Loc parse_loc(struct Parser *ps, const DLMLTYPE *l) {
 
 %token <num> NUMBER "number"
 %token <str> IDENT "name" STRING "string"
-%token INPUT "'input'" OUTPUT "'output'" PARAM "'param'" CONST "'const'" BLOCK "'block'" RETURN "'return'"
+%token INPUT "'input'" OUTPUT "'output'" PARAM "'param'" CONST "'const'" STATE "'state'" BLOCK "'block'" RETURN "'return'"
 %token FOR "'for'" IN "'in'" WHILE "'while'" IF "'if'" ELSE "'else'" INIT "'init'" TRAIN "'train'"
 %token BATCH "'batch'" AS "'as'" AND "'and'" OR "'or'" NOT "'not'" TRUE "'true'" FALSE "'false'" SELF "'self'"
-%token NEWLINE "end of line" PIPE "'|>'" POW "'**'" EQ "'=='" NE "'!='" LE "'<='" GE "'>='"
+%token NEWLINE "end of line" PIPE "'|>'" POW "'**'" EQ "'=='" NE "'!='" LE "'<='" GE "'>='" UPDATE "':='"
 %token ADD_ASSIGN "'+='" SUB_ASSIGN "'-='" MUL_ASSIGN "'*='" DIV_ASSIGN "'/='"
 
 %type <node> toplevel stmt block_def train_def if_stmt expr primary postfix arg for_target subscript opt_expr
@@ -138,6 +139,10 @@ stmt:
     | CONST IDENT ':' expr '=' expr {
           $$ = node_new(ps->ctx, N_CONST, L(@2)); $$->name = $2; $$->a = $4; $$->b = $6;
       }
+    | STATE IDENT ':' expr '=' expr {
+          $$ = node_new(ps->ctx, N_STATE, L(@2)); $$->name = $2; $$->a = $4; $$->b = $6;
+      }
+    | IDENT UPDATE expr         { $$ = node_new(ps->ctx, N_UPDATE, L(@1)); $$->name = $1; $$->a = $3; }
     | INIT STRING '=' expr      { $$ = node_new(ps->ctx, N_INIT, L(@2)); $$->name = $2; $$->a = $4; }
     | IDENT '=' expr            { $$ = node_new(ps->ctx, N_ASSIGN, L(@1)); $$->name = $1; $$->a = $3; }
     | IDENT compound_op expr {
@@ -275,7 +280,7 @@ postfix:
     ;
 
 primary:
-      NUMBER                    { $$ = node_new(ps->ctx, N_NUMBER, L(@1)); $$->num = $1.v; $$->is_int = $1.is_int; }
+      NUMBER                    { $$ = node_new(ps->ctx, N_NUMBER, L(@1)); $$->num = $1.v; $$->inum = $1.i; $$->is_int = $1.is_int; }
     | STRING                    { $$ = node_new(ps->ctx, N_STRING, L(@1)); $$->name = $1; }
     | TRUE                      { $$ = node_new(ps->ctx, N_BOOL, L(@1)); $$->num = 1; }
     | FALSE                     { $$ = node_new(ps->ctx, N_BOOL, L(@1)); $$->num = 0; }

@@ -322,6 +322,43 @@ int dlrt_checkpoint_save(const char *path, const DlrtCheckpoint *ck, DlrtError *
 /* Reads path (memory-mapped) with dlrt_checkpoint_read_mem's validation; messages name the path. */
 int dlrt_checkpoint_load(const char *path, DlrtCheckpoint *ck, unsigned flags, DlrtError *err);
 
+/* Both take a path ending in ".npz" as a NumPy archive of the parameters (dlrt_npz_*, below): save writes only
+ * ck->params (an archive has no optimizer, epoch or RNG section); load reads ck->params and refuses
+ * DLRT_CKPT_RESUME, which needs the full checkpoint. */
+
+/* ---------------------------------------------------------------------------------------------------------- */
+/* NumPy archives (npz.c)                                                                                     */
+/* ---------------------------------------------------------------------------------------------------------- */
+
+/* An .npz archive holds one .npy member per tensor, named "<tensor name>.npy", as np.savez(path, **state_dict)
+ * writes and np.load reads: the keys are the tensors' full names (PyTorch's state_dict keys), the layouts the
+ * tensors' own. */
+
+/* Whether path ends in ".npz". */
+int dlrt_path_is_npz(const char *path);
+
+/* Streams the archive of ts[0 .. n) into sink: stored members in the order given, little-endian C-order arrays
+ * of the descriptors' dtypes (float32, float64, int64), a fixed timestamp, so equal tensors give equal bytes. */
+int dlrt_npz_encode(const DlrtTensorDesc *ts, int n, DlrtSink *sink, DlrtError *err);
+
+/* Writes the archive to path atomically (temporary file, fsync, rename). */
+int dlrt_npz_save(const char *path, const DlrtTensorDesc *ts, int n, DlrtError *err);
+
+/* Reads an archive from buf[0 .. len) into ts[0 .. n): each tensor from the member named after it. Reads what
+ * NumPy writes: np.savez (stored members) and np.savez_compressed (deflated), ZIP64 fields, .npy versions 1 to 3,
+ * either byte order, C or Fortran order. Float arrays (float32, float64) load into f32 and f64 tensors, converted;
+ * int64 arrays into DLRT_I64 tensors. Everything is checked before any tensor is written: the ZIP structure and
+ * every member's CRC-32 and header (DLRT_EFORMAT), then every key, shape and dtype against ts (DLRT_EMISMATCH,
+ * one message naming each missing, extra or mismatched key with what the model expects and what the file has).
+ * Float values must be finite, and fit f32 where they become f32 (f32 tensors, or any with DLRT_CKPT_F32_VALUES in
+ * flags), as in checkpoints (DLRT_EFORMAT naming the key and the element). On any error the caller's tensors are
+ * untouched. `source` names the buffer in messages. */
+int dlrt_npz_read_mem(const void *buf, size_t len, const char *source, DlrtTensorDesc *ts, int n, unsigned flags,
+                      DlrtError *err);
+
+/* dlrt_npz_read_mem on a file (memory-mapped); messages name the path. */
+int dlrt_npz_load(const char *path, DlrtTensorDesc *ts, int n, unsigned flags, DlrtError *err);
+
 /* ---------------------------------------------------------------------------------------------------------- */
 /* Reports, metrics and plots (report.c, plot.c)                                                              */
 /* ---------------------------------------------------------------------------------------------------------- */

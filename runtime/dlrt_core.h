@@ -33,7 +33,7 @@ typedef enum {
 } DlrtStatus;
 
 typedef struct {
-    char msg[512];
+    char msg[1024]; /* room for a NumPy archive's differences from the model, each named (npz.c) */
 } DlrtError;
 
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -98,6 +98,7 @@ float dlrt_hash_uniform(uint64_t seed, uint64_t counter);
 typedef enum {
     DLRT_F32 = 1,
     DLRT_F64 = 2,
+    DLRT_I64 = 3, /* NumPy archives only (batch norm's num_batches_tracked); the checkpoint format holds floats */
 } DlrtDtype;
 
 enum { DLRT_MAX_RANK = 8 };

@@ -184,14 +184,15 @@ static void diverged(DlrtTrainer *t, float bad_loss, int64_t epoch, int64_t bad_
             "%s: the loss became %g in epoch %lld, batch %lld, with learning rate %g; stopped before the update "
             "(try a smaller --lr)\n",
             t->prog, (double)bad_loss, (long long)epoch + 1, (long long)bad_batch + 1, (double)t->lr);
+    /* a NumPy archive holds the weights only: it can be loaded, not resumed */
+    const char *how = dlrt_path_is_npz(t->args.save) ? "--load" : "--resume";
     if (t->saved > 0)
-        fprintf(t->errf,
-                "%s: the last good checkpoint, from the end of epoch %lld, is %s; --resume it with a smaller --lr\n",
-                t->prog, (long long)t->saved, t->args.save);
+        fprintf(t->errf, "%s: the last good checkpoint, from the end of epoch %lld, is %s; %s it with a smaller --lr\n",
+                t->prog, (long long)t->saved, t->args.save, how);
     else if (t->saved == 0)
         fprintf(t->errf,
-                "%s: the last good checkpoint, from before the first epoch, is %s; --resume it with a smaller --lr\n",
-                t->prog, t->args.save);
+                "%s: the last good checkpoint, from before the first epoch, is %s; %s it with a smaller --lr\n",
+                t->prog, t->args.save, how);
 }
 
 /* The epochs from first_epoch to epochs: train, evaluate on the test set, record, checkpoint. Returns the run's

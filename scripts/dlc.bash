@@ -5,7 +5,7 @@ _dlc() {
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
     if [ "$COMP_CWORD" -eq 1 ]; then
-        COMPREPLY=($(compgen -W "check compile build --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "check compile build export --help --version" -- "$cur"))
         return
     fi
     cmd=${COMP_WORDS[1]}
@@ -27,6 +27,7 @@ _dlc() {
         check) opts="$opts --json --infer --weights --portable --dump-after=" ;;
         compile) opts="$opts -o --dtype --infer --weights --portable --trainer --dump-after=" ;;
         build) opts="$opts -o --native" ;;
+        export) opts="--help -D -o --weights" ;;
         esac
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
         [[ ${COMPREPLY[0]} == *= ]] && compopt -o nospace

@@ -6,7 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(gcc meson ninja-build flex bison pkg-config libopenblas-dev libcunit1-dev zlib1g-dev libpng-dev
-          dataset-fashion-mnist clang-format scdoc cmake)
+          dataset-fashion-mnist clang-format scdoc cmake
+          python3-numpy python3-torch python3-onnx   # the interop test's other side (tests/test_interop.c)
+          libonnx-dev protobuf-c-compiler libprotobuf-c-dev)   # dlc export: onnx.proto and protobuf-c
+# ONNX Runtime comes from npm (tests/test_interop.c installs it into the build tree); Debian's node and npm only
+# where there is no node at all, since a node from elsewhere brings its own npm, which Debian's npm conflicts with
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

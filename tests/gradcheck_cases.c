@@ -350,6 +350,26 @@ static GradModel model_tensors(void) {
         "F(x,X)"};
 }
 
+/* batch_norm over channels ([N, C, H, W]) and features ([N, C]) in training mode: the batch's statistics, whose
+ * count includes the run-time batch (checked with fewer examples than the maximum), and a weight and bias drawn
+ * away from their ones and zeros. The loss is not invariant to the normalisation (mean(y) is the bias); the layers
+ * before have no bias, whose gradient batch normalisation makes zero. The 1x1 convolution after is a matrix product
+ * per image (forward, dx and dw) with no im2col. */
+static GradModel model_batch_norm(void) {
+    return (GradModel){"input x: f32[batch, 2, 3, 4]\n"
+                       "h = x |> conv2d(3, kernel=2, bias=false) |> batch_norm(weight_init=uniform(0.5, 1.5), "
+                       "bias_init=normal(0, 1)) |> tanh |> conv2d(4, kernel=1) |> tanh\n"
+                       "f = h |> flatten |> linear(4, bias=false) |> batch_norm(momentum=0.2, eps=0.01, "
+                       "weight_init=uniform(0.5, 1.5))\n"
+                       "output f\n"
+                       "train {\n"
+                       "    loss = mean(sigmoid(f) * f) + mean(h * h * h)\n"
+                       "    optimizer = sgd(lr = 0.1)\n"
+                       "    batch = 5\n"
+                       "}\n",
+                       "F(x,X)"};
+}
+
 const GradCase gradcheck_cases[] = {
     {"gc_unary", "unary ops, mean, broadcasting", model_unary, 4, ""},
     {"gc_binary", "binary ops, pow, maximum, minimum, where", model_binary, 6, ""},
@@ -369,5 +389,6 @@ const GradCase gradcheck_cases[] = {
     {"gc_dropout", "dropout", model_dropout, 5, ""},
     {"gc_while_tied", "bounded while loop, tied layer, const", model_while_tied, 4, ""},
     {"gc_second_order", "library losses and a gradient inside the loss", model_losses_second_order, 3, ""},
+    {"gc_batch_norm", "batch_norm over channels and features, training mode; 1x1 convolution", model_batch_norm, 4, ""},
 };
 const int gradcheck_ncases = (int)(sizeof gradcheck_cases / sizeof gradcheck_cases[0]);

@@ -1,0 +1,366 @@
+/* test_interop.c: models in and out of dlc, checked against NumPy and PyTorch themselves (Debian's python3-numpy
+ * and python3-torch, run as /usr/bin/python3; docs/interop.md).
+ *
+ * For each model below, in a private temporary directory:
+ *   - PyTorch -> dlc: tests/interop/book_models.py trains the book's PyTorch definition for one epoch on 2,000
+ *     Fashion-MNIST images and saves its state_dict with np.savez and np.savez_compressed; `dlc compile --infer
+ *     --weights` of each archive gives the same C (both forms read alike), which, linked with
+ *     tests/embed_harness.c, gives PyTorch's outputs on 256 test images;
+ *   - dlc -> PyTorch: the zoo trainer trains one epoch with `--save W.npz`; PyTorch's strict load_state_dict of
+ *     that archive gives the outputs of dlc's code compiled with `--weights W.npz`; and the trainer's own
+ *     checkpoint of the same weights (`--load W.npz --epochs 0 --save W.ckpt`) compiles to the same C;
+ *   - dlc -> ONNX: `dlc export --weights W.npz` twice gives the same bytes, onnx.checker (python3-onnx) accepts it
+ *     (tests/interop/check_onnx.py: opset >= 13, the .dlm's input and output names, the batch dimension symbolic)
+ *     and so the export without weights, and ONNX Runtime (npm's onnxruntime-node, run by
+ *     tests/interop/run_onnx.js) gives the outputs of dlc's C on the same images.
+ * With the argument `big`, the same for AlexNet and VGG-11 at 224 x 224 on 8 images, untrained (big_round_trips).
+ * "Gives the outputs": max |a - b| <= 1e-5 * max |b| + 1e-6 over all of a model's outputs, and the same top-1 class
+ * for every image. A missing tool or data set fails the test with the command that installs it. On failure the
+ * directory is kept and named; otherwise it is removed. */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#ifndef SOURCE_ROOT
+#define SOURCE_ROOT "."
+#endif
+#ifndef BUILD_ROOT
+#define BUILD_ROOT "build"
+#endif
+#ifndef DLC_PATH
+#define DLC_PATH "dlc"
+#endif
+
+#define PYTHON "/usr/bin/python3"
+
+static char workdir[] = "/tmp/dlc-interop-XXXXXX";
+static bool any_failure;
+
+/* Runs a command given as words separated by single spaces (no word has a space: paths are ours); its output
+ * goes to *out when out is not NULL. */
+static int runs(char **out, const char *cmd) {
+    char *copy = fmt("%s", cmd), *argv[64];
+    int k = 0;
+    for (char *w = strtok(copy, " "); w && k < 63; w = strtok(NULL, " "))
+        argv[k++] = w;
+    argv[k] = NULL;
+    char *log = fmt("%s/run.log", workdir);
+    int rc = run(argv, log);
+    if (out)
+        *out = slurp_n(log, NULL);
+    return rc;
+}
+
+/* Runs cmd; on failure reports what and the output, and returns false. */
+static bool step(const char *what, const char *cmd) {
+    char *out;
+    if (runs(&out, cmd) == 0)
+        return true;
+    any_failure = true;
+    printf("\n  FAILED: %s\n  $ %s\n%s", what, cmd, out);
+    CU_FAIL(what);
+    return false;
+}
+
+/* ---- the tools ---- */
+
+static bool have_python;
+
+static void test_tools(void) {
+    char *out, *script = fmt("%s/check.py", workdir);
+    write_text(script, "import numpy, torch\nprint(numpy.__version__, torch.__version__)\n");
+    have_python = runs(&out, fmt("%s %s", PYTHON, script)) == 0;
+    if (have_python)
+        printf("(numpy and torch %.*s) ", (int)strcspn(out, "\n"), out);
+    if (!have_python) {
+        any_failure = true;
+        printf("\n  FAILED: " PYTHON " cannot import numpy and torch: apt-get install python3-numpy python3-torch\n%s",
+               out);
+    }
+    CU_ASSERT(have_python);
+    bool data = access("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", R_OK) == 0;
+    if (!data) {
+        any_failure = true;
+        printf("\n  FAILED: Fashion-MNIST is missing: apt-get install dataset-fashion-mnist\n");
+    }
+    CU_ASSERT(data);
+}
+
+/* python3-onnx for onnx.checker; node and ONNX Runtime (npm's onnxruntime-node, installed on first use into the
+ * build tree, which git ignores) */
+static bool have_onnx, have_ort;
+static char *ort_modules;
+
+static void test_onnx_tools(void) {
+    char *out, *script = fmt("%s/check_onnx_import.py", workdir);
+    write_text(script, "import onnx\nprint(onnx.__version__)\n");
+    have_onnx = runs(&out, fmt("%s %s", PYTHON, script)) == 0;
+    if (!have_onnx) {
+        any_failure = true;
+        printf("\n  FAILED: " PYTHON " cannot import onnx: apt-get install python3-onnx\n%s", out);
+    }
+    CU_ASSERT(have_onnx);
+    if (runs(&out, "node --version") != 0) {
+        any_failure = true;
+        printf("\n  FAILED: node is missing: apt-get install nodejs npm (Debian's, only where node is missing)\n");
+        CU_FAIL("node is missing");
+        return;
+    }
+    if (runs(&out, "npm --version") != 0) {
+        any_failure = true;
+        printf("\n  FAILED: npm is missing: apt-get install npm (where node is Debian's; another node brings its "
+               "own npm)\n");
+        CU_FAIL("npm is missing");
+        return;
+    }
+    char *prefix = fmt("%s/onnxruntime", BUILD_ROOT);
+    ort_modules = fmt("%s/node_modules", prefix);
+    if (access(fmt("%s/onnxruntime-node/package.json", ort_modules), R_OK) != 0 &&
+        !step("npm install onnxruntime-node",
+              fmt("npm install --prefix %s --ignore-scripts --no-audit --no-fund onnxruntime-node", prefix)))
+        return;
+    have_ort = true;
+}
+
+/* ---- outputs ---- */
+
+static float *read_floats(const char *path, size_t *n) {
+    size_t bytes = 0;
+    char *b = slurp_n(path, &bytes);
+    *n = bytes / sizeof(float);
+    return (float *)(void *)b;
+}
+
+/* Checks a's outputs against b's, CLASSES per image: the tolerance over all of them and the top-1 of each. */
+static void same_outputs(const char *what, const char *pa, const char *pb, int classes) {
+    size_t na, nb;
+    float *a = read_floats(pa, &na), *b = read_floats(pb, &nb);
+    bool ok = na == nb && na > 0 && na % (size_t)classes == 0;
+    double diff = 0, top = 0;
+    size_t images = ok ? na / (size_t)classes : 0, top1 = 0;
+    for (size_t i = 0; ok && i < na; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        diff = d > diff || d != d ? d : diff;
+        top = fmax(top, fabs((double)b[i]));
+    }
+    for (size_t r = 0; r < images; r++) {
+        int ia = 0, ib = 0;
+        for (int c = 1; c < classes; c++) {
+            ia = a[r * (size_t)classes + (size_t)c] > a[r * (size_t)classes + (size_t)ia] ? c : ia;
+            ib = b[r * (size_t)classes + (size_t)c] > b[r * (size_t)classes + (size_t)ib] ? c : ib;
+        }
+        top1 += ia == ib;
+    }
+    double tol = 1e-5 * top + 1e-6;
+    ok = ok && diff <= tol && top1 == images;
+    printf("\n    %-28s max|a-b| %.3g (tolerance %.3g), same top-1 on %zu of %zu images", what, diff, tol, top1,
+           images);
+    if (!ok) {
+        any_failure = true;
+        printf("\n  FAILED: %s: %zu and %zu outputs", what, na, nb);
+    }
+    CU_ASSERT(ok);
+}
+
+static bool same_file(const char *pa, const char *pb) {
+    size_t na, nb;
+    char *a = slurp_n(pa, &na), *b = slurp_n(pb, &nb);
+    return na == nb && na > 0 && memcmp(a, b, na) == 0;
+}
+
+/* `dlc compile --infer --weights W` into DIR, linked with the embedding harness into DIR/run. */
+static bool build(const char *model, const char *weights, const char *dir) {
+    char uc[64];
+    size_t k = 0;
+    for (; model[k] && k + 1 < sizeof uc; k++)
+        uc[k] = (char)(model[k] >= 'a' && model[k] <= 'z' ? model[k] - 32 : model[k]);
+    uc[k] = '\0';
+    return step(fmt("dlc compile %s --infer --weights %s", model, weights),
+                fmt("%s compile %s/models/%s.dlm --infer --weights %s -o %s", DLC_PATH, SOURCE_ROOT, model, weights,
+                    dir)) &&
+           step(fmt("building the harness for %s", dir),
+                fmt("cc -std=c11 -O2 -I%s -DMODEL=%s -DMODEL_UC=%s -DMODEL_H=\"%s.h\" -DEMBED_BAKED "
+                    "%s/tests/embed_harness.c %s/%s.c -o %s/run -pthread -lopenblas -lm",
+                    dir, model, uc, model, SOURCE_ROOT, dir, model, dir));
+}
+
+/* ---- the round trips ---- */
+
+/* `dlc export` of dlc's trained weights: onnx.checker accepts it (tests/interop/check_onnx.py) and ONNX Runtime
+ * gives the outputs of dlc's own C (in DLC_OUT); the export is deterministic. */
+static void onnx_export(const char *m, const char *p, const char *npz, const char *inputs, const char *dims,
+                        const char *dlc_out, int params) {
+    if (!have_onnx || !have_ort) {
+        CU_FAIL("python3-onnx or ONNX Runtime is missing (see above)");
+        return;
+    }
+    char *onnx = fmt("%s.onnx", p), *again = fmt("%s-again.onnx", p), *bare = fmt("%s-bare.onnx", p);
+    const char *dlm = fmt("%s/models/%s.dlm", SOURCE_ROOT, m);
+    if (!step(fmt("dlc export %s", m), fmt("%s export %s --weights %s -o %s", DLC_PATH, dlm, npz, onnx)) ||
+        !step(fmt("dlc export %s again", m), fmt("%s export %s --weights %s -o %s", DLC_PATH, dlm, npz, again)) ||
+        !step(fmt("dlc export %s without weights", m), fmt("%s export %s -o %s", DLC_PATH, dlm, bare)))
+        return;
+    bool same = same_file(onnx, again);
+    if (!same)
+        printf("\n  FAILED: %s: two exports differ", m);
+    CU_ASSERT(same);
+    char *check = fmt("%s %s/tests/interop/check_onnx.py", PYTHON, SOURCE_ROOT), *out;
+    if (!step(fmt("onnx.checker on %s", onnx), fmt("%s %s x logits %d", check, onnx, params)) ||
+        !step(fmt("onnx.checker on %s", bare), fmt("%s %s x logits -1", check, bare)))
+        return;
+    runs(&out, fmt("%s %s x logits %d", check, onnx, params));
+    printf("\n    %.*s", (int)strcspn(out, "\n"), out);
+    if (step(fmt("ONNX Runtime on %s", onnx), fmt("node %s/tests/interop/run_onnx.js %s %s %s %s %s-ort.f32",
+                                                  SOURCE_ROOT, ort_modules, onnx, inputs, dims, p)))
+        same_outputs(fmt("%s: dlc -> ONNX Runtime", m), fmt("%s-ort.f32", p), dlc_out, 10);
+}
+
+static void round_trips(const char *m, int params) {
+    if (!have_python) {
+        CU_FAIL("python3 with numpy and torch is missing (see above)");
+        return;
+    }
+    char *p = fmt("%s/%s", workdir, m), *dlc_npz = fmt("%s-dlc.npz", p);
+    if (!step(fmt("%s-train --save %s", m, dlc_npz),
+              fmt("%s/models/%s-train --epochs 1 --limit 2000 --seed 3 --threads 1 --save %s --quiet", BUILD_ROOT, m,
+                  dlc_npz)) ||
+        !step(fmt("the book's %s in PyTorch", m),
+              fmt("%s %s/tests/interop/book_models.py %s %s %s", PYTHON, SOURCE_ROOT, m, p, dlc_npz)))
+        return;
+    char *inputs = fmt("%s-inputs.f32", p);
+
+    /* PyTorch -> dlc, from np.savez and np.savez_compressed */
+    char *from_torch = fmt("%s-from-torch", p), *from_torch_z = fmt("%s-from-torch-z", p);
+    if (build(m, fmt("%s.npz", p), from_torch) && build(m, fmt("%s-compressed.npz", p), from_torch_z)) {
+        bool same = same_file(fmt("%s/%s.c", from_torch, m), fmt("%s/%s.c", from_torch_z, m));
+        if (!same)
+            printf("\n  FAILED: %s: np.savez and np.savez_compressed archives compile to different C", m);
+        CU_ASSERT(same);
+        if (step("running PyTorch's weights in dlc",
+                 fmt("%s/run outputs - %s %s-torch-in-dlc.f32 256", from_torch, inputs, p)))
+            same_outputs(fmt("%s: PyTorch -> dlc", m), fmt("%s-torch-in-dlc.f32", p), fmt("%s-torch.f32", p), 10);
+    }
+
+    /* dlc -> PyTorch */
+    char *dlc = fmt("%s-dlc", p), *dlc_ckpt = fmt("%s-dlc-ckpt", p);
+    if (build(m, dlc_npz, dlc) &&
+        step("running dlc's weights in dlc", fmt("%s/run outputs - %s %s-dlc.f32 256", dlc, inputs, p)))
+        same_outputs(fmt("%s: dlc -> PyTorch", m), fmt("%s-dlc-in-torch.f32", p), fmt("%s-dlc.f32", p), 10);
+    onnx_export(m, p, dlc_npz, inputs, "1,28,28", fmt("%s-dlc.f32", p), params);
+    /* the archive holds what the trainer's checkpoint holds */
+    if (step(fmt("%s-train --load %s --save CKPT", m, dlc_npz),
+             fmt("%s/models/%s-train --load %s --epochs 0 --limit 10 --threads 1 --save %s.ckpt --quiet", BUILD_ROOT, m,
+                 dlc_npz, dlc_ckpt)) &&
+        build(m, fmt("%s.ckpt", dlc_ckpt), dlc_ckpt)) {
+        bool same = same_file(fmt("%s/%s.c", dlc, m), fmt("%s/%s.c", dlc_ckpt, m));
+        if (!same)
+            printf("\n  FAILED: %s: the .npz and the checkpoint of the same weights compile to different C", m);
+        CU_ASSERT(same);
+    }
+}
+
+/* `dlc compile --infer` (weights loaded at run time with <name>_load) into DIR, linked with the harness into
+ * DIR/run: the build for models whose weights are too many to compile in. */
+static bool build_load(const char *model, const char *dir) {
+    char uc[64];
+    size_t k = 0;
+    for (; model[k] && k + 1 < sizeof uc; k++)
+        uc[k] = (char)(model[k] >= 'a' && model[k] <= 'z' ? model[k] - 32 : model[k]);
+    uc[k] = '\0';
+    return step(fmt("dlc compile %s --infer", model),
+                fmt("%s compile %s/models/%s.dlm --infer -o %s", DLC_PATH, SOURCE_ROOT, model, dir)) &&
+           step(fmt("building the harness for %s", dir),
+                fmt("cc -std=c11 -O2 -I%s -DMODEL=%s -DMODEL_UC=%s -DMODEL_H=\"%s.h\" %s/tests/embed_harness.c "
+                    "%s/%s.c -o %s/run -pthread -lopenblas -lm",
+                    dir, model, uc, model, SOURCE_ROOT, dir, model, dir));
+}
+
+/* AlexNet and VGG-11 at 224 x 224, untrained (the book's initialisation on either side), on 8 test images:
+ * PyTorch's archive -> the trainer's --load, whose checkpoint the --infer build loads, gives PyTorch's outputs;
+ * the trainer's --save W.npz -> PyTorch gives dlc's; and dlc export of W.npz -> ONNX Runtime gives dlc's. */
+static void big_round_trips(const char *m, int params) {
+    if (!have_python) {
+        CU_FAIL("python3 with numpy and torch is missing (see above)");
+        return;
+    }
+    char *p = fmt("%s/%s", workdir, m), *dlc_npz = fmt("%s-dlc.npz", p), *dir = fmt("%s-c", p);
+    const char *train = fmt("%s/models/%s-train --epochs 0 --limit 1 --threads 1 --quiet", BUILD_ROOT, m);
+    if (!step(fmt("%s-train --save %s", m, dlc_npz), fmt("%s --seed 3 --save %s", train, dlc_npz)) ||
+        !step(fmt("the book's %s in PyTorch", m),
+              fmt("%s %s/tests/interop/book_models.py %s %s %s", PYTHON, SOURCE_ROOT, m, p, dlc_npz)) ||
+        !step(fmt("%s-train --load %s.npz", m, p), fmt("%s --load %s.npz --save %s-torch.ckpt", train, p, p)) ||
+        !step(fmt("%s-train --load %s", m, dlc_npz), fmt("%s --load %s --save %s-dlc.ckpt", train, dlc_npz, p)) ||
+        !build_load(m, dir))
+        return;
+    char *inputs = fmt("%s-inputs.f32", p);
+    if (step("running PyTorch's weights in dlc",
+             fmt("%s/run outputs %s-torch.ckpt %s %s-torch-in-dlc.f32 8", dir, p, inputs, p)))
+        same_outputs(fmt("%s: PyTorch -> dlc", m), fmt("%s-torch-in-dlc.f32", p), fmt("%s-torch.f32", p), 10);
+    if (!step("running dlc's weights in dlc", fmt("%s/run outputs %s-dlc.ckpt %s %s-dlc.f32 8", dir, p, inputs, p)))
+        return;
+    same_outputs(fmt("%s: dlc -> PyTorch", m), fmt("%s-dlc-in-torch.f32", p), fmt("%s-dlc.f32", p), 10);
+    onnx_export(m, p, dlc_npz, inputs, "1,224,224", fmt("%s-dlc.f32", p), params);
+}
+
+static void test_alexnet(void) { big_round_trips("alexnet", 16); }
+static void test_vgg11(void) { big_round_trips("vgg11", 22); }
+
+/* An op the exporter has no row for is refused at its line, exit 1, nothing written; -o is required (exit 2). */
+static void test_export_refusals(void) {
+    char *dlm = fmt("%s/cs.dlm", workdir), *onnx = fmt("%s/cs.onnx", workdir), *out;
+    write_text(dlm, "input x: f32[batch, 4]\ny = cumsum(x, 1)\noutput y\n");
+    CU_ASSERT_EQUAL(runs(&out, fmt("%s export %s -o %s", DLC_PATH, dlm, onnx)), 1);
+    CU_ASSERT(strstr(out, "cs.dlm:2:5: error: dlc export cannot write 'cumsum' as ONNX") != NULL);
+    CU_ASSERT(access(onnx, F_OK) != 0);
+    CU_ASSERT_EQUAL(runs(&out, fmt("%s export %s", DLC_PATH, dlm)), 2);
+    CU_ASSERT(strstr(out, "dlc export needs -o FILE.onnx") != NULL);
+}
+
+/* each model and its number of parameter tensors */
+#define ROUND_TRIP(name, params)                                                                                       \
+    static void test_##name(void) { round_trips(#name, params); }
+ROUND_TRIP(softmax, 2)
+ROUND_TRIP(mlp, 4)
+ROUND_TRIP(dropout_mlp, 6)
+ROUND_TRIP(lenet, 10)
+ROUND_TRIP(lenet_relu, 10)
+
+/* `test_interop`: the tools, the refusals and the 28 x 28 models; `test_interop big`: AlexNet and VGG-11 (the
+ * slow suite's interop-big). */
+int main(int argc, char **argv) {
+    bool big = argc > 1 && strcmp(argv[1], "big") == 0;
+    if (!mkdtemp(workdir))
+        return 1;
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite(big ? "interop-big" : "interop", NULL, NULL);
+    CU_add_test(s, "tools: numpy, torch, Fashion-MNIST", test_tools);
+    CU_add_test(s, "tools: onnx, node, onnxruntime-node", test_onnx_tools);
+    if (big) {
+        CU_add_test(s, "alexnet: PyTorch <-> dlc (.npz), dlc -> ONNX", test_alexnet);
+        CU_add_test(s, "vgg11: PyTorch <-> dlc (.npz), dlc -> ONNX", test_vgg11);
+    } else {
+        CU_add_test(s, "dlc export refusals", test_export_refusals);
+        CU_add_test(s, "softmax: PyTorch <-> dlc (.npz), dlc -> ONNX", test_softmax);
+        CU_add_test(s, "mlp: PyTorch <-> dlc (.npz), dlc -> ONNX", test_mlp);
+        CU_add_test(s, "dropout_mlp: PyTorch <-> dlc (.npz), dlc -> ONNX", test_dropout_mlp);
+        CU_add_test(s, "lenet: PyTorch <-> dlc (.npz), dlc -> ONNX", test_lenet);
+        CU_add_test(s, "lenet_relu: PyTorch <-> dlc (.npz), dlc -> ONNX", test_lenet_relu);
+    }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    if (failed || any_failure)
+        printf("\nthe files are kept in %s\n", workdir);
+    else
+        remove_tree(workdir);
+    free_kept();
+    return failed || any_failure ? 1 : 0;
+}
