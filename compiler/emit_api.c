@@ -697,7 +697,8 @@ static void emit_saved_table(Emit *e, const char *table, const SavedTensor *t, i
         fprintf(e->o, "    {\"%s\", %d, {", t[i].name, t[i].shape->rank);
         for (int d = 0; d < t[i].shape->rank; d++)
             fprintf(e->o, "%s%" PRId64, d ? ", " : "", t[i].shape->d[d]);
-        fprintf(e->o, "}, %" PRId64 "},\n", t[i].offset);
+        /* a scalar (a batch norm's num_batches_tracked) has no dims, but ISO C has no empty initialiser */
+        fprintf(e->o, "%s}, %" PRId64 "},\n", t[i].shape->rank ? "" : "0", t[i].offset);
     }
     if (!n)
         fprintf(e->o, "    {\"\", 0, {0}, 0},\n");
