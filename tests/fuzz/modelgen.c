@@ -125,7 +125,7 @@ static void vector_step(Shape *s, bool has_block) {
         }
         break;
     case 6:
-        out("h = h - mean(h, axis=1, keepdim=true)\n");
+        out("h = %s\n", ONE_OF("h - mean(h, axis=1, keepdim=true)", "h |> batch_norm", "h |> batch_norm(eps=1e-3)"));
         break;
     case 7:
         if (s->d > 1 && chance(50)) {
@@ -170,7 +170,7 @@ static void image_step(Shape *s) {
         }
         break;
     default:
-        out("h = h * 0.5 + relu(h)\n");
+        out("h = h %s\n", ONE_OF("* 0.5 + relu(h)", "|> batch_norm", "|> batch_norm(momentum=0.2) |> relu"));
         break;
     }
 }
