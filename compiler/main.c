@@ -194,47 +194,38 @@ static const char *define_error(Ctx *ctx, const char *val) {
     return NULL;
 }
 
+/* dlc's options, read by libdlrt's scanner as the trainers' are (exact names, --x v or --x=v, -o v or -ov). Which
+ * command takes which is decided below: --json is check's, --native build's. */
+static const DlrtOption dlc_options[] = {
+    {"--help", 0},     {"-h", 0},        {"-o", 1},           {"--batch", 1}, {"--dtype", 1},
+    {"--infer", 0},    {"-D", 1},        {"--trainer", 0},    {"--json", 0},  {"--native", 0},
+    {"--portable", 0}, {"--weights", 1}, {"--dump-after", 1},
+};
+
 static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usage)(FILE *)) {
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = NULL;
-        /* --name=value is --name value; a flag that takes no value refuses one (NO_VALUE) */
-        const char *inline_val = NULL;
-        if (strncmp(a, "--", 2) == 0 && strchr(a, '=') && strncmp(a, "--dump-after=", 13) != 0) {
-            size_t len = (size_t)(strchr(a, '=') - a);
-            inline_val = a + len + 1;
-            a = xsprintf(ctx, "%.*s", (int)len, a);
-        }
-#define TAKE()                                                                                                         \
-    do {                                                                                                               \
-        if (inline_val)                                                                                                \
-            val = inline_val;                                                                                          \
-        else if (i + 1 >= argc)                                                                                        \
-            return bad_usage(usage, "option %s needs a value", a);                                                     \
-        else                                                                                                           \
-            val = argv[++i];                                                                                           \
-    } while (0)
-#define NO_VALUE()                                                                                                     \
-    do {                                                                                                               \
-        if (inline_val)                                                                                                \
-            return bad_usage(usage, "option %s takes no value", a);                                                    \
-    } while (0)
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            NO_VALUE();
+    const DlrtOption *opt;
+    const char *val;
+    DlrtError err;
+    int rc, i = 2;
+    while ((rc = dlrt_next_option(argc, argv, &i, dlc_options, sizeof dlc_options[0],
+                                  sizeof dlc_options / sizeof dlc_options[0], &opt, &val, &err)) == 1) {
+        const char *a = opt ? opt->name : val;
+        if (!opt) {
+            if (o->file)
+                return bad_usage(usage, "more than one model file: '%s'", a);
+            o->file = a;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return -1;
         } else if (strcmp(a, "-o") == 0) {
-            TAKE();
             o->out = val;
         } else if (strcmp(a, "--batch") == 0) {
-            TAKE();
             char *end;
             long long b = strtoll(val, &end, 10);
             if (*end || b < 1 || b > (1 << 20))
                 return bad_usage(usage, "--batch needs a positive integer up to 1048576, got '%s'", val);
             o->batch = b;
         } else if (strcmp(a, "--dtype") == 0) {
-            TAKE();
             if (strcmp(val, "f32") == 0)
                 o->f64 = false;
             else if (strcmp(val, "f64") == 0)
@@ -242,13 +233,8 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
             else
                 return bad_usage(usage, "--dtype is f32 or f64, got '%s'", val);
         } else if (strcmp(a, "--infer") == 0) {
-            NO_VALUE();
             o->infer = true;
-        } else if (strcmp(a, "-D") == 0 || strncmp(a, "-D", 2) == 0) {
-            if (a[2])
-                val = a + 2;
-            else
-                TAKE();
+        } else if (strcmp(a, "-D") == 0) {
             const char *why = define_error(ctx, val);
             if (why)
                 return bad_usage(usage, why, val);
@@ -258,36 +244,26 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
                     return bad_usage(usage, "-D %s: that constant is already defined by an earlier -D", val);
             vec_push(ctx, &o->defines, val);
         } else if (strcmp(a, "--trainer") == 0) {
-            NO_VALUE();
             o->trainer = true;
         } else if (strcmp(a, "--json") == 0 && usage == usage_check) {
-            NO_VALUE();
             o->json = true;
         } else if (strcmp(a, "--native") == 0 && usage == usage_build) {
-            NO_VALUE();
             o->native = true;
         } else if (strcmp(a, "--portable") == 0) {
-            NO_VALUE();
             o->portable = true;
         } else if (strcmp(a, "--weights") == 0) {
-            TAKE();
             o->weights = val;
-        } else if (strncmp(a, "--dump-after=", 13) == 0) {
-            o->dump_after = a + 13;
-            if (strcmp(o->dump_after, "elab") && strcmp(o->dump_after, "autodiff") &&
-                strcmp(o->dump_after, "simplify") && strcmp(o->dump_after, "fuse") && strcmp(o->dump_after, "plan"))
-                return bad_usage(usage, "--dump-after takes elab, autodiff, simplify, fuse or plan; got '%s'",
-                                 o->dump_after);
-        } else if (a[0] == '-' && a[1]) {
-            return bad_usage(usage, "unknown option '%s'", a);
-        } else if (o->file) {
-            return bad_usage(usage, "more than one model file: '%s'", a);
+        } else if (strcmp(a, "--dump-after") == 0) {
+            o->dump_after = val;
+            if (strcmp(val, "elab") && strcmp(val, "autodiff") && strcmp(val, "simplify") && strcmp(val, "fuse") &&
+                strcmp(val, "plan"))
+                return bad_usage(usage, "--dump-after takes elab, autodiff, simplify, fuse or plan; got '%s'", val);
         } else {
-            o->file = a;
+            return bad_usage(usage, "unknown option '%s'", a);
         }
-#undef TAKE
-#undef NO_VALUE
     }
+    if (rc)
+        return bad_usage(usage, "%s", err.msg);
     if (!o->file)
         return bad_usage(usage, "no model file given%s", "");
     return 0;
