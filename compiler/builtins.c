@@ -263,11 +263,6 @@ static Value fn_extremum(Call *c) {
     return x && y ? v_tensor(c->e, b_binary(c->e->g, c->fn->op, x, y, c->loc)) : v_error(c->e);
 }
 
-static Value fn_min_reduction(Call *c) {
-    error_at(c->loc, "min takes two tensors; for a reduction use -max(-x)");
-    return v_error(c->e);
-}
-
 /* ---- reductions and shapes ---- */
 
 static const BuiltinParam reduce_params[] = {
@@ -313,6 +308,18 @@ static bool reduce_args(Call *c, IrNode **x, uint32_t *mask, bool *keep) {
     return true;
 }
 
+/* Whether the axis argument is one integer: max's gradient then follows x.max(dim)'s (the first maximum). */
+static bool one_axis(Call *c) {
+    Arg *a = arg_has(c, "axis") ? arg_value(c, "axis") : NULL;
+    return a && a->v.kind != V_LIST;
+}
+
+/* max or -max(-x) over the axes of the call */
+static IrNode *max_of(Call *c, IrNode *x, uint32_t mask, bool keep) {
+    return one_axis(c) ? b_max_along(c->e->g, x, __builtin_ctz(mask), keep, c->loc)
+                       : b_reduce(c->e->g, OP_MAX, x, mask, keep, c->loc);
+}
+
 /* sum and max */
 static Value fn_reduce(Call *c) {
     IrNode *x;
@@ -320,6 +327,8 @@ static Value fn_reduce(Call *c) {
     bool keep;
     if (!reduce_args(c, &x, &mask, &keep))
         return v_error(c->e);
+    if (c->fn->op == OP_MAX)
+        return v_tensor(c->e, max_of(c, x, mask, keep));
     return v_tensor(c->e, b_reduce(c->e->g, c->fn->op, x, mask, keep, c->loc));
 }
 
@@ -357,25 +366,90 @@ static const BuiltinParam reshape_params[] = {
     {0},
 };
 
+/* The shape list with its one -1 replaced by what the element count leaves for it, as torch.reshape does. */
+static Value infer_dim(Call *c, IrNode *x, Arg *a) {
+    Ctx *ctx = c->e->ctx;
+    if (a->v.kind != V_LIST)
+        return a->v;
+    ValueList *l = a->v.list;
+    int at = -1;
+    int64_t known = 1;
+    for (int i = 0; i < l->n; i++) {
+        Value d = l->v[i];
+        if (d.kind == V_INT && d.i == -1) {
+            if (at >= 0) {
+                error_at(a->loc, "reshape: only one dimension can be -1 (inferred)");
+                return v_error(c->e);
+            }
+            at = i;
+        } else if (d.kind == V_BATCH) {
+            known *= x->shape.batched ? x->shape.d[0] : 1;
+        } else if (d.kind == V_INT && d.i > 0 && d.i <= MAX_NUMEL) {
+            known *= d.i;
+        } else {
+            return a->v; /* shape_from_value says what is wrong */
+        }
+    }
+    if (at < 0)
+        return a->v;
+    int64_t n = shape_numel(&x->shape);
+    if (known > n || n % known != 0) {
+        error_at(a->loc, "reshape: %s has %lld elements, which the other dimensions (%lld elements) do not divide",
+                 type_str(ctx, x->dtype, &x->shape), (long long)n, (long long)known);
+        return v_error(c->e);
+    }
+    Value r = v_list(ctx);
+    for (int i = 0; i < l->n; i++)
+        vec_push(ctx, r.list, i == at ? v_int(n / known) : l->v[i]);
+    return r;
+}
+
 static Value fn_reshape(Call *c) {
     IrNode *x = arg_tensor(c, "x");
     if (!x)
         return v_error(c->e);
     Arg *a = arg_value(c, "shape");
     Shape s;
-    if (!a || !shape_from_value(c->e, a->v, a->loc, &s, true, "the reshaped tensor", x->dtype))
+    Value sv = a ? infer_dim(c, x, a) : v_error(c->e);
+    if (sv.kind == V_ERROR || !shape_from_value(c->e, sv, a->loc, &s, true, "the reshaped tensor", x->dtype))
         return v_error(c->e);
     return v_tensor(c->e, b_reshape(c->e->g, x, s, c->loc));
 }
 
-static const BuiltinParam x_params[] = {
+static const BuiltinParam transpose_params[] = {
     {"x", AK_TENSOR, .flags = PF_POS},
+    {"dim0", AK_INT, .flags = PF_POS | PF_OPT, .what = "transpose's first axis"},
+    {"dim1", AK_INT, .flags = PF_POS | PF_OPT, .what = "transpose's second axis"},
     {0},
 };
 
+/* An axis given as an argument, negative counting from the last; false after a located error. */
+static bool axis_of(Call *c, IrNode *x, int64_t ax, Loc loc, int *out) {
+    int rank = x->shape.rank;
+    if (ax < -rank || ax >= rank) {
+        error_at(loc, "%s: axis %lld is out of range for %s, which has axes %d..%d", c->args->fname, (long long)ax,
+                 type_str(c->e->ctx, x->dtype, &x->shape), -rank, rank - 1);
+        return false;
+    }
+    *out = (int)(ax < 0 ? ax + rank : ax);
+    return true;
+}
+
+/* transpose(x): a matrix's transpose; transpose(x, a, b): axes a and b swapped (torch.transpose). */
 static Value fn_transpose(Call *c) {
     IrNode *x = arg_tensor(c, "x");
-    return x ? v_tensor(c->e, b_transpose(c->e->g, x, c->loc)) : v_error(c->e);
+    if (!x)
+        return v_error(c->e);
+    if (!arg_has(c, "dim0"))
+        return v_tensor(c->e, b_transpose(c->e->g, x, c->loc));
+    int64_t a, b;
+    int perm[MAX_RANK], i, j;
+    if (!arg_int(c, "dim0", &a) || !arg_int(c, "dim1", &b) || !axis_of(c, x, a, arg_loc(c, "dim0"), &i) ||
+        !axis_of(c, x, b, arg_loc(c, "dim1"), &j))
+        return v_error(c->e);
+    for (int k = 0; k < x->shape.rank; k++)
+        perm[k] = k == i ? j : k == j ? i : k;
+    return v_tensor(c->e, b_permute(c->e->g, x, perm, c->loc));
 }
 
 static const BuiltinParam concat_params[] = {
@@ -435,7 +509,7 @@ static Value fn_dot(Call *c) {
 static Value fn_matmul(Call *c) {
     IrNode *x = arg_tensor(c, "a");
     IrNode *y = arg_tensor(c, "b");
-    return x && y ? v_tensor(c->e, b_matmul(c->e->g, x, y, false, false, c->loc)) : v_error(c->e);
+    return x && y ? v_tensor(c->e, matmul_any(c->e->g, x, y, c->loc)) : v_error(c->e);
 }
 
 /* ---- compile-time data ---- */
@@ -783,6 +857,240 @@ static Value filled(Call *c, double value) {
 static Value fn_zeros(Call *c) { return filled(c, 0); }
 static Value fn_ones(Call *c) { return filled(c, 1); }
 
+/* ---- D2L chapter 2's tensor functions ---- */
+
+static Value fn_min(Call *c) {
+    IrNode *x;
+    uint32_t mask;
+    bool keep;
+    if (!reduce_args(c, &x, &mask, &keep))
+        return v_error(c->e);
+    Graph *g = c->e->g;
+    IrNode *nx = b_unary(g, OP_NEG, x, c->loc), *m = nx ? max_of(c, nx, mask, keep) : NULL;
+    return v_tensor(c->e, m ? b_unary(g, OP_NEG, m, c->loc) : NULL);
+}
+
+static const BuiltinParam argmax_params[] = {
+    {"x", AK_TENSOR, .flags = PF_POS},
+    {"axis", AK_INT, .flags = PF_POS | PF_KEY | PF_OPT, .dflt = INT64_MIN, .what = "the axis"},
+    {"keepdim", AK_BOOL, .flags = PF_KEY | PF_OPT, .dflt = 0},
+    {0},
+};
+
+/* argmax / argmin along an axis (as f32 indices), or over every element of an unbatched tensor (the flat index,
+ * as torch.argmax(x) without dim). */
+static Value fn_argmax(Call *c) {
+    Graph *g = c->e->g;
+    IrNode *x = arg_tensor(c, "x");
+    int64_t ax;
+    int axis;
+    if (!x || !arg_int(c, "axis", &ax))
+        return v_error(c->e);
+    bool keep = arg_bool(c, "keepdim"), min = c->fn->op == OP_MINIMUM;
+    if (x->dtype != DT_F32 || x->shape.rank == 0) {
+        error_at(c->loc, "%s needs an f32 tensor of at least one dimension, got %s", c->args->fname,
+                 type_str(g->ctx, x->dtype, &x->shape));
+        return v_error(c->e);
+    }
+    if (ax == INT64_MIN) {
+        if (x->shape.batched) {
+            error_at(c->loc, "%s over every element of %s would mix the examples; give an axis: %s(x, axis=1)",
+                     c->args->fname, type_str(g->ctx, x->dtype, &x->shape), c->args->fname);
+            return v_error(c->e);
+        }
+        int64_t n = shape_numel(&x->shape);
+        IrNode *i = b_argmax(g, b_reshape(g, x, shape_make(1, &n, false), c->loc), 0, min, c->loc);
+        return v_tensor(c->e, i ? b_reshape(g, i, shape_scalar(), c->loc) : NULL);
+    }
+    if (!axis_of(c, x, ax, arg_loc(c, "axis"), &axis))
+        return v_error(c->e);
+    if (axis == 0 && x->shape.batched) {
+        error_at(arg_loc(c, "axis"), "%s: axis %lld is the batch dimension of %s; give an axis within each example",
+                 c->args->fname, (long long)ax, type_str(g->ctx, x->dtype, &x->shape));
+        return v_error(c->e);
+    }
+    IrNode *i = b_argmax(g, x, axis, min, c->loc);
+    if (!i || keep)
+        return v_tensor(c->e, i);
+    Shape s = i->shape;
+    for (int k = axis; k < s.rank - 1; k++)
+        s.d[k] = s.d[k + 1];
+    s.rank--;
+    return v_tensor(c->e, b_reshape(g, i, s, c->loc));
+}
+
+static const BuiltinParam permute_params[] = {
+    {"x", AK_TENSOR, .flags = PF_POS},
+    {"dims", AK_VALUE, .flags = PF_POS, .missing = "permute needs the new order of the axes: permute(x, [0, 2, 1])"},
+    {0},
+};
+
+/* permute(x, [2, 0, 1]): result axis k is x's axis dims[k] (torch.permute) */
+static Value fn_permute(Call *c) {
+    Ctx *ctx = c->e->ctx;
+    IrNode *x = arg_tensor(c, "x");
+    Arg *a = x ? arg_value(c, "dims") : NULL;
+    if (!a)
+        return v_error(c->e);
+    if (a->v.kind != V_LIST || a->v.list->n != x->shape.rank) {
+        error_at(a->loc, "permute needs a list of %d axes for %s, got %s", x->shape.rank,
+                 type_str(ctx, x->dtype, &x->shape),
+                 a->v.kind == V_LIST ? xsprintf(ctx, "a list of %d", a->v.list->n) : value_desc(ctx, a->v));
+        return v_error(c->e);
+    }
+    int perm[MAX_RANK];
+    bool seen[MAX_RANK] = {false};
+    for (int k = 0; k < x->shape.rank; k++) {
+        int64_t ax;
+        if (!want_int(a->v.list->v[k], a->loc, "an axis", &ax) || !axis_of(c, x, ax, a->loc, &perm[k]))
+            return v_error(c->e);
+        if (seen[perm[k]]) {
+            error_at(a->loc, "permute: axis %d is given twice; the list is a permutation of 0..%d", perm[k],
+                     x->shape.rank - 1);
+            return v_error(c->e);
+        }
+        seen[perm[k]] = true;
+    }
+    return v_tensor(c->e, b_permute(c->e->g, x, perm, c->loc));
+}
+
+static const BuiltinParam norm_params[] = {
+    {"x", AK_TENSOR, .flags = PF_POS},
+    {"p", AK_VALUE, .flags = PF_POS | PF_KEY | PF_OPT},
+    {"axis", AK_VALUE, .flags = PF_KEY | PF_OPT},
+    {"keepdim", AK_BOOL, .flags = PF_KEY | PF_OPT, .dflt = 0},
+    {0},
+};
+
+/* norm(x): the L2 norm of every element (a matrix's Frobenius norm, "fro"); p=1 the L1 norm; over axes with
+ * axis=, keepdim= as sum's */
+static Value fn_norm(Call *c) {
+    Ctx *ctx = c->e->ctx;
+    Graph *g = c->e->g;
+    IrNode *x;
+    uint32_t mask;
+    bool keep;
+    if (!reduce_args(c, &x, &mask, &keep))
+        return v_error(c->e);
+    Arg *p = arg_has(c, "p") ? arg_value(c, "p") : NULL;
+    bool l1 = false;
+    if (p && !(p->v.kind == V_STR && strcmp(p->v.s, "fro") == 0)) {
+        double pv;
+        if (!want_num(p->v, p->loc, "norm's p", &pv))
+            return v_error(c->e);
+        if (pv != 1 && pv != 2) {
+            error_at(p->loc, "norm takes p=1, p=2 or p=\"fro\", got %s", value_desc(ctx, p->v));
+            return v_error(c->e);
+        }
+        l1 = pv == 1;
+    }
+    if (l1)
+        return v_tensor(c->e, b_reduce(g, OP_SUM, b_unary(g, OP_ABS, x, c->loc), mask, keep, c->loc));
+    IrNode *ss = b_reduce(g, OP_SUM, b_binary(g, OP_MUL, x, x, c->loc), mask, keep, c->loc);
+    return v_tensor(c->e, ss ? b_unary(g, OP_SQRT, ss, c->loc) : NULL);
+}
+
+/* stack([a, b], axis): the tensors, of one shape, joined along a new axis (torch.stack) */
+static Value fn_stack(Call *c) {
+    Ctx *ctx = c->e->ctx;
+    Graph *g = c->e->g;
+    Arg *l = arg_value(c, "xs");
+    int64_t ax;
+    if (!l || !arg_int(c, "axis", &ax))
+        return v_error(c->e);
+    if (l->v.kind != V_LIST || l->v.list->n < 1 || l->v.list->n > MAX_IN) {
+        error_at(l->loc, "stack needs a list of 1 to %d tensors: stack([a, b], axis=0), got %s", MAX_IN,
+                 value_desc(ctx, l->v));
+        return v_error(c->e);
+    }
+    IrNode *xs[MAX_IN];
+    ValueList *vs = l->v.list;
+    for (int i = 0; i < vs->n; i++)
+        if (!(xs[i] = to_tensor(c->e, vs->v[i], l->loc, "a stacked value")))
+            return v_error(c->e);
+    Shape s = xs[0]->shape;
+    for (int i = 1; i < vs->n; i++)
+        if (!shape_eq(&xs[i]->shape, &s)) {
+            error_at(l->loc, "stack needs tensors of one shape, got %s and %s", type_str(ctx, xs[0]->dtype, &s),
+                     type_str(ctx, xs[i]->dtype, &xs[i]->shape));
+            return v_error(c->e);
+        }
+    if (s.rank >= MAX_RANK || ax < -(s.rank + 1) || ax > s.rank) {
+        error_at(arg_loc(c, "axis"), "stack: axis %lld is out of range for the new axis of %s, %d..%d", (long long)ax,
+                 type_str(ctx, xs[0]->dtype, &s), -(s.rank + 1), s.rank);
+        return v_error(c->e);
+    }
+    int axis = (int)(ax < 0 ? ax + s.rank + 1 : ax);
+    Shape t = s;
+    t.rank++;
+    for (int k = t.rank - 1; k > axis; k--)
+        t.d[k] = s.d[k - 1];
+    t.d[axis] = 1;
+    for (int i = 0; i < vs->n; i++)
+        if (!(xs[i] = b_reshape(g, xs[i], t, c->loc)))
+            return v_error(c->e);
+    return v_tensor(c->e, b_concat(g, xs, vs->n, axis, c->loc));
+}
+
+static const BuiltinParam full_params[] = {
+    {"shape", AK_VALUE, .flags = PF_POS, .missing = "full needs a shape and a value: full([2, 3], 7)"},
+    {"value", AK_NUM, .flags = PF_POS | PF_KEY, .what = "full's value",
+     .missing = "full needs a shape and a value: full([2, 3], 7)"},
+    {0},
+};
+
+static Value constant_tensor(Call *c, Shape s, double *d) {
+    return v_tensor(c->e, ir_const_data(c->e->g, s, d, c->loc));
+}
+
+/* full(shape, v): a compile-time tensor of v (torch.full) */
+static Value fn_full(Call *c) {
+    Ctx *ctx = c->e->ctx;
+    Arg *a = arg_value(c, "shape");
+    double v;
+    Shape s;
+    if (!a || !arg_num(c, "value", &v) || !shape_from_value(c->e, a->v, a->loc, &s, false, "full", DT_F32))
+        return v_error(c->e);
+    int64_t n = shape_numel(&s);
+    if (n > MAX_CONST_NUMEL || !charge(c->e, ELEMS(n), c->loc)) {
+        if (n > MAX_CONST_NUMEL)
+            error_at(a->loc, "full(%s) would be a compile-time constant of %lld elements; the limit is %lld",
+                     shape_str(ctx, &s), (long long)n, (long long)MAX_CONST_NUMEL);
+        return v_error(c->e);
+    }
+    double *d = xalloc(ctx, sizeof(double) * (size_t)n);
+    for (int64_t i = 0; i < n; i++)
+        d[i] = v;
+    return constant_tensor(c, s, d);
+}
+
+static const BuiltinParam eye_params[] = {
+    {"n", AK_INT, .flags = PF_POS, .what = "eye's size", .missing = "eye needs a size: eye(3)"},
+    {"m", AK_INT, .flags = PF_POS | PF_OPT, .dflt = -1, .what = "eye's number of columns"},
+    {0},
+};
+
+/* eye(n) / eye(n, m): ones on the diagonal (torch.eye) */
+static Value fn_eye(Call *c) {
+    Ctx *ctx = c->e->ctx;
+    int64_t n, m;
+    if (!arg_int(c, "n", &n) || !arg_int(c, "m", &m))
+        return v_error(c->e);
+    if (m == -1)
+        m = n;
+    if (n < 1 || m < 1 || n > 4096 || m > 4096) {
+        error_at(c->loc, "eye's sizes must be in 1..4096, got %lld and %lld", (long long)n, (long long)m);
+        return v_error(c->e);
+    }
+    if (!charge(c->e, ELEMS(n * m), c->loc))
+        return v_error(c->e);
+    double *d = xalloc(ctx, sizeof(double) * (size_t)(n * m));
+    for (int64_t i = 0; i < n * m; i++)
+        d[i] = i / m == i % m;
+    int64_t dims[2] = {n, m};
+    return constant_tensor(c, shape_make(2, dims, false), d);
+}
+
 /* ---- the table ---- */
 
 const Builtin function_builtins[] = {
@@ -795,12 +1103,12 @@ const Builtin function_builtins[] = {
     {"max", BK_FUNCTION, operands_params, .fn = fn_extremum, .op = OP_MAXIMUM, .match = two_operands},
     {"max", BK_FUNCTION, reduce_params, .fn = fn_reduce, .op = OP_MAX},
     {"min", BK_FUNCTION, operands_params, .fn = fn_extremum, .op = OP_MINIMUM, .match = two_operands},
-    {"min", BK_FUNCTION, NULL, .fn = fn_min_reduction},
+    {"min", BK_FUNCTION, reduce_params, .fn = fn_min},
     {"sum", BK_FUNCTION, reduce_params, .fn = fn_reduce, .op = OP_SUM},
     {"mean", BK_FUNCTION, reduce_params, .fn = fn_mean},
     {"log_softmax", BK_FUNCTION, log_softmax_params, .fn = fn_log_softmax},
     {"reshape", BK_FUNCTION, reshape_params, .fn = fn_reshape},
-    {"transpose", BK_FUNCTION, x_params, .fn = fn_transpose},
+    {"transpose", BK_FUNCTION, transpose_params, .fn = fn_transpose},
     {"concat", BK_FUNCTION, concat_params, .fn = fn_concat},
     {"dot", BK_FUNCTION, xy_params, .fn = fn_dot},
     {"matmul", BK_FUNCTION, operands_params, .fn = fn_matmul},
@@ -816,6 +1124,14 @@ const Builtin function_builtins[] = {
     {"mse", BK_FUNCTION, squared_params, .fn = fn_mse},
     {"l2_penalty", BK_FUNCTION, penalty_params, .fn = fn_l2_penalty},
     {"l1_penalty", BK_FUNCTION, penalty_params, .fn = fn_l1_penalty},
+    {"argmax", BK_FUNCTION, argmax_params, .fn = fn_argmax, .op = OP_MAXIMUM},
+    {"argmin", BK_FUNCTION, argmax_params, .fn = fn_argmax, .op = OP_MINIMUM},
+    {"permute", BK_FUNCTION, permute_params, .fn = fn_permute},
+    {"norm", BK_FUNCTION, norm_params, .fn = fn_norm},
+    {"cat", BK_FUNCTION, concat_params, .fn = fn_concat},
+    {"stack", BK_FUNCTION, concat_params, .fn = fn_stack},
+    {"full", BK_FUNCTION, full_params, .fn = fn_full},
+    {"eye", BK_FUNCTION, eye_params, .fn = fn_eye},
     {"normal", BK_INIT, normal_params, .fn = fn_distribution, .init = INIT_NORMAL},
     {"uniform", BK_INIT, uniform_params, .fn = fn_distribution, .init = INIT_UNIFORM},
     {"xavier_uniform", BK_INIT, gain_params, .fn = fn_fan_init, .init = INIT_XAVIER_UNIFORM},

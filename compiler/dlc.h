@@ -121,7 +121,8 @@ typedef enum NodeKind {
     N_UNARY,
     N_PIPE,
     N_CALL,
-    N_INDEX,
+    N_INDEX, /* a[subscripts]: args holds the subscripts */
+    N_SLICE, /* start:stop:step inside a subscript: a, b and args.v[0], each left out when NULL (args empty) */
     N_ATTR,
     N_KWARG,
     /* statements */
@@ -514,18 +515,30 @@ IrNode *elem_fold(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int6
 
 /* ---- ops/reduce.c: sum, max, mean, cumsum ---- */
 
-/* Sum (or max) over the axes in `mask`; keepdim keeps them as size 1. */
+/* Sum (or max) over the axes in `mask`; keepdim keeps them as size 1. A max's gradient is spread evenly over
+ * tied maxima (x.max(), amax); b_max_along's, a max along one axis (x.max(dim)), goes to the first of them. */
 IrNode *b_reduce(Graph *g, Op op, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
+IrNode *b_max_along(Graph *g, IrNode *a, int axis, bool keepdim, Loc loc);
 /* sum and divcount, the count including the run-time batch when axis 0 of a batched tensor is reduced */
 IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
+/* The index of the first maximum (or minimum) along axis, as f32, the axis kept with size 1 (torch.argmax's
+ * index, keepdim=True). */
+IrNode *b_argmax(Graph *g, IrNode *x, int axis, bool min, Loc loc);
 
-/* ---- ops/layout.c: reshape, transpose, concat, slice ---- */
+/* ---- ops/layout.c: reshape, transpose, concat, slice, unslice ---- */
 
 IrNode *b_reshape(Graph *g, IrNode *a, Shape shape, Loc loc);
 IrNode *b_transpose(Graph *g, IrNode *x, Loc loc);
 IrNode *b_concat(Graph *g, IrNode **xs, int n, int axis, Loc loc);
 /* elements [start, start + len) of x along axis */
 IrNode *b_slice(Graph *g, IrNode *x, int axis, int64_t start, int64_t len, Loc loc);
+/* len elements of x along axis, from start, every step-th (x[start : start + len * step : step]) */
+IrNode *b_slice_step(Graph *g, IrNode *x, int axis, int64_t start, int64_t step, int64_t len, Loc loc);
+/* slice's adjoint: a tensor of shape `to`, zero but for x at the positions b_slice_step(to, axis, start, step)
+ * reads */
+IrNode *b_unslice(Graph *g, IrNode *x, Shape to, int axis, int64_t start, int64_t step, Loc loc);
+/* the axes of x in the order perm gives (result axis k is x's axis perm[k]); the batch axis stays first */
+IrNode *b_permute(Graph *g, IrNode *x, const int *perm, Loc loc);
 
 /* ---- ops/softmax.c: softmax, log_softmax, cross-entropy and accuracy ---- */
 
@@ -696,6 +709,7 @@ char *emit_own_fn_name(Emit *e, const IrNode *n);
 bool emit_uses_input(Sched *s, int input);
 void emit_input_params(Emit *e, Sched *s, bool all);
 char *emit_upper(Ctx *ctx, const char *s);
+char *emit_macro_name(Ctx *ctx, const char *name); /* X -> uX, x -> X: see emit.c */
 /* Names the generated code gives inputs (renamed away from the code's own), parameters and constants. */
 char *emit_input_name(Ctx *ctx, const char *model_name);
 char *emit_ident(Ctx *ctx, const char *s);

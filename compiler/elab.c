@@ -404,26 +404,8 @@ static Value eval_node(Elab *e, Node *n) {
     }
     case N_CALL:
         return eval_call(e, n, NULL, n->loc, NULL);
-    case N_INDEX: {
-        Value a = eval(e, n->a);
-        Value i = eval(e, n->b);
-        if (a.kind == V_ERROR || i.kind == V_ERROR)
-            return v_error(e);
-        if (a.kind != V_LIST) {
-            error_at(n->loc, "only lists can be indexed, got %s", value_desc(ctx, a));
-            return v_error(e);
-        }
-        int64_t k;
-        if (!want_int(i, n->b->loc, "an index", &k))
-            return v_error(e);
-        if (k < 0)
-            k += a.list->n;
-        if (k < 0 || k >= a.list->n) {
-            error_at(n->b->loc, "index %lld is out of range for a list of %d", (long long)num(i), a.list->n);
-            return v_error(e);
-        }
-        return a.list->v[k];
-    }
+    case N_INDEX:
+        return eval_index(e, n);
     case N_ATTR: {
         Value a = eval(e, n->a);
         if (a.kind == V_ERROR)
@@ -434,7 +416,15 @@ static Value eval_node(Elab *e, Node *n) {
                 vec_push(ctx, l.list, v_int(a.t->shape.d[i]));
             return l;
         }
-        error_at(n->loc, "%s has no attribute '%s' (tensors have .shape)", value_desc(ctx, a), n->name);
+        if (a.kind == V_TENSOR && strcmp(n->name, "T") == 0) {
+            /* x.T: the axes reversed (a matrix's transpose), as PyTorch's */
+            int perm[MAX_RANK], r = a.t->shape.rank;
+            for (int k = 0; k < r; k++)
+                perm[k] = r - 1 - k;
+            return v_tensor(e, r == 2 && !a.t->shape.batched ? b_transpose(e->g, a.t, n->loc)
+                                                             : b_permute(e->g, a.t, perm, n->loc));
+        }
+        error_at(n->loc, "%s has no attribute '%s' (tensors have .shape and .T)", value_desc(ctx, a), n->name);
         return v_error(e);
     }
     default:
@@ -726,7 +716,9 @@ static void exec_stmt_node(Elab *e, Node *s) {
             /* `batch = N` outside train: a top-level setting, read before elaboration */
             return;
         }
-        Value v = s->a->kind == N_CALL ? eval_call(e, s->a, NULL, s->a->loc, s->name) : eval(e, s->a);
+        Value v = s->args.n              ? assign_index(e, s)
+                  : s->a->kind == N_CALL ? eval_call(e, s->a, NULL, s->a->loc, s->name)
+                                         : eval(e, s->a);
         if (!e->in_block && e->env == e->globals && define_value(e, s->name, &v))
             e->used_defines++;
         env_set(e->ctx, e->env, s->name, v);

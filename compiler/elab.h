@@ -198,6 +198,7 @@ Init *init_new(Ctx *ctx, InitKind k, double a, double b);
 bool init_value(Elab *e, Value v, Loc loc, Init **out); /* an initialiser from a value: normal(0, 1), 0, [1, 2] */
 /* `a op b` for a binary operator token of the parser: numbers fold, tensors become graph nodes. */
 Value arith(Elab *e, int op, Value a, Value b, Loc loc);
+IrNode *matmul_any(Graph *g, IrNode *a, IrNode *b, Loc loc); /* a @ b with vectors and stacks of matrices */
 
 /* ---- elab.c: the interpreter ---- */
 
@@ -212,6 +213,11 @@ bool arg_get(Args *a, const char *key, int pos, Value *out, Loc *loc);
 Arg *args_find_key(Args *a, const char *key); /* the first keyword argument named `key`, or NULL */
 /* A block applied as a layer: its input, then the instance's arguments. */
 Value apply_block(Elab *e, Layer *l, Value input, Loc loc);
+
+/* ---- index.c: subscripts ---- */
+
+Value eval_index(Elab *e, Node *n);   /* a[subscripts] (N_INDEX) on a tensor or a list */
+Value assign_index(Elab *e, Node *s); /* `X[subscripts] = value` (N_ASSIGN with args): the new X */
 
 /* ---- builtins.c: the builtins' table and how their arguments are bound ---- */
 

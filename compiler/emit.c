@@ -29,6 +29,21 @@ char *emit_ident(Ctx *ctx, const char *s) {
     return u;
 }
 
+/* An input's or output's name in the header's macros (<NAME>_INPUT_<name>_SIZE): upper case, as C macros are.
+ * Names that differ only in case must not meet there (D2L's X and x), so a name with a capital letter marks
+ * each capital with a lower-case u: x -> X, X -> uX, inputX -> INPUTuX. No name without capitals has a lower-case
+ * letter in its macro, and the marks decode, so no two names share a spelling. */
+char *emit_macro_name(Ctx *ctx, const char *s) {
+    char *id = emit_ident(ctx, s), *u = xalloc(ctx, 2 * strlen(id) + 1), *q = u;
+    for (const char *p = id; *p; p++) {
+        if (*p >= 'A' && *p <= 'Z')
+            *q++ = 'u';
+        *q++ = *p >= 'a' && *p <= 'z' ? (char)(*p - 'a' + 'A') : *p;
+    }
+    *q = 0;
+    return u;
+}
+
 char *emit_lit(Emit *e, double v) {
     if (isnan(v))
         return xstrdup(e->ctx, "NAN");

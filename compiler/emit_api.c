@@ -93,12 +93,11 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
     fprintf(out, "#define %s_PARAM_ELEMENTS %" PRId64 "\n", e.NAME, total);
     for (int i = 0; i < g->inputs.n; i++)
         fprintf(out, "#define %s_INPUT_%s_SIZE %" PRId64 " /* per example: %s */\n", e.NAME,
-                emit_upper(ctx, emit_ident(ctx, g->inputs.v[i].name)), shape_inner(&g->inputs.v[i].shape),
+                emit_macro_name(ctx, g->inputs.v[i].name), shape_inner(&g->inputs.v[i].shape),
                 type_str(ctx, g->inputs.v[i].dtype, &g->inputs.v[i].shape));
     for (int i = 0; i < c->eval->outputs.n; i++)
         fprintf(out, "#define %s_OUTPUT_%s_SIZE %" PRId64 "\n", e.NAME,
-                emit_upper(ctx, emit_ident(ctx, c->eval->outputs.v[i].name)),
-                shape_inner(&c->eval->outputs.v[i].node->shape));
+                emit_macro_name(ctx, c->eval->outputs.v[i].name), shape_inner(&c->eval->outputs.v[i].node->shape));
     fprintf(out, "#define %s_METRIC_COUNT %d\n", e.NAME, g->train.metrics.n);
     fprintf(out, "\ntypedef %s %s;\n", opt->f64 ? "double" : "float", e.real);
     fprintf(out, "\n/* A parameter: full name, shape, and where it lives in the state block. */\n");
@@ -194,11 +193,10 @@ static void emit_infer_header(Emit *e) {
     for (int i = 0; i < g->inputs.n; i++)
         if (emit_uses_input(fw, i))
             fprintf(o, "#define %s_INPUT_%s_SIZE %" PRId64 " /* per example: %s */\n", e->NAME,
-                    emit_upper(e->ctx, emit_ident(e->ctx, g->inputs.v[i].name)), shape_inner(&g->inputs.v[i].shape),
+                    emit_macro_name(e->ctx, g->inputs.v[i].name), shape_inner(&g->inputs.v[i].shape),
                     type_str(e->ctx, g->inputs.v[i].dtype, &g->inputs.v[i].shape));
     for (int i = 0; i < g->outputs.n; i++)
-        fprintf(o, "#define %s_OUTPUT_%s_SIZE %" PRId64 "\n", e->NAME,
-                emit_upper(e->ctx, emit_ident(e->ctx, g->outputs.v[i].name)),
+        fprintf(o, "#define %s_OUTPUT_%s_SIZE %" PRId64 "\n", e->NAME, emit_macro_name(e->ctx, g->outputs.v[i].name),
                 shape_inner(&g->outputs.v[i].node->shape));
     fprintf(o, "\ntypedef %s %s;\n", e->f64 ? "double" : "float", e->real);
     if (!baked) {

@@ -39,6 +39,7 @@ static Loc parse_loc(struct Parser *ps, const DLMLTYPE *l) {
     char *str;
     struct Node *node;
     struct NodeList *list;
+    int tok;
 }
 
 %token <num> NUMBER "number"
@@ -47,9 +48,11 @@ static Loc parse_loc(struct Parser *ps, const DLMLTYPE *l) {
 %token FOR "'for'" IN "'in'" WHILE "'while'" IF "'if'" ELSE "'else'" INIT "'init'" TRAIN "'train'"
 %token BATCH "'batch'" AS "'as'" AND "'and'" OR "'or'" NOT "'not'" TRUE "'true'" FALSE "'false'" SELF "'self'"
 %token NEWLINE "end of line" PIPE "'|>'" POW "'**'" EQ "'=='" NE "'!='" LE "'<='" GE "'>='"
+%token ADD_ASSIGN "'+='" SUB_ASSIGN "'-='" MUL_ASSIGN "'*='" DIV_ASSIGN "'/='"
 
-%type <node> toplevel stmt block_def train_def if_stmt expr primary postfix arg for_target
-%type <list> stmts params args opt_args exprs ident_list
+%type <node> toplevel stmt block_def train_def if_stmt expr primary postfix arg for_target subscript opt_expr
+%type <list> stmts params args opt_args exprs ident_list subscripts
+%type <tok> compound_op
 
 %left PIPE
 %left OR
@@ -136,6 +139,20 @@ stmt:
       }
     | INIT STRING '=' expr      { $$ = node_new(ps->ctx, N_INIT, L(@2)); $$->name = $2; $$->a = $4; }
     | IDENT '=' expr            { $$ = node_new(ps->ctx, N_ASSIGN, L(@1)); $$->name = $1; $$->a = $3; }
+    | IDENT compound_op expr {
+          /* x += e is x = x + e */
+          $$ = node_new(ps->ctx, N_ASSIGN, L(@1));
+          $$->name = $1;
+          $$->a = node_binary(ps->ctx, N_BINARY, $2, node_ident(ps->ctx, $1, L(@1)), $3, L(@2));
+      }
+    | IDENT '[' subscripts ']' '=' expr {
+          /* X[i, a:b] = e rebinds X to a new tensor: X with those elements replaced by e (elab's index.c) */
+          $$ = node_new(ps->ctx, N_ASSIGN, L(@1));
+          $$->name = $1;
+          $$->a = $6;
+          $$->args = *$3;
+          $$->loc = span(L(@1), L(@4));
+      }
     | BATCH '=' expr {
           $$ = node_new(ps->ctx, N_ASSIGN, L(@1));
           $$->name = xstrdup(ps->ctx, "batch");
@@ -166,6 +183,13 @@ if_stmt:
     | IF expr '{' stmts '}' ELSE if_stmt {
           $$ = node_new(ps->ctx, N_IF, L(@1)); $$->a = $2; $$->body = *$4; nodelist_push(ps->ctx, &$$->orelse, $7);
       }
+    ;
+
+compound_op:
+      ADD_ASSIGN                { $$ = '+'; }
+    | SUB_ASSIGN                { $$ = '-'; }
+    | MUL_ASSIGN                { $$ = '*'; }
+    | DIV_ASSIGN                { $$ = '/'; }
     ;
 
 for_target:
@@ -199,7 +223,9 @@ postfix:
     | postfix '(' opt_args ')'  {
           $$ = node_new(ps->ctx, N_CALL, L(@1)); $$->a = $1; $$->args = *$3; $$->loc = span(L(@1), L(@4));
       }
-    | postfix '[' expr ']'      { $$ = node_binary(ps->ctx, N_INDEX, '[', $1, $3, L(@2)); }
+    | postfix '[' subscripts ']' {
+          $$ = node_new(ps->ctx, N_INDEX, span($1->loc, L(@4))); $$->a = $1; $$->args = *$3;
+      }
     | postfix '.' IDENT         { $$ = node_new(ps->ctx, N_ATTR, L(@3)); $$->a = $1; $$->name = $3; }
     | postfix AS IDENT          {
           $$ = $1;
@@ -228,6 +254,31 @@ primary:
       }
     | '[' ']'                   { $$ = node_new(ps->ctx, N_LIST, L(@1)); }
     | '[' exprs ']'             { $$ = node_new(ps->ctx, N_LIST, L(@1)); $$->args = *$2; }
+    ;
+
+/* X[i], X[a:b], X[a:b:s, i]: each subscript an expression or a slice (N_SLICE: a, b, c = start, stop, step,
+ * each NULL when left out) */
+subscripts:
+      subscript                 { $$ = nodelist_new(ps->ctx); nodelist_push(ps->ctx, $$, $1); }
+    | subscripts ',' subscript  { $$ = $1; nodelist_push(ps->ctx, $$, $3); }
+    ;
+
+subscript:
+      expr                      { $$ = $1; }
+    | opt_expr ':' opt_expr {
+          $$ = node_new(ps->ctx, N_SLICE, $1 ? span($1->loc, L(@2)) : L(@2)); $$->a = $1; $$->b = $3;
+          if ($3) $$->loc = span($$->loc, $3->loc);
+      }
+    | opt_expr ':' opt_expr ':' opt_expr {
+          $$ = node_new(ps->ctx, N_SLICE, $1 ? span($1->loc, L(@4)) : span(L(@2), L(@4)));
+          $$->a = $1; $$->b = $3;
+          if ($5) { nodelist_push(ps->ctx, &$$->args, $5); $$->loc = span($$->loc, $5->loc); }
+      }
+    ;
+
+opt_expr:
+      %empty                    { $$ = NULL; }
+    | expr                      { $$ = $1; }
     ;
 
 exprs:
@@ -288,6 +339,11 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, stru
         YYSYMBOL_LE, YYSYMBOL_GE, YYSYMBOL_POW, YYSYMBOL_AS, YYTRANSLATE('<'), YYTRANSLATE('>'),
         YYTRANSLATE('+'), YYTRANSLATE('-'), YYTRANSLATE('*'), YYTRANSLATE('/'), YYTRANSLATE('@'),
         YYTRANSLATE('('), YYTRANSLATE('['), YYTRANSLATE('.')};
+    /* after a statement's name, '=' stands for the compound assignments and a subscript assignment too */
+    if (want[YYTRANSLATE('=')] && want[YYSYMBOL_ADD_ASSIGN]) {
+        want[YYSYMBOL_ADD_ASSIGN] = want[YYSYMBOL_SUB_ASSIGN] = false;
+        want[YYSYMBOL_MUL_ASSIGN] = want[YYSYMBOL_DIV_ASSIGN] = want[YYTRANSLATE('[')] = false;
+    }
     bool expr = want[YYSYMBOL_NUMBER], op = want[YYTRANSLATE('+')];
     for (size_t i = 0; expr && i < sizeof starts / sizeof starts[0]; i++)
         want[starts[i]] = false;

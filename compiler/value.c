@@ -241,6 +241,12 @@ bool want_int(Value v, Loc loc, const char *what, int64_t *out) {
         *out = v.i;
         return true;
     }
+    /* a float, even a whole one (linear(256.0)), is not taken for an integer; past 2^53, where integer literals
+     * are held as doubles too, whole numbers are integers (and checked against the int64 range) */
+    if (v.kind == V_FLOAT && v.f == floor(v.f) && fabs(v.f) < 9e15) {
+        error_at(loc, "%s must be a compile-time integer, got the float %.1f; write %.0f", what, v.f, v.f);
+        return false;
+    }
     if (v.kind == V_FLOAT && v.f == floor(v.f)) {
         /* 2^63 is the first double past the int64 range */
         if (!(v.f >= -9223372036854775808.0 && v.f < 9223372036854775808.0)) {
@@ -483,6 +489,43 @@ static InitKind init_op(int op) {
     }
 }
 
+/* a @ b as torch.matmul reads it, for the ranks the matmul op does not take itself: a vector on either side is a
+ * matrix of one row (left) or one column (right) whose axis the result drops; two vectors give their dot product;
+ * an unbatched [.., m, k] on the left is a matrix of its rows. */
+IrNode *matmul_any(Graph *g, IrNode *a, IrNode *b, Loc loc) {
+    const Shape *as = &a->shape, *bs = &b->shape;
+    bool va = as->rank == 1 && !as->batched, vb = bs->rank == 1 && !bs->batched;
+    int64_t ka = as->rank ? as->d[as->rank - 1] : 0;
+    int64_t kb = bs->rank == 0 ? 0 : bs->rank == 1 ? bs->d[0] : bs->d[bs->rank - 2];
+    if ((va || vb) && as->rank && bs->rank && ka != kb && a->dtype == DT_F32 && b->dtype == DT_F32) {
+        error_at(loc, "matrix product: inner dimensions differ: %s @ %s (%lld vs %lld)", type_str(g->ctx, a->dtype, as),
+                 type_str(g->ctx, b->dtype, bs), (long long)ka, (long long)kb);
+        return NULL;
+    }
+    if (va && vb)
+        return b_reduce(g, OP_SUM, b_binary(g, OP_MUL, a, b, loc), 1, false, loc);
+    if ((va || vb) && !(va && vb)) {
+        int64_t row[2] = {1, as->d[0]}, col[2] = {bs->d[0], 1};
+        IrNode *m = b_matmul(g, va ? b_reshape(g, a, shape_make(2, row, false), loc) : a,
+                             vb ? b_reshape(g, b, shape_make(2, col, false), loc) : b, false, false, loc);
+        if (!m)
+            return NULL;
+        Shape s = m->shape;
+        if (va)
+            s.d[0] = s.d[1]; /* [1, n] -> [n] */
+        s.rank = 1;
+        return b_reshape(g, m, s, loc);
+    }
+    if (as->rank > 2 && !as->batched && bs->rank == 2) {
+        int64_t flat[2] = {shape_numel(as) / as->d[as->rank - 1], as->d[as->rank - 1]};
+        IrNode *m = b_matmul(g, b_reshape(g, a, shape_make(2, flat, false), loc), b, false, false, loc);
+        Shape s = *as;
+        s.d[s.rank - 1] = bs->d[1];
+        return m ? b_reshape(g, m, s, loc) : NULL;
+    }
+    return b_matmul(g, a, b, false, false, loc);
+}
+
 Value arith(Elab *e, int op, Value a, Value b, Loc loc) {
     Ctx *ctx = e->ctx;
     /* compile-time numbers */
@@ -607,7 +650,7 @@ Value arith(Elab *e, int op, Value a, Value b, Loc loc) {
     if (op == '@') {
         IrNode *x = to_tensor(e, a, loc, "the left operand of '@'");
         IrNode *y = to_tensor(e, b, loc, "the right operand of '@'");
-        return x && y ? v_tensor(e, b_matmul(e->g, x, y, false, false, loc)) : v_error(e);
+        return x && y ? v_tensor(e, matmul_any(e->g, x, y, loc)) : v_error(e);
     }
     if (op == AND || op == OR) {
         IrNode *x = to_tensor(e, a, loc, "an operand"), *y = to_tensor(e, b, loc, "an operand");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh: the whole test suite. Builds and runs every test (the accuracy runs on all of Fashion-MNIST
-# included), then builds again with -fsanitize=address,undefined and runs every test but the long accuracy
-# runs there. Ends with one line: "N passed, N failed", counted over the CUnit tests of both passes.
+# included), then builds again with -fsanitize=address,undefined and runs every test there but the long
+# accuracy runs, the interop tests and the install test (which builds a plain dlc of its own). Ends with one
+# line: "N passed, N failed", counted over the CUnit tests of both passes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build -Dwerror=true || exit 1
@@ -10,7 +11,7 @@ scripts/setup.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dwe
 status=0
 meson test -C build --print-errorlogs || status=1
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    meson test -C build-asan --no-suite slow --print-errorlogs || status=1
+    meson test -C build-asan --no-suite slow --no-suite interop --no-suite install --print-errorlogs || status=1
 
 # CUnit's run summaries ("tests  TOTAL  RAN  PASSED  FAILED  INACTIVE") from both passes' logs
 read -r passed failed < <(cat build/meson-logs/testlog.txt build-asan/meson-logs/testlog.txt |

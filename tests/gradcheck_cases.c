@@ -304,11 +304,55 @@ static GradModel model_cumsum(void) {
                        "F(x,X)"};
 }
 
+/* Subscripts: slices with steps and negative bounds, integer indices dropping axes (of a batched tensor and of a
+ * parameter), and slice assignments whose value depends on a parameter, so slice and unslice run both ways. */
+static GradModel model_index(void) {
+    return (GradModel){"input x: f32[batch, 4, 6]\n"
+                       "param w: [4, 6] = normal(0, 1)\n"
+                       "param v: [3] = normal(0, 1)\n"
+                       "h = tanh(x * w)\n"
+                       "a = h[:, 1:4, ::2] * v\n"
+                       "b = h[:, -1, -5:-1:3] + w[2, 1]\n"
+                       "h[:, 0:2, 1::2] = v * w[-1, :3]\n"
+                       "w2 = w\n"
+                       "w2[1] = 0.5\n"
+                       "output a\n"
+                       "train {\n"
+                       "    loss = mean(a * a) + mean(b * sigmoid(b)) + mean(h * h * w2)\n"
+                       "    optimizer = sgd(lr = 0.1)\n"
+                       "    batch = 3\n"
+                       "}\n",
+                       "F(x,X)"};
+}
+
+/* D2L 2.1/2.3's tensor functions: permute and transpose of any axes (batched and not), .T, reshape with -1,
+ * stack, norm (L2 and L1), min along an axis and argmax as a value (no gradient flows through it). detach is
+ * checked by test_tensors: central differences see through it. */
+static GradModel model_tensors(void) {
+    return (GradModel){"input x: f32[batch, 2, 3, 4]\n"
+                       "param w: [3, 4] = normal(0, 1)\n"
+                       "param v: [2, 3] = normal(0, 1)\n"
+                       "h = tanh(x * w)\n"
+                       "a = permute(h, [0, 3, 1, 2]) * transpose(v.T, 0, 1)\n"
+                       "b = transpose(h, 1, 3) |> reshape([batch, -1])\n"
+                       "s = stack([w, w * w, w.T.T], 1)\n"
+                       "m = min(h, axis=2) * argmax(h, axis=2)\n"
+                       "output a\n"
+                       "train {\n"
+                       "    loss = mean(a * a) + mean(b * sigmoid(b)) + norm(s) + norm(v, 1) / 4 + mean(m)\n"
+                       "    optimizer = sgd(lr = 0.1)\n"
+                       "    batch = 3\n"
+                       "}\n",
+                       "F(x,X)"};
+}
+
 const GradCase gradcheck_cases[] = {
     {"gc_unary", "unary ops, mean, broadcasting", model_unary, 4, ""},
     {"gc_binary", "binary ops, pow, maximum, minimum, where", model_binary, 6, ""},
     {"gc_reduce", "sum and max over axes, reshape, flatten", model_reduce, 3, ""},
     {"gc_cumsum", "cumsum along feature axes, a negative axis and a parameter's axis 0", model_cumsum, 4, ""},
+    {"gc_index", "subscripts: slices with steps, negative indices, slice assignment", model_index, 3, ""},
+    {"gc_tensors", "permute, transpose of any axes, .T, reshape -1, stack, norm, min, argmax", model_tensors, 3, ""},
     {"gc_matmul", "matmul in every arrangement (BLAS)", model_matmul, 5, ""},
     {"gc_matmul_portable", "matmul in every arrangement (--portable)", model_matmul, 3, "--portable"},
     {"gc_concat_softmax", "concat, softmax, log_softmax, cross_entropy", model_concat_softmax, 5, ""},

@@ -269,6 +269,11 @@ C_EXPR(sign, "((%s) > %s ? %s : (%s) < %s ? -%s : %s)", x[0], emit_lit(e, 0), em
        emit_lit(e, 1), emit_lit(e, 0))
 const OpRule rule_SIGN = {.build = build_elem, .grad = grad_none, .fold = fold_sign, .c_expr = c_sign};
 
+/* detach: the value, and a gradient stops here (D2L 2.5.3's u = y.detach()) */
+FOLD(detach, x[0])
+C_EXPR(detach, "%s", x[0])
+const OpRule rule_DETACH = {.build = build_elem, .grad = grad_none, .fold = fold_detach, .c_expr = c_detach};
+
 /* relu' from the output: y > 0 exactly where x > 0, and x then need not be kept for backward */
 FOLD(relu, x[0] > 0 ? x[0] : 0)
 C_EXPR(relu, "relu(%s)", x[0])
@@ -382,10 +387,17 @@ static IrNode *grad_pow(Graph *g, IrNode *n, int i, IrNode *d) {
 }
 const OpRule rule_POW = {.build = build_elem, .grad = grad_pow, .fold = fold_pow, .c_expr = c_pow, .spelling = "**"};
 
-/* maximum and minimum: the gradient goes to the first operand where they tie */
+/* maximum and minimum: the gradient goes to the operand that wins, half to each where they tie (as
+ * torch.maximum's): d * (x_i wins + 0.5 * (x_0 == x_1)) */
+static IrNode *tie_share(Graph *g, IrNode *n, int i, Op wins) {
+    IrNode *x = n->in[i], *other = n->in[1 - i];
+    IrNode *tie = b_binary(g, OP_EQ, n->in[0], n->in[1], n->loc);
+    return b_binary(g, OP_ADD, b_binary(g, wins, x, other, n->loc), mul(g, n, tie, k(g, n, 0.5)), n->loc);
+}
+
 FOLD(maximum, x[0] > x[1] ? x[0] : x[1])
 C_EXPR(maximum, "maxr(%s, %s)", x[0], x[1])
-GRAD(maximum, mul(g, n, d, b_binary(g, i == 0 ? OP_GE : OP_LT, n->in[0], n->in[1], n->loc)))
+GRAD(maximum, mul(g, n, d, tie_share(g, n, i, OP_GT)))
 const OpRule rule_MAXIMUM = {.build = build_elem,
                              .grad = grad_maximum,
                              .fold = fold_maximum,
@@ -395,7 +407,7 @@ const OpRule rule_MAXIMUM = {.build = build_elem,
 
 FOLD(minimum, x[0] < x[1] ? x[0] : x[1])
 C_EXPR(minimum, "minr(%s, %s)", x[0], x[1])
-GRAD(minimum, mul(g, n, d, b_binary(g, i == 0 ? OP_LE : OP_GT, n->in[0], n->in[1], n->loc)))
+GRAD(minimum, mul(g, n, d, tie_share(g, n, i, OP_LT)))
 const OpRule rule_MINIMUM = {.build = build_elem,
                              .grad = grad_minimum,
                              .fold = fold_minimum,

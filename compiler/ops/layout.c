@@ -1,9 +1,12 @@
-/* layout.c: the layout family: reshape (a view: no code), transpose, concat and slice.
+/* layout.c: the layout family: reshape (a view: no code), transpose, permute, concat, slice and
+ * unslice.
  *
- * These ops move elements without computing: their kernels are copies (transpose as a loop, concat and slice
- * as memcpy of contiguous blocks), and their gradients are each other's: concat's adjoint is sliced back to its
- * operands. Constants are laid out at compile time. */
+ * These ops move elements without computing: their kernels are copies (transpose as a loop, concat, slice and
+ * unslice as memcpy of contiguous blocks), and their gradients are each other's: concat's adjoint is sliced back
+ * to its operands, a slice's adjoint is unsliced into zeros of its operand's shape and the other way round. Constants
+ * are laid out at compile time. */
 #include <inttypes.h>
+#include <string.h>
 
 #include "dlc.h"
 
@@ -124,28 +127,156 @@ IrNode *b_concat(Graph *g, IrNode **xs, int n, int axis, Loc loc) {
     return op_build(g, OP_CONCAT, n, xs, &a, loc);
 }
 
-/* Elements [start, start + len) of x along `axis` (attributes axis and start; a->shape is the result's). */
+/* The blocks of [outer, axis, inner] that slice and unslice copy: `outer` rows, `inner` contiguous elements */
+static int64_t blocks_before(const Shape *s, int axis) {
+    int64_t outer = 1;
+    for (int d = 0; d < axis; d++)
+        outer *= s->d[d];
+    return outer;
+}
+
+static int64_t inner_after(const Shape *s, int axis) {
+    int64_t inner = 1;
+    for (int d = axis + 1; d < s->rank; d++)
+        inner *= s->d[d];
+    return inner;
+}
+
+/* Whether `part` is what slice (axis, start, step) takes of `whole`: the same shape but along axis, where its
+ * `part->d[axis]` positions start, start + step, ... lie inside whole's; never along the batch dimension. */
+static bool slice_fits(const Shape *whole, const Shape *part, int64_t axis, int64_t start, int64_t step) {
+    bool ok = part->rank == whole->rank && part->batched == whole->batched && axis >= 0 && axis < part->rank &&
+              !(axis == 0 && part->batched) && start >= 0 && step >= 1 && part->d[axis] >= 1 &&
+              start + (part->d[axis] - 1) * step < whole->d[axis];
+    for (int k = 0; ok && k < part->rank; k++)
+        ok = k == axis || part->d[k] == whole->d[k];
+    return ok;
+}
+
+/* Copies a constant's blocks: from `whole` into the `part` a slice takes of it (to_part), or back. */
+static void slice_copy(const Shape *whole, const Shape *part, int axis, int64_t start, int64_t step, const double *src,
+                       double *dst, bool to_part) {
+    int64_t outer = blocks_before(part, axis), inner = inner_after(part, axis), len = part->d[axis];
+    for (int64_t i = 0; i < outer; i++)
+        for (int64_t j = 0; j < len; j++) {
+            int64_t w = (i * whole->d[axis] + start + j * step) * inner, p = (i * len + j) * inner;
+            memcpy(dst + (to_part ? p : w), src + (to_part ? w : p), sizeof(double) * (size_t)inner);
+        }
+}
+
+static bool foldable(const IrNode *x, const Shape *out) {
+    return x->op == OP_CONST && !out->batched && shape_numel(out) <= MAX_CONST_NUMEL;
+}
+
+/* Elements start, start + step, ... of x along `axis` (attributes axis, start, step; a->shape is the result's).
+ * Constants are sliced at compile time. */
 static IrNode *build_slice(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc) {
     (void)nin;
     IrNode *x = in[0];
-    int64_t axis = a->attr[0], start = a->attr[1];
+    int64_t axis = a->attr[0], start = a->attr[1], step = a->attr[2];
     Shape s = a->shape;
-    bool ok = s.rank == x->shape.rank && s.batched == x->shape.batched && axis >= 0 && axis < s.rank &&
-              !(axis == 0 && s.batched) && start >= 0 && s.d[axis] >= 1 && start + s.d[axis] <= x->shape.d[axis];
-    for (int k = 0; ok && k < s.rank; k++)
-        ok = k == axis || s.d[k] == x->shape.d[k];
-    if (!ok) {
-        error_at(loc, "slice: %s is not a slice of %s along axis %lld from %lld", shape_str(g->ctx, &s),
-                 type_str(g->ctx, x->dtype, &x->shape), (long long)axis, (long long)start);
+    if (!slice_fits(&x->shape, &s, axis, start, step)) {
+        error_at(loc, "slice: %s is not a slice of %s along axis %lld from %lld by %lld", shape_str(g->ctx, &s),
+                 type_str(g->ctx, x->dtype, &x->shape), (long long)axis, (long long)start, (long long)step);
         return NULL;
+    }
+    if (shape_eq(&s, &x->shape))
+        return x;
+    if (foldable(x, &s)) {
+        double *v = xalloc(g->ctx, sizeof(double) * (size_t)shape_numel(&s));
+        slice_copy(&x->shape, &s, (int)axis, start, step, x->data, v, true);
+        return ir_const_data(g, s, v, loc);
+    }
+    return ir_node(g, op, x->dtype, s, 1, &x, a->attr, loc);
+}
+
+IrNode *b_slice_step(Graph *g, IrNode *x, int axis, int64_t start, int64_t step, int64_t len, Loc loc) {
+    OpArgs a = {.attr = {axis, start, step}, .shape = x->shape};
+    a.shape.d[axis] = len;
+    return op_build(g, OP_SLICE, 1, &x, &a, loc);
+}
+
+IrNode *b_slice(Graph *g, IrNode *x, int axis, int64_t start, int64_t len, Loc loc) {
+    return b_slice_step(g, x, axis, start, 1, len, loc);
+}
+
+/* x placed into zeros of shape a->shape where slice (axis, start, step) of that shape would read it */
+static IrNode *build_unslice(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc) {
+    (void)nin;
+    IrNode *x = in[0];
+    int64_t axis = a->attr[0], start = a->attr[1], step = a->attr[2];
+    Shape s = a->shape;
+    if (x->dtype != DT_F32 || !slice_fits(&s, &x->shape, axis, start, step)) {
+        error_at(loc, "unslice: %s is not a slice of %s along axis %lld from %lld by %lld",
+                 type_str(g->ctx, x->dtype, &x->shape), shape_str(g->ctx, &s), (long long)axis, (long long)start,
+                 (long long)step);
+        return NULL;
+    }
+    if (shape_eq(&s, &x->shape))
+        return x;
+    if (foldable(x, &s)) {
+        double *v = xalloc(g->ctx, sizeof(double) * (size_t)shape_numel(&s));
+        memset(v, 0, sizeof(double) * (size_t)shape_numel(&s));
+        slice_copy(&s, &x->shape, (int)axis, start, step, x->data, v, false);
+        return ir_const_data(g, s, v, loc);
     }
     return ir_node(g, op, DT_F32, s, 1, &x, a->attr, loc);
 }
 
-IrNode *b_slice(Graph *g, IrNode *x, int axis, int64_t start, int64_t len, Loc loc) {
-    OpArgs a = {.attr = {axis, start}, .shape = x->shape};
-    a.shape.d[axis] = len;
-    return op_build(g, OP_SLICE, 1, &x, &a, loc);
+IrNode *b_unslice(Graph *g, IrNode *x, Shape to, int axis, int64_t start, int64_t step, Loc loc) {
+    OpArgs a = {.attr = {axis, start, step}, .shape = to};
+    return op_build(g, OP_UNSLICE, 1, &x, &a, loc);
+}
+
+/* Result axis k is x's axis attr[k]: a permutation of x's axes that keeps a batch axis first. A permutation
+ * that moves nothing is x itself; constants are permuted at compile time. */
+static IrNode *build_permute(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc) {
+    (void)nin;
+    IrNode *x = in[0];
+    const Shape *xs = &x->shape;
+    Shape s = *xs;
+    bool seen[MAX_RANK] = {false}, same = true;
+    for (int k = 0; k < xs->rank; k++) {
+        int64_t p = a->attr[k];
+        if (p < 0 || p >= xs->rank || seen[p]) {
+            error_at(loc, "permute: the axes must be a permutation of 0..%d", xs->rank - 1);
+            return NULL;
+        }
+        seen[p] = true;
+        s.d[k] = xs->d[p];
+        same &= p == k;
+    }
+    if (xs->batched && a->attr[0] != 0) {
+        error_at(loc, "permute: %s's axis 0 is the batch dimension, which stays first", type_str(g->ctx, x->dtype, xs));
+        return NULL;
+    }
+    if (same)
+        return x;
+    int64_t attr[MAX_ATTR] = {0};
+    memcpy(attr, a->attr, sizeof(int64_t) * (size_t)xs->rank);
+    if (foldable(x, &s)) {
+        int64_t n = shape_numel(&s), stride[MAX_RANK];
+        for (int k = xs->rank - 1, st = 1; k >= 0; st *= (int)xs->d[k], k--)
+            stride[k] = st;
+        double *v = xalloc(g->ctx, sizeof(double) * (size_t)n);
+        for (int64_t i = 0; i < n; i++) {
+            int64_t r = i, src = 0;
+            for (int k = s.rank - 1; k >= 0; k--) {
+                src += (r % s.d[k]) * stride[attr[k]];
+                r /= s.d[k];
+            }
+            v[i] = x->data[src];
+        }
+        return ir_const_data(g, s, v, loc);
+    }
+    return ir_node(g, op, x->dtype, s, 1, &x, attr, loc);
+}
+
+IrNode *b_permute(Graph *g, IrNode *x, const int *perm, Loc loc) {
+    OpArgs a = {0};
+    for (int k = 0; k < x->shape.rank; k++)
+        a.attr[k] = perm[k];
+    return op_build(g, OP_PERMUTE, 1, &x, &a, loc);
 }
 
 /* ---- gradients ---- */
@@ -169,6 +300,26 @@ static IrNode *grad_concat(Graph *g, IrNode *n, int i, IrNode *d) {
     return b_slice(g, d, axis, start, n->in[i]->shape.d[axis], n->loc);
 }
 
+/* slice and unslice are each other's adjoints */
+static IrNode *grad_slice(Graph *g, IrNode *n, int i, IrNode *d) {
+    (void)i;
+    return b_unslice(g, d, n->in[0]->shape, (int)n->attr[0], n->attr[1], n->attr[2], n->loc);
+}
+
+static IrNode *grad_unslice(Graph *g, IrNode *n, int i, IrNode *d) {
+    (void)i;
+    return b_slice_step(g, d, (int)n->attr[0], n->attr[1], n->attr[2], n->in[0]->shape.d[n->attr[0]], n->loc);
+}
+
+/* the inverse permutation */
+static IrNode *grad_permute(Graph *g, IrNode *n, int i, IrNode *d) {
+    (void)i;
+    int inv[MAX_RANK];
+    for (int k = 0; k < n->shape.rank; k++)
+        inv[n->attr[k]] = k;
+    return b_permute(g, d, inv, n->loc);
+}
+
 /* ---- FLOPs: one per element moved ---- */
 
 static double flops_moved(const IrNode *n) { return (double)shape_numel(&n->in[0]->shape); }
@@ -181,21 +332,6 @@ static void emit_transpose(Emit *e, IrNode *n) {
     fprintf(e->o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n", s->d[1]);
     fprintf(e->o, "            %s[i * %" PRId64 " + j] = %s[j * %" PRId64 " + i];\n", emit_ptr(e, n), s->d[1],
             emit_ptr(e, n->in[0]), s->d[0]);
-}
-
-/* concat and slice copy [outer, axis, inner] blocks: `outer` rows of contiguous elements */
-static int64_t blocks_before(const Shape *s, int axis) {
-    int64_t outer = 1;
-    for (int d = 0; d < axis; d++)
-        outer *= s->d[d];
-    return outer;
-}
-
-static int64_t inner_after(const Shape *s, int axis) {
-    int64_t inner = 1;
-    for (int d = axis + 1; d < s->rank; d++)
-        inner *= s->d[d];
-    return inner;
 }
 
 static void emit_concat(Emit *e, IrNode *n) {
@@ -214,15 +350,58 @@ static void emit_concat(Emit *e, IrNode *n) {
     }
 }
 
+/* A step of 1 copies one contiguous block per outer row (the code concat's gradient has always had); a larger
+ * step one block of `inner` elements per position taken. */
 static void emit_slice(Emit *e, IrNode *n) {
     const Shape *s = &n->shape;
     int axis = (int)n->attr[0];
-    int64_t inner = inner_after(s, axis);
+    int64_t inner = inner_after(s, axis), step = n->attr[2];
     int64_t len = s->d[axis] * inner, src = n->in[0]->shape.d[axis] * inner, start = n->attr[1] * inner;
     fprintf(e->o, "    for (int64_t i = 0; i < %s; i++)\n", emit_outer(e, s, blocks_before(s, axis)));
+    if (step == 1) {
+        fprintf(e->o,
+                "        memcpy(%s + i * %" PRId64 ", %s + i * %" PRId64 " + %" PRId64 ", %" PRId64 " * sizeof(%s));\n",
+                emit_ptr(e, n), len, emit_ptr(e, n->in[0]), src, start, len, e->real);
+        return;
+    }
+    fprintf(e->o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n", s->d[axis]);
     fprintf(e->o,
-            "        memcpy(%s + i * %" PRId64 ", %s + i * %" PRId64 " + %" PRId64 ", %" PRId64 " * sizeof(%s));\n",
-            emit_ptr(e, n), len, emit_ptr(e, n->in[0]), src, start, len, e->real);
+            "            memcpy(%s + i * %" PRId64 " + j * %" PRId64 ", %s + i * %" PRId64 " + %" PRId64
+            " + j * %" PRId64 ", %" PRId64 " * sizeof(%s));\n",
+            emit_ptr(e, n), len, inner, emit_ptr(e, n->in[0]), src, start, step * inner, inner, e->real);
+}
+
+/* zeros, then the operand's blocks where the slice took them */
+static void emit_unslice(Emit *e, IrNode *n) {
+    const Shape *s = &n->in[0]->shape;
+    int axis = (int)n->attr[0];
+    int64_t inner = inner_after(s, axis), step = n->attr[2];
+    int64_t len = s->d[axis] * inner, dst = n->shape.d[axis] * inner, start = n->attr[1] * inner;
+    char *outer = emit_outer(e, s, blocks_before(s, axis));
+    fprintf(e->o, "    memset(%s, 0, (size_t)(%s) * %" PRId64 " * sizeof(%s));\n", emit_ptr(e, n), outer, dst, e->real);
+    fprintf(e->o, "    for (int64_t i = 0; i < %s; i++)\n", outer);
+    fprintf(e->o, "        for (int64_t j = 0; j < %" PRId64 "; j++)\n", s->d[axis]);
+    fprintf(e->o,
+            "            memcpy(%s + i * %" PRId64 " + %" PRId64 " + j * %" PRId64 ", %s + i * %" PRId64
+            " + j * %" PRId64 ", %" PRId64 " * sizeof(%s));\n",
+            emit_ptr(e, n), dst, start, step * inner, emit_ptr(e, n->in[0]), len, inner, inner, e->real);
+}
+
+/* One loop over the result's elements; each finds its source from its coordinates (x's strides, permuted). */
+static void emit_permute(Emit *e, IrNode *n) {
+    const Shape *s = &n->shape, *xs = &n->in[0]->shape;
+    int64_t stride[MAX_RANK], st = 1;
+    for (int k = xs->rank - 1; k >= 0; k--) {
+        stride[k] = st;
+        st *= xs->d[k];
+    }
+    fprintf(e->o, "    for (int64_t i = 0; i < %s; i++) {\n", emit_outer(e, s, shape_numel(s)));
+    fprintf(e->o, "        int64_t r = i, src = 0;\n");
+    for (int k = s->rank - 1; k >= 1; k--)
+        fprintf(e->o, "        src += r %% %" PRId64 " * %" PRId64 ";\n        r /= %" PRId64 ";\n", s->d[k],
+                stride[n->attr[k]], s->d[k]);
+    fprintf(e->o, "        src += r * %" PRId64 ";\n", stride[n->attr[0]]);
+    fprintf(e->o, "        %s[i] = %s[src];\n    }\n", emit_ptr(e, n), emit_ptr(e, n->in[0]));
 }
 
 /* ---- the rules ---- */
@@ -246,10 +425,23 @@ const OpRule rule_CONCAT = {
     .flops = flops_moved,
 };
 
-/* only built as concat's gradient: a gradient of a gradient through it is refused */
 const OpRule rule_SLICE = {
     .build = build_slice,
-    .grad = grad_refused,
+    .grad = grad_slice,
     .emit = emit_slice,
+    .flops = flops_moved,
+};
+
+const OpRule rule_PERMUTE = {
+    .build = build_permute,
+    .grad = grad_permute,
+    .emit = emit_permute,
+    .flops = flops_moved,
+};
+
+const OpRule rule_UNSLICE = {
+    .build = build_unslice,
+    .grad = grad_unslice,
+    .emit = emit_unslice,
     .flops = flops_moved,
 };

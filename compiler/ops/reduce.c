@@ -59,8 +59,15 @@ static IrNode *build_reduce(Graph *g, Op op, int nin, IrNode **in, const OpArgs 
         return a;
     if (a->op == OP_CONST)
         return reduce_consts(g, op, a, mask, keepdim, &s, loc);
-    int64_t attr[MAX_ATTR] = {(int64_t)mask, keepdim};
+    /* attr[2]: a max along one axis within each example, whose gradient goes to the first maximum (grad_max) */
+    bool first = op == OP_MAX && args->attr[2] && __builtin_popcount(mask) == 1 && !(mask == 1 && a->shape.batched);
+    int64_t attr[MAX_ATTR] = {(int64_t)mask, keepdim, first};
     return ir_node(g, op, DT_F32, s, 1, &a, attr, loc);
+}
+
+IrNode *b_max_along(Graph *g, IrNode *a, int axis, bool keepdim, Loc loc) {
+    OpArgs args = {.attr = {(int64_t)1 << axis, keepdim, true}};
+    return op_build(g, OP_MAX, 1, &a, &args, loc);
 }
 
 /* Sum (or max) over the axes in `mask`; keepdim keeps them as size 1. */
@@ -109,11 +116,29 @@ static IrNode *grad_sum(Graph *g, IrNode *n, int i, IrNode *d) {
     return unreduce(g, n, d);
 }
 
-/* to the elements equal to the maximum (all of them, where it is tied) */
+/* PyTorch's subgradients at ties: along one axis (attr[2], x.max(dim)) the whole gradient goes to the first
+ * maximal element, the index argmax gives; over several axes or all (x.max(), amax) it is spread evenly over the
+ * elements equal to the maximum. */
 static IrNode *grad_max(Graph *g, IrNode *n, int i, IrNode *d) {
     (void)i;
-    IrNode *hit = b_binary(g, OP_EQ, n->in[0], unreduce(g, n, n), n->loc);
-    return b_binary(g, OP_MUL, unreduce(g, n, d), hit, n->loc);
+    IrNode *x = n->in[0];
+    uint32_t mask = (uint32_t)n->attr[0];
+    if (n->attr[2]) {
+        int axis = __builtin_ctz(mask);
+        int64_t len = x->shape.d[axis];
+        Shape is = {.rank = x->shape.rank};
+        for (int k = 0; k < is.rank; k++)
+            is.d[k] = k == axis ? len : 1;
+        double *iota = xalloc(g->ctx, sizeof(double) * (size_t)len);
+        for (int64_t j = 0; j < len; j++)
+            iota[j] = (double)j;
+        IrNode *first =
+            b_binary(g, OP_EQ, ir_const_data(g, is, iota, n->loc), b_argmax(g, x, axis, false, n->loc), n->loc);
+        return b_binary(g, OP_MUL, unreduce(g, n, d), first, n->loc);
+    }
+    IrNode *hit = b_binary(g, OP_EQ, x, unreduce(g, n, n), n->loc);
+    IrNode *ties = b_reduce(g, OP_SUM, hit, mask, n->attr[1], n->loc);
+    return b_binary(g, OP_MUL, unreduce(g, n, b_binary(g, OP_DIV, d, ties, n->loc)), hit, n->loc);
 }
 
 /* ---- folding: the accumulator x[0] combined with an element x[1] ---- */
@@ -220,6 +245,69 @@ static void emit_cumsum(Emit *e, IrNode *n) {
     fprintf(e->o, "            }\n        }\n");
 }
 
+/* ---- argmax, argmin: the index of the first extremum along an axis ---- */
+
+/* attr: axis (>= 0, not the batch axis), min; the result keeps the axis with size 1 and holds indices as f32, so
+ * they compute as values (D2L's comparisons and counts). Ties go to the first, as torch.argmax's do. */
+static IrNode *build_argmax(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc) {
+    (void)nin;
+    IrNode *x = in[0];
+    int64_t axis = a->attr[0];
+    if (x->dtype != DT_F32 || axis < 0 || axis >= x->shape.rank || (axis == 0 && x->shape.batched)) {
+        error_at(loc, "argmax: axis %lld of %s: an axis of an f32 tensor within each example", (long long)axis,
+                 type_str(g->ctx, x->dtype, &x->shape));
+        return NULL;
+    }
+    Shape s = x->shape;
+    s.d[axis] = 1;
+    int64_t outer = 1, inner = 1, len = x->shape.d[axis];
+    for (int k = 0; k < axis; k++)
+        outer *= s.d[k];
+    for (int k = (int)axis + 1; k < s.rank; k++)
+        inner *= s.d[k];
+    if (x->op == OP_CONST) {
+        double *v = xalloc(g->ctx, sizeof(double) * (size_t)(outer * inner));
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t i = 0; i < inner; i++) {
+                const double *p = x->data + o * len * inner + i;
+                int64_t best = 0;
+                for (int64_t j = 1; j < len; j++)
+                    if (a->attr[1] ? p[j * inner] < p[best * inner] : p[j * inner] > p[best * inner])
+                        best = j;
+                v[o * inner + i] = (double)best;
+            }
+        return ir_const_data(g, s, v, loc);
+    }
+    int64_t attr[MAX_ATTR] = {axis, a->attr[1] != 0};
+    return ir_node(g, op, DT_F32, s, 1, &x, attr, loc);
+}
+
+IrNode *b_argmax(Graph *g, IrNode *x, int axis, bool min, Loc loc) {
+    OpArgs a = {.attr = {axis, min}};
+    return op_build(g, OP_ARGMAX, 1, &x, &a, loc);
+}
+
+static double flops_argmax(const IrNode *n) { return (double)shape_numel(&n->in[0]->shape); }
+
+static void emit_argmax(Emit *e, IrNode *n) {
+    const Shape *s = &n->in[0]->shape;
+    int axis = (int)n->attr[0];
+    int64_t len = s->d[axis], outer = 1, inner = 1;
+    for (int d = 0; d < axis; d++)
+        outer *= s->d[d];
+    for (int d = axis + 1; d < s->rank; d++)
+        inner *= s->d[d];
+    fprintf(e->o, "    for (int64_t o = 0; o < %s; o++)\n", emit_outer(e, s, outer));
+    fprintf(e->o, "        for (int64_t i = 0; i < %" PRId64 "; i++) {\n", inner);
+    fprintf(e->o, "            const %s *p = %s + o * %" PRId64 " + i;\n", e->real, emit_ptr(e, n->in[0]), len * inner);
+    fprintf(e->o, "            int64_t best = 0;\n");
+    fprintf(e->o, "            for (int64_t j = 1; j < %" PRId64 "; j++)\n", len);
+    fprintf(e->o, "                if (p[j * %" PRId64 "] %s p[best * %" PRId64 "])\n", inner, n->attr[1] ? "<" : ">",
+            inner);
+    fprintf(e->o, "                    best = j;\n");
+    fprintf(e->o, "            %s[o * %" PRId64 " + i] = (%s)best;\n        }\n", emit_ptr(e, n), inner, e->real);
+}
+
 /* ---- the rules ---- */
 
 const OpRule rule_SUM = {
@@ -245,6 +333,13 @@ const OpRule rule_DIVCOUNT = {
     .grad = grad_divcount,
     .fold = fold_divcount,
     .c_expr = c_divcount,
+};
+
+const OpRule rule_ARGMAX = {
+    .build = build_argmax,
+    .grad = grad_none,
+    .emit = emit_argmax,
+    .flops = flops_argmax,
 };
 
 const OpRule rule_CUMSUM = {

@@ -16,8 +16,8 @@ f = sum(x, keepdim=2)
 #! error 15:12: 'keepdim' must be true or false, got the integer 2
 g = mean(labels)
 #! error 17:5: a reduction needs an f32 tensor, got i32[batch 1]
-h = min(x)
-#! error 19:5: min takes two tensors; for a reduction use -max(-x)
+h = min(x, axis=2)
+#! error 19:12: axis 2 is out of range for f32[batch 1, 4], which has axes -2..1
 k = reshape(x)
 #! error 21:5: reshape needs a shape: reshape(x, [batch, 784])
 m = reshape(x, [2, batch])

@@ -1,4 +1,4 @@
-# The matrix product needs 2-D operands with equal inner dimensions, f32 operands, and only the left operand's
+# The matrix product needs 2-D operands (or a vector on either side) with equal inner dimensions, f32 operands, and only the left operand's
 # rows batched; dot needs two vectors of one length.
 input x: f32[batch, 4]
 input w: f32[3, 5]
@@ -15,8 +15,8 @@ d = labels @ w
 #! error 14:5: matrix product needs f32 operands, got i32[batch 1] @ f32[3, 5]
 e = matmul(x, w)
 #! error 16:5: matrix product: inner dimensions differ: f32[batch 1, 4] @ f32[3, 5] (4 vs 3)
-f = x @ v
-#! error 18:5: matrix product needs 2-D operands, got f32[batch 1, 4] @ f32[4]
+f = x @ ones([3])
+#! error 18:5: matrix product: inner dimensions differ: f32[batch 1, 4] @ f32[3] (4 vs 3)
 g = dot(v, x)
 #! error 20:5: dot needs two vectors of one length, got f32[4] and f32[batch 1, 4]
 output a

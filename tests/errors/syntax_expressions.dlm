@@ -9,7 +9,7 @@ c = x |> linear(out=)
 d = 2 as two
 #! error 9:7: only a layer call can be named with 'as'
 g = x[]
-#! error 11:7: syntax error, unexpected ']', expecting an expression
+#! error 11:7: syntax error, unexpected ']', expecting ':' or an expression
 h = x.(2)
 #! error 13:7: syntax error, unexpected '(', expecting name
 i = [1, 2,, 3]

@@ -555,6 +555,19 @@ static void test_checkpoint_values(void) {
         ASSERT_MSG_HAS(err, cases[i].what);
         CU_ASSERT_EQUAL(b.w[0], 0.0f); /* nothing was loaded (1 in the file) */
     }
+    /* ... found past the first block of 1024 values the scan takes at a time, and in the last, partial one */
+    static float big[3000], into[3000];
+    static const int at[2] = {1500, 2999};
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < 3000; k++)
+            big[k] = (float)k;
+        big[at[i]] = NAN;
+        DlrtTensorDesc d = {"big", DLRT_F32, 1, {3000}, big}, e = {"big", DLRT_F32, 1, {3000}, into};
+        DlrtCheckpoint w = {.params = &d, .n_params = 1}, r = {.params = &e, .n_params = 1};
+        CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &w, &err), DLRT_OK);
+        CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &r, 0, &err), DLRT_EFORMAT);
+        ASSERT_MSG_HAS(err, i ? "'big' holds NaN at index 2999 of f32[3000]" : "'big' holds NaN at index 1500 of");
+    }
     /* A NaN in the optimizer state is refused as well. */
     Model a, b;
     model_init(&a, 1);
