@@ -2173,44 +2173,44 @@ batchnorm_real batchnorm_evaluate(void *state, int n, const batchnorm_real *x, c
     return ((batchnorm_real *)(ar + 5120))[0];
 }
 
-const batchnorm_real *batchnorm_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 182080;
+batchnorm_real *batchnorm_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 182080;
     if (strcmp(name, "0.weight") == 0)
-        return (const batchnorm_real *)(const void *)(ar + 192);
+        return (batchnorm_real *)(void *)(ar + 192);
     if (strcmp(name, "0.bias") == 0)
-        return (const batchnorm_real *)(const void *)(ar + 0);
+        return (batchnorm_real *)(void *)(ar + 0);
     if (strcmp(name, "1.gamma") == 0)
-        return (const batchnorm_real *)(const void *)(ar + 1769792);
+        return (batchnorm_real *)(void *)(ar + 1769792);
     if (strcmp(name, "1.beta") == 0)
-        return (const batchnorm_real *)(const void *)(ar + 1769728);
+        return (batchnorm_real *)(void *)(ar + 1769728);
     if (strcmp(name, "4.weight") == 0)
-        return (const batchnorm_real *)(const void *)(ar + 2654592);
+        return (batchnorm_real *)(void *)(ar + 2654592);
     if (strcmp(name, "4.bias") == 0)
-        return (const batchnorm_real *)(const void *)(ar + 128);
+        return (batchnorm_real *)(void *)(ar + 128);
     if (strcmp(name, "5.gamma") == 0)
-        return (const batchnorm_real *)(const void *)(ar + 2736640);
+        return (batchnorm_real *)(void *)(ar + 2736640);
     if (strcmp(name, "5.beta") == 0)
-        return (const batchnorm_real *)(const void *)(ar + 2736576);
+        return (batchnorm_real *)(void *)(ar + 2736576);
     if (strcmp(name, "9.weight") == 0)
-        return (const batchnorm_real *)(const void *)(ar + 7939456);
+        return (batchnorm_real *)(void *)(ar + 7939456);
     if (strcmp(name, "9.bias") == 0)
-        return (const batchnorm_real *)(const void *)(ar + 3391936);
+        return (batchnorm_real *)(void *)(ar + 3391936);
     if (strcmp(name, "10.gamma") == 0)
-        return (const batchnorm_real *)(const void *)(ar + 3455936);
+        return (batchnorm_real *)(void *)(ar + 3455936);
     if (strcmp(name, "10.beta") == 0)
-        return (const batchnorm_real *)(const void *)(ar + 3455424);
+        return (batchnorm_real *)(void *)(ar + 3455424);
     if (strcmp(name, "12.weight") == 0)
-        return (const batchnorm_real *)(const void *)(ar + 7768064);
+        return (batchnorm_real *)(void *)(ar + 7768064);
     if (strcmp(name, "12.bias") == 0)
-        return (const batchnorm_real *)(const void *)(ar + 3392960);
+        return (batchnorm_real *)(void *)(ar + 3392960);
     if (strcmp(name, "13.gamma") == 0)
-        return (const batchnorm_real *)(const void *)(ar + 3521408);
+        return (batchnorm_real *)(void *)(ar + 3521408);
     if (strcmp(name, "13.beta") == 0)
-        return (const batchnorm_real *)(const void *)(ar + 3517248);
+        return (batchnorm_real *)(void *)(ar + 3517248);
     if (strcmp(name, "15.weight") == 0)
-        return (const batchnorm_real *)(const void *)(ar + 3518016);
+        return (batchnorm_real *)(void *)(ar + 3518016);
     if (strcmp(name, "15.bias") == 0)
-        return (const batchnorm_real *)(const void *)(ar + 3393408);
+        return (batchnorm_real *)(void *)(ar + 3393408);
     (void)ar;
     (void)name;
     return NULL;
@@ -2346,6 +2346,114 @@ int batchnorm_load(void *ctx, const void *checkpoint, size_t len) {
         }
     }
     return 0;
+}
+
+/* The checkpoint writer: the same bytes as the trainer's --save (docs/checkpoint.md). */
+static const struct {
+    const char *name;
+    int rank;
+    uint64_t dims[6];
+    int64_t offset;
+} saved_params[26] = {
+    {"0.weight", 4, {6, 1, 5, 5}, 64},
+    {"0.bias", 1, {6}, 704},
+    {"1.gamma", 4, {1, 6, 1, 1}, 768},
+    {"1.beta", 4, {1, 6, 1, 1}, 832},
+    {"1.moving_mean", 4, {1, 6, 1, 1}, 896},
+    {"1.moving_var", 4, {1, 6, 1, 1}, 960},
+    {"4.weight", 4, {16, 6, 5, 5}, 1024},
+    {"4.bias", 1, {16}, 10624},
+    {"5.gamma", 4, {1, 16, 1, 1}, 10688},
+    {"5.beta", 4, {1, 16, 1, 1}, 10752},
+    {"5.moving_mean", 4, {1, 16, 1, 1}, 10816},
+    {"5.moving_var", 4, {1, 16, 1, 1}, 10880},
+    {"9.weight", 2, {120, 256}, 10944},
+    {"9.bias", 1, {120}, 133824},
+    {"10.gamma", 2, {1, 120}, 134336},
+    {"10.beta", 2, {1, 120}, 134848},
+    {"10.moving_mean", 2, {1, 120}, 135360},
+    {"10.moving_var", 2, {1, 120}, 135872},
+    {"12.weight", 2, {84, 120}, 136384},
+    {"12.bias", 1, {84}, 176704},
+    {"13.gamma", 2, {1, 84}, 177088},
+    {"13.beta", 2, {1, 84}, 177472},
+    {"13.moving_mean", 2, {1, 84}, 177856},
+    {"13.moving_var", 2, {1, 84}, 178240},
+    {"15.weight", 2, {10, 84}, 178624},
+    {"15.bias", 1, {10}, 182016},
+};
+static unsigned char *ck_put(unsigned char *p, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+    return p + bytes;
+}
+static unsigned char *ck_section(unsigned char *p, uint32_t tag, uint32_t count, uint64_t body) {
+    return ck_put(ck_put(ck_put(p, tag, 4), count, 4), body, 8);
+}
+static unsigned char *ck_small(unsigned char *p, uint32_t tag, uint64_t a, uint64_t b) {
+    p = ck_put(ck_put(ck_section(p, tag, 0, 20), a, 8), b, 8);
+    return ck_put(p, crc32(p - 16, 16), 4);
+}
+static unsigned char *ck_record(unsigned char *p, const unsigned char *st, const char *name, int rank,
+                                 const uint64_t *dims, int64_t offset) {
+    unsigned char *rec = p;
+    size_t len = strlen(name);
+    uint64_t count = 1;
+    p = ck_put(p, len, 4);
+    memcpy(p, name, len);
+    p = ck_put(p + len, 1, 4);
+    p = ck_put(p, (uint64_t)rank, 4);
+    for (int d = 0; d < rank; d++) {
+        p = ck_put(p, dims[d], 8);
+        count *= dims[d];
+    }
+    p = ck_put(p, count * 4, 8);
+    const batchnorm_real *v = (const batchnorm_real *)(const void *)(st + offset);
+    for (uint64_t k = 0; k < count; k++) {
+        uint32_t u;
+        memcpy(&u, &v[k], 4);
+        p = ck_put(p, u, 4);
+    }
+    return ck_put(p, crc32(rec, (uint64_t)(p - rec)), 4);
+}
+
+size_t batchnorm_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap) {
+    size_t size = generator ? BATCHNORM_CHECKPOINT_BYTES : BATCHNORM_CHECKPOINT_BYTES - 36;
+    if (!buf || size > cap)
+        return size;
+    const unsigned char *st = (const unsigned char *)state;
+    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
+    unsigned char *p = (unsigned char *)buf;
+    memcpy(p, magic, 8);
+    p = ck_put(ck_put(p + 8, 1, 4), 2u + (generator != NULL), 4);
+    p = ck_put(ck_put(p, UINT64_C(0xdd679e3af280d1ab), 8), size, 8);
+    p = ck_section(p, 0x4D524150u, 26, 182714); /* PARM */
+    for (int i = 0; i < 26; i++)
+        p = ck_record(p, st, saved_params[i].name, saved_params[i].rank, saved_params[i].dims,
+                       saved_params[i].offset);
+    p = ck_small(p, 0x4E415254u, epochs, ((const header *)state)->step); /* TRAN */
+    if (generator)
+        p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
+    return (size_t)(p - (unsigned char *)buf);
+}
+
+const batchnorm_tensor_info batchnorm_inputs[BATCHNORM_INPUT_COUNT > 0 ? BATCHNORM_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {128, 1, 28, 28}},
+    {"y", "i32", 1, 1, {128}},
+};
+
+const batchnorm_tensor_info batchnorm_outputs[BATCHNORM_OUTPUT_COUNT > 0 ? BATCHNORM_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {128, 10}},
+};
+
+const char *const batchnorm_class_names[BATCHNORM_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t batchnorm_state_bytes(void) {
+    return BATCHNORM_STATE_BYTES;
+}
+int batchnorm_max_batch(void) {
+    return BATCHNORM_MAX_BATCH;
 }
 
 batchnorm_real *batchnorm_param(void *state, const char *name) {

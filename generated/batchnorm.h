@@ -32,7 +32,40 @@ extern "C" {
 #define BATCHNORM_OUTPUT_LOGITS_SIZE 10
 #define BATCHNORM_METRIC_COUNT 1
 
+/* metadata (also as a table and functions below) */
+#define BATCHNORM_DLC_VERSION "0.1.0"
+#define BATCHNORM_LAYOUT_HASH UINT64_C(0xdd679e3af280d1ab) /* the parameters' names and shapes, as in checkpoints */
+#define BATCHNORM_INPUT_X_DTYPE "f32"
+#define BATCHNORM_INPUT_X_RANK 4
+#define BATCHNORM_INPUT_X_SHAPE {128, 1, 28, 28} /* the first dimension is the batch, up to MAX_BATCH */
+#define BATCHNORM_INPUT_Y_DTYPE "i32"
+#define BATCHNORM_INPUT_Y_RANK 1
+#define BATCHNORM_INPUT_Y_SHAPE {128} /* the first dimension is the batch, up to MAX_BATCH */
+#define BATCHNORM_OUTPUT_LOGITS_DTYPE "f32"
+#define BATCHNORM_OUTPUT_LOGITS_RANK 2
+#define BATCHNORM_OUTPUT_LOGITS_SHAPE {128, 10} /* the first dimension is the batch, up to MAX_BATCH */
+#define BATCHNORM_INPUT_COUNT 2
+#define BATCHNORM_OUTPUT_COUNT 1
+#define BATCHNORM_CLASS_COUNT 10
+
 typedef float batchnorm_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * BATCHNORM_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} batchnorm_tensor_info;
+extern const batchnorm_tensor_info batchnorm_inputs[BATCHNORM_INPUT_COUNT > 0 ? BATCHNORM_INPUT_COUNT : 1];
+extern const batchnorm_tensor_info batchnorm_outputs[BATCHNORM_OUTPUT_COUNT > 0 ? BATCHNORM_OUTPUT_COUNT : 1];
+/* Fashion-MNIST's classes, by label (the trainers' names). */
+extern const char *const batchnorm_class_names[BATCHNORM_CLASS_COUNT];
+/* The sizes above, as functions. */
+size_t batchnorm_state_bytes(void);
+int batchnorm_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -71,13 +104,21 @@ batchnorm_real batchnorm_train_step(void *state, int n, const batchnorm_real *x,
 batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real *x, const int32_t *y, double *metrics);
 int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_t *y);
 void batchnorm_step(void *state, batchnorm_real lr);
-/* The gradient of the loss for a parameter after batchnorm_backward, or NULL (unknown name, constant). */
-const batchnorm_real *batchnorm_grad(const void *state, const char *name);
+/* The gradient of the loss for a parameter after batchnorm_backward, or NULL (unknown name, constant).
+ * Not const: a caller may change it before batchnorm_step (an allreduce over data-parallel replicas). */
+batchnorm_real *batchnorm_grad(void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns BATCHNORM_LOAD_OK (0) or one of the BATCHNORM_LOAD_ codes above. On failure the state is
  * unchanged. */
 int batchnorm_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: BATCHNORM_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define BATCHNORM_CHECKPOINT_BYTES 182834
+size_t batchnorm_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 batchnorm_real *batchnorm_param(void *state, const char *name);

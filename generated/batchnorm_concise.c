@@ -2204,44 +2204,44 @@ batchnorm_concise_real batchnorm_concise_evaluate(void *state, int n, const batc
     return ((batchnorm_concise_real *)(ar + 5120))[0];
 }
 
-const batchnorm_concise_real *batchnorm_concise_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 182336;
+batchnorm_concise_real *batchnorm_concise_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 182336;
     if (strcmp(name, "0.weight") == 0)
-        return (const batchnorm_concise_real *)(const void *)(ar + 1769984);
+        return (batchnorm_concise_real *)(void *)(ar + 1769984);
     if (strcmp(name, "0.bias") == 0)
-        return (const batchnorm_concise_real *)(const void *)(ar + 128);
+        return (batchnorm_concise_real *)(void *)(ar + 128);
     if (strcmp(name, "1.weight") == 0)
-        return (const batchnorm_concise_real *)(const void *)(ar + 448);
+        return (batchnorm_concise_real *)(void *)(ar + 448);
     if (strcmp(name, "1.bias") == 0)
-        return (const batchnorm_concise_real *)(const void *)(ar + 320);
+        return (batchnorm_concise_real *)(void *)(ar + 320);
     if (strcmp(name, "4.weight") == 0)
-        return (const batchnorm_concise_real *)(const void *)(ar + 2736960);
+        return (batchnorm_concise_real *)(void *)(ar + 2736960);
     if (strcmp(name, "4.bias") == 0)
-        return (const batchnorm_concise_real *)(const void *)(ar + 2212288);
+        return (batchnorm_concise_real *)(void *)(ar + 2212288);
     if (strcmp(name, "5.weight") == 0)
-        return (const batchnorm_concise_real *)(const void *)(ar + 2212608);
+        return (batchnorm_concise_real *)(void *)(ar + 2212608);
     if (strcmp(name, "5.bias") == 0)
-        return (const batchnorm_concise_real *)(const void *)(ar + 2212480);
+        return (batchnorm_concise_real *)(void *)(ar + 2212480);
     if (strcmp(name, "9.weight") == 0)
-        return (const batchnorm_concise_real *)(const void *)(ar + 3234880);
+        return (batchnorm_concise_real *)(void *)(ar + 3234880);
     if (strcmp(name, "9.bias") == 0)
-        return (const batchnorm_concise_real *)(const void *)(ar + 2868544);
+        return (batchnorm_concise_real *)(void *)(ar + 2868544);
     if (strcmp(name, "10.weight") == 0)
-        return (const batchnorm_concise_real *)(const void *)(ar + 2871424);
+        return (batchnorm_concise_real *)(void *)(ar + 2871424);
     if (strcmp(name, "10.bias") == 0)
-        return (const batchnorm_concise_real *)(const void *)(ar + 2870400);
+        return (batchnorm_concise_real *)(void *)(ar + 2870400);
     if (strcmp(name, "12.weight") == 0)
-        return (const batchnorm_concise_real *)(const void *)(ar + 2932992);
+        return (batchnorm_concise_real *)(void *)(ar + 2932992);
     if (strcmp(name, "12.bias") == 0)
-        return (const batchnorm_concise_real *)(const void *)(ar + 2932608);
+        return (batchnorm_concise_real *)(void *)(ar + 2932608);
     if (strcmp(name, "13.weight") == 0)
-        return (const batchnorm_concise_real *)(const void *)(ar + 2980544);
+        return (batchnorm_concise_real *)(void *)(ar + 2980544);
     if (strcmp(name, "13.bias") == 0)
-        return (const batchnorm_concise_real *)(const void *)(ar + 2979776);
+        return (batchnorm_concise_real *)(void *)(ar + 2979776);
     if (strcmp(name, "15.weight") == 0)
-        return (const batchnorm_concise_real *)(const void *)(ar + 2976384);
+        return (batchnorm_concise_real *)(void *)(ar + 2976384);
     if (strcmp(name, "15.bias") == 0)
-        return (const batchnorm_concise_real *)(const void *)(ar + 2867840);
+        return (batchnorm_concise_real *)(void *)(ar + 2867840);
     (void)ar;
     (void)name;
     return NULL;
@@ -2381,6 +2381,118 @@ int batchnorm_concise_load(void *ctx, const void *checkpoint, size_t len) {
         }
     }
     return 0;
+}
+
+/* The checkpoint writer: the same bytes as the trainer's --save (docs/checkpoint.md). */
+static const struct {
+    const char *name;
+    int rank;
+    uint64_t dims[6];
+    int64_t offset;
+} saved_params[30] = {
+    {"0.weight", 4, {6, 1, 5, 5}, 64},
+    {"0.bias", 1, {6}, 704},
+    {"1.weight", 1, {6}, 768},
+    {"1.bias", 1, {6}, 832},
+    {"1.running_mean", 1, {6}, 896},
+    {"1.running_var", 1, {6}, 960},
+    {"1.num_batches_tracked", 0, {0}, 1024},
+    {"4.weight", 4, {16, 6, 5, 5}, 1088},
+    {"4.bias", 1, {16}, 10688},
+    {"5.weight", 1, {16}, 10752},
+    {"5.bias", 1, {16}, 10816},
+    {"5.running_mean", 1, {16}, 10880},
+    {"5.running_var", 1, {16}, 10944},
+    {"5.num_batches_tracked", 0, {0}, 11008},
+    {"9.weight", 2, {120, 256}, 11072},
+    {"9.bias", 1, {120}, 133952},
+    {"10.weight", 1, {120}, 134464},
+    {"10.bias", 1, {120}, 134976},
+    {"10.running_mean", 1, {120}, 135488},
+    {"10.running_var", 1, {120}, 136000},
+    {"10.num_batches_tracked", 0, {0}, 136512},
+    {"12.weight", 2, {84, 120}, 136576},
+    {"12.bias", 1, {84}, 176896},
+    {"13.weight", 1, {84}, 177280},
+    {"13.bias", 1, {84}, 177664},
+    {"13.running_mean", 1, {84}, 178048},
+    {"13.running_var", 1, {84}, 178432},
+    {"13.num_batches_tracked", 0, {0}, 178816},
+    {"15.weight", 2, {10, 84}, 178880},
+    {"15.bias", 1, {10}, 182272},
+};
+static unsigned char *ck_put(unsigned char *p, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+    return p + bytes;
+}
+static unsigned char *ck_section(unsigned char *p, uint32_t tag, uint32_t count, uint64_t body) {
+    return ck_put(ck_put(ck_put(p, tag, 4), count, 4), body, 8);
+}
+static unsigned char *ck_small(unsigned char *p, uint32_t tag, uint64_t a, uint64_t b) {
+    p = ck_put(ck_put(ck_section(p, tag, 0, 20), a, 8), b, 8);
+    return ck_put(p, crc32(p - 16, 16), 4);
+}
+static unsigned char *ck_record(unsigned char *p, const unsigned char *st, const char *name, int rank,
+                                 const uint64_t *dims, int64_t offset) {
+    unsigned char *rec = p;
+    size_t len = strlen(name);
+    uint64_t count = 1;
+    p = ck_put(p, len, 4);
+    memcpy(p, name, len);
+    p = ck_put(p + len, 1, 4);
+    p = ck_put(p, (uint64_t)rank, 4);
+    for (int d = 0; d < rank; d++) {
+        p = ck_put(p, dims[d], 8);
+        count *= dims[d];
+    }
+    p = ck_put(p, count * 4, 8);
+    const batchnorm_concise_real *v = (const batchnorm_concise_real *)(const void *)(st + offset);
+    for (uint64_t k = 0; k < count; k++) {
+        uint32_t u;
+        memcpy(&u, &v[k], 4);
+        p = ck_put(p, u, 4);
+    }
+    return ck_put(p, crc32(rec, (uint64_t)(p - rec)), 4);
+}
+
+size_t batchnorm_concise_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap) {
+    size_t size = generator ? BATCHNORM_CONCISE_CHECKPOINT_BYTES : BATCHNORM_CONCISE_CHECKPOINT_BYTES - 36;
+    if (!buf || size > cap)
+        return size;
+    const unsigned char *st = (const unsigned char *)state;
+    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
+    unsigned char *p = (unsigned char *)buf;
+    memcpy(p, magic, 8);
+    p = ck_put(ck_put(p + 8, 1, 4), 2u + (generator != NULL), 4);
+    p = ck_put(ck_put(p, UINT64_C(0x1d4abe4ff4099df4), 8), size, 8);
+    p = ck_section(p, 0x4D524150u, 30, 182668); /* PARM */
+    for (int i = 0; i < 30; i++)
+        p = ck_record(p, st, saved_params[i].name, saved_params[i].rank, saved_params[i].dims,
+                       saved_params[i].offset);
+    p = ck_small(p, 0x4E415254u, epochs, ((const header *)state)->step); /* TRAN */
+    if (generator)
+        p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
+    return (size_t)(p - (unsigned char *)buf);
+}
+
+const batchnorm_concise_tensor_info batchnorm_concise_inputs[BATCHNORM_CONCISE_INPUT_COUNT > 0 ? BATCHNORM_CONCISE_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {128, 1, 28, 28}},
+    {"y", "i32", 1, 1, {128}},
+};
+
+const batchnorm_concise_tensor_info batchnorm_concise_outputs[BATCHNORM_CONCISE_OUTPUT_COUNT > 0 ? BATCHNORM_CONCISE_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {128, 10}},
+};
+
+const char *const batchnorm_concise_class_names[BATCHNORM_CONCISE_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t batchnorm_concise_state_bytes(void) {
+    return BATCHNORM_CONCISE_STATE_BYTES;
+}
+int batchnorm_concise_max_batch(void) {
+    return BATCHNORM_CONCISE_MAX_BATCH;
 }
 
 batchnorm_concise_real *batchnorm_concise_param(void *state, const char *name) {

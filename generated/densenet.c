@@ -9405,176 +9405,176 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     return ((densenet_real *)(ar + 5120))[0];
 }
 
-const densenet_real *densenet_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 3061440;
+densenet_real *densenet_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 3061440;
     if (strcmp(name, "0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 2048);
+        return (densenet_real *)(void *)(ar + 2048);
     if (strcmp(name, "0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 320);
+        return (densenet_real *)(void *)(ar + 320);
     if (strcmp(name, "1.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 1792);
+        return (densenet_real *)(void *)(ar + 1792);
     if (strcmp(name, "1.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 1280);
+        return (densenet_real *)(void *)(ar + 1280);
     if (strcmp(name, "4.0.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75501888);
+        return (densenet_real *)(void *)(ar + 75501888);
     if (strcmp(name, "4.0.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75499648);
+        return (densenet_real *)(void *)(ar + 75499648);
     if (strcmp(name, "4.0.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 78248128);
+        return (densenet_real *)(void *)(ar + 78248128);
     if (strcmp(name, "4.0.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75499520);
+        return (densenet_real *)(void *)(ar + 75499520);
     if (strcmp(name, "4.1.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75504384);
+        return (densenet_real *)(void *)(ar + 75504384);
     if (strcmp(name, "4.1.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75501440);
+        return (densenet_real *)(void *)(ar + 75501440);
     if (strcmp(name, "4.1.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 78137536);
+        return (densenet_real *)(void *)(ar + 78137536);
     if (strcmp(name, "4.1.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75501312);
+        return (densenet_real *)(void *)(ar + 75501312);
     if (strcmp(name, "4.2.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75507328);
+        return (densenet_real *)(void *)(ar + 75507328);
     if (strcmp(name, "4.2.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75503808);
+        return (densenet_real *)(void *)(ar + 75503808);
     if (strcmp(name, "4.2.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 77990080);
+        return (densenet_real *)(void *)(ar + 77990080);
     if (strcmp(name, "4.2.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75503680);
+        return (densenet_real *)(void *)(ar + 75503680);
     if (strcmp(name, "4.3.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75670336);
+        return (densenet_real *)(void *)(ar + 75670336);
     if (strcmp(name, "4.3.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75506688);
+        return (densenet_real *)(void *)(ar + 75506688);
     if (strcmp(name, "4.3.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 77805760);
+        return (densenet_real *)(void *)(ar + 77805760);
     if (strcmp(name, "4.3.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75506560);
+        return (densenet_real *)(void *)(ar + 75506560);
     if (strcmp(name, "5.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75671104);
+        return (densenet_real *)(void *)(ar + 75671104);
     if (strcmp(name, "5.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75669568);
+        return (densenet_real *)(void *)(ar + 75669568);
     if (strcmp(name, "5.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 77732032);
+        return (densenet_real *)(void *)(ar + 77732032);
     if (strcmp(name, "5.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75509696);
+        return (densenet_real *)(void *)(ar + 75509696);
     if (strcmp(name, "6.0.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75512192);
+        return (densenet_real *)(void *)(ar + 75512192);
     if (strcmp(name, "6.0.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75509248);
+        return (densenet_real *)(void *)(ar + 75509248);
     if (strcmp(name, "6.0.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 77442432);
+        return (densenet_real *)(void *)(ar + 77442432);
     if (strcmp(name, "6.0.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75509120);
+        return (densenet_real *)(void *)(ar + 75509120);
     if (strcmp(name, "6.1.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75515200);
+        return (densenet_real *)(void *)(ar + 75515200);
     if (strcmp(name, "6.1.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75511616);
+        return (densenet_real *)(void *)(ar + 75511616);
     if (strcmp(name, "6.1.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 77584576);
+        return (densenet_real *)(void *)(ar + 77584576);
     if (strcmp(name, "6.1.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75511488);
+        return (densenet_real *)(void *)(ar + 75511488);
     if (strcmp(name, "6.2.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75518720);
+        return (densenet_real *)(void *)(ar + 75518720);
     if (strcmp(name, "6.2.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75514496);
+        return (densenet_real *)(void *)(ar + 75514496);
     if (strcmp(name, "6.2.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 76961664);
+        return (densenet_real *)(void *)(ar + 76961664);
     if (strcmp(name, "6.2.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75514368);
+        return (densenet_real *)(void *)(ar + 75514368);
     if (strcmp(name, "6.3.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75667776);
+        return (densenet_real *)(void *)(ar + 75667776);
     if (strcmp(name, "6.3.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75517888);
+        return (densenet_real *)(void *)(ar + 75517888);
     if (strcmp(name, "6.3.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 76740480);
+        return (densenet_real *)(void *)(ar + 76740480);
     if (strcmp(name, "6.3.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75517760);
+        return (densenet_real *)(void *)(ar + 75517760);
     if (strcmp(name, "7.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75668672);
+        return (densenet_real *)(void *)(ar + 75668672);
     if (strcmp(name, "7.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75666880);
+        return (densenet_real *)(void *)(ar + 75666880);
     if (strcmp(name, "7.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 76640128);
+        return (densenet_real *)(void *)(ar + 76640128);
     if (strcmp(name, "7.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75521408);
+        return (densenet_real *)(void *)(ar + 75521408);
     if (strcmp(name, "8.0.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75524160);
+        return (densenet_real *)(void *)(ar + 75524160);
     if (strcmp(name, "8.0.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75520896);
+        return (densenet_real *)(void *)(ar + 75520896);
     if (strcmp(name, "8.0.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 76454400);
+        return (densenet_real *)(void *)(ar + 76454400);
     if (strcmp(name, "8.0.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75520768);
+        return (densenet_real *)(void *)(ar + 75520768);
     if (strcmp(name, "8.1.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75527424);
+        return (densenet_real *)(void *)(ar + 75527424);
     if (strcmp(name, "8.1.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75523520);
+        return (densenet_real *)(void *)(ar + 75523520);
     if (strcmp(name, "8.1.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 76288512);
+        return (densenet_real *)(void *)(ar + 76288512);
     if (strcmp(name, "8.1.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75523392);
+        return (densenet_real *)(void *)(ar + 75523392);
     if (strcmp(name, "8.2.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75531200);
+        return (densenet_real *)(void *)(ar + 75531200);
     if (strcmp(name, "8.2.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75526656);
+        return (densenet_real *)(void *)(ar + 75526656);
     if (strcmp(name, "8.2.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 76085760);
+        return (densenet_real *)(void *)(ar + 76085760);
     if (strcmp(name, "8.2.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75526528);
+        return (densenet_real *)(void *)(ar + 75526528);
     if (strcmp(name, "8.3.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75664960);
+        return (densenet_real *)(void *)(ar + 75664960);
     if (strcmp(name, "8.3.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75530304);
+        return (densenet_real *)(void *)(ar + 75530304);
     if (strcmp(name, "8.3.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75824960);
+        return (densenet_real *)(void *)(ar + 75824960);
     if (strcmp(name, "8.3.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75530176);
+        return (densenet_real *)(void *)(ar + 75530176);
     if (strcmp(name, "9.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75665920);
+        return (densenet_real *)(void *)(ar + 75665920);
     if (strcmp(name, "9.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75664000);
+        return (densenet_real *)(void *)(ar + 75664000);
     if (strcmp(name, "9.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75548800);
+        return (densenet_real *)(void *)(ar + 75548800);
     if (strcmp(name, "9.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75534144);
+        return (densenet_real *)(void *)(ar + 75534144);
     if (strcmp(name, "10.0.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75537152);
+        return (densenet_real *)(void *)(ar + 75537152);
     if (strcmp(name, "10.0.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75533568);
+        return (densenet_real *)(void *)(ar + 75533568);
     if (strcmp(name, "10.0.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75673344);
+        return (densenet_real *)(void *)(ar + 75673344);
     if (strcmp(name, "10.0.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75533440);
+        return (densenet_real *)(void *)(ar + 75533440);
     if (strcmp(name, "10.1.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75540672);
+        return (densenet_real *)(void *)(ar + 75540672);
     if (strcmp(name, "10.1.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75536448);
+        return (densenet_real *)(void *)(ar + 75536448);
     if (strcmp(name, "10.1.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 149338368);
+        return (densenet_real *)(void *)(ar + 149338368);
     if (strcmp(name, "10.1.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75536320);
+        return (densenet_real *)(void *)(ar + 75536320);
     if (strcmp(name, "10.2.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75544704);
+        return (densenet_real *)(void *)(ar + 75544704);
     if (strcmp(name, "10.2.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75539840);
+        return (densenet_real *)(void *)(ar + 75539840);
     if (strcmp(name, "10.2.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 150333696);
+        return (densenet_real *)(void *)(ar + 150333696);
     if (strcmp(name, "10.2.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75539712);
+        return (densenet_real *)(void *)(ar + 75539712);
     if (strcmp(name, "10.3.0.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75546752);
+        return (densenet_real *)(void *)(ar + 75546752);
     if (strcmp(name, "10.3.0.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75543744);
+        return (densenet_real *)(void *)(ar + 75543744);
     if (strcmp(name, "10.3.2.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 77193600);
+        return (densenet_real *)(void *)(ar + 77193600);
     if (strcmp(name, "10.3.2.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75543616);
+        return (densenet_real *)(void *)(ar + 75543616);
     if (strcmp(name, "11.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75547776);
+        return (densenet_real *)(void *)(ar + 75547776);
     if (strcmp(name, "11.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75545728);
+        return (densenet_real *)(void *)(ar + 75545728);
     if (strcmp(name, "15.weight") == 0)
-        return (const densenet_real *)(const void *)(ar + 75815040);
+        return (densenet_real *)(void *)(ar + 75815040);
     if (strcmp(name, "15.bias") == 0)
-        return (const densenet_real *)(const void *)(ar + 75672768);
+        return (densenet_real *)(void *)(ar + 75672768);
     (void)ar;
     (void)name;
     return NULL;
@@ -9831,6 +9831,235 @@ int densenet_load(void *ctx, const void *checkpoint, size_t len) {
         }
     }
     return 0;
+}
+
+/* The checkpoint writer: the same bytes as the trainer's --save (docs/checkpoint.md). */
+static const struct {
+    const char *name;
+    int rank;
+    uint64_t dims[6];
+    int64_t offset;
+} saved_params[147] = {
+    {"0.weight", 4, {64, 1, 7, 7}, 64},
+    {"0.bias", 1, {64}, 12608},
+    {"1.weight", 1, {64}, 12864},
+    {"1.bias", 1, {64}, 13120},
+    {"1.running_mean", 1, {64}, 13376},
+    {"1.running_var", 1, {64}, 13632},
+    {"1.num_batches_tracked", 0, {0}, 13888},
+    {"4.0.0.weight", 1, {64}, 13952},
+    {"4.0.0.bias", 1, {64}, 14208},
+    {"4.0.0.running_mean", 1, {64}, 14464},
+    {"4.0.0.running_var", 1, {64}, 14720},
+    {"4.0.0.num_batches_tracked", 0, {0}, 14976},
+    {"4.0.2.weight", 4, {32, 64, 3, 3}, 15040},
+    {"4.0.2.bias", 1, {32}, 88768},
+    {"4.1.0.weight", 1, {96}, 88896},
+    {"4.1.0.bias", 1, {96}, 89280},
+    {"4.1.0.running_mean", 1, {96}, 89664},
+    {"4.1.0.running_var", 1, {96}, 90048},
+    {"4.1.0.num_batches_tracked", 0, {0}, 90432},
+    {"4.1.2.weight", 4, {32, 96, 3, 3}, 90496},
+    {"4.1.2.bias", 1, {32}, 201088},
+    {"4.2.0.weight", 1, {128}, 201216},
+    {"4.2.0.bias", 1, {128}, 201728},
+    {"4.2.0.running_mean", 1, {128}, 202240},
+    {"4.2.0.running_var", 1, {128}, 202752},
+    {"4.2.0.num_batches_tracked", 0, {0}, 203264},
+    {"4.2.2.weight", 4, {32, 128, 3, 3}, 203328},
+    {"4.2.2.bias", 1, {32}, 350784},
+    {"4.3.0.weight", 1, {160}, 350912},
+    {"4.3.0.bias", 1, {160}, 351552},
+    {"4.3.0.running_mean", 1, {160}, 352192},
+    {"4.3.0.running_var", 1, {160}, 352832},
+    {"4.3.0.num_batches_tracked", 0, {0}, 353472},
+    {"4.3.2.weight", 4, {32, 160, 3, 3}, 353536},
+    {"4.3.2.bias", 1, {32}, 537856},
+    {"5.0.weight", 1, {192}, 537984},
+    {"5.0.bias", 1, {192}, 538752},
+    {"5.0.running_mean", 1, {192}, 539520},
+    {"5.0.running_var", 1, {192}, 540288},
+    {"5.0.num_batches_tracked", 0, {0}, 541056},
+    {"5.2.weight", 4, {96, 192, 1, 1}, 541120},
+    {"5.2.bias", 1, {96}, 614848},
+    {"6.0.0.weight", 1, {96}, 615232},
+    {"6.0.0.bias", 1, {96}, 615616},
+    {"6.0.0.running_mean", 1, {96}, 616000},
+    {"6.0.0.running_var", 1, {96}, 616384},
+    {"6.0.0.num_batches_tracked", 0, {0}, 616768},
+    {"6.0.2.weight", 4, {32, 96, 3, 3}, 616832},
+    {"6.0.2.bias", 1, {32}, 727424},
+    {"6.1.0.weight", 1, {128}, 727552},
+    {"6.1.0.bias", 1, {128}, 728064},
+    {"6.1.0.running_mean", 1, {128}, 728576},
+    {"6.1.0.running_var", 1, {128}, 729088},
+    {"6.1.0.num_batches_tracked", 0, {0}, 729600},
+    {"6.1.2.weight", 4, {32, 128, 3, 3}, 729664},
+    {"6.1.2.bias", 1, {32}, 877120},
+    {"6.2.0.weight", 1, {160}, 877248},
+    {"6.2.0.bias", 1, {160}, 877888},
+    {"6.2.0.running_mean", 1, {160}, 878528},
+    {"6.2.0.running_var", 1, {160}, 879168},
+    {"6.2.0.num_batches_tracked", 0, {0}, 879808},
+    {"6.2.2.weight", 4, {32, 160, 3, 3}, 879872},
+    {"6.2.2.bias", 1, {32}, 1064192},
+    {"6.3.0.weight", 1, {192}, 1064320},
+    {"6.3.0.bias", 1, {192}, 1065088},
+    {"6.3.0.running_mean", 1, {192}, 1065856},
+    {"6.3.0.running_var", 1, {192}, 1066624},
+    {"6.3.0.num_batches_tracked", 0, {0}, 1067392},
+    {"6.3.2.weight", 4, {32, 192, 3, 3}, 1067456},
+    {"6.3.2.bias", 1, {32}, 1288640},
+    {"7.0.weight", 1, {224}, 1288768},
+    {"7.0.bias", 1, {224}, 1289664},
+    {"7.0.running_mean", 1, {224}, 1290560},
+    {"7.0.running_var", 1, {224}, 1291456},
+    {"7.0.num_batches_tracked", 0, {0}, 1292352},
+    {"7.2.weight", 4, {112, 224, 1, 1}, 1292416},
+    {"7.2.bias", 1, {112}, 1392768},
+    {"8.0.0.weight", 1, {112}, 1393216},
+    {"8.0.0.bias", 1, {112}, 1393664},
+    {"8.0.0.running_mean", 1, {112}, 1394112},
+    {"8.0.0.running_var", 1, {112}, 1394560},
+    {"8.0.0.num_batches_tracked", 0, {0}, 1395008},
+    {"8.0.2.weight", 4, {32, 112, 3, 3}, 1395072},
+    {"8.0.2.bias", 1, {32}, 1524096},
+    {"8.1.0.weight", 1, {144}, 1524224},
+    {"8.1.0.bias", 1, {144}, 1524800},
+    {"8.1.0.running_mean", 1, {144}, 1525376},
+    {"8.1.0.running_var", 1, {144}, 1525952},
+    {"8.1.0.num_batches_tracked", 0, {0}, 1526528},
+    {"8.1.2.weight", 4, {32, 144, 3, 3}, 1526592},
+    {"8.1.2.bias", 1, {32}, 1692480},
+    {"8.2.0.weight", 1, {176}, 1692608},
+    {"8.2.0.bias", 1, {176}, 1693312},
+    {"8.2.0.running_mean", 1, {176}, 1694016},
+    {"8.2.0.running_var", 1, {176}, 1694720},
+    {"8.2.0.num_batches_tracked", 0, {0}, 1695424},
+    {"8.2.2.weight", 4, {32, 176, 3, 3}, 1695488},
+    {"8.2.2.bias", 1, {32}, 1898240},
+    {"8.3.0.weight", 1, {208}, 1898368},
+    {"8.3.0.bias", 1, {208}, 1899200},
+    {"8.3.0.running_mean", 1, {208}, 1900032},
+    {"8.3.0.running_var", 1, {208}, 1900864},
+    {"8.3.0.num_batches_tracked", 0, {0}, 1901696},
+    {"8.3.2.weight", 4, {32, 208, 3, 3}, 1901760},
+    {"8.3.2.bias", 1, {32}, 2141376},
+    {"9.0.weight", 1, {240}, 2141504},
+    {"9.0.bias", 1, {240}, 2142464},
+    {"9.0.running_mean", 1, {240}, 2143424},
+    {"9.0.running_var", 1, {240}, 2144384},
+    {"9.0.num_batches_tracked", 0, {0}, 2145344},
+    {"9.2.weight", 4, {120, 240, 1, 1}, 2145408},
+    {"9.2.bias", 1, {120}, 2260608},
+    {"10.0.0.weight", 1, {120}, 2261120},
+    {"10.0.0.bias", 1, {120}, 2261632},
+    {"10.0.0.running_mean", 1, {120}, 2262144},
+    {"10.0.0.running_var", 1, {120}, 2262656},
+    {"10.0.0.num_batches_tracked", 0, {0}, 2263168},
+    {"10.0.2.weight", 4, {32, 120, 3, 3}, 2263232},
+    {"10.0.2.bias", 1, {32}, 2401472},
+    {"10.1.0.weight", 1, {152}, 2401600},
+    {"10.1.0.bias", 1, {152}, 2402240},
+    {"10.1.0.running_mean", 1, {152}, 2402880},
+    {"10.1.0.running_var", 1, {152}, 2403520},
+    {"10.1.0.num_batches_tracked", 0, {0}, 2404160},
+    {"10.1.2.weight", 4, {32, 152, 3, 3}, 2404224},
+    {"10.1.2.bias", 1, {32}, 2579328},
+    {"10.2.0.weight", 1, {184}, 2579456},
+    {"10.2.0.bias", 1, {184}, 2580224},
+    {"10.2.0.running_mean", 1, {184}, 2580992},
+    {"10.2.0.running_var", 1, {184}, 2581760},
+    {"10.2.0.num_batches_tracked", 0, {0}, 2582528},
+    {"10.2.2.weight", 4, {32, 184, 3, 3}, 2582592},
+    {"10.2.2.bias", 1, {32}, 2794560},
+    {"10.3.0.weight", 1, {216}, 2794688},
+    {"10.3.0.bias", 1, {216}, 2795584},
+    {"10.3.0.running_mean", 1, {216}, 2796480},
+    {"10.3.0.running_var", 1, {216}, 2797376},
+    {"10.3.0.num_batches_tracked", 0, {0}, 2798272},
+    {"10.3.2.weight", 4, {32, 216, 3, 3}, 2798336},
+    {"10.3.2.bias", 1, {32}, 3047168},
+    {"11.weight", 1, {248}, 3047296},
+    {"11.bias", 1, {248}, 3048320},
+    {"11.running_mean", 1, {248}, 3049344},
+    {"11.running_var", 1, {248}, 3050368},
+    {"11.num_batches_tracked", 0, {0}, 3051392},
+    {"15.weight", 2, {10, 248}, 3051456},
+    {"15.bias", 1, {10}, 3061376},
+};
+static unsigned char *ck_put(unsigned char *p, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+    return p + bytes;
+}
+static unsigned char *ck_section(unsigned char *p, uint32_t tag, uint32_t count, uint64_t body) {
+    return ck_put(ck_put(ck_put(p, tag, 4), count, 4), body, 8);
+}
+static unsigned char *ck_small(unsigned char *p, uint32_t tag, uint64_t a, uint64_t b) {
+    p = ck_put(ck_put(ck_section(p, tag, 0, 20), a, 8), b, 8);
+    return ck_put(p, crc32(p - 16, 16), 4);
+}
+static unsigned char *ck_record(unsigned char *p, const unsigned char *st, const char *name, int rank,
+                                 const uint64_t *dims, int64_t offset) {
+    unsigned char *rec = p;
+    size_t len = strlen(name);
+    uint64_t count = 1;
+    p = ck_put(p, len, 4);
+    memcpy(p, name, len);
+    p = ck_put(p + len, 1, 4);
+    p = ck_put(p, (uint64_t)rank, 4);
+    for (int d = 0; d < rank; d++) {
+        p = ck_put(p, dims[d], 8);
+        count *= dims[d];
+    }
+    p = ck_put(p, count * 4, 8);
+    const densenet_real *v = (const densenet_real *)(const void *)(st + offset);
+    for (uint64_t k = 0; k < count; k++) {
+        uint32_t u;
+        memcpy(&u, &v[k], 4);
+        p = ck_put(p, u, 4);
+    }
+    return ck_put(p, crc32(rec, (uint64_t)(p - rec)), 4);
+}
+
+size_t densenet_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap) {
+    size_t size = generator ? DENSENET_CHECKPOINT_BYTES : DENSENET_CHECKPOINT_BYTES - 36;
+    if (!buf || size > cap)
+        return size;
+    const unsigned char *st = (const unsigned char *)state;
+    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
+    unsigned char *p = (unsigned char *)buf;
+    memcpy(p, magic, 8);
+    p = ck_put(ck_put(p + 8, 1, 4), 2u + (generator != NULL), 4);
+    p = ck_put(ck_put(p, UINT64_C(0xa7b49f92f5861269), 8), size, 8);
+    p = ck_section(p, 0x4D524150u, 147, 3066565); /* PARM */
+    for (int i = 0; i < 147; i++)
+        p = ck_record(p, st, saved_params[i].name, saved_params[i].rank, saved_params[i].dims,
+                       saved_params[i].offset);
+    p = ck_small(p, 0x4E415254u, epochs, ((const header *)state)->step); /* TRAN */
+    if (generator)
+        p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
+    return (size_t)(p - (unsigned char *)buf);
+}
+
+const densenet_tensor_info densenet_inputs[DENSENET_INPUT_COUNT > 0 ? DENSENET_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {128, 1, 96, 96}},
+    {"y", "i32", 1, 1, {128}},
+};
+
+const densenet_tensor_info densenet_outputs[DENSENET_OUTPUT_COUNT > 0 ? DENSENET_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {128, 10}},
+};
+
+const char *const densenet_class_names[DENSENET_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t densenet_state_bytes(void) {
+    return DENSENET_STATE_BYTES;
+}
+int densenet_max_batch(void) {
+    return DENSENET_MAX_BATCH;
 }
 
 densenet_real *densenet_param(void *state, const char *name) {

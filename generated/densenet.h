@@ -32,7 +32,40 @@ extern "C" {
 #define DENSENET_OUTPUT_LOGITS_SIZE 10
 #define DENSENET_METRIC_COUNT 1
 
+/* metadata (also as a table and functions below) */
+#define DENSENET_DLC_VERSION "0.1.0"
+#define DENSENET_LAYOUT_HASH UINT64_C(0xa7b49f92f5861269) /* the parameters' names and shapes, as in checkpoints */
+#define DENSENET_INPUT_X_DTYPE "f32"
+#define DENSENET_INPUT_X_RANK 4
+#define DENSENET_INPUT_X_SHAPE {128, 1, 96, 96} /* the first dimension is the batch, up to MAX_BATCH */
+#define DENSENET_INPUT_Y_DTYPE "i32"
+#define DENSENET_INPUT_Y_RANK 1
+#define DENSENET_INPUT_Y_SHAPE {128} /* the first dimension is the batch, up to MAX_BATCH */
+#define DENSENET_OUTPUT_LOGITS_DTYPE "f32"
+#define DENSENET_OUTPUT_LOGITS_RANK 2
+#define DENSENET_OUTPUT_LOGITS_SHAPE {128, 10} /* the first dimension is the batch, up to MAX_BATCH */
+#define DENSENET_INPUT_COUNT 2
+#define DENSENET_OUTPUT_COUNT 1
+#define DENSENET_CLASS_COUNT 10
+
 typedef float densenet_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * DENSENET_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} densenet_tensor_info;
+extern const densenet_tensor_info densenet_inputs[DENSENET_INPUT_COUNT > 0 ? DENSENET_INPUT_COUNT : 1];
+extern const densenet_tensor_info densenet_outputs[DENSENET_OUTPUT_COUNT > 0 ? DENSENET_OUTPUT_COUNT : 1];
+/* Fashion-MNIST's classes, by label (the trainers' names). */
+extern const char *const densenet_class_names[DENSENET_CLASS_COUNT];
+/* The sizes above, as functions. */
+size_t densenet_state_bytes(void);
+int densenet_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -71,13 +104,21 @@ densenet_real densenet_train_step(void *state, int n, const densenet_real *x, co
 densenet_real densenet_forward_train(void *state, int n, const densenet_real *x, const int32_t *y, double *metrics);
 int densenet_backward(void *state, int n, const densenet_real *x, const int32_t *y);
 void densenet_step(void *state, densenet_real lr);
-/* The gradient of the loss for a parameter after densenet_backward, or NULL (unknown name, constant). */
-const densenet_real *densenet_grad(const void *state, const char *name);
+/* The gradient of the loss for a parameter after densenet_backward, or NULL (unknown name, constant).
+ * Not const: a caller may change it before densenet_step (an allreduce over data-parallel replicas). */
+densenet_real *densenet_grad(void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns DENSENET_LOAD_OK (0) or one of the DENSENET_LOAD_ codes above. On failure the state is
  * unchanged. */
 int densenet_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: DENSENET_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define DENSENET_CHECKPOINT_BYTES 3066685
+size_t densenet_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 densenet_real *densenet_param(void *state, const char *name);

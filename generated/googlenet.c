@@ -8209,240 +8209,240 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     return ((googlenet_real *)(ar + 5120))[0];
 }
 
-const googlenet_real *googlenet_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 23910272;
+googlenet_real *googlenet_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 23910272;
     if (strcmp(name, "0.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 256);
+        return (googlenet_real *)(void *)(ar + 256);
     if (strcmp(name, "0.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 0);
+        return (googlenet_real *)(void *)(ar + 0);
     if (strcmp(name, "3.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 19317760);
+        return (googlenet_real *)(void *)(ar + 19317760);
     if (strcmp(name, "3.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 19317504);
+        return (googlenet_real *)(void *)(ar + 19317504);
     if (strcmp(name, "5.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 18875136);
+        return (googlenet_real *)(void *)(ar + 18875136);
     if (strcmp(name, "5.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 18874368);
+        return (googlenet_real *)(void *)(ar + 18874368);
     if (strcmp(name, "8.b1_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 34721792);
+        return (googlenet_real *)(void *)(ar + 34721792);
     if (strcmp(name, "8.b1_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33615040);
+        return (googlenet_real *)(void *)(ar + 33615040);
     if (strcmp(name, "8.b2_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 34648064);
+        return (googlenet_real *)(void *)(ar + 34648064);
     if (strcmp(name, "8.b2_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33614656);
+        return (googlenet_real *)(void *)(ar + 33614656);
     if (strcmp(name, "8.b2_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 34205696);
+        return (googlenet_real *)(void *)(ar + 34205696);
     if (strcmp(name, "8.b2_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33614144);
+        return (googlenet_real *)(void *)(ar + 33614144);
     if (strcmp(name, "8.b3_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33601856);
+        return (googlenet_real *)(void *)(ar + 33601856);
     if (strcmp(name, "8.b3_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33601792);
+        return (googlenet_real *)(void *)(ar + 33601792);
     if (strcmp(name, "8.b3_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 36965376);
+        return (googlenet_real *)(void *)(ar + 36965376);
     if (strcmp(name, "8.b3_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33601664);
+        return (googlenet_real *)(void *)(ar + 33601664);
     if (strcmp(name, "8.b4_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 36487168);
+        return (googlenet_real *)(void *)(ar + 36487168);
     if (strcmp(name, "8.b4_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33601536);
+        return (googlenet_real *)(void *)(ar + 33601536);
     if (strcmp(name, "9.b1_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 36356096);
+        return (googlenet_real *)(void *)(ar + 36356096);
     if (strcmp(name, "9.b1_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33601024);
+        return (googlenet_real *)(void *)(ar + 33601024);
     if (strcmp(name, "9.b2_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 36225024);
+        return (googlenet_real *)(void *)(ar + 36225024);
     if (strcmp(name, "9.b2_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33600512);
+        return (googlenet_real *)(void *)(ar + 33600512);
     if (strcmp(name, "9.b2_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 66060288);
+        return (googlenet_real *)(void *)(ar + 66060288);
     if (strcmp(name, "9.b2_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33599744);
+        return (googlenet_real *)(void *)(ar + 33599744);
     if (strcmp(name, "9.b3_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 35790848);
+        return (googlenet_real *)(void *)(ar + 35790848);
     if (strcmp(name, "9.b3_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33599616);
+        return (googlenet_real *)(void *)(ar + 33599616);
     if (strcmp(name, "9.b3_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 150994944);
+        return (googlenet_real *)(void *)(ar + 150994944);
     if (strcmp(name, "9.b3_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33599232);
+        return (googlenet_real *)(void *)(ar + 33599232);
     if (strcmp(name, "9.b4_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33533696);
+        return (googlenet_real *)(void *)(ar + 33533696);
     if (strcmp(name, "9.b4_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33533440);
+        return (googlenet_real *)(void *)(ar + 33533440);
     if (strcmp(name, "11.b1_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 36596736);
+        return (googlenet_real *)(void *)(ar + 36596736);
     if (strcmp(name, "11.b1_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33532672);
+        return (googlenet_real *)(void *)(ar + 33532672);
     if (strcmp(name, "11.b2_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33348352);
+        return (googlenet_real *)(void *)(ar + 33348352);
     if (strcmp(name, "11.b2_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33347968);
+        return (googlenet_real *)(void *)(ar + 33347968);
     if (strcmp(name, "11.b2_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 153911296);
+        return (googlenet_real *)(void *)(ar + 153911296);
     if (strcmp(name, "11.b2_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33347136);
+        return (googlenet_real *)(void *)(ar + 33347136);
     if (strcmp(name, "11.b3_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33316416);
+        return (googlenet_real *)(void *)(ar + 33316416);
     if (strcmp(name, "11.b3_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33316352);
+        return (googlenet_real *)(void *)(ar + 33316352);
     if (strcmp(name, "11.b3_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 36519936);
+        return (googlenet_real *)(void *)(ar + 36519936);
     if (strcmp(name, "11.b3_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33316160);
+        return (googlenet_real *)(void *)(ar + 33316160);
     if (strcmp(name, "11.b4_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 35667968);
+        return (googlenet_real *)(void *)(ar + 35667968);
     if (strcmp(name, "11.b4_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33315904);
+        return (googlenet_real *)(void *)(ar + 33315904);
     if (strcmp(name, "12.b1_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 206438400);
+        return (googlenet_real *)(void *)(ar + 206438400);
     if (strcmp(name, "12.b1_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33315264);
+        return (googlenet_real *)(void *)(ar + 33315264);
     if (strcmp(name, "12.b2_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 35438592);
+        return (googlenet_real *)(void *)(ar + 35438592);
     if (strcmp(name, "12.b2_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33314816);
+        return (googlenet_real *)(void *)(ar + 33314816);
     if (strcmp(name, "12.b2_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 290193408);
+        return (googlenet_real *)(void *)(ar + 290193408);
     if (strcmp(name, "12.b2_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33313920);
+        return (googlenet_real *)(void *)(ar + 33313920);
     if (strcmp(name, "12.b3_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 35389440);
+        return (googlenet_real *)(void *)(ar + 35389440);
     if (strcmp(name, "12.b3_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33313792);
+        return (googlenet_real *)(void *)(ar + 33313792);
     if (strcmp(name, "12.b3_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 206880768);
+        return (googlenet_real *)(void *)(ar + 206880768);
     if (strcmp(name, "12.b3_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33313536);
+        return (googlenet_real *)(void *)(ar + 33313536);
     if (strcmp(name, "12.b4_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 36093952);
+        return (googlenet_real *)(void *)(ar + 36093952);
     if (strcmp(name, "12.b4_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33313280);
+        return (googlenet_real *)(void *)(ar + 33313280);
     if (strcmp(name, "13.b1_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 291373056);
+        return (googlenet_real *)(void *)(ar + 291373056);
     if (strcmp(name, "13.b1_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33312768);
+        return (googlenet_real *)(void *)(ar + 33312768);
     if (strcmp(name, "13.b2_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 35831808);
+        return (googlenet_real *)(void *)(ar + 35831808);
     if (strcmp(name, "13.b2_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33312256);
+        return (googlenet_real *)(void *)(ar + 33312256);
     if (strcmp(name, "13.b2_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 296091648);
+        return (googlenet_real *)(void *)(ar + 296091648);
     if (strcmp(name, "13.b2_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33311232);
+        return (googlenet_real *)(void *)(ar + 33311232);
     if (strcmp(name, "13.b3_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33262080);
+        return (googlenet_real *)(void *)(ar + 33262080);
     if (strcmp(name, "13.b3_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33045376);
+        return (googlenet_real *)(void *)(ar + 33045376);
     if (strcmp(name, "13.b3_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 291815424);
+        return (googlenet_real *)(void *)(ar + 291815424);
     if (strcmp(name, "13.b3_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33261824);
+        return (googlenet_real *)(void *)(ar + 33261824);
     if (strcmp(name, "13.b4_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 292823040);
+        return (googlenet_real *)(void *)(ar + 292823040);
     if (strcmp(name, "13.b4_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33261568);
+        return (googlenet_real *)(void *)(ar + 33261568);
     if (strcmp(name, "14.b1_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 37519360);
+        return (googlenet_real *)(void *)(ar + 37519360);
     if (strcmp(name, "14.b1_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33261120);
+        return (googlenet_real *)(void *)(ar + 33261120);
     if (strcmp(name, "14.b2_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 37224448);
+        return (googlenet_real *)(void *)(ar + 37224448);
     if (strcmp(name, "14.b2_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33260544);
+        return (googlenet_real *)(void *)(ar + 33260544);
     if (strcmp(name, "14.b2_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 468983808);
+        return (googlenet_real *)(void *)(ar + 468983808);
     if (strcmp(name, "14.b2_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33044224);
+        return (googlenet_real *)(void *)(ar + 33044224);
     if (strcmp(name, "14.b3_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 37158912);
+        return (googlenet_real *)(void *)(ar + 37158912);
     if (strcmp(name, "14.b3_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33044096);
+        return (googlenet_real *)(void *)(ar + 33044096);
     if (strcmp(name, "14.b3_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 153233408);
+        return (googlenet_real *)(void *)(ar + 153233408);
     if (strcmp(name, "14.b3_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33043840);
+        return (googlenet_real *)(void *)(ar + 33043840);
     if (strcmp(name, "14.b4_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 153102336);
+        return (googlenet_real *)(void *)(ar + 153102336);
     if (strcmp(name, "14.b4_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33043584);
+        return (googlenet_real *)(void *)(ar + 33043584);
     if (strcmp(name, "15.b1_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 431751168);
+        return (googlenet_real *)(void *)(ar + 431751168);
     if (strcmp(name, "15.b1_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33042560);
+        return (googlenet_real *)(void *)(ar + 33042560);
     if (strcmp(name, "15.b2_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 152764416);
+        return (googlenet_real *)(void *)(ar + 152764416);
     if (strcmp(name, "15.b2_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33041920);
+        return (googlenet_real *)(void *)(ar + 33041920);
     if (strcmp(name, "15.b2_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 464486400);
+        return (googlenet_real *)(void *)(ar + 464486400);
     if (strcmp(name, "15.b2_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33040640);
+        return (googlenet_real *)(void *)(ar + 33040640);
     if (strcmp(name, "15.b3_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33192960);
+        return (googlenet_real *)(void *)(ar + 33192960);
     if (strcmp(name, "15.b3_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33030592);
+        return (googlenet_real *)(void *)(ar + 33030592);
     if (strcmp(name, "15.b3_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 434749440);
+        return (googlenet_real *)(void *)(ar + 434749440);
     if (strcmp(name, "15.b3_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33040128);
+        return (googlenet_real *)(void *)(ar + 33040128);
     if (strcmp(name, "15.b4_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 292552704);
+        return (googlenet_real *)(void *)(ar + 292552704);
     if (strcmp(name, "15.b4_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33039616);
+        return (googlenet_real *)(void *)(ar + 33039616);
     if (strcmp(name, "17.b1_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 432914432);
+        return (googlenet_real *)(void *)(ar + 432914432);
     if (strcmp(name, "17.b1_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33038592);
+        return (googlenet_real *)(void *)(ar + 33038592);
     if (strcmp(name, "17.b2_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 155123712);
+        return (googlenet_real *)(void *)(ar + 155123712);
     if (strcmp(name, "17.b2_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33037952);
+        return (googlenet_real *)(void *)(ar + 33037952);
     if (strcmp(name, "17.b2_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 548536320);
+        return (googlenet_real *)(void *)(ar + 548536320);
     if (strcmp(name, "17.b2_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33036672);
+        return (googlenet_real *)(void *)(ar + 33036672);
     if (strcmp(name, "17.b3_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33086464);
+        return (googlenet_real *)(void *)(ar + 33086464);
     if (strcmp(name, "17.b3_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33030464);
+        return (googlenet_real *)(void *)(ar + 33030464);
     if (strcmp(name, "17.b3_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 153501696);
+        return (googlenet_real *)(void *)(ar + 153501696);
     if (strcmp(name, "17.b3_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33036160);
+        return (googlenet_real *)(void *)(ar + 33036160);
     if (strcmp(name, "17.b4_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33779712);
+        return (googlenet_real *)(void *)(ar + 33779712);
     if (strcmp(name, "17.b4_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33035648);
+        return (googlenet_real *)(void *)(ar + 33035648);
     if (strcmp(name, "18.b1_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 498401280);
+        return (googlenet_real *)(void *)(ar + 498401280);
     if (strcmp(name, "18.b1_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33034112);
+        return (googlenet_real *)(void *)(ar + 33034112);
     if (strcmp(name, "18.b2_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 434110464);
+        return (googlenet_real *)(void *)(ar + 434110464);
     if (strcmp(name, "18.b2_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33033344);
+        return (googlenet_real *)(void *)(ar + 33033344);
     if (strcmp(name, "18.b2_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 557383680);
+        return (googlenet_real *)(void *)(ar + 557383680);
     if (strcmp(name, "18.b2_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33031808);
+        return (googlenet_real *)(void *)(ar + 33031808);
     if (strcmp(name, "18.b3_1.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33619968);
+        return (googlenet_real *)(void *)(ar + 33619968);
     if (strcmp(name, "18.b3_1.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33030272);
+        return (googlenet_real *)(void *)(ar + 33030272);
     if (strcmp(name, "18.b3_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 399900672);
+        return (googlenet_real *)(void *)(ar + 399900672);
     if (strcmp(name, "18.b3_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33031296);
+        return (googlenet_real *)(void *)(ar + 33031296);
     if (strcmp(name, "18.b4_2.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 432488448);
+        return (googlenet_real *)(void *)(ar + 432488448);
     if (strcmp(name, "18.b4_2.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33030784);
+        return (googlenet_real *)(void *)(ar + 33030784);
     if (strcmp(name, "21.weight") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33045504);
+        return (googlenet_real *)(void *)(ar + 33045504);
     if (strcmp(name, "21.bias") == 0)
-        return (const googlenet_real *)(const void *)(ar + 33030208);
+        return (googlenet_real *)(void *)(ar + 33030208);
     (void)ar;
     (void)name;
     return NULL;
@@ -8668,6 +8668,204 @@ int googlenet_load(void *ctx, const void *checkpoint, size_t len) {
         }
     }
     return 0;
+}
+
+/* The checkpoint writer: the same bytes as the trainer's --save (docs/checkpoint.md). */
+static const struct {
+    const char *name;
+    int rank;
+    uint64_t dims[6];
+    int64_t offset;
+} saved_params[116] = {
+    {"0.weight", 4, {64, 1, 7, 7}, 64},
+    {"0.bias", 1, {64}, 12608},
+    {"3.weight", 4, {64, 64, 1, 1}, 12864},
+    {"3.bias", 1, {64}, 29248},
+    {"5.weight", 4, {192, 64, 3, 3}, 29504},
+    {"5.bias", 1, {192}, 471872},
+    {"8.b1_1.weight", 4, {64, 192, 1, 1}, 472640},
+    {"8.b1_1.bias", 1, {64}, 521792},
+    {"8.b2_1.weight", 4, {96, 192, 1, 1}, 522048},
+    {"8.b2_1.bias", 1, {96}, 595776},
+    {"8.b2_2.weight", 4, {128, 96, 3, 3}, 596160},
+    {"8.b2_2.bias", 1, {128}, 1038528},
+    {"8.b3_1.weight", 4, {16, 192, 1, 1}, 1039040},
+    {"8.b3_1.bias", 1, {16}, 1051328},
+    {"8.b3_2.weight", 4, {32, 16, 5, 5}, 1051392},
+    {"8.b3_2.bias", 1, {32}, 1102592},
+    {"8.b4_2.weight", 4, {32, 192, 1, 1}, 1102720},
+    {"8.b4_2.bias", 1, {32}, 1127296},
+    {"9.b1_1.weight", 4, {128, 256, 1, 1}, 1127424},
+    {"9.b1_1.bias", 1, {128}, 1258496},
+    {"9.b2_1.weight", 4, {128, 256, 1, 1}, 1259008},
+    {"9.b2_1.bias", 1, {128}, 1390080},
+    {"9.b2_2.weight", 4, {192, 128, 3, 3}, 1390592},
+    {"9.b2_2.bias", 1, {192}, 2275328},
+    {"9.b3_1.weight", 4, {32, 256, 1, 1}, 2276096},
+    {"9.b3_1.bias", 1, {32}, 2308864},
+    {"9.b3_2.weight", 4, {96, 32, 5, 5}, 2308992},
+    {"9.b3_2.bias", 1, {96}, 2616192},
+    {"9.b4_2.weight", 4, {64, 256, 1, 1}, 2616576},
+    {"9.b4_2.bias", 1, {64}, 2682112},
+    {"11.b1_1.weight", 4, {192, 480, 1, 1}, 2682368},
+    {"11.b1_1.bias", 1, {192}, 3051008},
+    {"11.b2_1.weight", 4, {96, 480, 1, 1}, 3051776},
+    {"11.b2_1.bias", 1, {96}, 3236096},
+    {"11.b2_2.weight", 4, {208, 96, 3, 3}, 3236480},
+    {"11.b2_2.bias", 1, {208}, 3955328},
+    {"11.b3_1.weight", 4, {16, 480, 1, 1}, 3956160},
+    {"11.b3_1.bias", 1, {16}, 3986880},
+    {"11.b3_2.weight", 4, {48, 16, 5, 5}, 3986944},
+    {"11.b3_2.bias", 1, {48}, 4063744},
+    {"11.b4_2.weight", 4, {64, 480, 1, 1}, 4063936},
+    {"11.b4_2.bias", 1, {64}, 4186816},
+    {"12.b1_1.weight", 4, {160, 512, 1, 1}, 4187072},
+    {"12.b1_1.bias", 1, {160}, 4514752},
+    {"12.b2_1.weight", 4, {112, 512, 1, 1}, 4515392},
+    {"12.b2_1.bias", 1, {112}, 4744768},
+    {"12.b2_2.weight", 4, {224, 112, 3, 3}, 4745216},
+    {"12.b2_2.bias", 1, {224}, 5648384},
+    {"12.b3_1.weight", 4, {24, 512, 1, 1}, 5649280},
+    {"12.b3_1.bias", 1, {24}, 5698432},
+    {"12.b3_2.weight", 4, {64, 24, 5, 5}, 5698560},
+    {"12.b3_2.bias", 1, {64}, 5852160},
+    {"12.b4_2.weight", 4, {64, 512, 1, 1}, 5852416},
+    {"12.b4_2.bias", 1, {64}, 5983488},
+    {"13.b1_1.weight", 4, {128, 512, 1, 1}, 5983744},
+    {"13.b1_1.bias", 1, {128}, 6245888},
+    {"13.b2_1.weight", 4, {128, 512, 1, 1}, 6246400},
+    {"13.b2_1.bias", 1, {128}, 6508544},
+    {"13.b2_2.weight", 4, {256, 128, 3, 3}, 6509056},
+    {"13.b2_2.bias", 1, {256}, 7688704},
+    {"13.b3_1.weight", 4, {24, 512, 1, 1}, 7689728},
+    {"13.b3_1.bias", 1, {24}, 7738880},
+    {"13.b3_2.weight", 4, {64, 24, 5, 5}, 7739008},
+    {"13.b3_2.bias", 1, {64}, 7892608},
+    {"13.b4_2.weight", 4, {64, 512, 1, 1}, 7892864},
+    {"13.b4_2.bias", 1, {64}, 8023936},
+    {"14.b1_1.weight", 4, {112, 512, 1, 1}, 8024192},
+    {"14.b1_1.bias", 1, {112}, 8253568},
+    {"14.b2_1.weight", 4, {144, 512, 1, 1}, 8254016},
+    {"14.b2_1.bias", 1, {144}, 8548928},
+    {"14.b2_2.weight", 4, {288, 144, 3, 3}, 8549504},
+    {"14.b2_2.bias", 1, {288}, 10042496},
+    {"14.b3_1.weight", 4, {32, 512, 1, 1}, 10043648},
+    {"14.b3_1.bias", 1, {32}, 10109184},
+    {"14.b3_2.weight", 4, {64, 32, 5, 5}, 10109312},
+    {"14.b3_2.bias", 1, {64}, 10314112},
+    {"14.b4_2.weight", 4, {64, 512, 1, 1}, 10314368},
+    {"14.b4_2.bias", 1, {64}, 10445440},
+    {"15.b1_1.weight", 4, {256, 528, 1, 1}, 10445696},
+    {"15.b1_1.bias", 1, {256}, 10986368},
+    {"15.b2_1.weight", 4, {160, 528, 1, 1}, 10987392},
+    {"15.b2_1.bias", 1, {160}, 11325312},
+    {"15.b2_2.weight", 4, {320, 160, 3, 3}, 11325952},
+    {"15.b2_2.bias", 1, {320}, 13169152},
+    {"15.b3_1.weight", 4, {32, 528, 1, 1}, 13170432},
+    {"15.b3_1.bias", 1, {32}, 13238016},
+    {"15.b3_2.weight", 4, {128, 32, 5, 5}, 13238144},
+    {"15.b3_2.bias", 1, {128}, 13647744},
+    {"15.b4_2.weight", 4, {128, 528, 1, 1}, 13648256},
+    {"15.b4_2.bias", 1, {128}, 13918592},
+    {"17.b1_1.weight", 4, {256, 832, 1, 1}, 13919104},
+    {"17.b1_1.bias", 1, {256}, 14771072},
+    {"17.b2_1.weight", 4, {160, 832, 1, 1}, 14772096},
+    {"17.b2_1.bias", 1, {160}, 15304576},
+    {"17.b2_2.weight", 4, {320, 160, 3, 3}, 15305216},
+    {"17.b2_2.bias", 1, {320}, 17148416},
+    {"17.b3_1.weight", 4, {32, 832, 1, 1}, 17149696},
+    {"17.b3_1.bias", 1, {32}, 17256192},
+    {"17.b3_2.weight", 4, {128, 32, 5, 5}, 17256320},
+    {"17.b3_2.bias", 1, {128}, 17665920},
+    {"17.b4_2.weight", 4, {128, 832, 1, 1}, 17666432},
+    {"17.b4_2.bias", 1, {128}, 18092416},
+    {"18.b1_1.weight", 4, {384, 832, 1, 1}, 18092928},
+    {"18.b1_1.bias", 1, {384}, 19370880},
+    {"18.b2_1.weight", 4, {192, 832, 1, 1}, 19372416},
+    {"18.b2_1.bias", 1, {192}, 20011392},
+    {"18.b2_2.weight", 4, {384, 192, 3, 3}, 20012160},
+    {"18.b2_2.bias", 1, {384}, 22666368},
+    {"18.b3_1.weight", 4, {48, 832, 1, 1}, 22667904},
+    {"18.b3_1.bias", 1, {48}, 22827648},
+    {"18.b3_2.weight", 4, {128, 48, 5, 5}, 22827840},
+    {"18.b3_2.bias", 1, {128}, 23442240},
+    {"18.b4_2.weight", 4, {128, 832, 1, 1}, 23442752},
+    {"18.b4_2.bias", 1, {128}, 23868736},
+    {"21.weight", 2, {10, 1024}, 23869248},
+    {"21.bias", 1, {10}, 23910208},
+};
+static unsigned char *ck_put(unsigned char *p, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+    return p + bytes;
+}
+static unsigned char *ck_section(unsigned char *p, uint32_t tag, uint32_t count, uint64_t body) {
+    return ck_put(ck_put(ck_put(p, tag, 4), count, 4), body, 8);
+}
+static unsigned char *ck_small(unsigned char *p, uint32_t tag, uint64_t a, uint64_t b) {
+    p = ck_put(ck_put(ck_section(p, tag, 0, 20), a, 8), b, 8);
+    return ck_put(p, crc32(p - 16, 16), 4);
+}
+static unsigned char *ck_record(unsigned char *p, const unsigned char *st, const char *name, int rank,
+                                 const uint64_t *dims, int64_t offset) {
+    unsigned char *rec = p;
+    size_t len = strlen(name);
+    uint64_t count = 1;
+    p = ck_put(p, len, 4);
+    memcpy(p, name, len);
+    p = ck_put(p + len, 1, 4);
+    p = ck_put(p, (uint64_t)rank, 4);
+    for (int d = 0; d < rank; d++) {
+        p = ck_put(p, dims[d], 8);
+        count *= dims[d];
+    }
+    p = ck_put(p, count * 4, 8);
+    const googlenet_real *v = (const googlenet_real *)(const void *)(st + offset);
+    for (uint64_t k = 0; k < count; k++) {
+        uint32_t u;
+        memcpy(&u, &v[k], 4);
+        p = ck_put(p, u, 4);
+    }
+    return ck_put(p, crc32(rec, (uint64_t)(p - rec)), 4);
+}
+
+size_t googlenet_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap) {
+    size_t size = generator ? GOOGLENET_CHECKPOINT_BYTES : GOOGLENET_CHECKPOINT_BYTES - 36;
+    if (!buf || size > cap)
+        return size;
+    const unsigned char *st = (const unsigned char *)state;
+    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
+    unsigned char *p = (unsigned char *)buf;
+    memcpy(p, magic, 8);
+    p = ck_put(ck_put(p + 8, 1, 4), 2u + (generator != NULL), 4);
+    p = ck_put(ck_put(p, UINT64_C(0xfce26b028507d06c), 8), size, 8);
+    p = ck_section(p, 0x4D524150u, 116, 23916646); /* PARM */
+    for (int i = 0; i < 116; i++)
+        p = ck_record(p, st, saved_params[i].name, saved_params[i].rank, saved_params[i].dims,
+                       saved_params[i].offset);
+    p = ck_small(p, 0x4E415254u, epochs, ((const header *)state)->step); /* TRAN */
+    if (generator)
+        p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
+    return (size_t)(p - (unsigned char *)buf);
+}
+
+const googlenet_tensor_info googlenet_inputs[GOOGLENET_INPUT_COUNT > 0 ? GOOGLENET_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {128, 1, 96, 96}},
+    {"y", "i32", 1, 1, {128}},
+};
+
+const googlenet_tensor_info googlenet_outputs[GOOGLENET_OUTPUT_COUNT > 0 ? GOOGLENET_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {128, 10}},
+};
+
+const char *const googlenet_class_names[GOOGLENET_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t googlenet_state_bytes(void) {
+    return GOOGLENET_STATE_BYTES;
+}
+int googlenet_max_batch(void) {
+    return GOOGLENET_MAX_BATCH;
 }
 
 googlenet_real *googlenet_param(void *state, const char *name) {

@@ -32,7 +32,40 @@ extern "C" {
 #define GOOGLENET_OUTPUT_LOGITS_SIZE 10
 #define GOOGLENET_METRIC_COUNT 1
 
+/* metadata (also as a table and functions below) */
+#define GOOGLENET_DLC_VERSION "0.1.0"
+#define GOOGLENET_LAYOUT_HASH UINT64_C(0xfce26b028507d06c) /* the parameters' names and shapes, as in checkpoints */
+#define GOOGLENET_INPUT_X_DTYPE "f32"
+#define GOOGLENET_INPUT_X_RANK 4
+#define GOOGLENET_INPUT_X_SHAPE {128, 1, 96, 96} /* the first dimension is the batch, up to MAX_BATCH */
+#define GOOGLENET_INPUT_Y_DTYPE "i32"
+#define GOOGLENET_INPUT_Y_RANK 1
+#define GOOGLENET_INPUT_Y_SHAPE {128} /* the first dimension is the batch, up to MAX_BATCH */
+#define GOOGLENET_OUTPUT_LOGITS_DTYPE "f32"
+#define GOOGLENET_OUTPUT_LOGITS_RANK 2
+#define GOOGLENET_OUTPUT_LOGITS_SHAPE {128, 10} /* the first dimension is the batch, up to MAX_BATCH */
+#define GOOGLENET_INPUT_COUNT 2
+#define GOOGLENET_OUTPUT_COUNT 1
+#define GOOGLENET_CLASS_COUNT 10
+
 typedef float googlenet_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * GOOGLENET_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} googlenet_tensor_info;
+extern const googlenet_tensor_info googlenet_inputs[GOOGLENET_INPUT_COUNT > 0 ? GOOGLENET_INPUT_COUNT : 1];
+extern const googlenet_tensor_info googlenet_outputs[GOOGLENET_OUTPUT_COUNT > 0 ? GOOGLENET_OUTPUT_COUNT : 1];
+/* Fashion-MNIST's classes, by label (the trainers' names). */
+extern const char *const googlenet_class_names[GOOGLENET_CLASS_COUNT];
+/* The sizes above, as functions. */
+size_t googlenet_state_bytes(void);
+int googlenet_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -71,13 +104,21 @@ googlenet_real googlenet_train_step(void *state, int n, const googlenet_real *x,
 googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real *x, const int32_t *y, double *metrics);
 int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_t *y);
 void googlenet_step(void *state, googlenet_real lr);
-/* The gradient of the loss for a parameter after googlenet_backward, or NULL (unknown name, constant). */
-const googlenet_real *googlenet_grad(const void *state, const char *name);
+/* The gradient of the loss for a parameter after googlenet_backward, or NULL (unknown name, constant).
+ * Not const: a caller may change it before googlenet_step (an allreduce over data-parallel replicas). */
+googlenet_real *googlenet_grad(void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns GOOGLENET_LOAD_OK (0) or one of the GOOGLENET_LOAD_ codes above. On failure the state is
  * unchanged. */
 int googlenet_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: GOOGLENET_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define GOOGLENET_CHECKPOINT_BYTES 23916766
+size_t googlenet_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 googlenet_real *googlenet_param(void *state, const char *name);

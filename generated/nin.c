@@ -1896,56 +1896,56 @@ nin_real nin_evaluate(void *state, int n, const nin_real *x, const int32_t *y, d
     return ((nin_real *)(ar + 0))[0];
 }
 
-const nin_real *nin_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 7968896;
+nin_real *nin_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 7968896;
     if (strcmp(name, "0.0.weight") == 0)
-        return (const nin_real *)(const void *)(ar + 74880);
+        return (nin_real *)(void *)(ar + 74880);
     if (strcmp(name, "0.0.bias") == 0)
-        return (const nin_real *)(const void *)(ar + 74496);
+        return (nin_real *)(void *)(ar + 74496);
     if (strcmp(name, "0.2.weight") == 0)
-        return (const nin_real *)(const void *)(ar + 37632);
+        return (nin_real *)(void *)(ar + 37632);
     if (strcmp(name, "0.2.bias") == 0)
-        return (const nin_real *)(const void *)(ar + 37248);
+        return (nin_real *)(void *)(ar + 37248);
     if (strcmp(name, "0.4.weight") == 0)
-        return (const nin_real *)(const void *)(ar + 384);
+        return (nin_real *)(void *)(ar + 384);
     if (strcmp(name, "0.4.bias") == 0)
-        return (const nin_real *)(const void *)(ar + 0);
+        return (nin_real *)(void *)(ar + 0);
     if (strcmp(name, "2.0.weight") == 0)
-        return (const nin_real *)(const void *)(ar + 33754112);
+        return (nin_real *)(void *)(ar + 33754112);
     if (strcmp(name, "2.0.bias") == 0)
-        return (const nin_real *)(const void *)(ar + 33753088);
+        return (nin_real *)(void *)(ar + 33753088);
     if (strcmp(name, "2.2.weight") == 0)
-        return (const nin_real *)(const void *)(ar + 33490944);
+        return (nin_real *)(void *)(ar + 33490944);
     if (strcmp(name, "2.2.bias") == 0)
-        return (const nin_real *)(const void *)(ar + 33489920);
+        return (nin_real *)(void *)(ar + 33489920);
     if (strcmp(name, "2.4.weight") == 0)
-        return (const nin_real *)(const void *)(ar + 33227776);
+        return (nin_real *)(void *)(ar + 33227776);
     if (strcmp(name, "2.4.bias") == 0)
-        return (const nin_real *)(const void *)(ar + 33226752);
+        return (nin_real *)(void *)(ar + 33226752);
     if (strcmp(name, "4.0.weight") == 0)
-        return (const nin_real *)(const void *)(ar + 72300672);
+        return (nin_real *)(void *)(ar + 72300672);
     if (strcmp(name, "4.0.bias") == 0)
-        return (const nin_real *)(const void *)(ar + 53424768);
+        return (nin_real *)(void *)(ar + 53424768);
     if (strcmp(name, "4.2.weight") == 0)
-        return (const nin_real *)(const void *)(ar + 52834944);
+        return (nin_real *)(void *)(ar + 52834944);
     if (strcmp(name, "4.2.bias") == 0)
-        return (const nin_real *)(const void *)(ar + 52103744);
+        return (nin_real *)(void *)(ar + 52103744);
     if (strcmp(name, "4.4.weight") == 0)
-        return (const nin_real *)(const void *)(ar + 52245120);
+        return (nin_real *)(void *)(ar + 52245120);
     if (strcmp(name, "4.4.bias") == 0)
-        return (const nin_real *)(const void *)(ar + 52102208);
+        return (nin_real *)(void *)(ar + 52102208);
     if (strcmp(name, "7.0.weight") == 0)
-        return (const nin_real *)(const void *)(ar + 52106880);
+        return (nin_real *)(void *)(ar + 52106880);
     if (strcmp(name, "7.0.bias") == 0)
-        return (const nin_real *)(const void *)(ar + 52102144);
+        return (nin_real *)(void *)(ar + 52102144);
     if (strcmp(name, "7.2.weight") == 0)
-        return (const nin_real *)(const void *)(ar + 52101696);
+        return (nin_real *)(void *)(ar + 52101696);
     if (strcmp(name, "7.2.bias") == 0)
-        return (const nin_real *)(const void *)(ar + 52101632);
+        return (nin_real *)(void *)(ar + 52101632);
     if (strcmp(name, "7.4.weight") == 0)
-        return (const nin_real *)(const void *)(ar + 52101184);
+        return (nin_real *)(void *)(ar + 52101184);
     if (strcmp(name, "7.4.bias") == 0)
-        return (const nin_real *)(const void *)(ar + 52101120);
+        return (nin_real *)(void *)(ar + 52101120);
     (void)ar;
     (void)name;
     return NULL;
@@ -2079,6 +2079,112 @@ int nin_load(void *ctx, const void *checkpoint, size_t len) {
         }
     }
     return 0;
+}
+
+/* The checkpoint writer: the same bytes as the trainer's --save (docs/checkpoint.md). */
+static const struct {
+    const char *name;
+    int rank;
+    uint64_t dims[6];
+    int64_t offset;
+} saved_params[24] = {
+    {"0.0.weight", 4, {96, 1, 11, 11}, 64},
+    {"0.0.bias", 1, {96}, 46528},
+    {"0.2.weight", 4, {96, 96, 1, 1}, 46912},
+    {"0.2.bias", 1, {96}, 83776},
+    {"0.4.weight", 4, {96, 96, 1, 1}, 84160},
+    {"0.4.bias", 1, {96}, 121024},
+    {"2.0.weight", 4, {256, 96, 5, 5}, 121408},
+    {"2.0.bias", 1, {256}, 2579008},
+    {"2.2.weight", 4, {256, 256, 1, 1}, 2580032},
+    {"2.2.bias", 1, {256}, 2842176},
+    {"2.4.weight", 4, {256, 256, 1, 1}, 2843200},
+    {"2.4.bias", 1, {256}, 3105344},
+    {"4.0.weight", 4, {384, 256, 3, 3}, 3106368},
+    {"4.0.bias", 1, {384}, 6645312},
+    {"4.2.weight", 4, {384, 384, 1, 1}, 6646848},
+    {"4.2.bias", 1, {384}, 7236672},
+    {"4.4.weight", 4, {384, 384, 1, 1}, 7238208},
+    {"4.4.bias", 1, {384}, 7828032},
+    {"7.0.weight", 4, {10, 384, 3, 3}, 7829568},
+    {"7.0.bias", 1, {10}, 7967808},
+    {"7.2.weight", 4, {10, 10, 1, 1}, 7967872},
+    {"7.2.bias", 1, {10}, 7968320},
+    {"7.4.weight", 4, {10, 10, 1, 1}, 7968384},
+    {"7.4.bias", 1, {10}, 7968832},
+};
+static unsigned char *ck_put(unsigned char *p, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+    return p + bytes;
+}
+static unsigned char *ck_section(unsigned char *p, uint32_t tag, uint32_t count, uint64_t body) {
+    return ck_put(ck_put(ck_put(p, tag, 4), count, 4), body, 8);
+}
+static unsigned char *ck_small(unsigned char *p, uint32_t tag, uint64_t a, uint64_t b) {
+    p = ck_put(ck_put(ck_section(p, tag, 0, 20), a, 8), b, 8);
+    return ck_put(p, crc32(p - 16, 16), 4);
+}
+static unsigned char *ck_record(unsigned char *p, const unsigned char *st, const char *name, int rank,
+                                 const uint64_t *dims, int64_t offset) {
+    unsigned char *rec = p;
+    size_t len = strlen(name);
+    uint64_t count = 1;
+    p = ck_put(p, len, 4);
+    memcpy(p, name, len);
+    p = ck_put(p + len, 1, 4);
+    p = ck_put(p, (uint64_t)rank, 4);
+    for (int d = 0; d < rank; d++) {
+        p = ck_put(p, dims[d], 8);
+        count *= dims[d];
+    }
+    p = ck_put(p, count * 4, 8);
+    const nin_real *v = (const nin_real *)(const void *)(st + offset);
+    for (uint64_t k = 0; k < count; k++) {
+        uint32_t u;
+        memcpy(&u, &v[k], 4);
+        p = ck_put(p, u, 4);
+    }
+    return ck_put(p, crc32(rec, (uint64_t)(p - rec)), 4);
+}
+
+size_t nin_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap) {
+    size_t size = generator ? NIN_CHECKPOINT_BYTES : NIN_CHECKPOINT_BYTES - 36;
+    if (!buf || size > cap)
+        return size;
+    const unsigned char *st = (const unsigned char *)state;
+    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
+    unsigned char *p = (unsigned char *)buf;
+    memcpy(p, magic, 8);
+    p = ck_put(ck_put(p + 8, 1, 4), 2u + (generator != NULL), 4);
+    p = ck_put(ck_put(p, UINT64_C(0x871cdc4cfd1db910), 8), size, 8);
+    p = ck_section(p, 0x4D524150u, 24, 7969936); /* PARM */
+    for (int i = 0; i < 24; i++)
+        p = ck_record(p, st, saved_params[i].name, saved_params[i].rank, saved_params[i].dims,
+                       saved_params[i].offset);
+    p = ck_small(p, 0x4E415254u, epochs, ((const header *)state)->step); /* TRAN */
+    if (generator)
+        p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
+    return (size_t)(p - (unsigned char *)buf);
+}
+
+const nin_tensor_info nin_inputs[NIN_INPUT_COUNT > 0 ? NIN_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {128, 1, 224, 224}},
+    {"y", "i32", 1, 1, {128}},
+};
+
+const nin_tensor_info nin_outputs[NIN_OUTPUT_COUNT > 0 ? NIN_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {128, 10}},
+};
+
+const char *const nin_class_names[NIN_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t nin_state_bytes(void) {
+    return NIN_STATE_BYTES;
+}
+int nin_max_batch(void) {
+    return NIN_MAX_BATCH;
 }
 
 nin_real *nin_param(void *state, const char *name) {

@@ -32,7 +32,40 @@ extern "C" {
 #define NIN_OUTPUT_LOGITS_SIZE 10
 #define NIN_METRIC_COUNT 1
 
+/* metadata (also as a table and functions below) */
+#define NIN_DLC_VERSION "0.1.0"
+#define NIN_LAYOUT_HASH UINT64_C(0x871cdc4cfd1db910) /* the parameters' names and shapes, as in checkpoints */
+#define NIN_INPUT_X_DTYPE "f32"
+#define NIN_INPUT_X_RANK 4
+#define NIN_INPUT_X_SHAPE {128, 1, 224, 224} /* the first dimension is the batch, up to MAX_BATCH */
+#define NIN_INPUT_Y_DTYPE "i32"
+#define NIN_INPUT_Y_RANK 1
+#define NIN_INPUT_Y_SHAPE {128} /* the first dimension is the batch, up to MAX_BATCH */
+#define NIN_OUTPUT_LOGITS_DTYPE "f32"
+#define NIN_OUTPUT_LOGITS_RANK 2
+#define NIN_OUTPUT_LOGITS_SHAPE {128, 10} /* the first dimension is the batch, up to MAX_BATCH */
+#define NIN_INPUT_COUNT 2
+#define NIN_OUTPUT_COUNT 1
+#define NIN_CLASS_COUNT 10
+
 typedef float nin_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * NIN_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} nin_tensor_info;
+extern const nin_tensor_info nin_inputs[NIN_INPUT_COUNT > 0 ? NIN_INPUT_COUNT : 1];
+extern const nin_tensor_info nin_outputs[NIN_OUTPUT_COUNT > 0 ? NIN_OUTPUT_COUNT : 1];
+/* Fashion-MNIST's classes, by label (the trainers' names). */
+extern const char *const nin_class_names[NIN_CLASS_COUNT];
+/* The sizes above, as functions. */
+size_t nin_state_bytes(void);
+int nin_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -71,13 +104,21 @@ nin_real nin_train_step(void *state, int n, const nin_real *x, const int32_t *y,
 nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t *y, double *metrics);
 int nin_backward(void *state, int n, const nin_real *x, const int32_t *y);
 void nin_step(void *state, nin_real lr);
-/* The gradient of the loss for a parameter after nin_backward, or NULL (unknown name, constant). */
-const nin_real *nin_grad(const void *state, const char *name);
+/* The gradient of the loss for a parameter after nin_backward, or NULL (unknown name, constant).
+ * Not const: a caller may change it before nin_step (an allreduce over data-parallel replicas). */
+nin_real *nin_grad(void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns NIN_LOAD_OK (0) or one of the NIN_LOAD_ codes above. On failure the state is
  * unchanged. */
 int nin_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: NIN_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define NIN_CHECKPOINT_BYTES 7970056
+size_t nin_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 nin_real *nin_param(void *state, const char *name);

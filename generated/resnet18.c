@@ -7134,160 +7134,160 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     return ((resnet18_real *)(ar + 5120))[0];
 }
 
-const resnet18_real *resnet18_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 44745920;
+resnet18_real *resnet18_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 44745920;
     if (strcmp(name, "0.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 75499520);
+        return (resnet18_real *)(void *)(ar + 75499520);
     if (strcmp(name, "0.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 320);
+        return (resnet18_real *)(void *)(ar + 320);
     if (strcmp(name, "1.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 1792);
+        return (resnet18_real *)(void *)(ar + 1792);
     if (strcmp(name, "1.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 1280);
+        return (resnet18_real *)(void *)(ar + 1280);
     if (strcmp(name, "4.0.conv1.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 94374912);
+        return (resnet18_real *)(void *)(ar + 94374912);
     if (strcmp(name, "4.0.conv1.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 94373632);
+        return (resnet18_real *)(void *)(ar + 94373632);
     if (strcmp(name, "4.0.bn1.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 94374656);
+        return (resnet18_real *)(void *)(ar + 94374656);
     if (strcmp(name, "4.0.bn1.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 94374144);
+        return (resnet18_real *)(void *)(ar + 94374144);
     if (strcmp(name, "4.0.conv2.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 132718656);
+        return (resnet18_real *)(void *)(ar + 132718656);
     if (strcmp(name, "4.0.conv2.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 113249024);
+        return (resnet18_real *)(void *)(ar + 113249024);
     if (strcmp(name, "4.0.bn2.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 132718400);
+        return (resnet18_real *)(void *)(ar + 132718400);
     if (strcmp(name, "4.0.bn2.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 132124736);
+        return (resnet18_real *)(void *)(ar + 132124736);
     if (strcmp(name, "4.1.conv1.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 132570944);
+        return (resnet18_real *)(void *)(ar + 132570944);
     if (strcmp(name, "4.1.conv1.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 132124416);
+        return (resnet18_real *)(void *)(ar + 132124416);
     if (strcmp(name, "4.1.bn1.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 132570688);
+        return (resnet18_real *)(void *)(ar + 132570688);
     if (strcmp(name, "4.1.bn1.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 132125760);
+        return (resnet18_real *)(void *)(ar + 132125760);
     if (strcmp(name, "4.1.conv2.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 132423232);
+        return (resnet18_real *)(void *)(ar + 132423232);
     if (strcmp(name, "4.1.conv2.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 132125504);
+        return (resnet18_real *)(void *)(ar + 132125504);
     if (strcmp(name, "4.1.bn2.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 132422976);
+        return (resnet18_real *)(void *)(ar + 132422976);
     if (strcmp(name, "4.1.bn2.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 132422464);
+        return (resnet18_real *)(void *)(ar + 132422464);
     if (strcmp(name, "5.0.conv1.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 132127552);
+        return (resnet18_real *)(void *)(ar + 132127552);
     if (strcmp(name, "5.0.conv1.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 132127040);
+        return (resnet18_real *)(void *)(ar + 132127040);
     if (strcmp(name, "5.0.bn1.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 144559424);
+        return (resnet18_real *)(void *)(ar + 144559424);
     if (strcmp(name, "5.0.bn1.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 141567296);
+        return (resnet18_real *)(void *)(ar + 141567296);
     if (strcmp(name, "5.0.conv2.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 143969600);
+        return (resnet18_real *)(void *)(ar + 143969600);
     if (strcmp(name, "5.0.conv2.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 141566784);
+        return (resnet18_real *)(void *)(ar + 141566784);
     if (strcmp(name, "5.0.bn2.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 143969088);
+        return (resnet18_real *)(void *)(ar + 143969088);
     if (strcmp(name, "5.0.bn2.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 141569344);
+        return (resnet18_real *)(void *)(ar + 141569344);
     if (strcmp(name, "5.0.conv3.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 143936320);
+        return (resnet18_real *)(void *)(ar + 143936320);
     if (strcmp(name, "5.0.conv3.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 141569344);
+        return (resnet18_real *)(void *)(ar + 141569344);
     if (strcmp(name, "5.1.conv1.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 143346496);
+        return (resnet18_real *)(void *)(ar + 143346496);
     if (strcmp(name, "5.1.conv1.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 141568832);
+        return (resnet18_real *)(void *)(ar + 141568832);
     if (strcmp(name, "5.1.bn1.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 143345984);
+        return (resnet18_real *)(void *)(ar + 143345984);
     if (strcmp(name, "5.1.bn1.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 141571392);
+        return (resnet18_real *)(void *)(ar + 141571392);
     if (strcmp(name, "5.1.conv2.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 142756160);
+        return (resnet18_real *)(void *)(ar + 142756160);
     if (strcmp(name, "5.1.conv2.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 141570880);
+        return (resnet18_real *)(void *)(ar + 141570880);
     if (strcmp(name, "5.1.bn2.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 142755648);
+        return (resnet18_real *)(void *)(ar + 142755648);
     if (strcmp(name, "5.1.bn2.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 142754624);
+        return (resnet18_real *)(void *)(ar + 142754624);
     if (strcmp(name, "6.0.conv1.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 141574976);
+        return (resnet18_real *)(void *)(ar + 141574976);
     if (strcmp(name, "6.0.conv1.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 141573952);
+        return (resnet18_real *)(void *)(ar + 141573952);
     if (strcmp(name, "6.0.bn1.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 146448064);
+        return (resnet18_real *)(void *)(ar + 146448064);
     if (strcmp(name, "6.0.bn1.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 146297664);
+        return (resnet18_real *)(void *)(ar + 146297664);
     if (strcmp(name, "6.0.conv2.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 431751168);
+        return (resnet18_real *)(void *)(ar + 431751168);
     if (strcmp(name, "6.0.conv2.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 146296640);
+        return (resnet18_real *)(void *)(ar + 146296640);
     if (strcmp(name, "6.0.bn2.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 146447040);
+        return (resnet18_real *)(void *)(ar + 146447040);
     if (strcmp(name, "6.0.bn2.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 146301760);
+        return (resnet18_real *)(void *)(ar + 146301760);
     if (strcmp(name, "6.0.conv3.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 146315968);
+        return (resnet18_real *)(void *)(ar + 146315968);
     if (strcmp(name, "6.0.conv3.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 146301760);
+        return (resnet18_real *)(void *)(ar + 146301760);
     if (strcmp(name, "6.1.conv1.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 429391872);
+        return (resnet18_real *)(void *)(ar + 429391872);
     if (strcmp(name, "6.1.conv1.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 146300736);
+        return (resnet18_real *)(void *)(ar + 146300736);
     if (strcmp(name, "6.1.bn1.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 146314944);
+        return (resnet18_real *)(void *)(ar + 146314944);
     if (strcmp(name, "6.1.bn1.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 146305856);
+        return (resnet18_real *)(void *)(ar + 146305856);
     if (strcmp(name, "6.1.conv2.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 443547648);
+        return (resnet18_real *)(void *)(ar + 443547648);
     if (strcmp(name, "6.1.conv2.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 146304832);
+        return (resnet18_real *)(void *)(ar + 146304832);
     if (strcmp(name, "6.1.bn2.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 146313920);
+        return (resnet18_real *)(void *)(ar + 146313920);
     if (strcmp(name, "6.1.bn2.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 146311872);
+        return (resnet18_real *)(void *)(ar + 146311872);
     if (strcmp(name, "7.0.conv1.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 483655680);
+        return (resnet18_real *)(void *)(ar + 483655680);
     if (strcmp(name, "7.0.conv1.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 146309824);
+        return (resnet18_real *)(void *)(ar + 146309824);
     if (strcmp(name, "7.0.bn1.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 148711232);
+        return (resnet18_real *)(void *)(ar + 148711232);
     if (strcmp(name, "7.0.bn1.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 148682560);
+        return (resnet18_real *)(void *)(ar + 148682560);
     if (strcmp(name, "7.0.conv2.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 450625536);
+        return (resnet18_real *)(void *)(ar + 450625536);
     if (strcmp(name, "7.0.conv2.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 148680512);
+        return (resnet18_real *)(void *)(ar + 148680512);
     if (strcmp(name, "7.0.bn2.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 148709184);
+        return (resnet18_real *)(void *)(ar + 148709184);
     if (strcmp(name, "7.0.bn2.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 148690752);
+        return (resnet18_real *)(void *)(ar + 148690752);
     if (strcmp(name, "7.0.conv3.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 149250880);
+        return (resnet18_real *)(void *)(ar + 149250880);
     if (strcmp(name, "7.0.conv3.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 148690752);
+        return (resnet18_real *)(void *)(ar + 148690752);
     if (strcmp(name, "7.1.conv1.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 469499904);
+        return (resnet18_real *)(void *)(ar + 469499904);
     if (strcmp(name, "7.1.conv1.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 148688704);
+        return (resnet18_real *)(void *)(ar + 148688704);
     if (strcmp(name, "7.1.bn1.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 148707136);
+        return (resnet18_real *)(void *)(ar + 148707136);
     if (strcmp(name, "7.1.bn1.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 148698944);
+        return (resnet18_real *)(void *)(ar + 148698944);
     if (strcmp(name, "7.1.conv2.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 460062720);
+        return (resnet18_real *)(void *)(ar + 460062720);
     if (strcmp(name, "7.1.conv2.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 148696896);
+        return (resnet18_real *)(void *)(ar + 148696896);
     if (strcmp(name, "7.1.bn2.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 148705088);
+        return (resnet18_real *)(void *)(ar + 148705088);
     if (strcmp(name, "7.1.bn2.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 148700992);
+        return (resnet18_real *)(void *)(ar + 148700992);
     if (strcmp(name, "10.weight") == 0)
-        return (const resnet18_real *)(const void *)(ar + 149230400);
+        return (resnet18_real *)(void *)(ar + 149230400);
     if (strcmp(name, "10.bias") == 0)
-        return (const resnet18_real *)(const void *)(ar + 146309248);
+        return (resnet18_real *)(void *)(ar + 146309248);
     (void)ar;
     (void)name;
     return NULL;
@@ -7524,6 +7524,215 @@ int resnet18_load(void *ctx, const void *checkpoint, size_t len) {
         }
     }
     return 0;
+}
+
+/* The checkpoint writer: the same bytes as the trainer's --save (docs/checkpoint.md). */
+static const struct {
+    const char *name;
+    int rank;
+    uint64_t dims[6];
+    int64_t offset;
+} saved_params[127] = {
+    {"0.weight", 4, {64, 1, 7, 7}, 64},
+    {"0.bias", 1, {64}, 12608},
+    {"1.weight", 1, {64}, 12864},
+    {"1.bias", 1, {64}, 13120},
+    {"1.running_mean", 1, {64}, 13376},
+    {"1.running_var", 1, {64}, 13632},
+    {"1.num_batches_tracked", 0, {0}, 13888},
+    {"4.0.conv1.weight", 4, {64, 64, 3, 3}, 13952},
+    {"4.0.conv1.bias", 1, {64}, 161408},
+    {"4.0.bn1.weight", 1, {64}, 161664},
+    {"4.0.bn1.bias", 1, {64}, 161920},
+    {"4.0.bn1.running_mean", 1, {64}, 162176},
+    {"4.0.bn1.running_var", 1, {64}, 162432},
+    {"4.0.bn1.num_batches_tracked", 0, {0}, 162688},
+    {"4.0.conv2.weight", 4, {64, 64, 3, 3}, 162752},
+    {"4.0.conv2.bias", 1, {64}, 310208},
+    {"4.0.bn2.weight", 1, {64}, 310464},
+    {"4.0.bn2.bias", 1, {64}, 310720},
+    {"4.0.bn2.running_mean", 1, {64}, 310976},
+    {"4.0.bn2.running_var", 1, {64}, 311232},
+    {"4.0.bn2.num_batches_tracked", 0, {0}, 311488},
+    {"4.1.conv1.weight", 4, {64, 64, 3, 3}, 311552},
+    {"4.1.conv1.bias", 1, {64}, 459008},
+    {"4.1.bn1.weight", 1, {64}, 459264},
+    {"4.1.bn1.bias", 1, {64}, 459520},
+    {"4.1.bn1.running_mean", 1, {64}, 459776},
+    {"4.1.bn1.running_var", 1, {64}, 460032},
+    {"4.1.bn1.num_batches_tracked", 0, {0}, 460288},
+    {"4.1.conv2.weight", 4, {64, 64, 3, 3}, 460352},
+    {"4.1.conv2.bias", 1, {64}, 607808},
+    {"4.1.bn2.weight", 1, {64}, 608064},
+    {"4.1.bn2.bias", 1, {64}, 608320},
+    {"4.1.bn2.running_mean", 1, {64}, 608576},
+    {"4.1.bn2.running_var", 1, {64}, 608832},
+    {"4.1.bn2.num_batches_tracked", 0, {0}, 609088},
+    {"5.0.conv1.weight", 4, {128, 64, 3, 3}, 609152},
+    {"5.0.conv1.bias", 1, {128}, 904064},
+    {"5.0.bn1.weight", 1, {128}, 904576},
+    {"5.0.bn1.bias", 1, {128}, 905088},
+    {"5.0.bn1.running_mean", 1, {128}, 905600},
+    {"5.0.bn1.running_var", 1, {128}, 906112},
+    {"5.0.bn1.num_batches_tracked", 0, {0}, 906624},
+    {"5.0.conv2.weight", 4, {128, 128, 3, 3}, 906688},
+    {"5.0.conv2.bias", 1, {128}, 1496512},
+    {"5.0.bn2.weight", 1, {128}, 1497024},
+    {"5.0.bn2.bias", 1, {128}, 1497536},
+    {"5.0.bn2.running_mean", 1, {128}, 1498048},
+    {"5.0.bn2.running_var", 1, {128}, 1498560},
+    {"5.0.bn2.num_batches_tracked", 0, {0}, 1499072},
+    {"5.0.conv3.weight", 4, {128, 64, 1, 1}, 1499136},
+    {"5.0.conv3.bias", 1, {128}, 1531904},
+    {"5.1.conv1.weight", 4, {128, 128, 3, 3}, 1532416},
+    {"5.1.conv1.bias", 1, {128}, 2122240},
+    {"5.1.bn1.weight", 1, {128}, 2122752},
+    {"5.1.bn1.bias", 1, {128}, 2123264},
+    {"5.1.bn1.running_mean", 1, {128}, 2123776},
+    {"5.1.bn1.running_var", 1, {128}, 2124288},
+    {"5.1.bn1.num_batches_tracked", 0, {0}, 2124800},
+    {"5.1.conv2.weight", 4, {128, 128, 3, 3}, 2124864},
+    {"5.1.conv2.bias", 1, {128}, 2714688},
+    {"5.1.bn2.weight", 1, {128}, 2715200},
+    {"5.1.bn2.bias", 1, {128}, 2715712},
+    {"5.1.bn2.running_mean", 1, {128}, 2716224},
+    {"5.1.bn2.running_var", 1, {128}, 2716736},
+    {"5.1.bn2.num_batches_tracked", 0, {0}, 2717248},
+    {"6.0.conv1.weight", 4, {256, 128, 3, 3}, 2717312},
+    {"6.0.conv1.bias", 1, {256}, 3896960},
+    {"6.0.bn1.weight", 1, {256}, 3897984},
+    {"6.0.bn1.bias", 1, {256}, 3899008},
+    {"6.0.bn1.running_mean", 1, {256}, 3900032},
+    {"6.0.bn1.running_var", 1, {256}, 3901056},
+    {"6.0.bn1.num_batches_tracked", 0, {0}, 3902080},
+    {"6.0.conv2.weight", 4, {256, 256, 3, 3}, 3902144},
+    {"6.0.conv2.bias", 1, {256}, 6261440},
+    {"6.0.bn2.weight", 1, {256}, 6262464},
+    {"6.0.bn2.bias", 1, {256}, 6263488},
+    {"6.0.bn2.running_mean", 1, {256}, 6264512},
+    {"6.0.bn2.running_var", 1, {256}, 6265536},
+    {"6.0.bn2.num_batches_tracked", 0, {0}, 6266560},
+    {"6.0.conv3.weight", 4, {256, 128, 1, 1}, 6266624},
+    {"6.0.conv3.bias", 1, {256}, 6397696},
+    {"6.1.conv1.weight", 4, {256, 256, 3, 3}, 6398720},
+    {"6.1.conv1.bias", 1, {256}, 8758016},
+    {"6.1.bn1.weight", 1, {256}, 8759040},
+    {"6.1.bn1.bias", 1, {256}, 8760064},
+    {"6.1.bn1.running_mean", 1, {256}, 8761088},
+    {"6.1.bn1.running_var", 1, {256}, 8762112},
+    {"6.1.bn1.num_batches_tracked", 0, {0}, 8763136},
+    {"6.1.conv2.weight", 4, {256, 256, 3, 3}, 8763200},
+    {"6.1.conv2.bias", 1, {256}, 11122496},
+    {"6.1.bn2.weight", 1, {256}, 11123520},
+    {"6.1.bn2.bias", 1, {256}, 11124544},
+    {"6.1.bn2.running_mean", 1, {256}, 11125568},
+    {"6.1.bn2.running_var", 1, {256}, 11126592},
+    {"6.1.bn2.num_batches_tracked", 0, {0}, 11127616},
+    {"7.0.conv1.weight", 4, {512, 256, 3, 3}, 11127680},
+    {"7.0.conv1.bias", 1, {512}, 15846272},
+    {"7.0.bn1.weight", 1, {512}, 15848320},
+    {"7.0.bn1.bias", 1, {512}, 15850368},
+    {"7.0.bn1.running_mean", 1, {512}, 15852416},
+    {"7.0.bn1.running_var", 1, {512}, 15854464},
+    {"7.0.bn1.num_batches_tracked", 0, {0}, 15856512},
+    {"7.0.conv2.weight", 4, {512, 512, 3, 3}, 15856576},
+    {"7.0.conv2.bias", 1, {512}, 25293760},
+    {"7.0.bn2.weight", 1, {512}, 25295808},
+    {"7.0.bn2.bias", 1, {512}, 25297856},
+    {"7.0.bn2.running_mean", 1, {512}, 25299904},
+    {"7.0.bn2.running_var", 1, {512}, 25301952},
+    {"7.0.bn2.num_batches_tracked", 0, {0}, 25304000},
+    {"7.0.conv3.weight", 4, {512, 256, 1, 1}, 25304064},
+    {"7.0.conv3.bias", 1, {512}, 25828352},
+    {"7.1.conv1.weight", 4, {512, 512, 3, 3}, 25830400},
+    {"7.1.conv1.bias", 1, {512}, 35267584},
+    {"7.1.bn1.weight", 1, {512}, 35269632},
+    {"7.1.bn1.bias", 1, {512}, 35271680},
+    {"7.1.bn1.running_mean", 1, {512}, 35273728},
+    {"7.1.bn1.running_var", 1, {512}, 35275776},
+    {"7.1.bn1.num_batches_tracked", 0, {0}, 35277824},
+    {"7.1.conv2.weight", 4, {512, 512, 3, 3}, 35277888},
+    {"7.1.conv2.bias", 1, {512}, 44715072},
+    {"7.1.bn2.weight", 1, {512}, 44717120},
+    {"7.1.bn2.bias", 1, {512}, 44719168},
+    {"7.1.bn2.running_mean", 1, {512}, 44721216},
+    {"7.1.bn2.running_var", 1, {512}, 44723264},
+    {"7.1.bn2.num_batches_tracked", 0, {0}, 44725312},
+    {"10.weight", 2, {10, 512}, 44725376},
+    {"10.bias", 1, {10}, 44745856},
+};
+static unsigned char *ck_put(unsigned char *p, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+    return p + bytes;
+}
+static unsigned char *ck_section(unsigned char *p, uint32_t tag, uint32_t count, uint64_t body) {
+    return ck_put(ck_put(ck_put(p, tag, 4), count, 4), body, 8);
+}
+static unsigned char *ck_small(unsigned char *p, uint32_t tag, uint64_t a, uint64_t b) {
+    p = ck_put(ck_put(ck_section(p, tag, 0, 20), a, 8), b, 8);
+    return ck_put(p, crc32(p - 16, 16), 4);
+}
+static unsigned char *ck_record(unsigned char *p, const unsigned char *st, const char *name, int rank,
+                                 const uint64_t *dims, int64_t offset) {
+    unsigned char *rec = p;
+    size_t len = strlen(name);
+    uint64_t count = 1;
+    p = ck_put(p, len, 4);
+    memcpy(p, name, len);
+    p = ck_put(p + len, 1, 4);
+    p = ck_put(p, (uint64_t)rank, 4);
+    for (int d = 0; d < rank; d++) {
+        p = ck_put(p, dims[d], 8);
+        count *= dims[d];
+    }
+    p = ck_put(p, count * 4, 8);
+    const resnet18_real *v = (const resnet18_real *)(const void *)(st + offset);
+    for (uint64_t k = 0; k < count; k++) {
+        uint32_t u;
+        memcpy(&u, &v[k], 4);
+        p = ck_put(p, u, 4);
+    }
+    return ck_put(p, crc32(rec, (uint64_t)(p - rec)), 4);
+}
+
+size_t resnet18_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap) {
+    size_t size = generator ? RESNET18_CHECKPOINT_BYTES : RESNET18_CHECKPOINT_BYTES - 36;
+    if (!buf || size > cap)
+        return size;
+    const unsigned char *st = (const unsigned char *)state;
+    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
+    unsigned char *p = (unsigned char *)buf;
+    memcpy(p, magic, 8);
+    p = ck_put(ck_put(p + 8, 1, 4), 2u + (generator != NULL), 4);
+    p = ck_put(ck_put(p, UINT64_C(0x7146fa6c27470ad5), 8), size, 8);
+    p = ck_section(p, 0x4D524150u, 127, 44751362); /* PARM */
+    for (int i = 0; i < 127; i++)
+        p = ck_record(p, st, saved_params[i].name, saved_params[i].rank, saved_params[i].dims,
+                       saved_params[i].offset);
+    p = ck_small(p, 0x4E415254u, epochs, ((const header *)state)->step); /* TRAN */
+    if (generator)
+        p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
+    return (size_t)(p - (unsigned char *)buf);
+}
+
+const resnet18_tensor_info resnet18_inputs[RESNET18_INPUT_COUNT > 0 ? RESNET18_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {128, 1, 96, 96}},
+    {"y", "i32", 1, 1, {128}},
+};
+
+const resnet18_tensor_info resnet18_outputs[RESNET18_OUTPUT_COUNT > 0 ? RESNET18_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {128, 10}},
+};
+
+const char *const resnet18_class_names[RESNET18_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t resnet18_state_bytes(void) {
+    return RESNET18_STATE_BYTES;
+}
+int resnet18_max_batch(void) {
+    return RESNET18_MAX_BATCH;
 }
 
 resnet18_real *resnet18_param(void *state, const char *name) {

@@ -32,7 +32,40 @@ extern "C" {
 #define RESNET18_OUTPUT_LOGITS_SIZE 10
 #define RESNET18_METRIC_COUNT 1
 
+/* metadata (also as a table and functions below) */
+#define RESNET18_DLC_VERSION "0.1.0"
+#define RESNET18_LAYOUT_HASH UINT64_C(0x7146fa6c27470ad5) /* the parameters' names and shapes, as in checkpoints */
+#define RESNET18_INPUT_X_DTYPE "f32"
+#define RESNET18_INPUT_X_RANK 4
+#define RESNET18_INPUT_X_SHAPE {128, 1, 96, 96} /* the first dimension is the batch, up to MAX_BATCH */
+#define RESNET18_INPUT_Y_DTYPE "i32"
+#define RESNET18_INPUT_Y_RANK 1
+#define RESNET18_INPUT_Y_SHAPE {128} /* the first dimension is the batch, up to MAX_BATCH */
+#define RESNET18_OUTPUT_LOGITS_DTYPE "f32"
+#define RESNET18_OUTPUT_LOGITS_RANK 2
+#define RESNET18_OUTPUT_LOGITS_SHAPE {128, 10} /* the first dimension is the batch, up to MAX_BATCH */
+#define RESNET18_INPUT_COUNT 2
+#define RESNET18_OUTPUT_COUNT 1
+#define RESNET18_CLASS_COUNT 10
+
 typedef float resnet18_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * RESNET18_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} resnet18_tensor_info;
+extern const resnet18_tensor_info resnet18_inputs[RESNET18_INPUT_COUNT > 0 ? RESNET18_INPUT_COUNT : 1];
+extern const resnet18_tensor_info resnet18_outputs[RESNET18_OUTPUT_COUNT > 0 ? RESNET18_OUTPUT_COUNT : 1];
+/* Fashion-MNIST's classes, by label (the trainers' names). */
+extern const char *const resnet18_class_names[RESNET18_CLASS_COUNT];
+/* The sizes above, as functions. */
+size_t resnet18_state_bytes(void);
+int resnet18_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -71,13 +104,21 @@ resnet18_real resnet18_train_step(void *state, int n, const resnet18_real *x, co
 resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x, const int32_t *y, double *metrics);
 int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t *y);
 void resnet18_step(void *state, resnet18_real lr);
-/* The gradient of the loss for a parameter after resnet18_backward, or NULL (unknown name, constant). */
-const resnet18_real *resnet18_grad(const void *state, const char *name);
+/* The gradient of the loss for a parameter after resnet18_backward, or NULL (unknown name, constant).
+ * Not const: a caller may change it before resnet18_step (an allreduce over data-parallel replicas). */
+resnet18_real *resnet18_grad(void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns RESNET18_LOAD_OK (0) or one of the RESNET18_LOAD_ codes above. On failure the state is
  * unchanged. */
 int resnet18_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: RESNET18_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define RESNET18_CHECKPOINT_BYTES 44751482
+size_t resnet18_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 resnet18_real *resnet18_param(void *state, const char *name);
