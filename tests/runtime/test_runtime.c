@@ -1011,7 +1011,7 @@ static void test_report(void) {
     float b[1] = {0.125f};
     DlrtTensorDesc params[2] = {{"net.\"w\"", DLRT_F32, 2, {2, 2}, w}, {"b", DLRT_F32, 1, {1}, b}};
     DlrtFold folds[2] = {{0.1, 0.2}, {0.3, 0.4}};
-    DlrtReport r = {"lenet", 10, 0.25, NAN, 1, 0.9, 0.875, 12345.5, 61.5, 1 << 20, params, 2, folds, 2};
+    DlrtReport r = {"lenet", 10, 0.25, NAN, 1, 0.9, 0.875, 12345.5, 61.5, 1 << 20, params, 2, folds, 2, 1};
     DlrtError err;
     const char *path = tmp_path("report.json");
     CU_ASSERT_EQUAL_FATAL(dlrt_report_write(path, &r, &err), DLRT_OK);
@@ -1027,6 +1027,7 @@ static void test_report(void) {
     CU_ASSERT_EQUAL(json_get(&j, "examples_per_second", &found), 12345.5);
     CU_ASSERT_EQUAL(json_get(&j, "seconds", &found), 61.5);
     CU_ASSERT_EQUAL(json_get(&j, "peak_rss_bytes", &found), 1 << 20);
+    CU_ASSERT_EQUAL(json_get(&j, "ranks", &found), 1);
     json_get(&j, "test_loss", &found);
     CU_ASSERT(found); /* as null */
     json_get(&j, "model", &found);
@@ -1043,7 +1044,7 @@ static void test_report(void) {
     /* A regression model: no accuracy keys; a big model: no parameters. */
     float big[1000] = {0};
     DlrtTensorDesc bigp = {"w", DLRT_F32, 1, {1000}, big};
-    DlrtReport reg = {"linreg", 3, 0.5, 0.75, 0, NAN, NAN, 1, 1, 1, &bigp, 1, NULL, 0};
+    DlrtReport reg = {"linreg", 3, 0.5, 0.75, 0, NAN, NAN, 1, 1, 1, &bigp, 1, NULL, 0, 1};
     CU_ASSERT_EQUAL(dlrt_report_write(path, &reg, &err), DLRT_OK);
     text = slurp(path, NULL);
     CU_ASSERT_FATAL(json_parse(&j, text));
