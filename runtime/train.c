@@ -131,7 +131,8 @@ static int save_checkpoint(DlrtTrainer *t, int64_t epoch) {
                          .epoch = epoch,
                          .step = *t->m->step_counter(t->state),
                          .has_rng = 1,
-                         .rng = t->shuffle};
+                         .rng = t->shuffle,
+                         .ranks = t->dist ? (uint64_t)t->dist->size : 1};
     return dlrt_checkpoint_save(t->args.save, &ck, &t->err);
 }
 
@@ -151,6 +152,19 @@ static int start(DlrtTrainer *t) {
                              .n_optim = a->resume ? t->n_optim : 0};
         if (dlrt_checkpoint_load(path, &ck, a->resume ? DLRT_CKPT_RESUME : 0u, &t->err) != DLRT_OK)
             return dlrt_trainer_fail(t, 1);
+        uint64_t ranks = t->dist ? (uint64_t)t->dist->size : 1;
+        uint64_t written = ck.ranks ? ck.ranks : 1;
+        if (a->resume && written != ranks) {
+            /* the gradients' summation order depends on the number of ranks: another number would not continue
+             * the run bit for bit */
+            if (!t->dist || t->dist->rank == 0)
+                fprintf(t->errf,
+                        "%s: %s was written by a run on %llu %s and this one has %llu; resume it on as many (%s), or "
+                        "--load its weights to start a new run\n",
+                        t->prog, path, (unsigned long long)written, written == 1 ? "rank" : "ranks",
+                        (unsigned long long)ranks, written == 1 ? "without mpirun, or mpirun -np 1" : "mpirun -np N");
+            return 1;
+        }
         if (a->resume) {
             t->first_epoch = ck.epoch;
             *t->m->step_counter(t->state) = ck.step;

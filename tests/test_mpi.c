@@ -4,7 +4,8 @@
  * bytes; the same number of ranks and seed gives byte-identical checkpoints (shared memory, and TCP on loopback);
  * 2 and 4 ranks agree with 1 within 1e-5 (the largest difference of a parameter) after 20 LeNet steps and with
  * dropout, whose masks are keyed by an example's index in the global batch; --resume continues bit for bit; a rank
- * that cannot read its data and a different model on another rank stop every rank with one message.
+ * and refuses another number of ranks; a rank that cannot read its data and a different model on another rank stop
+ * every rank with one message.
  *
  * Parameters are compared through the zoo's generated C (generated/lenet.c, generated/dropout_mlp.c), whose
  * <name>_load reads a checkpoint and <name>_params lists the parameters. */
@@ -181,6 +182,16 @@ static void test_resume_continues_bit_for_bit(void) {
            NULL),
         0);
     CU_ASSERT(same_file(whole, part));
+    /* the checkpoint records 2 ranks: another number of ranks, or the plain trainer, would not continue it bit for
+     * bit and refuses it */
+    char *err = NULL;
+    int rc =
+        sh(fmt("timeout 120 %s -np 3 %s --data '%s' %s --epochs 3 --resume '%s'", mpirun, t, data_dir, f, part), &err);
+    CU_ASSERT(rc == 1);
+    CU_ASSERT(err && strstr(err, "written by a run on 2 ranks and this one has 3"));
+    rc = sh(fmt("%s --data '%s' %s --epochs 3 --resume '%s'", trainer("dropout_mlp", false), data_dir, f, part), &err);
+    CU_ASSERT(rc == 1);
+    CU_ASSERT(err && strstr(err, "written by a run on 2 ranks and this one has 1"));
 }
 
 static void test_outputs_are_rank_zeros(void) {
