@@ -766,6 +766,13 @@ static void emit_step(Emit *e) {
     }
     if (!any)
         fprintf(o, "    (void)lr;\n");
+    /* the states' new values, computed by the forward pass, replace the old ones once nothing reads them */
+    for (int i = 0; i < c->nupdates; i++) {
+        Param *p = &g->params.v[g->updates.v[i].param];
+        fprintf(o, "    /* %s := */\n", p->name);
+        fprintf(o, "    memcpy(st + %" PRId64 ", %s, (size_t)%" PRId64 ");\n", c->param_off[g->updates.v[i].param],
+                emit_ptr(e, c->updates[i]), shape_numel(&p->shape) * c->elem_size);
+    }
     fprintf(o, "}\n");
 }
 
@@ -823,15 +830,15 @@ static void emit_train_fns(Emit *e) {
     fprintf(o, "    return %s[0];\n}\n", emit_ptr(e, c->loss_eval));
     /* grad accessor */
     e->s = s;
-    fprintf(o, "\nconst %s *%s_grad(const void *state, const char *name) {\n", e->real, e->name);
-    fprintf(o, "    const unsigned char *ar = (const unsigned char *)state + %" PRId64 ";\n", c->arena_off);
+    fprintf(o, "\n%s *%s_grad(void *state, const char *name) {\n", e->real, e->name);
+    fprintf(o, "    unsigned char *ar = (unsigned char *)state + %" PRId64 ";\n", c->arena_off);
     for (int i = 0; i < c->train->params.n; i++) {
         if (!c->grads[i])
             continue;
         IrNode *gn = ir_storage(c->grads[i]);
         if (s->offset[gn->id] < 0)
             continue;
-        fprintf(o, "    if (strcmp(name, \"%s\") == 0)\n        return (const %s *)(const void *)(ar + %" PRId64 ");\n",
+        fprintf(o, "    if (strcmp(name, \"%s\") == 0)\n        return (%s *)(void *)(ar + %" PRId64 ");\n",
                 c->train->params.v[i].name, e->real, s->offset[gn->id]);
     }
     fprintf(o, "    (void)ar;\n    (void)name;\n    return NULL;\n}\n");
@@ -860,6 +867,8 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
         fprintf(out, "    {\"%s\", %d, {", p->name, p->shape.rank);
         for (int d = 0; d < p->shape.rank; d++)
             fprintf(out, "%s%" PRId64, d ? ", " : "", p->shape.d[d]);
+        if (!p->shape.rank)
+            fprintf(out, "0"); /* a scalar (num_batches_tracked): ISO C has no empty initialiser */
         int64_t o2 = c->opt_off[i] >= 0 && g->train.optim == OPTIM_ADAM
                          ? c->opt_off[i] + shape_numel(&p->shape) * c->elem_size
                          : -1;
@@ -892,6 +901,8 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
     if (g->train.present && c->loss_train)
         emit_train_fns(&e);
     emit_loader(&e);
+    emit_saver(&e);
+    emit_metadata(&e);
     fprintf(out, "\n%s *%s_param(void *state, const char *name) {\n", e.real, e.name);
     fprintf(out, "    for (int i = 0; i < %s_PARAM_COUNT; i++)\n", e.NAME);
     fprintf(out, "        if (strcmp(%s_params[i].name, name) == 0)\n", e.name);
@@ -978,4 +989,5 @@ static void emit_infer_source(Emit *e) {
         fprintf(o, ", %s *out) {\n    (void)%s_predict_batch(ctx, 1%s, out); /* 1 is always a valid batch */\n}\n",
                 e->real, e->name, args);
     }
+    emit_metadata(e);
 }

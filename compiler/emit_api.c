@@ -60,6 +60,133 @@ void emit_batch_guard(Emit *e, const char *refusal) {
     fprintf(e->o, "    if (n < 1 || n > %s_MAX_BATCH)\n        return %s;\n", e->NAME, refusal);
 }
 
+/* ---- metadata: what an application reads without the comments ---- */
+
+static uint64_t layout_hash(Graph *g);
+
+typedef Vec(char *) MacroNames;
+
+/* A tensor's macros; a name that only differs in case from an earlier one ("x" and "X") would redefine them, so
+ * it gets none (the table has it). */
+static void emit_tensor_macros(Emit *e, MacroNames *taken, const char *kind, const char *name, DType dt,
+                               const Shape *sh) {
+    char *N = xsprintf(e->ctx, "%s_%s_%s", e->NAME, kind, emit_upper(e->ctx, emit_ident(e->ctx, name)));
+    for (int i = 0; i < taken->n; i++)
+        if (strcmp(taken->v[i], N) == 0) {
+            fprintf(e->o, "/* %s '%s': in the table below (%s_* names another %s) */\n",
+                    kind[0] == 'I' ? "input" : "output", name, N, kind[0] == 'I' ? "input" : "output");
+            return;
+        }
+    vec_push(e->ctx, taken, N);
+    fprintf(e->o, "#define %s_DTYPE \"%s\"\n#define %s_RANK %d\n#define %s_SHAPE {", N, dt == DT_F32 ? "f32" : "i32", N,
+            sh->rank, N);
+    for (int d = 0; d < sh->rank; d++)
+        fprintf(e->o, "%s%" PRId64, d ? ", " : "", sh->d[d]);
+    fprintf(e->o, "%s}%s\n", sh->rank ? "" : "0",
+            sh->batched ? " /* the first dimension is the batch, up to MAX_BATCH */"
+            : sh->rank  ? ""
+                        : " /* a scalar: rank 0 */");
+}
+
+static bool has_class_names(Compiled *c) { return c->train->train.data == DATA_FASHION_MNIST; }
+
+/* Macros: the dlc version, the layout hash, each input's and output's dtype, rank and shape (row-major). */
+static void emit_metadata_macros(Emit *e, bool infer) {
+    Graph *g = e->c->eval;
+    fprintf(e->o, "\n/* metadata (also as a table and functions below) */\n#define %s_DLC_VERSION \"%s\"\n", e->NAME,
+            DLC_VERSION);
+    fprintf(e->o,
+            "#define %s_LAYOUT_HASH UINT64_C(0x%016llx) /* the parameters' names and shapes, as in checkpoints */\n",
+            e->NAME, (unsigned long long)layout_hash(e->c->train));
+    int n_in = 0;
+    MacroNames taken = {0};
+    for (int i = 0; i < g->inputs.n; i++)
+        if (!infer || emit_uses_input(&e->c->fn[FN_FORWARD], i)) {
+            emit_tensor_macros(e, &taken, "INPUT", g->inputs.v[i].name, g->inputs.v[i].dtype, &g->inputs.v[i].shape);
+            n_in++;
+        }
+    for (int i = 0; i < g->outputs.n; i++)
+        emit_tensor_macros(e, &taken, "OUTPUT", g->outputs.v[i].name, g->outputs.v[i].node->dtype,
+                           &g->outputs.v[i].node->shape);
+    fprintf(e->o, "#define %s_INPUT_COUNT %d\n#define %s_OUTPUT_COUNT %d\n", e->NAME, n_in, e->NAME, g->outputs.n);
+    if (has_class_names(e->c))
+        fprintf(e->o, "#define %s_CLASS_COUNT 10\n", e->NAME);
+}
+
+/* Declarations: the table of inputs and outputs, the class names, the sizes as functions (for FFI callers). */
+static void emit_metadata_decls(Emit *e, bool infer) {
+    FILE *o = e->o;
+    fprintf(
+        o,
+        "\n/* The inputs and outputs as a table: dtype \"f32\" or \"i32\", row-major dims; when batched, dims[0] is\n"
+        " * %s_MAX_BATCH and a call's n takes its place. */\n",
+        e->NAME);
+    fprintf(o,
+            "typedef struct {\n    const char *name;\n    const char *dtype;\n    int rank;\n    int batched;\n"
+            "    int64_t dims[%d];\n} %s_tensor_info;\n",
+            MAX_RANK, e->name);
+    fprintf(o, "extern const %s_tensor_info %s_inputs[%s_INPUT_COUNT > 0 ? %s_INPUT_COUNT : 1];\n", e->name, e->name,
+            e->NAME, e->NAME);
+    fprintf(o, "extern const %s_tensor_info %s_outputs[%s_OUTPUT_COUNT > 0 ? %s_OUTPUT_COUNT : 1];\n", e->name, e->name,
+            e->NAME, e->NAME);
+    if (has_class_names(e->c))
+        fprintf(o,
+                "/* Fashion-MNIST's classes, by label (the trainers' names). */\n"
+                "extern const char *const %s_class_names[%s_CLASS_COUNT];\n",
+                e->name, e->NAME);
+    fprintf(o, "/* The sizes above, as functions. */\n");
+    if (infer)
+        fprintf(o, "size_t %s_workspace_bytes(void);\nsize_t %s_weights_bytes(void);\nsize_t %s_scratch_bytes(void);\n",
+                e->name, e->name, e->name);
+    else
+        fprintf(o, "size_t %s_state_bytes(void);\n", e->name);
+    fprintf(o, "int %s_max_batch(void);\n", e->name);
+}
+
+static void emit_tensor_row(Emit *e, const char *name, DType dt, const Shape *sh) {
+    fprintf(e->o, "    {\"%s\", \"%s\", %d, %d, {", name, dt == DT_F32 ? "f32" : "i32", sh->rank, sh->batched ? 1 : 0);
+    for (int d = 0; d < sh->rank; d++)
+        fprintf(e->o, "%s%" PRId64, d ? ", " : "", sh->d[d]);
+    fprintf(e->o, "%s}},\n", sh->rank ? "" : "0");
+}
+
+void emit_metadata(Emit *e) {
+    FILE *o = e->o;
+    bool infer = e->opt->infer;
+    Graph *g = e->c->eval;
+    fprintf(o, "\nconst %s_tensor_info %s_inputs[%s_INPUT_COUNT > 0 ? %s_INPUT_COUNT : 1] = {\n", e->name, e->name,
+            e->NAME, e->NAME);
+    int n_in = 0;
+    for (int i = 0; i < g->inputs.n; i++)
+        if (!infer || emit_uses_input(&e->c->fn[FN_FORWARD], i)) {
+            emit_tensor_row(e, g->inputs.v[i].name, g->inputs.v[i].dtype, &g->inputs.v[i].shape);
+            n_in++;
+        }
+    if (!n_in)
+        fprintf(o, "    {\"\", \"\", 0, 0, {0}},\n");
+    fprintf(o, "};\n\nconst %s_tensor_info %s_outputs[%s_OUTPUT_COUNT > 0 ? %s_OUTPUT_COUNT : 1] = {\n", e->name,
+            e->name, e->NAME, e->NAME);
+    for (int i = 0; i < g->outputs.n; i++)
+        emit_tensor_row(e, g->outputs.v[i].name, g->outputs.v[i].node->dtype, &g->outputs.v[i].node->shape);
+    if (!g->outputs.n)
+        fprintf(o, "    {\"\", \"\", 0, 0, {0}},\n");
+    fprintf(o, "};\n");
+    if (has_class_names(e->c))
+        fprintf(o,
+                "\nconst char *const %s_class_names[%s_CLASS_COUNT] = {\"t-shirt\", \"trouser\", \"pullover\", "
+                "\"dress\", \"coat\",\n    \"sandal\", \"shirt\", \"sneaker\", \"bag\", \"ankle boot\"};\n",
+                e->name, e->NAME);
+    if (infer)
+        fprintf(o,
+                "\nsize_t %s_workspace_bytes(void) {\n    return %s_WORKSPACE_BYTES;\n}\n"
+                "size_t %s_weights_bytes(void) {\n    return %s_WEIGHTS_BYTES;\n}\n"
+                "size_t %s_scratch_bytes(void) {\n    return %s_SCRATCH_BYTES;\n}\n",
+                e->name, e->NAME, e->name, e->NAME, e->name, e->NAME);
+    else
+        fprintf(o, "\nsize_t %s_state_bytes(void) {\n    return %s_STATE_BYTES;\n}\n", e->name, e->NAME);
+    fprintf(o, "int %s_max_batch(void) {\n    return %s_MAX_BATCH;\n}\n", e->name, e->NAME);
+}
+
 static void emit_header_close(Emit *e) { fprintf(e->o, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n"); }
 
 void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
@@ -109,7 +236,9 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
         fprintf(out, "#define %s_GRAD_BYTES %" PRId64 " /* lies in these bytes, in parameter order */\n", e.NAME,
                 ts->pinned_all ? ts->pinned_bytes : 0);
     }
+    emit_metadata_macros(&e, false);
     fprintf(out, "\ntypedef %s %s;\n", opt->f64 ? "double" : "float", e.real);
+    emit_metadata_decls(&e, false);
     fprintf(out, "\n/* A parameter: full name, shape, and where it lives in the state block. */\n");
     fprintf(
         out,
@@ -152,9 +281,10 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
         fprintf(out, ");\n");
         fprintf(out, "void %s_step(void *state, %s lr);\n", e.name, e.real);
         fprintf(out,
-                "/* The gradient of the loss for a parameter after %s_backward, or NULL (unknown name, constant). */\n",
-                e.name);
-        fprintf(out, "const %s *%s_grad(const void *state, const char *name);\n", e.real, e.name);
+                "/* The gradient of the loss for a parameter after %s_backward, or NULL (unknown name, constant).\n"
+                " * Not const: a caller may change it before %s_step (an allreduce over data-parallel replicas). */\n",
+                e.name, e.name);
+        fprintf(out, "%s *%s_grad(void *state, const char *name);\n", e.real, e.name);
     }
     fprintf(
         out,
@@ -163,6 +293,16 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
         " * unchanged. */\n",
         e.NAME, e.NAME);
     fprintf(out, "int %s_load(void *state, const void *checkpoint, size_t len);\n", e.name);
+    fprintf(out,
+            "\n/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,\n"
+            " * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,\n"
+            " * the trainer's PCG32 {state, inc}). Returns its size: %s_CHECKPOINT_BYTES, 36 less without\n"
+            " * generator; when that is more than cap (or buf is NULL) nothing is written. */\n",
+            e.NAME);
+    fprintf(out, "#define %s_CHECKPOINT_BYTES %" PRId64 "\n", e.NAME, emit_checkpoint_bytes(c));
+    fprintf(out,
+            "size_t %s_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);\n",
+            e.name);
     fprintf(out, "\n/* A parameter's values by full name (\"features.0.weight\"), or NULL. */\n");
     fprintf(out, "%s *%s_param(void *state, const char *name);\n", e.real, e.name);
     fprintf(out,
@@ -212,7 +352,9 @@ static void emit_infer_header(Emit *e) {
     for (int i = 0; i < g->outputs.n; i++)
         fprintf(o, "#define %s_OUTPUT_%s_SIZE %" PRId64 "\n", e->NAME, emit_macro_name(e->ctx, g->outputs.v[i].name),
                 shape_inner(&g->outputs.v[i].node->shape));
+    emit_metadata_macros(e, true);
     fprintf(o, "\ntypedef %s %s;\n", e->f64 ? "double" : "float", e->real);
+    emit_metadata_decls(e, true);
     if (!baked) {
         fprintf(o,
                 "\n/* Loads every parameter from a checkpoint held in memory (the format of dlc's docs/checkpoint.md,\n"
@@ -426,6 +568,8 @@ void emit_loader(Emit *e) {
         fprintf(o, "    {\"%s\", %d, {", p->name, p->shape.rank);
         for (int d = 0; d < p->shape.rank; d++)
             fprintf(o, "%s%" PRId64, d ? ", " : "", p->shape.d[d]);
+        if (!p->shape.rank)
+            fprintf(o, "0"); /* a scalar (num_batches_tracked): ISO C has no empty initialiser */
         fprintf(o, "}, %" PRId64 "},\n", c->param_off[i]);
     }
     if (!g->params.n)
@@ -484,4 +628,154 @@ void emit_loader(Emit *e) {
         "}\n",
         e->real, e->real);
     fprintf(o, "        }\n    }\n    return 0;\n}\n");
+}
+
+/* ---- the checkpoint writer ---- */
+
+/* One tensor _save writes: a parameter, or an optimizer buffer named "<param>#<momentum|adam_m|adam_v>" as the
+ * trainer names them (runtime/train.c). */
+typedef struct {
+    const char *name;
+    const Shape *shape;
+    int64_t offset;
+} SavedTensor;
+
+/* The tensors of each section and the size of everything _save writes; the size does not depend on the state, so
+ * the header states it. */
+typedef struct {
+    Vec(SavedTensor) parm, optm;
+    int64_t parm_body, optm_body, bytes; /* bytes: with the RNGS section */
+} SaveLayout;
+
+static int64_t record_bytes(const SavedTensor *t, int64_t elem) {
+    return 4 + (int64_t)strlen(t->name) + 8 + 8 * t->shape->rank + 8 + shape_numel(t->shape) * elem + 4;
+}
+
+static SaveLayout save_layout(Compiled *c) {
+    Ctx *ctx = c->ctx;
+    Graph *g = c->train;
+    SaveLayout l = {0};
+    static const char *const optim_names[2][2] = {{"momentum", NULL}, {"adam_m", "adam_v"}};
+    for (int i = 0; i < g->params.n; i++) {
+        Param *p = &g->params.v[i];
+        vec_push(ctx, &l.parm, ((SavedTensor){p->name, &p->shape, c->param_off[i]}));
+        l.parm_body += record_bytes(&l.parm.v[l.parm.n - 1], c->elem_size);
+    }
+    bool adam = g->train.optim == OPTIM_ADAM;
+    for (int i = 0; i < g->params.n; i++) {
+        Param *p = &g->params.v[i];
+        for (int k = 0; k < 2 && c->opt_off[i] >= 0; k++) {
+            if (!optim_names[adam][k])
+                continue;
+            int64_t off = c->opt_off[i] + k * shape_numel(&p->shape) * c->elem_size;
+            vec_push(ctx, &l.optm,
+                     ((SavedTensor){xsprintf(ctx, "%s#%s", p->name, optim_names[adam][k]), &p->shape, off}));
+            l.optm_body += record_bytes(&l.optm.v[l.optm.n - 1], c->elem_size);
+        }
+    }
+    l.bytes = 32 + 16 + l.parm_body + (l.optm.n ? 16 + l.optm_body : 0) + 36 + 36;
+    return l;
+}
+
+/* FNV-1a 64 over each parameter's name, a 0 byte, its rank (4 bytes) and dims (8 bytes each), little-endian. */
+static uint64_t layout_hash(Graph *g) {
+    uint64_t h = 0xcbf29ce484222325u;
+    for (int i = 0; i < g->params.n; i++) {
+        Param *p = &g->params.v[i];
+        unsigned char b[8];
+        for (const char *s = p->name;; s++) {
+            h = (h ^ (unsigned char)*s) * 0x100000001b3u;
+            if (!*s)
+                break;
+        }
+        for (int k = 0; k < 4; k++)
+            h = (h ^ ((uint32_t)p->shape.rank >> (8 * k) & 0xffu)) * 0x100000001b3u;
+        for (int d = 0; d < p->shape.rank; d++) {
+            for (int k = 0; k < 8; k++)
+                b[k] = (unsigned char)((uint64_t)p->shape.d[d] >> (8 * k));
+            for (int k = 0; k < 8; k++)
+                h = (h ^ b[k]) * 0x100000001b3u;
+        }
+    }
+    return h;
+}
+
+int64_t emit_checkpoint_bytes(Compiled *c) { return save_layout(c).bytes; }
+
+static void emit_saved_table(Emit *e, const char *table, const SavedTensor *t, int n) {
+    fprintf(e->o,
+            "static const struct {\n    const char *name;\n    int rank;\n    uint64_t dims[%d];\n"
+            "    int64_t offset;\n} %s[%d] = {\n",
+            MAX_RANK, table, n > 0 ? n : 1);
+    for (int i = 0; i < n; i++) {
+        fprintf(e->o, "    {\"%s\", %d, {", t[i].name, t[i].shape->rank);
+        for (int d = 0; d < t[i].shape->rank; d++)
+            fprintf(e->o, "%s%" PRId64, d ? ", " : "", t[i].shape->d[d]);
+        if (!t[i].shape->rank)
+            fprintf(e->o, "0"); /* a scalar (num_batches_tracked): ISO C has no empty initialiser */
+        fprintf(e->o, "}, %" PRId64 "},\n", t[i].offset);
+    }
+    if (!n)
+        fprintf(e->o, "    {\"\", 0, {0}, 0},\n");
+    fprintf(e->o, "};\n");
+}
+
+/* <name>_save: the checkpoint the trainer's --save writes for the same state, byte for byte (PARM, OPTM when the
+ * optimizer has state, TRAN, and RNGS when the caller has the trainer's generator). Follows emit_loader, whose
+ * crc32 it uses. */
+void emit_saver(Emit *e) {
+    Compiled *c = e->c;
+    FILE *o = e->o;
+    SaveLayout l = save_layout(c);
+    int elem = (int)c->elem_size, dtype = elem == 4 ? 1 : 2;
+    fprintf(o, "\n/* The checkpoint writer: the same bytes as the trainer's --save (docs/checkpoint.md). */\n");
+    emit_saved_table(e, "saved_params", l.parm.v, l.parm.n);
+    if (l.optm.n)
+        emit_saved_table(e, "saved_optim", l.optm.v, l.optm.n);
+    fprintf(o, "static unsigned char *ck_put(unsigned char *p, uint64_t v, int bytes) {\n"
+               "    for (int i = 0; i < bytes; i++)\n        p[i] = (unsigned char)(v >> (8 * i));\n"
+               "    return p + bytes;\n}\n");
+    fprintf(o, "static unsigned char *ck_section(unsigned char *p, uint32_t tag, uint32_t count, uint64_t body) {\n"
+               "    return ck_put(ck_put(ck_put(p, tag, 4), count, 4), body, 8);\n}\n");
+    fprintf(o, "static unsigned char *ck_small(unsigned char *p, uint32_t tag, uint64_t a, uint64_t b) {\n"
+               "    p = ck_put(ck_put(ck_section(p, tag, 0, 20), a, 8), b, 8);\n"
+               "    return ck_put(p, crc32(p - 16, 16), 4);\n}\n");
+    fprintf(
+        o,
+        "static unsigned char *ck_record(unsigned char *p, const unsigned char *st, const char *name, int rank,\n"
+        "                                 const uint64_t *dims, int64_t offset) {\n"
+        "    unsigned char *rec = p;\n    size_t len = strlen(name);\n    uint64_t count = 1;\n"
+        "    p = ck_put(p, len, 4);\n    memcpy(p, name, len);\n    p = ck_put(p + len, %d, 4);\n"
+        "    p = ck_put(p, (uint64_t)rank, 4);\n"
+        "    for (int d = 0; d < rank; d++) {\n        p = ck_put(p, dims[d], 8);\n        count *= dims[d];\n    }\n"
+        "    p = ck_put(p, count * %d, 8);\n"
+        "    const %s *v = (const %s *)(const void *)(st + offset);\n"
+        "    for (uint64_t k = 0; k < count; k++) {\n        uint%d_t u;\n        memcpy(&u, &v[k], %d);\n"
+        "        p = ck_put(p, u, %d);\n    }\n"
+        "    return ck_put(p, crc32(rec, (uint64_t)(p - rec)), 4);\n}\n",
+        dtype, elem, e->real, e->real, elem * 8, elem, elem);
+    fprintf(
+        o, "\nsize_t %s_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap) {\n",
+        e->name);
+    fprintf(o, "    size_t size = generator ? %s_CHECKPOINT_BYTES : %s_CHECKPOINT_BYTES - 36;\n", e->NAME, e->NAME);
+    fprintf(o, "    if (!buf || size > cap)\n        return size;\n");
+    fprintf(o, "    const unsigned char *st = (const unsigned char *)state;\n");
+    fprintf(o, "    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\\n'};\n");
+    fprintf(o, "    unsigned char *p = (unsigned char *)buf;\n    memcpy(p, magic, 8);\n");
+    fprintf(o, "    p = ck_put(ck_put(p + 8, 1, 4), %du + (generator != NULL), 4);\n", 2 + (l.optm.n > 0));
+    fprintf(o, "    p = ck_put(ck_put(p, UINT64_C(0x%016llx), 8), size, 8);\n",
+            (unsigned long long)layout_hash(c->train));
+    fprintf(o, "    p = ck_section(p, 0x4D524150u, %d, %" PRId64 "); /* PARM */\n", l.parm.n, l.parm_body);
+    fprintf(o, "    for (int i = 0; i < %d; i++)\n", l.parm.n);
+    fprintf(o, "        p = ck_record(p, st, saved_params[i].name, saved_params[i].rank, saved_params[i].dims,\n"
+               "                       saved_params[i].offset);\n");
+    if (l.optm.n) {
+        fprintf(o, "    p = ck_section(p, 0x4D54504Fu, %d, %" PRId64 "); /* OPTM */\n", l.optm.n, l.optm_body);
+        fprintf(o, "    for (int i = 0; i < %d; i++)\n", l.optm.n);
+        fprintf(o, "        p = ck_record(p, st, saved_optim[i].name, saved_optim[i].rank, saved_optim[i].dims,\n"
+                   "                       saved_optim[i].offset);\n");
+    }
+    fprintf(o, "    p = ck_small(p, 0x4E415254u, epochs, ((const header *)state)->step); /* TRAN */\n");
+    fprintf(o, "    if (generator)\n        p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */\n");
+    fprintf(o, "    return (size_t)(p - (unsigned char *)buf);\n}\n");
 }

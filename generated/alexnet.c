@@ -1334,40 +1334,40 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     return ((alexnet_real *)(ar + 5120))[0];
 }
 
-const alexnet_real *alexnet_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 187059072;
+alexnet_real *alexnet_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 187059072;
     if (strcmp(name, "0.weight") == 0)
-        return (const alexnet_real *)(const void *)(ar + 0);
+        return (alexnet_real *)(void *)(ar + 0);
     if (strcmp(name, "0.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 46464);
+        return (alexnet_real *)(void *)(ar + 46464);
     if (strcmp(name, "3.weight") == 0)
-        return (const alexnet_real *)(const void *)(ar + 46848);
+        return (alexnet_real *)(void *)(ar + 46848);
     if (strcmp(name, "3.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 2504448);
+        return (alexnet_real *)(void *)(ar + 2504448);
     if (strcmp(name, "6.weight") == 0)
-        return (const alexnet_real *)(const void *)(ar + 2505472);
+        return (alexnet_real *)(void *)(ar + 2505472);
     if (strcmp(name, "6.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 6044416);
+        return (alexnet_real *)(void *)(ar + 6044416);
     if (strcmp(name, "8.weight") == 0)
-        return (const alexnet_real *)(const void *)(ar + 6045952);
+        return (alexnet_real *)(void *)(ar + 6045952);
     if (strcmp(name, "8.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 11354368);
+        return (alexnet_real *)(void *)(ar + 11354368);
     if (strcmp(name, "10.weight") == 0)
-        return (const alexnet_real *)(const void *)(ar + 11355904);
+        return (alexnet_real *)(void *)(ar + 11355904);
     if (strcmp(name, "10.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 14894848);
+        return (alexnet_real *)(void *)(ar + 14894848);
     if (strcmp(name, "14.weight") == 0)
-        return (const alexnet_real *)(const void *)(ar + 14895872);
+        return (alexnet_real *)(void *)(ar + 14895872);
     if (strcmp(name, "14.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 119753472);
+        return (alexnet_real *)(void *)(ar + 119753472);
     if (strcmp(name, "17.weight") == 0)
-        return (const alexnet_real *)(const void *)(ar + 119769856);
+        return (alexnet_real *)(void *)(ar + 119769856);
     if (strcmp(name, "17.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 186878720);
+        return (alexnet_real *)(void *)(ar + 186878720);
     if (strcmp(name, "20.weight") == 0)
-        return (const alexnet_real *)(const void *)(ar + 186895104);
+        return (alexnet_real *)(void *)(ar + 186895104);
     if (strcmp(name, "20.bias") == 0)
-        return (const alexnet_real *)(const void *)(ar + 187058944);
+        return (alexnet_real *)(void *)(ar + 187058944);
     (void)ar;
     (void)name;
     return NULL;
@@ -1493,6 +1493,104 @@ int alexnet_load(void *ctx, const void *checkpoint, size_t len) {
         }
     }
     return 0;
+}
+
+/* The checkpoint writer: the same bytes as the trainer's --save (docs/checkpoint.md). */
+static const struct {
+    const char *name;
+    int rank;
+    uint64_t dims[6];
+    int64_t offset;
+} saved_params[16] = {
+    {"0.weight", 4, {96, 1, 11, 11}, 64},
+    {"0.bias", 1, {96}, 46528},
+    {"3.weight", 4, {256, 96, 5, 5}, 46912},
+    {"3.bias", 1, {256}, 2504512},
+    {"6.weight", 4, {384, 256, 3, 3}, 2505536},
+    {"6.bias", 1, {384}, 6044480},
+    {"8.weight", 4, {384, 384, 3, 3}, 6046016},
+    {"8.bias", 1, {384}, 11354432},
+    {"10.weight", 4, {256, 384, 3, 3}, 11355968},
+    {"10.bias", 1, {256}, 14894912},
+    {"14.weight", 2, {4096, 6400}, 14895936},
+    {"14.bias", 1, {4096}, 119753536},
+    {"17.weight", 2, {4096, 4096}, 119769920},
+    {"17.bias", 1, {4096}, 186878784},
+    {"20.weight", 2, {10, 4096}, 186895168},
+    {"20.bias", 1, {10}, 187059008},
+};
+static unsigned char *ck_put(unsigned char *p, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+    return p + bytes;
+}
+static unsigned char *ck_section(unsigned char *p, uint32_t tag, uint32_t count, uint64_t body) {
+    return ck_put(ck_put(ck_put(p, tag, 4), count, 4), body, 8);
+}
+static unsigned char *ck_small(unsigned char *p, uint32_t tag, uint64_t a, uint64_t b) {
+    p = ck_put(ck_put(ck_section(p, tag, 0, 20), a, 8), b, 8);
+    return ck_put(p, crc32(p - 16, 16), 4);
+}
+static unsigned char *ck_record(unsigned char *p, const unsigned char *st, const char *name, int rank,
+                                 const uint64_t *dims, int64_t offset) {
+    unsigned char *rec = p;
+    size_t len = strlen(name);
+    uint64_t count = 1;
+    p = ck_put(p, len, 4);
+    memcpy(p, name, len);
+    p = ck_put(p + len, 1, 4);
+    p = ck_put(p, (uint64_t)rank, 4);
+    for (int d = 0; d < rank; d++) {
+        p = ck_put(p, dims[d], 8);
+        count *= dims[d];
+    }
+    p = ck_put(p, count * 4, 8);
+    const alexnet_real *v = (const alexnet_real *)(const void *)(st + offset);
+    for (uint64_t k = 0; k < count; k++) {
+        uint32_t u;
+        memcpy(&u, &v[k], 4);
+        p = ck_put(p, u, 4);
+    }
+    return ck_put(p, crc32(rec, (uint64_t)(p - rec)), 4);
+}
+
+size_t alexnet_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap) {
+    size_t size = generator ? ALEXNET_CHECKPOINT_BYTES : ALEXNET_CHECKPOINT_BYTES - 36;
+    if (!buf || size > cap)
+        return size;
+    const unsigned char *st = (const unsigned char *)state;
+    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
+    unsigned char *p = (unsigned char *)buf;
+    memcpy(p, magic, 8);
+    p = ck_put(ck_put(p + 8, 1, 4), 2u + (generator != NULL), 4);
+    p = ck_put(ck_put(p, UINT64_C(0x0ccc79a2aa312110), 8), size, 8);
+    p = ck_section(p, 0x4D524150u, 16, 187059760); /* PARM */
+    for (int i = 0; i < 16; i++)
+        p = ck_record(p, st, saved_params[i].name, saved_params[i].rank, saved_params[i].dims,
+                       saved_params[i].offset);
+    p = ck_small(p, 0x4E415254u, epochs, ((const header *)state)->step); /* TRAN */
+    if (generator)
+        p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
+    return (size_t)(p - (unsigned char *)buf);
+}
+
+const alexnet_tensor_info alexnet_inputs[ALEXNET_INPUT_COUNT > 0 ? ALEXNET_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {128, 1, 224, 224}},
+    {"y", "i32", 1, 1, {128}},
+};
+
+const alexnet_tensor_info alexnet_outputs[ALEXNET_OUTPUT_COUNT > 0 ? ALEXNET_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {128, 10}},
+};
+
+const char *const alexnet_class_names[ALEXNET_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t alexnet_state_bytes(void) {
+    return ALEXNET_STATE_BYTES;
+}
+int alexnet_max_batch(void) {
+    return ALEXNET_MAX_BATCH;
 }
 
 alexnet_real *alexnet_param(void *state, const char *name) {

@@ -34,7 +34,40 @@ extern "C" {
 #define ALEXNET_GRAD_OFFSET 187059072 /* bytes: after alexnet_backward, every trainable parameter's gradient */
 #define ALEXNET_GRAD_BYTES 187059008 /* lies in these bytes, in parameter order */
 
+/* metadata (also as a table and functions below) */
+#define ALEXNET_DLC_VERSION "0.1.0"
+#define ALEXNET_LAYOUT_HASH UINT64_C(0x0ccc79a2aa312110) /* the parameters' names and shapes, as in checkpoints */
+#define ALEXNET_INPUT_X_DTYPE "f32"
+#define ALEXNET_INPUT_X_RANK 4
+#define ALEXNET_INPUT_X_SHAPE {128, 1, 224, 224} /* the first dimension is the batch, up to MAX_BATCH */
+#define ALEXNET_INPUT_Y_DTYPE "i32"
+#define ALEXNET_INPUT_Y_RANK 1
+#define ALEXNET_INPUT_Y_SHAPE {128} /* the first dimension is the batch, up to MAX_BATCH */
+#define ALEXNET_OUTPUT_LOGITS_DTYPE "f32"
+#define ALEXNET_OUTPUT_LOGITS_RANK 2
+#define ALEXNET_OUTPUT_LOGITS_SHAPE {128, 10} /* the first dimension is the batch, up to MAX_BATCH */
+#define ALEXNET_INPUT_COUNT 2
+#define ALEXNET_OUTPUT_COUNT 1
+#define ALEXNET_CLASS_COUNT 10
+
 typedef float alexnet_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * ALEXNET_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} alexnet_tensor_info;
+extern const alexnet_tensor_info alexnet_inputs[ALEXNET_INPUT_COUNT > 0 ? ALEXNET_INPUT_COUNT : 1];
+extern const alexnet_tensor_info alexnet_outputs[ALEXNET_OUTPUT_COUNT > 0 ? ALEXNET_OUTPUT_COUNT : 1];
+/* Fashion-MNIST's classes, by label (the trainers' names). */
+extern const char *const alexnet_class_names[ALEXNET_CLASS_COUNT];
+/* The sizes above, as functions. */
+size_t alexnet_state_bytes(void);
+int alexnet_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -73,13 +106,21 @@ alexnet_real alexnet_train_step(void *state, int n, const alexnet_real *x, const
 alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, const int32_t *y, double *metrics);
 int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y);
 void alexnet_step(void *state, alexnet_real lr);
-/* The gradient of the loss for a parameter after alexnet_backward, or NULL (unknown name, constant). */
-const alexnet_real *alexnet_grad(const void *state, const char *name);
+/* The gradient of the loss for a parameter after alexnet_backward, or NULL (unknown name, constant).
+ * Not const: a caller may change it before alexnet_step (an allreduce over data-parallel replicas). */
+alexnet_real *alexnet_grad(void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns ALEXNET_LOAD_OK (0) or one of the ALEXNET_LOAD_ codes above. On failure the state is
  * unchanged. */
 int alexnet_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: ALEXNET_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define ALEXNET_CHECKPOINT_BYTES 187059880
+size_t alexnet_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 alexnet_real *alexnet_param(void *state, const char *name);

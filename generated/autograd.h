@@ -45,7 +45,76 @@ extern "C" {
 #define AUTOGRAD_OUTPUT_DTANH_SIZE 1
 #define AUTOGRAD_METRIC_COUNT 0
 
+/* metadata (also as a table and functions below) */
+#define AUTOGRAD_DLC_VERSION "0.1.0"
+#define AUTOGRAD_LAYOUT_HASH UINT64_C(0xcbf29ce484222325) /* the parameters' names and shapes, as in checkpoints */
+#define AUTOGRAD_INPUT_X_DTYPE "f32"
+#define AUTOGRAD_INPUT_X_RANK 1
+#define AUTOGRAD_INPUT_X_SHAPE {4}
+#define AUTOGRAD_INPUT_A_DTYPE "f32"
+#define AUTOGRAD_INPUT_A_RANK 0
+#define AUTOGRAD_INPUT_A_SHAPE {0} /* a scalar: rank 0 */
+#define AUTOGRAD_INPUT_Z_DTYPE "f32"
+#define AUTOGRAD_INPUT_Z_RANK 2
+#define AUTOGRAD_INPUT_Z_SHAPE {1, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define AUTOGRAD_OUTPUT_Y_DTYPE "f32"
+#define AUTOGRAD_OUTPUT_Y_RANK 0
+#define AUTOGRAD_OUTPUT_Y_SHAPE {0} /* a scalar: rank 0 */
+#define AUTOGRAD_OUTPUT_DX_DTYPE "f32"
+#define AUTOGRAD_OUTPUT_DX_RANK 1
+#define AUTOGRAD_OUTPUT_DX_SHAPE {4}
+#define AUTOGRAD_OUTPUT_DSUM_DTYPE "f32"
+#define AUTOGRAD_OUTPUT_DSUM_RANK 1
+#define AUTOGRAD_OUTPUT_DSUM_SHAPE {4}
+#define AUTOGRAD_OUTPUT_DSQUARE_DTYPE "f32"
+#define AUTOGRAD_OUTPUT_DSQUARE_RANK 1
+#define AUTOGRAD_OUTPUT_DSQUARE_SHAPE {4}
+#define AUTOGRAD_OUTPUT_D_DTYPE "f32"
+#define AUTOGRAD_OUTPUT_D_RANK 0
+#define AUTOGRAD_OUTPUT_D_SHAPE {0} /* a scalar: rank 0 */
+#define AUTOGRAD_OUTPUT_DA_DTYPE "f32"
+#define AUTOGRAD_OUTPUT_DA_RANK 0
+#define AUTOGRAD_OUTPUT_DA_SHAPE {0} /* a scalar: rank 0 */
+#define AUTOGRAD_OUTPUT_D_OVER_A_DTYPE "f32"
+#define AUTOGRAD_OUTPUT_D_OVER_A_RANK 0
+#define AUTOGRAD_OUTPUT_D_OVER_A_SHAPE {0} /* a scalar: rank 0 */
+#define AUTOGRAD_OUTPUT_RELU_Z_DTYPE "f32"
+#define AUTOGRAD_OUTPUT_RELU_Z_RANK 2
+#define AUTOGRAD_OUTPUT_RELU_Z_SHAPE {1, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define AUTOGRAD_OUTPUT_SIGMOID_Z_DTYPE "f32"
+#define AUTOGRAD_OUTPUT_SIGMOID_Z_RANK 2
+#define AUTOGRAD_OUTPUT_SIGMOID_Z_SHAPE {1, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define AUTOGRAD_OUTPUT_TANH_Z_DTYPE "f32"
+#define AUTOGRAD_OUTPUT_TANH_Z_RANK 2
+#define AUTOGRAD_OUTPUT_TANH_Z_SHAPE {1, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define AUTOGRAD_OUTPUT_DRELU_DTYPE "f32"
+#define AUTOGRAD_OUTPUT_DRELU_RANK 2
+#define AUTOGRAD_OUTPUT_DRELU_SHAPE {1, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define AUTOGRAD_OUTPUT_DSIGMOID_DTYPE "f32"
+#define AUTOGRAD_OUTPUT_DSIGMOID_RANK 2
+#define AUTOGRAD_OUTPUT_DSIGMOID_SHAPE {1, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define AUTOGRAD_OUTPUT_DTANH_DTYPE "f32"
+#define AUTOGRAD_OUTPUT_DTANH_RANK 2
+#define AUTOGRAD_OUTPUT_DTANH_SHAPE {1, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define AUTOGRAD_INPUT_COUNT 3
+#define AUTOGRAD_OUTPUT_COUNT 13
+
 typedef float autograd_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * AUTOGRAD_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} autograd_tensor_info;
+extern const autograd_tensor_info autograd_inputs[AUTOGRAD_INPUT_COUNT > 0 ? AUTOGRAD_INPUT_COUNT : 1];
+extern const autograd_tensor_info autograd_outputs[AUTOGRAD_OUTPUT_COUNT > 0 ? AUTOGRAD_OUTPUT_COUNT : 1];
+/* The sizes above, as functions. */
+size_t autograd_state_bytes(void);
+int autograd_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -97,6 +166,13 @@ const autograd_real *autograd_output_dtanh(const void *state);
  * --save). Returns AUTOGRAD_LOAD_OK (0) or one of the AUTOGRAD_LOAD_ codes above. On failure the state is
  * unchanged. */
 int autograd_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: AUTOGRAD_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define AUTOGRAD_CHECKPOINT_BYTES 120
+size_t autograd_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 autograd_real *autograd_param(void *state, const char *name);

@@ -1910,6 +1910,114 @@ int blocks_load(void *ctx, const void *checkpoint, size_t len) {
     return 0;
 }
 
+/* The checkpoint writer: the same bytes as the trainer's --save (docs/checkpoint.md). */
+static const struct {
+    const char *name;
+    int rank;
+    uint64_t dims[6];
+    int64_t offset;
+} saved_params[26] = {
+    {"0.weight", 2, {256, 20}, 64},
+    {"0.bias", 1, {256}, 20544},
+    {"2.weight", 2, {10, 256}, 21568},
+    {"2.bias", 1, {10}, 31808},
+    {"mlp.hidden.weight", 2, {256, 20}, 31872},
+    {"mlp.hidden.bias", 1, {256}, 52352},
+    {"mlp.out.weight", 2, {10, 256}, 53376},
+    {"mlp.out.bias", 1, {10}, 63616},
+    {"my_sequential.0.weight", 2, {256, 20}, 63680},
+    {"my_sequential.0.bias", 1, {256}, 84160},
+    {"my_sequential.2.weight", 2, {10, 256}, 85184},
+    {"my_sequential.2.bias", 1, {10}, 95424},
+    {"fixed_hidden.rand_weight", 2, {20, 20}, 95488},
+    {"fixed_hidden.tied.weight", 2, {20, 20}, 97088},
+    {"fixed_hidden.tied.bias", 1, {20}, 98688},
+    {"chimera.0.net.0.weight", 2, {64, 20}, 98816},
+    {"chimera.0.net.0.bias", 1, {64}, 103936},
+    {"chimera.0.net.2.weight", 2, {32, 64}, 104192},
+    {"chimera.0.net.2.bias", 1, {32}, 112384},
+    {"chimera.0.linear.weight", 2, {16, 32}, 112512},
+    {"chimera.0.linear.bias", 1, {16}, 114560},
+    {"chimera.1.weight", 2, {20, 16}, 114624},
+    {"chimera.1.bias", 1, {20}, 115904},
+    {"chimera.2.rand_weight", 2, {20, 20}, 116032},
+    {"chimera.2.tied.weight", 2, {20, 20}, 117632},
+    {"chimera.2.tied.bias", 1, {20}, 119232},
+};
+static unsigned char *ck_put(unsigned char *p, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+    return p + bytes;
+}
+static unsigned char *ck_section(unsigned char *p, uint32_t tag, uint32_t count, uint64_t body) {
+    return ck_put(ck_put(ck_put(p, tag, 4), count, 4), body, 8);
+}
+static unsigned char *ck_small(unsigned char *p, uint32_t tag, uint64_t a, uint64_t b) {
+    p = ck_put(ck_put(ck_section(p, tag, 0, 20), a, 8), b, 8);
+    return ck_put(p, crc32(p - 16, 16), 4);
+}
+static unsigned char *ck_record(unsigned char *p, const unsigned char *st, const char *name, int rank,
+                                 const uint64_t *dims, int64_t offset) {
+    unsigned char *rec = p;
+    size_t len = strlen(name);
+    uint64_t count = 1;
+    p = ck_put(p, len, 4);
+    memcpy(p, name, len);
+    p = ck_put(p + len, 1, 4);
+    p = ck_put(p, (uint64_t)rank, 4);
+    for (int d = 0; d < rank; d++) {
+        p = ck_put(p, dims[d], 8);
+        count *= dims[d];
+    }
+    p = ck_put(p, count * 4, 8);
+    const blocks_real *v = (const blocks_real *)(const void *)(st + offset);
+    for (uint64_t k = 0; k < count; k++) {
+        uint32_t u;
+        memcpy(&u, &v[k], 4);
+        p = ck_put(p, u, 4);
+    }
+    return ck_put(p, crc32(rec, (uint64_t)(p - rec)), 4);
+}
+
+size_t blocks_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap) {
+    size_t size = generator ? BLOCKS_CHECKPOINT_BYTES : BLOCKS_CHECKPOINT_BYTES - 36;
+    if (!buf || size > cap)
+        return size;
+    const unsigned char *st = (const unsigned char *)state;
+    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
+    unsigned char *p = (unsigned char *)buf;
+    memcpy(p, magic, 8);
+    p = ck_put(ck_put(p + 8, 1, 4), 2u + (generator != NULL), 4);
+    p = ck_put(ck_put(p, UINT64_C(0x87f40856157e3922), 8), size, 8);
+    p = ck_section(p, 0x4D524150u, 26, 120483); /* PARM */
+    for (int i = 0; i < 26; i++)
+        p = ck_record(p, st, saved_params[i].name, saved_params[i].rank, saved_params[i].dims,
+                       saved_params[i].offset);
+    p = ck_small(p, 0x4E415254u, epochs, ((const header *)state)->step); /* TRAN */
+    if (generator)
+        p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
+    return (size_t)(p - (unsigned char *)buf);
+}
+
+const blocks_tensor_info blocks_inputs[BLOCKS_INPUT_COUNT > 0 ? BLOCKS_INPUT_COUNT : 1] = {
+    {"x", "f32", 2, 1, {1, 20}},
+};
+
+const blocks_tensor_info blocks_outputs[BLOCKS_OUTPUT_COUNT > 0 ? BLOCKS_OUTPUT_COUNT : 1] = {
+    {"y_sequential", "f32", 2, 1, {1, 10}},
+    {"y_mlp", "f32", 2, 1, {1, 10}},
+    {"y_my_sequential", "f32", 2, 1, {1, 10}},
+    {"y_fixed", "f32", 0, 0, {0}},
+    {"y_chimera", "f32", 0, 0, {0}},
+};
+
+size_t blocks_state_bytes(void) {
+    return BLOCKS_STATE_BYTES;
+}
+int blocks_max_batch(void) {
+    return BLOCKS_MAX_BATCH;
+}
+
 blocks_real *blocks_param(void *state, const char *name) {
     for (int i = 0; i < BLOCKS_PARAM_COUNT; i++)
         if (strcmp(blocks_params[i].name, name) == 0)

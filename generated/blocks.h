@@ -35,7 +35,46 @@ extern "C" {
 #define BLOCKS_OUTPUT_Y_CHIMERA_SIZE 1
 #define BLOCKS_METRIC_COUNT 0
 
+/* metadata (also as a table and functions below) */
+#define BLOCKS_DLC_VERSION "0.1.0"
+#define BLOCKS_LAYOUT_HASH UINT64_C(0x87f40856157e3922) /* the parameters' names and shapes, as in checkpoints */
+#define BLOCKS_INPUT_X_DTYPE "f32"
+#define BLOCKS_INPUT_X_RANK 2
+#define BLOCKS_INPUT_X_SHAPE {1, 20} /* the first dimension is the batch, up to MAX_BATCH */
+#define BLOCKS_OUTPUT_Y_SEQUENTIAL_DTYPE "f32"
+#define BLOCKS_OUTPUT_Y_SEQUENTIAL_RANK 2
+#define BLOCKS_OUTPUT_Y_SEQUENTIAL_SHAPE {1, 10} /* the first dimension is the batch, up to MAX_BATCH */
+#define BLOCKS_OUTPUT_Y_MLP_DTYPE "f32"
+#define BLOCKS_OUTPUT_Y_MLP_RANK 2
+#define BLOCKS_OUTPUT_Y_MLP_SHAPE {1, 10} /* the first dimension is the batch, up to MAX_BATCH */
+#define BLOCKS_OUTPUT_Y_MY_SEQUENTIAL_DTYPE "f32"
+#define BLOCKS_OUTPUT_Y_MY_SEQUENTIAL_RANK 2
+#define BLOCKS_OUTPUT_Y_MY_SEQUENTIAL_SHAPE {1, 10} /* the first dimension is the batch, up to MAX_BATCH */
+#define BLOCKS_OUTPUT_Y_FIXED_DTYPE "f32"
+#define BLOCKS_OUTPUT_Y_FIXED_RANK 0
+#define BLOCKS_OUTPUT_Y_FIXED_SHAPE {0} /* a scalar: rank 0 */
+#define BLOCKS_OUTPUT_Y_CHIMERA_DTYPE "f32"
+#define BLOCKS_OUTPUT_Y_CHIMERA_RANK 0
+#define BLOCKS_OUTPUT_Y_CHIMERA_SHAPE {0} /* a scalar: rank 0 */
+#define BLOCKS_INPUT_COUNT 1
+#define BLOCKS_OUTPUT_COUNT 5
+
 typedef float blocks_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * BLOCKS_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} blocks_tensor_info;
+extern const blocks_tensor_info blocks_inputs[BLOCKS_INPUT_COUNT > 0 ? BLOCKS_INPUT_COUNT : 1];
+extern const blocks_tensor_info blocks_outputs[BLOCKS_OUTPUT_COUNT > 0 ? BLOCKS_OUTPUT_COUNT : 1];
+/* The sizes above, as functions. */
+size_t blocks_state_bytes(void);
+int blocks_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -71,6 +110,13 @@ const blocks_real *blocks_output_y_chimera(const void *state);
  * --save). Returns BLOCKS_LOAD_OK (0) or one of the BLOCKS_LOAD_ codes above. On failure the state is
  * unchanged. */
 int blocks_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: BLOCKS_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define BLOCKS_CHECKPOINT_BYTES 120603
+size_t blocks_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 blocks_real *blocks_param(void *state, const char *name);

@@ -34,7 +34,37 @@ extern "C" {
 #define CONV_EDGE_GRAD_OFFSET 128 /* bytes: after conv_edge_backward, every trainable parameter's gradient */
 #define CONV_EDGE_GRAD_BYTES 64 /* lies in these bytes, in parameter order */
 
+/* metadata (also as a table and functions below) */
+#define CONV_EDGE_DLC_VERSION "0.1.0"
+#define CONV_EDGE_LAYOUT_HASH UINT64_C(0xd86e1986f094558a) /* the parameters' names and shapes, as in checkpoints */
+#define CONV_EDGE_INPUT_X_DTYPE "f32"
+#define CONV_EDGE_INPUT_X_RANK 4
+#define CONV_EDGE_INPUT_X_SHAPE {1, 1, 6, 8} /* the first dimension is the batch, up to MAX_BATCH */
+#define CONV_EDGE_INPUT_Y_DTYPE "f32"
+#define CONV_EDGE_INPUT_Y_RANK 4
+#define CONV_EDGE_INPUT_Y_SHAPE {1, 1, 6, 7} /* the first dimension is the batch, up to MAX_BATCH */
+#define CONV_EDGE_OUTPUT_YHAT_DTYPE "f32"
+#define CONV_EDGE_OUTPUT_YHAT_RANK 4
+#define CONV_EDGE_OUTPUT_YHAT_SHAPE {1, 1, 6, 7} /* the first dimension is the batch, up to MAX_BATCH */
+#define CONV_EDGE_INPUT_COUNT 2
+#define CONV_EDGE_OUTPUT_COUNT 1
+
 typedef float conv_edge_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * CONV_EDGE_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} conv_edge_tensor_info;
+extern const conv_edge_tensor_info conv_edge_inputs[CONV_EDGE_INPUT_COUNT > 0 ? CONV_EDGE_INPUT_COUNT : 1];
+extern const conv_edge_tensor_info conv_edge_outputs[CONV_EDGE_OUTPUT_COUNT > 0 ? CONV_EDGE_OUTPUT_COUNT : 1];
+/* The sizes above, as functions. */
+size_t conv_edge_state_bytes(void);
+int conv_edge_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -73,13 +103,21 @@ conv_edge_real conv_edge_train_step(void *state, int n, const conv_edge_real *x,
 conv_edge_real conv_edge_forward_train(void *state, int n, const conv_edge_real *x, const conv_edge_real *y, double *metrics);
 int conv_edge_backward(void *state, int n, const conv_edge_real *x, const conv_edge_real *y);
 void conv_edge_step(void *state, conv_edge_real lr);
-/* The gradient of the loss for a parameter after conv_edge_backward, or NULL (unknown name, constant). */
-const conv_edge_real *conv_edge_grad(const void *state, const char *name);
+/* The gradient of the loss for a parameter after conv_edge_backward, or NULL (unknown name, constant).
+ * Not const: a caller may change it before conv_edge_step (an allreduce over data-parallel replicas). */
+conv_edge_real *conv_edge_grad(void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns CONV_EDGE_LOAD_OK (0) or one of the CONV_EDGE_LOAD_ codes above. On failure the state is
  * unchanged. */
 int conv_edge_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: CONV_EDGE_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define CONV_EDGE_CHECKPOINT_BYTES 192
+size_t conv_edge_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 conv_edge_real *conv_edge_param(void *state, const char *name);

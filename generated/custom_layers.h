@@ -34,7 +34,43 @@ extern "C" {
 #define CUSTOM_LAYERS_OUTPUT_Y_DENSE_SIZE 1
 #define CUSTOM_LAYERS_METRIC_COUNT 0
 
+/* metadata (also as a table and functions below) */
+#define CUSTOM_LAYERS_DLC_VERSION "0.1.0"
+#define CUSTOM_LAYERS_LAYOUT_HASH UINT64_C(0x1d26b0ecc61607a1) /* the parameters' names and shapes, as in checkpoints */
+#define CUSTOM_LAYERS_INPUT_X_DTYPE "f32"
+#define CUSTOM_LAYERS_INPUT_X_RANK 2
+#define CUSTOM_LAYERS_INPUT_X_SHAPE {1, 8} /* the first dimension is the batch, up to MAX_BATCH */
+#define CUSTOM_LAYERS_INPUT_Z_DTYPE "f32"
+#define CUSTOM_LAYERS_INPUT_Z_RANK 2
+#define CUSTOM_LAYERS_INPUT_Z_SHAPE {1, 64} /* the first dimension is the batch, up to MAX_BATCH */
+#define CUSTOM_LAYERS_OUTPUT_Y_CENTERED_DTYPE "f32"
+#define CUSTOM_LAYERS_OUTPUT_Y_CENTERED_RANK 2
+#define CUSTOM_LAYERS_OUTPUT_Y_CENTERED_SHAPE {1, 128} /* the first dimension is the batch, up to MAX_BATCH */
+#define CUSTOM_LAYERS_OUTPUT_Y_CENTERED_MEAN_DTYPE "f32"
+#define CUSTOM_LAYERS_OUTPUT_Y_CENTERED_MEAN_RANK 0
+#define CUSTOM_LAYERS_OUTPUT_Y_CENTERED_MEAN_SHAPE {0} /* a scalar: rank 0 */
+#define CUSTOM_LAYERS_OUTPUT_Y_DENSE_DTYPE "f32"
+#define CUSTOM_LAYERS_OUTPUT_Y_DENSE_RANK 2
+#define CUSTOM_LAYERS_OUTPUT_Y_DENSE_SHAPE {1, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define CUSTOM_LAYERS_INPUT_COUNT 2
+#define CUSTOM_LAYERS_OUTPUT_COUNT 3
+
 typedef float custom_layers_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * CUSTOM_LAYERS_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} custom_layers_tensor_info;
+extern const custom_layers_tensor_info custom_layers_inputs[CUSTOM_LAYERS_INPUT_COUNT > 0 ? CUSTOM_LAYERS_INPUT_COUNT : 1];
+extern const custom_layers_tensor_info custom_layers_outputs[CUSTOM_LAYERS_OUTPUT_COUNT > 0 ? CUSTOM_LAYERS_OUTPUT_COUNT : 1];
+/* The sizes above, as functions. */
+size_t custom_layers_state_bytes(void);
+int custom_layers_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -66,6 +102,13 @@ const custom_layers_real *custom_layers_output_y_dense(const void *state);
  * --save). Returns CUSTOM_LAYERS_LOAD_OK (0) or one of the CUSTOM_LAYERS_LOAD_ codes above. On failure the state is
  * unchanged. */
 int custom_layers_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: CUSTOM_LAYERS_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define CUSTOM_LAYERS_CHECKPOINT_BYTES 7102
+size_t custom_layers_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 custom_layers_real *custom_layers_param(void *state, const char *name);

@@ -589,20 +589,20 @@ dropout_mlp_real dropout_mlp_evaluate(void *state, int n, const dropout_mlp_real
     return ((dropout_mlp_real *)(ar + 0))[0];
 }
 
-const dropout_mlp_real *dropout_mlp_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 1077376;
+dropout_mlp_real *dropout_mlp_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 1077376;
     if (strcmp(name, "1.weight") == 0)
-        return (const dropout_mlp_real *)(const void *)(ar + 0);
+        return (dropout_mlp_real *)(void *)(ar + 0);
     if (strcmp(name, "1.bias") == 0)
-        return (const dropout_mlp_real *)(const void *)(ar + 802816);
+        return (dropout_mlp_real *)(void *)(ar + 802816);
     if (strcmp(name, "4.weight") == 0)
-        return (const dropout_mlp_real *)(const void *)(ar + 803840);
+        return (dropout_mlp_real *)(void *)(ar + 803840);
     if (strcmp(name, "4.bias") == 0)
-        return (const dropout_mlp_real *)(const void *)(ar + 1065984);
+        return (dropout_mlp_real *)(void *)(ar + 1065984);
     if (strcmp(name, "7.weight") == 0)
-        return (const dropout_mlp_real *)(const void *)(ar + 1067008);
+        return (dropout_mlp_real *)(void *)(ar + 1067008);
     if (strcmp(name, "7.bias") == 0)
-        return (const dropout_mlp_real *)(const void *)(ar + 1077248);
+        return (dropout_mlp_real *)(void *)(ar + 1077248);
     (void)ar;
     (void)name;
     return NULL;
@@ -718,6 +718,94 @@ int dropout_mlp_load(void *ctx, const void *checkpoint, size_t len) {
         }
     }
     return 0;
+}
+
+/* The checkpoint writer: the same bytes as the trainer's --save (docs/checkpoint.md). */
+static const struct {
+    const char *name;
+    int rank;
+    uint64_t dims[6];
+    int64_t offset;
+} saved_params[6] = {
+    {"1.weight", 2, {256, 784}, 64},
+    {"1.bias", 1, {256}, 802880},
+    {"4.weight", 2, {256, 256}, 803904},
+    {"4.bias", 1, {256}, 1066048},
+    {"7.weight", 2, {10, 256}, 1067072},
+    {"7.bias", 1, {10}, 1077312},
+};
+static unsigned char *ck_put(unsigned char *p, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+    return p + bytes;
+}
+static unsigned char *ck_section(unsigned char *p, uint32_t tag, uint32_t count, uint64_t body) {
+    return ck_put(ck_put(ck_put(p, tag, 4), count, 4), body, 8);
+}
+static unsigned char *ck_small(unsigned char *p, uint32_t tag, uint64_t a, uint64_t b) {
+    p = ck_put(ck_put(ck_section(p, tag, 0, 20), a, 8), b, 8);
+    return ck_put(p, crc32(p - 16, 16), 4);
+}
+static unsigned char *ck_record(unsigned char *p, const unsigned char *st, const char *name, int rank,
+                                 const uint64_t *dims, int64_t offset) {
+    unsigned char *rec = p;
+    size_t len = strlen(name);
+    uint64_t count = 1;
+    p = ck_put(p, len, 4);
+    memcpy(p, name, len);
+    p = ck_put(p + len, 1, 4);
+    p = ck_put(p, (uint64_t)rank, 4);
+    for (int d = 0; d < rank; d++) {
+        p = ck_put(p, dims[d], 8);
+        count *= dims[d];
+    }
+    p = ck_put(p, count * 4, 8);
+    const dropout_mlp_real *v = (const dropout_mlp_real *)(const void *)(st + offset);
+    for (uint64_t k = 0; k < count; k++) {
+        uint32_t u;
+        memcpy(&u, &v[k], 4);
+        p = ck_put(p, u, 4);
+    }
+    return ck_put(p, crc32(rec, (uint64_t)(p - rec)), 4);
+}
+
+size_t dropout_mlp_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap) {
+    size_t size = generator ? DROPOUT_MLP_CHECKPOINT_BYTES : DROPOUT_MLP_CHECKPOINT_BYTES - 36;
+    if (!buf || size > cap)
+        return size;
+    const unsigned char *st = (const unsigned char *)state;
+    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
+    unsigned char *p = (unsigned char *)buf;
+    memcpy(p, magic, 8);
+    p = ck_put(ck_put(p + 8, 1, 4), 2u + (generator != NULL), 4);
+    p = ck_put(ck_put(p, UINT64_C(0xfeb02748fd7d82b2), 8), size, 8);
+    p = ck_section(p, 0x4D524150u, 6, 1077546); /* PARM */
+    for (int i = 0; i < 6; i++)
+        p = ck_record(p, st, saved_params[i].name, saved_params[i].rank, saved_params[i].dims,
+                       saved_params[i].offset);
+    p = ck_small(p, 0x4E415254u, epochs, ((const header *)state)->step); /* TRAN */
+    if (generator)
+        p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
+    return (size_t)(p - (unsigned char *)buf);
+}
+
+const dropout_mlp_tensor_info dropout_mlp_inputs[DROPOUT_MLP_INPUT_COUNT > 0 ? DROPOUT_MLP_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {256, 1, 28, 28}},
+    {"y", "i32", 1, 1, {256}},
+};
+
+const dropout_mlp_tensor_info dropout_mlp_outputs[DROPOUT_MLP_OUTPUT_COUNT > 0 ? DROPOUT_MLP_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {256, 10}},
+};
+
+const char *const dropout_mlp_class_names[DROPOUT_MLP_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t dropout_mlp_state_bytes(void) {
+    return DROPOUT_MLP_STATE_BYTES;
+}
+int dropout_mlp_max_batch(void) {
+    return DROPOUT_MLP_MAX_BATCH;
 }
 
 dropout_mlp_real *dropout_mlp_param(void *state, const char *name) {

@@ -271,12 +271,12 @@ house_prices_real house_prices_evaluate(void *state, int n, const house_prices_r
     return ((house_prices_real *)(ar + 64))[0];
 }
 
-const house_prices_real *house_prices_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 4224;
+house_prices_real *house_prices_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 4224;
     if (strcmp(name, "0.weight") == 0)
-        return (const house_prices_real *)(const void *)(ar + 0);
+        return (house_prices_real *)(void *)(ar + 0);
     if (strcmp(name, "0.bias") == 0)
-        return (const house_prices_real *)(const void *)(ar + 1344);
+        return (house_prices_real *)(void *)(ar + 1344);
     (void)ar;
     (void)name;
     return NULL;
@@ -388,6 +388,102 @@ int house_prices_load(void *ctx, const void *checkpoint, size_t len) {
         }
     }
     return 0;
+}
+
+/* The checkpoint writer: the same bytes as the trainer's --save (docs/checkpoint.md). */
+static const struct {
+    const char *name;
+    int rank;
+    uint64_t dims[6];
+    int64_t offset;
+} saved_params[2] = {
+    {"0.weight", 2, {1, 331}, 64},
+    {"0.bias", 1, {1}, 1408},
+};
+static const struct {
+    const char *name;
+    int rank;
+    uint64_t dims[6];
+    int64_t offset;
+} saved_optim[4] = {
+    {"0.weight#adam_m", 2, {1, 331}, 1472},
+    {"0.weight#adam_v", 2, {1, 331}, 2796},
+    {"0.bias#adam_m", 1, {1}, 4160},
+    {"0.bias#adam_v", 1, {1}, 4164},
+};
+static unsigned char *ck_put(unsigned char *p, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+    return p + bytes;
+}
+static unsigned char *ck_section(unsigned char *p, uint32_t tag, uint32_t count, uint64_t body) {
+    return ck_put(ck_put(ck_put(p, tag, 4), count, 4), body, 8);
+}
+static unsigned char *ck_small(unsigned char *p, uint32_t tag, uint64_t a, uint64_t b) {
+    p = ck_put(ck_put(ck_section(p, tag, 0, 20), a, 8), b, 8);
+    return ck_put(p, crc32(p - 16, 16), 4);
+}
+static unsigned char *ck_record(unsigned char *p, const unsigned char *st, const char *name, int rank,
+                                 const uint64_t *dims, int64_t offset) {
+    unsigned char *rec = p;
+    size_t len = strlen(name);
+    uint64_t count = 1;
+    p = ck_put(p, len, 4);
+    memcpy(p, name, len);
+    p = ck_put(p + len, 1, 4);
+    p = ck_put(p, (uint64_t)rank, 4);
+    for (int d = 0; d < rank; d++) {
+        p = ck_put(p, dims[d], 8);
+        count *= dims[d];
+    }
+    p = ck_put(p, count * 4, 8);
+    const house_prices_real *v = (const house_prices_real *)(const void *)(st + offset);
+    for (uint64_t k = 0; k < count; k++) {
+        uint32_t u;
+        memcpy(&u, &v[k], 4);
+        p = ck_put(p, u, 4);
+    }
+    return ck_put(p, crc32(rec, (uint64_t)(p - rec)), 4);
+}
+
+size_t house_prices_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap) {
+    size_t size = generator ? HOUSE_PRICES_CHECKPOINT_BYTES : HOUSE_PRICES_CHECKPOINT_BYTES - 36;
+    if (!buf || size > cap)
+        return size;
+    const unsigned char *st = (const unsigned char *)state;
+    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
+    unsigned char *p = (unsigned char *)buf;
+    memcpy(p, magic, 8);
+    p = ck_put(ck_put(p + 8, 1, 4), 3u + (generator != NULL), 4);
+    p = ck_put(ck_put(p, UINT64_C(0xca0aebf5e96a147f), 8), size, 8);
+    p = ck_section(p, 0x4D524150u, 2, 1414); /* PARM */
+    for (int i = 0; i < 2; i++)
+        p = ck_record(p, st, saved_params[i].name, saved_params[i].rank, saved_params[i].dims,
+                       saved_params[i].offset);
+    p = ck_section(p, 0x4D54504Fu, 4, 2856); /* OPTM */
+    for (int i = 0; i < 4; i++)
+        p = ck_record(p, st, saved_optim[i].name, saved_optim[i].rank, saved_optim[i].dims,
+                       saved_optim[i].offset);
+    p = ck_small(p, 0x4E415254u, epochs, ((const header *)state)->step); /* TRAN */
+    if (generator)
+        p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
+    return (size_t)(p - (unsigned char *)buf);
+}
+
+const house_prices_tensor_info house_prices_inputs[HOUSE_PRICES_INPUT_COUNT > 0 ? HOUSE_PRICES_INPUT_COUNT : 1] = {
+    {"x", "f32", 2, 1, {64, 331}},
+    {"y", "f32", 2, 1, {64, 1}},
+};
+
+const house_prices_tensor_info house_prices_outputs[HOUSE_PRICES_OUTPUT_COUNT > 0 ? HOUSE_PRICES_OUTPUT_COUNT : 1] = {
+    {"price", "f32", 2, 1, {64, 1}},
+};
+
+size_t house_prices_state_bytes(void) {
+    return HOUSE_PRICES_STATE_BYTES;
+}
+int house_prices_max_batch(void) {
+    return HOUSE_PRICES_MAX_BATCH;
 }
 
 house_prices_real *house_prices_param(void *state, const char *name) {

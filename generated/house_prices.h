@@ -34,7 +34,37 @@ extern "C" {
 #define HOUSE_PRICES_GRAD_OFFSET 4224 /* bytes: after house_prices_backward, every trainable parameter's gradient */
 #define HOUSE_PRICES_GRAD_BYTES 1408 /* lies in these bytes, in parameter order */
 
+/* metadata (also as a table and functions below) */
+#define HOUSE_PRICES_DLC_VERSION "0.1.0"
+#define HOUSE_PRICES_LAYOUT_HASH UINT64_C(0xca0aebf5e96a147f) /* the parameters' names and shapes, as in checkpoints */
+#define HOUSE_PRICES_INPUT_X_DTYPE "f32"
+#define HOUSE_PRICES_INPUT_X_RANK 2
+#define HOUSE_PRICES_INPUT_X_SHAPE {64, 331} /* the first dimension is the batch, up to MAX_BATCH */
+#define HOUSE_PRICES_INPUT_Y_DTYPE "f32"
+#define HOUSE_PRICES_INPUT_Y_RANK 2
+#define HOUSE_PRICES_INPUT_Y_SHAPE {64, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define HOUSE_PRICES_OUTPUT_PRICE_DTYPE "f32"
+#define HOUSE_PRICES_OUTPUT_PRICE_RANK 2
+#define HOUSE_PRICES_OUTPUT_PRICE_SHAPE {64, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define HOUSE_PRICES_INPUT_COUNT 2
+#define HOUSE_PRICES_OUTPUT_COUNT 1
+
 typedef float house_prices_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * HOUSE_PRICES_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} house_prices_tensor_info;
+extern const house_prices_tensor_info house_prices_inputs[HOUSE_PRICES_INPUT_COUNT > 0 ? HOUSE_PRICES_INPUT_COUNT : 1];
+extern const house_prices_tensor_info house_prices_outputs[HOUSE_PRICES_OUTPUT_COUNT > 0 ? HOUSE_PRICES_OUTPUT_COUNT : 1];
+/* The sizes above, as functions. */
+size_t house_prices_state_bytes(void);
+int house_prices_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -73,13 +103,21 @@ house_prices_real house_prices_train_step(void *state, int n, const house_prices
 house_prices_real house_prices_forward_train(void *state, int n, const house_prices_real *x, const house_prices_real *y, double *metrics);
 int house_prices_backward(void *state, int n, const house_prices_real *x, const house_prices_real *y);
 void house_prices_step(void *state, house_prices_real lr);
-/* The gradient of the loss for a parameter after house_prices_backward, or NULL (unknown name, constant). */
-const house_prices_real *house_prices_grad(const void *state, const char *name);
+/* The gradient of the loss for a parameter after house_prices_backward, or NULL (unknown name, constant).
+ * Not const: a caller may change it before house_prices_step (an allreduce over data-parallel replicas). */
+house_prices_real *house_prices_grad(void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns HOUSE_PRICES_LOAD_OK (0) or one of the HOUSE_PRICES_LOAD_ codes above. On failure the state is
  * unchanged. */
 int house_prices_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: HOUSE_PRICES_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define HOUSE_PRICES_CHECKPOINT_BYTES 4406
+size_t house_prices_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 house_prices_real *house_prices_param(void *state, const char *name);

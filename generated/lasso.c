@@ -259,12 +259,12 @@ lasso_real lasso_evaluate(void *state, int n, const lasso_real *x, const lasso_r
     return ((lasso_real *)(ar + 0))[0];
 }
 
-const lasso_real *lasso_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 384;
+lasso_real *lasso_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 384;
     if (strcmp(name, "0.weight") == 0)
-        return (const lasso_real *)(const void *)(ar + 0);
+        return (lasso_real *)(void *)(ar + 0);
     if (strcmp(name, "0.bias") == 0)
-        return (const lasso_real *)(const void *)(ar + 256);
+        return (lasso_real *)(void *)(ar + 256);
     (void)ar;
     (void)name;
     return NULL;
@@ -376,6 +376,87 @@ int lasso_load(void *ctx, const void *checkpoint, size_t len) {
         }
     }
     return 0;
+}
+
+/* The checkpoint writer: the same bytes as the trainer's --save (docs/checkpoint.md). */
+static const struct {
+    const char *name;
+    int rank;
+    uint64_t dims[6];
+    int64_t offset;
+} saved_params[2] = {
+    {"0.weight", 2, {1, 50}, 64},
+    {"0.bias", 1, {1}, 320},
+};
+static unsigned char *ck_put(unsigned char *p, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+    return p + bytes;
+}
+static unsigned char *ck_section(unsigned char *p, uint32_t tag, uint32_t count, uint64_t body) {
+    return ck_put(ck_put(ck_put(p, tag, 4), count, 4), body, 8);
+}
+static unsigned char *ck_small(unsigned char *p, uint32_t tag, uint64_t a, uint64_t b) {
+    p = ck_put(ck_put(ck_section(p, tag, 0, 20), a, 8), b, 8);
+    return ck_put(p, crc32(p - 16, 16), 4);
+}
+static unsigned char *ck_record(unsigned char *p, const unsigned char *st, const char *name, int rank,
+                                 const uint64_t *dims, int64_t offset) {
+    unsigned char *rec = p;
+    size_t len = strlen(name);
+    uint64_t count = 1;
+    p = ck_put(p, len, 4);
+    memcpy(p, name, len);
+    p = ck_put(p + len, 1, 4);
+    p = ck_put(p, (uint64_t)rank, 4);
+    for (int d = 0; d < rank; d++) {
+        p = ck_put(p, dims[d], 8);
+        count *= dims[d];
+    }
+    p = ck_put(p, count * 4, 8);
+    const lasso_real *v = (const lasso_real *)(const void *)(st + offset);
+    for (uint64_t k = 0; k < count; k++) {
+        uint32_t u;
+        memcpy(&u, &v[k], 4);
+        p = ck_put(p, u, 4);
+    }
+    return ck_put(p, crc32(rec, (uint64_t)(p - rec)), 4);
+}
+
+size_t lasso_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap) {
+    size_t size = generator ? LASSO_CHECKPOINT_BYTES : LASSO_CHECKPOINT_BYTES - 36;
+    if (!buf || size > cap)
+        return size;
+    const unsigned char *st = (const unsigned char *)state;
+    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
+    unsigned char *p = (unsigned char *)buf;
+    memcpy(p, magic, 8);
+    p = ck_put(ck_put(p + 8, 1, 4), 2u + (generator != NULL), 4);
+    p = ck_put(ck_put(p, UINT64_C(0x3613fe41ac7ff589), 8), size, 8);
+    p = ck_section(p, 0x4D524150u, 2, 290); /* PARM */
+    for (int i = 0; i < 2; i++)
+        p = ck_record(p, st, saved_params[i].name, saved_params[i].rank, saved_params[i].dims,
+                       saved_params[i].offset);
+    p = ck_small(p, 0x4E415254u, epochs, ((const header *)state)->step); /* TRAN */
+    if (generator)
+        p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
+    return (size_t)(p - (unsigned char *)buf);
+}
+
+const lasso_tensor_info lasso_inputs[LASSO_INPUT_COUNT > 0 ? LASSO_INPUT_COUNT : 1] = {
+    {"x", "f32", 2, 1, {10, 50}},
+    {"y", "f32", 2, 1, {10, 1}},
+};
+
+const lasso_tensor_info lasso_outputs[LASSO_OUTPUT_COUNT > 0 ? LASSO_OUTPUT_COUNT : 1] = {
+    {"yhat", "f32", 2, 1, {10, 1}},
+};
+
+size_t lasso_state_bytes(void) {
+    return LASSO_STATE_BYTES;
+}
+int lasso_max_batch(void) {
+    return LASSO_MAX_BATCH;
 }
 
 lasso_real *lasso_param(void *state, const char *name) {

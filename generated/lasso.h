@@ -34,7 +34,37 @@ extern "C" {
 #define LASSO_GRAD_OFFSET 384 /* bytes: after lasso_backward, every trainable parameter's gradient */
 #define LASSO_GRAD_BYTES 320 /* lies in these bytes, in parameter order */
 
+/* metadata (also as a table and functions below) */
+#define LASSO_DLC_VERSION "0.1.0"
+#define LASSO_LAYOUT_HASH UINT64_C(0x3613fe41ac7ff589) /* the parameters' names and shapes, as in checkpoints */
+#define LASSO_INPUT_X_DTYPE "f32"
+#define LASSO_INPUT_X_RANK 2
+#define LASSO_INPUT_X_SHAPE {10, 50} /* the first dimension is the batch, up to MAX_BATCH */
+#define LASSO_INPUT_Y_DTYPE "f32"
+#define LASSO_INPUT_Y_RANK 2
+#define LASSO_INPUT_Y_SHAPE {10, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define LASSO_OUTPUT_YHAT_DTYPE "f32"
+#define LASSO_OUTPUT_YHAT_RANK 2
+#define LASSO_OUTPUT_YHAT_SHAPE {10, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define LASSO_INPUT_COUNT 2
+#define LASSO_OUTPUT_COUNT 1
+
 typedef float lasso_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * LASSO_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} lasso_tensor_info;
+extern const lasso_tensor_info lasso_inputs[LASSO_INPUT_COUNT > 0 ? LASSO_INPUT_COUNT : 1];
+extern const lasso_tensor_info lasso_outputs[LASSO_OUTPUT_COUNT > 0 ? LASSO_OUTPUT_COUNT : 1];
+/* The sizes above, as functions. */
+size_t lasso_state_bytes(void);
+int lasso_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -73,13 +103,21 @@ lasso_real lasso_train_step(void *state, int n, const lasso_real *x, const lasso
 lasso_real lasso_forward_train(void *state, int n, const lasso_real *x, const lasso_real *y, double *metrics);
 int lasso_backward(void *state, int n, const lasso_real *x, const lasso_real *y);
 void lasso_step(void *state, lasso_real lr);
-/* The gradient of the loss for a parameter after lasso_backward, or NULL (unknown name, constant). */
-const lasso_real *lasso_grad(const void *state, const char *name);
+/* The gradient of the loss for a parameter after lasso_backward, or NULL (unknown name, constant).
+ * Not const: a caller may change it before lasso_step (an allreduce over data-parallel replicas). */
+lasso_real *lasso_grad(void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns LASSO_LOAD_OK (0) or one of the LASSO_LOAD_ codes above. On failure the state is
  * unchanged. */
 int lasso_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: LASSO_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define LASSO_CHECKPOINT_BYTES 410
+size_t lasso_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 lasso_real *lasso_param(void *state, const char *name);

@@ -1260,28 +1260,28 @@ lenet_relu_real lenet_relu_evaluate(void *state, int n, const lenet_relu_real *x
     return ((lenet_relu_real *)(ar + 10240))[0];
 }
 
-const lenet_relu_real *lenet_relu_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 247104;
+lenet_relu_real *lenet_relu_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 247104;
     if (strcmp(name, "0.weight") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 0);
+        return (lenet_relu_real *)(void *)(ar + 0);
     if (strcmp(name, "0.bias") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 640);
+        return (lenet_relu_real *)(void *)(ar + 640);
     if (strcmp(name, "3.weight") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 704);
+        return (lenet_relu_real *)(void *)(ar + 704);
     if (strcmp(name, "3.bias") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 10304);
+        return (lenet_relu_real *)(void *)(ar + 10304);
     if (strcmp(name, "7.weight") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 10368);
+        return (lenet_relu_real *)(void *)(ar + 10368);
     if (strcmp(name, "7.bias") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 202368);
+        return (lenet_relu_real *)(void *)(ar + 202368);
     if (strcmp(name, "9.weight") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 202880);
+        return (lenet_relu_real *)(void *)(ar + 202880);
     if (strcmp(name, "9.bias") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 243200);
+        return (lenet_relu_real *)(void *)(ar + 243200);
     if (strcmp(name, "11.weight") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 243584);
+        return (lenet_relu_real *)(void *)(ar + 243584);
     if (strcmp(name, "11.bias") == 0)
-        return (const lenet_relu_real *)(const void *)(ar + 246976);
+        return (lenet_relu_real *)(void *)(ar + 246976);
     (void)ar;
     (void)name;
     return NULL;
@@ -1401,6 +1401,98 @@ int lenet_relu_load(void *ctx, const void *checkpoint, size_t len) {
         }
     }
     return 0;
+}
+
+/* The checkpoint writer: the same bytes as the trainer's --save (docs/checkpoint.md). */
+static const struct {
+    const char *name;
+    int rank;
+    uint64_t dims[6];
+    int64_t offset;
+} saved_params[10] = {
+    {"0.weight", 4, {6, 1, 5, 5}, 64},
+    {"0.bias", 1, {6}, 704},
+    {"3.weight", 4, {16, 6, 5, 5}, 768},
+    {"3.bias", 1, {16}, 10368},
+    {"7.weight", 2, {120, 400}, 10432},
+    {"7.bias", 1, {120}, 202432},
+    {"9.weight", 2, {84, 120}, 202944},
+    {"9.bias", 1, {84}, 243264},
+    {"11.weight", 2, {10, 84}, 243648},
+    {"11.bias", 1, {10}, 247040},
+};
+static unsigned char *ck_put(unsigned char *p, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+    return p + bytes;
+}
+static unsigned char *ck_section(unsigned char *p, uint32_t tag, uint32_t count, uint64_t body) {
+    return ck_put(ck_put(ck_put(p, tag, 4), count, 4), body, 8);
+}
+static unsigned char *ck_small(unsigned char *p, uint32_t tag, uint64_t a, uint64_t b) {
+    p = ck_put(ck_put(ck_section(p, tag, 0, 20), a, 8), b, 8);
+    return ck_put(p, crc32(p - 16, 16), 4);
+}
+static unsigned char *ck_record(unsigned char *p, const unsigned char *st, const char *name, int rank,
+                                 const uint64_t *dims, int64_t offset) {
+    unsigned char *rec = p;
+    size_t len = strlen(name);
+    uint64_t count = 1;
+    p = ck_put(p, len, 4);
+    memcpy(p, name, len);
+    p = ck_put(p + len, 1, 4);
+    p = ck_put(p, (uint64_t)rank, 4);
+    for (int d = 0; d < rank; d++) {
+        p = ck_put(p, dims[d], 8);
+        count *= dims[d];
+    }
+    p = ck_put(p, count * 4, 8);
+    const lenet_relu_real *v = (const lenet_relu_real *)(const void *)(st + offset);
+    for (uint64_t k = 0; k < count; k++) {
+        uint32_t u;
+        memcpy(&u, &v[k], 4);
+        p = ck_put(p, u, 4);
+    }
+    return ck_put(p, crc32(rec, (uint64_t)(p - rec)), 4);
+}
+
+size_t lenet_relu_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap) {
+    size_t size = generator ? LENET_RELU_CHECKPOINT_BYTES : LENET_RELU_CHECKPOINT_BYTES - 36;
+    if (!buf || size > cap)
+        return size;
+    const unsigned char *st = (const unsigned char *)state;
+    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
+    unsigned char *p = (unsigned char *)buf;
+    memcpy(p, magic, 8);
+    p = ck_put(ck_put(p + 8, 1, 4), 2u + (generator != NULL), 4);
+    p = ck_put(ck_put(p, UINT64_C(0xbfb8be3d03a5b62b), 8), size, 8);
+    p = ck_section(p, 0x4D524150u, 10, 247288); /* PARM */
+    for (int i = 0; i < 10; i++)
+        p = ck_record(p, st, saved_params[i].name, saved_params[i].rank, saved_params[i].dims,
+                       saved_params[i].offset);
+    p = ck_small(p, 0x4E415254u, epochs, ((const header *)state)->step); /* TRAN */
+    if (generator)
+        p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
+    return (size_t)(p - (unsigned char *)buf);
+}
+
+const lenet_relu_tensor_info lenet_relu_inputs[LENET_RELU_INPUT_COUNT > 0 ? LENET_RELU_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {256, 1, 28, 28}},
+    {"y", "i32", 1, 1, {256}},
+};
+
+const lenet_relu_tensor_info lenet_relu_outputs[LENET_RELU_OUTPUT_COUNT > 0 ? LENET_RELU_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {256, 10}},
+};
+
+const char *const lenet_relu_class_names[LENET_RELU_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t lenet_relu_state_bytes(void) {
+    return LENET_RELU_STATE_BYTES;
+}
+int lenet_relu_max_batch(void) {
+    return LENET_RELU_MAX_BATCH;
 }
 
 lenet_relu_real *lenet_relu_param(void *state, const char *name) {

@@ -34,7 +34,40 @@ extern "C" {
 #define LENET_RELU_GRAD_OFFSET 247104 /* bytes: after lenet_relu_backward, every trainable parameter's gradient */
 #define LENET_RELU_GRAD_BYTES 247040 /* lies in these bytes, in parameter order */
 
+/* metadata (also as a table and functions below) */
+#define LENET_RELU_DLC_VERSION "0.1.0"
+#define LENET_RELU_LAYOUT_HASH UINT64_C(0xbfb8be3d03a5b62b) /* the parameters' names and shapes, as in checkpoints */
+#define LENET_RELU_INPUT_X_DTYPE "f32"
+#define LENET_RELU_INPUT_X_RANK 4
+#define LENET_RELU_INPUT_X_SHAPE {256, 1, 28, 28} /* the first dimension is the batch, up to MAX_BATCH */
+#define LENET_RELU_INPUT_Y_DTYPE "i32"
+#define LENET_RELU_INPUT_Y_RANK 1
+#define LENET_RELU_INPUT_Y_SHAPE {256} /* the first dimension is the batch, up to MAX_BATCH */
+#define LENET_RELU_OUTPUT_LOGITS_DTYPE "f32"
+#define LENET_RELU_OUTPUT_LOGITS_RANK 2
+#define LENET_RELU_OUTPUT_LOGITS_SHAPE {256, 10} /* the first dimension is the batch, up to MAX_BATCH */
+#define LENET_RELU_INPUT_COUNT 2
+#define LENET_RELU_OUTPUT_COUNT 1
+#define LENET_RELU_CLASS_COUNT 10
+
 typedef float lenet_relu_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * LENET_RELU_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} lenet_relu_tensor_info;
+extern const lenet_relu_tensor_info lenet_relu_inputs[LENET_RELU_INPUT_COUNT > 0 ? LENET_RELU_INPUT_COUNT : 1];
+extern const lenet_relu_tensor_info lenet_relu_outputs[LENET_RELU_OUTPUT_COUNT > 0 ? LENET_RELU_OUTPUT_COUNT : 1];
+/* Fashion-MNIST's classes, by label (the trainers' names). */
+extern const char *const lenet_relu_class_names[LENET_RELU_CLASS_COUNT];
+/* The sizes above, as functions. */
+size_t lenet_relu_state_bytes(void);
+int lenet_relu_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -73,13 +106,21 @@ lenet_relu_real lenet_relu_train_step(void *state, int n, const lenet_relu_real 
 lenet_relu_real lenet_relu_forward_train(void *state, int n, const lenet_relu_real *x, const int32_t *y, double *metrics);
 int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int32_t *y);
 void lenet_relu_step(void *state, lenet_relu_real lr);
-/* The gradient of the loss for a parameter after lenet_relu_backward, or NULL (unknown name, constant). */
-const lenet_relu_real *lenet_relu_grad(const void *state, const char *name);
+/* The gradient of the loss for a parameter after lenet_relu_backward, or NULL (unknown name, constant).
+ * Not const: a caller may change it before lenet_relu_step (an allreduce over data-parallel replicas). */
+lenet_relu_real *lenet_relu_grad(void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns LENET_RELU_LOAD_OK (0) or one of the LENET_RELU_LOAD_ codes above. On failure the state is
  * unchanged. */
 int lenet_relu_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: LENET_RELU_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define LENET_RELU_CHECKPOINT_BYTES 247408
+size_t lenet_relu_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 lenet_relu_real *lenet_relu_param(void *state, const char *name);

@@ -34,7 +34,37 @@ extern "C" {
 #define LINREG_GRAD_OFFSET 192 /* bytes: after linreg_backward, every trainable parameter's gradient */
 #define LINREG_GRAD_BYTES 128 /* lies in these bytes, in parameter order */
 
+/* metadata (also as a table and functions below) */
+#define LINREG_DLC_VERSION "0.1.0"
+#define LINREG_LAYOUT_HASH UINT64_C(0x2f67f55e012f6479) /* the parameters' names and shapes, as in checkpoints */
+#define LINREG_INPUT_X_DTYPE "f32"
+#define LINREG_INPUT_X_RANK 2
+#define LINREG_INPUT_X_SHAPE {10, 2} /* the first dimension is the batch, up to MAX_BATCH */
+#define LINREG_INPUT_Y_DTYPE "f32"
+#define LINREG_INPUT_Y_RANK 2
+#define LINREG_INPUT_Y_SHAPE {10, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define LINREG_OUTPUT_YHAT_DTYPE "f32"
+#define LINREG_OUTPUT_YHAT_RANK 2
+#define LINREG_OUTPUT_YHAT_SHAPE {10, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define LINREG_INPUT_COUNT 2
+#define LINREG_OUTPUT_COUNT 1
+
 typedef float linreg_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * LINREG_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} linreg_tensor_info;
+extern const linreg_tensor_info linreg_inputs[LINREG_INPUT_COUNT > 0 ? LINREG_INPUT_COUNT : 1];
+extern const linreg_tensor_info linreg_outputs[LINREG_OUTPUT_COUNT > 0 ? LINREG_OUTPUT_COUNT : 1];
+/* The sizes above, as functions. */
+size_t linreg_state_bytes(void);
+int linreg_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -73,13 +103,21 @@ linreg_real linreg_train_step(void *state, int n, const linreg_real *x, const li
 linreg_real linreg_forward_train(void *state, int n, const linreg_real *x, const linreg_real *y, double *metrics);
 int linreg_backward(void *state, int n, const linreg_real *x, const linreg_real *y);
 void linreg_step(void *state, linreg_real lr);
-/* The gradient of the loss for a parameter after linreg_backward, or NULL (unknown name, constant). */
-const linreg_real *linreg_grad(const void *state, const char *name);
+/* The gradient of the loss for a parameter after linreg_backward, or NULL (unknown name, constant).
+ * Not const: a caller may change it before linreg_step (an allreduce over data-parallel replicas). */
+linreg_real *linreg_grad(void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns LINREG_LOAD_OK (0) or one of the LINREG_LOAD_ codes above. On failure the state is
  * unchanged. */
 int linreg_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: LINREG_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define LINREG_CHECKPOINT_BYTES 218
+size_t linreg_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 linreg_real *linreg_param(void *state, const char *name);

@@ -34,7 +34,40 @@ extern "C" {
 #define MLP_GRAD_OFFSET 814208 /* bytes: after mlp_backward, every trainable parameter's gradient */
 #define MLP_GRAD_BYTES 814144 /* lies in these bytes, in parameter order */
 
+/* metadata (also as a table and functions below) */
+#define MLP_DLC_VERSION "0.1.0"
+#define MLP_LAYOUT_HASH UINT64_C(0x98381c46dab94031) /* the parameters' names and shapes, as in checkpoints */
+#define MLP_INPUT_X_DTYPE "f32"
+#define MLP_INPUT_X_RANK 4
+#define MLP_INPUT_X_SHAPE {256, 1, 28, 28} /* the first dimension is the batch, up to MAX_BATCH */
+#define MLP_INPUT_Y_DTYPE "i32"
+#define MLP_INPUT_Y_RANK 1
+#define MLP_INPUT_Y_SHAPE {256} /* the first dimension is the batch, up to MAX_BATCH */
+#define MLP_OUTPUT_LOGITS_DTYPE "f32"
+#define MLP_OUTPUT_LOGITS_RANK 2
+#define MLP_OUTPUT_LOGITS_SHAPE {256, 10} /* the first dimension is the batch, up to MAX_BATCH */
+#define MLP_INPUT_COUNT 2
+#define MLP_OUTPUT_COUNT 1
+#define MLP_CLASS_COUNT 10
+
 typedef float mlp_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * MLP_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} mlp_tensor_info;
+extern const mlp_tensor_info mlp_inputs[MLP_INPUT_COUNT > 0 ? MLP_INPUT_COUNT : 1];
+extern const mlp_tensor_info mlp_outputs[MLP_OUTPUT_COUNT > 0 ? MLP_OUTPUT_COUNT : 1];
+/* Fashion-MNIST's classes, by label (the trainers' names). */
+extern const char *const mlp_class_names[MLP_CLASS_COUNT];
+/* The sizes above, as functions. */
+size_t mlp_state_bytes(void);
+int mlp_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -73,13 +106,21 @@ mlp_real mlp_train_step(void *state, int n, const mlp_real *x, const int32_t *y,
 mlp_real mlp_forward_train(void *state, int n, const mlp_real *x, const int32_t *y, double *metrics);
 int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y);
 void mlp_step(void *state, mlp_real lr);
-/* The gradient of the loss for a parameter after mlp_backward, or NULL (unknown name, constant). */
-const mlp_real *mlp_grad(const void *state, const char *name);
+/* The gradient of the loss for a parameter after mlp_backward, or NULL (unknown name, constant).
+ * Not const: a caller may change it before mlp_step (an allreduce over data-parallel replicas). */
+mlp_real *mlp_grad(void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns MLP_LOAD_OK (0) or one of the MLP_LOAD_ codes above. On failure the state is
  * unchanged. */
 int mlp_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: MLP_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define MLP_CHECKPOINT_BYTES 814412
+size_t mlp_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 mlp_real *mlp_param(void *state, const char *name);

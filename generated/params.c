@@ -673,6 +673,119 @@ int params_load(void *ctx, const void *checkpoint, size_t len) {
     return 0;
 }
 
+/* The checkpoint writer: the same bytes as the trainer's --save (docs/checkpoint.md). */
+static const struct {
+    const char *name;
+    int rank;
+    uint64_t dims[6];
+    int64_t offset;
+} saved_params[30] = {
+    {"0.weight", 2, {8, 4}, 64},
+    {"0.bias", 1, {8}, 192},
+    {"shared.weight", 2, {8, 8}, 256},
+    {"shared.bias", 1, {8}, 512},
+    {"6.weight", 2, {1, 8}, 576},
+    {"6.bias", 1, {1}, 640},
+    {"normal_net.0.weight", 2, {8, 4}, 704},
+    {"normal_net.0.bias", 1, {8}, 832},
+    {"normal_net.2.weight", 2, {1, 8}, 896},
+    {"normal_net.2.bias", 1, {1}, 960},
+    {"constant_net.0.weight", 2, {8, 4}, 1024},
+    {"constant_net.0.bias", 1, {8}, 1152},
+    {"constant_net.2.weight", 2, {1, 8}, 1216},
+    {"constant_net.2.bias", 1, {1}, 1280},
+    {"mixed_net.0.weight", 2, {8, 4}, 1344},
+    {"mixed_net.0.bias", 1, {8}, 1472},
+    {"mixed_net.2.weight", 2, {1, 8}, 1536},
+    {"mixed_net.2.bias", 1, {1}, 1600},
+    {"custom_net.0.weight", 2, {8, 4}, 1664},
+    {"custom_net.0.bias", 1, {8}, 1792},
+    {"custom_net.2.weight", 2, {1, 8}, 1856},
+    {"custom_net.2.bias", 1, {1}, 1920},
+    {"xavier_normal_layer.weight", 2, {8, 4}, 1984},
+    {"xavier_normal_layer.bias", 1, {8}, 2112},
+    {"kaiming_uniform_layer.weight", 2, {8, 8}, 2176},
+    {"kaiming_uniform_layer.bias", 1, {8}, 2432},
+    {"kaiming_normal_layer.weight", 2, {8, 8}, 2496},
+    {"kaiming_normal_layer.bias", 1, {8}, 2752},
+    {"uniform_layer.weight", 2, {1, 8}, 2816},
+    {"uniform_layer.bias", 1, {1}, 2880},
+};
+static unsigned char *ck_put(unsigned char *p, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+    return p + bytes;
+}
+static unsigned char *ck_section(unsigned char *p, uint32_t tag, uint32_t count, uint64_t body) {
+    return ck_put(ck_put(ck_put(p, tag, 4), count, 4), body, 8);
+}
+static unsigned char *ck_small(unsigned char *p, uint32_t tag, uint64_t a, uint64_t b) {
+    p = ck_put(ck_put(ck_section(p, tag, 0, 20), a, 8), b, 8);
+    return ck_put(p, crc32(p - 16, 16), 4);
+}
+static unsigned char *ck_record(unsigned char *p, const unsigned char *st, const char *name, int rank,
+                                 const uint64_t *dims, int64_t offset) {
+    unsigned char *rec = p;
+    size_t len = strlen(name);
+    uint64_t count = 1;
+    p = ck_put(p, len, 4);
+    memcpy(p, name, len);
+    p = ck_put(p + len, 1, 4);
+    p = ck_put(p, (uint64_t)rank, 4);
+    for (int d = 0; d < rank; d++) {
+        p = ck_put(p, dims[d], 8);
+        count *= dims[d];
+    }
+    p = ck_put(p, count * 4, 8);
+    const params_real *v = (const params_real *)(const void *)(st + offset);
+    for (uint64_t k = 0; k < count; k++) {
+        uint32_t u;
+        memcpy(&u, &v[k], 4);
+        p = ck_put(p, u, 4);
+    }
+    return ck_put(p, crc32(rec, (uint64_t)(p - rec)), 4);
+}
+
+size_t params_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap) {
+    size_t size = generator ? PARAMS_CHECKPOINT_BYTES : PARAMS_CHECKPOINT_BYTES - 36;
+    if (!buf || size > cap)
+        return size;
+    const unsigned char *st = (const unsigned char *)state;
+    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
+    unsigned char *p = (unsigned char *)buf;
+    memcpy(p, magic, 8);
+    p = ck_put(ck_put(p + 8, 1, 4), 2u + (generator != NULL), 4);
+    p = ck_put(ck_put(p, UINT64_C(0x941e82896f556bcb), 8), size, 8);
+    p = ck_section(p, 0x4D524150u, 30, 3658); /* PARM */
+    for (int i = 0; i < 30; i++)
+        p = ck_record(p, st, saved_params[i].name, saved_params[i].rank, saved_params[i].dims,
+                       saved_params[i].offset);
+    p = ck_small(p, 0x4E415254u, epochs, ((const header *)state)->step); /* TRAN */
+    if (generator)
+        p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
+    return (size_t)(p - (unsigned char *)buf);
+}
+
+const params_tensor_info params_inputs[PARAMS_INPUT_COUNT > 0 ? PARAMS_INPUT_COUNT : 1] = {
+    {"x", "f32", 2, 1, {1, 4}},
+};
+
+const params_tensor_info params_outputs[PARAMS_OUTPUT_COUNT > 0 ? PARAMS_OUTPUT_COUNT : 1] = {
+    {"y_tied", "f32", 2, 1, {1, 1}},
+    {"y_normal", "f32", 2, 1, {1, 1}},
+    {"y_constant", "f32", 2, 1, {1, 1}},
+    {"y_mixed", "f32", 2, 1, {1, 1}},
+    {"y_custom", "f32", 2, 1, {1, 1}},
+    {"y_args", "f32", 2, 1, {1, 1}},
+};
+
+size_t params_state_bytes(void) {
+    return PARAMS_STATE_BYTES;
+}
+int params_max_batch(void) {
+    return PARAMS_MAX_BATCH;
+}
+
 params_real *params_param(void *state, const char *name) {
     for (int i = 0; i < PARAMS_PARAM_COUNT; i++)
         if (strcmp(params_params[i].name, name) == 0)

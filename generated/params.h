@@ -36,7 +36,49 @@ extern "C" {
 #define PARAMS_OUTPUT_Y_ARGS_SIZE 1
 #define PARAMS_METRIC_COUNT 0
 
+/* metadata (also as a table and functions below) */
+#define PARAMS_DLC_VERSION "0.1.0"
+#define PARAMS_LAYOUT_HASH UINT64_C(0x941e82896f556bcb) /* the parameters' names and shapes, as in checkpoints */
+#define PARAMS_INPUT_X_DTYPE "f32"
+#define PARAMS_INPUT_X_RANK 2
+#define PARAMS_INPUT_X_SHAPE {1, 4} /* the first dimension is the batch, up to MAX_BATCH */
+#define PARAMS_OUTPUT_Y_TIED_DTYPE "f32"
+#define PARAMS_OUTPUT_Y_TIED_RANK 2
+#define PARAMS_OUTPUT_Y_TIED_SHAPE {1, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define PARAMS_OUTPUT_Y_NORMAL_DTYPE "f32"
+#define PARAMS_OUTPUT_Y_NORMAL_RANK 2
+#define PARAMS_OUTPUT_Y_NORMAL_SHAPE {1, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define PARAMS_OUTPUT_Y_CONSTANT_DTYPE "f32"
+#define PARAMS_OUTPUT_Y_CONSTANT_RANK 2
+#define PARAMS_OUTPUT_Y_CONSTANT_SHAPE {1, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define PARAMS_OUTPUT_Y_MIXED_DTYPE "f32"
+#define PARAMS_OUTPUT_Y_MIXED_RANK 2
+#define PARAMS_OUTPUT_Y_MIXED_SHAPE {1, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define PARAMS_OUTPUT_Y_CUSTOM_DTYPE "f32"
+#define PARAMS_OUTPUT_Y_CUSTOM_RANK 2
+#define PARAMS_OUTPUT_Y_CUSTOM_SHAPE {1, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define PARAMS_OUTPUT_Y_ARGS_DTYPE "f32"
+#define PARAMS_OUTPUT_Y_ARGS_RANK 2
+#define PARAMS_OUTPUT_Y_ARGS_SHAPE {1, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define PARAMS_INPUT_COUNT 1
+#define PARAMS_OUTPUT_COUNT 6
+
 typedef float params_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * PARAMS_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} params_tensor_info;
+extern const params_tensor_info params_inputs[PARAMS_INPUT_COUNT > 0 ? PARAMS_INPUT_COUNT : 1];
+extern const params_tensor_info params_outputs[PARAMS_OUTPUT_COUNT > 0 ? PARAMS_OUTPUT_COUNT : 1];
+/* The sizes above, as functions. */
+size_t params_state_bytes(void);
+int params_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -74,6 +116,13 @@ const params_real *params_output_y_args(const void *state);
  * --save). Returns PARAMS_LOAD_OK (0) or one of the PARAMS_LOAD_ codes above. On failure the state is
  * unchanged. */
 int params_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: PARAMS_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define PARAMS_CHECKPOINT_BYTES 3778
+size_t params_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 params_real *params_param(void *state, const char *name);

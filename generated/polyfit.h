@@ -34,7 +34,37 @@ extern "C" {
 #define POLYFIT_GRAD_OFFSET 128 /* bytes: after polyfit_backward, every trainable parameter's gradient */
 #define POLYFIT_GRAD_BYTES 64 /* lies in these bytes, in parameter order */
 
+/* metadata (also as a table and functions below) */
+#define POLYFIT_DLC_VERSION "0.1.0"
+#define POLYFIT_LAYOUT_HASH UINT64_C(0xbca91cc56b33918a) /* the parameters' names and shapes, as in checkpoints */
+#define POLYFIT_INPUT_X_DTYPE "f32"
+#define POLYFIT_INPUT_X_RANK 2
+#define POLYFIT_INPUT_X_SHAPE {10, 4} /* the first dimension is the batch, up to MAX_BATCH */
+#define POLYFIT_INPUT_Y_DTYPE "f32"
+#define POLYFIT_INPUT_Y_RANK 2
+#define POLYFIT_INPUT_Y_SHAPE {10, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define POLYFIT_OUTPUT_YHAT_DTYPE "f32"
+#define POLYFIT_OUTPUT_YHAT_RANK 2
+#define POLYFIT_OUTPUT_YHAT_SHAPE {10, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define POLYFIT_INPUT_COUNT 2
+#define POLYFIT_OUTPUT_COUNT 1
+
 typedef float polyfit_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * POLYFIT_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} polyfit_tensor_info;
+extern const polyfit_tensor_info polyfit_inputs[POLYFIT_INPUT_COUNT > 0 ? POLYFIT_INPUT_COUNT : 1];
+extern const polyfit_tensor_info polyfit_outputs[POLYFIT_OUTPUT_COUNT > 0 ? POLYFIT_OUTPUT_COUNT : 1];
+/* The sizes above, as functions. */
+size_t polyfit_state_bytes(void);
+int polyfit_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -73,13 +103,21 @@ polyfit_real polyfit_train_step(void *state, int n, const polyfit_real *x, const
 polyfit_real polyfit_forward_train(void *state, int n, const polyfit_real *x, const polyfit_real *y, double *metrics);
 int polyfit_backward(void *state, int n, const polyfit_real *x, const polyfit_real *y);
 void polyfit_step(void *state, polyfit_real lr);
-/* The gradient of the loss for a parameter after polyfit_backward, or NULL (unknown name, constant). */
-const polyfit_real *polyfit_grad(const void *state, const char *name);
+/* The gradient of the loss for a parameter after polyfit_backward, or NULL (unknown name, constant).
+ * Not const: a caller may change it before polyfit_step (an allreduce over data-parallel replicas). */
+polyfit_real *polyfit_grad(void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns POLYFIT_LOAD_OK (0) or one of the POLYFIT_LOAD_ codes above. On failure the state is
  * unchanged. */
 int polyfit_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: POLYFIT_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define POLYFIT_CHECKPOINT_BYTES 184
+size_t polyfit_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 polyfit_real *polyfit_param(void *state, const char *name);

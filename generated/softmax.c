@@ -358,12 +358,12 @@ softmax_real softmax_evaluate(void *state, int n, const softmax_real *x, const i
     return ((softmax_real *)(ar + 0))[0];
 }
 
-const softmax_real *softmax_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 31488;
+softmax_real *softmax_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 31488;
     if (strcmp(name, "1.weight") == 0)
-        return (const softmax_real *)(const void *)(ar + 0);
+        return (softmax_real *)(void *)(ar + 0);
     if (strcmp(name, "1.bias") == 0)
-        return (const softmax_real *)(const void *)(ar + 31360);
+        return (softmax_real *)(void *)(ar + 31360);
     (void)ar;
     (void)name;
     return NULL;
@@ -475,6 +475,90 @@ int softmax_load(void *ctx, const void *checkpoint, size_t len) {
         }
     }
     return 0;
+}
+
+/* The checkpoint writer: the same bytes as the trainer's --save (docs/checkpoint.md). */
+static const struct {
+    const char *name;
+    int rank;
+    uint64_t dims[6];
+    int64_t offset;
+} saved_params[2] = {
+    {"1.weight", 2, {10, 784}, 64},
+    {"1.bias", 1, {10}, 31424},
+};
+static unsigned char *ck_put(unsigned char *p, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+    return p + bytes;
+}
+static unsigned char *ck_section(unsigned char *p, uint32_t tag, uint32_t count, uint64_t body) {
+    return ck_put(ck_put(ck_put(p, tag, 4), count, 4), body, 8);
+}
+static unsigned char *ck_small(unsigned char *p, uint32_t tag, uint64_t a, uint64_t b) {
+    p = ck_put(ck_put(ck_section(p, tag, 0, 20), a, 8), b, 8);
+    return ck_put(p, crc32(p - 16, 16), 4);
+}
+static unsigned char *ck_record(unsigned char *p, const unsigned char *st, const char *name, int rank,
+                                 const uint64_t *dims, int64_t offset) {
+    unsigned char *rec = p;
+    size_t len = strlen(name);
+    uint64_t count = 1;
+    p = ck_put(p, len, 4);
+    memcpy(p, name, len);
+    p = ck_put(p + len, 1, 4);
+    p = ck_put(p, (uint64_t)rank, 4);
+    for (int d = 0; d < rank; d++) {
+        p = ck_put(p, dims[d], 8);
+        count *= dims[d];
+    }
+    p = ck_put(p, count * 4, 8);
+    const softmax_real *v = (const softmax_real *)(const void *)(st + offset);
+    for (uint64_t k = 0; k < count; k++) {
+        uint32_t u;
+        memcpy(&u, &v[k], 4);
+        p = ck_put(p, u, 4);
+    }
+    return ck_put(p, crc32(rec, (uint64_t)(p - rec)), 4);
+}
+
+size_t softmax_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap) {
+    size_t size = generator ? SOFTMAX_CHECKPOINT_BYTES : SOFTMAX_CHECKPOINT_BYTES - 36;
+    if (!buf || size > cap)
+        return size;
+    const unsigned char *st = (const unsigned char *)state;
+    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
+    unsigned char *p = (unsigned char *)buf;
+    memcpy(p, magic, 8);
+    p = ck_put(ck_put(p + 8, 1, 4), 2u + (generator != NULL), 4);
+    p = ck_put(ck_put(p, UINT64_C(0x1b5f447792fd74e0), 8), size, 8);
+    p = ck_section(p, 0x4D524150u, 2, 31486); /* PARM */
+    for (int i = 0; i < 2; i++)
+        p = ck_record(p, st, saved_params[i].name, saved_params[i].rank, saved_params[i].dims,
+                       saved_params[i].offset);
+    p = ck_small(p, 0x4E415254u, epochs, ((const header *)state)->step); /* TRAN */
+    if (generator)
+        p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
+    return (size_t)(p - (unsigned char *)buf);
+}
+
+const softmax_tensor_info softmax_inputs[SOFTMAX_INPUT_COUNT > 0 ? SOFTMAX_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {256, 1, 28, 28}},
+    {"y", "i32", 1, 1, {256}},
+};
+
+const softmax_tensor_info softmax_outputs[SOFTMAX_OUTPUT_COUNT > 0 ? SOFTMAX_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {256, 10}},
+};
+
+const char *const softmax_class_names[SOFTMAX_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t softmax_state_bytes(void) {
+    return SOFTMAX_STATE_BYTES;
+}
+int softmax_max_batch(void) {
+    return SOFTMAX_MAX_BATCH;
 }
 
 softmax_real *softmax_param(void *state, const char *name) {

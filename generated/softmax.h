@@ -34,7 +34,40 @@ extern "C" {
 #define SOFTMAX_GRAD_OFFSET 31488 /* bytes: after softmax_backward, every trainable parameter's gradient */
 #define SOFTMAX_GRAD_BYTES 31424 /* lies in these bytes, in parameter order */
 
+/* metadata (also as a table and functions below) */
+#define SOFTMAX_DLC_VERSION "0.1.0"
+#define SOFTMAX_LAYOUT_HASH UINT64_C(0x1b5f447792fd74e0) /* the parameters' names and shapes, as in checkpoints */
+#define SOFTMAX_INPUT_X_DTYPE "f32"
+#define SOFTMAX_INPUT_X_RANK 4
+#define SOFTMAX_INPUT_X_SHAPE {256, 1, 28, 28} /* the first dimension is the batch, up to MAX_BATCH */
+#define SOFTMAX_INPUT_Y_DTYPE "i32"
+#define SOFTMAX_INPUT_Y_RANK 1
+#define SOFTMAX_INPUT_Y_SHAPE {256} /* the first dimension is the batch, up to MAX_BATCH */
+#define SOFTMAX_OUTPUT_LOGITS_DTYPE "f32"
+#define SOFTMAX_OUTPUT_LOGITS_RANK 2
+#define SOFTMAX_OUTPUT_LOGITS_SHAPE {256, 10} /* the first dimension is the batch, up to MAX_BATCH */
+#define SOFTMAX_INPUT_COUNT 2
+#define SOFTMAX_OUTPUT_COUNT 1
+#define SOFTMAX_CLASS_COUNT 10
+
 typedef float softmax_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * SOFTMAX_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} softmax_tensor_info;
+extern const softmax_tensor_info softmax_inputs[SOFTMAX_INPUT_COUNT > 0 ? SOFTMAX_INPUT_COUNT : 1];
+extern const softmax_tensor_info softmax_outputs[SOFTMAX_OUTPUT_COUNT > 0 ? SOFTMAX_OUTPUT_COUNT : 1];
+/* Fashion-MNIST's classes, by label (the trainers' names). */
+extern const char *const softmax_class_names[SOFTMAX_CLASS_COUNT];
+/* The sizes above, as functions. */
+size_t softmax_state_bytes(void);
+int softmax_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -73,13 +106,21 @@ softmax_real softmax_train_step(void *state, int n, const softmax_real *x, const
 softmax_real softmax_forward_train(void *state, int n, const softmax_real *x, const int32_t *y, double *metrics);
 int softmax_backward(void *state, int n, const softmax_real *x, const int32_t *y);
 void softmax_step(void *state, softmax_real lr);
-/* The gradient of the loss for a parameter after softmax_backward, or NULL (unknown name, constant). */
-const softmax_real *softmax_grad(const void *state, const char *name);
+/* The gradient of the loss for a parameter after softmax_backward, or NULL (unknown name, constant).
+ * Not const: a caller may change it before softmax_step (an allreduce over data-parallel replicas). */
+softmax_real *softmax_grad(void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns SOFTMAX_LOAD_OK (0) or one of the SOFTMAX_LOAD_ codes above. On failure the state is
  * unchanged. */
 int softmax_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: SOFTMAX_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define SOFTMAX_CHECKPOINT_BYTES 31606
+size_t softmax_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 softmax_real *softmax_param(void *state, const char *name);

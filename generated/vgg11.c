@@ -1882,52 +1882,52 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     return ((vgg11_real *)(ar + 0))[0];
 }
 
-const vgg11_real *vgg11_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 172373376;
+vgg11_real *vgg11_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 172373376;
     if (strcmp(name, "0.0.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 0);
+        return (vgg11_real *)(void *)(ar + 0);
     if (strcmp(name, "0.0.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 576);
+        return (vgg11_real *)(void *)(ar + 576);
     if (strcmp(name, "1.0.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 640);
+        return (vgg11_real *)(void *)(ar + 640);
     if (strcmp(name, "1.0.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 19072);
+        return (vgg11_real *)(void *)(ar + 19072);
     if (strcmp(name, "2.0.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 19200);
+        return (vgg11_real *)(void *)(ar + 19200);
     if (strcmp(name, "2.0.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 92928);
+        return (vgg11_real *)(void *)(ar + 92928);
     if (strcmp(name, "2.2.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 93184);
+        return (vgg11_real *)(void *)(ar + 93184);
     if (strcmp(name, "2.2.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 240640);
+        return (vgg11_real *)(void *)(ar + 240640);
     if (strcmp(name, "3.0.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 240896);
+        return (vgg11_real *)(void *)(ar + 240896);
     if (strcmp(name, "3.0.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 535808);
+        return (vgg11_real *)(void *)(ar + 535808);
     if (strcmp(name, "3.2.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 536320);
+        return (vgg11_real *)(void *)(ar + 536320);
     if (strcmp(name, "3.2.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 1126144);
+        return (vgg11_real *)(void *)(ar + 1126144);
     if (strcmp(name, "4.0.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 1126656);
+        return (vgg11_real *)(void *)(ar + 1126656);
     if (strcmp(name, "4.0.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 1716480);
+        return (vgg11_real *)(void *)(ar + 1716480);
     if (strcmp(name, "4.2.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 1716992);
+        return (vgg11_real *)(void *)(ar + 1716992);
     if (strcmp(name, "4.2.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 2306816);
+        return (vgg11_real *)(void *)(ar + 2306816);
     if (strcmp(name, "6.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 2307328);
+        return (vgg11_real *)(void *)(ar + 2307328);
     if (strcmp(name, "6.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 105067776);
+        return (vgg11_real *)(void *)(ar + 105067776);
     if (strcmp(name, "9.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 105084160);
+        return (vgg11_real *)(void *)(ar + 105084160);
     if (strcmp(name, "9.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 172193024);
+        return (vgg11_real *)(void *)(ar + 172193024);
     if (strcmp(name, "12.weight") == 0)
-        return (const vgg11_real *)(const void *)(ar + 172209408);
+        return (vgg11_real *)(void *)(ar + 172209408);
     if (strcmp(name, "12.bias") == 0)
-        return (const vgg11_real *)(const void *)(ar + 172373248);
+        return (vgg11_real *)(void *)(ar + 172373248);
     (void)ar;
     (void)name;
     return NULL;
@@ -2059,6 +2059,110 @@ int vgg11_load(void *ctx, const void *checkpoint, size_t len) {
         }
     }
     return 0;
+}
+
+/* The checkpoint writer: the same bytes as the trainer's --save (docs/checkpoint.md). */
+static const struct {
+    const char *name;
+    int rank;
+    uint64_t dims[6];
+    int64_t offset;
+} saved_params[22] = {
+    {"0.0.weight", 4, {16, 1, 3, 3}, 64},
+    {"0.0.bias", 1, {16}, 640},
+    {"1.0.weight", 4, {32, 16, 3, 3}, 704},
+    {"1.0.bias", 1, {32}, 19136},
+    {"2.0.weight", 4, {64, 32, 3, 3}, 19264},
+    {"2.0.bias", 1, {64}, 92992},
+    {"2.2.weight", 4, {64, 64, 3, 3}, 93248},
+    {"2.2.bias", 1, {64}, 240704},
+    {"3.0.weight", 4, {128, 64, 3, 3}, 240960},
+    {"3.0.bias", 1, {128}, 535872},
+    {"3.2.weight", 4, {128, 128, 3, 3}, 536384},
+    {"3.2.bias", 1, {128}, 1126208},
+    {"4.0.weight", 4, {128, 128, 3, 3}, 1126720},
+    {"4.0.bias", 1, {128}, 1716544},
+    {"4.2.weight", 4, {128, 128, 3, 3}, 1717056},
+    {"4.2.bias", 1, {128}, 2306880},
+    {"6.weight", 2, {4096, 6272}, 2307392},
+    {"6.bias", 1, {4096}, 105067840},
+    {"9.weight", 2, {4096, 4096}, 105084224},
+    {"9.bias", 1, {4096}, 172193088},
+    {"12.weight", 2, {10, 4096}, 172209472},
+    {"12.bias", 1, {10}, 172373312},
+};
+static unsigned char *ck_put(unsigned char *p, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+    return p + bytes;
+}
+static unsigned char *ck_section(unsigned char *p, uint32_t tag, uint32_t count, uint64_t body) {
+    return ck_put(ck_put(ck_put(p, tag, 4), count, 4), body, 8);
+}
+static unsigned char *ck_small(unsigned char *p, uint32_t tag, uint64_t a, uint64_t b) {
+    p = ck_put(ck_put(ck_section(p, tag, 0, 20), a, 8), b, 8);
+    return ck_put(p, crc32(p - 16, 16), 4);
+}
+static unsigned char *ck_record(unsigned char *p, const unsigned char *st, const char *name, int rank,
+                                 const uint64_t *dims, int64_t offset) {
+    unsigned char *rec = p;
+    size_t len = strlen(name);
+    uint64_t count = 1;
+    p = ck_put(p, len, 4);
+    memcpy(p, name, len);
+    p = ck_put(p + len, 1, 4);
+    p = ck_put(p, (uint64_t)rank, 4);
+    for (int d = 0; d < rank; d++) {
+        p = ck_put(p, dims[d], 8);
+        count *= dims[d];
+    }
+    p = ck_put(p, count * 4, 8);
+    const vgg11_real *v = (const vgg11_real *)(const void *)(st + offset);
+    for (uint64_t k = 0; k < count; k++) {
+        uint32_t u;
+        memcpy(&u, &v[k], 4);
+        p = ck_put(p, u, 4);
+    }
+    return ck_put(p, crc32(rec, (uint64_t)(p - rec)), 4);
+}
+
+size_t vgg11_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap) {
+    size_t size = generator ? VGG11_CHECKPOINT_BYTES : VGG11_CHECKPOINT_BYTES - 36;
+    if (!buf || size > cap)
+        return size;
+    const unsigned char *st = (const unsigned char *)state;
+    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
+    unsigned char *p = (unsigned char *)buf;
+    memcpy(p, magic, 8);
+    p = ck_put(ck_put(p + 8, 1, 4), 2u + (generator != NULL), 4);
+    p = ck_put(ck_put(p, UINT64_C(0x43083f05f07b589e), 8), size, 8);
+    p = ck_section(p, 0x4D524150u, 22, 172374396); /* PARM */
+    for (int i = 0; i < 22; i++)
+        p = ck_record(p, st, saved_params[i].name, saved_params[i].rank, saved_params[i].dims,
+                       saved_params[i].offset);
+    p = ck_small(p, 0x4E415254u, epochs, ((const header *)state)->step); /* TRAN */
+    if (generator)
+        p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
+    return (size_t)(p - (unsigned char *)buf);
+}
+
+const vgg11_tensor_info vgg11_inputs[VGG11_INPUT_COUNT > 0 ? VGG11_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {128, 1, 224, 224}},
+    {"y", "i32", 1, 1, {128}},
+};
+
+const vgg11_tensor_info vgg11_outputs[VGG11_OUTPUT_COUNT > 0 ? VGG11_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {128, 10}},
+};
+
+const char *const vgg11_class_names[VGG11_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t vgg11_state_bytes(void) {
+    return VGG11_STATE_BYTES;
+}
+int vgg11_max_batch(void) {
+    return VGG11_MAX_BATCH;
 }
 
 vgg11_real *vgg11_param(void *state, const char *name) {

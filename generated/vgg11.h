@@ -34,7 +34,40 @@ extern "C" {
 #define VGG11_GRAD_OFFSET 172373376 /* bytes: after vgg11_backward, every trainable parameter's gradient */
 #define VGG11_GRAD_BYTES 172373312 /* lies in these bytes, in parameter order */
 
+/* metadata (also as a table and functions below) */
+#define VGG11_DLC_VERSION "0.1.0"
+#define VGG11_LAYOUT_HASH UINT64_C(0x43083f05f07b589e) /* the parameters' names and shapes, as in checkpoints */
+#define VGG11_INPUT_X_DTYPE "f32"
+#define VGG11_INPUT_X_RANK 4
+#define VGG11_INPUT_X_SHAPE {128, 1, 224, 224} /* the first dimension is the batch, up to MAX_BATCH */
+#define VGG11_INPUT_Y_DTYPE "i32"
+#define VGG11_INPUT_Y_RANK 1
+#define VGG11_INPUT_Y_SHAPE {128} /* the first dimension is the batch, up to MAX_BATCH */
+#define VGG11_OUTPUT_LOGITS_DTYPE "f32"
+#define VGG11_OUTPUT_LOGITS_RANK 2
+#define VGG11_OUTPUT_LOGITS_SHAPE {128, 10} /* the first dimension is the batch, up to MAX_BATCH */
+#define VGG11_INPUT_COUNT 2
+#define VGG11_OUTPUT_COUNT 1
+#define VGG11_CLASS_COUNT 10
+
 typedef float vgg11_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * VGG11_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} vgg11_tensor_info;
+extern const vgg11_tensor_info vgg11_inputs[VGG11_INPUT_COUNT > 0 ? VGG11_INPUT_COUNT : 1];
+extern const vgg11_tensor_info vgg11_outputs[VGG11_OUTPUT_COUNT > 0 ? VGG11_OUTPUT_COUNT : 1];
+/* Fashion-MNIST's classes, by label (the trainers' names). */
+extern const char *const vgg11_class_names[VGG11_CLASS_COUNT];
+/* The sizes above, as functions. */
+size_t vgg11_state_bytes(void);
+int vgg11_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -73,13 +106,21 @@ vgg11_real vgg11_train_step(void *state, int n, const vgg11_real *x, const int32
 vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const int32_t *y, double *metrics);
 int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y);
 void vgg11_step(void *state, vgg11_real lr);
-/* The gradient of the loss for a parameter after vgg11_backward, or NULL (unknown name, constant). */
-const vgg11_real *vgg11_grad(const void *state, const char *name);
+/* The gradient of the loss for a parameter after vgg11_backward, or NULL (unknown name, constant).
+ * Not const: a caller may change it before vgg11_step (an allreduce over data-parallel replicas). */
+vgg11_real *vgg11_grad(void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns VGG11_LOAD_OK (0) or one of the VGG11_LOAD_ codes above. On failure the state is
  * unchanged. */
 int vgg11_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: VGG11_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define VGG11_CHECKPOINT_BYTES 172374516
+size_t vgg11_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 vgg11_real *vgg11_param(void *state, const char *name);

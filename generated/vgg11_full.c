@@ -1882,52 +1882,52 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     return ((vgg11_full_real *)(ar + 0))[0];
 }
 
-const vgg11_full_real *vgg11_full_grad(const void *state, const char *name) {
-    const unsigned char *ar = (const unsigned char *)state + 515224704;
+vgg11_full_real *vgg11_full_grad(void *state, const char *name) {
+    unsigned char *ar = (unsigned char *)state + 515224704;
     if (strcmp(name, "0.0.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 0);
+        return (vgg11_full_real *)(void *)(ar + 0);
     if (strcmp(name, "0.0.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 2304);
+        return (vgg11_full_real *)(void *)(ar + 2304);
     if (strcmp(name, "1.0.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 2560);
+        return (vgg11_full_real *)(void *)(ar + 2560);
     if (strcmp(name, "1.0.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 297472);
+        return (vgg11_full_real *)(void *)(ar + 297472);
     if (strcmp(name, "2.0.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 297984);
+        return (vgg11_full_real *)(void *)(ar + 297984);
     if (strcmp(name, "2.0.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 1477632);
+        return (vgg11_full_real *)(void *)(ar + 1477632);
     if (strcmp(name, "2.2.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 1478656);
+        return (vgg11_full_real *)(void *)(ar + 1478656);
     if (strcmp(name, "2.2.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 3837952);
+        return (vgg11_full_real *)(void *)(ar + 3837952);
     if (strcmp(name, "3.0.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 3838976);
+        return (vgg11_full_real *)(void *)(ar + 3838976);
     if (strcmp(name, "3.0.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 8557568);
+        return (vgg11_full_real *)(void *)(ar + 8557568);
     if (strcmp(name, "3.2.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 8559616);
+        return (vgg11_full_real *)(void *)(ar + 8559616);
     if (strcmp(name, "3.2.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 17996800);
+        return (vgg11_full_real *)(void *)(ar + 17996800);
     if (strcmp(name, "4.0.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 17998848);
+        return (vgg11_full_real *)(void *)(ar + 17998848);
     if (strcmp(name, "4.0.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 27436032);
+        return (vgg11_full_real *)(void *)(ar + 27436032);
     if (strcmp(name, "4.2.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 27438080);
+        return (vgg11_full_real *)(void *)(ar + 27438080);
     if (strcmp(name, "4.2.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 36875264);
+        return (vgg11_full_real *)(void *)(ar + 36875264);
     if (strcmp(name, "6.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 36877312);
+        return (vgg11_full_real *)(void *)(ar + 36877312);
     if (strcmp(name, "6.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 447919104);
+        return (vgg11_full_real *)(void *)(ar + 447919104);
     if (strcmp(name, "9.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 447935488);
+        return (vgg11_full_real *)(void *)(ar + 447935488);
     if (strcmp(name, "9.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 515044352);
+        return (vgg11_full_real *)(void *)(ar + 515044352);
     if (strcmp(name, "12.weight") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 515060736);
+        return (vgg11_full_real *)(void *)(ar + 515060736);
     if (strcmp(name, "12.bias") == 0)
-        return (const vgg11_full_real *)(const void *)(ar + 515224576);
+        return (vgg11_full_real *)(void *)(ar + 515224576);
     (void)ar;
     (void)name;
     return NULL;
@@ -2059,6 +2059,110 @@ int vgg11_full_load(void *ctx, const void *checkpoint, size_t len) {
         }
     }
     return 0;
+}
+
+/* The checkpoint writer: the same bytes as the trainer's --save (docs/checkpoint.md). */
+static const struct {
+    const char *name;
+    int rank;
+    uint64_t dims[6];
+    int64_t offset;
+} saved_params[22] = {
+    {"0.0.weight", 4, {64, 1, 3, 3}, 64},
+    {"0.0.bias", 1, {64}, 2368},
+    {"1.0.weight", 4, {128, 64, 3, 3}, 2624},
+    {"1.0.bias", 1, {128}, 297536},
+    {"2.0.weight", 4, {256, 128, 3, 3}, 298048},
+    {"2.0.bias", 1, {256}, 1477696},
+    {"2.2.weight", 4, {256, 256, 3, 3}, 1478720},
+    {"2.2.bias", 1, {256}, 3838016},
+    {"3.0.weight", 4, {512, 256, 3, 3}, 3839040},
+    {"3.0.bias", 1, {512}, 8557632},
+    {"3.2.weight", 4, {512, 512, 3, 3}, 8559680},
+    {"3.2.bias", 1, {512}, 17996864},
+    {"4.0.weight", 4, {512, 512, 3, 3}, 17998912},
+    {"4.0.bias", 1, {512}, 27436096},
+    {"4.2.weight", 4, {512, 512, 3, 3}, 27438144},
+    {"4.2.bias", 1, {512}, 36875328},
+    {"6.weight", 2, {4096, 25088}, 36877376},
+    {"6.bias", 1, {4096}, 447919168},
+    {"9.weight", 2, {4096, 4096}, 447935552},
+    {"9.bias", 1, {4096}, 515044416},
+    {"12.weight", 2, {10, 4096}, 515060800},
+    {"12.bias", 1, {10}, 515224640},
+};
+static unsigned char *ck_put(unsigned char *p, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+    return p + bytes;
+}
+static unsigned char *ck_section(unsigned char *p, uint32_t tag, uint32_t count, uint64_t body) {
+    return ck_put(ck_put(ck_put(p, tag, 4), count, 4), body, 8);
+}
+static unsigned char *ck_small(unsigned char *p, uint32_t tag, uint64_t a, uint64_t b) {
+    p = ck_put(ck_put(ck_section(p, tag, 0, 20), a, 8), b, 8);
+    return ck_put(p, crc32(p - 16, 16), 4);
+}
+static unsigned char *ck_record(unsigned char *p, const unsigned char *st, const char *name, int rank,
+                                 const uint64_t *dims, int64_t offset) {
+    unsigned char *rec = p;
+    size_t len = strlen(name);
+    uint64_t count = 1;
+    p = ck_put(p, len, 4);
+    memcpy(p, name, len);
+    p = ck_put(p + len, 1, 4);
+    p = ck_put(p, (uint64_t)rank, 4);
+    for (int d = 0; d < rank; d++) {
+        p = ck_put(p, dims[d], 8);
+        count *= dims[d];
+    }
+    p = ck_put(p, count * 4, 8);
+    const vgg11_full_real *v = (const vgg11_full_real *)(const void *)(st + offset);
+    for (uint64_t k = 0; k < count; k++) {
+        uint32_t u;
+        memcpy(&u, &v[k], 4);
+        p = ck_put(p, u, 4);
+    }
+    return ck_put(p, crc32(rec, (uint64_t)(p - rec)), 4);
+}
+
+size_t vgg11_full_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap) {
+    size_t size = generator ? VGG11_FULL_CHECKPOINT_BYTES : VGG11_FULL_CHECKPOINT_BYTES - 36;
+    if (!buf || size > cap)
+        return size;
+    const unsigned char *st = (const unsigned char *)state;
+    static const unsigned char magic[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
+    unsigned char *p = (unsigned char *)buf;
+    memcpy(p, magic, 8);
+    p = ck_put(ck_put(p + 8, 1, 4), 2u + (generator != NULL), 4);
+    p = ck_put(ck_put(p, UINT64_C(0xdef546d3d918335a), 8), size, 8);
+    p = ck_section(p, 0x4D524150u, 22, 515225724); /* PARM */
+    for (int i = 0; i < 22; i++)
+        p = ck_record(p, st, saved_params[i].name, saved_params[i].rank, saved_params[i].dims,
+                       saved_params[i].offset);
+    p = ck_small(p, 0x4E415254u, epochs, ((const header *)state)->step); /* TRAN */
+    if (generator)
+        p = ck_small(p, 0x53474E52u, generator[0], generator[1]); /* RNGS */
+    return (size_t)(p - (unsigned char *)buf);
+}
+
+const vgg11_full_tensor_info vgg11_full_inputs[VGG11_FULL_INPUT_COUNT > 0 ? VGG11_FULL_INPUT_COUNT : 1] = {
+    {"x", "f32", 4, 1, {128, 1, 224, 224}},
+    {"y", "i32", 1, 1, {128}},
+};
+
+const vgg11_full_tensor_info vgg11_full_outputs[VGG11_FULL_OUTPUT_COUNT > 0 ? VGG11_FULL_OUTPUT_COUNT : 1] = {
+    {"logits", "f32", 2, 1, {128, 10}},
+};
+
+const char *const vgg11_full_class_names[VGG11_FULL_CLASS_COUNT] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot"};
+
+size_t vgg11_full_state_bytes(void) {
+    return VGG11_FULL_STATE_BYTES;
+}
+int vgg11_full_max_batch(void) {
+    return VGG11_FULL_MAX_BATCH;
 }
 
 vgg11_full_real *vgg11_full_param(void *state, const char *name) {

@@ -34,7 +34,37 @@ extern "C" {
 #define WEIGHT_DECAY_GRAD_OFFSET 960 /* bytes: after weight_decay_backward, every trainable parameter's gradient */
 #define WEIGHT_DECAY_GRAD_BYTES 896 /* lies in these bytes, in parameter order */
 
+/* metadata (also as a table and functions below) */
+#define WEIGHT_DECAY_DLC_VERSION "0.1.0"
+#define WEIGHT_DECAY_LAYOUT_HASH UINT64_C(0xa315a7ef15b698cb) /* the parameters' names and shapes, as in checkpoints */
+#define WEIGHT_DECAY_INPUT_X_DTYPE "f32"
+#define WEIGHT_DECAY_INPUT_X_RANK 2
+#define WEIGHT_DECAY_INPUT_X_SHAPE {5, 200} /* the first dimension is the batch, up to MAX_BATCH */
+#define WEIGHT_DECAY_INPUT_Y_DTYPE "f32"
+#define WEIGHT_DECAY_INPUT_Y_RANK 2
+#define WEIGHT_DECAY_INPUT_Y_SHAPE {5, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define WEIGHT_DECAY_OUTPUT_YHAT_DTYPE "f32"
+#define WEIGHT_DECAY_OUTPUT_YHAT_RANK 2
+#define WEIGHT_DECAY_OUTPUT_YHAT_SHAPE {5, 1} /* the first dimension is the batch, up to MAX_BATCH */
+#define WEIGHT_DECAY_INPUT_COUNT 2
+#define WEIGHT_DECAY_OUTPUT_COUNT 1
+
 typedef float weight_decay_real;
+
+/* The inputs and outputs as a table: dtype "f32" or "i32", row-major dims; when batched, dims[0] is
+ * WEIGHT_DECAY_MAX_BATCH and a call's n takes its place. */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int rank;
+    int batched;
+    int64_t dims[6];
+} weight_decay_tensor_info;
+extern const weight_decay_tensor_info weight_decay_inputs[WEIGHT_DECAY_INPUT_COUNT > 0 ? WEIGHT_DECAY_INPUT_COUNT : 1];
+extern const weight_decay_tensor_info weight_decay_outputs[WEIGHT_DECAY_OUTPUT_COUNT > 0 ? WEIGHT_DECAY_OUTPUT_COUNT : 1];
+/* The sizes above, as functions. */
+size_t weight_decay_state_bytes(void);
+int weight_decay_max_batch(void);
 
 /* A parameter: full name, shape, and where it lives in the state block. */
 typedef struct {
@@ -73,13 +103,21 @@ weight_decay_real weight_decay_train_step(void *state, int n, const weight_decay
 weight_decay_real weight_decay_forward_train(void *state, int n, const weight_decay_real *x, const weight_decay_real *y, double *metrics);
 int weight_decay_backward(void *state, int n, const weight_decay_real *x, const weight_decay_real *y);
 void weight_decay_step(void *state, weight_decay_real lr);
-/* The gradient of the loss for a parameter after weight_decay_backward, or NULL (unknown name, constant). */
-const weight_decay_real *weight_decay_grad(const void *state, const char *name);
+/* The gradient of the loss for a parameter after weight_decay_backward, or NULL (unknown name, constant).
+ * Not const: a caller may change it before weight_decay_step (an allreduce over data-parallel replicas). */
+weight_decay_real *weight_decay_grad(void *state, const char *name);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns WEIGHT_DECAY_LOAD_OK (0) or one of the WEIGHT_DECAY_LOAD_ codes above. On failure the state is
  * unchanged. */
 int weight_decay_load(void *state, const void *checkpoint, size_t len);
+
+/* Writes a checkpoint of the state into buf: what the trainer's --save writes after `epochs` epochs,
+ * byte for byte (the parameters, the optimizer state, the epoch and step counter; with generator,
+ * the trainer's PCG32 {state, inc}). Returns its size: WEIGHT_DECAY_CHECKPOINT_BYTES, 36 less without
+ * generator; when that is more than cap (or buf is NULL) nothing is written. */
+#define WEIGHT_DECAY_CHECKPOINT_BYTES 1010
+size_t weight_decay_save(const void *state, uint64_t epochs, const uint64_t *generator, void *buf, size_t cap);
 
 /* A parameter's values by full name ("features.0.weight"), or NULL. */
 weight_decay_real *weight_decay_param(void *state, const char *name);

@@ -10,7 +10,10 @@
  *   - the out-of-tree projects of tests/install/ (Make, CMake, meson: the snippets of docs/embedding.md) generate
  *     the model's C with the installed dlc and link tests/install/app.cpp, a C++ program, against it and
  *     `pkg-config dlrt`; each program loads the checkpoint and prints mlp's logits for 8 inputs. The inference
- *     builds agree with the training build (to 1e-5), the training build's 20 steps lower the loss.
+ *     builds agree with the training build (to 1e-5), the training build's 20 steps lower the loss, and its mlp_save
+ *     writes the trainer's checkpoint byte for byte;
+ *   - tests/install/save_check.c, built against `pkg-config dlrt`: <name>_save of house_prices (Adam's moments)
+ *     and mlp writes the bytes libdlrt's encoder writes for the same state, with and without a generator.
  * Without Fashion-MNIST (dataset-fashion-mnist) there is nothing to train on: those parts are skipped and say so.
  * A second suite runs this build's `dlc build` with a stand-in compiler that records its arguments: CC, CFLAGS and
  * LDFLAGS are honoured (split at blanks), paths with a blank and a quote arrive as one argument each (no shell),
@@ -194,6 +197,53 @@ static void test_build_trainer(void) {
     CU_ASSERT(exists(ckpt));
 }
 
+/* ---- <name>_save against libdlrt's encoder ---- */
+
+/* The words `pkg-config ARGS dlrt` prints, appended to argv from index k; returns the new k. */
+static int pkg_words(const char **argv, int k, int max, const char *what) {
+    char *out;
+    if (RUN(&out, "pkg-config", what, "dlrt") != 0)
+        return -1;
+    for (char *w = strtok(out, " \n"); w && k < max; w = strtok(NULL, " \n"))
+        argv[k++] = w;
+    return k;
+}
+
+static void test_save(void) {
+    CU_ASSERT_PTR_NOT_NULL_FATAL(libdir);
+    static const char *const models[][3] = {{"house_prices", "HOUSE_PRICES", NULL}, {"mlp", "MLP", "-DLABELS"}};
+    for (int m = 0; m < 2; m++) {
+        char *dir = fmt("%s/save-%s", workdir, models[m][0]), *out;
+        CU_ASSERT_EQUAL_FATAL(
+            RUN(NULL, "dlc", "compile", fmt("%s/models/%s.dlm", SOURCE_ROOT, models[m][0]), "-o", dir), 0);
+        const char *argv[64] = {"cc",
+                                "-std=c11",
+                                "-Wall",
+                                "-Wextra",
+                                "-Werror",
+                                fmt("-DMODEL=%s", models[m][0]),
+                                fmt("-DMODEL_UC=%s", models[m][1]),
+                                fmt("-I%s", dir),
+                                SOURCE_ROOT "/tests/install/save_check.c",
+                                fmt("%s/%s.c", dir, models[m][0]),
+                                "-o",
+                                fmt("%s/save_check", dir),
+                                fmt("-Wl,-rpath,%s", libdir)};
+        int k = 13;
+        if (models[m][2])
+            argv[k++] = models[m][2];
+        k = pkg_words(argv, k, 63, "--cflags");
+        CU_ASSERT_FATAL(k > 0);
+        k = pkg_words(argv, k, 63, "--libs");
+        CU_ASSERT_FATAL(k > 0);
+        argv[k] = NULL;
+        CU_ASSERT_EQUAL_FATAL(runv(NULL, argv), 0);
+        CU_ASSERT_EQUAL(RUN(&out, fmt("%s/save_check", dir)), 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "with generator: ") && strstr(out, "identical to libdlrt's"));
+        printf("\n    %s: %s", models[m][0], out);
+    }
+}
+
 /* ---- the out-of-tree projects ---- */
 
 /* The 80 logits an app printed, and its "classes" line; false when the output is not that. */
@@ -257,6 +307,8 @@ static void test_make(void) {
     }
     char *dir = project("make"), *out;
     CU_ASSERT_EQUAL_FATAL(RUN(NULL, "make", "-C", dir), 0);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(slurp(fmt("%s/gen-infer/mlp.h", dir)), "#define MLP_DLC_VERSION \"" DLC_VERSION "\"\n"));
     CU_ASSERT_EQUAL_FATAL(RUN(&out, fmt("%s/app-train", dir), ckpt), 0);
     CU_ASSERT_FATAL(parse_app(out, &train_out, true));
     CU_ASSERT(train_out.loss_last < train_out.loss_first);
@@ -334,6 +386,7 @@ int main(void) {
     CU_pSuite s = CU_add_suite("install", NULL, NULL);
     CU_add_test(s, "meson install into a prefix, the build folder deleted", test_install);
     CU_add_test(s, "the installed dlc builds a trainer from anywhere", test_build_trainer);
+    CU_add_test(s, "<name>_save writes libdlrt's bytes (Adam, plain SGD)", test_save);
     CU_add_test(s, "a Make project: C++ apps on training and inference code", test_make);
     CU_add_test(s, "a CMake project (add_custom_command)", test_cmake);
     CU_add_test(s, "a meson project (custom_target)", test_meson);

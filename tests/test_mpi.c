@@ -220,6 +220,14 @@ static void test_failures_stop_every_rank(void) {
     CU_ASSERT(err && strstr(err, "rank 1 differs from rank 0: a different model"));
 }
 
+/* Batch normalization's running statistics would be each rank's own: dlc refuses such a model with --mpi. */
+static void test_batch_norm_is_refused(void) {
+    char *err = NULL;
+    int rc = sh(fmt("'%s' build '%s/models/batchnorm.dlm' --mpi -o '%s/bn'", DLC_PATH, SOURCE_ROOT, dir), &err);
+    CU_ASSERT(rc == 1);
+    CU_ASSERT(err && strstr(err, "batch normalization's running statistics"));
+}
+
 int main(void) {
     setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
     setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
@@ -245,6 +253,7 @@ int main(void) {
     CU_add_test(s, "resume continues bit for bit", test_resume_continues_bit_for_bit);
     CU_add_test(s, "outputs are rank 0's", test_outputs_are_rank_zeros);
     CU_add_test(s, "failures stop every rank", test_failures_stop_every_rank);
+    CU_add_test(s, "batch norm is refused", test_batch_norm_is_refused);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

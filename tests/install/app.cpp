@@ -7,7 +7,8 @@
 // code (`dlc compile`), it then takes 20 training steps on those inputs and prints the loss before and after.
 // A batch of 0 or MLP_MAX_BATCH + 1 must be refused (MLP_BAD_BATCH, or a NaN loss) with the block unchanged;
 // the inference build's mlp_predict_shared, run by two threads on one copy of the weights, must give
-// mlp_forward's logits bit for bit and leave the weights unchanged. The program exits 1 otherwise.
+// mlp_forward's logits bit for bit and leave the weights unchanged; the training build's mlp_save, given the
+// checkpoint's epoch, step and generator, must write the checkpoint's bytes. The program exits 1 otherwise.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -60,6 +61,29 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "mlp_load: %d\n", rc);
         return 1;
     }
+
+    // the metadata: the layout hash is the checkpoint's (bytes 16..23), the table agrees with the macros
+    uint64_t hash = 0;
+    for (int i = 7; i >= 0; i--)
+        hash = hash << 8 | static_cast<unsigned char>(ckpt[16 + size_t(i)]);
+    const int64_t x_shape[] = MLP_INPUT_X_SHAPE;
+    int64_t x_elems = 1;
+    for (int d = 1; d < MLP_INPUT_X_RANK; d++)
+        x_elems *= x_shape[d];
+    if (hash != MLP_LAYOUT_HASH || x_elems != MLP_INPUT_X_SIZE || std::strcmp(mlp_inputs[0].name, "x") != 0 ||
+        std::strcmp(mlp_inputs[0].dtype, MLP_INPUT_X_DTYPE) != 0 || mlp_inputs[0].dims[0] != MLP_MAX_BATCH ||
+        mlp_outputs[0].dims[1] != MLP_OUTPUT_LOGITS_SIZE || mlp_max_batch() != MLP_MAX_BATCH ||
+        std::strcmp(mlp_class_names[9], "ankle boot") != 0) {
+        std::fprintf(stderr, "the metadata disagrees with itself or the checkpoint\n");
+        return 1;
+    }
+#ifdef APP_TRAIN
+    if (mlp_state_bytes() != MLP_STATE_BYTES)
+        return 1;
+#else
+    if (mlp_workspace_bytes() != MLP_WORKSPACE_BYTES || mlp_weights_bytes() + mlp_scratch_bytes() != block_bytes)
+        return 1;
+#endif
 
     std::vector<mlp_real> x(size_t{n} * MLP_INPUT_X_SIZE);
     DlrtRng rng;
@@ -123,6 +147,24 @@ int main(int argc, char **argv) {
 #endif
 
 #ifdef APP_TRAIN
+    // the trainer's --save wrote PARM, TRAN (epochs, step) and RNGS (state, inc) last: 36 bytes each
+    auto u64 = [&](size_t at) {
+        uint64_t v = 0;
+        for (int i = 7; i >= 0; i--)
+            v = v << 8 | static_cast<unsigned char>(ckpt[at + size_t(i)]);
+        return v;
+    };
+    const size_t tran = ckpt.size() - 72 + 16, rngs = ckpt.size() - 36 + 16;
+    *mlp_step_counter(block.p) = u64(tran + 8);
+    const uint64_t generator[2] = {u64(rngs), u64(rngs + 8)};
+    std::vector<char> saved(MLP_CHECKPOINT_BYTES);
+    size_t len = mlp_save(block.p, u64(tran), generator, saved.data(), saved.size());
+    if (len != ckpt.size() || saved != ckpt) {
+        std::fprintf(stderr, "mlp_save wrote %zu bytes, not the trainer's %zu\n", len, ckpt.size());
+        return 1;
+    }
+    std::printf("mlp_save: the trainer's %zu bytes\n", len);
+
     std::vector<int32_t> y(n);
     for (int i = 0; i < n; i++)
         y[size_t(i)] = i % 10;
