@@ -73,7 +73,7 @@ static void usage_compile(FILE *f) {
 }
 
 static void usage_build(FILE *f) {
-    fprintf(f, "usage: dlc build FILE.dlm [-o EXE] [--batch N] [-D NAME=NUMBER] [--native]\n"
+    fprintf(f, "usage: dlc build FILE.dlm [-o EXE] [--batch N] [-D NAME=NUMBER] [--mpi] [--native]\n"
                "\n"
                "Compiles the model and links its trainer (default name <name>-train) against libdlrt (statically),\n"
                "OpenBLAS and OpenMP with the system compiler. `<name>-train --help` lists its flags.\n"
@@ -81,6 +81,8 @@ static void usage_build(FILE *f) {
                "  -o EXE              the trainer's file name (default: <name>-train)\n"
                "  --batch N           the maximum batch size (default: the model's)\n"
                "  -D NAME=NUMBER      set a top-level constant of the model\n"
+               "  --mpi               a data-parallel trainer, run as `mpirun -np N EXE [flags]` (links\n"
+               "                      libdlrt-mpi and MPI; docs/trainer.md)\n"
                "  --native            compile for this machine's CPU (-march=native); the default is portable\n"
                "\n"
                "environment: CC (default cc), CFLAGS (added after -O3 -ffp-contract=fast), LDFLAGS; each is split\n"
@@ -108,6 +110,7 @@ typedef struct Options {
     const char *dump_after;
     bool trainer;              /* compile --trainer: also write <name>_train.c */
     bool native;               /* build --native: -march=native */
+    bool mpi;                  /* build --mpi: a data-parallel trainer linked with libdlrt-mpi */
     bool json;                 /* check --json */
     Vec(const char *) defines; /* -D name=value */
 } Options;
@@ -194,47 +197,38 @@ static const char *define_error(Ctx *ctx, const char *val) {
     return NULL;
 }
 
+/* dlc's options, read by libdlrt's scanner as the trainers' are (exact names, --x v or --x=v, -o v or -ov). Which
+ * command takes which is decided below: --json is check's, --native build's. */
+static const DlrtOption dlc_options[] = {
+    {"--help", 0},     {"-h", 0},        {"-o", 1},           {"--batch", 1}, {"--dtype", 1},
+    {"--infer", 0},    {"-D", 1},        {"--trainer", 0},    {"--json", 0},  {"--native", 0},
+    {"--portable", 0}, {"--weights", 1}, {"--dump-after", 1}, {"--mpi", 0},
+};
+
 static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usage)(FILE *)) {
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = NULL;
-        /* --name=value is --name value; a flag that takes no value refuses one (NO_VALUE) */
-        const char *inline_val = NULL;
-        if (strncmp(a, "--", 2) == 0 && strchr(a, '=') && strncmp(a, "--dump-after=", 13) != 0) {
-            size_t len = (size_t)(strchr(a, '=') - a);
-            inline_val = a + len + 1;
-            a = xsprintf(ctx, "%.*s", (int)len, a);
-        }
-#define TAKE()                                                                                                         \
-    do {                                                                                                               \
-        if (inline_val)                                                                                                \
-            val = inline_val;                                                                                          \
-        else if (i + 1 >= argc)                                                                                        \
-            return bad_usage(usage, "option %s needs a value", a);                                                     \
-        else                                                                                                           \
-            val = argv[++i];                                                                                           \
-    } while (0)
-#define NO_VALUE()                                                                                                     \
-    do {                                                                                                               \
-        if (inline_val)                                                                                                \
-            return bad_usage(usage, "option %s takes no value", a);                                                    \
-    } while (0)
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            NO_VALUE();
+    const DlrtOption *opt;
+    const char *val;
+    DlrtError err;
+    int rc, i = 2;
+    while ((rc = dlrt_next_option(argc, argv, &i, dlc_options, sizeof dlc_options[0],
+                                  sizeof dlc_options / sizeof dlc_options[0], &opt, &val, &err)) == 1) {
+        const char *a = opt ? opt->name : val;
+        if (!opt) {
+            if (o->file)
+                return bad_usage(usage, "more than one model file: '%s'", a);
+            o->file = a;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return -1;
         } else if (strcmp(a, "-o") == 0) {
-            TAKE();
             o->out = val;
         } else if (strcmp(a, "--batch") == 0) {
-            TAKE();
             char *end;
             long long b = strtoll(val, &end, 10);
             if (*end || b < 1 || b > (1 << 20))
                 return bad_usage(usage, "--batch needs a positive integer up to 1048576, got '%s'", val);
             o->batch = b;
         } else if (strcmp(a, "--dtype") == 0) {
-            TAKE();
             if (strcmp(val, "f32") == 0)
                 o->f64 = false;
             else if (strcmp(val, "f64") == 0)
@@ -242,13 +236,8 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
             else
                 return bad_usage(usage, "--dtype is f32 or f64, got '%s'", val);
         } else if (strcmp(a, "--infer") == 0) {
-            NO_VALUE();
             o->infer = true;
-        } else if (strcmp(a, "-D") == 0 || strncmp(a, "-D", 2) == 0) {
-            if (a[2])
-                val = a + 2;
-            else
-                TAKE();
+        } else if (strcmp(a, "-D") == 0) {
             const char *why = define_error(ctx, val);
             if (why)
                 return bad_usage(usage, why, val);
@@ -258,36 +247,28 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
                     return bad_usage(usage, "-D %s: that constant is already defined by an earlier -D", val);
             vec_push(ctx, &o->defines, val);
         } else if (strcmp(a, "--trainer") == 0) {
-            NO_VALUE();
             o->trainer = true;
         } else if (strcmp(a, "--json") == 0 && usage == usage_check) {
-            NO_VALUE();
             o->json = true;
+        } else if (strcmp(a, "--mpi") == 0 && usage == usage_build) {
+            o->mpi = true;
         } else if (strcmp(a, "--native") == 0 && usage == usage_build) {
-            NO_VALUE();
             o->native = true;
         } else if (strcmp(a, "--portable") == 0) {
-            NO_VALUE();
             o->portable = true;
         } else if (strcmp(a, "--weights") == 0) {
-            TAKE();
             o->weights = val;
-        } else if (strncmp(a, "--dump-after=", 13) == 0) {
-            o->dump_after = a + 13;
-            if (strcmp(o->dump_after, "elab") && strcmp(o->dump_after, "autodiff") &&
-                strcmp(o->dump_after, "simplify") && strcmp(o->dump_after, "fuse") && strcmp(o->dump_after, "plan"))
-                return bad_usage(usage, "--dump-after takes elab, autodiff, simplify, fuse or plan; got '%s'",
-                                 o->dump_after);
-        } else if (a[0] == '-' && a[1]) {
-            return bad_usage(usage, "unknown option '%s'", a);
-        } else if (o->file) {
-            return bad_usage(usage, "more than one model file: '%s'", a);
+        } else if (strcmp(a, "--dump-after") == 0) {
+            o->dump_after = val;
+            if (strcmp(val, "elab") && strcmp(val, "autodiff") && strcmp(val, "simplify") && strcmp(val, "fuse") &&
+                strcmp(val, "plan"))
+                return bad_usage(usage, "--dump-after takes elab, autodiff, simplify, fuse or plan; got '%s'", val);
         } else {
-            o->file = a;
+            return bad_usage(usage, "unknown option '%s'", a);
         }
-#undef TAKE
-#undef NO_VALUE
     }
+    if (rc)
+        return bad_usage(usage, "%s", err.msg);
     if (!o->file)
         return bad_usage(usage, "no model file given%s", "");
     return 0;
@@ -700,6 +681,22 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
     Runtime rt;
     if (!find_runtime(ctx, &rt))
         return 1;
+    if (o->mpi && c->nupdates > 0) {
+        /* each rank would update the running statistics from its own share: the ranks' states would part */
+        fprintf(stderr,
+                "%s: --mpi: %s updates state in training (batch normalization's running statistics), which a "
+                "data-parallel trainer does not yet take over the global batch; build it without --mpi\n",
+                prog_name, o->file);
+        return 1;
+    }
+    char *mpi_library = xsprintf(ctx, "%s/libdlrt-mpi.a", dirname(xstrdup(ctx, rt.library)));
+    if (o->mpi && (!DLC_MPI_FLAGS[0] || access(mpi_library, R_OK) != 0)) {
+        fprintf(stderr,
+                "%s: --mpi needs libdlrt-mpi (%s), which is built when MPI is found: install libopenmpi-dev and "
+                "configure dlc again\n",
+                prog_name, mpi_library);
+        return 1;
+    }
     Text th = render(emit_header, c, eo), ts = render(emit_source, c, eo), tt = render(emit_trainer, c, eo);
     char tmpl[] = "/tmp/dlc-build-XXXXXX";
     char *dir = mkdtemp(tmpl);
@@ -730,6 +727,8 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
         vec_push(ctx, &cmd, xsprintf(ctx, "-I%s", rt.include));
         vec_push(ctx, &cmd, src);
         vec_push(ctx, &cmd, tr);
+        if (o->mpi)
+            vec_push(ctx, &cmd, mpi_library);
         vec_push(ctx, &cmd, rt.library);
         vec_push(ctx, &cmd, "-o");
         vec_push(ctx, &cmd, exe);
@@ -737,6 +736,8 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
         if (DLC_BLAS_LIBDIR[0])
             vec_push(ctx, &cmd, "-L" DLC_BLAS_LIBDIR);
         push_words(ctx, &cmd, "-lopenblas -lpng -lz -lm -lpthread");
+        if (o->mpi)
+            push_words(ctx, &cmd, DLC_MPI_FLAGS);
         int st = run_program(ctx, &cmd, NULL);
         if (st == 0)
             rc = 0;
@@ -762,7 +763,7 @@ static int cmd_compile(Ctx *ctx, int argc, char **argv, bool build) {
     Compiled *c = compile_file(ctx, &o);
     if (!c)
         return finish(ctx, ctx->diag.errors ? 1 : 2);
-    EmitOptions eo = {.f64 = o.f64, .infer = o.infer, .portable = o.portable};
+    EmitOptions eo = {.f64 = o.f64, .infer = o.infer, .portable = o.portable, .mpi = o.mpi};
     const char *dir = o.out ? o.out : ".";
     if (build)
         return finish(ctx, build_trainer(&o, c, &eo));
