@@ -39,8 +39,18 @@ bool args_check(Args *a, const BuiltinParam *params) {
                 if (params[j].flags & PF_KEY)
                     snprintf(expect + strlen(expect), sizeof expect - strlen(expect), "%s%s", expect[0] ? ", " : "",
                              params[j].name);
-            error_at(a->v[i].loc, "%s has no argument '%s'%s%s", a->fname, a->v[i].key,
-                     expect[0] ? "; it takes " : "; it takes no named arguments", expect);
+            const char *keys[MAX_BUILTIN_PARAMS];
+            int nk = 0;
+            for (int j = 0; params[j].name && nk < MAX_BUILTIN_PARAMS; j++)
+                if (params[j].flags & PF_KEY)
+                    keys[nk++] = params[j].name;
+            const char *near = suggest_among(a->v[i].key, keys, nk);
+            if (near)
+                error_at(a->v[i].loc, "%s has no argument '%s'; did you mean '%s'? It takes %s", a->fname, a->v[i].key,
+                         near, expect);
+            else
+                error_at(a->v[i].loc, "%s has no argument '%s'%s%s", a->fname, a->v[i].key,
+                         expect[0] ? "; it takes " : "; it takes no named arguments", expect);
             ok = false;
         }
     }
@@ -50,6 +60,18 @@ bool args_check(Args *a, const BuiltinParam *params) {
 /* Matches the arguments of call c to the parameters of its row: each parameter takes its keyword argument, or
  * else the positional one of its index. False after the errors of arguments the row does not take. */
 static bool args_bind(Call *c) {
+    Args *given = c->args;
+    int npos = 0;
+    while (c->fn->params[npos].name && (c->fn->params[npos].flags & PF_POS))
+        npos++;
+    if (c->fn->extra_positional && npos >= 1 && given->npos == npos + 1) {
+        Value x = given->v[npos - 1].v, y = given->v[npos].v;
+        if (x.kind == V_INT && y.kind == V_INT) {
+            error_at(span(given->v[npos - 1].loc, given->v[npos].loc), c->fn->extra_positional, (long long)x.i,
+                     (long long)y.i, (long long)y.i);
+            return false;
+        }
+    }
     if (!args_check(c->args, c->fn->params))
         return false;
     for (int i = 0; c->fn->params[i].name; i++) {
@@ -347,17 +369,39 @@ static const BuiltinParam log_softmax_params[] = {
     {0},
 };
 
+/* softmax or log_softmax (op) along any axis within each example: the softmax kernel runs over the last axis, so
+ * another axis is swapped with the last before and after (two permutes). */
+IrNode *softmax_along(Graph *g, Op op, IrNode *x, int64_t axis, Loc axis_loc, Loc loc) {
+    int rank = x->shape.rank;
+    const char *what = op == OP_SOFTMAX ? "softmax" : "log_softmax";
+    if (rank == 0)
+        return b_softmax(g, op, x, loc); /* its message */
+    if (axis < -rank || axis >= rank) {
+        error_at(axis_loc, "%s: axis %lld is out of range for %s, which has axes %d..%d", what, (long long)axis,
+                 type_str(g->ctx, x->dtype, &x->shape), -rank, rank - 1);
+        return NULL;
+    }
+    int a = (int)(axis < 0 ? axis + rank : axis);
+    if (a == rank - 1)
+        return b_softmax(g, op, x, loc);
+    if (a == 0 && x->shape.batched) {
+        error_at(axis_loc, "%s: axis %lld is the batch dimension of %s; a softmax runs within each example", what,
+                 (long long)axis, type_str(g->ctx, x->dtype, &x->shape));
+        return NULL;
+    }
+    int perm[MAX_RANK];
+    for (int k = 0; k < rank; k++)
+        perm[k] = k == a ? rank - 1 : k == rank - 1 ? a : k;
+    IrNode *y = b_softmax(g, op, b_permute(g, x, perm, loc), loc);
+    return y ? b_permute(g, y, perm, loc) : NULL;
+}
+
 static Value fn_log_softmax(Call *c) {
     IrNode *x = arg_tensor(c, "x");
     int64_t axis;
     if (!x || !arg_int(c, "axis", &axis))
         return v_error(c->e);
-    if (axis != -1 && axis != x->shape.rank - 1) {
-        error_at(arg_loc(c, "axis"), "log_softmax is over the last axis only (axis=-1), got axis=%lld",
-                 (long long)axis);
-        return v_error(c->e);
-    }
-    return v_tensor(c->e, b_softmax(c->e->g, OP_LOGSOFTMAX, x, c->loc));
+    return v_tensor(c->e, softmax_along(c->e->g, OP_LOGSOFTMAX, x, axis, arg_loc(c, "axis"), c->loc));
 }
 
 static const BuiltinParam reshape_params[] = {
@@ -594,6 +638,16 @@ static Value fn_len(Call *c) {
 
 /* ---- parameters and gradients ---- */
 
+/* training(): true while elaborating the training step's graph, false for evaluation and inference (dropout's and
+ * batch normalization's switch, for models that write their own). A compile-time boolean, so `if` takes it. */
+static Value fn_training(Call *c) {
+    if (c->args->n) {
+        error_at(c->args->v[0].loc, "training() takes no arguments, got %d", c->args->n);
+        return v_error(c->e);
+    }
+    return v_bool(c->e->training);
+}
+
 static const BuiltinParam param_params[] = {
     {"name", AK_VALUE, .flags = PF_POS,
      .missing = "%s needs a parameter name as a string: %s(\"0.weight\"), got no arguments"},
@@ -620,6 +674,14 @@ static Value params_named(Call *c, bool glob) {
         if (glob ? glob_match(a->v.s, g->params.v[i].name) : strcmp(g->params.v[i].name, a->v.s) == 0)
             vec_push(ctx, l.list, v_tensor(c->e, g->params.v[i].node));
     if (l.list->n == 0) {
+        const char **names = xalloc(ctx, sizeof(char *) * (size_t)(g->params.n + 1));
+        for (int i = 0; i < g->params.n; i++)
+            names[i] = g->params.v[i].name;
+        const char *near = glob ? NULL : suggest_among(a->v.s, names, g->params.n);
+        if (near) {
+            error_at(a->loc, "no parameter is named \"%s\"; did you mean \"%s\"?", a->v.s, near);
+            return v_error(c->e);
+        }
         error_at(a->loc, "no parameter %s \"%s\"", glob ? "matches" : "is named", a->v.s);
         if (g->params.n)
             note_at(g->params.v[0].loc, "parameters are named like \"%s\"", g->params.v[0].name);
@@ -1119,6 +1181,7 @@ const Builtin function_builtins[] = {
     {"param", BK_FUNCTION, param_params, .fn = fn_param},
     {"params", BK_FUNCTION, param_params, .fn = fn_params},
     {"grad", BK_FUNCTION, grad_params, .fn = fn_grad},
+    {"training", BK_FUNCTION, NULL, .fn = fn_training},
     {"cross_entropy", BK_FUNCTION, cross_entropy_params, .fn = fn_cross_entropy},
     {"squared_loss", BK_FUNCTION, squared_params, .fn = fn_squared_loss},
     {"mse", BK_FUNCTION, squared_params, .fn = fn_mse},

@@ -105,7 +105,9 @@ void check_print(FILE *out, Compiled *c) {
             Param *p = &g->params.v[i];
             int64_t n = shape_numel(&p->shape);
             fprintf(out, "  %-28s %-20s %12s%s\n", p->name, shape_str(ctx, &p->shape), group(ctx, n),
-                    p->trainable ? "" : "  (constant)");
+                    p->trainable ? ""
+                    : p->state   ? "  (state)"
+                                 : "  (constant)");
         }
     }
     fprintf(out, "\ntotal: %s parameters (%s trainable), %s bytes of f32\n", group(ctx, tot.total),

@@ -130,6 +130,8 @@ typedef enum NodeKind {
     N_OUTPUT,
     N_PARAM,
     N_CONST,
+    N_STATE,  /* state name: [dims] = init */
+    N_UPDATE, /* name := expr: the state's value after a training step */
     N_INIT,
     N_ASSIGN,
     N_FOR,
@@ -149,11 +151,12 @@ typedef struct NodeList {
 struct Node {
     NodeKind kind;
     Loc loc;
-    int op;      /* operator token of N_BINARY / N_UNARY */
-    double num;  /* N_NUMBER, N_BOOL */
-    bool is_int; /* N_NUMBER written without a point or exponent */
-    char *name;  /* identifier, string, statement target, attribute, keyword argument */
-    char *label; /* `call as label` */
+    int op;       /* operator token of N_BINARY / N_UNARY */
+    double num;   /* N_NUMBER, N_BOOL */
+    bool is_int;  /* N_NUMBER written without a point or exponent */
+    int64_t inum; /* N_NUMBER with is_int: its exact value (num is the nearest double) */
+    char *name;   /* identifier, string, statement target, attribute, keyword argument */
+    char *label;  /* `call as label` */
     Loc label_loc;
     char *dtype_name; /* N_INPUT */
     Loc dtype_loc;
@@ -179,11 +182,17 @@ const char *token_spelling(int op);
 
 /* ---- parse.c: lexer and parser glue ---- */
 
+#define MAX_OPEN 64
+typedef struct OpenBracket {
+    int tok, line, col;
+} OpenBracket;
+
 typedef struct Lexer {
     int line, col;
-    int depth;          /* nesting of ( and [ */
-    int last;           /* last token returned */
-    bool pending_close; /* a `}` is due after the NEWLINE just returned */
+    int depth;                  /* nesting of ( and [ */
+    OpenBracket open[MAX_OPEN]; /* where the first MAX_OPEN open ones are */
+    int last;                   /* last token returned */
+    bool pending_close;         /* a `}` is due after the NEWLINE just returned */
     int close_line, close_col;
     int nl_line, nl_col;  /* the newline that ends the statement unless a `|>` follows */
     int braces;           /* nesting of { } */
@@ -302,6 +311,7 @@ typedef struct Param {
     char *name; /* full hierarchical name: "features.0.weight" */
     Shape shape;
     bool trainable;
+    bool state;        /* not trainable, and the training step may set it (`state` declarations, running statistics) */
     Vec(Init *) inits; /* applied in order; `self` in one refers to the result of the one before */
     int64_t fan_in, fan_out;
     Loc loc;
@@ -384,12 +394,20 @@ typedef struct LayerTrace {
 } LayerTrace;
 
 /* The elaborated model: a graph of IR nodes (hash-consed) plus its interface. */
+/* `name := value` in training mode: the value state parameter `param` takes after each training step. */
+typedef struct StateUpdate {
+    int param;
+    IrNode *value;
+    Loc loc;
+} StateUpdate;
+
 typedef struct Graph {
     Ctx *ctx; /* the compilation it belongs to */
     char *name;
     Vec(IrNode *) nodes;
     Vec(Input) inputs;
     Vec(Param) params;
+    Vec(StateUpdate) updates; /* the training graph's; evaluation and inference never set a state */
     Vec(Output) outputs;
     TrainSpec train;
     Vec(LayerTrace) layers;
@@ -648,10 +666,12 @@ void plan_memory(Sched *s, int elem_size);
 
 /* The whole compiled model: the two graphs, the schedules, the state layout. */
 typedef struct Compiled {
-    Ctx *ctx;       /* train's and eval's */
-    Graph *train;   /* elaborated with dropout active, plus the backward nodes */
-    Graph *eval;    /* elaborated for inference */
-    IrNode **grads; /* per parameter of `train` (NULL for constants) */
+    Ctx *ctx;         /* train's and eval's */
+    Graph *train;     /* elaborated with dropout active, plus the backward nodes */
+    Graph *eval;      /* elaborated for inference */
+    IrNode **grads;   /* per parameter of `train` (NULL for constants) */
+    IrNode **updates; /* per update of `train` (train->updates), the state's new value */
+    int nupdates;
     IrNode *loss_train, *loss_eval;
     Vec(IrNode *) metric_train; /* per metric, a scalar sum over the batch */
     Vec(IrNode *) metric_eval;

@@ -8,6 +8,7 @@
  *
  * Requires: a parsed Program. Guarantees: a Graph whose inputs, parameters, outputs, loss and metrics are
  * nodes with checked static shapes, or errors in its context's Diag. */
+#include <errno.h>
 #include <math.h>
 
 #include "elab.h"
@@ -237,13 +238,59 @@ static Value call_layer(Elab *e, const Builtin *fn, Node *block, Args *a, const 
     return v;
 }
 
+static Value eval_call(Elab *e, Node *call, Value *pipe_in, Loc pipe_loc, const char *hint);
+
+/* x.f(args), PyTorch's method spelling (A.sum(axis=0), y.detach(), X.argmax(1)): the built-in f applied to the
+ * tensor x as by x |> f(args). */
+static Value eval_method(Elab *e, Node *call, const char *hint) {
+    Node *attr = call->a;
+    Value obj = eval(e, attr->a);
+    if (obj.kind == V_ERROR)
+        return obj;
+    if (obj.kind != V_TENSOR || env_find(e->env, attr->name) || !builtin_lookup(e->ctx, attr->name)) {
+        error_at(attr->loc, "%s has no method '%s'%s", value_desc(e->ctx, obj), attr->name,
+                 obj.kind == V_TENSOR ? did_you_mean(e->ctx, suggest_name(e, attr->name, true))
+                                      : " (tensors have the built-in functions as methods: x.sum())");
+        return v_error(e);
+    }
+    Node fn = *call;
+    fn.a = node_ident(e->ctx, attr->name, attr->loc);
+    return eval_call(e, &fn, &obj, attr->a->loc, hint);
+}
+
+/* A pipeline stage after an earlier stage's error: what can be checked without its input is, so that one run
+ * reports every argument mistake of a pipeline (an unknown callee, an argument the row does not take, one
+ * positional argument too many). Nothing is built. */
+static void check_pipe_stage(Elab *e, Node *stage) {
+    Node *callee = stage->kind == N_CALL ? stage->a : stage;
+    if (callee->kind != N_IDENT || env_find(e->env, callee->name) || find_block(e, callee->name))
+        return;
+    const Builtin *fn = builtin_lookup(e->ctx, callee->name);
+    if (!fn) {
+        error_at(callee->loc, "unknown function or layer '%s'%s", callee->name,
+                 did_you_mean(e->ctx, suggest_name(e, callee->name, true)));
+        return;
+    }
+    if (stage->kind != N_CALL || !fn->params || fn->match)
+        return;
+    Args a;
+    Value input = v_none(); /* a function's first argument is the input; a layer's row leaves it out */
+    args_eval(e, stage, fn->kind == BK_LAYER ? NULL : &input, stage->loc, &a);
+    a.fname = fn->name;
+    if (!args_have_error(&a))
+        args_check(&a, fn->params);
+}
+
 /* Evaluates a call node; `pipe_in` is the left side of `|>` (prepended to the arguments). */
 static Value eval_call(Elab *e, Node *call, Value *pipe_in, Loc pipe_loc, const char *hint) {
     Node *callee = call->a;
     Value fv;
+    if (callee->kind == N_ATTR && !pipe_in)
+        return eval_method(e, call, hint);
     if (callee->kind == N_IDENT && !env_find(e->env, callee->name) && !builtin_lookup(e->ctx, callee->name) &&
         !find_block(e, callee->name)) {
-        error_at(callee->loc, "unknown function or layer '%s'", callee->name);
+        error_at(callee->loc, "unknown function or layer '%s'%s", callee->name,
+                 did_you_mean(e->ctx, suggest_name(e, callee->name, true)));
         return v_error(e);
     }
     fv = eval(e, callee);
@@ -312,7 +359,7 @@ static Value eval_ident(Elab *e, Node *n) {
     const Builtin *b = builtin_lookup(e->ctx, n->name);
     if (b)
         return (Value){.kind = V_FUNC, .fn = b};
-    error_at(n->loc, "'%s' is not defined", n->name);
+    error_at(n->loc, "'%s' is not defined%s", n->name, did_you_mean(e->ctx, suggest_name(e, n->name, false)));
     return v_error(e);
 }
 
@@ -330,7 +377,7 @@ static Value eval_node(Elab *e, Node *n) {
     Ctx *ctx = e->ctx;
     switch (n->kind) {
     case N_NUMBER:
-        return n->is_int && fabs(n->num) < 9e15 ? v_int((int64_t)n->num) : v_float(n->num);
+        return n->is_int ? v_int(n->inum) : v_float(n->num);
     case N_STRING: {
         Value v = {.kind = V_STR, .s = n->name};
         return v;
@@ -395,8 +442,10 @@ static Value eval_node(Elab *e, Node *n) {
     }
     case N_PIPE: {
         Value x = eval(e, n->a);
-        if (x.kind == V_ERROR)
+        if (x.kind == V_ERROR) {
+            check_pipe_stage(e, n->b);
             return x;
+        }
         if (n->b->kind == N_CALL)
             return eval_call(e, n->b, &x, n->a->loc, NULL);
         Value f = eval(e, n->b);
@@ -521,12 +570,18 @@ static bool define_value(Elab *e, const char *name, Value *out) {
         const char *d = e->opt->defines[i], *eq = strchr(d, '=');
         if (!eq || (size_t)(eq - d) != strlen(name) || strncmp(d, name, (size_t)(eq - d)) != 0)
             continue;
+        /* the driver checked the spelling and the range */
         char *end;
-        double v = strtod(eq + 1, &end);
-        if (*end || end == eq + 1)
-            return false; /* reported by the driver */
-        *out = v == (double)(int64_t)v && !strpbrk(eq + 1, ".eE") ? v_int((int64_t)v) : v_float(v);
-        return true;
+        if (strpbrk(eq + 1, ".eE")) {
+            *out = v_float(strtod(eq + 1, &end));
+        } else {
+            errno = 0;
+            long long v = strtoll(eq + 1, &end, 10);
+            if (errno == ERANGE)
+                return false;
+            *out = v_int((int64_t)v);
+        }
+        return !*end && end != eq + 1;
     }
     return false;
 }
@@ -601,23 +656,25 @@ static void exec_output(Elab *e, Node *s) {
         error_at(s->loc, "output '%s' must be a tensor, got %s", s->name, value_desc(e->ctx, v));
         return;
     }
-    for (int i = 0; i < g->outputs.n; i++)
-        if (strcmp(g->outputs.v[i].name, s->name) == 0) {
-            error_at(s->loc, "output '%s' is declared twice", s->name);
-            note_at(g->outputs.v[i].loc, "first declared here");
-            return;
-        }
+    Value *first = env_find(e->outputs, s->name);
+    if (first) {
+        error_at(s->loc, "output '%s' is declared twice", s->name);
+        note_at(g->outputs.v[first->i].loc, "first declared here");
+        return;
+    }
+    env_set(e->ctx, e->outputs, s->name, v_int(g->outputs.n));
     Output o = {.name = s->name, .node = v.t, .loc = s->loc};
     vec_push(e->ctx, &g->outputs, o);
     return;
 }
 
-/* Executes `param name: [dims] = init` and `const name: [dims] = init`. */
+/* Executes `param name: [dims] = init`, `const name: [dims] = init` and `state name: [dims] = init`. */
 static void exec_param(Elab *e, Node *s) {
     Value sv = eval(e, s->a);
     Shape shape;
     Init *init;
-    const char *what = xsprintf(e->ctx, "%s '%s'", s->kind == N_PARAM ? "param" : "const", s->name);
+    const char *kw = s->kind == N_PARAM ? "param" : s->kind == N_CONST ? "const" : "state";
+    const char *what = xsprintf(e->ctx, "%s '%s'", kw, s->name);
     IrNode *n = NULL;
     if (sv.kind != V_ERROR && shape_from_value(e, sv, s->a->loc, &shape, false, what, DT_F32)) {
         Value iv = eval(e, s->b);
@@ -627,12 +684,62 @@ static void exec_param(Elab *e, Node *s) {
                          shape_str(e->ctx, &shape), (long long)shape_numel(&shape));
             else
                 n = make_param(e, s->name, shape, s->kind == N_PARAM, init, s->loc);
+            if (n && s->kind == N_STATE)
+                e->g->params.v[n->index].state = true;
         }
     }
     /* after an error the name is bound to the poison value: no "not defined" at every use */
     if (n || !find_local(e->env, s->name))
         env_set(e->ctx, e->env, s->name, n ? v_tensor(e, n) : v_error(e));
     return;
+}
+
+/* Executes `name := value`: in training mode, the value the state `name` takes once the training step is done
+ * (reads of `name` in the same step see the old value); evaluation and inference never set a state, so the
+ * evaluation graph only checks the statement. */
+static void exec_update(Elab *e, Node *s) {
+    Value *sv = env_find(e->env, s->name);
+    Value v = eval(e, s->a);
+    if (!sv) {
+        error_at(s->loc, "'%s' is not defined; ':=' sets a state declared with 'state %s: [dims] = init'", s->name,
+                 s->name);
+        return;
+    }
+    if (sv->kind == V_ERROR || v.kind == V_ERROR)
+        return;
+    IrNode *st = sv->kind == V_TENSOR ? sv->t : NULL;
+    if (!st || st->op != OP_STATE || !e->g->params.v[st->index].state) {
+        error_at(s->loc, "':=' sets a state, but '%s' is %s; declare it with 'state %s: [dims] = init'", s->name,
+                 st && st->op == OP_STATE   ? "a const"
+                 : st && st->op == OP_PARAM ? "a param"
+                                            : value_desc(e->ctx, *sv),
+                 s->name);
+        return;
+    }
+    IrNode *x =
+        to_tensor(e, v, s->a->loc, xsprintf(e->ctx, "the new value of state '%s'", e->g->params.v[st->index].name));
+    if (x)
+        state_set(e, st->index, x, s->loc, s->a->loc);
+}
+
+bool state_set(Elab *e, int param, IrNode *x, Loc loc, Loc value_loc) {
+    Param *p = &e->g->params.v[param];
+    if (x->dtype != DT_F32 || x->shape.batched || !shape_eq(&x->shape, &p->shape)) {
+        error_at(value_loc, "state '%s' is %s, but its new value is %s", p->name, type_str(e->ctx, DT_F32, &p->shape),
+                 type_str(e->ctx, x->dtype, &x->shape));
+        return false;
+    }
+    for (int i = 0; i < e->g->updates.n; i++)
+        if (e->g->updates.v[i].param == param) {
+            error_at(loc, "state '%s' is set twice in one training step", p->name);
+            note_at(e->g->updates.v[i].loc, "it was set here");
+            return false;
+        }
+    if (!e->training)
+        return true;
+    StateUpdate u = {.param = param, .value = x, .loc = loc};
+    vec_push(e->ctx, &e->g->updates, u);
+    return true;
 }
 
 /* Executes `for x in list:` and `for a, b in list:`. */
@@ -698,7 +805,11 @@ static void exec_stmt_node(Elab *e, Node *s) {
         return;
     case N_PARAM:
     case N_CONST:
+    case N_STATE:
         exec_param(e, s);
+        return;
+    case N_UPDATE:
+        exec_update(e, s);
         return;
     case N_INIT: {
         Value v = eval(e, s->a);
@@ -826,6 +937,7 @@ Graph *elaborate(Program *prog, const char *model_name, const ElabOptions *opt) 
     int64_t b = declared_batch(prog);
     e.g->max_batch = opt->batch > 0 ? opt->batch : b > 0 ? b : 1;
     e.blocks = env_new(ctx, NULL);
+    e.outputs = env_new(ctx, NULL);
     for (int i = 0; i < prog->items.n; i++) {
         Node *it = prog->items.v[i];
         if (it->kind == N_BLOCKDEF) {

@@ -114,7 +114,8 @@ typedef struct Elab {
     Value ret;
     bool returned;
     Node *train_node;
-    Env *blocks; /* the block definitions by name (the first of a name) */
+    Env *blocks;  /* the block definitions by name (the first of a name) */
+    Env *outputs; /* the outputs' names, each bound to its index in g->outputs: a model may have many */
     /* Limits that keep a hostile or mistaken program from hanging the compiler or exhausting its stack. */
     int64_t work;       /* steps taken (statements, expressions, elements of compile-time data made or read) */
     int nodes_charged;  /* graph nodes already paid for */
@@ -199,6 +200,8 @@ bool init_value(Elab *e, Value v, Loc loc, Init **out); /* an initialiser from a
 /* `a op b` for a binary operator token of the parser: numbers fold, tensors become graph nodes. */
 Value arith(Elab *e, int op, Value a, Value b, Loc loc);
 IrNode *matmul_any(Graph *g, IrNode *a, IrNode *b, Loc loc); /* a @ b with vectors and stacks of matrices */
+/* softmax or log_softmax along any axis of an example (builtins.c) */
+IrNode *softmax_along(Graph *g, Op op, IrNode *x, int64_t axis, Loc axis_loc, Loc loc);
 
 /* ---- elab.c: the interpreter ---- */
 
@@ -213,6 +216,14 @@ bool arg_get(Args *a, const char *key, int pos, Value *out, Loc *loc);
 Arg *args_find_key(Args *a, const char *key); /* the first keyword argument named `key`, or NULL */
 /* A block applied as a layer: its input, then the instance's arguments. */
 Value apply_block(Elab *e, Layer *l, Value input, Loc loc);
+
+/* ---- suggest.c: "did you mean" ---- */
+
+/* The known name nearest to `name` (variables in reach unless `callable`, blocks, builtins, ops), or NULL when
+ * none is close enough to be a slip; suggest_among picks among `cands`. */
+const char *suggest_name(Elab *e, const char *name, bool callable);
+const char *suggest_among(const char *name, const char *const *cands, int ncands);
+char *did_you_mean(Ctx *ctx, const char *suggestion); /* "; did you mean 'x'?", or "" */
 
 /* ---- index.c: subscripts ---- */
 
@@ -269,6 +280,9 @@ struct Builtin {
     Op op;                      /* for handlers that rows share: the IR op the row builds */
     InitKind init;              /* ... or the initialiser it makes */
     bool (*match)(const Args *a);
+    /* The message for one positional argument too many, where it has a likely cause: PyTorch's nn.Linear(in, out)
+     * written as linear(784, 256). Given the two arguments' spellings. */
+    const char *extra_positional;
 };
 
 #define MAX_BUILTIN_PARAMS 8
@@ -315,6 +329,10 @@ IrNode *tensor_arg(Elab *e, Args *a, const char *key, int pos);
 
 /* Creates (or, in a re-applied block instance, finds) parameter `local` of the current scope; NULL after an error. */
 IrNode *make_param(Elab *e, const char *local, Shape shape, bool trainable, Init *init, Loc loc);
+/* Records x as the value state parameter `param` takes after the training step (`:=`, batch_norm's running
+ * statistics); only the training graph records it. False after an error (a shape other than the state's, a
+ * second setting in the step). */
+bool state_set(Elab *e, int param, IrNode *x, Loc loc, Loc value_loc);
 /* Applies layer instance `l` (a built-in layer or a block) to `input`. */
 Value apply_layer(Elab *e, Layer *l, Value input, Loc loc);
 

@@ -762,6 +762,13 @@ static void emit_step(Emit *e) {
     }
     if (!any)
         fprintf(o, "    (void)lr;\n");
+    /* the states' new values, computed by the forward pass, replace the old ones once nothing reads them */
+    for (int i = 0; i < c->nupdates; i++) {
+        Param *p = &g->params.v[g->updates.v[i].param];
+        fprintf(o, "    /* %s := */\n", p->name);
+        fprintf(o, "    memcpy(st + %" PRId64 ", %s, (size_t)%" PRId64 ");\n", c->param_off[g->updates.v[i].param],
+                emit_ptr(e, c->updates[i]), shape_numel(&p->shape) * c->elem_size);
+    }
     fprintf(o, "}\n");
 }
 
@@ -856,6 +863,8 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
         fprintf(out, "    {\"%s\", %d, {", p->name, p->shape.rank);
         for (int d = 0; d < p->shape.rank; d++)
             fprintf(out, "%s%" PRId64, d ? ", " : "", p->shape.d[d]);
+        if (!p->shape.rank)
+            fprintf(out, "0"); /* a scalar (num_batches_tracked): ISO C has no empty initialiser */
         int64_t o2 = c->opt_off[i] >= 0 && g->train.optim == OPTIM_ADAM
                          ? c->opt_off[i] + shape_numel(&p->shape) * c->elem_size
                          : -1;

@@ -554,6 +554,8 @@ void emit_loader(Emit *e) {
         fprintf(o, "    {\"%s\", %d, {", p->name, p->shape.rank);
         for (int d = 0; d < p->shape.rank; d++)
             fprintf(o, "%s%" PRId64, d ? ", " : "", p->shape.d[d]);
+        if (!p->shape.rank)
+            fprintf(o, "0"); /* a scalar (num_batches_tracked): ISO C has no empty initialiser */
         fprintf(o, "}, %" PRId64 "},\n", c->param_off[i]);
     }
     if (!g->params.n)
@@ -695,7 +697,7 @@ static void emit_saved_table(Emit *e, const char *table, const SavedTensor *t, i
         fprintf(e->o, "    {\"%s\", %d, {", t[i].name, t[i].shape->rank);
         for (int d = 0; d < t[i].shape->rank; d++)
             fprintf(e->o, "%s%" PRId64, d ? ", " : "", t[i].shape->d[d]);
-        fprintf(e->o, "}, %" PRId64 "},\n", t[i].offset);
+        fprintf(e->o, "%s}, %" PRId64 "},\n", t[i].shape->rank ? "" : "0", t[i].offset);
     }
     if (!n)
         fprintf(e->o, "    {\"\", 0, {0}, 0},\n");

@@ -12,13 +12,6 @@
  * ones. */
 #include "dlc.h"
 
-static bool is_root(Sched *s, IrNode *n) {
-    for (int i = 0; i < s->roots.n; i++)
-        if (s->roots.v[i] == n)
-            return true;
-    return false;
-}
-
 /* The shape a node's loop iterates over when it is emitted as a loop. */
 static const Shape *loop_shape(const IrNode *n) {
     return op_info[n->op].cls == OPC_REDUCE ? &n->in[0]->shape : &n->shape;
@@ -99,12 +92,16 @@ void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots) {
         }
     }
     int *nsrc = xalloc(ctx, sizeof(int) * (size_t)n), *depth = xalloc(ctx, sizeof(int) * (size_t)n);
+    bool *is_root = xalloc(ctx, (size_t)n); /* a model may have tens of thousands of outputs */
+    for (int i = 0; i < nroots; i++)
+        if (roots[i])
+            is_root[roots[i]->id] = true;
     for (int id = 0; id < n; id++) {
         IrNode *m = g->nodes.v[id];
         if (!s->live[id])
             continue;
         bound_loop(s, m, nsrc, depth);
-        if (op_info[m->op].cls != OPC_ELEM || is_root(s, m))
+        if (op_info[m->op].cls != OPC_ELEM || is_root[id])
             continue;
         if (op_rule(m->op)->recompute)
             s->inl[id] = same_shape_users[id];

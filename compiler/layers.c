@@ -87,7 +87,8 @@ static Init *default_init(Ctx *ctx, int64_t fan_in) {
 
 /* ---- layer application ---- */
 
-static IrNode *layer_param(Elab *e, Layer *l, int which, const char *local, Shape shape, Init *init, Loc loc) {
+static IrNode *layer_tensor(Elab *e, Layer *l, int which, const char *local, Shape shape, Init *init, bool state,
+                            Loc loc) {
     if (l->applied > 0) {
         Param *p = &e->g->params.v[l->param_first + which];
         if (!shape_eq(&p->shape, &shape)) {
@@ -101,13 +102,24 @@ static IrNode *layer_param(Elab *e, Layer *l, int which, const char *local, Shap
     Scope tmp = {.prefix = xsprintf(e->ctx, "%s.", l->name)};
     Scope *old = e->scope;
     e->scope = &tmp;
-    IrNode *n = make_param(e, local, shape, true, init, loc);
+    IrNode *n = make_param(e, local, shape, !state, init, loc);
     e->scope = old;
+    if (n)
+        e->g->params.v[n->index].state = state;
     if (n && which == 0)
         l->param_first = n->index;
     if (n)
         l->param_count++;
     return n;
+}
+
+/* Parameter number `which` of layer l (the layer's first application creates it), or a state of it. */
+static IrNode *layer_param(Elab *e, Layer *l, int which, const char *local, Shape shape, Init *init, Loc loc) {
+    return layer_tensor(e, l, which, local, shape, init, false, loc);
+}
+
+static IrNode *layer_state(Elab *e, Layer *l, int which, const char *local, Shape shape, Init *init, Loc loc) {
+    return layer_tensor(e, l, which, local, shape, init, true, loc);
 }
 
 Value apply_layer(Elab *e, Layer *l, Value input, Loc loc) {
@@ -352,17 +364,129 @@ static Value layer_softmax(Call *c) {
     int64_t axis;
     if (!arg_int(c, "axis", &axis))
         return v_error(c->e);
-    if (axis != -1 && axis != c->x->shape.rank - 1) {
-        error_at(arg_loc(c, "axis"), "softmax is over the last axis only (axis=-1), got axis=%lld", (long long)axis);
-        return v_error(c->e);
+    return layer_done(c, softmax_along(c->e->g, OP_SOFTMAX, c->x, axis, arg_loc(c, "axis"), c->loc));
+}
+
+static const BuiltinParam batch_norm_params[] = {
+    {"momentum", AK_NUM, .flags = PF_KEY | PF_OPT, .dflt = 0.1},
+    {"eps", AK_NUM, .flags = PF_KEY | PF_OPT, .dflt = 1e-5},
+    {"weight_init", AK_INIT, .flags = PF_KEY | PF_OPT},
+    {"bias_init", AK_INIT, .flags = PF_KEY | PF_OPT},
+    {0},
+};
+
+/* x * a + b, built through the element-wise builders */
+static IrNode *mul_add(Graph *g, IrNode *x, IrNode *a, IrNode *b, Loc loc) {
+    return b_binary(g, OP_ADD, b_binary(g, OP_MUL, x, a, loc), b, loc);
+}
+
+/* PyTorch's nn.BatchNorm1d ([batch, C]) and nn.BatchNorm2d ([N, C, H, W]) over each channel. Training: the batch's
+ * mean and biased variance normalise; running_mean and running_var (with the unbiased variance) move by `momentum`
+ * and num_batches_tracked counts, all after the step. Inference: the running statistics. Either way the output is
+ * (x - mean) * scale + bias with scale = weight / sqrt(var + eps) per channel, one loop over x that fuses with the
+ * activation after it; the gradient is autodiff's through these ops, so it is exact. */
+static Value layer_batch_norm(Call *c) {
+    Elab *e = c->e;
+    Graph *g = e->g;
+    Layer *l = c->layer;
+    IrNode *x = c->x;
+    Loc loc = c->loc;
+    double momentum, eps;
+    if (!arg_num(c, "momentum", &momentum) || !arg_num(c, "eps", &eps))
+        return v_error(e);
+    if (!(momentum >= 0 && momentum <= 1)) {
+        error_at(arg_loc(c, "momentum"), "batch_norm's momentum must be in [0, 1], got %g", momentum);
+        return v_error(e);
     }
-    return layer_done(c, b_softmax(c->e->g, OP_SOFTMAX, c->x, c->loc));
+    if (!(eps > 0)) {
+        error_at(arg_loc(c, "eps"), "batch_norm's eps must be positive, got %g", eps);
+        return v_error(e);
+    }
+    int rank = x->shape.rank;
+    if (!x->shape.batched || (rank != 2 && rank != 4)) {
+        error_at(loc, "batch_norm expects [batch, C] or [batch, C, H, W], got %s",
+                 type_str(e->ctx, x->dtype, &x->shape));
+        return v_error(e);
+    }
+    int64_t ch = x->shape.d[1];
+    Shape cs = shape_make(1, &ch, false);
+    Init *zero = init_new(e->ctx, INIT_CONST, 0, 0), *one_init = init_new(e->ctx, INIT_CONST, 1, 0);
+    IrNode *w = layer_param(e, l, 0, "weight", cs, arg_init(c, "weight_init", one_init), loc);
+    IrNode *b = w ? layer_param(e, l, 1, "bias", cs, arg_init(c, "bias_init", zero), loc) : NULL;
+    IrNode *rm = b ? layer_state(e, l, 2, "running_mean", cs, zero, loc) : NULL;
+    IrNode *rv = rm ? layer_state(e, l, 3, "running_var", cs, one_init, loc) : NULL;
+    IrNode *nbt = rv ? layer_state(e, l, 4, "num_batches_tracked", shape_make(0, NULL, false), zero, loc) : NULL;
+    if (!nbt)
+        return v_error(e);
+    /* per-channel tensors broadcast against x as [C, 1, 1] or [C] */
+    int64_t pd[3] = {ch, 1, 1};
+    Shape ps = shape_make(rank == 4 ? 3 : 1, pd, false);
+    IrNode *wp = b_reshape(g, w, ps, loc), *bp = b_reshape(g, b, ps, loc);
+    IrNode *eps_c = ir_const_scalar(g, eps, loc), *one = ir_const_scalar(g, 1, loc);
+    IrNode *mean, *var;
+    if (e->training) {
+        uint32_t mask = rank == 4 ? 1u | 4u | 8u : 1u;
+        mean = b_mean(g, x, mask, true, loc);
+        IrNode *dev = b_binary(g, OP_SUB, x, mean, loc);
+        var = b_mean(g, b_binary(g, OP_MUL, dev, dev, loc), mask, true, loc);
+        /* the running variance takes the unbiased variance, var * k n / (k n - 1) with k n the values per channel
+         * in this batch: divcount of 1 is 1 / (k n), n the run-time batch */
+        OpArgs count = {.attr = {rank == 4 ? x->shape.d[2] * x->shape.d[3] : 1, 1}};
+        IrNode *inv_n = op_build(g, OP_DIVCOUNT, 1, &one, &count, loc);
+        IrNode *unbiased = b_binary(g, OP_DIV, b_reshape(g, var, cs, loc), b_binary(g, OP_SUB, one, inv_n, loc), loc);
+        IrNode *keep = ir_const_scalar(g, 1 - momentum, loc), *mom = ir_const_scalar(g, momentum, loc);
+        IrNode *new_rm = mul_add(g, rm, keep, b_binary(g, OP_MUL, b_reshape(g, mean, cs, loc), mom, loc), loc);
+        IrNode *new_rv = mul_add(g, rv, keep, b_binary(g, OP_MUL, unbiased, mom, loc), loc);
+        if (!state_set(e, rm->index, new_rm, loc, loc) || !state_set(e, rv->index, new_rv, loc, loc) ||
+            !state_set(e, nbt->index, b_binary(g, OP_ADD, nbt, one, loc), loc, loc))
+            return v_error(e);
+    } else {
+        mean = b_reshape(g, rm, ps, loc);
+        var = b_reshape(g, rv, ps, loc);
+    }
+    IrNode *scale = b_binary(g, OP_DIV, wp, b_unary(g, OP_SQRT, b_binary(g, OP_ADD, var, eps_c, loc), loc), loc);
+    return layer_done(c, mul_add(g, b_binary(g, OP_SUB, x, mean, loc), scale, bp, loc));
+}
+
+static const BuiltinParam adaptive_pool_params[] = {
+    {"size", AK_PAIR, .flags = PF_POS | PF_KEY | PF_OPT, .dflt = 1},
+    {0},
+};
+
+/* PyTorch's nn.AdaptiveAvgPool2d(size) where the size divides the image: an average pool whose window and stride
+ * are the image's extent over the size (size 1, the default, is global average pooling, D2L's NiN, GoogLeNet,
+ * ResNet and DenseNet heads). The output keeps [N, C, size_h, size_w]; flatten follows as in PyTorch. */
+static Value layer_adaptive_avg_pool(Call *c) {
+    Elab *e = c->e;
+    IrNode *x = c->x;
+    int64_t size[2], pad[2] = {0, 0};
+    if (!arg_pair(c, "size", size))
+        return v_error(e);
+    if (x->shape.rank != 4) {
+        error_at(c->loc, "adaptive_avg_pool expects [N, C, H, W], got %s", type_str(e->ctx, x->dtype, &x->shape));
+        return v_error(e);
+    }
+    int64_t win[2];
+    for (int k = 0; k < 2; k++) {
+        int64_t extent = x->shape.d[2 + k];
+        if (size[k] < 1 || size[k] > extent || extent % size[k] != 0) {
+            error_at(arg_loc(c, "size"),
+                     "adaptive_avg_pool: output size (%lld, %lld) must divide the image, %lld x %lld (windows of "
+                     "equal size)",
+                     (long long)size[0], (long long)size[1], (long long)x->shape.d[2], (long long)x->shape.d[3]);
+            return v_error(e);
+        }
+        win[k] = extent / size[k];
+    }
+    return layer_done(c, b_pool(e->g, OP_AVGPOOL, x, win, win, pad, c->loc));
 }
 
 /* The built-in layers: rows of the same table as the functions (builtins.c), whose lookup searches this one
  * first. A layer's input is not among its parameters: apply_layer converts and checks it before binding. */
 const Builtin layer_builtins[] = {
-    {"linear", BK_LAYER, linear_params, .fn = layer_linear},
+    {"linear", BK_LAYER, linear_params, .fn = layer_linear,
+     .extra_positional = "linear takes the output size only: the input size is inferred from the input, so "
+                         "PyTorch's nn.Linear(%lld, %lld) is linear(%lld) here"},
     {"conv2d", BK_LAYER, conv2d_params, .fn = layer_conv2d},
     {"max_pool", BK_LAYER, pool_params, .fn = layer_pool, .op = OP_MAXPOOL},
     {"avg_pool", BK_LAYER, pool_params, .fn = layer_pool, .op = OP_AVGPOOL},
@@ -372,5 +496,7 @@ const Builtin layer_builtins[] = {
     {"sigmoid", BK_LAYER, no_params, .fn = layer_activation, .op = OP_SIGMOID},
     {"tanh", BK_LAYER, no_params, .fn = layer_activation, .op = OP_TANH},
     {"softmax", BK_LAYER, softmax_params, .fn = layer_softmax},
+    {"batch_norm", BK_LAYER, batch_norm_params, .fn = layer_batch_norm},
+    {"adaptive_avg_pool", BK_LAYER, adaptive_pool_params, .fn = layer_adaptive_avg_pool},
     {0},
 };

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -138,6 +139,61 @@ static bool valid_ident(const char *s) {
     return true;
 }
 
+/* Why a model's name (a C identifier) cannot name its files and symbols, or NULL. The generated folder is on the
+ * include path with -iquote (dlc build, the tests), so <math.h> and the like cannot be shadowed by <name>.h; the
+ * runtime's headers are included with quotes, from the trainer beside <name>.h, and symbols starting with '_' are
+ * reserved to C (`_` makes `__real`, a GNU keyword). The names of the zoo and of dlc's tests are all fine. */
+static const char *name_clash(const char *name) {
+    static const char *const runtime_headers[] = {"dlrt", "dlrt_core"};
+    for (size_t i = 0; i < sizeof runtime_headers / sizeof *runtime_headers; i++)
+        if (strcmp(name, runtime_headers[i]) == 0)
+            return "would make a header that shadows the runtime's own (dlrt.h, dlrt_core.h)";
+    /* the header's guard is <NAME>_H, and OpenBLAS's <cblas.h>, which the generated C includes, guards with CBLAS_H */
+    if (strcmp(name, "cblas") == 0)
+        return "would make a header whose guard, CBLAS_H, is the one of <cblas.h>";
+    if (name[0] == '_')
+        return "starts with '_': the symbols <name>_... would be identifiers that C reserves";
+    return NULL;
+}
+
+/* Why `-D val` is not NAME=NUMBER, NUMBER spelled as in the language (digits, a point, an exponent, a sign; no
+ * hex, inf or nan) and in range (an integer fits in 64 bits, a float is finite), or NULL. The message takes val. */
+static const char *define_error(Ctx *ctx, const char *val) {
+    const char *eq = strchr(val, '=');
+    if (!eq || eq == val || !valid_ident(xstrndup(ctx, val, (size_t)(eq - val))))
+        return "-D takes NAME=NUMBER (a top-level constant of the model), got '%s'";
+    const char *p = eq + 1;
+    p += *p == '-' || *p == '+';
+    size_t digits = strspn(p, "0123456789");
+    p += digits;
+    bool is_int = true;
+    if (*p == '.') {
+        size_t frac = strspn(p + 1, "0123456789");
+        digits += frac;
+        p += 1 + frac;
+        is_int = false;
+    }
+    if (digits && (*p == 'e' || *p == 'E')) {
+        const char *q = p + 1;
+        q += *q == '-' || *q == '+';
+        size_t exp = strspn(q, "0123456789");
+        p = exp ? q + exp : p;
+        is_int = is_int && !exp;
+    }
+    if (!digits || *p)
+        return "-D takes NAME=NUMBER, a number as the language writes it (digits, '.', an exponent; no hex), got "
+               "'%s'";
+    errno = 0;
+    char *end;
+    if (is_int)
+        (void)strtoll(eq + 1, &end, 10);
+    else if (!isfinite(strtod(eq + 1, &end)))
+        errno = ERANGE;
+    if (errno == ERANGE)
+        return is_int ? "-D %s: the integer does not fit in 64 bits" : "-D %s: the number is out of range";
+    return NULL;
+}
+
 /* dlc's options, read by libdlrt's scanner as the trainers' are (exact names, --x v or --x=v, -o v or -ov). Which
  * command takes which is decided below: --json is check's, --native build's. */
 static const DlrtOption dlc_options[] = {
@@ -179,12 +235,13 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
         } else if (strcmp(a, "--infer") == 0) {
             o->infer = true;
         } else if (strcmp(a, "-D") == 0) {
+            const char *why = define_error(ctx, val);
+            if (why)
+                return bad_usage(usage, why, val);
             const char *eq = strchr(val, '=');
-            char *end = NULL;
-            if (eq)
-                strtod(eq + 1, &end);
-            if (!eq || eq == val || !end || *end || end == eq + 1)
-                return bad_usage(usage, "-D takes NAME=NUMBER (a top-level constant of the model), got '%s'", val);
+            for (int k = 0; k < o->defines.n; k++)
+                if (strncmp(o->defines.v[k], val, (size_t)(eq - val) + 1) == 0)
+                    return bad_usage(usage, "-D %s: that constant is already defined by an earlier -D", val);
             vec_push(ctx, &o->defines, val);
         } else if (strcmp(a, "--trainer") == 0) {
             o->trainer = true;
@@ -228,6 +285,13 @@ static Graph *front_end(Ctx *ctx, const Options *o, bool training) {
                 "%s: the model's name comes from its file name, '%s', which is not a C identifier; "
                 "rename the file (letters, digits, _)\n",
                 prog_name, name);
+        return NULL;
+    }
+    const char *clash = name_clash(name);
+    if (clash) {
+        fprintf(stderr,
+                "%s: the model's name comes from its file name, '%s', which %s; rename the file, say to '%s%s.dlm'\n",
+                prog_name, name, clash, name[0] == '_' ? "model" : name, name[0] == '_' ? name : "_model");
         return NULL;
     }
     Program *prog = parse_program(src);
@@ -620,7 +684,8 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
         if (DLC_OPENMP)
             push_words(ctx, &cmd, "-fopenmp");
         push_words(ctx, &cmd, getenv("CFLAGS"));
-        vec_push(ctx, &cmd, xsprintf(ctx, "-I%s", dir));
+        vec_push(ctx, &cmd, "-iquote"); /* <name>.h shadows no <math.h> (a model named math) */
+        vec_push(ctx, &cmd, dir);
         vec_push(ctx, &cmd, xsprintf(ctx, "-I%s", rt.include));
         vec_push(ctx, &cmd, src);
         vec_push(ctx, &cmd, tr);

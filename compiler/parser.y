@@ -14,6 +14,7 @@
 
 %code requires {
 #include <stdbool.h>
+#include <stdint.h>
 typedef void *yyscan_t;
 struct Parser;
 }
@@ -35,7 +36,7 @@ static Loc parse_loc(struct Parser *ps, const DLMLTYPE *l) {
 }
 
 %union {
-    struct { double v; bool is_int; } num;
+    struct { double v; int64_t i; bool is_int; } num;
     char *str;
     struct Node *node;
     struct NodeList *list;
@@ -44,15 +45,16 @@ static Loc parse_loc(struct Parser *ps, const DLMLTYPE *l) {
 
 %token <num> NUMBER "number"
 %token <str> IDENT "name" STRING "string"
-%token INPUT "'input'" OUTPUT "'output'" PARAM "'param'" CONST "'const'" BLOCK "'block'" RETURN "'return'"
+%token INPUT "'input'" OUTPUT "'output'" PARAM "'param'" CONST "'const'" STATE "'state'" BLOCK "'block'" RETURN "'return'"
 %token FOR "'for'" IN "'in'" WHILE "'while'" IF "'if'" ELSE "'else'" INIT "'init'" TRAIN "'train'"
 %token BATCH "'batch'" AS "'as'" AND "'and'" OR "'or'" NOT "'not'" TRUE "'true'" FALSE "'false'" SELF "'self'"
-%token NEWLINE "end of line" PIPE "'|>'" POW "'**'" EQ "'=='" NE "'!='" LE "'<='" GE "'>='"
+%token NEWLINE "end of line" PIPE "'|>'" POW "'**'" EQ "'=='" NE "'!='" LE "'<='" GE "'>='" UPDATE "':='"
 %token ADD_ASSIGN "'+='" SUB_ASSIGN "'-='" MUL_ASSIGN "'*='" DIV_ASSIGN "'/='"
 
 %type <node> toplevel stmt block_def train_def if_stmt expr primary postfix arg for_target subscript opt_expr
 %type <list> stmts params args opt_args exprs ident_list subscripts
 %type <tok> compound_op
+%type <str> keyword
 
 %left PIPE
 %left OR
@@ -137,6 +139,10 @@ stmt:
     | CONST IDENT ':' expr '=' expr {
           $$ = node_new(ps->ctx, N_CONST, L(@2)); $$->name = $2; $$->a = $4; $$->b = $6;
       }
+    | STATE IDENT ':' expr '=' expr {
+          $$ = node_new(ps->ctx, N_STATE, L(@2)); $$->name = $2; $$->a = $4; $$->b = $6;
+      }
+    | IDENT UPDATE expr         { $$ = node_new(ps->ctx, N_UPDATE, L(@1)); $$->name = $1; $$->a = $3; }
     | INIT STRING '=' expr      { $$ = node_new(ps->ctx, N_INIT, L(@2)); $$->name = $2; $$->a = $4; }
     | IDENT '=' expr            { $$ = node_new(ps->ctx, N_ASSIGN, L(@1)); $$->name = $1; $$->a = $3; }
     | IDENT compound_op expr {
@@ -171,6 +177,10 @@ stmt:
           parse_error(ps, L(@3), "expected 'max' and an iteration bound after the loop condition, found '{': "
                                  "while cond max 100 { ... }");
       }
+    | keyword '=' expr {
+          $$ = node_new(ps->ctx, N_ASSIGN, L(@1)); $$->name = $1; $$->a = $3;
+          parse_error(ps, L(@1), "'%s' is a keyword and cannot name a value; choose another name, such as '%s_'", $1, $1);
+      }
     | if_stmt                   { $$ = $1; }
     | RETURN expr               { $$ = node_new(ps->ctx, N_RETURN, L(@1)); $$->a = $2; }
     ;
@@ -183,6 +193,28 @@ if_stmt:
     | IF expr '{' stmts '}' ELSE if_stmt {
           $$ = node_new(ps->ctx, N_IF, L(@1)); $$->a = $2; $$->body = *$4; nodelist_push(ps->ctx, &$$->orelse, $7);
       }
+    ;
+
+/* the keywords a statement `keyword = value` may have meant as a name */
+keyword:
+      INPUT                     { $$ = "input"; }
+    | OUTPUT                    { $$ = "output"; }
+    | CONST                     { $$ = "const"; }
+    | BLOCK                     { $$ = "block"; }
+    | RETURN                    { $$ = "return"; }
+    | FOR                       { $$ = "for"; }
+    | IN                        { $$ = "in"; }
+    | WHILE                     { $$ = "while"; }
+    | IF                        { $$ = "if"; }
+    | INIT                      { $$ = "init"; }
+    | TRAIN                     { $$ = "train"; }
+    | AS                        { $$ = "as"; }
+    | AND                       { $$ = "and"; }
+    | OR                        { $$ = "or"; }
+    | NOT                       { $$ = "not"; }
+    | TRUE                      { $$ = "true"; }
+    | FALSE                     { $$ = "false"; }
+    | SELF                      { $$ = "self"; }
     ;
 
 compound_op:
@@ -237,7 +269,7 @@ postfix:
     ;
 
 primary:
-      NUMBER                    { $$ = node_new(ps->ctx, N_NUMBER, L(@1)); $$->num = $1.v; $$->is_int = $1.is_int; }
+      NUMBER                    { $$ = node_new(ps->ctx, N_NUMBER, L(@1)); $$->num = $1.v; $$->inum = $1.i; $$->is_int = $1.is_int; }
     | STRING                    { $$ = node_new(ps->ctx, N_STRING, L(@1)); $$->name = $1; }
     | TRUE                      { $$ = node_new(ps->ctx, N_BOOL, L(@1)); $$->num = 1; }
     | FALSE                     { $$ = node_new(ps->ctx, N_BOOL, L(@1)); $$->num = 0; }
@@ -325,6 +357,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, stru
     /* an unclosed bracket would hide every later line end from the parser: recover at the end of the line
      * the statement began on, past any braces opened since (parse.c) */
     Lexer *lx = ps->lexer;
+    int open = lx->depth;
     lx->depth = 0;
     lx->skip_to = lx->prev_stmt_braces;
     yysymbol_kind_t exp[YYNTOKENS];
@@ -363,5 +396,13 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, stru
         for (int i = 0; i < k; i++)
             msg = xsprintf(ps->ctx, "%s%s%s", msg, i == 0 ? ", expecting " : i == k - 1 ? " or " : ", ", list[i]);
     parse_error(ps, parse_loc(ps, yypcontext_location(ctx)), "%s", msg);
+    /* a bracket still open is the likely cause when the parser wanted it closed */
+    if (open > 0 && open <= MAX_OPEN) {
+        OpenBracket *b = &lx->open[open - 1];
+        int close = b->tok == '(' ? ')' : ']';
+        if (want[YYTRANSLATE(close)])
+            note_at(parse_loc_raw(ps->src, b->line, b->col, b->line, b->col), "the '%c' opened here is not closed",
+                    (char)b->tok);
+    }
     return 0;
 }

@@ -80,6 +80,11 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
         for (int i = 0; i < np; i++)
             if (c->grads[i])
                 c->grads[i] = materialised(train, c->grads[i]);
+        /* the states' new values: roots of the training step, copied into the state by _step */
+        c->updates = xalloc(ctx, sizeof(IrNode *) * (size_t)(train->updates.n + 1));
+        c->nupdates = train->updates.n;
+        for (int i = 0; i < c->nupdates; i++)
+            c->updates[i] = materialised(train, train->updates.v[i].value);
     }
     after("autodiff", dump_after, shown, NULL);
 
@@ -90,6 +95,8 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
         vec_push(ctx, &tr_roots, c->metric_train.v[i]);
     for (int i = 0; i < np; i++)
         vec_push(ctx, &tr_roots, c->grads[i]);
+    for (int i = 0; i < c->nupdates; i++)
+        vec_push(ctx, &tr_roots, c->updates[i]);
     for (int i = 0; i < eval->outputs.n; i++)
         vec_push(ctx, &ev_roots, eval->outputs.v[i].node);
     vec_push(ctx, &ev_roots, c->loss_eval);
@@ -104,6 +111,8 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
         c->metric_train.v[i] = tr_roots.v[k++];
     for (int i = 0; i < np; i++)
         c->grads[i] = tr_roots.v[k++];
+    for (int i = 0; i < c->nupdates; i++)
+        c->updates[i] = materialised(train, tr_roots.v[k++]);
     k = 0;
     for (int i = 0; i < eval->outputs.n; i++)
         eval->outputs.v[i].node = materialised(eval, ev_roots.v[k++]);
@@ -137,12 +146,14 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
             vec_push(ctx, &er, c->metric_eval.v[i]);
         for (int i = 0; i < c->metric_train.n; i++)
             vec_push(ctx, &tr, c->metric_train.v[i]);
+        for (int i = 0; i < c->nupdates; i++) /* computed in the forward pass: the batch's statistics */
+            vec_push(ctx, &tr, c->updates[i]);
         for (int i = 0; i < np; i++)
             if (c->grads[i])
                 vec_push(ctx, &tr, c->grads[i]);
         sched_build(&c->fn[FN_EVALUATE], eval, FN_EVALUATE, er.v, er.n);
         plan_memory(&c->fn[FN_EVALUATE], elem_size);
-        c->fn[FN_TRAIN].nfwd_roots = 1 + c->metric_train.n;
+        c->fn[FN_TRAIN].nfwd_roots = 1 + c->metric_train.n + c->nupdates;
         sched_build(&c->fn[FN_TRAIN], train, FN_TRAIN, tr.v, tr.n);
         after("fuse", dump_after, train, &c->fn[FN_TRAIN]);
         plan_memory(&c->fn[FN_TRAIN], elem_size);

@@ -489,40 +489,69 @@ static InitKind init_op(int op) {
     }
 }
 
-/* a @ b as torch.matmul reads it, for the ranks the matmul op does not take itself: a vector on either side is a
- * matrix of one row (left) or one column (right) whose axis the result drops; two vectors give their dot product;
- * an unbatched [.., m, k] on the left is a matrix of its rows. */
+/* Stacks of matrices, [.., m, k] @ [.., k, n] with the leading axes broadcast (batched operands included): the
+ * products as one broadcast multiply [.., m, k, 1] * [.., 1, k, n] summed over k, which the fuser runs as one
+ * loop nest without storing the products. */
+static IrNode *matmul_stacked(Graph *g, IrNode *a, IrNode *b, Loc loc) {
+    Shape as = a->shape, bs = b->shape, la = as, lb = bs, lead;
+    la.rank -= 2, lb.rank -= 2;
+    if (as.rank + 1 > MAX_RANK || bs.rank + 1 > MAX_RANK || !shape_broadcast(&la, &lb, &lead)) {
+        error_at(loc, "matrix product: the leading axes of %s and %s %s", type_str(g->ctx, a->dtype, &as),
+                 type_str(g->ctx, b->dtype, &bs),
+                 as.rank + 1 > MAX_RANK || bs.rank + 1 > MAX_RANK ? "leave no room for the product's axes"
+                                                                  : "do not broadcast");
+        return NULL;
+    }
+    Shape a4 = as, b4 = bs;
+    a4.d[a4.rank++] = 1; /* [.., m, k, 1] */
+    b4.d[b4.rank] = bs.d[bs.rank - 1];
+    b4.d[b4.rank - 1] = bs.d[bs.rank - 2];
+    b4.d[b4.rank - 2] = 1; /* [.., 1, k, n] */
+    b4.rank++;
+    IrNode *p = b_binary(g, OP_MUL, b_reshape(g, a, a4, loc), b_reshape(g, b, b4, loc), loc);
+    return p ? b_reduce(g, OP_SUM, p, 1u << (p->shape.rank - 2), false, loc) : NULL;
+}
+
+/* a @ b as torch.matmul reads it: a vector on either side is a matrix of one row (left) or one column (right)
+ * whose axis the result drops; two vectors give their dot product; stacks of matrices multiply matrix by matrix
+ * with their leading axes broadcast. Plain products (and an unbatched stack times a matrix, as one) go to the
+ * matmul op, which calls BLAS. */
 IrNode *matmul_any(Graph *g, IrNode *a, IrNode *b, Loc loc) {
     const Shape *as = &a->shape, *bs = &b->shape;
     bool va = as->rank == 1 && !as->batched, vb = bs->rank == 1 && !bs->batched;
     int64_t ka = as->rank ? as->d[as->rank - 1] : 0;
     int64_t kb = bs->rank == 0 ? 0 : bs->rank == 1 ? bs->d[0] : bs->d[bs->rank - 2];
-    if ((va || vb) && as->rank && bs->rank && ka != kb && a->dtype == DT_F32 && b->dtype == DT_F32) {
+    if (as->rank && bs->rank && ka != kb && a->dtype == DT_F32 && b->dtype == DT_F32 &&
+        (va || vb || as->rank > 2 || bs->rank > 2)) {
         error_at(loc, "matrix product: inner dimensions differ: %s @ %s (%lld vs %lld)", type_str(g->ctx, a->dtype, as),
                  type_str(g->ctx, b->dtype, bs), (long long)ka, (long long)kb);
         return NULL;
     }
     if (va && vb)
         return b_reduce(g, OP_SUM, b_binary(g, OP_MUL, a, b, loc), 1, false, loc);
-    if ((va || vb) && !(va && vb)) {
+    if (va || vb) {
+        /* the vector as a matrix, the product, and its axis dropped again */
         int64_t row[2] = {1, as->d[0]}, col[2] = {bs->d[0], 1};
-        IrNode *m = b_matmul(g, va ? b_reshape(g, a, shape_make(2, row, false), loc) : a,
-                             vb ? b_reshape(g, b, shape_make(2, col, false), loc) : b, false, false, loc);
+        IrNode *m = matmul_any(g, va ? b_reshape(g, a, shape_make(2, row, false), loc) : a,
+                               vb ? b_reshape(g, b, shape_make(2, col, false), loc) : b, loc);
         if (!m)
             return NULL;
         Shape s = m->shape;
-        if (va)
-            s.d[0] = s.d[1]; /* [1, n] -> [n] */
-        s.rank = 1;
+        int drop = va ? s.rank - 2 : s.rank - 1;
+        for (int k = drop; k < s.rank - 1; k++)
+            s.d[k] = s.d[k + 1];
+        s.rank--;
         return b_reshape(g, m, s, loc);
     }
-    if (as->rank > 2 && !as->batched && bs->rank == 2) {
+    if (as->rank > 2 && !as->batched && bs->rank == 2 && a->dtype == DT_F32) {
         int64_t flat[2] = {shape_numel(as) / as->d[as->rank - 1], as->d[as->rank - 1]};
         IrNode *m = b_matmul(g, b_reshape(g, a, shape_make(2, flat, false), loc), b, false, false, loc);
         Shape s = *as;
         s.d[s.rank - 1] = bs->d[1];
         return m ? b_reshape(g, m, s, loc) : NULL;
     }
+    if ((as->rank > 2 || bs->rank > 2) && a->dtype == DT_F32 && b->dtype == DT_F32)
+        return matmul_stacked(g, a, b, loc);
     return b_matmul(g, a, b, false, false, loc);
 }
 

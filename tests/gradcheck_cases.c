@@ -326,22 +326,46 @@ static GradModel model_index(void) {
 }
 
 /* D2L 2.1/2.3's tensor functions: permute and transpose of any axes (batched and not), .T, reshape with -1,
- * stack, norm (L2 and L1), min along an axis and argmax as a value (no gradient flows through it). detach is
- * checked by test_tensors: central differences see through it. */
+ * stack, norm (L2 and L1), min along an axis, softmax and log_softmax along a middle axis, batched
+ * stacks of matrices times matrices and vectors (@), and argmax as a value (no
+ * gradient flows through it). detach is checked by test_tensors: central differences see through it. */
 static GradModel model_tensors(void) {
+    return (GradModel){
+        "input x: f32[batch, 2, 3, 4]\n"
+        "param w: [3, 4] = normal(0, 1)\n"
+        "param v: [2, 3] = normal(0, 1)\n"
+        "h = tanh(x * w)\n"
+        "a = permute(h, [0, 3, 1, 2]) * transpose(v.T, 0, 1)\n"
+        "b = transpose(h, 1, 3) |> reshape([batch, -1])\n"
+        "s = stack([w, w * w, w.T.T], 1)\n"
+        "m = min(h, axis=2) * argmax(h, axis=2)\n"
+        "q = softmax(h, axis=2) * log_softmax(h * w, axis=1)\n"
+        "r = h @ w.T @ v.T @ v[:, 0] + (v @ w @ w.T)[0]\n"
+        "output a\n"
+        "train {\n"
+        "    loss = mean(a * a) + mean(b * sigmoid(b)) + norm(s) + norm(v, 1) / 4 + mean(m) + mean(q) + mean(r * r)\n"
+        "    optimizer = sgd(lr = 0.1)\n"
+        "    batch = 3\n"
+        "}\n",
+        "F(x,X)"};
+}
+
+/* batch_norm over channels ([N, C, H, W]) and features ([N, C]) in training mode: the batch's statistics, whose
+ * count includes the run-time batch (checked with fewer examples than the maximum), and a weight and bias drawn
+ * away from their ones and zeros. The loss is not invariant to the normalisation (mean(y) is the bias); the layers
+ * before have no bias, whose gradient batch normalisation makes zero. The 1x1 convolution after is a matrix product
+ * per image (forward, dx and dw) with no im2col. */
+static GradModel model_batch_norm(void) {
     return (GradModel){"input x: f32[batch, 2, 3, 4]\n"
-                       "param w: [3, 4] = normal(0, 1)\n"
-                       "param v: [2, 3] = normal(0, 1)\n"
-                       "h = tanh(x * w)\n"
-                       "a = permute(h, [0, 3, 1, 2]) * transpose(v.T, 0, 1)\n"
-                       "b = transpose(h, 1, 3) |> reshape([batch, -1])\n"
-                       "s = stack([w, w * w, w.T.T], 1)\n"
-                       "m = min(h, axis=2) * argmax(h, axis=2)\n"
-                       "output a\n"
+                       "h = x |> conv2d(3, kernel=2, bias=false) |> batch_norm(weight_init=uniform(0.5, 1.5), "
+                       "bias_init=normal(0, 1)) |> tanh |> conv2d(4, kernel=1) |> tanh\n"
+                       "f = h |> flatten |> linear(4, bias=false) |> batch_norm(momentum=0.2, eps=0.01, "
+                       "weight_init=uniform(0.5, 1.5))\n"
+                       "output f\n"
                        "train {\n"
-                       "    loss = mean(a * a) + mean(b * sigmoid(b)) + norm(s) + norm(v, 1) / 4 + mean(m)\n"
+                       "    loss = mean(sigmoid(f) * f) + mean(h * h * h)\n"
                        "    optimizer = sgd(lr = 0.1)\n"
-                       "    batch = 3\n"
+                       "    batch = 5\n"
                        "}\n",
                        "F(x,X)"};
 }
@@ -352,7 +376,8 @@ const GradCase gradcheck_cases[] = {
     {"gc_reduce", "sum and max over axes, reshape, flatten", model_reduce, 3, ""},
     {"gc_cumsum", "cumsum along feature axes, a negative axis and a parameter's axis 0", model_cumsum, 4, ""},
     {"gc_index", "subscripts: slices with steps, negative indices, slice assignment", model_index, 3, ""},
-    {"gc_tensors", "permute, transpose of any axes, .T, reshape -1, stack, norm, min, argmax", model_tensors, 3, ""},
+    {"gc_tensors", "permute, transpose of any axes, .T, reshape -1, stack, norm, min, argmax, softmax along an axis",
+     model_tensors, 3, ""},
     {"gc_matmul", "matmul in every arrangement (BLAS)", model_matmul, 5, ""},
     {"gc_matmul_portable", "matmul in every arrangement (--portable)", model_matmul, 3, "--portable"},
     {"gc_concat_softmax", "concat, softmax, log_softmax, cross_entropy", model_concat_softmax, 5, ""},
@@ -364,5 +389,6 @@ const GradCase gradcheck_cases[] = {
     {"gc_dropout", "dropout", model_dropout, 5, ""},
     {"gc_while_tied", "bounded while loop, tied layer, const", model_while_tied, 4, ""},
     {"gc_second_order", "library losses and a gradient inside the loss", model_losses_second_order, 3, ""},
+    {"gc_batch_norm", "batch_norm over channels and features, training mode; 1x1 convolution", model_batch_norm, 4, ""},
 };
 const int gradcheck_ncases = (int)(sizeof gradcheck_cases / sizeof gradcheck_cases[0]);

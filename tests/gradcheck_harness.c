@@ -13,9 +13,11 @@
  *                                     STEPS training steps; before each step prints every parameter, its gradient
  *                                     (or "null") and after the step the parameter again, for the test to check
  *                                     the optimizer by hand. VALUES ("name index value" lines) overrides
- *                                     initial parameter values.
+ *                                     initial parameter values. With -DEVAL_OUTPUT=E(name,NAME), then
+ *                                     the inference forward pass on the same inputs and its output `name`.
  *
- * Output lines: `loss STEP VALUE`, `before|grad|after STEP NAME TRAINABLE v0 v1 ...`, `grad STEP NAME T null`. */
+ * Output lines: `loss STEP VALUE`, `before|grad|after STEP NAME TRAINABLE v0 v1 ...`, `grad STEP NAME T null`,
+ * `output STEPS NAME 0 v0 v1 ...`. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +28,8 @@
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
+#define STR_(a) #a
+#define STR(a) STR_(a)
 #define CAT4_(a, b, c, d) a##b##c##d
 #define CAT4(a, b, c, d) CAT4_(a, b, c, d)
 
@@ -189,6 +193,15 @@ static int load_values(void *st, const char *path) {
     return 0;
 }
 
+#ifdef EVAL_OUTPUT
+static void print_output(const char *name, const real *v, int64_t count, int steps) {
+    printf("output %d %s 0", steps, name);
+    for (int64_t i = 0; i < count; i++)
+        printf(" %.17g", (double)v[i]);
+    printf("\n");
+}
+#endif
+
 static int trace(void *st, int n, int steps, double lr) {
     for (int s = 1; s <= steps; s++) {
         real loss = forward_train(st, n);
@@ -202,6 +215,17 @@ static int trace(void *st, int n, int steps, double lr) {
         for (int p = 0; p < PARAM_COUNT; p++)
             print_param("after", s, st, p, param_values(st, p));
     }
+#ifdef EVAL_OUTPUT
+    /* then the inference forward pass on the same inputs, which reads what the steps left (running statistics) */
+#undef F
+#undef L
+#define F(name, NAME) , in_##name
+#define L(name, NAME, k)
+    CAT(MODEL, _forward)(st, n INPUTS);
+#define E(name, NAME)                                                                                                  \
+    print_output(STR(name), CAT(CAT(MODEL, _output_), name)(st), n *CAT4(MODEL_UC, _OUTPUT_, NAME, _SIZE), steps);
+    EVAL_OUTPUT
+#endif
     return 0;
 }
 

@@ -125,7 +125,7 @@ static char *build(const Model *m, const Config *c) {
                   "-Wconversion",
                   "-pedantic",
                   "-Werror",
-                  "-I",
+                  "-iquote",
                   dir,
                   fmt("-DMODEL=%s", m->name),
                   fmt("-DMODEL_UC=%s", uc),

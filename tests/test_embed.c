@@ -123,7 +123,7 @@ static const char *harness(int m, Variant v, bool wrap) {
     if (!dir)
         return NULL;
     char *exe = fmt("%s/harness-%s-%s%s", workdir, model_name[m], variants[v].name, wrap ? "-wrap" : "");
-    char *cmd = fmt("cc -std=c11 -O2 -I%s -I%s/runtime -DMODEL=%s -DMODEL_UC=%s -DMODEL_H=\"%s.h\" %s%s "
+    char *cmd = fmt("cc -std=c11 -O2 -iquote %s -I%s/runtime -DMODEL=%s -DMODEL_UC=%s -DMODEL_H=\"%s.h\" %s%s "
                     "%s/tests/embed_harness.c %s/%s.c%s -o %s -pthread%s -lm",
                     dir, SOURCE_ROOT, model_name[m], model_uc[m], model_name[m], variants[v].macro,
                     wrap ? " -DEMBED_WRAP -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc" : "", SOURCE_ROOT, dir,
@@ -475,7 +475,7 @@ static void test_expv(void) {
     }
     int rc = runs(&out, fmt("%s compile %s/expv.dlm --infer --portable --batch 4096 -o %s", DLC_PATH, dir, dir));
     if (rc == 0)
-        rc = runs(&out, fmt("cc -std=c11 -O2 -I%s %s/driver.c %s/expv.c -o %s/driver -lm", dir, dir, dir, dir));
+        rc = runs(&out, fmt("cc -std=c11 -O2 -iquote %s %s/driver.c %s/expv.c -o %s/driver -lm", dir, dir, dir, dir));
     if (rc == 0)
         rc = runs(&out, fmt("%s/driver", dir));
     if (rc != 0)
@@ -491,12 +491,12 @@ static void test_example(void) {
     CU_ASSERT_PTR_NOT_NULL_FATAL(load);
     char *exe = fmt("%s/classify", workdir), *exe_load = fmt("%s/classify-load", workdir), *out;
     const char *strict = "cc -std=c11 -O2 -Wall -Wextra -Wconversion -pedantic -Werror";
-    int rc =
-        runs(&out, fmt("%s -I%s %s/examples/classify.c %s/lenet.c -o %s -lm", strict, baked, SOURCE_ROOT, baked, exe));
+    int rc = runs(
+        &out, fmt("%s -iquote %s %s/examples/classify.c %s/lenet.c -o %s -lm", strict, baked, SOURCE_ROOT, baked, exe));
     if (rc)
         fail("examples/classify.c does not build", out);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
-    rc = runs(&out, fmt("%s -DCLASSIFY_LOAD -I%s %s/examples/classify.c %s/lenet.c -o %s -lm", strict, load,
+    rc = runs(&out, fmt("%s -DCLASSIFY_LOAD -iquote %s %s/examples/classify.c %s/lenet.c -o %s -lm", strict, load,
                         SOURCE_ROOT, load, exe_load));
     if (rc)
         fail("examples/classify.c -DCLASSIFY_LOAD does not build", out);

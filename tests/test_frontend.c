@@ -428,7 +428,17 @@ static const struct {
     const char *name;
     int64_t params;
 } zoo_counts[] = {
-    {"softmax", 7850}, {"mlp", 203530}, {"lenet", 61706}, {"alexnet", 46764746}, {"vgg11", 43093322},
+    {"softmax", 7850},
+    {"mlp", 203530},
+    {"lenet", 61706},
+    {"alexnet", 46764746},
+    {"vgg11", 43093322},
+    {"batchnorm", 44878},
+    {"batchnorm_concise", 44878},
+    {"nin", 1992166},
+    {"googlenet", 5977530},
+    {"resnet18", 11178378},
+    {"densenet", 758226},
 };
 
 static void test_zoo_checks_clean(void) {

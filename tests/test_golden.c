@@ -74,7 +74,7 @@ static void test_compiles_clean(void) {
     for (int i = 0; i < NZOO; i++) {
         char *cmd = xsprintf(&scratch,
                              "cc -std=c11 -Wall -Wextra -Wconversion -pedantic -Werror -O0 -c '%s/generated/%s.c' "
-                             "-I'%s/generated' -o '%s/%s.o'",
+                             "-iquote '%s/generated' -o '%s/%s.o'",
                              SOURCE_ROOT, zoo[i], SOURCE_ROOT, tmpdir, zoo[i]);
         int rc = run(cmd);
         if (rc)
@@ -89,7 +89,7 @@ static void test_compiles_clean(void) {
                                      SOURCE_ROOT, f64[i], d)),
                         0);
         char *cmd = xsprintf(&scratch,
-                             "cc -std=c11 -Wall -Wextra -Wconversion -pedantic -Werror -O0 -c '%s/%s.c' -I'%s' "
+                             "cc -std=c11 -Wall -Wextra -Wconversion -pedantic -Werror -O0 -c '%s/%s.c' -iquote '%s' "
                              "-o '%s/%s.o'",
                              d, f64[i], d, d, f64[i]);
         int rc = run(cmd);

@@ -58,7 +58,9 @@ typedef struct Build {
 
 /* Writes name.dlm, compiles it with dlc (extra flags in `dlc_flags`, space-free words separated by one space) and
  * links it with the harness. `inputs` is the harness's INPUTS list: "F(x,X) L(y,Y,10)". */
-static bool build(Build *b, const char *name, const char *text, const char *inputs, const char *dlc_flags) {
+/* cc_define: NULL, or one more -D for the harness (EVAL_OUTPUT) */
+static bool build_with(Build *b, const char *name, const char *text, const char *inputs, const char *dlc_flags,
+                       const char *cc_define) {
     b->name = name;
     char *dlm = fmt("%s/%s.dlm", workdir, name), *log = fmt("%s/%s.log", workdir, name);
     char *dir = fmt("%s/%s.out", workdir, name);
@@ -89,12 +91,13 @@ static bool build(Build *b, const char *name, const char *text, const char *inpu
                   "-Wconversion",
                   "-pedantic",
                   "-Werror",
-                  "-I",
+                  "-iquote",
                   dir,
                   fmt("-DMODEL=%s", name),
                   fmt("-DMODEL_UC=%s", uc),
                   fmt("-DMODEL_H=\"%s.h\"", name),
                   fmt("-DINPUTS=%s", inputs),
+                  cc_define ? (char *)cc_define : "-DNO_EVAL_OUTPUT",
                   SOURCE_ROOT "/tests/gradcheck_harness.c",
                   fmt("%s/%s.c", dir, name),
                   "-o",
@@ -110,6 +113,10 @@ static bool build(Build *b, const char *name, const char *text, const char *inpu
 }
 
 /* Runs the harness with `args` (space-separated); its output is returned in *out. */
+static bool build(Build *b, const char *name, const char *text, const char *inputs, const char *dlc_flags) {
+    return build_with(b, name, text, inputs, dlc_flags, NULL);
+}
+
 static int harness(const Build *b, const char *args, char **out) {
     char *log = fmt("%s/%s.run.log", workdir, b->name);
     char *argv[16] = {b->exe};
@@ -183,6 +190,8 @@ static bool trace_parse(const char *text, Trace *t) {
     for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         int step, off;
         double loss;
+        if (line[0] == '#')
+            continue;
         if (sscanf(line, "loss %d %lf", &step, &loss) == 2 && step >= 0 && step < 8) {
             t->loss[step] = loss;
             continue;
@@ -500,6 +509,89 @@ static void test_const_not_trained(void) {
     CU_ASSERT_TRUE(g3 && !g3->null && g3->n == 8);
 }
 
+/* A state is read by the forward pass, gets no gradient and no optimizer update (decay included), and takes the
+ * value of its `:=` once the step is done: s_after = 0.5 * s_before + w_before, w as the forward pass saw it. */
+static void test_state_update(void) {
+    Trace t;
+    const char *text = "input x: f32[batch, 3]\n"
+                       "param w: [3] = normal(0, 1)\n"
+                       "state s: [3] = uniform(-1, 1)\n"
+                       "h = x * w + s\n"
+                       "if training() {\n"
+                       "    s := 0.5 * s + w\n"
+                       "}\n"
+                       "output h\n"
+                       "train {\n"
+                       "    loss = mean(h * h)\n"
+                       "    optimizer = sgd(lr = 0.1, momentum = 0.5, weight_decay = 0.5, decay = \"*\")\n"
+                       "    batch = 3\n"
+                       "}\n";
+    if (!run_trace("state_s", text, "F(x,X)", "f64", 3, 0.1, NULL, &t)) {
+        CU_FAIL("trace failed");
+        return;
+    }
+    for (int s = 1; s <= 3; s++) {
+        const Rec *b = trace_get(&t, s, "s", "before"), *g = trace_get(&t, s, "s", "grad");
+        const Rec *a = trace_get(&t, s, "s", "after"), *wb = trace_get(&t, s, "w", "before");
+        const Rec *wa = trace_get(&t, s, "w", "after");
+        CU_ASSERT_FATAL(b && g && a && wb && wa && b->n == 3 && a->n == 3 && wb->n == 3);
+        CU_ASSERT_EQUAL(b->trainable, 0);
+        CU_ASSERT_TRUE(g->null);
+        for (int i = 0; i < 3; i++)
+            CU_ASSERT_DOUBLE_EQUAL(a->v[i], 0.5 * b->v[i] + wb->v[i], 1e-15 * (1 + fabs(a->v[i])));
+        /* the optimizer moved w, so a stale or late read of w would not match */
+        CU_ASSERT_TRUE(memcmp(wb->v, wa->v, sizeof(double) * 3) != 0);
+        if (s > 1) {
+            const Rec *prev = trace_get(&t, s - 1, "s", "after");
+            CU_ASSERT_TRUE(prev && memcmp(prev->v, b->v, sizeof(double) * 3) == 0);
+        }
+    }
+}
+
+/* batch_norm against PyTorch (tests/pytorch/batch_norm.py made the expected numbers): two f64 SGD steps of
+ * BatchNorm2d and BatchNorm1d in training mode, from the same inputs and parameters. The loss and every gradient at
+ * each step, the running statistics and num_batches_tracked after each, and the inference output with the running
+ * statistics agree to 1e-9 of the largest magnitude of their tensor (or 1e-15 absolute: a gradient that is zero
+ * but for rounding). */
+static void test_pytorch_batch_norm(void) {
+    const char *dir = SOURCE_ROOT "/tests/pytorch";
+    char *text = slurp(fmt("%s/batch_norm.dlm", dir)), *expected_text = slurp(fmt("%s/batch_norm_expected.txt", dir));
+    CU_ASSERT_FATAL(text && expected_text);
+    Build b;
+    if (!build_with(&b, "pt_batch_norm", text, "F(x,X) L(y,Y,3)", "--dtype f64", "-DEVAL_OUTPUT=E(logits,LOGITS)")) {
+        CU_FAIL("build failed");
+        return;
+    }
+    char *out;
+    int rc = harness(&b, fmt("trace 11 4 2 0.1 %s/batch_norm_values.txt", dir), &out);
+    Trace got, want;
+    CU_ASSERT_FATAL(rc == 0 && trace_parse(out, &got) && trace_parse(expected_text, &want));
+    int compared = 0;
+    for (int s = 1; s <= 2; s++)
+        CU_ASSERT_DOUBLE_EQUAL(got.loss[s], want.loss[s], 1e-9 * fabs(want.loss[s]));
+    for (int i = 0; i < want.n; i++) {
+        const Rec *w = &want.r[i], *g = trace_get(&got, w->step, w->name, w->kind);
+        if (!g || g->n != w->n || g->null) {
+            fail(fmt("pt_batch_norm: %s %d %s", w->kind, w->step, w->name), "missing or of another size");
+            CU_FAIL("a tensor is missing");
+            continue;
+        }
+        double scale = 0, worst = 0;
+        for (int k = 0; k < w->n; k++)
+            scale = fmax(scale, fabs(w->v[k]));
+        for (int k = 0; k < w->n; k++)
+            worst = fmax(worst, fabs(g->v[k] - w->v[k]));
+        /* the bias of the linear layer before a batch norm has a gradient that is zero but for rounding */
+        if (worst > 1e-9 * scale && worst > 1e-15) {
+            fail(fmt("pt_batch_norm: %s %d %s", w->kind, w->step, w->name), fmt("off by %.3g of %.3g", worst, scale));
+            CU_FAIL("differs from PyTorch");
+        }
+        compared++;
+    }
+    /* 9 gradients and 6 states per step, the output */
+    CU_ASSERT_EQUAL(compared, 2 * (9 + 6) + 1);
+}
+
 /* D2L 2.5.1: y = 2 * dot(x, x) at x = [0, 1, 2, 3] is 28, and grad(y, x) = 4x = [0, 4, 8, 12]. */
 static void test_d2l_autograd(void) {
     const char *text = "input x: f32[4]\n"
@@ -526,7 +618,7 @@ static void test_d2l_autograd(void) {
                                        "    return D2L_AUTOGRAD_OUTPUT_DX_SIZE == 4 ? 0 : 1;\n"
                                        "}\n"));
     char *cc[] = {"cc",        "-std=c11", "-O1",        "-Wall", "-Wextra", "-Wconversion",
-                  "-pedantic", "-Werror",  "-I",         dir,     main_c,    fmt("%s/d2l_autograd.c", dir),
+                  "-pedantic", "-Werror",  "-iquote",    dir,     main_c,    fmt("%s/d2l_autograd.c", dir),
                   "-o",        exe,        "-lopenblas", "-lm",   NULL};
     rc = run(cc, log);
     if (rc != 0)
@@ -569,6 +661,8 @@ int main(void) {
     CU_pSuite t = CU_add_suite("tied parameters, constants, grad()", NULL, NULL);
     CU_add_test(t, "a tied layer's gradient is the sum of its uses", test_tied_is_sum_of_uses);
     CU_add_test(t, "a const gets no gradient and no update", test_const_not_trained);
+    CU_add_test(t, "a state gets no gradient and takes its := value after the step", test_state_update);
+    CU_add_test(t, "batch_norm matches PyTorch: gradients, running statistics, inference", test_pytorch_batch_norm);
     CU_add_test(t, "D2L 2.5: grad(2 * dot(x, x), x) = 4x", test_d2l_autograd);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

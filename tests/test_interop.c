@@ -13,6 +13,7 @@
  *     (tests/interop/check_onnx.py: opset >= 13, the .dlm's input and output names, the batch dimension symbolic)
  *     and so the export without weights, and ONNX Runtime (npm's onnxruntime-node, run by
  *     tests/interop/run_onnx.js) gives the outputs of dlc's C on the same images.
+ * With the argument `big`, the same for AlexNet and VGG-11 at 224 x 224 on 8 images, untrained (big_round_trips).
  * "Gives the outputs": max |a - b| <= 1e-5 * max |b| + 1e-6 over all of a model's outputs, and the same top-1 class
  * for every image. A missing tool or data set fails the test with the command that installs it. On failure the
  * directory is kept and named; otherwise it is removed. */
@@ -111,6 +112,13 @@ static void test_onnx_tools(void) {
         CU_FAIL("node is missing");
         return;
     }
+    if (runs(&out, "npm --version") != 0) {
+        any_failure = true;
+        printf("\n  FAILED: npm is missing: apt-get install npm (where node is Debian's; another node brings its "
+               "own npm)\n");
+        CU_FAIL("npm is missing");
+        return;
+    }
     char *prefix = fmt("%s/onnxruntime", BUILD_ROOT);
     ort_modules = fmt("%s/node_modules", prefix);
     if (access(fmt("%s/onnxruntime-node/package.json", ort_modules), R_OK) != 0 &&
@@ -186,8 +194,8 @@ static bool build(const char *model, const char *weights, const char *dir) {
 
 /* `dlc export` of dlc's trained weights: onnx.checker accepts it (tests/interop/check_onnx.py) and ONNX Runtime
  * gives the outputs of dlc's own C (in DLC_OUT); the export is deterministic. */
-static void onnx_export(const char *m, const char *p, const char *npz, const char *inputs, const char *dlc_out,
-                        int params) {
+static void onnx_export(const char *m, const char *p, const char *npz, const char *inputs, const char *dims,
+                        const char *dlc_out, int params) {
     if (!have_onnx || !have_ort) {
         CU_FAIL("python3-onnx or ONNX Runtime is missing (see above)");
         return;
@@ -208,8 +216,8 @@ static void onnx_export(const char *m, const char *p, const char *npz, const cha
         return;
     runs(&out, fmt("%s %s x logits %d", check, onnx, params));
     printf("\n    %.*s", (int)strcspn(out, "\n"), out);
-    if (step(fmt("ONNX Runtime on %s", onnx), fmt("node %s/tests/interop/run_onnx.js %s %s %s 1,28,28 %s-ort.f32",
-                                                  SOURCE_ROOT, ort_modules, onnx, inputs, p)))
+    if (step(fmt("ONNX Runtime on %s", onnx), fmt("node %s/tests/interop/run_onnx.js %s %s %s %s %s-ort.f32",
+                                                  SOURCE_ROOT, ort_modules, onnx, inputs, dims, p)))
         same_outputs(fmt("%s: dlc -> ONNX Runtime", m), fmt("%s-ort.f32", p), dlc_out, 10);
 }
 
@@ -244,7 +252,7 @@ static void round_trips(const char *m, int params) {
     if (build(m, dlc_npz, dlc) &&
         step("running dlc's weights in dlc", fmt("%s/run outputs - %s %s-dlc.f32 256", dlc, inputs, p)))
         same_outputs(fmt("%s: dlc -> PyTorch", m), fmt("%s-dlc-in-torch.f32", p), fmt("%s-dlc.f32", p), 10);
-    onnx_export(m, p, dlc_npz, inputs, fmt("%s-dlc.f32", p), params);
+    onnx_export(m, p, dlc_npz, inputs, "1,28,28", fmt("%s-dlc.f32", p), params);
     /* the archive holds what the trainer's checkpoint holds */
     if (step(fmt("%s-train --load %s --save CKPT", m, dlc_npz),
              fmt("%s/models/%s-train --load %s --epochs 0 --limit 10 --threads 1 --save %s.ckpt --quiet", BUILD_ROOT, m,
@@ -256,6 +264,52 @@ static void round_trips(const char *m, int params) {
         CU_ASSERT(same);
     }
 }
+
+/* `dlc compile --infer` (weights loaded at run time with <name>_load) into DIR, linked with the harness into
+ * DIR/run: the build for models whose weights are too many to compile in. */
+static bool build_load(const char *model, const char *dir) {
+    char uc[64];
+    size_t k = 0;
+    for (; model[k] && k + 1 < sizeof uc; k++)
+        uc[k] = (char)(model[k] >= 'a' && model[k] <= 'z' ? model[k] - 32 : model[k]);
+    uc[k] = '\0';
+    return step(fmt("dlc compile %s --infer", model),
+                fmt("%s compile %s/models/%s.dlm --infer -o %s", DLC_PATH, SOURCE_ROOT, model, dir)) &&
+           step(fmt("building the harness for %s", dir),
+                fmt("cc -std=c11 -O2 -I%s -DMODEL=%s -DMODEL_UC=%s -DMODEL_H=\"%s.h\" %s/tests/embed_harness.c "
+                    "%s/%s.c -o %s/run -pthread -lopenblas -lm",
+                    dir, model, uc, model, SOURCE_ROOT, dir, model, dir));
+}
+
+/* AlexNet and VGG-11 at 224 x 224, untrained (the book's initialisation on either side), on 8 test images:
+ * PyTorch's archive -> the trainer's --load, whose checkpoint the --infer build loads, gives PyTorch's outputs;
+ * the trainer's --save W.npz -> PyTorch gives dlc's; and dlc export of W.npz -> ONNX Runtime gives dlc's. */
+static void big_round_trips(const char *m, int params) {
+    if (!have_python) {
+        CU_FAIL("python3 with numpy and torch is missing (see above)");
+        return;
+    }
+    char *p = fmt("%s/%s", workdir, m), *dlc_npz = fmt("%s-dlc.npz", p), *dir = fmt("%s-c", p);
+    const char *train = fmt("%s/models/%s-train --epochs 0 --limit 1 --threads 1 --quiet", BUILD_ROOT, m);
+    if (!step(fmt("%s-train --save %s", m, dlc_npz), fmt("%s --seed 3 --save %s", train, dlc_npz)) ||
+        !step(fmt("the book's %s in PyTorch", m),
+              fmt("%s %s/tests/interop/book_models.py %s %s %s", PYTHON, SOURCE_ROOT, m, p, dlc_npz)) ||
+        !step(fmt("%s-train --load %s.npz", m, p), fmt("%s --load %s.npz --save %s-torch.ckpt", train, p, p)) ||
+        !step(fmt("%s-train --load %s", m, dlc_npz), fmt("%s --load %s --save %s-dlc.ckpt", train, dlc_npz, p)) ||
+        !build_load(m, dir))
+        return;
+    char *inputs = fmt("%s-inputs.f32", p);
+    if (step("running PyTorch's weights in dlc",
+             fmt("%s/run outputs %s-torch.ckpt %s %s-torch-in-dlc.f32 8", dir, p, inputs, p)))
+        same_outputs(fmt("%s: PyTorch -> dlc", m), fmt("%s-torch-in-dlc.f32", p), fmt("%s-torch.f32", p), 10);
+    if (!step("running dlc's weights in dlc", fmt("%s/run outputs %s-dlc.ckpt %s %s-dlc.f32 8", dir, p, inputs, p)))
+        return;
+    same_outputs(fmt("%s: dlc -> PyTorch", m), fmt("%s-dlc-in-torch.f32", p), fmt("%s-dlc.f32", p), 10);
+    onnx_export(m, p, dlc_npz, inputs, "1,224,224", fmt("%s-dlc.f32", p), params);
+}
+
+static void test_alexnet(void) { big_round_trips("alexnet", 16); }
+static void test_vgg11(void) { big_round_trips("vgg11", 22); }
 
 /* An op the exporter has no row for is refused at its line, exit 1, nothing written; -o is required (exit 2). */
 static void test_export_refusals(void) {
@@ -277,20 +331,28 @@ ROUND_TRIP(dropout_mlp, 6)
 ROUND_TRIP(lenet, 10)
 ROUND_TRIP(lenet_relu, 10)
 
-int main(void) {
+/* `test_interop`: the tools, the refusals and the 28 x 28 models; `test_interop big`: AlexNet and VGG-11 (the
+ * slow suite's interop-big). */
+int main(int argc, char **argv) {
+    bool big = argc > 1 && strcmp(argv[1], "big") == 0;
     if (!mkdtemp(workdir))
         return 1;
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
-    CU_pSuite s = CU_add_suite("interop", NULL, NULL);
+    CU_pSuite s = CU_add_suite(big ? "interop-big" : "interop", NULL, NULL);
     CU_add_test(s, "tools: numpy, torch, Fashion-MNIST", test_tools);
     CU_add_test(s, "tools: onnx, node, onnxruntime-node", test_onnx_tools);
-    CU_add_test(s, "dlc export refusals", test_export_refusals);
-    CU_add_test(s, "softmax: PyTorch <-> dlc (.npz), dlc -> ONNX", test_softmax);
-    CU_add_test(s, "mlp: PyTorch <-> dlc (.npz), dlc -> ONNX", test_mlp);
-    CU_add_test(s, "dropout_mlp: PyTorch <-> dlc (.npz), dlc -> ONNX", test_dropout_mlp);
-    CU_add_test(s, "lenet: PyTorch <-> dlc (.npz), dlc -> ONNX", test_lenet);
-    CU_add_test(s, "lenet_relu: PyTorch <-> dlc (.npz), dlc -> ONNX", test_lenet_relu);
+    if (big) {
+        CU_add_test(s, "alexnet: PyTorch <-> dlc (.npz), dlc -> ONNX", test_alexnet);
+        CU_add_test(s, "vgg11: PyTorch <-> dlc (.npz), dlc -> ONNX", test_vgg11);
+    } else {
+        CU_add_test(s, "dlc export refusals", test_export_refusals);
+        CU_add_test(s, "softmax: PyTorch <-> dlc (.npz), dlc -> ONNX", test_softmax);
+        CU_add_test(s, "mlp: PyTorch <-> dlc (.npz), dlc -> ONNX", test_mlp);
+        CU_add_test(s, "dropout_mlp: PyTorch <-> dlc (.npz), dlc -> ONNX", test_dropout_mlp);
+        CU_add_test(s, "lenet: PyTorch <-> dlc (.npz), dlc -> ONNX", test_lenet);
+        CU_add_test(s, "lenet_relu: PyTorch <-> dlc (.npz), dlc -> ONNX", test_lenet_relu);
+    }
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

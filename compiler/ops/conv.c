@@ -112,8 +112,17 @@ static bool direct_pays(const ConvGeo *g) {
     return g->C * g->R * g->S <= 512 && g->C * g->HP * block_width(g) <= BLOCK_ELEMS;
 }
 
+/* A 1x1 convolution with stride 1 and no padding is a matrix product per image on x as it lies: no im2col and no
+ * scratch (NiN's, GoogLeNet's and DenseNet's 1x1 layers). */
+static bool conv_pointwise(const IrNode *n) {
+    ConvGeo g = conv_geo(n);
+    return g.R == 1 && g.S == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+}
+
 bool conv_direct(const IrNode *n) {
     if (n->op != OP_CONV2D && n->op != OP_CONV2D_DX && n->op != OP_CONV2D_DW)
+        return false;
+    if (conv_pointwise(n))
         return false;
     ConvGeo g = conv_geo(n);
     if (n->op != OP_CONV2D_DX)
@@ -140,6 +149,10 @@ static int64_t conv_chunk(const IrNode *n, int64_t *elems) {
         int64_t chunk = conv_direct_images(&g);
         *elems = (g.N + chunk - 1) / chunk * g.K * g.C * g.R * g.S;
         return chunk;
+    }
+    if (conv_pointwise(n)) {
+        *elems = 0;
+        return 0;
     }
     int64_t crs = g.C * g.R * g.S, pq = g.P * g.Q;
     /* chunks of images whose columns fit in IM2COL_ELEMS: one im2col pass serves many small images */
@@ -281,6 +294,27 @@ static void emit_conv(Emit *e, IrNode *n) {
     }
     int64_t elems, chunk = conv_chunk(n, &elems);
     ConvGeo g = conv_geo(n);
+    if (conv_pointwise(n)) {
+        /* per image, y [K, PQ] = w [K, C] x [C, PQ]; dx [C, PQ] = w^T dy; dw [K, C] = sum of dy x^T */
+        int64_t pq = g.P * g.Q;
+        fprintf(e->o, "    for (int64_t i = 0; i < n; i++)\n");
+        if (n->op == OP_CONV2D)
+            fprintf(e->o,
+                    "        gemm(0, 0, %" PRId64 ", %" PRId64 ", %" PRId64 ", %s, %" PRId64 ", %s + i * %" PRId64
+                    ", %" PRId64 ", %s + i * %" PRId64 ", %" PRId64 ", 0);\n",
+                    g.K, pq, g.C, w, g.C, x, g.C * pq, pq, y, g.K * pq, pq);
+        else if (n->op == OP_CONV2D_DX)
+            fprintf(e->o,
+                    "        gemm(1, 0, %" PRId64 ", %" PRId64 ", %" PRId64 ", %s, %" PRId64 ", %s + i * %" PRId64
+                    ", %" PRId64 ", %s + i * %" PRId64 ", %" PRId64 ", 0);\n",
+                    g.C, pq, g.K, w, g.C, y, g.K * pq, pq, x, g.C * pq, pq);
+        else
+            fprintf(e->o,
+                    "        gemm(0, 1, %" PRId64 ", %" PRId64 ", %" PRId64 ", %s + i * %" PRId64 ", %" PRId64
+                    ", %s + i * %" PRId64 ", %" PRId64 ", %s, %" PRId64 ", i > 0);\n",
+                    g.K, g.C, pq, y, g.K * pq, pq, x, g.C * pq, pq, w, g.C);
+        return;
+    }
     fprintf(e->o,
             "    conv2d_%s(%s, %s, %s, %s, n, %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
             ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ");\n",
@@ -290,10 +324,25 @@ static void emit_conv(Emit *e, IrNode *n) {
             x, w, y, emit_scratch(e, n), g.K, chunk, g.C, g.H, g.W, g.R, g.S, g.P, g.Q, g.sh, g.sw, g.ph, g.pw);
 }
 
+/* Whether some kernel of op `op` runs through im2col (neither direct nor pointwise). */
+static bool im2col_op(Emit *e, Op op) {
+    for (int f = 0; f < FN_COUNT; f++)
+        for (int i = 0; i < e->c->fn[f].kernels.n; i++) {
+            IrNode *k = e->c->fn[f].kernels.v[i];
+            if (k->op == op && !conv_direct(k) && !conv_pointwise(k))
+                return true;
+        }
+    return false;
+}
+
 /* im2col and its drivers, written once per generated file for the convolutions that do not run direct;
  * the C compiler specialises them by their constant arguments once it inlines them. */
-static void conv_helpers(Emit *e, const bool *used) {
+static void conv_helpers(Emit *e, const bool *used_by_op) {
     FILE *o = e->o;
+    bool used[OP_COUNT] = {0};
+    static const Op convs[] = {OP_CONV2D, OP_CONV2D_DX, OP_CONV2D_DW};
+    for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++)
+        used[convs[i]] = used_by_op[convs[i]] && im2col_op(e, convs[i]);
     const char *R = e->real;
     const char *geo = "int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, "
                       "int64_t sw, int64_t ph, int64_t pw";

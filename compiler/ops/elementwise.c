@@ -1,5 +1,5 @@
-/* elementwise.c: the element-wise family: unary and binary arithmetic, comparisons, where, the broadcasting copy
- * and dropout's mask (mean's divisor, divcount, is with the reductions).
+/* elementwise.c: the element-wise family: unary and binary arithmetic, comparisons, where, the broadcasting copy,
+ * detach and dropout's mask (mean's divisor, divcount, is with the reductions).
  *
  * Operands broadcast (NumPy's rules, the batch dimension only with itself); emit.c fuses chains of these ops
  * into one loop nest, so an op here is a C expression over its operands' expressions. Each op's rules sit

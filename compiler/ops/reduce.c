@@ -1,6 +1,7 @@
 /* reduce.c: the reduction family: sum and max over a set of axes (attributes: the axes as a bit mask, and
- * keepdim), mean, built as a sum and divcount, the element-wise division by the count, and cumsum, the running
- * sums along an axis (a kernel of its own; its gradient is a cumsum from the other end).
+ * keepdim), mean, built as a sum and divcount, the element-wise division by the count, cumsum, the running
+ * sums along an axis (a kernel of its own; its gradient is a cumsum from the other end), and argmax, the index of
+ * the first extremum along an axis (a kernel; max's gradient along one axis is built on it).
  *
  * A reduction is emitted by emit.c's loop nests, which fuse its element-wise producers into the loop: the rules
  * here give its accumulator (a sum accumulates in double, for accuracy and run-to-run stability). A gradient

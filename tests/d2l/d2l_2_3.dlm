@@ -79,6 +79,13 @@ output a_norm_rows = A / sum_a
 #! expect a_norm_rows ~5e-5 = tensor([[0.0000, 0.3333, 0.6667], [0.2500, 0.3333, 0.4167]])
 output a_cumsum = cumsum(A, axis=0)
 #! expect a_cumsum = tensor([[0., 1., 2.], [3., 5., 7.]])
+# the same cells in PyTorch's method spelling
+output a_sum0_method = A.sum(axis=0)
+#! expect a_sum0_method = 3 5 7
+output a_cumsum_method = A.cumsum(axis=0)
+#! expect a_cumsum_method = tensor([[0., 1., 2.], [3., 5., 7.]])
+output sum_keep_method = A.sum(axis=1, keepdim=true)
+#! expect sum_keep_method = tensor([[ 3.], [12.]])
 
 # 2.3.8 dot products: y = torch.ones(3); torch.dot(x, y); torch.sum(x * y)
 y3 = ones([3])

@@ -27,6 +27,8 @@ output detach_eq = grad(sum(z), x) == u
 #! expect detach_eq = tensor([True, True, True, True])
 output detach_grad = grad(sum(z), x)
 #! expect detach_grad = 0 1 4 9
+output detach_method = grad(sum(ysq.detach() * x), x)
+#! expect detach_method = 0 1 4 9
 output y_grad_eq = grad(sum(ysq), x) == 2 * x
 #! expect y_grad_eq = tensor([True, True, True, True])
 

@@ -17,7 +17,7 @@ f = relu(x, 1)
 g = x |> sigmoid(alpha=1)
 #! error 17:18: sigmoid has no argument 'alpha'; it takes no named arguments
 h = softmax(x, axis=0)
-#! error 19:16: softmax is over the last axis only (axis=-1), got axis=0
+#! error 19:16: softmax: axis 0 is the batch dimension of f32[batch 1, 4]; a softmax runs within each example
 k = labels |> tanh
 #! error 21:15: tanh expects an f32 tensor, got i32[batch 1]
 m = x |> dropout(p=0.5, scale=2)

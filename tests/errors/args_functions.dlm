@@ -35,7 +35,7 @@ s = arange(1.5)
 t = len(3)
 #! error 35:5: len needs a list, got the integer 3
 u = log_softmax(x, axis=0)
-#! error 37:20: log_softmax is over the last axis only (axis=-1), got axis=0
+#! error 37:20: log_softmax: axis 0 is the batch dimension of f32[batch 1, 4]; a softmax runs within each example
 w = sum(x, axis=-3)
 #! error 39:12: axis -3 is out of range for f32[batch 1, 4], which has axes -2..1
 output a

@@ -9,7 +9,7 @@ input flabels: f32[batch]
 input few: i32[4]
 input s: f32[]
 a = softmax(x, axis=0)
-#! error 11:16: softmax is over the last axis only (axis=-1), got axis=0
+#! error 11:16: softmax: axis 0 is the batch dimension of f32[batch 16, 10]; a softmax runs within each example
 b = log_softmax(x, axis=1)
 c = softmax(s)
 #! error 14:5: softmax needs an f32 tensor of at least one dimension, got f32[]

@@ -8,4 +8,4 @@ w = (x
 #! error 9:1: syntax error, unexpected 'output'
 output w
 v: = 3
-#! error 10:2: syntax error, unexpected ':', expecting '='
+#! error 10:2: syntax error, unexpected ':', expecting ':=' or '='

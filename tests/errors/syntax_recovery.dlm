@@ -26,6 +26,6 @@ train {
 #! error 25:24: syntax error, unexpected ')', expecting an expression
     batch = 4
     epochs == 3
-#! error 28:12: syntax error, unexpected '==', expecting '='
+#! error 28:12: syntax error, unexpected '==', expecting ':=' or '='
 }
 output v

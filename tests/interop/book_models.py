@@ -4,7 +4,8 @@
     book_models.py MODEL PREFIX [DLC_NPZ]
 
 PyTorch side of both round trips, on the first 256 Fashion-MNIST test images (scaled to [0, 1] as
-transforms.ToTensor does and as dlc's trainers do):
+transforms.ToTensor does and as dlc's trainers do; for AlexNet and VGG, 8 of them resized to 224 x 224, and the
+weights the book's initialisation, untrained):
   - trains MODEL, defined and initialised with the book's code, for one epoch of SGD on the first 2,000
     training images, and writes its state_dict with np.savez to PREFIX.npz and with np.savez_compressed to
     PREFIX-compressed.npz, the images to PREFIX-inputs.f32 and the model's outputs on them (eval mode) to
@@ -57,7 +58,43 @@ def book_model(name):
                             nn.Linear(16 * 5 * 5, 120), act(), nn.Linear(120, 84), act(), nn.Linear(84, 10))
         net.apply(init_xavier)
         return net, 0.9 if name == 'lenet' else 0.1
+    if name == 'alexnet':  # D2L 7.1 (1 input channel, 10 classes)
+        net = nn.Sequential(
+            nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),
+            nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Flatten(),
+            nn.Linear(6400, 4096), nn.ReLU(), nn.Dropout(p=0.5),
+            nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=0.5),
+            nn.Linear(4096, 10))
+        net.apply(init_xavier)
+        return net, 0.01
+    if name == 'vgg11':  # D2L 7.2, the ratio-4 variant the book trains
+        def vgg_block(num_convs, in_channels, out_channels):
+            layers = []
+            for _ in range(num_convs):
+                layers += [nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1), nn.ReLU()]
+                in_channels = out_channels
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            return nn.Sequential(*layers)
+        conv_blks, in_channels = [], 1
+        for (num_convs, out_channels) in ((1, 16), (1, 32), (2, 64), (2, 128), (2, 128)):
+            conv_blks.append(vgg_block(num_convs, in_channels, out_channels))
+            in_channels = out_channels
+        net = nn.Sequential(*conv_blks, nn.Flatten(),
+                            nn.Linear(in_channels * 7 * 7, 4096), nn.ReLU(), nn.Dropout(0.5),
+                            nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5),
+                            nn.Linear(4096, 10))
+        net.apply(init_xavier)
+        return net, 0.05
     sys.exit(f'book_models.py: no book definition for {name}')
+
+
+# Models at 224 x 224: one epoch of training is out of the test's time on 2 cores, so their weights are the book's
+# initialisation, and 8 test images, resized as dlc's trainers resize them (bilinear), are the inputs.
+BIG = ('alexnet', 'vgg11')
 
 
 def fashion_mnist(kind, n):
@@ -84,18 +121,22 @@ def main():
     torch.manual_seed(0)
     torch.set_num_threads(1)
     net, lr = book_model(name)
-    x, y = fashion_mnist('train', 2000)
-    opt = torch.optim.SGD(net.parameters(), lr=lr)
-    loss = nn.CrossEntropyLoss()
-    net.train()
-    for i in range(0, len(x), 256):
-        opt.zero_grad()
-        loss(net(x[i:i + 256]), y[i:i + 256]).backward()
-        opt.step()
+    if name not in BIG:
+        x, y = fashion_mnist('train', 2000)
+        opt = torch.optim.SGD(net.parameters(), lr=lr)
+        loss = nn.CrossEntropyLoss()
+        net.train()
+        for i in range(0, len(x), 256):
+            opt.zero_grad()
+            loss(net(x[i:i + 256]), y[i:i + 256]).backward()
+            opt.step()
     state = {k: v.detach().numpy() for k, v in net.state_dict().items()}
     np.savez(prefix + '.npz', **state)
-    np.savez_compressed(prefix + '-compressed.npz', **state)
-    test, _ = fashion_mnist('t10k', 256)
+    if name not in BIG:  # deflating 170 MB takes longer than the rest
+        np.savez_compressed(prefix + '-compressed.npz', **state)
+    test, _ = fashion_mnist('t10k', 8 if name in BIG else 256)
+    if name in BIG:
+        test = torch.nn.functional.interpolate(test, size=(224, 224), mode='bilinear', align_corners=False)
     test.numpy().astype('<f4').tofile(prefix + '-inputs.f32')
     outputs(net, test).tofile(prefix + '-torch.f32')
     if len(sys.argv) == 4:

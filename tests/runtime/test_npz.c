@@ -4,6 +4,7 @@
  * .npy versions 1 to 3, big-endian and Fortran-order arrays. Files that NumPy itself writes are read in the
  * interop test (tests/test_interop.c). */
 #include <CUnit/Basic.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -419,7 +420,8 @@ static void test_mismatches(void) {
     int32_t ib[2] = {1, 2};
     e[1].data = npy(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", ib, sizeof ib);
     free(e[2].data.p);
-    e[2] = (Entry){"fc.weight.npy", npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 1), }", W, 32)};
+    double fc[4] = {1, 2, 3, 4};
+    e[2] = (Entry){"fc.weight.npy", npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 1), }", fc, 32)};
     e[4] = (Entry){"notes.txt", npy(1, "{'descr': '<f2', 'fortran_order': False, 'shape': (1,), }", W, 2)};
     Buf z = zip(e, 5, 0);
     CU_ASSERT_EQUAL(read_into(&z, &m, &err), DLRT_EMISMATCH);
@@ -574,7 +576,7 @@ static void test_values(void) {
     Entry e[4];
     standard_entries(e, 1);
     free(e[1].data.p);
-    double nan_b[2] = {1.0, 0.0 / 0.0};
+    double nan_b[2] = {1.0, NAN};
     e[1].data = npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", nan_b, sizeof nan_b);
     Buf z = zip(e, 4, 0);
     CU_ASSERT_EQUAL(read_into(&z, &got, &err), DLRT_EFORMAT);
