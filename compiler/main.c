@@ -577,26 +577,33 @@ static int cmd_check(Ctx *ctx, int argc, char **argv) {
     return finish(ctx, 0);
 }
 
-/* Writes path atomically: the whole text in memory first, so that a compiler bug (die) during emission leaves no
- * file behind, then a temporary file beside path, renamed over it. */
-static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptions *eo) {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
+/* A file's text, emitted into memory before any file is made, so that a compiler bug (die) during emission leaves
+ * no file behind: no <name>.c.tmpPID, no half-written temporary folder. */
+typedef struct Text {
+    char *s; /* malloc'd */
+    size_t len;
+} Text;
+
+static Text render(EmitFn fn, Compiled *c, const EmitOptions *eo) {
+    Text t = {0};
+    FILE *mem = open_memstream(&t.s, &t.len);
     if (!mem)
         die("out of memory");
     fn(mem, c, eo);
     if (fclose(mem) != 0)
         die("out of memory");
-    char *tmp = xsprintf(c->ctx, "%s.tmp%ld", path, (long)getpid());
+    return t;
+}
+
+/* Writes path atomically: a temporary file beside it, renamed over it. */
+static bool write_text(Ctx *ctx, const char *path, Text t) {
+    char *tmp = xsprintf(ctx, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) {
         fprintf(stderr, "%s: cannot write '%s': %s\n", prog_name, tmp, strerror(errno));
-        free(text);
         return false;
     }
-    bool ok = fwrite(text, 1, len, f) == len;
-    free(text);
+    bool ok = fwrite(t.s, 1, t.len, f) == t.len;
     ok = fflush(f) == 0 && !ferror(f) && ok;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
@@ -605,6 +612,13 @@ static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptio
         return false;
     }
     return true;
+}
+
+static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptions *eo) {
+    Text t = render(fn, c, eo);
+    bool ok = write_text(c->ctx, path, t);
+    free(t.s);
+    return ok;
 }
 
 /* The parameters of a checkpoint, for --weights: checked against the model's layout by the runtime's reader,
@@ -662,10 +676,12 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
     Runtime rt;
     if (!find_runtime(ctx, &rt))
         return 1;
+    Text th = render(emit_header, c, eo), ts = render(emit_source, c, eo), tt = render(emit_trainer, c, eo);
     char tmpl[] = "/tmp/dlc-build-XXXXXX";
     char *dir = mkdtemp(tmpl);
     if (!dir) {
         fprintf(stderr, "%s: cannot make a temporary directory: %s\n", prog_name, strerror(errno));
+        free(th.s), free(ts.s), free(tt.s);
         return 1;
     }
     const char *name = c->train->name;
@@ -674,8 +690,9 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
     const char *exe = o->out ? o->out : xsprintf(ctx, "%s-train", name);
     int rc = 1;
     Words cmd = {0};
-    if (write_file(h, emit_header, c, eo) && write_file(src, emit_source, c, eo) &&
-        write_file(tr, emit_trainer, c, eo)) {
+    bool written = write_text(ctx, h, th) && write_text(ctx, src, ts) && write_text(ctx, tr, tt);
+    free(th.s), free(ts.s), free(tt.s);
+    if (written) {
         const char *cc = getenv("CC");
         push_words(ctx, &cmd, cc && *cc ? cc : "cc");
         push_words(ctx, &cmd, "-std=c11 -O3 -ffp-contract=fast");
@@ -730,7 +747,10 @@ static int cmd_compile(Ctx *ctx, int argc, char **argv, bool build) {
         return 1;
     }
     char *h = xsprintf(ctx, "%s/%s.h", dir, c->train->name), *src = xsprintf(ctx, "%s/%s.c", dir, c->train->name);
-    if (!write_file(h, emit_header, c, &eo) || !write_file(src, emit_source, c, &eo))
+    Text th = render(emit_header, c, &eo), ts = render(emit_source, c, &eo);
+    bool written = write_text(ctx, h, th) && write_text(ctx, src, ts);
+    free(th.s), free(ts.s);
+    if (!written)
         return 1;
     if (o.trainer) {
         char *tr = xsprintf(ctx, "%s/%s_train.c", dir, c->train->name);
