@@ -645,6 +645,8 @@ typedef struct Sched {
     int64_t *offset;       /* arena byte offset of a materialised node's buffer; -1 when it has none */
     int64_t *scratch;      /* arena byte offset of a kernel's scratch (im2col columns), live during it only */
     int64_t arena_bytes, arena_bytes_noreuse;
+    int64_t pinned_bytes; /* plan_memory's pinned buffers fill [0, pinned_bytes) of the arena */
+    bool pinned_all;      /* every pinned node had a buffer there (none was a leaf) */
     int loops_unfused, loops_fused;
     int train_split; /* FN_TRAIN: kernels before this index are the forward pass, the rest backward */
     int nfwd_roots;  /* FN_TRAIN: the first roots (loss, metrics) are the forward pass's */
@@ -659,8 +661,9 @@ void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots);
 
 /* ---- plan.c: the static memory plan ---- */
 
-/* Buffer offsets from liveness over the kernel order: first fit, 64-byte aligned. */
-void plan_memory(Sched *s, int elem_size);
+/* Buffer offsets from liveness over the kernel order: first fit, 64-byte aligned; the buffers of `pinned` first,
+ * contiguous from offset 0 and live throughout. */
+void plan_memory(Sched *s, int elem_size, IrNode **pinned, int npinned);
 
 /* ---- pipeline.c: the middle end, in order ---- */
 
@@ -695,6 +698,7 @@ typedef struct EmitOptions {
     bool f64;
     bool infer;
     bool portable;
+    bool mpi; /* the trainer: a data-parallel one, main() from libdlrt-mpi */
 } EmitOptions;
 
 /* One emission in progress; the kernel emitters of compiler/ops/ write through it. */

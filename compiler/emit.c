@@ -446,10 +446,14 @@ static void emit_dropmask(Emit *e) {
     const char *R = e->real;
     fprintf(o, "\n/* Dropout: keep element i of this step's mask with probability 1 - p, scaled by 1 / (1 - p). The\n"
                " * hash is SplitMix64's output function (libdlrt's dlrt_hash32) of (seed, step, site, i), so the\n"
-               " * backward pass recomputes the forward pass's mask instead of storing it. */\n");
-    fprintf(o, "static inline %s dropmask(const unsigned char *st, uint64_t site, uint64_t i, %s p) {\n", R, R);
+               " * backward pass recomputes the forward pass's mask instead of storing it. i counts from the\n"
+               " * header's base example (inner elements an example), so a data-parallel rank that holds part of the\n"
+               " * global batch draws the masks the whole batch would. */\n");
+    fprintf(o,
+            "static inline %s dropmask(const unsigned char *st, uint64_t site, uint64_t i, uint64_t inner, %s p) {\n",
+            R, R);
     fprintf(o, "    const header *h = (const header *)(const void *)st;\n");
-    fprintf(o, "    uint64_t counter = ((h->step * 1024u + site) << 32) ^ i;\n");
+    fprintf(o, "    uint64_t counter = ((h->step * 1024u + site) << 32) ^ (h->base * inner + i);\n");
     fprintf(o, "    uint64_t z = h->seed + (counter + 1) * 0x9E3779B97F4A7C15u;\n");
     fprintf(o, "    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;\n    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;\n"
                "    z = z ^ (z >> 31);\n");
@@ -497,7 +501,7 @@ static void emit_prelude(Emit *e) {
             "#define %s_PARALLEL_FOR\n#endif\n\n",
             e->NAME, e->NAME);
     fprintf(o, "/* The state block starts with this header; parameters, optimizer state and the arena follow. */\n");
-    fprintf(o, "typedef struct {\n    uint64_t seed;\n    uint64_t step;\n} header;\n\n");
+    fprintf(o, "typedef struct {\n    uint64_t seed;\n    uint64_t step;\n    uint64_t base;\n} header;\n\n");
     /* only the helpers the kernels call: an unused static function is a warning under clang */
     unsigned calls = 0;
     for (int f = 0; f < FN_COUNT; f++) {
@@ -905,6 +909,7 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
     fprintf(out, "            return (%s *)(void *)((unsigned char *)state + %s_params[i].offset);\n", e.real, e.name);
     fprintf(out, "    return NULL;\n}\n");
     fprintf(out, "\nuint64_t *%s_step_counter(void *state) {\n    return &((header *)state)->step;\n}\n", e.name);
+    fprintf(out, "\nuint64_t *%s_example_base(void *state) {\n    return &((header *)state)->base;\n}\n", e.name);
 }
 
 /* ---- inference code (dlc compile --infer) ---- */

@@ -215,6 +215,16 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
         fprintf(out, "#define %s_OUTPUT_%s_SIZE %" PRId64 "\n", e.NAME,
                 emit_macro_name(ctx, c->eval->outputs.v[i].name), shape_inner(&c->eval->outputs.v[i].node->shape));
     fprintf(out, "#define %s_METRIC_COUNT %d\n", e.NAME, g->train.metrics.n);
+    if (g->train.present && c->loss_train) {
+        /* -1 when a gradient is not in the arena (the gradient of a linear loss can be an input itself) */
+        const Sched *ts = &c->fn[FN_TRAIN];
+        fprintf(out,
+                "#define %s_GRAD_OFFSET %" PRId64 " /* bytes: after %s_backward, every trainable parameter's "
+                "gradient */\n",
+                e.NAME, ts->pinned_all ? c->arena_off : -1, e.name);
+        fprintf(out, "#define %s_GRAD_BYTES %" PRId64 " /* lies in these bytes, in parameter order */\n", e.NAME,
+                ts->pinned_all ? ts->pinned_bytes : 0);
+    }
     emit_metadata_macros(&e, false);
     fprintf(out, "\ntypedef %s %s;\n", opt->f64 ? "double" : "float", e.real);
     emit_metadata_decls(&e, false);
@@ -287,6 +297,10 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
     fprintf(out,
             "\n/* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */\n");
     fprintf(out, "uint64_t *%s_step_counter(void *state);\n", e.name);
+    fprintf(out,
+            "/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a\n"
+            " * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */\n");
+    fprintf(out, "uint64_t *%s_example_base(void *state);\n", e.name);
     emit_header_close(&e);
 }
 
@@ -499,7 +513,7 @@ static void emit_init_body(Emit *e, bool random) {
     fprintf(o, "\nvoid %s_init(void *state, uint64_t seed) {\n", e->name);
     fprintf(o, "    unsigned char *st = (unsigned char *)state;\n");
     fprintf(o, "    memset(st, 0, %" PRId64 ");\n", c->arena_off);
-    fprintf(o, "    header *h = (header *)state;\n    h->seed = seed;\n    h->step = 0;\n");
+    fprintf(o, "    header *h = (header *)state;\n    h->seed = seed;\n    h->step = 0;\n    h->base = 0;\n");
     if (random)
         fprintf(o, "    rng r;\n");
     for (int i = 0; i < g->params.n; i++) {

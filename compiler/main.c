@@ -73,7 +73,7 @@ static void usage_compile(FILE *f) {
 }
 
 static void usage_build(FILE *f) {
-    fprintf(f, "usage: dlc build FILE.dlm [-o EXE] [--batch N] [-D NAME=NUMBER] [--native]\n"
+    fprintf(f, "usage: dlc build FILE.dlm [-o EXE] [--batch N] [-D NAME=NUMBER] [--mpi] [--native]\n"
                "\n"
                "Compiles the model and links its trainer (default name <name>-train) against libdlrt (statically),\n"
                "OpenBLAS and OpenMP with the system compiler. `<name>-train --help` lists its flags.\n"
@@ -81,6 +81,8 @@ static void usage_build(FILE *f) {
                "  -o EXE              the trainer's file name (default: <name>-train)\n"
                "  --batch N           the maximum batch size (default: the model's)\n"
                "  -D NAME=NUMBER      set a top-level constant of the model\n"
+               "  --mpi               a data-parallel trainer, run as `mpirun -np N EXE [flags]` (links\n"
+               "                      libdlrt-mpi and MPI; docs/trainer.md)\n"
                "  --native            compile for this machine's CPU (-march=native); the default is portable\n"
                "\n"
                "environment: CC (default cc), CFLAGS (added after -O3 -ffp-contract=fast), LDFLAGS; each is split\n"
@@ -108,6 +110,7 @@ typedef struct Options {
     const char *dump_after;
     bool trainer;              /* compile --trainer: also write <name>_train.c */
     bool native;               /* build --native: -march=native */
+    bool mpi;                  /* build --mpi: a data-parallel trainer linked with libdlrt-mpi */
     bool json;                 /* check --json */
     Vec(const char *) defines; /* -D name=value */
 } Options;
@@ -199,7 +202,7 @@ static const char *define_error(Ctx *ctx, const char *val) {
 static const DlrtOption dlc_options[] = {
     {"--help", 0},     {"-h", 0},        {"-o", 1},           {"--batch", 1}, {"--dtype", 1},
     {"--infer", 0},    {"-D", 1},        {"--trainer", 0},    {"--json", 0},  {"--native", 0},
-    {"--portable", 0}, {"--weights", 1}, {"--dump-after", 1},
+    {"--portable", 0}, {"--weights", 1}, {"--dump-after", 1}, {"--mpi", 0},
 };
 
 static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usage)(FILE *)) {
@@ -247,6 +250,8 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
             o->trainer = true;
         } else if (strcmp(a, "--json") == 0 && usage == usage_check) {
             o->json = true;
+        } else if (strcmp(a, "--mpi") == 0 && usage == usage_build) {
+            o->mpi = true;
         } else if (strcmp(a, "--native") == 0 && usage == usage_build) {
             o->native = true;
         } else if (strcmp(a, "--portable") == 0) {
@@ -676,6 +681,22 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
     Runtime rt;
     if (!find_runtime(ctx, &rt))
         return 1;
+    if (o->mpi && c->nupdates > 0) {
+        /* each rank would update the running statistics from its own share: the ranks' states would part */
+        fprintf(stderr,
+                "%s: --mpi: %s updates state in training (batch normalization's running statistics), which a "
+                "data-parallel trainer does not yet take over the global batch; build it without --mpi\n",
+                prog_name, o->file);
+        return 1;
+    }
+    char *mpi_library = xsprintf(ctx, "%s/libdlrt-mpi.a", dirname(xstrdup(ctx, rt.library)));
+    if (o->mpi && (!DLC_MPI_FLAGS[0] || access(mpi_library, R_OK) != 0)) {
+        fprintf(stderr,
+                "%s: --mpi needs libdlrt-mpi (%s), which is built when MPI is found: install libopenmpi-dev and "
+                "configure dlc again\n",
+                prog_name, mpi_library);
+        return 1;
+    }
     Text th = render(emit_header, c, eo), ts = render(emit_source, c, eo), tt = render(emit_trainer, c, eo);
     char tmpl[] = "/tmp/dlc-build-XXXXXX";
     char *dir = mkdtemp(tmpl);
@@ -706,6 +727,8 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
         vec_push(ctx, &cmd, xsprintf(ctx, "-I%s", rt.include));
         vec_push(ctx, &cmd, src);
         vec_push(ctx, &cmd, tr);
+        if (o->mpi)
+            vec_push(ctx, &cmd, mpi_library);
         vec_push(ctx, &cmd, rt.library);
         vec_push(ctx, &cmd, "-o");
         vec_push(ctx, &cmd, exe);
@@ -713,6 +736,8 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
         if (DLC_BLAS_LIBDIR[0])
             vec_push(ctx, &cmd, "-L" DLC_BLAS_LIBDIR);
         push_words(ctx, &cmd, "-lopenblas -lpng -lz -lm -lpthread");
+        if (o->mpi)
+            push_words(ctx, &cmd, DLC_MPI_FLAGS);
         int st = run_program(ctx, &cmd, NULL);
         if (st == 0)
             rc = 0;
@@ -738,7 +763,7 @@ static int cmd_compile(Ctx *ctx, int argc, char **argv, bool build) {
     Compiled *c = compile_file(ctx, &o);
     if (!c)
         return finish(ctx, ctx->diag.errors ? 1 : 2);
-    EmitOptions eo = {.f64 = o.f64, .infer = o.infer, .portable = o.portable};
+    EmitOptions eo = {.f64 = o.f64, .infer = o.infer, .portable = o.portable, .mpi = o.mpi};
     const char *dir = o.out ? o.out : ".";
     if (build)
         return finish(ctx, build_trainer(&o, c, &eo));

@@ -134,7 +134,7 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
     sched_build(&c->fn[FN_FORWARD], eval, FN_FORWARD, roots.v, roots.n);
     if (!trains)
         after("fuse", dump_after, eval, &c->fn[FN_FORWARD]);
-    plan_memory(&c->fn[FN_FORWARD], elem_size);
+    plan_memory(&c->fn[FN_FORWARD], elem_size, NULL, 0);
     if (!trains)
         after("plan", dump_after, eval, &c->fn[FN_FORWARD]);
     int64_t arena = c->fn[FN_FORWARD].arena_bytes;
@@ -152,11 +152,16 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
             if (c->grads[i])
                 vec_push(ctx, &tr, c->grads[i]);
         sched_build(&c->fn[FN_EVALUATE], eval, FN_EVALUATE, er.v, er.n);
-        plan_memory(&c->fn[FN_EVALUATE], elem_size);
+        plan_memory(&c->fn[FN_EVALUATE], elem_size, NULL, 0);
         c->fn[FN_TRAIN].nfwd_roots = 1 + c->metric_train.n + c->nupdates;
         sched_build(&c->fn[FN_TRAIN], train, FN_TRAIN, tr.v, tr.n);
         after("fuse", dump_after, train, &c->fn[FN_TRAIN]);
-        plan_memory(&c->fn[FN_TRAIN], elem_size);
+        /* the trainable parameters' gradients, in parameter order: one region that one allreduce covers */
+        Vec(IrNode *) pin = {0};
+        for (int i = 0; i < np; i++)
+            if (c->grads[i] && train->params.v[i].trainable)
+                vec_push(ctx, &pin, c->grads[i]);
+        plan_memory(&c->fn[FN_TRAIN], elem_size, pin.v, pin.n);
         after("plan", dump_after, train, &c->fn[FN_TRAIN]);
         for (int f = FN_EVALUATE; f <= FN_TRAIN; f++)
             if (c->fn[f].arena_bytes > arena)

@@ -5,8 +5,12 @@
  * views and fused consumers), then its bytes are free for later buffers (first fit). Roots stay live to the
  * end of the function, so callers can read outputs and gradients. Alignment is 64 bytes, a cache line.
  *
+ * Pinned buffers (the training step's gradients) come first, one after another from offset 0 in the order given,
+ * and stay busy for the whole function: a data-parallel trainer then sums every gradient across ranks with one
+ * call over [0, pinned_bytes). It costs arena bytes only where the peak was in the forward pass.
+ *
  * Requires: sched_build. Guarantees: s->offset for every kernel node, arena_bytes >= every live buffer's end,
- * and no two buffers that are live at once overlap. */
+ * no two buffers that are live at once overlap, and pinned kernels (each once) fill [0, s->pinned_bytes). */
 #include "dlc.h"
 
 #define ALIGN 64
@@ -54,7 +58,7 @@ static int64_t first_fit(Ctx *ctx, void *busy_vec, int64_t size, int until, int6
     return off;
 }
 
-void plan_memory(Sched *s, int elem_size) {
+void plan_memory(Sched *s, int elem_size, IrNode **pinned, int npinned) {
     Ctx *ctx = s->g->ctx;
     Graph *g = s->g;
     int n = g->nodes.n, nk = s->kernels.n;
@@ -75,17 +79,39 @@ void plan_memory(Sched *s, int elem_size) {
 
     Blocks busy = {0};
     int64_t top = 0, total = 0;
+    bool *kernel = xalloc(ctx, sizeof(bool) * (size_t)n);
+    for (int k = 0; k < nk; k++)
+        kernel[s->kernels.v[k]->id] = true;
+    s->pinned_all = true;
+    for (int i = 0; i < npinned; i++) {
+        IrNode *m = ir_storage(pinned[i]);
+        if (!kernel[m->id]) { /* a leaf (an input, a constant): not in the arena */
+            s->pinned_all = false;
+            continue;
+        }
+        if (s->offset[m->id] >= 0) /* shared by two parameters: hash-consing made their gradients one node */
+            continue;
+        int64_t size = align_up(shape_numel(&m->shape) * elem_size);
+        total += size;
+        s->offset[m->id] = first_fit(ctx, &busy, size, nk, &top);
+    }
+    s->pinned_bytes = top;
     for (int k = 0; k < nk; k++) {
         IrNode *m = s->kernels.v[k];
         int64_t size = align_up(shape_numel(&m->shape) * elem_size);
-        total += size;
+        if (s->offset[m->id] >= 0) {
+            size = 0; /* pinned: placed above; its scratch is placed below as any kernel's */
+        } else {
+            total += size;
+        }
         /* release buffers whose last reader ran before this kernel */
         int w = 0;
         for (int i = 0; i < busy.n; i++)
             if (busy.v[i].free_after >= k)
                 busy.v[w++] = busy.v[i];
         busy.n = w;
-        s->offset[m->id] = first_fit(ctx, &busy, size, last[m->id], &top);
+        if (size)
+            s->offset[m->id] = first_fit(ctx, &busy, size, last[m->id], &top);
         int64_t col = op_scratch(m);
         if (col > 0) {
             int64_t bytes = align_up(col * elem_size);

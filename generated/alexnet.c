@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline alexnet_real maxr(alexnet_real a, alexnet_real b) { return a > b ? a : b; }
@@ -42,10 +43,12 @@ static inline float expv(float x) {
 
 /* Dropout: keep element i of this step's mask with probability 1 - p, scaled by 1 / (1 - p). The
  * hash is SplitMix64's output function (libdlrt's dlrt_hash32) of (seed, step, site, i), so the
- * backward pass recomputes the forward pass's mask instead of storing it. */
-static inline alexnet_real dropmask(const unsigned char *st, uint64_t site, uint64_t i, alexnet_real p) {
+ * backward pass recomputes the forward pass's mask instead of storing it. i counts from the
+ * header's base example (inner elements an example), so a data-parallel rank that holds part of the
+ * global batch draws the masks the whole batch would. */
+static inline alexnet_real dropmask(const unsigned char *st, uint64_t site, uint64_t i, uint64_t inner, alexnet_real p) {
     const header *h = (const header *)(const void *)st;
-    uint64_t counter = ((h->step * 1024u + site) << 32) ^ i;
+    uint64_t counter = ((h->step * 1024u + site) << 32) ^ (h->base * inner + i);
     uint64_t z = h->seed + (counter + 1) * 0x9E3779B97F4A7C15u;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
@@ -264,6 +267,7 @@ void alexnet_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.weight [96, 1, 11, 11], alexnet.dlm line 18 */
     rng_seed(&r, seed, 0);
@@ -533,7 +537,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     (void)ar;
     /* conv2d -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
-    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
+    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 187059008)), (alexnet_real *)(ar + 330386240), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
     /* relu -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
@@ -541,18 +545,18 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 2916; i2++) {
-                ((alexnet_real *)(ar + 143327232))[i0 * 279936 + i1 * 2916 + i2] = relu((((alexnet_real *)(ar + 0))[i0 * 279936 + i1 * 2916 + i2] + ((alexnet_real *)(st + 46528))[i1]));
+                ((alexnet_real *)(ar + 330386240))[i0 * 279936 + i1 * 2916 + i2] = relu((((alexnet_real *)(ar + 187059008))[i0 * 279936 + i1 * 2916 + i2] + ((alexnet_real *)(st + 46528))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 96, 26, 26], alexnet.dlm line 19 */
     {
-    pool_max_fwd(((alexnet_real *)(ar + 143327232)), ((alexnet_real *)(ar + 0)), NULL, n * 96, 54, 54, 26, 26, 3, 3, 2, 2, 0, 0);
+    pool_max_fwd(((alexnet_real *)(ar + 330386240)), ((alexnet_real *)(ar + 187059008)), NULL, n * 96, 54, 54, 26, 26, 3, 3, 2, 2, 0, 0);
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((alexnet_real *)(ar + 187059008)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 220285760)), (alexnet_real *)(ar + 308890432), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
@@ -560,18 +564,18 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 676; i2++) {
-                ((alexnet_real *)(ar + 286654464))[i0 * 173056 + i1 * 676 + i2] = relu((((alexnet_real *)(ar + 33226752))[i0 * 173056 + i1 * 676 + i2] + ((alexnet_real *)(st + 2504512))[i1]));
+                ((alexnet_real *)(ar + 473713472))[i0 * 173056 + i1 * 676 + i2] = relu((((alexnet_real *)(ar + 220285760))[i0 * 173056 + i1 * 676 + i2] + ((alexnet_real *)(st + 2504512))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 256, 12, 12], alexnet.dlm line 21 */
     {
-    pool_max_fwd(((alexnet_real *)(ar + 286654464)), ((alexnet_real *)(ar + 33226752)), NULL, n * 256, 26, 26, 12, 12, 3, 3, 2, 2, 0, 0);
+    pool_max_fwd(((alexnet_real *)(ar + 473713472)), ((alexnet_real *)(ar + 220285760)), NULL, n * 256, 26, 26, 12, 12, 3, 3, 2, 2, 0, 0);
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 33226752)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 52101120)), (alexnet_real *)(ar + 80412672), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 220285760)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 239160128)), (alexnet_real *)(ar + 267471680), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -579,14 +583,14 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((alexnet_real *)(ar + 80412672))[i0 * 55296 + i1 * 144 + i2] = relu((((alexnet_real *)(ar + 52101120))[i0 * 55296 + i1 * 144 + i2] + ((alexnet_real *)(st + 6044480))[i1]));
+                ((alexnet_real *)(ar + 267471680))[i0 * 55296 + i1 * 144 + i2] = relu((((alexnet_real *)(ar + 239160128))[i0 * 55296 + i1 * 144 + i2] + ((alexnet_real *)(st + 6044480))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 80412672)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 52101120)), (alexnet_real *)(ar + 108724224), n, 384, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 267471680)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 239160128)), (alexnet_real *)(ar + 295783232), n, 384, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -594,14 +598,14 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((alexnet_real *)(ar + 108724224))[i0 * 55296 + i1 * 144 + i2] = relu((((alexnet_real *)(ar + 52101120))[i0 * 55296 + i1 * 144 + i2] + ((alexnet_real *)(st + 11354432))[i1]));
+                ((alexnet_real *)(ar + 295783232))[i0 * 55296 + i1 * 144 + i2] = relu((((alexnet_real *)(ar + 239160128))[i0 * 55296 + i1 * 144 + i2] + ((alexnet_real *)(st + 11354432))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 52101120)), (alexnet_real *)(ar + 70975488), n, 256, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 239160128)), (alexnet_real *)(ar + 258034496), n, 256, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
@@ -609,25 +613,25 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((alexnet_real *)(ar + 375259136))[i0 * 36864 + i1 * 144 + i2] = relu((((alexnet_real *)(ar + 52101120))[i0 * 36864 + i1 * 144 + i2] + ((alexnet_real *)(st + 14894912))[i1]));
+                ((alexnet_real *)(ar + 562318144))[i0 * 36864 + i1 * 144 + i2] = relu((((alexnet_real *)(ar + 239160128))[i0 * 36864 + i1 * 144 + i2] + ((alexnet_real *)(st + 14894912))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 256, 5, 5], alexnet.dlm line 25 */
     {
-    pool_max_fwd(((alexnet_real *)(ar + 375259136)), ((alexnet_real *)(ar + 52101120)), NULL, n * 256, 12, 12, 5, 5, 3, 3, 2, 2, 0, 0);
+    pool_max_fwd(((alexnet_real *)(ar + 562318144)), ((alexnet_real *)(ar + 239160128)), NULL, n * 256, 12, 12, 5, 5, 3, 3, 2, 2, 0, 0);
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
-    gemm(0, 1, n, 4096, 6400, ((alexnet_real *)(ar + 52101120)), 6400, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 55377920)), 4096, 0);
+    gemm(0, 1, n, 4096, 6400, ((alexnet_real *)(ar + 239160128)), 6400, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 242436928)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4096; i1++) {
-            ((alexnet_real *)(ar + 57475072))[i0 * 4096 + i1] = relu((((alexnet_real *)(ar + 55377920))[i0 * 4096 + i1] + ((alexnet_real *)(st + 119753536))[i1]));
+            ((alexnet_real *)(ar + 244534080))[i0 * 4096 + i1] = relu((((alexnet_real *)(ar + 242436928))[i0 * 4096 + i1] + ((alexnet_real *)(st + 119753536))[i1]));
         }
     }
     }
@@ -635,19 +639,19 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((alexnet_real *)(ar + 55377920))[i0] = (((alexnet_real *)(ar + 57475072))[i0] * dropmask(st, 1, (uint64_t)(i0), 0.5f));
+        ((alexnet_real *)(ar + 242436928))[i0] = (((alexnet_real *)(ar + 244534080))[i0] * dropmask(st, 1, (uint64_t)(i0), 4096u, 0.5f));
     }
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
-    gemm(0, 1, n, 4096, 4096, ((alexnet_real *)(ar + 55377920)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 59572224)), 4096, 0);
+    gemm(0, 1, n, 4096, 4096, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 246631232)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4096; i1++) {
-            ((alexnet_real *)(ar + 61669376))[i0 * 4096 + i1] = relu((((alexnet_real *)(ar + 59572224))[i0 * 4096 + i1] + ((alexnet_real *)(st + 186878784))[i1]));
+            ((alexnet_real *)(ar + 248728384))[i0 * 4096 + i1] = relu((((alexnet_real *)(ar + 246631232))[i0 * 4096 + i1] + ((alexnet_real *)(st + 186878784))[i1]));
         }
     }
     }
@@ -655,25 +659,25 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((alexnet_real *)(ar + 59572224))[i0] = (((alexnet_real *)(ar + 61669376))[i0] * dropmask(st, 2, (uint64_t)(i0), 0.5f));
+        ((alexnet_real *)(ar + 246631232))[i0] = (((alexnet_real *)(ar + 248728384))[i0] * dropmask(st, 2, (uint64_t)(i0), 4096u, 0.5f));
     }
     }
     /* matmul -> f32[batch 128, 10], alexnet.dlm line 29 */
     {
-    gemm(0, 1, n, 10, 4096, ((alexnet_real *)(ar + 59572224)), 4096, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 63766528)), 10, 0);
+    gemm(0, 1, n, 10, 4096, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 250825536)), 10, 0);
     }
     /* add -> f32[batch 128, 10], alexnet.dlm line 29 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((alexnet_real *)(ar + 63771648))[i0 * 10 + i1] = (((alexnet_real *)(ar + 63766528))[i0 * 10 + i1] + ((alexnet_real *)(st + 187059008))[i1]);
+            ((alexnet_real *)(ar + 250830656))[i0 * 10 + i1] = (((alexnet_real *)(ar + 250825536))[i0 * 10 + i1] + ((alexnet_real *)(st + 187059008))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], alexnet.dlm line 36 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const alexnet_real *xr = ((alexnet_real *)(ar + 63771648)) + r * 10;
+        const alexnet_real *xr = ((alexnet_real *)(ar + 250830656)) + r * 10;
         int32_t label = y[r];
         alexnet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -681,45 +685,45 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((alexnet_real *)(ar + 63766528))[r] = mx + (alexnet_real)log(sum) - xr[label];
+        ((alexnet_real *)(ar + 250825536))[r] = mx + (alexnet_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], alexnet.dlm line 36 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((alexnet_real *)(ar + 63766528))[i0];
+        acc += ((alexnet_real *)(ar + 250825536))[i0];
     }
-    ((alexnet_real *)(ar + 63767040))[0] = (alexnet_real)acc;
+    ((alexnet_real *)(ar + 250826048))[0] = (alexnet_real)acc;
     }
     /* divcount -> f32[], alexnet.dlm line 36 */
     {
-    ((alexnet_real *)(ar + 63766528))[0] = (((alexnet_real *)(ar + 63767040))[0] / (alexnet_real)(1 * n));
+    ((alexnet_real *)(ar + 250825536))[0] = (((alexnet_real *)(ar + 250826048))[0] / (alexnet_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], alexnet.dlm line 40 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const alexnet_real *xr = ((alexnet_real *)(ar + 63771648)) + r * 10;
+        const alexnet_real *xr = ((alexnet_real *)(ar + 250830656)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((alexnet_real *)(ar + 63766592))[r] = best == label ? 1.0f : 0.0f;
+        ((alexnet_real *)(ar + 250825600))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], alexnet.dlm line 40 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((alexnet_real *)(ar + 63766592))[i0];
+        acc += ((alexnet_real *)(ar + 250825600))[i0];
     }
-    ((alexnet_real *)(ar + 63767104))[0] = (alexnet_real)acc;
+    ((alexnet_real *)(ar + 250826112))[0] = (alexnet_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((alexnet_real *)(ar + 63767104))[0];
+        metrics[0] = (double)((alexnet_real *)(ar + 250826112))[0];
     }
-    return ((alexnet_real *)(ar + 63766528))[0];
+    return ((alexnet_real *)(ar + 250825536))[0];
 }
 
 int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y) {
@@ -730,18 +734,18 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     (void)ar;
     /* divcount -> f32[], alexnet.dlm line 36 */
     {
-    ((alexnet_real *)(ar + 63766592))[0] = (1.0f / (alexnet_real)(1 * n));
+    ((alexnet_real *)(ar + 250825600))[0] = (1.0f / (alexnet_real)(1 * n));
     }
     /* copy -> f32[batch 128], alexnet.dlm line 36 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((alexnet_real *)(ar + 63767168))[i0] = ((alexnet_real *)(ar + 63766592))[0];
+        ((alexnet_real *)(ar + 250826176))[i0] = ((alexnet_real *)(ar + 250825600))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], alexnet.dlm line 36 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const alexnet_real *xr = ((alexnet_real *)(ar + 63771648)) + r * 10;
+        const alexnet_real *xr = ((alexnet_real *)(ar + 250830656)) + r * 10;
         int32_t label = y[r];
         alexnet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -749,8 +753,8 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        alexnet_real *yr = ((alexnet_real *)(ar + 63776768)) + r * 10;
-        alexnet_real scale = ((alexnet_real *)(ar + 63767168))[r], inv = (alexnet_real)(1.0 / sum);
+        alexnet_real *yr = ((alexnet_real *)(ar + 250835776)) + r * 10;
+        alexnet_real scale = ((alexnet_real *)(ar + 250826176))[r], inv = (alexnet_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -760,24 +764,24 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((alexnet_real *)(ar + 63776768))[i0 + i1 * 10];
+            acc += ((alexnet_real *)(ar + 250835776))[i0 + i1 * 10];
         }
-        ((alexnet_real *)(ar + 63766592))[i0] = (alexnet_real)acc;
+        ((alexnet_real *)(ar + 187058944))[i0] = (alexnet_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 29 */
     {
-    gemm(0, 0, n, 4096, 10, ((alexnet_real *)(ar + 63776768)), 10, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 63781888)), 4096, 0);
+    gemm(0, 0, n, 4096, 10, ((alexnet_real *)(ar + 250835776)), 10, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 250840896)), 4096, 0);
     }
     /* matmul -> f32[10, 4096], alexnet.dlm line 29 */
     {
-    gemm(1, 0, 10, 4096, n, ((alexnet_real *)(ar + 63776768)), 10, ((alexnet_real *)(ar + 59572224)), 4096, ((alexnet_real *)(ar + 65879040)), 4096, 0);
+    gemm(1, 0, 10, 4096, n, ((alexnet_real *)(ar + 250835776)), 10, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(ar + 186895104)), 4096, 0);
     }
     /* mul -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((alexnet_real *)(ar + 59572224))[i0] = ((((alexnet_real *)(ar + 63781888))[i0] * dropmask(st, 2, (uint64_t)(i0), 0.5f)) * (((alexnet_real *)(ar + 61669376))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((alexnet_real *)(ar + 246631232))[i0] = ((((alexnet_real *)(ar + 250840896))[i0] * dropmask(st, 2, (uint64_t)(i0), 4096u, 0.5f)) * (((alexnet_real *)(ar + 248728384))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[4096], alexnet.dlm line 28 */
@@ -786,24 +790,24 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     for (int64_t i0 = 0; i0 < 4096; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((alexnet_real *)(ar + 59572224))[i0 + i1 * 4096];
+            acc += ((alexnet_real *)(ar + 246631232))[i0 + i1 * 4096];
         }
-        ((alexnet_real *)(ar + 61669376))[i0] = (alexnet_real)acc;
+        ((alexnet_real *)(ar + 186878720))[i0] = (alexnet_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
-    gemm(0, 0, n, 4096, 4096, ((alexnet_real *)(ar + 59572224)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 63767168)), 4096, 0);
+    gemm(0, 0, n, 4096, 4096, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 248728384)), 4096, 0);
     }
     /* matmul -> f32[4096, 4096], alexnet.dlm line 28 */
     {
-    gemm(1, 0, 4096, 4096, n, ((alexnet_real *)(ar + 59572224)), 4096, ((alexnet_real *)(ar + 55377920)), 4096, ((alexnet_real *)(ar + 394133504)), 4096, 0);
+    gemm(1, 0, 4096, 4096, n, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(ar + 119769856)), 4096, 0);
     }
     /* mul -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((alexnet_real *)(ar + 55377920))[i0] = ((((alexnet_real *)(ar + 63767168))[i0] * dropmask(st, 1, (uint64_t)(i0), 0.5f)) * (((alexnet_real *)(ar + 57475072))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((alexnet_real *)(ar + 242436928))[i0] = ((((alexnet_real *)(ar + 248728384))[i0] * dropmask(st, 1, (uint64_t)(i0), 4096u, 0.5f)) * (((alexnet_real *)(ar + 244534080))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[4096], alexnet.dlm line 27 */
@@ -812,28 +816,28 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     for (int64_t i0 = 0; i0 < 4096; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((alexnet_real *)(ar + 55377920))[i0 + i1 * 4096];
+            acc += ((alexnet_real *)(ar + 242436928))[i0 + i1 * 4096];
         }
-        ((alexnet_real *)(ar + 57475072))[i0] = (alexnet_real)acc;
+        ((alexnet_real *)(ar + 119753472))[i0] = (alexnet_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 6400], alexnet.dlm line 27 */
     {
-    gemm(0, 0, n, 6400, 4096, ((alexnet_real *)(ar + 55377920)), 4096, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 57491456)), 6400, 0);
+    gemm(0, 0, n, 6400, 4096, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 244534080)), 6400, 0);
     }
     /* matmul -> f32[4096, 6400], alexnet.dlm line 27 */
     {
-    gemm(1, 0, 4096, 6400, n, ((alexnet_real *)(ar + 55377920)), 4096, ((alexnet_real *)(ar + 52101120)), 6400, ((alexnet_real *)(ar + 461242368)), 6400, 0);
+    gemm(1, 0, 4096, 6400, n, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(ar + 239160128)), 6400, ((alexnet_real *)(ar + 14895872)), 6400, 0);
     }
     /* max_pool_dx -> f32[batch 128, 256, 12, 12], alexnet.dlm line 25 */
     {
-    pool_max_dx(((alexnet_real *)(ar + 375259136)), ((alexnet_real *)(ar + 57491456)), ((alexnet_real *)(ar + 566099968)), n * 256, 12, 12, 5, 5, 3, 3, 2, 2, 0, 0);
+    pool_max_dx(((alexnet_real *)(ar + 562318144)), ((alexnet_real *)(ar + 244534080)), ((alexnet_real *)(ar + 581192512)), n * 256, 12, 12, 5, 5, 3, 3, 2, 2, 0, 0);
     }
     /* mul -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((alexnet_real *)(ar + 584974336))[i0] = (((alexnet_real *)(ar + 566099968))[i0] * (((alexnet_real *)(ar + 375259136))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((alexnet_real *)(ar + 600066880))[i0] = (((alexnet_real *)(ar + 581192512))[i0] * (((alexnet_real *)(ar + 562318144))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], alexnet.dlm line 24 */
@@ -843,25 +847,25 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((alexnet_real *)(ar + 584974336))[i0 * 144 + i1 * 36864 + i2];
+                acc += ((alexnet_real *)(ar + 600066880))[i0 * 144 + i1 * 36864 + i2];
             }
         }
-        ((alexnet_real *)(ar + 52101120))[i0] = (alexnet_real)acc;
+        ((alexnet_real *)(ar + 14894848))[i0] = (alexnet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 603848704)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 584974336)), (alexnet_real *)(ar + 52102144), n, 256, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 562318144)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 600066880)), (alexnet_real *)(ar + 239160128), n, 256, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 384, 3, 3], alexnet.dlm line 24 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(ar + 52102144)), ((alexnet_real *)(ar + 584974336)), (alexnet_real *)(ar + 57491456), n, 256, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(ar + 11355904)), ((alexnet_real *)(ar + 600066880)), (alexnet_real *)(ar + 239160128), n, 256, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 55296; i0++) {
-        ((alexnet_real *)(ar + 566099968))[i0] = (((alexnet_real *)(ar + 603848704))[i0] * (((alexnet_real *)(ar + 108724224))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((alexnet_real *)(ar + 590629696))[i0] = (((alexnet_real *)(ar + 562318144))[i0] * (((alexnet_real *)(ar + 295783232))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 384, 1, 1], alexnet.dlm line 23 */
@@ -871,25 +875,25 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((alexnet_real *)(ar + 566099968))[i0 * 144 + i1 * 55296 + i2];
+                acc += ((alexnet_real *)(ar + 590629696))[i0 * 144 + i1 * 55296 + i2];
             }
         }
-        ((alexnet_real *)(ar + 55641088))[i0] = (alexnet_real)acc;
+        ((alexnet_real *)(ar + 11354368))[i0] = (alexnet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 108724224)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 57491456), n, 384, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 590629696)), (alexnet_real *)(ar + 239160128), n, 384, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 384, 3, 3], alexnet.dlm line 23 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 80412672)), ((alexnet_real *)(ar + 66042880)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 57491456), n, 384, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 267471680)), ((alexnet_real *)(ar + 6045952)), ((alexnet_real *)(ar + 590629696)), (alexnet_real *)(ar + 239160128), n, 384, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 55296; i0++) {
-        ((alexnet_real *)(ar + 566099968))[i0] = (((alexnet_real *)(ar + 108724224))[i0] * (((alexnet_real *)(ar + 80412672))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((alexnet_real *)(ar + 562318144))[i0] = (((alexnet_real *)(ar + 295783232))[i0] * (((alexnet_real *)(ar + 267471680))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 384, 1, 1], alexnet.dlm line 22 */
@@ -899,29 +903,29 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((alexnet_real *)(ar + 566099968))[i0 * 144 + i1 * 55296 + i2];
+                acc += ((alexnet_real *)(ar + 562318144))[i0 * 144 + i1 * 55296 + i2];
             }
         }
-        ((alexnet_real *)(ar + 55642624))[i0] = (alexnet_real)acc;
+        ((alexnet_real *)(ar + 6044416))[i0] = (alexnet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 71351296)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 55644160), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 562318144)), (alexnet_real *)(ar + 239160128), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 256, 3, 3], alexnet.dlm line 22 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 33226752)), ((alexnet_real *)(ar + 57491456)), ((alexnet_real *)(ar + 566099968)), (alexnet_real *)(ar + 55644160), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 220285760)), ((alexnet_real *)(ar + 2505472)), ((alexnet_real *)(ar + 562318144)), (alexnet_real *)(ar + 239160128), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 256, 26, 26], alexnet.dlm line 21 */
     {
-    pool_max_dx(((alexnet_real *)(ar + 286654464)), ((alexnet_real *)(ar + 71351296)), ((alexnet_real *)(ar + 566099968)), n * 256, 26, 26, 12, 12, 3, 3, 2, 2, 0, 0);
+    pool_max_dx(((alexnet_real *)(ar + 473713472)), ((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(ar + 562318144)), n * 256, 26, 26, 12, 12, 3, 3, 2, 2, 0, 0);
     }
     /* mul -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 173056; i0++) {
-        ((alexnet_real *)(ar + 654704640))[i0] = (((alexnet_real *)(ar + 566099968))[i0] * (((alexnet_real *)(ar + 286654464))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((alexnet_real *)(ar + 650922816))[i0] = (((alexnet_real *)(ar + 562318144))[i0] * (((alexnet_real *)(ar + 473713472))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], alexnet.dlm line 20 */
@@ -931,29 +935,29 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 676; i2++) {
-                acc += ((alexnet_real *)(ar + 654704640))[i0 * 676 + i1 * 173056 + i2];
+                acc += ((alexnet_real *)(ar + 650922816))[i0 * 676 + i1 * 173056 + i2];
             }
         }
-        ((alexnet_real *)(ar + 33226752))[i0] = (alexnet_real)acc;
+        ((alexnet_real *)(ar + 2504448))[i0] = (alexnet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 96, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 71351296)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 654704640)), (alexnet_real *)(ar + 33227776), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_dx(((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 650922816)), (alexnet_real *)(ar + 220285760), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[256, 96, 5, 5], alexnet.dlm line 20 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 0)), ((alexnet_real *)(ar + 33227776)), ((alexnet_real *)(ar + 654704640)), (alexnet_real *)(ar + 35685376), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_dw(((alexnet_real *)(ar + 187059008)), ((alexnet_real *)(ar + 46848)), ((alexnet_real *)(ar + 650922816)), (alexnet_real *)(ar + 220285760), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* max_pool_dx -> f32[batch 128, 96, 54, 54], alexnet.dlm line 19 */
     {
-    pool_max_dx(((alexnet_real *)(ar + 143327232)), ((alexnet_real *)(ar + 71351296)), ((alexnet_real *)(ar + 566099968)), n * 96, 54, 54, 26, 26, 3, 3, 2, 2, 0, 0);
+    pool_max_dx(((alexnet_real *)(ar + 330386240)), ((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(ar + 473713472)), n * 96, 54, 54, 26, 26, 3, 3, 2, 2, 0, 0);
     }
     /* mul -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 279936; i0++) {
-        ((alexnet_real *)(ar + 709427200))[i0] = (((alexnet_real *)(ar + 566099968))[i0] * (((alexnet_real *)(ar + 143327232))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((alexnet_real *)(ar + 617040704))[i0] = (((alexnet_real *)(ar + 473713472))[i0] * (((alexnet_real *)(ar + 330386240))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 96, 1, 1], alexnet.dlm line 18 */
@@ -963,15 +967,15 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2916; i2++) {
-                acc += ((alexnet_real *)(ar + 709427200))[i0 * 2916 + i1 * 279936 + i2];
+                acc += ((alexnet_real *)(ar + 617040704))[i0 * 2916 + i1 * 279936 + i2];
             }
         }
-        ((alexnet_real *)(ar + 0))[i0] = (alexnet_real)acc;
+        ((alexnet_real *)(ar + 46464))[i0] = (alexnet_real)acc;
     }
     }
     /* conv2d_dw -> f32[96, 1, 11, 11], alexnet.dlm line 18 */
     {
-    conv2d_dw(x, ((alexnet_real *)(ar + 384)), ((alexnet_real *)(ar + 709427200)), (alexnet_real *)(ar + 46848), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
+    conv2d_dw(x, ((alexnet_real *)(ar + 0)), ((alexnet_real *)(ar + 617040704)), (alexnet_real *)(ar + 187059008), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
     return 0;
 }
@@ -985,7 +989,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 0.weight */
     {
         alexnet_real *p = (alexnet_real *)(st + 64);
-        const alexnet_real *g = ((alexnet_real *)(ar + 384));
+        const alexnet_real *g = ((alexnet_real *)(ar + 0));
         ALEXNET_PARALLEL_FOR
         for (int64_t i = 0; i < 11616; i++) {
             alexnet_real gi = g[i];
@@ -995,7 +999,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 0.bias */
     {
         alexnet_real *p = (alexnet_real *)(st + 46528);
-        const alexnet_real *g = ((alexnet_real *)(ar + 0));
+        const alexnet_real *g = ((alexnet_real *)(ar + 46464));
         for (int64_t i = 0; i < 96; i++) {
             alexnet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1004,7 +1008,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 3.weight */
     {
         alexnet_real *p = (alexnet_real *)(st + 46912);
-        const alexnet_real *g = ((alexnet_real *)(ar + 33227776));
+        const alexnet_real *g = ((alexnet_real *)(ar + 46848));
         ALEXNET_PARALLEL_FOR
         for (int64_t i = 0; i < 614400; i++) {
             alexnet_real gi = g[i];
@@ -1014,7 +1018,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 3.bias */
     {
         alexnet_real *p = (alexnet_real *)(st + 2504512);
-        const alexnet_real *g = ((alexnet_real *)(ar + 33226752));
+        const alexnet_real *g = ((alexnet_real *)(ar + 2504448));
         for (int64_t i = 0; i < 256; i++) {
             alexnet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1023,7 +1027,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 6.weight */
     {
         alexnet_real *p = (alexnet_real *)(st + 2505536);
-        const alexnet_real *g = ((alexnet_real *)(ar + 57491456));
+        const alexnet_real *g = ((alexnet_real *)(ar + 2505472));
         ALEXNET_PARALLEL_FOR
         for (int64_t i = 0; i < 884736; i++) {
             alexnet_real gi = g[i];
@@ -1033,7 +1037,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 6.bias */
     {
         alexnet_real *p = (alexnet_real *)(st + 6044480);
-        const alexnet_real *g = ((alexnet_real *)(ar + 55642624));
+        const alexnet_real *g = ((alexnet_real *)(ar + 6044416));
         for (int64_t i = 0; i < 384; i++) {
             alexnet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1042,7 +1046,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 8.weight */
     {
         alexnet_real *p = (alexnet_real *)(st + 6046016);
-        const alexnet_real *g = ((alexnet_real *)(ar + 66042880));
+        const alexnet_real *g = ((alexnet_real *)(ar + 6045952));
         ALEXNET_PARALLEL_FOR
         for (int64_t i = 0; i < 1327104; i++) {
             alexnet_real gi = g[i];
@@ -1052,7 +1056,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 8.bias */
     {
         alexnet_real *p = (alexnet_real *)(st + 11354432);
-        const alexnet_real *g = ((alexnet_real *)(ar + 55641088));
+        const alexnet_real *g = ((alexnet_real *)(ar + 11354368));
         for (int64_t i = 0; i < 384; i++) {
             alexnet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1061,7 +1065,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 10.weight */
     {
         alexnet_real *p = (alexnet_real *)(st + 11355968);
-        const alexnet_real *g = ((alexnet_real *)(ar + 52102144));
+        const alexnet_real *g = ((alexnet_real *)(ar + 11355904));
         ALEXNET_PARALLEL_FOR
         for (int64_t i = 0; i < 884736; i++) {
             alexnet_real gi = g[i];
@@ -1071,7 +1075,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 10.bias */
     {
         alexnet_real *p = (alexnet_real *)(st + 14894912);
-        const alexnet_real *g = ((alexnet_real *)(ar + 52101120));
+        const alexnet_real *g = ((alexnet_real *)(ar + 14894848));
         for (int64_t i = 0; i < 256; i++) {
             alexnet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1080,7 +1084,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 14.weight */
     {
         alexnet_real *p = (alexnet_real *)(st + 14895936);
-        const alexnet_real *g = ((alexnet_real *)(ar + 461242368));
+        const alexnet_real *g = ((alexnet_real *)(ar + 14895872));
         ALEXNET_PARALLEL_FOR
         for (int64_t i = 0; i < 26214400; i++) {
             alexnet_real gi = g[i];
@@ -1090,7 +1094,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 14.bias */
     {
         alexnet_real *p = (alexnet_real *)(st + 119753536);
-        const alexnet_real *g = ((alexnet_real *)(ar + 57475072));
+        const alexnet_real *g = ((alexnet_real *)(ar + 119753472));
         ALEXNET_PARALLEL_FOR
         for (int64_t i = 0; i < 4096; i++) {
             alexnet_real gi = g[i];
@@ -1100,7 +1104,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 17.weight */
     {
         alexnet_real *p = (alexnet_real *)(st + 119769920);
-        const alexnet_real *g = ((alexnet_real *)(ar + 394133504));
+        const alexnet_real *g = ((alexnet_real *)(ar + 119769856));
         ALEXNET_PARALLEL_FOR
         for (int64_t i = 0; i < 16777216; i++) {
             alexnet_real gi = g[i];
@@ -1110,7 +1114,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 17.bias */
     {
         alexnet_real *p = (alexnet_real *)(st + 186878784);
-        const alexnet_real *g = ((alexnet_real *)(ar + 61669376));
+        const alexnet_real *g = ((alexnet_real *)(ar + 186878720));
         ALEXNET_PARALLEL_FOR
         for (int64_t i = 0; i < 4096; i++) {
             alexnet_real gi = g[i];
@@ -1120,7 +1124,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 20.weight */
     {
         alexnet_real *p = (alexnet_real *)(st + 186895168);
-        const alexnet_real *g = ((alexnet_real *)(ar + 65879040));
+        const alexnet_real *g = ((alexnet_real *)(ar + 186895104));
         ALEXNET_PARALLEL_FOR
         for (int64_t i = 0; i < 40960; i++) {
             alexnet_real gi = g[i];
@@ -1130,7 +1134,7 @@ void alexnet_step(void *state, alexnet_real lr) {
     /* 20.bias */
     {
         alexnet_real *p = (alexnet_real *)(st + 187059008);
-        const alexnet_real *g = ((alexnet_real *)(ar + 63766592));
+        const alexnet_real *g = ((alexnet_real *)(ar + 187058944));
         for (int64_t i = 0; i < 10; i++) {
             alexnet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1333,37 +1337,37 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
 alexnet_real *alexnet_grad(void *state, const char *name) {
     unsigned char *ar = (unsigned char *)state + 187059072;
     if (strcmp(name, "0.weight") == 0)
-        return (alexnet_real *)(void *)(ar + 384);
-    if (strcmp(name, "0.bias") == 0)
         return (alexnet_real *)(void *)(ar + 0);
+    if (strcmp(name, "0.bias") == 0)
+        return (alexnet_real *)(void *)(ar + 46464);
     if (strcmp(name, "3.weight") == 0)
-        return (alexnet_real *)(void *)(ar + 33227776);
+        return (alexnet_real *)(void *)(ar + 46848);
     if (strcmp(name, "3.bias") == 0)
-        return (alexnet_real *)(void *)(ar + 33226752);
+        return (alexnet_real *)(void *)(ar + 2504448);
     if (strcmp(name, "6.weight") == 0)
-        return (alexnet_real *)(void *)(ar + 57491456);
+        return (alexnet_real *)(void *)(ar + 2505472);
     if (strcmp(name, "6.bias") == 0)
-        return (alexnet_real *)(void *)(ar + 55642624);
+        return (alexnet_real *)(void *)(ar + 6044416);
     if (strcmp(name, "8.weight") == 0)
-        return (alexnet_real *)(void *)(ar + 66042880);
+        return (alexnet_real *)(void *)(ar + 6045952);
     if (strcmp(name, "8.bias") == 0)
-        return (alexnet_real *)(void *)(ar + 55641088);
+        return (alexnet_real *)(void *)(ar + 11354368);
     if (strcmp(name, "10.weight") == 0)
-        return (alexnet_real *)(void *)(ar + 52102144);
+        return (alexnet_real *)(void *)(ar + 11355904);
     if (strcmp(name, "10.bias") == 0)
-        return (alexnet_real *)(void *)(ar + 52101120);
+        return (alexnet_real *)(void *)(ar + 14894848);
     if (strcmp(name, "14.weight") == 0)
-        return (alexnet_real *)(void *)(ar + 461242368);
+        return (alexnet_real *)(void *)(ar + 14895872);
     if (strcmp(name, "14.bias") == 0)
-        return (alexnet_real *)(void *)(ar + 57475072);
+        return (alexnet_real *)(void *)(ar + 119753472);
     if (strcmp(name, "17.weight") == 0)
-        return (alexnet_real *)(void *)(ar + 394133504);
+        return (alexnet_real *)(void *)(ar + 119769856);
     if (strcmp(name, "17.bias") == 0)
-        return (alexnet_real *)(void *)(ar + 61669376);
+        return (alexnet_real *)(void *)(ar + 186878720);
     if (strcmp(name, "20.weight") == 0)
-        return (alexnet_real *)(void *)(ar + 65879040);
+        return (alexnet_real *)(void *)(ar + 186895104);
     if (strcmp(name, "20.bias") == 0)
-        return (alexnet_real *)(void *)(ar + 63766592);
+        return (alexnet_real *)(void *)(ar + 187058944);
     (void)ar;
     (void)name;
     return NULL;
@@ -1598,4 +1602,8 @@ alexnet_real *alexnet_param(void *state, const char *name) {
 
 uint64_t *alexnet_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *alexnet_example_base(void *state) {
+    return &((header *)state)->base;
 }

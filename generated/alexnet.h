@@ -24,13 +24,15 @@ extern "C" {
 #define ALEXNET_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define ALEXNET_MAX_BATCH 128
-#define ALEXNET_STATE_BYTES 1039813504
+#define ALEXNET_STATE_BYTES 947427008
 #define ALEXNET_PARAM_COUNT 16
 #define ALEXNET_PARAM_ELEMENTS 46764746
 #define ALEXNET_INPUT_X_SIZE 50176 /* per example: f32[batch 128, 1, 224, 224] */
 #define ALEXNET_INPUT_Y_SIZE 1 /* per example: i32[batch 128] */
 #define ALEXNET_OUTPUT_LOGITS_SIZE 10
 #define ALEXNET_METRIC_COUNT 1
+#define ALEXNET_GRAD_OFFSET 187059072 /* bytes: after alexnet_backward, every trainable parameter's gradient */
+#define ALEXNET_GRAD_BYTES 187059008 /* lies in these bytes, in parameter order */
 
 /* metadata (also as a table and functions below) */
 #define ALEXNET_DLC_VERSION "0.1.0"
@@ -125,6 +127,9 @@ alexnet_real *alexnet_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *alexnet_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *alexnet_example_base(void *state);
 
 #ifdef __cplusplus
 }

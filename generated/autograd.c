@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline autograd_real relu(autograd_real a) { return a > 0 ? a : 0; }
@@ -59,6 +60,7 @@ void autograd_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
 }
 
 int autograd_forward(void *state, int n, const autograd_real *x, const autograd_real *a, const autograd_real *z) {
@@ -1191,4 +1193,8 @@ autograd_real *autograd_param(void *state, const char *name) {
 
 uint64_t *autograd_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *autograd_example_base(void *state) {
+    return &((header *)state)->base;
 }

@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline batchnorm_real maxr(batchnorm_real a, batchnorm_real b) { return a > b ? a : b; }
@@ -519,6 +520,7 @@ void batchnorm_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.weight [6, 1, 5, 5], batchnorm.dlm line 48 */
     rng_seed(&r, seed, 0);
@@ -830,7 +832,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     (void)ar;
     /* conv2d -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 48 */
     {
-    conv2d_fwd_direct_0(x, ((batchnorm_real *)(st + 64)), ((batchnorm_real *)(ar + 0)), n);
+    conv2d_fwd_direct_0(x, ((batchnorm_real *)(st + 64)), ((batchnorm_real *)(ar + 179968)), n);
     }
     /* add -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 48 */
     {
@@ -838,7 +840,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_real *)(ar + 1769472))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_real *)(ar + 0))[i0 * 3456 + i1 * 576 + i2] + ((batchnorm_real *)(st + 704))[i1]);
+                ((batchnorm_real *)(ar + 1949440))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_real *)(ar + 179968))[i0 * 3456 + i1 * 576 + i2] + ((batchnorm_real *)(st + 704))[i1]);
             }
         }
     }
@@ -850,16 +852,16 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((batchnorm_real *)(ar + 1769472))[i0 * 576 + i1 * 3456 + i2];
+                acc += ((batchnorm_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2];
             }
         }
-        ((batchnorm_real *)(ar + 0))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 179968))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 6, 1, 1], batchnorm.dlm line 36 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_real *)(ar + 64))[i0] = (((batchnorm_real *)(ar + 0))[i0] / (batchnorm_real)(576 * n));
+        ((batchnorm_real *)(ar + 180032))[i0] = (((batchnorm_real *)(ar + 179968))[i0] / (batchnorm_real)(576 * n));
     }
     }
     /* sub -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 37 */
@@ -868,7 +870,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_real *)(ar + 3538944))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_real *)(ar + 1769472))[i0 * 3456 + i1 * 576 + i2] - ((batchnorm_real *)(ar + 64))[i1]);
+                ((batchnorm_real *)(ar + 3718912))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_real *)(ar + 1949440))[i0 * 3456 + i1 * 576 + i2] - ((batchnorm_real *)(ar + 180032))[i1]);
             }
         }
     }
@@ -880,22 +882,22 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((batchnorm_real *)(ar + 3538944))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 3538944))[i0 * 576 + i1 * 3456 + i2]);
+                acc += (((batchnorm_real *)(ar + 3718912))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 3718912))[i0 * 576 + i1 * 3456 + i2]);
             }
         }
-        ((batchnorm_real *)(ar + 0))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 179968))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 6, 1, 1], batchnorm.dlm line 37 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_real *)(ar + 128))[i0] = (((batchnorm_real *)(ar + 0))[i0] / (batchnorm_real)(576 * n));
+        ((batchnorm_real *)(ar + 180096))[i0] = (((batchnorm_real *)(ar + 179968))[i0] / (batchnorm_real)(576 * n));
     }
     }
     /* sqrt -> f32[1, 6, 1, 1], batchnorm.dlm line 38 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_real *)(ar + 0))[i0] = sqrtf((((batchnorm_real *)(ar + 128))[i0] + 1e-05f));
+        ((batchnorm_real *)(ar + 179968))[i0] = sqrtf((((batchnorm_real *)(ar + 180096))[i0] + 1e-05f));
     }
     }
     /* div -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 38 */
@@ -904,7 +906,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_real *)(ar + 192))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_real *)(ar + 3538944))[i0 * 3456 + i1 * 576 + i2] / ((batchnorm_real *)(ar + 0))[i1]);
+                ((batchnorm_real *)(ar + 180160))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_real *)(ar + 3718912))[i0 * 3456 + i1 * 576 + i2] / ((batchnorm_real *)(ar + 179968))[i1]);
             }
         }
     }
@@ -912,13 +914,13 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* add -> f32[1, 6, 1, 1], batchnorm.dlm line 39 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_real *)(ar + 1769664))[i0] = ((0.9f * ((batchnorm_real *)(st + 896))[i0]) + (0.1f * ((batchnorm_real *)(ar + 64))[i0]));
+        ((batchnorm_real *)(ar + 1949632))[i0] = ((0.9f * ((batchnorm_real *)(st + 896))[i0]) + (0.1f * ((batchnorm_real *)(ar + 180032))[i0]));
     }
     }
     /* add -> f32[1, 6, 1, 1], batchnorm.dlm line 40 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_real *)(ar + 64))[i0] = ((0.9f * ((batchnorm_real *)(st + 960))[i0]) + (0.1f * ((batchnorm_real *)(ar + 128))[i0]));
+        ((batchnorm_real *)(ar + 180032))[i0] = ((0.9f * ((batchnorm_real *)(st + 960))[i0]) + (0.1f * ((batchnorm_real *)(ar + 180096))[i0]));
     }
     }
     /* sigmoid -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 48 */
@@ -927,18 +929,18 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_real *)(ar + 5308416))[i0 * 3456 + i1 * 576 + i2] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 768))[i1] * ((batchnorm_real *)(ar + 192))[i0 * 3456 + i1 * 576 + i2]) + ((batchnorm_real *)(st + 832))[i1])))));
+                ((batchnorm_real *)(ar + 5488384))[i0 * 3456 + i1 * 576 + i2] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 768))[i1] * ((batchnorm_real *)(ar + 180160))[i0 * 3456 + i1 * 576 + i2]) + ((batchnorm_real *)(st + 832))[i1])))));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 6, 12, 12], batchnorm.dlm line 49 */
     {
-    avg_pool_fwd_0(((batchnorm_real *)(ar + 5308416)), ((batchnorm_real *)(ar + 1769728)), n);
+    avg_pool_fwd_0(((batchnorm_real *)(ar + 5488384)), ((batchnorm_real *)(ar + 1949696)), n);
     }
     /* conv2d -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 50 */
     {
-    conv2d_fwd_direct_1(((batchnorm_real *)(ar + 1769728)), ((batchnorm_real *)(st + 1024)), ((batchnorm_real *)(ar + 2212096)), n);
+    conv2d_fwd_direct_1(((batchnorm_real *)(ar + 1949696)), ((batchnorm_real *)(st + 1024)), ((batchnorm_real *)(ar + 2392064)), n);
     }
     /* add -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 50 */
     {
@@ -946,7 +948,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_real *)(ar + 2736384))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 2212096))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_real *)(st + 10624))[i1]);
+                ((batchnorm_real *)(ar + 2916352))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 2392064))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_real *)(st + 10624))[i1]);
             }
         }
     }
@@ -958,16 +960,16 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += ((batchnorm_real *)(ar + 2736384))[i0 * 64 + i1 * 1024 + i2];
+                acc += ((batchnorm_real *)(ar + 2916352))[i0 * 64 + i1 * 1024 + i2];
             }
         }
-        ((batchnorm_real *)(ar + 128))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 180096))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 16, 1, 1], batchnorm.dlm line 36 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_real *)(ar + 2212096))[i0] = (((batchnorm_real *)(ar + 128))[i0] / (batchnorm_real)(64 * n));
+        ((batchnorm_real *)(ar + 2392064))[i0] = (((batchnorm_real *)(ar + 180096))[i0] / (batchnorm_real)(64 * n));
     }
     }
     /* sub -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 37 */
@@ -976,7 +978,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_real *)(ar + 7077888))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 2736384))[i0 * 1024 + i1 * 64 + i2] - ((batchnorm_real *)(ar + 2212096))[i1]);
+                ((batchnorm_real *)(ar + 7257856))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 2916352))[i0 * 1024 + i1 * 64 + i2] - ((batchnorm_real *)(ar + 2392064))[i1]);
             }
         }
     }
@@ -988,22 +990,22 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += (((batchnorm_real *)(ar + 7077888))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_real *)(ar + 7077888))[i0 * 64 + i1 * 1024 + i2]);
+                acc += (((batchnorm_real *)(ar + 7257856))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_real *)(ar + 7257856))[i0 * 64 + i1 * 1024 + i2]);
             }
         }
-        ((batchnorm_real *)(ar + 128))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 180096))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 16, 1, 1], batchnorm.dlm line 37 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_real *)(ar + 2212160))[i0] = (((batchnorm_real *)(ar + 128))[i0] / (batchnorm_real)(64 * n));
+        ((batchnorm_real *)(ar + 2392128))[i0] = (((batchnorm_real *)(ar + 180096))[i0] / (batchnorm_real)(64 * n));
     }
     }
     /* sqrt -> f32[1, 16, 1, 1], batchnorm.dlm line 38 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_real *)(ar + 128))[i0] = sqrtf((((batchnorm_real *)(ar + 2212160))[i0] + 1e-05f));
+        ((batchnorm_real *)(ar + 180096))[i0] = sqrtf((((batchnorm_real *)(ar + 2392128))[i0] + 1e-05f));
     }
     }
     /* div -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 38 */
@@ -1012,7 +1014,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_real *)(ar + 2212224))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 7077888))[i0 * 1024 + i1 * 64 + i2] / ((batchnorm_real *)(ar + 128))[i1]);
+                ((batchnorm_real *)(ar + 2392192))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 7257856))[i0 * 1024 + i1 * 64 + i2] / ((batchnorm_real *)(ar + 180096))[i1]);
             }
         }
     }
@@ -1020,13 +1022,13 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* add -> f32[1, 16, 1, 1], batchnorm.dlm line 39 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_real *)(ar + 2736512))[i0] = ((0.9f * ((batchnorm_real *)(st + 10816))[i0]) + (0.1f * ((batchnorm_real *)(ar + 2212096))[i0]));
+        ((batchnorm_real *)(ar + 2916480))[i0] = ((0.9f * ((batchnorm_real *)(st + 10816))[i0]) + (0.1f * ((batchnorm_real *)(ar + 2392064))[i0]));
     }
     }
     /* add -> f32[1, 16, 1, 1], batchnorm.dlm line 40 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_real *)(ar + 2212096))[i0] = ((0.9f * ((batchnorm_real *)(st + 10880))[i0]) + (0.1f * ((batchnorm_real *)(ar + 2212160))[i0]));
+        ((batchnorm_real *)(ar + 2392064))[i0] = ((0.9f * ((batchnorm_real *)(st + 10880))[i0]) + (0.1f * ((batchnorm_real *)(ar + 2392128))[i0]));
     }
     }
     /* sigmoid -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 50 */
@@ -1035,25 +1037,25 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_real *)(ar + 2736576))[i0 * 1024 + i1 * 64 + i2] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 10688))[i1] * ((batchnorm_real *)(ar + 2212224))[i0 * 1024 + i1 * 64 + i2]) + ((batchnorm_real *)(st + 10752))[i1])))));
+                ((batchnorm_real *)(ar + 2916544))[i0 * 1024 + i1 * 64 + i2] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 10688))[i1] * ((batchnorm_real *)(ar + 2392192))[i0 * 1024 + i1 * 64 + i2]) + ((batchnorm_real *)(st + 10752))[i1])))));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 16, 4, 4], batchnorm.dlm line 51 */
     {
-    avg_pool_fwd_1(((batchnorm_real *)(ar + 2736576)), ((batchnorm_real *)(ar + 3260864)), n);
+    avg_pool_fwd_1(((batchnorm_real *)(ar + 2916544)), ((batchnorm_real *)(ar + 3440832)), n);
     }
     /* matmul -> f32[batch 128, 120], batchnorm.dlm line 53 */
     {
-    gemm(0, 1, n, 120, 256, ((batchnorm_real *)(ar + 3260864)), 256, ((batchnorm_real *)(st + 10944)), 256, ((batchnorm_real *)(ar + 3391936)), 120, 0);
+    gemm(0, 1, n, 120, 256, ((batchnorm_real *)(ar + 3440832)), 256, ((batchnorm_real *)(st + 10944)), 256, ((batchnorm_real *)(ar + 3571904)), 120, 0);
     }
     /* add -> f32[batch 128, 120], batchnorm.dlm line 53 */
     {
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_real *)(ar + 3453376))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 3391936))[i0 * 120 + i1] + ((batchnorm_real *)(st + 133824))[i1]);
+            ((batchnorm_real *)(ar + 3633344))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 3571904))[i0 * 120 + i1] + ((batchnorm_real *)(st + 133824))[i1]);
         }
     }
     }
@@ -1063,15 +1065,15 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 3453376))[i0 + i1 * 120];
+            acc += ((batchnorm_real *)(ar + 3633344))[i0 + i1 * 120];
         }
-        ((batchnorm_real *)(ar + 3391936))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 3571904))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 120], batchnorm.dlm line 36 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_real *)(ar + 3392448))[i0] = (((batchnorm_real *)(ar + 3391936))[i0] / (batchnorm_real)(1 * n));
+        ((batchnorm_real *)(ar + 3572416))[i0] = (((batchnorm_real *)(ar + 3571904))[i0] / (batchnorm_real)(1 * n));
     }
     }
     /* sub -> f32[batch 128, 120], batchnorm.dlm line 37 */
@@ -1079,7 +1081,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_real *)(ar + 7602176))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 3453376))[i0 * 120 + i1] - ((batchnorm_real *)(ar + 3392448))[i1]);
+            ((batchnorm_real *)(ar + 7782144))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 3633344))[i0 * 120 + i1] - ((batchnorm_real *)(ar + 3572416))[i1]);
         }
     }
     }
@@ -1089,21 +1091,21 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_real *)(ar + 7602176))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 7602176))[i0 + i1 * 120]);
+            acc += (((batchnorm_real *)(ar + 7782144))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 7782144))[i0 + i1 * 120]);
         }
-        ((batchnorm_real *)(ar + 3391936))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 3571904))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 120], batchnorm.dlm line 37 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_real *)(ar + 3392960))[i0] = (((batchnorm_real *)(ar + 3391936))[i0] / (batchnorm_real)(1 * n));
+        ((batchnorm_real *)(ar + 3572928))[i0] = (((batchnorm_real *)(ar + 3571904))[i0] / (batchnorm_real)(1 * n));
     }
     }
     /* sqrt -> f32[1, 120], batchnorm.dlm line 38 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_real *)(ar + 3391936))[i0] = sqrtf((((batchnorm_real *)(ar + 3392960))[i0] + 1e-05f));
+        ((batchnorm_real *)(ar + 3571904))[i0] = sqrtf((((batchnorm_real *)(ar + 3572928))[i0] + 1e-05f));
     }
     }
     /* div -> f32[batch 128, 120], batchnorm.dlm line 38 */
@@ -1111,20 +1113,20 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_real *)(ar + 3393472))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 7602176))[i0 * 120 + i1] / ((batchnorm_real *)(ar + 3391936))[i1]);
+            ((batchnorm_real *)(ar + 3573440))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 7782144))[i0 * 120 + i1] / ((batchnorm_real *)(ar + 3571904))[i1]);
         }
     }
     }
     /* add -> f32[1, 120], batchnorm.dlm line 39 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_real *)(ar + 3454912))[i0] = ((0.9f * ((batchnorm_real *)(st + 135360))[i0]) + (0.1f * ((batchnorm_real *)(ar + 3392448))[i0]));
+        ((batchnorm_real *)(ar + 3634880))[i0] = ((0.9f * ((batchnorm_real *)(st + 135360))[i0]) + (0.1f * ((batchnorm_real *)(ar + 3572416))[i0]));
     }
     }
     /* add -> f32[1, 120], batchnorm.dlm line 40 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_real *)(ar + 3392448))[i0] = ((0.9f * ((batchnorm_real *)(st + 135872))[i0]) + (0.1f * ((batchnorm_real *)(ar + 3392960))[i0]));
+        ((batchnorm_real *)(ar + 3572416))[i0] = ((0.9f * ((batchnorm_real *)(st + 135872))[i0]) + (0.1f * ((batchnorm_real *)(ar + 3572928))[i0]));
     }
     }
     /* sigmoid -> f32[batch 128, 120], batchnorm.dlm line 53 */
@@ -1132,20 +1134,20 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_real *)(ar + 3455424))[i0 * 120 + i1] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 134336))[i1] * ((batchnorm_real *)(ar + 3393472))[i0 * 120 + i1]) + ((batchnorm_real *)(st + 134848))[i1])))));
+            ((batchnorm_real *)(ar + 3635392))[i0 * 120 + i1] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 134336))[i1] * ((batchnorm_real *)(ar + 3573440))[i0 * 120 + i1]) + ((batchnorm_real *)(st + 134848))[i1])))));
         }
     }
     }
     /* matmul -> f32[batch 128, 84], batchnorm.dlm line 54 */
     {
-    gemm(0, 1, n, 84, 120, ((batchnorm_real *)(ar + 3455424)), 120, ((batchnorm_real *)(st + 136384)), 120, ((batchnorm_real *)(ar + 7663616)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(st + 136384)), 120, ((batchnorm_real *)(ar + 7843584)), 84, 0);
     }
     /* add -> f32[batch 128, 84], batchnorm.dlm line 54 */
     {
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_real *)(ar + 7706624))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 7663616))[i0 * 84 + i1] + ((batchnorm_real *)(st + 176704))[i1]);
+            ((batchnorm_real *)(ar + 7886592))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 7843584))[i0 * 84 + i1] + ((batchnorm_real *)(st + 176704))[i1]);
         }
     }
     }
@@ -1155,15 +1157,15 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 7706624))[i0 + i1 * 84];
+            acc += ((batchnorm_real *)(ar + 7886592))[i0 + i1 * 84];
         }
-        ((batchnorm_real *)(ar + 3392960))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 3572928))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 84], batchnorm.dlm line 36 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_real *)(ar + 3516864))[i0] = (((batchnorm_real *)(ar + 3392960))[i0] / (batchnorm_real)(1 * n));
+        ((batchnorm_real *)(ar + 3696832))[i0] = (((batchnorm_real *)(ar + 3572928))[i0] / (batchnorm_real)(1 * n));
     }
     }
     /* sub -> f32[batch 128, 84], batchnorm.dlm line 37 */
@@ -1171,7 +1173,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_real *)(ar + 7663616))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 7706624))[i0 * 84 + i1] - ((batchnorm_real *)(ar + 3516864))[i1]);
+            ((batchnorm_real *)(ar + 7843584))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 7886592))[i0 * 84 + i1] - ((batchnorm_real *)(ar + 3696832))[i1]);
         }
     }
     }
@@ -1181,21 +1183,21 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_real *)(ar + 7663616))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7663616))[i0 + i1 * 84]);
+            acc += (((batchnorm_real *)(ar + 7843584))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7843584))[i0 + i1 * 84]);
         }
-        ((batchnorm_real *)(ar + 3392960))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 3572928))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 84], batchnorm.dlm line 37 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_real *)(ar + 3517248))[i0] = (((batchnorm_real *)(ar + 3392960))[i0] / (batchnorm_real)(1 * n));
+        ((batchnorm_real *)(ar + 3697216))[i0] = (((batchnorm_real *)(ar + 3572928))[i0] / (batchnorm_real)(1 * n));
     }
     }
     /* sqrt -> f32[1, 84], batchnorm.dlm line 38 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_real *)(ar + 3392960))[i0] = sqrtf((((batchnorm_real *)(ar + 3517248))[i0] + 1e-05f));
+        ((batchnorm_real *)(ar + 3572928))[i0] = sqrtf((((batchnorm_real *)(ar + 3697216))[i0] + 1e-05f));
     }
     }
     /* div -> f32[batch 128, 84], batchnorm.dlm line 38 */
@@ -1203,20 +1205,20 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_real *)(ar + 7706624))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 7663616))[i0 * 84 + i1] / ((batchnorm_real *)(ar + 3392960))[i1]);
+            ((batchnorm_real *)(ar + 7886592))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 7843584))[i0 * 84 + i1] / ((batchnorm_real *)(ar + 3572928))[i1]);
         }
     }
     }
     /* add -> f32[1, 84], batchnorm.dlm line 39 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_real *)(ar + 3517632))[i0] = ((0.9f * ((batchnorm_real *)(st + 177856))[i0]) + (0.1f * ((batchnorm_real *)(ar + 3516864))[i0]));
+        ((batchnorm_real *)(ar + 3697600))[i0] = ((0.9f * ((batchnorm_real *)(st + 177856))[i0]) + (0.1f * ((batchnorm_real *)(ar + 3696832))[i0]));
     }
     }
     /* add -> f32[1, 84], batchnorm.dlm line 40 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_real *)(ar + 3516864))[i0] = ((0.9f * ((batchnorm_real *)(st + 178240))[i0]) + (0.1f * ((batchnorm_real *)(ar + 3517248))[i0]));
+        ((batchnorm_real *)(ar + 3696832))[i0] = ((0.9f * ((batchnorm_real *)(st + 178240))[i0]) + (0.1f * ((batchnorm_real *)(ar + 3697216))[i0]));
     }
     }
     /* sigmoid -> f32[batch 128, 84], batchnorm.dlm line 54 */
@@ -1224,26 +1226,26 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_real *)(ar + 7749632))[i0 * 84 + i1] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 177088))[i1] * ((batchnorm_real *)(ar + 7706624))[i0 * 84 + i1]) + ((batchnorm_real *)(st + 177472))[i1])))));
+            ((batchnorm_real *)(ar + 7929600))[i0 * 84 + i1] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 177088))[i1] * ((batchnorm_real *)(ar + 7886592))[i0 * 84 + i1]) + ((batchnorm_real *)(st + 177472))[i1])))));
         }
     }
     }
     /* matmul -> f32[batch 128, 10], batchnorm.dlm line 55 */
     {
-    gemm(0, 1, n, 10, 84, ((batchnorm_real *)(ar + 7749632)), 84, ((batchnorm_real *)(st + 178624)), 84, ((batchnorm_real *)(ar + 3518016)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((batchnorm_real *)(ar + 7929600)), 84, ((batchnorm_real *)(st + 178624)), 84, ((batchnorm_real *)(ar + 3697984)), 10, 0);
     }
     /* add -> f32[batch 128, 10], batchnorm.dlm line 55 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((batchnorm_real *)(ar + 3523136))[i0 * 10 + i1] = (((batchnorm_real *)(ar + 3518016))[i0 * 10 + i1] + ((batchnorm_real *)(st + 182016))[i1]);
+            ((batchnorm_real *)(ar + 3703104))[i0 * 10 + i1] = (((batchnorm_real *)(ar + 3697984))[i0 * 10 + i1] + ((batchnorm_real *)(st + 182016))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], batchnorm.dlm line 62 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const batchnorm_real *xr = ((batchnorm_real *)(ar + 3523136)) + r * 10;
+        const batchnorm_real *xr = ((batchnorm_real *)(ar + 3703104)) + r * 10;
         int32_t label = y[r];
         batchnorm_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1251,45 +1253,45 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((batchnorm_real *)(ar + 3518016))[r] = mx + (batchnorm_real)log(sum) - xr[label];
+        ((batchnorm_real *)(ar + 3697984))[r] = mx + (batchnorm_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], batchnorm.dlm line 62 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((batchnorm_real *)(ar + 3518016))[i0];
+        acc += ((batchnorm_real *)(ar + 3697984))[i0];
     }
-    ((batchnorm_real *)(ar + 2212160))[0] = (batchnorm_real)acc;
+    ((batchnorm_real *)(ar + 2392128))[0] = (batchnorm_real)acc;
     }
     /* divcount -> f32[], batchnorm.dlm line 62 */
     {
-    ((batchnorm_real *)(ar + 3393344))[0] = (((batchnorm_real *)(ar + 2212160))[0] / (batchnorm_real)(1 * n));
+    ((batchnorm_real *)(ar + 3573312))[0] = (((batchnorm_real *)(ar + 2392128))[0] / (batchnorm_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], batchnorm.dlm line 66 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const batchnorm_real *xr = ((batchnorm_real *)(ar + 3523136)) + r * 10;
+        const batchnorm_real *xr = ((batchnorm_real *)(ar + 3703104)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((batchnorm_real *)(ar + 3518016))[r] = best == label ? 1.0f : 0.0f;
+        ((batchnorm_real *)(ar + 3697984))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], batchnorm.dlm line 66 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((batchnorm_real *)(ar + 3518016))[i0];
+        acc += ((batchnorm_real *)(ar + 3697984))[i0];
     }
-    ((batchnorm_real *)(ar + 2212160))[0] = (batchnorm_real)acc;
+    ((batchnorm_real *)(ar + 2392128))[0] = (batchnorm_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((batchnorm_real *)(ar + 2212160))[0];
+        metrics[0] = (double)((batchnorm_real *)(ar + 2392128))[0];
     }
-    return ((batchnorm_real *)(ar + 3393344))[0];
+    return ((batchnorm_real *)(ar + 3573312))[0];
 }
 
 int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_t *y) {
@@ -1300,18 +1302,18 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     (void)ar;
     /* divcount -> f32[], batchnorm.dlm line 62 */
     {
-    ((batchnorm_real *)(ar + 3393408))[0] = (1.0f / (batchnorm_real)(1 * n));
+    ((batchnorm_real *)(ar + 3573376))[0] = (1.0f / (batchnorm_real)(1 * n));
     }
     /* copy -> f32[batch 128], batchnorm.dlm line 62 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((batchnorm_real *)(ar + 3518016))[i0] = ((batchnorm_real *)(ar + 3393408))[0];
+        ((batchnorm_real *)(ar + 3697984))[i0] = ((batchnorm_real *)(ar + 3573376))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], batchnorm.dlm line 62 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const batchnorm_real *xr = ((batchnorm_real *)(ar + 3523136)) + r * 10;
+        const batchnorm_real *xr = ((batchnorm_real *)(ar + 3703104)) + r * 10;
         int32_t label = y[r];
         batchnorm_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1319,8 +1321,8 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        batchnorm_real *yr = ((batchnorm_real *)(ar + 3528256)) + r * 10;
-        batchnorm_real scale = ((batchnorm_real *)(ar + 3518016))[r], inv = (batchnorm_real)(1.0 / sum);
+        batchnorm_real *yr = ((batchnorm_real *)(ar + 3708224)) + r * 10;
+        batchnorm_real scale = ((batchnorm_real *)(ar + 3697984))[r], inv = (batchnorm_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -1330,24 +1332,24 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 3528256))[i0 + i1 * 10];
+            acc += ((batchnorm_real *)(ar + 3708224))[i0 + i1 * 10];
         }
-        ((batchnorm_real *)(ar + 3393408))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 179904))[i0] = (batchnorm_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 84], batchnorm.dlm line 55 */
     {
-    gemm(0, 0, n, 84, 10, ((batchnorm_real *)(ar + 3528256)), 10, ((batchnorm_real *)(st + 178624)), 84, ((batchnorm_real *)(ar + 7792640)), 84, 0);
+    gemm(0, 0, n, 84, 10, ((batchnorm_real *)(ar + 3708224)), 10, ((batchnorm_real *)(st + 178624)), 84, ((batchnorm_real *)(ar + 7972608)), 84, 0);
     }
     /* matmul -> f32[10, 84], batchnorm.dlm line 55 */
     {
-    gemm(1, 0, 10, 84, n, ((batchnorm_real *)(ar + 3528256)), 10, ((batchnorm_real *)(ar + 7749632)), 84, ((batchnorm_real *)(ar + 3518016)), 84, 0);
+    gemm(1, 0, 10, 84, n, ((batchnorm_real *)(ar + 3708224)), 10, ((batchnorm_real *)(ar + 7929600)), 84, ((batchnorm_real *)(ar + 176512)), 84, 0);
     }
     /* mul -> f32[batch 128, 84], batchnorm.dlm line 54 */
     {
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 84; i0++) {
-        ((batchnorm_real *)(ar + 7835648))[i0] = (((batchnorm_real *)(ar + 7792640))[i0] * (((batchnorm_real *)(ar + 7749632))[i0] * (1.0f - ((batchnorm_real *)(ar + 7749632))[i0])));
+        ((batchnorm_real *)(ar + 8015616))[i0] = (((batchnorm_real *)(ar + 7972608))[i0] * (((batchnorm_real *)(ar + 7929600))[i0] * (1.0f - ((batchnorm_real *)(ar + 7929600))[i0])));
     }
     }
     /* sum -> f32[1, 84], batchnorm.dlm line 44 */
@@ -1356,9 +1358,9 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 7835648))[i0 + i1 * 84];
+            acc += ((batchnorm_real *)(ar + 8015616))[i0 + i1 * 84];
         }
-        ((batchnorm_real *)(ar + 3517248))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 176128))[i0] = (batchnorm_real)acc;
     }
     }
     /* sum -> f32[1, 84], batchnorm.dlm line 44 */
@@ -1367,9 +1369,9 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_real *)(ar + 7835648))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7706624))[i0 + i1 * 84]);
+            acc += (((batchnorm_real *)(ar + 8015616))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7886592))[i0 + i1 * 84]);
         }
-        ((batchnorm_real *)(ar + 3521408))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 175744))[i0] = (batchnorm_real)acc;
     }
     }
     /* mul -> f32[batch 128, 84], batchnorm.dlm line 44 */
@@ -1377,7 +1379,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_real *)(ar + 7749632))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 7835648))[i0 * 84 + i1] * ((batchnorm_real *)(st + 177088))[i1]);
+            ((batchnorm_real *)(ar + 7929600))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 8015616))[i0 * 84 + i1] * ((batchnorm_real *)(st + 177088))[i1]);
         }
     }
     }
@@ -1387,15 +1389,15 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (-((((batchnorm_real *)(ar + 7749632))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7706624))[i0 + i1 * 84]) / ((batchnorm_real *)(ar + 3392960))[i0]));
+            acc += (-((((batchnorm_real *)(ar + 7929600))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7886592))[i0 + i1 * 84]) / ((batchnorm_real *)(ar + 3572928))[i0]));
         }
-        ((batchnorm_real *)(ar + 3521792))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 3697216))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 84], batchnorm.dlm line 37 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_real *)(ar + 3522176))[i0] = (((((batchnorm_real *)(ar + 3521792))[i0] * 0.5f) / ((batchnorm_real *)(ar + 3392960))[i0]) / (batchnorm_real)(1 * n));
+        ((batchnorm_real *)(ar + 3697984))[i0] = (((((batchnorm_real *)(ar + 3697216))[i0] * 0.5f) / ((batchnorm_real *)(ar + 3572928))[i0]) / (batchnorm_real)(1 * n));
     }
     }
     /* add -> f32[batch 128, 84], batchnorm.dlm line 37 */
@@ -1403,7 +1405,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_real *)(ar + 7706624))[i0 * 84 + i1] = ((((batchnorm_real *)(ar + 7749632))[i0 * 84 + i1] / ((batchnorm_real *)(ar + 3392960))[i1]) + (((batchnorm_real *)(ar + 3522176))[i1] * (((batchnorm_real *)(ar + 7663616))[i0 * 84 + i1] * 2.0f)));
+            ((batchnorm_real *)(ar + 7886592))[i0 * 84 + i1] = ((((batchnorm_real *)(ar + 7929600))[i0 * 84 + i1] / ((batchnorm_real *)(ar + 3572928))[i1]) + (((batchnorm_real *)(ar + 3697984))[i1] * (((batchnorm_real *)(ar + 7843584))[i0 * 84 + i1] * 2.0f)));
         }
     }
     }
@@ -1413,15 +1415,15 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (-((batchnorm_real *)(ar + 7706624))[i0 + i1 * 84]);
+            acc += (-((batchnorm_real *)(ar + 7886592))[i0 + i1 * 84]);
         }
-        ((batchnorm_real *)(ar + 3392960))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 3572928))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 84], batchnorm.dlm line 36 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_real *)(ar + 3521792))[i0] = (((batchnorm_real *)(ar + 3392960))[i0] / (batchnorm_real)(1 * n));
+        ((batchnorm_real *)(ar + 3697216))[i0] = (((batchnorm_real *)(ar + 3572928))[i0] / (batchnorm_real)(1 * n));
     }
     }
     /* add -> f32[batch 128, 84], batchnorm.dlm line 36 */
@@ -1429,7 +1431,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_real *)(ar + 7663616))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 7706624))[i0 * 84 + i1] + ((batchnorm_real *)(ar + 3521792))[i1]);
+            ((batchnorm_real *)(ar + 7843584))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 7886592))[i0 * 84 + i1] + ((batchnorm_real *)(ar + 3697216))[i1]);
         }
     }
     }
@@ -1439,24 +1441,24 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 7663616))[i0 + i1 * 84];
+            acc += ((batchnorm_real *)(ar + 7843584))[i0 + i1 * 84];
         }
-        ((batchnorm_real *)(ar + 3392960))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 175360))[i0] = (batchnorm_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 120], batchnorm.dlm line 54 */
     {
-    gemm(0, 0, n, 120, 84, ((batchnorm_real *)(ar + 7663616)), 84, ((batchnorm_real *)(st + 136384)), 120, ((batchnorm_real *)(ar + 7706624)), 120, 0);
+    gemm(0, 0, n, 120, 84, ((batchnorm_real *)(ar + 7843584)), 84, ((batchnorm_real *)(st + 136384)), 120, ((batchnorm_real *)(ar + 7886592)), 120, 0);
     }
     /* matmul -> f32[84, 120], batchnorm.dlm line 54 */
     {
-    gemm(1, 0, 84, 120, n, ((batchnorm_real *)(ar + 7663616)), 84, ((batchnorm_real *)(ar + 3455424)), 120, ((batchnorm_real *)(ar + 7768064)), 120, 0);
+    gemm(1, 0, 84, 120, n, ((batchnorm_real *)(ar + 7843584)), 84, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(ar + 135040)), 120, 0);
     }
     /* mul -> f32[batch 128, 120], batchnorm.dlm line 53 */
     {
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 120; i0++) {
-        ((batchnorm_real *)(ar + 7808384))[i0] = (((batchnorm_real *)(ar + 7706624))[i0] * (((batchnorm_real *)(ar + 3455424))[i0] * (1.0f - ((batchnorm_real *)(ar + 3455424))[i0])));
+        ((batchnorm_real *)(ar + 7948032))[i0] = (((batchnorm_real *)(ar + 7886592))[i0] * (((batchnorm_real *)(ar + 3635392))[i0] * (1.0f - ((batchnorm_real *)(ar + 3635392))[i0])));
     }
     }
     /* sum -> f32[1, 120], batchnorm.dlm line 44 */
@@ -1465,9 +1467,9 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 7808384))[i0 + i1 * 120];
+            acc += ((batchnorm_real *)(ar + 7948032))[i0 + i1 * 120];
         }
-        ((batchnorm_real *)(ar + 3455424))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 134528))[i0] = (batchnorm_real)acc;
     }
     }
     /* sum -> f32[1, 120], batchnorm.dlm line 44 */
@@ -1476,9 +1478,9 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_real *)(ar + 7808384))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 3393472))[i0 + i1 * 120]);
+            acc += (((batchnorm_real *)(ar + 7948032))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 3573440))[i0 + i1 * 120]);
         }
-        ((batchnorm_real *)(ar + 3455936))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 134016))[i0] = (batchnorm_real)acc;
     }
     }
     /* mul -> f32[batch 128, 120], batchnorm.dlm line 44 */
@@ -1486,7 +1488,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_real *)(ar + 7663616))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 7808384))[i0 * 120 + i1] * ((batchnorm_real *)(st + 134336))[i1]);
+            ((batchnorm_real *)(ar + 3635392))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 7948032))[i0 * 120 + i1] * ((batchnorm_real *)(st + 134336))[i1]);
         }
     }
     }
@@ -1496,15 +1498,15 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (-((((batchnorm_real *)(ar + 7663616))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 3393472))[i0 + i1 * 120]) / ((batchnorm_real *)(ar + 3391936))[i0]));
+            acc += (-((((batchnorm_real *)(ar + 3635392))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 3573440))[i0 + i1 * 120]) / ((batchnorm_real *)(ar + 3571904))[i0]));
         }
-        ((batchnorm_real *)(ar + 3456448))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 3697984))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 120], batchnorm.dlm line 37 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_real *)(ar + 3393472))[i0] = (((((batchnorm_real *)(ar + 3456448))[i0] * 0.5f) / ((batchnorm_real *)(ar + 3391936))[i0]) / (batchnorm_real)(1 * n));
+        ((batchnorm_real *)(ar + 3573376))[i0] = (((((batchnorm_real *)(ar + 3697984))[i0] * 0.5f) / ((batchnorm_real *)(ar + 3571904))[i0]) / (batchnorm_real)(1 * n));
     }
     }
     /* add -> f32[batch 128, 120], batchnorm.dlm line 37 */
@@ -1512,7 +1514,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_real *)(ar + 7808384))[i0 * 120 + i1] = ((((batchnorm_real *)(ar + 7663616))[i0 * 120 + i1] / ((batchnorm_real *)(ar + 3391936))[i1]) + (((batchnorm_real *)(ar + 3393472))[i1] * (((batchnorm_real *)(ar + 7602176))[i0 * 120 + i1] * 2.0f)));
+            ((batchnorm_real *)(ar + 7843584))[i0 * 120 + i1] = ((((batchnorm_real *)(ar + 3635392))[i0 * 120 + i1] / ((batchnorm_real *)(ar + 3571904))[i1]) + (((batchnorm_real *)(ar + 3573376))[i1] * (((batchnorm_real *)(ar + 7782144))[i0 * 120 + i1] * 2.0f)));
         }
     }
     }
@@ -1522,15 +1524,15 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (-((batchnorm_real *)(ar + 7808384))[i0 + i1 * 120]);
+            acc += (-((batchnorm_real *)(ar + 7843584))[i0 + i1 * 120]);
         }
-        ((batchnorm_real *)(ar + 3391936))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 3571904))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 120], batchnorm.dlm line 36 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_real *)(ar + 3393472))[i0] = (((batchnorm_real *)(ar + 3391936))[i0] / (batchnorm_real)(1 * n));
+        ((batchnorm_real *)(ar + 3573376))[i0] = (((batchnorm_real *)(ar + 3571904))[i0] / (batchnorm_real)(1 * n));
     }
     }
     /* add -> f32[batch 128, 120], batchnorm.dlm line 36 */
@@ -1538,7 +1540,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_real *)(ar + 7602176))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 7808384))[i0 * 120 + i1] + ((batchnorm_real *)(ar + 3393472))[i1]);
+            ((batchnorm_real *)(ar + 3635392))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 7843584))[i0 * 120 + i1] + ((batchnorm_real *)(ar + 3573376))[i1]);
         }
     }
     }
@@ -1548,28 +1550,28 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 7602176))[i0 + i1 * 120];
+            acc += ((batchnorm_real *)(ar + 3635392))[i0 + i1 * 120];
         }
-        ((batchnorm_real *)(ar + 3391936))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 133504))[i0] = (batchnorm_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 256], batchnorm.dlm line 53 */
     {
-    gemm(0, 0, n, 256, 120, ((batchnorm_real *)(ar + 7602176)), 120, ((batchnorm_real *)(st + 10944)), 256, ((batchnorm_real *)(ar + 7808384)), 256, 0);
+    gemm(0, 0, n, 256, 120, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(st + 10944)), 256, ((batchnorm_real *)(ar + 7782144)), 256, 0);
     }
     /* matmul -> f32[120, 256], batchnorm.dlm line 53 */
     {
-    gemm(1, 0, 120, 256, n, ((batchnorm_real *)(ar + 7602176)), 120, ((batchnorm_real *)(ar + 3260864)), 256, ((batchnorm_real *)(ar + 7939456)), 256, 0);
+    gemm(1, 0, 120, 256, n, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(ar + 3440832)), 256, ((batchnorm_real *)(ar + 10624)), 256, 0);
     }
     /* avg_pool_dx -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 51 */
     {
-    avg_pool_dx_0(((batchnorm_real *)(ar + 7808384)), ((batchnorm_real *)(ar + 8062336)), n);
+    avg_pool_dx_0(((batchnorm_real *)(ar + 7782144)), ((batchnorm_real *)(ar + 7913216)), n);
     }
     /* mul -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 50 */
     {
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1024; i0++) {
-        ((batchnorm_real *)(ar + 8586624))[i0] = (((batchnorm_real *)(ar + 8062336))[i0] * (((batchnorm_real *)(ar + 2736576))[i0] * (1.0f - ((batchnorm_real *)(ar + 2736576))[i0])));
+        ((batchnorm_real *)(ar + 8437504))[i0] = (((batchnorm_real *)(ar + 7913216))[i0] * (((batchnorm_real *)(ar + 2916544))[i0] * (1.0f - ((batchnorm_real *)(ar + 2916544))[i0])));
     }
     }
     /* sum -> f32[1, 16, 1, 1], batchnorm.dlm line 44 */
@@ -1579,10 +1581,10 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += ((batchnorm_real *)(ar + 8586624))[i0 * 64 + i1 * 1024 + i2];
+                acc += ((batchnorm_real *)(ar + 8437504))[i0 * 64 + i1 * 1024 + i2];
             }
         }
-        ((batchnorm_real *)(ar + 2736576))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 10560))[i0] = (batchnorm_real)acc;
     }
     }
     /* sum -> f32[1, 16, 1, 1], batchnorm.dlm line 44 */
@@ -1592,10 +1594,10 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += (((batchnorm_real *)(ar + 8586624))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_real *)(ar + 2212224))[i0 * 64 + i1 * 1024 + i2]);
+                acc += (((batchnorm_real *)(ar + 8437504))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_real *)(ar + 2392192))[i0 * 64 + i1 * 1024 + i2]);
             }
         }
-        ((batchnorm_real *)(ar + 2736640))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 10496))[i0] = (batchnorm_real)acc;
     }
     }
     /* mul -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 44 */
@@ -1604,7 +1606,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_real *)(ar + 2736704))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 8586624))[i0 * 1024 + i1 * 64 + i2] * ((batchnorm_real *)(st + 10688))[i1]);
+                ((batchnorm_real *)(ar + 2916544))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 8437504))[i0 * 1024 + i1 * 64 + i2] * ((batchnorm_real *)(st + 10688))[i1]);
             }
         }
     }
@@ -1616,16 +1618,16 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += (-((((batchnorm_real *)(ar + 2736704))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_real *)(ar + 2212224))[i0 * 64 + i1 * 1024 + i2]) / ((batchnorm_real *)(ar + 128))[i0]));
+                acc += (-((((batchnorm_real *)(ar + 2916544))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_real *)(ar + 2392192))[i0 * 64 + i1 * 1024 + i2]) / ((batchnorm_real *)(ar + 180096))[i0]));
             }
         }
-        ((batchnorm_real *)(ar + 3260992))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 3440832))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 16, 1, 1], batchnorm.dlm line 37 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_real *)(ar + 2212224))[i0] = (((((batchnorm_real *)(ar + 3260992))[i0] * 0.5f) / ((batchnorm_real *)(ar + 128))[i0]) / (batchnorm_real)(64 * n));
+        ((batchnorm_real *)(ar + 2392192))[i0] = (((((batchnorm_real *)(ar + 3440832))[i0] * 0.5f) / ((batchnorm_real *)(ar + 180096))[i0]) / (batchnorm_real)(64 * n));
     }
     }
     /* add -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 37 */
@@ -1634,7 +1636,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_real *)(ar + 8062336))[i0 * 1024 + i1 * 64 + i2] = ((((batchnorm_real *)(ar + 2736704))[i0 * 1024 + i1 * 64 + i2] / ((batchnorm_real *)(ar + 128))[i1]) + (((batchnorm_real *)(ar + 2212224))[i1] * (((batchnorm_real *)(ar + 7077888))[i0 * 1024 + i1 * 64 + i2] * 2.0f)));
+                ((batchnorm_real *)(ar + 7782144))[i0 * 1024 + i1 * 64 + i2] = ((((batchnorm_real *)(ar + 2916544))[i0 * 1024 + i1 * 64 + i2] / ((batchnorm_real *)(ar + 180096))[i1]) + (((batchnorm_real *)(ar + 2392192))[i1] * (((batchnorm_real *)(ar + 7257856))[i0 * 1024 + i1 * 64 + i2] * 2.0f)));
             }
         }
     }
@@ -1646,16 +1648,16 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += (-((batchnorm_real *)(ar + 8062336))[i0 * 64 + i1 * 1024 + i2]);
+                acc += (-((batchnorm_real *)(ar + 7782144))[i0 * 64 + i1 * 1024 + i2]);
             }
         }
-        ((batchnorm_real *)(ar + 128))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 180096))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 16, 1, 1], batchnorm.dlm line 36 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_real *)(ar + 2212224))[i0] = (((batchnorm_real *)(ar + 128))[i0] / (batchnorm_real)(64 * n));
+        ((batchnorm_real *)(ar + 2392192))[i0] = (((batchnorm_real *)(ar + 180096))[i0] / (batchnorm_real)(64 * n));
     }
     }
     /* add -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 36 */
@@ -1664,7 +1666,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_real *)(ar + 2736704))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 8062336))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_real *)(ar + 2212224))[i1]);
+                ((batchnorm_real *)(ar + 2916544))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 7782144))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_real *)(ar + 2392192))[i1]);
             }
         }
     }
@@ -1676,29 +1678,29 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += ((batchnorm_real *)(ar + 2736704))[i0 * 64 + i1 * 1024 + i2];
+                acc += ((batchnorm_real *)(ar + 2916544))[i0 * 64 + i1 * 1024 + i2];
             }
         }
-        ((batchnorm_real *)(ar + 128))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 10432))[i0] = (batchnorm_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 6, 12, 12], batchnorm.dlm line 50 */
     {
-    conv2d_dx_direct_0(((batchnorm_real *)(ar + 2736704)), ((batchnorm_real *)(st + 1024)), ((batchnorm_real *)(ar + 2212224)), n);
+    conv2d_dx_direct_0(((batchnorm_real *)(ar + 2916544)), ((batchnorm_real *)(st + 1024)), ((batchnorm_real *)(ar + 2392192)), n);
     }
     /* conv2d_dw -> f32[16, 6, 5, 5], batchnorm.dlm line 50 */
     {
-    conv2d_dw_direct_0(((batchnorm_real *)(ar + 1769728)), ((batchnorm_real *)(ar + 2654592)), ((batchnorm_real *)(ar + 2736704)), (batchnorm_real *)(ar + 7077888), n);
+    conv2d_dw_direct_0(((batchnorm_real *)(ar + 1949696)), ((batchnorm_real *)(ar + 832)), ((batchnorm_real *)(ar + 2916544)), (batchnorm_real *)(ar + 7257856), n);
     }
     /* avg_pool_dx -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 49 */
     {
-    avg_pool_dx_1(((batchnorm_real *)(ar + 2212224)), ((batchnorm_real *)(ar + 8062336)), n);
+    avg_pool_dx_1(((batchnorm_real *)(ar + 2392192)), ((batchnorm_real *)(ar + 7257856)), n);
     }
     /* mul -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 48 */
     {
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 3456; i0++) {
-        ((batchnorm_real *)(ar + 9831808))[i0] = (((batchnorm_real *)(ar + 8062336))[i0] * (((batchnorm_real *)(ar + 5308416))[i0] * (1.0f - ((batchnorm_real *)(ar + 5308416))[i0])));
+        ((batchnorm_real *)(ar + 9027328))[i0] = (((batchnorm_real *)(ar + 7257856))[i0] * (((batchnorm_real *)(ar + 5488384))[i0] * (1.0f - ((batchnorm_real *)(ar + 5488384))[i0])));
     }
     }
     /* sum -> f32[1, 6, 1, 1], batchnorm.dlm line 44 */
@@ -1708,10 +1710,10 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((batchnorm_real *)(ar + 9831808))[i0 * 576 + i1 * 3456 + i2];
+                acc += ((batchnorm_real *)(ar + 9027328))[i0 * 576 + i1 * 3456 + i2];
             }
         }
-        ((batchnorm_real *)(ar + 1769728))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 768))[i0] = (batchnorm_real)acc;
     }
     }
     /* sum -> f32[1, 6, 1, 1], batchnorm.dlm line 44 */
@@ -1721,10 +1723,10 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((batchnorm_real *)(ar + 9831808))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 192))[i0 * 576 + i1 * 3456 + i2]);
+                acc += (((batchnorm_real *)(ar + 9027328))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 180160))[i0 * 576 + i1 * 3456 + i2]);
             }
         }
-        ((batchnorm_real *)(ar + 1769792))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 704))[i0] = (batchnorm_real)acc;
     }
     }
     /* mul -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 44 */
@@ -1733,7 +1735,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_real *)(ar + 5308416))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_real *)(ar + 9831808))[i0 * 3456 + i1 * 576 + i2] * ((batchnorm_real *)(st + 768))[i1]);
+                ((batchnorm_real *)(ar + 5488384))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_real *)(ar + 9027328))[i0 * 3456 + i1 * 576 + i2] * ((batchnorm_real *)(st + 768))[i1]);
             }
         }
     }
@@ -1745,16 +1747,16 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((((batchnorm_real *)(ar + 5308416))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 192))[i0 * 576 + i1 * 3456 + i2]) / ((batchnorm_real *)(ar + 0))[i0]));
+                acc += (-((((batchnorm_real *)(ar + 5488384))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 180160))[i0 * 576 + i1 * 3456 + i2]) / ((batchnorm_real *)(ar + 179968))[i0]));
             }
         }
-        ((batchnorm_real *)(ar + 1769856))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 180096))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 6, 1, 1], batchnorm.dlm line 37 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_real *)(ar + 192))[i0] = (((((batchnorm_real *)(ar + 1769856))[i0] * 0.5f) / ((batchnorm_real *)(ar + 0))[i0]) / (batchnorm_real)(576 * n));
+        ((batchnorm_real *)(ar + 180160))[i0] = (((((batchnorm_real *)(ar + 180096))[i0] * 0.5f) / ((batchnorm_real *)(ar + 179968))[i0]) / (batchnorm_real)(576 * n));
     }
     }
     /* add -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 37 */
@@ -1763,7 +1765,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_real *)(ar + 8062336))[i0 * 3456 + i1 * 576 + i2] = ((((batchnorm_real *)(ar + 5308416))[i0 * 3456 + i1 * 576 + i2] / ((batchnorm_real *)(ar + 0))[i1]) + (((batchnorm_real *)(ar + 192))[i1] * (((batchnorm_real *)(ar + 3538944))[i0 * 3456 + i1 * 576 + i2] * 2.0f)));
+                ((batchnorm_real *)(ar + 7257856))[i0 * 3456 + i1 * 576 + i2] = ((((batchnorm_real *)(ar + 5488384))[i0 * 3456 + i1 * 576 + i2] / ((batchnorm_real *)(ar + 179968))[i1]) + (((batchnorm_real *)(ar + 180160))[i1] * (((batchnorm_real *)(ar + 3718912))[i0 * 3456 + i1 * 576 + i2] * 2.0f)));
             }
         }
     }
@@ -1775,16 +1777,16 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((batchnorm_real *)(ar + 8062336))[i0 * 576 + i1 * 3456 + i2]);
+                acc += (-((batchnorm_real *)(ar + 7257856))[i0 * 576 + i1 * 3456 + i2]);
             }
         }
-        ((batchnorm_real *)(ar + 0))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 179968))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 6, 1, 1], batchnorm.dlm line 36 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_real *)(ar + 192))[i0] = (((batchnorm_real *)(ar + 0))[i0] / (batchnorm_real)(576 * n));
+        ((batchnorm_real *)(ar + 180096))[i0] = (((batchnorm_real *)(ar + 179968))[i0] / (batchnorm_real)(576 * n));
     }
     }
     /* add -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 36 */
@@ -1793,7 +1795,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_real *)(ar + 3521792))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_real *)(ar + 8062336))[i0 * 3456 + i1 * 576 + i2] + ((batchnorm_real *)(ar + 192))[i1]);
+                ((batchnorm_real *)(ar + 180160))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_real *)(ar + 7257856))[i0 * 3456 + i1 * 576 + i2] + ((batchnorm_real *)(ar + 180096))[i1]);
             }
         }
     }
@@ -1805,15 +1807,15 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((batchnorm_real *)(ar + 3521792))[i0 * 576 + i1 * 3456 + i2];
+                acc += ((batchnorm_real *)(ar + 180160))[i0 * 576 + i1 * 3456 + i2];
             }
         }
-        ((batchnorm_real *)(ar + 0))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 640))[i0] = (batchnorm_real)acc;
     }
     }
     /* conv2d_dw -> f32[6, 1, 5, 5], batchnorm.dlm line 48 */
     {
-    conv2d_dw_direct_1(x, ((batchnorm_real *)(ar + 192)), ((batchnorm_real *)(ar + 3521792)), (batchnorm_real *)(ar + 832), n);
+    conv2d_dw_direct_1(x, ((batchnorm_real *)(ar + 0)), ((batchnorm_real *)(ar + 180160)), (batchnorm_real *)(ar + 1949696), n);
     }
     return 0;
 }
@@ -1827,7 +1829,7 @@ void batchnorm_step(void *state, batchnorm_real lr) {
     /* 0.weight */
     {
         batchnorm_real *p = (batchnorm_real *)(st + 64);
-        const batchnorm_real *g = ((batchnorm_real *)(ar + 192));
+        const batchnorm_real *g = ((batchnorm_real *)(ar + 0));
         for (int64_t i = 0; i < 150; i++) {
             batchnorm_real gi = g[i];
             p[i] -= lr * gi;
@@ -1836,7 +1838,7 @@ void batchnorm_step(void *state, batchnorm_real lr) {
     /* 0.bias */
     {
         batchnorm_real *p = (batchnorm_real *)(st + 704);
-        const batchnorm_real *g = ((batchnorm_real *)(ar + 0));
+        const batchnorm_real *g = ((batchnorm_real *)(ar + 640));
         for (int64_t i = 0; i < 6; i++) {
             batchnorm_real gi = g[i];
             p[i] -= lr * gi;
@@ -1845,7 +1847,7 @@ void batchnorm_step(void *state, batchnorm_real lr) {
     /* 1.gamma */
     {
         batchnorm_real *p = (batchnorm_real *)(st + 768);
-        const batchnorm_real *g = ((batchnorm_real *)(ar + 1769792));
+        const batchnorm_real *g = ((batchnorm_real *)(ar + 704));
         for (int64_t i = 0; i < 6; i++) {
             batchnorm_real gi = g[i];
             p[i] -= lr * gi;
@@ -1854,7 +1856,7 @@ void batchnorm_step(void *state, batchnorm_real lr) {
     /* 1.beta */
     {
         batchnorm_real *p = (batchnorm_real *)(st + 832);
-        const batchnorm_real *g = ((batchnorm_real *)(ar + 1769728));
+        const batchnorm_real *g = ((batchnorm_real *)(ar + 768));
         for (int64_t i = 0; i < 6; i++) {
             batchnorm_real gi = g[i];
             p[i] -= lr * gi;
@@ -1863,7 +1865,7 @@ void batchnorm_step(void *state, batchnorm_real lr) {
     /* 4.weight */
     {
         batchnorm_real *p = (batchnorm_real *)(st + 1024);
-        const batchnorm_real *g = ((batchnorm_real *)(ar + 2654592));
+        const batchnorm_real *g = ((batchnorm_real *)(ar + 832));
         for (int64_t i = 0; i < 2400; i++) {
             batchnorm_real gi = g[i];
             p[i] -= lr * gi;
@@ -1872,7 +1874,7 @@ void batchnorm_step(void *state, batchnorm_real lr) {
     /* 4.bias */
     {
         batchnorm_real *p = (batchnorm_real *)(st + 10624);
-        const batchnorm_real *g = ((batchnorm_real *)(ar + 128));
+        const batchnorm_real *g = ((batchnorm_real *)(ar + 10432));
         for (int64_t i = 0; i < 16; i++) {
             batchnorm_real gi = g[i];
             p[i] -= lr * gi;
@@ -1881,7 +1883,7 @@ void batchnorm_step(void *state, batchnorm_real lr) {
     /* 5.gamma */
     {
         batchnorm_real *p = (batchnorm_real *)(st + 10688);
-        const batchnorm_real *g = ((batchnorm_real *)(ar + 2736640));
+        const batchnorm_real *g = ((batchnorm_real *)(ar + 10496));
         for (int64_t i = 0; i < 16; i++) {
             batchnorm_real gi = g[i];
             p[i] -= lr * gi;
@@ -1890,7 +1892,7 @@ void batchnorm_step(void *state, batchnorm_real lr) {
     /* 5.beta */
     {
         batchnorm_real *p = (batchnorm_real *)(st + 10752);
-        const batchnorm_real *g = ((batchnorm_real *)(ar + 2736576));
+        const batchnorm_real *g = ((batchnorm_real *)(ar + 10560));
         for (int64_t i = 0; i < 16; i++) {
             batchnorm_real gi = g[i];
             p[i] -= lr * gi;
@@ -1899,7 +1901,7 @@ void batchnorm_step(void *state, batchnorm_real lr) {
     /* 9.weight */
     {
         batchnorm_real *p = (batchnorm_real *)(st + 10944);
-        const batchnorm_real *g = ((batchnorm_real *)(ar + 7939456));
+        const batchnorm_real *g = ((batchnorm_real *)(ar + 10624));
         BATCHNORM_PARALLEL_FOR
         for (int64_t i = 0; i < 30720; i++) {
             batchnorm_real gi = g[i];
@@ -1909,7 +1911,7 @@ void batchnorm_step(void *state, batchnorm_real lr) {
     /* 9.bias */
     {
         batchnorm_real *p = (batchnorm_real *)(st + 133824);
-        const batchnorm_real *g = ((batchnorm_real *)(ar + 3391936));
+        const batchnorm_real *g = ((batchnorm_real *)(ar + 133504));
         for (int64_t i = 0; i < 120; i++) {
             batchnorm_real gi = g[i];
             p[i] -= lr * gi;
@@ -1918,7 +1920,7 @@ void batchnorm_step(void *state, batchnorm_real lr) {
     /* 10.gamma */
     {
         batchnorm_real *p = (batchnorm_real *)(st + 134336);
-        const batchnorm_real *g = ((batchnorm_real *)(ar + 3455936));
+        const batchnorm_real *g = ((batchnorm_real *)(ar + 134016));
         for (int64_t i = 0; i < 120; i++) {
             batchnorm_real gi = g[i];
             p[i] -= lr * gi;
@@ -1927,7 +1929,7 @@ void batchnorm_step(void *state, batchnorm_real lr) {
     /* 10.beta */
     {
         batchnorm_real *p = (batchnorm_real *)(st + 134848);
-        const batchnorm_real *g = ((batchnorm_real *)(ar + 3455424));
+        const batchnorm_real *g = ((batchnorm_real *)(ar + 134528));
         for (int64_t i = 0; i < 120; i++) {
             batchnorm_real gi = g[i];
             p[i] -= lr * gi;
@@ -1936,7 +1938,7 @@ void batchnorm_step(void *state, batchnorm_real lr) {
     /* 12.weight */
     {
         batchnorm_real *p = (batchnorm_real *)(st + 136384);
-        const batchnorm_real *g = ((batchnorm_real *)(ar + 7768064));
+        const batchnorm_real *g = ((batchnorm_real *)(ar + 135040));
         BATCHNORM_PARALLEL_FOR
         for (int64_t i = 0; i < 10080; i++) {
             batchnorm_real gi = g[i];
@@ -1946,7 +1948,7 @@ void batchnorm_step(void *state, batchnorm_real lr) {
     /* 12.bias */
     {
         batchnorm_real *p = (batchnorm_real *)(st + 176704);
-        const batchnorm_real *g = ((batchnorm_real *)(ar + 3392960));
+        const batchnorm_real *g = ((batchnorm_real *)(ar + 175360));
         for (int64_t i = 0; i < 84; i++) {
             batchnorm_real gi = g[i];
             p[i] -= lr * gi;
@@ -1955,7 +1957,7 @@ void batchnorm_step(void *state, batchnorm_real lr) {
     /* 13.gamma */
     {
         batchnorm_real *p = (batchnorm_real *)(st + 177088);
-        const batchnorm_real *g = ((batchnorm_real *)(ar + 3521408));
+        const batchnorm_real *g = ((batchnorm_real *)(ar + 175744));
         for (int64_t i = 0; i < 84; i++) {
             batchnorm_real gi = g[i];
             p[i] -= lr * gi;
@@ -1964,7 +1966,7 @@ void batchnorm_step(void *state, batchnorm_real lr) {
     /* 13.beta */
     {
         batchnorm_real *p = (batchnorm_real *)(st + 177472);
-        const batchnorm_real *g = ((batchnorm_real *)(ar + 3517248));
+        const batchnorm_real *g = ((batchnorm_real *)(ar + 176128));
         for (int64_t i = 0; i < 84; i++) {
             batchnorm_real gi = g[i];
             p[i] -= lr * gi;
@@ -1973,7 +1975,7 @@ void batchnorm_step(void *state, batchnorm_real lr) {
     /* 15.weight */
     {
         batchnorm_real *p = (batchnorm_real *)(st + 178624);
-        const batchnorm_real *g = ((batchnorm_real *)(ar + 3518016));
+        const batchnorm_real *g = ((batchnorm_real *)(ar + 176512));
         for (int64_t i = 0; i < 840; i++) {
             batchnorm_real gi = g[i];
             p[i] -= lr * gi;
@@ -1982,28 +1984,28 @@ void batchnorm_step(void *state, batchnorm_real lr) {
     /* 15.bias */
     {
         batchnorm_real *p = (batchnorm_real *)(st + 182016);
-        const batchnorm_real *g = ((batchnorm_real *)(ar + 3393408));
+        const batchnorm_real *g = ((batchnorm_real *)(ar + 179904));
         for (int64_t i = 0; i < 10; i++) {
             batchnorm_real gi = g[i];
             p[i] -= lr * gi;
         }
     }
     /* 1.moving_mean := */
-    memcpy(st + 896, ((batchnorm_real *)(ar + 1769664)), (size_t)24);
+    memcpy(st + 896, ((batchnorm_real *)(ar + 1949632)), (size_t)24);
     /* 1.moving_var := */
-    memcpy(st + 960, ((batchnorm_real *)(ar + 64)), (size_t)24);
+    memcpy(st + 960, ((batchnorm_real *)(ar + 180032)), (size_t)24);
     /* 5.moving_mean := */
-    memcpy(st + 10816, ((batchnorm_real *)(ar + 2736512)), (size_t)64);
+    memcpy(st + 10816, ((batchnorm_real *)(ar + 2916480)), (size_t)64);
     /* 5.moving_var := */
-    memcpy(st + 10880, ((batchnorm_real *)(ar + 2212096)), (size_t)64);
+    memcpy(st + 10880, ((batchnorm_real *)(ar + 2392064)), (size_t)64);
     /* 10.moving_mean := */
-    memcpy(st + 135360, ((batchnorm_real *)(ar + 3454912)), (size_t)480);
+    memcpy(st + 135360, ((batchnorm_real *)(ar + 3634880)), (size_t)480);
     /* 10.moving_var := */
-    memcpy(st + 135872, ((batchnorm_real *)(ar + 3392448)), (size_t)480);
+    memcpy(st + 135872, ((batchnorm_real *)(ar + 3572416)), (size_t)480);
     /* 13.moving_mean := */
-    memcpy(st + 177856, ((batchnorm_real *)(ar + 3517632)), (size_t)336);
+    memcpy(st + 177856, ((batchnorm_real *)(ar + 3697600)), (size_t)336);
     /* 13.moving_var := */
-    memcpy(st + 178240, ((batchnorm_real *)(ar + 3516864)), (size_t)336);
+    memcpy(st + 178240, ((batchnorm_real *)(ar + 3696832)), (size_t)336);
 }
 
 batchnorm_real batchnorm_train_step(void *state, int n, const batchnorm_real *x, const int32_t *y, batchnorm_real lr, double *metrics) {
@@ -2176,41 +2178,41 @@ batchnorm_real batchnorm_evaluate(void *state, int n, const batchnorm_real *x, c
 batchnorm_real *batchnorm_grad(void *state, const char *name) {
     unsigned char *ar = (unsigned char *)state + 182080;
     if (strcmp(name, "0.weight") == 0)
-        return (batchnorm_real *)(void *)(ar + 192);
-    if (strcmp(name, "0.bias") == 0)
         return (batchnorm_real *)(void *)(ar + 0);
+    if (strcmp(name, "0.bias") == 0)
+        return (batchnorm_real *)(void *)(ar + 640);
     if (strcmp(name, "1.gamma") == 0)
-        return (batchnorm_real *)(void *)(ar + 1769792);
+        return (batchnorm_real *)(void *)(ar + 704);
     if (strcmp(name, "1.beta") == 0)
-        return (batchnorm_real *)(void *)(ar + 1769728);
+        return (batchnorm_real *)(void *)(ar + 768);
     if (strcmp(name, "4.weight") == 0)
-        return (batchnorm_real *)(void *)(ar + 2654592);
+        return (batchnorm_real *)(void *)(ar + 832);
     if (strcmp(name, "4.bias") == 0)
-        return (batchnorm_real *)(void *)(ar + 128);
+        return (batchnorm_real *)(void *)(ar + 10432);
     if (strcmp(name, "5.gamma") == 0)
-        return (batchnorm_real *)(void *)(ar + 2736640);
+        return (batchnorm_real *)(void *)(ar + 10496);
     if (strcmp(name, "5.beta") == 0)
-        return (batchnorm_real *)(void *)(ar + 2736576);
+        return (batchnorm_real *)(void *)(ar + 10560);
     if (strcmp(name, "9.weight") == 0)
-        return (batchnorm_real *)(void *)(ar + 7939456);
+        return (batchnorm_real *)(void *)(ar + 10624);
     if (strcmp(name, "9.bias") == 0)
-        return (batchnorm_real *)(void *)(ar + 3391936);
+        return (batchnorm_real *)(void *)(ar + 133504);
     if (strcmp(name, "10.gamma") == 0)
-        return (batchnorm_real *)(void *)(ar + 3455936);
+        return (batchnorm_real *)(void *)(ar + 134016);
     if (strcmp(name, "10.beta") == 0)
-        return (batchnorm_real *)(void *)(ar + 3455424);
+        return (batchnorm_real *)(void *)(ar + 134528);
     if (strcmp(name, "12.weight") == 0)
-        return (batchnorm_real *)(void *)(ar + 7768064);
+        return (batchnorm_real *)(void *)(ar + 135040);
     if (strcmp(name, "12.bias") == 0)
-        return (batchnorm_real *)(void *)(ar + 3392960);
+        return (batchnorm_real *)(void *)(ar + 175360);
     if (strcmp(name, "13.gamma") == 0)
-        return (batchnorm_real *)(void *)(ar + 3521408);
+        return (batchnorm_real *)(void *)(ar + 175744);
     if (strcmp(name, "13.beta") == 0)
-        return (batchnorm_real *)(void *)(ar + 3517248);
+        return (batchnorm_real *)(void *)(ar + 176128);
     if (strcmp(name, "15.weight") == 0)
-        return (batchnorm_real *)(void *)(ar + 3518016);
+        return (batchnorm_real *)(void *)(ar + 176512);
     if (strcmp(name, "15.bias") == 0)
-        return (batchnorm_real *)(void *)(ar + 3393408);
+        return (batchnorm_real *)(void *)(ar + 179904);
     (void)ar;
     (void)name;
     return NULL;
@@ -2465,4 +2467,8 @@ batchnorm_real *batchnorm_param(void *state, const char *name) {
 
 uint64_t *batchnorm_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *batchnorm_example_base(void *state) {
+    return &((header *)state)->base;
 }

@@ -24,13 +24,15 @@ extern "C" {
 #define BATCHNORM_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define BATCHNORM_MAX_BATCH 128
-#define BATCHNORM_STATE_BYTES 11783360
+#define BATCHNORM_STATE_BYTES 10978880
 #define BATCHNORM_PARAM_COUNT 26
 #define BATCHNORM_PARAM_ELEMENTS 45330
 #define BATCHNORM_INPUT_X_SIZE 784 /* per example: f32[batch 128, 1, 28, 28] */
 #define BATCHNORM_INPUT_Y_SIZE 1 /* per example: i32[batch 128] */
 #define BATCHNORM_OUTPUT_LOGITS_SIZE 10
 #define BATCHNORM_METRIC_COUNT 1
+#define BATCHNORM_GRAD_OFFSET 182080 /* bytes: after batchnorm_backward, every trainable parameter's gradient */
+#define BATCHNORM_GRAD_BYTES 179968 /* lies in these bytes, in parameter order */
 
 /* metadata (also as a table and functions below) */
 #define BATCHNORM_DLC_VERSION "0.1.0"
@@ -125,6 +127,9 @@ batchnorm_real *batchnorm_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *batchnorm_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *batchnorm_example_base(void *state);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline batchnorm_concise_real maxr(batchnorm_concise_real a, batchnorm_concise_real b) { return a > b ? a : b; }
@@ -523,6 +524,7 @@ void batchnorm_concise_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.weight [6, 1, 5, 5], batchnorm_concise.dlm line 13 */
     rng_seed(&r, seed, 0);
@@ -857,7 +859,7 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     (void)ar;
     /* conv2d -> f32[batch 128, 6, 24, 24], batchnorm_concise.dlm line 13 */
     {
-    conv2d_fwd_direct_0(x, ((batchnorm_concise_real *)(st + 64)), ((batchnorm_concise_real *)(ar + 0)), n);
+    conv2d_fwd_direct_0(x, ((batchnorm_concise_real *)(st + 64)), ((batchnorm_concise_real *)(ar + 179968)), n);
     }
     /* add -> f32[batch 128, 6, 24, 24], batchnorm_concise.dlm line 13 */
     {
@@ -865,7 +867,7 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_concise_real *)(ar + 1769472))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_concise_real *)(ar + 0))[i0 * 3456 + i1 * 576 + i2] + ((batchnorm_concise_real *)(st + 704))[i1]);
+                ((batchnorm_concise_real *)(ar + 1949440))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_concise_real *)(ar + 179968))[i0 * 3456 + i1 * 576 + i2] + ((batchnorm_concise_real *)(st + 704))[i1]);
             }
         }
     }
@@ -877,16 +879,16 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((batchnorm_concise_real *)(ar + 1769472))[i0 * 576 + i1 * 3456 + i2];
+                acc += ((batchnorm_concise_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2];
             }
         }
-        ((batchnorm_concise_real *)(ar + 0))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 179968))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* divcount -> f32[1, 6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 64))[i0] = (((batchnorm_concise_real *)(ar + 0))[i0] / (batchnorm_concise_real)(576 * n));
+        ((batchnorm_concise_real *)(ar + 180032))[i0] = (((batchnorm_concise_real *)(ar + 179968))[i0] / (batchnorm_concise_real)(576 * n));
     }
     }
     /* sub -> f32[batch 128, 6, 24, 24], batchnorm_concise.dlm line 13 */
@@ -895,7 +897,7 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_concise_real *)(ar + 3538944))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_concise_real *)(ar + 1769472))[i0 * 3456 + i1 * 576 + i2] - ((batchnorm_concise_real *)(ar + 64))[i1]);
+                ((batchnorm_concise_real *)(ar + 3718912))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_concise_real *)(ar + 1949440))[i0 * 3456 + i1 * 576 + i2] - ((batchnorm_concise_real *)(ar + 180032))[i1]);
             }
         }
     }
@@ -907,48 +909,48 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((batchnorm_concise_real *)(ar + 3538944))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_concise_real *)(ar + 3538944))[i0 * 576 + i1 * 3456 + i2]);
+                acc += (((batchnorm_concise_real *)(ar + 3718912))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_concise_real *)(ar + 3718912))[i0 * 576 + i1 * 3456 + i2]);
             }
         }
-        ((batchnorm_concise_real *)(ar + 0))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 179968))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* divcount -> f32[1, 6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 128))[i0] = (((batchnorm_concise_real *)(ar + 0))[i0] / (batchnorm_concise_real)(576 * n));
+        ((batchnorm_concise_real *)(ar + 180096))[i0] = (((batchnorm_concise_real *)(ar + 179968))[i0] / (batchnorm_concise_real)(576 * n));
     }
     }
     /* sub -> f32[], batchnorm_concise.dlm line 13 */
     {
-    ((batchnorm_concise_real *)(ar + 0))[0] = (1.0f - (1.0f / (batchnorm_concise_real)(576 * n)));
+    ((batchnorm_concise_real *)(ar + 179968))[0] = (1.0f - (1.0f / (batchnorm_concise_real)(576 * n)));
     }
     /* add -> f32[6], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 192))[i0] = ((((batchnorm_concise_real *)(st + 896))[i0] * 0.9f) + (((batchnorm_concise_real *)(ar + 64))[i0] * 0.1f));
+        ((batchnorm_concise_real *)(ar + 180160))[i0] = ((((batchnorm_concise_real *)(st + 896))[i0] * 0.9f) + (((batchnorm_concise_real *)(ar + 180032))[i0] * 0.1f));
     }
     }
     /* add -> f32[6], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 64))[i0] = ((((batchnorm_concise_real *)(st + 960))[i0] * 0.9f) + ((((batchnorm_concise_real *)(ar + 128))[i0] / ((batchnorm_concise_real *)(ar + 0))[0]) * 0.1f));
+        ((batchnorm_concise_real *)(ar + 180032))[i0] = ((((batchnorm_concise_real *)(st + 960))[i0] * 0.9f) + ((((batchnorm_concise_real *)(ar + 180096))[i0] / ((batchnorm_concise_real *)(ar + 179968))[0]) * 0.1f));
     }
     }
     /* add -> f32[], batchnorm_concise.dlm line 13 */
     {
-    ((batchnorm_concise_real *)(ar + 0))[0] = (((batchnorm_concise_real *)(st + 1024))[0] + 1.0f);
+    ((batchnorm_concise_real *)(ar + 179968))[0] = (((batchnorm_concise_real *)(st + 1024))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 256))[i0] = sqrtf((((batchnorm_concise_real *)(ar + 128))[i0] + 1e-05f));
+        ((batchnorm_concise_real *)(ar + 180224))[i0] = sqrtf((((batchnorm_concise_real *)(ar + 180096))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 128))[i0] = (((batchnorm_concise_real *)(st + 768))[i0] / ((batchnorm_concise_real *)(ar + 256))[i0]);
+        ((batchnorm_concise_real *)(ar + 180096))[i0] = (((batchnorm_concise_real *)(st + 768))[i0] / ((batchnorm_concise_real *)(ar + 180224))[i0]);
     }
     }
     /* sigmoid -> f32[batch 128, 6, 24, 24], batchnorm_concise.dlm line 13 */
@@ -957,18 +959,18 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_concise_real *)(ar + 320))[i0 * 3456 + i1 * 576 + i2] = (1.0f / (1.0f + expv(-(((((batchnorm_concise_real *)(ar + 3538944))[i0 * 3456 + i1 * 576 + i2] * ((batchnorm_concise_real *)(ar + 128))[i1]) + ((batchnorm_concise_real *)(st + 832))[i1])))));
+                ((batchnorm_concise_real *)(ar + 180288))[i0 * 3456 + i1 * 576 + i2] = (1.0f / (1.0f + expv(-(((((batchnorm_concise_real *)(ar + 3718912))[i0 * 3456 + i1 * 576 + i2] * ((batchnorm_concise_real *)(ar + 180096))[i1]) + ((batchnorm_concise_real *)(st + 832))[i1])))));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 6, 12, 12], batchnorm_concise.dlm line 14 */
     {
-    avg_pool_fwd_0(((batchnorm_concise_real *)(ar + 320)), ((batchnorm_concise_real *)(ar + 1769792)), n);
+    avg_pool_fwd_0(((batchnorm_concise_real *)(ar + 180288)), ((batchnorm_concise_real *)(ar + 1949760)), n);
     }
     /* conv2d -> f32[batch 128, 16, 8, 8], batchnorm_concise.dlm line 15 */
     {
-    conv2d_fwd_direct_1(((batchnorm_concise_real *)(ar + 1769792)), ((batchnorm_concise_real *)(st + 1088)), ((batchnorm_concise_real *)(ar + 2212160)), n);
+    conv2d_fwd_direct_1(((batchnorm_concise_real *)(ar + 1949760)), ((batchnorm_concise_real *)(st + 1088)), ((batchnorm_concise_real *)(ar + 2392128)), n);
     }
     /* add -> f32[batch 128, 16, 8, 8], batchnorm_concise.dlm line 15 */
     {
@@ -976,7 +978,7 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_concise_real *)(ar + 2736448))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_concise_real *)(ar + 2212160))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_concise_real *)(st + 10688))[i1]);
+                ((batchnorm_concise_real *)(ar + 2916416))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_concise_real *)(ar + 2392128))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_concise_real *)(st + 10688))[i1]);
             }
         }
     }
@@ -988,16 +990,16 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += ((batchnorm_concise_real *)(ar + 2736448))[i0 * 64 + i1 * 1024 + i2];
+                acc += ((batchnorm_concise_real *)(ar + 2916416))[i0 * 64 + i1 * 1024 + i2];
             }
         }
-        ((batchnorm_concise_real *)(ar + 2212160))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 2392128))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* divcount -> f32[1, 16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 2212224))[i0] = (((batchnorm_concise_real *)(ar + 2212160))[i0] / (batchnorm_concise_real)(64 * n));
+        ((batchnorm_concise_real *)(ar + 2392192))[i0] = (((batchnorm_concise_real *)(ar + 2392128))[i0] / (batchnorm_concise_real)(64 * n));
     }
     }
     /* sub -> f32[batch 128, 16, 8, 8], batchnorm_concise.dlm line 15 */
@@ -1006,7 +1008,7 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_concise_real *)(ar + 5308416))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_concise_real *)(ar + 2736448))[i0 * 1024 + i1 * 64 + i2] - ((batchnorm_concise_real *)(ar + 2212224))[i1]);
+                ((batchnorm_concise_real *)(ar + 5488384))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_concise_real *)(ar + 2916416))[i0 * 1024 + i1 * 64 + i2] - ((batchnorm_concise_real *)(ar + 2392192))[i1]);
             }
         }
     }
@@ -1018,48 +1020,48 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += (((batchnorm_concise_real *)(ar + 5308416))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_concise_real *)(ar + 5308416))[i0 * 64 + i1 * 1024 + i2]);
+                acc += (((batchnorm_concise_real *)(ar + 5488384))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_concise_real *)(ar + 5488384))[i0 * 64 + i1 * 1024 + i2]);
             }
         }
-        ((batchnorm_concise_real *)(ar + 2212160))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 2392128))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* divcount -> f32[1, 16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 2212288))[i0] = (((batchnorm_concise_real *)(ar + 2212160))[i0] / (batchnorm_concise_real)(64 * n));
+        ((batchnorm_concise_real *)(ar + 2392256))[i0] = (((batchnorm_concise_real *)(ar + 2392128))[i0] / (batchnorm_concise_real)(64 * n));
     }
     }
     /* sub -> f32[], batchnorm_concise.dlm line 15 */
     {
-    ((batchnorm_concise_real *)(ar + 2212160))[0] = (1.0f - (1.0f / (batchnorm_concise_real)(64 * n)));
+    ((batchnorm_concise_real *)(ar + 2392128))[0] = (1.0f - (1.0f / (batchnorm_concise_real)(64 * n)));
     }
     /* add -> f32[16], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 2212352))[i0] = ((((batchnorm_concise_real *)(st + 10880))[i0] * 0.9f) + (((batchnorm_concise_real *)(ar + 2212224))[i0] * 0.1f));
+        ((batchnorm_concise_real *)(ar + 2392320))[i0] = ((((batchnorm_concise_real *)(st + 10880))[i0] * 0.9f) + (((batchnorm_concise_real *)(ar + 2392192))[i0] * 0.1f));
     }
     }
     /* add -> f32[16], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 2212224))[i0] = ((((batchnorm_concise_real *)(st + 10944))[i0] * 0.9f) + ((((batchnorm_concise_real *)(ar + 2212288))[i0] / ((batchnorm_concise_real *)(ar + 2212160))[0]) * 0.1f));
+        ((batchnorm_concise_real *)(ar + 2392192))[i0] = ((((batchnorm_concise_real *)(st + 10944))[i0] * 0.9f) + ((((batchnorm_concise_real *)(ar + 2392256))[i0] / ((batchnorm_concise_real *)(ar + 2392128))[0]) * 0.1f));
     }
     }
     /* add -> f32[], batchnorm_concise.dlm line 15 */
     {
-    ((batchnorm_concise_real *)(ar + 2212160))[0] = (((batchnorm_concise_real *)(st + 11008))[0] + 1.0f);
+    ((batchnorm_concise_real *)(ar + 2392128))[0] = (((batchnorm_concise_real *)(st + 11008))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 2212416))[i0] = sqrtf((((batchnorm_concise_real *)(ar + 2212288))[i0] + 1e-05f));
+        ((batchnorm_concise_real *)(ar + 2392384))[i0] = sqrtf((((batchnorm_concise_real *)(ar + 2392256))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 2212288))[i0] = (((batchnorm_concise_real *)(st + 10752))[i0] / ((batchnorm_concise_real *)(ar + 2212416))[i0]);
+        ((batchnorm_concise_real *)(ar + 2392256))[i0] = (((batchnorm_concise_real *)(st + 10752))[i0] / ((batchnorm_concise_real *)(ar + 2392384))[i0]);
     }
     }
     /* sigmoid -> f32[batch 128, 16, 8, 8], batchnorm_concise.dlm line 15 */
@@ -1068,25 +1070,25 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_concise_real *)(ar + 2212480))[i0 * 1024 + i1 * 64 + i2] = (1.0f / (1.0f + expv(-(((((batchnorm_concise_real *)(ar + 5308416))[i0 * 1024 + i1 * 64 + i2] * ((batchnorm_concise_real *)(ar + 2212288))[i1]) + ((batchnorm_concise_real *)(st + 10816))[i1])))));
+                ((batchnorm_concise_real *)(ar + 2392448))[i0 * 1024 + i1 * 64 + i2] = (1.0f / (1.0f + expv(-(((((batchnorm_concise_real *)(ar + 5488384))[i0 * 1024 + i1 * 64 + i2] * ((batchnorm_concise_real *)(ar + 2392256))[i1]) + ((batchnorm_concise_real *)(st + 10816))[i1])))));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 16, 4, 4], batchnorm_concise.dlm line 16 */
     {
-    avg_pool_fwd_1(((batchnorm_concise_real *)(ar + 2212480)), ((batchnorm_concise_real *)(ar + 2736768)), n);
+    avg_pool_fwd_1(((batchnorm_concise_real *)(ar + 2392448)), ((batchnorm_concise_real *)(ar + 2916736)), n);
     }
     /* matmul -> f32[batch 128, 120], batchnorm_concise.dlm line 18 */
     {
-    gemm(0, 1, n, 120, 256, ((batchnorm_concise_real *)(ar + 2736768)), 256, ((batchnorm_concise_real *)(st + 11072)), 256, ((batchnorm_concise_real *)(ar + 2867840)), 120, 0);
+    gemm(0, 1, n, 120, 256, ((batchnorm_concise_real *)(ar + 2916736)), 256, ((batchnorm_concise_real *)(st + 11072)), 256, ((batchnorm_concise_real *)(ar + 3047808)), 120, 0);
     }
     /* add -> f32[batch 128, 120], batchnorm_concise.dlm line 18 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_concise_real *)(ar + 2929280))[i0 * 120 + i1] = (((batchnorm_concise_real *)(ar + 2867840))[i0 * 120 + i1] + ((batchnorm_concise_real *)(st + 133952))[i1]);
+            ((batchnorm_concise_real *)(ar + 3109248))[i0 * 120 + i1] = (((batchnorm_concise_real *)(ar + 3047808))[i0 * 120 + i1] + ((batchnorm_concise_real *)(st + 133952))[i1]);
         }
     }
     }
@@ -1096,15 +1098,15 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_concise_real *)(ar + 2929280))[i0 + i1 * 120];
+            acc += ((batchnorm_concise_real *)(ar + 3109248))[i0 + i1 * 120];
         }
-        ((batchnorm_concise_real *)(ar + 2867840))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 3047808))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* divcount -> f32[1, 120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 2868352))[i0] = (((batchnorm_concise_real *)(ar + 2867840))[i0] / (batchnorm_concise_real)(1 * n));
+        ((batchnorm_concise_real *)(ar + 3048320))[i0] = (((batchnorm_concise_real *)(ar + 3047808))[i0] / (batchnorm_concise_real)(1 * n));
     }
     }
     /* sub -> f32[batch 128, 120], batchnorm_concise.dlm line 18 */
@@ -1112,7 +1114,7 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_concise_real *)(ar + 2990720))[i0 * 120 + i1] = (((batchnorm_concise_real *)(ar + 2929280))[i0 * 120 + i1] - ((batchnorm_concise_real *)(ar + 2868352))[i1]);
+            ((batchnorm_concise_real *)(ar + 3170688))[i0 * 120 + i1] = (((batchnorm_concise_real *)(ar + 3109248))[i0 * 120 + i1] - ((batchnorm_concise_real *)(ar + 3048320))[i1]);
         }
     }
     }
@@ -1122,51 +1124,51 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_concise_real *)(ar + 2990720))[i0 + i1 * 120] * ((batchnorm_concise_real *)(ar + 2990720))[i0 + i1 * 120]);
+            acc += (((batchnorm_concise_real *)(ar + 3170688))[i0 + i1 * 120] * ((batchnorm_concise_real *)(ar + 3170688))[i0 + i1 * 120]);
         }
-        ((batchnorm_concise_real *)(ar + 2867840))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 3047808))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* divcount -> f32[1, 120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 2868864))[i0] = (((batchnorm_concise_real *)(ar + 2867840))[i0] / (batchnorm_concise_real)(1 * n));
+        ((batchnorm_concise_real *)(ar + 3048832))[i0] = (((batchnorm_concise_real *)(ar + 3047808))[i0] / (batchnorm_concise_real)(1 * n));
     }
     }
     /* divcount -> f32[], batchnorm_concise.dlm line 18 */
     {
-    ((batchnorm_concise_real *)(ar + 2867840))[0] = (1.0f / (batchnorm_concise_real)(1 * n));
+    ((batchnorm_concise_real *)(ar + 3047808))[0] = (1.0f / (batchnorm_concise_real)(1 * n));
     }
     /* sub -> f32[], batchnorm_concise.dlm line 18 */
     {
-    ((batchnorm_concise_real *)(ar + 2867904))[0] = (1.0f - ((batchnorm_concise_real *)(ar + 2867840))[0]);
+    ((batchnorm_concise_real *)(ar + 3047872))[0] = (1.0f - ((batchnorm_concise_real *)(ar + 3047808))[0]);
     }
     /* add -> f32[120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 2869376))[i0] = ((((batchnorm_concise_real *)(st + 135488))[i0] * 0.9f) + (((batchnorm_concise_real *)(ar + 2868352))[i0] * 0.1f));
+        ((batchnorm_concise_real *)(ar + 3049344))[i0] = ((((batchnorm_concise_real *)(st + 135488))[i0] * 0.9f) + (((batchnorm_concise_real *)(ar + 3048320))[i0] * 0.1f));
     }
     }
     /* add -> f32[120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 2867968))[i0] = ((((batchnorm_concise_real *)(st + 136000))[i0] * 0.9f) + ((((batchnorm_concise_real *)(ar + 2868864))[i0] / ((batchnorm_concise_real *)(ar + 2867904))[0]) * 0.1f));
+        ((batchnorm_concise_real *)(ar + 3047936))[i0] = ((((batchnorm_concise_real *)(st + 136000))[i0] * 0.9f) + ((((batchnorm_concise_real *)(ar + 3048832))[i0] / ((batchnorm_concise_real *)(ar + 3047872))[0]) * 0.1f));
     }
     }
     /* add -> f32[], batchnorm_concise.dlm line 18 */
     {
-    ((batchnorm_concise_real *)(ar + 2868480))[0] = (((batchnorm_concise_real *)(st + 136512))[0] + 1.0f);
+    ((batchnorm_concise_real *)(ar + 3048448))[0] = (((batchnorm_concise_real *)(st + 136512))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 2869888))[i0] = sqrtf((((batchnorm_concise_real *)(ar + 2868864))[i0] + 1e-05f));
+        ((batchnorm_concise_real *)(ar + 3049856))[i0] = sqrtf((((batchnorm_concise_real *)(ar + 3048832))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 2868544))[i0] = (((batchnorm_concise_real *)(st + 134464))[i0] / ((batchnorm_concise_real *)(ar + 2869888))[i0]);
+        ((batchnorm_concise_real *)(ar + 3048512))[i0] = (((batchnorm_concise_real *)(st + 134464))[i0] / ((batchnorm_concise_real *)(ar + 3049856))[i0]);
     }
     }
     /* sigmoid -> f32[batch 128, 120], batchnorm_concise.dlm line 18 */
@@ -1174,20 +1176,20 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_concise_real *)(ar + 2870400))[i0 * 120 + i1] = (1.0f / (1.0f + expv(-(((((batchnorm_concise_real *)(ar + 2990720))[i0 * 120 + i1] * ((batchnorm_concise_real *)(ar + 2868544))[i1]) + ((batchnorm_concise_real *)(st + 134976))[i1])))));
+            ((batchnorm_concise_real *)(ar + 3050368))[i0 * 120 + i1] = (1.0f / (1.0f + expv(-(((((batchnorm_concise_real *)(ar + 3170688))[i0 * 120 + i1] * ((batchnorm_concise_real *)(ar + 3048512))[i1]) + ((batchnorm_concise_real *)(st + 134976))[i1])))));
         }
     }
     }
     /* matmul -> f32[batch 128, 84], batchnorm_concise.dlm line 19 */
     {
-    gemm(0, 1, n, 84, 120, ((batchnorm_concise_real *)(ar + 2870400)), 120, ((batchnorm_concise_real *)(st + 136576)), 120, ((batchnorm_concise_real *)(ar + 2931840)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((batchnorm_concise_real *)(ar + 3050368)), 120, ((batchnorm_concise_real *)(st + 136576)), 120, ((batchnorm_concise_real *)(ar + 3111808)), 84, 0);
     }
     /* add -> f32[batch 128, 84], batchnorm_concise.dlm line 19 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_concise_real *)(ar + 3052160))[i0 * 84 + i1] = (((batchnorm_concise_real *)(ar + 2931840))[i0 * 84 + i1] + ((batchnorm_concise_real *)(st + 176896))[i1]);
+            ((batchnorm_concise_real *)(ar + 3232128))[i0 * 84 + i1] = (((batchnorm_concise_real *)(ar + 3111808))[i0 * 84 + i1] + ((batchnorm_concise_real *)(st + 176896))[i1]);
         }
     }
     }
@@ -1197,15 +1199,15 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_concise_real *)(ar + 3052160))[i0 + i1 * 84];
+            acc += ((batchnorm_concise_real *)(ar + 3232128))[i0 + i1 * 84];
         }
-        ((batchnorm_concise_real *)(ar + 2931840))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 3111808))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* divcount -> f32[1, 84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 2932224))[i0] = (((batchnorm_concise_real *)(ar + 2931840))[i0] / (batchnorm_concise_real)(1 * n));
+        ((batchnorm_concise_real *)(ar + 3112192))[i0] = (((batchnorm_concise_real *)(ar + 3111808))[i0] / (batchnorm_concise_real)(1 * n));
     }
     }
     /* sub -> f32[batch 128, 84], batchnorm_concise.dlm line 19 */
@@ -1213,7 +1215,7 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_concise_real *)(ar + 2932608))[i0 * 84 + i1] = (((batchnorm_concise_real *)(ar + 3052160))[i0 * 84 + i1] - ((batchnorm_concise_real *)(ar + 2932224))[i1]);
+            ((batchnorm_concise_real *)(ar + 3112576))[i0 * 84 + i1] = (((batchnorm_concise_real *)(ar + 3232128))[i0 * 84 + i1] - ((batchnorm_concise_real *)(ar + 3112192))[i1]);
         }
     }
     }
@@ -1223,43 +1225,43 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_concise_real *)(ar + 2932608))[i0 + i1 * 84] * ((batchnorm_concise_real *)(ar + 2932608))[i0 + i1 * 84]);
+            acc += (((batchnorm_concise_real *)(ar + 3112576))[i0 + i1 * 84] * ((batchnorm_concise_real *)(ar + 3112576))[i0 + i1 * 84]);
         }
-        ((batchnorm_concise_real *)(ar + 2931840))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 3111808))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* divcount -> f32[1, 84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 2975616))[i0] = (((batchnorm_concise_real *)(ar + 2931840))[i0] / (batchnorm_concise_real)(1 * n));
+        ((batchnorm_concise_real *)(ar + 3155584))[i0] = (((batchnorm_concise_real *)(ar + 3111808))[i0] / (batchnorm_concise_real)(1 * n));
     }
     }
     /* add -> f32[84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 2931840))[i0] = ((((batchnorm_concise_real *)(st + 178048))[i0] * 0.9f) + (((batchnorm_concise_real *)(ar + 2932224))[i0] * 0.1f));
+        ((batchnorm_concise_real *)(ar + 3111808))[i0] = ((((batchnorm_concise_real *)(st + 178048))[i0] * 0.9f) + (((batchnorm_concise_real *)(ar + 3112192))[i0] * 0.1f));
     }
     }
     /* add -> f32[84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 2932224))[i0] = ((((batchnorm_concise_real *)(st + 178432))[i0] * 0.9f) + ((((batchnorm_concise_real *)(ar + 2975616))[i0] / ((batchnorm_concise_real *)(ar + 2867904))[0]) * 0.1f));
+        ((batchnorm_concise_real *)(ar + 3112192))[i0] = ((((batchnorm_concise_real *)(st + 178432))[i0] * 0.9f) + ((((batchnorm_concise_real *)(ar + 3155584))[i0] / ((batchnorm_concise_real *)(ar + 3047872))[0]) * 0.1f));
     }
     }
     /* add -> f32[], batchnorm_concise.dlm line 19 */
     {
-    ((batchnorm_concise_real *)(ar + 2867904))[0] = (((batchnorm_concise_real *)(st + 178816))[0] + 1.0f);
+    ((batchnorm_concise_real *)(ar + 3047872))[0] = (((batchnorm_concise_real *)(st + 178816))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 2976000))[i0] = sqrtf((((batchnorm_concise_real *)(ar + 2975616))[i0] + 1e-05f));
+        ((batchnorm_concise_real *)(ar + 3155968))[i0] = sqrtf((((batchnorm_concise_real *)(ar + 3155584))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 2975616))[i0] = (((batchnorm_concise_real *)(st + 177280))[i0] / ((batchnorm_concise_real *)(ar + 2976000))[i0]);
+        ((batchnorm_concise_real *)(ar + 3155584))[i0] = (((batchnorm_concise_real *)(st + 177280))[i0] / ((batchnorm_concise_real *)(ar + 3155968))[i0]);
     }
     }
     /* sigmoid -> f32[batch 128, 84], batchnorm_concise.dlm line 19 */
@@ -1267,26 +1269,26 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_concise_real *)(ar + 3052160))[i0 * 84 + i1] = (1.0f / (1.0f + expv(-(((((batchnorm_concise_real *)(ar + 2932608))[i0 * 84 + i1] * ((batchnorm_concise_real *)(ar + 2975616))[i1]) + ((batchnorm_concise_real *)(st + 177664))[i1])))));
+            ((batchnorm_concise_real *)(ar + 3232128))[i0 * 84 + i1] = (1.0f / (1.0f + expv(-(((((batchnorm_concise_real *)(ar + 3112576))[i0 * 84 + i1] * ((batchnorm_concise_real *)(ar + 3155584))[i1]) + ((batchnorm_concise_real *)(st + 177664))[i1])))));
         }
     }
     }
     /* matmul -> f32[batch 128, 10], batchnorm_concise.dlm line 20 */
     {
-    gemm(0, 1, n, 10, 84, ((batchnorm_concise_real *)(ar + 3052160)), 84, ((batchnorm_concise_real *)(st + 178880)), 84, ((batchnorm_concise_real *)(ar + 2976384)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((batchnorm_concise_real *)(ar + 3232128)), 84, ((batchnorm_concise_real *)(st + 178880)), 84, ((batchnorm_concise_real *)(ar + 3156352)), 10, 0);
     }
     /* add -> f32[batch 128, 10], batchnorm_concise.dlm line 20 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((batchnorm_concise_real *)(ar + 2981504))[i0 * 10 + i1] = (((batchnorm_concise_real *)(ar + 2976384))[i0 * 10 + i1] + ((batchnorm_concise_real *)(st + 182272))[i1]);
+            ((batchnorm_concise_real *)(ar + 3161472))[i0 * 10 + i1] = (((batchnorm_concise_real *)(ar + 3156352))[i0 * 10 + i1] + ((batchnorm_concise_real *)(st + 182272))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], batchnorm_concise.dlm line 25 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const batchnorm_concise_real *xr = ((batchnorm_concise_real *)(ar + 2981504)) + r * 10;
+        const batchnorm_concise_real *xr = ((batchnorm_concise_real *)(ar + 3161472)) + r * 10;
         int32_t label = y[r];
         batchnorm_concise_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1294,45 +1296,45 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((batchnorm_concise_real *)(ar + 2976384))[r] = mx + (batchnorm_concise_real)log(sum) - xr[label];
+        ((batchnorm_concise_real *)(ar + 3156352))[r] = mx + (batchnorm_concise_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], batchnorm_concise.dlm line 25 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((batchnorm_concise_real *)(ar + 2976384))[i0];
+        acc += ((batchnorm_concise_real *)(ar + 3156352))[i0];
     }
-    ((batchnorm_concise_real *)(ar + 2869056))[0] = (batchnorm_concise_real)acc;
+    ((batchnorm_concise_real *)(ar + 3049024))[0] = (batchnorm_concise_real)acc;
     }
     /* divcount -> f32[], batchnorm_concise.dlm line 25 */
     {
-    ((batchnorm_concise_real *)(ar + 2869120))[0] = (((batchnorm_concise_real *)(ar + 2869056))[0] / (batchnorm_concise_real)(1 * n));
+    ((batchnorm_concise_real *)(ar + 3049088))[0] = (((batchnorm_concise_real *)(ar + 3049024))[0] / (batchnorm_concise_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], batchnorm_concise.dlm line 29 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const batchnorm_concise_real *xr = ((batchnorm_concise_real *)(ar + 2981504)) + r * 10;
+        const batchnorm_concise_real *xr = ((batchnorm_concise_real *)(ar + 3161472)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((batchnorm_concise_real *)(ar + 2976384))[r] = best == label ? 1.0f : 0.0f;
+        ((batchnorm_concise_real *)(ar + 3156352))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], batchnorm_concise.dlm line 29 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((batchnorm_concise_real *)(ar + 2976384))[i0];
+        acc += ((batchnorm_concise_real *)(ar + 3156352))[i0];
     }
-    ((batchnorm_concise_real *)(ar + 2869056))[0] = (batchnorm_concise_real)acc;
+    ((batchnorm_concise_real *)(ar + 3049024))[0] = (batchnorm_concise_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((batchnorm_concise_real *)(ar + 2869056))[0];
+        metrics[0] = (double)((batchnorm_concise_real *)(ar + 3049024))[0];
     }
-    return ((batchnorm_concise_real *)(ar + 2869120))[0];
+    return ((batchnorm_concise_real *)(ar + 3049088))[0];
 }
 
 int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real *x, const int32_t *y) {
@@ -1344,13 +1346,13 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* copy -> f32[batch 128], batchnorm_concise.dlm line 25 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((batchnorm_concise_real *)(ar + 2976384))[i0] = ((batchnorm_concise_real *)(ar + 2867840))[0];
+        ((batchnorm_concise_real *)(ar + 3156352))[i0] = ((batchnorm_concise_real *)(ar + 3047808))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], batchnorm_concise.dlm line 25 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const batchnorm_concise_real *xr = ((batchnorm_concise_real *)(ar + 2981504)) + r * 10;
+        const batchnorm_concise_real *xr = ((batchnorm_concise_real *)(ar + 3161472)) + r * 10;
         int32_t label = y[r];
         batchnorm_concise_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1358,8 +1360,8 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        batchnorm_concise_real *yr = ((batchnorm_concise_real *)(ar + 3095168)) + r * 10;
-        batchnorm_concise_real scale = ((batchnorm_concise_real *)(ar + 2976384))[r], inv = (batchnorm_concise_real)(1.0 / sum);
+        batchnorm_concise_real *yr = ((batchnorm_concise_real *)(ar + 3275136)) + r * 10;
+        batchnorm_concise_real scale = ((batchnorm_concise_real *)(ar + 3156352))[r], inv = (batchnorm_concise_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -1369,24 +1371,24 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_concise_real *)(ar + 3095168))[i0 + i1 * 10];
+            acc += ((batchnorm_concise_real *)(ar + 3275136))[i0 + i1 * 10];
         }
-        ((batchnorm_concise_real *)(ar + 2867840))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 179904))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 84], batchnorm_concise.dlm line 20 */
     {
-    gemm(0, 0, n, 84, 10, ((batchnorm_concise_real *)(ar + 3095168)), 10, ((batchnorm_concise_real *)(st + 178880)), 84, ((batchnorm_concise_real *)(ar + 3100288)), 84, 0);
+    gemm(0, 0, n, 84, 10, ((batchnorm_concise_real *)(ar + 3275136)), 10, ((batchnorm_concise_real *)(st + 178880)), 84, ((batchnorm_concise_real *)(ar + 3280256)), 84, 0);
     }
     /* matmul -> f32[10, 84], batchnorm_concise.dlm line 20 */
     {
-    gemm(1, 0, 10, 84, n, ((batchnorm_concise_real *)(ar + 3095168)), 10, ((batchnorm_concise_real *)(ar + 3052160)), 84, ((batchnorm_concise_real *)(ar + 2976384)), 84, 0);
+    gemm(1, 0, 10, 84, n, ((batchnorm_concise_real *)(ar + 3275136)), 10, ((batchnorm_concise_real *)(ar + 3232128)), 84, ((batchnorm_concise_real *)(ar + 176512)), 84, 0);
     }
     /* mul -> f32[batch 128, 84], batchnorm_concise.dlm line 19 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 3143296))[i0] = (((batchnorm_concise_real *)(ar + 3100288))[i0] * (((batchnorm_concise_real *)(ar + 3052160))[i0] * (1.0f - ((batchnorm_concise_real *)(ar + 3052160))[i0])));
+        ((batchnorm_concise_real *)(ar + 3323264))[i0] = (((batchnorm_concise_real *)(ar + 3280256))[i0] * (((batchnorm_concise_real *)(ar + 3232128))[i0] * (1.0f - ((batchnorm_concise_real *)(ar + 3232128))[i0])));
     }
     }
     /* sum -> f32[84], batchnorm_concise.dlm line 19 */
@@ -1395,9 +1397,9 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_concise_real *)(ar + 3143296))[i0 + i1 * 84];
+            acc += ((batchnorm_concise_real *)(ar + 3323264))[i0 + i1 * 84];
         }
-        ((batchnorm_concise_real *)(ar + 2979776))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 176128))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* sum -> f32[1, 84], batchnorm_concise.dlm line 19 */
@@ -1406,23 +1408,23 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_concise_real *)(ar + 3143296))[i0 + i1 * 84] * ((batchnorm_concise_real *)(ar + 2932608))[i0 + i1 * 84]);
+            acc += (((batchnorm_concise_real *)(ar + 3323264))[i0 + i1 * 84] * ((batchnorm_concise_real *)(ar + 3112576))[i0 + i1 * 84]);
         }
-        ((batchnorm_concise_real *)(ar + 2980160))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 3156352))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* sum -> f32[84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
-        acc += (((batchnorm_concise_real *)(ar + 2980160))[i0] / ((batchnorm_concise_real *)(ar + 2976000))[i0]);
-        ((batchnorm_concise_real *)(ar + 2980544))[i0] = (batchnorm_concise_real)acc;
+        acc += (((batchnorm_concise_real *)(ar + 3156352))[i0] / ((batchnorm_concise_real *)(ar + 3155968))[i0]);
+        ((batchnorm_concise_real *)(ar + 175744))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* divcount -> f32[1, 84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 2980928))[i0] = ((((-((((batchnorm_concise_real *)(ar + 2980160))[i0] * ((batchnorm_concise_real *)(ar + 2975616))[i0]) / ((batchnorm_concise_real *)(ar + 2976000))[i0])) * 0.5f) / ((batchnorm_concise_real *)(ar + 2976000))[i0]) / (batchnorm_concise_real)(1 * n));
+        ((batchnorm_concise_real *)(ar + 3156736))[i0] = ((((-((((batchnorm_concise_real *)(ar + 3156352))[i0] * ((batchnorm_concise_real *)(ar + 3155584))[i0]) / ((batchnorm_concise_real *)(ar + 3155968))[i0])) * 0.5f) / ((batchnorm_concise_real *)(ar + 3155968))[i0]) / (batchnorm_concise_real)(1 * n));
     }
     }
     /* mul -> f32[batch 128, 84], batchnorm_concise.dlm line 19 */
@@ -1430,7 +1432,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_concise_real *)(ar + 3052160))[i0 * 84 + i1] = (((batchnorm_concise_real *)(ar + 2980928))[i1] * ((batchnorm_concise_real *)(ar + 2932608))[i0 * 84 + i1]);
+            ((batchnorm_concise_real *)(ar + 3232128))[i0 * 84 + i1] = (((batchnorm_concise_real *)(ar + 3156736))[i1] * ((batchnorm_concise_real *)(ar + 3112576))[i0 * 84 + i1]);
         }
     }
     }
@@ -1439,7 +1441,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_concise_real *)(ar + 2932608))[i0 * 84 + i1] = (((((batchnorm_concise_real *)(ar + 3143296))[i0 * 84 + i1] * ((batchnorm_concise_real *)(ar + 2975616))[i1]) + ((batchnorm_concise_real *)(ar + 3052160))[i0 * 84 + i1]) + ((batchnorm_concise_real *)(ar + 3052160))[i0 * 84 + i1]);
+            ((batchnorm_concise_real *)(ar + 3112576))[i0 * 84 + i1] = (((((batchnorm_concise_real *)(ar + 3323264))[i0 * 84 + i1] * ((batchnorm_concise_real *)(ar + 3155584))[i1]) + ((batchnorm_concise_real *)(ar + 3232128))[i0 * 84 + i1]) + ((batchnorm_concise_real *)(ar + 3232128))[i0 * 84 + i1]);
         }
     }
     }
@@ -1449,15 +1451,15 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (-((batchnorm_concise_real *)(ar + 2932608))[i0 + i1 * 84]);
+            acc += (-((batchnorm_concise_real *)(ar + 3112576))[i0 + i1 * 84]);
         }
-        ((batchnorm_concise_real *)(ar + 2975616))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 3155584))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* divcount -> f32[1, 84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 2976000))[i0] = (((batchnorm_concise_real *)(ar + 2975616))[i0] / (batchnorm_concise_real)(1 * n));
+        ((batchnorm_concise_real *)(ar + 3155968))[i0] = (((batchnorm_concise_real *)(ar + 3155584))[i0] / (batchnorm_concise_real)(1 * n));
     }
     }
     /* add -> f32[batch 128, 84], batchnorm_concise.dlm line 19 */
@@ -1465,7 +1467,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_concise_real *)(ar + 3052160))[i0 * 84 + i1] = (((batchnorm_concise_real *)(ar + 2932608))[i0 * 84 + i1] + ((batchnorm_concise_real *)(ar + 2976000))[i1]);
+            ((batchnorm_concise_real *)(ar + 3232128))[i0 * 84 + i1] = (((batchnorm_concise_real *)(ar + 3112576))[i0 * 84 + i1] + ((batchnorm_concise_real *)(ar + 3155968))[i1]);
         }
     }
     }
@@ -1475,24 +1477,24 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_concise_real *)(ar + 3052160))[i0 + i1 * 84];
+            acc += ((batchnorm_concise_real *)(ar + 3232128))[i0 + i1 * 84];
         }
-        ((batchnorm_concise_real *)(ar + 2932608))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 175360))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 120], batchnorm_concise.dlm line 19 */
     {
-    gemm(0, 0, n, 120, 84, ((batchnorm_concise_real *)(ar + 3052160)), 84, ((batchnorm_concise_real *)(st + 136576)), 120, ((batchnorm_concise_real *)(ar + 3095168)), 120, 0);
+    gemm(0, 0, n, 120, 84, ((batchnorm_concise_real *)(ar + 3232128)), 84, ((batchnorm_concise_real *)(st + 136576)), 120, ((batchnorm_concise_real *)(ar + 3275136)), 120, 0);
     }
     /* matmul -> f32[84, 120], batchnorm_concise.dlm line 19 */
     {
-    gemm(1, 0, 84, 120, n, ((batchnorm_concise_real *)(ar + 3052160)), 84, ((batchnorm_concise_real *)(ar + 2870400)), 120, ((batchnorm_concise_real *)(ar + 2932992)), 120, 0);
+    gemm(1, 0, 84, 120, n, ((batchnorm_concise_real *)(ar + 3232128)), 84, ((batchnorm_concise_real *)(ar + 3050368)), 120, ((batchnorm_concise_real *)(ar + 135040)), 120, 0);
     }
     /* mul -> f32[batch 128, 120], batchnorm_concise.dlm line 18 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 3156608))[i0] = (((batchnorm_concise_real *)(ar + 3095168))[i0] * (((batchnorm_concise_real *)(ar + 2870400))[i0] * (1.0f - ((batchnorm_concise_real *)(ar + 2870400))[i0])));
+        ((batchnorm_concise_real *)(ar + 3336576))[i0] = (((batchnorm_concise_real *)(ar + 3275136))[i0] * (((batchnorm_concise_real *)(ar + 3050368))[i0] * (1.0f - ((batchnorm_concise_real *)(ar + 3050368))[i0])));
     }
     }
     /* sum -> f32[120], batchnorm_concise.dlm line 18 */
@@ -1501,9 +1503,9 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_concise_real *)(ar + 3156608))[i0 + i1 * 120];
+            acc += ((batchnorm_concise_real *)(ar + 3336576))[i0 + i1 * 120];
         }
-        ((batchnorm_concise_real *)(ar + 2870400))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 134528))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* sum -> f32[1, 120], batchnorm_concise.dlm line 18 */
@@ -1512,23 +1514,23 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_concise_real *)(ar + 3156608))[i0 + i1 * 120] * ((batchnorm_concise_real *)(ar + 2990720))[i0 + i1 * 120]);
+            acc += (((batchnorm_concise_real *)(ar + 3336576))[i0 + i1 * 120] * ((batchnorm_concise_real *)(ar + 3170688))[i0 + i1 * 120]);
         }
-        ((batchnorm_concise_real *)(ar + 2870912))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 3050368))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* sum -> f32[120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
-        acc += (((batchnorm_concise_real *)(ar + 2870912))[i0] / ((batchnorm_concise_real *)(ar + 2869888))[i0]);
-        ((batchnorm_concise_real *)(ar + 2871424))[i0] = (batchnorm_concise_real)acc;
+        acc += (((batchnorm_concise_real *)(ar + 3050368))[i0] / ((batchnorm_concise_real *)(ar + 3049856))[i0]);
+        ((batchnorm_concise_real *)(ar + 134016))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* divcount -> f32[1, 120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 2871936))[i0] = ((((-((((batchnorm_concise_real *)(ar + 2870912))[i0] * ((batchnorm_concise_real *)(ar + 2868544))[i0]) / ((batchnorm_concise_real *)(ar + 2869888))[i0])) * 0.5f) / ((batchnorm_concise_real *)(ar + 2869888))[i0]) / (batchnorm_concise_real)(1 * n));
+        ((batchnorm_concise_real *)(ar + 3050880))[i0] = ((((-((((batchnorm_concise_real *)(ar + 3050368))[i0] * ((batchnorm_concise_real *)(ar + 3048512))[i0]) / ((batchnorm_concise_real *)(ar + 3049856))[i0])) * 0.5f) / ((batchnorm_concise_real *)(ar + 3049856))[i0]) / (batchnorm_concise_real)(1 * n));
     }
     }
     /* mul -> f32[batch 128, 120], batchnorm_concise.dlm line 18 */
@@ -1536,7 +1538,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_concise_real *)(ar + 3052160))[i0 * 120 + i1] = (((batchnorm_concise_real *)(ar + 2871936))[i1] * ((batchnorm_concise_real *)(ar + 2990720))[i0 * 120 + i1]);
+            ((batchnorm_concise_real *)(ar + 3232128))[i0 * 120 + i1] = (((batchnorm_concise_real *)(ar + 3050880))[i1] * ((batchnorm_concise_real *)(ar + 3170688))[i0 * 120 + i1]);
         }
     }
     }
@@ -1545,7 +1547,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_concise_real *)(ar + 2980928))[i0 * 120 + i1] = (((((batchnorm_concise_real *)(ar + 3156608))[i0 * 120 + i1] * ((batchnorm_concise_real *)(ar + 2868544))[i1]) + ((batchnorm_concise_real *)(ar + 3052160))[i0 * 120 + i1]) + ((batchnorm_concise_real *)(ar + 3052160))[i0 * 120 + i1]);
+            ((batchnorm_concise_real *)(ar + 3049856))[i0 * 120 + i1] = (((((batchnorm_concise_real *)(ar + 3336576))[i0 * 120 + i1] * ((batchnorm_concise_real *)(ar + 3048512))[i1]) + ((batchnorm_concise_real *)(ar + 3232128))[i0 * 120 + i1]) + ((batchnorm_concise_real *)(ar + 3232128))[i0 * 120 + i1]);
         }
     }
     }
@@ -1555,15 +1557,15 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (-((batchnorm_concise_real *)(ar + 2980928))[i0 + i1 * 120]);
+            acc += (-((batchnorm_concise_real *)(ar + 3049856))[i0 + i1 * 120]);
         }
-        ((batchnorm_concise_real *)(ar + 2868544))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 3048512))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* divcount -> f32[1, 120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 2869888))[i0] = (((batchnorm_concise_real *)(ar + 2868544))[i0] / (batchnorm_concise_real)(1 * n));
+        ((batchnorm_concise_real *)(ar + 3111296))[i0] = (((batchnorm_concise_real *)(ar + 3048512))[i0] / (batchnorm_concise_real)(1 * n));
     }
     }
     /* add -> f32[batch 128, 120], batchnorm_concise.dlm line 18 */
@@ -1571,7 +1573,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_concise_real *)(ar + 3042368))[i0 * 120 + i1] = (((batchnorm_concise_real *)(ar + 2980928))[i0 * 120 + i1] + ((batchnorm_concise_real *)(ar + 2869888))[i1]);
+            ((batchnorm_concise_real *)(ar + 3112576))[i0 * 120 + i1] = (((batchnorm_concise_real *)(ar + 3049856))[i0 * 120 + i1] + ((batchnorm_concise_real *)(ar + 3111296))[i1]);
         }
     }
     }
@@ -1581,28 +1583,28 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_concise_real *)(ar + 3042368))[i0 + i1 * 120];
+            acc += ((batchnorm_concise_real *)(ar + 3112576))[i0 + i1 * 120];
         }
-        ((batchnorm_concise_real *)(ar + 2868544))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 133504))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 256], batchnorm_concise.dlm line 18 */
     {
-    gemm(0, 0, n, 256, 120, ((batchnorm_concise_real *)(ar + 3042368)), 120, ((batchnorm_concise_real *)(st + 11072)), 256, ((batchnorm_concise_real *)(ar + 3103808)), 256, 0);
+    gemm(0, 0, n, 256, 120, ((batchnorm_concise_real *)(ar + 3112576)), 120, ((batchnorm_concise_real *)(st + 11072)), 256, ((batchnorm_concise_real *)(ar + 3174016)), 256, 0);
     }
     /* matmul -> f32[120, 256], batchnorm_concise.dlm line 18 */
     {
-    gemm(1, 0, 120, 256, n, ((batchnorm_concise_real *)(ar + 3042368)), 120, ((batchnorm_concise_real *)(ar + 2736768)), 256, ((batchnorm_concise_real *)(ar + 3234880)), 256, 0);
+    gemm(1, 0, 120, 256, n, ((batchnorm_concise_real *)(ar + 3112576)), 120, ((batchnorm_concise_real *)(ar + 2916736)), 256, ((batchnorm_concise_real *)(ar + 10624)), 256, 0);
     }
     /* avg_pool_dx -> f32[batch 128, 16, 8, 8], batchnorm_concise.dlm line 16 */
     {
-    avg_pool_dx_0(((batchnorm_concise_real *)(ar + 3103808)), ((batchnorm_concise_real *)(ar + 5832704)), n);
+    avg_pool_dx_0(((batchnorm_concise_real *)(ar + 3174016)), ((batchnorm_concise_real *)(ar + 6012672)), n);
     }
     /* mul -> f32[batch 128, 16, 8, 8], batchnorm_concise.dlm line 15 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1024; i0++) {
-        ((batchnorm_concise_real *)(ar + 6356992))[i0] = (((batchnorm_concise_real *)(ar + 5832704))[i0] * (((batchnorm_concise_real *)(ar + 2212480))[i0] * (1.0f - ((batchnorm_concise_real *)(ar + 2212480))[i0])));
+        ((batchnorm_concise_real *)(ar + 3112576))[i0] = (((batchnorm_concise_real *)(ar + 6012672))[i0] * (((batchnorm_concise_real *)(ar + 2392448))[i0] * (1.0f - ((batchnorm_concise_real *)(ar + 2392448))[i0])));
     }
     }
     /* sum -> f32[1, 16, 1, 1], batchnorm_concise.dlm line 15 */
@@ -1612,10 +1614,10 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += ((batchnorm_concise_real *)(ar + 6356992))[i0 * 64 + i1 * 1024 + i2];
+                acc += ((batchnorm_concise_real *)(ar + 3112576))[i0 * 64 + i1 * 1024 + i2];
             }
         }
-        ((batchnorm_concise_real *)(ar + 2212480))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 10560))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* sum -> f32[1, 16, 1, 1], batchnorm_concise.dlm line 15 */
@@ -1625,24 +1627,24 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += (((batchnorm_concise_real *)(ar + 6356992))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_concise_real *)(ar + 5308416))[i0 * 64 + i1 * 1024 + i2]);
+                acc += (((batchnorm_concise_real *)(ar + 3112576))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_concise_real *)(ar + 5488384))[i0 * 64 + i1 * 1024 + i2]);
             }
         }
-        ((batchnorm_concise_real *)(ar + 2212544))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 2392448))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* sum -> f32[16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
         double acc = 0.0;
-        acc += (((batchnorm_concise_real *)(ar + 2212544))[i0] / ((batchnorm_concise_real *)(ar + 2212416))[i0]);
-        ((batchnorm_concise_real *)(ar + 2212608))[i0] = (batchnorm_concise_real)acc;
+        acc += (((batchnorm_concise_real *)(ar + 2392448))[i0] / ((batchnorm_concise_real *)(ar + 2392384))[i0]);
+        ((batchnorm_concise_real *)(ar + 10496))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* divcount -> f32[1, 16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 2212672))[i0] = ((((-((((batchnorm_concise_real *)(ar + 2212544))[i0] * ((batchnorm_concise_real *)(ar + 2212288))[i0]) / ((batchnorm_concise_real *)(ar + 2212416))[i0])) * 0.5f) / ((batchnorm_concise_real *)(ar + 2212416))[i0]) / (batchnorm_concise_real)(64 * n));
+        ((batchnorm_concise_real *)(ar + 2392512))[i0] = ((((-((((batchnorm_concise_real *)(ar + 2392448))[i0] * ((batchnorm_concise_real *)(ar + 2392256))[i0]) / ((batchnorm_concise_real *)(ar + 2392384))[i0])) * 0.5f) / ((batchnorm_concise_real *)(ar + 2392384))[i0]) / (batchnorm_concise_real)(64 * n));
     }
     }
     /* mul -> f32[batch 128, 16, 8, 8], batchnorm_concise.dlm line 15 */
@@ -1651,7 +1653,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_concise_real *)(ar + 2212736))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_concise_real *)(ar + 2212672))[i1] * ((batchnorm_concise_real *)(ar + 5308416))[i0 * 1024 + i1 * 64 + i2]);
+                ((batchnorm_concise_real *)(ar + 2392576))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_concise_real *)(ar + 2392512))[i1] * ((batchnorm_concise_real *)(ar + 5488384))[i0 * 1024 + i1 * 64 + i2]);
             }
         }
     }
@@ -1662,7 +1664,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_concise_real *)(ar + 5308416))[i0 * 1024 + i1 * 64 + i2] = (((((batchnorm_concise_real *)(ar + 6356992))[i0 * 1024 + i1 * 64 + i2] * ((batchnorm_concise_real *)(ar + 2212288))[i1]) + ((batchnorm_concise_real *)(ar + 2212736))[i0 * 1024 + i1 * 64 + i2]) + ((batchnorm_concise_real *)(ar + 2212736))[i0 * 1024 + i1 * 64 + i2]);
+                ((batchnorm_concise_real *)(ar + 5488384))[i0 * 1024 + i1 * 64 + i2] = (((((batchnorm_concise_real *)(ar + 3112576))[i0 * 1024 + i1 * 64 + i2] * ((batchnorm_concise_real *)(ar + 2392256))[i1]) + ((batchnorm_concise_real *)(ar + 2392576))[i0 * 1024 + i1 * 64 + i2]) + ((batchnorm_concise_real *)(ar + 2392576))[i0 * 1024 + i1 * 64 + i2]);
             }
         }
     }
@@ -1674,16 +1676,16 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += (-((batchnorm_concise_real *)(ar + 5308416))[i0 * 64 + i1 * 1024 + i2]);
+                acc += (-((batchnorm_concise_real *)(ar + 5488384))[i0 * 64 + i1 * 1024 + i2]);
             }
         }
-        ((batchnorm_concise_real *)(ar + 2212288))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 2392256))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* divcount -> f32[1, 16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 2212416))[i0] = (((batchnorm_concise_real *)(ar + 2212288))[i0] / (batchnorm_concise_real)(64 * n));
+        ((batchnorm_concise_real *)(ar + 2392384))[i0] = (((batchnorm_concise_real *)(ar + 2392256))[i0] / (batchnorm_concise_real)(64 * n));
     }
     }
     /* add -> f32[batch 128, 16, 8, 8], batchnorm_concise.dlm line 15 */
@@ -1692,7 +1694,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_concise_real *)(ar + 2212672))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_concise_real *)(ar + 5308416))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_concise_real *)(ar + 2212416))[i1]);
+                ((batchnorm_concise_real *)(ar + 2392448))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_concise_real *)(ar + 5488384))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_concise_real *)(ar + 2392384))[i1]);
             }
         }
     }
@@ -1704,29 +1706,29 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += ((batchnorm_concise_real *)(ar + 2212672))[i0 * 64 + i1 * 1024 + i2];
+                acc += ((batchnorm_concise_real *)(ar + 2392448))[i0 * 64 + i1 * 1024 + i2];
             }
         }
-        ((batchnorm_concise_real *)(ar + 2212288))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 10432))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 6, 12, 12], batchnorm_concise.dlm line 15 */
     {
-    conv2d_dx_direct_0(((batchnorm_concise_real *)(ar + 2212672)), ((batchnorm_concise_real *)(st + 1088)), ((batchnorm_concise_real *)(ar + 5308416)), n);
+    conv2d_dx_direct_0(((batchnorm_concise_real *)(ar + 2392448)), ((batchnorm_concise_real *)(st + 1088)), ((batchnorm_concise_real *)(ar + 3112576)), n);
     }
     /* conv2d_dw -> f32[16, 6, 5, 5], batchnorm_concise.dlm line 15 */
     {
-    conv2d_dw_direct_0(((batchnorm_concise_real *)(ar + 1769792)), ((batchnorm_concise_real *)(ar + 2736960)), ((batchnorm_concise_real *)(ar + 2212672)), (batchnorm_concise_real *)(ar + 5750784), n);
+    conv2d_dw_direct_0(((batchnorm_concise_real *)(ar + 1949760)), ((batchnorm_concise_real *)(ar + 832)), ((batchnorm_concise_real *)(ar + 2392448)), (batchnorm_concise_real *)(ar + 5488384), n);
     }
     /* avg_pool_dx -> f32[batch 128, 6, 24, 24], batchnorm_concise.dlm line 14 */
     {
-    avg_pool_dx_1(((batchnorm_concise_real *)(ar + 5308416)), ((batchnorm_concise_real *)(ar + 5750784)), n);
+    avg_pool_dx_1(((batchnorm_concise_real *)(ar + 3112576)), ((batchnorm_concise_real *)(ar + 5488384)), n);
     }
     /* mul -> f32[batch 128, 6, 24, 24], batchnorm_concise.dlm line 13 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 3456; i0++) {
-        ((batchnorm_concise_real *)(ar + 7520256))[i0] = (((batchnorm_concise_real *)(ar + 5750784))[i0] * (((batchnorm_concise_real *)(ar + 320))[i0] * (1.0f - ((batchnorm_concise_real *)(ar + 320))[i0])));
+        ((batchnorm_concise_real *)(ar + 7257856))[i0] = (((batchnorm_concise_real *)(ar + 5488384))[i0] * (((batchnorm_concise_real *)(ar + 180288))[i0] * (1.0f - ((batchnorm_concise_real *)(ar + 180288))[i0])));
     }
     }
     /* sum -> f32[1, 6, 1, 1], batchnorm_concise.dlm line 13 */
@@ -1736,10 +1738,10 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((batchnorm_concise_real *)(ar + 7520256))[i0 * 576 + i1 * 3456 + i2];
+                acc += ((batchnorm_concise_real *)(ar + 7257856))[i0 * 576 + i1 * 3456 + i2];
             }
         }
-        ((batchnorm_concise_real *)(ar + 320))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 768))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* sum -> f32[1, 6, 1, 1], batchnorm_concise.dlm line 13 */
@@ -1749,24 +1751,24 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((batchnorm_concise_real *)(ar + 7520256))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_concise_real *)(ar + 3538944))[i0 * 576 + i1 * 3456 + i2]);
+                acc += (((batchnorm_concise_real *)(ar + 7257856))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_concise_real *)(ar + 3718912))[i0 * 576 + i1 * 3456 + i2]);
             }
         }
-        ((batchnorm_concise_real *)(ar + 384))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 180288))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* sum -> f32[6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
         double acc = 0.0;
-        acc += (((batchnorm_concise_real *)(ar + 384))[i0] / ((batchnorm_concise_real *)(ar + 256))[i0]);
-        ((batchnorm_concise_real *)(ar + 448))[i0] = (batchnorm_concise_real)acc;
+        acc += (((batchnorm_concise_real *)(ar + 180288))[i0] / ((batchnorm_concise_real *)(ar + 180224))[i0]);
+        ((batchnorm_concise_real *)(ar + 704))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* divcount -> f32[1, 6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 512))[i0] = ((((-((((batchnorm_concise_real *)(ar + 384))[i0] * ((batchnorm_concise_real *)(ar + 128))[i0]) / ((batchnorm_concise_real *)(ar + 256))[i0])) * 0.5f) / ((batchnorm_concise_real *)(ar + 256))[i0]) / (batchnorm_concise_real)(576 * n));
+        ((batchnorm_concise_real *)(ar + 180352))[i0] = ((((-((((batchnorm_concise_real *)(ar + 180288))[i0] * ((batchnorm_concise_real *)(ar + 180096))[i0]) / ((batchnorm_concise_real *)(ar + 180224))[i0])) * 0.5f) / ((batchnorm_concise_real *)(ar + 180224))[i0]) / (batchnorm_concise_real)(576 * n));
     }
     }
     /* mul -> f32[batch 128, 6, 24, 24], batchnorm_concise.dlm line 13 */
@@ -1775,7 +1777,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_concise_real *)(ar + 576))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_concise_real *)(ar + 512))[i1] * ((batchnorm_concise_real *)(ar + 3538944))[i0 * 3456 + i1 * 576 + i2]);
+                ((batchnorm_concise_real *)(ar + 180416))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_concise_real *)(ar + 180352))[i1] * ((batchnorm_concise_real *)(ar + 3718912))[i0 * 3456 + i1 * 576 + i2]);
             }
         }
     }
@@ -1786,7 +1788,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_concise_real *)(ar + 3357760))[i0 * 3456 + i1 * 576 + i2] = (((((batchnorm_concise_real *)(ar + 7520256))[i0 * 3456 + i1 * 576 + i2] * ((batchnorm_concise_real *)(ar + 128))[i1]) + ((batchnorm_concise_real *)(ar + 576))[i0 * 3456 + i1 * 576 + i2]) + ((batchnorm_concise_real *)(ar + 576))[i0 * 3456 + i1 * 576 + i2]);
+                ((batchnorm_concise_real *)(ar + 3112576))[i0 * 3456 + i1 * 576 + i2] = (((((batchnorm_concise_real *)(ar + 7257856))[i0 * 3456 + i1 * 576 + i2] * ((batchnorm_concise_real *)(ar + 180096))[i1]) + ((batchnorm_concise_real *)(ar + 180416))[i0 * 3456 + i1 * 576 + i2]) + ((batchnorm_concise_real *)(ar + 180416))[i0 * 3456 + i1 * 576 + i2]);
             }
         }
     }
@@ -1798,16 +1800,16 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((batchnorm_concise_real *)(ar + 3357760))[i0 * 576 + i1 * 3456 + i2]);
+                acc += (-((batchnorm_concise_real *)(ar + 3112576))[i0 * 576 + i1 * 3456 + i2]);
             }
         }
-        ((batchnorm_concise_real *)(ar + 128))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 180096))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* divcount -> f32[1, 6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 256))[i0] = (((batchnorm_concise_real *)(ar + 128))[i0] / (batchnorm_concise_real)(576 * n));
+        ((batchnorm_concise_real *)(ar + 180224))[i0] = (((batchnorm_concise_real *)(ar + 180096))[i0] / (batchnorm_concise_real)(576 * n));
     }
     }
     /* add -> f32[batch 128, 6, 24, 24], batchnorm_concise.dlm line 13 */
@@ -1816,7 +1818,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_concise_real *)(ar + 512))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_concise_real *)(ar + 3357760))[i0 * 3456 + i1 * 576 + i2] + ((batchnorm_concise_real *)(ar + 256))[i1]);
+                ((batchnorm_concise_real *)(ar + 180288))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_concise_real *)(ar + 3112576))[i0 * 3456 + i1 * 576 + i2] + ((batchnorm_concise_real *)(ar + 180224))[i1]);
             }
         }
     }
@@ -1828,15 +1830,15 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((batchnorm_concise_real *)(ar + 512))[i0 * 576 + i1 * 3456 + i2];
+                acc += ((batchnorm_concise_real *)(ar + 180288))[i0 * 576 + i1 * 3456 + i2];
             }
         }
-        ((batchnorm_concise_real *)(ar + 128))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 640))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* conv2d_dw -> f32[6, 1, 5, 5], batchnorm_concise.dlm line 13 */
     {
-    conv2d_dw_direct_1(x, ((batchnorm_concise_real *)(ar + 1769984)), ((batchnorm_concise_real *)(ar + 512)), (batchnorm_concise_real *)(ar + 1770624), n);
+    conv2d_dw_direct_1(x, ((batchnorm_concise_real *)(ar + 0)), ((batchnorm_concise_real *)(ar + 180288)), (batchnorm_concise_real *)(ar + 1949760), n);
     }
     return 0;
 }
@@ -1850,7 +1852,7 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
     /* 0.weight */
     {
         batchnorm_concise_real *p = (batchnorm_concise_real *)(st + 64);
-        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 1769984));
+        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 0));
         for (int64_t i = 0; i < 150; i++) {
             batchnorm_concise_real gi = g[i];
             p[i] -= lr * gi;
@@ -1859,7 +1861,7 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
     /* 0.bias */
     {
         batchnorm_concise_real *p = (batchnorm_concise_real *)(st + 704);
-        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 128));
+        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 640));
         for (int64_t i = 0; i < 6; i++) {
             batchnorm_concise_real gi = g[i];
             p[i] -= lr * gi;
@@ -1868,7 +1870,7 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
     /* 1.weight */
     {
         batchnorm_concise_real *p = (batchnorm_concise_real *)(st + 768);
-        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 448));
+        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 704));
         for (int64_t i = 0; i < 6; i++) {
             batchnorm_concise_real gi = g[i];
             p[i] -= lr * gi;
@@ -1877,7 +1879,7 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
     /* 1.bias */
     {
         batchnorm_concise_real *p = (batchnorm_concise_real *)(st + 832);
-        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 320));
+        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 768));
         for (int64_t i = 0; i < 6; i++) {
             batchnorm_concise_real gi = g[i];
             p[i] -= lr * gi;
@@ -1886,7 +1888,7 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
     /* 4.weight */
     {
         batchnorm_concise_real *p = (batchnorm_concise_real *)(st + 1088);
-        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 2736960));
+        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 832));
         for (int64_t i = 0; i < 2400; i++) {
             batchnorm_concise_real gi = g[i];
             p[i] -= lr * gi;
@@ -1895,7 +1897,7 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
     /* 4.bias */
     {
         batchnorm_concise_real *p = (batchnorm_concise_real *)(st + 10688);
-        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 2212288));
+        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 10432));
         for (int64_t i = 0; i < 16; i++) {
             batchnorm_concise_real gi = g[i];
             p[i] -= lr * gi;
@@ -1904,7 +1906,7 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
     /* 5.weight */
     {
         batchnorm_concise_real *p = (batchnorm_concise_real *)(st + 10752);
-        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 2212608));
+        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 10496));
         for (int64_t i = 0; i < 16; i++) {
             batchnorm_concise_real gi = g[i];
             p[i] -= lr * gi;
@@ -1913,7 +1915,7 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
     /* 5.bias */
     {
         batchnorm_concise_real *p = (batchnorm_concise_real *)(st + 10816);
-        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 2212480));
+        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 10560));
         for (int64_t i = 0; i < 16; i++) {
             batchnorm_concise_real gi = g[i];
             p[i] -= lr * gi;
@@ -1922,7 +1924,7 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
     /* 9.weight */
     {
         batchnorm_concise_real *p = (batchnorm_concise_real *)(st + 11072);
-        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 3234880));
+        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 10624));
         BATCHNORM_CONCISE_PARALLEL_FOR
         for (int64_t i = 0; i < 30720; i++) {
             batchnorm_concise_real gi = g[i];
@@ -1932,7 +1934,7 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
     /* 9.bias */
     {
         batchnorm_concise_real *p = (batchnorm_concise_real *)(st + 133952);
-        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 2868544));
+        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 133504));
         for (int64_t i = 0; i < 120; i++) {
             batchnorm_concise_real gi = g[i];
             p[i] -= lr * gi;
@@ -1941,7 +1943,7 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
     /* 10.weight */
     {
         batchnorm_concise_real *p = (batchnorm_concise_real *)(st + 134464);
-        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 2871424));
+        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 134016));
         for (int64_t i = 0; i < 120; i++) {
             batchnorm_concise_real gi = g[i];
             p[i] -= lr * gi;
@@ -1950,7 +1952,7 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
     /* 10.bias */
     {
         batchnorm_concise_real *p = (batchnorm_concise_real *)(st + 134976);
-        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 2870400));
+        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 134528));
         for (int64_t i = 0; i < 120; i++) {
             batchnorm_concise_real gi = g[i];
             p[i] -= lr * gi;
@@ -1959,7 +1961,7 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
     /* 12.weight */
     {
         batchnorm_concise_real *p = (batchnorm_concise_real *)(st + 136576);
-        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 2932992));
+        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 135040));
         BATCHNORM_CONCISE_PARALLEL_FOR
         for (int64_t i = 0; i < 10080; i++) {
             batchnorm_concise_real gi = g[i];
@@ -1969,7 +1971,7 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
     /* 12.bias */
     {
         batchnorm_concise_real *p = (batchnorm_concise_real *)(st + 176896);
-        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 2932608));
+        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 175360));
         for (int64_t i = 0; i < 84; i++) {
             batchnorm_concise_real gi = g[i];
             p[i] -= lr * gi;
@@ -1978,7 +1980,7 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
     /* 13.weight */
     {
         batchnorm_concise_real *p = (batchnorm_concise_real *)(st + 177280);
-        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 2980544));
+        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 175744));
         for (int64_t i = 0; i < 84; i++) {
             batchnorm_concise_real gi = g[i];
             p[i] -= lr * gi;
@@ -1987,7 +1989,7 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
     /* 13.bias */
     {
         batchnorm_concise_real *p = (batchnorm_concise_real *)(st + 177664);
-        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 2979776));
+        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 176128));
         for (int64_t i = 0; i < 84; i++) {
             batchnorm_concise_real gi = g[i];
             p[i] -= lr * gi;
@@ -1996,7 +1998,7 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
     /* 15.weight */
     {
         batchnorm_concise_real *p = (batchnorm_concise_real *)(st + 178880);
-        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 2976384));
+        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 176512));
         for (int64_t i = 0; i < 840; i++) {
             batchnorm_concise_real gi = g[i];
             p[i] -= lr * gi;
@@ -2005,36 +2007,36 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
     /* 15.bias */
     {
         batchnorm_concise_real *p = (batchnorm_concise_real *)(st + 182272);
-        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 2867840));
+        const batchnorm_concise_real *g = ((batchnorm_concise_real *)(ar + 179904));
         for (int64_t i = 0; i < 10; i++) {
             batchnorm_concise_real gi = g[i];
             p[i] -= lr * gi;
         }
     }
     /* 1.running_mean := */
-    memcpy(st + 896, ((batchnorm_concise_real *)(ar + 192)), (size_t)24);
+    memcpy(st + 896, ((batchnorm_concise_real *)(ar + 180160)), (size_t)24);
     /* 1.running_var := */
-    memcpy(st + 960, ((batchnorm_concise_real *)(ar + 64)), (size_t)24);
+    memcpy(st + 960, ((batchnorm_concise_real *)(ar + 180032)), (size_t)24);
     /* 1.num_batches_tracked := */
-    memcpy(st + 1024, ((batchnorm_concise_real *)(ar + 0)), (size_t)4);
+    memcpy(st + 1024, ((batchnorm_concise_real *)(ar + 179968)), (size_t)4);
     /* 5.running_mean := */
-    memcpy(st + 10880, ((batchnorm_concise_real *)(ar + 2212352)), (size_t)64);
+    memcpy(st + 10880, ((batchnorm_concise_real *)(ar + 2392320)), (size_t)64);
     /* 5.running_var := */
-    memcpy(st + 10944, ((batchnorm_concise_real *)(ar + 2212224)), (size_t)64);
+    memcpy(st + 10944, ((batchnorm_concise_real *)(ar + 2392192)), (size_t)64);
     /* 5.num_batches_tracked := */
-    memcpy(st + 11008, ((batchnorm_concise_real *)(ar + 2212160)), (size_t)4);
+    memcpy(st + 11008, ((batchnorm_concise_real *)(ar + 2392128)), (size_t)4);
     /* 10.running_mean := */
-    memcpy(st + 135488, ((batchnorm_concise_real *)(ar + 2869376)), (size_t)480);
+    memcpy(st + 135488, ((batchnorm_concise_real *)(ar + 3049344)), (size_t)480);
     /* 10.running_var := */
-    memcpy(st + 136000, ((batchnorm_concise_real *)(ar + 2867968)), (size_t)480);
+    memcpy(st + 136000, ((batchnorm_concise_real *)(ar + 3047936)), (size_t)480);
     /* 10.num_batches_tracked := */
-    memcpy(st + 136512, ((batchnorm_concise_real *)(ar + 2868480)), (size_t)4);
+    memcpy(st + 136512, ((batchnorm_concise_real *)(ar + 3048448)), (size_t)4);
     /* 13.running_mean := */
-    memcpy(st + 178048, ((batchnorm_concise_real *)(ar + 2931840)), (size_t)336);
+    memcpy(st + 178048, ((batchnorm_concise_real *)(ar + 3111808)), (size_t)336);
     /* 13.running_var := */
-    memcpy(st + 178432, ((batchnorm_concise_real *)(ar + 2932224)), (size_t)336);
+    memcpy(st + 178432, ((batchnorm_concise_real *)(ar + 3112192)), (size_t)336);
     /* 13.num_batches_tracked := */
-    memcpy(st + 178816, ((batchnorm_concise_real *)(ar + 2867904)), (size_t)4);
+    memcpy(st + 178816, ((batchnorm_concise_real *)(ar + 3047872)), (size_t)4);
 }
 
 batchnorm_concise_real batchnorm_concise_train_step(void *state, int n, const batchnorm_concise_real *x, const int32_t *y, batchnorm_concise_real lr, double *metrics) {
@@ -2207,41 +2209,41 @@ batchnorm_concise_real batchnorm_concise_evaluate(void *state, int n, const batc
 batchnorm_concise_real *batchnorm_concise_grad(void *state, const char *name) {
     unsigned char *ar = (unsigned char *)state + 182336;
     if (strcmp(name, "0.weight") == 0)
-        return (batchnorm_concise_real *)(void *)(ar + 1769984);
+        return (batchnorm_concise_real *)(void *)(ar + 0);
     if (strcmp(name, "0.bias") == 0)
-        return (batchnorm_concise_real *)(void *)(ar + 128);
+        return (batchnorm_concise_real *)(void *)(ar + 640);
     if (strcmp(name, "1.weight") == 0)
-        return (batchnorm_concise_real *)(void *)(ar + 448);
+        return (batchnorm_concise_real *)(void *)(ar + 704);
     if (strcmp(name, "1.bias") == 0)
-        return (batchnorm_concise_real *)(void *)(ar + 320);
+        return (batchnorm_concise_real *)(void *)(ar + 768);
     if (strcmp(name, "4.weight") == 0)
-        return (batchnorm_concise_real *)(void *)(ar + 2736960);
+        return (batchnorm_concise_real *)(void *)(ar + 832);
     if (strcmp(name, "4.bias") == 0)
-        return (batchnorm_concise_real *)(void *)(ar + 2212288);
+        return (batchnorm_concise_real *)(void *)(ar + 10432);
     if (strcmp(name, "5.weight") == 0)
-        return (batchnorm_concise_real *)(void *)(ar + 2212608);
+        return (batchnorm_concise_real *)(void *)(ar + 10496);
     if (strcmp(name, "5.bias") == 0)
-        return (batchnorm_concise_real *)(void *)(ar + 2212480);
+        return (batchnorm_concise_real *)(void *)(ar + 10560);
     if (strcmp(name, "9.weight") == 0)
-        return (batchnorm_concise_real *)(void *)(ar + 3234880);
+        return (batchnorm_concise_real *)(void *)(ar + 10624);
     if (strcmp(name, "9.bias") == 0)
-        return (batchnorm_concise_real *)(void *)(ar + 2868544);
+        return (batchnorm_concise_real *)(void *)(ar + 133504);
     if (strcmp(name, "10.weight") == 0)
-        return (batchnorm_concise_real *)(void *)(ar + 2871424);
+        return (batchnorm_concise_real *)(void *)(ar + 134016);
     if (strcmp(name, "10.bias") == 0)
-        return (batchnorm_concise_real *)(void *)(ar + 2870400);
+        return (batchnorm_concise_real *)(void *)(ar + 134528);
     if (strcmp(name, "12.weight") == 0)
-        return (batchnorm_concise_real *)(void *)(ar + 2932992);
+        return (batchnorm_concise_real *)(void *)(ar + 135040);
     if (strcmp(name, "12.bias") == 0)
-        return (batchnorm_concise_real *)(void *)(ar + 2932608);
+        return (batchnorm_concise_real *)(void *)(ar + 175360);
     if (strcmp(name, "13.weight") == 0)
-        return (batchnorm_concise_real *)(void *)(ar + 2980544);
+        return (batchnorm_concise_real *)(void *)(ar + 175744);
     if (strcmp(name, "13.bias") == 0)
-        return (batchnorm_concise_real *)(void *)(ar + 2979776);
+        return (batchnorm_concise_real *)(void *)(ar + 176128);
     if (strcmp(name, "15.weight") == 0)
-        return (batchnorm_concise_real *)(void *)(ar + 2976384);
+        return (batchnorm_concise_real *)(void *)(ar + 176512);
     if (strcmp(name, "15.bias") == 0)
-        return (batchnorm_concise_real *)(void *)(ar + 2867840);
+        return (batchnorm_concise_real *)(void *)(ar + 179904);
     (void)ar;
     (void)name;
     return NULL;
@@ -2504,4 +2506,8 @@ batchnorm_concise_real *batchnorm_concise_param(void *state, const char *name) {
 
 uint64_t *batchnorm_concise_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *batchnorm_concise_example_base(void *state) {
+    return &((header *)state)->base;
 }

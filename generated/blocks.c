@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline blocks_real relu(blocks_real a) { return a > 0 ? a : 0; }
@@ -86,6 +87,7 @@ void blocks_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.weight [256, 20], blocks.dlm line 10 */
     rng_seed(&r, seed, 0);
@@ -2025,4 +2027,8 @@ blocks_real *blocks_param(void *state, const char *name) {
 
 uint64_t *blocks_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *blocks_example_base(void *state) {
+    return &((header *)state)->base;
 }

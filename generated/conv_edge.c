@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 
@@ -143,6 +144,7 @@ void conv_edge_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.weight [1, 1, 1, 2], conv_edge.dlm line 12 */
     rng_seed(&r, seed, 0);
@@ -178,12 +180,12 @@ conv_edge_real conv_edge_forward_train(void *state, int n, const conv_edge_real 
     (void)ar;
     /* conv2d -> f32[batch 1, 1, 6, 7], conv_edge.dlm line 12 */
     {
-    conv2d_fwd_direct_0(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 0)), n);
+    conv2d_fwd_direct_0(x, ((conv_edge_real *)(st + 64)), ((conv_edge_real *)(ar + 64)), n);
     }
     /* sub -> f32[batch 1, 1, 6, 7], conv_edge.dlm line 31 */
     {
     for (int64_t i0 = 0; i0 < n * 42; i0++) {
-        ((conv_edge_real *)(ar + 192))[i0] = (((conv_edge_real *)(ar + 0))[i0] - y[i0]);
+        ((conv_edge_real *)(ar + 256))[i0] = (((conv_edge_real *)(ar + 64))[i0] - y[i0]);
     }
     }
     /* sum -> f32[], conv_edge.dlm line 31 */
@@ -191,13 +193,13 @@ conv_edge_real conv_edge_forward_train(void *state, int n, const conv_edge_real 
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 42; i1++) {
-            acc += (((conv_edge_real *)(ar + 192))[i0 * 42 + i1] * ((conv_edge_real *)(ar + 192))[i0 * 42 + i1]);
+            acc += (((conv_edge_real *)(ar + 256))[i0 * 42 + i1] * ((conv_edge_real *)(ar + 256))[i0 * 42 + i1]);
         }
     }
-    ((conv_edge_real *)(ar + 0))[0] = (conv_edge_real)acc;
+    ((conv_edge_real *)(ar + 64))[0] = (conv_edge_real)acc;
     }
     (void)metrics;
-    return ((conv_edge_real *)(ar + 0))[0];
+    return ((conv_edge_real *)(ar + 64))[0];
 }
 
 int conv_edge_backward(void *state, int n, const conv_edge_real *x, const conv_edge_real *y) {
@@ -211,13 +213,13 @@ int conv_edge_backward(void *state, int n, const conv_edge_real *x, const conv_e
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 42; i1++) {
-            ((conv_edge_real *)(ar + 384))[i0 * 42 + i1] = (k13[i0] * (((conv_edge_real *)(ar + 192))[i0 * 42 + i1] * 2.0f));
+            ((conv_edge_real *)(ar + 448))[i0 * 42 + i1] = (k13[i0] * (((conv_edge_real *)(ar + 256))[i0 * 42 + i1] * 2.0f));
         }
     }
     }
     /* conv2d_dw -> f32[1, 1, 1, 2], conv_edge.dlm line 12 */
     {
-    conv2d_dw_direct_0(x, ((conv_edge_real *)(ar + 64)), ((conv_edge_real *)(ar + 384)), (conv_edge_real *)(ar + 128), n);
+    conv2d_dw_direct_0(x, ((conv_edge_real *)(ar + 0)), ((conv_edge_real *)(ar + 448)), (conv_edge_real *)(ar + 128), n);
     }
     return 0;
 }
@@ -231,7 +233,7 @@ void conv_edge_step(void *state, conv_edge_real lr) {
     /* 0.weight */
     {
         conv_edge_real *p = (conv_edge_real *)(st + 64);
-        const conv_edge_real *g = ((conv_edge_real *)(ar + 64));
+        const conv_edge_real *g = ((conv_edge_real *)(ar + 0));
         for (int64_t i = 0; i < 2; i++) {
             conv_edge_real gi = g[i];
             p[i] -= lr * gi;
@@ -275,7 +277,7 @@ conv_edge_real conv_edge_evaluate(void *state, int n, const conv_edge_real *x, c
 conv_edge_real *conv_edge_grad(void *state, const char *name) {
     unsigned char *ar = (unsigned char *)state + 128;
     if (strcmp(name, "0.weight") == 0)
-        return (conv_edge_real *)(void *)(ar + 64);
+        return (conv_edge_real *)(void *)(ar + 0);
     (void)ar;
     (void)name;
     return NULL;
@@ -477,4 +479,8 @@ conv_edge_real *conv_edge_param(void *state, const char *name) {
 
 uint64_t *conv_edge_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *conv_edge_example_base(void *state) {
+    return &((header *)state)->base;
 }

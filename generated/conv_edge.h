@@ -24,13 +24,15 @@ extern "C" {
 #define CONV_EDGE_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define CONV_EDGE_MAX_BATCH 1
-#define CONV_EDGE_STATE_BYTES 704
+#define CONV_EDGE_STATE_BYTES 768
 #define CONV_EDGE_PARAM_COUNT 1
 #define CONV_EDGE_PARAM_ELEMENTS 2
 #define CONV_EDGE_INPUT_X_SIZE 48 /* per example: f32[batch 1, 1, 6, 8] */
 #define CONV_EDGE_INPUT_Y_SIZE 42 /* per example: f32[batch 1, 1, 6, 7] */
 #define CONV_EDGE_OUTPUT_YHAT_SIZE 42
 #define CONV_EDGE_METRIC_COUNT 0
+#define CONV_EDGE_GRAD_OFFSET 128 /* bytes: after conv_edge_backward, every trainable parameter's gradient */
+#define CONV_EDGE_GRAD_BYTES 64 /* lies in these bytes, in parameter order */
 
 /* metadata (also as a table and functions below) */
 #define CONV_EDGE_DLC_VERSION "0.1.0"
@@ -122,6 +124,9 @@ conv_edge_real *conv_edge_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *conv_edge_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *conv_edge_example_base(void *state);
 
 #ifdef __cplusplus
 }

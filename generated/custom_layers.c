@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline custom_layers_real relu(custom_layers_real a) { return a > 0 ? a : 0; }
@@ -70,6 +71,7 @@ void custom_layers_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.weight [128, 8], custom_layers.dlm line 21 */
     rng_seed(&r, seed, 0);
@@ -412,4 +414,8 @@ custom_layers_real *custom_layers_param(void *state, const char *name) {
 
 uint64_t *custom_layers_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *custom_layers_example_base(void *state) {
+    return &((header *)state)->base;
 }

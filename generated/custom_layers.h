@@ -115,6 +115,9 @@ custom_layers_real *custom_layers_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *custom_layers_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *custom_layers_example_base(void *state);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline densenet_real maxr(densenet_real a, densenet_real b) { return a > b ? a : b; }
@@ -690,6 +691,7 @@ void densenet_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.weight [64, 1, 7, 7], densenet.dlm line 34 */
     rng_seed(&r, seed, 0);
@@ -2536,7 +2538,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 48, 48], densenet.dlm line 34 */
     {
-    conv2d_fwd_direct_0(x, ((densenet_real *)(st + 64)), ((densenet_real *)(ar + 0)), n);
+    conv2d_fwd_direct_0(x, ((densenet_real *)(st + 64)), ((densenet_real *)(ar + 3033280)), n);
     }
     /* add -> f32[batch 128, 64, 48, 48], densenet.dlm line 34 */
     {
@@ -2544,7 +2546,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((densenet_real *)(ar + 75497472))[i0 * 147456 + i1 * 2304 + i2] = (((densenet_real *)(ar + 0))[i0 * 147456 + i1 * 2304 + i2] + ((densenet_real *)(st + 12608))[i1]);
+                ((densenet_real *)(ar + 78530752))[i0 * 147456 + i1 * 2304 + i2] = (((densenet_real *)(ar + 3033280))[i0 * 147456 + i1 * 2304 + i2] + ((densenet_real *)(st + 12608))[i1]);
             }
         }
     }
@@ -2556,16 +2558,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((densenet_real *)(ar + 75497472))[i0 * 2304 + i1 * 147456 + i2];
+                acc += ((densenet_real *)(ar + 78530752))[i0 * 2304 + i1 * 147456 + i2];
             }
         }
-        ((densenet_real *)(ar + 0))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 3033280))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 256))[i0] = (((densenet_real *)(ar + 0))[i0] / (densenet_real)(2304 * n));
+        ((densenet_real *)(ar + 3033536))[i0] = (((densenet_real *)(ar + 3033280))[i0] / (densenet_real)(2304 * n));
     }
     }
     /* sub -> f32[batch 128, 64, 48, 48], densenet.dlm line 35 */
@@ -2574,7 +2576,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((densenet_real *)(ar + 150994944))[i0 * 147456 + i1 * 2304 + i2] = (((densenet_real *)(ar + 75497472))[i0 * 147456 + i1 * 2304 + i2] - ((densenet_real *)(ar + 256))[i1]);
+                ((densenet_real *)(ar + 154028224))[i0 * 147456 + i1 * 2304 + i2] = (((densenet_real *)(ar + 78530752))[i0 * 147456 + i1 * 2304 + i2] - ((densenet_real *)(ar + 3033536))[i1]);
             }
         }
     }
@@ -2586,48 +2588,48 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += (((densenet_real *)(ar + 150994944))[i0 * 2304 + i1 * 147456 + i2] * ((densenet_real *)(ar + 150994944))[i0 * 2304 + i1 * 147456 + i2]);
+                acc += (((densenet_real *)(ar + 154028224))[i0 * 2304 + i1 * 147456 + i2] * ((densenet_real *)(ar + 154028224))[i0 * 2304 + i1 * 147456 + i2]);
             }
         }
-        ((densenet_real *)(ar + 0))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 3033280))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 512))[i0] = (((densenet_real *)(ar + 0))[i0] / (densenet_real)(2304 * n));
+        ((densenet_real *)(ar + 3033792))[i0] = (((densenet_real *)(ar + 3033280))[i0] / (densenet_real)(2304 * n));
     }
     }
     /* sub -> f32[], densenet.dlm line 35 */
     {
-    ((densenet_real *)(ar + 0))[0] = (1.0f - (1.0f / (densenet_real)(2304 * n)));
+    ((densenet_real *)(ar + 3033280))[0] = (1.0f - (1.0f / (densenet_real)(2304 * n)));
     }
     /* add -> f32[64], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 768))[i0] = ((((densenet_real *)(st + 13376))[i0] * 0.9f) + (((densenet_real *)(ar + 256))[i0] * 0.1f));
+        ((densenet_real *)(ar + 3034048))[i0] = ((((densenet_real *)(st + 13376))[i0] * 0.9f) + (((densenet_real *)(ar + 3033536))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 64))[i0] = ((((densenet_real *)(st + 13632))[i0] * 0.9f) + ((((densenet_real *)(ar + 512))[i0] / ((densenet_real *)(ar + 0))[0]) * 0.1f));
+        ((densenet_real *)(ar + 3033344))[i0] = ((((densenet_real *)(st + 13632))[i0] * 0.9f) + ((((densenet_real *)(ar + 3033792))[i0] / ((densenet_real *)(ar + 3033280))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 35 */
     {
-    ((densenet_real *)(ar + 0))[0] = (((densenet_real *)(st + 13888))[0] + 1.0f);
+    ((densenet_real *)(ar + 3033280))[0] = (((densenet_real *)(st + 13888))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 1024))[i0] = sqrtf((((densenet_real *)(ar + 512))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 3034304))[i0] = sqrtf((((densenet_real *)(ar + 3033792))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 320))[i0] = (((densenet_real *)(st + 12864))[i0] / ((densenet_real *)(ar + 1024))[i0]);
+        ((densenet_real *)(ar + 3033600))[i0] = (((densenet_real *)(st + 12864))[i0] / ((densenet_real *)(ar + 3034304))[i0]);
     }
     }
     /* relu -> f32[batch 128, 64, 48, 48], densenet.dlm line 35 */
@@ -2636,14 +2638,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((densenet_real *)(ar + 1280))[i0 * 147456 + i1 * 2304 + i2] = relu(((((densenet_real *)(ar + 150994944))[i0 * 147456 + i1 * 2304 + i2] * ((densenet_real *)(ar + 320))[i1]) + ((densenet_real *)(st + 13120))[i1]));
+                ((densenet_real *)(ar + 3034560))[i0 * 147456 + i1 * 2304 + i2] = relu(((((densenet_real *)(ar + 154028224))[i0 * 147456 + i1 * 2304 + i2] * ((densenet_real *)(ar + 3033600))[i1]) + ((densenet_real *)(st + 13120))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 64, 24, 24], densenet.dlm line 36 */
     {
-    pool_max_fwd(((densenet_real *)(ar + 1280)), ((densenet_real *)(ar + 75498752)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((densenet_real *)(ar + 3034560)), ((densenet_real *)(ar + 78532032)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 15 */
     {
@@ -2652,16 +2654,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 75498752))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((densenet_real *)(ar + 78532032))[i0 * 576 + i1 * 36864 + i2];
             }
         }
-        ((densenet_real *)(ar + 94373120))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 97406400))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 94373376))[i0] = (((densenet_real *)(ar + 94373120))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 97406656))[i0] = (((densenet_real *)(ar + 97406400))[i0] / (densenet_real)(576 * n));
     }
     }
     /* sub -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
@@ -2670,7 +2672,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 94373632))[i0 * 36864 + i1 * 576 + i2] = (((densenet_real *)(ar + 75498752))[i0 * 36864 + i1 * 576 + i2] - ((densenet_real *)(ar + 94373376))[i1]);
+                ((densenet_real *)(ar + 97406912))[i0 * 36864 + i1 * 576 + i2] = (((densenet_real *)(ar + 78532032))[i0 * 36864 + i1 * 576 + i2] - ((densenet_real *)(ar + 97406656))[i1]);
             }
         }
     }
@@ -2682,48 +2684,48 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 94373632))[i0 * 576 + i1 * 36864 + i2] * ((densenet_real *)(ar + 94373632))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((densenet_real *)(ar + 97406912))[i0 * 576 + i1 * 36864 + i2] * ((densenet_real *)(ar + 97406912))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((densenet_real *)(ar + 94373120))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 97406400))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 113248000))[i0] = (((densenet_real *)(ar + 94373120))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 116281280))[i0] = (((densenet_real *)(ar + 97406400))[i0] / (densenet_real)(576 * n));
     }
     }
     /* sub -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 576))[0] = (1.0f - (1.0f / (densenet_real)(576 * n)));
+    ((densenet_real *)(ar + 3033856))[0] = (1.0f - (1.0f / (densenet_real)(576 * n)));
     }
     /* add -> f32[64], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 94373120))[i0] = ((((densenet_real *)(st + 14464))[i0] * 0.9f) + (((densenet_real *)(ar + 94373376))[i0] * 0.1f));
+        ((densenet_real *)(ar + 97406400))[i0] = ((((densenet_real *)(st + 14464))[i0] * 0.9f) + (((densenet_real *)(ar + 97406656))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 94373376))[i0] = ((((densenet_real *)(st + 14720))[i0] * 0.9f) + ((((densenet_real *)(ar + 113248000))[i0] / ((densenet_real *)(ar + 576))[0]) * 0.1f));
+        ((densenet_real *)(ar + 97406656))[i0] = ((((densenet_real *)(st + 14720))[i0] * 0.9f) + ((((densenet_real *)(ar + 116281280))[i0] / ((densenet_real *)(ar + 3033856))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 640))[0] = (((densenet_real *)(st + 14976))[0] + 1.0f);
+    ((densenet_real *)(ar + 3033920))[0] = (((densenet_real *)(st + 14976))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 113248256))[i0] = sqrtf((((densenet_real *)(ar + 113248000))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 116281536))[i0] = sqrtf((((densenet_real *)(ar + 116281280))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 113248000))[i0] = (((densenet_real *)(st + 13952))[i0] / ((densenet_real *)(ar + 113248256))[i0]);
+        ((densenet_real *)(ar + 116281280))[i0] = (((densenet_real *)(st + 13952))[i0] / ((densenet_real *)(ar + 116281536))[i0]);
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
@@ -2732,14 +2734,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 113248512))[i0 * 36864 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 94373632))[i0 * 36864 + i1 * 576 + i2] * ((densenet_real *)(ar + 113248000))[i1]) + ((densenet_real *)(st + 14208))[i1]));
+                ((densenet_real *)(ar + 116281792))[i0 * 36864 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 97406912))[i0 * 36864 + i1 * 576 + i2] * ((densenet_real *)(ar + 116281280))[i1]) + ((densenet_real *)(st + 14208))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 113248512)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 132122880)), (densenet_real *)(ar + 141560064), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 116281792)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 144593344), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -2747,7 +2749,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 226492416))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 132122880))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 88768))[i1]);
+                ((densenet_real *)(ar + 229525696))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 135156160))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 88768))[i1]);
             }
         }
     }
@@ -2755,9 +2757,9 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 96, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 235929600)) + i * 55296 + 0, ((densenet_real *)(ar + 75498752)) + i * 36864, 36864 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 238962880)) + i * 55296 + 0, ((densenet_real *)(ar + 78532032)) + i * 36864, 36864 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 235929600)) + i * 55296 + 36864, ((densenet_real *)(ar + 226492416)) + i * 18432, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 238962880)) + i * 55296 + 36864, ((densenet_real *)(ar + 229525696)) + i * 18432, 18432 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
@@ -2766,16 +2768,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 235929600))[i0 * 576 + i1 * 55296 + i2];
+                acc += ((densenet_real *)(ar + 238962880))[i0 * 576 + i1 * 55296 + i2];
             }
         }
-        ((densenet_real *)(ar + 75498752))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78532032))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 75499136))[i0] = (((densenet_real *)(ar + 75498752))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 78532416))[i0] = (((densenet_real *)(ar + 78532032))[i0] / (densenet_real)(576 * n));
     }
     }
     /* sub -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
@@ -2784,7 +2786,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 264241152))[i0 * 55296 + i1 * 576 + i2] = (((densenet_real *)(ar + 235929600))[i0 * 55296 + i1 * 576 + i2] - ((densenet_real *)(ar + 75499136))[i1]);
+                ((densenet_real *)(ar + 267274432))[i0 * 55296 + i1 * 576 + i2] = (((densenet_real *)(ar + 238962880))[i0 * 55296 + i1 * 576 + i2] - ((densenet_real *)(ar + 78532416))[i1]);
             }
         }
     }
@@ -2796,44 +2798,44 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 264241152))[i0 * 576 + i1 * 55296 + i2] * ((densenet_real *)(ar + 264241152))[i0 * 576 + i1 * 55296 + i2]);
+                acc += (((densenet_real *)(ar + 267274432))[i0 * 576 + i1 * 55296 + i2] * ((densenet_real *)(ar + 267274432))[i0 * 576 + i1 * 55296 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75498752))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78532032))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 75499520))[i0] = (((densenet_real *)(ar + 75498752))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 78532800))[i0] = (((densenet_real *)(ar + 78532032))[i0] / (densenet_real)(576 * n));
     }
     }
     /* add -> f32[96], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 75498752))[i0] = ((((densenet_real *)(st + 89664))[i0] * 0.9f) + (((densenet_real *)(ar + 75499136))[i0] * 0.1f));
+        ((densenet_real *)(ar + 78532032))[i0] = ((((densenet_real *)(st + 89664))[i0] * 0.9f) + (((densenet_real *)(ar + 78532416))[i0] * 0.1f));
     }
     }
     /* add -> f32[96], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 75499136))[i0] = ((((densenet_real *)(st + 90048))[i0] * 0.9f) + ((((densenet_real *)(ar + 75499520))[i0] / ((densenet_real *)(ar + 576))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78532416))[i0] = ((((densenet_real *)(st + 90048))[i0] * 0.9f) + ((((densenet_real *)(ar + 78532800))[i0] / ((densenet_real *)(ar + 3033856))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 704))[0] = (((densenet_real *)(st + 90432))[0] + 1.0f);
+    ((densenet_real *)(ar + 3033984))[0] = (((densenet_real *)(st + 90432))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 75499904))[i0] = sqrtf((((densenet_real *)(ar + 75499520))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78533184))[i0] = sqrtf((((densenet_real *)(ar + 78532800))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 75499520))[i0] = (((densenet_real *)(st + 88896))[i0] / ((densenet_real *)(ar + 75499904))[i0]);
+        ((densenet_real *)(ar + 78532800))[i0] = (((densenet_real *)(st + 88896))[i0] / ((densenet_real *)(ar + 78533184))[i0]);
     }
     }
     /* relu -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
@@ -2842,14 +2844,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 292552704))[i0 * 55296 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 264241152))[i0 * 55296 + i1 * 576 + i2] * ((densenet_real *)(ar + 75499520))[i1]) + ((densenet_real *)(st + 89280))[i1]));
+                ((densenet_real *)(ar + 295585984))[i0 * 55296 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 267274432))[i0 * 55296 + i1 * 576 + i2] * ((densenet_real *)(ar + 78532800))[i1]) + ((densenet_real *)(st + 89280))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 292552704)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 75500288)), (densenet_real *)(ar + 84937472), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 295585984)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 78533568)), (densenet_real *)(ar + 87970752), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -2857,7 +2859,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 132122880))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 75500288))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 201088))[i1]);
+                ((densenet_real *)(ar + 135156160))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 78533568))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 201088))[i1]);
             }
         }
     }
@@ -2865,9 +2867,9 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 128, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 320864256)) + i * 73728 + 0, ((densenet_real *)(ar + 235929600)) + i * 55296, 55296 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 323897536)) + i * 73728 + 0, ((densenet_real *)(ar + 238962880)) + i * 55296, 55296 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 320864256)) + i * 73728 + 55296, ((densenet_real *)(ar + 132122880)) + i * 18432, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 323897536)) + i * 73728 + 55296, ((densenet_real *)(ar + 135156160)) + i * 18432, 18432 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
@@ -2876,16 +2878,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 320864256))[i0 * 576 + i1 * 73728 + i2];
+                acc += ((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 73728 + i2];
             }
         }
-        ((densenet_real *)(ar + 75500288))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78533568))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 75500800))[i0] = (((densenet_real *)(ar + 75500288))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 78534080))[i0] = (((densenet_real *)(ar + 78533568))[i0] / (densenet_real)(576 * n));
     }
     }
     /* sub -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
@@ -2894,7 +2896,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 226492416))[i0 * 73728 + i1 * 576 + i2] = (((densenet_real *)(ar + 320864256))[i0 * 73728 + i1 * 576 + i2] - ((densenet_real *)(ar + 75500800))[i1]);
+                ((densenet_real *)(ar + 229525696))[i0 * 73728 + i1 * 576 + i2] = (((densenet_real *)(ar + 323897536))[i0 * 73728 + i1 * 576 + i2] - ((densenet_real *)(ar + 78534080))[i1]);
             }
         }
     }
@@ -2906,44 +2908,44 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 226492416))[i0 * 576 + i1 * 73728 + i2] * ((densenet_real *)(ar + 226492416))[i0 * 576 + i1 * 73728 + i2]);
+                acc += (((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 73728 + i2] * ((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 73728 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75500288))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78533568))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 75501312))[i0] = (((densenet_real *)(ar + 75500288))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 78534592))[i0] = (((densenet_real *)(ar + 78533568))[i0] / (densenet_real)(576 * n));
     }
     }
     /* add -> f32[128], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 75500288))[i0] = ((((densenet_real *)(st + 202240))[i0] * 0.9f) + (((densenet_real *)(ar + 75500800))[i0] * 0.1f));
+        ((densenet_real *)(ar + 78533568))[i0] = ((((densenet_real *)(st + 202240))[i0] * 0.9f) + (((densenet_real *)(ar + 78534080))[i0] * 0.1f));
     }
     }
     /* add -> f32[128], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 75500800))[i0] = ((((densenet_real *)(st + 202752))[i0] * 0.9f) + ((((densenet_real *)(ar + 75501312))[i0] / ((densenet_real *)(ar + 576))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78534080))[i0] = ((((densenet_real *)(st + 202752))[i0] * 0.9f) + ((((densenet_real *)(ar + 78534592))[i0] / ((densenet_real *)(ar + 3033856))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 75501824))[0] = (((densenet_real *)(st + 203264))[0] + 1.0f);
+    ((densenet_real *)(ar + 78535104))[0] = (((densenet_real *)(st + 203264))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 75501888))[i0] = sqrtf((((densenet_real *)(ar + 75501312))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78535168))[i0] = sqrtf((((densenet_real *)(ar + 78534592))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 75501312))[i0] = (((densenet_real *)(st + 201216))[i0] / ((densenet_real *)(ar + 75501888))[i0]);
+        ((densenet_real *)(ar + 78534592))[i0] = (((densenet_real *)(st + 201216))[i0] / ((densenet_real *)(ar + 78535168))[i0]);
     }
     }
     /* relu -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
@@ -2952,14 +2954,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 358612992))[i0 * 73728 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 226492416))[i0 * 73728 + i1 * 576 + i2] * ((densenet_real *)(ar + 75501312))[i1]) + ((densenet_real *)(st + 201728))[i1]));
+                ((densenet_real *)(ar + 361646272))[i0 * 73728 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 229525696))[i0 * 73728 + i1 * 576 + i2] * ((densenet_real *)(ar + 78534592))[i1]) + ((densenet_real *)(st + 201728))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 358612992)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 75502400)), (densenet_real *)(ar + 84939584), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 361646272)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 78535680)), (densenet_real *)(ar + 87972864), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -2967,7 +2969,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 132122880))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 75502400))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 350784))[i1]);
+                ((densenet_real *)(ar + 135156160))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 78535680))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 350784))[i1]);
             }
         }
     }
@@ -2975,9 +2977,9 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 160, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 396361728)) + i * 92160 + 0, ((densenet_real *)(ar + 320864256)) + i * 73728, 73728 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 399395008)) + i * 92160 + 0, ((densenet_real *)(ar + 323897536)) + i * 73728, 73728 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 396361728)) + i * 92160 + 73728, ((densenet_real *)(ar + 132122880)) + i * 18432, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 399395008)) + i * 92160 + 73728, ((densenet_real *)(ar + 135156160)) + i * 18432, 18432 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
@@ -2986,16 +2988,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 396361728))[i0 * 576 + i1 * 92160 + i2];
+                acc += ((densenet_real *)(ar + 399395008))[i0 * 576 + i1 * 92160 + i2];
             }
         }
-        ((densenet_real *)(ar + 75502400))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78535680))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 75503040))[i0] = (((densenet_real *)(ar + 75502400))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 78536320))[i0] = (((densenet_real *)(ar + 78535680))[i0] / (densenet_real)(576 * n));
     }
     }
     /* sub -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
@@ -3004,7 +3006,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 443547648))[i0 * 92160 + i1 * 576 + i2] = (((densenet_real *)(ar + 396361728))[i0 * 92160 + i1 * 576 + i2] - ((densenet_real *)(ar + 75503040))[i1]);
+                ((densenet_real *)(ar + 446580928))[i0 * 92160 + i1 * 576 + i2] = (((densenet_real *)(ar + 399395008))[i0 * 92160 + i1 * 576 + i2] - ((densenet_real *)(ar + 78536320))[i1]);
             }
         }
     }
@@ -3016,44 +3018,44 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 443547648))[i0 * 576 + i1 * 92160 + i2] * ((densenet_real *)(ar + 443547648))[i0 * 576 + i1 * 92160 + i2]);
+                acc += (((densenet_real *)(ar + 446580928))[i0 * 576 + i1 * 92160 + i2] * ((densenet_real *)(ar + 446580928))[i0 * 576 + i1 * 92160 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75502400))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78535680))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 75503680))[i0] = (((densenet_real *)(ar + 75502400))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 78536960))[i0] = (((densenet_real *)(ar + 78535680))[i0] / (densenet_real)(576 * n));
     }
     }
     /* add -> f32[160], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 75502400))[i0] = ((((densenet_real *)(st + 352192))[i0] * 0.9f) + (((densenet_real *)(ar + 75503040))[i0] * 0.1f));
+        ((densenet_real *)(ar + 78535680))[i0] = ((((densenet_real *)(st + 352192))[i0] * 0.9f) + (((densenet_real *)(ar + 78536320))[i0] * 0.1f));
     }
     }
     /* add -> f32[160], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 75503040))[i0] = ((((densenet_real *)(st + 352832))[i0] * 0.9f) + ((((densenet_real *)(ar + 75503680))[i0] / ((densenet_real *)(ar + 576))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78536320))[i0] = ((((densenet_real *)(st + 352832))[i0] * 0.9f) + ((((densenet_real *)(ar + 78536960))[i0] / ((densenet_real *)(ar + 3033856))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 75504320))[0] = (((densenet_real *)(st + 353472))[0] + 1.0f);
+    ((densenet_real *)(ar + 78537600))[0] = (((densenet_real *)(st + 353472))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 75504384))[i0] = sqrtf((((densenet_real *)(ar + 75503680))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78537664))[i0] = sqrtf((((densenet_real *)(ar + 78536960))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 75503680))[i0] = (((densenet_real *)(st + 350912))[i0] / ((densenet_real *)(ar + 75504384))[i0]);
+        ((densenet_real *)(ar + 78536960))[i0] = (((densenet_real *)(st + 350912))[i0] / ((densenet_real *)(ar + 78537664))[i0]);
     }
     }
     /* relu -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
@@ -3062,14 +3064,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 490733568))[i0 * 92160 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 443547648))[i0 * 92160 + i1 * 576 + i2] * ((densenet_real *)(ar + 75503680))[i1]) + ((densenet_real *)(st + 351552))[i1]));
+                ((densenet_real *)(ar + 493766848))[i0 * 92160 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 446580928))[i0 * 92160 + i1 * 576 + i2] * ((densenet_real *)(ar + 78536960))[i1]) + ((densenet_real *)(st + 351552))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 490733568)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 75505024)), (densenet_real *)(ar + 84942208), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 493766848)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 78538304)), (densenet_real *)(ar + 87975488), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -3077,7 +3079,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 132122880))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 75505024))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 537856))[i1]);
+                ((densenet_real *)(ar + 135156160))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 78538304))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 537856))[i1]);
             }
         }
     }
@@ -3085,9 +3087,9 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 192, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 537919488)) + i * 110592 + 0, ((densenet_real *)(ar + 396361728)) + i * 92160, 92160 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 540952768)) + i * 110592 + 0, ((densenet_real *)(ar + 399395008)) + i * 92160, 92160 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 537919488)) + i * 110592 + 92160, ((densenet_real *)(ar + 132122880)) + i * 18432, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 540952768)) + i * 110592 + 92160, ((densenet_real *)(ar + 135156160)) + i * 18432, 18432 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 192, 1, 1], densenet.dlm line 26 */
     {
@@ -3096,16 +3098,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 537919488))[i0 * 576 + i1 * 110592 + i2];
+                acc += ((densenet_real *)(ar + 540952768))[i0 * 576 + i1 * 110592 + i2];
             }
         }
-        ((densenet_real *)(ar + 75505024))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78538304))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 75505792))[i0] = (((densenet_real *)(ar + 75505024))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 78539072))[i0] = (((densenet_real *)(ar + 78538304))[i0] / (densenet_real)(576 * n));
     }
     }
     /* sub -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
@@ -3114,7 +3116,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 594542592))[i0 * 110592 + i1 * 576 + i2] = (((densenet_real *)(ar + 537919488))[i0 * 110592 + i1 * 576 + i2] - ((densenet_real *)(ar + 75505792))[i1]);
+                ((densenet_real *)(ar + 597575872))[i0 * 110592 + i1 * 576 + i2] = (((densenet_real *)(ar + 540952768))[i0 * 110592 + i1 * 576 + i2] - ((densenet_real *)(ar + 78539072))[i1]);
             }
         }
     }
@@ -3126,44 +3128,44 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 594542592))[i0 * 576 + i1 * 110592 + i2] * ((densenet_real *)(ar + 594542592))[i0 * 576 + i1 * 110592 + i2]);
+                acc += (((densenet_real *)(ar + 597575872))[i0 * 576 + i1 * 110592 + i2] * ((densenet_real *)(ar + 597575872))[i0 * 576 + i1 * 110592 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75505024))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78538304))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 75506560))[i0] = (((densenet_real *)(ar + 75505024))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 78539840))[i0] = (((densenet_real *)(ar + 78538304))[i0] / (densenet_real)(576 * n));
     }
     }
     /* add -> f32[192], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 75505024))[i0] = ((((densenet_real *)(st + 539520))[i0] * 0.9f) + (((densenet_real *)(ar + 75505792))[i0] * 0.1f));
+        ((densenet_real *)(ar + 78538304))[i0] = ((((densenet_real *)(st + 539520))[i0] * 0.9f) + (((densenet_real *)(ar + 78539072))[i0] * 0.1f));
     }
     }
     /* add -> f32[192], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 75505792))[i0] = ((((densenet_real *)(st + 540288))[i0] * 0.9f) + ((((densenet_real *)(ar + 75506560))[i0] / ((densenet_real *)(ar + 576))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78539072))[i0] = ((((densenet_real *)(st + 540288))[i0] * 0.9f) + ((((densenet_real *)(ar + 78539840))[i0] / ((densenet_real *)(ar + 3033856))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 26 */
     {
-    ((densenet_real *)(ar + 576))[0] = (((densenet_real *)(st + 541056))[0] + 1.0f);
+    ((densenet_real *)(ar + 3033856))[0] = (((densenet_real *)(st + 541056))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 75507328))[i0] = sqrtf((((densenet_real *)(ar + 75506560))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78540608))[i0] = sqrtf((((densenet_real *)(ar + 78539840))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 75506560))[i0] = (((densenet_real *)(st + 537984))[i0] / ((densenet_real *)(ar + 75507328))[i0]);
+        ((densenet_real *)(ar + 78539840))[i0] = (((densenet_real *)(st + 537984))[i0] / ((densenet_real *)(ar + 78540608))[i0]);
     }
     }
     /* relu -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
@@ -3172,7 +3174,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 537919488))[i0 * 110592 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 594542592))[i0 * 110592 + i1 * 576 + i2] * ((densenet_real *)(ar + 75506560))[i1]) + ((densenet_real *)(st + 538752))[i1]));
+                ((densenet_real *)(ar + 540952768))[i0 * 110592 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 597575872))[i0 * 110592 + i1 * 576 + i2] * ((densenet_real *)(ar + 78539840))[i1]) + ((densenet_real *)(st + 538752))[i1]));
             }
         }
     }
@@ -3180,7 +3182,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* conv2d -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 576, 192, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 537919488)) + i * 110592, 576, ((densenet_real *)(ar + 320864256)) + i * 55296, 576, 0);
+        gemm(0, 0, 96, 576, 192, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 540952768)) + i * 110592, 576, ((densenet_real *)(ar + 323897536)) + i * 55296, 576, 0);
     }
     /* add -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
@@ -3188,14 +3190,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 396361728))[i0 * 55296 + i1 * 576 + i2] = (((densenet_real *)(ar + 320864256))[i0 * 55296 + i1 * 576 + i2] + ((densenet_real *)(st + 614848))[i1]);
+                ((densenet_real *)(ar + 399395008))[i0 * 55296 + i1 * 576 + i2] = (((densenet_real *)(ar + 323897536))[i0 * 55296 + i1 * 576 + i2] + ((densenet_real *)(st + 614848))[i1]);
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 96, 12, 12], densenet.dlm line 26 */
     {
-    avg_pool_fwd_0(((densenet_real *)(ar + 396361728)), ((densenet_real *)(ar + 75508096)), n);
+    avg_pool_fwd_0(((densenet_real *)(ar + 399395008)), ((densenet_real *)(ar + 78541376)), n);
     }
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
@@ -3204,16 +3206,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 75508096))[i0 * 144 + i1 * 13824 + i2];
+                acc += ((densenet_real *)(ar + 78541376))[i0 * 144 + i1 * 13824 + i2];
             }
         }
-        ((densenet_real *)(ar + 82585984))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 85619264))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 82586368))[i0] = (((densenet_real *)(ar + 82585984))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 85619648))[i0] = (((densenet_real *)(ar + 85619264))[i0] / (densenet_real)(144 * n));
     }
     }
     /* sub -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
@@ -3222,7 +3224,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 82586752))[i0 * 13824 + i1 * 144 + i2] = (((densenet_real *)(ar + 75508096))[i0 * 13824 + i1 * 144 + i2] - ((densenet_real *)(ar + 82586368))[i1]);
+                ((densenet_real *)(ar + 85620032))[i0 * 13824 + i1 * 144 + i2] = (((densenet_real *)(ar + 78541376))[i0 * 13824 + i1 * 144 + i2] - ((densenet_real *)(ar + 85619648))[i1]);
             }
         }
     }
@@ -3234,48 +3236,48 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 82586752))[i0 * 144 + i1 * 13824 + i2] * ((densenet_real *)(ar + 82586752))[i0 * 144 + i1 * 13824 + i2]);
+                acc += (((densenet_real *)(ar + 85620032))[i0 * 144 + i1 * 13824 + i2] * ((densenet_real *)(ar + 85620032))[i0 * 144 + i1 * 13824 + i2]);
             }
         }
-        ((densenet_real *)(ar + 82585984))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 85619264))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 89664640))[i0] = (((densenet_real *)(ar + 82585984))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 92697920))[i0] = (((densenet_real *)(ar + 85619264))[i0] / (densenet_real)(144 * n));
     }
     }
     /* sub -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 82585984))[0] = (1.0f - (1.0f / (densenet_real)(144 * n)));
+    ((densenet_real *)(ar + 85619264))[0] = (1.0f - (1.0f / (densenet_real)(144 * n)));
     }
     /* add -> f32[96], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 89665024))[i0] = ((((densenet_real *)(st + 616000))[i0] * 0.9f) + (((densenet_real *)(ar + 82586368))[i0] * 0.1f));
+        ((densenet_real *)(ar + 92698304))[i0] = ((((densenet_real *)(st + 616000))[i0] * 0.9f) + (((densenet_real *)(ar + 85619648))[i0] * 0.1f));
     }
     }
     /* add -> f32[96], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 82586048))[i0] = ((((densenet_real *)(st + 616384))[i0] * 0.9f) + ((((densenet_real *)(ar + 89664640))[i0] / ((densenet_real *)(ar + 82585984))[0]) * 0.1f));
+        ((densenet_real *)(ar + 85619328))[i0] = ((((densenet_real *)(st + 616384))[i0] * 0.9f) + ((((densenet_real *)(ar + 92697920))[i0] / ((densenet_real *)(ar + 85619264))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 82586432))[0] = (((densenet_real *)(st + 616768))[0] + 1.0f);
+    ((densenet_real *)(ar + 85619712))[0] = (((densenet_real *)(st + 616768))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 89665408))[i0] = sqrtf((((densenet_real *)(ar + 89664640))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 92698688))[i0] = sqrtf((((densenet_real *)(ar + 92697920))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 89664640))[i0] = (((densenet_real *)(st + 615232))[i0] / ((densenet_real *)(ar + 89665408))[i0]);
+        ((densenet_real *)(ar + 92697920))[i0] = (((densenet_real *)(st + 615232))[i0] / ((densenet_real *)(ar + 92698688))[i0]);
     }
     }
     /* relu -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
@@ -3284,14 +3286,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 132122880))[i0 * 13824 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 82586752))[i0 * 13824 + i1 * 144 + i2] * ((densenet_real *)(ar + 89664640))[i1]) + ((densenet_real *)(st + 615616))[i1]));
+                ((densenet_real *)(ar + 135156160))[i0 * 13824 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 85620032))[i0 * 13824 + i1 * 144 + i2] * ((densenet_real *)(ar + 92697920))[i1]) + ((densenet_real *)(st + 615616))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 132122880)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 89665792)), (densenet_real *)(ar + 92025088), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 135156160)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 92699072)), (densenet_real *)(ar + 95058368), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3299,7 +3301,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 139200768))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 89665792))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 727424))[i1]);
+                ((densenet_real *)(ar + 142234048))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 92699072))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 727424))[i1]);
             }
         }
     }
@@ -3307,9 +3309,9 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 128, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 320864256)) + i * 18432 + 0, ((densenet_real *)(ar + 75508096)) + i * 13824, 13824 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 323897536)) + i * 18432 + 0, ((densenet_real *)(ar + 78541376)) + i * 13824, 13824 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 320864256)) + i * 18432 + 13824, ((densenet_real *)(ar + 139200768)) + i * 4608, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 323897536)) + i * 18432 + 13824, ((densenet_real *)(ar + 142234048)) + i * 4608, 4608 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
@@ -3318,16 +3320,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 320864256))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((densenet_real *)(ar + 323897536))[i0 * 144 + i1 * 18432 + i2];
             }
         }
-        ((densenet_real *)(ar + 75508096))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78541376))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 75508608))[i0] = (((densenet_real *)(ar + 75508096))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 78541888))[i0] = (((densenet_real *)(ar + 78541376))[i0] / (densenet_real)(144 * n));
     }
     }
     /* sub -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
@@ -3336,7 +3338,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 139200768))[i0 * 18432 + i1 * 144 + i2] = (((densenet_real *)(ar + 320864256))[i0 * 18432 + i1 * 144 + i2] - ((densenet_real *)(ar + 75508608))[i1]);
+                ((densenet_real *)(ar + 142234048))[i0 * 18432 + i1 * 144 + i2] = (((densenet_real *)(ar + 323897536))[i0 * 18432 + i1 * 144 + i2] - ((densenet_real *)(ar + 78541888))[i1]);
             }
         }
     }
@@ -3348,44 +3350,44 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 139200768))[i0 * 144 + i1 * 18432 + i2] * ((densenet_real *)(ar + 139200768))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((densenet_real *)(ar + 142234048))[i0 * 144 + i1 * 18432 + i2] * ((densenet_real *)(ar + 142234048))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75508096))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78541376))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 75509120))[i0] = (((densenet_real *)(ar + 75508096))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 78542400))[i0] = (((densenet_real *)(ar + 78541376))[i0] / (densenet_real)(144 * n));
     }
     }
     /* add -> f32[128], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 75508096))[i0] = ((((densenet_real *)(st + 728576))[i0] * 0.9f) + (((densenet_real *)(ar + 75508608))[i0] * 0.1f));
+        ((densenet_real *)(ar + 78541376))[i0] = ((((densenet_real *)(st + 728576))[i0] * 0.9f) + (((densenet_real *)(ar + 78541888))[i0] * 0.1f));
     }
     }
     /* add -> f32[128], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 75508608))[i0] = ((((densenet_real *)(st + 729088))[i0] * 0.9f) + ((((densenet_real *)(ar + 75509120))[i0] / ((densenet_real *)(ar + 82585984))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78541888))[i0] = ((((densenet_real *)(st + 729088))[i0] * 0.9f) + ((((densenet_real *)(ar + 78542400))[i0] / ((densenet_real *)(ar + 85619264))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 75509632))[0] = (((densenet_real *)(st + 729600))[0] + 1.0f);
+    ((densenet_real *)(ar + 78542912))[0] = (((densenet_real *)(st + 729600))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 75509696))[i0] = sqrtf((((densenet_real *)(ar + 75509120))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78542976))[i0] = sqrtf((((densenet_real *)(ar + 78542400))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 75509120))[i0] = (((densenet_real *)(st + 727552))[i0] / ((densenet_real *)(ar + 75509696))[i0]);
+        ((densenet_real *)(ar + 78542400))[i0] = (((densenet_real *)(st + 727552))[i0] / ((densenet_real *)(ar + 78542976))[i0]);
     }
     }
     /* relu -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
@@ -3394,14 +3396,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 330301440))[i0 * 18432 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 139200768))[i0 * 18432 + i1 * 144 + i2] * ((densenet_real *)(ar + 75509120))[i1]) + ((densenet_real *)(st + 728064))[i1]));
+                ((densenet_real *)(ar + 333334720))[i0 * 18432 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 142234048))[i0 * 18432 + i1 * 144 + i2] * ((densenet_real *)(ar + 78542400))[i1]) + ((densenet_real *)(st + 728064))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 330301440)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 75510208)), (densenet_real *)(ar + 77869504), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 333334720)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 78543488)), (densenet_real *)(ar + 80902784), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3409,7 +3411,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 77869504))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 75510208))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 877120))[i1]);
+                ((densenet_real *)(ar + 80902784))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 78543488))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 877120))[i1]);
             }
         }
     }
@@ -3417,9 +3419,9 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 160, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 339738624)) + i * 23040 + 0, ((densenet_real *)(ar + 320864256)) + i * 18432, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 342771904)) + i * 23040 + 0, ((densenet_real *)(ar + 323897536)) + i * 18432, 18432 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 339738624)) + i * 23040 + 18432, ((densenet_real *)(ar + 77869504)) + i * 4608, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 342771904)) + i * 23040 + 18432, ((densenet_real *)(ar + 80902784)) + i * 4608, 4608 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
@@ -3428,16 +3430,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 339738624))[i0 * 144 + i1 * 23040 + i2];
+                acc += ((densenet_real *)(ar + 342771904))[i0 * 144 + i1 * 23040 + i2];
             }
         }
-        ((densenet_real *)(ar + 75510208))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78543488))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 75510848))[i0] = (((densenet_real *)(ar + 75510208))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 78544128))[i0] = (((densenet_real *)(ar + 78543488))[i0] / (densenet_real)(144 * n));
     }
     }
     /* sub -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
@@ -3446,7 +3448,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 396361728))[i0 * 23040 + i1 * 144 + i2] = (((densenet_real *)(ar + 339738624))[i0 * 23040 + i1 * 144 + i2] - ((densenet_real *)(ar + 75510848))[i1]);
+                ((densenet_real *)(ar + 399395008))[i0 * 23040 + i1 * 144 + i2] = (((densenet_real *)(ar + 342771904))[i0 * 23040 + i1 * 144 + i2] - ((densenet_real *)(ar + 78544128))[i1]);
             }
         }
     }
@@ -3458,44 +3460,44 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 396361728))[i0 * 144 + i1 * 23040 + i2] * ((densenet_real *)(ar + 396361728))[i0 * 144 + i1 * 23040 + i2]);
+                acc += (((densenet_real *)(ar + 399395008))[i0 * 144 + i1 * 23040 + i2] * ((densenet_real *)(ar + 399395008))[i0 * 144 + i1 * 23040 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75510208))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78543488))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 75511488))[i0] = (((densenet_real *)(ar + 75510208))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 78544768))[i0] = (((densenet_real *)(ar + 78543488))[i0] / (densenet_real)(144 * n));
     }
     }
     /* add -> f32[160], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 75510208))[i0] = ((((densenet_real *)(st + 878528))[i0] * 0.9f) + (((densenet_real *)(ar + 75510848))[i0] * 0.1f));
+        ((densenet_real *)(ar + 78543488))[i0] = ((((densenet_real *)(st + 878528))[i0] * 0.9f) + (((densenet_real *)(ar + 78544128))[i0] * 0.1f));
     }
     }
     /* add -> f32[160], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 75510848))[i0] = ((((densenet_real *)(st + 879168))[i0] * 0.9f) + ((((densenet_real *)(ar + 75511488))[i0] / ((densenet_real *)(ar + 82585984))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78544128))[i0] = ((((densenet_real *)(st + 879168))[i0] * 0.9f) + ((((densenet_real *)(ar + 78544768))[i0] / ((densenet_real *)(ar + 85619264))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 75512128))[0] = (((densenet_real *)(st + 879808))[0] + 1.0f);
+    ((densenet_real *)(ar + 78545408))[0] = (((densenet_real *)(st + 879808))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 75512192))[i0] = sqrtf((((densenet_real *)(ar + 75511488))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78545472))[i0] = sqrtf((((densenet_real *)(ar + 78544768))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 75511488))[i0] = (((densenet_real *)(st + 877248))[i0] / ((densenet_real *)(ar + 75512192))[i0]);
+        ((densenet_real *)(ar + 78544768))[i0] = (((densenet_real *)(st + 877248))[i0] / ((densenet_real *)(ar + 78545472))[i0]);
     }
     }
     /* relu -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
@@ -3504,14 +3506,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 408158208))[i0 * 23040 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 396361728))[i0 * 23040 + i1 * 144 + i2] * ((densenet_real *)(ar + 75511488))[i1]) + ((densenet_real *)(st + 877888))[i1]));
+                ((densenet_real *)(ar + 411191488))[i0 * 23040 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 399395008))[i0 * 23040 + i1 * 144 + i2] * ((densenet_real *)(ar + 78544768))[i1]) + ((densenet_real *)(st + 877888))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 408158208)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 75512832)), (densenet_real *)(ar + 77872128), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 411191488)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 78546112)), (densenet_real *)(ar + 80905408), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3519,7 +3521,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 77872128))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 75512832))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 1064192))[i1]);
+                ((densenet_real *)(ar + 80905408))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 78546112))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 1064192))[i1]);
             }
         }
     }
@@ -3527,9 +3529,9 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 192, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 419954688)) + i * 27648 + 0, ((densenet_real *)(ar + 339738624)) + i * 23040, 23040 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 422987968)) + i * 27648 + 0, ((densenet_real *)(ar + 342771904)) + i * 23040, 23040 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 419954688)) + i * 27648 + 23040, ((densenet_real *)(ar + 77872128)) + i * 4608, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 422987968)) + i * 27648 + 23040, ((densenet_real *)(ar + 80905408)) + i * 4608, 4608 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 192, 1, 1], densenet.dlm line 15 */
     {
@@ -3538,16 +3540,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 419954688))[i0 * 144 + i1 * 27648 + i2];
+                acc += ((densenet_real *)(ar + 422987968))[i0 * 144 + i1 * 27648 + i2];
             }
         }
-        ((densenet_real *)(ar + 75512832))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78546112))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 75513600))[i0] = (((densenet_real *)(ar + 75512832))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 78546880))[i0] = (((densenet_real *)(ar + 78546112))[i0] / (densenet_real)(144 * n));
     }
     }
     /* sub -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
@@ -3556,7 +3558,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 339738624))[i0 * 27648 + i1 * 144 + i2] = (((densenet_real *)(ar + 419954688))[i0 * 27648 + i1 * 144 + i2] - ((densenet_real *)(ar + 75513600))[i1]);
+                ((densenet_real *)(ar + 342771904))[i0 * 27648 + i1 * 144 + i2] = (((densenet_real *)(ar + 422987968))[i0 * 27648 + i1 * 144 + i2] - ((densenet_real *)(ar + 78546880))[i1]);
             }
         }
     }
@@ -3568,44 +3570,44 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 339738624))[i0 * 144 + i1 * 27648 + i2] * ((densenet_real *)(ar + 339738624))[i0 * 144 + i1 * 27648 + i2]);
+                acc += (((densenet_real *)(ar + 342771904))[i0 * 144 + i1 * 27648 + i2] * ((densenet_real *)(ar + 342771904))[i0 * 144 + i1 * 27648 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75512832))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78546112))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 75514368))[i0] = (((densenet_real *)(ar + 75512832))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 78547648))[i0] = (((densenet_real *)(ar + 78546112))[i0] / (densenet_real)(144 * n));
     }
     }
     /* add -> f32[192], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 75512832))[i0] = ((((densenet_real *)(st + 1065856))[i0] * 0.9f) + (((densenet_real *)(ar + 75513600))[i0] * 0.1f));
+        ((densenet_real *)(ar + 78546112))[i0] = ((((densenet_real *)(st + 1065856))[i0] * 0.9f) + (((densenet_real *)(ar + 78546880))[i0] * 0.1f));
     }
     }
     /* add -> f32[192], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 75513600))[i0] = ((((densenet_real *)(st + 1066624))[i0] * 0.9f) + ((((densenet_real *)(ar + 75514368))[i0] / ((densenet_real *)(ar + 82585984))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78546880))[i0] = ((((densenet_real *)(st + 1066624))[i0] * 0.9f) + ((((densenet_real *)(ar + 78547648))[i0] / ((densenet_real *)(ar + 85619264))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 75515136))[0] = (((densenet_real *)(st + 1067392))[0] + 1.0f);
+    ((densenet_real *)(ar + 78548416))[0] = (((densenet_real *)(st + 1067392))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 75515200))[i0] = sqrtf((((densenet_real *)(ar + 75514368))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78548480))[i0] = sqrtf((((densenet_real *)(ar + 78547648))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 75514368))[i0] = (((densenet_real *)(st + 1064320))[i0] / ((densenet_real *)(ar + 75515200))[i0]);
+        ((densenet_real *)(ar + 78547648))[i0] = (((densenet_real *)(st + 1064320))[i0] / ((densenet_real *)(ar + 78548480))[i0]);
     }
     }
     /* relu -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
@@ -3614,14 +3616,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 651165696))[i0 * 27648 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 339738624))[i0 * 27648 + i1 * 144 + i2] * ((densenet_real *)(ar + 75514368))[i1]) + ((densenet_real *)(st + 1065088))[i1]));
+                ((densenet_real *)(ar + 654198976))[i0 * 27648 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 342771904))[i0 * 27648 + i1 * 144 + i2] * ((densenet_real *)(ar + 78547648))[i1]) + ((densenet_real *)(st + 1065088))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 651165696)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 75515968)), (densenet_real *)(ar + 77875264), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 654198976)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 78549248)), (densenet_real *)(ar + 80908544), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3629,7 +3631,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 77875264))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 75515968))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 1288640))[i1]);
+                ((densenet_real *)(ar + 80908544))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 78549248))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 1288640))[i1]);
             }
         }
     }
@@ -3637,9 +3639,9 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 224, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 665321472)) + i * 32256 + 0, ((densenet_real *)(ar + 419954688)) + i * 27648, 27648 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 668354752)) + i * 32256 + 0, ((densenet_real *)(ar + 422987968)) + i * 27648, 27648 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 665321472)) + i * 32256 + 27648, ((densenet_real *)(ar + 77875264)) + i * 4608, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 668354752)) + i * 32256 + 27648, ((densenet_real *)(ar + 80908544)) + i * 4608, 4608 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 224, 1, 1], densenet.dlm line 26 */
     {
@@ -3648,16 +3650,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 665321472))[i0 * 144 + i1 * 32256 + i2];
+                acc += ((densenet_real *)(ar + 668354752))[i0 * 144 + i1 * 32256 + i2];
             }
         }
-        ((densenet_real *)(ar + 75515968))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78549248))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 75516864))[i0] = (((densenet_real *)(ar + 75515968))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 78550144))[i0] = (((densenet_real *)(ar + 78549248))[i0] / (densenet_real)(144 * n));
     }
     }
     /* sub -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
@@ -3666,7 +3668,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 224; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 419954688))[i0 * 32256 + i1 * 144 + i2] = (((densenet_real *)(ar + 665321472))[i0 * 32256 + i1 * 144 + i2] - ((densenet_real *)(ar + 75516864))[i1]);
+                ((densenet_real *)(ar + 422987968))[i0 * 32256 + i1 * 144 + i2] = (((densenet_real *)(ar + 668354752))[i0 * 32256 + i1 * 144 + i2] - ((densenet_real *)(ar + 78550144))[i1]);
             }
         }
     }
@@ -3678,44 +3680,44 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 419954688))[i0 * 144 + i1 * 32256 + i2] * ((densenet_real *)(ar + 419954688))[i0 * 144 + i1 * 32256 + i2]);
+                acc += (((densenet_real *)(ar + 422987968))[i0 * 144 + i1 * 32256 + i2] * ((densenet_real *)(ar + 422987968))[i0 * 144 + i1 * 32256 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75515968))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78549248))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 75517760))[i0] = (((densenet_real *)(ar + 75515968))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 78551040))[i0] = (((densenet_real *)(ar + 78549248))[i0] / (densenet_real)(144 * n));
     }
     }
     /* add -> f32[224], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 75515968))[i0] = ((((densenet_real *)(st + 1290560))[i0] * 0.9f) + (((densenet_real *)(ar + 75516864))[i0] * 0.1f));
+        ((densenet_real *)(ar + 78549248))[i0] = ((((densenet_real *)(st + 1290560))[i0] * 0.9f) + (((densenet_real *)(ar + 78550144))[i0] * 0.1f));
     }
     }
     /* add -> f32[224], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 75516864))[i0] = ((((densenet_real *)(st + 1291456))[i0] * 0.9f) + ((((densenet_real *)(ar + 75517760))[i0] / ((densenet_real *)(ar + 82585984))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78550144))[i0] = ((((densenet_real *)(st + 1291456))[i0] * 0.9f) + ((((densenet_real *)(ar + 78551040))[i0] / ((densenet_real *)(ar + 85619264))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 26 */
     {
-    ((densenet_real *)(ar + 75518656))[0] = (((densenet_real *)(st + 1292352))[0] + 1.0f);
+    ((densenet_real *)(ar + 78551936))[0] = (((densenet_real *)(st + 1292352))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 75518720))[i0] = sqrtf((((densenet_real *)(ar + 75517760))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78552000))[i0] = sqrtf((((densenet_real *)(ar + 78551040))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 75517760))[i0] = (((densenet_real *)(st + 1288768))[i0] / ((densenet_real *)(ar + 75518720))[i0]);
+        ((densenet_real *)(ar + 78551040))[i0] = (((densenet_real *)(st + 1288768))[i0] / ((densenet_real *)(ar + 78552000))[i0]);
     }
     }
     /* relu -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
@@ -3724,7 +3726,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 224; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 665321472))[i0 * 32256 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 419954688))[i0 * 32256 + i1 * 144 + i2] * ((densenet_real *)(ar + 75517760))[i1]) + ((densenet_real *)(st + 1289664))[i1]));
+                ((densenet_real *)(ar + 668354752))[i0 * 32256 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 422987968))[i0 * 32256 + i1 * 144 + i2] * ((densenet_real *)(ar + 78551040))[i1]) + ((densenet_real *)(st + 1289664))[i1]));
             }
         }
     }
@@ -3732,7 +3734,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* conv2d -> f32[batch 128, 112, 12, 12], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 144, 224, ((densenet_real *)(st + 1292416)), 224, ((densenet_real *)(ar + 665321472)) + i * 32256, 144, ((densenet_real *)(ar + 320864256)) + i * 16128, 144, 0);
+        gemm(0, 0, 112, 144, 224, ((densenet_real *)(st + 1292416)), 224, ((densenet_real *)(ar + 668354752)) + i * 32256, 144, ((densenet_real *)(ar + 323897536)) + i * 16128, 144, 0);
     }
     /* add -> f32[batch 128, 112, 12, 12], densenet.dlm line 26 */
     {
@@ -3740,14 +3742,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 681836544))[i0 * 16128 + i1 * 144 + i2] = (((densenet_real *)(ar + 320864256))[i0 * 16128 + i1 * 144 + i2] + ((densenet_real *)(st + 1392768))[i1]);
+                ((densenet_real *)(ar + 684869824))[i0 * 16128 + i1 * 144 + i2] = (((densenet_real *)(ar + 323897536))[i0 * 16128 + i1 * 144 + i2] + ((densenet_real *)(st + 1392768))[i1]);
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 112, 6, 6], densenet.dlm line 26 */
     {
-    avg_pool_fwd_1(((densenet_real *)(ar + 681836544)), ((densenet_real *)(ar + 75519616)), n);
+    avg_pool_fwd_1(((densenet_real *)(ar + 684869824)), ((densenet_real *)(ar + 78552896)), n);
     }
     /* sum -> f32[1, 112, 1, 1], densenet.dlm line 15 */
     {
@@ -3756,16 +3758,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 75519616))[i0 * 36 + i1 * 4032 + i2];
+                acc += ((densenet_real *)(ar + 78552896))[i0 * 36 + i1 * 4032 + i2];
             }
         }
-        ((densenet_real *)(ar + 77584000))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 80617280))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 77584448))[i0] = (((densenet_real *)(ar + 77584000))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 80617728))[i0] = (((densenet_real *)(ar + 80617280))[i0] / (densenet_real)(36 * n));
     }
     }
     /* sub -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
@@ -3774,7 +3776,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 77584896))[i0 * 4032 + i1 * 36 + i2] = (((densenet_real *)(ar + 75519616))[i0 * 4032 + i1 * 36 + i2] - ((densenet_real *)(ar + 77584448))[i1]);
+                ((densenet_real *)(ar + 80618176))[i0 * 4032 + i1 * 36 + i2] = (((densenet_real *)(ar + 78552896))[i0 * 4032 + i1 * 36 + i2] - ((densenet_real *)(ar + 80617728))[i1]);
             }
         }
     }
@@ -3786,48 +3788,48 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 77584896))[i0 * 36 + i1 * 4032 + i2] * ((densenet_real *)(ar + 77584896))[i0 * 36 + i1 * 4032 + i2]);
+                acc += (((densenet_real *)(ar + 80618176))[i0 * 36 + i1 * 4032 + i2] * ((densenet_real *)(ar + 80618176))[i0 * 36 + i1 * 4032 + i2]);
             }
         }
-        ((densenet_real *)(ar + 77584000))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 80617280))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 79649280))[i0] = (((densenet_real *)(ar + 77584000))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 82682560))[i0] = (((densenet_real *)(ar + 80617280))[i0] / (densenet_real)(36 * n));
     }
     }
     /* sub -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 77584000))[0] = (1.0f - (1.0f / (densenet_real)(36 * n)));
+    ((densenet_real *)(ar + 80617280))[0] = (1.0f - (1.0f / (densenet_real)(36 * n)));
     }
     /* add -> f32[112], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 79649728))[i0] = ((((densenet_real *)(st + 1394112))[i0] * 0.9f) + (((densenet_real *)(ar + 77584448))[i0] * 0.1f));
+        ((densenet_real *)(ar + 82683008))[i0] = ((((densenet_real *)(st + 1394112))[i0] * 0.9f) + (((densenet_real *)(ar + 80617728))[i0] * 0.1f));
     }
     }
     /* add -> f32[112], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 77584064))[i0] = ((((densenet_real *)(st + 1394560))[i0] * 0.9f) + ((((densenet_real *)(ar + 79649280))[i0] / ((densenet_real *)(ar + 77584000))[0]) * 0.1f));
+        ((densenet_real *)(ar + 80617344))[i0] = ((((densenet_real *)(st + 1394560))[i0] * 0.9f) + ((((densenet_real *)(ar + 82682560))[i0] / ((densenet_real *)(ar + 80617280))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 77584512))[0] = (((densenet_real *)(st + 1395008))[0] + 1.0f);
+    ((densenet_real *)(ar + 80617792))[0] = (((densenet_real *)(st + 1395008))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 79650176))[i0] = sqrtf((((densenet_real *)(ar + 79649280))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 82683456))[i0] = sqrtf((((densenet_real *)(ar + 82682560))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 79649280))[i0] = (((densenet_real *)(st + 1393216))[i0] / ((densenet_real *)(ar + 79650176))[i0]);
+        ((densenet_real *)(ar + 82682560))[i0] = (((densenet_real *)(st + 1393216))[i0] / ((densenet_real *)(ar + 82683456))[i0]);
     }
     }
     /* relu -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
@@ -3836,14 +3838,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 79650624))[i0 * 4032 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 77584896))[i0 * 4032 + i1 * 36 + i2] * ((densenet_real *)(ar + 79649280))[i1]) + ((densenet_real *)(st + 1393664))[i1]));
+                ((densenet_real *)(ar + 82683904))[i0 * 4032 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 80618176))[i0 * 4032 + i1 * 36 + i2] * ((densenet_real *)(ar + 82682560))[i1]) + ((densenet_real *)(st + 1393664))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 79650624)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 81715008)), (densenet_real *)(ar + 89665792), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 82683904)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 84748288)), (densenet_real *)(ar + 92699072), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -3851,7 +3853,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 89665792))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 81715008))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1524096))[i1]);
+                ((densenet_real *)(ar + 92699072))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 84748288))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1524096))[i1]);
             }
         }
     }
@@ -3859,9 +3861,9 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 144, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 90255616)) + i * 5184 + 0, ((densenet_real *)(ar + 75519616)) + i * 4032, 4032 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 93288896)) + i * 5184 + 0, ((densenet_real *)(ar + 78552896)) + i * 4032, 4032 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 90255616)) + i * 5184 + 4032, ((densenet_real *)(ar + 89665792)) + i * 1152, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 93288896)) + i * 5184 + 4032, ((densenet_real *)(ar + 92699072)) + i * 1152, 1152 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 144, 1, 1], densenet.dlm line 15 */
     {
@@ -3870,16 +3872,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 90255616))[i0 * 36 + i1 * 5184 + i2];
+                acc += ((densenet_real *)(ar + 93288896))[i0 * 36 + i1 * 5184 + i2];
             }
         }
-        ((densenet_real *)(ar + 75519616))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78552896))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 75520192))[i0] = (((densenet_real *)(ar + 75519616))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78553472))[i0] = (((densenet_real *)(ar + 78552896))[i0] / (densenet_real)(36 * n));
     }
     }
     /* sub -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
@@ -3888,7 +3890,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 144; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 320864256))[i0 * 5184 + i1 * 36 + i2] = (((densenet_real *)(ar + 90255616))[i0 * 5184 + i1 * 36 + i2] - ((densenet_real *)(ar + 75520192))[i1]);
+                ((densenet_real *)(ar + 323897536))[i0 * 5184 + i1 * 36 + i2] = (((densenet_real *)(ar + 93288896))[i0 * 5184 + i1 * 36 + i2] - ((densenet_real *)(ar + 78553472))[i1]);
             }
         }
     }
@@ -3900,44 +3902,44 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 320864256))[i0 * 36 + i1 * 5184 + i2] * ((densenet_real *)(ar + 320864256))[i0 * 36 + i1 * 5184 + i2]);
+                acc += (((densenet_real *)(ar + 323897536))[i0 * 36 + i1 * 5184 + i2] * ((densenet_real *)(ar + 323897536))[i0 * 36 + i1 * 5184 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75519616))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78552896))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 75520768))[i0] = (((densenet_real *)(ar + 75519616))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78554048))[i0] = (((densenet_real *)(ar + 78552896))[i0] / (densenet_real)(36 * n));
     }
     }
     /* add -> f32[144], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 75519616))[i0] = ((((densenet_real *)(st + 1525376))[i0] * 0.9f) + (((densenet_real *)(ar + 75520192))[i0] * 0.1f));
+        ((densenet_real *)(ar + 78552896))[i0] = ((((densenet_real *)(st + 1525376))[i0] * 0.9f) + (((densenet_real *)(ar + 78553472))[i0] * 0.1f));
     }
     }
     /* add -> f32[144], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 75520192))[i0] = ((((densenet_real *)(st + 1525952))[i0] * 0.9f) + ((((densenet_real *)(ar + 75520768))[i0] / ((densenet_real *)(ar + 77584000))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78553472))[i0] = ((((densenet_real *)(st + 1525952))[i0] * 0.9f) + ((((densenet_real *)(ar + 78554048))[i0] / ((densenet_real *)(ar + 80617280))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 75521344))[0] = (((densenet_real *)(st + 1526528))[0] + 1.0f);
+    ((densenet_real *)(ar + 78554624))[0] = (((densenet_real *)(st + 1526528))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 75521408))[i0] = sqrtf((((densenet_real *)(ar + 75520768))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78554688))[i0] = sqrtf((((densenet_real *)(ar + 78554048))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 75520768))[i0] = (((densenet_real *)(st + 1524224))[i0] / ((densenet_real *)(ar + 75521408))[i0]);
+        ((densenet_real *)(ar + 78554048))[i0] = (((densenet_real *)(st + 1524224))[i0] / ((densenet_real *)(ar + 78554688))[i0]);
     }
     }
     /* relu -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
@@ -3946,14 +3948,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 144; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 323518464))[i0 * 5184 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 320864256))[i0 * 5184 + i1 * 36 + i2] * ((densenet_real *)(ar + 75520768))[i1]) + ((densenet_real *)(st + 1524800))[i1]));
+                ((densenet_real *)(ar + 326551744))[i0 * 5184 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 323897536))[i0 * 5184 + i1 * 36 + i2] * ((densenet_real *)(ar + 78554048))[i1]) + ((densenet_real *)(st + 1524800))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 323518464)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 75521984)), (densenet_real *)(ar + 76111808), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 326551744)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 78555264)), (densenet_real *)(ar + 79145088), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -3961,7 +3963,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 76111808))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 75521984))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1692480))[i1]);
+                ((densenet_real *)(ar + 79145088))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 78555264))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1692480))[i1]);
             }
         }
     }
@@ -3969,9 +3971,9 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 176, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 326172672)) + i * 6336 + 0, ((densenet_real *)(ar + 90255616)) + i * 5184, 5184 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 329205952)) + i * 6336 + 0, ((densenet_real *)(ar + 93288896)) + i * 5184, 5184 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 326172672)) + i * 6336 + 5184, ((densenet_real *)(ar + 76111808)) + i * 1152, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 329205952)) + i * 6336 + 5184, ((densenet_real *)(ar + 79145088)) + i * 1152, 1152 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 176, 1, 1], densenet.dlm line 15 */
     {
@@ -3980,16 +3982,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 326172672))[i0 * 36 + i1 * 6336 + i2];
+                acc += ((densenet_real *)(ar + 329205952))[i0 * 36 + i1 * 6336 + i2];
             }
         }
-        ((densenet_real *)(ar + 75521984))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78555264))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 75522688))[i0] = (((densenet_real *)(ar + 75521984))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78555968))[i0] = (((densenet_real *)(ar + 78555264))[i0] / (densenet_real)(36 * n));
     }
     }
     /* sub -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
@@ -3998,7 +4000,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 176; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 89665792))[i0 * 6336 + i1 * 36 + i2] = (((densenet_real *)(ar + 326172672))[i0 * 6336 + i1 * 36 + i2] - ((densenet_real *)(ar + 75522688))[i1]);
+                ((densenet_real *)(ar + 92699072))[i0 * 6336 + i1 * 36 + i2] = (((densenet_real *)(ar + 329205952))[i0 * 6336 + i1 * 36 + i2] - ((densenet_real *)(ar + 78555968))[i1]);
             }
         }
     }
@@ -4010,44 +4012,44 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 89665792))[i0 * 36 + i1 * 6336 + i2] * ((densenet_real *)(ar + 89665792))[i0 * 36 + i1 * 6336 + i2]);
+                acc += (((densenet_real *)(ar + 92699072))[i0 * 36 + i1 * 6336 + i2] * ((densenet_real *)(ar + 92699072))[i0 * 36 + i1 * 6336 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75521984))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78555264))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 75523392))[i0] = (((densenet_real *)(ar + 75521984))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78556672))[i0] = (((densenet_real *)(ar + 78555264))[i0] / (densenet_real)(36 * n));
     }
     }
     /* add -> f32[176], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 75521984))[i0] = ((((densenet_real *)(st + 1694016))[i0] * 0.9f) + (((densenet_real *)(ar + 75522688))[i0] * 0.1f));
+        ((densenet_real *)(ar + 78555264))[i0] = ((((densenet_real *)(st + 1694016))[i0] * 0.9f) + (((densenet_real *)(ar + 78555968))[i0] * 0.1f));
     }
     }
     /* add -> f32[176], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 75522688))[i0] = ((((densenet_real *)(st + 1694720))[i0] * 0.9f) + ((((densenet_real *)(ar + 75523392))[i0] / ((densenet_real *)(ar + 77584000))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78555968))[i0] = ((((densenet_real *)(st + 1694720))[i0] * 0.9f) + ((((densenet_real *)(ar + 78556672))[i0] / ((densenet_real *)(ar + 80617280))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 75524096))[0] = (((densenet_real *)(st + 1695424))[0] + 1.0f);
+    ((densenet_real *)(ar + 78557376))[0] = (((densenet_real *)(st + 1695424))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 75524160))[i0] = sqrtf((((densenet_real *)(ar + 75523392))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78557440))[i0] = sqrtf((((densenet_real *)(ar + 78556672))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 75523392))[i0] = (((densenet_real *)(st + 1692608))[i0] / ((densenet_real *)(ar + 75524160))[i0]);
+        ((densenet_real *)(ar + 78556672))[i0] = (((densenet_real *)(st + 1692608))[i0] / ((densenet_real *)(ar + 78557440))[i0]);
     }
     }
     /* relu -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
@@ -4056,14 +4058,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 176; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 353894400))[i0 * 6336 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 89665792))[i0 * 6336 + i1 * 36 + i2] * ((densenet_real *)(ar + 75523392))[i1]) + ((densenet_real *)(st + 1693312))[i1]));
+                ((densenet_real *)(ar + 356927680))[i0 * 6336 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 92699072))[i0 * 6336 + i1 * 36 + i2] * ((densenet_real *)(ar + 78556672))[i1]) + ((densenet_real *)(st + 1693312))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 353894400)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 75524864)), (densenet_real *)(ar + 76114688), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 356927680)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 78558144)), (densenet_real *)(ar + 79147968), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -4071,7 +4073,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 76114688))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 75524864))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1898240))[i1]);
+                ((densenet_real *)(ar + 79147968))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 78558144))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1898240))[i1]);
             }
         }
     }
@@ -4079,9 +4081,9 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 208, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 436469760)) + i * 7488 + 0, ((densenet_real *)(ar + 326172672)) + i * 6336, 6336 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 439503040)) + i * 7488 + 0, ((densenet_real *)(ar + 329205952)) + i * 6336, 6336 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 436469760)) + i * 7488 + 6336, ((densenet_real *)(ar + 76114688)) + i * 1152, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 439503040)) + i * 7488 + 6336, ((densenet_real *)(ar + 79147968)) + i * 1152, 1152 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 208, 1, 1], densenet.dlm line 15 */
     {
@@ -4090,16 +4092,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 436469760))[i0 * 36 + i1 * 7488 + i2];
+                acc += ((densenet_real *)(ar + 439503040))[i0 * 36 + i1 * 7488 + i2];
             }
         }
-        ((densenet_real *)(ar + 75524864))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78558144))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 75525696))[i0] = (((densenet_real *)(ar + 75524864))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78558976))[i0] = (((densenet_real *)(ar + 78558144))[i0] / (densenet_real)(36 * n));
     }
     }
     /* sub -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
@@ -4108,7 +4110,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 208; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 326172672))[i0 * 7488 + i1 * 36 + i2] = (((densenet_real *)(ar + 436469760))[i0 * 7488 + i1 * 36 + i2] - ((densenet_real *)(ar + 75525696))[i1]);
+                ((densenet_real *)(ar + 329205952))[i0 * 7488 + i1 * 36 + i2] = (((densenet_real *)(ar + 439503040))[i0 * 7488 + i1 * 36 + i2] - ((densenet_real *)(ar + 78558976))[i1]);
             }
         }
     }
@@ -4120,44 +4122,44 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 326172672))[i0 * 36 + i1 * 7488 + i2] * ((densenet_real *)(ar + 326172672))[i0 * 36 + i1 * 7488 + i2]);
+                acc += (((densenet_real *)(ar + 329205952))[i0 * 36 + i1 * 7488 + i2] * ((densenet_real *)(ar + 329205952))[i0 * 36 + i1 * 7488 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75524864))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78558144))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 75526528))[i0] = (((densenet_real *)(ar + 75524864))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78559808))[i0] = (((densenet_real *)(ar + 78558144))[i0] / (densenet_real)(36 * n));
     }
     }
     /* add -> f32[208], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 75524864))[i0] = ((((densenet_real *)(st + 1900032))[i0] * 0.9f) + (((densenet_real *)(ar + 75525696))[i0] * 0.1f));
+        ((densenet_real *)(ar + 78558144))[i0] = ((((densenet_real *)(st + 1900032))[i0] * 0.9f) + (((densenet_real *)(ar + 78558976))[i0] * 0.1f));
     }
     }
     /* add -> f32[208], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 75525696))[i0] = ((((densenet_real *)(st + 1900864))[i0] * 0.9f) + ((((densenet_real *)(ar + 75526528))[i0] / ((densenet_real *)(ar + 77584000))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78558976))[i0] = ((((densenet_real *)(st + 1900864))[i0] * 0.9f) + ((((densenet_real *)(ar + 78559808))[i0] / ((densenet_real *)(ar + 80617280))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 75527360))[0] = (((densenet_real *)(st + 1901696))[0] + 1.0f);
+    ((densenet_real *)(ar + 78560640))[0] = (((densenet_real *)(st + 1901696))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 75527424))[i0] = sqrtf((((densenet_real *)(ar + 75526528))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78560704))[i0] = sqrtf((((densenet_real *)(ar + 78559808))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 75526528))[i0] = (((densenet_real *)(st + 1898368))[i0] / ((densenet_real *)(ar + 75527424))[i0]);
+        ((densenet_real *)(ar + 78559808))[i0] = (((densenet_real *)(st + 1898368))[i0] / ((densenet_real *)(ar + 78560704))[i0]);
     }
     }
     /* relu -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
@@ -4166,14 +4168,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 208; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 681836544))[i0 * 7488 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 326172672))[i0 * 7488 + i1 * 36 + i2] * ((densenet_real *)(ar + 75526528))[i1]) + ((densenet_real *)(st + 1899200))[i1]));
+                ((densenet_real *)(ar + 684869824))[i0 * 7488 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 329205952))[i0 * 7488 + i1 * 36 + i2] * ((densenet_real *)(ar + 78559808))[i1]) + ((densenet_real *)(st + 1899200))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 681836544)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 75528256)), (densenet_real *)(ar + 76118080), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 684869824)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 78561536)), (densenet_real *)(ar + 79151360), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -4181,7 +4183,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 76118080))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 75528256))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 2141376))[i1]);
+                ((densenet_real *)(ar + 79151360))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 78561536))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 2141376))[i1]);
             }
         }
     }
@@ -4189,9 +4191,9 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 240, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 685670400)) + i * 8640 + 0, ((densenet_real *)(ar + 436469760)) + i * 7488, 7488 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 688703680)) + i * 8640 + 0, ((densenet_real *)(ar + 439503040)) + i * 7488, 7488 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 685670400)) + i * 8640 + 7488, ((densenet_real *)(ar + 76118080)) + i * 1152, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 688703680)) + i * 8640 + 7488, ((densenet_real *)(ar + 79151360)) + i * 1152, 1152 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 240, 1, 1], densenet.dlm line 26 */
     {
@@ -4200,16 +4202,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 685670400))[i0 * 36 + i1 * 8640 + i2];
+                acc += ((densenet_real *)(ar + 688703680))[i0 * 36 + i1 * 8640 + i2];
             }
         }
-        ((densenet_real *)(ar + 75528256))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78561536))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 75529216))[i0] = (((densenet_real *)(ar + 75528256))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78562496))[i0] = (((densenet_real *)(ar + 78561536))[i0] / (densenet_real)(36 * n));
     }
     }
     /* sub -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
@@ -4218,7 +4220,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 240; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 436469760))[i0 * 8640 + i1 * 36 + i2] = (((densenet_real *)(ar + 685670400))[i0 * 8640 + i1 * 36 + i2] - ((densenet_real *)(ar + 75529216))[i1]);
+                ((densenet_real *)(ar + 439503040))[i0 * 8640 + i1 * 36 + i2] = (((densenet_real *)(ar + 688703680))[i0 * 8640 + i1 * 36 + i2] - ((densenet_real *)(ar + 78562496))[i1]);
             }
         }
     }
@@ -4230,44 +4232,44 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 436469760))[i0 * 36 + i1 * 8640 + i2] * ((densenet_real *)(ar + 436469760))[i0 * 36 + i1 * 8640 + i2]);
+                acc += (((densenet_real *)(ar + 439503040))[i0 * 36 + i1 * 8640 + i2] * ((densenet_real *)(ar + 439503040))[i0 * 36 + i1 * 8640 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75528256))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78561536))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 75530176))[i0] = (((densenet_real *)(ar + 75528256))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78563456))[i0] = (((densenet_real *)(ar + 78561536))[i0] / (densenet_real)(36 * n));
     }
     }
     /* add -> f32[240], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 75528256))[i0] = ((((densenet_real *)(st + 2143424))[i0] * 0.9f) + (((densenet_real *)(ar + 75529216))[i0] * 0.1f));
+        ((densenet_real *)(ar + 78561536))[i0] = ((((densenet_real *)(st + 2143424))[i0] * 0.9f) + (((densenet_real *)(ar + 78562496))[i0] * 0.1f));
     }
     }
     /* add -> f32[240], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 75529216))[i0] = ((((densenet_real *)(st + 2144384))[i0] * 0.9f) + ((((densenet_real *)(ar + 75530176))[i0] / ((densenet_real *)(ar + 77584000))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78562496))[i0] = ((((densenet_real *)(st + 2144384))[i0] * 0.9f) + ((((densenet_real *)(ar + 78563456))[i0] / ((densenet_real *)(ar + 80617280))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 26 */
     {
-    ((densenet_real *)(ar + 75531136))[0] = (((densenet_real *)(st + 2145344))[0] + 1.0f);
+    ((densenet_real *)(ar + 78564416))[0] = (((densenet_real *)(st + 2145344))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 75531200))[i0] = sqrtf((((densenet_real *)(ar + 75530176))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78564480))[i0] = sqrtf((((densenet_real *)(ar + 78563456))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 75530176))[i0] = (((densenet_real *)(st + 2141504))[i0] / ((densenet_real *)(ar + 75531200))[i0]);
+        ((densenet_real *)(ar + 78563456))[i0] = (((densenet_real *)(st + 2141504))[i0] / ((densenet_real *)(ar + 78564480))[i0]);
     }
     }
     /* relu -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
@@ -4276,7 +4278,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 240; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 685670400))[i0 * 8640 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 436469760))[i0 * 8640 + i1 * 36 + i2] * ((densenet_real *)(ar + 75530176))[i1]) + ((densenet_real *)(st + 2142464))[i1]));
+                ((densenet_real *)(ar + 688703680))[i0 * 8640 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 439503040))[i0 * 8640 + i1 * 36 + i2] * ((densenet_real *)(ar + 78563456))[i1]) + ((densenet_real *)(st + 2142464))[i1]));
             }
         }
     }
@@ -4284,7 +4286,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* conv2d -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 120, 36, 240, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 685670400)) + i * 8640, 36, ((densenet_real *)(ar + 148637952)) + i * 4320, 36, 0);
+        gemm(0, 0, 120, 36, 240, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 688703680)) + i * 8640, 36, ((densenet_real *)(ar + 151671232)) + i * 4320, 36, 0);
     }
     /* add -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {
@@ -4292,14 +4294,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 440893440))[i0 * 4320 + i1 * 36 + i2] = (((densenet_real *)(ar + 148637952))[i0 * 4320 + i1 * 36 + i2] + ((densenet_real *)(st + 2260608))[i1]);
+                ((densenet_real *)(ar + 443926720))[i0 * 4320 + i1 * 36 + i2] = (((densenet_real *)(ar + 151671232))[i0 * 4320 + i1 * 36 + i2] + ((densenet_real *)(st + 2260608))[i1]);
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 120, 3, 3], densenet.dlm line 26 */
     {
-    avg_pool_fwd_2(((densenet_real *)(ar + 440893440)), ((densenet_real *)(ar + 75532160)), n);
+    avg_pool_fwd_2(((densenet_real *)(ar + 443926720)), ((densenet_real *)(ar + 78565440)), n);
     }
     /* sum -> f32[1, 120, 1, 1], densenet.dlm line 15 */
     {
@@ -4308,16 +4310,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 75532160))[i0 * 9 + i1 * 1080 + i2];
+                acc += ((densenet_real *)(ar + 78565440))[i0 * 9 + i1 * 1080 + i2];
             }
         }
-        ((densenet_real *)(ar + 76085120))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 79118400))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 76085632))[i0] = (((densenet_real *)(ar + 76085120))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 79118912))[i0] = (((densenet_real *)(ar + 79118400))[i0] / (densenet_real)(9 * n));
     }
     }
     /* sub -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
@@ -4326,7 +4328,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 76086144))[i0 * 1080 + i1 * 9 + i2] = (((densenet_real *)(ar + 75532160))[i0 * 1080 + i1 * 9 + i2] - ((densenet_real *)(ar + 76085632))[i1]);
+                ((densenet_real *)(ar + 79119424))[i0 * 1080 + i1 * 9 + i2] = (((densenet_real *)(ar + 78565440))[i0 * 1080 + i1 * 9 + i2] - ((densenet_real *)(ar + 79118912))[i1]);
             }
         }
     }
@@ -4338,48 +4340,48 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 76086144))[i0 * 9 + i1 * 1080 + i2] * ((densenet_real *)(ar + 76086144))[i0 * 9 + i1 * 1080 + i2]);
+                acc += (((densenet_real *)(ar + 79119424))[i0 * 9 + i1 * 1080 + i2] * ((densenet_real *)(ar + 79119424))[i0 * 9 + i1 * 1080 + i2]);
             }
         }
-        ((densenet_real *)(ar + 76085120))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 79118400))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 76639104))[i0] = (((densenet_real *)(ar + 76085120))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 79672384))[i0] = (((densenet_real *)(ar + 79118400))[i0] / (densenet_real)(9 * n));
     }
     }
     /* sub -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 76085120))[0] = (1.0f - (1.0f / (densenet_real)(9 * n)));
+    ((densenet_real *)(ar + 79118400))[0] = (1.0f - (1.0f / (densenet_real)(9 * n)));
     }
     /* add -> f32[120], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 76639616))[i0] = ((((densenet_real *)(st + 2262144))[i0] * 0.9f) + (((densenet_real *)(ar + 76085632))[i0] * 0.1f));
+        ((densenet_real *)(ar + 79672896))[i0] = ((((densenet_real *)(st + 2262144))[i0] * 0.9f) + (((densenet_real *)(ar + 79118912))[i0] * 0.1f));
     }
     }
     /* add -> f32[120], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 76085184))[i0] = ((((densenet_real *)(st + 2262656))[i0] * 0.9f) + ((((densenet_real *)(ar + 76639104))[i0] / ((densenet_real *)(ar + 76085120))[0]) * 0.1f));
+        ((densenet_real *)(ar + 79118464))[i0] = ((((densenet_real *)(st + 2262656))[i0] * 0.9f) + ((((densenet_real *)(ar + 79672384))[i0] / ((densenet_real *)(ar + 79118400))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 76085696))[0] = (((densenet_real *)(st + 2263168))[0] + 1.0f);
+    ((densenet_real *)(ar + 79118976))[0] = (((densenet_real *)(st + 2263168))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 76640128))[i0] = sqrtf((((densenet_real *)(ar + 76639104))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 79673408))[i0] = sqrtf((((densenet_real *)(ar + 79672384))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 76639104))[i0] = (((densenet_real *)(st + 2261120))[i0] / ((densenet_real *)(ar + 76640128))[i0]);
+        ((densenet_real *)(ar + 79672384))[i0] = (((densenet_real *)(st + 2261120))[i0] / ((densenet_real *)(ar + 79673408))[i0]);
     }
     }
     /* relu -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
@@ -4388,14 +4390,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 76640640))[i0 * 1080 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 76086144))[i0 * 1080 + i1 * 9 + i2] * ((densenet_real *)(ar + 76639104))[i1]) + ((densenet_real *)(st + 2261632))[i1]));
+                ((densenet_real *)(ar + 79673920))[i0 * 1080 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 79119424))[i0 * 1080 + i1 * 9 + i2] * ((densenet_real *)(ar + 79672384))[i1]) + ((densenet_real *)(st + 2261632))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 76640640)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 77193600)), (densenet_real *)(ar + 92909824), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 79673920)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 80226880)), (densenet_real *)(ar + 95943104), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4403,7 +4405,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 77341056))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 77193600))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2401472))[i1]);
+                ((densenet_real *)(ar + 80374336))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 80226880))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2401472))[i1]);
             }
         }
     }
@@ -4411,9 +4413,9 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 152, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 81715008)) + i * 1368 + 0, ((densenet_real *)(ar + 75532160)) + i * 1080, 1080 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 84748288)) + i * 1368 + 0, ((densenet_real *)(ar + 78565440)) + i * 1080, 1080 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 81715008)) + i * 1368 + 1080, ((densenet_real *)(ar + 77341056)) + i * 288, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 84748288)) + i * 1368 + 1080, ((densenet_real *)(ar + 80374336)) + i * 288, 288 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 152, 1, 1], densenet.dlm line 15 */
     {
@@ -4422,16 +4424,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 81715008))[i0 * 9 + i1 * 1368 + i2];
+                acc += ((densenet_real *)(ar + 84748288))[i0 * 9 + i1 * 1368 + i2];
             }
         }
-        ((densenet_real *)(ar + 75532160))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78565440))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 75532800))[i0] = (((densenet_real *)(ar + 75532160))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78566080))[i0] = (((densenet_real *)(ar + 78565440))[i0] / (densenet_real)(9 * n));
     }
     }
     /* sub -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
@@ -4440,7 +4442,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 152; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 92909824))[i0 * 1368 + i1 * 9 + i2] = (((densenet_real *)(ar + 81715008))[i0 * 1368 + i1 * 9 + i2] - ((densenet_real *)(ar + 75532800))[i1]);
+                ((densenet_real *)(ar + 95943104))[i0 * 1368 + i1 * 9 + i2] = (((densenet_real *)(ar + 84748288))[i0 * 1368 + i1 * 9 + i2] - ((densenet_real *)(ar + 78566080))[i1]);
             }
         }
     }
@@ -4452,44 +4454,44 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 92909824))[i0 * 9 + i1 * 1368 + i2] * ((densenet_real *)(ar + 92909824))[i0 * 9 + i1 * 1368 + i2]);
+                acc += (((densenet_real *)(ar + 95943104))[i0 * 9 + i1 * 1368 + i2] * ((densenet_real *)(ar + 95943104))[i0 * 9 + i1 * 1368 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75532160))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78565440))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 75533440))[i0] = (((densenet_real *)(ar + 75532160))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78566720))[i0] = (((densenet_real *)(ar + 78565440))[i0] / (densenet_real)(9 * n));
     }
     }
     /* add -> f32[152], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 75532160))[i0] = ((((densenet_real *)(st + 2402880))[i0] * 0.9f) + (((densenet_real *)(ar + 75532800))[i0] * 0.1f));
+        ((densenet_real *)(ar + 78565440))[i0] = ((((densenet_real *)(st + 2402880))[i0] * 0.9f) + (((densenet_real *)(ar + 78566080))[i0] * 0.1f));
     }
     }
     /* add -> f32[152], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 75532800))[i0] = ((((densenet_real *)(st + 2403520))[i0] * 0.9f) + ((((densenet_real *)(ar + 75533440))[i0] / ((densenet_real *)(ar + 76085120))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78566080))[i0] = ((((densenet_real *)(st + 2403520))[i0] * 0.9f) + ((((densenet_real *)(ar + 78566720))[i0] / ((densenet_real *)(ar + 79118400))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 75534080))[0] = (((densenet_real *)(st + 2404160))[0] + 1.0f);
+    ((densenet_real *)(ar + 78567360))[0] = (((densenet_real *)(st + 2404160))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 75534144))[i0] = sqrtf((((densenet_real *)(ar + 75533440))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78567424))[i0] = sqrtf((((densenet_real *)(ar + 78566720))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 75533440))[i0] = (((densenet_real *)(st + 2401600))[i0] / ((densenet_real *)(ar + 75534144))[i0]);
+        ((densenet_real *)(ar + 78566720))[i0] = (((densenet_real *)(st + 2401600))[i0] / ((densenet_real *)(ar + 78567424))[i0]);
     }
     }
     /* relu -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
@@ -4498,14 +4500,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 152; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 93610240))[i0 * 1368 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 92909824))[i0 * 1368 + i1 * 9 + i2] * ((densenet_real *)(ar + 75533440))[i1]) + ((densenet_real *)(st + 2402240))[i1]));
+                ((densenet_real *)(ar + 96643520))[i0 * 1368 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 95943104))[i0 * 1368 + i1 * 9 + i2] * ((densenet_real *)(ar + 78566720))[i1]) + ((densenet_real *)(st + 2402240))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 93610240)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 75534784)), (densenet_real *)(ar + 148637952), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 96643520)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 78568064)), (densenet_real *)(ar + 151671232), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4513,7 +4515,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 75682240))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 75534784))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2579328))[i1]);
+                ((densenet_real *)(ar + 78715520))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 78568064))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2579328))[i1]);
             }
         }
     }
@@ -4521,9 +4523,9 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 184, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 148637952)) + i * 1656 + 0, ((densenet_real *)(ar + 81715008)) + i * 1368, 1368 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 151671232)) + i * 1656 + 0, ((densenet_real *)(ar + 84748288)) + i * 1368, 1368 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 148637952)) + i * 1656 + 1368, ((densenet_real *)(ar + 75682240)) + i * 288, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 151671232)) + i * 1656 + 1368, ((densenet_real *)(ar + 78715520)) + i * 288, 288 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 184, 1, 1], densenet.dlm line 15 */
     {
@@ -4532,16 +4534,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 148637952))[i0 * 9 + i1 * 1656 + i2];
+                acc += ((densenet_real *)(ar + 151671232))[i0 * 9 + i1 * 1656 + i2];
             }
         }
-        ((densenet_real *)(ar + 75534784))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78568064))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 75535552))[i0] = (((densenet_real *)(ar + 75534784))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78568832))[i0] = (((densenet_real *)(ar + 78568064))[i0] / (densenet_real)(9 * n));
     }
     }
     /* sub -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
@@ -4550,7 +4552,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 184; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 81715008))[i0 * 1656 + i1 * 9 + i2] = (((densenet_real *)(ar + 148637952))[i0 * 1656 + i1 * 9 + i2] - ((densenet_real *)(ar + 75535552))[i1]);
+                ((densenet_real *)(ar + 84748288))[i0 * 1656 + i1 * 9 + i2] = (((densenet_real *)(ar + 151671232))[i0 * 1656 + i1 * 9 + i2] - ((densenet_real *)(ar + 78568832))[i1]);
             }
         }
     }
@@ -4562,44 +4564,44 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 81715008))[i0 * 9 + i1 * 1656 + i2] * ((densenet_real *)(ar + 81715008))[i0 * 9 + i1 * 1656 + i2]);
+                acc += (((densenet_real *)(ar + 84748288))[i0 * 9 + i1 * 1656 + i2] * ((densenet_real *)(ar + 84748288))[i0 * 9 + i1 * 1656 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75534784))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78568064))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 75536320))[i0] = (((densenet_real *)(ar + 75534784))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78569600))[i0] = (((densenet_real *)(ar + 78568064))[i0] / (densenet_real)(9 * n));
     }
     }
     /* add -> f32[184], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 75534784))[i0] = ((((densenet_real *)(st + 2580992))[i0] * 0.9f) + (((densenet_real *)(ar + 75535552))[i0] * 0.1f));
+        ((densenet_real *)(ar + 78568064))[i0] = ((((densenet_real *)(st + 2580992))[i0] * 0.9f) + (((densenet_real *)(ar + 78568832))[i0] * 0.1f));
     }
     }
     /* add -> f32[184], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 75535552))[i0] = ((((densenet_real *)(st + 2581760))[i0] * 0.9f) + ((((densenet_real *)(ar + 75536320))[i0] / ((densenet_real *)(ar + 76085120))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78568832))[i0] = ((((densenet_real *)(st + 2581760))[i0] * 0.9f) + ((((densenet_real *)(ar + 78569600))[i0] / ((densenet_real *)(ar + 79118400))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 75537088))[0] = (((densenet_real *)(st + 2582528))[0] + 1.0f);
+    ((densenet_real *)(ar + 78570368))[0] = (((densenet_real *)(st + 2582528))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 75537152))[i0] = sqrtf((((densenet_real *)(ar + 75536320))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78570432))[i0] = sqrtf((((densenet_real *)(ar + 78569600))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 75536320))[i0] = (((densenet_real *)(st + 2579456))[i0] / ((densenet_real *)(ar + 75537152))[i0]);
+        ((densenet_real *)(ar + 78569600))[i0] = (((densenet_real *)(st + 2579456))[i0] / ((densenet_real *)(ar + 78570432))[i0]);
     }
     }
     /* relu -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
@@ -4608,14 +4610,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 184; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 149485824))[i0 * 1656 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 81715008))[i0 * 1656 + i1 * 9 + i2] * ((densenet_real *)(ar + 75536320))[i1]) + ((densenet_real *)(st + 2580224))[i1]));
+                ((densenet_real *)(ar + 152519104))[i0 * 1656 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 84748288))[i0 * 1656 + i1 * 9 + i2] * ((densenet_real *)(ar + 78569600))[i1]) + ((densenet_real *)(st + 2580224))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 149485824)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 75537920)), (densenet_real *)(ar + 357138432), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 152519104)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 78571200)), (densenet_real *)(ar + 360171712), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4623,7 +4625,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 75685376))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 75537920))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2794560))[i1]);
+                ((densenet_real *)(ar + 78718656))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 78571200))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2794560))[i1]);
             }
         }
     }
@@ -4631,9 +4633,9 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 216, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 357138432)) + i * 1944 + 0, ((densenet_real *)(ar + 148637952)) + i * 1656, 1656 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 360171712)) + i * 1944 + 0, ((densenet_real *)(ar + 151671232)) + i * 1656, 1656 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 357138432)) + i * 1944 + 1656, ((densenet_real *)(ar + 75685376)) + i * 288, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 360171712)) + i * 1944 + 1656, ((densenet_real *)(ar + 78718656)) + i * 288, 288 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 216, 1, 1], densenet.dlm line 15 */
     {
@@ -4642,16 +4644,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 357138432))[i0 * 9 + i1 * 1944 + i2];
+                acc += ((densenet_real *)(ar + 360171712))[i0 * 9 + i1 * 1944 + i2];
             }
         }
-        ((densenet_real *)(ar + 75537920))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78571200))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 75538816))[i0] = (((densenet_real *)(ar + 75537920))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78572096))[i0] = (((densenet_real *)(ar + 78571200))[i0] / (densenet_real)(9 * n));
     }
     }
     /* sub -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
@@ -4660,7 +4662,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 216; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 440893440))[i0 * 1944 + i1 * 9 + i2] = (((densenet_real *)(ar + 357138432))[i0 * 1944 + i1 * 9 + i2] - ((densenet_real *)(ar + 75538816))[i1]);
+                ((densenet_real *)(ar + 443926720))[i0 * 1944 + i1 * 9 + i2] = (((densenet_real *)(ar + 360171712))[i0 * 1944 + i1 * 9 + i2] - ((densenet_real *)(ar + 78572096))[i1]);
             }
         }
     }
@@ -4672,44 +4674,44 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 440893440))[i0 * 9 + i1 * 1944 + i2] * ((densenet_real *)(ar + 440893440))[i0 * 9 + i1 * 1944 + i2]);
+                acc += (((densenet_real *)(ar + 443926720))[i0 * 9 + i1 * 1944 + i2] * ((densenet_real *)(ar + 443926720))[i0 * 9 + i1 * 1944 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75537920))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78571200))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 75539712))[i0] = (((densenet_real *)(ar + 75537920))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78572992))[i0] = (((densenet_real *)(ar + 78571200))[i0] / (densenet_real)(9 * n));
     }
     }
     /* add -> f32[216], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 75537920))[i0] = ((((densenet_real *)(st + 2796480))[i0] * 0.9f) + (((densenet_real *)(ar + 75538816))[i0] * 0.1f));
+        ((densenet_real *)(ar + 78571200))[i0] = ((((densenet_real *)(st + 2796480))[i0] * 0.9f) + (((densenet_real *)(ar + 78572096))[i0] * 0.1f));
     }
     }
     /* add -> f32[216], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 75538816))[i0] = ((((densenet_real *)(st + 2797376))[i0] * 0.9f) + ((((densenet_real *)(ar + 75539712))[i0] / ((densenet_real *)(ar + 76085120))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78572096))[i0] = ((((densenet_real *)(st + 2797376))[i0] * 0.9f) + ((((densenet_real *)(ar + 78572992))[i0] / ((densenet_real *)(ar + 79118400))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 75540608))[0] = (((densenet_real *)(st + 2798272))[0] + 1.0f);
+    ((densenet_real *)(ar + 78573888))[0] = (((densenet_real *)(st + 2798272))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 75540672))[i0] = sqrtf((((densenet_real *)(ar + 75539712))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78573952))[i0] = sqrtf((((densenet_real *)(ar + 78572992))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 75539712))[i0] = (((densenet_real *)(st + 2794688))[i0] / ((densenet_real *)(ar + 75540672))[i0]);
+        ((densenet_real *)(ar + 78572992))[i0] = (((densenet_real *)(st + 2794688))[i0] / ((densenet_real *)(ar + 78573952))[i0]);
     }
     }
     /* relu -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
@@ -4718,14 +4720,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 216; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 441888768))[i0 * 1944 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 440893440))[i0 * 1944 + i1 * 9 + i2] * ((densenet_real *)(ar + 75539712))[i1]) + ((densenet_real *)(st + 2795584))[i1]));
+                ((densenet_real *)(ar + 444922048))[i0 * 1944 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 443926720))[i0 * 1944 + i1 * 9 + i2] * ((densenet_real *)(ar + 78572992))[i1]) + ((densenet_real *)(st + 2795584))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 441888768)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 75541568)), (densenet_real *)(ar + 690094080), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 444922048)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 78574848)), (densenet_real *)(ar + 693127360), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4733,7 +4735,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 75689024))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 75541568))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 3047168))[i1]);
+                ((densenet_real *)(ar + 78722304))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 78574848))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 3047168))[i1]);
             }
         }
     }
@@ -4741,9 +4743,9 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 248, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 690094080)) + i * 2232 + 0, ((densenet_real *)(ar + 357138432)) + i * 1944, 1944 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 693127360)) + i * 2232 + 0, ((densenet_real *)(ar + 360171712)) + i * 1944, 1944 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 690094080)) + i * 2232 + 1944, ((densenet_real *)(ar + 75689024)) + i * 288, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 693127360)) + i * 2232 + 1944, ((densenet_real *)(ar + 78722304)) + i * 288, 288 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 248, 1, 1], densenet.dlm line 46 */
     {
@@ -4752,16 +4754,16 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 690094080))[i0 * 9 + i1 * 2232 + i2];
+                acc += ((densenet_real *)(ar + 693127360))[i0 * 9 + i1 * 2232 + i2];
             }
         }
-        ((densenet_real *)(ar + 75541568))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78574848))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 75542592))[i0] = (((densenet_real *)(ar + 75541568))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78575872))[i0] = (((densenet_real *)(ar + 78574848))[i0] / (densenet_real)(9 * n));
     }
     }
     /* sub -> f32[batch 128, 248, 3, 3], densenet.dlm line 46 */
@@ -4770,7 +4772,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 248; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 357138432))[i0 * 2232 + i1 * 9 + i2] = (((densenet_real *)(ar + 690094080))[i0 * 2232 + i1 * 9 + i2] - ((densenet_real *)(ar + 75542592))[i1]);
+                ((densenet_real *)(ar + 360171712))[i0 * 2232 + i1 * 9 + i2] = (((densenet_real *)(ar + 693127360))[i0 * 2232 + i1 * 9 + i2] - ((densenet_real *)(ar + 78575872))[i1]);
             }
         }
     }
@@ -4782,44 +4784,44 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 357138432))[i0 * 9 + i1 * 2232 + i2] * ((densenet_real *)(ar + 357138432))[i0 * 9 + i1 * 2232 + i2]);
+                acc += (((densenet_real *)(ar + 360171712))[i0 * 9 + i1 * 2232 + i2] * ((densenet_real *)(ar + 360171712))[i0 * 9 + i1 * 2232 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75541568))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78574848))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 75543616))[i0] = (((densenet_real *)(ar + 75541568))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78576896))[i0] = (((densenet_real *)(ar + 78574848))[i0] / (densenet_real)(9 * n));
     }
     }
     /* add -> f32[248], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 75541568))[i0] = ((((densenet_real *)(st + 3049344))[i0] * 0.9f) + (((densenet_real *)(ar + 75542592))[i0] * 0.1f));
+        ((densenet_real *)(ar + 78574848))[i0] = ((((densenet_real *)(st + 3049344))[i0] * 0.9f) + (((densenet_real *)(ar + 78575872))[i0] * 0.1f));
     }
     }
     /* add -> f32[248], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 75542592))[i0] = ((((densenet_real *)(st + 3050368))[i0] * 0.9f) + ((((densenet_real *)(ar + 75543616))[i0] / ((densenet_real *)(ar + 76085120))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78575872))[i0] = ((((densenet_real *)(st + 3050368))[i0] * 0.9f) + ((((densenet_real *)(ar + 78576896))[i0] / ((densenet_real *)(ar + 79118400))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 46 */
     {
-    ((densenet_real *)(ar + 75544640))[0] = (((densenet_real *)(st + 3051392))[0] + 1.0f);
+    ((densenet_real *)(ar + 78577920))[0] = (((densenet_real *)(st + 3051392))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 75544704))[i0] = sqrtf((((densenet_real *)(ar + 75543616))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78577984))[i0] = sqrtf((((densenet_real *)(ar + 78576896))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 75543616))[i0] = (((densenet_real *)(st + 3047296))[i0] / ((densenet_real *)(ar + 75544704))[i0]);
+        ((densenet_real *)(ar + 78576896))[i0] = (((densenet_real *)(st + 3047296))[i0] / ((densenet_real *)(ar + 78577984))[i0]);
     }
     }
     /* relu -> f32[batch 128, 248, 3, 3], densenet.dlm line 46 */
@@ -4828,31 +4830,31 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 248; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 690094080))[i0 * 2232 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 357138432))[i0 * 2232 + i1 * 9 + i2] * ((densenet_real *)(ar + 75543616))[i1]) + ((densenet_real *)(st + 3048320))[i1]));
+                ((densenet_real *)(ar + 693127360))[i0 * 2232 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 360171712))[i0 * 2232 + i1 * 9 + i2] * ((densenet_real *)(ar + 78576896))[i1]) + ((densenet_real *)(st + 3048320))[i1]));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 248, 1, 1], densenet.dlm line 47 */
     {
-    avg_pool_fwd_3(((densenet_real *)(ar + 690094080)), ((densenet_real *)(ar + 75545728)), n);
+    avg_pool_fwd_3(((densenet_real *)(ar + 693127360)), ((densenet_real *)(ar + 78579008)), n);
     }
     /* matmul -> f32[batch 128, 10], densenet.dlm line 49 */
     {
-    gemm(0, 1, n, 10, 248, ((densenet_real *)(ar + 75545728)), 248, ((densenet_real *)(st + 3051456)), 248, ((densenet_real *)(ar + 75672704)), 10, 0);
+    gemm(0, 1, n, 10, 248, ((densenet_real *)(ar + 78579008)), 248, ((densenet_real *)(st + 3051456)), 248, ((densenet_real *)(ar + 78705984)), 10, 0);
     }
     /* add -> f32[batch 128, 10], densenet.dlm line 49 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((densenet_real *)(ar + 75677824))[i0 * 10 + i1] = (((densenet_real *)(ar + 75672704))[i0 * 10 + i1] + ((densenet_real *)(st + 3061376))[i1]);
+            ((densenet_real *)(ar + 78711104))[i0 * 10 + i1] = (((densenet_real *)(ar + 78705984))[i0 * 10 + i1] + ((densenet_real *)(st + 3061376))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], densenet.dlm line 54 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const densenet_real *xr = ((densenet_real *)(ar + 75677824)) + r * 10;
+        const densenet_real *xr = ((densenet_real *)(ar + 78711104)) + r * 10;
         int32_t label = y[r];
         densenet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -4860,45 +4862,45 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((densenet_real *)(ar + 75672704))[r] = mx + (densenet_real)log(sum) - xr[label];
+        ((densenet_real *)(ar + 78705984))[r] = mx + (densenet_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], densenet.dlm line 54 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((densenet_real *)(ar + 75672704))[i0];
+        acc += ((densenet_real *)(ar + 78705984))[i0];
     }
-    ((densenet_real *)(ar + 75673216))[0] = (densenet_real)acc;
+    ((densenet_real *)(ar + 78706496))[0] = (densenet_real)acc;
     }
     /* divcount -> f32[], densenet.dlm line 54 */
     {
-    ((densenet_real *)(ar + 75672704))[0] = (((densenet_real *)(ar + 75673216))[0] / (densenet_real)(1 * n));
+    ((densenet_real *)(ar + 78705984))[0] = (((densenet_real *)(ar + 78706496))[0] / (densenet_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], densenet.dlm line 58 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const densenet_real *xr = ((densenet_real *)(ar + 75677824)) + r * 10;
+        const densenet_real *xr = ((densenet_real *)(ar + 78711104)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((densenet_real *)(ar + 75672768))[r] = best == label ? 1.0f : 0.0f;
+        ((densenet_real *)(ar + 78706048))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], densenet.dlm line 58 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((densenet_real *)(ar + 75672768))[i0];
+        acc += ((densenet_real *)(ar + 78706048))[i0];
     }
-    ((densenet_real *)(ar + 75673280))[0] = (densenet_real)acc;
+    ((densenet_real *)(ar + 78706560))[0] = (densenet_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((densenet_real *)(ar + 75673280))[0];
+        metrics[0] = (double)((densenet_real *)(ar + 78706560))[0];
     }
-    return ((densenet_real *)(ar + 75672704))[0];
+    return ((densenet_real *)(ar + 78705984))[0];
 }
 
 int densenet_backward(void *state, int n, const densenet_real *x, const int32_t *y) {
@@ -4909,18 +4911,18 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     (void)ar;
     /* divcount -> f32[], densenet.dlm line 54 */
     {
-    ((densenet_real *)(ar + 75672768))[0] = (1.0f / (densenet_real)(1 * n));
+    ((densenet_real *)(ar + 78706048))[0] = (1.0f / (densenet_real)(1 * n));
     }
     /* copy -> f32[batch 128], densenet.dlm line 54 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((densenet_real *)(ar + 75673344))[i0] = ((densenet_real *)(ar + 75672768))[0];
+        ((densenet_real *)(ar + 78706624))[i0] = ((densenet_real *)(ar + 78706048))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], densenet.dlm line 54 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const densenet_real *xr = ((densenet_real *)(ar + 75677824)) + r * 10;
+        const densenet_real *xr = ((densenet_real *)(ar + 78711104)) + r * 10;
         int32_t label = y[r];
         densenet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -4928,8 +4930,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        densenet_real *yr = ((densenet_real *)(ar + 75682944)) + r * 10;
-        densenet_real scale = ((densenet_real *)(ar + 75673344))[r], inv = (densenet_real)(1.0 / sum);
+        densenet_real *yr = ((densenet_real *)(ar + 78716224)) + r * 10;
+        densenet_real scale = ((densenet_real *)(ar + 78706624))[r], inv = (densenet_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -4939,28 +4941,28 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((densenet_real *)(ar + 75682944))[i0 + i1 * 10];
+            acc += ((densenet_real *)(ar + 78716224))[i0 + i1 * 10];
         }
-        ((densenet_real *)(ar + 75672768))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 3033216))[i0] = (densenet_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 248], densenet.dlm line 49 */
     {
-    gemm(0, 0, n, 248, 10, ((densenet_real *)(ar + 75682944)), 10, ((densenet_real *)(st + 3051456)), 248, ((densenet_real *)(ar + 75688064)), 248, 0);
+    gemm(0, 0, n, 248, 10, ((densenet_real *)(ar + 78716224)), 10, ((densenet_real *)(st + 3051456)), 248, ((densenet_real *)(ar + 78721344)), 248, 0);
     }
     /* matmul -> f32[10, 248], densenet.dlm line 49 */
     {
-    gemm(1, 0, 10, 248, n, ((densenet_real *)(ar + 75682944)), 10, ((densenet_real *)(ar + 75545728)), 248, ((densenet_real *)(ar + 75815040)), 248, 0);
+    gemm(1, 0, 10, 248, n, ((densenet_real *)(ar + 78716224)), 10, ((densenet_real *)(ar + 78579008)), 248, ((densenet_real *)(ar + 3023296)), 248, 0);
     }
     /* avg_pool_dx -> f32[batch 128, 248, 3, 3], densenet.dlm line 47 */
     {
-    avg_pool_dx_0(((densenet_real *)(ar + 75688064)), ((densenet_real *)(ar + 691236864)), n);
+    avg_pool_dx_0(((densenet_real *)(ar + 78721344)), ((densenet_real *)(ar + 694270144)), n);
     }
     /* mul -> f32[batch 128, 248, 3, 3], densenet.dlm line 46 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2232; i0++) {
-        ((densenet_real *)(ar + 692379648))[i0] = (((densenet_real *)(ar + 691236864))[i0] * (((densenet_real *)(ar + 690094080))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 695412928))[i0] = (((densenet_real *)(ar + 694270144))[i0] * (((densenet_real *)(ar + 693127360))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 248, 1, 1], densenet.dlm line 46 */
@@ -4970,10 +4972,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 692379648))[i0 * 9 + i1 * 2232 + i2];
+                acc += ((densenet_real *)(ar + 695412928))[i0 * 9 + i1 * 2232 + i2];
             }
         }
-        ((densenet_real *)(ar + 75545728))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 3022272))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 248, 1, 1], densenet.dlm line 46 */
@@ -4983,24 +4985,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 692379648))[i0 * 9 + i1 * 2232 + i2] * ((densenet_real *)(ar + 357138432))[i0 * 9 + i1 * 2232 + i2]);
+                acc += (((densenet_real *)(ar + 695412928))[i0 * 9 + i1 * 2232 + i2] * ((densenet_real *)(ar + 360171712))[i0 * 9 + i1 * 2232 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75546752))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78579008))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75546752))[i0] / ((densenet_real *)(ar + 75544704))[i0]);
-        ((densenet_real *)(ar + 75547776))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78579008))[i0] / ((densenet_real *)(ar + 78577984))[i0]);
+        ((densenet_real *)(ar + 3021248))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 75548800))[i0] = ((((-((((densenet_real *)(ar + 75546752))[i0] * ((densenet_real *)(ar + 75543616))[i0]) / ((densenet_real *)(ar + 75544704))[i0])) * 0.5f) / ((densenet_real *)(ar + 75544704))[i0]) / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78580032))[i0] = ((((-((((densenet_real *)(ar + 78579008))[i0] * ((densenet_real *)(ar + 78576896))[i0]) / ((densenet_real *)(ar + 78577984))[i0])) * 0.5f) / ((densenet_real *)(ar + 78577984))[i0]) / (densenet_real)(9 * n));
     }
     }
     /* mul -> f32[batch 128, 248, 3, 3], densenet.dlm line 46 */
@@ -5009,7 +5011,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 248; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 690094080))[i0 * 2232 + i1 * 9 + i2] = (((densenet_real *)(ar + 75548800))[i1] * ((densenet_real *)(ar + 357138432))[i0 * 2232 + i1 * 9 + i2]);
+                ((densenet_real *)(ar + 693127360))[i0 * 2232 + i1 * 9 + i2] = (((densenet_real *)(ar + 78580032))[i1] * ((densenet_real *)(ar + 360171712))[i0 * 2232 + i1 * 9 + i2]);
             }
         }
     }
@@ -5020,7 +5022,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 248; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 357138432))[i0 * 2232 + i1 * 9 + i2] = (((((densenet_real *)(ar + 692379648))[i0 * 2232 + i1 * 9 + i2] * ((densenet_real *)(ar + 75543616))[i1]) + ((densenet_real *)(ar + 690094080))[i0 * 2232 + i1 * 9 + i2]) + ((densenet_real *)(ar + 690094080))[i0 * 2232 + i1 * 9 + i2]);
+                ((densenet_real *)(ar + 360171712))[i0 * 2232 + i1 * 9 + i2] = (((((densenet_real *)(ar + 695412928))[i0 * 2232 + i1 * 9 + i2] * ((densenet_real *)(ar + 78576896))[i1]) + ((densenet_real *)(ar + 693127360))[i0 * 2232 + i1 * 9 + i2]) + ((densenet_real *)(ar + 693127360))[i0 * 2232 + i1 * 9 + i2]);
             }
         }
     }
@@ -5032,16 +5034,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (-((densenet_real *)(ar + 357138432))[i0 * 9 + i1 * 2232 + i2]);
+                acc += (-((densenet_real *)(ar + 360171712))[i0 * 9 + i1 * 2232 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75543616))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78576896))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 75544704))[i0] = (((densenet_real *)(ar + 75543616))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78577984))[i0] = (((densenet_real *)(ar + 78576896))[i0] / (densenet_real)(9 * n));
     }
     }
     /* add -> f32[batch 128, 248, 3, 3], densenet.dlm line 46 */
@@ -5050,7 +5052,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 248; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 690094080))[i0 * 2232 + i1 * 9 + i2] = (((densenet_real *)(ar + 357138432))[i0 * 2232 + i1 * 9 + i2] + ((densenet_real *)(ar + 75544704))[i1]);
+                ((densenet_real *)(ar + 693127360))[i0 * 2232 + i1 * 9 + i2] = (((densenet_real *)(ar + 360171712))[i0 * 2232 + i1 * 9 + i2] + ((densenet_real *)(ar + 78577984))[i1]);
             }
         }
     }
@@ -5058,12 +5060,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 216, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 357138432)) + i * 1944, ((densenet_real *)(ar + 690094080)) + i * 2232 + 0, 1944 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 360171712)) + i * 1944, ((densenet_real *)(ar + 693127360)) + i * 2232 + 0, 1944 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 75824960)) + i * 288, ((densenet_real *)(ar + 690094080)) + i * 2232 + 1944, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 78706624)) + i * 288, ((densenet_real *)(ar + 693127360)) + i * 2232 + 1944, 288 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5072,25 +5074,25 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 75824960))[i0 * 9 + i1 * 288 + i2];
+                acc += ((densenet_real *)(ar + 78706624))[i0 * 9 + i1 * 288 + i2];
             }
         }
-        ((densenet_real *)(ar + 75543616))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 3021120))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 690094080)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 75824960)), (densenet_real *)(ar + 691089408), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 693127360)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 694122688), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 216, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 441888768)), ((densenet_real *)(ar + 77193600)), ((densenet_real *)(ar + 75824960)), (densenet_real *)(ar + 691089408), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 444922048)), ((densenet_real *)(ar + 2772288)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 694122688), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1944; i0++) {
-        ((densenet_real *)(ar + 691089408))[i0] = (((densenet_real *)(ar + 690094080))[i0] * (((densenet_real *)(ar + 441888768))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 694122688))[i0] = (((densenet_real *)(ar + 693127360))[i0] * (((densenet_real *)(ar + 444922048))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 216, 1, 1], densenet.dlm line 15 */
@@ -5100,10 +5102,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 691089408))[i0 * 9 + i1 * 1944 + i2];
+                acc += ((densenet_real *)(ar + 694122688))[i0 * 9 + i1 * 1944 + i2];
             }
         }
-        ((densenet_real *)(ar + 75543744))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 2771392))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 216, 1, 1], densenet.dlm line 15 */
@@ -5113,24 +5115,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 691089408))[i0 * 9 + i1 * 1944 + i2] * ((densenet_real *)(ar + 440893440))[i0 * 9 + i1 * 1944 + i2]);
+                acc += (((densenet_real *)(ar + 694122688))[i0 * 9 + i1 * 1944 + i2] * ((densenet_real *)(ar + 443926720))[i0 * 9 + i1 * 1944 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75544704))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78576896))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75544704))[i0] / ((densenet_real *)(ar + 75540672))[i0]);
-        ((densenet_real *)(ar + 75546752))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78576896))[i0] / ((densenet_real *)(ar + 78573952))[i0]);
+        ((densenet_real *)(ar + 2770496))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 75548800))[i0] = ((((-((((densenet_real *)(ar + 75544704))[i0] * ((densenet_real *)(ar + 75539712))[i0]) / ((densenet_real *)(ar + 75540672))[i0])) * 0.5f) / ((densenet_real *)(ar + 75540672))[i0]) / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78577984))[i0] = ((((-((((densenet_real *)(ar + 78576896))[i0] * ((densenet_real *)(ar + 78572992))[i0]) / ((densenet_real *)(ar + 78573952))[i0])) * 0.5f) / ((densenet_real *)(ar + 78573952))[i0]) / (densenet_real)(9 * n));
     }
     }
     /* mul -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
@@ -5139,7 +5141,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 216; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 441888768))[i0 * 1944 + i1 * 9 + i2] = (((densenet_real *)(ar + 75548800))[i1] * ((densenet_real *)(ar + 440893440))[i0 * 1944 + i1 * 9 + i2]);
+                ((densenet_real *)(ar + 444922048))[i0 * 1944 + i1 * 9 + i2] = (((densenet_real *)(ar + 78577984))[i1] * ((densenet_real *)(ar + 443926720))[i0 * 1944 + i1 * 9 + i2]);
             }
         }
     }
@@ -5150,7 +5152,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 216; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 440893440))[i0 * 1944 + i1 * 9 + i2] = (((((densenet_real *)(ar + 691089408))[i0 * 1944 + i1 * 9 + i2] * ((densenet_real *)(ar + 75539712))[i1]) + ((densenet_real *)(ar + 441888768))[i0 * 1944 + i1 * 9 + i2]) + ((densenet_real *)(ar + 441888768))[i0 * 1944 + i1 * 9 + i2]);
+                ((densenet_real *)(ar + 443926720))[i0 * 1944 + i1 * 9 + i2] = (((((densenet_real *)(ar + 694122688))[i0 * 1944 + i1 * 9 + i2] * ((densenet_real *)(ar + 78572992))[i1]) + ((densenet_real *)(ar + 444922048))[i0 * 1944 + i1 * 9 + i2]) + ((densenet_real *)(ar + 444922048))[i0 * 1944 + i1 * 9 + i2]);
             }
         }
     }
@@ -5162,16 +5164,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (-((densenet_real *)(ar + 440893440))[i0 * 9 + i1 * 1944 + i2]);
+                acc += (-((densenet_real *)(ar + 443926720))[i0 * 9 + i1 * 1944 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75539712))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78572992))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 75540672))[i0] = (((densenet_real *)(ar + 75539712))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78573952))[i0] = (((densenet_real *)(ar + 78572992))[i0] / (densenet_real)(9 * n));
     }
     }
     /* add -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
@@ -5180,7 +5182,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 216; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 441888768))[i0 * 1944 + i1 * 9 + i2] = ((((densenet_real *)(ar + 357138432))[i0 * 1944 + i1 * 9 + i2] + ((densenet_real *)(ar + 440893440))[i0 * 1944 + i1 * 9 + i2]) + ((densenet_real *)(ar + 75540672))[i1]);
+                ((densenet_real *)(ar + 444922048))[i0 * 1944 + i1 * 9 + i2] = ((((densenet_real *)(ar + 360171712))[i0 * 1944 + i1 * 9 + i2] + ((densenet_real *)(ar + 443926720))[i0 * 1944 + i1 * 9 + i2]) + ((densenet_real *)(ar + 78573952))[i1]);
             }
         }
     }
@@ -5188,12 +5190,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 184, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 148637952)) + i * 1656, ((densenet_real *)(ar + 441888768)) + i * 1944 + 0, 1656 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 151671232)) + i * 1656, ((densenet_real *)(ar + 444922048)) + i * 1944 + 0, 1656 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 75824960)) + i * 288, ((densenet_real *)(ar + 441888768)) + i * 1944 + 1656, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 78706624)) + i * 288, ((densenet_real *)(ar + 444922048)) + i * 1944 + 1656, 288 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5202,25 +5204,25 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 75824960))[i0 * 9 + i1 * 288 + i2];
+                acc += ((densenet_real *)(ar + 78706624))[i0 * 9 + i1 * 288 + i2];
             }
         }
-        ((densenet_real *)(ar + 75539712))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 2770368))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 357138432)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 75824960)), (densenet_real *)(ar + 440893440), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 360171712)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 443926720), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 184, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 149485824)), ((densenet_real *)(ar + 150333696)), ((densenet_real *)(ar + 75824960)), (densenet_real *)(ar + 440893440), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 152519104)), ((densenet_real *)(ar + 2558400)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 443926720), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1656; i0++) {
-        ((densenet_real *)(ar + 440893440))[i0] = (((densenet_real *)(ar + 357138432))[i0] * (((densenet_real *)(ar + 149485824))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 443926720))[i0] = (((densenet_real *)(ar + 360171712))[i0] * (((densenet_real *)(ar + 152519104))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 184, 1, 1], densenet.dlm line 15 */
@@ -5230,10 +5232,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 440893440))[i0 * 9 + i1 * 1656 + i2];
+                acc += ((densenet_real *)(ar + 443926720))[i0 * 9 + i1 * 1656 + i2];
             }
         }
-        ((densenet_real *)(ar + 75539840))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 2557632))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 184, 1, 1], densenet.dlm line 15 */
@@ -5243,24 +5245,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 440893440))[i0 * 9 + i1 * 1656 + i2] * ((densenet_real *)(ar + 81715008))[i0 * 9 + i1 * 1656 + i2]);
+                acc += (((densenet_real *)(ar + 443926720))[i0 * 9 + i1 * 1656 + i2] * ((densenet_real *)(ar + 84748288))[i0 * 9 + i1 * 1656 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75540672))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78572992))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75540672))[i0] / ((densenet_real *)(ar + 75537152))[i0]);
-        ((densenet_real *)(ar + 75544704))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78572992))[i0] / ((densenet_real *)(ar + 78570432))[i0]);
+        ((densenet_real *)(ar + 2556864))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 75548800))[i0] = ((((-((((densenet_real *)(ar + 75540672))[i0] * ((densenet_real *)(ar + 75536320))[i0]) / ((densenet_real *)(ar + 75537152))[i0])) * 0.5f) / ((densenet_real *)(ar + 75537152))[i0]) / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78573952))[i0] = ((((-((((densenet_real *)(ar + 78572992))[i0] * ((densenet_real *)(ar + 78569600))[i0]) / ((densenet_real *)(ar + 78570432))[i0])) * 0.5f) / ((densenet_real *)(ar + 78570432))[i0]) / (densenet_real)(9 * n));
     }
     }
     /* mul -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
@@ -5269,7 +5271,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 184; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 149485824))[i0 * 1656 + i1 * 9 + i2] = (((densenet_real *)(ar + 75548800))[i1] * ((densenet_real *)(ar + 81715008))[i0 * 1656 + i1 * 9 + i2]);
+                ((densenet_real *)(ar + 152519104))[i0 * 1656 + i1 * 9 + i2] = (((densenet_real *)(ar + 78573952))[i1] * ((densenet_real *)(ar + 84748288))[i0 * 1656 + i1 * 9 + i2]);
             }
         }
     }
@@ -5280,7 +5282,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 184; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 81715008))[i0 * 1656 + i1 * 9 + i2] = (((((densenet_real *)(ar + 440893440))[i0 * 1656 + i1 * 9 + i2] * ((densenet_real *)(ar + 75536320))[i1]) + ((densenet_real *)(ar + 149485824))[i0 * 1656 + i1 * 9 + i2]) + ((densenet_real *)(ar + 149485824))[i0 * 1656 + i1 * 9 + i2]);
+                ((densenet_real *)(ar + 84748288))[i0 * 1656 + i1 * 9 + i2] = (((((densenet_real *)(ar + 443926720))[i0 * 1656 + i1 * 9 + i2] * ((densenet_real *)(ar + 78569600))[i1]) + ((densenet_real *)(ar + 152519104))[i0 * 1656 + i1 * 9 + i2]) + ((densenet_real *)(ar + 152519104))[i0 * 1656 + i1 * 9 + i2]);
             }
         }
     }
@@ -5292,16 +5294,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (-((densenet_real *)(ar + 81715008))[i0 * 9 + i1 * 1656 + i2]);
+                acc += (-((densenet_real *)(ar + 84748288))[i0 * 9 + i1 * 1656 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75536320))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78569600))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 75537152))[i0] = (((densenet_real *)(ar + 75536320))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78570432))[i0] = (((densenet_real *)(ar + 78569600))[i0] / (densenet_real)(9 * n));
     }
     }
     /* add -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
@@ -5310,7 +5312,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 184; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 149485824))[i0 * 1656 + i1 * 9 + i2] = ((((densenet_real *)(ar + 148637952))[i0 * 1656 + i1 * 9 + i2] + ((densenet_real *)(ar + 81715008))[i0 * 1656 + i1 * 9 + i2]) + ((densenet_real *)(ar + 75537152))[i1]);
+                ((densenet_real *)(ar + 152519104))[i0 * 1656 + i1 * 9 + i2] = ((((densenet_real *)(ar + 151671232))[i0 * 1656 + i1 * 9 + i2] + ((densenet_real *)(ar + 84748288))[i0 * 1656 + i1 * 9 + i2]) + ((densenet_real *)(ar + 78570432))[i1]);
             }
         }
     }
@@ -5318,12 +5320,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 152, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 81715008)) + i * 1368, ((densenet_real *)(ar + 149485824)) + i * 1656 + 0, 1368 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 84748288)) + i * 1368, ((densenet_real *)(ar + 152519104)) + i * 1656 + 0, 1368 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 75824960)) + i * 288, ((densenet_real *)(ar + 149485824)) + i * 1656 + 1368, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 78706624)) + i * 288, ((densenet_real *)(ar + 152519104)) + i * 1656 + 1368, 288 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5332,25 +5334,25 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 75824960))[i0 * 9 + i1 * 288 + i2];
+                acc += ((densenet_real *)(ar + 78706624))[i0 * 9 + i1 * 288 + i2];
             }
         }
-        ((densenet_real *)(ar + 75536320))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 2556736))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 148637952)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 75824960)), (densenet_real *)(ar + 357138432), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 151671232)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 152371648), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 152, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 93610240)), ((densenet_real *)(ar + 149338368)), ((densenet_real *)(ar + 75824960)), (densenet_real *)(ar + 357138432), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 96643520)), ((densenet_real *)(ar + 2381632)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 152371648), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1368; i0++) {
-        ((densenet_real *)(ar + 149513472))[i0] = (((densenet_real *)(ar + 148637952))[i0] * (((densenet_real *)(ar + 93610240))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 152371648))[i0] = (((densenet_real *)(ar + 151671232))[i0] * (((densenet_real *)(ar + 96643520))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 152, 1, 1], densenet.dlm line 15 */
@@ -5360,10 +5362,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 149513472))[i0 * 9 + i1 * 1368 + i2];
+                acc += ((densenet_real *)(ar + 152371648))[i0 * 9 + i1 * 1368 + i2];
             }
         }
-        ((densenet_real *)(ar + 75536448))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 2380992))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 152, 1, 1], densenet.dlm line 15 */
@@ -5373,24 +5375,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 149513472))[i0 * 9 + i1 * 1368 + i2] * ((densenet_real *)(ar + 92909824))[i0 * 9 + i1 * 1368 + i2]);
+                acc += (((densenet_real *)(ar + 152371648))[i0 * 9 + i1 * 1368 + i2] * ((densenet_real *)(ar + 95943104))[i0 * 9 + i1 * 1368 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75537152))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78569600))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75537152))[i0] / ((densenet_real *)(ar + 75534144))[i0]);
-        ((densenet_real *)(ar + 75540672))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78569600))[i0] / ((densenet_real *)(ar + 78567424))[i0]);
+        ((densenet_real *)(ar + 2380352))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 75548800))[i0] = ((((-((((densenet_real *)(ar + 75537152))[i0] * ((densenet_real *)(ar + 75533440))[i0]) / ((densenet_real *)(ar + 75534144))[i0])) * 0.5f) / ((densenet_real *)(ar + 75534144))[i0]) / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78570432))[i0] = ((((-((((densenet_real *)(ar + 78569600))[i0] * ((densenet_real *)(ar + 78566720))[i0]) / ((densenet_real *)(ar + 78567424))[i0])) * 0.5f) / ((densenet_real *)(ar + 78567424))[i0]) / (densenet_real)(9 * n));
     }
     }
     /* mul -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
@@ -5399,7 +5401,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 152; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 93610240))[i0 * 1368 + i1 * 9 + i2] = (((densenet_real *)(ar + 75548800))[i1] * ((densenet_real *)(ar + 92909824))[i0 * 1368 + i1 * 9 + i2]);
+                ((densenet_real *)(ar + 96643520))[i0 * 1368 + i1 * 9 + i2] = (((densenet_real *)(ar + 78570432))[i1] * ((densenet_real *)(ar + 95943104))[i0 * 1368 + i1 * 9 + i2]);
             }
         }
     }
@@ -5410,7 +5412,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 152; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 92909824))[i0 * 1368 + i1 * 9 + i2] = (((((densenet_real *)(ar + 149513472))[i0 * 1368 + i1 * 9 + i2] * ((densenet_real *)(ar + 75533440))[i1]) + ((densenet_real *)(ar + 93610240))[i0 * 1368 + i1 * 9 + i2]) + ((densenet_real *)(ar + 93610240))[i0 * 1368 + i1 * 9 + i2]);
+                ((densenet_real *)(ar + 95943104))[i0 * 1368 + i1 * 9 + i2] = (((((densenet_real *)(ar + 152371648))[i0 * 1368 + i1 * 9 + i2] * ((densenet_real *)(ar + 78566720))[i1]) + ((densenet_real *)(ar + 96643520))[i0 * 1368 + i1 * 9 + i2]) + ((densenet_real *)(ar + 96643520))[i0 * 1368 + i1 * 9 + i2]);
             }
         }
     }
@@ -5422,16 +5424,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (-((densenet_real *)(ar + 92909824))[i0 * 9 + i1 * 1368 + i2]);
+                acc += (-((densenet_real *)(ar + 95943104))[i0 * 9 + i1 * 1368 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75533440))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78566720))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 75534144))[i0] = (((densenet_real *)(ar + 75533440))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78567424))[i0] = (((densenet_real *)(ar + 78566720))[i0] / (densenet_real)(9 * n));
     }
     }
     /* add -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
@@ -5440,7 +5442,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 152; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 93610240))[i0 * 1368 + i1 * 9 + i2] = ((((densenet_real *)(ar + 81715008))[i0 * 1368 + i1 * 9 + i2] + ((densenet_real *)(ar + 92909824))[i0 * 1368 + i1 * 9 + i2]) + ((densenet_real *)(ar + 75534144))[i1]);
+                ((densenet_real *)(ar + 96643520))[i0 * 1368 + i1 * 9 + i2] = ((((densenet_real *)(ar + 84748288))[i0 * 1368 + i1 * 9 + i2] + ((densenet_real *)(ar + 95943104))[i0 * 1368 + i1 * 9 + i2]) + ((densenet_real *)(ar + 78567424))[i1]);
             }
         }
     }
@@ -5448,12 +5450,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 120, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 81715008)) + i * 1080, ((densenet_real *)(ar + 93610240)) + i * 1368 + 0, 1080 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 84748288)) + i * 1080, ((densenet_real *)(ar + 96643520)) + i * 1368 + 0, 1080 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 75824960)) + i * 288, ((densenet_real *)(ar + 93610240)) + i * 1368 + 1080, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 78706624)) + i * 288, ((densenet_real *)(ar + 96643520)) + i * 1368 + 1080, 288 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5462,25 +5464,25 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 75824960))[i0 * 9 + i1 * 288 + i2];
+                acc += ((densenet_real *)(ar + 78706624))[i0 * 9 + i1 * 288 + i2];
             }
         }
-        ((densenet_real *)(ar + 75533440))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 2380224))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 92909824)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 75824960)), (densenet_real *)(ar + 357138432), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 95943104)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 151671232), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 120, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 76640640)), ((densenet_real *)(ar + 75673344)), ((densenet_real *)(ar + 75824960)), (densenet_real *)(ar + 357138432), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 79673920)), ((densenet_real *)(ar + 2241984)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 151671232), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1080; i0++) {
-        ((densenet_real *)(ar + 93462784))[i0] = (((densenet_real *)(ar + 92909824))[i0] * (((densenet_real *)(ar + 76640640))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 96496064))[i0] = (((densenet_real *)(ar + 95943104))[i0] * (((densenet_real *)(ar + 79673920))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 120, 1, 1], densenet.dlm line 15 */
@@ -5490,10 +5492,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 93462784))[i0 * 9 + i1 * 1080 + i2];
+                acc += ((densenet_real *)(ar + 96496064))[i0 * 9 + i1 * 1080 + i2];
             }
         }
-        ((densenet_real *)(ar + 75533568))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 2241472))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 120, 1, 1], densenet.dlm line 15 */
@@ -5503,24 +5505,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 93462784))[i0 * 9 + i1 * 1080 + i2] * ((densenet_real *)(ar + 76086144))[i0 * 9 + i1 * 1080 + i2]);
+                acc += (((densenet_real *)(ar + 96496064))[i0 * 9 + i1 * 1080 + i2] * ((densenet_real *)(ar + 79119424))[i0 * 9 + i1 * 1080 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75534144))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78566720))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75534144))[i0] / ((densenet_real *)(ar + 76640128))[i0]);
-        ((densenet_real *)(ar + 75537152))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78566720))[i0] / ((densenet_real *)(ar + 79673408))[i0]);
+        ((densenet_real *)(ar + 2240960))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 75548800))[i0] = ((((-((((densenet_real *)(ar + 75534144))[i0] * ((densenet_real *)(ar + 76639104))[i0]) / ((densenet_real *)(ar + 76640128))[i0])) * 0.5f) / ((densenet_real *)(ar + 76640128))[i0]) / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78567424))[i0] = ((((-((((densenet_real *)(ar + 78566720))[i0] * ((densenet_real *)(ar + 79672384))[i0]) / ((densenet_real *)(ar + 79673408))[i0])) * 0.5f) / ((densenet_real *)(ar + 79673408))[i0]) / (densenet_real)(9 * n));
     }
     }
     /* mul -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
@@ -5529,7 +5531,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 76640128))[i0 * 1080 + i1 * 9 + i2] = (((densenet_real *)(ar + 75548800))[i1] * ((densenet_real *)(ar + 76086144))[i0 * 1080 + i1 * 9 + i2]);
+                ((densenet_real *)(ar + 79673408))[i0 * 1080 + i1 * 9 + i2] = (((densenet_real *)(ar + 78567424))[i1] * ((densenet_real *)(ar + 79119424))[i0 * 1080 + i1 * 9 + i2]);
             }
         }
     }
@@ -5540,7 +5542,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 76085760))[i0 * 1080 + i1 * 9 + i2] = (((((densenet_real *)(ar + 93462784))[i0 * 1080 + i1 * 9 + i2] * ((densenet_real *)(ar + 76639104))[i1]) + ((densenet_real *)(ar + 76640128))[i0 * 1080 + i1 * 9 + i2]) + ((densenet_real *)(ar + 76640128))[i0 * 1080 + i1 * 9 + i2]);
+                ((densenet_real *)(ar + 79119040))[i0 * 1080 + i1 * 9 + i2] = (((((densenet_real *)(ar + 96496064))[i0 * 1080 + i1 * 9 + i2] * ((densenet_real *)(ar + 79672384))[i1]) + ((densenet_real *)(ar + 79673408))[i0 * 1080 + i1 * 9 + i2]) + ((densenet_real *)(ar + 79673408))[i0 * 1080 + i1 * 9 + i2]);
             }
         }
     }
@@ -5552,16 +5554,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (-((densenet_real *)(ar + 76085760))[i0 * 9 + i1 * 1080 + i2]);
+                acc += (-((densenet_real *)(ar + 79119040))[i0 * 9 + i1 * 1080 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75534144))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78566720))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 75548800))[i0] = (((densenet_real *)(ar + 75534144))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78567424))[i0] = (((densenet_real *)(ar + 78566720))[i0] / (densenet_real)(9 * n));
     }
     }
     /* add -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
@@ -5570,14 +5572,14 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 76640128))[i0 * 1080 + i1 * 9 + i2] = ((((densenet_real *)(ar + 81715008))[i0 * 1080 + i1 * 9 + i2] + ((densenet_real *)(ar + 76085760))[i0 * 1080 + i1 * 9 + i2]) + ((densenet_real *)(ar + 75548800))[i1]);
+                ((densenet_real *)(ar + 79673408))[i0 * 1080 + i1 * 9 + i2] = ((((densenet_real *)(ar + 84748288))[i0 * 1080 + i1 * 9 + i2] + ((densenet_real *)(ar + 79119040))[i0 * 1080 + i1 * 9 + i2]) + ((densenet_real *)(ar + 78567424))[i1]);
             }
         }
     }
     }
     /* avg_pool_dx -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {
-    avg_pool_dx_1(((densenet_real *)(ar + 76640128)), ((densenet_real *)(ar + 440893440)), n);
+    avg_pool_dx_1(((densenet_real *)(ar + 79673408)), ((densenet_real *)(ar + 151671232)), n);
     }
     /* sum -> f32[1, 120, 1, 1], densenet.dlm line 26 */
     {
@@ -5586,27 +5588,27 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 440893440))[i0 * 36 + i1 * 4320 + i2];
+                acc += ((densenet_real *)(ar + 151671232))[i0 * 36 + i1 * 4320 + i2];
             }
         }
-        ((densenet_real *)(ar + 75534144))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 2240448))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 240, 36, 120, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 440893440)) + i * 4320, 36, ((densenet_real *)(ar + 690094080)) + i * 8640, 36, 0);
+        gemm(1, 0, 240, 36, 120, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 151671232)) + i * 4320, 36, ((densenet_real *)(ar + 693127360)) + i * 8640, 36, 0);
     }
     /* conv2d_dw -> f32[120, 240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 120, 240, 36, ((densenet_real *)(ar + 440893440)) + i * 4320, 36, ((densenet_real *)(ar + 685670400)) + i * 8640, 36, ((densenet_real *)(ar + 75548800)), 240, i > 0);
+        gemm(0, 1, 120, 240, 36, ((densenet_real *)(ar + 151671232)) + i * 4320, 36, ((densenet_real *)(ar + 688703680)) + i * 8640, 36, ((densenet_real *)(ar + 2125248)), 240, i > 0);
     }
     /* mul -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 8640; i0++) {
-        ((densenet_real *)(ar + 694517760))[i0] = (((densenet_real *)(ar + 690094080))[i0] * (((densenet_real *)(ar + 685670400))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 697551040))[i0] = (((densenet_real *)(ar + 693127360))[i0] * (((densenet_real *)(ar + 688703680))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 240, 1, 1], densenet.dlm line 26 */
@@ -5616,10 +5618,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 694517760))[i0 * 36 + i1 * 8640 + i2];
+                acc += ((densenet_real *)(ar + 697551040))[i0 * 36 + i1 * 8640 + i2];
             }
         }
-        ((densenet_real *)(ar + 75664000))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 2124288))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 240, 1, 1], densenet.dlm line 26 */
@@ -5629,24 +5631,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 694517760))[i0 * 36 + i1 * 8640 + i2] * ((densenet_real *)(ar + 436469760))[i0 * 36 + i1 * 8640 + i2]);
+                acc += (((densenet_real *)(ar + 697551040))[i0 * 36 + i1 * 8640 + i2] * ((densenet_real *)(ar + 439503040))[i0 * 36 + i1 * 8640 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75664960))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78576896))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75664960))[i0] / ((densenet_real *)(ar + 75531200))[i0]);
-        ((densenet_real *)(ar + 75665920))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78576896))[i0] / ((densenet_real *)(ar + 78564480))[i0]);
+        ((densenet_real *)(ar + 2123328))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 75666880))[i0] = ((((-((((densenet_real *)(ar + 75664960))[i0] * ((densenet_real *)(ar + 75530176))[i0]) / ((densenet_real *)(ar + 75531200))[i0])) * 0.5f) / ((densenet_real *)(ar + 75531200))[i0]) / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78577984))[i0] = ((((-((((densenet_real *)(ar + 78576896))[i0] * ((densenet_real *)(ar + 78563456))[i0]) / ((densenet_real *)(ar + 78564480))[i0])) * 0.5f) / ((densenet_real *)(ar + 78564480))[i0]) / (densenet_real)(36 * n));
     }
     }
     /* mul -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
@@ -5655,7 +5657,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 240; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 685670400))[i0 * 8640 + i1 * 36 + i2] = (((densenet_real *)(ar + 75666880))[i1] * ((densenet_real *)(ar + 436469760))[i0 * 8640 + i1 * 36 + i2]);
+                ((densenet_real *)(ar + 688703680))[i0 * 8640 + i1 * 36 + i2] = (((densenet_real *)(ar + 78577984))[i1] * ((densenet_real *)(ar + 439503040))[i0 * 8640 + i1 * 36 + i2]);
             }
         }
     }
@@ -5666,7 +5668,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 240; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 436469760))[i0 * 8640 + i1 * 36 + i2] = (((((densenet_real *)(ar + 694517760))[i0 * 8640 + i1 * 36 + i2] * ((densenet_real *)(ar + 75530176))[i1]) + ((densenet_real *)(ar + 685670400))[i0 * 8640 + i1 * 36 + i2]) + ((densenet_real *)(ar + 685670400))[i0 * 8640 + i1 * 36 + i2]);
+                ((densenet_real *)(ar + 439503040))[i0 * 8640 + i1 * 36 + i2] = (((((densenet_real *)(ar + 697551040))[i0 * 8640 + i1 * 36 + i2] * ((densenet_real *)(ar + 78563456))[i1]) + ((densenet_real *)(ar + 688703680))[i0 * 8640 + i1 * 36 + i2]) + ((densenet_real *)(ar + 688703680))[i0 * 8640 + i1 * 36 + i2]);
             }
         }
     }
@@ -5678,16 +5680,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (-((densenet_real *)(ar + 436469760))[i0 * 36 + i1 * 8640 + i2]);
+                acc += (-((densenet_real *)(ar + 439503040))[i0 * 36 + i1 * 8640 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75530176))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78563456))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 75531200))[i0] = (((densenet_real *)(ar + 75530176))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78564480))[i0] = (((densenet_real *)(ar + 78563456))[i0] / (densenet_real)(36 * n));
     }
     }
     /* add -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
@@ -5696,7 +5698,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 240; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 685670400))[i0 * 8640 + i1 * 36 + i2] = (((densenet_real *)(ar + 436469760))[i0 * 8640 + i1 * 36 + i2] + ((densenet_real *)(ar + 75531200))[i1]);
+                ((densenet_real *)(ar + 688703680))[i0 * 8640 + i1 * 36 + i2] = (((densenet_real *)(ar + 439503040))[i0 * 8640 + i1 * 36 + i2] + ((densenet_real *)(ar + 78564480))[i1]);
             }
         }
     }
@@ -5704,12 +5706,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 208, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 436469760)) + i * 7488, ((densenet_real *)(ar + 685670400)) + i * 8640 + 0, 7488 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 439503040)) + i * 7488, ((densenet_real *)(ar + 688703680)) + i * 8640 + 0, 7488 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 81715008)) + i * 1152, ((densenet_real *)(ar + 685670400)) + i * 8640 + 7488, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 79673408)) + i * 1152, ((densenet_real *)(ar + 688703680)) + i * 8640 + 7488, 1152 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5718,25 +5720,25 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 81715008))[i0 * 36 + i1 * 1152 + i2];
+                acc += ((densenet_real *)(ar + 79673408))[i0 * 36 + i1 * 1152 + i2];
             }
         }
-        ((densenet_real *)(ar + 75530176))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 2123200))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 685670400)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 81715008)), (densenet_real *)(ar + 92909824), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 688703680)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 84748288), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 208, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 681836544)), ((densenet_real *)(ar + 75824960)), ((densenet_real *)(ar + 81715008)), (densenet_real *)(ar + 92909824), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 684869824)), ((densenet_real *)(ar + 1883584)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 84748288), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 7488; i0++) {
-        ((densenet_real *)(ar + 689504256))[i0] = (((densenet_real *)(ar + 685670400))[i0] * (((densenet_real *)(ar + 681836544))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 692537536))[i0] = (((densenet_real *)(ar + 688703680))[i0] * (((densenet_real *)(ar + 684869824))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 208, 1, 1], densenet.dlm line 15 */
@@ -5746,10 +5748,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 689504256))[i0 * 36 + i1 * 7488 + i2];
+                acc += ((densenet_real *)(ar + 692537536))[i0 * 36 + i1 * 7488 + i2];
             }
         }
-        ((densenet_real *)(ar + 75530304))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 1882752))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 208, 1, 1], densenet.dlm line 15 */
@@ -5759,24 +5761,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 689504256))[i0 * 36 + i1 * 7488 + i2] * ((densenet_real *)(ar + 326172672))[i0 * 36 + i1 * 7488 + i2]);
+                acc += (((densenet_real *)(ar + 692537536))[i0 * 36 + i1 * 7488 + i2] * ((densenet_real *)(ar + 329205952))[i0 * 36 + i1 * 7488 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75531200))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78563456))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75531200))[i0] / ((densenet_real *)(ar + 75527424))[i0]);
-        ((densenet_real *)(ar + 75664960))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78563456))[i0] / ((densenet_real *)(ar + 78560704))[i0]);
+        ((densenet_real *)(ar + 1881920))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 75666880))[i0] = ((((-((((densenet_real *)(ar + 75531200))[i0] * ((densenet_real *)(ar + 75526528))[i0]) / ((densenet_real *)(ar + 75527424))[i0])) * 0.5f) / ((densenet_real *)(ar + 75527424))[i0]) / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78564480))[i0] = ((((-((((densenet_real *)(ar + 78563456))[i0] * ((densenet_real *)(ar + 78559808))[i0]) / ((densenet_real *)(ar + 78560704))[i0])) * 0.5f) / ((densenet_real *)(ar + 78560704))[i0]) / (densenet_real)(36 * n));
     }
     }
     /* mul -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
@@ -5785,7 +5787,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 208; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 681836544))[i0 * 7488 + i1 * 36 + i2] = (((densenet_real *)(ar + 75666880))[i1] * ((densenet_real *)(ar + 326172672))[i0 * 7488 + i1 * 36 + i2]);
+                ((densenet_real *)(ar + 684869824))[i0 * 7488 + i1 * 36 + i2] = (((densenet_real *)(ar + 78564480))[i1] * ((densenet_real *)(ar + 329205952))[i0 * 7488 + i1 * 36 + i2]);
             }
         }
     }
@@ -5796,7 +5798,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 208; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 326172672))[i0 * 7488 + i1 * 36 + i2] = (((((densenet_real *)(ar + 689504256))[i0 * 7488 + i1 * 36 + i2] * ((densenet_real *)(ar + 75526528))[i1]) + ((densenet_real *)(ar + 681836544))[i0 * 7488 + i1 * 36 + i2]) + ((densenet_real *)(ar + 681836544))[i0 * 7488 + i1 * 36 + i2]);
+                ((densenet_real *)(ar + 329205952))[i0 * 7488 + i1 * 36 + i2] = (((((densenet_real *)(ar + 692537536))[i0 * 7488 + i1 * 36 + i2] * ((densenet_real *)(ar + 78559808))[i1]) + ((densenet_real *)(ar + 684869824))[i0 * 7488 + i1 * 36 + i2]) + ((densenet_real *)(ar + 684869824))[i0 * 7488 + i1 * 36 + i2]);
             }
         }
     }
@@ -5808,16 +5810,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (-((densenet_real *)(ar + 326172672))[i0 * 36 + i1 * 7488 + i2]);
+                acc += (-((densenet_real *)(ar + 329205952))[i0 * 36 + i1 * 7488 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75526528))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78559808))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 75527424))[i0] = (((densenet_real *)(ar + 75526528))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78560704))[i0] = (((densenet_real *)(ar + 78559808))[i0] / (densenet_real)(36 * n));
     }
     }
     /* add -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
@@ -5826,7 +5828,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 208; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 681836544))[i0 * 7488 + i1 * 36 + i2] = ((((densenet_real *)(ar + 436469760))[i0 * 7488 + i1 * 36 + i2] + ((densenet_real *)(ar + 326172672))[i0 * 7488 + i1 * 36 + i2]) + ((densenet_real *)(ar + 75527424))[i1]);
+                ((densenet_real *)(ar + 684869824))[i0 * 7488 + i1 * 36 + i2] = ((((densenet_real *)(ar + 439503040))[i0 * 7488 + i1 * 36 + i2] + ((densenet_real *)(ar + 329205952))[i0 * 7488 + i1 * 36 + i2]) + ((densenet_real *)(ar + 78560704))[i1]);
             }
         }
     }
@@ -5834,12 +5836,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 176, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 326172672)) + i * 6336, ((densenet_real *)(ar + 681836544)) + i * 7488 + 0, 6336 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 329205952)) + i * 6336, ((densenet_real *)(ar + 684869824)) + i * 7488 + 0, 6336 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 81715008)) + i * 1152, ((densenet_real *)(ar + 681836544)) + i * 7488 + 6336, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 79673408)) + i * 1152, ((densenet_real *)(ar + 684869824)) + i * 7488 + 6336, 1152 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5848,25 +5850,25 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 81715008))[i0 * 36 + i1 * 1152 + i2];
+                acc += ((densenet_real *)(ar + 79673408))[i0 * 36 + i1 * 1152 + i2];
             }
         }
-        ((densenet_real *)(ar + 75526528))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 1881792))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 436469760)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 81715008)), (densenet_real *)(ar + 92909824), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 439503040)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 95943104), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 176, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 353894400)), ((densenet_real *)(ar + 76085760)), ((densenet_real *)(ar + 81715008)), (densenet_real *)(ar + 92909824), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 356927680)), ((densenet_real *)(ar + 1679040)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 95943104), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 6336; i0++) {
-        ((densenet_real *)(ar + 439713792))[i0] = (((densenet_real *)(ar + 436469760))[i0] * (((densenet_real *)(ar + 353894400))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 442747072))[i0] = (((densenet_real *)(ar + 439503040))[i0] * (((densenet_real *)(ar + 356927680))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 176, 1, 1], densenet.dlm line 15 */
@@ -5876,10 +5878,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 439713792))[i0 * 36 + i1 * 6336 + i2];
+                acc += ((densenet_real *)(ar + 442747072))[i0 * 36 + i1 * 6336 + i2];
             }
         }
-        ((densenet_real *)(ar + 75526656))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 1678336))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 176, 1, 1], densenet.dlm line 15 */
@@ -5889,24 +5891,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 439713792))[i0 * 36 + i1 * 6336 + i2] * ((densenet_real *)(ar + 89665792))[i0 * 36 + i1 * 6336 + i2]);
+                acc += (((densenet_real *)(ar + 442747072))[i0 * 36 + i1 * 6336 + i2] * ((densenet_real *)(ar + 92699072))[i0 * 36 + i1 * 6336 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75527424))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78559808))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75527424))[i0] / ((densenet_real *)(ar + 75524160))[i0]);
-        ((densenet_real *)(ar + 75531200))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78559808))[i0] / ((densenet_real *)(ar + 78557440))[i0]);
+        ((densenet_real *)(ar + 1677632))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 75666880))[i0] = ((((-((((densenet_real *)(ar + 75527424))[i0] * ((densenet_real *)(ar + 75523392))[i0]) / ((densenet_real *)(ar + 75524160))[i0])) * 0.5f) / ((densenet_real *)(ar + 75524160))[i0]) / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78560704))[i0] = ((((-((((densenet_real *)(ar + 78559808))[i0] * ((densenet_real *)(ar + 78556672))[i0]) / ((densenet_real *)(ar + 78557440))[i0])) * 0.5f) / ((densenet_real *)(ar + 78557440))[i0]) / (densenet_real)(36 * n));
     }
     }
     /* mul -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
@@ -5915,7 +5917,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 176; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 353894400))[i0 * 6336 + i1 * 36 + i2] = (((densenet_real *)(ar + 75666880))[i1] * ((densenet_real *)(ar + 89665792))[i0 * 6336 + i1 * 36 + i2]);
+                ((densenet_real *)(ar + 356927680))[i0 * 6336 + i1 * 36 + i2] = (((densenet_real *)(ar + 78560704))[i1] * ((densenet_real *)(ar + 92699072))[i0 * 6336 + i1 * 36 + i2]);
             }
         }
     }
@@ -5926,7 +5928,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 176; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 89665792))[i0 * 6336 + i1 * 36 + i2] = (((((densenet_real *)(ar + 439713792))[i0 * 6336 + i1 * 36 + i2] * ((densenet_real *)(ar + 75523392))[i1]) + ((densenet_real *)(ar + 353894400))[i0 * 6336 + i1 * 36 + i2]) + ((densenet_real *)(ar + 353894400))[i0 * 6336 + i1 * 36 + i2]);
+                ((densenet_real *)(ar + 92699072))[i0 * 6336 + i1 * 36 + i2] = (((((densenet_real *)(ar + 442747072))[i0 * 6336 + i1 * 36 + i2] * ((densenet_real *)(ar + 78556672))[i1]) + ((densenet_real *)(ar + 356927680))[i0 * 6336 + i1 * 36 + i2]) + ((densenet_real *)(ar + 356927680))[i0 * 6336 + i1 * 36 + i2]);
             }
         }
     }
@@ -5938,16 +5940,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (-((densenet_real *)(ar + 89665792))[i0 * 36 + i1 * 6336 + i2]);
+                acc += (-((densenet_real *)(ar + 92699072))[i0 * 36 + i1 * 6336 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75523392))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78556672))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 75524160))[i0] = (((densenet_real *)(ar + 75523392))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78557440))[i0] = (((densenet_real *)(ar + 78556672))[i0] / (densenet_real)(36 * n));
     }
     }
     /* add -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
@@ -5956,7 +5958,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 176; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 353894400))[i0 * 6336 + i1 * 36 + i2] = ((((densenet_real *)(ar + 326172672))[i0 * 6336 + i1 * 36 + i2] + ((densenet_real *)(ar + 89665792))[i0 * 6336 + i1 * 36 + i2]) + ((densenet_real *)(ar + 75524160))[i1]);
+                ((densenet_real *)(ar + 356927680))[i0 * 6336 + i1 * 36 + i2] = ((((densenet_real *)(ar + 329205952))[i0 * 6336 + i1 * 36 + i2] + ((densenet_real *)(ar + 92699072))[i0 * 6336 + i1 * 36 + i2]) + ((densenet_real *)(ar + 78557440))[i1]);
             }
         }
     }
@@ -5964,12 +5966,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 144, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 89665792)) + i * 5184, ((densenet_real *)(ar + 353894400)) + i * 6336 + 0, 5184 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 92699072)) + i * 5184, ((densenet_real *)(ar + 356927680)) + i * 6336 + 0, 5184 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 81715008)) + i * 1152, ((densenet_real *)(ar + 353894400)) + i * 6336 + 5184, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 79673408)) + i * 1152, ((densenet_real *)(ar + 356927680)) + i * 6336 + 5184, 1152 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5978,25 +5980,25 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 81715008))[i0 * 36 + i1 * 1152 + i2];
+                acc += ((densenet_real *)(ar + 79673408))[i0 * 36 + i1 * 1152 + i2];
             }
         }
-        ((densenet_real *)(ar + 75523392))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 1677504))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 326172672)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 81715008)), (densenet_real *)(ar + 92320000), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 329205952)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 95353280), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 144, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 323518464)), ((densenet_real *)(ar + 76288512)), ((densenet_real *)(ar + 81715008)), (densenet_real *)(ar + 92320000), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 326551744)), ((densenet_real *)(ar + 1511616)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 95353280), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 5184; i0++) {
-        ((densenet_real *)(ar + 353894400))[i0] = (((densenet_real *)(ar + 326172672))[i0] * (((densenet_real *)(ar + 323518464))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 356927680))[i0] = (((densenet_real *)(ar + 329205952))[i0] * (((densenet_real *)(ar + 326551744))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 144, 1, 1], densenet.dlm line 15 */
@@ -6006,10 +6008,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 353894400))[i0 * 36 + i1 * 5184 + i2];
+                acc += ((densenet_real *)(ar + 356927680))[i0 * 36 + i1 * 5184 + i2];
             }
         }
-        ((densenet_real *)(ar + 75523520))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 1511040))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 144, 1, 1], densenet.dlm line 15 */
@@ -6019,24 +6021,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 353894400))[i0 * 36 + i1 * 5184 + i2] * ((densenet_real *)(ar + 320864256))[i0 * 36 + i1 * 5184 + i2]);
+                acc += (((densenet_real *)(ar + 356927680))[i0 * 36 + i1 * 5184 + i2] * ((densenet_real *)(ar + 323897536))[i0 * 36 + i1 * 5184 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75524160))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78556672))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75524160))[i0] / ((densenet_real *)(ar + 75521408))[i0]);
-        ((densenet_real *)(ar + 75527424))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78556672))[i0] / ((densenet_real *)(ar + 78554688))[i0]);
+        ((densenet_real *)(ar + 1510464))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 75666880))[i0] = ((((-((((densenet_real *)(ar + 75524160))[i0] * ((densenet_real *)(ar + 75520768))[i0]) / ((densenet_real *)(ar + 75521408))[i0])) * 0.5f) / ((densenet_real *)(ar + 75521408))[i0]) / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78557440))[i0] = ((((-((((densenet_real *)(ar + 78556672))[i0] * ((densenet_real *)(ar + 78554048))[i0]) / ((densenet_real *)(ar + 78554688))[i0])) * 0.5f) / ((densenet_real *)(ar + 78554688))[i0]) / (densenet_real)(36 * n));
     }
     }
     /* mul -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
@@ -6045,7 +6047,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 144; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 323518464))[i0 * 5184 + i1 * 36 + i2] = (((densenet_real *)(ar + 75666880))[i1] * ((densenet_real *)(ar + 320864256))[i0 * 5184 + i1 * 36 + i2]);
+                ((densenet_real *)(ar + 326551744))[i0 * 5184 + i1 * 36 + i2] = (((densenet_real *)(ar + 78557440))[i1] * ((densenet_real *)(ar + 323897536))[i0 * 5184 + i1 * 36 + i2]);
             }
         }
     }
@@ -6056,7 +6058,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 144; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 320864256))[i0 * 5184 + i1 * 36 + i2] = (((((densenet_real *)(ar + 353894400))[i0 * 5184 + i1 * 36 + i2] * ((densenet_real *)(ar + 75520768))[i1]) + ((densenet_real *)(ar + 323518464))[i0 * 5184 + i1 * 36 + i2]) + ((densenet_real *)(ar + 323518464))[i0 * 5184 + i1 * 36 + i2]);
+                ((densenet_real *)(ar + 323897536))[i0 * 5184 + i1 * 36 + i2] = (((((densenet_real *)(ar + 356927680))[i0 * 5184 + i1 * 36 + i2] * ((densenet_real *)(ar + 78554048))[i1]) + ((densenet_real *)(ar + 326551744))[i0 * 5184 + i1 * 36 + i2]) + ((densenet_real *)(ar + 326551744))[i0 * 5184 + i1 * 36 + i2]);
             }
         }
     }
@@ -6068,16 +6070,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (-((densenet_real *)(ar + 320864256))[i0 * 36 + i1 * 5184 + i2]);
+                acc += (-((densenet_real *)(ar + 323897536))[i0 * 36 + i1 * 5184 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75520768))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78554048))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 75521408))[i0] = (((densenet_real *)(ar + 75520768))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78554688))[i0] = (((densenet_real *)(ar + 78554048))[i0] / (densenet_real)(36 * n));
     }
     }
     /* add -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
@@ -6086,7 +6088,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 144; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 323518464))[i0 * 5184 + i1 * 36 + i2] = ((((densenet_real *)(ar + 89665792))[i0 * 5184 + i1 * 36 + i2] + ((densenet_real *)(ar + 320864256))[i0 * 5184 + i1 * 36 + i2]) + ((densenet_real *)(ar + 75521408))[i1]);
+                ((densenet_real *)(ar + 326551744))[i0 * 5184 + i1 * 36 + i2] = ((((densenet_real *)(ar + 92699072))[i0 * 5184 + i1 * 36 + i2] + ((densenet_real *)(ar + 323897536))[i0 * 5184 + i1 * 36 + i2]) + ((densenet_real *)(ar + 78554688))[i1]);
             }
         }
     }
@@ -6094,12 +6096,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 112, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 89665792)) + i * 4032, ((densenet_real *)(ar + 323518464)) + i * 5184 + 0, 4032 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 92699072)) + i * 4032, ((densenet_real *)(ar + 326551744)) + i * 5184 + 0, 4032 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 81715008)) + i * 1152, ((densenet_real *)(ar + 323518464)) + i * 5184 + 4032, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 79673408)) + i * 1152, ((densenet_real *)(ar + 326551744)) + i * 5184 + 4032, 1152 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -6108,25 +6110,25 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 81715008))[i0 * 36 + i1 * 1152 + i2];
+                acc += ((densenet_real *)(ar + 79673408))[i0 * 36 + i1 * 1152 + i2];
             }
         }
-        ((densenet_real *)(ar + 75520768))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 1510336))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 91730176)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 81715008)), (densenet_real *)(ar + 320864256), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 94763456)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 151671232), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 112, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 79650624)), ((densenet_real *)(ar + 76454400)), ((densenet_real *)(ar + 81715008)), (densenet_real *)(ar + 320864256), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 82683904)), ((densenet_real *)(ar + 1381312)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 151671232), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4032; i0++) {
-        ((densenet_real *)(ar + 320864256))[i0] = (((densenet_real *)(ar + 91730176))[i0] * (((densenet_real *)(ar + 79650624))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 151671232))[i0] = (((densenet_real *)(ar + 94763456))[i0] * (((densenet_real *)(ar + 82683904))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 112, 1, 1], densenet.dlm line 15 */
@@ -6136,10 +6138,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 320864256))[i0 * 36 + i1 * 4032 + i2];
+                acc += ((densenet_real *)(ar + 151671232))[i0 * 36 + i1 * 4032 + i2];
             }
         }
-        ((densenet_real *)(ar + 75520896))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 1380864))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 112, 1, 1], densenet.dlm line 15 */
@@ -6149,24 +6151,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 320864256))[i0 * 36 + i1 * 4032 + i2] * ((densenet_real *)(ar + 77584896))[i0 * 36 + i1 * 4032 + i2]);
+                acc += (((densenet_real *)(ar + 151671232))[i0 * 36 + i1 * 4032 + i2] * ((densenet_real *)(ar + 80618176))[i0 * 36 + i1 * 4032 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75521408))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78554048))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75521408))[i0] / ((densenet_real *)(ar + 79650176))[i0]);
-        ((densenet_real *)(ar + 75524160))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78554048))[i0] / ((densenet_real *)(ar + 82683456))[i0]);
+        ((densenet_real *)(ar + 1380416))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 75666880))[i0] = ((((-((((densenet_real *)(ar + 75521408))[i0] * ((densenet_real *)(ar + 79649280))[i0]) / ((densenet_real *)(ar + 79650176))[i0])) * 0.5f) / ((densenet_real *)(ar + 79650176))[i0]) / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78554688))[i0] = ((((-((((densenet_real *)(ar + 78554048))[i0] * ((densenet_real *)(ar + 82682560))[i0]) / ((densenet_real *)(ar + 82683456))[i0])) * 0.5f) / ((densenet_real *)(ar + 82683456))[i0]) / (densenet_real)(36 * n));
     }
     }
     /* mul -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
@@ -6175,7 +6177,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 79650176))[i0 * 4032 + i1 * 36 + i2] = (((densenet_real *)(ar + 75666880))[i1] * ((densenet_real *)(ar + 77584896))[i0 * 4032 + i1 * 36 + i2]);
+                ((densenet_real *)(ar + 82683456))[i0 * 4032 + i1 * 36 + i2] = (((densenet_real *)(ar + 78554688))[i1] * ((densenet_real *)(ar + 80618176))[i0 * 4032 + i1 * 36 + i2]);
             }
         }
     }
@@ -6186,7 +6188,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 77584576))[i0 * 4032 + i1 * 36 + i2] = (((((densenet_real *)(ar + 320864256))[i0 * 4032 + i1 * 36 + i2] * ((densenet_real *)(ar + 79649280))[i1]) + ((densenet_real *)(ar + 79650176))[i0 * 4032 + i1 * 36 + i2]) + ((densenet_real *)(ar + 79650176))[i0 * 4032 + i1 * 36 + i2]);
+                ((densenet_real *)(ar + 80617856))[i0 * 4032 + i1 * 36 + i2] = (((((densenet_real *)(ar + 151671232))[i0 * 4032 + i1 * 36 + i2] * ((densenet_real *)(ar + 82682560))[i1]) + ((densenet_real *)(ar + 82683456))[i0 * 4032 + i1 * 36 + i2]) + ((densenet_real *)(ar + 82683456))[i0 * 4032 + i1 * 36 + i2]);
             }
         }
     }
@@ -6198,16 +6200,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (-((densenet_real *)(ar + 77584576))[i0 * 36 + i1 * 4032 + i2]);
+                acc += (-((densenet_real *)(ar + 80617856))[i0 * 36 + i1 * 4032 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75521408))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78554048))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 75666880))[i0] = (((densenet_real *)(ar + 75521408))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78554688))[i0] = (((densenet_real *)(ar + 78554048))[i0] / (densenet_real)(36 * n));
     }
     }
     /* add -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
@@ -6216,14 +6218,14 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 79650176))[i0 * 4032 + i1 * 36 + i2] = ((((densenet_real *)(ar + 89665792))[i0 * 4032 + i1 * 36 + i2] + ((densenet_real *)(ar + 77584576))[i0 * 4032 + i1 * 36 + i2]) + ((densenet_real *)(ar + 75666880))[i1]);
+                ((densenet_real *)(ar + 82683456))[i0 * 4032 + i1 * 36 + i2] = ((((densenet_real *)(ar + 92699072))[i0 * 4032 + i1 * 36 + i2] + ((densenet_real *)(ar + 80617856))[i0 * 4032 + i1 * 36 + i2]) + ((densenet_real *)(ar + 78554688))[i1]);
             }
         }
     }
     }
     /* avg_pool_dx -> f32[batch 128, 112, 12, 12], densenet.dlm line 26 */
     {
-    avg_pool_dx_2(((densenet_real *)(ar + 79650176)), ((densenet_real *)(ar + 320864256)), n);
+    avg_pool_dx_2(((densenet_real *)(ar + 82683456)), ((densenet_real *)(ar + 323897536)), n);
     }
     /* sum -> f32[1, 112, 1, 1], densenet.dlm line 26 */
     {
@@ -6232,27 +6234,27 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 320864256))[i0 * 144 + i1 * 16128 + i2];
+                acc += ((densenet_real *)(ar + 323897536))[i0 * 144 + i1 * 16128 + i2];
             }
         }
-        ((densenet_real *)(ar + 75521408))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 1379968))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 224, 144, 112, ((densenet_real *)(st + 1292416)), 224, ((densenet_real *)(ar + 320864256)) + i * 16128, 144, ((densenet_real *)(ar + 681836544)) + i * 32256, 144, 0);
+        gemm(1, 0, 224, 144, 112, ((densenet_real *)(st + 1292416)), 224, ((densenet_real *)(ar + 323897536)) + i * 16128, 144, ((densenet_real *)(ar + 684869824)) + i * 32256, 144, 0);
     }
     /* conv2d_dw -> f32[112, 224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 112, 224, 144, ((densenet_real *)(ar + 320864256)) + i * 16128, 144, ((densenet_real *)(ar + 665321472)) + i * 32256, 144, ((densenet_real *)(ar + 76640128)), 224, i > 0);
+        gemm(0, 1, 112, 224, 144, ((densenet_real *)(ar + 323897536)) + i * 16128, 144, ((densenet_real *)(ar + 668354752)) + i * 32256, 144, ((densenet_real *)(ar + 1279616)), 224, i > 0);
     }
     /* mul -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 32256; i0++) {
-        ((densenet_real *)(ar + 698351616))[i0] = (((densenet_real *)(ar + 681836544))[i0] * (((densenet_real *)(ar + 665321472))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 701384896))[i0] = (((densenet_real *)(ar + 684869824))[i0] * (((densenet_real *)(ar + 668354752))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 224, 1, 1], densenet.dlm line 26 */
@@ -6262,10 +6264,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 698351616))[i0 * 144 + i1 * 32256 + i2];
+                acc += ((densenet_real *)(ar + 701384896))[i0 * 144 + i1 * 32256 + i2];
             }
         }
-        ((densenet_real *)(ar + 75666880))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 1278720))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 224, 1, 1], densenet.dlm line 26 */
@@ -6275,24 +6277,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 698351616))[i0 * 144 + i1 * 32256 + i2] * ((densenet_real *)(ar + 419954688))[i0 * 144 + i1 * 32256 + i2]);
+                acc += (((densenet_real *)(ar + 701384896))[i0 * 144 + i1 * 32256 + i2] * ((densenet_real *)(ar + 422987968))[i0 * 144 + i1 * 32256 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75667776))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78563456))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75667776))[i0] / ((densenet_real *)(ar + 75518720))[i0]);
-        ((densenet_real *)(ar + 75668672))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78563456))[i0] / ((densenet_real *)(ar + 78552000))[i0]);
+        ((densenet_real *)(ar + 1277824))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 75669568))[i0] = ((((-((((densenet_real *)(ar + 75667776))[i0] * ((densenet_real *)(ar + 75517760))[i0]) / ((densenet_real *)(ar + 75518720))[i0])) * 0.5f) / ((densenet_real *)(ar + 75518720))[i0]) / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 78564480))[i0] = ((((-((((densenet_real *)(ar + 78563456))[i0] * ((densenet_real *)(ar + 78551040))[i0]) / ((densenet_real *)(ar + 78552000))[i0])) * 0.5f) / ((densenet_real *)(ar + 78552000))[i0]) / (densenet_real)(144 * n));
     }
     }
     /* mul -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
@@ -6301,7 +6303,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 224; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 665321472))[i0 * 32256 + i1 * 144 + i2] = (((densenet_real *)(ar + 75669568))[i1] * ((densenet_real *)(ar + 419954688))[i0 * 32256 + i1 * 144 + i2]);
+                ((densenet_real *)(ar + 668354752))[i0 * 32256 + i1 * 144 + i2] = (((densenet_real *)(ar + 78564480))[i1] * ((densenet_real *)(ar + 422987968))[i0 * 32256 + i1 * 144 + i2]);
             }
         }
     }
@@ -6312,7 +6314,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 224; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 419954688))[i0 * 32256 + i1 * 144 + i2] = (((((densenet_real *)(ar + 698351616))[i0 * 32256 + i1 * 144 + i2] * ((densenet_real *)(ar + 75517760))[i1]) + ((densenet_real *)(ar + 665321472))[i0 * 32256 + i1 * 144 + i2]) + ((densenet_real *)(ar + 665321472))[i0 * 32256 + i1 * 144 + i2]);
+                ((densenet_real *)(ar + 422987968))[i0 * 32256 + i1 * 144 + i2] = (((((densenet_real *)(ar + 701384896))[i0 * 32256 + i1 * 144 + i2] * ((densenet_real *)(ar + 78551040))[i1]) + ((densenet_real *)(ar + 668354752))[i0 * 32256 + i1 * 144 + i2]) + ((densenet_real *)(ar + 668354752))[i0 * 32256 + i1 * 144 + i2]);
             }
         }
     }
@@ -6324,16 +6326,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (-((densenet_real *)(ar + 419954688))[i0 * 144 + i1 * 32256 + i2]);
+                acc += (-((densenet_real *)(ar + 422987968))[i0 * 144 + i1 * 32256 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75517760))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78551040))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 75518720))[i0] = (((densenet_real *)(ar + 75517760))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 78552000))[i0] = (((densenet_real *)(ar + 78551040))[i0] / (densenet_real)(144 * n));
     }
     }
     /* add -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
@@ -6342,7 +6344,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 224; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 665321472))[i0 * 32256 + i1 * 144 + i2] = (((densenet_real *)(ar + 419954688))[i0 * 32256 + i1 * 144 + i2] + ((densenet_real *)(ar + 75518720))[i1]);
+                ((densenet_real *)(ar + 668354752))[i0 * 32256 + i1 * 144 + i2] = (((densenet_real *)(ar + 422987968))[i0 * 32256 + i1 * 144 + i2] + ((densenet_real *)(ar + 78552000))[i1]);
             }
         }
     }
@@ -6350,12 +6352,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 192, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 419954688)) + i * 27648, ((densenet_real *)(ar + 665321472)) + i * 32256 + 0, 27648 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 422987968)) + i * 27648, ((densenet_real *)(ar + 668354752)) + i * 32256 + 0, 27648 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 79650176)) + i * 4608, ((densenet_real *)(ar + 665321472)) + i * 32256 + 27648, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 82683456)) + i * 4608, ((densenet_real *)(ar + 668354752)) + i * 32256 + 27648, 4608 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -6364,25 +6366,25 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 79650176))[i0 * 144 + i1 * 4608 + i2];
+                acc += ((densenet_real *)(ar + 82683456))[i0 * 144 + i1 * 4608 + i2];
             }
         }
-        ((densenet_real *)(ar + 75517760))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 1277696))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 665321472)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 79650176)), (densenet_real *)(ar + 77584576), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 668354752)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 80617856), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 192, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 651165696)), ((densenet_real *)(ar + 76740480)), ((densenet_real *)(ar + 79650176)), (densenet_real *)(ar + 77584576), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 654198976)), ((densenet_real *)(ar + 1056512)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 80617856), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 27648; i0++) {
-        ((densenet_real *)(ar + 679477248))[i0] = (((densenet_real *)(ar + 665321472))[i0] * (((densenet_real *)(ar + 651165696))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 682510528))[i0] = (((densenet_real *)(ar + 668354752))[i0] * (((densenet_real *)(ar + 654198976))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 192, 1, 1], densenet.dlm line 15 */
@@ -6392,10 +6394,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 679477248))[i0 * 144 + i1 * 27648 + i2];
+                acc += ((densenet_real *)(ar + 682510528))[i0 * 144 + i1 * 27648 + i2];
             }
         }
-        ((densenet_real *)(ar + 75517888))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 1055744))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 192, 1, 1], densenet.dlm line 15 */
@@ -6405,24 +6407,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 679477248))[i0 * 144 + i1 * 27648 + i2] * ((densenet_real *)(ar + 339738624))[i0 * 144 + i1 * 27648 + i2]);
+                acc += (((densenet_real *)(ar + 682510528))[i0 * 144 + i1 * 27648 + i2] * ((densenet_real *)(ar + 342771904))[i0 * 144 + i1 * 27648 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75518720))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78551040))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75518720))[i0] / ((densenet_real *)(ar + 75515200))[i0]);
-        ((densenet_real *)(ar + 75667776))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78551040))[i0] / ((densenet_real *)(ar + 78548480))[i0]);
+        ((densenet_real *)(ar + 1054976))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 75669568))[i0] = ((((-((((densenet_real *)(ar + 75518720))[i0] * ((densenet_real *)(ar + 75514368))[i0]) / ((densenet_real *)(ar + 75515200))[i0])) * 0.5f) / ((densenet_real *)(ar + 75515200))[i0]) / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 78552000))[i0] = ((((-((((densenet_real *)(ar + 78551040))[i0] * ((densenet_real *)(ar + 78547648))[i0]) / ((densenet_real *)(ar + 78548480))[i0])) * 0.5f) / ((densenet_real *)(ar + 78548480))[i0]) / (densenet_real)(144 * n));
     }
     }
     /* mul -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
@@ -6431,7 +6433,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 651165696))[i0 * 27648 + i1 * 144 + i2] = (((densenet_real *)(ar + 75669568))[i1] * ((densenet_real *)(ar + 339738624))[i0 * 27648 + i1 * 144 + i2]);
+                ((densenet_real *)(ar + 654198976))[i0 * 27648 + i1 * 144 + i2] = (((densenet_real *)(ar + 78552000))[i1] * ((densenet_real *)(ar + 342771904))[i0 * 27648 + i1 * 144 + i2]);
             }
         }
     }
@@ -6442,7 +6444,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 339738624))[i0 * 27648 + i1 * 144 + i2] = (((((densenet_real *)(ar + 679477248))[i0 * 27648 + i1 * 144 + i2] * ((densenet_real *)(ar + 75514368))[i1]) + ((densenet_real *)(ar + 651165696))[i0 * 27648 + i1 * 144 + i2]) + ((densenet_real *)(ar + 651165696))[i0 * 27648 + i1 * 144 + i2]);
+                ((densenet_real *)(ar + 342771904))[i0 * 27648 + i1 * 144 + i2] = (((((densenet_real *)(ar + 682510528))[i0 * 27648 + i1 * 144 + i2] * ((densenet_real *)(ar + 78547648))[i1]) + ((densenet_real *)(ar + 654198976))[i0 * 27648 + i1 * 144 + i2]) + ((densenet_real *)(ar + 654198976))[i0 * 27648 + i1 * 144 + i2]);
             }
         }
     }
@@ -6454,16 +6456,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (-((densenet_real *)(ar + 339738624))[i0 * 144 + i1 * 27648 + i2]);
+                acc += (-((densenet_real *)(ar + 342771904))[i0 * 144 + i1 * 27648 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75514368))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78547648))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 75515200))[i0] = (((densenet_real *)(ar + 75514368))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 78548480))[i0] = (((densenet_real *)(ar + 78547648))[i0] / (densenet_real)(144 * n));
     }
     }
     /* add -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
@@ -6472,7 +6474,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 651165696))[i0 * 27648 + i1 * 144 + i2] = ((((densenet_real *)(ar + 419954688))[i0 * 27648 + i1 * 144 + i2] + ((densenet_real *)(ar + 339738624))[i0 * 27648 + i1 * 144 + i2]) + ((densenet_real *)(ar + 75515200))[i1]);
+                ((densenet_real *)(ar + 654198976))[i0 * 27648 + i1 * 144 + i2] = ((((densenet_real *)(ar + 422987968))[i0 * 27648 + i1 * 144 + i2] + ((densenet_real *)(ar + 342771904))[i0 * 27648 + i1 * 144 + i2]) + ((densenet_real *)(ar + 78548480))[i1]);
             }
         }
     }
@@ -6480,12 +6482,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 160, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 339738624)) + i * 23040, ((densenet_real *)(ar + 651165696)) + i * 27648 + 0, 23040 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 342771904)) + i * 23040, ((densenet_real *)(ar + 654198976)) + i * 27648 + 0, 23040 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 79650176)) + i * 4608, ((densenet_real *)(ar + 651165696)) + i * 27648 + 23040, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 82683456)) + i * 4608, ((densenet_real *)(ar + 654198976)) + i * 27648 + 23040, 4608 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -6494,25 +6496,25 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 79650176))[i0 * 144 + i1 * 4608 + i2];
+                acc += ((densenet_real *)(ar + 82683456))[i0 * 144 + i1 * 4608 + i2];
             }
         }
-        ((densenet_real *)(ar + 75514368))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 1054848))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 419954688)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 79650176)), (densenet_real *)(ar + 77584576), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 422987968)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 79673408), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 160, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 408158208)), ((densenet_real *)(ar + 76961664)), ((densenet_real *)(ar + 79650176)), (densenet_real *)(ar + 77584576), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 411191488)), ((densenet_real *)(ar + 870528)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 79673408), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 23040; i0++) {
-        ((densenet_real *)(ar + 431751168))[i0] = (((densenet_real *)(ar + 419954688))[i0] * (((densenet_real *)(ar + 408158208))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 434784448))[i0] = (((densenet_real *)(ar + 422987968))[i0] * (((densenet_real *)(ar + 411191488))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
@@ -6522,10 +6524,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 431751168))[i0 * 144 + i1 * 23040 + i2];
+                acc += ((densenet_real *)(ar + 434784448))[i0 * 144 + i1 * 23040 + i2];
             }
         }
-        ((densenet_real *)(ar + 75514496))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 869888))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
@@ -6535,24 +6537,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 431751168))[i0 * 144 + i1 * 23040 + i2] * ((densenet_real *)(ar + 396361728))[i0 * 144 + i1 * 23040 + i2]);
+                acc += (((densenet_real *)(ar + 434784448))[i0 * 144 + i1 * 23040 + i2] * ((densenet_real *)(ar + 399395008))[i0 * 144 + i1 * 23040 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75515200))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78547648))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75515200))[i0] / ((densenet_real *)(ar + 75512192))[i0]);
-        ((densenet_real *)(ar + 75518720))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78547648))[i0] / ((densenet_real *)(ar + 78545472))[i0]);
+        ((densenet_real *)(ar + 869248))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 75669568))[i0] = ((((-((((densenet_real *)(ar + 75515200))[i0] * ((densenet_real *)(ar + 75511488))[i0]) / ((densenet_real *)(ar + 75512192))[i0])) * 0.5f) / ((densenet_real *)(ar + 75512192))[i0]) / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 78548480))[i0] = ((((-((((densenet_real *)(ar + 78547648))[i0] * ((densenet_real *)(ar + 78544768))[i0]) / ((densenet_real *)(ar + 78545472))[i0])) * 0.5f) / ((densenet_real *)(ar + 78545472))[i0]) / (densenet_real)(144 * n));
     }
     }
     /* mul -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
@@ -6561,7 +6563,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 408158208))[i0 * 23040 + i1 * 144 + i2] = (((densenet_real *)(ar + 75669568))[i1] * ((densenet_real *)(ar + 396361728))[i0 * 23040 + i1 * 144 + i2]);
+                ((densenet_real *)(ar + 411191488))[i0 * 23040 + i1 * 144 + i2] = (((densenet_real *)(ar + 78548480))[i1] * ((densenet_real *)(ar + 399395008))[i0 * 23040 + i1 * 144 + i2]);
             }
         }
     }
@@ -6572,7 +6574,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 396361728))[i0 * 23040 + i1 * 144 + i2] = (((((densenet_real *)(ar + 431751168))[i0 * 23040 + i1 * 144 + i2] * ((densenet_real *)(ar + 75511488))[i1]) + ((densenet_real *)(ar + 408158208))[i0 * 23040 + i1 * 144 + i2]) + ((densenet_real *)(ar + 408158208))[i0 * 23040 + i1 * 144 + i2]);
+                ((densenet_real *)(ar + 399395008))[i0 * 23040 + i1 * 144 + i2] = (((((densenet_real *)(ar + 434784448))[i0 * 23040 + i1 * 144 + i2] * ((densenet_real *)(ar + 78544768))[i1]) + ((densenet_real *)(ar + 411191488))[i0 * 23040 + i1 * 144 + i2]) + ((densenet_real *)(ar + 411191488))[i0 * 23040 + i1 * 144 + i2]);
             }
         }
     }
@@ -6584,16 +6586,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (-((densenet_real *)(ar + 396361728))[i0 * 144 + i1 * 23040 + i2]);
+                acc += (-((densenet_real *)(ar + 399395008))[i0 * 144 + i1 * 23040 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75511488))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78544768))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 75512192))[i0] = (((densenet_real *)(ar + 75511488))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 78545472))[i0] = (((densenet_real *)(ar + 78544768))[i0] / (densenet_real)(144 * n));
     }
     }
     /* add -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
@@ -6602,7 +6604,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 408158208))[i0 * 23040 + i1 * 144 + i2] = ((((densenet_real *)(ar + 339738624))[i0 * 23040 + i1 * 144 + i2] + ((densenet_real *)(ar + 396361728))[i0 * 23040 + i1 * 144 + i2]) + ((densenet_real *)(ar + 75512192))[i1]);
+                ((densenet_real *)(ar + 411191488))[i0 * 23040 + i1 * 144 + i2] = ((((densenet_real *)(ar + 342771904))[i0 * 23040 + i1 * 144 + i2] + ((densenet_real *)(ar + 399395008))[i0 * 23040 + i1 * 144 + i2]) + ((densenet_real *)(ar + 78545472))[i1]);
             }
         }
     }
@@ -6610,12 +6612,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 128, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 320864256)) + i * 18432, ((densenet_real *)(ar + 408158208)) + i * 23040 + 0, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 323897536)) + i * 18432, ((densenet_real *)(ar + 411191488)) + i * 23040 + 0, 18432 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 79650176)) + i * 4608, ((densenet_real *)(ar + 408158208)) + i * 23040 + 18432, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 82683456)) + i * 4608, ((densenet_real *)(ar + 411191488)) + i * 23040 + 18432, 4608 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -6624,25 +6626,25 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 79650176))[i0 * 144 + i1 * 4608 + i2];
+                acc += ((densenet_real *)(ar + 82683456))[i0 * 144 + i1 * 4608 + i2];
             }
         }
-        ((densenet_real *)(ar + 75511488))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 869120))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 339738624)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 79650176)), (densenet_real *)(ar + 77584576), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 342771904)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 79673408), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 128, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 330301440)), ((densenet_real *)(ar + 77584576)), ((densenet_real *)(ar + 79650176)), (densenet_real *)(ar + 77732032), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 333334720)), ((densenet_real *)(ar + 721664)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 79673408), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((densenet_real *)(ar + 349175808))[i0] = (((densenet_real *)(ar + 339738624))[i0] * (((densenet_real *)(ar + 330301440))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 352209088))[i0] = (((densenet_real *)(ar + 342771904))[i0] * (((densenet_real *)(ar + 333334720))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
@@ -6652,10 +6654,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 349175808))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((densenet_real *)(ar + 352209088))[i0 * 144 + i1 * 18432 + i2];
             }
         }
-        ((densenet_real *)(ar + 75511616))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 721152))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
@@ -6665,24 +6667,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 349175808))[i0 * 144 + i1 * 18432 + i2] * ((densenet_real *)(ar + 139200768))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((densenet_real *)(ar + 352209088))[i0 * 144 + i1 * 18432 + i2] * ((densenet_real *)(ar + 142234048))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75512192))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78544768))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75512192))[i0] / ((densenet_real *)(ar + 75509696))[i0]);
-        ((densenet_real *)(ar + 75515200))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78544768))[i0] / ((densenet_real *)(ar + 78542976))[i0]);
+        ((densenet_real *)(ar + 720640))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 75669568))[i0] = ((((-((((densenet_real *)(ar + 75512192))[i0] * ((densenet_real *)(ar + 75509120))[i0]) / ((densenet_real *)(ar + 75509696))[i0])) * 0.5f) / ((densenet_real *)(ar + 75509696))[i0]) / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 78545472))[i0] = ((((-((((densenet_real *)(ar + 78544768))[i0] * ((densenet_real *)(ar + 78542400))[i0]) / ((densenet_real *)(ar + 78542976))[i0])) * 0.5f) / ((densenet_real *)(ar + 78542976))[i0]) / (densenet_real)(144 * n));
     }
     }
     /* mul -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
@@ -6691,7 +6693,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 330301440))[i0 * 18432 + i1 * 144 + i2] = (((densenet_real *)(ar + 75669568))[i1] * ((densenet_real *)(ar + 139200768))[i0 * 18432 + i1 * 144 + i2]);
+                ((densenet_real *)(ar + 333334720))[i0 * 18432 + i1 * 144 + i2] = (((densenet_real *)(ar + 78545472))[i1] * ((densenet_real *)(ar + 142234048))[i0 * 18432 + i1 * 144 + i2]);
             }
         }
     }
@@ -6702,7 +6704,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 139200768))[i0 * 18432 + i1 * 144 + i2] = (((((densenet_real *)(ar + 349175808))[i0 * 18432 + i1 * 144 + i2] * ((densenet_real *)(ar + 75509120))[i1]) + ((densenet_real *)(ar + 330301440))[i0 * 18432 + i1 * 144 + i2]) + ((densenet_real *)(ar + 330301440))[i0 * 18432 + i1 * 144 + i2]);
+                ((densenet_real *)(ar + 142234048))[i0 * 18432 + i1 * 144 + i2] = (((((densenet_real *)(ar + 352209088))[i0 * 18432 + i1 * 144 + i2] * ((densenet_real *)(ar + 78542400))[i1]) + ((densenet_real *)(ar + 333334720))[i0 * 18432 + i1 * 144 + i2]) + ((densenet_real *)(ar + 333334720))[i0 * 18432 + i1 * 144 + i2]);
             }
         }
     }
@@ -6714,16 +6716,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (-((densenet_real *)(ar + 139200768))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (-((densenet_real *)(ar + 142234048))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75509120))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78542400))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 75509696))[i0] = (((densenet_real *)(ar + 75509120))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 78542976))[i0] = (((densenet_real *)(ar + 78542400))[i0] / (densenet_real)(144 * n));
     }
     }
     /* add -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
@@ -6732,7 +6734,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 330301440))[i0 * 18432 + i1 * 144 + i2] = ((((densenet_real *)(ar + 320864256))[i0 * 18432 + i1 * 144 + i2] + ((densenet_real *)(ar + 139200768))[i0 * 18432 + i1 * 144 + i2]) + ((densenet_real *)(ar + 75509696))[i1]);
+                ((densenet_real *)(ar + 333334720))[i0 * 18432 + i1 * 144 + i2] = ((((densenet_real *)(ar + 323897536))[i0 * 18432 + i1 * 144 + i2] + ((densenet_real *)(ar + 142234048))[i0 * 18432 + i1 * 144 + i2]) + ((densenet_real *)(ar + 78542976))[i1]);
             }
         }
     }
@@ -6740,12 +6742,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 96, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 139200768)) + i * 13824, ((densenet_real *)(ar + 330301440)) + i * 18432 + 0, 13824 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 142234048)) + i * 13824, ((densenet_real *)(ar + 333334720)) + i * 18432 + 0, 13824 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 79650176)) + i * 4608, ((densenet_real *)(ar + 330301440)) + i * 18432 + 13824, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 82683456)) + i * 4608, ((densenet_real *)(ar + 333334720)) + i * 18432 + 13824, 4608 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -6754,25 +6756,25 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 79650176))[i0 * 144 + i1 * 4608 + i2];
+                acc += ((densenet_real *)(ar + 82683456))[i0 * 144 + i1 * 4608 + i2];
             }
         }
-        ((densenet_real *)(ar + 75509120))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 720512))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 320864256)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 79650176)), (densenet_real *)(ar + 77732032), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 323897536)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 80617856), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 96, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 132122880)), ((densenet_real *)(ar + 77442432)), ((densenet_real *)(ar + 79650176)), (densenet_real *)(ar + 77732032), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 135156160)), ((densenet_real *)(ar + 609920)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 80617856), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 13824; i0++) {
-        ((densenet_real *)(ar + 327942144))[i0] = (((densenet_real *)(ar + 320864256))[i0] * (((densenet_real *)(ar + 132122880))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 330975424))[i0] = (((densenet_real *)(ar + 323897536))[i0] * (((densenet_real *)(ar + 135156160))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
@@ -6782,10 +6784,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 327942144))[i0 * 144 + i1 * 13824 + i2];
+                acc += ((densenet_real *)(ar + 330975424))[i0 * 144 + i1 * 13824 + i2];
             }
         }
-        ((densenet_real *)(ar + 75509248))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 609536))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
@@ -6795,24 +6797,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 327942144))[i0 * 144 + i1 * 13824 + i2] * ((densenet_real *)(ar + 82586752))[i0 * 144 + i1 * 13824 + i2]);
+                acc += (((densenet_real *)(ar + 330975424))[i0 * 144 + i1 * 13824 + i2] * ((densenet_real *)(ar + 85620032))[i0 * 144 + i1 * 13824 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75509696))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78542400))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75509696))[i0] / ((densenet_real *)(ar + 89665408))[i0]);
-        ((densenet_real *)(ar + 75512192))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78542400))[i0] / ((densenet_real *)(ar + 92698688))[i0]);
+        ((densenet_real *)(ar + 609152))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 75669568))[i0] = ((((-((((densenet_real *)(ar + 75509696))[i0] * ((densenet_real *)(ar + 89664640))[i0]) / ((densenet_real *)(ar + 89665408))[i0])) * 0.5f) / ((densenet_real *)(ar + 89665408))[i0]) / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 78542976))[i0] = ((((-((((densenet_real *)(ar + 78542400))[i0] * ((densenet_real *)(ar + 92697920))[i0]) / ((densenet_real *)(ar + 92698688))[i0])) * 0.5f) / ((densenet_real *)(ar + 92698688))[i0]) / (densenet_real)(144 * n));
     }
     }
     /* mul -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
@@ -6821,7 +6823,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 132122880))[i0 * 13824 + i1 * 144 + i2] = (((densenet_real *)(ar + 75669568))[i1] * ((densenet_real *)(ar + 82586752))[i0 * 13824 + i1 * 144 + i2]);
+                ((densenet_real *)(ar + 135156160))[i0 * 13824 + i1 * 144 + i2] = (((densenet_real *)(ar + 78542976))[i1] * ((densenet_real *)(ar + 85620032))[i0 * 13824 + i1 * 144 + i2]);
             }
         }
     }
@@ -6832,7 +6834,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 82586496))[i0 * 13824 + i1 * 144 + i2] = (((((densenet_real *)(ar + 327942144))[i0 * 13824 + i1 * 144 + i2] * ((densenet_real *)(ar + 89664640))[i1]) + ((densenet_real *)(ar + 132122880))[i0 * 13824 + i1 * 144 + i2]) + ((densenet_real *)(ar + 132122880))[i0 * 13824 + i1 * 144 + i2]);
+                ((densenet_real *)(ar + 85619776))[i0 * 13824 + i1 * 144 + i2] = (((((densenet_real *)(ar + 330975424))[i0 * 13824 + i1 * 144 + i2] * ((densenet_real *)(ar + 92697920))[i1]) + ((densenet_real *)(ar + 135156160))[i0 * 13824 + i1 * 144 + i2]) + ((densenet_real *)(ar + 135156160))[i0 * 13824 + i1 * 144 + i2]);
             }
         }
     }
@@ -6844,16 +6846,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (-((densenet_real *)(ar + 82586496))[i0 * 144 + i1 * 13824 + i2]);
+                acc += (-((densenet_real *)(ar + 85619776))[i0 * 144 + i1 * 13824 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75509696))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78542400))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 75669568))[i0] = (((densenet_real *)(ar + 75509696))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 78542976))[i0] = (((densenet_real *)(ar + 78542400))[i0] / (densenet_real)(144 * n));
     }
     }
     /* add -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
@@ -6862,14 +6864,14 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 132122880))[i0 * 13824 + i1 * 144 + i2] = ((((densenet_real *)(ar + 139200768))[i0 * 13824 + i1 * 144 + i2] + ((densenet_real *)(ar + 82586496))[i0 * 13824 + i1 * 144 + i2]) + ((densenet_real *)(ar + 75669568))[i1]);
+                ((densenet_real *)(ar + 135156160))[i0 * 13824 + i1 * 144 + i2] = ((((densenet_real *)(ar + 142234048))[i0 * 13824 + i1 * 144 + i2] + ((densenet_real *)(ar + 85619776))[i0 * 13824 + i1 * 144 + i2]) + ((densenet_real *)(ar + 78542976))[i1]);
             }
         }
     }
     }
     /* avg_pool_dx -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
-    avg_pool_dx_3(((densenet_real *)(ar + 132122880)), ((densenet_real *)(ar + 320864256)), n);
+    avg_pool_dx_3(((densenet_real *)(ar + 135156160)), ((densenet_real *)(ar + 323897536)), n);
     }
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 26 */
     {
@@ -6878,27 +6880,27 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 320864256))[i0 * 576 + i1 * 55296 + i2];
+                acc += ((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 55296 + i2];
             }
         }
-        ((densenet_real *)(ar + 75509696))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 608768))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 192, 576, 96, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 320864256)) + i * 55296, 576, ((densenet_real *)(ar + 651165696)) + i * 110592, 576, 0);
+        gemm(1, 0, 192, 576, 96, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 323897536)) + i * 55296, 576, ((densenet_real *)(ar + 654198976)) + i * 110592, 576, 0);
     }
     /* conv2d_dw -> f32[96, 192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 96, 192, 576, ((densenet_real *)(ar + 320864256)) + i * 55296, 576, ((densenet_real *)(ar + 537919488)) + i * 110592, 576, ((densenet_real *)(ar + 77732032)), 192, i > 0);
+        gemm(0, 1, 96, 192, 576, ((densenet_real *)(ar + 323897536)) + i * 55296, 576, ((densenet_real *)(ar + 540952768)) + i * 110592, 576, ((densenet_real *)(ar + 535040)), 192, i > 0);
     }
     /* mul -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 110592; i0++) {
-        ((densenet_real *)(ar + 707788800))[i0] = (((densenet_real *)(ar + 651165696))[i0] * (((densenet_real *)(ar + 537919488))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 710822080))[i0] = (((densenet_real *)(ar + 654198976))[i0] * (((densenet_real *)(ar + 540952768))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 192, 1, 1], densenet.dlm line 26 */
@@ -6908,10 +6910,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 707788800))[i0 * 576 + i1 * 110592 + i2];
+                acc += ((densenet_real *)(ar + 710822080))[i0 * 576 + i1 * 110592 + i2];
             }
         }
-        ((densenet_real *)(ar + 75669568))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 534272))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 192, 1, 1], densenet.dlm line 26 */
@@ -6921,24 +6923,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 707788800))[i0 * 576 + i1 * 110592 + i2] * ((densenet_real *)(ar + 594542592))[i0 * 576 + i1 * 110592 + i2]);
+                acc += (((densenet_real *)(ar + 710822080))[i0 * 576 + i1 * 110592 + i2] * ((densenet_real *)(ar + 597575872))[i0 * 576 + i1 * 110592 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75670336))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78547648))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75670336))[i0] / ((densenet_real *)(ar + 75507328))[i0]);
-        ((densenet_real *)(ar + 75671104))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78547648))[i0] / ((densenet_real *)(ar + 78540608))[i0]);
+        ((densenet_real *)(ar + 533504))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 75671872))[i0] = ((((-((((densenet_real *)(ar + 75670336))[i0] * ((densenet_real *)(ar + 75506560))[i0]) / ((densenet_real *)(ar + 75507328))[i0])) * 0.5f) / ((densenet_real *)(ar + 75507328))[i0]) / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 78548480))[i0] = ((((-((((densenet_real *)(ar + 78547648))[i0] * ((densenet_real *)(ar + 78539840))[i0]) / ((densenet_real *)(ar + 78540608))[i0])) * 0.5f) / ((densenet_real *)(ar + 78540608))[i0]) / (densenet_real)(576 * n));
     }
     }
     /* mul -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
@@ -6947,7 +6949,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 537919488))[i0 * 110592 + i1 * 576 + i2] = (((densenet_real *)(ar + 75671872))[i1] * ((densenet_real *)(ar + 594542592))[i0 * 110592 + i1 * 576 + i2]);
+                ((densenet_real *)(ar + 540952768))[i0 * 110592 + i1 * 576 + i2] = (((densenet_real *)(ar + 78548480))[i1] * ((densenet_real *)(ar + 597575872))[i0 * 110592 + i1 * 576 + i2]);
             }
         }
     }
@@ -6958,7 +6960,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 594542592))[i0 * 110592 + i1 * 576 + i2] = (((((densenet_real *)(ar + 707788800))[i0 * 110592 + i1 * 576 + i2] * ((densenet_real *)(ar + 75506560))[i1]) + ((densenet_real *)(ar + 537919488))[i0 * 110592 + i1 * 576 + i2]) + ((densenet_real *)(ar + 537919488))[i0 * 110592 + i1 * 576 + i2]);
+                ((densenet_real *)(ar + 597575872))[i0 * 110592 + i1 * 576 + i2] = (((((densenet_real *)(ar + 710822080))[i0 * 110592 + i1 * 576 + i2] * ((densenet_real *)(ar + 78539840))[i1]) + ((densenet_real *)(ar + 540952768))[i0 * 110592 + i1 * 576 + i2]) + ((densenet_real *)(ar + 540952768))[i0 * 110592 + i1 * 576 + i2]);
             }
         }
     }
@@ -6970,16 +6972,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((densenet_real *)(ar + 594542592))[i0 * 576 + i1 * 110592 + i2]);
+                acc += (-((densenet_real *)(ar + 597575872))[i0 * 576 + i1 * 110592 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75506560))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78539840))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 75507328))[i0] = (((densenet_real *)(ar + 75506560))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 78540608))[i0] = (((densenet_real *)(ar + 78539840))[i0] / (densenet_real)(576 * n));
     }
     }
     /* add -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
@@ -6988,7 +6990,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 537919488))[i0 * 110592 + i1 * 576 + i2] = (((densenet_real *)(ar + 594542592))[i0 * 110592 + i1 * 576 + i2] + ((densenet_real *)(ar + 75507328))[i1]);
+                ((densenet_real *)(ar + 540952768))[i0 * 110592 + i1 * 576 + i2] = (((densenet_real *)(ar + 597575872))[i0 * 110592 + i1 * 576 + i2] + ((densenet_real *)(ar + 78540608))[i1]);
             }
         }
     }
@@ -6996,12 +6998,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 160, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 396361728)) + i * 92160, ((densenet_real *)(ar + 537919488)) + i * 110592 + 0, 92160 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 399395008)) + i * 92160, ((densenet_real *)(ar + 540952768)) + i * 110592 + 0, 92160 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 132122880)) + i * 18432, ((densenet_real *)(ar + 537919488)) + i * 110592 + 92160, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 135156160)) + i * 18432, ((densenet_real *)(ar + 540952768)) + i * 110592 + 92160, 18432 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -7010,25 +7012,25 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 132122880))[i0 * 576 + i1 * 18432 + i2];
+                acc += ((densenet_real *)(ar + 135156160))[i0 * 576 + i1 * 18432 + i2];
             }
         }
-        ((densenet_real *)(ar + 75506560))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 533376))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 537919488)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 132122880)), (densenet_real *)(ar + 82586496), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 540952768)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 85619776), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 160, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 490733568)), ((densenet_real *)(ar + 77805760)), ((densenet_real *)(ar + 132122880)), (densenet_real *)(ar + 82586496), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 493766848)), ((densenet_real *)(ar + 349056)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 85619776), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 92160; i0++) {
-        ((densenet_real *)(ar + 585105408))[i0] = (((densenet_real *)(ar + 537919488))[i0] * (((densenet_real *)(ar + 490733568))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 588138688))[i0] = (((densenet_real *)(ar + 540952768))[i0] * (((densenet_real *)(ar + 493766848))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
@@ -7038,10 +7040,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 585105408))[i0 * 576 + i1 * 92160 + i2];
+                acc += ((densenet_real *)(ar + 588138688))[i0 * 576 + i1 * 92160 + i2];
             }
         }
-        ((densenet_real *)(ar + 75506688))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 348416))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
@@ -7051,24 +7053,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 585105408))[i0 * 576 + i1 * 92160 + i2] * ((densenet_real *)(ar + 443547648))[i0 * 576 + i1 * 92160 + i2]);
+                acc += (((densenet_real *)(ar + 588138688))[i0 * 576 + i1 * 92160 + i2] * ((densenet_real *)(ar + 446580928))[i0 * 576 + i1 * 92160 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75507328))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78539840))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75507328))[i0] / ((densenet_real *)(ar + 75504384))[i0]);
-        ((densenet_real *)(ar + 75670336))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78539840))[i0] / ((densenet_real *)(ar + 78537664))[i0]);
+        ((densenet_real *)(ar + 347776))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 75671872))[i0] = ((((-((((densenet_real *)(ar + 75507328))[i0] * ((densenet_real *)(ar + 75503680))[i0]) / ((densenet_real *)(ar + 75504384))[i0])) * 0.5f) / ((densenet_real *)(ar + 75504384))[i0]) / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 78540480))[i0] = ((((-((((densenet_real *)(ar + 78539840))[i0] * ((densenet_real *)(ar + 78536960))[i0]) / ((densenet_real *)(ar + 78537664))[i0])) * 0.5f) / ((densenet_real *)(ar + 78537664))[i0]) / (densenet_real)(576 * n));
     }
     }
     /* mul -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
@@ -7077,7 +7079,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 490733568))[i0 * 92160 + i1 * 576 + i2] = (((densenet_real *)(ar + 75671872))[i1] * ((densenet_real *)(ar + 443547648))[i0 * 92160 + i1 * 576 + i2]);
+                ((densenet_real *)(ar + 493766848))[i0 * 92160 + i1 * 576 + i2] = (((densenet_real *)(ar + 78540480))[i1] * ((densenet_real *)(ar + 446580928))[i0 * 92160 + i1 * 576 + i2]);
             }
         }
     }
@@ -7088,7 +7090,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 443547648))[i0 * 92160 + i1 * 576 + i2] = (((((densenet_real *)(ar + 585105408))[i0 * 92160 + i1 * 576 + i2] * ((densenet_real *)(ar + 75503680))[i1]) + ((densenet_real *)(ar + 490733568))[i0 * 92160 + i1 * 576 + i2]) + ((densenet_real *)(ar + 490733568))[i0 * 92160 + i1 * 576 + i2]);
+                ((densenet_real *)(ar + 446580928))[i0 * 92160 + i1 * 576 + i2] = (((((densenet_real *)(ar + 588138688))[i0 * 92160 + i1 * 576 + i2] * ((densenet_real *)(ar + 78536960))[i1]) + ((densenet_real *)(ar + 493766848))[i0 * 92160 + i1 * 576 + i2]) + ((densenet_real *)(ar + 493766848))[i0 * 92160 + i1 * 576 + i2]);
             }
         }
     }
@@ -7100,16 +7102,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((densenet_real *)(ar + 443547648))[i0 * 576 + i1 * 92160 + i2]);
+                acc += (-((densenet_real *)(ar + 446580928))[i0 * 576 + i1 * 92160 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75503680))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78536960))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 75504384))[i0] = (((densenet_real *)(ar + 75503680))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 78537664))[i0] = (((densenet_real *)(ar + 78536960))[i0] / (densenet_real)(576 * n));
     }
     }
     /* add -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
@@ -7118,7 +7120,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 490733568))[i0 * 92160 + i1 * 576 + i2] = ((((densenet_real *)(ar + 396361728))[i0 * 92160 + i1 * 576 + i2] + ((densenet_real *)(ar + 443547648))[i0 * 92160 + i1 * 576 + i2]) + ((densenet_real *)(ar + 75504384))[i1]);
+                ((densenet_real *)(ar + 493766848))[i0 * 92160 + i1 * 576 + i2] = ((((densenet_real *)(ar + 399395008))[i0 * 92160 + i1 * 576 + i2] + ((densenet_real *)(ar + 446580928))[i0 * 92160 + i1 * 576 + i2]) + ((densenet_real *)(ar + 78537664))[i1]);
             }
         }
     }
@@ -7126,12 +7128,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 128, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 320864256)) + i * 73728, ((densenet_real *)(ar + 490733568)) + i * 92160 + 0, 73728 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 323897536)) + i * 73728, ((densenet_real *)(ar + 493766848)) + i * 92160 + 0, 73728 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 132122880)) + i * 18432, ((densenet_real *)(ar + 490733568)) + i * 92160 + 73728, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 135156160)) + i * 18432, ((densenet_real *)(ar + 493766848)) + i * 92160 + 73728, 18432 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -7140,25 +7142,25 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 132122880))[i0 * 576 + i1 * 18432 + i2];
+                acc += ((densenet_real *)(ar + 135156160))[i0 * 576 + i1 * 18432 + i2];
             }
         }
-        ((densenet_real *)(ar + 75503680))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 347648))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 396361728)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 132122880)), (densenet_real *)(ar + 79650176), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 399395008)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 82683456), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 128, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 358612992)), ((densenet_real *)(ar + 77990080)), ((densenet_real *)(ar + 132122880)), (densenet_real *)(ar + 79650176), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 361646272)), ((densenet_real *)(ar + 200192)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 82683456), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 73728; i0++) {
-        ((densenet_real *)(ar + 434110464))[i0] = (((densenet_real *)(ar + 396361728))[i0] * (((densenet_real *)(ar + 358612992))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 437143744))[i0] = (((densenet_real *)(ar + 399395008))[i0] * (((densenet_real *)(ar + 361646272))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
@@ -7168,10 +7170,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 434110464))[i0 * 576 + i1 * 73728 + i2];
+                acc += ((densenet_real *)(ar + 437143744))[i0 * 576 + i1 * 73728 + i2];
             }
         }
-        ((densenet_real *)(ar + 75503808))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 199680))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
@@ -7181,24 +7183,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 434110464))[i0 * 576 + i1 * 73728 + i2] * ((densenet_real *)(ar + 226492416))[i0 * 576 + i1 * 73728 + i2]);
+                acc += (((densenet_real *)(ar + 437143744))[i0 * 576 + i1 * 73728 + i2] * ((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 73728 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75504384))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78536960))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75504384))[i0] / ((densenet_real *)(ar + 75501888))[i0]);
-        ((densenet_real *)(ar + 75507328))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78536960))[i0] / ((densenet_real *)(ar + 78535168))[i0]);
+        ((densenet_real *)(ar + 199168))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 75671872))[i0] = ((((-((((densenet_real *)(ar + 75504384))[i0] * ((densenet_real *)(ar + 75501312))[i0]) / ((densenet_real *)(ar + 75501888))[i0])) * 0.5f) / ((densenet_real *)(ar + 75501888))[i0]) / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 78537664))[i0] = ((((-((((densenet_real *)(ar + 78536960))[i0] * ((densenet_real *)(ar + 78534592))[i0]) / ((densenet_real *)(ar + 78535168))[i0])) * 0.5f) / ((densenet_real *)(ar + 78535168))[i0]) / (densenet_real)(576 * n));
     }
     }
     /* mul -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
@@ -7207,7 +7209,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 358612992))[i0 * 73728 + i1 * 576 + i2] = (((densenet_real *)(ar + 75671872))[i1] * ((densenet_real *)(ar + 226492416))[i0 * 73728 + i1 * 576 + i2]);
+                ((densenet_real *)(ar + 361646272))[i0 * 73728 + i1 * 576 + i2] = (((densenet_real *)(ar + 78537664))[i1] * ((densenet_real *)(ar + 229525696))[i0 * 73728 + i1 * 576 + i2]);
             }
         }
     }
@@ -7218,7 +7220,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 226492416))[i0 * 73728 + i1 * 576 + i2] = (((((densenet_real *)(ar + 434110464))[i0 * 73728 + i1 * 576 + i2] * ((densenet_real *)(ar + 75501312))[i1]) + ((densenet_real *)(ar + 358612992))[i0 * 73728 + i1 * 576 + i2]) + ((densenet_real *)(ar + 358612992))[i0 * 73728 + i1 * 576 + i2]);
+                ((densenet_real *)(ar + 229525696))[i0 * 73728 + i1 * 576 + i2] = (((((densenet_real *)(ar + 437143744))[i0 * 73728 + i1 * 576 + i2] * ((densenet_real *)(ar + 78534592))[i1]) + ((densenet_real *)(ar + 361646272))[i0 * 73728 + i1 * 576 + i2]) + ((densenet_real *)(ar + 361646272))[i0 * 73728 + i1 * 576 + i2]);
             }
         }
     }
@@ -7230,16 +7232,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((densenet_real *)(ar + 226492416))[i0 * 576 + i1 * 73728 + i2]);
+                acc += (-((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 73728 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75501312))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78534592))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 75501888))[i0] = (((densenet_real *)(ar + 75501312))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 78535168))[i0] = (((densenet_real *)(ar + 78534592))[i0] / (densenet_real)(576 * n));
     }
     }
     /* add -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
@@ -7248,7 +7250,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 358612992))[i0 * 73728 + i1 * 576 + i2] = ((((densenet_real *)(ar + 320864256))[i0 * 73728 + i1 * 576 + i2] + ((densenet_real *)(ar + 226492416))[i0 * 73728 + i1 * 576 + i2]) + ((densenet_real *)(ar + 75501888))[i1]);
+                ((densenet_real *)(ar + 361646272))[i0 * 73728 + i1 * 576 + i2] = ((((densenet_real *)(ar + 323897536))[i0 * 73728 + i1 * 576 + i2] + ((densenet_real *)(ar + 229525696))[i0 * 73728 + i1 * 576 + i2]) + ((densenet_real *)(ar + 78535168))[i1]);
             }
         }
     }
@@ -7256,12 +7258,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 96, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 226492416)) + i * 55296, ((densenet_real *)(ar + 358612992)) + i * 73728 + 0, 55296 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 229525696)) + i * 55296, ((densenet_real *)(ar + 361646272)) + i * 73728 + 0, 55296 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 132122880)) + i * 18432, ((densenet_real *)(ar + 358612992)) + i * 73728 + 55296, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 135156160)) + i * 18432, ((densenet_real *)(ar + 361646272)) + i * 73728 + 55296, 18432 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -7270,25 +7272,25 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 132122880))[i0 * 576 + i1 * 18432 + i2];
+                acc += ((densenet_real *)(ar + 135156160))[i0 * 576 + i1 * 18432 + i2];
             }
         }
-        ((densenet_real *)(ar + 75501312))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 199040))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 320864256)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 132122880)), (densenet_real *)(ar + 79650176), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 323897536)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 80617856), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 96, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 292552704)), ((densenet_real *)(ar + 78137536)), ((densenet_real *)(ar + 132122880)), (densenet_real *)(ar + 79650176), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 295585984)), ((densenet_real *)(ar + 88448)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 80617856), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 55296; i0++) {
-        ((densenet_real *)(ar + 349175808))[i0] = (((densenet_real *)(ar + 320864256))[i0] * (((densenet_real *)(ar + 292552704))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 352209088))[i0] = (((densenet_real *)(ar + 323897536))[i0] * (((densenet_real *)(ar + 295585984))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
@@ -7298,10 +7300,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 349175808))[i0 * 576 + i1 * 55296 + i2];
+                acc += ((densenet_real *)(ar + 352209088))[i0 * 576 + i1 * 55296 + i2];
             }
         }
-        ((densenet_real *)(ar + 75501440))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 88064))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
@@ -7311,24 +7313,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 349175808))[i0 * 576 + i1 * 55296 + i2] * ((densenet_real *)(ar + 264241152))[i0 * 576 + i1 * 55296 + i2]);
+                acc += (((densenet_real *)(ar + 352209088))[i0 * 576 + i1 * 55296 + i2] * ((densenet_real *)(ar + 267274432))[i0 * 576 + i1 * 55296 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75501888))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78534592))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75501888))[i0] / ((densenet_real *)(ar + 75499904))[i0]);
-        ((densenet_real *)(ar + 75504384))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78534592))[i0] / ((densenet_real *)(ar + 78533184))[i0]);
+        ((densenet_real *)(ar + 87680))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 75671872))[i0] = ((((-((((densenet_real *)(ar + 75501888))[i0] * ((densenet_real *)(ar + 75499520))[i0]) / ((densenet_real *)(ar + 75499904))[i0])) * 0.5f) / ((densenet_real *)(ar + 75499904))[i0]) / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 78535168))[i0] = ((((-((((densenet_real *)(ar + 78534592))[i0] * ((densenet_real *)(ar + 78532800))[i0]) / ((densenet_real *)(ar + 78533184))[i0])) * 0.5f) / ((densenet_real *)(ar + 78533184))[i0]) / (densenet_real)(576 * n));
     }
     }
     /* mul -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
@@ -7337,7 +7339,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 292552704))[i0 * 55296 + i1 * 576 + i2] = (((densenet_real *)(ar + 75671872))[i1] * ((densenet_real *)(ar + 264241152))[i0 * 55296 + i1 * 576 + i2]);
+                ((densenet_real *)(ar + 295585984))[i0 * 55296 + i1 * 576 + i2] = (((densenet_real *)(ar + 78535168))[i1] * ((densenet_real *)(ar + 267274432))[i0 * 55296 + i1 * 576 + i2]);
             }
         }
     }
@@ -7348,7 +7350,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 254803968))[i0 * 55296 + i1 * 576 + i2] = (((((densenet_real *)(ar + 349175808))[i0 * 55296 + i1 * 576 + i2] * ((densenet_real *)(ar + 75499520))[i1]) + ((densenet_real *)(ar + 292552704))[i0 * 55296 + i1 * 576 + i2]) + ((densenet_real *)(ar + 292552704))[i0 * 55296 + i1 * 576 + i2]);
+                ((densenet_real *)(ar + 257837248))[i0 * 55296 + i1 * 576 + i2] = (((((densenet_real *)(ar + 352209088))[i0 * 55296 + i1 * 576 + i2] * ((densenet_real *)(ar + 78532800))[i1]) + ((densenet_real *)(ar + 295585984))[i0 * 55296 + i1 * 576 + i2]) + ((densenet_real *)(ar + 295585984))[i0 * 55296 + i1 * 576 + i2]);
             }
         }
     }
@@ -7360,16 +7362,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((densenet_real *)(ar + 254803968))[i0 * 576 + i1 * 55296 + i2]);
+                acc += (-((densenet_real *)(ar + 257837248))[i0 * 576 + i1 * 55296 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75499520))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78532800))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 75499904))[i0] = (((densenet_real *)(ar + 75499520))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 78533184))[i0] = (((densenet_real *)(ar + 78532800))[i0] / (densenet_real)(576 * n));
     }
     }
     /* add -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
@@ -7378,7 +7380,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 283115520))[i0 * 55296 + i1 * 576 + i2] = ((((densenet_real *)(ar + 226492416))[i0 * 55296 + i1 * 576 + i2] + ((densenet_real *)(ar + 254803968))[i0 * 55296 + i1 * 576 + i2]) + ((densenet_real *)(ar + 75499904))[i1]);
+                ((densenet_real *)(ar + 286148800))[i0 * 55296 + i1 * 576 + i2] = ((((densenet_real *)(ar + 229525696))[i0 * 55296 + i1 * 576 + i2] + ((densenet_real *)(ar + 257837248))[i0 * 55296 + i1 * 576 + i2]) + ((densenet_real *)(ar + 78533184))[i1]);
             }
         }
     }
@@ -7386,12 +7388,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 64, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 226492416)) + i * 36864, ((densenet_real *)(ar + 283115520)) + i * 55296 + 0, 36864 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 229525696)) + i * 36864, ((densenet_real *)(ar + 286148800)) + i * 55296 + 0, 36864 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 132122880)) + i * 18432, ((densenet_real *)(ar + 283115520)) + i * 55296 + 36864, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 135156160)) + i * 18432, ((densenet_real *)(ar + 286148800)) + i * 55296 + 36864, 18432 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -7400,25 +7402,25 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 132122880))[i0 * 576 + i1 * 18432 + i2];
+                acc += ((densenet_real *)(ar + 135156160))[i0 * 576 + i1 * 18432 + i2];
             }
         }
-        ((densenet_real *)(ar + 75499520))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 87552))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 245366784)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 132122880)), (densenet_real *)(ar + 78248128), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 248400064)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 80617856), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 64, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 113248512)), ((densenet_real *)(ar + 78248128)), ((densenet_real *)(ar + 132122880)), (densenet_real *)(ar + 78321856), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 116281792)), ((densenet_real *)(ar + 13824)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 80617856), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((densenet_real *)(ar + 264241152))[i0] = (((densenet_real *)(ar + 245366784))[i0] * (((densenet_real *)(ar + 113248512))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 267274432))[i0] = (((densenet_real *)(ar + 248400064))[i0] * (((densenet_real *)(ar + 116281792))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 15 */
@@ -7428,10 +7430,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 264241152))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((densenet_real *)(ar + 267274432))[i0 * 576 + i1 * 36864 + i2];
             }
         }
-        ((densenet_real *)(ar + 75499648))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 13568))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 15 */
@@ -7441,24 +7443,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 264241152))[i0 * 576 + i1 * 36864 + i2] * ((densenet_real *)(ar + 94373632))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((densenet_real *)(ar + 267274432))[i0 * 576 + i1 * 36864 + i2] * ((densenet_real *)(ar + 97406912))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75499904))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78532800))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 75499904))[i0] / ((densenet_real *)(ar + 113248256))[i0]);
-        ((densenet_real *)(ar + 75501888))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 78532800))[i0] / ((densenet_real *)(ar + 116281536))[i0]);
+        ((densenet_real *)(ar + 13312))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 75502144))[i0] = ((((-((((densenet_real *)(ar + 75499904))[i0] * ((densenet_real *)(ar + 113248000))[i0]) / ((densenet_real *)(ar + 113248256))[i0])) * 0.5f) / ((densenet_real *)(ar + 113248256))[i0]) / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 78533056))[i0] = ((((-((((densenet_real *)(ar + 78532800))[i0] * ((densenet_real *)(ar + 116281280))[i0]) / ((densenet_real *)(ar + 116281536))[i0])) * 0.5f) / ((densenet_real *)(ar + 116281536))[i0]) / (densenet_real)(576 * n));
     }
     }
     /* mul -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
@@ -7467,7 +7469,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 113248256))[i0 * 36864 + i1 * 576 + i2] = (((densenet_real *)(ar + 75502144))[i1] * ((densenet_real *)(ar + 94373632))[i0 * 36864 + i1 * 576 + i2]);
+                ((densenet_real *)(ar + 116281536))[i0 * 36864 + i1 * 576 + i2] = (((densenet_real *)(ar + 78533056))[i1] * ((densenet_real *)(ar + 97406912))[i0 * 36864 + i1 * 576 + i2]);
             }
         }
     }
@@ -7478,7 +7480,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 94373632))[i0 * 36864 + i1 * 576 + i2] = (((((densenet_real *)(ar + 264241152))[i0 * 36864 + i1 * 576 + i2] * ((densenet_real *)(ar + 113248000))[i1]) + ((densenet_real *)(ar + 113248256))[i0 * 36864 + i1 * 576 + i2]) + ((densenet_real *)(ar + 113248256))[i0 * 36864 + i1 * 576 + i2]);
+                ((densenet_real *)(ar + 97406912))[i0 * 36864 + i1 * 576 + i2] = (((((densenet_real *)(ar + 267274432))[i0 * 36864 + i1 * 576 + i2] * ((densenet_real *)(ar + 116281280))[i1]) + ((densenet_real *)(ar + 116281536))[i0 * 36864 + i1 * 576 + i2]) + ((densenet_real *)(ar + 116281536))[i0 * 36864 + i1 * 576 + i2]);
             }
         }
     }
@@ -7490,16 +7492,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((densenet_real *)(ar + 94373632))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (-((densenet_real *)(ar + 97406912))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((densenet_real *)(ar + 75499904))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78532800))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 75502144))[i0] = (((densenet_real *)(ar + 75499904))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 78533056))[i0] = (((densenet_real *)(ar + 78532800))[i0] / (densenet_real)(576 * n));
     }
     }
     /* add -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
@@ -7508,20 +7510,20 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 113248000))[i0 * 36864 + i1 * 576 + i2] = ((((densenet_real *)(ar + 226492416))[i0 * 36864 + i1 * 576 + i2] + ((densenet_real *)(ar + 94373632))[i0 * 36864 + i1 * 576 + i2]) + ((densenet_real *)(ar + 75502144))[i1]);
+                ((densenet_real *)(ar + 116281280))[i0 * 36864 + i1 * 576 + i2] = ((((densenet_real *)(ar + 229525696))[i0 * 36864 + i1 * 576 + i2] + ((densenet_real *)(ar + 97406912))[i0 * 36864 + i1 * 576 + i2]) + ((densenet_real *)(ar + 78533056))[i1]);
             }
         }
     }
     }
     /* max_pool_dx -> f32[batch 128, 64, 48, 48], densenet.dlm line 36 */
     {
-    pool_max_dx(((densenet_real *)(ar + 1280)), ((densenet_real *)(ar + 113248000)), ((densenet_real *)(ar + 226492416)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_dx(((densenet_real *)(ar + 3034560)), ((densenet_real *)(ar + 116281280)), ((densenet_real *)(ar + 229525696)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 48, 48], densenet.dlm line 35 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 147456; i0++) {
-        ((densenet_real *)(ar + 301989888))[i0] = (((densenet_real *)(ar + 226492416))[i0] * (((densenet_real *)(ar + 1280))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 305023168))[i0] = (((densenet_real *)(ar + 229525696))[i0] * (((densenet_real *)(ar + 3034560))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 35 */
@@ -7531,10 +7533,10 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((densenet_real *)(ar + 301989888))[i0 * 2304 + i1 * 147456 + i2];
+                acc += ((densenet_real *)(ar + 305023168))[i0 * 2304 + i1 * 147456 + i2];
             }
         }
-        ((densenet_real *)(ar + 1280))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 13056))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 35 */
@@ -7544,24 +7546,24 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += (((densenet_real *)(ar + 301989888))[i0 * 2304 + i1 * 147456 + i2] * ((densenet_real *)(ar + 150994944))[i0 * 2304 + i1 * 147456 + i2]);
+                acc += (((densenet_real *)(ar + 305023168))[i0 * 2304 + i1 * 147456 + i2] * ((densenet_real *)(ar + 154028224))[i0 * 2304 + i1 * 147456 + i2]);
             }
         }
-        ((densenet_real *)(ar + 1536))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 3034560))[i0] = (densenet_real)acc;
     }
     }
     /* sum -> f32[64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
         double acc = 0.0;
-        acc += (((densenet_real *)(ar + 1536))[i0] / ((densenet_real *)(ar + 1024))[i0]);
-        ((densenet_real *)(ar + 1792))[i0] = (densenet_real)acc;
+        acc += (((densenet_real *)(ar + 3034560))[i0] / ((densenet_real *)(ar + 3034304))[i0]);
+        ((densenet_real *)(ar + 12800))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 2048))[i0] = ((((-((((densenet_real *)(ar + 1536))[i0] * ((densenet_real *)(ar + 320))[i0]) / ((densenet_real *)(ar + 1024))[i0])) * 0.5f) / ((densenet_real *)(ar + 1024))[i0]) / (densenet_real)(2304 * n));
+        ((densenet_real *)(ar + 3034816))[i0] = ((((-((((densenet_real *)(ar + 3034560))[i0] * ((densenet_real *)(ar + 3033600))[i0]) / ((densenet_real *)(ar + 3034304))[i0])) * 0.5f) / ((densenet_real *)(ar + 3034304))[i0]) / (densenet_real)(2304 * n));
     }
     }
     /* mul -> f32[batch 128, 64, 48, 48], densenet.dlm line 35 */
@@ -7570,7 +7572,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((densenet_real *)(ar + 226492416))[i0 * 147456 + i1 * 2304 + i2] = (((densenet_real *)(ar + 2048))[i1] * ((densenet_real *)(ar + 150994944))[i0 * 147456 + i1 * 2304 + i2]);
+                ((densenet_real *)(ar + 229525696))[i0 * 147456 + i1 * 2304 + i2] = (((densenet_real *)(ar + 3034816))[i1] * ((densenet_real *)(ar + 154028224))[i0 * 147456 + i1 * 2304 + i2]);
             }
         }
     }
@@ -7581,7 +7583,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((densenet_real *)(ar + 150545664))[i0 * 147456 + i1 * 2304 + i2] = (((((densenet_real *)(ar + 301989888))[i0 * 147456 + i1 * 2304 + i2] * ((densenet_real *)(ar + 320))[i1]) + ((densenet_real *)(ar + 226492416))[i0 * 147456 + i1 * 2304 + i2]) + ((densenet_real *)(ar + 226492416))[i0 * 147456 + i1 * 2304 + i2]);
+                ((densenet_real *)(ar + 3034304))[i0 * 147456 + i1 * 2304 + i2] = (((((densenet_real *)(ar + 305023168))[i0 * 147456 + i1 * 2304 + i2] * ((densenet_real *)(ar + 3033600))[i1]) + ((densenet_real *)(ar + 229525696))[i0 * 147456 + i1 * 2304 + i2]) + ((densenet_real *)(ar + 229525696))[i0 * 147456 + i1 * 2304 + i2]);
             }
         }
     }
@@ -7593,16 +7595,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += (-((densenet_real *)(ar + 150545664))[i0 * 2304 + i1 * 147456 + i2]);
+                acc += (-((densenet_real *)(ar + 3034304))[i0 * 2304 + i1 * 147456 + i2]);
             }
         }
-        ((densenet_real *)(ar + 320))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 3033600))[i0] = (densenet_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 1024))[i0] = (((densenet_real *)(ar + 320))[i0] / (densenet_real)(2304 * n));
+        ((densenet_real *)(ar + 78531776))[i0] = (((densenet_real *)(ar + 3033600))[i0] / (densenet_real)(2304 * n));
     }
     }
     /* add -> f32[batch 128, 64, 48, 48], densenet.dlm line 35 */
@@ -7611,7 +7613,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((densenet_real *)(ar + 226043136))[i0 * 147456 + i1 * 2304 + i2] = (((densenet_real *)(ar + 150545664))[i0 * 147456 + i1 * 2304 + i2] + ((densenet_real *)(ar + 1024))[i1]);
+                ((densenet_real *)(ar + 97406912))[i0 * 147456 + i1 * 2304 + i2] = (((densenet_real *)(ar + 3034304))[i0 * 147456 + i1 * 2304 + i2] + ((densenet_real *)(ar + 78531776))[i1]);
             }
         }
     }
@@ -7623,15 +7625,15 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((densenet_real *)(ar + 226043136))[i0 * 2304 + i1 * 147456 + i2];
+                acc += ((densenet_real *)(ar + 97406912))[i0 * 2304 + i1 * 147456 + i2];
             }
         }
-        ((densenet_real *)(ar + 320))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 12544))[i0] = (densenet_real)acc;
     }
     }
     /* conv2d_dw -> f32[64, 1, 7, 7], densenet.dlm line 34 */
     {
-    conv2d_dw_direct_0(x, ((densenet_real *)(ar + 2048)), ((densenet_real *)(ar + 226043136)), (densenet_real *)(ar + 14592), n);
+    conv2d_dw_direct_0(x, ((densenet_real *)(ar + 0)), ((densenet_real *)(ar + 97406912)), (densenet_real *)(ar + 3034304), n);
     }
     return 0;
 }
@@ -7645,7 +7647,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 64);
-        const densenet_real *g = ((densenet_real *)(ar + 2048));
+        const densenet_real *g = ((densenet_real *)(ar + 0));
         for (int64_t i = 0; i < 3136; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7654,7 +7656,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 12608);
-        const densenet_real *g = ((densenet_real *)(ar + 320));
+        const densenet_real *g = ((densenet_real *)(ar + 12544));
         for (int64_t i = 0; i < 64; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7663,7 +7665,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 1.weight */
     {
         densenet_real *p = (densenet_real *)(st + 12864);
-        const densenet_real *g = ((densenet_real *)(ar + 1792));
+        const densenet_real *g = ((densenet_real *)(ar + 12800));
         for (int64_t i = 0; i < 64; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7672,7 +7674,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 1.bias */
     {
         densenet_real *p = (densenet_real *)(st + 13120);
-        const densenet_real *g = ((densenet_real *)(ar + 1280));
+        const densenet_real *g = ((densenet_real *)(ar + 13056));
         for (int64_t i = 0; i < 64; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7681,7 +7683,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 4.0.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 13952);
-        const densenet_real *g = ((densenet_real *)(ar + 75501888));
+        const densenet_real *g = ((densenet_real *)(ar + 13312));
         for (int64_t i = 0; i < 64; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7690,7 +7692,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 4.0.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 14208);
-        const densenet_real *g = ((densenet_real *)(ar + 75499648));
+        const densenet_real *g = ((densenet_real *)(ar + 13568));
         for (int64_t i = 0; i < 64; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7699,7 +7701,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 4.0.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 15040);
-        const densenet_real *g = ((densenet_real *)(ar + 78248128));
+        const densenet_real *g = ((densenet_real *)(ar + 13824));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 18432; i++) {
             densenet_real gi = g[i];
@@ -7709,7 +7711,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 4.0.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 88768);
-        const densenet_real *g = ((densenet_real *)(ar + 75499520));
+        const densenet_real *g = ((densenet_real *)(ar + 87552));
         for (int64_t i = 0; i < 32; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7718,7 +7720,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 4.1.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 88896);
-        const densenet_real *g = ((densenet_real *)(ar + 75504384));
+        const densenet_real *g = ((densenet_real *)(ar + 87680));
         for (int64_t i = 0; i < 96; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7727,7 +7729,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 4.1.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 89280);
-        const densenet_real *g = ((densenet_real *)(ar + 75501440));
+        const densenet_real *g = ((densenet_real *)(ar + 88064));
         for (int64_t i = 0; i < 96; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7736,7 +7738,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 4.1.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 90496);
-        const densenet_real *g = ((densenet_real *)(ar + 78137536));
+        const densenet_real *g = ((densenet_real *)(ar + 88448));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 27648; i++) {
             densenet_real gi = g[i];
@@ -7746,7 +7748,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 4.1.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 201088);
-        const densenet_real *g = ((densenet_real *)(ar + 75501312));
+        const densenet_real *g = ((densenet_real *)(ar + 199040));
         for (int64_t i = 0; i < 32; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7755,7 +7757,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 4.2.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 201216);
-        const densenet_real *g = ((densenet_real *)(ar + 75507328));
+        const densenet_real *g = ((densenet_real *)(ar + 199168));
         for (int64_t i = 0; i < 128; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7764,7 +7766,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 4.2.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 201728);
-        const densenet_real *g = ((densenet_real *)(ar + 75503808));
+        const densenet_real *g = ((densenet_real *)(ar + 199680));
         for (int64_t i = 0; i < 128; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7773,7 +7775,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 4.2.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 203328);
-        const densenet_real *g = ((densenet_real *)(ar + 77990080));
+        const densenet_real *g = ((densenet_real *)(ar + 200192));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 36864; i++) {
             densenet_real gi = g[i];
@@ -7783,7 +7785,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 4.2.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 350784);
-        const densenet_real *g = ((densenet_real *)(ar + 75503680));
+        const densenet_real *g = ((densenet_real *)(ar + 347648));
         for (int64_t i = 0; i < 32; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7792,7 +7794,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 4.3.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 350912);
-        const densenet_real *g = ((densenet_real *)(ar + 75670336));
+        const densenet_real *g = ((densenet_real *)(ar + 347776));
         for (int64_t i = 0; i < 160; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7801,7 +7803,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 4.3.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 351552);
-        const densenet_real *g = ((densenet_real *)(ar + 75506688));
+        const densenet_real *g = ((densenet_real *)(ar + 348416));
         for (int64_t i = 0; i < 160; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7810,7 +7812,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 4.3.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 353536);
-        const densenet_real *g = ((densenet_real *)(ar + 77805760));
+        const densenet_real *g = ((densenet_real *)(ar + 349056));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 46080; i++) {
             densenet_real gi = g[i];
@@ -7820,7 +7822,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 4.3.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 537856);
-        const densenet_real *g = ((densenet_real *)(ar + 75506560));
+        const densenet_real *g = ((densenet_real *)(ar + 533376));
         for (int64_t i = 0; i < 32; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7829,7 +7831,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 5.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 537984);
-        const densenet_real *g = ((densenet_real *)(ar + 75671104));
+        const densenet_real *g = ((densenet_real *)(ar + 533504));
         for (int64_t i = 0; i < 192; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7838,7 +7840,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 5.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 538752);
-        const densenet_real *g = ((densenet_real *)(ar + 75669568));
+        const densenet_real *g = ((densenet_real *)(ar + 534272));
         for (int64_t i = 0; i < 192; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7847,7 +7849,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 5.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 541120);
-        const densenet_real *g = ((densenet_real *)(ar + 77732032));
+        const densenet_real *g = ((densenet_real *)(ar + 535040));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 18432; i++) {
             densenet_real gi = g[i];
@@ -7857,7 +7859,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 5.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 614848);
-        const densenet_real *g = ((densenet_real *)(ar + 75509696));
+        const densenet_real *g = ((densenet_real *)(ar + 608768));
         for (int64_t i = 0; i < 96; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7866,7 +7868,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 6.0.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 615232);
-        const densenet_real *g = ((densenet_real *)(ar + 75512192));
+        const densenet_real *g = ((densenet_real *)(ar + 609152));
         for (int64_t i = 0; i < 96; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7875,7 +7877,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 6.0.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 615616);
-        const densenet_real *g = ((densenet_real *)(ar + 75509248));
+        const densenet_real *g = ((densenet_real *)(ar + 609536));
         for (int64_t i = 0; i < 96; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7884,7 +7886,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 6.0.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 616832);
-        const densenet_real *g = ((densenet_real *)(ar + 77442432));
+        const densenet_real *g = ((densenet_real *)(ar + 609920));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 27648; i++) {
             densenet_real gi = g[i];
@@ -7894,7 +7896,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 6.0.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 727424);
-        const densenet_real *g = ((densenet_real *)(ar + 75509120));
+        const densenet_real *g = ((densenet_real *)(ar + 720512));
         for (int64_t i = 0; i < 32; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7903,7 +7905,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 6.1.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 727552);
-        const densenet_real *g = ((densenet_real *)(ar + 75515200));
+        const densenet_real *g = ((densenet_real *)(ar + 720640));
         for (int64_t i = 0; i < 128; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7912,7 +7914,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 6.1.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 728064);
-        const densenet_real *g = ((densenet_real *)(ar + 75511616));
+        const densenet_real *g = ((densenet_real *)(ar + 721152));
         for (int64_t i = 0; i < 128; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7921,7 +7923,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 6.1.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 729664);
-        const densenet_real *g = ((densenet_real *)(ar + 77584576));
+        const densenet_real *g = ((densenet_real *)(ar + 721664));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 36864; i++) {
             densenet_real gi = g[i];
@@ -7931,7 +7933,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 6.1.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 877120);
-        const densenet_real *g = ((densenet_real *)(ar + 75511488));
+        const densenet_real *g = ((densenet_real *)(ar + 869120));
         for (int64_t i = 0; i < 32; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7940,7 +7942,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 6.2.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 877248);
-        const densenet_real *g = ((densenet_real *)(ar + 75518720));
+        const densenet_real *g = ((densenet_real *)(ar + 869248));
         for (int64_t i = 0; i < 160; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7949,7 +7951,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 6.2.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 877888);
-        const densenet_real *g = ((densenet_real *)(ar + 75514496));
+        const densenet_real *g = ((densenet_real *)(ar + 869888));
         for (int64_t i = 0; i < 160; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7958,7 +7960,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 6.2.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 879872);
-        const densenet_real *g = ((densenet_real *)(ar + 76961664));
+        const densenet_real *g = ((densenet_real *)(ar + 870528));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 46080; i++) {
             densenet_real gi = g[i];
@@ -7968,7 +7970,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 6.2.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 1064192);
-        const densenet_real *g = ((densenet_real *)(ar + 75514368));
+        const densenet_real *g = ((densenet_real *)(ar + 1054848));
         for (int64_t i = 0; i < 32; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7977,7 +7979,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 6.3.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 1064320);
-        const densenet_real *g = ((densenet_real *)(ar + 75667776));
+        const densenet_real *g = ((densenet_real *)(ar + 1054976));
         for (int64_t i = 0; i < 192; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7986,7 +7988,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 6.3.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 1065088);
-        const densenet_real *g = ((densenet_real *)(ar + 75517888));
+        const densenet_real *g = ((densenet_real *)(ar + 1055744));
         for (int64_t i = 0; i < 192; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7995,7 +7997,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 6.3.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 1067456);
-        const densenet_real *g = ((densenet_real *)(ar + 76740480));
+        const densenet_real *g = ((densenet_real *)(ar + 1056512));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 55296; i++) {
             densenet_real gi = g[i];
@@ -8005,7 +8007,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 6.3.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 1288640);
-        const densenet_real *g = ((densenet_real *)(ar + 75517760));
+        const densenet_real *g = ((densenet_real *)(ar + 1277696));
         for (int64_t i = 0; i < 32; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8014,7 +8016,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 7.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 1288768);
-        const densenet_real *g = ((densenet_real *)(ar + 75668672));
+        const densenet_real *g = ((densenet_real *)(ar + 1277824));
         for (int64_t i = 0; i < 224; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8023,7 +8025,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 7.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 1289664);
-        const densenet_real *g = ((densenet_real *)(ar + 75666880));
+        const densenet_real *g = ((densenet_real *)(ar + 1278720));
         for (int64_t i = 0; i < 224; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8032,7 +8034,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 7.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 1292416);
-        const densenet_real *g = ((densenet_real *)(ar + 76640128));
+        const densenet_real *g = ((densenet_real *)(ar + 1279616));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 25088; i++) {
             densenet_real gi = g[i];
@@ -8042,7 +8044,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 7.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 1392768);
-        const densenet_real *g = ((densenet_real *)(ar + 75521408));
+        const densenet_real *g = ((densenet_real *)(ar + 1379968));
         for (int64_t i = 0; i < 112; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8051,7 +8053,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 8.0.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 1393216);
-        const densenet_real *g = ((densenet_real *)(ar + 75524160));
+        const densenet_real *g = ((densenet_real *)(ar + 1380416));
         for (int64_t i = 0; i < 112; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8060,7 +8062,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 8.0.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 1393664);
-        const densenet_real *g = ((densenet_real *)(ar + 75520896));
+        const densenet_real *g = ((densenet_real *)(ar + 1380864));
         for (int64_t i = 0; i < 112; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8069,7 +8071,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 8.0.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 1395072);
-        const densenet_real *g = ((densenet_real *)(ar + 76454400));
+        const densenet_real *g = ((densenet_real *)(ar + 1381312));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 32256; i++) {
             densenet_real gi = g[i];
@@ -8079,7 +8081,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 8.0.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 1524096);
-        const densenet_real *g = ((densenet_real *)(ar + 75520768));
+        const densenet_real *g = ((densenet_real *)(ar + 1510336));
         for (int64_t i = 0; i < 32; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8088,7 +8090,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 8.1.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 1524224);
-        const densenet_real *g = ((densenet_real *)(ar + 75527424));
+        const densenet_real *g = ((densenet_real *)(ar + 1510464));
         for (int64_t i = 0; i < 144; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8097,7 +8099,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 8.1.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 1524800);
-        const densenet_real *g = ((densenet_real *)(ar + 75523520));
+        const densenet_real *g = ((densenet_real *)(ar + 1511040));
         for (int64_t i = 0; i < 144; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8106,7 +8108,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 8.1.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 1526592);
-        const densenet_real *g = ((densenet_real *)(ar + 76288512));
+        const densenet_real *g = ((densenet_real *)(ar + 1511616));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 41472; i++) {
             densenet_real gi = g[i];
@@ -8116,7 +8118,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 8.1.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 1692480);
-        const densenet_real *g = ((densenet_real *)(ar + 75523392));
+        const densenet_real *g = ((densenet_real *)(ar + 1677504));
         for (int64_t i = 0; i < 32; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8125,7 +8127,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 8.2.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 1692608);
-        const densenet_real *g = ((densenet_real *)(ar + 75531200));
+        const densenet_real *g = ((densenet_real *)(ar + 1677632));
         for (int64_t i = 0; i < 176; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8134,7 +8136,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 8.2.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 1693312);
-        const densenet_real *g = ((densenet_real *)(ar + 75526656));
+        const densenet_real *g = ((densenet_real *)(ar + 1678336));
         for (int64_t i = 0; i < 176; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8143,7 +8145,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 8.2.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 1695488);
-        const densenet_real *g = ((densenet_real *)(ar + 76085760));
+        const densenet_real *g = ((densenet_real *)(ar + 1679040));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 50688; i++) {
             densenet_real gi = g[i];
@@ -8153,7 +8155,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 8.2.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 1898240);
-        const densenet_real *g = ((densenet_real *)(ar + 75526528));
+        const densenet_real *g = ((densenet_real *)(ar + 1881792));
         for (int64_t i = 0; i < 32; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8162,7 +8164,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 8.3.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 1898368);
-        const densenet_real *g = ((densenet_real *)(ar + 75664960));
+        const densenet_real *g = ((densenet_real *)(ar + 1881920));
         for (int64_t i = 0; i < 208; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8171,7 +8173,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 8.3.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 1899200);
-        const densenet_real *g = ((densenet_real *)(ar + 75530304));
+        const densenet_real *g = ((densenet_real *)(ar + 1882752));
         for (int64_t i = 0; i < 208; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8180,7 +8182,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 8.3.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 1901760);
-        const densenet_real *g = ((densenet_real *)(ar + 75824960));
+        const densenet_real *g = ((densenet_real *)(ar + 1883584));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 59904; i++) {
             densenet_real gi = g[i];
@@ -8190,7 +8192,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 8.3.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 2141376);
-        const densenet_real *g = ((densenet_real *)(ar + 75530176));
+        const densenet_real *g = ((densenet_real *)(ar + 2123200));
         for (int64_t i = 0; i < 32; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8199,7 +8201,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 9.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 2141504);
-        const densenet_real *g = ((densenet_real *)(ar + 75665920));
+        const densenet_real *g = ((densenet_real *)(ar + 2123328));
         for (int64_t i = 0; i < 240; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8208,7 +8210,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 9.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 2142464);
-        const densenet_real *g = ((densenet_real *)(ar + 75664000));
+        const densenet_real *g = ((densenet_real *)(ar + 2124288));
         for (int64_t i = 0; i < 240; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8217,7 +8219,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 9.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 2145408);
-        const densenet_real *g = ((densenet_real *)(ar + 75548800));
+        const densenet_real *g = ((densenet_real *)(ar + 2125248));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 28800; i++) {
             densenet_real gi = g[i];
@@ -8227,7 +8229,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 9.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 2260608);
-        const densenet_real *g = ((densenet_real *)(ar + 75534144));
+        const densenet_real *g = ((densenet_real *)(ar + 2240448));
         for (int64_t i = 0; i < 120; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8236,7 +8238,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 10.0.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 2261120);
-        const densenet_real *g = ((densenet_real *)(ar + 75537152));
+        const densenet_real *g = ((densenet_real *)(ar + 2240960));
         for (int64_t i = 0; i < 120; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8245,7 +8247,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 10.0.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 2261632);
-        const densenet_real *g = ((densenet_real *)(ar + 75533568));
+        const densenet_real *g = ((densenet_real *)(ar + 2241472));
         for (int64_t i = 0; i < 120; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8254,7 +8256,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 10.0.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 2263232);
-        const densenet_real *g = ((densenet_real *)(ar + 75673344));
+        const densenet_real *g = ((densenet_real *)(ar + 2241984));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 34560; i++) {
             densenet_real gi = g[i];
@@ -8264,7 +8266,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 10.0.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 2401472);
-        const densenet_real *g = ((densenet_real *)(ar + 75533440));
+        const densenet_real *g = ((densenet_real *)(ar + 2380224));
         for (int64_t i = 0; i < 32; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8273,7 +8275,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 10.1.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 2401600);
-        const densenet_real *g = ((densenet_real *)(ar + 75540672));
+        const densenet_real *g = ((densenet_real *)(ar + 2380352));
         for (int64_t i = 0; i < 152; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8282,7 +8284,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 10.1.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 2402240);
-        const densenet_real *g = ((densenet_real *)(ar + 75536448));
+        const densenet_real *g = ((densenet_real *)(ar + 2380992));
         for (int64_t i = 0; i < 152; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8291,7 +8293,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 10.1.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 2404224);
-        const densenet_real *g = ((densenet_real *)(ar + 149338368));
+        const densenet_real *g = ((densenet_real *)(ar + 2381632));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 43776; i++) {
             densenet_real gi = g[i];
@@ -8301,7 +8303,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 10.1.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 2579328);
-        const densenet_real *g = ((densenet_real *)(ar + 75536320));
+        const densenet_real *g = ((densenet_real *)(ar + 2556736));
         for (int64_t i = 0; i < 32; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8310,7 +8312,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 10.2.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 2579456);
-        const densenet_real *g = ((densenet_real *)(ar + 75544704));
+        const densenet_real *g = ((densenet_real *)(ar + 2556864));
         for (int64_t i = 0; i < 184; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8319,7 +8321,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 10.2.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 2580224);
-        const densenet_real *g = ((densenet_real *)(ar + 75539840));
+        const densenet_real *g = ((densenet_real *)(ar + 2557632));
         for (int64_t i = 0; i < 184; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8328,7 +8330,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 10.2.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 2582592);
-        const densenet_real *g = ((densenet_real *)(ar + 150333696));
+        const densenet_real *g = ((densenet_real *)(ar + 2558400));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 52992; i++) {
             densenet_real gi = g[i];
@@ -8338,7 +8340,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 10.2.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 2794560);
-        const densenet_real *g = ((densenet_real *)(ar + 75539712));
+        const densenet_real *g = ((densenet_real *)(ar + 2770368));
         for (int64_t i = 0; i < 32; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8347,7 +8349,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 10.3.0.weight */
     {
         densenet_real *p = (densenet_real *)(st + 2794688);
-        const densenet_real *g = ((densenet_real *)(ar + 75546752));
+        const densenet_real *g = ((densenet_real *)(ar + 2770496));
         for (int64_t i = 0; i < 216; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8356,7 +8358,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 10.3.0.bias */
     {
         densenet_real *p = (densenet_real *)(st + 2795584);
-        const densenet_real *g = ((densenet_real *)(ar + 75543744));
+        const densenet_real *g = ((densenet_real *)(ar + 2771392));
         for (int64_t i = 0; i < 216; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8365,7 +8367,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 10.3.2.weight */
     {
         densenet_real *p = (densenet_real *)(st + 2798336);
-        const densenet_real *g = ((densenet_real *)(ar + 77193600));
+        const densenet_real *g = ((densenet_real *)(ar + 2772288));
         DENSENET_PARALLEL_FOR
         for (int64_t i = 0; i < 62208; i++) {
             densenet_real gi = g[i];
@@ -8375,7 +8377,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 10.3.2.bias */
     {
         densenet_real *p = (densenet_real *)(st + 3047168);
-        const densenet_real *g = ((densenet_real *)(ar + 75543616));
+        const densenet_real *g = ((densenet_real *)(ar + 3021120));
         for (int64_t i = 0; i < 32; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8384,7 +8386,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 11.weight */
     {
         densenet_real *p = (densenet_real *)(st + 3047296);
-        const densenet_real *g = ((densenet_real *)(ar + 75547776));
+        const densenet_real *g = ((densenet_real *)(ar + 3021248));
         for (int64_t i = 0; i < 248; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8393,7 +8395,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 11.bias */
     {
         densenet_real *p = (densenet_real *)(st + 3048320);
-        const densenet_real *g = ((densenet_real *)(ar + 75545728));
+        const densenet_real *g = ((densenet_real *)(ar + 3022272));
         for (int64_t i = 0; i < 248; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8402,7 +8404,7 @@ void densenet_step(void *state, densenet_real lr) {
     /* 15.weight */
     {
         densenet_real *p = (densenet_real *)(st + 3051456);
-        const densenet_real *g = ((densenet_real *)(ar + 75815040));
+        const densenet_real *g = ((densenet_real *)(ar + 3023296));
         for (int64_t i = 0; i < 2480; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8411,138 +8413,138 @@ void densenet_step(void *state, densenet_real lr) {
     /* 15.bias */
     {
         densenet_real *p = (densenet_real *)(st + 3061376);
-        const densenet_real *g = ((densenet_real *)(ar + 75672768));
+        const densenet_real *g = ((densenet_real *)(ar + 3033216));
         for (int64_t i = 0; i < 10; i++) {
             densenet_real gi = g[i];
             p[i] -= lr * gi;
         }
     }
     /* 1.running_mean := */
-    memcpy(st + 13376, ((densenet_real *)(ar + 768)), (size_t)256);
+    memcpy(st + 13376, ((densenet_real *)(ar + 3034048)), (size_t)256);
     /* 1.running_var := */
-    memcpy(st + 13632, ((densenet_real *)(ar + 64)), (size_t)256);
+    memcpy(st + 13632, ((densenet_real *)(ar + 3033344)), (size_t)256);
     /* 1.num_batches_tracked := */
-    memcpy(st + 13888, ((densenet_real *)(ar + 0)), (size_t)4);
+    memcpy(st + 13888, ((densenet_real *)(ar + 3033280)), (size_t)4);
     /* 4.0.0.running_mean := */
-    memcpy(st + 14464, ((densenet_real *)(ar + 94373120)), (size_t)256);
+    memcpy(st + 14464, ((densenet_real *)(ar + 97406400)), (size_t)256);
     /* 4.0.0.running_var := */
-    memcpy(st + 14720, ((densenet_real *)(ar + 94373376)), (size_t)256);
+    memcpy(st + 14720, ((densenet_real *)(ar + 97406656)), (size_t)256);
     /* 4.0.0.num_batches_tracked := */
-    memcpy(st + 14976, ((densenet_real *)(ar + 640)), (size_t)4);
+    memcpy(st + 14976, ((densenet_real *)(ar + 3033920)), (size_t)4);
     /* 4.1.0.running_mean := */
-    memcpy(st + 89664, ((densenet_real *)(ar + 75498752)), (size_t)384);
+    memcpy(st + 89664, ((densenet_real *)(ar + 78532032)), (size_t)384);
     /* 4.1.0.running_var := */
-    memcpy(st + 90048, ((densenet_real *)(ar + 75499136)), (size_t)384);
+    memcpy(st + 90048, ((densenet_real *)(ar + 78532416)), (size_t)384);
     /* 4.1.0.num_batches_tracked := */
-    memcpy(st + 90432, ((densenet_real *)(ar + 704)), (size_t)4);
+    memcpy(st + 90432, ((densenet_real *)(ar + 3033984)), (size_t)4);
     /* 4.2.0.running_mean := */
-    memcpy(st + 202240, ((densenet_real *)(ar + 75500288)), (size_t)512);
+    memcpy(st + 202240, ((densenet_real *)(ar + 78533568)), (size_t)512);
     /* 4.2.0.running_var := */
-    memcpy(st + 202752, ((densenet_real *)(ar + 75500800)), (size_t)512);
+    memcpy(st + 202752, ((densenet_real *)(ar + 78534080)), (size_t)512);
     /* 4.2.0.num_batches_tracked := */
-    memcpy(st + 203264, ((densenet_real *)(ar + 75501824)), (size_t)4);
+    memcpy(st + 203264, ((densenet_real *)(ar + 78535104)), (size_t)4);
     /* 4.3.0.running_mean := */
-    memcpy(st + 352192, ((densenet_real *)(ar + 75502400)), (size_t)640);
+    memcpy(st + 352192, ((densenet_real *)(ar + 78535680)), (size_t)640);
     /* 4.3.0.running_var := */
-    memcpy(st + 352832, ((densenet_real *)(ar + 75503040)), (size_t)640);
+    memcpy(st + 352832, ((densenet_real *)(ar + 78536320)), (size_t)640);
     /* 4.3.0.num_batches_tracked := */
-    memcpy(st + 353472, ((densenet_real *)(ar + 75504320)), (size_t)4);
+    memcpy(st + 353472, ((densenet_real *)(ar + 78537600)), (size_t)4);
     /* 5.0.running_mean := */
-    memcpy(st + 539520, ((densenet_real *)(ar + 75505024)), (size_t)768);
+    memcpy(st + 539520, ((densenet_real *)(ar + 78538304)), (size_t)768);
     /* 5.0.running_var := */
-    memcpy(st + 540288, ((densenet_real *)(ar + 75505792)), (size_t)768);
+    memcpy(st + 540288, ((densenet_real *)(ar + 78539072)), (size_t)768);
     /* 5.0.num_batches_tracked := */
-    memcpy(st + 541056, ((densenet_real *)(ar + 576)), (size_t)4);
+    memcpy(st + 541056, ((densenet_real *)(ar + 3033856)), (size_t)4);
     /* 6.0.0.running_mean := */
-    memcpy(st + 616000, ((densenet_real *)(ar + 89665024)), (size_t)384);
+    memcpy(st + 616000, ((densenet_real *)(ar + 92698304)), (size_t)384);
     /* 6.0.0.running_var := */
-    memcpy(st + 616384, ((densenet_real *)(ar + 82586048)), (size_t)384);
+    memcpy(st + 616384, ((densenet_real *)(ar + 85619328)), (size_t)384);
     /* 6.0.0.num_batches_tracked := */
-    memcpy(st + 616768, ((densenet_real *)(ar + 82586432)), (size_t)4);
+    memcpy(st + 616768, ((densenet_real *)(ar + 85619712)), (size_t)4);
     /* 6.1.0.running_mean := */
-    memcpy(st + 728576, ((densenet_real *)(ar + 75508096)), (size_t)512);
+    memcpy(st + 728576, ((densenet_real *)(ar + 78541376)), (size_t)512);
     /* 6.1.0.running_var := */
-    memcpy(st + 729088, ((densenet_real *)(ar + 75508608)), (size_t)512);
+    memcpy(st + 729088, ((densenet_real *)(ar + 78541888)), (size_t)512);
     /* 6.1.0.num_batches_tracked := */
-    memcpy(st + 729600, ((densenet_real *)(ar + 75509632)), (size_t)4);
+    memcpy(st + 729600, ((densenet_real *)(ar + 78542912)), (size_t)4);
     /* 6.2.0.running_mean := */
-    memcpy(st + 878528, ((densenet_real *)(ar + 75510208)), (size_t)640);
+    memcpy(st + 878528, ((densenet_real *)(ar + 78543488)), (size_t)640);
     /* 6.2.0.running_var := */
-    memcpy(st + 879168, ((densenet_real *)(ar + 75510848)), (size_t)640);
+    memcpy(st + 879168, ((densenet_real *)(ar + 78544128)), (size_t)640);
     /* 6.2.0.num_batches_tracked := */
-    memcpy(st + 879808, ((densenet_real *)(ar + 75512128)), (size_t)4);
+    memcpy(st + 879808, ((densenet_real *)(ar + 78545408)), (size_t)4);
     /* 6.3.0.running_mean := */
-    memcpy(st + 1065856, ((densenet_real *)(ar + 75512832)), (size_t)768);
+    memcpy(st + 1065856, ((densenet_real *)(ar + 78546112)), (size_t)768);
     /* 6.3.0.running_var := */
-    memcpy(st + 1066624, ((densenet_real *)(ar + 75513600)), (size_t)768);
+    memcpy(st + 1066624, ((densenet_real *)(ar + 78546880)), (size_t)768);
     /* 6.3.0.num_batches_tracked := */
-    memcpy(st + 1067392, ((densenet_real *)(ar + 75515136)), (size_t)4);
+    memcpy(st + 1067392, ((densenet_real *)(ar + 78548416)), (size_t)4);
     /* 7.0.running_mean := */
-    memcpy(st + 1290560, ((densenet_real *)(ar + 75515968)), (size_t)896);
+    memcpy(st + 1290560, ((densenet_real *)(ar + 78549248)), (size_t)896);
     /* 7.0.running_var := */
-    memcpy(st + 1291456, ((densenet_real *)(ar + 75516864)), (size_t)896);
+    memcpy(st + 1291456, ((densenet_real *)(ar + 78550144)), (size_t)896);
     /* 7.0.num_batches_tracked := */
-    memcpy(st + 1292352, ((densenet_real *)(ar + 75518656)), (size_t)4);
+    memcpy(st + 1292352, ((densenet_real *)(ar + 78551936)), (size_t)4);
     /* 8.0.0.running_mean := */
-    memcpy(st + 1394112, ((densenet_real *)(ar + 79649728)), (size_t)448);
+    memcpy(st + 1394112, ((densenet_real *)(ar + 82683008)), (size_t)448);
     /* 8.0.0.running_var := */
-    memcpy(st + 1394560, ((densenet_real *)(ar + 77584064)), (size_t)448);
+    memcpy(st + 1394560, ((densenet_real *)(ar + 80617344)), (size_t)448);
     /* 8.0.0.num_batches_tracked := */
-    memcpy(st + 1395008, ((densenet_real *)(ar + 77584512)), (size_t)4);
+    memcpy(st + 1395008, ((densenet_real *)(ar + 80617792)), (size_t)4);
     /* 8.1.0.running_mean := */
-    memcpy(st + 1525376, ((densenet_real *)(ar + 75519616)), (size_t)576);
+    memcpy(st + 1525376, ((densenet_real *)(ar + 78552896)), (size_t)576);
     /* 8.1.0.running_var := */
-    memcpy(st + 1525952, ((densenet_real *)(ar + 75520192)), (size_t)576);
+    memcpy(st + 1525952, ((densenet_real *)(ar + 78553472)), (size_t)576);
     /* 8.1.0.num_batches_tracked := */
-    memcpy(st + 1526528, ((densenet_real *)(ar + 75521344)), (size_t)4);
+    memcpy(st + 1526528, ((densenet_real *)(ar + 78554624)), (size_t)4);
     /* 8.2.0.running_mean := */
-    memcpy(st + 1694016, ((densenet_real *)(ar + 75521984)), (size_t)704);
+    memcpy(st + 1694016, ((densenet_real *)(ar + 78555264)), (size_t)704);
     /* 8.2.0.running_var := */
-    memcpy(st + 1694720, ((densenet_real *)(ar + 75522688)), (size_t)704);
+    memcpy(st + 1694720, ((densenet_real *)(ar + 78555968)), (size_t)704);
     /* 8.2.0.num_batches_tracked := */
-    memcpy(st + 1695424, ((densenet_real *)(ar + 75524096)), (size_t)4);
+    memcpy(st + 1695424, ((densenet_real *)(ar + 78557376)), (size_t)4);
     /* 8.3.0.running_mean := */
-    memcpy(st + 1900032, ((densenet_real *)(ar + 75524864)), (size_t)832);
+    memcpy(st + 1900032, ((densenet_real *)(ar + 78558144)), (size_t)832);
     /* 8.3.0.running_var := */
-    memcpy(st + 1900864, ((densenet_real *)(ar + 75525696)), (size_t)832);
+    memcpy(st + 1900864, ((densenet_real *)(ar + 78558976)), (size_t)832);
     /* 8.3.0.num_batches_tracked := */
-    memcpy(st + 1901696, ((densenet_real *)(ar + 75527360)), (size_t)4);
+    memcpy(st + 1901696, ((densenet_real *)(ar + 78560640)), (size_t)4);
     /* 9.0.running_mean := */
-    memcpy(st + 2143424, ((densenet_real *)(ar + 75528256)), (size_t)960);
+    memcpy(st + 2143424, ((densenet_real *)(ar + 78561536)), (size_t)960);
     /* 9.0.running_var := */
-    memcpy(st + 2144384, ((densenet_real *)(ar + 75529216)), (size_t)960);
+    memcpy(st + 2144384, ((densenet_real *)(ar + 78562496)), (size_t)960);
     /* 9.0.num_batches_tracked := */
-    memcpy(st + 2145344, ((densenet_real *)(ar + 75531136)), (size_t)4);
+    memcpy(st + 2145344, ((densenet_real *)(ar + 78564416)), (size_t)4);
     /* 10.0.0.running_mean := */
-    memcpy(st + 2262144, ((densenet_real *)(ar + 76639616)), (size_t)480);
+    memcpy(st + 2262144, ((densenet_real *)(ar + 79672896)), (size_t)480);
     /* 10.0.0.running_var := */
-    memcpy(st + 2262656, ((densenet_real *)(ar + 76085184)), (size_t)480);
+    memcpy(st + 2262656, ((densenet_real *)(ar + 79118464)), (size_t)480);
     /* 10.0.0.num_batches_tracked := */
-    memcpy(st + 2263168, ((densenet_real *)(ar + 76085696)), (size_t)4);
+    memcpy(st + 2263168, ((densenet_real *)(ar + 79118976)), (size_t)4);
     /* 10.1.0.running_mean := */
-    memcpy(st + 2402880, ((densenet_real *)(ar + 75532160)), (size_t)608);
+    memcpy(st + 2402880, ((densenet_real *)(ar + 78565440)), (size_t)608);
     /* 10.1.0.running_var := */
-    memcpy(st + 2403520, ((densenet_real *)(ar + 75532800)), (size_t)608);
+    memcpy(st + 2403520, ((densenet_real *)(ar + 78566080)), (size_t)608);
     /* 10.1.0.num_batches_tracked := */
-    memcpy(st + 2404160, ((densenet_real *)(ar + 75534080)), (size_t)4);
+    memcpy(st + 2404160, ((densenet_real *)(ar + 78567360)), (size_t)4);
     /* 10.2.0.running_mean := */
-    memcpy(st + 2580992, ((densenet_real *)(ar + 75534784)), (size_t)736);
+    memcpy(st + 2580992, ((densenet_real *)(ar + 78568064)), (size_t)736);
     /* 10.2.0.running_var := */
-    memcpy(st + 2581760, ((densenet_real *)(ar + 75535552)), (size_t)736);
+    memcpy(st + 2581760, ((densenet_real *)(ar + 78568832)), (size_t)736);
     /* 10.2.0.num_batches_tracked := */
-    memcpy(st + 2582528, ((densenet_real *)(ar + 75537088)), (size_t)4);
+    memcpy(st + 2582528, ((densenet_real *)(ar + 78570368)), (size_t)4);
     /* 10.3.0.running_mean := */
-    memcpy(st + 2796480, ((densenet_real *)(ar + 75537920)), (size_t)864);
+    memcpy(st + 2796480, ((densenet_real *)(ar + 78571200)), (size_t)864);
     /* 10.3.0.running_var := */
-    memcpy(st + 2797376, ((densenet_real *)(ar + 75538816)), (size_t)864);
+    memcpy(st + 2797376, ((densenet_real *)(ar + 78572096)), (size_t)864);
     /* 10.3.0.num_batches_tracked := */
-    memcpy(st + 2798272, ((densenet_real *)(ar + 75540608)), (size_t)4);
+    memcpy(st + 2798272, ((densenet_real *)(ar + 78573888)), (size_t)4);
     /* 11.running_mean := */
-    memcpy(st + 3049344, ((densenet_real *)(ar + 75541568)), (size_t)992);
+    memcpy(st + 3049344, ((densenet_real *)(ar + 78574848)), (size_t)992);
     /* 11.running_var := */
-    memcpy(st + 3050368, ((densenet_real *)(ar + 75542592)), (size_t)992);
+    memcpy(st + 3050368, ((densenet_real *)(ar + 78575872)), (size_t)992);
     /* 11.num_batches_tracked := */
-    memcpy(st + 3051392, ((densenet_real *)(ar + 75544640)), (size_t)4);
+    memcpy(st + 3051392, ((densenet_real *)(ar + 78577920)), (size_t)4);
 }
 
 densenet_real densenet_train_step(void *state, int n, const densenet_real *x, const int32_t *y, densenet_real lr, double *metrics) {
@@ -9408,173 +9410,173 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
 densenet_real *densenet_grad(void *state, const char *name) {
     unsigned char *ar = (unsigned char *)state + 3061440;
     if (strcmp(name, "0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 2048);
+        return (densenet_real *)(void *)(ar + 0);
     if (strcmp(name, "0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 320);
+        return (densenet_real *)(void *)(ar + 12544);
     if (strcmp(name, "1.weight") == 0)
-        return (densenet_real *)(void *)(ar + 1792);
+        return (densenet_real *)(void *)(ar + 12800);
     if (strcmp(name, "1.bias") == 0)
-        return (densenet_real *)(void *)(ar + 1280);
+        return (densenet_real *)(void *)(ar + 13056);
     if (strcmp(name, "4.0.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75501888);
+        return (densenet_real *)(void *)(ar + 13312);
     if (strcmp(name, "4.0.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75499648);
+        return (densenet_real *)(void *)(ar + 13568);
     if (strcmp(name, "4.0.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 78248128);
+        return (densenet_real *)(void *)(ar + 13824);
     if (strcmp(name, "4.0.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75499520);
+        return (densenet_real *)(void *)(ar + 87552);
     if (strcmp(name, "4.1.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75504384);
+        return (densenet_real *)(void *)(ar + 87680);
     if (strcmp(name, "4.1.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75501440);
+        return (densenet_real *)(void *)(ar + 88064);
     if (strcmp(name, "4.1.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 78137536);
+        return (densenet_real *)(void *)(ar + 88448);
     if (strcmp(name, "4.1.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75501312);
+        return (densenet_real *)(void *)(ar + 199040);
     if (strcmp(name, "4.2.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75507328);
+        return (densenet_real *)(void *)(ar + 199168);
     if (strcmp(name, "4.2.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75503808);
+        return (densenet_real *)(void *)(ar + 199680);
     if (strcmp(name, "4.2.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 77990080);
+        return (densenet_real *)(void *)(ar + 200192);
     if (strcmp(name, "4.2.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75503680);
+        return (densenet_real *)(void *)(ar + 347648);
     if (strcmp(name, "4.3.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75670336);
+        return (densenet_real *)(void *)(ar + 347776);
     if (strcmp(name, "4.3.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75506688);
+        return (densenet_real *)(void *)(ar + 348416);
     if (strcmp(name, "4.3.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 77805760);
+        return (densenet_real *)(void *)(ar + 349056);
     if (strcmp(name, "4.3.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75506560);
+        return (densenet_real *)(void *)(ar + 533376);
     if (strcmp(name, "5.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75671104);
+        return (densenet_real *)(void *)(ar + 533504);
     if (strcmp(name, "5.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75669568);
+        return (densenet_real *)(void *)(ar + 534272);
     if (strcmp(name, "5.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 77732032);
+        return (densenet_real *)(void *)(ar + 535040);
     if (strcmp(name, "5.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75509696);
+        return (densenet_real *)(void *)(ar + 608768);
     if (strcmp(name, "6.0.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75512192);
+        return (densenet_real *)(void *)(ar + 609152);
     if (strcmp(name, "6.0.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75509248);
+        return (densenet_real *)(void *)(ar + 609536);
     if (strcmp(name, "6.0.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 77442432);
+        return (densenet_real *)(void *)(ar + 609920);
     if (strcmp(name, "6.0.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75509120);
+        return (densenet_real *)(void *)(ar + 720512);
     if (strcmp(name, "6.1.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75515200);
+        return (densenet_real *)(void *)(ar + 720640);
     if (strcmp(name, "6.1.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75511616);
+        return (densenet_real *)(void *)(ar + 721152);
     if (strcmp(name, "6.1.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 77584576);
+        return (densenet_real *)(void *)(ar + 721664);
     if (strcmp(name, "6.1.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75511488);
+        return (densenet_real *)(void *)(ar + 869120);
     if (strcmp(name, "6.2.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75518720);
+        return (densenet_real *)(void *)(ar + 869248);
     if (strcmp(name, "6.2.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75514496);
+        return (densenet_real *)(void *)(ar + 869888);
     if (strcmp(name, "6.2.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 76961664);
+        return (densenet_real *)(void *)(ar + 870528);
     if (strcmp(name, "6.2.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75514368);
+        return (densenet_real *)(void *)(ar + 1054848);
     if (strcmp(name, "6.3.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75667776);
+        return (densenet_real *)(void *)(ar + 1054976);
     if (strcmp(name, "6.3.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75517888);
+        return (densenet_real *)(void *)(ar + 1055744);
     if (strcmp(name, "6.3.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 76740480);
+        return (densenet_real *)(void *)(ar + 1056512);
     if (strcmp(name, "6.3.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75517760);
+        return (densenet_real *)(void *)(ar + 1277696);
     if (strcmp(name, "7.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75668672);
+        return (densenet_real *)(void *)(ar + 1277824);
     if (strcmp(name, "7.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75666880);
+        return (densenet_real *)(void *)(ar + 1278720);
     if (strcmp(name, "7.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 76640128);
+        return (densenet_real *)(void *)(ar + 1279616);
     if (strcmp(name, "7.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75521408);
+        return (densenet_real *)(void *)(ar + 1379968);
     if (strcmp(name, "8.0.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75524160);
+        return (densenet_real *)(void *)(ar + 1380416);
     if (strcmp(name, "8.0.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75520896);
+        return (densenet_real *)(void *)(ar + 1380864);
     if (strcmp(name, "8.0.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 76454400);
+        return (densenet_real *)(void *)(ar + 1381312);
     if (strcmp(name, "8.0.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75520768);
+        return (densenet_real *)(void *)(ar + 1510336);
     if (strcmp(name, "8.1.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75527424);
+        return (densenet_real *)(void *)(ar + 1510464);
     if (strcmp(name, "8.1.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75523520);
+        return (densenet_real *)(void *)(ar + 1511040);
     if (strcmp(name, "8.1.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 76288512);
+        return (densenet_real *)(void *)(ar + 1511616);
     if (strcmp(name, "8.1.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75523392);
+        return (densenet_real *)(void *)(ar + 1677504);
     if (strcmp(name, "8.2.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75531200);
+        return (densenet_real *)(void *)(ar + 1677632);
     if (strcmp(name, "8.2.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75526656);
+        return (densenet_real *)(void *)(ar + 1678336);
     if (strcmp(name, "8.2.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 76085760);
+        return (densenet_real *)(void *)(ar + 1679040);
     if (strcmp(name, "8.2.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75526528);
+        return (densenet_real *)(void *)(ar + 1881792);
     if (strcmp(name, "8.3.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75664960);
+        return (densenet_real *)(void *)(ar + 1881920);
     if (strcmp(name, "8.3.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75530304);
+        return (densenet_real *)(void *)(ar + 1882752);
     if (strcmp(name, "8.3.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75824960);
+        return (densenet_real *)(void *)(ar + 1883584);
     if (strcmp(name, "8.3.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75530176);
+        return (densenet_real *)(void *)(ar + 2123200);
     if (strcmp(name, "9.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75665920);
+        return (densenet_real *)(void *)(ar + 2123328);
     if (strcmp(name, "9.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75664000);
+        return (densenet_real *)(void *)(ar + 2124288);
     if (strcmp(name, "9.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75548800);
+        return (densenet_real *)(void *)(ar + 2125248);
     if (strcmp(name, "9.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75534144);
+        return (densenet_real *)(void *)(ar + 2240448);
     if (strcmp(name, "10.0.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75537152);
+        return (densenet_real *)(void *)(ar + 2240960);
     if (strcmp(name, "10.0.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75533568);
+        return (densenet_real *)(void *)(ar + 2241472);
     if (strcmp(name, "10.0.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75673344);
+        return (densenet_real *)(void *)(ar + 2241984);
     if (strcmp(name, "10.0.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75533440);
+        return (densenet_real *)(void *)(ar + 2380224);
     if (strcmp(name, "10.1.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75540672);
+        return (densenet_real *)(void *)(ar + 2380352);
     if (strcmp(name, "10.1.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75536448);
+        return (densenet_real *)(void *)(ar + 2380992);
     if (strcmp(name, "10.1.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 149338368);
+        return (densenet_real *)(void *)(ar + 2381632);
     if (strcmp(name, "10.1.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75536320);
+        return (densenet_real *)(void *)(ar + 2556736);
     if (strcmp(name, "10.2.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75544704);
+        return (densenet_real *)(void *)(ar + 2556864);
     if (strcmp(name, "10.2.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75539840);
+        return (densenet_real *)(void *)(ar + 2557632);
     if (strcmp(name, "10.2.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 150333696);
+        return (densenet_real *)(void *)(ar + 2558400);
     if (strcmp(name, "10.2.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75539712);
+        return (densenet_real *)(void *)(ar + 2770368);
     if (strcmp(name, "10.3.0.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75546752);
+        return (densenet_real *)(void *)(ar + 2770496);
     if (strcmp(name, "10.3.0.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75543744);
+        return (densenet_real *)(void *)(ar + 2771392);
     if (strcmp(name, "10.3.2.weight") == 0)
-        return (densenet_real *)(void *)(ar + 77193600);
+        return (densenet_real *)(void *)(ar + 2772288);
     if (strcmp(name, "10.3.2.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75543616);
+        return (densenet_real *)(void *)(ar + 3021120);
     if (strcmp(name, "11.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75547776);
+        return (densenet_real *)(void *)(ar + 3021248);
     if (strcmp(name, "11.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75545728);
+        return (densenet_real *)(void *)(ar + 3022272);
     if (strcmp(name, "15.weight") == 0)
-        return (densenet_real *)(void *)(ar + 75815040);
+        return (densenet_real *)(void *)(ar + 3023296);
     if (strcmp(name, "15.bias") == 0)
-        return (densenet_real *)(void *)(ar + 75672768);
+        return (densenet_real *)(void *)(ar + 3033216);
     (void)ar;
     (void)name;
     return NULL;
@@ -10071,4 +10073,8 @@ densenet_real *densenet_param(void *state, const char *name) {
 
 uint64_t *densenet_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *densenet_example_base(void *state) {
+    return &((header *)state)->base;
 }

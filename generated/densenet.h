@@ -24,13 +24,15 @@ extern "C" {
 #define DENSENET_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define DENSENET_MAX_BATCH 128
-#define DENSENET_STATE_BYTES 767473344
+#define DENSENET_STATE_BYTES 770506624
 #define DENSENET_PARAM_COUNT 147
 #define DENSENET_PARAM_ELEMENTS 764855
 #define DENSENET_INPUT_X_SIZE 9216 /* per example: f32[batch 128, 1, 96, 96] */
 #define DENSENET_INPUT_Y_SIZE 1 /* per example: i32[batch 128] */
 #define DENSENET_OUTPUT_LOGITS_SIZE 10
 #define DENSENET_METRIC_COUNT 1
+#define DENSENET_GRAD_OFFSET 3061440 /* bytes: after densenet_backward, every trainable parameter's gradient */
+#define DENSENET_GRAD_BYTES 3033280 /* lies in these bytes, in parameter order */
 
 /* metadata (also as a table and functions below) */
 #define DENSENET_DLC_VERSION "0.1.0"
@@ -125,6 +127,9 @@ densenet_real *densenet_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *densenet_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *densenet_example_base(void *state);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline dropout_mlp_real maxr(dropout_mlp_real a, dropout_mlp_real b) { return a > b ? a : b; }
@@ -42,10 +43,12 @@ static inline float expv(float x) {
 
 /* Dropout: keep element i of this step's mask with probability 1 - p, scaled by 1 / (1 - p). The
  * hash is SplitMix64's output function (libdlrt's dlrt_hash32) of (seed, step, site, i), so the
- * backward pass recomputes the forward pass's mask instead of storing it. */
-static inline dropout_mlp_real dropmask(const unsigned char *st, uint64_t site, uint64_t i, dropout_mlp_real p) {
+ * backward pass recomputes the forward pass's mask instead of storing it. i counts from the
+ * header's base example (inner elements an example), so a data-parallel rank that holds part of the
+ * global batch draws the masks the whole batch would. */
+static inline dropout_mlp_real dropmask(const unsigned char *st, uint64_t site, uint64_t i, uint64_t inner, dropout_mlp_real p) {
     const header *h = (const header *)(const void *)st;
-    uint64_t counter = ((h->step * 1024u + site) << 32) ^ i;
+    uint64_t counter = ((h->step * 1024u + site) << 32) ^ (h->base * inner + i);
     uint64_t z = h->seed + (counter + 1) * 0x9E3779B97F4A7C15u;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
@@ -105,6 +108,7 @@ void dropout_mlp_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 1.weight [256, 784], dropout_mlp.dlm line 17 */
     rng_seed(&r, seed, 0);
@@ -212,14 +216,14 @@ dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp
     (void)ar;
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
-    gemm(0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 0)), 256, 0);
+    gemm(0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 1077312)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
     DROPOUT_MLP_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
-            ((dropout_mlp_real *)(ar + 262144))[i0 * 256 + i1] = relu((((dropout_mlp_real *)(ar + 0))[i0 * 256 + i1] + ((dropout_mlp_real *)(st + 802880))[i1]));
+            ((dropout_mlp_real *)(ar + 1339456))[i0 * 256 + i1] = relu((((dropout_mlp_real *)(ar + 1077312))[i0 * 256 + i1] + ((dropout_mlp_real *)(st + 802880))[i1]));
         }
     }
     }
@@ -227,19 +231,19 @@ dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp
     {
     DROPOUT_MLP_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 256; i0++) {
-        ((dropout_mlp_real *)(ar + 0))[i0] = (((dropout_mlp_real *)(ar + 262144))[i0] * dropmask(st, 1, (uint64_t)(i0), 0.2f));
+        ((dropout_mlp_real *)(ar + 1077312))[i0] = (((dropout_mlp_real *)(ar + 1339456))[i0] * dropmask(st, 1, (uint64_t)(i0), 256u, 0.2f));
     }
     }
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
-    gemm(0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 0)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 524288)), 256, 0);
+    gemm(0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 1077312)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 1601600)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
     DROPOUT_MLP_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
-            ((dropout_mlp_real *)(ar + 786432))[i0 * 256 + i1] = relu((((dropout_mlp_real *)(ar + 524288))[i0 * 256 + i1] + ((dropout_mlp_real *)(st + 1066048))[i1]));
+            ((dropout_mlp_real *)(ar + 1863744))[i0 * 256 + i1] = relu((((dropout_mlp_real *)(ar + 1601600))[i0 * 256 + i1] + ((dropout_mlp_real *)(st + 1066048))[i1]));
         }
     }
     }
@@ -247,25 +251,25 @@ dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp
     {
     DROPOUT_MLP_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 256; i0++) {
-        ((dropout_mlp_real *)(ar + 524288))[i0] = (((dropout_mlp_real *)(ar + 786432))[i0] * dropmask(st, 2, (uint64_t)(i0), 0.5f));
+        ((dropout_mlp_real *)(ar + 1601600))[i0] = (((dropout_mlp_real *)(ar + 1863744))[i0] * dropmask(st, 2, (uint64_t)(i0), 256u, 0.5f));
     }
     }
     /* matmul -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
-    gemm(0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 524288)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 1048576)), 10, 0);
+    gemm(0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 2125888)), 10, 0);
     }
     /* add -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((dropout_mlp_real *)(ar + 1058816))[i0 * 10 + i1] = (((dropout_mlp_real *)(ar + 1048576))[i0 * 10 + i1] + ((dropout_mlp_real *)(st + 1077312))[i1]);
+            ((dropout_mlp_real *)(ar + 2136128))[i0 * 10 + i1] = (((dropout_mlp_real *)(ar + 2125888))[i0 * 10 + i1] + ((dropout_mlp_real *)(st + 1077312))[i1]);
         }
     }
     }
     /* xent -> f32[batch 256], dropout_mlp.dlm line 26 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const dropout_mlp_real *xr = ((dropout_mlp_real *)(ar + 1058816)) + r * 10;
+        const dropout_mlp_real *xr = ((dropout_mlp_real *)(ar + 2136128)) + r * 10;
         int32_t label = y[r];
         dropout_mlp_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -273,45 +277,45 @@ dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((dropout_mlp_real *)(ar + 1048576))[r] = mx + (dropout_mlp_real)log(sum) - xr[label];
+        ((dropout_mlp_real *)(ar + 2125888))[r] = mx + (dropout_mlp_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], dropout_mlp.dlm line 26 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((dropout_mlp_real *)(ar + 1048576))[i0];
+        acc += ((dropout_mlp_real *)(ar + 2125888))[i0];
     }
-    ((dropout_mlp_real *)(ar + 1049600))[0] = (dropout_mlp_real)acc;
+    ((dropout_mlp_real *)(ar + 2126912))[0] = (dropout_mlp_real)acc;
     }
     /* divcount -> f32[], dropout_mlp.dlm line 26 */
     {
-    ((dropout_mlp_real *)(ar + 1048576))[0] = (((dropout_mlp_real *)(ar + 1049600))[0] / (dropout_mlp_real)(1 * n));
+    ((dropout_mlp_real *)(ar + 2125888))[0] = (((dropout_mlp_real *)(ar + 2126912))[0] / (dropout_mlp_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 256], dropout_mlp.dlm line 30 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const dropout_mlp_real *xr = ((dropout_mlp_real *)(ar + 1058816)) + r * 10;
+        const dropout_mlp_real *xr = ((dropout_mlp_real *)(ar + 2136128)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((dropout_mlp_real *)(ar + 1048640))[r] = best == label ? 1.0f : 0.0f;
+        ((dropout_mlp_real *)(ar + 2125952))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], dropout_mlp.dlm line 30 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((dropout_mlp_real *)(ar + 1048640))[i0];
+        acc += ((dropout_mlp_real *)(ar + 2125952))[i0];
     }
-    ((dropout_mlp_real *)(ar + 1049664))[0] = (dropout_mlp_real)acc;
+    ((dropout_mlp_real *)(ar + 2126976))[0] = (dropout_mlp_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((dropout_mlp_real *)(ar + 1049664))[0];
+        metrics[0] = (double)((dropout_mlp_real *)(ar + 2126976))[0];
     }
-    return ((dropout_mlp_real *)(ar + 1048576))[0];
+    return ((dropout_mlp_real *)(ar + 2125888))[0];
 }
 
 int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const int32_t *y) {
@@ -322,18 +326,18 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     (void)ar;
     /* divcount -> f32[], dropout_mlp.dlm line 26 */
     {
-    ((dropout_mlp_real *)(ar + 1048640))[0] = (1.0f / (dropout_mlp_real)(1 * n));
+    ((dropout_mlp_real *)(ar + 2125952))[0] = (1.0f / (dropout_mlp_real)(1 * n));
     }
     /* copy -> f32[batch 256], dropout_mlp.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((dropout_mlp_real *)(ar + 1049728))[i0] = ((dropout_mlp_real *)(ar + 1048640))[0];
+        ((dropout_mlp_real *)(ar + 2127040))[i0] = ((dropout_mlp_real *)(ar + 2125952))[0];
     }
     }
     /* xent_grad -> f32[batch 256, 10], dropout_mlp.dlm line 26 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const dropout_mlp_real *xr = ((dropout_mlp_real *)(ar + 1058816)) + r * 10;
+        const dropout_mlp_real *xr = ((dropout_mlp_real *)(ar + 2136128)) + r * 10;
         int32_t label = y[r];
         dropout_mlp_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -341,8 +345,8 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        dropout_mlp_real *yr = ((dropout_mlp_real *)(ar + 1069056)) + r * 10;
-        dropout_mlp_real scale = ((dropout_mlp_real *)(ar + 1049728))[r], inv = (dropout_mlp_real)(1.0 / sum);
+        dropout_mlp_real *yr = ((dropout_mlp_real *)(ar + 2146368)) + r * 10;
+        dropout_mlp_real scale = ((dropout_mlp_real *)(ar + 2127040))[r], inv = (dropout_mlp_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -352,24 +356,24 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((dropout_mlp_real *)(ar + 1069056))[i0 + i1 * 10];
+            acc += ((dropout_mlp_real *)(ar + 2146368))[i0 + i1 * 10];
         }
-        ((dropout_mlp_real *)(ar + 1048640))[i0] = (dropout_mlp_real)acc;
+        ((dropout_mlp_real *)(ar + 1077248))[i0] = (dropout_mlp_real)acc;
     }
     }
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 19 */
     {
-    gemm(0, 0, n, 256, 10, ((dropout_mlp_real *)(ar + 1069056)), 10, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 1079296)), 256, 0);
+    gemm(0, 0, n, 256, 10, ((dropout_mlp_real *)(ar + 2146368)), 10, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 2156608)), 256, 0);
     }
     /* matmul -> f32[10, 256], dropout_mlp.dlm line 19 */
     {
-    gemm(1, 0, 10, 256, n, ((dropout_mlp_real *)(ar + 1069056)), 10, ((dropout_mlp_real *)(ar + 524288)), 256, ((dropout_mlp_real *)(ar + 1049728)), 256, 0);
+    gemm(1, 0, 10, 256, n, ((dropout_mlp_real *)(ar + 2146368)), 10, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(ar + 1067008)), 256, 0);
     }
     /* mul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
     DROPOUT_MLP_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 256; i0++) {
-        ((dropout_mlp_real *)(ar + 524288))[i0] = ((((dropout_mlp_real *)(ar + 1079296))[i0] * dropmask(st, 2, (uint64_t)(i0), 0.5f)) * (((dropout_mlp_real *)(ar + 786432))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((dropout_mlp_real *)(ar + 1601600))[i0] = ((((dropout_mlp_real *)(ar + 2156608))[i0] * dropmask(st, 2, (uint64_t)(i0), 256u, 0.5f)) * (((dropout_mlp_real *)(ar + 1863744))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[256], dropout_mlp.dlm line 18 */
@@ -378,24 +382,24 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     for (int64_t i0 = 0; i0 < 256; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((dropout_mlp_real *)(ar + 524288))[i0 + i1 * 256];
+            acc += ((dropout_mlp_real *)(ar + 1601600))[i0 + i1 * 256];
         }
-        ((dropout_mlp_real *)(ar + 786432))[i0] = (dropout_mlp_real)acc;
+        ((dropout_mlp_real *)(ar + 1065984))[i0] = (dropout_mlp_real)acc;
     }
     }
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
-    gemm(0, 0, n, 256, 256, ((dropout_mlp_real *)(ar + 524288)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 1059968)), 256, 0);
+    gemm(0, 0, n, 256, 256, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 1863744)), 256, 0);
     }
     /* matmul -> f32[256, 256], dropout_mlp.dlm line 18 */
     {
-    gemm(1, 0, 256, 256, n, ((dropout_mlp_real *)(ar + 524288)), 256, ((dropout_mlp_real *)(ar + 0)), 256, ((dropout_mlp_real *)(ar + 1322112)), 256, 0);
+    gemm(1, 0, 256, 256, n, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(ar + 1077312)), 256, ((dropout_mlp_real *)(ar + 803840)), 256, 0);
     }
     /* mul -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
     DROPOUT_MLP_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 256; i0++) {
-        ((dropout_mlp_real *)(ar + 0))[i0] = ((((dropout_mlp_real *)(ar + 1059968))[i0] * dropmask(st, 1, (uint64_t)(i0), 0.2f)) * (((dropout_mlp_real *)(ar + 262144))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((dropout_mlp_real *)(ar + 1077312))[i0] = ((((dropout_mlp_real *)(ar + 1863744))[i0] * dropmask(st, 1, (uint64_t)(i0), 256u, 0.2f)) * (((dropout_mlp_real *)(ar + 1339456))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[256], dropout_mlp.dlm line 17 */
@@ -404,14 +408,14 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     for (int64_t i0 = 0; i0 < 256; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((dropout_mlp_real *)(ar + 0))[i0 + i1 * 256];
+            acc += ((dropout_mlp_real *)(ar + 1077312))[i0 + i1 * 256];
         }
-        ((dropout_mlp_real *)(ar + 262144))[i0] = (dropout_mlp_real)acc;
+        ((dropout_mlp_real *)(ar + 802816))[i0] = (dropout_mlp_real)acc;
     }
     }
     /* matmul -> f32[256, 784], dropout_mlp.dlm line 17 */
     {
-    gemm(1, 0, 256, 784, n, ((dropout_mlp_real *)(ar + 0)), 256, x, 784, ((dropout_mlp_real *)(ar + 1584256)), 784, 0);
+    gemm(1, 0, 256, 784, n, ((dropout_mlp_real *)(ar + 1077312)), 256, x, 784, ((dropout_mlp_real *)(ar + 0)), 784, 0);
     }
     return 0;
 }
@@ -425,7 +429,7 @@ void dropout_mlp_step(void *state, dropout_mlp_real lr) {
     /* 1.weight */
     {
         dropout_mlp_real *p = (dropout_mlp_real *)(st + 64);
-        const dropout_mlp_real *g = ((dropout_mlp_real *)(ar + 1584256));
+        const dropout_mlp_real *g = ((dropout_mlp_real *)(ar + 0));
         DROPOUT_MLP_PARALLEL_FOR
         for (int64_t i = 0; i < 200704; i++) {
             dropout_mlp_real gi = g[i];
@@ -435,7 +439,7 @@ void dropout_mlp_step(void *state, dropout_mlp_real lr) {
     /* 1.bias */
     {
         dropout_mlp_real *p = (dropout_mlp_real *)(st + 802880);
-        const dropout_mlp_real *g = ((dropout_mlp_real *)(ar + 262144));
+        const dropout_mlp_real *g = ((dropout_mlp_real *)(ar + 802816));
         for (int64_t i = 0; i < 256; i++) {
             dropout_mlp_real gi = g[i];
             p[i] -= lr * gi;
@@ -444,7 +448,7 @@ void dropout_mlp_step(void *state, dropout_mlp_real lr) {
     /* 4.weight */
     {
         dropout_mlp_real *p = (dropout_mlp_real *)(st + 803904);
-        const dropout_mlp_real *g = ((dropout_mlp_real *)(ar + 1322112));
+        const dropout_mlp_real *g = ((dropout_mlp_real *)(ar + 803840));
         DROPOUT_MLP_PARALLEL_FOR
         for (int64_t i = 0; i < 65536; i++) {
             dropout_mlp_real gi = g[i];
@@ -454,7 +458,7 @@ void dropout_mlp_step(void *state, dropout_mlp_real lr) {
     /* 4.bias */
     {
         dropout_mlp_real *p = (dropout_mlp_real *)(st + 1066048);
-        const dropout_mlp_real *g = ((dropout_mlp_real *)(ar + 786432));
+        const dropout_mlp_real *g = ((dropout_mlp_real *)(ar + 1065984));
         for (int64_t i = 0; i < 256; i++) {
             dropout_mlp_real gi = g[i];
             p[i] -= lr * gi;
@@ -463,7 +467,7 @@ void dropout_mlp_step(void *state, dropout_mlp_real lr) {
     /* 7.weight */
     {
         dropout_mlp_real *p = (dropout_mlp_real *)(st + 1067072);
-        const dropout_mlp_real *g = ((dropout_mlp_real *)(ar + 1049728));
+        const dropout_mlp_real *g = ((dropout_mlp_real *)(ar + 1067008));
         for (int64_t i = 0; i < 2560; i++) {
             dropout_mlp_real gi = g[i];
             p[i] -= lr * gi;
@@ -472,7 +476,7 @@ void dropout_mlp_step(void *state, dropout_mlp_real lr) {
     /* 7.bias */
     {
         dropout_mlp_real *p = (dropout_mlp_real *)(st + 1077312);
-        const dropout_mlp_real *g = ((dropout_mlp_real *)(ar + 1048640));
+        const dropout_mlp_real *g = ((dropout_mlp_real *)(ar + 1077248));
         for (int64_t i = 0; i < 10; i++) {
             dropout_mlp_real gi = g[i];
             p[i] -= lr * gi;
@@ -588,17 +592,17 @@ dropout_mlp_real dropout_mlp_evaluate(void *state, int n, const dropout_mlp_real
 dropout_mlp_real *dropout_mlp_grad(void *state, const char *name) {
     unsigned char *ar = (unsigned char *)state + 1077376;
     if (strcmp(name, "1.weight") == 0)
-        return (dropout_mlp_real *)(void *)(ar + 1584256);
+        return (dropout_mlp_real *)(void *)(ar + 0);
     if (strcmp(name, "1.bias") == 0)
-        return (dropout_mlp_real *)(void *)(ar + 262144);
+        return (dropout_mlp_real *)(void *)(ar + 802816);
     if (strcmp(name, "4.weight") == 0)
-        return (dropout_mlp_real *)(void *)(ar + 1322112);
+        return (dropout_mlp_real *)(void *)(ar + 803840);
     if (strcmp(name, "4.bias") == 0)
-        return (dropout_mlp_real *)(void *)(ar + 786432);
+        return (dropout_mlp_real *)(void *)(ar + 1065984);
     if (strcmp(name, "7.weight") == 0)
-        return (dropout_mlp_real *)(void *)(ar + 1049728);
+        return (dropout_mlp_real *)(void *)(ar + 1067008);
     if (strcmp(name, "7.bias") == 0)
-        return (dropout_mlp_real *)(void *)(ar + 1048640);
+        return (dropout_mlp_real *)(void *)(ar + 1077248);
     (void)ar;
     (void)name;
     return NULL;
@@ -813,4 +817,8 @@ dropout_mlp_real *dropout_mlp_param(void *state, const char *name) {
 
 uint64_t *dropout_mlp_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *dropout_mlp_example_base(void *state) {
+    return &((header *)state)->base;
 }

@@ -24,13 +24,15 @@ extern "C" {
 #define DROPOUT_MLP_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define DROPOUT_MLP_MAX_BATCH 256
-#define DROPOUT_MLP_STATE_BYTES 3464448
+#define DROPOUT_MLP_STATE_BYTES 3496128
 #define DROPOUT_MLP_PARAM_COUNT 6
 #define DROPOUT_MLP_PARAM_ELEMENTS 269322
 #define DROPOUT_MLP_INPUT_X_SIZE 784 /* per example: f32[batch 256, 1, 28, 28] */
 #define DROPOUT_MLP_INPUT_Y_SIZE 1 /* per example: i32[batch 256] */
 #define DROPOUT_MLP_OUTPUT_LOGITS_SIZE 10
 #define DROPOUT_MLP_METRIC_COUNT 1
+#define DROPOUT_MLP_GRAD_OFFSET 1077376 /* bytes: after dropout_mlp_backward, every trainable parameter's gradient */
+#define DROPOUT_MLP_GRAD_BYTES 1077312 /* lies in these bytes, in parameter order */
 
 /* metadata (also as a table and functions below) */
 #define DROPOUT_MLP_DLC_VERSION "0.1.0"
@@ -125,6 +127,9 @@ dropout_mlp_real *dropout_mlp_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *dropout_mlp_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *dropout_mlp_example_base(void *state);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline googlenet_real maxr(googlenet_real a, googlenet_real b) { return a > b ? a : b; }
@@ -894,6 +895,7 @@ void googlenet_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.weight [64, 1, 7, 7], googlenet.dlm line 23 */
     rng_seed(&r, seed, 0);
@@ -2847,7 +2849,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
     {
-    conv2d_fwd_direct_0(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(ar + 0)), n);
+    conv2d_fwd_direct_0(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(ar + 23910208)), n);
     }
     /* relu -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
     {
@@ -2855,19 +2857,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((googlenet_real *)(ar + 75497472))[i0 * 147456 + i1 * 2304 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 147456 + i1 * 2304 + i2] + ((googlenet_real *)(st + 12608))[i1]));
+                ((googlenet_real *)(ar + 99407680))[i0 * 147456 + i1 * 2304 + i2] = relu((((googlenet_real *)(ar + 23910208))[i0 * 147456 + i1 * 2304 + i2] + ((googlenet_real *)(st + 12608))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 64, 24, 24], googlenet.dlm line 24 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 75497472)), ((googlenet_real *)(ar + 0)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 99407680)), ((googlenet_real *)(ar + 23910208)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 18874368)) + i * 36864, 576, 0);
+        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 23910208)) + i * 36864, 576, ((googlenet_real *)(ar + 42784576)) + i * 36864, 576, 0);
     }
     /* relu -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -2875,14 +2877,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((googlenet_real *)(ar + 37748736))[i0 * 36864 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 36864 + i1 * 576 + i2] + ((googlenet_real *)(st + 29248))[i1]));
+                ((googlenet_real *)(ar + 61658944))[i0 * 36864 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 42784576))[i0 * 36864 + i1 * 576 + i2] + ((googlenet_real *)(st + 29248))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 37748736)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 150994944)), (googlenet_real *)(ar + 18874368), n, 192, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 61658944)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 42784576), n, 192, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
@@ -2890,19 +2892,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((googlenet_real *)(ar + 207618048))[i0 * 110592 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 150994944))[i0 * 110592 + i1 * 576 + i2] + ((googlenet_real *)(st + 471872))[i1]));
+                ((googlenet_real *)(ar + 231528256))[i0 * 110592 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 174905152))[i0 * 110592 + i1 * 576 + i2] + ((googlenet_real *)(st + 471872))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 192, 12, 12], googlenet.dlm line 27 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 207618048)), ((googlenet_real *)(ar + 18874368)), NULL, n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 231528256)), ((googlenet_real *)(ar + 42784576)), NULL, n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 18874368)) + i * 27648, 144, ((googlenet_real *)(ar + 33030144)) + i * 9216, 144, 0);
+        gemm(0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 56940352)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -2910,7 +2912,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 56623104))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 33030144))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 521792))[i1]));
+                ((googlenet_real *)(ar + 80533312))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 56940352))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 521792))[i1]));
             }
         }
     }
@@ -2918,7 +2920,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 18874368)) + i * 27648, 144, ((googlenet_real *)(ar + 61341696)) + i * 13824, 144, 0);
+        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 85251904)) + i * 13824, 144, 0);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
@@ -2926,14 +2928,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 68419584))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 61341696))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 595776))[i1]));
+                ((googlenet_real *)(ar + 92329792))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 85251904))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 595776))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 68419584)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 150994944)), (googlenet_real *)(ar + 33030144), n, 128, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 92329792)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 56940352), n, 128, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -2941,7 +2943,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 160432128))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 150994944))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1038528))[i1]));
+                ((googlenet_real *)(ar + 184342336))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 174905152))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1038528))[i1]));
             }
         }
     }
@@ -2949,7 +2951,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 18874368)) + i * 27648, 144, ((googlenet_real *)(ar + 33030144)) + i * 2304, 144, 0);
+        gemm(0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 56940352)) + i * 2304, 144, 0);
     }
     /* relu -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
@@ -2957,14 +2959,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 34209792))[i0 * 2304 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 33030144))[i0 * 2304 + i1 * 144 + i2] + ((googlenet_real *)(st + 1051328))[i1]));
+                ((googlenet_real *)(ar + 58120000))[i0 * 2304 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 56940352))[i0 * 2304 + i1 * 144 + i2] + ((googlenet_real *)(st + 1051328))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_1(((googlenet_real *)(ar + 34209792)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 35389440)), n);
+    conv2d_fwd_direct_1(((googlenet_real *)(ar + 58120000)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 59299648)), n);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -2972,19 +2974,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 61341696))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 35389440))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1102592))[i1]));
+                ((googlenet_real *)(ar + 85251904))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1102592))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(ar + 169869312)), NULL, n * 192, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 42784576)), ((googlenet_real *)(ar + 193779520)), NULL, n * 192, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 169869312)) + i * 27648, 144, ((googlenet_real *)(ar + 35389440)) + i * 4608, 144, 0);
+        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 193779520)) + i * 27648, 144, ((googlenet_real *)(ar + 59299648)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
@@ -2992,7 +2994,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 63700992))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 35389440))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1127296))[i1]));
+                ((googlenet_real *)(ar + 87611200))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1127296))[i1]));
             }
         }
     }
@@ -3000,18 +3002,18 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* concat -> f32[batch 128, 256, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 184025088)) + i * 36864 + 0, ((googlenet_real *)(ar + 56623104)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 207935296)) + i * 36864 + 0, ((googlenet_real *)(ar + 80533312)) + i * 9216, 9216 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 184025088)) + i * 36864 + 9216, ((googlenet_real *)(ar + 160432128)) + i * 18432, 18432 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 207935296)) + i * 36864 + 9216, ((googlenet_real *)(ar + 184342336)) + i * 18432, 18432 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 184025088)) + i * 36864 + 27648, ((googlenet_real *)(ar + 61341696)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 207935296)) + i * 36864 + 27648, ((googlenet_real *)(ar + 85251904)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 184025088)) + i * 36864 + 32256, ((googlenet_real *)(ar + 63700992)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 207935296)) + i * 36864 + 32256, ((googlenet_real *)(ar + 87611200)) + i * 4608, 4608 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 184025088)) + i * 36864, 144, ((googlenet_real *)(ar + 150994944)) + i * 18432, 144, 0);
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
@@ -3019,7 +3021,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 264241152))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 150994944))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1258496))[i1]));
+                ((googlenet_real *)(ar + 288151360))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 174905152))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1258496))[i1]));
             }
         }
     }
@@ -3027,7 +3029,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 184025088)) + i * 36864, 144, ((googlenet_real *)(ar + 150994944)) + i * 18432, 144, 0);
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -3035,14 +3037,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 273678336))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 150994944))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1390080))[i1]));
+                ((googlenet_real *)(ar + 297588544))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 174905152))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1390080))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 273678336)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 283115520)), (googlenet_real *)(ar + 33030144), n, 192, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 297588544)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 56940352), n, 192, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
@@ -3050,7 +3052,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 297271296))[i0 * 27648 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 283115520))[i0 * 27648 + i1 * 144 + i2] + ((googlenet_real *)(st + 2275328))[i1]));
+                ((googlenet_real *)(ar + 321181504))[i0 * 27648 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 307025728))[i0 * 27648 + i1 * 144 + i2] + ((googlenet_real *)(st + 2275328))[i1]));
             }
         }
     }
@@ -3058,7 +3060,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 184025088)) + i * 36864, 144, ((googlenet_real *)(ar + 35389440)) + i * 4608, 144, 0);
+        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 59299648)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -3066,14 +3068,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 66060288))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 35389440))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 2308864))[i1]));
+                ((googlenet_real *)(ar + 89970496))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 2308864))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 66060288)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 150994944)), (googlenet_real *)(ar + 33030144), n, 96, 2, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 89970496)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 56940352), n, 96, 2, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
@@ -3081,19 +3083,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 283115520))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 150994944))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 2616192))[i1]));
+                ((googlenet_real *)(ar + 307025728))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 174905152))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 2616192))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 184025088)), ((googlenet_real *)(ar + 311427072)), NULL, n * 256, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 207935296)), ((googlenet_real *)(ar + 335337280)), NULL, n * 256, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 311427072)) + i * 36864, 144, ((googlenet_real *)(ar + 150994944)) + i * 9216, 144, 0);
+        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 335337280)) + i * 36864, 144, ((googlenet_real *)(ar + 174905152)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
@@ -3101,7 +3103,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 155713536))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 150994944))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 2682112))[i1]));
+                ((googlenet_real *)(ar + 179623744))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 174905152))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 2682112))[i1]));
             }
         }
     }
@@ -3109,22 +3111,22 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* concat -> f32[batch 128, 480, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 330301440)) + i * 69120 + 0, ((googlenet_real *)(ar + 264241152)) + i * 18432, 18432 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 354211648)) + i * 69120 + 0, ((googlenet_real *)(ar + 288151360)) + i * 18432, 18432 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 330301440)) + i * 69120 + 18432, ((googlenet_real *)(ar + 297271296)) + i * 27648, 27648 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 354211648)) + i * 69120 + 18432, ((googlenet_real *)(ar + 321181504)) + i * 27648, 27648 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 330301440)) + i * 69120 + 46080, ((googlenet_real *)(ar + 283115520)) + i * 13824, 13824 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 354211648)) + i * 69120 + 46080, ((googlenet_real *)(ar + 307025728)) + i * 13824, 13824 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 330301440)) + i * 69120 + 59904, ((googlenet_real *)(ar + 155713536)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 354211648)) + i * 69120 + 59904, ((googlenet_real *)(ar + 179623744)) + i * 9216, 9216 * sizeof(googlenet_real));
     }
     /* max_pool -> f32[batch 128, 480, 6, 6], googlenet.dlm line 30 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 330301440)), ((googlenet_real *)(ar + 365690880)), NULL, n * 480, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 354211648)), ((googlenet_real *)(ar + 389601088)), NULL, n * 480, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 365690880)) + i * 17280, 36, ((googlenet_real *)(ar + 150994944)) + i * 6912, 36, 0);
+        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, 0);
     }
     /* relu -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
@@ -3132,7 +3134,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 202899456))[i0 * 6912 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 150994944))[i0 * 6912 + i1 * 36 + i2] + ((googlenet_real *)(st + 3051008))[i1]));
+                ((googlenet_real *)(ar + 226809664))[i0 * 6912 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 174905152))[i0 * 6912 + i1 * 36 + i2] + ((googlenet_real *)(st + 3051008))[i1]));
             }
         }
     }
@@ -3140,7 +3142,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 365690880)) + i * 17280, 36, ((googlenet_real *)(ar + 35389440)) + i * 3456, 36, 0);
+        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 59299648)) + i * 3456, 36, 0);
     }
     /* relu -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
@@ -3148,14 +3150,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 150994944))[i0 * 3456 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 35389440))[i0 * 3456 + i1 * 36 + i2] + ((googlenet_real *)(st + 3236096))[i1]));
+                ((googlenet_real *)(ar + 174905152))[i0 * 3456 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 3456 + i1 * 36 + i2] + ((googlenet_real *)(st + 3236096))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 150994944)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 290193408)), (googlenet_real *)(ar + 33030144), n, 208, 8, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 56940352), n, 208, 8, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
@@ -3163,7 +3165,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 208; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 374538240))[i0 * 7488 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 290193408))[i0 * 7488 + i1 * 36 + i2] + ((googlenet_real *)(st + 3955328))[i1]));
+                ((googlenet_real *)(ar + 398448448))[i0 * 7488 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 314103616))[i0 * 7488 + i1 * 36 + i2] + ((googlenet_real *)(st + 3955328))[i1]));
             }
         }
     }
@@ -3171,7 +3173,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 365690880)) + i * 17280, 36, ((googlenet_real *)(ar + 33030144)) + i * 576, 36, 0);
+        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 56940352)) + i * 576, 36, 0);
     }
     /* relu -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
@@ -3179,14 +3181,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 33325056))[i0 * 576 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 33030144))[i0 * 576 + i1 * 36 + i2] + ((googlenet_real *)(st + 3986880))[i1]));
+                ((googlenet_real *)(ar + 57235264))[i0 * 576 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 56940352))[i0 * 576 + i1 * 36 + i2] + ((googlenet_real *)(st + 3986880))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_2(((googlenet_real *)(ar + 33325056)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 35389440)), n);
+    conv2d_fwd_direct_2(((googlenet_real *)(ar + 57235264)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 59299648)), n);
     }
     /* relu -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
     {
@@ -3194,19 +3196,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 48; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 36274176))[i0 * 1728 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 35389440))[i0 * 1728 + i1 * 36 + i2] + ((googlenet_real *)(st + 4063744))[i1]));
+                ((googlenet_real *)(ar + 60184384))[i0 * 1728 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 1728 + i1 * 36 + i2] + ((googlenet_real *)(st + 4063744))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 365690880)), ((googlenet_real *)(ar + 378372096)), NULL, n * 480, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 389601088)), ((googlenet_real *)(ar + 402282304)), NULL, n * 480, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 378372096)) + i * 17280, 36, ((googlenet_real *)(ar + 152764416)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 402282304)) + i * 17280, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3214,7 +3216,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 153944064))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 152764416))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 4186816))[i1]));
+                ((googlenet_real *)(ar + 177854272))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 176674624))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 4186816))[i1]));
             }
         }
     }
@@ -3222,18 +3224,18 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* concat -> f32[batch 128, 512, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 387219456)) + i * 18432 + 0, ((googlenet_real *)(ar + 202899456)) + i * 6912, 6912 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 411129664)) + i * 18432 + 0, ((googlenet_real *)(ar + 226809664)) + i * 6912, 6912 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 387219456)) + i * 18432 + 6912, ((googlenet_real *)(ar + 374538240)) + i * 7488, 7488 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 411129664)) + i * 18432 + 6912, ((googlenet_real *)(ar + 398448448)) + i * 7488, 7488 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 387219456)) + i * 18432 + 14400, ((googlenet_real *)(ar + 36274176)) + i * 1728, 1728 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 411129664)) + i * 18432 + 14400, ((googlenet_real *)(ar + 60184384)) + i * 1728, 1728 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 387219456)) + i * 18432 + 16128, ((googlenet_real *)(ar + 153944064)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 411129664)) + i * 18432 + 16128, ((googlenet_real *)(ar + 177854272)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 387219456)) + i * 18432, 36, ((googlenet_real *)(ar + 290193408)) + i * 5760, 36, 0);
+        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
@@ -3241,7 +3243,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 293142528))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 290193408))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 4514752))[i1]));
+                ((googlenet_real *)(ar + 317052736))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 314103616))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 4514752))[i1]));
             }
         }
     }
@@ -3249,7 +3251,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 387219456)) + i * 18432, 36, ((googlenet_real *)(ar + 290193408)) + i * 4032, 36, 0);
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 314103616)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
@@ -3257,14 +3259,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 396656640))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 290193408))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 4744768))[i1]));
+                ((googlenet_real *)(ar + 420566848))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 314103616))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 4744768))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 396656640)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 398721024)), (googlenet_real *)(ar + 152764416), n, 224, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 420566848)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 422631232)), (googlenet_real *)(ar + 176674624), n, 224, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
@@ -3272,7 +3274,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 224; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 402849792))[i0 * 8064 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 398721024))[i0 * 8064 + i1 * 36 + i2] + ((googlenet_real *)(st + 5648384))[i1]));
+                ((googlenet_real *)(ar + 426760000))[i0 * 8064 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 422631232))[i0 * 8064 + i1 * 36 + i2] + ((googlenet_real *)(st + 5648384))[i1]));
             }
         }
     }
@@ -3280,7 +3282,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 387219456)) + i * 18432, 36, ((googlenet_real *)(ar + 33619968)) + i * 864, 36, 0);
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 57530176)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -3288,14 +3290,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 24; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 35389440))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 33619968))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 5698432))[i1]));
+                ((googlenet_real *)(ar + 59299648))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 57530176))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 5698432))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 35389440)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 152764416)), (googlenet_real *)(ar + 206438400), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 230348608), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -3303,19 +3305,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 206438400))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 152764416))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5852160))[i1]));
+                ((googlenet_real *)(ar + 230348608))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 176674624))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5852160))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 387219456)), ((googlenet_real *)(ar + 406978560)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 411129664)), ((googlenet_real *)(ar + 430888768)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 406978560)) + i * 18432, 36, ((googlenet_real *)(ar + 152764416)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 430888768)) + i * 18432, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3323,7 +3325,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 290193408))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 152764416))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5983488))[i1]));
+                ((googlenet_real *)(ar + 314103616))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 176674624))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5983488))[i1]));
             }
         }
     }
@@ -3331,18 +3333,18 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* concat -> f32[batch 128, 512, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 416415744)) + i * 18432 + 0, ((googlenet_real *)(ar + 293142528)) + i * 5760, 5760 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 440325952)) + i * 18432 + 0, ((googlenet_real *)(ar + 317052736)) + i * 5760, 5760 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 416415744)) + i * 18432 + 5760, ((googlenet_real *)(ar + 402849792)) + i * 8064, 8064 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 440325952)) + i * 18432 + 5760, ((googlenet_real *)(ar + 426760000)) + i * 8064, 8064 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 416415744)) + i * 18432 + 13824, ((googlenet_real *)(ar + 206438400)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 440325952)) + i * 18432 + 13824, ((googlenet_real *)(ar + 230348608)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 416415744)) + i * 18432 + 16128, ((googlenet_real *)(ar + 290193408)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 440325952)) + i * 18432 + 16128, ((googlenet_real *)(ar + 314103616)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 416415744)) + i * 18432, 36, ((googlenet_real *)(ar + 398721024)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 422631232)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
@@ -3350,7 +3352,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 425852928))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 398721024))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6245888))[i1]));
+                ((googlenet_real *)(ar + 449763136))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 422631232))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6245888))[i1]));
             }
         }
     }
@@ -3358,7 +3360,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 416415744)) + i * 18432, 36, ((googlenet_real *)(ar + 398721024)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 422631232)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
@@ -3366,14 +3368,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 428212224))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 398721024))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6508544))[i1]));
+                ((googlenet_real *)(ar + 452122432))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 422631232))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6508544))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 428212224)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 430571520)), (googlenet_real *)(ar + 152764416), n, 256, 6, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 452122432)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 176674624), n, 256, 6, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
@@ -3381,7 +3383,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 435290112))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 430571520))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 7688704))[i1]));
+                ((googlenet_real *)(ar + 459200320))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 454481728))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 7688704))[i1]));
             }
         }
     }
@@ -3389,7 +3391,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 416415744)) + i * 18432, 36, ((googlenet_real *)(ar + 33619968)) + i * 864, 36, 0);
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 57530176)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -3397,14 +3399,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 24; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 35831808))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 33619968))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 7738880))[i1]));
+                ((googlenet_real *)(ar + 59742016))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 57530176))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 7738880))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 35831808)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 152764416)), (googlenet_real *)(ar + 291373056), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 59742016)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 315283264), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -3412,19 +3414,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 291373056))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 152764416))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 7892608))[i1]));
+                ((googlenet_real *)(ar + 315283264))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 176674624))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 7892608))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 416415744)), ((googlenet_real *)(ar + 440008704)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 440325952)), ((googlenet_real *)(ar + 463918912)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 440008704)) + i * 18432, 36, ((googlenet_real *)(ar + 152764416)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 463918912)) + i * 18432, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3432,7 +3434,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 296091648))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 152764416))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 8023936))[i1]));
+                ((googlenet_real *)(ar + 320001856))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 176674624))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 8023936))[i1]));
             }
         }
     }
@@ -3440,18 +3442,18 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* concat -> f32[batch 128, 512, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 449445888)) + i * 18432 + 0, ((googlenet_real *)(ar + 425852928)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 473356096)) + i * 18432 + 0, ((googlenet_real *)(ar + 449763136)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 449445888)) + i * 18432 + 4608, ((googlenet_real *)(ar + 435290112)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 473356096)) + i * 18432 + 4608, ((googlenet_real *)(ar + 459200320)) + i * 9216, 9216 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 449445888)) + i * 18432 + 13824, ((googlenet_real *)(ar + 291373056)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 473356096)) + i * 18432 + 13824, ((googlenet_real *)(ar + 315283264)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 449445888)) + i * 18432 + 16128, ((googlenet_real *)(ar + 296091648)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 473356096)) + i * 18432 + 16128, ((googlenet_real *)(ar + 320001856)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 449445888)) + i * 18432, 36, ((googlenet_real *)(ar + 398721024)) + i * 4032, 36, 0);
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
@@ -3459,7 +3461,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 400785408))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 398721024))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 8253568))[i1]));
+                ((googlenet_real *)(ar + 424695616))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 422631232))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 8253568))[i1]));
             }
         }
     }
@@ -3467,7 +3469,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 449445888)) + i * 18432, 36, ((googlenet_real *)(ar + 430571520)) + i * 5184, 36, 0);
+        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 454481728)) + i * 5184, 36, 0);
     }
     /* relu -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
@@ -3475,14 +3477,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 144; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 458883072))[i0 * 5184 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 430571520))[i0 * 5184 + i1 * 36 + i2] + ((googlenet_real *)(st + 8548928))[i1]));
+                ((googlenet_real *)(ar + 482793280))[i0 * 5184 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 454481728))[i0 * 5184 + i1 * 36 + i2] + ((googlenet_real *)(st + 8548928))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 458883072)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 461537280)), (googlenet_real *)(ar + 152764416), n, 288, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 482793280)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 485447488)), (googlenet_real *)(ar + 176674624), n, 288, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
@@ -3490,7 +3492,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 288; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 466845696))[i0 * 10368 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 461537280))[i0 * 10368 + i1 * 36 + i2] + ((googlenet_real *)(st + 10042496))[i1]));
+                ((googlenet_real *)(ar + 490755904))[i0 * 10368 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 485447488))[i0 * 10368 + i1 * 36 + i2] + ((googlenet_real *)(st + 10042496))[i1]));
             }
         }
     }
@@ -3498,7 +3500,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 449445888)) + i * 18432, 36, ((googlenet_real *)(ar + 33619968)) + i * 1152, 36, 0);
+        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 57530176)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -3506,14 +3508,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 37158912))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 33619968))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 10109184))[i1]));
+                ((googlenet_real *)(ar + 61069120))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 57530176))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 10109184))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 37158912)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 152764416)), (googlenet_real *)(ar + 398721024), n, 64, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 61069120)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 422631232), n, 64, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -3521,19 +3523,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 398721024))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 152764416))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10314112))[i1]));
+                ((googlenet_real *)(ar + 422631232))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 176674624))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10314112))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 449445888)), ((googlenet_real *)(ar + 472154112)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 473356096)), ((googlenet_real *)(ar + 496064320)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 472154112)) + i * 18432, 36, ((googlenet_real *)(ar + 152764416)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 496064320)) + i * 18432, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3541,7 +3543,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 430571520))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 152764416))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10445440))[i1]));
+                ((googlenet_real *)(ar + 454481728))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 176674624))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10445440))[i1]));
             }
         }
     }
@@ -3549,18 +3551,18 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* concat -> f32[batch 128, 528, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 481591296)) + i * 19008 + 0, ((googlenet_real *)(ar + 400785408)) + i * 4032, 4032 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 505501504)) + i * 19008 + 0, ((googlenet_real *)(ar + 424695616)) + i * 4032, 4032 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 481591296)) + i * 19008 + 4032, ((googlenet_real *)(ar + 466845696)) + i * 10368, 10368 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 505501504)) + i * 19008 + 4032, ((googlenet_real *)(ar + 490755904)) + i * 10368, 10368 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 481591296)) + i * 19008 + 14400, ((googlenet_real *)(ar + 398721024)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 505501504)) + i * 19008 + 14400, ((googlenet_real *)(ar + 422631232)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 481591296)) + i * 19008 + 16704, ((googlenet_real *)(ar + 430571520)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 505501504)) + i * 19008 + 16704, ((googlenet_real *)(ar + 454481728)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 481591296)) + i * 19008, 36, ((googlenet_real *)(ar + 461537280)) + i * 9216, 36, 0);
+        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
@@ -3568,7 +3570,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 491323392))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 461537280))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 10986368))[i1]));
+                ((googlenet_real *)(ar + 515233600))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 485447488))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 10986368))[i1]));
             }
         }
     }
@@ -3576,7 +3578,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 481591296)) + i * 19008, 36, ((googlenet_real *)(ar + 431751168)) + i * 5760, 36, 0);
+        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 455661376)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
@@ -3584,14 +3586,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 461537280))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 431751168))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 11325312))[i1]));
+                ((googlenet_real *)(ar + 485447488))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 455661376))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 11325312))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 461537280)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 496041984)), (googlenet_real *)(ar + 152764416), n, 320, 5, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 176674624), n, 320, 5, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
@@ -3599,7 +3601,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 320; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 501940224))[i0 * 11520 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 496041984))[i0 * 11520 + i1 * 36 + i2] + ((googlenet_real *)(st + 13169152))[i1]));
+                ((googlenet_real *)(ar + 525850432))[i0 * 11520 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 519952192))[i0 * 11520 + i1 * 36 + i2] + ((googlenet_real *)(st + 13169152))[i1]));
             }
         }
     }
@@ -3607,7 +3609,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 481591296)) + i * 19008, 36, ((googlenet_real *)(ar + 33619968)) + i * 1152, 36, 0);
+        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 57530176)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -3615,14 +3617,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 152764416))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 33619968))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 13238016))[i1]));
+                ((googlenet_real *)(ar + 176674624))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 57530176))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 13238016))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 152764416)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 431751168)), (googlenet_real *)(ar + 434110464), n, 128, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 176674624)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 455661376)), (googlenet_real *)(ar + 458020672), n, 128, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
@@ -3630,19 +3632,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 464486400))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 431751168))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13647744))[i1]));
+                ((googlenet_real *)(ar + 488396608))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 455661376))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13647744))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 481591296)), ((googlenet_real *)(ar + 507838464)), NULL, n * 528, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 505501504)), ((googlenet_real *)(ar + 531748672)), NULL, n * 528, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 507838464)) + i * 19008, 36, ((googlenet_real *)(ar + 431751168)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 531748672)) + i * 19008, 36, ((googlenet_real *)(ar + 455661376)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
@@ -3650,7 +3652,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 496041984))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 431751168))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13918592))[i1]));
+                ((googlenet_real *)(ar + 519952192))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 455661376))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13918592))[i1]));
             }
         }
     }
@@ -3658,22 +3660,22 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* concat -> f32[batch 128, 832, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 517570560)) + i * 29952 + 0, ((googlenet_real *)(ar + 491323392)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 541480768)) + i * 29952 + 0, ((googlenet_real *)(ar + 515233600)) + i * 9216, 9216 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 517570560)) + i * 29952 + 9216, ((googlenet_real *)(ar + 501940224)) + i * 11520, 11520 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 541480768)) + i * 29952 + 9216, ((googlenet_real *)(ar + 525850432)) + i * 11520, 11520 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 517570560)) + i * 29952 + 20736, ((googlenet_real *)(ar + 464486400)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 541480768)) + i * 29952 + 20736, ((googlenet_real *)(ar + 488396608)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 517570560)) + i * 29952 + 25344, ((googlenet_real *)(ar + 496041984)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 541480768)) + i * 29952 + 25344, ((googlenet_real *)(ar + 519952192)) + i * 4608, 4608 * sizeof(googlenet_real));
     }
     /* max_pool -> f32[batch 128, 832, 3, 3], googlenet.dlm line 36 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 517570560)), ((googlenet_real *)(ar + 532905984)), NULL, n * 832, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 541480768)), ((googlenet_real *)(ar + 556816192)), NULL, n * 832, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 532905984)) + i * 7488, 9, ((googlenet_real *)(ar + 431751168)) + i * 2304, 9, 0);
+        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, 0);
     }
     /* relu -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
@@ -3681,7 +3683,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 432930816))[i0 * 2304 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 431751168))[i0 * 2304 + i1 * 9 + i2] + ((googlenet_real *)(st + 14771072))[i1]));
+                ((googlenet_real *)(ar + 456841024))[i0 * 2304 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 455661376))[i0 * 2304 + i1 * 9 + i2] + ((googlenet_real *)(st + 14771072))[i1]));
             }
         }
     }
@@ -3689,7 +3691,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 532905984)) + i * 7488, 9, ((googlenet_real *)(ar + 399900672)) + i * 1440, 9, 0);
+        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 423810880)) + i * 1440, 9, 0);
     }
     /* relu -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
@@ -3697,14 +3699,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 431751168))[i0 * 1440 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 399900672))[i0 * 1440 + i1 * 9 + i2] + ((googlenet_real *)(st + 15304576))[i1]));
+                ((googlenet_real *)(ar + 455661376))[i0 * 1440 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 423810880))[i0 * 1440 + i1 * 9 + i2] + ((googlenet_real *)(st + 15304576))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 431751168)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 498401280)), (googlenet_real *)(ar + 434110464), n, 320, 20, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 458020672), n, 320, 20, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
@@ -3712,7 +3714,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 320; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 499875840))[i0 * 2880 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 498401280))[i0 * 2880 + i1 * 9 + i2] + ((googlenet_real *)(st + 17148416))[i1]));
+                ((googlenet_real *)(ar + 523786048))[i0 * 2880 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 522311488))[i0 * 2880 + i1 * 9 + i2] + ((googlenet_real *)(st + 17148416))[i1]));
             }
         }
     }
@@ -3720,7 +3722,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 532905984)) + i * 7488, 9, ((googlenet_real *)(ar + 33030144)) + i * 288, 9, 0);
+        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 56940352)) + i * 288, 9, 0);
     }
     /* relu -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
@@ -3728,14 +3730,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 33177600))[i0 * 288 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 33030144))[i0 * 288 + i1 * 9 + i2] + ((googlenet_real *)(st + 17256192))[i1]));
+                ((googlenet_real *)(ar + 57087808))[i0 * 288 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 56940352))[i0 * 288 + i1 * 9 + i2] + ((googlenet_real *)(st + 17256192))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 33177600)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 33619968)), (googlenet_real *)(ar + 434110464), n, 128, 36, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 57087808)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 57530176)), (googlenet_real *)(ar + 458020672), n, 128, 36, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -3743,19 +3745,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 153354240))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 33619968))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 17665920))[i1]));
+                ((googlenet_real *)(ar + 177264448))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 57530176))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 17665920))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 532905984)), ((googlenet_real *)(ar + 536739840)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 556816192)), ((googlenet_real *)(ar + 560650048)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 536739840)) + i * 7488, 9, ((googlenet_real *)(ar + 33619968)) + i * 1152, 9, 0);
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 560650048)) + i * 7488, 9, ((googlenet_real *)(ar + 57530176)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -3763,7 +3765,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 155123712))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 33619968))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 18092416))[i1]));
+                ((googlenet_real *)(ar + 179033920))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 57530176))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 18092416))[i1]));
             }
         }
     }
@@ -3771,18 +3773,18 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* concat -> f32[batch 128, 832, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 540573696)) + i * 7488 + 0, ((googlenet_real *)(ar + 432930816)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 564483904)) + i * 7488 + 0, ((googlenet_real *)(ar + 456841024)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 540573696)) + i * 7488 + 2304, ((googlenet_real *)(ar + 499875840)) + i * 2880, 2880 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 564483904)) + i * 7488 + 2304, ((googlenet_real *)(ar + 523786048)) + i * 2880, 2880 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 540573696)) + i * 7488 + 5184, ((googlenet_real *)(ar + 153354240)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 564483904)) + i * 7488 + 5184, ((googlenet_real *)(ar + 177264448)) + i * 1152, 1152 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 540573696)) + i * 7488 + 6336, ((googlenet_real *)(ar + 155123712)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 564483904)) + i * 7488 + 6336, ((googlenet_real *)(ar + 179033920)) + i * 1152, 1152 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 540573696)) + i * 7488, 9, ((googlenet_real *)(ar + 544407552)) + i * 3456, 9, 0);
+        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 568317760)) + i * 3456, 9, 0);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
@@ -3790,7 +3792,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 546177024))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 544407552))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 19370880))[i1]));
+                ((googlenet_real *)(ar + 570087232))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 568317760))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 19370880))[i1]));
             }
         }
     }
@@ -3798,7 +3800,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 540573696)) + i * 7488, 9, ((googlenet_real *)(ar + 399900672)) + i * 1728, 9, 0);
+        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 423810880)) + i * 1728, 9, 0);
     }
     /* relu -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
@@ -3806,14 +3808,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 434110464))[i0 * 1728 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 399900672))[i0 * 1728 + i1 * 9 + i2] + ((googlenet_real *)(st + 20011392))[i1]));
+                ((googlenet_real *)(ar + 458020672))[i0 * 1728 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 423810880))[i0 * 1728 + i1 * 9 + i2] + ((googlenet_real *)(st + 20011392))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 434110464)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 544407552)), (googlenet_real *)(ar + 498401280), n, 384, 16, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 458020672)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 522311488), n, 384, 16, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
@@ -3821,7 +3823,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 547946496))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 544407552))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 22666368))[i1]));
+                ((googlenet_real *)(ar + 571856704))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 568317760))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 22666368))[i1]));
             }
         }
     }
@@ -3829,7 +3831,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 540573696)) + i * 7488, 9, ((googlenet_real *)(ar + 33619968)) + i * 432, 9, 0);
+        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 57530176)) + i * 432, 9, 0);
     }
     /* relu -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
@@ -3837,14 +3839,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 48; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 33841152))[i0 * 432 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 33619968))[i0 * 432 + i1 * 9 + i2] + ((googlenet_real *)(st + 22827648))[i1]));
+                ((googlenet_real *)(ar + 57751360))[i0 * 432 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 57530176))[i0 * 432 + i1 * 9 + i2] + ((googlenet_real *)(st + 22827648))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 33841152)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 292552704)), (googlenet_real *)(ar + 498401280), n, 128, 24, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 57751360)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 316462912)), (googlenet_real *)(ar + 522311488), n, 128, 24, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -3852,19 +3854,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 399900672))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 292552704))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23442240))[i1]));
+                ((googlenet_real *)(ar + 423810880))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 316462912))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23442240))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 540573696)), ((googlenet_real *)(ar + 549715968)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 564483904)), ((googlenet_real *)(ar + 573626176)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 549715968)) + i * 7488, 9, ((googlenet_real *)(ar + 292552704)) + i * 1152, 9, 0);
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 573626176)) + i * 7488, 9, ((googlenet_real *)(ar + 316462912)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -3872,7 +3874,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 498401280))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 292552704))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23868736))[i1]));
+                ((googlenet_real *)(ar + 522311488))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 316462912))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23868736))[i1]));
             }
         }
     }
@@ -3880,34 +3882,34 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* concat -> f32[batch 128, 1024, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 553549824)) + i * 9216 + 0, ((googlenet_real *)(ar + 546177024)) + i * 3456, 3456 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 577460032)) + i * 9216 + 0, ((googlenet_real *)(ar + 570087232)) + i * 3456, 3456 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 553549824)) + i * 9216 + 3456, ((googlenet_real *)(ar + 547946496)) + i * 3456, 3456 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 577460032)) + i * 9216 + 3456, ((googlenet_real *)(ar + 571856704)) + i * 3456, 3456 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 553549824)) + i * 9216 + 6912, ((googlenet_real *)(ar + 399900672)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 577460032)) + i * 9216 + 6912, ((googlenet_real *)(ar + 423810880)) + i * 1152, 1152 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 553549824)) + i * 9216 + 8064, ((googlenet_real *)(ar + 498401280)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 577460032)) + i * 9216 + 8064, ((googlenet_real *)(ar + 522311488)) + i * 1152, 1152 * sizeof(googlenet_real));
     }
     /* avg_pool -> f32[batch 128, 1024, 1, 1], googlenet.dlm line 39 */
     {
-    avg_pool_fwd_0(((googlenet_real *)(ar + 553549824)), ((googlenet_real *)(ar + 292552704)), n);
+    avg_pool_fwd_0(((googlenet_real *)(ar + 577460032)), ((googlenet_real *)(ar + 316462912)), n);
     }
     /* matmul -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 1024, ((googlenet_real *)(ar + 292552704)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 33030144)), 10, 0);
+    gemm(0, 1, n, 10, 1024, ((googlenet_real *)(ar + 316462912)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 56940352)), 10, 0);
     }
     /* add -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((googlenet_real *)(ar + 33035264))[i0 * 10 + i1] = (((googlenet_real *)(ar + 33030144))[i0 * 10 + i1] + ((googlenet_real *)(st + 23910208))[i1]);
+            ((googlenet_real *)(ar + 56945472))[i0 * 10 + i1] = (((googlenet_real *)(ar + 56940352))[i0 * 10 + i1] + ((googlenet_real *)(st + 23910208))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], googlenet.dlm line 48 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const googlenet_real *xr = ((googlenet_real *)(ar + 33035264)) + r * 10;
+        const googlenet_real *xr = ((googlenet_real *)(ar + 56945472)) + r * 10;
         int32_t label = y[r];
         googlenet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -3915,45 +3917,45 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((googlenet_real *)(ar + 33030144))[r] = mx + (googlenet_real)log(sum) - xr[label];
+        ((googlenet_real *)(ar + 56940352))[r] = mx + (googlenet_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], googlenet.dlm line 48 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((googlenet_real *)(ar + 33030144))[i0];
+        acc += ((googlenet_real *)(ar + 56940352))[i0];
     }
-    ((googlenet_real *)(ar + 33030656))[0] = (googlenet_real)acc;
+    ((googlenet_real *)(ar + 56940864))[0] = (googlenet_real)acc;
     }
     /* divcount -> f32[], googlenet.dlm line 48 */
     {
-    ((googlenet_real *)(ar + 33030144))[0] = (((googlenet_real *)(ar + 33030656))[0] / (googlenet_real)(1 * n));
+    ((googlenet_real *)(ar + 56940352))[0] = (((googlenet_real *)(ar + 56940864))[0] / (googlenet_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], googlenet.dlm line 52 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const googlenet_real *xr = ((googlenet_real *)(ar + 33035264)) + r * 10;
+        const googlenet_real *xr = ((googlenet_real *)(ar + 56945472)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((googlenet_real *)(ar + 33030208))[r] = best == label ? 1.0f : 0.0f;
+        ((googlenet_real *)(ar + 56940416))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], googlenet.dlm line 52 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((googlenet_real *)(ar + 33030208))[i0];
+        acc += ((googlenet_real *)(ar + 56940416))[i0];
     }
-    ((googlenet_real *)(ar + 33030720))[0] = (googlenet_real)acc;
+    ((googlenet_real *)(ar + 56940928))[0] = (googlenet_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((googlenet_real *)(ar + 33030720))[0];
+        metrics[0] = (double)((googlenet_real *)(ar + 56940928))[0];
     }
-    return ((googlenet_real *)(ar + 33030144))[0];
+    return ((googlenet_real *)(ar + 56940352))[0];
 }
 
 int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_t *y) {
@@ -3964,18 +3966,18 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     (void)ar;
     /* divcount -> f32[], googlenet.dlm line 48 */
     {
-    ((googlenet_real *)(ar + 33030208))[0] = (1.0f / (googlenet_real)(1 * n));
+    ((googlenet_real *)(ar + 56940416))[0] = (1.0f / (googlenet_real)(1 * n));
     }
     /* copy -> f32[batch 128], googlenet.dlm line 48 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((googlenet_real *)(ar + 33030784))[i0] = ((googlenet_real *)(ar + 33030208))[0];
+        ((googlenet_real *)(ar + 56940992))[i0] = ((googlenet_real *)(ar + 56940416))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], googlenet.dlm line 48 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const googlenet_real *xr = ((googlenet_real *)(ar + 33035264)) + r * 10;
+        const googlenet_real *xr = ((googlenet_real *)(ar + 56945472)) + r * 10;
         int32_t label = y[r];
         googlenet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -3983,8 +3985,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        googlenet_real *yr = ((googlenet_real *)(ar + 33040384)) + r * 10;
-        googlenet_real scale = ((googlenet_real *)(ar + 33030784))[r], inv = (googlenet_real)(1.0 / sum);
+        googlenet_real *yr = ((googlenet_real *)(ar + 56950592)) + r * 10;
+        googlenet_real scale = ((googlenet_real *)(ar + 56940992))[r], inv = (googlenet_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -3994,48 +3996,48 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((googlenet_real *)(ar + 33040384))[i0 + i1 * 10];
+            acc += ((googlenet_real *)(ar + 56950592))[i0 + i1 * 10];
         }
-        ((googlenet_real *)(ar + 33030208))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 23910144))[i0] = (googlenet_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 1024], googlenet.dlm line 41 */
     {
-    gemm(0, 0, n, 1024, 10, ((googlenet_real *)(ar + 33040384)), 10, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 498991104)), 1024, 0);
+    gemm(0, 0, n, 1024, 10, ((googlenet_real *)(ar + 56950592)), 10, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 522901312)), 1024, 0);
     }
     /* matmul -> f32[10, 1024], googlenet.dlm line 41 */
     {
-    gemm(1, 0, 10, 1024, n, ((googlenet_real *)(ar + 33040384)), 10, ((googlenet_real *)(ar + 292552704)), 1024, ((googlenet_real *)(ar + 33045504)), 1024, 0);
+    gemm(1, 0, 10, 1024, n, ((googlenet_real *)(ar + 56950592)), 10, ((googlenet_real *)(ar + 316462912)), 1024, ((googlenet_real *)(ar + 23869184)), 1024, 0);
     }
     /* avg_pool_dx -> f32[batch 128, 1024, 3, 3], googlenet.dlm line 39 */
     {
-    avg_pool_dx_0(((googlenet_real *)(ar + 498991104)), ((googlenet_real *)(ar + 553549824)), n);
+    avg_pool_dx_0(((googlenet_real *)(ar + 522901312)), ((googlenet_real *)(ar + 577460032)), n);
     }
     /* slice -> f32[batch 128, 384, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 544407552)) + i * 3456, ((googlenet_real *)(ar + 553549824)) + i * 9216 + 0, 3456 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 568317760)) + i * 3456, ((googlenet_real *)(ar + 577460032)) + i * 9216 + 0, 3456 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 384, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 558268416)) + i * 3456, ((googlenet_real *)(ar + 553549824)) + i * 9216 + 3456, 3456 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 582178624)) + i * 3456, ((googlenet_real *)(ar + 577460032)) + i * 9216 + 3456, 3456 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 128, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 292552704)) + i * 1152, ((googlenet_real *)(ar + 553549824)) + i * 9216 + 6912, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 316462912)) + i * 1152, ((googlenet_real *)(ar + 577460032)) + i * 9216 + 6912, 1152 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 128, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 498991104)) + i * 1152, ((googlenet_real *)(ar + 553549824)) + i * 9216 + 8064, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 522901312)) + i * 1152, ((googlenet_real *)(ar + 577460032)) + i * 9216 + 8064, 1152 * sizeof(googlenet_real));
     }
     /* mul -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1152; i0++) {
-        ((googlenet_real *)(ar + 501350400))[i0] = (((googlenet_real *)(ar + 498991104))[i0] * (((googlenet_real *)(ar + 498401280))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 525260608))[i0] = (((googlenet_real *)(ar + 522901312))[i0] * (((googlenet_real *)(ar + 522311488))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 18 */
@@ -4045,31 +4047,31 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 501350400))[i0 * 9 + i1 * 1152 + i2];
+                acc += ((googlenet_real *)(ar + 525260608))[i0 * 9 + i1 * 1152 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33030784))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 23868672))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 128, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 501350400)) + i * 1152, 9, ((googlenet_real *)(ar + 553549824)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 128, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 525260608)) + i * 1152, 9, ((googlenet_real *)(ar + 577460032)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[128, 832, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 832, 9, ((googlenet_real *)(ar + 501350400)) + i * 1152, 9, ((googlenet_real *)(ar + 549715968)) + i * 7488, 9, ((googlenet_real *)(ar + 432488448)), 832, i > 0);
+        gemm(0, 1, 128, 832, 9, ((googlenet_real *)(ar + 525260608)) + i * 1152, 9, ((googlenet_real *)(ar + 573626176)) + i * 7488, 9, ((googlenet_real *)(ar + 23442688)), 832, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 540573696)), ((googlenet_real *)(ar + 553549824)), ((googlenet_real *)(ar + 549715968)), n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 564483904)), ((googlenet_real *)(ar + 577460032)), ((googlenet_real *)(ar + 573626176)), n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1152; i0++) {
-        ((googlenet_real *)(ar + 498401280))[i0] = (((googlenet_real *)(ar + 292552704))[i0] * (((googlenet_real *)(ar + 399900672))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 522311488))[i0] = (((googlenet_real *)(ar + 316462912))[i0] * (((googlenet_real *)(ar + 423810880))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 17 */
@@ -4079,25 +4081,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 498401280))[i0 * 9 + i1 * 1152 + i2];
+                acc += ((googlenet_real *)(ar + 522311488))[i0 * 9 + i1 * 1152 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33031296))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 23442176))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 33619968)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 498401280)), (googlenet_real *)(ar + 553549824), n, 128, 24, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 577460032), n, 128, 24, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[128, 48, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 33841152)), ((googlenet_real *)(ar + 399900672)), ((googlenet_real *)(ar + 498401280)), (googlenet_real *)(ar + 553549824), n, 128, 24, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 57751360)), ((googlenet_real *)(ar + 22827776)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 577460032), n, 128, 24, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 432; i0++) {
-        ((googlenet_real *)(ar + 292552704))[i0] = (((googlenet_real *)(ar + 33619968))[i0] * (((googlenet_real *)(ar + 33841152))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 316462912))[i0] = (((googlenet_real *)(ar + 57530176))[i0] * (((googlenet_real *)(ar + 57751360))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 48, 1, 1], googlenet.dlm line 17 */
@@ -4107,27 +4109,27 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 292552704))[i0 * 9 + i1 * 432 + i2];
+                acc += ((googlenet_real *)(ar + 316462912))[i0 * 9 + i1 * 432 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33030272))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 22827584))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 48, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 292552704)) + i * 432, 9, ((googlenet_real *)(ar + 553549824)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 48, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 316462912)) + i * 432, 9, ((googlenet_real *)(ar + 577460032)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[48, 832, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 48, 832, 9, ((googlenet_real *)(ar + 292552704)) + i * 432, 9, ((googlenet_real *)(ar + 540573696)) + i * 7488, 9, ((googlenet_real *)(ar + 33619968)), 832, i > 0);
+        gemm(0, 1, 48, 832, 9, ((googlenet_real *)(ar + 316462912)) + i * 432, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 22667840)), 832, i > 0);
     }
     /* mul -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 3456; i0++) {
-        ((googlenet_real *)(ar + 560037888))[i0] = (((googlenet_real *)(ar + 558268416))[i0] * (((googlenet_real *)(ar + 547946496))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 583948096))[i0] = (((googlenet_real *)(ar + 582178624))[i0] * (((googlenet_real *)(ar + 571856704))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 384, 1, 1], googlenet.dlm line 16 */
@@ -4137,25 +4139,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 560037888))[i0 * 9 + i1 * 3456 + i2];
+                acc += ((googlenet_real *)(ar + 583948096))[i0 * 9 + i1 * 3456 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33031808))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 22666304))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 498401280)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 560037888)), (googlenet_real *)(ar + 547946496), n, 384, 16, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 522311488), n, 384, 16, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 192, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 434110464)), ((googlenet_real *)(ar + 557383680)), ((googlenet_real *)(ar + 560037888)), (googlenet_real *)(ar + 547946496), n, 384, 16, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 458020672)), ((googlenet_real *)(ar + 20012096)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 522311488), n, 384, 16, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1728; i0++) {
-        ((googlenet_real *)(ar + 547946496))[i0] = (((googlenet_real *)(ar + 498401280))[i0] * (((googlenet_real *)(ar + 434110464))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 522311488))[i0] = (((googlenet_real *)(ar + 423810880))[i0] * (((googlenet_real *)(ar + 458020672))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 192, 1, 1], googlenet.dlm line 16 */
@@ -4165,27 +4167,27 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 547946496))[i0 * 9 + i1 * 1728 + i2];
+                acc += ((googlenet_real *)(ar + 522311488))[i0 * 9 + i1 * 1728 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33033344))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 20011328))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 192, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 547946496)) + i * 1728, 9, ((googlenet_real *)(ar + 560037888)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 192, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 522311488)) + i * 1728, 9, ((googlenet_real *)(ar + 581293888)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[192, 832, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 192, 832, 9, ((googlenet_real *)(ar + 547946496)) + i * 1728, 9, ((googlenet_real *)(ar + 540573696)) + i * 7488, 9, ((googlenet_real *)(ar + 434110464)), 832, i > 0);
+        gemm(0, 1, 192, 832, 9, ((googlenet_real *)(ar + 522311488)) + i * 1728, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 19372352)), 832, i > 0);
     }
     /* mul -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 3456; i0++) {
-        ((googlenet_real *)(ar + 547946496))[i0] = (((googlenet_real *)(ar + 544407552))[i0] * (((googlenet_real *)(ar + 546177024))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 571856704))[i0] = (((googlenet_real *)(ar + 568317760))[i0] * (((googlenet_real *)(ar + 570087232))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 384, 1, 1], googlenet.dlm line 15 */
@@ -4195,54 +4197,54 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 547946496))[i0 * 9 + i1 * 3456 + i2];
+                acc += ((googlenet_real *)(ar + 571856704))[i0 * 9 + i1 * 3456 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33034112))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 19370816))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 384, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 547946496)) + i * 3456, 9, ((googlenet_real *)(ar + 563871744)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 384, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 571856704)) + i * 3456, 9, ((googlenet_real *)(ar + 585127744)) + i * 7488, 9, 0);
     }
     /* add -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 7488; i0++) {
-        ((googlenet_real *)(ar + 567705600))[i0] = (((((googlenet_real *)(ar + 549715968))[i0] + ((googlenet_real *)(ar + 553549824))[i0]) + ((googlenet_real *)(ar + 560037888))[i0]) + ((googlenet_real *)(ar + 563871744))[i0]);
+        ((googlenet_real *)(ar + 588961600))[i0] = (((((googlenet_real *)(ar + 573626176))[i0] + ((googlenet_real *)(ar + 577460032))[i0]) + ((googlenet_real *)(ar + 581293888))[i0]) + ((googlenet_real *)(ar + 585127744))[i0]);
     }
     }
     /* conv2d_dw -> f32[384, 832, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 384, 832, 9, ((googlenet_real *)(ar + 547946496)) + i * 3456, 9, ((googlenet_real *)(ar + 540573696)) + i * 7488, 9, ((googlenet_real *)(ar + 498401280)), 832, i > 0);
+        gemm(0, 1, 384, 832, 9, ((googlenet_real *)(ar + 571856704)) + i * 3456, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 18092864)), 832, i > 0);
     }
     /* slice -> f32[batch 128, 256, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 540573696)) + i * 2304, ((googlenet_real *)(ar + 567705600)) + i * 7488 + 0, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 458020672)) + i * 2304, ((googlenet_real *)(ar + 588961600)) + i * 7488 + 0, 2304 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 320, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 541753344)) + i * 2880, ((googlenet_real *)(ar + 567705600)) + i * 7488 + 2304, 2880 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 522311488)) + i * 2880, ((googlenet_real *)(ar + 588961600)) + i * 7488 + 2304, 2880 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 128, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 292552704)) + i * 1152, ((googlenet_real *)(ar + 567705600)) + i * 7488 + 5184, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 57530176)) + i * 1152, ((googlenet_real *)(ar + 588961600)) + i * 7488 + 5184, 1152 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 128, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 501350400)) + i * 1152, ((googlenet_real *)(ar + 567705600)) + i * 7488 + 6336, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 316462912)) + i * 1152, ((googlenet_real *)(ar + 588961600)) + i * 7488 + 6336, 1152 * sizeof(googlenet_real));
     }
     /* mul -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1152; i0++) {
-        ((googlenet_real *)(ar + 543227904))[i0] = (((googlenet_real *)(ar + 501350400))[i0] * (((googlenet_real *)(ar + 155123712))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 423810880))[i0] = (((googlenet_real *)(ar + 316462912))[i0] * (((googlenet_real *)(ar + 179033920))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 18 */
@@ -4252,31 +4254,31 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 543227904))[i0 * 9 + i1 * 1152 + i2];
+                acc += ((googlenet_real *)(ar + 423810880))[i0 * 9 + i1 * 1152 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33035648))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 18092352))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 128, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 543227904)) + i * 1152, 9, ((googlenet_real *)(ar + 543817728)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 128, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 423810880)) + i * 1152, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[128, 832, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 832, 9, ((googlenet_real *)(ar + 543227904)) + i * 1152, 9, ((googlenet_real *)(ar + 536739840)) + i * 7488, 9, ((googlenet_real *)(ar + 33779712)), 832, i > 0);
+        gemm(0, 1, 128, 832, 9, ((googlenet_real *)(ar + 423810880)) + i * 1152, 9, ((googlenet_real *)(ar + 560650048)) + i * 7488, 9, ((googlenet_real *)(ar + 17666368)), 832, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 532905984)), ((googlenet_real *)(ar + 543817728)), ((googlenet_real *)(ar + 536739840)), n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 556816192)), ((googlenet_real *)(ar + 564483904)), ((googlenet_real *)(ar + 560650048)), n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1152; i0++) {
-        ((googlenet_real *)(ar + 155123712))[i0] = (((googlenet_real *)(ar + 292552704))[i0] * (((googlenet_real *)(ar + 153354240))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 179033920))[i0] = (((googlenet_real *)(ar + 57530176))[i0] * (((googlenet_real *)(ar + 177264448))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 17 */
@@ -4286,25 +4288,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 155123712))[i0 * 9 + i1 * 1152 + i2];
+                acc += ((googlenet_real *)(ar + 179033920))[i0 * 9 + i1 * 1152 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33036160))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 17665856))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 153354240)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 155123712)), (googlenet_real *)(ar + 543227904), n, 128, 36, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 36, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[128, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 33177600)), ((googlenet_real *)(ar + 153501696)), ((googlenet_real *)(ar + 155123712)), (googlenet_real *)(ar + 543227904), n, 128, 36, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 57087808)), ((googlenet_real *)(ar + 17256256)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 36, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 288; i0++) {
-        ((googlenet_real *)(ar + 155123712))[i0] = (((googlenet_real *)(ar + 153354240))[i0] * (((googlenet_real *)(ar + 33177600))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 57677632))[i0] = (((googlenet_real *)(ar + 57530176))[i0] * (((googlenet_real *)(ar + 57087808))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
@@ -4314,27 +4316,27 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 155123712))[i0 * 9 + i1 * 288 + i2];
+                acc += ((googlenet_real *)(ar + 57677632))[i0 * 9 + i1 * 288 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33030464))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 17256128))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 32, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 155123712)) + i * 288, 9, ((googlenet_real *)(ar + 543227904)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 32, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 57677632)) + i * 288, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[32, 832, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 32, 832, 9, ((googlenet_real *)(ar + 155123712)) + i * 288, 9, ((googlenet_real *)(ar + 532905984)) + i * 7488, 9, ((googlenet_real *)(ar + 33086464)), 832, i > 0);
+        gemm(0, 1, 32, 832, 9, ((googlenet_real *)(ar + 57677632)) + i * 288, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 17149632)), 832, i > 0);
     }
     /* mul -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2880; i0++) {
-        ((googlenet_real *)(ar + 547061760))[i0] = (((googlenet_real *)(ar + 541753344))[i0] * (((googlenet_real *)(ar + 499875840))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 568317760))[i0] = (((googlenet_real *)(ar + 522311488))[i0] * (((googlenet_real *)(ar + 523786048))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 320, 1, 1], googlenet.dlm line 16 */
@@ -4344,25 +4346,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 547061760))[i0 * 9 + i1 * 2880 + i2];
+                acc += ((googlenet_real *)(ar + 568317760))[i0 * 9 + i1 * 2880 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33036672))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 17148352))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 499679232)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 547061760)), (googlenet_real *)(ar + 500416512), n, 320, 20, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 522311488), n, 320, 20, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[320, 160, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 431751168)), ((googlenet_real *)(ar + 548536320)), ((googlenet_real *)(ar + 547061760)), (googlenet_real *)(ar + 500416512), n, 320, 20, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(ar + 15305152)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 522311488), n, 320, 20, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1440; i0++) {
-        ((googlenet_real *)(ar + 500416512))[i0] = (((googlenet_real *)(ar + 499679232))[i0] * (((googlenet_real *)(ar + 431751168))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 522311488))[i0] = (((googlenet_real *)(ar + 423810880))[i0] * (((googlenet_real *)(ar + 455661376))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 160, 1, 1], googlenet.dlm line 16 */
@@ -4372,27 +4374,27 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 500416512))[i0 * 9 + i1 * 1440 + i2];
+                acc += ((googlenet_real *)(ar + 522311488))[i0 * 9 + i1 * 1440 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33037952))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 15304512))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 160, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 500416512)) + i * 1440, 9, ((googlenet_real *)(ar + 550379520)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 160, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 522311488)) + i * 1440, 9, ((googlenet_real *)(ar + 568317760)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[160, 832, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 160, 832, 9, ((googlenet_real *)(ar + 500416512)) + i * 1440, 9, ((googlenet_real *)(ar + 532905984)) + i * 7488, 9, ((googlenet_real *)(ar + 155123712)), 832, i > 0);
+        gemm(0, 1, 160, 832, 9, ((googlenet_real *)(ar + 522311488)) + i * 1440, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 14772032)), 832, i > 0);
     }
     /* mul -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2304; i0++) {
-        ((googlenet_real *)(ar + 499679232))[i0] = (((googlenet_real *)(ar + 540573696))[i0] * (((googlenet_real *)(ar + 432930816))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 455661376))[i0] = (((googlenet_real *)(ar + 458020672))[i0] * (((googlenet_real *)(ar + 456841024))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], googlenet.dlm line 15 */
@@ -4402,58 +4404,58 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 499679232))[i0 * 9 + i1 * 2304 + i2];
+                acc += ((googlenet_real *)(ar + 455661376))[i0 * 9 + i1 * 2304 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33038592))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 14771008))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 256, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 499679232)) + i * 2304, 9, ((googlenet_real *)(ar + 560037888)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 256, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, ((googlenet_real *)(ar + 572151616)) + i * 7488, 9, 0);
     }
     /* add -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 7488; i0++) {
-        ((googlenet_real *)(ar + 563871744))[i0] = (((((googlenet_real *)(ar + 536739840))[i0] + ((googlenet_real *)(ar + 543227904))[i0]) + ((googlenet_real *)(ar + 550379520))[i0]) + ((googlenet_real *)(ar + 560037888))[i0]);
+        ((googlenet_real *)(ar + 575985472))[i0] = (((((googlenet_real *)(ar + 560650048))[i0] + ((googlenet_real *)(ar + 564483904))[i0]) + ((googlenet_real *)(ar + 568317760))[i0]) + ((googlenet_real *)(ar + 572151616))[i0]);
     }
     }
     /* conv2d_dw -> f32[256, 832, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 256, 832, 9, ((googlenet_real *)(ar + 499679232)) + i * 2304, 9, ((googlenet_real *)(ar + 532905984)) + i * 7488, 9, ((googlenet_real *)(ar + 432914432)), 832, i > 0);
+        gemm(0, 1, 256, 832, 9, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 13919040)), 832, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 832, 6, 6], googlenet.dlm line 36 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 517570560)), ((googlenet_real *)(ar + 563871744)), ((googlenet_real *)(ar + 532905984)), n * 832, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 541480768)), ((googlenet_real *)(ar + 575985472)), ((googlenet_real *)(ar + 556816192)), n * 832, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* slice -> f32[batch 128, 256, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 517570560)) + i * 9216, ((googlenet_real *)(ar + 532905984)) + i * 29952 + 0, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 541480768)) + i * 9216, ((googlenet_real *)(ar + 556816192)) + i * 29952 + 0, 9216 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 320, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 522289152)) + i * 11520, ((googlenet_real *)(ar + 532905984)) + i * 29952 + 9216, 11520 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 546199360)) + i * 11520, ((googlenet_real *)(ar + 556816192)) + i * 29952 + 9216, 11520 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 128, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 528187392)) + i * 4608, ((googlenet_real *)(ar + 532905984)) + i * 29952 + 20736, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 455661376)) + i * 4608, ((googlenet_real *)(ar + 556816192)) + i * 29952 + 20736, 4608 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 128, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 530546688)) + i * 4608, ((googlenet_real *)(ar + 532905984)) + i * 29952 + 25344, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 522311488)) + i * 4608, ((googlenet_real *)(ar + 556816192)) + i * 29952 + 25344, 4608 * sizeof(googlenet_real));
     }
     /* mul -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((googlenet_real *)(ar + 532905984))[i0] = (((googlenet_real *)(ar + 530546688))[i0] * (((googlenet_real *)(ar + 496041984))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 552097600))[i0] = (((googlenet_real *)(ar + 522311488))[i0] * (((googlenet_real *)(ar + 519952192))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 18 */
@@ -4463,31 +4465,31 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 532905984))[i0 * 36 + i1 * 4608 + i2];
+                acc += ((googlenet_real *)(ar + 552097600))[i0 * 36 + i1 * 4608 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33039616))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 13918528))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 528, 36, 128, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 532905984)) + i * 4608, 36, ((googlenet_real *)(ar + 535265280)) + i * 19008, 36, 0);
+        gemm(1, 0, 528, 36, 128, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 552097600)) + i * 4608, 36, ((googlenet_real *)(ar + 554456896)) + i * 19008, 36, 0);
     }
     /* conv2d_dw -> f32[128, 528, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 528, 36, ((googlenet_real *)(ar + 532905984)) + i * 4608, 36, ((googlenet_real *)(ar + 507838464)) + i * 19008, 36, ((googlenet_real *)(ar + 292552704)), 528, i > 0);
+        gemm(0, 1, 128, 528, 36, ((googlenet_real *)(ar + 552097600)) + i * 4608, 36, ((googlenet_real *)(ar + 531748672)) + i * 19008, 36, ((googlenet_real *)(ar + 13648192)), 528, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 481591296)), ((googlenet_real *)(ar + 535265280)), ((googlenet_real *)(ar + 507838464)), n * 528, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 505501504)), ((googlenet_real *)(ar + 554456896)), ((googlenet_real *)(ar + 531748672)), n * 528, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((googlenet_real *)(ar + 496041984))[i0] = (((googlenet_real *)(ar + 528187392))[i0] * (((googlenet_real *)(ar + 464486400))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 519952192))[i0] = (((googlenet_real *)(ar + 455661376))[i0] * (((googlenet_real *)(ar + 488396608))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 17 */
@@ -4497,25 +4499,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 496041984))[i0 * 36 + i1 * 4608 + i2];
+                acc += ((googlenet_real *)(ar + 519952192))[i0 * 36 + i1 * 4608 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33040128))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 13647680))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 431751168)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 496041984)), (googlenet_real *)(ar + 464486400), n, 128, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 455661376), n, 128, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[128, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 152764416)), ((googlenet_real *)(ar + 434749440)), ((googlenet_real *)(ar + 496041984)), (googlenet_real *)(ar + 464486400), n, 128, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 176674624)), ((googlenet_real *)(ar + 13238080)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 455661376), n, 128, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1152; i0++) {
-        ((googlenet_real *)(ar + 464486400))[i0] = (((googlenet_real *)(ar + 431751168))[i0] * (((googlenet_real *)(ar + 152764416))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 177264448))[i0] = (((googlenet_real *)(ar + 57530176))[i0] * (((googlenet_real *)(ar + 176674624))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
@@ -4525,27 +4527,27 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 464486400))[i0 * 36 + i1 * 1152 + i2];
+                acc += ((googlenet_real *)(ar + 177264448))[i0 * 36 + i1 * 1152 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33030592))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 13237952))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 528, 36, 32, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 464486400)) + i * 1152, 36, ((googlenet_real *)(ar + 528187392)) + i * 19008, 36, 0);
+        gemm(1, 0, 528, 36, 32, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 177264448)) + i * 1152, 36, ((googlenet_real *)(ar + 552097600)) + i * 19008, 36, 0);
     }
     /* conv2d_dw -> f32[32, 528, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 32, 528, 36, ((googlenet_real *)(ar + 464486400)) + i * 1152, 36, ((googlenet_real *)(ar + 481591296)) + i * 19008, 36, ((googlenet_real *)(ar + 33192960)), 528, i > 0);
+        gemm(0, 1, 32, 528, 36, ((googlenet_real *)(ar + 177264448)) + i * 1152, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 13170368)), 528, i > 0);
     }
     /* mul -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 11520; i0++) {
-        ((googlenet_real *)(ar + 537919488))[i0] = (((googlenet_real *)(ar + 522289152))[i0] * (((googlenet_real *)(ar + 501940224))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 519952192))[i0] = (((googlenet_real *)(ar + 546199360))[i0] * (((googlenet_real *)(ar + 525850432))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 320, 1, 1], googlenet.dlm line 16 */
@@ -4555,25 +4557,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 537919488))[i0 * 36 + i1 * 11520 + i2];
+                acc += ((googlenet_real *)(ar + 519952192))[i0 * 36 + i1 * 11520 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33040640))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 13169088))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 499679232)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 537919488)), (googlenet_real *)(ar + 464486400), n, 320, 5, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 176674624), n, 320, 5, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[320, 160, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 461537280)), ((googlenet_real *)(ar + 464486400)), ((googlenet_real *)(ar + 537919488)), (googlenet_real *)(ar + 496041984), n, 320, 5, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(ar + 11325888)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 176674624), n, 320, 5, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 5760; i0++) {
-        ((googlenet_real *)(ar + 502628352))[i0] = (((googlenet_real *)(ar + 499679232))[i0] * (((googlenet_real *)(ar + 461537280))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 519952192))[i0] = (((googlenet_real *)(ar + 455661376))[i0] * (((googlenet_real *)(ar + 485447488))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 160, 1, 1], googlenet.dlm line 16 */
@@ -4583,27 +4585,27 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 502628352))[i0 * 36 + i1 * 5760 + i2];
+                acc += ((googlenet_real *)(ar + 519952192))[i0 * 36 + i1 * 5760 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33041920))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 11325248))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 528, 36, 160, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 502628352)) + i * 5760, 36, ((googlenet_real *)(ar + 537919488)) + i * 19008, 36, 0);
+        gemm(1, 0, 528, 36, 160, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 519952192)) + i * 5760, 36, ((googlenet_real *)(ar + 561829696)) + i * 19008, 36, 0);
     }
     /* conv2d_dw -> f32[160, 528, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 160, 528, 36, ((googlenet_real *)(ar + 502628352)) + i * 5760, 36, ((googlenet_real *)(ar + 481591296)) + i * 19008, 36, ((googlenet_real *)(ar + 152764416)), 528, i > 0);
+        gemm(0, 1, 160, 528, 36, ((googlenet_real *)(ar + 519952192)) + i * 5760, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 10987328)), 528, i > 0);
     }
     /* mul -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((googlenet_real *)(ar + 499679232))[i0] = (((googlenet_real *)(ar + 517570560))[i0] * (((googlenet_real *)(ar + 491323392))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 485447488))[i0] = (((googlenet_real *)(ar + 541480768))[i0] * (((googlenet_real *)(ar + 515233600))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], googlenet.dlm line 15 */
@@ -4613,54 +4615,54 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 499679232))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((googlenet_real *)(ar + 485447488))[i0 * 36 + i1 * 9216 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33042560))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 10986304))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 528, 36, 256, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 499679232)) + i * 9216, 36, ((googlenet_real *)(ar + 517570560)) + i * 19008, 36, 0);
+        gemm(1, 0, 528, 36, 256, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, ((googlenet_real *)(ar + 515233600)) + i * 19008, 36, 0);
     }
     /* add -> f32[batch 128, 528, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 19008; i0++) {
-        ((googlenet_real *)(ar + 560037888))[i0] = (((((googlenet_real *)(ar + 507838464))[i0] + ((googlenet_real *)(ar + 528187392))[i0]) + ((googlenet_real *)(ar + 537919488))[i0]) + ((googlenet_real *)(ar + 517570560))[i0]);
+        ((googlenet_real *)(ar + 541480768))[i0] = (((((googlenet_real *)(ar + 531748672))[i0] + ((googlenet_real *)(ar + 552097600))[i0]) + ((googlenet_real *)(ar + 561829696))[i0]) + ((googlenet_real *)(ar + 515233600))[i0]);
     }
     }
     /* conv2d_dw -> f32[256, 528, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 256, 528, 36, ((googlenet_real *)(ar + 499679232)) + i * 9216, 36, ((googlenet_real *)(ar + 481591296)) + i * 19008, 36, ((googlenet_real *)(ar + 431751168)), 528, i > 0);
+        gemm(0, 1, 256, 528, 36, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 10445632)), 528, i > 0);
     }
     /* slice -> f32[batch 128, 112, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 461537280)) + i * 4032, ((googlenet_real *)(ar + 560037888)) + i * 19008 + 0, 4032 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 455661376)) + i * 4032, ((googlenet_real *)(ar + 541480768)) + i * 19008 + 0, 4032 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 288, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 481591296)) + i * 10368, ((googlenet_real *)(ar + 560037888)) + i * 19008 + 4032, 10368 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 485447488)) + i * 10368, ((googlenet_real *)(ar + 541480768)) + i * 19008 + 4032, 10368 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 64, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 486899712)) + i * 2304, ((googlenet_real *)(ar + 560037888)) + i * 19008 + 14400, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 176674624)) + i * 2304, ((googlenet_real *)(ar + 541480768)) + i * 19008 + 14400, 2304 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 64, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 488079360)) + i * 2304, ((googlenet_real *)(ar + 560037888)) + i * 19008 + 16704, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 457725760)) + i * 2304, ((googlenet_real *)(ar + 541480768)) + i * 19008 + 16704, 2304 * sizeof(googlenet_real));
     }
     /* mul -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2304; i0++) {
-        ((googlenet_real *)(ar + 489259008))[i0] = (((googlenet_real *)(ar + 488079360))[i0] * (((googlenet_real *)(ar + 430571520))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 505501504))[i0] = (((googlenet_real *)(ar + 457725760))[i0] * (((googlenet_real *)(ar + 454481728))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
@@ -4670,31 +4672,31 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 489259008))[i0 * 36 + i1 * 2304 + i2];
+                acc += ((googlenet_real *)(ar + 505501504))[i0 * 36 + i1 * 2304 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33043584))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 10445376))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 489259008)) + i * 2304, 36, ((googlenet_real *)(ar + 499679232)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 505501504)) + i * 2304, 36, ((googlenet_real *)(ar + 506681152)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[64, 512, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 489259008)) + i * 2304, 36, ((googlenet_real *)(ar + 472154112)) + i * 18432, 36, ((googlenet_real *)(ar + 153102336)), 512, i > 0);
+        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 505501504)) + i * 2304, 36, ((googlenet_real *)(ar + 496064320)) + i * 18432, 36, ((googlenet_real *)(ar + 10314304)), 512, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 449445888)), ((googlenet_real *)(ar + 499679232)), ((googlenet_real *)(ar + 472154112)), n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 473356096)), ((googlenet_real *)(ar + 506681152)), ((googlenet_real *)(ar + 496064320)), n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2304; i0++) {
-        ((googlenet_real *)(ar + 430571520))[i0] = (((googlenet_real *)(ar + 486899712))[i0] * (((googlenet_real *)(ar + 398721024))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 454481728))[i0] = (((googlenet_real *)(ar + 176674624))[i0] * (((googlenet_real *)(ar + 422631232))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 17 */
@@ -4704,25 +4706,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 430571520))[i0 * 36 + i1 * 2304 + i2];
+                acc += ((googlenet_real *)(ar + 454481728))[i0 * 36 + i1 * 2304 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33043840))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 10314048))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 398721024)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 430571520)), (googlenet_real *)(ar + 486899712), n, 64, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 176674624), n, 64, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[64, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 37158912)), ((googlenet_real *)(ar + 153233408)), ((googlenet_real *)(ar + 430571520)), (googlenet_real *)(ar + 486899712), n, 64, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 61069120)), ((googlenet_real *)(ar + 10109248)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 176674624), n, 64, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1152; i0++) {
-        ((googlenet_real *)(ar + 399310848))[i0] = (((googlenet_real *)(ar + 398721024))[i0] * (((googlenet_real *)(ar + 37158912))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 176674624))[i0] = (((googlenet_real *)(ar + 57530176))[i0] * (((googlenet_real *)(ar + 61069120))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
@@ -4732,27 +4734,27 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 399310848))[i0 * 36 + i1 * 1152 + i2];
+                acc += ((googlenet_real *)(ar + 176674624))[i0 * 36 + i1 * 1152 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33044096))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 10109120))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 32, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 399310848)) + i * 1152, 36, ((googlenet_real *)(ar + 486899712)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 32, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 176674624)) + i * 1152, 36, ((googlenet_real *)(ar + 505501504)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[32, 512, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 32, 512, 36, ((googlenet_real *)(ar + 399310848)) + i * 1152, 36, ((googlenet_real *)(ar + 449445888)) + i * 18432, 36, ((googlenet_real *)(ar + 37158912)), 512, i > 0);
+        gemm(0, 1, 32, 512, 36, ((googlenet_real *)(ar + 176674624)) + i * 1152, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 10043584)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 10368; i0++) {
-        ((googlenet_real *)(ar + 499679232))[i0] = (((googlenet_real *)(ar + 481591296))[i0] * (((googlenet_real *)(ar + 466845696))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 514938688))[i0] = (((googlenet_real *)(ar + 485447488))[i0] * (((googlenet_real *)(ar + 490755904))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 288, 1, 1], googlenet.dlm line 16 */
@@ -4762,25 +4764,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 499679232))[i0 * 36 + i1 * 10368 + i2];
+                acc += ((googlenet_real *)(ar + 514938688))[i0 * 36 + i1 * 10368 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33044224))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 10042432))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 466329600)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 499679232)), (googlenet_real *)(ar + 398721024), n, 288, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 176674624), n, 288, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[288, 144, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 458883072)), ((googlenet_real *)(ar + 468983808)), ((googlenet_real *)(ar + 499679232)), (googlenet_real *)(ar + 398721024), n, 288, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 482793280)), ((googlenet_real *)(ar + 8549440)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 176674624), n, 288, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 5184; i0++) {
-        ((googlenet_real *)(ar + 481591296))[i0] = (((googlenet_real *)(ar + 466329600))[i0] * (((googlenet_real *)(ar + 458883072))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 488101696))[i0] = (((googlenet_real *)(ar + 485447488))[i0] * (((googlenet_real *)(ar + 482793280))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 144, 1, 1], googlenet.dlm line 16 */
@@ -4790,27 +4792,27 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 481591296))[i0 * 36 + i1 * 5184 + i2];
+                acc += ((googlenet_real *)(ar + 488101696))[i0 * 36 + i1 * 5184 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33260544))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 8548864))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 144, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 481591296)) + i * 5184, 36, ((googlenet_real *)(ar + 499679232)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 144, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 488101696)) + i * 5184, 36, ((googlenet_real *)(ar + 514938688)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[144, 512, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 144, 512, 36, ((googlenet_real *)(ar + 481591296)) + i * 5184, 36, ((googlenet_real *)(ar + 449445888)) + i * 18432, 36, ((googlenet_real *)(ar + 37224448)), 512, i > 0);
+        gemm(0, 1, 144, 512, 36, ((googlenet_real *)(ar + 488101696)) + i * 5184, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 8253952)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4032; i0++) {
-        ((googlenet_real *)(ar + 458883072))[i0] = (((googlenet_real *)(ar + 461537280))[i0] * (((googlenet_real *)(ar + 400785408))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 422631232))[i0] = (((googlenet_real *)(ar + 455661376))[i0] * (((googlenet_real *)(ar + 424695616))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 112, 1, 1], googlenet.dlm line 15 */
@@ -4820,54 +4822,54 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 458883072))[i0 * 36 + i1 * 4032 + i2];
+                acc += ((googlenet_real *)(ar + 422631232))[i0 * 36 + i1 * 4032 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33261120))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 8253504))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 112, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 458883072)) + i * 4032, 36, ((googlenet_real *)(ar + 509116416)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 112, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, ((googlenet_real *)(ar + 482793280)) + i * 18432, 36, 0);
     }
     /* add -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((googlenet_real *)(ar + 518553600))[i0] = (((((googlenet_real *)(ar + 472154112))[i0] + ((googlenet_real *)(ar + 486899712))[i0]) + ((googlenet_real *)(ar + 499679232))[i0]) + ((googlenet_real *)(ar + 509116416))[i0]);
+        ((googlenet_real *)(ar + 524375872))[i0] = (((((googlenet_real *)(ar + 496064320))[i0] + ((googlenet_real *)(ar + 505501504))[i0]) + ((googlenet_real *)(ar + 514938688))[i0]) + ((googlenet_real *)(ar + 482793280))[i0]);
     }
     }
     /* conv2d_dw -> f32[112, 512, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 112, 512, 36, ((googlenet_real *)(ar + 458883072)) + i * 4032, 36, ((googlenet_real *)(ar + 449445888)) + i * 18432, 36, ((googlenet_real *)(ar + 37519360)), 512, i > 0);
+        gemm(0, 1, 112, 512, 36, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 8024128)), 512, i > 0);
     }
     /* slice -> f32[batch 128, 128, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 449445888)) + i * 4608, ((googlenet_real *)(ar + 518553600)) + i * 18432 + 0, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 422631232)) + i * 4608, ((googlenet_real *)(ar + 524375872)) + i * 18432 + 0, 4608 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 256, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 451805184)) + i * 9216, ((googlenet_real *)(ar + 518553600)) + i * 18432 + 4608, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 454481728)) + i * 9216, ((googlenet_real *)(ar + 524375872)) + i * 18432 + 4608, 9216 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 64, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 398721024)) + i * 2304, ((googlenet_real *)(ar + 518553600)) + i * 18432 + 13824, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 176674624)) + i * 2304, ((googlenet_real *)(ar + 524375872)) + i * 18432 + 13824, 2304 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 64, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 400515072)) + i * 2304, ((googlenet_real *)(ar + 518553600)) + i * 18432 + 16128, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 424990528)) + i * 2304, ((googlenet_real *)(ar + 524375872)) + i * 18432 + 16128, 2304 * sizeof(googlenet_real));
     }
     /* mul -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2304; i0++) {
-        ((googlenet_real *)(ar + 430571520))[i0] = (((googlenet_real *)(ar + 400515072))[i0] * (((googlenet_real *)(ar + 296091648))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 473356096))[i0] = (((googlenet_real *)(ar + 424990528))[i0] * (((googlenet_real *)(ar + 320001856))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
@@ -4877,31 +4879,31 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 430571520))[i0 * 36 + i1 * 2304 + i2];
+                acc += ((googlenet_real *)(ar + 473356096))[i0 * 36 + i1 * 2304 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33261568))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 8023872))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 430571520)) + i * 2304, 36, ((googlenet_real *)(ar + 470476800)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 473356096)) + i * 2304, 36, ((googlenet_real *)(ar + 474535744)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[64, 512, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 430571520)) + i * 2304, 36, ((googlenet_real *)(ar + 440008704)) + i * 18432, 36, ((googlenet_real *)(ar + 292823040)), 512, i > 0);
+        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 473356096)) + i * 2304, 36, ((googlenet_real *)(ar + 463918912)) + i * 18432, 36, ((googlenet_real *)(ar + 7892800)), 512, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 416415744)), ((googlenet_real *)(ar + 470476800)), ((googlenet_real *)(ar + 440008704)), n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 440325952)), ((googlenet_real *)(ar + 474535744)), ((googlenet_real *)(ar + 463918912)), n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2304; i0++) {
-        ((googlenet_real *)(ar + 296091648))[i0] = (((googlenet_real *)(ar + 398721024))[i0] * (((googlenet_real *)(ar + 291373056))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 320001856))[i0] = (((googlenet_real *)(ar + 176674624))[i0] * (((googlenet_real *)(ar + 315283264))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 17 */
@@ -4911,25 +4913,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 296091648))[i0 * 36 + i1 * 2304 + i2];
+                acc += ((googlenet_real *)(ar + 320001856))[i0 * 36 + i1 * 2304 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33261824))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 7892544))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 291373056)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 296091648)), (googlenet_real *)(ar + 398721024), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 176674624), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[64, 24, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 35831808)), ((googlenet_real *)(ar + 291815424)), ((googlenet_real *)(ar + 296091648)), (googlenet_real *)(ar + 398721024), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 59742016)), ((googlenet_real *)(ar + 7738944)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 176674624), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 864; i0++) {
-        ((googlenet_real *)(ar + 291969024))[i0] = (((googlenet_real *)(ar + 291373056))[i0] * (((googlenet_real *)(ar + 35831808))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 61069120))[i0] = (((googlenet_real *)(ar + 57530176))[i0] * (((googlenet_real *)(ar + 59742016))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 24, 1, 1], googlenet.dlm line 17 */
@@ -4939,27 +4941,27 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 291969024))[i0 * 36 + i1 * 864 + i2];
+                acc += ((googlenet_real *)(ar + 61069120))[i0 * 36 + i1 * 864 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33045376))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 7738816))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 24, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 291969024)) + i * 864, 36, ((googlenet_real *)(ar + 470476800)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 24, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 61069120)) + i * 864, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[24, 512, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 24, 512, 36, ((googlenet_real *)(ar + 291969024)) + i * 864, 36, ((googlenet_real *)(ar + 416415744)) + i * 18432, 36, ((googlenet_real *)(ar + 33262080)), 512, i > 0);
+        gemm(0, 1, 24, 512, 36, ((googlenet_real *)(ar + 61069120)) + i * 864, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 7689664)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((googlenet_real *)(ar + 456523776))[i0] = (((googlenet_real *)(ar + 451805184))[i0] * (((googlenet_real *)(ar + 435290112))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 482793280))[i0] = (((googlenet_real *)(ar + 454481728))[i0] * (((googlenet_real *)(ar + 459200320))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], googlenet.dlm line 16 */
@@ -4969,25 +4971,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 456523776))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((googlenet_real *)(ar + 482793280))[i0 * 36 + i1 * 9216 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33311232))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 7688640))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 435159040)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 456523776)), (googlenet_real *)(ar + 296091648), n, 256, 6, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 454481728)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 176674624), n, 256, 6, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 128, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 428212224)), ((googlenet_real *)(ar + 296091648)), ((googlenet_real *)(ar + 456523776)), (googlenet_real *)(ar + 398721024), n, 256, 6, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 452122432)), ((googlenet_real *)(ar + 6508992)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 176674624), n, 256, 6, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((googlenet_real *)(ar + 437518336))[i0] = (((googlenet_real *)(ar + 435159040))[i0] * (((googlenet_real *)(ar + 428212224))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 456841024))[i0] = (((googlenet_real *)(ar + 454481728))[i0] * (((googlenet_real *)(ar + 452122432))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 16 */
@@ -4997,27 +4999,27 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 437518336))[i0 * 36 + i1 * 4608 + i2];
+                acc += ((googlenet_real *)(ar + 456841024))[i0 * 36 + i1 * 4608 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33312256))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 6508480))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 128, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 437518336)) + i * 4608, 36, ((googlenet_real *)(ar + 451805184)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 128, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 456841024)) + i * 4608, 36, ((googlenet_real *)(ar + 482793280)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[128, 512, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 512, 36, ((googlenet_real *)(ar + 437518336)) + i * 4608, 36, ((googlenet_real *)(ar + 416415744)) + i * 18432, 36, ((googlenet_real *)(ar + 35831808)), 512, i > 0);
+        gemm(0, 1, 128, 512, 36, ((googlenet_real *)(ar + 456841024)) + i * 4608, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 6246336)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((googlenet_real *)(ar + 428212224))[i0] = (((googlenet_real *)(ar + 449445888))[i0] * (((googlenet_real *)(ar + 425852928))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 452122432))[i0] = (((googlenet_real *)(ar + 422631232))[i0] * (((googlenet_real *)(ar + 449763136))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 15 */
@@ -5027,54 +5029,54 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 428212224))[i0 * 36 + i1 * 4608 + i2];
+                acc += ((googlenet_real *)(ar + 452122432))[i0 * 36 + i1 * 4608 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33312768))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 6245824))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 128, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 428212224)) + i * 4608, 36, ((googlenet_real *)(ar + 479913984)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 128, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 452122432)) + i * 4608, 36, ((googlenet_real *)(ar + 454481728)) + i * 18432, 36, 0);
     }
     /* add -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((googlenet_real *)(ar + 499679232))[i0] = (((((googlenet_real *)(ar + 440008704))[i0] + ((googlenet_real *)(ar + 470476800))[i0]) + ((googlenet_real *)(ar + 451805184))[i0]) + ((googlenet_real *)(ar + 479913984))[i0]);
+        ((googlenet_real *)(ar + 492230464))[i0] = (((((googlenet_real *)(ar + 463918912))[i0] + ((googlenet_real *)(ar + 473356096))[i0]) + ((googlenet_real *)(ar + 482793280))[i0]) + ((googlenet_real *)(ar + 454481728))[i0]);
     }
     }
     /* conv2d_dw -> f32[128, 512, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 512, 36, ((googlenet_real *)(ar + 428212224)) + i * 4608, 36, ((googlenet_real *)(ar + 416415744)) + i * 18432, 36, ((googlenet_real *)(ar + 291373056)), 512, i > 0);
+        gemm(0, 1, 128, 512, 36, ((googlenet_real *)(ar + 452122432)) + i * 4608, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 5983680)), 512, i > 0);
     }
     /* slice -> f32[batch 128, 160, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 416415744)) + i * 5760, ((googlenet_real *)(ar + 499679232)) + i * 18432 + 0, 5760 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 422631232)) + i * 5760, ((googlenet_real *)(ar + 492230464)) + i * 18432 + 0, 5760 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 224, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 419364864)) + i * 8064, ((googlenet_real *)(ar + 499679232)) + i * 18432 + 5760, 8064 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 440325952)) + i * 8064, ((googlenet_real *)(ar + 492230464)) + i * 18432 + 5760, 8064 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 64, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 398721024)) + i * 2304, ((googlenet_real *)(ar + 499679232)) + i * 18432 + 13824, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 176674624)) + i * 2304, ((googlenet_real *)(ar + 492230464)) + i * 18432 + 13824, 2304 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 64, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 400515072)) + i * 2304, ((googlenet_real *)(ar + 499679232)) + i * 18432 + 16128, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 315283264)) + i * 2304, ((googlenet_real *)(ar + 492230464)) + i * 18432 + 16128, 2304 * sizeof(googlenet_real));
     }
     /* mul -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2304; i0++) {
-        ((googlenet_real *)(ar + 423493632))[i0] = (((googlenet_real *)(ar + 400515072))[i0] * (((googlenet_real *)(ar + 290193408))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 320001856))[i0] = (((googlenet_real *)(ar + 315283264))[i0] * (((googlenet_real *)(ar + 314103616))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
@@ -5084,31 +5086,31 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 423493632))[i0 * 36 + i1 * 2304 + i2];
+                acc += ((googlenet_real *)(ar + 320001856))[i0 * 36 + i1 * 2304 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33313280))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 5983424))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 423493632)) + i * 2304, 36, ((googlenet_real *)(ar + 435159040)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 320001856)) + i * 2304, 36, ((googlenet_real *)(ar + 444454720)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[64, 512, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 423493632)) + i * 2304, 36, ((googlenet_real *)(ar + 406978560)) + i * 18432, 36, ((googlenet_real *)(ar + 36093952)), 512, i > 0);
+        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 320001856)) + i * 2304, 36, ((googlenet_real *)(ar + 430888768)) + i * 18432, 36, ((googlenet_real *)(ar + 5852352)), 512, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 387219456)), ((googlenet_real *)(ar + 435159040)), ((googlenet_real *)(ar + 406978560)), n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 411129664)), ((googlenet_real *)(ar + 444454720)), ((googlenet_real *)(ar + 430888768)), n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2304; i0++) {
-        ((googlenet_real *)(ar + 290193408))[i0] = (((googlenet_real *)(ar + 398721024))[i0] * (((googlenet_real *)(ar + 206438400))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 314103616))[i0] = (((googlenet_real *)(ar + 176674624))[i0] * (((googlenet_real *)(ar + 230348608))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 17 */
@@ -5118,25 +5120,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 290193408))[i0 * 36 + i1 * 2304 + i2];
+                acc += ((googlenet_real *)(ar + 314103616))[i0 * 36 + i1 * 2304 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33313536))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 5852096))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 206438400)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 290193408)), (googlenet_real *)(ar + 398721024), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 176674624), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[64, 24, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 35389440)), ((googlenet_real *)(ar + 206880768)), ((googlenet_real *)(ar + 290193408)), (googlenet_real *)(ar + 398721024), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(ar + 5698496)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 176674624), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 864; i0++) {
-        ((googlenet_real *)(ar + 207034368))[i0] = (((googlenet_real *)(ar + 206438400))[i0] * (((googlenet_real *)(ar + 35389440))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 59742016))[i0] = (((googlenet_real *)(ar + 57530176))[i0] * (((googlenet_real *)(ar + 59299648))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 24, 1, 1], googlenet.dlm line 17 */
@@ -5146,27 +5148,27 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 207034368))[i0 * 36 + i1 * 864 + i2];
+                acc += ((googlenet_real *)(ar + 59742016))[i0 * 36 + i1 * 864 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33313792))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 5698368))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 24, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 207034368)) + i * 864, 36, ((googlenet_real *)(ar + 435159040)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 24, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 59742016)) + i * 864, 36, ((googlenet_real *)(ar + 444454720)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[24, 512, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 24, 512, 36, ((googlenet_real *)(ar + 207034368)) + i * 864, 36, ((googlenet_real *)(ar + 387219456)) + i * 18432, 36, ((googlenet_real *)(ar + 35389440)), 512, i > 0);
+        gemm(0, 1, 24, 512, 36, ((googlenet_real *)(ar + 59742016)) + i * 864, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 5649216)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 8064; i0++) {
-        ((googlenet_real *)(ar + 423493632))[i0] = (((googlenet_real *)(ar + 419364864))[i0] * (((googlenet_real *)(ar + 402849792))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 453891904))[i0] = (((googlenet_real *)(ar + 440325952))[i0] * (((googlenet_real *)(ar + 426760000))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 224, 1, 1], googlenet.dlm line 16 */
@@ -5176,25 +5178,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 423493632))[i0 * 36 + i1 * 8064 + i2];
+                acc += ((googlenet_real *)(ar + 453891904))[i0 * 36 + i1 * 8064 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33313920))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 5648320))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 400515072)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 423493632)), (googlenet_real *)(ar + 290193408), n, 224, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 314103616)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 176674624), n, 224, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[224, 112, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 396656640)), ((googlenet_real *)(ar + 290193408)), ((googlenet_real *)(ar + 423493632)), (googlenet_real *)(ar + 398721024), n, 224, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 420566848)), ((googlenet_real *)(ar + 4745152)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 176674624), n, 224, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4032; i0++) {
-        ((googlenet_real *)(ar + 402579456))[i0] = (((googlenet_real *)(ar + 400515072))[i0] * (((googlenet_real *)(ar + 396656640))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 425580352))[i0] = (((googlenet_real *)(ar + 314103616))[i0] * (((googlenet_real *)(ar + 420566848))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 112, 1, 1], googlenet.dlm line 16 */
@@ -5204,27 +5206,27 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 402579456))[i0 * 36 + i1 * 4032 + i2];
+                acc += ((googlenet_real *)(ar + 425580352))[i0 * 36 + i1 * 4032 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33314816))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 4744704))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 112, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 402579456)) + i * 4032, 36, ((googlenet_real *)(ar + 419364864)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 112, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 425580352)) + i * 4032, 36, ((googlenet_real *)(ar + 453891904)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[112, 512, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 112, 512, 36, ((googlenet_real *)(ar + 402579456)) + i * 4032, 36, ((googlenet_real *)(ar + 387219456)) + i * 18432, 36, ((googlenet_real *)(ar + 35438592)), 512, i > 0);
+        gemm(0, 1, 112, 512, 36, ((googlenet_real *)(ar + 425580352)) + i * 4032, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 4515328)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 5760; i0++) {
-        ((googlenet_real *)(ar + 396656640))[i0] = (((googlenet_real *)(ar + 416415744))[i0] * (((googlenet_real *)(ar + 293142528))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 314103616))[i0] = (((googlenet_real *)(ar + 422631232))[i0] * (((googlenet_real *)(ar + 317052736))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 160, 1, 1], googlenet.dlm line 15 */
@@ -5234,54 +5236,54 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 396656640))[i0 * 36 + i1 * 5760 + i2];
+                acc += ((googlenet_real *)(ar + 314103616))[i0 * 36 + i1 * 5760 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33315264))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 4514688))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 160, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 396656640)) + i * 5760, 36, ((googlenet_real *)(ar + 444596224)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 160, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, ((googlenet_real *)(ar + 420566848)) + i * 18432, 36, 0);
     }
     /* add -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((googlenet_real *)(ar + 454033408))[i0] = (((((googlenet_real *)(ar + 406978560))[i0] + ((googlenet_real *)(ar + 435159040))[i0]) + ((googlenet_real *)(ar + 419364864))[i0]) + ((googlenet_real *)(ar + 444596224))[i0]);
+        ((googlenet_real *)(ar + 463329088))[i0] = (((((googlenet_real *)(ar + 430888768))[i0] + ((googlenet_real *)(ar + 444454720))[i0]) + ((googlenet_real *)(ar + 453891904))[i0]) + ((googlenet_real *)(ar + 420566848))[i0]);
     }
     }
     /* conv2d_dw -> f32[160, 512, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 160, 512, 36, ((googlenet_real *)(ar + 396656640)) + i * 5760, 36, ((googlenet_real *)(ar + 387219456)) + i * 18432, 36, ((googlenet_real *)(ar + 206438400)), 512, i > 0);
+        gemm(0, 1, 160, 512, 36, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 4187008)), 512, i > 0);
     }
     /* slice -> f32[batch 128, 192, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 387219456)) + i * 6912, ((googlenet_real *)(ar + 454033408)) + i * 18432 + 0, 6912 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 314103616)) + i * 6912, ((googlenet_real *)(ar + 463329088)) + i * 18432 + 0, 6912 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 208, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 390758400)) + i * 7488, ((googlenet_real *)(ar + 454033408)) + i * 18432 + 6912, 7488 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 411129664)) + i * 7488, ((googlenet_real *)(ar + 463329088)) + i * 18432 + 6912, 7488 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 48, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 292954112)) + i * 1728, ((googlenet_real *)(ar + 454033408)) + i * 18432 + 14400, 1728 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 59299648)) + i * 1728, ((googlenet_real *)(ar + 463329088)) + i * 18432 + 14400, 1728 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 64, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 293838848)) + i * 2304, ((googlenet_real *)(ar + 454033408)) + i * 18432 + 16128, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 176674624)) + i * 2304, ((googlenet_real *)(ar + 463329088)) + i * 18432 + 16128, 2304 * sizeof(googlenet_real));
     }
     /* mul -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2304; i0++) {
-        ((googlenet_real *)(ar + 394592256))[i0] = (((googlenet_real *)(ar + 293838848))[i0] * (((googlenet_real *)(ar + 153944064))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 230348608))[i0] = (((googlenet_real *)(ar + 176674624))[i0] * (((googlenet_real *)(ar + 177854272))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
@@ -5291,31 +5293,31 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 394592256))[i0 * 36 + i1 * 2304 + i2];
+                acc += ((googlenet_real *)(ar + 230348608))[i0 * 36 + i1 * 2304 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33315904))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 4186752))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 480, 36, 64, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 394592256)) + i * 2304, 36, ((googlenet_real *)(ar + 400515072)) + i * 17280, 36, 0);
+        gemm(1, 0, 480, 36, 64, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 230348608)) + i * 2304, 36, ((googlenet_real *)(ar + 414963520)) + i * 17280, 36, 0);
     }
     /* conv2d_dw -> f32[64, 480, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 480, 36, ((googlenet_real *)(ar + 394592256)) + i * 2304, 36, ((googlenet_real *)(ar + 378372096)) + i * 17280, 36, ((googlenet_real *)(ar + 35667968)), 480, i > 0);
+        gemm(0, 1, 64, 480, 36, ((googlenet_real *)(ar + 230348608)) + i * 2304, 36, ((googlenet_real *)(ar + 402282304)) + i * 17280, 36, ((googlenet_real *)(ar + 4063872)), 480, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 365690880)), ((googlenet_real *)(ar + 400515072)), ((googlenet_real *)(ar + 378372096)), n * 480, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 389601088)), ((googlenet_real *)(ar + 414963520)), ((googlenet_real *)(ar + 402282304)), n * 480, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1728; i0++) {
-        ((googlenet_real *)(ar + 153911296))[i0] = (((googlenet_real *)(ar + 292954112))[i0] * (((googlenet_real *)(ar + 36274176))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 176674624))[i0] = (((googlenet_real *)(ar + 59299648))[i0] * (((googlenet_real *)(ar + 60184384))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 48, 1, 1], googlenet.dlm line 17 */
@@ -5325,25 +5327,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 153911296))[i0 * 36 + i1 * 1728 + i2];
+                acc += ((googlenet_real *)(ar + 176674624))[i0 * 36 + i1 * 1728 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33316160))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 4063680))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 36225024)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 153911296)), (googlenet_real *)(ar + 292954112), n, 48, 18, 16, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 59299648), n, 48, 18, 16, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[48, 16, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw_direct_0(((googlenet_real *)(ar + 33325056)), ((googlenet_real *)(ar + 36519936)), ((googlenet_real *)(ar + 153911296)), (googlenet_real *)(ar + 394592256), n);
+    conv2d_dw_direct_0(((googlenet_real *)(ar + 57235264)), ((googlenet_real *)(ar + 3986880)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 414963520), n);
     }
     /* mul -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 576; i0++) {
-        ((googlenet_real *)(ar + 36596736))[i0] = (((googlenet_real *)(ar + 36225024))[i0] * (((googlenet_real *)(ar + 33325056))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 57825088))[i0] = (((googlenet_real *)(ar + 57530176))[i0] * (((googlenet_real *)(ar + 57235264))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 16, 1, 1], googlenet.dlm line 17 */
@@ -5353,27 +5355,27 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 36596736))[i0 * 36 + i1 * 576 + i2];
+                acc += ((googlenet_real *)(ar + 57825088))[i0 * 36 + i1 * 576 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33316352))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 3986816))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 480, 36, 16, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 36596736)) + i * 576, 36, ((googlenet_real *)(ar + 400515072)) + i * 17280, 36, 0);
+        gemm(1, 0, 480, 36, 16, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 57825088)) + i * 576, 36, ((googlenet_real *)(ar + 414963520)) + i * 17280, 36, 0);
     }
     /* conv2d_dw -> f32[16, 480, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 16, 480, 36, ((googlenet_real *)(ar + 36596736)) + i * 576, 36, ((googlenet_real *)(ar + 365690880)) + i * 17280, 36, ((googlenet_real *)(ar + 33316416)), 480, i > 0);
+        gemm(0, 1, 16, 480, 36, ((googlenet_real *)(ar + 57825088)) + i * 576, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 3956096)), 480, i > 0);
     }
     /* mul -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 7488; i0++) {
-        ((googlenet_real *)(ar + 394592256))[i0] = (((googlenet_real *)(ar + 390758400))[i0] * (((googlenet_real *)(ar + 374538240))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 423810880))[i0] = (((googlenet_real *)(ar + 411129664))[i0] * (((googlenet_real *)(ar + 398448448))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 208, 1, 1], googlenet.dlm line 16 */
@@ -5383,25 +5385,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 394592256))[i0 * 36 + i1 * 7488 + i2];
+                acc += ((googlenet_real *)(ar + 423810880))[i0 * 36 + i1 * 7488 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33347136))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 3955264))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 292954112)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 394592256)), (googlenet_real *)(ar + 153911296), n, 208, 8, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 56940992), n, 208, 8, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[208, 96, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 150994944)), ((googlenet_real *)(ar + 153911296)), ((googlenet_real *)(ar + 394592256)), (googlenet_real *)(ar + 294723584), n, 208, 8, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(ar + 3236416)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 56940992), n, 208, 8, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 3456; i0++) {
-        ((googlenet_real *)(ar + 374538240))[i0] = (((googlenet_real *)(ar + 292954112))[i0] * (((googlenet_real *)(ar + 150994944))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 176674624))[i0] = (((googlenet_real *)(ar + 59299648))[i0] * (((googlenet_real *)(ar + 174905152))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 96, 1, 1], googlenet.dlm line 16 */
@@ -5411,27 +5413,27 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 374538240))[i0 * 36 + i1 * 3456 + i2];
+                acc += ((googlenet_real *)(ar + 176674624))[i0 * 36 + i1 * 3456 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33347968))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 3236032))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 480, 36, 96, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 374538240)) + i * 3456, 36, ((googlenet_real *)(ar + 390758400)) + i * 17280, 36, 0);
+        gemm(1, 0, 480, 36, 96, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 176674624)) + i * 3456, 36, ((googlenet_real *)(ar + 423810880)) + i * 17280, 36, 0);
     }
     /* conv2d_dw -> f32[96, 480, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 96, 480, 36, ((googlenet_real *)(ar + 374538240)) + i * 3456, 36, ((googlenet_real *)(ar + 365690880)) + i * 17280, 36, ((googlenet_real *)(ar + 33348352)), 480, i > 0);
+        gemm(0, 1, 96, 480, 36, ((googlenet_real *)(ar + 176674624)) + i * 3456, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 3051712)), 480, i > 0);
     }
     /* mul -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 6912; i0++) {
-        ((googlenet_real *)(ar + 374538240))[i0] = (((googlenet_real *)(ar + 387219456))[i0] * (((googlenet_real *)(ar + 202899456))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 174905152))[i0] = (((googlenet_real *)(ar + 314103616))[i0] * (((googlenet_real *)(ar + 226809664))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 192, 1, 1], googlenet.dlm line 15 */
@@ -5441,58 +5443,58 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 374538240))[i0 * 36 + i1 * 6912 + i2];
+                acc += ((googlenet_real *)(ar + 174905152))[i0 * 36 + i1 * 6912 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33532672))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 3050944))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 480, 36, 192, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 374538240)) + i * 6912, 36, ((googlenet_real *)(ar + 409362432)) + i * 17280, 36, 0);
+        gemm(1, 0, 480, 36, 192, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, ((googlenet_real *)(ar + 432658240)) + i * 17280, 36, 0);
     }
     /* add -> f32[batch 128, 480, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 17280; i0++) {
-        ((googlenet_real *)(ar + 418209792))[i0] = (((((googlenet_real *)(ar + 378372096))[i0] + ((googlenet_real *)(ar + 400515072))[i0]) + ((googlenet_real *)(ar + 390758400))[i0]) + ((googlenet_real *)(ar + 409362432))[i0]);
+        ((googlenet_real *)(ar + 441505600))[i0] = (((((googlenet_real *)(ar + 402282304))[i0] + ((googlenet_real *)(ar + 414963520))[i0]) + ((googlenet_real *)(ar + 423810880))[i0]) + ((googlenet_real *)(ar + 432658240))[i0]);
     }
     }
     /* conv2d_dw -> f32[192, 480, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 192, 480, 36, ((googlenet_real *)(ar + 374538240)) + i * 6912, 36, ((googlenet_real *)(ar + 365690880)) + i * 17280, 36, ((googlenet_real *)(ar + 36596736)), 480, i > 0);
+        gemm(0, 1, 192, 480, 36, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 2682304)), 480, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 480, 12, 12], googlenet.dlm line 30 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 330301440)), ((googlenet_real *)(ar + 418209792)), ((googlenet_real *)(ar + 499679232)), n * 480, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 354211648)), ((googlenet_real *)(ar + 441505600)), ((googlenet_real *)(ar + 389601088)), n * 480, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1);
     }
     /* slice -> f32[batch 128, 128, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 330301440)) + i * 18432, ((googlenet_real *)(ar + 499679232)) + i * 69120 + 0, 18432 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 354211648)) + i * 18432, ((googlenet_real *)(ar + 389601088)) + i * 69120 + 0, 18432 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 192, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 339738624)) + i * 27648, ((googlenet_real *)(ar + 499679232)) + i * 69120 + 18432, 27648 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 363648832)) + i * 27648, ((googlenet_real *)(ar + 389601088)) + i * 69120 + 18432, 27648 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 96, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 353894400)) + i * 13824, ((googlenet_real *)(ar + 499679232)) + i * 69120 + 46080, 13824 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 314103616)) + i * 13824, ((googlenet_real *)(ar + 389601088)) + i * 69120 + 46080, 13824 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 64, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 360972288)) + i * 9216, ((googlenet_real *)(ar + 499679232)) + i * 69120 + 59904, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 174905152)) + i * 9216, ((googlenet_real *)(ar + 389601088)) + i * 69120 + 59904, 9216 * sizeof(googlenet_real));
     }
     /* mul -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((googlenet_real *)(ar + 365690880))[i0] = (((googlenet_real *)(ar + 360972288))[i0] * (((googlenet_real *)(ar + 155713536))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 226809664))[i0] = (((googlenet_real *)(ar + 174905152))[i0] * (((googlenet_real *)(ar + 179623744))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
@@ -5502,31 +5504,31 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 365690880))[i0 * 144 + i1 * 9216 + i2];
+                acc += ((googlenet_real *)(ar + 226809664))[i0 * 144 + i1 * 9216 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33533440))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 2682048))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 256, 144, 64, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 365690880)) + i * 9216, 144, ((googlenet_real *)(ar + 370409472)) + i * 36864, 144, 0);
+        gemm(1, 0, 256, 144, 64, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 226809664)) + i * 9216, 144, ((googlenet_real *)(ar + 377804608)) + i * 36864, 144, 0);
     }
     /* conv2d_dw -> f32[64, 256, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 256, 144, ((googlenet_real *)(ar + 365690880)) + i * 9216, 144, ((googlenet_real *)(ar + 311427072)) + i * 36864, 144, ((googlenet_real *)(ar + 33533696)), 256, i > 0);
+        gemm(0, 1, 64, 256, 144, ((googlenet_real *)(ar + 226809664)) + i * 9216, 144, ((googlenet_real *)(ar + 335337280)) + i * 36864, 144, ((googlenet_real *)(ar + 2616512)), 256, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 184025088)), ((googlenet_real *)(ar + 370409472)), ((googlenet_real *)(ar + 311427072)), n * 256, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 207935296)), ((googlenet_real *)(ar + 377804608)), ((googlenet_real *)(ar + 335337280)), n * 256, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 13824; i0++) {
-        ((googlenet_real *)(ar + 360972288))[i0] = (((googlenet_real *)(ar + 353894400))[i0] * (((googlenet_real *)(ar + 283115520))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 174905152))[i0] = (((googlenet_real *)(ar + 314103616))[i0] * (((googlenet_real *)(ar + 307025728))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 96, 1, 1], googlenet.dlm line 17 */
@@ -5536,25 +5538,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 360972288))[i0 * 144 + i1 * 13824 + i2];
+                acc += ((googlenet_real *)(ar + 174905152))[i0 * 144 + i1 * 13824 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33599232))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 2616128))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 155656192)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 360972288)), (googlenet_real *)(ar + 150994944), n, 96, 2, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 56940992), n, 96, 2, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[96, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 66060288)), ((googlenet_real *)(ar + 150994944)), ((googlenet_real *)(ar + 360972288)), (googlenet_real *)(ar + 151302144), n, 96, 2, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 89970496)), ((googlenet_real *)(ar + 2308928)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 56940992), n, 96, 2, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((googlenet_real *)(ar + 158015488))[i0] = (((googlenet_real *)(ar + 155656192))[i0] * (((googlenet_real *)(ar + 66060288))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 174905152))[i0] = (((googlenet_real *)(ar + 59299648))[i0] * (((googlenet_real *)(ar + 89970496))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
@@ -5564,27 +5566,27 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 158015488))[i0 * 144 + i1 * 4608 + i2];
+                acc += ((googlenet_real *)(ar + 174905152))[i0 * 144 + i1 * 4608 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33599616))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 2308800))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 256, 144, 32, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 158015488)) + i * 4608, 144, ((googlenet_real *)(ar + 353894400)) + i * 36864, 144, 0);
+        gemm(1, 0, 256, 144, 32, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 174905152)) + i * 4608, 144, ((googlenet_real *)(ar + 377804608)) + i * 36864, 144, 0);
     }
     /* conv2d_dw -> f32[32, 256, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 32, 256, 144, ((googlenet_real *)(ar + 158015488)) + i * 4608, 144, ((googlenet_real *)(ar + 184025088)) + i * 36864, 144, ((googlenet_real *)(ar + 35790848)), 256, i > 0);
+        gemm(0, 1, 32, 256, 144, ((googlenet_real *)(ar + 174905152)) + i * 4608, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 2276032)), 256, i > 0);
     }
     /* mul -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 27648; i0++) {
-        ((googlenet_real *)(ar + 372768768))[i0] = (((googlenet_real *)(ar + 339738624))[i0] * (((googlenet_real *)(ar + 297271296))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 307025728))[i0] = (((googlenet_real *)(ar + 363648832))[i0] * (((googlenet_real *)(ar + 321181504))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 192, 1, 1], googlenet.dlm line 16 */
@@ -5594,25 +5596,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 372768768))[i0 * 144 + i1 * 27648 + i2];
+                acc += ((googlenet_real *)(ar + 307025728))[i0 * 144 + i1 * 27648 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33599744))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 2275264))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 297271296)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 372768768)), (googlenet_real *)(ar + 66060288), n, 192, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 56940992), n, 192, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[192, 128, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 273678336)), ((googlenet_real *)(ar + 66060288)), ((googlenet_real *)(ar + 372768768)), (googlenet_real *)(ar + 66945024), n, 192, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 297588544)), ((googlenet_real *)(ar + 1390528)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 56940992), n, 192, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((googlenet_real *)(ar + 339738624))[i0] = (((googlenet_real *)(ar + 297271296))[i0] * (((googlenet_real *)(ar + 273678336))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 307025728))[i0] = (((googlenet_real *)(ar + 174905152))[i0] * (((googlenet_real *)(ar + 297588544))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 16 */
@@ -5622,27 +5624,27 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 339738624))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((googlenet_real *)(ar + 307025728))[i0 * 144 + i1 * 18432 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33600512))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 1390016))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 256, 144, 128, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 339738624)) + i * 18432, 144, ((googlenet_real *)(ar + 372768768)) + i * 36864, 144, 0);
+        gemm(1, 0, 256, 144, 128, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 307025728)) + i * 18432, 144, ((googlenet_real *)(ar + 316462912)) + i * 36864, 144, 0);
     }
     /* conv2d_dw -> f32[128, 256, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 256, 144, ((googlenet_real *)(ar + 339738624)) + i * 18432, 144, ((googlenet_real *)(ar + 184025088)) + i * 36864, 144, ((googlenet_real *)(ar + 36225024)), 256, i > 0);
+        gemm(0, 1, 128, 256, 144, ((googlenet_real *)(ar + 307025728)) + i * 18432, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 1258944)), 256, i > 0);
     }
     /* mul -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((googlenet_real *)(ar + 273678336))[i0] = (((googlenet_real *)(ar + 330301440))[i0] * (((googlenet_real *)(ar + 264241152))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 174905152))[i0] = (((googlenet_real *)(ar + 354211648))[i0] * (((googlenet_real *)(ar + 288151360))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 15 */
@@ -5652,54 +5654,54 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 273678336))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((googlenet_real *)(ar + 174905152))[i0 * 144 + i1 * 18432 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33601024))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 1258432))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 256, 144, 128, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 273678336)) + i * 18432, 144, ((googlenet_real *)(ar + 330301440)) + i * 36864, 144, 0);
+        gemm(1, 0, 256, 144, 128, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, ((googlenet_real *)(ar + 288151360)) + i * 36864, 144, 0);
     }
     /* add -> f32[batch 128, 256, 12, 12], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((googlenet_real *)(ar + 400515072))[i0] = (((((googlenet_real *)(ar + 311427072))[i0] + ((googlenet_real *)(ar + 353894400))[i0]) + ((googlenet_real *)(ar + 372768768))[i0]) + ((googlenet_real *)(ar + 330301440))[i0]);
+        ((googlenet_real *)(ar + 354211648))[i0] = (((((googlenet_real *)(ar + 335337280))[i0] + ((googlenet_real *)(ar + 377804608))[i0]) + ((googlenet_real *)(ar + 316462912))[i0]) + ((googlenet_real *)(ar + 288151360))[i0]);
     }
     }
     /* conv2d_dw -> f32[128, 256, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 256, 144, ((googlenet_real *)(ar + 273678336)) + i * 18432, 144, ((googlenet_real *)(ar + 184025088)) + i * 36864, 144, ((googlenet_real *)(ar + 36356096)), 256, i > 0);
+        gemm(0, 1, 128, 256, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 1127360)), 256, i > 0);
     }
     /* slice -> f32[batch 128, 64, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 155656192)) + i * 9216, ((googlenet_real *)(ar + 400515072)) + i * 36864 + 0, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 174905152)) + i * 9216, ((googlenet_real *)(ar + 354211648)) + i * 36864 + 0, 9216 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 128, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 184025088)) + i * 18432, ((googlenet_real *)(ar + 400515072)) + i * 36864 + 9216, 18432 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 207935296)) + i * 18432, ((googlenet_real *)(ar + 354211648)) + i * 36864 + 9216, 18432 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 32, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 193462272)) + i * 4608, ((googlenet_real *)(ar + 400515072)) + i * 36864 + 27648, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 59299648)) + i * 4608, ((googlenet_real *)(ar + 354211648)) + i * 36864 + 27648, 4608 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 32, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 195821568)) + i * 4608, ((googlenet_real *)(ar + 400515072)) + i * 36864 + 32256, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 89970496)) + i * 4608, ((googlenet_real *)(ar + 354211648)) + i * 36864 + 32256, 4608 * sizeof(googlenet_real));
     }
     /* mul -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((googlenet_real *)(ar + 198180864))[i0] = (((googlenet_real *)(ar + 195821568))[i0] * (((googlenet_real *)(ar + 63700992))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 179623744))[i0] = (((googlenet_real *)(ar + 89970496))[i0] * (((googlenet_real *)(ar + 87611200))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 18 */
@@ -5709,31 +5711,31 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 198180864))[i0 * 144 + i1 * 4608 + i2];
+                acc += ((googlenet_real *)(ar + 179623744))[i0 * 144 + i1 * 4608 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33601536))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 1127232))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 192, 144, 32, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 198180864)) + i * 4608, 144, ((googlenet_real *)(ar + 264241152)) + i * 27648, 144, 0);
+        gemm(1, 0, 192, 144, 32, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 179623744)) + i * 4608, 144, ((googlenet_real *)(ar + 217372480)) + i * 27648, 144, 0);
     }
     /* conv2d_dw -> f32[32, 192, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 32, 192, 144, ((googlenet_real *)(ar + 198180864)) + i * 4608, 144, ((googlenet_real *)(ar + 169869312)) + i * 27648, 144, ((googlenet_real *)(ar + 36487168)), 192, i > 0);
+        gemm(0, 1, 32, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 4608, 144, ((googlenet_real *)(ar + 193779520)) + i * 27648, 144, ((googlenet_real *)(ar + 1102656)), 192, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(ar + 264241152)), ((googlenet_real *)(ar + 169869312)), n * 192, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 42784576)), ((googlenet_real *)(ar + 217372480)), ((googlenet_real *)(ar + 193779520)), n * 192, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((googlenet_real *)(ar + 63700992))[i0] = (((googlenet_real *)(ar + 193462272))[i0] * (((googlenet_real *)(ar + 61341696))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 87611200))[i0] = (((googlenet_real *)(ar + 59299648))[i0] * (((googlenet_real *)(ar + 85251904))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
@@ -5743,25 +5745,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 63700992))[i0 * 144 + i1 * 4608 + i2];
+                acc += ((googlenet_real *)(ar + 87611200))[i0 * 144 + i1 * 4608 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33601664))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 1102528))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 61341696)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 63700992)), (googlenet_real *)(ar + 62521344), n, 32, 4, 16, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 87611200)), (googlenet_real *)(ar + 56940992), n, 32, 4, 16, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[32, 16, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw_direct_1(((googlenet_real *)(ar + 34209792)), ((googlenet_real *)(ar + 36965376)), ((googlenet_real *)(ar + 63700992)), (googlenet_real *)(ar + 193462272), n);
+    conv2d_dw_direct_1(((googlenet_real *)(ar + 58120000)), ((googlenet_real *)(ar + 1051328)), ((googlenet_real *)(ar + 87611200)), (googlenet_real *)(ar + 217372480), n);
     }
     /* mul -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2304; i0++) {
-        ((googlenet_real *)(ar + 62521344))[i0] = (((googlenet_real *)(ar + 61341696))[i0] * (((googlenet_real *)(ar + 34209792))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 60479296))[i0] = (((googlenet_real *)(ar + 59299648))[i0] * (((googlenet_real *)(ar + 58120000))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 16, 1, 1], googlenet.dlm line 17 */
@@ -5771,27 +5773,27 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 62521344))[i0 * 144 + i1 * 2304 + i2];
+                acc += ((googlenet_real *)(ar + 60479296))[i0 * 144 + i1 * 2304 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33601792))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 1051264))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 192, 144, 16, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 62521344)) + i * 2304, 144, ((googlenet_real *)(ar + 264241152)) + i * 27648, 144, 0);
+        gemm(1, 0, 192, 144, 16, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 60479296)) + i * 2304, 144, ((googlenet_real *)(ar + 217372480)) + i * 27648, 144, 0);
     }
     /* conv2d_dw -> f32[16, 192, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 16, 192, 144, ((googlenet_real *)(ar + 62521344)) + i * 2304, 144, ((googlenet_real *)(ar + 18874368)) + i * 27648, 144, ((googlenet_real *)(ar + 33601856)), 192, i > 0);
+        gemm(0, 1, 16, 192, 144, ((googlenet_real *)(ar + 60479296)) + i * 2304, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 1038976)), 192, i > 0);
     }
     /* mul -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((googlenet_real *)(ar + 193462272))[i0] = (((googlenet_real *)(ar + 184025088))[i0] * (((googlenet_real *)(ar + 160432128))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 288151360))[i0] = (((googlenet_real *)(ar + 207935296))[i0] * (((googlenet_real *)(ar + 184342336))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 16 */
@@ -5801,25 +5803,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 193462272))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((googlenet_real *)(ar + 288151360))[i0 * 144 + i1 * 18432 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33614144))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 1038464))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 160374784)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 193462272)), (googlenet_real *)(ar + 34205696), n, 128, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 85251904)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 96, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 68419584)), ((googlenet_real *)(ar + 34205696)), ((googlenet_real *)(ar + 193462272)), (googlenet_real *)(ar + 61341696), n, 128, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 92329792)), ((googlenet_real *)(ar + 596096)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 13824; i0++) {
-        ((googlenet_real *)(ar + 184025088))[i0] = (((googlenet_real *)(ar + 160374784))[i0] * (((googlenet_real *)(ar + 68419584))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 179623744))[i0] = (((googlenet_real *)(ar + 85251904))[i0] * (((googlenet_real *)(ar + 92329792))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 96, 1, 1], googlenet.dlm line 16 */
@@ -5829,27 +5831,27 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 184025088))[i0 * 144 + i1 * 13824 + i2];
+                acc += ((googlenet_real *)(ar + 179623744))[i0 * 144 + i1 * 13824 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33614656))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 595712))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 192, 144, 96, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 184025088)) + i * 13824, 144, ((googlenet_real *)(ar + 191102976)) + i * 27648, 144, 0);
+        gemm(1, 0, 192, 144, 96, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 179623744)) + i * 13824, 144, ((googlenet_real *)(ar + 85251904)) + i * 27648, 144, 0);
     }
     /* conv2d_dw -> f32[96, 192, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 96, 192, 144, ((googlenet_real *)(ar + 184025088)) + i * 13824, 144, ((googlenet_real *)(ar + 18874368)) + i * 27648, 144, ((googlenet_real *)(ar + 34648064)), 192, i > 0);
+        gemm(0, 1, 96, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 13824, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 521984)), 192, i > 0);
     }
     /* mul -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((googlenet_real *)(ar + 61341696))[i0] = (((googlenet_real *)(ar + 155656192))[i0] * (((googlenet_real *)(ar + 56623104))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 179623744))[i0] = (((googlenet_real *)(ar + 174905152))[i0] * (((googlenet_real *)(ar + 80533312))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 15 */
@@ -5859,38 +5861,38 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 61341696))[i0 * 144 + i1 * 9216 + i2];
+                acc += ((googlenet_real *)(ar + 179623744))[i0 * 144 + i1 * 9216 + i2];
             }
         }
-        ((googlenet_real *)(ar + 33615040))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 521728))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 192, 144, 64, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 61341696)) + i * 9216, 144, ((googlenet_real *)(ar + 155656192)) + i * 27648, 144, 0);
+        gemm(1, 0, 192, 144, 64, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 179623744)) + i * 9216, 144, ((googlenet_real *)(ar + 288151360)) + i * 27648, 144, 0);
     }
     /* add -> f32[batch 128, 192, 12, 12], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 27648; i0++) {
-        ((googlenet_real *)(ar + 297271296))[i0] = (((((googlenet_real *)(ar + 169869312))[i0] + ((googlenet_real *)(ar + 264241152))[i0]) + ((googlenet_real *)(ar + 191102976))[i0]) + ((googlenet_real *)(ar + 155656192))[i0]);
+        ((googlenet_real *)(ar + 302307136))[i0] = (((((googlenet_real *)(ar + 193779520))[i0] + ((googlenet_real *)(ar + 217372480))[i0]) + ((googlenet_real *)(ar + 85251904))[i0]) + ((googlenet_real *)(ar + 288151360))[i0]);
     }
     }
     /* conv2d_dw -> f32[64, 192, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 192, 144, ((googlenet_real *)(ar + 61341696)) + i * 9216, 144, ((googlenet_real *)(ar + 18874368)) + i * 27648, 144, ((googlenet_real *)(ar + 34721792)), 192, i > 0);
+        gemm(0, 1, 64, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 9216, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 472576)), 192, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 192, 24, 24], googlenet.dlm line 27 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 207618048)), ((googlenet_real *)(ar + 297271296)), ((googlenet_real *)(ar + 311427072)), n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 231528256)), ((googlenet_real *)(ar + 302307136)), ((googlenet_real *)(ar + 174905152)), n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 110592; i0++) {
-        ((googlenet_real *)(ar + 560037888))[i0] = (((googlenet_real *)(ar + 311427072))[i0] * (((googlenet_real *)(ar + 207618048))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 288151360))[i0] = (((googlenet_real *)(ar + 174905152))[i0] * (((googlenet_real *)(ar + 231528256))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 192, 1, 1], googlenet.dlm line 26 */
@@ -5900,25 +5902,25 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((googlenet_real *)(ar + 560037888))[i0 * 576 + i1 * 110592 + i2];
+                acc += ((googlenet_real *)(ar + 288151360))[i0 * 576 + i1 * 110592 + i2];
             }
         }
-        ((googlenet_real *)(ar + 18874368))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 471808))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 155656192)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 560037888)), (googlenet_real *)(ar + 18875136), n, 192, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 80533312)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[192, 64, 3, 3], googlenet.dlm line 26 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 37748736)), ((googlenet_real *)(ar + 18875136)), ((googlenet_real *)(ar + 560037888)), (googlenet_real *)(ar + 19317504), n, 192, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 61658944)), ((googlenet_real *)(ar + 29440)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((googlenet_real *)(ar + 174530560))[i0] = (((googlenet_real *)(ar + 155656192))[i0] * (((googlenet_real *)(ar + 37748736))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 174905152))[i0] = (((googlenet_real *)(ar + 80533312))[i0] * (((googlenet_real *)(ar + 61658944))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 25 */
@@ -5928,31 +5930,31 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((googlenet_real *)(ar + 174530560))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((googlenet_real *)(ar + 174905152))[i0 * 576 + i1 * 36864 + i2];
             }
         }
-        ((googlenet_real *)(ar + 19317504))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 29184))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 174530560)) + i * 36864, 576, ((googlenet_real *)(ar + 37748736)) + i * 36864, 576, 0);
+        gemm(1, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 174905152)) + i * 36864, 576, ((googlenet_real *)(ar + 56940992)) + i * 36864, 576, 0);
     }
     /* conv2d_dw -> f32[64, 64, 1, 1], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 64, 576, ((googlenet_real *)(ar + 174530560)) + i * 36864, 576, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 19317760)), 64, i > 0);
+        gemm(0, 1, 64, 64, 576, ((googlenet_real *)(ar + 174905152)) + i * 36864, 576, ((googlenet_real *)(ar + 23910208)) + i * 36864, 576, ((googlenet_real *)(ar + 12800)), 64, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 64, 48, 48], googlenet.dlm line 24 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 75497472)), ((googlenet_real *)(ar + 37748736)), ((googlenet_real *)(ar + 207034368)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 99407680)), ((googlenet_real *)(ar + 56940992)), ((googlenet_real *)(ar + 174905152)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 147456; i0++) {
-        ((googlenet_real *)(ar + 297271296))[i0] = (((googlenet_real *)(ar + 207034368))[i0] * (((googlenet_real *)(ar + 75497472))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 250402624))[i0] = (((googlenet_real *)(ar + 174905152))[i0] * (((googlenet_real *)(ar + 99407680))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 23 */
@@ -5962,15 +5964,15 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((googlenet_real *)(ar + 297271296))[i0 * 2304 + i1 * 147456 + i2];
+                acc += ((googlenet_real *)(ar + 250402624))[i0 * 2304 + i1 * 147456 + i2];
             }
         }
-        ((googlenet_real *)(ar + 0))[i0] = (googlenet_real)acc;
+        ((googlenet_real *)(ar + 12544))[i0] = (googlenet_real)acc;
     }
     }
     /* conv2d_dw -> f32[64, 1, 7, 7], googlenet.dlm line 23 */
     {
-    conv2d_dw_direct_2(x, ((googlenet_real *)(ar + 256)), ((googlenet_real *)(ar + 297271296)), (googlenet_real *)(ar + 12800), n);
+    conv2d_dw_direct_2(x, ((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 250402624)), (googlenet_real *)(ar + 23910208), n);
     }
     return 0;
 }
@@ -5984,7 +5986,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 0.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 64);
-        const googlenet_real *g = ((googlenet_real *)(ar + 256));
+        const googlenet_real *g = ((googlenet_real *)(ar + 0));
         for (int64_t i = 0; i < 3136; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -5993,7 +5995,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 0.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 12608);
-        const googlenet_real *g = ((googlenet_real *)(ar + 0));
+        const googlenet_real *g = ((googlenet_real *)(ar + 12544));
         for (int64_t i = 0; i < 64; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6002,7 +6004,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 3.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 12864);
-        const googlenet_real *g = ((googlenet_real *)(ar + 19317760));
+        const googlenet_real *g = ((googlenet_real *)(ar + 12800));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 4096; i++) {
             googlenet_real gi = g[i];
@@ -6012,7 +6014,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 3.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 29248);
-        const googlenet_real *g = ((googlenet_real *)(ar + 19317504));
+        const googlenet_real *g = ((googlenet_real *)(ar + 29184));
         for (int64_t i = 0; i < 64; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6021,7 +6023,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 5.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 29504);
-        const googlenet_real *g = ((googlenet_real *)(ar + 18875136));
+        const googlenet_real *g = ((googlenet_real *)(ar + 29440));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 110592; i++) {
             googlenet_real gi = g[i];
@@ -6031,7 +6033,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 5.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 471872);
-        const googlenet_real *g = ((googlenet_real *)(ar + 18874368));
+        const googlenet_real *g = ((googlenet_real *)(ar + 471808));
         for (int64_t i = 0; i < 192; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6040,7 +6042,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 8.b1_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 472640);
-        const googlenet_real *g = ((googlenet_real *)(ar + 34721792));
+        const googlenet_real *g = ((googlenet_real *)(ar + 472576));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 12288; i++) {
             googlenet_real gi = g[i];
@@ -6050,7 +6052,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 8.b1_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 521792);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33615040));
+        const googlenet_real *g = ((googlenet_real *)(ar + 521728));
         for (int64_t i = 0; i < 64; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6059,7 +6061,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 8.b2_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 522048);
-        const googlenet_real *g = ((googlenet_real *)(ar + 34648064));
+        const googlenet_real *g = ((googlenet_real *)(ar + 521984));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 18432; i++) {
             googlenet_real gi = g[i];
@@ -6069,7 +6071,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 8.b2_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 595776);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33614656));
+        const googlenet_real *g = ((googlenet_real *)(ar + 595712));
         for (int64_t i = 0; i < 96; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6078,7 +6080,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 8.b2_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 596160);
-        const googlenet_real *g = ((googlenet_real *)(ar + 34205696));
+        const googlenet_real *g = ((googlenet_real *)(ar + 596096));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 110592; i++) {
             googlenet_real gi = g[i];
@@ -6088,7 +6090,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 8.b2_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 1038528);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33614144));
+        const googlenet_real *g = ((googlenet_real *)(ar + 1038464));
         for (int64_t i = 0; i < 128; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6097,7 +6099,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 8.b3_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 1039040);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33601856));
+        const googlenet_real *g = ((googlenet_real *)(ar + 1038976));
         for (int64_t i = 0; i < 3072; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6106,7 +6108,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 8.b3_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 1051328);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33601792));
+        const googlenet_real *g = ((googlenet_real *)(ar + 1051264));
         for (int64_t i = 0; i < 16; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6115,7 +6117,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 8.b3_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 1051392);
-        const googlenet_real *g = ((googlenet_real *)(ar + 36965376));
+        const googlenet_real *g = ((googlenet_real *)(ar + 1051328));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 12800; i++) {
             googlenet_real gi = g[i];
@@ -6125,7 +6127,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 8.b3_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 1102592);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33601664));
+        const googlenet_real *g = ((googlenet_real *)(ar + 1102528));
         for (int64_t i = 0; i < 32; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6134,7 +6136,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 8.b4_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 1102720);
-        const googlenet_real *g = ((googlenet_real *)(ar + 36487168));
+        const googlenet_real *g = ((googlenet_real *)(ar + 1102656));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 6144; i++) {
             googlenet_real gi = g[i];
@@ -6144,7 +6146,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 8.b4_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 1127296);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33601536));
+        const googlenet_real *g = ((googlenet_real *)(ar + 1127232));
         for (int64_t i = 0; i < 32; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6153,7 +6155,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 9.b1_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 1127424);
-        const googlenet_real *g = ((googlenet_real *)(ar + 36356096));
+        const googlenet_real *g = ((googlenet_real *)(ar + 1127360));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 32768; i++) {
             googlenet_real gi = g[i];
@@ -6163,7 +6165,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 9.b1_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 1258496);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33601024));
+        const googlenet_real *g = ((googlenet_real *)(ar + 1258432));
         for (int64_t i = 0; i < 128; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6172,7 +6174,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 9.b2_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 1259008);
-        const googlenet_real *g = ((googlenet_real *)(ar + 36225024));
+        const googlenet_real *g = ((googlenet_real *)(ar + 1258944));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 32768; i++) {
             googlenet_real gi = g[i];
@@ -6182,7 +6184,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 9.b2_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 1390080);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33600512));
+        const googlenet_real *g = ((googlenet_real *)(ar + 1390016));
         for (int64_t i = 0; i < 128; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6191,7 +6193,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 9.b2_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 1390592);
-        const googlenet_real *g = ((googlenet_real *)(ar + 66060288));
+        const googlenet_real *g = ((googlenet_real *)(ar + 1390528));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 221184; i++) {
             googlenet_real gi = g[i];
@@ -6201,7 +6203,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 9.b2_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 2275328);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33599744));
+        const googlenet_real *g = ((googlenet_real *)(ar + 2275264));
         for (int64_t i = 0; i < 192; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6210,7 +6212,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 9.b3_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 2276096);
-        const googlenet_real *g = ((googlenet_real *)(ar + 35790848));
+        const googlenet_real *g = ((googlenet_real *)(ar + 2276032));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 8192; i++) {
             googlenet_real gi = g[i];
@@ -6220,7 +6222,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 9.b3_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 2308864);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33599616));
+        const googlenet_real *g = ((googlenet_real *)(ar + 2308800));
         for (int64_t i = 0; i < 32; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6229,7 +6231,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 9.b3_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 2308992);
-        const googlenet_real *g = ((googlenet_real *)(ar + 150994944));
+        const googlenet_real *g = ((googlenet_real *)(ar + 2308928));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 76800; i++) {
             googlenet_real gi = g[i];
@@ -6239,7 +6241,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 9.b3_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 2616192);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33599232));
+        const googlenet_real *g = ((googlenet_real *)(ar + 2616128));
         for (int64_t i = 0; i < 96; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6248,7 +6250,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 9.b4_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 2616576);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33533696));
+        const googlenet_real *g = ((googlenet_real *)(ar + 2616512));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 16384; i++) {
             googlenet_real gi = g[i];
@@ -6258,7 +6260,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 9.b4_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 2682112);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33533440));
+        const googlenet_real *g = ((googlenet_real *)(ar + 2682048));
         for (int64_t i = 0; i < 64; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6267,7 +6269,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 11.b1_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 2682368);
-        const googlenet_real *g = ((googlenet_real *)(ar + 36596736));
+        const googlenet_real *g = ((googlenet_real *)(ar + 2682304));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 92160; i++) {
             googlenet_real gi = g[i];
@@ -6277,7 +6279,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 11.b1_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 3051008);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33532672));
+        const googlenet_real *g = ((googlenet_real *)(ar + 3050944));
         for (int64_t i = 0; i < 192; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6286,7 +6288,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 11.b2_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 3051776);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33348352));
+        const googlenet_real *g = ((googlenet_real *)(ar + 3051712));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 46080; i++) {
             googlenet_real gi = g[i];
@@ -6296,7 +6298,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 11.b2_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 3236096);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33347968));
+        const googlenet_real *g = ((googlenet_real *)(ar + 3236032));
         for (int64_t i = 0; i < 96; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6305,7 +6307,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 11.b2_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 3236480);
-        const googlenet_real *g = ((googlenet_real *)(ar + 153911296));
+        const googlenet_real *g = ((googlenet_real *)(ar + 3236416));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 179712; i++) {
             googlenet_real gi = g[i];
@@ -6315,7 +6317,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 11.b2_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 3955328);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33347136));
+        const googlenet_real *g = ((googlenet_real *)(ar + 3955264));
         for (int64_t i = 0; i < 208; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6324,7 +6326,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 11.b3_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 3956160);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33316416));
+        const googlenet_real *g = ((googlenet_real *)(ar + 3956096));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 7680; i++) {
             googlenet_real gi = g[i];
@@ -6334,7 +6336,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 11.b3_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 3986880);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33316352));
+        const googlenet_real *g = ((googlenet_real *)(ar + 3986816));
         for (int64_t i = 0; i < 16; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6343,7 +6345,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 11.b3_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 3986944);
-        const googlenet_real *g = ((googlenet_real *)(ar + 36519936));
+        const googlenet_real *g = ((googlenet_real *)(ar + 3986880));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 19200; i++) {
             googlenet_real gi = g[i];
@@ -6353,7 +6355,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 11.b3_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 4063744);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33316160));
+        const googlenet_real *g = ((googlenet_real *)(ar + 4063680));
         for (int64_t i = 0; i < 48; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6362,7 +6364,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 11.b4_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 4063936);
-        const googlenet_real *g = ((googlenet_real *)(ar + 35667968));
+        const googlenet_real *g = ((googlenet_real *)(ar + 4063872));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 30720; i++) {
             googlenet_real gi = g[i];
@@ -6372,7 +6374,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 11.b4_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 4186816);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33315904));
+        const googlenet_real *g = ((googlenet_real *)(ar + 4186752));
         for (int64_t i = 0; i < 64; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6381,7 +6383,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 12.b1_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 4187072);
-        const googlenet_real *g = ((googlenet_real *)(ar + 206438400));
+        const googlenet_real *g = ((googlenet_real *)(ar + 4187008));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 81920; i++) {
             googlenet_real gi = g[i];
@@ -6391,7 +6393,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 12.b1_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 4514752);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33315264));
+        const googlenet_real *g = ((googlenet_real *)(ar + 4514688));
         for (int64_t i = 0; i < 160; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6400,7 +6402,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 12.b2_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 4515392);
-        const googlenet_real *g = ((googlenet_real *)(ar + 35438592));
+        const googlenet_real *g = ((googlenet_real *)(ar + 4515328));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 57344; i++) {
             googlenet_real gi = g[i];
@@ -6410,7 +6412,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 12.b2_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 4744768);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33314816));
+        const googlenet_real *g = ((googlenet_real *)(ar + 4744704));
         for (int64_t i = 0; i < 112; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6419,7 +6421,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 12.b2_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 4745216);
-        const googlenet_real *g = ((googlenet_real *)(ar + 290193408));
+        const googlenet_real *g = ((googlenet_real *)(ar + 4745152));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 225792; i++) {
             googlenet_real gi = g[i];
@@ -6429,7 +6431,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 12.b2_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 5648384);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33313920));
+        const googlenet_real *g = ((googlenet_real *)(ar + 5648320));
         for (int64_t i = 0; i < 224; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6438,7 +6440,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 12.b3_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 5649280);
-        const googlenet_real *g = ((googlenet_real *)(ar + 35389440));
+        const googlenet_real *g = ((googlenet_real *)(ar + 5649216));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 12288; i++) {
             googlenet_real gi = g[i];
@@ -6448,7 +6450,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 12.b3_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 5698432);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33313792));
+        const googlenet_real *g = ((googlenet_real *)(ar + 5698368));
         for (int64_t i = 0; i < 24; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6457,7 +6459,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 12.b3_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 5698560);
-        const googlenet_real *g = ((googlenet_real *)(ar + 206880768));
+        const googlenet_real *g = ((googlenet_real *)(ar + 5698496));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 38400; i++) {
             googlenet_real gi = g[i];
@@ -6467,7 +6469,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 12.b3_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 5852160);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33313536));
+        const googlenet_real *g = ((googlenet_real *)(ar + 5852096));
         for (int64_t i = 0; i < 64; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6476,7 +6478,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 12.b4_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 5852416);
-        const googlenet_real *g = ((googlenet_real *)(ar + 36093952));
+        const googlenet_real *g = ((googlenet_real *)(ar + 5852352));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 32768; i++) {
             googlenet_real gi = g[i];
@@ -6486,7 +6488,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 12.b4_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 5983488);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33313280));
+        const googlenet_real *g = ((googlenet_real *)(ar + 5983424));
         for (int64_t i = 0; i < 64; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6495,7 +6497,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 13.b1_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 5983744);
-        const googlenet_real *g = ((googlenet_real *)(ar + 291373056));
+        const googlenet_real *g = ((googlenet_real *)(ar + 5983680));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 65536; i++) {
             googlenet_real gi = g[i];
@@ -6505,7 +6507,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 13.b1_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 6245888);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33312768));
+        const googlenet_real *g = ((googlenet_real *)(ar + 6245824));
         for (int64_t i = 0; i < 128; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6514,7 +6516,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 13.b2_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 6246400);
-        const googlenet_real *g = ((googlenet_real *)(ar + 35831808));
+        const googlenet_real *g = ((googlenet_real *)(ar + 6246336));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 65536; i++) {
             googlenet_real gi = g[i];
@@ -6524,7 +6526,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 13.b2_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 6508544);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33312256));
+        const googlenet_real *g = ((googlenet_real *)(ar + 6508480));
         for (int64_t i = 0; i < 128; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6533,7 +6535,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 13.b2_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 6509056);
-        const googlenet_real *g = ((googlenet_real *)(ar + 296091648));
+        const googlenet_real *g = ((googlenet_real *)(ar + 6508992));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 294912; i++) {
             googlenet_real gi = g[i];
@@ -6543,7 +6545,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 13.b2_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 7688704);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33311232));
+        const googlenet_real *g = ((googlenet_real *)(ar + 7688640));
         for (int64_t i = 0; i < 256; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6552,7 +6554,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 13.b3_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 7689728);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33262080));
+        const googlenet_real *g = ((googlenet_real *)(ar + 7689664));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 12288; i++) {
             googlenet_real gi = g[i];
@@ -6562,7 +6564,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 13.b3_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 7738880);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33045376));
+        const googlenet_real *g = ((googlenet_real *)(ar + 7738816));
         for (int64_t i = 0; i < 24; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6571,7 +6573,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 13.b3_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 7739008);
-        const googlenet_real *g = ((googlenet_real *)(ar + 291815424));
+        const googlenet_real *g = ((googlenet_real *)(ar + 7738944));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 38400; i++) {
             googlenet_real gi = g[i];
@@ -6581,7 +6583,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 13.b3_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 7892608);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33261824));
+        const googlenet_real *g = ((googlenet_real *)(ar + 7892544));
         for (int64_t i = 0; i < 64; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6590,7 +6592,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 13.b4_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 7892864);
-        const googlenet_real *g = ((googlenet_real *)(ar + 292823040));
+        const googlenet_real *g = ((googlenet_real *)(ar + 7892800));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 32768; i++) {
             googlenet_real gi = g[i];
@@ -6600,7 +6602,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 13.b4_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 8023936);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33261568));
+        const googlenet_real *g = ((googlenet_real *)(ar + 8023872));
         for (int64_t i = 0; i < 64; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6609,7 +6611,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 14.b1_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 8024192);
-        const googlenet_real *g = ((googlenet_real *)(ar + 37519360));
+        const googlenet_real *g = ((googlenet_real *)(ar + 8024128));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 57344; i++) {
             googlenet_real gi = g[i];
@@ -6619,7 +6621,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 14.b1_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 8253568);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33261120));
+        const googlenet_real *g = ((googlenet_real *)(ar + 8253504));
         for (int64_t i = 0; i < 112; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6628,7 +6630,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 14.b2_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 8254016);
-        const googlenet_real *g = ((googlenet_real *)(ar + 37224448));
+        const googlenet_real *g = ((googlenet_real *)(ar + 8253952));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 73728; i++) {
             googlenet_real gi = g[i];
@@ -6638,7 +6640,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 14.b2_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 8548928);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33260544));
+        const googlenet_real *g = ((googlenet_real *)(ar + 8548864));
         for (int64_t i = 0; i < 144; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6647,7 +6649,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 14.b2_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 8549504);
-        const googlenet_real *g = ((googlenet_real *)(ar + 468983808));
+        const googlenet_real *g = ((googlenet_real *)(ar + 8549440));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 373248; i++) {
             googlenet_real gi = g[i];
@@ -6657,7 +6659,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 14.b2_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 10042496);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33044224));
+        const googlenet_real *g = ((googlenet_real *)(ar + 10042432));
         for (int64_t i = 0; i < 288; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6666,7 +6668,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 14.b3_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 10043648);
-        const googlenet_real *g = ((googlenet_real *)(ar + 37158912));
+        const googlenet_real *g = ((googlenet_real *)(ar + 10043584));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 16384; i++) {
             googlenet_real gi = g[i];
@@ -6676,7 +6678,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 14.b3_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 10109184);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33044096));
+        const googlenet_real *g = ((googlenet_real *)(ar + 10109120));
         for (int64_t i = 0; i < 32; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6685,7 +6687,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 14.b3_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 10109312);
-        const googlenet_real *g = ((googlenet_real *)(ar + 153233408));
+        const googlenet_real *g = ((googlenet_real *)(ar + 10109248));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 51200; i++) {
             googlenet_real gi = g[i];
@@ -6695,7 +6697,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 14.b3_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 10314112);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33043840));
+        const googlenet_real *g = ((googlenet_real *)(ar + 10314048));
         for (int64_t i = 0; i < 64; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6704,7 +6706,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 14.b4_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 10314368);
-        const googlenet_real *g = ((googlenet_real *)(ar + 153102336));
+        const googlenet_real *g = ((googlenet_real *)(ar + 10314304));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 32768; i++) {
             googlenet_real gi = g[i];
@@ -6714,7 +6716,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 14.b4_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 10445440);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33043584));
+        const googlenet_real *g = ((googlenet_real *)(ar + 10445376));
         for (int64_t i = 0; i < 64; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6723,7 +6725,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 15.b1_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 10445696);
-        const googlenet_real *g = ((googlenet_real *)(ar + 431751168));
+        const googlenet_real *g = ((googlenet_real *)(ar + 10445632));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 135168; i++) {
             googlenet_real gi = g[i];
@@ -6733,7 +6735,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 15.b1_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 10986368);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33042560));
+        const googlenet_real *g = ((googlenet_real *)(ar + 10986304));
         for (int64_t i = 0; i < 256; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6742,7 +6744,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 15.b2_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 10987392);
-        const googlenet_real *g = ((googlenet_real *)(ar + 152764416));
+        const googlenet_real *g = ((googlenet_real *)(ar + 10987328));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 84480; i++) {
             googlenet_real gi = g[i];
@@ -6752,7 +6754,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 15.b2_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 11325312);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33041920));
+        const googlenet_real *g = ((googlenet_real *)(ar + 11325248));
         for (int64_t i = 0; i < 160; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6761,7 +6763,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 15.b2_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 11325952);
-        const googlenet_real *g = ((googlenet_real *)(ar + 464486400));
+        const googlenet_real *g = ((googlenet_real *)(ar + 11325888));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 460800; i++) {
             googlenet_real gi = g[i];
@@ -6771,7 +6773,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 15.b2_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 13169152);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33040640));
+        const googlenet_real *g = ((googlenet_real *)(ar + 13169088));
         for (int64_t i = 0; i < 320; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6780,7 +6782,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 15.b3_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 13170432);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33192960));
+        const googlenet_real *g = ((googlenet_real *)(ar + 13170368));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 16896; i++) {
             googlenet_real gi = g[i];
@@ -6790,7 +6792,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 15.b3_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 13238016);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33030592));
+        const googlenet_real *g = ((googlenet_real *)(ar + 13237952));
         for (int64_t i = 0; i < 32; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6799,7 +6801,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 15.b3_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 13238144);
-        const googlenet_real *g = ((googlenet_real *)(ar + 434749440));
+        const googlenet_real *g = ((googlenet_real *)(ar + 13238080));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 102400; i++) {
             googlenet_real gi = g[i];
@@ -6809,7 +6811,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 15.b3_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 13647744);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33040128));
+        const googlenet_real *g = ((googlenet_real *)(ar + 13647680));
         for (int64_t i = 0; i < 128; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6818,7 +6820,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 15.b4_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 13648256);
-        const googlenet_real *g = ((googlenet_real *)(ar + 292552704));
+        const googlenet_real *g = ((googlenet_real *)(ar + 13648192));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 67584; i++) {
             googlenet_real gi = g[i];
@@ -6828,7 +6830,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 15.b4_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 13918592);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33039616));
+        const googlenet_real *g = ((googlenet_real *)(ar + 13918528));
         for (int64_t i = 0; i < 128; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6837,7 +6839,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 17.b1_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 13919104);
-        const googlenet_real *g = ((googlenet_real *)(ar + 432914432));
+        const googlenet_real *g = ((googlenet_real *)(ar + 13919040));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 212992; i++) {
             googlenet_real gi = g[i];
@@ -6847,7 +6849,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 17.b1_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 14771072);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33038592));
+        const googlenet_real *g = ((googlenet_real *)(ar + 14771008));
         for (int64_t i = 0; i < 256; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6856,7 +6858,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 17.b2_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 14772096);
-        const googlenet_real *g = ((googlenet_real *)(ar + 155123712));
+        const googlenet_real *g = ((googlenet_real *)(ar + 14772032));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 133120; i++) {
             googlenet_real gi = g[i];
@@ -6866,7 +6868,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 17.b2_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 15304576);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33037952));
+        const googlenet_real *g = ((googlenet_real *)(ar + 15304512));
         for (int64_t i = 0; i < 160; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6875,7 +6877,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 17.b2_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 15305216);
-        const googlenet_real *g = ((googlenet_real *)(ar + 548536320));
+        const googlenet_real *g = ((googlenet_real *)(ar + 15305152));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 460800; i++) {
             googlenet_real gi = g[i];
@@ -6885,7 +6887,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 17.b2_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 17148416);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33036672));
+        const googlenet_real *g = ((googlenet_real *)(ar + 17148352));
         for (int64_t i = 0; i < 320; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6894,7 +6896,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 17.b3_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 17149696);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33086464));
+        const googlenet_real *g = ((googlenet_real *)(ar + 17149632));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 26624; i++) {
             googlenet_real gi = g[i];
@@ -6904,7 +6906,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 17.b3_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 17256192);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33030464));
+        const googlenet_real *g = ((googlenet_real *)(ar + 17256128));
         for (int64_t i = 0; i < 32; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6913,7 +6915,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 17.b3_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 17256320);
-        const googlenet_real *g = ((googlenet_real *)(ar + 153501696));
+        const googlenet_real *g = ((googlenet_real *)(ar + 17256256));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 102400; i++) {
             googlenet_real gi = g[i];
@@ -6923,7 +6925,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 17.b3_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 17665920);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33036160));
+        const googlenet_real *g = ((googlenet_real *)(ar + 17665856));
         for (int64_t i = 0; i < 128; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6932,7 +6934,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 17.b4_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 17666432);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33779712));
+        const googlenet_real *g = ((googlenet_real *)(ar + 17666368));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 106496; i++) {
             googlenet_real gi = g[i];
@@ -6942,7 +6944,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 17.b4_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 18092416);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33035648));
+        const googlenet_real *g = ((googlenet_real *)(ar + 18092352));
         for (int64_t i = 0; i < 128; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6951,7 +6953,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 18.b1_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 18092928);
-        const googlenet_real *g = ((googlenet_real *)(ar + 498401280));
+        const googlenet_real *g = ((googlenet_real *)(ar + 18092864));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 319488; i++) {
             googlenet_real gi = g[i];
@@ -6961,7 +6963,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 18.b1_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 19370880);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33034112));
+        const googlenet_real *g = ((googlenet_real *)(ar + 19370816));
         for (int64_t i = 0; i < 384; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6970,7 +6972,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 18.b2_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 19372416);
-        const googlenet_real *g = ((googlenet_real *)(ar + 434110464));
+        const googlenet_real *g = ((googlenet_real *)(ar + 19372352));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 159744; i++) {
             googlenet_real gi = g[i];
@@ -6980,7 +6982,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 18.b2_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 20011392);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33033344));
+        const googlenet_real *g = ((googlenet_real *)(ar + 20011328));
         for (int64_t i = 0; i < 192; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -6989,7 +6991,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 18.b2_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 20012160);
-        const googlenet_real *g = ((googlenet_real *)(ar + 557383680));
+        const googlenet_real *g = ((googlenet_real *)(ar + 20012096));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 663552; i++) {
             googlenet_real gi = g[i];
@@ -6999,7 +7001,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 18.b2_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 22666368);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33031808));
+        const googlenet_real *g = ((googlenet_real *)(ar + 22666304));
         for (int64_t i = 0; i < 384; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7008,7 +7010,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 18.b3_1.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 22667904);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33619968));
+        const googlenet_real *g = ((googlenet_real *)(ar + 22667840));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 39936; i++) {
             googlenet_real gi = g[i];
@@ -7018,7 +7020,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 18.b3_1.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 22827648);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33030272));
+        const googlenet_real *g = ((googlenet_real *)(ar + 22827584));
         for (int64_t i = 0; i < 48; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7027,7 +7029,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 18.b3_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 22827840);
-        const googlenet_real *g = ((googlenet_real *)(ar + 399900672));
+        const googlenet_real *g = ((googlenet_real *)(ar + 22827776));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 153600; i++) {
             googlenet_real gi = g[i];
@@ -7037,7 +7039,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 18.b3_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 23442240);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33031296));
+        const googlenet_real *g = ((googlenet_real *)(ar + 23442176));
         for (int64_t i = 0; i < 128; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7046,7 +7048,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 18.b4_2.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 23442752);
-        const googlenet_real *g = ((googlenet_real *)(ar + 432488448));
+        const googlenet_real *g = ((googlenet_real *)(ar + 23442688));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 106496; i++) {
             googlenet_real gi = g[i];
@@ -7056,7 +7058,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 18.b4_2.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 23868736);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33030784));
+        const googlenet_real *g = ((googlenet_real *)(ar + 23868672));
         for (int64_t i = 0; i < 128; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -7065,7 +7067,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 21.weight */
     {
         googlenet_real *p = (googlenet_real *)(st + 23869248);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33045504));
+        const googlenet_real *g = ((googlenet_real *)(ar + 23869184));
         GOOGLENET_PARALLEL_FOR
         for (int64_t i = 0; i < 10240; i++) {
             googlenet_real gi = g[i];
@@ -7075,7 +7077,7 @@ void googlenet_step(void *state, googlenet_real lr) {
     /* 21.bias */
     {
         googlenet_real *p = (googlenet_real *)(st + 23910208);
-        const googlenet_real *g = ((googlenet_real *)(ar + 33030208));
+        const googlenet_real *g = ((googlenet_real *)(ar + 23910144));
         for (int64_t i = 0; i < 10; i++) {
             googlenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -8212,237 +8214,237 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
 googlenet_real *googlenet_grad(void *state, const char *name) {
     unsigned char *ar = (unsigned char *)state + 23910272;
     if (strcmp(name, "0.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 256);
-    if (strcmp(name, "0.bias") == 0)
         return (googlenet_real *)(void *)(ar + 0);
+    if (strcmp(name, "0.bias") == 0)
+        return (googlenet_real *)(void *)(ar + 12544);
     if (strcmp(name, "3.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 19317760);
+        return (googlenet_real *)(void *)(ar + 12800);
     if (strcmp(name, "3.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 19317504);
+        return (googlenet_real *)(void *)(ar + 29184);
     if (strcmp(name, "5.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 18875136);
+        return (googlenet_real *)(void *)(ar + 29440);
     if (strcmp(name, "5.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 18874368);
+        return (googlenet_real *)(void *)(ar + 471808);
     if (strcmp(name, "8.b1_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 34721792);
+        return (googlenet_real *)(void *)(ar + 472576);
     if (strcmp(name, "8.b1_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33615040);
+        return (googlenet_real *)(void *)(ar + 521728);
     if (strcmp(name, "8.b2_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 34648064);
+        return (googlenet_real *)(void *)(ar + 521984);
     if (strcmp(name, "8.b2_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33614656);
+        return (googlenet_real *)(void *)(ar + 595712);
     if (strcmp(name, "8.b2_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 34205696);
+        return (googlenet_real *)(void *)(ar + 596096);
     if (strcmp(name, "8.b2_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33614144);
+        return (googlenet_real *)(void *)(ar + 1038464);
     if (strcmp(name, "8.b3_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 33601856);
+        return (googlenet_real *)(void *)(ar + 1038976);
     if (strcmp(name, "8.b3_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33601792);
+        return (googlenet_real *)(void *)(ar + 1051264);
     if (strcmp(name, "8.b3_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 36965376);
+        return (googlenet_real *)(void *)(ar + 1051328);
     if (strcmp(name, "8.b3_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33601664);
+        return (googlenet_real *)(void *)(ar + 1102528);
     if (strcmp(name, "8.b4_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 36487168);
+        return (googlenet_real *)(void *)(ar + 1102656);
     if (strcmp(name, "8.b4_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33601536);
+        return (googlenet_real *)(void *)(ar + 1127232);
     if (strcmp(name, "9.b1_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 36356096);
+        return (googlenet_real *)(void *)(ar + 1127360);
     if (strcmp(name, "9.b1_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33601024);
+        return (googlenet_real *)(void *)(ar + 1258432);
     if (strcmp(name, "9.b2_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 36225024);
+        return (googlenet_real *)(void *)(ar + 1258944);
     if (strcmp(name, "9.b2_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33600512);
+        return (googlenet_real *)(void *)(ar + 1390016);
     if (strcmp(name, "9.b2_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 66060288);
+        return (googlenet_real *)(void *)(ar + 1390528);
     if (strcmp(name, "9.b2_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33599744);
+        return (googlenet_real *)(void *)(ar + 2275264);
     if (strcmp(name, "9.b3_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 35790848);
+        return (googlenet_real *)(void *)(ar + 2276032);
     if (strcmp(name, "9.b3_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33599616);
+        return (googlenet_real *)(void *)(ar + 2308800);
     if (strcmp(name, "9.b3_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 150994944);
+        return (googlenet_real *)(void *)(ar + 2308928);
     if (strcmp(name, "9.b3_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33599232);
+        return (googlenet_real *)(void *)(ar + 2616128);
     if (strcmp(name, "9.b4_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 33533696);
+        return (googlenet_real *)(void *)(ar + 2616512);
     if (strcmp(name, "9.b4_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33533440);
+        return (googlenet_real *)(void *)(ar + 2682048);
     if (strcmp(name, "11.b1_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 36596736);
+        return (googlenet_real *)(void *)(ar + 2682304);
     if (strcmp(name, "11.b1_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33532672);
+        return (googlenet_real *)(void *)(ar + 3050944);
     if (strcmp(name, "11.b2_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 33348352);
+        return (googlenet_real *)(void *)(ar + 3051712);
     if (strcmp(name, "11.b2_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33347968);
+        return (googlenet_real *)(void *)(ar + 3236032);
     if (strcmp(name, "11.b2_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 153911296);
+        return (googlenet_real *)(void *)(ar + 3236416);
     if (strcmp(name, "11.b2_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33347136);
+        return (googlenet_real *)(void *)(ar + 3955264);
     if (strcmp(name, "11.b3_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 33316416);
+        return (googlenet_real *)(void *)(ar + 3956096);
     if (strcmp(name, "11.b3_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33316352);
+        return (googlenet_real *)(void *)(ar + 3986816);
     if (strcmp(name, "11.b3_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 36519936);
+        return (googlenet_real *)(void *)(ar + 3986880);
     if (strcmp(name, "11.b3_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33316160);
+        return (googlenet_real *)(void *)(ar + 4063680);
     if (strcmp(name, "11.b4_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 35667968);
+        return (googlenet_real *)(void *)(ar + 4063872);
     if (strcmp(name, "11.b4_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33315904);
+        return (googlenet_real *)(void *)(ar + 4186752);
     if (strcmp(name, "12.b1_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 206438400);
+        return (googlenet_real *)(void *)(ar + 4187008);
     if (strcmp(name, "12.b1_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33315264);
+        return (googlenet_real *)(void *)(ar + 4514688);
     if (strcmp(name, "12.b2_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 35438592);
+        return (googlenet_real *)(void *)(ar + 4515328);
     if (strcmp(name, "12.b2_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33314816);
+        return (googlenet_real *)(void *)(ar + 4744704);
     if (strcmp(name, "12.b2_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 290193408);
+        return (googlenet_real *)(void *)(ar + 4745152);
     if (strcmp(name, "12.b2_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33313920);
+        return (googlenet_real *)(void *)(ar + 5648320);
     if (strcmp(name, "12.b3_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 35389440);
+        return (googlenet_real *)(void *)(ar + 5649216);
     if (strcmp(name, "12.b3_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33313792);
+        return (googlenet_real *)(void *)(ar + 5698368);
     if (strcmp(name, "12.b3_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 206880768);
+        return (googlenet_real *)(void *)(ar + 5698496);
     if (strcmp(name, "12.b3_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33313536);
+        return (googlenet_real *)(void *)(ar + 5852096);
     if (strcmp(name, "12.b4_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 36093952);
+        return (googlenet_real *)(void *)(ar + 5852352);
     if (strcmp(name, "12.b4_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33313280);
+        return (googlenet_real *)(void *)(ar + 5983424);
     if (strcmp(name, "13.b1_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 291373056);
+        return (googlenet_real *)(void *)(ar + 5983680);
     if (strcmp(name, "13.b1_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33312768);
+        return (googlenet_real *)(void *)(ar + 6245824);
     if (strcmp(name, "13.b2_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 35831808);
+        return (googlenet_real *)(void *)(ar + 6246336);
     if (strcmp(name, "13.b2_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33312256);
+        return (googlenet_real *)(void *)(ar + 6508480);
     if (strcmp(name, "13.b2_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 296091648);
+        return (googlenet_real *)(void *)(ar + 6508992);
     if (strcmp(name, "13.b2_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33311232);
+        return (googlenet_real *)(void *)(ar + 7688640);
     if (strcmp(name, "13.b3_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 33262080);
+        return (googlenet_real *)(void *)(ar + 7689664);
     if (strcmp(name, "13.b3_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33045376);
+        return (googlenet_real *)(void *)(ar + 7738816);
     if (strcmp(name, "13.b3_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 291815424);
+        return (googlenet_real *)(void *)(ar + 7738944);
     if (strcmp(name, "13.b3_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33261824);
+        return (googlenet_real *)(void *)(ar + 7892544);
     if (strcmp(name, "13.b4_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 292823040);
+        return (googlenet_real *)(void *)(ar + 7892800);
     if (strcmp(name, "13.b4_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33261568);
+        return (googlenet_real *)(void *)(ar + 8023872);
     if (strcmp(name, "14.b1_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 37519360);
+        return (googlenet_real *)(void *)(ar + 8024128);
     if (strcmp(name, "14.b1_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33261120);
+        return (googlenet_real *)(void *)(ar + 8253504);
     if (strcmp(name, "14.b2_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 37224448);
+        return (googlenet_real *)(void *)(ar + 8253952);
     if (strcmp(name, "14.b2_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33260544);
+        return (googlenet_real *)(void *)(ar + 8548864);
     if (strcmp(name, "14.b2_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 468983808);
+        return (googlenet_real *)(void *)(ar + 8549440);
     if (strcmp(name, "14.b2_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33044224);
+        return (googlenet_real *)(void *)(ar + 10042432);
     if (strcmp(name, "14.b3_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 37158912);
+        return (googlenet_real *)(void *)(ar + 10043584);
     if (strcmp(name, "14.b3_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33044096);
+        return (googlenet_real *)(void *)(ar + 10109120);
     if (strcmp(name, "14.b3_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 153233408);
+        return (googlenet_real *)(void *)(ar + 10109248);
     if (strcmp(name, "14.b3_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33043840);
+        return (googlenet_real *)(void *)(ar + 10314048);
     if (strcmp(name, "14.b4_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 153102336);
+        return (googlenet_real *)(void *)(ar + 10314304);
     if (strcmp(name, "14.b4_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33043584);
+        return (googlenet_real *)(void *)(ar + 10445376);
     if (strcmp(name, "15.b1_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 431751168);
+        return (googlenet_real *)(void *)(ar + 10445632);
     if (strcmp(name, "15.b1_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33042560);
+        return (googlenet_real *)(void *)(ar + 10986304);
     if (strcmp(name, "15.b2_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 152764416);
+        return (googlenet_real *)(void *)(ar + 10987328);
     if (strcmp(name, "15.b2_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33041920);
+        return (googlenet_real *)(void *)(ar + 11325248);
     if (strcmp(name, "15.b2_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 464486400);
+        return (googlenet_real *)(void *)(ar + 11325888);
     if (strcmp(name, "15.b2_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33040640);
+        return (googlenet_real *)(void *)(ar + 13169088);
     if (strcmp(name, "15.b3_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 33192960);
+        return (googlenet_real *)(void *)(ar + 13170368);
     if (strcmp(name, "15.b3_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33030592);
+        return (googlenet_real *)(void *)(ar + 13237952);
     if (strcmp(name, "15.b3_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 434749440);
+        return (googlenet_real *)(void *)(ar + 13238080);
     if (strcmp(name, "15.b3_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33040128);
+        return (googlenet_real *)(void *)(ar + 13647680);
     if (strcmp(name, "15.b4_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 292552704);
+        return (googlenet_real *)(void *)(ar + 13648192);
     if (strcmp(name, "15.b4_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33039616);
+        return (googlenet_real *)(void *)(ar + 13918528);
     if (strcmp(name, "17.b1_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 432914432);
+        return (googlenet_real *)(void *)(ar + 13919040);
     if (strcmp(name, "17.b1_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33038592);
+        return (googlenet_real *)(void *)(ar + 14771008);
     if (strcmp(name, "17.b2_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 155123712);
+        return (googlenet_real *)(void *)(ar + 14772032);
     if (strcmp(name, "17.b2_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33037952);
+        return (googlenet_real *)(void *)(ar + 15304512);
     if (strcmp(name, "17.b2_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 548536320);
+        return (googlenet_real *)(void *)(ar + 15305152);
     if (strcmp(name, "17.b2_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33036672);
+        return (googlenet_real *)(void *)(ar + 17148352);
     if (strcmp(name, "17.b3_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 33086464);
+        return (googlenet_real *)(void *)(ar + 17149632);
     if (strcmp(name, "17.b3_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33030464);
+        return (googlenet_real *)(void *)(ar + 17256128);
     if (strcmp(name, "17.b3_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 153501696);
+        return (googlenet_real *)(void *)(ar + 17256256);
     if (strcmp(name, "17.b3_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33036160);
+        return (googlenet_real *)(void *)(ar + 17665856);
     if (strcmp(name, "17.b4_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 33779712);
+        return (googlenet_real *)(void *)(ar + 17666368);
     if (strcmp(name, "17.b4_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33035648);
+        return (googlenet_real *)(void *)(ar + 18092352);
     if (strcmp(name, "18.b1_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 498401280);
+        return (googlenet_real *)(void *)(ar + 18092864);
     if (strcmp(name, "18.b1_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33034112);
+        return (googlenet_real *)(void *)(ar + 19370816);
     if (strcmp(name, "18.b2_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 434110464);
+        return (googlenet_real *)(void *)(ar + 19372352);
     if (strcmp(name, "18.b2_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33033344);
+        return (googlenet_real *)(void *)(ar + 20011328);
     if (strcmp(name, "18.b2_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 557383680);
+        return (googlenet_real *)(void *)(ar + 20012096);
     if (strcmp(name, "18.b2_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33031808);
+        return (googlenet_real *)(void *)(ar + 22666304);
     if (strcmp(name, "18.b3_1.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 33619968);
+        return (googlenet_real *)(void *)(ar + 22667840);
     if (strcmp(name, "18.b3_1.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33030272);
+        return (googlenet_real *)(void *)(ar + 22827584);
     if (strcmp(name, "18.b3_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 399900672);
+        return (googlenet_real *)(void *)(ar + 22827776);
     if (strcmp(name, "18.b3_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33031296);
+        return (googlenet_real *)(void *)(ar + 23442176);
     if (strcmp(name, "18.b4_2.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 432488448);
+        return (googlenet_real *)(void *)(ar + 23442688);
     if (strcmp(name, "18.b4_2.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33030784);
+        return (googlenet_real *)(void *)(ar + 23868672);
     if (strcmp(name, "21.weight") == 0)
-        return (googlenet_real *)(void *)(ar + 33045504);
+        return (googlenet_real *)(void *)(ar + 23869184);
     if (strcmp(name, "21.bias") == 0)
-        return (googlenet_real *)(void *)(ar + 33030208);
+        return (googlenet_real *)(void *)(ar + 23910144);
     (void)ar;
     (void)name;
     return NULL;
@@ -8877,4 +8879,8 @@ googlenet_real *googlenet_param(void *state, const char *name) {
 
 uint64_t *googlenet_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *googlenet_example_base(void *state) {
+    return &((header *)state)->base;
 }

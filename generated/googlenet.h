@@ -24,13 +24,15 @@ extern "C" {
 #define GOOGLENET_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define GOOGLENET_MAX_BATCH 128
-#define GOOGLENET_STATE_BYTES 640571264
+#define GOOGLENET_STATE_BYTES 616705728
 #define GOOGLENET_PARAM_COUNT 116
 #define GOOGLENET_PARAM_ELEMENTS 5977530
 #define GOOGLENET_INPUT_X_SIZE 9216 /* per example: f32[batch 128, 1, 96, 96] */
 #define GOOGLENET_INPUT_Y_SIZE 1 /* per example: i32[batch 128] */
 #define GOOGLENET_OUTPUT_LOGITS_SIZE 10
 #define GOOGLENET_METRIC_COUNT 1
+#define GOOGLENET_GRAD_OFFSET 23910272 /* bytes: after googlenet_backward, every trainable parameter's gradient */
+#define GOOGLENET_GRAD_BYTES 23910208 /* lies in these bytes, in parameter order */
 
 /* metadata (also as a table and functions below) */
 #define GOOGLENET_DLC_VERSION "0.1.0"
@@ -125,6 +127,9 @@ googlenet_real *googlenet_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *googlenet_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *googlenet_example_base(void *state);
 
 #ifdef __cplusplus
 }

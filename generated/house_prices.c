@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline house_prices_real maxr(house_prices_real a, house_prices_real b) { return a > b ? a : b; }
@@ -62,6 +63,7 @@ void house_prices_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.weight [1, 331], house_prices.dlm line 11 */
     rng_seed(&r, seed, 0);
@@ -110,44 +112,44 @@ house_prices_real house_prices_forward_train(void *state, int n, const house_pri
     (void)ar;
     /* matmul -> f32[batch 64, 1], house_prices.dlm line 11 */
     {
-    gemm(0, 1, n, 1, 331, x, 331, ((house_prices_real *)(st + 64)), 331, ((house_prices_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 331, x, 331, ((house_prices_real *)(st + 64)), 331, ((house_prices_real *)(ar + 1408)), 1, 0);
     }
     /* add -> f32[batch 64, 1], house_prices.dlm line 11 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((house_prices_real *)(ar + 256))[i0] = (((house_prices_real *)(ar + 0))[i0] + ((house_prices_real *)(st + 1408))[0]);
+        ((house_prices_real *)(ar + 1664))[i0] = (((house_prices_real *)(ar + 1408))[i0] + ((house_prices_real *)(st + 1408))[0]);
     }
     }
     /* sub -> f32[batch 64, 1], house_prices.dlm line 16 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((house_prices_real *)(ar + 0))[i0] = (((house_prices_real *)(ar + 256))[i0] - y[i0]);
+        ((house_prices_real *)(ar + 1408))[i0] = (((house_prices_real *)(ar + 1664))[i0] - y[i0]);
     }
     }
     /* sum -> f32[], house_prices.dlm line 16 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += (((house_prices_real *)(ar + 0))[i0] * ((house_prices_real *)(ar + 0))[i0]);
+        acc += (((house_prices_real *)(ar + 1408))[i0] * ((house_prices_real *)(ar + 1408))[i0]);
     }
-    ((house_prices_real *)(ar + 512))[0] = (house_prices_real)acc;
+    ((house_prices_real *)(ar + 1920))[0] = (house_prices_real)acc;
     }
     /* divcount -> f32[], house_prices.dlm line 16 */
     {
-    ((house_prices_real *)(ar + 576))[0] = (((house_prices_real *)(ar + 512))[0] / (house_prices_real)(1 * n));
+    ((house_prices_real *)(ar + 1984))[0] = (((house_prices_real *)(ar + 1920))[0] / (house_prices_real)(1 * n));
     }
     /* sum -> f32[], house_prices.dlm line 11 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((logf(maxr(((house_prices_real *)(ar + 256))[i0], 1.0f)) - logf(y[i0])) * (logf(maxr(((house_prices_real *)(ar + 256))[i0], 1.0f)) - logf(y[i0])));
+        acc += ((logf(maxr(((house_prices_real *)(ar + 1664))[i0], 1.0f)) - logf(y[i0])) * (logf(maxr(((house_prices_real *)(ar + 1664))[i0], 1.0f)) - logf(y[i0])));
     }
-    ((house_prices_real *)(ar + 512))[0] = (house_prices_real)acc;
+    ((house_prices_real *)(ar + 1920))[0] = (house_prices_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((house_prices_real *)(ar + 512))[0];
+        metrics[0] = (double)((house_prices_real *)(ar + 1920))[0];
     }
-    return ((house_prices_real *)(ar + 576))[0];
+    return ((house_prices_real *)(ar + 1984))[0];
 }
 
 int house_prices_backward(void *state, int n, const house_prices_real *x, const house_prices_real *y) {
@@ -159,25 +161,25 @@ int house_prices_backward(void *state, int n, const house_prices_real *x, const 
     (void)y;
     /* divcount -> f32[], house_prices.dlm line 16 */
     {
-    ((house_prices_real *)(ar + 256))[0] = (1.0f / (house_prices_real)(1 * n));
+    ((house_prices_real *)(ar + 1664))[0] = (1.0f / (house_prices_real)(1 * n));
     }
     /* mul -> f32[batch 64, 1], house_prices.dlm line 16 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((house_prices_real *)(ar + 640))[i0] = ((((house_prices_real *)(ar + 256))[0] * ((house_prices_real *)(ar + 0))[i0]) * 2.0f);
+        ((house_prices_real *)(ar + 2048))[i0] = ((((house_prices_real *)(ar + 1664))[0] * ((house_prices_real *)(ar + 1408))[i0]) * 2.0f);
     }
     }
     /* matmul -> f32[1, 331], house_prices.dlm line 11 */
     {
-    gemm(1, 0, 1, 331, n, ((house_prices_real *)(ar + 640)), 1, x, 331, ((house_prices_real *)(ar + 896)), 331, 0);
+    gemm(1, 0, 1, 331, n, ((house_prices_real *)(ar + 2048)), 1, x, 331, ((house_prices_real *)(ar + 0)), 331, 0);
     }
     /* sum -> f32[1], house_prices.dlm line 11 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((house_prices_real *)(ar + 640))[i0];
+        acc += ((house_prices_real *)(ar + 2048))[i0];
     }
-    ((house_prices_real *)(ar + 0))[0] = (house_prices_real)acc;
+    ((house_prices_real *)(ar + 1344))[0] = (house_prices_real)acc;
     }
     return 0;
 }
@@ -193,7 +195,7 @@ void house_prices_step(void *state, house_prices_real lr) {
     /* 0.weight */
     {
         house_prices_real *p = (house_prices_real *)(st + 64);
-        const house_prices_real *g = ((house_prices_real *)(ar + 896));
+        const house_prices_real *g = ((house_prices_real *)(ar + 0));
         house_prices_real *m = (house_prices_real *)(st + 1472);
         house_prices_real *v = m + 331;
         for (int64_t i = 0; i < 331; i++) {
@@ -206,7 +208,7 @@ void house_prices_step(void *state, house_prices_real lr) {
     /* 0.bias */
     {
         house_prices_real *p = (house_prices_real *)(st + 1408);
-        const house_prices_real *g = ((house_prices_real *)(ar + 0));
+        const house_prices_real *g = ((house_prices_real *)(ar + 1344));
         house_prices_real *m = (house_prices_real *)(st + 4160);
         house_prices_real *v = m + 1;
         for (int64_t i = 0; i < 1; i++) {
@@ -272,9 +274,9 @@ house_prices_real house_prices_evaluate(void *state, int n, const house_prices_r
 house_prices_real *house_prices_grad(void *state, const char *name) {
     unsigned char *ar = (unsigned char *)state + 4224;
     if (strcmp(name, "0.weight") == 0)
-        return (house_prices_real *)(void *)(ar + 896);
-    if (strcmp(name, "0.bias") == 0)
         return (house_prices_real *)(void *)(ar + 0);
+    if (strcmp(name, "0.bias") == 0)
+        return (house_prices_real *)(void *)(ar + 1344);
     (void)ar;
     (void)name;
     return NULL;
@@ -493,4 +495,8 @@ house_prices_real *house_prices_param(void *state, const char *name) {
 
 uint64_t *house_prices_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *house_prices_example_base(void *state) {
+    return &((header *)state)->base;
 }

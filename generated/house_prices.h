@@ -24,13 +24,15 @@ extern "C" {
 #define HOUSE_PRICES_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define HOUSE_PRICES_MAX_BATCH 64
-#define HOUSE_PRICES_STATE_BYTES 6464
+#define HOUSE_PRICES_STATE_BYTES 6528
 #define HOUSE_PRICES_PARAM_COUNT 2
 #define HOUSE_PRICES_PARAM_ELEMENTS 332
 #define HOUSE_PRICES_INPUT_X_SIZE 331 /* per example: f32[batch 64, 331] */
 #define HOUSE_PRICES_INPUT_Y_SIZE 1 /* per example: f32[batch 64, 1] */
 #define HOUSE_PRICES_OUTPUT_PRICE_SIZE 1
 #define HOUSE_PRICES_METRIC_COUNT 1
+#define HOUSE_PRICES_GRAD_OFFSET 4224 /* bytes: after house_prices_backward, every trainable parameter's gradient */
+#define HOUSE_PRICES_GRAD_BYTES 1408 /* lies in these bytes, in parameter order */
 
 /* metadata (also as a table and functions below) */
 #define HOUSE_PRICES_DLC_VERSION "0.1.0"
@@ -122,6 +124,9 @@ house_prices_real *house_prices_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *house_prices_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *house_prices_example_base(void *state);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 
@@ -74,6 +75,7 @@ void lasso_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.weight [1, 50], lasso.dlm line 14 */
     rng_seed(&r, seed, 0);
@@ -124,21 +126,21 @@ lasso_real lasso_forward_train(void *state, int n, const lasso_real *x, const la
     (void)ar;
     /* matmul -> f32[batch 10, 1], lasso.dlm line 14 */
     {
-    gemm(0, 1, n, 1, 50, x, 50, ((lasso_real *)(st + 64)), 50, ((lasso_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 50, x, 50, ((lasso_real *)(st + 64)), 50, ((lasso_real *)(ar + 320)), 1, 0);
     }
     /* sub -> f32[batch 10, 1], lasso.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((lasso_real *)(ar + 64))[i0] = ((((lasso_real *)(ar + 0))[i0] + ((lasso_real *)(st + 320))[0]) - y[i0]);
+        ((lasso_real *)(ar + 384))[i0] = ((((lasso_real *)(ar + 320))[i0] + ((lasso_real *)(st + 320))[0]) - y[i0]);
     }
     }
     /* sum -> f32[], lasso.dlm line 22 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((((lasso_real *)(ar + 64))[i0] * ((lasso_real *)(ar + 64))[i0]) * 0.5f);
+        acc += ((((lasso_real *)(ar + 384))[i0] * ((lasso_real *)(ar + 384))[i0]) * 0.5f);
     }
-    ((lasso_real *)(ar + 0))[0] = (lasso_real)acc;
+    ((lasso_real *)(ar + 320))[0] = (lasso_real)acc;
     }
     /* sum -> f32[], lasso.dlm line 22 */
     {
@@ -146,14 +148,14 @@ lasso_real lasso_forward_train(void *state, int n, const lasso_real *x, const la
     for (int64_t i0 = 0; i0 < 50; i0++) {
         acc += ((((lasso_real *)(st + 64))[i0] * ((lasso_real *)(st + 64))[i0]) * 0.5f);
     }
-    ((lasso_real *)(ar + 128))[0] = (lasso_real)acc;
+    ((lasso_real *)(ar + 448))[0] = (lasso_real)acc;
     }
     /* add -> f32[], lasso.dlm line 22 */
     {
-    ((lasso_real *)(ar + 192))[0] = ((((lasso_real *)(ar + 0))[0] / (lasso_real)(1 * n)) + (0.0f * ((lasso_real *)(ar + 128))[0]));
+    ((lasso_real *)(ar + 512))[0] = ((((lasso_real *)(ar + 320))[0] / (lasso_real)(1 * n)) + (0.0f * ((lasso_real *)(ar + 448))[0]));
     }
     (void)metrics;
-    return ((lasso_real *)(ar + 192))[0];
+    return ((lasso_real *)(ar + 512))[0];
 }
 
 int lasso_backward(void *state, int n, const lasso_real *x, const lasso_real *y) {
@@ -165,31 +167,31 @@ int lasso_backward(void *state, int n, const lasso_real *x, const lasso_real *y)
     (void)y;
     /* divcount -> f32[], lasso.dlm line 22 */
     {
-    ((lasso_real *)(ar + 0))[0] = (1.0f / (lasso_real)(1 * n));
+    ((lasso_real *)(ar + 320))[0] = (1.0f / (lasso_real)(1 * n));
     }
     /* mul -> f32[batch 10, 1], lasso.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((lasso_real *)(ar + 128))[i0] = (((((lasso_real *)(ar + 0))[0] * 0.5f) * ((lasso_real *)(ar + 64))[i0]) * 2.0f);
+        ((lasso_real *)(ar + 448))[i0] = (((((lasso_real *)(ar + 320))[0] * 0.5f) * ((lasso_real *)(ar + 384))[i0]) * 2.0f);
     }
     }
     /* matmul -> f32[1, 50], lasso.dlm line 14 */
     {
-    gemm(1, 0, 1, 50, n, ((lasso_real *)(ar + 128)), 1, x, 50, ((lasso_real *)(ar + 256)), 50, 0);
+    gemm(1, 0, 1, 50, n, ((lasso_real *)(ar + 448)), 1, x, 50, ((lasso_real *)(ar + 576)), 50, 0);
     }
     /* add -> f32[1, 50], lasso.dlm line 14 */
     {
     for (int64_t i0 = 0; i0 < 50; i0++) {
-        ((lasso_real *)(ar + 512))[i0] = (((k20[i0] * ((lasso_real *)(st + 64))[i0]) * 2.0f) + ((lasso_real *)(ar + 256))[i0]);
+        ((lasso_real *)(ar + 0))[i0] = (((k20[i0] * ((lasso_real *)(st + 64))[i0]) * 2.0f) + ((lasso_real *)(ar + 576))[i0]);
     }
     }
     /* sum -> f32[1], lasso.dlm line 14 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((lasso_real *)(ar + 128))[i0];
+        acc += ((lasso_real *)(ar + 448))[i0];
     }
-    ((lasso_real *)(ar + 0))[0] = (lasso_real)acc;
+    ((lasso_real *)(ar + 256))[0] = (lasso_real)acc;
     }
     return 0;
 }
@@ -203,7 +205,7 @@ void lasso_step(void *state, lasso_real lr) {
     /* 0.weight */
     {
         lasso_real *p = (lasso_real *)(st + 64);
-        const lasso_real *g = ((lasso_real *)(ar + 512));
+        const lasso_real *g = ((lasso_real *)(ar + 0));
         for (int64_t i = 0; i < 50; i++) {
             lasso_real gi = g[i];
             p[i] -= lr * gi;
@@ -214,7 +216,7 @@ void lasso_step(void *state, lasso_real lr) {
     /* 0.bias */
     {
         lasso_real *p = (lasso_real *)(st + 320);
-        const lasso_real *g = ((lasso_real *)(ar + 0));
+        const lasso_real *g = ((lasso_real *)(ar + 256));
         for (int64_t i = 0; i < 1; i++) {
             lasso_real gi = g[i];
             p[i] -= lr * gi;
@@ -260,9 +262,9 @@ lasso_real lasso_evaluate(void *state, int n, const lasso_real *x, const lasso_r
 lasso_real *lasso_grad(void *state, const char *name) {
     unsigned char *ar = (unsigned char *)state + 384;
     if (strcmp(name, "0.weight") == 0)
-        return (lasso_real *)(void *)(ar + 512);
-    if (strcmp(name, "0.bias") == 0)
         return (lasso_real *)(void *)(ar + 0);
+    if (strcmp(name, "0.bias") == 0)
+        return (lasso_real *)(void *)(ar + 256);
     (void)ar;
     (void)name;
     return NULL;
@@ -466,4 +468,8 @@ lasso_real *lasso_param(void *state, const char *name) {
 
 uint64_t *lasso_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *lasso_example_base(void *state) {
+    return &((header *)state)->base;
 }

@@ -24,13 +24,15 @@ extern "C" {
 #define LASSO_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define LASSO_MAX_BATCH 10
-#define LASSO_STATE_BYTES 1152
+#define LASSO_STATE_BYTES 1216
 #define LASSO_PARAM_COUNT 2
 #define LASSO_PARAM_ELEMENTS 51
 #define LASSO_INPUT_X_SIZE 50 /* per example: f32[batch 10, 50] */
 #define LASSO_INPUT_Y_SIZE 1 /* per example: f32[batch 10, 1] */
 #define LASSO_OUTPUT_YHAT_SIZE 1
 #define LASSO_METRIC_COUNT 0
+#define LASSO_GRAD_OFFSET 384 /* bytes: after lasso_backward, every trainable parameter's gradient */
+#define LASSO_GRAD_BYTES 320 /* lies in these bytes, in parameter order */
 
 /* metadata (also as a table and functions below) */
 #define LASSO_DLC_VERSION "0.1.0"
@@ -122,6 +124,9 @@ lasso_real *lasso_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *lasso_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *lasso_example_base(void *state);
 
 #ifdef __cplusplus
 }

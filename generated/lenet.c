@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline lenet_real maxr(lenet_real a, lenet_real b) { return a > b ? a : b; }
@@ -509,6 +510,7 @@ void lenet_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.weight [6, 1, 5, 5], lenet.dlm line 16 */
     rng_seed(&r, seed, 0);
@@ -684,7 +686,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     (void)ar;
     /* conv2d -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
-    conv2d_fwd_direct_0(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), n);
+    conv2d_fwd_direct_0(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 247040)), n);
     }
     /* sigmoid -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
@@ -692,18 +694,18 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((lenet_real *)(ar + 4816896))[i0 * 4704 + i1 * 784 + i2] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 0))[i0 * 4704 + i1 * 784 + i2] + ((lenet_real *)(st + 704))[i1])))));
+                ((lenet_real *)(ar + 5063936))[i0 * 4704 + i1 * 784 + i2] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 247040))[i0 * 4704 + i1 * 784 + i2] + ((lenet_real *)(st + 704))[i1])))));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 256, 6, 14, 14], lenet.dlm line 17 */
     {
-    avg_pool_fwd_0(((lenet_real *)(ar + 4816896)), ((lenet_real *)(ar + 0)), n);
+    avg_pool_fwd_0(((lenet_real *)(ar + 5063936)), ((lenet_real *)(ar + 247040)), n);
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
-    conv2d_fwd_direct_1(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), n);
+    conv2d_fwd_direct_1(((lenet_real *)(ar + 247040)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1451264)), n);
     }
     /* sigmoid -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
@@ -711,57 +713,57 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 100; i2++) {
-                ((lenet_real *)(ar + 2842624))[i0 * 1600 + i1 * 100 + i2] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 1204224))[i0 * 1600 + i1 * 100 + i2] + ((lenet_real *)(st + 10368))[i1])))));
+                ((lenet_real *)(ar + 3089664))[i0 * 1600 + i1 * 100 + i2] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 1451264))[i0 * 1600 + i1 * 100 + i2] + ((lenet_real *)(st + 10368))[i1])))));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 256, 16, 5, 5], lenet.dlm line 19 */
     {
-    avg_pool_fwd_1(((lenet_real *)(ar + 2842624)), ((lenet_real *)(ar + 1204224)), n);
+    avg_pool_fwd_1(((lenet_real *)(ar + 3089664)), ((lenet_real *)(ar + 1451264)), n);
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
-    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 1204224)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 1613824)), 120, 0);
+    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 1451264)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 1860864)), 120, 0);
     }
     /* sigmoid -> f32[batch 256, 120], lenet.dlm line 21 */
     {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((lenet_real *)(ar + 1736704))[i0 * 120 + i1] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 1613824))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1])))));
+            ((lenet_real *)(ar + 1983744))[i0 * 120 + i1] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 1860864))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1])))));
         }
     }
     }
     /* matmul -> f32[batch 256, 84], lenet.dlm line 22 */
     {
-    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 1736704)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 1613824)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 1983744)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 1860864)), 84, 0);
     }
     /* sigmoid -> f32[batch 256, 84], lenet.dlm line 22 */
     {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((lenet_real *)(ar + 1859584))[i0 * 84 + i1] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 1613824))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1])))));
+            ((lenet_real *)(ar + 2106624))[i0 * 84 + i1] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 1860864))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1])))));
         }
     }
     }
     /* matmul -> f32[batch 256, 10], lenet.dlm line 23 */
     {
-    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 1859584)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1613824)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 2106624)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1860864)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet.dlm line 23 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((lenet_real *)(ar + 1624064))[i0 * 10 + i1] = (((lenet_real *)(ar + 1613824))[i0 * 10 + i1] + ((lenet_real *)(st + 247040))[i1]);
+            ((lenet_real *)(ar + 1871104))[i0 * 10 + i1] = (((lenet_real *)(ar + 1860864))[i0 * 10 + i1] + ((lenet_real *)(st + 247040))[i1]);
         }
     }
     }
     /* xent -> f32[batch 256], lenet.dlm line 30 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const lenet_real *xr = ((lenet_real *)(ar + 1624064)) + r * 10;
+        const lenet_real *xr = ((lenet_real *)(ar + 1871104)) + r * 10;
         int32_t label = y[r];
         lenet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -769,45 +771,45 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((lenet_real *)(ar + 1613824))[r] = mx + (lenet_real)log(sum) - xr[label];
+        ((lenet_real *)(ar + 1860864))[r] = mx + (lenet_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], lenet.dlm line 30 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((lenet_real *)(ar + 1613824))[i0];
+        acc += ((lenet_real *)(ar + 1860864))[i0];
     }
-    ((lenet_real *)(ar + 1614848))[0] = (lenet_real)acc;
+    ((lenet_real *)(ar + 1861888))[0] = (lenet_real)acc;
     }
     /* divcount -> f32[], lenet.dlm line 30 */
     {
-    ((lenet_real *)(ar + 1613824))[0] = (((lenet_real *)(ar + 1614848))[0] / (lenet_real)(1 * n));
+    ((lenet_real *)(ar + 1860864))[0] = (((lenet_real *)(ar + 1861888))[0] / (lenet_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 256], lenet.dlm line 34 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const lenet_real *xr = ((lenet_real *)(ar + 1624064)) + r * 10;
+        const lenet_real *xr = ((lenet_real *)(ar + 1871104)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((lenet_real *)(ar + 1613888))[r] = best == label ? 1.0f : 0.0f;
+        ((lenet_real *)(ar + 1860928))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], lenet.dlm line 34 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((lenet_real *)(ar + 1613888))[i0];
+        acc += ((lenet_real *)(ar + 1860928))[i0];
     }
-    ((lenet_real *)(ar + 1614912))[0] = (lenet_real)acc;
+    ((lenet_real *)(ar + 1861952))[0] = (lenet_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((lenet_real *)(ar + 1614912))[0];
+        metrics[0] = (double)((lenet_real *)(ar + 1861952))[0];
     }
-    return ((lenet_real *)(ar + 1613824))[0];
+    return ((lenet_real *)(ar + 1860864))[0];
 }
 
 int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
@@ -818,18 +820,18 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     (void)ar;
     /* divcount -> f32[], lenet.dlm line 30 */
     {
-    ((lenet_real *)(ar + 1613888))[0] = (1.0f / (lenet_real)(1 * n));
+    ((lenet_real *)(ar + 1860928))[0] = (1.0f / (lenet_real)(1 * n));
     }
     /* copy -> f32[batch 256], lenet.dlm line 30 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((lenet_real *)(ar + 1614976))[i0] = ((lenet_real *)(ar + 1613888))[0];
+        ((lenet_real *)(ar + 1862016))[i0] = ((lenet_real *)(ar + 1860928))[0];
     }
     }
     /* xent_grad -> f32[batch 256, 10], lenet.dlm line 30 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const lenet_real *xr = ((lenet_real *)(ar + 1624064)) + r * 10;
+        const lenet_real *xr = ((lenet_real *)(ar + 1871104)) + r * 10;
         int32_t label = y[r];
         lenet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -837,8 +839,8 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        lenet_real *yr = ((lenet_real *)(ar + 1634304)) + r * 10;
-        lenet_real scale = ((lenet_real *)(ar + 1614976))[r], inv = (lenet_real)(1.0 / sum);
+        lenet_real *yr = ((lenet_real *)(ar + 1881344)) + r * 10;
+        lenet_real scale = ((lenet_real *)(ar + 1862016))[r], inv = (lenet_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -848,24 +850,24 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((lenet_real *)(ar + 1634304))[i0 + i1 * 10];
+            acc += ((lenet_real *)(ar + 1881344))[i0 + i1 * 10];
         }
-        ((lenet_real *)(ar + 1613888))[i0] = (lenet_real)acc;
+        ((lenet_real *)(ar + 246976))[i0] = (lenet_real)acc;
     }
     }
     /* matmul -> f32[batch 256, 84], lenet.dlm line 23 */
     {
-    gemm(0, 0, n, 84, 10, ((lenet_real *)(ar + 1634304)), 10, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1644544)), 84, 0);
+    gemm(0, 0, n, 84, 10, ((lenet_real *)(ar + 1881344)), 10, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1891584)), 84, 0);
     }
     /* matmul -> f32[10, 84], lenet.dlm line 23 */
     {
-    gemm(1, 0, 10, 84, n, ((lenet_real *)(ar + 1634304)), 10, ((lenet_real *)(ar + 1859584)), 84, ((lenet_real *)(ar + 1614976)), 84, 0);
+    gemm(1, 0, 10, 84, n, ((lenet_real *)(ar + 1881344)), 10, ((lenet_real *)(ar + 2106624)), 84, ((lenet_real *)(ar + 243584)), 84, 0);
     }
     /* mul -> f32[batch 256, 84], lenet.dlm line 22 */
     {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 84; i0++) {
-        ((lenet_real *)(ar + 1945600))[i0] = (((lenet_real *)(ar + 1644544))[i0] * (((lenet_real *)(ar + 1859584))[i0] * (1.0f - ((lenet_real *)(ar + 1859584))[i0])));
+        ((lenet_real *)(ar + 2192640))[i0] = (((lenet_real *)(ar + 1891584))[i0] * (((lenet_real *)(ar + 2106624))[i0] * (1.0f - ((lenet_real *)(ar + 2106624))[i0])));
     }
     }
     /* sum -> f32[84], lenet.dlm line 22 */
@@ -874,24 +876,24 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((lenet_real *)(ar + 1945600))[i0 + i1 * 84];
+            acc += ((lenet_real *)(ar + 2192640))[i0 + i1 * 84];
         }
-        ((lenet_real *)(ar + 1613952))[i0] = (lenet_real)acc;
+        ((lenet_real *)(ar + 243200))[i0] = (lenet_real)acc;
     }
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 22 */
     {
-    gemm(0, 0, n, 120, 84, ((lenet_real *)(ar + 1945600)), 84, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 2031616)), 120, 0);
+    gemm(0, 0, n, 120, 84, ((lenet_real *)(ar + 2192640)), 84, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 2278656)), 120, 0);
     }
     /* matmul -> f32[84, 120], lenet.dlm line 22 */
     {
-    gemm(1, 0, 84, 120, n, ((lenet_real *)(ar + 1945600)), 84, ((lenet_real *)(ar + 1736704)), 120, ((lenet_real *)(ar + 1618368)), 120, 0);
+    gemm(1, 0, 84, 120, n, ((lenet_real *)(ar + 2192640)), 84, ((lenet_real *)(ar + 1983744)), 120, ((lenet_real *)(ar + 202880)), 120, 0);
     }
     /* mul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 120; i0++) {
-        ((lenet_real *)(ar + 1859584))[i0] = (((lenet_real *)(ar + 2031616))[i0] * (((lenet_real *)(ar + 1736704))[i0] * (1.0f - ((lenet_real *)(ar + 1736704))[i0])));
+        ((lenet_real *)(ar + 2106624))[i0] = (((lenet_real *)(ar + 2278656))[i0] * (((lenet_real *)(ar + 1983744))[i0] * (1.0f - ((lenet_real *)(ar + 1983744))[i0])));
     }
     }
     /* sum -> f32[120], lenet.dlm line 21 */
@@ -900,28 +902,28 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((lenet_real *)(ar + 1859584))[i0 + i1 * 120];
+            acc += ((lenet_real *)(ar + 2106624))[i0 + i1 * 120];
         }
-        ((lenet_real *)(ar + 1614336))[i0] = (lenet_real)acc;
+        ((lenet_real *)(ar + 202368))[i0] = (lenet_real)acc;
     }
     }
     /* matmul -> f32[batch 256, 400], lenet.dlm line 21 */
     {
-    gemm(0, 0, n, 400, 120, ((lenet_real *)(ar + 1859584)), 120, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 1982464)), 400, 0);
+    gemm(0, 0, n, 400, 120, ((lenet_real *)(ar + 2106624)), 120, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 2229504)), 400, 0);
     }
     /* matmul -> f32[120, 400], lenet.dlm line 21 */
     {
-    gemm(1, 0, 120, 400, n, ((lenet_real *)(ar + 1859584)), 120, ((lenet_real *)(ar + 1204224)), 400, ((lenet_real *)(ar + 1658688)), 400, 0);
+    gemm(1, 0, 120, 400, n, ((lenet_real *)(ar + 2106624)), 120, ((lenet_real *)(ar + 1451264)), 400, ((lenet_real *)(ar + 10368)), 400, 0);
     }
     /* avg_pool_dx -> f32[batch 256, 16, 10, 10], lenet.dlm line 19 */
     {
-    avg_pool_dx_0(((lenet_real *)(ar + 1982464)), ((lenet_real *)(ar + 9633792)), n);
+    avg_pool_dx_0(((lenet_real *)(ar + 2229504)), ((lenet_real *)(ar + 9880832)), n);
     }
     /* mul -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1600; i0++) {
-        ((lenet_real *)(ar + 11272192))[i0] = (((lenet_real *)(ar + 9633792))[i0] * (((lenet_real *)(ar + 2842624))[i0] * (1.0f - ((lenet_real *)(ar + 2842624))[i0])));
+        ((lenet_real *)(ar + 11519232))[i0] = (((lenet_real *)(ar + 9880832))[i0] * (((lenet_real *)(ar + 3089664))[i0] * (1.0f - ((lenet_real *)(ar + 3089664))[i0])));
     }
     }
     /* sum -> f32[1, 16, 1, 1], lenet.dlm line 18 */
@@ -931,29 +933,29 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 100; i2++) {
-                acc += ((lenet_real *)(ar + 11272192))[i0 * 100 + i1 * 1600 + i2];
+                acc += ((lenet_real *)(ar + 11519232))[i0 * 100 + i1 * 1600 + i2];
             }
         }
-        ((lenet_real *)(ar + 1204224))[i0] = (lenet_real)acc;
+        ((lenet_real *)(ar + 10304))[i0] = (lenet_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 256, 6, 14, 14], lenet.dlm line 18 */
     {
-    conv2d_dx_direct_0(((lenet_real *)(ar + 11272192)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1850688)), n);
+    conv2d_dx_direct_0(((lenet_real *)(ar + 11519232)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1862016)), n);
     }
     /* conv2d_dw -> f32[16, 6, 5, 5], lenet.dlm line 18 */
     {
-    conv2d_dw_direct_0(((lenet_real *)(ar + 0)), ((lenet_real *)(ar + 1204288)), ((lenet_real *)(ar + 11272192)), (lenet_real *)(ar + 3054912), n);
+    conv2d_dw_direct_0(((lenet_real *)(ar + 247040)), ((lenet_real *)(ar + 704)), ((lenet_real *)(ar + 11519232)), (lenet_real *)(ar + 3066240), n);
     }
     /* avg_pool_dx -> f32[batch 256, 6, 28, 28], lenet.dlm line 17 */
     {
-    avg_pool_dx_1(((lenet_real *)(ar + 1850688)), ((lenet_real *)(ar + 9633792)), n);
+    avg_pool_dx_1(((lenet_real *)(ar + 1862016)), ((lenet_real *)(ar + 9880832)), n);
     }
     /* mul -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4704; i0++) {
-        ((lenet_real *)(ar + 14450688))[i0] = (((lenet_real *)(ar + 9633792))[i0] * (((lenet_real *)(ar + 4816896))[i0] * (1.0f - ((lenet_real *)(ar + 4816896))[i0])));
+        ((lenet_real *)(ar + 14697728))[i0] = (((lenet_real *)(ar + 9880832))[i0] * (((lenet_real *)(ar + 5063936))[i0] * (1.0f - ((lenet_real *)(ar + 5063936))[i0])));
     }
     }
     /* sum -> f32[1, 6, 1, 1], lenet.dlm line 16 */
@@ -963,15 +965,15 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                acc += ((lenet_real *)(ar + 14450688))[i0 * 784 + i1 * 4704 + i2];
+                acc += ((lenet_real *)(ar + 14697728))[i0 * 784 + i1 * 4704 + i2];
             }
         }
-        ((lenet_real *)(ar + 0))[i0] = (lenet_real)acc;
+        ((lenet_real *)(ar + 640))[i0] = (lenet_real)acc;
     }
     }
     /* conv2d_dw -> f32[6, 1, 5, 5], lenet.dlm line 16 */
     {
-    conv2d_dw_direct_1(x, ((lenet_real *)(ar + 64)), ((lenet_real *)(ar + 14450688)), (lenet_real *)(ar + 704), n);
+    conv2d_dw_direct_1(x, ((lenet_real *)(ar + 0)), ((lenet_real *)(ar + 14697728)), (lenet_real *)(ar + 247040), n);
     }
     return 0;
 }
@@ -985,7 +987,7 @@ void lenet_step(void *state, lenet_real lr) {
     /* 0.weight */
     {
         lenet_real *p = (lenet_real *)(st + 64);
-        const lenet_real *g = ((lenet_real *)(ar + 64));
+        const lenet_real *g = ((lenet_real *)(ar + 0));
         for (int64_t i = 0; i < 150; i++) {
             lenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -994,7 +996,7 @@ void lenet_step(void *state, lenet_real lr) {
     /* 0.bias */
     {
         lenet_real *p = (lenet_real *)(st + 704);
-        const lenet_real *g = ((lenet_real *)(ar + 0));
+        const lenet_real *g = ((lenet_real *)(ar + 640));
         for (int64_t i = 0; i < 6; i++) {
             lenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1003,7 +1005,7 @@ void lenet_step(void *state, lenet_real lr) {
     /* 3.weight */
     {
         lenet_real *p = (lenet_real *)(st + 768);
-        const lenet_real *g = ((lenet_real *)(ar + 1204288));
+        const lenet_real *g = ((lenet_real *)(ar + 704));
         for (int64_t i = 0; i < 2400; i++) {
             lenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1012,7 +1014,7 @@ void lenet_step(void *state, lenet_real lr) {
     /* 3.bias */
     {
         lenet_real *p = (lenet_real *)(st + 10368);
-        const lenet_real *g = ((lenet_real *)(ar + 1204224));
+        const lenet_real *g = ((lenet_real *)(ar + 10304));
         for (int64_t i = 0; i < 16; i++) {
             lenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1021,7 +1023,7 @@ void lenet_step(void *state, lenet_real lr) {
     /* 7.weight */
     {
         lenet_real *p = (lenet_real *)(st + 10432);
-        const lenet_real *g = ((lenet_real *)(ar + 1658688));
+        const lenet_real *g = ((lenet_real *)(ar + 10368));
         LENET_PARALLEL_FOR
         for (int64_t i = 0; i < 48000; i++) {
             lenet_real gi = g[i];
@@ -1031,7 +1033,7 @@ void lenet_step(void *state, lenet_real lr) {
     /* 7.bias */
     {
         lenet_real *p = (lenet_real *)(st + 202432);
-        const lenet_real *g = ((lenet_real *)(ar + 1614336));
+        const lenet_real *g = ((lenet_real *)(ar + 202368));
         for (int64_t i = 0; i < 120; i++) {
             lenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1040,7 +1042,7 @@ void lenet_step(void *state, lenet_real lr) {
     /* 9.weight */
     {
         lenet_real *p = (lenet_real *)(st + 202944);
-        const lenet_real *g = ((lenet_real *)(ar + 1618368));
+        const lenet_real *g = ((lenet_real *)(ar + 202880));
         LENET_PARALLEL_FOR
         for (int64_t i = 0; i < 10080; i++) {
             lenet_real gi = g[i];
@@ -1050,7 +1052,7 @@ void lenet_step(void *state, lenet_real lr) {
     /* 9.bias */
     {
         lenet_real *p = (lenet_real *)(st + 243264);
-        const lenet_real *g = ((lenet_real *)(ar + 1613952));
+        const lenet_real *g = ((lenet_real *)(ar + 243200));
         for (int64_t i = 0; i < 84; i++) {
             lenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1059,7 +1061,7 @@ void lenet_step(void *state, lenet_real lr) {
     /* 11.weight */
     {
         lenet_real *p = (lenet_real *)(st + 243648);
-        const lenet_real *g = ((lenet_real *)(ar + 1614976));
+        const lenet_real *g = ((lenet_real *)(ar + 243584));
         for (int64_t i = 0; i < 840; i++) {
             lenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1068,7 +1070,7 @@ void lenet_step(void *state, lenet_real lr) {
     /* 11.bias */
     {
         lenet_real *p = (lenet_real *)(st + 247040);
-        const lenet_real *g = ((lenet_real *)(ar + 1613888));
+        const lenet_real *g = ((lenet_real *)(ar + 246976));
         for (int64_t i = 0; i < 10; i++) {
             lenet_real gi = g[i];
             p[i] -= lr * gi;
@@ -1222,25 +1224,25 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
 lenet_real *lenet_grad(void *state, const char *name) {
     unsigned char *ar = (unsigned char *)state + 247104;
     if (strcmp(name, "0.weight") == 0)
-        return (lenet_real *)(void *)(ar + 64);
-    if (strcmp(name, "0.bias") == 0)
         return (lenet_real *)(void *)(ar + 0);
+    if (strcmp(name, "0.bias") == 0)
+        return (lenet_real *)(void *)(ar + 640);
     if (strcmp(name, "3.weight") == 0)
-        return (lenet_real *)(void *)(ar + 1204288);
+        return (lenet_real *)(void *)(ar + 704);
     if (strcmp(name, "3.bias") == 0)
-        return (lenet_real *)(void *)(ar + 1204224);
+        return (lenet_real *)(void *)(ar + 10304);
     if (strcmp(name, "7.weight") == 0)
-        return (lenet_real *)(void *)(ar + 1658688);
+        return (lenet_real *)(void *)(ar + 10368);
     if (strcmp(name, "7.bias") == 0)
-        return (lenet_real *)(void *)(ar + 1614336);
+        return (lenet_real *)(void *)(ar + 202368);
     if (strcmp(name, "9.weight") == 0)
-        return (lenet_real *)(void *)(ar + 1618368);
+        return (lenet_real *)(void *)(ar + 202880);
     if (strcmp(name, "9.bias") == 0)
-        return (lenet_real *)(void *)(ar + 1613952);
+        return (lenet_real *)(void *)(ar + 243200);
     if (strcmp(name, "11.weight") == 0)
-        return (lenet_real *)(void *)(ar + 1614976);
+        return (lenet_real *)(void *)(ar + 243584);
     if (strcmp(name, "11.bias") == 0)
-        return (lenet_real *)(void *)(ar + 1613888);
+        return (lenet_real *)(void *)(ar + 246976);
     (void)ar;
     (void)name;
     return NULL;
@@ -1463,4 +1465,8 @@ lenet_real *lenet_param(void *state, const char *name) {
 
 uint64_t *lenet_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *lenet_example_base(void *state) {
+    return &((header *)state)->base;
 }

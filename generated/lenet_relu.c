@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline lenet_relu_real maxr(lenet_relu_real a, lenet_relu_real b) { return a > b ? a : b; }
@@ -548,6 +549,7 @@ void lenet_relu_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.weight [6, 1, 5, 5], lenet_relu.dlm line 10 */
     rng_seed(&r, seed, 0);
@@ -723,7 +725,7 @@ lenet_relu_real lenet_relu_forward_train(void *state, int n, const lenet_relu_re
     (void)ar;
     /* conv2d -> f32[batch 256, 6, 28, 28], lenet_relu.dlm line 10 */
     {
-    conv2d_fwd_direct_0(x, ((lenet_relu_real *)(st + 64)), ((lenet_relu_real *)(ar + 0)), n);
+    conv2d_fwd_direct_0(x, ((lenet_relu_real *)(st + 64)), ((lenet_relu_real *)(ar + 247040)), n);
     }
     /* relu -> f32[batch 256, 6, 28, 28], lenet_relu.dlm line 10 */
     {
@@ -731,18 +733,18 @@ lenet_relu_real lenet_relu_forward_train(void *state, int n, const lenet_relu_re
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((lenet_relu_real *)(ar + 4816896))[i0 * 4704 + i1 * 784 + i2] = relu((((lenet_relu_real *)(ar + 0))[i0 * 4704 + i1 * 784 + i2] + ((lenet_relu_real *)(st + 704))[i1]));
+                ((lenet_relu_real *)(ar + 5063936))[i0 * 4704 + i1 * 784 + i2] = relu((((lenet_relu_real *)(ar + 247040))[i0 * 4704 + i1 * 784 + i2] + ((lenet_relu_real *)(st + 704))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 256, 6, 14, 14], lenet_relu.dlm line 11 */
     {
-    max_pool_fwd_0(((lenet_relu_real *)(ar + 4816896)), ((lenet_relu_real *)(ar + 0)), n);
+    max_pool_fwd_0(((lenet_relu_real *)(ar + 5063936)), ((lenet_relu_real *)(ar + 247040)), n);
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet_relu.dlm line 12 */
     {
-    conv2d_fwd_direct_1(((lenet_relu_real *)(ar + 0)), ((lenet_relu_real *)(st + 768)), ((lenet_relu_real *)(ar + 1204224)), n);
+    conv2d_fwd_direct_1(((lenet_relu_real *)(ar + 247040)), ((lenet_relu_real *)(st + 768)), ((lenet_relu_real *)(ar + 1451264)), n);
     }
     /* relu -> f32[batch 256, 16, 10, 10], lenet_relu.dlm line 12 */
     {
@@ -750,57 +752,57 @@ lenet_relu_real lenet_relu_forward_train(void *state, int n, const lenet_relu_re
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 100; i2++) {
-                ((lenet_relu_real *)(ar + 2842624))[i0 * 1600 + i1 * 100 + i2] = relu((((lenet_relu_real *)(ar + 1204224))[i0 * 1600 + i1 * 100 + i2] + ((lenet_relu_real *)(st + 10368))[i1]));
+                ((lenet_relu_real *)(ar + 3089664))[i0 * 1600 + i1 * 100 + i2] = relu((((lenet_relu_real *)(ar + 1451264))[i0 * 1600 + i1 * 100 + i2] + ((lenet_relu_real *)(st + 10368))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 256, 16, 5, 5], lenet_relu.dlm line 13 */
     {
-    max_pool_fwd_1(((lenet_relu_real *)(ar + 2842624)), ((lenet_relu_real *)(ar + 1204224)), n);
+    max_pool_fwd_1(((lenet_relu_real *)(ar + 3089664)), ((lenet_relu_real *)(ar + 1451264)), n);
     }
     /* matmul -> f32[batch 256, 120], lenet_relu.dlm line 15 */
     {
-    gemm(0, 1, n, 120, 400, ((lenet_relu_real *)(ar + 1204224)), 400, ((lenet_relu_real *)(st + 10432)), 400, ((lenet_relu_real *)(ar + 1613824)), 120, 0);
+    gemm(0, 1, n, 120, 400, ((lenet_relu_real *)(ar + 1451264)), 400, ((lenet_relu_real *)(st + 10432)), 400, ((lenet_relu_real *)(ar + 1860864)), 120, 0);
     }
     /* relu -> f32[batch 256, 120], lenet_relu.dlm line 15 */
     {
     LENET_RELU_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((lenet_relu_real *)(ar + 1736704))[i0 * 120 + i1] = relu((((lenet_relu_real *)(ar + 1613824))[i0 * 120 + i1] + ((lenet_relu_real *)(st + 202432))[i1]));
+            ((lenet_relu_real *)(ar + 1983744))[i0 * 120 + i1] = relu((((lenet_relu_real *)(ar + 1860864))[i0 * 120 + i1] + ((lenet_relu_real *)(st + 202432))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 256, 84], lenet_relu.dlm line 16 */
     {
-    gemm(0, 1, n, 84, 120, ((lenet_relu_real *)(ar + 1736704)), 120, ((lenet_relu_real *)(st + 202944)), 120, ((lenet_relu_real *)(ar + 1613824)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((lenet_relu_real *)(ar + 1983744)), 120, ((lenet_relu_real *)(st + 202944)), 120, ((lenet_relu_real *)(ar + 1860864)), 84, 0);
     }
     /* relu -> f32[batch 256, 84], lenet_relu.dlm line 16 */
     {
     LENET_RELU_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((lenet_relu_real *)(ar + 1859584))[i0 * 84 + i1] = relu((((lenet_relu_real *)(ar + 1613824))[i0 * 84 + i1] + ((lenet_relu_real *)(st + 243264))[i1]));
+            ((lenet_relu_real *)(ar + 2106624))[i0 * 84 + i1] = relu((((lenet_relu_real *)(ar + 1860864))[i0 * 84 + i1] + ((lenet_relu_real *)(st + 243264))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 256, 10], lenet_relu.dlm line 17 */
     {
-    gemm(0, 1, n, 10, 84, ((lenet_relu_real *)(ar + 1859584)), 84, ((lenet_relu_real *)(st + 243648)), 84, ((lenet_relu_real *)(ar + 1613824)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((lenet_relu_real *)(ar + 2106624)), 84, ((lenet_relu_real *)(st + 243648)), 84, ((lenet_relu_real *)(ar + 1860864)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet_relu.dlm line 17 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((lenet_relu_real *)(ar + 1624064))[i0 * 10 + i1] = (((lenet_relu_real *)(ar + 1613824))[i0 * 10 + i1] + ((lenet_relu_real *)(st + 247040))[i1]);
+            ((lenet_relu_real *)(ar + 1871104))[i0 * 10 + i1] = (((lenet_relu_real *)(ar + 1860864))[i0 * 10 + i1] + ((lenet_relu_real *)(st + 247040))[i1]);
         }
     }
     }
     /* xent -> f32[batch 256], lenet_relu.dlm line 24 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const lenet_relu_real *xr = ((lenet_relu_real *)(ar + 1624064)) + r * 10;
+        const lenet_relu_real *xr = ((lenet_relu_real *)(ar + 1871104)) + r * 10;
         int32_t label = y[r];
         lenet_relu_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -808,45 +810,45 @@ lenet_relu_real lenet_relu_forward_train(void *state, int n, const lenet_relu_re
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((lenet_relu_real *)(ar + 1613824))[r] = mx + (lenet_relu_real)log(sum) - xr[label];
+        ((lenet_relu_real *)(ar + 1860864))[r] = mx + (lenet_relu_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], lenet_relu.dlm line 24 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((lenet_relu_real *)(ar + 1613824))[i0];
+        acc += ((lenet_relu_real *)(ar + 1860864))[i0];
     }
-    ((lenet_relu_real *)(ar + 1614848))[0] = (lenet_relu_real)acc;
+    ((lenet_relu_real *)(ar + 1861888))[0] = (lenet_relu_real)acc;
     }
     /* divcount -> f32[], lenet_relu.dlm line 24 */
     {
-    ((lenet_relu_real *)(ar + 1613824))[0] = (((lenet_relu_real *)(ar + 1614848))[0] / (lenet_relu_real)(1 * n));
+    ((lenet_relu_real *)(ar + 1860864))[0] = (((lenet_relu_real *)(ar + 1861888))[0] / (lenet_relu_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 256], lenet_relu.dlm line 28 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const lenet_relu_real *xr = ((lenet_relu_real *)(ar + 1624064)) + r * 10;
+        const lenet_relu_real *xr = ((lenet_relu_real *)(ar + 1871104)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((lenet_relu_real *)(ar + 1613888))[r] = best == label ? 1.0f : 0.0f;
+        ((lenet_relu_real *)(ar + 1860928))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], lenet_relu.dlm line 28 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((lenet_relu_real *)(ar + 1613888))[i0];
+        acc += ((lenet_relu_real *)(ar + 1860928))[i0];
     }
-    ((lenet_relu_real *)(ar + 1614912))[0] = (lenet_relu_real)acc;
+    ((lenet_relu_real *)(ar + 1861952))[0] = (lenet_relu_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((lenet_relu_real *)(ar + 1614912))[0];
+        metrics[0] = (double)((lenet_relu_real *)(ar + 1861952))[0];
     }
-    return ((lenet_relu_real *)(ar + 1613824))[0];
+    return ((lenet_relu_real *)(ar + 1860864))[0];
 }
 
 int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int32_t *y) {
@@ -857,18 +859,18 @@ int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int3
     (void)ar;
     /* divcount -> f32[], lenet_relu.dlm line 24 */
     {
-    ((lenet_relu_real *)(ar + 1613888))[0] = (1.0f / (lenet_relu_real)(1 * n));
+    ((lenet_relu_real *)(ar + 1860928))[0] = (1.0f / (lenet_relu_real)(1 * n));
     }
     /* copy -> f32[batch 256], lenet_relu.dlm line 24 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((lenet_relu_real *)(ar + 1614976))[i0] = ((lenet_relu_real *)(ar + 1613888))[0];
+        ((lenet_relu_real *)(ar + 1862016))[i0] = ((lenet_relu_real *)(ar + 1860928))[0];
     }
     }
     /* xent_grad -> f32[batch 256, 10], lenet_relu.dlm line 24 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const lenet_relu_real *xr = ((lenet_relu_real *)(ar + 1624064)) + r * 10;
+        const lenet_relu_real *xr = ((lenet_relu_real *)(ar + 1871104)) + r * 10;
         int32_t label = y[r];
         lenet_relu_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -876,8 +878,8 @@ int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int3
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        lenet_relu_real *yr = ((lenet_relu_real *)(ar + 1634304)) + r * 10;
-        lenet_relu_real scale = ((lenet_relu_real *)(ar + 1614976))[r], inv = (lenet_relu_real)(1.0 / sum);
+        lenet_relu_real *yr = ((lenet_relu_real *)(ar + 1881344)) + r * 10;
+        lenet_relu_real scale = ((lenet_relu_real *)(ar + 1862016))[r], inv = (lenet_relu_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -887,24 +889,24 @@ int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int3
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((lenet_relu_real *)(ar + 1634304))[i0 + i1 * 10];
+            acc += ((lenet_relu_real *)(ar + 1881344))[i0 + i1 * 10];
         }
-        ((lenet_relu_real *)(ar + 1613888))[i0] = (lenet_relu_real)acc;
+        ((lenet_relu_real *)(ar + 246976))[i0] = (lenet_relu_real)acc;
     }
     }
     /* matmul -> f32[batch 256, 84], lenet_relu.dlm line 17 */
     {
-    gemm(0, 0, n, 84, 10, ((lenet_relu_real *)(ar + 1634304)), 10, ((lenet_relu_real *)(st + 243648)), 84, ((lenet_relu_real *)(ar + 1644544)), 84, 0);
+    gemm(0, 0, n, 84, 10, ((lenet_relu_real *)(ar + 1881344)), 10, ((lenet_relu_real *)(st + 243648)), 84, ((lenet_relu_real *)(ar + 1891584)), 84, 0);
     }
     /* matmul -> f32[10, 84], lenet_relu.dlm line 17 */
     {
-    gemm(1, 0, 10, 84, n, ((lenet_relu_real *)(ar + 1634304)), 10, ((lenet_relu_real *)(ar + 1859584)), 84, ((lenet_relu_real *)(ar + 1614976)), 84, 0);
+    gemm(1, 0, 10, 84, n, ((lenet_relu_real *)(ar + 1881344)), 10, ((lenet_relu_real *)(ar + 2106624)), 84, ((lenet_relu_real *)(ar + 243584)), 84, 0);
     }
     /* mul -> f32[batch 256, 84], lenet_relu.dlm line 16 */
     {
     LENET_RELU_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 84; i0++) {
-        ((lenet_relu_real *)(ar + 1945600))[i0] = (((lenet_relu_real *)(ar + 1644544))[i0] * (((lenet_relu_real *)(ar + 1859584))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((lenet_relu_real *)(ar + 2192640))[i0] = (((lenet_relu_real *)(ar + 1891584))[i0] * (((lenet_relu_real *)(ar + 2106624))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[84], lenet_relu.dlm line 16 */
@@ -913,24 +915,24 @@ int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int3
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((lenet_relu_real *)(ar + 1945600))[i0 + i1 * 84];
+            acc += ((lenet_relu_real *)(ar + 2192640))[i0 + i1 * 84];
         }
-        ((lenet_relu_real *)(ar + 1613952))[i0] = (lenet_relu_real)acc;
+        ((lenet_relu_real *)(ar + 243200))[i0] = (lenet_relu_real)acc;
     }
     }
     /* matmul -> f32[batch 256, 120], lenet_relu.dlm line 16 */
     {
-    gemm(0, 0, n, 120, 84, ((lenet_relu_real *)(ar + 1945600)), 84, ((lenet_relu_real *)(st + 202944)), 120, ((lenet_relu_real *)(ar + 2031616)), 120, 0);
+    gemm(0, 0, n, 120, 84, ((lenet_relu_real *)(ar + 2192640)), 84, ((lenet_relu_real *)(st + 202944)), 120, ((lenet_relu_real *)(ar + 2278656)), 120, 0);
     }
     /* matmul -> f32[84, 120], lenet_relu.dlm line 16 */
     {
-    gemm(1, 0, 84, 120, n, ((lenet_relu_real *)(ar + 1945600)), 84, ((lenet_relu_real *)(ar + 1736704)), 120, ((lenet_relu_real *)(ar + 1618368)), 120, 0);
+    gemm(1, 0, 84, 120, n, ((lenet_relu_real *)(ar + 2192640)), 84, ((lenet_relu_real *)(ar + 1983744)), 120, ((lenet_relu_real *)(ar + 202880)), 120, 0);
     }
     /* mul -> f32[batch 256, 120], lenet_relu.dlm line 15 */
     {
     LENET_RELU_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 120; i0++) {
-        ((lenet_relu_real *)(ar + 1859584))[i0] = (((lenet_relu_real *)(ar + 2031616))[i0] * (((lenet_relu_real *)(ar + 1736704))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((lenet_relu_real *)(ar + 2106624))[i0] = (((lenet_relu_real *)(ar + 2278656))[i0] * (((lenet_relu_real *)(ar + 1983744))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[120], lenet_relu.dlm line 15 */
@@ -939,28 +941,28 @@ int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int3
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((lenet_relu_real *)(ar + 1859584))[i0 + i1 * 120];
+            acc += ((lenet_relu_real *)(ar + 2106624))[i0 + i1 * 120];
         }
-        ((lenet_relu_real *)(ar + 1614336))[i0] = (lenet_relu_real)acc;
+        ((lenet_relu_real *)(ar + 202368))[i0] = (lenet_relu_real)acc;
     }
     }
     /* matmul -> f32[batch 256, 400], lenet_relu.dlm line 15 */
     {
-    gemm(0, 0, n, 400, 120, ((lenet_relu_real *)(ar + 1859584)), 120, ((lenet_relu_real *)(st + 10432)), 400, ((lenet_relu_real *)(ar + 1982464)), 400, 0);
+    gemm(0, 0, n, 400, 120, ((lenet_relu_real *)(ar + 2106624)), 120, ((lenet_relu_real *)(st + 10432)), 400, ((lenet_relu_real *)(ar + 2229504)), 400, 0);
     }
     /* matmul -> f32[120, 400], lenet_relu.dlm line 15 */
     {
-    gemm(1, 0, 120, 400, n, ((lenet_relu_real *)(ar + 1859584)), 120, ((lenet_relu_real *)(ar + 1204224)), 400, ((lenet_relu_real *)(ar + 1658688)), 400, 0);
+    gemm(1, 0, 120, 400, n, ((lenet_relu_real *)(ar + 2106624)), 120, ((lenet_relu_real *)(ar + 1451264)), 400, ((lenet_relu_real *)(ar + 10368)), 400, 0);
     }
     /* max_pool_dx -> f32[batch 256, 16, 10, 10], lenet_relu.dlm line 13 */
     {
-    max_pool_dx_0(((lenet_relu_real *)(ar + 2842624)), ((lenet_relu_real *)(ar + 1982464)), ((lenet_relu_real *)(ar + 9633792)), n);
+    max_pool_dx_0(((lenet_relu_real *)(ar + 3089664)), ((lenet_relu_real *)(ar + 2229504)), ((lenet_relu_real *)(ar + 9880832)), n);
     }
     /* mul -> f32[batch 256, 16, 10, 10], lenet_relu.dlm line 12 */
     {
     LENET_RELU_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1600; i0++) {
-        ((lenet_relu_real *)(ar + 11272192))[i0] = (((lenet_relu_real *)(ar + 9633792))[i0] * (((lenet_relu_real *)(ar + 2842624))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((lenet_relu_real *)(ar + 11519232))[i0] = (((lenet_relu_real *)(ar + 9880832))[i0] * (((lenet_relu_real *)(ar + 3089664))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 16, 1, 1], lenet_relu.dlm line 12 */
@@ -970,29 +972,29 @@ int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int3
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 100; i2++) {
-                acc += ((lenet_relu_real *)(ar + 11272192))[i0 * 100 + i1 * 1600 + i2];
+                acc += ((lenet_relu_real *)(ar + 11519232))[i0 * 100 + i1 * 1600 + i2];
             }
         }
-        ((lenet_relu_real *)(ar + 1204224))[i0] = (lenet_relu_real)acc;
+        ((lenet_relu_real *)(ar + 10304))[i0] = (lenet_relu_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 256, 6, 14, 14], lenet_relu.dlm line 12 */
     {
-    conv2d_dx_direct_0(((lenet_relu_real *)(ar + 11272192)), ((lenet_relu_real *)(st + 768)), ((lenet_relu_real *)(ar + 1850688)), n);
+    conv2d_dx_direct_0(((lenet_relu_real *)(ar + 11519232)), ((lenet_relu_real *)(st + 768)), ((lenet_relu_real *)(ar + 1862016)), n);
     }
     /* conv2d_dw -> f32[16, 6, 5, 5], lenet_relu.dlm line 12 */
     {
-    conv2d_dw_direct_0(((lenet_relu_real *)(ar + 0)), ((lenet_relu_real *)(ar + 1204288)), ((lenet_relu_real *)(ar + 11272192)), (lenet_relu_real *)(ar + 3054912), n);
+    conv2d_dw_direct_0(((lenet_relu_real *)(ar + 247040)), ((lenet_relu_real *)(ar + 704)), ((lenet_relu_real *)(ar + 11519232)), (lenet_relu_real *)(ar + 3066240), n);
     }
     /* max_pool_dx -> f32[batch 256, 6, 28, 28], lenet_relu.dlm line 11 */
     {
-    max_pool_dx_1(((lenet_relu_real *)(ar + 4816896)), ((lenet_relu_real *)(ar + 1850688)), ((lenet_relu_real *)(ar + 9633792)), n);
+    max_pool_dx_1(((lenet_relu_real *)(ar + 5063936)), ((lenet_relu_real *)(ar + 1862016)), ((lenet_relu_real *)(ar + 9880832)), n);
     }
     /* mul -> f32[batch 256, 6, 28, 28], lenet_relu.dlm line 10 */
     {
     LENET_RELU_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4704; i0++) {
-        ((lenet_relu_real *)(ar + 14450688))[i0] = (((lenet_relu_real *)(ar + 9633792))[i0] * (((lenet_relu_real *)(ar + 4816896))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((lenet_relu_real *)(ar + 14697728))[i0] = (((lenet_relu_real *)(ar + 9880832))[i0] * (((lenet_relu_real *)(ar + 5063936))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 6, 1, 1], lenet_relu.dlm line 10 */
@@ -1002,15 +1004,15 @@ int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int3
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                acc += ((lenet_relu_real *)(ar + 14450688))[i0 * 784 + i1 * 4704 + i2];
+                acc += ((lenet_relu_real *)(ar + 14697728))[i0 * 784 + i1 * 4704 + i2];
             }
         }
-        ((lenet_relu_real *)(ar + 0))[i0] = (lenet_relu_real)acc;
+        ((lenet_relu_real *)(ar + 640))[i0] = (lenet_relu_real)acc;
     }
     }
     /* conv2d_dw -> f32[6, 1, 5, 5], lenet_relu.dlm line 10 */
     {
-    conv2d_dw_direct_1(x, ((lenet_relu_real *)(ar + 64)), ((lenet_relu_real *)(ar + 14450688)), (lenet_relu_real *)(ar + 704), n);
+    conv2d_dw_direct_1(x, ((lenet_relu_real *)(ar + 0)), ((lenet_relu_real *)(ar + 14697728)), (lenet_relu_real *)(ar + 247040), n);
     }
     return 0;
 }
@@ -1024,7 +1026,7 @@ void lenet_relu_step(void *state, lenet_relu_real lr) {
     /* 0.weight */
     {
         lenet_relu_real *p = (lenet_relu_real *)(st + 64);
-        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 64));
+        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 0));
         for (int64_t i = 0; i < 150; i++) {
             lenet_relu_real gi = g[i];
             p[i] -= lr * gi;
@@ -1033,7 +1035,7 @@ void lenet_relu_step(void *state, lenet_relu_real lr) {
     /* 0.bias */
     {
         lenet_relu_real *p = (lenet_relu_real *)(st + 704);
-        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 0));
+        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 640));
         for (int64_t i = 0; i < 6; i++) {
             lenet_relu_real gi = g[i];
             p[i] -= lr * gi;
@@ -1042,7 +1044,7 @@ void lenet_relu_step(void *state, lenet_relu_real lr) {
     /* 3.weight */
     {
         lenet_relu_real *p = (lenet_relu_real *)(st + 768);
-        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 1204288));
+        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 704));
         for (int64_t i = 0; i < 2400; i++) {
             lenet_relu_real gi = g[i];
             p[i] -= lr * gi;
@@ -1051,7 +1053,7 @@ void lenet_relu_step(void *state, lenet_relu_real lr) {
     /* 3.bias */
     {
         lenet_relu_real *p = (lenet_relu_real *)(st + 10368);
-        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 1204224));
+        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 10304));
         for (int64_t i = 0; i < 16; i++) {
             lenet_relu_real gi = g[i];
             p[i] -= lr * gi;
@@ -1060,7 +1062,7 @@ void lenet_relu_step(void *state, lenet_relu_real lr) {
     /* 7.weight */
     {
         lenet_relu_real *p = (lenet_relu_real *)(st + 10432);
-        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 1658688));
+        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 10368));
         LENET_RELU_PARALLEL_FOR
         for (int64_t i = 0; i < 48000; i++) {
             lenet_relu_real gi = g[i];
@@ -1070,7 +1072,7 @@ void lenet_relu_step(void *state, lenet_relu_real lr) {
     /* 7.bias */
     {
         lenet_relu_real *p = (lenet_relu_real *)(st + 202432);
-        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 1614336));
+        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 202368));
         for (int64_t i = 0; i < 120; i++) {
             lenet_relu_real gi = g[i];
             p[i] -= lr * gi;
@@ -1079,7 +1081,7 @@ void lenet_relu_step(void *state, lenet_relu_real lr) {
     /* 9.weight */
     {
         lenet_relu_real *p = (lenet_relu_real *)(st + 202944);
-        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 1618368));
+        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 202880));
         LENET_RELU_PARALLEL_FOR
         for (int64_t i = 0; i < 10080; i++) {
             lenet_relu_real gi = g[i];
@@ -1089,7 +1091,7 @@ void lenet_relu_step(void *state, lenet_relu_real lr) {
     /* 9.bias */
     {
         lenet_relu_real *p = (lenet_relu_real *)(st + 243264);
-        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 1613952));
+        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 243200));
         for (int64_t i = 0; i < 84; i++) {
             lenet_relu_real gi = g[i];
             p[i] -= lr * gi;
@@ -1098,7 +1100,7 @@ void lenet_relu_step(void *state, lenet_relu_real lr) {
     /* 11.weight */
     {
         lenet_relu_real *p = (lenet_relu_real *)(st + 243648);
-        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 1614976));
+        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 243584));
         for (int64_t i = 0; i < 840; i++) {
             lenet_relu_real gi = g[i];
             p[i] -= lr * gi;
@@ -1107,7 +1109,7 @@ void lenet_relu_step(void *state, lenet_relu_real lr) {
     /* 11.bias */
     {
         lenet_relu_real *p = (lenet_relu_real *)(st + 247040);
-        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 1613888));
+        const lenet_relu_real *g = ((lenet_relu_real *)(ar + 246976));
         for (int64_t i = 0; i < 10; i++) {
             lenet_relu_real gi = g[i];
             p[i] -= lr * gi;
@@ -1261,25 +1263,25 @@ lenet_relu_real lenet_relu_evaluate(void *state, int n, const lenet_relu_real *x
 lenet_relu_real *lenet_relu_grad(void *state, const char *name) {
     unsigned char *ar = (unsigned char *)state + 247104;
     if (strcmp(name, "0.weight") == 0)
-        return (lenet_relu_real *)(void *)(ar + 64);
-    if (strcmp(name, "0.bias") == 0)
         return (lenet_relu_real *)(void *)(ar + 0);
+    if (strcmp(name, "0.bias") == 0)
+        return (lenet_relu_real *)(void *)(ar + 640);
     if (strcmp(name, "3.weight") == 0)
-        return (lenet_relu_real *)(void *)(ar + 1204288);
+        return (lenet_relu_real *)(void *)(ar + 704);
     if (strcmp(name, "3.bias") == 0)
-        return (lenet_relu_real *)(void *)(ar + 1204224);
+        return (lenet_relu_real *)(void *)(ar + 10304);
     if (strcmp(name, "7.weight") == 0)
-        return (lenet_relu_real *)(void *)(ar + 1658688);
+        return (lenet_relu_real *)(void *)(ar + 10368);
     if (strcmp(name, "7.bias") == 0)
-        return (lenet_relu_real *)(void *)(ar + 1614336);
+        return (lenet_relu_real *)(void *)(ar + 202368);
     if (strcmp(name, "9.weight") == 0)
-        return (lenet_relu_real *)(void *)(ar + 1618368);
+        return (lenet_relu_real *)(void *)(ar + 202880);
     if (strcmp(name, "9.bias") == 0)
-        return (lenet_relu_real *)(void *)(ar + 1613952);
+        return (lenet_relu_real *)(void *)(ar + 243200);
     if (strcmp(name, "11.weight") == 0)
-        return (lenet_relu_real *)(void *)(ar + 1614976);
+        return (lenet_relu_real *)(void *)(ar + 243584);
     if (strcmp(name, "11.bias") == 0)
-        return (lenet_relu_real *)(void *)(ar + 1613888);
+        return (lenet_relu_real *)(void *)(ar + 246976);
     (void)ar;
     (void)name;
     return NULL;
@@ -1502,4 +1504,8 @@ lenet_relu_real *lenet_relu_param(void *state, const char *name) {
 
 uint64_t *lenet_relu_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *lenet_relu_example_base(void *state) {
+    return &((header *)state)->base;
 }

@@ -24,13 +24,15 @@ extern "C" {
 #define LENET_RELU_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define LENET_RELU_MAX_BATCH 256
-#define LENET_RELU_STATE_BYTES 19514688
+#define LENET_RELU_STATE_BYTES 19761728
 #define LENET_RELU_PARAM_COUNT 10
 #define LENET_RELU_PARAM_ELEMENTS 61706
 #define LENET_RELU_INPUT_X_SIZE 784 /* per example: f32[batch 256, 1, 28, 28] */
 #define LENET_RELU_INPUT_Y_SIZE 1 /* per example: i32[batch 256] */
 #define LENET_RELU_OUTPUT_LOGITS_SIZE 10
 #define LENET_RELU_METRIC_COUNT 1
+#define LENET_RELU_GRAD_OFFSET 247104 /* bytes: after lenet_relu_backward, every trainable parameter's gradient */
+#define LENET_RELU_GRAD_BYTES 247040 /* lies in these bytes, in parameter order */
 
 /* metadata (also as a table and functions below) */
 #define LENET_RELU_DLC_VERSION "0.1.0"
@@ -125,6 +127,9 @@ lenet_relu_real *lenet_relu_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *lenet_relu_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *lenet_relu_example_base(void *state);
 
 #ifdef __cplusplus
 }

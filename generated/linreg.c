@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 
@@ -65,6 +66,7 @@ void linreg_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.weight [1, 2], linreg.dlm line 10 */
     rng_seed(&r, seed, 0);
@@ -113,28 +115,28 @@ linreg_real linreg_forward_train(void *state, int n, const linreg_real *x, const
     (void)ar;
     /* matmul -> f32[batch 10, 1], linreg.dlm line 10 */
     {
-    gemm(0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 128)), 1, 0);
     }
     /* sub -> f32[batch 10, 1], linreg.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((linreg_real *)(ar + 64))[i0] = ((((linreg_real *)(ar + 0))[i0] + ((linreg_real *)(st + 128))[0]) - y[i0]);
+        ((linreg_real *)(ar + 192))[i0] = ((((linreg_real *)(ar + 128))[i0] + ((linreg_real *)(st + 128))[0]) - y[i0]);
     }
     }
     /* sum -> f32[], linreg.dlm line 15 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((((linreg_real *)(ar + 64))[i0] * ((linreg_real *)(ar + 64))[i0]) * 0.5f);
+        acc += ((((linreg_real *)(ar + 192))[i0] * ((linreg_real *)(ar + 192))[i0]) * 0.5f);
     }
-    ((linreg_real *)(ar + 0))[0] = (linreg_real)acc;
+    ((linreg_real *)(ar + 128))[0] = (linreg_real)acc;
     }
     /* divcount -> f32[], linreg.dlm line 15 */
     {
-    ((linreg_real *)(ar + 128))[0] = (((linreg_real *)(ar + 0))[0] / (linreg_real)(1 * n));
+    ((linreg_real *)(ar + 256))[0] = (((linreg_real *)(ar + 128))[0] / (linreg_real)(1 * n));
     }
     (void)metrics;
-    return ((linreg_real *)(ar + 128))[0];
+    return ((linreg_real *)(ar + 256))[0];
 }
 
 int linreg_backward(void *state, int n, const linreg_real *x, const linreg_real *y) {
@@ -146,23 +148,23 @@ int linreg_backward(void *state, int n, const linreg_real *x, const linreg_real 
     (void)y;
     /* divcount -> f32[], linreg.dlm line 15 */
     {
-    ((linreg_real *)(ar + 0))[0] = (1.0f / (linreg_real)(1 * n));
+    ((linreg_real *)(ar + 128))[0] = (1.0f / (linreg_real)(1 * n));
     }
     /* mul -> f32[batch 10, 1], linreg.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((linreg_real *)(ar + 192))[i0] = (((((linreg_real *)(ar + 0))[0] * 0.5f) * ((linreg_real *)(ar + 64))[i0]) * 2.0f);
+        ((linreg_real *)(ar + 320))[i0] = (((((linreg_real *)(ar + 128))[0] * 0.5f) * ((linreg_real *)(ar + 192))[i0]) * 2.0f);
     }
     }
     /* matmul -> f32[1, 2], linreg.dlm line 10 */
     {
-    gemm(1, 0, 1, 2, n, ((linreg_real *)(ar + 192)), 1, x, 2, ((linreg_real *)(ar + 0)), 2, 0);
+    gemm(1, 0, 1, 2, n, ((linreg_real *)(ar + 320)), 1, x, 2, ((linreg_real *)(ar + 0)), 2, 0);
     }
     /* sum -> f32[1], linreg.dlm line 10 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((linreg_real *)(ar + 192))[i0];
+        acc += ((linreg_real *)(ar + 320))[i0];
     }
     ((linreg_real *)(ar + 64))[0] = (linreg_real)acc;
     }
@@ -439,4 +441,8 @@ linreg_real *linreg_param(void *state, const char *name) {
 
 uint64_t *linreg_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *linreg_example_base(void *state) {
+    return &((header *)state)->base;
 }

@@ -24,13 +24,15 @@ extern "C" {
 #define LINREG_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define LINREG_MAX_BATCH 10
-#define LINREG_STATE_BYTES 448
+#define LINREG_STATE_BYTES 576
 #define LINREG_PARAM_COUNT 2
 #define LINREG_PARAM_ELEMENTS 3
 #define LINREG_INPUT_X_SIZE 2 /* per example: f32[batch 10, 2] */
 #define LINREG_INPUT_Y_SIZE 1 /* per example: f32[batch 10, 1] */
 #define LINREG_OUTPUT_YHAT_SIZE 1
 #define LINREG_METRIC_COUNT 0
+#define LINREG_GRAD_OFFSET 192 /* bytes: after linreg_backward, every trainable parameter's gradient */
+#define LINREG_GRAD_BYTES 128 /* lies in these bytes, in parameter order */
 
 /* metadata (also as a table and functions below) */
 #define LINREG_DLC_VERSION "0.1.0"
@@ -122,6 +124,9 @@ linreg_real *linreg_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *linreg_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *linreg_example_base(void *state);
 
 #ifdef __cplusplus
 }

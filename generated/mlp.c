@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline mlp_real maxr(mlp_real a, mlp_real b) { return a > b ? a : b; }
@@ -89,6 +90,7 @@ void mlp_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 1.weight [256, 784], mlp.dlm line 12 */
     rng_seed(&r, seed, 0);
@@ -170,33 +172,33 @@ mlp_real mlp_forward_train(void *state, int n, const mlp_real *x, const int32_t 
     (void)ar;
     /* matmul -> f32[batch 256, 256], mlp.dlm line 12 */
     {
-    gemm(0, 1, n, 256, 784, x, 784, ((mlp_real *)(st + 64)), 784, ((mlp_real *)(ar + 0)), 256, 0);
+    gemm(0, 1, n, 256, 784, x, 784, ((mlp_real *)(st + 64)), 784, ((mlp_real *)(ar + 814144)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], mlp.dlm line 13 */
     {
     MLP_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
-            ((mlp_real *)(ar + 262144))[i0 * 256 + i1] = relu((((mlp_real *)(ar + 0))[i0 * 256 + i1] + ((mlp_real *)(st + 802880))[i1]));
+            ((mlp_real *)(ar + 1076288))[i0 * 256 + i1] = relu((((mlp_real *)(ar + 814144))[i0 * 256 + i1] + ((mlp_real *)(st + 802880))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 256, 10], mlp.dlm line 14 */
     {
-    gemm(0, 1, n, 10, 256, ((mlp_real *)(ar + 262144)), 256, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 0)), 10, 0);
+    gemm(0, 1, n, 10, 256, ((mlp_real *)(ar + 1076288)), 256, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 814144)), 10, 0);
     }
     /* add -> f32[batch 256, 10], mlp.dlm line 14 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((mlp_real *)(ar + 10240))[i0 * 10 + i1] = (((mlp_real *)(ar + 0))[i0 * 10 + i1] + ((mlp_real *)(st + 814144))[i1]);
+            ((mlp_real *)(ar + 824384))[i0 * 10 + i1] = (((mlp_real *)(ar + 814144))[i0 * 10 + i1] + ((mlp_real *)(st + 814144))[i1]);
         }
     }
     }
     /* xent -> f32[batch 256], mlp.dlm line 22 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const mlp_real *xr = ((mlp_real *)(ar + 10240)) + r * 10;
+        const mlp_real *xr = ((mlp_real *)(ar + 824384)) + r * 10;
         int32_t label = y[r];
         mlp_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -204,45 +206,45 @@ mlp_real mlp_forward_train(void *state, int n, const mlp_real *x, const int32_t 
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((mlp_real *)(ar + 0))[r] = mx + (mlp_real)log(sum) - xr[label];
+        ((mlp_real *)(ar + 814144))[r] = mx + (mlp_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], mlp.dlm line 22 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((mlp_real *)(ar + 0))[i0];
+        acc += ((mlp_real *)(ar + 814144))[i0];
     }
-    ((mlp_real *)(ar + 1024))[0] = (mlp_real)acc;
+    ((mlp_real *)(ar + 815168))[0] = (mlp_real)acc;
     }
     /* divcount -> f32[], mlp.dlm line 22 */
     {
-    ((mlp_real *)(ar + 0))[0] = (((mlp_real *)(ar + 1024))[0] / (mlp_real)(1 * n));
+    ((mlp_real *)(ar + 814144))[0] = (((mlp_real *)(ar + 815168))[0] / (mlp_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 256], mlp.dlm line 26 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const mlp_real *xr = ((mlp_real *)(ar + 10240)) + r * 10;
+        const mlp_real *xr = ((mlp_real *)(ar + 824384)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((mlp_real *)(ar + 64))[r] = best == label ? 1.0f : 0.0f;
+        ((mlp_real *)(ar + 814208))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], mlp.dlm line 26 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((mlp_real *)(ar + 64))[i0];
+        acc += ((mlp_real *)(ar + 814208))[i0];
     }
-    ((mlp_real *)(ar + 1088))[0] = (mlp_real)acc;
+    ((mlp_real *)(ar + 815232))[0] = (mlp_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((mlp_real *)(ar + 1088))[0];
+        metrics[0] = (double)((mlp_real *)(ar + 815232))[0];
     }
-    return ((mlp_real *)(ar + 0))[0];
+    return ((mlp_real *)(ar + 814144))[0];
 }
 
 int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
@@ -253,18 +255,18 @@ int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
     (void)ar;
     /* divcount -> f32[], mlp.dlm line 22 */
     {
-    ((mlp_real *)(ar + 64))[0] = (1.0f / (mlp_real)(1 * n));
+    ((mlp_real *)(ar + 814208))[0] = (1.0f / (mlp_real)(1 * n));
     }
     /* copy -> f32[batch 256], mlp.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((mlp_real *)(ar + 1152))[i0] = ((mlp_real *)(ar + 64))[0];
+        ((mlp_real *)(ar + 815296))[i0] = ((mlp_real *)(ar + 814208))[0];
     }
     }
     /* xent_grad -> f32[batch 256, 10], mlp.dlm line 22 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const mlp_real *xr = ((mlp_real *)(ar + 10240)) + r * 10;
+        const mlp_real *xr = ((mlp_real *)(ar + 824384)) + r * 10;
         int32_t label = y[r];
         mlp_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -272,8 +274,8 @@ int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        mlp_real *yr = ((mlp_real *)(ar + 20480)) + r * 10;
-        mlp_real scale = ((mlp_real *)(ar + 1152))[r], inv = (mlp_real)(1.0 / sum);
+        mlp_real *yr = ((mlp_real *)(ar + 834624)) + r * 10;
+        mlp_real scale = ((mlp_real *)(ar + 815296))[r], inv = (mlp_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -283,24 +285,24 @@ int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((mlp_real *)(ar + 20480))[i0 + i1 * 10];
+            acc += ((mlp_real *)(ar + 834624))[i0 + i1 * 10];
         }
-        ((mlp_real *)(ar + 64))[i0] = (mlp_real)acc;
+        ((mlp_real *)(ar + 814080))[i0] = (mlp_real)acc;
     }
     }
     /* matmul -> f32[batch 256, 256], mlp.dlm line 14 */
     {
-    gemm(0, 0, n, 256, 10, ((mlp_real *)(ar + 20480)), 10, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 524288)), 256, 0);
+    gemm(0, 0, n, 256, 10, ((mlp_real *)(ar + 834624)), 10, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 1338432)), 256, 0);
     }
     /* matmul -> f32[10, 256], mlp.dlm line 14 */
     {
-    gemm(1, 0, 10, 256, n, ((mlp_real *)(ar + 20480)), 10, ((mlp_real *)(ar + 262144)), 256, ((mlp_real *)(ar + 1152)), 256, 0);
+    gemm(1, 0, 10, 256, n, ((mlp_real *)(ar + 834624)), 10, ((mlp_real *)(ar + 1076288)), 256, ((mlp_real *)(ar + 803840)), 256, 0);
     }
     /* mul -> f32[batch 256, 256], mlp.dlm line 13 */
     {
     MLP_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 256; i0++) {
-        ((mlp_real *)(ar + 786432))[i0] = (((mlp_real *)(ar + 524288))[i0] * (((mlp_real *)(ar + 262144))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((mlp_real *)(ar + 1600576))[i0] = (((mlp_real *)(ar + 1338432))[i0] * (((mlp_real *)(ar + 1076288))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[256], mlp.dlm line 12 */
@@ -309,14 +311,14 @@ int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
     for (int64_t i0 = 0; i0 < 256; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((mlp_real *)(ar + 786432))[i0 + i1 * 256];
+            acc += ((mlp_real *)(ar + 1600576))[i0 + i1 * 256];
         }
-        ((mlp_real *)(ar + 11392))[i0] = (mlp_real)acc;
+        ((mlp_real *)(ar + 802816))[i0] = (mlp_real)acc;
     }
     }
     /* matmul -> f32[256, 784], mlp.dlm line 12 */
     {
-    gemm(1, 0, 256, 784, n, ((mlp_real *)(ar + 786432)), 256, x, 784, ((mlp_real *)(ar + 1048576)), 784, 0);
+    gemm(1, 0, 256, 784, n, ((mlp_real *)(ar + 1600576)), 256, x, 784, ((mlp_real *)(ar + 0)), 784, 0);
     }
     return 0;
 }
@@ -330,7 +332,7 @@ void mlp_step(void *state, mlp_real lr) {
     /* 1.weight */
     {
         mlp_real *p = (mlp_real *)(st + 64);
-        const mlp_real *g = ((mlp_real *)(ar + 1048576));
+        const mlp_real *g = ((mlp_real *)(ar + 0));
         MLP_PARALLEL_FOR
         for (int64_t i = 0; i < 200704; i++) {
             mlp_real gi = g[i];
@@ -340,7 +342,7 @@ void mlp_step(void *state, mlp_real lr) {
     /* 1.bias */
     {
         mlp_real *p = (mlp_real *)(st + 802880);
-        const mlp_real *g = ((mlp_real *)(ar + 11392));
+        const mlp_real *g = ((mlp_real *)(ar + 802816));
         for (int64_t i = 0; i < 256; i++) {
             mlp_real gi = g[i];
             p[i] -= lr * gi;
@@ -349,7 +351,7 @@ void mlp_step(void *state, mlp_real lr) {
     /* 3.weight */
     {
         mlp_real *p = (mlp_real *)(st + 803904);
-        const mlp_real *g = ((mlp_real *)(ar + 1152));
+        const mlp_real *g = ((mlp_real *)(ar + 803840));
         for (int64_t i = 0; i < 2560; i++) {
             mlp_real gi = g[i];
             p[i] -= lr * gi;
@@ -358,7 +360,7 @@ void mlp_step(void *state, mlp_real lr) {
     /* 3.bias */
     {
         mlp_real *p = (mlp_real *)(st + 814144);
-        const mlp_real *g = ((mlp_real *)(ar + 64));
+        const mlp_real *g = ((mlp_real *)(ar + 814080));
         for (int64_t i = 0; i < 10; i++) {
             mlp_real gi = g[i];
             p[i] -= lr * gi;
@@ -461,13 +463,13 @@ mlp_real mlp_evaluate(void *state, int n, const mlp_real *x, const int32_t *y, d
 mlp_real *mlp_grad(void *state, const char *name) {
     unsigned char *ar = (unsigned char *)state + 814208;
     if (strcmp(name, "1.weight") == 0)
-        return (mlp_real *)(void *)(ar + 1048576);
+        return (mlp_real *)(void *)(ar + 0);
     if (strcmp(name, "1.bias") == 0)
-        return (mlp_real *)(void *)(ar + 11392);
+        return (mlp_real *)(void *)(ar + 802816);
     if (strcmp(name, "3.weight") == 0)
-        return (mlp_real *)(void *)(ar + 1152);
+        return (mlp_real *)(void *)(ar + 803840);
     if (strcmp(name, "3.bias") == 0)
-        return (mlp_real *)(void *)(ar + 64);
+        return (mlp_real *)(void *)(ar + 814080);
     (void)ar;
     (void)name;
     return NULL;
@@ -678,4 +680,8 @@ mlp_real *mlp_param(void *state, const char *name) {
 
 uint64_t *mlp_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *mlp_example_base(void *state) {
+    return &((header *)state)->base;
 }

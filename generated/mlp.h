@@ -24,13 +24,15 @@ extern "C" {
 #define MLP_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define MLP_MAX_BATCH 256
-#define MLP_STATE_BYTES 2665600
+#define MLP_STATE_BYTES 2676928
 #define MLP_PARAM_COUNT 4
 #define MLP_PARAM_ELEMENTS 203530
 #define MLP_INPUT_X_SIZE 784 /* per example: f32[batch 256, 1, 28, 28] */
 #define MLP_INPUT_Y_SIZE 1 /* per example: i32[batch 256] */
 #define MLP_OUTPUT_LOGITS_SIZE 10
 #define MLP_METRIC_COUNT 1
+#define MLP_GRAD_OFFSET 814208 /* bytes: after mlp_backward, every trainable parameter's gradient */
+#define MLP_GRAD_BYTES 814144 /* lies in these bytes, in parameter order */
 
 /* metadata (also as a table and functions below) */
 #define MLP_DLC_VERSION "0.1.0"
@@ -125,6 +127,9 @@ mlp_real *mlp_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *mlp_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *mlp_example_base(void *state);
 
 #ifdef __cplusplus
 }

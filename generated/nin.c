@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline nin_real maxr(nin_real a, nin_real b) { return a > b ? a : b; }
@@ -42,10 +43,12 @@ static inline float expv(float x) {
 
 /* Dropout: keep element i of this step's mask with probability 1 - p, scaled by 1 / (1 - p). The
  * hash is SplitMix64's output function (libdlrt's dlrt_hash32) of (seed, step, site, i), so the
- * backward pass recomputes the forward pass's mask instead of storing it. */
-static inline nin_real dropmask(const unsigned char *st, uint64_t site, uint64_t i, nin_real p) {
+ * backward pass recomputes the forward pass's mask instead of storing it. i counts from the
+ * header's base example (inner elements an example), so a data-parallel rank that holds part of the
+ * global batch draws the masks the whole batch would. */
+static inline nin_real dropmask(const unsigned char *st, uint64_t site, uint64_t i, uint64_t inner, nin_real p) {
     const header *h = (const header *)(const void *)st;
-    uint64_t counter = ((h->step * 1024u + site) << 32) ^ i;
+    uint64_t counter = ((h->step * 1024u + site) << 32) ^ (h->base * inner + i);
     uint64_t z = h->seed + (counter + 1) * 0x9E3779B97F4A7C15u;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
@@ -315,6 +318,7 @@ void nin_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.0.weight [96, 1, 11, 11], nin.dlm line 18 */
     rng_seed(&r, seed, 0);
@@ -723,7 +727,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     (void)ar;
     /* conv2d -> f32[batch 128, 96, 54, 54], nin.dlm line 18 */
     {
-    conv2d_fwd(x, ((nin_real *)(st + 64)), ((nin_real *)(ar + 0)), (nin_real *)(ar + 143327232), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 0, 0);
+    conv2d_fwd(x, ((nin_real *)(st + 64)), ((nin_real *)(ar + 7968832)), (nin_real *)(ar + 151296064), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 0, 0);
     }
     /* relu -> f32[batch 128, 96, 54, 54], nin.dlm line 18 */
     {
@@ -731,7 +735,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 2916; i2++) {
-                ((nin_real *)(ar + 143327232))[i0 * 279936 + i1 * 2916 + i2] = relu((((nin_real *)(ar + 0))[i0 * 279936 + i1 * 2916 + i2] + ((nin_real *)(st + 46528))[i1]));
+                ((nin_real *)(ar + 151296064))[i0 * 279936 + i1 * 2916 + i2] = relu((((nin_real *)(ar + 7968832))[i0 * 279936 + i1 * 2916 + i2] + ((nin_real *)(st + 46528))[i1]));
             }
         }
     }
@@ -739,7 +743,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     /* conv2d -> f32[batch 128, 96, 54, 54], nin.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 2916, 96, ((nin_real *)(st + 46912)), 96, ((nin_real *)(ar + 143327232)) + i * 279936, 2916, ((nin_real *)(ar + 0)) + i * 279936, 2916, 0);
+        gemm(0, 0, 96, 2916, 96, ((nin_real *)(st + 46912)), 96, ((nin_real *)(ar + 151296064)) + i * 279936, 2916, ((nin_real *)(ar + 7968832)) + i * 279936, 2916, 0);
     }
     /* relu -> f32[batch 128, 96, 54, 54], nin.dlm line 19 */
     {
@@ -747,7 +751,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 2916; i2++) {
-                ((nin_real *)(ar + 286654464))[i0 * 279936 + i1 * 2916 + i2] = relu((((nin_real *)(ar + 0))[i0 * 279936 + i1 * 2916 + i2] + ((nin_real *)(st + 83776))[i1]));
+                ((nin_real *)(ar + 294623296))[i0 * 279936 + i1 * 2916 + i2] = relu((((nin_real *)(ar + 7968832))[i0 * 279936 + i1 * 2916 + i2] + ((nin_real *)(st + 83776))[i1]));
             }
         }
     }
@@ -755,7 +759,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     /* conv2d -> f32[batch 128, 96, 54, 54], nin.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 2916, 96, ((nin_real *)(st + 84160)), 96, ((nin_real *)(ar + 286654464)) + i * 279936, 2916, ((nin_real *)(ar + 0)) + i * 279936, 2916, 0);
+        gemm(0, 0, 96, 2916, 96, ((nin_real *)(st + 84160)), 96, ((nin_real *)(ar + 294623296)) + i * 279936, 2916, ((nin_real *)(ar + 7968832)) + i * 279936, 2916, 0);
     }
     /* relu -> f32[batch 128, 96, 54, 54], nin.dlm line 20 */
     {
@@ -763,18 +767,18 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 2916; i2++) {
-                ((nin_real *)(ar + 429981696))[i0 * 279936 + i1 * 2916 + i2] = relu((((nin_real *)(ar + 0))[i0 * 279936 + i1 * 2916 + i2] + ((nin_real *)(st + 121024))[i1]));
+                ((nin_real *)(ar + 437950528))[i0 * 279936 + i1 * 2916 + i2] = relu((((nin_real *)(ar + 7968832))[i0 * 279936 + i1 * 2916 + i2] + ((nin_real *)(st + 121024))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 96, 26, 26], nin.dlm line 25 */
     {
-    pool_max_fwd(((nin_real *)(ar + 429981696)), ((nin_real *)(ar + 0)), NULL, n * 96, 54, 54, 26, 26, 3, 3, 2, 2, 0, 0);
+    pool_max_fwd(((nin_real *)(ar + 437950528)), ((nin_real *)(ar + 7968832)), NULL, n * 96, 54, 54, 26, 26, 3, 3, 2, 2, 0, 0);
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], nin.dlm line 18 */
     {
-    conv2d_fwd(((nin_real *)(ar + 0)), ((nin_real *)(st + 121408)), ((nin_real *)(ar + 33226752)), (nin_real *)(ar + 121831424), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((nin_real *)(ar + 7968832)), ((nin_real *)(st + 121408)), ((nin_real *)(ar + 41195584)), (nin_real *)(ar + 129800256), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], nin.dlm line 18 */
     {
@@ -782,7 +786,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 676; i2++) {
-                ((nin_real *)(ar + 573308928))[i0 * 173056 + i1 * 676 + i2] = relu((((nin_real *)(ar + 33226752))[i0 * 173056 + i1 * 676 + i2] + ((nin_real *)(st + 2579008))[i1]));
+                ((nin_real *)(ar + 581277760))[i0 * 173056 + i1 * 676 + i2] = relu((((nin_real *)(ar + 41195584))[i0 * 173056 + i1 * 676 + i2] + ((nin_real *)(st + 2579008))[i1]));
             }
         }
     }
@@ -790,7 +794,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     /* conv2d -> f32[batch 128, 256, 26, 26], nin.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 676, 256, ((nin_real *)(st + 2580032)), 256, ((nin_real *)(ar + 573308928)) + i * 173056, 676, ((nin_real *)(ar + 33226752)) + i * 173056, 676, 0);
+        gemm(0, 0, 256, 676, 256, ((nin_real *)(st + 2580032)), 256, ((nin_real *)(ar + 581277760)) + i * 173056, 676, ((nin_real *)(ar + 41195584)) + i * 173056, 676, 0);
     }
     /* relu -> f32[batch 128, 256, 26, 26], nin.dlm line 19 */
     {
@@ -798,7 +802,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 676; i2++) {
-                ((nin_real *)(ar + 661913600))[i0 * 173056 + i1 * 676 + i2] = relu((((nin_real *)(ar + 33226752))[i0 * 173056 + i1 * 676 + i2] + ((nin_real *)(st + 2842176))[i1]));
+                ((nin_real *)(ar + 669882432))[i0 * 173056 + i1 * 676 + i2] = relu((((nin_real *)(ar + 41195584))[i0 * 173056 + i1 * 676 + i2] + ((nin_real *)(st + 2842176))[i1]));
             }
         }
     }
@@ -806,7 +810,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     /* conv2d -> f32[batch 128, 256, 26, 26], nin.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 676, 256, ((nin_real *)(st + 2843200)), 256, ((nin_real *)(ar + 661913600)) + i * 173056, 676, ((nin_real *)(ar + 33226752)) + i * 173056, 676, 0);
+        gemm(0, 0, 256, 676, 256, ((nin_real *)(st + 2843200)), 256, ((nin_real *)(ar + 669882432)) + i * 173056, 676, ((nin_real *)(ar + 41195584)) + i * 173056, 676, 0);
     }
     /* relu -> f32[batch 128, 256, 26, 26], nin.dlm line 20 */
     {
@@ -814,18 +818,18 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 676; i2++) {
-                ((nin_real *)(ar + 750518272))[i0 * 173056 + i1 * 676 + i2] = relu((((nin_real *)(ar + 33226752))[i0 * 173056 + i1 * 676 + i2] + ((nin_real *)(st + 3105344))[i1]));
+                ((nin_real *)(ar + 758487104))[i0 * 173056 + i1 * 676 + i2] = relu((((nin_real *)(ar + 41195584))[i0 * 173056 + i1 * 676 + i2] + ((nin_real *)(st + 3105344))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 256, 12, 12], nin.dlm line 27 */
     {
-    pool_max_fwd(((nin_real *)(ar + 750518272)), ((nin_real *)(ar + 33226752)), NULL, n * 256, 26, 26, 12, 12, 3, 3, 2, 2, 0, 0);
+    pool_max_fwd(((nin_real *)(ar + 758487104)), ((nin_real *)(ar + 41195584)), NULL, n * 256, 26, 26, 12, 12, 3, 3, 2, 2, 0, 0);
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], nin.dlm line 18 */
     {
-    conv2d_fwd(((nin_real *)(ar + 33226752)), ((nin_real *)(st + 3106368)), ((nin_real *)(ar + 52101120)), (nin_real *)(ar + 80412672), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((nin_real *)(ar + 41195584)), ((nin_real *)(st + 3106368)), ((nin_real *)(ar + 60069952)), (nin_real *)(ar + 88381504), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], nin.dlm line 18 */
     {
@@ -833,7 +837,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((nin_real *)(ar + 80412672))[i0 * 55296 + i1 * 144 + i2] = relu((((nin_real *)(ar + 52101120))[i0 * 55296 + i1 * 144 + i2] + ((nin_real *)(st + 6645312))[i1]));
+                ((nin_real *)(ar + 88381504))[i0 * 55296 + i1 * 144 + i2] = relu((((nin_real *)(ar + 60069952))[i0 * 55296 + i1 * 144 + i2] + ((nin_real *)(st + 6645312))[i1]));
             }
         }
     }
@@ -841,7 +845,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     /* conv2d -> f32[batch 128, 384, 12, 12], nin.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 384, 144, 384, ((nin_real *)(st + 6646848)), 384, ((nin_real *)(ar + 80412672)) + i * 55296, 144, ((nin_real *)(ar + 52101120)) + i * 55296, 144, 0);
+        gemm(0, 0, 384, 144, 384, ((nin_real *)(st + 6646848)), 384, ((nin_real *)(ar + 88381504)) + i * 55296, 144, ((nin_real *)(ar + 60069952)) + i * 55296, 144, 0);
     }
     /* relu -> f32[batch 128, 384, 12, 12], nin.dlm line 19 */
     {
@@ -849,7 +853,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((nin_real *)(ar + 108724224))[i0 * 55296 + i1 * 144 + i2] = relu((((nin_real *)(ar + 52101120))[i0 * 55296 + i1 * 144 + i2] + ((nin_real *)(st + 7236672))[i1]));
+                ((nin_real *)(ar + 116693056))[i0 * 55296 + i1 * 144 + i2] = relu((((nin_real *)(ar + 60069952))[i0 * 55296 + i1 * 144 + i2] + ((nin_real *)(st + 7236672))[i1]));
             }
         }
     }
@@ -857,7 +861,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     /* conv2d -> f32[batch 128, 384, 12, 12], nin.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 384, 144, 384, ((nin_real *)(st + 7238208)), 384, ((nin_real *)(ar + 108724224)) + i * 55296, 144, ((nin_real *)(ar + 52101120)) + i * 55296, 144, 0);
+        gemm(0, 0, 384, 144, 384, ((nin_real *)(st + 7238208)), 384, ((nin_real *)(ar + 116693056)) + i * 55296, 144, ((nin_real *)(ar + 60069952)) + i * 55296, 144, 0);
     }
     /* relu -> f32[batch 128, 384, 12, 12], nin.dlm line 20 */
     {
@@ -865,25 +869,25 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((nin_real *)(ar + 839122944))[i0 * 55296 + i1 * 144 + i2] = relu((((nin_real *)(ar + 52101120))[i0 * 55296 + i1 * 144 + i2] + ((nin_real *)(st + 7828032))[i1]));
+                ((nin_real *)(ar + 847091776))[i0 * 55296 + i1 * 144 + i2] = relu((((nin_real *)(ar + 60069952))[i0 * 55296 + i1 * 144 + i2] + ((nin_real *)(st + 7828032))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 384, 5, 5], nin.dlm line 29 */
     {
-    pool_max_fwd(((nin_real *)(ar + 839122944)), ((nin_real *)(ar + 52101120)), NULL, n * 384, 12, 12, 5, 5, 3, 3, 2, 2, 0, 0);
+    pool_max_fwd(((nin_real *)(ar + 847091776)), ((nin_real *)(ar + 60069952)), NULL, n * 384, 12, 12, 5, 5, 3, 3, 2, 2, 0, 0);
     }
     /* mul -> f32[batch 128, 384, 5, 5], nin.dlm line 30 */
     {
     NIN_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9600; i0++) {
-        ((nin_real *)(ar + 57016320))[i0] = (((nin_real *)(ar + 52101120))[i0] * dropmask(st, 1, (uint64_t)(i0), 0.5f));
+        ((nin_real *)(ar + 64985152))[i0] = (((nin_real *)(ar + 60069952))[i0] * dropmask(st, 1, (uint64_t)(i0), 9600u, 0.5f));
     }
     }
     /* conv2d -> f32[batch 128, 10, 5, 5], nin.dlm line 18 */
     {
-    conv2d_fwd(((nin_real *)(ar + 57016320)), ((nin_real *)(st + 7829568)), ((nin_real *)(ar + 52101120)), (nin_real *)(ar + 52229120), n, 10, 3, 384, 5, 5, 3, 3, 5, 5, 1, 1, 1, 1);
+    conv2d_fwd(((nin_real *)(ar + 64985152)), ((nin_real *)(st + 7829568)), ((nin_real *)(ar + 60069952)), (nin_real *)(ar + 60197952), n, 10, 3, 384, 5, 5, 3, 3, 5, 5, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 10, 5, 5], nin.dlm line 18 */
     {
@@ -891,7 +895,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
             for (int64_t i2 = 0; i2 < 25; i2++) {
-                ((nin_real *)(ar + 52229120))[i0 * 250 + i1 * 25 + i2] = relu((((nin_real *)(ar + 52101120))[i0 * 250 + i1 * 25 + i2] + ((nin_real *)(st + 7967808))[i1]));
+                ((nin_real *)(ar + 60197952))[i0 * 250 + i1 * 25 + i2] = relu((((nin_real *)(ar + 60069952))[i0 * 250 + i1 * 25 + i2] + ((nin_real *)(st + 7967808))[i1]));
             }
         }
     }
@@ -899,7 +903,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     /* conv2d -> f32[batch 128, 10, 5, 5], nin.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 10, 25, 10, ((nin_real *)(st + 7967872)), 10, ((nin_real *)(ar + 52229120)) + i * 250, 25, ((nin_real *)(ar + 52101120)) + i * 250, 25, 0);
+        gemm(0, 0, 10, 25, 10, ((nin_real *)(st + 7967872)), 10, ((nin_real *)(ar + 60197952)) + i * 250, 25, ((nin_real *)(ar + 60069952)) + i * 250, 25, 0);
     }
     /* relu -> f32[batch 128, 10, 5, 5], nin.dlm line 19 */
     {
@@ -907,7 +911,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
             for (int64_t i2 = 0; i2 < 25; i2++) {
-                ((nin_real *)(ar + 52357120))[i0 * 250 + i1 * 25 + i2] = relu((((nin_real *)(ar + 52101120))[i0 * 250 + i1 * 25 + i2] + ((nin_real *)(st + 7968320))[i1]));
+                ((nin_real *)(ar + 60325952))[i0 * 250 + i1 * 25 + i2] = relu((((nin_real *)(ar + 60069952))[i0 * 250 + i1 * 25 + i2] + ((nin_real *)(st + 7968320))[i1]));
             }
         }
     }
@@ -915,7 +919,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     /* conv2d -> f32[batch 128, 10, 5, 5], nin.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 10, 25, 10, ((nin_real *)(st + 7968384)), 10, ((nin_real *)(ar + 52357120)) + i * 250, 25, ((nin_real *)(ar + 52101120)) + i * 250, 25, 0);
+        gemm(0, 0, 10, 25, 10, ((nin_real *)(st + 7968384)), 10, ((nin_real *)(ar + 60325952)) + i * 250, 25, ((nin_real *)(ar + 60069952)) + i * 250, 25, 0);
     }
     /* relu -> f32[batch 128, 10, 5, 5], nin.dlm line 20 */
     {
@@ -923,19 +927,19 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
             for (int64_t i2 = 0; i2 < 25; i2++) {
-                ((nin_real *)(ar + 52485120))[i0 * 250 + i1 * 25 + i2] = relu((((nin_real *)(ar + 52101120))[i0 * 250 + i1 * 25 + i2] + ((nin_real *)(st + 7968832))[i1]));
+                ((nin_real *)(ar + 60453952))[i0 * 250 + i1 * 25 + i2] = relu((((nin_real *)(ar + 60069952))[i0 * 250 + i1 * 25 + i2] + ((nin_real *)(st + 7968832))[i1]));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 10, 1, 1], nin.dlm line 32 */
     {
-    pool_avg_fwd(((nin_real *)(ar + 52485120)), ((nin_real *)(ar + 52101120)), NULL, n * 10, 5, 5, 1, 1, 5, 5, 5, 5, 0, 0);
+    pool_avg_fwd(((nin_real *)(ar + 60453952)), ((nin_real *)(ar + 60069952)), NULL, n * 10, 5, 5, 1, 1, 5, 5, 5, 5, 0, 0);
     }
     /* xent -> f32[batch 128], nin.dlm line 40 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const nin_real *xr = ((nin_real *)(ar + 52101120)) + r * 10;
+        const nin_real *xr = ((nin_real *)(ar + 60069952)) + r * 10;
         int32_t label = y[r];
         nin_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -943,45 +947,45 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((nin_real *)(ar + 52106240))[r] = mx + (nin_real)log(sum) - xr[label];
+        ((nin_real *)(ar + 60075072))[r] = mx + (nin_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], nin.dlm line 40 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((nin_real *)(ar + 52106240))[i0];
+        acc += ((nin_real *)(ar + 60075072))[i0];
     }
-    ((nin_real *)(ar + 52106752))[0] = (nin_real)acc;
+    ((nin_real *)(ar + 60075584))[0] = (nin_real)acc;
     }
     /* divcount -> f32[], nin.dlm line 40 */
     {
-    ((nin_real *)(ar + 52106240))[0] = (((nin_real *)(ar + 52106752))[0] / (nin_real)(1 * n));
+    ((nin_real *)(ar + 60075072))[0] = (((nin_real *)(ar + 60075584))[0] / (nin_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], nin.dlm line 44 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const nin_real *xr = ((nin_real *)(ar + 52101120)) + r * 10;
+        const nin_real *xr = ((nin_real *)(ar + 60069952)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((nin_real *)(ar + 52106304))[r] = best == label ? 1.0f : 0.0f;
+        ((nin_real *)(ar + 60075136))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], nin.dlm line 44 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((nin_real *)(ar + 52106304))[i0];
+        acc += ((nin_real *)(ar + 60075136))[i0];
     }
-    ((nin_real *)(ar + 52106816))[0] = (nin_real)acc;
+    ((nin_real *)(ar + 60075648))[0] = (nin_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((nin_real *)(ar + 52106816))[0];
+        metrics[0] = (double)((nin_real *)(ar + 60075648))[0];
     }
-    return ((nin_real *)(ar + 52106240))[0];
+    return ((nin_real *)(ar + 60075072))[0];
 }
 
 int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
@@ -992,18 +996,18 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     (void)ar;
     /* divcount -> f32[], nin.dlm line 40 */
     {
-    ((nin_real *)(ar + 52106304))[0] = (1.0f / (nin_real)(1 * n));
+    ((nin_real *)(ar + 60075136))[0] = (1.0f / (nin_real)(1 * n));
     }
     /* copy -> f32[batch 128], nin.dlm line 40 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((nin_real *)(ar + 52106880))[i0] = ((nin_real *)(ar + 52106304))[0];
+        ((nin_real *)(ar + 60075712))[i0] = ((nin_real *)(ar + 60075136))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], nin.dlm line 40 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const nin_real *xr = ((nin_real *)(ar + 52101120)) + r * 10;
+        const nin_real *xr = ((nin_real *)(ar + 60069952)) + r * 10;
         int32_t label = y[r];
         nin_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1011,21 +1015,21 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        nin_real *yr = ((nin_real *)(ar + 52107392)) + r * 10;
-        nin_real scale = ((nin_real *)(ar + 52106880))[r], inv = (nin_real)(1.0 / sum);
+        nin_real *yr = ((nin_real *)(ar + 60076224)) + r * 10;
+        nin_real scale = ((nin_real *)(ar + 60075712))[r], inv = (nin_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
     }
     /* avg_pool_dx -> f32[batch 128, 10, 5, 5], nin.dlm line 32 */
     {
-    pool_avg_dx(NULL, ((nin_real *)(ar + 52107392)), ((nin_real *)(ar + 52613120)), n * 10, 5, 5, 1, 1, 5, 5, 5, 5, 0, 0);
+    pool_avg_dx(NULL, ((nin_real *)(ar + 60076224)), ((nin_real *)(ar + 60581952)), n * 10, 5, 5, 1, 1, 5, 5, 5, 5, 0, 0);
     }
     /* mul -> f32[batch 128, 10, 5, 5], nin.dlm line 20 */
     {
     NIN_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 250; i0++) {
-        ((nin_real *)(ar + 52741120))[i0] = (((nin_real *)(ar + 52613120))[i0] * (((nin_real *)(ar + 52485120))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((nin_real *)(ar + 60709952))[i0] = (((nin_real *)(ar + 60581952))[i0] * (((nin_real *)(ar + 60453952))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 10, 1, 1], nin.dlm line 20 */
@@ -1035,27 +1039,27 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 25; i2++) {
-                acc += ((nin_real *)(ar + 52741120))[i0 * 25 + i1 * 250 + i2];
+                acc += ((nin_real *)(ar + 60709952))[i0 * 25 + i1 * 250 + i2];
             }
         }
-        ((nin_real *)(ar + 52101120))[i0] = (nin_real)acc;
+        ((nin_real *)(ar + 7968768))[i0] = (nin_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 10, 5, 5], nin.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 10, 25, 10, ((nin_real *)(st + 7968384)), 10, ((nin_real *)(ar + 52741120)) + i * 250, 25, ((nin_real *)(ar + 52485120)) + i * 250, 25, 0);
+        gemm(1, 0, 10, 25, 10, ((nin_real *)(st + 7968384)), 10, ((nin_real *)(ar + 60709952)) + i * 250, 25, ((nin_real *)(ar + 60453952)) + i * 250, 25, 0);
     }
     /* conv2d_dw -> f32[10, 10, 1, 1], nin.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 10, 10, 25, ((nin_real *)(ar + 52741120)) + i * 250, 25, ((nin_real *)(ar + 52357120)) + i * 250, 25, ((nin_real *)(ar + 52101184)), 10, i > 0);
+        gemm(0, 1, 10, 10, 25, ((nin_real *)(ar + 60709952)) + i * 250, 25, ((nin_real *)(ar + 60325952)) + i * 250, 25, ((nin_real *)(ar + 7968320)), 10, i > 0);
     }
     /* mul -> f32[batch 128, 10, 5, 5], nin.dlm line 19 */
     {
     NIN_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 250; i0++) {
-        ((nin_real *)(ar + 52613120))[i0] = (((nin_real *)(ar + 52485120))[i0] * (((nin_real *)(ar + 52357120))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((nin_real *)(ar + 60581952))[i0] = (((nin_real *)(ar + 60453952))[i0] * (((nin_real *)(ar + 60325952))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 10, 1, 1], nin.dlm line 19 */
@@ -1065,27 +1069,27 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 25; i2++) {
-                acc += ((nin_real *)(ar + 52613120))[i0 * 25 + i1 * 250 + i2];
+                acc += ((nin_real *)(ar + 60581952))[i0 * 25 + i1 * 250 + i2];
             }
         }
-        ((nin_real *)(ar + 52101632))[i0] = (nin_real)acc;
+        ((nin_real *)(ar + 7968256))[i0] = (nin_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 10, 5, 5], nin.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 10, 25, 10, ((nin_real *)(st + 7967872)), 10, ((nin_real *)(ar + 52613120)) + i * 250, 25, ((nin_real *)(ar + 52357120)) + i * 250, 25, 0);
+        gemm(1, 0, 10, 25, 10, ((nin_real *)(st + 7967872)), 10, ((nin_real *)(ar + 60581952)) + i * 250, 25, ((nin_real *)(ar + 60325952)) + i * 250, 25, 0);
     }
     /* conv2d_dw -> f32[10, 10, 1, 1], nin.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 10, 10, 25, ((nin_real *)(ar + 52613120)) + i * 250, 25, ((nin_real *)(ar + 52229120)) + i * 250, 25, ((nin_real *)(ar + 52101696)), 10, i > 0);
+        gemm(0, 1, 10, 10, 25, ((nin_real *)(ar + 60581952)) + i * 250, 25, ((nin_real *)(ar + 60197952)) + i * 250, 25, ((nin_real *)(ar + 7967808)), 10, i > 0);
     }
     /* mul -> f32[batch 128, 10, 5, 5], nin.dlm line 18 */
     {
     NIN_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 250; i0++) {
-        ((nin_real *)(ar + 52485120))[i0] = (((nin_real *)(ar + 52357120))[i0] * (((nin_real *)(ar + 52229120))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((nin_real *)(ar + 60453952))[i0] = (((nin_real *)(ar + 60325952))[i0] * (((nin_real *)(ar + 60197952))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 10, 1, 1], nin.dlm line 18 */
@@ -1095,36 +1099,36 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 25; i2++) {
-                acc += ((nin_real *)(ar + 52485120))[i0 * 25 + i1 * 250 + i2];
+                acc += ((nin_real *)(ar + 60453952))[i0 * 25 + i1 * 250 + i2];
             }
         }
-        ((nin_real *)(ar + 52102144))[i0] = (nin_real)acc;
+        ((nin_real *)(ar + 7967744))[i0] = (nin_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 384, 5, 5], nin.dlm line 18 */
     {
-    conv2d_dx(((nin_real *)(ar + 61931520)), ((nin_real *)(st + 7829568)), ((nin_real *)(ar + 52485120)), (nin_real *)(ar + 52613120), n, 10, 3, 384, 5, 5, 3, 3, 5, 5, 1, 1, 1, 1);
+    conv2d_dx(((nin_real *)(ar + 69900352)), ((nin_real *)(st + 7829568)), ((nin_real *)(ar + 60453952)), (nin_real *)(ar + 60581952), n, 10, 3, 384, 5, 5, 3, 3, 5, 5, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[10, 384, 3, 3], nin.dlm line 18 */
     {
-    conv2d_dw(((nin_real *)(ar + 57016320)), ((nin_real *)(ar + 52106880)), ((nin_real *)(ar + 52485120)), (nin_real *)(ar + 52613120), n, 10, 3, 384, 5, 5, 3, 3, 5, 5, 1, 1, 1, 1);
+    conv2d_dw(((nin_real *)(ar + 64985152)), ((nin_real *)(ar + 7829504)), ((nin_real *)(ar + 60453952)), (nin_real *)(ar + 60581952), n, 10, 3, 384, 5, 5, 3, 3, 5, 5, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 384, 5, 5], nin.dlm line 30 */
     {
     NIN_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9600; i0++) {
-        ((nin_real *)(ar + 52245120))[i0] = (((nin_real *)(ar + 61931520))[i0] * dropmask(st, 1, (uint64_t)(i0), 0.5f));
+        ((nin_real *)(ar + 60075712))[i0] = (((nin_real *)(ar + 69900352))[i0] * dropmask(st, 1, (uint64_t)(i0), 9600u, 0.5f));
     }
     }
     /* max_pool_dx -> f32[batch 128, 384, 12, 12], nin.dlm line 29 */
     {
-    pool_max_dx(((nin_real *)(ar + 839122944)), ((nin_real *)(ar + 52245120)), ((nin_real *)(ar + 867434496)), n * 384, 12, 12, 5, 5, 3, 3, 2, 2, 0, 0);
+    pool_max_dx(((nin_real *)(ar + 847091776)), ((nin_real *)(ar + 60075712)), ((nin_real *)(ar + 875403328)), n * 384, 12, 12, 5, 5, 3, 3, 2, 2, 0, 0);
     }
     /* mul -> f32[batch 128, 384, 12, 12], nin.dlm line 20 */
     {
     NIN_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 55296; i0++) {
-        ((nin_real *)(ar + 895746048))[i0] = (((nin_real *)(ar + 867434496))[i0] * (((nin_real *)(ar + 839122944))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((nin_real *)(ar + 903714880))[i0] = (((nin_real *)(ar + 875403328))[i0] * (((nin_real *)(ar + 847091776))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 384, 1, 1], nin.dlm line 20 */
@@ -1134,27 +1138,27 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((nin_real *)(ar + 895746048))[i0 * 144 + i1 * 55296 + i2];
+                acc += ((nin_real *)(ar + 903714880))[i0 * 144 + i1 * 55296 + i2];
             }
         }
-        ((nin_real *)(ar + 52102208))[i0] = (nin_real)acc;
+        ((nin_real *)(ar + 7827968))[i0] = (nin_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], nin.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 384, 144, 384, ((nin_real *)(st + 7238208)), 384, ((nin_real *)(ar + 895746048)) + i * 55296, 144, ((nin_real *)(ar + 839122944)) + i * 55296, 144, 0);
+        gemm(1, 0, 384, 144, 384, ((nin_real *)(st + 7238208)), 384, ((nin_real *)(ar + 903714880)) + i * 55296, 144, ((nin_real *)(ar + 847091776)) + i * 55296, 144, 0);
     }
     /* conv2d_dw -> f32[384, 384, 1, 1], nin.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 384, 384, 144, ((nin_real *)(ar + 895746048)) + i * 55296, 144, ((nin_real *)(ar + 108724224)) + i * 55296, 144, ((nin_real *)(ar + 52245120)), 384, i > 0);
+        gemm(0, 1, 384, 384, 144, ((nin_real *)(ar + 903714880)) + i * 55296, 144, ((nin_real *)(ar + 116693056)) + i * 55296, 144, ((nin_real *)(ar + 7238144)), 384, i > 0);
     }
     /* mul -> f32[batch 128, 384, 12, 12], nin.dlm line 19 */
     {
     NIN_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 55296; i0++) {
-        ((nin_real *)(ar + 867434496))[i0] = (((nin_real *)(ar + 839122944))[i0] * (((nin_real *)(ar + 108724224))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((nin_real *)(ar + 875403328))[i0] = (((nin_real *)(ar + 847091776))[i0] * (((nin_real *)(ar + 116693056))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 384, 1, 1], nin.dlm line 19 */
@@ -1164,27 +1168,27 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((nin_real *)(ar + 867434496))[i0 * 144 + i1 * 55296 + i2];
+                acc += ((nin_real *)(ar + 875403328))[i0 * 144 + i1 * 55296 + i2];
             }
         }
-        ((nin_real *)(ar + 52103744))[i0] = (nin_real)acc;
+        ((nin_real *)(ar + 7236608))[i0] = (nin_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], nin.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 384, 144, 384, ((nin_real *)(st + 6646848)), 384, ((nin_real *)(ar + 867434496)) + i * 55296, 144, ((nin_real *)(ar + 108724224)) + i * 55296, 144, 0);
+        gemm(1, 0, 384, 144, 384, ((nin_real *)(st + 6646848)), 384, ((nin_real *)(ar + 875403328)) + i * 55296, 144, ((nin_real *)(ar + 116693056)) + i * 55296, 144, 0);
     }
     /* conv2d_dw -> f32[384, 384, 1, 1], nin.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 384, 384, 144, ((nin_real *)(ar + 867434496)) + i * 55296, 144, ((nin_real *)(ar + 80412672)) + i * 55296, 144, ((nin_real *)(ar + 52834944)), 384, i > 0);
+        gemm(0, 1, 384, 384, 144, ((nin_real *)(ar + 875403328)) + i * 55296, 144, ((nin_real *)(ar + 88381504)) + i * 55296, 144, ((nin_real *)(ar + 6646784)), 384, i > 0);
     }
     /* mul -> f32[batch 128, 384, 12, 12], nin.dlm line 18 */
     {
     NIN_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 55296; i0++) {
-        ((nin_real *)(ar + 839122944))[i0] = (((nin_real *)(ar + 108724224))[i0] * (((nin_real *)(ar + 80412672))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((nin_real *)(ar + 847091776))[i0] = (((nin_real *)(ar + 116693056))[i0] * (((nin_real *)(ar + 88381504))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 384, 1, 1], nin.dlm line 18 */
@@ -1194,29 +1198,29 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((nin_real *)(ar + 839122944))[i0 * 144 + i1 * 55296 + i2];
+                acc += ((nin_real *)(ar + 847091776))[i0 * 144 + i1 * 55296 + i2];
             }
         }
-        ((nin_real *)(ar + 53424768))[i0] = (nin_real)acc;
+        ((nin_real *)(ar + 6645248))[i0] = (nin_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], nin.dlm line 18 */
     {
-    conv2d_dx(((nin_real *)(ar + 53426304)), ((nin_real *)(st + 3106368)), ((nin_real *)(ar + 839122944)), (nin_real *)(ar + 72300672), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((nin_real *)(ar + 60075712)), ((nin_real *)(st + 3106368)), ((nin_real *)(ar + 847091776)), (nin_real *)(ar + 78950080), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 256, 3, 3], nin.dlm line 18 */
     {
-    conv2d_dw(((nin_real *)(ar + 33226752)), ((nin_real *)(ar + 72300672)), ((nin_real *)(ar + 839122944)), (nin_real *)(ar + 75839616), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((nin_real *)(ar + 41195584)), ((nin_real *)(ar + 3106304)), ((nin_real *)(ar + 847091776)), (nin_real *)(ar + 78950080), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 256, 26, 26], nin.dlm line 27 */
     {
-    pool_max_dx(((nin_real *)(ar + 750518272)), ((nin_real *)(ar + 53426304)), ((nin_real *)(ar + 839122944)), n * 256, 26, 26, 12, 12, 3, 3, 2, 2, 0, 0);
+    pool_max_dx(((nin_real *)(ar + 758487104)), ((nin_real *)(ar + 60075712)), ((nin_real *)(ar + 847091776)), n * 256, 26, 26, 12, 12, 3, 3, 2, 2, 0, 0);
     }
     /* mul -> f32[batch 128, 256, 26, 26], nin.dlm line 20 */
     {
     NIN_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 173056; i0++) {
-        ((nin_real *)(ar + 927727616))[i0] = (((nin_real *)(ar + 839122944))[i0] * (((nin_real *)(ar + 750518272))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((nin_real *)(ar + 60075712))[i0] = (((nin_real *)(ar + 847091776))[i0] * (((nin_real *)(ar + 758487104))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], nin.dlm line 20 */
@@ -1226,27 +1230,27 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 676; i2++) {
-                acc += ((nin_real *)(ar + 927727616))[i0 * 676 + i1 * 173056 + i2];
+                acc += ((nin_real *)(ar + 60075712))[i0 * 676 + i1 * 173056 + i2];
             }
         }
-        ((nin_real *)(ar + 33226752))[i0] = (nin_real)acc;
+        ((nin_real *)(ar + 3105280))[i0] = (nin_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 256, 26, 26], nin.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 256, 676, 256, ((nin_real *)(st + 2843200)), 256, ((nin_real *)(ar + 927727616)) + i * 173056, 676, ((nin_real *)(ar + 750518272)) + i * 173056, 676, 0);
+        gemm(1, 0, 256, 676, 256, ((nin_real *)(st + 2843200)), 256, ((nin_real *)(ar + 60075712)) + i * 173056, 676, ((nin_real *)(ar + 758487104)) + i * 173056, 676, 0);
     }
     /* conv2d_dw -> f32[256, 256, 1, 1], nin.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 256, 256, 676, ((nin_real *)(ar + 927727616)) + i * 173056, 676, ((nin_real *)(ar + 661913600)) + i * 173056, 676, ((nin_real *)(ar + 33227776)), 256, i > 0);
+        gemm(0, 1, 256, 256, 676, ((nin_real *)(ar + 60075712)) + i * 173056, 676, ((nin_real *)(ar + 669882432)) + i * 173056, 676, ((nin_real *)(ar + 2843136)), 256, i > 0);
     }
     /* mul -> f32[batch 128, 256, 26, 26], nin.dlm line 19 */
     {
     NIN_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 173056; i0++) {
-        ((nin_real *)(ar + 839122944))[i0] = (((nin_real *)(ar + 750518272))[i0] * (((nin_real *)(ar + 661913600))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((nin_real *)(ar + 60075712))[i0] = (((nin_real *)(ar + 758487104))[i0] * (((nin_real *)(ar + 669882432))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], nin.dlm line 19 */
@@ -1256,27 +1260,27 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 676; i2++) {
-                acc += ((nin_real *)(ar + 839122944))[i0 * 676 + i1 * 173056 + i2];
+                acc += ((nin_real *)(ar + 60075712))[i0 * 676 + i1 * 173056 + i2];
             }
         }
-        ((nin_real *)(ar + 33489920))[i0] = (nin_real)acc;
+        ((nin_real *)(ar + 2842112))[i0] = (nin_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 256, 26, 26], nin.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 256, 676, 256, ((nin_real *)(st + 2580032)), 256, ((nin_real *)(ar + 839122944)) + i * 173056, 676, ((nin_real *)(ar + 661913600)) + i * 173056, 676, 0);
+        gemm(1, 0, 256, 676, 256, ((nin_real *)(st + 2580032)), 256, ((nin_real *)(ar + 60075712)) + i * 173056, 676, ((nin_real *)(ar + 669882432)) + i * 173056, 676, 0);
     }
     /* conv2d_dw -> f32[256, 256, 1, 1], nin.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 256, 256, 676, ((nin_real *)(ar + 839122944)) + i * 173056, 676, ((nin_real *)(ar + 573308928)) + i * 173056, 676, ((nin_real *)(ar + 33490944)), 256, i > 0);
+        gemm(0, 1, 256, 256, 676, ((nin_real *)(ar + 60075712)) + i * 173056, 676, ((nin_real *)(ar + 581277760)) + i * 173056, 676, ((nin_real *)(ar + 2579968)), 256, i > 0);
     }
     /* mul -> f32[batch 128, 256, 26, 26], nin.dlm line 18 */
     {
     NIN_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 173056; i0++) {
-        ((nin_real *)(ar + 750518272))[i0] = (((nin_real *)(ar + 661913600))[i0] * (((nin_real *)(ar + 573308928))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((nin_real *)(ar + 60075712))[i0] = (((nin_real *)(ar + 669882432))[i0] * (((nin_real *)(ar + 581277760))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], nin.dlm line 18 */
@@ -1286,29 +1290,29 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 676; i2++) {
-                acc += ((nin_real *)(ar + 750518272))[i0 * 676 + i1 * 173056 + i2];
+                acc += ((nin_real *)(ar + 60075712))[i0 * 676 + i1 * 173056 + i2];
             }
         }
-        ((nin_real *)(ar + 33753088))[i0] = (nin_real)acc;
+        ((nin_real *)(ar + 2578944))[i0] = (nin_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 96, 26, 26], nin.dlm line 18 */
     {
-    conv2d_dx(((nin_real *)(ar + 75839616)), ((nin_real *)(st + 121408)), ((nin_real *)(ar + 750518272)), (nin_real *)(ar + 33754112), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_dx(((nin_real *)(ar + 581277760)), ((nin_real *)(st + 121408)), ((nin_real *)(ar + 60075712)), (nin_real *)(ar + 41195584), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[256, 96, 5, 5], nin.dlm line 18 */
     {
-    conv2d_dw(((nin_real *)(ar + 0)), ((nin_real *)(ar + 33754112)), ((nin_real *)(ar + 750518272)), (nin_real *)(ar + 36211712), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_dw(((nin_real *)(ar + 7968832)), ((nin_real *)(ar + 121344)), ((nin_real *)(ar + 60075712)), (nin_real *)(ar + 41195584), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* max_pool_dx -> f32[batch 128, 96, 54, 54], nin.dlm line 25 */
     {
-    pool_max_dx(((nin_real *)(ar + 429981696)), ((nin_real *)(ar + 75839616)), ((nin_real *)(ar + 573308928)), n * 96, 54, 54, 26, 26, 3, 3, 2, 2, 0, 0);
+    pool_max_dx(((nin_real *)(ar + 437950528)), ((nin_real *)(ar + 581277760)), ((nin_real *)(ar + 614504512)), n * 96, 54, 54, 26, 26, 3, 3, 2, 2, 0, 0);
     }
     /* mul -> f32[batch 128, 96, 54, 54], nin.dlm line 20 */
     {
     NIN_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 279936; i0++) {
-        ((nin_real *)(ar + 716636160))[i0] = (((nin_real *)(ar + 573308928))[i0] * (((nin_real *)(ar + 429981696))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((nin_real *)(ar + 757831744))[i0] = (((nin_real *)(ar + 614504512))[i0] * (((nin_real *)(ar + 437950528))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 96, 1, 1], nin.dlm line 20 */
@@ -1318,27 +1322,27 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2916; i2++) {
-                acc += ((nin_real *)(ar + 716636160))[i0 * 2916 + i1 * 279936 + i2];
+                acc += ((nin_real *)(ar + 757831744))[i0 * 2916 + i1 * 279936 + i2];
             }
         }
-        ((nin_real *)(ar + 0))[i0] = (nin_real)acc;
+        ((nin_real *)(ar + 120960))[i0] = (nin_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 96, 54, 54], nin.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 96, 2916, 96, ((nin_real *)(st + 84160)), 96, ((nin_real *)(ar + 716636160)) + i * 279936, 2916, ((nin_real *)(ar + 429981696)) + i * 279936, 2916, 0);
+        gemm(1, 0, 96, 2916, 96, ((nin_real *)(st + 84160)), 96, ((nin_real *)(ar + 757831744)) + i * 279936, 2916, ((nin_real *)(ar + 437950528)) + i * 279936, 2916, 0);
     }
     /* conv2d_dw -> f32[96, 96, 1, 1], nin.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 96, 96, 2916, ((nin_real *)(ar + 716636160)) + i * 279936, 2916, ((nin_real *)(ar + 286654464)) + i * 279936, 2916, ((nin_real *)(ar + 384)), 96, i > 0);
+        gemm(0, 1, 96, 96, 2916, ((nin_real *)(ar + 757831744)) + i * 279936, 2916, ((nin_real *)(ar + 294623296)) + i * 279936, 2916, ((nin_real *)(ar + 84096)), 96, i > 0);
     }
     /* mul -> f32[batch 128, 96, 54, 54], nin.dlm line 19 */
     {
     NIN_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 279936; i0++) {
-        ((nin_real *)(ar + 573308928))[i0] = (((nin_real *)(ar + 429981696))[i0] * (((nin_real *)(ar + 286654464))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((nin_real *)(ar + 581277760))[i0] = (((nin_real *)(ar + 437950528))[i0] * (((nin_real *)(ar + 294623296))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 96, 1, 1], nin.dlm line 19 */
@@ -1348,27 +1352,27 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2916; i2++) {
-                acc += ((nin_real *)(ar + 573308928))[i0 * 2916 + i1 * 279936 + i2];
+                acc += ((nin_real *)(ar + 581277760))[i0 * 2916 + i1 * 279936 + i2];
             }
         }
-        ((nin_real *)(ar + 37248))[i0] = (nin_real)acc;
+        ((nin_real *)(ar + 83712))[i0] = (nin_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 96, 54, 54], nin.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 96, 2916, 96, ((nin_real *)(st + 46912)), 96, ((nin_real *)(ar + 573308928)) + i * 279936, 2916, ((nin_real *)(ar + 286654464)) + i * 279936, 2916, 0);
+        gemm(1, 0, 96, 2916, 96, ((nin_real *)(st + 46912)), 96, ((nin_real *)(ar + 581277760)) + i * 279936, 2916, ((nin_real *)(ar + 294623296)) + i * 279936, 2916, 0);
     }
     /* conv2d_dw -> f32[96, 96, 1, 1], nin.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 96, 96, 2916, ((nin_real *)(ar + 573308928)) + i * 279936, 2916, ((nin_real *)(ar + 143327232)) + i * 279936, 2916, ((nin_real *)(ar + 37632)), 96, i > 0);
+        gemm(0, 1, 96, 96, 2916, ((nin_real *)(ar + 581277760)) + i * 279936, 2916, ((nin_real *)(ar + 151296064)) + i * 279936, 2916, ((nin_real *)(ar + 46848)), 96, i > 0);
     }
     /* mul -> f32[batch 128, 96, 54, 54], nin.dlm line 18 */
     {
     NIN_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 279936; i0++) {
-        ((nin_real *)(ar + 429981696))[i0] = (((nin_real *)(ar + 286654464))[i0] * (((nin_real *)(ar + 143327232))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((nin_real *)(ar + 437950528))[i0] = (((nin_real *)(ar + 294623296))[i0] * (((nin_real *)(ar + 151296064))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 96, 1, 1], nin.dlm line 18 */
@@ -1378,15 +1382,15 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2916; i2++) {
-                acc += ((nin_real *)(ar + 429981696))[i0 * 2916 + i1 * 279936 + i2];
+                acc += ((nin_real *)(ar + 437950528))[i0 * 2916 + i1 * 279936 + i2];
             }
         }
-        ((nin_real *)(ar + 74496))[i0] = (nin_real)acc;
+        ((nin_real *)(ar + 46464))[i0] = (nin_real)acc;
     }
     }
     /* conv2d_dw -> f32[96, 1, 11, 11], nin.dlm line 18 */
     {
-    conv2d_dw(x, ((nin_real *)(ar + 74880)), ((nin_real *)(ar + 429981696)), (nin_real *)(ar + 121344), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 0, 0);
+    conv2d_dw(x, ((nin_real *)(ar + 0)), ((nin_real *)(ar + 437950528)), (nin_real *)(ar + 7968832), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 0, 0);
     }
     return 0;
 }
@@ -1400,7 +1404,7 @@ void nin_step(void *state, nin_real lr) {
     /* 0.0.weight */
     {
         nin_real *p = (nin_real *)(st + 64);
-        const nin_real *g = ((nin_real *)(ar + 74880));
+        const nin_real *g = ((nin_real *)(ar + 0));
         NIN_PARALLEL_FOR
         for (int64_t i = 0; i < 11616; i++) {
             nin_real gi = g[i];
@@ -1410,7 +1414,7 @@ void nin_step(void *state, nin_real lr) {
     /* 0.0.bias */
     {
         nin_real *p = (nin_real *)(st + 46528);
-        const nin_real *g = ((nin_real *)(ar + 74496));
+        const nin_real *g = ((nin_real *)(ar + 46464));
         for (int64_t i = 0; i < 96; i++) {
             nin_real gi = g[i];
             p[i] -= lr * gi;
@@ -1419,7 +1423,7 @@ void nin_step(void *state, nin_real lr) {
     /* 0.2.weight */
     {
         nin_real *p = (nin_real *)(st + 46912);
-        const nin_real *g = ((nin_real *)(ar + 37632));
+        const nin_real *g = ((nin_real *)(ar + 46848));
         NIN_PARALLEL_FOR
         for (int64_t i = 0; i < 9216; i++) {
             nin_real gi = g[i];
@@ -1429,7 +1433,7 @@ void nin_step(void *state, nin_real lr) {
     /* 0.2.bias */
     {
         nin_real *p = (nin_real *)(st + 83776);
-        const nin_real *g = ((nin_real *)(ar + 37248));
+        const nin_real *g = ((nin_real *)(ar + 83712));
         for (int64_t i = 0; i < 96; i++) {
             nin_real gi = g[i];
             p[i] -= lr * gi;
@@ -1438,7 +1442,7 @@ void nin_step(void *state, nin_real lr) {
     /* 0.4.weight */
     {
         nin_real *p = (nin_real *)(st + 84160);
-        const nin_real *g = ((nin_real *)(ar + 384));
+        const nin_real *g = ((nin_real *)(ar + 84096));
         NIN_PARALLEL_FOR
         for (int64_t i = 0; i < 9216; i++) {
             nin_real gi = g[i];
@@ -1448,7 +1452,7 @@ void nin_step(void *state, nin_real lr) {
     /* 0.4.bias */
     {
         nin_real *p = (nin_real *)(st + 121024);
-        const nin_real *g = ((nin_real *)(ar + 0));
+        const nin_real *g = ((nin_real *)(ar + 120960));
         for (int64_t i = 0; i < 96; i++) {
             nin_real gi = g[i];
             p[i] -= lr * gi;
@@ -1457,7 +1461,7 @@ void nin_step(void *state, nin_real lr) {
     /* 2.0.weight */
     {
         nin_real *p = (nin_real *)(st + 121408);
-        const nin_real *g = ((nin_real *)(ar + 33754112));
+        const nin_real *g = ((nin_real *)(ar + 121344));
         NIN_PARALLEL_FOR
         for (int64_t i = 0; i < 614400; i++) {
             nin_real gi = g[i];
@@ -1467,7 +1471,7 @@ void nin_step(void *state, nin_real lr) {
     /* 2.0.bias */
     {
         nin_real *p = (nin_real *)(st + 2579008);
-        const nin_real *g = ((nin_real *)(ar + 33753088));
+        const nin_real *g = ((nin_real *)(ar + 2578944));
         for (int64_t i = 0; i < 256; i++) {
             nin_real gi = g[i];
             p[i] -= lr * gi;
@@ -1476,7 +1480,7 @@ void nin_step(void *state, nin_real lr) {
     /* 2.2.weight */
     {
         nin_real *p = (nin_real *)(st + 2580032);
-        const nin_real *g = ((nin_real *)(ar + 33490944));
+        const nin_real *g = ((nin_real *)(ar + 2579968));
         NIN_PARALLEL_FOR
         for (int64_t i = 0; i < 65536; i++) {
             nin_real gi = g[i];
@@ -1486,7 +1490,7 @@ void nin_step(void *state, nin_real lr) {
     /* 2.2.bias */
     {
         nin_real *p = (nin_real *)(st + 2842176);
-        const nin_real *g = ((nin_real *)(ar + 33489920));
+        const nin_real *g = ((nin_real *)(ar + 2842112));
         for (int64_t i = 0; i < 256; i++) {
             nin_real gi = g[i];
             p[i] -= lr * gi;
@@ -1495,7 +1499,7 @@ void nin_step(void *state, nin_real lr) {
     /* 2.4.weight */
     {
         nin_real *p = (nin_real *)(st + 2843200);
-        const nin_real *g = ((nin_real *)(ar + 33227776));
+        const nin_real *g = ((nin_real *)(ar + 2843136));
         NIN_PARALLEL_FOR
         for (int64_t i = 0; i < 65536; i++) {
             nin_real gi = g[i];
@@ -1505,7 +1509,7 @@ void nin_step(void *state, nin_real lr) {
     /* 2.4.bias */
     {
         nin_real *p = (nin_real *)(st + 3105344);
-        const nin_real *g = ((nin_real *)(ar + 33226752));
+        const nin_real *g = ((nin_real *)(ar + 3105280));
         for (int64_t i = 0; i < 256; i++) {
             nin_real gi = g[i];
             p[i] -= lr * gi;
@@ -1514,7 +1518,7 @@ void nin_step(void *state, nin_real lr) {
     /* 4.0.weight */
     {
         nin_real *p = (nin_real *)(st + 3106368);
-        const nin_real *g = ((nin_real *)(ar + 72300672));
+        const nin_real *g = ((nin_real *)(ar + 3106304));
         NIN_PARALLEL_FOR
         for (int64_t i = 0; i < 884736; i++) {
             nin_real gi = g[i];
@@ -1524,7 +1528,7 @@ void nin_step(void *state, nin_real lr) {
     /* 4.0.bias */
     {
         nin_real *p = (nin_real *)(st + 6645312);
-        const nin_real *g = ((nin_real *)(ar + 53424768));
+        const nin_real *g = ((nin_real *)(ar + 6645248));
         for (int64_t i = 0; i < 384; i++) {
             nin_real gi = g[i];
             p[i] -= lr * gi;
@@ -1533,7 +1537,7 @@ void nin_step(void *state, nin_real lr) {
     /* 4.2.weight */
     {
         nin_real *p = (nin_real *)(st + 6646848);
-        const nin_real *g = ((nin_real *)(ar + 52834944));
+        const nin_real *g = ((nin_real *)(ar + 6646784));
         NIN_PARALLEL_FOR
         for (int64_t i = 0; i < 147456; i++) {
             nin_real gi = g[i];
@@ -1543,7 +1547,7 @@ void nin_step(void *state, nin_real lr) {
     /* 4.2.bias */
     {
         nin_real *p = (nin_real *)(st + 7236672);
-        const nin_real *g = ((nin_real *)(ar + 52103744));
+        const nin_real *g = ((nin_real *)(ar + 7236608));
         for (int64_t i = 0; i < 384; i++) {
             nin_real gi = g[i];
             p[i] -= lr * gi;
@@ -1552,7 +1556,7 @@ void nin_step(void *state, nin_real lr) {
     /* 4.4.weight */
     {
         nin_real *p = (nin_real *)(st + 7238208);
-        const nin_real *g = ((nin_real *)(ar + 52245120));
+        const nin_real *g = ((nin_real *)(ar + 7238144));
         NIN_PARALLEL_FOR
         for (int64_t i = 0; i < 147456; i++) {
             nin_real gi = g[i];
@@ -1562,7 +1566,7 @@ void nin_step(void *state, nin_real lr) {
     /* 4.4.bias */
     {
         nin_real *p = (nin_real *)(st + 7828032);
-        const nin_real *g = ((nin_real *)(ar + 52102208));
+        const nin_real *g = ((nin_real *)(ar + 7827968));
         for (int64_t i = 0; i < 384; i++) {
             nin_real gi = g[i];
             p[i] -= lr * gi;
@@ -1571,7 +1575,7 @@ void nin_step(void *state, nin_real lr) {
     /* 7.0.weight */
     {
         nin_real *p = (nin_real *)(st + 7829568);
-        const nin_real *g = ((nin_real *)(ar + 52106880));
+        const nin_real *g = ((nin_real *)(ar + 7829504));
         NIN_PARALLEL_FOR
         for (int64_t i = 0; i < 34560; i++) {
             nin_real gi = g[i];
@@ -1581,7 +1585,7 @@ void nin_step(void *state, nin_real lr) {
     /* 7.0.bias */
     {
         nin_real *p = (nin_real *)(st + 7967808);
-        const nin_real *g = ((nin_real *)(ar + 52102144));
+        const nin_real *g = ((nin_real *)(ar + 7967744));
         for (int64_t i = 0; i < 10; i++) {
             nin_real gi = g[i];
             p[i] -= lr * gi;
@@ -1590,7 +1594,7 @@ void nin_step(void *state, nin_real lr) {
     /* 7.2.weight */
     {
         nin_real *p = (nin_real *)(st + 7967872);
-        const nin_real *g = ((nin_real *)(ar + 52101696));
+        const nin_real *g = ((nin_real *)(ar + 7967808));
         for (int64_t i = 0; i < 100; i++) {
             nin_real gi = g[i];
             p[i] -= lr * gi;
@@ -1599,7 +1603,7 @@ void nin_step(void *state, nin_real lr) {
     /* 7.2.bias */
     {
         nin_real *p = (nin_real *)(st + 7968320);
-        const nin_real *g = ((nin_real *)(ar + 52101632));
+        const nin_real *g = ((nin_real *)(ar + 7968256));
         for (int64_t i = 0; i < 10; i++) {
             nin_real gi = g[i];
             p[i] -= lr * gi;
@@ -1608,7 +1612,7 @@ void nin_step(void *state, nin_real lr) {
     /* 7.4.weight */
     {
         nin_real *p = (nin_real *)(st + 7968384);
-        const nin_real *g = ((nin_real *)(ar + 52101184));
+        const nin_real *g = ((nin_real *)(ar + 7968320));
         for (int64_t i = 0; i < 100; i++) {
             nin_real gi = g[i];
             p[i] -= lr * gi;
@@ -1617,7 +1621,7 @@ void nin_step(void *state, nin_real lr) {
     /* 7.4.bias */
     {
         nin_real *p = (nin_real *)(st + 7968832);
-        const nin_real *g = ((nin_real *)(ar + 52101120));
+        const nin_real *g = ((nin_real *)(ar + 7968768));
         for (int64_t i = 0; i < 10; i++) {
             nin_real gi = g[i];
             p[i] -= lr * gi;
@@ -1899,53 +1903,53 @@ nin_real nin_evaluate(void *state, int n, const nin_real *x, const int32_t *y, d
 nin_real *nin_grad(void *state, const char *name) {
     unsigned char *ar = (unsigned char *)state + 7968896;
     if (strcmp(name, "0.0.weight") == 0)
-        return (nin_real *)(void *)(ar + 74880);
-    if (strcmp(name, "0.0.bias") == 0)
-        return (nin_real *)(void *)(ar + 74496);
-    if (strcmp(name, "0.2.weight") == 0)
-        return (nin_real *)(void *)(ar + 37632);
-    if (strcmp(name, "0.2.bias") == 0)
-        return (nin_real *)(void *)(ar + 37248);
-    if (strcmp(name, "0.4.weight") == 0)
-        return (nin_real *)(void *)(ar + 384);
-    if (strcmp(name, "0.4.bias") == 0)
         return (nin_real *)(void *)(ar + 0);
+    if (strcmp(name, "0.0.bias") == 0)
+        return (nin_real *)(void *)(ar + 46464);
+    if (strcmp(name, "0.2.weight") == 0)
+        return (nin_real *)(void *)(ar + 46848);
+    if (strcmp(name, "0.2.bias") == 0)
+        return (nin_real *)(void *)(ar + 83712);
+    if (strcmp(name, "0.4.weight") == 0)
+        return (nin_real *)(void *)(ar + 84096);
+    if (strcmp(name, "0.4.bias") == 0)
+        return (nin_real *)(void *)(ar + 120960);
     if (strcmp(name, "2.0.weight") == 0)
-        return (nin_real *)(void *)(ar + 33754112);
+        return (nin_real *)(void *)(ar + 121344);
     if (strcmp(name, "2.0.bias") == 0)
-        return (nin_real *)(void *)(ar + 33753088);
+        return (nin_real *)(void *)(ar + 2578944);
     if (strcmp(name, "2.2.weight") == 0)
-        return (nin_real *)(void *)(ar + 33490944);
+        return (nin_real *)(void *)(ar + 2579968);
     if (strcmp(name, "2.2.bias") == 0)
-        return (nin_real *)(void *)(ar + 33489920);
+        return (nin_real *)(void *)(ar + 2842112);
     if (strcmp(name, "2.4.weight") == 0)
-        return (nin_real *)(void *)(ar + 33227776);
+        return (nin_real *)(void *)(ar + 2843136);
     if (strcmp(name, "2.4.bias") == 0)
-        return (nin_real *)(void *)(ar + 33226752);
+        return (nin_real *)(void *)(ar + 3105280);
     if (strcmp(name, "4.0.weight") == 0)
-        return (nin_real *)(void *)(ar + 72300672);
+        return (nin_real *)(void *)(ar + 3106304);
     if (strcmp(name, "4.0.bias") == 0)
-        return (nin_real *)(void *)(ar + 53424768);
+        return (nin_real *)(void *)(ar + 6645248);
     if (strcmp(name, "4.2.weight") == 0)
-        return (nin_real *)(void *)(ar + 52834944);
+        return (nin_real *)(void *)(ar + 6646784);
     if (strcmp(name, "4.2.bias") == 0)
-        return (nin_real *)(void *)(ar + 52103744);
+        return (nin_real *)(void *)(ar + 7236608);
     if (strcmp(name, "4.4.weight") == 0)
-        return (nin_real *)(void *)(ar + 52245120);
+        return (nin_real *)(void *)(ar + 7238144);
     if (strcmp(name, "4.4.bias") == 0)
-        return (nin_real *)(void *)(ar + 52102208);
+        return (nin_real *)(void *)(ar + 7827968);
     if (strcmp(name, "7.0.weight") == 0)
-        return (nin_real *)(void *)(ar + 52106880);
+        return (nin_real *)(void *)(ar + 7829504);
     if (strcmp(name, "7.0.bias") == 0)
-        return (nin_real *)(void *)(ar + 52102144);
+        return (nin_real *)(void *)(ar + 7967744);
     if (strcmp(name, "7.2.weight") == 0)
-        return (nin_real *)(void *)(ar + 52101696);
+        return (nin_real *)(void *)(ar + 7967808);
     if (strcmp(name, "7.2.bias") == 0)
-        return (nin_real *)(void *)(ar + 52101632);
+        return (nin_real *)(void *)(ar + 7968256);
     if (strcmp(name, "7.4.weight") == 0)
-        return (nin_real *)(void *)(ar + 52101184);
+        return (nin_real *)(void *)(ar + 7968320);
     if (strcmp(name, "7.4.bias") == 0)
-        return (nin_real *)(void *)(ar + 52101120);
+        return (nin_real *)(void *)(ar + 7968768);
     (void)ar;
     (void)name;
     return NULL;
@@ -2196,4 +2200,8 @@ nin_real *nin_param(void *state, const char *name) {
 
 uint64_t *nin_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *nin_example_base(void *state) {
+    return &((header *)state)->base;
 }

@@ -24,13 +24,15 @@ extern "C" {
 #define NIN_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define NIN_MAX_BATCH 128
-#define NIN_STATE_BYTES 1024301184
+#define NIN_STATE_BYTES 943665344
 #define NIN_PARAM_COUNT 24
 #define NIN_PARAM_ELEMENTS 1992166
 #define NIN_INPUT_X_SIZE 50176 /* per example: f32[batch 128, 1, 224, 224] */
 #define NIN_INPUT_Y_SIZE 1 /* per example: i32[batch 128] */
 #define NIN_OUTPUT_LOGITS_SIZE 10
 #define NIN_METRIC_COUNT 1
+#define NIN_GRAD_OFFSET 7968896 /* bytes: after nin_backward, every trainable parameter's gradient */
+#define NIN_GRAD_BYTES 7968832 /* lies in these bytes, in parameter order */
 
 /* metadata (also as a table and functions below) */
 #define NIN_DLC_VERSION "0.1.0"
@@ -125,6 +127,9 @@ nin_real *nin_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *nin_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *nin_example_base(void *state);
 
 #ifdef __cplusplus
 }

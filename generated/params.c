@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline params_real relu(params_real a) { return a > 0 ? a : 0; }
@@ -94,6 +95,7 @@ void params_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.weight [8, 4], params.dlm line 16 */
     rng_seed(&r, seed, 0);
@@ -793,4 +795,8 @@ params_real *params_param(void *state, const char *name) {
 
 uint64_t *params_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *params_example_base(void *state) {
+    return &((header *)state)->base;
 }

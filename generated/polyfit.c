@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 
@@ -60,6 +61,7 @@ void polyfit_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.weight [1, 4], polyfit.dlm line 18 */
     rng_seed(&r, seed, 0);
@@ -95,28 +97,28 @@ polyfit_real polyfit_forward_train(void *state, int n, const polyfit_real *x, co
     (void)ar;
     /* matmul -> f32[batch 10, 1], polyfit.dlm line 18 */
     {
-    gemm(0, 1, n, 1, 4, x, 4, ((polyfit_real *)(st + 64)), 4, ((polyfit_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 4, x, 4, ((polyfit_real *)(st + 64)), 4, ((polyfit_real *)(ar + 64)), 1, 0);
     }
     /* sub -> f32[batch 10, 1], polyfit.dlm line 23 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((polyfit_real *)(ar + 64))[i0] = (((polyfit_real *)(ar + 0))[i0] - y[i0]);
+        ((polyfit_real *)(ar + 128))[i0] = (((polyfit_real *)(ar + 64))[i0] - y[i0]);
     }
     }
     /* sum -> f32[], polyfit.dlm line 23 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += (((polyfit_real *)(ar + 64))[i0] * ((polyfit_real *)(ar + 64))[i0]);
+        acc += (((polyfit_real *)(ar + 128))[i0] * ((polyfit_real *)(ar + 128))[i0]);
     }
-    ((polyfit_real *)(ar + 0))[0] = (polyfit_real)acc;
+    ((polyfit_real *)(ar + 64))[0] = (polyfit_real)acc;
     }
     /* divcount -> f32[], polyfit.dlm line 23 */
     {
-    ((polyfit_real *)(ar + 128))[0] = (((polyfit_real *)(ar + 0))[0] / (polyfit_real)(1 * n));
+    ((polyfit_real *)(ar + 192))[0] = (((polyfit_real *)(ar + 64))[0] / (polyfit_real)(1 * n));
     }
     (void)metrics;
-    return ((polyfit_real *)(ar + 128))[0];
+    return ((polyfit_real *)(ar + 192))[0];
 }
 
 int polyfit_backward(void *state, int n, const polyfit_real *x, const polyfit_real *y) {
@@ -128,17 +130,17 @@ int polyfit_backward(void *state, int n, const polyfit_real *x, const polyfit_re
     (void)y;
     /* divcount -> f32[], polyfit.dlm line 23 */
     {
-    ((polyfit_real *)(ar + 0))[0] = (1.0f / (polyfit_real)(1 * n));
+    ((polyfit_real *)(ar + 64))[0] = (1.0f / (polyfit_real)(1 * n));
     }
     /* mul -> f32[batch 10, 1], polyfit.dlm line 23 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((polyfit_real *)(ar + 192))[i0] = ((((polyfit_real *)(ar + 0))[0] * ((polyfit_real *)(ar + 64))[i0]) * 2.0f);
+        ((polyfit_real *)(ar + 256))[i0] = ((((polyfit_real *)(ar + 64))[0] * ((polyfit_real *)(ar + 128))[i0]) * 2.0f);
     }
     }
     /* matmul -> f32[1, 4], polyfit.dlm line 18 */
     {
-    gemm(1, 0, 1, 4, n, ((polyfit_real *)(ar + 192)), 1, x, 4, ((polyfit_real *)(ar + 0)), 4, 0);
+    gemm(1, 0, 1, 4, n, ((polyfit_real *)(ar + 256)), 1, x, 4, ((polyfit_real *)(ar + 0)), 4, 0);
     }
     return 0;
 }
@@ -400,4 +402,8 @@ polyfit_real *polyfit_param(void *state, const char *name) {
 
 uint64_t *polyfit_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *polyfit_example_base(void *state) {
+    return &((header *)state)->base;
 }

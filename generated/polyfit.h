@@ -24,13 +24,15 @@ extern "C" {
 #define POLYFIT_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define POLYFIT_MAX_BATCH 10
-#define POLYFIT_STATE_BYTES 384
+#define POLYFIT_STATE_BYTES 448
 #define POLYFIT_PARAM_COUNT 1
 #define POLYFIT_PARAM_ELEMENTS 4
 #define POLYFIT_INPUT_X_SIZE 4 /* per example: f32[batch 10, 4] */
 #define POLYFIT_INPUT_Y_SIZE 1 /* per example: f32[batch 10, 1] */
 #define POLYFIT_OUTPUT_YHAT_SIZE 1
 #define POLYFIT_METRIC_COUNT 0
+#define POLYFIT_GRAD_OFFSET 128 /* bytes: after polyfit_backward, every trainable parameter's gradient */
+#define POLYFIT_GRAD_BYTES 64 /* lies in these bytes, in parameter order */
 
 /* metadata (also as a table and functions below) */
 #define POLYFIT_DLC_VERSION "0.1.0"
@@ -122,6 +124,9 @@ polyfit_real *polyfit_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *polyfit_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *polyfit_example_base(void *state);
 
 #ifdef __cplusplus
 }

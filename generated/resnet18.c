@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline resnet18_real maxr(resnet18_real a, resnet18_real b) { return a > b ? a : b; }
@@ -580,6 +581,7 @@ void resnet18_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.weight [64, 1, 7, 7], resnet18.dlm line 41 */
     rng_seed(&r, seed, 0);
@@ -1882,7 +1884,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 48, 48], resnet18.dlm line 41 */
     {
-    conv2d_fwd_direct_0(x, ((resnet18_real *)(st + 64)), ((resnet18_real *)(ar + 0)), n);
+    conv2d_fwd_direct_0(x, ((resnet18_real *)(st + 64)), ((resnet18_real *)(ar + 44709952)), n);
     }
     /* add -> f32[batch 128, 64, 48, 48], resnet18.dlm line 41 */
     {
@@ -1890,7 +1892,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((resnet18_real *)(ar + 75497472))[i0 * 147456 + i1 * 2304 + i2] = (((resnet18_real *)(ar + 0))[i0 * 147456 + i1 * 2304 + i2] + ((resnet18_real *)(st + 12608))[i1]);
+                ((resnet18_real *)(ar + 120207424))[i0 * 147456 + i1 * 2304 + i2] = (((resnet18_real *)(ar + 44709952))[i0 * 147456 + i1 * 2304 + i2] + ((resnet18_real *)(st + 12608))[i1]);
             }
         }
     }
@@ -1902,16 +1904,16 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((resnet18_real *)(ar + 75497472))[i0 * 2304 + i1 * 147456 + i2];
+                acc += ((resnet18_real *)(ar + 120207424))[i0 * 2304 + i1 * 147456 + i2];
             }
         }
-        ((resnet18_real *)(ar + 0))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 44709952))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 256))[i0] = (((resnet18_real *)(ar + 0))[i0] / (resnet18_real)(2304 * n));
+        ((resnet18_real *)(ar + 44710208))[i0] = (((resnet18_real *)(ar + 44709952))[i0] / (resnet18_real)(2304 * n));
     }
     }
     /* sub -> f32[batch 128, 64, 48, 48], resnet18.dlm line 42 */
@@ -1920,7 +1922,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((resnet18_real *)(ar + 150994944))[i0 * 147456 + i1 * 2304 + i2] = (((resnet18_real *)(ar + 75497472))[i0 * 147456 + i1 * 2304 + i2] - ((resnet18_real *)(ar + 256))[i1]);
+                ((resnet18_real *)(ar + 195704896))[i0 * 147456 + i1 * 2304 + i2] = (((resnet18_real *)(ar + 120207424))[i0 * 147456 + i1 * 2304 + i2] - ((resnet18_real *)(ar + 44710208))[i1]);
             }
         }
     }
@@ -1932,48 +1934,48 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += (((resnet18_real *)(ar + 150994944))[i0 * 2304 + i1 * 147456 + i2] * ((resnet18_real *)(ar + 150994944))[i0 * 2304 + i1 * 147456 + i2]);
+                acc += (((resnet18_real *)(ar + 195704896))[i0 * 2304 + i1 * 147456 + i2] * ((resnet18_real *)(ar + 195704896))[i0 * 2304 + i1 * 147456 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 0))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 44709952))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 512))[i0] = (((resnet18_real *)(ar + 0))[i0] / (resnet18_real)(2304 * n));
+        ((resnet18_real *)(ar + 44710464))[i0] = (((resnet18_real *)(ar + 44709952))[i0] / (resnet18_real)(2304 * n));
     }
     }
     /* sub -> f32[], resnet18.dlm line 42 */
     {
-    ((resnet18_real *)(ar + 0))[0] = (1.0f - (1.0f / (resnet18_real)(2304 * n)));
+    ((resnet18_real *)(ar + 44709952))[0] = (1.0f - (1.0f / (resnet18_real)(2304 * n)));
     }
     /* add -> f32[64], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 768))[i0] = ((((resnet18_real *)(st + 13376))[i0] * 0.9f) + (((resnet18_real *)(ar + 256))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 44710720))[i0] = ((((resnet18_real *)(st + 13376))[i0] * 0.9f) + (((resnet18_real *)(ar + 44710208))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 64))[i0] = ((((resnet18_real *)(st + 13632))[i0] * 0.9f) + ((((resnet18_real *)(ar + 512))[i0] / ((resnet18_real *)(ar + 0))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 44710016))[i0] = ((((resnet18_real *)(st + 13632))[i0] * 0.9f) + ((((resnet18_real *)(ar + 44710464))[i0] / ((resnet18_real *)(ar + 44709952))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 42 */
     {
-    ((resnet18_real *)(ar + 0))[0] = (((resnet18_real *)(st + 13888))[0] + 1.0f);
+    ((resnet18_real *)(ar + 44709952))[0] = (((resnet18_real *)(st + 13888))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 1024))[i0] = sqrtf((((resnet18_real *)(ar + 512))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 44710976))[i0] = sqrtf((((resnet18_real *)(ar + 44710464))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 320))[i0] = (((resnet18_real *)(st + 12864))[i0] / ((resnet18_real *)(ar + 1024))[i0]);
+        ((resnet18_real *)(ar + 44710272))[i0] = (((resnet18_real *)(st + 12864))[i0] / ((resnet18_real *)(ar + 44710976))[i0]);
     }
     }
     /* relu -> f32[batch 128, 64, 48, 48], resnet18.dlm line 42 */
@@ -1982,18 +1984,18 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((resnet18_real *)(ar + 1280))[i0 * 147456 + i1 * 2304 + i2] = relu(((((resnet18_real *)(ar + 150994944))[i0 * 147456 + i1 * 2304 + i2] * ((resnet18_real *)(ar + 320))[i1]) + ((resnet18_real *)(st + 13120))[i1]));
+                ((resnet18_real *)(ar + 44711232))[i0 * 147456 + i1 * 2304 + i2] = relu(((((resnet18_real *)(ar + 195704896))[i0 * 147456 + i1 * 2304 + i2] * ((resnet18_real *)(ar + 44710272))[i1]) + ((resnet18_real *)(st + 13120))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 64, 24, 24], resnet18.dlm line 43 */
     {
-    pool_max_fwd(((resnet18_real *)(ar + 1280)), ((resnet18_real *)(ar + 75498752)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((resnet18_real *)(ar + 44711232)), ((resnet18_real *)(ar + 120208704)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 75498752)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 94373120)), (resnet18_real *)(ar + 113247488), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 120208704)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 139083072)), (resnet18_real *)(ar + 157957440), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -2001,7 +2003,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 113247488))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 94373120))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 161408))[i1]);
+                ((resnet18_real *)(ar + 157957440))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 139083072))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 161408))[i1]);
             }
         }
     }
@@ -2013,16 +2015,16 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 113247488))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 157957440))[i0 * 576 + i1 * 36864 + i2];
             }
         }
-        ((resnet18_real *)(ar + 94373120))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 139083072))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 94373376))[i0] = (((resnet18_real *)(ar + 94373120))[i0] / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 139083328))[i0] = (((resnet18_real *)(ar + 139083072))[i0] / (resnet18_real)(576 * n));
     }
     }
     /* sub -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
@@ -2031,7 +2033,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 226492416))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 113247488))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 94373376))[i1]);
+                ((resnet18_real *)(ar + 271202368))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 157957440))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 139083328))[i1]);
             }
         }
     }
@@ -2043,48 +2045,48 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 226492416))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 226492416))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((resnet18_real *)(ar + 271202368))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 271202368))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 94373120))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 139083072))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 94373632))[i0] = (((resnet18_real *)(ar + 94373120))[i0] / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 139083584))[i0] = (((resnet18_real *)(ar + 139083072))[i0] / (resnet18_real)(576 * n));
     }
     }
     /* sub -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 576))[0] = (1.0f - (1.0f / (resnet18_real)(576 * n)));
+    ((resnet18_real *)(ar + 44710528))[0] = (1.0f - (1.0f / (resnet18_real)(576 * n)));
     }
     /* add -> f32[64], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 94373120))[i0] = ((((resnet18_real *)(st + 162176))[i0] * 0.9f) + (((resnet18_real *)(ar + 94373376))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 139083072))[i0] = ((((resnet18_real *)(st + 162176))[i0] * 0.9f) + (((resnet18_real *)(ar + 139083328))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 94373376))[i0] = ((((resnet18_real *)(st + 162432))[i0] * 0.9f) + ((((resnet18_real *)(ar + 94373632))[i0] / ((resnet18_real *)(ar + 576))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 139083328))[i0] = ((((resnet18_real *)(st + 162432))[i0] * 0.9f) + ((((resnet18_real *)(ar + 139083584))[i0] / ((resnet18_real *)(ar + 44710528))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 640))[0] = (((resnet18_real *)(st + 162688))[0] + 1.0f);
+    ((resnet18_real *)(ar + 44710592))[0] = (((resnet18_real *)(st + 162688))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 94373888))[i0] = sqrtf((((resnet18_real *)(ar + 94373632))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 139083840))[i0] = sqrtf((((resnet18_real *)(ar + 139083584))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 94373632))[i0] = (((resnet18_real *)(st + 161664))[i0] / ((resnet18_real *)(ar + 94373888))[i0]);
+        ((resnet18_real *)(ar + 139083584))[i0] = (((resnet18_real *)(st + 161664))[i0] / ((resnet18_real *)(ar + 139083840))[i0]);
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
@@ -2093,14 +2095,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 94374144))[i0 * 36864 + i1 * 576 + i2] = relu(((((resnet18_real *)(ar + 226492416))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 94373632))[i1]) + ((resnet18_real *)(st + 161920))[i1]));
+                ((resnet18_real *)(ar + 139084096))[i0 * 36864 + i1 * 576 + i2] = relu(((((resnet18_real *)(ar + 271202368))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 139083584))[i1]) + ((resnet18_real *)(st + 161920))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 94374144)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 113248512)), (resnet18_real *)(ar + 132122880), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 139084096)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 157958464)), (resnet18_real *)(ar + 176832832), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
@@ -2108,7 +2110,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 245366784))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 113248512))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 310208))[i1]);
+                ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 157958464))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 310208))[i1]);
             }
         }
     }
@@ -2120,16 +2122,16 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 245366784))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2];
             }
         }
-        ((resnet18_real *)(ar + 113248512))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 157958464))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 113248768))[i0] = (((resnet18_real *)(ar + 113248512))[i0] / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 157958720))[i0] = (((resnet18_real *)(ar + 157958464))[i0] / (resnet18_real)(576 * n));
     }
     }
     /* sub -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
@@ -2138,7 +2140,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 113249024))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 245366784))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 113248768))[i1]);
+                ((resnet18_real *)(ar + 157958976))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 157958720))[i1]);
             }
         }
     }
@@ -2150,44 +2152,44 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 113249024))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 113249024))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((resnet18_real *)(ar + 157958976))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 157958976))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 113248512))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 157958464))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132123392))[i0] = (((resnet18_real *)(ar + 113248512))[i0] / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 176833344))[i0] = (((resnet18_real *)(ar + 157958464))[i0] / (resnet18_real)(576 * n));
     }
     }
     /* add -> f32[64], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 113248512))[i0] = ((((resnet18_real *)(st + 310976))[i0] * 0.9f) + (((resnet18_real *)(ar + 113248768))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 157958464))[i0] = ((((resnet18_real *)(st + 310976))[i0] * 0.9f) + (((resnet18_real *)(ar + 157958720))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 113248768))[i0] = ((((resnet18_real *)(st + 311232))[i0] * 0.9f) + ((((resnet18_real *)(ar + 132123392))[i0] / ((resnet18_real *)(ar + 576))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 157958720))[i0] = ((((resnet18_real *)(st + 311232))[i0] * 0.9f) + ((((resnet18_real *)(ar + 176833344))[i0] / ((resnet18_real *)(ar + 44710528))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 704))[0] = (((resnet18_real *)(st + 311488))[0] + 1.0f);
+    ((resnet18_real *)(ar + 44710656))[0] = (((resnet18_real *)(st + 311488))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132123648))[i0] = sqrtf((((resnet18_real *)(ar + 132123392))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 176833600))[i0] = sqrtf((((resnet18_real *)(ar + 176833344))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132123392))[i0] = (((resnet18_real *)(st + 310464))[i0] / ((resnet18_real *)(ar + 132123648))[i0]);
+        ((resnet18_real *)(ar + 176833344))[i0] = (((resnet18_real *)(st + 310464))[i0] / ((resnet18_real *)(ar + 176833600))[i0]);
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
@@ -2196,14 +2198,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 245366784))[i0 * 36864 + i1 * 576 + i2] = relu((((((resnet18_real *)(ar + 113249024))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 132123392))[i1]) + ((resnet18_real *)(st + 310720))[i1]) + ((resnet18_real *)(ar + 75498752))[i0 * 36864 + i1 * 576 + i2]));
+                ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] = relu((((((resnet18_real *)(ar + 157958976))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 176833344))[i1]) + ((resnet18_real *)(st + 310720))[i1]) + ((resnet18_real *)(ar + 120208704))[i0 * 36864 + i1 * 576 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 245366784)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 264241152)), (resnet18_real *)(ar + 132123904), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 308951104)), (resnet18_real *)(ar + 176833856), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -2211,7 +2213,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 283115520))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 264241152))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 459008))[i1]);
+                ((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 459008))[i1]);
             }
         }
     }
@@ -2223,16 +2225,16 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 283115520))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2];
             }
         }
-        ((resnet18_real *)(ar + 132123904))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 176833856))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132124160))[i0] = (((resnet18_real *)(ar + 132123904))[i0] / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 176834112))[i0] = (((resnet18_real *)(ar + 176833856))[i0] / (resnet18_real)(576 * n));
     }
     }
     /* sub -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
@@ -2241,7 +2243,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 264241152))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 283115520))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 132124160))[i1]);
+                ((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 176834112))[i1]);
             }
         }
     }
@@ -2253,44 +2255,44 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 264241152))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 264241152))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((resnet18_real *)(ar + 308951104))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 308951104))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 132123904))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 176833856))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132124416))[i0] = (((resnet18_real *)(ar + 132123904))[i0] / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 176834368))[i0] = (((resnet18_real *)(ar + 176833856))[i0] / (resnet18_real)(576 * n));
     }
     }
     /* add -> f32[64], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132123904))[i0] = ((((resnet18_real *)(st + 459776))[i0] * 0.9f) + (((resnet18_real *)(ar + 132124160))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 176833856))[i0] = ((((resnet18_real *)(st + 459776))[i0] * 0.9f) + (((resnet18_real *)(ar + 176834112))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132124160))[i0] = ((((resnet18_real *)(st + 460032))[i0] * 0.9f) + ((((resnet18_real *)(ar + 132124416))[i0] / ((resnet18_real *)(ar + 576))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 176834112))[i0] = ((((resnet18_real *)(st + 460032))[i0] * 0.9f) + ((((resnet18_real *)(ar + 176834368))[i0] / ((resnet18_real *)(ar + 44710528))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 132124672))[0] = (((resnet18_real *)(st + 460288))[0] + 1.0f);
+    ((resnet18_real *)(ar + 176834624))[0] = (((resnet18_real *)(st + 460288))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132124736))[i0] = sqrtf((((resnet18_real *)(ar + 132124416))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 176834688))[i0] = sqrtf((((resnet18_real *)(ar + 176834368))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132124416))[i0] = (((resnet18_real *)(st + 459264))[i0] / ((resnet18_real *)(ar + 132124736))[i0]);
+        ((resnet18_real *)(ar + 176834368))[i0] = (((resnet18_real *)(st + 459264))[i0] / ((resnet18_real *)(ar + 176834688))[i0]);
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
@@ -2299,14 +2301,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 283115520))[i0 * 36864 + i1 * 576 + i2] = relu(((((resnet18_real *)(ar + 264241152))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 132124416))[i1]) + ((resnet18_real *)(st + 459520))[i1]));
+                ((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] = relu(((((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 176834368))[i1]) + ((resnet18_real *)(st + 459520))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 283115520)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 301989888)), (resnet18_real *)(ar + 132124992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 346699840)), (resnet18_real *)(ar + 176834944), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
@@ -2314,7 +2316,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 320864256))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 301989888))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 607808))[i1]);
+                ((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 607808))[i1]);
             }
         }
     }
@@ -2326,16 +2328,16 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 320864256))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 365574208))[i0 * 576 + i1 * 36864 + i2];
             }
         }
-        ((resnet18_real *)(ar + 132124992))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 176834944))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132125248))[i0] = (((resnet18_real *)(ar + 132124992))[i0] / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 176835200))[i0] = (((resnet18_real *)(ar + 176834944))[i0] / (resnet18_real)(576 * n));
     }
     }
     /* sub -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
@@ -2344,7 +2346,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 301989888))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 320864256))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 132125248))[i1]);
+                ((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 176835200))[i1]);
             }
         }
     }
@@ -2356,44 +2358,44 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 301989888))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 301989888))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((resnet18_real *)(ar + 346699840))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 346699840))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 132124992))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 176834944))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132125504))[i0] = (((resnet18_real *)(ar + 132124992))[i0] / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 176835456))[i0] = (((resnet18_real *)(ar + 176834944))[i0] / (resnet18_real)(576 * n));
     }
     }
     /* add -> f32[64], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132124992))[i0] = ((((resnet18_real *)(st + 608576))[i0] * 0.9f) + (((resnet18_real *)(ar + 132125248))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 176834944))[i0] = ((((resnet18_real *)(st + 608576))[i0] * 0.9f) + (((resnet18_real *)(ar + 176835200))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132125248))[i0] = ((((resnet18_real *)(st + 608832))[i0] * 0.9f) + ((((resnet18_real *)(ar + 132125504))[i0] / ((resnet18_real *)(ar + 576))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 176835200))[i0] = ((((resnet18_real *)(st + 608832))[i0] * 0.9f) + ((((resnet18_real *)(ar + 176835456))[i0] / ((resnet18_real *)(ar + 44710528))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 576))[0] = (((resnet18_real *)(st + 609088))[0] + 1.0f);
+    ((resnet18_real *)(ar + 44710528))[0] = (((resnet18_real *)(st + 609088))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132125760))[i0] = sqrtf((((resnet18_real *)(ar + 132125504))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 176835712))[i0] = sqrtf((((resnet18_real *)(ar + 176835456))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132125504))[i0] = (((resnet18_real *)(st + 608064))[i0] / ((resnet18_real *)(ar + 132125760))[i0]);
+        ((resnet18_real *)(ar + 176835456))[i0] = (((resnet18_real *)(st + 608064))[i0] / ((resnet18_real *)(ar + 176835712))[i0]);
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
@@ -2402,14 +2404,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 320864256))[i0 * 36864 + i1 * 576 + i2] = relu((((((resnet18_real *)(ar + 301989888))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 132125504))[i1]) + ((resnet18_real *)(st + 608320))[i1]) + ((resnet18_real *)(ar + 245366784))[i0 * 36864 + i1 * 576 + i2]));
+                ((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] = relu((((((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 176835456))[i1]) + ((resnet18_real *)(st + 608320))[i1]) + ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 320864256)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 132126016)), (resnet18_real *)(ar + 141563200), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 176835968)), (resnet18_real *)(ar + 186273152), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
@@ -2417,7 +2419,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 339738624))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 132126016))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 904064))[i1]);
+                ((resnet18_real *)(ar + 384448576))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 176835968))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 904064))[i1]);
             }
         }
     }
@@ -2429,16 +2431,16 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 339738624))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 384448576))[i0 * 144 + i1 * 18432 + i2];
             }
         }
-        ((resnet18_real *)(ar + 132126016))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 176835968))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 132126528))[i0] = (((resnet18_real *)(ar + 132126016))[i0] / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 176836480))[i0] = (((resnet18_real *)(ar + 176835968))[i0] / (resnet18_real)(144 * n));
     }
     }
     /* sub -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
@@ -2447,7 +2449,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 132127040))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 339738624))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 132126528))[i1]);
+                ((resnet18_real *)(ar + 176836992))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 384448576))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 176836480))[i1]);
             }
         }
     }
@@ -2459,48 +2461,48 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 132127040))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 132127040))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((resnet18_real *)(ar + 176836992))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 176836992))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 132126016))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 176835968))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141564224))[i0] = (((resnet18_real *)(ar + 132126016))[i0] / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 186274176))[i0] = (((resnet18_real *)(ar + 176835968))[i0] / (resnet18_real)(144 * n));
     }
     }
     /* sub -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 132126016))[0] = (1.0f - (1.0f / (resnet18_real)(144 * n)));
+    ((resnet18_real *)(ar + 176835968))[0] = (1.0f - (1.0f / (resnet18_real)(144 * n)));
     }
     /* add -> f32[128], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141564736))[i0] = ((((resnet18_real *)(st + 905600))[i0] * 0.9f) + (((resnet18_real *)(ar + 132126528))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 186274688))[i0] = ((((resnet18_real *)(st + 905600))[i0] * 0.9f) + (((resnet18_real *)(ar + 176836480))[i0] * 0.1f));
     }
     }
     /* add -> f32[128], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 132126080))[i0] = ((((resnet18_real *)(st + 906112))[i0] * 0.9f) + ((((resnet18_real *)(ar + 141564224))[i0] / ((resnet18_real *)(ar + 132126016))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 176836032))[i0] = ((((resnet18_real *)(st + 906112))[i0] * 0.9f) + ((((resnet18_real *)(ar + 186274176))[i0] / ((resnet18_real *)(ar + 176835968))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 132126592))[0] = (((resnet18_real *)(st + 906624))[0] + 1.0f);
+    ((resnet18_real *)(ar + 176836544))[0] = (((resnet18_real *)(st + 906624))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141565248))[i0] = sqrtf((((resnet18_real *)(ar + 141564224))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 186275200))[i0] = sqrtf((((resnet18_real *)(ar + 186274176))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141564224))[i0] = (((resnet18_real *)(st + 904576))[i0] / ((resnet18_real *)(ar + 141565248))[i0]);
+        ((resnet18_real *)(ar + 186274176))[i0] = (((resnet18_real *)(st + 904576))[i0] / ((resnet18_real *)(ar + 186275200))[i0]);
     }
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
@@ -2509,14 +2511,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 339738624))[i0 * 18432 + i1 * 144 + i2] = relu(((((resnet18_real *)(ar + 132127040))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 141564224))[i1]) + ((resnet18_real *)(st + 905088))[i1]));
+                ((resnet18_real *)(ar + 384448576))[i0 * 18432 + i1 * 144 + i2] = relu(((((resnet18_real *)(ar + 176836992))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 186274176))[i1]) + ((resnet18_real *)(st + 905088))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 339738624)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 349175808)), (resnet18_real *)(ar + 141565760), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 384448576)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 393885760)), (resnet18_real *)(ar + 186275712), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
@@ -2524,7 +2526,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 358612992))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 349175808))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1496512))[i1]);
+                ((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 393885760))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1496512))[i1]);
             }
         }
     }
@@ -2536,16 +2538,16 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 358612992))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2];
             }
         }
-        ((resnet18_real *)(ar + 141565760))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 186275712))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141566272))[i0] = (((resnet18_real *)(ar + 141565760))[i0] / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 186276224))[i0] = (((resnet18_real *)(ar + 186275712))[i0] / (resnet18_real)(144 * n));
     }
     }
     /* sub -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
@@ -2554,7 +2556,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 349175808))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 358612992))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 141566272))[i1]);
+                ((resnet18_real *)(ar + 393885760))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 186276224))[i1]);
             }
         }
     }
@@ -2566,49 +2568,49 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 349175808))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 349175808))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((resnet18_real *)(ar + 393885760))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 393885760))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 141565760))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 186275712))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141566784))[i0] = (((resnet18_real *)(ar + 141565760))[i0] / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 186276736))[i0] = (((resnet18_real *)(ar + 186275712))[i0] / (resnet18_real)(144 * n));
     }
     }
     /* add -> f32[128], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141565760))[i0] = ((((resnet18_real *)(st + 1498048))[i0] * 0.9f) + (((resnet18_real *)(ar + 141566272))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 186275712))[i0] = ((((resnet18_real *)(st + 1498048))[i0] * 0.9f) + (((resnet18_real *)(ar + 186276224))[i0] * 0.1f));
     }
     }
     /* add -> f32[128], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141566272))[i0] = ((((resnet18_real *)(st + 1498560))[i0] * 0.9f) + ((((resnet18_real *)(ar + 141566784))[i0] / ((resnet18_real *)(ar + 132126016))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 186276224))[i0] = ((((resnet18_real *)(st + 1498560))[i0] * 0.9f) + ((((resnet18_real *)(ar + 186276736))[i0] / ((resnet18_real *)(ar + 176835968))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 132126656))[0] = (((resnet18_real *)(st + 1499072))[0] + 1.0f);
+    ((resnet18_real *)(ar + 176836608))[0] = (((resnet18_real *)(st + 1499072))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141567296))[i0] = sqrtf((((resnet18_real *)(ar + 141566784))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 186277248))[i0] = sqrtf((((resnet18_real *)(ar + 186276736))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141566784))[i0] = (((resnet18_real *)(st + 1497024))[i0] / ((resnet18_real *)(ar + 141567296))[i0]);
+        ((resnet18_real *)(ar + 186276736))[i0] = (((resnet18_real *)(st + 1497024))[i0] / ((resnet18_real *)(ar + 186277248))[i0]);
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 320864256)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 358612992)), (resnet18_real *)(ar + 141567808), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 186277760), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -2616,14 +2618,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 368050176))[i0 * 18432 + i1 * 144 + i2] = relu((((((resnet18_real *)(ar + 349175808))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 141566784))[i1]) + ((resnet18_real *)(st + 1497536))[i1]) + (((resnet18_real *)(ar + 358612992))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1531904))[i1])));
+                ((resnet18_real *)(ar + 412760128))[i0 * 18432 + i1 * 144 + i2] = relu((((((resnet18_real *)(ar + 393885760))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 186276736))[i1]) + ((resnet18_real *)(st + 1497536))[i1]) + (((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1531904))[i1])));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 368050176)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 358612992)), (resnet18_real *)(ar + 141567808), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 412760128)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 186277760), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
@@ -2631,7 +2633,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 377487360))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 358612992))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2122240))[i1]);
+                ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2122240))[i1]);
             }
         }
     }
@@ -2643,16 +2645,16 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 377487360))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2];
             }
         }
-        ((resnet18_real *)(ar + 141567808))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 186277760))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141568320))[i0] = (((resnet18_real *)(ar + 141567808))[i0] / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 186278272))[i0] = (((resnet18_real *)(ar + 186277760))[i0] / (resnet18_real)(144 * n));
     }
     }
     /* sub -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
@@ -2661,7 +2663,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 358612992))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 377487360))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 141568320))[i1]);
+                ((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 186278272))[i1]);
             }
         }
     }
@@ -2673,44 +2675,44 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 358612992))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 358612992))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 141567808))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 186277760))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141568832))[i0] = (((resnet18_real *)(ar + 141567808))[i0] / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 186278784))[i0] = (((resnet18_real *)(ar + 186277760))[i0] / (resnet18_real)(144 * n));
     }
     }
     /* add -> f32[128], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141567808))[i0] = ((((resnet18_real *)(st + 2123776))[i0] * 0.9f) + (((resnet18_real *)(ar + 141568320))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 186277760))[i0] = ((((resnet18_real *)(st + 2123776))[i0] * 0.9f) + (((resnet18_real *)(ar + 186278272))[i0] * 0.1f));
     }
     }
     /* add -> f32[128], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141568320))[i0] = ((((resnet18_real *)(st + 2124288))[i0] * 0.9f) + ((((resnet18_real *)(ar + 141568832))[i0] / ((resnet18_real *)(ar + 132126016))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 186278272))[i0] = ((((resnet18_real *)(st + 2124288))[i0] * 0.9f) + ((((resnet18_real *)(ar + 186278784))[i0] / ((resnet18_real *)(ar + 176835968))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 132126720))[0] = (((resnet18_real *)(st + 2124800))[0] + 1.0f);
+    ((resnet18_real *)(ar + 176836672))[0] = (((resnet18_real *)(st + 2124800))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141569344))[i0] = sqrtf((((resnet18_real *)(ar + 141568832))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 186279296))[i0] = sqrtf((((resnet18_real *)(ar + 186278784))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141568832))[i0] = (((resnet18_real *)(st + 2122752))[i0] / ((resnet18_real *)(ar + 141569344))[i0]);
+        ((resnet18_real *)(ar + 186278784))[i0] = (((resnet18_real *)(st + 2122752))[i0] / ((resnet18_real *)(ar + 186279296))[i0]);
     }
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
@@ -2719,14 +2721,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 377487360))[i0 * 18432 + i1 * 144 + i2] = relu(((((resnet18_real *)(ar + 358612992))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 141568832))[i1]) + ((resnet18_real *)(st + 2123264))[i1]));
+                ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] = relu(((((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 186278784))[i1]) + ((resnet18_real *)(st + 2123264))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 377487360)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 386924544)), (resnet18_real *)(ar + 141569856), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 431634496)), (resnet18_real *)(ar + 186279808), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
@@ -2734,7 +2736,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 396361728))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 386924544))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2714688))[i1]);
+                ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2714688))[i1]);
             }
         }
     }
@@ -2746,16 +2748,16 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 396361728))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 441071680))[i0 * 144 + i1 * 18432 + i2];
             }
         }
-        ((resnet18_real *)(ar + 141569856))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 186279808))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141570368))[i0] = (((resnet18_real *)(ar + 141569856))[i0] / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 186280320))[i0] = (((resnet18_real *)(ar + 186279808))[i0] / (resnet18_real)(144 * n));
     }
     }
     /* sub -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
@@ -2764,7 +2766,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 386924544))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 396361728))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 141570368))[i1]);
+                ((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 186280320))[i1]);
             }
         }
     }
@@ -2776,44 +2778,44 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 386924544))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 386924544))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((resnet18_real *)(ar + 431634496))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 431634496))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 141569856))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 186279808))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141570880))[i0] = (((resnet18_real *)(ar + 141569856))[i0] / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 186280832))[i0] = (((resnet18_real *)(ar + 186279808))[i0] / (resnet18_real)(144 * n));
     }
     }
     /* add -> f32[128], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141569856))[i0] = ((((resnet18_real *)(st + 2716224))[i0] * 0.9f) + (((resnet18_real *)(ar + 141570368))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 186279808))[i0] = ((((resnet18_real *)(st + 2716224))[i0] * 0.9f) + (((resnet18_real *)(ar + 186280320))[i0] * 0.1f));
     }
     }
     /* add -> f32[128], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141570368))[i0] = ((((resnet18_real *)(st + 2716736))[i0] * 0.9f) + ((((resnet18_real *)(ar + 141570880))[i0] / ((resnet18_real *)(ar + 132126016))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 186280320))[i0] = ((((resnet18_real *)(st + 2716736))[i0] * 0.9f) + ((((resnet18_real *)(ar + 186280832))[i0] / ((resnet18_real *)(ar + 176835968))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 132126016))[0] = (((resnet18_real *)(st + 2717248))[0] + 1.0f);
+    ((resnet18_real *)(ar + 176835968))[0] = (((resnet18_real *)(st + 2717248))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141571392))[i0] = sqrtf((((resnet18_real *)(ar + 141570880))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 186281344))[i0] = sqrtf((((resnet18_real *)(ar + 186280832))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141570880))[i0] = (((resnet18_real *)(st + 2715200))[i0] / ((resnet18_real *)(ar + 141571392))[i0]);
+        ((resnet18_real *)(ar + 186280832))[i0] = (((resnet18_real *)(st + 2715200))[i0] / ((resnet18_real *)(ar + 186281344))[i0]);
     }
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
@@ -2822,14 +2824,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 396361728))[i0 * 18432 + i1 * 144 + i2] = relu((((((resnet18_real *)(ar + 386924544))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 141570880))[i1]) + ((resnet18_real *)(st + 2715712))[i1]) + ((resnet18_real *)(ar + 368050176))[i0 * 18432 + i1 * 144 + i2]));
+                ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] = relu((((((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 186280832))[i1]) + ((resnet18_real *)(st + 2715712))[i1]) + ((resnet18_real *)(ar + 412760128))[i0 * 18432 + i1 * 144 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 396361728)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 141571904)), (resnet18_real *)(ar + 146290496), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 186281856)), (resnet18_real *)(ar + 191000448), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
@@ -2837,7 +2839,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 405798912))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 141571904))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 3896960))[i1]);
+                ((resnet18_real *)(ar + 450508864))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 186281856))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 3896960))[i1]);
             }
         }
     }
@@ -2849,16 +2851,16 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 405798912))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 450508864))[i0 * 36 + i1 * 9216 + i2];
             }
         }
-        ((resnet18_real *)(ar + 141571904))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 186281856))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 141572928))[i0] = (((resnet18_real *)(ar + 141571904))[i0] / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 186282880))[i0] = (((resnet18_real *)(ar + 186281856))[i0] / (resnet18_real)(36 * n));
     }
     }
     /* sub -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
@@ -2867,7 +2869,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 141573952))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 405798912))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 141572928))[i1]);
+                ((resnet18_real *)(ar + 186283904))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 450508864))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 186282880))[i1]);
             }
         }
     }
@@ -2879,48 +2881,48 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 141573952))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 141573952))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (((resnet18_real *)(ar + 186283904))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 186283904))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 141571904))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 186281856))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146292544))[i0] = (((resnet18_real *)(ar + 141571904))[i0] / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 191002496))[i0] = (((resnet18_real *)(ar + 186281856))[i0] / (resnet18_real)(36 * n));
     }
     }
     /* sub -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 132126784))[0] = (1.0f - (1.0f / (resnet18_real)(36 * n)));
+    ((resnet18_real *)(ar + 176836736))[0] = (1.0f - (1.0f / (resnet18_real)(36 * n)));
     }
     /* add -> f32[256], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 141571904))[i0] = ((((resnet18_real *)(st + 3900032))[i0] * 0.9f) + (((resnet18_real *)(ar + 141572928))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 186281856))[i0] = ((((resnet18_real *)(st + 3900032))[i0] * 0.9f) + (((resnet18_real *)(ar + 186282880))[i0] * 0.1f));
     }
     }
     /* add -> f32[256], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 141572928))[i0] = ((((resnet18_real *)(st + 3901056))[i0] * 0.9f) + ((((resnet18_real *)(ar + 146292544))[i0] / ((resnet18_real *)(ar + 132126784))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 186282880))[i0] = ((((resnet18_real *)(st + 3901056))[i0] * 0.9f) + ((((resnet18_real *)(ar + 191002496))[i0] / ((resnet18_real *)(ar + 176836736))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 132126848))[0] = (((resnet18_real *)(st + 3902080))[0] + 1.0f);
+    ((resnet18_real *)(ar + 176836800))[0] = (((resnet18_real *)(st + 3902080))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146293568))[i0] = sqrtf((((resnet18_real *)(ar + 146292544))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 191003520))[i0] = sqrtf((((resnet18_real *)(ar + 191002496))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146292544))[i0] = (((resnet18_real *)(st + 3897984))[i0] / ((resnet18_real *)(ar + 146293568))[i0]);
+        ((resnet18_real *)(ar + 191002496))[i0] = (((resnet18_real *)(st + 3897984))[i0] / ((resnet18_real *)(ar + 191003520))[i0]);
     }
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
@@ -2929,14 +2931,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 405798912))[i0 * 9216 + i1 * 36 + i2] = relu(((((resnet18_real *)(ar + 141573952))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 146292544))[i1]) + ((resnet18_real *)(st + 3899008))[i1]));
+                ((resnet18_real *)(ar + 450508864))[i0 * 9216 + i1 * 36 + i2] = relu(((((resnet18_real *)(ar + 186283904))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 191002496))[i1]) + ((resnet18_real *)(st + 3899008))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 405798912)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 410517504)), (resnet18_real *)(ar + 146294592), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 455227456)), (resnet18_real *)(ar + 191004544), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
@@ -2944,7 +2946,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 415236096))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 410517504))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6261440))[i1]);
+                ((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 455227456))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6261440))[i1]);
             }
         }
     }
@@ -2956,16 +2958,16 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 415236096))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 459946048))[i0 * 36 + i1 * 9216 + i2];
             }
         }
-        ((resnet18_real *)(ar + 146294592))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 191004544))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146295616))[i0] = (((resnet18_real *)(ar + 146294592))[i0] / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 191005568))[i0] = (((resnet18_real *)(ar + 191004544))[i0] / (resnet18_real)(36 * n));
     }
     }
     /* sub -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
@@ -2974,7 +2976,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 410517504))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 415236096))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 146295616))[i1]);
+                ((resnet18_real *)(ar + 455227456))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 191005568))[i1]);
             }
         }
     }
@@ -2986,49 +2988,49 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 410517504))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 410517504))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (((resnet18_real *)(ar + 455227456))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 455227456))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 146294592))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 191004544))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146296640))[i0] = (((resnet18_real *)(ar + 146294592))[i0] / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 191006592))[i0] = (((resnet18_real *)(ar + 191004544))[i0] / (resnet18_real)(36 * n));
     }
     }
     /* add -> f32[256], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146294592))[i0] = ((((resnet18_real *)(st + 6264512))[i0] * 0.9f) + (((resnet18_real *)(ar + 146295616))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 191004544))[i0] = ((((resnet18_real *)(st + 6264512))[i0] * 0.9f) + (((resnet18_real *)(ar + 191005568))[i0] * 0.1f));
     }
     }
     /* add -> f32[256], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146295616))[i0] = ((((resnet18_real *)(st + 6265536))[i0] * 0.9f) + ((((resnet18_real *)(ar + 146296640))[i0] / ((resnet18_real *)(ar + 132126784))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 191005568))[i0] = ((((resnet18_real *)(st + 6265536))[i0] * 0.9f) + ((((resnet18_real *)(ar + 191006592))[i0] / ((resnet18_real *)(ar + 176836736))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 132126912))[0] = (((resnet18_real *)(st + 6266560))[0] + 1.0f);
+    ((resnet18_real *)(ar + 176836864))[0] = (((resnet18_real *)(st + 6266560))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146297664))[i0] = sqrtf((((resnet18_real *)(ar + 146296640))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 191007616))[i0] = sqrtf((((resnet18_real *)(ar + 191006592))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146296640))[i0] = (((resnet18_real *)(st + 6262464))[i0] / ((resnet18_real *)(ar + 146297664))[i0]);
+        ((resnet18_real *)(ar + 191006592))[i0] = (((resnet18_real *)(st + 6262464))[i0] / ((resnet18_real *)(ar + 191007616))[i0]);
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 396361728)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 415236096)), (resnet18_real *)(ar + 146298688), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 191008640), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
@@ -3036,14 +3038,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 419954688))[i0 * 9216 + i1 * 36 + i2] = relu((((((resnet18_real *)(ar + 410517504))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 146296640))[i1]) + ((resnet18_real *)(st + 6263488))[i1]) + (((resnet18_real *)(ar + 415236096))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6397696))[i1])));
+                ((resnet18_real *)(ar + 464664640))[i0 * 9216 + i1 * 36 + i2] = relu((((((resnet18_real *)(ar + 455227456))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 191006592))[i1]) + ((resnet18_real *)(st + 6263488))[i1]) + (((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6397696))[i1])));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 419954688)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 415236096)), (resnet18_real *)(ar + 146298688), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 464664640)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 191008640), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
@@ -3051,7 +3053,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 424673280))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 415236096))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 8758016))[i1]);
+                ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 8758016))[i1]);
             }
         }
     }
@@ -3063,16 +3065,16 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 424673280))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2];
             }
         }
-        ((resnet18_real *)(ar + 146298688))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 191008640))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146299712))[i0] = (((resnet18_real *)(ar + 146298688))[i0] / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 191009664))[i0] = (((resnet18_real *)(ar + 191008640))[i0] / (resnet18_real)(36 * n));
     }
     }
     /* sub -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
@@ -3081,7 +3083,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 415236096))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 424673280))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 146299712))[i1]);
+                ((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 191009664))[i1]);
             }
         }
     }
@@ -3093,44 +3095,44 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 415236096))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 415236096))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (((resnet18_real *)(ar + 459946048))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 459946048))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 146298688))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 191008640))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146300736))[i0] = (((resnet18_real *)(ar + 146298688))[i0] / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 191010688))[i0] = (((resnet18_real *)(ar + 191008640))[i0] / (resnet18_real)(36 * n));
     }
     }
     /* add -> f32[256], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146298688))[i0] = ((((resnet18_real *)(st + 8761088))[i0] * 0.9f) + (((resnet18_real *)(ar + 146299712))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 191008640))[i0] = ((((resnet18_real *)(st + 8761088))[i0] * 0.9f) + (((resnet18_real *)(ar + 191009664))[i0] * 0.1f));
     }
     }
     /* add -> f32[256], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146299712))[i0] = ((((resnet18_real *)(st + 8762112))[i0] * 0.9f) + ((((resnet18_real *)(ar + 146300736))[i0] / ((resnet18_real *)(ar + 132126784))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 191009664))[i0] = ((((resnet18_real *)(st + 8762112))[i0] * 0.9f) + ((((resnet18_real *)(ar + 191010688))[i0] / ((resnet18_real *)(ar + 176836736))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 132126976))[0] = (((resnet18_real *)(st + 8763136))[0] + 1.0f);
+    ((resnet18_real *)(ar + 176836928))[0] = (((resnet18_real *)(st + 8763136))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146301760))[i0] = sqrtf((((resnet18_real *)(ar + 146300736))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 191011712))[i0] = sqrtf((((resnet18_real *)(ar + 191010688))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146300736))[i0] = (((resnet18_real *)(st + 8759040))[i0] / ((resnet18_real *)(ar + 146301760))[i0]);
+        ((resnet18_real *)(ar + 191010688))[i0] = (((resnet18_real *)(st + 8759040))[i0] / ((resnet18_real *)(ar + 191011712))[i0]);
     }
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
@@ -3139,14 +3141,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 424673280))[i0 * 9216 + i1 * 36 + i2] = relu(((((resnet18_real *)(ar + 415236096))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 146300736))[i1]) + ((resnet18_real *)(st + 8760064))[i1]));
+                ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] = relu(((((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 191010688))[i1]) + ((resnet18_real *)(st + 8760064))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 424673280)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 429391872)), (resnet18_real *)(ar + 146302784), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 474101824)), (resnet18_real *)(ar + 191012736), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
@@ -3154,7 +3156,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 434110464))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 429391872))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 11122496))[i1]);
+                ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 11122496))[i1]);
             }
         }
     }
@@ -3166,16 +3168,16 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 434110464))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 478820416))[i0 * 36 + i1 * 9216 + i2];
             }
         }
-        ((resnet18_real *)(ar + 146302784))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 191012736))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146303808))[i0] = (((resnet18_real *)(ar + 146302784))[i0] / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 191013760))[i0] = (((resnet18_real *)(ar + 191012736))[i0] / (resnet18_real)(36 * n));
     }
     }
     /* sub -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
@@ -3184,7 +3186,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 429391872))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 434110464))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 146303808))[i1]);
+                ((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 191013760))[i1]);
             }
         }
     }
@@ -3196,44 +3198,44 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 429391872))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 429391872))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (((resnet18_real *)(ar + 474101824))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 474101824))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 146302784))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 191012736))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146304832))[i0] = (((resnet18_real *)(ar + 146302784))[i0] / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 191014784))[i0] = (((resnet18_real *)(ar + 191012736))[i0] / (resnet18_real)(36 * n));
     }
     }
     /* add -> f32[256], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146302784))[i0] = ((((resnet18_real *)(st + 11125568))[i0] * 0.9f) + (((resnet18_real *)(ar + 146303808))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 191012736))[i0] = ((((resnet18_real *)(st + 11125568))[i0] * 0.9f) + (((resnet18_real *)(ar + 191013760))[i0] * 0.1f));
     }
     }
     /* add -> f32[256], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146303808))[i0] = ((((resnet18_real *)(st + 11126592))[i0] * 0.9f) + ((((resnet18_real *)(ar + 146304832))[i0] / ((resnet18_real *)(ar + 132126784))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 191013760))[i0] = ((((resnet18_real *)(st + 11126592))[i0] * 0.9f) + ((((resnet18_real *)(ar + 191014784))[i0] / ((resnet18_real *)(ar + 176836736))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 132126784))[0] = (((resnet18_real *)(st + 11127616))[0] + 1.0f);
+    ((resnet18_real *)(ar + 176836736))[0] = (((resnet18_real *)(st + 11127616))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146305856))[i0] = sqrtf((((resnet18_real *)(ar + 146304832))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 191015808))[i0] = sqrtf((((resnet18_real *)(ar + 191014784))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146304832))[i0] = (((resnet18_real *)(st + 11123520))[i0] / ((resnet18_real *)(ar + 146305856))[i0]);
+        ((resnet18_real *)(ar + 191014784))[i0] = (((resnet18_real *)(st + 11123520))[i0] / ((resnet18_real *)(ar + 191015808))[i0]);
     }
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
@@ -3242,14 +3244,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 434110464))[i0 * 9216 + i1 * 36 + i2] = relu((((((resnet18_real *)(ar + 429391872))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 146304832))[i1]) + ((resnet18_real *)(st + 11124544))[i1]) + ((resnet18_real *)(ar + 419954688))[i0 * 9216 + i1 * 36 + i2]));
+                ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] = relu((((((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 191014784))[i1]) + ((resnet18_real *)(st + 11124544))[i1]) + ((resnet18_real *)(ar + 464664640))[i0 * 9216 + i1 * 36 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 434110464)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 146306880)), (resnet18_real *)(ar + 148666176), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 191016832)), (resnet18_real *)(ar + 193376128), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
@@ -3257,7 +3259,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 438829056))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 146306880))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 15846272))[i1]);
+                ((resnet18_real *)(ar + 483539008))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 191016832))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 15846272))[i1]);
             }
         }
     }
@@ -3269,16 +3271,16 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 438829056))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 483539008))[i0 * 9 + i1 * 4608 + i2];
             }
         }
-        ((resnet18_real *)(ar + 146306880))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 191016832))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 146308928))[i0] = (((resnet18_real *)(ar + 146306880))[i0] / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 191018880))[i0] = (((resnet18_real *)(ar + 191016832))[i0] / (resnet18_real)(9 * n));
     }
     }
     /* sub -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
@@ -3287,7 +3289,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 146310976))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 438829056))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 146308928))[i1]);
+                ((resnet18_real *)(ar + 191020928))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 483539008))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 191018880))[i1]);
             }
         }
     }
@@ -3299,48 +3301,48 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 146310976))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 146310976))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (((resnet18_real *)(ar + 191020928))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 191020928))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 146306880))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 191016832))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148670272))[i0] = (((resnet18_real *)(ar + 146306880))[i0] / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 193380224))[i0] = (((resnet18_real *)(ar + 191016832))[i0] / (resnet18_real)(9 * n));
     }
     }
     /* sub -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 146306880))[0] = (1.0f - (1.0f / (resnet18_real)(9 * n)));
+    ((resnet18_real *)(ar + 191016832))[0] = (1.0f - (1.0f / (resnet18_real)(9 * n)));
     }
     /* add -> f32[512], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148672320))[i0] = ((((resnet18_real *)(st + 15852416))[i0] * 0.9f) + (((resnet18_real *)(ar + 146308928))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 193382272))[i0] = ((((resnet18_real *)(st + 15852416))[i0] * 0.9f) + (((resnet18_real *)(ar + 191018880))[i0] * 0.1f));
     }
     }
     /* add -> f32[512], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 146306944))[i0] = ((((resnet18_real *)(st + 15854464))[i0] * 0.9f) + ((((resnet18_real *)(ar + 148670272))[i0] / ((resnet18_real *)(ar + 146306880))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 191016896))[i0] = ((((resnet18_real *)(st + 15854464))[i0] * 0.9f) + ((((resnet18_real *)(ar + 193380224))[i0] / ((resnet18_real *)(ar + 191016832))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 146308992))[0] = (((resnet18_real *)(st + 15856512))[0] + 1.0f);
+    ((resnet18_real *)(ar + 191018944))[0] = (((resnet18_real *)(st + 15856512))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148674368))[i0] = sqrtf((((resnet18_real *)(ar + 148670272))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 193384320))[i0] = sqrtf((((resnet18_real *)(ar + 193380224))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148670272))[i0] = (((resnet18_real *)(st + 15848320))[i0] / ((resnet18_real *)(ar + 148674368))[i0]);
+        ((resnet18_real *)(ar + 193380224))[i0] = (((resnet18_real *)(st + 15848320))[i0] / ((resnet18_real *)(ar + 193384320))[i0]);
     }
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
@@ -3349,14 +3351,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 438829056))[i0 * 4608 + i1 * 9 + i2] = relu(((((resnet18_real *)(ar + 146310976))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 148670272))[i1]) + ((resnet18_real *)(st + 15850368))[i1]));
+                ((resnet18_real *)(ar + 483539008))[i0 * 4608 + i1 * 9 + i2] = relu(((((resnet18_real *)(ar + 191020928))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 193380224))[i1]) + ((resnet18_real *)(st + 15850368))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 438829056)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 441188352)), (resnet18_real *)(ar + 148676416), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 485898304)), (resnet18_real *)(ar + 193386368), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
@@ -3364,7 +3366,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 443547648))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 441188352))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25293760))[i1]);
+                ((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 485898304))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25293760))[i1]);
             }
         }
     }
@@ -3376,16 +3378,16 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 443547648))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 488257600))[i0 * 9 + i1 * 4608 + i2];
             }
         }
-        ((resnet18_real *)(ar + 148676416))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 193386368))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148678464))[i0] = (((resnet18_real *)(ar + 148676416))[i0] / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 193388416))[i0] = (((resnet18_real *)(ar + 193386368))[i0] / (resnet18_real)(9 * n));
     }
     }
     /* sub -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
@@ -3394,7 +3396,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 441188352))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 443547648))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 148678464))[i1]);
+                ((resnet18_real *)(ar + 485898304))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 193388416))[i1]);
             }
         }
     }
@@ -3406,49 +3408,49 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 441188352))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 441188352))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (((resnet18_real *)(ar + 485898304))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 485898304))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 148676416))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 193386368))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148680512))[i0] = (((resnet18_real *)(ar + 148676416))[i0] / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 193390464))[i0] = (((resnet18_real *)(ar + 193386368))[i0] / (resnet18_real)(9 * n));
     }
     }
     /* add -> f32[512], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148676416))[i0] = ((((resnet18_real *)(st + 25299904))[i0] * 0.9f) + (((resnet18_real *)(ar + 148678464))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 193386368))[i0] = ((((resnet18_real *)(st + 25299904))[i0] * 0.9f) + (((resnet18_real *)(ar + 193388416))[i0] * 0.1f));
     }
     }
     /* add -> f32[512], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148678464))[i0] = ((((resnet18_real *)(st + 25301952))[i0] * 0.9f) + ((((resnet18_real *)(ar + 148680512))[i0] / ((resnet18_real *)(ar + 146306880))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 193388416))[i0] = ((((resnet18_real *)(st + 25301952))[i0] * 0.9f) + ((((resnet18_real *)(ar + 193390464))[i0] / ((resnet18_real *)(ar + 191016832))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 146309056))[0] = (((resnet18_real *)(st + 25304000))[0] + 1.0f);
+    ((resnet18_real *)(ar + 191019008))[0] = (((resnet18_real *)(st + 25304000))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148682560))[i0] = sqrtf((((resnet18_real *)(ar + 148680512))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 193392512))[i0] = sqrtf((((resnet18_real *)(ar + 193390464))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148680512))[i0] = (((resnet18_real *)(st + 25295808))[i0] / ((resnet18_real *)(ar + 148682560))[i0]);
+        ((resnet18_real *)(ar + 193390464))[i0] = (((resnet18_real *)(st + 25295808))[i0] / ((resnet18_real *)(ar + 193392512))[i0]);
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 434110464)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 443547648)), (resnet18_real *)(ar + 148684608), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 193394560), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -3456,14 +3458,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 445906944))[i0 * 4608 + i1 * 9 + i2] = relu((((((resnet18_real *)(ar + 441188352))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 148680512))[i1]) + ((resnet18_real *)(st + 25297856))[i1]) + (((resnet18_real *)(ar + 443547648))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25828352))[i1])));
+                ((resnet18_real *)(ar + 490616896))[i0 * 4608 + i1 * 9 + i2] = relu((((((resnet18_real *)(ar + 485898304))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 193390464))[i1]) + ((resnet18_real *)(st + 25297856))[i1]) + (((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25828352))[i1])));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 445906944)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 443547648)), (resnet18_real *)(ar + 148684608), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 490616896)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 193394560), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
@@ -3471,7 +3473,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 448266240))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 443547648))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 35267584))[i1]);
+                ((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 35267584))[i1]);
             }
         }
     }
@@ -3483,16 +3485,16 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 448266240))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 492976192))[i0 * 9 + i1 * 4608 + i2];
             }
         }
-        ((resnet18_real *)(ar + 148684608))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 193394560))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148686656))[i0] = (((resnet18_real *)(ar + 148684608))[i0] / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 193396608))[i0] = (((resnet18_real *)(ar + 193394560))[i0] / (resnet18_real)(9 * n));
     }
     }
     /* sub -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
@@ -3501,7 +3503,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 443547648))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 448266240))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 148686656))[i1]);
+                ((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 193396608))[i1]);
             }
         }
     }
@@ -3513,44 +3515,44 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 443547648))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 443547648))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (((resnet18_real *)(ar + 488257600))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 488257600))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 148684608))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 193394560))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148688704))[i0] = (((resnet18_real *)(ar + 148684608))[i0] / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 193398656))[i0] = (((resnet18_real *)(ar + 193394560))[i0] / (resnet18_real)(9 * n));
     }
     }
     /* add -> f32[512], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148684608))[i0] = ((((resnet18_real *)(st + 35273728))[i0] * 0.9f) + (((resnet18_real *)(ar + 148686656))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 193394560))[i0] = ((((resnet18_real *)(st + 35273728))[i0] * 0.9f) + (((resnet18_real *)(ar + 193396608))[i0] * 0.1f));
     }
     }
     /* add -> f32[512], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148686656))[i0] = ((((resnet18_real *)(st + 35275776))[i0] * 0.9f) + ((((resnet18_real *)(ar + 148688704))[i0] / ((resnet18_real *)(ar + 146306880))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 193396608))[i0] = ((((resnet18_real *)(st + 35275776))[i0] * 0.9f) + ((((resnet18_real *)(ar + 193398656))[i0] / ((resnet18_real *)(ar + 191016832))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 146309120))[0] = (((resnet18_real *)(st + 35277824))[0] + 1.0f);
+    ((resnet18_real *)(ar + 191019072))[0] = (((resnet18_real *)(st + 35277824))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148690752))[i0] = sqrtf((((resnet18_real *)(ar + 148688704))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 193400704))[i0] = sqrtf((((resnet18_real *)(ar + 193398656))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148688704))[i0] = (((resnet18_real *)(st + 35269632))[i0] / ((resnet18_real *)(ar + 148690752))[i0]);
+        ((resnet18_real *)(ar + 193398656))[i0] = (((resnet18_real *)(st + 35269632))[i0] / ((resnet18_real *)(ar + 193400704))[i0]);
     }
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
@@ -3559,14 +3561,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 448266240))[i0 * 4608 + i1 * 9 + i2] = relu(((((resnet18_real *)(ar + 443547648))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 148688704))[i1]) + ((resnet18_real *)(st + 35271680))[i1]));
+                ((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2] = relu(((((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 193398656))[i1]) + ((resnet18_real *)(st + 35271680))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 448266240)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 450625536)), (resnet18_real *)(ar + 148692800), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 495335488)), (resnet18_real *)(ar + 193402752), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
@@ -3574,7 +3576,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 452984832))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 450625536))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 44715072))[i1]);
+                ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 44715072))[i1]);
             }
         }
     }
@@ -3586,16 +3588,16 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 452984832))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 497694784))[i0 * 9 + i1 * 4608 + i2];
             }
         }
-        ((resnet18_real *)(ar + 148692800))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 193402752))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148694848))[i0] = (((resnet18_real *)(ar + 148692800))[i0] / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 193404800))[i0] = (((resnet18_real *)(ar + 193402752))[i0] / (resnet18_real)(9 * n));
     }
     }
     /* sub -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
@@ -3604,7 +3606,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 450625536))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 452984832))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 148694848))[i1]);
+                ((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 193404800))[i1]);
             }
         }
     }
@@ -3616,44 +3618,44 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 450625536))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 450625536))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (((resnet18_real *)(ar + 495335488))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 495335488))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 148692800))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 193402752))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148696896))[i0] = (((resnet18_real *)(ar + 148692800))[i0] / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 193406848))[i0] = (((resnet18_real *)(ar + 193402752))[i0] / (resnet18_real)(9 * n));
     }
     }
     /* add -> f32[512], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148692800))[i0] = ((((resnet18_real *)(st + 44721216))[i0] * 0.9f) + (((resnet18_real *)(ar + 148694848))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 193402752))[i0] = ((((resnet18_real *)(st + 44721216))[i0] * 0.9f) + (((resnet18_real *)(ar + 193404800))[i0] * 0.1f));
     }
     }
     /* add -> f32[512], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148694848))[i0] = ((((resnet18_real *)(st + 44723264))[i0] * 0.9f) + ((((resnet18_real *)(ar + 148696896))[i0] / ((resnet18_real *)(ar + 146306880))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 193404800))[i0] = ((((resnet18_real *)(st + 44723264))[i0] * 0.9f) + ((((resnet18_real *)(ar + 193406848))[i0] / ((resnet18_real *)(ar + 191016832))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 146306880))[0] = (((resnet18_real *)(st + 44725312))[0] + 1.0f);
+    ((resnet18_real *)(ar + 191016832))[0] = (((resnet18_real *)(st + 44725312))[0] + 1.0f);
     }
     /* sqrt -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148698944))[i0] = sqrtf((((resnet18_real *)(ar + 148696896))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 193408896))[i0] = sqrtf((((resnet18_real *)(ar + 193406848))[i0] + 1e-05f));
     }
     }
     /* div -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148696896))[i0] = (((resnet18_real *)(st + 44717120))[i0] / ((resnet18_real *)(ar + 148698944))[i0]);
+        ((resnet18_real *)(ar + 193406848))[i0] = (((resnet18_real *)(st + 44717120))[i0] / ((resnet18_real *)(ar + 193408896))[i0]);
     }
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
@@ -3662,31 +3664,31 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 452984832))[i0 * 4608 + i1 * 9 + i2] = relu((((((resnet18_real *)(ar + 450625536))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 148696896))[i1]) + ((resnet18_real *)(st + 44719168))[i1]) + ((resnet18_real *)(ar + 445906944))[i0 * 4608 + i1 * 9 + i2]));
+                ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] = relu((((((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 193406848))[i1]) + ((resnet18_real *)(st + 44719168))[i1]) + ((resnet18_real *)(ar + 490616896))[i0 * 4608 + i1 * 9 + i2]));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 512, 1, 1], resnet18.dlm line 48 */
     {
-    avg_pool_fwd_0(((resnet18_real *)(ar + 452984832)), ((resnet18_real *)(ar + 148700992)), n);
+    avg_pool_fwd_0(((resnet18_real *)(ar + 497694784)), ((resnet18_real *)(ar + 193410944)), n);
     }
     /* matmul -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
-    gemm(0, 1, n, 10, 512, ((resnet18_real *)(ar + 148700992)), 512, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 148963136)), 10, 0);
+    gemm(0, 1, n, 10, 512, ((resnet18_real *)(ar + 193410944)), 512, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 193673088)), 10, 0);
     }
     /* add -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((resnet18_real *)(ar + 148968256))[i0 * 10 + i1] = (((resnet18_real *)(ar + 148963136))[i0 * 10 + i1] + ((resnet18_real *)(st + 44745856))[i1]);
+            ((resnet18_real *)(ar + 193678208))[i0 * 10 + i1] = (((resnet18_real *)(ar + 193673088))[i0 * 10 + i1] + ((resnet18_real *)(st + 44745856))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], resnet18.dlm line 55 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const resnet18_real *xr = ((resnet18_real *)(ar + 148968256)) + r * 10;
+        const resnet18_real *xr = ((resnet18_real *)(ar + 193678208)) + r * 10;
         int32_t label = y[r];
         resnet18_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -3694,45 +3696,45 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((resnet18_real *)(ar + 146309184))[r] = mx + (resnet18_real)log(sum) - xr[label];
+        ((resnet18_real *)(ar + 191019136))[r] = mx + (resnet18_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], resnet18.dlm line 55 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((resnet18_real *)(ar + 146309184))[i0];
+        acc += ((resnet18_real *)(ar + 191019136))[i0];
     }
-    ((resnet18_real *)(ar + 146309696))[0] = (resnet18_real)acc;
+    ((resnet18_real *)(ar + 191019648))[0] = (resnet18_real)acc;
     }
     /* divcount -> f32[], resnet18.dlm line 55 */
     {
-    ((resnet18_real *)(ar + 146309184))[0] = (((resnet18_real *)(ar + 146309696))[0] / (resnet18_real)(1 * n));
+    ((resnet18_real *)(ar + 191019136))[0] = (((resnet18_real *)(ar + 191019648))[0] / (resnet18_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], resnet18.dlm line 59 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const resnet18_real *xr = ((resnet18_real *)(ar + 148968256)) + r * 10;
+        const resnet18_real *xr = ((resnet18_real *)(ar + 193678208)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((resnet18_real *)(ar + 146309248))[r] = best == label ? 1.0f : 0.0f;
+        ((resnet18_real *)(ar + 191019200))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], resnet18.dlm line 59 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((resnet18_real *)(ar + 146309248))[i0];
+        acc += ((resnet18_real *)(ar + 191019200))[i0];
     }
-    ((resnet18_real *)(ar + 146309760))[0] = (resnet18_real)acc;
+    ((resnet18_real *)(ar + 191019712))[0] = (resnet18_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((resnet18_real *)(ar + 146309760))[0];
+        metrics[0] = (double)((resnet18_real *)(ar + 191019712))[0];
     }
-    return ((resnet18_real *)(ar + 146309184))[0];
+    return ((resnet18_real *)(ar + 191019136))[0];
 }
 
 int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t *y) {
@@ -3743,18 +3745,18 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     (void)ar;
     /* divcount -> f32[], resnet18.dlm line 55 */
     {
-    ((resnet18_real *)(ar + 146309248))[0] = (1.0f / (resnet18_real)(1 * n));
+    ((resnet18_real *)(ar + 191019200))[0] = (1.0f / (resnet18_real)(1 * n));
     }
     /* copy -> f32[batch 128], resnet18.dlm line 55 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((resnet18_real *)(ar + 146309824))[i0] = ((resnet18_real *)(ar + 146309248))[0];
+        ((resnet18_real *)(ar + 191019776))[i0] = ((resnet18_real *)(ar + 191019200))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], resnet18.dlm line 55 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const resnet18_real *xr = ((resnet18_real *)(ar + 148968256)) + r * 10;
+        const resnet18_real *xr = ((resnet18_real *)(ar + 193678208)) + r * 10;
         int32_t label = y[r];
         resnet18_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -3762,8 +3764,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        resnet18_real *yr = ((resnet18_real *)(ar + 148963136)) + r * 10;
-        resnet18_real scale = ((resnet18_real *)(ar + 146309824))[r], inv = (resnet18_real)(1.0 / sum);
+        resnet18_real *yr = ((resnet18_real *)(ar + 193673088)) + r * 10;
+        resnet18_real scale = ((resnet18_real *)(ar + 191019776))[r], inv = (resnet18_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -3773,28 +3775,28 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((resnet18_real *)(ar + 148963136))[i0 + i1 * 10];
+            acc += ((resnet18_real *)(ar + 193673088))[i0 + i1 * 10];
         }
-        ((resnet18_real *)(ar + 146309248))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 44709888))[i0] = (resnet18_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 512], resnet18.dlm line 50 */
     {
-    gemm(0, 0, n, 512, 10, ((resnet18_real *)(ar + 148963136)), 10, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 148968256)), 512, 0);
+    gemm(0, 0, n, 512, 10, ((resnet18_real *)(ar + 193673088)), 10, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 193678208)), 512, 0);
     }
     /* matmul -> f32[10, 512], resnet18.dlm line 50 */
     {
-    gemm(1, 0, 10, 512, n, ((resnet18_real *)(ar + 148963136)), 10, ((resnet18_real *)(ar + 148700992)), 512, ((resnet18_real *)(ar + 149230400)), 512, 0);
+    gemm(1, 0, 10, 512, n, ((resnet18_real *)(ar + 193673088)), 10, ((resnet18_real *)(ar + 193410944)), 512, ((resnet18_real *)(ar + 44689408)), 512, 0);
     }
     /* avg_pool_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 48 */
     {
-    avg_pool_dx_0(((resnet18_real *)(ar + 148968256)), ((resnet18_real *)(ar + 455344128)), n);
+    avg_pool_dx_0(((resnet18_real *)(ar + 193678208)), ((resnet18_real *)(ar + 500054080)), n);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((resnet18_real *)(ar + 457703424))[i0] = (((resnet18_real *)(ar + 455344128))[i0] * (((resnet18_real *)(ar + 452984832))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 502413376))[i0] = (((resnet18_real *)(ar + 500054080))[i0] * (((resnet18_real *)(ar + 497694784))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
@@ -3804,10 +3806,10 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 457703424))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 502413376))[i0 * 9 + i1 * 4608 + i2];
             }
         }
-        ((resnet18_real *)(ar + 148700992))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 44687360))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
@@ -3817,24 +3819,24 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 457703424))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 450625536))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (((resnet18_real *)(ar + 502413376))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 495335488))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 148703040))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 193410944))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
         double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 148703040))[i0] / ((resnet18_real *)(ar + 148698944))[i0]);
-        ((resnet18_real *)(ar + 148705088))[i0] = (resnet18_real)acc;
+        acc += (((resnet18_real *)(ar + 193410944))[i0] / ((resnet18_real *)(ar + 193408896))[i0]);
+        ((resnet18_real *)(ar + 44685312))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148707136))[i0] = ((((-((((resnet18_real *)(ar + 148703040))[i0] * ((resnet18_real *)(ar + 148696896))[i0]) / ((resnet18_real *)(ar + 148698944))[i0])) * 0.5f) / ((resnet18_real *)(ar + 148698944))[i0]) / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 193412992))[i0] = ((((-((((resnet18_real *)(ar + 193410944))[i0] * ((resnet18_real *)(ar + 193406848))[i0]) / ((resnet18_real *)(ar + 193408896))[i0])) * 0.5f) / ((resnet18_real *)(ar + 193408896))[i0]) / (resnet18_real)(9 * n));
     }
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
@@ -3843,7 +3845,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 452984832))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 148707136))[i1] * ((resnet18_real *)(ar + 450625536))[i0 * 4608 + i1 * 9 + i2]);
+                ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 193412992))[i1] * ((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2]);
             }
         }
     }
@@ -3854,7 +3856,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 450625536))[i0 * 4608 + i1 * 9 + i2] = (((((resnet18_real *)(ar + 457703424))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 148696896))[i1]) + ((resnet18_real *)(ar + 452984832))[i0 * 4608 + i1 * 9 + i2]) + ((resnet18_real *)(ar + 452984832))[i0 * 4608 + i1 * 9 + i2]);
+                ((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2] = (((((resnet18_real *)(ar + 502413376))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 193406848))[i1]) + ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2]) + ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2]);
             }
         }
     }
@@ -3866,16 +3868,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (-((resnet18_real *)(ar + 450625536))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (-((resnet18_real *)(ar + 495335488))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 148696896))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 193406848))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148698944))[i0] = (((resnet18_real *)(ar + 148696896))[i0] / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 193408896))[i0] = (((resnet18_real *)(ar + 193406848))[i0] / (resnet18_real)(9 * n));
     }
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
@@ -3884,7 +3886,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 452984832))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 450625536))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(ar + 148698944))[i1]);
+                ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(ar + 193408896))[i1]);
             }
         }
     }
@@ -3896,25 +3898,25 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 452984832))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 497694784))[i0 * 9 + i1 * 4608 + i2];
             }
         }
-        ((resnet18_real *)(ar + 148696896))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 44683264))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 450625536)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 452984832)), (resnet18_real *)(ar + 149250880), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 495335488)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 193406848), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 448266240)), ((resnet18_real *)(ar + 460062720)), ((resnet18_real *)(ar + 452984832)), (resnet18_real *)(ar + 149250880), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(ar + 35246080)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 193406848), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((resnet18_real *)(ar + 452984832))[i0] = (((resnet18_real *)(ar + 450625536))[i0] * (((resnet18_real *)(ar + 448266240))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 497694784))[i0] = (((resnet18_real *)(ar + 495335488))[i0] * (((resnet18_real *)(ar + 492976192))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
@@ -3924,10 +3926,10 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 452984832))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 497694784))[i0 * 9 + i1 * 4608 + i2];
             }
         }
-        ((resnet18_real *)(ar + 148698944))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 35244032))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
@@ -3937,24 +3939,24 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 452984832))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 443547648))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (((resnet18_real *)(ar + 497694784))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 488257600))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 148703040))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 193406848))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
         double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 148703040))[i0] / ((resnet18_real *)(ar + 148690752))[i0]);
-        ((resnet18_real *)(ar + 148707136))[i0] = (resnet18_real)acc;
+        acc += (((resnet18_real *)(ar + 193406848))[i0] / ((resnet18_real *)(ar + 193400704))[i0]);
+        ((resnet18_real *)(ar + 35241984))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148709184))[i0] = ((((-((((resnet18_real *)(ar + 148703040))[i0] * ((resnet18_real *)(ar + 148688704))[i0]) / ((resnet18_real *)(ar + 148690752))[i0])) * 0.5f) / ((resnet18_real *)(ar + 148690752))[i0]) / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 193408896))[i0] = ((((-((((resnet18_real *)(ar + 193406848))[i0] * ((resnet18_real *)(ar + 193398656))[i0]) / ((resnet18_real *)(ar + 193400704))[i0])) * 0.5f) / ((resnet18_real *)(ar + 193400704))[i0]) / (resnet18_real)(9 * n));
     }
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
@@ -3963,7 +3965,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 448266240))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 148709184))[i1] * ((resnet18_real *)(ar + 443547648))[i0 * 4608 + i1 * 9 + i2]);
+                ((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 193408896))[i1] * ((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2]);
             }
         }
     }
@@ -3974,7 +3976,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 443547648))[i0 * 4608 + i1 * 9 + i2] = (((((resnet18_real *)(ar + 452984832))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 148688704))[i1]) + ((resnet18_real *)(ar + 448266240))[i0 * 4608 + i1 * 9 + i2]) + ((resnet18_real *)(ar + 448266240))[i0 * 4608 + i1 * 9 + i2]);
+                ((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] = (((((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 193398656))[i1]) + ((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2]) + ((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2]);
             }
         }
     }
@@ -3986,16 +3988,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (-((resnet18_real *)(ar + 443547648))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (-((resnet18_real *)(ar + 488257600))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 148688704))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 193398656))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148690752))[i0] = (((resnet18_real *)(ar + 148688704))[i0] / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 193400704))[i0] = (((resnet18_real *)(ar + 193398656))[i0] / (resnet18_real)(9 * n));
     }
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
@@ -4004,7 +4006,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 448266240))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 443547648))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(ar + 148690752))[i1]);
+                ((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(ar + 193400704))[i1]);
             }
         }
     }
@@ -4016,25 +4018,25 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 448266240))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 492976192))[i0 * 9 + i1 * 4608 + i2];
             }
         }
-        ((resnet18_real *)(ar + 148688704))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 35239936))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 443547648)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 448266240)), (resnet18_real *)(ar + 149250880), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 193406848), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 445906944)), ((resnet18_real *)(ar + 469499904)), ((resnet18_real *)(ar + 448266240)), (resnet18_real *)(ar + 149250880), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 490616896)), ((resnet18_real *)(ar + 25802752)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 193406848), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((resnet18_real *)(ar + 448266240))[i0] = ((((resnet18_real *)(ar + 457703424))[i0] + ((resnet18_real *)(ar + 443547648))[i0]) * (((resnet18_real *)(ar + 445906944))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 492976192))[i0] = ((((resnet18_real *)(ar + 502413376))[i0] + ((resnet18_real *)(ar + 488257600))[i0]) * (((resnet18_real *)(ar + 490616896))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 24 */
@@ -4044,19 +4046,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 448266240))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 492976192))[i0 * 9 + i1 * 4608 + i2];
             }
         }
-        ((resnet18_real *)(ar + 148690752))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 25276416))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 443547648)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 448266240)), (resnet18_real *)(ar + 149250880), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_dx(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 193406848), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[512, 256, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 434110464)), ((resnet18_real *)(ar + 149250880)), ((resnet18_real *)(ar + 448266240)), (resnet18_real *)(ar + 149775168), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 25278464)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 193406848), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
@@ -4065,24 +4067,24 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 448266240))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 441188352))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (((resnet18_real *)(ar + 492976192))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 485898304))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 148703040))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 193398656))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
         double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 148703040))[i0] / ((resnet18_real *)(ar + 148682560))[i0]);
-        ((resnet18_real *)(ar + 148709184))[i0] = (resnet18_real)acc;
+        acc += (((resnet18_real *)(ar + 193398656))[i0] / ((resnet18_real *)(ar + 193392512))[i0]);
+        ((resnet18_real *)(ar + 25274368))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148711232))[i0] = ((((-((((resnet18_real *)(ar + 148703040))[i0] * ((resnet18_real *)(ar + 148680512))[i0]) / ((resnet18_real *)(ar + 148682560))[i0])) * 0.5f) / ((resnet18_real *)(ar + 148682560))[i0]) / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 193400704))[i0] = ((((-((((resnet18_real *)(ar + 193398656))[i0] * ((resnet18_real *)(ar + 193390464))[i0]) / ((resnet18_real *)(ar + 193392512))[i0])) * 0.5f) / ((resnet18_real *)(ar + 193392512))[i0]) / (resnet18_real)(9 * n));
     }
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
@@ -4091,7 +4093,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 450625536))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 148711232))[i1] * ((resnet18_real *)(ar + 441188352))[i0 * 4608 + i1 * 9 + i2]);
+                ((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 193400704))[i1] * ((resnet18_real *)(ar + 485898304))[i0 * 4608 + i1 * 9 + i2]);
             }
         }
     }
@@ -4102,7 +4104,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 441188352))[i0 * 4608 + i1 * 9 + i2] = (((((resnet18_real *)(ar + 448266240))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 148680512))[i1]) + ((resnet18_real *)(ar + 450625536))[i0 * 4608 + i1 * 9 + i2]) + ((resnet18_real *)(ar + 450625536))[i0 * 4608 + i1 * 9 + i2]);
+                ((resnet18_real *)(ar + 485898304))[i0 * 4608 + i1 * 9 + i2] = (((((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 193390464))[i1]) + ((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2]) + ((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2]);
             }
         }
     }
@@ -4114,16 +4116,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (-((resnet18_real *)(ar + 441188352))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (-((resnet18_real *)(ar + 485898304))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 148680512))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 193390464))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148682560))[i0] = (((resnet18_real *)(ar + 148680512))[i0] / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 193392512))[i0] = (((resnet18_real *)(ar + 193390464))[i0] / (resnet18_real)(9 * n));
     }
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
@@ -4132,7 +4134,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 448266240))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 441188352))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(ar + 148682560))[i1]);
+                ((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 485898304))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(ar + 193392512))[i1]);
             }
         }
     }
@@ -4144,25 +4146,25 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 448266240))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 492976192))[i0 * 9 + i1 * 4608 + i2];
             }
         }
-        ((resnet18_real *)(ar + 148680512))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 25272320))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 441188352)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 448266240)), (resnet18_real *)(ar + 149775168), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 485898304)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 193406848), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 438829056)), ((resnet18_real *)(ar + 450625536)), ((resnet18_real *)(ar + 448266240)), (resnet18_real *)(ar + 149775168), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(ar + 15835136)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 193406848), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((resnet18_real *)(ar + 448266240))[i0] = (((resnet18_real *)(ar + 441188352))[i0] * (((resnet18_real *)(ar + 438829056))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 492976192))[i0] = (((resnet18_real *)(ar + 485898304))[i0] * (((resnet18_real *)(ar + 483539008))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
@@ -4172,10 +4174,10 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 448266240))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 492976192))[i0 * 9 + i1 * 4608 + i2];
             }
         }
-        ((resnet18_real *)(ar + 148682560))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 15833088))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
@@ -4185,24 +4187,24 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 448266240))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 146310976))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (((resnet18_real *)(ar + 492976192))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 191020928))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 148703040))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 193390464))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
         double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 148703040))[i0] / ((resnet18_real *)(ar + 148674368))[i0]);
-        ((resnet18_real *)(ar + 148711232))[i0] = (resnet18_real)acc;
+        acc += (((resnet18_real *)(ar + 193390464))[i0] / ((resnet18_real *)(ar + 193384320))[i0]);
+        ((resnet18_real *)(ar + 15831040))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148713280))[i0] = ((((-((((resnet18_real *)(ar + 148703040))[i0] * ((resnet18_real *)(ar + 148670272))[i0]) / ((resnet18_real *)(ar + 148674368))[i0])) * 0.5f) / ((resnet18_real *)(ar + 148674368))[i0]) / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 193392512))[i0] = ((((-((((resnet18_real *)(ar + 193390464))[i0] * ((resnet18_real *)(ar + 193380224))[i0]) / ((resnet18_real *)(ar + 193384320))[i0])) * 0.5f) / ((resnet18_real *)(ar + 193384320))[i0]) / (resnet18_real)(9 * n));
     }
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
@@ -4211,7 +4213,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 438829056))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 148713280))[i1] * ((resnet18_real *)(ar + 146310976))[i0 * 4608 + i1 * 9 + i2]);
+                ((resnet18_real *)(ar + 483539008))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 193392512))[i1] * ((resnet18_real *)(ar + 191020928))[i0 * 4608 + i1 * 9 + i2]);
             }
         }
     }
@@ -4222,7 +4224,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 146309824))[i0 * 4608 + i1 * 9 + i2] = (((((resnet18_real *)(ar + 448266240))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 148670272))[i1]) + ((resnet18_real *)(ar + 438829056))[i0 * 4608 + i1 * 9 + i2]) + ((resnet18_real *)(ar + 438829056))[i0 * 4608 + i1 * 9 + i2]);
+                ((resnet18_real *)(ar + 191019776))[i0 * 4608 + i1 * 9 + i2] = (((((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 193380224))[i1]) + ((resnet18_real *)(ar + 483539008))[i0 * 4608 + i1 * 9 + i2]) + ((resnet18_real *)(ar + 483539008))[i0 * 4608 + i1 * 9 + i2]);
             }
         }
     }
@@ -4234,16 +4236,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (-((resnet18_real *)(ar + 146309824))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (-((resnet18_real *)(ar + 191019776))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 148669120))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 193379072))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 148674368))[i0] = (((resnet18_real *)(ar + 148669120))[i0] / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 193384320))[i0] = (((resnet18_real *)(ar + 193379072))[i0] / (resnet18_real)(9 * n));
     }
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
@@ -4252,7 +4254,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 438829056))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 146309824))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(ar + 148674368))[i1]);
+                ((resnet18_real *)(ar + 483539008))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 191019776))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(ar + 193384320))[i1]);
             }
         }
     }
@@ -4264,25 +4266,25 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 438829056))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 483539008))[i0 * 9 + i1 * 4608 + i2];
             }
         }
-        ((resnet18_real *)(ar + 146309824))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 15828992))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 478937088)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 438829056)), (resnet18_real *)(ar + 146311872), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 483539008)), (resnet18_real *)(ar + 191019776), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[512, 256, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 434110464)), ((resnet18_real *)(ar + 483655680)), ((resnet18_real *)(ar + 438829056)), (resnet18_real *)(ar + 146311872), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 11110400)), ((resnet18_real *)(ar + 483539008)), (resnet18_real *)(ar + 191019776), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((resnet18_real *)(ar + 438829056))[i0] = ((((resnet18_real *)(ar + 443547648))[i0] + ((resnet18_real *)(ar + 478937088))[i0]) * (((resnet18_real *)(ar + 434110464))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 483539008))[i0] = ((((resnet18_real *)(ar + 488257600))[i0] + ((resnet18_real *)(ar + 492976192))[i0]) * (((resnet18_real *)(ar + 478820416))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
@@ -4292,10 +4294,10 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 438829056))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 483539008))[i0 * 36 + i1 * 9216 + i2];
             }
         }
-        ((resnet18_real *)(ar + 146311872))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 11109376))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
@@ -4305,24 +4307,24 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 438829056))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 429391872))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (((resnet18_real *)(ar + 483539008))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 474101824))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 146312896))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 191019776))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
         double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 146312896))[i0] / ((resnet18_real *)(ar + 146305856))[i0]);
-        ((resnet18_real *)(ar + 146313920))[i0] = (resnet18_real)acc;
+        acc += (((resnet18_real *)(ar + 191019776))[i0] / ((resnet18_real *)(ar + 191015808))[i0]);
+        ((resnet18_real *)(ar + 11108352))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146314944))[i0] = ((((-((((resnet18_real *)(ar + 146312896))[i0] * ((resnet18_real *)(ar + 146304832))[i0]) / ((resnet18_real *)(ar + 146305856))[i0])) * 0.5f) / ((resnet18_real *)(ar + 146305856))[i0]) / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 191020800))[i0] = ((((-((((resnet18_real *)(ar + 191019776))[i0] * ((resnet18_real *)(ar + 191014784))[i0]) / ((resnet18_real *)(ar + 191015808))[i0])) * 0.5f) / ((resnet18_real *)(ar + 191015808))[i0]) / (resnet18_real)(36 * n));
     }
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
@@ -4331,7 +4333,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 434110464))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 146314944))[i1] * ((resnet18_real *)(ar + 429391872))[i0 * 9216 + i1 * 36 + i2]);
+                ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 191020800))[i1] * ((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2]);
             }
         }
     }
@@ -4342,7 +4344,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 429391872))[i0 * 9216 + i1 * 36 + i2] = (((((resnet18_real *)(ar + 438829056))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 146304832))[i1]) + ((resnet18_real *)(ar + 434110464))[i0 * 9216 + i1 * 36 + i2]) + ((resnet18_real *)(ar + 434110464))[i0 * 9216 + i1 * 36 + i2]);
+                ((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] = (((((resnet18_real *)(ar + 483539008))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 191014784))[i1]) + ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2]) + ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2]);
             }
         }
     }
@@ -4354,16 +4356,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (-((resnet18_real *)(ar + 429391872))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (-((resnet18_real *)(ar + 474101824))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 146304832))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 191014784))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146305856))[i0] = (((resnet18_real *)(ar + 146304832))[i0] / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 191015808))[i0] = (((resnet18_real *)(ar + 191014784))[i0] / (resnet18_real)(36 * n));
     }
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
@@ -4372,7 +4374,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 434110464))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 429391872))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(ar + 146305856))[i1]);
+                ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(ar + 191015808))[i1]);
             }
         }
     }
@@ -4384,25 +4386,25 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 434110464))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 478820416))[i0 * 36 + i1 * 9216 + i2];
             }
         }
-        ((resnet18_real *)(ar + 146304832))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 11107328))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 429391872)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 434110464)), (resnet18_real *)(ar + 146314944), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 474101824)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 191019776), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 424673280)), ((resnet18_real *)(ar + 443547648)), ((resnet18_real *)(ar + 434110464)), (resnet18_real *)(ar + 146314944), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(ar + 8748032)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 191019776), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((resnet18_real *)(ar + 434110464))[i0] = (((resnet18_real *)(ar + 429391872))[i0] * (((resnet18_real *)(ar + 424673280))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 478820416))[i0] = (((resnet18_real *)(ar + 474101824))[i0] * (((resnet18_real *)(ar + 469383232))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
@@ -4412,10 +4414,10 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 434110464))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 478820416))[i0 * 36 + i1 * 9216 + i2];
             }
         }
-        ((resnet18_real *)(ar + 146305856))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 8747008))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
@@ -4425,24 +4427,24 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 434110464))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 415236096))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (((resnet18_real *)(ar + 478820416))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 459946048))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 146312896))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 191014784))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
         double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 146312896))[i0] / ((resnet18_real *)(ar + 146301760))[i0]);
-        ((resnet18_real *)(ar + 146314944))[i0] = (resnet18_real)acc;
+        acc += (((resnet18_real *)(ar + 191014784))[i0] / ((resnet18_real *)(ar + 191011712))[i0]);
+        ((resnet18_real *)(ar + 8745984))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146315968))[i0] = ((((-((((resnet18_real *)(ar + 146312896))[i0] * ((resnet18_real *)(ar + 146300736))[i0]) / ((resnet18_real *)(ar + 146301760))[i0])) * 0.5f) / ((resnet18_real *)(ar + 146301760))[i0]) / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 191015808))[i0] = ((((-((((resnet18_real *)(ar + 191014784))[i0] * ((resnet18_real *)(ar + 191010688))[i0]) / ((resnet18_real *)(ar + 191011712))[i0])) * 0.5f) / ((resnet18_real *)(ar + 191011712))[i0]) / (resnet18_real)(36 * n));
     }
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
@@ -4451,7 +4453,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 424673280))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 146315968))[i1] * ((resnet18_real *)(ar + 415236096))[i0 * 9216 + i1 * 36 + i2]);
+                ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 191015808))[i1] * ((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2]);
             }
         }
     }
@@ -4462,7 +4464,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 415236096))[i0 * 9216 + i1 * 36 + i2] = (((((resnet18_real *)(ar + 434110464))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 146300736))[i1]) + ((resnet18_real *)(ar + 424673280))[i0 * 9216 + i1 * 36 + i2]) + ((resnet18_real *)(ar + 424673280))[i0 * 9216 + i1 * 36 + i2]);
+                ((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] = (((((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 191010688))[i1]) + ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2]) + ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2]);
             }
         }
     }
@@ -4474,16 +4476,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (-((resnet18_real *)(ar + 415236096))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (-((resnet18_real *)(ar + 459946048))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 146300736))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 191010688))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146301760))[i0] = (((resnet18_real *)(ar + 146300736))[i0] / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 191011712))[i0] = (((resnet18_real *)(ar + 191010688))[i0] / (resnet18_real)(36 * n));
     }
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
@@ -4492,7 +4494,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 424673280))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 415236096))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(ar + 146301760))[i1]);
+                ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(ar + 191011712))[i1]);
             }
         }
     }
@@ -4504,25 +4506,25 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 424673280))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2];
             }
         }
-        ((resnet18_real *)(ar + 146300736))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 8744960))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 415236096)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 424673280)), (resnet18_real *)(ar + 146315968), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 191019776), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 419954688)), ((resnet18_real *)(ar + 429391872)), ((resnet18_real *)(ar + 424673280)), (resnet18_real *)(ar + 146315968), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 464664640)), ((resnet18_real *)(ar + 6385664)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 191019776), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((resnet18_real *)(ar + 424673280))[i0] = ((((resnet18_real *)(ar + 438829056))[i0] + ((resnet18_real *)(ar + 415236096))[i0]) * (((resnet18_real *)(ar + 419954688))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 469383232))[i0] = ((((resnet18_real *)(ar + 483539008))[i0] + ((resnet18_real *)(ar + 459946048))[i0]) * (((resnet18_real *)(ar + 464664640))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 24 */
@@ -4532,19 +4534,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 424673280))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2];
             }
         }
-        ((resnet18_real *)(ar + 146301760))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 6253568))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 415236096)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 424673280)), (resnet18_real *)(ar + 146315968), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_dx(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 191019776), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[256, 128, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 396361728)), ((resnet18_real *)(ar + 146315968)), ((resnet18_real *)(ar + 424673280)), (resnet18_real *)(ar + 146447040), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 6254592)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 191019776), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
@@ -4553,24 +4555,24 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 424673280))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 410517504))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 455227456))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 146312896))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 191010688))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
         double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 146312896))[i0] / ((resnet18_real *)(ar + 146297664))[i0]);
-        ((resnet18_real *)(ar + 146447040))[i0] = (resnet18_real)acc;
+        acc += (((resnet18_real *)(ar + 191010688))[i0] / ((resnet18_real *)(ar + 191007616))[i0]);
+        ((resnet18_real *)(ar + 6252544))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146448064))[i0] = ((((-((((resnet18_real *)(ar + 146312896))[i0] * ((resnet18_real *)(ar + 146296640))[i0]) / ((resnet18_real *)(ar + 146297664))[i0])) * 0.5f) / ((resnet18_real *)(ar + 146297664))[i0]) / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 191011712))[i0] = ((((-((((resnet18_real *)(ar + 191010688))[i0] * ((resnet18_real *)(ar + 191006592))[i0]) / ((resnet18_real *)(ar + 191007616))[i0])) * 0.5f) / ((resnet18_real *)(ar + 191007616))[i0]) / (resnet18_real)(36 * n));
     }
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
@@ -4579,7 +4581,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 431751168))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 146448064))[i1] * ((resnet18_real *)(ar + 410517504))[i0 * 9216 + i1 * 36 + i2]);
+                ((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 191011712))[i1] * ((resnet18_real *)(ar + 455227456))[i0 * 9216 + i1 * 36 + i2]);
             }
         }
     }
@@ -4590,7 +4592,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 410517504))[i0 * 9216 + i1 * 36 + i2] = (((((resnet18_real *)(ar + 424673280))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 146296640))[i1]) + ((resnet18_real *)(ar + 431751168))[i0 * 9216 + i1 * 36 + i2]) + ((resnet18_real *)(ar + 431751168))[i0 * 9216 + i1 * 36 + i2]);
+                ((resnet18_real *)(ar + 455227456))[i0 * 9216 + i1 * 36 + i2] = (((((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 191006592))[i1]) + ((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2]) + ((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2]);
             }
         }
     }
@@ -4602,16 +4604,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (-((resnet18_real *)(ar + 410517504))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (-((resnet18_real *)(ar + 455227456))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 146296640))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 191006592))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146297664))[i0] = (((resnet18_real *)(ar + 146296640))[i0] / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 191007616))[i0] = (((resnet18_real *)(ar + 191006592))[i0] / (resnet18_real)(36 * n));
     }
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
@@ -4620,7 +4622,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 424673280))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 410517504))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(ar + 146297664))[i1]);
+                ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 455227456))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(ar + 191007616))[i1]);
             }
         }
     }
@@ -4632,25 +4634,25 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 424673280))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2];
             }
         }
-        ((resnet18_real *)(ar + 146296640))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 6251520))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 410517504)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 424673280)), (resnet18_real *)(ar + 146448064), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 455227456)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 191019776), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 405798912)), ((resnet18_real *)(ar + 431751168)), ((resnet18_real *)(ar + 424673280)), (resnet18_real *)(ar + 146448064), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(ar + 3892224)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 191019776), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((resnet18_real *)(ar + 424673280))[i0] = (((resnet18_real *)(ar + 410517504))[i0] * (((resnet18_real *)(ar + 405798912))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 469383232))[i0] = (((resnet18_real *)(ar + 455227456))[i0] * (((resnet18_real *)(ar + 450508864))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
@@ -4660,10 +4662,10 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 424673280))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2];
             }
         }
-        ((resnet18_real *)(ar + 146297664))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 3891200))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
@@ -4673,24 +4675,24 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 424673280))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 141573952))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 186283904))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 146312896))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 191006592))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
         double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 146312896))[i0] / ((resnet18_real *)(ar + 146293568))[i0]);
-        ((resnet18_real *)(ar + 146448064))[i0] = (resnet18_real)acc;
+        acc += (((resnet18_real *)(ar + 191006592))[i0] / ((resnet18_real *)(ar + 191003520))[i0]);
+        ((resnet18_real *)(ar + 3890176))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146449088))[i0] = ((((-((((resnet18_real *)(ar + 146312896))[i0] * ((resnet18_real *)(ar + 146292544))[i0]) / ((resnet18_real *)(ar + 146293568))[i0])) * 0.5f) / ((resnet18_real *)(ar + 146293568))[i0]) / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 191007616))[i0] = ((((-((((resnet18_real *)(ar + 191006592))[i0] * ((resnet18_real *)(ar + 191002496))[i0]) / ((resnet18_real *)(ar + 191003520))[i0])) * 0.5f) / ((resnet18_real *)(ar + 191003520))[i0]) / (resnet18_real)(36 * n));
     }
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
@@ -4699,7 +4701,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 405798912))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 146449088))[i1] * ((resnet18_real *)(ar + 141573952))[i0 * 9216 + i1 * 36 + i2]);
+                ((resnet18_real *)(ar + 450508864))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 191007616))[i1] * ((resnet18_real *)(ar + 186283904))[i0 * 9216 + i1 * 36 + i2]);
             }
         }
     }
@@ -4710,7 +4712,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 141573952))[i0 * 9216 + i1 * 36 + i2] = (((((resnet18_real *)(ar + 424673280))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 146292544))[i1]) + ((resnet18_real *)(ar + 405798912))[i0 * 9216 + i1 * 36 + i2]) + ((resnet18_real *)(ar + 405798912))[i0 * 9216 + i1 * 36 + i2]);
+                ((resnet18_real *)(ar + 186283904))[i0 * 9216 + i1 * 36 + i2] = (((((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 191002496))[i1]) + ((resnet18_real *)(ar + 450508864))[i0 * 9216 + i1 * 36 + i2]) + ((resnet18_real *)(ar + 450508864))[i0 * 9216 + i1 * 36 + i2]);
             }
         }
     }
@@ -4722,16 +4724,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (-((resnet18_real *)(ar + 141573952))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (-((resnet18_real *)(ar + 186283904))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 146292544))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 191002496))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 146293568))[i0] = (((resnet18_real *)(ar + 146292544))[i0] / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 191003520))[i0] = (((resnet18_real *)(ar + 191002496))[i0] / (resnet18_real)(36 * n));
     }
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
@@ -4740,7 +4742,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 405798912))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 141573952))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(ar + 146293568))[i1]);
+                ((resnet18_real *)(ar + 450508864))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 186283904))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(ar + 191003520))[i1]);
             }
         }
     }
@@ -4752,25 +4754,25 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 405798912))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 450508864))[i0 * 36 + i1 * 9216 + i2];
             }
         }
-        ((resnet18_real *)(ar + 141573952))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 3889152))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 434110464)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 405798912)), (resnet18_real *)(ar + 141574976), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 450508864)), (resnet18_real *)(ar + 186283904), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[256, 128, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 396361728)), ((resnet18_real *)(ar + 141574976)), ((resnet18_real *)(ar + 405798912)), (resnet18_real *)(ar + 142754624), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 2709504)), ((resnet18_real *)(ar + 450508864)), (resnet18_real *)(ar + 186283904), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((resnet18_real *)(ar + 405798912))[i0] = ((((resnet18_real *)(ar + 415236096))[i0] + ((resnet18_real *)(ar + 434110464))[i0]) * (((resnet18_real *)(ar + 396361728))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 450508864))[i0] = ((((resnet18_real *)(ar + 459946048))[i0] + ((resnet18_real *)(ar + 469383232))[i0]) * (((resnet18_real *)(ar + 441071680))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
@@ -4780,10 +4782,10 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 405798912))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 450508864))[i0 * 144 + i1 * 18432 + i2];
             }
         }
-        ((resnet18_real *)(ar + 142754624))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 2708992))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
@@ -4793,24 +4795,24 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 405798912))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 386924544))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((resnet18_real *)(ar + 450508864))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 431634496))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 142755136))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 186283904))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
         double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 142755136))[i0] / ((resnet18_real *)(ar + 141571392))[i0]);
-        ((resnet18_real *)(ar + 142755648))[i0] = (resnet18_real)acc;
+        acc += (((resnet18_real *)(ar + 186283904))[i0] / ((resnet18_real *)(ar + 186281344))[i0]);
+        ((resnet18_real *)(ar + 2708480))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 142756160))[i0] = ((((-((((resnet18_real *)(ar + 142755136))[i0] * ((resnet18_real *)(ar + 141570880))[i0]) / ((resnet18_real *)(ar + 141571392))[i0])) * 0.5f) / ((resnet18_real *)(ar + 141571392))[i0]) / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 186284416))[i0] = ((((-((((resnet18_real *)(ar + 186283904))[i0] * ((resnet18_real *)(ar + 186280832))[i0]) / ((resnet18_real *)(ar + 186281344))[i0])) * 0.5f) / ((resnet18_real *)(ar + 186281344))[i0]) / (resnet18_real)(144 * n));
     }
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
@@ -4819,7 +4821,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 396361728))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 142756160))[i1] * ((resnet18_real *)(ar + 386924544))[i0 * 18432 + i1 * 144 + i2]);
+                ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 186284416))[i1] * ((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2]);
             }
         }
     }
@@ -4830,7 +4832,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 386924544))[i0 * 18432 + i1 * 144 + i2] = (((((resnet18_real *)(ar + 405798912))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 141570880))[i1]) + ((resnet18_real *)(ar + 396361728))[i0 * 18432 + i1 * 144 + i2]) + ((resnet18_real *)(ar + 396361728))[i0 * 18432 + i1 * 144 + i2]);
+                ((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] = (((((resnet18_real *)(ar + 450508864))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 186280832))[i1]) + ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2]) + ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2]);
             }
         }
     }
@@ -4842,16 +4844,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (-((resnet18_real *)(ar + 386924544))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (-((resnet18_real *)(ar + 431634496))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 141570880))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 186280832))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141571392))[i0] = (((resnet18_real *)(ar + 141570880))[i0] / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 186281344))[i0] = (((resnet18_real *)(ar + 186280832))[i0] / (resnet18_real)(144 * n));
     }
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
@@ -4860,7 +4862,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 396361728))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 386924544))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(ar + 141571392))[i1]);
+                ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(ar + 186281344))[i1]);
             }
         }
     }
@@ -4872,25 +4874,25 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 396361728))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 441071680))[i0 * 144 + i1 * 18432 + i2];
             }
         }
-        ((resnet18_real *)(ar + 141570880))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 2707968))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 386924544)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 396361728)), (resnet18_real *)(ar + 142756160), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 431634496)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 186283904), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 377487360)), ((resnet18_real *)(ar + 142756160)), ((resnet18_real *)(ar + 396361728)), (resnet18_real *)(ar + 143345984), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(ar + 2118144)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 186283904), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((resnet18_real *)(ar + 396361728))[i0] = (((resnet18_real *)(ar + 386924544))[i0] * (((resnet18_real *)(ar + 377487360))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 441071680))[i0] = (((resnet18_real *)(ar + 431634496))[i0] * (((resnet18_real *)(ar + 422197312))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
@@ -4900,10 +4902,10 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 396361728))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 441071680))[i0 * 144 + i1 * 18432 + i2];
             }
         }
-        ((resnet18_real *)(ar + 141571392))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 2117632))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
@@ -4913,24 +4915,24 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 396361728))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 358612992))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((resnet18_real *)(ar + 441071680))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 142755136))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 186280832))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
         double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 142755136))[i0] / ((resnet18_real *)(ar + 141569344))[i0]);
-        ((resnet18_real *)(ar + 143345984))[i0] = (resnet18_real)acc;
+        acc += (((resnet18_real *)(ar + 186280832))[i0] / ((resnet18_real *)(ar + 186279296))[i0]);
+        ((resnet18_real *)(ar + 2117120))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 143346496))[i0] = ((((-((((resnet18_real *)(ar + 142755136))[i0] * ((resnet18_real *)(ar + 141568832))[i0]) / ((resnet18_real *)(ar + 141569344))[i0])) * 0.5f) / ((resnet18_real *)(ar + 141569344))[i0]) / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 186281344))[i0] = ((((-((((resnet18_real *)(ar + 186280832))[i0] * ((resnet18_real *)(ar + 186278784))[i0]) / ((resnet18_real *)(ar + 186279296))[i0])) * 0.5f) / ((resnet18_real *)(ar + 186279296))[i0]) / (resnet18_real)(144 * n));
     }
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
@@ -4939,7 +4941,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 377487360))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 143346496))[i1] * ((resnet18_real *)(ar + 358612992))[i0 * 18432 + i1 * 144 + i2]);
+                ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 186281344))[i1] * ((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2]);
             }
         }
     }
@@ -4950,7 +4952,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 358612992))[i0 * 18432 + i1 * 144 + i2] = (((((resnet18_real *)(ar + 396361728))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 141568832))[i1]) + ((resnet18_real *)(ar + 377487360))[i0 * 18432 + i1 * 144 + i2]) + ((resnet18_real *)(ar + 377487360))[i0 * 18432 + i1 * 144 + i2]);
+                ((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] = (((((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 186278784))[i1]) + ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2]) + ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2]);
             }
         }
     }
@@ -4962,16 +4964,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (-((resnet18_real *)(ar + 358612992))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (-((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 141568832))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 186278784))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141569344))[i0] = (((resnet18_real *)(ar + 141568832))[i0] / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 186279296))[i0] = (((resnet18_real *)(ar + 186278784))[i0] / (resnet18_real)(144 * n));
     }
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
@@ -4980,7 +4982,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 377487360))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 358612992))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(ar + 141569344))[i1]);
+                ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(ar + 186279296))[i1]);
             }
         }
     }
@@ -4992,25 +4994,25 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 377487360))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2];
             }
         }
-        ((resnet18_real *)(ar + 141568832))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 2116608))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 358612992)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 377487360)), (resnet18_real *)(ar + 143346496), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 186283904), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 368050176)), ((resnet18_real *)(ar + 143346496)), ((resnet18_real *)(ar + 377487360)), (resnet18_real *)(ar + 143936320), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 412760128)), ((resnet18_real *)(ar + 1526784)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 186283904), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((resnet18_real *)(ar + 377487360))[i0] = ((((resnet18_real *)(ar + 405798912))[i0] + ((resnet18_real *)(ar + 358612992))[i0]) * (((resnet18_real *)(ar + 368050176))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 422197312))[i0] = ((((resnet18_real *)(ar + 450508864))[i0] + ((resnet18_real *)(ar + 403322944))[i0]) * (((resnet18_real *)(ar + 412760128))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 24 */
@@ -5020,19 +5022,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 377487360))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2];
             }
         }
-        ((resnet18_real *)(ar + 141569344))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 1493504))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 24 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 358612992)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 377487360)), (resnet18_real *)(ar + 143936320), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_dx(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 186283904), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[128, 64, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 320864256)), ((resnet18_real *)(ar + 143936320)), ((resnet18_real *)(ar + 377487360)), (resnet18_real *)(ar + 143969088), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_dw(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 1494016)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 186283904), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
@@ -5041,24 +5043,24 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 377487360))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 349175808))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 393885760))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 142755136))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 186278784))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
         double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 142755136))[i0] / ((resnet18_real *)(ar + 141567296))[i0]);
-        ((resnet18_real *)(ar + 143969088))[i0] = (resnet18_real)acc;
+        acc += (((resnet18_real *)(ar + 186278784))[i0] / ((resnet18_real *)(ar + 186277248))[i0]);
+        ((resnet18_real *)(ar + 1492992))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 143969600))[i0] = ((((-((((resnet18_real *)(ar + 142755136))[i0] * ((resnet18_real *)(ar + 141566784))[i0]) / ((resnet18_real *)(ar + 141567296))[i0])) * 0.5f) / ((resnet18_real *)(ar + 141567296))[i0]) / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 186279296))[i0] = ((((-((((resnet18_real *)(ar + 186278784))[i0] * ((resnet18_real *)(ar + 186276736))[i0]) / ((resnet18_real *)(ar + 186277248))[i0])) * 0.5f) / ((resnet18_real *)(ar + 186277248))[i0]) / (resnet18_real)(144 * n));
     }
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
@@ -5067,7 +5069,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 386924544))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 143969600))[i1] * ((resnet18_real *)(ar + 349175808))[i0 * 18432 + i1 * 144 + i2]);
+                ((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 186279296))[i1] * ((resnet18_real *)(ar + 393885760))[i0 * 18432 + i1 * 144 + i2]);
             }
         }
     }
@@ -5078,7 +5080,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 349175808))[i0 * 18432 + i1 * 144 + i2] = (((((resnet18_real *)(ar + 377487360))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 141566784))[i1]) + ((resnet18_real *)(ar + 386924544))[i0 * 18432 + i1 * 144 + i2]) + ((resnet18_real *)(ar + 386924544))[i0 * 18432 + i1 * 144 + i2]);
+                ((resnet18_real *)(ar + 393885760))[i0 * 18432 + i1 * 144 + i2] = (((((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 186276736))[i1]) + ((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2]) + ((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2]);
             }
         }
     }
@@ -5090,16 +5092,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (-((resnet18_real *)(ar + 349175808))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (-((resnet18_real *)(ar + 393885760))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 141566784))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 186276736))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141567296))[i0] = (((resnet18_real *)(ar + 141566784))[i0] / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 186277248))[i0] = (((resnet18_real *)(ar + 186276736))[i0] / (resnet18_real)(144 * n));
     }
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
@@ -5108,7 +5110,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 377487360))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 349175808))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(ar + 141567296))[i1]);
+                ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 393885760))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(ar + 186277248))[i1]);
             }
         }
     }
@@ -5120,25 +5122,25 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 377487360))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2];
             }
         }
-        ((resnet18_real *)(ar + 141566784))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 1492480))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 349175808)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 377487360)), (resnet18_real *)(ar + 143969600), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 393885760)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 186283904), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 339738624)), ((resnet18_real *)(ar + 143969600)), ((resnet18_real *)(ar + 377487360)), (resnet18_real *)(ar + 144559424), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 384448576)), ((resnet18_real *)(ar + 902656)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 186283904), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((resnet18_real *)(ar + 377487360))[i0] = (((resnet18_real *)(ar + 349175808))[i0] * (((resnet18_real *)(ar + 339738624))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 422197312))[i0] = (((resnet18_real *)(ar + 393885760))[i0] * (((resnet18_real *)(ar + 384448576))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
@@ -5148,10 +5150,10 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 377487360))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2];
             }
         }
-        ((resnet18_real *)(ar + 141567296))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 902144))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
@@ -5161,24 +5163,24 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 377487360))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 132127040))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 176836992))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 142755136))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 186276736))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
         double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 142755136))[i0] / ((resnet18_real *)(ar + 141565248))[i0]);
-        ((resnet18_real *)(ar + 144559424))[i0] = (resnet18_real)acc;
+        acc += (((resnet18_real *)(ar + 186276736))[i0] / ((resnet18_real *)(ar + 186275200))[i0]);
+        ((resnet18_real *)(ar + 901632))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 144559936))[i0] = ((((-((((resnet18_real *)(ar + 142755136))[i0] * ((resnet18_real *)(ar + 141564224))[i0]) / ((resnet18_real *)(ar + 141565248))[i0])) * 0.5f) / ((resnet18_real *)(ar + 141565248))[i0]) / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 186277248))[i0] = ((((-((((resnet18_real *)(ar + 186276736))[i0] * ((resnet18_real *)(ar + 186274176))[i0]) / ((resnet18_real *)(ar + 186275200))[i0])) * 0.5f) / ((resnet18_real *)(ar + 186275200))[i0]) / (resnet18_real)(144 * n));
     }
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
@@ -5187,7 +5189,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 339738624))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 144559936))[i1] * ((resnet18_real *)(ar + 132127040))[i0 * 18432 + i1 * 144 + i2]);
+                ((resnet18_real *)(ar + 384448576))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 186277248))[i1] * ((resnet18_real *)(ar + 176836992))[i0 * 18432 + i1 * 144 + i2]);
             }
         }
     }
@@ -5198,7 +5200,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 132127040))[i0 * 18432 + i1 * 144 + i2] = (((((resnet18_real *)(ar + 377487360))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 141564224))[i1]) + ((resnet18_real *)(ar + 339738624))[i0 * 18432 + i1 * 144 + i2]) + ((resnet18_real *)(ar + 339738624))[i0 * 18432 + i1 * 144 + i2]);
+                ((resnet18_real *)(ar + 176836992))[i0 * 18432 + i1 * 144 + i2] = (((((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 186274176))[i1]) + ((resnet18_real *)(ar + 384448576))[i0 * 18432 + i1 * 144 + i2]) + ((resnet18_real *)(ar + 384448576))[i0 * 18432 + i1 * 144 + i2]);
             }
         }
     }
@@ -5210,16 +5212,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (-((resnet18_real *)(ar + 132127040))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (-((resnet18_real *)(ar + 176836992))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 141564224))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 186274176))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 141565248))[i0] = (((resnet18_real *)(ar + 141564224))[i0] / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 186275200))[i0] = (((resnet18_real *)(ar + 186274176))[i0] / (resnet18_real)(144 * n));
     }
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
@@ -5228,7 +5230,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 339738624))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 132127040))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(ar + 141565248))[i1]);
+                ((resnet18_real *)(ar + 384448576))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 176836992))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(ar + 186275200))[i1]);
             }
         }
     }
@@ -5240,25 +5242,25 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 339738624))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 384448576))[i0 * 144 + i1 * 18432 + i2];
             }
         }
-        ((resnet18_real *)(ar + 132127040))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 901120))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 377487360)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 339738624)), (resnet18_real *)(ar + 132127552), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 384448576)), (resnet18_real *)(ar + 176836992), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[128, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 320864256)), ((resnet18_real *)(ar + 132127552)), ((resnet18_real *)(ar + 339738624)), (resnet18_real *)(ar + 132422464), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 606208)), ((resnet18_real *)(ar + 384448576)), (resnet18_real *)(ar + 176836992), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((resnet18_real *)(ar + 339738624))[i0] = ((((resnet18_real *)(ar + 358612992))[i0] + ((resnet18_real *)(ar + 377487360))[i0]) * (((resnet18_real *)(ar + 320864256))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 384448576))[i0] = ((((resnet18_real *)(ar + 403322944))[i0] + ((resnet18_real *)(ar + 422197312))[i0]) * (((resnet18_real *)(ar + 365574208))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
@@ -5268,10 +5270,10 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 339738624))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 384448576))[i0 * 576 + i1 * 36864 + i2];
             }
         }
-        ((resnet18_real *)(ar + 132422464))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 605952))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
@@ -5281,24 +5283,24 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 339738624))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 301989888))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((resnet18_real *)(ar + 384448576))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 346699840))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 132422720))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 176836992))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
         double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 132422720))[i0] / ((resnet18_real *)(ar + 132125760))[i0]);
-        ((resnet18_real *)(ar + 132422976))[i0] = (resnet18_real)acc;
+        acc += (((resnet18_real *)(ar + 176836992))[i0] / ((resnet18_real *)(ar + 176835712))[i0]);
+        ((resnet18_real *)(ar + 605696))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132423232))[i0] = ((((-((((resnet18_real *)(ar + 132422720))[i0] * ((resnet18_real *)(ar + 132125504))[i0]) / ((resnet18_real *)(ar + 132125760))[i0])) * 0.5f) / ((resnet18_real *)(ar + 132125760))[i0]) / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 176837248))[i0] = ((((-((((resnet18_real *)(ar + 176836992))[i0] * ((resnet18_real *)(ar + 176835456))[i0]) / ((resnet18_real *)(ar + 176835712))[i0])) * 0.5f) / ((resnet18_real *)(ar + 176835712))[i0]) / (resnet18_real)(576 * n));
     }
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
@@ -5307,7 +5309,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 320864256))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 132423232))[i1] * ((resnet18_real *)(ar + 301989888))[i0 * 36864 + i1 * 576 + i2]);
+                ((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 176837248))[i1] * ((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2]);
             }
         }
     }
@@ -5318,7 +5320,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 301989888))[i0 * 36864 + i1 * 576 + i2] = (((((resnet18_real *)(ar + 339738624))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 132125504))[i1]) + ((resnet18_real *)(ar + 320864256))[i0 * 36864 + i1 * 576 + i2]) + ((resnet18_real *)(ar + 320864256))[i0 * 36864 + i1 * 576 + i2]);
+                ((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] = (((((resnet18_real *)(ar + 384448576))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 176835456))[i1]) + ((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2]) + ((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2]);
             }
         }
     }
@@ -5330,16 +5332,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((resnet18_real *)(ar + 301989888))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (-((resnet18_real *)(ar + 346699840))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 132125504))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 176835456))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132125760))[i0] = (((resnet18_real *)(ar + 132125504))[i0] / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 176835712))[i0] = (((resnet18_real *)(ar + 176835456))[i0] / (resnet18_real)(576 * n));
     }
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
@@ -5348,7 +5350,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 320864256))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 301989888))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(ar + 132125760))[i1]);
+                ((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(ar + 176835712))[i1]);
             }
         }
     }
@@ -5360,25 +5362,25 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 320864256))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 365574208))[i0 * 576 + i1 * 36864 + i2];
             }
         }
-        ((resnet18_real *)(ar + 132125504))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 605440))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 301989888)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 320864256)), (resnet18_real *)(ar + 132423232), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 346699840)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 283115520)), ((resnet18_real *)(ar + 132423232)), ((resnet18_real *)(ar + 320864256)), (resnet18_real *)(ar + 132570688), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(ar + 457984)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((resnet18_real *)(ar + 320864256))[i0] = (((resnet18_real *)(ar + 301989888))[i0] * (((resnet18_real *)(ar + 283115520))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(ar + 346699840))[i0] * (((resnet18_real *)(ar + 327825472))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
@@ -5388,10 +5390,10 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 320864256))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 365574208))[i0 * 576 + i1 * 36864 + i2];
             }
         }
-        ((resnet18_real *)(ar + 132125760))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 457728))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
@@ -5401,24 +5403,24 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 320864256))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 264241152))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((resnet18_real *)(ar + 365574208))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 308951104))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 132422720))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 176835456))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
         double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 132422720))[i0] / ((resnet18_real *)(ar + 132124736))[i0]);
-        ((resnet18_real *)(ar + 132570688))[i0] = (resnet18_real)acc;
+        acc += (((resnet18_real *)(ar + 176835456))[i0] / ((resnet18_real *)(ar + 176834688))[i0]);
+        ((resnet18_real *)(ar + 457472))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132570944))[i0] = ((((-((((resnet18_real *)(ar + 132422720))[i0] * ((resnet18_real *)(ar + 132124416))[i0]) / ((resnet18_real *)(ar + 132124736))[i0])) * 0.5f) / ((resnet18_real *)(ar + 132124736))[i0]) / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 176835712))[i0] = ((((-((((resnet18_real *)(ar + 176835456))[i0] * ((resnet18_real *)(ar + 176834368))[i0]) / ((resnet18_real *)(ar + 176834688))[i0])) * 0.5f) / ((resnet18_real *)(ar + 176834688))[i0]) / (resnet18_real)(576 * n));
     }
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
@@ -5427,7 +5429,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 283115520))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 132570944))[i1] * ((resnet18_real *)(ar + 264241152))[i0 * 36864 + i1 * 576 + i2]);
+                ((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 176835712))[i1] * ((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2]);
             }
         }
     }
@@ -5438,7 +5440,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 264241152))[i0 * 36864 + i1 * 576 + i2] = (((((resnet18_real *)(ar + 320864256))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 132124416))[i1]) + ((resnet18_real *)(ar + 283115520))[i0 * 36864 + i1 * 576 + i2]) + ((resnet18_real *)(ar + 283115520))[i0 * 36864 + i1 * 576 + i2]);
+                ((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] = (((((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 176834368))[i1]) + ((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2]) + ((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2]);
             }
         }
     }
@@ -5450,16 +5452,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((resnet18_real *)(ar + 264241152))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (-((resnet18_real *)(ar + 308951104))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 132124416))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 176834368))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132124736))[i0] = (((resnet18_real *)(ar + 132124416))[i0] / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 176834688))[i0] = (((resnet18_real *)(ar + 176834368))[i0] / (resnet18_real)(576 * n));
     }
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
@@ -5468,7 +5470,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 283115520))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 264241152))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(ar + 132124736))[i1]);
+                ((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(ar + 176834688))[i1]);
             }
         }
     }
@@ -5480,25 +5482,25 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 283115520))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2];
             }
         }
-        ((resnet18_real *)(ar + 132124416))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 457216))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 264241152)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 283115520)), (resnet18_real *)(ar + 132570944), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 308951104)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 245366784)), ((resnet18_real *)(ar + 132570944)), ((resnet18_real *)(ar + 283115520)), (resnet18_real *)(ar + 132718400), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(ar + 309760)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((resnet18_real *)(ar + 283115520))[i0] = ((((resnet18_real *)(ar + 339738624))[i0] + ((resnet18_real *)(ar + 264241152))[i0]) * (((resnet18_real *)(ar + 245366784))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 327825472))[i0] = ((((resnet18_real *)(ar + 384448576))[i0] + ((resnet18_real *)(ar + 308951104))[i0]) * (((resnet18_real *)(ar + 290076736))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
@@ -5508,10 +5510,10 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 283115520))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2];
             }
         }
-        ((resnet18_real *)(ar + 132124736))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 309504))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
@@ -5521,24 +5523,24 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 283115520))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 113249024))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 157958976))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 132422720))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 176834368))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
         double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 132422720))[i0] / ((resnet18_real *)(ar + 132123648))[i0]);
-        ((resnet18_real *)(ar + 132718400))[i0] = (resnet18_real)acc;
+        acc += (((resnet18_real *)(ar + 176834368))[i0] / ((resnet18_real *)(ar + 176833600))[i0]);
+        ((resnet18_real *)(ar + 309248))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132718656))[i0] = ((((-((((resnet18_real *)(ar + 132422720))[i0] * ((resnet18_real *)(ar + 132123392))[i0]) / ((resnet18_real *)(ar + 132123648))[i0])) * 0.5f) / ((resnet18_real *)(ar + 132123648))[i0]) / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 176834688))[i0] = ((((-((((resnet18_real *)(ar + 176834368))[i0] * ((resnet18_real *)(ar + 176833344))[i0]) / ((resnet18_real *)(ar + 176833600))[i0])) * 0.5f) / ((resnet18_real *)(ar + 176833600))[i0]) / (resnet18_real)(576 * n));
     }
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
@@ -5547,7 +5549,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 245366784))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 132718656))[i1] * ((resnet18_real *)(ar + 113249024))[i0 * 36864 + i1 * 576 + i2]);
+                ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 176834688))[i1] * ((resnet18_real *)(ar + 157958976))[i0 * 36864 + i1 * 576 + i2]);
             }
         }
     }
@@ -5558,7 +5560,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 113249024))[i0 * 36864 + i1 * 576 + i2] = (((((resnet18_real *)(ar + 283115520))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 132123392))[i1]) + ((resnet18_real *)(ar + 245366784))[i0 * 36864 + i1 * 576 + i2]) + ((resnet18_real *)(ar + 245366784))[i0 * 36864 + i1 * 576 + i2]);
+                ((resnet18_real *)(ar + 157958976))[i0 * 36864 + i1 * 576 + i2] = (((((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 176833344))[i1]) + ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2]) + ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2]);
             }
         }
     }
@@ -5570,16 +5572,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((resnet18_real *)(ar + 113249024))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (-((resnet18_real *)(ar + 157958976))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 132123392))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 176833344))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 132123648))[i0] = (((resnet18_real *)(ar + 132123392))[i0] / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 176833600))[i0] = (((resnet18_real *)(ar + 176833344))[i0] / (resnet18_real)(576 * n));
     }
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
@@ -5588,7 +5590,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 245366784))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 113249024))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(ar + 132123648))[i1]);
+                ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 157958976))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(ar + 176833600))[i1]);
             }
         }
     }
@@ -5600,25 +5602,25 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 245366784))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2];
             }
         }
-        ((resnet18_real *)(ar + 113249024))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 308992))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 113249280)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 245366784)), (resnet18_real *)(ar + 132718656), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 157958976)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 94374144)), ((resnet18_real *)(ar + 132718656)), ((resnet18_real *)(ar + 245366784)), (resnet18_real *)(ar + 132866112), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 139084096)), ((resnet18_real *)(ar + 161536)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((resnet18_real *)(ar + 245366784))[i0] = (((resnet18_real *)(ar + 113249280))[i0] * (((resnet18_real *)(ar + 94374144))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 290076736))[i0] = (((resnet18_real *)(ar + 157958976))[i0] * (((resnet18_real *)(ar + 139084096))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
@@ -5628,10 +5630,10 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 245366784))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2];
             }
         }
-        ((resnet18_real *)(ar + 94374144))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 161280))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
@@ -5641,24 +5643,24 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 245366784))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 226492416))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 271202368))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 94374400))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 139084096))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
         double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 94374400))[i0] / ((resnet18_real *)(ar + 94373888))[i0]);
-        ((resnet18_real *)(ar + 94374656))[i0] = (resnet18_real)acc;
+        acc += (((resnet18_real *)(ar + 139084096))[i0] / ((resnet18_real *)(ar + 139083840))[i0]);
+        ((resnet18_real *)(ar + 161024))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 94374912))[i0] = ((((-((((resnet18_real *)(ar + 94374400))[i0] * ((resnet18_real *)(ar + 94373632))[i0]) / ((resnet18_real *)(ar + 94373888))[i0])) * 0.5f) / ((resnet18_real *)(ar + 94373888))[i0]) / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 139084352))[i0] = ((((-((((resnet18_real *)(ar + 139084096))[i0] * ((resnet18_real *)(ar + 139083584))[i0]) / ((resnet18_real *)(ar + 139083840))[i0])) * 0.5f) / ((resnet18_real *)(ar + 139083840))[i0]) / (resnet18_real)(576 * n));
     }
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
@@ -5667,7 +5669,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 113249280))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 94374912))[i1] * ((resnet18_real *)(ar + 226492416))[i0 * 36864 + i1 * 576 + i2]);
+                ((resnet18_real *)(ar + 157958976))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 139084352))[i1] * ((resnet18_real *)(ar + 271202368))[i0 * 36864 + i1 * 576 + i2]);
             }
         }
     }
@@ -5678,7 +5680,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 226492416))[i0 * 36864 + i1 * 576 + i2] = (((((resnet18_real *)(ar + 245366784))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 94373632))[i1]) + ((resnet18_real *)(ar + 113249280))[i0 * 36864 + i1 * 576 + i2]) + ((resnet18_real *)(ar + 113249280))[i0 * 36864 + i1 * 576 + i2]);
+                ((resnet18_real *)(ar + 139083840))[i0 * 36864 + i1 * 576 + i2] = (((((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 139083584))[i1]) + ((resnet18_real *)(ar + 157958976))[i0 * 36864 + i1 * 576 + i2]) + ((resnet18_real *)(ar + 157958976))[i0 * 36864 + i1 * 576 + i2]);
             }
         }
     }
@@ -5690,16 +5692,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((resnet18_real *)(ar + 226492416))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (-((resnet18_real *)(ar + 139083840))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 94373632))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 139083584))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 94373888))[i0] = (((resnet18_real *)(ar + 94373632))[i0] / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 157958208))[i0] = (((resnet18_real *)(ar + 139083584))[i0] / (resnet18_real)(576 * n));
     }
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
@@ -5708,7 +5710,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 113249280))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 226492416))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(ar + 94373888))[i1]);
+                ((resnet18_real *)(ar + 157958976))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 139083840))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(ar + 157958208))[i1]);
             }
         }
     }
@@ -5720,36 +5722,36 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 113249280))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 157958976))[i0 * 576 + i1 * 36864 + i2];
             }
         }
-        ((resnet18_real *)(ar + 94373632))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 160768))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 226492416)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 113249280)), (resnet18_real *)(ar + 94374912), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 139083584)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 157958976)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((resnet18_real *)(ar + 245366784))[i0] = (((resnet18_real *)(ar + 283115520))[i0] + ((resnet18_real *)(ar + 226492416))[i0]);
+        ((resnet18_real *)(ar + 271202368))[i0] = (((resnet18_real *)(ar + 327825472))[i0] + ((resnet18_real *)(ar + 139083584))[i0]);
     }
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 75498752)), ((resnet18_real *)(ar + 94374912)), ((resnet18_real *)(ar + 113249280)), (resnet18_real *)(ar + 94522368), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 120208704)), ((resnet18_real *)(ar + 13312)), ((resnet18_real *)(ar + 157958976)), (resnet18_real *)(ar + 139083584), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 64, 48, 48], resnet18.dlm line 43 */
     {
-    pool_max_dx(((resnet18_real *)(ar + 1280)), ((resnet18_real *)(ar + 245366784)), ((resnet18_real *)(ar + 264241152)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_dx(((resnet18_real *)(ar + 44711232)), ((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(ar + 290076736)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 48, 48], resnet18.dlm line 42 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 147456; i0++) {
-        ((resnet18_real *)(ar + 339738624))[i0] = (((resnet18_real *)(ar + 264241152))[i0] * (((resnet18_real *)(ar + 1280))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(ar + 290076736))[i0] * (((resnet18_real *)(ar + 44711232))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
@@ -5759,10 +5761,10 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((resnet18_real *)(ar + 339738624))[i0 * 2304 + i1 * 147456 + i2];
+                acc += ((resnet18_real *)(ar + 365574208))[i0 * 2304 + i1 * 147456 + i2];
             }
         }
-        ((resnet18_real *)(ar + 1280))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 13056))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
@@ -5772,24 +5774,24 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += (((resnet18_real *)(ar + 339738624))[i0 * 2304 + i1 * 147456 + i2] * ((resnet18_real *)(ar + 150994944))[i0 * 2304 + i1 * 147456 + i2]);
+                acc += (((resnet18_real *)(ar + 365574208))[i0 * 2304 + i1 * 147456 + i2] * ((resnet18_real *)(ar + 195704896))[i0 * 2304 + i1 * 147456 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 1536))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 44711232))[i0] = (resnet18_real)acc;
     }
     }
     /* sum -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
         double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 1536))[i0] / ((resnet18_real *)(ar + 1024))[i0]);
-        ((resnet18_real *)(ar + 1792))[i0] = (resnet18_real)acc;
+        acc += (((resnet18_real *)(ar + 44711232))[i0] / ((resnet18_real *)(ar + 44710976))[i0]);
+        ((resnet18_real *)(ar + 12800))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 2048))[i0] = ((((-((((resnet18_real *)(ar + 1536))[i0] * ((resnet18_real *)(ar + 320))[i0]) / ((resnet18_real *)(ar + 1024))[i0])) * 0.5f) / ((resnet18_real *)(ar + 1024))[i0]) / (resnet18_real)(2304 * n));
+        ((resnet18_real *)(ar + 44711488))[i0] = ((((-((((resnet18_real *)(ar + 44711232))[i0] * ((resnet18_real *)(ar + 44710272))[i0]) / ((resnet18_real *)(ar + 44710976))[i0])) * 0.5f) / ((resnet18_real *)(ar + 44710976))[i0]) / (resnet18_real)(2304 * n));
     }
     }
     /* mul -> f32[batch 128, 64, 48, 48], resnet18.dlm line 42 */
@@ -5798,7 +5800,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((resnet18_real *)(ar + 2304))[i0 * 147456 + i1 * 2304 + i2] = (((resnet18_real *)(ar + 2048))[i1] * ((resnet18_real *)(ar + 150994944))[i0 * 147456 + i1 * 2304 + i2]);
+                ((resnet18_real *)(ar + 44711744))[i0 * 147456 + i1 * 2304 + i2] = (((resnet18_real *)(ar + 44711488))[i1] * ((resnet18_real *)(ar + 195704896))[i0 * 147456 + i1 * 2304 + i2]);
             }
         }
     }
@@ -5809,7 +5811,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((resnet18_real *)(ar + 149775168))[i0 * 147456 + i1 * 2304 + i2] = (((((resnet18_real *)(ar + 339738624))[i0 * 147456 + i1 * 2304 + i2] * ((resnet18_real *)(ar + 320))[i1]) + ((resnet18_real *)(ar + 2304))[i0 * 147456 + i1 * 2304 + i2]) + ((resnet18_real *)(ar + 2304))[i0 * 147456 + i1 * 2304 + i2]);
+                ((resnet18_real *)(ar + 193406848))[i0 * 147456 + i1 * 2304 + i2] = (((((resnet18_real *)(ar + 365574208))[i0 * 147456 + i1 * 2304 + i2] * ((resnet18_real *)(ar + 44710272))[i1]) + ((resnet18_real *)(ar + 44711744))[i0 * 147456 + i1 * 2304 + i2]) + ((resnet18_real *)(ar + 44711744))[i0 * 147456 + i1 * 2304 + i2]);
             }
         }
     }
@@ -5821,16 +5823,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += (-((resnet18_real *)(ar + 149775168))[i0 * 2304 + i1 * 147456 + i2]);
+                acc += (-((resnet18_real *)(ar + 193406848))[i0 * 2304 + i1 * 147456 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 320))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 44710272))[i0] = (resnet18_real)acc;
     }
     }
     /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 1024))[i0] = (((resnet18_real *)(ar + 320))[i0] / (resnet18_real)(2304 * n));
+        ((resnet18_real *)(ar + 44710976))[i0] = (((resnet18_real *)(ar + 44710272))[i0] / (resnet18_real)(2304 * n));
     }
     }
     /* add -> f32[batch 128, 64, 48, 48], resnet18.dlm line 42 */
@@ -5839,7 +5841,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((resnet18_real *)(ar + 2048))[i0 * 147456 + i1 * 2304 + i2] = (((resnet18_real *)(ar + 149775168))[i0 * 147456 + i1 * 2304 + i2] + ((resnet18_real *)(ar + 1024))[i1]);
+                ((resnet18_real *)(ar + 44711232))[i0 * 147456 + i1 * 2304 + i2] = (((resnet18_real *)(ar + 193406848))[i0 * 147456 + i1 * 2304 + i2] + ((resnet18_real *)(ar + 44710976))[i1]);
             }
         }
     }
@@ -5851,15 +5853,15 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((resnet18_real *)(ar + 2048))[i0 * 2304 + i1 * 147456 + i2];
+                acc += ((resnet18_real *)(ar + 44711232))[i0 * 2304 + i1 * 147456 + i2];
             }
         }
-        ((resnet18_real *)(ar + 320))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 12544))[i0] = (resnet18_real)acc;
     }
     }
     /* conv2d_dw -> f32[64, 1, 7, 7], resnet18.dlm line 41 */
     {
-    conv2d_dw_direct_0(x, ((resnet18_real *)(ar + 75499520)), ((resnet18_real *)(ar + 2048)), (resnet18_real *)(ar + 75512064), n);
+    conv2d_dw_direct_0(x, ((resnet18_real *)(ar + 0)), ((resnet18_real *)(ar + 44711232)), (resnet18_real *)(ar + 120208704), n);
     }
     return 0;
 }
@@ -5873,7 +5875,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 0.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 64);
-        const resnet18_real *g = ((resnet18_real *)(ar + 75499520));
+        const resnet18_real *g = ((resnet18_real *)(ar + 0));
         for (int64_t i = 0; i < 3136; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -5882,7 +5884,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 0.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 12608);
-        const resnet18_real *g = ((resnet18_real *)(ar + 320));
+        const resnet18_real *g = ((resnet18_real *)(ar + 12544));
         for (int64_t i = 0; i < 64; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -5891,7 +5893,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 1.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 12864);
-        const resnet18_real *g = ((resnet18_real *)(ar + 1792));
+        const resnet18_real *g = ((resnet18_real *)(ar + 12800));
         for (int64_t i = 0; i < 64; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -5900,7 +5902,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 1.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 13120);
-        const resnet18_real *g = ((resnet18_real *)(ar + 1280));
+        const resnet18_real *g = ((resnet18_real *)(ar + 13056));
         for (int64_t i = 0; i < 64; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -5909,7 +5911,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 4.0.conv1.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 13952);
-        const resnet18_real *g = ((resnet18_real *)(ar + 94374912));
+        const resnet18_real *g = ((resnet18_real *)(ar + 13312));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 36864; i++) {
             resnet18_real gi = g[i];
@@ -5919,7 +5921,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 4.0.conv1.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 161408);
-        const resnet18_real *g = ((resnet18_real *)(ar + 94373632));
+        const resnet18_real *g = ((resnet18_real *)(ar + 160768));
         for (int64_t i = 0; i < 64; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -5928,7 +5930,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 4.0.bn1.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 161664);
-        const resnet18_real *g = ((resnet18_real *)(ar + 94374656));
+        const resnet18_real *g = ((resnet18_real *)(ar + 161024));
         for (int64_t i = 0; i < 64; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -5937,7 +5939,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 4.0.bn1.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 161920);
-        const resnet18_real *g = ((resnet18_real *)(ar + 94374144));
+        const resnet18_real *g = ((resnet18_real *)(ar + 161280));
         for (int64_t i = 0; i < 64; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -5946,7 +5948,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 4.0.conv2.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 162752);
-        const resnet18_real *g = ((resnet18_real *)(ar + 132718656));
+        const resnet18_real *g = ((resnet18_real *)(ar + 161536));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 36864; i++) {
             resnet18_real gi = g[i];
@@ -5956,7 +5958,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 4.0.conv2.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 310208);
-        const resnet18_real *g = ((resnet18_real *)(ar + 113249024));
+        const resnet18_real *g = ((resnet18_real *)(ar + 308992));
         for (int64_t i = 0; i < 64; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -5965,7 +5967,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 4.0.bn2.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 310464);
-        const resnet18_real *g = ((resnet18_real *)(ar + 132718400));
+        const resnet18_real *g = ((resnet18_real *)(ar + 309248));
         for (int64_t i = 0; i < 64; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -5974,7 +5976,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 4.0.bn2.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 310720);
-        const resnet18_real *g = ((resnet18_real *)(ar + 132124736));
+        const resnet18_real *g = ((resnet18_real *)(ar + 309504));
         for (int64_t i = 0; i < 64; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -5983,7 +5985,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 4.1.conv1.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 311552);
-        const resnet18_real *g = ((resnet18_real *)(ar + 132570944));
+        const resnet18_real *g = ((resnet18_real *)(ar + 309760));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 36864; i++) {
             resnet18_real gi = g[i];
@@ -5993,7 +5995,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 4.1.conv1.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 459008);
-        const resnet18_real *g = ((resnet18_real *)(ar + 132124416));
+        const resnet18_real *g = ((resnet18_real *)(ar + 457216));
         for (int64_t i = 0; i < 64; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6002,7 +6004,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 4.1.bn1.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 459264);
-        const resnet18_real *g = ((resnet18_real *)(ar + 132570688));
+        const resnet18_real *g = ((resnet18_real *)(ar + 457472));
         for (int64_t i = 0; i < 64; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6011,7 +6013,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 4.1.bn1.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 459520);
-        const resnet18_real *g = ((resnet18_real *)(ar + 132125760));
+        const resnet18_real *g = ((resnet18_real *)(ar + 457728));
         for (int64_t i = 0; i < 64; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6020,7 +6022,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 4.1.conv2.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 460352);
-        const resnet18_real *g = ((resnet18_real *)(ar + 132423232));
+        const resnet18_real *g = ((resnet18_real *)(ar + 457984));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 36864; i++) {
             resnet18_real gi = g[i];
@@ -6030,7 +6032,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 4.1.conv2.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 607808);
-        const resnet18_real *g = ((resnet18_real *)(ar + 132125504));
+        const resnet18_real *g = ((resnet18_real *)(ar + 605440));
         for (int64_t i = 0; i < 64; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6039,7 +6041,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 4.1.bn2.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 608064);
-        const resnet18_real *g = ((resnet18_real *)(ar + 132422976));
+        const resnet18_real *g = ((resnet18_real *)(ar + 605696));
         for (int64_t i = 0; i < 64; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6048,7 +6050,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 4.1.bn2.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 608320);
-        const resnet18_real *g = ((resnet18_real *)(ar + 132422464));
+        const resnet18_real *g = ((resnet18_real *)(ar + 605952));
         for (int64_t i = 0; i < 64; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6057,7 +6059,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 5.0.conv1.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 609152);
-        const resnet18_real *g = ((resnet18_real *)(ar + 132127552));
+        const resnet18_real *g = ((resnet18_real *)(ar + 606208));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 73728; i++) {
             resnet18_real gi = g[i];
@@ -6067,7 +6069,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 5.0.conv1.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 904064);
-        const resnet18_real *g = ((resnet18_real *)(ar + 132127040));
+        const resnet18_real *g = ((resnet18_real *)(ar + 901120));
         for (int64_t i = 0; i < 128; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6076,7 +6078,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 5.0.bn1.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 904576);
-        const resnet18_real *g = ((resnet18_real *)(ar + 144559424));
+        const resnet18_real *g = ((resnet18_real *)(ar + 901632));
         for (int64_t i = 0; i < 128; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6085,7 +6087,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 5.0.bn1.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 905088);
-        const resnet18_real *g = ((resnet18_real *)(ar + 141567296));
+        const resnet18_real *g = ((resnet18_real *)(ar + 902144));
         for (int64_t i = 0; i < 128; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6094,7 +6096,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 5.0.conv2.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 906688);
-        const resnet18_real *g = ((resnet18_real *)(ar + 143969600));
+        const resnet18_real *g = ((resnet18_real *)(ar + 902656));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 147456; i++) {
             resnet18_real gi = g[i];
@@ -6104,7 +6106,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 5.0.conv2.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 1496512);
-        const resnet18_real *g = ((resnet18_real *)(ar + 141566784));
+        const resnet18_real *g = ((resnet18_real *)(ar + 1492480));
         for (int64_t i = 0; i < 128; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6113,7 +6115,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 5.0.bn2.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 1497024);
-        const resnet18_real *g = ((resnet18_real *)(ar + 143969088));
+        const resnet18_real *g = ((resnet18_real *)(ar + 1492992));
         for (int64_t i = 0; i < 128; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6122,7 +6124,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 5.0.bn2.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 1497536);
-        const resnet18_real *g = ((resnet18_real *)(ar + 141569344));
+        const resnet18_real *g = ((resnet18_real *)(ar + 1493504));
         for (int64_t i = 0; i < 128; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6131,7 +6133,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 5.0.conv3.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 1499136);
-        const resnet18_real *g = ((resnet18_real *)(ar + 143936320));
+        const resnet18_real *g = ((resnet18_real *)(ar + 1494016));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 8192; i++) {
             resnet18_real gi = g[i];
@@ -6141,7 +6143,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 5.0.conv3.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 1531904);
-        const resnet18_real *g = ((resnet18_real *)(ar + 141569344));
+        const resnet18_real *g = ((resnet18_real *)(ar + 1493504));
         for (int64_t i = 0; i < 128; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6150,7 +6152,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 5.1.conv1.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 1532416);
-        const resnet18_real *g = ((resnet18_real *)(ar + 143346496));
+        const resnet18_real *g = ((resnet18_real *)(ar + 1526784));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 147456; i++) {
             resnet18_real gi = g[i];
@@ -6160,7 +6162,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 5.1.conv1.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 2122240);
-        const resnet18_real *g = ((resnet18_real *)(ar + 141568832));
+        const resnet18_real *g = ((resnet18_real *)(ar + 2116608));
         for (int64_t i = 0; i < 128; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6169,7 +6171,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 5.1.bn1.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 2122752);
-        const resnet18_real *g = ((resnet18_real *)(ar + 143345984));
+        const resnet18_real *g = ((resnet18_real *)(ar + 2117120));
         for (int64_t i = 0; i < 128; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6178,7 +6180,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 5.1.bn1.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 2123264);
-        const resnet18_real *g = ((resnet18_real *)(ar + 141571392));
+        const resnet18_real *g = ((resnet18_real *)(ar + 2117632));
         for (int64_t i = 0; i < 128; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6187,7 +6189,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 5.1.conv2.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 2124864);
-        const resnet18_real *g = ((resnet18_real *)(ar + 142756160));
+        const resnet18_real *g = ((resnet18_real *)(ar + 2118144));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 147456; i++) {
             resnet18_real gi = g[i];
@@ -6197,7 +6199,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 5.1.conv2.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 2714688);
-        const resnet18_real *g = ((resnet18_real *)(ar + 141570880));
+        const resnet18_real *g = ((resnet18_real *)(ar + 2707968));
         for (int64_t i = 0; i < 128; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6206,7 +6208,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 5.1.bn2.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 2715200);
-        const resnet18_real *g = ((resnet18_real *)(ar + 142755648));
+        const resnet18_real *g = ((resnet18_real *)(ar + 2708480));
         for (int64_t i = 0; i < 128; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6215,7 +6217,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 5.1.bn2.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 2715712);
-        const resnet18_real *g = ((resnet18_real *)(ar + 142754624));
+        const resnet18_real *g = ((resnet18_real *)(ar + 2708992));
         for (int64_t i = 0; i < 128; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6224,7 +6226,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 6.0.conv1.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 2717312);
-        const resnet18_real *g = ((resnet18_real *)(ar + 141574976));
+        const resnet18_real *g = ((resnet18_real *)(ar + 2709504));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 294912; i++) {
             resnet18_real gi = g[i];
@@ -6234,7 +6236,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 6.0.conv1.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 3896960);
-        const resnet18_real *g = ((resnet18_real *)(ar + 141573952));
+        const resnet18_real *g = ((resnet18_real *)(ar + 3889152));
         for (int64_t i = 0; i < 256; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6243,7 +6245,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 6.0.bn1.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 3897984);
-        const resnet18_real *g = ((resnet18_real *)(ar + 146448064));
+        const resnet18_real *g = ((resnet18_real *)(ar + 3890176));
         for (int64_t i = 0; i < 256; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6252,7 +6254,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 6.0.bn1.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 3899008);
-        const resnet18_real *g = ((resnet18_real *)(ar + 146297664));
+        const resnet18_real *g = ((resnet18_real *)(ar + 3891200));
         for (int64_t i = 0; i < 256; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6261,7 +6263,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 6.0.conv2.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 3902144);
-        const resnet18_real *g = ((resnet18_real *)(ar + 431751168));
+        const resnet18_real *g = ((resnet18_real *)(ar + 3892224));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 589824; i++) {
             resnet18_real gi = g[i];
@@ -6271,7 +6273,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 6.0.conv2.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 6261440);
-        const resnet18_real *g = ((resnet18_real *)(ar + 146296640));
+        const resnet18_real *g = ((resnet18_real *)(ar + 6251520));
         for (int64_t i = 0; i < 256; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6280,7 +6282,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 6.0.bn2.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 6262464);
-        const resnet18_real *g = ((resnet18_real *)(ar + 146447040));
+        const resnet18_real *g = ((resnet18_real *)(ar + 6252544));
         for (int64_t i = 0; i < 256; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6289,7 +6291,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 6.0.bn2.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 6263488);
-        const resnet18_real *g = ((resnet18_real *)(ar + 146301760));
+        const resnet18_real *g = ((resnet18_real *)(ar + 6253568));
         for (int64_t i = 0; i < 256; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6298,7 +6300,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 6.0.conv3.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 6266624);
-        const resnet18_real *g = ((resnet18_real *)(ar + 146315968));
+        const resnet18_real *g = ((resnet18_real *)(ar + 6254592));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 32768; i++) {
             resnet18_real gi = g[i];
@@ -6308,7 +6310,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 6.0.conv3.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 6397696);
-        const resnet18_real *g = ((resnet18_real *)(ar + 146301760));
+        const resnet18_real *g = ((resnet18_real *)(ar + 6253568));
         for (int64_t i = 0; i < 256; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6317,7 +6319,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 6.1.conv1.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 6398720);
-        const resnet18_real *g = ((resnet18_real *)(ar + 429391872));
+        const resnet18_real *g = ((resnet18_real *)(ar + 6385664));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 589824; i++) {
             resnet18_real gi = g[i];
@@ -6327,7 +6329,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 6.1.conv1.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 8758016);
-        const resnet18_real *g = ((resnet18_real *)(ar + 146300736));
+        const resnet18_real *g = ((resnet18_real *)(ar + 8744960));
         for (int64_t i = 0; i < 256; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6336,7 +6338,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 6.1.bn1.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 8759040);
-        const resnet18_real *g = ((resnet18_real *)(ar + 146314944));
+        const resnet18_real *g = ((resnet18_real *)(ar + 8745984));
         for (int64_t i = 0; i < 256; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6345,7 +6347,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 6.1.bn1.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 8760064);
-        const resnet18_real *g = ((resnet18_real *)(ar + 146305856));
+        const resnet18_real *g = ((resnet18_real *)(ar + 8747008));
         for (int64_t i = 0; i < 256; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6354,7 +6356,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 6.1.conv2.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 8763200);
-        const resnet18_real *g = ((resnet18_real *)(ar + 443547648));
+        const resnet18_real *g = ((resnet18_real *)(ar + 8748032));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 589824; i++) {
             resnet18_real gi = g[i];
@@ -6364,7 +6366,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 6.1.conv2.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 11122496);
-        const resnet18_real *g = ((resnet18_real *)(ar + 146304832));
+        const resnet18_real *g = ((resnet18_real *)(ar + 11107328));
         for (int64_t i = 0; i < 256; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6373,7 +6375,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 6.1.bn2.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 11123520);
-        const resnet18_real *g = ((resnet18_real *)(ar + 146313920));
+        const resnet18_real *g = ((resnet18_real *)(ar + 11108352));
         for (int64_t i = 0; i < 256; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6382,7 +6384,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 6.1.bn2.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 11124544);
-        const resnet18_real *g = ((resnet18_real *)(ar + 146311872));
+        const resnet18_real *g = ((resnet18_real *)(ar + 11109376));
         for (int64_t i = 0; i < 256; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6391,7 +6393,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 7.0.conv1.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 11127680);
-        const resnet18_real *g = ((resnet18_real *)(ar + 483655680));
+        const resnet18_real *g = ((resnet18_real *)(ar + 11110400));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 1179648; i++) {
             resnet18_real gi = g[i];
@@ -6401,7 +6403,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 7.0.conv1.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 15846272);
-        const resnet18_real *g = ((resnet18_real *)(ar + 146309824));
+        const resnet18_real *g = ((resnet18_real *)(ar + 15828992));
         for (int64_t i = 0; i < 512; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6410,7 +6412,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 7.0.bn1.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 15848320);
-        const resnet18_real *g = ((resnet18_real *)(ar + 148711232));
+        const resnet18_real *g = ((resnet18_real *)(ar + 15831040));
         for (int64_t i = 0; i < 512; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6419,7 +6421,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 7.0.bn1.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 15850368);
-        const resnet18_real *g = ((resnet18_real *)(ar + 148682560));
+        const resnet18_real *g = ((resnet18_real *)(ar + 15833088));
         for (int64_t i = 0; i < 512; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6428,7 +6430,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 7.0.conv2.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 15856576);
-        const resnet18_real *g = ((resnet18_real *)(ar + 450625536));
+        const resnet18_real *g = ((resnet18_real *)(ar + 15835136));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 2359296; i++) {
             resnet18_real gi = g[i];
@@ -6438,7 +6440,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 7.0.conv2.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 25293760);
-        const resnet18_real *g = ((resnet18_real *)(ar + 148680512));
+        const resnet18_real *g = ((resnet18_real *)(ar + 25272320));
         for (int64_t i = 0; i < 512; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6447,7 +6449,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 7.0.bn2.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 25295808);
-        const resnet18_real *g = ((resnet18_real *)(ar + 148709184));
+        const resnet18_real *g = ((resnet18_real *)(ar + 25274368));
         for (int64_t i = 0; i < 512; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6456,7 +6458,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 7.0.bn2.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 25297856);
-        const resnet18_real *g = ((resnet18_real *)(ar + 148690752));
+        const resnet18_real *g = ((resnet18_real *)(ar + 25276416));
         for (int64_t i = 0; i < 512; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6465,7 +6467,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 7.0.conv3.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 25304064);
-        const resnet18_real *g = ((resnet18_real *)(ar + 149250880));
+        const resnet18_real *g = ((resnet18_real *)(ar + 25278464));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 131072; i++) {
             resnet18_real gi = g[i];
@@ -6475,7 +6477,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 7.0.conv3.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 25828352);
-        const resnet18_real *g = ((resnet18_real *)(ar + 148690752));
+        const resnet18_real *g = ((resnet18_real *)(ar + 25276416));
         for (int64_t i = 0; i < 512; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6484,7 +6486,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 7.1.conv1.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 25830400);
-        const resnet18_real *g = ((resnet18_real *)(ar + 469499904));
+        const resnet18_real *g = ((resnet18_real *)(ar + 25802752));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 2359296; i++) {
             resnet18_real gi = g[i];
@@ -6494,7 +6496,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 7.1.conv1.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 35267584);
-        const resnet18_real *g = ((resnet18_real *)(ar + 148688704));
+        const resnet18_real *g = ((resnet18_real *)(ar + 35239936));
         for (int64_t i = 0; i < 512; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6503,7 +6505,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 7.1.bn1.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 35269632);
-        const resnet18_real *g = ((resnet18_real *)(ar + 148707136));
+        const resnet18_real *g = ((resnet18_real *)(ar + 35241984));
         for (int64_t i = 0; i < 512; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6512,7 +6514,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 7.1.bn1.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 35271680);
-        const resnet18_real *g = ((resnet18_real *)(ar + 148698944));
+        const resnet18_real *g = ((resnet18_real *)(ar + 35244032));
         for (int64_t i = 0; i < 512; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6521,7 +6523,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 7.1.conv2.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 35277888);
-        const resnet18_real *g = ((resnet18_real *)(ar + 460062720));
+        const resnet18_real *g = ((resnet18_real *)(ar + 35246080));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 2359296; i++) {
             resnet18_real gi = g[i];
@@ -6531,7 +6533,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 7.1.conv2.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 44715072);
-        const resnet18_real *g = ((resnet18_real *)(ar + 148696896));
+        const resnet18_real *g = ((resnet18_real *)(ar + 44683264));
         for (int64_t i = 0; i < 512; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6540,7 +6542,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 7.1.bn2.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 44717120);
-        const resnet18_real *g = ((resnet18_real *)(ar + 148705088));
+        const resnet18_real *g = ((resnet18_real *)(ar + 44685312));
         for (int64_t i = 0; i < 512; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6549,7 +6551,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 7.1.bn2.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 44719168);
-        const resnet18_real *g = ((resnet18_real *)(ar + 148700992));
+        const resnet18_real *g = ((resnet18_real *)(ar + 44687360));
         for (int64_t i = 0; i < 512; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
@@ -6558,7 +6560,7 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 10.weight */
     {
         resnet18_real *p = (resnet18_real *)(st + 44725376);
-        const resnet18_real *g = ((resnet18_real *)(ar + 149230400));
+        const resnet18_real *g = ((resnet18_real *)(ar + 44689408));
         RESNET18_PARALLEL_FOR
         for (int64_t i = 0; i < 5120; i++) {
             resnet18_real gi = g[i];
@@ -6568,114 +6570,114 @@ void resnet18_step(void *state, resnet18_real lr) {
     /* 10.bias */
     {
         resnet18_real *p = (resnet18_real *)(st + 44745856);
-        const resnet18_real *g = ((resnet18_real *)(ar + 146309248));
+        const resnet18_real *g = ((resnet18_real *)(ar + 44709888));
         for (int64_t i = 0; i < 10; i++) {
             resnet18_real gi = g[i];
             p[i] -= lr * gi;
         }
     }
     /* 1.running_mean := */
-    memcpy(st + 13376, ((resnet18_real *)(ar + 768)), (size_t)256);
+    memcpy(st + 13376, ((resnet18_real *)(ar + 44710720)), (size_t)256);
     /* 1.running_var := */
-    memcpy(st + 13632, ((resnet18_real *)(ar + 64)), (size_t)256);
+    memcpy(st + 13632, ((resnet18_real *)(ar + 44710016)), (size_t)256);
     /* 1.num_batches_tracked := */
-    memcpy(st + 13888, ((resnet18_real *)(ar + 0)), (size_t)4);
+    memcpy(st + 13888, ((resnet18_real *)(ar + 44709952)), (size_t)4);
     /* 4.0.bn1.running_mean := */
-    memcpy(st + 162176, ((resnet18_real *)(ar + 94373120)), (size_t)256);
+    memcpy(st + 162176, ((resnet18_real *)(ar + 139083072)), (size_t)256);
     /* 4.0.bn1.running_var := */
-    memcpy(st + 162432, ((resnet18_real *)(ar + 94373376)), (size_t)256);
+    memcpy(st + 162432, ((resnet18_real *)(ar + 139083328)), (size_t)256);
     /* 4.0.bn1.num_batches_tracked := */
-    memcpy(st + 162688, ((resnet18_real *)(ar + 640)), (size_t)4);
+    memcpy(st + 162688, ((resnet18_real *)(ar + 44710592)), (size_t)4);
     /* 4.0.bn2.running_mean := */
-    memcpy(st + 310976, ((resnet18_real *)(ar + 113248512)), (size_t)256);
+    memcpy(st + 310976, ((resnet18_real *)(ar + 157958464)), (size_t)256);
     /* 4.0.bn2.running_var := */
-    memcpy(st + 311232, ((resnet18_real *)(ar + 113248768)), (size_t)256);
+    memcpy(st + 311232, ((resnet18_real *)(ar + 157958720)), (size_t)256);
     /* 4.0.bn2.num_batches_tracked := */
-    memcpy(st + 311488, ((resnet18_real *)(ar + 704)), (size_t)4);
+    memcpy(st + 311488, ((resnet18_real *)(ar + 44710656)), (size_t)4);
     /* 4.1.bn1.running_mean := */
-    memcpy(st + 459776, ((resnet18_real *)(ar + 132123904)), (size_t)256);
+    memcpy(st + 459776, ((resnet18_real *)(ar + 176833856)), (size_t)256);
     /* 4.1.bn1.running_var := */
-    memcpy(st + 460032, ((resnet18_real *)(ar + 132124160)), (size_t)256);
+    memcpy(st + 460032, ((resnet18_real *)(ar + 176834112)), (size_t)256);
     /* 4.1.bn1.num_batches_tracked := */
-    memcpy(st + 460288, ((resnet18_real *)(ar + 132124672)), (size_t)4);
+    memcpy(st + 460288, ((resnet18_real *)(ar + 176834624)), (size_t)4);
     /* 4.1.bn2.running_mean := */
-    memcpy(st + 608576, ((resnet18_real *)(ar + 132124992)), (size_t)256);
+    memcpy(st + 608576, ((resnet18_real *)(ar + 176834944)), (size_t)256);
     /* 4.1.bn2.running_var := */
-    memcpy(st + 608832, ((resnet18_real *)(ar + 132125248)), (size_t)256);
+    memcpy(st + 608832, ((resnet18_real *)(ar + 176835200)), (size_t)256);
     /* 4.1.bn2.num_batches_tracked := */
-    memcpy(st + 609088, ((resnet18_real *)(ar + 576)), (size_t)4);
+    memcpy(st + 609088, ((resnet18_real *)(ar + 44710528)), (size_t)4);
     /* 5.0.bn1.running_mean := */
-    memcpy(st + 905600, ((resnet18_real *)(ar + 141564736)), (size_t)512);
+    memcpy(st + 905600, ((resnet18_real *)(ar + 186274688)), (size_t)512);
     /* 5.0.bn1.running_var := */
-    memcpy(st + 906112, ((resnet18_real *)(ar + 132126080)), (size_t)512);
+    memcpy(st + 906112, ((resnet18_real *)(ar + 176836032)), (size_t)512);
     /* 5.0.bn1.num_batches_tracked := */
-    memcpy(st + 906624, ((resnet18_real *)(ar + 132126592)), (size_t)4);
+    memcpy(st + 906624, ((resnet18_real *)(ar + 176836544)), (size_t)4);
     /* 5.0.bn2.running_mean := */
-    memcpy(st + 1498048, ((resnet18_real *)(ar + 141565760)), (size_t)512);
+    memcpy(st + 1498048, ((resnet18_real *)(ar + 186275712)), (size_t)512);
     /* 5.0.bn2.running_var := */
-    memcpy(st + 1498560, ((resnet18_real *)(ar + 141566272)), (size_t)512);
+    memcpy(st + 1498560, ((resnet18_real *)(ar + 186276224)), (size_t)512);
     /* 5.0.bn2.num_batches_tracked := */
-    memcpy(st + 1499072, ((resnet18_real *)(ar + 132126656)), (size_t)4);
+    memcpy(st + 1499072, ((resnet18_real *)(ar + 176836608)), (size_t)4);
     /* 5.1.bn1.running_mean := */
-    memcpy(st + 2123776, ((resnet18_real *)(ar + 141567808)), (size_t)512);
+    memcpy(st + 2123776, ((resnet18_real *)(ar + 186277760)), (size_t)512);
     /* 5.1.bn1.running_var := */
-    memcpy(st + 2124288, ((resnet18_real *)(ar + 141568320)), (size_t)512);
+    memcpy(st + 2124288, ((resnet18_real *)(ar + 186278272)), (size_t)512);
     /* 5.1.bn1.num_batches_tracked := */
-    memcpy(st + 2124800, ((resnet18_real *)(ar + 132126720)), (size_t)4);
+    memcpy(st + 2124800, ((resnet18_real *)(ar + 176836672)), (size_t)4);
     /* 5.1.bn2.running_mean := */
-    memcpy(st + 2716224, ((resnet18_real *)(ar + 141569856)), (size_t)512);
+    memcpy(st + 2716224, ((resnet18_real *)(ar + 186279808)), (size_t)512);
     /* 5.1.bn2.running_var := */
-    memcpy(st + 2716736, ((resnet18_real *)(ar + 141570368)), (size_t)512);
+    memcpy(st + 2716736, ((resnet18_real *)(ar + 186280320)), (size_t)512);
     /* 5.1.bn2.num_batches_tracked := */
-    memcpy(st + 2717248, ((resnet18_real *)(ar + 132126016)), (size_t)4);
+    memcpy(st + 2717248, ((resnet18_real *)(ar + 176835968)), (size_t)4);
     /* 6.0.bn1.running_mean := */
-    memcpy(st + 3900032, ((resnet18_real *)(ar + 141571904)), (size_t)1024);
+    memcpy(st + 3900032, ((resnet18_real *)(ar + 186281856)), (size_t)1024);
     /* 6.0.bn1.running_var := */
-    memcpy(st + 3901056, ((resnet18_real *)(ar + 141572928)), (size_t)1024);
+    memcpy(st + 3901056, ((resnet18_real *)(ar + 186282880)), (size_t)1024);
     /* 6.0.bn1.num_batches_tracked := */
-    memcpy(st + 3902080, ((resnet18_real *)(ar + 132126848)), (size_t)4);
+    memcpy(st + 3902080, ((resnet18_real *)(ar + 176836800)), (size_t)4);
     /* 6.0.bn2.running_mean := */
-    memcpy(st + 6264512, ((resnet18_real *)(ar + 146294592)), (size_t)1024);
+    memcpy(st + 6264512, ((resnet18_real *)(ar + 191004544)), (size_t)1024);
     /* 6.0.bn2.running_var := */
-    memcpy(st + 6265536, ((resnet18_real *)(ar + 146295616)), (size_t)1024);
+    memcpy(st + 6265536, ((resnet18_real *)(ar + 191005568)), (size_t)1024);
     /* 6.0.bn2.num_batches_tracked := */
-    memcpy(st + 6266560, ((resnet18_real *)(ar + 132126912)), (size_t)4);
+    memcpy(st + 6266560, ((resnet18_real *)(ar + 176836864)), (size_t)4);
     /* 6.1.bn1.running_mean := */
-    memcpy(st + 8761088, ((resnet18_real *)(ar + 146298688)), (size_t)1024);
+    memcpy(st + 8761088, ((resnet18_real *)(ar + 191008640)), (size_t)1024);
     /* 6.1.bn1.running_var := */
-    memcpy(st + 8762112, ((resnet18_real *)(ar + 146299712)), (size_t)1024);
+    memcpy(st + 8762112, ((resnet18_real *)(ar + 191009664)), (size_t)1024);
     /* 6.1.bn1.num_batches_tracked := */
-    memcpy(st + 8763136, ((resnet18_real *)(ar + 132126976)), (size_t)4);
+    memcpy(st + 8763136, ((resnet18_real *)(ar + 176836928)), (size_t)4);
     /* 6.1.bn2.running_mean := */
-    memcpy(st + 11125568, ((resnet18_real *)(ar + 146302784)), (size_t)1024);
+    memcpy(st + 11125568, ((resnet18_real *)(ar + 191012736)), (size_t)1024);
     /* 6.1.bn2.running_var := */
-    memcpy(st + 11126592, ((resnet18_real *)(ar + 146303808)), (size_t)1024);
+    memcpy(st + 11126592, ((resnet18_real *)(ar + 191013760)), (size_t)1024);
     /* 6.1.bn2.num_batches_tracked := */
-    memcpy(st + 11127616, ((resnet18_real *)(ar + 132126784)), (size_t)4);
+    memcpy(st + 11127616, ((resnet18_real *)(ar + 176836736)), (size_t)4);
     /* 7.0.bn1.running_mean := */
-    memcpy(st + 15852416, ((resnet18_real *)(ar + 148672320)), (size_t)2048);
+    memcpy(st + 15852416, ((resnet18_real *)(ar + 193382272)), (size_t)2048);
     /* 7.0.bn1.running_var := */
-    memcpy(st + 15854464, ((resnet18_real *)(ar + 146306944)), (size_t)2048);
+    memcpy(st + 15854464, ((resnet18_real *)(ar + 191016896)), (size_t)2048);
     /* 7.0.bn1.num_batches_tracked := */
-    memcpy(st + 15856512, ((resnet18_real *)(ar + 146308992)), (size_t)4);
+    memcpy(st + 15856512, ((resnet18_real *)(ar + 191018944)), (size_t)4);
     /* 7.0.bn2.running_mean := */
-    memcpy(st + 25299904, ((resnet18_real *)(ar + 148676416)), (size_t)2048);
+    memcpy(st + 25299904, ((resnet18_real *)(ar + 193386368)), (size_t)2048);
     /* 7.0.bn2.running_var := */
-    memcpy(st + 25301952, ((resnet18_real *)(ar + 148678464)), (size_t)2048);
+    memcpy(st + 25301952, ((resnet18_real *)(ar + 193388416)), (size_t)2048);
     /* 7.0.bn2.num_batches_tracked := */
-    memcpy(st + 25304000, ((resnet18_real *)(ar + 146309056)), (size_t)4);
+    memcpy(st + 25304000, ((resnet18_real *)(ar + 191019008)), (size_t)4);
     /* 7.1.bn1.running_mean := */
-    memcpy(st + 35273728, ((resnet18_real *)(ar + 148684608)), (size_t)2048);
+    memcpy(st + 35273728, ((resnet18_real *)(ar + 193394560)), (size_t)2048);
     /* 7.1.bn1.running_var := */
-    memcpy(st + 35275776, ((resnet18_real *)(ar + 148686656)), (size_t)2048);
+    memcpy(st + 35275776, ((resnet18_real *)(ar + 193396608)), (size_t)2048);
     /* 7.1.bn1.num_batches_tracked := */
-    memcpy(st + 35277824, ((resnet18_real *)(ar + 146309120)), (size_t)4);
+    memcpy(st + 35277824, ((resnet18_real *)(ar + 191019072)), (size_t)4);
     /* 7.1.bn2.running_mean := */
-    memcpy(st + 44721216, ((resnet18_real *)(ar + 148692800)), (size_t)2048);
+    memcpy(st + 44721216, ((resnet18_real *)(ar + 193402752)), (size_t)2048);
     /* 7.1.bn2.running_var := */
-    memcpy(st + 44723264, ((resnet18_real *)(ar + 148694848)), (size_t)2048);
+    memcpy(st + 44723264, ((resnet18_real *)(ar + 193404800)), (size_t)2048);
     /* 7.1.bn2.num_batches_tracked := */
-    memcpy(st + 44725312, ((resnet18_real *)(ar + 146306880)), (size_t)4);
+    memcpy(st + 44725312, ((resnet18_real *)(ar + 191016832)), (size_t)4);
 }
 
 resnet18_real resnet18_train_step(void *state, int n, const resnet18_real *x, const int32_t *y, resnet18_real lr, double *metrics) {
@@ -7137,157 +7139,157 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
 resnet18_real *resnet18_grad(void *state, const char *name) {
     unsigned char *ar = (unsigned char *)state + 44745920;
     if (strcmp(name, "0.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 75499520);
+        return (resnet18_real *)(void *)(ar + 0);
     if (strcmp(name, "0.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 320);
+        return (resnet18_real *)(void *)(ar + 12544);
     if (strcmp(name, "1.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 1792);
+        return (resnet18_real *)(void *)(ar + 12800);
     if (strcmp(name, "1.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 1280);
+        return (resnet18_real *)(void *)(ar + 13056);
     if (strcmp(name, "4.0.conv1.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 94374912);
+        return (resnet18_real *)(void *)(ar + 13312);
     if (strcmp(name, "4.0.conv1.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 94373632);
+        return (resnet18_real *)(void *)(ar + 160768);
     if (strcmp(name, "4.0.bn1.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 94374656);
+        return (resnet18_real *)(void *)(ar + 161024);
     if (strcmp(name, "4.0.bn1.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 94374144);
+        return (resnet18_real *)(void *)(ar + 161280);
     if (strcmp(name, "4.0.conv2.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 132718656);
+        return (resnet18_real *)(void *)(ar + 161536);
     if (strcmp(name, "4.0.conv2.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 113249024);
+        return (resnet18_real *)(void *)(ar + 308992);
     if (strcmp(name, "4.0.bn2.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 132718400);
+        return (resnet18_real *)(void *)(ar + 309248);
     if (strcmp(name, "4.0.bn2.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 132124736);
+        return (resnet18_real *)(void *)(ar + 309504);
     if (strcmp(name, "4.1.conv1.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 132570944);
+        return (resnet18_real *)(void *)(ar + 309760);
     if (strcmp(name, "4.1.conv1.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 132124416);
+        return (resnet18_real *)(void *)(ar + 457216);
     if (strcmp(name, "4.1.bn1.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 132570688);
+        return (resnet18_real *)(void *)(ar + 457472);
     if (strcmp(name, "4.1.bn1.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 132125760);
+        return (resnet18_real *)(void *)(ar + 457728);
     if (strcmp(name, "4.1.conv2.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 132423232);
+        return (resnet18_real *)(void *)(ar + 457984);
     if (strcmp(name, "4.1.conv2.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 132125504);
+        return (resnet18_real *)(void *)(ar + 605440);
     if (strcmp(name, "4.1.bn2.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 132422976);
+        return (resnet18_real *)(void *)(ar + 605696);
     if (strcmp(name, "4.1.bn2.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 132422464);
+        return (resnet18_real *)(void *)(ar + 605952);
     if (strcmp(name, "5.0.conv1.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 132127552);
+        return (resnet18_real *)(void *)(ar + 606208);
     if (strcmp(name, "5.0.conv1.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 132127040);
+        return (resnet18_real *)(void *)(ar + 901120);
     if (strcmp(name, "5.0.bn1.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 144559424);
+        return (resnet18_real *)(void *)(ar + 901632);
     if (strcmp(name, "5.0.bn1.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 141567296);
+        return (resnet18_real *)(void *)(ar + 902144);
     if (strcmp(name, "5.0.conv2.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 143969600);
+        return (resnet18_real *)(void *)(ar + 902656);
     if (strcmp(name, "5.0.conv2.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 141566784);
+        return (resnet18_real *)(void *)(ar + 1492480);
     if (strcmp(name, "5.0.bn2.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 143969088);
+        return (resnet18_real *)(void *)(ar + 1492992);
     if (strcmp(name, "5.0.bn2.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 141569344);
+        return (resnet18_real *)(void *)(ar + 1493504);
     if (strcmp(name, "5.0.conv3.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 143936320);
+        return (resnet18_real *)(void *)(ar + 1494016);
     if (strcmp(name, "5.0.conv3.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 141569344);
+        return (resnet18_real *)(void *)(ar + 1493504);
     if (strcmp(name, "5.1.conv1.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 143346496);
+        return (resnet18_real *)(void *)(ar + 1526784);
     if (strcmp(name, "5.1.conv1.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 141568832);
+        return (resnet18_real *)(void *)(ar + 2116608);
     if (strcmp(name, "5.1.bn1.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 143345984);
+        return (resnet18_real *)(void *)(ar + 2117120);
     if (strcmp(name, "5.1.bn1.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 141571392);
+        return (resnet18_real *)(void *)(ar + 2117632);
     if (strcmp(name, "5.1.conv2.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 142756160);
+        return (resnet18_real *)(void *)(ar + 2118144);
     if (strcmp(name, "5.1.conv2.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 141570880);
+        return (resnet18_real *)(void *)(ar + 2707968);
     if (strcmp(name, "5.1.bn2.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 142755648);
+        return (resnet18_real *)(void *)(ar + 2708480);
     if (strcmp(name, "5.1.bn2.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 142754624);
+        return (resnet18_real *)(void *)(ar + 2708992);
     if (strcmp(name, "6.0.conv1.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 141574976);
+        return (resnet18_real *)(void *)(ar + 2709504);
     if (strcmp(name, "6.0.conv1.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 141573952);
+        return (resnet18_real *)(void *)(ar + 3889152);
     if (strcmp(name, "6.0.bn1.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 146448064);
+        return (resnet18_real *)(void *)(ar + 3890176);
     if (strcmp(name, "6.0.bn1.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 146297664);
+        return (resnet18_real *)(void *)(ar + 3891200);
     if (strcmp(name, "6.0.conv2.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 431751168);
+        return (resnet18_real *)(void *)(ar + 3892224);
     if (strcmp(name, "6.0.conv2.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 146296640);
+        return (resnet18_real *)(void *)(ar + 6251520);
     if (strcmp(name, "6.0.bn2.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 146447040);
+        return (resnet18_real *)(void *)(ar + 6252544);
     if (strcmp(name, "6.0.bn2.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 146301760);
+        return (resnet18_real *)(void *)(ar + 6253568);
     if (strcmp(name, "6.0.conv3.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 146315968);
+        return (resnet18_real *)(void *)(ar + 6254592);
     if (strcmp(name, "6.0.conv3.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 146301760);
+        return (resnet18_real *)(void *)(ar + 6253568);
     if (strcmp(name, "6.1.conv1.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 429391872);
+        return (resnet18_real *)(void *)(ar + 6385664);
     if (strcmp(name, "6.1.conv1.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 146300736);
+        return (resnet18_real *)(void *)(ar + 8744960);
     if (strcmp(name, "6.1.bn1.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 146314944);
+        return (resnet18_real *)(void *)(ar + 8745984);
     if (strcmp(name, "6.1.bn1.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 146305856);
+        return (resnet18_real *)(void *)(ar + 8747008);
     if (strcmp(name, "6.1.conv2.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 443547648);
+        return (resnet18_real *)(void *)(ar + 8748032);
     if (strcmp(name, "6.1.conv2.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 146304832);
+        return (resnet18_real *)(void *)(ar + 11107328);
     if (strcmp(name, "6.1.bn2.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 146313920);
+        return (resnet18_real *)(void *)(ar + 11108352);
     if (strcmp(name, "6.1.bn2.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 146311872);
+        return (resnet18_real *)(void *)(ar + 11109376);
     if (strcmp(name, "7.0.conv1.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 483655680);
+        return (resnet18_real *)(void *)(ar + 11110400);
     if (strcmp(name, "7.0.conv1.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 146309824);
+        return (resnet18_real *)(void *)(ar + 15828992);
     if (strcmp(name, "7.0.bn1.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 148711232);
+        return (resnet18_real *)(void *)(ar + 15831040);
     if (strcmp(name, "7.0.bn1.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 148682560);
+        return (resnet18_real *)(void *)(ar + 15833088);
     if (strcmp(name, "7.0.conv2.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 450625536);
+        return (resnet18_real *)(void *)(ar + 15835136);
     if (strcmp(name, "7.0.conv2.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 148680512);
+        return (resnet18_real *)(void *)(ar + 25272320);
     if (strcmp(name, "7.0.bn2.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 148709184);
+        return (resnet18_real *)(void *)(ar + 25274368);
     if (strcmp(name, "7.0.bn2.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 148690752);
+        return (resnet18_real *)(void *)(ar + 25276416);
     if (strcmp(name, "7.0.conv3.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 149250880);
+        return (resnet18_real *)(void *)(ar + 25278464);
     if (strcmp(name, "7.0.conv3.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 148690752);
+        return (resnet18_real *)(void *)(ar + 25276416);
     if (strcmp(name, "7.1.conv1.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 469499904);
+        return (resnet18_real *)(void *)(ar + 25802752);
     if (strcmp(name, "7.1.conv1.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 148688704);
+        return (resnet18_real *)(void *)(ar + 35239936);
     if (strcmp(name, "7.1.bn1.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 148707136);
+        return (resnet18_real *)(void *)(ar + 35241984);
     if (strcmp(name, "7.1.bn1.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 148698944);
+        return (resnet18_real *)(void *)(ar + 35244032);
     if (strcmp(name, "7.1.conv2.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 460062720);
+        return (resnet18_real *)(void *)(ar + 35246080);
     if (strcmp(name, "7.1.conv2.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 148696896);
+        return (resnet18_real *)(void *)(ar + 44683264);
     if (strcmp(name, "7.1.bn2.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 148705088);
+        return (resnet18_real *)(void *)(ar + 44685312);
     if (strcmp(name, "7.1.bn2.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 148700992);
+        return (resnet18_real *)(void *)(ar + 44687360);
     if (strcmp(name, "10.weight") == 0)
-        return (resnet18_real *)(void *)(ar + 149230400);
+        return (resnet18_real *)(void *)(ar + 44689408);
     if (strcmp(name, "10.bias") == 0)
-        return (resnet18_real *)(void *)(ar + 146309248);
+        return (resnet18_real *)(void *)(ar + 44709888);
     (void)ar;
     (void)name;
     return NULL;
@@ -7744,4 +7746,8 @@ resnet18_real *resnet18_param(void *state, const char *name) {
 
 uint64_t *resnet18_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *resnet18_example_base(void *state) {
+    return &((header *)state)->base;
 }

@@ -24,13 +24,15 @@ extern "C" {
 #define RESNET18_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define RESNET18_MAX_BATCH 128
-#define RESNET18_STATE_BYTES 533120192
+#define RESNET18_STATE_BYTES 549518592
 #define RESNET18_PARAM_COUNT 127
 #define RESNET18_PARAM_ELEMENTS 11186203
 #define RESNET18_INPUT_X_SIZE 9216 /* per example: f32[batch 128, 1, 96, 96] */
 #define RESNET18_INPUT_Y_SIZE 1 /* per example: i32[batch 128] */
 #define RESNET18_OUTPUT_LOGITS_SIZE 10
 #define RESNET18_METRIC_COUNT 1
+#define RESNET18_GRAD_OFFSET 44745920 /* bytes: after resnet18_backward, every trainable parameter's gradient */
+#define RESNET18_GRAD_BYTES 44709952 /* lies in these bytes, in parameter order */
 
 /* metadata (also as a table and functions below) */
 #define RESNET18_DLC_VERSION "0.1.0"
@@ -125,6 +127,9 @@ resnet18_real *resnet18_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *resnet18_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *resnet18_example_base(void *state);
 
 #ifdef __cplusplus
 }

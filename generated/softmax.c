@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline softmax_real maxr(softmax_real a, softmax_real b) { return a > b ? a : b; }
@@ -86,6 +87,7 @@ void softmax_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 1.weight [10, 784], softmax.dlm line 10 */
     rng_seed(&r, seed, 0);
@@ -138,20 +140,20 @@ softmax_real softmax_forward_train(void *state, int n, const softmax_real *x, co
     (void)ar;
     /* matmul -> f32[batch 256, 10], softmax.dlm line 10 */
     {
-    gemm(0, 1, n, 10, 784, x, 784, ((softmax_real *)(st + 64)), 784, ((softmax_real *)(ar + 0)), 10, 0);
+    gemm(0, 1, n, 10, 784, x, 784, ((softmax_real *)(st + 64)), 784, ((softmax_real *)(ar + 31424)), 10, 0);
     }
     /* add -> f32[batch 256, 10], softmax.dlm line 10 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((softmax_real *)(ar + 10240))[i0 * 10 + i1] = (((softmax_real *)(ar + 0))[i0 * 10 + i1] + ((softmax_real *)(st + 31424))[i1]);
+            ((softmax_real *)(ar + 41664))[i0 * 10 + i1] = (((softmax_real *)(ar + 31424))[i0 * 10 + i1] + ((softmax_real *)(st + 31424))[i1]);
         }
     }
     }
     /* xent -> f32[batch 256], softmax.dlm line 18 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const softmax_real *xr = ((softmax_real *)(ar + 10240)) + r * 10;
+        const softmax_real *xr = ((softmax_real *)(ar + 41664)) + r * 10;
         int32_t label = y[r];
         softmax_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -159,45 +161,45 @@ softmax_real softmax_forward_train(void *state, int n, const softmax_real *x, co
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((softmax_real *)(ar + 0))[r] = mx + (softmax_real)log(sum) - xr[label];
+        ((softmax_real *)(ar + 31424))[r] = mx + (softmax_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], softmax.dlm line 18 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((softmax_real *)(ar + 0))[i0];
+        acc += ((softmax_real *)(ar + 31424))[i0];
     }
-    ((softmax_real *)(ar + 1024))[0] = (softmax_real)acc;
+    ((softmax_real *)(ar + 32448))[0] = (softmax_real)acc;
     }
     /* divcount -> f32[], softmax.dlm line 18 */
     {
-    ((softmax_real *)(ar + 0))[0] = (((softmax_real *)(ar + 1024))[0] / (softmax_real)(1 * n));
+    ((softmax_real *)(ar + 31424))[0] = (((softmax_real *)(ar + 32448))[0] / (softmax_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 256], softmax.dlm line 22 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const softmax_real *xr = ((softmax_real *)(ar + 10240)) + r * 10;
+        const softmax_real *xr = ((softmax_real *)(ar + 41664)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((softmax_real *)(ar + 64))[r] = best == label ? 1.0f : 0.0f;
+        ((softmax_real *)(ar + 31488))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], softmax.dlm line 22 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((softmax_real *)(ar + 64))[i0];
+        acc += ((softmax_real *)(ar + 31488))[i0];
     }
-    ((softmax_real *)(ar + 1088))[0] = (softmax_real)acc;
+    ((softmax_real *)(ar + 32512))[0] = (softmax_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((softmax_real *)(ar + 1088))[0];
+        metrics[0] = (double)((softmax_real *)(ar + 32512))[0];
     }
-    return ((softmax_real *)(ar + 0))[0];
+    return ((softmax_real *)(ar + 31424))[0];
 }
 
 int softmax_backward(void *state, int n, const softmax_real *x, const int32_t *y) {
@@ -208,18 +210,18 @@ int softmax_backward(void *state, int n, const softmax_real *x, const int32_t *y
     (void)ar;
     /* divcount -> f32[], softmax.dlm line 18 */
     {
-    ((softmax_real *)(ar + 64))[0] = (1.0f / (softmax_real)(1 * n));
+    ((softmax_real *)(ar + 31488))[0] = (1.0f / (softmax_real)(1 * n));
     }
     /* copy -> f32[batch 256], softmax.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((softmax_real *)(ar + 1152))[i0] = ((softmax_real *)(ar + 64))[0];
+        ((softmax_real *)(ar + 32576))[i0] = ((softmax_real *)(ar + 31488))[0];
     }
     }
     /* xent_grad -> f32[batch 256, 10], softmax.dlm line 18 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const softmax_real *xr = ((softmax_real *)(ar + 10240)) + r * 10;
+        const softmax_real *xr = ((softmax_real *)(ar + 41664)) + r * 10;
         int32_t label = y[r];
         softmax_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -227,8 +229,8 @@ int softmax_backward(void *state, int n, const softmax_real *x, const int32_t *y
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        softmax_real *yr = ((softmax_real *)(ar + 20480)) + r * 10;
-        softmax_real scale = ((softmax_real *)(ar + 1152))[r], inv = (softmax_real)(1.0 / sum);
+        softmax_real *yr = ((softmax_real *)(ar + 51904)) + r * 10;
+        softmax_real scale = ((softmax_real *)(ar + 32576))[r], inv = (softmax_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -238,14 +240,14 @@ int softmax_backward(void *state, int n, const softmax_real *x, const int32_t *y
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((softmax_real *)(ar + 20480))[i0 + i1 * 10];
+            acc += ((softmax_real *)(ar + 51904))[i0 + i1 * 10];
         }
-        ((softmax_real *)(ar + 64))[i0] = (softmax_real)acc;
+        ((softmax_real *)(ar + 31360))[i0] = (softmax_real)acc;
     }
     }
     /* matmul -> f32[10, 784], softmax.dlm line 10 */
     {
-    gemm(1, 0, 10, 784, n, ((softmax_real *)(ar + 20480)), 10, x, 784, ((softmax_real *)(ar + 30720)), 784, 0);
+    gemm(1, 0, 10, 784, n, ((softmax_real *)(ar + 51904)), 10, x, 784, ((softmax_real *)(ar + 0)), 784, 0);
     }
     return 0;
 }
@@ -259,7 +261,7 @@ void softmax_step(void *state, softmax_real lr) {
     /* 1.weight */
     {
         softmax_real *p = (softmax_real *)(st + 64);
-        const softmax_real *g = ((softmax_real *)(ar + 30720));
+        const softmax_real *g = ((softmax_real *)(ar + 0));
         SOFTMAX_PARALLEL_FOR
         for (int64_t i = 0; i < 7840; i++) {
             softmax_real gi = g[i];
@@ -269,7 +271,7 @@ void softmax_step(void *state, softmax_real lr) {
     /* 1.bias */
     {
         softmax_real *p = (softmax_real *)(st + 31424);
-        const softmax_real *g = ((softmax_real *)(ar + 64));
+        const softmax_real *g = ((softmax_real *)(ar + 31360));
         for (int64_t i = 0; i < 10; i++) {
             softmax_real gi = g[i];
             p[i] -= lr * gi;
@@ -359,9 +361,9 @@ softmax_real softmax_evaluate(void *state, int n, const softmax_real *x, const i
 softmax_real *softmax_grad(void *state, const char *name) {
     unsigned char *ar = (unsigned char *)state + 31488;
     if (strcmp(name, "1.weight") == 0)
-        return (softmax_real *)(void *)(ar + 30720);
+        return (softmax_real *)(void *)(ar + 0);
     if (strcmp(name, "1.bias") == 0)
-        return (softmax_real *)(void *)(ar + 64);
+        return (softmax_real *)(void *)(ar + 31360);
     (void)ar;
     (void)name;
     return NULL;
@@ -568,4 +570,8 @@ softmax_real *softmax_param(void *state, const char *name) {
 
 uint64_t *softmax_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *softmax_example_base(void *state) {
+    return &((header *)state)->base;
 }

@@ -24,13 +24,15 @@ extern "C" {
 #define SOFTMAX_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define SOFTMAX_MAX_BATCH 256
-#define SOFTMAX_STATE_BYTES 93568
+#define SOFTMAX_STATE_BYTES 93632
 #define SOFTMAX_PARAM_COUNT 2
 #define SOFTMAX_PARAM_ELEMENTS 7850
 #define SOFTMAX_INPUT_X_SIZE 784 /* per example: f32[batch 256, 1, 28, 28] */
 #define SOFTMAX_INPUT_Y_SIZE 1 /* per example: i32[batch 256] */
 #define SOFTMAX_OUTPUT_LOGITS_SIZE 10
 #define SOFTMAX_METRIC_COUNT 1
+#define SOFTMAX_GRAD_OFFSET 31488 /* bytes: after softmax_backward, every trainable parameter's gradient */
+#define SOFTMAX_GRAD_BYTES 31424 /* lies in these bytes, in parameter order */
 
 /* metadata (also as a table and functions below) */
 #define SOFTMAX_DLC_VERSION "0.1.0"
@@ -125,6 +127,9 @@ softmax_real *softmax_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *softmax_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *softmax_example_base(void *state);
 
 #ifdef __cplusplus
 }

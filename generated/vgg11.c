@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline vgg11_real maxr(vgg11_real a, vgg11_real b) { return a > b ? a : b; }
@@ -42,10 +43,12 @@ static inline float expv(float x) {
 
 /* Dropout: keep element i of this step's mask with probability 1 - p, scaled by 1 / (1 - p). The
  * hash is SplitMix64's output function (libdlrt's dlrt_hash32) of (seed, step, site, i), so the
- * backward pass recomputes the forward pass's mask instead of storing it. */
-static inline vgg11_real dropmask(const unsigned char *st, uint64_t site, uint64_t i, vgg11_real p) {
+ * backward pass recomputes the forward pass's mask instead of storing it. i counts from the
+ * header's base example (inner elements an example), so a data-parallel rank that holds part of the
+ * global batch draws the masks the whole batch would. */
+static inline vgg11_real dropmask(const unsigned char *st, uint64_t site, uint64_t i, uint64_t inner, vgg11_real p) {
     const header *h = (const header *)(const void *)st;
-    uint64_t counter = ((h->step * 1024u + site) << 32) ^ i;
+    uint64_t counter = ((h->step * 1024u + site) << 32) ^ (h->base * inner + i);
     uint64_t z = h->seed + (counter + 1) * 0x9E3779B97F4A7C15u;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
@@ -460,6 +463,7 @@ void vgg11_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.0.weight [16, 1, 3, 3], vgg11.dlm line 24 */
     rng_seed(&r, seed, 0);
@@ -827,7 +831,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     (void)ar;
     /* conv2d -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
-    conv2d_fwd(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 411041792), n, 16, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_real *)(st + 64)), ((vgg11_real *)(ar + 172373312)), (vgg11_real *)(ar + 583415104), n, 16, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
@@ -835,18 +839,18 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 50176; i2++) {
-                ((vgg11_real *)(ar + 411041792))[i0 * 802816 + i1 * 50176 + i2] = relu((((vgg11_real *)(ar + 0))[i0 * 802816 + i1 * 50176 + i2] + ((vgg11_real *)(st + 640))[i1]));
+                ((vgg11_real *)(ar + 583415104))[i0 * 802816 + i1 * 50176 + i2] = relu((((vgg11_real *)(ar + 172373312))[i0 * 802816 + i1 * 50176 + i2] + ((vgg11_real *)(st + 640))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 16, 112, 112], vgg11.dlm line 26 */
     {
-    max_pool_fwd_0(((vgg11_real *)(ar + 411041792)), ((vgg11_real *)(ar + 0)), n);
+    max_pool_fwd_0(((vgg11_real *)(ar + 583415104)), ((vgg11_real *)(ar + 172373312)), n);
     }
     /* conv2d -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 102760448)), (vgg11_real *)(ar + 308281344), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 172373312)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 275133760)), (vgg11_real *)(ar + 480654656), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
@@ -854,18 +858,18 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 12544; i2++) {
-                ((vgg11_real *)(ar + 822083584))[i0 * 401408 + i1 * 12544 + i2] = relu((((vgg11_real *)(ar + 102760448))[i0 * 401408 + i1 * 12544 + i2] + ((vgg11_real *)(st + 19136))[i1]));
+                ((vgg11_real *)(ar + 994456896))[i0 * 401408 + i1 * 12544 + i2] = relu((((vgg11_real *)(ar + 275133760))[i0 * 401408 + i1 * 12544 + i2] + ((vgg11_real *)(st + 19136))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 32, 56, 56], vgg11.dlm line 26 */
     {
-    max_pool_fwd_1(((vgg11_real *)(ar + 822083584)), ((vgg11_real *)(ar + 102760448)), n);
+    max_pool_fwd_1(((vgg11_real *)(ar + 994456896)), ((vgg11_real *)(ar + 275133760)), n);
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 102760448)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 154140672)), (vgg11_real *)(ar + 256901120), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 275133760)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 326513984)), (vgg11_real *)(ar + 429274432), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -873,14 +877,14 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 3136; i2++) {
-                ((vgg11_real *)(ar + 256901120))[i0 * 200704 + i1 * 3136 + i2] = relu((((vgg11_real *)(ar + 154140672))[i0 * 200704 + i1 * 3136 + i2] + ((vgg11_real *)(st + 92992))[i1]));
+                ((vgg11_real *)(ar + 429274432))[i0 * 200704 + i1 * 3136 + i2] = relu((((vgg11_real *)(ar + 326513984))[i0 * 200704 + i1 * 3136 + i2] + ((vgg11_real *)(st + 92992))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 256901120)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 154140672)), (vgg11_real *)(ar + 359661568), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 429274432)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 326513984)), (vgg11_real *)(ar + 532034880), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -888,18 +892,18 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 3136; i2++) {
-                ((vgg11_real *)(ar + 1027604480))[i0 * 200704 + i1 * 3136 + i2] = relu((((vgg11_real *)(ar + 154140672))[i0 * 200704 + i1 * 3136 + i2] + ((vgg11_real *)(st + 240704))[i1]));
+                ((vgg11_real *)(ar + 1199977792))[i0 * 200704 + i1 * 3136 + i2] = relu((((vgg11_real *)(ar + 326513984))[i0 * 200704 + i1 * 3136 + i2] + ((vgg11_real *)(st + 240704))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 64, 28, 28], vgg11.dlm line 26 */
     {
-    max_pool_fwd_2(((vgg11_real *)(ar + 1027604480)), ((vgg11_real *)(ar + 154140672)), n);
+    max_pool_fwd_2(((vgg11_real *)(ar + 1199977792)), ((vgg11_real *)(ar + 326513984)), n);
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 179830784)), (vgg11_real *)(ar + 231211008), n, 128, 1, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 326513984)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 352204096)), (vgg11_real *)(ar + 403584320), n, 128, 1, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -907,14 +911,14 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((vgg11_real *)(ar + 359661568))[i0 * 100352 + i1 * 784 + i2] = relu((((vgg11_real *)(ar + 179830784))[i0 * 100352 + i1 * 784 + i2] + ((vgg11_real *)(st + 535872))[i1]));
+                ((vgg11_real *)(ar + 532034880))[i0 * 100352 + i1 * 784 + i2] = relu((((vgg11_real *)(ar + 352204096))[i0 * 100352 + i1 * 784 + i2] + ((vgg11_real *)(st + 535872))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 179830784)), (vgg11_real *)(ar + 231211008), n, 128, 1, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 532034880)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 352204096)), (vgg11_real *)(ar + 403584320), n, 128, 1, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -922,18 +926,18 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((vgg11_real *)(ar + 1130364928))[i0 * 100352 + i1 * 784 + i2] = relu((((vgg11_real *)(ar + 179830784))[i0 * 100352 + i1 * 784 + i2] + ((vgg11_real *)(st + 1126208))[i1]));
+                ((vgg11_real *)(ar + 1302738240))[i0 * 100352 + i1 * 784 + i2] = relu((((vgg11_real *)(ar + 352204096))[i0 * 100352 + i1 * 784 + i2] + ((vgg11_real *)(st + 1126208))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 128, 14, 14], vgg11.dlm line 26 */
     {
-    max_pool_fwd_3(((vgg11_real *)(ar + 1130364928)), ((vgg11_real *)(ar + 179830784)), n);
+    max_pool_fwd_3(((vgg11_real *)(ar + 1302738240)), ((vgg11_real *)(ar + 352204096)), n);
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 179830784)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 192675840)), (vgg11_real *)(ar + 205520896), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 352204096)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 365049152)), (vgg11_real *)(ar + 377894208), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -941,14 +945,14 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 196; i2++) {
-                ((vgg11_real *)(ar + 205520896))[i0 * 25088 + i1 * 196 + i2] = relu((((vgg11_real *)(ar + 192675840))[i0 * 25088 + i1 * 196 + i2] + ((vgg11_real *)(st + 1716544))[i1]));
+                ((vgg11_real *)(ar + 377894208))[i0 * 25088 + i1 * 196 + i2] = relu((((vgg11_real *)(ar + 365049152))[i0 * 25088 + i1 * 196 + i2] + ((vgg11_real *)(st + 1716544))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 205520896)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 192675840)), (vgg11_real *)(ar + 218365952), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 377894208)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 365049152)), (vgg11_real *)(ar + 390739264), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -956,25 +960,25 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 196; i2++) {
-                ((vgg11_real *)(ar + 218365952))[i0 * 25088 + i1 * 196 + i2] = relu((((vgg11_real *)(ar + 192675840))[i0 * 25088 + i1 * 196 + i2] + ((vgg11_real *)(st + 2306880))[i1]));
+                ((vgg11_real *)(ar + 390739264))[i0 * 25088 + i1 * 196 + i2] = relu((((vgg11_real *)(ar + 365049152))[i0 * 25088 + i1 * 196 + i2] + ((vgg11_real *)(st + 2306880))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 128, 7, 7], vgg11.dlm line 26 */
     {
-    max_pool_fwd_4(((vgg11_real *)(ar + 218365952)), ((vgg11_real *)(ar + 192675840)), n);
+    max_pool_fwd_4(((vgg11_real *)(ar + 390739264)), ((vgg11_real *)(ar + 365049152)), n);
     }
     /* matmul -> f32[batch 128, 4096], vgg11.dlm line 39 */
     {
-    gemm(0, 1, n, 4096, 6272, ((vgg11_real *)(ar + 192675840)), 6272, ((vgg11_real *)(st + 2307392)), 6272, ((vgg11_real *)(ar + 195887104)), 4096, 0);
+    gemm(0, 1, n, 4096, 6272, ((vgg11_real *)(ar + 365049152)), 6272, ((vgg11_real *)(st + 2307392)), 6272, ((vgg11_real *)(ar + 368260416)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11.dlm line 39 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4096; i1++) {
-            ((vgg11_real *)(ar + 197984256))[i0 * 4096 + i1] = relu((((vgg11_real *)(ar + 195887104))[i0 * 4096 + i1] + ((vgg11_real *)(st + 105067840))[i1]));
+            ((vgg11_real *)(ar + 370357568))[i0 * 4096 + i1] = relu((((vgg11_real *)(ar + 368260416))[i0 * 4096 + i1] + ((vgg11_real *)(st + 105067840))[i1]));
         }
     }
     }
@@ -982,19 +986,19 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((vgg11_real *)(ar + 195887104))[i0] = (((vgg11_real *)(ar + 197984256))[i0] * dropmask(st, 1, (uint64_t)(i0), 0.5f));
+        ((vgg11_real *)(ar + 368260416))[i0] = (((vgg11_real *)(ar + 370357568))[i0] * dropmask(st, 1, (uint64_t)(i0), 4096u, 0.5f));
     }
     }
     /* matmul -> f32[batch 128, 4096], vgg11.dlm line 40 */
     {
-    gemm(0, 1, n, 4096, 4096, ((vgg11_real *)(ar + 195887104)), 4096, ((vgg11_real *)(st + 105084224)), 4096, ((vgg11_real *)(ar + 200081408)), 4096, 0);
+    gemm(0, 1, n, 4096, 4096, ((vgg11_real *)(ar + 368260416)), 4096, ((vgg11_real *)(st + 105084224)), 4096, ((vgg11_real *)(ar + 372454720)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11.dlm line 40 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4096; i1++) {
-            ((vgg11_real *)(ar + 202178560))[i0 * 4096 + i1] = relu((((vgg11_real *)(ar + 200081408))[i0 * 4096 + i1] + ((vgg11_real *)(st + 172193088))[i1]));
+            ((vgg11_real *)(ar + 374551872))[i0 * 4096 + i1] = relu((((vgg11_real *)(ar + 372454720))[i0 * 4096 + i1] + ((vgg11_real *)(st + 172193088))[i1]));
         }
     }
     }
@@ -1002,25 +1006,25 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((vgg11_real *)(ar + 200081408))[i0] = (((vgg11_real *)(ar + 202178560))[i0] * dropmask(st, 2, (uint64_t)(i0), 0.5f));
+        ((vgg11_real *)(ar + 372454720))[i0] = (((vgg11_real *)(ar + 374551872))[i0] * dropmask(st, 2, (uint64_t)(i0), 4096u, 0.5f));
     }
     }
     /* matmul -> f32[batch 128, 10], vgg11.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 4096, ((vgg11_real *)(ar + 200081408)), 4096, ((vgg11_real *)(st + 172209472)), 4096, ((vgg11_real *)(ar + 204275712)), 10, 0);
+    gemm(0, 1, n, 10, 4096, ((vgg11_real *)(ar + 372454720)), 4096, ((vgg11_real *)(st + 172209472)), 4096, ((vgg11_real *)(ar + 376649024)), 10, 0);
     }
     /* add -> f32[batch 128, 10], vgg11.dlm line 41 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((vgg11_real *)(ar + 204280832))[i0 * 10 + i1] = (((vgg11_real *)(ar + 204275712))[i0 * 10 + i1] + ((vgg11_real *)(st + 172373312))[i1]);
+            ((vgg11_real *)(ar + 376654144))[i0 * 10 + i1] = (((vgg11_real *)(ar + 376649024))[i0 * 10 + i1] + ((vgg11_real *)(st + 172373312))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], vgg11.dlm line 48 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const vgg11_real *xr = ((vgg11_real *)(ar + 204280832)) + r * 10;
+        const vgg11_real *xr = ((vgg11_real *)(ar + 376654144)) + r * 10;
         int32_t label = y[r];
         vgg11_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1028,45 +1032,45 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((vgg11_real *)(ar + 204275712))[r] = mx + (vgg11_real)log(sum) - xr[label];
+        ((vgg11_real *)(ar + 376649024))[r] = mx + (vgg11_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], vgg11.dlm line 48 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((vgg11_real *)(ar + 204275712))[i0];
+        acc += ((vgg11_real *)(ar + 376649024))[i0];
     }
-    ((vgg11_real *)(ar + 204276224))[0] = (vgg11_real)acc;
+    ((vgg11_real *)(ar + 376649536))[0] = (vgg11_real)acc;
     }
     /* divcount -> f32[], vgg11.dlm line 48 */
     {
-    ((vgg11_real *)(ar + 204275712))[0] = (((vgg11_real *)(ar + 204276224))[0] / (vgg11_real)(1 * n));
+    ((vgg11_real *)(ar + 376649024))[0] = (((vgg11_real *)(ar + 376649536))[0] / (vgg11_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], vgg11.dlm line 52 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const vgg11_real *xr = ((vgg11_real *)(ar + 204280832)) + r * 10;
+        const vgg11_real *xr = ((vgg11_real *)(ar + 376654144)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((vgg11_real *)(ar + 204275776))[r] = best == label ? 1.0f : 0.0f;
+        ((vgg11_real *)(ar + 376649088))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], vgg11.dlm line 52 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((vgg11_real *)(ar + 204275776))[i0];
+        acc += ((vgg11_real *)(ar + 376649088))[i0];
     }
-    ((vgg11_real *)(ar + 204276288))[0] = (vgg11_real)acc;
+    ((vgg11_real *)(ar + 376649600))[0] = (vgg11_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((vgg11_real *)(ar + 204276288))[0];
+        metrics[0] = (double)((vgg11_real *)(ar + 376649600))[0];
     }
-    return ((vgg11_real *)(ar + 204275712))[0];
+    return ((vgg11_real *)(ar + 376649024))[0];
 }
 
 int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
@@ -1077,18 +1081,18 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     (void)ar;
     /* divcount -> f32[], vgg11.dlm line 48 */
     {
-    ((vgg11_real *)(ar + 204275776))[0] = (1.0f / (vgg11_real)(1 * n));
+    ((vgg11_real *)(ar + 376649088))[0] = (1.0f / (vgg11_real)(1 * n));
     }
     /* copy -> f32[batch 128], vgg11.dlm line 48 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((vgg11_real *)(ar + 204276352))[i0] = ((vgg11_real *)(ar + 204275776))[0];
+        ((vgg11_real *)(ar + 376649664))[i0] = ((vgg11_real *)(ar + 376649088))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], vgg11.dlm line 48 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const vgg11_real *xr = ((vgg11_real *)(ar + 204280832)) + r * 10;
+        const vgg11_real *xr = ((vgg11_real *)(ar + 376654144)) + r * 10;
         int32_t label = y[r];
         vgg11_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1096,8 +1100,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        vgg11_real *yr = ((vgg11_real *)(ar + 204285952)) + r * 10;
-        vgg11_real scale = ((vgg11_real *)(ar + 204276352))[r], inv = (vgg11_real)(1.0 / sum);
+        vgg11_real *yr = ((vgg11_real *)(ar + 376659264)) + r * 10;
+        vgg11_real scale = ((vgg11_real *)(ar + 376649664))[r], inv = (vgg11_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -1107,24 +1111,24 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((vgg11_real *)(ar + 204285952))[i0 + i1 * 10];
+            acc += ((vgg11_real *)(ar + 376659264))[i0 + i1 * 10];
         }
-        ((vgg11_real *)(ar + 204275776))[i0] = (vgg11_real)acc;
+        ((vgg11_real *)(ar + 172373248))[i0] = (vgg11_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 4096], vgg11.dlm line 41 */
     {
-    gemm(0, 0, n, 4096, 10, ((vgg11_real *)(ar + 204285952)), 10, ((vgg11_real *)(st + 172209472)), 4096, ((vgg11_real *)(ar + 231211008)), 4096, 0);
+    gemm(0, 0, n, 4096, 10, ((vgg11_real *)(ar + 376659264)), 10, ((vgg11_real *)(st + 172209472)), 4096, ((vgg11_real *)(ar + 403584320)), 4096, 0);
     }
     /* matmul -> f32[10, 4096], vgg11.dlm line 41 */
     {
-    gemm(1, 0, 10, 4096, n, ((vgg11_real *)(ar + 204285952)), 10, ((vgg11_real *)(ar + 200081408)), 4096, ((vgg11_real *)(ar + 204291072)), 4096, 0);
+    gemm(1, 0, 10, 4096, n, ((vgg11_real *)(ar + 376659264)), 10, ((vgg11_real *)(ar + 372454720)), 4096, ((vgg11_real *)(ar + 172209408)), 4096, 0);
     }
     /* mul -> f32[batch 128, 4096], vgg11.dlm line 40 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((vgg11_real *)(ar + 200081408))[i0] = ((((vgg11_real *)(ar + 231211008))[i0] * dropmask(st, 2, (uint64_t)(i0), 0.5f)) * (((vgg11_real *)(ar + 202178560))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 372454720))[i0] = ((((vgg11_real *)(ar + 403584320))[i0] * dropmask(st, 2, (uint64_t)(i0), 4096u, 0.5f)) * (((vgg11_real *)(ar + 374551872))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[4096], vgg11.dlm line 40 */
@@ -1133,24 +1137,24 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     for (int64_t i0 = 0; i0 < 4096; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((vgg11_real *)(ar + 200081408))[i0 + i1 * 4096];
+            acc += ((vgg11_real *)(ar + 372454720))[i0 + i1 * 4096];
         }
-        ((vgg11_real *)(ar + 202178560))[i0] = (vgg11_real)acc;
+        ((vgg11_real *)(ar + 172193024))[i0] = (vgg11_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 4096], vgg11.dlm line 40 */
     {
-    gemm(0, 0, n, 4096, 4096, ((vgg11_real *)(ar + 200081408)), 4096, ((vgg11_real *)(st + 105084224)), 4096, ((vgg11_real *)(ar + 231211008)), 4096, 0);
+    gemm(0, 0, n, 4096, 4096, ((vgg11_real *)(ar + 372454720)), 4096, ((vgg11_real *)(st + 105084224)), 4096, ((vgg11_real *)(ar + 374551872)), 4096, 0);
     }
     /* matmul -> f32[4096, 4096], vgg11.dlm line 40 */
     {
-    gemm(1, 0, 4096, 4096, n, ((vgg11_real *)(ar + 200081408)), 4096, ((vgg11_real *)(ar + 195887104)), 4096, ((vgg11_real *)(ar + 1181745152)), 4096, 0);
+    gemm(1, 0, 4096, 4096, n, ((vgg11_real *)(ar + 372454720)), 4096, ((vgg11_real *)(ar + 368260416)), 4096, ((vgg11_real *)(ar + 105084160)), 4096, 0);
     }
     /* mul -> f32[batch 128, 4096], vgg11.dlm line 39 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((vgg11_real *)(ar + 195887104))[i0] = ((((vgg11_real *)(ar + 231211008))[i0] * dropmask(st, 1, (uint64_t)(i0), 0.5f)) * (((vgg11_real *)(ar + 197984256))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 368260416))[i0] = ((((vgg11_real *)(ar + 374551872))[i0] * dropmask(st, 1, (uint64_t)(i0), 4096u, 0.5f)) * (((vgg11_real *)(ar + 370357568))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[4096], vgg11.dlm line 39 */
@@ -1159,28 +1163,28 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     for (int64_t i0 = 0; i0 < 4096; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((vgg11_real *)(ar + 195887104))[i0 + i1 * 4096];
+            acc += ((vgg11_real *)(ar + 368260416))[i0 + i1 * 4096];
         }
-        ((vgg11_real *)(ar + 197984256))[i0] = (vgg11_real)acc;
+        ((vgg11_real *)(ar + 105067776))[i0] = (vgg11_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 6272], vgg11.dlm line 39 */
     {
-    gemm(0, 0, n, 6272, 4096, ((vgg11_real *)(ar + 195887104)), 4096, ((vgg11_real *)(st + 2307392)), 6272, ((vgg11_real *)(ar + 198000640)), 6272, 0);
+    gemm(0, 0, n, 6272, 4096, ((vgg11_real *)(ar + 368260416)), 4096, ((vgg11_real *)(st + 2307392)), 6272, ((vgg11_real *)(ar + 370357568)), 6272, 0);
     }
     /* matmul -> f32[4096, 6272], vgg11.dlm line 39 */
     {
-    gemm(1, 0, 4096, 6272, n, ((vgg11_real *)(ar + 195887104)), 4096, ((vgg11_real *)(ar + 192675840)), 6272, ((vgg11_real *)(ar + 1248854016)), 6272, 0);
+    gemm(1, 0, 4096, 6272, n, ((vgg11_real *)(ar + 368260416)), 4096, ((vgg11_real *)(ar + 365049152)), 6272, ((vgg11_real *)(ar + 2307328)), 6272, 0);
     }
     /* max_pool_dx -> f32[batch 128, 128, 14, 14], vgg11.dlm line 26 */
     {
-    max_pool_dx_0(((vgg11_real *)(ar + 218365952)), ((vgg11_real *)(ar + 198000640)), ((vgg11_real *)(ar + 231211008)), n);
+    max_pool_dx_0(((vgg11_real *)(ar + 390739264)), ((vgg11_real *)(ar + 370357568)), ((vgg11_real *)(ar + 403584320)), n);
     }
     /* mul -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 25088; i0++) {
-        ((vgg11_real *)(ar + 244056064))[i0] = (((vgg11_real *)(ar + 231211008))[i0] * (((vgg11_real *)(ar + 218365952))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 416429376))[i0] = (((vgg11_real *)(ar + 403584320))[i0] * (((vgg11_real *)(ar + 390739264))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], vgg11.dlm line 24 */
@@ -1190,25 +1194,25 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 196; i2++) {
-                acc += ((vgg11_real *)(ar + 244056064))[i0 * 196 + i1 * 25088 + i2];
+                acc += ((vgg11_real *)(ar + 416429376))[i0 * 196 + i1 * 25088 + i2];
             }
         }
-        ((vgg11_real *)(ar + 192675840))[i0] = (vgg11_real)acc;
+        ((vgg11_real *)(ar + 2306816))[i0] = (vgg11_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 218365952)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 244056064)), (vgg11_real *)(ar + 192676352), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 390739264)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 416429376)), (vgg11_real *)(ar + 365049152), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 205520896)), ((vgg11_real *)(ar + 192676352)), ((vgg11_real *)(ar + 244056064)), (vgg11_real *)(ar + 193266176), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 377894208)), ((vgg11_real *)(ar + 1716992)), ((vgg11_real *)(ar + 416429376)), (vgg11_real *)(ar + 365049152), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 25088; i0++) {
-        ((vgg11_real *)(ar + 231211008))[i0] = (((vgg11_real *)(ar + 218365952))[i0] * (((vgg11_real *)(ar + 205520896))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 403584320))[i0] = (((vgg11_real *)(ar + 390739264))[i0] * (((vgg11_real *)(ar + 377894208))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], vgg11.dlm line 24 */
@@ -1218,29 +1222,29 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 196; i2++) {
-                acc += ((vgg11_real *)(ar + 231211008))[i0 * 196 + i1 * 25088 + i2];
+                acc += ((vgg11_real *)(ar + 403584320))[i0 * 196 + i1 * 25088 + i2];
             }
         }
-        ((vgg11_real *)(ar + 193266176))[i0] = (vgg11_real)acc;
+        ((vgg11_real *)(ar + 1716480))[i0] = (vgg11_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 204454912)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 231211008)), (vgg11_real *)(ar + 193266688), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 376649664)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 403584320)), (vgg11_real *)(ar + 365049152), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 179830784)), ((vgg11_real *)(ar + 193266688)), ((vgg11_real *)(ar + 231211008)), (vgg11_real *)(ar + 193856512), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 352204096)), ((vgg11_real *)(ar + 1126656)), ((vgg11_real *)(ar + 403584320)), (vgg11_real *)(ar + 365049152), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 128, 28, 28], vgg11.dlm line 26 */
     {
-    max_pool_dx_1(((vgg11_real *)(ar + 1130364928)), ((vgg11_real *)(ar + 204454912)), ((vgg11_real *)(ar + 1351614464)), n);
+    max_pool_dx_1(((vgg11_real *)(ar + 1302738240)), ((vgg11_real *)(ar + 376649664)), ((vgg11_real *)(ar + 1354118464)), n);
     }
     /* mul -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 100352; i0++) {
-        ((vgg11_real *)(ar + 204454912))[i0] = (((vgg11_real *)(ar + 1351614464))[i0] * (((vgg11_real *)(ar + 1130364928))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 376649664))[i0] = (((vgg11_real *)(ar + 1354118464))[i0] * (((vgg11_real *)(ar + 1302738240))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], vgg11.dlm line 24 */
@@ -1250,25 +1254,25 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                acc += ((vgg11_real *)(ar + 204454912))[i0 * 784 + i1 * 100352 + i2];
+                acc += ((vgg11_real *)(ar + 376649664))[i0 * 784 + i1 * 100352 + i2];
             }
         }
-        ((vgg11_real *)(ar + 179830784))[i0] = (vgg11_real)acc;
+        ((vgg11_real *)(ar + 1126144))[i0] = (vgg11_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 1130364928)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 179831296), n, 128, 1, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 1302738240)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 1, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(ar + 179831296)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 180421120), n, 128, 1, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 532034880)), ((vgg11_real *)(ar + 536320)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 1, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 100352; i0++) {
-        ((vgg11_real *)(ar + 204454912))[i0] = (((vgg11_real *)(ar + 1130364928))[i0] * (((vgg11_real *)(ar + 359661568))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 376649664))[i0] = (((vgg11_real *)(ar + 1302738240))[i0] * (((vgg11_real *)(ar + 532034880))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], vgg11.dlm line 24 */
@@ -1278,29 +1282,29 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                acc += ((vgg11_real *)(ar + 204454912))[i0 * 784 + i1 * 100352 + i2];
+                acc += ((vgg11_real *)(ar + 376649664))[i0 * 784 + i1 * 100352 + i2];
             }
         }
-        ((vgg11_real *)(ar + 180421120))[i0] = (vgg11_real)acc;
+        ((vgg11_real *)(ar + 535808))[i0] = (vgg11_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 64, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 180421632), n, 128, 1, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 532034880)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 1, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 64, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 154140672)), ((vgg11_real *)(ar + 180421632)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 180716544), n, 128, 1, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 326513984)), ((vgg11_real *)(ar + 240896)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 1, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 64, 56, 56], vgg11.dlm line 26 */
     {
-    max_pool_dx_2(((vgg11_real *)(ar + 1027604480)), ((vgg11_real *)(ar + 359661568)), ((vgg11_real *)(ar + 1351614464)), n);
+    max_pool_dx_2(((vgg11_real *)(ar + 1199977792)), ((vgg11_real *)(ar + 532034880)), ((vgg11_real *)(ar + 1302738240)), n);
     }
     /* mul -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 200704; i0++) {
-        ((vgg11_real *)(ar + 1454374912))[i0] = (((vgg11_real *)(ar + 1351614464))[i0] * (((vgg11_real *)(ar + 1027604480))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 1405498688))[i0] = (((vgg11_real *)(ar + 1302738240))[i0] * (((vgg11_real *)(ar + 1199977792))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], vgg11.dlm line 24 */
@@ -1310,25 +1314,25 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 3136; i2++) {
-                acc += ((vgg11_real *)(ar + 1454374912))[i0 * 3136 + i1 * 200704 + i2];
+                acc += ((vgg11_real *)(ar + 1405498688))[i0 * 3136 + i1 * 200704 + i2];
             }
         }
-        ((vgg11_real *)(ar + 154140672))[i0] = (vgg11_real)acc;
+        ((vgg11_real *)(ar + 240640))[i0] = (vgg11_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 1027604480)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 1454374912)), (vgg11_real *)(ar + 154140928), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 1199977792)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 1405498688)), (vgg11_real *)(ar + 326513984), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 256901120)), ((vgg11_real *)(ar + 154140928)), ((vgg11_real *)(ar + 1454374912)), (vgg11_real *)(ar + 154288384), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 429274432)), ((vgg11_real *)(ar + 93184)), ((vgg11_real *)(ar + 1405498688)), (vgg11_real *)(ar + 326513984), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 200704; i0++) {
-        ((vgg11_real *)(ar + 1351614464))[i0] = (((vgg11_real *)(ar + 1027604480))[i0] * (((vgg11_real *)(ar + 256901120))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 1302738240))[i0] = (((vgg11_real *)(ar + 1199977792))[i0] * (((vgg11_real *)(ar + 429274432))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], vgg11.dlm line 24 */
@@ -1338,29 +1342,29 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 3136; i2++) {
-                acc += ((vgg11_real *)(ar + 1351614464))[i0 * 3136 + i1 * 200704 + i2];
+                acc += ((vgg11_real *)(ar + 1302738240))[i0 * 3136 + i1 * 200704 + i2];
             }
         }
-        ((vgg11_real *)(ar + 154288384))[i0] = (vgg11_real)acc;
+        ((vgg11_real *)(ar + 92928))[i0] = (vgg11_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 32, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 204454912)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 1351614464)), (vgg11_real *)(ar + 154288640), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 376649664)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 1302738240)), (vgg11_real *)(ar + 326513984), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 32, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 102760448)), ((vgg11_real *)(ar + 154288640)), ((vgg11_real *)(ar + 1351614464)), (vgg11_real *)(ar + 154362368), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 275133760)), ((vgg11_real *)(ar + 19200)), ((vgg11_real *)(ar + 1302738240)), (vgg11_real *)(ar + 326513984), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 32, 112, 112], vgg11.dlm line 26 */
     {
-    max_pool_dx_3(((vgg11_real *)(ar + 822083584)), ((vgg11_real *)(ar + 204454912)), ((vgg11_real *)(ar + 1351614464)), n);
+    max_pool_dx_3(((vgg11_real *)(ar + 994456896)), ((vgg11_real *)(ar + 376649664)), ((vgg11_real *)(ar + 1199977792)), n);
     }
     /* mul -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 401408; i0++) {
-        ((vgg11_real *)(ar + 204454912))[i0] = (((vgg11_real *)(ar + 1351614464))[i0] * (((vgg11_real *)(ar + 822083584))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 376649664))[i0] = (((vgg11_real *)(ar + 1199977792))[i0] * (((vgg11_real *)(ar + 994456896))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 32, 1, 1], vgg11.dlm line 24 */
@@ -1370,29 +1374,29 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 12544; i2++) {
-                acc += ((vgg11_real *)(ar + 204454912))[i0 * 12544 + i1 * 401408 + i2];
+                acc += ((vgg11_real *)(ar + 376649664))[i0 * 12544 + i1 * 401408 + i2];
             }
         }
-        ((vgg11_real *)(ar + 102760448))[i0] = (vgg11_real)acc;
+        ((vgg11_real *)(ar + 19072))[i0] = (vgg11_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 16, 112, 112], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 822083584)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 102760576), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 994456896)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 275133760), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 16, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 0)), ((vgg11_real *)(ar + 102760576)), ((vgg11_real *)(ar + 204454912)), (vgg11_real *)(ar + 102779008), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 172373312)), ((vgg11_real *)(ar + 640)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 275133760), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 16, 224, 224], vgg11.dlm line 26 */
     {
-    max_pool_dx_4(((vgg11_real *)(ar + 411041792)), ((vgg11_real *)(ar + 822083584)), ((vgg11_real *)(ar + 1351614464)), n);
+    max_pool_dx_4(((vgg11_real *)(ar + 583415104)), ((vgg11_real *)(ar + 994456896)), ((vgg11_real *)(ar + 1097217344)), n);
     }
     /* mul -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 802816; i0++) {
-        ((vgg11_real *)(ar + 1762656256))[i0] = (((vgg11_real *)(ar + 1351614464))[i0] * (((vgg11_real *)(ar + 411041792))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 1508259136))[i0] = (((vgg11_real *)(ar + 1097217344))[i0] * (((vgg11_real *)(ar + 583415104))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 16, 1, 1], vgg11.dlm line 24 */
@@ -1402,15 +1406,15 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 50176; i2++) {
-                acc += ((vgg11_real *)(ar + 1762656256))[i0 * 50176 + i1 * 802816 + i2];
+                acc += ((vgg11_real *)(ar + 1508259136))[i0 * 50176 + i1 * 802816 + i2];
             }
         }
-        ((vgg11_real *)(ar + 0))[i0] = (vgg11_real)acc;
+        ((vgg11_real *)(ar + 576))[i0] = (vgg11_real)acc;
     }
     }
     /* conv2d_dw -> f32[16, 1, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(x, ((vgg11_real *)(ar + 64)), ((vgg11_real *)(ar + 1762656256)), (vgg11_real *)(ar + 640), n, 16, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_dw(x, ((vgg11_real *)(ar + 0)), ((vgg11_real *)(ar + 1508259136)), (vgg11_real *)(ar + 172373312), n, 16, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     return 0;
 }
@@ -1424,7 +1428,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 0.0.weight */
     {
         vgg11_real *p = (vgg11_real *)(st + 64);
-        const vgg11_real *g = ((vgg11_real *)(ar + 64));
+        const vgg11_real *g = ((vgg11_real *)(ar + 0));
         for (int64_t i = 0; i < 144; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1433,7 +1437,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 0.0.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 640);
-        const vgg11_real *g = ((vgg11_real *)(ar + 0));
+        const vgg11_real *g = ((vgg11_real *)(ar + 576));
         for (int64_t i = 0; i < 16; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1442,7 +1446,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 1.0.weight */
     {
         vgg11_real *p = (vgg11_real *)(st + 704);
-        const vgg11_real *g = ((vgg11_real *)(ar + 102760576));
+        const vgg11_real *g = ((vgg11_real *)(ar + 640));
         VGG11_PARALLEL_FOR
         for (int64_t i = 0; i < 4608; i++) {
             vgg11_real gi = g[i];
@@ -1452,7 +1456,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 1.0.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 19136);
-        const vgg11_real *g = ((vgg11_real *)(ar + 102760448));
+        const vgg11_real *g = ((vgg11_real *)(ar + 19072));
         for (int64_t i = 0; i < 32; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1461,7 +1465,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 2.0.weight */
     {
         vgg11_real *p = (vgg11_real *)(st + 19264);
-        const vgg11_real *g = ((vgg11_real *)(ar + 154288640));
+        const vgg11_real *g = ((vgg11_real *)(ar + 19200));
         VGG11_PARALLEL_FOR
         for (int64_t i = 0; i < 18432; i++) {
             vgg11_real gi = g[i];
@@ -1471,7 +1475,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 2.0.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 92992);
-        const vgg11_real *g = ((vgg11_real *)(ar + 154288384));
+        const vgg11_real *g = ((vgg11_real *)(ar + 92928));
         for (int64_t i = 0; i < 64; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1480,7 +1484,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 2.2.weight */
     {
         vgg11_real *p = (vgg11_real *)(st + 93248);
-        const vgg11_real *g = ((vgg11_real *)(ar + 154140928));
+        const vgg11_real *g = ((vgg11_real *)(ar + 93184));
         VGG11_PARALLEL_FOR
         for (int64_t i = 0; i < 36864; i++) {
             vgg11_real gi = g[i];
@@ -1490,7 +1494,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 2.2.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 240704);
-        const vgg11_real *g = ((vgg11_real *)(ar + 154140672));
+        const vgg11_real *g = ((vgg11_real *)(ar + 240640));
         for (int64_t i = 0; i < 64; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1499,7 +1503,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 3.0.weight */
     {
         vgg11_real *p = (vgg11_real *)(st + 240960);
-        const vgg11_real *g = ((vgg11_real *)(ar + 180421632));
+        const vgg11_real *g = ((vgg11_real *)(ar + 240896));
         VGG11_PARALLEL_FOR
         for (int64_t i = 0; i < 73728; i++) {
             vgg11_real gi = g[i];
@@ -1509,7 +1513,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 3.0.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 535872);
-        const vgg11_real *g = ((vgg11_real *)(ar + 180421120));
+        const vgg11_real *g = ((vgg11_real *)(ar + 535808));
         for (int64_t i = 0; i < 128; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1518,7 +1522,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 3.2.weight */
     {
         vgg11_real *p = (vgg11_real *)(st + 536384);
-        const vgg11_real *g = ((vgg11_real *)(ar + 179831296));
+        const vgg11_real *g = ((vgg11_real *)(ar + 536320));
         VGG11_PARALLEL_FOR
         for (int64_t i = 0; i < 147456; i++) {
             vgg11_real gi = g[i];
@@ -1528,7 +1532,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 3.2.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 1126208);
-        const vgg11_real *g = ((vgg11_real *)(ar + 179830784));
+        const vgg11_real *g = ((vgg11_real *)(ar + 1126144));
         for (int64_t i = 0; i < 128; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1537,7 +1541,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 4.0.weight */
     {
         vgg11_real *p = (vgg11_real *)(st + 1126720);
-        const vgg11_real *g = ((vgg11_real *)(ar + 193266688));
+        const vgg11_real *g = ((vgg11_real *)(ar + 1126656));
         VGG11_PARALLEL_FOR
         for (int64_t i = 0; i < 147456; i++) {
             vgg11_real gi = g[i];
@@ -1547,7 +1551,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 4.0.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 1716544);
-        const vgg11_real *g = ((vgg11_real *)(ar + 193266176));
+        const vgg11_real *g = ((vgg11_real *)(ar + 1716480));
         for (int64_t i = 0; i < 128; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1556,7 +1560,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 4.2.weight */
     {
         vgg11_real *p = (vgg11_real *)(st + 1717056);
-        const vgg11_real *g = ((vgg11_real *)(ar + 192676352));
+        const vgg11_real *g = ((vgg11_real *)(ar + 1716992));
         VGG11_PARALLEL_FOR
         for (int64_t i = 0; i < 147456; i++) {
             vgg11_real gi = g[i];
@@ -1566,7 +1570,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 4.2.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 2306880);
-        const vgg11_real *g = ((vgg11_real *)(ar + 192675840));
+        const vgg11_real *g = ((vgg11_real *)(ar + 2306816));
         for (int64_t i = 0; i < 128; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1575,7 +1579,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 6.weight */
     {
         vgg11_real *p = (vgg11_real *)(st + 2307392);
-        const vgg11_real *g = ((vgg11_real *)(ar + 1248854016));
+        const vgg11_real *g = ((vgg11_real *)(ar + 2307328));
         VGG11_PARALLEL_FOR
         for (int64_t i = 0; i < 25690112; i++) {
             vgg11_real gi = g[i];
@@ -1585,7 +1589,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 6.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 105067840);
-        const vgg11_real *g = ((vgg11_real *)(ar + 197984256));
+        const vgg11_real *g = ((vgg11_real *)(ar + 105067776));
         VGG11_PARALLEL_FOR
         for (int64_t i = 0; i < 4096; i++) {
             vgg11_real gi = g[i];
@@ -1595,7 +1599,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 9.weight */
     {
         vgg11_real *p = (vgg11_real *)(st + 105084224);
-        const vgg11_real *g = ((vgg11_real *)(ar + 1181745152));
+        const vgg11_real *g = ((vgg11_real *)(ar + 105084160));
         VGG11_PARALLEL_FOR
         for (int64_t i = 0; i < 16777216; i++) {
             vgg11_real gi = g[i];
@@ -1605,7 +1609,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 9.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 172193088);
-        const vgg11_real *g = ((vgg11_real *)(ar + 202178560));
+        const vgg11_real *g = ((vgg11_real *)(ar + 172193024));
         VGG11_PARALLEL_FOR
         for (int64_t i = 0; i < 4096; i++) {
             vgg11_real gi = g[i];
@@ -1615,7 +1619,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 12.weight */
     {
         vgg11_real *p = (vgg11_real *)(st + 172209472);
-        const vgg11_real *g = ((vgg11_real *)(ar + 204291072));
+        const vgg11_real *g = ((vgg11_real *)(ar + 172209408));
         VGG11_PARALLEL_FOR
         for (int64_t i = 0; i < 40960; i++) {
             vgg11_real gi = g[i];
@@ -1625,7 +1629,7 @@ void vgg11_step(void *state, vgg11_real lr) {
     /* 12.bias */
     {
         vgg11_real *p = (vgg11_real *)(st + 172373312);
-        const vgg11_real *g = ((vgg11_real *)(ar + 204275776));
+        const vgg11_real *g = ((vgg11_real *)(ar + 172373248));
         for (int64_t i = 0; i < 10; i++) {
             vgg11_real gi = g[i];
             p[i] -= lr * gi;
@@ -1881,49 +1885,49 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
 vgg11_real *vgg11_grad(void *state, const char *name) {
     unsigned char *ar = (unsigned char *)state + 172373376;
     if (strcmp(name, "0.0.weight") == 0)
-        return (vgg11_real *)(void *)(ar + 64);
-    if (strcmp(name, "0.0.bias") == 0)
         return (vgg11_real *)(void *)(ar + 0);
+    if (strcmp(name, "0.0.bias") == 0)
+        return (vgg11_real *)(void *)(ar + 576);
     if (strcmp(name, "1.0.weight") == 0)
-        return (vgg11_real *)(void *)(ar + 102760576);
+        return (vgg11_real *)(void *)(ar + 640);
     if (strcmp(name, "1.0.bias") == 0)
-        return (vgg11_real *)(void *)(ar + 102760448);
+        return (vgg11_real *)(void *)(ar + 19072);
     if (strcmp(name, "2.0.weight") == 0)
-        return (vgg11_real *)(void *)(ar + 154288640);
+        return (vgg11_real *)(void *)(ar + 19200);
     if (strcmp(name, "2.0.bias") == 0)
-        return (vgg11_real *)(void *)(ar + 154288384);
+        return (vgg11_real *)(void *)(ar + 92928);
     if (strcmp(name, "2.2.weight") == 0)
-        return (vgg11_real *)(void *)(ar + 154140928);
+        return (vgg11_real *)(void *)(ar + 93184);
     if (strcmp(name, "2.2.bias") == 0)
-        return (vgg11_real *)(void *)(ar + 154140672);
+        return (vgg11_real *)(void *)(ar + 240640);
     if (strcmp(name, "3.0.weight") == 0)
-        return (vgg11_real *)(void *)(ar + 180421632);
+        return (vgg11_real *)(void *)(ar + 240896);
     if (strcmp(name, "3.0.bias") == 0)
-        return (vgg11_real *)(void *)(ar + 180421120);
+        return (vgg11_real *)(void *)(ar + 535808);
     if (strcmp(name, "3.2.weight") == 0)
-        return (vgg11_real *)(void *)(ar + 179831296);
+        return (vgg11_real *)(void *)(ar + 536320);
     if (strcmp(name, "3.2.bias") == 0)
-        return (vgg11_real *)(void *)(ar + 179830784);
+        return (vgg11_real *)(void *)(ar + 1126144);
     if (strcmp(name, "4.0.weight") == 0)
-        return (vgg11_real *)(void *)(ar + 193266688);
+        return (vgg11_real *)(void *)(ar + 1126656);
     if (strcmp(name, "4.0.bias") == 0)
-        return (vgg11_real *)(void *)(ar + 193266176);
+        return (vgg11_real *)(void *)(ar + 1716480);
     if (strcmp(name, "4.2.weight") == 0)
-        return (vgg11_real *)(void *)(ar + 192676352);
+        return (vgg11_real *)(void *)(ar + 1716992);
     if (strcmp(name, "4.2.bias") == 0)
-        return (vgg11_real *)(void *)(ar + 192675840);
+        return (vgg11_real *)(void *)(ar + 2306816);
     if (strcmp(name, "6.weight") == 0)
-        return (vgg11_real *)(void *)(ar + 1248854016);
+        return (vgg11_real *)(void *)(ar + 2307328);
     if (strcmp(name, "6.bias") == 0)
-        return (vgg11_real *)(void *)(ar + 197984256);
+        return (vgg11_real *)(void *)(ar + 105067776);
     if (strcmp(name, "9.weight") == 0)
-        return (vgg11_real *)(void *)(ar + 1181745152);
+        return (vgg11_real *)(void *)(ar + 105084160);
     if (strcmp(name, "9.bias") == 0)
-        return (vgg11_real *)(void *)(ar + 202178560);
+        return (vgg11_real *)(void *)(ar + 172193024);
     if (strcmp(name, "12.weight") == 0)
-        return (vgg11_real *)(void *)(ar + 204291072);
+        return (vgg11_real *)(void *)(ar + 172209408);
     if (strcmp(name, "12.bias") == 0)
-        return (vgg11_real *)(void *)(ar + 204275776);
+        return (vgg11_real *)(void *)(ar + 172373248);
     (void)ar;
     (void)name;
     return NULL;
@@ -2170,4 +2174,8 @@ vgg11_real *vgg11_param(void *state, const char *name) {
 
 uint64_t *vgg11_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *vgg11_example_base(void *state) {
+    return &((header *)state)->base;
 }

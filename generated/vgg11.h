@@ -24,13 +24,15 @@ extern "C" {
 #define VGG11_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define VGG11_MAX_BATCH 128
-#define VGG11_STATE_BYTES 2346071424
+#define VGG11_STATE_BYTES 2091674304
 #define VGG11_PARAM_COUNT 22
 #define VGG11_PARAM_ELEMENTS 43093322
 #define VGG11_INPUT_X_SIZE 50176 /* per example: f32[batch 128, 1, 224, 224] */
 #define VGG11_INPUT_Y_SIZE 1 /* per example: i32[batch 128] */
 #define VGG11_OUTPUT_LOGITS_SIZE 10
 #define VGG11_METRIC_COUNT 1
+#define VGG11_GRAD_OFFSET 172373376 /* bytes: after vgg11_backward, every trainable parameter's gradient */
+#define VGG11_GRAD_BYTES 172373312 /* lies in these bytes, in parameter order */
 
 /* metadata (also as a table and functions below) */
 #define VGG11_DLC_VERSION "0.1.0"
@@ -125,6 +127,9 @@ vgg11_real *vgg11_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *vgg11_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *vgg11_example_base(void *state);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 static inline vgg11_full_real maxr(vgg11_full_real a, vgg11_full_real b) { return a > b ? a : b; }
@@ -42,10 +43,12 @@ static inline float expv(float x) {
 
 /* Dropout: keep element i of this step's mask with probability 1 - p, scaled by 1 / (1 - p). The
  * hash is SplitMix64's output function (libdlrt's dlrt_hash32) of (seed, step, site, i), so the
- * backward pass recomputes the forward pass's mask instead of storing it. */
-static inline vgg11_full_real dropmask(const unsigned char *st, uint64_t site, uint64_t i, vgg11_full_real p) {
+ * backward pass recomputes the forward pass's mask instead of storing it. i counts from the
+ * header's base example (inner elements an example), so a data-parallel rank that holds part of the
+ * global batch draws the masks the whole batch would. */
+static inline vgg11_full_real dropmask(const unsigned char *st, uint64_t site, uint64_t i, uint64_t inner, vgg11_full_real p) {
     const header *h = (const header *)(const void *)st;
-    uint64_t counter = ((h->step * 1024u + site) << 32) ^ i;
+    uint64_t counter = ((h->step * 1024u + site) << 32) ^ (h->base * inner + i);
     uint64_t z = h->seed + (counter + 1) * 0x9E3779B97F4A7C15u;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
@@ -460,6 +463,7 @@ void vgg11_full_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.0.weight [64, 1, 3, 3], vgg11_full.dlm line 25 */
     rng_seed(&r, seed, 0);
@@ -827,7 +831,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 0)), (vgg11_full_real *)(ar + 1644167168), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_fwd(x, ((vgg11_full_real *)(st + 64)), ((vgg11_full_real *)(ar + 515224640)), (vgg11_full_real *)(ar + 2159391808), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
@@ -835,18 +839,18 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 50176; i2++) {
-                ((vgg11_full_real *)(ar + 1644167168))[i0 * 3211264 + i1 * 50176 + i2] = relu((((vgg11_full_real *)(ar + 0))[i0 * 3211264 + i1 * 50176 + i2] + ((vgg11_full_real *)(st + 2368))[i1]));
+                ((vgg11_full_real *)(ar + 2159391808))[i0 * 3211264 + i1 * 50176 + i2] = relu((((vgg11_full_real *)(ar + 515224640))[i0 * 3211264 + i1 * 50176 + i2] + ((vgg11_full_real *)(st + 2368))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 64, 112, 112], vgg11_full.dlm line 27 */
     {
-    max_pool_fwd_0(((vgg11_full_real *)(ar + 1644167168)), ((vgg11_full_real *)(ar + 0)), n);
+    max_pool_fwd_0(((vgg11_full_real *)(ar + 2159391808)), ((vgg11_full_real *)(ar + 515224640)), n);
     }
     /* conv2d -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 411041792)), (vgg11_full_real *)(ar + 1233125376), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 515224640)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 926266432)), (vgg11_full_real *)(ar + 1748350016), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
@@ -854,18 +858,18 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 12544; i2++) {
-                ((vgg11_full_real *)(ar + 3288334336))[i0 * 1605632 + i1 * 12544 + i2] = relu((((vgg11_full_real *)(ar + 411041792))[i0 * 1605632 + i1 * 12544 + i2] + ((vgg11_full_real *)(st + 297536))[i1]));
+                ((vgg11_full_real *)(ar + 3803558976))[i0 * 1605632 + i1 * 12544 + i2] = relu((((vgg11_full_real *)(ar + 926266432))[i0 * 1605632 + i1 * 12544 + i2] + ((vgg11_full_real *)(st + 297536))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 128, 56, 56], vgg11_full.dlm line 27 */
     {
-    max_pool_fwd_1(((vgg11_full_real *)(ar + 3288334336)), ((vgg11_full_real *)(ar + 411041792)), n);
+    max_pool_fwd_1(((vgg11_full_real *)(ar + 3803558976)), ((vgg11_full_real *)(ar + 926266432)), n);
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 411041792)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 616562688)), (vgg11_full_real *)(ar + 1027604480), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 926266432)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 1131787328)), (vgg11_full_real *)(ar + 1542829120), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -873,14 +877,14 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 3136; i2++) {
-                ((vgg11_full_real *)(ar + 1027604480))[i0 * 802816 + i1 * 3136 + i2] = relu((((vgg11_full_real *)(ar + 616562688))[i0 * 802816 + i1 * 3136 + i2] + ((vgg11_full_real *)(st + 1477696))[i1]));
+                ((vgg11_full_real *)(ar + 1542829120))[i0 * 802816 + i1 * 3136 + i2] = relu((((vgg11_full_real *)(ar + 1131787328))[i0 * 802816 + i1 * 3136 + i2] + ((vgg11_full_real *)(st + 1477696))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 1027604480)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 616562688)), (vgg11_full_real *)(ar + 1438646272), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 1542829120)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 1131787328)), (vgg11_full_real *)(ar + 1953870912), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -888,18 +892,18 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 3136; i2++) {
-                ((vgg11_full_real *)(ar + 4110417920))[i0 * 802816 + i1 * 3136 + i2] = relu((((vgg11_full_real *)(ar + 616562688))[i0 * 802816 + i1 * 3136 + i2] + ((vgg11_full_real *)(st + 3838016))[i1]));
+                ((vgg11_full_real *)(ar + 4625642560))[i0 * 802816 + i1 * 3136 + i2] = relu((((vgg11_full_real *)(ar + 1131787328))[i0 * 802816 + i1 * 3136 + i2] + ((vgg11_full_real *)(st + 3838016))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 256, 28, 28], vgg11_full.dlm line 27 */
     {
-    max_pool_fwd_2(((vgg11_full_real *)(ar + 4110417920)), ((vgg11_full_real *)(ar + 616562688)), n);
+    max_pool_fwd_2(((vgg11_full_real *)(ar + 4625642560)), ((vgg11_full_real *)(ar + 1131787328)), n);
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 719323136)), (vgg11_full_real *)(ar + 924844032), n, 512, 1, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 1131787328)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 1234547776)), (vgg11_full_real *)(ar + 1440068672), n, 512, 1, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -907,14 +911,14 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((vgg11_full_real *)(ar + 1438646272))[i0 * 401408 + i1 * 784 + i2] = relu((((vgg11_full_real *)(ar + 719323136))[i0 * 401408 + i1 * 784 + i2] + ((vgg11_full_real *)(st + 8557632))[i1]));
+                ((vgg11_full_real *)(ar + 1953870912))[i0 * 401408 + i1 * 784 + i2] = relu((((vgg11_full_real *)(ar + 1234547776))[i0 * 401408 + i1 * 784 + i2] + ((vgg11_full_real *)(st + 8557632))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 719323136)), (vgg11_full_real *)(ar + 924844032), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 1953870912)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 1234547776)), (vgg11_full_real *)(ar + 1440068672), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -922,18 +926,18 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((vgg11_full_real *)(ar + 4521459712))[i0 * 401408 + i1 * 784 + i2] = relu((((vgg11_full_real *)(ar + 719323136))[i0 * 401408 + i1 * 784 + i2] + ((vgg11_full_real *)(st + 17996864))[i1]));
+                ((vgg11_full_real *)(ar + 5036684352))[i0 * 401408 + i1 * 784 + i2] = relu((((vgg11_full_real *)(ar + 1234547776))[i0 * 401408 + i1 * 784 + i2] + ((vgg11_full_real *)(st + 17996864))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 27 */
     {
-    max_pool_fwd_3(((vgg11_full_real *)(ar + 4521459712)), ((vgg11_full_real *)(ar + 719323136)), n);
+    max_pool_fwd_3(((vgg11_full_real *)(ar + 5036684352)), ((vgg11_full_real *)(ar + 1234547776)), n);
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 719323136)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 770703360)), (vgg11_full_real *)(ar + 822083584), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 1234547776)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 1285928000)), (vgg11_full_real *)(ar + 1337308224), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -941,14 +945,14 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 196; i2++) {
-                ((vgg11_full_real *)(ar + 822083584))[i0 * 100352 + i1 * 196 + i2] = relu((((vgg11_full_real *)(ar + 770703360))[i0 * 100352 + i1 * 196 + i2] + ((vgg11_full_real *)(st + 27436096))[i1]));
+                ((vgg11_full_real *)(ar + 1337308224))[i0 * 100352 + i1 * 196 + i2] = relu((((vgg11_full_real *)(ar + 1285928000))[i0 * 100352 + i1 * 196 + i2] + ((vgg11_full_real *)(st + 27436096))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 822083584)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 770703360)), (vgg11_full_real *)(ar + 873463808), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 1337308224)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 1285928000)), (vgg11_full_real *)(ar + 1388688448), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -956,25 +960,25 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 196; i2++) {
-                ((vgg11_full_real *)(ar + 873463808))[i0 * 100352 + i1 * 196 + i2] = relu((((vgg11_full_real *)(ar + 770703360))[i0 * 100352 + i1 * 196 + i2] + ((vgg11_full_real *)(st + 36875328))[i1]));
+                ((vgg11_full_real *)(ar + 1388688448))[i0 * 100352 + i1 * 196 + i2] = relu((((vgg11_full_real *)(ar + 1285928000))[i0 * 100352 + i1 * 196 + i2] + ((vgg11_full_real *)(st + 36875328))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 7, 7], vgg11_full.dlm line 27 */
     {
-    max_pool_fwd_4(((vgg11_full_real *)(ar + 873463808)), ((vgg11_full_real *)(ar + 770703360)), n);
+    max_pool_fwd_4(((vgg11_full_real *)(ar + 1388688448)), ((vgg11_full_real *)(ar + 1285928000)), n);
     }
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 39 */
     {
-    gemm(0, 1, n, 4096, 25088, ((vgg11_full_real *)(ar + 770703360)), 25088, ((vgg11_full_real *)(st + 36877376)), 25088, ((vgg11_full_real *)(ar + 783548416)), 4096, 0);
+    gemm(0, 1, n, 4096, 25088, ((vgg11_full_real *)(ar + 1285928000)), 25088, ((vgg11_full_real *)(st + 36877376)), 25088, ((vgg11_full_real *)(ar + 1298773056)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11_full.dlm line 39 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4096; i1++) {
-            ((vgg11_full_real *)(ar + 785645568))[i0 * 4096 + i1] = relu((((vgg11_full_real *)(ar + 783548416))[i0 * 4096 + i1] + ((vgg11_full_real *)(st + 447919168))[i1]));
+            ((vgg11_full_real *)(ar + 1300870208))[i0 * 4096 + i1] = relu((((vgg11_full_real *)(ar + 1298773056))[i0 * 4096 + i1] + ((vgg11_full_real *)(st + 447919168))[i1]));
         }
     }
     }
@@ -982,19 +986,19 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((vgg11_full_real *)(ar + 783548416))[i0] = (((vgg11_full_real *)(ar + 785645568))[i0] * dropmask(st, 1, (uint64_t)(i0), 0.5f));
+        ((vgg11_full_real *)(ar + 1298773056))[i0] = (((vgg11_full_real *)(ar + 1300870208))[i0] * dropmask(st, 1, (uint64_t)(i0), 4096u, 0.5f));
     }
     }
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 40 */
     {
-    gemm(0, 1, n, 4096, 4096, ((vgg11_full_real *)(ar + 783548416)), 4096, ((vgg11_full_real *)(st + 447935552)), 4096, ((vgg11_full_real *)(ar + 787742720)), 4096, 0);
+    gemm(0, 1, n, 4096, 4096, ((vgg11_full_real *)(ar + 1298773056)), 4096, ((vgg11_full_real *)(st + 447935552)), 4096, ((vgg11_full_real *)(ar + 1302967360)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11_full.dlm line 40 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4096; i1++) {
-            ((vgg11_full_real *)(ar + 789839872))[i0 * 4096 + i1] = relu((((vgg11_full_real *)(ar + 787742720))[i0 * 4096 + i1] + ((vgg11_full_real *)(st + 515044416))[i1]));
+            ((vgg11_full_real *)(ar + 1305064512))[i0 * 4096 + i1] = relu((((vgg11_full_real *)(ar + 1302967360))[i0 * 4096 + i1] + ((vgg11_full_real *)(st + 515044416))[i1]));
         }
     }
     }
@@ -1002,25 +1006,25 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((vgg11_full_real *)(ar + 787742720))[i0] = (((vgg11_full_real *)(ar + 789839872))[i0] * dropmask(st, 2, (uint64_t)(i0), 0.5f));
+        ((vgg11_full_real *)(ar + 1302967360))[i0] = (((vgg11_full_real *)(ar + 1305064512))[i0] * dropmask(st, 2, (uint64_t)(i0), 4096u, 0.5f));
     }
     }
     /* matmul -> f32[batch 128, 10], vgg11_full.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 4096, ((vgg11_full_real *)(ar + 787742720)), 4096, ((vgg11_full_real *)(st + 515060800)), 4096, ((vgg11_full_real *)(ar + 791937024)), 10, 0);
+    gemm(0, 1, n, 10, 4096, ((vgg11_full_real *)(ar + 1302967360)), 4096, ((vgg11_full_real *)(st + 515060800)), 4096, ((vgg11_full_real *)(ar + 1307161664)), 10, 0);
     }
     /* add -> f32[batch 128, 10], vgg11_full.dlm line 41 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((vgg11_full_real *)(ar + 791942144))[i0 * 10 + i1] = (((vgg11_full_real *)(ar + 791937024))[i0 * 10 + i1] + ((vgg11_full_real *)(st + 515224640))[i1]);
+            ((vgg11_full_real *)(ar + 1307166784))[i0 * 10 + i1] = (((vgg11_full_real *)(ar + 1307161664))[i0 * 10 + i1] + ((vgg11_full_real *)(st + 515224640))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], vgg11_full.dlm line 48 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const vgg11_full_real *xr = ((vgg11_full_real *)(ar + 791942144)) + r * 10;
+        const vgg11_full_real *xr = ((vgg11_full_real *)(ar + 1307166784)) + r * 10;
         int32_t label = y[r];
         vgg11_full_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1028,45 +1032,45 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((vgg11_full_real *)(ar + 791937024))[r] = mx + (vgg11_full_real)log(sum) - xr[label];
+        ((vgg11_full_real *)(ar + 1307161664))[r] = mx + (vgg11_full_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], vgg11_full.dlm line 48 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((vgg11_full_real *)(ar + 791937024))[i0];
+        acc += ((vgg11_full_real *)(ar + 1307161664))[i0];
     }
-    ((vgg11_full_real *)(ar + 791937536))[0] = (vgg11_full_real)acc;
+    ((vgg11_full_real *)(ar + 1307162176))[0] = (vgg11_full_real)acc;
     }
     /* divcount -> f32[], vgg11_full.dlm line 48 */
     {
-    ((vgg11_full_real *)(ar + 791937024))[0] = (((vgg11_full_real *)(ar + 791937536))[0] / (vgg11_full_real)(1 * n));
+    ((vgg11_full_real *)(ar + 1307161664))[0] = (((vgg11_full_real *)(ar + 1307162176))[0] / (vgg11_full_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], vgg11_full.dlm line 52 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const vgg11_full_real *xr = ((vgg11_full_real *)(ar + 791942144)) + r * 10;
+        const vgg11_full_real *xr = ((vgg11_full_real *)(ar + 1307166784)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((vgg11_full_real *)(ar + 791937088))[r] = best == label ? 1.0f : 0.0f;
+        ((vgg11_full_real *)(ar + 1307161728))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], vgg11_full.dlm line 52 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((vgg11_full_real *)(ar + 791937088))[i0];
+        acc += ((vgg11_full_real *)(ar + 1307161728))[i0];
     }
-    ((vgg11_full_real *)(ar + 791937600))[0] = (vgg11_full_real)acc;
+    ((vgg11_full_real *)(ar + 1307162240))[0] = (vgg11_full_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((vgg11_full_real *)(ar + 791937600))[0];
+        metrics[0] = (double)((vgg11_full_real *)(ar + 1307162240))[0];
     }
-    return ((vgg11_full_real *)(ar + 791937024))[0];
+    return ((vgg11_full_real *)(ar + 1307161664))[0];
 }
 
 int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int32_t *y) {
@@ -1077,18 +1081,18 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     (void)ar;
     /* divcount -> f32[], vgg11_full.dlm line 48 */
     {
-    ((vgg11_full_real *)(ar + 791937088))[0] = (1.0f / (vgg11_full_real)(1 * n));
+    ((vgg11_full_real *)(ar + 1307161728))[0] = (1.0f / (vgg11_full_real)(1 * n));
     }
     /* copy -> f32[batch 128], vgg11_full.dlm line 48 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((vgg11_full_real *)(ar + 791937664))[i0] = ((vgg11_full_real *)(ar + 791937088))[0];
+        ((vgg11_full_real *)(ar + 1307162304))[i0] = ((vgg11_full_real *)(ar + 1307161728))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], vgg11_full.dlm line 48 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const vgg11_full_real *xr = ((vgg11_full_real *)(ar + 791942144)) + r * 10;
+        const vgg11_full_real *xr = ((vgg11_full_real *)(ar + 1307166784)) + r * 10;
         int32_t label = y[r];
         vgg11_full_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1096,8 +1100,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        vgg11_full_real *yr = ((vgg11_full_real *)(ar + 791947264)) + r * 10;
-        vgg11_full_real scale = ((vgg11_full_real *)(ar + 791937664))[r], inv = (vgg11_full_real)(1.0 / sum);
+        vgg11_full_real *yr = ((vgg11_full_real *)(ar + 1307171904)) + r * 10;
+        vgg11_full_real scale = ((vgg11_full_real *)(ar + 1307162304))[r], inv = (vgg11_full_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -1107,24 +1111,24 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((vgg11_full_real *)(ar + 791947264))[i0 + i1 * 10];
+            acc += ((vgg11_full_real *)(ar + 1307171904))[i0 + i1 * 10];
         }
-        ((vgg11_full_real *)(ar + 791937088))[i0] = (vgg11_full_real)acc;
+        ((vgg11_full_real *)(ar + 515224576))[i0] = (vgg11_full_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 41 */
     {
-    gemm(0, 0, n, 4096, 10, ((vgg11_full_real *)(ar + 791947264)), 10, ((vgg11_full_real *)(st + 515060800)), 4096, ((vgg11_full_real *)(ar + 791952384)), 4096, 0);
+    gemm(0, 0, n, 4096, 10, ((vgg11_full_real *)(ar + 1307171904)), 10, ((vgg11_full_real *)(st + 515060800)), 4096, ((vgg11_full_real *)(ar + 1307177024)), 4096, 0);
     }
     /* matmul -> f32[10, 4096], vgg11_full.dlm line 41 */
     {
-    gemm(1, 0, 10, 4096, n, ((vgg11_full_real *)(ar + 791947264)), 10, ((vgg11_full_real *)(ar + 787742720)), 4096, ((vgg11_full_real *)(ar + 794049536)), 4096, 0);
+    gemm(1, 0, 10, 4096, n, ((vgg11_full_real *)(ar + 1307171904)), 10, ((vgg11_full_real *)(ar + 1302967360)), 4096, ((vgg11_full_real *)(ar + 515060736)), 4096, 0);
     }
     /* mul -> f32[batch 128, 4096], vgg11_full.dlm line 40 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((vgg11_full_real *)(ar + 787742720))[i0] = ((((vgg11_full_real *)(ar + 791952384))[i0] * dropmask(st, 2, (uint64_t)(i0), 0.5f)) * (((vgg11_full_real *)(ar + 789839872))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 1302967360))[i0] = ((((vgg11_full_real *)(ar + 1307177024))[i0] * dropmask(st, 2, (uint64_t)(i0), 4096u, 0.5f)) * (((vgg11_full_real *)(ar + 1305064512))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[4096], vgg11_full.dlm line 40 */
@@ -1133,24 +1137,24 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     for (int64_t i0 = 0; i0 < 4096; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((vgg11_full_real *)(ar + 787742720))[i0 + i1 * 4096];
+            acc += ((vgg11_full_real *)(ar + 1302967360))[i0 + i1 * 4096];
         }
-        ((vgg11_full_real *)(ar + 789839872))[i0] = (vgg11_full_real)acc;
+        ((vgg11_full_real *)(ar + 515044352))[i0] = (vgg11_full_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 40 */
     {
-    gemm(0, 0, n, 4096, 4096, ((vgg11_full_real *)(ar + 787742720)), 4096, ((vgg11_full_real *)(st + 447935552)), 4096, ((vgg11_full_real *)(ar + 791937664)), 4096, 0);
+    gemm(0, 0, n, 4096, 4096, ((vgg11_full_real *)(ar + 1302967360)), 4096, ((vgg11_full_real *)(st + 447935552)), 4096, ((vgg11_full_real *)(ar + 1305064512)), 4096, 0);
     }
     /* matmul -> f32[4096, 4096], vgg11_full.dlm line 40 */
     {
-    gemm(1, 0, 4096, 4096, n, ((vgg11_full_real *)(ar + 787742720)), 4096, ((vgg11_full_real *)(ar + 783548416)), 4096, ((vgg11_full_real *)(ar + 924844032)), 4096, 0);
+    gemm(1, 0, 4096, 4096, n, ((vgg11_full_real *)(ar + 1302967360)), 4096, ((vgg11_full_real *)(ar + 1298773056)), 4096, ((vgg11_full_real *)(ar + 447935488)), 4096, 0);
     }
     /* mul -> f32[batch 128, 4096], vgg11_full.dlm line 39 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((vgg11_full_real *)(ar + 783548416))[i0] = ((((vgg11_full_real *)(ar + 791937664))[i0] * dropmask(st, 1, (uint64_t)(i0), 0.5f)) * (((vgg11_full_real *)(ar + 785645568))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 1298773056))[i0] = ((((vgg11_full_real *)(ar + 1305064512))[i0] * dropmask(st, 1, (uint64_t)(i0), 4096u, 0.5f)) * (((vgg11_full_real *)(ar + 1300870208))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[4096], vgg11_full.dlm line 39 */
@@ -1159,28 +1163,28 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     for (int64_t i0 = 0; i0 < 4096; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((vgg11_full_real *)(ar + 783548416))[i0 + i1 * 4096];
+            acc += ((vgg11_full_real *)(ar + 1298773056))[i0 + i1 * 4096];
         }
-        ((vgg11_full_real *)(ar + 785645568))[i0] = (vgg11_full_real)acc;
+        ((vgg11_full_real *)(ar + 447919104))[i0] = (vgg11_full_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 25088], vgg11_full.dlm line 39 */
     {
-    gemm(0, 0, n, 25088, 4096, ((vgg11_full_real *)(ar + 783548416)), 4096, ((vgg11_full_real *)(st + 36877376)), 25088, ((vgg11_full_real *)(ar + 794213376)), 25088, 0);
+    gemm(0, 0, n, 25088, 4096, ((vgg11_full_real *)(ar + 1298773056)), 4096, ((vgg11_full_real *)(st + 36877376)), 25088, ((vgg11_full_real *)(ar + 1307162304)), 25088, 0);
     }
     /* matmul -> f32[4096, 25088], vgg11_full.dlm line 39 */
     {
-    gemm(1, 0, 4096, 25088, n, ((vgg11_full_real *)(ar + 783548416)), 4096, ((vgg11_full_real *)(ar + 770703360)), 25088, ((vgg11_full_real *)(ar + 4726980608)), 25088, 0);
+    gemm(1, 0, 4096, 25088, n, ((vgg11_full_real *)(ar + 1298773056)), 4096, ((vgg11_full_real *)(ar + 1285928000)), 25088, ((vgg11_full_real *)(ar + 36877312)), 25088, 0);
     }
     /* max_pool_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 27 */
     {
-    max_pool_dx_0(((vgg11_full_real *)(ar + 873463808)), ((vgg11_full_real *)(ar + 794213376)), ((vgg11_full_real *)(ar + 5138022400)), n);
+    max_pool_dx_0(((vgg11_full_real *)(ar + 1388688448)), ((vgg11_full_real *)(ar + 1307162304)), ((vgg11_full_real *)(ar + 1440068672)), n);
     }
     /* mul -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 100352; i0++) {
-        ((vgg11_full_real *)(ar + 5189402624))[i0] = (((vgg11_full_real *)(ar + 5138022400))[i0] * (((vgg11_full_real *)(ar + 873463808))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 1491448896))[i0] = (((vgg11_full_real *)(ar + 1440068672))[i0] * (((vgg11_full_real *)(ar + 1388688448))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], vgg11_full.dlm line 25 */
@@ -1190,25 +1194,25 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 196; i2++) {
-                acc += ((vgg11_full_real *)(ar + 5189402624))[i0 * 196 + i1 * 100352 + i2];
+                acc += ((vgg11_full_real *)(ar + 1491448896))[i0 * 196 + i1 * 100352 + i2];
             }
         }
-        ((vgg11_full_real *)(ar + 770703360))[i0] = (vgg11_full_real)acc;
+        ((vgg11_full_real *)(ar + 36875264))[i0] = (vgg11_full_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 873463808)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 5189402624)), (vgg11_full_real *)(ar + 770705408), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 1388688448)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 1491448896)), (vgg11_full_real *)(ar + 1285928000), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 822083584)), ((vgg11_full_real *)(ar + 770705408)), ((vgg11_full_real *)(ar + 5189402624)), (vgg11_full_real *)(ar + 780142592), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 1337308224)), ((vgg11_full_real *)(ar + 27438080)), ((vgg11_full_real *)(ar + 1491448896)), (vgg11_full_real *)(ar + 1285928000), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 100352; i0++) {
-        ((vgg11_full_real *)(ar + 5138022400))[i0] = (((vgg11_full_real *)(ar + 873463808))[i0] * (((vgg11_full_real *)(ar + 822083584))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 1440068672))[i0] = (((vgg11_full_real *)(ar + 1388688448))[i0] * (((vgg11_full_real *)(ar + 1337308224))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], vgg11_full.dlm line 25 */
@@ -1218,29 +1222,29 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 196; i2++) {
-                acc += ((vgg11_full_real *)(ar + 5138022400))[i0 * 196 + i1 * 100352 + i2];
+                acc += ((vgg11_full_real *)(ar + 1440068672))[i0 * 196 + i1 * 100352 + i2];
             }
         }
-        ((vgg11_full_real *)(ar + 780142592))[i0] = (vgg11_full_real)acc;
+        ((vgg11_full_real *)(ar + 27436032))[i0] = (vgg11_full_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 794213376)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 780144640), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 1307162304)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 1440068672)), (vgg11_full_real *)(ar + 1285928000), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 719323136)), ((vgg11_full_real *)(ar + 845593600)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 780144640), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 1234547776)), ((vgg11_full_real *)(ar + 17998848)), ((vgg11_full_real *)(ar + 1440068672)), (vgg11_full_real *)(ar + 1285928000), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 27 */
     {
-    max_pool_dx_1(((vgg11_full_real *)(ar + 4521459712)), ((vgg11_full_real *)(ar + 794213376)), ((vgg11_full_real *)(ar + 5138022400)), n);
+    max_pool_dx_1(((vgg11_full_real *)(ar + 5036684352)), ((vgg11_full_real *)(ar + 1307162304)), ((vgg11_full_real *)(ar + 5242205248)), n);
     }
     /* mul -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 401408; i0++) {
-        ((vgg11_full_real *)(ar + 5343543296))[i0] = (((vgg11_full_real *)(ar + 5138022400))[i0] * (((vgg11_full_real *)(ar + 4521459712))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 1307162304))[i0] = (((vgg11_full_real *)(ar + 5242205248))[i0] * (((vgg11_full_real *)(ar + 5036684352))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], vgg11_full.dlm line 25 */
@@ -1250,25 +1254,25 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                acc += ((vgg11_full_real *)(ar + 5343543296))[i0 * 784 + i1 * 401408 + i2];
+                acc += ((vgg11_full_real *)(ar + 1307162304))[i0 * 784 + i1 * 401408 + i2];
             }
         }
-        ((vgg11_full_real *)(ar + 719323136))[i0] = (vgg11_full_real)acc;
+        ((vgg11_full_real *)(ar + 17996800))[i0] = (vgg11_full_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 4521459712)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 5343543296)), (vgg11_full_real *)(ar + 719325184), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 5036684352)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 1234547776), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(ar + 719325184)), ((vgg11_full_real *)(ar + 5343543296)), (vgg11_full_real *)(ar + 728762368), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 1953870912)), ((vgg11_full_real *)(ar + 8559616)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 1234547776), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 401408; i0++) {
-        ((vgg11_full_real *)(ar + 5138022400))[i0] = (((vgg11_full_real *)(ar + 4521459712))[i0] * (((vgg11_full_real *)(ar + 1438646272))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 1307162304))[i0] = (((vgg11_full_real *)(ar + 5036684352))[i0] * (((vgg11_full_real *)(ar + 1953870912))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], vgg11_full.dlm line 25 */
@@ -1278,29 +1282,29 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                acc += ((vgg11_full_real *)(ar + 5138022400))[i0 * 784 + i1 * 401408 + i2];
+                acc += ((vgg11_full_real *)(ar + 1307162304))[i0 * 784 + i1 * 401408 + i2];
             }
         }
-        ((vgg11_full_real *)(ar + 728762368))[i0] = (vgg11_full_real)acc;
+        ((vgg11_full_real *)(ar + 8557568))[i0] = (vgg11_full_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 256, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 728764416), n, 512, 1, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 1953870912)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 1234547776), n, 512, 1, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 256, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 616562688)), ((vgg11_full_real *)(ar + 728764416)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 733483008), n, 512, 1, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 1131787328)), ((vgg11_full_real *)(ar + 3838976)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 1234547776), n, 512, 1, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 27 */
     {
-    max_pool_dx_2(((vgg11_full_real *)(ar + 4110417920)), ((vgg11_full_real *)(ar + 1438646272)), ((vgg11_full_real *)(ar + 5138022400)), n);
+    max_pool_dx_2(((vgg11_full_real *)(ar + 4625642560)), ((vgg11_full_real *)(ar + 1953870912)), ((vgg11_full_real *)(ar + 5036684352)), n);
     }
     /* mul -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 802816; i0++) {
-        ((vgg11_full_real *)(ar + 5549064192))[i0] = (((vgg11_full_real *)(ar + 5138022400))[i0] * (((vgg11_full_real *)(ar + 4110417920))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 5447726144))[i0] = (((vgg11_full_real *)(ar + 5036684352))[i0] * (((vgg11_full_real *)(ar + 4625642560))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], vgg11_full.dlm line 25 */
@@ -1310,25 +1314,25 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 3136; i2++) {
-                acc += ((vgg11_full_real *)(ar + 5549064192))[i0 * 3136 + i1 * 802816 + i2];
+                acc += ((vgg11_full_real *)(ar + 5447726144))[i0 * 3136 + i1 * 802816 + i2];
             }
         }
-        ((vgg11_full_real *)(ar + 616562688))[i0] = (vgg11_full_real)acc;
+        ((vgg11_full_real *)(ar + 3837952))[i0] = (vgg11_full_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 4110417920)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 5549064192)), (vgg11_full_real *)(ar + 616563712), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 4625642560)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 5447726144)), (vgg11_full_real *)(ar + 1131787328), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 1027604480)), ((vgg11_full_real *)(ar + 616563712)), ((vgg11_full_real *)(ar + 5549064192)), (vgg11_full_real *)(ar + 618923008), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 1542829120)), ((vgg11_full_real *)(ar + 1478656)), ((vgg11_full_real *)(ar + 5447726144)), (vgg11_full_real *)(ar + 1131787328), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 802816; i0++) {
-        ((vgg11_full_real *)(ar + 5138022400))[i0] = (((vgg11_full_real *)(ar + 4110417920))[i0] * (((vgg11_full_real *)(ar + 1027604480))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 5036684352))[i0] = (((vgg11_full_real *)(ar + 4625642560))[i0] * (((vgg11_full_real *)(ar + 1542829120))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], vgg11_full.dlm line 25 */
@@ -1338,29 +1342,29 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 3136; i2++) {
-                acc += ((vgg11_full_real *)(ar + 5138022400))[i0 * 3136 + i1 * 802816 + i2];
+                acc += ((vgg11_full_real *)(ar + 5036684352))[i0 * 3136 + i1 * 802816 + i2];
             }
         }
-        ((vgg11_full_real *)(ar + 618923008))[i0] = (vgg11_full_real)acc;
+        ((vgg11_full_real *)(ar + 1477632))[i0] = (vgg11_full_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 128, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 991952896)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 618924032), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 1307162304)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 5036684352)), (vgg11_full_real *)(ar + 1131787328), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 128, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 411041792)), ((vgg11_full_real *)(ar + 618924032)), ((vgg11_full_real *)(ar + 5138022400)), (vgg11_full_real *)(ar + 620103680), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 926266432)), ((vgg11_full_real *)(ar + 297984)), ((vgg11_full_real *)(ar + 5036684352)), (vgg11_full_real *)(ar + 1131787328), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 27 */
     {
-    max_pool_dx_3(((vgg11_full_real *)(ar + 3288334336)), ((vgg11_full_real *)(ar + 991952896)), ((vgg11_full_real *)(ar + 5138022400)), n);
+    max_pool_dx_3(((vgg11_full_real *)(ar + 3803558976)), ((vgg11_full_real *)(ar + 1307162304)), ((vgg11_full_real *)(ar + 4625642560)), n);
     }
     /* mul -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1605632; i0++) {
-        ((vgg11_full_real *)(ar + 5960105984))[i0] = (((vgg11_full_real *)(ar + 5138022400))[i0] * (((vgg11_full_real *)(ar + 3288334336))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 1307162304))[i0] = (((vgg11_full_real *)(ar + 4625642560))[i0] * (((vgg11_full_real *)(ar + 3803558976))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], vgg11_full.dlm line 25 */
@@ -1370,29 +1374,29 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 12544; i2++) {
-                acc += ((vgg11_full_real *)(ar + 5960105984))[i0 * 12544 + i1 * 1605632 + i2];
+                acc += ((vgg11_full_real *)(ar + 1307162304))[i0 * 12544 + i1 * 1605632 + i2];
             }
         }
-        ((vgg11_full_real *)(ar + 411041792))[i0] = (vgg11_full_real)acc;
+        ((vgg11_full_real *)(ar + 297472))[i0] = (vgg11_full_real)acc;
     }
     }
     /* conv2d_dx -> f32[batch 128, 64, 112, 112], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 991952896)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 5960105984)), (vgg11_full_real *)(ar + 411042304), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 3803558976)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 926266432), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 64, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(ar + 411042304)), ((vgg11_full_real *)(ar + 5960105984)), (vgg11_full_real *)(ar + 411337216), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 515224640)), ((vgg11_full_real *)(ar + 2560)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 926266432), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 27 */
     {
-    max_pool_dx_4(((vgg11_full_real *)(ar + 1644167168)), ((vgg11_full_real *)(ar + 991952896)), ((vgg11_full_real *)(ar + 5138022400)), n);
+    max_pool_dx_4(((vgg11_full_real *)(ar + 2159391808)), ((vgg11_full_real *)(ar + 3803558976)), ((vgg11_full_real *)(ar + 4214600768)), n);
     }
     /* mul -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 3211264; i0++) {
-        ((vgg11_full_real *)(ar + 6782189568))[i0] = (((vgg11_full_real *)(ar + 5138022400))[i0] * (((vgg11_full_real *)(ar + 1644167168))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 5858767936))[i0] = (((vgg11_full_real *)(ar + 4214600768))[i0] * (((vgg11_full_real *)(ar + 2159391808))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], vgg11_full.dlm line 25 */
@@ -1402,15 +1406,15 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 50176; i2++) {
-                acc += ((vgg11_full_real *)(ar + 6782189568))[i0 * 50176 + i1 * 3211264 + i2];
+                acc += ((vgg11_full_real *)(ar + 5858767936))[i0 * 50176 + i1 * 3211264 + i2];
             }
         }
-        ((vgg11_full_real *)(ar + 0))[i0] = (vgg11_full_real)acc;
+        ((vgg11_full_real *)(ar + 2304))[i0] = (vgg11_full_real)acc;
     }
     }
     /* conv2d_dw -> f32[64, 1, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(x, ((vgg11_full_real *)(ar + 256)), ((vgg11_full_real *)(ar + 6782189568)), (vgg11_full_real *)(ar + 2560), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_dw(x, ((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(ar + 5858767936)), (vgg11_full_real *)(ar + 515224640), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     return 0;
 }
@@ -1424,7 +1428,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 0.0.weight */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 64);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 256));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 0));
         for (int64_t i = 0; i < 576; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1433,7 +1437,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 0.0.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 2368);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 0));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 2304));
         for (int64_t i = 0; i < 64; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1442,7 +1446,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 1.0.weight */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 2624);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 411042304));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 2560));
         VGG11_FULL_PARALLEL_FOR
         for (int64_t i = 0; i < 73728; i++) {
             vgg11_full_real gi = g[i];
@@ -1452,7 +1456,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 1.0.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 297536);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 411041792));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 297472));
         for (int64_t i = 0; i < 128; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1461,7 +1465,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 2.0.weight */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 298048);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 618924032));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 297984));
         VGG11_FULL_PARALLEL_FOR
         for (int64_t i = 0; i < 294912; i++) {
             vgg11_full_real gi = g[i];
@@ -1471,7 +1475,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 2.0.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 1477696);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 618923008));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 1477632));
         for (int64_t i = 0; i < 256; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1480,7 +1484,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 2.2.weight */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 1478720);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 616563712));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 1478656));
         VGG11_FULL_PARALLEL_FOR
         for (int64_t i = 0; i < 589824; i++) {
             vgg11_full_real gi = g[i];
@@ -1490,7 +1494,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 2.2.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 3838016);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 616562688));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 3837952));
         for (int64_t i = 0; i < 256; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1499,7 +1503,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 3.0.weight */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 3839040);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 728764416));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 3838976));
         VGG11_FULL_PARALLEL_FOR
         for (int64_t i = 0; i < 1179648; i++) {
             vgg11_full_real gi = g[i];
@@ -1509,7 +1513,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 3.0.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 8557632);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 728762368));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 8557568));
         for (int64_t i = 0; i < 512; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1518,7 +1522,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 3.2.weight */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 8559680);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 719325184));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 8559616));
         VGG11_FULL_PARALLEL_FOR
         for (int64_t i = 0; i < 2359296; i++) {
             vgg11_full_real gi = g[i];
@@ -1528,7 +1532,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 3.2.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 17996864);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 719323136));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 17996800));
         for (int64_t i = 0; i < 512; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1537,7 +1541,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 4.0.weight */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 17998912);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 845593600));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 17998848));
         VGG11_FULL_PARALLEL_FOR
         for (int64_t i = 0; i < 2359296; i++) {
             vgg11_full_real gi = g[i];
@@ -1547,7 +1551,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 4.0.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 27436096);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 780142592));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 27436032));
         for (int64_t i = 0; i < 512; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1556,7 +1560,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 4.2.weight */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 27438144);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 770705408));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 27438080));
         VGG11_FULL_PARALLEL_FOR
         for (int64_t i = 0; i < 2359296; i++) {
             vgg11_full_real gi = g[i];
@@ -1566,7 +1570,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 4.2.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 36875328);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 770703360));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 36875264));
         for (int64_t i = 0; i < 512; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1575,7 +1579,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 6.weight */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 36877376);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 4726980608));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 36877312));
         VGG11_FULL_PARALLEL_FOR
         for (int64_t i = 0; i < 102760448; i++) {
             vgg11_full_real gi = g[i];
@@ -1585,7 +1589,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 6.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 447919168);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 785645568));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 447919104));
         VGG11_FULL_PARALLEL_FOR
         for (int64_t i = 0; i < 4096; i++) {
             vgg11_full_real gi = g[i];
@@ -1595,7 +1599,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 9.weight */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 447935552);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 924844032));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 447935488));
         VGG11_FULL_PARALLEL_FOR
         for (int64_t i = 0; i < 16777216; i++) {
             vgg11_full_real gi = g[i];
@@ -1605,7 +1609,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 9.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 515044416);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 789839872));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 515044352));
         VGG11_FULL_PARALLEL_FOR
         for (int64_t i = 0; i < 4096; i++) {
             vgg11_full_real gi = g[i];
@@ -1615,7 +1619,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 12.weight */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 515060800);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 794049536));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 515060736));
         VGG11_FULL_PARALLEL_FOR
         for (int64_t i = 0; i < 40960; i++) {
             vgg11_full_real gi = g[i];
@@ -1625,7 +1629,7 @@ void vgg11_full_step(void *state, vgg11_full_real lr) {
     /* 12.bias */
     {
         vgg11_full_real *p = (vgg11_full_real *)(st + 515224640);
-        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 791937088));
+        const vgg11_full_real *g = ((vgg11_full_real *)(ar + 515224576));
         for (int64_t i = 0; i < 10; i++) {
             vgg11_full_real gi = g[i];
             p[i] -= lr * gi;
@@ -1881,49 +1885,49 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
 vgg11_full_real *vgg11_full_grad(void *state, const char *name) {
     unsigned char *ar = (unsigned char *)state + 515224704;
     if (strcmp(name, "0.0.weight") == 0)
-        return (vgg11_full_real *)(void *)(ar + 256);
-    if (strcmp(name, "0.0.bias") == 0)
         return (vgg11_full_real *)(void *)(ar + 0);
+    if (strcmp(name, "0.0.bias") == 0)
+        return (vgg11_full_real *)(void *)(ar + 2304);
     if (strcmp(name, "1.0.weight") == 0)
-        return (vgg11_full_real *)(void *)(ar + 411042304);
+        return (vgg11_full_real *)(void *)(ar + 2560);
     if (strcmp(name, "1.0.bias") == 0)
-        return (vgg11_full_real *)(void *)(ar + 411041792);
+        return (vgg11_full_real *)(void *)(ar + 297472);
     if (strcmp(name, "2.0.weight") == 0)
-        return (vgg11_full_real *)(void *)(ar + 618924032);
+        return (vgg11_full_real *)(void *)(ar + 297984);
     if (strcmp(name, "2.0.bias") == 0)
-        return (vgg11_full_real *)(void *)(ar + 618923008);
+        return (vgg11_full_real *)(void *)(ar + 1477632);
     if (strcmp(name, "2.2.weight") == 0)
-        return (vgg11_full_real *)(void *)(ar + 616563712);
+        return (vgg11_full_real *)(void *)(ar + 1478656);
     if (strcmp(name, "2.2.bias") == 0)
-        return (vgg11_full_real *)(void *)(ar + 616562688);
+        return (vgg11_full_real *)(void *)(ar + 3837952);
     if (strcmp(name, "3.0.weight") == 0)
-        return (vgg11_full_real *)(void *)(ar + 728764416);
+        return (vgg11_full_real *)(void *)(ar + 3838976);
     if (strcmp(name, "3.0.bias") == 0)
-        return (vgg11_full_real *)(void *)(ar + 728762368);
+        return (vgg11_full_real *)(void *)(ar + 8557568);
     if (strcmp(name, "3.2.weight") == 0)
-        return (vgg11_full_real *)(void *)(ar + 719325184);
+        return (vgg11_full_real *)(void *)(ar + 8559616);
     if (strcmp(name, "3.2.bias") == 0)
-        return (vgg11_full_real *)(void *)(ar + 719323136);
+        return (vgg11_full_real *)(void *)(ar + 17996800);
     if (strcmp(name, "4.0.weight") == 0)
-        return (vgg11_full_real *)(void *)(ar + 845593600);
+        return (vgg11_full_real *)(void *)(ar + 17998848);
     if (strcmp(name, "4.0.bias") == 0)
-        return (vgg11_full_real *)(void *)(ar + 780142592);
+        return (vgg11_full_real *)(void *)(ar + 27436032);
     if (strcmp(name, "4.2.weight") == 0)
-        return (vgg11_full_real *)(void *)(ar + 770705408);
+        return (vgg11_full_real *)(void *)(ar + 27438080);
     if (strcmp(name, "4.2.bias") == 0)
-        return (vgg11_full_real *)(void *)(ar + 770703360);
+        return (vgg11_full_real *)(void *)(ar + 36875264);
     if (strcmp(name, "6.weight") == 0)
-        return (vgg11_full_real *)(void *)(ar + 4726980608);
+        return (vgg11_full_real *)(void *)(ar + 36877312);
     if (strcmp(name, "6.bias") == 0)
-        return (vgg11_full_real *)(void *)(ar + 785645568);
+        return (vgg11_full_real *)(void *)(ar + 447919104);
     if (strcmp(name, "9.weight") == 0)
-        return (vgg11_full_real *)(void *)(ar + 924844032);
+        return (vgg11_full_real *)(void *)(ar + 447935488);
     if (strcmp(name, "9.bias") == 0)
-        return (vgg11_full_real *)(void *)(ar + 789839872);
+        return (vgg11_full_real *)(void *)(ar + 515044352);
     if (strcmp(name, "12.weight") == 0)
-        return (vgg11_full_real *)(void *)(ar + 794049536);
+        return (vgg11_full_real *)(void *)(ar + 515060736);
     if (strcmp(name, "12.bias") == 0)
-        return (vgg11_full_real *)(void *)(ar + 791937088);
+        return (vgg11_full_real *)(void *)(ar + 515224576);
     (void)ar;
     (void)name;
     return NULL;
@@ -2170,4 +2174,8 @@ vgg11_full_real *vgg11_full_param(void *state, const char *name) {
 
 uint64_t *vgg11_full_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *vgg11_full_example_base(void *state) {
+    return &((header *)state)->base;
 }

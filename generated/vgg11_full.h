@@ -24,13 +24,15 @@ extern "C" {
 #define VGG11_FULL_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define VGG11_FULL_MAX_BATCH 128
-#define VGG11_FULL_STATE_BYTES 8941581440
+#define VGG11_FULL_STATE_BYTES 8018159808
 #define VGG11_FULL_PARAM_COUNT 22
 #define VGG11_FULL_PARAM_ELEMENTS 128806154
 #define VGG11_FULL_INPUT_X_SIZE 50176 /* per example: f32[batch 128, 1, 224, 224] */
 #define VGG11_FULL_INPUT_Y_SIZE 1 /* per example: i32[batch 128] */
 #define VGG11_FULL_OUTPUT_LOGITS_SIZE 10
 #define VGG11_FULL_METRIC_COUNT 1
+#define VGG11_FULL_GRAD_OFFSET 515224704 /* bytes: after vgg11_full_backward, every trainable parameter's gradient */
+#define VGG11_FULL_GRAD_BYTES 515224640 /* lies in these bytes, in parameter order */
 
 /* metadata (also as a table and functions below) */
 #define VGG11_FULL_DLC_VERSION "0.1.0"
@@ -125,6 +127,9 @@ vgg11_full_real *vgg11_full_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *vgg11_full_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *vgg11_full_example_base(void *state);
 
 #ifdef __cplusplus
 }

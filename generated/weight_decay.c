@@ -15,6 +15,7 @@
 typedef struct {
     uint64_t seed;
     uint64_t step;
+    uint64_t base;
 } header;
 
 
@@ -92,6 +93,7 @@ void weight_decay_init(void *state, uint64_t seed) {
     header *h = (header *)state;
     h->seed = seed;
     h->step = 0;
+    h->base = 0;
     rng r;
     /* 0.weight [1, 200], weight_decay.dlm line 18 */
     rng_seed(&r, seed, 0);
@@ -142,21 +144,21 @@ weight_decay_real weight_decay_forward_train(void *state, int n, const weight_de
     (void)ar;
     /* matmul -> f32[batch 5, 1], weight_decay.dlm line 18 */
     {
-    gemm(0, 1, n, 1, 200, x, 200, ((weight_decay_real *)(st + 64)), 200, ((weight_decay_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 200, x, 200, ((weight_decay_real *)(st + 64)), 200, ((weight_decay_real *)(ar + 896)), 1, 0);
     }
     /* sub -> f32[batch 5, 1], weight_decay.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((weight_decay_real *)(ar + 64))[i0] = ((((weight_decay_real *)(ar + 0))[i0] + ((weight_decay_real *)(st + 896))[0]) - y[i0]);
+        ((weight_decay_real *)(ar + 960))[i0] = ((((weight_decay_real *)(ar + 896))[i0] + ((weight_decay_real *)(st + 896))[0]) - y[i0]);
     }
     }
     /* sum -> f32[], weight_decay.dlm line 26 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((((weight_decay_real *)(ar + 64))[i0] * ((weight_decay_real *)(ar + 64))[i0]) * 0.5f);
+        acc += ((((weight_decay_real *)(ar + 960))[i0] * ((weight_decay_real *)(ar + 960))[i0]) * 0.5f);
     }
-    ((weight_decay_real *)(ar + 0))[0] = (weight_decay_real)acc;
+    ((weight_decay_real *)(ar + 896))[0] = (weight_decay_real)acc;
     }
     /* sum -> f32[], weight_decay.dlm line 26 */
     {
@@ -164,14 +166,14 @@ weight_decay_real weight_decay_forward_train(void *state, int n, const weight_de
     for (int64_t i0 = 0; i0 < 200; i0++) {
         acc += ((((weight_decay_real *)(st + 64))[i0] * ((weight_decay_real *)(st + 64))[i0]) * 0.5f);
     }
-    ((weight_decay_real *)(ar + 128))[0] = (weight_decay_real)acc;
+    ((weight_decay_real *)(ar + 1024))[0] = (weight_decay_real)acc;
     }
     /* add -> f32[], weight_decay.dlm line 26 */
     {
-    ((weight_decay_real *)(ar + 192))[0] = ((((weight_decay_real *)(ar + 0))[0] / (weight_decay_real)(1 * n)) + (3.0f * ((weight_decay_real *)(ar + 128))[0]));
+    ((weight_decay_real *)(ar + 1088))[0] = ((((weight_decay_real *)(ar + 896))[0] / (weight_decay_real)(1 * n)) + (3.0f * ((weight_decay_real *)(ar + 1024))[0]));
     }
     (void)metrics;
-    return ((weight_decay_real *)(ar + 192))[0];
+    return ((weight_decay_real *)(ar + 1088))[0];
 }
 
 int weight_decay_backward(void *state, int n, const weight_decay_real *x, const weight_decay_real *y) {
@@ -183,31 +185,31 @@ int weight_decay_backward(void *state, int n, const weight_decay_real *x, const 
     (void)y;
     /* divcount -> f32[], weight_decay.dlm line 26 */
     {
-    ((weight_decay_real *)(ar + 0))[0] = (1.0f / (weight_decay_real)(1 * n));
+    ((weight_decay_real *)(ar + 896))[0] = (1.0f / (weight_decay_real)(1 * n));
     }
     /* mul -> f32[batch 5, 1], weight_decay.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((weight_decay_real *)(ar + 128))[i0] = (((((weight_decay_real *)(ar + 0))[0] * 0.5f) * ((weight_decay_real *)(ar + 64))[i0]) * 2.0f);
+        ((weight_decay_real *)(ar + 1024))[i0] = (((((weight_decay_real *)(ar + 896))[0] * 0.5f) * ((weight_decay_real *)(ar + 960))[i0]) * 2.0f);
     }
     }
     /* matmul -> f32[1, 200], weight_decay.dlm line 18 */
     {
-    gemm(1, 0, 1, 200, n, ((weight_decay_real *)(ar + 128)), 1, x, 200, ((weight_decay_real *)(ar + 256)), 200, 0);
+    gemm(1, 0, 1, 200, n, ((weight_decay_real *)(ar + 1024)), 1, x, 200, ((weight_decay_real *)(ar + 1152)), 200, 0);
     }
     /* add -> f32[1, 200], weight_decay.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 200; i0++) {
-        ((weight_decay_real *)(ar + 1088))[i0] = (((k21[i0] * ((weight_decay_real *)(st + 64))[i0]) * 2.0f) + ((weight_decay_real *)(ar + 256))[i0]);
+        ((weight_decay_real *)(ar + 0))[i0] = (((k21[i0] * ((weight_decay_real *)(st + 64))[i0]) * 2.0f) + ((weight_decay_real *)(ar + 1152))[i0]);
     }
     }
     /* sum -> f32[1], weight_decay.dlm line 18 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((weight_decay_real *)(ar + 128))[i0];
+        acc += ((weight_decay_real *)(ar + 1024))[i0];
     }
-    ((weight_decay_real *)(ar + 0))[0] = (weight_decay_real)acc;
+    ((weight_decay_real *)(ar + 832))[0] = (weight_decay_real)acc;
     }
     return 0;
 }
@@ -221,7 +223,7 @@ void weight_decay_step(void *state, weight_decay_real lr) {
     /* 0.weight */
     {
         weight_decay_real *p = (weight_decay_real *)(st + 64);
-        const weight_decay_real *g = ((weight_decay_real *)(ar + 1088));
+        const weight_decay_real *g = ((weight_decay_real *)(ar + 0));
         for (int64_t i = 0; i < 200; i++) {
             weight_decay_real gi = g[i];
             p[i] -= lr * gi;
@@ -230,7 +232,7 @@ void weight_decay_step(void *state, weight_decay_real lr) {
     /* 0.bias */
     {
         weight_decay_real *p = (weight_decay_real *)(st + 896);
-        const weight_decay_real *g = ((weight_decay_real *)(ar + 0));
+        const weight_decay_real *g = ((weight_decay_real *)(ar + 832));
         for (int64_t i = 0; i < 1; i++) {
             weight_decay_real gi = g[i];
             p[i] -= lr * gi;
@@ -276,9 +278,9 @@ weight_decay_real weight_decay_evaluate(void *state, int n, const weight_decay_r
 weight_decay_real *weight_decay_grad(void *state, const char *name) {
     unsigned char *ar = (unsigned char *)state + 960;
     if (strcmp(name, "0.weight") == 0)
-        return (weight_decay_real *)(void *)(ar + 1088);
-    if (strcmp(name, "0.bias") == 0)
         return (weight_decay_real *)(void *)(ar + 0);
+    if (strcmp(name, "0.bias") == 0)
+        return (weight_decay_real *)(void *)(ar + 832);
     (void)ar;
     (void)name;
     return NULL;
@@ -482,4 +484,8 @@ weight_decay_real *weight_decay_param(void *state, const char *name) {
 
 uint64_t *weight_decay_step_counter(void *state) {
     return &((header *)state)->step;
+}
+
+uint64_t *weight_decay_example_base(void *state) {
+    return &((header *)state)->base;
 }

@@ -24,13 +24,15 @@ extern "C" {
 #define WEIGHT_DECAY_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define WEIGHT_DECAY_MAX_BATCH 5
-#define WEIGHT_DECAY_STATE_BYTES 2880
+#define WEIGHT_DECAY_STATE_BYTES 2944
 #define WEIGHT_DECAY_PARAM_COUNT 2
 #define WEIGHT_DECAY_PARAM_ELEMENTS 201
 #define WEIGHT_DECAY_INPUT_X_SIZE 200 /* per example: f32[batch 5, 200] */
 #define WEIGHT_DECAY_INPUT_Y_SIZE 1 /* per example: f32[batch 5, 1] */
 #define WEIGHT_DECAY_OUTPUT_YHAT_SIZE 1
 #define WEIGHT_DECAY_METRIC_COUNT 0
+#define WEIGHT_DECAY_GRAD_OFFSET 960 /* bytes: after weight_decay_backward, every trainable parameter's gradient */
+#define WEIGHT_DECAY_GRAD_BYTES 896 /* lies in these bytes, in parameter order */
 
 /* metadata (also as a table and functions below) */
 #define WEIGHT_DECAY_DLC_VERSION "0.1.0"
@@ -122,6 +124,9 @@ weight_decay_real *weight_decay_param(void *state, const char *name);
 
 /* Training steps taken (drives dropout masks and Adam's bias correction; saved in checkpoints). */
 uint64_t *weight_decay_step_counter(void *state);
+/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
+ * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
+uint64_t *weight_decay_example_base(void *state);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,7 @@ static const uint8_t MAGIC[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
 #define TAG_OPTIM TAG('O', 'P', 'T', 'M')
 #define TAG_TRAIN TAG('T', 'R', 'A', 'N')
 #define TAG_RNG TAG('R', 'N', 'G', 'S')
+#define TAG_DIST TAG('D', 'I', 'S', 'T')
 
 static const uint32_t crc_table[256] = {
     0x00000000u, 0x77073096u, 0xee0e612cu, 0x990951bau, 0x076dc419u, 0x706af48fu, 0xe963a535u, 0x9e6495a3u, 0x0edb8832u,
@@ -247,6 +248,8 @@ uint64_t dlrt_checkpoint_size(const DlrtCheckpoint *ck) {
         total += SECTION_HEADER_BYTES + SMALL_SECTION_BYTES;
     if (ck->has_rng)
         total += SECTION_HEADER_BYTES + SMALL_SECTION_BYTES;
+    if (ck->ranks > 1)
+        total += SECTION_HEADER_BYTES + SMALL_SECTION_BYTES;
     return total;
 }
 
@@ -344,7 +347,7 @@ int dlrt_checkpoint_encode(const DlrtCheckpoint *ck, DlrtSink *sink, DlrtError *
         return DLRT_EINVAL;
     }
     Out o = {sink, 0, 0};
-    uint32_t sections = 1u + (ck->optim != NULL) + (ck->has_epoch != 0) + (ck->has_rng != 0);
+    uint32_t sections = 1u + (ck->optim != NULL) + (ck->has_epoch != 0) + (ck->has_rng != 0) + (ck->ranks > 1);
     out_bytes(&o, MAGIC, sizeof MAGIC);
     out_u32(&o, FORMAT_VERSION);
     out_u32(&o, sections);
@@ -357,6 +360,8 @@ int dlrt_checkpoint_encode(const DlrtCheckpoint *ck, DlrtSink *sink, DlrtError *
         out_small_section(&o, TAG_TRAIN, (uint64_t)ck->epoch, ck->step);
     if (ck->has_rng)
         out_small_section(&o, TAG_RNG, ck->rng.state, ck->rng.inc);
+    if (ck->ranks > 1) /* a single process's files stay as they were */
+        out_small_section(&o, TAG_DIST, ck->ranks, 0);
     if (o.failed) {
         Msg m = m_begin(err, "checkpoint");
         m_str(&m, "write failed");
@@ -737,7 +742,7 @@ int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, Dl
         return DLRT_EFORMAT;
     }
 
-    Section params = {0, 0, 0}, optim = {0, 0, 0}, train = {0, 0, 0}, rng = {0, 0, 0};
+    Section params = {0, 0, 0}, optim = {0, 0, 0}, train = {0, 0, 0}, rng = {0, 0, 0}, dist = {0, 0, 0};
     uint64_t off = HEADER_BYTES;
     for (uint32_t i = 0; i < n_sections; i++) {
         if (len - off < SECTION_HEADER_BYTES)
@@ -751,6 +756,7 @@ int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, Dl
                         : tag == TAG_OPTIM ? &optim
                         : tag == TAG_TRAIN ? &train
                         : tag == TAG_RNG   ? &rng
+                        : tag == TAG_DIST  ? &dist
                                            : NULL;
         /* Unknown sections are skipped: later minor additions stay readable. */
         if (slot) {
@@ -792,16 +798,19 @@ int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, Dl
             return rc;
     }
     if ((train.body && train.end - train.body != SMALL_SECTION_BYTES) ||
-        (rng.body && rng.end - rng.body != SMALL_SECTION_BYTES)) {
+        (rng.body && rng.end - rng.body != SMALL_SECTION_BYTES) ||
+        (dist.body && dist.end - dist.body != SMALL_SECTION_BYTES)) {
         Msg m = m_begin(err, in.source);
-        m_str(&m, "corrupt: the training or RNG section is not 20 bytes");
+        m_str(&m, "corrupt: the training, RNG or ranks section is not 20 bytes");
         return DLRT_EFORMAT;
     }
-    for (int s = 0; s < 2; s++) {
-        uint64_t body = s ? rng.body : train.body;
+    static const char *const small_names[3] = {"CRC mismatch in the training section (epoch, step)",
+                                               "CRC mismatch in the RNG section", "CRC mismatch in the ranks section"};
+    for (int s = 0; s < 3; s++) {
+        uint64_t body = s == 2 ? dist.body : s ? rng.body : train.body;
         if (body && dlrt_crc32(0, b + body, 16) != get_u32(b + body + 16)) {
             Msg m = m_begin(err, in.source);
-            m_str(&m, s ? "CRC mismatch in the RNG section" : "CRC mismatch in the training section (epoch, step)");
+            m_str(&m, small_names[s]);
             m_str(&m, " at byte offset ");
             m_u64(&m, body);
             m_str(&m, ": the file is damaged");
@@ -850,5 +859,6 @@ int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, Dl
         ck->rng.state = get_u64(b + rng.body);
         ck->rng.inc = get_u64(b + rng.body + 8);
     }
+    ck->ranks = dist.body ? get_u64(b + dist.body) : 1;
     return DLRT_OK;
 }

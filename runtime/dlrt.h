@@ -396,6 +396,7 @@ typedef struct {
     int n_params;
     const DlrtFold *folds; /* written as "kfold" when n_folds > 0 */
     int n_folds;
+    int ranks; /* a data-parallel run's world size; 0 is taken for 1 */
 } DlrtReport;
 
 /* Writes the report as one JSON object, atomically. */
@@ -574,6 +575,11 @@ typedef struct {
     DlrtTargetFns targets;
     void (*step)(void *state, float lr);
     uint64_t *(*step_counter)(void *state);
+    /* data parallelism (optional: NULL and -1 in descriptors that predate it): the global index of the batch's
+     * first example, which keys dropout masks; every gradient lies in grad_bytes from grad_offset after backward
+     * (<NAME>_GRAD_OFFSET, -1 when one does not) */
+    uint64_t *(*example_base)(void *state);
+    int64_t grad_offset, grad_bytes;
     /* inference, for pictures, --predict and --submission (which feed it nothing but x), and the output they
      * read after it: a Fashion-MNIST classifier's 10 logits, or the one value per row --submission writes */
     int (*forward)(void *state, int n, const float *x);
@@ -603,6 +609,22 @@ int dlrt_model_check(const DlrtModel *model, DlrtError *err);
  * something failed (data, files, a loss that stopped being a number), 2 on bad usage. Everything it allocates is
  * freed before it returns. */
 int dlrt_train_run(const DlrtModel *model, int argc, char **argv, FILE *out, FILE *err);
+
+/* A data-parallel run's collective operations, which libdlrt-mpi (dlrt_mpi.h) implements over MPI; libdlrt itself
+ * links no MPI. Every rank calls each operation at the same point of the run. */
+typedef struct DlrtDist {
+    int rank, size;
+    int local_size; /* ranks on this host, which share its cores */
+    void *impl;
+    /* sums n values across ranks in place, every rank getting the same result */
+    void (*sum_f32)(const struct DlrtDist *d, float *v, int64_t n);
+    void (*sum_f64)(const struct DlrtDist *d, double *v, int64_t n);
+    /* every rank's value, into all[size] on every rank */
+    void (*gather_u64)(const struct DlrtDist *d, uint64_t v, uint64_t *all);
+} DlrtDist;
+
+/* dlrt_train_run as one rank of a data-parallel run over dist (NULL: the single process of dlrt_train_run). */
+int dlrt_train_run_dist(const DlrtModel *model, int argc, char **argv, FILE *out, FILE *err, const DlrtDist *dist);
 
 /* main() of a trainer: dlrt_train_run on stdout and stderr. Built with OpenMP, it first makes idle OpenMP
  * threads sleep rather than spin (they would take the cores OpenBLAS needs between the generated loops): when

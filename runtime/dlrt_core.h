@@ -134,6 +134,8 @@ typedef struct {
     uint64_t step;
     int has_rng; /* the trainer's RNG state */
     DlrtRng rng;
+    uint64_t ranks; /* the data-parallel run that wrote it: its world size (a DIST section when above 1); read: 1
+                       when the file has none */
 } DlrtCheckpoint;
 
 /* Reading flags. */

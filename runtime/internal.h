@@ -46,8 +46,9 @@ enum { DLRT_RAW_SIDE = 28, DLRT_RAW_PIXELS = DLRT_RAW_SIDE * DLRT_RAW_SIDE };
  * start; the run frees what it holds when it ends, however it ends. */
 typedef struct {
     const DlrtModel *m;
-    FILE *out, *errf; /* progress and answers; messages */
-    const char *prog; /* argv[0], or "<name>-train" */
+    const DlrtDist *dist; /* a data-parallel run's ranks (train_dist.c), or NULL */
+    FILE *out, *errf;     /* progress and answers; messages */
+    const char *prog;     /* argv[0], or "<name>-train" */
     char prog_buf[160];
     DlrtArgs args;
     int64_t epochs, batch; /* the flags over the model's defaults */
@@ -82,6 +83,32 @@ typedef struct {
     double train_seconds;
     int64_t trained; /* examples, for the report's rate */
 } DlrtTrainer;
+
+/* ---- train_dist.c: what a data-parallel rank does beyond a single process ---- */
+
+/* This rank's share of a global batch of m examples: contiguous, in order, the first m mod N ranks one more. */
+void dlrt_dist_share(const DlrtDist *d, int64_t m, int64_t *first, int64_t *count);
+
+/* Threads per rank when --threads is not given: this host's cores shared by its ranks, at least 1. */
+int dlrt_dist_threads(const DlrtDist *d);
+
+/* Every rank's status (0 or an exit status) at one point of the run: 0 when all are 0, else the first failing
+ * rank's status, so every rank stops together; the failing rank has said why. */
+int dlrt_dist_agree(const DlrtTrainer *t, int status);
+
+/* At start-up: every rank runs the same model with the same flags (a hash of the parameter layout, sizes and the
+ * flags that change the numbers). Returns 0, or 1 on every rank after rank 0 names the ranks that differ. */
+int dlrt_dist_check_model(DlrtTrainer *t);
+
+/* After an epoch: every rank holds the same parameters (a hash of their bytes). Returns 0, or 1 on every rank
+ * after rank 0 names the ranks that differ from it. */
+int dlrt_dist_check_params(DlrtTrainer *t, int64_t epoch);
+
+/* One global batch of m examples in t->xb and t->yb: this rank's forward pass over its share, the loss and
+ * metrics summed over all ranks into *loss (the global batch's mean) and metrics[], then, if the loss is finite,
+ * the backward pass and the gradients summed over all ranks (each share weighted by its size). Returns the
+ * global batch's loss summed over its examples. */
+double dlrt_dist_batch(DlrtTrainer *t, int64_t m, float *loss, double *metrics);
 
 /* Prints "prog: <err's message>" and returns status. */
 int dlrt_trainer_fail(DlrtTrainer *t, int status);

@@ -77,6 +77,7 @@ int dlrt_report_write(const char *path, const DlrtReport *r, DlrtError *err) {
     json_key_number(f, "examples_per_second", r->examples_per_second);
     json_key_number(f, "seconds", r->seconds);
     fprintf(f, ",\n  \"peak_rss_bytes\": %lld", (long long)r->peak_rss_bytes);
+    fprintf(f, ",\n  \"ranks\": %d", r->ranks > 0 ? r->ranks : 1);
 
     int64_t total = 0;
     for (int i = 0; i < r->n_params; i++)

@@ -131,7 +131,8 @@ static int save_checkpoint(DlrtTrainer *t, int64_t epoch) {
                          .epoch = epoch,
                          .step = *t->m->step_counter(t->state),
                          .has_rng = 1,
-                         .rng = t->shuffle};
+                         .rng = t->shuffle,
+                         .ranks = t->dist ? (uint64_t)t->dist->size : 1};
     return dlrt_checkpoint_save(t->args.save, &ck, &t->err);
 }
 
@@ -151,6 +152,19 @@ static int start(DlrtTrainer *t) {
                              .n_optim = a->resume ? t->n_optim : 0};
         if (dlrt_checkpoint_load(path, &ck, a->resume ? DLRT_CKPT_RESUME : 0u, &t->err) != DLRT_OK)
             return dlrt_trainer_fail(t, 1);
+        uint64_t ranks = t->dist ? (uint64_t)t->dist->size : 1;
+        uint64_t written = ck.ranks ? ck.ranks : 1;
+        if (a->resume && written != ranks) {
+            /* the gradients' summation order depends on the number of ranks: another number would not continue
+             * the run bit for bit */
+            if (!t->dist || t->dist->rank == 0)
+                fprintf(t->errf,
+                        "%s: %s was written by a run on %llu %s and this one has %llu; resume it on as many (%s), or "
+                        "--load its weights to start a new run\n",
+                        t->prog, path, (unsigned long long)written, written == 1 ? "rank" : "ranks",
+                        (unsigned long long)ranks, written == 1 ? "without mpirun, or mpirun -np 1" : "mpirun -np N");
+            return 1;
+        }
         if (a->resume) {
             t->first_epoch = ck.epoch;
             *t->m->step_counter(t->state) = ck.step;
@@ -215,7 +229,8 @@ static int train(DlrtTrainer *t) {
         if (seen < 0) {
             if (po.drawn)
                 fputs("\n", t->out);
-            diverged(t, bad_loss, epoch, bad_batch);
+            if (!t->dist || t->dist->rank == 0) /* every rank saw the same loss */
+                diverged(t, bad_loss, epoch, bad_batch);
             status = 1;
             break;
         }
@@ -228,6 +243,10 @@ static int train(DlrtTrainer *t) {
         if (t->test.n > 0) {
             dlrt_progress_note(&po, epoch + 1, "evaluating on the test set");
             dlrt_trainer_evaluate(t, &t->test, &t->tbatcher, &t->test_loss, &t->test_acc);
+        }
+        if (dlrt_dist_check_params(t, epoch) != 0) {
+            status = 1;
+            break;
         }
         double secs = dlrt_progress_epoch_end(&po, epoch + 1, t->train_loss, t->train_acc, t->test_loss, t->test_acc);
         dlrt_history_add(&t->hist, epoch + 1, t->train_loss, t->train_acc, t->test_loss, t->test_acc, secs, &t->err);
@@ -288,6 +307,7 @@ static int write_outputs(DlrtTrainer *t, int status, double seconds) {
                         .examples_per_second = t->train_seconds > 0 ? (double)t->trained / t->train_seconds : 0,
                         .seconds = seconds,
                         .peak_rss_bytes = dlrt_peak_rss(),
+                        .ranks = t->dist ? t->dist->size : 1,
                         .params = t->params,
                         .n_params = m->n_params,
                         .folds = t->folds,
@@ -301,17 +321,23 @@ static int write_outputs(DlrtTrainer *t, int status, double seconds) {
 /* A run whose command line was accepted: its files checked, data, state, k-fold, the epochs, what follows them and the
  * outputs. */
 static int run(DlrtTrainer *t) {
-    int status = dlrt_trainer_check_paths(t);
+    int status = dlrt_dist_check_model(t);
+    if (status == 0)
+        status = dlrt_dist_agree(t, dlrt_trainer_check_paths(t));
     if (status)
         return status;
-    dlrt_set_threads(t->args.has_threads ? t->args.threads : 0, t->m->blas_flops);
-    status = dlrt_trainer_load_data(t);
+    dlrt_set_threads(t->args.has_threads ? t->args.threads
+                     : t->dist           ? dlrt_dist_threads(t->dist)
+                                         : 0,
+                     t->m->blas_flops);
+    /* in a data-parallel run, a rank that fails (its data, its memory, a checkpoint) stops every rank */
+    status = dlrt_dist_agree(t, dlrt_trainer_load_data(t));
     if (status == 0)
-        status = allocate(t);
+        status = dlrt_dist_agree(t, allocate(t));
     if (status == 0 && t->args.has_kfold) /* only models that offer it get here */
         status = dlrt_trainer_kfold(t);
     if (status == 0)
-        status = start(t);
+        status = dlrt_dist_agree(t, start(t));
     if (status)
         return status;
     if (dlrt_batcher_init(&t->batcher, t->train.n, t->batch, &t->err) != DLRT_OK ||
@@ -391,12 +417,53 @@ int dlrt_model_check(const DlrtModel *m, DlrtError *err) {
 }
 
 int dlrt_train_run(const DlrtModel *model, int argc, char **argv, FILE *out, FILE *errf) {
-    DlrtTrainer t = {.m = model, .out = out, .errf = errf};
+    return dlrt_train_run_dist(model, argc, argv, out, errf, NULL);
+}
+
+/* A data-parallel run: ranks other than 0 write nothing but their own failures, so the flags that write files or
+ * print are rank 0's alone; the command line is the same on every rank, so only rank 0 reports its mistakes. */
+static int command_line_dist(DlrtTrainer *t, int argc, char **argv) {
+    const DlrtDist *d = t->dist;
+    FILE *out = t->out, *errf = t->errf, *sink = NULL;
+    if (d->rank != 0 && (sink = fopen("/dev/null", "w")) != NULL)
+        t->errf = t->out = sink;
+    int status = command_line(t, argc, argv);
+    if (status == CONTINUE && t->args.has_kfold) {
+        fprintf(t->errf, "%s: --kfold trains in one process; run it without mpirun or with -np 1\n", t->prog);
+        status = 2;
+    }
+    if (status == CONTINUE && (t->m->grad_offset < 0 || !t->m->example_base)) {
+        fprintf(t->errf,
+                "%s: this model's gradients are not all in one region of its state (%s_GRAD_OFFSET is -1), so it "
+                "cannot be trained on several ranks\n",
+                t->prog, t->m->name);
+        status = 1;
+    }
+    t->out = out;
+    t->errf = errf;
+    if (sink)
+        fclose(sink);
+    if (d->rank != 0) {
+        DlrtArgs *a = &t->args;
+        a->quiet = 1;
+        a->save = a->report = a->metrics = a->plot = a->show_samples = a->show_predictions = NULL;
+        a->submission = NULL;
+        a->n_predict = 0;
+        char prog[sizeof t->prog_buf];
+        snprintf(prog, sizeof prog, "%s", t->prog);
+        snprintf(t->prog_buf, sizeof t->prog_buf, "%.140s (rank %d)", prog, d->rank);
+        t->prog = t->prog_buf;
+    }
+    return status;
+}
+
+int dlrt_train_run_dist(const DlrtModel *model, int argc, char **argv, FILE *out, FILE *errf, const DlrtDist *dist) {
+    DlrtTrainer t = {.m = model, .dist = dist, .out = out, .errf = errf};
     snprintf(t.prog_buf, sizeof t.prog_buf, "%s-train", model->name ? model->name : "dlrt");
     t.prog = argc > 0 ? argv[0] : t.prog_buf;
     if (dlrt_model_check(model, &t.err) != DLRT_OK)
         return dlrt_trainer_fail(&t, 1);
-    int status = command_line(&t, argc, argv);
+    int status = dist ? command_line_dist(&t, argc, argv) : command_line(&t, argc, argv);
     if (status == CONTINUE)
         status = run(&t);
     release(&t);

@@ -53,15 +53,23 @@ int64_t dlrt_trainer_epoch(DlrtTrainer *t, const DlrtDataset *data, DlrtBatcher 
         metric_sum[k] = 0;
     dlrt_batcher_start_epoch(b, shuffle);
     while ((m = next_batch(t, b, data)) > 0) {
-        float loss = forward_train(t, (int)m, metrics);
+        float loss;
+        double batch_loss = 0;
+        if (t->dist)
+            batch_loss = dlrt_dist_batch(t, m, &loss, metrics); /* the gradients are the whole batch's */
+        else
+            loss = forward_train(t, (int)m, metrics);
         if (!isfinite(loss)) {
             *bad_loss = loss;
             *bad_batch = bi;
             return -1;
         }
-        backward(t, (int)m);
+        if (!t->dist) {
+            backward(t, (int)m);
+            batch_loss = (double)loss * (double)m;
+        }
         t->m->step(t->state, t->lr);
-        *loss_sum += (double)loss * (double)m;
+        *loss_sum += batch_loss;
         for (int k = 0; k < t->m->n_metrics; k++)
             metric_sum[k] += metrics[k];
         seen += m;

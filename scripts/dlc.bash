@@ -26,7 +26,7 @@ _dlc() {
         case $cmd in
         check) opts="$opts --json --infer --weights --portable --dump-after=" ;;
         compile) opts="$opts -o --dtype --infer --weights --portable --trainer --dump-after=" ;;
-        build) opts="$opts -o --native" ;;
+        build) opts="$opts -o --mpi --native" ;;
         export) opts="--help -D -o --weights" ;;
         esac
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))

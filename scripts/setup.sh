@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 packages=(gcc meson ninja-build flex bison pkg-config libopenblas-dev libcunit1-dev zlib1g-dev libpng-dev
           dataset-fashion-mnist clang-format scdoc cmake
           python3-numpy python3-torch python3-onnx   # the interop test's other side (tests/test_interop.c)
-          libonnx-dev protobuf-c-compiler libprotobuf-c-dev)   # dlc export: onnx.proto and protobuf-c
+          libonnx-dev protobuf-c-compiler libprotobuf-c-dev   # dlc export: onnx.proto and protobuf-c
+          openmpi-bin libopenmpi-dev)   # dlc build --mpi: libdlrt-mpi and mpirun (tests/test_mpi.c)
 # ONNX Runtime comes from npm (tests/test_interop.c installs it into the build tree); Debian's node and npm only
 # where there is no node at all, since a node from elsewhere brings its own npm, which Debian's npm conflicts with
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)

@@ -308,7 +308,8 @@ const OpRule rule_COPY = {.build = build_copy,
                           .flops = flops_none};
 
 /* 0 or 1/(1-p) from a counter-based hash of the step, the site and the element: recomputed wherever it is read */
-C_EXPR(dropmask, "dropmask(st, %" PRId64 ", (uint64_t)(%s), %s)", n->attr[0], flat, emit_lit(e, n->fattr))
+C_EXPR(dropmask, "dropmask(st, %" PRId64 ", (uint64_t)(%s), %" PRId64 "u, %s)", n->attr[0], flat,
+       n->shape.batched ? shape_inner(&n->shape) : 0, emit_lit(e, n->fattr))
 const OpRule rule_DROPMASK = {
     .build = build_dropmask, .grad = grad_none, .c_expr = c_dropmask, .recompute = true, .calls = CALLS_DROPMASK};
 

@@ -1,0 +1,49 @@
+/* dlrt_mpi.c - libdlrt-mpi: the collective operations of a data-parallel trainer (DlrtDist, dlrt.h) over MPI, and
+ * its main(). This is the only file of the runtime that includes <mpi.h>; train_dist.c does the rest. */
+#include <limits.h>
+#include <mpi.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "dlrt_mpi.h"
+
+/* MPI counts are int: a larger buffer goes in pieces. */
+enum { CHUNK = INT_MAX / 2 };
+
+static void sum_f32(const DlrtDist *d, float *v, int64_t n) {
+    (void)d;
+    for (int64_t i = 0; i < n; i += CHUNK)
+        MPI_Allreduce(MPI_IN_PLACE, v + i, (int)(n - i < CHUNK ? n - i : CHUNK), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+}
+
+static void sum_f64(const DlrtDist *d, double *v, int64_t n) {
+    (void)d;
+    for (int64_t i = 0; i < n; i += CHUNK)
+        MPI_Allreduce(MPI_IN_PLACE, v + i, (int)(n - i < CHUNK ? n - i : CHUNK), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+}
+
+static void gather_u64(const DlrtDist *d, uint64_t v, uint64_t *all) {
+    (void)d;
+    MPI_Allgather(&v, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD);
+}
+
+int dlrt_mpi_train_main(const DlrtModel *model, int argc, char **argv) {
+#ifdef _OPENMP
+    if (!getenv("OMP_WAIT_POLICY") && argc > 0) {
+        setenv("OMP_WAIT_POLICY", "passive", 1);
+        execv("/proc/self/exe", argv);
+    }
+#endif
+    MPI_Init(&argc, &argv);
+    DlrtDist d = {.sum_f32 = sum_f32, .sum_f64 = sum_f64, .gather_u64 = gather_u64};
+    MPI_Comm_rank(MPI_COMM_WORLD, &d.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &d.size);
+    MPI_Comm local;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local);
+    MPI_Comm_size(local, &d.local_size);
+    MPI_Comm_free(&local);
+    int status = dlrt_train_run_dist(model, argc, argv, stdout, stderr, &d);
+    fflush(stdout);
+    MPI_Finalize();
+    return status;
+}

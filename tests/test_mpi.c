@@ -1,0 +1,263 @@
+/* test_mpi.c: data-parallel trainers (`dlc build --mpi`, issue 17) under Open MPI's mpirun, on a small
+ * Fashion-MNIST look-alike. The trainers are built by this build's dlc as a user builds them, the plain ones too
+ * (the zoo's build/models trainers are compiled with other flags). Checked: one rank gives the plain trainer's
+ * bytes; the same number of ranks and seed gives byte-identical checkpoints (shared memory, and TCP on loopback);
+ * 2 and 4 ranks agree with 1 within 1e-5 (the largest difference of a parameter) after 20 LeNet steps and with
+ * dropout, whose masks are keyed by an example's index in the global batch; --resume continues bit for bit; a rank
+ * and refuses another number of ranks; a rank that cannot read its data and a different model on another rank stop
+ * every rank with one message.
+ *
+ * Parameters are compared through the zoo's generated C (generated/lenet.c, generated/dropout_mlp.c), whose
+ * <name>_load reads a checkpoint and <name>_params lists the parameters. */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../generated/dropout_mlp.h"
+#include "../generated/lenet.h"
+#include "testutil.h"
+
+enum { SIDE = 28, N_TRAIN = 640, N_TEST = 100 };
+
+static char dir[] = "/tmp/dlc-test-mpi-XXXXXX";
+static char *data_dir;
+
+/* mpirun as root needs both of these; --oversubscribe lets 4 ranks share 2 cores. */
+static const char *const mpirun = "mpirun --oversubscribe";
+
+/* Runs a shell command with its stdout and stderr into *out and *err (until exit); returns the exit status, or -1
+ * when it did not exit. */
+static int sh(const char *cmd, char **err) {
+    char *e = fmt("%s/stderr", dir);
+    int rc = system(fmt("%s >/dev/null 2>'%s'", cmd, e));
+    if (err)
+        *err = slurp(e);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void put_be32(FILE *f, uint32_t v) {
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
+                          (unsigned char)v};
+    fwrite(b, 1, 4, f);
+}
+
+/* A Fashion-MNIST folder of look-alike images: class k is a bright bar at rows 2k + 4 and 2k + 5, with noise. */
+static void write_data(const char *d) {
+    mkdir(d, 0700);
+    static const char *const names[2][2] = {{"train-images-idx3-ubyte", "train-labels-idx1-ubyte"},
+                                            {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}};
+    for (int s = 0; s < 2; s++) {
+        int n = s ? N_TEST : N_TRAIN;
+        FILE *img = fopen(fmt("%s/%s", d, names[s][0]), "wb"), *lab = fopen(fmt("%s/%s", d, names[s][1]), "wb");
+        put_be32(img, 0x803);
+        put_be32(img, (uint32_t)n);
+        put_be32(img, SIDE);
+        put_be32(img, SIDE);
+        put_be32(lab, 0x801);
+        put_be32(lab, (uint32_t)n);
+        unsigned h = 12345u + (unsigned)s;
+        for (int i = 0; i < n; i++) {
+            int k = i % 10;
+            for (int y = 0; y < SIDE; y++)
+                for (int x = 0; x < SIDE; x++) {
+                    h = h * 1103515245u + 12345u;
+                    bool bar = (y == 2 * k + 4 || y == 2 * k + 5) && x >= 4 && x < 24;
+                    fputc(bar ? 200 + (int)((h >> 16) % 56) : (int)((h >> 16) % 40), img);
+                }
+            fputc(k, lab);
+        }
+        fclose(img);
+        fclose(lab);
+    }
+}
+
+static char *trainer(const char *model, bool mpi) { return fmt("%s/%s-%s", dir, model, mpi ? "mpi" : "plain"); }
+
+static bool same_file(const char *a, const char *b) { return sh(fmt("cmp -s '%s' '%s'", a, b), NULL) == 0; }
+
+/* The largest absolute difference between a parameter of two checkpoints of one model, or INFINITY when either
+ * cannot be read. */
+#define MAX_DIFF(name, NAME)                                                                                           \
+    static double name##_max_diff(const char *a, const char *b) {                                                      \
+        size_t la, lb;                                                                                                 \
+        char *ca = slurp_n(a, &la), *cb = slurp_n(b, &lb);                                                             \
+        void *sa = aligned_alloc(64, NAME##_STATE_BYTES), *sb = aligned_alloc(64, NAME##_STATE_BYTES);                 \
+        double most = INFINITY;                                                                                        \
+        if (sa && sb && name##_load(sa, ca, la) == NAME##_LOAD_OK && name##_load(sb, cb, lb) == NAME##_LOAD_OK) {      \
+            most = 0;                                                                                                  \
+            for (int i = 0; i < NAME##_PARAM_COUNT; i++) {                                                             \
+                const name##_param_info *p = &name##_params[i];                                                        \
+                int64_t n = 1;                                                                                         \
+                for (int d = 0; d < p->rank; d++)                                                                      \
+                    n *= p->dims[d];                                                                                   \
+                const float *x = (const float *)(const void *)((const char *)sa + p->offset);                          \
+                const float *y = (const float *)(const void *)((const char *)sb + p->offset);                          \
+                for (int64_t j = 0; j < n; j++)                                                                        \
+                    if (fabs((double)x[j] - (double)y[j]) > most)                                                      \
+                        most = fabs((double)x[j] - (double)y[j]);                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+        free(sa);                                                                                                      \
+        free(sb);                                                                                                      \
+        return most;                                                                                                   \
+    }
+MAX_DIFF(lenet, LENET)
+MAX_DIFF(dropout_mlp, DROPOUT_MLP)
+
+/* 20 steps of 16 examples (the first 320 of the training set), one epoch, seed 3. */
+static const char *const steps20 = "--epochs 1 --batch 16 --limit 320 --seed 3 --threads 1 --quiet";
+
+/* Trains `model` on np ranks (0: the plain trainer) into ckpt; returns the exit status. */
+static int train(const char *model, int np, const char *extra, const char *ckpt) {
+    if (np == 0)
+        return sh(fmt("%s --data '%s' %s %s --save '%s'", trainer(model, false), data_dir, steps20, extra, ckpt), NULL);
+    return sh(fmt("%s -np %d %s --data '%s' %s %s --save '%s'", mpirun, np, trainer(model, true), data_dir, steps20,
+                  extra, ckpt),
+              NULL);
+}
+
+static void test_one_rank_is_the_plain_trainer(void) {
+    char *p = fmt("%s/lenet-plain.ckpt", dir), *m = fmt("%s/lenet-np1.ckpt", dir);
+    CU_ASSERT_EQUAL(train("lenet", 0, "", p), 0);
+    CU_ASSERT_EQUAL(train("lenet", 1, "", m), 0);
+    CU_ASSERT(same_file(p, m));
+}
+
+static void test_same_ranks_same_bits(void) {
+    const char *models[] = {"lenet", "dropout_mlp"};
+    for (int i = 0; i < 2; i++) {
+        char *a = fmt("%s/%s-np2a.ckpt", dir, models[i]), *b = fmt("%s/%s-np2b.ckpt", dir, models[i]);
+        CU_ASSERT_EQUAL(train(models[i], 2, "", a), 0);
+        CU_ASSERT_EQUAL(train(models[i], 2, "", b), 0);
+        CU_ASSERT(same_file(a, b));
+    }
+    /* TCP on loopback, the transport between hosts: the same bits as shared memory */
+    char *t = fmt("%s/lenet-tcp.ckpt", dir);
+    CU_ASSERT_EQUAL(train("lenet", 2, "", t), 0);
+    CU_ASSERT_EQUAL(sh(fmt("%s --mca btl self,tcp -np 2 %s --data '%s' %s --save '%s'", mpirun, trainer("lenet", true),
+                           data_dir, steps20, t),
+                       NULL),
+                    0);
+    CU_ASSERT(same_file(t, fmt("%s/lenet-np2a.ckpt", dir)));
+}
+
+static void test_any_ranks_agree(void) {
+    char *one = fmt("%s/lenet-np1.ckpt", dir);
+    if (access(one, R_OK) != 0)
+        CU_ASSERT_EQUAL(train("lenet", 1, "", one), 0);
+    int nps[] = {2, 3, 4};
+    for (int i = 0; i < 3; i++) {
+        char *c = fmt("%s/lenet-any%d.ckpt", dir, nps[i]);
+        CU_ASSERT_EQUAL(train("lenet", nps[i], "", c), 0);
+        double d = lenet_max_diff(one, c);
+        fprintf(stderr, "\n  lenet, %d ranks: parameters differ from 1 rank's by up to %g\n", nps[i], d);
+        CU_ASSERT(d <= 1e-5);
+    }
+    /* dropout: every rank draws its share of the global batch's masks, so the runs agree too; masks drawn per
+     * rank would differ by far more */
+    char *d1 = fmt("%s/dropout-np1.ckpt", dir), *d2 = fmt("%s/dropout-np2.ckpt", dir);
+    CU_ASSERT_EQUAL(train("dropout_mlp", 1, "", d1), 0);
+    CU_ASSERT_EQUAL(train("dropout_mlp", 2, "", d2), 0);
+    double d = dropout_mlp_max_diff(d1, d2);
+    fprintf(stderr, "\n  dropout_mlp, 2 ranks: parameters differ from 1 rank's by up to %g\n", d);
+    CU_ASSERT(d <= 1e-5);
+}
+
+static void test_resume_continues_bit_for_bit(void) {
+    char *whole = fmt("%s/whole.ckpt", dir), *part = fmt("%s/part.ckpt", dir);
+    const char *t = trainer("dropout_mlp", true);
+    const char *f = "--batch 16 --limit 160 --seed 5 --threads 1 --quiet";
+    CU_ASSERT_EQUAL(sh(fmt("%s -np 2 %s --data '%s' %s --epochs 2 --save '%s'", mpirun, t, data_dir, f, whole), NULL),
+                    0);
+    CU_ASSERT_EQUAL(sh(fmt("%s -np 2 %s --data '%s' %s --epochs 1 --save '%s'", mpirun, t, data_dir, f, part), NULL),
+                    0);
+    CU_ASSERT_EQUAL(
+        sh(fmt("%s -np 2 %s --data '%s' %s --epochs 2 --resume '%s' --save '%s'", mpirun, t, data_dir, f, part, part),
+           NULL),
+        0);
+    CU_ASSERT(same_file(whole, part));
+    /* the checkpoint records 2 ranks: another number of ranks, or the plain trainer, would not continue it bit for
+     * bit and refuses it */
+    char *err = NULL;
+    int rc =
+        sh(fmt("timeout 120 %s -np 3 %s --data '%s' %s --epochs 3 --resume '%s'", mpirun, t, data_dir, f, part), &err);
+    CU_ASSERT(rc == 1);
+    CU_ASSERT(err && strstr(err, "written by a run on 2 ranks and this one has 3"));
+    rc = sh(fmt("%s --data '%s' %s --epochs 3 --resume '%s'", trainer("dropout_mlp", false), data_dir, f, part), &err);
+    CU_ASSERT(rc == 1);
+    CU_ASSERT(err && strstr(err, "written by a run on 2 ranks and this one has 1"));
+}
+
+static void test_outputs_are_rank_zeros(void) {
+    char *rep = fmt("%s/report.json", dir), *err = NULL;
+    CU_ASSERT_EQUAL(
+        sh(fmt("%s -np 2 %s --data '%s' %s --report '%s'", mpirun, trainer("lenet", true), data_dir, steps20, rep),
+           &err),
+        0);
+    char *json = slurp(rep);
+    CU_ASSERT(json && strstr(json, "\"ranks\": 2") != NULL);
+}
+
+/* A failure on one rank ends every rank, within the timeout, with that rank's message only. */
+static void test_failures_stop_every_rank(void) {
+    char *err = NULL;
+    const char *t = trainer("lenet", true);
+    int rc = sh(fmt("timeout 120 %s -np 1 %s --data '%s' %s : -np 1 %s --data '%s/missing' %s", mpirun, t, data_dir,
+                    steps20, t, dir, steps20),
+                &err);
+    CU_ASSERT(rc != 0 && rc != 124); /* 124: timeout killed a hang */
+    CU_ASSERT(err && strstr(err, "(rank 1)") && strstr(err, "missing"));
+    rc = sh(fmt("timeout 120 %s -np 1 %s --data '%s' %s : -np 1 %s --data '%s' %s", mpirun, t, data_dir, steps20,
+                trainer("dropout_mlp", true), data_dir, steps20),
+            &err);
+    CU_ASSERT(rc != 0 && rc != 124);
+    CU_ASSERT(err && strstr(err, "rank 1 differs from rank 0: a different model"));
+}
+
+/* Batch normalization's running statistics would be each rank's own: dlc refuses such a model with --mpi. */
+static void test_batch_norm_is_refused(void) {
+    char *err = NULL;
+    int rc = sh(fmt("'%s' build '%s/models/batchnorm.dlm' --mpi -o '%s/bn'", DLC_PATH, SOURCE_ROOT, dir), &err);
+    CU_ASSERT(rc == 1);
+    CU_ASSERT(err && strstr(err, "batch normalization's running statistics"));
+}
+
+int main(void) {
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    if (!mkdtemp(dir))
+        return 1;
+    data_dir = fmt("%s/fmnist", dir);
+    write_data(data_dir);
+    const char *models[] = {"lenet", "dropout_mlp"};
+    for (int i = 0; i < 2; i++)
+        for (int mpi = 0; mpi < 2; mpi++)
+            if (sh(fmt("'%s' build '%s/models/%s.dlm' %s -o '%s'", DLC_PATH, SOURCE_ROOT, models[i], mpi ? "--mpi" : "",
+                       trainer(models[i], mpi)),
+                   NULL) != 0) {
+                fprintf(stderr, "test_mpi: dlc build %s%s failed\n", models[i], mpi ? " --mpi" : "");
+                return 1;
+            }
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("mpi", NULL, NULL);
+    CU_add_test(s, "one rank is the plain trainer", test_one_rank_is_the_plain_trainer);
+    CU_add_test(s, "the same ranks give the same bits", test_same_ranks_same_bits);
+    CU_add_test(s, "any ranks agree within 1e-5", test_any_ranks_agree);
+    CU_add_test(s, "resume continues bit for bit", test_resume_continues_bit_for_bit);
+    CU_add_test(s, "outputs are rank 0's", test_outputs_are_rank_zeros);
+    CU_add_test(s, "failures stop every rank", test_failures_stop_every_rank);
+    CU_add_test(s, "batch norm is refused", test_batch_norm_is_refused);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    remove_tree(dir);
+    return failed ? 1 : 0;
+}
