@@ -1053,6 +1053,7 @@ static Value fn_norm(Call *c) {
 }
 
 /* stack([a, b], axis): the tensors, of one shape, joined along a new axis (torch.stack) */
+#define MAX_STACK 64
 static Value fn_stack(Call *c) {
     Ctx *ctx = c->e->ctx;
     Graph *g = c->e->g;
@@ -1060,12 +1061,12 @@ static Value fn_stack(Call *c) {
     int64_t ax;
     if (!l || !arg_int(c, "axis", &ax))
         return v_error(c->e);
-    if (l->v.kind != V_LIST || l->v.list->n < 1 || l->v.list->n > MAX_IN) {
-        error_at(l->loc, "stack needs a list of 1 to %d tensors: stack([a, b], axis=0), got %s", MAX_IN,
+    if (l->v.kind != V_LIST || l->v.list->n < 1 || l->v.list->n > MAX_STACK) {
+        error_at(l->loc, "stack needs a list of 1 to %d tensors: stack([a, b], axis=0), got %s", MAX_STACK,
                  value_desc(ctx, l->v));
         return v_error(c->e);
     }
-    IrNode *xs[MAX_IN];
+    IrNode *xs[MAX_STACK];
     ValueList *vs = l->v.list;
     for (int i = 0; i < vs->n; i++)
         if (!(xs[i] = to_tensor(c->e, vs->v[i], l->loc, "a stacked value")))
@@ -1091,7 +1092,18 @@ static Value fn_stack(Call *c) {
     for (int i = 0; i < vs->n; i++)
         if (!(xs[i] = b_reshape(g, xs[i], t, c->loc)))
             return v_error(c->e);
-    return v_tensor(c->e, b_concat(g, xs, vs->n, axis, c->loc));
+    /* concat joins at most MAX_IN at once: groups of them, then the groups, along the same axis */
+    int n = vs->n;
+    while (n > 1) {
+        int m = 0;
+        for (int i = 0; i < n; i += MAX_IN) {
+            int k = n - i < MAX_IN ? n - i : MAX_IN;
+            if (!(xs[m++] = k == 1 ? xs[i] : b_concat(g, xs + i, k, axis, c->loc)))
+                return v_error(c->e);
+        }
+        n = m;
+    }
+    return v_tensor(c->e, xs[0]);
 }
 
 static const BuiltinParam full_params[] = {

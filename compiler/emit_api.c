@@ -64,20 +64,10 @@ void emit_batch_guard(Emit *e, const char *refusal) {
 
 static uint64_t layout_hash(Graph *g);
 
-typedef Vec(char *) MacroNames;
-
-/* A tensor's macros; a name that only differs in case from an earlier one ("x" and "X") would redefine them, so
- * it gets none (the table has it). */
-static void emit_tensor_macros(Emit *e, MacroNames *taken, const char *kind, const char *name, DType dt,
-                               const Shape *sh) {
-    char *N = xsprintf(e->ctx, "%s_%s_%s", e->NAME, kind, emit_upper(e->ctx, emit_ident(e->ctx, name)));
-    for (int i = 0; i < taken->n; i++)
-        if (strcmp(taken->v[i], N) == 0) {
-            fprintf(e->o, "/* %s '%s': in the table below (%s_* names another %s) */\n",
-                    kind[0] == 'I' ? "input" : "output", name, N, kind[0] == 'I' ? "input" : "output");
-            return;
-        }
-    vec_push(e->ctx, taken, N);
+/* A tensor's macros, <NAME>_INPUT_<name>_DTYPE and the like; emit_macro_name keeps names that differ only in case
+ * ("x" and "X") apart. */
+static void emit_tensor_macros(Emit *e, const char *kind, const char *name, DType dt, const Shape *sh) {
+    char *N = xsprintf(e->ctx, "%s_%s_%s", e->NAME, kind, emit_macro_name(e->ctx, name));
     fprintf(e->o, "#define %s_DTYPE \"%s\"\n#define %s_RANK %d\n#define %s_SHAPE {", N, dt == DT_F32 ? "f32" : "i32", N,
             sh->rank, N);
     for (int d = 0; d < sh->rank; d++)
@@ -99,14 +89,13 @@ static void emit_metadata_macros(Emit *e, bool infer) {
             "#define %s_LAYOUT_HASH UINT64_C(0x%016llx) /* the parameters' names and shapes, as in checkpoints */\n",
             e->NAME, (unsigned long long)layout_hash(e->c->train));
     int n_in = 0;
-    MacroNames taken = {0};
     for (int i = 0; i < g->inputs.n; i++)
         if (!infer || emit_uses_input(&e->c->fn[FN_FORWARD], i)) {
-            emit_tensor_macros(e, &taken, "INPUT", g->inputs.v[i].name, g->inputs.v[i].dtype, &g->inputs.v[i].shape);
+            emit_tensor_macros(e, "INPUT", g->inputs.v[i].name, g->inputs.v[i].dtype, &g->inputs.v[i].shape);
             n_in++;
         }
     for (int i = 0; i < g->outputs.n; i++)
-        emit_tensor_macros(e, &taken, "OUTPUT", g->outputs.v[i].name, g->outputs.v[i].node->dtype,
+        emit_tensor_macros(e, "OUTPUT", g->outputs.v[i].name, g->outputs.v[i].node->dtype,
                            &g->outputs.v[i].node->shape);
     fprintf(e->o, "#define %s_INPUT_COUNT %d\n#define %s_OUTPUT_COUNT %d\n", e->NAME, n_in, e->NAME, g->outputs.n);
     if (has_class_names(e->c))

@@ -2,11 +2,12 @@
  * onnx.proto Debian ships (libonnx-dev), whose C the build generates (compiler/meson.build).
  *
  * The graph is the evaluation graph (dropout off) from the model's outputs back to the inputs they read. Each
- * node becomes one ONNX node, named after the IR node and carrying its .dlm line in doc_string; parameters become
- * initializers under their full names (PyTorch's state_dict names) when weights are given, graph inputs of their
- * fixed shapes otherwise. The batch dimension is the symbolic "batch" wherever the IR marks a shape batched, so the
- * model runs any batch size. The rows below say how each op is written; an op without a row is refused with the
- * node's source line, so nothing is written for a model the exporter cannot express. */
+ * node becomes one ONNX node, named after the IR node and carrying its .dlm line in doc_string; parameters and states
+ * (batch norm's running statistics) become initializers under their full names (PyTorch's state_dict names) when
+ * weights are given, graph inputs of their fixed shapes otherwise. The batch dimension is the symbolic "batch" wherever
+ * the IR marks a shape batched, so the model runs any batch size. The rows below say how each op is written; an op
+ * without a row is refused with the node's source line, so nothing is written for a model the exporter cannot express.
+ */
 #include <stdarg.h>
 #include <string.h>
 
@@ -223,6 +224,12 @@ static void write_softmax(Ex *x, const IrNode *n, const char *onnx_op, char **in
     node(x, n, onnx_op, 1, in, out, 1, a);
 }
 
+/* concat: along attribute 0's axis, any number of inputs. */
+static void write_concat(Ex *x, const IrNode *n, const char *onnx_op, char **in, const char *out) {
+    Onnx__AttributeProto *a[1] = {attr_int(x, "axis", n->attr[0])};
+    node(x, n, onnx_op, n->nin, in, out, 1, a);
+}
+
 /* How each op is written: its ONNX operator and the function that writes its attributes. The leaves (input,
  * param, const) are the graph's inputs and initializers. */
 static const struct {
@@ -250,6 +257,7 @@ static const struct {
     [OP_CONV2D] = {"Conv", write_conv},
     [OP_MAXPOOL] = {"MaxPool", write_pool},
     [OP_AVGPOOL] = {"AveragePool", write_pool},
+    [OP_CONCAT] = {"Concat", write_concat},
     [OP_SOFTMAX] = {"Softmax", write_softmax},
     [OP_LOGSOFTMAX] = {"LogSoftmax", write_softmax},
 };
@@ -274,13 +282,14 @@ bool export_onnx(Graph *g, const double **weights, const char *producer_version,
     /* names: the .dlm's for inputs, parameters and outputs, t<id> for the rest */
     for (int i = 0; i < count; i++) {
         IrNode *n = g->nodes.v[i];
-        x.names[n->id] = n->op == OP_INPUT   ? g->inputs.v[n->index].name
-                         : n->op == OP_PARAM ? g->params.v[n->index].name
-                                             : xsprintf(ctx, "t%d", n->id);
+        bool param = n->op == OP_PARAM || n->op == OP_STATE; /* states: batch norm's running statistics */
+        x.names[n->id] = n->op == OP_INPUT ? g->inputs.v[n->index].name
+                         : param           ? g->params.v[n->index].name
+                                           : xsprintf(ctx, "t%d", n->id);
     }
     for (int i = 0; i < g->outputs.n; i++) {
         IrNode *n = g->outputs.v[i].node;
-        if (n->op != OP_INPUT && n->op != OP_PARAM)
+        if (n->op != OP_INPUT && n->op != OP_PARAM && n->op != OP_STATE)
             x.names[n->id] = g->outputs.v[i].name;
     }
     for (int i = 0; i < count; i++) {
@@ -294,7 +303,7 @@ bool export_onnx(Graph *g, const double **weights, const char *producer_version,
         char *name = x.names[n->id];
         if (n->op == OP_INPUT) {
             vec_push(ctx, &x.inputs, value_info(&x, name, &n->shape));
-        } else if (n->op == OP_PARAM) {
+        } else if (n->op == OP_PARAM || n->op == OP_STATE) {
             if (weights)
                 initializer(&x, name, n->shape.rank, n->shape.d, weights[n->index], NULL);
             else

@@ -197,47 +197,38 @@ static const char *define_error(Ctx *ctx, const char *val) {
     return NULL;
 }
 
+/* dlc's options, read by libdlrt's scanner as the trainers' are (exact names, --x v or --x=v, -o v or -ov). Which
+ * command takes which is decided below: --json is check's, --native build's. */
+static const DlrtOption dlc_options[] = {
+    {"--help", 0},     {"-h", 0},        {"-o", 1},           {"--batch", 1}, {"--dtype", 1},
+    {"--infer", 0},    {"-D", 1},        {"--trainer", 0},    {"--json", 0},  {"--native", 0},
+    {"--portable", 0}, {"--weights", 1}, {"--dump-after", 1}, {"--mpi", 0},
+};
+
 static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usage)(FILE *)) {
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = NULL;
-        /* --name=value is --name value; a flag that takes no value refuses one (NO_VALUE) */
-        const char *inline_val = NULL;
-        if (strncmp(a, "--", 2) == 0 && strchr(a, '=') && strncmp(a, "--dump-after=", 13) != 0) {
-            size_t len = (size_t)(strchr(a, '=') - a);
-            inline_val = a + len + 1;
-            a = xsprintf(ctx, "%.*s", (int)len, a);
-        }
-#define TAKE()                                                                                                         \
-    do {                                                                                                               \
-        if (inline_val)                                                                                                \
-            val = inline_val;                                                                                          \
-        else if (i + 1 >= argc)                                                                                        \
-            return bad_usage(usage, "option %s needs a value", a);                                                     \
-        else                                                                                                           \
-            val = argv[++i];                                                                                           \
-    } while (0)
-#define NO_VALUE()                                                                                                     \
-    do {                                                                                                               \
-        if (inline_val)                                                                                                \
-            return bad_usage(usage, "option %s takes no value", a);                                                    \
-    } while (0)
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            NO_VALUE();
+    const DlrtOption *opt;
+    const char *val;
+    DlrtError err;
+    int rc, i = 2;
+    while ((rc = dlrt_next_option(argc, argv, &i, dlc_options, sizeof dlc_options[0],
+                                  sizeof dlc_options / sizeof dlc_options[0], &opt, &val, &err)) == 1) {
+        const char *a = opt ? opt->name : val;
+        if (!opt) {
+            if (o->file)
+                return bad_usage(usage, "more than one model file: '%s'", a);
+            o->file = a;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return -1;
         } else if (strcmp(a, "-o") == 0) {
-            TAKE();
             o->out = val;
         } else if (strcmp(a, "--batch") == 0) {
-            TAKE();
             char *end;
             long long b = strtoll(val, &end, 10);
             if (*end || b < 1 || b > (1 << 20))
                 return bad_usage(usage, "--batch needs a positive integer up to 1048576, got '%s'", val);
             o->batch = b;
         } else if (strcmp(a, "--dtype") == 0) {
-            TAKE();
             if (strcmp(val, "f32") == 0)
                 o->f64 = false;
             else if (strcmp(val, "f64") == 0)
@@ -245,13 +236,8 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
             else
                 return bad_usage(usage, "--dtype is f32 or f64, got '%s'", val);
         } else if (strcmp(a, "--infer") == 0) {
-            NO_VALUE();
             o->infer = true;
-        } else if (strcmp(a, "-D") == 0 || strncmp(a, "-D", 2) == 0) {
-            if (a[2])
-                val = a + 2;
-            else
-                TAKE();
+        } else if (strcmp(a, "-D") == 0) {
             const char *why = define_error(ctx, val);
             if (why)
                 return bad_usage(usage, why, val);
@@ -261,39 +247,28 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
                     return bad_usage(usage, "-D %s: that constant is already defined by an earlier -D", val);
             vec_push(ctx, &o->defines, val);
         } else if (strcmp(a, "--trainer") == 0) {
-            NO_VALUE();
             o->trainer = true;
         } else if (strcmp(a, "--json") == 0 && usage == usage_check) {
-            NO_VALUE();
             o->json = true;
         } else if (strcmp(a, "--mpi") == 0 && usage == usage_build) {
-            NO_VALUE();
             o->mpi = true;
         } else if (strcmp(a, "--native") == 0 && usage == usage_build) {
-            NO_VALUE();
             o->native = true;
         } else if (strcmp(a, "--portable") == 0) {
-            NO_VALUE();
             o->portable = true;
         } else if (strcmp(a, "--weights") == 0) {
-            TAKE();
             o->weights = val;
-        } else if (strncmp(a, "--dump-after=", 13) == 0) {
-            o->dump_after = a + 13;
-            if (strcmp(o->dump_after, "elab") && strcmp(o->dump_after, "autodiff") &&
-                strcmp(o->dump_after, "simplify") && strcmp(o->dump_after, "fuse") && strcmp(o->dump_after, "plan"))
-                return bad_usage(usage, "--dump-after takes elab, autodiff, simplify, fuse or plan; got '%s'",
-                                 o->dump_after);
-        } else if (a[0] == '-' && a[1]) {
-            return bad_usage(usage, "unknown option '%s'", a);
-        } else if (o->file) {
-            return bad_usage(usage, "more than one model file: '%s'", a);
+        } else if (strcmp(a, "--dump-after") == 0) {
+            o->dump_after = val;
+            if (strcmp(val, "elab") && strcmp(val, "autodiff") && strcmp(val, "simplify") && strcmp(val, "fuse") &&
+                strcmp(val, "plan"))
+                return bad_usage(usage, "--dump-after takes elab, autodiff, simplify, fuse or plan; got '%s'", val);
         } else {
-            o->file = a;
+            return bad_usage(usage, "unknown option '%s'", a);
         }
-#undef TAKE
-#undef NO_VALUE
     }
+    if (rc)
+        return bad_usage(usage, "%s", err.msg);
     if (!o->file)
         return bad_usage(usage, "no model file given%s", "");
     return 0;
@@ -607,26 +582,33 @@ static int cmd_check(Ctx *ctx, int argc, char **argv) {
     return finish(ctx, 0);
 }
 
-/* Writes path atomically: the whole text in memory first, so that a compiler bug (die) during emission leaves no
- * file behind, then a temporary file beside path, renamed over it. */
-static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptions *eo) {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
+/* A file's text, emitted into memory before any file is made, so that a compiler bug (die) during emission leaves
+ * no file behind: no <name>.c.tmpPID, no half-written temporary folder. */
+typedef struct Text {
+    char *s; /* malloc'd */
+    size_t len;
+} Text;
+
+static Text render(EmitFn fn, Compiled *c, const EmitOptions *eo) {
+    Text t = {0};
+    FILE *mem = open_memstream(&t.s, &t.len);
     if (!mem)
         die("out of memory");
     fn(mem, c, eo);
     if (fclose(mem) != 0)
         die("out of memory");
-    char *tmp = xsprintf(c->ctx, "%s.tmp%ld", path, (long)getpid());
+    return t;
+}
+
+/* Writes path atomically: a temporary file beside it, renamed over it. */
+static bool write_text(Ctx *ctx, const char *path, Text t) {
+    char *tmp = xsprintf(ctx, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) {
         fprintf(stderr, "%s: cannot write '%s': %s\n", prog_name, tmp, strerror(errno));
-        free(text);
         return false;
     }
-    bool ok = fwrite(text, 1, len, f) == len;
-    free(text);
+    bool ok = fwrite(t.s, 1, t.len, f) == t.len;
     ok = fflush(f) == 0 && !ferror(f) && ok;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
@@ -635,6 +617,13 @@ static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptio
         return false;
     }
     return true;
+}
+
+static bool write_file(const char *path, EmitFn fn, Compiled *c, const EmitOptions *eo) {
+    Text t = render(fn, c, eo);
+    bool ok = write_text(c->ctx, path, t);
+    free(t.s);
+    return ok;
 }
 
 /* The parameters of a checkpoint, for --weights: checked against the model's layout by the runtime's reader,
@@ -708,10 +697,12 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
                 prog_name, mpi_library);
         return 1;
     }
+    Text th = render(emit_header, c, eo), ts = render(emit_source, c, eo), tt = render(emit_trainer, c, eo);
     char tmpl[] = "/tmp/dlc-build-XXXXXX";
     char *dir = mkdtemp(tmpl);
     if (!dir) {
         fprintf(stderr, "%s: cannot make a temporary directory: %s\n", prog_name, strerror(errno));
+        free(th.s), free(ts.s), free(tt.s);
         return 1;
     }
     const char *name = c->train->name;
@@ -720,8 +711,9 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
     const char *exe = o->out ? o->out : xsprintf(ctx, "%s-train", name);
     int rc = 1;
     Words cmd = {0};
-    if (write_file(h, emit_header, c, eo) && write_file(src, emit_source, c, eo) &&
-        write_file(tr, emit_trainer, c, eo)) {
+    bool written = write_text(ctx, h, th) && write_text(ctx, src, ts) && write_text(ctx, tr, tt);
+    free(th.s), free(ts.s), free(tt.s);
+    if (written) {
         const char *cc = getenv("CC");
         push_words(ctx, &cmd, cc && *cc ? cc : "cc");
         push_words(ctx, &cmd, "-std=c11 -O3 -ffp-contract=fast");
@@ -780,7 +772,10 @@ static int cmd_compile(Ctx *ctx, int argc, char **argv, bool build) {
         return 1;
     }
     char *h = xsprintf(ctx, "%s/%s.h", dir, c->train->name), *src = xsprintf(ctx, "%s/%s.c", dir, c->train->name);
-    if (!write_file(h, emit_header, c, &eo) || !write_file(src, emit_source, c, &eo))
+    Text th = render(emit_header, c, &eo), ts = render(emit_source, c, &eo);
+    bool written = write_text(ctx, h, th) && write_text(ctx, src, ts);
+    free(th.s), free(ts.s);
+    if (!written)
         return 1;
     if (o.trainer) {
         char *tr = xsprintf(ctx, "%s/%s_train.c", dir, c->train->name);

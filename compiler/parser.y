@@ -151,6 +151,17 @@ stmt:
           $$->name = $1;
           $$->a = node_binary(ps->ctx, N_BINARY, $2, node_ident(ps->ctx, $1, L(@1)), $3, L(@2));
       }
+    | IDENT '[' subscripts ']' compound_op expr {
+          /* X[i] += e is X[i] = X[i] + e */
+          $$ = node_new(ps->ctx, N_ASSIGN, L(@1));
+          $$->name = $1;
+          Node *part = node_new(ps->ctx, N_INDEX, span(L(@1), L(@4)));
+          part->a = node_ident(ps->ctx, $1, L(@1));
+          part->args = *$3;
+          $$->a = node_binary(ps->ctx, N_BINARY, $5, part, $6, L(@5));
+          $$->args = *$3;
+          $$->loc = span(L(@1), L(@4));
+      }
     | IDENT '[' subscripts ']' '=' expr {
           /* X[i, a:b] = e rebinds X to a new tensor: X with those elements replaced by e (elab's index.c) */
           $$ = node_new(ps->ctx, N_ASSIGN, L(@1));

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,9 +11,10 @@
 
 typedef enum { ARG_INT, ARG_I32, ARG_U64, ARG_REAL, ARG_PATH, ARG_FLAG, ARG_FILES } ArgKind;
 
-/* The flag table: one row per flag, pointing into a DlrtArgs. */
+/* The flag table: one row per flag, pointing into a DlrtArgs; each row starts with the DlrtOption that
+ * dlrt_next_option matches. */
 typedef struct {
-    const char *name;
+    DlrtOption opt;
     ArgKind kind;
     size_t value, has; /* offsetof into DlrtArgs; has is 0 for kinds that need none */
     int64_t min;       /* ARG_INT lower bound */
@@ -22,27 +24,27 @@ typedef struct {
 #define OFF(field) offsetof(DlrtArgs, field)
 
 static const Flag flags[] = {
-    {"--epochs", ARG_INT, OFF(epochs), OFF(has_epochs), 0, INT64_C(1) << 40},
-    {"--batch", ARG_INT, OFF(batch), OFF(has_batch), 1, INT64_C(1) << 40},
-    {"--lr", ARG_REAL, OFF(lr), OFF(has_lr), 0, 0},
-    {"--seed", ARG_U64, OFF(seed), OFF(has_seed), 0, 0},
-    {"--data", ARG_PATH, OFF(data), 0, 0, 0},
-    {"--limit", ARG_INT, OFF(limit), OFF(has_limit), 1, INT64_C(1) << 40},
-    {"--threads", ARG_I32, OFF(threads), OFF(has_threads), 1, 4096},
-    {"--report", ARG_PATH, OFF(report), 0, 0, 0},
-    {"--metrics", ARG_PATH, OFF(metrics), 0, 0, 0},
-    {"--plot", ARG_PATH, OFF(plot), 0, 0, 0},
-    {"--save", ARG_PATH, OFF(save), 0, 0, 0},
-    {"--load", ARG_PATH, OFF(load), 0, 0, 0},
-    {"--resume", ARG_PATH, OFF(resume), 0, 0, 0},
-    {"--show-samples", ARG_PATH, OFF(show_samples), 0, 0, 0},
-    {"--show-predictions", ARG_PATH, OFF(show_predictions), 0, 0, 0},
-    {"--predict", ARG_FILES, OFF(predict), OFF(n_predict), 0, 0},
-    {"--kfold", ARG_I32, OFF(kfold), OFF(has_kfold), 2, 1000},
-    {"--submission", ARG_PATH, OFF(submission), 0, 0, 0},
-    {"--quiet", ARG_FLAG, OFF(quiet), 0, 0, 0},
-    {"--help", ARG_FLAG, OFF(help), 0, 0, 0},
-    {"--version", ARG_FLAG, OFF(version), 0, 0, 0},
+    {{"--epochs", 1}, ARG_INT, OFF(epochs), OFF(has_epochs), 0, INT64_C(1) << 40},
+    {{"--batch", 1}, ARG_INT, OFF(batch), OFF(has_batch), 1, INT64_C(1) << 40},
+    {{"--lr", 1}, ARG_REAL, OFF(lr), OFF(has_lr), 0, 0},
+    {{"--seed", 1}, ARG_U64, OFF(seed), OFF(has_seed), 0, 0},
+    {{"--data", 1}, ARG_PATH, OFF(data), 0, 0, 0},
+    {{"--limit", 1}, ARG_INT, OFF(limit), OFF(has_limit), 1, INT64_C(1) << 40},
+    {{"--threads", 1}, ARG_I32, OFF(threads), OFF(has_threads), 1, 4096},
+    {{"--report", 1}, ARG_PATH, OFF(report), 0, 0, 0},
+    {{"--metrics", 1}, ARG_PATH, OFF(metrics), 0, 0, 0},
+    {{"--plot", 1}, ARG_PATH, OFF(plot), 0, 0, 0},
+    {{"--save", 1}, ARG_PATH, OFF(save), 0, 0, 0},
+    {{"--load", 1}, ARG_PATH, OFF(load), 0, 0, 0},
+    {{"--resume", 1}, ARG_PATH, OFF(resume), 0, 0, 0},
+    {{"--show-samples", 1}, ARG_PATH, OFF(show_samples), 0, 0, 0},
+    {{"--show-predictions", 1}, ARG_PATH, OFF(show_predictions), 0, 0, 0},
+    {{"--predict", 0}, ARG_FILES, OFF(predict), OFF(n_predict), 0, 0},
+    {{"--kfold", 1}, ARG_I32, OFF(kfold), OFF(has_kfold), 2, 1000},
+    {{"--submission", 1}, ARG_PATH, OFF(submission), 0, 0, 0},
+    {{"--quiet", 0}, ARG_FLAG, OFF(quiet), 0, 0, 0},
+    {{"--help", 0}, ARG_FLAG, OFF(help), 0, 0, 0},
+    {{"--version", 0}, ARG_FLAG, OFF(version), 0, 0, 0},
 };
 
 static int usage_error(DlrtError *err, const char *fmt, ...) DLRT_PRINTF(2, 3);
@@ -69,9 +71,9 @@ static int set_value(DlrtArgs *args, const Flag *f, const char *text, DlrtError 
         long long v = strtoll(text, &end, 10);
         if (*text == '\0' || *end != '\0' || errno || v < f->min || v > f->max) {
             if (f->max >= INT64_C(1) << 40) /* effectively unbounded: don't print the bound */
-                return usage_error(err, "%s expects a %s integer, got '%s'", f->name,
+                return usage_error(err, "%s expects a %s integer, got '%s'", f->opt.name,
                                    f->min > 0 ? "positive" : "non-negative", text);
-            return usage_error(err, "%s expects an integer from %lld to %lld, got '%s'", f->name, (long long)f->min,
+            return usage_error(err, "%s expects an integer from %lld to %lld, got '%s'", f->opt.name, (long long)f->min,
                                (long long)f->max, text);
         }
         if (f->kind == ARG_I32)
@@ -83,20 +85,20 @@ static int set_value(DlrtArgs *args, const Flag *f, const char *text, DlrtError 
     case ARG_U64: {
         unsigned long long v = strtoull(text, &end, 10);
         if (*text == '\0' || *text == '-' || *end != '\0' || errno)
-            return usage_error(err, "%s expects a non-negative integer, got '%s'", f->name, text);
+            return usage_error(err, "%s expects a non-negative integer, got '%s'", f->opt.name, text);
         *(uint64_t *)(base + f->value) = v;
         break;
     }
     case ARG_REAL: {
         double v = strtod(text, &end);
         if (*text == '\0' || *end != '\0' || errno || !isfinite(v) || v <= 0)
-            return usage_error(err, "%s expects a positive number, got '%s'", f->name, text);
+            return usage_error(err, "%s expects a positive number, got '%s'", f->opt.name, text);
         *(double *)(base + f->value) = v;
         break;
     }
     case ARG_PATH:
         if (*text == '\0')
-            return usage_error(err, "%s expects a file name, got '%s'", f->name, text);
+            return usage_error(err, "%s expects a file name, got '%s'", f->opt.name, text);
         *(const char **)(base + f->value) = text;
         break;
     case ARG_FLAG:
@@ -108,49 +110,71 @@ static int set_value(DlrtArgs *args, const Flag *f, const char *text, DlrtError 
     return DLRT_OK;
 }
 
+int dlrt_next_option(int argc, char **argv, int *i, const void *options, size_t stride, size_t n,
+                     const DlrtOption **opt, const char **value, DlrtError *err) {
+    if (*i >= argc)
+        return 0;
+    const char *arg = argv[(*i)++];
+    *opt = NULL;
+    *value = arg;
+    if (arg[0] != '-' || arg[1] == '\0')
+        return 1;
+    bool is_long = arg[1] == '-';
+    size_t name_len = is_long ? strcspn(arg, "=") : 2;
+    for (size_t k = 0; k < n; k++) {
+        const DlrtOption *o = (const DlrtOption *)(const void *)((const char *)options + k * stride);
+        if (strlen(o->name) == name_len && strncmp(o->name, arg, name_len) == 0)
+            *opt = o;
+    }
+    if (!*opt)
+        return usage_error(err, "unknown option '%.*s'", is_long ? (int)name_len : (int)strlen(arg), arg);
+    const char *attached = arg[name_len] == '\0' ? NULL : is_long ? arg + name_len + 1 : arg + name_len;
+    if (!(*opt)->takes_value) {
+        if (attached)
+            return usage_error(err, "%s takes no value, got '%s'", (*opt)->name, attached);
+        *value = NULL;
+        return 1;
+    }
+    if (attached) {
+        *value = attached;
+        return 1;
+    }
+    if (*i >= argc)
+        return usage_error(err, "%s needs a value", (*opt)->name);
+    *value = argv[(*i)++];
+    return 1;
+}
+
 int dlrt_parse_args(int argc, char **argv, DlrtArgs *args, DlrtError *err) {
     memset(args, 0, sizeof *args);
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strncmp(arg, "--", 2) != 0)
-            return usage_error(err, "unexpected argument '%s'", arg);
-        size_t name_len = strcspn(arg, "=");
-        const Flag *f = NULL;
-        for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
-            if (strlen(flags[k].name) == name_len && strncmp(flags[k].name, arg, name_len) == 0)
-                f = &flags[k];
-        if (!f)
-            return usage_error(err, "unknown option '%.*s'", (int)name_len, arg);
-        const char *inline_value = arg[name_len] == '=' ? arg + name_len + 1 : NULL;
-
+    const DlrtOption *o;
+    const char *value;
+    int rc, i = 1;
+    while ((rc = dlrt_next_option(argc, argv, &i, flags, sizeof flags[0], sizeof flags / sizeof flags[0], &o, &value,
+                                  err)) == 1) {
+        if (!o)
+            return usage_error(err, "unexpected argument '%s'", value);
+        const Flag *f = (const Flag *)(const void *)o;
         if (f->kind == ARG_FLAG) {
-            if (inline_value)
-                return usage_error(err, "%s takes no value, got '%s'", f->name, inline_value);
             *(int *)((char *)args + f->value) = 1;
             continue;
         }
         if (f->kind == ARG_FILES) {
-            if (inline_value)
-                return usage_error(err, "%s takes its files as separate arguments, got '%s'", f->name, arg);
-            int first = i + 1;
-            while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+            int first = i;
+            while (i < argc && strncmp(argv[i], "--", 2) != 0)
                 i++;
-            if (i + 1 == first)
-                return usage_error(err, "%s needs at least one image file", f->name);
+            if (i == first)
+                return usage_error(err, "%s needs at least one image file", f->opt.name);
             args->predict = argv + first;
-            args->n_predict = i + 1 - first;
+            args->n_predict = i - first;
             continue;
         }
-        const char *value = inline_value;
-        if (!value) {
-            if (i + 1 >= argc)
-                return usage_error(err, "%s needs a value", f->name);
-            value = argv[++i];
-        }
-        int rc = set_value(args, f, value, err);
+        rc = set_value(args, f, value, err);
         if (rc)
             return rc;
     }
+    if (rc)
+        return rc;
     if (args->load && args->resume)
         return usage_error(err, "--load %s and --resume %s conflict: --resume already loads the weights", args->load,
                            args->resume);

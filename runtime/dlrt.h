@@ -308,6 +308,22 @@ typedef struct {
  * sets args->version. */
 int dlrt_parse_args(int argc, char **argv, DlrtArgs *args, DlrtError *err);
 
+/* The option scanner dlc and every trainer share (args.c), so both read a command line alike. An option is matched by
+ * its exact name, never a prefix; a long option ("--batch") takes its value as `--batch 8` or `--batch=8`, a short
+ * one ("-o", "-D") as `-o out` or `-oout`; an option that takes no value refuses one (`--quiet=yes`). */
+typedef struct {
+    const char *name; /* "--batch", "-o" */
+    int takes_value;
+} DlrtOption;
+
+/* Reads the item at argv[*i] (start with *i = 1, or past a command word) and advances *i past it and its value.
+ * `options` is an array of n structs `stride` bytes apart, each starting with a DlrtOption (so a caller's table
+ * can carry more per row). Returns 1 with *opt and *value set (*opt NULL for an argument that is not an option,
+ * *value then the argument), 0 when argv is exhausted, or DLRT_EUSAGE with a message: "unknown option '--x'",
+ * "--batch needs a value", "--quiet takes no value, got 'yes'". */
+int dlrt_next_option(int argc, char **argv, int *i, const void *options, size_t stride, size_t n,
+                     const DlrtOption **opt, const char **value, DlrtError *err);
+
 /* Prints the trainer's help text. `defaults` holds the model file's values (epochs, batch, lr, seed), shown
  * next to their flags. */
 void dlrt_usage(FILE *out, const char *prog, const char *model, const DlrtArgs *defaults);

@@ -607,11 +607,13 @@ static void shape_str(char *out, size_t cap, int rank, const int64_t *dims) {
 static const char *want_type(int dtype) { return dtype == DLRT_I64 ? "int64" : "float"; }
 
 /* Whether an array of the header's type loads into a tensor of dtype: floats into floats (converted, as PyTorch's
- * load_state_dict converts), int64 into int64. */
+ * load_state_dict converts), int64 into int64, and integers into floats (batch norm's num_batches_tracked, an
+ * int64 in PyTorch, is a float in dlc's state). */
 static int type_fits(const NpyHeader *h, int dtype) {
     if (dtype == DLRT_I64)
         return h->kind == 'i' && h->size == 8;
-    return h->kind == 'f' && (h->size == 4 || h->size == 8);
+    return (h->kind == 'f' && (h->size == 4 || h->size == 8)) ||
+           ((h->kind == 'i' || h->kind == 'u') && (h->size == 1 || h->size == 2 || h->size == 4 || h->size == 8));
 }
 
 static int same_shape(const NpyHeader *h, const DlrtTensorDesc *t) {
@@ -641,7 +643,8 @@ static void load_elements(const uint8_t *src, const NpyHeader *h, const DlrtTens
     for (int k = 0; k < t->rank; k++)
         stride[k] = k ? stride[k - 1] * t->dims[k - 1] : 1;
     int swap = h->big_endian != !host_is_little_endian();
-    if (!swap && !h->fortran && (size_t)h->size == dtype_bytes(t->dtype)) {
+    if (!swap && !h->fortran && (size_t)h->size == dtype_bytes(t->dtype) &&
+        (h->kind == 'f') == (t->dtype != DLRT_I64)) {
         memcpy(dst, src, (size_t)count * (size_t)h->size);
         return;
     }
@@ -657,6 +660,22 @@ static void load_elements(const uint8_t *src, const NpyHeader *h, const DlrtTens
         uint8_t e[8];
         for (int b = 0; b < h->size; b++)
             e[b] = src[at * h->size + (swap ? h->size - 1 - b : b)];
+        if (h->kind != 'f' && t->dtype != DLRT_I64) { /* an integer into a float */
+            uint64_t bits = 0;
+            for (int b = 0; b < h->size; b++)
+                bits |= (uint64_t)e[b] << (8 * b);
+            int neg = h->kind == 'i' && (bits >> (8 * h->size - 1)) & 1;
+            if (neg && h->size < 8)
+                bits |= ~UINT64_C(0) << (8 * h->size); /* sign-extend */
+            double v = neg ? (double)(int64_t)bits : (double)bits;
+            if (t->dtype == DLRT_F32) {
+                float f = (float)v;
+                memcpy(dst + 4 * i, &f, 4);
+            } else {
+                memcpy(dst + 8 * i, &v, 8);
+            }
+            continue;
+        }
         if ((size_t)h->size == dtype_bytes(t->dtype)) { /* same type: the bits as they are, NaN payloads too */
             memcpy(dst + (size_t)h->size * (size_t)i, e, (size_t)h->size);
             continue;
@@ -832,6 +851,15 @@ int dlrt_npz_read_mem(const void *buf, size_t len, const char *source, DlrtTenso
 /* The writer                                                                                                 */
 /* ---------------------------------------------------------------------------------------------------------- */
 
+/* The dtype a tensor is written with: its own, except that batch norm's num_batches_tracked, a float in dlc's
+ * state, is written as the int64 PyTorch's state_dict has, so that a strict load_state_dict takes the archive. */
+static int written_dtype(const DlrtTensorDesc *t) {
+    static const char suffix[] = ".num_batches_tracked";
+    size_t n = strlen(t->name), k = sizeof suffix - 1;
+    int counter = (n > k && strcmp(t->name + n - k, suffix) == 0) || strcmp(t->name, suffix + 1) == 0;
+    return counter && t->dtype != DLRT_I64 ? DLRT_I64 : t->dtype;
+}
+
 /* The .npy header NumPy writes for a C-order array of t's type and shape (version 1.0, padded with spaces to a
  * multiple of 64 bytes and ended by a newline); returns its length. */
 static size_t npy_header(const DlrtTensorDesc *t, char *out, size_t cap) {
@@ -840,7 +868,8 @@ static size_t npy_header(const DlrtTensorDesc *t, char *out, size_t cap) {
     for (int i = 0; i < t->rank; i++)
         k += (size_t)snprintf(shape + k, sizeof shape - k, "%s%lld", i ? ", " : "", (long long)t->dims[i]);
     snprintf(shape + k, sizeof shape - k, "%s)", t->rank == 1 ? "," : "");
-    const char *descr = t->dtype == DLRT_F32 ? "<f4" : t->dtype == DLRT_F64 ? "<f8" : "<i8";
+    int dtype = written_dtype(t);
+    const char *descr = dtype == DLRT_F32 ? "<f4" : dtype == DLRT_F64 ? "<f8" : "<i8";
     memcpy(out, NPY_MAGIC, 6);
     out[6] = 1;
     out[7] = 0;
@@ -869,6 +898,19 @@ static void put(Writer *w, const void *p, uint64_t n) {
 
 /* A tensor's data as little-endian bytes, through a small buffer on big-endian hosts. */
 static void put_data(Writer *w, const DlrtTensorDesc *t, uint32_t *crc) {
+    if (written_dtype(t) != t->dtype) { /* a float counter written as int64, little-endian */
+        for (int64_t i = 0; i < dlrt_tensor_count(t); i++) {
+            double v = t->dtype == DLRT_F32 ? (double)((const float *)t->data)[i] : ((const double *)t->data)[i];
+            int64_t c = v != v ? 0 : v >= 0x1p62 ? INT64_C(1) << 62 : v <= -0x1p62 ? -(INT64_C(1) << 62) : (int64_t)v;
+            uint8_t b[8];
+            wr64(b, (uint64_t)c);
+            if (crc)
+                *crc = crc_of(*crc, b, 8);
+            else
+                put(w, b, 8);
+        }
+        return;
+    }
     uint64_t bytes = (uint64_t)dlrt_tensor_count(t) * dtype_bytes(t->dtype);
     const uint8_t *p = t->data;
     size_t elem = dtype_bytes(t->dtype);
@@ -918,7 +960,7 @@ int dlrt_npz_encode(const DlrtTensorDesc *ts, int n, DlrtSink *sink, DlrtError *
     for (int i = 0; i < n; i++) {
         const DlrtTensorDesc *t = &ts[i];
         size_t hl = npy_header(t, head, sizeof head), name_len = strlen(t->name) + 4;
-        uint64_t size = hl + (uint64_t)dlrt_tensor_count(t) * dtype_bytes(t->dtype);
+        uint64_t size = hl + (uint64_t)dlrt_tensor_count(t) * dtype_bytes(written_dtype(t));
         uint32_t crc = crc_of(0, (const uint8_t *)head, hl);
         put_data(&w, t, &crc);
         crcs[i] = crc;
@@ -952,7 +994,7 @@ int dlrt_npz_encode(const DlrtTensorDesc *ts, int n, DlrtSink *sink, DlrtError *
     for (int i = 0; i < n; i++) {
         const DlrtTensorDesc *t = &ts[i];
         size_t hl = npy_header(t, head, sizeof head), name_len = strlen(t->name) + 4;
-        uint64_t size = hl + (uint64_t)dlrt_tensor_count(t) * dtype_bytes(t->dtype);
+        uint64_t size = hl + (uint64_t)dlrt_tensor_count(t) * dtype_bytes(written_dtype(t));
         int big = size >= 0xffffffffu, far = local[i] >= 0xffffffffu;
         uint32_t extra = (big ? 16u : 0u) + (far ? 8u : 0u);
         wr32(rec, CENTRAL_SIG);

@@ -5,8 +5,9 @@
  *     the text report of the same model, and its parameters' counts add up to its total;
  *   - with --infer, its "embedding" member's workspace equals the generated header's <NAME>_WORKSPACE_BYTES, and
  *     its code and constant bytes are positive;
- *   - `--batch=8` is `--batch 8`; a flag given a value (`--json=1`), a prefix of an option (`--bat`) and an option
- *     of another command (`check --native`) are bad usage, exit 2. */
+ *   - dlc reads its options with libdlrt's scanner, the trainers' (dlrt_next_option): `--batch=8` is `--batch 8`;
+ *     a flag given a value (`--json=1`), a prefix of an option (`--bat`), a missing value and an option of another
+ *     command (`check --native`) are bad usage, exit 2, with the trainers' messages. */
 #include <CUnit/Basic.h>
 #include <ctype.h>
 #include <math.h>
@@ -220,11 +221,14 @@ static void test_option_syntax(void) {
     CU_ASSERT_STRING_EQUAL(a, b);
     CU_ASSERT(json_num(a, "max_batch") == 8);
     CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--json=1"), 2);
-    CU_ASSERT_PTR_NOT_NULL(strstr(a, "option --json takes no value"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(a, "--json takes no value, got '1'"));
     CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--bat", "8"), 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(a, "unknown option '--bat'"));
     CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--native"), 2);
     CU_ASSERT_EQUAL(DLC(&a, "compile", dlm, "--json"), 2);
+    CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--batch"), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(a, "--batch needs a value"));
+    CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--dump-after", "plan"), 0); /* --dump-after=plan too */
     CU_ASSERT_EQUAL(DLC(&a, "compile", dlm, "--dtype=f64", "-o", workdir), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(slurp(fmt("%s/mlp.h", workdir)), "typedef double mlp_real;"));
     CU_ASSERT_EQUAL(DLC(&a, "--version"), 0);

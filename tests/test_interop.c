@@ -322,7 +322,27 @@ static void test_export_refusals(void) {
     CU_ASSERT(strstr(out, "dlc export needs -o FILE.onnx") != NULL);
 }
 
-/* each model and its number of parameter tensors */
+/* The modern CNNs (batch norm, NiN, GoogLeNet's and DenseNet's concatenations, ResNet's residuals) export without
+ * weights into models onnx.checker accepts, its shape inference agreeing through every node. */
+static void test_export_modern(void) {
+    if (!have_onnx) {
+        CU_FAIL("python3-onnx is missing (see above)");
+        return;
+    }
+    static const char *const models[] = {"batchnorm", "nin", "googlenet", "resnet18", "densenet"};
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        char *onnx = fmt("%s/%s-bare.onnx", workdir, models[i]), *out;
+        if (step(fmt("dlc export %s", models[i]),
+                 fmt("%s export %s/models/%s.dlm -o %s", DLC_PATH, SOURCE_ROOT, models[i], onnx)) &&
+            step(fmt("onnx.checker on %s", onnx),
+                 fmt("%s %s/tests/interop/check_onnx.py %s x logits -1", PYTHON, SOURCE_ROOT, onnx))) {
+            runs(&out, fmt("%s %s/tests/interop/check_onnx.py %s x logits -1", PYTHON, SOURCE_ROOT, onnx));
+            printf("\n    %.*s", (int)strcspn(out, "\n"), out);
+        }
+    }
+}
+
+/* each model and the number of float initializers its export has (parameters, running statistics, constants) */
 #define ROUND_TRIP(name, params)                                                                                       \
     static void test_##name(void) { round_trips(#name, params); }
 ROUND_TRIP(softmax, 2)
@@ -330,6 +350,7 @@ ROUND_TRIP(mlp, 4)
 ROUND_TRIP(dropout_mlp, 6)
 ROUND_TRIP(lenet, 10)
 ROUND_TRIP(lenet_relu, 10)
+ROUND_TRIP(batchnorm_concise, 27) /* 16 parameters, 8 running statistics, 2 more, and batch norm's eps */
 
 /* `test_interop`: the tools, the refusals and the 28 x 28 models; `test_interop big`: AlexNet and VGG-11 (the
  * slow suite's interop-big). */
@@ -352,6 +373,8 @@ int main(int argc, char **argv) {
         CU_add_test(s, "dropout_mlp: PyTorch <-> dlc (.npz), dlc -> ONNX", test_dropout_mlp);
         CU_add_test(s, "lenet: PyTorch <-> dlc (.npz), dlc -> ONNX", test_lenet);
         CU_add_test(s, "lenet_relu: PyTorch <-> dlc (.npz), dlc -> ONNX", test_lenet_relu);
+        CU_add_test(s, "batchnorm_concise: PyTorch <-> dlc (.npz), dlc -> ONNX", test_batchnorm_concise);
+        CU_add_test(s, "modern CNNs: dlc export accepted by onnx.checker", test_export_modern);
     }
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

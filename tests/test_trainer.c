@@ -704,6 +704,13 @@ static void test_kill_and_resume_mlp(void) {
                     tmp("killed.ckpt"));
 }
 
+/* BN-LeNet from scratch: the moving statistics (states the step sets with :=) are in the checkpoint and restored,
+ * so the resumed run ends in the same bytes. */
+static void test_kill_and_resume_batchnorm(void) {
+    kill_and_resume(trainer("batchnorm"), xsprintf(&scratch, "--data '%s'", data_dir), 10, 3, tmp("bn-whole.ckpt"),
+                    tmp("bn-killed.ckpt"));
+}
+
 /* A model with optimizer state (Adam's moments) and dropout (whose masks follow the step counter), built here. */
 static void test_kill_and_resume_adam_dropout(void) {
     char *dlm = tmp("adamdrop.dlm"), *exe = tmp("adamdrop-train");
@@ -1072,6 +1079,7 @@ int main(void) {
         {"evaluate only", test_evaluate_only},
         {"kill and resume mlp", test_kill_and_resume_mlp},
         {"kill and resume adam dropout", test_kill_and_resume_adam_dropout},
+        {"kill and resume batch norm's states", test_kill_and_resume_batchnorm},
         {"checkpoint refusals", test_checkpoint_refusals},
         {"save atomic", test_save_atomic},
         {"weights not finite", test_weights_not_finite},

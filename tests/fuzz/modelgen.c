@@ -125,7 +125,7 @@ static void vector_step(Shape *s, bool has_block) {
         }
         break;
     case 6:
-        out("h = h - mean(h, axis=1, keepdim=true)\n");
+        out("h = %s\n", ONE_OF("h - mean(h, axis=1, keepdim=true)", "h |> batch_norm", "h |> batch_norm(eps=1e-3)"));
         break;
     case 7:
         if (s->d > 1 && chance(50)) {
@@ -170,7 +170,7 @@ static void image_step(Shape *s) {
         }
         break;
     default:
-        out("h = h * 0.5 + relu(h)\n");
+        out("h = h %s\n", ONE_OF("* 0.5 + relu(h)", "|> batch_norm", "|> batch_norm(momentum=0.2) |> relu"));
         break;
     }
 }
@@ -207,6 +207,8 @@ static void generate(void) {
         snprintf(dim, sizeof dim, "%d", d);
         out("input x: f32[%s%s]\n", batched ? "batch, " : "", strstr(text, "width =") ? "width" : dim);
     }
+    if (chance(10))
+        out("input unused: %s\n", ONE_OF("f32[batch, 2]", "i32[batch]", "f32[3]"));
     out("h = x\n");
     if (!batched)
         out("h = reshape(h, [1, %d])\n", d);
@@ -237,6 +239,10 @@ static void generate(void) {
         out("output gx = grad(sum(yhat * yhat), x)\n");
     if (chance(20))
         out("output s = sum(yhat, axis=1)\n");
+    if (chance(10))
+        out("output same = x\n");
+    if (chance(10))
+        out("output k = %s\n", ONE_OF("sum(x) * 0 + 1", "mean(x)", "max(x)"));
     if (chance(30))
         out("init \"*.weight\" = %s\n", init_expr());
     if (chance(20))

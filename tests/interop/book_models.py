@@ -58,6 +58,14 @@ def book_model(name):
                             nn.Linear(16 * 5 * 5, 120), act(), nn.Linear(120, 84), act(), nn.Linear(84, 10))
         net.apply(init_xavier)
         return net, 0.9 if name == 'lenet' else 0.1
+    if name == 'batchnorm_concise':  # D2L 8.5's concise BN-LeNet
+        net = nn.Sequential(
+            nn.Conv2d(1, 6, kernel_size=5), nn.BatchNorm2d(6), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
+            nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
+            nn.Flatten(), nn.Linear(256, 120), nn.BatchNorm1d(120), nn.Sigmoid(),
+            nn.Linear(120, 84), nn.BatchNorm1d(84), nn.Sigmoid(), nn.Linear(84, 10))
+        net.apply(init_xavier)
+        return net, 0.1
     if name == 'alexnet':  # D2L 7.1 (1 input channel, 10 classes)
         net = nn.Sequential(
             nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),

@@ -5,7 +5,8 @@
 
 onnx.checker (full_check: the types and shapes inferred through every node) accepts it; the opset is 13 or later;
 the graph has one input named INPUT and one output named OUTPUT, both with the symbolic batch dimension first;
-and N_INITIALIZERS initializers hold the parameters (a count, or -1 when the parameters are graph inputs instead).
+and N_INITIALIZERS float initializers hold the parameters, running statistics and constants (a count, or -1 when
+the parameters are graph inputs instead).
 """
 import sys
 
@@ -29,8 +30,9 @@ def main():
     if n_init >= 0:
         assert len(params) == n_init and len(inputs) == 1, f'{len(params)} float initializers, {len(inputs)} inputs'
     else:
-        assert not params and len(inputs) > 1, 'parameters are not graph inputs'
-    print(f'{path}: opset {opset}, {len(g.node)} nodes, {len(params)} parameter initializers, '
+        # constants (named t<id>) stay initializers; the parameters are inputs
+        assert all(t.name.startswith('t') for t in params) and len(inputs) > 1, 'parameters are not graph inputs'
+    print(f'{path}: opset {opset}, {len(g.node)} nodes, {len(params)} float initializers, '
           f'{len(inputs)} inputs, onnx {onnx.__version__} checker: ok')
 
 

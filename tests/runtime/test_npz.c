@@ -417,8 +417,8 @@ static void test_mismatches(void) {
     free(e[0].data.p);
     e[0].data = npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", W, sizeof W);
     free(e[1].data.p);
-    int32_t ib[2] = {1, 2};
-    e[1].data = npy(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", ib, sizeof ib);
+    uint16_t hb[2] = {0x3c00, 0x4000}; /* float16 1 and 2 */
+    e[1].data = npy(1, "{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }", hb, sizeof hb);
     free(e[2].data.p);
     double fc[4] = {1, 2, 3, 4};
     e[2] = (Entry){"fc.weight.npy", npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 1), }", fc, 32)};
@@ -428,23 +428,24 @@ static void test_mismatches(void) {
     CU_ASSERT(model_equal(&m, &untouched));
     ASSERT_MSG_HAS(err, "t.npz: written for another model, 5 differences");
     ASSERT_MSG_HAS(err, "'0.weight' expected [3, 2], found [2, 3]");
-    ASSERT_MSG_HAS(err, "'0.bias' expected float [2], found int32 [2]");
+    ASSERT_MSG_HAS(err, "'0.bias' expected float [2], found float16 [2]");
     ASSERT_MSG_HAS(err, "'scale' expected [], found nothing");
     ASSERT_MSG_HAS(err, "'fc.weight' expected nothing, found float64 [4, 1]");
     ASSERT_MSG_HAS(err, "'notes.txt' expected nothing, found float16 [1]");
     free(z.p);
     free_entries(e, 5);
 
-    /* int64 where the model has a float, a float where it has int64 */
+    /* a bool where the model has a float, a float where it has int64 */
     standard_entries(e, 1);
     free(e[2].data.p);
-    e[2].data = npy(1, "{'descr': '<i8', 'fortran_order': False, 'shape': (), }", &NB, sizeof NB);
+    unsigned char yes = 1;
+    e[2].data = npy(1, "{'descr': '|b1', 'fortran_order': False, 'shape': (), }", &yes, 1);
     free(e[3].data.p);
     e[3].data = npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (), }", &NB, sizeof NB);
     z = zip(e, 4, Z_DEFLATE);
     CU_ASSERT_EQUAL(read_into(&z, &m, &err), DLRT_EMISMATCH);
     CU_ASSERT(model_equal(&m, &untouched));
-    ASSERT_MSG_HAS(err, "'scale' expected float [], found int64 []");
+    ASSERT_MSG_HAS(err, "'scale' expected float [], found bool []");
     ASSERT_MSG_HAS(err, "'bn.num_batches_tracked' expected int64 [], found float64 []");
     free(z.p);
     free_entries(e, 4);
@@ -568,6 +569,34 @@ static void test_bad_headers(void) {
     ASSERT_MSG_HAS(err, "t.npz: not a valid .npz archive: no ZIP end-of-central-directory record");
 }
 
+/* Batch norm's num_batches_tracked: an int64 in PyTorch's state_dict, a float in dlc's state. Integer arrays load
+ * into float tensors, and a float counter is written as int64. */
+static void test_counter(void) {
+    float count = 0, mean[2] = {0.5f, -1};
+    DlrtTensorDesc t[2] = {{"3.running_mean", DLRT_F32, 1, {2}, mean},
+                           {"3.num_batches_tracked", DLRT_F32, 0, {0}, &count}};
+    int64_t nb = 469;
+    Entry e[2] = {
+        {"3.running_mean.npy", npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", mean, 8)},
+        {"3.num_batches_tracked.npy", npy(1, "{'descr': '<i8', 'fortran_order': False, 'shape': (), }", &nb, 8)}};
+    Buf z = zip(e, 2, 0);
+    DlrtError err;
+    CU_ASSERT_EQUAL(dlrt_npz_read_mem(z.p, z.len, "t.npz", t, 2, 0, &err), DLRT_OK);
+    CU_ASSERT_EQUAL(count, 469.0f);
+    free(z.p);
+    free_entries(e, 2);
+    const char *path = tmp_path("bn.npz");
+    CU_ASSERT_EQUAL_FATAL(dlrt_npz_save(path, t, 2, &err), DLRT_OK);
+    size_t len;
+    unsigned char *bytes = slurp(path, &len);
+    CU_ASSERT(contains(bytes, len, "{'descr': '<i8', 'fortran_order': False, 'shape': (), }"));
+    CU_ASSERT(contains(bytes, len, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }"));
+    free(bytes);
+    count = 0;
+    CU_ASSERT_EQUAL(dlrt_npz_load(path, t, 2, 0, &err), DLRT_OK);
+    CU_ASSERT_EQUAL(count, 469.0f);
+}
+
 /* Weights are finite numbers that fit the type they become, as in checkpoints. */
 static void test_values(void) {
     Model got, untouched;
@@ -645,6 +674,7 @@ int main(void) {
     CU_add_test(s, "damage", test_damage);
     CU_add_test(s, "bad headers", test_bad_headers);
     CU_add_test(s, "values", test_values);
+    CU_add_test(s, "num_batches_tracked", test_counter);
     CU_add_test(s, "checkpoint paths", test_checkpoint_paths);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
