@@ -220,6 +220,47 @@ static void test_failures_stop_every_rank(void) {
     CU_ASSERT(err && strstr(err, "rank 1 differs from rank 0: a different model"));
 }
 
+/* Rank 1 killed mid-run: mpirun ends the job naming the rank, and rank 0's last checkpoint (written atomically)
+ * resumes, bit for bit with a run that was never interrupted. The wrapper records each rank's process id, so the
+ * test kills exactly the process it started. */
+static void test_killed_rank(void) {
+    const char *t = trainer("lenet", true);
+    const char *f = "--batch 32 --limit 256 --seed 7 --threads 1 --quiet";
+    char *wrap = fmt("%s/wrap.sh", dir), *ck = fmt("%s/killed.ckpt", dir), *rcfile = fmt("%s/killed.rc", dir);
+    write_text(wrap, fmt("#!/bin/sh\necho $$ >\"%s/pid.$OMPI_COMM_WORLD_RANK\"\nexec \"$@\"\n", dir));
+    chmod(wrap, 0700);
+    char *err = NULL;
+    sh(fmt("(timeout 120 %s -np 2 '%s' %s --data '%s' %s --epochs 1000 --save '%s' 2>'%s/killed.err'; echo $? >'%s') "
+           "& for i in $(seq 1 600); do [ -s '%s' ] && [ -s '%s/pid.1' ] && break; sleep 0.1; done; sleep 1; "
+           "kill -9 $(cat '%s/pid.1'); wait",
+           mpirun, wrap, t, data_dir, f, ck, dir, rcfile, ck, dir, dir),
+       NULL);
+    char *rc = slurp(rcfile);
+    err = slurp(fmt("%s/killed.err", dir));
+    CU_ASSERT(rc && atoi(rc) != 0 && atoi(rc) != 124); /* ended, and not by the timeout */
+    CU_ASSERT(err && strstr(err, "rank 1"));
+    /* the epochs the checkpoint holds, from the resumed run's first line */
+    char *out = fmt("%s/resumed.out", dir);
+    int e = -1;
+    CU_ASSERT_EQUAL(
+        sh(fmt("(%s -np 2 %s --data '%s' --threads 1 --resume '%s' --epochs 0 >'%s')", mpirun, t, data_dir, ck, out),
+           NULL),
+        0);
+    char *text = slurp(out);
+    const char *at = text ? strstr(text, "after epoch ") : NULL;
+    if (at)
+        e = atoi(at + strlen("after epoch "));
+    CU_ASSERT_FATAL(e >= 0 && e < 1000);
+    char *whole = fmt("%s/unkilled.ckpt", dir);
+    CU_ASSERT_EQUAL(
+        sh(fmt("%s -np 2 %s --data '%s' %s --epochs %d --save '%s'", mpirun, t, data_dir, f, e + 1, whole), NULL), 0);
+    CU_ASSERT_EQUAL(sh(fmt("%s -np 2 %s --data '%s' %s --epochs %d --resume '%s' --save '%s'", mpirun, t, data_dir, f,
+                           e + 1, ck, ck),
+                       NULL),
+                    0);
+    CU_ASSERT(same_file(whole, ck));
+}
+
 /* Batch normalization's running statistics would be each rank's own: dlc refuses such a model with --mpi. */
 static void test_batch_norm_is_refused(void) {
     char *err = NULL;
@@ -253,6 +294,7 @@ int main(void) {
     CU_add_test(s, "resume continues bit for bit", test_resume_continues_bit_for_bit);
     CU_add_test(s, "outputs are rank 0's", test_outputs_are_rank_zeros);
     CU_add_test(s, "failures stop every rank", test_failures_stop_every_rank);
+    CU_add_test(s, "a killed rank ends the job; its checkpoint resumes", test_killed_rank);
     CU_add_test(s, "batch norm is refused", test_batch_norm_is_refused);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
