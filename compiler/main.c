@@ -835,16 +835,7 @@ static int cmd_export(Ctx *ctx, int argc, char **argv) {
     size_t len;
     if (!export_onnx(eval, weights, DLC_VERSION, &bytes, &len))
         return finish(ctx, 1);
-    char *tmp = xsprintf(ctx, "%s.tmp%ld", o.out, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f && fwrite(bytes, 1, len, f) == len;
-    ok = f && fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, o.out) != 0) {
-        fprintf(stderr, "%s: cannot write '%s': %s\n", prog_name, o.out, strerror(errno));
-        remove(tmp);
-        return 1;
-    }
-    return finish(ctx, 0);
+    return finish(ctx, write_text(ctx, o.out, (Text){(char *)bytes, len}) ? 0 : 1);
 }
 
 int main(int argc, char **argv) {

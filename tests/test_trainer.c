@@ -990,6 +990,35 @@ static void test_full_disk(void) {
     CU_ASSERT_EQUAL(system(xsprintf(&scratch, "umount '%s'", ro)), 0);
 }
 
+/* dlc compile writes each file through a temporary one renamed over it: a write or a rename that fails ends with a
+ * message naming the file, leaves the file as it was and no temporary file beside it (tests/fault_shim.c fails the
+ * first matching call). */
+static void test_compile_faults(void) {
+#if defined(__SANITIZE_ADDRESS__)
+    printf("skipped: AddressSanitizer must come first in the library list, so the LD_PRELOAD shim cannot be "
+           "loaded into this build's dlc");
+    return;
+#endif
+    char *dir = tmp("compile-faults"), *err;
+    mkdir(dir, 0700);
+    static const char *const ops[] = {"write", "rename"};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        char *c_file = xsprintf(&scratch, "%s/mlp.c", dir);
+        spit(c_file, "/* the previous mlp.c */\n", 25);
+        int rc = run(
+            xsprintf(&scratch,
+                     "LD_PRELOAD='%s' FAULT_OP=%s FAULT_N=1 FAULT_PATH=mlp.c '%s' compile '%s/models/mlp.dlm' -o '%s'",
+                     FAULT_SHIM, ops[i], DLC_PATH, SOURCE_ROOT, dir),
+            NULL, &err);
+        CU_ASSERT_EQUAL(rc, 1);
+        ASSERT_HAS(err, xsprintf(&scratch, "cannot write '%s'", c_file));
+        size_t len;
+        char *bytes = slurp(c_file, &len);
+        CU_ASSERT(bytes && len == 25 && memcmp(bytes, "/* the previous mlp.c */\n", 25) == 0);
+        CU_ASSERT_EQUAL(system(xsprintf(&scratch, "ls '%s' | grep -q tmp", dir)) == 0, 0);
+    }
+}
+
 /* ---------------------------------------------------------------------------------------------------------- */
 /* Data errors                                                                                                */
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -1085,6 +1114,7 @@ int main(void) {
         {"weights not finite", test_weights_not_finite},
         {"fault injection", test_fault_injection},
         {"full and read-only disks", test_full_disk},
+        {"dlc compile's write faults", test_compile_faults},
         {"data errors", test_data_errors},
         {"refusals", test_refusals},
     };
