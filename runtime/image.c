@@ -168,7 +168,7 @@ static int png_damage(const char *path, DlrtError *err) {
     size_t off = 8;
     int idat = 0;
     while (!rc) {
-        if (len - off < 12) {
+        if (len < off || len - off < 12) { /* shorter than the signature, or than a chunk's frame */
             rc = dlrt_fail(err, DLRT_EFORMAT,
                            "%s: truncated PNG: the file ends at byte offset %zu, %s (a PNG ends with an IEND chunk)",
                            path, len, idat ? "after part of the image data" : "before any image data");

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(gcc meson ninja-build flex bison pkg-config libopenblas-dev libcunit1-dev zlib1g-dev libpng-dev
-          dataset-fashion-mnist clang-format scdoc cmake
+          dataset-fashion-mnist clang-format clang scdoc cmake
           python3-numpy python3-torch python3-onnx   # the interop test's other side (tests/test_interop.c)
           libonnx-dev protobuf-c-compiler libprotobuf-c-dev   # dlc export: onnx.proto and protobuf-c
           openmpi-bin libopenmpi-dev)   # dlc build --mpi: libdlrt-mpi and mpirun (tests/test_mpi.c)

@@ -2,7 +2,7 @@
 # test.sh: the whole test suite. Builds and runs every test (the accuracy runs on all of Fashion-MNIST
 # included), then builds again with -fsanitize=address,undefined and runs every test there but the long
 # accuracy runs, the interop tests and the install test (which builds a plain dlc of its own). Ends with one
-# line: "N passed, N failed", counted over the CUnit tests of both passes.
+# line: "N passed, N failed", counted over the CUnit tests of both passes. Last, the fuzz targets' short runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build -Dwerror=true || exit 1
@@ -12,6 +12,15 @@ status=0
 meson test -C build --print-errorlogs || status=1
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C build-asan --no-suite slow --no-suite interop --no-suite install --no-suite mpi --print-errorlogs || status=1
+
+# The libFuzzer targets (tests/fuzz: the front end, IDX and images, checkpoints, .npz, CSV), built with clang,
+# run over their seeds and for a short deterministic run each
+[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true >/dev/null || exit 1
+ninja -C build-fuzz tests/fuzz/fuzz_frontend tests/fuzz/fuzz_idx tests/fuzz/fuzz_checkpoint tests/fuzz/fuzz_npz \
+    tests/fuzz/fuzz_csv >/dev/null || exit 1
+meson test -C build-fuzz --no-rebuild --print-errorlogs fuzz-seeds fuzz-npz-seeds fuzz-idx-seeds fuzz-npz fuzz-idx \
+    fuzz-checkpoint fuzz-csv ||
+    status=1
 
 # CUnit's run summaries ("tests  TOTAL  RAN  PASSED  FAILED  INACTIVE") from both passes' logs
 read -r passed failed < <(cat build/meson-logs/testlog.txt build-asan/meson-logs/testlog.txt |

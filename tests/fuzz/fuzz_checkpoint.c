@@ -181,10 +181,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     size_t use = cut ? (size_t)(((uint64_t)next(&s) << 8 | next(&s)) % len) : (size_t)len;
 
+    /* values that are not finite and an epoch past 2^40 (the largest --epochs) are refused as damage */
+    int usable = !train || (uint64_t)wc.epoch <= (UINT64_C(1) << 40);
+    for (int i = 0; i < ELEMS; i++) {
+        uint32_t bits;
+        memcpy(&bits, &pf[i], 4);
+        usable &= (bits & 0x7f800000u) != 0x7f800000u;
+    }
     int rc = decode(buf, use, with_optim, next(&s) & 1 ? DLRT_CKPT_RESUME : 0u, &got, &ck);
     if (!same_model && use == len && !damaged)
-        CHECK(rc == DLRT_EMISMATCH);
-    if (same_model && !damaged && use == len) {
+        CHECK(rc == DLRT_EMISMATCH || (!usable && rc == DLRT_EFORMAT));
+    if (same_model && !damaged && use == len && !usable)
+        CHECK(rc == DLRT_EFORMAT);
+    if (same_model && !damaged && use == len && usable) {
         CHECK(rc == DLRT_OK || (!train && rc == DLRT_EFORMAT)); /* RESUME refuses a file without training state */
         if (rc == DLRT_OK && !f64) {
             CHECK(memcmp(got.p, pf, sizeof pf) == 0);
