@@ -15,6 +15,11 @@
  *                                     the optimizer by hand. VALUES ("name index value" lines) overrides
  *                                     initial parameter values. With -DEVAL_OUTPUT=E(name,NAME), then
  *                                     the inference forward pass on the same inputs and its output `name`.
+ *   dump INPUT_SEED N LR FILE         (needs EVAL_OUTPUT) one training step from parameters drawn by a formula
+ *                                     (below, tests/pytorch/zoo.py draws the same), then inference: writes the
+ *                                     loss, every trainable parameter's gradient, every state after the step and
+ *                                     the output to FILE, each record a line `KIND NAME COUNT` and COUNT f64
+ *                                     little-endian. For models too large for a VALUES file or a text trace.
  *
  * Output lines: `loss STEP VALUE`, `before|grad|after STEP NAME TRAINABLE v0 v1 ...`, `grad STEP NAME T null`,
  * `output STEPS NAME 0 v0 v1 ...`. */
@@ -194,6 +199,85 @@ static int load_values(void *st, const char *path) {
 }
 
 #ifdef EVAL_OUTPUT
+/* the inference forward pass on the inputs, which reads what the training steps left (running statistics) */
+static void eval_forward(void *st, int n) {
+#undef F
+#undef L
+#define F(name, NAME) , in_##name
+#define L(name, NAME, k)
+    CAT(MODEL, _forward)(st, n INPUTS);
+}
+
+/* FNV-1a of a parameter's name: the seed of its values, so they do not depend on the order of the parameters */
+static uint64_t name_seed(const char *name) {
+    uint64_t h = 0xcbf29ce484222325u;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        h = (h ^ *c) * 0x100000001b3u;
+    return h;
+}
+
+/* Uniform values in (-a, a) from SplitMix64 seeded by the name: a = 2 / sqrt(fan-in) for a weight of rank 2 or
+ * more, 1 +- 0.3 for a batch norm's scale (`weight` of rank 1, `gamma`), 0.1 for biases and shifts. Random rather
+ * than a smooth formula, whose weight matrices would have rank 2. */
+static void formula_values(void *st) {
+    for (int p = 0; p < PARAM_COUNT; p++) {
+        if (!PARAMS[p].trainable)
+            continue;
+        const char *name = PARAMS[p].name, *dot = strrchr(name, '.');
+        const char *leaf = dot ? dot + 1 : name;
+        int64_t count = param_count(p);
+        double amp = 0.1, centre = 0;
+        if (strcmp(leaf, "gamma") == 0 || (strcmp(leaf, "weight") == 0 && PARAMS[p].rank == 1))
+            amp = 0.3, centre = 1;
+        else if (strcmp(leaf, "weight") == 0)
+            amp = 2 / sqrt((double)(count / PARAMS[p].dims[0]));
+        real *v = param_values(st, p);
+        rng_state = name_seed(name);
+        for (int64_t i = 0; i < count; i++)
+            v[i] = (real)(centre + amp * (2 * rng_uniform() - 1));
+    }
+}
+
+static int dump_record(FILE *f, const char *kind, const char *name, const real *v, int64_t count) {
+    fprintf(f, "%s %s %lld\n", kind, name, (long long)count);
+    for (int64_t i = 0; i < count; i++) {
+        double d = (double)v[i];
+        if (fwrite(&d, sizeof d, 1, f) != 1)
+            return 1;
+    }
+    return 0;
+}
+
+static int dump(void *st, int n, double lr, const char *path) {
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        perror(path);
+        return 2;
+    }
+    formula_values(st);
+    real loss = forward_train(st, n);
+    backward(st, n);
+    int bad = dump_record(f, "loss", "-", &loss, 1);
+    for (int p = 0; p < PARAM_COUNT; p++)
+        if (PARAMS[p].trainable)
+            bad |= dump_record(f, "grad", PARAMS[p].name, CAT(MODEL, _grad)(st, PARAMS[p].name), param_count(p));
+    CAT(MODEL, _step)(st, (real)lr);
+    for (int p = 0; p < PARAM_COUNT; p++)
+        if (!PARAMS[p].trainable)
+            bad |= dump_record(f, "state", PARAMS[p].name, param_values(st, p), param_count(p));
+    eval_forward(st, n);
+#undef E
+#define E(name, NAME)                                                                                                  \
+    bad |= dump_record(f, "output", STR(name), CAT(CAT(MODEL, _output_), name)(st),                                    \
+                       n * CAT4(MODEL_UC, _OUTPUT_, NAME, _SIZE));
+    EVAL_OUTPUT
+    if (fclose(f) != 0 || bad) {
+        perror(path);
+        return 2;
+    }
+    return 0;
+}
+
 static void print_output(const char *name, const real *v, int64_t count, int steps) {
     printf("output %d %s 0", steps, name);
     for (int64_t i = 0; i < count; i++)
@@ -216,12 +300,8 @@ static int trace(void *st, int n, int steps, double lr) {
             print_param("after", s, st, p, param_values(st, p));
     }
 #ifdef EVAL_OUTPUT
-    /* then the inference forward pass on the same inputs, which reads what the steps left (running statistics) */
-#undef F
-#undef L
-#define F(name, NAME) , in_##name
-#define L(name, NAME, k)
-    CAT(MODEL, _forward)(st, n INPUTS);
+    eval_forward(st, n);
+#undef E
 #define E(name, NAME)                                                                                                  \
     print_output(STR(name), CAT(CAT(MODEL, _output_), name)(st), n *CAT4(MODEL_UC, _OUTPUT_, NAME, _SIZE), steps);
     EVAL_OUTPUT
@@ -231,7 +311,10 @@ static int trace(void *st, int n, int steps, double lr) {
 
 int main(int argc, char **argv) {
     if (argc < 6) {
-        fprintf(stderr, "usage: %s check INPUT_SEED N SAMPLES TOL | trace INPUT_SEED N STEPS LR [VALUES]\n", argv[0]);
+        fprintf(stderr,
+                "usage: %s check INPUT_SEED N SAMPLES TOL | trace INPUT_SEED N STEPS LR [VALUES] | dump INPUT_SEED N "
+                "LR FILE\n",
+                argv[0]);
         return 2;
     }
     int n = atoi(argv[3]);
@@ -250,6 +333,10 @@ int main(int argc, char **argv) {
         rc = check(st, n, atoi(argv[4]), atof(argv[5]));
     } else if (strcmp(argv[1], "trace") == 0) {
         rc = argc > 6 && load_values(st, argv[6]) ? 2 : trace(st, n, atoi(argv[4]), atof(argv[5]));
+#ifdef EVAL_OUTPUT
+    } else if (strcmp(argv[1], "dump") == 0) {
+        rc = dump(st, n, atof(argv[4]), argv[5]);
+#endif
     } else {
         fprintf(stderr, "unknown mode '%s'\n", argv[1]);
         rc = 2;

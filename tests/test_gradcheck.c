@@ -592,6 +592,153 @@ static void test_pytorch_batch_norm(void) {
     CU_ASSERT_EQUAL(compared, 2 * (9 + 6) + 1);
 }
 
+/* ---- 3. the zoo's modern CNNs against PyTorch (`test_gradcheck zoo`, the interop suite) ---- */
+
+/* One record of a dump (the harness's `dump` mode, tests/pytorch/zoo.py): KIND NAME COUNT, then COUNT f64. */
+typedef struct DumpRec {
+    char kind[8], name[96];
+    long long n;
+    const double *v;
+} DumpRec;
+
+/* Parses a dump into at most `cap` records; the values point into `buf`. Returns the count, or -1 if malformed. */
+static int dump_parse(char *buf, size_t len, DumpRec *r, int cap) {
+    int k = 0;
+    for (size_t at = 0; at < len;) {
+        char *nl = memchr(buf + at, '\n', len - at);
+        if (!nl || k == cap)
+            return -1;
+        *nl = 0;
+        if (sscanf(buf + at, "%7s %95s %lld", r[k].kind, r[k].name, &r[k].n) != 3 || r[k].n < 0)
+            return -1;
+        at = (size_t)(nl - buf) + 1;
+        size_t bytes = (size_t)r[k].n * sizeof(double);
+        if (bytes > len - at)
+            return -1;
+        double *v = keep(malloc(bytes + 1)); /* the file's bytes need not be aligned for double */
+        memcpy(v, buf + at, bytes);
+        r[k++].v = v;
+        at += bytes;
+    }
+    return k;
+}
+
+/* Returns s with every `from` replaced by `to` (until exit). */
+static char *replace_all(const char *s, const char *from, const char *to) {
+    size_t nf = strlen(from), nt = strlen(to), count = 0;
+    for (const char *p = strstr(s, from); p; p = strstr(p + nf, from))
+        count++;
+    char *out = keep(malloc(strlen(s) + count * nt + 1)), *o = out;
+    for (const char *p; (p = strstr(s, from)); s = p + nf) {
+        memcpy(o, s, (size_t)(p - s));
+        o += p - s;
+        memcpy(o, to, nt);
+        o += nt;
+    }
+    strcpy(o, s);
+    return out;
+}
+
+/* Each model at the smallest input its architecture takes comfortably (`side` for the .dlm's `from`), NiN's
+ * dropout at p = 0 (two random masks cannot agree), a batch of 4. */
+static const struct ZooCase {
+    const char *model;
+    int from, side;
+} zoo_cases[] = {
+    {"batchnorm", 28, 28}, {"batchnorm_concise", 28, 28}, {"nin", 224, 68},
+    {"googlenet", 96, 32}, {"resnet18", 96, 32},          {"densenet", 96, 32},
+};
+enum { ZOO_BATCH = 4, ZOO_SEED = 5 };
+
+/* One f64 SGD step of a zoo model in dlc and in PyTorch (the book's definition in tests/pytorch/zoo.py) from the
+ * same parameters and batch: the loss, every parameter's gradient and the running statistics after the step agree
+ * to 1e-9 of the largest magnitude of their tensor, and so does the output in inference mode. A gradient that is
+ * zero but for rounding on PyTorch's side (the bias of a layer before a batch norm) must be as small on dlc's. */
+static void test_pytorch_zoo(void) {
+    const char *current = CU_get_current_test()->pName;
+    const struct ZooCase *c = NULL;
+    for (size_t i = 0; i < sizeof zoo_cases / sizeof zoo_cases[0]; i++)
+        if (strncmp(current, zoo_cases[i].model, strlen(zoo_cases[i].model)) == 0 &&
+            current[strlen(zoo_cases[i].model)] == ' ')
+            c = &zoo_cases[i];
+    CU_ASSERT_FATAL(c != NULL);
+    char *text = slurp(fmt("%s/models/%s.dlm", SOURCE_ROOT, c->model));
+    CU_ASSERT_FATAL(strstr(text, fmt("1, %d, %d]", c->from, c->from)) != NULL);
+    text = replace_all(text, fmt("1, %d, %d]", c->from, c->from), fmt("1, %d, %d]", c->side, c->side));
+    text = replace_all(text, fmt("resize=%d", c->from), fmt("resize=%d", c->side));
+    text = replace_all(text, "dropout(0.5)", "dropout(0.0)");
+    char *name = fmt("zoo_%s", c->model);
+    Build b;
+    if (!build_with(&b, name, text, "F(x,X) L(y,Y,10)", fmt("--dtype f64 --batch %d", ZOO_BATCH),
+                    "-DEVAL_OUTPUT=E(logits,LOGITS)")) {
+        CU_FAIL("build failed");
+        return;
+    }
+    char *got_path = fmt("%s/%s.dlc.bin", workdir, name), *want_path = fmt("%s/%s.torch.bin", workdir, name);
+    char *out;
+    int rc = harness(&b, fmt("dump %d %d 0.1 %s", ZOO_SEED, ZOO_BATCH, got_path), &out);
+    if (rc != 0)
+        fail(fmt("%s: the harness failed (exit %d)", name, rc), out);
+    char *py[] = {"/usr/bin/python3",
+                  SOURCE_ROOT "/tests/pytorch/zoo.py",
+                  (char *)c->model,
+                  fmt("%d", c->side),
+                  fmt("%d", ZOO_BATCH),
+                  "0.1",
+                  fmt("%d", ZOO_SEED),
+                  want_path,
+                  NULL};
+    char *log = fmt("%s/%s.torch.log", workdir, name);
+    int prc = run(py, log);
+    if (prc != 0)
+        fail(fmt("%s: tests/pytorch/zoo.py failed (exit %d); it needs Debian's python3-torch and python3-numpy", name,
+                 prc),
+             slurp(log));
+    CU_ASSERT_FATAL(rc == 0 && prc == 0);
+    size_t glen, wlen;
+    char *gbuf = slurp_n(got_path, &glen), *wbuf = slurp_n(want_path, &wlen);
+    enum { CAP = 2048 };
+    DumpRec *got = keep(malloc(sizeof(DumpRec) * CAP)), *want = keep(malloc(sizeof(DumpRec) * CAP));
+    int ng = dump_parse(gbuf, glen, got, CAP), nw = dump_parse(wbuf, wlen, want, CAP);
+    CU_ASSERT_FATAL(ng > 0 && nw > 0);
+    /* the same records: every parameter and state of one side is the other's */
+    CU_ASSERT_EQUAL(ng, nw);
+    /* a gradient that is zero but for rounding (the bias of a convolution before a batch norm) is compared with
+     * the largest gradient of the step: both sides must have it below 1e-12 of that */
+    double largest = 0;
+    for (int i = 0; i < nw; i++)
+        for (long long k = 0; strcmp(want[i].kind, "grad") == 0 && k < want[i].n; k++)
+            largest = fmax(largest, fabs(want[i].v[k]));
+    int compared = 0, grads = 0;
+    for (int i = 0; i < nw; i++) {
+        const DumpRec *w = &want[i], *g = NULL;
+        for (int j = 0; j < ng && !g; j++)
+            if (strcmp(got[j].kind, w->kind) == 0 && strcmp(got[j].name, w->name) == 0)
+                g = &got[j];
+        if (!g || g->n != w->n) {
+            fail(fmt("%s: %s %s", name, w->kind, w->name), g ? "of another size" : "missing in dlc's");
+            CU_FAIL("a tensor is missing");
+            continue;
+        }
+        double scale = 0, worst = 0;
+        for (long long k = 0; k < w->n; k++) {
+            scale = fmax(scale, fabs(w->v[k]));
+            worst = fmax(worst, fabs(g->v[k] - w->v[k]));
+        }
+        bool zero = strcmp(w->kind, "grad") == 0 && scale <= 1e-12 * largest;
+        if (!(worst <= 1e-9 * scale || (zero && worst <= 1e-12 * largest) || worst <= 1e-15)) {
+            fail(fmt("%s: %s %s", name, w->kind, w->name), fmt("off by %.3g of %.3g", worst, scale));
+            CU_FAIL("differs from PyTorch");
+        }
+        if (getenv("GRADCHECK_VERBOSE"))
+            printf("  %s %s: %lld values, off by %.3g of %.3g\n", w->kind, w->name, w->n, worst, scale);
+        compared++;
+        grads += strcmp(w->kind, "grad") == 0;
+    }
+    CU_ASSERT_EQUAL(compared, nw);
+    CU_ASSERT_TRUE(grads > 0);
+}
+
 /* D2L 2.5.1: y = 2 * dot(x, x) at x = [0, 1, 2, 3] is 28, and grad(y, x) = 4x = [0, 4, 8, 12]. */
 static void test_d2l_autograd(void) {
     const char *text = "input x: f32[4]\n"
@@ -636,8 +783,10 @@ static void test_d2l_autograd(void) {
         fail("d2l_autograd: expected y = 28, dx = [0, 4, 8, 12]", out);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     atexit(free_kept);
+    /* `test_gradcheck zoo`: only the zoo against PyTorch (the interop suite, which has torch) */
+    bool zoo = argc > 1 && strcmp(argv[1], "zoo") == 0;
     const char *seed = getenv("GRADCHECK_SEED");
     uint64_t shape_seed = seed ? strtoull(seed, NULL, 10) : 2024;
     gradcheck_seed(shape_seed);
@@ -648,22 +797,29 @@ int main(void) {
     printf("gradcheck: shapes drawn with GRADCHECK_SEED=%llu, files in %s\n", (unsigned long long)shape_seed, workdir);
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
-    CU_pSuite g = CU_add_suite("gradients against central differences", NULL, NULL);
-    for (int i = 0; i < gradcheck_ncases; i++)
-        CU_add_test(g, gradcheck_cases[i].title, test_grad_case);
-    CU_pSuite o = CU_add_suite("optimizer steps by hand", NULL, NULL);
-    CU_add_test(o, "sgd", test_opt_sgd);
-    CU_add_test(o, "sgd with momentum (f32)", test_opt_momentum);
-    CU_add_test(o, "weight decay on *.weight only", test_opt_weight_decay);
-    CU_add_test(o, "adam with bias correction, two steps", test_opt_adam);
-    CU_add_test(o, "l1 proximal step on *.weight only", test_opt_l1);
-    CU_add_test(o, "the formulas tell the optimizers apart", test_opt_formulas_discriminate);
-    CU_pSuite t = CU_add_suite("tied parameters, constants, grad()", NULL, NULL);
-    CU_add_test(t, "a tied layer's gradient is the sum of its uses", test_tied_is_sum_of_uses);
-    CU_add_test(t, "a const gets no gradient and no update", test_const_not_trained);
-    CU_add_test(t, "a state gets no gradient and takes its := value after the step", test_state_update);
-    CU_add_test(t, "batch_norm matches PyTorch: gradients, running statistics, inference", test_pytorch_batch_norm);
-    CU_add_test(t, "D2L 2.5: grad(2 * dot(x, x), x) = 4x", test_d2l_autograd);
+    if (zoo) {
+        CU_pSuite z = CU_add_suite("the zoo's modern CNNs against PyTorch, one f64 step", NULL, NULL);
+        for (size_t i = 0; i < sizeof zoo_cases / sizeof zoo_cases[0]; i++)
+            CU_add_test(z, fmt("%s matches PyTorch: gradients, running statistics, inference", zoo_cases[i].model),
+                        test_pytorch_zoo);
+    } else {
+        CU_pSuite g = CU_add_suite("gradients against central differences", NULL, NULL);
+        for (int i = 0; i < gradcheck_ncases; i++)
+            CU_add_test(g, gradcheck_cases[i].title, test_grad_case);
+        CU_pSuite o = CU_add_suite("optimizer steps by hand", NULL, NULL);
+        CU_add_test(o, "sgd", test_opt_sgd);
+        CU_add_test(o, "sgd with momentum (f32)", test_opt_momentum);
+        CU_add_test(o, "weight decay on *.weight only", test_opt_weight_decay);
+        CU_add_test(o, "adam with bias correction, two steps", test_opt_adam);
+        CU_add_test(o, "l1 proximal step on *.weight only", test_opt_l1);
+        CU_add_test(o, "the formulas tell the optimizers apart", test_opt_formulas_discriminate);
+        CU_pSuite t = CU_add_suite("tied parameters, constants, grad()", NULL, NULL);
+        CU_add_test(t, "a tied layer's gradient is the sum of its uses", test_tied_is_sum_of_uses);
+        CU_add_test(t, "a const gets no gradient and no update", test_const_not_trained);
+        CU_add_test(t, "a state gets no gradient and takes its := value after the step", test_state_update);
+        CU_add_test(t, "batch_norm matches PyTorch: gradients, running statistics, inference", test_pytorch_batch_norm);
+        CU_add_test(t, "D2L 2.5: grad(2 * dot(x, x), x) = 4x", test_d2l_autograd);
+    }
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
