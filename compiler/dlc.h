@@ -542,6 +542,8 @@ IrNode *b_mean(Graph *g, IrNode *a, uint32_t mask, bool keepdim, Loc loc);
 /* The index of the first maximum (or minimum) along axis, as f32, the axis kept with size 1 (torch.argmax's
  * index, keepdim=True). */
 IrNode *b_argmax(Graph *g, IrNode *x, int axis, bool min, Loc loc);
+/* batch normalization's statistics of x [N, C(, H, W)]: [2, C], the per-channel mean and biased variance */
+IrNode *b_moments(Graph *g, IrNode *x, Loc loc);
 
 /* ---- ops/layout.c: reshape, transpose, concat, slice, unslice ---- */
 

@@ -381,10 +381,12 @@ static IrNode *mul_add(Graph *g, IrNode *x, IrNode *a, IrNode *b, Loc loc) {
 }
 
 /* PyTorch's nn.BatchNorm1d ([batch, C]) and nn.BatchNorm2d ([N, C, H, W]) over each channel. Training: the batch's
- * mean and biased variance normalise; running_mean and running_var (with the unbiased variance) move by `momentum`
- * and num_batches_tracked counts, all after the step. Inference: the running statistics. Either way the output is
- * (x - mean) * scale + bias with scale = weight / sqrt(var + eps) per channel, one loop over x that fuses with the
- * activation after it; the gradient is autodiff's through these ops, so it is exact. */
+ * mean and biased variance (moments, one pass over x) normalise; running_mean and running_var (with the unbiased
+ * variance) move by `momentum` and num_batches_tracked counts, all after the step. Inference: the running
+ * statistics. Either way the output is x * scale + shift with scale = weight / sqrt(var + eps) and shift = bias -
+ * mean * scale per channel, as PyTorch's CPU kernel computes it: one loop over x that fuses with the activation
+ * after it, and the form that folds into a convolution or linear layer before it (fold.c). The gradient is
+ * autodiff's through these ops, so it is exact. */
 static Value layer_batch_norm(Call *c) {
     Elab *e = c->e;
     Graph *g = e->g;
@@ -425,17 +427,20 @@ static Value layer_batch_norm(Call *c) {
     IrNode *eps_c = ir_const_scalar(g, eps, loc), *one = ir_const_scalar(g, 1, loc);
     IrNode *mean, *var;
     if (e->training) {
-        uint32_t mask = rank == 4 ? 1u | 4u | 8u : 1u;
-        mean = b_mean(g, x, mask, true, loc);
-        IrNode *dev = b_binary(g, OP_SUB, x, mean, loc);
-        var = b_mean(g, b_binary(g, OP_MUL, dev, dev, loc), mask, true, loc);
+        IrNode *moments = b_moments(g, x, loc);
+        if (!moments)
+            return v_error(e);
+        IrNode *mean_c = b_reshape(g, b_slice(g, moments, 0, 0, 1, loc), cs, loc);
+        IrNode *var_c = b_reshape(g, b_slice(g, moments, 0, 1, 1, loc), cs, loc);
+        mean = b_reshape(g, mean_c, ps, loc);
+        var = b_reshape(g, var_c, ps, loc);
         /* the running variance takes the unbiased variance, var * k n / (k n - 1) with k n the values per channel
          * in this batch: divcount of 1 is 1 / (k n), n the run-time batch */
         OpArgs count = {.attr = {rank == 4 ? x->shape.d[2] * x->shape.d[3] : 1, 1}};
         IrNode *inv_n = op_build(g, OP_DIVCOUNT, 1, &one, &count, loc);
-        IrNode *unbiased = b_binary(g, OP_DIV, b_reshape(g, var, cs, loc), b_binary(g, OP_SUB, one, inv_n, loc), loc);
+        IrNode *unbiased = b_binary(g, OP_DIV, var_c, b_binary(g, OP_SUB, one, inv_n, loc), loc);
         IrNode *keep = ir_const_scalar(g, 1 - momentum, loc), *mom = ir_const_scalar(g, momentum, loc);
-        IrNode *new_rm = mul_add(g, rm, keep, b_binary(g, OP_MUL, b_reshape(g, mean, cs, loc), mom, loc), loc);
+        IrNode *new_rm = mul_add(g, rm, keep, b_binary(g, OP_MUL, mean_c, mom, loc), loc);
         IrNode *new_rv = mul_add(g, rv, keep, b_binary(g, OP_MUL, unbiased, mom, loc), loc);
         if (!state_set(e, rm->index, new_rm, loc, loc) || !state_set(e, rv->index, new_rv, loc, loc) ||
             !state_set(e, nbt->index, b_binary(g, OP_ADD, nbt, one, loc), loc, loc))
@@ -445,7 +450,8 @@ static Value layer_batch_norm(Call *c) {
         var = b_reshape(g, rv, ps, loc);
     }
     IrNode *scale = b_binary(g, OP_DIV, wp, b_unary(g, OP_SQRT, b_binary(g, OP_ADD, var, eps_c, loc), loc), loc);
-    return layer_done(c, mul_add(g, b_binary(g, OP_SUB, x, mean, loc), scale, bp, loc));
+    IrNode *shift = b_binary(g, OP_SUB, bp, b_binary(g, OP_MUL, mean, scale, loc), loc);
+    return layer_done(c, mul_add(g, x, scale, shift, loc));
 }
 
 static const BuiltinParam adaptive_pool_params[] = {

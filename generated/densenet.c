@@ -1740,25 +1740,37 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 75497472))[i0] = (((densenet_real *)(st + 12864))[i0] / sqrtf((((densenet_real *)(st + 13632))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[64, 1, 1], densenet.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((densenet_real *)(ar + 75497728))[i0] = (((densenet_real *)(st + 13120))[i0] - (((densenet_real *)(st + 13376))[i0] * ((densenet_real *)(ar + 75497472))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 64, 48, 48], densenet.dlm line 35 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((densenet_real *)(ar + 75497728))[i0 * 147456 + i1 * 2304 + i2] = relu(((((((densenet_real *)(ar + 0))[i0 * 147456 + i1 * 2304 + i2] + ((densenet_real *)(st + 12608))[i1]) - ((densenet_real *)(st + 13376))[i1]) * ((densenet_real *)(ar + 75497472))[i1]) + ((densenet_real *)(st + 13120))[i1]));
+                ((densenet_real *)(ar + 75497984))[i0 * 147456 + i1 * 2304 + i2] = relu((((((densenet_real *)(ar + 0))[i0 * 147456 + i1 * 2304 + i2] + ((densenet_real *)(st + 12608))[i1]) * ((densenet_real *)(ar + 75497472))[i1]) + ((densenet_real *)(ar + 75497728))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 64, 24, 24], densenet.dlm line 36 */
     {
-    pool_max_fwd(((densenet_real *)(ar + 75497728)), ((densenet_real *)(ar + 0)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((densenet_real *)(ar + 75497984)), ((densenet_real *)(ar + 0)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* div -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
         ((densenet_real *)(ar + 18874368))[i0] = (((densenet_real *)(st + 13952))[i0] / sqrtf((((densenet_real *)(st + 14720))[i0] + 1e-05f)));
+    }
+    }
+    /* sub -> f32[64, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((densenet_real *)(ar + 18874624))[i0] = (((densenet_real *)(st + 14208))[i0] - (((densenet_real *)(st + 14464))[i0] * ((densenet_real *)(ar + 18874368))[i0]));
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
@@ -1767,14 +1779,14 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 18874624))[i0 * 36864 + i1 * 576 + i2] = relu((((((densenet_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] - ((densenet_real *)(st + 14464))[i1]) * ((densenet_real *)(ar + 18874368))[i1]) + ((densenet_real *)(st + 14208))[i1]));
+                ((densenet_real *)(ar + 18874880))[i0 * 36864 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] * ((densenet_real *)(ar + 18874368))[i1]) + ((densenet_real *)(ar + 18874624))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 18874624)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 37748992)), (densenet_real *)(ar + 47186176), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 18874880)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 37749248)), (densenet_real *)(ar + 47186432), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -1782,7 +1794,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 18874368))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 37748992))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 88768))[i1]);
+                ((densenet_real *)(ar + 18874368))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 37749248))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 88768))[i1]);
             }
         }
     }
@@ -1800,13 +1812,19 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 88896))[i0] / sqrtf((((densenet_real *)(st + 90048))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[96, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 96; i0++) {
+        ((densenet_real *)(ar + 384))[i0] = (((densenet_real *)(st + 89280))[i0] - (((densenet_real *)(st + 89664))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 56623104))[i0 * 55296 + i1 * 576 + i2] = relu((((((densenet_real *)(ar + 28311552))[i0 * 55296 + i1 * 576 + i2] - ((densenet_real *)(st + 89664))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 89280))[i1]));
+                ((densenet_real *)(ar + 56623104))[i0 * 55296 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 28311552))[i0 * 55296 + i1 * 576 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 384))[i1]));
             }
         }
     }
@@ -1839,20 +1857,26 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 201216))[i0] / sqrtf((((densenet_real *)(st + 202752))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[128, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((densenet_real *)(ar + 512))[i0] = (((densenet_real *)(st + 201728))[i0] - (((densenet_real *)(st + 202240))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 512))[i0 * 73728 + i1 * 576 + i2] = relu((((((densenet_real *)(ar + 56623104))[i0 * 73728 + i1 * 576 + i2] - ((densenet_real *)(st + 202240))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 201728))[i1]));
+                ((densenet_real *)(ar + 1024))[i0 * 73728 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 56623104))[i0 * 73728 + i1 * 576 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 512))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 512)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 37749248)), (densenet_real *)(ar + 47186432), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1024)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 37749760)), (densenet_real *)(ar + 47186944), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -1860,7 +1884,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 0))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 37749248))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 350784))[i1]);
+                ((densenet_real *)(ar + 0))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 37749760))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 350784))[i1]);
             }
         }
     }
@@ -1878,13 +1902,19 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 350912))[i0] / sqrtf((((densenet_real *)(st + 352832))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[160, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 160; i0++) {
+        ((densenet_real *)(ar + 640))[i0] = (((densenet_real *)(st + 351552))[i0] - (((densenet_real *)(st + 352192))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 56623104))[i0 * 92160 + i1 * 576 + i2] = relu((((((densenet_real *)(ar + 9437184))[i0 * 92160 + i1 * 576 + i2] - ((densenet_real *)(st + 352192))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 351552))[i1]));
+                ((densenet_real *)(ar + 56623104))[i0 * 92160 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 9437184))[i0 * 92160 + i1 * 576 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 640))[i1]));
             }
         }
     }
@@ -1917,13 +1947,19 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 537984))[i0] / sqrtf((((densenet_real *)(st + 540288))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[192, 1, 1], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 192; i0++) {
+        ((densenet_real *)(ar + 768))[i0] = (((densenet_real *)(st + 538752))[i0] - (((densenet_real *)(st + 539520))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 768))[i0 * 110592 + i1 * 576 + i2] = relu((((((densenet_real *)(ar + 66060288))[i0 * 110592 + i1 * 576 + i2] - ((densenet_real *)(st + 539520))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 538752))[i1]));
+                ((densenet_real *)(ar + 1536))[i0 * 110592 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 66060288))[i0 * 110592 + i1 * 576 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 768))[i1]));
             }
         }
     }
@@ -1931,7 +1967,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     /* conv2d -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 576, 192, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 768)) + i * 110592, 576, ((densenet_real *)(ar + 56623872)) + i * 55296, 576, 0);
+        gemm(0, 0, 96, 576, 192, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 1536)) + i * 110592, 576, ((densenet_real *)(ar + 56624640)) + i * 55296, 576, 0);
     }
     /* add -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
@@ -1939,7 +1975,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 0))[i0 * 55296 + i1 * 576 + i2] = (((densenet_real *)(ar + 56623872))[i0 * 55296 + i1 * 576 + i2] + ((densenet_real *)(st + 614848))[i1]);
+                ((densenet_real *)(ar + 0))[i0 * 55296 + i1 * 576 + i2] = (((densenet_real *)(ar + 56624640))[i0 * 55296 + i1 * 576 + i2] + ((densenet_real *)(st + 614848))[i1]);
             }
         }
     }
@@ -1954,20 +1990,26 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 615232))[i0] / sqrtf((((densenet_real *)(st + 616384))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[96, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 96; i0++) {
+        ((densenet_real *)(ar + 384))[i0] = (((densenet_real *)(st + 615616))[i0] - (((densenet_real *)(st + 616000))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 384))[i0 * 13824 + i1 * 144 + i2] = relu((((((densenet_real *)(ar + 28311552))[i0 * 13824 + i1 * 144 + i2] - ((densenet_real *)(st + 616000))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 615616))[i1]));
+                ((densenet_real *)(ar + 768))[i0 * 13824 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 28311552))[i0 * 13824 + i1 * 144 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 384))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 384)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 7078272)), (densenet_real *)(ar + 9437568), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 7078656)), (densenet_real *)(ar + 9437952), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -1975,7 +2017,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 7078272))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 727424))[i1]);
+                ((densenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 7078656))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 727424))[i1]);
             }
         }
     }
@@ -1993,13 +2035,19 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 727552))[i0] / sqrtf((((densenet_real *)(st + 729088))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[128, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((densenet_real *)(ar + 512))[i0] = (((densenet_real *)(st + 728064))[i0] - (((densenet_real *)(st + 728576))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 11796480))[i0 * 18432 + i1 * 144 + i2] = relu((((((densenet_real *)(ar + 2359296))[i0 * 18432 + i1 * 144 + i2] - ((densenet_real *)(st + 728576))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 728064))[i1]));
+                ((densenet_real *)(ar + 11796480))[i0 * 18432 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 2359296))[i0 * 18432 + i1 * 144 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 512))[i1]));
             }
         }
     }
@@ -2032,20 +2080,26 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 877248))[i0] / sqrtf((((densenet_real *)(st + 879168))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[160, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 160; i0++) {
+        ((densenet_real *)(ar + 640))[i0] = (((densenet_real *)(st + 877888))[i0] - (((densenet_real *)(st + 878528))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 640))[i0 * 23040 + i1 * 144 + i2] = relu((((((densenet_real *)(ar + 14155776))[i0 * 23040 + i1 * 144 + i2] - ((densenet_real *)(st + 878528))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 877888))[i1]));
+                ((densenet_real *)(ar + 1280))[i0 * 23040 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 14155776))[i0 * 23040 + i1 * 144 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 640))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 640)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 25952256)), (densenet_real *)(ar + 11797120), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1280)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 25952256)), (densenet_real *)(ar + 11797760), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -2071,20 +2125,26 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 1064320))[i0] / sqrtf((((densenet_real *)(st + 1066624))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[192, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 192; i0++) {
+        ((densenet_real *)(ar + 768))[i0] = (((densenet_real *)(st + 1065088))[i0] - (((densenet_real *)(st + 1065856))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 768))[i0 * 27648 + i1 * 144 + i2] = relu((((((densenet_real *)(ar + 25952256))[i0 * 27648 + i1 * 144 + i2] - ((densenet_real *)(st + 1065856))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 1065088))[i1]));
+                ((densenet_real *)(ar + 1536))[i0 * 27648 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 25952256))[i0 * 27648 + i1 * 144 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 768))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 14156544)), (densenet_real *)(ar + 16515840), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1536)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 14157312)), (densenet_real *)(ar + 16516608), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -2092,7 +2152,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 14156544))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 1288640))[i1]);
+                ((densenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 14157312))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 1288640))[i1]);
             }
         }
     }
@@ -2110,13 +2170,19 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 1288768))[i0] / sqrtf((((densenet_real *)(st + 1291456))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[224, 1, 1], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 224; i0++) {
+        ((densenet_real *)(ar + 896))[i0] = (((densenet_real *)(st + 1289664))[i0] - (((densenet_real *)(st + 1290560))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 224; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 18874368))[i0 * 32256 + i1 * 144 + i2] = relu((((((densenet_real *)(ar + 2359296))[i0 * 32256 + i1 * 144 + i2] - ((densenet_real *)(st + 1290560))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 1289664))[i1]));
+                ((densenet_real *)(ar + 18874368))[i0 * 32256 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 2359296))[i0 * 32256 + i1 * 144 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 896))[i1]));
             }
         }
     }
@@ -2147,20 +2213,26 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 2064384))[i0] = (((densenet_real *)(st + 1393216))[i0] / sqrtf((((densenet_real *)(st + 1394560))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[112, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 112; i0++) {
+        ((densenet_real *)(ar + 2064832))[i0] = (((densenet_real *)(st + 1393664))[i0] - (((densenet_real *)(st + 1394112))[i0] * ((densenet_real *)(ar + 2064384))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 2064832))[i0 * 4032 + i1 * 36 + i2] = relu((((((densenet_real *)(ar + 0))[i0 * 4032 + i1 * 36 + i2] - ((densenet_real *)(st + 1394112))[i1]) * ((densenet_real *)(ar + 2064384))[i1]) + ((densenet_real *)(st + 1393664))[i1]));
+                ((densenet_real *)(ar + 2065280))[i0 * 4032 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 0))[i0 * 4032 + i1 * 36 + i2] * ((densenet_real *)(ar + 2064384))[i1]) + ((densenet_real *)(ar + 2064832))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 2064832)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 4129216)), (densenet_real *)(ar + 4719040), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 2065280)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 4129664)), (densenet_real *)(ar + 4719488), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -2168,7 +2240,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 2064384))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 4129216))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1524096))[i1]);
+                ((densenet_real *)(ar + 2064384))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 4129664))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1524096))[i1]);
             }
         }
     }
@@ -2186,13 +2258,19 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 1524224))[i0] / sqrtf((((densenet_real *)(st + 1525952))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[144, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 144; i0++) {
+        ((densenet_real *)(ar + 576))[i0] = (((densenet_real *)(st + 1524800))[i0] - (((densenet_real *)(st + 1525376))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 144; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 5308416))[i0 * 5184 + i1 * 36 + i2] = relu((((((densenet_real *)(ar + 2654208))[i0 * 5184 + i1 * 36 + i2] - ((densenet_real *)(st + 1525376))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 1524800))[i1]));
+                ((densenet_real *)(ar + 5308416))[i0 * 5184 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 2654208))[i0 * 5184 + i1 * 36 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 576))[i1]));
             }
         }
     }
@@ -2225,20 +2303,26 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 1692608))[i0] / sqrtf((((densenet_real *)(st + 1694720))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[176, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 176; i0++) {
+        ((densenet_real *)(ar + 704))[i0] = (((densenet_real *)(st + 1693312))[i0] - (((densenet_real *)(st + 1694016))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 176; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 704))[i0 * 6336 + i1 * 36 + i2] = relu((((((densenet_real *)(ar + 5308416))[i0 * 6336 + i1 * 36 + i2] - ((densenet_real *)(st + 1694016))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 1693312))[i1]));
+                ((densenet_real *)(ar + 1408))[i0 * 6336 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 5308416))[i0 * 6336 + i1 * 36 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 704))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 704)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 3244736)), (densenet_real *)(ar + 3834560), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1408)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 3245440)), (densenet_real *)(ar + 3835264), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -2246,7 +2330,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 0))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 3244736))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1898240))[i1]);
+                ((densenet_real *)(ar + 0))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 3245440))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1898240))[i1]);
             }
         }
     }
@@ -2264,13 +2348,19 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 1898368))[i0] / sqrtf((((densenet_real *)(st + 1900864))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[208, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 208; i0++) {
+        ((densenet_real *)(ar + 832))[i0] = (((densenet_real *)(st + 1899200))[i0] - (((densenet_real *)(st + 1900032))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 208; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 4423680))[i0 * 7488 + i1 * 36 + i2] = relu((((((densenet_real *)(ar + 589824))[i0 * 7488 + i1 * 36 + i2] - ((densenet_real *)(st + 1900032))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 1899200))[i1]));
+                ((densenet_real *)(ar + 4423680))[i0 * 7488 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 589824))[i0 * 7488 + i1 * 36 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 832))[i1]));
             }
         }
     }
@@ -2303,13 +2393,19 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 2141504))[i0] / sqrtf((((densenet_real *)(st + 2144384))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[240, 1, 1], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 240; i0++) {
+        ((densenet_real *)(ar + 960))[i0] = (((densenet_real *)(st + 2142464))[i0] - (((densenet_real *)(st + 2143424))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 240; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 960))[i0 * 8640 + i1 * 36 + i2] = relu((((((densenet_real *)(ar + 5013504))[i0 * 8640 + i1 * 36 + i2] - ((densenet_real *)(st + 2143424))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 2142464))[i1]));
+                ((densenet_real *)(ar + 1920))[i0 * 8640 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 5013504))[i0 * 8640 + i1 * 36 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 960))[i1]));
             }
         }
     }
@@ -2317,7 +2413,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     /* conv2d -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 120, 36, 240, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 960)) + i * 8640, 36, ((densenet_real *)(ar + 4424640)) + i * 4320, 36, 0);
+        gemm(0, 0, 120, 36, 240, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 1920)) + i * 8640, 36, ((densenet_real *)(ar + 4425600)) + i * 4320, 36, 0);
     }
     /* add -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {
@@ -2325,7 +2421,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 0))[i0 * 4320 + i1 * 36 + i2] = (((densenet_real *)(ar + 4424640))[i0 * 4320 + i1 * 36 + i2] + ((densenet_real *)(st + 2260608))[i1]);
+                ((densenet_real *)(ar + 0))[i0 * 4320 + i1 * 36 + i2] = (((densenet_real *)(ar + 4425600))[i0 * 4320 + i1 * 36 + i2] + ((densenet_real *)(st + 2260608))[i1]);
             }
         }
     }
@@ -2340,20 +2436,26 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 2261120))[i0] / sqrtf((((densenet_real *)(st + 2262656))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[120, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 120; i0++) {
+        ((densenet_real *)(ar + 512))[i0] = (((densenet_real *)(st + 2261632))[i0] - (((densenet_real *)(st + 2262144))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 512))[i0 * 1080 + i1 * 9 + i2] = relu((((((densenet_real *)(ar + 2211840))[i0 * 1080 + i1 * 9 + i2] - ((densenet_real *)(st + 2262144))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 2261632))[i1]));
+                ((densenet_real *)(ar + 1024))[i0 * 1080 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 2211840))[i0 * 1080 + i1 * 9 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 512))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 512)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 553472)), (densenet_real *)(ar + 700928), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1024)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 553984)), (densenet_real *)(ar + 701440), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -2361,7 +2463,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 0))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 553472))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2401472))[i1]);
+                ((densenet_real *)(ar + 0))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 553984))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2401472))[i1]);
             }
         }
     }
@@ -2379,13 +2481,19 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 2401600))[i0] / sqrtf((((densenet_real *)(st + 2403520))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[152, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 152; i0++) {
+        ((densenet_real *)(ar + 640))[i0] = (((densenet_real *)(st + 2402240))[i0] - (((densenet_real *)(st + 2402880))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 152; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 847872))[i0 * 1368 + i1 * 9 + i2] = relu((((((densenet_real *)(ar + 147456))[i0 * 1368 + i1 * 9 + i2] - ((densenet_real *)(st + 2402880))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 2402240))[i1]));
+                ((densenet_real *)(ar + 847872))[i0 * 1368 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 147456))[i0 * 1368 + i1 * 9 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 640))[i1]));
             }
         }
     }
@@ -2418,20 +2526,26 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 2579456))[i0] / sqrtf((((densenet_real *)(st + 2581760))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[184, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 184; i0++) {
+        ((densenet_real *)(ar + 768))[i0] = (((densenet_real *)(st + 2580224))[i0] - (((densenet_real *)(st + 2580992))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 184; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 768))[i0 * 1656 + i1 * 9 + i2] = relu((((((densenet_real *)(ar + 995328))[i0 * 1656 + i1 * 9 + i2] - ((densenet_real *)(st + 2580992))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 2580224))[i1]));
+                ((densenet_real *)(ar + 1536))[i0 * 1656 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 995328))[i0 * 1656 + i1 * 9 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 768))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 1843200)), (densenet_real *)(ar + 1990656), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1536)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 1843200)), (densenet_real *)(ar + 1990656), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -2457,20 +2571,26 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 2794688))[i0] / sqrtf((((densenet_real *)(st + 2797376))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[216, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 216; i0++) {
+        ((densenet_real *)(ar + 896))[i0] = (((densenet_real *)(st + 2795584))[i0] - (((densenet_real *)(st + 2796480))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 216; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 896))[i0 * 1944 + i1 * 9 + i2] = relu((((((densenet_real *)(ar + 1843200))[i0 * 1944 + i1 * 9 + i2] - ((densenet_real *)(st + 2796480))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 2795584))[i1]));
+                ((densenet_real *)(ar + 1792))[i0 * 1944 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 1843200))[i0 * 1944 + i1 * 9 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 896))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 896)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 996224)), (densenet_real *)(ar + 2838528), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1792)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 997120)), (densenet_real *)(ar + 2838528), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -2478,7 +2598,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 0))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 996224))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 3047168))[i1]);
+                ((densenet_real *)(ar + 0))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 997120))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 3047168))[i1]);
             }
         }
     }
@@ -2496,13 +2616,19 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 3047296))[i0] / sqrtf((((densenet_real *)(st + 3050368))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[248, 1, 1], densenet.dlm line 46 */
+    {
+    for (int64_t i0 = 0; i0 < 248; i0++) {
+        ((densenet_real *)(ar + 1024))[i0] = (((densenet_real *)(st + 3048320))[i0] - (((densenet_real *)(st + 3049344))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 248, 3, 3], densenet.dlm line 46 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 248; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 1290240))[i0 * 2232 + i1 * 9 + i2] = relu((((((densenet_real *)(ar + 147456))[i0 * 2232 + i1 * 9 + i2] - ((densenet_real *)(st + 3049344))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 3048320))[i1]));
+                ((densenet_real *)(ar + 1290240))[i0 * 2232 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 147456))[i0 * 2232 + i1 * 9 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 1024))[i1]));
             }
         }
     }
@@ -2551,85 +2677,74 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         }
     }
     }
-    /* sum -> f32[1, 64, 1, 1], densenet.dlm line 35 */
+    /* moments -> f32[2, 64], densenet.dlm line 35 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((densenet_real *)(ar + 78530752))[i0 * 2304 + i1 * 147456 + i2];
+    for (int64_t c = 0; c < 64; c++) {
+        double shift = (double)((densenet_real *)(ar + 78530752))[c * 2304], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 78530752)) + (i * 64 + c) * 2304;
+            for (int64_t j = 0; j < 2304; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 3033280))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 2304), v = q / (double)(n * 2304) - m * m;
+        ((densenet_real *)(ar + 3033280))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 3033280))[64 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 64, 1, 1], densenet.dlm line 35 */
+    /* slice -> f32[1, 64], densenet.dlm line 35 */
     {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 3033536))[i0] = (((densenet_real *)(ar + 3033280))[i0] / (densenet_real)(2304 * n));
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 3033792)) + i * 64, ((densenet_real *)(ar + 3033280)) + i * 128 + 0, 64 * sizeof(densenet_real));
     }
-    }
-    /* sub -> f32[batch 128, 64, 48, 48], densenet.dlm line 35 */
+    /* slice -> f32[1, 64], densenet.dlm line 35 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((densenet_real *)(ar + 154028224))[i0 * 147456 + i1 * 2304 + i2] = (((densenet_real *)(ar + 78530752))[i0 * 147456 + i1 * 2304 + i2] - ((densenet_real *)(ar + 3033536))[i1]);
-            }
-        }
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 3034048)) + i * 64, ((densenet_real *)(ar + 3033280)) + i * 128 + 64, 64 * sizeof(densenet_real));
     }
-    }
-    /* sum -> f32[1, 64, 1, 1], densenet.dlm line 35 */
+    /* divcount -> f32[], densenet.dlm line 35 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += (((densenet_real *)(ar + 154028224))[i0 * 2304 + i1 * 147456 + i2] * ((densenet_real *)(ar + 154028224))[i0 * 2304 + i1 * 147456 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 3033280))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 64, 1, 1], densenet.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 3033792))[i0] = (((densenet_real *)(ar + 3033280))[i0] / (densenet_real)(2304 * n));
-    }
+    ((densenet_real *)(ar + 3033280))[0] = (1.0f / (densenet_real)(2304 * n));
     }
     /* sub -> f32[], densenet.dlm line 35 */
     {
-    ((densenet_real *)(ar + 3033280))[0] = (1.0f - (1.0f / (densenet_real)(2304 * n)));
+    ((densenet_real *)(ar + 3033344))[0] = (1.0f - ((densenet_real *)(ar + 3033280))[0]);
     }
     /* add -> f32[64], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 3034048))[i0] = ((((densenet_real *)(st + 13376))[i0] * 0.9f) + (((densenet_real *)(ar + 3033536))[i0] * 0.1f));
+        ((densenet_real *)(ar + 3033408))[i0] = ((((densenet_real *)(st + 13376))[i0] * 0.9f) + (((densenet_real *)(ar + 3033792))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 3033344))[i0] = ((((densenet_real *)(st + 13632))[i0] * 0.9f) + ((((densenet_real *)(ar + 3033792))[i0] / ((densenet_real *)(ar + 3033280))[0]) * 0.1f));
+        ((densenet_real *)(ar + 3034304))[i0] = ((((densenet_real *)(st + 13632))[i0] * 0.9f) + ((((densenet_real *)(ar + 3034048))[i0] / ((densenet_real *)(ar + 3033344))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 35 */
     {
-    ((densenet_real *)(ar + 3033280))[0] = (((densenet_real *)(st + 13888))[0] + 1.0f);
+    ((densenet_real *)(ar + 3033344))[0] = (((densenet_real *)(st + 13888))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 64, 1, 1], densenet.dlm line 35 */
+    /* sqrt -> f32[64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 3034304))[i0] = sqrtf((((densenet_real *)(ar + 3033792))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 3034560))[i0] = sqrtf((((densenet_real *)(ar + 3034048))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 64, 1, 1], densenet.dlm line 35 */
+    /* div -> f32[64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 3033600))[i0] = (((densenet_real *)(st + 12864))[i0] / ((densenet_real *)(ar + 3034304))[i0]);
+        ((densenet_real *)(ar + 3034048))[i0] = (((densenet_real *)(st + 12864))[i0] / ((densenet_real *)(ar + 3034560))[i0]);
+    }
+    }
+    /* sub -> f32[64, 1, 1], densenet.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((densenet_real *)(ar + 3034816))[i0] = (((densenet_real *)(st + 13120))[i0] - (((densenet_real *)(ar + 3033792))[i0] * ((densenet_real *)(ar + 3034048))[i0]));
     }
     }
     /* relu -> f32[batch 128, 64, 48, 48], densenet.dlm line 35 */
@@ -2638,94 +2753,83 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((densenet_real *)(ar + 3034560))[i0 * 147456 + i1 * 2304 + i2] = relu(((((densenet_real *)(ar + 154028224))[i0 * 147456 + i1 * 2304 + i2] * ((densenet_real *)(ar + 3033600))[i1]) + ((densenet_real *)(st + 13120))[i1]));
+                ((densenet_real *)(ar + 154028224))[i0 * 147456 + i1 * 2304 + i2] = relu(((((densenet_real *)(ar + 78530752))[i0 * 147456 + i1 * 2304 + i2] * ((densenet_real *)(ar + 3034048))[i1]) + ((densenet_real *)(ar + 3034816))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 64, 24, 24], densenet.dlm line 36 */
     {
-    pool_max_fwd(((densenet_real *)(ar + 3034560)), ((densenet_real *)(ar + 78532032)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((densenet_real *)(ar + 154028224)), ((densenet_real *)(ar + 3034816)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
-    /* sum -> f32[1, 64, 1, 1], densenet.dlm line 15 */
+    /* moments -> f32[2, 64], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 78532032))[i0 * 576 + i1 * 36864 + i2];
+    for (int64_t c = 0; c < 64; c++) {
+        double shift = (double)((densenet_real *)(ar + 3034816))[c * 576], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 3034816)) + (i * 64 + c) * 576;
+            for (int64_t j = 0; j < 576; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 97406400))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
+        ((densenet_real *)(ar + 21909184))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 21909184))[64 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 64, 1, 1], densenet.dlm line 15 */
+    /* slice -> f32[1, 64], densenet.dlm line 15 */
     {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 97406656))[i0] = (((densenet_real *)(ar + 97406400))[i0] / (densenet_real)(576 * n));
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 21909696)) + i * 64, ((densenet_real *)(ar + 21909184)) + i * 128 + 0, 64 * sizeof(densenet_real));
     }
-    }
-    /* sub -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
+    /* slice -> f32[1, 64], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 97406912))[i0 * 36864 + i1 * 576 + i2] = (((densenet_real *)(ar + 78532032))[i0 * 36864 + i1 * 576 + i2] - ((densenet_real *)(ar + 97406656))[i1]);
-            }
-        }
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 21909952)) + i * 64, ((densenet_real *)(ar + 21909184)) + i * 128 + 64, 64 * sizeof(densenet_real));
     }
-    }
-    /* sum -> f32[1, 64, 1, 1], densenet.dlm line 15 */
+    /* divcount -> f32[], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 97406912))[i0 * 576 + i1 * 36864 + i2] * ((densenet_real *)(ar + 97406912))[i0 * 576 + i1 * 36864 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 97406400))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 64, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 116281280))[i0] = (((densenet_real *)(ar + 97406400))[i0] / (densenet_real)(576 * n));
-    }
+    ((densenet_real *)(ar + 3033664))[0] = (1.0f / (densenet_real)(576 * n));
     }
     /* sub -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 3033856))[0] = (1.0f - (1.0f / (densenet_real)(576 * n)));
+    ((densenet_real *)(ar + 3033728))[0] = (1.0f - ((densenet_real *)(ar + 3033664))[0]);
     }
     /* add -> f32[64], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 97406400))[i0] = ((((densenet_real *)(st + 14464))[i0] * 0.9f) + (((densenet_real *)(ar + 97406656))[i0] * 0.1f));
+        ((densenet_real *)(ar + 21909184))[i0] = ((((densenet_real *)(st + 14464))[i0] * 0.9f) + (((densenet_real *)(ar + 21909696))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 97406656))[i0] = ((((densenet_real *)(st + 14720))[i0] * 0.9f) + ((((densenet_real *)(ar + 116281280))[i0] / ((densenet_real *)(ar + 3033856))[0]) * 0.1f));
+        ((densenet_real *)(ar + 21909440))[i0] = ((((densenet_real *)(st + 14720))[i0] * 0.9f) + ((((densenet_real *)(ar + 21909952))[i0] / ((densenet_real *)(ar + 3033728))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 3033920))[0] = (((densenet_real *)(st + 14976))[0] + 1.0f);
+    ((densenet_real *)(ar + 21910208))[0] = (((densenet_real *)(st + 14976))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 64, 1, 1], densenet.dlm line 15 */
+    /* sqrt -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 116281536))[i0] = sqrtf((((densenet_real *)(ar + 116281280))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 21910272))[i0] = sqrtf((((densenet_real *)(ar + 21909952))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 64, 1, 1], densenet.dlm line 15 */
+    /* div -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 116281280))[i0] = (((densenet_real *)(st + 13952))[i0] / ((densenet_real *)(ar + 116281536))[i0]);
+        ((densenet_real *)(ar + 21909952))[i0] = (((densenet_real *)(st + 13952))[i0] / ((densenet_real *)(ar + 21910272))[i0]);
+    }
+    }
+    /* sub -> f32[64, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((densenet_real *)(ar + 21910528))[i0] = (((densenet_real *)(st + 14208))[i0] - (((densenet_real *)(ar + 21909696))[i0] * ((densenet_real *)(ar + 21909952))[i0]));
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
@@ -2734,14 +2838,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 116281792))[i0 * 36864 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 97406912))[i0 * 36864 + i1 * 576 + i2] * ((densenet_real *)(ar + 116281280))[i1]) + ((densenet_real *)(st + 14208))[i1]));
+                ((densenet_real *)(ar + 21910784))[i0 * 36864 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 3034816))[i0 * 36864 + i1 * 576 + i2] * ((densenet_real *)(ar + 21909952))[i1]) + ((densenet_real *)(ar + 21910528))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 116281792)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 144593344), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 21910784)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 40785152)), (densenet_real *)(ar + 50222336), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -2749,7 +2853,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 229525696))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 135156160))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 88768))[i1]);
+                ((densenet_real *)(ar + 50222336))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 40785152))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 88768))[i1]);
             }
         }
     }
@@ -2757,85 +2861,70 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 96, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 238962880)) + i * 55296 + 0, ((densenet_real *)(ar + 78532032)) + i * 36864, 36864 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 229525696)) + i * 55296 + 0, ((densenet_real *)(ar + 3034816)) + i * 36864, 36864 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 238962880)) + i * 55296 + 36864, ((densenet_real *)(ar + 229525696)) + i * 18432, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 229525696)) + i * 55296 + 36864, ((densenet_real *)(ar + 50222336)) + i * 18432, 18432 * sizeof(densenet_real));
     }
-    /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
+    /* moments -> f32[2, 96], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 238962880))[i0 * 576 + i1 * 55296 + i2];
+    for (int64_t c = 0; c < 96; c++) {
+        double shift = (double)((densenet_real *)(ar + 229525696))[c * 576], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 229525696)) + (i * 96 + c) * 576;
+            for (int64_t j = 0; j < 576; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 78532032))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
+        ((densenet_real *)(ar + 40785152))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 40785152))[96 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 96, 1, 1], densenet.dlm line 15 */
+    /* slice -> f32[1, 96], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 40785920)) + i * 96, ((densenet_real *)(ar + 40785152)) + i * 192 + 0, 96 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 96], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 40786304)) + i * 96, ((densenet_real *)(ar + 40785152)) + i * 192 + 96, 96 * sizeof(densenet_real));
+    }
+    /* add -> f32[96], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 78532416))[i0] = (((densenet_real *)(ar + 78532032))[i0] / (densenet_real)(576 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 96; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 267274432))[i0 * 55296 + i1 * 576 + i2] = (((densenet_real *)(ar + 238962880))[i0 * 55296 + i1 * 576 + i2] - ((densenet_real *)(ar + 78532416))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 267274432))[i0 * 576 + i1 * 55296 + i2] * ((densenet_real *)(ar + 267274432))[i0 * 576 + i1 * 55296 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78532032))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 96, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 78532800))[i0] = (((densenet_real *)(ar + 78532032))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 40785152))[i0] = ((((densenet_real *)(st + 89664))[i0] * 0.9f) + (((densenet_real *)(ar + 40785920))[i0] * 0.1f));
     }
     }
     /* add -> f32[96], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 78532032))[i0] = ((((densenet_real *)(st + 89664))[i0] * 0.9f) + (((densenet_real *)(ar + 78532416))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[96], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 78532416))[i0] = ((((densenet_real *)(st + 90048))[i0] * 0.9f) + ((((densenet_real *)(ar + 78532800))[i0] / ((densenet_real *)(ar + 3033856))[0]) * 0.1f));
+        ((densenet_real *)(ar + 40785536))[i0] = ((((densenet_real *)(st + 90048))[i0] * 0.9f) + ((((densenet_real *)(ar + 40786304))[i0] / ((densenet_real *)(ar + 3033728))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 3033984))[0] = (((densenet_real *)(st + 90432))[0] + 1.0f);
+    ((densenet_real *)(ar + 21910528))[0] = (((densenet_real *)(st + 90432))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 96, 1, 1], densenet.dlm line 15 */
+    /* sqrt -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 78533184))[i0] = sqrtf((((densenet_real *)(ar + 78532800))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 40786688))[i0] = sqrtf((((densenet_real *)(ar + 40786304))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 96, 1, 1], densenet.dlm line 15 */
+    /* div -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 78532800))[i0] = (((densenet_real *)(st + 88896))[i0] / ((densenet_real *)(ar + 78533184))[i0]);
+        ((densenet_real *)(ar + 40786304))[i0] = (((densenet_real *)(st + 88896))[i0] / ((densenet_real *)(ar + 40786688))[i0]);
+    }
+    }
+    /* sub -> f32[96, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 96; i0++) {
+        ((densenet_real *)(ar + 40787072))[i0] = (((densenet_real *)(st + 89280))[i0] - (((densenet_real *)(ar + 40785920))[i0] * ((densenet_real *)(ar + 40786304))[i0]));
     }
     }
     /* relu -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
@@ -2844,14 +2933,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 295585984))[i0 * 55296 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 267274432))[i0 * 55296 + i1 * 576 + i2] * ((densenet_real *)(ar + 78532800))[i1]) + ((densenet_real *)(st + 89280))[i1]));
+                ((densenet_real *)(ar + 40787456))[i0 * 55296 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 229525696))[i0 * 55296 + i1 * 576 + i2] * ((densenet_real *)(ar + 40786304))[i1]) + ((densenet_real *)(ar + 40787072))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 295585984)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 78533568)), (densenet_real *)(ar + 87970752), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 40787456)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69099008), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -2859,7 +2948,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 135156160))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 78533568))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 201088))[i1]);
+                ((densenet_real *)(ar + 267274432))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 257837248))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 201088))[i1]);
             }
         }
     }
@@ -2867,85 +2956,70 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 128, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 323897536)) + i * 73728 + 0, ((densenet_real *)(ar + 238962880)) + i * 55296, 55296 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 276711616)) + i * 73728 + 0, ((densenet_real *)(ar + 229525696)) + i * 55296, 55296 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 323897536)) + i * 73728 + 55296, ((densenet_real *)(ar + 135156160)) + i * 18432, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 276711616)) + i * 73728 + 55296, ((densenet_real *)(ar + 267274432)) + i * 18432, 18432 * sizeof(densenet_real));
     }
-    /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
+    /* moments -> f32[2, 128], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 73728 + i2];
+    for (int64_t c = 0; c < 128; c++) {
+        double shift = (double)((densenet_real *)(ar + 276711616))[c * 576], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 276711616)) + (i * 128 + c) * 576;
+            for (int64_t j = 0; j < 576; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 78533568))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
+        ((densenet_real *)(ar + 69099008))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 69099008))[128 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 128, 1, 1], densenet.dlm line 15 */
+    /* slice -> f32[1, 128], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 69100032)) + i * 128, ((densenet_real *)(ar + 69099008)) + i * 256 + 0, 128 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 128], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 69100544)) + i * 128, ((densenet_real *)(ar + 69099008)) + i * 256 + 128, 128 * sizeof(densenet_real));
+    }
+    /* add -> f32[128], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 78534080))[i0] = (((densenet_real *)(ar + 78533568))[i0] / (densenet_real)(576 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 229525696))[i0 * 73728 + i1 * 576 + i2] = (((densenet_real *)(ar + 323897536))[i0 * 73728 + i1 * 576 + i2] - ((densenet_real *)(ar + 78534080))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 73728 + i2] * ((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 73728 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78533568))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 128, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 78534592))[i0] = (((densenet_real *)(ar + 78533568))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 69099008))[i0] = ((((densenet_real *)(st + 202240))[i0] * 0.9f) + (((densenet_real *)(ar + 69100032))[i0] * 0.1f));
     }
     }
     /* add -> f32[128], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 78533568))[i0] = ((((densenet_real *)(st + 202240))[i0] * 0.9f) + (((densenet_real *)(ar + 78534080))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[128], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 78534080))[i0] = ((((densenet_real *)(st + 202752))[i0] * 0.9f) + ((((densenet_real *)(ar + 78534592))[i0] / ((densenet_real *)(ar + 3033856))[0]) * 0.1f));
+        ((densenet_real *)(ar + 69099520))[i0] = ((((densenet_real *)(st + 202752))[i0] * 0.9f) + ((((densenet_real *)(ar + 69100544))[i0] / ((densenet_real *)(ar + 3033728))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78535104))[0] = (((densenet_real *)(st + 203264))[0] + 1.0f);
+    ((densenet_real *)(ar + 21910592))[0] = (((densenet_real *)(st + 203264))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 128, 1, 1], densenet.dlm line 15 */
+    /* sqrt -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 78535168))[i0] = sqrtf((((densenet_real *)(ar + 78534592))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 69101056))[i0] = sqrtf((((densenet_real *)(ar + 69100544))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 128, 1, 1], densenet.dlm line 15 */
+    /* div -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 78534592))[i0] = (((densenet_real *)(st + 201216))[i0] / ((densenet_real *)(ar + 78535168))[i0]);
+        ((densenet_real *)(ar + 69100544))[i0] = (((densenet_real *)(st + 201216))[i0] / ((densenet_real *)(ar + 69101056))[i0]);
+    }
+    }
+    /* sub -> f32[128, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((densenet_real *)(ar + 69101568))[i0] = (((densenet_real *)(st + 201728))[i0] - (((densenet_real *)(ar + 69100032))[i0] * ((densenet_real *)(ar + 69100544))[i0]));
     }
     }
     /* relu -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
@@ -2954,14 +3028,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 361646272))[i0 * 73728 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 229525696))[i0 * 73728 + i1 * 576 + i2] * ((densenet_real *)(ar + 78534592))[i1]) + ((densenet_real *)(st + 201728))[i1]));
+                ((densenet_real *)(ar + 314460352))[i0 * 73728 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 276711616))[i0 * 73728 + i1 * 576 + i2] * ((densenet_real *)(ar + 69100544))[i1]) + ((densenet_real *)(ar + 69101568))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 361646272)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 78535680)), (densenet_real *)(ar + 87972864), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 314460352)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69101568), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -2969,7 +3043,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 135156160))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 78535680))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 350784))[i1]);
+                ((densenet_real *)(ar + 267274432))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 257837248))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 350784))[i1]);
             }
         }
     }
@@ -2977,85 +3051,70 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 160, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 399395008)) + i * 92160 + 0, ((densenet_real *)(ar + 323897536)) + i * 73728, 73728 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 352209088)) + i * 92160 + 0, ((densenet_real *)(ar + 276711616)) + i * 73728, 73728 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 399395008)) + i * 92160 + 73728, ((densenet_real *)(ar + 135156160)) + i * 18432, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 352209088)) + i * 92160 + 73728, ((densenet_real *)(ar + 267274432)) + i * 18432, 18432 * sizeof(densenet_real));
     }
-    /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
+    /* moments -> f32[2, 160], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 399395008))[i0 * 576 + i1 * 92160 + i2];
+    for (int64_t c = 0; c < 160; c++) {
+        double shift = (double)((densenet_real *)(ar + 352209088))[c * 576], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 352209088)) + (i * 160 + c) * 576;
+            for (int64_t j = 0; j < 576; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 78535680))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
+        ((densenet_real *)(ar + 69101568))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 69101568))[160 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 160, 1, 1], densenet.dlm line 15 */
+    /* slice -> f32[1, 160], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 69102848)) + i * 160, ((densenet_real *)(ar + 69101568)) + i * 320 + 0, 160 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 160], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 69103488)) + i * 160, ((densenet_real *)(ar + 69101568)) + i * 320 + 160, 160 * sizeof(densenet_real));
+    }
+    /* add -> f32[160], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 78536320))[i0] = (((densenet_real *)(ar + 78535680))[i0] / (densenet_real)(576 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 160; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 446580928))[i0 * 92160 + i1 * 576 + i2] = (((densenet_real *)(ar + 399395008))[i0 * 92160 + i1 * 576 + i2] - ((densenet_real *)(ar + 78536320))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 446580928))[i0 * 576 + i1 * 92160 + i2] * ((densenet_real *)(ar + 446580928))[i0 * 576 + i1 * 92160 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78535680))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 160, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 78536960))[i0] = (((densenet_real *)(ar + 78535680))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 69101568))[i0] = ((((densenet_real *)(st + 352192))[i0] * 0.9f) + (((densenet_real *)(ar + 69102848))[i0] * 0.1f));
     }
     }
     /* add -> f32[160], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 78535680))[i0] = ((((densenet_real *)(st + 352192))[i0] * 0.9f) + (((densenet_real *)(ar + 78536320))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[160], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 78536320))[i0] = ((((densenet_real *)(st + 352832))[i0] * 0.9f) + ((((densenet_real *)(ar + 78536960))[i0] / ((densenet_real *)(ar + 3033856))[0]) * 0.1f));
+        ((densenet_real *)(ar + 69102208))[i0] = ((((densenet_real *)(st + 352832))[i0] * 0.9f) + ((((densenet_real *)(ar + 69103488))[i0] / ((densenet_real *)(ar + 3033728))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78537600))[0] = (((densenet_real *)(st + 353472))[0] + 1.0f);
+    ((densenet_real *)(ar + 21910656))[0] = (((densenet_real *)(st + 353472))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 160, 1, 1], densenet.dlm line 15 */
+    /* sqrt -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 78537664))[i0] = sqrtf((((densenet_real *)(ar + 78536960))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 69104128))[i0] = sqrtf((((densenet_real *)(ar + 69103488))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 160, 1, 1], densenet.dlm line 15 */
+    /* div -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 78536960))[i0] = (((densenet_real *)(st + 350912))[i0] / ((densenet_real *)(ar + 78537664))[i0]);
+        ((densenet_real *)(ar + 69103488))[i0] = (((densenet_real *)(st + 350912))[i0] / ((densenet_real *)(ar + 69104128))[i0]);
+    }
+    }
+    /* sub -> f32[160, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 160; i0++) {
+        ((densenet_real *)(ar + 69104768))[i0] = (((densenet_real *)(st + 351552))[i0] - (((densenet_real *)(ar + 69102848))[i0] * ((densenet_real *)(ar + 69103488))[i0]));
     }
     }
     /* relu -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
@@ -3064,14 +3123,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 493766848))[i0 * 92160 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 446580928))[i0 * 92160 + i1 * 576 + i2] * ((densenet_real *)(ar + 78536960))[i1]) + ((densenet_real *)(st + 351552))[i1]));
+                ((densenet_real *)(ar + 399395008))[i0 * 92160 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 352209088))[i0 * 92160 + i1 * 576 + i2] * ((densenet_real *)(ar + 69103488))[i1]) + ((densenet_real *)(ar + 69104768))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 493766848)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 78538304)), (densenet_real *)(ar + 87975488), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 399395008)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69104768), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -3079,7 +3138,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 135156160))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 78538304))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 537856))[i1]);
+                ((densenet_real *)(ar + 267274432))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 257837248))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 537856))[i1]);
             }
         }
     }
@@ -3087,85 +3146,70 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 192, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 540952768)) + i * 110592 + 0, ((densenet_real *)(ar + 399395008)) + i * 92160, 92160 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 446580928)) + i * 110592 + 0, ((densenet_real *)(ar + 352209088)) + i * 92160, 92160 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 540952768)) + i * 110592 + 92160, ((densenet_real *)(ar + 135156160)) + i * 18432, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 446580928)) + i * 110592 + 92160, ((densenet_real *)(ar + 267274432)) + i * 18432, 18432 * sizeof(densenet_real));
     }
-    /* sum -> f32[1, 192, 1, 1], densenet.dlm line 26 */
+    /* moments -> f32[2, 192], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 540952768))[i0 * 576 + i1 * 110592 + i2];
+    for (int64_t c = 0; c < 192; c++) {
+        double shift = (double)((densenet_real *)(ar + 446580928))[c * 576], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 446580928)) + (i * 192 + c) * 576;
+            for (int64_t j = 0; j < 576; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 78538304))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
+        ((densenet_real *)(ar + 69104768))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 69104768))[192 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 192, 1, 1], densenet.dlm line 26 */
+    /* slice -> f32[1, 192], densenet.dlm line 26 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 69106304)) + i * 192, ((densenet_real *)(ar + 69104768)) + i * 384 + 0, 192 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 192], densenet.dlm line 26 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 69107072)) + i * 192, ((densenet_real *)(ar + 69104768)) + i * 384 + 192, 192 * sizeof(densenet_real));
+    }
+    /* add -> f32[192], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 78539072))[i0] = (((densenet_real *)(ar + 78538304))[i0] / (densenet_real)(576 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 192; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 597575872))[i0 * 110592 + i1 * 576 + i2] = (((densenet_real *)(ar + 540952768))[i0 * 110592 + i1 * 576 + i2] - ((densenet_real *)(ar + 78539072))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 192, 1, 1], densenet.dlm line 26 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 597575872))[i0 * 576 + i1 * 110592 + i2] * ((densenet_real *)(ar + 597575872))[i0 * 576 + i1 * 110592 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78538304))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 192, 1, 1], densenet.dlm line 26 */
-    {
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 78539840))[i0] = (((densenet_real *)(ar + 78538304))[i0] / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 69104768))[i0] = ((((densenet_real *)(st + 539520))[i0] * 0.9f) + (((densenet_real *)(ar + 69106304))[i0] * 0.1f));
     }
     }
     /* add -> f32[192], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 78538304))[i0] = ((((densenet_real *)(st + 539520))[i0] * 0.9f) + (((densenet_real *)(ar + 78539072))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[192], densenet.dlm line 26 */
-    {
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 78539072))[i0] = ((((densenet_real *)(st + 540288))[i0] * 0.9f) + ((((densenet_real *)(ar + 78539840))[i0] / ((densenet_real *)(ar + 3033856))[0]) * 0.1f));
+        ((densenet_real *)(ar + 69105536))[i0] = ((((densenet_real *)(st + 540288))[i0] * 0.9f) + ((((densenet_real *)(ar + 69107072))[i0] / ((densenet_real *)(ar + 3033728))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 26 */
     {
-    ((densenet_real *)(ar + 3033856))[0] = (((densenet_real *)(st + 541056))[0] + 1.0f);
+    ((densenet_real *)(ar + 3033728))[0] = (((densenet_real *)(st + 541056))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 192, 1, 1], densenet.dlm line 26 */
+    /* sqrt -> f32[192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 78540608))[i0] = sqrtf((((densenet_real *)(ar + 78539840))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 69107840))[i0] = sqrtf((((densenet_real *)(ar + 69107072))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 192, 1, 1], densenet.dlm line 26 */
+    /* div -> f32[192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 78539840))[i0] = (((densenet_real *)(st + 537984))[i0] / ((densenet_real *)(ar + 78540608))[i0]);
+        ((densenet_real *)(ar + 69107072))[i0] = (((densenet_real *)(st + 537984))[i0] / ((densenet_real *)(ar + 69107840))[i0]);
+    }
+    }
+    /* sub -> f32[192, 1, 1], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 192; i0++) {
+        ((densenet_real *)(ar + 69108608))[i0] = (((densenet_real *)(st + 538752))[i0] - (((densenet_real *)(ar + 69106304))[i0] * ((densenet_real *)(ar + 69107072))[i0]));
     }
     }
     /* relu -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
@@ -3174,7 +3218,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 540952768))[i0 * 110592 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 597575872))[i0 * 110592 + i1 * 576 + i2] * ((densenet_real *)(ar + 78539840))[i1]) + ((densenet_real *)(st + 538752))[i1]));
+                ((densenet_real *)(ar + 503204032))[i0 * 110592 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 446580928))[i0 * 110592 + i1 * 576 + i2] * ((densenet_real *)(ar + 69107072))[i1]) + ((densenet_real *)(ar + 69108608))[i1]));
             }
         }
     }
@@ -3182,7 +3226,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* conv2d -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 576, 192, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 540952768)) + i * 110592, 576, ((densenet_real *)(ar + 323897536)) + i * 55296, 576, 0);
+        gemm(0, 0, 96, 576, 192, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 503204032)) + i * 110592, 576, ((densenet_real *)(ar + 559827136)) + i * 55296, 576, 0);
     }
     /* add -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
@@ -3190,94 +3234,83 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 399395008))[i0 * 55296 + i1 * 576 + i2] = (((densenet_real *)(ar + 323897536))[i0 * 55296 + i1 * 576 + i2] + ((densenet_real *)(st + 614848))[i1]);
+                ((densenet_real *)(ar + 588138688))[i0 * 55296 + i1 * 576 + i2] = (((densenet_real *)(ar + 559827136))[i0 * 55296 + i1 * 576 + i2] + ((densenet_real *)(st + 614848))[i1]);
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 96, 12, 12], densenet.dlm line 26 */
     {
-    avg_pool_fwd_0(((densenet_real *)(ar + 399395008)), ((densenet_real *)(ar + 78541376)), n);
+    avg_pool_fwd_0(((densenet_real *)(ar + 588138688)), ((densenet_real *)(ar + 69108608)), n);
     }
-    /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
+    /* moments -> f32[2, 96], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 78541376))[i0 * 144 + i1 * 13824 + i2];
+    for (int64_t c = 0; c < 96; c++) {
+        double shift = (double)((densenet_real *)(ar + 69108608))[c * 144], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 69108608)) + (i * 96 + c) * 144;
+            for (int64_t j = 0; j < 144; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 85619264))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
+        ((densenet_real *)(ar + 76186496))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 76186496))[96 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 96, 1, 1], densenet.dlm line 15 */
+    /* slice -> f32[1, 96], densenet.dlm line 15 */
     {
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 85619648))[i0] = (((densenet_real *)(ar + 85619264))[i0] / (densenet_real)(144 * n));
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 40787072)) + i * 96, ((densenet_real *)(ar + 76186496)) + i * 192 + 0, 96 * sizeof(densenet_real));
     }
-    }
-    /* sub -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
+    /* slice -> f32[1, 96], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 96; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 85620032))[i0 * 13824 + i1 * 144 + i2] = (((densenet_real *)(ar + 78541376))[i0 * 13824 + i1 * 144 + i2] - ((densenet_real *)(ar + 85619648))[i1]);
-            }
-        }
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76187264)) + i * 96, ((densenet_real *)(ar + 76186496)) + i * 192 + 96, 96 * sizeof(densenet_real));
     }
-    }
-    /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
+    /* divcount -> f32[], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 85620032))[i0 * 144 + i1 * 13824 + i2] * ((densenet_real *)(ar + 85620032))[i0 * 144 + i1 * 13824 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 85619264))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 96, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 92697920))[i0] = (((densenet_real *)(ar + 85619264))[i0] / (densenet_real)(144 * n));
-    }
+    ((densenet_real *)(ar + 21910720))[0] = (1.0f / (densenet_real)(144 * n));
     }
     /* sub -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 85619264))[0] = (1.0f - (1.0f / (densenet_real)(144 * n)));
+    ((densenet_real *)(ar + 76186496))[0] = (1.0f - ((densenet_real *)(ar + 21910720))[0]);
     }
     /* add -> f32[96], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 92698304))[i0] = ((((densenet_real *)(st + 616000))[i0] * 0.9f) + (((densenet_real *)(ar + 85619648))[i0] * 0.1f));
+        ((densenet_real *)(ar + 76186560))[i0] = ((((densenet_real *)(st + 616000))[i0] * 0.9f) + (((densenet_real *)(ar + 40787072))[i0] * 0.1f));
     }
     }
     /* add -> f32[96], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 85619328))[i0] = ((((densenet_real *)(st + 616384))[i0] * 0.9f) + ((((densenet_real *)(ar + 92697920))[i0] / ((densenet_real *)(ar + 85619264))[0]) * 0.1f));
+        ((densenet_real *)(ar + 76187648))[i0] = ((((densenet_real *)(st + 616384))[i0] * 0.9f) + ((((densenet_real *)(ar + 76187264))[i0] / ((densenet_real *)(ar + 76186496))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 85619712))[0] = (((densenet_real *)(st + 616768))[0] + 1.0f);
+    ((densenet_real *)(ar + 76186944))[0] = (((densenet_real *)(st + 616768))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 96, 1, 1], densenet.dlm line 15 */
+    /* sqrt -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 92698688))[i0] = sqrtf((((densenet_real *)(ar + 92697920))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 76188032))[i0] = sqrtf((((densenet_real *)(ar + 76187264))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 96, 1, 1], densenet.dlm line 15 */
+    /* div -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 92697920))[i0] = (((densenet_real *)(st + 615232))[i0] / ((densenet_real *)(ar + 92698688))[i0]);
+        ((densenet_real *)(ar + 76187008))[i0] = (((densenet_real *)(st + 615232))[i0] / ((densenet_real *)(ar + 76188032))[i0]);
+    }
+    }
+    /* sub -> f32[96, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 96; i0++) {
+        ((densenet_real *)(ar + 76188416))[i0] = (((densenet_real *)(st + 615616))[i0] - (((densenet_real *)(ar + 40787072))[i0] * ((densenet_real *)(ar + 76187008))[i0]));
     }
     }
     /* relu -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
@@ -3286,14 +3319,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 135156160))[i0 * 13824 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 85620032))[i0 * 13824 + i1 * 144 + i2] * ((densenet_real *)(ar + 92697920))[i1]) + ((densenet_real *)(st + 615616))[i1]));
+                ((densenet_real *)(ar + 257837248))[i0 * 13824 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 69108608))[i0 * 13824 + i1 * 144 + i2] * ((densenet_real *)(ar + 76187008))[i1]) + ((densenet_real *)(ar + 76188416))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 135156160)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 92699072)), (densenet_real *)(ar + 95058368), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 257837248)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 264915136)), (densenet_real *)(ar + 76188416), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3301,7 +3334,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 142234048))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 92699072))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 727424))[i1]);
+                ((densenet_real *)(ar + 267274432))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 264915136))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 727424))[i1]);
             }
         }
     }
@@ -3309,85 +3342,70 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 128, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 323897536)) + i * 18432 + 0, ((densenet_real *)(ar + 78541376)) + i * 13824, 13824 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 559827136)) + i * 18432 + 0, ((densenet_real *)(ar + 69108608)) + i * 13824, 13824 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 323897536)) + i * 18432 + 13824, ((densenet_real *)(ar + 142234048)) + i * 4608, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 559827136)) + i * 18432 + 13824, ((densenet_real *)(ar + 267274432)) + i * 4608, 4608 * sizeof(densenet_real));
     }
-    /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
+    /* moments -> f32[2, 128], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 323897536))[i0 * 144 + i1 * 18432 + i2];
+    for (int64_t c = 0; c < 128; c++) {
+        double shift = (double)((densenet_real *)(ar + 559827136))[c * 144], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 559827136)) + (i * 128 + c) * 144;
+            for (int64_t j = 0; j < 144; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 78541376))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
+        ((densenet_real *)(ar + 76188416))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 76188416))[128 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 128, 1, 1], densenet.dlm line 15 */
+    /* slice -> f32[1, 128], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76189440)) + i * 128, ((densenet_real *)(ar + 76188416)) + i * 256 + 0, 128 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 128], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76189952)) + i * 128, ((densenet_real *)(ar + 76188416)) + i * 256 + 128, 128 * sizeof(densenet_real));
+    }
+    /* add -> f32[128], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 78541888))[i0] = (((densenet_real *)(ar + 78541376))[i0] / (densenet_real)(144 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 142234048))[i0 * 18432 + i1 * 144 + i2] = (((densenet_real *)(ar + 323897536))[i0 * 18432 + i1 * 144 + i2] - ((densenet_real *)(ar + 78541888))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 142234048))[i0 * 144 + i1 * 18432 + i2] * ((densenet_real *)(ar + 142234048))[i0 * 144 + i1 * 18432 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78541376))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 128, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 78542400))[i0] = (((densenet_real *)(ar + 78541376))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 76188416))[i0] = ((((densenet_real *)(st + 728576))[i0] * 0.9f) + (((densenet_real *)(ar + 76189440))[i0] * 0.1f));
     }
     }
     /* add -> f32[128], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 78541376))[i0] = ((((densenet_real *)(st + 728576))[i0] * 0.9f) + (((densenet_real *)(ar + 78541888))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[128], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 78541888))[i0] = ((((densenet_real *)(st + 729088))[i0] * 0.9f) + ((((densenet_real *)(ar + 78542400))[i0] / ((densenet_real *)(ar + 85619264))[0]) * 0.1f));
+        ((densenet_real *)(ar + 76188928))[i0] = ((((densenet_real *)(st + 729088))[i0] * 0.9f) + ((((densenet_real *)(ar + 76189952))[i0] / ((densenet_real *)(ar + 76186496))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78542912))[0] = (((densenet_real *)(st + 729600))[0] + 1.0f);
+    ((densenet_real *)(ar + 76187392))[0] = (((densenet_real *)(st + 729600))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 128, 1, 1], densenet.dlm line 15 */
+    /* sqrt -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 78542976))[i0] = sqrtf((((densenet_real *)(ar + 78542400))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 76190464))[i0] = sqrtf((((densenet_real *)(ar + 76189952))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 128, 1, 1], densenet.dlm line 15 */
+    /* div -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 78542400))[i0] = (((densenet_real *)(st + 727552))[i0] / ((densenet_real *)(ar + 78542976))[i0]);
+        ((densenet_real *)(ar + 76189952))[i0] = (((densenet_real *)(st + 727552))[i0] / ((densenet_real *)(ar + 76190464))[i0]);
+    }
+    }
+    /* sub -> f32[128, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((densenet_real *)(ar + 76190976))[i0] = (((densenet_real *)(st + 728064))[i0] - (((densenet_real *)(ar + 76189440))[i0] * ((densenet_real *)(ar + 76189952))[i0]));
     }
     }
     /* relu -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
@@ -3396,14 +3414,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 333334720))[i0 * 18432 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 142234048))[i0 * 18432 + i1 * 144 + i2] * ((densenet_real *)(ar + 78542400))[i1]) + ((densenet_real *)(st + 728064))[i1]));
+                ((densenet_real *)(ar + 264915136))[i0 * 18432 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 559827136))[i0 * 18432 + i1 * 144 + i2] * ((densenet_real *)(ar + 76189952))[i1]) + ((densenet_real *)(ar + 76190976))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 333334720)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 78543488)), (densenet_real *)(ar + 80902784), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 264915136)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76190976), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3411,7 +3429,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 80902784))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 78543488))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 877120))[i1]);
+                ((densenet_real *)(ar + 569264320))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 274352320))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 877120))[i1]);
             }
         }
     }
@@ -3419,85 +3437,70 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 160, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 342771904)) + i * 23040 + 0, ((densenet_real *)(ar + 323897536)) + i * 18432, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 571623616)) + i * 23040 + 0, ((densenet_real *)(ar + 559827136)) + i * 18432, 18432 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 342771904)) + i * 23040 + 18432, ((densenet_real *)(ar + 80902784)) + i * 4608, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 571623616)) + i * 23040 + 18432, ((densenet_real *)(ar + 569264320)) + i * 4608, 4608 * sizeof(densenet_real));
     }
-    /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
+    /* moments -> f32[2, 160], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 342771904))[i0 * 144 + i1 * 23040 + i2];
+    for (int64_t c = 0; c < 160; c++) {
+        double shift = (double)((densenet_real *)(ar + 571623616))[c * 144], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 571623616)) + (i * 160 + c) * 144;
+            for (int64_t j = 0; j < 144; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 78543488))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
+        ((densenet_real *)(ar + 76190976))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 76190976))[160 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 160, 1, 1], densenet.dlm line 15 */
+    /* slice -> f32[1, 160], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76192256)) + i * 160, ((densenet_real *)(ar + 76190976)) + i * 320 + 0, 160 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 160], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76192896)) + i * 160, ((densenet_real *)(ar + 76190976)) + i * 320 + 160, 160 * sizeof(densenet_real));
+    }
+    /* add -> f32[160], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 78544128))[i0] = (((densenet_real *)(ar + 78543488))[i0] / (densenet_real)(144 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 160; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 399395008))[i0 * 23040 + i1 * 144 + i2] = (((densenet_real *)(ar + 342771904))[i0 * 23040 + i1 * 144 + i2] - ((densenet_real *)(ar + 78544128))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 399395008))[i0 * 144 + i1 * 23040 + i2] * ((densenet_real *)(ar + 399395008))[i0 * 144 + i1 * 23040 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78543488))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 160, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 78544768))[i0] = (((densenet_real *)(ar + 78543488))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 76190976))[i0] = ((((densenet_real *)(st + 878528))[i0] * 0.9f) + (((densenet_real *)(ar + 76192256))[i0] * 0.1f));
     }
     }
     /* add -> f32[160], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 78543488))[i0] = ((((densenet_real *)(st + 878528))[i0] * 0.9f) + (((densenet_real *)(ar + 78544128))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[160], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 78544128))[i0] = ((((densenet_real *)(st + 879168))[i0] * 0.9f) + ((((densenet_real *)(ar + 78544768))[i0] / ((densenet_real *)(ar + 85619264))[0]) * 0.1f));
+        ((densenet_real *)(ar + 76191616))[i0] = ((((densenet_real *)(st + 879168))[i0] * 0.9f) + ((((densenet_real *)(ar + 76192896))[i0] / ((densenet_real *)(ar + 76186496))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78545408))[0] = (((densenet_real *)(st + 879808))[0] + 1.0f);
+    ((densenet_real *)(ar + 76187456))[0] = (((densenet_real *)(st + 879808))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 160, 1, 1], densenet.dlm line 15 */
+    /* sqrt -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 78545472))[i0] = sqrtf((((densenet_real *)(ar + 78544768))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 76193536))[i0] = sqrtf((((densenet_real *)(ar + 76192896))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 160, 1, 1], densenet.dlm line 15 */
+    /* div -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 78544768))[i0] = (((densenet_real *)(st + 877248))[i0] / ((densenet_real *)(ar + 78545472))[i0]);
+        ((densenet_real *)(ar + 76192896))[i0] = (((densenet_real *)(st + 877248))[i0] / ((densenet_real *)(ar + 76193536))[i0]);
+    }
+    }
+    /* sub -> f32[160, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 160; i0++) {
+        ((densenet_real *)(ar + 76194176))[i0] = (((densenet_real *)(st + 877888))[i0] - (((densenet_real *)(ar + 76192256))[i0] * ((densenet_real *)(ar + 76192896))[i0]));
     }
     }
     /* relu -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
@@ -3506,14 +3509,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 411191488))[i0 * 23040 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 399395008))[i0 * 23040 + i1 * 144 + i2] * ((densenet_real *)(ar + 78544768))[i1]) + ((densenet_real *)(st + 877888))[i1]));
+                ((densenet_real *)(ar + 583420096))[i0 * 23040 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 571623616))[i0 * 23040 + i1 * 144 + i2] * ((densenet_real *)(ar + 76192896))[i1]) + ((densenet_real *)(ar + 76194176))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 411191488)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 78546112)), (densenet_real *)(ar + 80905408), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 583420096)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76194176), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3521,7 +3524,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 80905408))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 78546112))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 1064192))[i1]);
+                ((densenet_real *)(ar + 569264320))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 274352320))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 1064192))[i1]);
             }
         }
     }
@@ -3529,85 +3532,70 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 192, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 422987968)) + i * 27648 + 0, ((densenet_real *)(ar + 342771904)) + i * 23040, 23040 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 595216576)) + i * 27648 + 0, ((densenet_real *)(ar + 571623616)) + i * 23040, 23040 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 422987968)) + i * 27648 + 23040, ((densenet_real *)(ar + 80905408)) + i * 4608, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 595216576)) + i * 27648 + 23040, ((densenet_real *)(ar + 569264320)) + i * 4608, 4608 * sizeof(densenet_real));
     }
-    /* sum -> f32[1, 192, 1, 1], densenet.dlm line 15 */
+    /* moments -> f32[2, 192], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 422987968))[i0 * 144 + i1 * 27648 + i2];
+    for (int64_t c = 0; c < 192; c++) {
+        double shift = (double)((densenet_real *)(ar + 595216576))[c * 144], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 595216576)) + (i * 192 + c) * 144;
+            for (int64_t j = 0; j < 144; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 78546112))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
+        ((densenet_real *)(ar + 76194176))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 76194176))[192 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 192, 1, 1], densenet.dlm line 15 */
+    /* slice -> f32[1, 192], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76195712)) + i * 192, ((densenet_real *)(ar + 76194176)) + i * 384 + 0, 192 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 192], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76196480)) + i * 192, ((densenet_real *)(ar + 76194176)) + i * 384 + 192, 192 * sizeof(densenet_real));
+    }
+    /* add -> f32[192], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 78546880))[i0] = (((densenet_real *)(ar + 78546112))[i0] / (densenet_real)(144 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 192; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 342771904))[i0 * 27648 + i1 * 144 + i2] = (((densenet_real *)(ar + 422987968))[i0 * 27648 + i1 * 144 + i2] - ((densenet_real *)(ar + 78546880))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 192, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 342771904))[i0 * 144 + i1 * 27648 + i2] * ((densenet_real *)(ar + 342771904))[i0 * 144 + i1 * 27648 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78546112))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 192, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 78547648))[i0] = (((densenet_real *)(ar + 78546112))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 76194176))[i0] = ((((densenet_real *)(st + 1065856))[i0] * 0.9f) + (((densenet_real *)(ar + 76195712))[i0] * 0.1f));
     }
     }
     /* add -> f32[192], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 78546112))[i0] = ((((densenet_real *)(st + 1065856))[i0] * 0.9f) + (((densenet_real *)(ar + 78546880))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[192], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 78546880))[i0] = ((((densenet_real *)(st + 1066624))[i0] * 0.9f) + ((((densenet_real *)(ar + 78547648))[i0] / ((densenet_real *)(ar + 85619264))[0]) * 0.1f));
+        ((densenet_real *)(ar + 76194944))[i0] = ((((densenet_real *)(st + 1066624))[i0] * 0.9f) + ((((densenet_real *)(ar + 76196480))[i0] / ((densenet_real *)(ar + 76186496))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78548416))[0] = (((densenet_real *)(st + 1067392))[0] + 1.0f);
+    ((densenet_real *)(ar + 76187520))[0] = (((densenet_real *)(st + 1067392))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 192, 1, 1], densenet.dlm line 15 */
+    /* sqrt -> f32[192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 78548480))[i0] = sqrtf((((densenet_real *)(ar + 78547648))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 76197248))[i0] = sqrtf((((densenet_real *)(ar + 76196480))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 192, 1, 1], densenet.dlm line 15 */
+    /* div -> f32[192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 78547648))[i0] = (((densenet_real *)(st + 1064320))[i0] / ((densenet_real *)(ar + 78548480))[i0]);
+        ((densenet_real *)(ar + 76196480))[i0] = (((densenet_real *)(st + 1064320))[i0] / ((densenet_real *)(ar + 76197248))[i0]);
+    }
+    }
+    /* sub -> f32[192, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 192; i0++) {
+        ((densenet_real *)(ar + 76198016))[i0] = (((densenet_real *)(st + 1065088))[i0] - (((densenet_real *)(ar + 76195712))[i0] * ((densenet_real *)(ar + 76196480))[i0]));
     }
     }
     /* relu -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
@@ -3616,14 +3604,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 654198976))[i0 * 27648 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 342771904))[i0 * 27648 + i1 * 144 + i2] * ((densenet_real *)(ar + 78547648))[i1]) + ((densenet_real *)(st + 1065088))[i1]));
+                ((densenet_real *)(ar + 609372352))[i0 * 27648 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 595216576))[i0 * 27648 + i1 * 144 + i2] * ((densenet_real *)(ar + 76196480))[i1]) + ((densenet_real *)(ar + 76198016))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 654198976)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 78549248)), (densenet_real *)(ar + 80908544), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 609372352)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76198016), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3631,7 +3619,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 80908544))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 78549248))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 1288640))[i1]);
+                ((densenet_real *)(ar + 569264320))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 274352320))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 1288640))[i1]);
             }
         }
     }
@@ -3639,85 +3627,70 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 224, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 668354752)) + i * 32256 + 0, ((densenet_real *)(ar + 422987968)) + i * 27648, 27648 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 623528128)) + i * 32256 + 0, ((densenet_real *)(ar + 595216576)) + i * 27648, 27648 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 668354752)) + i * 32256 + 27648, ((densenet_real *)(ar + 80908544)) + i * 4608, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 623528128)) + i * 32256 + 27648, ((densenet_real *)(ar + 569264320)) + i * 4608, 4608 * sizeof(densenet_real));
     }
-    /* sum -> f32[1, 224, 1, 1], densenet.dlm line 26 */
+    /* moments -> f32[2, 224], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 224; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 668354752))[i0 * 144 + i1 * 32256 + i2];
+    for (int64_t c = 0; c < 224; c++) {
+        double shift = (double)((densenet_real *)(ar + 623528128))[c * 144], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 623528128)) + (i * 224 + c) * 144;
+            for (int64_t j = 0; j < 144; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 78549248))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
+        ((densenet_real *)(ar + 76198016))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 76198016))[224 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 224, 1, 1], densenet.dlm line 26 */
+    /* slice -> f32[1, 224], densenet.dlm line 26 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76199808)) + i * 224, ((densenet_real *)(ar + 76198016)) + i * 448 + 0, 224 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 224], densenet.dlm line 26 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76200704)) + i * 224, ((densenet_real *)(ar + 76198016)) + i * 448 + 224, 224 * sizeof(densenet_real));
+    }
+    /* add -> f32[224], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 78550144))[i0] = (((densenet_real *)(ar + 78549248))[i0] / (densenet_real)(144 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 224; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 422987968))[i0 * 32256 + i1 * 144 + i2] = (((densenet_real *)(ar + 668354752))[i0 * 32256 + i1 * 144 + i2] - ((densenet_real *)(ar + 78550144))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 224, 1, 1], densenet.dlm line 26 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 224; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 422987968))[i0 * 144 + i1 * 32256 + i2] * ((densenet_real *)(ar + 422987968))[i0 * 144 + i1 * 32256 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78549248))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 224, 1, 1], densenet.dlm line 26 */
-    {
-    for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 78551040))[i0] = (((densenet_real *)(ar + 78549248))[i0] / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 76198016))[i0] = ((((densenet_real *)(st + 1290560))[i0] * 0.9f) + (((densenet_real *)(ar + 76199808))[i0] * 0.1f));
     }
     }
     /* add -> f32[224], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 78549248))[i0] = ((((densenet_real *)(st + 1290560))[i0] * 0.9f) + (((densenet_real *)(ar + 78550144))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[224], densenet.dlm line 26 */
-    {
-    for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 78550144))[i0] = ((((densenet_real *)(st + 1291456))[i0] * 0.9f) + ((((densenet_real *)(ar + 78551040))[i0] / ((densenet_real *)(ar + 85619264))[0]) * 0.1f));
+        ((densenet_real *)(ar + 76198912))[i0] = ((((densenet_real *)(st + 1291456))[i0] * 0.9f) + ((((densenet_real *)(ar + 76200704))[i0] / ((densenet_real *)(ar + 76186496))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 26 */
     {
-    ((densenet_real *)(ar + 78551936))[0] = (((densenet_real *)(st + 1292352))[0] + 1.0f);
+    ((densenet_real *)(ar + 76186496))[0] = (((densenet_real *)(st + 1292352))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 224, 1, 1], densenet.dlm line 26 */
+    /* sqrt -> f32[224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 78552000))[i0] = sqrtf((((densenet_real *)(ar + 78551040))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 76201600))[i0] = sqrtf((((densenet_real *)(ar + 76200704))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 224, 1, 1], densenet.dlm line 26 */
+    /* div -> f32[224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 78551040))[i0] = (((densenet_real *)(st + 1288768))[i0] / ((densenet_real *)(ar + 78552000))[i0]);
+        ((densenet_real *)(ar + 76200704))[i0] = (((densenet_real *)(st + 1288768))[i0] / ((densenet_real *)(ar + 76201600))[i0]);
+    }
+    }
+    /* sub -> f32[224, 1, 1], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 224; i0++) {
+        ((densenet_real *)(ar + 76202496))[i0] = (((densenet_real *)(st + 1289664))[i0] - (((densenet_real *)(ar + 76199808))[i0] * ((densenet_real *)(ar + 76200704))[i0]));
     }
     }
     /* relu -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
@@ -3726,7 +3699,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 224; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 668354752))[i0 * 32256 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 422987968))[i0 * 32256 + i1 * 144 + i2] * ((densenet_real *)(ar + 78551040))[i1]) + ((densenet_real *)(st + 1289664))[i1]));
+                ((densenet_real *)(ar + 640043200))[i0 * 32256 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 623528128))[i0 * 32256 + i1 * 144 + i2] * ((densenet_real *)(ar + 76200704))[i1]) + ((densenet_real *)(ar + 76202496))[i1]));
             }
         }
     }
@@ -3734,7 +3707,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* conv2d -> f32[batch 128, 112, 12, 12], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 144, 224, ((densenet_real *)(st + 1292416)), 224, ((densenet_real *)(ar + 668354752)) + i * 32256, 144, ((densenet_real *)(ar + 323897536)) + i * 16128, 144, 0);
+        gemm(0, 0, 112, 144, 224, ((densenet_real *)(st + 1292416)), 224, ((densenet_real *)(ar + 640043200)) + i * 32256, 144, ((densenet_real *)(ar + 656558272)) + i * 16128, 144, 0);
     }
     /* add -> f32[batch 128, 112, 12, 12], densenet.dlm line 26 */
     {
@@ -3742,94 +3715,83 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 684869824))[i0 * 16128 + i1 * 144 + i2] = (((densenet_real *)(ar + 323897536))[i0 * 16128 + i1 * 144 + i2] + ((densenet_real *)(st + 1392768))[i1]);
+                ((densenet_real *)(ar + 664815808))[i0 * 16128 + i1 * 144 + i2] = (((densenet_real *)(ar + 656558272))[i0 * 16128 + i1 * 144 + i2] + ((densenet_real *)(st + 1392768))[i1]);
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 112, 6, 6], densenet.dlm line 26 */
     {
-    avg_pool_fwd_1(((densenet_real *)(ar + 684869824)), ((densenet_real *)(ar + 78552896)), n);
+    avg_pool_fwd_1(((densenet_real *)(ar + 664815808)), ((densenet_real *)(ar + 76202496)), n);
     }
-    /* sum -> f32[1, 112, 1, 1], densenet.dlm line 15 */
+    /* moments -> f32[2, 112], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 112; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 78552896))[i0 * 36 + i1 * 4032 + i2];
+    for (int64_t c = 0; c < 112; c++) {
+        double shift = (double)((densenet_real *)(ar + 76202496))[c * 36], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 76202496)) + (i * 112 + c) * 36;
+            for (int64_t j = 0; j < 36; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 80617280))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
+        ((densenet_real *)(ar + 78266880))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 78266880))[112 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 112, 1, 1], densenet.dlm line 15 */
+    /* slice -> f32[1, 112], densenet.dlm line 15 */
     {
-    for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 80617728))[i0] = (((densenet_real *)(ar + 80617280))[i0] / (densenet_real)(36 * n));
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78267776)) + i * 112, ((densenet_real *)(ar + 78266880)) + i * 224 + 0, 112 * sizeof(densenet_real));
     }
-    }
-    /* sub -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
+    /* slice -> f32[1, 112], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 112; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 80618176))[i0 * 4032 + i1 * 36 + i2] = (((densenet_real *)(ar + 78552896))[i0 * 4032 + i1 * 36 + i2] - ((densenet_real *)(ar + 80617728))[i1]);
-            }
-        }
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78268224)) + i * 112, ((densenet_real *)(ar + 78266880)) + i * 224 + 112, 112 * sizeof(densenet_real));
     }
-    }
-    /* sum -> f32[1, 112, 1, 1], densenet.dlm line 15 */
+    /* divcount -> f32[], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 112; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 80618176))[i0 * 36 + i1 * 4032 + i2] * ((densenet_real *)(ar + 80618176))[i0 * 36 + i1 * 4032 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 80617280))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 112, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 82682560))[i0] = (((densenet_real *)(ar + 80617280))[i0] / (densenet_real)(36 * n));
-    }
+    ((densenet_real *)(ar + 76187584))[0] = (1.0f / (densenet_real)(36 * n));
     }
     /* sub -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 80617280))[0] = (1.0f - (1.0f / (densenet_real)(36 * n)));
+    ((densenet_real *)(ar + 78266880))[0] = (1.0f - ((densenet_real *)(ar + 76187584))[0]);
     }
     /* add -> f32[112], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 82683008))[i0] = ((((densenet_real *)(st + 1394112))[i0] * 0.9f) + (((densenet_real *)(ar + 80617728))[i0] * 0.1f));
+        ((densenet_real *)(ar + 78266944))[i0] = ((((densenet_real *)(st + 1394112))[i0] * 0.9f) + (((densenet_real *)(ar + 78267776))[i0] * 0.1f));
     }
     }
     /* add -> f32[112], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 80617344))[i0] = ((((densenet_real *)(st + 1394560))[i0] * 0.9f) + ((((densenet_real *)(ar + 82682560))[i0] / ((densenet_real *)(ar + 80617280))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78268672))[i0] = ((((densenet_real *)(st + 1394560))[i0] * 0.9f) + ((((densenet_real *)(ar + 78268224))[i0] / ((densenet_real *)(ar + 78266880))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 80617792))[0] = (((densenet_real *)(st + 1395008))[0] + 1.0f);
+    ((densenet_real *)(ar + 78267392))[0] = (((densenet_real *)(st + 1395008))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 112, 1, 1], densenet.dlm line 15 */
+    /* sqrt -> f32[112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 82683456))[i0] = sqrtf((((densenet_real *)(ar + 82682560))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78269120))[i0] = sqrtf((((densenet_real *)(ar + 78268224))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 112, 1, 1], densenet.dlm line 15 */
+    /* div -> f32[112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 82682560))[i0] = (((densenet_real *)(st + 1393216))[i0] / ((densenet_real *)(ar + 82683456))[i0]);
+        ((densenet_real *)(ar + 78268224))[i0] = (((densenet_real *)(st + 1393216))[i0] / ((densenet_real *)(ar + 78269120))[i0]);
+    }
+    }
+    /* sub -> f32[112, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 112; i0++) {
+        ((densenet_real *)(ar + 78269568))[i0] = (((densenet_real *)(st + 1393664))[i0] - (((densenet_real *)(ar + 78267776))[i0] * ((densenet_real *)(ar + 78268224))[i0]));
     }
     }
     /* relu -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
@@ -3838,14 +3800,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 82683904))[i0 * 4032 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 80618176))[i0 * 4032 + i1 * 36 + i2] * ((densenet_real *)(ar + 82682560))[i1]) + ((densenet_real *)(st + 1393664))[i1]));
+                ((densenet_real *)(ar + 274352320))[i0 * 4032 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 76202496))[i0 * 4032 + i1 * 36 + i2] * ((densenet_real *)(ar + 78268224))[i1]) + ((densenet_real *)(ar + 78269568))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 82683904)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 84748288)), (densenet_real *)(ar + 92699072), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 274352320)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -3853,7 +3815,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 92699072))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 84748288))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1524096))[i1]);
+                ((densenet_real *)(ar + 569854144))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 569264320))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1524096))[i1]);
             }
         }
     }
@@ -3861,85 +3823,70 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 144, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 93288896)) + i * 5184 + 0, ((densenet_real *)(ar + 78552896)) + i * 4032, 4032 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 656558272)) + i * 5184 + 0, ((densenet_real *)(ar + 76202496)) + i * 4032, 4032 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 93288896)) + i * 5184 + 4032, ((densenet_real *)(ar + 92699072)) + i * 1152, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 656558272)) + i * 5184 + 4032, ((densenet_real *)(ar + 569854144)) + i * 1152, 1152 * sizeof(densenet_real));
     }
-    /* sum -> f32[1, 144, 1, 1], densenet.dlm line 15 */
+    /* moments -> f32[2, 144], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 144; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 93288896))[i0 * 36 + i1 * 5184 + i2];
+    for (int64_t c = 0; c < 144; c++) {
+        double shift = (double)((densenet_real *)(ar + 656558272))[c * 36], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 656558272)) + (i * 144 + c) * 36;
+            for (int64_t j = 0; j < 36; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 78552896))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
+        ((densenet_real *)(ar + 78269568))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 78269568))[144 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 144, 1, 1], densenet.dlm line 15 */
+    /* slice -> f32[1, 144], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78270720)) + i * 144, ((densenet_real *)(ar + 78269568)) + i * 288 + 0, 144 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 144], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78271296)) + i * 144, ((densenet_real *)(ar + 78269568)) + i * 288 + 144, 144 * sizeof(densenet_real));
+    }
+    /* add -> f32[144], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 78553472))[i0] = (((densenet_real *)(ar + 78552896))[i0] / (densenet_real)(36 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 144; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 323897536))[i0 * 5184 + i1 * 36 + i2] = (((densenet_real *)(ar + 93288896))[i0 * 5184 + i1 * 36 + i2] - ((densenet_real *)(ar + 78553472))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 144, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 144; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 323897536))[i0 * 36 + i1 * 5184 + i2] * ((densenet_real *)(ar + 323897536))[i0 * 36 + i1 * 5184 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78552896))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 144, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 78554048))[i0] = (((densenet_real *)(ar + 78552896))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78269568))[i0] = ((((densenet_real *)(st + 1525376))[i0] * 0.9f) + (((densenet_real *)(ar + 78270720))[i0] * 0.1f));
     }
     }
     /* add -> f32[144], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 78552896))[i0] = ((((densenet_real *)(st + 1525376))[i0] * 0.9f) + (((densenet_real *)(ar + 78553472))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[144], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 78553472))[i0] = ((((densenet_real *)(st + 1525952))[i0] * 0.9f) + ((((densenet_real *)(ar + 78554048))[i0] / ((densenet_real *)(ar + 80617280))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78270144))[i0] = ((((densenet_real *)(st + 1525952))[i0] * 0.9f) + ((((densenet_real *)(ar + 78271296))[i0] / ((densenet_real *)(ar + 78266880))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78554624))[0] = (((densenet_real *)(st + 1526528))[0] + 1.0f);
+    ((densenet_real *)(ar + 78267456))[0] = (((densenet_real *)(st + 1526528))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 144, 1, 1], densenet.dlm line 15 */
+    /* sqrt -> f32[144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 78554688))[i0] = sqrtf((((densenet_real *)(ar + 78554048))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78271872))[i0] = sqrtf((((densenet_real *)(ar + 78271296))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 144, 1, 1], densenet.dlm line 15 */
+    /* div -> f32[144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 78554048))[i0] = (((densenet_real *)(st + 1524224))[i0] / ((densenet_real *)(ar + 78554688))[i0]);
+        ((densenet_real *)(ar + 78271296))[i0] = (((densenet_real *)(st + 1524224))[i0] / ((densenet_real *)(ar + 78271872))[i0]);
+    }
+    }
+    /* sub -> f32[144, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 144; i0++) {
+        ((densenet_real *)(ar + 78272448))[i0] = (((densenet_real *)(st + 1524800))[i0] - (((densenet_real *)(ar + 78270720))[i0] * ((densenet_real *)(ar + 78271296))[i0]));
     }
     }
     /* relu -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
@@ -3948,14 +3895,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 144; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 326551744))[i0 * 5184 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 323897536))[i0 * 5184 + i1 * 36 + i2] * ((densenet_real *)(ar + 78554048))[i1]) + ((densenet_real *)(st + 1524800))[i1]));
+                ((densenet_real *)(ar + 659212480))[i0 * 5184 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 656558272))[i0 * 5184 + i1 * 36 + i2] * ((densenet_real *)(ar + 78271296))[i1]) + ((densenet_real *)(ar + 78272448))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 326551744)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 78555264)), (densenet_real *)(ar + 79145088), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 659212480)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -3963,7 +3910,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 79145088))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 78555264))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1692480))[i1]);
+                ((densenet_real *)(ar + 569854144))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 569264320))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1692480))[i1]);
             }
         }
     }
@@ -3971,85 +3918,70 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 176, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 329205952)) + i * 6336 + 0, ((densenet_real *)(ar + 93288896)) + i * 5184, 5184 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 661866688)) + i * 6336 + 0, ((densenet_real *)(ar + 656558272)) + i * 5184, 5184 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 329205952)) + i * 6336 + 5184, ((densenet_real *)(ar + 79145088)) + i * 1152, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 661866688)) + i * 6336 + 5184, ((densenet_real *)(ar + 569854144)) + i * 1152, 1152 * sizeof(densenet_real));
     }
-    /* sum -> f32[1, 176, 1, 1], densenet.dlm line 15 */
+    /* moments -> f32[2, 176], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 176; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 329205952))[i0 * 36 + i1 * 6336 + i2];
+    for (int64_t c = 0; c < 176; c++) {
+        double shift = (double)((densenet_real *)(ar + 661866688))[c * 36], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 661866688)) + (i * 176 + c) * 36;
+            for (int64_t j = 0; j < 36; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 78555264))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
+        ((densenet_real *)(ar + 78272448))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 78272448))[176 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 176, 1, 1], densenet.dlm line 15 */
+    /* slice -> f32[1, 176], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78273856)) + i * 176, ((densenet_real *)(ar + 78272448)) + i * 352 + 0, 176 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 176], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78274560)) + i * 176, ((densenet_real *)(ar + 78272448)) + i * 352 + 176, 176 * sizeof(densenet_real));
+    }
+    /* add -> f32[176], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 78555968))[i0] = (((densenet_real *)(ar + 78555264))[i0] / (densenet_real)(36 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 176; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 92699072))[i0 * 6336 + i1 * 36 + i2] = (((densenet_real *)(ar + 329205952))[i0 * 6336 + i1 * 36 + i2] - ((densenet_real *)(ar + 78555968))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 176, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 176; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 92699072))[i0 * 36 + i1 * 6336 + i2] * ((densenet_real *)(ar + 92699072))[i0 * 36 + i1 * 6336 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78555264))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 176, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 78556672))[i0] = (((densenet_real *)(ar + 78555264))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78272448))[i0] = ((((densenet_real *)(st + 1694016))[i0] * 0.9f) + (((densenet_real *)(ar + 78273856))[i0] * 0.1f));
     }
     }
     /* add -> f32[176], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 78555264))[i0] = ((((densenet_real *)(st + 1694016))[i0] * 0.9f) + (((densenet_real *)(ar + 78555968))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[176], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 78555968))[i0] = ((((densenet_real *)(st + 1694720))[i0] * 0.9f) + ((((densenet_real *)(ar + 78556672))[i0] / ((densenet_real *)(ar + 80617280))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78273152))[i0] = ((((densenet_real *)(st + 1694720))[i0] * 0.9f) + ((((densenet_real *)(ar + 78274560))[i0] / ((densenet_real *)(ar + 78266880))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78557376))[0] = (((densenet_real *)(st + 1695424))[0] + 1.0f);
+    ((densenet_real *)(ar + 78267520))[0] = (((densenet_real *)(st + 1695424))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 176, 1, 1], densenet.dlm line 15 */
+    /* sqrt -> f32[176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 78557440))[i0] = sqrtf((((densenet_real *)(ar + 78556672))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78275264))[i0] = sqrtf((((densenet_real *)(ar + 78274560))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 176, 1, 1], densenet.dlm line 15 */
+    /* div -> f32[176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 78556672))[i0] = (((densenet_real *)(st + 1692608))[i0] / ((densenet_real *)(ar + 78557440))[i0]);
+        ((densenet_real *)(ar + 78274560))[i0] = (((densenet_real *)(st + 1692608))[i0] / ((densenet_real *)(ar + 78275264))[i0]);
+    }
+    }
+    /* sub -> f32[176, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 176; i0++) {
+        ((densenet_real *)(ar + 78275968))[i0] = (((densenet_real *)(st + 1693312))[i0] - (((densenet_real *)(ar + 78273856))[i0] * ((densenet_real *)(ar + 78274560))[i0]));
     }
     }
     /* relu -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
@@ -4058,14 +3990,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 176; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 356927680))[i0 * 6336 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 92699072))[i0 * 6336 + i1 * 36 + i2] * ((densenet_real *)(ar + 78556672))[i1]) + ((densenet_real *)(st + 1693312))[i1]));
+                ((densenet_real *)(ar + 665110720))[i0 * 6336 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 661866688))[i0 * 6336 + i1 * 36 + i2] * ((densenet_real *)(ar + 78274560))[i1]) + ((densenet_real *)(ar + 78275968))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 356927680)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 78558144)), (densenet_real *)(ar + 79147968), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 665110720)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -4073,7 +4005,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 79147968))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 78558144))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1898240))[i1]);
+                ((densenet_real *)(ar + 569854144))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 569264320))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1898240))[i1]);
             }
         }
     }
@@ -4081,85 +4013,70 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 208, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 439503040)) + i * 7488 + 0, ((densenet_real *)(ar + 329205952)) + i * 6336, 6336 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 668354752)) + i * 7488 + 0, ((densenet_real *)(ar + 661866688)) + i * 6336, 6336 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 439503040)) + i * 7488 + 6336, ((densenet_real *)(ar + 79147968)) + i * 1152, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 668354752)) + i * 7488 + 6336, ((densenet_real *)(ar + 569854144)) + i * 1152, 1152 * sizeof(densenet_real));
     }
-    /* sum -> f32[1, 208, 1, 1], densenet.dlm line 15 */
+    /* moments -> f32[2, 208], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 208; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 439503040))[i0 * 36 + i1 * 7488 + i2];
+    for (int64_t c = 0; c < 208; c++) {
+        double shift = (double)((densenet_real *)(ar + 668354752))[c * 36], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 668354752)) + (i * 208 + c) * 36;
+            for (int64_t j = 0; j < 36; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 78558144))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
+        ((densenet_real *)(ar + 78275968))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 78275968))[208 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 208, 1, 1], densenet.dlm line 15 */
+    /* slice -> f32[1, 208], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78277632)) + i * 208, ((densenet_real *)(ar + 78275968)) + i * 416 + 0, 208 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 208], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78278464)) + i * 208, ((densenet_real *)(ar + 78275968)) + i * 416 + 208, 208 * sizeof(densenet_real));
+    }
+    /* add -> f32[208], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 78558976))[i0] = (((densenet_real *)(ar + 78558144))[i0] / (densenet_real)(36 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 208; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 329205952))[i0 * 7488 + i1 * 36 + i2] = (((densenet_real *)(ar + 439503040))[i0 * 7488 + i1 * 36 + i2] - ((densenet_real *)(ar + 78558976))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 208, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 208; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 329205952))[i0 * 36 + i1 * 7488 + i2] * ((densenet_real *)(ar + 329205952))[i0 * 36 + i1 * 7488 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78558144))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 208, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 78559808))[i0] = (((densenet_real *)(ar + 78558144))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78275968))[i0] = ((((densenet_real *)(st + 1900032))[i0] * 0.9f) + (((densenet_real *)(ar + 78277632))[i0] * 0.1f));
     }
     }
     /* add -> f32[208], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 78558144))[i0] = ((((densenet_real *)(st + 1900032))[i0] * 0.9f) + (((densenet_real *)(ar + 78558976))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[208], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 78558976))[i0] = ((((densenet_real *)(st + 1900864))[i0] * 0.9f) + ((((densenet_real *)(ar + 78559808))[i0] / ((densenet_real *)(ar + 80617280))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78276800))[i0] = ((((densenet_real *)(st + 1900864))[i0] * 0.9f) + ((((densenet_real *)(ar + 78278464))[i0] / ((densenet_real *)(ar + 78266880))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78560640))[0] = (((densenet_real *)(st + 1901696))[0] + 1.0f);
+    ((densenet_real *)(ar + 78267584))[0] = (((densenet_real *)(st + 1901696))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 208, 1, 1], densenet.dlm line 15 */
+    /* sqrt -> f32[208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 78560704))[i0] = sqrtf((((densenet_real *)(ar + 78559808))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78279296))[i0] = sqrtf((((densenet_real *)(ar + 78278464))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 208, 1, 1], densenet.dlm line 15 */
+    /* div -> f32[208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 78559808))[i0] = (((densenet_real *)(st + 1898368))[i0] / ((densenet_real *)(ar + 78560704))[i0]);
+        ((densenet_real *)(ar + 78278464))[i0] = (((densenet_real *)(st + 1898368))[i0] / ((densenet_real *)(ar + 78279296))[i0]);
+    }
+    }
+    /* sub -> f32[208, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 208; i0++) {
+        ((densenet_real *)(ar + 78280128))[i0] = (((densenet_real *)(st + 1899200))[i0] - (((densenet_real *)(ar + 78277632))[i0] * ((densenet_real *)(ar + 78278464))[i0]));
     }
     }
     /* relu -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
@@ -4168,14 +4085,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 208; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 684869824))[i0 * 7488 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 329205952))[i0 * 7488 + i1 * 36 + i2] * ((densenet_real *)(ar + 78559808))[i1]) + ((densenet_real *)(st + 1899200))[i1]));
+                ((densenet_real *)(ar + 672188608))[i0 * 7488 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 668354752))[i0 * 7488 + i1 * 36 + i2] * ((densenet_real *)(ar + 78278464))[i1]) + ((densenet_real *)(ar + 78280128))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 684869824)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 78561536)), (densenet_real *)(ar + 79151360), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 672188608)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -4183,7 +4100,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 79151360))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 78561536))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 2141376))[i1]);
+                ((densenet_real *)(ar + 569854144))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 569264320))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 2141376))[i1]);
             }
         }
     }
@@ -4191,85 +4108,70 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 240, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 688703680)) + i * 8640 + 0, ((densenet_real *)(ar + 439503040)) + i * 7488, 7488 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 676022464)) + i * 8640 + 0, ((densenet_real *)(ar + 668354752)) + i * 7488, 7488 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 688703680)) + i * 8640 + 7488, ((densenet_real *)(ar + 79151360)) + i * 1152, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 676022464)) + i * 8640 + 7488, ((densenet_real *)(ar + 569854144)) + i * 1152, 1152 * sizeof(densenet_real));
     }
-    /* sum -> f32[1, 240, 1, 1], densenet.dlm line 26 */
+    /* moments -> f32[2, 240], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 240; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 688703680))[i0 * 36 + i1 * 8640 + i2];
+    for (int64_t c = 0; c < 240; c++) {
+        double shift = (double)((densenet_real *)(ar + 676022464))[c * 36], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 676022464)) + (i * 240 + c) * 36;
+            for (int64_t j = 0; j < 36; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 78561536))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
+        ((densenet_real *)(ar + 78280128))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 78280128))[240 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 240, 1, 1], densenet.dlm line 26 */
+    /* slice -> f32[1, 240], densenet.dlm line 26 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78282048)) + i * 240, ((densenet_real *)(ar + 78280128)) + i * 480 + 0, 240 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 240], densenet.dlm line 26 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78283008)) + i * 240, ((densenet_real *)(ar + 78280128)) + i * 480 + 240, 240 * sizeof(densenet_real));
+    }
+    /* add -> f32[240], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78562496))[i0] = (((densenet_real *)(ar + 78561536))[i0] / (densenet_real)(36 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 240; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 439503040))[i0 * 8640 + i1 * 36 + i2] = (((densenet_real *)(ar + 688703680))[i0 * 8640 + i1 * 36 + i2] - ((densenet_real *)(ar + 78562496))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 240, 1, 1], densenet.dlm line 26 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 240; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 439503040))[i0 * 36 + i1 * 8640 + i2] * ((densenet_real *)(ar + 439503040))[i0 * 36 + i1 * 8640 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78561536))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 240, 1, 1], densenet.dlm line 26 */
-    {
-    for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78563456))[i0] = (((densenet_real *)(ar + 78561536))[i0] / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78280128))[i0] = ((((densenet_real *)(st + 2143424))[i0] * 0.9f) + (((densenet_real *)(ar + 78282048))[i0] * 0.1f));
     }
     }
     /* add -> f32[240], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78561536))[i0] = ((((densenet_real *)(st + 2143424))[i0] * 0.9f) + (((densenet_real *)(ar + 78562496))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[240], densenet.dlm line 26 */
-    {
-    for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78562496))[i0] = ((((densenet_real *)(st + 2144384))[i0] * 0.9f) + ((((densenet_real *)(ar + 78563456))[i0] / ((densenet_real *)(ar + 80617280))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78281088))[i0] = ((((densenet_real *)(st + 2144384))[i0] * 0.9f) + ((((densenet_real *)(ar + 78283008))[i0] / ((densenet_real *)(ar + 78266880))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 26 */
     {
-    ((densenet_real *)(ar + 78564416))[0] = (((densenet_real *)(st + 2145344))[0] + 1.0f);
+    ((densenet_real *)(ar + 78266880))[0] = (((densenet_real *)(st + 2145344))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 240, 1, 1], densenet.dlm line 26 */
+    /* sqrt -> f32[240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78564480))[i0] = sqrtf((((densenet_real *)(ar + 78563456))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78283968))[i0] = sqrtf((((densenet_real *)(ar + 78283008))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 240, 1, 1], densenet.dlm line 26 */
+    /* div -> f32[240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78563456))[i0] = (((densenet_real *)(st + 2141504))[i0] / ((densenet_real *)(ar + 78564480))[i0]);
+        ((densenet_real *)(ar + 78283008))[i0] = (((densenet_real *)(st + 2141504))[i0] / ((densenet_real *)(ar + 78283968))[i0]);
+    }
+    }
+    /* sub -> f32[240, 1, 1], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 240; i0++) {
+        ((densenet_real *)(ar + 78284928))[i0] = (((densenet_real *)(st + 2142464))[i0] - (((densenet_real *)(ar + 78282048))[i0] * ((densenet_real *)(ar + 78283008))[i0]));
     }
     }
     /* relu -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
@@ -4278,7 +4180,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 240; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 688703680))[i0 * 8640 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 439503040))[i0 * 8640 + i1 * 36 + i2] * ((densenet_real *)(ar + 78563456))[i1]) + ((densenet_real *)(st + 2142464))[i1]));
+                ((densenet_real *)(ar + 680446144))[i0 * 8640 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 676022464))[i0 * 8640 + i1 * 36 + i2] * ((densenet_real *)(ar + 78283008))[i1]) + ((densenet_real *)(ar + 78284928))[i1]));
             }
         }
     }
@@ -4286,7 +4188,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* conv2d -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 120, 36, 240, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 688703680)) + i * 8640, 36, ((densenet_real *)(ar + 151671232)) + i * 4320, 36, 0);
+        gemm(0, 0, 120, 36, 240, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 680446144)) + i * 8640, 36, ((densenet_real *)(ar + 569264320)) + i * 4320, 36, 0);
     }
     /* add -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {
@@ -4294,94 +4196,83 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 443926720))[i0 * 4320 + i1 * 36 + i2] = (((densenet_real *)(ar + 151671232))[i0 * 4320 + i1 * 36 + i2] + ((densenet_real *)(st + 2260608))[i1]);
+                ((densenet_real *)(ar + 684869824))[i0 * 4320 + i1 * 36 + i2] = (((densenet_real *)(ar + 569264320))[i0 * 4320 + i1 * 36 + i2] + ((densenet_real *)(st + 2260608))[i1]);
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 120, 3, 3], densenet.dlm line 26 */
     {
-    avg_pool_fwd_2(((densenet_real *)(ar + 443926720)), ((densenet_real *)(ar + 78565440)), n);
+    avg_pool_fwd_2(((densenet_real *)(ar + 684869824)), ((densenet_real *)(ar + 569264320)), n);
     }
-    /* sum -> f32[1, 120, 1, 1], densenet.dlm line 15 */
+    /* moments -> f32[2, 120], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 78565440))[i0 * 9 + i1 * 1080 + i2];
+    for (int64_t c = 0; c < 120; c++) {
+        double shift = (double)((densenet_real *)(ar + 569264320))[c * 9], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 569264320)) + (i * 120 + c) * 9;
+            for (int64_t j = 0; j < 9; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 79118400))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
+        ((densenet_real *)(ar + 78284928))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 78284928))[120 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 120, 1, 1], densenet.dlm line 15 */
+    /* slice -> f32[1, 120], densenet.dlm line 15 */
     {
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 79118912))[i0] = (((densenet_real *)(ar + 79118400))[i0] / (densenet_real)(9 * n));
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78285888)) + i * 120, ((densenet_real *)(ar + 78284928)) + i * 240 + 0, 120 * sizeof(densenet_real));
     }
-    }
-    /* sub -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
+    /* slice -> f32[1, 120], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 120; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 79119424))[i0 * 1080 + i1 * 9 + i2] = (((densenet_real *)(ar + 78565440))[i0 * 1080 + i1 * 9 + i2] - ((densenet_real *)(ar + 79118912))[i1]);
-            }
-        }
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78286400)) + i * 120, ((densenet_real *)(ar + 78284928)) + i * 240 + 120, 120 * sizeof(densenet_real));
     }
-    }
-    /* sum -> f32[1, 120, 1, 1], densenet.dlm line 15 */
+    /* divcount -> f32[], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 79119424))[i0 * 9 + i1 * 1080 + i2] * ((densenet_real *)(ar + 79119424))[i0 * 9 + i1 * 1080 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 79118400))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 120, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 79672384))[i0] = (((densenet_real *)(ar + 79118400))[i0] / (densenet_real)(9 * n));
-    }
+    ((densenet_real *)(ar + 78267648))[0] = (1.0f / (densenet_real)(9 * n));
     }
     /* sub -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 79118400))[0] = (1.0f - (1.0f / (densenet_real)(9 * n)));
+    ((densenet_real *)(ar + 78267712))[0] = (1.0f - ((densenet_real *)(ar + 78267648))[0]);
     }
     /* add -> f32[120], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 79672896))[i0] = ((((densenet_real *)(st + 2262144))[i0] * 0.9f) + (((densenet_real *)(ar + 79118912))[i0] * 0.1f));
+        ((densenet_real *)(ar + 78284928))[i0] = ((((densenet_real *)(st + 2262144))[i0] * 0.9f) + (((densenet_real *)(ar + 78285888))[i0] * 0.1f));
     }
     }
     /* add -> f32[120], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 79118464))[i0] = ((((densenet_real *)(st + 2262656))[i0] * 0.9f) + ((((densenet_real *)(ar + 79672384))[i0] / ((densenet_real *)(ar + 79118400))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78286912))[i0] = ((((densenet_real *)(st + 2262656))[i0] * 0.9f) + ((((densenet_real *)(ar + 78286400))[i0] / ((densenet_real *)(ar + 78267712))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 79118976))[0] = (((densenet_real *)(st + 2263168))[0] + 1.0f);
+    ((densenet_real *)(ar + 78285440))[0] = (((densenet_real *)(st + 2263168))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 120, 1, 1], densenet.dlm line 15 */
+    /* sqrt -> f32[120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 79673408))[i0] = sqrtf((((densenet_real *)(ar + 79672384))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78287424))[i0] = sqrtf((((densenet_real *)(ar + 78286400))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 120, 1, 1], densenet.dlm line 15 */
+    /* div -> f32[120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 79672384))[i0] = (((densenet_real *)(st + 2261120))[i0] / ((densenet_real *)(ar + 79673408))[i0]);
+        ((densenet_real *)(ar + 78286400))[i0] = (((densenet_real *)(st + 2261120))[i0] / ((densenet_real *)(ar + 78287424))[i0]);
+    }
+    }
+    /* sub -> f32[120, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 120; i0++) {
+        ((densenet_real *)(ar + 78287936))[i0] = (((densenet_real *)(st + 2261632))[i0] - (((densenet_real *)(ar + 78285888))[i0] * ((densenet_real *)(ar + 78286400))[i0]));
     }
     }
     /* relu -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
@@ -4390,14 +4281,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 79673920))[i0 * 1080 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 79119424))[i0 * 1080 + i1 * 9 + i2] * ((densenet_real *)(ar + 79672384))[i1]) + ((densenet_real *)(st + 2261632))[i1]));
+                ((densenet_real *)(ar + 569817280))[i0 * 1080 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 569264320))[i0 * 1080 + i1 * 9 + i2] * ((densenet_real *)(ar + 78286400))[i1]) + ((densenet_real *)(ar + 78287936))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 79673920)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 80226880)), (densenet_real *)(ar + 95943104), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 569817280)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 78287936)), (densenet_real *)(ar + 570370240), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4405,7 +4296,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 80374336))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 80226880))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2401472))[i1]);
+                ((densenet_real *)(ar + 276416704))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 78287936))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2401472))[i1]);
             }
         }
     }
@@ -4413,85 +4304,70 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 152, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 84748288)) + i * 1368 + 0, ((densenet_real *)(ar + 78565440)) + i * 1080, 1080 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 570370240)) + i * 1368 + 0, ((densenet_real *)(ar + 569264320)) + i * 1080, 1080 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 84748288)) + i * 1368 + 1080, ((densenet_real *)(ar + 80374336)) + i * 288, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 570370240)) + i * 1368 + 1080, ((densenet_real *)(ar + 276416704)) + i * 288, 288 * sizeof(densenet_real));
     }
-    /* sum -> f32[1, 152, 1, 1], densenet.dlm line 15 */
+    /* moments -> f32[2, 152], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 152; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 84748288))[i0 * 9 + i1 * 1368 + i2];
+    for (int64_t c = 0; c < 152; c++) {
+        double shift = (double)((densenet_real *)(ar + 570370240))[c * 9], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 570370240)) + (i * 152 + c) * 9;
+            for (int64_t j = 0; j < 9; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 78565440))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
+        ((densenet_real *)(ar + 78287936))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 78287936))[152 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 152, 1, 1], densenet.dlm line 15 */
+    /* slice -> f32[1, 152], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78289152)) + i * 152, ((densenet_real *)(ar + 78287936)) + i * 304 + 0, 152 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 152], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78289792)) + i * 152, ((densenet_real *)(ar + 78287936)) + i * 304 + 152, 152 * sizeof(densenet_real));
+    }
+    /* add -> f32[152], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 78566080))[i0] = (((densenet_real *)(ar + 78565440))[i0] / (densenet_real)(9 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 152; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 95943104))[i0 * 1368 + i1 * 9 + i2] = (((densenet_real *)(ar + 84748288))[i0 * 1368 + i1 * 9 + i2] - ((densenet_real *)(ar + 78566080))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 152, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 152; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 95943104))[i0 * 9 + i1 * 1368 + i2] * ((densenet_real *)(ar + 95943104))[i0 * 9 + i1 * 1368 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78565440))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 152, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 78566720))[i0] = (((densenet_real *)(ar + 78565440))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78287936))[i0] = ((((densenet_real *)(st + 2402880))[i0] * 0.9f) + (((densenet_real *)(ar + 78289152))[i0] * 0.1f));
     }
     }
     /* add -> f32[152], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 78565440))[i0] = ((((densenet_real *)(st + 2402880))[i0] * 0.9f) + (((densenet_real *)(ar + 78566080))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[152], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 78566080))[i0] = ((((densenet_real *)(st + 2403520))[i0] * 0.9f) + ((((densenet_real *)(ar + 78566720))[i0] / ((densenet_real *)(ar + 79118400))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78290432))[i0] = ((((densenet_real *)(st + 2403520))[i0] * 0.9f) + ((((densenet_real *)(ar + 78289792))[i0] / ((densenet_real *)(ar + 78267712))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78567360))[0] = (((densenet_real *)(st + 2404160))[0] + 1.0f);
+    ((densenet_real *)(ar + 78285504))[0] = (((densenet_real *)(st + 2404160))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 152, 1, 1], densenet.dlm line 15 */
+    /* sqrt -> f32[152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 78567424))[i0] = sqrtf((((densenet_real *)(ar + 78566720))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78291072))[i0] = sqrtf((((densenet_real *)(ar + 78289792))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 152, 1, 1], densenet.dlm line 15 */
+    /* div -> f32[152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 78566720))[i0] = (((densenet_real *)(st + 2401600))[i0] / ((densenet_real *)(ar + 78567424))[i0]);
+        ((densenet_real *)(ar + 78289792))[i0] = (((densenet_real *)(st + 2401600))[i0] / ((densenet_real *)(ar + 78291072))[i0]);
+    }
+    }
+    /* sub -> f32[152, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 152; i0++) {
+        ((densenet_real *)(ar + 78291712))[i0] = (((densenet_real *)(st + 2402240))[i0] - (((densenet_real *)(ar + 78289152))[i0] * ((densenet_real *)(ar + 78289792))[i0]));
     }
     }
     /* relu -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
@@ -4500,14 +4376,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 152; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 96643520))[i0 * 1368 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 95943104))[i0 * 1368 + i1 * 9 + i2] * ((densenet_real *)(ar + 78566720))[i1]) + ((densenet_real *)(st + 2402240))[i1]));
+                ((densenet_real *)(ar + 684869824))[i0 * 1368 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 570370240))[i0 * 1368 + i1 * 9 + i2] * ((densenet_real *)(ar + 78289792))[i1]) + ((densenet_real *)(ar + 78291712))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 96643520)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 78568064)), (densenet_real *)(ar + 151671232), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 684869824)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 78291712)), (densenet_real *)(ar + 685570240), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4515,7 +4391,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 78715520))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 78568064))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2579328))[i1]);
+                ((densenet_real *)(ar + 276416704))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 78291712))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2579328))[i1]);
             }
         }
     }
@@ -4523,85 +4399,70 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 184, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 151671232)) + i * 1656 + 0, ((densenet_real *)(ar + 84748288)) + i * 1368, 1368 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 685570240)) + i * 1656 + 0, ((densenet_real *)(ar + 570370240)) + i * 1368, 1368 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 151671232)) + i * 1656 + 1368, ((densenet_real *)(ar + 78715520)) + i * 288, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 685570240)) + i * 1656 + 1368, ((densenet_real *)(ar + 276416704)) + i * 288, 288 * sizeof(densenet_real));
     }
-    /* sum -> f32[1, 184, 1, 1], densenet.dlm line 15 */
+    /* moments -> f32[2, 184], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 184; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 151671232))[i0 * 9 + i1 * 1656 + i2];
+    for (int64_t c = 0; c < 184; c++) {
+        double shift = (double)((densenet_real *)(ar + 685570240))[c * 9], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 685570240)) + (i * 184 + c) * 9;
+            for (int64_t j = 0; j < 9; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 78568064))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
+        ((densenet_real *)(ar + 78291712))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 78291712))[184 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 184, 1, 1], densenet.dlm line 15 */
+    /* slice -> f32[1, 184], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78293184)) + i * 184, ((densenet_real *)(ar + 78291712)) + i * 368 + 0, 184 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 184], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78293952)) + i * 184, ((densenet_real *)(ar + 78291712)) + i * 368 + 184, 184 * sizeof(densenet_real));
+    }
+    /* add -> f32[184], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 78568832))[i0] = (((densenet_real *)(ar + 78568064))[i0] / (densenet_real)(9 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 184; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 84748288))[i0 * 1656 + i1 * 9 + i2] = (((densenet_real *)(ar + 151671232))[i0 * 1656 + i1 * 9 + i2] - ((densenet_real *)(ar + 78568832))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 184, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 184; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 84748288))[i0 * 9 + i1 * 1656 + i2] * ((densenet_real *)(ar + 84748288))[i0 * 9 + i1 * 1656 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78568064))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 184, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 78569600))[i0] = (((densenet_real *)(ar + 78568064))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78291712))[i0] = ((((densenet_real *)(st + 2580992))[i0] * 0.9f) + (((densenet_real *)(ar + 78293184))[i0] * 0.1f));
     }
     }
     /* add -> f32[184], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 78568064))[i0] = ((((densenet_real *)(st + 2580992))[i0] * 0.9f) + (((densenet_real *)(ar + 78568832))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[184], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 78568832))[i0] = ((((densenet_real *)(st + 2581760))[i0] * 0.9f) + ((((densenet_real *)(ar + 78569600))[i0] / ((densenet_real *)(ar + 79118400))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78294720))[i0] = ((((densenet_real *)(st + 2581760))[i0] * 0.9f) + ((((densenet_real *)(ar + 78293952))[i0] / ((densenet_real *)(ar + 78267712))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78570368))[0] = (((densenet_real *)(st + 2582528))[0] + 1.0f);
+    ((densenet_real *)(ar + 78285568))[0] = (((densenet_real *)(st + 2582528))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 184, 1, 1], densenet.dlm line 15 */
+    /* sqrt -> f32[184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 78570432))[i0] = sqrtf((((densenet_real *)(ar + 78569600))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78295488))[i0] = sqrtf((((densenet_real *)(ar + 78293952))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 184, 1, 1], densenet.dlm line 15 */
+    /* div -> f32[184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 78569600))[i0] = (((densenet_real *)(st + 2579456))[i0] / ((densenet_real *)(ar + 78570432))[i0]);
+        ((densenet_real *)(ar + 78293952))[i0] = (((densenet_real *)(st + 2579456))[i0] / ((densenet_real *)(ar + 78295488))[i0]);
+    }
+    }
+    /* sub -> f32[184, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 184; i0++) {
+        ((densenet_real *)(ar + 78296256))[i0] = (((densenet_real *)(st + 2580224))[i0] - (((densenet_real *)(ar + 78293184))[i0] * ((densenet_real *)(ar + 78293952))[i0]));
     }
     }
     /* relu -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
@@ -4610,14 +4471,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 184; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 152519104))[i0 * 1656 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 84748288))[i0 * 1656 + i1 * 9 + i2] * ((densenet_real *)(ar + 78569600))[i1]) + ((densenet_real *)(st + 2580224))[i1]));
+                ((densenet_real *)(ar + 686418112))[i0 * 1656 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 685570240))[i0 * 1656 + i1 * 9 + i2] * ((densenet_real *)(ar + 78293952))[i1]) + ((densenet_real *)(ar + 78296256))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 152519104)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 78571200)), (densenet_real *)(ar + 360171712), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 686418112)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 78296256)), (densenet_real *)(ar + 687265984), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4625,7 +4486,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 78718656))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 78571200))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2794560))[i1]);
+                ((densenet_real *)(ar + 276416704))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 78296256))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2794560))[i1]);
             }
         }
     }
@@ -4633,85 +4494,70 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 216, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 360171712)) + i * 1944 + 0, ((densenet_real *)(ar + 151671232)) + i * 1656, 1656 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 687265984)) + i * 1944 + 0, ((densenet_real *)(ar + 685570240)) + i * 1656, 1656 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 360171712)) + i * 1944 + 1656, ((densenet_real *)(ar + 78718656)) + i * 288, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 687265984)) + i * 1944 + 1656, ((densenet_real *)(ar + 276416704)) + i * 288, 288 * sizeof(densenet_real));
     }
-    /* sum -> f32[1, 216, 1, 1], densenet.dlm line 15 */
+    /* moments -> f32[2, 216], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 216; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 360171712))[i0 * 9 + i1 * 1944 + i2];
+    for (int64_t c = 0; c < 216; c++) {
+        double shift = (double)((densenet_real *)(ar + 687265984))[c * 9], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 687265984)) + (i * 216 + c) * 9;
+            for (int64_t j = 0; j < 9; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 78571200))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
+        ((densenet_real *)(ar + 78296256))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 78296256))[216 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 216, 1, 1], densenet.dlm line 15 */
+    /* slice -> f32[1, 216], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78297984)) + i * 216, ((densenet_real *)(ar + 78296256)) + i * 432 + 0, 216 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 216], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78298880)) + i * 216, ((densenet_real *)(ar + 78296256)) + i * 432 + 216, 216 * sizeof(densenet_real));
+    }
+    /* add -> f32[216], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 78572096))[i0] = (((densenet_real *)(ar + 78571200))[i0] / (densenet_real)(9 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 216; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 443926720))[i0 * 1944 + i1 * 9 + i2] = (((densenet_real *)(ar + 360171712))[i0 * 1944 + i1 * 9 + i2] - ((densenet_real *)(ar + 78572096))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 216, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 216; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 443926720))[i0 * 9 + i1 * 1944 + i2] * ((densenet_real *)(ar + 443926720))[i0 * 9 + i1 * 1944 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78571200))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 216, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 78572992))[i0] = (((densenet_real *)(ar + 78571200))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78296256))[i0] = ((((densenet_real *)(st + 2796480))[i0] * 0.9f) + (((densenet_real *)(ar + 78297984))[i0] * 0.1f));
     }
     }
     /* add -> f32[216], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 78571200))[i0] = ((((densenet_real *)(st + 2796480))[i0] * 0.9f) + (((densenet_real *)(ar + 78572096))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[216], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 78572096))[i0] = ((((densenet_real *)(st + 2797376))[i0] * 0.9f) + ((((densenet_real *)(ar + 78572992))[i0] / ((densenet_real *)(ar + 79118400))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78299776))[i0] = ((((densenet_real *)(st + 2797376))[i0] * 0.9f) + ((((densenet_real *)(ar + 78298880))[i0] / ((densenet_real *)(ar + 78267712))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78573888))[0] = (((densenet_real *)(st + 2798272))[0] + 1.0f);
+    ((densenet_real *)(ar + 78285632))[0] = (((densenet_real *)(st + 2798272))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 216, 1, 1], densenet.dlm line 15 */
+    /* sqrt -> f32[216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 78573952))[i0] = sqrtf((((densenet_real *)(ar + 78572992))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78300672))[i0] = sqrtf((((densenet_real *)(ar + 78298880))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 216, 1, 1], densenet.dlm line 15 */
+    /* div -> f32[216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 78572992))[i0] = (((densenet_real *)(st + 2794688))[i0] / ((densenet_real *)(ar + 78573952))[i0]);
+        ((densenet_real *)(ar + 78298880))[i0] = (((densenet_real *)(st + 2794688))[i0] / ((densenet_real *)(ar + 78300672))[i0]);
+    }
+    }
+    /* sub -> f32[216, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 216; i0++) {
+        ((densenet_real *)(ar + 78301568))[i0] = (((densenet_real *)(st + 2795584))[i0] - (((densenet_real *)(ar + 78297984))[i0] * ((densenet_real *)(ar + 78298880))[i0]));
     }
     }
     /* relu -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
@@ -4720,14 +4566,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 216; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 444922048))[i0 * 1944 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 443926720))[i0 * 1944 + i1 * 9 + i2] * ((densenet_real *)(ar + 78572992))[i1]) + ((densenet_real *)(st + 2795584))[i1]));
+                ((densenet_real *)(ar + 688261312))[i0 * 1944 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 687265984))[i0 * 1944 + i1 * 9 + i2] * ((densenet_real *)(ar + 78298880))[i1]) + ((densenet_real *)(ar + 78301568))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 444922048)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 78574848)), (densenet_real *)(ar + 693127360), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 688261312)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 78301568)), (densenet_real *)(ar + 689256640), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4735,7 +4581,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 78722304))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 78574848))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 3047168))[i1]);
+                ((densenet_real *)(ar + 276416704))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 78301568))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 3047168))[i1]);
             }
         }
     }
@@ -4743,85 +4589,70 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 248, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 693127360)) + i * 2232 + 0, ((densenet_real *)(ar + 360171712)) + i * 1944, 1944 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 689256640)) + i * 2232 + 0, ((densenet_real *)(ar + 687265984)) + i * 1944, 1944 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 693127360)) + i * 2232 + 1944, ((densenet_real *)(ar + 78722304)) + i * 288, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 689256640)) + i * 2232 + 1944, ((densenet_real *)(ar + 276416704)) + i * 288, 288 * sizeof(densenet_real));
     }
-    /* sum -> f32[1, 248, 1, 1], densenet.dlm line 46 */
+    /* moments -> f32[2, 248], densenet.dlm line 46 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 248; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 693127360))[i0 * 9 + i1 * 2232 + i2];
+    for (int64_t c = 0; c < 248; c++) {
+        double shift = (double)((densenet_real *)(ar + 689256640))[c * 9], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const densenet_real *p = ((densenet_real *)(ar + 689256640)) + (i * 248 + c) * 9;
+            for (int64_t j = 0; j < 9; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((densenet_real *)(ar + 78574848))[i0] = (densenet_real)acc;
+        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
+        ((densenet_real *)(ar + 78301568))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 78301568))[248 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 248, 1, 1], densenet.dlm line 46 */
+    /* slice -> f32[1, 248], densenet.dlm line 46 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78303552)) + i * 248, ((densenet_real *)(ar + 78301568)) + i * 496 + 0, 248 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 248], densenet.dlm line 46 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78304576)) + i * 248, ((densenet_real *)(ar + 78301568)) + i * 496 + 248, 248 * sizeof(densenet_real));
+    }
+    /* add -> f32[248], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 78575872))[i0] = (((densenet_real *)(ar + 78574848))[i0] / (densenet_real)(9 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 248, 3, 3], densenet.dlm line 46 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 248; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 360171712))[i0 * 2232 + i1 * 9 + i2] = (((densenet_real *)(ar + 693127360))[i0 * 2232 + i1 * 9 + i2] - ((densenet_real *)(ar + 78575872))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 248, 1, 1], densenet.dlm line 46 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 248; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 360171712))[i0 * 9 + i1 * 2232 + i2] * ((densenet_real *)(ar + 360171712))[i0 * 9 + i1 * 2232 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78574848))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 248, 1, 1], densenet.dlm line 46 */
-    {
-    for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 78576896))[i0] = (((densenet_real *)(ar + 78574848))[i0] / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78301568))[i0] = ((((densenet_real *)(st + 3049344))[i0] * 0.9f) + (((densenet_real *)(ar + 78303552))[i0] * 0.1f));
     }
     }
     /* add -> f32[248], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 78574848))[i0] = ((((densenet_real *)(st + 3049344))[i0] * 0.9f) + (((densenet_real *)(ar + 78575872))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[248], densenet.dlm line 46 */
-    {
-    for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 78575872))[i0] = ((((densenet_real *)(st + 3050368))[i0] * 0.9f) + ((((densenet_real *)(ar + 78576896))[i0] / ((densenet_real *)(ar + 79118400))[0]) * 0.1f));
+        ((densenet_real *)(ar + 78305600))[i0] = ((((densenet_real *)(st + 3050368))[i0] * 0.9f) + ((((densenet_real *)(ar + 78304576))[i0] / ((densenet_real *)(ar + 78267712))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 46 */
     {
-    ((densenet_real *)(ar + 78577920))[0] = (((densenet_real *)(st + 3051392))[0] + 1.0f);
+    ((densenet_real *)(ar + 78267712))[0] = (((densenet_real *)(st + 3051392))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 248, 1, 1], densenet.dlm line 46 */
+    /* sqrt -> f32[248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 78577984))[i0] = sqrtf((((densenet_real *)(ar + 78576896))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 78306624))[i0] = sqrtf((((densenet_real *)(ar + 78304576))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 248, 1, 1], densenet.dlm line 46 */
+    /* div -> f32[248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 78576896))[i0] = (((densenet_real *)(st + 3047296))[i0] / ((densenet_real *)(ar + 78577984))[i0]);
+        ((densenet_real *)(ar + 78304576))[i0] = (((densenet_real *)(st + 3047296))[i0] / ((densenet_real *)(ar + 78306624))[i0]);
+    }
+    }
+    /* sub -> f32[248, 1, 1], densenet.dlm line 46 */
+    {
+    for (int64_t i0 = 0; i0 < 248; i0++) {
+        ((densenet_real *)(ar + 78307648))[i0] = (((densenet_real *)(st + 3048320))[i0] - (((densenet_real *)(ar + 78303552))[i0] * ((densenet_real *)(ar + 78304576))[i0]));
     }
     }
     /* relu -> f32[batch 128, 248, 3, 3], densenet.dlm line 46 */
@@ -4830,31 +4661,31 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 248; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 693127360))[i0 * 2232 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 360171712))[i0 * 2232 + i1 * 9 + i2] * ((densenet_real *)(ar + 78576896))[i1]) + ((densenet_real *)(st + 3048320))[i1]));
+                ((densenet_real *)(ar + 690399424))[i0 * 2232 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 689256640))[i0 * 2232 + i1 * 9 + i2] * ((densenet_real *)(ar + 78304576))[i1]) + ((densenet_real *)(ar + 78307648))[i1]));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 248, 1, 1], densenet.dlm line 47 */
     {
-    avg_pool_fwd_3(((densenet_real *)(ar + 693127360)), ((densenet_real *)(ar + 78579008)), n);
+    avg_pool_fwd_3(((densenet_real *)(ar + 690399424)), ((densenet_real *)(ar + 78307648)), n);
     }
     /* matmul -> f32[batch 128, 10], densenet.dlm line 49 */
     {
-    gemm(0, 1, n, 10, 248, ((densenet_real *)(ar + 78579008)), 248, ((densenet_real *)(st + 3051456)), 248, ((densenet_real *)(ar + 78705984)), 10, 0);
+    gemm(0, 1, n, 10, 248, ((densenet_real *)(ar + 78307648)), 248, ((densenet_real *)(st + 3051456)), 248, ((densenet_real *)(ar + 78434624)), 10, 0);
     }
     /* add -> f32[batch 128, 10], densenet.dlm line 49 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((densenet_real *)(ar + 78711104))[i0 * 10 + i1] = (((densenet_real *)(ar + 78705984))[i0 * 10 + i1] + ((densenet_real *)(st + 3061376))[i1]);
+            ((densenet_real *)(ar + 78439744))[i0 * 10 + i1] = (((densenet_real *)(ar + 78434624))[i0 * 10 + i1] + ((densenet_real *)(st + 3061376))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], densenet.dlm line 54 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const densenet_real *xr = ((densenet_real *)(ar + 78711104)) + r * 10;
+        const densenet_real *xr = ((densenet_real *)(ar + 78439744)) + r * 10;
         int32_t label = y[r];
         densenet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -4862,45 +4693,45 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((densenet_real *)(ar + 78705984))[r] = mx + (densenet_real)log(sum) - xr[label];
+        ((densenet_real *)(ar + 78288576))[r] = mx + (densenet_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], densenet.dlm line 54 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((densenet_real *)(ar + 78705984))[i0];
+        acc += ((densenet_real *)(ar + 78288576))[i0];
     }
-    ((densenet_real *)(ar + 78706496))[0] = (densenet_real)acc;
+    ((densenet_real *)(ar + 78285696))[0] = (densenet_real)acc;
     }
     /* divcount -> f32[], densenet.dlm line 54 */
     {
-    ((densenet_real *)(ar + 78705984))[0] = (((densenet_real *)(ar + 78706496))[0] / (densenet_real)(1 * n));
+    ((densenet_real *)(ar + 78285760))[0] = (((densenet_real *)(ar + 78285696))[0] / (densenet_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], densenet.dlm line 58 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const densenet_real *xr = ((densenet_real *)(ar + 78711104)) + r * 10;
+        const densenet_real *xr = ((densenet_real *)(ar + 78439744)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((densenet_real *)(ar + 78706048))[r] = best == label ? 1.0f : 0.0f;
+        ((densenet_real *)(ar + 78288576))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], densenet.dlm line 58 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((densenet_real *)(ar + 78706048))[i0];
+        acc += ((densenet_real *)(ar + 78288576))[i0];
     }
-    ((densenet_real *)(ar + 78706560))[0] = (densenet_real)acc;
+    ((densenet_real *)(ar + 78285696))[0] = (densenet_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((densenet_real *)(ar + 78706560))[0];
+        metrics[0] = (double)((densenet_real *)(ar + 78285696))[0];
     }
-    return ((densenet_real *)(ar + 78705984))[0];
+    return ((densenet_real *)(ar + 78285760))[0];
 }
 
 int densenet_backward(void *state, int n, const densenet_real *x, const int32_t *y) {
@@ -4911,18 +4742,18 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     (void)ar;
     /* divcount -> f32[], densenet.dlm line 54 */
     {
-    ((densenet_real *)(ar + 78706048))[0] = (1.0f / (densenet_real)(1 * n));
+    ((densenet_real *)(ar + 78285824))[0] = (1.0f / (densenet_real)(1 * n));
     }
     /* copy -> f32[batch 128], densenet.dlm line 54 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((densenet_real *)(ar + 78706624))[i0] = ((densenet_real *)(ar + 78706048))[0];
+        ((densenet_real *)(ar + 78288576))[i0] = ((densenet_real *)(ar + 78285824))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], densenet.dlm line 54 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const densenet_real *xr = ((densenet_real *)(ar + 78711104)) + r * 10;
+        const densenet_real *xr = ((densenet_real *)(ar + 78439744)) + r * 10;
         int32_t label = y[r];
         densenet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -4930,8 +4761,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        densenet_real *yr = ((densenet_real *)(ar + 78716224)) + r * 10;
-        densenet_real scale = ((densenet_real *)(ar + 78706624))[r], inv = (densenet_real)(1.0 / sum);
+        densenet_real *yr = ((densenet_real *)(ar + 78434624)) + r * 10;
+        densenet_real scale = ((densenet_real *)(ar + 78288576))[r], inv = (densenet_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -4941,28 +4772,28 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((densenet_real *)(ar + 78716224))[i0 + i1 * 10];
+            acc += ((densenet_real *)(ar + 78434624))[i0 + i1 * 10];
         }
         ((densenet_real *)(ar + 3033216))[i0] = (densenet_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 248], densenet.dlm line 49 */
     {
-    gemm(0, 0, n, 248, 10, ((densenet_real *)(ar + 78716224)), 10, ((densenet_real *)(st + 3051456)), 248, ((densenet_real *)(ar + 78721344)), 248, 0);
+    gemm(0, 0, n, 248, 10, ((densenet_real *)(ar + 78434624)), 10, ((densenet_real *)(st + 3051456)), 248, ((densenet_real *)(ar + 276416704)), 248, 0);
     }
     /* matmul -> f32[10, 248], densenet.dlm line 49 */
     {
-    gemm(1, 0, 10, 248, n, ((densenet_real *)(ar + 78716224)), 10, ((densenet_real *)(ar + 78579008)), 248, ((densenet_real *)(ar + 3023296)), 248, 0);
+    gemm(1, 0, 10, 248, n, ((densenet_real *)(ar + 78434624)), 10, ((densenet_real *)(ar + 78307648)), 248, ((densenet_real *)(ar + 3023296)), 248, 0);
     }
     /* avg_pool_dx -> f32[batch 128, 248, 3, 3], densenet.dlm line 47 */
     {
-    avg_pool_dx_0(((densenet_real *)(ar + 78721344)), ((densenet_real *)(ar + 694270144)), n);
+    avg_pool_dx_0(((densenet_real *)(ar + 276416704)), ((densenet_real *)(ar + 691542208)), n);
     }
     /* mul -> f32[batch 128, 248, 3, 3], densenet.dlm line 46 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2232; i0++) {
-        ((densenet_real *)(ar + 695412928))[i0] = (((densenet_real *)(ar + 694270144))[i0] * (((densenet_real *)(ar + 693127360))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 692684992))[i0] = (((densenet_real *)(ar + 691542208))[i0] * (((densenet_real *)(ar + 690399424))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 248, 1, 1], densenet.dlm line 46 */
@@ -4972,7 +4803,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 695412928))[i0 * 9 + i1 * 2232 + i2];
+                acc += ((densenet_real *)(ar + 692684992))[i0 * 9 + i1 * 2232 + i2];
             }
         }
         ((densenet_real *)(ar + 3022272))[i0] = (densenet_real)acc;
@@ -4985,35 +4816,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 695412928))[i0 * 9 + i1 * 2232 + i2] * ((densenet_real *)(ar + 360171712))[i0 * 9 + i1 * 2232 + i2]);
+                acc += (((densenet_real *)(ar + 692684992))[i0 * 9 + i1 * 2232 + i2] * ((densenet_real *)(ar + 689256640))[i0 * 9 + i1 * 2232 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78579008))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78307648))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[248, 1, 1], densenet.dlm line 46 */
+    /* neg -> f32[248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78579008))[i0] / ((densenet_real *)(ar + 78577984))[i0]);
-        ((densenet_real *)(ar + 3021248))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78308672))[i0] = (-((densenet_real *)(ar + 3022272))[i0]);
     }
     }
-    /* divcount -> f32[1, 248, 1, 1], densenet.dlm line 46 */
+    /* mul -> f32[248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 78580032))[i0] = ((((-((((densenet_real *)(ar + 78579008))[i0] * ((densenet_real *)(ar + 78576896))[i0]) / ((densenet_real *)(ar + 78577984))[i0])) * 0.5f) / ((densenet_real *)(ar + 78577984))[i0]) / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78309696))[i0] = (((densenet_real *)(ar + 78308672))[i0] * ((densenet_real *)(ar + 78304576))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 248, 3, 3], densenet.dlm line 46 */
+    /* add -> f32[248, 1, 1], densenet.dlm line 46 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 248; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 693127360))[i0 * 2232 + i1 * 9 + i2] = (((densenet_real *)(ar + 78580032))[i1] * ((densenet_real *)(ar + 360171712))[i0 * 2232 + i1 * 9 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 248; i0++) {
+        ((densenet_real *)(ar + 78310720))[i0] = (((densenet_real *)(ar + 78307648))[i0] + (((densenet_real *)(ar + 78308672))[i0] * ((densenet_real *)(ar + 78303552))[i0]));
+    }
+    }
+    /* div -> f32[248, 1, 1], densenet.dlm line 46 */
+    {
+    for (int64_t i0 = 0; i0 < 248; i0++) {
+        ((densenet_real *)(ar + 3021248))[i0] = (((densenet_real *)(ar + 78310720))[i0] / ((densenet_real *)(ar + 78306624))[i0]);
+    }
+    }
+    /* div -> f32[248, 1, 1], densenet.dlm line 46 */
+    {
+    for (int64_t i0 = 0; i0 < 248; i0++) {
+        ((densenet_real *)(ar + 78307648))[i0] = (((-((((densenet_real *)(ar + 78310720))[i0] * ((densenet_real *)(ar + 78304576))[i0]) / ((densenet_real *)(ar + 78306624))[i0])) * 0.5f) / ((densenet_real *)(ar + 78306624))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 248], densenet.dlm line 46 */
+    {
+    memset(((densenet_real *)(ar + 78310720)), 0, (size_t)(1) * 496 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78310720)) + i * 496 + 248 + j * 248, ((densenet_real *)(ar + 78307648)) + i * 248 + j * 248, 248 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 248], densenet.dlm line 46 */
+    {
+    memset(((densenet_real *)(ar + 78306624)), 0, (size_t)(1) * 496 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78306624)) + i * 496 + 0 + j * 248, ((densenet_real *)(ar + 78309696)) + i * 248 + j * 248, 248 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 248], densenet.dlm line 46 */
+    {
+    for (int64_t i0 = 0; i0 < 496; i0++) {
+        ((densenet_real *)(ar + 78308608))[i0] = (((densenet_real *)(ar + 78310720))[i0] + ((densenet_real *)(ar + 78306624))[i0]);
+    }
+    }
+    /* slice -> f32[1, 248], densenet.dlm line 46 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78306624)) + i * 248, ((densenet_real *)(ar + 78308608)) + i * 496 + 0, 248 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 248], densenet.dlm line 46 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78310592)) + i * 248, ((densenet_real *)(ar + 78308608)) + i * 496 + 248, 248 * sizeof(densenet_real));
+    }
+    /* mul -> f32[248, 1, 1], densenet.dlm line 46 */
+    {
+    for (int64_t i0 = 0; i0 < 248; i0++) {
+        ((densenet_real *)(ar + 78307648))[i0] = (((densenet_real *)(ar + 78310592))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 248, 3, 3], densenet.dlm line 46 */
@@ -5022,37 +4894,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 248; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 360171712))[i0 * 2232 + i1 * 9 + i2] = (((((densenet_real *)(ar + 695412928))[i0 * 2232 + i1 * 9 + i2] * ((densenet_real *)(ar + 78576896))[i1]) + ((densenet_real *)(ar + 693127360))[i0 * 2232 + i1 * 9 + i2]) + ((densenet_real *)(ar + 693127360))[i0 * 2232 + i1 * 9 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 248, 1, 1], densenet.dlm line 46 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 248; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (-((densenet_real *)(ar + 360171712))[i0 * 9 + i1 * 2232 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78576896))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 248, 1, 1], densenet.dlm line 46 */
-    {
-    for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 78577984))[i0] = (((densenet_real *)(ar + 78576896))[i0] / (densenet_real)(9 * n));
-    }
-    }
-    /* add -> f32[batch 128, 248, 3, 3], densenet.dlm line 46 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 248; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 693127360))[i0 * 2232 + i1 * 9 + i2] = (((densenet_real *)(ar + 360171712))[i0 * 2232 + i1 * 9 + i2] + ((densenet_real *)(ar + 78577984))[i1]);
+                ((densenet_real *)(ar + 690399424))[i0 * 2232 + i1 * 9 + i2] = ((((densenet_real *)(ar + 692684992))[i0 * 2232 + i1 * 9 + i2] * ((densenet_real *)(ar + 78304576))[i1]) + ((((densenet_real *)(ar + 78306624))[i1] + (((densenet_real *)(ar + 78307648))[i1] * (((densenet_real *)(ar + 689256640))[i0 * 2232 + i1 * 9 + i2] - ((densenet_real *)(ar + 78303552))[i1]))) * ((densenet_real *)(ar + 78267648))[0]));
             }
         }
     }
@@ -5060,12 +4902,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 216, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 360171712)) + i * 1944, ((densenet_real *)(ar + 693127360)) + i * 2232 + 0, 1944 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 689256640)) + i * 1944, ((densenet_real *)(ar + 690399424)) + i * 2232 + 0, 1944 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 78706624)) + i * 288, ((densenet_real *)(ar + 693127360)) + i * 2232 + 1944, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 78306624)) + i * 288, ((densenet_real *)(ar + 690399424)) + i * 2232 + 1944, 288 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5074,7 +4916,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 78706624))[i0 * 9 + i1 * 288 + i2];
+                acc += ((densenet_real *)(ar + 78306624))[i0 * 9 + i1 * 288 + i2];
             }
         }
         ((densenet_real *)(ar + 3021120))[i0] = (densenet_real)acc;
@@ -5082,17 +4924,17 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 693127360)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 694122688), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 690251968)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 691247296), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 216, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 444922048)), ((densenet_real *)(ar + 2772288)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 694122688), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 688261312)), ((densenet_real *)(ar + 2772288)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 691247296), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1944; i0++) {
-        ((densenet_real *)(ar + 694122688))[i0] = (((densenet_real *)(ar + 693127360))[i0] * (((densenet_real *)(ar + 444922048))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 691247296))[i0] = (((densenet_real *)(ar + 690251968))[i0] * (((densenet_real *)(ar + 688261312))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 216, 1, 1], densenet.dlm line 15 */
@@ -5102,7 +4944,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 694122688))[i0 * 9 + i1 * 1944 + i2];
+                acc += ((densenet_real *)(ar + 691247296))[i0 * 9 + i1 * 1944 + i2];
             }
         }
         ((densenet_real *)(ar + 2771392))[i0] = (densenet_real)acc;
@@ -5115,35 +4957,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 694122688))[i0 * 9 + i1 * 1944 + i2] * ((densenet_real *)(ar + 443926720))[i0 * 9 + i1 * 1944 + i2]);
+                acc += (((densenet_real *)(ar + 691247296))[i0 * 9 + i1 * 1944 + i2] * ((densenet_real *)(ar + 687265984))[i0 * 9 + i1 * 1944 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78576896))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78302592))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[216, 1, 1], densenet.dlm line 15 */
+    /* neg -> f32[216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78576896))[i0] / ((densenet_real *)(ar + 78573952))[i0]);
-        ((densenet_real *)(ar + 2770496))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78303488))[i0] = (-((densenet_real *)(ar + 2771392))[i0]);
     }
     }
-    /* divcount -> f32[1, 216, 1, 1], densenet.dlm line 15 */
+    /* mul -> f32[216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 78577984))[i0] = ((((-((((densenet_real *)(ar + 78576896))[i0] * ((densenet_real *)(ar + 78572992))[i0]) / ((densenet_real *)(ar + 78573952))[i0])) * 0.5f) / ((densenet_real *)(ar + 78573952))[i0]) / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78304384))[i0] = (((densenet_real *)(ar + 78303488))[i0] * ((densenet_real *)(ar + 78298880))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
+    /* add -> f32[216, 1, 1], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 216; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 444922048))[i0 * 1944 + i1 * 9 + i2] = (((densenet_real *)(ar + 78577984))[i1] * ((densenet_real *)(ar + 443926720))[i0 * 1944 + i1 * 9 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 216; i0++) {
+        ((densenet_real *)(ar + 78306624))[i0] = (((densenet_real *)(ar + 78302592))[i0] + (((densenet_real *)(ar + 78303488))[i0] * ((densenet_real *)(ar + 78297984))[i0]));
+    }
+    }
+    /* div -> f32[216, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 216; i0++) {
+        ((densenet_real *)(ar + 2770496))[i0] = (((densenet_real *)(ar + 78306624))[i0] / ((densenet_real *)(ar + 78300672))[i0]);
+    }
+    }
+    /* div -> f32[216, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 216; i0++) {
+        ((densenet_real *)(ar + 78302592))[i0] = (((-((((densenet_real *)(ar + 78306624))[i0] * ((densenet_real *)(ar + 78298880))[i0]) / ((densenet_real *)(ar + 78300672))[i0])) * 0.5f) / ((densenet_real *)(ar + 78300672))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 216], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 78306624)), 0, (size_t)(1) * 432 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78306624)) + i * 432 + 216 + j * 216, ((densenet_real *)(ar + 78302592)) + i * 216 + j * 216, 216 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 216], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 78302592)), 0, (size_t)(1) * 432 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78302592)) + i * 432 + 0 + j * 216, ((densenet_real *)(ar + 78304384)) + i * 216 + j * 216, 216 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 216], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 432; i0++) {
+        ((densenet_real *)(ar + 78308352))[i0] = (((densenet_real *)(ar + 78306624))[i0] + ((densenet_real *)(ar + 78302592))[i0]);
+    }
+    }
+    /* slice -> f32[1, 216], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78300672)) + i * 216, ((densenet_real *)(ar + 78308352)) + i * 432 + 0, 216 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 216], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78302592)) + i * 216, ((densenet_real *)(ar + 78308352)) + i * 432 + 216, 216 * sizeof(densenet_real));
+    }
+    /* mul -> f32[216, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 216; i0++) {
+        ((densenet_real *)(ar + 78303488))[i0] = (((densenet_real *)(ar + 78302592))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
@@ -5152,37 +5035,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 216; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 443926720))[i0 * 1944 + i1 * 9 + i2] = (((((densenet_real *)(ar + 694122688))[i0 * 1944 + i1 * 9 + i2] * ((densenet_real *)(ar + 78572992))[i1]) + ((densenet_real *)(ar + 444922048))[i0 * 1944 + i1 * 9 + i2]) + ((densenet_real *)(ar + 444922048))[i0 * 1944 + i1 * 9 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 216, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 216; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (-((densenet_real *)(ar + 443926720))[i0 * 9 + i1 * 1944 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78572992))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 216, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 78573952))[i0] = (((densenet_real *)(ar + 78572992))[i0] / (densenet_real)(9 * n));
-    }
-    }
-    /* add -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 216; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 444922048))[i0 * 1944 + i1 * 9 + i2] = ((((densenet_real *)(ar + 360171712))[i0 * 1944 + i1 * 9 + i2] + ((densenet_real *)(ar + 443926720))[i0 * 1944 + i1 * 9 + i2]) + ((densenet_real *)(ar + 78573952))[i1]);
+                ((densenet_real *)(ar + 688261312))[i0 * 1944 + i1 * 9 + i2] = ((((densenet_real *)(ar + 689256640))[i0 * 1944 + i1 * 9 + i2] + (((densenet_real *)(ar + 691247296))[i0 * 1944 + i1 * 9 + i2] * ((densenet_real *)(ar + 78298880))[i1])) + ((((densenet_real *)(ar + 78300672))[i1] + (((densenet_real *)(ar + 78303488))[i1] * (((densenet_real *)(ar + 687265984))[i0 * 1944 + i1 * 9 + i2] - ((densenet_real *)(ar + 78297984))[i1]))) * ((densenet_real *)(ar + 78267648))[0]));
             }
         }
     }
@@ -5190,12 +5043,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 184, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 151671232)) + i * 1656, ((densenet_real *)(ar + 444922048)) + i * 1944 + 0, 1656 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 687265984)) + i * 1656, ((densenet_real *)(ar + 688261312)) + i * 1944 + 0, 1656 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 78706624)) + i * 288, ((densenet_real *)(ar + 444922048)) + i * 1944 + 1656, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 78306624)) + i * 288, ((densenet_real *)(ar + 688261312)) + i * 1944 + 1656, 288 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5204,7 +5057,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 78706624))[i0 * 9 + i1 * 288 + i2];
+                acc += ((densenet_real *)(ar + 78306624))[i0 * 9 + i1 * 288 + i2];
             }
         }
         ((densenet_real *)(ar + 2770368))[i0] = (densenet_real)acc;
@@ -5212,17 +5065,17 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 360171712)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 443926720), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 688113856)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 688961728), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 184, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 152519104)), ((densenet_real *)(ar + 2558400)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 443926720), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 686418112)), ((densenet_real *)(ar + 2558400)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 688961728), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1656; i0++) {
-        ((densenet_real *)(ar + 443926720))[i0] = (((densenet_real *)(ar + 360171712))[i0] * (((densenet_real *)(ar + 152519104))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 688961728))[i0] = (((densenet_real *)(ar + 688113856))[i0] * (((densenet_real *)(ar + 686418112))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 184, 1, 1], densenet.dlm line 15 */
@@ -5232,7 +5085,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 443926720))[i0 * 9 + i1 * 1656 + i2];
+                acc += ((densenet_real *)(ar + 688961728))[i0 * 9 + i1 * 1656 + i2];
             }
         }
         ((densenet_real *)(ar + 2557632))[i0] = (densenet_real)acc;
@@ -5245,35 +5098,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 443926720))[i0 * 9 + i1 * 1656 + i2] * ((densenet_real *)(ar + 84748288))[i0 * 9 + i1 * 1656 + i2]);
+                acc += (((densenet_real *)(ar + 688961728))[i0 * 9 + i1 * 1656 + i2] * ((densenet_real *)(ar + 685570240))[i0 * 9 + i1 * 1656 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78572992))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78297152))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[184, 1, 1], densenet.dlm line 15 */
+    /* neg -> f32[184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78572992))[i0] / ((densenet_real *)(ar + 78570432))[i0]);
-        ((densenet_real *)(ar + 2556864))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78297920))[i0] = (-((densenet_real *)(ar + 2557632))[i0]);
     }
     }
-    /* divcount -> f32[1, 184, 1, 1], densenet.dlm line 15 */
+    /* mul -> f32[184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 78573952))[i0] = ((((-((((densenet_real *)(ar + 78572992))[i0] * ((densenet_real *)(ar + 78569600))[i0]) / ((densenet_real *)(ar + 78570432))[i0])) * 0.5f) / ((densenet_real *)(ar + 78570432))[i0]) / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78298688))[i0] = (((densenet_real *)(ar + 78297920))[i0] * ((densenet_real *)(ar + 78293952))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
+    /* add -> f32[184, 1, 1], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 184; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 152519104))[i0 * 1656 + i1 * 9 + i2] = (((densenet_real *)(ar + 78573952))[i1] * ((densenet_real *)(ar + 84748288))[i0 * 1656 + i1 * 9 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 184; i0++) {
+        ((densenet_real *)(ar + 78300672))[i0] = (((densenet_real *)(ar + 78297152))[i0] + (((densenet_real *)(ar + 78297920))[i0] * ((densenet_real *)(ar + 78293184))[i0]));
+    }
+    }
+    /* div -> f32[184, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 184; i0++) {
+        ((densenet_real *)(ar + 2556864))[i0] = (((densenet_real *)(ar + 78300672))[i0] / ((densenet_real *)(ar + 78295488))[i0]);
+    }
+    }
+    /* div -> f32[184, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 184; i0++) {
+        ((densenet_real *)(ar + 78297152))[i0] = (((-((((densenet_real *)(ar + 78300672))[i0] * ((densenet_real *)(ar + 78293952))[i0]) / ((densenet_real *)(ar + 78295488))[i0])) * 0.5f) / ((densenet_real *)(ar + 78295488))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 184], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 78302592)), 0, (size_t)(1) * 368 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78302592)) + i * 368 + 184 + j * 184, ((densenet_real *)(ar + 78297152)) + i * 184 + j * 184, 184 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 184], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 78297152)), 0, (size_t)(1) * 368 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78297152)) + i * 368 + 0 + j * 184, ((densenet_real *)(ar + 78298688)) + i * 184 + j * 184, 184 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 184], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 368; i0++) {
+        ((densenet_real *)(ar + 78304064))[i0] = (((densenet_real *)(ar + 78302592))[i0] + ((densenet_real *)(ar + 78297152))[i0]);
+    }
+    }
+    /* slice -> f32[1, 184], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78295488)) + i * 184, ((densenet_real *)(ar + 78304064)) + i * 368 + 0, 184 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 184], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78297152)) + i * 184, ((densenet_real *)(ar + 78304064)) + i * 368 + 184, 184 * sizeof(densenet_real));
+    }
+    /* mul -> f32[184, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 184; i0++) {
+        ((densenet_real *)(ar + 78297920))[i0] = (((densenet_real *)(ar + 78297152))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
@@ -5282,37 +5176,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 184; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 84748288))[i0 * 1656 + i1 * 9 + i2] = (((((densenet_real *)(ar + 443926720))[i0 * 1656 + i1 * 9 + i2] * ((densenet_real *)(ar + 78569600))[i1]) + ((densenet_real *)(ar + 152519104))[i0 * 1656 + i1 * 9 + i2]) + ((densenet_real *)(ar + 152519104))[i0 * 1656 + i1 * 9 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 184, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 184; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (-((densenet_real *)(ar + 84748288))[i0 * 9 + i1 * 1656 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78569600))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 184, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 78570432))[i0] = (((densenet_real *)(ar + 78569600))[i0] / (densenet_real)(9 * n));
-    }
-    }
-    /* add -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 184; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 152519104))[i0 * 1656 + i1 * 9 + i2] = ((((densenet_real *)(ar + 151671232))[i0 * 1656 + i1 * 9 + i2] + ((densenet_real *)(ar + 84748288))[i0 * 1656 + i1 * 9 + i2]) + ((densenet_real *)(ar + 78570432))[i1]);
+                ((densenet_real *)(ar + 686418112))[i0 * 1656 + i1 * 9 + i2] = ((((densenet_real *)(ar + 687265984))[i0 * 1656 + i1 * 9 + i2] + (((densenet_real *)(ar + 688961728))[i0 * 1656 + i1 * 9 + i2] * ((densenet_real *)(ar + 78293952))[i1])) + ((((densenet_real *)(ar + 78295488))[i1] + (((densenet_real *)(ar + 78297920))[i1] * (((densenet_real *)(ar + 685570240))[i0 * 1656 + i1 * 9 + i2] - ((densenet_real *)(ar + 78293184))[i1]))) * ((densenet_real *)(ar + 78267648))[0]));
             }
         }
     }
@@ -5320,12 +5184,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 152, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 84748288)) + i * 1368, ((densenet_real *)(ar + 152519104)) + i * 1656 + 0, 1368 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 685570240)) + i * 1368, ((densenet_real *)(ar + 686418112)) + i * 1656 + 0, 1368 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 78706624)) + i * 288, ((densenet_real *)(ar + 152519104)) + i * 1656 + 1368, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 78306624)) + i * 288, ((densenet_real *)(ar + 686418112)) + i * 1656 + 1368, 288 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5334,7 +5198,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 78706624))[i0 * 9 + i1 * 288 + i2];
+                acc += ((densenet_real *)(ar + 78306624))[i0 * 9 + i1 * 288 + i2];
             }
         }
         ((densenet_real *)(ar + 2556736))[i0] = (densenet_real)acc;
@@ -5342,17 +5206,17 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 151671232)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 152371648), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 686270656)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 686971072), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 152, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 96643520)), ((densenet_real *)(ar + 2381632)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 152371648), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 684869824)), ((densenet_real *)(ar + 2381632)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 686971072), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1368; i0++) {
-        ((densenet_real *)(ar + 152371648))[i0] = (((densenet_real *)(ar + 151671232))[i0] * (((densenet_real *)(ar + 96643520))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 686971072))[i0] = (((densenet_real *)(ar + 686270656))[i0] * (((densenet_real *)(ar + 684869824))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 152, 1, 1], densenet.dlm line 15 */
@@ -5362,7 +5226,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 152371648))[i0 * 9 + i1 * 1368 + i2];
+                acc += ((densenet_real *)(ar + 686971072))[i0 * 9 + i1 * 1368 + i2];
             }
         }
         ((densenet_real *)(ar + 2380992))[i0] = (densenet_real)acc;
@@ -5375,35 +5239,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 152371648))[i0 * 9 + i1 * 1368 + i2] * ((densenet_real *)(ar + 95943104))[i0 * 9 + i1 * 1368 + i2]);
+                acc += (((densenet_real *)(ar + 686971072))[i0 * 9 + i1 * 1368 + i2] * ((densenet_real *)(ar + 570370240))[i0 * 9 + i1 * 1368 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78569600))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78292480))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[152, 1, 1], densenet.dlm line 15 */
+    /* neg -> f32[152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78569600))[i0] / ((densenet_real *)(ar + 78567424))[i0]);
-        ((densenet_real *)(ar + 2380352))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78293120))[i0] = (-((densenet_real *)(ar + 2380992))[i0]);
     }
     }
-    /* divcount -> f32[1, 152, 1, 1], densenet.dlm line 15 */
+    /* mul -> f32[152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 78570432))[i0] = ((((-((((densenet_real *)(ar + 78569600))[i0] * ((densenet_real *)(ar + 78566720))[i0]) / ((densenet_real *)(ar + 78567424))[i0])) * 0.5f) / ((densenet_real *)(ar + 78567424))[i0]) / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78293760))[i0] = (((densenet_real *)(ar + 78293120))[i0] * ((densenet_real *)(ar + 78289792))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
+    /* add -> f32[152, 1, 1], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 152; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 96643520))[i0 * 1368 + i1 * 9 + i2] = (((densenet_real *)(ar + 78570432))[i1] * ((densenet_real *)(ar + 95943104))[i0 * 1368 + i1 * 9 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 152; i0++) {
+        ((densenet_real *)(ar + 78295488))[i0] = (((densenet_real *)(ar + 78292480))[i0] + (((densenet_real *)(ar + 78293120))[i0] * ((densenet_real *)(ar + 78289152))[i0]));
+    }
+    }
+    /* div -> f32[152, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 152; i0++) {
+        ((densenet_real *)(ar + 2380352))[i0] = (((densenet_real *)(ar + 78295488))[i0] / ((densenet_real *)(ar + 78291072))[i0]);
+    }
+    }
+    /* div -> f32[152, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 152; i0++) {
+        ((densenet_real *)(ar + 78292480))[i0] = (((-((((densenet_real *)(ar + 78295488))[i0] * ((densenet_real *)(ar + 78289792))[i0]) / ((densenet_real *)(ar + 78291072))[i0])) * 0.5f) / ((densenet_real *)(ar + 78291072))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 152], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 78297152)), 0, (size_t)(1) * 304 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78297152)) + i * 304 + 152 + j * 152, ((densenet_real *)(ar + 78292480)) + i * 152 + j * 152, 152 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 152], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 78292480)), 0, (size_t)(1) * 304 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78292480)) + i * 304 + 0 + j * 152, ((densenet_real *)(ar + 78293760)) + i * 152 + j * 152, 152 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 152], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 304; i0++) {
+        ((densenet_real *)(ar + 78298368))[i0] = (((densenet_real *)(ar + 78297152))[i0] + ((densenet_real *)(ar + 78292480))[i0]);
+    }
+    }
+    /* slice -> f32[1, 152], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78291072)) + i * 152, ((densenet_real *)(ar + 78298368)) + i * 304 + 0, 152 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 152], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78292480)) + i * 152, ((densenet_real *)(ar + 78298368)) + i * 304 + 152, 152 * sizeof(densenet_real));
+    }
+    /* mul -> f32[152, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 152; i0++) {
+        ((densenet_real *)(ar + 78293120))[i0] = (((densenet_real *)(ar + 78292480))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
@@ -5412,37 +5317,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 152; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 95943104))[i0 * 1368 + i1 * 9 + i2] = (((((densenet_real *)(ar + 152371648))[i0 * 1368 + i1 * 9 + i2] * ((densenet_real *)(ar + 78566720))[i1]) + ((densenet_real *)(ar + 96643520))[i0 * 1368 + i1 * 9 + i2]) + ((densenet_real *)(ar + 96643520))[i0 * 1368 + i1 * 9 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 152, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 152; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (-((densenet_real *)(ar + 95943104))[i0 * 9 + i1 * 1368 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78566720))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 152, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 78567424))[i0] = (((densenet_real *)(ar + 78566720))[i0] / (densenet_real)(9 * n));
-    }
-    }
-    /* add -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 152; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 96643520))[i0 * 1368 + i1 * 9 + i2] = ((((densenet_real *)(ar + 84748288))[i0 * 1368 + i1 * 9 + i2] + ((densenet_real *)(ar + 95943104))[i0 * 1368 + i1 * 9 + i2]) + ((densenet_real *)(ar + 78567424))[i1]);
+                ((densenet_real *)(ar + 684869824))[i0 * 1368 + i1 * 9 + i2] = ((((densenet_real *)(ar + 685570240))[i0 * 1368 + i1 * 9 + i2] + (((densenet_real *)(ar + 686971072))[i0 * 1368 + i1 * 9 + i2] * ((densenet_real *)(ar + 78289792))[i1])) + ((((densenet_real *)(ar + 78291072))[i1] + (((densenet_real *)(ar + 78293120))[i1] * (((densenet_real *)(ar + 570370240))[i0 * 1368 + i1 * 9 + i2] - ((densenet_real *)(ar + 78289152))[i1]))) * ((densenet_real *)(ar + 78267648))[0]));
             }
         }
     }
@@ -5450,12 +5325,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 120, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 84748288)) + i * 1080, ((densenet_real *)(ar + 96643520)) + i * 1368 + 0, 1080 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 570370240)) + i * 1080, ((densenet_real *)(ar + 684869824)) + i * 1368 + 0, 1080 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 78706624)) + i * 288, ((densenet_real *)(ar + 96643520)) + i * 1368 + 1080, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 78306624)) + i * 288, ((densenet_real *)(ar + 684869824)) + i * 1368 + 1080, 288 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5464,7 +5339,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 78706624))[i0 * 9 + i1 * 288 + i2];
+                acc += ((densenet_real *)(ar + 78306624))[i0 * 9 + i1 * 288 + i2];
             }
         }
         ((densenet_real *)(ar + 2380224))[i0] = (densenet_real)acc;
@@ -5472,17 +5347,17 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 95943104)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 151671232), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 570923200)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 684869824), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 120, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 79673920)), ((densenet_real *)(ar + 2241984)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 151671232), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 569817280)), ((densenet_real *)(ar + 2241984)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 684869824), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1080; i0++) {
-        ((densenet_real *)(ar + 96496064))[i0] = (((densenet_real *)(ar + 95943104))[i0] * (((densenet_real *)(ar + 79673920))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 684869824))[i0] = (((densenet_real *)(ar + 570923200))[i0] * (((densenet_real *)(ar + 569817280))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 120, 1, 1], densenet.dlm line 15 */
@@ -5492,7 +5367,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 96496064))[i0 * 9 + i1 * 1080 + i2];
+                acc += ((densenet_real *)(ar + 684869824))[i0 * 9 + i1 * 1080 + i2];
             }
         }
         ((densenet_real *)(ar + 2241472))[i0] = (densenet_real)acc;
@@ -5505,35 +5380,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 96496064))[i0 * 9 + i1 * 1080 + i2] * ((densenet_real *)(ar + 79119424))[i0 * 9 + i1 * 1080 + i2]);
+                acc += (((densenet_real *)(ar + 684869824))[i0 * 9 + i1 * 1080 + i2] * ((densenet_real *)(ar + 569264320))[i0 * 9 + i1 * 1080 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78566720))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78288576))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[120, 1, 1], densenet.dlm line 15 */
+    /* neg -> f32[120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78566720))[i0] / ((densenet_real *)(ar + 79673408))[i0]);
-        ((densenet_real *)(ar + 2240960))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78289088))[i0] = (-((densenet_real *)(ar + 2241472))[i0]);
     }
     }
-    /* divcount -> f32[1, 120, 1, 1], densenet.dlm line 15 */
+    /* mul -> f32[120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 78567424))[i0] = ((((-((((densenet_real *)(ar + 78566720))[i0] * ((densenet_real *)(ar + 79672384))[i0]) / ((densenet_real *)(ar + 79673408))[i0])) * 0.5f) / ((densenet_real *)(ar + 79673408))[i0]) / (densenet_real)(9 * n));
+        ((densenet_real *)(ar + 78289600))[i0] = (((densenet_real *)(ar + 78289088))[i0] * ((densenet_real *)(ar + 78286400))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
+    /* add -> f32[120, 1, 1], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 120; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 79673408))[i0 * 1080 + i1 * 9 + i2] = (((densenet_real *)(ar + 78567424))[i1] * ((densenet_real *)(ar + 79119424))[i0 * 1080 + i1 * 9 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 120; i0++) {
+        ((densenet_real *)(ar + 78291072))[i0] = (((densenet_real *)(ar + 78288576))[i0] + (((densenet_real *)(ar + 78289088))[i0] * ((densenet_real *)(ar + 78285888))[i0]));
+    }
+    }
+    /* div -> f32[120, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 120; i0++) {
+        ((densenet_real *)(ar + 2240960))[i0] = (((densenet_real *)(ar + 78291072))[i0] / ((densenet_real *)(ar + 78287424))[i0]);
+    }
+    }
+    /* div -> f32[120, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 120; i0++) {
+        ((densenet_real *)(ar + 78288576))[i0] = (((-((((densenet_real *)(ar + 78291072))[i0] * ((densenet_real *)(ar + 78286400))[i0]) / ((densenet_real *)(ar + 78287424))[i0])) * 0.5f) / ((densenet_real *)(ar + 78287424))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 120], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 78292480)), 0, (size_t)(1) * 240 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78292480)) + i * 240 + 120 + j * 120, ((densenet_real *)(ar + 78288576)) + i * 120 + j * 120, 120 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 120], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 78288576)), 0, (size_t)(1) * 240 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78288576)) + i * 240 + 0 + j * 120, ((densenet_real *)(ar + 78289600)) + i * 120 + j * 120, 120 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 120], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 240; i0++) {
+        ((densenet_real *)(ar + 78293440))[i0] = (((densenet_real *)(ar + 78292480))[i0] + ((densenet_real *)(ar + 78288576))[i0]);
+    }
+    }
+    /* slice -> f32[1, 120], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78287424)) + i * 120, ((densenet_real *)(ar + 78293440)) + i * 240 + 0, 120 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 120], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78288576)) + i * 120, ((densenet_real *)(ar + 78293440)) + i * 240 + 120, 120 * sizeof(densenet_real));
+    }
+    /* mul -> f32[120, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 120; i0++) {
+        ((densenet_real *)(ar + 78289088))[i0] = (((densenet_real *)(ar + 78288576))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
@@ -5542,44 +5458,14 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 79119040))[i0 * 1080 + i1 * 9 + i2] = (((((densenet_real *)(ar + 96496064))[i0 * 1080 + i1 * 9 + i2] * ((densenet_real *)(ar + 79672384))[i1]) + ((densenet_real *)(ar + 79673408))[i0 * 1080 + i1 * 9 + i2]) + ((densenet_real *)(ar + 79673408))[i0 * 1080 + i1 * 9 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 120, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (-((densenet_real *)(ar + 79119040))[i0 * 9 + i1 * 1080 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78566720))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 120, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 78567424))[i0] = (((densenet_real *)(ar + 78566720))[i0] / (densenet_real)(9 * n));
-    }
-    }
-    /* add -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 120; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 79673408))[i0 * 1080 + i1 * 9 + i2] = ((((densenet_real *)(ar + 84748288))[i0 * 1080 + i1 * 9 + i2] + ((densenet_real *)(ar + 79119040))[i0 * 1080 + i1 * 9 + i2]) + ((densenet_real *)(ar + 78567424))[i1]);
+                ((densenet_real *)(ar + 569817280))[i0 * 1080 + i1 * 9 + i2] = ((((densenet_real *)(ar + 570370240))[i0 * 1080 + i1 * 9 + i2] + (((densenet_real *)(ar + 684869824))[i0 * 1080 + i1 * 9 + i2] * ((densenet_real *)(ar + 78286400))[i1])) + ((((densenet_real *)(ar + 78287424))[i1] + (((densenet_real *)(ar + 78289088))[i1] * (((densenet_real *)(ar + 569264320))[i0 * 1080 + i1 * 9 + i2] - ((densenet_real *)(ar + 78285888))[i1]))) * ((densenet_real *)(ar + 78267648))[0]));
             }
         }
     }
     }
     /* avg_pool_dx -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {
-    avg_pool_dx_1(((densenet_real *)(ar + 79673408)), ((densenet_real *)(ar + 151671232)), n);
+    avg_pool_dx_1(((densenet_real *)(ar + 569817280)), ((densenet_real *)(ar + 684869824)), n);
     }
     /* sum -> f32[1, 120, 1, 1], densenet.dlm line 26 */
     {
@@ -5588,7 +5474,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 151671232))[i0 * 36 + i1 * 4320 + i2];
+                acc += ((densenet_real *)(ar + 684869824))[i0 * 36 + i1 * 4320 + i2];
             }
         }
         ((densenet_real *)(ar + 2240448))[i0] = (densenet_real)acc;
@@ -5597,18 +5483,18 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* conv2d_dx -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 240, 36, 120, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 151671232)) + i * 4320, 36, ((densenet_real *)(ar + 693127360)) + i * 8640, 36, 0);
+        gemm(1, 0, 240, 36, 120, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 684869824)) + i * 4320, 36, ((densenet_real *)(ar + 687081664)) + i * 8640, 36, 0);
     }
     /* conv2d_dw -> f32[120, 240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 120, 240, 36, ((densenet_real *)(ar + 151671232)) + i * 4320, 36, ((densenet_real *)(ar + 688703680)) + i * 8640, 36, ((densenet_real *)(ar + 2125248)), 240, i > 0);
+        gemm(0, 1, 120, 240, 36, ((densenet_real *)(ar + 684869824)) + i * 4320, 36, ((densenet_real *)(ar + 680446144)) + i * 8640, 36, ((densenet_real *)(ar + 2125248)), 240, i > 0);
     }
     /* mul -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 8640; i0++) {
-        ((densenet_real *)(ar + 697551040))[i0] = (((densenet_real *)(ar + 693127360))[i0] * (((densenet_real *)(ar + 688703680))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 691505344))[i0] = (((densenet_real *)(ar + 687081664))[i0] * (((densenet_real *)(ar + 680446144))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 240, 1, 1], densenet.dlm line 26 */
@@ -5618,7 +5504,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 697551040))[i0 * 36 + i1 * 8640 + i2];
+                acc += ((densenet_real *)(ar + 691505344))[i0 * 36 + i1 * 8640 + i2];
             }
         }
         ((densenet_real *)(ar + 2124288))[i0] = (densenet_real)acc;
@@ -5631,35 +5517,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 697551040))[i0 * 36 + i1 * 8640 + i2] * ((densenet_real *)(ar + 439503040))[i0 * 36 + i1 * 8640 + i2]);
+                acc += (((densenet_real *)(ar + 691505344))[i0 * 36 + i1 * 8640 + i2] * ((densenet_real *)(ar + 676022464))[i0 * 36 + i1 * 8640 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78576896))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78285824))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[240, 1, 1], densenet.dlm line 26 */
+    /* neg -> f32[240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78576896))[i0] / ((densenet_real *)(ar + 78564480))[i0]);
-        ((densenet_real *)(ar + 2123328))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78288576))[i0] = (-((densenet_real *)(ar + 2124288))[i0]);
     }
     }
-    /* divcount -> f32[1, 240, 1, 1], densenet.dlm line 26 */
+    /* mul -> f32[240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78577984))[i0] = ((((-((((densenet_real *)(ar + 78576896))[i0] * ((densenet_real *)(ar + 78563456))[i0]) / ((densenet_real *)(ar + 78564480))[i0])) * 0.5f) / ((densenet_real *)(ar + 78564480))[i0]) / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78292480))[i0] = (((densenet_real *)(ar + 78288576))[i0] * ((densenet_real *)(ar + 78283008))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
+    /* add -> f32[240, 1, 1], densenet.dlm line 26 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 240; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 688703680))[i0 * 8640 + i1 * 36 + i2] = (((densenet_real *)(ar + 78577984))[i1] * ((densenet_real *)(ar + 439503040))[i0 * 8640 + i1 * 36 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 240; i0++) {
+        ((densenet_real *)(ar + 78293440))[i0] = (((densenet_real *)(ar + 78285824))[i0] + (((densenet_real *)(ar + 78288576))[i0] * ((densenet_real *)(ar + 78282048))[i0]));
+    }
+    }
+    /* div -> f32[240, 1, 1], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 240; i0++) {
+        ((densenet_real *)(ar + 2123328))[i0] = (((densenet_real *)(ar + 78293440))[i0] / ((densenet_real *)(ar + 78283968))[i0]);
+    }
+    }
+    /* div -> f32[240, 1, 1], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 240; i0++) {
+        ((densenet_real *)(ar + 78285824))[i0] = (((-((((densenet_real *)(ar + 78293440))[i0] * ((densenet_real *)(ar + 78283008))[i0]) / ((densenet_real *)(ar + 78283968))[i0])) * 0.5f) / ((densenet_real *)(ar + 78283968))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 240], densenet.dlm line 26 */
+    {
+    memset(((densenet_real *)(ar + 78297152)), 0, (size_t)(1) * 480 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78297152)) + i * 480 + 240 + j * 240, ((densenet_real *)(ar + 78285824)) + i * 240 + j * 240, 240 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 240], densenet.dlm line 26 */
+    {
+    memset(((densenet_real *)(ar + 78302592)), 0, (size_t)(1) * 480 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78302592)) + i * 480 + 0 + j * 240, ((densenet_real *)(ar + 78292480)) + i * 240 + j * 240, 240 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 240], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 480; i0++) {
+        ((densenet_real *)(ar + 78292480))[i0] = (((densenet_real *)(ar + 78297152))[i0] + ((densenet_real *)(ar + 78302592))[i0]);
+    }
+    }
+    /* slice -> f32[1, 240], densenet.dlm line 26 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78283968)) + i * 240, ((densenet_real *)(ar + 78292480)) + i * 480 + 0, 240 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 240], densenet.dlm line 26 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78285824)) + i * 240, ((densenet_real *)(ar + 78292480)) + i * 480 + 240, 240 * sizeof(densenet_real));
+    }
+    /* mul -> f32[240, 1, 1], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 240; i0++) {
+        ((densenet_real *)(ar + 78288576))[i0] = (((densenet_real *)(ar + 78285824))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
@@ -5668,37 +5595,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 240; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 439503040))[i0 * 8640 + i1 * 36 + i2] = (((((densenet_real *)(ar + 697551040))[i0 * 8640 + i1 * 36 + i2] * ((densenet_real *)(ar + 78563456))[i1]) + ((densenet_real *)(ar + 688703680))[i0 * 8640 + i1 * 36 + i2]) + ((densenet_real *)(ar + 688703680))[i0 * 8640 + i1 * 36 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 240, 1, 1], densenet.dlm line 26 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 240; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (-((densenet_real *)(ar + 439503040))[i0 * 36 + i1 * 8640 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78563456))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 240, 1, 1], densenet.dlm line 26 */
-    {
-    for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78564480))[i0] = (((densenet_real *)(ar + 78563456))[i0] / (densenet_real)(36 * n));
-    }
-    }
-    /* add -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 240; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 688703680))[i0 * 8640 + i1 * 36 + i2] = (((densenet_real *)(ar + 439503040))[i0 * 8640 + i1 * 36 + i2] + ((densenet_real *)(ar + 78564480))[i1]);
+                ((densenet_real *)(ar + 680446144))[i0 * 8640 + i1 * 36 + i2] = ((((densenet_real *)(ar + 691505344))[i0 * 8640 + i1 * 36 + i2] * ((densenet_real *)(ar + 78283008))[i1]) + ((((densenet_real *)(ar + 78283968))[i1] + (((densenet_real *)(ar + 78288576))[i1] * (((densenet_real *)(ar + 676022464))[i0 * 8640 + i1 * 36 + i2] - ((densenet_real *)(ar + 78282048))[i1]))) * ((densenet_real *)(ar + 76187584))[0]));
             }
         }
     }
@@ -5706,12 +5603,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 208, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 439503040)) + i * 7488, ((densenet_real *)(ar + 688703680)) + i * 8640 + 0, 7488 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 676022464)) + i * 7488, ((densenet_real *)(ar + 680446144)) + i * 8640 + 0, 7488 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 79673408)) + i * 1152, ((densenet_real *)(ar + 688703680)) + i * 8640 + 7488, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 569264320)) + i * 1152, ((densenet_real *)(ar + 680446144)) + i * 8640 + 7488, 1152 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5720,7 +5617,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 79673408))[i0 * 36 + i1 * 1152 + i2];
+                acc += ((densenet_real *)(ar + 569264320))[i0 * 36 + i1 * 1152 + i2];
             }
         }
         ((densenet_real *)(ar + 2123200))[i0] = (densenet_real)acc;
@@ -5728,17 +5625,17 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 688703680)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 84748288), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 679856320)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 208, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 684869824)), ((densenet_real *)(ar + 1883584)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 84748288), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 672188608)), ((densenet_real *)(ar + 1883584)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 7488; i0++) {
-        ((densenet_real *)(ar + 692537536))[i0] = (((densenet_real *)(ar + 688703680))[i0] * (((densenet_real *)(ar + 684869824))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 683690176))[i0] = (((densenet_real *)(ar + 679856320))[i0] * (((densenet_real *)(ar + 672188608))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 208, 1, 1], densenet.dlm line 15 */
@@ -5748,7 +5645,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 692537536))[i0 * 36 + i1 * 7488 + i2];
+                acc += ((densenet_real *)(ar + 683690176))[i0 * 36 + i1 * 7488 + i2];
             }
         }
         ((densenet_real *)(ar + 1882752))[i0] = (densenet_real)acc;
@@ -5761,35 +5658,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 692537536))[i0 * 36 + i1 * 7488 + i2] * ((densenet_real *)(ar + 329205952))[i0 * 36 + i1 * 7488 + i2]);
+                acc += (((densenet_real *)(ar + 683690176))[i0 * 36 + i1 * 7488 + i2] * ((densenet_real *)(ar + 668354752))[i0 * 36 + i1 * 7488 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78563456))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78282048))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[208, 1, 1], densenet.dlm line 15 */
+    /* neg -> f32[208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78563456))[i0] / ((densenet_real *)(ar + 78560704))[i0]);
-        ((densenet_real *)(ar + 1881920))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78282880))[i0] = (-((densenet_real *)(ar + 1882752))[i0]);
     }
     }
-    /* divcount -> f32[1, 208, 1, 1], densenet.dlm line 15 */
+    /* mul -> f32[208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 78564480))[i0] = ((((-((((densenet_real *)(ar + 78563456))[i0] * ((densenet_real *)(ar + 78559808))[i0]) / ((densenet_real *)(ar + 78560704))[i0])) * 0.5f) / ((densenet_real *)(ar + 78560704))[i0]) / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78283712))[i0] = (((densenet_real *)(ar + 78282880))[i0] * ((densenet_real *)(ar + 78278464))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
+    /* add -> f32[208, 1, 1], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 208; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 684869824))[i0 * 7488 + i1 * 36 + i2] = (((densenet_real *)(ar + 78564480))[i1] * ((densenet_real *)(ar + 329205952))[i0 * 7488 + i1 * 36 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 208; i0++) {
+        ((densenet_real *)(ar + 78285824))[i0] = (((densenet_real *)(ar + 78282048))[i0] + (((densenet_real *)(ar + 78282880))[i0] * ((densenet_real *)(ar + 78277632))[i0]));
+    }
+    }
+    /* div -> f32[208, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 208; i0++) {
+        ((densenet_real *)(ar + 1881920))[i0] = (((densenet_real *)(ar + 78285824))[i0] / ((densenet_real *)(ar + 78279296))[i0]);
+    }
+    }
+    /* div -> f32[208, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 208; i0++) {
+        ((densenet_real *)(ar + 78282048))[i0] = (((-((((densenet_real *)(ar + 78285824))[i0] * ((densenet_real *)(ar + 78278464))[i0]) / ((densenet_real *)(ar + 78279296))[i0])) * 0.5f) / ((densenet_real *)(ar + 78279296))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 208], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 78288576)), 0, (size_t)(1) * 416 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78288576)) + i * 416 + 208 + j * 208, ((densenet_real *)(ar + 78282048)) + i * 208 + j * 208, 208 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 208], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 78282048)), 0, (size_t)(1) * 416 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78282048)) + i * 416 + 0 + j * 208, ((densenet_real *)(ar + 78283712)) + i * 208 + j * 208, 208 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 208], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 416; i0++) {
+        ((densenet_real *)(ar + 78292480))[i0] = (((densenet_real *)(ar + 78288576))[i0] + ((densenet_real *)(ar + 78282048))[i0]);
+    }
+    }
+    /* slice -> f32[1, 208], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78279296)) + i * 208, ((densenet_real *)(ar + 78292480)) + i * 416 + 0, 208 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 208], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78282048)) + i * 208, ((densenet_real *)(ar + 78292480)) + i * 416 + 208, 208 * sizeof(densenet_real));
+    }
+    /* mul -> f32[208, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 208; i0++) {
+        ((densenet_real *)(ar + 78282880))[i0] = (((densenet_real *)(ar + 78282048))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
@@ -5798,37 +5736,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 208; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 329205952))[i0 * 7488 + i1 * 36 + i2] = (((((densenet_real *)(ar + 692537536))[i0 * 7488 + i1 * 36 + i2] * ((densenet_real *)(ar + 78559808))[i1]) + ((densenet_real *)(ar + 684869824))[i0 * 7488 + i1 * 36 + i2]) + ((densenet_real *)(ar + 684869824))[i0 * 7488 + i1 * 36 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 208, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 208; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (-((densenet_real *)(ar + 329205952))[i0 * 36 + i1 * 7488 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78559808))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 208, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 78560704))[i0] = (((densenet_real *)(ar + 78559808))[i0] / (densenet_real)(36 * n));
-    }
-    }
-    /* add -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 208; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 684869824))[i0 * 7488 + i1 * 36 + i2] = ((((densenet_real *)(ar + 439503040))[i0 * 7488 + i1 * 36 + i2] + ((densenet_real *)(ar + 329205952))[i0 * 7488 + i1 * 36 + i2]) + ((densenet_real *)(ar + 78560704))[i1]);
+                ((densenet_real *)(ar + 672188608))[i0 * 7488 + i1 * 36 + i2] = ((((densenet_real *)(ar + 676022464))[i0 * 7488 + i1 * 36 + i2] + (((densenet_real *)(ar + 683690176))[i0 * 7488 + i1 * 36 + i2] * ((densenet_real *)(ar + 78278464))[i1])) + ((((densenet_real *)(ar + 78279296))[i1] + (((densenet_real *)(ar + 78282880))[i1] * (((densenet_real *)(ar + 668354752))[i0 * 7488 + i1 * 36 + i2] - ((densenet_real *)(ar + 78277632))[i1]))) * ((densenet_real *)(ar + 76187584))[0]));
             }
         }
     }
@@ -5836,12 +5744,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 176, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 329205952)) + i * 6336, ((densenet_real *)(ar + 684869824)) + i * 7488 + 0, 6336 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 668354752)) + i * 6336, ((densenet_real *)(ar + 672188608)) + i * 7488 + 0, 6336 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 79673408)) + i * 1152, ((densenet_real *)(ar + 684869824)) + i * 7488 + 6336, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 569264320)) + i * 1152, ((densenet_real *)(ar + 672188608)) + i * 7488 + 6336, 1152 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5850,7 +5758,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 79673408))[i0 * 36 + i1 * 1152 + i2];
+                acc += ((densenet_real *)(ar + 569264320))[i0 * 36 + i1 * 1152 + i2];
             }
         }
         ((densenet_real *)(ar + 1881792))[i0] = (densenet_real)acc;
@@ -5858,17 +5766,17 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 439503040)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 95943104), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 671598784)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 176, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 356927680)), ((densenet_real *)(ar + 1679040)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 95943104), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 665110720)), ((densenet_real *)(ar + 1679040)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 6336; i0++) {
-        ((densenet_real *)(ar + 442747072))[i0] = (((densenet_real *)(ar + 439503040))[i0] * (((densenet_real *)(ar + 356927680))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 674842816))[i0] = (((densenet_real *)(ar + 671598784))[i0] * (((densenet_real *)(ar + 665110720))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 176, 1, 1], densenet.dlm line 15 */
@@ -5878,7 +5786,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 442747072))[i0 * 36 + i1 * 6336 + i2];
+                acc += ((densenet_real *)(ar + 674842816))[i0 * 36 + i1 * 6336 + i2];
             }
         }
         ((densenet_real *)(ar + 1678336))[i0] = (densenet_real)acc;
@@ -5891,35 +5799,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 442747072))[i0 * 36 + i1 * 6336 + i2] * ((densenet_real *)(ar + 92699072))[i0 * 36 + i1 * 6336 + i2]);
+                acc += (((densenet_real *)(ar + 674842816))[i0 * 36 + i1 * 6336 + i2] * ((densenet_real *)(ar + 661866688))[i0 * 36 + i1 * 6336 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78559808))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78277632))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[176, 1, 1], densenet.dlm line 15 */
+    /* neg -> f32[176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78559808))[i0] / ((densenet_real *)(ar + 78557440))[i0]);
-        ((densenet_real *)(ar + 1677632))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78278336))[i0] = (-((densenet_real *)(ar + 1678336))[i0]);
     }
     }
-    /* divcount -> f32[1, 176, 1, 1], densenet.dlm line 15 */
+    /* mul -> f32[176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 78560704))[i0] = ((((-((((densenet_real *)(ar + 78559808))[i0] * ((densenet_real *)(ar + 78556672))[i0]) / ((densenet_real *)(ar + 78557440))[i0])) * 0.5f) / ((densenet_real *)(ar + 78557440))[i0]) / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78279040))[i0] = (((densenet_real *)(ar + 78278336))[i0] * ((densenet_real *)(ar + 78274560))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
+    /* add -> f32[176, 1, 1], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 176; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 356927680))[i0 * 6336 + i1 * 36 + i2] = (((densenet_real *)(ar + 78560704))[i1] * ((densenet_real *)(ar + 92699072))[i0 * 6336 + i1 * 36 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 176; i0++) {
+        ((densenet_real *)(ar + 78282048))[i0] = (((densenet_real *)(ar + 78277632))[i0] + (((densenet_real *)(ar + 78278336))[i0] * ((densenet_real *)(ar + 78273856))[i0]));
+    }
+    }
+    /* div -> f32[176, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 176; i0++) {
+        ((densenet_real *)(ar + 1677632))[i0] = (((densenet_real *)(ar + 78282048))[i0] / ((densenet_real *)(ar + 78275264))[i0]);
+    }
+    }
+    /* div -> f32[176, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 176; i0++) {
+        ((densenet_real *)(ar + 78277632))[i0] = (((-((((densenet_real *)(ar + 78282048))[i0] * ((densenet_real *)(ar + 78274560))[i0]) / ((densenet_real *)(ar + 78275264))[i0])) * 0.5f) / ((densenet_real *)(ar + 78275264))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 176], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 78282048)), 0, (size_t)(1) * 352 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78282048)) + i * 352 + 176 + j * 176, ((densenet_real *)(ar + 78277632)) + i * 176 + j * 176, 176 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 176], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 78277632)), 0, (size_t)(1) * 352 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78277632)) + i * 352 + 0 + j * 176, ((densenet_real *)(ar + 78279040)) + i * 176 + j * 176, 176 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 176], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 352; i0++) {
+        ((densenet_real *)(ar + 78283456))[i0] = (((densenet_real *)(ar + 78282048))[i0] + ((densenet_real *)(ar + 78277632))[i0]);
+    }
+    }
+    /* slice -> f32[1, 176], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78275264)) + i * 176, ((densenet_real *)(ar + 78283456)) + i * 352 + 0, 176 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 176], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78277632)) + i * 176, ((densenet_real *)(ar + 78283456)) + i * 352 + 176, 176 * sizeof(densenet_real));
+    }
+    /* mul -> f32[176, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 176; i0++) {
+        ((densenet_real *)(ar + 78278336))[i0] = (((densenet_real *)(ar + 78277632))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
@@ -5928,37 +5877,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 176; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 92699072))[i0 * 6336 + i1 * 36 + i2] = (((((densenet_real *)(ar + 442747072))[i0 * 6336 + i1 * 36 + i2] * ((densenet_real *)(ar + 78556672))[i1]) + ((densenet_real *)(ar + 356927680))[i0 * 6336 + i1 * 36 + i2]) + ((densenet_real *)(ar + 356927680))[i0 * 6336 + i1 * 36 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 176, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 176; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (-((densenet_real *)(ar + 92699072))[i0 * 36 + i1 * 6336 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78556672))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 176, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 78557440))[i0] = (((densenet_real *)(ar + 78556672))[i0] / (densenet_real)(36 * n));
-    }
-    }
-    /* add -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 176; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 356927680))[i0 * 6336 + i1 * 36 + i2] = ((((densenet_real *)(ar + 329205952))[i0 * 6336 + i1 * 36 + i2] + ((densenet_real *)(ar + 92699072))[i0 * 6336 + i1 * 36 + i2]) + ((densenet_real *)(ar + 78557440))[i1]);
+                ((densenet_real *)(ar + 665110720))[i0 * 6336 + i1 * 36 + i2] = ((((densenet_real *)(ar + 668354752))[i0 * 6336 + i1 * 36 + i2] + (((densenet_real *)(ar + 674842816))[i0 * 6336 + i1 * 36 + i2] * ((densenet_real *)(ar + 78274560))[i1])) + ((((densenet_real *)(ar + 78275264))[i1] + (((densenet_real *)(ar + 78278336))[i1] * (((densenet_real *)(ar + 661866688))[i0 * 6336 + i1 * 36 + i2] - ((densenet_real *)(ar + 78273856))[i1]))) * ((densenet_real *)(ar + 76187584))[0]));
             }
         }
     }
@@ -5966,12 +5885,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 144, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 92699072)) + i * 5184, ((densenet_real *)(ar + 356927680)) + i * 6336 + 0, 5184 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 661866688)) + i * 5184, ((densenet_real *)(ar + 665110720)) + i * 6336 + 0, 5184 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 79673408)) + i * 1152, ((densenet_real *)(ar + 356927680)) + i * 6336 + 5184, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 569264320)) + i * 1152, ((densenet_real *)(ar + 665110720)) + i * 6336 + 5184, 1152 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5980,7 +5899,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 79673408))[i0 * 36 + i1 * 1152 + i2];
+                acc += ((densenet_real *)(ar + 569264320))[i0 * 36 + i1 * 1152 + i2];
             }
         }
         ((densenet_real *)(ar + 1677504))[i0] = (densenet_real)acc;
@@ -5988,17 +5907,17 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 329205952)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 95353280), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 664520896)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 144, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 326551744)), ((densenet_real *)(ar + 1511616)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 95353280), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 659212480)), ((densenet_real *)(ar + 1511616)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 5184; i0++) {
-        ((densenet_real *)(ar + 356927680))[i0] = (((densenet_real *)(ar + 329205952))[i0] * (((densenet_real *)(ar + 326551744))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 667175104))[i0] = (((densenet_real *)(ar + 664520896))[i0] * (((densenet_real *)(ar + 659212480))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 144, 1, 1], densenet.dlm line 15 */
@@ -6008,7 +5927,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 356927680))[i0 * 36 + i1 * 5184 + i2];
+                acc += ((densenet_real *)(ar + 667175104))[i0 * 36 + i1 * 5184 + i2];
             }
         }
         ((densenet_real *)(ar + 1511040))[i0] = (densenet_real)acc;
@@ -6021,35 +5940,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 356927680))[i0 * 36 + i1 * 5184 + i2] * ((densenet_real *)(ar + 323897536))[i0 * 36 + i1 * 5184 + i2]);
+                acc += (((densenet_real *)(ar + 667175104))[i0 * 36 + i1 * 5184 + i2] * ((densenet_real *)(ar + 656558272))[i0 * 36 + i1 * 5184 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78556672))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78273856))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[144, 1, 1], densenet.dlm line 15 */
+    /* neg -> f32[144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78556672))[i0] / ((densenet_real *)(ar + 78554688))[i0]);
-        ((densenet_real *)(ar + 1510464))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78274432))[i0] = (-((densenet_real *)(ar + 1511040))[i0]);
     }
     }
-    /* divcount -> f32[1, 144, 1, 1], densenet.dlm line 15 */
+    /* mul -> f32[144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 78557440))[i0] = ((((-((((densenet_real *)(ar + 78556672))[i0] * ((densenet_real *)(ar + 78554048))[i0]) / ((densenet_real *)(ar + 78554688))[i0])) * 0.5f) / ((densenet_real *)(ar + 78554688))[i0]) / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78275008))[i0] = (((densenet_real *)(ar + 78274432))[i0] * ((densenet_real *)(ar + 78271296))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
+    /* add -> f32[144, 1, 1], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 144; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 326551744))[i0 * 5184 + i1 * 36 + i2] = (((densenet_real *)(ar + 78557440))[i1] * ((densenet_real *)(ar + 323897536))[i0 * 5184 + i1 * 36 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 144; i0++) {
+        ((densenet_real *)(ar + 78277632))[i0] = (((densenet_real *)(ar + 78273856))[i0] + (((densenet_real *)(ar + 78274432))[i0] * ((densenet_real *)(ar + 78270720))[i0]));
+    }
+    }
+    /* div -> f32[144, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 144; i0++) {
+        ((densenet_real *)(ar + 1510464))[i0] = (((densenet_real *)(ar + 78277632))[i0] / ((densenet_real *)(ar + 78271872))[i0]);
+    }
+    }
+    /* div -> f32[144, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 144; i0++) {
+        ((densenet_real *)(ar + 78273856))[i0] = (((-((((densenet_real *)(ar + 78277632))[i0] * ((densenet_real *)(ar + 78271296))[i0]) / ((densenet_real *)(ar + 78271872))[i0])) * 0.5f) / ((densenet_real *)(ar + 78271872))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 144], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 78277632)), 0, (size_t)(1) * 288 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78277632)) + i * 288 + 144 + j * 144, ((densenet_real *)(ar + 78273856)) + i * 144 + j * 144, 144 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 144], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 78273856)), 0, (size_t)(1) * 288 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78273856)) + i * 288 + 0 + j * 144, ((densenet_real *)(ar + 78275008)) + i * 144 + j * 144, 144 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 144], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 288; i0++) {
+        ((densenet_real *)(ar + 78278784))[i0] = (((densenet_real *)(ar + 78277632))[i0] + ((densenet_real *)(ar + 78273856))[i0]);
+    }
+    }
+    /* slice -> f32[1, 144], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78271872)) + i * 144, ((densenet_real *)(ar + 78278784)) + i * 288 + 0, 144 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 144], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78273856)) + i * 144, ((densenet_real *)(ar + 78278784)) + i * 288 + 144, 144 * sizeof(densenet_real));
+    }
+    /* mul -> f32[144, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 144; i0++) {
+        ((densenet_real *)(ar + 78274432))[i0] = (((densenet_real *)(ar + 78273856))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
@@ -6058,37 +6018,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 144; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 323897536))[i0 * 5184 + i1 * 36 + i2] = (((((densenet_real *)(ar + 356927680))[i0 * 5184 + i1 * 36 + i2] * ((densenet_real *)(ar + 78554048))[i1]) + ((densenet_real *)(ar + 326551744))[i0 * 5184 + i1 * 36 + i2]) + ((densenet_real *)(ar + 326551744))[i0 * 5184 + i1 * 36 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 144, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 144; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (-((densenet_real *)(ar + 323897536))[i0 * 36 + i1 * 5184 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78554048))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 144, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 78554688))[i0] = (((densenet_real *)(ar + 78554048))[i0] / (densenet_real)(36 * n));
-    }
-    }
-    /* add -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 144; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 326551744))[i0 * 5184 + i1 * 36 + i2] = ((((densenet_real *)(ar + 92699072))[i0 * 5184 + i1 * 36 + i2] + ((densenet_real *)(ar + 323897536))[i0 * 5184 + i1 * 36 + i2]) + ((densenet_real *)(ar + 78554688))[i1]);
+                ((densenet_real *)(ar + 659212480))[i0 * 5184 + i1 * 36 + i2] = ((((densenet_real *)(ar + 661866688))[i0 * 5184 + i1 * 36 + i2] + (((densenet_real *)(ar + 667175104))[i0 * 5184 + i1 * 36 + i2] * ((densenet_real *)(ar + 78271296))[i1])) + ((((densenet_real *)(ar + 78271872))[i1] + (((densenet_real *)(ar + 78274432))[i1] * (((densenet_real *)(ar + 656558272))[i0 * 5184 + i1 * 36 + i2] - ((densenet_real *)(ar + 78270720))[i1]))) * ((densenet_real *)(ar + 76187584))[0]));
             }
         }
     }
@@ -6096,12 +6026,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 112, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 92699072)) + i * 4032, ((densenet_real *)(ar + 326551744)) + i * 5184 + 0, 4032 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 569264320)) + i * 4032, ((densenet_real *)(ar + 659212480)) + i * 5184 + 0, 4032 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 79673408)) + i * 1152, ((densenet_real *)(ar + 326551744)) + i * 5184 + 4032, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 656558272)) + i * 1152, ((densenet_real *)(ar + 659212480)) + i * 5184 + 4032, 1152 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -6110,7 +6040,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 79673408))[i0 * 36 + i1 * 1152 + i2];
+                acc += ((densenet_real *)(ar + 656558272))[i0 * 36 + i1 * 1152 + i2];
             }
         }
         ((densenet_real *)(ar + 1510336))[i0] = (densenet_real)acc;
@@ -6118,17 +6048,17 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 94763456)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 151671232), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 657148096)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 656558272)), (densenet_real *)(ar + 659212480), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 112, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 82683904)), ((densenet_real *)(ar + 1381312)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 151671232), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 274352320)), ((densenet_real *)(ar + 1381312)), ((densenet_real *)(ar + 656558272)), (densenet_real *)(ar + 659212480), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4032; i0++) {
-        ((densenet_real *)(ar + 151671232))[i0] = (((densenet_real *)(ar + 94763456))[i0] * (((densenet_real *)(ar + 82683904))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 659212480))[i0] = (((densenet_real *)(ar + 657148096))[i0] * (((densenet_real *)(ar + 274352320))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 112, 1, 1], densenet.dlm line 15 */
@@ -6138,7 +6068,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 151671232))[i0 * 36 + i1 * 4032 + i2];
+                acc += ((densenet_real *)(ar + 659212480))[i0 * 36 + i1 * 4032 + i2];
             }
         }
         ((densenet_real *)(ar + 1380864))[i0] = (densenet_real)acc;
@@ -6151,35 +6081,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 151671232))[i0 * 36 + i1 * 4032 + i2] * ((densenet_real *)(ar + 80618176))[i0 * 36 + i1 * 4032 + i2]);
+                acc += (((densenet_real *)(ar + 659212480))[i0 * 36 + i1 * 4032 + i2] * ((densenet_real *)(ar + 76202496))[i0 * 36 + i1 * 4032 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78554048))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78270720))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[112, 1, 1], densenet.dlm line 15 */
+    /* neg -> f32[112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78554048))[i0] / ((densenet_real *)(ar + 82683456))[i0]);
-        ((densenet_real *)(ar + 1380416))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 78271168))[i0] = (-((densenet_real *)(ar + 1380864))[i0]);
     }
     }
-    /* divcount -> f32[1, 112, 1, 1], densenet.dlm line 15 */
+    /* mul -> f32[112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 78554688))[i0] = ((((-((((densenet_real *)(ar + 78554048))[i0] * ((densenet_real *)(ar + 82682560))[i0]) / ((densenet_real *)(ar + 82683456))[i0])) * 0.5f) / ((densenet_real *)(ar + 82683456))[i0]) / (densenet_real)(36 * n));
+        ((densenet_real *)(ar + 78271616))[i0] = (((densenet_real *)(ar + 78271168))[i0] * ((densenet_real *)(ar + 78268224))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
+    /* add -> f32[112, 1, 1], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 112; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 82683456))[i0 * 4032 + i1 * 36 + i2] = (((densenet_real *)(ar + 78554688))[i1] * ((densenet_real *)(ar + 80618176))[i0 * 4032 + i1 * 36 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 112; i0++) {
+        ((densenet_real *)(ar + 78273856))[i0] = (((densenet_real *)(ar + 78270720))[i0] + (((densenet_real *)(ar + 78271168))[i0] * ((densenet_real *)(ar + 78267776))[i0]));
+    }
+    }
+    /* div -> f32[112, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 112; i0++) {
+        ((densenet_real *)(ar + 1380416))[i0] = (((densenet_real *)(ar + 78273856))[i0] / ((densenet_real *)(ar + 78269120))[i0]);
+    }
+    }
+    /* div -> f32[112, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 112; i0++) {
+        ((densenet_real *)(ar + 78270720))[i0] = (((-((((densenet_real *)(ar + 78273856))[i0] * ((densenet_real *)(ar + 78268224))[i0]) / ((densenet_real *)(ar + 78269120))[i0])) * 0.5f) / ((densenet_real *)(ar + 78269120))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 112], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 78273856)), 0, (size_t)(1) * 224 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78273856)) + i * 224 + 112 + j * 112, ((densenet_real *)(ar + 78270720)) + i * 112 + j * 112, 112 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 112], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 78270720)), 0, (size_t)(1) * 224 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 78270720)) + i * 224 + 0 + j * 112, ((densenet_real *)(ar + 78271616)) + i * 112 + j * 112, 112 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 112], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 224; i0++) {
+        ((densenet_real *)(ar + 78274752))[i0] = (((densenet_real *)(ar + 78273856))[i0] + ((densenet_real *)(ar + 78270720))[i0]);
+    }
+    }
+    /* slice -> f32[1, 112], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78269120)) + i * 112, ((densenet_real *)(ar + 78274752)) + i * 224 + 0, 112 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 112], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 78270720)) + i * 112, ((densenet_real *)(ar + 78274752)) + i * 224 + 112, 112 * sizeof(densenet_real));
+    }
+    /* mul -> f32[112, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 112; i0++) {
+        ((densenet_real *)(ar + 78271168))[i0] = (((densenet_real *)(ar + 78270720))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
@@ -6188,44 +6159,14 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 80617856))[i0 * 4032 + i1 * 36 + i2] = (((((densenet_real *)(ar + 151671232))[i0 * 4032 + i1 * 36 + i2] * ((densenet_real *)(ar + 82682560))[i1]) + ((densenet_real *)(ar + 82683456))[i0 * 4032 + i1 * 36 + i2]) + ((densenet_real *)(ar + 82683456))[i0 * 4032 + i1 * 36 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 112, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 112; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (-((densenet_real *)(ar + 80617856))[i0 * 36 + i1 * 4032 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78554048))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 112, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 78554688))[i0] = (((densenet_real *)(ar + 78554048))[i0] / (densenet_real)(36 * n));
-    }
-    }
-    /* add -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 112; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 82683456))[i0 * 4032 + i1 * 36 + i2] = ((((densenet_real *)(ar + 92699072))[i0 * 4032 + i1 * 36 + i2] + ((densenet_real *)(ar + 80617856))[i0 * 4032 + i1 * 36 + i2]) + ((densenet_real *)(ar + 78554688))[i1]);
+                ((densenet_real *)(ar + 274352320))[i0 * 4032 + i1 * 36 + i2] = ((((densenet_real *)(ar + 569264320))[i0 * 4032 + i1 * 36 + i2] + (((densenet_real *)(ar + 659212480))[i0 * 4032 + i1 * 36 + i2] * ((densenet_real *)(ar + 78268224))[i1])) + ((((densenet_real *)(ar + 78269120))[i1] + (((densenet_real *)(ar + 78271168))[i1] * (((densenet_real *)(ar + 76202496))[i0 * 4032 + i1 * 36 + i2] - ((densenet_real *)(ar + 78267776))[i1]))) * ((densenet_real *)(ar + 76187584))[0]));
             }
         }
     }
     }
     /* avg_pool_dx -> f32[batch 128, 112, 12, 12], densenet.dlm line 26 */
     {
-    avg_pool_dx_2(((densenet_real *)(ar + 82683456)), ((densenet_real *)(ar + 323897536)), n);
+    avg_pool_dx_2(((densenet_real *)(ar + 274352320)), ((densenet_real *)(ar + 656558272)), n);
     }
     /* sum -> f32[1, 112, 1, 1], densenet.dlm line 26 */
     {
@@ -6234,7 +6175,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 323897536))[i0 * 144 + i1 * 16128 + i2];
+                acc += ((densenet_real *)(ar + 656558272))[i0 * 144 + i1 * 16128 + i2];
             }
         }
         ((densenet_real *)(ar + 1379968))[i0] = (densenet_real)acc;
@@ -6243,18 +6184,18 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* conv2d_dx -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 224, 144, 112, ((densenet_real *)(st + 1292416)), 224, ((densenet_real *)(ar + 323897536)) + i * 16128, 144, ((densenet_real *)(ar + 684869824)) + i * 32256, 144, 0);
+        gemm(1, 0, 224, 144, 112, ((densenet_real *)(st + 1292416)), 224, ((densenet_real *)(ar + 656558272)) + i * 16128, 144, ((densenet_real *)(ar + 664815808)) + i * 32256, 144, 0);
     }
     /* conv2d_dw -> f32[112, 224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 112, 224, 144, ((densenet_real *)(ar + 323897536)) + i * 16128, 144, ((densenet_real *)(ar + 668354752)) + i * 32256, 144, ((densenet_real *)(ar + 1279616)), 224, i > 0);
+        gemm(0, 1, 112, 224, 144, ((densenet_real *)(ar + 656558272)) + i * 16128, 144, ((densenet_real *)(ar + 640043200)) + i * 32256, 144, ((densenet_real *)(ar + 1279616)), 224, i > 0);
     }
     /* mul -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 32256; i0++) {
-        ((densenet_real *)(ar + 701384896))[i0] = (((densenet_real *)(ar + 684869824))[i0] * (((densenet_real *)(ar + 668354752))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 681330880))[i0] = (((densenet_real *)(ar + 664815808))[i0] * (((densenet_real *)(ar + 640043200))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 224, 1, 1], densenet.dlm line 26 */
@@ -6264,7 +6205,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 701384896))[i0 * 144 + i1 * 32256 + i2];
+                acc += ((densenet_real *)(ar + 681330880))[i0 * 144 + i1 * 32256 + i2];
             }
         }
         ((densenet_real *)(ar + 1278720))[i0] = (densenet_real)acc;
@@ -6277,35 +6218,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 701384896))[i0 * 144 + i1 * 32256 + i2] * ((densenet_real *)(ar + 422987968))[i0 * 144 + i1 * 32256 + i2]);
+                acc += (((densenet_real *)(ar + 681330880))[i0 * 144 + i1 * 32256 + i2] * ((densenet_real *)(ar + 623528128))[i0 * 144 + i1 * 32256 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78563456))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 76202496))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[224, 1, 1], densenet.dlm line 26 */
+    /* neg -> f32[224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78563456))[i0] / ((densenet_real *)(ar + 78552000))[i0]);
-        ((densenet_real *)(ar + 1277824))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 76203392))[i0] = (-((densenet_real *)(ar + 1278720))[i0]);
     }
     }
-    /* divcount -> f32[1, 224, 1, 1], densenet.dlm line 26 */
+    /* mul -> f32[224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 78564480))[i0] = ((((-((((densenet_real *)(ar + 78563456))[i0] * ((densenet_real *)(ar + 78551040))[i0]) / ((densenet_real *)(ar + 78552000))[i0])) * 0.5f) / ((densenet_real *)(ar + 78552000))[i0]) / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 76204288))[i0] = (((densenet_real *)(ar + 76203392))[i0] * ((densenet_real *)(ar + 76200704))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
+    /* add -> f32[224, 1, 1], densenet.dlm line 26 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 224; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 668354752))[i0 * 32256 + i1 * 144 + i2] = (((densenet_real *)(ar + 78564480))[i1] * ((densenet_real *)(ar + 422987968))[i0 * 32256 + i1 * 144 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 224; i0++) {
+        ((densenet_real *)(ar + 76205184))[i0] = (((densenet_real *)(ar + 76202496))[i0] + (((densenet_real *)(ar + 76203392))[i0] * ((densenet_real *)(ar + 76199808))[i0]));
+    }
+    }
+    /* div -> f32[224, 1, 1], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 224; i0++) {
+        ((densenet_real *)(ar + 1277824))[i0] = (((densenet_real *)(ar + 76205184))[i0] / ((densenet_real *)(ar + 76201600))[i0]);
+    }
+    }
+    /* div -> f32[224, 1, 1], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 224; i0++) {
+        ((densenet_real *)(ar + 76202496))[i0] = (((-((((densenet_real *)(ar + 76205184))[i0] * ((densenet_real *)(ar + 76200704))[i0]) / ((densenet_real *)(ar + 76201600))[i0])) * 0.5f) / ((densenet_real *)(ar + 76201600))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 224], densenet.dlm line 26 */
+    {
+    memset(((densenet_real *)(ar + 76205184)), 0, (size_t)(1) * 448 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 76205184)) + i * 448 + 224 + j * 224, ((densenet_real *)(ar + 76202496)) + i * 224 + j * 224, 224 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 224], densenet.dlm line 26 */
+    {
+    memset(((densenet_real *)(ar + 76201600)), 0, (size_t)(1) * 448 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 76201600)) + i * 448 + 0 + j * 224, ((densenet_real *)(ar + 76204288)) + i * 224 + j * 224, 224 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 224], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 448; i0++) {
+        ((densenet_real *)(ar + 76203392))[i0] = (((densenet_real *)(ar + 76205184))[i0] + ((densenet_real *)(ar + 76201600))[i0]);
+    }
+    }
+    /* slice -> f32[1, 224], densenet.dlm line 26 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76201600)) + i * 224, ((densenet_real *)(ar + 76203392)) + i * 448 + 0, 224 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 224], densenet.dlm line 26 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76202496)) + i * 224, ((densenet_real *)(ar + 76203392)) + i * 448 + 224, 224 * sizeof(densenet_real));
+    }
+    /* mul -> f32[224, 1, 1], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 224; i0++) {
+        ((densenet_real *)(ar + 76203392))[i0] = (((densenet_real *)(ar + 76202496))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
@@ -6314,37 +6296,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 224; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 422987968))[i0 * 32256 + i1 * 144 + i2] = (((((densenet_real *)(ar + 701384896))[i0 * 32256 + i1 * 144 + i2] * ((densenet_real *)(ar + 78551040))[i1]) + ((densenet_real *)(ar + 668354752))[i0 * 32256 + i1 * 144 + i2]) + ((densenet_real *)(ar + 668354752))[i0 * 32256 + i1 * 144 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 224, 1, 1], densenet.dlm line 26 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 224; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (-((densenet_real *)(ar + 422987968))[i0 * 144 + i1 * 32256 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78551040))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 224, 1, 1], densenet.dlm line 26 */
-    {
-    for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 78552000))[i0] = (((densenet_real *)(ar + 78551040))[i0] / (densenet_real)(144 * n));
-    }
-    }
-    /* add -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 224; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 668354752))[i0 * 32256 + i1 * 144 + i2] = (((densenet_real *)(ar + 422987968))[i0 * 32256 + i1 * 144 + i2] + ((densenet_real *)(ar + 78552000))[i1]);
+                ((densenet_real *)(ar + 640043200))[i0 * 32256 + i1 * 144 + i2] = ((((densenet_real *)(ar + 681330880))[i0 * 32256 + i1 * 144 + i2] * ((densenet_real *)(ar + 76200704))[i1]) + ((((densenet_real *)(ar + 76201600))[i1] + (((densenet_real *)(ar + 76203392))[i1] * (((densenet_real *)(ar + 623528128))[i0 * 32256 + i1 * 144 + i2] - ((densenet_real *)(ar + 76199808))[i1]))) * ((densenet_real *)(ar + 21910720))[0]));
             }
         }
     }
@@ -6352,12 +6304,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 192, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 422987968)) + i * 27648, ((densenet_real *)(ar + 668354752)) + i * 32256 + 0, 27648 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 623528128)) + i * 27648, ((densenet_real *)(ar + 640043200)) + i * 32256 + 0, 27648 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 82683456)) + i * 4608, ((densenet_real *)(ar + 668354752)) + i * 32256 + 27648, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 274352320)) + i * 4608, ((densenet_real *)(ar + 640043200)) + i * 32256 + 27648, 4608 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -6366,7 +6318,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 82683456))[i0 * 144 + i1 * 4608 + i2];
+                acc += ((densenet_real *)(ar + 274352320))[i0 * 144 + i1 * 4608 + i2];
             }
         }
         ((densenet_real *)(ar + 1277696))[i0] = (densenet_real)acc;
@@ -6374,17 +6326,17 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 668354752)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 80617856), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 637683904)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76199808), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 192, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 654198976)), ((densenet_real *)(ar + 1056512)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 80617856), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 609372352)), ((densenet_real *)(ar + 1056512)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76199808), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 27648; i0++) {
-        ((densenet_real *)(ar + 682510528))[i0] = (((densenet_real *)(ar + 668354752))[i0] * (((densenet_real *)(ar + 654198976))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 651839680))[i0] = (((densenet_real *)(ar + 637683904))[i0] * (((densenet_real *)(ar + 609372352))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 192, 1, 1], densenet.dlm line 15 */
@@ -6394,7 +6346,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 682510528))[i0 * 144 + i1 * 27648 + i2];
+                acc += ((densenet_real *)(ar + 651839680))[i0 * 144 + i1 * 27648 + i2];
             }
         }
         ((densenet_real *)(ar + 1055744))[i0] = (densenet_real)acc;
@@ -6407,35 +6359,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 682510528))[i0 * 144 + i1 * 27648 + i2] * ((densenet_real *)(ar + 342771904))[i0 * 144 + i1 * 27648 + i2]);
+                acc += (((densenet_real *)(ar + 651839680))[i0 * 144 + i1 * 27648 + i2] * ((densenet_real *)(ar + 595216576))[i0 * 144 + i1 * 27648 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78551040))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 76199808))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[192, 1, 1], densenet.dlm line 15 */
+    /* neg -> f32[192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78551040))[i0] / ((densenet_real *)(ar + 78548480))[i0]);
-        ((densenet_real *)(ar + 1054976))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 76200576))[i0] = (-((densenet_real *)(ar + 1055744))[i0]);
     }
     }
-    /* divcount -> f32[1, 192, 1, 1], densenet.dlm line 15 */
+    /* mul -> f32[192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 78552000))[i0] = ((((-((((densenet_real *)(ar + 78551040))[i0] * ((densenet_real *)(ar + 78547648))[i0]) / ((densenet_real *)(ar + 78548480))[i0])) * 0.5f) / ((densenet_real *)(ar + 78548480))[i0]) / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 76201344))[i0] = (((densenet_real *)(ar + 76200576))[i0] * ((densenet_real *)(ar + 76196480))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
+    /* add -> f32[192, 1, 1], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 192; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 654198976))[i0 * 27648 + i1 * 144 + i2] = (((densenet_real *)(ar + 78552000))[i1] * ((densenet_real *)(ar + 342771904))[i0 * 27648 + i1 * 144 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 192; i0++) {
+        ((densenet_real *)(ar + 76202112))[i0] = (((densenet_real *)(ar + 76199808))[i0] + (((densenet_real *)(ar + 76200576))[i0] * ((densenet_real *)(ar + 76195712))[i0]));
+    }
+    }
+    /* div -> f32[192, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 192; i0++) {
+        ((densenet_real *)(ar + 1054976))[i0] = (((densenet_real *)(ar + 76202112))[i0] / ((densenet_real *)(ar + 76197248))[i0]);
+    }
+    }
+    /* div -> f32[192, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 192; i0++) {
+        ((densenet_real *)(ar + 76199808))[i0] = (((-((((densenet_real *)(ar + 76202112))[i0] * ((densenet_real *)(ar + 76196480))[i0]) / ((densenet_real *)(ar + 76197248))[i0])) * 0.5f) / ((densenet_real *)(ar + 76197248))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 192], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 76202112)), 0, (size_t)(1) * 384 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 76202112)) + i * 384 + 192 + j * 192, ((densenet_real *)(ar + 76199808)) + i * 192 + j * 192, 192 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 192], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 76199808)), 0, (size_t)(1) * 384 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 76199808)) + i * 384 + 0 + j * 192, ((densenet_real *)(ar + 76201344)) + i * 192 + j * 192, 192 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 192], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 384; i0++) {
+        ((densenet_real *)(ar + 76203648))[i0] = (((densenet_real *)(ar + 76202112))[i0] + ((densenet_real *)(ar + 76199808))[i0]);
+    }
+    }
+    /* slice -> f32[1, 192], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76197248)) + i * 192, ((densenet_real *)(ar + 76203648)) + i * 384 + 0, 192 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 192], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76199808)) + i * 192, ((densenet_real *)(ar + 76203648)) + i * 384 + 192, 192 * sizeof(densenet_real));
+    }
+    /* mul -> f32[192, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 192; i0++) {
+        ((densenet_real *)(ar + 76200576))[i0] = (((densenet_real *)(ar + 76199808))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
@@ -6444,37 +6437,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 342771904))[i0 * 27648 + i1 * 144 + i2] = (((((densenet_real *)(ar + 682510528))[i0 * 27648 + i1 * 144 + i2] * ((densenet_real *)(ar + 78547648))[i1]) + ((densenet_real *)(ar + 654198976))[i0 * 27648 + i1 * 144 + i2]) + ((densenet_real *)(ar + 654198976))[i0 * 27648 + i1 * 144 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 192, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (-((densenet_real *)(ar + 342771904))[i0 * 144 + i1 * 27648 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78547648))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 192, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 78548480))[i0] = (((densenet_real *)(ar + 78547648))[i0] / (densenet_real)(144 * n));
-    }
-    }
-    /* add -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 192; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 654198976))[i0 * 27648 + i1 * 144 + i2] = ((((densenet_real *)(ar + 422987968))[i0 * 27648 + i1 * 144 + i2] + ((densenet_real *)(ar + 342771904))[i0 * 27648 + i1 * 144 + i2]) + ((densenet_real *)(ar + 78548480))[i1]);
+                ((densenet_real *)(ar + 609372352))[i0 * 27648 + i1 * 144 + i2] = ((((densenet_real *)(ar + 623528128))[i0 * 27648 + i1 * 144 + i2] + (((densenet_real *)(ar + 651839680))[i0 * 27648 + i1 * 144 + i2] * ((densenet_real *)(ar + 76196480))[i1])) + ((((densenet_real *)(ar + 76197248))[i1] + (((densenet_real *)(ar + 76200576))[i1] * (((densenet_real *)(ar + 595216576))[i0 * 27648 + i1 * 144 + i2] - ((densenet_real *)(ar + 76195712))[i1]))) * ((densenet_real *)(ar + 21910720))[0]));
             }
         }
     }
@@ -6482,12 +6445,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 160, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 342771904)) + i * 23040, ((densenet_real *)(ar + 654198976)) + i * 27648 + 0, 23040 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 595216576)) + i * 23040, ((densenet_real *)(ar + 609372352)) + i * 27648 + 0, 23040 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 82683456)) + i * 4608, ((densenet_real *)(ar + 654198976)) + i * 27648 + 23040, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 274352320)) + i * 4608, ((densenet_real *)(ar + 609372352)) + i * 27648 + 23040, 4608 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -6496,7 +6459,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 82683456))[i0 * 144 + i1 * 4608 + i2];
+                acc += ((densenet_real *)(ar + 274352320))[i0 * 144 + i1 * 4608 + i2];
             }
         }
         ((densenet_real *)(ar + 1054848))[i0] = (densenet_real)acc;
@@ -6504,17 +6467,17 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 422987968)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 79673408), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 607013056)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76199808), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 160, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 411191488)), ((densenet_real *)(ar + 870528)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 79673408), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 583420096)), ((densenet_real *)(ar + 870528)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76199808), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 23040; i0++) {
-        ((densenet_real *)(ar + 434784448))[i0] = (((densenet_real *)(ar + 422987968))[i0] * (((densenet_real *)(ar + 411191488))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 618809536))[i0] = (((densenet_real *)(ar + 607013056))[i0] * (((densenet_real *)(ar + 583420096))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
@@ -6524,7 +6487,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 434784448))[i0 * 144 + i1 * 23040 + i2];
+                acc += ((densenet_real *)(ar + 618809536))[i0 * 144 + i1 * 23040 + i2];
             }
         }
         ((densenet_real *)(ar + 869888))[i0] = (densenet_real)acc;
@@ -6537,35 +6500,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 434784448))[i0 * 144 + i1 * 23040 + i2] * ((densenet_real *)(ar + 399395008))[i0 * 144 + i1 * 23040 + i2]);
+                acc += (((densenet_real *)(ar + 618809536))[i0 * 144 + i1 * 23040 + i2] * ((densenet_real *)(ar + 571623616))[i0 * 144 + i1 * 23040 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78547648))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 76195712))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[160, 1, 1], densenet.dlm line 15 */
+    /* neg -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78547648))[i0] / ((densenet_real *)(ar + 78545472))[i0]);
-        ((densenet_real *)(ar + 869248))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 76196352))[i0] = (-((densenet_real *)(ar + 869888))[i0]);
     }
     }
-    /* divcount -> f32[1, 160, 1, 1], densenet.dlm line 15 */
+    /* mul -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 78548480))[i0] = ((((-((((densenet_real *)(ar + 78547648))[i0] * ((densenet_real *)(ar + 78544768))[i0]) / ((densenet_real *)(ar + 78545472))[i0])) * 0.5f) / ((densenet_real *)(ar + 78545472))[i0]) / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 76196992))[i0] = (((densenet_real *)(ar + 76196352))[i0] * ((densenet_real *)(ar + 76192896))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
+    /* add -> f32[160, 1, 1], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 160; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 411191488))[i0 * 23040 + i1 * 144 + i2] = (((densenet_real *)(ar + 78548480))[i1] * ((densenet_real *)(ar + 399395008))[i0 * 23040 + i1 * 144 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 160; i0++) {
+        ((densenet_real *)(ar + 76199808))[i0] = (((densenet_real *)(ar + 76195712))[i0] + (((densenet_real *)(ar + 76196352))[i0] * ((densenet_real *)(ar + 76192256))[i0]));
+    }
+    }
+    /* div -> f32[160, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 160; i0++) {
+        ((densenet_real *)(ar + 869248))[i0] = (((densenet_real *)(ar + 76199808))[i0] / ((densenet_real *)(ar + 76193536))[i0]);
+    }
+    }
+    /* div -> f32[160, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 160; i0++) {
+        ((densenet_real *)(ar + 76195712))[i0] = (((-((((densenet_real *)(ar + 76199808))[i0] * ((densenet_real *)(ar + 76192896))[i0]) / ((densenet_real *)(ar + 76193536))[i0])) * 0.5f) / ((densenet_real *)(ar + 76193536))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 160], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 76199808)), 0, (size_t)(1) * 320 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 76199808)) + i * 320 + 160 + j * 160, ((densenet_real *)(ar + 76195712)) + i * 160 + j * 160, 160 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 160], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 76195712)), 0, (size_t)(1) * 320 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 76195712)) + i * 320 + 0 + j * 160, ((densenet_real *)(ar + 76196992)) + i * 160 + j * 160, 160 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 160], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 320; i0++) {
+        ((densenet_real *)(ar + 76201088))[i0] = (((densenet_real *)(ar + 76199808))[i0] + ((densenet_real *)(ar + 76195712))[i0]);
+    }
+    }
+    /* slice -> f32[1, 160], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76193536)) + i * 160, ((densenet_real *)(ar + 76201088)) + i * 320 + 0, 160 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 160], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76195712)) + i * 160, ((densenet_real *)(ar + 76201088)) + i * 320 + 160, 160 * sizeof(densenet_real));
+    }
+    /* mul -> f32[160, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 160; i0++) {
+        ((densenet_real *)(ar + 76196352))[i0] = (((densenet_real *)(ar + 76195712))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
@@ -6574,37 +6578,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 399395008))[i0 * 23040 + i1 * 144 + i2] = (((((densenet_real *)(ar + 434784448))[i0 * 23040 + i1 * 144 + i2] * ((densenet_real *)(ar + 78544768))[i1]) + ((densenet_real *)(ar + 411191488))[i0 * 23040 + i1 * 144 + i2]) + ((densenet_real *)(ar + 411191488))[i0 * 23040 + i1 * 144 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (-((densenet_real *)(ar + 399395008))[i0 * 144 + i1 * 23040 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78544768))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 160, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 78545472))[i0] = (((densenet_real *)(ar + 78544768))[i0] / (densenet_real)(144 * n));
-    }
-    }
-    /* add -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 160; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 411191488))[i0 * 23040 + i1 * 144 + i2] = ((((densenet_real *)(ar + 342771904))[i0 * 23040 + i1 * 144 + i2] + ((densenet_real *)(ar + 399395008))[i0 * 23040 + i1 * 144 + i2]) + ((densenet_real *)(ar + 78545472))[i1]);
+                ((densenet_real *)(ar + 583420096))[i0 * 23040 + i1 * 144 + i2] = ((((densenet_real *)(ar + 595216576))[i0 * 23040 + i1 * 144 + i2] + (((densenet_real *)(ar + 618809536))[i0 * 23040 + i1 * 144 + i2] * ((densenet_real *)(ar + 76192896))[i1])) + ((((densenet_real *)(ar + 76193536))[i1] + (((densenet_real *)(ar + 76196352))[i1] * (((densenet_real *)(ar + 571623616))[i0 * 23040 + i1 * 144 + i2] - ((densenet_real *)(ar + 76192256))[i1]))) * ((densenet_real *)(ar + 21910720))[0]));
             }
         }
     }
@@ -6612,12 +6586,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 128, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 323897536)) + i * 18432, ((densenet_real *)(ar + 411191488)) + i * 23040 + 0, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 569264320)) + i * 18432, ((densenet_real *)(ar + 583420096)) + i * 23040 + 0, 18432 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 82683456)) + i * 4608, ((densenet_real *)(ar + 411191488)) + i * 23040 + 18432, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 274352320)) + i * 4608, ((densenet_real *)(ar + 583420096)) + i * 23040 + 18432, 4608 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -6626,7 +6600,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 82683456))[i0 * 144 + i1 * 4608 + i2];
+                acc += ((densenet_real *)(ar + 274352320))[i0 * 144 + i1 * 4608 + i2];
             }
         }
         ((densenet_real *)(ar + 869120))[i0] = (densenet_real)acc;
@@ -6634,17 +6608,17 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 342771904)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 79673408), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 578701504)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76199808), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 128, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 333334720)), ((densenet_real *)(ar + 721664)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 79673408), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 264915136)), ((densenet_real *)(ar + 721664)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76199808), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((densenet_real *)(ar + 352209088))[i0] = (((densenet_real *)(ar + 342771904))[i0] * (((densenet_real *)(ar + 333334720))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 588138688))[i0] = (((densenet_real *)(ar + 578701504))[i0] * (((densenet_real *)(ar + 264915136))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
@@ -6654,7 +6628,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 352209088))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((densenet_real *)(ar + 588138688))[i0 * 144 + i1 * 18432 + i2];
             }
         }
         ((densenet_real *)(ar + 721152))[i0] = (densenet_real)acc;
@@ -6667,35 +6641,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 352209088))[i0 * 144 + i1 * 18432 + i2] * ((densenet_real *)(ar + 142234048))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((densenet_real *)(ar + 588138688))[i0 * 144 + i1 * 18432 + i2] * ((densenet_real *)(ar + 559827136))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78544768))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 76192256))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[128, 1, 1], densenet.dlm line 15 */
+    /* neg -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78544768))[i0] / ((densenet_real *)(ar + 78542976))[i0]);
-        ((densenet_real *)(ar + 720640))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 76192768))[i0] = (-((densenet_real *)(ar + 721152))[i0]);
     }
     }
-    /* divcount -> f32[1, 128, 1, 1], densenet.dlm line 15 */
+    /* mul -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 78545472))[i0] = ((((-((((densenet_real *)(ar + 78544768))[i0] * ((densenet_real *)(ar + 78542400))[i0]) / ((densenet_real *)(ar + 78542976))[i0])) * 0.5f) / ((densenet_real *)(ar + 78542976))[i0]) / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 76193280))[i0] = (((densenet_real *)(ar + 76192768))[i0] * ((densenet_real *)(ar + 76189952))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
+    /* add -> f32[128, 1, 1], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 333334720))[i0 * 18432 + i1 * 144 + i2] = (((densenet_real *)(ar + 78545472))[i1] * ((densenet_real *)(ar + 142234048))[i0 * 18432 + i1 * 144 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((densenet_real *)(ar + 76195712))[i0] = (((densenet_real *)(ar + 76192256))[i0] + (((densenet_real *)(ar + 76192768))[i0] * ((densenet_real *)(ar + 76189440))[i0]));
+    }
+    }
+    /* div -> f32[128, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((densenet_real *)(ar + 720640))[i0] = (((densenet_real *)(ar + 76195712))[i0] / ((densenet_real *)(ar + 76190464))[i0]);
+    }
+    }
+    /* div -> f32[128, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((densenet_real *)(ar + 76192256))[i0] = (((-((((densenet_real *)(ar + 76195712))[i0] * ((densenet_real *)(ar + 76189952))[i0]) / ((densenet_real *)(ar + 76190464))[i0])) * 0.5f) / ((densenet_real *)(ar + 76190464))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 128], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 76195712)), 0, (size_t)(1) * 256 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 76195712)) + i * 256 + 128 + j * 128, ((densenet_real *)(ar + 76192256)) + i * 128 + j * 128, 128 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 128], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 76192256)), 0, (size_t)(1) * 256 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 76192256)) + i * 256 + 0 + j * 128, ((densenet_real *)(ar + 76193280)) + i * 128 + j * 128, 128 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 128], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((densenet_real *)(ar + 76196736))[i0] = (((densenet_real *)(ar + 76195712))[i0] + ((densenet_real *)(ar + 76192256))[i0]);
+    }
+    }
+    /* slice -> f32[1, 128], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76190464)) + i * 128, ((densenet_real *)(ar + 76196736)) + i * 256 + 0, 128 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 128], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76192256)) + i * 128, ((densenet_real *)(ar + 76196736)) + i * 256 + 128, 128 * sizeof(densenet_real));
+    }
+    /* mul -> f32[128, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((densenet_real *)(ar + 76192768))[i0] = (((densenet_real *)(ar + 76192256))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
@@ -6704,37 +6719,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 142234048))[i0 * 18432 + i1 * 144 + i2] = (((((densenet_real *)(ar + 352209088))[i0 * 18432 + i1 * 144 + i2] * ((densenet_real *)(ar + 78542400))[i1]) + ((densenet_real *)(ar + 333334720))[i0 * 18432 + i1 * 144 + i2]) + ((densenet_real *)(ar + 333334720))[i0 * 18432 + i1 * 144 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (-((densenet_real *)(ar + 142234048))[i0 * 144 + i1 * 18432 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78542400))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 128, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 78542976))[i0] = (((densenet_real *)(ar + 78542400))[i0] / (densenet_real)(144 * n));
-    }
-    }
-    /* add -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 333334720))[i0 * 18432 + i1 * 144 + i2] = ((((densenet_real *)(ar + 323897536))[i0 * 18432 + i1 * 144 + i2] + ((densenet_real *)(ar + 142234048))[i0 * 18432 + i1 * 144 + i2]) + ((densenet_real *)(ar + 78542976))[i1]);
+                ((densenet_real *)(ar + 264915136))[i0 * 18432 + i1 * 144 + i2] = ((((densenet_real *)(ar + 569264320))[i0 * 18432 + i1 * 144 + i2] + (((densenet_real *)(ar + 588138688))[i0 * 18432 + i1 * 144 + i2] * ((densenet_real *)(ar + 76189952))[i1])) + ((((densenet_real *)(ar + 76190464))[i1] + (((densenet_real *)(ar + 76192768))[i1] * (((densenet_real *)(ar + 559827136))[i0 * 18432 + i1 * 144 + i2] - ((densenet_real *)(ar + 76189440))[i1]))) * ((densenet_real *)(ar + 21910720))[0]));
             }
         }
     }
@@ -6742,12 +6727,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 96, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 142234048)) + i * 13824, ((densenet_real *)(ar + 333334720)) + i * 18432 + 0, 13824 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 559827136)) + i * 13824, ((densenet_real *)(ar + 264915136)) + i * 18432 + 0, 13824 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 82683456)) + i * 4608, ((densenet_real *)(ar + 333334720)) + i * 18432 + 13824, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 274352320)) + i * 4608, ((densenet_real *)(ar + 264915136)) + i * 18432 + 13824, 4608 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -6756,7 +6741,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 82683456))[i0 * 144 + i1 * 4608 + i2];
+                acc += ((densenet_real *)(ar + 274352320))[i0 * 144 + i1 * 4608 + i2];
             }
         }
         ((densenet_real *)(ar + 720512))[i0] = (densenet_real)acc;
@@ -6764,17 +6749,17 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 323897536)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 80617856), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 264915136)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76199808), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 96, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 135156160)), ((densenet_real *)(ar + 609920)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 80617856), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 257837248)), ((densenet_real *)(ar + 609920)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76199808), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 13824; i0++) {
-        ((densenet_real *)(ar + 330975424))[i0] = (((densenet_real *)(ar + 323897536))[i0] * (((densenet_real *)(ar + 135156160))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 566905024))[i0] = (((densenet_real *)(ar + 264915136))[i0] * (((densenet_real *)(ar + 257837248))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
@@ -6784,7 +6769,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 330975424))[i0 * 144 + i1 * 13824 + i2];
+                acc += ((densenet_real *)(ar + 566905024))[i0 * 144 + i1 * 13824 + i2];
             }
         }
         ((densenet_real *)(ar + 609536))[i0] = (densenet_real)acc;
@@ -6797,35 +6782,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 330975424))[i0 * 144 + i1 * 13824 + i2] * ((densenet_real *)(ar + 85620032))[i0 * 144 + i1 * 13824 + i2]);
+                acc += (((densenet_real *)(ar + 566905024))[i0 * 144 + i1 * 13824 + i2] * ((densenet_real *)(ar + 69108608))[i0 * 144 + i1 * 13824 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78542400))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 76189440))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[96, 1, 1], densenet.dlm line 15 */
+    /* neg -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78542400))[i0] / ((densenet_real *)(ar + 92698688))[i0]);
-        ((densenet_real *)(ar + 609152))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 76189824))[i0] = (-((densenet_real *)(ar + 609536))[i0]);
     }
     }
-    /* divcount -> f32[1, 96, 1, 1], densenet.dlm line 15 */
+    /* mul -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 78542976))[i0] = ((((-((((densenet_real *)(ar + 78542400))[i0] * ((densenet_real *)(ar + 92697920))[i0]) / ((densenet_real *)(ar + 92698688))[i0])) * 0.5f) / ((densenet_real *)(ar + 92698688))[i0]) / (densenet_real)(144 * n));
+        ((densenet_real *)(ar + 76190208))[i0] = (((densenet_real *)(ar + 76189824))[i0] * ((densenet_real *)(ar + 76187008))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
+    /* add -> f32[96, 1, 1], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 96; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 135156160))[i0 * 13824 + i1 * 144 + i2] = (((densenet_real *)(ar + 78542976))[i1] * ((densenet_real *)(ar + 85620032))[i0 * 13824 + i1 * 144 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 96; i0++) {
+        ((densenet_real *)(ar + 76190592))[i0] = (((densenet_real *)(ar + 76189440))[i0] + (((densenet_real *)(ar + 76189824))[i0] * ((densenet_real *)(ar + 40787072))[i0]));
+    }
+    }
+    /* div -> f32[96, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 96; i0++) {
+        ((densenet_real *)(ar + 609152))[i0] = (((densenet_real *)(ar + 76190592))[i0] / ((densenet_real *)(ar + 76188032))[i0]);
+    }
+    }
+    /* div -> f32[96, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 96; i0++) {
+        ((densenet_real *)(ar + 76189440))[i0] = (((-((((densenet_real *)(ar + 76190592))[i0] * ((densenet_real *)(ar + 76187008))[i0]) / ((densenet_real *)(ar + 76188032))[i0])) * 0.5f) / ((densenet_real *)(ar + 76188032))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 96], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 76192256)), 0, (size_t)(1) * 192 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 76192256)) + i * 192 + 96 + j * 96, ((densenet_real *)(ar + 76189440)) + i * 96 + j * 96, 96 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 96], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 76189440)), 0, (size_t)(1) * 192 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 76189440)) + i * 192 + 0 + j * 96, ((densenet_real *)(ar + 76190208)) + i * 96 + j * 96, 96 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 96], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 192; i0++) {
+        ((densenet_real *)(ar + 76190208))[i0] = (((densenet_real *)(ar + 76192256))[i0] + ((densenet_real *)(ar + 76189440))[i0]);
+    }
+    }
+    /* slice -> f32[1, 96], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76188032)) + i * 96, ((densenet_real *)(ar + 76190208)) + i * 192 + 0, 96 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 96], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 76189440)) + i * 96, ((densenet_real *)(ar + 76190208)) + i * 192 + 96, 96 * sizeof(densenet_real));
+    }
+    /* mul -> f32[96, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 96; i0++) {
+        ((densenet_real *)(ar + 76189824))[i0] = (((densenet_real *)(ar + 76189440))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
@@ -6834,44 +6860,14 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 85619776))[i0 * 13824 + i1 * 144 + i2] = (((((densenet_real *)(ar + 330975424))[i0 * 13824 + i1 * 144 + i2] * ((densenet_real *)(ar + 92697920))[i1]) + ((densenet_real *)(ar + 135156160))[i0 * 13824 + i1 * 144 + i2]) + ((densenet_real *)(ar + 135156160))[i0 * 13824 + i1 * 144 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (-((densenet_real *)(ar + 85619776))[i0 * 144 + i1 * 13824 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78542400))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 96, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 78542976))[i0] = (((densenet_real *)(ar + 78542400))[i0] / (densenet_real)(144 * n));
-    }
-    }
-    /* add -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 96; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 135156160))[i0 * 13824 + i1 * 144 + i2] = ((((densenet_real *)(ar + 142234048))[i0 * 13824 + i1 * 144 + i2] + ((densenet_real *)(ar + 85619776))[i0 * 13824 + i1 * 144 + i2]) + ((densenet_real *)(ar + 78542976))[i1]);
+                ((densenet_real *)(ar + 257837248))[i0 * 13824 + i1 * 144 + i2] = ((((densenet_real *)(ar + 559827136))[i0 * 13824 + i1 * 144 + i2] + (((densenet_real *)(ar + 566905024))[i0 * 13824 + i1 * 144 + i2] * ((densenet_real *)(ar + 76187008))[i1])) + ((((densenet_real *)(ar + 76188032))[i1] + (((densenet_real *)(ar + 76189824))[i1] * (((densenet_real *)(ar + 69108608))[i0 * 13824 + i1 * 144 + i2] - ((densenet_real *)(ar + 40787072))[i1]))) * ((densenet_real *)(ar + 21910720))[0]));
             }
         }
     }
     }
     /* avg_pool_dx -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
-    avg_pool_dx_3(((densenet_real *)(ar + 135156160)), ((densenet_real *)(ar + 323897536)), n);
+    avg_pool_dx_3(((densenet_real *)(ar + 257837248)), ((densenet_real *)(ar + 559827136)), n);
     }
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 26 */
     {
@@ -6880,7 +6876,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 55296 + i2];
+                acc += ((densenet_real *)(ar + 559827136))[i0 * 576 + i1 * 55296 + i2];
             }
         }
         ((densenet_real *)(ar + 608768))[i0] = (densenet_real)acc;
@@ -6889,18 +6885,18 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* conv2d_dx -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 192, 576, 96, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 323897536)) + i * 55296, 576, ((densenet_real *)(ar + 654198976)) + i * 110592, 576, 0);
+        gemm(1, 0, 192, 576, 96, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 559827136)) + i * 55296, 576, ((densenet_real *)(ar + 588138688)) + i * 110592, 576, 0);
     }
     /* conv2d_dw -> f32[96, 192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 96, 192, 576, ((densenet_real *)(ar + 323897536)) + i * 55296, 576, ((densenet_real *)(ar + 540952768)) + i * 110592, 576, ((densenet_real *)(ar + 535040)), 192, i > 0);
+        gemm(0, 1, 96, 192, 576, ((densenet_real *)(ar + 559827136)) + i * 55296, 576, ((densenet_real *)(ar + 503204032)) + i * 110592, 576, ((densenet_real *)(ar + 535040)), 192, i > 0);
     }
     /* mul -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 110592; i0++) {
-        ((densenet_real *)(ar + 710822080))[i0] = (((densenet_real *)(ar + 654198976))[i0] * (((densenet_real *)(ar + 540952768))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 644761792))[i0] = (((densenet_real *)(ar + 588138688))[i0] * (((densenet_real *)(ar + 503204032))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 192, 1, 1], densenet.dlm line 26 */
@@ -6910,7 +6906,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 710822080))[i0 * 576 + i1 * 110592 + i2];
+                acc += ((densenet_real *)(ar + 644761792))[i0 * 576 + i1 * 110592 + i2];
             }
         }
         ((densenet_real *)(ar + 534272))[i0] = (densenet_real)acc;
@@ -6923,35 +6919,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 710822080))[i0 * 576 + i1 * 110592 + i2] * ((densenet_real *)(ar + 597575872))[i0 * 576 + i1 * 110592 + i2]);
+                acc += (((densenet_real *)(ar + 644761792))[i0 * 576 + i1 * 110592 + i2] * ((densenet_real *)(ar + 446580928))[i0 * 576 + i1 * 110592 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78547648))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 69108608))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[192, 1, 1], densenet.dlm line 26 */
+    /* neg -> f32[192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78547648))[i0] / ((densenet_real *)(ar + 78540608))[i0]);
-        ((densenet_real *)(ar + 533504))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 69109376))[i0] = (-((densenet_real *)(ar + 534272))[i0]);
     }
     }
-    /* divcount -> f32[1, 192, 1, 1], densenet.dlm line 26 */
+    /* mul -> f32[192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 78548480))[i0] = ((((-((((densenet_real *)(ar + 78547648))[i0] * ((densenet_real *)(ar + 78539840))[i0]) / ((densenet_real *)(ar + 78540608))[i0])) * 0.5f) / ((densenet_real *)(ar + 78540608))[i0]) / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 69110144))[i0] = (((densenet_real *)(ar + 69109376))[i0] * ((densenet_real *)(ar + 69107072))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
+    /* add -> f32[192, 1, 1], densenet.dlm line 26 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 192; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 540952768))[i0 * 110592 + i1 * 576 + i2] = (((densenet_real *)(ar + 78548480))[i1] * ((densenet_real *)(ar + 597575872))[i0 * 110592 + i1 * 576 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 192; i0++) {
+        ((densenet_real *)(ar + 69110912))[i0] = (((densenet_real *)(ar + 69108608))[i0] + (((densenet_real *)(ar + 69109376))[i0] * ((densenet_real *)(ar + 69106304))[i0]));
+    }
+    }
+    /* div -> f32[192, 1, 1], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 192; i0++) {
+        ((densenet_real *)(ar + 533504))[i0] = (((densenet_real *)(ar + 69110912))[i0] / ((densenet_real *)(ar + 69107840))[i0]);
+    }
+    }
+    /* div -> f32[192, 1, 1], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 192; i0++) {
+        ((densenet_real *)(ar + 69108608))[i0] = (((-((((densenet_real *)(ar + 69110912))[i0] * ((densenet_real *)(ar + 69107072))[i0]) / ((densenet_real *)(ar + 69107840))[i0])) * 0.5f) / ((densenet_real *)(ar + 69107840))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 192], densenet.dlm line 26 */
+    {
+    memset(((densenet_real *)(ar + 69110912)), 0, (size_t)(1) * 384 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 69110912)) + i * 384 + 192 + j * 192, ((densenet_real *)(ar + 69108608)) + i * 192 + j * 192, 192 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 192], densenet.dlm line 26 */
+    {
+    memset(((densenet_real *)(ar + 69107840)), 0, (size_t)(1) * 384 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 69107840)) + i * 384 + 0 + j * 192, ((densenet_real *)(ar + 69110144)) + i * 192 + j * 192, 192 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 192], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 384; i0++) {
+        ((densenet_real *)(ar + 69109376))[i0] = (((densenet_real *)(ar + 69110912))[i0] + ((densenet_real *)(ar + 69107840))[i0]);
+    }
+    }
+    /* slice -> f32[1, 192], densenet.dlm line 26 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 69107840)) + i * 192, ((densenet_real *)(ar + 69109376)) + i * 384 + 0, 192 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 192], densenet.dlm line 26 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 69108608)) + i * 192, ((densenet_real *)(ar + 69109376)) + i * 384 + 192, 192 * sizeof(densenet_real));
+    }
+    /* mul -> f32[192, 1, 1], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 192; i0++) {
+        ((densenet_real *)(ar + 69109376))[i0] = (((densenet_real *)(ar + 69108608))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
@@ -6960,37 +6997,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 597575872))[i0 * 110592 + i1 * 576 + i2] = (((((densenet_real *)(ar + 710822080))[i0 * 110592 + i1 * 576 + i2] * ((densenet_real *)(ar + 78539840))[i1]) + ((densenet_real *)(ar + 540952768))[i0 * 110592 + i1 * 576 + i2]) + ((densenet_real *)(ar + 540952768))[i0 * 110592 + i1 * 576 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 192, 1, 1], densenet.dlm line 26 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((densenet_real *)(ar + 597575872))[i0 * 576 + i1 * 110592 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78539840))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 192, 1, 1], densenet.dlm line 26 */
-    {
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 78540608))[i0] = (((densenet_real *)(ar + 78539840))[i0] / (densenet_real)(576 * n));
-    }
-    }
-    /* add -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 192; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 540952768))[i0 * 110592 + i1 * 576 + i2] = (((densenet_real *)(ar + 597575872))[i0 * 110592 + i1 * 576 + i2] + ((densenet_real *)(ar + 78540608))[i1]);
+                ((densenet_real *)(ar + 503204032))[i0 * 110592 + i1 * 576 + i2] = ((((densenet_real *)(ar + 644761792))[i0 * 110592 + i1 * 576 + i2] * ((densenet_real *)(ar + 69107072))[i1]) + ((((densenet_real *)(ar + 69107840))[i1] + (((densenet_real *)(ar + 69109376))[i1] * (((densenet_real *)(ar + 446580928))[i0 * 110592 + i1 * 576 + i2] - ((densenet_real *)(ar + 69106304))[i1]))) * ((densenet_real *)(ar + 3033664))[0]));
             }
         }
     }
@@ -6998,12 +7005,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 160, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 399395008)) + i * 92160, ((densenet_real *)(ar + 540952768)) + i * 110592 + 0, 92160 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 446580928)) + i * 92160, ((densenet_real *)(ar + 503204032)) + i * 110592 + 0, 92160 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 135156160)) + i * 18432, ((densenet_real *)(ar + 540952768)) + i * 110592 + 92160, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 257837248)) + i * 18432, ((densenet_real *)(ar + 503204032)) + i * 110592 + 92160, 18432 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -7012,7 +7019,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 135156160))[i0 * 576 + i1 * 18432 + i2];
+                acc += ((densenet_real *)(ar + 257837248))[i0 * 576 + i1 * 18432 + i2];
             }
         }
         ((densenet_real *)(ar + 533376))[i0] = (densenet_real)acc;
@@ -7020,17 +7027,17 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 540952768)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 85619776), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 493766848)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 160, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 493766848)), ((densenet_real *)(ar + 349056)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 85619776), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 399395008)), ((densenet_real *)(ar + 349056)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 92160; i0++) {
-        ((densenet_real *)(ar + 588138688))[i0] = (((densenet_real *)(ar + 540952768))[i0] * (((densenet_real *)(ar + 493766848))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 540952768))[i0] = (((densenet_real *)(ar + 493766848))[i0] * (((densenet_real *)(ar + 399395008))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
@@ -7040,7 +7047,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 588138688))[i0 * 576 + i1 * 92160 + i2];
+                acc += ((densenet_real *)(ar + 540952768))[i0 * 576 + i1 * 92160 + i2];
             }
         }
         ((densenet_real *)(ar + 348416))[i0] = (densenet_real)acc;
@@ -7053,35 +7060,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 588138688))[i0 * 576 + i1 * 92160 + i2] * ((densenet_real *)(ar + 446580928))[i0 * 576 + i1 * 92160 + i2]);
+                acc += (((densenet_real *)(ar + 540952768))[i0 * 576 + i1 * 92160 + i2] * ((densenet_real *)(ar + 352209088))[i0 * 576 + i1 * 92160 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78539840))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 69106304))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[160, 1, 1], densenet.dlm line 15 */
+    /* neg -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78539840))[i0] / ((densenet_real *)(ar + 78537664))[i0]);
-        ((densenet_real *)(ar + 347776))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 69106944))[i0] = (-((densenet_real *)(ar + 348416))[i0]);
     }
     }
-    /* divcount -> f32[1, 160, 1, 1], densenet.dlm line 15 */
+    /* mul -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 78540480))[i0] = ((((-((((densenet_real *)(ar + 78539840))[i0] * ((densenet_real *)(ar + 78536960))[i0]) / ((densenet_real *)(ar + 78537664))[i0])) * 0.5f) / ((densenet_real *)(ar + 78537664))[i0]) / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 69107584))[i0] = (((densenet_real *)(ar + 69106944))[i0] * ((densenet_real *)(ar + 69103488))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
+    /* add -> f32[160, 1, 1], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 160; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 493766848))[i0 * 92160 + i1 * 576 + i2] = (((densenet_real *)(ar + 78540480))[i1] * ((densenet_real *)(ar + 446580928))[i0 * 92160 + i1 * 576 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 160; i0++) {
+        ((densenet_real *)(ar + 69108224))[i0] = (((densenet_real *)(ar + 69106304))[i0] + (((densenet_real *)(ar + 69106944))[i0] * ((densenet_real *)(ar + 69102848))[i0]));
+    }
+    }
+    /* div -> f32[160, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 160; i0++) {
+        ((densenet_real *)(ar + 347776))[i0] = (((densenet_real *)(ar + 69108224))[i0] / ((densenet_real *)(ar + 69104128))[i0]);
+    }
+    }
+    /* div -> f32[160, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 160; i0++) {
+        ((densenet_real *)(ar + 69106304))[i0] = (((-((((densenet_real *)(ar + 69108224))[i0] * ((densenet_real *)(ar + 69103488))[i0]) / ((densenet_real *)(ar + 69104128))[i0])) * 0.5f) / ((densenet_real *)(ar + 69104128))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 160], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 69108224)), 0, (size_t)(1) * 320 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 69108224)) + i * 320 + 160 + j * 160, ((densenet_real *)(ar + 69106304)) + i * 160 + j * 160, 160 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 160], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 69106304)), 0, (size_t)(1) * 320 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 69106304)) + i * 320 + 0 + j * 160, ((densenet_real *)(ar + 69107584)) + i * 160 + j * 160, 160 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 160], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 320; i0++) {
+        ((densenet_real *)(ar + 69109504))[i0] = (((densenet_real *)(ar + 69108224))[i0] + ((densenet_real *)(ar + 69106304))[i0]);
+    }
+    }
+    /* slice -> f32[1, 160], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 69104128)) + i * 160, ((densenet_real *)(ar + 69109504)) + i * 320 + 0, 160 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 160], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 69106304)) + i * 160, ((densenet_real *)(ar + 69109504)) + i * 320 + 160, 160 * sizeof(densenet_real));
+    }
+    /* mul -> f32[160, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 160; i0++) {
+        ((densenet_real *)(ar + 69106944))[i0] = (((densenet_real *)(ar + 69106304))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
@@ -7090,37 +7138,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 446580928))[i0 * 92160 + i1 * 576 + i2] = (((((densenet_real *)(ar + 588138688))[i0 * 92160 + i1 * 576 + i2] * ((densenet_real *)(ar + 78536960))[i1]) + ((densenet_real *)(ar + 493766848))[i0 * 92160 + i1 * 576 + i2]) + ((densenet_real *)(ar + 493766848))[i0 * 92160 + i1 * 576 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((densenet_real *)(ar + 446580928))[i0 * 576 + i1 * 92160 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78536960))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 160, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 78537664))[i0] = (((densenet_real *)(ar + 78536960))[i0] / (densenet_real)(576 * n));
-    }
-    }
-    /* add -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 160; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 493766848))[i0 * 92160 + i1 * 576 + i2] = ((((densenet_real *)(ar + 399395008))[i0 * 92160 + i1 * 576 + i2] + ((densenet_real *)(ar + 446580928))[i0 * 92160 + i1 * 576 + i2]) + ((densenet_real *)(ar + 78537664))[i1]);
+                ((densenet_real *)(ar + 399395008))[i0 * 92160 + i1 * 576 + i2] = ((((densenet_real *)(ar + 446580928))[i0 * 92160 + i1 * 576 + i2] + (((densenet_real *)(ar + 540952768))[i0 * 92160 + i1 * 576 + i2] * ((densenet_real *)(ar + 69103488))[i1])) + ((((densenet_real *)(ar + 69104128))[i1] + (((densenet_real *)(ar + 69106944))[i1] * (((densenet_real *)(ar + 352209088))[i0 * 92160 + i1 * 576 + i2] - ((densenet_real *)(ar + 69102848))[i1]))) * ((densenet_real *)(ar + 3033664))[0]));
             }
         }
     }
@@ -7128,12 +7146,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 128, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 323897536)) + i * 73728, ((densenet_real *)(ar + 493766848)) + i * 92160 + 0, 73728 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 352209088)) + i * 73728, ((densenet_real *)(ar + 399395008)) + i * 92160 + 0, 73728 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 135156160)) + i * 18432, ((densenet_real *)(ar + 493766848)) + i * 92160 + 73728, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 257837248)) + i * 18432, ((densenet_real *)(ar + 399395008)) + i * 92160 + 73728, 18432 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -7142,7 +7160,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 135156160))[i0 * 576 + i1 * 18432 + i2];
+                acc += ((densenet_real *)(ar + 257837248))[i0 * 576 + i1 * 18432 + i2];
             }
         }
         ((densenet_real *)(ar + 347648))[i0] = (densenet_real)acc;
@@ -7150,17 +7168,17 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 399395008)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 82683456), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 389957824)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 128, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 361646272)), ((densenet_real *)(ar + 200192)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 82683456), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 314460352)), ((densenet_real *)(ar + 200192)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 73728; i0++) {
-        ((densenet_real *)(ar + 437143744))[i0] = (((densenet_real *)(ar + 399395008))[i0] * (((densenet_real *)(ar + 361646272))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 427706560))[i0] = (((densenet_real *)(ar + 389957824))[i0] * (((densenet_real *)(ar + 314460352))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
@@ -7170,7 +7188,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 437143744))[i0 * 576 + i1 * 73728 + i2];
+                acc += ((densenet_real *)(ar + 427706560))[i0 * 576 + i1 * 73728 + i2];
             }
         }
         ((densenet_real *)(ar + 199680))[i0] = (densenet_real)acc;
@@ -7183,35 +7201,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 437143744))[i0 * 576 + i1 * 73728 + i2] * ((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 73728 + i2]);
+                acc += (((densenet_real *)(ar + 427706560))[i0 * 576 + i1 * 73728 + i2] * ((densenet_real *)(ar + 276711616))[i0 * 576 + i1 * 73728 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78536960))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 69102848))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[128, 1, 1], densenet.dlm line 15 */
+    /* neg -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78536960))[i0] / ((densenet_real *)(ar + 78535168))[i0]);
-        ((densenet_real *)(ar + 199168))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 69103360))[i0] = (-((densenet_real *)(ar + 199680))[i0]);
     }
     }
-    /* divcount -> f32[1, 128, 1, 1], densenet.dlm line 15 */
+    /* mul -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 78537664))[i0] = ((((-((((densenet_real *)(ar + 78536960))[i0] * ((densenet_real *)(ar + 78534592))[i0]) / ((densenet_real *)(ar + 78535168))[i0])) * 0.5f) / ((densenet_real *)(ar + 78535168))[i0]) / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 69103872))[i0] = (((densenet_real *)(ar + 69103360))[i0] * ((densenet_real *)(ar + 69100544))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
+    /* add -> f32[128, 1, 1], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 361646272))[i0 * 73728 + i1 * 576 + i2] = (((densenet_real *)(ar + 78537664))[i1] * ((densenet_real *)(ar + 229525696))[i0 * 73728 + i1 * 576 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((densenet_real *)(ar + 69106304))[i0] = (((densenet_real *)(ar + 69102848))[i0] + (((densenet_real *)(ar + 69103360))[i0] * ((densenet_real *)(ar + 69100032))[i0]));
+    }
+    }
+    /* div -> f32[128, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((densenet_real *)(ar + 199168))[i0] = (((densenet_real *)(ar + 69106304))[i0] / ((densenet_real *)(ar + 69101056))[i0]);
+    }
+    }
+    /* div -> f32[128, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((densenet_real *)(ar + 69102848))[i0] = (((-((((densenet_real *)(ar + 69106304))[i0] * ((densenet_real *)(ar + 69100544))[i0]) / ((densenet_real *)(ar + 69101056))[i0])) * 0.5f) / ((densenet_real *)(ar + 69101056))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 128], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 69106304)), 0, (size_t)(1) * 256 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 69106304)) + i * 256 + 128 + j * 128, ((densenet_real *)(ar + 69102848)) + i * 128 + j * 128, 128 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 128], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 69102848)), 0, (size_t)(1) * 256 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 69102848)) + i * 256 + 0 + j * 128, ((densenet_real *)(ar + 69103872)) + i * 128 + j * 128, 128 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 128], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((densenet_real *)(ar + 69107328))[i0] = (((densenet_real *)(ar + 69106304))[i0] + ((densenet_real *)(ar + 69102848))[i0]);
+    }
+    }
+    /* slice -> f32[1, 128], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 69101056)) + i * 128, ((densenet_real *)(ar + 69107328)) + i * 256 + 0, 128 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 128], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 69102848)) + i * 128, ((densenet_real *)(ar + 69107328)) + i * 256 + 128, 128 * sizeof(densenet_real));
+    }
+    /* mul -> f32[128, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((densenet_real *)(ar + 69103360))[i0] = (((densenet_real *)(ar + 69102848))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
@@ -7220,37 +7279,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 229525696))[i0 * 73728 + i1 * 576 + i2] = (((((densenet_real *)(ar + 437143744))[i0 * 73728 + i1 * 576 + i2] * ((densenet_real *)(ar + 78534592))[i1]) + ((densenet_real *)(ar + 361646272))[i0 * 73728 + i1 * 576 + i2]) + ((densenet_real *)(ar + 361646272))[i0 * 73728 + i1 * 576 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 73728 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78534592))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 128, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 78535168))[i0] = (((densenet_real *)(ar + 78534592))[i0] / (densenet_real)(576 * n));
-    }
-    }
-    /* add -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 361646272))[i0 * 73728 + i1 * 576 + i2] = ((((densenet_real *)(ar + 323897536))[i0 * 73728 + i1 * 576 + i2] + ((densenet_real *)(ar + 229525696))[i0 * 73728 + i1 * 576 + i2]) + ((densenet_real *)(ar + 78535168))[i1]);
+                ((densenet_real *)(ar + 314460352))[i0 * 73728 + i1 * 576 + i2] = ((((densenet_real *)(ar + 352209088))[i0 * 73728 + i1 * 576 + i2] + (((densenet_real *)(ar + 427706560))[i0 * 73728 + i1 * 576 + i2] * ((densenet_real *)(ar + 69100544))[i1])) + ((((densenet_real *)(ar + 69101056))[i1] + (((densenet_real *)(ar + 69103360))[i1] * (((densenet_real *)(ar + 276711616))[i0 * 73728 + i1 * 576 + i2] - ((densenet_real *)(ar + 69100032))[i1]))) * ((densenet_real *)(ar + 3033664))[0]));
             }
         }
     }
@@ -7258,12 +7287,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 96, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 229525696)) + i * 55296, ((densenet_real *)(ar + 361646272)) + i * 73728 + 0, 55296 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 257837248)) + i * 55296, ((densenet_real *)(ar + 314460352)) + i * 73728 + 0, 55296 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 135156160)) + i * 18432, ((densenet_real *)(ar + 361646272)) + i * 73728 + 55296, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 286148800)) + i * 18432, ((densenet_real *)(ar + 314460352)) + i * 73728 + 55296, 18432 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -7272,7 +7301,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 135156160))[i0 * 576 + i1 * 18432 + i2];
+                acc += ((densenet_real *)(ar + 286148800))[i0 * 576 + i1 * 18432 + i2];
             }
         }
         ((densenet_real *)(ar + 199040))[i0] = (densenet_real)acc;
@@ -7280,17 +7309,17 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 323897536)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 80617856), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 295585984)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 286148800)), (densenet_real *)(ar + 69106304), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 96, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 295585984)), ((densenet_real *)(ar + 88448)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 80617856), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 40787456)), ((densenet_real *)(ar + 88448)), ((densenet_real *)(ar + 286148800)), (densenet_real *)(ar + 69106304), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 55296; i0++) {
-        ((densenet_real *)(ar + 352209088))[i0] = (((densenet_real *)(ar + 323897536))[i0] * (((densenet_real *)(ar + 295585984))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 323897536))[i0] = (((densenet_real *)(ar + 295585984))[i0] * (((densenet_real *)(ar + 40787456))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
@@ -7300,7 +7329,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 352209088))[i0 * 576 + i1 * 55296 + i2];
+                acc += ((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 55296 + i2];
             }
         }
         ((densenet_real *)(ar + 88064))[i0] = (densenet_real)acc;
@@ -7313,35 +7342,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 352209088))[i0 * 576 + i1 * 55296 + i2] * ((densenet_real *)(ar + 267274432))[i0 * 576 + i1 * 55296 + i2]);
+                acc += (((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 55296 + i2] * ((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 55296 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78534592))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 40787072))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[96, 1, 1], densenet.dlm line 15 */
+    /* neg -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78534592))[i0] / ((densenet_real *)(ar + 78533184))[i0]);
-        ((densenet_real *)(ar + 87680))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 40787456))[i0] = (-((densenet_real *)(ar + 88064))[i0]);
     }
     }
-    /* divcount -> f32[1, 96, 1, 1], densenet.dlm line 15 */
+    /* mul -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 78535168))[i0] = ((((-((((densenet_real *)(ar + 78534592))[i0] * ((densenet_real *)(ar + 78532800))[i0]) / ((densenet_real *)(ar + 78533184))[i0])) * 0.5f) / ((densenet_real *)(ar + 78533184))[i0]) / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 40787840))[i0] = (((densenet_real *)(ar + 40787456))[i0] * ((densenet_real *)(ar + 40786304))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
+    /* add -> f32[96, 1, 1], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 96; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 295585984))[i0 * 55296 + i1 * 576 + i2] = (((densenet_real *)(ar + 78535168))[i1] * ((densenet_real *)(ar + 267274432))[i0 * 55296 + i1 * 576 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 96; i0++) {
+        ((densenet_real *)(ar + 40788224))[i0] = (((densenet_real *)(ar + 40787072))[i0] + (((densenet_real *)(ar + 40787456))[i0] * ((densenet_real *)(ar + 40785920))[i0]));
+    }
+    }
+    /* div -> f32[96, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 96; i0++) {
+        ((densenet_real *)(ar + 87680))[i0] = (((densenet_real *)(ar + 40788224))[i0] / ((densenet_real *)(ar + 40786688))[i0]);
+    }
+    }
+    /* div -> f32[96, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 96; i0++) {
+        ((densenet_real *)(ar + 40787072))[i0] = (((-((((densenet_real *)(ar + 40788224))[i0] * ((densenet_real *)(ar + 40786304))[i0]) / ((densenet_real *)(ar + 40786688))[i0])) * 0.5f) / ((densenet_real *)(ar + 40786688))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 96], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 40788224)), 0, (size_t)(1) * 192 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 40788224)) + i * 192 + 96 + j * 96, ((densenet_real *)(ar + 40787072)) + i * 96 + j * 96, 96 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 96], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 40786688)), 0, (size_t)(1) * 192 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 40786688)) + i * 192 + 0 + j * 96, ((densenet_real *)(ar + 40787840)) + i * 96 + j * 96, 96 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 96], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 192; i0++) {
+        ((densenet_real *)(ar + 40787456))[i0] = (((densenet_real *)(ar + 40788224))[i0] + ((densenet_real *)(ar + 40786688))[i0]);
+    }
+    }
+    /* slice -> f32[1, 96], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 40786688)) + i * 96, ((densenet_real *)(ar + 40787456)) + i * 192 + 0, 96 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 96], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 40787072)) + i * 96, ((densenet_real *)(ar + 40787456)) + i * 192 + 96, 96 * sizeof(densenet_real));
+    }
+    /* mul -> f32[96, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 96; i0++) {
+        ((densenet_real *)(ar + 40787456))[i0] = (((densenet_real *)(ar + 40787072))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
@@ -7350,37 +7420,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 257837248))[i0 * 55296 + i1 * 576 + i2] = (((((densenet_real *)(ar + 352209088))[i0 * 55296 + i1 * 576 + i2] * ((densenet_real *)(ar + 78532800))[i1]) + ((densenet_real *)(ar + 295585984))[i0 * 55296 + i1 * 576 + i2]) + ((densenet_real *)(ar + 295585984))[i0 * 55296 + i1 * 576 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((densenet_real *)(ar + 257837248))[i0 * 576 + i1 * 55296 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78532800))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 96, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 78533184))[i0] = (((densenet_real *)(ar + 78532800))[i0] / (densenet_real)(576 * n));
-    }
-    }
-    /* add -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 96; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 286148800))[i0 * 55296 + i1 * 576 + i2] = ((((densenet_real *)(ar + 229525696))[i0 * 55296 + i1 * 576 + i2] + ((densenet_real *)(ar + 257837248))[i0 * 55296 + i1 * 576 + i2]) + ((densenet_real *)(ar + 78533184))[i1]);
+                ((densenet_real *)(ar + 286148800))[i0 * 55296 + i1 * 576 + i2] = ((((densenet_real *)(ar + 257837248))[i0 * 55296 + i1 * 576 + i2] + (((densenet_real *)(ar + 323897536))[i0 * 55296 + i1 * 576 + i2] * ((densenet_real *)(ar + 40786304))[i1])) + ((((densenet_real *)(ar + 40786688))[i1] + (((densenet_real *)(ar + 40787456))[i1] * (((densenet_real *)(ar + 229525696))[i0 * 55296 + i1 * 576 + i2] - ((densenet_real *)(ar + 40785920))[i1]))) * ((densenet_real *)(ar + 3033664))[0]));
             }
         }
     }
@@ -7388,12 +7428,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 64, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 229525696)) + i * 36864, ((densenet_real *)(ar + 286148800)) + i * 55296 + 0, 36864 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 40785920)) + i * 36864, ((densenet_real *)(ar + 286148800)) + i * 55296 + 0, 36864 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 135156160)) + i * 18432, ((densenet_real *)(ar + 286148800)) + i * 55296 + 36864, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 59660288)) + i * 18432, ((densenet_real *)(ar + 286148800)) + i * 55296 + 36864, 18432 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -7402,7 +7442,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 135156160))[i0 * 576 + i1 * 18432 + i2];
+                acc += ((densenet_real *)(ar + 59660288))[i0 * 576 + i1 * 18432 + i2];
             }
         }
         ((densenet_real *)(ar + 87552))[i0] = (densenet_real)acc;
@@ -7410,17 +7450,17 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 248400064)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 80617856), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 229525696)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 59660288)), (densenet_real *)(ar + 69106304), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 64, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 116281792)), ((densenet_real *)(ar + 13824)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 80617856), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 21910784)), ((densenet_real *)(ar + 13824)), ((densenet_real *)(ar + 59660288)), (densenet_real *)(ar + 69106304), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((densenet_real *)(ar + 267274432))[i0] = (((densenet_real *)(ar + 248400064))[i0] * (((densenet_real *)(ar + 116281792))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 248400064))[i0] = (((densenet_real *)(ar + 229525696))[i0] * (((densenet_real *)(ar + 21910784))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 15 */
@@ -7430,7 +7470,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 267274432))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 36864 + i2];
             }
         }
         ((densenet_real *)(ar + 13568))[i0] = (densenet_real)acc;
@@ -7443,35 +7483,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 267274432))[i0 * 576 + i1 * 36864 + i2] * ((densenet_real *)(ar + 97406912))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 36864 + i2] * ((densenet_real *)(ar + 3034816))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78532800))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 21910720))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[64, 1, 1], densenet.dlm line 15 */
+    /* neg -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 78532800))[i0] / ((densenet_real *)(ar + 116281536))[i0]);
-        ((densenet_real *)(ar + 13312))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 21910976))[i0] = (-((densenet_real *)(ar + 13568))[i0]);
     }
     }
-    /* divcount -> f32[1, 64, 1, 1], densenet.dlm line 15 */
+    /* mul -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 78533056))[i0] = ((((-((((densenet_real *)(ar + 78532800))[i0] * ((densenet_real *)(ar + 116281280))[i0]) / ((densenet_real *)(ar + 116281536))[i0])) * 0.5f) / ((densenet_real *)(ar + 116281536))[i0]) / (densenet_real)(576 * n));
+        ((densenet_real *)(ar + 21911232))[i0] = (((densenet_real *)(ar + 21910976))[i0] * ((densenet_real *)(ar + 21909952))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
+    /* add -> f32[64, 1, 1], densenet.dlm line 15 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 116281536))[i0 * 36864 + i1 * 576 + i2] = (((densenet_real *)(ar + 78533056))[i1] * ((densenet_real *)(ar + 97406912))[i0 * 36864 + i1 * 576 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((densenet_real *)(ar + 21911488))[i0] = (((densenet_real *)(ar + 21910720))[i0] + (((densenet_real *)(ar + 21910976))[i0] * ((densenet_real *)(ar + 21909696))[i0]));
+    }
+    }
+    /* div -> f32[64, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((densenet_real *)(ar + 13312))[i0] = (((densenet_real *)(ar + 21911488))[i0] / ((densenet_real *)(ar + 21910272))[i0]);
+    }
+    }
+    /* div -> f32[64, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((densenet_real *)(ar + 21910720))[i0] = (((-((((densenet_real *)(ar + 21911488))[i0] * ((densenet_real *)(ar + 21909952))[i0]) / ((densenet_real *)(ar + 21910272))[i0])) * 0.5f) / ((densenet_real *)(ar + 21910272))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 64], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 21911488)), 0, (size_t)(1) * 128 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 21911488)) + i * 128 + 64 + j * 64, ((densenet_real *)(ar + 21910720)) + i * 64 + j * 64, 64 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 64], densenet.dlm line 15 */
+    {
+    memset(((densenet_real *)(ar + 21910720)), 0, (size_t)(1) * 128 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 21910720)) + i * 128 + 0 + j * 64, ((densenet_real *)(ar + 21911232)) + i * 64 + j * 64, 64 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 64], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((densenet_real *)(ar + 21912000))[i0] = (((densenet_real *)(ar + 21911488))[i0] + ((densenet_real *)(ar + 21910720))[i0]);
+    }
+    }
+    /* slice -> f32[1, 64], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 21910272)) + i * 64, ((densenet_real *)(ar + 21912000)) + i * 128 + 0, 64 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 64], densenet.dlm line 15 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 21910720)) + i * 64, ((densenet_real *)(ar + 21912000)) + i * 128 + 64, 64 * sizeof(densenet_real));
+    }
+    /* mul -> f32[64, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((densenet_real *)(ar + 21910976))[i0] = (((densenet_real *)(ar + 21910720))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
@@ -7480,50 +7561,20 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 97406912))[i0 * 36864 + i1 * 576 + i2] = (((((densenet_real *)(ar + 267274432))[i0 * 36864 + i1 * 576 + i2] * ((densenet_real *)(ar + 116281280))[i1]) + ((densenet_real *)(ar + 116281536))[i0 * 36864 + i1 * 576 + i2]) + ((densenet_real *)(ar + 116281536))[i0 * 36864 + i1 * 576 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 64, 1, 1], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((densenet_real *)(ar + 97406912))[i0 * 576 + i1 * 36864 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 78532800))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 64, 1, 1], densenet.dlm line 15 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 78533056))[i0] = (((densenet_real *)(ar + 78532800))[i0] / (densenet_real)(576 * n));
-    }
-    }
-    /* add -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 116281280))[i0 * 36864 + i1 * 576 + i2] = ((((densenet_real *)(ar + 229525696))[i0 * 36864 + i1 * 576 + i2] + ((densenet_real *)(ar + 97406912))[i0 * 36864 + i1 * 576 + i2]) + ((densenet_real *)(ar + 78533056))[i1]);
+                ((densenet_real *)(ar + 229525696))[i0 * 36864 + i1 * 576 + i2] = ((((densenet_real *)(ar + 40785920))[i0 * 36864 + i1 * 576 + i2] + (((densenet_real *)(ar + 248400064))[i0 * 36864 + i1 * 576 + i2] * ((densenet_real *)(ar + 21909952))[i1])) + ((((densenet_real *)(ar + 21910272))[i1] + (((densenet_real *)(ar + 21910976))[i1] * (((densenet_real *)(ar + 3034816))[i0 * 36864 + i1 * 576 + i2] - ((densenet_real *)(ar + 21909696))[i1]))) * ((densenet_real *)(ar + 3033664))[0]));
             }
         }
     }
     }
     /* max_pool_dx -> f32[batch 128, 64, 48, 48], densenet.dlm line 36 */
     {
-    pool_max_dx(((densenet_real *)(ar + 3034560)), ((densenet_real *)(ar + 116281280)), ((densenet_real *)(ar + 229525696)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_dx(((densenet_real *)(ar + 154028224)), ((densenet_real *)(ar + 229525696)), ((densenet_real *)(ar + 248400064)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 48, 48], densenet.dlm line 35 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 147456; i0++) {
-        ((densenet_real *)(ar + 305023168))[i0] = (((densenet_real *)(ar + 229525696))[i0] * (((densenet_real *)(ar + 3034560))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 323897536))[i0] = (((densenet_real *)(ar + 248400064))[i0] * (((densenet_real *)(ar + 154028224))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 35 */
@@ -7533,7 +7584,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((densenet_real *)(ar + 305023168))[i0 * 2304 + i1 * 147456 + i2];
+                acc += ((densenet_real *)(ar + 323897536))[i0 * 2304 + i1 * 147456 + i2];
             }
         }
         ((densenet_real *)(ar + 13056))[i0] = (densenet_real)acc;
@@ -7546,35 +7597,76 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += (((densenet_real *)(ar + 305023168))[i0 * 2304 + i1 * 147456 + i2] * ((densenet_real *)(ar + 154028224))[i0 * 2304 + i1 * 147456 + i2]);
+                acc += (((densenet_real *)(ar + 323897536))[i0 * 2304 + i1 * 147456 + i2] * ((densenet_real *)(ar + 78530752))[i0 * 2304 + i1 * 147456 + i2]);
             }
         }
-        ((densenet_real *)(ar + 3034560))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 3034816))[i0] = (densenet_real)acc;
     }
     }
-    /* sum -> f32[64, 1, 1], densenet.dlm line 35 */
+    /* neg -> f32[64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        acc += (((densenet_real *)(ar + 3034560))[i0] / ((densenet_real *)(ar + 3034304))[i0]);
-        ((densenet_real *)(ar + 12800))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 3035072))[i0] = (-((densenet_real *)(ar + 13056))[i0]);
     }
     }
-    /* divcount -> f32[1, 64, 1, 1], densenet.dlm line 35 */
+    /* mul -> f32[64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 3034816))[i0] = ((((-((((densenet_real *)(ar + 3034560))[i0] * ((densenet_real *)(ar + 3033600))[i0]) / ((densenet_real *)(ar + 3034304))[i0])) * 0.5f) / ((densenet_real *)(ar + 3034304))[i0]) / (densenet_real)(2304 * n));
+        ((densenet_real *)(ar + 3035328))[i0] = (((densenet_real *)(ar + 3035072))[i0] * ((densenet_real *)(ar + 3034048))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 64, 48, 48], densenet.dlm line 35 */
+    /* add -> f32[64, 1, 1], densenet.dlm line 35 */
     {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((densenet_real *)(ar + 229525696))[i0 * 147456 + i1 * 2304 + i2] = (((densenet_real *)(ar + 3034816))[i1] * ((densenet_real *)(ar + 154028224))[i0 * 147456 + i1 * 2304 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((densenet_real *)(ar + 3035584))[i0] = (((densenet_real *)(ar + 3034816))[i0] + (((densenet_real *)(ar + 3035072))[i0] * ((densenet_real *)(ar + 3033792))[i0]));
+    }
+    }
+    /* div -> f32[64, 1, 1], densenet.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((densenet_real *)(ar + 12800))[i0] = (((densenet_real *)(ar + 3035584))[i0] / ((densenet_real *)(ar + 3034560))[i0]);
+    }
+    }
+    /* div -> f32[64, 1, 1], densenet.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((densenet_real *)(ar + 3034816))[i0] = (((-((((densenet_real *)(ar + 3035584))[i0] * ((densenet_real *)(ar + 3034048))[i0]) / ((densenet_real *)(ar + 3034560))[i0])) * 0.5f) / ((densenet_real *)(ar + 3034560))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 64], densenet.dlm line 35 */
+    {
+    memset(((densenet_real *)(ar + 3035584)), 0, (size_t)(1) * 128 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 3035584)) + i * 128 + 64 + j * 64, ((densenet_real *)(ar + 3034816)) + i * 64 + j * 64, 64 * sizeof(densenet_real));
+    }
+    /* unslice -> f32[2, 64], densenet.dlm line 35 */
+    {
+    memset(((densenet_real *)(ar + 3034560)), 0, (size_t)(1) * 128 * sizeof(densenet_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((densenet_real *)(ar + 3034560)) + i * 128 + 0 + j * 64, ((densenet_real *)(ar + 3035328)) + i * 64 + j * 64, 64 * sizeof(densenet_real));
+    }
+    /* add -> f32[2, 64], densenet.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((densenet_real *)(ar + 3035072))[i0] = (((densenet_real *)(ar + 3035584))[i0] + ((densenet_real *)(ar + 3034560))[i0]);
+    }
+    }
+    /* slice -> f32[1, 64], densenet.dlm line 35 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 3034560)) + i * 64, ((densenet_real *)(ar + 3035072)) + i * 128 + 0, 64 * sizeof(densenet_real));
+    }
+    /* slice -> f32[1, 64], densenet.dlm line 35 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((densenet_real *)(ar + 3034816)) + i * 64, ((densenet_real *)(ar + 3035072)) + i * 128 + 64, 64 * sizeof(densenet_real));
+    }
+    /* mul -> f32[64, 1, 1], densenet.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((densenet_real *)(ar + 3035072))[i0] = (((densenet_real *)(ar + 3034816))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 64, 48, 48], densenet.dlm line 35 */
@@ -7583,37 +7675,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((densenet_real *)(ar + 3034304))[i0 * 147456 + i1 * 2304 + i2] = (((((densenet_real *)(ar + 305023168))[i0 * 147456 + i1 * 2304 + i2] * ((densenet_real *)(ar + 3033600))[i1]) + ((densenet_real *)(ar + 229525696))[i0 * 147456 + i1 * 2304 + i2]) + ((densenet_real *)(ar + 229525696))[i0 * 147456 + i1 * 2304 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 64, 1, 1], densenet.dlm line 35 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += (-((densenet_real *)(ar + 3034304))[i0 * 2304 + i1 * 147456 + i2]);
-            }
-        }
-        ((densenet_real *)(ar + 3033600))[i0] = (densenet_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 64, 1, 1], densenet.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 78531776))[i0] = (((densenet_real *)(ar + 3033600))[i0] / (densenet_real)(2304 * n));
-    }
-    }
-    /* add -> f32[batch 128, 64, 48, 48], densenet.dlm line 35 */
-    {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((densenet_real *)(ar + 97406912))[i0 * 147456 + i1 * 2304 + i2] = (((densenet_real *)(ar + 3034304))[i0 * 147456 + i1 * 2304 + i2] + ((densenet_real *)(ar + 78531776))[i1]);
+                ((densenet_real *)(ar + 154028224))[i0 * 147456 + i1 * 2304 + i2] = ((((densenet_real *)(ar + 323897536))[i0 * 147456 + i1 * 2304 + i2] * ((densenet_real *)(ar + 3034048))[i1]) + ((((densenet_real *)(ar + 3034560))[i1] + (((densenet_real *)(ar + 3035072))[i1] * (((densenet_real *)(ar + 78530752))[i0 * 147456 + i1 * 2304 + i2] - ((densenet_real *)(ar + 3033792))[i1]))) * ((densenet_real *)(ar + 3033280))[0]));
             }
         }
     }
@@ -7625,7 +7687,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((densenet_real *)(ar + 97406912))[i0 * 2304 + i1 * 147456 + i2];
+                acc += ((densenet_real *)(ar + 154028224))[i0 * 2304 + i1 * 147456 + i2];
             }
         }
         ((densenet_real *)(ar + 12544))[i0] = (densenet_real)acc;
@@ -7633,7 +7695,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dw -> f32[64, 1, 7, 7], densenet.dlm line 34 */
     {
-    conv2d_dw_direct_0(x, ((densenet_real *)(ar + 0)), ((densenet_real *)(ar + 97406912)), (densenet_real *)(ar + 3034304), n);
+    conv2d_dw_direct_0(x, ((densenet_real *)(ar + 0)), ((densenet_real *)(ar + 154028224)), (densenet_real *)(ar + 3034560), n);
     }
     return 0;
 }
@@ -8420,131 +8482,131 @@ void densenet_step(void *state, densenet_real lr) {
         }
     }
     /* 1.running_mean := */
-    memcpy(st + 13376, ((densenet_real *)(ar + 3034048)), (size_t)256);
+    memcpy(st + 13376, ((densenet_real *)(ar + 3033408)), (size_t)256);
     /* 1.running_var := */
-    memcpy(st + 13632, ((densenet_real *)(ar + 3033344)), (size_t)256);
+    memcpy(st + 13632, ((densenet_real *)(ar + 3034304)), (size_t)256);
     /* 1.num_batches_tracked := */
-    memcpy(st + 13888, ((densenet_real *)(ar + 3033280)), (size_t)4);
+    memcpy(st + 13888, ((densenet_real *)(ar + 3033344)), (size_t)4);
     /* 4.0.0.running_mean := */
-    memcpy(st + 14464, ((densenet_real *)(ar + 97406400)), (size_t)256);
+    memcpy(st + 14464, ((densenet_real *)(ar + 21909184)), (size_t)256);
     /* 4.0.0.running_var := */
-    memcpy(st + 14720, ((densenet_real *)(ar + 97406656)), (size_t)256);
+    memcpy(st + 14720, ((densenet_real *)(ar + 21909440)), (size_t)256);
     /* 4.0.0.num_batches_tracked := */
-    memcpy(st + 14976, ((densenet_real *)(ar + 3033920)), (size_t)4);
+    memcpy(st + 14976, ((densenet_real *)(ar + 21910208)), (size_t)4);
     /* 4.1.0.running_mean := */
-    memcpy(st + 89664, ((densenet_real *)(ar + 78532032)), (size_t)384);
+    memcpy(st + 89664, ((densenet_real *)(ar + 40785152)), (size_t)384);
     /* 4.1.0.running_var := */
-    memcpy(st + 90048, ((densenet_real *)(ar + 78532416)), (size_t)384);
+    memcpy(st + 90048, ((densenet_real *)(ar + 40785536)), (size_t)384);
     /* 4.1.0.num_batches_tracked := */
-    memcpy(st + 90432, ((densenet_real *)(ar + 3033984)), (size_t)4);
+    memcpy(st + 90432, ((densenet_real *)(ar + 21910528)), (size_t)4);
     /* 4.2.0.running_mean := */
-    memcpy(st + 202240, ((densenet_real *)(ar + 78533568)), (size_t)512);
+    memcpy(st + 202240, ((densenet_real *)(ar + 69099008)), (size_t)512);
     /* 4.2.0.running_var := */
-    memcpy(st + 202752, ((densenet_real *)(ar + 78534080)), (size_t)512);
+    memcpy(st + 202752, ((densenet_real *)(ar + 69099520)), (size_t)512);
     /* 4.2.0.num_batches_tracked := */
-    memcpy(st + 203264, ((densenet_real *)(ar + 78535104)), (size_t)4);
+    memcpy(st + 203264, ((densenet_real *)(ar + 21910592)), (size_t)4);
     /* 4.3.0.running_mean := */
-    memcpy(st + 352192, ((densenet_real *)(ar + 78535680)), (size_t)640);
+    memcpy(st + 352192, ((densenet_real *)(ar + 69101568)), (size_t)640);
     /* 4.3.0.running_var := */
-    memcpy(st + 352832, ((densenet_real *)(ar + 78536320)), (size_t)640);
+    memcpy(st + 352832, ((densenet_real *)(ar + 69102208)), (size_t)640);
     /* 4.3.0.num_batches_tracked := */
-    memcpy(st + 353472, ((densenet_real *)(ar + 78537600)), (size_t)4);
+    memcpy(st + 353472, ((densenet_real *)(ar + 21910656)), (size_t)4);
     /* 5.0.running_mean := */
-    memcpy(st + 539520, ((densenet_real *)(ar + 78538304)), (size_t)768);
+    memcpy(st + 539520, ((densenet_real *)(ar + 69104768)), (size_t)768);
     /* 5.0.running_var := */
-    memcpy(st + 540288, ((densenet_real *)(ar + 78539072)), (size_t)768);
+    memcpy(st + 540288, ((densenet_real *)(ar + 69105536)), (size_t)768);
     /* 5.0.num_batches_tracked := */
-    memcpy(st + 541056, ((densenet_real *)(ar + 3033856)), (size_t)4);
+    memcpy(st + 541056, ((densenet_real *)(ar + 3033728)), (size_t)4);
     /* 6.0.0.running_mean := */
-    memcpy(st + 616000, ((densenet_real *)(ar + 92698304)), (size_t)384);
+    memcpy(st + 616000, ((densenet_real *)(ar + 76186560)), (size_t)384);
     /* 6.0.0.running_var := */
-    memcpy(st + 616384, ((densenet_real *)(ar + 85619328)), (size_t)384);
+    memcpy(st + 616384, ((densenet_real *)(ar + 76187648)), (size_t)384);
     /* 6.0.0.num_batches_tracked := */
-    memcpy(st + 616768, ((densenet_real *)(ar + 85619712)), (size_t)4);
+    memcpy(st + 616768, ((densenet_real *)(ar + 76186944)), (size_t)4);
     /* 6.1.0.running_mean := */
-    memcpy(st + 728576, ((densenet_real *)(ar + 78541376)), (size_t)512);
+    memcpy(st + 728576, ((densenet_real *)(ar + 76188416)), (size_t)512);
     /* 6.1.0.running_var := */
-    memcpy(st + 729088, ((densenet_real *)(ar + 78541888)), (size_t)512);
+    memcpy(st + 729088, ((densenet_real *)(ar + 76188928)), (size_t)512);
     /* 6.1.0.num_batches_tracked := */
-    memcpy(st + 729600, ((densenet_real *)(ar + 78542912)), (size_t)4);
+    memcpy(st + 729600, ((densenet_real *)(ar + 76187392)), (size_t)4);
     /* 6.2.0.running_mean := */
-    memcpy(st + 878528, ((densenet_real *)(ar + 78543488)), (size_t)640);
+    memcpy(st + 878528, ((densenet_real *)(ar + 76190976)), (size_t)640);
     /* 6.2.0.running_var := */
-    memcpy(st + 879168, ((densenet_real *)(ar + 78544128)), (size_t)640);
+    memcpy(st + 879168, ((densenet_real *)(ar + 76191616)), (size_t)640);
     /* 6.2.0.num_batches_tracked := */
-    memcpy(st + 879808, ((densenet_real *)(ar + 78545408)), (size_t)4);
+    memcpy(st + 879808, ((densenet_real *)(ar + 76187456)), (size_t)4);
     /* 6.3.0.running_mean := */
-    memcpy(st + 1065856, ((densenet_real *)(ar + 78546112)), (size_t)768);
+    memcpy(st + 1065856, ((densenet_real *)(ar + 76194176)), (size_t)768);
     /* 6.3.0.running_var := */
-    memcpy(st + 1066624, ((densenet_real *)(ar + 78546880)), (size_t)768);
+    memcpy(st + 1066624, ((densenet_real *)(ar + 76194944)), (size_t)768);
     /* 6.3.0.num_batches_tracked := */
-    memcpy(st + 1067392, ((densenet_real *)(ar + 78548416)), (size_t)4);
+    memcpy(st + 1067392, ((densenet_real *)(ar + 76187520)), (size_t)4);
     /* 7.0.running_mean := */
-    memcpy(st + 1290560, ((densenet_real *)(ar + 78549248)), (size_t)896);
+    memcpy(st + 1290560, ((densenet_real *)(ar + 76198016)), (size_t)896);
     /* 7.0.running_var := */
-    memcpy(st + 1291456, ((densenet_real *)(ar + 78550144)), (size_t)896);
+    memcpy(st + 1291456, ((densenet_real *)(ar + 76198912)), (size_t)896);
     /* 7.0.num_batches_tracked := */
-    memcpy(st + 1292352, ((densenet_real *)(ar + 78551936)), (size_t)4);
+    memcpy(st + 1292352, ((densenet_real *)(ar + 76186496)), (size_t)4);
     /* 8.0.0.running_mean := */
-    memcpy(st + 1394112, ((densenet_real *)(ar + 82683008)), (size_t)448);
+    memcpy(st + 1394112, ((densenet_real *)(ar + 78266944)), (size_t)448);
     /* 8.0.0.running_var := */
-    memcpy(st + 1394560, ((densenet_real *)(ar + 80617344)), (size_t)448);
+    memcpy(st + 1394560, ((densenet_real *)(ar + 78268672)), (size_t)448);
     /* 8.0.0.num_batches_tracked := */
-    memcpy(st + 1395008, ((densenet_real *)(ar + 80617792)), (size_t)4);
+    memcpy(st + 1395008, ((densenet_real *)(ar + 78267392)), (size_t)4);
     /* 8.1.0.running_mean := */
-    memcpy(st + 1525376, ((densenet_real *)(ar + 78552896)), (size_t)576);
+    memcpy(st + 1525376, ((densenet_real *)(ar + 78269568)), (size_t)576);
     /* 8.1.0.running_var := */
-    memcpy(st + 1525952, ((densenet_real *)(ar + 78553472)), (size_t)576);
+    memcpy(st + 1525952, ((densenet_real *)(ar + 78270144)), (size_t)576);
     /* 8.1.0.num_batches_tracked := */
-    memcpy(st + 1526528, ((densenet_real *)(ar + 78554624)), (size_t)4);
+    memcpy(st + 1526528, ((densenet_real *)(ar + 78267456)), (size_t)4);
     /* 8.2.0.running_mean := */
-    memcpy(st + 1694016, ((densenet_real *)(ar + 78555264)), (size_t)704);
+    memcpy(st + 1694016, ((densenet_real *)(ar + 78272448)), (size_t)704);
     /* 8.2.0.running_var := */
-    memcpy(st + 1694720, ((densenet_real *)(ar + 78555968)), (size_t)704);
+    memcpy(st + 1694720, ((densenet_real *)(ar + 78273152)), (size_t)704);
     /* 8.2.0.num_batches_tracked := */
-    memcpy(st + 1695424, ((densenet_real *)(ar + 78557376)), (size_t)4);
+    memcpy(st + 1695424, ((densenet_real *)(ar + 78267520)), (size_t)4);
     /* 8.3.0.running_mean := */
-    memcpy(st + 1900032, ((densenet_real *)(ar + 78558144)), (size_t)832);
+    memcpy(st + 1900032, ((densenet_real *)(ar + 78275968)), (size_t)832);
     /* 8.3.0.running_var := */
-    memcpy(st + 1900864, ((densenet_real *)(ar + 78558976)), (size_t)832);
+    memcpy(st + 1900864, ((densenet_real *)(ar + 78276800)), (size_t)832);
     /* 8.3.0.num_batches_tracked := */
-    memcpy(st + 1901696, ((densenet_real *)(ar + 78560640)), (size_t)4);
+    memcpy(st + 1901696, ((densenet_real *)(ar + 78267584)), (size_t)4);
     /* 9.0.running_mean := */
-    memcpy(st + 2143424, ((densenet_real *)(ar + 78561536)), (size_t)960);
+    memcpy(st + 2143424, ((densenet_real *)(ar + 78280128)), (size_t)960);
     /* 9.0.running_var := */
-    memcpy(st + 2144384, ((densenet_real *)(ar + 78562496)), (size_t)960);
+    memcpy(st + 2144384, ((densenet_real *)(ar + 78281088)), (size_t)960);
     /* 9.0.num_batches_tracked := */
-    memcpy(st + 2145344, ((densenet_real *)(ar + 78564416)), (size_t)4);
+    memcpy(st + 2145344, ((densenet_real *)(ar + 78266880)), (size_t)4);
     /* 10.0.0.running_mean := */
-    memcpy(st + 2262144, ((densenet_real *)(ar + 79672896)), (size_t)480);
+    memcpy(st + 2262144, ((densenet_real *)(ar + 78284928)), (size_t)480);
     /* 10.0.0.running_var := */
-    memcpy(st + 2262656, ((densenet_real *)(ar + 79118464)), (size_t)480);
+    memcpy(st + 2262656, ((densenet_real *)(ar + 78286912)), (size_t)480);
     /* 10.0.0.num_batches_tracked := */
-    memcpy(st + 2263168, ((densenet_real *)(ar + 79118976)), (size_t)4);
+    memcpy(st + 2263168, ((densenet_real *)(ar + 78285440)), (size_t)4);
     /* 10.1.0.running_mean := */
-    memcpy(st + 2402880, ((densenet_real *)(ar + 78565440)), (size_t)608);
+    memcpy(st + 2402880, ((densenet_real *)(ar + 78287936)), (size_t)608);
     /* 10.1.0.running_var := */
-    memcpy(st + 2403520, ((densenet_real *)(ar + 78566080)), (size_t)608);
+    memcpy(st + 2403520, ((densenet_real *)(ar + 78290432)), (size_t)608);
     /* 10.1.0.num_batches_tracked := */
-    memcpy(st + 2404160, ((densenet_real *)(ar + 78567360)), (size_t)4);
+    memcpy(st + 2404160, ((densenet_real *)(ar + 78285504)), (size_t)4);
     /* 10.2.0.running_mean := */
-    memcpy(st + 2580992, ((densenet_real *)(ar + 78568064)), (size_t)736);
+    memcpy(st + 2580992, ((densenet_real *)(ar + 78291712)), (size_t)736);
     /* 10.2.0.running_var := */
-    memcpy(st + 2581760, ((densenet_real *)(ar + 78568832)), (size_t)736);
+    memcpy(st + 2581760, ((densenet_real *)(ar + 78294720)), (size_t)736);
     /* 10.2.0.num_batches_tracked := */
-    memcpy(st + 2582528, ((densenet_real *)(ar + 78570368)), (size_t)4);
+    memcpy(st + 2582528, ((densenet_real *)(ar + 78285568)), (size_t)4);
     /* 10.3.0.running_mean := */
-    memcpy(st + 2796480, ((densenet_real *)(ar + 78571200)), (size_t)864);
+    memcpy(st + 2796480, ((densenet_real *)(ar + 78296256)), (size_t)864);
     /* 10.3.0.running_var := */
-    memcpy(st + 2797376, ((densenet_real *)(ar + 78572096)), (size_t)864);
+    memcpy(st + 2797376, ((densenet_real *)(ar + 78299776)), (size_t)864);
     /* 10.3.0.num_batches_tracked := */
-    memcpy(st + 2798272, ((densenet_real *)(ar + 78573888)), (size_t)4);
+    memcpy(st + 2798272, ((densenet_real *)(ar + 78285632)), (size_t)4);
     /* 11.running_mean := */
-    memcpy(st + 3049344, ((densenet_real *)(ar + 78574848)), (size_t)992);
+    memcpy(st + 3049344, ((densenet_real *)(ar + 78301568)), (size_t)992);
     /* 11.running_var := */
-    memcpy(st + 3050368, ((densenet_real *)(ar + 78575872)), (size_t)992);
+    memcpy(st + 3050368, ((densenet_real *)(ar + 78305600)), (size_t)992);
     /* 11.num_batches_tracked := */
-    memcpy(st + 3051392, ((densenet_real *)(ar + 78577920)), (size_t)4);
+    memcpy(st + 3051392, ((densenet_real *)(ar + 78267712)), (size_t)4);
 }
 
 densenet_real densenet_train_step(void *state, int n, const densenet_real *x, const int32_t *y, densenet_real lr, double *metrics) {
@@ -8572,25 +8634,37 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 75497472))[i0] = (((densenet_real *)(st + 12864))[i0] / sqrtf((((densenet_real *)(st + 13632))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[64, 1, 1], densenet.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((densenet_real *)(ar + 75497728))[i0] = (((densenet_real *)(st + 13120))[i0] - (((densenet_real *)(st + 13376))[i0] * ((densenet_real *)(ar + 75497472))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 64, 48, 48], densenet.dlm line 35 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((densenet_real *)(ar + 75497728))[i0 * 147456 + i1 * 2304 + i2] = relu(((((((densenet_real *)(ar + 0))[i0 * 147456 + i1 * 2304 + i2] + ((densenet_real *)(st + 12608))[i1]) - ((densenet_real *)(st + 13376))[i1]) * ((densenet_real *)(ar + 75497472))[i1]) + ((densenet_real *)(st + 13120))[i1]));
+                ((densenet_real *)(ar + 75497984))[i0 * 147456 + i1 * 2304 + i2] = relu((((((densenet_real *)(ar + 0))[i0 * 147456 + i1 * 2304 + i2] + ((densenet_real *)(st + 12608))[i1]) * ((densenet_real *)(ar + 75497472))[i1]) + ((densenet_real *)(ar + 75497728))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 64, 24, 24], densenet.dlm line 36 */
     {
-    pool_max_fwd(((densenet_real *)(ar + 75497728)), ((densenet_real *)(ar + 0)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((densenet_real *)(ar + 75497984)), ((densenet_real *)(ar + 0)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* div -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
         ((densenet_real *)(ar + 18874368))[i0] = (((densenet_real *)(st + 13952))[i0] / sqrtf((((densenet_real *)(st + 14720))[i0] + 1e-05f)));
+    }
+    }
+    /* sub -> f32[64, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((densenet_real *)(ar + 18874624))[i0] = (((densenet_real *)(st + 14208))[i0] - (((densenet_real *)(st + 14464))[i0] * ((densenet_real *)(ar + 18874368))[i0]));
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
@@ -8599,14 +8673,14 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 18874624))[i0 * 36864 + i1 * 576 + i2] = relu((((((densenet_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] - ((densenet_real *)(st + 14464))[i1]) * ((densenet_real *)(ar + 18874368))[i1]) + ((densenet_real *)(st + 14208))[i1]));
+                ((densenet_real *)(ar + 18874880))[i0 * 36864 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] * ((densenet_real *)(ar + 18874368))[i1]) + ((densenet_real *)(ar + 18874624))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 18874624)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 37748992)), (densenet_real *)(ar + 47186176), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 18874880)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 37749248)), (densenet_real *)(ar + 47186432), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -8614,7 +8688,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 18874368))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 37748992))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 88768))[i1]);
+                ((densenet_real *)(ar + 18874368))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 37749248))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 88768))[i1]);
             }
         }
     }
@@ -8632,13 +8706,19 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 88896))[i0] / sqrtf((((densenet_real *)(st + 90048))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[96, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 96; i0++) {
+        ((densenet_real *)(ar + 384))[i0] = (((densenet_real *)(st + 89280))[i0] - (((densenet_real *)(st + 89664))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 56623104))[i0 * 55296 + i1 * 576 + i2] = relu((((((densenet_real *)(ar + 28311552))[i0 * 55296 + i1 * 576 + i2] - ((densenet_real *)(st + 89664))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 89280))[i1]));
+                ((densenet_real *)(ar + 56623104))[i0 * 55296 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 28311552))[i0 * 55296 + i1 * 576 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 384))[i1]));
             }
         }
     }
@@ -8671,20 +8751,26 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 201216))[i0] / sqrtf((((densenet_real *)(st + 202752))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[128, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((densenet_real *)(ar + 512))[i0] = (((densenet_real *)(st + 201728))[i0] - (((densenet_real *)(st + 202240))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 512))[i0 * 73728 + i1 * 576 + i2] = relu((((((densenet_real *)(ar + 56623104))[i0 * 73728 + i1 * 576 + i2] - ((densenet_real *)(st + 202240))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 201728))[i1]));
+                ((densenet_real *)(ar + 1024))[i0 * 73728 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 56623104))[i0 * 73728 + i1 * 576 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 512))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 512)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 37749248)), (densenet_real *)(ar + 47186432), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1024)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 37749760)), (densenet_real *)(ar + 47186944), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -8692,7 +8778,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 0))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 37749248))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 350784))[i1]);
+                ((densenet_real *)(ar + 0))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 37749760))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 350784))[i1]);
             }
         }
     }
@@ -8710,13 +8796,19 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 350912))[i0] / sqrtf((((densenet_real *)(st + 352832))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[160, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 160; i0++) {
+        ((densenet_real *)(ar + 640))[i0] = (((densenet_real *)(st + 351552))[i0] - (((densenet_real *)(st + 352192))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 56623104))[i0 * 92160 + i1 * 576 + i2] = relu((((((densenet_real *)(ar + 9437184))[i0 * 92160 + i1 * 576 + i2] - ((densenet_real *)(st + 352192))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 351552))[i1]));
+                ((densenet_real *)(ar + 56623104))[i0 * 92160 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 9437184))[i0 * 92160 + i1 * 576 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 640))[i1]));
             }
         }
     }
@@ -8749,13 +8841,19 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 537984))[i0] / sqrtf((((densenet_real *)(st + 540288))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[192, 1, 1], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 192; i0++) {
+        ((densenet_real *)(ar + 768))[i0] = (((densenet_real *)(st + 538752))[i0] - (((densenet_real *)(st + 539520))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 768))[i0 * 110592 + i1 * 576 + i2] = relu((((((densenet_real *)(ar + 66060288))[i0 * 110592 + i1 * 576 + i2] - ((densenet_real *)(st + 539520))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 538752))[i1]));
+                ((densenet_real *)(ar + 1536))[i0 * 110592 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 66060288))[i0 * 110592 + i1 * 576 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 768))[i1]));
             }
         }
     }
@@ -8763,7 +8861,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     /* conv2d -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 576, 192, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 768)) + i * 110592, 576, ((densenet_real *)(ar + 56623872)) + i * 55296, 576, 0);
+        gemm(0, 0, 96, 576, 192, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 1536)) + i * 110592, 576, ((densenet_real *)(ar + 56624640)) + i * 55296, 576, 0);
     }
     /* add -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
@@ -8771,7 +8869,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 0))[i0 * 55296 + i1 * 576 + i2] = (((densenet_real *)(ar + 56623872))[i0 * 55296 + i1 * 576 + i2] + ((densenet_real *)(st + 614848))[i1]);
+                ((densenet_real *)(ar + 0))[i0 * 55296 + i1 * 576 + i2] = (((densenet_real *)(ar + 56624640))[i0 * 55296 + i1 * 576 + i2] + ((densenet_real *)(st + 614848))[i1]);
             }
         }
     }
@@ -8786,20 +8884,26 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 615232))[i0] / sqrtf((((densenet_real *)(st + 616384))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[96, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 96; i0++) {
+        ((densenet_real *)(ar + 384))[i0] = (((densenet_real *)(st + 615616))[i0] - (((densenet_real *)(st + 616000))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 384))[i0 * 13824 + i1 * 144 + i2] = relu((((((densenet_real *)(ar + 28311552))[i0 * 13824 + i1 * 144 + i2] - ((densenet_real *)(st + 616000))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 615616))[i1]));
+                ((densenet_real *)(ar + 768))[i0 * 13824 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 28311552))[i0 * 13824 + i1 * 144 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 384))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 384)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 7078272)), (densenet_real *)(ar + 9437568), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 7078656)), (densenet_real *)(ar + 9437952), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -8807,7 +8911,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 7078272))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 727424))[i1]);
+                ((densenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 7078656))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 727424))[i1]);
             }
         }
     }
@@ -8825,13 +8929,19 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 727552))[i0] / sqrtf((((densenet_real *)(st + 729088))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[128, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((densenet_real *)(ar + 512))[i0] = (((densenet_real *)(st + 728064))[i0] - (((densenet_real *)(st + 728576))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 11796480))[i0 * 18432 + i1 * 144 + i2] = relu((((((densenet_real *)(ar + 2359296))[i0 * 18432 + i1 * 144 + i2] - ((densenet_real *)(st + 728576))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 728064))[i1]));
+                ((densenet_real *)(ar + 11796480))[i0 * 18432 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 2359296))[i0 * 18432 + i1 * 144 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 512))[i1]));
             }
         }
     }
@@ -8864,20 +8974,26 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 877248))[i0] / sqrtf((((densenet_real *)(st + 879168))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[160, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 160; i0++) {
+        ((densenet_real *)(ar + 640))[i0] = (((densenet_real *)(st + 877888))[i0] - (((densenet_real *)(st + 878528))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 640))[i0 * 23040 + i1 * 144 + i2] = relu((((((densenet_real *)(ar + 14155776))[i0 * 23040 + i1 * 144 + i2] - ((densenet_real *)(st + 878528))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 877888))[i1]));
+                ((densenet_real *)(ar + 1280))[i0 * 23040 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 14155776))[i0 * 23040 + i1 * 144 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 640))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 640)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 25952256)), (densenet_real *)(ar + 11797120), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1280)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 25952256)), (densenet_real *)(ar + 11797760), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -8903,20 +9019,26 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 1064320))[i0] / sqrtf((((densenet_real *)(st + 1066624))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[192, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 192; i0++) {
+        ((densenet_real *)(ar + 768))[i0] = (((densenet_real *)(st + 1065088))[i0] - (((densenet_real *)(st + 1065856))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 768))[i0 * 27648 + i1 * 144 + i2] = relu((((((densenet_real *)(ar + 25952256))[i0 * 27648 + i1 * 144 + i2] - ((densenet_real *)(st + 1065856))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 1065088))[i1]));
+                ((densenet_real *)(ar + 1536))[i0 * 27648 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 25952256))[i0 * 27648 + i1 * 144 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 768))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 14156544)), (densenet_real *)(ar + 16515840), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1536)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 14157312)), (densenet_real *)(ar + 16516608), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -8924,7 +9046,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 14156544))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 1288640))[i1]);
+                ((densenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 14157312))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 1288640))[i1]);
             }
         }
     }
@@ -8942,13 +9064,19 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 1288768))[i0] / sqrtf((((densenet_real *)(st + 1291456))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[224, 1, 1], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 224; i0++) {
+        ((densenet_real *)(ar + 896))[i0] = (((densenet_real *)(st + 1289664))[i0] - (((densenet_real *)(st + 1290560))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 224; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 18874368))[i0 * 32256 + i1 * 144 + i2] = relu((((((densenet_real *)(ar + 2359296))[i0 * 32256 + i1 * 144 + i2] - ((densenet_real *)(st + 1290560))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 1289664))[i1]));
+                ((densenet_real *)(ar + 18874368))[i0 * 32256 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 2359296))[i0 * 32256 + i1 * 144 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 896))[i1]));
             }
         }
     }
@@ -8979,20 +9107,26 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 2064384))[i0] = (((densenet_real *)(st + 1393216))[i0] / sqrtf((((densenet_real *)(st + 1394560))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[112, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 112; i0++) {
+        ((densenet_real *)(ar + 2064832))[i0] = (((densenet_real *)(st + 1393664))[i0] - (((densenet_real *)(st + 1394112))[i0] * ((densenet_real *)(ar + 2064384))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 2064832))[i0 * 4032 + i1 * 36 + i2] = relu((((((densenet_real *)(ar + 0))[i0 * 4032 + i1 * 36 + i2] - ((densenet_real *)(st + 1394112))[i1]) * ((densenet_real *)(ar + 2064384))[i1]) + ((densenet_real *)(st + 1393664))[i1]));
+                ((densenet_real *)(ar + 2065280))[i0 * 4032 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 0))[i0 * 4032 + i1 * 36 + i2] * ((densenet_real *)(ar + 2064384))[i1]) + ((densenet_real *)(ar + 2064832))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 2064832)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 4129216)), (densenet_real *)(ar + 4719040), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 2065280)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 4129664)), (densenet_real *)(ar + 4719488), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -9000,7 +9134,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 2064384))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 4129216))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1524096))[i1]);
+                ((densenet_real *)(ar + 2064384))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 4129664))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1524096))[i1]);
             }
         }
     }
@@ -9018,13 +9152,19 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 1524224))[i0] / sqrtf((((densenet_real *)(st + 1525952))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[144, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 144; i0++) {
+        ((densenet_real *)(ar + 576))[i0] = (((densenet_real *)(st + 1524800))[i0] - (((densenet_real *)(st + 1525376))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 144; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 5308416))[i0 * 5184 + i1 * 36 + i2] = relu((((((densenet_real *)(ar + 2654208))[i0 * 5184 + i1 * 36 + i2] - ((densenet_real *)(st + 1525376))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 1524800))[i1]));
+                ((densenet_real *)(ar + 5308416))[i0 * 5184 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 2654208))[i0 * 5184 + i1 * 36 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 576))[i1]));
             }
         }
     }
@@ -9057,20 +9197,26 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 1692608))[i0] / sqrtf((((densenet_real *)(st + 1694720))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[176, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 176; i0++) {
+        ((densenet_real *)(ar + 704))[i0] = (((densenet_real *)(st + 1693312))[i0] - (((densenet_real *)(st + 1694016))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 176; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 704))[i0 * 6336 + i1 * 36 + i2] = relu((((((densenet_real *)(ar + 5308416))[i0 * 6336 + i1 * 36 + i2] - ((densenet_real *)(st + 1694016))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 1693312))[i1]));
+                ((densenet_real *)(ar + 1408))[i0 * 6336 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 5308416))[i0 * 6336 + i1 * 36 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 704))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 704)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 3244736)), (densenet_real *)(ar + 3834560), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1408)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 3245440)), (densenet_real *)(ar + 3835264), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -9078,7 +9224,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 0))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 3244736))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1898240))[i1]);
+                ((densenet_real *)(ar + 0))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 3245440))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1898240))[i1]);
             }
         }
     }
@@ -9096,13 +9242,19 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 1898368))[i0] / sqrtf((((densenet_real *)(st + 1900864))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[208, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 208; i0++) {
+        ((densenet_real *)(ar + 832))[i0] = (((densenet_real *)(st + 1899200))[i0] - (((densenet_real *)(st + 1900032))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 208; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 4423680))[i0 * 7488 + i1 * 36 + i2] = relu((((((densenet_real *)(ar + 589824))[i0 * 7488 + i1 * 36 + i2] - ((densenet_real *)(st + 1900032))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 1899200))[i1]));
+                ((densenet_real *)(ar + 4423680))[i0 * 7488 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 589824))[i0 * 7488 + i1 * 36 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 832))[i1]));
             }
         }
     }
@@ -9135,13 +9287,19 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 2141504))[i0] / sqrtf((((densenet_real *)(st + 2144384))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[240, 1, 1], densenet.dlm line 26 */
+    {
+    for (int64_t i0 = 0; i0 < 240; i0++) {
+        ((densenet_real *)(ar + 960))[i0] = (((densenet_real *)(st + 2142464))[i0] - (((densenet_real *)(st + 2143424))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 240; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 960))[i0 * 8640 + i1 * 36 + i2] = relu((((((densenet_real *)(ar + 5013504))[i0 * 8640 + i1 * 36 + i2] - ((densenet_real *)(st + 2143424))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 2142464))[i1]));
+                ((densenet_real *)(ar + 1920))[i0 * 8640 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 5013504))[i0 * 8640 + i1 * 36 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 960))[i1]));
             }
         }
     }
@@ -9149,7 +9307,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     /* conv2d -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 120, 36, 240, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 960)) + i * 8640, 36, ((densenet_real *)(ar + 4424640)) + i * 4320, 36, 0);
+        gemm(0, 0, 120, 36, 240, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 1920)) + i * 8640, 36, ((densenet_real *)(ar + 4425600)) + i * 4320, 36, 0);
     }
     /* add -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {
@@ -9157,7 +9315,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 0))[i0 * 4320 + i1 * 36 + i2] = (((densenet_real *)(ar + 4424640))[i0 * 4320 + i1 * 36 + i2] + ((densenet_real *)(st + 2260608))[i1]);
+                ((densenet_real *)(ar + 0))[i0 * 4320 + i1 * 36 + i2] = (((densenet_real *)(ar + 4425600))[i0 * 4320 + i1 * 36 + i2] + ((densenet_real *)(st + 2260608))[i1]);
             }
         }
     }
@@ -9172,20 +9330,26 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 2261120))[i0] / sqrtf((((densenet_real *)(st + 2262656))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[120, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 120; i0++) {
+        ((densenet_real *)(ar + 512))[i0] = (((densenet_real *)(st + 2261632))[i0] - (((densenet_real *)(st + 2262144))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 512))[i0 * 1080 + i1 * 9 + i2] = relu((((((densenet_real *)(ar + 2211840))[i0 * 1080 + i1 * 9 + i2] - ((densenet_real *)(st + 2262144))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 2261632))[i1]));
+                ((densenet_real *)(ar + 1024))[i0 * 1080 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 2211840))[i0 * 1080 + i1 * 9 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 512))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 512)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 553472)), (densenet_real *)(ar + 700928), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1024)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 553984)), (densenet_real *)(ar + 701440), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -9193,7 +9357,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 0))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 553472))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2401472))[i1]);
+                ((densenet_real *)(ar + 0))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 553984))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2401472))[i1]);
             }
         }
     }
@@ -9211,13 +9375,19 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 2401600))[i0] / sqrtf((((densenet_real *)(st + 2403520))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[152, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 152; i0++) {
+        ((densenet_real *)(ar + 640))[i0] = (((densenet_real *)(st + 2402240))[i0] - (((densenet_real *)(st + 2402880))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 152; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 847872))[i0 * 1368 + i1 * 9 + i2] = relu((((((densenet_real *)(ar + 147456))[i0 * 1368 + i1 * 9 + i2] - ((densenet_real *)(st + 2402880))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 2402240))[i1]));
+                ((densenet_real *)(ar + 847872))[i0 * 1368 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 147456))[i0 * 1368 + i1 * 9 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 640))[i1]));
             }
         }
     }
@@ -9250,20 +9420,26 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 2579456))[i0] / sqrtf((((densenet_real *)(st + 2581760))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[184, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 184; i0++) {
+        ((densenet_real *)(ar + 768))[i0] = (((densenet_real *)(st + 2580224))[i0] - (((densenet_real *)(st + 2580992))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 184; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 768))[i0 * 1656 + i1 * 9 + i2] = relu((((((densenet_real *)(ar + 995328))[i0 * 1656 + i1 * 9 + i2] - ((densenet_real *)(st + 2580992))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 2580224))[i1]));
+                ((densenet_real *)(ar + 1536))[i0 * 1656 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 995328))[i0 * 1656 + i1 * 9 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 768))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 1843200)), (densenet_real *)(ar + 1990656), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1536)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 1843200)), (densenet_real *)(ar + 1990656), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -9289,20 +9465,26 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 2794688))[i0] / sqrtf((((densenet_real *)(st + 2797376))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[216, 1, 1], densenet.dlm line 15 */
+    {
+    for (int64_t i0 = 0; i0 < 216; i0++) {
+        ((densenet_real *)(ar + 896))[i0] = (((densenet_real *)(st + 2795584))[i0] - (((densenet_real *)(st + 2796480))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 216; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 896))[i0 * 1944 + i1 * 9 + i2] = relu((((((densenet_real *)(ar + 1843200))[i0 * 1944 + i1 * 9 + i2] - ((densenet_real *)(st + 2796480))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 2795584))[i1]));
+                ((densenet_real *)(ar + 1792))[i0 * 1944 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 1843200))[i0 * 1944 + i1 * 9 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 896))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 896)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 996224)), (densenet_real *)(ar + 2838528), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1792)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 997120)), (densenet_real *)(ar + 2838528), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -9310,7 +9492,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 0))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 996224))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 3047168))[i1]);
+                ((densenet_real *)(ar + 0))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 997120))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 3047168))[i1]);
             }
         }
     }
@@ -9328,13 +9510,19 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
         ((densenet_real *)(ar + 0))[i0] = (((densenet_real *)(st + 3047296))[i0] / sqrtf((((densenet_real *)(st + 3050368))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[248, 1, 1], densenet.dlm line 46 */
+    {
+    for (int64_t i0 = 0; i0 < 248; i0++) {
+        ((densenet_real *)(ar + 1024))[i0] = (((densenet_real *)(st + 3048320))[i0] - (((densenet_real *)(st + 3049344))[i0] * ((densenet_real *)(ar + 0))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 248, 3, 3], densenet.dlm line 46 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 248; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 1290240))[i0 * 2232 + i1 * 9 + i2] = relu((((((densenet_real *)(ar + 147456))[i0 * 2232 + i1 * 9 + i2] - ((densenet_real *)(st + 3049344))[i1]) * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(st + 3048320))[i1]));
+                ((densenet_real *)(ar + 1290240))[i0 * 2232 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 147456))[i0 * 2232 + i1 * 9 + i2] * ((densenet_real *)(ar + 0))[i1]) + ((densenet_real *)(ar + 1024))[i1]));
             }
         }
     }

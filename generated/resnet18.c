@@ -1490,20 +1490,26 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
         ((resnet18_real *)(ar + 75497472))[i0] = (((resnet18_real *)(st + 12864))[i0] / sqrtf((((resnet18_real *)(st + 13632))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[64, 1, 1], resnet18.dlm line 42 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 75497728))[i0] = (((resnet18_real *)(st + 13120))[i0] - (((resnet18_real *)(st + 13376))[i0] * ((resnet18_real *)(ar + 75497472))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 64, 48, 48], resnet18.dlm line 42 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((resnet18_real *)(ar + 75497728))[i0 * 147456 + i1 * 2304 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 147456 + i1 * 2304 + i2] + ((resnet18_real *)(st + 12608))[i1]) - ((resnet18_real *)(st + 13376))[i1]) * ((resnet18_real *)(ar + 75497472))[i1]) + ((resnet18_real *)(st + 13120))[i1]));
+                ((resnet18_real *)(ar + 75497984))[i0 * 147456 + i1 * 2304 + i2] = relu((((((resnet18_real *)(ar + 0))[i0 * 147456 + i1 * 2304 + i2] + ((resnet18_real *)(st + 12608))[i1]) * ((resnet18_real *)(ar + 75497472))[i1]) + ((resnet18_real *)(ar + 75497728))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 64, 24, 24], resnet18.dlm line 43 */
     {
-    pool_max_fwd(((resnet18_real *)(ar + 75497728)), ((resnet18_real *)(ar + 0)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((resnet18_real *)(ar + 75497984)), ((resnet18_real *)(ar + 0)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -1515,20 +1521,26 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
         ((resnet18_real *)(ar + 37748736))[i0] = (((resnet18_real *)(st + 161664))[i0] / sqrtf((((resnet18_real *)(st + 162432))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[64, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 37748992))[i0] = (((resnet18_real *)(st + 161920))[i0] - (((resnet18_real *)(st + 162176))[i0] * ((resnet18_real *)(ar + 37748736))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 37748992))[i0 * 36864 + i1 * 576 + i2] = relu(((((((resnet18_real *)(ar + 18874368))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 161408))[i1]) - ((resnet18_real *)(st + 162176))[i1]) * ((resnet18_real *)(ar + 37748736))[i1]) + ((resnet18_real *)(st + 161920))[i1]));
+                ((resnet18_real *)(ar + 37749248))[i0 * 36864 + i1 * 576 + i2] = relu((((((resnet18_real *)(ar + 18874368))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 161408))[i1]) * ((resnet18_real *)(ar + 37748736))[i1]) + ((resnet18_real *)(ar + 37748992))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37748992)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623360), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623616), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
@@ -1536,25 +1548,37 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
         ((resnet18_real *)(ar + 37748736))[i0] = (((resnet18_real *)(st + 310464))[i0] / sqrtf((((resnet18_real *)(st + 311232))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[64, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 37748992))[i0] = (((resnet18_real *)(st + 310720))[i0] - (((resnet18_real *)(st + 310976))[i0] * ((resnet18_real *)(ar + 37748736))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 37748992))[i0 * 36864 + i1 * 576 + i2] = relu((((((((resnet18_real *)(ar + 18874368))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 310208))[i1]) - ((resnet18_real *)(st + 310976))[i1]) * ((resnet18_real *)(ar + 37748736))[i1]) + ((resnet18_real *)(st + 310720))[i1]) + ((resnet18_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2]));
+                ((resnet18_real *)(ar + 37749248))[i0 * 36864 + i1 * 576 + i2] = relu(((((((resnet18_real *)(ar + 18874368))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 310208))[i1]) * ((resnet18_real *)(ar + 37748736))[i1]) + ((resnet18_real *)(ar + 37748992))[i1]) + ((resnet18_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37748992)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
         ((resnet18_real *)(ar + 18874368))[i0] = (((resnet18_real *)(st + 459264))[i0] / sqrtf((((resnet18_real *)(st + 460032))[i0] + 1e-05f)));
+    }
+    }
+    /* sub -> f32[64, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 18874624))[i0] = (((resnet18_real *)(st + 459520))[i0] - (((resnet18_real *)(st + 459776))[i0] * ((resnet18_real *)(ar + 18874368))[i0]));
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
@@ -1563,19 +1587,25 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 18874624))[i0 * 36864 + i1 * 576 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 459008))[i1]) - ((resnet18_real *)(st + 459776))[i1]) * ((resnet18_real *)(ar + 18874368))[i1]) + ((resnet18_real *)(st + 459520))[i1]));
+                ((resnet18_real *)(ar + 18874880))[i0 * 36864 + i1 * 576 + i2] = relu((((((resnet18_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 459008))[i1]) * ((resnet18_real *)(ar + 18874368))[i1]) + ((resnet18_real *)(ar + 18874624))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874624)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623360), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623616), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
         ((resnet18_real *)(ar + 18874368))[i0] = (((resnet18_real *)(st + 608064))[i0] / sqrtf((((resnet18_real *)(st + 608832))[i0] + 1e-05f)));
+    }
+    }
+    /* sub -> f32[64, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 18874624))[i0] = (((resnet18_real *)(st + 608320))[i0] - (((resnet18_real *)(st + 608576))[i0] * ((resnet18_real *)(ar + 18874368))[i0]));
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
@@ -1584,14 +1614,14 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 18874624))[i0 * 36864 + i1 * 576 + i2] = relu((((((((resnet18_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 607808))[i1]) - ((resnet18_real *)(st + 608576))[i1]) * ((resnet18_real *)(ar + 18874368))[i1]) + ((resnet18_real *)(st + 608320))[i1]) + ((resnet18_real *)(ar + 37748992))[i0 * 36864 + i1 * 576 + i2]));
+                ((resnet18_real *)(ar + 18874880))[i0 * 36864 + i1 * 576 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 607808))[i1]) * ((resnet18_real *)(ar + 18874368))[i1]) + ((resnet18_real *)(ar + 18874624))[i1]) + ((resnet18_real *)(ar + 37749248))[i0 * 36864 + i1 * 576 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874624)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
@@ -1599,20 +1629,26 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
         ((resnet18_real *)(ar + 9437184))[i0] = (((resnet18_real *)(st + 904576))[i0] / sqrtf((((resnet18_real *)(st + 906112))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[128, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 9437696))[i0] = (((resnet18_real *)(st + 905088))[i0] - (((resnet18_real *)(st + 905600))[i0] * ((resnet18_real *)(ar + 9437184))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 37748992))[i0 * 18432 + i1 * 144 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 904064))[i1]) - ((resnet18_real *)(st + 905600))[i1]) * ((resnet18_real *)(ar + 9437184))[i1]) + ((resnet18_real *)(st + 905088))[i1]));
+                ((resnet18_real *)(ar + 37749248))[i0 * 18432 + i1 * 144 + i2] = relu((((((resnet18_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 904064))[i1]) * ((resnet18_real *)(ar + 9437184))[i1]) + ((resnet18_real *)(ar + 9437696))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37748992)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
@@ -1620,9 +1656,15 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
         ((resnet18_real *)(ar + 9437184))[i0] = (((resnet18_real *)(st + 1497024))[i0] / sqrtf((((resnet18_real *)(st + 1498560))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[128, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 9437696))[i0] = (((resnet18_real *)(st + 1497536))[i0] - (((resnet18_real *)(st + 1498048))[i0] * ((resnet18_real *)(ar + 9437184))[i0]));
+    }
+    }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874624)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 37748992)), (resnet18_real *)(ar + 9437696), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 37749248)), (resnet18_real *)(ar + 9438208), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -1630,19 +1672,25 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 9437696))[i0 * 18432 + i1 * 144 + i2] = relu((((((((resnet18_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1496512))[i1]) - ((resnet18_real *)(st + 1498048))[i1]) * ((resnet18_real *)(ar + 9437184))[i1]) + ((resnet18_real *)(st + 1497536))[i1]) + (((resnet18_real *)(ar + 37748992))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1531904))[i1])));
+                ((resnet18_real *)(ar + 9438208))[i0 * 18432 + i1 * 144 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1496512))[i1]) * ((resnet18_real *)(ar + 9437184))[i1]) + ((resnet18_real *)(ar + 9437696))[i1]) + (((resnet18_real *)(ar + 37749248))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1531904))[i1])));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9437696)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874880), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18875392), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
         ((resnet18_real *)(ar + 9437184))[i0] = (((resnet18_real *)(st + 2122752))[i0] / sqrtf((((resnet18_real *)(st + 2124288))[i0] + 1e-05f)));
+    }
+    }
+    /* sub -> f32[128, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 9437696))[i0] = (((resnet18_real *)(st + 2123264))[i0] - (((resnet18_real *)(st + 2123776))[i0] * ((resnet18_real *)(ar + 9437184))[i0]));
     }
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
@@ -1651,19 +1699,25 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 18874880))[i0 * 18432 + i1 * 144 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2122240))[i1]) - ((resnet18_real *)(st + 2123776))[i1]) * ((resnet18_real *)(ar + 9437184))[i1]) + ((resnet18_real *)(st + 2123264))[i1]));
+                ((resnet18_real *)(ar + 18875392))[i0 * 18432 + i1 * 144 + i2] = relu((((((resnet18_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2122240))[i1]) * ((resnet18_real *)(ar + 9437184))[i1]) + ((resnet18_real *)(ar + 9437696))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312064), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
         ((resnet18_real *)(ar + 9437184))[i0] = (((resnet18_real *)(st + 2715200))[i0] / sqrtf((((resnet18_real *)(st + 2716736))[i0] + 1e-05f)));
+    }
+    }
+    /* sub -> f32[128, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 9437696))[i0] = (((resnet18_real *)(st + 2715712))[i0] - (((resnet18_real *)(st + 2716224))[i0] * ((resnet18_real *)(ar + 9437184))[i0]));
     }
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
@@ -1672,14 +1726,14 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 18874880))[i0 * 18432 + i1 * 144 + i2] = relu((((((((resnet18_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2714688))[i1]) - ((resnet18_real *)(st + 2716224))[i1]) * ((resnet18_real *)(ar + 9437184))[i1]) + ((resnet18_real *)(st + 2715712))[i1]) + ((resnet18_real *)(ar + 9437696))[i0 * 18432 + i1 * 144 + i2]));
+                ((resnet18_real *)(ar + 18875392))[i0 * 18432 + i1 * 144 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2714688))[i1]) * ((resnet18_real *)(ar + 9437184))[i1]) + ((resnet18_real *)(ar + 9437696))[i1]) + ((resnet18_real *)(ar + 9438208))[i0 * 18432 + i1 * 144 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
@@ -1687,20 +1741,26 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
         ((resnet18_real *)(ar + 4718592))[i0] = (((resnet18_real *)(st + 3897984))[i0] / sqrtf((((resnet18_real *)(st + 3901056))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[256, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 4719616))[i0] = (((resnet18_real *)(st + 3899008))[i0] - (((resnet18_real *)(st + 3900032))[i0] * ((resnet18_real *)(ar + 4718592))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 4719616))[i0 * 9216 + i1 * 36 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 3896960))[i1]) - ((resnet18_real *)(st + 3900032))[i1]) * ((resnet18_real *)(ar + 4718592))[i1]) + ((resnet18_real *)(st + 3899008))[i1]));
+                ((resnet18_real *)(ar + 4720640))[i0 * 9216 + i1 * 36 + i2] = relu((((((resnet18_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 3896960))[i1]) * ((resnet18_real *)(ar + 4718592))[i1]) + ((resnet18_real *)(ar + 4719616))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9438208), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9439232), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
@@ -1708,9 +1768,15 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
         ((resnet18_real *)(ar + 4718592))[i0] = (((resnet18_real *)(st + 6262464))[i0] / sqrtf((((resnet18_real *)(st + 6265536))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[256, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 4719616))[i0] = (((resnet18_real *)(st + 6263488))[i0] - (((resnet18_real *)(st + 6264512))[i0] * ((resnet18_real *)(ar + 4718592))[i0]));
+    }
+    }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 4719616)), (resnet18_real *)(ar + 9438208), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 4720640)), (resnet18_real *)(ar + 9439232), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
@@ -1718,19 +1784,25 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 9438208))[i0 * 9216 + i1 * 36 + i2] = relu((((((((resnet18_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6261440))[i1]) - ((resnet18_real *)(st + 6264512))[i1]) * ((resnet18_real *)(ar + 4718592))[i1]) + ((resnet18_real *)(st + 6263488))[i1]) + (((resnet18_real *)(ar + 4719616))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6397696))[i1])));
+                ((resnet18_real *)(ar + 9439232))[i0 * 9216 + i1 * 36 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6261440))[i1]) * ((resnet18_real *)(ar + 4718592))[i1]) + ((resnet18_real *)(ar + 4719616))[i1]) + (((resnet18_real *)(ar + 4720640))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6397696))[i1])));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
         ((resnet18_real *)(ar + 4718592))[i0] = (((resnet18_real *)(st + 8759040))[i0] / sqrtf((((resnet18_real *)(st + 8762112))[i0] + 1e-05f)));
+    }
+    }
+    /* sub -> f32[256, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 4719616))[i0] = (((resnet18_real *)(st + 8760064))[i0] - (((resnet18_real *)(st + 8761088))[i0] * ((resnet18_real *)(ar + 4718592))[i0]));
     }
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
@@ -1739,19 +1811,25 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 4719616))[i0 * 9216 + i1 * 36 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 8758016))[i1]) - ((resnet18_real *)(st + 8761088))[i1]) * ((resnet18_real *)(ar + 4718592))[i1]) + ((resnet18_real *)(st + 8760064))[i1]));
+                ((resnet18_real *)(ar + 4720640))[i0 * 9216 + i1 * 36 + i2] = relu((((((resnet18_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 8758016))[i1]) * ((resnet18_real *)(ar + 4718592))[i1]) + ((resnet18_real *)(ar + 4719616))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14156800), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
         ((resnet18_real *)(ar + 4718592))[i0] = (((resnet18_real *)(st + 11123520))[i0] / sqrtf((((resnet18_real *)(st + 11126592))[i0] + 1e-05f)));
+    }
+    }
+    /* sub -> f32[256, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 4719616))[i0] = (((resnet18_real *)(st + 11124544))[i0] - (((resnet18_real *)(st + 11125568))[i0] * ((resnet18_real *)(ar + 4718592))[i0]));
     }
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
@@ -1760,14 +1838,14 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 4719616))[i0 * 9216 + i1 * 36 + i2] = relu((((((((resnet18_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 11122496))[i1]) - ((resnet18_real *)(st + 11125568))[i1]) * ((resnet18_real *)(ar + 4718592))[i1]) + ((resnet18_real *)(st + 11124544))[i1]) + ((resnet18_real *)(ar + 9438208))[i0 * 9216 + i1 * 36 + i2]));
+                ((resnet18_real *)(ar + 4720640))[i0 * 9216 + i1 * 36 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 11122496))[i1]) * ((resnet18_real *)(ar + 4718592))[i1]) + ((resnet18_real *)(ar + 4719616))[i1]) + ((resnet18_real *)(ar + 9439232))[i0 * 9216 + i1 * 36 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 2359296), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 2359296), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
@@ -1775,20 +1853,26 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
         ((resnet18_real *)(ar + 2359296))[i0] = (((resnet18_real *)(st + 15848320))[i0] / sqrtf((((resnet18_real *)(st + 15854464))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[512, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 2361344))[i0] = (((resnet18_real *)(st + 15850368))[i0] - (((resnet18_real *)(st + 15852416))[i0] * ((resnet18_real *)(ar + 2359296))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 9438208))[i0 * 4608 + i1 * 9 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 15846272))[i1]) - ((resnet18_real *)(st + 15852416))[i1]) * ((resnet18_real *)(ar + 2359296))[i1]) + ((resnet18_real *)(st + 15850368))[i1]));
+                ((resnet18_real *)(ar + 9439232))[i0 * 4608 + i1 * 9 + i2] = relu((((((resnet18_real *)(ar + 0))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 15846272))[i1]) * ((resnet18_real *)(ar + 2359296))[i1]) + ((resnet18_real *)(ar + 2361344))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 2359296), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 2359296), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
@@ -1796,9 +1880,15 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
         ((resnet18_real *)(ar + 2359296))[i0] = (((resnet18_real *)(st + 25295808))[i0] / sqrtf((((resnet18_real *)(st + 25301952))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[512, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 2361344))[i0] = (((resnet18_real *)(st + 25297856))[i0] - (((resnet18_real *)(st + 25299904))[i0] * ((resnet18_real *)(ar + 2359296))[i0]));
+    }
+    }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9438208)), (resnet18_real *)(ar + 2361344), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9439232)), (resnet18_real *)(ar + 2363392), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -1806,19 +1896,25 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 2361344))[i0 * 4608 + i1 * 9 + i2] = relu((((((((resnet18_real *)(ar + 0))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25293760))[i1]) - ((resnet18_real *)(st + 25299904))[i1]) * ((resnet18_real *)(ar + 2359296))[i1]) + ((resnet18_real *)(st + 25297856))[i1]) + (((resnet18_real *)(ar + 9438208))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25828352))[i1])));
+                ((resnet18_real *)(ar + 2363392))[i0 * 4608 + i1 * 9 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25293760))[i1]) * ((resnet18_real *)(ar + 2359296))[i1]) + ((resnet18_real *)(ar + 2361344))[i1]) + (((resnet18_real *)(ar + 9439232))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25828352))[i1])));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 2361344)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4720640), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 2363392)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4722688), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
         ((resnet18_real *)(ar + 2359296))[i0] = (((resnet18_real *)(st + 35269632))[i0] / sqrtf((((resnet18_real *)(st + 35275776))[i0] + 1e-05f)));
+    }
+    }
+    /* sub -> f32[512, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 2361344))[i0] = (((resnet18_real *)(st + 35271680))[i0] - (((resnet18_real *)(st + 35273728))[i0] * ((resnet18_real *)(ar + 2359296))[i0]));
     }
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
@@ -1827,19 +1923,25 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 4720640))[i0 * 4608 + i1 * 9 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 35267584))[i1]) - ((resnet18_real *)(st + 35273728))[i1]) * ((resnet18_real *)(ar + 2359296))[i1]) + ((resnet18_real *)(st + 35271680))[i1]));
+                ((resnet18_real *)(ar + 4722688))[i0 * 4608 + i1 * 9 + i2] = relu((((((resnet18_real *)(ar + 0))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 35267584))[i1]) * ((resnet18_real *)(ar + 2359296))[i1]) + ((resnet18_real *)(ar + 2361344))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7079936), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4722688)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7081984), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
         ((resnet18_real *)(ar + 2359296))[i0] = (((resnet18_real *)(st + 44717120))[i0] / sqrtf((((resnet18_real *)(st + 44723264))[i0] + 1e-05f)));
+    }
+    }
+    /* sub -> f32[512, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 2361344))[i0] = (((resnet18_real *)(st + 44719168))[i0] - (((resnet18_real *)(st + 44721216))[i0] * ((resnet18_real *)(ar + 2359296))[i0]));
     }
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
@@ -1848,14 +1950,14 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 4720640))[i0 * 4608 + i1 * 9 + i2] = relu((((((((resnet18_real *)(ar + 0))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 44715072))[i1]) - ((resnet18_real *)(st + 44721216))[i1]) * ((resnet18_real *)(ar + 2359296))[i1]) + ((resnet18_real *)(st + 44719168))[i1]) + ((resnet18_real *)(ar + 2361344))[i0 * 4608 + i1 * 9 + i2]));
+                ((resnet18_real *)(ar + 4722688))[i0 * 4608 + i1 * 9 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 44715072))[i1]) * ((resnet18_real *)(ar + 2359296))[i1]) + ((resnet18_real *)(ar + 2361344))[i1]) + ((resnet18_real *)(ar + 2363392))[i0 * 4608 + i1 * 9 + i2]));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 512, 1, 1], resnet18.dlm line 48 */
     {
-    avg_pool_fwd_0(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(ar + 0)), n);
+    avg_pool_fwd_0(((resnet18_real *)(ar + 4722688)), ((resnet18_real *)(ar + 0)), n);
     }
     /* matmul -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
@@ -1897,85 +1999,74 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         }
     }
     }
-    /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
+    /* moments -> f32[2, 64], resnet18.dlm line 42 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((resnet18_real *)(ar + 120207424))[i0 * 2304 + i1 * 147456 + i2];
+    for (int64_t c = 0; c < 64; c++) {
+        double shift = (double)((resnet18_real *)(ar + 120207424))[c * 2304], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 120207424)) + (i * 64 + c) * 2304;
+            for (int64_t j = 0; j < 2304; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((resnet18_real *)(ar + 44709952))[i0] = (resnet18_real)acc;
+        double m = s / (double)(n * 2304), v = q / (double)(n * 2304) - m * m;
+        ((resnet18_real *)(ar + 44709952))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 44709952))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
+    /* slice -> f32[1, 64], resnet18.dlm line 42 */
     {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 44710208))[i0] = (((resnet18_real *)(ar + 44709952))[i0] / (resnet18_real)(2304 * n));
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 44710464)) + i * 64, ((resnet18_real *)(ar + 44709952)) + i * 128 + 0, 64 * sizeof(resnet18_real));
     }
-    }
-    /* sub -> f32[batch 128, 64, 48, 48], resnet18.dlm line 42 */
+    /* slice -> f32[1, 64], resnet18.dlm line 42 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((resnet18_real *)(ar + 195704896))[i0 * 147456 + i1 * 2304 + i2] = (((resnet18_real *)(ar + 120207424))[i0 * 147456 + i1 * 2304 + i2] - ((resnet18_real *)(ar + 44710208))[i1]);
-            }
-        }
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 44710720)) + i * 64, ((resnet18_real *)(ar + 44709952)) + i * 128 + 64, 64 * sizeof(resnet18_real));
     }
-    }
-    /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
+    /* divcount -> f32[], resnet18.dlm line 42 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += (((resnet18_real *)(ar + 195704896))[i0 * 2304 + i1 * 147456 + i2] * ((resnet18_real *)(ar + 195704896))[i0 * 2304 + i1 * 147456 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 44709952))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 44710464))[i0] = (((resnet18_real *)(ar + 44709952))[i0] / (resnet18_real)(2304 * n));
-    }
+    ((resnet18_real *)(ar + 44709952))[0] = (1.0f / (resnet18_real)(2304 * n));
     }
     /* sub -> f32[], resnet18.dlm line 42 */
     {
-    ((resnet18_real *)(ar + 44709952))[0] = (1.0f - (1.0f / (resnet18_real)(2304 * n)));
+    ((resnet18_real *)(ar + 44710016))[0] = (1.0f - ((resnet18_real *)(ar + 44709952))[0]);
     }
     /* add -> f32[64], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 44710720))[i0] = ((((resnet18_real *)(st + 13376))[i0] * 0.9f) + (((resnet18_real *)(ar + 44710208))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 44710080))[i0] = ((((resnet18_real *)(st + 13376))[i0] * 0.9f) + (((resnet18_real *)(ar + 44710464))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 44710016))[i0] = ((((resnet18_real *)(st + 13632))[i0] * 0.9f) + ((((resnet18_real *)(ar + 44710464))[i0] / ((resnet18_real *)(ar + 44709952))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 44710976))[i0] = ((((resnet18_real *)(st + 13632))[i0] * 0.9f) + ((((resnet18_real *)(ar + 44710720))[i0] / ((resnet18_real *)(ar + 44710016))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 42 */
     {
-    ((resnet18_real *)(ar + 44709952))[0] = (((resnet18_real *)(st + 13888))[0] + 1.0f);
+    ((resnet18_real *)(ar + 44710016))[0] = (((resnet18_real *)(st + 13888))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
+    /* sqrt -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 44710976))[i0] = sqrtf((((resnet18_real *)(ar + 44710464))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 44711232))[i0] = sqrtf((((resnet18_real *)(ar + 44710720))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
+    /* div -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 44710272))[i0] = (((resnet18_real *)(st + 12864))[i0] / ((resnet18_real *)(ar + 44710976))[i0]);
+        ((resnet18_real *)(ar + 44710720))[i0] = (((resnet18_real *)(st + 12864))[i0] / ((resnet18_real *)(ar + 44711232))[i0]);
+    }
+    }
+    /* sub -> f32[64, 1, 1], resnet18.dlm line 42 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 44711488))[i0] = (((resnet18_real *)(st + 13120))[i0] - (((resnet18_real *)(ar + 44710464))[i0] * ((resnet18_real *)(ar + 44710720))[i0]));
     }
     }
     /* relu -> f32[batch 128, 64, 48, 48], resnet18.dlm line 42 */
@@ -1984,18 +2075,18 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((resnet18_real *)(ar + 44711232))[i0 * 147456 + i1 * 2304 + i2] = relu(((((resnet18_real *)(ar + 195704896))[i0 * 147456 + i1 * 2304 + i2] * ((resnet18_real *)(ar + 44710272))[i1]) + ((resnet18_real *)(st + 13120))[i1]));
+                ((resnet18_real *)(ar + 195704896))[i0 * 147456 + i1 * 2304 + i2] = relu(((((resnet18_real *)(ar + 120207424))[i0 * 147456 + i1 * 2304 + i2] * ((resnet18_real *)(ar + 44710720))[i1]) + ((resnet18_real *)(ar + 44711488))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 64, 24, 24], resnet18.dlm line 43 */
     {
-    pool_max_fwd(((resnet18_real *)(ar + 44711232)), ((resnet18_real *)(ar + 120208704)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((resnet18_real *)(ar + 195704896)), ((resnet18_real *)(ar + 44711488)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 120208704)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 139083072)), (resnet18_real *)(ar + 157957440), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 44711488)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 63585856)), (resnet18_real *)(ar + 82460224), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -2003,90 +2094,79 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 157957440))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 139083072))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 161408))[i1]);
+                ((resnet18_real *)(ar + 82460224))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 63585856))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 161408))[i1]);
             }
         }
     }
     }
-    /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
+    /* moments -> f32[2, 64], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 157957440))[i0 * 576 + i1 * 36864 + i2];
+    for (int64_t c = 0; c < 64; c++) {
+        double shift = (double)((resnet18_real *)(ar + 82460224))[c * 576], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 82460224)) + (i * 64 + c) * 576;
+            for (int64_t j = 0; j < 576; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((resnet18_real *)(ar + 139083072))[i0] = (resnet18_real)acc;
+        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
+        ((resnet18_real *)(ar + 63585856))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 63585856))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
+    /* slice -> f32[1, 64], resnet18.dlm line 21 */
     {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 139083328))[i0] = (((resnet18_real *)(ar + 139083072))[i0] / (resnet18_real)(576 * n));
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63586368)) + i * 64, ((resnet18_real *)(ar + 63585856)) + i * 128 + 0, 64 * sizeof(resnet18_real));
     }
-    }
-    /* sub -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
+    /* slice -> f32[1, 64], resnet18.dlm line 21 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 271202368))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 157957440))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 139083328))[i1]);
-            }
-        }
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63586624)) + i * 64, ((resnet18_real *)(ar + 63585856)) + i * 128 + 64, 64 * sizeof(resnet18_real));
     }
-    }
-    /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
+    /* divcount -> f32[], resnet18.dlm line 21 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 271202368))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 271202368))[i0 * 576 + i1 * 36864 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 139083072))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 139083584))[i0] = (((resnet18_real *)(ar + 139083072))[i0] / (resnet18_real)(576 * n));
-    }
+    ((resnet18_real *)(ar + 44710336))[0] = (1.0f / (resnet18_real)(576 * n));
     }
     /* sub -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 44710528))[0] = (1.0f - (1.0f / (resnet18_real)(576 * n)));
+    ((resnet18_real *)(ar + 44710400))[0] = (1.0f - ((resnet18_real *)(ar + 44710336))[0]);
     }
     /* add -> f32[64], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 139083072))[i0] = ((((resnet18_real *)(st + 162176))[i0] * 0.9f) + (((resnet18_real *)(ar + 139083328))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 63585856))[i0] = ((((resnet18_real *)(st + 162176))[i0] * 0.9f) + (((resnet18_real *)(ar + 63586368))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 139083328))[i0] = ((((resnet18_real *)(st + 162432))[i0] * 0.9f) + ((((resnet18_real *)(ar + 139083584))[i0] / ((resnet18_real *)(ar + 44710528))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 63586112))[i0] = ((((resnet18_real *)(st + 162432))[i0] * 0.9f) + ((((resnet18_real *)(ar + 63586624))[i0] / ((resnet18_real *)(ar + 44710400))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 44710592))[0] = (((resnet18_real *)(st + 162688))[0] + 1.0f);
+    ((resnet18_real *)(ar + 63586880))[0] = (((resnet18_real *)(st + 162688))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
+    /* sqrt -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 139083840))[i0] = sqrtf((((resnet18_real *)(ar + 139083584))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 63586944))[i0] = sqrtf((((resnet18_real *)(ar + 63586624))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
+    /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 139083584))[i0] = (((resnet18_real *)(st + 161664))[i0] / ((resnet18_real *)(ar + 139083840))[i0]);
+        ((resnet18_real *)(ar + 63586624))[i0] = (((resnet18_real *)(st + 161664))[i0] / ((resnet18_real *)(ar + 63586944))[i0]);
+    }
+    }
+    /* sub -> f32[64, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 63587200))[i0] = (((resnet18_real *)(st + 161920))[i0] - (((resnet18_real *)(ar + 63586368))[i0] * ((resnet18_real *)(ar + 63586624))[i0]));
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
@@ -2095,14 +2175,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 139084096))[i0 * 36864 + i1 * 576 + i2] = relu(((((resnet18_real *)(ar + 271202368))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 139083584))[i1]) + ((resnet18_real *)(st + 161920))[i1]));
+                ((resnet18_real *)(ar + 271202368))[i0 * 36864 + i1 * 576 + i2] = relu(((((resnet18_real *)(ar + 82460224))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 63586624))[i1]) + ((resnet18_real *)(ar + 63587200))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 139084096)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 157958464)), (resnet18_real *)(ar + 176832832), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63587200), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
@@ -2110,86 +2190,71 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 157958464))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 310208))[i1]);
+                ((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 310208))[i1]);
             }
         }
     }
     }
-    /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
+    /* moments -> f32[2, 64], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2];
+    for (int64_t c = 0; c < 64; c++) {
+        double shift = (double)((resnet18_real *)(ar + 308951104))[c * 576], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 308951104)) + (i * 64 + c) * 576;
+            for (int64_t j = 0; j < 576; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((resnet18_real *)(ar + 157958464))[i0] = (resnet18_real)acc;
+        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
+        ((resnet18_real *)(ar + 63587200))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 63587200))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
+    /* slice -> f32[1, 64], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63587712)) + i * 64, ((resnet18_real *)(ar + 63587200)) + i * 128 + 0, 64 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 64], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63587968)) + i * 64, ((resnet18_real *)(ar + 63587200)) + i * 128 + 64, 64 * sizeof(resnet18_real));
+    }
+    /* add -> f32[64], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 157958720))[i0] = (((resnet18_real *)(ar + 157958464))[i0] / (resnet18_real)(576 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 157958976))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 157958720))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 157958976))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 157958976))[i0 * 576 + i1 * 36864 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 157958464))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176833344))[i0] = (((resnet18_real *)(ar + 157958464))[i0] / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 63587200))[i0] = ((((resnet18_real *)(st + 310976))[i0] * 0.9f) + (((resnet18_real *)(ar + 63587712))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 157958464))[i0] = ((((resnet18_real *)(st + 310976))[i0] * 0.9f) + (((resnet18_real *)(ar + 157958720))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[64], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 157958720))[i0] = ((((resnet18_real *)(st + 311232))[i0] * 0.9f) + ((((resnet18_real *)(ar + 176833344))[i0] / ((resnet18_real *)(ar + 44710528))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 63587456))[i0] = ((((resnet18_real *)(st + 311232))[i0] * 0.9f) + ((((resnet18_real *)(ar + 63587968))[i0] / ((resnet18_real *)(ar + 44710400))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 44710656))[0] = (((resnet18_real *)(st + 311488))[0] + 1.0f);
+    ((resnet18_real *)(ar + 63588224))[0] = (((resnet18_real *)(st + 311488))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
+    /* sqrt -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176833600))[i0] = sqrtf((((resnet18_real *)(ar + 176833344))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 63588288))[i0] = sqrtf((((resnet18_real *)(ar + 63587968))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
+    /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176833344))[i0] = (((resnet18_real *)(st + 310464))[i0] / ((resnet18_real *)(ar + 176833600))[i0]);
+        ((resnet18_real *)(ar + 63587968))[i0] = (((resnet18_real *)(st + 310464))[i0] / ((resnet18_real *)(ar + 63588288))[i0]);
+    }
+    }
+    /* sub -> f32[64, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 63588544))[i0] = (((resnet18_real *)(st + 310720))[i0] - (((resnet18_real *)(ar + 63587712))[i0] * ((resnet18_real *)(ar + 63587968))[i0]));
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
@@ -2198,14 +2263,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] = relu((((((resnet18_real *)(ar + 157958976))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 176833344))[i1]) + ((resnet18_real *)(st + 310720))[i1]) + ((resnet18_real *)(ar + 120208704))[i0 * 36864 + i1 * 576 + i2]));
+                ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] = relu((((((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 63587968))[i1]) + ((resnet18_real *)(ar + 63588544))[i1]) + ((resnet18_real *)(ar + 44711488))[i0 * 36864 + i1 * 576 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 308951104)), (resnet18_real *)(ar + 176833856), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63588544), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -2213,86 +2278,71 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 459008))[i1]);
+                ((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 459008))[i1]);
             }
         }
     }
     }
-    /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
+    /* moments -> f32[2, 64], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2];
+    for (int64_t c = 0; c < 64; c++) {
+        double shift = (double)((resnet18_real *)(ar + 346699840))[c * 576], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 346699840)) + (i * 64 + c) * 576;
+            for (int64_t j = 0; j < 576; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((resnet18_real *)(ar + 176833856))[i0] = (resnet18_real)acc;
+        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
+        ((resnet18_real *)(ar + 63588544))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 63588544))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
+    /* slice -> f32[1, 64], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63589056)) + i * 64, ((resnet18_real *)(ar + 63588544)) + i * 128 + 0, 64 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 64], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63589312)) + i * 64, ((resnet18_real *)(ar + 63588544)) + i * 128 + 64, 64 * sizeof(resnet18_real));
+    }
+    /* add -> f32[64], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176834112))[i0] = (((resnet18_real *)(ar + 176833856))[i0] / (resnet18_real)(576 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 176834112))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 308951104))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 308951104))[i0 * 576 + i1 * 36864 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 176833856))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176834368))[i0] = (((resnet18_real *)(ar + 176833856))[i0] / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 63588544))[i0] = ((((resnet18_real *)(st + 459776))[i0] * 0.9f) + (((resnet18_real *)(ar + 63589056))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176833856))[i0] = ((((resnet18_real *)(st + 459776))[i0] * 0.9f) + (((resnet18_real *)(ar + 176834112))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[64], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176834112))[i0] = ((((resnet18_real *)(st + 460032))[i0] * 0.9f) + ((((resnet18_real *)(ar + 176834368))[i0] / ((resnet18_real *)(ar + 44710528))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 63588800))[i0] = ((((resnet18_real *)(st + 460032))[i0] * 0.9f) + ((((resnet18_real *)(ar + 63589312))[i0] / ((resnet18_real *)(ar + 44710400))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 176834624))[0] = (((resnet18_real *)(st + 460288))[0] + 1.0f);
+    ((resnet18_real *)(ar + 63589568))[0] = (((resnet18_real *)(st + 460288))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
+    /* sqrt -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176834688))[i0] = sqrtf((((resnet18_real *)(ar + 176834368))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 63589632))[i0] = sqrtf((((resnet18_real *)(ar + 63589312))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
+    /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176834368))[i0] = (((resnet18_real *)(st + 459264))[i0] / ((resnet18_real *)(ar + 176834688))[i0]);
+        ((resnet18_real *)(ar + 63589312))[i0] = (((resnet18_real *)(st + 459264))[i0] / ((resnet18_real *)(ar + 63589632))[i0]);
+    }
+    }
+    /* sub -> f32[64, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 63589888))[i0] = (((resnet18_real *)(st + 459520))[i0] - (((resnet18_real *)(ar + 63589056))[i0] * ((resnet18_real *)(ar + 63589312))[i0]));
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
@@ -2301,14 +2351,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] = relu(((((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 176834368))[i1]) + ((resnet18_real *)(st + 459520))[i1]));
+                ((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] = relu(((((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 63589312))[i1]) + ((resnet18_real *)(ar + 63589888))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 346699840)), (resnet18_real *)(ar + 176834944), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63589888), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
@@ -2316,86 +2366,71 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 607808))[i1]);
+                ((resnet18_real *)(ar + 384448576))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 607808))[i1]);
             }
         }
     }
     }
-    /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
+    /* moments -> f32[2, 64], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 365574208))[i0 * 576 + i1 * 36864 + i2];
+    for (int64_t c = 0; c < 64; c++) {
+        double shift = (double)((resnet18_real *)(ar + 384448576))[c * 576], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 384448576)) + (i * 64 + c) * 576;
+            for (int64_t j = 0; j < 576; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((resnet18_real *)(ar + 176834944))[i0] = (resnet18_real)acc;
+        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
+        ((resnet18_real *)(ar + 63589888))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 63589888))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
+    /* slice -> f32[1, 64], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63590400)) + i * 64, ((resnet18_real *)(ar + 63589888)) + i * 128 + 0, 64 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 64], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63590656)) + i * 64, ((resnet18_real *)(ar + 63589888)) + i * 128 + 64, 64 * sizeof(resnet18_real));
+    }
+    /* add -> f32[64], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176835200))[i0] = (((resnet18_real *)(ar + 176834944))[i0] / (resnet18_real)(576 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 176835200))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 346699840))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 346699840))[i0 * 576 + i1 * 36864 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 176834944))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176835456))[i0] = (((resnet18_real *)(ar + 176834944))[i0] / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 63589888))[i0] = ((((resnet18_real *)(st + 608576))[i0] * 0.9f) + (((resnet18_real *)(ar + 63590400))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176834944))[i0] = ((((resnet18_real *)(st + 608576))[i0] * 0.9f) + (((resnet18_real *)(ar + 176835200))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[64], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176835200))[i0] = ((((resnet18_real *)(st + 608832))[i0] * 0.9f) + ((((resnet18_real *)(ar + 176835456))[i0] / ((resnet18_real *)(ar + 44710528))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 63590144))[i0] = ((((resnet18_real *)(st + 608832))[i0] * 0.9f) + ((((resnet18_real *)(ar + 63590656))[i0] / ((resnet18_real *)(ar + 44710400))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 44710528))[0] = (((resnet18_real *)(st + 609088))[0] + 1.0f);
+    ((resnet18_real *)(ar + 44710400))[0] = (((resnet18_real *)(st + 609088))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
+    /* sqrt -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176835712))[i0] = sqrtf((((resnet18_real *)(ar + 176835456))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 63590912))[i0] = sqrtf((((resnet18_real *)(ar + 63590656))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
+    /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176835456))[i0] = (((resnet18_real *)(st + 608064))[i0] / ((resnet18_real *)(ar + 176835712))[i0]);
+        ((resnet18_real *)(ar + 63590656))[i0] = (((resnet18_real *)(st + 608064))[i0] / ((resnet18_real *)(ar + 63590912))[i0]);
+    }
+    }
+    /* sub -> f32[64, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 63591168))[i0] = (((resnet18_real *)(st + 608320))[i0] - (((resnet18_real *)(ar + 63590400))[i0] * ((resnet18_real *)(ar + 63590656))[i0]));
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
@@ -2404,14 +2439,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] = relu((((((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 176835456))[i1]) + ((resnet18_real *)(st + 608320))[i1]) + ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2]));
+                ((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] = relu((((((resnet18_real *)(ar + 384448576))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 63590656))[i1]) + ((resnet18_real *)(ar + 63591168))[i1]) + ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 176835968)), (resnet18_real *)(ar + 186273152), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 63591168)), (resnet18_real *)(ar + 73028352), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
@@ -2419,90 +2454,79 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 384448576))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 176835968))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 904064))[i1]);
+                ((resnet18_real *)(ar + 101334592))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 63591168))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 904064))[i1]);
             }
         }
     }
     }
-    /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
+    /* moments -> f32[2, 128], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 384448576))[i0 * 144 + i1 * 18432 + i2];
+    for (int64_t c = 0; c < 128; c++) {
+        double shift = (double)((resnet18_real *)(ar + 101334592))[c * 144], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 101334592)) + (i * 128 + c) * 144;
+            for (int64_t j = 0; j < 144; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((resnet18_real *)(ar + 176835968))[i0] = (resnet18_real)acc;
+        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
+        ((resnet18_real *)(ar + 63591168))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 63591168))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
+    /* slice -> f32[1, 128], resnet18.dlm line 21 */
     {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 176836480))[i0] = (((resnet18_real *)(ar + 176835968))[i0] / (resnet18_real)(144 * n));
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63592192)) + i * 128, ((resnet18_real *)(ar + 63591168)) + i * 256 + 0, 128 * sizeof(resnet18_real));
     }
-    }
-    /* sub -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
+    /* slice -> f32[1, 128], resnet18.dlm line 21 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 176836992))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 384448576))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 176836480))[i1]);
-            }
-        }
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63592704)) + i * 128, ((resnet18_real *)(ar + 63591168)) + i * 256 + 128, 128 * sizeof(resnet18_real));
     }
-    }
-    /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
+    /* divcount -> f32[], resnet18.dlm line 21 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 176836992))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 176836992))[i0 * 144 + i1 * 18432 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 176835968))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186274176))[i0] = (((resnet18_real *)(ar + 176835968))[i0] / (resnet18_real)(144 * n));
-    }
+    ((resnet18_real *)(ar + 63591168))[0] = (1.0f / (resnet18_real)(144 * n));
     }
     /* sub -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 176835968))[0] = (1.0f - (1.0f / (resnet18_real)(144 * n)));
+    ((resnet18_real *)(ar + 63591232))[0] = (1.0f - ((resnet18_real *)(ar + 63591168))[0]);
     }
     /* add -> f32[128], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186274688))[i0] = ((((resnet18_real *)(st + 905600))[i0] * 0.9f) + (((resnet18_real *)(ar + 176836480))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 63591296))[i0] = ((((resnet18_real *)(st + 905600))[i0] * 0.9f) + (((resnet18_real *)(ar + 63592192))[i0] * 0.1f));
     }
     }
     /* add -> f32[128], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 176836032))[i0] = ((((resnet18_real *)(st + 906112))[i0] * 0.9f) + ((((resnet18_real *)(ar + 186274176))[i0] / ((resnet18_real *)(ar + 176835968))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 63593216))[i0] = ((((resnet18_real *)(st + 906112))[i0] * 0.9f) + ((((resnet18_real *)(ar + 63592704))[i0] / ((resnet18_real *)(ar + 63591232))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 176836544))[0] = (((resnet18_real *)(st + 906624))[0] + 1.0f);
+    ((resnet18_real *)(ar + 63591808))[0] = (((resnet18_real *)(st + 906624))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
+    /* sqrt -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186275200))[i0] = sqrtf((((resnet18_real *)(ar + 186274176))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 63593728))[i0] = sqrtf((((resnet18_real *)(ar + 63592704))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
+    /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186274176))[i0] = (((resnet18_real *)(st + 904576))[i0] / ((resnet18_real *)(ar + 186275200))[i0]);
+        ((resnet18_real *)(ar + 63592704))[i0] = (((resnet18_real *)(st + 904576))[i0] / ((resnet18_real *)(ar + 63593728))[i0]);
+    }
+    }
+    /* sub -> f32[128, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 63594240))[i0] = (((resnet18_real *)(st + 905088))[i0] - (((resnet18_real *)(ar + 63592192))[i0] * ((resnet18_real *)(ar + 63592704))[i0]));
     }
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
@@ -2511,14 +2535,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 384448576))[i0 * 18432 + i1 * 144 + i2] = relu(((((resnet18_real *)(ar + 176836992))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 186274176))[i1]) + ((resnet18_real *)(st + 905088))[i1]));
+                ((resnet18_real *)(ar + 63594752))[i0 * 18432 + i1 * 144 + i2] = relu(((((resnet18_real *)(ar + 101334592))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 63592704))[i1]) + ((resnet18_real *)(ar + 63594240))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 384448576)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 393885760)), (resnet18_real *)(ar + 186275712), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 63594752)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73031936), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
@@ -2526,91 +2550,76 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 393885760))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1496512))[i1]);
+                ((resnet18_real *)(ar + 412760128))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1496512))[i1]);
             }
         }
     }
     }
-    /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
+    /* moments -> f32[2, 128], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2];
+    for (int64_t c = 0; c < 128; c++) {
+        double shift = (double)((resnet18_real *)(ar + 412760128))[c * 144], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 412760128)) + (i * 128 + c) * 144;
+            for (int64_t j = 0; j < 144; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((resnet18_real *)(ar + 186275712))[i0] = (resnet18_real)acc;
+        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
+        ((resnet18_real *)(ar + 73031936))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 73031936))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
+    /* slice -> f32[1, 128], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63594240)) + i * 128, ((resnet18_real *)(ar + 73031936)) + i * 256 + 0, 128 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 128], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 73032960)) + i * 128, ((resnet18_real *)(ar + 73031936)) + i * 256 + 128, 128 * sizeof(resnet18_real));
+    }
+    /* add -> f32[128], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186276224))[i0] = (((resnet18_real *)(ar + 186275712))[i0] / (resnet18_real)(144 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 393885760))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 186276224))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 393885760))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 393885760))[i0 * 144 + i1 * 18432 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 186275712))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186276736))[i0] = (((resnet18_real *)(ar + 186275712))[i0] / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 73031936))[i0] = ((((resnet18_real *)(st + 1498048))[i0] * 0.9f) + (((resnet18_real *)(ar + 63594240))[i0] * 0.1f));
     }
     }
     /* add -> f32[128], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186275712))[i0] = ((((resnet18_real *)(st + 1498048))[i0] * 0.9f) + (((resnet18_real *)(ar + 186276224))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[128], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186276224))[i0] = ((((resnet18_real *)(st + 1498560))[i0] * 0.9f) + ((((resnet18_real *)(ar + 186276736))[i0] / ((resnet18_real *)(ar + 176835968))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 73032448))[i0] = ((((resnet18_real *)(st + 1498560))[i0] * 0.9f) + ((((resnet18_real *)(ar + 73032960))[i0] / ((resnet18_real *)(ar + 63591232))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 176836608))[0] = (((resnet18_real *)(st + 1499072))[0] + 1.0f);
+    ((resnet18_real *)(ar + 63591872))[0] = (((resnet18_real *)(st + 1499072))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
+    /* sqrt -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186277248))[i0] = sqrtf((((resnet18_real *)(ar + 186276736))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 73033472))[i0] = sqrtf((((resnet18_real *)(ar + 73032960))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
+    /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186276736))[i0] = (((resnet18_real *)(st + 1497024))[i0] / ((resnet18_real *)(ar + 186277248))[i0]);
+        ((resnet18_real *)(ar + 73032960))[i0] = (((resnet18_real *)(st + 1497024))[i0] / ((resnet18_real *)(ar + 73033472))[i0]);
+    }
+    }
+    /* sub -> f32[128, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 73033984))[i0] = (((resnet18_real *)(st + 1497536))[i0] - (((resnet18_real *)(ar + 63594240))[i0] * ((resnet18_real *)(ar + 73032960))[i0]));
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 186277760), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73034496), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -2618,14 +2627,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 412760128))[i0 * 18432 + i1 * 144 + i2] = relu((((((resnet18_real *)(ar + 393885760))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 186276736))[i1]) + ((resnet18_real *)(st + 1497536))[i1]) + (((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1531904))[i1])));
+                ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] = relu((((((resnet18_real *)(ar + 412760128))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 73032960))[i1]) + ((resnet18_real *)(ar + 73033984))[i1]) + (((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1531904))[i1])));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 412760128)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 186277760), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73033984), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
@@ -2633,86 +2642,71 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2122240))[i1]);
+                ((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2122240))[i1]);
             }
         }
     }
     }
-    /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
+    /* moments -> f32[2, 128], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2];
+    for (int64_t c = 0; c < 128; c++) {
+        double shift = (double)((resnet18_real *)(ar + 431634496))[c * 144], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 431634496)) + (i * 128 + c) * 144;
+            for (int64_t j = 0; j < 144; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((resnet18_real *)(ar + 186277760))[i0] = (resnet18_real)acc;
+        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
+        ((resnet18_real *)(ar + 73033984))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 73033984))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
+    /* slice -> f32[1, 128], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 73035008)) + i * 128, ((resnet18_real *)(ar + 73033984)) + i * 256 + 0, 128 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 128], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 73035520)) + i * 128, ((resnet18_real *)(ar + 73033984)) + i * 256 + 128, 128 * sizeof(resnet18_real));
+    }
+    /* add -> f32[128], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186278272))[i0] = (((resnet18_real *)(ar + 186277760))[i0] / (resnet18_real)(144 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 186278272))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 186277760))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186278784))[i0] = (((resnet18_real *)(ar + 186277760))[i0] / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 73033984))[i0] = ((((resnet18_real *)(st + 2123776))[i0] * 0.9f) + (((resnet18_real *)(ar + 73035008))[i0] * 0.1f));
     }
     }
     /* add -> f32[128], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186277760))[i0] = ((((resnet18_real *)(st + 2123776))[i0] * 0.9f) + (((resnet18_real *)(ar + 186278272))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[128], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186278272))[i0] = ((((resnet18_real *)(st + 2124288))[i0] * 0.9f) + ((((resnet18_real *)(ar + 186278784))[i0] / ((resnet18_real *)(ar + 176835968))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 73034496))[i0] = ((((resnet18_real *)(st + 2124288))[i0] * 0.9f) + ((((resnet18_real *)(ar + 73035520))[i0] / ((resnet18_real *)(ar + 63591232))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 176836672))[0] = (((resnet18_real *)(st + 2124800))[0] + 1.0f);
+    ((resnet18_real *)(ar + 63591936))[0] = (((resnet18_real *)(st + 2124800))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
+    /* sqrt -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186279296))[i0] = sqrtf((((resnet18_real *)(ar + 186278784))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 73036032))[i0] = sqrtf((((resnet18_real *)(ar + 73035520))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
+    /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186278784))[i0] = (((resnet18_real *)(st + 2122752))[i0] / ((resnet18_real *)(ar + 186279296))[i0]);
+        ((resnet18_real *)(ar + 73035520))[i0] = (((resnet18_real *)(st + 2122752))[i0] / ((resnet18_real *)(ar + 73036032))[i0]);
+    }
+    }
+    /* sub -> f32[128, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 73036544))[i0] = (((resnet18_real *)(st + 2123264))[i0] - (((resnet18_real *)(ar + 73035008))[i0] * ((resnet18_real *)(ar + 73035520))[i0]));
     }
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
@@ -2721,14 +2715,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] = relu(((((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 186278784))[i1]) + ((resnet18_real *)(st + 2123264))[i1]));
+                ((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] = relu(((((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 73035520))[i1]) + ((resnet18_real *)(ar + 73036544))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 431634496)), (resnet18_real *)(ar + 186279808), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 73036544), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
@@ -2736,86 +2730,71 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2714688))[i1]);
+                ((resnet18_real *)(ar + 450508864))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2714688))[i1]);
             }
         }
     }
     }
-    /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
+    /* moments -> f32[2, 128], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 441071680))[i0 * 144 + i1 * 18432 + i2];
+    for (int64_t c = 0; c < 128; c++) {
+        double shift = (double)((resnet18_real *)(ar + 450508864))[c * 144], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 450508864)) + (i * 128 + c) * 144;
+            for (int64_t j = 0; j < 144; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((resnet18_real *)(ar + 186279808))[i0] = (resnet18_real)acc;
+        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
+        ((resnet18_real *)(ar + 73036544))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 73036544))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
+    /* slice -> f32[1, 128], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 73037568)) + i * 128, ((resnet18_real *)(ar + 73036544)) + i * 256 + 0, 128 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 128], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 73038080)) + i * 128, ((resnet18_real *)(ar + 73036544)) + i * 256 + 128, 128 * sizeof(resnet18_real));
+    }
+    /* add -> f32[128], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186280320))[i0] = (((resnet18_real *)(ar + 186279808))[i0] / (resnet18_real)(144 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 186280320))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 431634496))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 431634496))[i0 * 144 + i1 * 18432 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 186279808))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186280832))[i0] = (((resnet18_real *)(ar + 186279808))[i0] / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 73036544))[i0] = ((((resnet18_real *)(st + 2716224))[i0] * 0.9f) + (((resnet18_real *)(ar + 73037568))[i0] * 0.1f));
     }
     }
     /* add -> f32[128], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186279808))[i0] = ((((resnet18_real *)(st + 2716224))[i0] * 0.9f) + (((resnet18_real *)(ar + 186280320))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[128], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186280320))[i0] = ((((resnet18_real *)(st + 2716736))[i0] * 0.9f) + ((((resnet18_real *)(ar + 186280832))[i0] / ((resnet18_real *)(ar + 176835968))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 73037056))[i0] = ((((resnet18_real *)(st + 2716736))[i0] * 0.9f) + ((((resnet18_real *)(ar + 73038080))[i0] / ((resnet18_real *)(ar + 63591232))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 176835968))[0] = (((resnet18_real *)(st + 2717248))[0] + 1.0f);
+    ((resnet18_real *)(ar + 63591232))[0] = (((resnet18_real *)(st + 2717248))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
+    /* sqrt -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186281344))[i0] = sqrtf((((resnet18_real *)(ar + 186280832))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 73038592))[i0] = sqrtf((((resnet18_real *)(ar + 73038080))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
+    /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186280832))[i0] = (((resnet18_real *)(st + 2715200))[i0] / ((resnet18_real *)(ar + 186281344))[i0]);
+        ((resnet18_real *)(ar + 73038080))[i0] = (((resnet18_real *)(st + 2715200))[i0] / ((resnet18_real *)(ar + 73038592))[i0]);
+    }
+    }
+    /* sub -> f32[128, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 73039104))[i0] = (((resnet18_real *)(st + 2715712))[i0] - (((resnet18_real *)(ar + 73037568))[i0] * ((resnet18_real *)(ar + 73038080))[i0]));
     }
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
@@ -2824,14 +2803,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] = relu((((((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 186280832))[i1]) + ((resnet18_real *)(st + 2715712))[i1]) + ((resnet18_real *)(ar + 412760128))[i0 * 18432 + i1 * 144 + i2]));
+                ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] = relu((((((resnet18_real *)(ar + 450508864))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 73038080))[i1]) + ((resnet18_real *)(ar + 73039104))[i1]) + ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 186281856)), (resnet18_real *)(ar + 191000448), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 73039104)), (resnet18_real *)(ar + 77757696), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
@@ -2839,90 +2818,79 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 450508864))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 186281856))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 3896960))[i1]);
+                ((resnet18_real *)(ar + 110771776))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 73039104))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 3896960))[i1]);
             }
         }
     }
     }
-    /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
+    /* moments -> f32[2, 256], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 450508864))[i0 * 36 + i1 * 9216 + i2];
+    for (int64_t c = 0; c < 256; c++) {
+        double shift = (double)((resnet18_real *)(ar + 110771776))[c * 36], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 110771776)) + (i * 256 + c) * 36;
+            for (int64_t j = 0; j < 36; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((resnet18_real *)(ar + 186281856))[i0] = (resnet18_real)acc;
+        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
+        ((resnet18_real *)(ar + 73039104))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 73039104))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
+    /* slice -> f32[1, 256], resnet18.dlm line 21 */
     {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 186282880))[i0] = (((resnet18_real *)(ar + 186281856))[i0] / (resnet18_real)(36 * n));
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 73041152)) + i * 256, ((resnet18_real *)(ar + 73039104)) + i * 512 + 0, 256 * sizeof(resnet18_real));
     }
-    }
-    /* sub -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
+    /* slice -> f32[1, 256], resnet18.dlm line 21 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 186283904))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 450508864))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 186282880))[i1]);
-            }
-        }
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 73042176)) + i * 256, ((resnet18_real *)(ar + 73039104)) + i * 512 + 256, 256 * sizeof(resnet18_real));
     }
-    }
-    /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
+    /* divcount -> f32[], resnet18.dlm line 21 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 186283904))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 186283904))[i0 * 36 + i1 * 9216 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 186281856))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191002496))[i0] = (((resnet18_real *)(ar + 186281856))[i0] / (resnet18_real)(36 * n));
-    }
+    ((resnet18_real *)(ar + 63592000))[0] = (1.0f / (resnet18_real)(36 * n));
     }
     /* sub -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 176836736))[0] = (1.0f - (1.0f / (resnet18_real)(36 * n)));
+    ((resnet18_real *)(ar + 63592064))[0] = (1.0f - ((resnet18_real *)(ar + 63592000))[0]);
     }
     /* add -> f32[256], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 186281856))[i0] = ((((resnet18_real *)(st + 3900032))[i0] * 0.9f) + (((resnet18_real *)(ar + 186282880))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 73039104))[i0] = ((((resnet18_real *)(st + 3900032))[i0] * 0.9f) + (((resnet18_real *)(ar + 73041152))[i0] * 0.1f));
     }
     }
     /* add -> f32[256], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 186282880))[i0] = ((((resnet18_real *)(st + 3901056))[i0] * 0.9f) + ((((resnet18_real *)(ar + 191002496))[i0] / ((resnet18_real *)(ar + 176836736))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 73040128))[i0] = ((((resnet18_real *)(st + 3901056))[i0] * 0.9f) + ((((resnet18_real *)(ar + 73042176))[i0] / ((resnet18_real *)(ar + 63592064))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 176836800))[0] = (((resnet18_real *)(st + 3902080))[0] + 1.0f);
+    ((resnet18_real *)(ar + 63592128))[0] = (((resnet18_real *)(st + 3902080))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
+    /* sqrt -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191003520))[i0] = sqrtf((((resnet18_real *)(ar + 191002496))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 73043200))[i0] = sqrtf((((resnet18_real *)(ar + 73042176))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
+    /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191002496))[i0] = (((resnet18_real *)(st + 3897984))[i0] / ((resnet18_real *)(ar + 191003520))[i0]);
+        ((resnet18_real *)(ar + 73042176))[i0] = (((resnet18_real *)(st + 3897984))[i0] / ((resnet18_real *)(ar + 73043200))[i0]);
+    }
+    }
+    /* sub -> f32[256, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 73044224))[i0] = (((resnet18_real *)(st + 3899008))[i0] - (((resnet18_real *)(ar + 73041152))[i0] * ((resnet18_real *)(ar + 73042176))[i0]));
     }
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
@@ -2931,14 +2899,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 450508864))[i0 * 9216 + i1 * 36 + i2] = relu(((((resnet18_real *)(ar + 186283904))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 191002496))[i1]) + ((resnet18_real *)(st + 3899008))[i1]));
+                ((resnet18_real *)(ar + 73045248))[i0 * 9216 + i1 * 36 + i2] = relu(((((resnet18_real *)(ar + 110771776))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 73042176))[i1]) + ((resnet18_real *)(ar + 73044224))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 455227456)), (resnet18_real *)(ar + 191004544), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 73045248)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 77763840), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
@@ -2946,91 +2914,76 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 455227456))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6261440))[i1]);
+                ((resnet18_real *)(ar + 464664640))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6261440))[i1]);
             }
         }
     }
     }
-    /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
+    /* moments -> f32[2, 256], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 459946048))[i0 * 36 + i1 * 9216 + i2];
+    for (int64_t c = 0; c < 256; c++) {
+        double shift = (double)((resnet18_real *)(ar + 464664640))[c * 36], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 464664640)) + (i * 256 + c) * 36;
+            for (int64_t j = 0; j < 36; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((resnet18_real *)(ar + 191004544))[i0] = (resnet18_real)acc;
+        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
+        ((resnet18_real *)(ar + 77763840))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 77763840))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
+    /* slice -> f32[1, 256], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 73044224)) + i * 256, ((resnet18_real *)(ar + 77763840)) + i * 512 + 0, 256 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 256], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 77765888)) + i * 256, ((resnet18_real *)(ar + 77763840)) + i * 512 + 256, 256 * sizeof(resnet18_real));
+    }
+    /* add -> f32[256], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191005568))[i0] = (((resnet18_real *)(ar + 191004544))[i0] / (resnet18_real)(36 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 455227456))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 191005568))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 455227456))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 455227456))[i0 * 36 + i1 * 9216 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 191004544))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191006592))[i0] = (((resnet18_real *)(ar + 191004544))[i0] / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 77763840))[i0] = ((((resnet18_real *)(st + 6264512))[i0] * 0.9f) + (((resnet18_real *)(ar + 73044224))[i0] * 0.1f));
     }
     }
     /* add -> f32[256], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191004544))[i0] = ((((resnet18_real *)(st + 6264512))[i0] * 0.9f) + (((resnet18_real *)(ar + 191005568))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[256], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191005568))[i0] = ((((resnet18_real *)(st + 6265536))[i0] * 0.9f) + ((((resnet18_real *)(ar + 191006592))[i0] / ((resnet18_real *)(ar + 176836736))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 77764864))[i0] = ((((resnet18_real *)(st + 6265536))[i0] * 0.9f) + ((((resnet18_real *)(ar + 77765888))[i0] / ((resnet18_real *)(ar + 63592064))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 176836864))[0] = (((resnet18_real *)(st + 6266560))[0] + 1.0f);
+    ((resnet18_real *)(ar + 77766912))[0] = (((resnet18_real *)(st + 6266560))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
+    /* sqrt -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191007616))[i0] = sqrtf((((resnet18_real *)(ar + 191006592))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 77766976))[i0] = sqrtf((((resnet18_real *)(ar + 77765888))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
+    /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191006592))[i0] = (((resnet18_real *)(st + 6262464))[i0] / ((resnet18_real *)(ar + 191007616))[i0]);
+        ((resnet18_real *)(ar + 77765888))[i0] = (((resnet18_real *)(st + 6262464))[i0] / ((resnet18_real *)(ar + 77766976))[i0]);
+    }
+    }
+    /* sub -> f32[256, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 77768000))[i0] = (((resnet18_real *)(st + 6263488))[i0] - (((resnet18_real *)(ar + 73044224))[i0] * ((resnet18_real *)(ar + 77765888))[i0]));
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 191008640), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 77769024), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
@@ -3038,14 +2991,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 464664640))[i0 * 9216 + i1 * 36 + i2] = relu((((((resnet18_real *)(ar + 455227456))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 191006592))[i1]) + ((resnet18_real *)(st + 6263488))[i1]) + (((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6397696))[i1])));
+                ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] = relu((((((resnet18_real *)(ar + 464664640))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 77765888))[i1]) + ((resnet18_real *)(ar + 77768000))[i1]) + (((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6397696))[i1])));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 464664640)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 191008640), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 77768000), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
@@ -3053,86 +3006,71 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 8758016))[i1]);
+                ((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 8758016))[i1]);
             }
         }
     }
     }
-    /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
+    /* moments -> f32[2, 256], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2];
+    for (int64_t c = 0; c < 256; c++) {
+        double shift = (double)((resnet18_real *)(ar + 474101824))[c * 36], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 474101824)) + (i * 256 + c) * 36;
+            for (int64_t j = 0; j < 36; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((resnet18_real *)(ar + 191008640))[i0] = (resnet18_real)acc;
+        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
+        ((resnet18_real *)(ar + 77768000))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 77768000))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
+    /* slice -> f32[1, 256], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 77770048)) + i * 256, ((resnet18_real *)(ar + 77768000)) + i * 512 + 0, 256 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 256], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 77771072)) + i * 256, ((resnet18_real *)(ar + 77768000)) + i * 512 + 256, 256 * sizeof(resnet18_real));
+    }
+    /* add -> f32[256], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191009664))[i0] = (((resnet18_real *)(ar + 191008640))[i0] / (resnet18_real)(36 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 191009664))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 459946048))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 459946048))[i0 * 36 + i1 * 9216 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 191008640))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191010688))[i0] = (((resnet18_real *)(ar + 191008640))[i0] / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 77768000))[i0] = ((((resnet18_real *)(st + 8761088))[i0] * 0.9f) + (((resnet18_real *)(ar + 77770048))[i0] * 0.1f));
     }
     }
     /* add -> f32[256], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191008640))[i0] = ((((resnet18_real *)(st + 8761088))[i0] * 0.9f) + (((resnet18_real *)(ar + 191009664))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[256], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191009664))[i0] = ((((resnet18_real *)(st + 8762112))[i0] * 0.9f) + ((((resnet18_real *)(ar + 191010688))[i0] / ((resnet18_real *)(ar + 176836736))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 77769024))[i0] = ((((resnet18_real *)(st + 8762112))[i0] * 0.9f) + ((((resnet18_real *)(ar + 77771072))[i0] / ((resnet18_real *)(ar + 63592064))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 176836928))[0] = (((resnet18_real *)(st + 8763136))[0] + 1.0f);
+    ((resnet18_real *)(ar + 77772096))[0] = (((resnet18_real *)(st + 8763136))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
+    /* sqrt -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191011712))[i0] = sqrtf((((resnet18_real *)(ar + 191010688))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 77772160))[i0] = sqrtf((((resnet18_real *)(ar + 77771072))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
+    /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191010688))[i0] = (((resnet18_real *)(st + 8759040))[i0] / ((resnet18_real *)(ar + 191011712))[i0]);
+        ((resnet18_real *)(ar + 77771072))[i0] = (((resnet18_real *)(st + 8759040))[i0] / ((resnet18_real *)(ar + 77772160))[i0]);
+    }
+    }
+    /* sub -> f32[256, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 77773184))[i0] = (((resnet18_real *)(st + 8760064))[i0] - (((resnet18_real *)(ar + 77770048))[i0] * ((resnet18_real *)(ar + 77771072))[i0]));
     }
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
@@ -3141,14 +3079,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] = relu(((((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 191010688))[i1]) + ((resnet18_real *)(st + 8760064))[i1]));
+                ((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] = relu(((((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 77771072))[i1]) + ((resnet18_real *)(ar + 77773184))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 474101824)), (resnet18_real *)(ar + 191012736), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 77773184), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
@@ -3156,86 +3094,71 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 11122496))[i1]);
+                ((resnet18_real *)(ar + 483539008))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 11122496))[i1]);
             }
         }
     }
     }
-    /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
+    /* moments -> f32[2, 256], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 478820416))[i0 * 36 + i1 * 9216 + i2];
+    for (int64_t c = 0; c < 256; c++) {
+        double shift = (double)((resnet18_real *)(ar + 483539008))[c * 36], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 483539008)) + (i * 256 + c) * 36;
+            for (int64_t j = 0; j < 36; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((resnet18_real *)(ar + 191012736))[i0] = (resnet18_real)acc;
+        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
+        ((resnet18_real *)(ar + 77773184))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 77773184))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
+    /* slice -> f32[1, 256], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 77775232)) + i * 256, ((resnet18_real *)(ar + 77773184)) + i * 512 + 0, 256 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 256], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 77776256)) + i * 256, ((resnet18_real *)(ar + 77773184)) + i * 512 + 256, 256 * sizeof(resnet18_real));
+    }
+    /* add -> f32[256], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191013760))[i0] = (((resnet18_real *)(ar + 191012736))[i0] / (resnet18_real)(36 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 191013760))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 474101824))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 474101824))[i0 * 36 + i1 * 9216 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 191012736))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191014784))[i0] = (((resnet18_real *)(ar + 191012736))[i0] / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 77773184))[i0] = ((((resnet18_real *)(st + 11125568))[i0] * 0.9f) + (((resnet18_real *)(ar + 77775232))[i0] * 0.1f));
     }
     }
     /* add -> f32[256], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191012736))[i0] = ((((resnet18_real *)(st + 11125568))[i0] * 0.9f) + (((resnet18_real *)(ar + 191013760))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[256], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191013760))[i0] = ((((resnet18_real *)(st + 11126592))[i0] * 0.9f) + ((((resnet18_real *)(ar + 191014784))[i0] / ((resnet18_real *)(ar + 176836736))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 77774208))[i0] = ((((resnet18_real *)(st + 11126592))[i0] * 0.9f) + ((((resnet18_real *)(ar + 77776256))[i0] / ((resnet18_real *)(ar + 63592064))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 176836736))[0] = (((resnet18_real *)(st + 11127616))[0] + 1.0f);
+    ((resnet18_real *)(ar + 63592064))[0] = (((resnet18_real *)(st + 11127616))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
+    /* sqrt -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191015808))[i0] = sqrtf((((resnet18_real *)(ar + 191014784))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 77777280))[i0] = sqrtf((((resnet18_real *)(ar + 77776256))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
+    /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191014784))[i0] = (((resnet18_real *)(st + 11123520))[i0] / ((resnet18_real *)(ar + 191015808))[i0]);
+        ((resnet18_real *)(ar + 77776256))[i0] = (((resnet18_real *)(st + 11123520))[i0] / ((resnet18_real *)(ar + 77777280))[i0]);
+    }
+    }
+    /* sub -> f32[256, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 77778304))[i0] = (((resnet18_real *)(st + 11124544))[i0] - (((resnet18_real *)(ar + 77775232))[i0] * ((resnet18_real *)(ar + 77776256))[i0]));
     }
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
@@ -3244,14 +3167,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] = relu((((((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 191014784))[i1]) + ((resnet18_real *)(st + 11124544))[i1]) + ((resnet18_real *)(ar + 464664640))[i0 * 9216 + i1 * 36 + i2]));
+                ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] = relu((((((resnet18_real *)(ar + 483539008))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 77776256))[i1]) + ((resnet18_real *)(ar + 77778304))[i1]) + ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 191016832)), (resnet18_real *)(ar + 193376128), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 77778304)), (resnet18_real *)(ar + 80137600), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
@@ -3259,90 +3182,79 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 483539008))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 191016832))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 15846272))[i1]);
+                ((resnet18_real *)(ar + 115490368))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 77778304))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 15846272))[i1]);
             }
         }
     }
     }
-    /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
+    /* moments -> f32[2, 512], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 483539008))[i0 * 9 + i1 * 4608 + i2];
+    for (int64_t c = 0; c < 512; c++) {
+        double shift = (double)((resnet18_real *)(ar + 115490368))[c * 9], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 115490368)) + (i * 512 + c) * 9;
+            for (int64_t j = 0; j < 9; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((resnet18_real *)(ar + 191016832))[i0] = (resnet18_real)acc;
+        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
+        ((resnet18_real *)(ar + 77778304))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 77778304))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
+    /* slice -> f32[1, 512], resnet18.dlm line 21 */
     {
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 191018880))[i0] = (((resnet18_real *)(ar + 191016832))[i0] / (resnet18_real)(9 * n));
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 77782400)) + i * 512, ((resnet18_real *)(ar + 77778304)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
     }
-    }
-    /* sub -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
+    /* slice -> f32[1, 512], resnet18.dlm line 21 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 512; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 191020928))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 483539008))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 191018880))[i1]);
-            }
-        }
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 77784448)) + i * 512, ((resnet18_real *)(ar + 77778304)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
     }
-    }
-    /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
+    /* divcount -> f32[], resnet18.dlm line 21 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 191020928))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 191020928))[i0 * 9 + i1 * 4608 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 191016832))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193380224))[i0] = (((resnet18_real *)(ar + 191016832))[i0] / (resnet18_real)(9 * n));
-    }
+    ((resnet18_real *)(ar + 77778304))[0] = (1.0f / (resnet18_real)(9 * n));
     }
     /* sub -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 191016832))[0] = (1.0f - (1.0f / (resnet18_real)(9 * n)));
+    ((resnet18_real *)(ar + 77778368))[0] = (1.0f - ((resnet18_real *)(ar + 77778304))[0]);
     }
     /* add -> f32[512], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193382272))[i0] = ((((resnet18_real *)(st + 15852416))[i0] * 0.9f) + (((resnet18_real *)(ar + 191018880))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 77778432))[i0] = ((((resnet18_real *)(st + 15852416))[i0] * 0.9f) + (((resnet18_real *)(ar + 77782400))[i0] * 0.1f));
     }
     }
     /* add -> f32[512], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 191016896))[i0] = ((((resnet18_real *)(st + 15854464))[i0] * 0.9f) + ((((resnet18_real *)(ar + 193380224))[i0] / ((resnet18_real *)(ar + 191016832))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 77786496))[i0] = ((((resnet18_real *)(st + 15854464))[i0] * 0.9f) + ((((resnet18_real *)(ar + 77784448))[i0] / ((resnet18_real *)(ar + 77778368))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 191018944))[0] = (((resnet18_real *)(st + 15856512))[0] + 1.0f);
+    ((resnet18_real *)(ar + 77780480))[0] = (((resnet18_real *)(st + 15856512))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
+    /* sqrt -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193384320))[i0] = sqrtf((((resnet18_real *)(ar + 193380224))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 77788544))[i0] = sqrtf((((resnet18_real *)(ar + 77784448))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
+    /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193380224))[i0] = (((resnet18_real *)(st + 15848320))[i0] / ((resnet18_real *)(ar + 193384320))[i0]);
+        ((resnet18_real *)(ar + 77784448))[i0] = (((resnet18_real *)(st + 15848320))[i0] / ((resnet18_real *)(ar + 77788544))[i0]);
+    }
+    }
+    /* sub -> f32[512, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 77790592))[i0] = (((resnet18_real *)(st + 15850368))[i0] - (((resnet18_real *)(ar + 77782400))[i0] * ((resnet18_real *)(ar + 77784448))[i0]));
     }
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
@@ -3351,14 +3263,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 483539008))[i0 * 4608 + i1 * 9 + i2] = relu(((((resnet18_real *)(ar + 191020928))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 193380224))[i1]) + ((resnet18_real *)(st + 15850368))[i1]));
+                ((resnet18_real *)(ar + 77792640))[i0 * 4608 + i1 * 9 + i2] = relu(((((resnet18_real *)(ar + 115490368))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 77784448))[i1]) + ((resnet18_real *)(ar + 77790592))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 485898304)), (resnet18_real *)(ar + 193386368), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 77792640)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 80151936), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
@@ -3366,91 +3278,76 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 485898304))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25293760))[i1]);
+                ((resnet18_real *)(ar + 490616896))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25293760))[i1]);
             }
         }
     }
     }
-    /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
+    /* moments -> f32[2, 512], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 488257600))[i0 * 9 + i1 * 4608 + i2];
+    for (int64_t c = 0; c < 512; c++) {
+        double shift = (double)((resnet18_real *)(ar + 490616896))[c * 9], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 490616896)) + (i * 512 + c) * 9;
+            for (int64_t j = 0; j < 9; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((resnet18_real *)(ar + 193386368))[i0] = (resnet18_real)acc;
+        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
+        ((resnet18_real *)(ar + 80151936))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 80151936))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
+    /* slice -> f32[1, 512], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 77790592)) + i * 512, ((resnet18_real *)(ar + 80151936)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 512], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 80156032)) + i * 512, ((resnet18_real *)(ar + 80151936)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
+    }
+    /* add -> f32[512], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193388416))[i0] = (((resnet18_real *)(ar + 193386368))[i0] / (resnet18_real)(9 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 512; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 485898304))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 193388416))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 485898304))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 485898304))[i0 * 9 + i1 * 4608 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 193386368))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193390464))[i0] = (((resnet18_real *)(ar + 193386368))[i0] / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 80151936))[i0] = ((((resnet18_real *)(st + 25299904))[i0] * 0.9f) + (((resnet18_real *)(ar + 77790592))[i0] * 0.1f));
     }
     }
     /* add -> f32[512], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193386368))[i0] = ((((resnet18_real *)(st + 25299904))[i0] * 0.9f) + (((resnet18_real *)(ar + 193388416))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[512], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193388416))[i0] = ((((resnet18_real *)(st + 25301952))[i0] * 0.9f) + ((((resnet18_real *)(ar + 193390464))[i0] / ((resnet18_real *)(ar + 191016832))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 80153984))[i0] = ((((resnet18_real *)(st + 25301952))[i0] * 0.9f) + ((((resnet18_real *)(ar + 80156032))[i0] / ((resnet18_real *)(ar + 77778368))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 191019008))[0] = (((resnet18_real *)(st + 25304000))[0] + 1.0f);
+    ((resnet18_real *)(ar + 77780544))[0] = (((resnet18_real *)(st + 25304000))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
+    /* sqrt -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193392512))[i0] = sqrtf((((resnet18_real *)(ar + 193390464))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 80158080))[i0] = sqrtf((((resnet18_real *)(ar + 80156032))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
+    /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193390464))[i0] = (((resnet18_real *)(st + 25295808))[i0] / ((resnet18_real *)(ar + 193392512))[i0]);
+        ((resnet18_real *)(ar + 80156032))[i0] = (((resnet18_real *)(st + 25295808))[i0] / ((resnet18_real *)(ar + 80158080))[i0]);
+    }
+    }
+    /* sub -> f32[512, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 80160128))[i0] = (((resnet18_real *)(st + 25297856))[i0] - (((resnet18_real *)(ar + 77790592))[i0] * ((resnet18_real *)(ar + 80156032))[i0]));
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 193394560), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 80162176), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -3458,14 +3355,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 490616896))[i0 * 4608 + i1 * 9 + i2] = relu((((((resnet18_real *)(ar + 485898304))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 193390464))[i1]) + ((resnet18_real *)(st + 25297856))[i1]) + (((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25828352))[i1])));
+                ((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2] = relu((((((resnet18_real *)(ar + 490616896))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 80156032))[i1]) + ((resnet18_real *)(ar + 80160128))[i1]) + (((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25828352))[i1])));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 490616896)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 193394560), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 80160128), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
@@ -3473,86 +3370,71 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 35267584))[i1]);
+                ((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 35267584))[i1]);
             }
         }
     }
     }
-    /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
+    /* moments -> f32[2, 512], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 492976192))[i0 * 9 + i1 * 4608 + i2];
+    for (int64_t c = 0; c < 512; c++) {
+        double shift = (double)((resnet18_real *)(ar + 495335488))[c * 9], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 495335488)) + (i * 512 + c) * 9;
+            for (int64_t j = 0; j < 9; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((resnet18_real *)(ar + 193394560))[i0] = (resnet18_real)acc;
+        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
+        ((resnet18_real *)(ar + 80160128))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 80160128))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
+    /* slice -> f32[1, 512], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 80164224)) + i * 512, ((resnet18_real *)(ar + 80160128)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 512], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 80166272)) + i * 512, ((resnet18_real *)(ar + 80160128)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
+    }
+    /* add -> f32[512], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193396608))[i0] = (((resnet18_real *)(ar + 193394560))[i0] / (resnet18_real)(9 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 512; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 193396608))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 488257600))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 488257600))[i0 * 9 + i1 * 4608 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 193394560))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193398656))[i0] = (((resnet18_real *)(ar + 193394560))[i0] / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 80160128))[i0] = ((((resnet18_real *)(st + 35273728))[i0] * 0.9f) + (((resnet18_real *)(ar + 80164224))[i0] * 0.1f));
     }
     }
     /* add -> f32[512], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193394560))[i0] = ((((resnet18_real *)(st + 35273728))[i0] * 0.9f) + (((resnet18_real *)(ar + 193396608))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[512], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193396608))[i0] = ((((resnet18_real *)(st + 35275776))[i0] * 0.9f) + ((((resnet18_real *)(ar + 193398656))[i0] / ((resnet18_real *)(ar + 191016832))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 80162176))[i0] = ((((resnet18_real *)(st + 35275776))[i0] * 0.9f) + ((((resnet18_real *)(ar + 80166272))[i0] / ((resnet18_real *)(ar + 77778368))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 191019072))[0] = (((resnet18_real *)(st + 35277824))[0] + 1.0f);
+    ((resnet18_real *)(ar + 77780608))[0] = (((resnet18_real *)(st + 35277824))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
+    /* sqrt -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193400704))[i0] = sqrtf((((resnet18_real *)(ar + 193398656))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 80168320))[i0] = sqrtf((((resnet18_real *)(ar + 80166272))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
+    /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193398656))[i0] = (((resnet18_real *)(st + 35269632))[i0] / ((resnet18_real *)(ar + 193400704))[i0]);
+        ((resnet18_real *)(ar + 80166272))[i0] = (((resnet18_real *)(st + 35269632))[i0] / ((resnet18_real *)(ar + 80168320))[i0]);
+    }
+    }
+    /* sub -> f32[512, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 80170368))[i0] = (((resnet18_real *)(st + 35271680))[i0] - (((resnet18_real *)(ar + 80164224))[i0] * ((resnet18_real *)(ar + 80166272))[i0]));
     }
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
@@ -3561,14 +3443,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2] = relu(((((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 193398656))[i1]) + ((resnet18_real *)(st + 35271680))[i1]));
+                ((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] = relu(((((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 80166272))[i1]) + ((resnet18_real *)(ar + 80170368))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 495335488)), (resnet18_real *)(ar + 193402752), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 80170368), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
@@ -3576,86 +3458,71 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 44715072))[i1]);
+                ((resnet18_real *)(ar + 500054080))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 44715072))[i1]);
             }
         }
     }
     }
-    /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
+    /* moments -> f32[2, 512], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 497694784))[i0 * 9 + i1 * 4608 + i2];
+    for (int64_t c = 0; c < 512; c++) {
+        double shift = (double)((resnet18_real *)(ar + 500054080))[c * 9], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 500054080)) + (i * 512 + c) * 9;
+            for (int64_t j = 0; j < 9; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
             }
         }
-        ((resnet18_real *)(ar + 193402752))[i0] = (resnet18_real)acc;
+        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
+        ((resnet18_real *)(ar + 80170368))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 80170368))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
-    /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
+    /* slice -> f32[1, 512], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 80174464)) + i * 512, ((resnet18_real *)(ar + 80170368)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 512], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 80176512)) + i * 512, ((resnet18_real *)(ar + 80170368)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
+    }
+    /* add -> f32[512], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193404800))[i0] = (((resnet18_real *)(ar + 193402752))[i0] / (resnet18_real)(9 * n));
-    }
-    }
-    /* sub -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 512; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 193404800))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 495335488))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 495335488))[i0 * 9 + i1 * 4608 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 193402752))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193406848))[i0] = (((resnet18_real *)(ar + 193402752))[i0] / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 80170368))[i0] = ((((resnet18_real *)(st + 44721216))[i0] * 0.9f) + (((resnet18_real *)(ar + 80174464))[i0] * 0.1f));
     }
     }
     /* add -> f32[512], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193402752))[i0] = ((((resnet18_real *)(st + 44721216))[i0] * 0.9f) + (((resnet18_real *)(ar + 193404800))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[512], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193404800))[i0] = ((((resnet18_real *)(st + 44723264))[i0] * 0.9f) + ((((resnet18_real *)(ar + 193406848))[i0] / ((resnet18_real *)(ar + 191016832))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 80172416))[i0] = ((((resnet18_real *)(st + 44723264))[i0] * 0.9f) + ((((resnet18_real *)(ar + 80176512))[i0] / ((resnet18_real *)(ar + 77778368))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 191016832))[0] = (((resnet18_real *)(st + 44725312))[0] + 1.0f);
+    ((resnet18_real *)(ar + 77778368))[0] = (((resnet18_real *)(st + 44725312))[0] + 1.0f);
     }
-    /* sqrt -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
+    /* sqrt -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193408896))[i0] = sqrtf((((resnet18_real *)(ar + 193406848))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 80178560))[i0] = sqrtf((((resnet18_real *)(ar + 80176512))[i0] + 1e-05f));
     }
     }
-    /* div -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
+    /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193406848))[i0] = (((resnet18_real *)(st + 44717120))[i0] / ((resnet18_real *)(ar + 193408896))[i0]);
+        ((resnet18_real *)(ar + 80176512))[i0] = (((resnet18_real *)(st + 44717120))[i0] / ((resnet18_real *)(ar + 80178560))[i0]);
+    }
+    }
+    /* sub -> f32[512, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 80180608))[i0] = (((resnet18_real *)(st + 44719168))[i0] - (((resnet18_real *)(ar + 80174464))[i0] * ((resnet18_real *)(ar + 80176512))[i0]));
     }
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
@@ -3664,31 +3531,31 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] = relu((((((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 193406848))[i1]) + ((resnet18_real *)(st + 44719168))[i1]) + ((resnet18_real *)(ar + 490616896))[i0 * 4608 + i1 * 9 + i2]));
+                ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] = relu((((((resnet18_real *)(ar + 500054080))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 80176512))[i1]) + ((resnet18_real *)(ar + 80180608))[i1]) + ((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2]));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 512, 1, 1], resnet18.dlm line 48 */
     {
-    avg_pool_fwd_0(((resnet18_real *)(ar + 497694784)), ((resnet18_real *)(ar + 193410944)), n);
+    avg_pool_fwd_0(((resnet18_real *)(ar + 497694784)), ((resnet18_real *)(ar + 80180608)), n);
     }
     /* matmul -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
-    gemm(0, 1, n, 10, 512, ((resnet18_real *)(ar + 193410944)), 512, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 193673088)), 10, 0);
+    gemm(0, 1, n, 10, 512, ((resnet18_real *)(ar + 80180608)), 512, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 80442752)), 10, 0);
     }
     /* add -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((resnet18_real *)(ar + 193678208))[i0 * 10 + i1] = (((resnet18_real *)(ar + 193673088))[i0 * 10 + i1] + ((resnet18_real *)(st + 44745856))[i1]);
+            ((resnet18_real *)(ar + 80447872))[i0 * 10 + i1] = (((resnet18_real *)(ar + 80442752))[i0 * 10 + i1] + ((resnet18_real *)(st + 44745856))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], resnet18.dlm line 55 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const resnet18_real *xr = ((resnet18_real *)(ar + 193678208)) + r * 10;
+        const resnet18_real *xr = ((resnet18_real *)(ar + 80447872)) + r * 10;
         int32_t label = y[r];
         resnet18_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -3696,45 +3563,45 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((resnet18_real *)(ar + 191019136))[r] = mx + (resnet18_real)log(sum) - xr[label];
+        ((resnet18_real *)(ar + 77780672))[r] = mx + (resnet18_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], resnet18.dlm line 55 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((resnet18_real *)(ar + 191019136))[i0];
+        acc += ((resnet18_real *)(ar + 77780672))[i0];
     }
-    ((resnet18_real *)(ar + 191019648))[0] = (resnet18_real)acc;
+    ((resnet18_real *)(ar + 77781184))[0] = (resnet18_real)acc;
     }
     /* divcount -> f32[], resnet18.dlm line 55 */
     {
-    ((resnet18_real *)(ar + 191019136))[0] = (((resnet18_real *)(ar + 191019648))[0] / (resnet18_real)(1 * n));
+    ((resnet18_real *)(ar + 77780672))[0] = (((resnet18_real *)(ar + 77781184))[0] / (resnet18_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], resnet18.dlm line 59 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const resnet18_real *xr = ((resnet18_real *)(ar + 193678208)) + r * 10;
+        const resnet18_real *xr = ((resnet18_real *)(ar + 80447872)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((resnet18_real *)(ar + 191019200))[r] = best == label ? 1.0f : 0.0f;
+        ((resnet18_real *)(ar + 77780736))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], resnet18.dlm line 59 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((resnet18_real *)(ar + 191019200))[i0];
+        acc += ((resnet18_real *)(ar + 77780736))[i0];
     }
-    ((resnet18_real *)(ar + 191019712))[0] = (resnet18_real)acc;
+    ((resnet18_real *)(ar + 77781248))[0] = (resnet18_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((resnet18_real *)(ar + 191019712))[0];
+        metrics[0] = (double)((resnet18_real *)(ar + 77781248))[0];
     }
-    return ((resnet18_real *)(ar + 191019136))[0];
+    return ((resnet18_real *)(ar + 77780672))[0];
 }
 
 int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t *y) {
@@ -3745,18 +3612,18 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     (void)ar;
     /* divcount -> f32[], resnet18.dlm line 55 */
     {
-    ((resnet18_real *)(ar + 191019200))[0] = (1.0f / (resnet18_real)(1 * n));
+    ((resnet18_real *)(ar + 77780736))[0] = (1.0f / (resnet18_real)(1 * n));
     }
     /* copy -> f32[batch 128], resnet18.dlm line 55 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((resnet18_real *)(ar + 191019776))[i0] = ((resnet18_real *)(ar + 191019200))[0];
+        ((resnet18_real *)(ar + 77781312))[i0] = ((resnet18_real *)(ar + 77780736))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], resnet18.dlm line 55 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const resnet18_real *xr = ((resnet18_real *)(ar + 193678208)) + r * 10;
+        const resnet18_real *xr = ((resnet18_real *)(ar + 80447872)) + r * 10;
         int32_t label = y[r];
         resnet18_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -3764,8 +3631,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        resnet18_real *yr = ((resnet18_real *)(ar + 193673088)) + r * 10;
-        resnet18_real scale = ((resnet18_real *)(ar + 191019776))[r], inv = (resnet18_real)(1.0 / sum);
+        resnet18_real *yr = ((resnet18_real *)(ar + 80442752)) + r * 10;
+        resnet18_real scale = ((resnet18_real *)(ar + 77781312))[r], inv = (resnet18_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -3775,28 +3642,28 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((resnet18_real *)(ar + 193673088))[i0 + i1 * 10];
+            acc += ((resnet18_real *)(ar + 80442752))[i0 + i1 * 10];
         }
         ((resnet18_real *)(ar + 44709888))[i0] = (resnet18_real)acc;
     }
     }
     /* matmul -> f32[batch 128, 512], resnet18.dlm line 50 */
     {
-    gemm(0, 0, n, 512, 10, ((resnet18_real *)(ar + 193673088)), 10, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 193678208)), 512, 0);
+    gemm(0, 0, n, 512, 10, ((resnet18_real *)(ar + 80442752)), 10, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 80447872)), 512, 0);
     }
     /* matmul -> f32[10, 512], resnet18.dlm line 50 */
     {
-    gemm(1, 0, 10, 512, n, ((resnet18_real *)(ar + 193673088)), 10, ((resnet18_real *)(ar + 193410944)), 512, ((resnet18_real *)(ar + 44689408)), 512, 0);
+    gemm(1, 0, 10, 512, n, ((resnet18_real *)(ar + 80442752)), 10, ((resnet18_real *)(ar + 80180608)), 512, ((resnet18_real *)(ar + 44689408)), 512, 0);
     }
     /* avg_pool_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 48 */
     {
-    avg_pool_dx_0(((resnet18_real *)(ar + 193678208)), ((resnet18_real *)(ar + 500054080)), n);
+    avg_pool_dx_0(((resnet18_real *)(ar + 80447872)), ((resnet18_real *)(ar + 502413376)), n);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((resnet18_real *)(ar + 502413376))[i0] = (((resnet18_real *)(ar + 500054080))[i0] * (((resnet18_real *)(ar + 497694784))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 504772672))[i0] = (((resnet18_real *)(ar + 502413376))[i0] * (((resnet18_real *)(ar + 497694784))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
@@ -3806,7 +3673,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 502413376))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 504772672))[i0 * 9 + i1 * 4608 + i2];
             }
         }
         ((resnet18_real *)(ar + 44687360))[i0] = (resnet18_real)acc;
@@ -3819,35 +3686,76 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 502413376))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 495335488))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (((resnet18_real *)(ar + 504772672))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 500054080))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 193410944))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 80180608))[i0] = (resnet18_real)acc;
     }
     }
-    /* sum -> f32[512, 1, 1], resnet18.dlm line 22 */
+    /* neg -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 193410944))[i0] / ((resnet18_real *)(ar + 193408896))[i0]);
-        ((resnet18_real *)(ar + 44685312))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 80182656))[i0] = (-((resnet18_real *)(ar + 44687360))[i0]);
     }
     }
-    /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
+    /* mul -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193412992))[i0] = ((((-((((resnet18_real *)(ar + 193410944))[i0] * ((resnet18_real *)(ar + 193406848))[i0]) / ((resnet18_real *)(ar + 193408896))[i0])) * 0.5f) / ((resnet18_real *)(ar + 193408896))[i0]) / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 80184704))[i0] = (((resnet18_real *)(ar + 80182656))[i0] * ((resnet18_real *)(ar + 80176512))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
+    /* add -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 512; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 193412992))[i1] * ((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 80186752))[i0] = (((resnet18_real *)(ar + 80180608))[i0] + (((resnet18_real *)(ar + 80182656))[i0] * ((resnet18_real *)(ar + 80174464))[i0]));
+    }
+    }
+    /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 44685312))[i0] = (((resnet18_real *)(ar + 80186752))[i0] / ((resnet18_real *)(ar + 80178560))[i0]);
+    }
+    }
+    /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 80180608))[i0] = (((-((((resnet18_real *)(ar + 80186752))[i0] * ((resnet18_real *)(ar + 80176512))[i0]) / ((resnet18_real *)(ar + 80178560))[i0])) * 0.5f) / ((resnet18_real *)(ar + 80178560))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 512], resnet18.dlm line 22 */
+    {
+    memset(((resnet18_real *)(ar + 80186752)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 80186752)) + i * 1024 + 512 + j * 512, ((resnet18_real *)(ar + 80180608)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
+    }
+    /* unslice -> f32[2, 512], resnet18.dlm line 22 */
+    {
+    memset(((resnet18_real *)(ar + 80178560)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 80178560)) + i * 1024 + 0 + j * 512, ((resnet18_real *)(ar + 80184704)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
+    }
+    /* add -> f32[2, 512], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 1024; i0++) {
+        ((resnet18_real *)(ar + 80182656))[i0] = (((resnet18_real *)(ar + 80186752))[i0] + ((resnet18_real *)(ar + 80178560))[i0]);
+    }
+    }
+    /* slice -> f32[1, 512], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 80178560)) + i * 512, ((resnet18_real *)(ar + 80182656)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 512], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 80180608)) + i * 512, ((resnet18_real *)(ar + 80182656)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
+    }
+    /* mul -> f32[512, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 80182656))[i0] = (((resnet18_real *)(ar + 80180608))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
@@ -3856,37 +3764,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2] = (((((resnet18_real *)(ar + 502413376))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 193406848))[i1]) + ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2]) + ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (-((resnet18_real *)(ar + 495335488))[i0 * 9 + i1 * 4608 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 193406848))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193408896))[i0] = (((resnet18_real *)(ar + 193406848))[i0] / (resnet18_real)(9 * n));
-    }
-    }
-    /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 512; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(ar + 193408896))[i1]);
+                ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] = ((((resnet18_real *)(ar + 504772672))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 80176512))[i1]) + ((((resnet18_real *)(ar + 80178560))[i1] + (((resnet18_real *)(ar + 80182656))[i1] * (((resnet18_real *)(ar + 500054080))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 80174464))[i1]))) * ((resnet18_real *)(ar + 77778304))[0]));
             }
         }
     }
@@ -3906,17 +3784,17 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 495335488)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 193406848), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 500054080)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 80174464), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(ar + 35246080)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 193406848), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(ar + 35246080)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 80174464), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((resnet18_real *)(ar + 497694784))[i0] = (((resnet18_real *)(ar + 495335488))[i0] * (((resnet18_real *)(ar + 492976192))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 497694784))[i0] = (((resnet18_real *)(ar + 500054080))[i0] * (((resnet18_real *)(ar + 488257600))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
@@ -3939,35 +3817,76 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 497694784))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 488257600))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (((resnet18_real *)(ar + 497694784))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 495335488))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 193406848))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 80174464))[i0] = (resnet18_real)acc;
     }
     }
-    /* sum -> f32[512, 1, 1], resnet18.dlm line 21 */
+    /* neg -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 193406848))[i0] / ((resnet18_real *)(ar + 193400704))[i0]);
-        ((resnet18_real *)(ar + 35241984))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 80176512))[i0] = (-((resnet18_real *)(ar + 35244032))[i0]);
     }
     }
-    /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
+    /* mul -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193408896))[i0] = ((((-((((resnet18_real *)(ar + 193406848))[i0] * ((resnet18_real *)(ar + 193398656))[i0]) / ((resnet18_real *)(ar + 193400704))[i0])) * 0.5f) / ((resnet18_real *)(ar + 193400704))[i0]) / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 80178560))[i0] = (((resnet18_real *)(ar + 80176512))[i0] * ((resnet18_real *)(ar + 80166272))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
+    /* add -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 512; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 193408896))[i1] * ((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 80180608))[i0] = (((resnet18_real *)(ar + 80174464))[i0] + (((resnet18_real *)(ar + 80176512))[i0] * ((resnet18_real *)(ar + 80164224))[i0]));
+    }
+    }
+    /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 35241984))[i0] = (((resnet18_real *)(ar + 80180608))[i0] / ((resnet18_real *)(ar + 80168320))[i0]);
+    }
+    }
+    /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 80174464))[i0] = (((-((((resnet18_real *)(ar + 80180608))[i0] * ((resnet18_real *)(ar + 80166272))[i0]) / ((resnet18_real *)(ar + 80168320))[i0])) * 0.5f) / ((resnet18_real *)(ar + 80168320))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 512], resnet18.dlm line 21 */
+    {
+    memset(((resnet18_real *)(ar + 80180608)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 80180608)) + i * 1024 + 512 + j * 512, ((resnet18_real *)(ar + 80174464)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
+    }
+    /* unslice -> f32[2, 512], resnet18.dlm line 21 */
+    {
+    memset(((resnet18_real *)(ar + 80174464)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 80174464)) + i * 1024 + 0 + j * 512, ((resnet18_real *)(ar + 80178560)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
+    }
+    /* add -> f32[2, 512], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 1024; i0++) {
+        ((resnet18_real *)(ar + 80184704))[i0] = (((resnet18_real *)(ar + 80180608))[i0] + ((resnet18_real *)(ar + 80174464))[i0]);
+    }
+    }
+    /* slice -> f32[1, 512], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 80168320)) + i * 512, ((resnet18_real *)(ar + 80184704)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 512], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 80174464)) + i * 512, ((resnet18_real *)(ar + 80184704)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
+    }
+    /* mul -> f32[512, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 80176512))[i0] = (((resnet18_real *)(ar + 80174464))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
@@ -3976,37 +3895,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] = (((((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 193398656))[i1]) + ((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2]) + ((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (-((resnet18_real *)(ar + 488257600))[i0 * 9 + i1 * 4608 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 193398656))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193400704))[i0] = (((resnet18_real *)(ar + 193398656))[i0] / (resnet18_real)(9 * n));
-    }
-    }
-    /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 512; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(ar + 193400704))[i1]);
+                ((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] = ((((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 80166272))[i1]) + ((((resnet18_real *)(ar + 80168320))[i1] + (((resnet18_real *)(ar + 80176512))[i1] * (((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 80164224))[i1]))) * ((resnet18_real *)(ar + 77778304))[0]));
             }
         }
     }
@@ -4018,7 +3907,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 492976192))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 488257600))[i0 * 9 + i1 * 4608 + i2];
             }
         }
         ((resnet18_real *)(ar + 35239936))[i0] = (resnet18_real)acc;
@@ -4026,17 +3915,17 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 193406848), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 495335488)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 80174464), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 490616896)), ((resnet18_real *)(ar + 25802752)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 193406848), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(ar + 25802752)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 80174464), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((resnet18_real *)(ar + 492976192))[i0] = ((((resnet18_real *)(ar + 502413376))[i0] + ((resnet18_real *)(ar + 488257600))[i0]) * (((resnet18_real *)(ar + 490616896))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 488257600))[i0] = ((((resnet18_real *)(ar + 504772672))[i0] + ((resnet18_real *)(ar + 495335488))[i0]) * (((resnet18_real *)(ar + 492976192))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 24 */
@@ -4046,7 +3935,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 492976192))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 488257600))[i0 * 9 + i1 * 4608 + i2];
             }
         }
         ((resnet18_real *)(ar + 25276416))[i0] = (resnet18_real)acc;
@@ -4054,11 +3943,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 193406848), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_dx(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 80174464), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[512, 256, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 25278464)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 193406848), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 25278464)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 80174464), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
@@ -4067,35 +3956,76 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 492976192))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 485898304))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (((resnet18_real *)(ar + 488257600))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 490616896))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 193398656))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 80164224))[i0] = (resnet18_real)acc;
     }
     }
-    /* sum -> f32[512, 1, 1], resnet18.dlm line 22 */
+    /* neg -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 193398656))[i0] / ((resnet18_real *)(ar + 193392512))[i0]);
-        ((resnet18_real *)(ar + 25274368))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 80166272))[i0] = (-((resnet18_real *)(ar + 25276416))[i0]);
     }
     }
-    /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
+    /* mul -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193400704))[i0] = ((((-((((resnet18_real *)(ar + 193398656))[i0] * ((resnet18_real *)(ar + 193390464))[i0]) / ((resnet18_real *)(ar + 193392512))[i0])) * 0.5f) / ((resnet18_real *)(ar + 193392512))[i0]) / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 80168320))[i0] = (((resnet18_real *)(ar + 80166272))[i0] * ((resnet18_real *)(ar + 80156032))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
+    /* add -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 512; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 193400704))[i1] * ((resnet18_real *)(ar + 485898304))[i0 * 4608 + i1 * 9 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 80174464))[i0] = (((resnet18_real *)(ar + 80164224))[i0] + (((resnet18_real *)(ar + 80166272))[i0] * ((resnet18_real *)(ar + 77790592))[i0]));
+    }
+    }
+    /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 25274368))[i0] = (((resnet18_real *)(ar + 80174464))[i0] / ((resnet18_real *)(ar + 80158080))[i0]);
+    }
+    }
+    /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 80164224))[i0] = (((-((((resnet18_real *)(ar + 80174464))[i0] * ((resnet18_real *)(ar + 80156032))[i0]) / ((resnet18_real *)(ar + 80158080))[i0])) * 0.5f) / ((resnet18_real *)(ar + 80158080))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 512], resnet18.dlm line 22 */
+    {
+    memset(((resnet18_real *)(ar + 80174464)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 80174464)) + i * 1024 + 512 + j * 512, ((resnet18_real *)(ar + 80164224)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
+    }
+    /* unslice -> f32[2, 512], resnet18.dlm line 22 */
+    {
+    memset(((resnet18_real *)(ar + 80164224)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 80164224)) + i * 1024 + 0 + j * 512, ((resnet18_real *)(ar + 80168320)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
+    }
+    /* add -> f32[2, 512], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 1024; i0++) {
+        ((resnet18_real *)(ar + 80178560))[i0] = (((resnet18_real *)(ar + 80174464))[i0] + ((resnet18_real *)(ar + 80164224))[i0]);
+    }
+    }
+    /* slice -> f32[1, 512], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 80158080)) + i * 512, ((resnet18_real *)(ar + 80178560)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 512], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 80164224)) + i * 512, ((resnet18_real *)(ar + 80178560)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
+    }
+    /* mul -> f32[512, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 80166272))[i0] = (((resnet18_real *)(ar + 80164224))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
@@ -4104,7 +4034,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 485898304))[i0 * 4608 + i1 * 9 + i2] = (((((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 193390464))[i1]) + ((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2]) + ((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2]);
+                ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] = ((((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 80156032))[i1]) + ((((resnet18_real *)(ar + 80158080))[i1] + (((resnet18_real *)(ar + 80166272))[i1] * (((resnet18_real *)(ar + 490616896))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 77790592))[i1]))) * ((resnet18_real *)(ar + 77778304))[0]));
             }
         }
     }
@@ -4116,37 +4046,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (-((resnet18_real *)(ar + 485898304))[i0 * 9 + i1 * 4608 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 193390464))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193392512))[i0] = (((resnet18_real *)(ar + 193390464))[i0] / (resnet18_real)(9 * n));
-    }
-    }
-    /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 512; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 485898304))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(ar + 193392512))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 492976192))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 497694784))[i0 * 9 + i1 * 4608 + i2];
             }
         }
         ((resnet18_real *)(ar + 25272320))[i0] = (resnet18_real)acc;
@@ -4154,17 +4054,17 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 485898304)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 193406848), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 80174464), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(ar + 15835136)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 193406848), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 77792640)), ((resnet18_real *)(ar + 15835136)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 80174464), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((resnet18_real *)(ar + 492976192))[i0] = (((resnet18_real *)(ar + 485898304))[i0] * (((resnet18_real *)(ar + 483539008))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 490616896))[i0] = (((resnet18_real *)(ar + 488257600))[i0] * (((resnet18_real *)(ar + 77792640))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
@@ -4174,7 +4074,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 492976192))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 490616896))[i0 * 9 + i1 * 4608 + i2];
             }
         }
         ((resnet18_real *)(ar + 15833088))[i0] = (resnet18_real)acc;
@@ -4187,35 +4087,76 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 492976192))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 191020928))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (((resnet18_real *)(ar + 490616896))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 115490368))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 193390464))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 77790592))[i0] = (resnet18_real)acc;
     }
     }
-    /* sum -> f32[512, 1, 1], resnet18.dlm line 21 */
+    /* neg -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 193390464))[i0] / ((resnet18_real *)(ar + 193384320))[i0]);
-        ((resnet18_real *)(ar + 15831040))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 77792640))[i0] = (-((resnet18_real *)(ar + 15833088))[i0]);
     }
     }
-    /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
+    /* mul -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193392512))[i0] = ((((-((((resnet18_real *)(ar + 193390464))[i0] * ((resnet18_real *)(ar + 193380224))[i0]) / ((resnet18_real *)(ar + 193384320))[i0])) * 0.5f) / ((resnet18_real *)(ar + 193384320))[i0]) / (resnet18_real)(9 * n));
+        ((resnet18_real *)(ar + 77794688))[i0] = (((resnet18_real *)(ar + 77792640))[i0] * ((resnet18_real *)(ar + 77784448))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
+    /* add -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 512; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 483539008))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 193392512))[i1] * ((resnet18_real *)(ar + 191020928))[i0 * 4608 + i1 * 9 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 77796736))[i0] = (((resnet18_real *)(ar + 77790592))[i0] + (((resnet18_real *)(ar + 77792640))[i0] * ((resnet18_real *)(ar + 77782400))[i0]));
+    }
+    }
+    /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 15831040))[i0] = (((resnet18_real *)(ar + 77796736))[i0] / ((resnet18_real *)(ar + 77788544))[i0]);
+    }
+    }
+    /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 77790592))[i0] = (((-((((resnet18_real *)(ar + 77796736))[i0] * ((resnet18_real *)(ar + 77784448))[i0]) / ((resnet18_real *)(ar + 77788544))[i0])) * 0.5f) / ((resnet18_real *)(ar + 77788544))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 512], resnet18.dlm line 21 */
+    {
+    memset(((resnet18_real *)(ar + 77796736)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 77796736)) + i * 1024 + 512 + j * 512, ((resnet18_real *)(ar + 77790592)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
+    }
+    /* unslice -> f32[2, 512], resnet18.dlm line 21 */
+    {
+    memset(((resnet18_real *)(ar + 77788544)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 77788544)) + i * 1024 + 0 + j * 512, ((resnet18_real *)(ar + 77794688)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
+    }
+    /* add -> f32[2, 512], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 1024; i0++) {
+        ((resnet18_real *)(ar + 77792640))[i0] = (((resnet18_real *)(ar + 77796736))[i0] + ((resnet18_real *)(ar + 77788544))[i0]);
+    }
+    }
+    /* slice -> f32[1, 512], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 77788544)) + i * 512, ((resnet18_real *)(ar + 77792640)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 512], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 77790592)) + i * 512, ((resnet18_real *)(ar + 77792640)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
+    }
+    /* mul -> f32[512, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 77792640))[i0] = (((resnet18_real *)(ar + 77790592))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
@@ -4224,37 +4165,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 191019776))[i0 * 4608 + i1 * 9 + i2] = (((((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 193380224))[i1]) + ((resnet18_real *)(ar + 483539008))[i0 * 4608 + i1 * 9 + i2]) + ((resnet18_real *)(ar + 483539008))[i0 * 4608 + i1 * 9 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (-((resnet18_real *)(ar + 191019776))[i0 * 9 + i1 * 4608 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 193379072))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 193384320))[i0] = (((resnet18_real *)(ar + 193379072))[i0] / (resnet18_real)(9 * n));
-    }
-    }
-    /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 512; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 483539008))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 191019776))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(ar + 193384320))[i1]);
+                ((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] = ((((resnet18_real *)(ar + 490616896))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 77784448))[i1]) + ((((resnet18_real *)(ar + 77788544))[i1] + (((resnet18_real *)(ar + 77792640))[i1] * (((resnet18_real *)(ar + 115490368))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 77782400))[i1]))) * ((resnet18_real *)(ar + 77778304))[0]));
             }
         }
     }
@@ -4266,7 +4177,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 483539008))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 488257600))[i0 * 9 + i1 * 4608 + i2];
             }
         }
         ((resnet18_real *)(ar + 15828992))[i0] = (resnet18_real)acc;
@@ -4274,17 +4185,17 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 483539008)), (resnet18_real *)(ar + 191019776), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 497694784)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 77788544), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[512, 256, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 11110400)), ((resnet18_real *)(ar + 483539008)), (resnet18_real *)(ar + 191019776), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 11110400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 77788544), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((resnet18_real *)(ar + 483539008))[i0] = ((((resnet18_real *)(ar + 488257600))[i0] + ((resnet18_real *)(ar + 492976192))[i0]) * (((resnet18_real *)(ar + 478820416))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 488257600))[i0] = ((((resnet18_real *)(ar + 492976192))[i0] + ((resnet18_real *)(ar + 497694784))[i0]) * (((resnet18_real *)(ar + 478820416))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
@@ -4294,7 +4205,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 483539008))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 488257600))[i0 * 36 + i1 * 9216 + i2];
             }
         }
         ((resnet18_real *)(ar + 11109376))[i0] = (resnet18_real)acc;
@@ -4307,35 +4218,76 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 483539008))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 474101824))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (((resnet18_real *)(ar + 488257600))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 483539008))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 191019776))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 77781312))[i0] = (resnet18_real)acc;
     }
     }
-    /* sum -> f32[256, 1, 1], resnet18.dlm line 22 */
+    /* neg -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 191019776))[i0] / ((resnet18_real *)(ar + 191015808))[i0]);
-        ((resnet18_real *)(ar + 11108352))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 77782336))[i0] = (-((resnet18_real *)(ar + 11109376))[i0]);
     }
     }
-    /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
+    /* mul -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191020800))[i0] = ((((-((((resnet18_real *)(ar + 191019776))[i0] * ((resnet18_real *)(ar + 191014784))[i0]) / ((resnet18_real *)(ar + 191015808))[i0])) * 0.5f) / ((resnet18_real *)(ar + 191015808))[i0]) / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 77783360))[i0] = (((resnet18_real *)(ar + 77782336))[i0] * ((resnet18_real *)(ar + 77776256))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
+    /* add -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 191020800))[i1] * ((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 77784384))[i0] = (((resnet18_real *)(ar + 77781312))[i0] + (((resnet18_real *)(ar + 77782336))[i0] * ((resnet18_real *)(ar + 77775232))[i0]));
+    }
+    }
+    /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 11108352))[i0] = (((resnet18_real *)(ar + 77784384))[i0] / ((resnet18_real *)(ar + 77777280))[i0]);
+    }
+    }
+    /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 77781312))[i0] = (((-((((resnet18_real *)(ar + 77784384))[i0] * ((resnet18_real *)(ar + 77776256))[i0]) / ((resnet18_real *)(ar + 77777280))[i0])) * 0.5f) / ((resnet18_real *)(ar + 77777280))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 256], resnet18.dlm line 22 */
+    {
+    memset(((resnet18_real *)(ar + 77784384)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 77784384)) + i * 512 + 256 + j * 256, ((resnet18_real *)(ar + 77781312)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
+    }
+    /* unslice -> f32[2, 256], resnet18.dlm line 22 */
+    {
+    memset(((resnet18_real *)(ar + 77781312)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 77781312)) + i * 512 + 0 + j * 256, ((resnet18_real *)(ar + 77783360)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
+    }
+    /* add -> f32[2, 256], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 77788544))[i0] = (((resnet18_real *)(ar + 77784384))[i0] + ((resnet18_real *)(ar + 77781312))[i0]);
+    }
+    }
+    /* slice -> f32[1, 256], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 77777280)) + i * 256, ((resnet18_real *)(ar + 77788544)) + i * 512 + 0, 256 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 256], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 77781312)) + i * 256, ((resnet18_real *)(ar + 77788544)) + i * 512 + 256, 256 * sizeof(resnet18_real));
+    }
+    /* mul -> f32[256, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 77782336))[i0] = (((resnet18_real *)(ar + 77781312))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
@@ -4344,37 +4296,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] = (((((resnet18_real *)(ar + 483539008))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 191014784))[i1]) + ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2]) + ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (-((resnet18_real *)(ar + 474101824))[i0 * 36 + i1 * 9216 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 191014784))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191015808))[i0] = (((resnet18_real *)(ar + 191014784))[i0] / (resnet18_real)(36 * n));
-    }
-    }
-    /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(ar + 191015808))[i1]);
+                ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] = ((((resnet18_real *)(ar + 488257600))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 77776256))[i1]) + ((((resnet18_real *)(ar + 77777280))[i1] + (((resnet18_real *)(ar + 77782336))[i1] * (((resnet18_real *)(ar + 483539008))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 77775232))[i1]))) * ((resnet18_real *)(ar + 63592000))[0]));
             }
         }
     }
@@ -4394,17 +4316,17 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 474101824)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 191019776), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 77788544), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(ar + 8748032)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 191019776), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(ar + 8748032)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 77788544), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((resnet18_real *)(ar + 478820416))[i0] = (((resnet18_real *)(ar + 474101824))[i0] * (((resnet18_real *)(ar + 469383232))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 478820416))[i0] = (((resnet18_real *)(ar + 483539008))[i0] * (((resnet18_real *)(ar + 459946048))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
@@ -4427,35 +4349,76 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 478820416))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 459946048))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (((resnet18_real *)(ar + 478820416))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 474101824))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 191014784))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 77775232))[i0] = (resnet18_real)acc;
     }
     }
-    /* sum -> f32[256, 1, 1], resnet18.dlm line 21 */
+    /* neg -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 191014784))[i0] / ((resnet18_real *)(ar + 191011712))[i0]);
-        ((resnet18_real *)(ar + 8745984))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 77776256))[i0] = (-((resnet18_real *)(ar + 8747008))[i0]);
     }
     }
-    /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
+    /* mul -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191015808))[i0] = ((((-((((resnet18_real *)(ar + 191014784))[i0] * ((resnet18_real *)(ar + 191010688))[i0]) / ((resnet18_real *)(ar + 191011712))[i0])) * 0.5f) / ((resnet18_real *)(ar + 191011712))[i0]) / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 77777280))[i0] = (((resnet18_real *)(ar + 77776256))[i0] * ((resnet18_real *)(ar + 77771072))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
+    /* add -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 191015808))[i1] * ((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 77781312))[i0] = (((resnet18_real *)(ar + 77775232))[i0] + (((resnet18_real *)(ar + 77776256))[i0] * ((resnet18_real *)(ar + 77770048))[i0]));
+    }
+    }
+    /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 8745984))[i0] = (((resnet18_real *)(ar + 77781312))[i0] / ((resnet18_real *)(ar + 77772160))[i0]);
+    }
+    }
+    /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 77775232))[i0] = (((-((((resnet18_real *)(ar + 77781312))[i0] * ((resnet18_real *)(ar + 77771072))[i0]) / ((resnet18_real *)(ar + 77772160))[i0])) * 0.5f) / ((resnet18_real *)(ar + 77772160))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 256], resnet18.dlm line 21 */
+    {
+    memset(((resnet18_real *)(ar + 77781312)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 77781312)) + i * 512 + 256 + j * 256, ((resnet18_real *)(ar + 77775232)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
+    }
+    /* unslice -> f32[2, 256], resnet18.dlm line 21 */
+    {
+    memset(((resnet18_real *)(ar + 77775232)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 77775232)) + i * 512 + 0 + j * 256, ((resnet18_real *)(ar + 77777280)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
+    }
+    /* add -> f32[2, 256], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 77783360))[i0] = (((resnet18_real *)(ar + 77781312))[i0] + ((resnet18_real *)(ar + 77775232))[i0]);
+    }
+    }
+    /* slice -> f32[1, 256], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 77772160)) + i * 256, ((resnet18_real *)(ar + 77783360)) + i * 512 + 0, 256 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 256], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 77775232)) + i * 256, ((resnet18_real *)(ar + 77783360)) + i * 512 + 256, 256 * sizeof(resnet18_real));
+    }
+    /* mul -> f32[256, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 77776256))[i0] = (((resnet18_real *)(ar + 77775232))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
@@ -4464,37 +4427,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] = (((((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 191010688))[i1]) + ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2]) + ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (-((resnet18_real *)(ar + 459946048))[i0 * 36 + i1 * 9216 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 191010688))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191011712))[i0] = (((resnet18_real *)(ar + 191010688))[i0] / (resnet18_real)(36 * n));
-    }
-    }
-    /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(ar + 191011712))[i1]);
+                ((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] = ((((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 77771072))[i1]) + ((((resnet18_real *)(ar + 77772160))[i1] + (((resnet18_real *)(ar + 77776256))[i1] * (((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 77770048))[i1]))) * ((resnet18_real *)(ar + 63592000))[0]));
             }
         }
     }
@@ -4506,7 +4439,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 459946048))[i0 * 36 + i1 * 9216 + i2];
             }
         }
         ((resnet18_real *)(ar + 8744960))[i0] = (resnet18_real)acc;
@@ -4514,17 +4447,17 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 191019776), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 474101824)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 77788544), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 464664640)), ((resnet18_real *)(ar + 6385664)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 191019776), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(ar + 6385664)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 77788544), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((resnet18_real *)(ar + 469383232))[i0] = ((((resnet18_real *)(ar + 483539008))[i0] + ((resnet18_real *)(ar + 459946048))[i0]) * (((resnet18_real *)(ar + 464664640))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 459946048))[i0] = ((((resnet18_real *)(ar + 488257600))[i0] + ((resnet18_real *)(ar + 474101824))[i0]) * (((resnet18_real *)(ar + 469383232))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 24 */
@@ -4534,7 +4467,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 459946048))[i0 * 36 + i1 * 9216 + i2];
             }
         }
         ((resnet18_real *)(ar + 6253568))[i0] = (resnet18_real)acc;
@@ -4542,11 +4475,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 191019776), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_dx(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 77788544), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[256, 128, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 6254592)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 191019776), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 6254592)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 77788544), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
@@ -4555,35 +4488,76 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 455227456))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (((resnet18_real *)(ar + 459946048))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 464664640))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 191010688))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 77770048))[i0] = (resnet18_real)acc;
     }
     }
-    /* sum -> f32[256, 1, 1], resnet18.dlm line 22 */
+    /* neg -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 191010688))[i0] / ((resnet18_real *)(ar + 191007616))[i0]);
-        ((resnet18_real *)(ar + 6252544))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 77771072))[i0] = (-((resnet18_real *)(ar + 6253568))[i0]);
     }
     }
-    /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
+    /* mul -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191011712))[i0] = ((((-((((resnet18_real *)(ar + 191010688))[i0] * ((resnet18_real *)(ar + 191006592))[i0]) / ((resnet18_real *)(ar + 191007616))[i0])) * 0.5f) / ((resnet18_real *)(ar + 191007616))[i0]) / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 77772160))[i0] = (((resnet18_real *)(ar + 77771072))[i0] * ((resnet18_real *)(ar + 77765888))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
+    /* add -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 191011712))[i1] * ((resnet18_real *)(ar + 455227456))[i0 * 9216 + i1 * 36 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 77775232))[i0] = (((resnet18_real *)(ar + 77770048))[i0] + (((resnet18_real *)(ar + 77771072))[i0] * ((resnet18_real *)(ar + 73044224))[i0]));
+    }
+    }
+    /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 6252544))[i0] = (((resnet18_real *)(ar + 77775232))[i0] / ((resnet18_real *)(ar + 77766976))[i0]);
+    }
+    }
+    /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 77770048))[i0] = (((-((((resnet18_real *)(ar + 77775232))[i0] * ((resnet18_real *)(ar + 77765888))[i0]) / ((resnet18_real *)(ar + 77766976))[i0])) * 0.5f) / ((resnet18_real *)(ar + 77766976))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 256], resnet18.dlm line 22 */
+    {
+    memset(((resnet18_real *)(ar + 77775232)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 77775232)) + i * 512 + 256 + j * 256, ((resnet18_real *)(ar + 77770048)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
+    }
+    /* unslice -> f32[2, 256], resnet18.dlm line 22 */
+    {
+    memset(((resnet18_real *)(ar + 77770048)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 77770048)) + i * 512 + 0 + j * 256, ((resnet18_real *)(ar + 77772160)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
+    }
+    /* add -> f32[2, 256], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 77781312))[i0] = (((resnet18_real *)(ar + 77775232))[i0] + ((resnet18_real *)(ar + 77770048))[i0]);
+    }
+    }
+    /* slice -> f32[1, 256], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 77766976)) + i * 256, ((resnet18_real *)(ar + 77781312)) + i * 512 + 0, 256 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 256], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 77770048)) + i * 256, ((resnet18_real *)(ar + 77781312)) + i * 512 + 256, 256 * sizeof(resnet18_real));
+    }
+    /* mul -> f32[256, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 77771072))[i0] = (((resnet18_real *)(ar + 77770048))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
@@ -4592,7 +4566,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 455227456))[i0 * 9216 + i1 * 36 + i2] = (((((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 191006592))[i1]) + ((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2]) + ((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2]);
+                ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] = ((((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 77765888))[i1]) + ((((resnet18_real *)(ar + 77766976))[i1] + (((resnet18_real *)(ar + 77771072))[i1] * (((resnet18_real *)(ar + 464664640))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 73044224))[i1]))) * ((resnet18_real *)(ar + 63592000))[0]));
             }
         }
     }
@@ -4604,37 +4578,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (-((resnet18_real *)(ar + 455227456))[i0 * 36 + i1 * 9216 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 191006592))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191007616))[i0] = (((resnet18_real *)(ar + 191006592))[i0] / (resnet18_real)(36 * n));
-    }
-    }
-    /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 455227456))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(ar + 191007616))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 478820416))[i0 * 36 + i1 * 9216 + i2];
             }
         }
         ((resnet18_real *)(ar + 6251520))[i0] = (resnet18_real)acc;
@@ -4642,17 +4586,17 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 455227456)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 191019776), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 77788544), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(ar + 3892224)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 191019776), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 73045248)), ((resnet18_real *)(ar + 3892224)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 77788544), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((resnet18_real *)(ar + 469383232))[i0] = (((resnet18_real *)(ar + 455227456))[i0] * (((resnet18_real *)(ar + 450508864))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 464664640))[i0] = (((resnet18_real *)(ar + 459946048))[i0] * (((resnet18_real *)(ar + 73045248))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
@@ -4662,7 +4606,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 464664640))[i0 * 36 + i1 * 9216 + i2];
             }
         }
         ((resnet18_real *)(ar + 3891200))[i0] = (resnet18_real)acc;
@@ -4675,35 +4619,76 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 186283904))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (((resnet18_real *)(ar + 464664640))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 110771776))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 191006592))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 73044224))[i0] = (resnet18_real)acc;
     }
     }
-    /* sum -> f32[256, 1, 1], resnet18.dlm line 21 */
+    /* neg -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 191006592))[i0] / ((resnet18_real *)(ar + 191003520))[i0]);
-        ((resnet18_real *)(ar + 3890176))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 73045248))[i0] = (-((resnet18_real *)(ar + 3891200))[i0]);
     }
     }
-    /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
+    /* mul -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191007616))[i0] = ((((-((((resnet18_real *)(ar + 191006592))[i0] * ((resnet18_real *)(ar + 191002496))[i0]) / ((resnet18_real *)(ar + 191003520))[i0])) * 0.5f) / ((resnet18_real *)(ar + 191003520))[i0]) / (resnet18_real)(36 * n));
+        ((resnet18_real *)(ar + 73046272))[i0] = (((resnet18_real *)(ar + 73045248))[i0] * ((resnet18_real *)(ar + 73042176))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
+    /* add -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 450508864))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 191007616))[i1] * ((resnet18_real *)(ar + 186283904))[i0 * 9216 + i1 * 36 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 73047296))[i0] = (((resnet18_real *)(ar + 73044224))[i0] + (((resnet18_real *)(ar + 73045248))[i0] * ((resnet18_real *)(ar + 73041152))[i0]));
+    }
+    }
+    /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 3890176))[i0] = (((resnet18_real *)(ar + 73047296))[i0] / ((resnet18_real *)(ar + 73043200))[i0]);
+    }
+    }
+    /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 73044224))[i0] = (((-((((resnet18_real *)(ar + 73047296))[i0] * ((resnet18_real *)(ar + 73042176))[i0]) / ((resnet18_real *)(ar + 73043200))[i0])) * 0.5f) / ((resnet18_real *)(ar + 73043200))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 256], resnet18.dlm line 21 */
+    {
+    memset(((resnet18_real *)(ar + 73047296)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 73047296)) + i * 512 + 256 + j * 256, ((resnet18_real *)(ar + 73044224)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
+    }
+    /* unslice -> f32[2, 256], resnet18.dlm line 21 */
+    {
+    memset(((resnet18_real *)(ar + 73043200)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 73043200)) + i * 512 + 0 + j * 256, ((resnet18_real *)(ar + 73046272)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
+    }
+    /* add -> f32[2, 256], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 73045248))[i0] = (((resnet18_real *)(ar + 73047296))[i0] + ((resnet18_real *)(ar + 73043200))[i0]);
+    }
+    }
+    /* slice -> f32[1, 256], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 73043200)) + i * 256, ((resnet18_real *)(ar + 73045248)) + i * 512 + 0, 256 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 256], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 73044224)) + i * 256, ((resnet18_real *)(ar + 73045248)) + i * 512 + 256, 256 * sizeof(resnet18_real));
+    }
+    /* mul -> f32[256, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 73045248))[i0] = (((resnet18_real *)(ar + 73044224))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
@@ -4712,37 +4697,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 186283904))[i0 * 9216 + i1 * 36 + i2] = (((((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 191002496))[i1]) + ((resnet18_real *)(ar + 450508864))[i0 * 9216 + i1 * 36 + i2]) + ((resnet18_real *)(ar + 450508864))[i0 * 9216 + i1 * 36 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (-((resnet18_real *)(ar + 186283904))[i0 * 36 + i1 * 9216 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 191002496))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 191003520))[i0] = (((resnet18_real *)(ar + 191002496))[i0] / (resnet18_real)(36 * n));
-    }
-    }
-    /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 450508864))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 186283904))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(ar + 191003520))[i1]);
+                ((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] = ((((resnet18_real *)(ar + 464664640))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 73042176))[i1]) + ((((resnet18_real *)(ar + 73043200))[i1] + (((resnet18_real *)(ar + 73045248))[i1] * (((resnet18_real *)(ar + 110771776))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 73041152))[i1]))) * ((resnet18_real *)(ar + 63592000))[0]));
             }
         }
     }
@@ -4754,7 +4709,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 450508864))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 459946048))[i0 * 36 + i1 * 9216 + i2];
             }
         }
         ((resnet18_real *)(ar + 3889152))[i0] = (resnet18_real)acc;
@@ -4762,17 +4717,17 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 450508864)), (resnet18_real *)(ar + 186283904), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 73041152), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[256, 128, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 2709504)), ((resnet18_real *)(ar + 450508864)), (resnet18_real *)(ar + 186283904), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 2709504)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 73041152), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((resnet18_real *)(ar + 450508864))[i0] = ((((resnet18_real *)(ar + 459946048))[i0] + ((resnet18_real *)(ar + 469383232))[i0]) * (((resnet18_real *)(ar + 441071680))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 459946048))[i0] = ((((resnet18_real *)(ar + 469383232))[i0] + ((resnet18_real *)(ar + 478820416))[i0]) * (((resnet18_real *)(ar + 441071680))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
@@ -4782,7 +4737,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 450508864))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 459946048))[i0 * 144 + i1 * 18432 + i2];
             }
         }
         ((resnet18_real *)(ar + 2708992))[i0] = (resnet18_real)acc;
@@ -4795,35 +4750,76 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 450508864))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 431634496))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((resnet18_real *)(ar + 459946048))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 450508864))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 186283904))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 73041152))[i0] = (resnet18_real)acc;
     }
     }
-    /* sum -> f32[128, 1, 1], resnet18.dlm line 22 */
+    /* neg -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 186283904))[i0] / ((resnet18_real *)(ar + 186281344))[i0]);
-        ((resnet18_real *)(ar + 2708480))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 73041664))[i0] = (-((resnet18_real *)(ar + 2708992))[i0]);
     }
     }
-    /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
+    /* mul -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186284416))[i0] = ((((-((((resnet18_real *)(ar + 186283904))[i0] * ((resnet18_real *)(ar + 186280832))[i0]) / ((resnet18_real *)(ar + 186281344))[i0])) * 0.5f) / ((resnet18_real *)(ar + 186281344))[i0]) / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 73042176))[i0] = (((resnet18_real *)(ar + 73041664))[i0] * ((resnet18_real *)(ar + 73038080))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
+    /* add -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 186284416))[i1] * ((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 73042688))[i0] = (((resnet18_real *)(ar + 73041152))[i0] + (((resnet18_real *)(ar + 73041664))[i0] * ((resnet18_real *)(ar + 73037568))[i0]));
+    }
+    }
+    /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 2708480))[i0] = (((resnet18_real *)(ar + 73042688))[i0] / ((resnet18_real *)(ar + 73038592))[i0]);
+    }
+    }
+    /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 73041152))[i0] = (((-((((resnet18_real *)(ar + 73042688))[i0] * ((resnet18_real *)(ar + 73038080))[i0]) / ((resnet18_real *)(ar + 73038592))[i0])) * 0.5f) / ((resnet18_real *)(ar + 73038592))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 128], resnet18.dlm line 22 */
+    {
+    memset(((resnet18_real *)(ar + 73042688)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 73042688)) + i * 256 + 128 + j * 128, ((resnet18_real *)(ar + 73041152)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
+    }
+    /* unslice -> f32[2, 128], resnet18.dlm line 22 */
+    {
+    memset(((resnet18_real *)(ar + 73041152)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 73041152)) + i * 256 + 0 + j * 128, ((resnet18_real *)(ar + 73042176)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
+    }
+    /* add -> f32[2, 128], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 73043712))[i0] = (((resnet18_real *)(ar + 73042688))[i0] + ((resnet18_real *)(ar + 73041152))[i0]);
+    }
+    }
+    /* slice -> f32[1, 128], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 73038592)) + i * 128, ((resnet18_real *)(ar + 73043712)) + i * 256 + 0, 128 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 128], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 73041152)) + i * 128, ((resnet18_real *)(ar + 73043712)) + i * 256 + 128, 128 * sizeof(resnet18_real));
+    }
+    /* mul -> f32[128, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 73041664))[i0] = (((resnet18_real *)(ar + 73041152))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
@@ -4832,37 +4828,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] = (((((resnet18_real *)(ar + 450508864))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 186280832))[i1]) + ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2]) + ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (-((resnet18_real *)(ar + 431634496))[i0 * 144 + i1 * 18432 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 186280832))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186281344))[i0] = (((resnet18_real *)(ar + 186280832))[i0] / (resnet18_real)(144 * n));
-    }
-    }
-    /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(ar + 186281344))[i1]);
+                ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] = ((((resnet18_real *)(ar + 459946048))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 73038080))[i1]) + ((((resnet18_real *)(ar + 73038592))[i1] + (((resnet18_real *)(ar + 73041664))[i1] * (((resnet18_real *)(ar + 450508864))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 73037568))[i1]))) * ((resnet18_real *)(ar + 63591168))[0]));
             }
         }
     }
@@ -4882,17 +4848,17 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 431634496)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 186283904), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 73041152), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(ar + 2118144)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 186283904), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(ar + 2118144)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 73041152), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((resnet18_real *)(ar + 441071680))[i0] = (((resnet18_real *)(ar + 431634496))[i0] * (((resnet18_real *)(ar + 422197312))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 441071680))[i0] = (((resnet18_real *)(ar + 450508864))[i0] * (((resnet18_real *)(ar + 403322944))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
@@ -4915,35 +4881,76 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 441071680))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((resnet18_real *)(ar + 441071680))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 431634496))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 186280832))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 73037568))[i0] = (resnet18_real)acc;
     }
     }
-    /* sum -> f32[128, 1, 1], resnet18.dlm line 21 */
+    /* neg -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 186280832))[i0] / ((resnet18_real *)(ar + 186279296))[i0]);
-        ((resnet18_real *)(ar + 2117120))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 73038080))[i0] = (-((resnet18_real *)(ar + 2117632))[i0]);
     }
     }
-    /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
+    /* mul -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186281344))[i0] = ((((-((((resnet18_real *)(ar + 186280832))[i0] * ((resnet18_real *)(ar + 186278784))[i0]) / ((resnet18_real *)(ar + 186279296))[i0])) * 0.5f) / ((resnet18_real *)(ar + 186279296))[i0]) / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 73038592))[i0] = (((resnet18_real *)(ar + 73038080))[i0] * ((resnet18_real *)(ar + 73035520))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
+    /* add -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 186281344))[i1] * ((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 73041152))[i0] = (((resnet18_real *)(ar + 73037568))[i0] + (((resnet18_real *)(ar + 73038080))[i0] * ((resnet18_real *)(ar + 73035008))[i0]));
+    }
+    }
+    /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 2117120))[i0] = (((resnet18_real *)(ar + 73041152))[i0] / ((resnet18_real *)(ar + 73036032))[i0]);
+    }
+    }
+    /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 73037568))[i0] = (((-((((resnet18_real *)(ar + 73041152))[i0] * ((resnet18_real *)(ar + 73035520))[i0]) / ((resnet18_real *)(ar + 73036032))[i0])) * 0.5f) / ((resnet18_real *)(ar + 73036032))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 128], resnet18.dlm line 21 */
+    {
+    memset(((resnet18_real *)(ar + 73041152)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 73041152)) + i * 256 + 128 + j * 128, ((resnet18_real *)(ar + 73037568)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
+    }
+    /* unslice -> f32[2, 128], resnet18.dlm line 21 */
+    {
+    memset(((resnet18_real *)(ar + 73037568)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 73037568)) + i * 256 + 0 + j * 128, ((resnet18_real *)(ar + 73038592)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
+    }
+    /* add -> f32[2, 128], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 73042176))[i0] = (((resnet18_real *)(ar + 73041152))[i0] + ((resnet18_real *)(ar + 73037568))[i0]);
+    }
+    }
+    /* slice -> f32[1, 128], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 73036032)) + i * 128, ((resnet18_real *)(ar + 73042176)) + i * 256 + 0, 128 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 128], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 73037568)) + i * 128, ((resnet18_real *)(ar + 73042176)) + i * 256 + 128, 128 * sizeof(resnet18_real));
+    }
+    /* mul -> f32[128, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 73038080))[i0] = (((resnet18_real *)(ar + 73037568))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
@@ -4952,37 +4959,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] = (((((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 186278784))[i1]) + ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2]) + ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (-((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 186278784))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186279296))[i0] = (((resnet18_real *)(ar + 186278784))[i0] / (resnet18_real)(144 * n));
-    }
-    }
-    /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(ar + 186279296))[i1]);
+                ((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] = ((((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 73035520))[i1]) + ((((resnet18_real *)(ar + 73036032))[i1] + (((resnet18_real *)(ar + 73038080))[i1] * (((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 73035008))[i1]))) * ((resnet18_real *)(ar + 63591168))[0]));
             }
         }
     }
@@ -4994,7 +4971,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2];
             }
         }
         ((resnet18_real *)(ar + 2116608))[i0] = (resnet18_real)acc;
@@ -5002,17 +4979,17 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 186283904), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 431634496)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73041152), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 412760128)), ((resnet18_real *)(ar + 1526784)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 186283904), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(ar + 1526784)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73041152), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((resnet18_real *)(ar + 422197312))[i0] = ((((resnet18_real *)(ar + 450508864))[i0] + ((resnet18_real *)(ar + 403322944))[i0]) * (((resnet18_real *)(ar + 412760128))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 403322944))[i0] = ((((resnet18_real *)(ar + 459946048))[i0] + ((resnet18_real *)(ar + 431634496))[i0]) * (((resnet18_real *)(ar + 422197312))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 24 */
@@ -5022,7 +4999,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2];
             }
         }
         ((resnet18_real *)(ar + 1493504))[i0] = (resnet18_real)acc;
@@ -5030,11 +5007,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 24 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 186283904), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_dx(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73041152), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[128, 64, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 1494016)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 186283904), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_dw(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 1494016)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73041152), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
@@ -5043,35 +5020,76 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 393885760))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 186278784))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 73035008))[i0] = (resnet18_real)acc;
     }
     }
-    /* sum -> f32[128, 1, 1], resnet18.dlm line 22 */
+    /* neg -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 186278784))[i0] / ((resnet18_real *)(ar + 186277248))[i0]);
-        ((resnet18_real *)(ar + 1492992))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 73035520))[i0] = (-((resnet18_real *)(ar + 1493504))[i0]);
     }
     }
-    /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
+    /* mul -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186279296))[i0] = ((((-((((resnet18_real *)(ar + 186278784))[i0] * ((resnet18_real *)(ar + 186276736))[i0]) / ((resnet18_real *)(ar + 186277248))[i0])) * 0.5f) / ((resnet18_real *)(ar + 186277248))[i0]) / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 73036032))[i0] = (((resnet18_real *)(ar + 73035520))[i0] * ((resnet18_real *)(ar + 73032960))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
+    /* add -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 186279296))[i1] * ((resnet18_real *)(ar + 393885760))[i0 * 18432 + i1 * 144 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 73037568))[i0] = (((resnet18_real *)(ar + 73035008))[i0] + (((resnet18_real *)(ar + 73035520))[i0] * ((resnet18_real *)(ar + 63594240))[i0]));
+    }
+    }
+    /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 1492992))[i0] = (((resnet18_real *)(ar + 73037568))[i0] / ((resnet18_real *)(ar + 73033472))[i0]);
+    }
+    }
+    /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 73035008))[i0] = (((-((((resnet18_real *)(ar + 73037568))[i0] * ((resnet18_real *)(ar + 73032960))[i0]) / ((resnet18_real *)(ar + 73033472))[i0])) * 0.5f) / ((resnet18_real *)(ar + 73033472))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 128], resnet18.dlm line 22 */
+    {
+    memset(((resnet18_real *)(ar + 73037568)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 73037568)) + i * 256 + 128 + j * 128, ((resnet18_real *)(ar + 73035008)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
+    }
+    /* unslice -> f32[2, 128], resnet18.dlm line 22 */
+    {
+    memset(((resnet18_real *)(ar + 73035008)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 73035008)) + i * 256 + 0 + j * 128, ((resnet18_real *)(ar + 73036032)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
+    }
+    /* add -> f32[2, 128], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 73041152))[i0] = (((resnet18_real *)(ar + 73037568))[i0] + ((resnet18_real *)(ar + 73035008))[i0]);
+    }
+    }
+    /* slice -> f32[1, 128], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 73033472)) + i * 128, ((resnet18_real *)(ar + 73041152)) + i * 256 + 0, 128 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 128], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 73035008)) + i * 128, ((resnet18_real *)(ar + 73041152)) + i * 256 + 128, 128 * sizeof(resnet18_real));
+    }
+    /* mul -> f32[128, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 73035520))[i0] = (((resnet18_real *)(ar + 73035008))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
@@ -5080,7 +5098,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 393885760))[i0 * 18432 + i1 * 144 + i2] = (((((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 186276736))[i1]) + ((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2]) + ((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2]);
+                ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] = ((((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 73032960))[i1]) + ((((resnet18_real *)(ar + 73033472))[i1] + (((resnet18_real *)(ar + 73035520))[i1] * (((resnet18_real *)(ar + 412760128))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 63594240))[i1]))) * ((resnet18_real *)(ar + 63591168))[0]));
             }
         }
     }
@@ -5092,37 +5110,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (-((resnet18_real *)(ar + 393885760))[i0 * 144 + i1 * 18432 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 186276736))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186277248))[i0] = (((resnet18_real *)(ar + 186276736))[i0] / (resnet18_real)(144 * n));
-    }
-    }
-    /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 393885760))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(ar + 186277248))[i1]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 441071680))[i0 * 144 + i1 * 18432 + i2];
             }
         }
         ((resnet18_real *)(ar + 1492480))[i0] = (resnet18_real)acc;
@@ -5130,17 +5118,17 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 393885760)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 186283904), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 73041152), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 384448576)), ((resnet18_real *)(ar + 902656)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 186283904), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 63594752)), ((resnet18_real *)(ar + 902656)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 73041152), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((resnet18_real *)(ar + 422197312))[i0] = (((resnet18_real *)(ar + 393885760))[i0] * (((resnet18_real *)(ar + 384448576))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 412760128))[i0] = (((resnet18_real *)(ar + 403322944))[i0] * (((resnet18_real *)(ar + 63594752))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
@@ -5150,7 +5138,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2];
             }
         }
         ((resnet18_real *)(ar + 902144))[i0] = (resnet18_real)acc;
@@ -5163,35 +5151,76 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 176836992))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 101334592))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 186276736))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 63594240))[i0] = (resnet18_real)acc;
     }
     }
-    /* sum -> f32[128, 1, 1], resnet18.dlm line 21 */
+    /* neg -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 186276736))[i0] / ((resnet18_real *)(ar + 186275200))[i0]);
-        ((resnet18_real *)(ar + 901632))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 63594752))[i0] = (-((resnet18_real *)(ar + 902144))[i0]);
     }
     }
-    /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
+    /* mul -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186277248))[i0] = ((((-((((resnet18_real *)(ar + 186276736))[i0] * ((resnet18_real *)(ar + 186274176))[i0]) / ((resnet18_real *)(ar + 186275200))[i0])) * 0.5f) / ((resnet18_real *)(ar + 186275200))[i0]) / (resnet18_real)(144 * n));
+        ((resnet18_real *)(ar + 63595264))[i0] = (((resnet18_real *)(ar + 63594752))[i0] * ((resnet18_real *)(ar + 63592704))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
+    /* add -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 384448576))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 186277248))[i1] * ((resnet18_real *)(ar + 176836992))[i0 * 18432 + i1 * 144 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 63595776))[i0] = (((resnet18_real *)(ar + 63594240))[i0] + (((resnet18_real *)(ar + 63594752))[i0] * ((resnet18_real *)(ar + 63592192))[i0]));
+    }
+    }
+    /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 901632))[i0] = (((resnet18_real *)(ar + 63595776))[i0] / ((resnet18_real *)(ar + 63593728))[i0]);
+    }
+    }
+    /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 63594240))[i0] = (((-((((resnet18_real *)(ar + 63595776))[i0] * ((resnet18_real *)(ar + 63592704))[i0]) / ((resnet18_real *)(ar + 63593728))[i0])) * 0.5f) / ((resnet18_real *)(ar + 63593728))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 128], resnet18.dlm line 21 */
+    {
+    memset(((resnet18_real *)(ar + 63595776)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 63595776)) + i * 256 + 128 + j * 128, ((resnet18_real *)(ar + 63594240)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
+    }
+    /* unslice -> f32[2, 128], resnet18.dlm line 21 */
+    {
+    memset(((resnet18_real *)(ar + 63593728)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 63593728)) + i * 256 + 0 + j * 128, ((resnet18_real *)(ar + 63595264)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
+    }
+    /* add -> f32[2, 128], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 63594752))[i0] = (((resnet18_real *)(ar + 63595776))[i0] + ((resnet18_real *)(ar + 63593728))[i0]);
+    }
+    }
+    /* slice -> f32[1, 128], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63593728)) + i * 128, ((resnet18_real *)(ar + 63594752)) + i * 256 + 0, 128 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 128], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63594240)) + i * 128, ((resnet18_real *)(ar + 63594752)) + i * 256 + 128, 128 * sizeof(resnet18_real));
+    }
+    /* mul -> f32[128, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 63594752))[i0] = (((resnet18_real *)(ar + 63594240))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
@@ -5200,37 +5229,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 176836992))[i0 * 18432 + i1 * 144 + i2] = (((((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 186274176))[i1]) + ((resnet18_real *)(ar + 384448576))[i0 * 18432 + i1 * 144 + i2]) + ((resnet18_real *)(ar + 384448576))[i0 * 18432 + i1 * 144 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (-((resnet18_real *)(ar + 176836992))[i0 * 144 + i1 * 18432 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 186274176))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 186275200))[i0] = (((resnet18_real *)(ar + 186274176))[i0] / (resnet18_real)(144 * n));
-    }
-    }
-    /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 384448576))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 176836992))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(ar + 186275200))[i1]);
+                ((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] = ((((resnet18_real *)(ar + 412760128))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 63592704))[i1]) + ((((resnet18_real *)(ar + 63593728))[i1] + (((resnet18_real *)(ar + 63594752))[i1] * (((resnet18_real *)(ar + 101334592))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 63592192))[i1]))) * ((resnet18_real *)(ar + 63591168))[0]));
             }
         }
     }
@@ -5242,7 +5241,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 384448576))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2];
             }
         }
         ((resnet18_real *)(ar + 901120))[i0] = (resnet18_real)acc;
@@ -5250,17 +5249,17 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 384448576)), (resnet18_real *)(ar + 176836992), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 63593728), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[128, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 606208)), ((resnet18_real *)(ar + 384448576)), (resnet18_real *)(ar + 176836992), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 606208)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 63593728), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((resnet18_real *)(ar + 384448576))[i0] = ((((resnet18_real *)(ar + 403322944))[i0] + ((resnet18_real *)(ar + 422197312))[i0]) * (((resnet18_real *)(ar + 365574208))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 403322944))[i0] = ((((resnet18_real *)(ar + 422197312))[i0] + ((resnet18_real *)(ar + 441071680))[i0]) * (((resnet18_real *)(ar + 365574208))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
@@ -5270,7 +5269,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 384448576))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 403322944))[i0 * 576 + i1 * 36864 + i2];
             }
         }
         ((resnet18_real *)(ar + 605952))[i0] = (resnet18_real)acc;
@@ -5283,35 +5282,76 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 384448576))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 346699840))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((resnet18_real *)(ar + 403322944))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 384448576))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 176836992))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 63592192))[i0] = (resnet18_real)acc;
     }
     }
-    /* sum -> f32[64, 1, 1], resnet18.dlm line 22 */
+    /* neg -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 176836992))[i0] / ((resnet18_real *)(ar + 176835712))[i0]);
-        ((resnet18_real *)(ar + 605696))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 63592448))[i0] = (-((resnet18_real *)(ar + 605952))[i0]);
     }
     }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
+    /* mul -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176837248))[i0] = ((((-((((resnet18_real *)(ar + 176836992))[i0] * ((resnet18_real *)(ar + 176835456))[i0]) / ((resnet18_real *)(ar + 176835712))[i0])) * 0.5f) / ((resnet18_real *)(ar + 176835712))[i0]) / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 63592704))[i0] = (((resnet18_real *)(ar + 63592448))[i0] * ((resnet18_real *)(ar + 63590656))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
+    /* add -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 176837248))[i1] * ((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 63592960))[i0] = (((resnet18_real *)(ar + 63592192))[i0] + (((resnet18_real *)(ar + 63592448))[i0] * ((resnet18_real *)(ar + 63590400))[i0]));
+    }
+    }
+    /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 605696))[i0] = (((resnet18_real *)(ar + 63592960))[i0] / ((resnet18_real *)(ar + 63590912))[i0]);
+    }
+    }
+    /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 63592192))[i0] = (((-((((resnet18_real *)(ar + 63592960))[i0] * ((resnet18_real *)(ar + 63590656))[i0]) / ((resnet18_real *)(ar + 63590912))[i0])) * 0.5f) / ((resnet18_real *)(ar + 63590912))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 64], resnet18.dlm line 22 */
+    {
+    memset(((resnet18_real *)(ar + 63593728)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 63593728)) + i * 128 + 64 + j * 64, ((resnet18_real *)(ar + 63592192)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+    }
+    /* unslice -> f32[2, 64], resnet18.dlm line 22 */
+    {
+    memset(((resnet18_real *)(ar + 63592192)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 63592192)) + i * 128 + 0 + j * 64, ((resnet18_real *)(ar + 63592704)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+    }
+    /* add -> f32[2, 64], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 63592704))[i0] = (((resnet18_real *)(ar + 63593728))[i0] + ((resnet18_real *)(ar + 63592192))[i0]);
+    }
+    }
+    /* slice -> f32[1, 64], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63590912)) + i * 64, ((resnet18_real *)(ar + 63592704)) + i * 128 + 0, 64 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 64], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63592192)) + i * 64, ((resnet18_real *)(ar + 63592704)) + i * 128 + 64, 64 * sizeof(resnet18_real));
+    }
+    /* mul -> f32[64, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 63592448))[i0] = (((resnet18_real *)(ar + 63592192))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
@@ -5320,37 +5360,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] = (((((resnet18_real *)(ar + 384448576))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 176835456))[i1]) + ((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2]) + ((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((resnet18_real *)(ar + 346699840))[i0 * 576 + i1 * 36864 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 176835456))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176835712))[i0] = (((resnet18_real *)(ar + 176835456))[i0] / (resnet18_real)(576 * n));
-    }
-    }
-    /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(ar + 176835712))[i1]);
+                ((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] = ((((resnet18_real *)(ar + 403322944))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 63590656))[i1]) + ((((resnet18_real *)(ar + 63590912))[i1] + (((resnet18_real *)(ar + 63592448))[i1] * (((resnet18_real *)(ar + 384448576))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 63590400))[i1]))) * ((resnet18_real *)(ar + 44710336))[0]));
             }
         }
     }
@@ -5370,17 +5380,17 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 346699840)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 384448576)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63593728), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(ar + 457984)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(ar + 457984)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63593728), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(ar + 346699840))[i0] * (((resnet18_real *)(ar + 327825472))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(ar + 384448576))[i0] * (((resnet18_real *)(ar + 327825472))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
@@ -5403,35 +5413,76 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 365574208))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 308951104))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((resnet18_real *)(ar + 365574208))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 346699840))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 176835456))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 63590400))[i0] = (resnet18_real)acc;
     }
     }
-    /* sum -> f32[64, 1, 1], resnet18.dlm line 21 */
+    /* neg -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 176835456))[i0] / ((resnet18_real *)(ar + 176834688))[i0]);
-        ((resnet18_real *)(ar + 457472))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 63590656))[i0] = (-((resnet18_real *)(ar + 457728))[i0]);
     }
     }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
+    /* mul -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176835712))[i0] = ((((-((((resnet18_real *)(ar + 176835456))[i0] * ((resnet18_real *)(ar + 176834368))[i0]) / ((resnet18_real *)(ar + 176834688))[i0])) * 0.5f) / ((resnet18_real *)(ar + 176834688))[i0]) / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 63590912))[i0] = (((resnet18_real *)(ar + 63590656))[i0] * ((resnet18_real *)(ar + 63589312))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
+    /* add -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 176835712))[i1] * ((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 63592192))[i0] = (((resnet18_real *)(ar + 63590400))[i0] + (((resnet18_real *)(ar + 63590656))[i0] * ((resnet18_real *)(ar + 63589056))[i0]));
+    }
+    }
+    /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 457472))[i0] = (((resnet18_real *)(ar + 63592192))[i0] / ((resnet18_real *)(ar + 63589632))[i0]);
+    }
+    }
+    /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 63590400))[i0] = (((-((((resnet18_real *)(ar + 63592192))[i0] * ((resnet18_real *)(ar + 63589312))[i0]) / ((resnet18_real *)(ar + 63589632))[i0])) * 0.5f) / ((resnet18_real *)(ar + 63589632))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 64], resnet18.dlm line 21 */
+    {
+    memset(((resnet18_real *)(ar + 63592192)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 63592192)) + i * 128 + 64 + j * 64, ((resnet18_real *)(ar + 63590400)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+    }
+    /* unslice -> f32[2, 64], resnet18.dlm line 21 */
+    {
+    memset(((resnet18_real *)(ar + 63590400)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 63590400)) + i * 128 + 0 + j * 64, ((resnet18_real *)(ar + 63590912)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+    }
+    /* add -> f32[2, 64], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 63592704))[i0] = (((resnet18_real *)(ar + 63592192))[i0] + ((resnet18_real *)(ar + 63590400))[i0]);
+    }
+    }
+    /* slice -> f32[1, 64], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63589632)) + i * 64, ((resnet18_real *)(ar + 63592704)) + i * 128 + 0, 64 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 64], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63590400)) + i * 64, ((resnet18_real *)(ar + 63592704)) + i * 128 + 64, 64 * sizeof(resnet18_real));
+    }
+    /* mul -> f32[64, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 63590656))[i0] = (((resnet18_real *)(ar + 63590400))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
@@ -5440,37 +5491,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] = (((((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 176834368))[i1]) + ((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2]) + ((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((resnet18_real *)(ar + 308951104))[i0 * 576 + i1 * 36864 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 176834368))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176834688))[i0] = (((resnet18_real *)(ar + 176834368))[i0] / (resnet18_real)(576 * n));
-    }
-    }
-    /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(ar + 176834688))[i1]);
+                ((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] = ((((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 63589312))[i1]) + ((((resnet18_real *)(ar + 63589632))[i1] + (((resnet18_real *)(ar + 63590656))[i1] * (((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 63589056))[i1]))) * ((resnet18_real *)(ar + 44710336))[0]));
             }
         }
     }
@@ -5490,17 +5511,17 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 308951104)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 346699840)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63593728), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(ar + 309760)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(ar + 309760)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63593728), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((resnet18_real *)(ar + 327825472))[i0] = ((((resnet18_real *)(ar + 384448576))[i0] + ((resnet18_real *)(ar + 308951104))[i0]) * (((resnet18_real *)(ar + 290076736))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 327825472))[i0] = ((((resnet18_real *)(ar + 403322944))[i0] + ((resnet18_real *)(ar + 346699840))[i0]) * (((resnet18_real *)(ar + 290076736))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
@@ -5523,35 +5544,76 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 157958976))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 308951104))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 176834368))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 63589056))[i0] = (resnet18_real)acc;
     }
     }
-    /* sum -> f32[64, 1, 1], resnet18.dlm line 22 */
+    /* neg -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 176834368))[i0] / ((resnet18_real *)(ar + 176833600))[i0]);
-        ((resnet18_real *)(ar + 309248))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 63589312))[i0] = (-((resnet18_real *)(ar + 309504))[i0]);
     }
     }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
+    /* mul -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176834688))[i0] = ((((-((((resnet18_real *)(ar + 176834368))[i0] * ((resnet18_real *)(ar + 176833344))[i0]) / ((resnet18_real *)(ar + 176833600))[i0])) * 0.5f) / ((resnet18_real *)(ar + 176833600))[i0]) / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 63589632))[i0] = (((resnet18_real *)(ar + 63589312))[i0] * ((resnet18_real *)(ar + 63587968))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
+    /* add -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 176834688))[i1] * ((resnet18_real *)(ar + 157958976))[i0 * 36864 + i1 * 576 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 63590400))[i0] = (((resnet18_real *)(ar + 63589056))[i0] + (((resnet18_real *)(ar + 63589312))[i0] * ((resnet18_real *)(ar + 63587712))[i0]));
+    }
+    }
+    /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 309248))[i0] = (((resnet18_real *)(ar + 63590400))[i0] / ((resnet18_real *)(ar + 63588288))[i0]);
+    }
+    }
+    /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 63589056))[i0] = (((-((((resnet18_real *)(ar + 63590400))[i0] * ((resnet18_real *)(ar + 63587968))[i0]) / ((resnet18_real *)(ar + 63588288))[i0])) * 0.5f) / ((resnet18_real *)(ar + 63588288))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 64], resnet18.dlm line 22 */
+    {
+    memset(((resnet18_real *)(ar + 63590400)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 63590400)) + i * 128 + 64 + j * 64, ((resnet18_real *)(ar + 63589056)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+    }
+    /* unslice -> f32[2, 64], resnet18.dlm line 22 */
+    {
+    memset(((resnet18_real *)(ar + 63589056)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 63589056)) + i * 128 + 0 + j * 64, ((resnet18_real *)(ar + 63589632)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+    }
+    /* add -> f32[2, 64], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 63592192))[i0] = (((resnet18_real *)(ar + 63590400))[i0] + ((resnet18_real *)(ar + 63589056))[i0]);
+    }
+    }
+    /* slice -> f32[1, 64], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63588288)) + i * 64, ((resnet18_real *)(ar + 63592192)) + i * 128 + 0, 64 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 64], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63589056)) + i * 64, ((resnet18_real *)(ar + 63592192)) + i * 128 + 64, 64 * sizeof(resnet18_real));
+    }
+    /* mul -> f32[64, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 63589312))[i0] = (((resnet18_real *)(ar + 63589056))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
@@ -5560,37 +5622,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 157958976))[i0 * 36864 + i1 * 576 + i2] = (((((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 176833344))[i1]) + ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2]) + ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((resnet18_real *)(ar + 157958976))[i0 * 576 + i1 * 36864 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 176833344))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 176833600))[i0] = (((resnet18_real *)(ar + 176833344))[i0] / (resnet18_real)(576 * n));
-    }
-    }
-    /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 157958976))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(ar + 176833600))[i1]);
+                ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] = ((((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 63587968))[i1]) + ((((resnet18_real *)(ar + 63588288))[i1] + (((resnet18_real *)(ar + 63589312))[i1] * (((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 63587712))[i1]))) * ((resnet18_real *)(ar + 44710336))[0]));
             }
         }
     }
@@ -5610,17 +5642,17 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 157958976)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 308951104)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63593728), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 139084096)), ((resnet18_real *)(ar + 161536)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(ar + 161536)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63593728), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((resnet18_real *)(ar + 290076736))[i0] = (((resnet18_real *)(ar + 157958976))[i0] * (((resnet18_real *)(ar + 139084096))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 290076736))[i0] = (((resnet18_real *)(ar + 308951104))[i0] * (((resnet18_real *)(ar + 271202368))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
@@ -5643,35 +5675,76 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 271202368))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 82460224))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 139084096))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 63587712))[i0] = (resnet18_real)acc;
     }
     }
-    /* sum -> f32[64, 1, 1], resnet18.dlm line 21 */
+    /* neg -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 139084096))[i0] / ((resnet18_real *)(ar + 139083840))[i0]);
-        ((resnet18_real *)(ar + 161024))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 63587968))[i0] = (-((resnet18_real *)(ar + 161280))[i0]);
     }
     }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
+    /* mul -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 139084352))[i0] = ((((-((((resnet18_real *)(ar + 139084096))[i0] * ((resnet18_real *)(ar + 139083584))[i0]) / ((resnet18_real *)(ar + 139083840))[i0])) * 0.5f) / ((resnet18_real *)(ar + 139083840))[i0]) / (resnet18_real)(576 * n));
+        ((resnet18_real *)(ar + 63588288))[i0] = (((resnet18_real *)(ar + 63587968))[i0] * ((resnet18_real *)(ar + 63586624))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
+    /* add -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 157958976))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 139084352))[i1] * ((resnet18_real *)(ar + 271202368))[i0 * 36864 + i1 * 576 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 63589056))[i0] = (((resnet18_real *)(ar + 63587712))[i0] + (((resnet18_real *)(ar + 63587968))[i0] * ((resnet18_real *)(ar + 63586368))[i0]));
+    }
+    }
+    /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 161024))[i0] = (((resnet18_real *)(ar + 63589056))[i0] / ((resnet18_real *)(ar + 63586944))[i0]);
+    }
+    }
+    /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 63587712))[i0] = (((-((((resnet18_real *)(ar + 63589056))[i0] * ((resnet18_real *)(ar + 63586624))[i0]) / ((resnet18_real *)(ar + 63586944))[i0])) * 0.5f) / ((resnet18_real *)(ar + 63586944))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 64], resnet18.dlm line 21 */
+    {
+    memset(((resnet18_real *)(ar + 63589056)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 63589056)) + i * 128 + 64 + j * 64, ((resnet18_real *)(ar + 63587712)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+    }
+    /* unslice -> f32[2, 64], resnet18.dlm line 21 */
+    {
+    memset(((resnet18_real *)(ar + 63587712)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 63587712)) + i * 128 + 0 + j * 64, ((resnet18_real *)(ar + 63588288)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+    }
+    /* add -> f32[2, 64], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 63590400))[i0] = (((resnet18_real *)(ar + 63589056))[i0] + ((resnet18_real *)(ar + 63587712))[i0]);
+    }
+    }
+    /* slice -> f32[1, 64], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63586944)) + i * 64, ((resnet18_real *)(ar + 63590400)) + i * 128 + 0, 64 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 64], resnet18.dlm line 21 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 63587712)) + i * 64, ((resnet18_real *)(ar + 63590400)) + i * 128 + 64, 64 * sizeof(resnet18_real));
+    }
+    /* mul -> f32[64, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 63587968))[i0] = (((resnet18_real *)(ar + 63587712))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
@@ -5680,37 +5753,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 139083840))[i0 * 36864 + i1 * 576 + i2] = (((((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 139083584))[i1]) + ((resnet18_real *)(ar + 157958976))[i0 * 36864 + i1 * 576 + i2]) + ((resnet18_real *)(ar + 157958976))[i0 * 36864 + i1 * 576 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((resnet18_real *)(ar + 139083840))[i0 * 576 + i1 * 36864 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 139083584))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 157958208))[i0] = (((resnet18_real *)(ar + 139083584))[i0] / (resnet18_real)(576 * n));
-    }
-    }
-    /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 157958976))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 139083840))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(ar + 157958208))[i1]);
+                ((resnet18_real *)(ar + 271202368))[i0 * 36864 + i1 * 576 + i2] = ((((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 63586624))[i1]) + ((((resnet18_real *)(ar + 63586944))[i1] + (((resnet18_real *)(ar + 63587968))[i1] * (((resnet18_real *)(ar + 82460224))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 63586368))[i1]))) * ((resnet18_real *)(ar + 44710336))[0]));
             }
         }
     }
@@ -5722,7 +5765,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 157958976))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 271202368))[i0 * 576 + i1 * 36864 + i2];
             }
         }
         ((resnet18_real *)(ar + 160768))[i0] = (resnet18_real)acc;
@@ -5730,28 +5773,28 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 139083584)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 157958976)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 80174464)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 271202368)), (resnet18_real *)(ar + 63593728), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((resnet18_real *)(ar + 271202368))[i0] = (((resnet18_real *)(ar + 327825472))[i0] + ((resnet18_real *)(ar + 139083584))[i0]);
+        ((resnet18_real *)(ar + 99048832))[i0] = (((resnet18_real *)(ar + 327825472))[i0] + ((resnet18_real *)(ar + 80174464))[i0]);
     }
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 120208704)), ((resnet18_real *)(ar + 13312)), ((resnet18_real *)(ar + 157958976)), (resnet18_real *)(ar + 139083584), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 44711488)), ((resnet18_real *)(ar + 13312)), ((resnet18_real *)(ar + 271202368)), (resnet18_real *)(ar + 63593728), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 64, 48, 48], resnet18.dlm line 43 */
     {
-    pool_max_dx(((resnet18_real *)(ar + 44711232)), ((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(ar + 290076736)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_dx(((resnet18_real *)(ar + 195704896)), ((resnet18_real *)(ar + 99048832)), ((resnet18_real *)(ar + 271202368)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 48, 48], resnet18.dlm line 42 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 147456; i0++) {
-        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(ar + 290076736))[i0] * (((resnet18_real *)(ar + 44711232))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 346699840))[i0] = (((resnet18_real *)(ar + 271202368))[i0] * (((resnet18_real *)(ar + 195704896))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
@@ -5761,7 +5804,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((resnet18_real *)(ar + 365574208))[i0 * 2304 + i1 * 147456 + i2];
+                acc += ((resnet18_real *)(ar + 346699840))[i0 * 2304 + i1 * 147456 + i2];
             }
         }
         ((resnet18_real *)(ar + 13056))[i0] = (resnet18_real)acc;
@@ -5774,35 +5817,76 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += (((resnet18_real *)(ar + 365574208))[i0 * 2304 + i1 * 147456 + i2] * ((resnet18_real *)(ar + 195704896))[i0 * 2304 + i1 * 147456 + i2]);
+                acc += (((resnet18_real *)(ar + 346699840))[i0 * 2304 + i1 * 147456 + i2] * ((resnet18_real *)(ar + 120207424))[i0 * 2304 + i1 * 147456 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 44711232))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 44711488))[i0] = (resnet18_real)acc;
     }
     }
-    /* sum -> f32[64, 1, 1], resnet18.dlm line 42 */
+    /* neg -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        acc += (((resnet18_real *)(ar + 44711232))[i0] / ((resnet18_real *)(ar + 44710976))[i0]);
-        ((resnet18_real *)(ar + 12800))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 44711744))[i0] = (-((resnet18_real *)(ar + 13056))[i0]);
     }
     }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
+    /* mul -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 44711488))[i0] = ((((-((((resnet18_real *)(ar + 44711232))[i0] * ((resnet18_real *)(ar + 44710272))[i0]) / ((resnet18_real *)(ar + 44710976))[i0])) * 0.5f) / ((resnet18_real *)(ar + 44710976))[i0]) / (resnet18_real)(2304 * n));
+        ((resnet18_real *)(ar + 44712000))[i0] = (((resnet18_real *)(ar + 44711744))[i0] * ((resnet18_real *)(ar + 44710720))[i0]);
     }
     }
-    /* mul -> f32[batch 128, 64, 48, 48], resnet18.dlm line 42 */
+    /* add -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((resnet18_real *)(ar + 44711744))[i0 * 147456 + i1 * 2304 + i2] = (((resnet18_real *)(ar + 44711488))[i1] * ((resnet18_real *)(ar + 195704896))[i0 * 147456 + i1 * 2304 + i2]);
-            }
-        }
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 44712256))[i0] = (((resnet18_real *)(ar + 44711488))[i0] + (((resnet18_real *)(ar + 44711744))[i0] * ((resnet18_real *)(ar + 44710464))[i0]));
+    }
+    }
+    /* div -> f32[64, 1, 1], resnet18.dlm line 42 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 12800))[i0] = (((resnet18_real *)(ar + 44712256))[i0] / ((resnet18_real *)(ar + 44711232))[i0]);
+    }
+    }
+    /* div -> f32[64, 1, 1], resnet18.dlm line 42 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 44711488))[i0] = (((-((((resnet18_real *)(ar + 44712256))[i0] * ((resnet18_real *)(ar + 44710720))[i0]) / ((resnet18_real *)(ar + 44711232))[i0])) * 0.5f) / ((resnet18_real *)(ar + 44711232))[i0]);
+    }
+    }
+    /* unslice -> f32[2, 64], resnet18.dlm line 42 */
+    {
+    memset(((resnet18_real *)(ar + 44712256)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 44712256)) + i * 128 + 64 + j * 64, ((resnet18_real *)(ar + 44711488)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+    }
+    /* unslice -> f32[2, 64], resnet18.dlm line 42 */
+    {
+    memset(((resnet18_real *)(ar + 44711232)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    for (int64_t i = 0; i < 1; i++)
+        for (int64_t j = 0; j < 1; j++)
+            memcpy(((resnet18_real *)(ar + 44711232)) + i * 128 + 0 + j * 64, ((resnet18_real *)(ar + 44712000)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+    }
+    /* add -> f32[2, 64], resnet18.dlm line 42 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 44711744))[i0] = (((resnet18_real *)(ar + 44712256))[i0] + ((resnet18_real *)(ar + 44711232))[i0]);
+    }
+    }
+    /* slice -> f32[1, 64], resnet18.dlm line 42 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 44711232)) + i * 64, ((resnet18_real *)(ar + 44711744)) + i * 128 + 0, 64 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 64], resnet18.dlm line 42 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 44711488)) + i * 64, ((resnet18_real *)(ar + 44711744)) + i * 128 + 64, 64 * sizeof(resnet18_real));
+    }
+    /* mul -> f32[64, 1, 1], resnet18.dlm line 42 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 44711744))[i0] = (((resnet18_real *)(ar + 44711488))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 64, 48, 48], resnet18.dlm line 42 */
@@ -5811,37 +5895,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((resnet18_real *)(ar + 193406848))[i0 * 147456 + i1 * 2304 + i2] = (((((resnet18_real *)(ar + 365574208))[i0 * 147456 + i1 * 2304 + i2] * ((resnet18_real *)(ar + 44710272))[i1]) + ((resnet18_real *)(ar + 44711744))[i0 * 147456 + i1 * 2304 + i2]) + ((resnet18_real *)(ar + 44711744))[i0 * 147456 + i1 * 2304 + i2]);
-            }
-        }
-    }
-    }
-    /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += (-((resnet18_real *)(ar + 193406848))[i0 * 2304 + i1 * 147456 + i2]);
-            }
-        }
-        ((resnet18_real *)(ar + 44710272))[i0] = (resnet18_real)acc;
-    }
-    }
-    /* divcount -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 44710976))[i0] = (((resnet18_real *)(ar + 44710272))[i0] / (resnet18_real)(2304 * n));
-    }
-    }
-    /* add -> f32[batch 128, 64, 48, 48], resnet18.dlm line 42 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((resnet18_real *)(ar + 44711232))[i0 * 147456 + i1 * 2304 + i2] = (((resnet18_real *)(ar + 193406848))[i0 * 147456 + i1 * 2304 + i2] + ((resnet18_real *)(ar + 44710976))[i1]);
+                ((resnet18_real *)(ar + 195704896))[i0 * 147456 + i1 * 2304 + i2] = ((((resnet18_real *)(ar + 346699840))[i0 * 147456 + i1 * 2304 + i2] * ((resnet18_real *)(ar + 44710720))[i1]) + ((((resnet18_real *)(ar + 44711232))[i1] + (((resnet18_real *)(ar + 44711744))[i1] * (((resnet18_real *)(ar + 120207424))[i0 * 147456 + i1 * 2304 + i2] - ((resnet18_real *)(ar + 44710464))[i1]))) * ((resnet18_real *)(ar + 44709952))[0]));
             }
         }
     }
@@ -5853,7 +5907,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((resnet18_real *)(ar + 44711232))[i0 * 2304 + i1 * 147456 + i2];
+                acc += ((resnet18_real *)(ar + 195704896))[i0 * 2304 + i1 * 147456 + i2];
             }
         }
         ((resnet18_real *)(ar + 12544))[i0] = (resnet18_real)acc;
@@ -5861,7 +5915,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dw -> f32[64, 1, 7, 7], resnet18.dlm line 41 */
     {
-    conv2d_dw_direct_0(x, ((resnet18_real *)(ar + 0)), ((resnet18_real *)(ar + 44711232)), (resnet18_real *)(ar + 120208704), n);
+    conv2d_dw_direct_0(x, ((resnet18_real *)(ar + 0)), ((resnet18_real *)(ar + 195704896)), (resnet18_real *)(ar + 44711232), n);
     }
     return 0;
 }
@@ -6577,107 +6631,107 @@ void resnet18_step(void *state, resnet18_real lr) {
         }
     }
     /* 1.running_mean := */
-    memcpy(st + 13376, ((resnet18_real *)(ar + 44710720)), (size_t)256);
+    memcpy(st + 13376, ((resnet18_real *)(ar + 44710080)), (size_t)256);
     /* 1.running_var := */
-    memcpy(st + 13632, ((resnet18_real *)(ar + 44710016)), (size_t)256);
+    memcpy(st + 13632, ((resnet18_real *)(ar + 44710976)), (size_t)256);
     /* 1.num_batches_tracked := */
-    memcpy(st + 13888, ((resnet18_real *)(ar + 44709952)), (size_t)4);
+    memcpy(st + 13888, ((resnet18_real *)(ar + 44710016)), (size_t)4);
     /* 4.0.bn1.running_mean := */
-    memcpy(st + 162176, ((resnet18_real *)(ar + 139083072)), (size_t)256);
+    memcpy(st + 162176, ((resnet18_real *)(ar + 63585856)), (size_t)256);
     /* 4.0.bn1.running_var := */
-    memcpy(st + 162432, ((resnet18_real *)(ar + 139083328)), (size_t)256);
+    memcpy(st + 162432, ((resnet18_real *)(ar + 63586112)), (size_t)256);
     /* 4.0.bn1.num_batches_tracked := */
-    memcpy(st + 162688, ((resnet18_real *)(ar + 44710592)), (size_t)4);
+    memcpy(st + 162688, ((resnet18_real *)(ar + 63586880)), (size_t)4);
     /* 4.0.bn2.running_mean := */
-    memcpy(st + 310976, ((resnet18_real *)(ar + 157958464)), (size_t)256);
+    memcpy(st + 310976, ((resnet18_real *)(ar + 63587200)), (size_t)256);
     /* 4.0.bn2.running_var := */
-    memcpy(st + 311232, ((resnet18_real *)(ar + 157958720)), (size_t)256);
+    memcpy(st + 311232, ((resnet18_real *)(ar + 63587456)), (size_t)256);
     /* 4.0.bn2.num_batches_tracked := */
-    memcpy(st + 311488, ((resnet18_real *)(ar + 44710656)), (size_t)4);
+    memcpy(st + 311488, ((resnet18_real *)(ar + 63588224)), (size_t)4);
     /* 4.1.bn1.running_mean := */
-    memcpy(st + 459776, ((resnet18_real *)(ar + 176833856)), (size_t)256);
+    memcpy(st + 459776, ((resnet18_real *)(ar + 63588544)), (size_t)256);
     /* 4.1.bn1.running_var := */
-    memcpy(st + 460032, ((resnet18_real *)(ar + 176834112)), (size_t)256);
+    memcpy(st + 460032, ((resnet18_real *)(ar + 63588800)), (size_t)256);
     /* 4.1.bn1.num_batches_tracked := */
-    memcpy(st + 460288, ((resnet18_real *)(ar + 176834624)), (size_t)4);
+    memcpy(st + 460288, ((resnet18_real *)(ar + 63589568)), (size_t)4);
     /* 4.1.bn2.running_mean := */
-    memcpy(st + 608576, ((resnet18_real *)(ar + 176834944)), (size_t)256);
+    memcpy(st + 608576, ((resnet18_real *)(ar + 63589888)), (size_t)256);
     /* 4.1.bn2.running_var := */
-    memcpy(st + 608832, ((resnet18_real *)(ar + 176835200)), (size_t)256);
+    memcpy(st + 608832, ((resnet18_real *)(ar + 63590144)), (size_t)256);
     /* 4.1.bn2.num_batches_tracked := */
-    memcpy(st + 609088, ((resnet18_real *)(ar + 44710528)), (size_t)4);
+    memcpy(st + 609088, ((resnet18_real *)(ar + 44710400)), (size_t)4);
     /* 5.0.bn1.running_mean := */
-    memcpy(st + 905600, ((resnet18_real *)(ar + 186274688)), (size_t)512);
+    memcpy(st + 905600, ((resnet18_real *)(ar + 63591296)), (size_t)512);
     /* 5.0.bn1.running_var := */
-    memcpy(st + 906112, ((resnet18_real *)(ar + 176836032)), (size_t)512);
+    memcpy(st + 906112, ((resnet18_real *)(ar + 63593216)), (size_t)512);
     /* 5.0.bn1.num_batches_tracked := */
-    memcpy(st + 906624, ((resnet18_real *)(ar + 176836544)), (size_t)4);
+    memcpy(st + 906624, ((resnet18_real *)(ar + 63591808)), (size_t)4);
     /* 5.0.bn2.running_mean := */
-    memcpy(st + 1498048, ((resnet18_real *)(ar + 186275712)), (size_t)512);
+    memcpy(st + 1498048, ((resnet18_real *)(ar + 73031936)), (size_t)512);
     /* 5.0.bn2.running_var := */
-    memcpy(st + 1498560, ((resnet18_real *)(ar + 186276224)), (size_t)512);
+    memcpy(st + 1498560, ((resnet18_real *)(ar + 73032448)), (size_t)512);
     /* 5.0.bn2.num_batches_tracked := */
-    memcpy(st + 1499072, ((resnet18_real *)(ar + 176836608)), (size_t)4);
+    memcpy(st + 1499072, ((resnet18_real *)(ar + 63591872)), (size_t)4);
     /* 5.1.bn1.running_mean := */
-    memcpy(st + 2123776, ((resnet18_real *)(ar + 186277760)), (size_t)512);
+    memcpy(st + 2123776, ((resnet18_real *)(ar + 73033984)), (size_t)512);
     /* 5.1.bn1.running_var := */
-    memcpy(st + 2124288, ((resnet18_real *)(ar + 186278272)), (size_t)512);
+    memcpy(st + 2124288, ((resnet18_real *)(ar + 73034496)), (size_t)512);
     /* 5.1.bn1.num_batches_tracked := */
-    memcpy(st + 2124800, ((resnet18_real *)(ar + 176836672)), (size_t)4);
+    memcpy(st + 2124800, ((resnet18_real *)(ar + 63591936)), (size_t)4);
     /* 5.1.bn2.running_mean := */
-    memcpy(st + 2716224, ((resnet18_real *)(ar + 186279808)), (size_t)512);
+    memcpy(st + 2716224, ((resnet18_real *)(ar + 73036544)), (size_t)512);
     /* 5.1.bn2.running_var := */
-    memcpy(st + 2716736, ((resnet18_real *)(ar + 186280320)), (size_t)512);
+    memcpy(st + 2716736, ((resnet18_real *)(ar + 73037056)), (size_t)512);
     /* 5.1.bn2.num_batches_tracked := */
-    memcpy(st + 2717248, ((resnet18_real *)(ar + 176835968)), (size_t)4);
+    memcpy(st + 2717248, ((resnet18_real *)(ar + 63591232)), (size_t)4);
     /* 6.0.bn1.running_mean := */
-    memcpy(st + 3900032, ((resnet18_real *)(ar + 186281856)), (size_t)1024);
+    memcpy(st + 3900032, ((resnet18_real *)(ar + 73039104)), (size_t)1024);
     /* 6.0.bn1.running_var := */
-    memcpy(st + 3901056, ((resnet18_real *)(ar + 186282880)), (size_t)1024);
+    memcpy(st + 3901056, ((resnet18_real *)(ar + 73040128)), (size_t)1024);
     /* 6.0.bn1.num_batches_tracked := */
-    memcpy(st + 3902080, ((resnet18_real *)(ar + 176836800)), (size_t)4);
+    memcpy(st + 3902080, ((resnet18_real *)(ar + 63592128)), (size_t)4);
     /* 6.0.bn2.running_mean := */
-    memcpy(st + 6264512, ((resnet18_real *)(ar + 191004544)), (size_t)1024);
+    memcpy(st + 6264512, ((resnet18_real *)(ar + 77763840)), (size_t)1024);
     /* 6.0.bn2.running_var := */
-    memcpy(st + 6265536, ((resnet18_real *)(ar + 191005568)), (size_t)1024);
+    memcpy(st + 6265536, ((resnet18_real *)(ar + 77764864)), (size_t)1024);
     /* 6.0.bn2.num_batches_tracked := */
-    memcpy(st + 6266560, ((resnet18_real *)(ar + 176836864)), (size_t)4);
+    memcpy(st + 6266560, ((resnet18_real *)(ar + 77766912)), (size_t)4);
     /* 6.1.bn1.running_mean := */
-    memcpy(st + 8761088, ((resnet18_real *)(ar + 191008640)), (size_t)1024);
+    memcpy(st + 8761088, ((resnet18_real *)(ar + 77768000)), (size_t)1024);
     /* 6.1.bn1.running_var := */
-    memcpy(st + 8762112, ((resnet18_real *)(ar + 191009664)), (size_t)1024);
+    memcpy(st + 8762112, ((resnet18_real *)(ar + 77769024)), (size_t)1024);
     /* 6.1.bn1.num_batches_tracked := */
-    memcpy(st + 8763136, ((resnet18_real *)(ar + 176836928)), (size_t)4);
+    memcpy(st + 8763136, ((resnet18_real *)(ar + 77772096)), (size_t)4);
     /* 6.1.bn2.running_mean := */
-    memcpy(st + 11125568, ((resnet18_real *)(ar + 191012736)), (size_t)1024);
+    memcpy(st + 11125568, ((resnet18_real *)(ar + 77773184)), (size_t)1024);
     /* 6.1.bn2.running_var := */
-    memcpy(st + 11126592, ((resnet18_real *)(ar + 191013760)), (size_t)1024);
+    memcpy(st + 11126592, ((resnet18_real *)(ar + 77774208)), (size_t)1024);
     /* 6.1.bn2.num_batches_tracked := */
-    memcpy(st + 11127616, ((resnet18_real *)(ar + 176836736)), (size_t)4);
+    memcpy(st + 11127616, ((resnet18_real *)(ar + 63592064)), (size_t)4);
     /* 7.0.bn1.running_mean := */
-    memcpy(st + 15852416, ((resnet18_real *)(ar + 193382272)), (size_t)2048);
+    memcpy(st + 15852416, ((resnet18_real *)(ar + 77778432)), (size_t)2048);
     /* 7.0.bn1.running_var := */
-    memcpy(st + 15854464, ((resnet18_real *)(ar + 191016896)), (size_t)2048);
+    memcpy(st + 15854464, ((resnet18_real *)(ar + 77786496)), (size_t)2048);
     /* 7.0.bn1.num_batches_tracked := */
-    memcpy(st + 15856512, ((resnet18_real *)(ar + 191018944)), (size_t)4);
+    memcpy(st + 15856512, ((resnet18_real *)(ar + 77780480)), (size_t)4);
     /* 7.0.bn2.running_mean := */
-    memcpy(st + 25299904, ((resnet18_real *)(ar + 193386368)), (size_t)2048);
+    memcpy(st + 25299904, ((resnet18_real *)(ar + 80151936)), (size_t)2048);
     /* 7.0.bn2.running_var := */
-    memcpy(st + 25301952, ((resnet18_real *)(ar + 193388416)), (size_t)2048);
+    memcpy(st + 25301952, ((resnet18_real *)(ar + 80153984)), (size_t)2048);
     /* 7.0.bn2.num_batches_tracked := */
-    memcpy(st + 25304000, ((resnet18_real *)(ar + 191019008)), (size_t)4);
+    memcpy(st + 25304000, ((resnet18_real *)(ar + 77780544)), (size_t)4);
     /* 7.1.bn1.running_mean := */
-    memcpy(st + 35273728, ((resnet18_real *)(ar + 193394560)), (size_t)2048);
+    memcpy(st + 35273728, ((resnet18_real *)(ar + 80160128)), (size_t)2048);
     /* 7.1.bn1.running_var := */
-    memcpy(st + 35275776, ((resnet18_real *)(ar + 193396608)), (size_t)2048);
+    memcpy(st + 35275776, ((resnet18_real *)(ar + 80162176)), (size_t)2048);
     /* 7.1.bn1.num_batches_tracked := */
-    memcpy(st + 35277824, ((resnet18_real *)(ar + 191019072)), (size_t)4);
+    memcpy(st + 35277824, ((resnet18_real *)(ar + 77780608)), (size_t)4);
     /* 7.1.bn2.running_mean := */
-    memcpy(st + 44721216, ((resnet18_real *)(ar + 193402752)), (size_t)2048);
+    memcpy(st + 44721216, ((resnet18_real *)(ar + 80170368)), (size_t)2048);
     /* 7.1.bn2.running_var := */
-    memcpy(st + 44723264, ((resnet18_real *)(ar + 193404800)), (size_t)2048);
+    memcpy(st + 44723264, ((resnet18_real *)(ar + 80172416)), (size_t)2048);
     /* 7.1.bn2.num_batches_tracked := */
-    memcpy(st + 44725312, ((resnet18_real *)(ar + 191016832)), (size_t)4);
+    memcpy(st + 44725312, ((resnet18_real *)(ar + 77778368)), (size_t)4);
 }
 
 resnet18_real resnet18_train_step(void *state, int n, const resnet18_real *x, const int32_t *y, resnet18_real lr, double *metrics) {
@@ -6705,20 +6759,26 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
         ((resnet18_real *)(ar + 75497472))[i0] = (((resnet18_real *)(st + 12864))[i0] / sqrtf((((resnet18_real *)(st + 13632))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[64, 1, 1], resnet18.dlm line 42 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 75497728))[i0] = (((resnet18_real *)(st + 13120))[i0] - (((resnet18_real *)(st + 13376))[i0] * ((resnet18_real *)(ar + 75497472))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 64, 48, 48], resnet18.dlm line 42 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((resnet18_real *)(ar + 75497728))[i0 * 147456 + i1 * 2304 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 147456 + i1 * 2304 + i2] + ((resnet18_real *)(st + 12608))[i1]) - ((resnet18_real *)(st + 13376))[i1]) * ((resnet18_real *)(ar + 75497472))[i1]) + ((resnet18_real *)(st + 13120))[i1]));
+                ((resnet18_real *)(ar + 75497984))[i0 * 147456 + i1 * 2304 + i2] = relu((((((resnet18_real *)(ar + 0))[i0 * 147456 + i1 * 2304 + i2] + ((resnet18_real *)(st + 12608))[i1]) * ((resnet18_real *)(ar + 75497472))[i1]) + ((resnet18_real *)(ar + 75497728))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 64, 24, 24], resnet18.dlm line 43 */
     {
-    pool_max_fwd(((resnet18_real *)(ar + 75497728)), ((resnet18_real *)(ar + 0)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((resnet18_real *)(ar + 75497984)), ((resnet18_real *)(ar + 0)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -6730,20 +6790,26 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
         ((resnet18_real *)(ar + 37748736))[i0] = (((resnet18_real *)(st + 161664))[i0] / sqrtf((((resnet18_real *)(st + 162432))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[64, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 37748992))[i0] = (((resnet18_real *)(st + 161920))[i0] - (((resnet18_real *)(st + 162176))[i0] * ((resnet18_real *)(ar + 37748736))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 37748992))[i0 * 36864 + i1 * 576 + i2] = relu(((((((resnet18_real *)(ar + 18874368))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 161408))[i1]) - ((resnet18_real *)(st + 162176))[i1]) * ((resnet18_real *)(ar + 37748736))[i1]) + ((resnet18_real *)(st + 161920))[i1]));
+                ((resnet18_real *)(ar + 37749248))[i0 * 36864 + i1 * 576 + i2] = relu((((((resnet18_real *)(ar + 18874368))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 161408))[i1]) * ((resnet18_real *)(ar + 37748736))[i1]) + ((resnet18_real *)(ar + 37748992))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37748992)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623360), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623616), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
@@ -6751,25 +6817,37 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
         ((resnet18_real *)(ar + 37748736))[i0] = (((resnet18_real *)(st + 310464))[i0] / sqrtf((((resnet18_real *)(st + 311232))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[64, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 37748992))[i0] = (((resnet18_real *)(st + 310720))[i0] - (((resnet18_real *)(st + 310976))[i0] * ((resnet18_real *)(ar + 37748736))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 37748992))[i0 * 36864 + i1 * 576 + i2] = relu((((((((resnet18_real *)(ar + 18874368))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 310208))[i1]) - ((resnet18_real *)(st + 310976))[i1]) * ((resnet18_real *)(ar + 37748736))[i1]) + ((resnet18_real *)(st + 310720))[i1]) + ((resnet18_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2]));
+                ((resnet18_real *)(ar + 37749248))[i0 * 36864 + i1 * 576 + i2] = relu(((((((resnet18_real *)(ar + 18874368))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 310208))[i1]) * ((resnet18_real *)(ar + 37748736))[i1]) + ((resnet18_real *)(ar + 37748992))[i1]) + ((resnet18_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37748992)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
         ((resnet18_real *)(ar + 18874368))[i0] = (((resnet18_real *)(st + 459264))[i0] / sqrtf((((resnet18_real *)(st + 460032))[i0] + 1e-05f)));
+    }
+    }
+    /* sub -> f32[64, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 18874624))[i0] = (((resnet18_real *)(st + 459520))[i0] - (((resnet18_real *)(st + 459776))[i0] * ((resnet18_real *)(ar + 18874368))[i0]));
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
@@ -6778,19 +6856,25 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 18874624))[i0 * 36864 + i1 * 576 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 459008))[i1]) - ((resnet18_real *)(st + 459776))[i1]) * ((resnet18_real *)(ar + 18874368))[i1]) + ((resnet18_real *)(st + 459520))[i1]));
+                ((resnet18_real *)(ar + 18874880))[i0 * 36864 + i1 * 576 + i2] = relu((((((resnet18_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 459008))[i1]) * ((resnet18_real *)(ar + 18874368))[i1]) + ((resnet18_real *)(ar + 18874624))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874624)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623360), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623616), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
         ((resnet18_real *)(ar + 18874368))[i0] = (((resnet18_real *)(st + 608064))[i0] / sqrtf((((resnet18_real *)(st + 608832))[i0] + 1e-05f)));
+    }
+    }
+    /* sub -> f32[64, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 18874624))[i0] = (((resnet18_real *)(st + 608320))[i0] - (((resnet18_real *)(st + 608576))[i0] * ((resnet18_real *)(ar + 18874368))[i0]));
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
@@ -6799,14 +6883,14 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 18874624))[i0 * 36864 + i1 * 576 + i2] = relu((((((((resnet18_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 607808))[i1]) - ((resnet18_real *)(st + 608576))[i1]) * ((resnet18_real *)(ar + 18874368))[i1]) + ((resnet18_real *)(st + 608320))[i1]) + ((resnet18_real *)(ar + 37748992))[i0 * 36864 + i1 * 576 + i2]));
+                ((resnet18_real *)(ar + 18874880))[i0 * 36864 + i1 * 576 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 607808))[i1]) * ((resnet18_real *)(ar + 18874368))[i1]) + ((resnet18_real *)(ar + 18874624))[i1]) + ((resnet18_real *)(ar + 37749248))[i0 * 36864 + i1 * 576 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874624)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
@@ -6814,20 +6898,26 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
         ((resnet18_real *)(ar + 9437184))[i0] = (((resnet18_real *)(st + 904576))[i0] / sqrtf((((resnet18_real *)(st + 906112))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[128, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 9437696))[i0] = (((resnet18_real *)(st + 905088))[i0] - (((resnet18_real *)(st + 905600))[i0] * ((resnet18_real *)(ar + 9437184))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 37748992))[i0 * 18432 + i1 * 144 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 904064))[i1]) - ((resnet18_real *)(st + 905600))[i1]) * ((resnet18_real *)(ar + 9437184))[i1]) + ((resnet18_real *)(st + 905088))[i1]));
+                ((resnet18_real *)(ar + 37749248))[i0 * 18432 + i1 * 144 + i2] = relu((((((resnet18_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 904064))[i1]) * ((resnet18_real *)(ar + 9437184))[i1]) + ((resnet18_real *)(ar + 9437696))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37748992)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
@@ -6835,9 +6925,15 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
         ((resnet18_real *)(ar + 9437184))[i0] = (((resnet18_real *)(st + 1497024))[i0] / sqrtf((((resnet18_real *)(st + 1498560))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[128, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 9437696))[i0] = (((resnet18_real *)(st + 1497536))[i0] - (((resnet18_real *)(st + 1498048))[i0] * ((resnet18_real *)(ar + 9437184))[i0]));
+    }
+    }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874624)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 37748992)), (resnet18_real *)(ar + 9437696), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 37749248)), (resnet18_real *)(ar + 9438208), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -6845,19 +6941,25 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 9437696))[i0 * 18432 + i1 * 144 + i2] = relu((((((((resnet18_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1496512))[i1]) - ((resnet18_real *)(st + 1498048))[i1]) * ((resnet18_real *)(ar + 9437184))[i1]) + ((resnet18_real *)(st + 1497536))[i1]) + (((resnet18_real *)(ar + 37748992))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1531904))[i1])));
+                ((resnet18_real *)(ar + 9438208))[i0 * 18432 + i1 * 144 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1496512))[i1]) * ((resnet18_real *)(ar + 9437184))[i1]) + ((resnet18_real *)(ar + 9437696))[i1]) + (((resnet18_real *)(ar + 37749248))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1531904))[i1])));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9437696)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874880), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18875392), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
         ((resnet18_real *)(ar + 9437184))[i0] = (((resnet18_real *)(st + 2122752))[i0] / sqrtf((((resnet18_real *)(st + 2124288))[i0] + 1e-05f)));
+    }
+    }
+    /* sub -> f32[128, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 9437696))[i0] = (((resnet18_real *)(st + 2123264))[i0] - (((resnet18_real *)(st + 2123776))[i0] * ((resnet18_real *)(ar + 9437184))[i0]));
     }
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
@@ -6866,19 +6968,25 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 18874880))[i0 * 18432 + i1 * 144 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2122240))[i1]) - ((resnet18_real *)(st + 2123776))[i1]) * ((resnet18_real *)(ar + 9437184))[i1]) + ((resnet18_real *)(st + 2123264))[i1]));
+                ((resnet18_real *)(ar + 18875392))[i0 * 18432 + i1 * 144 + i2] = relu((((((resnet18_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2122240))[i1]) * ((resnet18_real *)(ar + 9437184))[i1]) + ((resnet18_real *)(ar + 9437696))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312064), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
         ((resnet18_real *)(ar + 9437184))[i0] = (((resnet18_real *)(st + 2715200))[i0] / sqrtf((((resnet18_real *)(st + 2716736))[i0] + 1e-05f)));
+    }
+    }
+    /* sub -> f32[128, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        ((resnet18_real *)(ar + 9437696))[i0] = (((resnet18_real *)(st + 2715712))[i0] - (((resnet18_real *)(st + 2716224))[i0] * ((resnet18_real *)(ar + 9437184))[i0]));
     }
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
@@ -6887,14 +6995,14 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 18874880))[i0 * 18432 + i1 * 144 + i2] = relu((((((((resnet18_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2714688))[i1]) - ((resnet18_real *)(st + 2716224))[i1]) * ((resnet18_real *)(ar + 9437184))[i1]) + ((resnet18_real *)(st + 2715712))[i1]) + ((resnet18_real *)(ar + 9437696))[i0 * 18432 + i1 * 144 + i2]));
+                ((resnet18_real *)(ar + 18875392))[i0 * 18432 + i1 * 144 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2714688))[i1]) * ((resnet18_real *)(ar + 9437184))[i1]) + ((resnet18_real *)(ar + 9437696))[i1]) + ((resnet18_real *)(ar + 9438208))[i0 * 18432 + i1 * 144 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
@@ -6902,20 +7010,26 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
         ((resnet18_real *)(ar + 4718592))[i0] = (((resnet18_real *)(st + 3897984))[i0] / sqrtf((((resnet18_real *)(st + 3901056))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[256, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 4719616))[i0] = (((resnet18_real *)(st + 3899008))[i0] - (((resnet18_real *)(st + 3900032))[i0] * ((resnet18_real *)(ar + 4718592))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 4719616))[i0 * 9216 + i1 * 36 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 3896960))[i1]) - ((resnet18_real *)(st + 3900032))[i1]) * ((resnet18_real *)(ar + 4718592))[i1]) + ((resnet18_real *)(st + 3899008))[i1]));
+                ((resnet18_real *)(ar + 4720640))[i0 * 9216 + i1 * 36 + i2] = relu((((((resnet18_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 3896960))[i1]) * ((resnet18_real *)(ar + 4718592))[i1]) + ((resnet18_real *)(ar + 4719616))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9438208), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9439232), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
@@ -6923,9 +7037,15 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
         ((resnet18_real *)(ar + 4718592))[i0] = (((resnet18_real *)(st + 6262464))[i0] / sqrtf((((resnet18_real *)(st + 6265536))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[256, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 4719616))[i0] = (((resnet18_real *)(st + 6263488))[i0] - (((resnet18_real *)(st + 6264512))[i0] * ((resnet18_real *)(ar + 4718592))[i0]));
+    }
+    }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 4719616)), (resnet18_real *)(ar + 9438208), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 4720640)), (resnet18_real *)(ar + 9439232), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
@@ -6933,19 +7053,25 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 9438208))[i0 * 9216 + i1 * 36 + i2] = relu((((((((resnet18_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6261440))[i1]) - ((resnet18_real *)(st + 6264512))[i1]) * ((resnet18_real *)(ar + 4718592))[i1]) + ((resnet18_real *)(st + 6263488))[i1]) + (((resnet18_real *)(ar + 4719616))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6397696))[i1])));
+                ((resnet18_real *)(ar + 9439232))[i0 * 9216 + i1 * 36 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6261440))[i1]) * ((resnet18_real *)(ar + 4718592))[i1]) + ((resnet18_real *)(ar + 4719616))[i1]) + (((resnet18_real *)(ar + 4720640))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6397696))[i1])));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
         ((resnet18_real *)(ar + 4718592))[i0] = (((resnet18_real *)(st + 8759040))[i0] / sqrtf((((resnet18_real *)(st + 8762112))[i0] + 1e-05f)));
+    }
+    }
+    /* sub -> f32[256, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 4719616))[i0] = (((resnet18_real *)(st + 8760064))[i0] - (((resnet18_real *)(st + 8761088))[i0] * ((resnet18_real *)(ar + 4718592))[i0]));
     }
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
@@ -6954,19 +7080,25 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 4719616))[i0 * 9216 + i1 * 36 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 8758016))[i1]) - ((resnet18_real *)(st + 8761088))[i1]) * ((resnet18_real *)(ar + 4718592))[i1]) + ((resnet18_real *)(st + 8760064))[i1]));
+                ((resnet18_real *)(ar + 4720640))[i0 * 9216 + i1 * 36 + i2] = relu((((((resnet18_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 8758016))[i1]) * ((resnet18_real *)(ar + 4718592))[i1]) + ((resnet18_real *)(ar + 4719616))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14156800), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
         ((resnet18_real *)(ar + 4718592))[i0] = (((resnet18_real *)(st + 11123520))[i0] / sqrtf((((resnet18_real *)(st + 11126592))[i0] + 1e-05f)));
+    }
+    }
+    /* sub -> f32[256, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 4719616))[i0] = (((resnet18_real *)(st + 11124544))[i0] - (((resnet18_real *)(st + 11125568))[i0] * ((resnet18_real *)(ar + 4718592))[i0]));
     }
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
@@ -6975,14 +7107,14 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 4719616))[i0 * 9216 + i1 * 36 + i2] = relu((((((((resnet18_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 11122496))[i1]) - ((resnet18_real *)(st + 11125568))[i1]) * ((resnet18_real *)(ar + 4718592))[i1]) + ((resnet18_real *)(st + 11124544))[i1]) + ((resnet18_real *)(ar + 9438208))[i0 * 9216 + i1 * 36 + i2]));
+                ((resnet18_real *)(ar + 4720640))[i0 * 9216 + i1 * 36 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 11122496))[i1]) * ((resnet18_real *)(ar + 4718592))[i1]) + ((resnet18_real *)(ar + 4719616))[i1]) + ((resnet18_real *)(ar + 9439232))[i0 * 9216 + i1 * 36 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 2359296), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 2359296), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
@@ -6990,20 +7122,26 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
         ((resnet18_real *)(ar + 2359296))[i0] = (((resnet18_real *)(st + 15848320))[i0] / sqrtf((((resnet18_real *)(st + 15854464))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[512, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 2361344))[i0] = (((resnet18_real *)(st + 15850368))[i0] - (((resnet18_real *)(st + 15852416))[i0] * ((resnet18_real *)(ar + 2359296))[i0]));
+    }
+    }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 9438208))[i0 * 4608 + i1 * 9 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 15846272))[i1]) - ((resnet18_real *)(st + 15852416))[i1]) * ((resnet18_real *)(ar + 2359296))[i1]) + ((resnet18_real *)(st + 15850368))[i1]));
+                ((resnet18_real *)(ar + 9439232))[i0 * 4608 + i1 * 9 + i2] = relu((((((resnet18_real *)(ar + 0))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 15846272))[i1]) * ((resnet18_real *)(ar + 2359296))[i1]) + ((resnet18_real *)(ar + 2361344))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 2359296), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 2359296), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
@@ -7011,9 +7149,15 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
         ((resnet18_real *)(ar + 2359296))[i0] = (((resnet18_real *)(st + 25295808))[i0] / sqrtf((((resnet18_real *)(st + 25301952))[i0] + 1e-05f)));
     }
     }
+    /* sub -> f32[512, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 2361344))[i0] = (((resnet18_real *)(st + 25297856))[i0] - (((resnet18_real *)(st + 25299904))[i0] * ((resnet18_real *)(ar + 2359296))[i0]));
+    }
+    }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9438208)), (resnet18_real *)(ar + 2361344), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9439232)), (resnet18_real *)(ar + 2363392), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -7021,19 +7165,25 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 2361344))[i0 * 4608 + i1 * 9 + i2] = relu((((((((resnet18_real *)(ar + 0))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25293760))[i1]) - ((resnet18_real *)(st + 25299904))[i1]) * ((resnet18_real *)(ar + 2359296))[i1]) + ((resnet18_real *)(st + 25297856))[i1]) + (((resnet18_real *)(ar + 9438208))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25828352))[i1])));
+                ((resnet18_real *)(ar + 2363392))[i0 * 4608 + i1 * 9 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25293760))[i1]) * ((resnet18_real *)(ar + 2359296))[i1]) + ((resnet18_real *)(ar + 2361344))[i1]) + (((resnet18_real *)(ar + 9439232))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25828352))[i1])));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 2361344)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4720640), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 2363392)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4722688), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
         ((resnet18_real *)(ar + 2359296))[i0] = (((resnet18_real *)(st + 35269632))[i0] / sqrtf((((resnet18_real *)(st + 35275776))[i0] + 1e-05f)));
+    }
+    }
+    /* sub -> f32[512, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 2361344))[i0] = (((resnet18_real *)(st + 35271680))[i0] - (((resnet18_real *)(st + 35273728))[i0] * ((resnet18_real *)(ar + 2359296))[i0]));
     }
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
@@ -7042,19 +7192,25 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 4720640))[i0 * 4608 + i1 * 9 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 35267584))[i1]) - ((resnet18_real *)(st + 35273728))[i1]) * ((resnet18_real *)(ar + 2359296))[i1]) + ((resnet18_real *)(st + 35271680))[i1]));
+                ((resnet18_real *)(ar + 4722688))[i0 * 4608 + i1 * 9 + i2] = relu((((((resnet18_real *)(ar + 0))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 35267584))[i1]) * ((resnet18_real *)(ar + 2359296))[i1]) + ((resnet18_real *)(ar + 2361344))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7079936), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4722688)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7081984), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
         ((resnet18_real *)(ar + 2359296))[i0] = (((resnet18_real *)(st + 44717120))[i0] / sqrtf((((resnet18_real *)(st + 44723264))[i0] + 1e-05f)));
+    }
+    }
+    /* sub -> f32[512, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        ((resnet18_real *)(ar + 2361344))[i0] = (((resnet18_real *)(st + 44719168))[i0] - (((resnet18_real *)(st + 44721216))[i0] * ((resnet18_real *)(ar + 2359296))[i0]));
     }
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
@@ -7063,14 +7219,14 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 4720640))[i0 * 4608 + i1 * 9 + i2] = relu((((((((resnet18_real *)(ar + 0))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 44715072))[i1]) - ((resnet18_real *)(st + 44721216))[i1]) * ((resnet18_real *)(ar + 2359296))[i1]) + ((resnet18_real *)(st + 44719168))[i1]) + ((resnet18_real *)(ar + 2361344))[i0 * 4608 + i1 * 9 + i2]));
+                ((resnet18_real *)(ar + 4722688))[i0 * 4608 + i1 * 9 + i2] = relu(((((((resnet18_real *)(ar + 0))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 44715072))[i1]) * ((resnet18_real *)(ar + 2359296))[i1]) + ((resnet18_real *)(ar + 2361344))[i1]) + ((resnet18_real *)(ar + 2363392))[i0 * 4608 + i1 * 9 + i2]));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 512, 1, 1], resnet18.dlm line 48 */
     {
-    avg_pool_fwd_0(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(ar + 0)), n);
+    avg_pool_fwd_0(((resnet18_real *)(ar + 4722688)), ((resnet18_real *)(ar + 0)), n);
     }
     /* matmul -> f32[batch 128, 10], resnet18.dlm line 50 */
     {

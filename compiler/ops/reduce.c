@@ -1,7 +1,8 @@
 /* reduce.c: the reduction family: sum and max over a set of axes (attributes: the axes as a bit mask, and
  * keepdim), mean, built as a sum and divcount, the element-wise division by the count, cumsum, the running
- * sums along an axis (a kernel of its own; its gradient is a cumsum from the other end), and argmax, the index of
- * the first extremum along an axis (a kernel; max's gradient along one axis is built on it).
+ * sums along an axis (a kernel of its own; its gradient is a cumsum from the other end), argmax, the index of
+ * the first extremum along an axis (a kernel; max's gradient along one axis is built on it), and moments, batch
+ * normalization's per-channel mean and variance in one pass over the data (a kernel).
  *
  * A reduction is emitted by emit.c's loop nests, which fuse its element-wise producers into the loop: the rules
  * here give its accumulator (a sum accumulates in double, for accuracy and run-to-run stability). A gradient
@@ -246,6 +247,71 @@ static void emit_cumsum(Emit *e, IrNode *n) {
     fprintf(e->o, "            }\n        }\n");
 }
 
+/* ---- moments: a channel's mean and biased variance in one pass ---- */
+
+/* x [N, C] or [N, C, H, W] (batched) -> [2, C]: row 0 the mean of each channel over the batch and the image, row 1
+ * its biased variance; batch_norm's statistics. */
+static IrNode *build_moments(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc) {
+    (void)nin;
+    (void)a;
+    IrNode *x = in[0];
+    if (x->dtype != DT_F32 || !x->shape.batched || (x->shape.rank != 2 && x->shape.rank != 4)) {
+        error_at(loc, "moments expects f32[batch, C] or f32[batch, C, H, W], got %s",
+                 type_str(g->ctx, x->dtype, &x->shape));
+        return NULL;
+    }
+    int64_t d[2] = {2, x->shape.d[1]};
+    return ir_node(g, op, DT_F32, shape_make(2, d, false), 1, &x, NULL, loc);
+}
+
+IrNode *b_moments(Graph *g, IrNode *x, Loc loc) { return op_build(g, OP_MOMENTS, 1, &x, NULL, loc); }
+
+/* d[0] / M + d[1] * 2 (x - mean) / M per channel, M the values per channel in the batch (the run-time n times the
+ * image's extent) */
+static IrNode *grad_moments(Graph *g, IrNode *n, int i, IrNode *d) {
+    (void)i;
+    IrNode *x = n->in[0];
+    int64_t pd[3] = {x->shape.d[1], 1, 1}, hw = x->shape.rank == 4 ? x->shape.d[2] * x->shape.d[3] : 1;
+    Shape ps = shape_make(x->shape.rank == 4 ? 3 : 1, pd, false);
+    IrNode *dmean = b_reshape(g, b_slice(g, d, 0, 0, 1, n->loc), ps, n->loc);
+    IrNode *dvar = b_reshape(g, b_slice(g, d, 0, 1, 1, n->loc), ps, n->loc);
+    IrNode *mean = b_reshape(g, b_slice(g, n, 0, 0, 1, n->loc), ps, n->loc);
+    IrNode *one = ir_const_scalar(g, 1, n->loc);
+    OpArgs count = {.attr = {hw, 1}};
+    IrNode *inv_m = op_build(g, OP_DIVCOUNT, 1, &one, &count, n->loc);
+    IrNode *dev = b_binary(g, OP_SUB, x, mean, n->loc);
+    IrNode *sum =
+        b_binary(g, OP_ADD, dmean, b_binary(g, OP_MUL, b_scalar_op(g, OP_MUL, dvar, 2, n->loc), dev, n->loc), n->loc);
+    return b_binary(g, OP_MUL, sum, inv_m, n->loc);
+}
+
+static double flops_moments(const IrNode *n) { return 4.0 * (double)shape_numel(&n->in[0]->shape); }
+
+/* Per channel (in parallel): the sums of d = x - s and of d * d in double, s the channel's first value, then
+ * mean = s + sum d / M and var = sum d^2 / M - (sum d / M)^2. The shift keeps the subtraction's cancellation at
+ * (mean - s)^2 / var, about 1 for a value drawn from the channel (unshifted, mean^2 / var, unbounded: activations
+ * of mean 0.5 and deviation 0.01 would lose 8 digits); in double, an f32 model's d and d * d are exact, and an f64
+ * model loses a few bits, well inside 1e-9. One read of x instead of the two passes of mean((x - mean)^2). A
+ * variance that rounds below zero is 0. */
+static void emit_moments(Emit *e, IrNode *n) {
+    const Shape *s = &n->in[0]->shape;
+    int64_t ch = s->d[1], hw = s->rank == 4 ? s->d[2] * s->d[3] : 1;
+    const char *x = emit_ptr(e, n->in[0]), *y = emit_ptr(e, n);
+    if (shape_numel(s) >= 4096)
+        fprintf(e->o, "    %s_PARALLEL_FOR\n", e->NAME);
+    fprintf(e->o, "    for (int64_t c = 0; c < %" PRId64 "; c++) {\n", ch);
+    fprintf(e->o, "        double shift = (double)%s[c * %" PRId64 "], s = 0.0, q = 0.0;\n", x, hw);
+    fprintf(e->o, "        for (int64_t i = 0; i < n; i++) {\n");
+    fprintf(e->o, "            const %s *p = %s + (i * %" PRId64 " + c) * %" PRId64 ";\n", e->real, x, ch, hw);
+    fprintf(e->o, "            for (int64_t j = 0; j < %" PRId64 "; j++) {\n", hw);
+    fprintf(e->o, "                double d = (double)p[j] - shift;\n");
+    fprintf(e->o, "                s += d;\n                q += d * d;\n            }\n        }\n");
+    fprintf(e->o, "        double m = s / (double)(n * %" PRId64 "), v = q / (double)(n * %" PRId64 ") - m * m;\n", hw,
+            hw);
+    fprintf(e->o, "        %s[c] = (%s)(shift + m);\n", y, e->real);
+    fprintf(e->o, "        %s[%" PRId64 " + c] = (%s)(v > 0 ? v : 0);\n    }\n", y, ch, e->real);
+}
+
 /* ---- argmax, argmin: the index of the first extremum along an axis ---- */
 
 /* attr: axis (>= 0, not the batch axis), min; the result keeps the axis with size 1 and holds indices as f32, so
@@ -341,6 +407,13 @@ const OpRule rule_ARGMAX = {
     .grad = grad_none,
     .emit = emit_argmax,
     .flops = flops_argmax,
+};
+
+const OpRule rule_MOMENTS = {
+    .build = build_moments,
+    .grad = grad_moments,
+    .emit = emit_moments,
+    .flops = flops_moments,
 };
 
 const OpRule rule_CUMSUM = {
