@@ -3,10 +3,10 @@
 # one run.  Prints a table (also saved as RESULTS_DIR/table.txt).
 #
 # Environment knobs (defaults in brackets):
-#   MODELS       models to run                  [softmax mlp lenet alexnet vgg11]
+#   MODELS       models to run    [softmax mlp lenet alexnet vgg11 batchnorm_concise resnet18]
 #   THREADS      thread counts                  [1 2]
 #   REPEAT       repeats per measurement, median reported          [3]
-#   BIG_BATCHES  timed training batches for alexnet/vgg11           [4]
+#   BIG_BATCHES  timed training batches for alexnet/vgg11/resnet18  [4]
 #   BUILD        meson build directory                         [ROOT/build]
 #   PY           python with torch (Debian's, not the one on PATH) [/usr/bin/python3]
 #   OUT          results directory              [ROOT/bench/out/<timestamp>]
@@ -31,7 +31,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PY:-/usr/bin/python3}
 BUILD=${BUILD:-$ROOT/build}
-MODELS=${MODELS:-"softmax mlp lenet alexnet vgg11"}
+MODELS=${MODELS:-"softmax mlp lenet alexnet vgg11 batchnorm_concise resnet18"}
 THREADS=${THREADS:-"1 2"}
 REPEAT=${REPEAT:-3}
 BIG_BATCHES=${BIG_BATCHES:-4}
@@ -44,16 +44,16 @@ mkdir -p "$OUT"
 # D2L training batch size per model (must match torch_peer.py and dlc).
 batch_size() {
     case $1 in
-        alexnet|vgg11) echo 128 ;;
+        alexnet|vgg11|batchnorm_concise|resnet18) echo 128 ;;
         *) echo 256 ;;
     esac
 }
 
 # Timed training examples per run: a full epoch for the 28x28 models,
-# BIG_BATCHES batches for the 224x224 ones.
+# BIG_BATCHES batches for the 224x224 ones and ResNet-18 (96x96).
 train_examples() {
     case $1 in
-        alexnet|vgg11) echo $((BIG_BATCHES * $(batch_size "$1"))) ;;
+        alexnet|vgg11|resnet18) echo $((BIG_BATCHES * $(batch_size "$1"))) ;;
         *) echo 60000 ;;
     esac
 }
@@ -68,7 +68,7 @@ echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/env.txt"
 run_torch() { # model threads
     local model=$1 threads=$2 extra=()
     case $model in
-        alexnet|vgg11) extra=(--batches "$BIG_BATCHES") ;;
+        alexnet|vgg11|resnet18) extra=(--batches "$BIG_BATCHES") ;;
     esac
     "$PY" "$ROOT/bench/torch_peer.py" --model "$model" --threads "$threads" \
         --repeat "$REPEAT" "${extra[@]}" --quiet >> "$OUT/torch.jsonl"

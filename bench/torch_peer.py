@@ -112,6 +112,56 @@ def vgg11_net():
         nn.Linear(4096, 10))
 
 
+def bn_lenet_net():
+    """D2L 8.5.4: LeNet with nn.BatchNorm2d/1d after each convolution and hidden linear layer (dlc's
+    batchnorm_concise)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5), nn.BatchNorm2d(6), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten(),
+        nn.Linear(256, 120), nn.BatchNorm1d(120), nn.Sigmoid(),
+        nn.Linear(120, 84), nn.BatchNorm1d(84), nn.Sigmoid(),
+        nn.Linear(84, 10))
+
+
+class Residual(nn.Module):
+    """D2L 8.6: two 3x3 convolutions with batch normalization, a 1x1 projection where the shape changes."""
+
+    def __init__(self, in_ch, out_ch, use_1x1conv=False, strides=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_ch, out_ch, kernel_size=3, padding=1,
+                               stride=strides)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, kernel_size=3, padding=1)
+        self.conv3 = (nn.Conv2d(in_ch, out_ch, kernel_size=1, stride=strides)
+                      if use_1x1conv else None)
+        self.bn1 = nn.BatchNorm2d(out_ch)
+        self.bn2 = nn.BatchNorm2d(out_ch)
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        if self.conv3:
+            x = self.conv3(x)
+        return F.relu(y + x)
+
+
+def resnet18_net():
+    """D2L 8.6: ResNet-18 with one input channel at 96x96."""
+    def stage(in_ch, out_ch, first):
+        return nn.Sequential(
+            Residual(in_ch, out_ch, use_1x1conv=not first,
+                     strides=1 if first else 2),
+            Residual(out_ch, out_ch))
+    return nn.Sequential(
+        nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3),
+        nn.BatchNorm2d(64), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+        stage(64, 64, True), stage(64, 128, False), stage(128, 256, False),
+        stage(256, 512, False),
+        nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(512, 10))
+
+
 # name -> (constructor, D2L batch size, D2L learning rate, input side,
 #          default timed batches (None = one full epoch), init)
 MODELS = {
@@ -120,6 +170,8 @@ MODELS = {
     "lenet": (lenet_net, 256, 0.9, 28, None, "xavier"),
     "alexnet": (alexnet_net, 128, 0.01, 224, 4, "xavier"),
     "vgg11": (vgg11_net, 128, 0.05, 224, 4, "xavier"),
+    "batchnorm_concise": (bn_lenet_net, 128, 0.1, 28, None, "xavier"),
+    "resnet18": (resnet18_net, 128, 0.01, 96, 4, "xavier"),
 }
 
 
