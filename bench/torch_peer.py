@@ -206,6 +206,7 @@ def count_flops(net, side):
 
     hooks = [m.register_forward_hook(hook) for m in net.modules()
              if isinstance(m, (nn.Conv2d, nn.Linear))]
+    net.eval()  # batch norm refuses one example in training mode
     with torch.inference_mode():
         net(torch.zeros(1, 1, side, side))
     for h in hooks:
