@@ -72,8 +72,8 @@ static bool wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
 }
 
 /* Walks the message in [p, end) of kind msg, at path; NULL when it is well formed, else what is wrong and where. */
-static char *wire_walk(Ctx *ctx, const uint8_t *base, const uint8_t *p, const uint8_t *end, int msg,
-                       const char *path, int depth) {
+static char *wire_walk(Ctx *ctx, const uint8_t *base, const uint8_t *p, const uint8_t *end, const uint8_t *file_end,
+                       int msg, const char *path, int depth) {
     if (depth > 32)
         return xsprintf(ctx, "byte %zu, in %s: messages nested more than 32 deep", (size_t)(p - base), path);
     int count[16] = {0}; /* index of the next element of repeated fields 1..15 */
@@ -90,7 +90,9 @@ static char *wire_walk(Ctx *ctx, const uint8_t *base, const uint8_t *p, const ui
                             : xsprintf(ctx, "%s.field %llu", path, (unsigned long long)field);
         if (field == 0)
             return xsprintf(ctx, "byte %zu, in %s: a field numbered 0", at, path);
-        if (field < 16 && child != W_LEAF)
+        bool single = (msg == W_MODEL && field == 7) || (msg == W_VALUE && field == 2) || msg == W_TYPE ||
+                      msg == W_TTENSOR || (msg == W_ATTR && (field == 5 || field == 6));
+        if (field < 16 && child != W_LEAF && !single)
             where = xsprintf(ctx, "%s[%d]", where, count[field]++);
         switch (type) {
         case 0:
@@ -109,14 +111,20 @@ static char *wire_walk(Ctx *ctx, const uint8_t *base, const uint8_t *p, const ui
         case 2: {
             if (!wire_varint(&p, end, &v))
                 return xsprintf(ctx, "byte %zu, in %s: a length is cut off or longer than 10 bytes", at, where);
+            /* a message cut short: where inside it the cut falls says more than its length does */
+            if (v > (uint64_t)(end - p) && child != W_LEAF) {
+                char *inside = wire_walk(ctx, base, p, end, file_end, child, where, depth + 1);
+                if (inside)
+                    return inside;
+            }
             if (v > (uint64_t)(end - p))
                 return xsprintf(ctx,
                                 "byte %zu, in %s: a length of %llu bytes runs past the end of %s (%zu bytes left): "
                                 "the file is truncated or damaged",
-                                at, where, (unsigned long long)v, depth ? "its message" : "the file",
+                                at, where, (unsigned long long)v, end == file_end ? "the file" : "its message",
                                 (size_t)(end - p));
             if (child != W_LEAF) {
-                char *why = wire_walk(ctx, base, p, p + v, child, where, depth + 1);
+                char *why = wire_walk(ctx, base, p, p + v, file_end, child, where, depth + 1);
                 if (why)
                     return why;
             }
@@ -637,7 +645,7 @@ static char *layer_name(Im *im, const Val *weight, const char *prefix) {
         base = slash && slash != im->node->name ? xstrndup(im->ctx, im->node->name, (size_t)(slash - im->node->name))
                                                 : im->node->name;
     }
-    char *name = ident(im->ctx, base ? base : prefix, prefix);
+    char *name = ident(im->ctx, base ? base : xsprintf(im->ctx, "%s_%d", prefix, im->node_index), prefix);
     char *unique = name;
     for (int k = 2; map_get(&im->names, unique); k++)
         unique = xsprintf(im->ctx, "%s_%d", name, k);
@@ -967,6 +975,30 @@ static bool conv_unary(Im *im) {
     } fns[] = {{"Relu", "relu"}, {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"},
                {"Exp", "exp"},   {"Log", "log"},         {"Abs", "abs"}, {"Sqrt", "sqrt"}};
     bool missing = false;
+    Val *c = input_val(im, 0, &missing);
+    if (c && !c->bad && c->kind == V_CONST && c->f && attrs_known(im, known)) { /* folded */
+        Val *y = new_val(im, V_CONST);
+        *y = *c;
+        y->param = NULL;
+        y->f = xalloc(im->ctx, sizeof(float) * (size_t)c->count);
+        const char *op = im->node->op_type;
+        for (int64_t k = 0; k < c->count; k++) {
+            float x = c->f[k];
+            y->f[k] = strcmp(op, "Relu") == 0      ? (x > 0 ? x : 0)
+                      : strcmp(op, "Sigmoid") == 0 ? 1 / (1 + expf(-x))
+                      : strcmp(op, "Tanh") == 0    ? tanhf(x)
+                      : strcmp(op, "Exp") == 0     ? expf(x)
+                      : strcmp(op, "Log") == 0     ? logf(x)
+                      : strcmp(op, "Abs") == 0     ? fabsf(x)
+                                                   : sqrtf(x);
+            if (!isfinite(y->f[k])) {
+                report(im, "folding the constant gives a value that is not finite");
+                return false;
+            }
+        }
+        bind_output(im, 0, y);
+        return true;
+    }
     Val *x = data_input(im, 0, &missing, false);
     if (!attrs_known(im, known) || missing)
         return false;
@@ -1007,6 +1039,46 @@ static bool conv_softmax(Im *im) {
     return true;
 }
 
+/* Folds an element-wise op of constants (batch norm's scale, as `dlc export` writes it) into a constant, named
+ * after its first operand that is more than a number. */
+static bool const_binary(Im *im, const Val *a, const Val *b, char op) {
+    int rank = a->rank > b->rank ? a->rank : b->rank;
+    int64_t d[MAX_RANK], sa[MAX_RANK] = {0}, sb[MAX_RANK] = {0};
+    int64_t st_a = 1, st_b = 1;
+    for (int j = rank - 1, ka = a->rank - 1, kb = b->rank - 1; j >= 0; j--, ka--, kb--) {
+        int64_t ea = ka >= 0 ? a->d[ka] : 1, eb = kb >= 0 ? b->d[kb] : 1;
+        if (ea != eb && ea != 1 && eb != 1) {
+            report(im, "%s and %s do not broadcast", dims_str(im->ctx, a), dims_str(im->ctx, b));
+            return false;
+        }
+        d[j] = ea > eb ? ea : eb;
+        sa[j] = ea == 1 ? 0 : st_a, sb[j] = eb == 1 ? 0 : st_b;
+        st_a *= ea, st_b *= eb;
+    }
+    Val *y = new_val(im, V_CONST);
+    if (!set_dims(im, y, rank, d))
+        return false;
+    y->count = numel(y);
+    y->f = xalloc(im->ctx, sizeof(float) * (size_t)y->count);
+    y->init_name = a->count > 1 || b->count == 1 ? a->init_name : b->init_name;
+    int64_t idx[MAX_RANK] = {0};
+    for (int64_t k = 0; k < y->count; k++) {
+        int64_t ia = 0, ib = 0;
+        for (int j = 0; j < rank; j++)
+            ia += idx[j] * sa[j], ib += idx[j] * sb[j];
+        float x = a->f[ia], z = b->f[ib];
+        y->f[k] = op == '+' ? x + z : op == '-' ? x - z : op == '*' ? x * z : x / z;
+        if (!isfinite(y->f[k])) {
+            report(im, "folding the constants gives a value that is not finite");
+            return false;
+        }
+        for (int j = rank - 1; j >= 0 && ++idx[j] == d[j]; j--)
+            idx[j] = 0;
+    }
+    bind_output(im, 0, y);
+    return true;
+}
+
 /* Add, Sub, Mul, Div, broadcast as NumPy does, the batch staying first. */
 static bool conv_binary(Im *im) {
     static const char *const known[] = {NULL};
@@ -1030,14 +1102,12 @@ static bool conv_binary(Im *im) {
     }
     if (!attrs_known(im, known) || missing)
         return false;
-    if (v[0]->kind == V_CONST && v[1]->kind == V_CONST) {
-        report(im, "both operands are constants (fold them before exporting)");
-        return false;
-    }
     const char *op = strcmp(im->node->op_type, "Add") == 0   ? "+"
                      : strcmp(im->node->op_type, "Sub") == 0 ? "-"
                      : strcmp(im->node->op_type, "Mul") == 0 ? "*"
                                                              : "/";
+    if (v[0]->kind == V_CONST && v[1]->kind == V_CONST)
+        return const_binary(im, v[0], v[1], *op);
     /* the bias that `dlc export` writes after a bias-less Conv or Gemm folds back into the layer */
     for (int k = 0; k < 2 && *op == '+'; k++) {
         Val *a = v[k], *b = v[1 - k];
@@ -1493,6 +1563,10 @@ static void graph_input(Im *im, const Onnx__ValueInfoProto *in) {
     const char *name = in->name ? in->name : "";
     const Onnx__TypeProto *t = in->type;
     const Onnx__TypeProto__Tensor *tt = t && t->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ? t->tensor_type : NULL;
+    Val *v = new_val(im, V_DATA);
+    v->bad = true; /* until it is known good: the nodes reading it say nothing more */
+    map_put(im->ctx, &im->vals, name, v);
+    im->node = NULL;
     if (!tt || !tt->shape) {
         report(im, "graph input '%s' is not a tensor of known rank", name);
         return;
@@ -1501,7 +1575,6 @@ static void graph_input(Im *im, const Onnx__ValueInfoProto *in) {
         report(im, "graph input '%s' has element type %d; dlc imports float32 (1) inputs", name, tt->elem_type);
         return;
     }
-    Val *v = new_val(im, V_DATA);
     int rank = (int)tt->shape->n_dim;
     if (rank < 1 || rank > MAX_RANK) {
         report(im, "graph input '%s' has rank %d; dlc imports [batch, ...] inputs of rank 1 to %d", name, rank,
@@ -1510,31 +1583,27 @@ static void graph_input(Im *im, const Onnx__ValueInfoProto *in) {
     }
     int64_t d[MAX_RANK];
     bool ok = true;
-    im->node = NULL;
     for (int k = 0; k < rank; k++) {
         const Onnx__TensorShapeProto__Dimension *dim = tt->shape->dim[k];
         bool fixed = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && dim->dim_value > 0;
+        bool symbolic = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
         d[k] = fixed ? dim->dim_value : 1;
         if (!fixed && k > 0) {
             report(im, "dynamic shape: dimension %d of graph input '%s' is %s%s%s; dlc compiles static shapes (the "
                        "first dimension, the batch, alone may be symbolic)",
-                   k, name,
-                   dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM ? "'" : "",
-                   dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM ? dim->dim_param
-                                                                                          : "not given",
-                   dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM ? "'" : "");
+                   k, name, symbolic ? "'" : "", symbolic ? dim->dim_param : "not given", symbolic ? "'" : "");
             ok = false;
         }
     }
     if (!ok || !set_dims(im, v, rank, d))
         return;
+    v->bad = false;
     v->batched = true;
     char *var = ident(im->ctx, name, "x");
     for (int k = 2; map_get(&im->names, var); k++)
         var = xsprintf(im->ctx, "%s_%d", ident(im->ctx, name, "x"), k);
     map_put(im->ctx, &im->names, var, var);
     v->var = var;
-    map_put(im->ctx, &im->vals, name, v);
     vec_push(im->ctx, &im->inputs, v);
 }
 
@@ -1760,7 +1829,7 @@ bool import_onnx(Ctx *ctx, const uint8_t *bytes, size_t len, const char *source,
         report(&im, "the file is empty, not an ONNX model");
         return false;
     }
-    char *why = wire_walk(ctx, bytes, bytes, bytes + len, W_MODEL, "model", 0);
+    char *why = wire_walk(ctx, bytes, bytes, bytes + len, bytes + len, W_MODEL, "model", 0);
     if (why) {
         report(&im, "not a well-formed ONNX model: %s", why);
         return false;
@@ -1811,9 +1880,7 @@ bool import_onnx(Ctx *ctx, const uint8_t *bytes, size_t len, const char *source,
     for (size_t i = 0; i < g->n_input; i++)
         if (!g->input[i]->name || !map_get(&im.vals, g->input[i]->name)) /* older files list initializers too */
             graph_input(&im, g->input[i]);
-    if (im.errors)
-        goto done;
-    if (!im.inputs.n) {
+    if (!im.inputs.n && !im.errors) {
         report(&im, "the graph has no inputs besides its initializers");
         goto done;
     }
@@ -1833,7 +1900,7 @@ bool import_onnx(Ctx *ctx, const uint8_t *bytes, size_t len, const char *source,
             poisoned |= v && v->bad;
         }
         bool done_ok = false;
-        if (!poisoned && (!fn || !std_domain))
+        if (!fn || !std_domain) /* whatever its inputs */
             report(&im, "unsupported operator%s%s (docs/interop.md lists the operators dlc imports)",
                    std_domain ? "" : " of domain ", std_domain ? "" : im.node->domain);
         else if (!poisoned)
