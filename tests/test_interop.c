@@ -382,6 +382,29 @@ static void test_export_modern(void) {
     }
 }
 
+/* An imported model trains: with a train section appended, `dlc build` links its trainer, which loads the imported
+ * archive, trains an epoch on 2,000 images and saves weights that differ from the ones it loaded (saved by the same
+ * trainer with --epochs 0). */
+static void fine_tune(const char *p, const char *m) {
+    char *dlm = fmt("%s/%s.dlm", p, m), *text = slurp_n(dlm, NULL), *exe = fmt("%s/%s-train", p, m);
+    write_text(dlm, fmt("%s\ninput y: i32[batch]\ntrain {\n    data = fashion_mnist(x, y)\n"
+                        "    loss = cross_entropy(logits, y)\n    optimizer = sgd(lr = 0.1)\n    batch = 256\n"
+                        "    epochs = 1\n    metrics = [accuracy(logits, y)]\n}\n",
+                        text));
+    if (!step(fmt("dlc build of the imported %s with a train section", m),
+              fmt("%s build %s -o %s", DLC_PATH, dlm, exe)) ||
+        !step(fmt("the imported %s's trainer saving what it loads", m),
+              fmt("%s --load %s/%s.npz --epochs 0 --limit 10 --threads 1 --quiet --save %s/loaded.npz", exe, p, m, p)) ||
+        !step(fmt("fine-tuning the imported %s", m),
+              fmt("%s --load %s/%s.npz --epochs 1 --limit 2000 --threads 1 --quiet --save %s/tuned.npz", exe, p, m,
+                  p)))
+        return;
+    bool changed = !same_file(fmt("%s/loaded.npz", p), fmt("%s/tuned.npz", p)); /* one writer: the bytes are the values */
+    printf("\n    %s: imported, a train section added, built and trained an epoch: %s", m,
+           changed ? "the weights changed" : "THE WEIGHTS DID NOT CHANGE");
+    CU_ASSERT(changed);
+}
+
 /* The book's models as torch.onnx.export writes them (tests/interop/onnx_zoo.py), imported: each imported model,
  * compiled with --infer --weights of the imported archive, gives PyTorch's outputs on 32 test images. */
 static void test_import_pytorch(void) {
@@ -424,6 +447,7 @@ static void test_import_pytorch(void) {
             continue;
         same_outputs(fmt("%s: PyTorch -> ONNX -> dlc", m), fmt("%s-dlc.f32", p), fmt("%s-torch.f32", p), 10);
     }
+    fine_tune(fmt("%s/mlp", dir), "mlp");
 }
 
 /* What dlc import refuses, each with exit status 1 and nothing written: a model with unsupported operators,
