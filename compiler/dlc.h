@@ -786,8 +786,7 @@ typedef struct Imported {
 /* The ONNX model in bytes[0 .. len) as a model named model_name. Returns false after reporting to ctx's
  * diagnostics, each message starting with `source`, where a malformed file breaks, or every node, attribute and
  * shape it cannot express; else fills *out (in ctx's arena). Nothing is written. */
-bool import_onnx(Ctx *ctx, const uint8_t *bytes, size_t len, const char *source, const char *model_name,
-                 Imported *out);
+bool import_onnx(Ctx *ctx, const uint8_t *bytes, size_t len, const char *source, const char *model_name, Imported *out);
 /* Elaborates the imported text and checks it declares the tensors and outputs import_onnx computed; dies (a bug of
  * the importer) when not. */
 void import_check(const Imported *im, const char *model_name);

@@ -30,21 +30,16 @@ static const struct {
     int msg, field, child;
     const char *name;
 } wire_fields[] = {
-    {W_MODEL, 1, W_LEAF, "ir_version"},    {W_MODEL, 7, W_GRAPH, "graph"},
-    {W_MODEL, 8, W_OPSET, "opset_import"}, {W_GRAPH, 1, W_NODE, "node"},
-    {W_GRAPH, 2, W_LEAF, "name"},          {W_GRAPH, 5, W_TENSOR, "initializer"},
-    {W_GRAPH, 11, W_VALUE, "input"},       {W_GRAPH, 12, W_VALUE, "output"},
-    {W_GRAPH, 13, W_VALUE, "value_info"},  {W_NODE, 1, W_LEAF, "input"},
-    {W_NODE, 2, W_LEAF, "output"},         {W_NODE, 3, W_LEAF, "name"},
-    {W_NODE, 4, W_LEAF, "op_type"},        {W_NODE, 5, W_ATTR, "attribute"},
-    {W_ATTR, 5, W_TENSOR, "t"},            {W_ATTR, 6, W_GRAPH, "g"},
-    {W_ATTR, 10, W_TENSOR, "tensors"},     {W_ATTR, 11, W_GRAPH, "graphs"},
-    {W_TENSOR, 1, W_LEAF, "dims"},         {W_TENSOR, 2, W_LEAF, "data_type"},
-    {W_TENSOR, 4, W_LEAF, "float_data"},   {W_TENSOR, 7, W_LEAF, "int64_data"},
-    {W_TENSOR, 8, W_LEAF, "name"},         {W_TENSOR, 9, W_LEAF, "raw_data"},
-    {W_VALUE, 1, W_LEAF, "name"},          {W_VALUE, 2, W_TYPE, "type"},
-    {W_TYPE, 1, W_TTENSOR, "tensor_type"}, {W_TTENSOR, 2, W_SHAPE, "shape"},
-    {W_SHAPE, 1, W_DIM, "dim"},
+    {W_MODEL, 1, W_LEAF, "ir_version"},  {W_MODEL, 7, W_GRAPH, "graph"},     {W_MODEL, 8, W_OPSET, "opset_import"},
+    {W_GRAPH, 1, W_NODE, "node"},        {W_GRAPH, 2, W_LEAF, "name"},       {W_GRAPH, 5, W_TENSOR, "initializer"},
+    {W_GRAPH, 11, W_VALUE, "input"},     {W_GRAPH, 12, W_VALUE, "output"},   {W_GRAPH, 13, W_VALUE, "value_info"},
+    {W_NODE, 1, W_LEAF, "input"},        {W_NODE, 2, W_LEAF, "output"},      {W_NODE, 3, W_LEAF, "name"},
+    {W_NODE, 4, W_LEAF, "op_type"},      {W_NODE, 5, W_ATTR, "attribute"},   {W_ATTR, 5, W_TENSOR, "t"},
+    {W_ATTR, 6, W_GRAPH, "g"},           {W_ATTR, 10, W_TENSOR, "tensors"},  {W_ATTR, 11, W_GRAPH, "graphs"},
+    {W_TENSOR, 1, W_LEAF, "dims"},       {W_TENSOR, 2, W_LEAF, "data_type"}, {W_TENSOR, 4, W_LEAF, "float_data"},
+    {W_TENSOR, 7, W_LEAF, "int64_data"}, {W_TENSOR, 8, W_LEAF, "name"},      {W_TENSOR, 9, W_LEAF, "raw_data"},
+    {W_VALUE, 1, W_LEAF, "name"},        {W_VALUE, 2, W_TYPE, "type"},       {W_TYPE, 1, W_TTENSOR, "tensor_type"},
+    {W_TTENSOR, 2, W_SHAPE, "shape"},    {W_SHAPE, 1, W_DIM, "dim"},
 };
 
 static int wire_field(int msg, int field, const char **name) {
@@ -103,8 +98,8 @@ static char *wire_walk(Ctx *ctx, const uint8_t *base, const uint8_t *p, const ui
         case 5: {
             size_t n = type == 1 ? 8 : 4;
             if ((size_t)(end - p) < n)
-                return xsprintf(ctx, "byte %zu, in %s: a %zu-byte value runs past the end (%zu bytes left)", at,
-                                where, n, (size_t)(end - p));
+                return xsprintf(ctx, "byte %zu, in %s: a %zu-byte value runs past the end (%zu bytes left)", at, where,
+                                n, (size_t)(end - p));
             p += n;
             break;
         }
@@ -244,12 +239,12 @@ typedef struct Val {
     const char *init_name; /* the initializer's (or Constant node's) name, for the parameter made of it */
     char *param;           /* the .dlm parameter that holds it, once declared */
     /* data */
-    Step *by;                /* the step that computes it; NULL for a graph input */
-    char *var;               /* the .dlm variable (or input) that holds it, once written */
-    int uses;                /* steps and graph outputs reading it */
-    int alias_reads;         /* reads under other names (Identity, Dropout, a Pad of nothing) */
-    bool output;             /* a graph output */
-    struct Val *pad_of;      /* a Pad of zeros around the image of pad_of: only Conv and AveragePool take it */
+    Step *by;           /* the step that computes it; NULL for a graph input */
+    char *var;          /* the .dlm variable (or input) that holds it, once written */
+    int uses;           /* steps and graph outputs reading it */
+    int alias_reads;    /* reads under other names (Identity, Dropout, a Pad of nothing) */
+    bool output;        /* a graph output */
+    struct Val *pad_of; /* a Pad of zeros around the image of pad_of: only Conv and AveragePool take it */
     int64_t pad[2];
 } Val;
 
@@ -274,11 +269,11 @@ struct Step {
     StepKind kind;
     Vec(Val *) in;
     Val *out;
-    const char *fn;    /* S_UNARY, S_SOFTMAX: the function; S_BINARY: the operator */
-    int64_t a[8];      /* out features or channels; kernel h w, stride h w, padding h w; an axis; a shape */
+    const char *fn; /* S_UNARY, S_SOFTMAX: the function; S_BINARY: the operator */
+    int64_t a[8];   /* out features or channels; kernel h w, stride h w, padding h w; an axis; a shape */
     int64_t perm[MAX_RANK];
     float eps, momentum;
-    char *layer;      /* the `as` name of a layer with parameters */
+    char *layer;        /* the `as` name of a layer with parameters */
     Val *weight, *bias; /* S_CONV, S_LINEAR (the weight in dlc's layout); S_BN: weight, bias, and */
     Val *mean, *var;
 };
@@ -288,9 +283,9 @@ typedef struct Im {
     const char *source;
     int errors;
     int64_t opset;
-    Map vals;       /* ONNX name -> Val */
-    Map raw_uses;   /* ONNX name -> how many node inputs and graph outputs name it */
-    Map names;      /* the names the .dlm binds */
+    Map vals;     /* ONNX name -> Val */
+    Map raw_uses; /* ONNX name -> how many node inputs and graph outputs name it */
+    Map names;    /* the names the .dlm binds */
     Vec(Step *) steps;
     Vec(Val *) inputs;
     Vec(char *) input_names;
@@ -311,7 +306,8 @@ static void report(Im *im, const char *fmt, ...) {
     fprintf(im->ctx->diag.out, "%s: error: ", im->source);
     const Onnx__NodeProto *n = im->node;
     if (n)
-        fprintf(im->ctx->diag.out, "node '%s' (%s): ", n->name && *n->name ? n->name : xsprintf(im->ctx, "#%d", im->node_index),
+        fprintf(im->ctx->diag.out,
+                "node '%s' (%s): ", n->name && *n->name ? n->name : xsprintf(im->ctx, "#%d", im->node_index),
                 n->op_type ? n->op_type : "");
     va_list ap;
     va_start(ap, fmt);
@@ -375,8 +371,9 @@ static Val *input_val(Im *im, int k, bool *missing) {
         return NULL;
     Val *v = map_get(&im->vals, n->input[k]);
     if (!v) {
-        report(im, "input '%s' is made by no earlier node, initializer or graph input (the nodes must be in "
-                   "topological order)",
+        report(im,
+               "input '%s' is made by no earlier node, initializer or graph input (the nodes must be in "
+               "topological order)",
                n->input[k]);
         *missing = true;
     }
@@ -478,8 +475,9 @@ static uint64_t le_bytes(const uint8_t *p, int n) {
 static Val *tensor_val(Im *im, const Onnx__TensorProto *t, const char *what) {
     const char *name = t->name && *t->name ? t->name : what;
     if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
-        report(im, "tensor '%s' is stored in an external file, which dlc import does not read (save the model with "
-                   "onnx.save(model, path, save_as_external_data=False))",
+        report(im,
+               "tensor '%s' is stored in an external file, which dlc import does not read (save the model with "
+               "onnx.save(model, path, save_as_external_data=False))",
                name);
         return NULL;
     }
@@ -511,7 +509,9 @@ static Val *tensor_val(Im *im, const Onnx__TensorProto *t, const char *what) {
     v->rank = (int)t->n_dims;
     v->count = count;
     bool is_f = t->data_type == ONNX_FLOAT;
-    size_t size = is_f ? 4 : 8, have = t->has_raw_data ? t->raw_data.len / size : is_f ? t->n_float_data : t->n_int64_data;
+    size_t size = is_f ? 4 : 8, have = t->has_raw_data ? t->raw_data.len / size
+                                       : is_f          ? t->n_float_data
+                                                       : t->n_int64_data;
     if ((t->has_raw_data && t->raw_data.len % size) || have != (size_t)count) {
         report(im, "tensor '%s' of shape %s holds %zu values, not %lld", name, dims_str(im->ctx, v), have,
                (long long)count);
@@ -598,8 +598,9 @@ static Val *const_input(Im *im, int k, int rank, const char *what, bool *missing
         return NULL;
     }
     if (v->kind != V_CONST || !v->f) {
-        report(im, "the %s ('%s') is not a float32 initializer or constant; dlc imports it as a parameter, whose "
-                   "values the file must hold",
+        report(im,
+               "the %s ('%s') is not a float32 initializer or constant; dlc imports it as a parameter, whose "
+               "values the file must hold",
                what, im->node->input[k]);
         *missing = true;
         return NULL;
@@ -615,8 +616,7 @@ static Val *const_input(Im *im, int k, int rank, const char *what, bool *missing
 static bool no_extra_outputs(Im *im) {
     for (size_t k = 1; k < im->node->n_output; k++)
         if (im->node->output[k] && *im->node->output[k] && map_get(&im->raw_uses, im->node->output[k])) {
-            report(im, "output %zu ('%s') is used, and dlc imports only the op's first output", k,
-                   im->node->output[k]);
+            report(im, "output %zu ('%s') is used, and dlc imports only the op's first output", k, im->node->output[k]);
             return false;
         }
     return true;
@@ -690,9 +690,8 @@ static bool spatial(Im *im, Step *s, const int64_t *kernel, const Val *x) {
         pad[0] += x->pad[0], pad[1] += x->pad[1];
     for (int j = 0; j < 2; j++) {
         if (k[j] < 1 || st[j] < 1 || pad[j] < 0 || k[j] > MAX_NUMEL || st[j] > MAX_NUMEL || pad[j] > MAX_NUMEL) {
-            report(im, "kernel (%lld, %lld), strides (%lld, %lld) or pads (%lld, %lld) out of range",
-                   (long long)k[0], (long long)k[1], (long long)st[0], (long long)st[1], (long long)pad[0],
-                   (long long)pad[1]);
+            report(im, "kernel (%lld, %lld), strides (%lld, %lld) or pads (%lld, %lld) out of range", (long long)k[0],
+                   (long long)k[1], (long long)st[0], (long long)st[1], (long long)pad[0], (long long)pad[1]);
             return false;
         }
     }
@@ -779,8 +778,8 @@ static bool conv_gemm(Im *im) {
     if (!ok)
         return false;
     if (alpha != 1 || (c && beta != 1) || ta != 0) {
-        report(im, "alpha %g, beta %g, transA %lld: dlc imports Gemm with alpha = beta = 1 and transA = 0", alpha,
-               beta, (long long)ta);
+        report(im, "alpha %g, beta %g, transA %lld: dlc imports Gemm with alpha = beta = 1 and transA = 0", alpha, beta,
+               (long long)ta);
         return false;
     }
     if (x->rank != 2 || !x->batched) {
@@ -853,10 +852,10 @@ static bool conv_matmul(Im *im) {
 }
 
 static bool conv_pool(Im *im, StepKind kind) {
-    static const char *const max_known[] = {"kernel_shape", "strides", "pads", "dilations", "ceil_mode",
-                                            "storage_order", "auto_pad", NULL};
-    static const char *const avg_known[] = {"kernel_shape", "strides", "pads", "ceil_mode", "count_include_pad",
-                                            "auto_pad", NULL};
+    static const char *const max_known[] = {"kernel_shape", "strides",       "pads",     "dilations",
+                                            "ceil_mode",    "storage_order", "auto_pad", NULL};
+    static const char *const avg_known[] = {"kernel_shape",      "strides",  "pads", "ceil_mode",
+                                            "count_include_pad", "auto_pad", NULL};
     bool missing = false;
     Val *x = image_input(im, kind == S_AVGPOOL, &missing);
     int64_t ceil_mode, order, include;
@@ -972,8 +971,8 @@ static bool conv_unary(Im *im) {
     static const char *const known[] = {NULL};
     static const struct {
         const char *onnx, *dlc;
-    } fns[] = {{"Relu", "relu"}, {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"},
-               {"Exp", "exp"},   {"Log", "log"},         {"Abs", "abs"}, {"Sqrt", "sqrt"}};
+    } fns[] = {{"Relu", "relu"}, {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"}, {"Exp", "exp"},
+               {"Log", "log"},   {"Abs", "abs"},         {"Sqrt", "sqrt"}};
     bool missing = false;
     Val *c = input_val(im, 0, &missing);
     if (c && !c->bad && c->kind == V_CONST && c->f && attrs_known(im, known)) { /* folded */
@@ -1024,9 +1023,11 @@ static bool conv_softmax(Im *im) {
         return false;
     int64_t a = axis < 0 ? axis + x->rank : axis;
     if (a < 0 || a >= x->rank || (a == 0 && x->batched) || (im->opset < 13 && a != x->rank - 1)) {
-        report(im, "axis %lld of a tensor of shape %s (opset %lld): dlc imports softmax along an axis within an "
-                   "example%s",
-               (long long)axis, dims_str(im->ctx, x), (long long)im->opset, im->opset < 13 ? ", the last before opset 13" : "");
+        report(im,
+               "axis %lld of a tensor of shape %s (opset %lld): dlc imports softmax along an axis within an "
+               "example%s",
+               (long long)axis, dims_str(im->ctx, x), (long long)im->opset,
+               im->opset < 13 ? ", the last before opset 13" : "");
         return false;
     }
     Val *y = data_out(im);
@@ -1113,8 +1114,8 @@ static bool conv_binary(Im *im) {
         Val *a = v[k], *b = v[1 - k];
         Step *s = a->kind == V_DATA ? a->by : NULL;
         intptr_t uses = (intptr_t)map_get(&im->raw_uses, im->node->input[k]);
-        if (!s || s->out != a || s->bias || uses != 1 || a->alias_reads || b->kind != V_CONST || (s->kind != S_CONV && s->kind != S_LINEAR) ||
-            b->count != s->a[0])
+        if (!s || s->out != a || s->bias || uses != 1 || a->alias_reads || b->kind != V_CONST ||
+            (s->kind != S_CONV && s->kind != S_LINEAR) || b->count != s->a[0])
             continue;
         bool fits = s->kind == S_LINEAR ? b->rank == 1 || (b->rank == 2 && b->d[0] == 1)
                                         : (b->rank == 3 && b->d[1] == 1 && b->d[2] == 1) ||
@@ -1417,8 +1418,7 @@ static bool conv_identity(Im *im) {
         return false;
     if (dropout && im->node->n_input > 2 && im->node->input[2] && *im->node->input[2]) {
         Val *t = input_val(im, 2, &missing);
-        bool off = t && t->kind == V_CONST && t->count == 1 &&
-                   ((t->i && t->i[0] == 0) || (t->f && t->f[0] == 0));
+        bool off = t && t->kind == V_CONST && t->count == 1 && ((t->i && t->i[0] == 0) || (t->f && t->f[0] == 0));
         if (!off) {
             report(im, "training_mode is not a constant false: dlc imports Dropout at inference only");
             return false;
@@ -1562,7 +1562,8 @@ static const struct {
 static void graph_input(Im *im, const Onnx__ValueInfoProto *in) {
     const char *name = in->name ? in->name : "";
     const Onnx__TypeProto *t = in->type;
-    const Onnx__TypeProto__Tensor *tt = t && t->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ? t->tensor_type : NULL;
+    const Onnx__TypeProto__Tensor *tt =
+        t && t->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ? t->tensor_type : NULL;
     Val *v = new_val(im, V_DATA);
     v->bad = true; /* until it is known good: the nodes reading it say nothing more */
     map_put(im->ctx, &im->vals, name, v);
@@ -1589,8 +1590,9 @@ static void graph_input(Im *im, const Onnx__ValueInfoProto *in) {
         bool symbolic = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
         d[k] = fixed ? dim->dim_value : 1;
         if (!fixed && k > 0) {
-            report(im, "dynamic shape: dimension %d of graph input '%s' is %s%s%s; dlc compiles static shapes (the "
-                       "first dimension, the batch, alone may be symbolic)",
+            report(im,
+                   "dynamic shape: dimension %d of graph input '%s' is %s%s%s; dlc compiles static shapes (the "
+                   "first dimension, the batch, alone may be symbolic)",
                    k, name, symbolic ? "'" : "", symbolic ? dim->dim_param : "not given", symbolic ? "'" : "");
             ok = false;
         }

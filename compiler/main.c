@@ -861,8 +861,8 @@ static int cmd_import(Ctx *ctx, int argc, char **argv) {
     const char *val, *file = NULL, *dir = ".";
     DlrtError err;
     int rc, i = 2;
-    while ((rc = dlrt_next_option(argc, argv, &i, options, sizeof options[0], sizeof options / sizeof options[0],
-                                  &opt, &val, &err)) == 1) {
+    while ((rc = dlrt_next_option(argc, argv, &i, options, sizeof options[0], sizeof options / sizeof options[0], &opt,
+                                  &val, &err)) == 1) {
         if (!opt && file)
             return bad_usage(usage_import, "more than one model file: '%s'", val);
         if (!opt)
@@ -907,7 +907,9 @@ static int cmd_import(Ctx *ctx, int argc, char **argv) {
     int64_t values = 0;
     for (int k = 0; k < im.ntensors; k++) {
         const ImportTensor *t = &im.tensors[k];
-        desc[k] = (DlrtTensorDesc){.name = t->name, .dtype = t->f32 ? DLRT_F32 : DLRT_I64, .rank = t->rank,
+        desc[k] = (DlrtTensorDesc){.name = t->name,
+                                   .dtype = t->f32 ? DLRT_F32 : DLRT_I64,
+                                   .rank = t->rank,
                                    .data = t->f32 ? (void *)t->f32 : (void *)t->i64};
         memcpy(desc[k].dims, t->dims, sizeof(int64_t) * (size_t)t->rank);
         values += t->f32 ? dlrt_tensor_count(&desc[k]) : 0;

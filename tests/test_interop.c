@@ -393,13 +393,14 @@ static void fine_tune(const char *p, const char *m) {
                         text));
     if (!step(fmt("dlc build of the imported %s with a train section", m),
               fmt("%s build %s -o %s", DLC_PATH, dlm, exe)) ||
-        !step(fmt("the imported %s's trainer saving what it loads", m),
-              fmt("%s --load %s/%s.npz --epochs 0 --limit 10 --threads 1 --quiet --save %s/loaded.npz", exe, p, m, p)) ||
+        !step(
+            fmt("the imported %s's trainer saving what it loads", m),
+            fmt("%s --load %s/%s.npz --epochs 0 --limit 10 --threads 1 --quiet --save %s/loaded.npz", exe, p, m, p)) ||
         !step(fmt("fine-tuning the imported %s", m),
-              fmt("%s --load %s/%s.npz --epochs 1 --limit 2000 --threads 1 --quiet --save %s/tuned.npz", exe, p, m,
-                  p)))
+              fmt("%s --load %s/%s.npz --epochs 1 --limit 2000 --threads 1 --quiet --save %s/tuned.npz", exe, p, m, p)))
         return;
-    bool changed = !same_file(fmt("%s/loaded.npz", p), fmt("%s/tuned.npz", p)); /* one writer: the bytes are the values */
+    bool changed =
+        !same_file(fmt("%s/loaded.npz", p), fmt("%s/tuned.npz", p)); /* one writer: the bytes are the values */
     printf("\n    %s: imported, a train section added, built and trained an epoch: %s", m,
            changed ? "the weights changed" : "THE WEIGHTS DID NOT CHANGE");
     CU_ASSERT(changed);
@@ -412,8 +413,8 @@ static void test_import_pytorch(void) {
         CU_FAIL("python3 with numpy, torch and onnx is missing (see above)");
         return;
     }
-    static const char *const models[] = {"softmax", "mlp",       "lenet",    "alexnet",  "vgg",
-                                         "bn_lenet", "nin",      "googlenet", "resnet18", "densenet"};
+    static const char *const models[] = {"softmax",  "mlp", "lenet",     "alexnet",  "vgg",
+                                         "bn_lenet", "nin", "googlenet", "resnet18", "densenet"};
     char *dir = fmt("%s/zoo", workdir), *list = "", *out;
     make_dir(dir);
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
@@ -442,8 +443,7 @@ static void test_import_pytorch(void) {
                   fmt("cc -std=c11 -O1 -I%s -DMODEL=%s -DMODEL_UC=%s -DMODEL_H=\"%s.h\" -DEMBED_BAKED "
                       "%s/tests/embed_harness.c %s/%s.c -o %s/run -pthread -lopenblas -lm",
                       c, m, uc, m, SOURCE_ROOT, c, m, c)) ||
-            !step(fmt("running the imported %s", m),
-                  fmt("%s/run outputs - %s-inputs.f32 %s-dlc.f32 32", c, p, p)))
+            !step(fmt("running the imported %s", m), fmt("%s/run outputs - %s-inputs.f32 %s-dlc.f32 32", c, p, p)))
             continue;
         same_outputs(fmt("%s: PyTorch -> ONNX -> dlc", m), fmt("%s-dlc.f32", p), fmt("%s-torch.f32", p), 10);
     }
@@ -456,7 +456,8 @@ static void test_import_pytorch(void) {
 static void test_import_refusals(void) {
     char *dir = fmt("%s/refusals", workdir), *out;
     make_dir(dir);
-    if (have_onnx && step("bad_onnx.py", fmt("%s %s/tests/interop/bad_onnx.py %s/bad.onnx", PYTHON, SOURCE_ROOT, dir))) {
+    if (have_onnx &&
+        step("bad_onnx.py", fmt("%s %s/tests/interop/bad_onnx.py %s/bad.onnx", PYTHON, SOURCE_ROOT, dir))) {
         CU_ASSERT_EQUAL(runs(&out, fmt("%s import %s/bad.onnx -o %s/bad", DLC_PATH, dir, dir)), 1);
         /* the shapes are unknown past the input, but the operators are reported all the same */
         static const char *const expected[] = {
@@ -473,8 +474,8 @@ static void test_import_refusals(void) {
         }
         CU_ASSERT(access(fmt("%s/bad", dir), F_OK) != 0);
         CU_ASSERT_EQUAL(runs(&out, fmt("%s import %s/bad.onnx -o %s/bad --static", DLC_PATH, dir, dir)), 2);
-        if (step("bad_onnx.py --static", fmt("%s %s/tests/interop/bad_onnx.py %s/bad2.onnx --static", PYTHON,
-                                             SOURCE_ROOT, dir))) {
+        if (step("bad_onnx.py --static",
+                 fmt("%s %s/tests/interop/bad_onnx.py %s/bad2.onnx --static", PYTHON, SOURCE_ROOT, dir))) {
             CU_ASSERT_EQUAL(runs(&out, fmt("%s import %s/bad2.onnx -o %s/bad2", DLC_PATH, dir, dir)), 1);
             static const char *const nodes[] = {
                 "node 'grouped' (Conv): group 2 is not supported",
