@@ -298,6 +298,7 @@ typedef struct Im {
 
 static void report(Im *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void report(Im *im, const char *fmt, ...) {
+    im->ctx->diag.errors++; /* the driver's count, "N errors generated." */
     if (++im->errors > MAX_REPORTED) {
         if (im->errors == MAX_REPORTED + 1)
             fprintf(im->ctx->diag.out, "%s: too many errors; stopping the report here\n", im->source);
