@@ -763,6 +763,36 @@ void emit_trainer(FILE *out, Compiled *c, const EmitOptions *o);
  * Returns false after reporting, located, every node it cannot write; else *bytes (in g's arena) and *len. */
 bool export_onnx(Graph *g, const double **weights, const char *producer_version, uint8_t **bytes, size_t *len);
 
+/* ---- import_onnx.c: `dlc import` (linked into dlc itself, with protobuf-c) ---- */
+
+/* A parameter of an imported model: its full name in the .dlm (the archive's key), shape and values (float32, or
+ * int64 for batch norm's num_batches_tracked). */
+typedef struct ImportTensor {
+    char *name;
+    int rank;
+    int64_t dims[MAX_RANK];
+    float *f32;
+    int64_t *i64;
+} ImportTensor;
+
+/* What import_onnx makes of a model: the .dlm text, its parameters' tensors and its outputs' shapes (batch 1). */
+typedef struct Imported {
+    char *dlm;
+    size_t len;
+    ImportTensor *tensors;
+    int ntensors;
+    Shape *outputs;
+    int noutputs;
+} Imported;
+
+/* The ONNX model in bytes[0 .. len) as a model named model_name. Returns false after reporting to ctx's
+ * diagnostics, each message starting with `source`, where a malformed file breaks, or every node, attribute and
+ * shape it cannot express; else fills *out (in ctx's arena). Nothing is written. */
+bool import_onnx(Ctx *ctx, const uint8_t *bytes, size_t len, const char *source, const char *model_name, Imported *out);
+/* Elaborates the imported text and checks it declares the tensors and outputs import_onnx computed; dies (a bug of
+ * the importer) when not. */
+void import_check(const Imported *im, const char *model_name);
+
 /* ---- ir.c: dump and verifier ---- */
 
 void ir_dump(FILE *out, Graph *g, const Sched *s);

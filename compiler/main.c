@@ -29,6 +29,7 @@ static void usage_main(FILE *f) {
                "  compile FILE.dlm    write <name>.h and <name>.c\n"
                "  build FILE.dlm      compile the model and link its trainer, <name>-train\n"
                "  export FILE.dlm     write the inference graph as an ONNX model\n"
+               "  import FILE.onnx    write an ONNX model as a .dlm model and an .npz of its weights\n"
                "\n"
                "options:\n"
                "  --help              this help; `dlc COMMAND --help` for a command's options\n"
@@ -96,6 +97,20 @@ static void usage_export(FILE *f) {
                "dimension, the inputs and outputs named as in the .dlm. With --weights (a checkpoint, or a NumPy\n"
                ".npz keyed by the parameters' names) the parameters are initializers under their full names;\n"
                "without, they are inputs of the graph. docs/interop.md lists the ops it writes.\n");
+}
+
+static void usage_import(FILE *f) {
+    fprintf(f, "usage: dlc import FILE.onnx [-o DIR]\n"
+               "\n"
+               "Writes DIR/<name>.dlm, the ONNX model in dlc's language (a layer or an expression per node, layers\n"
+               "named after their weights' initializers or their nodes, each line's output shape in a comment), and\n"
+               "DIR/<name>.npz, the initializers under the parameter names the .dlm gives them; <name> is the file's\n"
+               "base name without .onnx. `dlc check`, `dlc compile --infer --weights DIR/<name>.npz` and, once a\n"
+               "train section is added, `dlc build` take the model as any other. Every node, attribute or shape it\n"
+               "cannot express is reported with the node's name and op type (exit status 1, nothing written), and a\n"
+               "malformed or truncated file with where it breaks. docs/interop.md lists the operators.\n"
+               "\n"
+               "  -o DIR              the output directory (default: .; created when missing)\n");
 }
 
 typedef struct Options {
@@ -838,6 +853,78 @@ static int cmd_export(Ctx *ctx, int argc, char **argv) {
     return finish(ctx, write_text(ctx, o.out, (Text){(char *)bytes, len}) ? 0 : 1);
 }
 
+/* dlc import: the ONNX model as DIR/<name>.dlm and DIR/<name>.npz, each written atomically, once the whole model
+ * converted and the .dlm checked (import_check). */
+static int cmd_import(Ctx *ctx, int argc, char **argv) {
+    static const DlrtOption options[] = {{"-o", 1}, {"--help", 0}, {"-h", 0}};
+    const DlrtOption *opt;
+    const char *val, *file = NULL, *dir = ".";
+    DlrtError err;
+    int rc, i = 2;
+    while ((rc = dlrt_next_option(argc, argv, &i, options, sizeof options[0], sizeof options / sizeof options[0], &opt,
+                                  &val, &err)) == 1) {
+        if (!opt && file)
+            return bad_usage(usage_import, "more than one model file: '%s'", val);
+        if (!opt)
+            file = val;
+        else if (strcmp(opt->name, "-o") == 0)
+            dir = val;
+        else {
+            usage_import(stdout);
+            return 0;
+        }
+    }
+    if (rc)
+        return bad_usage(usage_import, "%s", err.msg);
+    if (!file)
+        return bad_usage(usage_import, "no ONNX file given%s", "");
+    /* the model's name: the file's base name without .onnx, made an identifier (resnet-18 -> resnet_18) */
+    char *name = model_name(ctx, file);
+    size_t n = strlen(name);
+    if (n > 5 && strcmp(name + n - 5, ".onnx") == 0)
+        name[n - 5] = '\0';
+    for (char *p = name; *p; p++)
+        if (!(*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            *p = '_';
+    if (!valid_ident(name) || name_clash(name))
+        name = xsprintf(ctx, "model_%s", name[0] == '_' ? name + 1 : name);
+    size_t len;
+    char *bytes = read_file_max(ctx, file, (size_t)1 << 31, &len);
+    if (!bytes) {
+        fprintf(stderr, "%s: cannot read '%s': %s\n", prog_name, file,
+                errno == EFBIG ? "larger than 2 GiB, the most a protobuf message holds" : strerror(errno));
+        return 1;
+    }
+    Imported im;
+    if (!import_onnx(ctx, (const uint8_t *)bytes, len, file, name, &im))
+        return finish(ctx, 1);
+    import_check(&im, name);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "%s: cannot create the output directory '%s': %s\n", prog_name, dir, strerror(errno));
+        return 1;
+    }
+    DlrtTensorDesc *desc = xalloc(ctx, sizeof(DlrtTensorDesc) * (size_t)(im.ntensors + 1));
+    int64_t values = 0;
+    for (int k = 0; k < im.ntensors; k++) {
+        const ImportTensor *t = &im.tensors[k];
+        desc[k] = (DlrtTensorDesc){.name = t->name,
+                                   .dtype = t->f32 ? DLRT_F32 : DLRT_I64,
+                                   .rank = t->rank,
+                                   .data = t->f32 ? (void *)t->f32 : (void *)t->i64};
+        memcpy(desc[k].dims, t->dims, sizeof(int64_t) * (size_t)t->rank);
+        values += t->f32 ? dlrt_tensor_count(&desc[k]) : 0;
+    }
+    char *npz = xsprintf(ctx, "%s/%s.npz", dir, name), *dlm = xsprintf(ctx, "%s/%s.dlm", dir, name);
+    if (dlrt_npz_save(npz, desc, im.ntensors, &err) != DLRT_OK) {
+        fprintf(stderr, "%s: %s\n", prog_name, err.msg);
+        return 1;
+    }
+    if (!write_text(ctx, dlm, (Text){im.dlm, im.len}))
+        return 1;
+    printf("%s: wrote %s and %s (%d tensors, %lld values)\n", prog_name, dlm, npz, im.ntensors, (long long)values);
+    return finish(ctx, 0);
+}
+
 int main(int argc, char **argv) {
     Ctx ctx;
     ctx_init(&ctx, stderr);
@@ -863,6 +950,8 @@ int main(int argc, char **argv) {
         status = cmd_compile(&ctx, argc, argv, true);
     } else if (strcmp(cmd, "export") == 0) {
         status = cmd_export(&ctx, argc, argv);
+    } else if (strcmp(cmd, "import") == 0) {
+        status = cmd_import(&ctx, argc, argv);
     } else {
         fprintf(stderr, "%s: unknown command '%s'\n\n", prog_name, cmd);
         usage_main(stderr);

@@ -1,11 +1,11 @@
-# bash completion for dlc: its commands, each command's options, .dlm files, and the values of --dtype and
-# --dump-after. Installed by `meson install` as share/bash-completion/completions/dlc.
+# bash completion for dlc: its commands, each command's options, .dlm (.onnx for import) files, and the values of
+# --dtype and --dump-after. Installed by `meson install` as share/bash-completion/completions/dlc.
 _dlc() {
     local cur prev cmd
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
     if [ "$COMP_CWORD" -eq 1 ]; then
-        COMPREPLY=($(compgen -W "check compile build export --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "check compile build export import --help --version" -- "$cur"))
         return
     fi
     cmd=${COMP_WORDS[1]}
@@ -14,7 +14,7 @@ _dlc() {
     --batch|-D) return ;;
     --weights) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     -o)
-        if [ "$cmd" = compile ]; then COMPREPLY=($(compgen -d -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi
+        if [ "$cmd" = compile ] || [ "$cmd" = import ]; then COMPREPLY=($(compgen -d -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi
         return ;;
     esac
     if [[ $cur == --dump-after=* ]]; then
@@ -28,11 +28,16 @@ _dlc() {
         compile) opts="$opts -o --dtype --infer --weights --portable --trainer --dump-after=" ;;
         build) opts="$opts -o --mpi --native" ;;
         export) opts="--help -D -o --weights" ;;
+        import) opts="--help -o" ;;
         esac
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
         [[ ${COMPREPLY[0]} == *= ]] && compopt -o nospace
         return
     fi
-    COMPREPLY=($(compgen -f -X '!*.dlm' -- "$cur") $(compgen -d -- "$cur"))
+    if [ "$cmd" = import ]; then
+        COMPREPLY=($(compgen -f -X '!*.onnx' -- "$cur") $(compgen -d -- "$cur"))
+    else
+        COMPREPLY=($(compgen -f -X '!*.dlm' -- "$cur") $(compgen -d -- "$cur"))
+    fi
 }
 complete -F _dlc dlc

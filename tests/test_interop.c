@@ -13,6 +13,13 @@
  *     (tests/interop/check_onnx.py: opset >= 13, the .dlm's input and output names, the batch dimension symbolic)
  *     and so the export without weights, and ONNX Runtime (npm's onnxruntime-node, run by
  *     tests/interop/run_onnx.js) gives the outputs of dlc's C on the same images.
+ *   - dlc -> ONNX -> dlc: `dlc import` of that export, exported again, is a model ONNX Runtime runs to dlc's outputs,
+ *     and importing and exporting once more gives the same bytes (a fixed point);
+ *   - PyTorch -> ONNX -> dlc: tests/interop/onnx_zoo.py exports the book's models with torch.onnx.export (reduced
+ *     widths and resolutions for the CNNs); `dlc import`, `dlc compile --infer --weights` of the imported archive
+ *     and the embedding harness give PyTorch's outputs on 32 test images; `dlc import` refuses unsupported
+ *     operators, attributes and dynamic shapes (every node named) and malformed files (where they break), writing
+ *     nothing.
  * With the argument `big`, the same for AlexNet and VGG-11 at 224 x 224 on 8 images, untrained (big_round_trips).
  * "Gives the outputs": max |a - b| <= 1e-5 * max |b| + 1e-6 over all of a model's outputs, and the same top-1 class
  * for every image. A missing tool or data set fails the test with the command that installs it. On failure the
@@ -23,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -168,6 +176,11 @@ static void same_outputs(const char *what, const char *pa, const char *pb, int c
     CU_ASSERT(ok);
 }
 
+static void make_dir(const char *path) {
+    if (mkdir(path, 0777) != 0)
+        CU_FAIL("mkdir");
+}
+
 static bool same_file(const char *pa, const char *pb) {
     size_t na, nb;
     char *a = slurp_n(pa, &na), *b = slurp_n(pb, &nb);
@@ -191,6 +204,32 @@ static bool build(const char *model, const char *weights, const char *dir) {
 }
 
 /* ---- the round trips ---- */
+
+/* `dlc import` of dlc's own export P.onnx, exported again (E1): ONNX Runtime gives dlc's outputs on it, and the
+ * import of E1, exported (E2), is E1 byte for byte. E1 and E2 are written under the same base name and imported
+ * into the same directory, so that the model's name and the .dlm's path in doc_string are the same. */
+static void import_fixed_point(const char *m, const char *p, const char *onnx, const char *inputs, const char *dims,
+                               const char *dlc_out) {
+    char *dir = fmt("%s-imported", p), *e1 = fmt("%s-fp1/%s.onnx", p, m), *e2 = fmt("%s-fp2/%s.onnx", p, m);
+    const char *dlm = fmt("%s/%s.dlm", dir, m), *npz = fmt("%s/%s.npz", dir, m);
+    make_dir(fmt("%s-fp1", p));
+    make_dir(fmt("%s-fp2", p));
+    if (!step(fmt("dlc import %s", onnx), fmt("%s import %s -o %s", DLC_PATH, onnx, dir)) ||
+        !step(fmt("dlc export of the imported %s", m),
+              fmt("%s export %s --weights %s -o %s", DLC_PATH, dlm, npz, e1)) ||
+        !step(fmt("dlc import %s", e1), fmt("%s import %s -o %s", DLC_PATH, e1, dir)) ||
+        !step(fmt("dlc export of the imported %s again", m),
+              fmt("%s export %s --weights %s -o %s", DLC_PATH, dlm, npz, e2)))
+        return;
+    bool same = same_file(e1, e2);
+    printf("\n    %-28s export -> import -> export: %s", fmt("%s:", m), same ? "a fixed point" : "DIFFERENT");
+    if (!same)
+        any_failure = true;
+    CU_ASSERT(same);
+    if (step(fmt("ONNX Runtime on %s", e1), fmt("node %s/tests/interop/run_onnx.js %s %s %s %s %s-fp-ort.f32",
+                                                SOURCE_ROOT, ort_modules, e1, inputs, dims, p)))
+        same_outputs(fmt("%s: dlc -> import -> ORT", m), fmt("%s-fp-ort.f32", p), dlc_out, 10);
+}
 
 /* `dlc export` of dlc's trained weights: onnx.checker accepts it (tests/interop/check_onnx.py) and ONNX Runtime
  * gives the outputs of dlc's own C (in DLC_OUT); the export is deterministic. */
@@ -219,6 +258,7 @@ static void onnx_export(const char *m, const char *p, const char *npz, const cha
     if (step(fmt("ONNX Runtime on %s", onnx), fmt("node %s/tests/interop/run_onnx.js %s %s %s %s %s-ort.f32",
                                                   SOURCE_ROOT, ort_modules, onnx, inputs, dims, p)))
         same_outputs(fmt("%s: dlc -> ONNX Runtime", m), fmt("%s-ort.f32", p), dlc_out, 10);
+    import_fixed_point(m, p, onnx, inputs, dims, dlc_out);
 }
 
 static void round_trips(const char *m, int params) {
@@ -342,6 +382,147 @@ static void test_export_modern(void) {
     }
 }
 
+/* An imported model trains: with a train section appended, `dlc build` links its trainer, which loads the imported
+ * archive, trains an epoch on 2,000 images and saves weights that differ from the ones it loaded (saved by the same
+ * trainer with --epochs 0). */
+static void fine_tune(const char *p, const char *m) {
+    char *dlm = fmt("%s/%s.dlm", p, m), *text = slurp_n(dlm, NULL), *exe = fmt("%s/%s-train", p, m);
+    write_text(dlm, fmt("%s\ninput y: i32[batch]\ntrain {\n    data = fashion_mnist(x, y)\n"
+                        "    loss = cross_entropy(logits, y)\n    optimizer = sgd(lr = 0.1)\n    batch = 256\n"
+                        "    epochs = 1\n    metrics = [accuracy(logits, y)]\n}\n",
+                        text));
+    if (!step(fmt("dlc build of the imported %s with a train section", m),
+              fmt("%s build %s -o %s", DLC_PATH, dlm, exe)) ||
+        !step(
+            fmt("the imported %s's trainer saving what it loads", m),
+            fmt("%s --load %s/%s.npz --epochs 0 --limit 10 --threads 1 --quiet --save %s/loaded.npz", exe, p, m, p)) ||
+        !step(fmt("fine-tuning the imported %s", m),
+              fmt("%s --load %s/%s.npz --epochs 1 --limit 2000 --threads 1 --quiet --save %s/tuned.npz", exe, p, m, p)))
+        return;
+    bool changed =
+        !same_file(fmt("%s/loaded.npz", p), fmt("%s/tuned.npz", p)); /* one writer: the bytes are the values */
+    printf("\n    %s: imported, a train section added, built and trained an epoch: %s", m,
+           changed ? "the weights changed" : "THE WEIGHTS DID NOT CHANGE");
+    CU_ASSERT(changed);
+}
+
+/* The book's models as torch.onnx.export writes them (tests/interop/onnx_zoo.py), imported: each imported model,
+ * compiled with --infer --weights of the imported archive, gives PyTorch's outputs on 32 test images. */
+static void test_import_pytorch(void) {
+    if (!have_python || !have_onnx) {
+        CU_FAIL("python3 with numpy, torch and onnx is missing (see above)");
+        return;
+    }
+    static const char *const models[] = {"softmax",  "mlp", "lenet",     "alexnet",  "vgg",
+                                         "bn_lenet", "nin", "googlenet", "resnet18", "densenet"};
+    char *dir = fmt("%s/zoo", workdir), *list = "", *out;
+    make_dir(dir);
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
+        list = fmt("%s %s", list, models[i]);
+    if (runs(&out, fmt("%s %s/tests/interop/onnx_zoo.py %s%s", PYTHON, SOURCE_ROOT, dir, list)) != 0) {
+        any_failure = true;
+        printf("\n  FAILED: torch.onnx.export of the book's models (tests/interop/onnx_zoo.py):\n%s", out);
+        CU_FAIL("onnx_zoo.py");
+        return;
+    }
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
+        if (!strstr(line, "Warning") && !strstr(line, "warn"))
+            printf("\n    %s", line);
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        const char *m = models[i];
+        char *p = fmt("%s/%s", dir, m), *c = fmt("%s-c", p), uc[64];
+        size_t k = 0;
+        for (; m[k] && k + 1 < sizeof uc; k++)
+            uc[k] = (char)(m[k] >= 'a' && m[k] <= 'z' ? m[k] - 32 : m[k]);
+        uc[k] = '\0';
+        if (!step(fmt("dlc import %s.onnx", p), fmt("%s import %s.onnx -o %s", DLC_PATH, p, p)) ||
+            !step(fmt("dlc check of the imported %s", m), fmt("%s check %s/%s.dlm", DLC_PATH, p, m)) ||
+            !step(fmt("dlc compile --infer --weights of the imported %s", m),
+                  fmt("%s compile %s/%s.dlm --infer --weights %s/%s.npz --batch 32 -o %s", DLC_PATH, p, m, p, m, c)) ||
+            !step(fmt("building the harness for the imported %s", m),
+                  fmt("cc -std=c11 -O1 -I%s -DMODEL=%s -DMODEL_UC=%s -DMODEL_H=\"%s.h\" -DEMBED_BAKED "
+                      "%s/tests/embed_harness.c %s/%s.c -o %s/run -pthread -lopenblas -lm",
+                      c, m, uc, m, SOURCE_ROOT, c, m, c)) ||
+            !step(fmt("running the imported %s", m), fmt("%s/run outputs - %s-inputs.f32 %s-dlc.f32 32", c, p, p)))
+            continue;
+        same_outputs(fmt("%s: PyTorch -> ONNX -> dlc", m), fmt("%s-dlc.f32", p), fmt("%s-torch.f32", p), 10);
+    }
+    fine_tune(fmt("%s/mlp", dir), "mlp");
+}
+
+/* What dlc import refuses, each with exit status 1 and nothing written: a model with unsupported operators,
+ * attributes and a dynamic shape (tests/interop/bad_onnx.py writes it with onnx.helper), every node named in one
+ * run; a truncated file, with the byte and the field where it breaks; an empty file; and bad usage (exit 2). */
+static void test_import_refusals(void) {
+    char *dir = fmt("%s/refusals", workdir), *out;
+    make_dir(dir);
+    if (have_onnx &&
+        step("bad_onnx.py", fmt("%s %s/tests/interop/bad_onnx.py %s/bad.onnx", PYTHON, SOURCE_ROOT, dir))) {
+        CU_ASSERT_EQUAL(runs(&out, fmt("%s import %s/bad.onnx -o %s/bad", DLC_PATH, dir, dir)), 1);
+        /* the shapes are unknown past the input, but the operators are reported all the same */
+        static const char *const expected[] = {
+            "bad.onnx: error: dynamic shape: dimension 2 of graph input 'x' is 'height'",
+            "bad.onnx: error: node 'erf' (Erf): unsupported operator",
+            "bad.onnx: error: node 'lstm' (LSTM): unsupported operator",
+            "bad.onnx: error: node 'shape' (Shape): unsupported operator",
+        };
+        for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
+            bool found = strstr(out, expected[i]) != NULL;
+            if (!found)
+                printf("\n  FAILED: dlc import does not say \"%s\":\n%s", expected[i], out);
+            CU_ASSERT(found);
+        }
+        CU_ASSERT(access(fmt("%s/bad", dir), F_OK) != 0);
+        CU_ASSERT_EQUAL(runs(&out, fmt("%s import %s/bad.onnx -o %s/bad --static", DLC_PATH, dir, dir)), 2);
+        if (step("bad_onnx.py --static",
+                 fmt("%s %s/tests/interop/bad_onnx.py %s/bad2.onnx --static", PYTHON, SOURCE_ROOT, dir))) {
+            CU_ASSERT_EQUAL(runs(&out, fmt("%s import %s/bad2.onnx -o %s/bad2", DLC_PATH, dir, dir)), 1);
+            static const char *const nodes[] = {
+                "node 'grouped' (Conv): group 2 is not supported",
+                "node 'dilated' (Conv): dilations (2, 2) are not supported",
+                "node 'erf' (Erf): unsupported operator",
+                "node 'lstm' (LSTM): unsupported operator",
+                "node 'ceil' (MaxPool): ceil_mode 1, storage_order 0: only 0 is supported",
+                "node 'shape' (Shape): unsupported operator",
+                "node 'softmax' (Softmax): attribute 'stash_type' is not supported",
+            };
+            for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+                bool found = strstr(out, nodes[i]) != NULL;
+                if (!found)
+                    printf("\n  FAILED: dlc import does not say \"%s\":\n%s", nodes[i], out);
+                CU_ASSERT(found);
+            }
+            CU_ASSERT(access(fmt("%s/bad2", dir), F_OK) != 0);
+        }
+    }
+    /* a file cut in the middle of a tensor: the byte, the field, and what is wrong */
+    char *whole = fmt("%s/zoo/lenet.onnx", workdir), *cut = fmt("%s/cut.onnx", dir);
+    size_t n;
+    char *bytes = slurp_n(whole, &n);
+    if (n > 1000) {
+        FILE *f = fopen(cut, "wb");
+        fwrite(bytes, 1, n / 2, f);
+        fclose(f);
+        CU_ASSERT_EQUAL(runs(&out, fmt("%s import %s -o %s/cut", DLC_PATH, cut, dir)), 1);
+        bool said = strstr(out, "cut.onnx: error: not a well-formed ONNX model: byte ") &&
+                    strstr(out, "in model.graph.") && strstr(out, "runs past the end of the file") &&
+                    strstr(out, "the file is truncated or damaged");
+        if (!said)
+            printf("\n  FAILED: the truncated file's message:\n%s", out);
+        CU_ASSERT(said);
+        CU_ASSERT(access(fmt("%s/cut", dir), F_OK) != 0);
+    } else {
+        CU_FAIL("the PyTorch export of lenet is missing (see test_import_pytorch)");
+    }
+    write_text(fmt("%s/empty.onnx", dir), "");
+    CU_ASSERT_EQUAL(runs(&out, fmt("%s import %s/empty.onnx -o %s/empty", DLC_PATH, dir, dir)), 1);
+    CU_ASSERT(strstr(out, "the file is empty, not an ONNX model") != NULL);
+    CU_ASSERT_EQUAL(runs(&out, fmt("%s import", DLC_PATH)), 2);
+    CU_ASSERT(strstr(out, "no ONNX file given") != NULL);
+    CU_ASSERT_EQUAL(runs(&out, fmt("%s import --help", DLC_PATH)), 0);
+    CU_ASSERT(strstr(out, "usage: dlc import FILE.onnx [-o DIR]") != NULL);
+}
+
 /* each model and the number of float initializers its export has (parameters, running statistics, constants) */
 #define ROUND_TRIP(name, params)                                                                                       \
     static void test_##name(void) { round_trips(#name, params); }
@@ -375,6 +556,8 @@ int main(int argc, char **argv) {
         CU_add_test(s, "lenet_relu: PyTorch <-> dlc (.npz), dlc -> ONNX", test_lenet_relu);
         CU_add_test(s, "batchnorm_concise: PyTorch <-> dlc (.npz), dlc -> ONNX", test_batchnorm_concise);
         CU_add_test(s, "modern CNNs: dlc export accepted by onnx.checker", test_export_modern);
+        CU_add_test(s, "PyTorch's ONNX exports -> dlc import", test_import_pytorch);
+        CU_add_test(s, "dlc import refusals", test_import_refusals);
     }
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
