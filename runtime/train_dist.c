@@ -171,9 +171,11 @@ int dlrt_dist_setup(DlrtTrainer *t) {
     for (int i = 0; i < mine; i++)
         if (!(tr->mine[i] = malloc(sizeof(float) * (size_t)tr->ng)))
             goto oom;
-    /* a right subtree of more than one chunk needs a buffer per level, for the rank's sums and for the top */
+    /* a right subtree of more than one chunk needs a buffer per level while its left sibling waits: a node at
+     * level L holds at most 2^(depth - 1 - L) chunks, so only levels up to depth - 3 have one; the top's buffers
+     * are a piece long */
     for (int i = 0; i < tr->depth; i++)
-        if (!(tr->tmp[i] = malloc(sizeof(float) * (size_t)tr->ng)) ||
+        if ((i <= tr->depth - 3 && !(tr->tmp[i] = malloc(sizeof(float) * (size_t)tr->ng))) ||
             !(tr->top[i] = malloc(sizeof(float) * (size_t)piece)))
             goto oom;
     return 0;
@@ -382,6 +384,12 @@ static void subtree(DlrtTrainer *t, int64_t lo, int64_t hi, int level, int64_t m
     }
     int64_t mid = lo + left_count(hi - lo);
     subtree(t, lo, mid, level + 1, m, out);
+    if (hi - mid == 1) { /* a leaf: its gradient is added where backward left it */
+        int64_t first = mid * t->chunk, count = m - first < t->chunk ? m - first : t->chunk;
+        run_chunk(t, first, count, m, tr->chunk_sums + mid * (1 + nm));
+        add_into(out, g, tr->ng);
+        return;
+    }
     subtree(t, mid, hi, level + 1, m, tr->tmp[level]);
     add_into(out, tr->tmp[level], tr->ng);
 }
