@@ -347,8 +347,8 @@ int dlrt_checkpoint_encode(const DlrtCheckpoint *ck, DlrtSink *sink, DlrtError *
         return DLRT_EINVAL;
     }
     Out o = {sink, 0, 0};
-    uint32_t sections = 1u + (ck->optim != NULL) + (ck->has_epoch != 0) + (ck->has_rng != 0) +
-                         (ck->ranks > 1 || ck->chunk > 0);
+    uint32_t sections =
+        1u + (ck->optim != NULL) + (ck->has_epoch != 0) + (ck->has_rng != 0) + (ck->ranks > 1 || ck->chunk > 0);
     out_bytes(&o, MAGIC, sizeof MAGIC);
     out_u32(&o, FORMAT_VERSION);
     out_u32(&o, sections);

@@ -100,7 +100,8 @@ typedef struct {
 /* This rank's share of a global batch of m examples: contiguous, in order, the first m mod N ranks one more. */
 void dlrt_dist_share(const DlrtDist *d, int64_t m, int64_t *first, int64_t *count);
 
-/* After the data is loaded and before the first batch: the canonical order's buffers, sized for this run's batches. Returns 0 or 1 (out of memory, said). */
+/* After the data is loaded and before the first batch: the canonical order's buffers, sized for this run's
+ * batches. Returns 0 or 1 (out of memory, said). */
 int dlrt_dist_setup(DlrtTrainer *t);
 void dlrt_dist_free(DlrtTrainer *t);
 

@@ -69,8 +69,10 @@ static int command_line(DlrtTrainer *t, int argc, char **argv) {
         return 2;
     }
     if (!t->dist && (a->has_chunk || a->fast_reduce)) {
-        fprintf(t->errf, "%s: %s sets how a data-parallel trainer sums its ranks' gradients; build one with `dlc build "
-                "--mpi` and run it under mpirun\n", t->prog, a->has_chunk ? "--chunk" : "--fast-reduce");
+        fprintf(t->errf,
+                "%s: %s sets how a data-parallel trainer sums its ranks' gradients; build one with `dlc build "
+                "--mpi` and run it under mpirun\n",
+                t->prog, a->has_chunk ? "--chunk" : "--fast-reduce");
         return 2;
     }
     /* --predict with --load or --resume and no --epochs predicts with the loaded weights and trains nothing. */
@@ -137,7 +139,9 @@ static int save_checkpoint(DlrtTrainer *t, int64_t epoch) {
                          .step = *t->m->step_counter(t->state),
                          .has_rng = 1,
                          .rng = t->shuffle,
-                         .ranks = t->chunk ? 0 : t->dist ? (uint64_t)t->dist->size : 1,
+                         .ranks = t->chunk  ? 0
+                                  : t->dist ? (uint64_t)t->dist->size
+                                            : 1,
                          .chunk = (uint64_t)t->chunk};
     return dlrt_checkpoint_save(t->args.save, &ck, &t->err);
 }
@@ -152,7 +156,8 @@ static int refuse_order(DlrtTrainer *t, const char *path, const DlrtCheckpoint *
     if (ck->chunk == chunk && (chunk || written == ranks))
         return 0;
     if (ck->chunk && chunk)
-        snprintf(why, sizeof why, "summed its gradients in chunks of %llu examples and this one in chunks of %llu; "
+        snprintf(why, sizeof why,
+                 "summed its gradients in chunks of %llu examples and this one in chunks of %llu; "
                  "resume it with --chunk %llu",
                  (unsigned long long)ck->chunk, (unsigned long long)chunk, (unsigned long long)ck->chunk);
     else if (ck->chunk)

@@ -29,19 +29,19 @@ typedef struct {
 } Node;
 
 struct DlrtDistTree {
-    int size;              /* ranks */
-    int64_t ng;            /* floats of gradient */
-    int64_t max_chunks;    /* K of a full batch */
-    int depth;             /* levels of the tree of max_chunks leaves */
-    Node *roots;           /* every rank's roots, in chunk order (so rank by rank); capacity max_roots_all */
-    int64_t *first_root;   /* [size + 1]: rank r's roots are roots[first_root[r] .. first_root[r + 1]) */
-    int max_roots_all;     /* bound on the roots of all ranks */
-    float **mine;          /* this rank's roots' sums, ng floats each */
-    float **tmp;           /* one per level: a right subtree's sum while its left sibling waits */
-    float *send, *recv;    /* one slab's pieces: this rank's roots' for every rank, every rank's roots' of ours */
-    float **top;           /* one per level, a piece long: the nodes above the roots */
+    int size;            /* ranks */
+    int64_t ng;          /* floats of gradient */
+    int64_t max_chunks;  /* K of a full batch */
+    int depth;           /* levels of the tree of max_chunks leaves */
+    Node *roots;         /* every rank's roots, in chunk order (so rank by rank); capacity max_roots_all */
+    int64_t *first_root; /* [size + 1]: rank r's roots are roots[first_root[r] .. first_root[r + 1]) */
+    int max_roots_all;   /* bound on the roots of all ranks */
+    float **mine;        /* this rank's roots' sums, ng floats each */
+    float **tmp;         /* one per level: a right subtree's sum while its left sibling waits */
+    float *send, *recv;  /* one slab's pieces: this rank's roots' for every rank, every rank's roots' of ours */
+    float **top;         /* one per level, a piece long: the nodes above the roots */
     int64_t *send_count, *recv_count;
-    double *chunk_sums;    /* per chunk: loss times its size, then its metrics */
+    double *chunk_sums; /* per chunk: loss times its size, then its metrics */
 };
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -256,7 +256,8 @@ int dlrt_dist_check_model(DlrtTrainer *t) {
     fnv1a(&h, sizes, sizeof sizes);
     fnv1a(&h, flags, sizeof flags);
     fnv1a(&h, &t->lr, sizeof t->lr);
-    if (name_differing(t, h, "a different model, or different --epochs, --batch, --lr, --seed, --chunk or --fast-reduce") == 0)
+    if (name_differing(
+            t, h, "a different model, or different --epochs, --batch, --lr, --seed, --chunk or --fast-reduce") == 0)
         return 0;
     return 1;
 }
