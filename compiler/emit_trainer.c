@@ -238,6 +238,7 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
     fprintf(o, "    .plot_log = %d,\n", t->plot_log);
     fprintf(o, "    .images = %d,\n    .kfold = %d,\n    .submission = %d,\n", images, kfold, submission);
     fprintf(o, "    .blas_flops = %.0f,\n", largest_blas_call(c));
+    fprintf(o, "    .isa = DLRT_COMPILED_ISA,\n");
     fprintf(o, "};\n\n");
     if (opt->mpi)
         fprintf(o, "int main(int argc, char **argv) { return dlrt_mpi_train_main(&%s_model, argc, argv); }\n", name);

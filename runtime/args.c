@@ -42,6 +42,8 @@ static const Flag flags[] = {
     {{"--predict", 0}, ARG_FILES, OFF(predict), OFF(n_predict), 0, 0},
     {{"--kfold", 1}, ARG_I32, OFF(kfold), OFF(has_kfold), 2, 1000},
     {{"--submission", 1}, ARG_PATH, OFF(submission), 0, 0, 0},
+    {{"--chunk", 1}, ARG_INT, OFF(chunk), OFF(has_chunk), 1, INT64_C(1) << 40},
+    {{"--fast-reduce", 0}, ARG_FLAG, OFF(fast_reduce), 0, 0, 0},
     {{"--quiet", 0}, ARG_FLAG, OFF(quiet), 0, 0, 0},
     {{"--help", 0}, ARG_FLAG, OFF(help), 0, 0, 0},
     {{"--version", 0}, ARG_FLAG, OFF(version), 0, 0, 0},
@@ -207,6 +209,10 @@ void dlrt_usage(FILE *out, const char *prog, const char *model, const DlrtArgs *
             "  --kfold K             K-fold cross-validation (CSV models), then training on all the data\n"
             "  --submission FILE.csv after training, predict the test set and write a Kaggle submission\n"
             "                        (CSV models: a header such as Id,SalePrice, then one line per test row)\n"
+            "  --chunk N             data-parallel trainers (dlc build --mpi): examples per chunk of the\n"
+            "                        canonical order in which gradients are summed (default 16)\n"
+            "  --fast-reduce         data-parallel trainers: sum the ranks' gradients with MPI's own order;\n"
+            "                        the bits then depend on the number of ranks\n"
             "  --quiet               no progress output\n"
             "  --version             the dlc version that generated this trainer\n"
             "  --help                this text\n",

@@ -248,7 +248,7 @@ uint64_t dlrt_checkpoint_size(const DlrtCheckpoint *ck) {
         total += SECTION_HEADER_BYTES + SMALL_SECTION_BYTES;
     if (ck->has_rng)
         total += SECTION_HEADER_BYTES + SMALL_SECTION_BYTES;
-    if (ck->ranks > 1)
+    if (ck->ranks > 1 || ck->chunk > 0)
         total += SECTION_HEADER_BYTES + SMALL_SECTION_BYTES;
     return total;
 }
@@ -347,7 +347,8 @@ int dlrt_checkpoint_encode(const DlrtCheckpoint *ck, DlrtSink *sink, DlrtError *
         return DLRT_EINVAL;
     }
     Out o = {sink, 0, 0};
-    uint32_t sections = 1u + (ck->optim != NULL) + (ck->has_epoch != 0) + (ck->has_rng != 0) + (ck->ranks > 1);
+    uint32_t sections =
+        1u + (ck->optim != NULL) + (ck->has_epoch != 0) + (ck->has_rng != 0) + (ck->ranks > 1 || ck->chunk > 0);
     out_bytes(&o, MAGIC, sizeof MAGIC);
     out_u32(&o, FORMAT_VERSION);
     out_u32(&o, sections);
@@ -360,8 +361,8 @@ int dlrt_checkpoint_encode(const DlrtCheckpoint *ck, DlrtSink *sink, DlrtError *
         out_small_section(&o, TAG_TRAIN, (uint64_t)ck->epoch, ck->step);
     if (ck->has_rng)
         out_small_section(&o, TAG_RNG, ck->rng.state, ck->rng.inc);
-    if (ck->ranks > 1) /* a single process's files stay as they were */
-        out_small_section(&o, TAG_DIST, ck->ranks, 0);
+    if (ck->ranks > 1 || ck->chunk > 0) /* a single process's files stay as they were */
+        out_small_section(&o, TAG_DIST, ck->ranks > 1 ? ck->ranks : 0, ck->chunk);
     if (o.failed) {
         Msg m = m_begin(err, "checkpoint");
         m_str(&m, "write failed");
@@ -860,5 +861,6 @@ int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, Dl
         ck->rng.inc = get_u64(b + rng.body + 8);
     }
     ck->ranks = dist.body ? get_u64(b + dist.body) : 1;
+    ck->chunk = dist.body ? get_u64(b + dist.body + 8) : 0;
     return DLRT_OK;
 }

@@ -293,7 +293,9 @@ typedef struct {
     double lr;
     uint64_t seed;
     int threads, kfold;
-    int has_epochs, has_batch, has_lr, has_seed, has_limit, has_threads, has_kfold;
+    int64_t chunk; /* data-parallel trainers: examples per chunk of the canonical summation order */
+    int has_epochs, has_batch, has_lr, has_seed, has_limit, has_threads, has_kfold, has_chunk;
+    int fast_reduce; /* data-parallel trainers: sum the gradients in an order that depends on the ranks */
     const char *data, *report, *metrics, *plot, *save, *load, *resume, *show_samples, *show_predictions;
     const char *submission; /* CSV models: write the test set's predictions as a Kaggle submission */
     char **predict;         /* argv slice of the files after --predict */
@@ -598,7 +600,24 @@ typedef struct {
     int submission; /* --submission (the same, predicting one value per row) */
 
     double blas_flops; /* FLOPs of the training step's largest BLAS call, for dlrt_set_threads */
+    const char *isa;   /* the instruction set the generated code was compiled for: DLRT_COMPILED_ISA, or NULL */
 } DlrtModel;
+
+/* The instruction set of the translation unit that expands it, as the trainer's descriptor records it: the
+ * generated loops compiled for another one sum in other orders (wider vectors, fused multiply-adds). */
+#if defined(__AVX512F__)
+#define DLRT_COMPILED_ISA "avx512f"
+#elif defined(__AVX2__) && defined(__FMA__)
+#define DLRT_COMPILED_ISA "avx2+fma"
+#elif defined(__AVX__)
+#define DLRT_COMPILED_ISA "avx"
+#elif defined(__x86_64__)
+#define DLRT_COMPILED_ISA "x86-64"
+#elif defined(__aarch64__)
+#define DLRT_COMPILED_ISA "aarch64"
+#else
+#define DLRT_COMPILED_ISA "portable"
+#endif
 
 /* DLRT_EINVAL, naming the field, when the descriptor cannot be run: a missing function, both or neither of
  * labels and targets, sizes out of range, an offer (images, kfold, submission) without what it needs. */
@@ -621,6 +640,13 @@ typedef struct DlrtDist {
     void (*sum_f64)(const struct DlrtDist *d, double *v, int64_t n);
     /* every rank's value, into all[size] on every rank */
     void (*gather_u64)(const struct DlrtDist *d, uint64_t v, uint64_t *all);
+    /* the canonical reduction's two steps (train_dist.c), every count below 2^31: `exchange` sends send_count[r]
+     * values to rank r, taken in rank order from send, and receives recv_count[r] from rank r, placed in rank
+     * order into recv (an all-to-all); `gather` fills v, which holds count[r] values of each rank r in rank order,
+     * with every rank's values, its own already in place (an all-gather) */
+    void (*exchange_f32)(const struct DlrtDist *d, const float *send, const int64_t *send_count, float *recv,
+                         const int64_t *recv_count);
+    void (*gather_f32)(const struct DlrtDist *d, float *v, const int64_t *count);
 } DlrtDist;
 
 /* dlrt_train_run as one rank of a data-parallel run over dist (NULL: the single process of dlrt_train_run). */

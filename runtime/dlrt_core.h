@@ -134,8 +134,10 @@ typedef struct {
     uint64_t step;
     int has_rng; /* the trainer's RNG state */
     DlrtRng rng;
-    uint64_t ranks; /* the data-parallel run that wrote it: its world size (a DIST section when above 1); read: 1
-                       when the file has none */
+    uint64_t ranks; /* the data-parallel run that wrote it: its world size when its summation order depended on
+                       it (a DIST section when above 1); read: 1 when the file has none, 0 for the canonical order */
+    uint64_t chunk; /* a data-parallel run in the canonical order: its examples per chunk (a DIST section); read:
+                       0 when the file has none */
 } DlrtCheckpoint;
 
 /* Reading flags. */

@@ -27,6 +27,30 @@ static void gather_u64(const DlrtDist *d, uint64_t v, uint64_t *all) {
     MPI_Allgather(&v, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD);
 }
 
+/* int counts and displacements from int64 ones (train_dist.c keeps them below 2^31) */
+static void to_int(int n, const int64_t *count, int *c, int *displ) {
+    int at = 0;
+    for (int r = 0; r < n; r++) {
+        c[r] = (int)count[r];
+        displ[r] = at;
+        at += c[r];
+    }
+}
+
+static void exchange_f32(const DlrtDist *d, const float *send, const int64_t *send_count, float *recv,
+                         const int64_t *recv_count) {
+    int sc[d->size], sd[d->size], rc[d->size], rd[d->size];
+    to_int(d->size, send_count, sc, sd);
+    to_int(d->size, recv_count, rc, rd);
+    MPI_Alltoallv(send, sc, sd, MPI_FLOAT, recv, rc, rd, MPI_FLOAT, MPI_COMM_WORLD);
+}
+
+static void gather_f32(const DlrtDist *d, float *v, const int64_t *count) {
+    int c[d->size], displ[d->size];
+    to_int(d->size, count, c, displ);
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, v, c, displ, MPI_FLOAT, MPI_COMM_WORLD);
+}
+
 int dlrt_mpi_train_main(const DlrtModel *model, int argc, char **argv) {
 #ifdef _OPENMP
     if (!getenv("OMP_WAIT_POLICY") && argc > 0) {
@@ -35,7 +59,11 @@ int dlrt_mpi_train_main(const DlrtModel *model, int argc, char **argv) {
     }
 #endif
     MPI_Init(&argc, &argv);
-    DlrtDist d = {.sum_f32 = sum_f32, .sum_f64 = sum_f64, .gather_u64 = gather_u64};
+    DlrtDist d = {.sum_f32 = sum_f32,
+                  .sum_f64 = sum_f64,
+                  .gather_u64 = gather_u64,
+                  .exchange_f32 = exchange_f32,
+                  .gather_f32 = gather_f32};
     MPI_Comm_rank(MPI_COMM_WORLD, &d.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &d.size);
     MPI_Comm local;

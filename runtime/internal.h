@@ -36,6 +36,11 @@ int dlrt_output_check(const char *path, DlrtError *err);
 enum { DLRT_GLYPH_W = 5, DLRT_GLYPH_H = 9, DLRT_GLYPH_ADVANCE = 6 };
 const unsigned char *dlrt_glyph(int c);
 
+typedef struct DlrtDistTree DlrtDistTree;
+
+/* Examples per chunk of a data-parallel run's canonical summation order when --chunk is not given. */
+enum { DLRT_DIST_CHUNK = 16 };
+
 /* ---- the trainer (train.c, train_loop.c, train_data.c, train_pictures.c, train_paths.c) ---- */
 
 /* Fashion-MNIST's images as the data holds them, before a model's resize. */
@@ -82,12 +87,27 @@ typedef struct {
     double train_loss, train_acc, test_loss, test_acc;
     double train_seconds;
     int64_t trained; /* examples, for the report's rate */
+
+    /* a data-parallel run's reduction (train_dist.c) */
+    int64_t chunk;         /* examples per chunk of the canonical order; 0 with --fast-reduce */
+    DlrtDistTree *tree;    /* the canonical order's buffers, from dlrt_dist_setup */
+    double reduce_seconds; /* spent summing gradients across ranks (after this rank's backward passes) */
+    int64_t steps;         /* the batches those seconds are over */
 } DlrtTrainer;
 
 /* ---- train_dist.c: what a data-parallel rank does beyond a single process ---- */
 
 /* This rank's share of a global batch of m examples: contiguous, in order, the first m mod N ranks one more. */
 void dlrt_dist_share(const DlrtDist *d, int64_t m, int64_t *first, int64_t *count);
+
+/* After the data is loaded and before the first batch: the canonical order's buffers, sized for this run's
+ * batches. Returns 0 or 1 (out of memory, said). */
+int dlrt_dist_setup(DlrtTrainer *t);
+void dlrt_dist_free(DlrtTrainer *t);
+
+/* At start-up: whether every rank runs the same kernels (the generated code's instruction set and OpenBLAS's
+ * core), which the same bits on every host need; rank 0 names the ranks that differ. Only a warning. */
+void dlrt_dist_check_kernels(DlrtTrainer *t);
 
 /* Threads per rank when --threads is not given: this host's cores shared by its ranks, at least 1. */
 int dlrt_dist_threads(const DlrtDist *d);
@@ -104,9 +124,12 @@ int dlrt_dist_check_model(DlrtTrainer *t);
  * after rank 0 names the ranks that differ from it. */
 int dlrt_dist_check_params(DlrtTrainer *t, int64_t epoch);
 
-/* One global batch of m examples in t->xb and t->yb: this rank's forward pass over its share, the loss and
- * metrics summed over all ranks into *loss (the global batch's mean) and metrics[], then, if the loss is finite,
- * the backward pass and the gradients summed over all ranks (each share weighted by its size). Returns the
+/* One global batch of m examples in t->xb and t->yb, leaving in the gradient region the global batch's gradient,
+ * the same on every rank, and the loss and metrics summed over all ranks in *loss (the global batch's mean) and
+ * metrics[]; when the loss is not finite the gradients are left as they are. In the canonical order the batch is
+ * cut into chunks of t->chunk examples, each rank runs forward and backward on whole chunks of its share, and the
+ * chunks' gradients are added in one tree fixed by the chunk indices, so the bits do not depend on the number
+ * of ranks; with --fast-reduce each rank runs its share of examples at once and MPI sums them. Returns the
  * global batch's loss summed over its examples. */
 double dlrt_dist_batch(DlrtTrainer *t, int64_t m, float *loss, double *metrics);
 

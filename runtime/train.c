@@ -68,6 +68,13 @@ static int command_line(DlrtTrainer *t, int argc, char **argv) {
                 t->prog, m->name);
         return 2;
     }
+    if (!t->dist && (a->has_chunk || a->fast_reduce)) {
+        fprintf(t->errf,
+                "%s: %s sets how a data-parallel trainer sums its ranks' gradients; build one with `dlc build "
+                "--mpi` and run it under mpirun\n",
+                t->prog, a->has_chunk ? "--chunk" : "--fast-reduce");
+        return 2;
+    }
     /* --predict with --load or --resume and no --epochs predicts with the loaded weights and trains nothing. */
     t->predict_only = a->n_predict > 0 && (a->load || a->resume) && !a->has_epochs;
     return CONTINUE;
@@ -132,8 +139,47 @@ static int save_checkpoint(DlrtTrainer *t, int64_t epoch) {
                          .step = *t->m->step_counter(t->state),
                          .has_rng = 1,
                          .rng = t->shuffle,
-                         .ranks = t->dist ? (uint64_t)t->dist->size : 1};
+                         .ranks = t->chunk  ? 0
+                                  : t->dist ? (uint64_t)t->dist->size
+                                            : 1,
+                         .chunk = (uint64_t)t->chunk};
     return dlrt_checkpoint_save(t->args.save, &ck, &t->err);
+}
+
+/* --resume continues bit for bit only in the summation order the checkpoint was written in: the canonical order
+ * of the same chunk size on any number of ranks, or an order that depends on the number of ranks (--fast-reduce,
+ * or a single process) on as many. Returns 1 after saying why when the orders differ. */
+static int refuse_order(DlrtTrainer *t, const char *path, const DlrtCheckpoint *ck) {
+    uint64_t ranks = t->dist ? (uint64_t)t->dist->size : 1, chunk = (uint64_t)t->chunk;
+    uint64_t written = ck->ranks ? ck->ranks : 1;
+    char why[512];
+    if (ck->chunk == chunk && (chunk || written == ranks))
+        return 0;
+    if (ck->chunk && chunk)
+        snprintf(why, sizeof why,
+                 "summed its gradients in chunks of %llu examples and this one in chunks of %llu; "
+                 "resume it with --chunk %llu",
+                 (unsigned long long)ck->chunk, (unsigned long long)chunk, (unsigned long long)ck->chunk);
+    else if (ck->chunk)
+        snprintf(why, sizeof why,
+                 "summed its gradients in the canonical order (chunks of %llu examples) and this one %s; resume it "
+                 "with a data-parallel trainer (dlc build --mpi) without --fast-reduce, on any number of ranks",
+                 (unsigned long long)ck->chunk, t->dist ? "with --fast-reduce" : "is a single process");
+    else if (chunk)
+        snprintf(why, sizeof why,
+                 "was written by a run on %llu %s whose summation order depends on the number of ranks and this one "
+                 "sums in the canonical order; resume it %s, or --load its weights to start a new run",
+                 (unsigned long long)written, written == 1 ? "rank" : "ranks",
+                 written == 1 ? "without mpirun" : "on as many ranks with --fast-reduce");
+    else
+        snprintf(why, sizeof why,
+                 "was written by a run on %llu %s and this one has %llu; resume it on as many (%s), or --load its "
+                 "weights to start a new run",
+                 (unsigned long long)written, written == 1 ? "rank" : "ranks", (unsigned long long)ranks,
+                 written == 1 ? "without mpirun" : "mpirun -np N --fast-reduce");
+    if (!t->dist || t->dist->rank == 0)
+        fprintf(t->errf, "%s: %s %s\n", t->prog, path, why);
+    return 1;
 }
 
 /* The starting point: the model initialised from the seed, then --load's weights or --resume's whole state;
@@ -152,19 +198,8 @@ static int start(DlrtTrainer *t) {
                              .n_optim = a->resume ? t->n_optim : 0};
         if (dlrt_checkpoint_load(path, &ck, a->resume ? DLRT_CKPT_RESUME : 0u, &t->err) != DLRT_OK)
             return dlrt_trainer_fail(t, 1);
-        uint64_t ranks = t->dist ? (uint64_t)t->dist->size : 1;
-        uint64_t written = ck.ranks ? ck.ranks : 1;
-        if (a->resume && written != ranks) {
-            /* the gradients' summation order depends on the number of ranks: another number would not continue
-             * the run bit for bit */
-            if (!t->dist || t->dist->rank == 0)
-                fprintf(t->errf,
-                        "%s: %s was written by a run on %llu %s and this one has %llu; resume it on as many (%s), or "
-                        "--load its weights to start a new run\n",
-                        t->prog, path, (unsigned long long)written, written == 1 ? "rank" : "ranks",
-                        (unsigned long long)ranks, written == 1 ? "without mpirun, or mpirun -np 1" : "mpirun -np N");
+        if (a->resume && refuse_order(t, path, &ck))
             return 1;
-        }
         if (a->resume) {
             t->first_epoch = ck.epoch;
             *t->m->step_counter(t->state) = ck.step;
@@ -326,10 +361,14 @@ static int run(DlrtTrainer *t) {
         status = dlrt_dist_agree(t, dlrt_trainer_check_paths(t));
     if (status)
         return status;
+    dlrt_dist_check_kernels(t);
+    /* OpenBLAS's bits depend on its thread count for some shapes (it picks other kernels): the canonical order
+     * calls it on one thread, its calls being one chunk's, and the generated loops (whose sums are the same on
+     * any number of threads) take the cores */
     dlrt_set_threads(t->args.has_threads ? t->args.threads
                      : t->dist           ? dlrt_dist_threads(t->dist)
                                          : 0,
-                     t->m->blas_flops);
+                     t->chunk ? 0 : t->m->blas_flops);
     /* in a data-parallel run, a rank that fails (its data, its memory, a checkpoint) stops every rank */
     status = dlrt_dist_agree(t, dlrt_trainer_load_data(t));
     if (status == 0)
@@ -345,13 +384,20 @@ static int run(DlrtTrainer *t) {
         dlrt_history_init(&t->hist, t->epochs > 0 ? t->epochs : 1, &t->err) != DLRT_OK)
         return dlrt_trainer_fail(t, 1);
     t->train_loss = t->train_acc = t->test_loss = t->test_acc = NAN;
+    if (dlrt_dist_agree(t, dlrt_dist_setup(t)))
+        return 1;
     double t0 = dlrt_now();
     status = train(t);
+    if (t->dist && t->dist->rank == 0 && !t->args.quiet && t->steps > 0)
+        fprintf(t->out, "%d ranks, %s: %.2f ms per step summing gradients across ranks, of %.2f ms\n", t->dist->size,
+                t->chunk ? "canonical order" : "--fast-reduce", 1e3 * t->reduce_seconds / (double)t->steps,
+                1e3 * t->train_seconds / (double)t->steps);
     status = after_training(t, status);
     return write_outputs(t, status, dlrt_now() - t0);
 }
 
 static void release(DlrtTrainer *t) {
+    dlrt_dist_free(t);
     dlrt_history_free(&t->hist);
     dlrt_batcher_free(&t->batcher);
     dlrt_batcher_free(&t->tbatcher);
@@ -432,6 +478,11 @@ static int command_line_dist(DlrtTrainer *t, int argc, char **argv) {
         fprintf(t->errf, "%s: --kfold trains in one process; run it without mpirun or with -np 1\n", t->prog);
         status = 2;
     }
+    if (status == CONTINUE && t->args.fast_reduce && t->args.has_chunk) {
+        fprintf(t->errf, "%s: --chunk sets the canonical summation order, which --fast-reduce gives up\n", t->prog);
+        status = 2;
+    }
+    t->chunk = t->args.fast_reduce ? 0 : t->args.has_chunk ? t->args.chunk : DLRT_DIST_CHUNK;
     if (status == CONTINUE && (t->m->grad_offset < 0 || !t->m->example_base)) {
         fprintf(t->errf,
                 "%s: this model's gradients are not all in one region of its state (%s_GRAD_OFFSET is -1), so it "

@@ -4,11 +4,186 @@
  * the gradients are summed across ranks between backward and the optimizer step, and every rank then takes the
  * same step. Dropout masks are keyed by an example's index in the global batch (the model's example_base), so
  * they do not depend on the number of ranks. */
+#include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+/* The canonical order. A global batch of m examples is cut into K = ceil(m / chunk) chunks (the last one may be
+ * shorter); chunk k's gradient is the model's backward pass over chunk k alone, one call of the generated code
+ * with the same inputs wherever it runs, scaled by its share of the batch. The chunks are the leaves of one
+ * binary tree over 0..K, each node the float sum of its children, the left child holding the largest power of
+ * two of chunks below the node's count. Rank r holds a contiguous range of chunks (dlrt_dist_share over K) and
+ * adds up the largest subtrees inside it, its "roots" (one when N is a power of two dividing K; at most about
+ * 2 log2 K). The gradient vector is cut into N pieces: every rank sends piece j of each of its roots to rank j
+ * (exchange_f32), rank j adds the tree's nodes above the roots for its piece, and every rank gathers the pieces
+ * (gather_f32). Communication is about two gradients per rank, as a ring all-reduce's, and every sum of the tree
+ * is the same floating-point operation on the same operands whatever N is. */
+enum { SLAB = 1 << 24 }; /* floats reduced at a time: MPI counts stay below 2^31 and buffers stay bounded */
+
+typedef struct {
+    int64_t lo, hi; /* chunks lo..hi */
+} Node;
+
+struct DlrtDistTree {
+    int size;            /* ranks */
+    int64_t ng;          /* floats of gradient */
+    int64_t max_chunks;  /* K of a full batch */
+    int depth;           /* levels of the tree of max_chunks leaves */
+    Node *roots;         /* every rank's roots, in chunk order (so rank by rank); capacity max_roots_all */
+    int64_t *first_root; /* [size + 1]: rank r's roots are roots[first_root[r] .. first_root[r + 1]) */
+    int max_roots_all;   /* bound on the roots of all ranks */
+    float **mine;        /* this rank's roots' sums, ng floats each */
+    float **tmp;         /* one per level: a right subtree's sum while its left sibling waits */
+    float *send, *recv;  /* one slab's pieces: this rank's roots' for every rank, every rank's roots' of ours */
+    float **top;         /* one per level, a piece long: the nodes above the roots */
+    int64_t *send_count, *recv_count;
+    double *chunk_sums; /* per chunk: loss times its size, then its metrics */
+};
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* The left child's chunk count: the largest power of two below n (n >= 2). */
+static int64_t left_count(int64_t n) {
+    int64_t p = 1;
+    while (2 * p < n)
+        p *= 2;
+    return p;
+}
+
+static int levels(int64_t k) {
+    int d = 1;
+    for (int64_t p = 1; p < k; p *= 2)
+        d++;
+    return d;
+}
+
+/* Appends to out the largest subtrees of node lo..hi inside chunks a..b, left to right; returns their count. */
+static int collect_roots(int64_t lo, int64_t hi, int64_t a, int64_t b, Node *out) {
+    if (hi <= a || lo >= b)
+        return 0;
+    if (a <= lo && hi <= b) {
+        if (out)
+            *out = (Node){lo, hi};
+        return 1;
+    }
+    int64_t mid = lo + left_count(hi - lo);
+    int n = collect_roots(lo, mid, a, b, out);
+    return n + collect_roots(mid, hi, a, b, out ? out + n : NULL);
+}
+
+/* Every rank's roots for a batch of k chunks, into tr->roots and tr->first_root. */
+static void all_roots(const DlrtDist *d, DlrtDistTree *tr, int64_t k) {
+    int64_t n = 0;
+    for (int r = 0; r < d->size; r++) {
+        DlrtDist other = *d;
+        other.rank = r;
+        int64_t first, count;
+        dlrt_dist_share(&other, k, &first, &count);
+        tr->first_root[r] = n;
+        n += collect_roots(0, k, first, first + count, tr->roots + n);
+    }
+    tr->first_root[d->size] = n;
+}
+
+static int roots_bound(const DlrtDist *d, int64_t k, int rank) {
+    DlrtDist other = *d;
+    int total = 0;
+    for (int r = 0; r < d->size; r++) {
+        if (rank >= 0 && r != rank)
+            continue;
+        other.rank = r;
+        int64_t first, count;
+        dlrt_dist_share(&other, k, &first, &count);
+        total += collect_roots(0, k, first, first + count, NULL);
+    }
+    return total;
+}
+
+void dlrt_dist_free(DlrtTrainer *t) {
+    DlrtDistTree *tr = t->tree;
+    if (!tr)
+        return;
+    for (int i = 0; tr->mine && i < tr->max_roots_all; i++)
+        free(tr->mine[i]);
+    for (int i = 0; i < tr->depth; i++) {
+        if (tr->tmp)
+            free(tr->tmp[i]);
+        if (tr->top)
+            free(tr->top[i]);
+    }
+    free(tr->mine);
+    free(tr->tmp);
+    free(tr->top);
+    free(tr->roots);
+    free(tr->first_root);
+    free(tr->send);
+    free(tr->recv);
+    free(tr->send_count);
+    free(tr->recv_count);
+    free(tr->chunk_sums);
+    free(tr);
+    t->tree = NULL;
+}
+
+int dlrt_dist_setup(DlrtTrainer *t) {
+    const DlrtDist *d = t->dist;
+    if (!d)
+        return 0;
+    if (!t->chunk)
+        return 0;
+    DlrtDistTree *tr = t->tree = calloc(1, sizeof *tr);
+    if (!tr)
+        goto oom;
+    int64_t batch = t->batch < t->train.n || t->train.n == 0 ? t->batch : t->train.n;
+    int64_t ks[2] = {ceil_div(batch, t->chunk), ceil_div(t->train.n % batch, t->chunk)}; /* full, last batch */
+    int mine = 0, all = 0;
+    for (int i = 0; i < 2; i++) {
+        if (ks[i] == 0)
+            continue;
+        int a = roots_bound(d, ks[i], d->rank), b = roots_bound(d, ks[i], -1);
+        mine = a > mine ? a : mine;
+        all = b > all ? b : all;
+    }
+    tr->size = d->size;
+    tr->ng = t->m->grad_bytes / (int64_t)sizeof(float);
+    tr->max_chunks = ks[0];
+    tr->depth = levels(ks[0]);
+    tr->max_roots_all = all;
+    int64_t slab = tr->ng < SLAB ? tr->ng : SLAB, piece = ceil_div(slab, d->size);
+    int nm = t->m->n_metrics;
+    tr->roots = malloc(sizeof(Node) * (size_t)(all > 0 ? all : 1));
+    tr->first_root = malloc(sizeof(int64_t) * (size_t)(d->size + 1));
+    tr->mine = calloc((size_t)(all > 0 ? all : 1), sizeof(float *));
+    tr->tmp = calloc((size_t)tr->depth, sizeof(float *));
+    tr->top = calloc((size_t)tr->depth, sizeof(float *));
+    tr->send = malloc(sizeof(float) * (size_t)(mine * slab + 1));
+    tr->recv = malloc(sizeof(float) * (size_t)(all * piece + 1));
+    tr->send_count = malloc(sizeof(int64_t) * (size_t)d->size);
+    tr->recv_count = malloc(sizeof(int64_t) * (size_t)d->size);
+    tr->chunk_sums = malloc(sizeof(double) * (size_t)(ks[0] * (1 + nm)));
+    if (!tr->roots || !tr->first_root || !tr->mine || !tr->tmp || !tr->top || !tr->send || !tr->recv ||
+        !tr->send_count || !tr->recv_count || !tr->chunk_sums)
+        goto oom;
+    for (int i = 0; i < mine; i++)
+        if (!(tr->mine[i] = malloc(sizeof(float) * (size_t)tr->ng)))
+            goto oom;
+    /* a right subtree of more than one chunk needs a buffer per level while its left sibling waits: a node at
+     * level L holds at most 2^(depth - 1 - L) chunks, so only levels up to depth - 3 have one; the top's buffers
+     * are a piece long */
+    for (int i = 0; i < tr->depth; i++)
+        if ((i <= tr->depth - 3 && !(tr->tmp[i] = malloc(sizeof(float) * (size_t)tr->ng))) ||
+            !(tr->top[i] = malloc(sizeof(float) * (size_t)piece)))
+            goto oom;
+    return 0;
+oom:
+    fprintf(t->errf, "%s: out of memory for the buffers of the canonical summation order (--fast-reduce needs none)\n",
+            t->prog);
+    return 1;
+}
 
 void dlrt_dist_share(const DlrtDist *d, int64_t m, int64_t *first, int64_t *count) {
     int64_t q = m / d->size, r = m % d->size, k = d->rank;
@@ -76,13 +251,32 @@ int dlrt_dist_check_model(DlrtTrainer *t) {
         fnv1a(&h, &p.offset, sizeof p.offset);
     }
     uint64_t sizes[3] = {m->state_bytes, (uint64_t)m->grad_offset, (uint64_t)m->grad_bytes};
-    int64_t flags[3] = {t->epochs, t->batch, (int64_t)t->seed};
+    int64_t flags[5] = {t->epochs, t->batch, (int64_t)t->seed, t->args.fast_reduce,
+                        t->args.has_chunk ? t->args.chunk : DLRT_DIST_CHUNK};
     fnv1a(&h, sizes, sizeof sizes);
     fnv1a(&h, flags, sizeof flags);
     fnv1a(&h, &t->lr, sizeof t->lr);
-    if (name_differing(t, h, "a different model, or different --epochs, --batch, --lr or --seed") == 0)
+    if (name_differing(
+            t, h, "a different model, or different --epochs, --batch, --lr, --seed, --chunk or --fast-reduce") == 0)
         return 0;
     return 1;
+}
+
+void dlrt_dist_check_kernels(DlrtTrainer *t) {
+    if (!t->dist)
+        return;
+    char what[512];
+    const char *core = openblas_get_corename();
+    snprintf(what, sizeof what,
+             "its kernels (rank 0 runs generated code compiled for %s and OpenBLAS's %s kernels); the same bits on "
+             "every rank need the same kernels: build the trainer without --native and give every host the same "
+             "CPU family, or set OPENBLAS_CORETYPE alike",
+             t->m->isa ? t->m->isa : "an unrecorded instruction set", core ? core : "unknown");
+    what[sizeof what - 1] = '\0';
+    uint64_t h = 0xcbf29ce484222325u;
+    fnv1a(&h, t->m->isa ? t->m->isa : "", t->m->isa ? strlen(t->m->isa) : 0);
+    fnv1a(&h, core ? core : "", core ? strlen(core) : 0);
+    name_differing(t, h, what);
 }
 
 int dlrt_dist_check_params(DlrtTrainer *t, int64_t epoch) {
@@ -96,7 +290,9 @@ int dlrt_dist_check_params(DlrtTrainer *t, int64_t epoch) {
     return name_differing(t, h, what) ? 1 : 0;
 }
 
-double dlrt_dist_batch(DlrtTrainer *t, int64_t m, float *loss, double *metrics) {
+/* --fast-reduce: this rank's share of examples in one call, each share's gradient weighted by its size, and
+ * MPI's all-reduce, whose order of addition depends on the number of ranks. */
+static double fast_batch(DlrtTrainer *t, int64_t m, float *loss, double *metrics) {
     const DlrtDist *d = t->dist;
     const DlrtModel *md = t->m;
     int nm = md->n_metrics;
@@ -139,6 +335,137 @@ double dlrt_dist_batch(DlrtTrainer *t, int64_t m, float *loss, double *metrics) 
     } else {
         memset(g, 0, (size_t)md->grad_bytes);
     }
+    double t0 = dlrt_now();
     d->sum_f32(d, g, ng);
+    t->reduce_seconds += dlrt_now() - t0;
     return sums[0];
+}
+
+/* The model's forward and backward passes over chunk k of the batch in t->xb and t->yb (examples first..first +
+ * count), its gradient then scaled by count / m in place; its loss times count and its metrics into sums. */
+static void run_chunk(DlrtTrainer *t, int64_t first, int64_t count, int64_t m, double *sums) {
+    const DlrtModel *md = t->m;
+    const float *x = t->xb + first * md->x_size;
+    const void *y = (const char *)t->yb + (size_t)(first * md->y_size) * 4; /* int32 labels or float targets */
+    double *metrics = t->sums;
+    *md->example_base(t->state) = (uint64_t)first;
+    float local = md->labels.forward_train
+                      ? md->labels.forward_train(t->state, (int)count, x, (const int32_t *)y, metrics)
+                      : md->targets.forward_train(t->state, (int)count, x, (const float *)y, metrics);
+    sums[0] = (double)local * (double)count; /* exact in double */
+    for (int k = 0; k < md->n_metrics; k++)
+        sums[1 + k] = metrics[k];
+    if (md->labels.backward)
+        md->labels.backward(t->state, (int)count, x, (const int32_t *)y);
+    else
+        md->targets.backward(t->state, (int)count, x, (const float *)y);
+    if (count != m) {
+        float *g = (float *)(void *)((unsigned char *)t->state + md->grad_offset);
+        float w = (float)((double)count / (double)m);
+        for (int64_t i = 0, n = t->tree->ng; i < n; i++)
+            g[i] *= w;
+    }
+}
+
+static void add_into(float *restrict out, const float *restrict v, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        out[i] += v[i];
+}
+
+/* Node lo..hi's sum into out: the leaves are this rank's chunks, run here. */
+static void subtree(DlrtTrainer *t, int64_t lo, int64_t hi, int level, int64_t m, float *out) {
+    DlrtDistTree *tr = t->tree;
+    const float *g = (const float *)(const void *)((const unsigned char *)t->state + t->m->grad_offset);
+    int nm = t->m->n_metrics;
+    if (hi - lo == 1) {
+        int64_t first = lo * t->chunk, count = m - first < t->chunk ? m - first : t->chunk;
+        run_chunk(t, first, count, m, tr->chunk_sums + lo * (1 + nm));
+        memcpy(out, g, sizeof(float) * (size_t)tr->ng);
+        return;
+    }
+    int64_t mid = lo + left_count(hi - lo);
+    subtree(t, lo, mid, level + 1, m, out);
+    if (hi - mid == 1) { /* a leaf: its gradient is added where backward left it */
+        int64_t first = mid * t->chunk, count = m - first < t->chunk ? m - first : t->chunk;
+        run_chunk(t, first, count, m, tr->chunk_sums + mid * (1 + nm));
+        add_into(out, g, tr->ng);
+        return;
+    }
+    subtree(t, mid, hi, level + 1, m, tr->tmp[level]);
+    add_into(out, tr->tmp[level], tr->ng);
+}
+
+/* For the piece of n floats this rank gathers: node lo..hi's sum into out, from the ranks' roots in tr->recv
+ * (root i's piece at i * n), adding the nodes above them. */
+static void top(DlrtDistTree *tr, int64_t lo, int64_t hi, int level, int64_t n, float *out) {
+    for (int64_t i = 0; i < tr->first_root[tr->size]; i++)
+        if (tr->roots[i].lo == lo && tr->roots[i].hi == hi) {
+            memcpy(out, tr->recv + i * n, sizeof(float) * (size_t)n);
+            return;
+        }
+    int64_t mid = lo + left_count(hi - lo);
+    top(tr, lo, mid, level + 1, n, out);
+    top(tr, mid, hi, level + 1, n, tr->top[level]);
+    add_into(out, tr->top[level], n);
+}
+
+static double canonical_batch(DlrtTrainer *t, int64_t m, float *loss, double *metrics) {
+    const DlrtDist *d = t->dist;
+    DlrtDistTree *tr = t->tree;
+    int nm = t->m->n_metrics, size = d->size, me = d->rank;
+    int64_t k = ceil_div(m, t->chunk);
+    all_roots(d, tr, k);
+    memset(tr->chunk_sums, 0, sizeof(double) * (size_t)(k * (1 + nm)));
+    int64_t r0 = tr->first_root[me], nr = tr->first_root[me + 1] - r0;
+    for (int64_t i = 0; i < nr; i++)
+        subtree(t, tr->roots[r0 + i].lo, tr->roots[r0 + i].hi, 0, m, tr->mine[i]);
+    double t0 = dlrt_now();
+    /* the loss and metrics: every chunk's slot is filled by one rank and zero on the others, so the sum across
+     * ranks is exact, and the chunks are then added in order */
+    d->sum_f64(d, tr->chunk_sums, k * (1 + nm));
+    double loss_sum = 0;
+    for (int j = 0; j < nm; j++)
+        metrics[j] = 0;
+    for (int64_t c = 0; c < k; c++) {
+        loss_sum += tr->chunk_sums[c * (1 + nm)];
+        for (int j = 0; j < nm; j++)
+            metrics[j] += tr->chunk_sums[c * (1 + nm) + 1 + j];
+    }
+    *loss = (float)(loss_sum / (double)m);
+    if (!isfinite(*loss))
+        return loss_sum;
+    float *g = (float *)(void *)((unsigned char *)t->state + t->m->grad_offset);
+    if (size == 1) {
+        memcpy(g, tr->mine[0], sizeof(float) * (size_t)tr->ng);
+    } else {
+        int64_t piece_count[size], piece_first[size + 1];
+        for (int64_t s = 0; s < tr->ng; s += SLAB) {
+            int64_t slab = tr->ng - s < SLAB ? tr->ng - s : SLAB;
+            DlrtDist other = *d;
+            for (int r = 0; r < size; r++) {
+                other.rank = r;
+                dlrt_dist_share(&other, slab, &piece_first[r], &piece_count[r]);
+            }
+            piece_first[size] = slab;
+            float *p = tr->send;
+            for (int r = 0; r < size; r++) {
+                for (int64_t i = 0; i < nr; i++, p += piece_count[r])
+                    memcpy(p, tr->mine[i] + s + piece_first[r], sizeof(float) * (size_t)piece_count[r]);
+                tr->send_count[r] = nr * piece_count[r];
+                tr->recv_count[r] = (tr->first_root[r + 1] - tr->first_root[r]) * piece_count[me];
+            }
+            d->exchange_f32(d, tr->send, tr->send_count, tr->recv, tr->recv_count);
+            top(tr, 0, k, 0, piece_count[me], g + s + piece_first[me]);
+            for (int r = 0; r < size; r++)
+                tr->send_count[r] = piece_count[r];
+            d->gather_f32(d, g + s, tr->send_count);
+        }
+    }
+    t->reduce_seconds += dlrt_now() - t0;
+    return loss_sum;
+}
+
+double dlrt_dist_batch(DlrtTrainer *t, int64_t m, float *loss, double *metrics) {
+    t->steps++;
+    return t->chunk ? canonical_batch(t, m, loss, metrics) : fast_batch(t, m, loss, metrics);
 }

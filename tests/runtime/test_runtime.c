@@ -347,7 +347,7 @@ static void model_init(Model *m, float base) {
     m->params[0] = (DlrtTensorDesc){"0.weight", DLRT_F32, 2, {2, 3}, m->w};
     m->params[1] = (DlrtTensorDesc){"0.bias", DLRT_F32, 1, {3}, m->b};
     m->optim[0] = (DlrtTensorDesc){"0.weight.momentum", DLRT_F64, 2, {2, 3}, m->m};
-    m->ck = (DlrtCheckpoint){m->params, 2, m->optim, 1, 0, 1, 7, 1234, 1, {0, 1}, 1};
+    m->ck = (DlrtCheckpoint){m->params, 2, m->optim, 1, 0, 1, 7, 1234, 1, {0, 1}, 1, 0};
     dlrt_rng_seed(&m->ck.rng, 5, 3);
 }
 
@@ -406,7 +406,7 @@ static void test_checkpoint_dtype_conversion(void) {
     /* The f64 build's checkpoint loads into the f32 build of the same model. */
     double w64[6] = {0.1, 0.2, 0.3, -0.4, 0.5, 1e-3}, b64[3] = {1, 2, 3};
     DlrtTensorDesc p64[2] = {{"0.weight", DLRT_F64, 2, {2, 3}, w64}, {"0.bias", DLRT_F64, 1, {3}, b64}};
-    DlrtCheckpoint ck64 = {p64, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}, 1};
+    DlrtCheckpoint ck64 = {p64, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}, 1, 0};
     DlrtError err;
     const char *path = tmp_path("f64.ckpt");
     CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &ck64, &err), DLRT_OK);
@@ -509,7 +509,7 @@ static void test_checkpoint_corruption(void) {
     /* Another model: a different shape for the bias. */
     float other_b[4];
     DlrtTensorDesc other[2] = {a.params[0], {"0.bias", DLRT_F32, 1, {4}, other_b}};
-    DlrtCheckpoint ck = {other, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}, 1};
+    DlrtCheckpoint ck = {other, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}, 1, 0};
     CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &ck, 0, &err), DLRT_EMISMATCH);
     ASSERT_MSG_HAS(err, path);
     ASSERT_MSG_HAS(err, "another model");
@@ -581,7 +581,7 @@ static void test_checkpoint_values(void) {
      * f32 values (dlc compile --weights for an f32 build). */
     double w64[6] = {0.1, 0.2, 0.3, -1e300, 0.5, 1e-3}, b64[3] = {1, 2, 3};
     DlrtTensorDesc p64[2] = {{"0.weight", DLRT_F64, 2, {2, 3}, w64}, {"0.bias", DLRT_F64, 1, {3}, b64}};
-    DlrtCheckpoint ck64 = {p64, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}, 1};
+    DlrtCheckpoint ck64 = {p64, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}, 1, 0};
     CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &ck64, &err), DLRT_OK);
     model_init(&b, 0);
     CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &b.ck, 0, &err), DLRT_EFORMAT);
@@ -590,7 +590,7 @@ static void test_checkpoint_values(void) {
     CU_ASSERT_EQUAL(b.w[0], 0.0f);
     double r64[6], rb64[3];
     DlrtTensorDesc q64[2] = {{"0.weight", DLRT_F64, 2, {2, 3}, r64}, {"0.bias", DLRT_F64, 1, {3}, rb64}};
-    DlrtCheckpoint read64 = {q64, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}, 1};
+    DlrtCheckpoint read64 = {q64, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}, 1, 0};
     CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &read64, 0, &err), DLRT_OK);
     CU_ASSERT_EQUAL(r64[3], -1e300);
     CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &read64, DLRT_CKPT_F32_VALUES, &err), DLRT_EFORMAT);

@@ -1,0 +1,60 @@
+#!/bin/bash
+# bench/mpi.sh — data-parallel trainers (`dlc build --mpi`, docs/trainer.md) on this machine: 1 rank x 2 threads
+# against 2 ranks x 1 thread, in the canonical summation order (the default) and with --fast-reduce, for LeNet and
+# AlexNet on Fashion-MNIST. Each trainer prints, at the end of a run, the milliseconds per step it spent summing
+# gradients across ranks (from the end of its own backward passes to the reduced gradient: communication, the
+# tree's additions, and waiting for the slowest rank) and the milliseconds per training step; this script
+# collects them into a table (median of REPEAT runs). Not a test: the figures depend on the machine's load.
+#
+# Environment knobs (defaults in brackets):
+#   MODELS    models                                   [lenet alexnet]
+#   REPEAT    runs per configuration, median reported  [3]
+#   LENET_N   LeNet training examples (batch 256)      [5120: 20 steps]
+#   ALEX_N    AlexNet training examples (batch 128)    [512: 4 steps]
+#   BUILD     meson build directory                    [ROOT/build]
+#   DATA      Fashion-MNIST folder                     [/usr/share/datasets/fashion-mnist]
+#   OUT       results directory                        [ROOT/bench/out/mpi-<timestamp>]
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+MODELS=${MODELS:-lenet alexnet}
+REPEAT=${REPEAT:-3}
+LENET_N=${LENET_N:-5120}
+ALEX_N=${ALEX_N:-512}
+DATA=${DATA:-/usr/share/datasets/fashion-mnist}
+OUT=${OUT:-$ROOT/bench/out/mpi-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$OUT"
+if [ "$(id -u)" = 0 ]; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+printf '%-8s %-18s %-16s %12s %14s %8s\n' model layout order "ms/step" "ms reducing" share | tee "$OUT/table.txt"
+for model in $MODELS; do
+    exe=$OUT/$model-train
+    "$BUILD/compiler/dlc" build "$ROOT/models/$model.dlm" --mpi -o "$exe" >/dev/null
+    n=$LENET_N
+    [ "$model" = lenet ] || n=$ALEX_N
+    for layout in "1 2" "2 1"; do
+        set -- $layout
+        np=$1 threads=$2
+        for order in canonical --fast-reduce; do
+            flag=""
+            [ "$order" = canonical ] || flag=$order
+            : >"$OUT/$model-$np-$order.txt"
+            for _ in $(seq "$REPEAT"); do
+                mpirun -np "$np" "$exe" --data "$DATA" --epochs 1 --limit "$n" --threads "$threads" $flag |
+                    grep 'ms per step' >>"$OUT/$model-$np-$order.txt"
+            done
+            # "<N> ranks, <order>: <r> ms per step summing gradients across ranks, of <s> ms"
+            red=$(awk '{for (i = 1; i <= NF; i++) if ($i == "ms" && $(i + 2) == "step") print $(i - 1)}' \
+                "$OUT/$model-$np-$order.txt" | median)
+            step=$(awk '{print $(NF - 1)}' "$OUT/$model-$np-$order.txt" | median)
+            printf '%-8s %-18s %-16s %12.1f %14.1f %7.0f%%\n' "$model" "$np rank x $threads thr" "$order" "$step" \
+                "$red" "$(echo "100 * $red / $step" | bc -l)" | tee -a "$OUT/table.txt"
+        done
+    done
+done
+echo "results in $OUT" >&2
