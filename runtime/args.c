@@ -42,6 +42,8 @@ static const Flag flags[] = {
     {{"--predict", 0}, ARG_FILES, OFF(predict), OFF(n_predict), 0, 0},
     {{"--kfold", 1}, ARG_I32, OFF(kfold), OFF(has_kfold), 2, 1000},
     {{"--submission", 1}, ARG_PATH, OFF(submission), 0, 0, 0},
+    {{"--valid", 1}, ARG_REAL, OFF(valid), OFF(has_valid), 0, 0},
+    {{"--save-best", 1}, ARG_PATH, OFF(save_best), 0, 0, 0},
     {{"--quiet", 0}, ARG_FLAG, OFF(quiet), 0, 0, 0},
     {{"--help", 0}, ARG_FLAG, OFF(help), 0, 0, 0},
     {{"--version", 0}, ARG_FLAG, OFF(version), 0, 0, 0},
@@ -175,6 +177,14 @@ int dlrt_parse_args(int argc, char **argv, DlrtArgs *args, DlrtError *err) {
     }
     if (rc)
         return rc;
+    if (args->has_valid && !(args->valid < 1))
+        return usage_error(err, "--valid expects the fraction of the training set to hold out, above 0 and below 1, "
+                                "got %g",
+                           args->valid);
+    if (args->save_best && !args->has_valid)
+        return usage_error(err, "--save-best %s needs --valid FRACTION: the best checkpoint is the one with the best "
+                                "score on the held-out examples",
+                           args->save_best);
     if (args->load && args->resume)
         return usage_error(err, "--load %s and --resume %s conflict: --resume already loads the weights", args->load,
                            args->resume);
@@ -207,6 +217,10 @@ void dlrt_usage(FILE *out, const char *prog, const char *model, const DlrtArgs *
             "  --kfold K             K-fold cross-validation (CSV models), then training on all the data\n"
             "  --submission FILE.csv after training, predict the test set and write a Kaggle submission\n"
             "                        (CSV models: a header such as Id,SalePrice, then one line per test row)\n"
+            "  --valid FRACTION      hold out the last FRACTION of the training examples (after --limit)\n"
+            "                        and report the loss and accuracy on them after every epoch\n"
+            "  --save-best FILE      keep the checkpoint of the epoch with the best validation accuracy\n"
+            "                        (the lowest validation loss for a model without one); needs --valid\n"
             "  --quiet               no progress output\n"
             "  --version             the dlc version that generated this trainer\n"
             "  --help                this text\n",

@@ -136,6 +136,9 @@ typedef struct {
     DlrtRng rng;
     uint64_t ranks; /* the data-parallel run that wrote it: its world size (a DIST section when above 1); read: 1
                        when the file has none */
+    int has_best;   /* --save-best: the best validation score so far (a BEST section) and its epoch */
+    int64_t best_epoch;
+    double best_score; /* finite: the accuracy, or minus the loss for a model without one */
 } DlrtCheckpoint;
 
 /* Reading flags. */

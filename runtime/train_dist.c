@@ -80,7 +80,9 @@ int dlrt_dist_check_model(DlrtTrainer *t) {
     fnv1a(&h, sizes, sizeof sizes);
     fnv1a(&h, flags, sizeof flags);
     fnv1a(&h, &t->lr, sizeof t->lr);
-    if (name_differing(t, h, "a different model, or different --epochs, --batch, --lr or --seed") == 0)
+    double valid = t->args.has_valid ? t->args.valid : 0;
+    fnv1a(&h, &valid, sizeof valid);
+    if (name_differing(t, h, "a different model, or different --epochs, --batch, --lr, --seed or --valid") == 0)
         return 0;
     return 1;
 }
