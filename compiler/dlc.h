@@ -370,11 +370,11 @@ typedef struct DataSetting {
 typedef enum ScheduleKind { SCHED_NONE, SCHED_STEP, SCHED_COSINE } ScheduleKind;
 typedef struct Schedule {
     ScheduleKind kind;
-    int64_t step_size; /* step: epochs between decays */
-    double gamma;      /* step: the factor of each decay */
-    int64_t t_max;     /* cosine: epochs from the warmup's end to eta_min; 0 = the rest of the run */
-    double eta_min;    /* cosine: the last rate */
-    int64_t warmup;    /* epochs of linear warmup, 0 for none */
+    int64_t step_size;   /* step: epochs between decays */
+    double gamma;        /* step: the factor of each decay */
+    int64_t t_max;       /* cosine: epochs from the warmup's end to eta_min; 0 = the rest of the run */
+    double eta_min;      /* cosine: the last rate */
+    int64_t warmup;      /* epochs of linear warmup, 0 for none */
     double start_factor; /* the warmup's first epoch runs at lr * start_factor */
 } Schedule;
 

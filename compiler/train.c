@@ -412,8 +412,8 @@ static void train_schedule(Elab *e, Node *c) {
 
 /* Checks that the train section holds only known settings, each given once. */
 static void train_check_keys(Node *tn) {
-    static const char *const keys[] = {"data",    "loss", "eval_loss", "optimizer", "batch",    "epochs",
-                                       "seed",    "metrics", "lr",   "plot",      "schedule", NULL};
+    static const char *const keys[] = {"data", "loss",    "eval_loss", "optimizer", "batch",    "epochs",
+                                       "seed", "metrics", "lr",        "plot",      "schedule", NULL};
     for (int i = 0; i < tn->body.n; i++) {
         Node *s = tn->body.v[i];
         if (s->kind != N_ASSIGN) {

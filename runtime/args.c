@@ -178,12 +178,14 @@ int dlrt_parse_args(int argc, char **argv, DlrtArgs *args, DlrtError *err) {
     if (rc)
         return rc;
     if (args->has_valid && !(args->valid < 1))
-        return usage_error(err, "--valid expects the fraction of the training set to hold out, above 0 and below 1, "
-                                "got %g",
+        return usage_error(err,
+                           "--valid expects the fraction of the training set to hold out, above 0 and below 1, "
+                           "got %g",
                            args->valid);
     if (args->save_best && !args->has_valid)
-        return usage_error(err, "--save-best %s needs --valid FRACTION: the best checkpoint is the one with the best "
-                                "score on the held-out examples",
+        return usage_error(err,
+                           "--save-best %s needs --valid FRACTION: the best checkpoint is the one with the best "
+                           "score on the held-out examples",
                            args->save_best);
     if (args->load && args->resume)
         return usage_error(err, "--load %s and --resume %s conflict: --resume already loads the weights", args->load,

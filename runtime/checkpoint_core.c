@@ -350,8 +350,8 @@ int dlrt_checkpoint_encode(const DlrtCheckpoint *ck, DlrtSink *sink, DlrtError *
         return DLRT_EINVAL;
     }
     Out o = {sink, 0, 0};
-    uint32_t sections = 1u + (ck->optim != NULL) + (ck->has_epoch != 0) + (ck->has_rng != 0) + (ck->ranks > 1) +
-                        (ck->has_best != 0);
+    uint32_t sections =
+        1u + (ck->optim != NULL) + (ck->has_epoch != 0) + (ck->has_rng != 0) + (ck->ranks > 1) + (ck->has_best != 0);
     out_bytes(&o, MAGIC, sizeof MAGIC);
     out_u32(&o, FORMAT_VERSION);
     out_u32(&o, sections);
@@ -815,9 +815,9 @@ int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, Dl
             m_str(&m, "corrupt: the training, RNG, ranks or best-score section is not 20 bytes");
             return DLRT_EFORMAT;
         }
-    static const char *const small_names[4] = {
-        "CRC mismatch in the training section (epoch, step)", "CRC mismatch in the RNG section",
-        "CRC mismatch in the ranks section", "CRC mismatch in the best-score section"};
+    static const char *const small_names[4] = {"CRC mismatch in the training section (epoch, step)",
+                                               "CRC mismatch in the RNG section", "CRC mismatch in the ranks section",
+                                               "CRC mismatch in the best-score section"};
     for (int s = 0; s < 4; s++) {
         uint64_t body = small[s]->body;
         if (body && dlrt_crc32(0, b + body, 16) != get_u32(b + body + 16)) {

@@ -299,7 +299,7 @@ typedef struct {
     double valid;           /* --valid: the fraction of the training set held out, in (0, 1) */
     int has_valid;
     const char *save_best; /* --save-best: the checkpoint of the best validation score */
-    char **predict;         /* argv slice of the files after --predict */
+    char **predict;        /* argv slice of the files after --predict */
     int n_predict;
     int quiet, help, version;
 } DlrtArgs;
@@ -399,7 +399,7 @@ typedef struct {
     int n_params;
     const DlrtFold *folds; /* written as "kfold" when n_folds > 0 */
     int n_folds;
-    int ranks; /* a data-parallel run's world size; 0 is taken for 1 */
+    int ranks;     /* a data-parallel run's world size; 0 is taken for 1 */
     int has_valid; /* --valid: write valid_loss (and valid_acc where the model classifies) */
     double valid_loss, valid_acc;
     int64_t best_epoch; /* --save-best: the epochs of the checkpoint kept, written as best_epoch when above 0 */

@@ -60,7 +60,7 @@ typedef struct {
     DlrtError err;
 
     DlrtDataset train, test;
-    DlrtDataset valid; /* --valid: the last examples of the training data, a view into train's storage */
+    DlrtDataset valid;     /* --valid: the last examples of the training data, a view into train's storage */
     DlrtDataset unlabeled; /* CSV: test.csv without targets, what --submission predicts */
     DlrtCsvInfo info;
 

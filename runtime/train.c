@@ -283,7 +283,12 @@ static int train(DlrtTrainer *t) {
             status = 1;
             break;
         }
-        DlrtEpochScores scores = {t->train_loss, t->train_acc, t->valid_loss, t->valid_acc, t->test_loss, t->test_acc,
+        DlrtEpochScores scores = {t->train_loss,
+                                  t->train_acc,
+                                  t->valid_loss,
+                                  t->valid_acc,
+                                  t->test_loss,
+                                  t->test_acc,
                                   m->schedule.kind != DLRT_SCHEDULE_CONSTANT ? t->lr_now : NAN};
         double secs = dlrt_progress_epoch_end(&po, epoch + 1, &scores);
         dlrt_history_add(&t->hist, epoch + 1, &scores, secs, &t->err);

@@ -83,8 +83,9 @@ static int hold_out(DlrtTrainer *t) {
     DlrtDataset *tr = &t->train;
     int64_t k = llround(t->args.valid * (double)tr->n);
     if (k < 1 || k >= tr->n) {
-        fprintf(t->errf, "%s: --valid %g of %lld training examples holds out %lld; it must leave at least one example "
-                         "for each of training and validation\n",
+        fprintf(t->errf,
+                "%s: --valid %g of %lld training examples holds out %lld; it must leave at least one example "
+                "for each of training and validation\n",
                 t->prog, t->args.valid, (long long)tr->n, (long long)k);
         return 2;
     }

@@ -721,9 +721,21 @@ static void test_kill_and_resume_batchnorm(void) {
                     tmp("bn-killed.ckpt"));
 }
 
+/* Builds `model` (the text of a .dlm) as the trainer tmp/<name>-train; returns its path as a shell word, or NULL
+ * after printing why `dlc build` failed. */
+static char *build_trainer(const char *name, const char *model) {
+    char *dlm = tmp(xsprintf(&scratch, "%s.dlm", name)), *exe = tmp(xsprintf(&scratch, "%s-train", name));
+    spit(dlm, model, strlen(model));
+    char *err;
+    if (run(xsprintf(&scratch, BUILD_CC "'%s' build '%s' -o '%s'", DLC_PATH, dlm, exe), NULL, &err) != 0) {
+        fprintf(stderr, "\n  dlc build %s failed: %s\n", dlm, err);
+        return NULL;
+    }
+    return xsprintf(&scratch, "'%s'", exe);
+}
+
 /* A model with optimizer state (Adam's moments) and dropout (whose masks follow the step counter), built here. */
 static void test_kill_and_resume_adam_dropout(void) {
-    char *dlm = tmp("adamdrop.dlm"), *exe = tmp("adamdrop-train");
     const char *model = "input x: f32[batch, 1, 28, 28]\n"
                         "input y: i32[batch]\n"
                         "logits = x |> flatten |> linear(64) |> relu |> dropout(0.3) |> linear(10)\n"
@@ -737,12 +749,10 @@ static void test_kill_and_resume_adam_dropout(void) {
                         "    epochs    = 10\n"
                         "    metrics   = [accuracy(logits, y)]\n"
                         "}\n";
-    spit(dlm, model, strlen(model));
-    char *err;
-    CU_ASSERT_EQUAL_FATAL(run(xsprintf(&scratch, BUILD_CC "'%s' build '%s' -o '%s'", DLC_PATH, dlm, exe), NULL, &err),
-                          0);
-    kill_and_resume(xsprintf(&scratch, "'%s'", exe), xsprintf(&scratch, "--data '%s'", data_dir), 10, 3,
-                    tmp("adam-whole.ckpt"), tmp("adam-killed.ckpt"));
+    char *exe = build_trainer("adamdrop", model);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(exe);
+    kill_and_resume(exe, xsprintf(&scratch, "--data '%s'", data_dir), 10, 3, tmp("adam-whole.ckpt"),
+                    tmp("adam-killed.ckpt"));
 }
 
 /* A small classifier with momentum and a cosine schedule after a 2-epoch warmup, built once for the tests below. */
@@ -750,7 +760,6 @@ static char *scheduled_trainer(void) {
     static char *exe;
     if (exe)
         return exe;
-    char *dlm = tmp("sched.dlm"), *path = tmp("sched-train");
     const char *model = "input x: f32[batch, 1, 28, 28]\n"
                         "input y: i32[batch]\n"
                         "logits = x |> flatten |> linear(32) |> relu |> linear(10)\n"
@@ -765,13 +774,7 @@ static char *scheduled_trainer(void) {
                         "    epochs    = 10\n"
                         "    metrics   = [accuracy(logits, y)]\n"
                         "}\n";
-    spit(dlm, model, strlen(model));
-    char *err;
-    if (run(xsprintf(&scratch, BUILD_CC "'%s' build '%s' -o '%s'", DLC_PATH, dlm, path), NULL, &err) != 0) {
-        fprintf(stderr, "\n  dlc build failed: %s\n", err);
-        return NULL;
-    }
-    return exe = xsprintf(&scratch, "'%s'", path);
+    return exe = build_trainer("sched", model);
 }
 
 /* The schedule is a function of the epoch and --valid's split is fixed, so a killed run with both resumes to
@@ -821,7 +824,11 @@ static void test_valid_and_schedule(void) {
     CU_ASSERT_EQUAL_FATAL(csv_column(m, 7, lr, 8), 6);
     CU_ASSERT_EQUAL_FATAL(csv_column(m, 6, acc, 8), 6);
     /* PyTorch's LinearLR(1/3, 2) then CosineAnnealingLR(T_max=4, eta_min=0.001) */
-    double want[6] = {0.2 / 3, 0.4 / 3, 0.2, 0.001 + 0.199 * (1 + sqrt(0.5)) / 2, 0.001 + 0.199 / 2,
+    double want[6] = {0.2 / 3,
+                      0.4 / 3,
+                      0.2,
+                      0.001 + 0.199 * (1 + sqrt(0.5)) / 2,
+                      0.001 + 0.199 / 2,
                       0.001 + 0.199 * (1 - sqrt(0.5)) / 2};
     int best_epoch = 0;
     for (int i = 0; i < 6; i++) {
@@ -835,9 +842,8 @@ static void test_valid_and_schedule(void) {
     CU_ASSERT_EQUAL(ckpt_epoch(best), best_epoch);
     ASSERT_HAS(slurp(svg, NULL), ">valid acc<");
     /* --limit first: 25 of the first 100 examples held out */
-    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --data '%s' --epochs 1 --valid 0.25 --limit 100", exe, data_dir), &out,
-                        &err),
-                    0);
+    CU_ASSERT_EQUAL(
+        run(xsprintf(&scratch, "%s --data '%s' --epochs 1 --valid 0.25 --limit 100", exe, data_dir), &out, &err), 0);
     ASSERT_HAS(out, "valid_acc");
 
     /* refusals: --save-best without --valid, a fraction outside (0, 1), one that holds out nothing, --kfold */
@@ -846,8 +852,7 @@ static void test_valid_and_schedule(void) {
     ASSERT_HAS(err, "needs --valid");
     CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --data '%s' --valid 1", exe, data_dir), NULL, &err), 2);
     ASSERT_HAS(err, "--valid expects the fraction");
-    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --data '%s' --valid 0.0001 --limit 100", exe, data_dir), NULL, &err),
-                    2);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --data '%s' --valid 0.0001 --limit 100", exe, data_dir), NULL, &err), 2);
     ASSERT_HAS(err, "--valid 0.0001 of 100 training examples holds out 0");
     CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --valid 0.2 --kfold 5", trainer("house_prices")), NULL, &err), 2);
     ASSERT_HAS(err, "--valid and --kfold");

@@ -1018,7 +1018,8 @@ static void test_report(void) {
     float b[1] = {0.125f};
     DlrtTensorDesc params[2] = {{"net.\"w\"", DLRT_F32, 2, {2, 2}, w}, {"b", DLRT_F32, 1, {1}, b}};
     DlrtFold folds[2] = {{0.1, 0.2}, {0.3, 0.4}};
-    DlrtReport r = {"lenet", 10, 0.25, NAN, 1, 0.9, 0.875, 12345.5, 61.5, 1 << 20, params, 2, folds, 2, 1, 0, NAN, NAN, 0};
+    DlrtReport r = {"lenet", 10, 0.25,  NAN, 1, 0.9, 0.875, 12345.5, 61.5, 1 << 20,
+                    params,  2,  folds, 2,   1, 0,   NAN,   NAN,     0};
     DlrtError err;
     const char *path = tmp_path("report.json");
     CU_ASSERT_EQUAL_FATAL(dlrt_report_write(path, &r, &err), DLRT_OK);
@@ -1151,8 +1152,7 @@ static void test_schedule(void) {
         {{DLRT_SCHEDULE_COSINE, 0, 0, 0, 0, 0, 1}, /* t_max 0: the run's epochs */
          10,
          {0.10000000000000001, 0.097552825814757688, 0.090450849718747381, 0.079389262614623674, 0.065450849718747386,
-          0.05000000000000001, 0.03454915028125264, 0.020610737385376353, 0.0095491502812526351,
-          0.002447174185242324}},
+          0.05000000000000001, 0.03454915028125264, 0.020610737385376353, 0.0095491502812526351, 0.002447174185242324}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
         for (int e = 0; e < cases[c].epochs; e++) {
