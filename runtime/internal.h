@@ -12,6 +12,10 @@
 #define DLRT_PRINTF(f, a)
 #endif
 
+/* An image byte as the float a dataset holds: every loader and every conversion of DlrtDataset.u8 goes through
+ * this one expression, so bytes converted per batch give the bits the float loaders give. */
+static inline float dlrt_u8_to_f32(uint8_t b) { return (float)b * (1.0f / 255.0f); }
+
 /* Formats the message into err (if non-NULL) and returns code, so error paths read `return dlrt_fail(...)`. */
 int dlrt_fail(DlrtError *err, int code, const char *fmt, ...) DLRT_PRINTF(3, 4);
 

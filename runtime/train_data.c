@@ -57,7 +57,7 @@ static int load(DlrtTrainer *t, int64_t limit) {
     dlrt_rng_seed(&rng, t->seed, 7);
     switch (d->kind) {
     case DLRT_DATA_FASHION_MNIST:
-        return dlrt_load_fashion_mnist(t->args.data, limit, &t->train, &t->test, &t->err);
+        return dlrt_load_fashion_mnist_u8(t->args.data, limit, &t->train, &t->test, &t->err);
     case DLRT_DATA_SYNTH_LINEAR:
         return dlrt_synthetic_linear(d->linear.w, d->linear.d, d->linear.b, d->linear.noise, d->linear.n, &rng,
                                      &t->train, &t->err);
@@ -92,7 +92,10 @@ static int hold_out(DlrtTrainer *t) {
     int64_t first = tr->n - k;
     t->valid = *tr;
     t->valid.n = k;
-    t->valid.x = tr->x + first * tr->features;
+    if (tr->x)
+        t->valid.x = tr->x + first * tr->features;
+    if (tr->u8)
+        t->valid.u8 = tr->u8 + first * tr->features;
     if (tr->labels)
         t->valid.labels = tr->labels + first;
     if (tr->targets)

@@ -321,6 +321,32 @@ static void test_fashion_mnist(void) {
     CU_ASSERT_EQUAL_FATAL(dlrt_load_fashion_mnist(NULL, 100, &train, &test, &err), DLRT_OK);
     CU_ASSERT_EQUAL(train.n, 100);
     CU_ASSERT_EQUAL(test.n, 100);
+
+    /* held as bytes, the images batch into the floats the float loader holds, bit for bit */
+    DlrtDataset train8, test8;
+    CU_ASSERT_EQUAL_FATAL(dlrt_load_fashion_mnist_u8(NULL, 100, &train8, &test8, &err), DLRT_OK);
+    CU_ASSERT(train8.x == NULL && train8.u8 != NULL && train8.n == 100 && train8.features == 784);
+    CU_ASSERT(memcmp(train8.labels, train.labels, sizeof(int32_t) * 100) == 0);
+    static float got[100 * 784];
+    dlrt_dataset_get(&test8, 0, 100, got);
+    CU_ASSERT(memcmp(got, test.x, sizeof got) == 0);
+    DlrtBatcher b;
+    CU_ASSERT_EQUAL_FATAL(dlrt_batcher_init(&b, 100, 32, &err), DLRT_OK);
+    DlrtRng rng;
+    dlrt_rng_seed(&rng, 3, 1);
+    dlrt_batcher_start_epoch(&b, &rng);
+    int32_t labels[32];
+    int64_t m = dlrt_batcher_next(&b, &train8, got, labels, NULL);
+    CU_ASSERT_EQUAL(m, 32);
+    int same = 1;
+    for (int64_t i = 0; i < m; i++)
+        same &= memcmp(got + i * 784, train.x + b.order[i] * 784, sizeof(float) * 784) == 0 &&
+                labels[i] == train.labels[b.order[i]];
+    CU_ASSERT(same);
+    dlrt_batcher_free(&b);
+    dlrt_dataset_free(&train8);
+    dlrt_dataset_free(&test8);
+    CU_ASSERT_PTR_NULL(train8.u8);
     dlrt_dataset_free(&train);
     dlrt_dataset_free(&test);
 }
@@ -651,7 +677,7 @@ static void test_batcher(void) {
         xs[2 * i + 1] = (float)-i;
         labels[i] = i;
     }
-    DlrtDataset ds = {N, 1, {2, 0, 0, 0}, 2, xs, labels, N, NULL, 0};
+    DlrtDataset ds = {N, 1, {2, 0, 0, 0}, 2, xs, labels, N, NULL, 0, NULL};
     DlrtBatcher b;
     DlrtError err;
     CU_ASSERT_EQUAL_FATAL(dlrt_batcher_init(&b, N, B, &err), DLRT_OK);
