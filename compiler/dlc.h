@@ -365,6 +365,19 @@ typedef struct DataSetting {
     DataValue value;
 } DataSetting;
 
+/* `schedule = step(...)` or `cosine(...)`: the learning rate per epoch, after an optional linear warmup
+ * (docs/language.md gives the formulas; the runtime's dlrt_schedule_lr computes them). */
+typedef enum ScheduleKind { SCHED_NONE, SCHED_STEP, SCHED_COSINE } ScheduleKind;
+typedef struct Schedule {
+    ScheduleKind kind;
+    int64_t step_size;   /* step: epochs between decays */
+    double gamma;        /* step: the factor of each decay */
+    int64_t t_max;       /* cosine: epochs from the warmup's end to eta_min; 0 = the rest of the run */
+    double eta_min;      /* cosine: the last rate */
+    int64_t warmup;      /* epochs of linear warmup, 0 for none */
+    double start_factor; /* the warmup's first epoch runs at lr * start_factor */
+} Schedule;
+
 typedef struct TrainSpec {
     bool present;
     Loc loc;
@@ -374,6 +387,7 @@ typedef struct TrainSpec {
     double lr, momentum, weight_decay, l1, beta1, beta2, eps;
     char *decay_glob, *l1_glob;
     int64_t batch, epochs, seed;
+    Schedule schedule;
     bool plot_log; /* plot = "log": training curves on a logarithmic loss axis (D2L 4.4's figures) */
     Vec(Metric) metrics;
     DataKind data;

@@ -234,6 +234,13 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
                 ident(c->ctx, c->eval->outputs.v[reads].name));
     fprintf(o, "    .epochs = %" PRId64 ",\n    .batch = %" PRId64 ",\n    .lr = %.17g,\n    .seed = %" PRId64 ",\n",
             t->epochs, t->batch, t->lr, t->seed);
+    const Schedule *sc = &t->schedule;
+    if (sc->kind != SCHED_NONE)
+        fprintf(o,
+                "    .schedule = {.kind = %s, .step_size = %" PRId64 ", .gamma = %.17g, .t_max = %" PRId64
+                ",\n                 .eta_min = %.17g, .warmup = %" PRId64 ", .start_factor = %.17g},\n",
+                sc->kind == SCHED_STEP ? "DLRT_SCHEDULE_STEP" : "DLRT_SCHEDULE_COSINE", sc->step_size, sc->gamma,
+                sc->t_max, sc->eta_min, sc->warmup, sc->start_factor);
     fprintf(o, "    .data = %s,\n", data);
     fprintf(o, "    .plot_log = %d,\n", t->plot_log);
     fprintf(o, "    .images = %d,\n    .kfold = %d,\n    .submission = %d,\n", images, kfold, submission);

@@ -338,10 +338,82 @@ static const BuiltinParam metric_params[] = {
     {0},
 };
 
+static const BuiltinParam step_schedule_params[] = {
+    {"step_size", AK_INT, .flags = PF_POS | PF_KEY},
+    {"gamma", AK_NUM, .flags = PF_KEY | PF_OPT},
+    {"warmup", AK_INT, .flags = PF_KEY | PF_OPT},
+    {"start_factor", AK_NUM, .flags = PF_KEY | PF_OPT},
+    {0},
+};
+
+static const BuiltinParam cosine_schedule_params[] = {
+    {"t_max", AK_INT, .flags = PF_POS | PF_KEY | PF_OPT},
+    {"eta_min", AK_NUM, .flags = PF_KEY | PF_OPT},
+    {"warmup", AK_INT, .flags = PF_KEY | PF_OPT},
+    {"start_factor", AK_NUM, .flags = PF_KEY | PF_OPT},
+    {0},
+};
+
+/* An integer setting of a schedule (argument `pos` when given by position) that must be at least lo. */
+static void schedule_int(Args *a, const char *key, int pos, int64_t *out, int64_t lo) {
+    Value v;
+    Loc l;
+    int64_t x;
+    if (!arg_get(a, key, pos, &v, &l) || !want_int(v, l, key, &x))
+        return;
+    if (x < lo || x > (INT64_C(1) << 40))
+        error_at(l, "%s must be in %lld..%lld epochs, got %lld", key, (long long)lo, (long long)(INT64_C(1) << 40),
+                 (long long)x);
+    else
+        *out = x;
+}
+
+/* A factor of a schedule that must lie in (0, 1]. */
+static void schedule_factor(Args *a, const char *key, double *out) {
+    Value v;
+    Loc l;
+    double x;
+    if (!arg_get(a, key, -1, &v, &l) || !want_num(v, l, key, &x))
+        return;
+    if (!(x > 0 && x <= 1))
+        error_at(l, "%s must be in (0, 1], got %g", key, x);
+    else
+        *out = x;
+}
+
+/* `schedule = step(step_size, gamma=0.1)` or `cosine(t_max, eta_min=0)`, both with `warmup=W, start_factor=F`:
+ * PyTorch's StepLR and CosineAnnealingLR after a LinearLR warmup, stepped once per epoch. */
+static void train_schedule(Elab *e, Node *c) {
+    Ctx *ctx = e->ctx;
+    Schedule *s = &e->g->train.schedule;
+    bool step = c->kind == N_CALL && c->a->kind == N_IDENT && strcmp(c->a->name, "step") == 0;
+    bool cosine = c->kind == N_CALL && c->a->kind == N_IDENT && strcmp(c->a->name, "cosine") == 0;
+    if (!step && !cosine) {
+        error_at(c->loc, "schedule must be step(step_size, gamma=0.1) or cosine(t_max, eta_min=0), got %s",
+                 c->kind == N_CALL && c->a->kind == N_IDENT ? xsprintf(ctx, "%s(...)", c->a->name)
+                                                            : "another expression");
+        return;
+    }
+    Args a;
+    args_eval(e, c, NULL, c->loc, &a);
+    a.fname = c->a->name;
+    if (args_have_error(&a) || !args_check(&a, step ? step_schedule_params : cosine_schedule_params))
+        return;
+    *s = (Schedule){.kind = step ? SCHED_STEP : SCHED_COSINE, .gamma = 0.1, .start_factor = 1.0 / 3};
+    Value v;
+    if (step && !arg_get(&a, "step_size", 0, &v, NULL))
+        error_at(c->loc, "step(...) needs step_size, the epochs between decays: step(30, gamma=0.1)");
+    schedule_int(&a, step ? "step_size" : "t_max", 0, step ? &s->step_size : &s->t_max, 1);
+    schedule_int(&a, "warmup", -1, &s->warmup, 0);
+    schedule_factor(&a, "gamma", &s->gamma);
+    schedule_factor(&a, "start_factor", &s->start_factor);
+    train_num(e, &a, "eta_min", &s->eta_min, 0, INFINITY, false);
+}
+
 /* Checks that the train section holds only known settings, each given once. */
 static void train_check_keys(Node *tn) {
-    static const char *const keys[] = {"data", "loss",    "eval_loss", "optimizer", "batch", "epochs",
-                                       "seed", "metrics", "lr",        "plot",      NULL};
+    static const char *const keys[] = {"data", "loss",    "eval_loss", "optimizer", "batch",    "epochs",
+                                       "seed", "metrics", "lr",        "plot",      "schedule", NULL};
     for (int i = 0; i < tn->body.n; i++) {
         Node *s = tn->body.v[i];
         if (s->kind != N_ASSIGN) {
@@ -354,7 +426,7 @@ static void train_check_keys(Node *tn) {
         if (!known)
             error_at(s->loc,
                      "unknown train setting '%s'; expected data, loss, eval_loss, optimizer, batch, epochs, "
-                     "seed, metrics, lr or plot",
+                     "seed, metrics, lr, plot or schedule",
                      s->name);
         for (int j = 0; j < i; j++) {
             Node *o = tn->body.v[j];
@@ -523,6 +595,8 @@ void elab_train(Elab *e, Node *tn) {
         train_optimizer(e, s->a);
     if ((s = train_find(tn, "metrics")))
         train_metrics(e, s->a);
+    if ((s = train_find(tn, "schedule")))
+        train_schedule(e, s->a);
     /* data is optional: a model without it compiles (for gradient checks, say) but has no trainer */
     if ((s = train_find(tn, "data")))
         elab_data(e, s);

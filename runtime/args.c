@@ -44,6 +44,8 @@ static const Flag flags[] = {
     {{"--submission", 1}, ARG_PATH, OFF(submission), 0, 0, 0},
     {{"--chunk", 1}, ARG_INT, OFF(chunk), OFF(has_chunk), 1, INT64_C(1) << 40},
     {{"--fast-reduce", 0}, ARG_FLAG, OFF(fast_reduce), 0, 0, 0},
+    {{"--valid", 1}, ARG_REAL, OFF(valid), OFF(has_valid), 0, 0},
+    {{"--save-best", 1}, ARG_PATH, OFF(save_best), 0, 0, 0},
     {{"--quiet", 0}, ARG_FLAG, OFF(quiet), 0, 0, 0},
     {{"--help", 0}, ARG_FLAG, OFF(help), 0, 0, 0},
     {{"--version", 0}, ARG_FLAG, OFF(version), 0, 0, 0},
@@ -177,6 +179,16 @@ int dlrt_parse_args(int argc, char **argv, DlrtArgs *args, DlrtError *err) {
     }
     if (rc)
         return rc;
+    if (args->has_valid && !(args->valid < 1))
+        return usage_error(err,
+                           "--valid expects the fraction of the training set to hold out, above 0 and below 1, "
+                           "got %g",
+                           args->valid);
+    if (args->save_best && !args->has_valid)
+        return usage_error(err,
+                           "--save-best %s needs --valid FRACTION: the best checkpoint is the one with the best "
+                           "score on the held-out examples",
+                           args->save_best);
     if (args->load && args->resume)
         return usage_error(err, "--load %s and --resume %s conflict: --resume already loads the weights", args->load,
                            args->resume);
@@ -213,6 +225,10 @@ void dlrt_usage(FILE *out, const char *prog, const char *model, const DlrtArgs *
             "                        canonical order in which gradients are summed (default 16)\n"
             "  --fast-reduce         data-parallel trainers: sum the ranks' gradients with MPI's own order;\n"
             "                        the bits then depend on the number of ranks\n"
+            "  --valid FRACTION      hold out the last FRACTION of the training examples (after --limit)\n"
+            "                        and report the loss and accuracy on them after every epoch\n"
+            "  --save-best FILE      keep the checkpoint of the epoch with the best validation accuracy\n"
+            "                        (the lowest validation loss for a model without one); needs --valid\n"
             "  --quiet               no progress output\n"
             "  --version             the dlc version that generated this trainer\n"
             "  --help                this text\n",

@@ -45,7 +45,11 @@ int64_t dlrt_batcher_next(DlrtBatcher *b, const DlrtDataset *ds, float *x, int32
     size_t row = (size_t)ds->features * sizeof *x;
     for (int64_t i = 0; i < count; i++) {
         int64_t e = b->order[b->pos + i];
-        memcpy(x + i * ds->features, ds->x + e * ds->features, row);
+        if (ds->u8)
+            for (int64_t k = 0; k < ds->features; k++)
+                x[i * ds->features + k] = dlrt_u8_to_f32(ds->u8[e * ds->features + k]);
+        else
+            memcpy(x + i * ds->features, ds->x + e * ds->features, row);
         if (labels && ds->labels)
             labels[i] = ds->labels[e];
         if (targets && ds->targets)

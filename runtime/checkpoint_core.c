@@ -27,6 +27,7 @@ static const uint8_t MAGIC[8] = {0x89, 'D', 'L', 'C', 'K', 'P', 'T', '\n'};
 #define TAG_TRAIN TAG('T', 'R', 'A', 'N')
 #define TAG_RNG TAG('R', 'N', 'G', 'S')
 #define TAG_DIST TAG('D', 'I', 'S', 'T')
+#define TAG_BEST TAG('B', 'E', 'S', 'T')
 
 static const uint32_t crc_table[256] = {
     0x00000000u, 0x77073096u, 0xee0e612cu, 0x990951bau, 0x076dc419u, 0x706af48fu, 0xe963a535u, 0x9e6495a3u, 0x0edb8832u,
@@ -250,6 +251,8 @@ uint64_t dlrt_checkpoint_size(const DlrtCheckpoint *ck) {
         total += SECTION_HEADER_BYTES + SMALL_SECTION_BYTES;
     if (ck->ranks > 1 || ck->chunk > 0)
         total += SECTION_HEADER_BYTES + SMALL_SECTION_BYTES;
+    if (ck->has_best)
+        total += SECTION_HEADER_BYTES + SMALL_SECTION_BYTES;
     return total;
 }
 
@@ -347,8 +350,8 @@ int dlrt_checkpoint_encode(const DlrtCheckpoint *ck, DlrtSink *sink, DlrtError *
         return DLRT_EINVAL;
     }
     Out o = {sink, 0, 0};
-    uint32_t sections =
-        1u + (ck->optim != NULL) + (ck->has_epoch != 0) + (ck->has_rng != 0) + (ck->ranks > 1 || ck->chunk > 0);
+    uint32_t sections = 1u + (ck->optim != NULL) + (ck->has_epoch != 0) + (ck->has_rng != 0) +
+                        (ck->ranks > 1 || ck->chunk > 0) + (ck->has_best != 0);
     out_bytes(&o, MAGIC, sizeof MAGIC);
     out_u32(&o, FORMAT_VERSION);
     out_u32(&o, sections);
@@ -363,6 +366,11 @@ int dlrt_checkpoint_encode(const DlrtCheckpoint *ck, DlrtSink *sink, DlrtError *
         out_small_section(&o, TAG_RNG, ck->rng.state, ck->rng.inc);
     if (ck->ranks > 1 || ck->chunk > 0) /* a single process's files stay as they were */
         out_small_section(&o, TAG_DIST, ck->ranks > 1 ? ck->ranks : 0, ck->chunk);
+    if (ck->has_best) {
+        uint64_t bits;
+        memcpy(&bits, &ck->best_score, sizeof bits);
+        out_small_section(&o, TAG_BEST, (uint64_t)ck->best_epoch, bits);
+    }
     if (o.failed) {
         Msg m = m_begin(err, "checkpoint");
         m_str(&m, "write failed");
@@ -743,7 +751,8 @@ int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, Dl
         return DLRT_EFORMAT;
     }
 
-    Section params = {0, 0, 0}, optim = {0, 0, 0}, train = {0, 0, 0}, rng = {0, 0, 0}, dist = {0, 0, 0};
+    Section params = {0, 0, 0}, optim = {0, 0, 0}, train = {0, 0, 0}, rng = {0, 0, 0}, dist = {0, 0, 0},
+            best = {0, 0, 0};
     uint64_t off = HEADER_BYTES;
     for (uint32_t i = 0; i < n_sections; i++) {
         if (len - off < SECTION_HEADER_BYTES)
@@ -758,6 +767,7 @@ int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, Dl
                         : tag == TAG_TRAIN ? &train
                         : tag == TAG_RNG   ? &rng
                         : tag == TAG_DIST  ? &dist
+                        : tag == TAG_BEST  ? &best
                                            : NULL;
         /* Unknown sections are skipped: later minor additions stay readable. */
         if (slot) {
@@ -798,17 +808,18 @@ int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, Dl
         if (rc)
             return rc;
     }
-    if ((train.body && train.end - train.body != SMALL_SECTION_BYTES) ||
-        (rng.body && rng.end - rng.body != SMALL_SECTION_BYTES) ||
-        (dist.body && dist.end - dist.body != SMALL_SECTION_BYTES)) {
-        Msg m = m_begin(err, in.source);
-        m_str(&m, "corrupt: the training, RNG or ranks section is not 20 bytes");
-        return DLRT_EFORMAT;
-    }
-    static const char *const small_names[3] = {"CRC mismatch in the training section (epoch, step)",
-                                               "CRC mismatch in the RNG section", "CRC mismatch in the ranks section"};
-    for (int s = 0; s < 3; s++) {
-        uint64_t body = s == 2 ? dist.body : s ? rng.body : train.body;
+    const Section *small[4] = {&train, &rng, &dist, &best};
+    for (int s = 0; s < 4; s++)
+        if (small[s]->body && small[s]->end - small[s]->body != SMALL_SECTION_BYTES) {
+            Msg m = m_begin(err, in.source);
+            m_str(&m, "corrupt: the training, RNG, ranks or best-score section is not 20 bytes");
+            return DLRT_EFORMAT;
+        }
+    static const char *const small_names[4] = {"CRC mismatch in the training section (epoch, step)",
+                                               "CRC mismatch in the RNG section", "CRC mismatch in the ranks section",
+                                               "CRC mismatch in the best-score section"};
+    for (int s = 0; s < 4; s++) {
+        uint64_t body = small[s]->body;
         if (body && dlrt_crc32(0, b + body, 16) != get_u32(b + body + 16)) {
             Msg m = m_begin(err, in.source);
             m_str(&m, small_names[s]);
@@ -827,6 +838,18 @@ int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, Dl
         m_str(&m, " is ");
         m_u64(&m, get_u64(b + train.body));
         m_str(&m, ", expected 0 to 2^40");
+        return DLRT_EFORMAT;
+    }
+    double best_score = 0;
+    if (best.body) {
+        uint64_t bits = get_u64(b + best.body + 8);
+        memcpy(&best_score, &bits, sizeof best_score);
+    }
+    if (best.body && (get_u64(b + best.body) > MAX_EPOCH || !(best_score - best_score == 0))) {
+        Msg m = m_begin(err, in.source);
+        m_str(&m, "corrupt: the best-score section at byte offset ");
+        m_u64(&m, best.body);
+        m_str(&m, " holds an epoch past 2^40 or a score that is not a finite number");
         return DLRT_EFORMAT;
     }
     if (rng.body && !(get_u64(b + rng.body + 8) & 1)) {
@@ -862,5 +885,10 @@ int dlrt_checkpoint_read_mem(const void *buf, size_t len, const char *source, Dl
     }
     ck->ranks = dist.body ? get_u64(b + dist.body) : 1;
     ck->chunk = dist.body ? get_u64(b + dist.body + 8) : 0;
+    ck->has_best = best.body != 0;
+    if (ck->has_best) {
+        ck->best_epoch = (int64_t)get_u64(b + best.body);
+        ck->best_score = best_score;
+    }
     return DLRT_OK;
 }

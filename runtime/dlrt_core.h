@@ -138,6 +138,9 @@ typedef struct {
                        it (a DIST section when above 1); read: 1 when the file has none, 0 for the canonical order */
     uint64_t chunk; /* a data-parallel run in the canonical order: its examples per chunk (a DIST section); read:
                        0 when the file has none */
+    int has_best;   /* --save-best: the best validation score so far (a BEST section) and its epoch */
+    int64_t best_epoch;
+    double best_score; /* finite: the accuracy, or minus the loss for a model without one */
 } DlrtCheckpoint;
 
 /* Reading flags. */

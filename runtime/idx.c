@@ -22,6 +22,7 @@ enum {
 
 void dlrt_dataset_free(DlrtDataset *ds) {
     free(ds->x);
+    free(ds->u8);
     free(ds->labels);
     free(ds->targets);
     memset(ds, 0, sizeof *ds);
@@ -128,24 +129,26 @@ static int grow(void **buf, int64_t *cap, int64_t need, size_t size) {
     return 0;
 }
 
-/* Reads n images of `features` pixels from f (positioned after the header at *offset) into out->x. */
-static int read_images(gzFile f, const char *path, int64_t n, int64_t features, int64_t *offset, DlrtDataset *out,
-                       DlrtError *err) {
+/* Reads n images of `features` pixels from f (positioned after the header at *offset) into out->x, or as the
+ * bytes they are into out->u8. */
+static int read_images(gzFile f, const char *path, int64_t n, int64_t features, int64_t *offset, int as_u8,
+                       DlrtDataset *out, DlrtError *err) {
     enum { PIECE = 1 << 16 };
-    static const float scale = 1.0f / 255.0f;
     unsigned char *bytes = malloc(PIECE);
     int64_t cap = 0;
     int rc = bytes ? DLRT_OK : dlrt_fail(err, DLRT_ENOMEM, "%s: out of memory", path);
     for (int64_t i = 0; i < n && !rc; i++) {
         int64_t start = *offset;
-        if (grow((void **)&out->x, &cap, (i + 1) * features, sizeof *out->x)) {
+        if (as_u8 ? grow((void **)&out->u8, &cap, (i + 1) * features, 1)
+                  : grow((void **)&out->x, &cap, (i + 1) * features, sizeof *out->x)) {
             rc = dlrt_fail(err, DLRT_ENOMEM, "%s: out of memory for %lld images", path, (long long)(i + 1));
             break;
         }
-        float *x = out->x + i * features;
+        float *x = as_u8 ? NULL : out->x + i * features;
+        uint8_t *u8 = as_u8 ? out->u8 + i * features : NULL;
         for (int64_t done = 0; done < features && !rc;) {
             unsigned piece = features - done > PIECE ? PIECE : (unsigned)(features - done);
-            int got = gzread(f, bytes, piece);
+            int got = gzread(f, u8 ? u8 + done : bytes, piece);
             if (got < 0)
                 rc = dlrt_fail(err, DLRT_EFORMAT, "%s: read error at byte offset %lld in image %lld: %s", path,
                                (long long)*offset, (long long)i, gz_message(f));
@@ -154,8 +157,8 @@ static int read_images(gzFile f, const char *path, int64_t n, int64_t features, 
                                "%s: truncated: expected %lld bytes of image pixels (image %lld) at byte offset "
                                "%lld, the file ends at byte offset %lld",
                                path, (long long)features, (long long)i, (long long)start, (long long)*offset);
-            for (int k = 0; k < got; k++)
-                x[done + k] = (float)bytes[k] * scale;
+            for (int k = 0; x && k < got; k++)
+                x[done + k] = dlrt_u8_to_f32(bytes[k]);
             done += got > 0 ? got : 0;
             *offset += got > 0 ? got : 0;
         }
@@ -174,8 +177,9 @@ static void image_shape(DlrtDataset *out, int64_t n, uint32_t rows, uint32_t col
     out->features = (int64_t)rows * cols;
 }
 
-int dlrt_idx_load(const char *images_path, const char *labels_path, int classes, int64_t limit, DlrtDataset *out,
-                  DlrtError *err) {
+/* dlrt_idx_load, the images as floats or (as_u8) as bytes. */
+static int idx_load(const char *images_path, const char *labels_path, int classes, int64_t limit, int as_u8,
+                    DlrtDataset *out, DlrtError *err) {
     memset(out, 0, sizeof *out);
     if (classes < 1 || classes > 256)
         return dlrt_fail(err, DLRT_EINVAL, "%s: classes must be 1 to 256, got %d", labels_path, classes);
@@ -234,7 +238,7 @@ int dlrt_idx_load(const char *images_path, const char *labels_path, int classes,
         }
         out->labels[i] = label;
     }
-    rc = read_images(fi, images_path, n, out->features, &ioff, out, err);
+    rc = read_images(fi, images_path, n, out->features, &ioff, as_u8, out, err);
 
 done:
     gzclose(fi);
@@ -242,6 +246,20 @@ done:
     if (rc)
         dlrt_dataset_free(out);
     return rc;
+}
+
+int dlrt_idx_load(const char *images_path, const char *labels_path, int classes, int64_t limit, DlrtDataset *out,
+                  DlrtError *err) {
+    return idx_load(images_path, labels_path, classes, limit, 0, out, err);
+}
+
+void dlrt_dataset_get(const DlrtDataset *ds, int64_t first, int64_t count, float *dst) {
+    int64_t len = count * ds->features, at = first * ds->features;
+    if (ds->u8)
+        for (int64_t i = 0; i < len; i++)
+            dst[i] = dlrt_u8_to_f32(ds->u8[at + i]);
+    else
+        memcpy(dst, ds->x + at, sizeof(float) * (size_t)len);
 }
 
 int dlrt_idx_load_images(const char *path, int64_t limit, DlrtDataset *out, DlrtError *err) {
@@ -260,7 +278,7 @@ int dlrt_idx_load_images(const char *path, int64_t limit, DlrtDataset *out, Dlrt
     rc = plausible(f, path, 16 + (uint64_t)n * dims[1] * dims[2], claim, err);
     image_shape(out, n, dims[1], dims[2]);
     if (!rc)
-        rc = read_images(f, path, n, out->features, &off, out, err);
+        rc = read_images(f, path, n, out->features, &off, 0, out, err);
     gzclose(f);
     if (rc)
         dlrt_dataset_free(out);
@@ -279,7 +297,9 @@ static int find_file(const char *dir, const char *base, char *path, size_t cap) 
     return stat(path, &st) == 0 ? 0 : -1;
 }
 
-int dlrt_load_fashion_mnist(const char *dir, int64_t limit, DlrtDataset *train, DlrtDataset *test, DlrtError *err) {
+/* Fashion-MNIST's four files under dir, the images as floats or as bytes. */
+static int load_fashion_mnist(const char *dir, int64_t limit, int as_u8, DlrtDataset *train, DlrtDataset *test,
+                              DlrtError *err) {
     static const char *const names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                                          "t10k-labels-idx1-ubyte"};
     char paths[4][1024];
@@ -294,12 +314,20 @@ int dlrt_load_fashion_mnist(const char *dir, int64_t limit, DlrtDataset *train, 
                              "`apt-get install dataset-fashion-mnist` (into " DLRT_FASHION_MNIST_DIR
                              "), or pass --data DIR",
                              names[i], names[i], dir);
-    int rc = dlrt_idx_load(paths[0], paths[1], 10, limit, train, err);
+    int rc = idx_load(paths[0], paths[1], 10, limit, as_u8, train, err);
     if (!rc)
-        rc = dlrt_idx_load(paths[2], paths[3], 10, limit, test, err);
+        rc = idx_load(paths[2], paths[3], 10, limit, as_u8, test, err);
     if (rc)
         dlrt_dataset_free(train);
     return rc;
+}
+
+int dlrt_load_fashion_mnist(const char *dir, int64_t limit, DlrtDataset *train, DlrtDataset *test, DlrtError *err) {
+    return load_fashion_mnist(dir, limit, 0, train, test, err);
+}
+
+int dlrt_load_fashion_mnist_u8(const char *dir, int64_t limit, DlrtDataset *train, DlrtDataset *test, DlrtError *err) {
+    return load_fashion_mnist(dir, limit, 1, train, test, err);
 }
 
 const char *dlrt_fashion_mnist_class(int label) {

@@ -12,6 +12,10 @@
 #define DLRT_PRINTF(f, a)
 #endif
 
+/* An image byte as the float a dataset holds: every loader and every conversion of DlrtDataset.u8 goes through
+ * this one expression, so bytes converted per batch give the bits the float loaders give. */
+static inline float dlrt_u8_to_f32(uint8_t b) { return (float)b * (1.0f / 255.0f); }
+
 /* Formats the message into err (if non-NULL) and returns code, so error paths read `return dlrt_fail(...)`. */
 int dlrt_fail(DlrtError *err, int code, const char *fmt, ...) DLRT_PRINTF(3, 4);
 
@@ -57,12 +61,15 @@ typedef struct {
     char prog_buf[160];
     DlrtArgs args;
     int64_t epochs, batch; /* the flags over the model's defaults */
+    double base_lr;        /* --lr or the model's: the rate the schedule scales */
+    double lr_now;         /* this epoch's rate (dlrt_schedule_lr), and as the step takes it: */
     float lr;
     uint64_t seed;
     int predict_only; /* --predict with loaded weights and no --epochs: no training, no data unless needed */
     DlrtError err;
 
     DlrtDataset train, test;
+    DlrtDataset valid;     /* --valid: the last examples of the training data, a view into train's storage */
     DlrtDataset unlabeled; /* CSV: test.csv without targets, what --submission predicts */
     DlrtCsvInfo info;
 
@@ -82,9 +89,12 @@ typedef struct {
     int64_t first_epoch; /* 0, or the epoch --resume continues after */
     DlrtRng shuffle;     /* the batches' order; checkpoints save it */
     int64_t saved;       /* epochs in the last checkpoint written, -1 before any */
-    DlrtBatcher batcher, tbatcher;
+    DlrtBatcher batcher, tbatcher, vbatcher;
     DlrtHistory hist;
-    double train_loss, train_acc, test_loss, test_acc;
+    double train_loss, train_acc, test_loss, test_acc, valid_loss, valid_acc;
+    int has_best; /* --save-best: the best validation score so far (checkpoints carry it, so --resume goes on) */
+    int64_t best_epoch;
+    double best_score;
     double train_seconds;
     int64_t trained; /* examples, for the report's rate */
 
@@ -151,8 +161,9 @@ void dlrt_trainer_evaluate(DlrtTrainer *t, const DlrtDataset *ds, DlrtBatcher *b
  * t->folds. Returns 0, or the exit status (1, or 2 when there are fewer examples than folds). */
 int dlrt_trainer_kfold(DlrtTrainer *t);
 
-/* Loads or generates the model's data into t->train and t->test (t->unlabeled and t->info for CSV data). Returns
- * the exit status: 0, 1 (bad data), 2 (bad usage). */
+/* Loads or generates the model's data into t->train and t->test (t->unlabeled and t->info for CSV data), and with
+ * --valid moves the last examples of t->train into t->valid. Returns the exit status: 0, 1 (bad data), 2 (bad
+ * usage). */
 int dlrt_trainer_load_data(DlrtTrainer *t);
 
 /* --submission: the model's prediction for every test row, as a Kaggle submission. Returns 0 or 1. */

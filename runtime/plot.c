@@ -165,13 +165,11 @@ int dlrt_write_history_svg(const char *path, const DlrtHistory *h, const char *t
     const struct {
         const char *name;
         const double *y;
-    } all[4] = {{"train loss", h->train_loss},
-                {"test loss", h->test_loss},
-                {"train acc", h->train_acc},
-                {"test acc", h->test_acc}};
-    DlrtSeries series[4];
+    } all[6] = {{"train loss", h->train_loss}, {"valid loss", h->valid_loss}, {"test loss", h->test_loss},
+                {"train acc", h->train_acc},   {"valid acc", h->valid_acc},   {"test acc", h->test_acc}};
+    DlrtSeries series[6];
     int n = 0;
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 6; k++) {
         int any = 0;
         for (int64_t i = 0; i < h->n && !any; i++)
             any = isfinite(all[k].y[i]);

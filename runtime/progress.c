@@ -86,8 +86,7 @@ void dlrt_progress_note(DlrtProgress *p, int64_t epoch, const char *what) {
     p->drawn = 1;
 }
 
-double dlrt_progress_epoch_end(DlrtProgress *p, int64_t epoch, double train_loss, double train_acc, double test_loss,
-                               double test_acc) {
+double dlrt_progress_epoch_end(DlrtProgress *p, int64_t epoch, const DlrtEpochScores *s) {
     double seconds = dlrt_now() - p->t_epoch;
     if (p->quiet)
         return seconds;
@@ -98,11 +97,13 @@ double dlrt_progress_epoch_end(DlrtProgress *p, int64_t epoch, double train_loss
     const struct {
         const char *name;
         double v;
-    } cols[4] = {
-        {"train_loss", train_loss}, {"train_acc", train_acc}, {"test_loss", test_loss}, {"test_acc", test_acc}};
-    for (int i = 0; i < 4; i++)
+    } cols[6] = {{"train_loss", s->train_loss}, {"train_acc", s->train_acc}, {"valid_loss", s->valid_loss},
+                 {"valid_acc", s->valid_acc},   {"test_loss", s->test_loss}, {"test_acc", s->test_acc}};
+    for (int i = 0; i < 6; i++)
         if (isfinite(cols[i].v))
             fprintf(p->out, "  %s %.4f", cols[i].name, cols[i].v);
+    if (isfinite(s->lr))
+        fprintf(p->out, "  lr %.4g", s->lr);
     double training = p->t_trained - p->t_epoch;
     if (training > 0 && p->seen > 0)
         fprintf(p->out, "  %.0f ex/s", (double)p->seen / training);

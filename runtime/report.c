@@ -74,6 +74,13 @@ int dlrt_report_write(const char *path, const DlrtReport *r, DlrtError *err) {
     json_key_number(f, "test_loss", r->test_loss);
     if (r->classifies)
         json_key_number(f, "test_acc", r->test_acc);
+    if (r->has_valid) {
+        json_key_number(f, "valid_loss", r->valid_loss);
+        if (r->classifies)
+            json_key_number(f, "valid_acc", r->valid_acc);
+    }
+    if (r->best_epoch > 0)
+        fprintf(f, ",\n  \"best_epoch\": %lld", (long long)r->best_epoch);
     json_key_number(f, "examples_per_second", r->examples_per_second);
     json_key_number(f, "seconds", r->seconds);
     fprintf(f, ",\n  \"peak_rss_bytes\": %lld", (long long)r->peak_rss_bytes);
@@ -124,7 +131,7 @@ int dlrt_history_init(DlrtHistory *h, int64_t cap, DlrtError *err) {
     if (cap < 1)
         cap = 1;
     size_t n = (size_t)cap;
-    h->epoch = malloc(n * 6 * sizeof(double)); /* the six columns share one block */
+    h->epoch = malloc(n * 9 * sizeof(double)); /* the nine columns share one block */
     if (!h->epoch) {
         dlrt_history_free(h);
         return dlrt_fail(err, DLRT_ENOMEM, "history: out of memory for %lld epochs", (long long)cap);
@@ -134,6 +141,9 @@ int dlrt_history_init(DlrtHistory *h, int64_t cap, DlrtError *err) {
     h->test_loss = h->epoch + 3 * n;
     h->test_acc = h->epoch + 4 * n;
     h->seconds = h->epoch + 5 * n;
+    h->valid_loss = h->epoch + 6 * n;
+    h->valid_acc = h->epoch + 7 * n;
+    h->lr = h->epoch + 8 * n;
     h->cap = cap;
     return DLRT_OK;
 }
@@ -143,18 +153,27 @@ void dlrt_history_free(DlrtHistory *h) {
     memset(h, 0, sizeof *h);
 }
 
-int dlrt_history_add(DlrtHistory *h, int64_t epoch, double train_loss, double train_acc, double test_loss,
-                     double test_acc, double seconds, DlrtError *err) {
+int dlrt_history_add(DlrtHistory *h, int64_t epoch, const DlrtEpochScores *s, double seconds, DlrtError *err) {
     if (h->n >= h->cap)
         return dlrt_fail(err, DLRT_EINVAL, "history: full after %lld epochs", (long long)h->cap);
     int64_t i = h->n++;
     h->epoch[i] = (double)epoch;
-    h->train_loss[i] = train_loss;
-    h->train_acc[i] = train_acc;
-    h->test_loss[i] = test_loss;
-    h->test_acc[i] = test_acc;
+    h->train_loss[i] = s->train_loss;
+    h->train_acc[i] = s->train_acc;
+    h->test_loss[i] = s->test_loss;
+    h->test_acc[i] = s->test_acc;
     h->seconds[i] = seconds;
+    h->valid_loss[i] = s->valid_loss;
+    h->valid_acc[i] = s->valid_acc;
+    h->lr[i] = s->lr;
     return DLRT_OK;
+}
+
+static int any_finite(const double *v, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (isfinite(v[i]))
+            return 1;
+    return 0;
 }
 
 static void csv_cell(FILE *f, double v) {
@@ -168,13 +187,21 @@ int dlrt_write_metrics_csv(const char *path, const DlrtHistory *h, DlrtError *er
     int rc = dlrt_atomic_open(&af, path, err);
     if (rc)
         return rc;
-    fputs("epoch,train_loss,train_acc,test_loss,test_acc,seconds\n", af.f);
+    int valid = any_finite(h->valid_loss, h->n) || any_finite(h->valid_acc, h->n), lr = any_finite(h->lr, h->n);
+    fprintf(af.f, "epoch,train_loss,train_acc,test_loss,test_acc%s%s,seconds\n", valid ? ",valid_loss,valid_acc" : "",
+            lr ? ",lr" : "");
     for (int64_t i = 0; i < h->n; i++) {
         fprintf(af.f, "%.0f", h->epoch[i]);
         csv_cell(af.f, h->train_loss[i]);
         csv_cell(af.f, h->train_acc[i]);
         csv_cell(af.f, h->test_loss[i]);
         csv_cell(af.f, h->test_acc[i]);
+        if (valid) {
+            csv_cell(af.f, h->valid_loss[i]);
+            csv_cell(af.f, h->valid_acc[i]);
+        }
+        if (lr)
+            csv_cell(af.f, h->lr[i]);
         csv_cell(af.f, h->seconds[i]);
         fputc('\n', af.f);
     }

@@ -40,7 +40,8 @@ static int command_line(DlrtTrainer *t, int argc, char **argv) {
     }
     t->epochs = a->has_epochs ? a->epochs : defaults.epochs;
     t->batch = a->has_batch ? a->batch : defaults.batch;
-    t->lr = (float)(a->has_lr ? a->lr : defaults.lr);
+    t->base_lr = t->lr_now = a->has_lr ? a->lr : defaults.lr;
+    t->lr = (float)t->base_lr;
     t->seed = a->has_seed ? a->seed : defaults.seed;
     if (t->batch < 1 || t->batch > m->max_batch) {
         fprintf(t->errf,
@@ -52,6 +53,11 @@ static int command_line(DlrtTrainer *t, int argc, char **argv) {
     if (!m->kfold && a->has_kfold) {
         fprintf(t->errf, "%s: --kfold needs a model trained on CSV data with a log_rmse metric; %s is not\n", t->prog,
                 m->name);
+        return 2;
+    }
+    if (a->has_valid && a->has_kfold) {
+        fprintf(t->errf, "%s: --valid and --kfold both hold out part of the training data; give one of them\n",
+                t->prog);
         return 2;
     }
     if (!m->submission && a->submission) {
@@ -128,8 +134,9 @@ static void describe(DlrtTrainer *t) {
     t->n_optim = no;
 }
 
-/* A checkpoint with everything --resume needs, after `epoch` epochs. */
-static int save_checkpoint(DlrtTrainer *t, int64_t epoch) {
+/* A checkpoint with everything --resume needs, after `epoch` epochs, at path (--save's or --save-best's); with
+ * --save-best it carries the best validation score so far. */
+static int save_checkpoint(DlrtTrainer *t, const char *path, int64_t epoch) {
     DlrtCheckpoint ck = {.params = t->params,
                          .n_params = t->m->n_params,
                          .optim = t->n_optim ? t->optim : NULL,
@@ -142,8 +149,11 @@ static int save_checkpoint(DlrtTrainer *t, int64_t epoch) {
                          .ranks = t->chunk  ? 0
                                   : t->dist ? (uint64_t)t->dist->size
                                             : 1,
-                         .chunk = (uint64_t)t->chunk};
-    return dlrt_checkpoint_save(t->args.save, &ck, &t->err);
+                         .chunk = (uint64_t)t->chunk,
+                         .has_best = t->has_best,
+                         .best_epoch = t->best_epoch,
+                         .best_score = t->best_score};
+    return dlrt_checkpoint_save(path, &ck, &t->err);
 }
 
 /* --resume continues bit for bit only in the summation order the checkpoint was written in: the canonical order
@@ -204,6 +214,11 @@ static int start(DlrtTrainer *t) {
             t->first_epoch = ck.epoch;
             *t->m->step_counter(t->state) = ck.step;
             t->shuffle = ck.rng;
+            if (a->save_best && ck.has_best) { /* the epochs before the interruption competed too */
+                t->has_best = 1;
+                t->best_epoch = ck.best_epoch;
+                t->best_score = ck.best_score;
+            }
             if (!a->quiet)
                 fprintf(t->out, "resumed from %s after epoch %lld (step %llu)\n", path, (long long)ck.epoch,
                         (unsigned long long)ck.step);
@@ -220,7 +235,7 @@ static int start(DlrtTrainer *t) {
         return 1;
     t->saved = -1;
     if (a->save) {
-        if (save_checkpoint(t, t->first_epoch) != DLRT_OK)
+        if (save_checkpoint(t, a->save, t->first_epoch) != DLRT_OK)
             return dlrt_trainer_fail(t, 1);
         t->saved = t->first_epoch;
     }
@@ -244,8 +259,22 @@ static void diverged(DlrtTrainer *t, float bad_loss, int64_t epoch, int64_t bad_
                 t->prog, t->args.save, how);
 }
 
-/* The epochs from first_epoch to epochs: train, evaluate on the test set, record, checkpoint. Returns the run's
- * status so far (the loop stops at the first failure). */
+/* --save-best after an epoch scored on the held-out examples: a checkpoint when the score beats every earlier
+ * epoch's (the accuracy, or for a model without one the lowest loss; ties keep the earlier epoch). */
+static int save_if_best(DlrtTrainer *t, int64_t epochs_done) {
+    double score = t->m->accuracy_metric >= 0 ? t->valid_acc : -t->valid_loss;
+    if (!t->args.save_best || !isfinite(score) || (t->has_best && !(score > t->best_score)))
+        return 0;
+    t->has_best = 1;
+    t->best_epoch = epochs_done;
+    t->best_score = score;
+    if (save_checkpoint(t, t->args.save_best, epochs_done) != DLRT_OK)
+        return dlrt_trainer_fail(t, 1);
+    return 0;
+}
+
+/* The epochs from first_epoch to epochs: train at the schedule's rate, evaluate on the held-out examples and the
+ * test set, record, checkpoint. Returns the run's status so far (the loop stops at the first failure). */
 static int train(DlrtTrainer *t) {
     const DlrtModel *m = t->m;
     int nm = m->n_metrics > 0 ? m->n_metrics : 1;
@@ -254,6 +283,8 @@ static int train(DlrtTrainer *t) {
     int status = 0;
     for (int64_t epoch = t->first_epoch; epoch < t->epochs && status == 0; epoch++) {
         dlrt_progress_epoch_begin(&po, epoch + 1);
+        t->lr_now = dlrt_schedule_lr(&m->schedule, t->base_lr, epoch, t->epochs);
+        t->lr = (float)t->lr_now;
         double loss_sum, te = dlrt_now();
         const double *metric_sum = t->sums + nm;
         float bad_loss = 0;
@@ -275,6 +306,10 @@ static int train(DlrtTrainer *t) {
             t->train_acc = seen ? metric_sum[m->accuracy_metric] / (double)seen : NAN;
         else if (m->log_rmse_metric >= 0)
             t->train_loss = seen ? sqrt(metric_sum[m->log_rmse_metric] / (double)seen) : NAN;
+        if (t->valid.n > 0) {
+            dlrt_progress_note(&po, epoch + 1, "evaluating on the held-out examples");
+            dlrt_trainer_evaluate(t, &t->valid, &t->vbatcher, &t->valid_loss, &t->valid_acc);
+        }
         if (t->test.n > 0) {
             dlrt_progress_note(&po, epoch + 1, "evaluating on the test set");
             dlrt_trainer_evaluate(t, &t->test, &t->tbatcher, &t->test_loss, &t->test_acc);
@@ -283,10 +318,19 @@ static int train(DlrtTrainer *t) {
             status = 1;
             break;
         }
-        double secs = dlrt_progress_epoch_end(&po, epoch + 1, t->train_loss, t->train_acc, t->test_loss, t->test_acc);
-        dlrt_history_add(&t->hist, epoch + 1, t->train_loss, t->train_acc, t->test_loss, t->test_acc, secs, &t->err);
+        DlrtEpochScores scores = {t->train_loss,
+                                  t->train_acc,
+                                  t->valid_loss,
+                                  t->valid_acc,
+                                  t->test_loss,
+                                  t->test_acc,
+                                  m->schedule.kind != DLRT_SCHEDULE_CONSTANT ? t->lr_now : NAN};
+        double secs = dlrt_progress_epoch_end(&po, epoch + 1, &scores);
+        dlrt_history_add(&t->hist, epoch + 1, &scores, secs, &t->err);
+        if (t->valid.n > 0 && (status = save_if_best(t, epoch + 1)) != 0)
+            break;
         if (t->args.save) {
-            if (save_checkpoint(t, epoch + 1) != DLRT_OK)
+            if (save_checkpoint(t, t->args.save, epoch + 1) != DLRT_OK)
                 status = dlrt_trainer_fail(t, 1);
             else
                 t->saved = epoch + 1;
@@ -339,6 +383,10 @@ static int write_outputs(DlrtTrainer *t, int status, double seconds) {
                         .classifies = m->accuracy_metric >= 0,
                         .train_acc = t->train_acc,
                         .test_acc = t->test_acc,
+                        .has_valid = t->valid.n > 0,
+                        .valid_loss = t->valid_loss,
+                        .valid_acc = t->valid_acc,
+                        .best_epoch = t->has_best ? t->best_epoch : 0,
                         .examples_per_second = t->train_seconds > 0 ? (double)t->trained / t->train_seconds : 0,
                         .seconds = seconds,
                         .peak_rss_bytes = dlrt_peak_rss(),
@@ -381,9 +429,10 @@ static int run(DlrtTrainer *t) {
         return status;
     if (dlrt_batcher_init(&t->batcher, t->train.n, t->batch, &t->err) != DLRT_OK ||
         dlrt_batcher_init(&t->tbatcher, t->test.n, t->batch, &t->err) != DLRT_OK ||
+        dlrt_batcher_init(&t->vbatcher, t->valid.n, t->batch, &t->err) != DLRT_OK ||
         dlrt_history_init(&t->hist, t->epochs > 0 ? t->epochs : 1, &t->err) != DLRT_OK)
         return dlrt_trainer_fail(t, 1);
-    t->train_loss = t->train_acc = t->test_loss = t->test_acc = NAN;
+    t->train_loss = t->train_acc = t->test_loss = t->test_acc = t->valid_loss = t->valid_acc = NAN;
     if (dlrt_dist_agree(t, dlrt_dist_setup(t)))
         return 1;
     double t0 = dlrt_now();
@@ -401,6 +450,7 @@ static void release(DlrtTrainer *t) {
     dlrt_history_free(&t->hist);
     dlrt_batcher_free(&t->batcher);
     dlrt_batcher_free(&t->tbatcher);
+    dlrt_batcher_free(&t->vbatcher);
     dlrt_dataset_free(&t->train);
     dlrt_dataset_free(&t->test);
     dlrt_dataset_free(&t->unlabeled);
@@ -497,7 +547,7 @@ static int command_line_dist(DlrtTrainer *t, int argc, char **argv) {
     if (d->rank != 0) {
         DlrtArgs *a = &t->args;
         a->quiet = 1;
-        a->save = a->report = a->metrics = a->plot = a->show_samples = a->show_predictions = NULL;
+        a->save = a->save_best = a->report = a->metrics = a->plot = a->show_samples = a->show_predictions = NULL;
         a->submission = NULL;
         a->n_predict = 0;
         char prog[sizeof t->prog_buf];

@@ -2,6 +2,7 @@
  * from D2L, a CSV table, or examples written into the model file), loaded or generated as the descriptor's
  * DlrtDataSpec says, with --data and --limit applied; and --submission, which writes the predictions for a CSV
  * model's test rows. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,7 +57,7 @@ static int load(DlrtTrainer *t, int64_t limit) {
     dlrt_rng_seed(&rng, t->seed, 7);
     switch (d->kind) {
     case DLRT_DATA_FASHION_MNIST:
-        return dlrt_load_fashion_mnist(t->args.data, limit, &t->train, &t->test, &t->err);
+        return dlrt_load_fashion_mnist_u8(t->args.data, limit, &t->train, &t->test, &t->err);
     case DLRT_DATA_SYNTH_LINEAR:
         return dlrt_synthetic_linear(d->linear.w, d->linear.d, d->linear.b, d->linear.noise, d->linear.n, &rng,
                                      &t->train, &t->err);
@@ -74,6 +75,33 @@ static int load(DlrtTrainer *t, int64_t limit) {
     default:
         return dlrt_fail(&t->err, DLRT_EINVAL, "model %s: unknown data kind %d", m->name, d->kind);
     }
+}
+
+/* --valid: the last round(fraction x n) training examples (after --limit) become the validation set, the same
+ * ones every epoch; t->valid points into t->train's storage, which keeps owning it. */
+static int hold_out(DlrtTrainer *t) {
+    DlrtDataset *tr = &t->train;
+    int64_t k = llround(t->args.valid * (double)tr->n);
+    if (k < 1 || k >= tr->n) {
+        fprintf(t->errf,
+                "%s: --valid %g of %lld training examples holds out %lld; it must leave at least one example "
+                "for each of training and validation\n",
+                t->prog, t->args.valid, (long long)tr->n, (long long)k);
+        return 2;
+    }
+    int64_t first = tr->n - k;
+    t->valid = *tr;
+    t->valid.n = k;
+    if (tr->x)
+        t->valid.x = tr->x + first * tr->features;
+    if (tr->u8)
+        t->valid.u8 = tr->u8 + first * tr->features;
+    if (tr->labels)
+        t->valid.labels = tr->labels + first;
+    if (tr->targets)
+        t->valid.targets = tr->targets + first * tr->target_dim;
+    tr->n = first;
+    return 0;
 }
 
 int dlrt_trainer_load_data(DlrtTrainer *t) {
@@ -99,7 +127,7 @@ int dlrt_trainer_load_data(DlrtTrainer *t) {
         if (limit > 0 && t->test.n > limit)
             t->test.n = limit;
     }
-    return 0;
+    return a->has_valid ? hold_out(t) : 0;
 }
 
 int dlrt_trainer_submission(DlrtTrainer *t) {

@@ -256,8 +256,11 @@ int dlrt_dist_check_model(DlrtTrainer *t) {
     fnv1a(&h, sizes, sizeof sizes);
     fnv1a(&h, flags, sizeof flags);
     fnv1a(&h, &t->lr, sizeof t->lr);
-    if (name_differing(
-            t, h, "a different model, or different --epochs, --batch, --lr, --seed, --chunk or --fast-reduce") == 0)
+    double valid = t->args.has_valid ? t->args.valid : 0;
+    fnv1a(&h, &valid, sizeof valid);
+    if (name_differing(t, h,
+                       "a different model, or different --epochs, --batch, --lr, --seed, --valid, --chunk or "
+                       "--fast-reduce") == 0)
         return 0;
     return 1;
 }

@@ -109,6 +109,8 @@ static int fold(DlrtTrainer *t, int i, const DlrtDataset *tr, const DlrtDataset 
     DlrtProgress quiet; /* silent: one line per fold instead */
     dlrt_progress_init(&quiet, t->out, t->epochs, 1, dlrt_batcher_batches(btr), 1);
     for (int64_t epoch = 0; epoch < t->epochs; epoch++) {
+        t->lr_now = dlrt_schedule_lr(&t->m->schedule, t->base_lr, epoch, t->epochs);
+        t->lr = (float)t->lr_now;
         double loss_sum;
         float bad_loss = 0;
         int64_t bad_batch = 0;

@@ -84,6 +84,7 @@ int dlrt_trainer_check_paths(DlrtTrainer *t) {
     char names[8][PATH_MAX + 64];
     int n_out = 0, n_in = 0;
     add(out, &n_out, "--save", a->save);
+    add(out, &n_out, "--save-best", a->save_best);
     add(out, &n_out, "--report", a->report);
     add(out, &n_out, "--metrics", a->metrics);
     add(out, &n_out, "--plot", a->plot);

@@ -26,6 +26,16 @@ static void logits_of(DlrtTrainer *t, const float *images, int64_t n, float *out
     }
 }
 
+/* The first n images of ds as floats (the data may hold bytes), or NULL after saying that memory ran out. */
+static float *first_images(DlrtTrainer *t, const DlrtDataset *ds, int64_t n) {
+    float *pixels = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1) * RAW_H * RAW_W);
+    if (pixels)
+        dlrt_dataset_get(ds, 0, n, pixels);
+    else
+        fprintf(t->errf, "%s: out of memory for %lld images\n", t->prog, (long long)n);
+    return pixels;
+}
+
 int dlrt_trainer_show_samples(DlrtTrainer *t) {
     enum { N = 18 };
     DlrtCaption captions[N];
@@ -33,10 +43,15 @@ int dlrt_trainer_show_samples(DlrtTrainer *t) {
     int64_t n = train->n < N ? train->n : N;
     for (int64_t i = 0; i < n; i++)
         captions[i] = (DlrtCaption){{dlrt_fashion_mnist_class(train->labels[i]), NULL}, DLRT_MARK_NONE};
-    if (dlrt_write_image_grid(t->args.show_samples, "fashion-mnist training images", train->x, n, RAW_H, RAW_W, 9, 4,
+    float *images = first_images(t, train, n);
+    if (!images)
+        return 1;
+    int status = 0;
+    if (dlrt_write_image_grid(t->args.show_samples, "fashion-mnist training images", images, n, RAW_H, RAW_W, 9, 4,
                               captions, &t->err) != DLRT_OK)
-        return dlrt_trainer_fail(t, 1);
-    return 0;
+        status = dlrt_trainer_fail(t, 1);
+    free(images);
+    return status;
 }
 
 int dlrt_trainer_show_predictions(DlrtTrainer *t) {
@@ -45,7 +60,10 @@ int dlrt_trainer_show_predictions(DlrtTrainer *t) {
     DlrtCaption captions[N];
     const DlrtDataset *test = &t->test;
     int64_t n = test->n < N ? test->n : N, wrong = 0;
-    logits_of(t, test->x, n, logits);
+    float *images = first_images(t, test, n);
+    if (!images)
+        return 1;
+    logits_of(t, images, n, logits);
     for (int64_t i = 0; i < n; i++) {
         int p = dlrt_argmax(logits + i * CLASSES, CLASSES), y = test->labels[i];
         captions[i] = (DlrtCaption){{dlrt_fashion_mnist_class(y), dlrt_fashion_mnist_class(p)},
@@ -55,10 +73,12 @@ int dlrt_trainer_show_predictions(DlrtTrainer *t) {
     char title[160];
     snprintf(title, sizeof title, "%s on fashion-mnist test images: label, prediction (%lld of %lld wrong, in red)",
              t->m->name, (long long)wrong, (long long)n);
-    if (dlrt_write_image_grid(t->args.show_predictions, title, test->x, n, RAW_H, RAW_W, 9, 4, captions, &t->err) !=
+    int status = 0;
+    if (dlrt_write_image_grid(t->args.show_predictions, title, images, n, RAW_H, RAW_W, 9, 4, captions, &t->err) !=
         DLRT_OK)
-        return dlrt_trainer_fail(t, 1);
-    return 0;
+        status = dlrt_trainer_fail(t, 1);
+    free(images);
+    return status;
 }
 
 /* One file's images for --predict: a line per image with its TOP_K classes. */

@@ -1,5 +1,7 @@
 # bash completion for dlc: its commands, each command's options, .dlm (.onnx for import) files, and the values of
-# --dtype and --dump-after. Installed by `meson install` as share/bash-completion/completions/dlc.
+# --dtype and --dump-after; and _dlc_train for the trainers dlc builds, whose names are the user's: attach it with
+# `complete -F _dlc_train lenet-train ./lenet-train`. Installed by `meson install` as
+# share/bash-completion/completions/dlc.
 _dlc() {
     local cur prev cmd
     cur=${COMP_WORDS[COMP_CWORD]}
@@ -41,3 +43,23 @@ _dlc() {
     fi
 }
 complete -F _dlc dlc
+
+# A trainer's flags, read from its own --help so they match the dlc that built it; file names after the flags
+# that take one, nothing after those that take a number.
+_dlc_train() {
+    local cur prev
+    cur=${COMP_WORDS[COMP_CWORD]}
+    prev=${COMP_WORDS[COMP_CWORD-1]}
+    case $prev in
+    --epochs|--batch|--lr|--seed|--limit|--threads|--kfold|--valid) return ;;
+    --data|--report|--metrics|--plot|--save|--save-best|--load|--resume|--show-samples|--show-predictions|\
+    --submission) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    esac
+    if [[ $cur == -* ]]; then
+        local opts
+        opts=$("$1" --help 2>/dev/null | sed -n 's/^  \(--[a-z-]*\).*/\1/p')
+        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+        return
+    fi
+    COMPREPLY=($(compgen -f -- "$cur"))
+}

@@ -653,10 +653,14 @@ static void test_evaluate_only(void) {
 }
 
 /* Trains `exe` (a shell word) for `epochs` with --save into `a`; then again into `b`, killed with SIGKILL once
- * b holds `kill_at` or more epochs, and resumed from b to the same total. The two final files must be equal. */
-static void kill_and_resume(const char *exe, const char *flags, int epochs, int kill_at, const char *a, const char *b) {
+ * b holds `kill_at` or more epochs, and resumed from b to the same total. The two final files must be equal, and
+ * with best_a and best_b (runs with --valid), the --save-best files of the two runs too. */
+static void kill_and_resume_best(const char *exe, const char *flags, int epochs, int kill_at, const char *a,
+                                 const char *b, const char *best_a, const char *best_b) {
     char *common = xsprintf(&scratch, "%s %s --epochs %d --threads 1 --quiet", exe, flags, epochs);
-    CU_ASSERT_EQUAL_FATAL(run(xsprintf(&scratch, "%s --save '%s'", common, a), NULL, NULL), 0);
+    char *keep_a = best_a ? xsprintf(&scratch, " --save-best '%s'", best_a) : "";
+    char *keep_b = best_b ? xsprintf(&scratch, " --save-best '%s'", best_b) : "";
+    CU_ASSERT_EQUAL_FATAL(run(xsprintf(&scratch, "%s --save '%s'%s", common, a, keep_a), NULL, NULL), 0);
     CU_ASSERT_EQUAL(ckpt_epoch(a), epochs);
 
     pid_t pid = fork();
@@ -664,7 +668,7 @@ static void kill_and_resume(const char *exe, const char *flags, int epochs, int 
     if (pid == 0) {
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
-        execl("/bin/sh", "sh", "-c", xsprintf(&scratch, "exec %s --save '%s'", common, b), (char *)NULL);
+        execl("/bin/sh", "sh", "-c", xsprintf(&scratch, "exec %s --save '%s'%s", common, b, keep_b), (char *)NULL);
         _exit(127);
     }
     int64_t at = -1;
@@ -689,14 +693,20 @@ static void kill_and_resume(const char *exe, const char *flags, int epochs, int 
     CU_ASSERT(at >= kill_at && at < epochs);
 
     char *out;
-    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --epochs %d --threads 1 --resume '%s' --save '%s'",
-                                 xsprintf(&scratch, "%s %s", exe, flags), epochs, b, b),
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --epochs %d --threads 1 --resume '%s' --save '%s'%s",
+                                 xsprintf(&scratch, "%s %s", exe, flags), epochs, b, b, keep_b),
                         &out, NULL),
                     0);
     ASSERT_HAS(out, xsprintf(&scratch, "resumed from %s after epoch %lld", b, (long long)at));
     ASSERT_HAS(out, xsprintf(&scratch, "epoch %lld/%d", (long long)at + 1, epochs));
     CU_ASSERT(!has(out, xsprintf(&scratch, "epoch %lld/%d", (long long)at, epochs)));
     CU_ASSERT_EQUAL(system(xsprintf(&scratch, "cmp -s '%s' '%s'", a, b)), 0);
+    if (best_a && best_b)
+        CU_ASSERT_EQUAL(system(xsprintf(&scratch, "cmp -s '%s' '%s'", best_a, best_b)), 0);
+}
+
+static void kill_and_resume(const char *exe, const char *flags, int epochs, int kill_at, const char *a, const char *b) {
+    kill_and_resume_best(exe, flags, epochs, kill_at, a, b, NULL, NULL);
 }
 
 static void test_kill_and_resume_mlp(void) {
@@ -711,9 +721,21 @@ static void test_kill_and_resume_batchnorm(void) {
                     tmp("bn-killed.ckpt"));
 }
 
+/* Builds `model` (the text of a .dlm) as the trainer tmp/<name>-train; returns its path as a shell word, or NULL
+ * after printing why `dlc build` failed. */
+static char *build_trainer(const char *name, const char *model) {
+    char *dlm = tmp(xsprintf(&scratch, "%s.dlm", name)), *exe = tmp(xsprintf(&scratch, "%s-train", name));
+    spit(dlm, model, strlen(model));
+    char *err;
+    if (run(xsprintf(&scratch, BUILD_CC "'%s' build '%s' -o '%s'", DLC_PATH, dlm, exe), NULL, &err) != 0) {
+        fprintf(stderr, "\n  dlc build %s failed: %s\n", dlm, err);
+        return NULL;
+    }
+    return xsprintf(&scratch, "'%s'", exe);
+}
+
 /* A model with optimizer state (Adam's moments) and dropout (whose masks follow the step counter), built here. */
 static void test_kill_and_resume_adam_dropout(void) {
-    char *dlm = tmp("adamdrop.dlm"), *exe = tmp("adamdrop-train");
     const char *model = "input x: f32[batch, 1, 28, 28]\n"
                         "input y: i32[batch]\n"
                         "logits = x |> flatten |> linear(64) |> relu |> dropout(0.3) |> linear(10)\n"
@@ -727,12 +749,113 @@ static void test_kill_and_resume_adam_dropout(void) {
                         "    epochs    = 10\n"
                         "    metrics   = [accuracy(logits, y)]\n"
                         "}\n";
-    spit(dlm, model, strlen(model));
-    char *err;
-    CU_ASSERT_EQUAL_FATAL(run(xsprintf(&scratch, BUILD_CC "'%s' build '%s' -o '%s'", DLC_PATH, dlm, exe), NULL, &err),
+    char *exe = build_trainer("adamdrop", model);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(exe);
+    kill_and_resume(exe, xsprintf(&scratch, "--data '%s'", data_dir), 10, 3, tmp("adam-whole.ckpt"),
+                    tmp("adam-killed.ckpt"));
+}
+
+/* A small classifier with momentum and a cosine schedule after a 2-epoch warmup, built once for the tests below. */
+static char *scheduled_trainer(void) {
+    static char *exe;
+    if (exe)
+        return exe;
+    const char *model = "input x: f32[batch, 1, 28, 28]\n"
+                        "input y: i32[batch]\n"
+                        "logits = x |> flatten |> linear(32) |> relu |> linear(10)\n"
+                        "output logits\n"
+                        "init \"*.weight\" = normal(0, 0.01)\n"
+                        "train {\n"
+                        "    data      = fashion_mnist(x, y)\n"
+                        "    loss      = cross_entropy(logits, y)\n"
+                        "    optimizer = sgd(lr = 0.2, momentum = 0.9)\n"
+                        "    schedule  = cosine(warmup = 2, eta_min = 0.001)\n"
+                        "    batch     = 64\n"
+                        "    epochs    = 10\n"
+                        "    metrics   = [accuracy(logits, y)]\n"
+                        "}\n";
+    return exe = build_trainer("sched", model);
+}
+
+/* The schedule is a function of the epoch and --valid's split is fixed, so a killed run with both resumes to
+ * the same bytes, and --save-best, whose best score so far the checkpoints carry, keeps the same epoch. */
+static void test_kill_and_resume_schedule(void) {
+    char *exe = scheduled_trainer();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(exe);
+    kill_and_resume_best(exe, xsprintf(&scratch, "--data '%s' --valid 0.2", data_dir), 10, 3, tmp("sched-whole.ckpt"),
+                         tmp("sched-killed.ckpt"), tmp("sched-whole-best.ckpt"), tmp("sched-killed-best.ckpt"));
+}
+
+/* The numbers of column `col` (0-based) of a metrics CSV, into v; returns how many rows. */
+static int csv_column(const char *csv, int col, double *v, int max) {
+    int n = 0;
+    const char *line = csv ? strchr(csv, '\n') : NULL;
+    while (line && line[1] && n < max) {
+        const char *p = line + 1;
+        for (int c = 0; c < col && p; c++)
+            p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL;
+        v[n++] = p ? strtod(p, NULL) : NAN;
+        line = strchr(line + 1, '\n');
+    }
+    return n;
+}
+
+/* --valid holds out the last examples and scores them every epoch; the schedule's rate is the lr column;
+ * --save-best keeps the epoch of the best validation accuracy. */
+static void test_valid_and_schedule(void) {
+    char *exe = scheduled_trainer();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(exe);
+    char *csv = tmp("valid.csv"), *report = tmp("valid.json"), *best = tmp("valid-best.ckpt"), *svg = tmp("valid.svg");
+    char *out, *err;
+    CU_ASSERT_EQUAL_FATAL(run(xsprintf(&scratch,
+                                       "%s --data '%s' --epochs 6 --threads 1 --valid 0.25 --save-best '%s' --metrics "
+                                       "'%s' --report '%s' --plot '%s'",
+                                       exe, data_dir, best, csv, report, svg),
+                              &out, &err),
                           0);
-    kill_and_resume(xsprintf(&scratch, "'%s'", exe), xsprintf(&scratch, "--data '%s'", data_dir), 10, 3,
-                    tmp("adam-whole.ckpt"), tmp("adam-killed.ckpt"));
+    ASSERT_HAS(out, "epoch 1/6  train_loss ");
+    ASSERT_HAS(out, "  valid_loss ");
+    ASSERT_HAS(out, "  valid_acc ");
+    ASSERT_HAS(out, "  lr 0.06667"); /* warmup: 0.2 x 1/3, then 0.2 x 2/3 */
+    ASSERT_HAS(out, "  lr 0.1333");
+    char *m = slurp(csv, NULL);
+    ASSERT_HAS(m, "epoch,train_loss,train_acc,test_loss,test_acc,valid_loss,valid_acc,lr,seconds\n");
+    double lr[8], acc[8];
+    CU_ASSERT_EQUAL_FATAL(csv_column(m, 7, lr, 8), 6);
+    CU_ASSERT_EQUAL_FATAL(csv_column(m, 6, acc, 8), 6);
+    /* PyTorch's LinearLR(1/3, 2) then CosineAnnealingLR(T_max=4, eta_min=0.001) */
+    double want[6] = {0.2 / 3,
+                      0.4 / 3,
+                      0.2,
+                      0.001 + 0.199 * (1 + sqrt(0.5)) / 2,
+                      0.001 + 0.199 / 2,
+                      0.001 + 0.199 * (1 - sqrt(0.5)) / 2};
+    int best_epoch = 0;
+    for (int i = 0; i < 6; i++) {
+        CU_ASSERT(fabs(lr[i] - want[i]) < 1e-8);
+        if (!best_epoch || acc[i] > acc[best_epoch - 1])
+            best_epoch = i + 1;
+    }
+    char *r = slurp(report, NULL);
+    ASSERT_HAS(r, "\"valid_acc\": ");
+    ASSERT_HAS(r, xsprintf(&scratch, "\"best_epoch\": %d", best_epoch));
+    CU_ASSERT_EQUAL(ckpt_epoch(best), best_epoch);
+    ASSERT_HAS(slurp(svg, NULL), ">valid acc<");
+    /* --limit first: 25 of the first 100 examples held out */
+    CU_ASSERT_EQUAL(
+        run(xsprintf(&scratch, "%s --data '%s' --epochs 1 --valid 0.25 --limit 100", exe, data_dir), &out, &err), 0);
+    ASSERT_HAS(out, "valid_acc");
+
+    /* refusals: --save-best without --valid, a fraction outside (0, 1), one that holds out nothing, --kfold */
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --data '%s' --save-best '%s'", exe, data_dir, best), NULL, &err), 2);
+    ASSERT_HAS(err, "--save-best");
+    ASSERT_HAS(err, "needs --valid");
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --data '%s' --valid 1", exe, data_dir), NULL, &err), 2);
+    ASSERT_HAS(err, "--valid expects the fraction");
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --data '%s' --valid 0.0001 --limit 100", exe, data_dir), NULL, &err), 2);
+    ASSERT_HAS(err, "--valid 0.0001 of 100 training examples holds out 0");
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --valid 0.2 --kfold 5", trainer("house_prices")), NULL, &err), 2);
+    ASSERT_HAS(err, "--valid and --kfold");
 }
 
 /* Copies the mlp checkpoint with one byte replaced, or cut to `len` bytes. */
@@ -1109,6 +1232,8 @@ int main(void) {
         {"kill and resume mlp", test_kill_and_resume_mlp},
         {"kill and resume adam dropout", test_kill_and_resume_adam_dropout},
         {"kill and resume batch norm's states", test_kill_and_resume_batchnorm},
+        {"kill and resume a schedule, --valid and --save-best", test_kill_and_resume_schedule},
+        {"--valid, --save-best and a schedule's lr column", test_valid_and_schedule},
         {"checkpoint refusals", test_checkpoint_refusals},
         {"save atomic", test_save_atomic},
         {"weights not finite", test_weights_not_finite},

@@ -19,7 +19,7 @@ train {
     epochs = 3
 #! error 19:5: train setting 'epochs' is given twice
     learning_rate = 0.1
-#! error 21:5: unknown train setting 'learning_rate'; expected data, loss, eval_loss, optimizer, batch, epochs, seed, metrics, lr or plot
+#! error 21:5: unknown train setting 'learning_rate'; expected data, loss, eval_loss, optimizer, batch, epochs, seed, metrics, lr, plot or schedule
     lr = -1
 #! error 23:10: the learning rate must be positive, got -1
     metrics = accuracy(yhat, y)

@@ -639,7 +639,7 @@ static void test_checkpoint_paths(void) {
     float mom[6] = {1, 2, 3, 4, 5, 6};
     DlrtTensorDesc optim = {"0.weight#momentum", DLRT_F32, 2, {3, 2}, mom};
     /* the checkpoint format has no int64: the trainer's checkpoints hold the three float tensors */
-    DlrtCheckpoint ck = {a.t, 3, &optim, 1, 0, 1, 4, 99, 1, {5, 7}, 1, 0};
+    DlrtCheckpoint ck = {a.t, 3, &optim, 1, 0, 1, 4, 99, 1, {5, 7}, 1, 0, 0, 0, 0};
     DlrtError err;
     const char *path = tmp_path("model.npz");
     CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &ck, &err), DLRT_OK);
@@ -648,7 +648,7 @@ static void test_checkpoint_paths(void) {
     CU_ASSERT(len > 4 && memcmp(bytes, "PK\x03\x04", 4) == 0);
     CU_ASSERT(!contains(bytes, len, "momentum")); /* weights only */
     free(bytes);
-    DlrtCheckpoint back = {b.t, 3, NULL, 0, 1, 1, 0, 0, 1, {0, 1}, 1, 0};
+    DlrtCheckpoint back = {b.t, 3, NULL, 0, 1, 1, 0, 0, 1, {0, 1}, 1, 0, 0, 0, 0};
     CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &back, 0, &err), DLRT_OK);
     CU_ASSERT(memcmp(a.w, b.w, sizeof a.w) == 0 && memcmp(a.b, b.b, sizeof a.b) == 0 && a.s == b.s);
     CU_ASSERT(!back.has_optim && !back.has_epoch && !back.has_rng);

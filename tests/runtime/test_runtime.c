@@ -321,6 +321,32 @@ static void test_fashion_mnist(void) {
     CU_ASSERT_EQUAL_FATAL(dlrt_load_fashion_mnist(NULL, 100, &train, &test, &err), DLRT_OK);
     CU_ASSERT_EQUAL(train.n, 100);
     CU_ASSERT_EQUAL(test.n, 100);
+
+    /* held as bytes, the images batch into the floats the float loader holds, bit for bit */
+    DlrtDataset train8, test8;
+    CU_ASSERT_EQUAL_FATAL(dlrt_load_fashion_mnist_u8(NULL, 100, &train8, &test8, &err), DLRT_OK);
+    CU_ASSERT(train8.x == NULL && train8.u8 != NULL && train8.n == 100 && train8.features == 784);
+    CU_ASSERT(memcmp(train8.labels, train.labels, sizeof(int32_t) * 100) == 0);
+    static float got[100 * 784];
+    dlrt_dataset_get(&test8, 0, 100, got);
+    CU_ASSERT(memcmp(got, test.x, sizeof got) == 0);
+    DlrtBatcher b;
+    CU_ASSERT_EQUAL_FATAL(dlrt_batcher_init(&b, 100, 32, &err), DLRT_OK);
+    DlrtRng rng;
+    dlrt_rng_seed(&rng, 3, 1);
+    dlrt_batcher_start_epoch(&b, &rng);
+    int32_t labels[32];
+    int64_t m = dlrt_batcher_next(&b, &train8, got, labels, NULL);
+    CU_ASSERT_EQUAL(m, 32);
+    int same = 1;
+    for (int64_t i = 0; i < m; i++)
+        same &= memcmp(got + i * 784, train.x + b.order[i] * 784, sizeof(float) * 784) == 0 &&
+                labels[i] == train.labels[b.order[i]];
+    CU_ASSERT(same);
+    dlrt_batcher_free(&b);
+    dlrt_dataset_free(&train8);
+    dlrt_dataset_free(&test8);
+    CU_ASSERT_PTR_NULL(train8.u8);
     dlrt_dataset_free(&train);
     dlrt_dataset_free(&test);
 }
@@ -347,7 +373,7 @@ static void model_init(Model *m, float base) {
     m->params[0] = (DlrtTensorDesc){"0.weight", DLRT_F32, 2, {2, 3}, m->w};
     m->params[1] = (DlrtTensorDesc){"0.bias", DLRT_F32, 1, {3}, m->b};
     m->optim[0] = (DlrtTensorDesc){"0.weight.momentum", DLRT_F64, 2, {2, 3}, m->m};
-    m->ck = (DlrtCheckpoint){m->params, 2, m->optim, 1, 0, 1, 7, 1234, 1, {0, 1}, 1, 0};
+    m->ck = (DlrtCheckpoint){m->params, 2, m->optim, 1, 0, 1, 7, 1234, 1, {0, 1}, 1, 0, 0, 0, 0};
     dlrt_rng_seed(&m->ck.rng, 5, 3);
 }
 
@@ -406,7 +432,7 @@ static void test_checkpoint_dtype_conversion(void) {
     /* The f64 build's checkpoint loads into the f32 build of the same model. */
     double w64[6] = {0.1, 0.2, 0.3, -0.4, 0.5, 1e-3}, b64[3] = {1, 2, 3};
     DlrtTensorDesc p64[2] = {{"0.weight", DLRT_F64, 2, {2, 3}, w64}, {"0.bias", DLRT_F64, 1, {3}, b64}};
-    DlrtCheckpoint ck64 = {p64, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}, 1, 0};
+    DlrtCheckpoint ck64 = {p64, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}, 1, 0, 0, 0, 0};
     DlrtError err;
     const char *path = tmp_path("f64.ckpt");
     CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &ck64, &err), DLRT_OK);
@@ -477,12 +503,19 @@ static void test_checkpoint_corruption(void) {
         c.ck.step = 700;
         c.ck.has_rng = 1;
         dlrt_rng_seed(&c.ck.rng, 5, 1);
+        c.ck.has_best = 1; /* --save-best's score, which a resumed run keeps competing with */
+        c.ck.best_epoch = 2;
+        c.ck.best_score = 0.8125;
         const char *tr = tmp_path("train-section.ckpt");
         CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(tr, &c.ck, &err), DLRT_OK);
+        Model r;
+        model_init(&r, 0);
+        CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_load(tr, &r.ck, DLRT_CKPT_RESUME, &err), DLRT_OK);
+        CU_ASSERT(r.ck.has_best && r.ck.best_epoch == 2 && r.ck.best_score == 0.8125);
         size_t tlen;
         char *tb = slurp(tr, &tlen);
-        static const char *const tags[2] = {"TRAN", "RNGS"};
-        for (int s = 0; s < 2; s++) {
+        static const char *const tags[3] = {"TRAN", "RNGS", "BEST"};
+        for (int s = 0; s < 3; s++) {
             char *at = NULL;
             for (size_t i = 32; i + 4 <= tlen && !at; i++)
                 if (memcmp(tb + i, tags[s], 4) == 0)
@@ -494,7 +527,7 @@ static void test_checkpoint_corruption(void) {
             err.msg[0] = '\0';
             CU_ASSERT_EQUAL(dlrt_checkpoint_load(bad, &c.ck, DLRT_CKPT_RESUME, &err), DLRT_EFORMAT);
             ASSERT_MSG_HAS(err, "CRC mismatch");
-            ASSERT_MSG_HAS(err, s ? "RNG section" : "training section");
+            ASSERT_MSG_HAS(err, s == 2 ? "best-score section" : s ? "RNG section" : "training section");
         }
         free(tb);
     }
@@ -509,7 +542,7 @@ static void test_checkpoint_corruption(void) {
     /* Another model: a different shape for the bias. */
     float other_b[4];
     DlrtTensorDesc other[2] = {a.params[0], {"0.bias", DLRT_F32, 1, {4}, other_b}};
-    DlrtCheckpoint ck = {other, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}, 1, 0};
+    DlrtCheckpoint ck = {other, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}, 1, 0, 0, 0, 0};
     CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &ck, 0, &err), DLRT_EMISMATCH);
     ASSERT_MSG_HAS(err, path);
     ASSERT_MSG_HAS(err, "another model");
@@ -581,7 +614,7 @@ static void test_checkpoint_values(void) {
      * f32 values (dlc compile --weights for an f32 build). */
     double w64[6] = {0.1, 0.2, 0.3, -1e300, 0.5, 1e-3}, b64[3] = {1, 2, 3};
     DlrtTensorDesc p64[2] = {{"0.weight", DLRT_F64, 2, {2, 3}, w64}, {"0.bias", DLRT_F64, 1, {3}, b64}};
-    DlrtCheckpoint ck64 = {p64, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}, 1, 0};
+    DlrtCheckpoint ck64 = {p64, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}, 1, 0, 0, 0, 0};
     CU_ASSERT_EQUAL_FATAL(dlrt_checkpoint_save(path, &ck64, &err), DLRT_OK);
     model_init(&b, 0);
     CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &b.ck, 0, &err), DLRT_EFORMAT);
@@ -590,7 +623,7 @@ static void test_checkpoint_values(void) {
     CU_ASSERT_EQUAL(b.w[0], 0.0f);
     double r64[6], rb64[3];
     DlrtTensorDesc q64[2] = {{"0.weight", DLRT_F64, 2, {2, 3}, r64}, {"0.bias", DLRT_F64, 1, {3}, rb64}};
-    DlrtCheckpoint read64 = {q64, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}, 1, 0};
+    DlrtCheckpoint read64 = {q64, 2, NULL, 0, 0, 0, 0, 0, 0, {0, 1}, 1, 0, 0, 0, 0};
     CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &read64, 0, &err), DLRT_OK);
     CU_ASSERT_EQUAL(r64[3], -1e300);
     CU_ASSERT_EQUAL(dlrt_checkpoint_load(path, &read64, DLRT_CKPT_F32_VALUES, &err), DLRT_EFORMAT);
@@ -644,7 +677,7 @@ static void test_batcher(void) {
         xs[2 * i + 1] = (float)-i;
         labels[i] = i;
     }
-    DlrtDataset ds = {N, 1, {2, 0, 0, 0}, 2, xs, labels, N, NULL, 0};
+    DlrtDataset ds = {N, 1, {2, 0, 0, 0}, 2, xs, labels, N, NULL, 0, NULL};
     DlrtBatcher b;
     DlrtError err;
     CU_ASSERT_EQUAL_FATAL(dlrt_batcher_init(&b, N, B, &err), DLRT_OK);
@@ -1011,7 +1044,8 @@ static void test_report(void) {
     float b[1] = {0.125f};
     DlrtTensorDesc params[2] = {{"net.\"w\"", DLRT_F32, 2, {2, 2}, w}, {"b", DLRT_F32, 1, {1}, b}};
     DlrtFold folds[2] = {{0.1, 0.2}, {0.3, 0.4}};
-    DlrtReport r = {"lenet", 10, 0.25, NAN, 1, 0.9, 0.875, 12345.5, 61.5, 1 << 20, params, 2, folds, 2, 1};
+    DlrtReport r = {"lenet", 10, 0.25,  NAN, 1, 0.9, 0.875, 12345.5, 61.5, 1 << 20,
+                    params,  2,  folds, 2,   1, 0,   NAN,   NAN,     0};
     DlrtError err;
     const char *path = tmp_path("report.json");
     CU_ASSERT_EQUAL_FATAL(dlrt_report_write(path, &r, &err), DLRT_OK);
@@ -1044,7 +1078,7 @@ static void test_report(void) {
     /* A regression model: no accuracy keys; a big model: no parameters. */
     float big[1000] = {0};
     DlrtTensorDesc bigp = {"w", DLRT_F32, 1, {1000}, big};
-    DlrtReport reg = {"linreg", 3, 0.5, 0.75, 0, NAN, NAN, 1, 1, 1, &bigp, 1, NULL, 0, 1};
+    DlrtReport reg = {"linreg", 3, 0.5, 0.75, 0, NAN, NAN, 1, 1, 1, &bigp, 1, NULL, 0, 1, 0, NAN, NAN, 0};
     CU_ASSERT_EQUAL(dlrt_report_write(path, &reg, &err), DLRT_OK);
     text = slurp(path, NULL);
     CU_ASSERT_FATAL(json_parse(&j, text));
@@ -1065,10 +1099,13 @@ static void test_history_outputs(void) {
     DlrtHistory h;
     DlrtError err;
     CU_ASSERT_EQUAL_FATAL(dlrt_history_init(&h, 3, &err), DLRT_OK);
-    CU_ASSERT_EQUAL(dlrt_history_add(&h, 1, 0.9, 0.6, NAN, 0.55, 1.5, &err), DLRT_OK);
-    CU_ASSERT_EQUAL(dlrt_history_add(&h, 2, 0.5, 0.8, NAN, 0.75, 1.25, &err), DLRT_OK);
-    CU_ASSERT_EQUAL(dlrt_history_add(&h, 3, 0.4, 0.85, NAN, 0.8, 1.0, &err), DLRT_OK);
-    CU_ASSERT_EQUAL(dlrt_history_add(&h, 4, 0.4, 0.85, NAN, 0.8, 1.0, &err), DLRT_EINVAL);
+    DlrtEpochScores e[3] = {{0.9, 0.6, NAN, NAN, NAN, 0.55, NAN},
+                            {0.5, 0.8, NAN, NAN, NAN, 0.75, NAN},
+                            {0.4, 0.85, NAN, NAN, NAN, 0.8, NAN}};
+    CU_ASSERT_EQUAL(dlrt_history_add(&h, 1, &e[0], 1.5, &err), DLRT_OK);
+    CU_ASSERT_EQUAL(dlrt_history_add(&h, 2, &e[1], 1.25, &err), DLRT_OK);
+    CU_ASSERT_EQUAL(dlrt_history_add(&h, 3, &e[2], 1.0, &err), DLRT_OK);
+    CU_ASSERT_EQUAL(dlrt_history_add(&h, 4, &e[2], 1.0, &err), DLRT_EINVAL);
 
     const char *csv = tmp_path("metrics.csv");
     CU_ASSERT_EQUAL_FATAL(dlrt_write_metrics_csv(csv, &h, &err), DLRT_OK);
@@ -1076,6 +1113,19 @@ static void test_history_outputs(void) {
     CU_ASSERT_STRING_EQUAL(text, "epoch,train_loss,train_acc,test_loss,test_acc,seconds\n"
                                  "1,0.9,0.6,,0.55,1.5\n2,0.5,0.8,,0.75,1.25\n3,0.4,0.85,,0.8,1\n");
     free(text);
+
+    /* validation scores and a schedule's rate: their columns before seconds, only when some epoch has them */
+    DlrtHistory hv;
+    CU_ASSERT_EQUAL_FATAL(dlrt_history_init(&hv, 2, &err), DLRT_OK);
+    DlrtEpochScores v[2] = {{0.9, 0.6, 0.95, 0.5, NAN, 0.55, 0.05}, {0.5, 0.8, 0.7, 0.7, NAN, 0.75, 0.025}};
+    CU_ASSERT_EQUAL(dlrt_history_add(&hv, 1, &v[0], 2, &err), DLRT_OK);
+    CU_ASSERT_EQUAL(dlrt_history_add(&hv, 2, &v[1], 2, &err), DLRT_OK);
+    CU_ASSERT_EQUAL_FATAL(dlrt_write_metrics_csv(csv, &hv, &err), DLRT_OK);
+    text = slurp(csv, NULL);
+    CU_ASSERT_STRING_EQUAL(text, "epoch,train_loss,train_acc,test_loss,test_acc,valid_loss,valid_acc,lr,seconds\n"
+                                 "1,0.9,0.6,,0.55,0.95,0.5,0.05,2\n2,0.5,0.8,,0.75,0.7,0.7,0.025,2\n");
+    free(text);
+    dlrt_history_free(&hv);
 
     const char *svg = tmp_path("curves.svg");
     CU_ASSERT_EQUAL_FATAL(dlrt_write_history_svg(svg, &h, "mlp <fashion>", 0, &err), DLRT_OK);
@@ -1105,6 +1155,45 @@ static void test_history_outputs(void) {
     dlrt_history_free(&h);
 }
 
+/* The schedules' rates against PyTorch's (tests/runtime/schedule_torch.py printed these: SequentialLR of LinearLR
+ * and StepLR or CosineAnnealingLR, stepped once per epoch, base rate 0.1). */
+static void test_schedule(void) {
+    static const struct {
+        DlrtSchedule s;
+        int epochs;
+        double want[10];
+    } cases[] = {
+        {{DLRT_SCHEDULE_STEP, 3, 0.5, 0, 0, 0, 1},
+         8,
+         {0.10000000000000001, 0.10000000000000001, 0.10000000000000001, 0.050000000000000003, 0.050000000000000003,
+          0.050000000000000003, 0.025000000000000001, 0.025000000000000001}},
+        {{DLRT_SCHEDULE_STEP, 2, 0.1, 0, 0, 3, 0.25},
+         8,
+         {0.025000000000000001, 0.050000000000000003, 0.075000000000000011, 0.10000000000000001, 0.10000000000000001,
+          0.010000000000000002, 0.010000000000000002, 0.0010000000000000002}},
+        {{DLRT_SCHEDULE_COSINE, 0, 0, 4, 0.01, 2, 1.0 / 3},
+         6,
+         {0.033333333333333333, 0.066666666666666666, 0.10000000000000001, 0.086819805153394644, 0.055000000000000007,
+          0.023180194846605363}},
+        {{DLRT_SCHEDULE_COSINE, 0, 0, 0, 0, 0, 1}, /* t_max 0: the run's epochs */
+         10,
+         {0.10000000000000001, 0.097552825814757688, 0.090450849718747381, 0.079389262614623674, 0.065450849718747386,
+          0.05000000000000001, 0.03454915028125264, 0.020610737385376353, 0.0095491502812526351, 0.002447174185242324}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int e = 0; e < cases[c].epochs; e++) {
+            double lr = dlrt_schedule_lr(&cases[c].s, 0.1, e, cases[c].epochs);
+            if (!(fabs(lr - cases[c].want[e]) <= 1e-15))
+                fprintf(stderr, "\n  case %zu epoch %d: %.17g, PyTorch %.17g\n", c, e, lr, cases[c].want[e]);
+            CU_ASSERT(fabs(lr - cases[c].want[e]) <= 1e-15);
+        }
+    /* past t_max the cosine stays at eta_min (PyTorch's would climb again); no schedule is the rate itself */
+    DlrtSchedule cos4 = {DLRT_SCHEDULE_COSINE, 0, 0, 4, 0.01, 0, 1}, none = {0};
+    CU_ASSERT_EQUAL(dlrt_schedule_lr(&cos4, 0.1, 4, 10), 0.01);
+    CU_ASSERT_EQUAL(dlrt_schedule_lr(&cos4, 0.1, 9, 10), 0.01);
+    CU_ASSERT_EQUAL(dlrt_schedule_lr(&none, 0.1, 5, 10), 0.1);
+}
+
 static void test_progress(void) {
     FILE *f = tmpfile();
     DlrtProgress p;
@@ -1115,7 +1204,7 @@ static void test_progress(void) {
     dlrt_progress_batch(&p, 1, 1, 10, 0.5);
     dlrt_progress_batch(&p, 1, 2, 5, 0.25);
     CU_ASSERT_DOUBLE_EQUAL(p.loss_sum / (double)p.seen, 16.25 / 25, 1e-12);
-    dlrt_progress_epoch_end(&p, 1, 0.65, NAN, NAN, 0.8);
+    dlrt_progress_epoch_end(&p, 1, &(DlrtEpochScores){0.65, NAN, NAN, NAN, NAN, 0.8, NAN});
     rewind(f);
     char line[256] = "";
     CU_ASSERT_PTR_NOT_NULL(fgets(line, sizeof line, f));
@@ -1130,7 +1219,7 @@ static void test_progress(void) {
     dlrt_progress_init(&p, f, 1, 1, 1, 1);
     dlrt_progress_epoch_begin(&p, 1);
     dlrt_progress_batch(&p, 1, 0, 10, 1.0);
-    dlrt_progress_epoch_end(&p, 1, 1.0, NAN, NAN, NAN);
+    dlrt_progress_epoch_end(&p, 1, &(DlrtEpochScores){1.0, NAN, NAN, NAN, NAN, NAN, NAN});
     CU_ASSERT_EQUAL(ftell(f), 0); /* quiet */
     fclose(f);
 }
@@ -1312,6 +1401,7 @@ int main(void) {
         {"args", test_args},
         {"report", test_report},
         {"history outputs", test_history_outputs},
+        {"learning-rate schedules against PyTorch", test_schedule},
         {"progress", test_progress},
         {"images", test_images},
         {"predict helpers", test_predict_helpers},
