@@ -200,7 +200,7 @@ static bool (*const layer_patterns[])(const IrNode *n, OnnxNode *out) = {layer_b
 
 /* Describes node n and, first, every node its description reads (what the outputs read, through the descriptions:
  * the element-wise ops a BatchNormalization stands for are not written). Leaves have no description. */
-static void describe(Ex *x, IrNode *n, bool *live, OnnxNode *desc, const char **why) {
+static void describe(IrNode *n, bool *live, OnnxNode *desc, const char **why) {
     if (live[n->id])
         return;
     live[n->id] = true;
@@ -215,7 +215,7 @@ static void describe(Ex *x, IrNode *n, bool *live, OnnxNode *desc, const char **
     if (why[n->id])
         return;
     for (int k = 0; k < d->nin; k++)
-        describe(x, d->in[k], live, desc, why);
+        describe(d->in[k], live, desc, why);
 }
 
 bool export_onnx(Graph *g, const double **weights, const char *producer_version, uint8_t **bytes, size_t *len) {
@@ -227,7 +227,7 @@ bool export_onnx(Graph *g, const double **weights, const char *producer_version,
     const char **why = xalloc(ctx, sizeof(char *) * (size_t)(count + 1));
     x.names = xalloc(ctx, sizeof(char *) * (size_t)(count + 1));
     for (int i = 0; i < g->outputs.n; i++)
-        describe(&x, g->outputs.v[i].node, live, desc, why);
+        describe(g->outputs.v[i].node, live, desc, why);
     /* names: the .dlm's for inputs, parameters and outputs, t<id> for the rest */
     for (int i = 0; i < count; i++) {
         IrNode *n = g->nodes.v[i];
