@@ -468,6 +468,37 @@ typedef struct OpArgs {
     Shape shape;
 } OpArgs;
 
+/* How a node is written as ONNX, filled in by the op's export rule (OpRule.onnx) and written by export_onnx.c: one
+ * ONNX node of op_type over the values of in[] (IR nodes, which need not be the node's own operands: a pattern
+ * such as batch norm reads the parameters behind its reshapes), then, when nconst >= 0, an int64 initializer of
+ * nconst values (Reshape's target shape, ReduceSum's axes), and attributes. The exporter names the values and
+ * writes the protobuf, so the rules need no protobuf-c, which is linked into dlc alone. */
+enum { MAX_ONNX_IN = 8, MAX_ONNX_ATTR = 4, MAX_ONNX_INTS = 8 };
+typedef enum OnnxAttrKind { ONNX_ATTR_INT, ONNX_ATTR_INTS, ONNX_ATTR_FLOAT } OnnxAttrKind;
+typedef struct OnnxAttr {
+    const char *name;
+    OnnxAttrKind kind;
+    int n; /* ONNX_ATTR_INTS: how many of ints */
+    int64_t ints[MAX_ONNX_INTS];
+    double f;
+} OnnxAttr;
+typedef struct OnnxNode {
+    const char *op_type;
+    int nin;
+    IrNode *in[MAX_ONNX_IN];
+    int nconst;             /* -1: no initializer input */
+    const char *const_name; /* its name after the output's: "shape" names t12's t12.shape */
+    int64_t consts[MAX_RANK];
+    int nattr;
+    OnnxAttr attr[MAX_ONNX_ATTR];
+} OnnxNode;
+/* Export rules: fill *out for node n and return NULL, or return why n cannot be written (the exporter reports it
+ * at n's source line). onnx_int, onnx_ints, onnx_float append an attribute. */
+typedef const char *(*OnnxFn)(const IrNode *n, OnnxNode *out);
+void onnx_int(OnnxNode *o, const char *name, int64_t v);
+void onnx_ints(OnnxNode *o, const char *name, int n, const int64_t *v);
+void onnx_float(OnnxNode *o, const char *name, double v);
+
 /* The helper functions of a generated file that an op's code calls; emit.c writes each one once, up front. */
 enum { CALLS_MAXR = 1, CALLS_MINR = 2, CALLS_RELU = 4, CALLS_EXPV = 8, CALLS_DROPMASK = 16, CALLS_GEMM = 32 };
 
@@ -511,6 +542,13 @@ struct OpRule {
     /* Leaves: the C expression of their data, and what the IR dump prints after them. */
     char *(*c_ptr)(Emit *e, const IrNode *n);
     void (*dump)(FILE *out, const Graph *g, const IrNode *n);
+    /* Export (`dlc export`): onnx_op, an ONNX operator that takes the op's operands as they are, with no
+     * attributes; or onnx, which describes node n (its operator, inputs and attributes) or says why n cannot be
+     * written; or onnx_refused, why the op is never written. Leaves are the graph's inputs and initializers.
+     * test_ops checks every other op has one of the three. */
+    const char *onnx_op;
+    OnnxFn onnx;
+    const char *onnx_refused;
 };
 
 static inline const OpRule *op_rule(Op op) { return op_info[op].rule; }
@@ -526,6 +564,9 @@ int64_t op_scratch(const IrNode *n);
 double op_flops(const IrNode *n);
 /* The FLOPs of the largest BLAS call a kernel makes (0: none), for the trainer's choice of BLAS threads. */
 double op_blas_flops(const IrNode *n);
+/* Node n as ONNX through its op's export rule: NULL and *out filled (its inputs n's operands unless the rule says
+ * otherwise), or why n cannot be written. */
+const char *op_onnx(const IrNode *n, OnnxNode *out);
 /* False, after a located error naming `what`, when `s` has more than MAX_NUMEL elements. */
 bool shape_check_size(const Shape *s, DType dt, Loc loc, const char *what);
 
@@ -769,6 +810,14 @@ int64_t emit_checkpoint_bytes(Compiled *c);
 /* ---- emit_trainer.c: the trainer's main() ---- */
 
 void emit_trainer(FILE *out, Compiled *c, const EmitOptions *o);
+
+/* ---- layers.c: the layers the exporter writes as one ONNX node ---- */
+
+/* True, with *out one BatchNormalization over the running statistics, when n ends an inference-mode batch_norm
+ * layer (the element-wise ops layer_batch_norm builds; the exporter tries this before n's op rule). */
+bool layer_batch_norm_onnx(const IrNode *n, OnnxNode *out);
+/* True, with *out one Conv or Gemm with its bias input, when n adds a conv2d or linear layer's bias. */
+bool layer_bias_onnx(const IrNode *n, OnnxNode *out);
 
 /* ---- export_onnx.c: `dlc export` (linked into dlc itself, with protobuf-c) ---- */
 

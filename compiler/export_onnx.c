@@ -2,11 +2,15 @@
  * onnx.proto Debian ships (libonnx-dev), whose C the build generates (compiler/meson.build).
  *
  * The graph is the evaluation graph (dropout off) from the model's outputs back to the inputs they read. Each
- * node becomes one ONNX node, named after the IR node and carrying its .dlm line in doc_string; parameters and states
- * (batch norm's running statistics) become initializers under their full names (PyTorch's state_dict names) when
- * weights are given, graph inputs of their fixed shapes otherwise. The batch dimension is the symbolic "batch" wherever
- * the IR marks a shape batched, so the model runs any batch size. The rows below say how each op is written; an op
- * without a row is refused with the node's source line, so nothing is written for a model the exporter cannot express.
+ * node is written as its op's export rule describes it (OpRule's onnx_op, onnx or onnx_refused, next to the op's
+ * other rules in compiler/ops/), except where a layer's nodes together are one ONNX node (batch norm's element-wise
+ * ops are one BatchNormalization over the running statistics, a convolution or product and the bias added to it one
+ * Conv or Gemm: layer_patterns). ONNX nodes are named after the IR
+ * node and carry its .dlm line in doc_string; parameters and states (batch norm's running statistics) become
+ * initializers under their full names (PyTorch's state_dict names) when weights are given, graph inputs of their
+ * fixed shapes otherwise. The batch dimension is the symbolic "batch" wherever the IR marks a shape batched, so the
+ * model runs any batch size. A node whose rule refuses it is reported at its source line, every one of them, and
+ * nothing is written for a model the exporter cannot express.
  */
 #include <stdarg.h>
 #include <string.h>
@@ -156,119 +160,62 @@ static void refuse(Ex *x, const IrNode *n, const char *fmt, ...) {
     x->errors++;
 }
 
-typedef void (*WriteFn)(Ex *x, const IrNode *n, const char *onnx_op, char **in, const char *out);
-
-/* One input or two, no attributes: element-wise ops (ONNX broadcasts as NumPy does, as the IR does). */
-static void write_plain(Ex *x, const IrNode *n, const char *onnx_op, char **in, const char *out) {
-    node(x, n, onnx_op, n->nin, in, out, 0, NULL);
+static Onnx__AttributeProto *attr_float(Ex *x, const char *name, double v) {
+    Onnx__AttributeProto *a = xalloc(x->ctx, sizeof *a);
+    onnx__attribute_proto__init(a);
+    a->name = xstrdup(x->ctx, name);
+    a->has_type = 1;
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
+    a->has_f = 1;
+    a->f = (float)v;
+    return a;
 }
 
-/* reshape: the target shape as an int64 initializer, 0 (copy the input's dimension) for the batch. */
-static void write_reshape(Ex *x, const IrNode *n, const char *onnx_op, char **in, const char *out) {
-    int64_t dims[MAX_RANK];
-    for (int k = 0; k < n->shape.rank; k++)
-        dims[k] = k == 0 && n->shape.batched ? 0 : n->shape.d[k];
-    if (n->shape.batched && !n->in[0]->shape.batched) {
-        refuse(x, n, "a reshape that makes an unbatched tensor batched");
-        return;
+/* Writes node n as its description d says: the ONNX node, and the int64 initializer it reads when it has one. */
+static void write_node(Ex *x, const IrNode *n, const OnnxNode *d) {
+    const char *out = x->names[n->id];
+    char *in[MAX_ONNX_IN + 1];
+    for (int k = 0; k < d->nin; k++)
+        in[k] = x->names[d->in[k]->id];
+    int nin = d->nin;
+    if (d->nconst >= 0) {
+        char *name = xsprintf(x->ctx, "%s.%s", out, d->const_name);
+        int64_t count = d->nconst;
+        initializer(x, name, 1, &count, NULL, d->consts);
+        in[nin++] = name;
     }
-    char *shape_name = xsprintf(x->ctx, "%s.shape", out);
-    int64_t rank = n->shape.rank;
-    initializer(x, shape_name, 1, &rank, NULL, dims);
-    char *ins[2] = {in[0], shape_name};
-    node(x, n, onnx_op, 2, ins, out, 0, NULL);
-}
-
-/* matmul: Gemm on matrices, with the IR's transposes as transA and transB. */
-static void write_matmul(Ex *x, const IrNode *n, const char *onnx_op, char **in, const char *out) {
-    if (n->in[0]->shape.rank != 2 || n->in[1]->shape.rank != 2) {
-        refuse(x, n, "a product of tensors of ranks %d and %d (Gemm takes matrices)", n->in[0]->shape.rank,
-               n->in[1]->shape.rank);
-        return;
+    Onnx__AttributeProto *attrs[MAX_ONNX_ATTR];
+    for (int k = 0; k < d->nattr; k++) {
+        const OnnxAttr *a = &d->attr[k];
+        attrs[k] = a->kind == ONNX_ATTR_INT    ? attr_int(x, a->name, a->ints[0])
+                   : a->kind == ONNX_ATTR_INTS ? attr_ints(x, a->name, a->n, a->ints)
+                                               : attr_float(x, a->name, a->f);
     }
-    Onnx__AttributeProto *a[2] = {attr_int(x, "transA", n->attr[0] != 0), attr_int(x, "transB", n->attr[1] != 0)};
-    node(x, n, onnx_op, 2, in, out, 2, a);
+    node(x, n, d->op_type, nin, in, out, d->nattr, attrs);
 }
 
-/* conv2d: attributes stride h w, padding h w. */
-static void write_conv(Ex *x, const IrNode *n, const char *onnx_op, char **in, const char *out) {
-    for (int k = 4; k < MAX_ATTR; k++)
-        if (n->attr[k]) {
-            refuse(x, n, "attribute %d is %lld (only strides and padding are written)", k, (long long)n->attr[k]);
-            return;
-        }
-    const Shape *w = &n->in[1]->shape;
-    int64_t kernel[2] = {w->d[2], w->d[3]}, strides[2] = {n->attr[0], n->attr[1]},
-            pads[4] = {n->attr[2], n->attr[3], n->attr[2], n->attr[3]};
-    Onnx__AttributeProto *a[3] = {attr_ints(x, "kernel_shape", 2, kernel), attr_ints(x, "strides", 2, strides),
-                                  attr_ints(x, "pads", 4, pads)};
-    node(x, n, onnx_op, 2, in, out, 3, a);
-}
+/* The layers written as one ONNX node, tried before a node's op rule (an op's own mapping is its OpRule's onnx_op,
+ * onnx or onnx_refused, compiler/ops/). */
+static bool (*const layer_patterns[])(const IrNode *n, OnnxNode *out) = {layer_batch_norm_onnx, layer_bias_onnx};
 
-/* max_pool, avg_pool: attributes window h w, stride h w, padding h w; average pooling counts the padding, as
- * PyTorch's AvgPool2d and dlc's kernels do. */
-static void write_pool(Ex *x, const IrNode *n, const char *onnx_op, char **in, const char *out) {
-    int64_t kernel[2] = {n->attr[0], n->attr[1]}, strides[2] = {n->attr[2], n->attr[3]},
-            pads[4] = {n->attr[4], n->attr[5], n->attr[4], n->attr[5]};
-    Onnx__AttributeProto *a[4] = {attr_ints(x, "kernel_shape", 2, kernel), attr_ints(x, "strides", 2, strides),
-                                  attr_ints(x, "pads", 4, pads), NULL};
-    int nattr = 3;
-    if (n->op == OP_AVGPOOL)
-        a[nattr++] = attr_int(x, "count_include_pad", 1);
-    node(x, n, onnx_op, 1, in, out, nattr, a);
-}
-
-/* softmax, log_softmax: over the last axis. */
-static void write_softmax(Ex *x, const IrNode *n, const char *onnx_op, char **in, const char *out) {
-    Onnx__AttributeProto *a[1] = {attr_int(x, "axis", -1)};
-    node(x, n, onnx_op, 1, in, out, 1, a);
-}
-
-/* concat: along attribute 0's axis, any number of inputs. */
-static void write_concat(Ex *x, const IrNode *n, const char *onnx_op, char **in, const char *out) {
-    Onnx__AttributeProto *a[1] = {attr_int(x, "axis", n->attr[0])};
-    node(x, n, onnx_op, n->nin, in, out, 1, a);
-}
-
-/* How each op is written: its ONNX operator and the function that writes its attributes. The leaves (input,
- * param, const) are the graph's inputs and initializers. */
-static const struct {
-    const char *onnx_op;
-    WriteFn write;
-} rows[OP_COUNT] = {
-    [OP_NEG] = {"Neg", write_plain},
-    [OP_EXP] = {"Exp", write_plain},
-    [OP_LOG] = {"Log", write_plain},
-    [OP_ABS] = {"Abs", write_plain},
-    [OP_SQRT] = {"Sqrt", write_plain},
-    [OP_SIGN] = {"Sign", write_plain},
-    [OP_RELU] = {"Relu", write_plain},
-    [OP_SIGMOID] = {"Sigmoid", write_plain},
-    [OP_TANH] = {"Tanh", write_plain},
-    [OP_ADD] = {"Add", write_plain},
-    [OP_SUB] = {"Sub", write_plain},
-    [OP_MUL] = {"Mul", write_plain},
-    [OP_DIV] = {"Div", write_plain},
-    [OP_POW] = {"Pow", write_plain},
-    [OP_MAXIMUM] = {"Max", write_plain},
-    [OP_MINIMUM] = {"Min", write_plain},
-    [OP_RESHAPE] = {"Reshape", write_reshape},
-    [OP_MATMUL] = {"Gemm", write_matmul},
-    [OP_CONV2D] = {"Conv", write_conv},
-    [OP_MAXPOOL] = {"MaxPool", write_pool},
-    [OP_AVGPOOL] = {"AveragePool", write_pool},
-    [OP_CONCAT] = {"Concat", write_concat},
-    [OP_SOFTMAX] = {"Softmax", write_softmax},
-    [OP_LOGSOFTMAX] = {"LogSoftmax", write_softmax},
-};
-
-/* Marks what the outputs read. */
-static void mark(IrNode *n, bool *live) {
+/* Describes node n and, first, every node its description reads (what the outputs read, through the descriptions:
+ * the element-wise ops a BatchNormalization stands for are not written). Leaves have no description. */
+static void describe(IrNode *n, bool *live, OnnxNode *desc, const char **why) {
     if (live[n->id])
         return;
     live[n->id] = true;
-    for (int i = 0; i < n->nin; i++)
-        mark(n->in[i], live);
+    if (op_info[n->op].cls == OPC_LEAF)
+        return;
+    OnnxNode *d = &desc[n->id];
+    bool matched = false;
+    for (size_t k = 0; !matched && k < sizeof layer_patterns / sizeof layer_patterns[0]; k++)
+        matched = layer_patterns[k](n, d);
+    if (!matched)
+        why[n->id] = op_onnx(n, d);
+    if (why[n->id])
+        return;
+    for (int k = 0; k < d->nin; k++)
+        describe(d->in[k], live, desc, why);
 }
 
 bool export_onnx(Graph *g, const double **weights, const char *producer_version, uint8_t **bytes, size_t *len) {
@@ -276,9 +223,11 @@ bool export_onnx(Graph *g, const double **weights, const char *producer_version,
     Ex x = {.ctx = ctx, .g = g, .weights = weights};
     int count = g->nodes.n;
     bool *live = xalloc(ctx, sizeof(bool) * (size_t)(count + 1));
+    OnnxNode *desc = xalloc(ctx, sizeof(OnnxNode) * (size_t)(count + 1));
+    const char **why = xalloc(ctx, sizeof(char *) * (size_t)(count + 1));
     x.names = xalloc(ctx, sizeof(char *) * (size_t)(count + 1));
     for (int i = 0; i < g->outputs.n; i++)
-        mark(g->outputs.v[i].node, live);
+        describe(g->outputs.v[i].node, live, desc, why);
     /* names: the .dlm's for inputs, parameters and outputs, t<id> for the rest */
     for (int i = 0; i < count; i++) {
         IrNode *n = g->nodes.v[i];
@@ -310,13 +259,12 @@ bool export_onnx(Graph *g, const double **weights, const char *producer_version,
                 vec_push(ctx, &x.inputs, value_info(&x, name, &n->shape));
         } else if (n->op == OP_CONST && !n->shape.batched) {
             initializer(&x, name, n->shape.rank, n->shape.d, n->data, NULL);
-        } else if (!rows[n->op].write) {
-            refuse(&x, n, "no ONNX operator is written for it yet (docs/interop.md lists the ops)");
+        } else if (op_info[n->op].cls == OPC_LEAF) {
+            refuse(&x, n, "a batched constant");
+        } else if (why[n->id]) {
+            refuse(&x, n, "%s (docs/interop.md lists the ops)", why[n->id]);
         } else {
-            char *in[MAX_IN];
-            for (int k = 0; k < n->nin; k++)
-                in[k] = x.names[n->in[k]->id];
-            rows[n->op].write(&x, n, rows[n->op].onnx_op, in, name);
+            write_node(&x, n, &desc[n->id]);
         }
     }
     /* an output that is an input or a parameter itself goes through an Identity */

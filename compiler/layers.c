@@ -454,6 +454,43 @@ static Value layer_batch_norm(Call *c) {
     return layer_done(c, mul_add(g, x, scale, shift, loc));
 }
 
+/* The per-channel tensor behind t, [C] before the reshape to [C, 1, 1] that broadcasts it against [N, C, H, W] */
+static IrNode *per_channel(IrNode *t, int64_t ch) {
+    IrNode *v = t->op == OP_RESHAPE ? t->in[0] : t;
+    return v->shape.rank == 1 && !v->shape.batched && v->shape.d[0] == ch ? v : NULL;
+}
+
+bool layer_batch_norm_onnx(const IrNode *n, OnnxNode *out) {
+    /* n = (x - mean) * (weight / sqrt(var + eps)) + bias, as layer_batch_norm builds it for inference */
+    if (n->op != OP_ADD || n->in[0]->op != OP_MUL || n->in[0]->in[0]->op != OP_SUB || n->in[0]->in[1]->op != OP_DIV)
+        return false;
+    IrNode *x = n->in[0]->in[0]->in[0], *scale = n->in[0]->in[1], *root = scale->in[1];
+    int rank = x->shape.rank;
+    if (!x->shape.batched || (rank != 2 && rank != 4) || !shape_eq(&x->shape, &n->shape) || root->op != OP_SQRT ||
+        root->in[0]->op != OP_ADD)
+        return false;
+    int64_t ch = x->shape.d[1];
+    IrNode *w = per_channel(scale->in[0], ch), *b = per_channel(n->in[1], ch),
+           *mean = per_channel(n->in[0]->in[0]->in[1], ch), *var = per_channel(root->in[0]->in[0], ch);
+    double eps;
+    if (!w || !b || !mean || !var || !ir_is_const(root->in[0]->in[1], &eps) || root->in[0]->in[1]->shape.rank)
+        return false;
+    *out = (OnnxNode){.op_type = "BatchNormalization", .nin = 5, .in = {x, w, b, mean, var}, .nconst = -1};
+    onnx_float(out, "epsilon", eps);
+    return true;
+}
+
+bool layer_bias_onnx(const IrNode *n, OnnxNode *out) {
+    /* n = conv2d(x, w) + bias as [C, 1, 1], or matmul(x, w) + bias as [C] (conv2d's and linear's biases) */
+    if (n->op != OP_ADD || (n->in[0]->op != OP_CONV2D && n->in[0]->op != OP_MATMUL) || !n->in[0]->shape.batched)
+        return false;
+    IrNode *b = per_channel(n->in[1], n->in[0]->shape.d[1]);
+    if (!b || (n->in[0]->op == OP_MATMUL && b != n->in[1]) || op_onnx(n->in[0], out))
+        return false;
+    out->in[out->nin++] = b;
+    return true;
+}
+
 static const BuiltinParam adaptive_pool_params[] = {
     {"size", AK_PAIR, .flags = PF_POS | PF_KEY | PF_OPT, .dflt = 1},
     {0},

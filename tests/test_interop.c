@@ -20,7 +20,8 @@
  *     and the embedding harness give PyTorch's outputs on 32 test images; `dlc import` refuses unsupported
  *     operators, attributes and dynamic shapes (every node named) and malformed files (where they break), writing
  *     nothing.
- * With the argument `big`, the same for AlexNet and VGG-11 at 224 x 224 on 8 images, untrained (big_round_trips).
+ * With the argument `big`, the same for AlexNet and the VGG-11s at 224 x 224 on 8 images, untrained; with `modern`,
+ * for NiN, GoogLeNet, ResNet-18 and DenseNet, trained one step on 16 images (big_round_trips).
  * "Gives the outputs": max |a - b| <= 1e-5 * max |b| + 1e-6 over all of a model's outputs, and the same top-1 class
  * for every image. A missing tool or data set fails the test with the command that installs it. On failure the
  * directory is kept and named; otherwise it is removed. */
@@ -187,20 +188,26 @@ static bool same_file(const char *pa, const char *pb) {
     return na == nb && na > 0 && memcmp(a, b, na) == 0;
 }
 
-/* `dlc compile --infer --weights W` into DIR, linked with the embedding harness into DIR/run. */
-static bool build(const char *model, const char *weights, const char *dir) {
+/* `dlc compile --infer --weights W` of DLM (the zoo's model of that name when NULL; W NULL when it has no
+ * parameters) into DIR, linked with the embedding harness into DIR/run. */
+static bool build_dlm(const char *model, const char *dlm, const char *weights, const char *dir) {
     char uc[64];
     size_t k = 0;
     for (; model[k] && k + 1 < sizeof uc; k++)
         uc[k] = (char)(model[k] >= 'a' && model[k] <= 'z' ? model[k] - 32 : model[k]);
     uc[k] = '\0';
-    return step(fmt("dlc compile %s --infer --weights %s", model, weights),
-                fmt("%s compile %s/models/%s.dlm --infer --weights %s -o %s", DLC_PATH, SOURCE_ROOT, model, weights,
-                    dir)) &&
+    dlm = dlm ? dlm : fmt("%s/models/%s.dlm", SOURCE_ROOT, model);
+    const char *w = weights ? fmt(" --weights %s", weights) : "";
+    return step(fmt("dlc compile %s --infer%s", model, w),
+                fmt("%s compile %s --infer%s -o %s", DLC_PATH, dlm, w, dir)) &&
            step(fmt("building the harness for %s", dir),
                 fmt("cc -std=c11 -O2 -I%s -DMODEL=%s -DMODEL_UC=%s -DMODEL_H=\"%s.h\" -DEMBED_BAKED "
                     "%s/tests/embed_harness.c %s/%s.c -o %s/run -pthread -lopenblas -lm",
                     dir, model, uc, model, SOURCE_ROOT, dir, model, dir));
+}
+
+static bool build(const char *model, const char *weights, const char *dir) {
+    return build_dlm(model, NULL, weights, dir);
 }
 
 /* ---- the round trips ---- */
@@ -234,7 +241,7 @@ static void import_fixed_point(const char *m, const char *p, const char *onnx, c
 /* `dlc export` of dlc's trained weights: onnx.checker accepts it (tests/interop/check_onnx.py) and ONNX Runtime
  * gives the outputs of dlc's own C (in DLC_OUT); the export is deterministic. */
 static void onnx_export(const char *m, const char *p, const char *npz, const char *inputs, const char *dims,
-                        const char *dlc_out, int params) {
+                        const char *dlc_out, int params, const char *ops) {
     if (!have_onnx || !have_ort) {
         CU_FAIL("python3-onnx or ONNX Runtime is missing (see above)");
         return;
@@ -250,8 +257,8 @@ static void onnx_export(const char *m, const char *p, const char *npz, const cha
         printf("\n  FAILED: %s: two exports differ", m);
     CU_ASSERT(same);
     char *check = fmt("%s %s/tests/interop/check_onnx.py", PYTHON, SOURCE_ROOT), *out;
-    if (!step(fmt("onnx.checker on %s", onnx), fmt("%s %s x logits %d", check, onnx, params)) ||
-        !step(fmt("onnx.checker on %s", bare), fmt("%s %s x logits -1", check, bare)))
+    if (!step(fmt("onnx.checker on %s", onnx), fmt("%s %s x logits %d %s", check, onnx, params, ops)) ||
+        !step(fmt("onnx.checker on %s", bare), fmt("%s %s x logits -1 %s", check, bare, ops)))
         return;
     runs(&out, fmt("%s %s x logits %d", check, onnx, params));
     printf("\n    %.*s", (int)strcspn(out, "\n"), out);
@@ -261,7 +268,7 @@ static void onnx_export(const char *m, const char *p, const char *npz, const cha
     import_fixed_point(m, p, onnx, inputs, dims, dlc_out);
 }
 
-static void round_trips(const char *m, int params) {
+static void round_trips(const char *m, int params, const char *ops) {
     if (!have_python) {
         CU_FAIL("python3 with numpy and torch is missing (see above)");
         return;
@@ -292,7 +299,7 @@ static void round_trips(const char *m, int params) {
     if (build(m, dlc_npz, dlc) &&
         step("running dlc's weights in dlc", fmt("%s/run outputs - %s %s-dlc.f32 256", dlc, inputs, p)))
         same_outputs(fmt("%s: dlc -> PyTorch", m), fmt("%s-dlc-in-torch.f32", p), fmt("%s-dlc.f32", p), 10);
-    onnx_export(m, p, dlc_npz, inputs, "1,28,28", fmt("%s-dlc.f32", p), params);
+    onnx_export(m, p, dlc_npz, inputs, "1,28,28", fmt("%s-dlc.f32", p), params, ops);
     /* the archive holds what the trainer's checkpoint holds */
     if (step(fmt("%s-train --load %s --save CKPT", m, dlc_npz),
              fmt("%s/models/%s-train --load %s --epochs 0 --limit 10 --threads 1 --save %s.ckpt --quiet", BUILD_ROOT, m,
@@ -321,17 +328,30 @@ static bool build_load(const char *model, const char *dir) {
                     dir, model, uc, model, SOURCE_ROOT, dir, model, dir));
 }
 
-/* AlexNet and VGG-11 at 224 x 224, untrained (the book's initialisation on either side), on 8 test images:
- * PyTorch's archive -> the trainer's --load, whose checkpoint the --infer build loads, gives PyTorch's outputs;
- * the trainer's --save W.npz -> PyTorch gives dlc's; and dlc export of W.npz -> ONNX Runtime gives dlc's. */
-static void big_round_trips(const char *m, int params) {
+/* The models at 224 x 224 and 96 x 96, on 8 test images: `steps` > 0 trains both sides for one step on that many
+ * images (batch norm's running statistics move), 0 leaves the book's initialisation on either side. PyTorch's
+ * archive -> the trainer's --load, whose checkpoint the --infer build loads, gives PyTorch's outputs (and, with
+ * `baked`, so does `dlc compile --infer --weights` of the archive itself); the trainer's --save W.npz -> PyTorch
+ * gives dlc's; and dlc export of W.npz -> ONNX Runtime gives dlc's, its graph using the ONNX operators `ops`. */
+typedef struct Big {
+    const char *model, *dims;
+    int steps, params;
+    bool baked;
+    const char *ops;
+} Big;
+
+static void big_round_trips(const Big *b) {
     if (!have_python) {
         CU_FAIL("python3 with numpy and torch is missing (see above)");
         return;
     }
+    const char *m = b->model;
     char *p = fmt("%s/%s", workdir, m), *dlc_npz = fmt("%s-dlc.npz", p), *dir = fmt("%s-c", p);
     const char *train = fmt("%s/models/%s-train --epochs 0 --limit 1 --threads 1 --quiet", BUILD_ROOT, m);
-    if (!step(fmt("%s-train --save %s", m, dlc_npz), fmt("%s --seed 3 --save %s", train, dlc_npz)) ||
+    const char *first = b->steps ? fmt("%s/models/%s-train --epochs 1 --limit %d --batch %d --threads 1 --quiet",
+                                       BUILD_ROOT, m, b->steps, b->steps)
+                                 : train;
+    if (!step(fmt("%s-train --save %s", m, dlc_npz), fmt("%s --seed 3 --save %s", first, dlc_npz)) ||
         !step(fmt("the book's %s in PyTorch", m),
               fmt("%s %s/tests/interop/book_models.py %s %s %s", PYTHON, SOURCE_ROOT, m, p, dlc_npz)) ||
         !step(fmt("%s-train --load %s.npz", m, p), fmt("%s --load %s.npz --save %s-torch.ckpt", train, p, p)) ||
@@ -342,14 +362,34 @@ static void big_round_trips(const char *m, int params) {
     if (step("running PyTorch's weights in dlc",
              fmt("%s/run outputs %s-torch.ckpt %s %s-torch-in-dlc.f32 8", dir, p, inputs, p)))
         same_outputs(fmt("%s: PyTorch -> dlc", m), fmt("%s-torch-in-dlc.f32", p), fmt("%s-torch.f32", p), 10);
+    char *baked = fmt("%s-baked", p);
+    if (b->baked && build(m, fmt("%s.npz", p), baked) &&
+        step("running PyTorch's weights compiled in",
+             fmt("%s/run outputs - %s %s-torch-baked.f32 8", baked, inputs, p)))
+        same_outputs(fmt("%s: PyTorch -> dlc --weights", m), fmt("%s-torch-baked.f32", p), fmt("%s-torch.f32", p), 10);
     if (!step("running dlc's weights in dlc", fmt("%s/run outputs %s-dlc.ckpt %s %s-dlc.f32 8", dir, p, inputs, p)))
         return;
     same_outputs(fmt("%s: dlc -> PyTorch", m), fmt("%s-dlc-in-torch.f32", p), fmt("%s-dlc.f32", p), 10);
-    onnx_export(m, p, dlc_npz, inputs, "1,224,224", fmt("%s-dlc.f32", p), params);
+    onnx_export(m, p, dlc_npz, inputs, b->dims, fmt("%s-dlc.f32", p), b->params, b->ops);
 }
 
-static void test_alexnet(void) { big_round_trips("alexnet", 16); }
-static void test_vgg11(void) { big_round_trips("vgg11", 22); }
+/* each model, its input, the images of its one training step, its export's float initializers (parameters and
+ * running statistics) and operators that must be there */
+static const Big alexnet = {"alexnet", "1,224,224", 0, 16, false, "Conv,MaxPool,Gemm"};
+static const Big vgg11 = {"vgg11", "1,224,224", 0, 22, false, "Conv,MaxPool,Gemm"};
+static const Big vgg11_full = {"vgg11_full", "1,224,224", 0, 22, false, "Conv,MaxPool,Gemm"};
+static const Big nin = {"nin", "1,224,224", 16, 24, false, "Conv,MaxPool,GlobalAveragePool,Flatten"};
+static const Big googlenet = {"googlenet", "1,96,96", 16, 116, false, "Conv,MaxPool,Concat,GlobalAveragePool,Gemm"};
+static const Big resnet18 = {"resnet18", "1,96,96", 16, 110, false, "Conv,BatchNormalization,Add,GlobalAveragePool"};
+static const Big densenet = {"densenet", "1,96,96", 16,
+                             126,        true,      "Conv,BatchNormalization,Concat,AveragePool,GlobalAveragePool"};
+static void test_alexnet(void) { big_round_trips(&alexnet); }
+static void test_vgg11(void) { big_round_trips(&vgg11); }
+static void test_vgg11_full(void) { big_round_trips(&vgg11_full); }
+static void test_nin(void) { big_round_trips(&nin); }
+static void test_googlenet(void) { big_round_trips(&googlenet); }
+static void test_resnet18(void) { big_round_trips(&resnet18); }
+static void test_densenet(void) { big_round_trips(&densenet); }
 
 /* An op the exporter has no row for is refused at its line, exit 1, nothing written; -o is required (exit 2). */
 static void test_export_refusals(void) {
@@ -362,21 +402,69 @@ static void test_export_refusals(void) {
     CU_ASSERT(strstr(out, "dlc export needs -o FILE.onnx") != NULL);
 }
 
-/* The modern CNNs (batch norm, NiN, GoogLeNet's and DenseNet's concatenations, ResNet's residuals) export without
- * weights into models onnx.checker accepts, its shape inference agreeing through every node. */
+/* The scratch BN-LeNet (its batch norm is the book's own code in `param`, `state` and element-wise ops, which has no
+ * state_dict of PyTorch's to round-trip with): dlc's trained weights exported, checked and run by ONNX Runtime. */
+static void test_batchnorm(void) {
+    if (!have_python) {
+        CU_FAIL("python3 with numpy and torch is missing (see above)");
+        return;
+    }
+    char *p = fmt("%s/batchnorm", workdir), *npz = fmt("%s-dlc.npz", p), *dir = fmt("%s-dlc", p);
+    if (step("batchnorm-train --save", fmt("%s/models/batchnorm-train --epochs 1 --limit 1000 --seed 3 --threads 1 "
+                                           "--save %s --quiet",
+                                           BUILD_ROOT, npz)) &&
+        step("the test images", fmt("%s %s/tests/interop/book_models.py inputs %s", PYTHON, SOURCE_ROOT, p)) &&
+        build("batchnorm", npz, dir) &&
+        step("running dlc's weights in dlc", fmt("%s/run outputs - %s-inputs.f32 %s-dlc.f32 256", dir, p, p)))
+        onnx_export("batchnorm", p, npz, fmt("%s-inputs.f32", p), "1,28,28", fmt("%s-dlc.f32", p), 27,
+                    "Conv,Sqrt,Div,AveragePool,Gemm"); /* as batchnorm_concise's, and eps */
+}
+
+/* The ops no zoo model exports (reductions, permute, detach), in a model of their own: ONNX Runtime gives dlc's
+ * outputs. */
+static void test_export_ops(void) {
+    if (!have_python) {
+        CU_FAIL("python3 with numpy and torch is missing (see above)");
+        return;
+    }
+    char *p = fmt("%s/reduce_ops", workdir), *dlm = fmt("%s.dlm", p), *dir = fmt("%s-dlc", p);
+    write_text(dlm, "input x: f32[batch, 1, 28, 28]\n"
+                    "k = reshape(arange(280), [28, 10]) / 280\n"
+                    "h = sum(permute(x, [0, 1, 3, 2]), axis=(1, 2)) + detach(max(x, axis=(1, 2)))\n"
+                    "logits = h @ k + sum(x, axis=(2, 3)) * sum(max(x, axis=3, keepdim=true), axis=(2, 3))\n"
+                    "output logits\n");
+    if (!step("the test images", fmt("%s %s/tests/interop/book_models.py inputs %s", PYTHON, SOURCE_ROOT, p)) ||
+        !build_dlm("reduce_ops", dlm, NULL, dir) ||
+        !step("running reduce_ops in dlc", fmt("%s/run outputs - %s-inputs.f32 %s-dlc.f32 256", dir, p, p)))
+        return;
+    char *onnx = fmt("%s.onnx", p);
+    if (step("dlc export reduce_ops", fmt("%s export %s -o %s", DLC_PATH, dlm, onnx)) &&
+        step("onnx.checker on reduce_ops", fmt("%s %s/tests/interop/check_onnx.py %s x logits 1 "
+                                               "ReduceSum,ReduceMax,Transpose,Identity",
+                                               PYTHON, SOURCE_ROOT, onnx)) &&
+        step("ONNX Runtime on reduce_ops",
+             fmt("node %s/tests/interop/run_onnx.js %s %s %s-inputs.f32 1,28,28 %s-ort.f32", SOURCE_ROOT, ort_modules,
+                 onnx, p, p)))
+        same_outputs("reduce_ops: dlc -> ONNX Runtime", fmt("%s-ort.f32", p), fmt("%s-dlc.f32", p), 10);
+}
+
+/* The modern CNNs (NiN, GoogLeNet's and DenseNet's concatenations, ResNet's residuals, batch norm) export without
+ * weights into models onnx.checker accepts, its shape inference agreeing through every node, with the ONNX
+ * operators they need; the slow suite's interop-big runs them. */
 static void test_export_modern(void) {
     if (!have_onnx) {
         CU_FAIL("python3-onnx is missing (see above)");
         return;
     }
-    static const char *const models[] = {"batchnorm", "nin", "googlenet", "resnet18", "densenet"};
+    const Big *models[] = {&nin, &googlenet, &resnet18, &densenet};
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
-        char *onnx = fmt("%s/%s-bare.onnx", workdir, models[i]), *out;
-        if (step(fmt("dlc export %s", models[i]),
-                 fmt("%s export %s/models/%s.dlm -o %s", DLC_PATH, SOURCE_ROOT, models[i], onnx)) &&
-            step(fmt("onnx.checker on %s", onnx),
-                 fmt("%s %s/tests/interop/check_onnx.py %s x logits -1", PYTHON, SOURCE_ROOT, onnx))) {
-            runs(&out, fmt("%s %s/tests/interop/check_onnx.py %s x logits -1", PYTHON, SOURCE_ROOT, onnx));
+        const char *m = models[i]->model;
+        char *onnx = fmt("%s/%s-bare.onnx", workdir, m), *out;
+        char *check =
+            fmt("%s %s/tests/interop/check_onnx.py %s x logits -1 %s", PYTHON, SOURCE_ROOT, onnx, models[i]->ops);
+        if (step(fmt("dlc export %s", m), fmt("%s export %s/models/%s.dlm -o %s", DLC_PATH, SOURCE_ROOT, m, onnx)) &&
+            step(fmt("onnx.checker on %s", onnx), check)) {
+            runs(&out, check);
             printf("\n    %.*s", (int)strcspn(out, "\n"), out);
         }
     }
@@ -524,37 +612,51 @@ static void test_import_refusals(void) {
 }
 
 /* each model and the number of float initializers its export has (parameters, running statistics, constants) */
-#define ROUND_TRIP(name, params)                                                                                       \
-    static void test_##name(void) { round_trips(#name, params); }
-ROUND_TRIP(softmax, 2)
-ROUND_TRIP(mlp, 4)
-ROUND_TRIP(dropout_mlp, 6)
-ROUND_TRIP(lenet, 10)
-ROUND_TRIP(lenet_relu, 10)
-ROUND_TRIP(batchnorm_concise, 27) /* 16 parameters, 8 running statistics, 2 more, and batch norm's eps */
+#define ROUND_TRIP(name, params, ops)                                                                                  \
+    static void test_##name(void) { round_trips(#name, params, ops); }
+ROUND_TRIP(softmax, 2, "Gemm")
+ROUND_TRIP(mlp, 4, "Gemm,Relu")
+ROUND_TRIP(dropout_mlp, 6, "Gemm,Relu")
+ROUND_TRIP(lenet, 10, "Conv,Sigmoid,AveragePool,Flatten,Gemm")
+ROUND_TRIP(lenet_relu, 10, "Conv,Relu,MaxPool,Flatten,Gemm")
+/* 5 layers' weights and biases; 4 batch norms' weights, biases, running means and variances */
+ROUND_TRIP(batchnorm_concise, 26, "Conv,BatchNormalization,Gemm")
 
-/* `test_interop`: the tools, the refusals and the 28 x 28 models; `test_interop big`: AlexNet and VGG-11 (the
- * slow suite's interop-big). */
+/* `test_interop`: the tools, the refusals and the 28 x 28 models; `test_interop big`: AlexNet and the VGG-11s (the
+ * slow suite's interop-big); `test_interop modern`: NiN, GoogLeNet, ResNet-18 and DenseNet (interop-modern); a
+ * second argument runs that model of the mode alone. */
 int main(int argc, char **argv) {
-    bool big = argc > 1 && strcmp(argv[1], "big") == 0;
+    const char *mode = argc > 1 ? argv[1] : "", *only = argc > 2 ? argv[2] : NULL;
+    bool big = strcmp(mode, "big") == 0, modern = strcmp(mode, "modern") == 0;
     if (!mkdtemp(workdir))
         return 1;
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
-    CU_pSuite s = CU_add_suite(big ? "interop-big" : "interop", NULL, NULL);
+    CU_pSuite s = CU_add_suite(big ? "interop-big" : modern ? "interop-modern" : "interop", NULL, NULL);
     CU_add_test(s, "tools: numpy, torch, Fashion-MNIST", test_tools);
     CU_add_test(s, "tools: onnx, node, onnxruntime-node", test_onnx_tools);
-    if (big) {
-        CU_add_test(s, "alexnet: PyTorch <-> dlc (.npz), dlc -> ONNX", test_alexnet);
-        CU_add_test(s, "vgg11: PyTorch <-> dlc (.npz), dlc -> ONNX", test_vgg11);
+    static const struct {
+        const Big *model;
+        bool modern;
+        CU_TestFunc fn;
+    } bigs[] = {{&alexnet, false, test_alexnet},       {&vgg11, false, test_vgg11},
+                {&vgg11_full, false, test_vgg11_full}, {&nin, true, test_nin},
+                {&googlenet, true, test_googlenet},    {&resnet18, true, test_resnet18},
+                {&densenet, true, test_densenet}};
+    if (big || modern) {
+        for (size_t i = 0; i < sizeof bigs / sizeof bigs[0]; i++)
+            if (bigs[i].modern == modern && (!only || strcmp(only, bigs[i].model->model) == 0))
+                CU_add_test(s, fmt("%s: PyTorch <-> dlc (.npz), dlc -> ONNX", bigs[i].model->model), bigs[i].fn);
     } else {
         CU_add_test(s, "dlc export refusals", test_export_refusals);
+        CU_add_test(s, "reductions, permute, detach: dlc -> ONNX", test_export_ops);
         CU_add_test(s, "softmax: PyTorch <-> dlc (.npz), dlc -> ONNX", test_softmax);
         CU_add_test(s, "mlp: PyTorch <-> dlc (.npz), dlc -> ONNX", test_mlp);
         CU_add_test(s, "dropout_mlp: PyTorch <-> dlc (.npz), dlc -> ONNX", test_dropout_mlp);
         CU_add_test(s, "lenet: PyTorch <-> dlc (.npz), dlc -> ONNX", test_lenet);
         CU_add_test(s, "lenet_relu: PyTorch <-> dlc (.npz), dlc -> ONNX", test_lenet_relu);
         CU_add_test(s, "batchnorm_concise: PyTorch <-> dlc (.npz), dlc -> ONNX", test_batchnorm_concise);
+        CU_add_test(s, "batchnorm (scratch): dlc -> ONNX", test_batchnorm);
         CU_add_test(s, "modern CNNs: dlc export accepted by onnx.checker", test_export_modern);
         CU_add_test(s, "PyTorch's ONNX exports -> dlc import", test_import_pytorch);
         CU_add_test(s, "dlc import refusals", test_import_refusals);

@@ -3,7 +3,10 @@
  * For every op of compiler/ops.def, its rules (compiler/ops/) hold what its class needs: a builder (the shape
  * rule); a gradient rule, or a declaration that no adjoint flows through it (grad_none) or that it has no rule
  * (grad_refused); folding and a C expression for an element-wise op, an accumulator for a reduction, an emitter
- * and a FLOP rule for a kernel, the C expression of its data for a leaf. And every op with a gradient rule has a
+ * and a FLOP rule for a kernel, the C expression of its data for a leaf; for every op but the leaves (the graph's
+ * inputs and initializers), one ONNX export rule: an operator, a function, or a refusal that says why. And every
+ * node of the inference graphs of the gradient-check cases is described by its rule (an operator and inputs) or
+ * refused with a reason. And every op with a gradient rule has a
  * gradient-check case (tests/gradcheck_cases.c) whose training graph, compiled through the compiler library,
  * differentiates a node of that op: the case's loss depends on the node, the node on a trainable parameter, and an
  * adjoint flows through it. An op added to ops.def without these fails here (one without rules does not link). */
@@ -46,6 +49,8 @@ static const char *missing(Op op) {
             return "a FLOP rule (flops)";
         break;
     }
+    if (info->cls != OPC_LEAF && (r->onnx_op != NULL) + (r->onnx != NULL) + (r->onnx_refused != NULL) != 1)
+        return "one ONNX export rule (onnx_op, onnx, or onnx_refused saying why it is not written)";
     if (!r->build)
         return "a shape rule (build)";
     if (r->own_fn && (!r->own_fn_prefix || !r->emit_own_fn))
@@ -95,6 +100,39 @@ static bool cover(const GradCase *c, bool *covered) {
     return eval != NULL;
 }
 
+/* Every node of every case's inference graph: op_onnx describes it (an operator, and inputs that are nodes of the
+ * graph) or says why not. */
+static void test_export_rules(void) {
+    bool seen[OP_COUNT] = {false};
+    for (int i = 0; i < gradcheck_ncases; i++) {
+        Ctx ctx;
+        ctx_init(&ctx, stdout);
+        GradModel m = gradcheck_cases[i].make();
+        Graph *eval = elaborate_text(&ctx, gradcheck_cases[i].name, m.text, false);
+        CU_ASSERT_PTR_NOT_NULL(eval);
+        for (int id = 0; eval && id < eval->nodes.n; id++) {
+            IrNode *n = eval->nodes.v[id];
+            if (op_info[n->op].cls == OPC_LEAF)
+                continue;
+            OnnxNode d;
+            const char *why = op_onnx(n, &d);
+            bool ok = why ? *why != '\0' : d.op_type && d.nin <= MAX_ONNX_IN && d.nconst <= MAX_RANK;
+            for (int k = 0; !why && ok && k < d.nin; k++)
+                ok = d.in[k] && d.in[k]->id < n->id;
+            if (!ok)
+                printf("\n  case %s: node %%%d (%s) has no ONNX description and no reason", gradcheck_cases[i].name,
+                       n->id, op_info[n->op].name);
+            CU_ASSERT_TRUE(ok);
+            seen[n->op] = true;
+        }
+        ctx_free(&ctx);
+    }
+    int ops = 0;
+    for (int op = 0; op < OP_COUNT; op++)
+        ops += seen[op];
+    CU_ASSERT_TRUE(ops > 20); /* the cases reach most of the forward ops */
+}
+
 static void test_every_gradient_checked(void) {
     bool covered[OP_COUNT] = {false};
     for (int i = 0; i < gradcheck_ncases; i++) {
@@ -118,6 +156,7 @@ int main(void) {
     CU_pSuite s = CU_add_suite("the rule table", NULL, NULL);
     CU_add_test(s, "every op has the rules its class needs", test_rules_complete);
     CU_add_test(s, "every gradient rule is checked by a gradient-check case", test_every_gradient_checked);
+    CU_add_test(s, "every node of the cases' inference graphs is exported or refused", test_export_rules);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

@@ -807,6 +807,21 @@ static void emit_conv_own(Emit *e, const IrNode *n, const char *fname) {
         emit_fwd(e->ctx, o, &g, n->op == OP_CONV2D_DX, fname, real, NAME);
 }
 
+/* ---- export: Conv, attributes stride h w, padding h w ---- */
+
+static const char *onnx_conv(const IrNode *n, OnnxNode *o) {
+    for (int k = 4; k < MAX_ATTR; k++)
+        if (n->attr[k])
+            return "an attribute other than strides and padding";
+    const Shape *w = &n->in[1]->shape;
+    int64_t kernel[2] = {w->d[2], w->d[3]}, pads[4] = {n->attr[2], n->attr[3], n->attr[2], n->attr[3]};
+    o->op_type = "Conv";
+    onnx_ints(o, "kernel_shape", 2, kernel);
+    onnx_ints(o, "strides", 2, n->attr);
+    onnx_ints(o, "pads", 4, pads);
+    return NULL;
+}
+
 /* ---- the rules ---- */
 
 const OpRule rule_CONV2D = {
@@ -821,6 +836,7 @@ const OpRule rule_CONV2D = {
     .scratch = conv_scratch,
     .flops = flops_conv2d,
     .blas_flops = blas_flops_conv,
+    .onnx = onnx_conv,
 };
 
 const OpRule rule_CONV2D_DX = {
@@ -835,6 +851,7 @@ const OpRule rule_CONV2D_DX = {
     .scratch = conv_scratch,
     .flops = flops_conv2d_dx,
     .blas_flops = blas_flops_conv,
+    .onnx_refused = "a gradient kernel (not written)",
 };
 
 const OpRule rule_CONV2D_DW = {
@@ -849,4 +866,5 @@ const OpRule rule_CONV2D_DW = {
     .scratch = conv_scratch,
     .flops = flops_conv2d_dw,
     .blas_flops = blas_flops_conv,
+    .onnx_refused = "a gradient kernel (not written)",
 };

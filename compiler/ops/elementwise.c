@@ -241,61 +241,86 @@ const OpRule rule_NEG = {.build = build_elem,
                          .rewrites = neg_rewrites,
                          .fold = fold_neg,
                          .c_expr = c_neg,
-                         .spelling = "-"};
+                         .spelling = "-",
+                         .onnx_op = "Neg"};
 
 FOLD(exp, exp(x[0]))
 C_EXPR(exp, "%s(%s)", emit_exp(e), x[0])
 GRAD(exp, mul(g, n, d, n))
-const OpRule rule_EXP = {.build = build_elem, .grad = grad_exp, .fold = fold_exp, .c_expr = c_exp, .calls = CALLS_EXPV};
+const OpRule rule_EXP = {
+    .build = build_elem, .grad = grad_exp, .fold = fold_exp, .c_expr = c_exp, .calls = CALLS_EXPV, .onnx_op = "Exp"};
 
 FOLD(log, log(x[0]))
 C_EXPR(log, "%s(%s)", emit_libm(e, "log"), x[0])
 GRAD(log, divn(g, n, d, n->in[0]))
-const OpRule rule_LOG = {.build = build_elem, .grad = grad_log, .fold = fold_log, .c_expr = c_log};
+const OpRule rule_LOG = {.build = build_elem, .grad = grad_log, .fold = fold_log, .c_expr = c_log, .onnx_op = "Log"};
 
 FOLD(abs, fabs(x[0]))
 C_EXPR(abs, "%s(%s)", emit_libm(e, "fabs"), x[0])
 GRAD(abs, mul(g, n, d, b_unary(g, OP_SIGN, n->in[0], n->loc)))
-const OpRule rule_ABS = {.build = build_elem, .grad = grad_abs, .fold = fold_abs, .c_expr = c_abs};
+const OpRule rule_ABS = {.build = build_elem, .grad = grad_abs, .fold = fold_abs, .c_expr = c_abs, .onnx_op = "Abs"};
 
 FOLD(sqrt, sqrt(x[0]))
 C_EXPR(sqrt, "%s(%s)", emit_libm(e, "sqrt"), x[0])
 GRAD(sqrt, divn(g, n, mul(g, n, d, k(g, n, 0.5)), n))
-const OpRule rule_SQRT = {.build = build_elem, .grad = grad_sqrt, .fold = fold_sqrt, .c_expr = c_sqrt};
+const OpRule rule_SQRT = {
+    .build = build_elem, .grad = grad_sqrt, .fold = fold_sqrt, .c_expr = c_sqrt, .onnx_op = "Sqrt"};
 
 /* piecewise constant: no gradient */
 FOLD(sign, (x[0] > 0) - (x[0] < 0))
 C_EXPR(sign, "((%s) > %s ? %s : (%s) < %s ? -%s : %s)", x[0], emit_lit(e, 0), emit_lit(e, 1), x[0], emit_lit(e, 0),
        emit_lit(e, 1), emit_lit(e, 0))
-const OpRule rule_SIGN = {.build = build_elem, .grad = grad_none, .fold = fold_sign, .c_expr = c_sign};
+const OpRule rule_SIGN = {
+    .build = build_elem, .grad = grad_none, .fold = fold_sign, .c_expr = c_sign, .onnx_op = "Sign"};
 
 /* detach: the value, and a gradient stops here (D2L 2.5.3's u = y.detach()) */
 FOLD(detach, x[0])
 C_EXPR(detach, "%s", x[0])
-const OpRule rule_DETACH = {.build = build_elem, .grad = grad_none, .fold = fold_detach, .c_expr = c_detach};
+const OpRule rule_DETACH = {
+    .build = build_elem, .grad = grad_none, .fold = fold_detach, .c_expr = c_detach, .onnx_op = "Identity"};
 
 /* relu' from the output: y > 0 exactly where x > 0, and x then need not be kept for backward */
 FOLD(relu, x[0] > 0 ? x[0] : 0)
 C_EXPR(relu, "relu(%s)", x[0])
 GRAD(relu, mul(g, n, d, b_binary(g, OP_GT, n, k(g, n, 0), n->loc)))
-const OpRule rule_RELU = {
-    .build = build_elem, .grad = grad_relu, .fold = fold_relu, .c_expr = c_relu, .calls = CALLS_RELU};
+const OpRule rule_RELU = {.build = build_elem,
+                          .grad = grad_relu,
+                          .fold = fold_relu,
+                          .c_expr = c_relu,
+                          .calls = CALLS_RELU,
+                          .onnx_op = "Relu"};
 
 FOLD(sigmoid, 1 / (1 + exp(-x[0])))
 C_EXPR(sigmoid, "(%s / (%s + %s(-(%s))))", emit_lit(e, 1), emit_lit(e, 1), emit_exp(e), x[0])
 GRAD(sigmoid, mul(g, n, d, mul(g, n, n, sub(g, n, k(g, n, 1), n))))
-const OpRule rule_SIGMOID = {
-    .build = build_elem, .grad = grad_sigmoid, .fold = fold_sigmoid, .c_expr = c_sigmoid, .calls = CALLS_EXPV};
+const OpRule rule_SIGMOID = {.build = build_elem,
+                             .grad = grad_sigmoid,
+                             .fold = fold_sigmoid,
+                             .c_expr = c_sigmoid,
+                             .calls = CALLS_EXPV,
+                             .onnx_op = "Sigmoid"};
 
 FOLD(tanh, tanh(x[0]))
 C_EXPR(tanh, "%s(%s)", emit_libm(e, "tanh"), x[0])
 GRAD(tanh, mul(g, n, d, sub(g, n, k(g, n, 1), mul(g, n, n, n))))
-const OpRule rule_TANH = {.build = build_elem, .grad = grad_tanh, .fold = fold_tanh, .c_expr = c_tanh};
+const OpRule rule_TANH = {
+    .build = build_elem, .grad = grad_tanh, .fold = fold_tanh, .c_expr = c_tanh, .onnx_op = "Tanh"};
 
 /* a broadcast: free when fused, so it counts no FLOPs */
 static double flops_none(const IrNode *n) {
     (void)n;
     return 0;
+}
+/* Expand to the node's shape; ONNX broadcasts the batch dimension from the input's (1 in the target shape) */
+static const char *onnx_copy(const IrNode *n, OnnxNode *o) {
+    if (n->shape.batched && !n->in[0]->shape.batched)
+        return "a broadcast of an unbatched tensor over the batch";
+    o->op_type = "Expand";
+    o->nconst = n->shape.rank;
+    o->const_name = "shape";
+    for (int k = 0; k < n->shape.rank; k++)
+        o->consts[k] = k == 0 && n->shape.batched ? 1 : n->shape.d[k];
+    return NULL;
 }
 FOLD(copy, x[0])
 C_EXPR(copy, "%s", x[0])
@@ -305,13 +330,19 @@ const OpRule rule_COPY = {.build = build_copy,
                           .rewrites = copy_rewrites,
                           .fold = fold_copy,
                           .c_expr = c_copy,
-                          .flops = flops_none};
+                          .flops = flops_none,
+                          .onnx = onnx_copy};
 
 /* 0 or 1/(1-p) from a counter-based hash of the step, the site and the element: recomputed wherever it is read */
 C_EXPR(dropmask, "dropmask(st, %" PRId64 ", (uint64_t)(%s), %" PRId64 "u, %s)", n->attr[0], flat,
        n->shape.batched ? shape_inner(&n->shape) : 0, emit_lit(e, n->fattr))
 const OpRule rule_DROPMASK = {
-    .build = build_dropmask, .grad = grad_none, .c_expr = c_dropmask, .recompute = true, .calls = CALLS_DROPMASK};
+    .build = build_dropmask,
+    .grad = grad_none,
+    .c_expr = c_dropmask,
+    .recompute = true,
+    .calls = CALLS_DROPMASK,
+    .onnx_refused = "dropout masks exist in training graphs only (the exported graph is the evaluation graph)"};
 
 /* ---- binary ---- */
 
@@ -326,7 +357,8 @@ const OpRule rule_ADD = {.build = build_elem,
                          .spelling = "+",
                          .left_identity = true,
                          .right_identity = true,
-                         .identity = 0};
+                         .identity = 0,
+                         .onnx_op = "Add"};
 
 FOLD(sub, x[0] - x[1])
 C_EXPR(sub, "(%s - %s)", x[0], x[1])
@@ -338,7 +370,8 @@ const OpRule rule_SUB = {.build = build_elem,
                          .c_expr = c_sub,
                          .spelling = "-",
                          .right_identity = true,
-                         .identity = 0};
+                         .identity = 0,
+                         .onnx_op = "Sub"};
 
 FOLD(mul, x[0] * x[1])
 C_EXPR(mul, "(%s * %s)", x[0], x[1])
@@ -351,7 +384,8 @@ const OpRule rule_MUL = {.build = build_elem,
                          .spelling = "*",
                          .left_identity = true,
                          .right_identity = true,
-                         .identity = 1};
+                         .identity = 1,
+                         .onnx_op = "Mul"};
 
 FOLD(div, x[0] / x[1])
 C_EXPR(div, "(%s / %s)", x[0], x[1])
@@ -362,7 +396,8 @@ const OpRule rule_DIV = {.build = build_elem,
                          .c_expr = c_div,
                          .spelling = "/",
                          .right_identity = true,
-                         .identity = 1};
+                         .identity = 1,
+                         .onnx_op = "Div"};
 
 /* x ** p; squares are written as products */
 FOLD(pow, pow(x[0], x[1]))
@@ -386,7 +421,8 @@ static IrNode *grad_pow(Graph *g, IrNode *n, int i, IrNode *d) {
     }
     return mul(g, n, d, mul(g, n, n, b_unary(g, OP_LOG, x, n->loc)));
 }
-const OpRule rule_POW = {.build = build_elem, .grad = grad_pow, .fold = fold_pow, .c_expr = c_pow, .spelling = "**"};
+const OpRule rule_POW = {
+    .build = build_elem, .grad = grad_pow, .fold = fold_pow, .c_expr = c_pow, .spelling = "**", .onnx_op = "Pow"};
 
 /* maximum and minimum: the gradient goes to the operand that wins, half to each where they tie (as
  * torch.maximum's): d * (x_i wins + 0.5 * (x_0 == x_1)) */
@@ -404,7 +440,8 @@ const OpRule rule_MAXIMUM = {.build = build_elem,
                              .fold = fold_maximum,
                              .c_expr = c_maximum,
                              .spelling = "max",
-                             .calls = CALLS_MAXR};
+                             .calls = CALLS_MAXR,
+                             .onnx_op = "Max"};
 
 FOLD(minimum, x[0] < x[1] ? x[0] : x[1])
 C_EXPR(minimum, "minr(%s, %s)", x[0], x[1])
@@ -414,14 +451,20 @@ const OpRule rule_MINIMUM = {.build = build_elem,
                              .fold = fold_minimum,
                              .c_expr = c_minimum,
                              .spelling = "min",
-                             .calls = CALLS_MINR};
+                             .calls = CALLS_MINR,
+                             .onnx_op = "Min"};
 
 /* comparisons: 1 or 0, piecewise constant: no gradient */
 #define COMPARISON(op, OP, c_op)                                                                                       \
     FOLD(op, x[0] c_op x[1])                                                                                           \
     C_EXPR(op, "(%s " #c_op " %s ? %s : %s)", x[0], x[1], emit_lit(e, 1), emit_lit(e, 0))                              \
-    const OpRule rule_##OP = {                                                                                         \
-        .build = build_elem, .grad = grad_none, .fold = fold_##op, .c_expr = c_##op, .spelling = #c_op};
+    const OpRule rule_##OP = {.build = build_elem,                                                                     \
+                              .grad = grad_none,                                                                       \
+                              .fold = fold_##op,                                                                       \
+                              .c_expr = c_##op,                                                                        \
+                              .spelling = #c_op,                                                                       \
+                              .onnx_refused =                                                                          \
+                                  "a comparison gives 0 or 1 here and a boolean in ONNX (not written yet)"};
 COMPARISON(lt, LT, <)
 COMPARISON(le, LE, <=)
 COMPARISON(gt, GT, >)
@@ -439,5 +482,9 @@ static IrNode *grad_where(Graph *g, IrNode *n, int i, IrNode *d) {
     IrNode *in[3] = {n->in[0], i == 1 ? d : zero, i == 1 ? zero : d};
     return b_elem(g, OP_WHERE, 3, in, n->loc);
 }
-const OpRule rule_WHERE = {
-    .build = build_elem, .grad = grad_where, .no_grad_in = 1u << 0, .fold = fold_where, .c_expr = c_where};
+const OpRule rule_WHERE = {.build = build_elem,
+                           .grad = grad_where,
+                           .no_grad_in = 1u << 0,
+                           .fold = fold_where,
+                           .c_expr = c_where,
+                           .onnx_refused = "its condition is a 0/1 float here and a boolean in ONNX (not written yet)"};

@@ -404,11 +404,46 @@ static void emit_permute(Emit *e, IrNode *n) {
     fprintf(e->o, "        %s[i] = %s[src];\n    }\n", emit_ptr(e, n), emit_ptr(e, n->in[0]));
 }
 
+/* ---- export ---- */
+
+/* flatten (a batched tensor to [batch, features]) as Flatten, as PyTorch writes nn.Flatten; any other reshape as
+ * Reshape to its shape, 0 (the input's dimension) for the batch */
+static const char *onnx_reshape(const IrNode *n, OnnxNode *o) {
+    if (n->shape.batched && n->shape.rank == 2 && n->in[0]->shape.rank > 2) {
+        o->op_type = "Flatten";
+        onnx_int(o, "axis", 1);
+        return NULL;
+    }
+    o->op_type = "Reshape";
+    o->nconst = n->shape.rank;
+    o->const_name = "shape";
+    for (int k = 0; k < n->shape.rank; k++)
+        o->consts[k] = k == 0 && n->shape.batched ? 0 : n->shape.d[k];
+    return NULL;
+}
+
+static const char *onnx_transpose(const IrNode *n, OnnxNode *o) {
+    int64_t perm[MAX_RANK] = {1, 0};
+    if (n->op == OP_PERMUTE)
+        memcpy(perm, n->attr, sizeof(int64_t) * (size_t)n->shape.rank);
+    o->op_type = "Transpose";
+    onnx_ints(o, "perm", n->shape.rank, perm);
+    return NULL;
+}
+
+/* along attribute 0's axis, any number of inputs (Inception's and the dense blocks' channels) */
+static const char *onnx_concat(const IrNode *n, OnnxNode *o) {
+    o->op_type = "Concat";
+    onnx_int(o, "axis", n->attr[0]);
+    return NULL;
+}
+
 /* ---- the rules ---- */
 
 const OpRule rule_RESHAPE = {
     .build = build_reshape,
     .grad = grad_reshape,
+    .onnx = onnx_reshape,
 };
 
 const OpRule rule_TRANSPOSE = {
@@ -416,6 +451,7 @@ const OpRule rule_TRANSPOSE = {
     .grad = grad_transpose,
     .emit = emit_transpose,
     .flops = flops_moved,
+    .onnx = onnx_transpose,
 };
 
 const OpRule rule_CONCAT = {
@@ -423,6 +459,7 @@ const OpRule rule_CONCAT = {
     .grad = grad_concat,
     .emit = emit_concat,
     .flops = flops_moved,
+    .onnx = onnx_concat,
 };
 
 const OpRule rule_SLICE = {
@@ -430,6 +467,7 @@ const OpRule rule_SLICE = {
     .grad = grad_slice,
     .emit = emit_slice,
     .flops = flops_moved,
+    .onnx_refused = "ONNX's Slice takes its bounds as four inputs (not written yet)",
 };
 
 const OpRule rule_PERMUTE = {
@@ -437,6 +475,7 @@ const OpRule rule_PERMUTE = {
     .grad = grad_permute,
     .emit = emit_permute,
     .flops = flops_moved,
+    .onnx = onnx_transpose,
 };
 
 const OpRule rule_UNSLICE = {
@@ -444,4 +483,5 @@ const OpRule rule_UNSLICE = {
     .grad = grad_unslice,
     .emit = emit_unslice,
     .flops = flops_moved,
+    .onnx_refused = "the adjoint of a slice (not written yet)",
 };

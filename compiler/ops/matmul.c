@@ -86,6 +86,17 @@ static void emit_matmul(Emit *e, IrNode *n) {
             tb, m, s->d[1], k, emit_ptr(e, a), a->shape.d[1], emit_ptr(e, b), b->shape.d[1], emit_ptr(e, n), s->d[1]);
 }
 
+/* ---- export: Gemm on matrices, the IR's transposes as transA and transB ---- */
+
+static const char *onnx_matmul(const IrNode *n, OnnxNode *o) {
+    if (n->in[0]->shape.rank != 2 || n->in[1]->shape.rank != 2)
+        return "a product of tensors of ranks other than 2 (Gemm takes matrices)";
+    o->op_type = "Gemm";
+    onnx_int(o, "transA", n->attr[0] != 0);
+    onnx_int(o, "transB", n->attr[1] != 0);
+    return NULL;
+}
+
 /* ---- the rule ---- */
 
 const OpRule rule_MATMUL = {
@@ -95,4 +106,5 @@ const OpRule rule_MATMUL = {
     .calls = CALLS_GEMM,
     .flops = flops_matmul,
     .blas_flops = flops_matmul,
+    .onnx = onnx_matmul,
 };

@@ -75,3 +75,38 @@ bool shape_check_size(const Shape *s, DType dt, Loc loc, const char *what) {
              n == INT64_MAX ? "more than " : "", (long long)n, (long long)MAX_NUMEL);
     return false;
 }
+
+/* ---- export: the op's ONNX node (export_onnx.c writes it) ---- */
+
+const char *op_onnx(const IrNode *n, OnnxNode *out) {
+    const OpRule *r = op_rule(n->op);
+    *out = (OnnxNode){.nin = n->nin, .nconst = -1};
+    memcpy(out->in, n->in, sizeof(IrNode *) * (size_t)n->nin);
+    if (r->onnx)
+        return r->onnx(n, out);
+    if (r->onnx_op) {
+        out->op_type = r->onnx_op;
+        return NULL;
+    }
+    return r->onnx_refused ? r->onnx_refused : "no ONNX operator is written for it";
+}
+
+static OnnxAttr *onnx_attr(OnnxNode *o, const char *name, OnnxAttrKind kind) {
+    if (o->nattr == MAX_ONNX_ATTR)
+        die("%s: more than %d ONNX attributes", o->op_type, MAX_ONNX_ATTR);
+    OnnxAttr *a = &o->attr[o->nattr++];
+    *a = (OnnxAttr){.name = name, .kind = kind};
+    return a;
+}
+
+void onnx_int(OnnxNode *o, const char *name, int64_t v) { onnx_attr(o, name, ONNX_ATTR_INT)->ints[0] = v; }
+
+void onnx_ints(OnnxNode *o, const char *name, int n, const int64_t *v) {
+    if (n > MAX_ONNX_INTS)
+        die("%s: attribute %s has %d values", o->op_type, name, n);
+    OnnxAttr *a = onnx_attr(o, name, ONNX_ATTR_INTS);
+    a->n = n;
+    memcpy(a->ints, v, sizeof(int64_t) * (size_t)n);
+}
+
+void onnx_float(OnnxNode *o, const char *name, double v) { onnx_attr(o, name, ONNX_ATTR_FLOAT)->f = v; }

@@ -265,6 +265,28 @@ static void emit_pool_own(Emit *e, const IrNode *n, const char *fname) {
     fprintf(o, "            }\n        }\n}\n");
 }
 
+/* ---- export ---- */
+
+/* MaxPool and AveragePool (counting the padding, as PyTorch's AvgPool2d and dlc's kernels do); an average over the
+ * whole image (adaptive_avg_pool(1), the modern CNNs' heads) as GlobalAveragePool, as PyTorch writes
+ * AdaptiveAvgPool2d(1) */
+static const char *onnx_pool(const IrNode *n, OnnxNode *o) {
+    const int64_t *a = n->attr;
+    const Shape *x = &n->in[0]->shape;
+    if (n->op == OP_AVGPOOL && a[0] == x->d[2] && a[1] == x->d[3] && a[4] == 0 && a[5] == 0) {
+        o->op_type = "GlobalAveragePool";
+        return NULL;
+    }
+    int64_t pads[4] = {a[4], a[5], a[4], a[5]};
+    o->op_type = n->op == OP_MAXPOOL ? "MaxPool" : "AveragePool";
+    onnx_ints(o, "kernel_shape", 2, a);
+    onnx_ints(o, "strides", 2, a + 2);
+    onnx_ints(o, "pads", 4, pads);
+    if (n->op == OP_AVGPOOL)
+        onnx_int(o, "count_include_pad", 1);
+    return NULL;
+}
+
 /* ---- the rules ---- */
 
 const OpRule rule_MAXPOOL = {
@@ -276,6 +298,7 @@ const OpRule rule_MAXPOOL = {
     .emit_own_fn = emit_pool_own,
     .helpers = pool_helpers,
     .flops = flops_pool,
+    .onnx = onnx_pool,
 };
 
 const OpRule rule_MAXPOOL_DX = {
@@ -287,6 +310,7 @@ const OpRule rule_MAXPOOL_DX = {
     .emit_own_fn = emit_pool_own,
     .helpers = pool_helpers,
     .flops = flops_pool,
+    .onnx_refused = "a gradient kernel (not written)",
 };
 
 const OpRule rule_AVGPOOL = {
@@ -298,6 +322,7 @@ const OpRule rule_AVGPOOL = {
     .emit_own_fn = emit_pool_own,
     .helpers = pool_helpers,
     .flops = flops_pool,
+    .onnx = onnx_pool,
 };
 
 const OpRule rule_AVGPOOL_DX = {
@@ -309,4 +334,5 @@ const OpRule rule_AVGPOOL_DX = {
     .emit_own_fn = emit_pool_own,
     .helpers = pool_helpers,
     .flops = flops_pool,
+    .onnx_refused = "a gradient kernel (not written)",
 };

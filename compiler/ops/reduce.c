@@ -375,6 +375,32 @@ static void emit_argmax(Emit *e, IrNode *n) {
     fprintf(e->o, "            %s[o * %" PRId64 " + i] = (%s)best;\n        }\n", emit_ptr(e, n), inner, e->real);
 }
 
+/* ---- export: ReduceSum takes its axes as an input from opset 13, ReduceMax as an attribute until opset 18 ---- */
+
+static int mask_axes(const IrNode *n, int64_t *axes) {
+    int k = 0;
+    for (int i = 0; i < n->in[0]->shape.rank; i++)
+        if (n->attr[0] & (1 << i))
+            axes[k++] = i;
+    return k;
+}
+
+static const char *onnx_sum(const IrNode *n, OnnxNode *o) {
+    o->op_type = "ReduceSum";
+    o->nconst = mask_axes(n, o->consts);
+    o->const_name = "axes";
+    onnx_int(o, "keepdims", n->attr[1] != 0);
+    return NULL;
+}
+
+static const char *onnx_max(const IrNode *n, OnnxNode *o) {
+    int64_t axes[MAX_RANK];
+    o->op_type = "ReduceMax";
+    onnx_ints(o, "axes", mask_axes(n, axes), axes);
+    onnx_int(o, "keepdims", n->attr[1] != 0);
+    return NULL;
+}
+
 /* ---- the rules ---- */
 
 const OpRule rule_SUM = {
@@ -384,6 +410,7 @@ const OpRule rule_SUM = {
     .acc_init = "0.0",
     .acc_update = "acc += %s;\n",
     .acc_double = true,
+    .onnx = onnx_sum,
 };
 
 const OpRule rule_MAX = {
@@ -393,6 +420,7 @@ const OpRule rule_MAX = {
     .acc_init = "-INFINITY",
     .acc_update = "acc = maxr(acc, %s);\n",
     .calls = CALLS_MAXR,
+    .onnx = onnx_max,
 };
 
 const OpRule rule_DIVCOUNT = {
@@ -400,6 +428,7 @@ const OpRule rule_DIVCOUNT = {
     .grad = grad_divcount,
     .fold = fold_divcount,
     .c_expr = c_divcount,
+    .onnx_refused = "a mean's division by its count (not written yet)",
 };
 
 const OpRule rule_ARGMAX = {
@@ -407,6 +436,7 @@ const OpRule rule_ARGMAX = {
     .grad = grad_none,
     .emit = emit_argmax,
     .flops = flops_argmax,
+    .onnx_refused = "an index as a float here, an int64 in ONNX's ArgMax (not written yet)",
 };
 
 const OpRule rule_MOMENTS = {
@@ -421,4 +451,5 @@ const OpRule rule_CUMSUM = {
     .grad = grad_cumsum,
     .emit = emit_cumsum,
     .flops = flops_cumsum,
+    .onnx_refused = "no ONNX operator is written for it yet",
 };

@@ -163,6 +163,14 @@ static void emit_per_example(Emit *e, IrNode *n) {
     fprintf(o, "    }\n");
 }
 
+/* ---- export: over the last axis ---- */
+
+static const char *onnx_softmax(const IrNode *n, OnnxNode *o) {
+    o->op_type = n->op == OP_SOFTMAX ? "Softmax" : "LogSoftmax";
+    onnx_int(o, "axis", -1);
+    return NULL;
+}
+
 /* ---- the rules ---- */
 
 const OpRule rule_SOFTMAX = {
@@ -171,6 +179,7 @@ const OpRule rule_SOFTMAX = {
     .emit = emit_softmax,
     .calls = CALLS_MAXR | CALLS_EXPV,
     .flops = flops_rows,
+    .onnx = onnx_softmax,
 };
 
 const OpRule rule_LOGSOFTMAX = {
@@ -179,6 +188,7 @@ const OpRule rule_LOGSOFTMAX = {
     .emit = emit_softmax,
     .calls = CALLS_MAXR | CALLS_EXPV,
     .flops = flops_rows,
+    .onnx = onnx_softmax,
 };
 
 const OpRule rule_XENT = {
@@ -188,6 +198,7 @@ const OpRule rule_XENT = {
     .emit = emit_per_example,
     .calls = CALLS_MAXR | CALLS_EXPV,
     .flops = flops_rows,
+    .onnx_refused = "a loss: losses are in training graphs (not written yet)",
 };
 
 const OpRule rule_XENT_GRAD = {
@@ -196,6 +207,7 @@ const OpRule rule_XENT_GRAD = {
     .emit = emit_per_example,
     .calls = CALLS_MAXR | CALLS_EXPV,
     .flops = flops_rows,
+    .onnx_refused = "a gradient kernel (not written)",
 };
 
 /* 1 where the row's first maximum is at the label: a count, through which nothing flows back */
@@ -204,4 +216,5 @@ const OpRule rule_ARGMAX_EQ = {
     .grad = grad_none,
     .emit = emit_per_example,
     .flops = flops_argmax,
+    .onnx_refused = "a metric: metrics are in training graphs (not written yet)",
 };

@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """check_onnx.py: what tests/test_interop.c asks of a model `dlc export` wrote, checked by python3-onnx.
 
-    check_onnx.py MODEL.onnx INPUT OUTPUT N_INITIALIZERS
+    check_onnx.py MODEL.onnx INPUT OUTPUT N_INITIALIZERS [OP,OP...]
 
 onnx.checker (full_check: the types and shapes inferred through every node) accepts it; the opset is 13 or later;
 the graph has one input named INPUT and one output named OUTPUT, both with the symbolic batch dimension first;
 and N_INITIALIZERS float initializers hold the parameters, running statistics and constants (a count, or -1 when
-the parameters are graph inputs instead).
+the parameters are graph inputs instead); and each ONNX operator named in the last argument is used.
 """
 import sys
 
@@ -32,8 +32,14 @@ def main():
     else:
         # constants (named t<id>) stay initializers; the parameters are inputs
         assert all(t.name.startswith('t') for t in params) and len(inputs) > 1, 'parameters are not graph inputs'
+    used = {}
+    for n in g.node:
+        used[n.op_type] = used.get(n.op_type, 0) + 1
+    for op in sys.argv[5].split(',') if len(sys.argv) > 5 else []:
+        assert op in used, f'no {op} node (the nodes: {used})'
     print(f'{path}: opset {opset}, {len(g.node)} nodes, {len(params)} float initializers, '
-          f'{len(inputs)} inputs, onnx {onnx.__version__} checker: ok')
+          f'{len(inputs)} inputs, onnx {onnx.__version__} checker: ok; '
+          + ', '.join(f'{k} {v}' for k, v in sorted(used.items())))
 
 
 if __name__ == '__main__':
