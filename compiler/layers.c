@@ -461,17 +461,21 @@ static IrNode *per_channel(IrNode *t, int64_t ch) {
 }
 
 bool layer_batch_norm_onnx(const IrNode *n, OnnxNode *out) {
-    /* n = (x - mean) * (weight / sqrt(var + eps)) + bias, as layer_batch_norm builds it for inference */
-    if (n->op != OP_ADD || n->in[0]->op != OP_MUL || n->in[0]->in[0]->op != OP_SUB || n->in[0]->in[1]->op != OP_DIV)
+    /* n = x * scale + (bias - mean * scale), scale = weight / sqrt(var + eps), as layer_batch_norm builds it for
+     * inference */
+    if (n->op != OP_ADD || n->in[0]->op != OP_MUL || n->in[1]->op != OP_SUB)
         return false;
-    IrNode *x = n->in[0]->in[0]->in[0], *scale = n->in[0]->in[1], *root = scale->in[1];
+    IrNode *x = n->in[0]->in[0], *scale = n->in[0]->in[1], *shift = n->in[1];
+    if (scale->op != OP_DIV || shift->in[1]->op != OP_MUL || shift->in[1]->in[1] != scale)
+        return false;
+    IrNode *root = scale->in[1];
     int rank = x->shape.rank;
     if (!x->shape.batched || (rank != 2 && rank != 4) || !shape_eq(&x->shape, &n->shape) || root->op != OP_SQRT ||
         root->in[0]->op != OP_ADD)
         return false;
     int64_t ch = x->shape.d[1];
-    IrNode *w = per_channel(scale->in[0], ch), *b = per_channel(n->in[1], ch),
-           *mean = per_channel(n->in[0]->in[0]->in[1], ch), *var = per_channel(root->in[0]->in[0], ch);
+    IrNode *w = per_channel(scale->in[0], ch), *b = per_channel(shift->in[0], ch),
+           *mean = per_channel(shift->in[1]->in[0], ch), *var = per_channel(root->in[0]->in[0], ch);
     double eps;
     if (!w || !b || !mean || !var || !ir_is_const(root->in[0]->in[1], &eps) || root->in[0]->in[1]->shape.rank)
         return false;

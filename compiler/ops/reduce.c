@@ -444,6 +444,7 @@ const OpRule rule_MOMENTS = {
     .grad = grad_moments,
     .emit = emit_moments,
     .flops = flops_moments,
+    .onnx_refused = "batch statistics exist only in training graphs; inference uses the running statistics",
 };
 
 const OpRule rule_CUMSUM = {
