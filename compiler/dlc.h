@@ -401,6 +401,14 @@ typedef struct StateUpdate {
     Loc loc;
 } StateUpdate;
 
+/* A bounded `while cond max K` loop: `flag` is 1 when its condition still held after its K-th iteration (the
+ * result is truncated), else 0; the generated code reports it (LoopLimit status, docs/language.md). */
+typedef struct LoopLimit {
+    IrNode *flag;
+    Loc loc;
+    int64_t bound;
+} LoopLimit;
+
 typedef struct Graph {
     Ctx *ctx; /* the compilation it belongs to */
     char *name;
@@ -409,6 +417,7 @@ typedef struct Graph {
     Vec(Param) params;
     Vec(StateUpdate) updates; /* the training graph's; evaluation and inference never set a state */
     Vec(Output) outputs;
+    Vec(LoopLimit) loop_limits; /* in source order */
     TrainSpec train;
     Vec(LayerTrace) layers;
     int64_t max_batch;
@@ -715,6 +724,8 @@ struct Emit {
 };
 
 void emit_source(FILE *out, Compiled *c, const EmitOptions *o);
+/* Whether a function the compiled model exports has a bounded while loop to report (Graph.loop_limits). */
+bool emit_has_loop_limits(const Compiled *c);
 /* The C expression of a node's data: a view reads its storage's; a kernel's scratch (the planner's offset). */
 char *emit_ptr(Emit *e, IrNode *n);
 char *emit_scratch(Emit *e, const IrNode *n);

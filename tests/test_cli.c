@@ -224,6 +224,11 @@ static void test_option_syntax(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(a, "--json takes no value, got '1'"));
     CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--bat", "8"), 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(a, "unknown option '--bat'"));
+    CU_ASSERT_PTR_NULL(strstr(a, "did you mean")); /* two letters short of --batch: too far to be a slip */
+    CU_ASSERT_EQUAL(DLC(&a, "compile", dlm, "--dtyp", "f64"), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(a, "unknown option '--dtyp'; did you mean '--dtype'?"));
+    CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--jsno"), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(a, "unknown option '--jsno'; did you mean '--json'?"));
     CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--native"), 2);
     CU_ASSERT_EQUAL(DLC(&a, "compile", dlm, "--json"), 2);
     CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--batch"), 2);
