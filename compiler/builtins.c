@@ -748,15 +748,38 @@ static Value loss_mean(Call *c, IrNode *t) {
 static const BuiltinParam cross_entropy_params[] = {
     {"logits", AK_TENSOR, .flags = PF_POS},
     {"labels", AK_TENSOR, .flags = PF_POS},
+    {"axis", AK_INT, .flags = PF_KEY | PF_OPT, .dflt = -1, .what = "the class axis"},
     {0},
 };
 
+/* cross_entropy(logits, labels, axis=k): the mean over every label of the softmax cross-entropy, the classes
+ * along axis k of the logits and the labels shaped as the logits without it (PyTorch's F.cross_entropy takes
+ * [n, classes, d1, ...] and [n, d1, ...]: axis=1). The kernel reads classes along the last axis, so another axis
+ * is moved there first (the others keep their order, so they line up with the labels'). */
 static Value fn_cross_entropy(Call *c) {
+    Graph *g = c->e->g;
     IrNode *x = arg_tensor(c, "logits");
     IrNode *y = arg_tensor(c, "labels");
-    if (!x || !y)
+    int64_t axis;
+    if (!x || !y || !arg_int(c, "axis", &axis))
         return v_error(c->e);
-    IrNode *l = b_xent(c->e->g, x, y, c->loc);
+    int rank = x->shape.rank;
+    if (rank >= 2 && axis != -1 && axis != rank - 1) {
+        bool range = axis >= -rank && axis < rank;
+        int a = (int)(axis < 0 ? axis + rank : axis), perm[MAX_RANK];
+        if (!range || (a == 0 && x->shape.batched)) {
+            error_at(arg_loc(c, "axis"), "cross_entropy: axis %lld %s of %s; the classes lie along axes %d..%d",
+                     (long long)axis, range ? "is the batch dimension" : "is out of range",
+                     type_str(g->ctx, x->dtype, &x->shape), x->shape.batched ? 1 : 0, rank - 1);
+            return v_error(c->e);
+        }
+        for (int k = 0, j = 0; k < rank; k++)
+            if (k != a)
+                perm[j++] = k;
+        perm[rank - 1] = a;
+        x = b_permute(g, x, perm, c->loc);
+    }
+    IrNode *l = x ? b_xent(g, x, y, c->loc) : NULL;
     return l ? loss_mean(c, l) : v_error(c->e);
 }
 

@@ -571,7 +571,8 @@ IrNode *b_permute(Graph *g, IrNode *x, const int *perm, Loc loc);
 
 /* softmax or log_softmax (op) over the last axis */
 IrNode *b_softmax(Graph *g, Op op, IrNode *x, Loc loc);
-/* per example: the softmax cross-entropy of logits [n, k] against labels i32[n]; 1 where argmax == label */
+/* per row of logits [.., k] (classes along the last axis): the softmax cross-entropy against labels i32[..] (the
+ * logits' shape without the last axis); 1 where argmax == label */
 IrNode *b_xent(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
 IrNode *b_argmax_eq(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
 
