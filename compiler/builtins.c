@@ -748,15 +748,38 @@ static Value loss_mean(Call *c, IrNode *t) {
 static const BuiltinParam cross_entropy_params[] = {
     {"logits", AK_TENSOR, .flags = PF_POS},
     {"labels", AK_TENSOR, .flags = PF_POS},
+    {"axis", AK_INT, .flags = PF_KEY | PF_OPT, .dflt = -1, .what = "the class axis"},
     {0},
 };
 
+/* cross_entropy(logits, labels, axis=k): the mean over every label of the softmax cross-entropy, the classes
+ * along axis k of the logits and the labels shaped as the logits without it (PyTorch's F.cross_entropy takes
+ * [n, classes, d1, ...] and [n, d1, ...]: axis=1). The kernel reads classes along the last axis, so another axis
+ * is moved there first (the others keep their order, so they line up with the labels'). */
 static Value fn_cross_entropy(Call *c) {
+    Graph *g = c->e->g;
     IrNode *x = arg_tensor(c, "logits");
     IrNode *y = arg_tensor(c, "labels");
-    if (!x || !y)
+    int64_t axis;
+    if (!x || !y || !arg_int(c, "axis", &axis))
         return v_error(c->e);
-    IrNode *l = b_xent(c->e->g, x, y, c->loc);
+    int rank = x->shape.rank;
+    if (rank >= 2 && axis != -1 && axis != rank - 1) {
+        bool range = axis >= -rank && axis < rank;
+        int a = (int)(axis < 0 ? axis + rank : axis), perm[MAX_RANK];
+        if (!range || (a == 0 && x->shape.batched)) {
+            error_at(arg_loc(c, "axis"), "cross_entropy: axis %lld %s of %s; the classes lie along axes %d..%d",
+                     (long long)axis, range ? "is the batch dimension" : "is out of range",
+                     type_str(g->ctx, x->dtype, &x->shape), x->shape.batched ? 1 : 0, rank - 1);
+            return v_error(c->e);
+        }
+        for (int k = 0, j = 0; k < rank; k++)
+            if (k != a)
+                perm[j++] = k;
+        perm[rank - 1] = a;
+        x = b_permute(g, x, perm, c->loc);
+    }
+    IrNode *l = x ? b_xent(g, x, y, c->loc) : NULL;
     return l ? loss_mean(c, l) : v_error(c->e);
 }
 
@@ -886,6 +909,19 @@ static Value fn_constant(Call *c) {
     return arg_num(c, "value", &v) ? v_init(init_new(ctx, INIT_CONST, v, 0)) : v_error(c->e);
 }
 
+/* The shape a call's positional arguments give, as a list (zeros([2, 3])) or one dimension each (zeros(2, 3)). */
+static bool shape_args(Call *c, Shape *s) {
+    Ctx *ctx = c->e->ctx;
+    Args *a = c->args;
+    Value sv = a->v[0].v;
+    if (a->npos > 1) {
+        sv = v_list(ctx);
+        for (int i = 0; i < a->npos; i++)
+            vec_push(ctx, sv.list, a->v[i].v);
+    }
+    return shape_from_value(c->e, sv, a->v[0].loc, s, false, a->fname, DT_F32);
+}
+
 /* zeros / ones: an initialiser, or with a shape (zeros([2, 3]) or zeros(2, 3)) a constant tensor. The row has
  * no parameter list: any number of dimensions may follow. */
 static Value filled(Call *c, double value) {
@@ -894,13 +930,7 @@ static Value filled(Call *c, double value) {
     if (a->npos == 0)
         return v_init(init_new(ctx, INIT_CONST, value, 0));
     Shape s;
-    Value sv = a->v[0].v;
-    if (a->npos > 1) {
-        sv = v_list(ctx);
-        for (int i = 0; i < a->npos; i++)
-            vec_push(ctx, sv.list, a->v[i].v);
-    }
-    if (!shape_from_value(c->e, sv, a->v[0].loc, &s, false, a->fname, DT_F32))
+    if (!shape_args(c, &s))
         return v_error(c->e);
     int64_t n = shape_numel(&s);
     if (n > MAX_CONST_NUMEL) {
@@ -918,6 +948,22 @@ static Value filled(Call *c, double value) {
 
 static Value fn_zeros(Call *c) { return filled(c, 0); }
 static Value fn_ones(Call *c) { return filled(c, 1); }
+
+/* randn(3, 4) or randn([3, 4]): torch.randn, a tensor of standard normal numbers drawn when the model is
+ * initialised, from its seed, as a `const r: [3, 4] = normal(0, 1)` is; each call is a constant of its own
+ * (randn.0, randn.1, ... in the scope's names), so two calls draw different numbers. */
+static Value fn_randn(Call *c) {
+    Elab *e = c->e;
+    Shape s;
+    if (c->args->npos == 0) {
+        error_at(c->loc, "randn needs a shape: randn(3, 4) or randn([3, 4])");
+        return v_error(e);
+    }
+    if (!shape_args(c, &s))
+        return v_error(e);
+    char *name = xsprintf(e->ctx, "randn.%d", e->randn_made++);
+    return v_tensor(e, make_param(e, name, s, false, init_new(e->ctx, INIT_NORMAL, 0, 1), c->loc));
+}
 
 /* ---- D2L chapter 2's tensor functions ---- */
 
@@ -1216,6 +1262,7 @@ const Builtin function_builtins[] = {
     {"constant", BK_INIT, constant_params, .fn = fn_constant},
     {"zeros", BK_INIT, NULL, .fn = fn_zeros},
     {"ones", BK_INIT, NULL, .fn = fn_ones},
+    {"randn", BK_FUNCTION, NULL, .fn = fn_randn},
     {0},
 };
 

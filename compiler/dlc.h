@@ -415,6 +415,14 @@ typedef struct StateUpdate {
     Loc loc;
 } StateUpdate;
 
+/* A bounded `while cond max K` loop: `flag` is 1 when its condition still held after its K-th iteration (the
+ * result is truncated), else 0; the generated code reports it (LoopLimit status, docs/language.md). */
+typedef struct LoopLimit {
+    IrNode *flag;
+    Loc loc;
+    int64_t bound;
+} LoopLimit;
+
 typedef struct Graph {
     Ctx *ctx; /* the compilation it belongs to */
     char *name;
@@ -423,6 +431,7 @@ typedef struct Graph {
     Vec(Param) params;
     Vec(StateUpdate) updates; /* the training graph's; evaluation and inference never set a state */
     Vec(Output) outputs;
+    Vec(LoopLimit) loop_limits; /* in source order */
     TrainSpec train;
     Vec(LayerTrace) layers;
     int64_t max_batch;
@@ -619,7 +628,8 @@ IrNode *b_permute(Graph *g, IrNode *x, const int *perm, Loc loc);
 
 /* softmax or log_softmax (op) over the last axis */
 IrNode *b_softmax(Graph *g, Op op, IrNode *x, Loc loc);
-/* per example: the softmax cross-entropy of logits [n, k] against labels i32[n]; 1 where argmax == label */
+/* per row of logits [.., k] (classes along the last axis): the softmax cross-entropy against labels i32[..] (the
+ * logits' shape without the last axis); 1 where argmax == label */
 IrNode *b_xent(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
 IrNode *b_argmax_eq(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
 
@@ -772,6 +782,8 @@ struct Emit {
 };
 
 void emit_source(FILE *out, Compiled *c, const EmitOptions *o);
+/* Whether a function the compiled model exports has a bounded while loop to report (Graph.loop_limits). */
+bool emit_has_loop_limits(const Compiled *c);
 /* The C expression of a node's data: a view reads its storage's; a kernel's scratch (the planner's offset). */
 char *emit_ptr(Emit *e, IrNode *n);
 char *emit_scratch(Emit *e, const IrNode *n);

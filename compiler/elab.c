@@ -560,6 +560,22 @@ static void exec_while(Elab *e, Node *s) {
             now->t = sel.t;
         }
     }
+    /* still true after the last iteration: the result is truncated, which the generated code must report */
+    Value c = eval(e, s->a);
+    if (c.kind != V_TENSOR || !active)
+        return;
+    IrNode *flag = b_binary(e->g, OP_MUL, active, c.t, s->loc);
+    double v;
+    if (!flag || (ir_is_const(flag, &v) && v == 0))
+        return;
+    if (ir_is_const(flag, &v)) {
+        error_at(s->loc,
+                 "the loop's condition still holds after its %lld iterations (max %lld), so its result "
+                 "would be truncated; raise the bound after 'max'",
+                 (long long)k, (long long)k);
+        return;
+    }
+    vec_push(e->ctx, &e->g->loop_limits, ((LoopLimit){flag, s->loc, k}));
 }
 
 static void exec_stmt_node(Elab *e, Node *s);

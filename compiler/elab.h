@@ -109,6 +109,7 @@ typedef struct Elab {
     Env *env;
     bool training;
     int dropout_salt;
+    int randn_made; /* randn(...) tensors so far: their names, randn.0, randn.1, ... */
     Vec(InitRule) rules;
     bool in_block;
     Value ret;

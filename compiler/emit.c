@@ -501,7 +501,10 @@ static void emit_prelude(Emit *e) {
             "#define %s_PARALLEL_FOR\n#endif\n\n",
             e->NAME, e->NAME);
     fprintf(o, "/* The state block starts with this header; parameters, optimizer state and the arena follow. */\n");
-    fprintf(o, "typedef struct {\n    uint64_t seed;\n    uint64_t step;\n    uint64_t base;\n} header;\n\n");
+    fprintf(o, "typedef struct {\n    uint64_t seed;\n    uint64_t step;\n    uint64_t base;\n%s} header;\n\n",
+            emit_has_loop_limits(e->c) && !e->opt->infer
+                ? "    int64_t loop_limit; /* the last call's truncated while loop (.dlm line), or 0 */\n"
+                : "");
     /* only the helpers the kernels call: an unused static function is a warning under clang */
     unsigned calls = 0;
     for (int f = 0; f < FN_COUNT; f++) {
@@ -696,6 +699,30 @@ static void emit_fn_open(Emit *e, Sched *s, bool uses_batch) {
 
 static int metric_count(Compiled *c) { return c->train->train.metrics.n; }
 
+bool emit_has_loop_limits(const Compiled *c) {
+    return c->eval->loop_limits.n > 0 || (c->loss_train && !c->infer_only && c->train->loop_limits.n > 0);
+}
+
+/* After a function's kernels: the first bounded while loop of g (in source order) whose condition still held
+ * after its last iteration, as its .dlm line in the header's loop_limit (0: none), or (infer: nothing may be
+ * written to the weights) as the function's status. */
+static void emit_loop_limits(Emit *e, Sched *s, Graph *g) {
+    if (!emit_has_loop_limits(e->c))
+        return;
+    e->s = s;
+    if (!e->opt->infer)
+        fprintf(e->o, "    ((header *)state)->loop_limit = 0;\n");
+    for (int i = 0; i < g->loop_limits.n; i++) {
+        LoopLimit *l = &g->loop_limits.v[i];
+        fprintf(e->o, "    %sif (%s[0] != 0) /* while ... max %" PRId64 ", %s.dlm line %d */\n", i ? "else " : "",
+                emit_ptr(e, l->flag), l->bound, e->name, l->loc.line);
+        if (e->opt->infer)
+            fprintf(e->o, "        return %s_LOOP_LIMIT;\n", e->NAME);
+        else
+            fprintf(e->o, "        ((header *)state)->loop_limit = %d;\n", l->loc.line);
+    }
+}
+
 static void emit_metrics_out(Emit *e, Sched *s, IrNode **metric, int nm) {
     if (!nm) {
         fprintf(e->o, "    (void)metrics;\n");
@@ -790,6 +817,7 @@ static void emit_train_fns(Emit *e) {
     emit_fn_open(e, s, true);
     unused_inputs(e, s, 0, s->train_split, true);
     emit_schedule(e, s, 0, s->train_split);
+    emit_loop_limits(e, s, c->train);
     e->s = s;
     emit_metrics_out(e, s, c->metric_train.v, nm);
     fprintf(o, "    return %s[0];\n}\n", emit_ptr(e, c->loss_train));
@@ -825,6 +853,7 @@ static void emit_train_fns(Emit *e) {
     emit_fn_open(e, ev, true);
     unused_inputs(e, ev, 0, ev->kernels.n, true);
     emit_schedule(e, ev, 0, ev->kernels.n);
+    emit_loop_limits(e, ev, c->eval);
     e->s = ev;
     emit_metrics_out(e, ev, c->metric_eval.v, nm);
     fprintf(o, "    return %s[0];\n}\n", emit_ptr(e, c->loss_eval));
@@ -889,7 +918,10 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
     emit_fn_open(&e, fw, true);
     unused_inputs(&e, fw, 0, fw->kernels.n, false);
     emit_schedule(&e, fw, 0, fw->kernels.n);
-    fprintf(out, "    return 0;\n}\n");
+    emit_loop_limits(&e, fw, c->eval);
+    fprintf(out, "    return %s;\n}\n",
+            emit_has_loop_limits(c) ? xsprintf(c->ctx, "((header *)state)->loop_limit ? %s_LOOP_LIMIT : 0", e.NAME)
+                                    : "0");
     for (int i = 0; i < c->eval->outputs.n; i++) {
         e.s = fw;
         IrNode *on = ir_storage(c->eval->outputs.v[i].node);
@@ -910,6 +942,10 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
     fprintf(out, "    return NULL;\n}\n");
     fprintf(out, "\nuint64_t *%s_step_counter(void *state) {\n    return &((header *)state)->step;\n}\n", e.name);
     fprintf(out, "\nuint64_t *%s_example_base(void *state) {\n    return &((header *)state)->base;\n}\n", e.name);
+    if (emit_has_loop_limits(c))
+        fprintf(out,
+                "\nint %s_loop_limit(const void *state) {\n    return (int)((const header *)state)->loop_limit;\n}\n",
+                e.name);
 }
 
 /* ---- inference code (dlc compile --infer) ---- */
@@ -946,6 +982,7 @@ static void emit_infer_source(Emit *e) {
                "    unsigned char *ar = (unsigned char *)scratch;\n    (void)ar;\n    (void)st;\n");
     unused_inputs(e, fw, 0, fw->kernels.n, false);
     emit_schedule(e, fw, 0, fw->kernels.n);
+    emit_loop_limits(e, fw, g);
     fprintf(o, "    return 0;\n}\n");
     /* the arguments passed on: as many as the model has inputs, so no fixed buffer */
     size_t len = 1;
@@ -972,18 +1009,23 @@ static void emit_infer_source(Emit *e) {
         fprintf(o, "\nint %s_predict_batch(void *ctx, int n", e->name);
         emit_input_params(e, fw, false);
         fprintf(o, ", %s *out) {\n", e->real);
-        fprintf(o, "    if (%s_forward(ctx, n%s) != 0)\n        return %s_BAD_BATCH;\n", e->name, args, e->NAME);
-        fprintf(o, "    memcpy(out, %s_output_%s(ctx), sizeof(%s) * (size_t)n * %" PRId64 ");\n    return 0;\n}\n",
-                e->name, emit_ident(e->ctx, out->name), e->real, shape_inner(&out->node->shape));
+        /* a truncated loop's status comes after the outputs it truncated */
+        const char *status = emit_has_loop_limits(c) ? "status" : "0";
+        fprintf(o, "    int status = %s_forward(ctx, n%s);\n    if (status == %s_BAD_BATCH)\n        return status;\n",
+                e->name, args, e->NAME);
+        fprintf(o, "    memcpy(out, %s_output_%s(ctx), sizeof(%s) * (size_t)n * %" PRId64 ");\n    return %s;\n}\n",
+                e->name, emit_ident(e->ctx, out->name), e->real, shape_inner(&out->node->shape), status);
         fprintf(o, "\nint %s_predict_shared(const void *weights, void *scratch, int n", e->name);
         emit_input_params(e, fw, false);
         fprintf(o, ", %s *out) {\n", e->real);
-        fprintf(o, "    if (forward_shared(weights, scratch, n%s) != 0)\n        return %s_BAD_BATCH;\n", args,
-                e->NAME);
+        fprintf(o,
+                "    int status = forward_shared(weights, scratch, n%s);\n    if (status == %s_BAD_BATCH)\n"
+                "        return status;\n",
+                args, e->NAME);
         fprintf(
             o, "    memcpy(out, (const unsigned char *)scratch + %" PRId64 ", sizeof(%s) * (size_t)n * %" PRId64 ");\n",
             fw->offset[ir_storage(out->node)->id], e->real, shape_inner(&out->node->shape));
-        fprintf(o, "    return 0;\n}\n");
+        fprintf(o, "    return %s;\n}\n", status);
         fprintf(o, "\nvoid %s_predict(void *ctx", e->name);
         emit_input_params(e, fw, false);
         fprintf(o, ", %s *out) {\n    (void)%s_predict_batch(ctx, 1%s, out); /* 1 is always a valid batch */\n}\n",

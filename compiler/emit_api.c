@@ -51,6 +51,19 @@ static void emit_header_open(Emit *e, bool has_load) {
                 "checkpoint, or truncated */\n#define %s_LOAD_OTHER_MODEL (-2) /* written for another model */\n"
                 "#define %s_LOAD_DAMAGED (-3) /* a CRC mismatch */\n",
                 e->name, e->NAME, e->NAME, e->NAME, e->NAME);
+    if (emit_has_loop_limits(e->c)) {
+        fprintf(
+            o,
+            "/* A bounded `while cond max K` loop whose condition still held after its K-th iteration: its result\n"
+            " * (and every output after it) is truncated. The functions still write their outputs, then report it:\n"
+            " * %s_LOOP_LIMIT (returned by those that return a status)%s. The loops: */\n",
+            e->NAME, e->opt->infer ? "" : xsprintf(e->ctx, "; %s_loop_limit() tells which loop", e->name));
+        Graph *g = e->c->eval;
+        for (int i = 0; i < g->loop_limits.n; i++)
+            fprintf(o, "/*   %s.dlm line %d: while ... max %" PRId64 " */\n", e->name, g->loop_limits.v[i].loc.line,
+                    g->loop_limits.v[i].bound);
+        fprintf(o, "#define %s_LOOP_LIMIT (-5)\n", e->NAME);
+    }
     fprintf(o, "\n");
 }
 
@@ -301,6 +314,14 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
             "/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a\n"
             " * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */\n");
     fprintf(out, "uint64_t *%s_example_base(void *state);\n", e.name);
+    if (emit_has_loop_limits(c)) {
+        fprintf(out,
+                "/* The .dlm line of the first bounded while loop whose condition still held after its last\n"
+                " * iteration in the last %s_forward, _forward_train (or _train_step) or _evaluate on this state,\n"
+                " * or 0 when none did. */\n",
+                e.name);
+        fprintf(out, "int %s_loop_limit(const void *state);\n", e.name);
+    }
     emit_header_close(&e);
 }
 

@@ -246,6 +246,8 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
     fprintf(o, "    .images = %d,\n    .kfold = %d,\n    .submission = %d,\n", images, kfold, submission);
     fprintf(o, "    .blas_flops = %.0f,\n", largest_blas_call(c));
     fprintf(o, "    .isa = DLRT_COMPILED_ISA,\n");
+    if (emit_has_loop_limits(c))
+        fprintf(o, "    .loop_limit = %s_loop_limit,\n", name);
     fprintf(o, "};\n\n");
     if (opt->mpi)
         fprintf(o, "int main(int argc, char **argv) { return dlrt_mpi_train_main(&%s_model, argc, argv); }\n", name);

@@ -454,11 +454,35 @@ static char *commas(Ctx *ctx, uint64_t v) {
 }
 
 /* Section sizes of an ELF object: code (allocated, executable), constant data (allocated, read-only after
- * relocation: .rodata*, .data.rel.ro*) and mutable static data (.data, .bss). Unwind tables and notes are
- * left out: they are not the program's. Returns false when the file is not a 64-bit little-endian ELF. */
+ * relocation: .rodata*, .data.rel.ro*) and mutable static data (.data, .bss). Unwind tables (.eh_frame, ARM's
+ * .ARM.exidx and .ARM.extab) and notes are left out: they are not the program's. Both classes and both byte
+ * orders are read, so 32-bit objects of a microcontroller's compiler (arm-none-eabi-gcc, gcc -m32) are measured
+ * as x86-64 ones are. A reader of the few fields needed, rather than libelf or binutils' `size`: dlc gains no
+ * library or program to depend on, and the split into code, constant and mutable data follows the sections'
+ * flags, where `size`'s totals put .rodata under text. Returns false when the file is not such an ELF. */
 typedef struct {
     uint64_t code, constant, mutable_data;
 } ObjectSizes;
+
+typedef struct {
+    const unsigned char *b;
+    uint64_t len;
+    bool be, is64;
+} ElfFile;
+
+/* The unsigned integer of `bytes` bytes at off in the file's byte order; 0 past the end (then caught by the
+ * bounds checks of the caller). */
+static uint64_t elf_uint(const ElfFile *e, uint64_t off, int bytes) {
+    uint64_t v = 0;
+    if (off > e->len || e->len - off < (uint64_t)bytes)
+        return 0;
+    for (int i = 0; i < bytes; i++)
+        v |= (uint64_t)e->b[off + (uint64_t)(e->be ? bytes - 1 - i : i)] << (8 * i);
+    return v;
+}
+
+/* A word of the file's class: 8 bytes in ELF64, 4 in ELF32. */
+static uint64_t elf_word(const ElfFile *e, uint64_t off) { return elf_uint(e, off, e->is64 ? 8 : 4); }
 
 static bool elf_sizes(Ctx *ctx, const char *path, ObjectSizes *sz) {
     FILE *f = fopen(path, "rb");
@@ -472,34 +496,48 @@ static bool elf_sizes(Ctx *ctx, const char *path, ObjectSizes *sz) {
             len = -1;
     }
     fclose(f);
-    if (len < (long)sizeof(Elf64_Ehdr) || memcmp(b, ELFMAG, SELFMAG) != 0 || b[EI_CLASS] != ELFCLASS64 ||
-        b[EI_DATA] != ELFDATA2LSB)
+    if (len < EI_NIDENT || memcmp(b, ELFMAG, SELFMAG) != 0 ||
+        (b[EI_CLASS] != ELFCLASS32 && b[EI_CLASS] != ELFCLASS64) ||
+        (b[EI_DATA] != ELFDATA2LSB && b[EI_DATA] != ELFDATA2MSB))
         return false;
-    Elf64_Ehdr eh;
-    memcpy(&eh, b, sizeof eh);
-    uint64_t table_end = eh.e_shoff + (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr);
-    if (eh.e_shentsize != sizeof(Elf64_Shdr) || table_end > (uint64_t)len || eh.e_shstrndx >= eh.e_shnum)
+    ElfFile e = {b, (uint64_t)len, b[EI_DATA] == ELFDATA2MSB, b[EI_CLASS] == ELFCLASS64};
+    /* the header's and a section header's layout (elf.h's Elf32_/Elf64_ structs): offsets of the fields read */
+    uint64_t ehsize = e.is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
+    uint64_t shsize = e.is64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr);
+    uint64_t shoff = elf_word(&e, e.is64 ? offsetof(Elf64_Ehdr, e_shoff) : offsetof(Elf32_Ehdr, e_shoff));
+    uint64_t shentsize =
+        elf_uint(&e, e.is64 ? offsetof(Elf64_Ehdr, e_shentsize) : offsetof(Elf32_Ehdr, e_shentsize), 2);
+    uint64_t shnum = elf_uint(&e, e.is64 ? offsetof(Elf64_Ehdr, e_shnum) : offsetof(Elf32_Ehdr, e_shnum), 2);
+    uint64_t shstrndx = elf_uint(&e, e.is64 ? offsetof(Elf64_Ehdr, e_shstrndx) : offsetof(Elf32_Ehdr, e_shstrndx), 2);
+    uint64_t o_name = e.is64 ? offsetof(Elf64_Shdr, sh_name) : offsetof(Elf32_Shdr, sh_name);
+    uint64_t o_type = e.is64 ? offsetof(Elf64_Shdr, sh_type) : offsetof(Elf32_Shdr, sh_type);
+    uint64_t o_flags = e.is64 ? offsetof(Elf64_Shdr, sh_flags) : offsetof(Elf32_Shdr, sh_flags);
+    uint64_t o_offset = e.is64 ? offsetof(Elf64_Shdr, sh_offset) : offsetof(Elf32_Shdr, sh_offset);
+    uint64_t o_size = e.is64 ? offsetof(Elf64_Shdr, sh_size) : offsetof(Elf32_Shdr, sh_size);
+    if (e.len < ehsize || shentsize != shsize || shoff > e.len || shnum > (e.len - shoff) / shsize || shstrndx >= shnum)
         return false;
-    Elf64_Shdr strtab;
-    memcpy(&strtab, b + eh.e_shoff + (uint64_t)eh.e_shstrndx * sizeof(Elf64_Shdr), sizeof strtab);
-    if (strtab.sh_offset + strtab.sh_size > (uint64_t)len || strtab.sh_size == 0)
+    uint64_t strtab = shoff + shstrndx * shsize;
+    uint64_t names_off = elf_word(&e, strtab + o_offset), names_len = elf_word(&e, strtab + o_size);
+    if (names_off > e.len || names_len > e.len - names_off || names_len == 0 || b[names_off + names_len - 1] != '\0')
         return false;
-    const char *names = (const char *)b + strtab.sh_offset;
+    const char *names = (const char *)b + names_off;
     *sz = (ObjectSizes){0};
-    for (unsigned i = 0; i < eh.e_shnum; i++) {
-        Elf64_Shdr sh;
-        memcpy(&sh, b + eh.e_shoff + (uint64_t)i * sizeof(Elf64_Shdr), sizeof sh);
-        if (!(sh.sh_flags & SHF_ALLOC) || sh.sh_type == SHT_NOTE || sh.sh_name >= strtab.sh_size)
+    for (uint64_t i = 0; i < shnum; i++) {
+        uint64_t sh = shoff + i * shsize;
+        uint64_t name = elf_uint(&e, sh + o_name, 4), type = elf_uint(&e, sh + o_type, 4);
+        uint64_t flags = elf_word(&e, sh + o_flags), size = elf_word(&e, sh + o_size);
+        if (!(flags & SHF_ALLOC) || type == SHT_NOTE || name >= names_len)
             continue;
-        const char *name = names + sh.sh_name;
-        if (strncmp(name, ".eh_frame", 9) == 0)
+        const char *nm = names + name;
+        if (strncmp(nm, ".eh_frame", 9) == 0 || strncmp(nm, ".ARM.exidx", 10) == 0 ||
+            strncmp(nm, ".ARM.extab", 10) == 0)
             continue;
-        if (sh.sh_flags & SHF_EXECINSTR)
-            sz->code += sh.sh_size;
-        else if (!(sh.sh_flags & SHF_WRITE) || strncmp(name, ".data.rel.ro", 12) == 0)
-            sz->constant += sh.sh_size;
+        if (flags & SHF_EXECINSTR)
+            sz->code += size;
+        else if (!(flags & SHF_WRITE) || strncmp(nm, ".data.rel.ro", 12) == 0)
+            sz->constant += size;
         else
-            sz->mutable_data += sh.sh_size;
+            sz->mutable_data += size;
     }
     return true;
 }

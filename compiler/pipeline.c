@@ -65,6 +65,10 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
     /* build every node first: schedules size their side arrays by the node count */
     for (int i = 0; i < eval->outputs.n; i++)
         eval->outputs.v[i].node = materialised(eval, eval->outputs.v[i].node);
+    for (int i = 0; i < eval->loop_limits.n; i++)
+        eval->loop_limits.v[i].flag = materialised(eval, eval->loop_limits.v[i].flag);
+    for (int i = 0; i < train->loop_limits.n && trains; i++)
+        train->loop_limits.v[i].flag = materialised(train, train->loop_limits.v[i].flag);
     int np = train->params.n;
     c->grads = xalloc(ctx, sizeof(IrNode *) * (size_t)(np + 1));
     if (trains) {
@@ -97,8 +101,12 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
         vec_push(ctx, &tr_roots, c->grads[i]);
     for (int i = 0; i < c->nupdates; i++)
         vec_push(ctx, &tr_roots, c->updates[i]);
+    for (int i = 0; i < train->loop_limits.n && trains; i++)
+        vec_push(ctx, &tr_roots, train->loop_limits.v[i].flag);
     for (int i = 0; i < eval->outputs.n; i++)
         vec_push(ctx, &ev_roots, eval->outputs.v[i].node);
+    for (int i = 0; i < eval->loop_limits.n; i++)
+        vec_push(ctx, &ev_roots, eval->loop_limits.v[i].flag);
     vec_push(ctx, &ev_roots, c->loss_eval);
     for (int i = 0; i < c->metric_eval.n; i++)
         vec_push(ctx, &ev_roots, c->metric_eval.v[i]);
@@ -113,9 +121,13 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
         c->grads[i] = tr_roots.v[k++];
     for (int i = 0; i < c->nupdates; i++)
         c->updates[i] = materialised(train, tr_roots.v[k++]);
+    for (int i = 0; i < train->loop_limits.n && trains; i++)
+        train->loop_limits.v[i].flag = materialised(train, tr_roots.v[k++]);
     k = 0;
     for (int i = 0; i < eval->outputs.n; i++)
         eval->outputs.v[i].node = materialised(eval, ev_roots.v[k++]);
+    for (int i = 0; i < eval->loop_limits.n; i++)
+        eval->loop_limits.v[i].flag = materialised(eval, ev_roots.v[k++]);
     c->loss_eval = ev_roots.v[k++];
     for (int i = 0; i < c->metric_eval.n; i++)
         c->metric_eval.v[i] = ev_roots.v[k++];
@@ -131,6 +143,8 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
     Vec(IrNode *) roots = {0};
     for (int i = 0; i < eval->outputs.n; i++)
         vec_push(ctx, &roots, eval->outputs.v[i].node);
+    for (int i = 0; i < eval->loop_limits.n; i++)
+        vec_push(ctx, &roots, eval->loop_limits.v[i].flag);
     sched_build(&c->fn[FN_FORWARD], eval, FN_FORWARD, roots.v, roots.n);
     if (!trains)
         after("fuse", dump_after, eval, &c->fn[FN_FORWARD]);
@@ -148,12 +162,16 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
             vec_push(ctx, &tr, c->metric_train.v[i]);
         for (int i = 0; i < c->nupdates; i++) /* computed in the forward pass: the batch's statistics */
             vec_push(ctx, &tr, c->updates[i]);
+        for (int i = 0; i < eval->loop_limits.n; i++)
+            vec_push(ctx, &er, eval->loop_limits.v[i].flag);
+        for (int i = 0; i < train->loop_limits.n; i++) /* the forward pass's too */
+            vec_push(ctx, &tr, train->loop_limits.v[i].flag);
         for (int i = 0; i < np; i++)
             if (c->grads[i])
                 vec_push(ctx, &tr, c->grads[i]);
         sched_build(&c->fn[FN_EVALUATE], eval, FN_EVALUATE, er.v, er.n);
         plan_memory(&c->fn[FN_EVALUATE], elem_size, NULL, 0);
-        c->fn[FN_TRAIN].nfwd_roots = 1 + c->metric_train.n + c->nupdates;
+        c->fn[FN_TRAIN].nfwd_roots = 1 + c->metric_train.n + c->nupdates + train->loop_limits.n;
         sched_build(&c->fn[FN_TRAIN], train, FN_TRAIN, tr.v, tr.n);
         after("fuse", dump_after, train, &c->fn[FN_TRAIN]);
         /* the trainable parameters' gradients, in parameter order: one region that one allreduce covers */

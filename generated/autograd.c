@@ -16,6 +16,7 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
+    int64_t loop_limit; /* the last call's truncated while loop (.dlm line), or 0 */
 } header;
 
 static inline autograd_real relu(autograd_real a) { return a > 0 ? a : 0; }
@@ -46,7 +47,7 @@ static const autograd_real k7[4] = {
 static const autograd_real k12[4] = {
     1.0f, 1.0f, 1.0f, 1.0f
 };
-static const autograd_real k673[1] = {
+static const autograd_real k677[1] = {
     1.0f
 };
 
@@ -110,7 +111,7 @@ int autograd_forward(void *state, int n, const autograd_real *x, const autograd_
     /* copy -> f32[batch 1, 1], autograd.dlm line 39 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((autograd_real *)(ar + 384))[i0] = k673[i0];
+        ((autograd_real *)(ar + 384))[i0] = k677[i0];
     }
     }
     /* mul -> f32[batch 1, 1], autograd.dlm line 36 */
@@ -667,19 +668,19 @@ int autograd_forward(void *state, int n, const autograd_real *x, const autograd_
     }
     /* add -> f32[], autograd.dlm line 30 */
     {
-    ((autograd_real *)(ar + 4800))[0] = ((((autograd_real *)(ar + 4736))[0] != 0.0f ? 1.0f : 0.0f) + ((((autograd_real *)(ar + 4736))[0] != 0.0f ? 0.0f : 1.0f) * 100.0f));
+    ((autograd_real *)(ar + 4928))[0] = ((((autograd_real *)(ar + 4736))[0] != 0.0f ? 1.0f : 0.0f) + ((((autograd_real *)(ar + 4736))[0] != 0.0f ? 0.0f : 1.0f) * 100.0f));
     }
     /* add -> f32[], autograd.dlm line 28 */
     {
-    ((autograd_real *)(ar + 4736))[0] = ((((autograd_real *)(ar + 4672))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 4800))[0]) + ((((autograd_real *)(ar + 4672))[0] != 0.0f ? ((autograd_real *)(ar + 4800))[0] : 0.0f) * 2.0f));
+    ((autograd_real *)(ar + 4736))[0] = ((((autograd_real *)(ar + 4672))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 4928))[0]) + ((((autograd_real *)(ar + 4672))[0] != 0.0f ? ((autograd_real *)(ar + 4928))[0] : 0.0f) * 2.0f));
     }
     /* add -> f32[], autograd.dlm line 28 */
     {
-    ((autograd_real *)(ar + 4672))[0] = ((((autograd_real *)(ar + 4608))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 4736))[0]) + ((((autograd_real *)(ar + 4608))[0] != 0.0f ? ((autograd_real *)(ar + 4736))[0] : 0.0f) * 2.0f));
+    ((autograd_real *)(ar + 4928))[0] = ((((autograd_real *)(ar + 4608))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 4736))[0]) + ((((autograd_real *)(ar + 4608))[0] != 0.0f ? ((autograd_real *)(ar + 4736))[0] : 0.0f) * 2.0f));
     }
     /* add -> f32[], autograd.dlm line 28 */
     {
-    ((autograd_real *)(ar + 4608))[0] = ((((autograd_real *)(ar + 4544))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 4672))[0]) + ((((autograd_real *)(ar + 4544))[0] != 0.0f ? ((autograd_real *)(ar + 4672))[0] : 0.0f) * 2.0f));
+    ((autograd_real *)(ar + 4608))[0] = ((((autograd_real *)(ar + 4544))[0] != 0.0f ? 0.0f : ((autograd_real *)(ar + 4928))[0]) + ((((autograd_real *)(ar + 4544))[0] != 0.0f ? ((autograd_real *)(ar + 4928))[0] : 0.0f) * 2.0f));
     }
     /* add -> f32[], autograd.dlm line 28 */
     {
@@ -929,7 +930,14 @@ int autograd_forward(void *state, int n, const autograd_real *x, const autograd_
     {
     ((autograd_real *)(ar + 128))[0] = (((autograd_real *)(ar + 4864))[0] / a[0]);
     }
-    return 0;
+    /* mul -> f32[], autograd.dlm line 27 */
+    {
+    ((autograd_real *)(ar + 768))[0] = (((autograd_real *)(ar + 4672))[0] * (sqrtf((((autograd_real *)(ar + 4800))[0] * ((autograd_real *)(ar + 4800))[0])) < 1000.0f ? 1.0f : 0.0f));
+    }
+    ((header *)state)->loop_limit = 0;
+    if (((autograd_real *)(ar + 768))[0] != 0) /* while ... max 64, autograd.dlm line 27 */
+        ((header *)state)->loop_limit = 27;
+    return ((header *)state)->loop_limit ? AUTOGRAD_LOOP_LIMIT : 0;
 }
 
 const autograd_real *autograd_output_y(const void *state) {
@@ -1197,4 +1205,8 @@ uint64_t *autograd_step_counter(void *state) {
 
 uint64_t *autograd_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+int autograd_loop_limit(const void *state) {
+    return (int)((const header *)state)->loop_limit;
 }

@@ -22,9 +22,14 @@ extern "C" {
 #define AUTOGRAD_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
 #define AUTOGRAD_LOAD_OTHER_MODEL (-2) /* written for another model */
 #define AUTOGRAD_LOAD_DAMAGED (-3) /* a CRC mismatch */
+/* A bounded `while cond max K` loop whose condition still held after its K-th iteration: its result
+ * (and every output after it) is truncated. The functions still write their outputs, then report it:
+ * AUTOGRAD_LOOP_LIMIT (returned by those that return a status); autograd_loop_limit() tells which loop. The loops: */
+/*   autograd.dlm line 27: while ... max 64 */
+#define AUTOGRAD_LOOP_LIMIT (-5)
 
 #define AUTOGRAD_MAX_BATCH 1
-#define AUTOGRAD_STATE_BYTES 4992
+#define AUTOGRAD_STATE_BYTES 5056
 #define AUTOGRAD_PARAM_COUNT 0
 #define AUTOGRAD_PARAM_ELEMENTS 0
 #define AUTOGRAD_INPUT_X_SIZE 4 /* per example: f32[4] */
@@ -182,6 +187,10 @@ uint64_t *autograd_step_counter(void *state);
 /* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
  * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
 uint64_t *autograd_example_base(void *state);
+/* The .dlm line of the first bounded while loop whose condition still held after its last
+ * iteration in the last autograd_forward, _forward_train (or _train_step) or _evaluate on this state,
+ * or 0 when none did. */
+int autograd_loop_limit(const void *state);
 
 #ifdef __cplusplus
 }

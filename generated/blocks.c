@@ -16,6 +16,7 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
+    int64_t loop_limit; /* the last call's truncated while loop (.dlm line), or 0 */
 } header;
 
 static inline blocks_real relu(blocks_real a) { return a > 0 ? a : 0; }
@@ -1019,95 +1020,115 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     {
     ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
     /* sum -> f32[], blocks.dlm line 38 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0 * 20 + i1] / 2.0f) : ((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += ((blocks_real *)(ar + 384))[i0 * 20 + i1];
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* matmul -> f32[batch 1, 64], blocks.dlm line 44 */
     {
-    gemm(0, 1, n, 64, 20, x, 20, ((blocks_real *)(st + 98816)), 20, ((blocks_real *)(ar + 256)), 64, 0);
+    gemm(0, 1, n, 64, 20, x, 20, ((blocks_real *)(st + 98816)), 20, ((blocks_real *)(ar + 320)), 64, 0);
     }
     /* relu -> f32[batch 1, 64], blocks.dlm line 44 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
-            ((blocks_real *)(ar + 512))[i0 * 64 + i1] = relu((((blocks_real *)(ar + 256))[i0 * 64 + i1] + ((blocks_real *)(st + 103936))[i1]));
+            ((blocks_real *)(ar + 576))[i0 * 64 + i1] = relu((((blocks_real *)(ar + 320))[i0 * 64 + i1] + ((blocks_real *)(st + 103936))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 1, 32], blocks.dlm line 44 */
     {
-    gemm(0, 1, n, 32, 64, ((blocks_real *)(ar + 512)), 64, ((blocks_real *)(st + 104192)), 64, ((blocks_real *)(ar + 256)), 32, 0);
+    gemm(0, 1, n, 32, 64, ((blocks_real *)(ar + 576)), 64, ((blocks_real *)(st + 104192)), 64, ((blocks_real *)(ar + 320)), 32, 0);
     }
     /* relu -> f32[batch 1, 32], blocks.dlm line 44 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
-            ((blocks_real *)(ar + 384))[i0 * 32 + i1] = relu((((blocks_real *)(ar + 256))[i0 * 32 + i1] + ((blocks_real *)(st + 112384))[i1]));
+            ((blocks_real *)(ar + 448))[i0 * 32 + i1] = relu((((blocks_real *)(ar + 320))[i0 * 32 + i1] + ((blocks_real *)(st + 112384))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 1, 16], blocks.dlm line 48 */
     {
-    gemm(0, 1, n, 16, 32, ((blocks_real *)(ar + 384)), 32, ((blocks_real *)(st + 112512)), 32, ((blocks_real *)(ar + 256)), 16, 0);
+    gemm(0, 1, n, 16, 32, ((blocks_real *)(ar + 448)), 32, ((blocks_real *)(st + 112512)), 32, ((blocks_real *)(ar + 320)), 16, 0);
     }
     /* add -> f32[batch 1, 16], blocks.dlm line 48 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
-            ((blocks_real *)(ar + 320))[i0 * 16 + i1] = (((blocks_real *)(ar + 256))[i0 * 16 + i1] + ((blocks_real *)(st + 114560))[i1]);
+            ((blocks_real *)(ar + 384))[i0 * 16 + i1] = (((blocks_real *)(ar + 320))[i0 * 16 + i1] + ((blocks_real *)(st + 114560))[i1]);
         }
     }
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 55 */
     {
-    gemm(0, 1, n, 20, 16, ((blocks_real *)(ar + 320)), 16, ((blocks_real *)(st + 114624)), 16, ((blocks_real *)(ar + 384)), 20, 0);
+    gemm(0, 1, n, 20, 16, ((blocks_real *)(ar + 384)), 16, ((blocks_real *)(st + 114624)), 16, ((blocks_real *)(ar + 448)), 20, 0);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 55 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            ((blocks_real *)(ar + 256))[i0 * 20 + i1] = (((blocks_real *)(ar + 384))[i0 * 20 + i1] + ((blocks_real *)(st + 115904))[i1]);
+            ((blocks_real *)(ar + 320))[i0 * 20 + i1] = (((blocks_real *)(ar + 448))[i0 * 20 + i1] + ((blocks_real *)(st + 115904))[i1]);
         }
     }
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 32 */
     {
-    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 256)), 20, ((blocks_real *)(st + 117632)), 20, ((blocks_real *)(ar + 384)), 20, 0);
+    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 117632)), 20, ((blocks_real *)(ar + 448)), 20, 0);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 32 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            ((blocks_real *)(ar + 256))[i0 * 20 + i1] = (((blocks_real *)(ar + 384))[i0 * 20 + i1] + ((blocks_real *)(st + 119232))[i1]);
+            ((blocks_real *)(ar + 320))[i0 * 20 + i1] = (((blocks_real *)(ar + 448))[i0 * 20 + i1] + ((blocks_real *)(st + 119232))[i1]);
         }
     }
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 33 */
     {
-    gemm(0, 0, n, 20, 20, ((blocks_real *)(ar + 256)), 20, ((blocks_real *)(st + 116032)), 20, ((blocks_real *)(ar + 384)), 20, 0);
+    gemm(0, 0, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 116032)), 20, ((blocks_real *)(ar + 448)), 20, 0);
     }
     /* relu -> f32[batch 1, 20], blocks.dlm line 33 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 256))[i0] = relu((((blocks_real *)(ar + 384))[i0] + 1.0f));
+        ((blocks_real *)(ar + 320))[i0] = relu((((blocks_real *)(ar + 448))[i0] + 1.0f));
     }
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 34 */
     {
-    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 256)), 20, ((blocks_real *)(st + 117632)), 20, ((blocks_real *)(ar + 384)), 20, 0);
+    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 117632)), 20, ((blocks_real *)(ar + 448)), 20, 0);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 34 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            ((blocks_real *)(ar + 256))[i0 * 20 + i1] = (((blocks_real *)(ar + 384))[i0 * 20 + i1] + ((blocks_real *)(st + 119232))[i1]);
+            ((blocks_real *)(ar + 320))[i0 * 20 + i1] = (((blocks_real *)(ar + 448))[i0 * 20 + i1] + ((blocks_real *)(st + 119232))[i1]);
         }
     }
     }
@@ -1116,19 +1137,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 384))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
     }
     /* gt -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 448))[0] = (((blocks_real *)(ar + 384))[0] > 1.0f ? 1.0f : 0.0f);
+    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f);
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 448))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
+        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1136,19 +1157,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 448))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1156,19 +1177,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1176,19 +1197,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 384))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 448))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 384))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 448))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
+        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1196,19 +1217,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 448))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1216,19 +1237,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1236,19 +1257,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 384))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 448))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 384))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 448))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
+        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1256,19 +1277,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 448))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1276,19 +1297,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1296,19 +1317,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 384))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 448))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 384))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 448))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
+        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1316,19 +1337,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 448))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1336,19 +1357,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1356,19 +1377,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 384))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 448))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 384))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 448))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
+        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1376,19 +1397,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 448))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1396,19 +1417,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1416,19 +1437,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 384))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 448))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 384))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 448))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
+        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1436,19 +1457,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 448))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1456,19 +1477,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1476,19 +1497,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 384))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 448))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 384))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 448))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
+        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1496,19 +1517,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 448))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1516,19 +1537,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1536,19 +1557,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 384))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 448))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 384))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 448))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
+        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1556,19 +1577,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 448))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1576,19 +1597,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1596,19 +1617,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 384))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 448))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 384))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 448))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
+        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1616,19 +1637,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 448))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1636,19 +1657,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1656,19 +1677,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 384))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 448))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 384))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 448))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
+        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1676,19 +1697,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 448))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1696,19 +1717,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1716,19 +1737,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 384))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 448))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 384))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 448))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
+        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1736,26 +1757,51 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 448))[0] * (((blocks_real *)(ar + 256))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* sum -> f32[], blocks.dlm line 38 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0 * 20 + i1] / 2.0f) : ((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += ((blocks_real *)(ar + 448))[i0 * 20 + i1];
         }
     }
-    ((blocks_real *)(ar + 256))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
     }
-    return 0;
+    ((header *)state)->loop_limit = 0;
+    if (((blocks_real *)(ar + 256))[0] != 0) /* while ... max 32, blocks.dlm line 35 */
+        ((header *)state)->loop_limit = 35;
+    else if (((blocks_real *)(ar + 576))[0] != 0) /* while ... max 32, blocks.dlm line 35 */
+        ((header *)state)->loop_limit = 35;
+    return ((header *)state)->loop_limit ? BLOCKS_LOOP_LIMIT : 0;
 }
 
 const blocks_real *blocks_output_y_sequential(const void *state) {
@@ -1775,7 +1821,7 @@ const blocks_real *blocks_output_y_fixed(const void *state) {
 }
 
 const blocks_real *blocks_output_y_chimera(const void *state) {
-    return (const blocks_real *)(const void *)((const unsigned char *)state + 119616);
+    return (const blocks_real *)(const void *)((const unsigned char *)state + 119680);
 }
 
 /* The checkpoint reader: little-endian fields, CRC-32 per tensor record (docs/checkpoint.md). */
@@ -2031,4 +2077,8 @@ uint64_t *blocks_step_counter(void *state) {
 
 uint64_t *blocks_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+int blocks_loop_limit(const void *state) {
+    return (int)((const header *)state)->loop_limit;
 }

@@ -22,6 +22,12 @@ extern "C" {
 #define BLOCKS_LOAD_TRUNCATED (-1) /* not a checkpoint, or truncated */
 #define BLOCKS_LOAD_OTHER_MODEL (-2) /* written for another model */
 #define BLOCKS_LOAD_DAMAGED (-3) /* a CRC mismatch */
+/* A bounded `while cond max K` loop whose condition still held after its K-th iteration: its result
+ * (and every output after it) is truncated. The functions still write their outputs, then report it:
+ * BLOCKS_LOOP_LIMIT (returned by those that return a status); blocks_loop_limit() tells which loop. The loops: */
+/*   blocks.dlm line 35: while ... max 32 */
+/*   blocks.dlm line 35: while ... max 32 */
+#define BLOCKS_LOOP_LIMIT (-5)
 
 #define BLOCKS_MAX_BATCH 1
 #define BLOCKS_STATE_BYTES 121600
@@ -126,6 +132,10 @@ uint64_t *blocks_step_counter(void *state);
 /* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
  * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
 uint64_t *blocks_example_base(void *state);
+/* The .dlm line of the first bounded while loop whose condition still held after its last
+ * iteration in the last blocks_forward, _forward_train (or _train_step) or _evaluate on this state,
+ * or 0 when none did. */
+int blocks_loop_limit(const void *state);
 
 #ifdef __cplusplus
 }

@@ -114,6 +114,47 @@ static int set_value(DlrtArgs *args, const Flag *f, const char *text, DlrtError 
     return DLRT_OK;
 }
 
+/* The optimal string alignment distance between the first la bytes of a and b (insertions, deletions,
+ * substitutions and the swap of two neighbours: `--epcohs`), or cap + 1 once it is more than cap. */
+static int option_distance(const char *a, size_t la, const char *b, int cap) {
+    size_t lb = strlen(b);
+    if (la > 40 || lb > 40 || (la > lb ? la - lb : lb - la) > (size_t)cap)
+        return cap + 1;
+    int d[41][41];
+    for (size_t x = 0; x <= la; x++)
+        for (size_t y = 0; y <= lb; y++) {
+            if (x == 0 || y == 0) {
+                d[x][y] = (int)(x + y);
+                continue;
+            }
+            int best = d[x - 1][y - 1] + (a[x - 1] != b[y - 1]);
+            best = d[x - 1][y] + 1 < best ? d[x - 1][y] + 1 : best;
+            best = d[x][y - 1] + 1 < best ? d[x][y - 1] + 1 : best;
+            if (x > 1 && y > 1 && a[x - 1] == b[y - 2] && a[x - 2] == b[y - 1] && d[x - 2][y - 2] + 1 < best)
+                best = d[x - 2][y - 2] + 1;
+            d[x][y] = best;
+        }
+    return d[la][lb] > cap ? cap + 1 : d[la][lb];
+}
+
+/* The option of the table nearest to the unknown `name` (its first len bytes) when close enough to be a slip:
+ * one edit in a name of up to four letters past its dashes, a third of its letters beyond, and fewer edits than
+ * it has letters (`-x` is no slip for `-o`); else NULL. */
+static const char *nearest_option(const char *name, size_t len, const void *options, size_t stride, size_t n) {
+    size_t letters = len - strspn(name, "-");
+    int cap = letters <= 4 ? 1 : (int)(letters / 3), best = cap + 1;
+    const char *found = NULL;
+    for (size_t k = 0; k < n; k++) {
+        const DlrtOption *o = (const DlrtOption *)(const void *)((const char *)options + k * stride);
+        int d = option_distance(name, len, o->name, cap);
+        if (d < best && (size_t)d < letters) {
+            best = d;
+            found = o->name;
+        }
+    }
+    return found;
+}
+
 int dlrt_next_option(int argc, char **argv, int *i, const void *options, size_t stride, size_t n,
                      const DlrtOption **opt, const char **value, DlrtError *err) {
     if (*i >= argc)
@@ -130,8 +171,13 @@ int dlrt_next_option(int argc, char **argv, int *i, const void *options, size_t 
         if (strlen(o->name) == name_len && strncmp(o->name, arg, name_len) == 0)
             *opt = o;
     }
-    if (!*opt)
-        return usage_error(err, "unknown option '%.*s'", is_long ? (int)name_len : (int)strlen(arg), arg);
+    if (!*opt) {
+        int shown = is_long ? (int)name_len : (int)strlen(arg);
+        const char *near = nearest_option(arg, (size_t)shown, options, stride, n);
+        if (near)
+            return usage_error(err, "unknown option '%.*s'; did you mean '%s'?", shown, arg, near);
+        return usage_error(err, "unknown option '%.*s'", shown, arg);
+    }
     const char *attached = arg[name_len] == '\0' ? NULL : is_long ? arg + name_len + 1 : arg + name_len;
     if (!(*opt)->takes_value) {
         if (attached)

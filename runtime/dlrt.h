@@ -334,7 +334,8 @@ typedef struct {
 /* Reads the item at argv[*i] (start with *i = 1, or past a command word) and advances *i past it and its value.
  * `options` is an array of n structs `stride` bytes apart, each starting with a DlrtOption (so a caller's table
  * can carry more per row). Returns 1 with *opt and *value set (*opt NULL for an argument that is not an option,
- * *value then the argument), 0 when argv is exhausted, or DLRT_EUSAGE with a message: "unknown option '--x'",
+ * *value then the argument), 0 when argv is exhausted, or DLRT_EUSAGE with a message: "unknown option '--x'"
+ * (with "; did you mean '--epochs'?" when an option of the table is a slip away: `--epoch`, `--epcohs`, `-epochs`),
  * "--batch needs a value", "--quiet takes no value, got 'yes'". */
 int dlrt_next_option(int argc, char **argv, int *i, const void *options, size_t stride, size_t n,
                      const DlrtOption **opt, const char **value, DlrtError *err);
@@ -476,14 +477,18 @@ typedef struct {
     double loss_sum;  /* this epoch: sum of batch loss * batch size */
     int64_t seen;     /* this epoch: examples */
     int drawn;        /* a \r line is on screen */
+    double interval;  /* seconds between plain progress lines */
 } DlrtProgress;
 
-/* Prepares progress output to `out` (normally stdout): a line redrawn with \r when out is a terminal, one plain
- * line per epoch otherwise, nothing when quiet. Epochs are numbered from 1; first_epoch is where this run
- * starts (1, or later after --resume). */
+/* Prepares progress output to `out` (normally stdout): a line redrawn with \r when out is a terminal that takes
+ * cursor control (TERM set and not "dumb") outside mpirun (OMPI_COMM_WORLD_SIZE or PMI_SIZE set); otherwise no
+ * \r or escape sequence, a plain line every DLRT_PROGRESS_SECONDS (default 10) seconds within an epoch and one
+ * per epoch; nothing when quiet. Epochs are numbered from 1; first_epoch is where this run starts (1, or later
+ * after --resume). */
 void dlrt_progress_init(DlrtProgress *p, FILE *out, int64_t epochs, int64_t first_epoch, int64_t batches, int quiet);
 void dlrt_progress_epoch_begin(DlrtProgress *p, int64_t epoch);
-/* After batch number `batch` (0-based) of n examples with mean loss `loss`. Redraws at most 10 times a second. */
+/* After batch number `batch` (0-based) of n examples with mean loss `loss`. Redraws at most 10 times a second;
+ * without redrawing, prints "epoch 3/10 batch 118/235  loss ..." once the interval has passed in the epoch. */
 void dlrt_progress_batch(DlrtProgress *p, int64_t epoch, int64_t batch, int64_t n, double loss);
 /* On a terminal, replaces the status line with what the trainer does between batches ("evaluating"), so a
  * long evaluation does not look like a hang. Nothing in a pipe or when quiet. */
@@ -649,6 +654,11 @@ typedef struct {
 
     double blas_flops; /* FLOPs of the training step's largest BLAS call, for dlrt_set_threads */
     const char *isa;   /* the instruction set the generated code was compiled for: DLRT_COMPILED_ISA, or NULL */
+
+    /* <name>_loop_limit, in models with a bounded `while cond max K` (else NULL): the .dlm line of the loop whose
+     * condition still held after its K-th iteration in the last call, or 0. The trainer stops with an error
+     * naming that line rather than train on, or report, truncated results. */
+    int (*loop_limit)(const void *state);
 } DlrtModel;
 
 /* The instruction set of the translation unit that expands it, as the trainer's descriptor records it: the

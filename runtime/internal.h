@@ -78,6 +78,7 @@ typedef struct {
     float *raw;      /* a batch of raw images before the resize to xb, when the model resizes */
     void *yb;        /* a batch of labels (int32) or targets (float) */
     double *sums;    /* 3 x the metric count: one batch's metrics, an epoch's sums, an evaluation's sums */
+    int loop_line;   /* the .dlm line of a bounded while loop a call truncated (DlrtModel.loop_limit), or 0 */
     DlrtFold *folds; /* --kfold's results */
     int n_folds;
 
@@ -155,6 +156,9 @@ int64_t dlrt_trainer_epoch(DlrtTrainer *t, const DlrtDataset *data, DlrtBatcher 
 
 /* The loss over ds in inference mode, and its accuracy (NaN without an accuracy metric); a model scored by
  * log_rmse reports that as its loss. */
+/* Records the model's truncated while loop after a call (DlrtModel.loop_limit); reports it (1) or returns 0. */
+void dlrt_trainer_note_loop_limit(DlrtTrainer *t);
+int dlrt_trainer_loop_limited(DlrtTrainer *t);
 void dlrt_trainer_evaluate(DlrtTrainer *t, const DlrtDataset *ds, DlrtBatcher *b, double *loss, double *acc);
 
 /* --kfold: trains a model from the same start on each fold's complement and scores it on the fold, into

@@ -1,18 +1,41 @@
 /* progress.c - what a trainer prints while it runs. On a terminal one status line (epoch, a bar, batch, running
- * loss, examples/s, time left) is redrawn in place (\r) at most ten times a second; in a pipe or log only the
- * per-epoch summary lines appear, so logs stay readable. */
+ * loss, examples/s, time left) is redrawn in place (\r) at most ten times a second. In a pipe or log, on a dumb
+ * terminal (TERM=dumb or unset) and under mpirun, whose output is a log even when it passes through a terminal,
+ * no cursor control is written: the same facts come as a plain line every ten seconds (DLRT_PROGRESS_SECONDS),
+ * so a long epoch is not minutes of silence, and a summary line ends each epoch. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "internal.h"
 
+/* Whether `out` takes a line redrawn in place: a terminal that understands cursor control, outside mpirun (which
+ * gives ranks a pseudo-terminal and interleaves their output into one log). */
+static int redraws(FILE *out) {
+    const char *term = getenv("TERM");
+    if (!term || !*term || strcmp(term, "dumb") == 0)
+        return 0;
+    if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE"))
+        return 0;
+    return isatty(fileno(out));
+}
+
+/* Seconds between plain progress lines: DLRT_PROGRESS_SECONDS when it is a number >= 0, else 10. */
+static double plain_interval(void) {
+    const char *v = getenv("DLRT_PROGRESS_SECONDS");
+    char *end;
+    double s = v ? strtod(v, &end) : NAN;
+    return v && *v && !*end && s >= 0 && isfinite(s) ? s : 10;
+}
+
 void dlrt_progress_init(DlrtProgress *p, FILE *out, int64_t epochs, int64_t first_epoch, int64_t batches, int quiet) {
     memset(p, 0, sizeof *p);
     p->out = out;
     p->quiet = quiet;
-    p->tty = isatty(fileno(out));
+    p->tty = redraws(out);
+    p->interval = plain_interval();
     p->epochs = epochs;
     p->first_epoch = first_epoch;
     p->batches = batches > 0 ? batches : 1;
@@ -22,6 +45,7 @@ void dlrt_progress_init(DlrtProgress *p, FILE *out, int64_t epochs, int64_t firs
 void dlrt_progress_epoch_begin(DlrtProgress *p, int64_t epoch) {
     (void)epoch;
     p->t_epoch = dlrt_now();
+    p->t_drawn = p->t_epoch;
     p->loss_sum = 0;
     p->seen = 0;
 }
@@ -44,9 +68,11 @@ void dlrt_progress_batch(DlrtProgress *p, int64_t epoch, int64_t batch, int64_t 
     p->seen += n;
     double now = dlrt_now();
     p->t_trained = now;
-    if (p->quiet || !p->tty)
+    int last = batch + 1 >= p->batches;
+    if (p->quiet)
         return;
-    if (p->drawn && now - p->t_drawn < 0.1 && batch + 1 < p->batches)
+    /* a terminal's line shows the last batch too; in a log the epoch's summary line follows it at once */
+    if (p->tty ? p->drawn && now - p->t_drawn < 0.1 && !last : last || now - p->t_drawn < p->interval)
         return;
     p->t_drawn = now;
     /* ETA from the run's average batch time, over the batches left in this and later epochs. */
@@ -59,6 +85,11 @@ void dlrt_progress_batch(DlrtProgress *p, int64_t epoch, int64_t batch, int64_t 
     snprintf(head, sizeof head, "epoch %lld/%lld ", (long long)epoch, (long long)p->epochs);
     snprintf(tail, sizeof tail, " %lld/%lld  loss %.4f  %.0f ex/s  ETA %s", (long long)(batch + 1),
              (long long)p->batches, p->loss_sum / (double)p->seen, elapsed > 0 ? (double)p->seen / elapsed : 0.0, eta);
+    if (!p->tty) {
+        fprintf(p->out, "%sbatch%s\n", head, tail);
+        fflush(p->out);
+        return;
+    }
     /* The bar takes what the terminal's width leaves, up to 30 cells; on a narrow one it goes first. */
     int cols = 80;
     struct winsize ws;

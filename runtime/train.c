@@ -295,7 +295,8 @@ static int train(DlrtTrainer *t) {
         if (seen < 0) {
             if (po.drawn)
                 fputs("\n", t->out);
-            if (!t->dist || t->dist->rank == 0) /* every rank saw the same loss */
+            /* every rank saw the same loss */
+            if (!dlrt_trainer_loop_limited(t) && (!t->dist || t->dist->rank == 0))
                 diverged(t, bad_loss, epoch, bad_batch);
             status = 1;
             break;
@@ -314,7 +315,7 @@ static int train(DlrtTrainer *t) {
             dlrt_progress_note(&po, epoch + 1, "evaluating on the test set");
             dlrt_trainer_evaluate(t, &t->test, &t->tbatcher, &t->test_loss, &t->test_acc);
         }
-        if (dlrt_dist_check_params(t, epoch) != 0) {
+        if (dlrt_trainer_loop_limited(t) || dlrt_dist_check_params(t, epoch) != 0) {
             status = 1;
             break;
         }
@@ -345,6 +346,8 @@ static int after_training(DlrtTrainer *t, int status) {
     const DlrtArgs *a = &t->args;
     if (status == 0 && t->first_epoch >= t->epochs && t->test.n > 0) {
         dlrt_trainer_evaluate(t, &t->test, &t->tbatcher, &t->test_loss, &t->test_acc);
+        if (dlrt_trainer_loop_limited(t))
+            return 1;
         if (!a->quiet && isnan(t->test_acc))
             fprintf(t->out, "test_loss %.4f\n", t->test_loss);
         else if (!a->quiet)

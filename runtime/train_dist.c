@@ -312,6 +312,9 @@ static double fast_batch(DlrtTrainer *t, int64_t m, float *loss, double *metrics
         float local = md->labels.forward_train
                           ? md->labels.forward_train(t->state, (int)count, x, (const int32_t *)y, metrics)
                           : md->targets.forward_train(t->state, (int)count, x, (const float *)y, metrics);
+        dlrt_trainer_note_loop_limit(t);
+        if (t->loop_line)
+            local = NAN; /* every rank then stops at this batch, as for a loss that is not a number */
         sums[0] = (double)local * (double)count; /* exact in double */
         for (int k = 0; k < nm; k++)
             sums[1 + k] = metrics[k];

@@ -9,9 +9,25 @@
 /* The model's functions over the batch buffers, for labels or targets as the model has them. */
 static float forward_train(DlrtTrainer *t, int n, double *metrics) {
     const DlrtModel *m = t->m;
-    if (m->labels.forward_train)
-        return m->labels.forward_train(t->state, n, t->xb, t->yb, metrics);
-    return m->targets.forward_train(t->state, n, t->xb, t->yb, metrics);
+    float loss = m->labels.forward_train ? m->labels.forward_train(t->state, n, t->xb, t->yb, metrics)
+                                         : m->targets.forward_train(t->state, n, t->xb, t->yb, metrics);
+    dlrt_trainer_note_loop_limit(t);
+    return loss;
+}
+
+void dlrt_trainer_note_loop_limit(DlrtTrainer *t) {
+    if (t->m->loop_limit && !t->loop_line)
+        t->loop_line = t->m->loop_limit(t->state);
+}
+
+int dlrt_trainer_loop_limited(DlrtTrainer *t) {
+    if (!t->loop_line)
+        return 0;
+    fprintf(t->errf,
+            "%s: %s.dlm line %d: the bounded while loop's condition still held after its last iteration, so its "
+            "result would be truncated; raise the bound after 'max'\n",
+            t->prog, t->m->name, t->loop_line);
+    return 1;
 }
 
 static void backward(DlrtTrainer *t, int n) {
@@ -24,9 +40,10 @@ static void backward(DlrtTrainer *t, int n) {
 
 static float evaluate(DlrtTrainer *t, int n, double *metrics) {
     const DlrtModel *m = t->m;
-    if (m->labels.evaluate)
-        return m->labels.evaluate(t->state, n, t->xb, t->yb, metrics);
-    return m->targets.evaluate(t->state, n, t->xb, t->yb, metrics);
+    float loss = m->labels.evaluate ? m->labels.evaluate(t->state, n, t->xb, t->yb, metrics)
+                                    : m->targets.evaluate(t->state, n, t->xb, t->yb, metrics);
+    dlrt_trainer_note_loop_limit(t);
+    return loss;
 }
 
 /* The next batch of ds into the model's input (through the resize when the model takes larger images) and y. */
@@ -59,6 +76,8 @@ int64_t dlrt_trainer_epoch(DlrtTrainer *t, const DlrtDataset *data, DlrtBatcher 
             batch_loss = dlrt_dist_batch(t, m, &loss, metrics); /* the gradients are the whole batch's */
         else
             loss = forward_train(t, (int)m, metrics);
+        if (t->loop_line)
+            return -1;
         if (!isfinite(loss)) {
             *bad_loss = loss;
             *bad_batch = bi;
@@ -115,6 +134,8 @@ static int fold(DlrtTrainer *t, int i, const DlrtDataset *tr, const DlrtDataset 
         float bad_loss = 0;
         int64_t bad_batch = 0;
         if (dlrt_trainer_epoch(t, tr, btr, &shuffle, &quiet, epoch, &loss_sum, &bad_loss, &bad_batch) < 0) {
+            if (dlrt_trainer_loop_limited(t))
+                return 1;
             fprintf(t->errf,
                     "%s: fold %d: the loss became %g in epoch %lld, batch %lld, with learning rate %g (try a "
                     "smaller --lr)\n",
@@ -125,6 +146,8 @@ static int fold(DlrtTrainer *t, int i, const DlrtDataset *tr, const DlrtDataset 
     double tl, vl, unused;
     dlrt_trainer_evaluate(t, tr, btr, &tl, &unused);
     dlrt_trainer_evaluate(t, va, bva, &vl, &unused);
+    if (dlrt_trainer_loop_limited(t))
+        return 1;
     t->folds[t->n_folds++] = (DlrtFold){.train_log_rmse = tl, .valid_log_rmse = vl};
     fprintf(t->out, "fold %d: train log rmse %.4f, valid log rmse %.4f\n", i + 1, tl, vl);
     fflush(t->out);

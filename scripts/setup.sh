@@ -9,7 +9,8 @@ packages=(gcc meson ninja-build flex bison pkg-config libopenblas-dev libcunit1-
           dataset-fashion-mnist clang-format clang scdoc cmake
           python3-numpy python3-torch python3-onnx   # the interop test's other side (tests/test_interop.c)
           libonnx-dev protobuf-c-compiler libprotobuf-c-dev   # dlc export: onnx.proto and protobuf-c
-          openmpi-bin libopenmpi-dev)   # dlc build --mpi: libdlrt-mpi and mpirun (tests/test_mpi.c)
+          openmpi-bin libopenmpi-dev   # dlc build --mpi: libdlrt-mpi and mpirun (tests/test_mpi.c)
+          gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi)   # check --infer's 32-bit sizes (tests/test_cli.c)
 # ONNX Runtime comes from npm (tests/test_interop.c installs it into the build tree); Debian's node and npm only
 # where there is no node at all, since a node from elsewhere brings its own npm, which Debian's npm conflicts with
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)

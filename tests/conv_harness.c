@@ -8,7 +8,9 @@
  *   forward VALUES            fills the inputs of one example (n = 1) from VALUES, a file of numbers in input
  *                             order, runs <model>_forward on FORWARD_INPUTS (default INPUTS: forward takes only the
  *                             inputs its outputs depend on) and prints each output: `output NAME SIZE v0 v1 ...`,
- *                             SIZE being <MODEL>_OUTPUT_<NAME>_SIZE.
+ *                             SIZE being <MODEL>_OUTPUT_<NAME>_SIZE; before them, forward's return value
+ *                             (`status forward_status 1 S`) and, when HAS_LOOP_LIMIT is defined (the model has a
+ *                             bounded while loop), <model>_loop_limit's (`status loop_limit 1 LINE`).
  *   train VALUES STEPS LR     fills the inputs, prints every parameter (`param 0 NAME v0 ...`), takes STEPS
  *                             training steps (<model>_train_step, n = 1), printing each step's loss (`loss STEP v`),
  *                             and prints the parameters again (`param STEPS NAME v0 ...`).
@@ -104,7 +106,11 @@ int main(int argc, char **argv) {
     CAT(MODEL, _init)(st, 42);
     int rc = 0;
     if (strcmp(argv[1], "forward") == 0) {
-        CAT(MODEL, _forward)(st, 1 FORWARD_INPUTS);
+        int status = CAT(MODEL, _forward)(st, 1 FORWARD_INPUTS);
+        printf("status forward_status 1 %d\n", status);
+#ifdef HAS_LOOP_LIMIT
+        printf("status loop_limit 1 %d\n", CAT(MODEL, _loop_limit)(st));
+#endif
 #define O(name, NAME)                                                                                                  \
     print_values("output", #name, (long long)OUTPUT_SIZE(NAME), CAT3(MODEL, _output_, name)(st),                       \
                  (long long)OUTPUT_SIZE(NAME));

@@ -145,6 +145,25 @@ static GradModel model_concat_softmax(void) {
     return (GradModel){text, fmt("F(x,X) L(y,Y,%d)", c)};
 }
 
+/* cross_entropy with the classes along an axis other than the last (PyTorch's [n, classes, d] against labels
+ * [n, d]: axis=1), and along the last axis of logits with more than two axes (one label per position). */
+static GradModel model_xent_axis(void) {
+    int c = draw(3, 5);
+    char *text = fmt("input x: f32[batch, 4]\n"
+                     "input y: i32[batch, 3]\n"
+                     "h = x |> linear(%d)\n"
+                     "by_axis = reshape(h, [batch, %d, 3])\n"
+                     "by_last = permute(by_axis, [0, 2, 1]) * 0.5 + 0.1\n"
+                     "output by_axis\n"
+                     "train {\n"
+                     "    loss = cross_entropy(by_axis, y, axis=1) + cross_entropy(by_last, y) / 2\n"
+                     "    optimizer = sgd(lr = 0.1)\n"
+                     "    batch = 5\n"
+                     "}\n",
+                     3 * c, c);
+    return (GradModel){text, fmt("F(x,X) L(y,Y,%d)", c)};
+}
+
 /* conv2d: random channels, input size, non-square kernel, stride and padding; with and without bias. The input is
  * scaled by a parameter first, so the first convolution's input gradient (with those strides and paddings) is
  * needed too. */
@@ -390,5 +409,6 @@ const GradCase gradcheck_cases[] = {
     {"gc_while_tied", "bounded while loop, tied layer, const", model_while_tied, 4, ""},
     {"gc_second_order", "library losses and a gradient inside the loss", model_losses_second_order, 3, ""},
     {"gc_batch_norm", "batch_norm over channels and features, training mode; 1x1 convolution", model_batch_norm, 4, ""},
+    {"gc_xent_axis", "cross_entropy along axis 1 and along the last of three axes", model_xent_axis, 4, ""},
 };
 const int gradcheck_ncases = (int)(sizeof gradcheck_cases / sizeof gradcheck_cases[0]);

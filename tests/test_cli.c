@@ -4,7 +4,8 @@
  *     every kind (images, CSV, synthetic data, no train section); its totals, maximum batch and FLOPs equal those of
  *     the text report of the same model, and its parameters' counts add up to its total;
  *   - with --infer, its "embedding" member's workspace equals the generated header's <NAME>_WORKSPACE_BYTES, and
- *     its code and constant bytes are positive;
+ *     its code and constant bytes are positive, and for 32-bit objects (CC='gcc -m32', arm-none-eabi-gcc on
+ *     --portable code) they are what binutils' `size -A` lists for the same C built alike;
  *   - dlc reads its options with libdlrt's scanner, the trainers' (dlrt_next_option): `--batch=8` is `--batch 8`;
  *     a flag given a value (`--json=1`), a prefix of an option (`--bat`), a missing value and an option of another
  *     command (`check --native`) are bad usage, exit 2, with the trainers' messages. */
@@ -214,6 +215,73 @@ static void test_json_infer(void) {
     CU_ASSERT(json_num(json, "constant_bytes") > 0);
 }
 
+/* Code, constant and mutable bytes of an object as binutils' `size -A` lists its sections: .text* code; .rodata*
+ * and .data.rel.ro* constant; .data* and .bss* mutable (what dlc counts by the sections' flags). */
+static bool size_sections(const char *obj, double *code, double *constant, double *mutable_data) {
+    char *log = fmt("%s/size.log", workdir);
+    char *argv[] = {"size", "-A", (char *)obj, NULL};
+    if (run(argv, log) != 0)
+        return false;
+    *code = *constant = *mutable_data = 0;
+    char *text = slurp(log), name[256];
+    double size;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (sscanf(line, "%255s %lf", name, &size) != 2)
+            continue;
+        if (strncmp(name, ".text", 5) == 0)
+            *code += size;
+        else if (strncmp(name, ".rodata", 7) == 0 || strncmp(name, ".data.rel.ro", 12) == 0)
+            *constant += size;
+        else if (strncmp(name, ".data", 5) == 0 || strncmp(name, ".bss", 4) == 0)
+            *mutable_data += size;
+    }
+    return true;
+}
+
+/* check --infer measures 32-bit objects too (microcontroller targets): with CC a 32-bit x86 compiler and the
+ * bare-metal ARM one on --portable code, its sizes are those `size` reports for the same C built alike. */
+static void test_sizes_32bit(void) {
+    static const struct {
+        const char *cc, *probe, *why;
+    } targets[] = {
+        {"gcc -m32", "gcc -m32 -x c -c /dev/null -o /dev/null", "gcc-multilib"},
+        {"arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb", "arm-none-eabi-gcc -x c -c /dev/null -o /dev/null",
+         "gcc-arm-none-eabi and libnewlib-arm-none-eabi"},
+    };
+    const char *small[] = {"softmax", "lenet"};
+    for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++) {
+        if (system(fmt("%s 2>/dev/null", targets[t].probe)) != 0) {
+            printf("\n    skipped %s: it cannot compile here (scripts/setup.sh installs %s)\n", targets[t].cc,
+                   targets[t].why);
+            continue;
+        }
+        for (size_t m = 0; m < sizeof small / sizeof small[0]; m++) {
+            char *dlm = fmt("%s/models/%s.dlm", SOURCE_ROOT, small[m]), *dir = fmt("%s/%s-%zu", workdir, small[m], t);
+            char *json, *out;
+            setenv("CC", targets[t].cc, 1);
+            int rc = DLC(&json, "check", dlm, "--infer", "--portable", "--json");
+            unsetenv("CC");
+            CU_ASSERT_EQUAL_FATAL(rc, 0);
+            CU_ASSERT_FATAL(valid_json(json));
+            mkdir_p(dir);
+            CU_ASSERT_EQUAL_FATAL(DLC(&out, "compile", dlm, "--infer", "--portable", "-o", dir), 0);
+            char *obj = fmt("%s/%s.o", dir, small[m]);
+            CU_ASSERT_EQUAL_FATAL(
+                system(fmt("%s -std=c11 -O2 -c '%s/%s.c' -o '%s'", targets[t].cc, dir, small[m], obj)), 0);
+            CU_ASSERT_FATAL(system(fmt("od -An -tx1 -j4 -N1 '%s' | grep -q 01", obj)) == 0); /* ELFCLASS32 */
+            double code, constant, mutable_data;
+            CU_ASSERT_FATAL(size_sections(obj, &code, &constant, &mutable_data));
+            CU_ASSERT(code > 0);
+            CU_ASSERT(json_num(json, "code_bytes") == code);
+            CU_ASSERT(json_num(json, "constant_bytes") == constant);
+            CU_ASSERT(json_num(json, "mutable_bytes") == mutable_data);
+            if (json_num(json, "code_bytes") != code || json_num(json, "constant_bytes") != constant)
+                printf("\n    %s, %s: dlc %.0f code, %.0f constant; size %.0f, %.0f\n", targets[t].cc, small[m],
+                       json_num(json, "code_bytes"), json_num(json, "constant_bytes"), code, constant);
+        }
+    }
+}
+
 static void test_option_syntax(void) {
     char *dlm = fmt("%s/models/mlp.dlm", SOURCE_ROOT), *a, *b;
     CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--json", "--batch=8"), 0);
@@ -224,6 +292,11 @@ static void test_option_syntax(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(a, "--json takes no value, got '1'"));
     CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--bat", "8"), 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(a, "unknown option '--bat'"));
+    CU_ASSERT_PTR_NULL(strstr(a, "did you mean")); /* two letters short of --batch: too far to be a slip */
+    CU_ASSERT_EQUAL(DLC(&a, "compile", dlm, "--dtyp", "f64"), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(a, "unknown option '--dtyp'; did you mean '--dtype'?"));
+    CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--jsno"), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(a, "unknown option '--jsno'; did you mean '--json'?"));
     CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--native"), 2);
     CU_ASSERT_EQUAL(DLC(&a, "compile", dlm, "--json"), 2);
     CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--batch"), 2);
@@ -242,6 +315,7 @@ int main(void) {
     CU_pSuite s = CU_add_suite("cli", NULL, NULL);
     CU_add_test(s, "dlc check --json agrees with the text report", test_json_report);
     CU_add_test(s, "dlc check --json --infer: the embedding sizes", test_json_infer);
+    CU_add_test(s, "dlc check --infer: 32-bit x86 and ARM objects, as size reports them", test_sizes_32bit);
     CU_add_test(s, "--x=v is --x v; values refused, exact names", test_option_syntax);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

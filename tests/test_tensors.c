@@ -6,6 +6,8 @@
  *   #! input NAME = v0 v1 ...           the values of input NAME (one example), in row-major order
  *   #! expect NAME = v0 v1 ...          what output NAME holds, exactly (within 1e-12, relative)
  *   #! expect NAME ~TOL = v0 v1 ...     within TOL (absolute): the book prints 4 to 6 digits
+ *   #! expect forward_status = S        what <model>_forward returned (0, or <MODEL>_LOOP_LIMIT: -5)
+ *   #! expect loop_limit = LINE         what <model>_loop_limit returned (models with a bounded while loop)
  * Values are read as numbers wherever they start, so the book's printed tensors paste as they are: `tensor([[0.,
  * 1.], [2., 3.]])` reads as 0 1 2 3, and True / False as 1 / 0. The runner compiles each file with `dlc compile
  * --dtype f64 --portable`, builds it with tests/conv_harness.c (its `forward` mode: one example) and compares. */
@@ -114,6 +116,9 @@ static void fail(const char *file, const char *what, const char *log) {
 }
 
 /* The inputs <model>_forward takes, in order, from the generated header: "F(X,X) F(y,Y)" and their names. */
+/* The expectations that are the harness's statuses rather than outputs of the model. */
+static bool is_status(const char *name) { return !strcmp(name, "forward_status") || !strcmp(name, "loop_limit"); }
+
 static char *forward_inputs(const char *header, const char *model, char names[][64], int *n) {
     const char *p = strstr(header, fmt(" %s_forward(void *state, int n", model));
     char *list = "";
@@ -153,7 +158,8 @@ static void run_file(const char *file) {
     }
     char names[MAX_ITEMS][64];
     int nin;
-    char *inputs = forward_inputs(slurp(fmt("%s/%s.h", dir, model)), model, names, &nin);
+    char *header = slurp(fmt("%s/%s.h", dir, model));
+    char *inputs = forward_inputs(header, model, names, &nin);
     if (!inputs) {
         fail(file, "no forward function in the header", NULL);
         return;
@@ -174,7 +180,8 @@ static void run_file(const char *file) {
         fclose(f);
     char *outputs = "";
     for (int i = 0; i < sp->nexpects; i++)
-        outputs = fmt("%s O(%s,%s)", outputs, sp->expects[i].name, upper(sp->expects[i].name));
+        if (!is_status(sp->expects[i].name))
+            outputs = fmt("%s O(%s,%s)", outputs, sp->expects[i].name, upper(sp->expects[i].name));
     char *exe = fmt("%s/run", dir), *model_uc = keep(strdup(model));
     for (char *p = model_uc; *p; p++)
         if (*p >= 'a' && *p <= 'z')
@@ -195,6 +202,7 @@ static void run_file(const char *file) {
                   fmt("-DINPUTS=%s", inputs),
                   fmt("-DOUTPUTS=%s", outputs),
                   "-DNO_TRAINING",
+                  strstr(header, "_LOOP_LIMIT (-5)") ? "-DHAS_LOOP_LIMIT" : "-DNO_LOOP_LIMIT",
                   SOURCE_ROOT "/tests/conv_harness.c",
                   fmt("%s/%s.c", dir, model),
                   "-o",
@@ -213,7 +221,7 @@ static void run_file(const char *file) {
     char *out = slurp(log);
     for (int i = 0; i < sp->nexpects; i++) {
         const Item *e = &sp->expects[i];
-        const char *key = fmt("output %s ", e->name), *line = strstr(out, key);
+        const char *key = fmt("%s %s ", is_status(e->name) ? "status" : "output", e->name), *line = strstr(out, key);
         double *got = keep(malloc(sizeof(double) * MAX_VALUES));
         int n = line ? parse_values(line + strlen(key), got, MAX_VALUES) - 1 : -1; /* the first is the size */
         if (n != e->n) {

@@ -302,6 +302,18 @@ static int clean_suite(void) {
 /* While training                                                                                             */
 /* ---------------------------------------------------------------------------------------------------------- */
 
+/* The trainer of model text `model`, written to NAME.dlm in the test's folder and built with dlc build, as a
+ * quoted command; NULL (after printing dlc's messages) when it does not build. */
+static char *built_here(const char *name, const char *model) {
+    char *dlm = tmp(xsprintf(&scratch, "%s.dlm", name)), *exe = tmp(xsprintf(&scratch, "%s-train", name)), *err;
+    spit(dlm, model, strlen(model));
+    if (run(xsprintf(&scratch, BUILD_CC "'%s' build '%s' -o '%s'", DLC_PATH, dlm, exe), NULL, &err) != 0) {
+        printf("\n    dlc build %s: %s\n", name, err ? err : "");
+        return NULL;
+    }
+    return xsprintf(&scratch, "'%s'", exe);
+}
+
 /* Runs cmd on a pseudo-terminal 100 columns wide and returns everything it wrote. */
 static char *run_on_terminal(const char *cmd) {
     int master;
@@ -333,16 +345,16 @@ static char *run_on_terminal(const char *cmd) {
 
 static void test_progress(void) {
     char *cmd = xsprintf(&scratch, "%s --data '%s' --epochs 2 --threads 1 --limit 1000", trainer("mlp"), data_dir);
-    /* in a pipe: one plain line per epoch */
+    /* in a pipe: one plain line per epoch (an epoch here is far shorter than the interval of plain lines) */
     char *out;
-    CU_ASSERT_EQUAL(run(cmd, &out, NULL), 0);
+    CU_ASSERT_EQUAL(run(xsprintf(&scratch, "DLRT_PROGRESS_SECONDS=100000 %s", cmd), &out, NULL), 0);
     ASSERT_HAS(out, "epoch 1/2  train_loss ");
     ASSERT_HAS(out, "epoch 2/2  train_loss ");
     ASSERT_HAS(out, "test_acc ");
     CU_ASSERT(!has(out, "\r"));
     CU_ASSERT(!has(out, "ETA"));
     /* on a terminal: a bar redrawn in place, then the same summary lines */
-    char *tty = run_on_terminal(xsprintf(&scratch, "%s --batch 10", cmd));
+    char *tty = run_on_terminal(xsprintf(&scratch, "TERM=xterm %s --batch 10", cmd));
     CU_ASSERT_PTR_NOT_NULL_FATAL(tty);
     ASSERT_HAS(tty, "\repoch 1/2 [>    ");                              /* the first batch */
     ASSERT_HAS(tty, "[==============================] 100/100  loss "); /* the last */
@@ -352,8 +364,62 @@ static void test_progress(void) {
     /* --quiet: nothing */
     CU_ASSERT_EQUAL(run(xsprintf(&scratch, "%s --quiet", cmd), &out, NULL), 0);
     CU_ASSERT_STRING_EQUAL(out, "");
-    char *quiet_tty = run_on_terminal(xsprintf(&scratch, "%s --quiet", cmd));
+    char *quiet_tty = run_on_terminal(xsprintf(&scratch, "TERM=xterm %s --quiet", cmd));
     CU_ASSERT(quiet_tty && !has(quiet_tty, "epoch"));
+}
+
+/* Where the output is a log (a pipe, TERM=dumb, mpirun, which hands ranks a terminal), no cursor control: plain
+ * lines, one every DLRT_PROGRESS_SECONDS within an epoch (0 here: after every batch but the last, so nothing
+ * depends on timing). */
+static void test_progress_log(void) {
+    char *cmd =
+        xsprintf(&scratch, "DLRT_PROGRESS_SECONDS=0 %s --data '%s' --epochs 2 --threads 1 --limit 1000 --batch 100",
+                 trainer("mlp"), data_dir);
+    static const char *const how[] = {"TERM=dumb", "TERM=xterm OMPI_COMM_WORLD_SIZE=1", "TERM=xterm PMI_SIZE=1"};
+    for (size_t i = 0; i < sizeof how / sizeof how[0]; i++) {
+        char *tty = run_on_terminal(xsprintf(&scratch, "%s %s", how[i], cmd));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(tty);
+        CU_ASSERT(!has(tty, "\r\033") && !has(tty, "\033[") && !has(tty, "\repoch"));
+        ASSERT_HAS(tty, "epoch 1/2 batch 1/10  loss ");
+        ASSERT_HAS(tty, "epoch 2/2 batch 9/10  loss ");
+        CU_ASSERT(!has(tty, "batch 10/10")); /* the summary line stands for the last batch */
+        ASSERT_HAS(tty, "epoch 2/2  train_loss ");
+    }
+    /* stdout to a file, stderr too */
+    char *log = tmp("progress.log");
+    CU_ASSERT_EQUAL(system(xsprintf(&scratch, "TERM=xterm %s >'%s' 2>&1", cmd, log)), 0);
+    char *text = slurp(log, NULL);
+    CU_ASSERT(!has(text, "\r") && !has(text, "\033"));
+    ASSERT_HAS(text, "epoch 1/2 batch 5/10  loss ");
+    ASSERT_HAS(text, " ex/s  ETA ");
+    ASSERT_HAS(text, "epoch 1/2  train_loss ");
+}
+
+/* A bounded while loop still true after its last iteration: the trainer stops with an error naming the loop's
+ * line instead of training on truncated results. */
+static void test_loop_limit(void) {
+    const char *model = "input x: f32[batch, 2]\n"
+                        "input y: f32[batch, 1]\n"
+                        "X = tensor([[1, 2], [3, 4]])\n"
+                        "Y = tensor([[1], [2]])\n"
+                        "h = x |> linear(1)\n"
+                        "g = h\n"
+                        "while mean(abs(g)) < 1000000 max 3 {\n"
+                        "    g = g * 2\n"
+                        "}\n"
+                        "output g\n"
+                        "train {\n"
+                        "    data      = tensors(x, y, X, Y)\n"
+                        "    loss      = mean((g - y) ** 2)\n"
+                        "    optimizer = sgd(lr = 0.001)\n"
+                        "    batch     = 2\n"
+                        "    epochs    = 2\n"
+                        "}\n";
+    char *exe = built_here("loop", model), *err;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(exe);
+    CU_ASSERT_EQUAL(run(exe, NULL, &err), 1);
+    ASSERT_HAS(err, "loop.dlm line 7: the bounded while loop's condition still held after its last iteration");
+    CU_ASSERT(!has(err, "the loss became"));
 }
 
 static void test_metrics_and_plot(void) {
@@ -721,19 +787,6 @@ static void test_kill_and_resume_batchnorm(void) {
                     tmp("bn-killed.ckpt"));
 }
 
-/* Builds `model` (the text of a .dlm) as the trainer tmp/<name>-train; returns its path as a shell word, or NULL
- * after printing why `dlc build` failed. */
-static char *build_trainer(const char *name, const char *model) {
-    char *dlm = tmp(xsprintf(&scratch, "%s.dlm", name)), *exe = tmp(xsprintf(&scratch, "%s-train", name));
-    spit(dlm, model, strlen(model));
-    char *err;
-    if (run(xsprintf(&scratch, BUILD_CC "'%s' build '%s' -o '%s'", DLC_PATH, dlm, exe), NULL, &err) != 0) {
-        fprintf(stderr, "\n  dlc build %s failed: %s\n", dlm, err);
-        return NULL;
-    }
-    return xsprintf(&scratch, "'%s'", exe);
-}
-
 /* A model with optimizer state (Adam's moments) and dropout (whose masks follow the step counter), built here. */
 static void test_kill_and_resume_adam_dropout(void) {
     const char *model = "input x: f32[batch, 1, 28, 28]\n"
@@ -749,7 +802,7 @@ static void test_kill_and_resume_adam_dropout(void) {
                         "    epochs    = 10\n"
                         "    metrics   = [accuracy(logits, y)]\n"
                         "}\n";
-    char *exe = build_trainer("adamdrop", model);
+    char *exe = built_here("adamdrop", model);
     CU_ASSERT_PTR_NOT_NULL_FATAL(exe);
     kill_and_resume(exe, xsprintf(&scratch, "--data '%s'", data_dir), 10, 3, tmp("adam-whole.ckpt"),
                     tmp("adam-killed.ckpt"));
@@ -774,7 +827,7 @@ static char *scheduled_trainer(void) {
                         "    epochs    = 10\n"
                         "    metrics   = [accuracy(logits, y)]\n"
                         "}\n";
-    return exe = build_trainer("sched", model);
+    return exe = built_here("sched", model);
 }
 
 /* The schedule is a function of the epoch and --valid's split is fixed, so a killed run with both resumes to
@@ -1222,6 +1275,8 @@ int main(void) {
         void (*fn)(void);
     } tests[] = {
         {"progress", test_progress},
+        {"progress in logs", test_progress_log},
+        {"while loop's bound", test_loop_limit},
         {"metrics and plot", test_metrics_and_plot},
         {"infinite loss", test_infinite_loss},
         {"show samples", test_show_samples},

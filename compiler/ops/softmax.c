@@ -23,23 +23,34 @@ static IrNode *build_softmax(Graph *g, Op op, int nin, IrNode **in, const OpArgs
 
 IrNode *b_softmax(Graph *g, Op op, IrNode *x, Loc loc) { return op_build(g, op, 1, &x, NULL, loc); }
 
-/* Logits f32[n, classes] and labels i32[n], as cross_entropy and accuracy take them. */
+/* Logits f32[..., classes] and labels i32[...], the logits' shape without its last axis (f32[n, classes] and
+ * i32[n] for a classifier; f32[n, h, w, classes] and i32[n, h, w] for one label per pixel), as cross_entropy and
+ * accuracy take them. */
 static bool logits_labels(const IrNode *logits, const IrNode *labels) {
-    return logits->shape.rank == 2 && logits->dtype == DT_F32 && labels->shape.rank == 1 && labels->dtype == DT_I32 &&
-           logits->shape.d[0] == labels->shape.d[0] && logits->shape.batched == labels->shape.batched;
+    const Shape *x = &logits->shape, *y = &labels->shape;
+    if (x->rank < 2 || logits->dtype != DT_F32 || y->rank != x->rank - 1 || labels->dtype != DT_I32 ||
+        x->batched != y->batched)
+        return false;
+    for (int i = 0; i < y->rank; i++)
+        if (x->d[i] != y->d[i])
+            return false;
+    return true;
 }
 
-/* xent and argmax_eq: one value per example. */
+/* xent and argmax_eq: one value per row of logits (per label). */
 static IrNode *build_per_example(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc) {
     (void)nin;
     IrNode *logits = in[0], *labels = in[1];
-    if (!logits_labels(logits, labels)) {
-        error_at(loc, "%s expects logits f32[n, classes] and labels i32[n], got %s and %s",
+    /* accuracy counts examples: one label each */
+    if (!logits_labels(logits, labels) || (op == OP_ARGMAX_EQ && logits->shape.rank != 2)) {
+        error_at(loc,
+                 "%s expects logits f32[n, classes] and labels i32[n], got %s and %s (or logits f32[n, ..., classes] "
+                 "and labels i32[n, ...]: the logits' shape without the class axis)",
                  op == OP_XENT ? "cross_entropy" : "accuracy", type_str(g->ctx, logits->dtype, &logits->shape),
                  type_str(g->ctx, labels->dtype, &labels->shape));
         return NULL;
     }
-    return ir_node(g, op, DT_F32, shape_make(1, logits->shape.d, logits->shape.batched), 2, in, a->attr, loc);
+    return ir_node(g, op, DT_F32, labels->shape, 2, in, a->attr, loc);
 }
 
 /* Per-example softmax cross-entropy of logits [n, k] against integer labels [n]. */
@@ -57,8 +68,7 @@ IrNode *b_argmax_eq(Graph *g, IrNode *logits, IrNode *labels, Loc loc) {
 static IrNode *build_xent_grad(Graph *g, Op op, int nin, IrNode **in, const OpArgs *a, Loc loc) {
     (void)nin;
     const Shape *dy = &in[2]->shape;
-    if (!logits_labels(in[0], in[1]) || in[2]->dtype != DT_F32 || dy->rank != 1 || dy->d[0] != in[0]->shape.d[0] ||
-        dy->batched != in[0]->shape.batched) {
+    if (!logits_labels(in[0], in[1]) || in[2]->dtype != DT_F32 || !shape_eq(dy, &in[1]->shape)) {
         error_at(loc, "xent_grad: logits %s, labels %s and dy %s do not fit",
                  type_str(g->ctx, in[0]->dtype, &in[0]->shape), type_str(g->ctx, in[1]->dtype, &in[1]->shape),
                  type_str(g->ctx, in[2]->dtype, dy));
@@ -132,11 +142,12 @@ static void emit_softmax(Emit *e, IrNode *n) {
     fprintf(o, "    }\n");
 }
 
-/* xent, xent_grad and argmax_eq: a loop over the examples' rows of logits, each with its label */
+/* xent, xent_grad and argmax_eq: a loop over the rows of logits (their last axis), each with its label */
 static void emit_per_example(Emit *e, IrNode *n) {
     FILE *o = e->o;
-    int64_t k = n->in[0]->shape.d[1];
-    fprintf(o, "    for (int64_t r = 0; r < n; r++) {\n");
+    const Shape *x = &n->in[0]->shape;
+    int64_t k = x->d[x->rank - 1];
+    fprintf(o, "    for (int64_t r = 0; r < %s; r++) {\n", emit_rows(e, x));
     fprintf(o, "        const %s *xr = %s + r * %" PRId64 ";\n", e->real, emit_ptr(e, n->in[0]), k);
     fprintf(o, "        int32_t label = %s[r];\n", emit_ptr(e, n->in[1]));
     if (n->op == OP_ARGMAX_EQ) {

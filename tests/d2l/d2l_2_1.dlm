@@ -17,6 +17,19 @@ output zs = zeros([2, 3, 4])
 #! expect zs = 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
 output os = ones([2, 3, 4])
 #! expect os = 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1
+# torch.randn(3, 4): standard normal numbers drawn from the model's generator when it is initialised. The book's
+# printed values are random, so the relations are checked: the shape, a fresh draw per call, and the mean and
+# standard deviation of 10,000 numbers (each within 0.05 of 0 and 1: five standard errors and more)
+R = randn(3, 4)
+output randn_shape = tensor(R.shape)
+#! expect randn_shape = 3 4
+output randn_fresh = sum(abs(R - randn(3, 4))) > 0
+#! expect randn_fresh = True
+Z = randn(100, 100)
+output randn_mean = mean(Z)
+#! expect randn_mean ~0.05 = 0
+output randn_std = sqrt(mean((Z - mean(Z)) ** 2))
+#! expect randn_std ~0.05 = 1
 
 # 2.1.2: X[-1], X[1:3]; X[1, 2] = 17; X[:2, :] = 12
 output last = X[-1]

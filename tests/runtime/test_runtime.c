@@ -886,7 +886,11 @@ static void test_args(void) {
         const char *argv[4];
         const char *says;
     } bad[] = {
-        {2, {"t", "--frobnicate"}, "unknown option '--frobnicate'"},
+        {2, {"t", "--frobnicate"}, "unknown option '--frobnicate' (see --help)"}, /* nothing near: no guess */
+        {3, {"t", "--epoch", "3"}, "unknown option '--epoch'; did you mean '--epochs'?"},
+        {2, {"t", "--epcohs=3"}, "unknown option '--epcohs'; did you mean '--epochs'?"},
+        {2, {"t", "-quiet"}, "unknown option '-quiet'; did you mean '--quiet'?"},
+        {2, {"t", "--metric"}, "did you mean '--metrics'?"},
         {2, {"t", "--epochs"}, "--epochs needs a value"},
         {3, {"t", "--epochs", "ten"}, "--epochs expects a non-negative integer, got 'ten'"},
         {3, {"t", "--batch", "0"}, "got '0'"},

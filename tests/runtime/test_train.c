@@ -481,6 +481,7 @@ static void test_usage(void) {
         {"--batch 17", "--batch 17 is outside 1..16"},
         {"--lr -1", "--lr expects a positive number"},
         {"--frobnicate", "unknown option '--frobnicate'"},
+        {"--epoch 3", "unknown option '--epoch'; did you mean '--epochs'?"},
         {"--seed", "--seed needs a value"},
         {"stray", "unexpected argument 'stray'"},
         {"--load x --resume y", "--load x and --resume y conflict"},
