@@ -864,9 +864,10 @@ typedef struct Imported {
  * diagnostics, each message starting with `source`, where a malformed file breaks, or every node, attribute and
  * shape it cannot express; else fills *out (in ctx's arena). Nothing is written. */
 bool import_onnx(Ctx *ctx, const uint8_t *bytes, size_t len, const char *source, const char *model_name, Imported *out);
-/* Elaborates the imported text and checks it declares the tensors and outputs import_onnx computed; dies (a bug of
- * the importer) when not. */
-void import_check(const Imported *im, const char *model_name);
+/* Elaborates the imported text under the budget of `parent` and checks it declares the tensors and outputs
+ * import_onnx computed. False, after the elaborator's messages, when dlc's limits refuse the model; dies (a bug of
+ * the importer) when it declares something else. */
+bool import_check(const Ctx *parent, const Imported *im, const char *model_name);
 
 /* ---- ir.c: dump and verifier ---- */
 

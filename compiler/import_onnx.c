@@ -1935,6 +1935,8 @@ bool import_onnx(Ctx *ctx, const uint8_t *bytes, size_t len, const char *source,
             v->uses++;
         }
     }
+    if (!im.errors && im.outputs.n == 0)
+        report(&im, "the graph has no output computed from its input (%zu graph outputs)", g->n_output);
     if (im.errors)
         goto done;
     for (int i = 0; i < im.steps.n; i++)
@@ -1961,17 +1963,23 @@ done:
     return ok;
 }
 
-/* Elaborates the text (inference, batch 1) and checks what it declares against the tensors and the shapes the
- * conversion computed: a difference is a bug of this file (die), never the user's. */
-void import_check(const Imported *im, const char *model_name) {
+/* Elaborates the text (inference, batch 1) under the caller's memory budget and checks what it declares against
+ * the tensors and the shapes the conversion computed. A model that dlc's limits refuse (too many nodes to fuse,
+ * say) is reported, with those errors, as false; a model that elaborates but declares something else is a bug of
+ * this file (die), never the user's. */
+bool import_check(const Ctx *parent, const Imported *im, const char *model_name) {
     Ctx ctx;
     ctx_init(&ctx, stderr);
+    ctx.budget = parent->budget;
+    ctx.over_budget = parent->over_budget;
     Source *src = source_from_string(&ctx, xsprintf(&ctx, "%s.dlm", model_name), im->dlm);
     Program *prog = parse_program(src);
     ElabOptions eo = {.batch = 1};
     Graph *g = ctx.diag.errors ? NULL : elaborate(prog, model_name, &eo);
-    if (!g || ctx.diag.errors)
-        die("dlc import wrote a model that does not elaborate:\n%s", im->dlm);
+    if (!g || ctx.diag.errors) {
+        ctx_free(&ctx);
+        return false;
+    }
     if (g->params.n != im->ntensors)
         die("dlc import wrote %d parameters and %d tensors", g->params.n, im->ntensors);
     for (int i = 0; i < im->ntensors; i++) {
@@ -1995,4 +2003,5 @@ void import_check(const Imported *im, const char *model_name) {
                 shape_str(&ctx, &im->outputs[i]), shape_str(&ctx, &s));
     }
     ctx_free(&ctx);
+    return true;
 }

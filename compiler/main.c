@@ -936,7 +936,11 @@ static int cmd_import(Ctx *ctx, int argc, char **argv) {
     Imported im;
     if (!import_onnx(ctx, (const uint8_t *)bytes, len, file, name, &im))
         return finish(ctx, 1);
-    import_check(&im, name);
+    if (!import_check(ctx, &im, name)) {
+        fprintf(stderr, "%s: %s converts to a model that dlc cannot compile (above); nothing written\n", prog_name,
+                file);
+        return 1;
+    }
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "%s: cannot create the output directory '%s': %s\n", prog_name, dir, strerror(errno));
         return 1;
