@@ -41,6 +41,33 @@ static inline float expv(float x) {
     return p * s1 * s2;
 }
 
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define DENSENET_X86 1
+#include <stdlib.h>
+#ifdef __clang__
+#define DENSENET_AVX512 __attribute__((target("arch=x86-64-v4")))
+#else
+#define DENSENET_AVX512 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+#endif
+#define DENSENET_AVX2 __attribute__((target("arch=x86-64-v3")))
+static int densenet_isa(void) {
+    static int chosen = -1; /* the same answer for the whole process, asked for once */
+    int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
+    if (isa >= 0)
+        return isa;
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+               __builtin_cpu_supports("bmi2");
+    int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512cd");
+    const char *want = getenv("DLRT_ISA");
+    isa = want && strcmp(want, "portable") == 0 ? 0 : want && strcmp(want, "avx2") == 0 ? avx2 : avx512 ? 2 : avx2;
+    __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
+    return isa;
+}
+#endif
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const densenet_real *a, int lda, const densenet_real *b, int ldb, densenet_real *c, int ldc, int accumulate) {
     if (m == 1) {
@@ -52,7 +79,8 @@ static void gemm(int ta, int tb, int m, int n, int k, const densenet_real *a, in
 
 /* conv2d, densenet.dlm line 34: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-static void conv2d_fwd_direct_0(const densenet_real *restrict x, const densenet_real *restrict w, densenet_real *restrict y, int64_t n) {
+#if DENSENET_X86
+DENSENET_AVX512 static void conv2d_fwd_direct_0_avx512(const densenet_real *restrict x, const densenet_real *restrict w, densenet_real *restrict y, int64_t n) {
     DENSENET_PARALLEL_FOR
     for (int64_t b = 0; b < n; b++) {
         densenet_real xp[1][101][101];
@@ -125,6 +153,170 @@ static void conv2d_fwd_direct_0(const densenet_real *restrict x, const densenet_
             }
         }
     }
+}
+DENSENET_AVX2 static void conv2d_fwd_direct_0_avx2(const densenet_real *restrict x, const densenet_real *restrict w, densenet_real *restrict y, int64_t n) {
+    DENSENET_PARALLEL_FOR
+    for (int64_t b = 0; b < n; b++) {
+        densenet_real xp[1][101][101];
+        memset(xp, 0, sizeof(xp));
+        for (int c = 0; c < 1; c++)
+            for (int h = 0; h < 96; h++)
+                memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(densenet_real));
+        for (int64_t k = 0; k < 60; k += 6)
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    densenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const densenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const densenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                densenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
+                                for (int q = 0; q < 16; q++) {
+                                    densenet_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                    a4[q] += w4 * v;
+                                    a5[q] += w5 * v;
+                                }
+                            }
+                    densenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                        out[9216 + q] = a4[q];
+                        out[11520 + q] = a5[q];
+                    }
+                }
+            }
+        {
+            const int64_t k = 60;
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    densenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const densenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const densenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                densenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
+                                for (int q = 0; q < 16; q++) {
+                                    densenet_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                }
+                            }
+                    densenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
+static void conv2d_fwd_direct_0_portable(const densenet_real *restrict x, const densenet_real *restrict w, densenet_real *restrict y, int64_t n) {
+    DENSENET_PARALLEL_FOR
+    for (int64_t b = 0; b < n; b++) {
+        densenet_real xp[1][101][101];
+        memset(xp, 0, sizeof(xp));
+        for (int c = 0; c < 1; c++)
+            for (int h = 0; h < 96; h++)
+                memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(densenet_real));
+        for (int64_t k = 0; k < 60; k += 6)
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    densenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const densenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const densenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                densenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
+                                for (int q = 0; q < 16; q++) {
+                                    densenet_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                    a4[q] += w4 * v;
+                                    a5[q] += w5 * v;
+                                }
+                            }
+                    densenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                        out[9216 + q] = a4[q];
+                        out[11520 + q] = a5[q];
+                    }
+                }
+            }
+        {
+            const int64_t k = 60;
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    densenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const densenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const densenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                densenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
+                                for (int q = 0; q < 16; q++) {
+                                    densenet_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                }
+                            }
+                    densenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                    }
+                }
+            }
+        }
+    }
+}
+static void conv2d_fwd_direct_0(const densenet_real *restrict x, const densenet_real *restrict w, densenet_real *restrict y, int64_t n) {
+#if DENSENET_X86
+    switch (densenet_isa()) {
+    case 2:
+        conv2d_fwd_direct_0_avx512(x, w, y, n);
+        return;
+    case 1:
+        conv2d_fwd_direct_0_avx2(x, w, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    conv2d_fwd_direct_0_portable(x, w, y, n);
 }
 
 /* avg_pool forward, densenet.dlm line 26: 2x2 windows that tile the planes of [n, 96, 24, 24] into 12x12. */
@@ -254,7 +446,8 @@ static void avg_pool_dx_3(const densenet_real *restrict dy, densenet_real *restr
 
 /* conv2d's weight gradient, densenet.dlm line 34: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
  * Per chunk of 1 images: zero-padded copies, then for each (k, c, r) the 7 sums over s; chunk sums to part, added in order. */
-static void conv2d_dw_direct_0(const densenet_real *restrict x, densenet_real *restrict dw, const densenet_real *restrict dy, densenet_real *restrict part, int64_t n) {
+#if DENSENET_X86
+DENSENET_AVX512 static void conv2d_dw_direct_0_avx512(const densenet_real *restrict x, densenet_real *restrict dw, const densenet_real *restrict dy, densenet_real *restrict part, int64_t n) {
     int64_t chunks = (n + 0) / 1;
     DENSENET_PARALLEL_FOR
     for (int64_t chunk = 0; chunk < chunks; chunk++) {
@@ -358,6 +551,230 @@ static void conv2d_dw_direct_0(const densenet_real *restrict x, densenet_real *r
         dw[j] = (densenet_real)acc;
     }
 }
+DENSENET_AVX2 static void conv2d_dw_direct_0_avx2(const densenet_real *restrict x, densenet_real *restrict dw, const densenet_real *restrict dy, densenet_real *restrict part, int64_t n) {
+    int64_t chunks = (n + 0) / 1;
+    DENSENET_PARALLEL_FOR
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
+        densenet_real xp[1][1][101][101];
+        densenet_real gp[1][64][48][48];
+        for (int64_t i = 0; i < count; i++) {
+            memset(xp[i], 0, sizeof(xp[i]));
+            for (int c = 0; c < 1; c++)
+                for (int h = 0; h < 96; h++)
+                    memcpy(&xp[i][c][h + 3][3], x + ((b0 + i) * 1 + c) * 9216 + h * 96, 96 * sizeof(densenet_real));
+            for (int k = 0; k < 64; k++)
+                for (int p = 0; p < 48; p++)
+                    memcpy(gp[i][k][p], dy + (((b0 + i) * 64 + k) * 48 + p) * 48, 48 * sizeof(densenet_real));
+        }
+        for (int k = 0; k < 64; k += 2)
+            for (int c = 0; c < 1; c++)
+                for (int r = 0; r < 7; r++) {
+                    densenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0}, a0_5[16] = {0}, a0_6[16] = {0};
+                    densenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0}, a1_5[16] = {0}, a1_6[16] = {0};
+                    for (int64_t i = 0; i < count; i++)
+                        for (int p = 0; p < 48; p++)
+                            for (int q0 = 0; q0 < 48; q0 += 16) {
+                                const densenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p * 2 + r][q0 * 2];
+                                for (int q = 0; q < 16; q++) {
+                                    densenet_real g0 = gq[0 + q];
+                                    densenet_real g1 = gq[2304 + q];
+                                    densenet_real v0 = src[q * 2];
+                                    a0_0[q] += g0 * v0;
+                                    a1_0[q] += g1 * v0;
+                                    densenet_real v1 = src[q * 2 + 1];
+                                    a0_1[q] += g0 * v1;
+                                    a1_1[q] += g1 * v1;
+                                    densenet_real v2 = src[q * 2 + 2];
+                                    a0_2[q] += g0 * v2;
+                                    a1_2[q] += g1 * v2;
+                                    densenet_real v3 = src[q * 2 + 3];
+                                    a0_3[q] += g0 * v3;
+                                    a1_3[q] += g1 * v3;
+                                    densenet_real v4 = src[q * 2 + 4];
+                                    a0_4[q] += g0 * v4;
+                                    a1_4[q] += g1 * v4;
+                                    densenet_real v5 = src[q * 2 + 5];
+                                    a0_5[q] += g0 * v5;
+                                    a1_5[q] += g1 * v5;
+                                    densenet_real v6 = src[q * 2 + 6];
+                                    a0_6[q] += g0 * v6;
+                                    a1_6[q] += g1 * v6;
+                                }
+                            }
+                    densenet_real *sum0 = part + chunk * 3136 + (((k + 0) * 1 + c) * 7 + r) * 7;
+                    sum0[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[0] += a0_0[q];
+                    sum0[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[1] += a0_1[q];
+                    sum0[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[2] += a0_2[q];
+                    sum0[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[3] += a0_3[q];
+                    sum0[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[4] += a0_4[q];
+                    sum0[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[5] += a0_5[q];
+                    sum0[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[6] += a0_6[q];
+                    densenet_real *sum1 = part + chunk * 3136 + (((k + 1) * 1 + c) * 7 + r) * 7;
+                    sum1[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[0] += a1_0[q];
+                    sum1[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[1] += a1_1[q];
+                    sum1[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[2] += a1_2[q];
+                    sum1[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[3] += a1_3[q];
+                    sum1[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[4] += a1_4[q];
+                    sum1[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[5] += a1_5[q];
+                    sum1[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[6] += a1_6[q];
+                }
+    }
+    for (int64_t j = 0; j < 3136; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 3136 + j];
+        dw[j] = (densenet_real)acc;
+    }
+}
+#endif
+static void conv2d_dw_direct_0_portable(const densenet_real *restrict x, densenet_real *restrict dw, const densenet_real *restrict dy, densenet_real *restrict part, int64_t n) {
+    int64_t chunks = (n + 0) / 1;
+    DENSENET_PARALLEL_FOR
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
+        densenet_real xp[1][1][101][101];
+        densenet_real gp[1][64][48][48];
+        for (int64_t i = 0; i < count; i++) {
+            memset(xp[i], 0, sizeof(xp[i]));
+            for (int c = 0; c < 1; c++)
+                for (int h = 0; h < 96; h++)
+                    memcpy(&xp[i][c][h + 3][3], x + ((b0 + i) * 1 + c) * 9216 + h * 96, 96 * sizeof(densenet_real));
+            for (int k = 0; k < 64; k++)
+                for (int p = 0; p < 48; p++)
+                    memcpy(gp[i][k][p], dy + (((b0 + i) * 64 + k) * 48 + p) * 48, 48 * sizeof(densenet_real));
+        }
+        for (int k = 0; k < 64; k += 2)
+            for (int c = 0; c < 1; c++)
+                for (int r = 0; r < 7; r++) {
+                    densenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0}, a0_5[16] = {0}, a0_6[16] = {0};
+                    densenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0}, a1_5[16] = {0}, a1_6[16] = {0};
+                    for (int64_t i = 0; i < count; i++)
+                        for (int p = 0; p < 48; p++)
+                            for (int q0 = 0; q0 < 48; q0 += 16) {
+                                const densenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p * 2 + r][q0 * 2];
+                                for (int q = 0; q < 16; q++) {
+                                    densenet_real g0 = gq[0 + q];
+                                    densenet_real g1 = gq[2304 + q];
+                                    densenet_real v0 = src[q * 2];
+                                    a0_0[q] += g0 * v0;
+                                    a1_0[q] += g1 * v0;
+                                    densenet_real v1 = src[q * 2 + 1];
+                                    a0_1[q] += g0 * v1;
+                                    a1_1[q] += g1 * v1;
+                                    densenet_real v2 = src[q * 2 + 2];
+                                    a0_2[q] += g0 * v2;
+                                    a1_2[q] += g1 * v2;
+                                    densenet_real v3 = src[q * 2 + 3];
+                                    a0_3[q] += g0 * v3;
+                                    a1_3[q] += g1 * v3;
+                                    densenet_real v4 = src[q * 2 + 4];
+                                    a0_4[q] += g0 * v4;
+                                    a1_4[q] += g1 * v4;
+                                    densenet_real v5 = src[q * 2 + 5];
+                                    a0_5[q] += g0 * v5;
+                                    a1_5[q] += g1 * v5;
+                                    densenet_real v6 = src[q * 2 + 6];
+                                    a0_6[q] += g0 * v6;
+                                    a1_6[q] += g1 * v6;
+                                }
+                            }
+                    densenet_real *sum0 = part + chunk * 3136 + (((k + 0) * 1 + c) * 7 + r) * 7;
+                    sum0[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[0] += a0_0[q];
+                    sum0[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[1] += a0_1[q];
+                    sum0[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[2] += a0_2[q];
+                    sum0[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[3] += a0_3[q];
+                    sum0[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[4] += a0_4[q];
+                    sum0[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[5] += a0_5[q];
+                    sum0[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[6] += a0_6[q];
+                    densenet_real *sum1 = part + chunk * 3136 + (((k + 1) * 1 + c) * 7 + r) * 7;
+                    sum1[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[0] += a1_0[q];
+                    sum1[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[1] += a1_1[q];
+                    sum1[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[2] += a1_2[q];
+                    sum1[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[3] += a1_3[q];
+                    sum1[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[4] += a1_4[q];
+                    sum1[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[5] += a1_5[q];
+                    sum1[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[6] += a1_6[q];
+                }
+    }
+    for (int64_t j = 0; j < 3136; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 3136 + j];
+        dw[j] = (densenet_real)acc;
+    }
+}
+static void conv2d_dw_direct_0(const densenet_real *restrict x, densenet_real *restrict dw, const densenet_real *restrict dy, densenet_real *restrict part, int64_t n) {
+#if DENSENET_X86
+    switch (densenet_isa()) {
+    case 2:
+        conv2d_dw_direct_0_avx512(x, dw, dy, part, n);
+        return;
+    case 1:
+        conv2d_dw_direct_0_avx2(x, dw, dy, part, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    conv2d_dw_direct_0_portable(x, dw, dy, part, n);
+}
 
 /* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
  * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window
@@ -401,13 +818,26 @@ static void im2col(const densenet_real *x, densenet_real *col, int64_t b0, int64
     }
 }
 
+/* Between a chunk of g images' [g, K, PQ] (y or dy as they lie) and the [K, g * PQ] of the chunk's
+ * one matrix product: into the images' layout when to_images, else out of it. */
+static void chunk_move(const densenet_real *from, densenet_real *to, int64_t K, int64_t g, int64_t PQ, int to_images) {
+    DENSENET_PARALLEL_FOR
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t i = 0; i < g; i++) {
+            int64_t img = (i * K + k) * PQ, buf = (k * g + i) * PQ;
+            memcpy(to + (to_images ? img : buf), from + (to_images ? buf : img), sizeof(densenet_real) * (size_t)PQ);
+        }
+}
+
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
 static void conv2d_fwd(const densenet_real *x, const densenet_real *w, densenet_real *y, densenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    densenet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, (int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);
+        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
+        if (g > 1)
+            chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);
     }
 }
 
@@ -439,21 +869,25 @@ static void col2im(const densenet_real *col, densenet_real *dx, int64_t b0, int6
     }
 }
 static void conv2d_dx(densenet_real *dx, const densenet_real *w, const densenet_real *dy, densenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    densenet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
-        for (int64_t i = 0; i < g; i++)
-            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);
+        if (g > 1)
+            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
+        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
         col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
 static void conv2d_dw(const densenet_real *x, densenet_real *dw, const densenet_real *dy, densenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    densenet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);
+        if (g > 1)
+            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
+        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
     }
 }
 
@@ -1774,7 +2208,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 18874624)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 37748992)), (densenet_real *)(ar + 47186176), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 18874624)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 37748992)), (densenet_real *)(ar + 47186176), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -1813,7 +2247,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 56623104)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 9437184), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 56623104)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 9437184), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -1852,7 +2286,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 512)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 37749248)), (densenet_real *)(ar + 47186432), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 512)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 37749248)), (densenet_real *)(ar + 47186432), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -1891,7 +2325,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 56623104)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 103809024), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 56623104)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 103809024), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -1967,7 +2401,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 384)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 7078272)), (densenet_real *)(ar + 9437568), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 384)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 7078272)), (densenet_real *)(ar + 9437568), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -2006,7 +2440,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 11796480)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 21233664), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 11796480)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 21233664), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -2045,7 +2479,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 640)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 25952256)), (densenet_real *)(ar + 11797120), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 640)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 25952256)), (densenet_real *)(ar + 28311552), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -2084,7 +2518,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 14156544)), (densenet_real *)(ar + 16515840), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 14156544)), (densenet_real *)(ar + 16515840), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -2160,7 +2594,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 2064832)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 4129216)), (densenet_real *)(ar + 4719040), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 2064832)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 4129216)), (densenet_real *)(ar + 4719040), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -2199,7 +2633,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 5308416)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 589824), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 5308416)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 7962624), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -2238,7 +2672,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 704)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 3244736)), (densenet_real *)(ar + 3834560), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 704)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 3244736)), (densenet_real *)(ar + 8552448), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -2277,7 +2711,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 4423680)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 8257536), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 4423680)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 8257536), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -2353,7 +2787,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 512)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 553472)), (densenet_real *)(ar + 700928), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 512)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 553472)), (densenet_real *)(ar + 2764800), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -2392,7 +2826,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 847872)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 1548288), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 847872)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 1548288), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -2431,7 +2865,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 1843200)), (densenet_real *)(ar + 1990656), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 1843200)), (densenet_real *)(ar + 1990656), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -2470,7 +2904,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 896)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 996224)), (densenet_real *)(ar + 2838528), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 896)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 996224)), (densenet_real *)(ar + 2838528), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -2741,7 +3175,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 116281792)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 144593344), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 116281792)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 144593344), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -2851,7 +3285,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 295585984)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 78533568)), (densenet_real *)(ar + 87970752), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 295585984)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 78533568)), (densenet_real *)(ar + 87970752), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -2961,7 +3395,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 361646272)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 78535680)), (densenet_real *)(ar + 87972864), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 361646272)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 78535680)), (densenet_real *)(ar + 87972864), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -3071,7 +3505,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 493766848)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 78538304)), (densenet_real *)(ar + 87975488), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 493766848)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 78538304)), (densenet_real *)(ar + 87975488), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -3293,7 +3727,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 135156160)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 92699072)), (densenet_real *)(ar + 95058368), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 135156160)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 92699072)), (densenet_real *)(ar + 142234048), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3403,7 +3837,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 333334720)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 78543488)), (densenet_real *)(ar + 80902784), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 333334720)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 78543488)), (densenet_real *)(ar + 342771904), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3513,7 +3947,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 411191488)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 78546112)), (densenet_real *)(ar + 80905408), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 411191488)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 78546112)), (densenet_real *)(ar + 323897536), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3623,7 +4057,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 654198976)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 78549248)), (densenet_real *)(ar + 80908544), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 654198976)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 78549248)), (densenet_real *)(ar + 323897536), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3845,7 +4279,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 82683904)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 84748288)), (densenet_real *)(ar + 92699072), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 82683904)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 84748288)), (densenet_real *)(ar + 92699072), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -3955,7 +4389,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 326551744)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 78555264)), (densenet_real *)(ar + 79145088), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 326551744)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 78555264)), (densenet_real *)(ar + 439503040), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -4065,7 +4499,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 356927680)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 78558144)), (densenet_real *)(ar + 79147968), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 356927680)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 78558144)), (densenet_real *)(ar + 439503040), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -4175,7 +4609,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 684869824)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 78561536)), (densenet_real *)(ar + 79151360), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 684869824)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 78561536)), (densenet_real *)(ar + 688703680), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -4397,7 +4831,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 79673920)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 80226880)), (densenet_real *)(ar + 95943104), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 79673920)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 80226880)), (densenet_real *)(ar + 693127360), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4507,7 +4941,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 96643520)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 78568064)), (densenet_real *)(ar + 151671232), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 96643520)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 78568064)), (densenet_real *)(ar + 693127360), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4617,7 +5051,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 152519104)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 78571200)), (densenet_real *)(ar + 360171712), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 152519104)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 78571200)), (densenet_real *)(ar + 693127360), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4727,7 +5161,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 444922048)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 78574848)), (densenet_real *)(ar + 693127360), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 444922048)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 78574848)), (densenet_real *)(ar + 693127360), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -5082,11 +5516,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 693127360)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 694122688), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 693127360)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 694122688), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 216, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 444922048)), ((densenet_real *)(ar + 2772288)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 694122688), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 444922048)), ((densenet_real *)(ar + 2772288)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 694122688), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
     {
@@ -5212,11 +5646,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 360171712)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 443926720), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 360171712)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 693127360), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 184, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 152519104)), ((densenet_real *)(ar + 2558400)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 443926720), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 152519104)), ((densenet_real *)(ar + 2558400)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 693127360), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
     {
@@ -5342,11 +5776,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 151671232)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 152371648), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 151671232)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 693127360), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 152, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 96643520)), ((densenet_real *)(ar + 2381632)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 152371648), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 96643520)), ((densenet_real *)(ar + 2381632)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 693127360), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
     {
@@ -5472,11 +5906,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 95943104)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 151671232), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 95943104)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 693127360), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 120, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 79673920)), ((densenet_real *)(ar + 2241984)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 151671232), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 79673920)), ((densenet_real *)(ar + 2241984)), ((densenet_real *)(ar + 78706624)), (densenet_real *)(ar + 693127360), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
     {
@@ -5728,11 +6162,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 688703680)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 84748288), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 688703680)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 692537536), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 208, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 684869824)), ((densenet_real *)(ar + 1883584)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 84748288), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 684869824)), ((densenet_real *)(ar + 1883584)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 692537536), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
     {
@@ -5858,11 +6292,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 439503040)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 95943104), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 439503040)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 684869824), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 176, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 356927680)), ((densenet_real *)(ar + 1679040)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 95943104), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 356927680)), ((densenet_real *)(ar + 1679040)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 684869824), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
     {
@@ -5988,11 +6422,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 329205952)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 95353280), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 329205952)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 439503040), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 144, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 326551744)), ((densenet_real *)(ar + 1511616)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 95353280), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 326551744)), ((densenet_real *)(ar + 1511616)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 439503040), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
     {
@@ -6118,11 +6552,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 94763456)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 151671232), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 94763456)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 323897536), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 112, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 82683904)), ((densenet_real *)(ar + 1381312)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 151671232), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 82683904)), ((densenet_real *)(ar + 1381312)), ((densenet_real *)(ar + 79673408)), (densenet_real *)(ar + 323897536), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
     {
@@ -6374,11 +6808,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 668354752)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 80617856), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 668354752)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 323897536), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 192, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 654198976)), ((densenet_real *)(ar + 1056512)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 80617856), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 654198976)), ((densenet_real *)(ar + 1056512)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 323897536), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
     {
@@ -6504,11 +6938,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 422987968)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 79673408), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 422987968)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 323897536), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 160, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 411191488)), ((densenet_real *)(ar + 870528)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 79673408), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 411191488)), ((densenet_real *)(ar + 870528)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 323897536), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
     {
@@ -6634,11 +7068,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 342771904)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 79673408), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 342771904)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 352209088), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 128, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 333334720)), ((densenet_real *)(ar + 721664)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 79673408), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 333334720)), ((densenet_real *)(ar + 721664)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 352209088), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
     {
@@ -6764,11 +7198,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 323897536)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 80617856), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 323897536)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 92699072), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 96, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 135156160)), ((densenet_real *)(ar + 609920)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 80617856), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 135156160)), ((densenet_real *)(ar + 609920)), ((densenet_real *)(ar + 82683456)), (densenet_real *)(ar + 92699072), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
     {
@@ -7020,11 +7454,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 540952768)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 85619776), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 540952768)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 85619776), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 160, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 493766848)), ((densenet_real *)(ar + 349056)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 85619776), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 493766848)), ((densenet_real *)(ar + 349056)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 85619776), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
     {
@@ -7150,11 +7584,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 399395008)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 82683456), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 399395008)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 85619776), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 128, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 361646272)), ((densenet_real *)(ar + 200192)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 82683456), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 361646272)), ((densenet_real *)(ar + 200192)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 85619776), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
     {
@@ -7280,11 +7714,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 323897536)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 80617856), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 323897536)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 85619776), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 96, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 295585984)), ((densenet_real *)(ar + 88448)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 80617856), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 295585984)), ((densenet_real *)(ar + 88448)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 85619776), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
     {
@@ -7410,11 +7844,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 248400064)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 80617856), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 248400064)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 82683456), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 64, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 116281792)), ((densenet_real *)(ar + 13824)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 80617856), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 116281792)), ((densenet_real *)(ar + 13824)), ((densenet_real *)(ar + 135156160)), (densenet_real *)(ar + 82683456), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
     {
@@ -8606,7 +9040,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 18874624)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 37748992)), (densenet_real *)(ar + 47186176), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 18874624)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 37748992)), (densenet_real *)(ar + 47186176), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -8645,7 +9079,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 56623104)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 9437184), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 56623104)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 9437184), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -8684,7 +9118,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 512)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 37749248)), (densenet_real *)(ar + 47186432), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 512)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 37749248)), (densenet_real *)(ar + 47186432), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -8723,7 +9157,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 56623104)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 103809024), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 56623104)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 103809024), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -8799,7 +9233,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 384)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 7078272)), (densenet_real *)(ar + 9437568), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 384)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 7078272)), (densenet_real *)(ar + 9437568), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -8838,7 +9272,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 11796480)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 21233664), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 11796480)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 21233664), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -8877,7 +9311,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 640)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 25952256)), (densenet_real *)(ar + 11797120), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 640)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 25952256)), (densenet_real *)(ar + 28311552), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -8916,7 +9350,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 14156544)), (densenet_real *)(ar + 16515840), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 14156544)), (densenet_real *)(ar + 16515840), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -8992,7 +9426,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 2064832)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 4129216)), (densenet_real *)(ar + 4719040), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 2064832)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 4129216)), (densenet_real *)(ar + 4719040), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -9031,7 +9465,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 5308416)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 589824), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 5308416)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 7962624), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -9070,7 +9504,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 704)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 3244736)), (densenet_real *)(ar + 3834560), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 704)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 3244736)), (densenet_real *)(ar + 8552448), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -9109,7 +9543,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 4423680)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 8257536), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 4423680)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 8257536), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -9185,7 +9619,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 512)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 553472)), (densenet_real *)(ar + 700928), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 512)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 553472)), (densenet_real *)(ar + 2764800), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -9224,7 +9658,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 847872)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 1548288), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 847872)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 1548288), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -9263,7 +9697,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 1843200)), (densenet_real *)(ar + 1990656), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 1843200)), (densenet_real *)(ar + 1990656), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -9302,7 +9736,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 896)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 996224)), (densenet_real *)(ar + 2838528), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 896)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 996224)), (densenet_real *)(ar + 2838528), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {

@@ -41,6 +41,33 @@ static inline float expv(float x) {
     return p * s1 * s2;
 }
 
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define RESNET18_X86 1
+#include <stdlib.h>
+#ifdef __clang__
+#define RESNET18_AVX512 __attribute__((target("arch=x86-64-v4")))
+#else
+#define RESNET18_AVX512 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+#endif
+#define RESNET18_AVX2 __attribute__((target("arch=x86-64-v3")))
+static int resnet18_isa(void) {
+    static int chosen = -1; /* the same answer for the whole process, asked for once */
+    int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
+    if (isa >= 0)
+        return isa;
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+               __builtin_cpu_supports("bmi2");
+    int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512cd");
+    const char *want = getenv("DLRT_ISA");
+    isa = want && strcmp(want, "portable") == 0 ? 0 : want && strcmp(want, "avx2") == 0 ? avx2 : avx512 ? 2 : avx2;
+    __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
+    return isa;
+}
+#endif
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const resnet18_real *a, int lda, const resnet18_real *b, int ldb, resnet18_real *c, int ldc, int accumulate) {
     if (m == 1) {
@@ -52,7 +79,8 @@ static void gemm(int ta, int tb, int m, int n, int k, const resnet18_real *a, in
 
 /* conv2d, resnet18.dlm line 41: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-static void conv2d_fwd_direct_0(const resnet18_real *restrict x, const resnet18_real *restrict w, resnet18_real *restrict y, int64_t n) {
+#if RESNET18_X86
+RESNET18_AVX512 static void conv2d_fwd_direct_0_avx512(const resnet18_real *restrict x, const resnet18_real *restrict w, resnet18_real *restrict y, int64_t n) {
     RESNET18_PARALLEL_FOR
     for (int64_t b = 0; b < n; b++) {
         resnet18_real xp[1][101][101];
@@ -126,6 +154,170 @@ static void conv2d_fwd_direct_0(const resnet18_real *restrict x, const resnet18_
         }
     }
 }
+RESNET18_AVX2 static void conv2d_fwd_direct_0_avx2(const resnet18_real *restrict x, const resnet18_real *restrict w, resnet18_real *restrict y, int64_t n) {
+    RESNET18_PARALLEL_FOR
+    for (int64_t b = 0; b < n; b++) {
+        resnet18_real xp[1][101][101];
+        memset(xp, 0, sizeof(xp));
+        for (int c = 0; c < 1; c++)
+            for (int h = 0; h < 96; h++)
+                memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(resnet18_real));
+        for (int64_t k = 0; k < 60; k += 6)
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    resnet18_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const resnet18_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const resnet18_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                resnet18_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
+                                for (int q = 0; q < 16; q++) {
+                                    resnet18_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                    a4[q] += w4 * v;
+                                    a5[q] += w5 * v;
+                                }
+                            }
+                    resnet18_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                        out[9216 + q] = a4[q];
+                        out[11520 + q] = a5[q];
+                    }
+                }
+            }
+        {
+            const int64_t k = 60;
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    resnet18_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const resnet18_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const resnet18_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                resnet18_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
+                                for (int q = 0; q < 16; q++) {
+                                    resnet18_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                }
+                            }
+                    resnet18_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
+static void conv2d_fwd_direct_0_portable(const resnet18_real *restrict x, const resnet18_real *restrict w, resnet18_real *restrict y, int64_t n) {
+    RESNET18_PARALLEL_FOR
+    for (int64_t b = 0; b < n; b++) {
+        resnet18_real xp[1][101][101];
+        memset(xp, 0, sizeof(xp));
+        for (int c = 0; c < 1; c++)
+            for (int h = 0; h < 96; h++)
+                memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(resnet18_real));
+        for (int64_t k = 0; k < 60; k += 6)
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    resnet18_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const resnet18_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const resnet18_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                resnet18_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
+                                for (int q = 0; q < 16; q++) {
+                                    resnet18_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                    a4[q] += w4 * v;
+                                    a5[q] += w5 * v;
+                                }
+                            }
+                    resnet18_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                        out[9216 + q] = a4[q];
+                        out[11520 + q] = a5[q];
+                    }
+                }
+            }
+        {
+            const int64_t k = 60;
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    resnet18_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const resnet18_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const resnet18_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                resnet18_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
+                                for (int q = 0; q < 16; q++) {
+                                    resnet18_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                }
+                            }
+                    resnet18_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                    }
+                }
+            }
+        }
+    }
+}
+static void conv2d_fwd_direct_0(const resnet18_real *restrict x, const resnet18_real *restrict w, resnet18_real *restrict y, int64_t n) {
+#if RESNET18_X86
+    switch (resnet18_isa()) {
+    case 2:
+        conv2d_fwd_direct_0_avx512(x, w, y, n);
+        return;
+    case 1:
+        conv2d_fwd_direct_0_avx2(x, w, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    conv2d_fwd_direct_0_portable(x, w, y, n);
+}
 
 /* avg_pool forward, resnet18.dlm line 48: 3x3 windows that tile the planes of [n, 512, 3, 3] into 1x1. */
 static void avg_pool_fwd_0(const resnet18_real *restrict x, resnet18_real *restrict y, int64_t n) {
@@ -164,7 +356,8 @@ static void avg_pool_dx_0(const resnet18_real *restrict dy, resnet18_real *restr
 
 /* conv2d's weight gradient, resnet18.dlm line 41: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
  * Per chunk of 1 images: zero-padded copies, then for each (k, c, r) the 7 sums over s; chunk sums to part, added in order. */
-static void conv2d_dw_direct_0(const resnet18_real *restrict x, resnet18_real *restrict dw, const resnet18_real *restrict dy, resnet18_real *restrict part, int64_t n) {
+#if RESNET18_X86
+RESNET18_AVX512 static void conv2d_dw_direct_0_avx512(const resnet18_real *restrict x, resnet18_real *restrict dw, const resnet18_real *restrict dy, resnet18_real *restrict part, int64_t n) {
     int64_t chunks = (n + 0) / 1;
     RESNET18_PARALLEL_FOR
     for (int64_t chunk = 0; chunk < chunks; chunk++) {
@@ -268,6 +461,230 @@ static void conv2d_dw_direct_0(const resnet18_real *restrict x, resnet18_real *r
         dw[j] = (resnet18_real)acc;
     }
 }
+RESNET18_AVX2 static void conv2d_dw_direct_0_avx2(const resnet18_real *restrict x, resnet18_real *restrict dw, const resnet18_real *restrict dy, resnet18_real *restrict part, int64_t n) {
+    int64_t chunks = (n + 0) / 1;
+    RESNET18_PARALLEL_FOR
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
+        resnet18_real xp[1][1][101][101];
+        resnet18_real gp[1][64][48][48];
+        for (int64_t i = 0; i < count; i++) {
+            memset(xp[i], 0, sizeof(xp[i]));
+            for (int c = 0; c < 1; c++)
+                for (int h = 0; h < 96; h++)
+                    memcpy(&xp[i][c][h + 3][3], x + ((b0 + i) * 1 + c) * 9216 + h * 96, 96 * sizeof(resnet18_real));
+            for (int k = 0; k < 64; k++)
+                for (int p = 0; p < 48; p++)
+                    memcpy(gp[i][k][p], dy + (((b0 + i) * 64 + k) * 48 + p) * 48, 48 * sizeof(resnet18_real));
+        }
+        for (int k = 0; k < 64; k += 2)
+            for (int c = 0; c < 1; c++)
+                for (int r = 0; r < 7; r++) {
+                    resnet18_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0}, a0_5[16] = {0}, a0_6[16] = {0};
+                    resnet18_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0}, a1_5[16] = {0}, a1_6[16] = {0};
+                    for (int64_t i = 0; i < count; i++)
+                        for (int p = 0; p < 48; p++)
+                            for (int q0 = 0; q0 < 48; q0 += 16) {
+                                const resnet18_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p * 2 + r][q0 * 2];
+                                for (int q = 0; q < 16; q++) {
+                                    resnet18_real g0 = gq[0 + q];
+                                    resnet18_real g1 = gq[2304 + q];
+                                    resnet18_real v0 = src[q * 2];
+                                    a0_0[q] += g0 * v0;
+                                    a1_0[q] += g1 * v0;
+                                    resnet18_real v1 = src[q * 2 + 1];
+                                    a0_1[q] += g0 * v1;
+                                    a1_1[q] += g1 * v1;
+                                    resnet18_real v2 = src[q * 2 + 2];
+                                    a0_2[q] += g0 * v2;
+                                    a1_2[q] += g1 * v2;
+                                    resnet18_real v3 = src[q * 2 + 3];
+                                    a0_3[q] += g0 * v3;
+                                    a1_3[q] += g1 * v3;
+                                    resnet18_real v4 = src[q * 2 + 4];
+                                    a0_4[q] += g0 * v4;
+                                    a1_4[q] += g1 * v4;
+                                    resnet18_real v5 = src[q * 2 + 5];
+                                    a0_5[q] += g0 * v5;
+                                    a1_5[q] += g1 * v5;
+                                    resnet18_real v6 = src[q * 2 + 6];
+                                    a0_6[q] += g0 * v6;
+                                    a1_6[q] += g1 * v6;
+                                }
+                            }
+                    resnet18_real *sum0 = part + chunk * 3136 + (((k + 0) * 1 + c) * 7 + r) * 7;
+                    sum0[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[0] += a0_0[q];
+                    sum0[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[1] += a0_1[q];
+                    sum0[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[2] += a0_2[q];
+                    sum0[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[3] += a0_3[q];
+                    sum0[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[4] += a0_4[q];
+                    sum0[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[5] += a0_5[q];
+                    sum0[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[6] += a0_6[q];
+                    resnet18_real *sum1 = part + chunk * 3136 + (((k + 1) * 1 + c) * 7 + r) * 7;
+                    sum1[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[0] += a1_0[q];
+                    sum1[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[1] += a1_1[q];
+                    sum1[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[2] += a1_2[q];
+                    sum1[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[3] += a1_3[q];
+                    sum1[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[4] += a1_4[q];
+                    sum1[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[5] += a1_5[q];
+                    sum1[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[6] += a1_6[q];
+                }
+    }
+    for (int64_t j = 0; j < 3136; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 3136 + j];
+        dw[j] = (resnet18_real)acc;
+    }
+}
+#endif
+static void conv2d_dw_direct_0_portable(const resnet18_real *restrict x, resnet18_real *restrict dw, const resnet18_real *restrict dy, resnet18_real *restrict part, int64_t n) {
+    int64_t chunks = (n + 0) / 1;
+    RESNET18_PARALLEL_FOR
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
+        resnet18_real xp[1][1][101][101];
+        resnet18_real gp[1][64][48][48];
+        for (int64_t i = 0; i < count; i++) {
+            memset(xp[i], 0, sizeof(xp[i]));
+            for (int c = 0; c < 1; c++)
+                for (int h = 0; h < 96; h++)
+                    memcpy(&xp[i][c][h + 3][3], x + ((b0 + i) * 1 + c) * 9216 + h * 96, 96 * sizeof(resnet18_real));
+            for (int k = 0; k < 64; k++)
+                for (int p = 0; p < 48; p++)
+                    memcpy(gp[i][k][p], dy + (((b0 + i) * 64 + k) * 48 + p) * 48, 48 * sizeof(resnet18_real));
+        }
+        for (int k = 0; k < 64; k += 2)
+            for (int c = 0; c < 1; c++)
+                for (int r = 0; r < 7; r++) {
+                    resnet18_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0}, a0_5[16] = {0}, a0_6[16] = {0};
+                    resnet18_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0}, a1_5[16] = {0}, a1_6[16] = {0};
+                    for (int64_t i = 0; i < count; i++)
+                        for (int p = 0; p < 48; p++)
+                            for (int q0 = 0; q0 < 48; q0 += 16) {
+                                const resnet18_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p * 2 + r][q0 * 2];
+                                for (int q = 0; q < 16; q++) {
+                                    resnet18_real g0 = gq[0 + q];
+                                    resnet18_real g1 = gq[2304 + q];
+                                    resnet18_real v0 = src[q * 2];
+                                    a0_0[q] += g0 * v0;
+                                    a1_0[q] += g1 * v0;
+                                    resnet18_real v1 = src[q * 2 + 1];
+                                    a0_1[q] += g0 * v1;
+                                    a1_1[q] += g1 * v1;
+                                    resnet18_real v2 = src[q * 2 + 2];
+                                    a0_2[q] += g0 * v2;
+                                    a1_2[q] += g1 * v2;
+                                    resnet18_real v3 = src[q * 2 + 3];
+                                    a0_3[q] += g0 * v3;
+                                    a1_3[q] += g1 * v3;
+                                    resnet18_real v4 = src[q * 2 + 4];
+                                    a0_4[q] += g0 * v4;
+                                    a1_4[q] += g1 * v4;
+                                    resnet18_real v5 = src[q * 2 + 5];
+                                    a0_5[q] += g0 * v5;
+                                    a1_5[q] += g1 * v5;
+                                    resnet18_real v6 = src[q * 2 + 6];
+                                    a0_6[q] += g0 * v6;
+                                    a1_6[q] += g1 * v6;
+                                }
+                            }
+                    resnet18_real *sum0 = part + chunk * 3136 + (((k + 0) * 1 + c) * 7 + r) * 7;
+                    sum0[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[0] += a0_0[q];
+                    sum0[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[1] += a0_1[q];
+                    sum0[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[2] += a0_2[q];
+                    sum0[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[3] += a0_3[q];
+                    sum0[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[4] += a0_4[q];
+                    sum0[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[5] += a0_5[q];
+                    sum0[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[6] += a0_6[q];
+                    resnet18_real *sum1 = part + chunk * 3136 + (((k + 1) * 1 + c) * 7 + r) * 7;
+                    sum1[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[0] += a1_0[q];
+                    sum1[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[1] += a1_1[q];
+                    sum1[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[2] += a1_2[q];
+                    sum1[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[3] += a1_3[q];
+                    sum1[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[4] += a1_4[q];
+                    sum1[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[5] += a1_5[q];
+                    sum1[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[6] += a1_6[q];
+                }
+    }
+    for (int64_t j = 0; j < 3136; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 3136 + j];
+        dw[j] = (resnet18_real)acc;
+    }
+}
+static void conv2d_dw_direct_0(const resnet18_real *restrict x, resnet18_real *restrict dw, const resnet18_real *restrict dy, resnet18_real *restrict part, int64_t n) {
+#if RESNET18_X86
+    switch (resnet18_isa()) {
+    case 2:
+        conv2d_dw_direct_0_avx512(x, dw, dy, part, n);
+        return;
+    case 1:
+        conv2d_dw_direct_0_avx2(x, dw, dy, part, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    conv2d_dw_direct_0_portable(x, dw, dy, part, n);
+}
 
 /* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
  * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window
@@ -311,13 +728,26 @@ static void im2col(const resnet18_real *x, resnet18_real *col, int64_t b0, int64
     }
 }
 
+/* Between a chunk of g images' [g, K, PQ] (y or dy as they lie) and the [K, g * PQ] of the chunk's
+ * one matrix product: into the images' layout when to_images, else out of it. */
+static void chunk_move(const resnet18_real *from, resnet18_real *to, int64_t K, int64_t g, int64_t PQ, int to_images) {
+    RESNET18_PARALLEL_FOR
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t i = 0; i < g; i++) {
+            int64_t img = (i * K + k) * PQ, buf = (k * g + i) * PQ;
+            memcpy(to + (to_images ? img : buf), from + (to_images ? buf : img), sizeof(resnet18_real) * (size_t)PQ);
+        }
+}
+
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
 static void conv2d_fwd(const resnet18_real *x, const resnet18_real *w, resnet18_real *y, resnet18_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    resnet18_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, (int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);
+        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
+        if (g > 1)
+            chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);
     }
 }
 
@@ -349,21 +779,25 @@ static void col2im(const resnet18_real *col, resnet18_real *dx, int64_t b0, int6
     }
 }
 static void conv2d_dx(resnet18_real *dx, const resnet18_real *w, const resnet18_real *dy, resnet18_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    resnet18_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
-        for (int64_t i = 0; i < g; i++)
-            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);
+        if (g > 1)
+            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
+        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
         col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
 static void conv2d_dw(const resnet18_real *x, resnet18_real *dw, const resnet18_real *dy, resnet18_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    resnet18_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);
+        if (g > 1)
+            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
+        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
     }
 }
 
@@ -1507,7 +1941,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 0)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 37748736), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 0)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 37748736), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
@@ -1528,7 +1962,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37748992)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623360), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37748992)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623360), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
@@ -1549,7 +1983,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37748992)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37748992)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
@@ -1570,7 +2004,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874624)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623360), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874624)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623360), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
@@ -1591,7 +2025,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874624)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874624)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
@@ -1612,7 +2046,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37748992)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37748992)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
@@ -1637,7 +2071,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9437696)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874880), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9437696)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874880), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
@@ -1658,7 +2092,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312064), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312064), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
@@ -1679,7 +2113,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
@@ -1700,7 +2134,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9438208), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312064), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
@@ -1725,7 +2159,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14156800), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
@@ -1746,7 +2180,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14156800), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14156800), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
@@ -1767,7 +2201,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 2359296), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9438208), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
@@ -1788,7 +2222,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 2359296), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 11797504), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
@@ -1798,7 +2232,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9438208)), (resnet18_real *)(ar + 2361344), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9438208)), (resnet18_real *)(ar + 11797504), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -1813,7 +2247,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 2361344)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4720640), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 2361344)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4720640), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
@@ -1834,7 +2268,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7079936), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7079936), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
@@ -1995,7 +2429,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 120208704)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 139083072)), (resnet18_real *)(ar + 157957440), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 120208704)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 139083072)), (resnet18_real *)(ar + 157957440), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -2102,7 +2536,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 139084096)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 157958464)), (resnet18_real *)(ar + 176832832), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 139084096)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 157958464)), (resnet18_real *)(ar + 176832832), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
@@ -2205,7 +2639,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 308951104)), (resnet18_real *)(ar + 176833856), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 308951104)), (resnet18_real *)(ar + 176833856), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -2308,7 +2742,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 346699840)), (resnet18_real *)(ar + 176834944), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 346699840)), (resnet18_real *)(ar + 176834944), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
@@ -2411,7 +2845,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 176835968)), (resnet18_real *)(ar + 186273152), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 176835968)), (resnet18_real *)(ar + 186273152), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
@@ -2518,7 +2952,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 384448576)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 393885760)), (resnet18_real *)(ar + 186275712), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 384448576)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 393885760)), (resnet18_real *)(ar + 186275712), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
@@ -2625,7 +3059,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 412760128)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 186277760), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 412760128)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 186277760), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
@@ -2728,7 +3162,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 431634496)), (resnet18_real *)(ar + 186279808), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 431634496)), (resnet18_real *)(ar + 186279808), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
@@ -2831,7 +3265,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 186281856)), (resnet18_real *)(ar + 191000448), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 186281856)), (resnet18_real *)(ar + 450508864), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
@@ -2938,7 +3372,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 455227456)), (resnet18_real *)(ar + 191004544), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 455227456)), (resnet18_real *)(ar + 459946048), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
@@ -3045,7 +3479,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 464664640)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 191008640), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 464664640)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 469383232), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
@@ -3148,7 +3582,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 474101824)), (resnet18_real *)(ar + 191012736), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 474101824)), (resnet18_real *)(ar + 478820416), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
@@ -3251,7 +3685,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 191016832)), (resnet18_real *)(ar + 193376128), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 191016832)), (resnet18_real *)(ar + 483539008), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
@@ -3358,7 +3792,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 485898304)), (resnet18_real *)(ar + 193386368), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 485898304)), (resnet18_real *)(ar + 488257600), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
@@ -3450,7 +3884,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 193394560), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 490616896), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -3465,7 +3899,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 490616896)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 193394560), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 490616896)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 492976192), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
@@ -3568,7 +4002,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 495335488)), (resnet18_real *)(ar + 193402752), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 495335488)), (resnet18_real *)(ar + 497694784), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
@@ -3906,11 +4340,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 495335488)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 193406848), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 495335488)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 504772672), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(ar + 35246080)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 193406848), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(ar + 35246080)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 504772672), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
     {
@@ -4026,11 +4460,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 193406848), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 504772672), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 490616896)), ((resnet18_real *)(ar + 25802752)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 193406848), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 490616896)), ((resnet18_real *)(ar + 25802752)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 504772672), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -4054,11 +4488,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 193406848), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_dx(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 495335488), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[512, 256, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 25278464)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 193406848), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 25278464)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 495335488), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
@@ -4154,11 +4588,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 485898304)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 193406848), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 485898304)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 495335488), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(ar + 15835136)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 193406848), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(ar + 15835136)), ((resnet18_real *)(ar + 492976192)), (resnet18_real *)(ar + 495335488), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
     {
@@ -4274,11 +4708,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 483539008)), (resnet18_real *)(ar + 191019776), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 483539008)), (resnet18_real *)(ar + 497694784), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[512, 256, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 11110400)), ((resnet18_real *)(ar + 483539008)), (resnet18_real *)(ar + 191019776), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 11110400)), ((resnet18_real *)(ar + 483539008)), (resnet18_real *)(ar + 497694784), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
@@ -4394,11 +4828,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 474101824)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 191019776), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 474101824)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 488257600), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(ar + 8748032)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 191019776), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(ar + 8748032)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 488257600), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
     {
@@ -4514,11 +4948,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 191019776), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 488257600), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 464664640)), ((resnet18_real *)(ar + 6385664)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 191019776), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 464664640)), ((resnet18_real *)(ar + 6385664)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 488257600), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
@@ -4542,11 +4976,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 191019776), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_dx(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 474101824), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[256, 128, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 6254592)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 191019776), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 6254592)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 474101824), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
@@ -4642,11 +5076,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 455227456)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 191019776), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 455227456)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 474101824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(ar + 3892224)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 191019776), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(ar + 3892224)), ((resnet18_real *)(ar + 469383232)), (resnet18_real *)(ar + 474101824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
     {
@@ -4762,11 +5196,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 450508864)), (resnet18_real *)(ar + 186283904), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 450508864)), (resnet18_real *)(ar + 478820416), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[256, 128, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 2709504)), ((resnet18_real *)(ar + 450508864)), (resnet18_real *)(ar + 186283904), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 2709504)), ((resnet18_real *)(ar + 450508864)), (resnet18_real *)(ar + 478820416), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -4882,11 +5316,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 431634496)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 186283904), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 431634496)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 459946048), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(ar + 2118144)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 186283904), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(ar + 2118144)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 459946048), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
     {
@@ -5002,11 +5436,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 186283904), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 431634496), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 412760128)), ((resnet18_real *)(ar + 1526784)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 186283904), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 412760128)), ((resnet18_real *)(ar + 1526784)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 431634496), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -5130,11 +5564,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 393885760)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 186283904), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 393885760)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 431634496), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 384448576)), ((resnet18_real *)(ar + 902656)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 186283904), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 384448576)), ((resnet18_real *)(ar + 902656)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 431634496), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
     {
@@ -5250,11 +5684,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 384448576)), (resnet18_real *)(ar + 176836992), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 384448576)), (resnet18_real *)(ar + 176836992), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[128, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 606208)), ((resnet18_real *)(ar + 384448576)), (resnet18_real *)(ar + 176836992), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 606208)), ((resnet18_real *)(ar + 384448576)), (resnet18_real *)(ar + 176836992), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
     {
@@ -5370,11 +5804,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 346699840)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 346699840)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 176836992), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(ar + 457984)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(ar + 457984)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 176836992), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
     {
@@ -5490,11 +5924,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 308951104)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 308951104)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 176836992), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(ar + 309760)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(ar + 309760)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 176836992), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
     {
@@ -5610,11 +6044,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 157958976)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 157958976)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 176836992), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 139084096)), ((resnet18_real *)(ar + 161536)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 139084096)), ((resnet18_real *)(ar + 161536)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 176836992), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
     {
@@ -5730,7 +6164,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 139083584)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 157958976)), (resnet18_real *)(ar + 176836992), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 139083584)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 157958976)), (resnet18_real *)(ar + 176836992), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -5741,7 +6175,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 120208704)), ((resnet18_real *)(ar + 13312)), ((resnet18_real *)(ar + 157958976)), (resnet18_real *)(ar + 139083584), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 120208704)), ((resnet18_real *)(ar + 13312)), ((resnet18_real *)(ar + 157958976)), (resnet18_real *)(ar + 139083584), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 64, 48, 48], resnet18.dlm line 43 */
     {
@@ -6722,7 +7156,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 0)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 37748736), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 0)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 37748736), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
@@ -6743,7 +7177,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37748992)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623360), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37748992)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623360), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
@@ -6764,7 +7198,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37748992)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37748992)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
@@ -6785,7 +7219,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874624)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623360), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874624)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623360), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
@@ -6806,7 +7240,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874624)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874624)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
@@ -6827,7 +7261,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37748992)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37748992)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
@@ -6852,7 +7286,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9437696)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874880), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9437696)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874880), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
@@ -6873,7 +7307,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312064), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312064), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
@@ -6894,7 +7328,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
@@ -6915,7 +7349,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9438208), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312064), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
@@ -6940,7 +7374,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14156800), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
@@ -6961,7 +7395,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14156800), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14156800), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
@@ -6982,7 +7416,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 2359296), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9438208), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
@@ -7003,7 +7437,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 2359296), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 11797504), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
@@ -7013,7 +7447,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9438208)), (resnet18_real *)(ar + 2361344), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 4719616)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9438208)), (resnet18_real *)(ar + 11797504), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -7028,7 +7462,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 2361344)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4720640), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 2361344)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4720640), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
@@ -7049,7 +7483,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7079936), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7079936), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
