@@ -12,6 +12,8 @@
 #   OUT          results directory              [ROOT/bench/out/<timestamp>]
 #   SKIP_TORCH=1 / SKIP_DLC=1  skip one side
 #   SKIP_GEMM=1  skip the BLAS-at-the-network's-shapes step (below)
+#   SKIP_PEAK=1  skip measuring the FP32 FMA peak (bench/fma_peak.c)
+#   PEAK_SECONDS seconds of FMA loops per thread count                  [1]
 #   GEMM_BUDGET  seconds of timed calls per recorded shape              [0.2]
 #   GEMM_PEAK    side of the square sgemm shown for context            [2048]
 #   DATA         Fashion-MNIST folder               [$FASHION_MNIST or /usr/share/datasets/fashion-mnist]
@@ -61,6 +63,20 @@ train_examples() {
 echo "# dlc bench  $(date -Is)  host=$(hostname)  cpus=$(nproc)" | tee "$OUT/env.txt"
 echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-<unset>}  results in $OUT" | tee -a "$OUT/env.txt"
 echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/env.txt"
+# the CPU, named in the table (table.py reads this line)
+echo "# cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) cores," \
+    "$(grep -o -w -E 'avx512f|avx2|fma|avx512_bf16|amx_tile' /proc/cpuinfo | sort -u | tr '\n' ' ')" | tee -a "$OUT/env.txt"
+
+# ----------------------------------------------------------------------------
+# The machine's FP32 FMA peak per thread count (bench/fma_peak.c: independent FMAs on every unit, AVX-512 or AVX2
+# chosen at run time, checked against cores x measured clock x FLOP per cycle): the table's "of peak" column.
+# ----------------------------------------------------------------------------
+if [[ ${SKIP_PEAK:-0} != 1 ]]; then
+    cc -std=gnu11 -O2 -fopenmp "$ROOT/bench/fma_peak.c" -o "$OUT/fma_peak"
+    for threads in $THREADS; do
+        "$OUT/fma_peak" "$threads" "${PEAK_SECONDS:-1}" > "$OUT/fma-peak-t$threads.json"
+    done
+fi
 
 # ----------------------------------------------------------------------------
 # PyTorch peer: one JSON line per (model, threads) into torch.jsonl.

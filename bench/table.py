@@ -12,6 +12,9 @@ Inputs (written by run.sh into RESULTS_DIR):
   gemm-<model>-t<T>.report.json the report of the trainer run that recorded
                                 them (bench/gemm_shapes.c preloaded)
   gemm-peak-t<T>.json           the plain square sgemm, for context
+  fma-peak-t<T>.json            bench/fma_peak.c: the FP32 FMA peak of T cores,
+                                for the "of FMA peak" column
+  env.txt                       its "# cpu:" line names the CPU under the table
 
 The second table compares dlc with OpenBLAS at the network's own shapes:
   sgemm GFLOP/s @shapes  sum(count * flops) / sum(count * isolated time) over
@@ -108,6 +111,23 @@ def load_peaks(results_dir):
     return sorted((p for p in peaks if p), key=lambda p: p["threads"])
 
 
+def load_fma_peaks(results_dir):
+    """{threads: FMA peak JSON} (bench/fma_peak.c)."""
+    peaks = (load_json(p) for p in glob.glob(os.path.join(results_dir, "fma-peak-t*.json")))
+    return {p["threads"]: p for p in peaks if p}
+
+
+def cpu_line(results_dir):
+    try:
+        with open(os.path.join(results_dir, "env.txt")) as f:
+            for line in f:
+                if line.startswith("# cpu:"):
+                    return line[len("# cpu:"):].strip()
+    except OSError:
+        pass
+    return None
+
+
 def fmt(x, digits=0):
     if x is None:
         return "-"
@@ -193,30 +213,42 @@ def main():
     dlc_rows = load_dlc(results_dir)
     dlc_flops = load_dlc_flops(results_dir)
     gemm_rows = load_gemm(results_dir)
+    fma_peaks = load_fma_peaks(results_dir)
     order = ["softmax", "mlp", "lenet", "alexnet", "vgg11"]
     keys = sorted(set(torch_rows) | set(dlc_rows), key=order_key(order))
 
     header = ["model", "thr", "torch train ex/s", "dlc train ex/s",
-              "dlc/torch", "dlc GFLOP/s", "torch GFLOP/s", "torch b1 lat us",
-              "torch b256 ex/s"]
+              "dlc/torch", "dlc GFLOP/s", "of FMA peak", "torch GFLOP/s",
+              "torch b1 lat us", "torch b256 ex/s"]
     table = []
     for k in keys:
         t = torch_rows.get(k, {})
         d = dlc_rows.get(k)
         tt = t.get("train_examples_per_second")
         small = tt is not None and tt < 1000
+        dlc_gf = d * dlc_flops[k[0]] / 1e9 if d and k[0] in dlc_flops else None
+        peak = fma_peaks.get(k[1])
         table.append([
             k[0], str(k[1]),
             fmt(tt, 1 if small else 0),
             fmt(d, 1 if small else 0),
             f"{d / tt:.2f}x" if d and tt else "-",
-            fmt(d * dlc_flops[k[0]] / 1e9 if d and k[0] in dlc_flops else None, 1),
+            fmt(dlc_gf, 1),
+            f"{dlc_gf / peak['fma_gflops']:.0%}" if dlc_gf and peak else "-",
             fmt(t.get("train_gflops_per_second"), 1),
             fmt(t.get("infer_latency_us"), 1),
             fmt(t.get("infer_examples_per_second"),
                 1 if small else 0),
         ])
     print_table(header, table, markdown)
+    cpu = cpu_line(results_dir)
+    if cpu:
+        print(f"CPU: {cpu}")
+    if fma_peaks:
+        print("FP32 FMA peak (bench/fma_peak.c): " + ", ".join(
+            f"{p['fma_gflops']:.1f} GFLOP/s on {t} thread(s) ({p['isa']}, {p['flop_per_cycle_per_core']:.1f} "
+            f"FLOP/cycle/core at a measured {p['clock_ghz']:.2f} GHz; 2 FMA units would give "
+            f"{p['expected_gflops']:.1f})" for t, p in sorted(fma_peaks.items())))
 
     if not gemm_rows:
         return

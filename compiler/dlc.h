@@ -509,7 +509,16 @@ void onnx_ints(OnnxNode *o, const char *name, int n, const int64_t *v);
 void onnx_float(OnnxNode *o, const char *name, double v);
 
 /* The helper functions of a generated file that an op's code calls; emit.c writes each one once, up front. */
-enum { CALLS_MAXR = 1, CALLS_MINR = 2, CALLS_RELU = 4, CALLS_EXPV = 8, CALLS_DROPMASK = 16, CALLS_GEMM = 32 };
+/* CALLS_ISA: kernels compiled once per instruction set, the <name>_isa() that picks one at run time. */
+enum {
+    CALLS_MAXR = 1,
+    CALLS_MINR = 2,
+    CALLS_RELU = 4,
+    CALLS_EXPV = 8,
+    CALLS_DROPMASK = 16,
+    CALLS_GEMM = 32,
+    CALLS_ISA = 64,
+};
 
 struct OpRule {
     /* The shape rule: checks the operands and attributes and builds the node (hash-consed, maybe folded), or

@@ -441,6 +441,37 @@ void emit_input_params(Emit *e, Sched *s, bool all) {
 
 /* ---- the source ---- */
 
+/* <name>_isa(): which compilation of the kernels that have one per instruction set runs (2 AVX-512, 1 AVX2 with
+ * FMA, 0 the portable C), decided on the first call from the CPU (GCC's and Clang's __builtin_cpu_supports), or the
+ * path DLRT_ISA names (avx512, avx2, portable) when the CPU has it: tests force each path with it. The answer is
+ * kept in a static, read and written atomically: getenv on every kernel call would cost batch-1 inference. The AVX-512
+ * target asks GCC for 512-bit vectors, which its tuning for Intel cores otherwise avoids. Other compilers and
+ * CPUs get the portable C alone. */
+static void emit_isa(Emit *e) {
+    FILE *o = e->o;
+    const char *N = e->NAME;
+    fprintf(o, "\n#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)\n#define %s_X86 1\n", N);
+    fprintf(o, "#include <stdlib.h>\n");
+    fprintf(o, "#ifdef __clang__\n#define %s_AVX512 __attribute__((target(\"arch=x86-64-v4\")))\n#else\n", N);
+    fprintf(o, "#define %s_AVX512 __attribute__((target(\"arch=x86-64-v4,prefer-vector-width=512\")))\n#endif\n", N);
+    fprintf(o, "#define %s_AVX2 __attribute__((target(\"arch=x86-64-v3\")))\n", N);
+    fprintf(o, "static int %s_isa(void) {\n", e->name);
+    fprintf(o, "    static int chosen = -1; /* the same answer for the whole process, asked for once */\n");
+    fprintf(o, "    int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);\n");
+    fprintf(o, "    if (isa >= 0)\n        return isa;\n");
+    fprintf(o, "    __builtin_cpu_init();\n");
+    fprintf(o, "    int avx2 = __builtin_cpu_supports(\"avx2\") && __builtin_cpu_supports(\"fma\") && "
+               "__builtin_cpu_supports(\"bmi\") &&\n               __builtin_cpu_supports(\"bmi2\");\n");
+    fprintf(o,
+            "    int avx512 = avx2 && __builtin_cpu_supports(\"avx512f\") && __builtin_cpu_supports(\"avx512vl\") &&\n"
+            "                 __builtin_cpu_supports(\"avx512bw\") && __builtin_cpu_supports(\"avx512dq\") &&\n"
+            "                 __builtin_cpu_supports(\"avx512cd\");\n");
+    fprintf(o, "    const char *want = getenv(\"DLRT_ISA\");\n");
+    fprintf(o, "    isa = want && strcmp(want, \"portable\") == 0 ? 0 : want && strcmp(want, \"avx2\") == 0 ? avx2 "
+               ": avx512 ? 2 : avx2;\n");
+    fprintf(o, "    __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);\n    return isa;\n}\n#endif\n");
+}
+
 static void emit_dropmask(Emit *e) {
     FILE *o = e->o;
     const char *R = e->real;
@@ -525,6 +556,8 @@ static void emit_prelude(Emit *e) {
         emit_expv(e);
     if (calls & CALLS_DROPMASK)
         emit_dropmask(e);
+    if ((calls & CALLS_ISA) && !e->opt->portable)
+        emit_isa(e);
     if (!(calls & CALLS_GEMM))
         return;
     fprintf(o, "\n/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */\n");

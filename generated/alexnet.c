@@ -108,13 +108,26 @@ static void im2col(const alexnet_real *x, alexnet_real *col, int64_t b0, int64_t
     }
 }
 
+/* Between a chunk of g images' [g, K, PQ] (y or dy as they lie) and the [K, g * PQ] of the chunk's
+ * one matrix product: into the images' layout when to_images, else out of it. */
+static void chunk_move(const alexnet_real *from, alexnet_real *to, int64_t K, int64_t g, int64_t PQ, int to_images) {
+    ALEXNET_PARALLEL_FOR
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t i = 0; i < g; i++) {
+            int64_t img = (i * K + k) * PQ, buf = (k * g + i) * PQ;
+            memcpy(to + (to_images ? img : buf), from + (to_images ? buf : img), sizeof(alexnet_real) * (size_t)PQ);
+        }
+}
+
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
 static void conv2d_fwd(const alexnet_real *x, const alexnet_real *w, alexnet_real *y, alexnet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    alexnet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, (int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);
+        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
+        if (g > 1)
+            chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);
     }
 }
 
@@ -146,21 +159,25 @@ static void col2im(const alexnet_real *col, alexnet_real *dx, int64_t b0, int64_
     }
 }
 static void conv2d_dx(alexnet_real *dx, const alexnet_real *w, const alexnet_real *dy, alexnet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    alexnet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
-        for (int64_t i = 0; i < g; i++)
-            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);
+        if (g > 1)
+            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
+        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
         col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
 static void conv2d_dw(const alexnet_real *x, alexnet_real *dw, const alexnet_real *dy, alexnet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    alexnet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);
+        if (g > 1)
+            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
+        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
     }
 }
 
@@ -418,7 +435,7 @@ int alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
@@ -437,7 +454,7 @@ int alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), (alexnet_real *)(ar + 47185920), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), (alexnet_real *)(ar + 47185920), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -452,7 +469,7 @@ int alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 28311552), n, 384, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 28311552), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -467,7 +484,7 @@ int alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 18874368), n, 256, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 56623104), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
@@ -556,7 +573,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 187059008)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 220285760)), (alexnet_real *)(ar + 308890432), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((alexnet_real *)(ar + 187059008)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 220285760)), (alexnet_real *)(ar + 308890432), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
@@ -575,7 +592,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 220285760)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 239160128)), (alexnet_real *)(ar + 267471680), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 220285760)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 239160128)), (alexnet_real *)(ar + 267471680), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -590,7 +607,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 267471680)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 239160128)), (alexnet_real *)(ar + 295783232), n, 384, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 267471680)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 239160128)), (alexnet_real *)(ar + 295783232), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -605,7 +622,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 239160128)), (alexnet_real *)(ar + 258034496), n, 256, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 239160128)), (alexnet_real *)(ar + 562318144), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
@@ -855,11 +872,11 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     }
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 562318144)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 600066880)), (alexnet_real *)(ar + 239160128), n, 256, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 562318144)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 600066880)), (alexnet_real *)(ar + 618941248), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 384, 3, 3], alexnet.dlm line 24 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(ar + 11355904)), ((alexnet_real *)(ar + 600066880)), (alexnet_real *)(ar + 239160128), n, 256, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(ar + 11355904)), ((alexnet_real *)(ar + 600066880)), (alexnet_real *)(ar + 618941248), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -883,11 +900,11 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     }
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 590629696)), (alexnet_real *)(ar + 239160128), n, 384, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 590629696)), (alexnet_real *)(ar + 562318144), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 384, 3, 3], alexnet.dlm line 23 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 267471680)), ((alexnet_real *)(ar + 6045952)), ((alexnet_real *)(ar + 590629696)), (alexnet_real *)(ar + 239160128), n, 384, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 267471680)), ((alexnet_real *)(ar + 6045952)), ((alexnet_real *)(ar + 590629696)), (alexnet_real *)(ar + 562318144), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -911,11 +928,11 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     }
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 562318144)), (alexnet_real *)(ar + 239160128), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 562318144)), (alexnet_real *)(ar + 269700544), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 256, 3, 3], alexnet.dlm line 22 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 220285760)), ((alexnet_real *)(ar + 2505472)), ((alexnet_real *)(ar + 562318144)), (alexnet_real *)(ar + 239160128), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 220285760)), ((alexnet_real *)(ar + 2505472)), ((alexnet_real *)(ar + 562318144)), (alexnet_real *)(ar + 269700544), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 256, 26, 26], alexnet.dlm line 21 */
     {
@@ -943,11 +960,11 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     }
     /* conv2d_dx -> f32[batch 128, 96, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 650922816)), (alexnet_real *)(ar + 220285760), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_dx(((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 650922816)), (alexnet_real *)(ar + 220285760), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[256, 96, 5, 5], alexnet.dlm line 20 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 187059008)), ((alexnet_real *)(ar + 46848)), ((alexnet_real *)(ar + 650922816)), (alexnet_real *)(ar + 220285760), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_dw(((alexnet_real *)(ar + 187059008)), ((alexnet_real *)(ar + 46848)), ((alexnet_real *)(ar + 650922816)), (alexnet_real *)(ar + 220285760), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* max_pool_dx -> f32[batch 128, 96, 54, 54], alexnet.dlm line 19 */
     {
@@ -1178,7 +1195,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
@@ -1197,7 +1214,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), (alexnet_real *)(ar + 47185920), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), (alexnet_real *)(ar + 47185920), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -1212,7 +1229,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 28311552), n, 384, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 28311552), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -1227,7 +1244,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 18874368), n, 256, 1, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 56623104), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {

@@ -41,6 +41,33 @@ static inline float expv(float x) {
     return p * s1 * s2;
 }
 
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define DENSENET_X86 1
+#include <stdlib.h>
+#ifdef __clang__
+#define DENSENET_AVX512 __attribute__((target("arch=x86-64-v4")))
+#else
+#define DENSENET_AVX512 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+#endif
+#define DENSENET_AVX2 __attribute__((target("arch=x86-64-v3")))
+static int densenet_isa(void) {
+    static int chosen = -1; /* the same answer for the whole process, asked for once */
+    int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
+    if (isa >= 0)
+        return isa;
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+               __builtin_cpu_supports("bmi2");
+    int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512cd");
+    const char *want = getenv("DLRT_ISA");
+    isa = want && strcmp(want, "portable") == 0 ? 0 : want && strcmp(want, "avx2") == 0 ? avx2 : avx512 ? 2 : avx2;
+    __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
+    return isa;
+}
+#endif
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const densenet_real *a, int lda, const densenet_real *b, int ldb, densenet_real *c, int ldc, int accumulate) {
     if (m == 1) {
@@ -52,7 +79,8 @@ static void gemm(int ta, int tb, int m, int n, int k, const densenet_real *a, in
 
 /* conv2d, densenet.dlm line 34: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-static void conv2d_fwd_direct_0(const densenet_real *restrict x, const densenet_real *restrict w, densenet_real *restrict y, int64_t n) {
+#if DENSENET_X86
+DENSENET_AVX512 static void conv2d_fwd_direct_0_avx512(const densenet_real *restrict x, const densenet_real *restrict w, densenet_real *restrict y, int64_t n) {
     DENSENET_PARALLEL_FOR
     for (int64_t b = 0; b < n; b++) {
         densenet_real xp[1][101][101];
@@ -125,6 +153,170 @@ static void conv2d_fwd_direct_0(const densenet_real *restrict x, const densenet_
             }
         }
     }
+}
+DENSENET_AVX2 static void conv2d_fwd_direct_0_avx2(const densenet_real *restrict x, const densenet_real *restrict w, densenet_real *restrict y, int64_t n) {
+    DENSENET_PARALLEL_FOR
+    for (int64_t b = 0; b < n; b++) {
+        densenet_real xp[1][101][101];
+        memset(xp, 0, sizeof(xp));
+        for (int c = 0; c < 1; c++)
+            for (int h = 0; h < 96; h++)
+                memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(densenet_real));
+        for (int64_t k = 0; k < 60; k += 6)
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    densenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const densenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const densenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                densenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
+                                for (int q = 0; q < 16; q++) {
+                                    densenet_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                    a4[q] += w4 * v;
+                                    a5[q] += w5 * v;
+                                }
+                            }
+                    densenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                        out[9216 + q] = a4[q];
+                        out[11520 + q] = a5[q];
+                    }
+                }
+            }
+        {
+            const int64_t k = 60;
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    densenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const densenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const densenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                densenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
+                                for (int q = 0; q < 16; q++) {
+                                    densenet_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                }
+                            }
+                    densenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
+static void conv2d_fwd_direct_0_portable(const densenet_real *restrict x, const densenet_real *restrict w, densenet_real *restrict y, int64_t n) {
+    DENSENET_PARALLEL_FOR
+    for (int64_t b = 0; b < n; b++) {
+        densenet_real xp[1][101][101];
+        memset(xp, 0, sizeof(xp));
+        for (int c = 0; c < 1; c++)
+            for (int h = 0; h < 96; h++)
+                memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(densenet_real));
+        for (int64_t k = 0; k < 60; k += 6)
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    densenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const densenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const densenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                densenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
+                                for (int q = 0; q < 16; q++) {
+                                    densenet_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                    a4[q] += w4 * v;
+                                    a5[q] += w5 * v;
+                                }
+                            }
+                    densenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                        out[9216 + q] = a4[q];
+                        out[11520 + q] = a5[q];
+                    }
+                }
+            }
+        {
+            const int64_t k = 60;
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    densenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const densenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const densenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                densenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
+                                for (int q = 0; q < 16; q++) {
+                                    densenet_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                }
+                            }
+                    densenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                    }
+                }
+            }
+        }
+    }
+}
+static void conv2d_fwd_direct_0(const densenet_real *restrict x, const densenet_real *restrict w, densenet_real *restrict y, int64_t n) {
+#if DENSENET_X86
+    switch (densenet_isa()) {
+    case 2:
+        conv2d_fwd_direct_0_avx512(x, w, y, n);
+        return;
+    case 1:
+        conv2d_fwd_direct_0_avx2(x, w, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    conv2d_fwd_direct_0_portable(x, w, y, n);
 }
 
 /* avg_pool forward, densenet.dlm line 26: 2x2 windows that tile the planes of [n, 96, 24, 24] into 12x12. */
@@ -254,7 +446,8 @@ static void avg_pool_dx_3(const densenet_real *restrict dy, densenet_real *restr
 
 /* conv2d's weight gradient, densenet.dlm line 34: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
  * Per chunk of 1 images: zero-padded copies, then for each (k, c, r) the 7 sums over s; chunk sums to part, added in order. */
-static void conv2d_dw_direct_0(const densenet_real *restrict x, densenet_real *restrict dw, const densenet_real *restrict dy, densenet_real *restrict part, int64_t n) {
+#if DENSENET_X86
+DENSENET_AVX512 static void conv2d_dw_direct_0_avx512(const densenet_real *restrict x, densenet_real *restrict dw, const densenet_real *restrict dy, densenet_real *restrict part, int64_t n) {
     int64_t chunks = (n + 0) / 1;
     DENSENET_PARALLEL_FOR
     for (int64_t chunk = 0; chunk < chunks; chunk++) {
@@ -358,6 +551,230 @@ static void conv2d_dw_direct_0(const densenet_real *restrict x, densenet_real *r
         dw[j] = (densenet_real)acc;
     }
 }
+DENSENET_AVX2 static void conv2d_dw_direct_0_avx2(const densenet_real *restrict x, densenet_real *restrict dw, const densenet_real *restrict dy, densenet_real *restrict part, int64_t n) {
+    int64_t chunks = (n + 0) / 1;
+    DENSENET_PARALLEL_FOR
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
+        densenet_real xp[1][1][101][101];
+        densenet_real gp[1][64][48][48];
+        for (int64_t i = 0; i < count; i++) {
+            memset(xp[i], 0, sizeof(xp[i]));
+            for (int c = 0; c < 1; c++)
+                for (int h = 0; h < 96; h++)
+                    memcpy(&xp[i][c][h + 3][3], x + ((b0 + i) * 1 + c) * 9216 + h * 96, 96 * sizeof(densenet_real));
+            for (int k = 0; k < 64; k++)
+                for (int p = 0; p < 48; p++)
+                    memcpy(gp[i][k][p], dy + (((b0 + i) * 64 + k) * 48 + p) * 48, 48 * sizeof(densenet_real));
+        }
+        for (int k = 0; k < 64; k += 2)
+            for (int c = 0; c < 1; c++)
+                for (int r = 0; r < 7; r++) {
+                    densenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0}, a0_5[16] = {0}, a0_6[16] = {0};
+                    densenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0}, a1_5[16] = {0}, a1_6[16] = {0};
+                    for (int64_t i = 0; i < count; i++)
+                        for (int p = 0; p < 48; p++)
+                            for (int q0 = 0; q0 < 48; q0 += 16) {
+                                const densenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p * 2 + r][q0 * 2];
+                                for (int q = 0; q < 16; q++) {
+                                    densenet_real g0 = gq[0 + q];
+                                    densenet_real g1 = gq[2304 + q];
+                                    densenet_real v0 = src[q * 2];
+                                    a0_0[q] += g0 * v0;
+                                    a1_0[q] += g1 * v0;
+                                    densenet_real v1 = src[q * 2 + 1];
+                                    a0_1[q] += g0 * v1;
+                                    a1_1[q] += g1 * v1;
+                                    densenet_real v2 = src[q * 2 + 2];
+                                    a0_2[q] += g0 * v2;
+                                    a1_2[q] += g1 * v2;
+                                    densenet_real v3 = src[q * 2 + 3];
+                                    a0_3[q] += g0 * v3;
+                                    a1_3[q] += g1 * v3;
+                                    densenet_real v4 = src[q * 2 + 4];
+                                    a0_4[q] += g0 * v4;
+                                    a1_4[q] += g1 * v4;
+                                    densenet_real v5 = src[q * 2 + 5];
+                                    a0_5[q] += g0 * v5;
+                                    a1_5[q] += g1 * v5;
+                                    densenet_real v6 = src[q * 2 + 6];
+                                    a0_6[q] += g0 * v6;
+                                    a1_6[q] += g1 * v6;
+                                }
+                            }
+                    densenet_real *sum0 = part + chunk * 3136 + (((k + 0) * 1 + c) * 7 + r) * 7;
+                    sum0[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[0] += a0_0[q];
+                    sum0[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[1] += a0_1[q];
+                    sum0[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[2] += a0_2[q];
+                    sum0[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[3] += a0_3[q];
+                    sum0[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[4] += a0_4[q];
+                    sum0[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[5] += a0_5[q];
+                    sum0[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[6] += a0_6[q];
+                    densenet_real *sum1 = part + chunk * 3136 + (((k + 1) * 1 + c) * 7 + r) * 7;
+                    sum1[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[0] += a1_0[q];
+                    sum1[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[1] += a1_1[q];
+                    sum1[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[2] += a1_2[q];
+                    sum1[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[3] += a1_3[q];
+                    sum1[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[4] += a1_4[q];
+                    sum1[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[5] += a1_5[q];
+                    sum1[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[6] += a1_6[q];
+                }
+    }
+    for (int64_t j = 0; j < 3136; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 3136 + j];
+        dw[j] = (densenet_real)acc;
+    }
+}
+#endif
+static void conv2d_dw_direct_0_portable(const densenet_real *restrict x, densenet_real *restrict dw, const densenet_real *restrict dy, densenet_real *restrict part, int64_t n) {
+    int64_t chunks = (n + 0) / 1;
+    DENSENET_PARALLEL_FOR
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
+        densenet_real xp[1][1][101][101];
+        densenet_real gp[1][64][48][48];
+        for (int64_t i = 0; i < count; i++) {
+            memset(xp[i], 0, sizeof(xp[i]));
+            for (int c = 0; c < 1; c++)
+                for (int h = 0; h < 96; h++)
+                    memcpy(&xp[i][c][h + 3][3], x + ((b0 + i) * 1 + c) * 9216 + h * 96, 96 * sizeof(densenet_real));
+            for (int k = 0; k < 64; k++)
+                for (int p = 0; p < 48; p++)
+                    memcpy(gp[i][k][p], dy + (((b0 + i) * 64 + k) * 48 + p) * 48, 48 * sizeof(densenet_real));
+        }
+        for (int k = 0; k < 64; k += 2)
+            for (int c = 0; c < 1; c++)
+                for (int r = 0; r < 7; r++) {
+                    densenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0}, a0_5[16] = {0}, a0_6[16] = {0};
+                    densenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0}, a1_5[16] = {0}, a1_6[16] = {0};
+                    for (int64_t i = 0; i < count; i++)
+                        for (int p = 0; p < 48; p++)
+                            for (int q0 = 0; q0 < 48; q0 += 16) {
+                                const densenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p * 2 + r][q0 * 2];
+                                for (int q = 0; q < 16; q++) {
+                                    densenet_real g0 = gq[0 + q];
+                                    densenet_real g1 = gq[2304 + q];
+                                    densenet_real v0 = src[q * 2];
+                                    a0_0[q] += g0 * v0;
+                                    a1_0[q] += g1 * v0;
+                                    densenet_real v1 = src[q * 2 + 1];
+                                    a0_1[q] += g0 * v1;
+                                    a1_1[q] += g1 * v1;
+                                    densenet_real v2 = src[q * 2 + 2];
+                                    a0_2[q] += g0 * v2;
+                                    a1_2[q] += g1 * v2;
+                                    densenet_real v3 = src[q * 2 + 3];
+                                    a0_3[q] += g0 * v3;
+                                    a1_3[q] += g1 * v3;
+                                    densenet_real v4 = src[q * 2 + 4];
+                                    a0_4[q] += g0 * v4;
+                                    a1_4[q] += g1 * v4;
+                                    densenet_real v5 = src[q * 2 + 5];
+                                    a0_5[q] += g0 * v5;
+                                    a1_5[q] += g1 * v5;
+                                    densenet_real v6 = src[q * 2 + 6];
+                                    a0_6[q] += g0 * v6;
+                                    a1_6[q] += g1 * v6;
+                                }
+                            }
+                    densenet_real *sum0 = part + chunk * 3136 + (((k + 0) * 1 + c) * 7 + r) * 7;
+                    sum0[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[0] += a0_0[q];
+                    sum0[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[1] += a0_1[q];
+                    sum0[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[2] += a0_2[q];
+                    sum0[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[3] += a0_3[q];
+                    sum0[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[4] += a0_4[q];
+                    sum0[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[5] += a0_5[q];
+                    sum0[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[6] += a0_6[q];
+                    densenet_real *sum1 = part + chunk * 3136 + (((k + 1) * 1 + c) * 7 + r) * 7;
+                    sum1[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[0] += a1_0[q];
+                    sum1[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[1] += a1_1[q];
+                    sum1[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[2] += a1_2[q];
+                    sum1[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[3] += a1_3[q];
+                    sum1[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[4] += a1_4[q];
+                    sum1[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[5] += a1_5[q];
+                    sum1[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[6] += a1_6[q];
+                }
+    }
+    for (int64_t j = 0; j < 3136; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 3136 + j];
+        dw[j] = (densenet_real)acc;
+    }
+}
+static void conv2d_dw_direct_0(const densenet_real *restrict x, densenet_real *restrict dw, const densenet_real *restrict dy, densenet_real *restrict part, int64_t n) {
+#if DENSENET_X86
+    switch (densenet_isa()) {
+    case 2:
+        conv2d_dw_direct_0_avx512(x, dw, dy, part, n);
+        return;
+    case 1:
+        conv2d_dw_direct_0_avx2(x, dw, dy, part, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    conv2d_dw_direct_0_portable(x, dw, dy, part, n);
+}
 
 /* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
  * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window
@@ -401,13 +818,26 @@ static void im2col(const densenet_real *x, densenet_real *col, int64_t b0, int64
     }
 }
 
+/* Between a chunk of g images' [g, K, PQ] (y or dy as they lie) and the [K, g * PQ] of the chunk's
+ * one matrix product: into the images' layout when to_images, else out of it. */
+static void chunk_move(const densenet_real *from, densenet_real *to, int64_t K, int64_t g, int64_t PQ, int to_images) {
+    DENSENET_PARALLEL_FOR
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t i = 0; i < g; i++) {
+            int64_t img = (i * K + k) * PQ, buf = (k * g + i) * PQ;
+            memcpy(to + (to_images ? img : buf), from + (to_images ? buf : img), sizeof(densenet_real) * (size_t)PQ);
+        }
+}
+
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
 static void conv2d_fwd(const densenet_real *x, const densenet_real *w, densenet_real *y, densenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    densenet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, (int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);
+        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
+        if (g > 1)
+            chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);
     }
 }
 
@@ -439,21 +869,25 @@ static void col2im(const densenet_real *col, densenet_real *dx, int64_t b0, int6
     }
 }
 static void conv2d_dx(densenet_real *dx, const densenet_real *w, const densenet_real *dy, densenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    densenet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
-        for (int64_t i = 0; i < g; i++)
-            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);
+        if (g > 1)
+            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
+        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
         col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
 static void conv2d_dw(const densenet_real *x, densenet_real *dw, const densenet_real *dy, densenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    densenet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);
+        if (g > 1)
+            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
+        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
     }
 }
 
@@ -1786,7 +2220,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 18874880)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 37749248)), (densenet_real *)(ar + 47186432), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 18874880)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 37749248)), (densenet_real *)(ar + 47186432), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -1831,7 +2265,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 56623104)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 9437184), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 56623104)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 9437184), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -1876,7 +2310,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 1024)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 37749760)), (densenet_real *)(ar + 47186944), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1024)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 37749760)), (densenet_real *)(ar + 47186944), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -1921,7 +2355,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 56623104)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 103809024), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 56623104)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 103809024), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -2009,7 +2443,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 7078656)), (densenet_real *)(ar + 9437952), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 7078656)), (densenet_real *)(ar + 9437952), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -2054,7 +2488,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 11796480)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 21233664), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 11796480)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 21233664), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -2099,7 +2533,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 1280)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 25952256)), (densenet_real *)(ar + 11797760), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1280)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 25952256)), (densenet_real *)(ar + 28311552), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -2144,7 +2578,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 1536)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 14157312)), (densenet_real *)(ar + 16516608), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1536)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 14157312)), (densenet_real *)(ar + 16516608), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -2232,7 +2666,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 2065280)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 4129664)), (densenet_real *)(ar + 4719488), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 2065280)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 4129664)), (densenet_real *)(ar + 4719488), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -2277,7 +2711,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 5308416)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 589824), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 5308416)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 7962624), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -2322,7 +2756,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 1408)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 3245440)), (densenet_real *)(ar + 3835264), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1408)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 3245440)), (densenet_real *)(ar + 8552448), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -2367,7 +2801,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 4423680)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 8257536), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 4423680)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 8257536), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -2455,7 +2889,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 1024)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 553984)), (densenet_real *)(ar + 701440), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1024)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 553984)), (densenet_real *)(ar + 2764800), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -2500,7 +2934,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 847872)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 1548288), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 847872)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 1548288), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -2545,7 +2979,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 1536)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 1843200)), (densenet_real *)(ar + 1990656), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1536)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 1843200)), (densenet_real *)(ar + 1990656), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -2590,7 +3024,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 1792)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 997120)), (densenet_real *)(ar + 2838528), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1792)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 997120)), (densenet_real *)(ar + 2838528), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -2845,7 +3279,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 21910784)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 40785152)), (densenet_real *)(ar + 50222336), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 21910784)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 40785152)), (densenet_real *)(ar + 50222336), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -2940,7 +3374,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 40787456)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69099008), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 40787456)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69099008), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -3035,7 +3469,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 314460352)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69101568), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 314460352)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69101568), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -3130,7 +3564,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 399395008)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69104768), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 399395008)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69104768), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -3326,7 +3760,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 257837248)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 264915136)), (densenet_real *)(ar + 76188416), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 257837248)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 264915136)), (densenet_real *)(ar + 267274432), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3421,7 +3855,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 264915136)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76190976), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 264915136)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 569264320), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3516,7 +3950,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 583420096)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76194176), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 583420096)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 595216576), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3611,7 +4045,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 609372352)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76198016), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 609372352)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 623528128), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3807,7 +4241,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 274352320)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 274352320)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 656558272), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -3902,7 +4336,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 659212480)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 659212480)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 661866688), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -3997,7 +4431,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 665110720)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 665110720)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 668354752), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -4092,7 +4526,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 672188608)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 672188608)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 676022464), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -4288,7 +4722,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 569817280)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 78287936)), (densenet_real *)(ar + 570370240), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 569817280)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 78287936)), (densenet_real *)(ar + 684869824), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4383,7 +4817,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 684869824)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 78291712)), (densenet_real *)(ar + 685570240), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 684869824)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 78291712)), (densenet_real *)(ar + 685570240), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4478,7 +4912,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 686418112)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 78296256)), (densenet_real *)(ar + 687265984), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 686418112)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 78296256)), (densenet_real *)(ar + 687265984), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4573,7 +5007,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 688261312)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 78301568)), (densenet_real *)(ar + 689256640), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 688261312)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 78301568)), (densenet_real *)(ar + 689256640), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4924,11 +5358,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 690251968)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 691247296), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 690251968)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 691247296), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 216, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 688261312)), ((densenet_real *)(ar + 2772288)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 691247296), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 688261312)), ((densenet_real *)(ar + 2772288)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 691247296), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
     {
@@ -5065,11 +5499,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 688113856)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 688961728), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 688113856)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 688961728), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 184, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 686418112)), ((densenet_real *)(ar + 2558400)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 688961728), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 686418112)), ((densenet_real *)(ar + 2558400)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 688961728), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
     {
@@ -5206,11 +5640,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 686270656)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 686971072), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 686270656)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 686971072), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 152, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 684869824)), ((densenet_real *)(ar + 2381632)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 686971072), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 684869824)), ((densenet_real *)(ar + 2381632)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 686971072), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
     {
@@ -5347,11 +5781,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 570923200)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 684869824), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 570923200)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 684869824), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 120, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 569817280)), ((densenet_real *)(ar + 2241984)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 684869824), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 569817280)), ((densenet_real *)(ar + 2241984)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 684869824), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
     {
@@ -5625,11 +6059,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 679856320)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 679856320)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 683690176), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 208, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 672188608)), ((densenet_real *)(ar + 1883584)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 672188608)), ((densenet_real *)(ar + 1883584)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 683690176), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
     {
@@ -5766,11 +6200,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 671598784)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 671598784)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 674842816), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 176, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 665110720)), ((densenet_real *)(ar + 1679040)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 665110720)), ((densenet_real *)(ar + 1679040)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 674842816), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
     {
@@ -5907,11 +6341,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 664520896)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 664520896)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 667175104), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 144, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 659212480)), ((densenet_real *)(ar + 1511616)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 569854144), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 659212480)), ((densenet_real *)(ar + 1511616)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 667175104), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
     {
@@ -6048,11 +6482,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 657148096)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 656558272)), (densenet_real *)(ar + 659212480), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 657148096)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 656558272)), (densenet_real *)(ar + 659212480), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 112, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 274352320)), ((densenet_real *)(ar + 1381312)), ((densenet_real *)(ar + 656558272)), (densenet_real *)(ar + 659212480), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 274352320)), ((densenet_real *)(ar + 1381312)), ((densenet_real *)(ar + 656558272)), (densenet_real *)(ar + 659212480), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
     {
@@ -6326,11 +6760,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 637683904)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76199808), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 637683904)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 651839680), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 192, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 609372352)), ((densenet_real *)(ar + 1056512)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76199808), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 609372352)), ((densenet_real *)(ar + 1056512)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 651839680), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
     {
@@ -6467,11 +6901,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 607013056)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76199808), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 607013056)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 618809536), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 160, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 583420096)), ((densenet_real *)(ar + 870528)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76199808), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 583420096)), ((densenet_real *)(ar + 870528)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 618809536), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
     {
@@ -6608,11 +7042,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 578701504)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76199808), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 578701504)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 588138688), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 128, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 264915136)), ((densenet_real *)(ar + 721664)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76199808), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 264915136)), ((densenet_real *)(ar + 721664)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 588138688), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
     {
@@ -6749,11 +7183,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 264915136)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76199808), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 264915136)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 566905024), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 96, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 257837248)), ((densenet_real *)(ar + 609920)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 76199808), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 257837248)), ((densenet_real *)(ar + 609920)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 566905024), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
     {
@@ -7027,11 +7461,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 493766848)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 493766848)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 160, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 399395008)), ((densenet_real *)(ar + 349056)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 399395008)), ((densenet_real *)(ar + 349056)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
     {
@@ -7168,11 +7602,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 389957824)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 389957824)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 128, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 314460352)), ((densenet_real *)(ar + 200192)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 314460352)), ((densenet_real *)(ar + 200192)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
     {
@@ -7309,11 +7743,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 295585984)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 286148800)), (densenet_real *)(ar + 69106304), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 295585984)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 286148800)), (densenet_real *)(ar + 69106304), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 96, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 40787456)), ((densenet_real *)(ar + 88448)), ((densenet_real *)(ar + 286148800)), (densenet_real *)(ar + 69106304), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 40787456)), ((densenet_real *)(ar + 88448)), ((densenet_real *)(ar + 286148800)), (densenet_real *)(ar + 69106304), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
     {
@@ -7450,11 +7884,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 229525696)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 59660288)), (densenet_real *)(ar + 69106304), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 229525696)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 59660288)), (densenet_real *)(ar + 69106304), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 64, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 21910784)), ((densenet_real *)(ar + 13824)), ((densenet_real *)(ar + 59660288)), (densenet_real *)(ar + 69106304), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 21910784)), ((densenet_real *)(ar + 13824)), ((densenet_real *)(ar + 59660288)), (densenet_real *)(ar + 69106304), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
     {
@@ -8680,7 +9114,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 18874880)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 37749248)), (densenet_real *)(ar + 47186432), n, 32, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 18874880)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 37749248)), (densenet_real *)(ar + 47186432), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -8725,7 +9159,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 56623104)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 9437184), n, 32, 1, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 56623104)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 9437184), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -8770,7 +9204,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 1024)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 37749760)), (densenet_real *)(ar + 47186944), n, 32, 1, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1024)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 37749760)), (densenet_real *)(ar + 47186944), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -8815,7 +9249,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 56623104)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 103809024), n, 32, 1, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 56623104)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 103809024), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -8903,7 +9337,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 7078656)), (densenet_real *)(ar + 9437952), n, 32, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 768)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 7078656)), (densenet_real *)(ar + 9437952), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -8948,7 +9382,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 11796480)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 21233664), n, 32, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 11796480)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 21233664), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -8993,7 +9427,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 1280)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 25952256)), (densenet_real *)(ar + 11797760), n, 32, 1, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1280)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 25952256)), (densenet_real *)(ar + 28311552), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -9038,7 +9472,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 1536)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 14157312)), (densenet_real *)(ar + 16516608), n, 32, 1, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1536)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 14157312)), (densenet_real *)(ar + 16516608), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -9126,7 +9560,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 2065280)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 4129664)), (densenet_real *)(ar + 4719488), n, 32, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 2065280)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 4129664)), (densenet_real *)(ar + 4719488), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -9171,7 +9605,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 5308416)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 589824), n, 32, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 5308416)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 7962624), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -9216,7 +9650,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 1408)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 3245440)), (densenet_real *)(ar + 3835264), n, 32, 4, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1408)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 3245440)), (densenet_real *)(ar + 8552448), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -9261,7 +9695,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 4423680)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 8257536), n, 32, 3, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 4423680)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 8257536), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -9349,7 +9783,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 1024)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 553984)), (densenet_real *)(ar + 701440), n, 32, 26, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1024)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 553984)), (densenet_real *)(ar + 2764800), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -9394,7 +9828,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 847872)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 1548288), n, 32, 21, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 847872)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 1548288), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -9439,7 +9873,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 1536)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 1843200)), (densenet_real *)(ar + 1990656), n, 32, 17, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1536)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 1843200)), (densenet_real *)(ar + 1990656), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -9484,7 +9918,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 1792)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 997120)), (densenet_real *)(ar + 2838528), n, 32, 14, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 1792)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 997120)), (densenet_real *)(ar + 2838528), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {

@@ -41,6 +41,33 @@ static inline float expv(float x) {
     return p * s1 * s2;
 }
 
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define GOOGLENET_X86 1
+#include <stdlib.h>
+#ifdef __clang__
+#define GOOGLENET_AVX512 __attribute__((target("arch=x86-64-v4")))
+#else
+#define GOOGLENET_AVX512 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+#endif
+#define GOOGLENET_AVX2 __attribute__((target("arch=x86-64-v3")))
+static int googlenet_isa(void) {
+    static int chosen = -1; /* the same answer for the whole process, asked for once */
+    int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
+    if (isa >= 0)
+        return isa;
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+               __builtin_cpu_supports("bmi2");
+    int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512cd");
+    const char *want = getenv("DLRT_ISA");
+    isa = want && strcmp(want, "portable") == 0 ? 0 : want && strcmp(want, "avx2") == 0 ? avx2 : avx512 ? 2 : avx2;
+    __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
+    return isa;
+}
+#endif
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const googlenet_real *a, int lda, const googlenet_real *b, int ldb, googlenet_real *c, int ldc, int accumulate) {
     if (m == 1) {
@@ -52,7 +79,8 @@ static void gemm(int ta, int tb, int m, int n, int k, const googlenet_real *a, i
 
 /* conv2d, googlenet.dlm line 23: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-static void conv2d_fwd_direct_0(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+#if GOOGLENET_X86
+GOOGLENET_AVX512 static void conv2d_fwd_direct_0_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t b = 0; b < n; b++) {
         googlenet_real xp[1][101][101];
@@ -126,10 +154,175 @@ static void conv2d_fwd_direct_0(const googlenet_real *restrict x, const googlene
         }
     }
 }
+GOOGLENET_AVX2 static void conv2d_fwd_direct_0_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t b = 0; b < n; b++) {
+        googlenet_real xp[1][101][101];
+        memset(xp, 0, sizeof(xp));
+        for (int c = 0; c < 1; c++)
+            for (int h = 0; h < 96; h++)
+                memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(googlenet_real));
+        for (int64_t k = 0; k < 60; k += 6)
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
+                                for (int q = 0; q < 16; q++) {
+                                    googlenet_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                    a4[q] += w4 * v;
+                                    a5[q] += w5 * v;
+                                }
+                            }
+                    googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                        out[9216 + q] = a4[q];
+                        out[11520 + q] = a5[q];
+                    }
+                }
+            }
+        {
+            const int64_t k = 60;
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
+                                for (int q = 0; q < 16; q++) {
+                                    googlenet_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                }
+                            }
+                    googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
+static void conv2d_fwd_direct_0_portable(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t b = 0; b < n; b++) {
+        googlenet_real xp[1][101][101];
+        memset(xp, 0, sizeof(xp));
+        for (int c = 0; c < 1; c++)
+            for (int h = 0; h < 96; h++)
+                memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(googlenet_real));
+        for (int64_t k = 0; k < 60; k += 6)
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
+                                for (int q = 0; q < 16; q++) {
+                                    googlenet_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                    a4[q] += w4 * v;
+                                    a5[q] += w5 * v;
+                                }
+                            }
+                    googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                        out[9216 + q] = a4[q];
+                        out[11520 + q] = a5[q];
+                    }
+                }
+            }
+        {
+            const int64_t k = 60;
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
+                                for (int q = 0; q < 16; q++) {
+                                    googlenet_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                }
+                            }
+                    googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                    }
+                }
+            }
+        }
+    }
+}
+static void conv2d_fwd_direct_0(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+#if GOOGLENET_X86
+    switch (googlenet_isa()) {
+    case 2:
+        conv2d_fwd_direct_0_avx512(x, w, y, n);
+        return;
+    case 1:
+        conv2d_fwd_direct_0_avx2(x, w, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    conv2d_fwd_direct_0_portable(x, w, y, n);
+}
 
 /* conv2d, googlenet.dlm line 17: x [n, 16, 12, 12], w [32, 16, 5, 5], y [n, 32, 12, 12], stride 1x1, padding 2x2.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-static void conv2d_fwd_direct_1(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+#if GOOGLENET_X86
+GOOGLENET_AVX512 static void conv2d_fwd_direct_1_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t b = 0; b < n; b++) {
         googlenet_real xp[16][16][20];
@@ -201,10 +394,171 @@ static void conv2d_fwd_direct_1(const googlenet_real *restrict x, const googlene
         }
     }
 }
+GOOGLENET_AVX2 static void conv2d_fwd_direct_1_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t b = 0; b < n; b++) {
+        googlenet_real xp[16][16][20];
+        memset(xp, 0, sizeof(xp));
+        for (int c = 0; c < 16; c++)
+            for (int h = 0; h < 12; h++)
+                memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 144 + h * 12, 12 * sizeof(googlenet_real));
+        for (int64_t k = 0; k < 30; k += 6)
+            for (int p = 0; p < 12; p++) {
+                const int r0 = p < 2 ? 2 - p : 0;
+                const int r1 = 14 - p < 5 ? 14 - p : 5;
+                {
+                    const int q0 = 0;
+                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                    for (int c = 0; c < 16; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 5; s++) {
+                                const googlenet_real *src = &xp[c][p + r][q0 + s];
+                                const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                                googlenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
+                                for (int q = 0; q < 16; q++) {
+                                    googlenet_real v = src[q];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                    a4[q] += w4 * v;
+                                    a5[q] += w5 * v;
+                                }
+                            }
+                    googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
+                    for (int q = 0; q < 12; q++) {
+                        out[0 + q] = a0[q];
+                        out[144 + q] = a1[q];
+                        out[288 + q] = a2[q];
+                        out[432 + q] = a3[q];
+                        out[576 + q] = a4[q];
+                        out[720 + q] = a5[q];
+                    }
+                }
+            }
+        {
+            const int64_t k = 30;
+            for (int p = 0; p < 12; p++) {
+                const int r0 = p < 2 ? 2 - p : 0;
+                const int r1 = 14 - p < 5 ? 14 - p : 5;
+                {
+                    const int q0 = 0;
+                    googlenet_real a0[16] = {0}, a1[16] = {0};
+                    for (int c = 0; c < 16; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 5; s++) {
+                                const googlenet_real *src = &xp[c][p + r][q0 + s];
+                                const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                                googlenet_real w0 = wk[0], w1 = wk[400];
+                                for (int q = 0; q < 16; q++) {
+                                    googlenet_real v = src[q];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                }
+                            }
+                    googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
+                    for (int q = 0; q < 12; q++) {
+                        out[0 + q] = a0[q];
+                        out[144 + q] = a1[q];
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
+static void conv2d_fwd_direct_1_portable(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t b = 0; b < n; b++) {
+        googlenet_real xp[16][16][20];
+        memset(xp, 0, sizeof(xp));
+        for (int c = 0; c < 16; c++)
+            for (int h = 0; h < 12; h++)
+                memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 144 + h * 12, 12 * sizeof(googlenet_real));
+        for (int64_t k = 0; k < 30; k += 6)
+            for (int p = 0; p < 12; p++) {
+                const int r0 = p < 2 ? 2 - p : 0;
+                const int r1 = 14 - p < 5 ? 14 - p : 5;
+                {
+                    const int q0 = 0;
+                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                    for (int c = 0; c < 16; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 5; s++) {
+                                const googlenet_real *src = &xp[c][p + r][q0 + s];
+                                const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                                googlenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
+                                for (int q = 0; q < 16; q++) {
+                                    googlenet_real v = src[q];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                    a4[q] += w4 * v;
+                                    a5[q] += w5 * v;
+                                }
+                            }
+                    googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
+                    for (int q = 0; q < 12; q++) {
+                        out[0 + q] = a0[q];
+                        out[144 + q] = a1[q];
+                        out[288 + q] = a2[q];
+                        out[432 + q] = a3[q];
+                        out[576 + q] = a4[q];
+                        out[720 + q] = a5[q];
+                    }
+                }
+            }
+        {
+            const int64_t k = 30;
+            for (int p = 0; p < 12; p++) {
+                const int r0 = p < 2 ? 2 - p : 0;
+                const int r1 = 14 - p < 5 ? 14 - p : 5;
+                {
+                    const int q0 = 0;
+                    googlenet_real a0[16] = {0}, a1[16] = {0};
+                    for (int c = 0; c < 16; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 5; s++) {
+                                const googlenet_real *src = &xp[c][p + r][q0 + s];
+                                const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                                googlenet_real w0 = wk[0], w1 = wk[400];
+                                for (int q = 0; q < 16; q++) {
+                                    googlenet_real v = src[q];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                }
+                            }
+                    googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
+                    for (int q = 0; q < 12; q++) {
+                        out[0 + q] = a0[q];
+                        out[144 + q] = a1[q];
+                    }
+                }
+            }
+        }
+    }
+}
+static void conv2d_fwd_direct_1(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+#if GOOGLENET_X86
+    switch (googlenet_isa()) {
+    case 2:
+        conv2d_fwd_direct_1_avx512(x, w, y, n);
+        return;
+    case 1:
+        conv2d_fwd_direct_1_avx2(x, w, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    conv2d_fwd_direct_1_portable(x, w, y, n);
+}
 
 /* conv2d, googlenet.dlm line 17: x [n, 16, 6, 6], w [48, 16, 5, 5], y [n, 48, 6, 6], stride 1x1, padding 2x2.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-static void conv2d_fwd_direct_2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+#if GOOGLENET_X86
+GOOGLENET_AVX512 static void conv2d_fwd_direct_2_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t b = 0; b < n; b++) {
         googlenet_real xp[16][10][20];
@@ -248,6 +602,110 @@ static void conv2d_fwd_direct_2(const googlenet_real *restrict x, const googlene
             }
     }
 }
+GOOGLENET_AVX2 static void conv2d_fwd_direct_2_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t b = 0; b < n; b++) {
+        googlenet_real xp[16][10][20];
+        memset(xp, 0, sizeof(xp));
+        for (int c = 0; c < 16; c++)
+            for (int h = 0; h < 6; h++)
+                memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 36 + h * 6, 6 * sizeof(googlenet_real));
+        for (int64_t k = 0; k < 48; k += 6)
+            for (int p = 0; p < 6; p++) {
+                const int r0 = p < 2 ? 2 - p : 0;
+                const int r1 = 8 - p < 5 ? 8 - p : 5;
+                {
+                    const int q0 = 0;
+                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                    for (int c = 0; c < 16; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 5; s++) {
+                                const googlenet_real *src = &xp[c][p + r][q0 + s];
+                                const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                                googlenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
+                                for (int q = 0; q < 16; q++) {
+                                    googlenet_real v = src[q];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                    a4[q] += w4 * v;
+                                    a5[q] += w5 * v;
+                                }
+                            }
+                    googlenet_real *out = y + ((b * 48 + k) * 6 + p) * 6 + q0;
+                    for (int q = 0; q < 6; q++) {
+                        out[0 + q] = a0[q];
+                        out[36 + q] = a1[q];
+                        out[72 + q] = a2[q];
+                        out[108 + q] = a3[q];
+                        out[144 + q] = a4[q];
+                        out[180 + q] = a5[q];
+                    }
+                }
+            }
+    }
+}
+#endif
+static void conv2d_fwd_direct_2_portable(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t b = 0; b < n; b++) {
+        googlenet_real xp[16][10][20];
+        memset(xp, 0, sizeof(xp));
+        for (int c = 0; c < 16; c++)
+            for (int h = 0; h < 6; h++)
+                memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 36 + h * 6, 6 * sizeof(googlenet_real));
+        for (int64_t k = 0; k < 48; k += 6)
+            for (int p = 0; p < 6; p++) {
+                const int r0 = p < 2 ? 2 - p : 0;
+                const int r1 = 8 - p < 5 ? 8 - p : 5;
+                {
+                    const int q0 = 0;
+                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                    for (int c = 0; c < 16; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 5; s++) {
+                                const googlenet_real *src = &xp[c][p + r][q0 + s];
+                                const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                                googlenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
+                                for (int q = 0; q < 16; q++) {
+                                    googlenet_real v = src[q];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                    a4[q] += w4 * v;
+                                    a5[q] += w5 * v;
+                                }
+                            }
+                    googlenet_real *out = y + ((b * 48 + k) * 6 + p) * 6 + q0;
+                    for (int q = 0; q < 6; q++) {
+                        out[0 + q] = a0[q];
+                        out[36 + q] = a1[q];
+                        out[72 + q] = a2[q];
+                        out[108 + q] = a3[q];
+                        out[144 + q] = a4[q];
+                        out[180 + q] = a5[q];
+                    }
+                }
+            }
+    }
+}
+static void conv2d_fwd_direct_2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+#if GOOGLENET_X86
+    switch (googlenet_isa()) {
+    case 2:
+        conv2d_fwd_direct_2_avx512(x, w, y, n);
+        return;
+    case 1:
+        conv2d_fwd_direct_2_avx2(x, w, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    conv2d_fwd_direct_2_portable(x, w, y, n);
+}
 
 /* avg_pool forward, googlenet.dlm line 39: 3x3 windows that tile the planes of [n, 1024, 3, 3] into 1x1. */
 static void avg_pool_fwd_0(const googlenet_real *restrict x, googlenet_real *restrict y, int64_t n) {
@@ -286,7 +744,8 @@ static void avg_pool_dx_0(const googlenet_real *restrict dy, googlenet_real *res
 
 /* conv2d's weight gradient, googlenet.dlm line 17: x [n, 16, 6, 6], w [48, 16, 5, 5], y [n, 48, 6, 6], stride 1x1, padding 2x2.
  * Per chunk of 2 images: zero-padded copies, then for each (k, c, r) the 5 sums over s; chunk sums to part, added in order. */
-static void conv2d_dw_direct_0(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
+#if GOOGLENET_X86
+GOOGLENET_AVX512 static void conv2d_dw_direct_0_avx512(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
     int64_t chunks = (n + 1) / 2;
     GOOGLENET_PARALLEL_FOR
     for (int64_t chunk = 0; chunk < chunks; chunk++) {
@@ -396,10 +855,247 @@ static void conv2d_dw_direct_0(const googlenet_real *restrict x, googlenet_real 
         dw[j] = (googlenet_real)acc;
     }
 }
+GOOGLENET_AVX2 static void conv2d_dw_direct_0_avx2(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
+    int64_t chunks = (n + 1) / 2;
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        int64_t b0 = chunk * 2, count = n - b0 < 2 ? n - b0 : 2;
+        googlenet_real xp[2][16][10][20];
+        googlenet_real gp[2][48][6][16];
+        for (int64_t i = 0; i < count; i++) {
+            memset(xp[i], 0, sizeof(xp[i]));
+            for (int c = 0; c < 16; c++)
+                for (int h = 0; h < 6; h++)
+                    memcpy(&xp[i][c][h + 2][2], x + ((b0 + i) * 16 + c) * 36 + h * 6, 6 * sizeof(googlenet_real));
+            memset(gp[i], 0, sizeof(gp[i]));
+            for (int k = 0; k < 48; k++)
+                for (int p = 0; p < 6; p++)
+                    memcpy(gp[i][k][p], dy + (((b0 + i) * 48 + k) * 6 + p) * 6, 6 * sizeof(googlenet_real));
+        }
+        for (int k = 0; k < 48; k += 3)
+            for (int c = 0; c < 16; c++)
+                for (int r = 0; r < 5; r++) {
+                    googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
+                    googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
+                    googlenet_real a2_0[16] = {0}, a2_1[16] = {0}, a2_2[16] = {0}, a2_3[16] = {0}, a2_4[16] = {0};
+                    for (int64_t i = 0; i < count; i++)
+                        for (int p = 0; p < 6; p++)
+                            for (int q0 = 0; q0 < 16; q0 += 16) {
+                                const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
+                                for (int q = 0; q < 16; q++) {
+                                    googlenet_real g0 = gq[0 + q];
+                                    googlenet_real g1 = gq[96 + q];
+                                    googlenet_real g2 = gq[192 + q];
+                                    googlenet_real v0 = src[q];
+                                    a0_0[q] += g0 * v0;
+                                    a1_0[q] += g1 * v0;
+                                    a2_0[q] += g2 * v0;
+                                    googlenet_real v1 = src[q + 1];
+                                    a0_1[q] += g0 * v1;
+                                    a1_1[q] += g1 * v1;
+                                    a2_1[q] += g2 * v1;
+                                    googlenet_real v2 = src[q + 2];
+                                    a0_2[q] += g0 * v2;
+                                    a1_2[q] += g1 * v2;
+                                    a2_2[q] += g2 * v2;
+                                    googlenet_real v3 = src[q + 3];
+                                    a0_3[q] += g0 * v3;
+                                    a1_3[q] += g1 * v3;
+                                    a2_3[q] += g2 * v3;
+                                    googlenet_real v4 = src[q + 4];
+                                    a0_4[q] += g0 * v4;
+                                    a1_4[q] += g1 * v4;
+                                    a2_4[q] += g2 * v4;
+                                }
+                            }
+                    googlenet_real *sum0 = part + chunk * 19200 + (((k + 0) * 16 + c) * 5 + r) * 5;
+                    sum0[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[0] += a0_0[q];
+                    sum0[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[1] += a0_1[q];
+                    sum0[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[2] += a0_2[q];
+                    sum0[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[3] += a0_3[q];
+                    sum0[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[4] += a0_4[q];
+                    googlenet_real *sum1 = part + chunk * 19200 + (((k + 1) * 16 + c) * 5 + r) * 5;
+                    sum1[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[0] += a1_0[q];
+                    sum1[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[1] += a1_1[q];
+                    sum1[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[2] += a1_2[q];
+                    sum1[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[3] += a1_3[q];
+                    sum1[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[4] += a1_4[q];
+                    googlenet_real *sum2 = part + chunk * 19200 + (((k + 2) * 16 + c) * 5 + r) * 5;
+                    sum2[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum2[0] += a2_0[q];
+                    sum2[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum2[1] += a2_1[q];
+                    sum2[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum2[2] += a2_2[q];
+                    sum2[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum2[3] += a2_3[q];
+                    sum2[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum2[4] += a2_4[q];
+                }
+    }
+    for (int64_t j = 0; j < 19200; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 19200 + j];
+        dw[j] = (googlenet_real)acc;
+    }
+}
+#endif
+static void conv2d_dw_direct_0_portable(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
+    int64_t chunks = (n + 1) / 2;
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        int64_t b0 = chunk * 2, count = n - b0 < 2 ? n - b0 : 2;
+        googlenet_real xp[2][16][10][20];
+        googlenet_real gp[2][48][6][16];
+        for (int64_t i = 0; i < count; i++) {
+            memset(xp[i], 0, sizeof(xp[i]));
+            for (int c = 0; c < 16; c++)
+                for (int h = 0; h < 6; h++)
+                    memcpy(&xp[i][c][h + 2][2], x + ((b0 + i) * 16 + c) * 36 + h * 6, 6 * sizeof(googlenet_real));
+            memset(gp[i], 0, sizeof(gp[i]));
+            for (int k = 0; k < 48; k++)
+                for (int p = 0; p < 6; p++)
+                    memcpy(gp[i][k][p], dy + (((b0 + i) * 48 + k) * 6 + p) * 6, 6 * sizeof(googlenet_real));
+        }
+        for (int k = 0; k < 48; k += 3)
+            for (int c = 0; c < 16; c++)
+                for (int r = 0; r < 5; r++) {
+                    googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
+                    googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
+                    googlenet_real a2_0[16] = {0}, a2_1[16] = {0}, a2_2[16] = {0}, a2_3[16] = {0}, a2_4[16] = {0};
+                    for (int64_t i = 0; i < count; i++)
+                        for (int p = 0; p < 6; p++)
+                            for (int q0 = 0; q0 < 16; q0 += 16) {
+                                const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
+                                for (int q = 0; q < 16; q++) {
+                                    googlenet_real g0 = gq[0 + q];
+                                    googlenet_real g1 = gq[96 + q];
+                                    googlenet_real g2 = gq[192 + q];
+                                    googlenet_real v0 = src[q];
+                                    a0_0[q] += g0 * v0;
+                                    a1_0[q] += g1 * v0;
+                                    a2_0[q] += g2 * v0;
+                                    googlenet_real v1 = src[q + 1];
+                                    a0_1[q] += g0 * v1;
+                                    a1_1[q] += g1 * v1;
+                                    a2_1[q] += g2 * v1;
+                                    googlenet_real v2 = src[q + 2];
+                                    a0_2[q] += g0 * v2;
+                                    a1_2[q] += g1 * v2;
+                                    a2_2[q] += g2 * v2;
+                                    googlenet_real v3 = src[q + 3];
+                                    a0_3[q] += g0 * v3;
+                                    a1_3[q] += g1 * v3;
+                                    a2_3[q] += g2 * v3;
+                                    googlenet_real v4 = src[q + 4];
+                                    a0_4[q] += g0 * v4;
+                                    a1_4[q] += g1 * v4;
+                                    a2_4[q] += g2 * v4;
+                                }
+                            }
+                    googlenet_real *sum0 = part + chunk * 19200 + (((k + 0) * 16 + c) * 5 + r) * 5;
+                    sum0[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[0] += a0_0[q];
+                    sum0[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[1] += a0_1[q];
+                    sum0[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[2] += a0_2[q];
+                    sum0[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[3] += a0_3[q];
+                    sum0[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[4] += a0_4[q];
+                    googlenet_real *sum1 = part + chunk * 19200 + (((k + 1) * 16 + c) * 5 + r) * 5;
+                    sum1[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[0] += a1_0[q];
+                    sum1[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[1] += a1_1[q];
+                    sum1[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[2] += a1_2[q];
+                    sum1[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[3] += a1_3[q];
+                    sum1[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[4] += a1_4[q];
+                    googlenet_real *sum2 = part + chunk * 19200 + (((k + 2) * 16 + c) * 5 + r) * 5;
+                    sum2[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum2[0] += a2_0[q];
+                    sum2[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum2[1] += a2_1[q];
+                    sum2[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum2[2] += a2_2[q];
+                    sum2[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum2[3] += a2_3[q];
+                    sum2[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum2[4] += a2_4[q];
+                }
+    }
+    for (int64_t j = 0; j < 19200; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 19200 + j];
+        dw[j] = (googlenet_real)acc;
+    }
+}
+static void conv2d_dw_direct_0(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
+#if GOOGLENET_X86
+    switch (googlenet_isa()) {
+    case 2:
+        conv2d_dw_direct_0_avx512(x, dw, dy, part, n);
+        return;
+    case 1:
+        conv2d_dw_direct_0_avx2(x, dw, dy, part, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    conv2d_dw_direct_0_portable(x, dw, dy, part, n);
+}
 
 /* conv2d's weight gradient, googlenet.dlm line 17: x [n, 16, 12, 12], w [32, 16, 5, 5], y [n, 32, 12, 12], stride 1x1, padding 2x2.
  * Per chunk of 1 images: zero-padded copies, then for each (k, c, r) the 5 sums over s; chunk sums to part, added in order. */
-static void conv2d_dw_direct_1(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
+#if GOOGLENET_X86
+GOOGLENET_AVX512 static void conv2d_dw_direct_1_avx512(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
     int64_t chunks = (n + 0) / 1;
     GOOGLENET_PARALLEL_FOR
     for (int64_t chunk = 0; chunk < chunks; chunk++) {
@@ -486,10 +1182,201 @@ static void conv2d_dw_direct_1(const googlenet_real *restrict x, googlenet_real 
         dw[j] = (googlenet_real)acc;
     }
 }
+GOOGLENET_AVX2 static void conv2d_dw_direct_1_avx2(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
+    int64_t chunks = (n + 0) / 1;
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
+        googlenet_real xp[1][16][16][20];
+        googlenet_real gp[1][32][12][16];
+        for (int64_t i = 0; i < count; i++) {
+            memset(xp[i], 0, sizeof(xp[i]));
+            for (int c = 0; c < 16; c++)
+                for (int h = 0; h < 12; h++)
+                    memcpy(&xp[i][c][h + 2][2], x + ((b0 + i) * 16 + c) * 144 + h * 12, 12 * sizeof(googlenet_real));
+            memset(gp[i], 0, sizeof(gp[i]));
+            for (int k = 0; k < 32; k++)
+                for (int p = 0; p < 12; p++)
+                    memcpy(gp[i][k][p], dy + (((b0 + i) * 32 + k) * 12 + p) * 12, 12 * sizeof(googlenet_real));
+        }
+        for (int k = 0; k < 32; k += 2)
+            for (int c = 0; c < 16; c++)
+                for (int r = 0; r < 5; r++) {
+                    googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
+                    googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
+                    for (int64_t i = 0; i < count; i++)
+                        for (int p = 0; p < 12; p++)
+                            for (int q0 = 0; q0 < 16; q0 += 16) {
+                                const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
+                                for (int q = 0; q < 16; q++) {
+                                    googlenet_real g0 = gq[0 + q];
+                                    googlenet_real g1 = gq[192 + q];
+                                    googlenet_real v0 = src[q];
+                                    a0_0[q] += g0 * v0;
+                                    a1_0[q] += g1 * v0;
+                                    googlenet_real v1 = src[q + 1];
+                                    a0_1[q] += g0 * v1;
+                                    a1_1[q] += g1 * v1;
+                                    googlenet_real v2 = src[q + 2];
+                                    a0_2[q] += g0 * v2;
+                                    a1_2[q] += g1 * v2;
+                                    googlenet_real v3 = src[q + 3];
+                                    a0_3[q] += g0 * v3;
+                                    a1_3[q] += g1 * v3;
+                                    googlenet_real v4 = src[q + 4];
+                                    a0_4[q] += g0 * v4;
+                                    a1_4[q] += g1 * v4;
+                                }
+                            }
+                    googlenet_real *sum0 = part + chunk * 12800 + (((k + 0) * 16 + c) * 5 + r) * 5;
+                    sum0[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[0] += a0_0[q];
+                    sum0[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[1] += a0_1[q];
+                    sum0[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[2] += a0_2[q];
+                    sum0[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[3] += a0_3[q];
+                    sum0[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[4] += a0_4[q];
+                    googlenet_real *sum1 = part + chunk * 12800 + (((k + 1) * 16 + c) * 5 + r) * 5;
+                    sum1[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[0] += a1_0[q];
+                    sum1[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[1] += a1_1[q];
+                    sum1[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[2] += a1_2[q];
+                    sum1[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[3] += a1_3[q];
+                    sum1[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[4] += a1_4[q];
+                }
+    }
+    for (int64_t j = 0; j < 12800; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 12800 + j];
+        dw[j] = (googlenet_real)acc;
+    }
+}
+#endif
+static void conv2d_dw_direct_1_portable(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
+    int64_t chunks = (n + 0) / 1;
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
+        googlenet_real xp[1][16][16][20];
+        googlenet_real gp[1][32][12][16];
+        for (int64_t i = 0; i < count; i++) {
+            memset(xp[i], 0, sizeof(xp[i]));
+            for (int c = 0; c < 16; c++)
+                for (int h = 0; h < 12; h++)
+                    memcpy(&xp[i][c][h + 2][2], x + ((b0 + i) * 16 + c) * 144 + h * 12, 12 * sizeof(googlenet_real));
+            memset(gp[i], 0, sizeof(gp[i]));
+            for (int k = 0; k < 32; k++)
+                for (int p = 0; p < 12; p++)
+                    memcpy(gp[i][k][p], dy + (((b0 + i) * 32 + k) * 12 + p) * 12, 12 * sizeof(googlenet_real));
+        }
+        for (int k = 0; k < 32; k += 2)
+            for (int c = 0; c < 16; c++)
+                for (int r = 0; r < 5; r++) {
+                    googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
+                    googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
+                    for (int64_t i = 0; i < count; i++)
+                        for (int p = 0; p < 12; p++)
+                            for (int q0 = 0; q0 < 16; q0 += 16) {
+                                const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
+                                for (int q = 0; q < 16; q++) {
+                                    googlenet_real g0 = gq[0 + q];
+                                    googlenet_real g1 = gq[192 + q];
+                                    googlenet_real v0 = src[q];
+                                    a0_0[q] += g0 * v0;
+                                    a1_0[q] += g1 * v0;
+                                    googlenet_real v1 = src[q + 1];
+                                    a0_1[q] += g0 * v1;
+                                    a1_1[q] += g1 * v1;
+                                    googlenet_real v2 = src[q + 2];
+                                    a0_2[q] += g0 * v2;
+                                    a1_2[q] += g1 * v2;
+                                    googlenet_real v3 = src[q + 3];
+                                    a0_3[q] += g0 * v3;
+                                    a1_3[q] += g1 * v3;
+                                    googlenet_real v4 = src[q + 4];
+                                    a0_4[q] += g0 * v4;
+                                    a1_4[q] += g1 * v4;
+                                }
+                            }
+                    googlenet_real *sum0 = part + chunk * 12800 + (((k + 0) * 16 + c) * 5 + r) * 5;
+                    sum0[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[0] += a0_0[q];
+                    sum0[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[1] += a0_1[q];
+                    sum0[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[2] += a0_2[q];
+                    sum0[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[3] += a0_3[q];
+                    sum0[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[4] += a0_4[q];
+                    googlenet_real *sum1 = part + chunk * 12800 + (((k + 1) * 16 + c) * 5 + r) * 5;
+                    sum1[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[0] += a1_0[q];
+                    sum1[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[1] += a1_1[q];
+                    sum1[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[2] += a1_2[q];
+                    sum1[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[3] += a1_3[q];
+                    sum1[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[4] += a1_4[q];
+                }
+    }
+    for (int64_t j = 0; j < 12800; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 12800 + j];
+        dw[j] = (googlenet_real)acc;
+    }
+}
+static void conv2d_dw_direct_1(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
+#if GOOGLENET_X86
+    switch (googlenet_isa()) {
+    case 2:
+        conv2d_dw_direct_1_avx512(x, dw, dy, part, n);
+        return;
+    case 1:
+        conv2d_dw_direct_1_avx2(x, dw, dy, part, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    conv2d_dw_direct_1_portable(x, dw, dy, part, n);
+}
 
 /* conv2d's weight gradient, googlenet.dlm line 23: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
  * Per chunk of 1 images: zero-padded copies, then for each (k, c, r) the 7 sums over s; chunk sums to part, added in order. */
-static void conv2d_dw_direct_2(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
+#if GOOGLENET_X86
+GOOGLENET_AVX512 static void conv2d_dw_direct_2_avx512(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
     int64_t chunks = (n + 0) / 1;
     GOOGLENET_PARALLEL_FOR
     for (int64_t chunk = 0; chunk < chunks; chunk++) {
@@ -593,6 +1480,230 @@ static void conv2d_dw_direct_2(const googlenet_real *restrict x, googlenet_real 
         dw[j] = (googlenet_real)acc;
     }
 }
+GOOGLENET_AVX2 static void conv2d_dw_direct_2_avx2(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
+    int64_t chunks = (n + 0) / 1;
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
+        googlenet_real xp[1][1][101][101];
+        googlenet_real gp[1][64][48][48];
+        for (int64_t i = 0; i < count; i++) {
+            memset(xp[i], 0, sizeof(xp[i]));
+            for (int c = 0; c < 1; c++)
+                for (int h = 0; h < 96; h++)
+                    memcpy(&xp[i][c][h + 3][3], x + ((b0 + i) * 1 + c) * 9216 + h * 96, 96 * sizeof(googlenet_real));
+            for (int k = 0; k < 64; k++)
+                for (int p = 0; p < 48; p++)
+                    memcpy(gp[i][k][p], dy + (((b0 + i) * 64 + k) * 48 + p) * 48, 48 * sizeof(googlenet_real));
+        }
+        for (int k = 0; k < 64; k += 2)
+            for (int c = 0; c < 1; c++)
+                for (int r = 0; r < 7; r++) {
+                    googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0}, a0_5[16] = {0}, a0_6[16] = {0};
+                    googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0}, a1_5[16] = {0}, a1_6[16] = {0};
+                    for (int64_t i = 0; i < count; i++)
+                        for (int p = 0; p < 48; p++)
+                            for (int q0 = 0; q0 < 48; q0 += 16) {
+                                const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p * 2 + r][q0 * 2];
+                                for (int q = 0; q < 16; q++) {
+                                    googlenet_real g0 = gq[0 + q];
+                                    googlenet_real g1 = gq[2304 + q];
+                                    googlenet_real v0 = src[q * 2];
+                                    a0_0[q] += g0 * v0;
+                                    a1_0[q] += g1 * v0;
+                                    googlenet_real v1 = src[q * 2 + 1];
+                                    a0_1[q] += g0 * v1;
+                                    a1_1[q] += g1 * v1;
+                                    googlenet_real v2 = src[q * 2 + 2];
+                                    a0_2[q] += g0 * v2;
+                                    a1_2[q] += g1 * v2;
+                                    googlenet_real v3 = src[q * 2 + 3];
+                                    a0_3[q] += g0 * v3;
+                                    a1_3[q] += g1 * v3;
+                                    googlenet_real v4 = src[q * 2 + 4];
+                                    a0_4[q] += g0 * v4;
+                                    a1_4[q] += g1 * v4;
+                                    googlenet_real v5 = src[q * 2 + 5];
+                                    a0_5[q] += g0 * v5;
+                                    a1_5[q] += g1 * v5;
+                                    googlenet_real v6 = src[q * 2 + 6];
+                                    a0_6[q] += g0 * v6;
+                                    a1_6[q] += g1 * v6;
+                                }
+                            }
+                    googlenet_real *sum0 = part + chunk * 3136 + (((k + 0) * 1 + c) * 7 + r) * 7;
+                    sum0[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[0] += a0_0[q];
+                    sum0[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[1] += a0_1[q];
+                    sum0[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[2] += a0_2[q];
+                    sum0[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[3] += a0_3[q];
+                    sum0[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[4] += a0_4[q];
+                    sum0[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[5] += a0_5[q];
+                    sum0[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[6] += a0_6[q];
+                    googlenet_real *sum1 = part + chunk * 3136 + (((k + 1) * 1 + c) * 7 + r) * 7;
+                    sum1[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[0] += a1_0[q];
+                    sum1[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[1] += a1_1[q];
+                    sum1[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[2] += a1_2[q];
+                    sum1[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[3] += a1_3[q];
+                    sum1[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[4] += a1_4[q];
+                    sum1[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[5] += a1_5[q];
+                    sum1[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[6] += a1_6[q];
+                }
+    }
+    for (int64_t j = 0; j < 3136; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 3136 + j];
+        dw[j] = (googlenet_real)acc;
+    }
+}
+#endif
+static void conv2d_dw_direct_2_portable(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
+    int64_t chunks = (n + 0) / 1;
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
+        googlenet_real xp[1][1][101][101];
+        googlenet_real gp[1][64][48][48];
+        for (int64_t i = 0; i < count; i++) {
+            memset(xp[i], 0, sizeof(xp[i]));
+            for (int c = 0; c < 1; c++)
+                for (int h = 0; h < 96; h++)
+                    memcpy(&xp[i][c][h + 3][3], x + ((b0 + i) * 1 + c) * 9216 + h * 96, 96 * sizeof(googlenet_real));
+            for (int k = 0; k < 64; k++)
+                for (int p = 0; p < 48; p++)
+                    memcpy(gp[i][k][p], dy + (((b0 + i) * 64 + k) * 48 + p) * 48, 48 * sizeof(googlenet_real));
+        }
+        for (int k = 0; k < 64; k += 2)
+            for (int c = 0; c < 1; c++)
+                for (int r = 0; r < 7; r++) {
+                    googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0}, a0_5[16] = {0}, a0_6[16] = {0};
+                    googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0}, a1_5[16] = {0}, a1_6[16] = {0};
+                    for (int64_t i = 0; i < count; i++)
+                        for (int p = 0; p < 48; p++)
+                            for (int q0 = 0; q0 < 48; q0 += 16) {
+                                const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p * 2 + r][q0 * 2];
+                                for (int q = 0; q < 16; q++) {
+                                    googlenet_real g0 = gq[0 + q];
+                                    googlenet_real g1 = gq[2304 + q];
+                                    googlenet_real v0 = src[q * 2];
+                                    a0_0[q] += g0 * v0;
+                                    a1_0[q] += g1 * v0;
+                                    googlenet_real v1 = src[q * 2 + 1];
+                                    a0_1[q] += g0 * v1;
+                                    a1_1[q] += g1 * v1;
+                                    googlenet_real v2 = src[q * 2 + 2];
+                                    a0_2[q] += g0 * v2;
+                                    a1_2[q] += g1 * v2;
+                                    googlenet_real v3 = src[q * 2 + 3];
+                                    a0_3[q] += g0 * v3;
+                                    a1_3[q] += g1 * v3;
+                                    googlenet_real v4 = src[q * 2 + 4];
+                                    a0_4[q] += g0 * v4;
+                                    a1_4[q] += g1 * v4;
+                                    googlenet_real v5 = src[q * 2 + 5];
+                                    a0_5[q] += g0 * v5;
+                                    a1_5[q] += g1 * v5;
+                                    googlenet_real v6 = src[q * 2 + 6];
+                                    a0_6[q] += g0 * v6;
+                                    a1_6[q] += g1 * v6;
+                                }
+                            }
+                    googlenet_real *sum0 = part + chunk * 3136 + (((k + 0) * 1 + c) * 7 + r) * 7;
+                    sum0[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[0] += a0_0[q];
+                    sum0[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[1] += a0_1[q];
+                    sum0[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[2] += a0_2[q];
+                    sum0[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[3] += a0_3[q];
+                    sum0[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[4] += a0_4[q];
+                    sum0[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[5] += a0_5[q];
+                    sum0[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[6] += a0_6[q];
+                    googlenet_real *sum1 = part + chunk * 3136 + (((k + 1) * 1 + c) * 7 + r) * 7;
+                    sum1[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[0] += a1_0[q];
+                    sum1[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[1] += a1_1[q];
+                    sum1[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[2] += a1_2[q];
+                    sum1[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[3] += a1_3[q];
+                    sum1[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[4] += a1_4[q];
+                    sum1[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[5] += a1_5[q];
+                    sum1[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[6] += a1_6[q];
+                }
+    }
+    for (int64_t j = 0; j < 3136; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 3136 + j];
+        dw[j] = (googlenet_real)acc;
+    }
+}
+static void conv2d_dw_direct_2(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
+#if GOOGLENET_X86
+    switch (googlenet_isa()) {
+    case 2:
+        conv2d_dw_direct_2_avx512(x, dw, dy, part, n);
+        return;
+    case 1:
+        conv2d_dw_direct_2_avx2(x, dw, dy, part, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    conv2d_dw_direct_2_portable(x, dw, dy, part, n);
+}
 
 /* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
  * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window
@@ -636,13 +1747,26 @@ static void im2col(const googlenet_real *x, googlenet_real *col, int64_t b0, int
     }
 }
 
+/* Between a chunk of g images' [g, K, PQ] (y or dy as they lie) and the [K, g * PQ] of the chunk's
+ * one matrix product: into the images' layout when to_images, else out of it. */
+static void chunk_move(const googlenet_real *from, googlenet_real *to, int64_t K, int64_t g, int64_t PQ, int to_images) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t i = 0; i < g; i++) {
+            int64_t img = (i * K + k) * PQ, buf = (k * g + i) * PQ;
+            memcpy(to + (to_images ? img : buf), from + (to_images ? buf : img), sizeof(googlenet_real) * (size_t)PQ);
+        }
+}
+
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
 static void conv2d_fwd(const googlenet_real *x, const googlenet_real *w, googlenet_real *y, googlenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    googlenet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, (int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);
+        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
+        if (g > 1)
+            chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);
     }
 }
 
@@ -674,21 +1798,25 @@ static void col2im(const googlenet_real *col, googlenet_real *dx, int64_t b0, in
     }
 }
 static void conv2d_dx(googlenet_real *dx, const googlenet_real *w, const googlenet_real *dy, googlenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    googlenet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
-        for (int64_t i = 0; i < g; i++)
-            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);
+        if (g > 1)
+            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
+        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
         col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
 static void conv2d_dw(const googlenet_real *x, googlenet_real *dw, const googlenet_real *dy, googlenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    googlenet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);
+        if (g > 1)
+            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
+        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
     }
 }
 
@@ -1812,7 +2940,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 75497472), n, 192, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
@@ -1863,7 +2991,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 30670848)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 37748736)), (googlenet_real *)(ar + 14155776), n, 128, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 30670848)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 37748736)), (googlenet_real *)(ar + 14155776), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -1972,7 +3100,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 0), n, 192, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 0), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
@@ -2003,7 +3131,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 2359296)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 0), n, 96, 2, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 2359296)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 4718592), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
@@ -2085,7 +3213,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 10616832)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 15925248)), (googlenet_real *)(ar + 8847360), n, 208, 8, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 10616832)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 15925248)), (googlenet_real *)(ar + 19759104), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
@@ -2194,7 +3322,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 7962624)), (googlenet_real *)(ar + 0), n, 224, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 7962624)), (googlenet_real *)(ar + 12091392), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
@@ -2225,7 +3353,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 5898240), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 5898240), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -2303,7 +3431,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 4718592)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 7077888)), (googlenet_real *)(ar + 0), n, 256, 6, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 4718592)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 7077888)), (googlenet_real *)(ar + 25657344), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
@@ -2334,7 +3462,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 4718592), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 4718592), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -2412,7 +3540,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 17989632)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 20643840)), (googlenet_real *)(ar + 0), n, 288, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 17989632)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 20643840)), (googlenet_real *)(ar + 25952256), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
@@ -2443,7 +3571,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 20643840), n, 64, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 20643840), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -2521,7 +3649,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 9437184)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 12386304)), (googlenet_real *)(ar + 0), n, 320, 5, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 9437184)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 12386304)), (googlenet_real *)(ar + 30375936), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
@@ -2552,7 +3680,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 1179648)), (googlenet_real *)(ar + 3538944), n, 128, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 1179648)), (googlenet_real *)(ar + 9437184), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
@@ -2634,7 +3762,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 6193152)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 6930432)), (googlenet_real *)(ar + 3833856), n, 320, 20, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 6193152)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 6930432)), (googlenet_real *)(ar + 8404992), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
@@ -2665,7 +3793,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 3981312)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 6193152), n, 128, 36, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 3981312)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 9879552), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -2743,7 +3871,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5013504)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 8552448)), (googlenet_real *)(ar + 0), n, 384, 16, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 5013504)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 8552448)), (googlenet_real *)(ar + 10321920), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
@@ -2774,7 +3902,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 221184)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 442368)), (googlenet_real *)(ar + 8552448), n, 128, 24, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 221184)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 442368)), (googlenet_real *)(ar + 8552448), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -2884,7 +4012,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 61658944)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 42784576), n, 192, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 61658944)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
@@ -2935,7 +4063,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 92329792)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 56940352), n, 128, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 92329792)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 56940352), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -3044,7 +4172,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 297588544)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 56940352), n, 192, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 297588544)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 174905152), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
@@ -3075,7 +4203,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 89970496)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 56940352), n, 96, 2, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 89970496)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
@@ -3157,7 +4285,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 56940352), n, 208, 8, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 398448448), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
@@ -3266,7 +4394,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 420566848)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 422631232)), (googlenet_real *)(ar + 176674624), n, 224, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 420566848)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 422631232)), (googlenet_real *)(ar + 426760000), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
@@ -3297,7 +4425,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 230348608), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 314103616), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -3375,7 +4503,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 452122432)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 176674624), n, 256, 6, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 452122432)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 459200320), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
@@ -3406,7 +4534,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 59742016)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 315283264), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 59742016)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 422631232), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -3484,7 +4612,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 482793280)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 485447488)), (googlenet_real *)(ar + 176674624), n, 288, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 482793280)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 485447488)), (googlenet_real *)(ar + 490755904), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
@@ -3515,7 +4643,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 61069120)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 422631232), n, 64, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 61069120)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 454481728), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -3593,7 +4721,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 176674624), n, 320, 5, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 525850432), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
@@ -3624,7 +4752,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 176674624)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 455661376)), (googlenet_real *)(ar + 458020672), n, 128, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 176674624)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 455661376)), (googlenet_real *)(ar + 519952192), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
@@ -3706,7 +4834,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 458020672), n, 320, 20, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 560650048), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
@@ -3737,7 +4865,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 57087808)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 57530176)), (googlenet_real *)(ar + 458020672), n, 128, 36, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 57087808)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 57530176)), (googlenet_real *)(ar + 560650048), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -3815,7 +4943,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 458020672)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 522311488), n, 384, 16, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 458020672)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 571856704), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
@@ -3846,7 +4974,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 57751360)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 316462912)), (googlenet_real *)(ar + 522311488), n, 128, 24, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 57751360)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 316462912)), (googlenet_real *)(ar + 573626176), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -4089,11 +5217,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 577460032), n, 128, 24, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 583948096), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[128, 48, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 57751360)), ((googlenet_real *)(ar + 22827776)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 577460032), n, 128, 24, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 57751360)), ((googlenet_real *)(ar + 22827776)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 583948096), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
@@ -4147,11 +5275,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 522311488), n, 384, 16, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 585717568), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 192, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 458020672)), ((googlenet_real *)(ar + 20012096)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 522311488), n, 384, 16, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 458020672)), ((googlenet_real *)(ar + 20012096)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 585717568), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
@@ -4296,11 +5424,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 36, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[128, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 57087808)), ((googlenet_real *)(ar + 17256256)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 36, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 57087808)), ((googlenet_real *)(ar + 17256256)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
@@ -4354,11 +5482,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 522311488), n, 320, 20, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 569792320), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[320, 160, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(ar + 15305152)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 522311488), n, 320, 20, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(ar + 15305152)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 569792320), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
@@ -4507,11 +5635,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 455661376), n, 128, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 552097600), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[128, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 176674624)), ((googlenet_real *)(ar + 13238080)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 455661376), n, 128, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 176674624)), ((googlenet_real *)(ar + 13238080)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 552097600), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -4565,11 +5693,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 176674624), n, 320, 5, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 561829696), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[320, 160, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(ar + 11325888)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 176674624), n, 320, 5, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(ar + 11325888)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 561829696), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
@@ -4714,11 +5842,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 176674624), n, 64, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 505501504), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[64, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 61069120)), ((googlenet_real *)(ar + 10109248)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 176674624), n, 64, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 61069120)), ((googlenet_real *)(ar + 10109248)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 505501504), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -4772,11 +5900,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 176674624), n, 288, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 488101696), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[288, 144, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 482793280)), ((googlenet_real *)(ar + 8549440)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 176674624), n, 288, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 482793280)), ((googlenet_real *)(ar + 8549440)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 488101696), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
@@ -4921,11 +6049,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 176674624), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 473356096), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[64, 24, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 59742016)), ((googlenet_real *)(ar + 7738944)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 176674624), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 59742016)), ((googlenet_real *)(ar + 7738944)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 473356096), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -4979,11 +6107,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 454481728)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 176674624), n, 256, 6, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 454481728)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 456841024), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 128, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 452122432)), ((googlenet_real *)(ar + 6508992)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 176674624), n, 256, 6, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 452122432)), ((googlenet_real *)(ar + 6508992)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 456841024), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
@@ -5128,11 +6256,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 176674624), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 444454720), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[64, 24, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(ar + 5698496)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 176674624), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(ar + 5698496)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 444454720), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -5186,11 +6314,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 314103616)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 176674624), n, 224, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 314103616)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 425580352), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[224, 112, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 420566848)), ((googlenet_real *)(ar + 4745152)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 176674624), n, 224, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 420566848)), ((googlenet_real *)(ar + 4745152)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 425580352), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
@@ -5335,7 +6463,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 59299648), n, 48, 18, 16, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 59299648), n, 48, 29, 16, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[48, 16, 5, 5], googlenet.dlm line 17 */
     {
@@ -5393,11 +6521,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 56940992), n, 208, 8, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 427644736), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[208, 96, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(ar + 3236416)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 56940992), n, 208, 8, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(ar + 3236416)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 427644736), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
@@ -5546,11 +6674,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 56940992), n, 96, 2, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[96, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 89970496)), ((googlenet_real *)(ar + 2308928)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 56940992), n, 96, 2, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 89970496)), ((googlenet_real *)(ar + 2308928)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -5604,11 +6732,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 56940992), n, 192, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 321181504), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[192, 128, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 297588544)), ((googlenet_real *)(ar + 1390528)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 56940992), n, 192, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 297588544)), ((googlenet_real *)(ar + 1390528)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 321181504), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -5753,7 +6881,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 87611200)), (googlenet_real *)(ar + 56940992), n, 32, 4, 16, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 87611200)), (googlenet_real *)(ar + 85251904), n, 32, 8, 16, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[32, 16, 5, 5], googlenet.dlm line 17 */
     {
@@ -5811,11 +6939,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 85251904)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 85251904)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 96, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 92329792)), ((googlenet_real *)(ar + 596096)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 92329792)), ((googlenet_real *)(ar + 596096)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
@@ -5910,11 +7038,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 80533312)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 80533312)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[192, 64, 3, 3], googlenet.dlm line 26 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 61658944)), ((googlenet_real *)(ar + 29440)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 61658944)), ((googlenet_real *)(ar + 29440)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -7137,7 +8265,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 75497472), n, 192, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
@@ -7188,7 +8316,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 30670848)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 37748736)), (googlenet_real *)(ar + 14155776), n, 128, 2, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 30670848)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 37748736)), (googlenet_real *)(ar + 14155776), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -7297,7 +8425,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 0), n, 192, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 0), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
@@ -7328,7 +8456,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 2359296)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 0), n, 96, 2, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 2359296)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 4718592), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
@@ -7410,7 +8538,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 10616832)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 15925248)), (googlenet_real *)(ar + 8847360), n, 208, 8, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 10616832)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 15925248)), (googlenet_real *)(ar + 19759104), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
@@ -7519,7 +8647,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 7962624)), (googlenet_real *)(ar + 0), n, 224, 7, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 7962624)), (googlenet_real *)(ar + 12091392), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
@@ -7550,7 +8678,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 5898240), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 5898240), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -7628,7 +8756,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 4718592)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 7077888)), (googlenet_real *)(ar + 0), n, 256, 6, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 4718592)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 7077888)), (googlenet_real *)(ar + 25657344), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
@@ -7659,7 +8787,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 4718592), n, 64, 12, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 4718592), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -7737,7 +8865,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 17989632)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 20643840)), (googlenet_real *)(ar + 0), n, 288, 5, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 17989632)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 20643840)), (googlenet_real *)(ar + 25952256), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
@@ -7768,7 +8896,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 20643840), n, 64, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 20643840), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -7846,7 +8974,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 9437184)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 12386304)), (googlenet_real *)(ar + 0), n, 320, 5, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 9437184)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 12386304)), (googlenet_real *)(ar + 30375936), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
@@ -7877,7 +9005,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 1179648)), (googlenet_real *)(ar + 3538944), n, 128, 9, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 1179648)), (googlenet_real *)(ar + 9437184), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
@@ -7959,7 +9087,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 6193152)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 6930432)), (googlenet_real *)(ar + 3833856), n, 320, 20, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 6193152)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 6930432)), (googlenet_real *)(ar + 8404992), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
@@ -7990,7 +9118,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 3981312)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 6193152), n, 128, 36, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 3981312)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 9879552), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -8068,7 +9196,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5013504)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 8552448)), (googlenet_real *)(ar + 0), n, 384, 16, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 5013504)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 8552448)), (googlenet_real *)(ar + 10321920), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
@@ -8099,7 +9227,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 221184)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 442368)), (googlenet_real *)(ar + 8552448), n, 128, 24, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 221184)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 442368)), (googlenet_real *)(ar + 8552448), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {

@@ -108,13 +108,26 @@ static void im2col(const nin_real *x, nin_real *col, int64_t b0, int64_t g, int6
     }
 }
 
+/* Between a chunk of g images' [g, K, PQ] (y or dy as they lie) and the [K, g * PQ] of the chunk's
+ * one matrix product: into the images' layout when to_images, else out of it. */
+static void chunk_move(const nin_real *from, nin_real *to, int64_t K, int64_t g, int64_t PQ, int to_images) {
+    NIN_PARALLEL_FOR
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t i = 0; i < g; i++) {
+            int64_t img = (i * K + k) * PQ, buf = (k * g + i) * PQ;
+            memcpy(to + (to_images ? img : buf), from + (to_images ? buf : img), sizeof(nin_real) * (size_t)PQ);
+        }
+}
+
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
 static void conv2d_fwd(const nin_real *x, const nin_real *w, nin_real *y, nin_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    nin_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, (int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);
+        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
+        if (g > 1)
+            chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);
     }
 }
 
@@ -146,21 +159,25 @@ static void col2im(const nin_real *col, nin_real *dx, int64_t b0, int64_t g, int
     }
 }
 static void conv2d_dx(nin_real *dx, const nin_real *w, const nin_real *dy, nin_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    nin_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
-        for (int64_t i = 0; i < g; i++)
-            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);
+        if (g > 1)
+            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
+        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
         col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
 static void conv2d_dw(const nin_real *x, nin_real *dw, const nin_real *dy, nin_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    nin_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);
+        if (g > 1)
+            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
+        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
     }
 }
 
@@ -561,7 +578,7 @@ int nin_forward(void *state, int n, const nin_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], nin.dlm line 18 */
     {
-    conv2d_fwd(((nin_real *)(ar + 0)), ((nin_real *)(st + 121408)), ((nin_real *)(ar + 33226752)), (nin_real *)(ar + 121831424), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((nin_real *)(ar + 0)), ((nin_real *)(st + 121408)), ((nin_real *)(ar + 33226752)), (nin_real *)(ar + 121831424), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], nin.dlm line 18 */
     {
@@ -612,7 +629,7 @@ int nin_forward(void *state, int n, const nin_real *x) {
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], nin.dlm line 18 */
     {
-    conv2d_fwd(((nin_real *)(ar + 0)), ((nin_real *)(st + 3106368)), ((nin_real *)(ar + 18874368)), (nin_real *)(ar + 47185920), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((nin_real *)(ar + 0)), ((nin_real *)(st + 3106368)), ((nin_real *)(ar + 18874368)), (nin_real *)(ar + 47185920), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], nin.dlm line 18 */
     {
@@ -663,7 +680,7 @@ int nin_forward(void *state, int n, const nin_real *x) {
     }
     /* conv2d -> f32[batch 128, 10, 5, 5], nin.dlm line 18 */
     {
-    conv2d_fwd(((nin_real *)(ar + 0)), ((nin_real *)(st + 7829568)), ((nin_real *)(ar + 4915200)), (nin_real *)(ar + 5043200), n, 10, 3, 384, 5, 5, 3, 3, 5, 5, 1, 1, 1, 1);
+    conv2d_fwd(((nin_real *)(ar + 0)), ((nin_real *)(st + 7829568)), ((nin_real *)(ar + 4915200)), (nin_real *)(ar + 5043200), n, 10, 41, 384, 5, 5, 3, 3, 5, 5, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 10, 5, 5], nin.dlm line 18 */
     {
@@ -778,7 +795,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], nin.dlm line 18 */
     {
-    conv2d_fwd(((nin_real *)(ar + 7968832)), ((nin_real *)(st + 121408)), ((nin_real *)(ar + 41195584)), (nin_real *)(ar + 129800256), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((nin_real *)(ar + 7968832)), ((nin_real *)(st + 121408)), ((nin_real *)(ar + 41195584)), (nin_real *)(ar + 129800256), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], nin.dlm line 18 */
     {
@@ -829,7 +846,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], nin.dlm line 18 */
     {
-    conv2d_fwd(((nin_real *)(ar + 41195584)), ((nin_real *)(st + 3106368)), ((nin_real *)(ar + 60069952)), (nin_real *)(ar + 88381504), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((nin_real *)(ar + 41195584)), ((nin_real *)(st + 3106368)), ((nin_real *)(ar + 60069952)), (nin_real *)(ar + 88381504), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], nin.dlm line 18 */
     {
@@ -887,7 +904,7 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     }
     /* conv2d -> f32[batch 128, 10, 5, 5], nin.dlm line 18 */
     {
-    conv2d_fwd(((nin_real *)(ar + 64985152)), ((nin_real *)(st + 7829568)), ((nin_real *)(ar + 60069952)), (nin_real *)(ar + 60197952), n, 10, 3, 384, 5, 5, 3, 3, 5, 5, 1, 1, 1, 1);
+    conv2d_fwd(((nin_real *)(ar + 64985152)), ((nin_real *)(st + 7829568)), ((nin_real *)(ar + 60069952)), (nin_real *)(ar + 69900352), n, 10, 41, 384, 5, 5, 3, 3, 5, 5, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 10, 5, 5], nin.dlm line 18 */
     {
@@ -1107,11 +1124,11 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 384, 5, 5], nin.dlm line 18 */
     {
-    conv2d_dx(((nin_real *)(ar + 69900352)), ((nin_real *)(st + 7829568)), ((nin_real *)(ar + 60453952)), (nin_real *)(ar + 60581952), n, 10, 3, 384, 5, 5, 3, 3, 5, 5, 1, 1, 1, 1);
+    conv2d_dx(((nin_real *)(ar + 69900352)), ((nin_real *)(st + 7829568)), ((nin_real *)(ar + 60453952)), (nin_real *)(ar + 875403328), n, 10, 41, 384, 5, 5, 3, 3, 5, 5, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[10, 384, 3, 3], nin.dlm line 18 */
     {
-    conv2d_dw(((nin_real *)(ar + 64985152)), ((nin_real *)(ar + 7829504)), ((nin_real *)(ar + 60453952)), (nin_real *)(ar + 60581952), n, 10, 3, 384, 5, 5, 3, 3, 5, 5, 1, 1, 1, 1);
+    conv2d_dw(((nin_real *)(ar + 64985152)), ((nin_real *)(ar + 7829504)), ((nin_real *)(ar + 60453952)), (nin_real *)(ar + 875403328), n, 10, 41, 384, 5, 5, 3, 3, 5, 5, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 384, 5, 5], nin.dlm line 30 */
     {
@@ -1206,11 +1223,11 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], nin.dlm line 18 */
     {
-    conv2d_dx(((nin_real *)(ar + 60075712)), ((nin_real *)(st + 3106368)), ((nin_real *)(ar + 847091776)), (nin_real *)(ar + 78950080), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((nin_real *)(ar + 60075712)), ((nin_real *)(st + 3106368)), ((nin_real *)(ar + 847091776)), (nin_real *)(ar + 78950080), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 256, 3, 3], nin.dlm line 18 */
     {
-    conv2d_dw(((nin_real *)(ar + 41195584)), ((nin_real *)(ar + 3106304)), ((nin_real *)(ar + 847091776)), (nin_real *)(ar + 78950080), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((nin_real *)(ar + 41195584)), ((nin_real *)(ar + 3106304)), ((nin_real *)(ar + 847091776)), (nin_real *)(ar + 78950080), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 256, 26, 26], nin.dlm line 27 */
     {
@@ -1298,11 +1315,11 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 96, 26, 26], nin.dlm line 18 */
     {
-    conv2d_dx(((nin_real *)(ar + 581277760)), ((nin_real *)(st + 121408)), ((nin_real *)(ar + 60075712)), (nin_real *)(ar + 41195584), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_dx(((nin_real *)(ar + 581277760)), ((nin_real *)(st + 121408)), ((nin_real *)(ar + 60075712)), (nin_real *)(ar + 41195584), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[256, 96, 5, 5], nin.dlm line 18 */
     {
-    conv2d_dw(((nin_real *)(ar + 7968832)), ((nin_real *)(ar + 121344)), ((nin_real *)(ar + 60075712)), (nin_real *)(ar + 41195584), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_dw(((nin_real *)(ar + 7968832)), ((nin_real *)(ar + 121344)), ((nin_real *)(ar + 60075712)), (nin_real *)(ar + 41195584), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* max_pool_dx -> f32[batch 128, 96, 54, 54], nin.dlm line 25 */
     {
@@ -1697,7 +1714,7 @@ nin_real nin_evaluate(void *state, int n, const nin_real *x, const int32_t *y, d
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], nin.dlm line 18 */
     {
-    conv2d_fwd(((nin_real *)(ar + 0)), ((nin_real *)(st + 121408)), ((nin_real *)(ar + 33226752)), (nin_real *)(ar + 121831424), n, 256, 1, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((nin_real *)(ar + 0)), ((nin_real *)(st + 121408)), ((nin_real *)(ar + 33226752)), (nin_real *)(ar + 121831424), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], nin.dlm line 18 */
     {
@@ -1748,7 +1765,7 @@ nin_real nin_evaluate(void *state, int n, const nin_real *x, const int32_t *y, d
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], nin.dlm line 18 */
     {
-    conv2d_fwd(((nin_real *)(ar + 0)), ((nin_real *)(st + 3106368)), ((nin_real *)(ar + 18874368)), (nin_real *)(ar + 47185920), n, 384, 1, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((nin_real *)(ar + 0)), ((nin_real *)(st + 3106368)), ((nin_real *)(ar + 18874368)), (nin_real *)(ar + 47185920), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], nin.dlm line 18 */
     {
@@ -1799,7 +1816,7 @@ nin_real nin_evaluate(void *state, int n, const nin_real *x, const int32_t *y, d
     }
     /* conv2d -> f32[batch 128, 10, 5, 5], nin.dlm line 18 */
     {
-    conv2d_fwd(((nin_real *)(ar + 0)), ((nin_real *)(st + 7829568)), ((nin_real *)(ar + 4915200)), (nin_real *)(ar + 5043200), n, 10, 3, 384, 5, 5, 3, 3, 5, 5, 1, 1, 1, 1);
+    conv2d_fwd(((nin_real *)(ar + 0)), ((nin_real *)(st + 7829568)), ((nin_real *)(ar + 4915200)), (nin_real *)(ar + 5043200), n, 10, 41, 384, 5, 5, 3, 3, 5, 5, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 10, 5, 5], nin.dlm line 18 */
     {

@@ -41,6 +41,33 @@ static inline float expv(float x) {
     return p * s1 * s2;
 }
 
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define RESNET18_X86 1
+#include <stdlib.h>
+#ifdef __clang__
+#define RESNET18_AVX512 __attribute__((target("arch=x86-64-v4")))
+#else
+#define RESNET18_AVX512 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+#endif
+#define RESNET18_AVX2 __attribute__((target("arch=x86-64-v3")))
+static int resnet18_isa(void) {
+    static int chosen = -1; /* the same answer for the whole process, asked for once */
+    int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
+    if (isa >= 0)
+        return isa;
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+               __builtin_cpu_supports("bmi2");
+    int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512cd");
+    const char *want = getenv("DLRT_ISA");
+    isa = want && strcmp(want, "portable") == 0 ? 0 : want && strcmp(want, "avx2") == 0 ? avx2 : avx512 ? 2 : avx2;
+    __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
+    return isa;
+}
+#endif
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const resnet18_real *a, int lda, const resnet18_real *b, int ldb, resnet18_real *c, int ldc, int accumulate) {
     if (m == 1) {
@@ -52,7 +79,8 @@ static void gemm(int ta, int tb, int m, int n, int k, const resnet18_real *a, in
 
 /* conv2d, resnet18.dlm line 41: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-static void conv2d_fwd_direct_0(const resnet18_real *restrict x, const resnet18_real *restrict w, resnet18_real *restrict y, int64_t n) {
+#if RESNET18_X86
+RESNET18_AVX512 static void conv2d_fwd_direct_0_avx512(const resnet18_real *restrict x, const resnet18_real *restrict w, resnet18_real *restrict y, int64_t n) {
     RESNET18_PARALLEL_FOR
     for (int64_t b = 0; b < n; b++) {
         resnet18_real xp[1][101][101];
@@ -126,6 +154,170 @@ static void conv2d_fwd_direct_0(const resnet18_real *restrict x, const resnet18_
         }
     }
 }
+RESNET18_AVX2 static void conv2d_fwd_direct_0_avx2(const resnet18_real *restrict x, const resnet18_real *restrict w, resnet18_real *restrict y, int64_t n) {
+    RESNET18_PARALLEL_FOR
+    for (int64_t b = 0; b < n; b++) {
+        resnet18_real xp[1][101][101];
+        memset(xp, 0, sizeof(xp));
+        for (int c = 0; c < 1; c++)
+            for (int h = 0; h < 96; h++)
+                memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(resnet18_real));
+        for (int64_t k = 0; k < 60; k += 6)
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    resnet18_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const resnet18_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const resnet18_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                resnet18_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
+                                for (int q = 0; q < 16; q++) {
+                                    resnet18_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                    a4[q] += w4 * v;
+                                    a5[q] += w5 * v;
+                                }
+                            }
+                    resnet18_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                        out[9216 + q] = a4[q];
+                        out[11520 + q] = a5[q];
+                    }
+                }
+            }
+        {
+            const int64_t k = 60;
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    resnet18_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const resnet18_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const resnet18_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                resnet18_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
+                                for (int q = 0; q < 16; q++) {
+                                    resnet18_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                }
+                            }
+                    resnet18_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
+static void conv2d_fwd_direct_0_portable(const resnet18_real *restrict x, const resnet18_real *restrict w, resnet18_real *restrict y, int64_t n) {
+    RESNET18_PARALLEL_FOR
+    for (int64_t b = 0; b < n; b++) {
+        resnet18_real xp[1][101][101];
+        memset(xp, 0, sizeof(xp));
+        for (int c = 0; c < 1; c++)
+            for (int h = 0; h < 96; h++)
+                memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(resnet18_real));
+        for (int64_t k = 0; k < 60; k += 6)
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    resnet18_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const resnet18_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const resnet18_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                resnet18_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
+                                for (int q = 0; q < 16; q++) {
+                                    resnet18_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                    a4[q] += w4 * v;
+                                    a5[q] += w5 * v;
+                                }
+                            }
+                    resnet18_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                        out[9216 + q] = a4[q];
+                        out[11520 + q] = a5[q];
+                    }
+                }
+            }
+        {
+            const int64_t k = 60;
+            for (int p = 0; p < 48; p++) {
+                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+                for (int q0 = 0; q0 < 48; q0 += 16) {
+                    resnet18_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
+                    for (int c = 0; c < 1; c++)
+                        for (int r = r0; r < r1; r++)
+                            for (int s = 0; s < 7; s++) {
+                                const resnet18_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                                const resnet18_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                                resnet18_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
+                                for (int q = 0; q < 16; q++) {
+                                    resnet18_real v = src[q * 2];
+                                    a0[q] += w0 * v;
+                                    a1[q] += w1 * v;
+                                    a2[q] += w2 * v;
+                                    a3[q] += w3 * v;
+                                }
+                            }
+                    resnet18_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                    for (int q = 0; q < 16; q++) {
+                        out[0 + q] = a0[q];
+                        out[2304 + q] = a1[q];
+                        out[4608 + q] = a2[q];
+                        out[6912 + q] = a3[q];
+                    }
+                }
+            }
+        }
+    }
+}
+static void conv2d_fwd_direct_0(const resnet18_real *restrict x, const resnet18_real *restrict w, resnet18_real *restrict y, int64_t n) {
+#if RESNET18_X86
+    switch (resnet18_isa()) {
+    case 2:
+        conv2d_fwd_direct_0_avx512(x, w, y, n);
+        return;
+    case 1:
+        conv2d_fwd_direct_0_avx2(x, w, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    conv2d_fwd_direct_0_portable(x, w, y, n);
+}
 
 /* avg_pool forward, resnet18.dlm line 48: 3x3 windows that tile the planes of [n, 512, 3, 3] into 1x1. */
 static void avg_pool_fwd_0(const resnet18_real *restrict x, resnet18_real *restrict y, int64_t n) {
@@ -164,7 +356,8 @@ static void avg_pool_dx_0(const resnet18_real *restrict dy, resnet18_real *restr
 
 /* conv2d's weight gradient, resnet18.dlm line 41: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
  * Per chunk of 1 images: zero-padded copies, then for each (k, c, r) the 7 sums over s; chunk sums to part, added in order. */
-static void conv2d_dw_direct_0(const resnet18_real *restrict x, resnet18_real *restrict dw, const resnet18_real *restrict dy, resnet18_real *restrict part, int64_t n) {
+#if RESNET18_X86
+RESNET18_AVX512 static void conv2d_dw_direct_0_avx512(const resnet18_real *restrict x, resnet18_real *restrict dw, const resnet18_real *restrict dy, resnet18_real *restrict part, int64_t n) {
     int64_t chunks = (n + 0) / 1;
     RESNET18_PARALLEL_FOR
     for (int64_t chunk = 0; chunk < chunks; chunk++) {
@@ -268,6 +461,230 @@ static void conv2d_dw_direct_0(const resnet18_real *restrict x, resnet18_real *r
         dw[j] = (resnet18_real)acc;
     }
 }
+RESNET18_AVX2 static void conv2d_dw_direct_0_avx2(const resnet18_real *restrict x, resnet18_real *restrict dw, const resnet18_real *restrict dy, resnet18_real *restrict part, int64_t n) {
+    int64_t chunks = (n + 0) / 1;
+    RESNET18_PARALLEL_FOR
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
+        resnet18_real xp[1][1][101][101];
+        resnet18_real gp[1][64][48][48];
+        for (int64_t i = 0; i < count; i++) {
+            memset(xp[i], 0, sizeof(xp[i]));
+            for (int c = 0; c < 1; c++)
+                for (int h = 0; h < 96; h++)
+                    memcpy(&xp[i][c][h + 3][3], x + ((b0 + i) * 1 + c) * 9216 + h * 96, 96 * sizeof(resnet18_real));
+            for (int k = 0; k < 64; k++)
+                for (int p = 0; p < 48; p++)
+                    memcpy(gp[i][k][p], dy + (((b0 + i) * 64 + k) * 48 + p) * 48, 48 * sizeof(resnet18_real));
+        }
+        for (int k = 0; k < 64; k += 2)
+            for (int c = 0; c < 1; c++)
+                for (int r = 0; r < 7; r++) {
+                    resnet18_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0}, a0_5[16] = {0}, a0_6[16] = {0};
+                    resnet18_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0}, a1_5[16] = {0}, a1_6[16] = {0};
+                    for (int64_t i = 0; i < count; i++)
+                        for (int p = 0; p < 48; p++)
+                            for (int q0 = 0; q0 < 48; q0 += 16) {
+                                const resnet18_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p * 2 + r][q0 * 2];
+                                for (int q = 0; q < 16; q++) {
+                                    resnet18_real g0 = gq[0 + q];
+                                    resnet18_real g1 = gq[2304 + q];
+                                    resnet18_real v0 = src[q * 2];
+                                    a0_0[q] += g0 * v0;
+                                    a1_0[q] += g1 * v0;
+                                    resnet18_real v1 = src[q * 2 + 1];
+                                    a0_1[q] += g0 * v1;
+                                    a1_1[q] += g1 * v1;
+                                    resnet18_real v2 = src[q * 2 + 2];
+                                    a0_2[q] += g0 * v2;
+                                    a1_2[q] += g1 * v2;
+                                    resnet18_real v3 = src[q * 2 + 3];
+                                    a0_3[q] += g0 * v3;
+                                    a1_3[q] += g1 * v3;
+                                    resnet18_real v4 = src[q * 2 + 4];
+                                    a0_4[q] += g0 * v4;
+                                    a1_4[q] += g1 * v4;
+                                    resnet18_real v5 = src[q * 2 + 5];
+                                    a0_5[q] += g0 * v5;
+                                    a1_5[q] += g1 * v5;
+                                    resnet18_real v6 = src[q * 2 + 6];
+                                    a0_6[q] += g0 * v6;
+                                    a1_6[q] += g1 * v6;
+                                }
+                            }
+                    resnet18_real *sum0 = part + chunk * 3136 + (((k + 0) * 1 + c) * 7 + r) * 7;
+                    sum0[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[0] += a0_0[q];
+                    sum0[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[1] += a0_1[q];
+                    sum0[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[2] += a0_2[q];
+                    sum0[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[3] += a0_3[q];
+                    sum0[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[4] += a0_4[q];
+                    sum0[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[5] += a0_5[q];
+                    sum0[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[6] += a0_6[q];
+                    resnet18_real *sum1 = part + chunk * 3136 + (((k + 1) * 1 + c) * 7 + r) * 7;
+                    sum1[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[0] += a1_0[q];
+                    sum1[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[1] += a1_1[q];
+                    sum1[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[2] += a1_2[q];
+                    sum1[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[3] += a1_3[q];
+                    sum1[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[4] += a1_4[q];
+                    sum1[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[5] += a1_5[q];
+                    sum1[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[6] += a1_6[q];
+                }
+    }
+    for (int64_t j = 0; j < 3136; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 3136 + j];
+        dw[j] = (resnet18_real)acc;
+    }
+}
+#endif
+static void conv2d_dw_direct_0_portable(const resnet18_real *restrict x, resnet18_real *restrict dw, const resnet18_real *restrict dy, resnet18_real *restrict part, int64_t n) {
+    int64_t chunks = (n + 0) / 1;
+    RESNET18_PARALLEL_FOR
+    for (int64_t chunk = 0; chunk < chunks; chunk++) {
+        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
+        resnet18_real xp[1][1][101][101];
+        resnet18_real gp[1][64][48][48];
+        for (int64_t i = 0; i < count; i++) {
+            memset(xp[i], 0, sizeof(xp[i]));
+            for (int c = 0; c < 1; c++)
+                for (int h = 0; h < 96; h++)
+                    memcpy(&xp[i][c][h + 3][3], x + ((b0 + i) * 1 + c) * 9216 + h * 96, 96 * sizeof(resnet18_real));
+            for (int k = 0; k < 64; k++)
+                for (int p = 0; p < 48; p++)
+                    memcpy(gp[i][k][p], dy + (((b0 + i) * 64 + k) * 48 + p) * 48, 48 * sizeof(resnet18_real));
+        }
+        for (int k = 0; k < 64; k += 2)
+            for (int c = 0; c < 1; c++)
+                for (int r = 0; r < 7; r++) {
+                    resnet18_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0}, a0_5[16] = {0}, a0_6[16] = {0};
+                    resnet18_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0}, a1_5[16] = {0}, a1_6[16] = {0};
+                    for (int64_t i = 0; i < count; i++)
+                        for (int p = 0; p < 48; p++)
+                            for (int q0 = 0; q0 < 48; q0 += 16) {
+                                const resnet18_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p * 2 + r][q0 * 2];
+                                for (int q = 0; q < 16; q++) {
+                                    resnet18_real g0 = gq[0 + q];
+                                    resnet18_real g1 = gq[2304 + q];
+                                    resnet18_real v0 = src[q * 2];
+                                    a0_0[q] += g0 * v0;
+                                    a1_0[q] += g1 * v0;
+                                    resnet18_real v1 = src[q * 2 + 1];
+                                    a0_1[q] += g0 * v1;
+                                    a1_1[q] += g1 * v1;
+                                    resnet18_real v2 = src[q * 2 + 2];
+                                    a0_2[q] += g0 * v2;
+                                    a1_2[q] += g1 * v2;
+                                    resnet18_real v3 = src[q * 2 + 3];
+                                    a0_3[q] += g0 * v3;
+                                    a1_3[q] += g1 * v3;
+                                    resnet18_real v4 = src[q * 2 + 4];
+                                    a0_4[q] += g0 * v4;
+                                    a1_4[q] += g1 * v4;
+                                    resnet18_real v5 = src[q * 2 + 5];
+                                    a0_5[q] += g0 * v5;
+                                    a1_5[q] += g1 * v5;
+                                    resnet18_real v6 = src[q * 2 + 6];
+                                    a0_6[q] += g0 * v6;
+                                    a1_6[q] += g1 * v6;
+                                }
+                            }
+                    resnet18_real *sum0 = part + chunk * 3136 + (((k + 0) * 1 + c) * 7 + r) * 7;
+                    sum0[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[0] += a0_0[q];
+                    sum0[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[1] += a0_1[q];
+                    sum0[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[2] += a0_2[q];
+                    sum0[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[3] += a0_3[q];
+                    sum0[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[4] += a0_4[q];
+                    sum0[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[5] += a0_5[q];
+                    sum0[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum0[6] += a0_6[q];
+                    resnet18_real *sum1 = part + chunk * 3136 + (((k + 1) * 1 + c) * 7 + r) * 7;
+                    sum1[0] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[0] += a1_0[q];
+                    sum1[1] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[1] += a1_1[q];
+                    sum1[2] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[2] += a1_2[q];
+                    sum1[3] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[3] += a1_3[q];
+                    sum1[4] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[4] += a1_4[q];
+                    sum1[5] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[5] += a1_5[q];
+                    sum1[6] = 0;
+                    for (int q = 0; q < 16; q++)
+                        sum1[6] += a1_6[q];
+                }
+    }
+    for (int64_t j = 0; j < 3136; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 3136 + j];
+        dw[j] = (resnet18_real)acc;
+    }
+}
+static void conv2d_dw_direct_0(const resnet18_real *restrict x, resnet18_real *restrict dw, const resnet18_real *restrict dy, resnet18_real *restrict part, int64_t n) {
+#if RESNET18_X86
+    switch (resnet18_isa()) {
+    case 2:
+        conv2d_dw_direct_0_avx512(x, dw, dy, part, n);
+        return;
+    case 1:
+        conv2d_dw_direct_0_avx2(x, dw, dy, part, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    conv2d_dw_direct_0_portable(x, dw, dy, part, n);
+}
 
 /* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
  * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window
@@ -311,13 +728,26 @@ static void im2col(const resnet18_real *x, resnet18_real *col, int64_t b0, int64
     }
 }
 
+/* Between a chunk of g images' [g, K, PQ] (y or dy as they lie) and the [K, g * PQ] of the chunk's
+ * one matrix product: into the images' layout when to_images, else out of it. */
+static void chunk_move(const resnet18_real *from, resnet18_real *to, int64_t K, int64_t g, int64_t PQ, int to_images) {
+    RESNET18_PARALLEL_FOR
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t i = 0; i < g; i++) {
+            int64_t img = (i * K + k) * PQ, buf = (k * g + i) * PQ;
+            memcpy(to + (to_images ? img : buf), from + (to_images ? buf : img), sizeof(resnet18_real) * (size_t)PQ);
+        }
+}
+
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
 static void conv2d_fwd(const resnet18_real *x, const resnet18_real *w, resnet18_real *y, resnet18_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    resnet18_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, (int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);
+        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
+        if (g > 1)
+            chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);
     }
 }
 
@@ -349,21 +779,25 @@ static void col2im(const resnet18_real *col, resnet18_real *dx, int64_t b0, int6
     }
 }
 static void conv2d_dx(resnet18_real *dx, const resnet18_real *w, const resnet18_real *dy, resnet18_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    resnet18_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
-        for (int64_t i = 0; i < g; i++)
-            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);
+        if (g > 1)
+            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
+        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
         col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
 static void conv2d_dw(const resnet18_real *x, resnet18_real *dw, const resnet18_real *dy, resnet18_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    resnet18_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);
+        if (g > 1)
+            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
+        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
     }
 }
 
@@ -1513,7 +1947,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 0)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 37748736), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 0)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 37748736), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
@@ -1540,7 +1974,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623616), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
@@ -1567,7 +2001,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
@@ -1594,7 +2028,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623616), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
@@ -1621,7 +2055,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
@@ -1648,7 +2082,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
@@ -1679,7 +2113,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18875392), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18875392), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
@@ -1706,7 +2140,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
@@ -1733,7 +2167,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
@@ -1760,7 +2194,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9439232), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
@@ -1791,7 +2225,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
@@ -1818,7 +2252,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
@@ -1845,7 +2279,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 2359296), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9439232), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
@@ -1872,7 +2306,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 2359296), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 11798528), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
@@ -1888,7 +2322,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9439232)), (resnet18_real *)(ar + 2363392), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9439232)), (resnet18_real *)(ar + 11798528), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -1903,7 +2337,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 2363392)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4722688), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 2363392)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4722688), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
@@ -1930,7 +2364,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4722688)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7081984), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4722688)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7081984), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
@@ -2086,7 +2520,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 44711488)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 63585856)), (resnet18_real *)(ar + 82460224), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 44711488)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 63585856)), (resnet18_real *)(ar + 82460224), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -2182,7 +2616,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63587200), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63587200), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
@@ -2270,7 +2704,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63588544), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63588544), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -2358,7 +2792,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63589888), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63589888), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
@@ -2446,7 +2880,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 63591168)), (resnet18_real *)(ar + 73028352), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 63591168)), (resnet18_real *)(ar + 73028352), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
@@ -2542,7 +2976,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 63594752)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73031936), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 63594752)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73031936), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
@@ -2634,7 +3068,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73033984), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73033984), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
@@ -2722,7 +3156,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 73036544), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 73036544), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
@@ -2810,7 +3244,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 73039104)), (resnet18_real *)(ar + 77757696), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 73039104)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
@@ -2906,7 +3340,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 73045248)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 77763840), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 73045248)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 464664640), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
@@ -2998,7 +3432,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 77768000), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 474101824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
@@ -3086,7 +3520,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 77773184), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
@@ -3174,7 +3608,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 77778304)), (resnet18_real *)(ar + 80137600), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 77778304)), (resnet18_real *)(ar + 488257600), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
@@ -3270,7 +3704,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 77792640)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 80151936), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 77792640)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 490616896), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
@@ -3347,7 +3781,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 80162176), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 492976192), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -3362,7 +3796,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 80160128), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 495335488), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
@@ -3450,7 +3884,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 80170368), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
@@ -3784,11 +4218,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 500054080)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 80174464), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 500054080)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(ar + 35246080)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 80174464), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(ar + 35246080)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
     {
@@ -3915,11 +4349,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 495335488)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 80174464), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 495335488)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(ar + 25802752)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 80174464), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(ar + 25802752)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -3943,11 +4377,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 80174464), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_dx(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 497694784), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[512, 256, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 25278464)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 80174464), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 25278464)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 497694784), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
@@ -4054,11 +4488,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 80174464), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 77792640)), ((resnet18_real *)(ar + 15835136)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 80174464), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 77792640)), ((resnet18_real *)(ar + 15835136)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
     {
@@ -4185,11 +4619,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 497694784)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 77788544), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 497694784)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 502413376), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[512, 256, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 11110400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 77788544), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 11110400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 502413376), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
@@ -4316,11 +4750,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 77788544), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(ar + 8748032)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 77788544), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(ar + 8748032)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
     {
@@ -4447,11 +4881,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 474101824)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 77788544), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 474101824)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(ar + 6385664)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 77788544), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(ar + 6385664)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
@@ -4475,11 +4909,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 77788544), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_dx(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 115490368), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[256, 128, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 6254592)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 77788544), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 6254592)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 115490368), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
@@ -4586,11 +5020,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 77788544), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 73045248)), ((resnet18_real *)(ar + 3892224)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 77788544), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 73045248)), ((resnet18_real *)(ar + 3892224)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
     {
@@ -4717,11 +5151,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 73041152), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[256, 128, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 2709504)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 73041152), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 2709504)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -4848,11 +5282,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 73041152), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(ar + 2118144)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 73041152), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(ar + 2118144)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
     {
@@ -4979,11 +5413,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 431634496)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73041152), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 431634496)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(ar + 1526784)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73041152), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(ar + 1526784)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -5118,11 +5552,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 73041152), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 63594752)), ((resnet18_real *)(ar + 902656)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 73041152), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 63594752)), ((resnet18_real *)(ar + 902656)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
     {
@@ -5249,11 +5683,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 63593728), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 63593728), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[128, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 606208)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 63593728), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 606208)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 63593728), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
     {
@@ -5380,11 +5814,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 384448576)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63593728), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 384448576)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(ar + 457984)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63593728), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(ar + 457984)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
     {
@@ -5511,11 +5945,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 346699840)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63593728), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 346699840)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(ar + 309760)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63593728), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(ar + 309760)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
     {
@@ -5642,11 +6076,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 308951104)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63593728), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 308951104)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(ar + 161536)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63593728), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(ar + 161536)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
     {
@@ -5773,7 +6207,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 80174464)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 271202368)), (resnet18_real *)(ar + 63593728), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 80174464)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 271202368)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -5784,7 +6218,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 44711488)), ((resnet18_real *)(ar + 13312)), ((resnet18_real *)(ar + 271202368)), (resnet18_real *)(ar + 63593728), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 44711488)), ((resnet18_real *)(ar + 13312)), ((resnet18_real *)(ar + 271202368)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 64, 48, 48], resnet18.dlm line 43 */
     {
@@ -6782,7 +7216,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 0)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 37748736), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 0)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 37748736), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
@@ -6809,7 +7243,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623616), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
@@ -6836,7 +7270,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
@@ -6863,7 +7297,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623616), n, 64, 1, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
@@ -6890,7 +7324,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 3, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
@@ -6917,7 +7351,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
@@ -6948,7 +7382,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18875392), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18875392), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
@@ -6975,7 +7409,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 128, 1, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
@@ -7002,7 +7436,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 6, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
@@ -7029,7 +7463,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9439232), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
@@ -7060,7 +7494,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
@@ -7087,7 +7521,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 3, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
@@ -7114,7 +7548,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 2359296), n, 512, 12, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9439232), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
@@ -7141,7 +7575,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 2359296), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 11798528), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
@@ -7157,7 +7591,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9439232)), (resnet18_real *)(ar + 2363392), n, 512, 113, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9439232)), (resnet18_real *)(ar + 11798528), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -7172,7 +7606,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 2363392)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4722688), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 2363392)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4722688), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
@@ -7199,7 +7633,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4722688)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7081984), n, 512, 6, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4722688)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7081984), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {

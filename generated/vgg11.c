@@ -353,13 +353,26 @@ static void im2col(const vgg11_real *x, vgg11_real *col, int64_t b0, int64_t g, 
     }
 }
 
+/* Between a chunk of g images' [g, K, PQ] (y or dy as they lie) and the [K, g * PQ] of the chunk's
+ * one matrix product: into the images' layout when to_images, else out of it. */
+static void chunk_move(const vgg11_real *from, vgg11_real *to, int64_t K, int64_t g, int64_t PQ, int to_images) {
+    VGG11_PARALLEL_FOR
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t i = 0; i < g; i++) {
+            int64_t img = (i * K + k) * PQ, buf = (k * g + i) * PQ;
+            memcpy(to + (to_images ? img : buf), from + (to_images ? buf : img), sizeof(vgg11_real) * (size_t)PQ);
+        }
+}
+
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
 static void conv2d_fwd(const vgg11_real *x, const vgg11_real *w, vgg11_real *y, vgg11_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    vgg11_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, (int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);
+        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
+        if (g > 1)
+            chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);
     }
 }
 
@@ -391,21 +404,25 @@ static void col2im(const vgg11_real *col, vgg11_real *dx, int64_t b0, int64_t g,
     }
 }
 static void conv2d_dx(vgg11_real *dx, const vgg11_real *w, const vgg11_real *dy, vgg11_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    vgg11_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
-        for (int64_t i = 0; i < g; i++)
-            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);
+        if (g > 1)
+            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
+        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
         col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
 static void conv2d_dw(const vgg11_real *x, vgg11_real *dw, const vgg11_real *dy, vgg11_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    vgg11_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);
+        if (g > 1)
+            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
+        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
     }
 }
 
@@ -712,7 +729,7 @@ int vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 25690112)), (vgg11_real *)(ar + 77070336), n, 128, 1, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 25690112)), (vgg11_real *)(ar + 77070336), n, 128, 2, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -727,7 +744,7 @@ int vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 77070336)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 51380224), n, 128, 1, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 77070336)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 51380224), n, 128, 2, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -746,7 +763,7 @@ int vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -761,7 +778,7 @@ int vgg11_forward(void *state, int n, const vgg11_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -903,7 +920,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 326513984)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 352204096)), (vgg11_real *)(ar + 403584320), n, 128, 1, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 326513984)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 352204096)), (vgg11_real *)(ar + 403584320), n, 128, 2, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -918,7 +935,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 532034880)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 352204096)), (vgg11_real *)(ar + 403584320), n, 128, 1, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 532034880)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 352204096)), (vgg11_real *)(ar + 403584320), n, 128, 2, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -937,7 +954,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 352204096)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 365049152)), (vgg11_real *)(ar + 377894208), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 352204096)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 365049152)), (vgg11_real *)(ar + 377894208), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -952,7 +969,7 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 377894208)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 365049152)), (vgg11_real *)(ar + 390739264), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 377894208)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 365049152)), (vgg11_real *)(ar + 390739264), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -1202,11 +1219,11 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 390739264)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 416429376)), (vgg11_real *)(ar + 365049152), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 390739264)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 416429376)), (vgg11_real *)(ar + 365049152), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 377894208)), ((vgg11_real *)(ar + 1716992)), ((vgg11_real *)(ar + 416429376)), (vgg11_real *)(ar + 365049152), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 377894208)), ((vgg11_real *)(ar + 1716992)), ((vgg11_real *)(ar + 416429376)), (vgg11_real *)(ar + 365049152), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -1230,11 +1247,11 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 376649664)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 403584320)), (vgg11_real *)(ar + 365049152), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 376649664)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 403584320)), (vgg11_real *)(ar + 365049152), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 352204096)), ((vgg11_real *)(ar + 1126656)), ((vgg11_real *)(ar + 403584320)), (vgg11_real *)(ar + 365049152), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 352204096)), ((vgg11_real *)(ar + 1126656)), ((vgg11_real *)(ar + 403584320)), (vgg11_real *)(ar + 365049152), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 128, 28, 28], vgg11.dlm line 26 */
     {
@@ -1262,11 +1279,11 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 1302738240)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 1, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 1302738240)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 2, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 532034880)), ((vgg11_real *)(ar + 536320)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 1, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 532034880)), ((vgg11_real *)(ar + 536320)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 2, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -1290,11 +1307,11 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* conv2d_dx -> f32[batch 128, 64, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 532034880)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 1, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 532034880)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 2, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 64, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 326513984)), ((vgg11_real *)(ar + 240896)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 1, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 326513984)), ((vgg11_real *)(ar + 240896)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 2, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 64, 56, 56], vgg11.dlm line 26 */
     {
@@ -1726,7 +1743,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 25690112)), (vgg11_real *)(ar + 77070336), n, 128, 1, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 25690112)), (vgg11_real *)(ar + 77070336), n, 128, 2, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -1741,7 +1758,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 77070336)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 51380224), n, 128, 1, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 77070336)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 0)), (vgg11_real *)(ar + 51380224), n, 128, 2, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -1760,7 +1777,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -1775,7 +1792,7 @@ vgg11_real vgg11_evaluate(void *state, int n, const vgg11_real *x, const int32_t
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 1, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 0)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 12845056)), (vgg11_real *)(ar + 25690112), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {

@@ -353,13 +353,26 @@ static void im2col(const vgg11_full_real *x, vgg11_full_real *col, int64_t b0, i
     }
 }
 
+/* Between a chunk of g images' [g, K, PQ] (y or dy as they lie) and the [K, g * PQ] of the chunk's
+ * one matrix product: into the images' layout when to_images, else out of it. */
+static void chunk_move(const vgg11_full_real *from, vgg11_full_real *to, int64_t K, int64_t g, int64_t PQ, int to_images) {
+    VGG11_FULL_PARALLEL_FOR
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t i = 0; i < g; i++) {
+            int64_t img = (i * K + k) * PQ, buf = (k * g + i) * PQ;
+            memcpy(to + (to_images ? img : buf), from + (to_images ? buf : img), sizeof(vgg11_full_real) * (size_t)PQ);
+        }
+}
+
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
 static void conv2d_fwd(const vgg11_full_real *x, const vgg11_full_real *w, vgg11_full_real *y, vgg11_full_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    vgg11_full_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, (int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);
+        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
+        if (g > 1)
+            chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);
     }
 }
 
@@ -391,21 +404,25 @@ static void col2im(const vgg11_full_real *col, vgg11_full_real *dx, int64_t b0, 
     }
 }
 static void conv2d_dx(vgg11_full_real *dx, const vgg11_full_real *w, const vgg11_full_real *dy, vgg11_full_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    vgg11_full_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
-        for (int64_t i = 0; i < g; i++)
-            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);
+        if (g > 1)
+            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
+        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
         col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
 static void conv2d_dw(const vgg11_full_real *x, vgg11_full_real *dw, const vgg11_full_real *dy, vgg11_full_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    vgg11_full_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        for (int64_t i = 0; i < g; i++)
-            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);
+        if (g > 1)
+            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
+        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
     }
 }
 
@@ -712,7 +729,7 @@ int vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 102760448)), (vgg11_full_real *)(ar + 308281344), n, 512, 1, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 102760448)), (vgg11_full_real *)(ar + 308281344), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -746,7 +763,7 @@ int vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -761,7 +778,7 @@ int vgg11_full_forward(void *state, int n, const vgg11_full_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -903,7 +920,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 1131787328)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 1234547776)), (vgg11_full_real *)(ar + 1440068672), n, 512, 1, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 1131787328)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 1234547776)), (vgg11_full_real *)(ar + 1440068672), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -937,7 +954,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 1234547776)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 1285928000)), (vgg11_full_real *)(ar + 1337308224), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 1234547776)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 1285928000)), (vgg11_full_real *)(ar + 1337308224), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -952,7 +969,7 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 1337308224)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 1285928000)), (vgg11_full_real *)(ar + 1388688448), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 1337308224)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 1285928000)), (vgg11_full_real *)(ar + 1388688448), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -1202,11 +1219,11 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     }
     /* conv2d_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 1388688448)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 1491448896)), (vgg11_full_real *)(ar + 1285928000), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 1388688448)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 1491448896)), (vgg11_full_real *)(ar + 1285928000), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 1337308224)), ((vgg11_full_real *)(ar + 27438080)), ((vgg11_full_real *)(ar + 1491448896)), (vgg11_full_real *)(ar + 1285928000), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 1337308224)), ((vgg11_full_real *)(ar + 27438080)), ((vgg11_full_real *)(ar + 1491448896)), (vgg11_full_real *)(ar + 1285928000), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -1230,11 +1247,11 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     }
     /* conv2d_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 1307162304)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 1440068672)), (vgg11_full_real *)(ar + 1285928000), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 1307162304)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 1440068672)), (vgg11_full_real *)(ar + 1285928000), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 1234547776)), ((vgg11_full_real *)(ar + 17998848)), ((vgg11_full_real *)(ar + 1440068672)), (vgg11_full_real *)(ar + 1285928000), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 1234547776)), ((vgg11_full_real *)(ar + 17998848)), ((vgg11_full_real *)(ar + 1440068672)), (vgg11_full_real *)(ar + 1285928000), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 27 */
     {
@@ -1290,11 +1307,11 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     }
     /* conv2d_dx -> f32[batch 128, 256, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 1953870912)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 1234547776), n, 512, 1, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 1953870912)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 1234547776), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 256, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 1131787328)), ((vgg11_full_real *)(ar + 3838976)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 1234547776), n, 512, 1, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 1131787328)), ((vgg11_full_real *)(ar + 3838976)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 1234547776), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 27 */
     {
@@ -1726,7 +1743,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 102760448)), (vgg11_full_real *)(ar + 308281344), n, 512, 1, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 102760448)), (vgg11_full_real *)(ar + 308281344), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -1760,7 +1777,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -1775,7 +1792,7 @@ vgg11_full_real vgg11_full_evaluate(void *state, int n, const vgg11_full_real *x
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 1, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 51380224)), (vgg11_full_real *)(ar + 102760448), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {

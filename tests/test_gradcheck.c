@@ -58,9 +58,9 @@ typedef struct Build {
 
 /* Writes name.dlm, compiles it with dlc (extra flags in `dlc_flags`, space-free words separated by one space) and
  * links it with the harness. `inputs` is the harness's INPUTS list: "F(x,X) L(y,Y,10)". */
-/* cc_define: NULL, or one more -D for the harness (EVAL_OUTPUT) */
+/* cc_extra: NULL, or more arguments for cc, space-separated (-DEVAL_OUTPUT for the harness, -O2) */
 static bool build_with(Build *b, const char *name, const char *text, const char *inputs, const char *dlc_flags,
-                       const char *cc_define) {
+                       const char *cc_extra) {
     b->name = name;
     char *dlm = fmt("%s/%s.dlm", workdir, name), *log = fmt("%s/%s.log", workdir, name);
     char *dir = fmt("%s/%s.out", workdir, name);
@@ -83,28 +83,31 @@ static bool build_with(Build *b, const char *name, const char *text, const char 
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
     b->exe = fmt("%s/%s.exe", workdir, name);
-    char *cc[] = {"cc",
-                  "-std=c11",
-                  "-O1",
-                  "-Wall",
-                  "-Wextra",
-                  "-Wconversion",
-                  "-pedantic",
-                  "-Werror",
-                  "-iquote",
-                  dir,
-                  fmt("-DMODEL=%s", name),
-                  fmt("-DMODEL_UC=%s", uc),
-                  fmt("-DMODEL_H=\"%s.h\"", name),
-                  fmt("-DINPUTS=%s", inputs),
-                  cc_define ? (char *)cc_define : "-DNO_EVAL_OUTPUT",
-                  SOURCE_ROOT "/tests/gradcheck_harness.c",
-                  fmt("%s/%s.c", dir, name),
-                  "-o",
-                  b->exe,
-                  "-lopenblas",
-                  "-lm",
-                  NULL};
+    char *cc[24] = {"cc",
+                    "-std=c11",
+                    "-O1",
+                    "-Wall",
+                    "-Wextra",
+                    "-Wconversion",
+                    "-pedantic",
+                    "-Werror",
+                    "-iquote",
+                    dir,
+                    fmt("-DMODEL=%s", name),
+                    fmt("-DMODEL_UC=%s", uc),
+                    fmt("-DMODEL_H=\"%s.h\"", name),
+                    fmt("-DINPUTS=%s", inputs),
+                    SOURCE_ROOT "/tests/gradcheck_harness.c",
+                    fmt("%s/%s.c", dir, name),
+                    "-o",
+                    b->exe,
+                    "-lopenblas",
+                    "-lm"};
+    int n = 20;
+    char *extra = keep(strdup(cc_extra ? cc_extra : "-DNO_EVAL_OUTPUT"));
+    for (char *w = strtok(extra, " "); w && n < 23; w = strtok(NULL, " "))
+        cc[n++] = w;
+    cc[n] = NULL;
     if (run(cc, log) != 0) {
         fail(fmt("%s: the generated C does not compile", name), fmt("%s\n--- model ---\n%s", slurp(log), text));
         return false;
@@ -783,6 +786,95 @@ static void test_d2l_autograd(void) {
         fail("d2l_autograd: expected y = 28, dx = [0, 4, 8, 12]", out);
 }
 
+/* ---- 3. the direct convolution kernels on each instruction set ---- */
+
+/* The feature a path of <name>_isa() (DLRT_ISA) needs that this CPU lacks, or NULL: the features the generated
+ * code asks the CPU for. */
+static const char *isa_missing(const char *isa) {
+    __builtin_cpu_init();
+    const struct {
+        const char *name;
+        int has;
+        bool avx512;
+    } f[] = {
+        {"avx2", __builtin_cpu_supports("avx2"), false},        {"fma", __builtin_cpu_supports("fma"), false},
+        {"bmi", __builtin_cpu_supports("bmi"), false},          {"bmi2", __builtin_cpu_supports("bmi2"), false},
+        {"avx512f", __builtin_cpu_supports("avx512f"), true},   {"avx512vl", __builtin_cpu_supports("avx512vl"), true},
+        {"avx512bw", __builtin_cpu_supports("avx512bw"), true}, {"avx512dq", __builtin_cpu_supports("avx512dq"), true},
+        {"avx512cd", __builtin_cpu_supports("avx512cd"), true},
+    };
+    bool portable = strcmp(isa, "portable") == 0, avx512 = strcmp(isa, "avx512") == 0;
+    for (size_t i = 0; !portable && i < sizeof f / sizeof f[0]; i++)
+        if (!f[i].has && (avx512 || !f[i].avx512))
+            return f[i].name;
+    return NULL;
+}
+
+/* gc_conv_direct's model (every tiling case of the direct kernels) on each path the CPU has: the f64 build's
+ * gradients against central differences, and the f32 build's gradients of one step against the f64 build's. The
+ * harness is compiled with -O2 -ffp-contract=fast, as trainers are, so the AVX paths use FMA and the portable one
+ * (no -march: SSE2) does not: a forced path that did not run would leave the f32 results of two paths identical. */
+static void test_isa_paths(void) {
+    const GradCase *c = NULL;
+    for (int i = 0; i < gradcheck_ncases; i++)
+        if (strcmp(gradcheck_cases[i].name, "gc_conv_direct") == 0)
+            c = &gradcheck_cases[i];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    GradModel m = c->make();
+    Build b64, b32;
+    const char *cflags = "-O2 -ffp-contract=fast"; /* GCC contracts into FMA from -O2 */
+    if (!build_with(&b64, "isa_f64", m.text, m.inputs, "--dtype f64", cflags) ||
+        !build_with(&b32, "isa_f32", m.text, m.inputs, "--dtype f32", cflags)) {
+        CU_FAIL("model did not build");
+        return;
+    }
+    static const char *const isas[] = {"avx512", "avx2", "portable"};
+    char *f32_out[3] = {NULL, NULL, NULL};
+    for (int k = 0; k < 3; k++) {
+        const char *missing = isa_missing(isas[k]);
+        if (missing) {
+            printf("\n  skipped DLRT_ISA=%s: this CPU has no %s", isas[k], missing);
+            continue;
+        }
+        setenv("DLRT_ISA", isas[k], 1);
+        char *out, *t64, *t32;
+        int rc = harness(&b64, "check 7 2 40 1e-6", &out);
+        CU_ASSERT_EQUAL(rc, 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "param "));
+        if (rc != 0)
+            fail(fmt("DLRT_ISA=%s: gradient check of gc_conv_direct", isas[k]), out);
+        int rc64 = harness(&b64, "trace 11 2 1 0.1", &t64), rc32 = harness(&b32, "trace 11 2 1 0.1", &t32);
+        Trace a, b;
+        CU_ASSERT_FATAL(rc64 == 0 && rc32 == 0 && trace_parse(t64, &a) && trace_parse(t32, &b));
+        f32_out[k] = t32;
+        int grads = 0;
+        for (int i = 0; i < a.n; i++) {
+            if (strcmp(a.r[i].kind, "grad") != 0 || a.r[i].null)
+                continue;
+            const Rec *g32 = trace_get(&b, a.r[i].step, a.r[i].name, "grad");
+            CU_ASSERT_FATAL(g32 && g32->n == a.r[i].n);
+            double scale = 0, worst = 0;
+            for (int j = 0; j < a.r[i].n; j++) {
+                scale = fmax(scale, fabs(a.r[i].v[j]));
+                worst = fmax(worst, fabs(g32->v[j] - a.r[i].v[j]));
+            }
+            grads++;
+            /* f32 sums of a few hundred products: well within 1e-4 of the largest element */
+            CU_ASSERT(worst <= 1e-4 * scale);
+            if (worst > 1e-4 * scale)
+                fail(fmt("DLRT_ISA=%s: the f32 gradient of %s differs from f64's by %g (largest %g)", isas[k],
+                         a.r[i].name, worst, scale),
+                     NULL);
+        }
+        CU_ASSERT(grads >= 10);
+    }
+    unsetenv("DLRT_ISA");
+    /* FMA rounds differently from a product and a sum: the forced path ran */
+    for (int k = 0; k < 2; k++)
+        if (f32_out[k] && f32_out[2])
+            CU_ASSERT(strcmp(f32_out[k], f32_out[2]) != 0);
+}
+
 int main(int argc, char **argv) {
     atexit(free_kept);
     /* `test_gradcheck zoo`: only the zoo against PyTorch (the interop suite, which has torch) */
@@ -819,6 +911,8 @@ int main(int argc, char **argv) {
         CU_add_test(t, "a state gets no gradient and takes its := value after the step", test_state_update);
         CU_add_test(t, "batch_norm matches PyTorch: gradients, running statistics, inference", test_pytorch_batch_norm);
         CU_add_test(t, "D2L 2.5: grad(2 * dot(x, x), x) = 4x", test_d2l_autograd);
+        CU_pSuite k = CU_add_suite("direct convolution kernels on each instruction set (DLRT_ISA)", NULL, NULL);
+        CU_add_test(k, "gradients, and f32 against f64, on every path the CPU has", test_isa_paths);
     }
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

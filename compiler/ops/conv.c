@@ -45,6 +45,8 @@ enum {
     FLIP_ELEMS = 4096,   /* a rearranged kernel's limit in elements, also on the stack */
     QMAX = 12,           /* the widest output row whose columns each get their own partial sums */
     IM2COL_ELEMS = 1 << 18, /* im2col's columns per chunk of images, in elements: many small images per pass */
+    GEMM_COLS = 1024,       /* columns of a chunk's one matrix product that BLAS needs to run near its peak */
+    IM2COL_MAX = 1 << 22,   /* the most elements of columns a chunk may take to reach GEMM_COLS */
 };
 
 /* ---- geometry ---- */
@@ -155,13 +157,20 @@ static int64_t conv_chunk(const IrNode *n, int64_t *elems) {
         return 0;
     }
     int64_t crs = g.C * g.R * g.S, pq = g.P * g.Q;
-    /* chunks of images whose columns fit in IM2COL_ELEMS: one im2col pass serves many small images */
-    int64_t images = IM2COL_ELEMS / (crs * pq);
+    /* chunks of images whose columns fit in IM2COL_ELEMS: one im2col pass serves many small images; and enough
+     * images that the chunk's one matrix product has GEMM_COLS columns (ResNet's 6x6 and 3x3 layers: a product
+     * per image would have 36 or 9, and BLAS would pack the weights again for each), within IM2COL_MAX */
+    int64_t images = IM2COL_ELEMS / (crs * pq), wide = (GEMM_COLS + pq - 1) / pq;
+    if (wide > IM2COL_MAX / (crs * pq))
+        wide = IM2COL_MAX / (crs * pq);
+    if (images < wide)
+        images = wide;
     if (images < 1)
         images = 1;
     if (images > g.N)
         images = g.N;
-    *elems = crs * images * pq;
+    /* the columns, and with more than one image the product's [K, images * PQ] (y, or dy gathered) */
+    *elems = crs * images * pq + (images > 1 ? g.K * images * pq : 0);
     return images;
 }
 
@@ -266,15 +275,16 @@ static double flops_conv2d_dw(const IrNode *n) {
     return 2.0 * (double)shape_numel(dy) * (double)(n->shape.d[1] * n->shape.d[2] * n->shape.d[3]);
 }
 
-/* One image's product of an im2col convolution (the direct kernels call no BLAS). */
+/* The largest BLAS call of an im2col convolution: one chunk's product (the direct kernels call no BLAS). */
 static double blas_flops_conv(const IrNode *n) {
     if (conv_direct(n))
         return 0;
     ConvGeo g = conv_geo(n);
-    return 2.0 * (double)(g.K * g.P * g.Q * g.C * g.R * g.S);
+    int64_t elems, images = conv_pointwise(n) ? 1 : conv_chunk(n, &elems);
+    return 2.0 * (double)(images * g.K * g.P * g.Q * g.C * g.R * g.S);
 }
 
-static unsigned calls_conv(const IrNode *n) { return conv_direct(n) ? 0 : CALLS_GEMM; }
+static unsigned calls_conv(const IrNode *n) { return conv_direct(n) ? CALLS_ISA : CALLS_GEMM; }
 
 /* ---- kernels ---- */
 
@@ -385,6 +395,23 @@ static void conv_helpers(Emit *e, const bool *used_by_op) {
                 "    }\n}\n",
                 R, R, R, R);
     }
+    if (used[OP_CONV2D] || used[OP_CONV2D_DX] || used[OP_CONV2D_DW]) {
+        fprintf(
+            o, "\n/* Between a chunk of g images' [g, K, PQ] (y or dy as they lie) and the [K, g * PQ] of the chunk's\n"
+               " * one matrix product: into the images' layout when to_images, else out of it. */\n");
+        fprintf(o,
+                "static void chunk_move(const %s *from, %s *to, int64_t K, int64_t g, int64_t PQ, int to_images) {\n",
+                R, R);
+        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
+        fprintf(o,
+                "    for (int64_t k = 0; k < K; k++)\n"
+                "        for (int64_t i = 0; i < g; i++) {\n"
+                "            int64_t img = (i * K + k) * PQ, buf = (k * g + i) * PQ;\n"
+                "            memcpy(to + (to_images ? img : buf), from + (to_images ? buf : img), sizeof(%s) * "
+                "(size_t)PQ);\n"
+                "        }\n}\n",
+                R);
+    }
     if (used[OP_CONV2D]) {
         fprintf(o, "\n/* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */\n");
         fprintf(o,
@@ -392,13 +419,16 @@ static void conv_helpers(Emit *e, const bool *used_by_op) {
                 "int64_t G, %s) {\n",
                 R, R, R, R, geo);
         fprintf(o,
+                "    %s *buf = col + C * R * S * G * P * Q;\n"
                 "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
                 "        int64_t g = n - b0 < G ? n - b0 : G;\n"
                 "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
-                "        for (int64_t i = 0; i < g; i++)\n"
-                "            gemm(0, 0, (int)K, (int)(P * Q), (int)(C * R * S), w, (int)(C * R * S), col + i * P * Q, "
-                "(int)(g * P * Q), y + (b0 + i) * K * P * Q, (int)(P * Q), 0);\n"
-                "    }\n}\n");
+                "        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, "
+                "(int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);\n"
+                "        if (g > 1)\n"
+                "            chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);\n"
+                "    }\n}\n",
+                R);
     }
     if (used[OP_CONV2D_DX]) {
         fprintf(o, "\n/* dx = the transposed convolution of dy with w: columns W^T dy, added back into images. */\n");
@@ -431,13 +461,17 @@ static void conv_helpers(Emit *e, const bool *used_by_op) {
                 "static void conv2d_dx(%s *dx, const %s *w, const %s *dy, %s *col, int64_t n, int64_t K, "
                 "int64_t G, %s) {\n",
                 R, R, R, R, geo);
-        fprintf(o, "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
-                   "        int64_t g = n - b0 < G ? n - b0 : G;\n"
-                   "        for (int64_t i = 0; i < g; i++)\n"
-                   "            gemm(1, 0, (int)(C * R * S), (int)(P * Q), (int)K, w, (int)(C * R * S), "
-                   "dy + (b0 + i) * K * P * Q, (int)(P * Q), col + i * P * Q, (int)(g * P * Q), 0);\n"
-                   "        col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
-                   "    }\n}\n");
+        fprintf(o,
+                "    %s *buf = col + C * R * S * G * P * Q;\n"
+                "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
+                "        int64_t g = n - b0 < G ? n - b0 : G;\n"
+                "        if (g > 1)\n"
+                "            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);\n"
+                "        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), "
+                "g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);\n"
+                "        col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
+                "    }\n}\n",
+                R);
     }
     if (used[OP_CONV2D_DW]) {
         fprintf(o, "\n/* dw = dy times the columns of x, summed over the batch. */\n");
@@ -445,14 +479,17 @@ static void conv_helpers(Emit *e, const bool *used_by_op) {
                 "static void conv2d_dw(const %s *x, %s *dw, const %s *dy, %s *col, int64_t n, int64_t K, "
                 "int64_t G, %s) {\n",
                 R, R, R, R, geo);
-        fprintf(o, "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
-                   "        int64_t g = n - b0 < G ? n - b0 : G;\n"
-                   "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
-                   "        for (int64_t i = 0; i < g; i++)\n"
-                   "            gemm(0, 1, (int)K, (int)(C * R * S), (int)(P * Q), dy + (b0 + i) * K * P * Q, "
-                   "(int)(P * Q), "
-                   "col + i * P * Q, (int)(g * P * Q), dw, (int)(C * R * S), b0 + i > 0);\n"
-                   "    }\n}\n");
+        fprintf(o,
+                "    %s *buf = col + C * R * S * G * P * Q;\n"
+                "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
+                "        int64_t g = n - b0 < G ? n - b0 : G;\n"
+                "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
+                "        if (g > 1)\n"
+                "            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);\n"
+                "        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, "
+                "(int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);\n"
+                "    }\n}\n",
+                R);
     }
 }
 
@@ -596,12 +633,12 @@ static void emit_fwd_lanes_k(Ctx *ctx, FILE *o, const ConvGeo *g, const char *R)
 }
 
 /* y = x (*) w over the geometry g; for dx (turned), y is dx, x is dy, and w is turned into wt first. */
-static void emit_fwd(Ctx *ctx, FILE *o, const ConvGeo *g0, bool turned, const char *fname, const char *R,
-                     const char *NAME) {
+static void emit_fwd(Ctx *ctx, FILE *o, const ConvGeo *g0, bool turned, const char *attr, const char *fname,
+                     const char *R, const char *NAME) {
     ConvGeo g = turned ? dx_as_conv(g0) : *g0;
     if (turned) {
-        fprintf(o, "static void %s(const %s *restrict dy, const %s *restrict kernel, %s *restrict dx, int64_t n) {\n",
-                fname, R, R, R);
+        fprintf(o, "%sstatic void %s(const %s *restrict dy, const %s *restrict kernel, %s *restrict dx, int64_t n) {\n",
+                attr, fname, R, R, R);
         fprintf(o, "    const %s *restrict x = dy;\n    %s *restrict y = dx;\n", R, R);
         fprintf(o, "    /* wt[c][k][r][s] = kernel[k][c][R - 1 - r][S - 1 - s] */\n");
         fprintf(o, "    %s wt[%" PRId64 "];\n", R, g.K * g.C * g.R * g.S);
@@ -614,8 +651,8 @@ static void emit_fwd(Ctx *ctx, FILE *o, const ConvGeo *g0, bool turned, const ch
                 g.C, g.R * g.S, g.K, g.R * g.S, g.R * g.S - 1);
         fprintf(o, "    const %s *w = wt;\n", R);
     } else {
-        fprintf(o, "static void %s(const %s *restrict x, const %s *restrict w, %s *restrict y, int64_t n) {\n", fname,
-                R, R, R);
+        fprintf(o, "%sstatic void %s(const %s *restrict x, const %s *restrict w, %s *restrict y, int64_t n) {\n", attr,
+                fname, R, R, R);
     }
     if (lanes_over_k(&g)) {
         fprintf(o, "    /* wk_all[c][r][s][k] = w[k][c][r][s] */\n");
@@ -701,13 +738,14 @@ static void emit_dw_lanes_k(Ctx *ctx, FILE *o, const ConvGeo *g, const char *R) 
     fprintf(o, "                    }\n                }\n");
 }
 
-static void emit_dw(Ctx *ctx, FILE *o, const IrNode *n, const char *fname, const char *R, const char *NAME) {
+static void emit_dw(Ctx *ctx, FILE *o, const IrNode *n, const char *attr, const char *fname, const char *R,
+                    const char *NAME) {
     ConvGeo g = conv_geo(n);
     int64_t images = conv_direct_images(&g), kcrs = g.K * g.C * g.R * g.S, qt = tiled_q(&g);
     fprintf(o,
-            "static void %s(const %s *restrict x, %s *restrict dw, const %s *restrict dy, %s *restrict part, "
+            "%sstatic void %s(const %s *restrict x, %s *restrict dw, const %s *restrict dy, %s *restrict part, "
             "int64_t n) {\n",
-            fname, R, R, R, R);
+            attr, fname, R, R, R, R);
     fprintf(o, "    int64_t chunks = (n + %" PRId64 ") / %" PRId64 ";\n", images - 1, images);
     fprintf(o, "    %s_PARALLEL_FOR\n    for (int64_t chunk = 0; chunk < chunks; chunk++) {\n", NAME);
     fprintf(o, "        int64_t b0 = chunk * %" PRId64 ", count = n - b0 < %" PRId64 " ? n - b0 : %" PRId64 ";\n",
@@ -775,6 +813,16 @@ static void emit_dw(Ctx *ctx, FILE *o, const IrNode *n, const char *fname, const
     emit_dw_sum(o, &g, R);
 }
 
+/* One compilation of conv node n's direct kernel: static function `fname`, `attr` (a target attribute's macro, or
+ * "") before it. */
+static void emit_conv_variant(Emit *e, const IrNode *n, const char *attr, const char *fname) {
+    ConvGeo g = conv_geo(n);
+    if (n->op == OP_CONV2D_DW)
+        emit_dw(e->ctx, e->o, n, attr, fname, e->real, e->NAME);
+    else
+        emit_fwd(e->ctx, e->o, &g, n->op == OP_CONV2D_DX, attr, fname, e->real, e->NAME);
+}
+
 /* The direct kernel of conv node n as static function `fname`. */
 static void emit_conv_own(Emit *e, const IrNode *n, const char *fname) {
     FILE *o = e->o;
@@ -801,10 +849,34 @@ static void emit_conv_own(Emit *e, const IrNode *n, const char *fname) {
                 " * Per chunk of %" PRId64 " images: zero-padded copies, then for each (k, c, r) the %" PRId64
                 " sums over s; chunk sums to part, added in order. */\n",
                 conv_direct_images(&g), g.S);
-    if (n->op == OP_CONV2D_DW)
-        emit_dw(e->ctx, o, n, fname, real, NAME);
-    else
-        emit_fwd(e->ctx, o, &g, n->op == OP_CONV2D_DX, fname, real, NAME);
+    if (e->opt->portable) {
+        emit_conv_variant(e, n, "", fname);
+        return;
+    }
+    /* once per instruction set, the vector width and FMA chosen by the C compiler for each; the function of the
+     * kernel's own name calls the one <name>_isa() picks */
+    fprintf(o, "#if %s_X86\n", NAME);
+    emit_conv_variant(e, n, xsprintf(e->ctx, "%s_AVX512 ", NAME), xsprintf(e->ctx, "%s_avx512", fname));
+    emit_conv_variant(e, n, xsprintf(e->ctx, "%s_AVX2 ", NAME), xsprintf(e->ctx, "%s_avx2", fname));
+    fprintf(o, "#endif\n");
+    emit_conv_variant(e, n, "", xsprintf(e->ctx, "%s_portable", fname));
+    const char *R = real;
+    const char *params =
+        n->op == OP_CONV2D_DW
+            ? xsprintf(e->ctx, "const %s *restrict x, %s *restrict dw, const %s *restrict dy, %s *restrict part", R, R,
+                       R, R)
+        : n->op == OP_CONV2D_DX
+            ? xsprintf(e->ctx, "const %s *restrict dy, const %s *restrict kernel, %s *restrict dx", R, R, R)
+            : xsprintf(e->ctx, "const %s *restrict x, const %s *restrict w, %s *restrict y", R, R, R);
+    const char *args = n->op == OP_CONV2D_DW   ? "x, dw, dy, part, n"
+                       : n->op == OP_CONV2D_DX ? "dy, kernel, dx, n"
+                                               : "x, w, y, n";
+    fprintf(o, "static void %s(%s, int64_t n) {\n#if %s_X86\n", fname, params, NAME);
+    fprintf(o, "    switch (%s_isa()) {\n", model);
+    fprintf(o, "    case 2:\n        %s_avx512(%s);\n        return;\n", fname, args);
+    fprintf(o, "    case 1:\n        %s_avx2(%s);\n        return;\n", fname, args);
+    fprintf(o, "    default:\n        break;\n    }\n#endif\n");
+    fprintf(o, "    %s_portable(%s);\n}\n", fname, args);
 }
 
 /* ---- export: Conv, attributes stride h w, padding h w ---- */
