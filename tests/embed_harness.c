@@ -404,7 +404,8 @@ static int cmd_refuse(const char *ckpt, const char *other) {
 
 #ifdef EMBED_TRAIN
 /* Moves every value off its initial one, deterministically: states (batch norm's running statistics, which start
- * at 0 and 1) to 0.25..1.25, trainable values by up to 0.1 (batch norm's weight and bias start at 1 and 0). */
+ * at 0 and 1) to -0.25..0.25, variances to 0.5..1.5, trainable values by up to 0.1 (batch norm's weight and bias
+ * start at 1 and 0). */
 static void perturb(void *ctx) {
     uint64_t h = 12345;
     for (int i = 0; i < M(_PARAM_COUNT); i++) {
@@ -416,7 +417,9 @@ static void perturb(void *ctx) {
         for (int64_t k = 0; k < n; k++) {
             h = h * 6364136223846793005u + 1442695040888963407u;
             real u = (real)(h >> 40) / (real)(1u << 24);
-            v[k] = p->trainable ? v[k] + (u - (real)0.5) / 5 : (real)0.25 + u;
+            v[k] = p->trainable             ? v[k] + (u - (real)0.5) / 5
+                   : strstr(p->name, "var") ? (real)0.5 + u
+                                            : (u - (real)0.5) / 2;
         }
     }
 }

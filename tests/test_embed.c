@@ -17,7 +17,7 @@
  *   - _load refuses truncated buffers (-1), another model's checkpoint (-2) and a flipped data bit (-3), leaving
  *     the context byte-identical;
  *   - batch normalization folds with --weights (batchnorm_concise, the from-scratch batchnorm, resnet18, from
- *     checkpoints whose running statistics and batch-norm weights are moved off their initial values): the baked
+ *     checkpoints of a few training steps, so with running statistics of their own): the baked
  *     build's outputs equal the _load build's and the training build's to 1e-5 max|b| + 1e-6, its code has no
  *     sqrt and no per-channel arithmetic kernel left, and it compiles with the strict flags (resnet18, whose baked
  *     C is 176 MB, is only compiled by dlc: the same kernels as the _load build less the batch norms');
@@ -387,11 +387,17 @@ static int kernels(const char *c, const char *op) {
     return n;
 }
 
-/* A checkpoint of model m whose every value is off its initial one (embed_harness.c's perturb). */
-static bool perturbed_checkpoint(int m) {
+/* A checkpoint of model m with running statistics of its own: a few training steps (without the data set, the
+ * initial weights with every value moved off its initial one: embed_harness.c's perturb). */
+static bool bn_checkpoint(int m) {
     ckpt[m] = fmt("%s/%s.ckpt", workdir, model_name[m]);
-    const char *exe = harness(m, V_TRAIN, false);
     char *out;
+    if (runs(&out, fmt("%s/models/%s-train --epochs 1 --limit %s --threads 1 --seed 3 --save %s --quiet", BUILD_ROOT,
+                       model_name[m], m == RESNET ? "32 --batch 8" : "512", ckpt[m])) == 0)
+        return true;
+    printf("\n    (%s-train did not run, so the checkpoint holds perturbed initial values: %.200s)", model_name[m],
+           out);
+    const char *exe = harness(m, V_TRAIN, false);
     if (!exe || runs(&out, fmt("%s save 5 %s perturb", exe, ckpt[m])) != 0) {
         fail(fmt("writing a checkpoint for %s", model_name[m]), exe ? out : "");
         return false;
@@ -445,7 +451,7 @@ static void close_outputs(int m, Variant va, Variant vb) {
 
 static void test_batch_norm_folds(void) {
     for (int m = BN; m <= BN_SCRATCH; m++) {
-        CU_ASSERT_FATAL(perturbed_checkpoint(m));
+        CU_ASSERT_FATAL(bn_checkpoint(m));
         close_outputs(m, V_BAKED, V_LOAD);
         close_outputs(m, V_BAKED, V_TRAIN);
         check_folded_code(m);
@@ -457,7 +463,7 @@ static void test_batch_norm_folds(void) {
             fail(fmt("%s (baked, folded) does not compile with the strict flags", model_name[m]), out);
         CU_ASSERT_EQUAL(rc, 0);
     }
-    CU_ASSERT_FATAL(perturbed_checkpoint(RESNET));
+    CU_ASSERT_FATAL(bn_checkpoint(RESNET));
     check_folded_code(RESNET);
 }
 
