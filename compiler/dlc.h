@@ -415,6 +415,8 @@ typedef struct Graph {
     /* dlc compile --infer --weights: per parameter (and state), the values compiled in, which simplification may
      * fold into the kernels that read them (fold.c); NULL otherwise */
     const double **baked;
+    int baked_from;  /* the node count when simplification began: fold.c counts consumers below it */
+    Vec(int) folded; /* ids of the nodes fold.c replaced, dead from then on */
     /* hash-consing table */
     IrNode **table;
     int table_cap;

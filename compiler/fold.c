@@ -15,7 +15,7 @@
 
 /* How deep an affine chain may be, and how many nodes one look for a constant cone visits (batch norm's have
  * under ten), so that the rewrite stays cheap on the element-wise chains of other models. */
-enum { FOLD_DEPTH = 32, FOLD_VISITS = 64 };
+enum { FOLD_DEPTH = 16, FOLD_VISITS = 64 };
 
 /* n as a constant node when it is computed from constants and baked parameters alone, by element-wise ops and
  * views whose builders fold it (the result stays within MAX_CONST_NUMEL); NULL otherwise, or when the search
@@ -49,8 +49,10 @@ static IrNode *const_cone(Graph *g, IrNode *n) {
 }
 
 /* Walks down the chain from n to a kernel with scale_out, composing n = k * *a + *b (a and b constants; *steps
- * counts the chain's ops). NULL when n is no such chain. */
-static IrNode *affine(Graph *g, IrNode *n, IrNode **a, IrNode **b, int *steps, int depth) {
+ * counts the chain's ops, chain[] holds the nodes below n, k included). NULL when n is no such chain. */
+static IrNode *affine(Graph *g, IrNode *n, IrNode **a, IrNode **b, int *steps, IrNode **chain, int depth) {
+    if (depth > 0)
+        chain[depth - 1] = n;
     if (op_rule(n->op)->scale_out) {
         *a = ir_const_scalar(g, 1, n->loc);
         *b = ir_const_scalar(g, 0, n->loc);
@@ -75,7 +77,7 @@ static IrNode *affine(Graph *g, IrNode *n, IrNode **a, IrNode **b, int *steps, i
         return NULL;
     }
     IrNode *ua, *ub;
-    IrNode *k = affine(g, u, &ua, &ub, steps, depth + 1);
+    IrNode *k = affine(g, u, &ua, &ub, steps, chain, depth + 1);
     if (!k || !shape_eq(&u->shape, &n->shape)) /* the constant must not broadcast the chain wider */
         return NULL;
     Loc l = n->loc;
@@ -118,12 +120,40 @@ static double *per_channel(Ctx *ctx, const IrNode *c, const Shape *out) {
     return v;
 }
 
+static bool folded_away(const Graph *g, const IrNode *m) {
+    for (int i = 0; i < g->folded.n; i++)
+        if (g->folded.v[i] == m->id)
+            return true;
+    return false;
+}
+
+/* Whether no node of the chain has a consumer besides the node above it: a kernel whose output is also read
+ * elsewhere would be computed twice. Simplification leaves dead nodes behind that still point into the graph,
+ * and they must not count: the nodes this rewrite replaced (g->folded), and the graph simplification started from
+ * (ids below g->baked_from), whose nodes a node it built is never read by, and whose own consumers there stand
+ * for the rebuilt ones. A doubt keeps the chain as it is. */
+static bool single_use(Graph *g, IrNode **chain, int len) {
+    int uses[FOLD_DEPTH] = {0};
+    for (int i = 0; i < g->nodes.n; i++) {
+        IrNode *m = g->nodes.v[i];
+        for (int j = 0; j < m->nin; j++)
+            for (int c = 0; c < len; c++)
+                if (m->in[j] == chain[c] && (chain[c]->id >= g->baked_from || m->id < g->baked_from) &&
+                    !folded_away(g, m))
+                    uses[c]++;
+    }
+    for (int c = 0; c < len; c++)
+        if (uses[c] > 1)
+            return false;
+    return true;
+}
+
 IrNode *fold_affine(Graph *g, IrNode *n) {
     if (!g->baked)
         return NULL;
-    IrNode *a, *b;
+    IrNode *a, *b, *chain[FOLD_DEPTH];
     int steps = 0;
-    IrNode *k = affine(g, n, &a, &b, &steps, 0);
+    IrNode *k = affine(g, n, &a, &b, &steps, chain, 0);
     if (!k || k->shape.rank < 2 || !shape_eq(&k->shape, &n->shape))
         return NULL;
     double one;
@@ -132,11 +162,15 @@ IrNode *fold_affine(Graph *g, IrNode *n) {
     if (steps < 2 && unit)
         return NULL;
     double *scale = per_channel(g->ctx, a, &k->shape), *shift = per_channel(g->ctx, b, &k->shape);
-    if (!scale || !shift)
+    if (!scale || !shift || !single_use(g, chain, steps))
         return NULL;
     IrNode *scaled = unit ? k : op_rule(k->op)->scale_out(g, k, scale);
     if (!scaled)
         return NULL;
+    /* n and the chain below it are dead once n is replaced; so is k when its weight was scaled */
+    vec_push(g->ctx, &g->folded, n->id);
+    for (int c = 0; c < steps - (unit ? 1 : 0); c++)
+        vec_push(g->ctx, &g->folded, chain[c]->id);
     /* the shift as the layers' biases are shaped: [C] for [batch, C], [C, 1, 1] for [N, C, H, W] */
     Shape bs = shape_scalar();
     bs.rank = k->shape.rank - 1;
