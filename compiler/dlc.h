@@ -435,6 +435,11 @@ typedef struct Graph {
     TrainSpec train;
     Vec(LayerTrace) layers;
     int64_t max_batch;
+    /* dlc compile --infer --weights: per parameter (and state), the values compiled in, which simplification may
+     * fold into the kernels that read them (fold.c); NULL otherwise */
+    const double **baked;
+    int baked_from;  /* the node count when simplification began: fold.c counts consumers below it */
+    Vec(int) folded; /* ids of the nodes fold.c replaced, dead from then on */
     /* hash-consing table */
     IrNode **table;
     int table_cap;
@@ -539,6 +544,10 @@ struct OpRule {
     double identity;
     bool recompute;            /* computed again in every consumer's loop, never stored (dropout masks) */
     const RewriteFn *rewrites; /* algebraic rewrites simplify.c tries in order (NULL-terminated) */
+    /* Kernels linear in a weight per output channel (axis 1 of the output: conv2d, matmul): node n with output
+     * channel o scaled by scale[o], through a new weight; NULL when the weight is not known at compile time
+     * (fold.c folds batch normalization with it). */
+    IrNode *(*scale_out)(Graph *g, IrNode *n, const double *scale);
     /* Reductions: the accumulator's start and update ("acc += %s"), accumulated in double when acc_double. */
     const char *acc_init, *acc_update;
     bool acc_double;
@@ -702,6 +711,14 @@ IrNode *grad_refused(Graph *g, IrNode *n, int i, IrNode *d);
 /* Rewrites the graph the roots reach with the algebraic rules of its table, to a fixpoint; roots[] is
  * updated in place (NULL entries are skipped). */
 void pass_simplify(Graph *g, IrNode **roots, int nroots);
+
+/* ---- fold.c: per-channel affine maps folded into the kernel before them, with the weights baked ---- */
+
+/* The rewrite (of +, -, *, / and negation): k * a + b, for a kernel k with scale_out and constants a and b per
+ * output channel, as scale_out(k, a) + b. Does nothing unless g->baked. */
+IrNode *fold_affine(Graph *g, IrNode *n);
+/* Weight w (constant or baked) with the index along `axis` o scaled by scale[o], as a constant (NULL: not known). */
+IrNode *fold_scale_weight(Graph *g, IrNode *w, int axis, const double *scale);
 
 /* ---- fuse.c: schedules (liveness, fusion, kernel order) ---- */
 

@@ -994,9 +994,19 @@ static void emit_infer_source(Emit *e) {
     fprintf(o, "\n");
     emit_consts(e);
     if (c->baked) {
+        /* only the weights the forward pass reads: batch normalization's are folded into the kernels before it
+         * (fold.c), and an unused static array is a warning */
+        bool *used = xalloc(e->ctx, sizeof(bool) * (size_t)(c->train->params.n + 1));
+        for (int i = 0; i < g->nodes.n; i++) {
+            IrNode *n = g->nodes.v[i];
+            if (fw->live[i] && (n->op == OP_PARAM || n->op == OP_STATE))
+                used[n->index] = true;
+        }
         fprintf(o, "\n/* The weights, from the checkpoint given to dlc --weights. */\n");
         for (int i = 0; i < c->train->params.n; i++) {
             Param *p = &c->train->params.v[i];
+            if (!used[i])
+                continue;
             int64_t cnt = shape_numel(&p->shape);
             fprintf(o, "static const %s w_%s[%" PRId64 "] = {", e->real, emit_ident(e->ctx, p->name), cnt);
             for (int64_t k = 0; k < cnt; k++)

@@ -112,6 +112,11 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
         vec_push(ctx, &ev_roots, c->metric_eval.v[i]);
     if (trains)
         pass_simplify(train, tr_roots.v, tr_roots.n);
+    /* inference with the weights compiled in: batch normalization folds into the kernel before it (fold.c) */
+    if (infer_only && baked) {
+        eval->baked = baked;
+        eval->baked_from = eval->nodes.n;
+    }
     pass_simplify(eval, ev_roots.v, ev_roots.n);
     int k = 0;
     c->loss_train = tr_roots.v[k++];

@@ -21,11 +21,12 @@
  *                                  prints `direct N all M` and exits 0 when both are 0
  *   refuse CKPT OTHER              load builds: truncated buffers give -1, OTHER (another model's) -2, a flipped
  *                                  data byte -3, and every refusal leaves the context byte-identical
- *   save SEED OUT                  training builds: <name>_init(SEED) written as a checkpoint (a stand-in for a
+ *   save SEED OUT [perturb]        training builds: <name>_init(SEED) written as a checkpoint (a stand-in for a
  *                                  trained one when Fashion-MNIST is missing)
  * Failures print one line saying what differed. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -402,9 +403,32 @@ static int cmd_refuse(const char *ckpt, const char *other) {
 #endif
 
 #ifdef EMBED_TRAIN
-static int cmd_save(uint64_t seed, const char *out) {
+/* Moves every value off its initial one, deterministically: states (batch norm's running statistics, which start
+ * at 0 and 1) to -0.25..0.25, variances to 0.5..1.5, trainable values by up to 0.1 (batch norm's weight and bias
+ * start at 1 and 0). */
+static void perturb(void *ctx) {
+    uint64_t h = 12345;
+    for (int i = 0; i < M(_PARAM_COUNT); i++) {
+        const FN(_param_info) *p = &FN(_params)[i];
+        real *v = (real *)(void *)((unsigned char *)ctx + p->offset);
+        int64_t n = 1;
+        for (int d = 0; d < p->rank; d++)
+            n *= p->dims[d];
+        for (int64_t k = 0; k < n; k++) {
+            h = h * 6364136223846793005u + 1442695040888963407u;
+            real u = (real)(h >> 40) / (real)(1u << 24);
+            v[k] = p->trainable             ? v[k] + (u - (real)0.5) / 5
+                   : strstr(p->name, "var") ? (real)0.5 + u
+                                            : (u - (real)0.5) / 2;
+        }
+    }
+}
+
+static int cmd_save(uint64_t seed, const char *out, bool perturbed) {
     void *ctx = new_context();
     FN(_init)(ctx, seed);
+    if (perturbed)
+        perturb(ctx);
     DlrtTensorDesc desc[M(_PARAM_COUNT)];
     for (int i = 0; i < M(_PARAM_COUNT); i++) {
         const FN(_param_info) *p = &FN(_params)[i];
@@ -447,7 +471,7 @@ int main(int argc, char **argv) {
 #endif
 #ifdef EMBED_TRAIN
     if (argc >= 4 && strcmp(argv[1], "save") == 0)
-        return cmd_save(strtoull(argv[2], NULL, 10), argv[3]);
+        return cmd_save(strtoull(argv[2], NULL, 10), argv[3], argc >= 5 && strcmp(argv[4], "perturb") == 0);
 #endif
     fprintf(stderr, "usage: %s outputs|threads|alloc|refuse|save ... (see embed_harness.c)\n", argv[0]);
     return 2;

@@ -16,6 +16,13 @@
  *   - every generated file compiles with `cc -std=c11 -Wall -Wextra -Wconversion -pedantic -Werror`;
  *   - _load refuses truncated buffers (-1), another model's checkpoint (-2) and a flipped data bit (-3), leaving
  *     the context byte-identical;
+ *   - batch normalization folds with --weights (batchnorm_concise, the from-scratch batchnorm, resnet18, from
+ *     checkpoints of a few training steps, so with running statistics of their own): the baked
+ *     build's outputs equal the _load build's and the training build's to 1e-5 max|b| + 1e-6, its code has no
+ *     sqrt and no per-channel arithmetic kernel left, and it compiles with the strict flags (resnet18, whose baked
+ *     C is 176 MB, is only compiled by dlc: the same kernels as the _load build less the batch norms'); and
+ *     tests/fold_edges.dlm keeps what must not fold (a kernel read twice, c / y, a constant that varies within a
+ *     channel) with the same outputs;
  *   - `dlc check --infer` prints positive code, constant-data and workspace bytes, the workspace equal to the
  *     generated header's <NAME>_WORKSPACE_BYTES;
  *   - examples/classify.c builds against the generated LeNet and classifies examples/samples/ as the harness does;
@@ -76,10 +83,14 @@ static void fail(const char *what, const char *detail) {
 
 /* ---- the models and their builds ---- */
 
-enum { MLP, LENET, N_MODELS };
-static const char *const model_name[N_MODELS] = {"mlp", "lenet"};
-static const char *const model_uc[N_MODELS] = {"MLP", "LENET"};
-static char *ckpt[N_MODELS];
+/* the models every test runs; then the batch-norm models only the folding test builds */
+enum { MLP, LENET, N_MODELS, BN = N_MODELS, BN_SCRATCH, RESNET, FOLD_EDGES, N_ALL };
+static const char *const model_name[N_ALL] = {"mlp",       "lenet",    "batchnorm_concise",
+                                              "batchnorm", "resnet18", "fold_edges"};
+static const char *const model_uc[N_ALL] = {"MLP", "LENET", "BATCHNORM_CONCISE", "BATCHNORM", "RESNET18", "FOLD_EDGES"};
+/* where the model file is, under the source tree */
+static const char *model_dir(int m) { return m == FOLD_EDGES ? "tests" : "models"; }
+static char *ckpt[N_ALL];
 static char *inputs;      /* raw f32, 784 per example */
 static int n_data_images; /* how many of them are Fashion-MNIST test images 0, 1, ... (0 without the data set) */
 
@@ -99,8 +110,8 @@ static const struct {
     [V_BATCH_PORTABLE] = {"batch16-portable", "--infer --portable --batch 16", "-DEMBED_LOAD", false},
 };
 
-static char *gen_dir[N_MODELS][V_COUNT];
-static char *harness_exe[N_MODELS][V_COUNT][2];
+static char *gen_dir[N_ALL][V_COUNT];
+static char *harness_exe[N_ALL][V_COUNT][2];
 
 /* Generates the model's C for a variant into its own directory (once); NULL after reporting a failure. */
 static const char *generate(int m, Variant v) {
@@ -108,7 +119,8 @@ static const char *generate(int m, Variant v) {
         return gen_dir[m][v];
     char *dir = fmt("%s/%s-%s", workdir, model_name[m], variants[v].name), *out;
     const char *flags = fmt(variants[v].dlc_flags, ckpt[m]);
-    if (runs(&out, fmt("%s compile %s/models/%s.dlm %s -o %s", DLC_PATH, SOURCE_ROOT, model_name[m], flags, dir))) {
+    if (runs(&out,
+             fmt("%s compile %s/%s/%s.dlm %s -o %s", DLC_PATH, SOURCE_ROOT, model_dir(m), model_name[m], flags, dir))) {
         fail(fmt("dlc compile %s %s", model_name[m], flags), out);
         return NULL;
     }
@@ -370,6 +382,103 @@ static void test_load_refuses(void) {
     }
 }
 
+/* ---- batch normalization folded into the kernels (--infer --weights) ---- */
+
+/* How many kernels of op the generated C runs: each opens with a comment `    /+ op -> type`. */
+static int kernels(const char *c, const char *op) {
+    int n = 0;
+    const char *key = fmt("\n    /* %s -> ", op);
+    for (const char *p = c; (p = strstr(p, key)); p++)
+        n++;
+    return n;
+}
+
+/* A checkpoint of model m with running statistics of its own: a few training steps (without the data set, the
+ * initial weights with every value moved off its initial one: embed_harness.c's perturb). */
+static bool bn_checkpoint(int m) {
+    ckpt[m] = fmt("%s/%s.ckpt", workdir, model_name[m]);
+    char *out;
+    if (m != FOLD_EDGES &&
+        runs(&out, fmt("%s/models/%s-train --epochs 1 --limit %s --threads 1 --seed 3 --save %s --quiet", BUILD_ROOT,
+                       model_name[m], m == RESNET ? "32 --batch 8" : "512", ckpt[m])) == 0)
+        return true;
+    if (m != FOLD_EDGES)
+        printf("\n    (%s-train did not run, so the checkpoint holds perturbed initial values: %.200s)", model_name[m],
+               out);
+    const char *exe = harness(m, V_TRAIN, false);
+    if (!exe || runs(&out, fmt("%s save 5 %s perturb", exe, ckpt[m])) != 0) {
+        fail(fmt("writing a checkpoint for %s", model_name[m]), exe ? out : "");
+        return false;
+    }
+    return true;
+}
+
+/* The baked build's code next to the _load build's: no sqrt, no element-wise kernel of batch norm's arithmetic
+ * (unless `some_left`: fold_edges keeps the chains that must not fold), and the same convolutions and matrix
+ * products (none computed twice). */
+static void check_folded_code(int m, bool some_left) {
+    const char *bd = generate(m, V_BAKED), *ld = generate(m, V_LOAD);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bd);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ld);
+    char *baked = slurp_n(fmt("%s/%s.c", bd, model_name[m]), NULL),
+         *load = slurp_n(fmt("%s/%s.c", ld, model_name[m]), NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(baked);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(load);
+    static const char *const gone[] = {"sub", "mul", "div", "sqrt"};
+    int left = 0, before = 0;
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+        left += kernels(baked, gone[i]), before += kernels(load, gone[i]);
+    printf("\n    %-17s baked: %d conv2d, %d matmul, %d per-channel kernels (%d unfolded)", model_name[m],
+           kernels(baked, "conv2d"), kernels(baked, "matmul"), left, before);
+    CU_ASSERT(before > 0); /* the unfolded build has them, so their absence means something */
+    if (!some_left)
+        CU_ASSERT_EQUAL(left, 0);
+    CU_ASSERT_PTR_NULL(strstr(baked, "sqrt"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(load, "sqrt"));
+    CU_ASSERT_EQUAL(kernels(baked, "conv2d"), kernels(load, "conv2d"));
+    CU_ASSERT_EQUAL(kernels(baked, "matmul"), kernels(load, "matmul"));
+    if ((left && !some_left) || strstr(baked, "sqrt"))
+        fail(fmt("%s: batch normalization is left in the baked code", model_name[m]), "");
+}
+
+/* max|a - b| <= 1e-5 max|b| + 1e-6 */
+static void close_outputs(int m, Variant va, Variant vb) {
+    size_t na = 0, nb = 0;
+    float *a = outputs(m, va, 1, &na), *b = outputs(m, vb, 1, &nb);
+    CU_ASSERT_FATAL(a && b && na == nb && na > 0);
+    double diff = 0, mag = 0;
+    for (size_t i = 0; i < na; i++) {
+        diff = fmax(diff, fabs((double)a[i] - (double)b[i]));
+        mag = fmax(mag, fabs((double)b[i]));
+    }
+    double tol = 1e-5 * mag + 1e-6;
+    printf("\n    %-17s %s vs %s: %zu outputs, max|a-b| %.3g, max|b| %.3g (tolerance %.3g)", model_name[m],
+           variants[va].name, variants[vb].name, na, diff, mag, tol);
+    if (!(diff <= tol))
+        fail(fmt("%s: %s and %s differ by %g", model_name[m], variants[va].name, variants[vb].name, diff), "");
+    CU_ASSERT(diff <= tol);
+}
+
+static void test_batch_norm_folds(void) {
+    static const int ms[] = {BN, BN_SCRATCH, FOLD_EDGES};
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        int m = ms[i];
+        CU_ASSERT_FATAL(bn_checkpoint(m));
+        close_outputs(m, V_BAKED, V_LOAD);
+        close_outputs(m, V_BAKED, V_TRAIN);
+        check_folded_code(m, m == FOLD_EDGES);
+        const char *dir = generate(m, V_BAKED);
+        char *out;
+        int rc = runs(&out, fmt("cc -std=c11 -Wall -Wextra -Wconversion -pedantic -Werror -O0 -c %s/%s.c -o %s/%s.o",
+                                dir, model_name[m], dir, model_name[m]));
+        if (rc)
+            fail(fmt("%s (baked, folded) does not compile with the strict flags", model_name[m]), out);
+        CU_ASSERT_EQUAL(rc, 0);
+    }
+    CU_ASSERT_FATAL(bn_checkpoint(RESNET));
+    check_folded_code(RESNET, false);
+}
+
 /* The number after `label` in dlc check's output ("1,234" -> 1234), or -1. */
 static long long number_after(const char *text, const char *label) {
     const char *p = strstr(text, label);
@@ -607,6 +716,7 @@ int main(void) {
     CU_add_test(s, "load and predict make no heap allocation", test_no_allocation);
     CU_add_test(s, "the portable object imports only libm and mem/str functions", test_portable_imports);
     CU_add_test(s, "_load refuses truncated, foreign and damaged checkpoints, changing nothing", test_load_refuses);
+    CU_add_test(s, "batch normalization folds into the kernel before it with --weights", test_batch_norm_folds);
     CU_add_test(s, "dlc check --infer prints code, constant-data and workspace bytes", test_check_infer);
     CU_add_test(s, "examples/classify builds and classifies the samples", test_example);
     CU_add_test(s, "exp in f32 code is within 1.5 ulp of exp, with exp's special values", test_expv);

@@ -896,9 +896,17 @@ static const char *onnx_conv(const IrNode *n, OnnxNode *o) {
 
 /* ---- the rules ---- */
 
+/* ---- folding: output channel o is the weight's row o (fold.c) ---- */
+
+static IrNode *scale_out_conv2d(Graph *g, IrNode *n, const double *scale) {
+    IrNode *w = fold_scale_weight(g, n->in[1], 0, scale);
+    return w ? b_conv2d(g, n->in[0], w, n->attr, n->attr + 2, n->loc) : NULL;
+}
+
 const OpRule rule_CONV2D = {
     .build = build_conv2d,
     .grad = grad_conv2d,
+    .scale_out = scale_out_conv2d,
     .emit = emit_conv,
     .own_fn = conv_direct,
     .own_fn_prefix = "conv2d_fwd_direct_",

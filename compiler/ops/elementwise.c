@@ -225,10 +225,11 @@ static IrNode *add_same(Graph *g, IrNode *n) {
     return b_binary(g, OP_MUL, n->in[0], ir_const_scalar(g, 2, n->loc), n->loc);
 }
 
-static const RewriteFn neg_rewrites[] = {neg_neg, NULL};
-static const RewriteFn add_rewrites[] = {add_neg, add_same, NULL};
-static const RewriteFn sub_rewrites[] = {add_neg, NULL};
-static const RewriteFn mul_rewrites[] = {mul_consts, mul_minus_one, NULL};
+static const RewriteFn neg_rewrites[] = {neg_neg, fold_affine, NULL};
+static const RewriteFn add_rewrites[] = {add_neg, add_same, fold_affine, NULL};
+static const RewriteFn sub_rewrites[] = {add_neg, fold_affine, NULL};
+static const RewriteFn mul_rewrites[] = {mul_consts, mul_minus_one, fold_affine, NULL};
+static const RewriteFn div_rewrites[] = {fold_affine, NULL};
 static const RewriteFn copy_rewrites[] = {copy_same, NULL};
 
 /* ---- unary ---- */
@@ -392,6 +393,7 @@ C_EXPR(div, "(%s / %s)", x[0], x[1])
 GRAD(div, i == 0 ? divn(g, n, d, n->in[1]) : neg(g, n, divn(g, n, mul(g, n, d, n), n->in[1])))
 const OpRule rule_DIV = {.build = build_elem,
                          .grad = grad_div,
+                         .rewrites = div_rewrites,
                          .fold = fold_div,
                          .c_expr = c_div,
                          .spelling = "/",

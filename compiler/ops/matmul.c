@@ -97,11 +97,20 @@ static const char *onnx_matmul(const IrNode *n, OnnxNode *o) {
     return NULL;
 }
 
+/* ---- folding: output column o is b's column o, its row when read transposed (fold.c) ---- */
+
+static IrNode *scale_out_matmul(Graph *g, IrNode *n, const double *scale) {
+    bool tb = n->attr[1];
+    IrNode *b = fold_scale_weight(g, n->in[1], tb ? 0 : 1, scale);
+    return b ? b_matmul(g, n->in[0], b, n->attr[0], tb, n->loc) : NULL;
+}
+
 /* ---- the rule ---- */
 
 const OpRule rule_MATMUL = {
     .build = build_matmul,
     .grad = grad_matmul,
+    .scale_out = scale_out_matmul,
     .emit = emit_matmul,
     .calls = CALLS_GEMM,
     .flops = flops_matmul,
