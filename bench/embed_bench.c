@@ -28,6 +28,7 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "stats.h"
 #include MODEL_H
 
 #define CAT_(a, b) a##b
@@ -59,19 +60,6 @@ static double now_us(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
-}
-
-static int by_value(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The q-quantile of v[0..n) (sorts v). */
-static double quantile(double *v, long n, double q) {
-    qsort(v, (size_t)n, sizeof *v, by_value);
-    double pos = q * (double)(n - 1);
-    long i = (long)pos;
-    return i + 1 < n ? v[i] + (pos - (double)i) * (v[i + 1] - v[i]) : v[i];
 }
 
 /* The test images, 28x28, scaled to [0, 1]; *n receives the count (10,000). */

@@ -407,6 +407,30 @@ char *emit_own_fn_name(Emit *e, const IrNode *n) {
     die("kernel %d has no function of its own", n->id);
 }
 
+/* Kernel n's own function `fname(params, int64_t n)`: written by `variant` once per instruction set (AVX-512 and
+ * AVX2 under their target attributes, the vector width and FMA chosen by the C compiler for each, and a portable
+ * one), and the function of the kernel's own name calls the one <name>_isa() picks; with --portable, only the
+ * portable one, under the kernel's own name. */
+void emit_isa_variants(Emit *e, const IrNode *n, const char *fname, const char *params, const char *args,
+                       void (*variant)(Emit *e, const IrNode *n, const char *attr, const char *fname)) {
+    FILE *o = e->o;
+    if (e->opt->portable) {
+        variant(e, n, "", fname);
+        return;
+    }
+    fprintf(o, "#if %s_X86\n", e->NAME);
+    variant(e, n, xsprintf(e->ctx, "%s_AVX512 ", e->NAME), xsprintf(e->ctx, "%s_avx512", fname));
+    variant(e, n, xsprintf(e->ctx, "%s_AVX2 ", e->NAME), xsprintf(e->ctx, "%s_avx2", fname));
+    fprintf(o, "#endif\n");
+    variant(e, n, "", xsprintf(e->ctx, "%s_portable", fname));
+    fprintf(o, "static void %s(%s, int64_t n) {\n#if %s_X86\n", fname, params, e->NAME);
+    fprintf(o, "    switch (%s_isa()) {\n", e->name);
+    fprintf(o, "    case 2:\n        %s_avx512(%s);\n        return;\n", fname, args);
+    fprintf(o, "    case 1:\n        %s_avx2(%s);\n        return;\n", fname, args);
+    fprintf(o, "    default:\n        break;\n    }\n#endif\n");
+    fprintf(o, "    %s_portable(%s);\n}\n", fname, args);
+}
+
 static void emit_kernel(Emit *e, IrNode *n) {
     switch (op_info[n->op].cls) {
     case OPC_ELEM:
@@ -495,13 +519,16 @@ static void emit_dropmask(Emit *e) {
 /* glibc's expf is a call per element, which keeps sigmoid, softmax and cross-entropy loops scalar (a sixth of
  * LeNet's training step). expv is the same function in straight-line C that GCC vectorises: within 1.3 ulp of
  * expf (0.94 with FMA) over every 97th float from -104 to 88.7, 0 and inf beyond as expf, NaN stays NaN. */
-static void emit_expv(Emit *e) {
+static void emit_expv(Emit *e, const char *attr, const char *suffix) {
+    if (!*suffix)
+        fprintf(
+            e->o,
+            "\n/* exp(x) = 2^n exp(r): n = round(x / ln 2) by the 1.5 * 2^23 rounding trick, r = x - n ln 2 in two\n"
+            " * parts (|r| <= ln 2 / 2), exp(r) by its degree-7 Taylor polynomial; 2^n as two factors, so that\n"
+            " * subnormal results and n = 128 (overflow to inf) come out right. Within 1.3 ulp of expf. */\n");
     fprintf(
         e->o,
-        "\n/* exp(x) = 2^n exp(r): n = round(x / ln 2) by the 1.5 * 2^23 rounding trick, r = x - n ln 2 in two\n"
-        " * parts (|r| <= ln 2 / 2), exp(r) by its degree-7 Taylor polynomial; 2^n as two factors, so that\n"
-        " * subnormal results and n = 128 (overflow to inf) come out right. Within 1.3 ulp of expf. */\n"
-        "static inline float expv(float x) {\n"
+        "%sstatic inline float expv%s(float x) {\n"
         "    float xc = x > 88.8f ? 88.8f : x < -104.0f ? -104.0f : x;\n"
         "    float t = xc * 1.44269504f + 12582912.0f;\n"
         "    float k = t - 12582912.0f;\n"
@@ -516,7 +543,23 @@ static void emit_expv(Emit *e) {
         "    memcpy(&s1, &b1, sizeof s1);\n"
         "    memcpy(&s2, &b2, sizeof s2);\n"
         "    return p * s1 * s2;\n"
-        "}\n");
+        "}\n",
+        attr, suffix);
+}
+
+/* The inline functions the kernels' expressions call, those of `calls`: `attr` before each, `suffix` after its
+ * name. */
+static void emit_inline_helpers(Emit *e, unsigned calls, const char *attr, const char *suffix) {
+    FILE *o = e->o;
+    const char *R = e->real;
+    if (calls & CALLS_MAXR)
+        fprintf(o, "%sstatic inline %s maxr%s(%s a, %s b) { return a > b ? a : b; }\n", attr, R, suffix, R, R);
+    if (calls & CALLS_MINR)
+        fprintf(o, "%sstatic inline %s minr%s(%s a, %s b) { return a < b ? a : b; }\n", attr, R, suffix, R, R);
+    if (calls & CALLS_RELU)
+        fprintf(o, "%sstatic inline %s relu%s(%s a) { return a > 0 ? a : 0; }\n", attr, R, suffix, R);
+    if (!e->f64 && (calls & CALLS_EXPV))
+        emit_expv(e, attr, suffix);
 }
 
 static void emit_prelude(Emit *e) {
@@ -546,14 +589,10 @@ static void emit_prelude(Emit *e) {
                 calls |= r->calls | (r->calls_of ? r->calls_of(s->g->nodes.v[i]) : 0);
             }
     }
-    if (calls & CALLS_MAXR)
-        fprintf(o, "static inline %s maxr(%s a, %s b) { return a > b ? a : b; }\n", R, R, R);
-    if (calls & CALLS_MINR)
-        fprintf(o, "static inline %s minr(%s a, %s b) { return a < b ? a : b; }\n", R, R, R);
-    if (calls & CALLS_RELU)
-        fprintf(o, "static inline %s relu(%s a) { return a > 0 ? a : 0; }\n", R, R);
-    if (!e->f64 && (calls & CALLS_EXPV))
-        emit_expv(e);
+    if (e->opt->infer && !e->opt->portable)
+        calls |= CALLS_ISA; /* the forward pass has a compilation per instruction set (emit_forward_isa) */
+    e->calls = calls;
+    emit_inline_helpers(e, calls, "", "");
     if (calls & CALLS_DROPMASK)
         emit_dropmask(e);
     if ((calls & CALLS_ISA) && !e->opt->portable)
@@ -754,6 +793,42 @@ static void emit_loop_limits(Emit *e, Sched *s, Graph *g) {
         else
             fprintf(e->o, "        ((header *)state)->loop_limit = %d;\n", l->loc.line);
     }
+}
+
+/* The forward pass's statements, from the weights and scratch pointers to the status returned. */
+static void emit_forward_statements(Emit *e, Sched *fw, Graph *g) {
+    fprintf(e->o, "    unsigned char *st = (unsigned char *)(uintptr_t)weights; /* read, never written */\n"
+                  "    unsigned char *ar = (unsigned char *)scratch;\n    (void)ar;\n    (void)st;\n");
+    unused_inputs(e, fw, 0, fw->kernels.n, false);
+    emit_schedule(e, fw, 0, fw->kernels.n);
+    emit_loop_limits(e, fw, g);
+    fprintf(e->o, "    return 0;\n");
+}
+
+/* The inference forward pass compiled for one instruction set (`attr`, its target attribute's macro): the
+ * element-wise loops (bias and activation, pooling) vectorise to its width, as the kernels with their own
+ * functions do. The helpers their expressions call are written again under the same attribute and renamed to them
+ * by macros around the function: GCC inlines no function compiled for another target (with -march=native the
+ * file's own target is not a subset of x86-64-v4), and a call per element would keep the loops scalar. */
+static void emit_forward_body(Emit *e, Sched *fw, Graph *g, const char *attr, const char *suffix) {
+    FILE *o = e->o;
+    static const struct {
+        unsigned call;
+        const char *name;
+    } helpers[] = {{CALLS_MAXR, "maxr"}, {CALLS_MINR, "minr"}, {CALLS_RELU, "relu"}, {CALLS_EXPV, "expv"}};
+    unsigned calls = e->calls & (CALLS_MAXR | CALLS_MINR | CALLS_RELU | (e->f64 ? 0 : CALLS_EXPV));
+    emit_inline_helpers(e, calls, attr, suffix);
+    for (size_t i = 0; i < sizeof helpers / sizeof helpers[0]; i++)
+        if (calls & helpers[i].call)
+            fprintf(o, "#define %s %s%s\n", helpers[i].name, helpers[i].name, suffix);
+    fprintf(o, "%sstatic int forward%s(const void *weights, void *scratch, int n", attr, suffix);
+    emit_input_params(e, fw, false);
+    fprintf(o, ") {\n");
+    emit_forward_statements(e, fw, g);
+    fprintf(o, "}\n");
+    for (size_t i = 0; i < sizeof helpers / sizeof helpers[0]; i++)
+        if (calls & helpers[i].call)
+            fprintf(o, "#undef %s\n", helpers[i].name);
 }
 
 static void emit_metrics_out(Emit *e, Sched *s, IrNode **metric, int nm) {
@@ -1016,17 +1091,6 @@ static void emit_infer_source(Emit *e) {
     } else {
         emit_loader(e);
     }
-    /* the weights (the block's first <NAME>_WEIGHTS_BYTES) are only read, so threads may share them */
-    fprintf(o, "\nstatic int forward_shared(const void *weights, void *scratch, int n");
-    emit_input_params(e, fw, false);
-    fprintf(o, ") {\n");
-    emit_batch_guard(e, xsprintf(e->ctx, "%s_BAD_BATCH", e->NAME));
-    fprintf(o, "    unsigned char *st = (unsigned char *)(uintptr_t)weights; /* read, never written */\n"
-               "    unsigned char *ar = (unsigned char *)scratch;\n    (void)ar;\n    (void)st;\n");
-    unused_inputs(e, fw, 0, fw->kernels.n, false);
-    emit_schedule(e, fw, 0, fw->kernels.n);
-    emit_loop_limits(e, fw, g);
-    fprintf(o, "    return 0;\n}\n");
     /* the arguments passed on: as many as the model has inputs, so no fixed buffer */
     size_t len = 1;
     for (int i = 0; i < g->inputs.n; i++)
@@ -1036,6 +1100,25 @@ static void emit_infer_source(Emit *e) {
     for (int i = 0; i < g->inputs.n; i++)
         if (emit_uses_input(fw, i))
             end += sprintf(end, ", %s", emit_input_name(e->ctx, g->inputs.v[i].name));
+    if (!e->opt->portable) {
+        fprintf(o, "\n#if %s_X86\n", e->NAME);
+        emit_forward_body(e, fw, g, xsprintf(e->ctx, "%s_AVX512 ", e->NAME), "_avx512");
+        emit_forward_body(e, fw, g, xsprintf(e->ctx, "%s_AVX2 ", e->NAME), "_avx2");
+        fprintf(o, "#endif\n");
+    }
+    /* the weights (the block's first <NAME>_WEIGHTS_BYTES) are only read, so threads may share them */
+    fprintf(o, "\nstatic int forward_shared(const void *weights, void *scratch, int n");
+    emit_input_params(e, fw, false);
+    fprintf(o, ") {\n");
+    emit_batch_guard(e, xsprintf(e->ctx, "%s_BAD_BATCH", e->NAME));
+    if (!e->opt->portable) {
+        fprintf(o, "#if %s_X86\n    switch (%s_isa()) {\n", e->NAME, e->name);
+        fprintf(o, "    case 2:\n        return forward_avx512(weights, scratch, n%s);\n", args);
+        fprintf(o, "    case 1:\n        return forward_avx2(weights, scratch, n%s);\n", args);
+        fprintf(o, "    default:\n        break;\n    }\n#endif\n");
+    }
+    emit_forward_statements(e, fw, g);
+    fprintf(o, "}\n");
     fprintf(o, "\nint %s_forward(void *ctx, int n", e->name);
     emit_input_params(e, fw, false);
     fprintf(o, ") {\n    return forward_shared(ctx, (unsigned char *)ctx + %s_WEIGHTS_BYTES, n%s);\n}\n", e->NAME,

@@ -329,21 +329,17 @@ static void avg_pool_fwd_0(const batchnorm_concise_real *restrict x, batchnorm_c
 }
 
 /* conv2d, batchnorm_concise.dlm line 15: x [n, 6, 12, 12], w [16, 6, 5, 5], y [n, 16, 8, 8], stride 1x1, padding 0x0.
- * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
+ * Per image: per output row, a partial sum per column over 16 output channels at once. */
 #if BATCHNORM_CONCISE_X86
 BATCHNORM_CONCISE_AVX512 static void conv2d_fwd_direct_1_avx512(const batchnorm_concise_real *restrict x, const batchnorm_concise_real *restrict w, batchnorm_concise_real *restrict y, int64_t n) {
     /* wk_all[c][r][s][k] = w[k][c][r][s] */
     batchnorm_concise_real wk_all[2400];
-    for (int k = 0; k < 16; k++)
-        for (int crs = 0; crs < 150; crs++)
+    for (int crs = 0; crs < 150; crs++)
+        for (int k = 0; k < 16; k++)
             wk_all[crs * 16 + k] = w[k * 150 + crs];
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t b = 0; b < n; b++) {
-        batchnorm_concise_real xp[6][12][20];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 6; c++)
-            for (int h = 0; h < 12; h++)
-                memcpy(&xp[c][h + 0][0], x + (b * 6 + c) * 144 + h * 12, 12 * sizeof(batchnorm_concise_real));
+        const batchnorm_concise_real (*xp)[12][12] = (const batchnorm_concise_real (*)[12][12])(x + b * 864);
         for (int64_t k = 0; k < 16; k += 16)
             for (int p = 0; p < 8; p++) {
                 batchnorm_concise_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0}, a6[16] = {0}, a7[16] = {0};
@@ -382,16 +378,12 @@ BATCHNORM_CONCISE_AVX512 static void conv2d_fwd_direct_1_avx512(const batchnorm_
 BATCHNORM_CONCISE_AVX2 static void conv2d_fwd_direct_1_avx2(const batchnorm_concise_real *restrict x, const batchnorm_concise_real *restrict w, batchnorm_concise_real *restrict y, int64_t n) {
     /* wk_all[c][r][s][k] = w[k][c][r][s] */
     batchnorm_concise_real wk_all[2400];
-    for (int k = 0; k < 16; k++)
-        for (int crs = 0; crs < 150; crs++)
+    for (int crs = 0; crs < 150; crs++)
+        for (int k = 0; k < 16; k++)
             wk_all[crs * 16 + k] = w[k * 150 + crs];
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t b = 0; b < n; b++) {
-        batchnorm_concise_real xp[6][12][20];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 6; c++)
-            for (int h = 0; h < 12; h++)
-                memcpy(&xp[c][h + 0][0], x + (b * 6 + c) * 144 + h * 12, 12 * sizeof(batchnorm_concise_real));
+        const batchnorm_concise_real (*xp)[12][12] = (const batchnorm_concise_real (*)[12][12])(x + b * 864);
         for (int64_t k = 0; k < 16; k += 16)
             for (int p = 0; p < 8; p++) {
                 batchnorm_concise_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0}, a6[16] = {0}, a7[16] = {0};
@@ -431,16 +423,12 @@ BATCHNORM_CONCISE_AVX2 static void conv2d_fwd_direct_1_avx2(const batchnorm_conc
 static void conv2d_fwd_direct_1_portable(const batchnorm_concise_real *restrict x, const batchnorm_concise_real *restrict w, batchnorm_concise_real *restrict y, int64_t n) {
     /* wk_all[c][r][s][k] = w[k][c][r][s] */
     batchnorm_concise_real wk_all[2400];
-    for (int k = 0; k < 16; k++)
-        for (int crs = 0; crs < 150; crs++)
+    for (int crs = 0; crs < 150; crs++)
+        for (int k = 0; k < 16; k++)
             wk_all[crs * 16 + k] = w[k * 150 + crs];
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t b = 0; b < n; b++) {
-        batchnorm_concise_real xp[6][12][20];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 6; c++)
-            for (int h = 0; h < 12; h++)
-                memcpy(&xp[c][h + 0][0], x + (b * 6 + c) * 144 + h * 12, 12 * sizeof(batchnorm_concise_real));
+        const batchnorm_concise_real (*xp)[12][12] = (const batchnorm_concise_real (*)[12][12])(x + b * 864);
         for (int64_t k = 0; k < 16; k += 16)
             for (int p = 0; p < 8; p++) {
                 batchnorm_concise_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0}, a6[16] = {0}, a7[16] = {0};

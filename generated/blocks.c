@@ -21,6 +21,33 @@ typedef struct {
 
 static inline blocks_real relu(blocks_real a) { return a > 0 ? a : 0; }
 
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define BLOCKS_X86 1
+#include <stdlib.h>
+#ifdef __clang__
+#define BLOCKS_AVX512 __attribute__((target("arch=x86-64-v4")))
+#else
+#define BLOCKS_AVX512 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+#endif
+#define BLOCKS_AVX2 __attribute__((target("arch=x86-64-v3")))
+static int blocks_isa(void) {
+    static int chosen = -1; /* the same answer for the whole process, asked for once */
+    int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
+    if (isa >= 0)
+        return isa;
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+               __builtin_cpu_supports("bmi2");
+    int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512cd");
+    const char *want = getenv("DLRT_ISA");
+    isa = want && strcmp(want, "portable") == 0 ? 0 : want && strcmp(want, "avx2") == 0 ? avx2 : avx512 ? 2 : avx2;
+    __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
+    return isa;
+}
+#endif
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const blocks_real *a, int lda, const blocks_real *b, int ldb, blocks_real *c, int ldc, int accumulate) {
     if (m == 1) {
@@ -28,6 +55,2195 @@ static void gemm(int ta, int tb, int m, int n, int k, const blocks_real *a, int 
         return;
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
+}
+
+/* matmul, blocks.dlm line 10: y [n, 256] = x [n, 20] w^T, w [256, 20], a row at a time:
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+#if BLOCKS_X86
+BLOCKS_AVX512 static void matvec_0_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 20;
+        for (int o = 0; o < 256; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 20;
+            for (int k0 = 0; k0 < 16; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[20 + k0 + j] * v;
+                    s2[j] += wr[40 + k0 + j] * v;
+                    s3[j] += wr[60 + k0 + j] * v;
+                    s4[j] += wr[80 + k0 + j] * v;
+                    s5[j] += wr[100 + k0 + j] * v;
+                    s6[j] += wr[120 + k0 + j] * v;
+                    s7[j] += wr[140 + k0 + j] * v;
+                }
+            for (int j = 0; j < 4; j++) {
+                blocks_real v = xr[16 + j];
+                s0[j] += wr[16 + j] * v;
+                s1[j] += wr[36 + j] * v;
+                s2[j] += wr[56 + j] * v;
+                s3[j] += wr[76 + j] * v;
+                s4[j] += wr[96 + j] * v;
+                s5[j] += wr[116 + j] * v;
+                s6[j] += wr[136 + j] * v;
+                s7[j] += wr[156 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 256 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 256 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 256 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 256 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 256 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 256 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 256 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 256 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+BLOCKS_AVX2 static void matvec_0_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 20;
+        for (int o = 0; o < 256; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 20;
+            for (int k0 = 0; k0 < 16; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[20 + k0 + j] * v;
+                    s2[j] += wr[40 + k0 + j] * v;
+                    s3[j] += wr[60 + k0 + j] * v;
+                    s4[j] += wr[80 + k0 + j] * v;
+                    s5[j] += wr[100 + k0 + j] * v;
+                    s6[j] += wr[120 + k0 + j] * v;
+                    s7[j] += wr[140 + k0 + j] * v;
+                }
+            for (int j = 0; j < 4; j++) {
+                blocks_real v = xr[16 + j];
+                s0[j] += wr[16 + j] * v;
+                s1[j] += wr[36 + j] * v;
+                s2[j] += wr[56 + j] * v;
+                s3[j] += wr[76 + j] * v;
+                s4[j] += wr[96 + j] * v;
+                s5[j] += wr[116 + j] * v;
+                s6[j] += wr[136 + j] * v;
+                s7[j] += wr[156 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 256 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 256 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 256 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 256 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 256 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 256 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 256 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 256 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+#endif
+static void matvec_0_portable(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 20;
+        for (int o = 0; o < 256; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 20;
+            for (int k0 = 0; k0 < 16; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[20 + k0 + j] * v;
+                    s2[j] += wr[40 + k0 + j] * v;
+                    s3[j] += wr[60 + k0 + j] * v;
+                    s4[j] += wr[80 + k0 + j] * v;
+                    s5[j] += wr[100 + k0 + j] * v;
+                    s6[j] += wr[120 + k0 + j] * v;
+                    s7[j] += wr[140 + k0 + j] * v;
+                }
+            for (int j = 0; j < 4; j++) {
+                blocks_real v = xr[16 + j];
+                s0[j] += wr[16 + j] * v;
+                s1[j] += wr[36 + j] * v;
+                s2[j] += wr[56 + j] * v;
+                s3[j] += wr[76 + j] * v;
+                s4[j] += wr[96 + j] * v;
+                s5[j] += wr[116 + j] * v;
+                s6[j] += wr[136 + j] * v;
+                s7[j] += wr[156 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 256 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 256 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 256 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 256 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 256 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 256 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 256 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 256 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+static void matvec_0(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+#if BLOCKS_X86
+    switch (blocks_isa()) {
+    case 2:
+        matvec_0_avx512(x, w, y, n);
+        return;
+    case 1:
+        matvec_0_avx2(x, w, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    matvec_0_portable(x, w, y, n);
+}
+
+/* matmul, blocks.dlm line 10: y [n, 10] = x [n, 256] w^T, w [10, 256], a row at a time:
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+#if BLOCKS_X86
+BLOCKS_AVX512 static void matvec_1_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 256;
+        for (int o = 0; o < 8; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 256;
+            for (int k0 = 0; k0 < 256; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[256 + k0 + j] * v;
+                    s2[j] += wr[512 + k0 + j] * v;
+                    s3[j] += wr[768 + k0 + j] * v;
+                    s4[j] += wr[1024 + k0 + j] * v;
+                    s5[j] += wr[1280 + k0 + j] * v;
+                    s6[j] += wr[1536 + k0 + j] * v;
+                    s7[j] += wr[1792 + k0 + j] * v;
+                }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 10 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 10 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 10 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 10 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 10 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 10 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 10 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 10 + o + 7] = s7[0] + s7[1];
+        }
+        {
+            blocks_real s0[16] = {0}, s1[16] = {0};
+            const blocks_real *wr = w + 8 * 256;
+            for (int k0 = 0; k0 < 256; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[256 + k0 + j] * v;
+                }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 10 + 8 + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 10 + 8 + 1] = s1[0] + s1[1];
+        }
+    }
+}
+BLOCKS_AVX2 static void matvec_1_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 256;
+        for (int o = 0; o < 8; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 256;
+            for (int k0 = 0; k0 < 256; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[256 + k0 + j] * v;
+                    s2[j] += wr[512 + k0 + j] * v;
+                    s3[j] += wr[768 + k0 + j] * v;
+                    s4[j] += wr[1024 + k0 + j] * v;
+                    s5[j] += wr[1280 + k0 + j] * v;
+                    s6[j] += wr[1536 + k0 + j] * v;
+                    s7[j] += wr[1792 + k0 + j] * v;
+                }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 10 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 10 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 10 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 10 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 10 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 10 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 10 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 10 + o + 7] = s7[0] + s7[1];
+        }
+        {
+            blocks_real s0[16] = {0}, s1[16] = {0};
+            const blocks_real *wr = w + 8 * 256;
+            for (int k0 = 0; k0 < 256; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[256 + k0 + j] * v;
+                }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 10 + 8 + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 10 + 8 + 1] = s1[0] + s1[1];
+        }
+    }
+}
+#endif
+static void matvec_1_portable(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 256;
+        for (int o = 0; o < 8; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 256;
+            for (int k0 = 0; k0 < 256; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[256 + k0 + j] * v;
+                    s2[j] += wr[512 + k0 + j] * v;
+                    s3[j] += wr[768 + k0 + j] * v;
+                    s4[j] += wr[1024 + k0 + j] * v;
+                    s5[j] += wr[1280 + k0 + j] * v;
+                    s6[j] += wr[1536 + k0 + j] * v;
+                    s7[j] += wr[1792 + k0 + j] * v;
+                }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 10 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 10 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 10 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 10 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 10 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 10 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 10 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 10 + o + 7] = s7[0] + s7[1];
+        }
+        {
+            blocks_real s0[16] = {0}, s1[16] = {0};
+            const blocks_real *wr = w + 8 * 256;
+            for (int k0 = 0; k0 < 256; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[256 + k0 + j] * v;
+                }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 10 + 8 + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 10 + 8 + 1] = s1[0] + s1[1];
+        }
+    }
+}
+static void matvec_1(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+#if BLOCKS_X86
+    switch (blocks_isa()) {
+    case 2:
+        matvec_1_avx512(x, w, y, n);
+        return;
+    case 1:
+        matvec_1_avx2(x, w, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    matvec_1_portable(x, w, y, n);
+}
+
+/* matmul, blocks.dlm line 32: y [n, 20] = x [n, 20] w^T, w [20, 20], a row at a time:
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+#if BLOCKS_X86
+BLOCKS_AVX512 static void matvec_2_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 20;
+        for (int o = 0; o < 16; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 20;
+            for (int k0 = 0; k0 < 16; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[20 + k0 + j] * v;
+                    s2[j] += wr[40 + k0 + j] * v;
+                    s3[j] += wr[60 + k0 + j] * v;
+                    s4[j] += wr[80 + k0 + j] * v;
+                    s5[j] += wr[100 + k0 + j] * v;
+                    s6[j] += wr[120 + k0 + j] * v;
+                    s7[j] += wr[140 + k0 + j] * v;
+                }
+            for (int j = 0; j < 4; j++) {
+                blocks_real v = xr[16 + j];
+                s0[j] += wr[16 + j] * v;
+                s1[j] += wr[36 + j] * v;
+                s2[j] += wr[56 + j] * v;
+                s3[j] += wr[76 + j] * v;
+                s4[j] += wr[96 + j] * v;
+                s5[j] += wr[116 + j] * v;
+                s6[j] += wr[136 + j] * v;
+                s7[j] += wr[156 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 20 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 20 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 20 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 20 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 20 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 20 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 20 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 20 + o + 7] = s7[0] + s7[1];
+        }
+        {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0};
+            const blocks_real *wr = w + 16 * 20;
+            for (int k0 = 0; k0 < 16; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[20 + k0 + j] * v;
+                    s2[j] += wr[40 + k0 + j] * v;
+                    s3[j] += wr[60 + k0 + j] * v;
+                }
+            for (int j = 0; j < 4; j++) {
+                blocks_real v = xr[16 + j];
+                s0[j] += wr[16 + j] * v;
+                s1[j] += wr[36 + j] * v;
+                s2[j] += wr[56 + j] * v;
+                s3[j] += wr[76 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 20 + 16 + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 20 + 16 + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 20 + 16 + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 20 + 16 + 3] = s3[0] + s3[1];
+        }
+    }
+}
+BLOCKS_AVX2 static void matvec_2_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 20;
+        for (int o = 0; o < 16; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 20;
+            for (int k0 = 0; k0 < 16; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[20 + k0 + j] * v;
+                    s2[j] += wr[40 + k0 + j] * v;
+                    s3[j] += wr[60 + k0 + j] * v;
+                    s4[j] += wr[80 + k0 + j] * v;
+                    s5[j] += wr[100 + k0 + j] * v;
+                    s6[j] += wr[120 + k0 + j] * v;
+                    s7[j] += wr[140 + k0 + j] * v;
+                }
+            for (int j = 0; j < 4; j++) {
+                blocks_real v = xr[16 + j];
+                s0[j] += wr[16 + j] * v;
+                s1[j] += wr[36 + j] * v;
+                s2[j] += wr[56 + j] * v;
+                s3[j] += wr[76 + j] * v;
+                s4[j] += wr[96 + j] * v;
+                s5[j] += wr[116 + j] * v;
+                s6[j] += wr[136 + j] * v;
+                s7[j] += wr[156 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 20 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 20 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 20 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 20 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 20 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 20 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 20 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 20 + o + 7] = s7[0] + s7[1];
+        }
+        {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0};
+            const blocks_real *wr = w + 16 * 20;
+            for (int k0 = 0; k0 < 16; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[20 + k0 + j] * v;
+                    s2[j] += wr[40 + k0 + j] * v;
+                    s3[j] += wr[60 + k0 + j] * v;
+                }
+            for (int j = 0; j < 4; j++) {
+                blocks_real v = xr[16 + j];
+                s0[j] += wr[16 + j] * v;
+                s1[j] += wr[36 + j] * v;
+                s2[j] += wr[56 + j] * v;
+                s3[j] += wr[76 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 20 + 16 + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 20 + 16 + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 20 + 16 + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 20 + 16 + 3] = s3[0] + s3[1];
+        }
+    }
+}
+#endif
+static void matvec_2_portable(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 20;
+        for (int o = 0; o < 16; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 20;
+            for (int k0 = 0; k0 < 16; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[20 + k0 + j] * v;
+                    s2[j] += wr[40 + k0 + j] * v;
+                    s3[j] += wr[60 + k0 + j] * v;
+                    s4[j] += wr[80 + k0 + j] * v;
+                    s5[j] += wr[100 + k0 + j] * v;
+                    s6[j] += wr[120 + k0 + j] * v;
+                    s7[j] += wr[140 + k0 + j] * v;
+                }
+            for (int j = 0; j < 4; j++) {
+                blocks_real v = xr[16 + j];
+                s0[j] += wr[16 + j] * v;
+                s1[j] += wr[36 + j] * v;
+                s2[j] += wr[56 + j] * v;
+                s3[j] += wr[76 + j] * v;
+                s4[j] += wr[96 + j] * v;
+                s5[j] += wr[116 + j] * v;
+                s6[j] += wr[136 + j] * v;
+                s7[j] += wr[156 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 20 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 20 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 20 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 20 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 20 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 20 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 20 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 20 + o + 7] = s7[0] + s7[1];
+        }
+        {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0};
+            const blocks_real *wr = w + 16 * 20;
+            for (int k0 = 0; k0 < 16; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[20 + k0 + j] * v;
+                    s2[j] += wr[40 + k0 + j] * v;
+                    s3[j] += wr[60 + k0 + j] * v;
+                }
+            for (int j = 0; j < 4; j++) {
+                blocks_real v = xr[16 + j];
+                s0[j] += wr[16 + j] * v;
+                s1[j] += wr[36 + j] * v;
+                s2[j] += wr[56 + j] * v;
+                s3[j] += wr[76 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 20 + 16 + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 20 + 16 + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 20 + 16 + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 20 + 16 + 3] = s3[0] + s3[1];
+        }
+    }
+}
+static void matvec_2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+#if BLOCKS_X86
+    switch (blocks_isa()) {
+    case 2:
+        matvec_2_avx512(x, w, y, n);
+        return;
+    case 1:
+        matvec_2_avx2(x, w, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    matvec_2_portable(x, w, y, n);
+}
+
+/* matmul, blocks.dlm line 44: y [n, 64] = x [n, 20] w^T, w [64, 20], a row at a time:
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+#if BLOCKS_X86
+BLOCKS_AVX512 static void matvec_3_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 20;
+        for (int o = 0; o < 64; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 20;
+            for (int k0 = 0; k0 < 16; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[20 + k0 + j] * v;
+                    s2[j] += wr[40 + k0 + j] * v;
+                    s3[j] += wr[60 + k0 + j] * v;
+                    s4[j] += wr[80 + k0 + j] * v;
+                    s5[j] += wr[100 + k0 + j] * v;
+                    s6[j] += wr[120 + k0 + j] * v;
+                    s7[j] += wr[140 + k0 + j] * v;
+                }
+            for (int j = 0; j < 4; j++) {
+                blocks_real v = xr[16 + j];
+                s0[j] += wr[16 + j] * v;
+                s1[j] += wr[36 + j] * v;
+                s2[j] += wr[56 + j] * v;
+                s3[j] += wr[76 + j] * v;
+                s4[j] += wr[96 + j] * v;
+                s5[j] += wr[116 + j] * v;
+                s6[j] += wr[136 + j] * v;
+                s7[j] += wr[156 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 64 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 64 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 64 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 64 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 64 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 64 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 64 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 64 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+BLOCKS_AVX2 static void matvec_3_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 20;
+        for (int o = 0; o < 64; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 20;
+            for (int k0 = 0; k0 < 16; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[20 + k0 + j] * v;
+                    s2[j] += wr[40 + k0 + j] * v;
+                    s3[j] += wr[60 + k0 + j] * v;
+                    s4[j] += wr[80 + k0 + j] * v;
+                    s5[j] += wr[100 + k0 + j] * v;
+                    s6[j] += wr[120 + k0 + j] * v;
+                    s7[j] += wr[140 + k0 + j] * v;
+                }
+            for (int j = 0; j < 4; j++) {
+                blocks_real v = xr[16 + j];
+                s0[j] += wr[16 + j] * v;
+                s1[j] += wr[36 + j] * v;
+                s2[j] += wr[56 + j] * v;
+                s3[j] += wr[76 + j] * v;
+                s4[j] += wr[96 + j] * v;
+                s5[j] += wr[116 + j] * v;
+                s6[j] += wr[136 + j] * v;
+                s7[j] += wr[156 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 64 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 64 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 64 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 64 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 64 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 64 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 64 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 64 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+#endif
+static void matvec_3_portable(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 20;
+        for (int o = 0; o < 64; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 20;
+            for (int k0 = 0; k0 < 16; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[20 + k0 + j] * v;
+                    s2[j] += wr[40 + k0 + j] * v;
+                    s3[j] += wr[60 + k0 + j] * v;
+                    s4[j] += wr[80 + k0 + j] * v;
+                    s5[j] += wr[100 + k0 + j] * v;
+                    s6[j] += wr[120 + k0 + j] * v;
+                    s7[j] += wr[140 + k0 + j] * v;
+                }
+            for (int j = 0; j < 4; j++) {
+                blocks_real v = xr[16 + j];
+                s0[j] += wr[16 + j] * v;
+                s1[j] += wr[36 + j] * v;
+                s2[j] += wr[56 + j] * v;
+                s3[j] += wr[76 + j] * v;
+                s4[j] += wr[96 + j] * v;
+                s5[j] += wr[116 + j] * v;
+                s6[j] += wr[136 + j] * v;
+                s7[j] += wr[156 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 64 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 64 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 64 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 64 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 64 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 64 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 64 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 64 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+static void matvec_3(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+#if BLOCKS_X86
+    switch (blocks_isa()) {
+    case 2:
+        matvec_3_avx512(x, w, y, n);
+        return;
+    case 1:
+        matvec_3_avx2(x, w, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    matvec_3_portable(x, w, y, n);
+}
+
+/* matmul, blocks.dlm line 44: y [n, 32] = x [n, 64] w^T, w [32, 64], a row at a time:
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+#if BLOCKS_X86
+BLOCKS_AVX512 static void matvec_4_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 64;
+        for (int o = 0; o < 32; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 64;
+            for (int k0 = 0; k0 < 64; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[64 + k0 + j] * v;
+                    s2[j] += wr[128 + k0 + j] * v;
+                    s3[j] += wr[192 + k0 + j] * v;
+                    s4[j] += wr[256 + k0 + j] * v;
+                    s5[j] += wr[320 + k0 + j] * v;
+                    s6[j] += wr[384 + k0 + j] * v;
+                    s7[j] += wr[448 + k0 + j] * v;
+                }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 32 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 32 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 32 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 32 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 32 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 32 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 32 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 32 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+BLOCKS_AVX2 static void matvec_4_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 64;
+        for (int o = 0; o < 32; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 64;
+            for (int k0 = 0; k0 < 64; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[64 + k0 + j] * v;
+                    s2[j] += wr[128 + k0 + j] * v;
+                    s3[j] += wr[192 + k0 + j] * v;
+                    s4[j] += wr[256 + k0 + j] * v;
+                    s5[j] += wr[320 + k0 + j] * v;
+                    s6[j] += wr[384 + k0 + j] * v;
+                    s7[j] += wr[448 + k0 + j] * v;
+                }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 32 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 32 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 32 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 32 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 32 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 32 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 32 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 32 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+#endif
+static void matvec_4_portable(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 64;
+        for (int o = 0; o < 32; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 64;
+            for (int k0 = 0; k0 < 64; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[64 + k0 + j] * v;
+                    s2[j] += wr[128 + k0 + j] * v;
+                    s3[j] += wr[192 + k0 + j] * v;
+                    s4[j] += wr[256 + k0 + j] * v;
+                    s5[j] += wr[320 + k0 + j] * v;
+                    s6[j] += wr[384 + k0 + j] * v;
+                    s7[j] += wr[448 + k0 + j] * v;
+                }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 32 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 32 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 32 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 32 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 32 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 32 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 32 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 32 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+static void matvec_4(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+#if BLOCKS_X86
+    switch (blocks_isa()) {
+    case 2:
+        matvec_4_avx512(x, w, y, n);
+        return;
+    case 1:
+        matvec_4_avx2(x, w, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    matvec_4_portable(x, w, y, n);
+}
+
+/* matmul, blocks.dlm line 48: y [n, 16] = x [n, 32] w^T, w [16, 32], a row at a time:
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+#if BLOCKS_X86
+BLOCKS_AVX512 static void matvec_5_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 32;
+        for (int o = 0; o < 16; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 32;
+            for (int k0 = 0; k0 < 32; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[32 + k0 + j] * v;
+                    s2[j] += wr[64 + k0 + j] * v;
+                    s3[j] += wr[96 + k0 + j] * v;
+                    s4[j] += wr[128 + k0 + j] * v;
+                    s5[j] += wr[160 + k0 + j] * v;
+                    s6[j] += wr[192 + k0 + j] * v;
+                    s7[j] += wr[224 + k0 + j] * v;
+                }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 16 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 16 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 16 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 16 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 16 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 16 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 16 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 16 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+BLOCKS_AVX2 static void matvec_5_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 32;
+        for (int o = 0; o < 16; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 32;
+            for (int k0 = 0; k0 < 32; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[32 + k0 + j] * v;
+                    s2[j] += wr[64 + k0 + j] * v;
+                    s3[j] += wr[96 + k0 + j] * v;
+                    s4[j] += wr[128 + k0 + j] * v;
+                    s5[j] += wr[160 + k0 + j] * v;
+                    s6[j] += wr[192 + k0 + j] * v;
+                    s7[j] += wr[224 + k0 + j] * v;
+                }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 16 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 16 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 16 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 16 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 16 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 16 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 16 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 16 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+#endif
+static void matvec_5_portable(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 32;
+        for (int o = 0; o < 16; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 32;
+            for (int k0 = 0; k0 < 32; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[32 + k0 + j] * v;
+                    s2[j] += wr[64 + k0 + j] * v;
+                    s3[j] += wr[96 + k0 + j] * v;
+                    s4[j] += wr[128 + k0 + j] * v;
+                    s5[j] += wr[160 + k0 + j] * v;
+                    s6[j] += wr[192 + k0 + j] * v;
+                    s7[j] += wr[224 + k0 + j] * v;
+                }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 16 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 16 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 16 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 16 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 16 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 16 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 16 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 16 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+static void matvec_5(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+#if BLOCKS_X86
+    switch (blocks_isa()) {
+    case 2:
+        matvec_5_avx512(x, w, y, n);
+        return;
+    case 1:
+        matvec_5_avx2(x, w, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    matvec_5_portable(x, w, y, n);
+}
+
+/* matmul, blocks.dlm line 55: y [n, 20] = x [n, 16] w^T, w [20, 16], a row at a time:
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+#if BLOCKS_X86
+BLOCKS_AVX512 static void matvec_6_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 16;
+        for (int o = 0; o < 16; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 16;
+            for (int k0 = 0; k0 < 16; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[16 + k0 + j] * v;
+                    s2[j] += wr[32 + k0 + j] * v;
+                    s3[j] += wr[48 + k0 + j] * v;
+                    s4[j] += wr[64 + k0 + j] * v;
+                    s5[j] += wr[80 + k0 + j] * v;
+                    s6[j] += wr[96 + k0 + j] * v;
+                    s7[j] += wr[112 + k0 + j] * v;
+                }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 20 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 20 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 20 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 20 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 20 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 20 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 20 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 20 + o + 7] = s7[0] + s7[1];
+        }
+        {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0};
+            const blocks_real *wr = w + 16 * 16;
+            for (int k0 = 0; k0 < 16; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[16 + k0 + j] * v;
+                    s2[j] += wr[32 + k0 + j] * v;
+                    s3[j] += wr[48 + k0 + j] * v;
+                }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 20 + 16 + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 20 + 16 + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 20 + 16 + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 20 + 16 + 3] = s3[0] + s3[1];
+        }
+    }
+}
+BLOCKS_AVX2 static void matvec_6_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 16;
+        for (int o = 0; o < 16; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 16;
+            for (int k0 = 0; k0 < 16; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[16 + k0 + j] * v;
+                    s2[j] += wr[32 + k0 + j] * v;
+                    s3[j] += wr[48 + k0 + j] * v;
+                    s4[j] += wr[64 + k0 + j] * v;
+                    s5[j] += wr[80 + k0 + j] * v;
+                    s6[j] += wr[96 + k0 + j] * v;
+                    s7[j] += wr[112 + k0 + j] * v;
+                }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 20 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 20 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 20 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 20 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 20 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 20 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 20 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 20 + o + 7] = s7[0] + s7[1];
+        }
+        {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0};
+            const blocks_real *wr = w + 16 * 16;
+            for (int k0 = 0; k0 < 16; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[16 + k0 + j] * v;
+                    s2[j] += wr[32 + k0 + j] * v;
+                    s3[j] += wr[48 + k0 + j] * v;
+                }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 20 + 16 + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 20 + 16 + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 20 + 16 + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 20 + 16 + 3] = s3[0] + s3[1];
+        }
+    }
+}
+#endif
+static void matvec_6_portable(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const blocks_real *xr = x + i * 16;
+        for (int o = 0; o < 16; o += 8) {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const blocks_real *wr = w + o * 16;
+            for (int k0 = 0; k0 < 16; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[16 + k0 + j] * v;
+                    s2[j] += wr[32 + k0 + j] * v;
+                    s3[j] += wr[48 + k0 + j] * v;
+                    s4[j] += wr[64 + k0 + j] * v;
+                    s5[j] += wr[80 + k0 + j] * v;
+                    s6[j] += wr[96 + k0 + j] * v;
+                    s7[j] += wr[112 + k0 + j] * v;
+                }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 20 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 20 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 20 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 20 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 20 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 20 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 20 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 20 + o + 7] = s7[0] + s7[1];
+        }
+        {
+            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0};
+            const blocks_real *wr = w + 16 * 16;
+            for (int k0 = 0; k0 < 16; k0 += 16)
+                for (int j = 0; j < 16; j++) {
+                    blocks_real v = xr[k0 + j];
+                    s0[j] += wr[0 + k0 + j] * v;
+                    s1[j] += wr[16 + k0 + j] * v;
+                    s2[j] += wr[32 + k0 + j] * v;
+                    s3[j] += wr[48 + k0 + j] * v;
+                }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 20 + 16 + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 20 + 16 + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 20 + 16 + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 20 + 16 + 3] = s3[0] + s3[1];
+        }
+    }
+}
+static void matvec_6(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+#if BLOCKS_X86
+    switch (blocks_isa()) {
+    case 2:
+        matvec_6_avx512(x, w, y, n);
+        return;
+    case 1:
+        matvec_6_avx2(x, w, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    matvec_6_portable(x, w, y, n);
 }
 
 
@@ -282,7 +2498,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     (void)ar;
     /* matmul -> f32[batch 1, 256], blocks.dlm line 10 */
     {
-    gemm(0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 64)), 20, ((blocks_real *)(ar + 0)), 256, 0);
+    matvec_0(x, ((blocks_real *)(st + 64)), ((blocks_real *)(ar + 0)), n);
     }
     /* relu -> f32[batch 1, 256], blocks.dlm line 10 */
     {
@@ -294,7 +2510,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 10], blocks.dlm line 10 */
     {
-    gemm(0, 1, n, 10, 256, ((blocks_real *)(ar + 1024)), 256, ((blocks_real *)(st + 21568)), 256, ((blocks_real *)(ar + 0)), 10, 0);
+    matvec_1(((blocks_real *)(ar + 1024)), ((blocks_real *)(st + 21568)), ((blocks_real *)(ar + 0)), n);
     }
     /* add -> f32[batch 1, 10], blocks.dlm line 10 */
     {
@@ -306,7 +2522,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 256], blocks.dlm line 14 */
     {
-    gemm(0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 31872)), 20, ((blocks_real *)(ar + 128)), 256, 0);
+    matvec_0(x, ((blocks_real *)(st + 31872)), ((blocks_real *)(ar + 128)), n);
     }
     /* relu -> f32[batch 1, 256], blocks.dlm line 14 */
     {
@@ -318,7 +2534,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 10], blocks.dlm line 14 */
     {
-    gemm(0, 1, n, 10, 256, ((blocks_real *)(ar + 1152)), 256, ((blocks_real *)(st + 53376)), 256, ((blocks_real *)(ar + 0)), 10, 0);
+    matvec_1(((blocks_real *)(ar + 1152)), ((blocks_real *)(st + 53376)), ((blocks_real *)(ar + 0)), n);
     }
     /* add -> f32[batch 1, 10], blocks.dlm line 14 */
     {
@@ -330,7 +2546,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 256], blocks.dlm line 21 */
     {
-    gemm(0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 63680)), 20, ((blocks_real *)(ar + 192)), 256, 0);
+    matvec_0(x, ((blocks_real *)(st + 63680)), ((blocks_real *)(ar + 192)), n);
     }
     /* relu -> f32[batch 1, 256], blocks.dlm line 21 */
     {
@@ -342,7 +2558,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 10], blocks.dlm line 21 */
     {
-    gemm(0, 1, n, 10, 256, ((blocks_real *)(ar + 1216)), 256, ((blocks_real *)(st + 85184)), 256, ((blocks_real *)(ar + 0)), 10, 0);
+    matvec_1(((blocks_real *)(ar + 1216)), ((blocks_real *)(st + 85184)), ((blocks_real *)(ar + 0)), n);
     }
     /* add -> f32[batch 1, 10], blocks.dlm line 21 */
     {
@@ -354,7 +2570,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 32 */
     {
-    gemm(0, 1, n, 20, 20, x, 20, ((blocks_real *)(st + 97088)), 20, ((blocks_real *)(ar + 256)), 20, 0);
+    matvec_2(x, ((blocks_real *)(st + 97088)), ((blocks_real *)(ar + 256)), n);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 32 */
     {
@@ -376,7 +2592,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 34 */
     {
-    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 384)), 20, ((blocks_real *)(st + 97088)), 20, ((blocks_real *)(ar + 256)), 20, 0);
+    matvec_2(((blocks_real *)(ar + 384)), ((blocks_real *)(st + 97088)), ((blocks_real *)(ar + 256)), n);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 34 */
     {
@@ -1052,7 +3268,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 64], blocks.dlm line 44 */
     {
-    gemm(0, 1, n, 64, 20, x, 20, ((blocks_real *)(st + 98816)), 20, ((blocks_real *)(ar + 320)), 64, 0);
+    matvec_3(x, ((blocks_real *)(st + 98816)), ((blocks_real *)(ar + 320)), n);
     }
     /* relu -> f32[batch 1, 64], blocks.dlm line 44 */
     {
@@ -1064,7 +3280,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 32], blocks.dlm line 44 */
     {
-    gemm(0, 1, n, 32, 64, ((blocks_real *)(ar + 576)), 64, ((blocks_real *)(st + 104192)), 64, ((blocks_real *)(ar + 320)), 32, 0);
+    matvec_4(((blocks_real *)(ar + 576)), ((blocks_real *)(st + 104192)), ((blocks_real *)(ar + 320)), n);
     }
     /* relu -> f32[batch 1, 32], blocks.dlm line 44 */
     {
@@ -1076,7 +3292,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 16], blocks.dlm line 48 */
     {
-    gemm(0, 1, n, 16, 32, ((blocks_real *)(ar + 448)), 32, ((blocks_real *)(st + 112512)), 32, ((blocks_real *)(ar + 320)), 16, 0);
+    matvec_5(((blocks_real *)(ar + 448)), ((blocks_real *)(st + 112512)), ((blocks_real *)(ar + 320)), n);
     }
     /* add -> f32[batch 1, 16], blocks.dlm line 48 */
     {
@@ -1088,7 +3304,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 55 */
     {
-    gemm(0, 1, n, 20, 16, ((blocks_real *)(ar + 384)), 16, ((blocks_real *)(st + 114624)), 16, ((blocks_real *)(ar + 448)), 20, 0);
+    matvec_6(((blocks_real *)(ar + 384)), ((blocks_real *)(st + 114624)), ((blocks_real *)(ar + 448)), n);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 55 */
     {
@@ -1100,7 +3316,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 32 */
     {
-    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 117632)), 20, ((blocks_real *)(ar + 448)), 20, 0);
+    matvec_2(((blocks_real *)(ar + 320)), ((blocks_real *)(st + 117632)), ((blocks_real *)(ar + 448)), n);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 32 */
     {
@@ -1122,7 +3338,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 34 */
     {
-    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 117632)), 20, ((blocks_real *)(ar + 448)), 20, 0);
+    matvec_2(((blocks_real *)(ar + 320)), ((blocks_real *)(st + 117632)), ((blocks_real *)(ar + 448)), n);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 34 */
     {

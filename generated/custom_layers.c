@@ -20,6 +20,33 @@ typedef struct {
 
 static inline custom_layers_real relu(custom_layers_real a) { return a > 0 ? a : 0; }
 
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define CUSTOM_LAYERS_X86 1
+#include <stdlib.h>
+#ifdef __clang__
+#define CUSTOM_LAYERS_AVX512 __attribute__((target("arch=x86-64-v4")))
+#else
+#define CUSTOM_LAYERS_AVX512 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+#endif
+#define CUSTOM_LAYERS_AVX2 __attribute__((target("arch=x86-64-v3")))
+static int custom_layers_isa(void) {
+    static int chosen = -1; /* the same answer for the whole process, asked for once */
+    int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
+    if (isa >= 0)
+        return isa;
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+               __builtin_cpu_supports("bmi2");
+    int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512cd");
+    const char *want = getenv("DLRT_ISA");
+    isa = want && strcmp(want, "portable") == 0 ? 0 : want && strcmp(want, "avx2") == 0 ? avx2 : avx512 ? 2 : avx2;
+    __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
+    return isa;
+}
+#endif
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const custom_layers_real *a, int lda, const custom_layers_real *b, int ldb, custom_layers_real *c, int ldc, int accumulate) {
     if (m == 1) {
@@ -27,6 +54,254 @@ static void gemm(int ta, int tb, int m, int n, int k, const custom_layers_real *
         return;
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
+}
+
+/* matmul, custom_layers.dlm line 21: y [n, 128] = x [n, 8] w^T, w [128, 8], a row at a time:
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+#if CUSTOM_LAYERS_X86
+CUSTOM_LAYERS_AVX512 static void matvec_0_avx512(const custom_layers_real *restrict x, const custom_layers_real *restrict w, custom_layers_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const custom_layers_real *xr = x + i * 8;
+        for (int o = 0; o < 128; o += 8) {
+            custom_layers_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const custom_layers_real *wr = w + o * 8;
+            for (int j = 0; j < 8; j++) {
+                custom_layers_real v = xr[0 + j];
+                s0[j] += wr[0 + j] * v;
+                s1[j] += wr[8 + j] * v;
+                s2[j] += wr[16 + j] * v;
+                s3[j] += wr[24 + j] * v;
+                s4[j] += wr[32 + j] * v;
+                s5[j] += wr[40 + j] * v;
+                s6[j] += wr[48 + j] * v;
+                s7[j] += wr[56 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 128 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 128 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 128 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 128 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 128 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 128 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 128 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 128 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+CUSTOM_LAYERS_AVX2 static void matvec_0_avx2(const custom_layers_real *restrict x, const custom_layers_real *restrict w, custom_layers_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const custom_layers_real *xr = x + i * 8;
+        for (int o = 0; o < 128; o += 8) {
+            custom_layers_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const custom_layers_real *wr = w + o * 8;
+            for (int j = 0; j < 8; j++) {
+                custom_layers_real v = xr[0 + j];
+                s0[j] += wr[0 + j] * v;
+                s1[j] += wr[8 + j] * v;
+                s2[j] += wr[16 + j] * v;
+                s3[j] += wr[24 + j] * v;
+                s4[j] += wr[32 + j] * v;
+                s5[j] += wr[40 + j] * v;
+                s6[j] += wr[48 + j] * v;
+                s7[j] += wr[56 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 128 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 128 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 128 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 128 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 128 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 128 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 128 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 128 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+#endif
+static void matvec_0_portable(const custom_layers_real *restrict x, const custom_layers_real *restrict w, custom_layers_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const custom_layers_real *xr = x + i * 8;
+        for (int o = 0; o < 128; o += 8) {
+            custom_layers_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const custom_layers_real *wr = w + o * 8;
+            for (int j = 0; j < 8; j++) {
+                custom_layers_real v = xr[0 + j];
+                s0[j] += wr[0 + j] * v;
+                s1[j] += wr[8 + j] * v;
+                s2[j] += wr[16 + j] * v;
+                s3[j] += wr[24 + j] * v;
+                s4[j] += wr[32 + j] * v;
+                s5[j] += wr[40 + j] * v;
+                s6[j] += wr[48 + j] * v;
+                s7[j] += wr[56 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 128 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 128 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 128 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 128 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 128 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 128 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 128 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 128 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+static void matvec_0(const custom_layers_real *restrict x, const custom_layers_real *restrict w, custom_layers_real *restrict y, int64_t n) {
+#if CUSTOM_LAYERS_X86
+    switch (custom_layers_isa()) {
+    case 2:
+        matvec_0_avx512(x, w, y, n);
+        return;
+    case 1:
+        matvec_0_avx2(x, w, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    matvec_0_portable(x, w, y, n);
 }
 
 
@@ -125,7 +400,7 @@ int custom_layers_forward(void *state, int n, const custom_layers_real *x, const
     (void)ar;
     /* matmul -> f32[batch 1, 128], custom_layers.dlm line 21 */
     {
-    gemm(0, 1, n, 128, 8, x, 8, ((custom_layers_real *)(st + 64)), 8, ((custom_layers_real *)(ar + 0)), 128, 0);
+    matvec_0(x, ((custom_layers_real *)(st + 64)), ((custom_layers_real *)(ar + 0)), n);
     }
     /* add -> f32[batch 1, 128], custom_layers.dlm line 21 */
     {

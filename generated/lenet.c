@@ -335,21 +335,17 @@ static void avg_pool_fwd_0(const lenet_real *restrict x, lenet_real *restrict y,
 }
 
 /* conv2d, lenet.dlm line 18: x [n, 6, 14, 14], w [16, 6, 5, 5], y [n, 16, 10, 10], stride 1x1, padding 0x0.
- * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
+ * Per image: per output row, a partial sum per column over 16 output channels at once. */
 #if LENET_X86
 LENET_AVX512 static void conv2d_fwd_direct_1_avx512(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t n) {
     /* wk_all[c][r][s][k] = w[k][c][r][s] */
     lenet_real wk_all[2400];
-    for (int k = 0; k < 16; k++)
-        for (int crs = 0; crs < 150; crs++)
+    for (int crs = 0; crs < 150; crs++)
+        for (int k = 0; k < 16; k++)
             wk_all[crs * 16 + k] = w[k * 150 + crs];
     LENET_PARALLEL_FOR
     for (int64_t b = 0; b < n; b++) {
-        lenet_real xp[6][14][20];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 6; c++)
-            for (int h = 0; h < 14; h++)
-                memcpy(&xp[c][h + 0][0], x + (b * 6 + c) * 196 + h * 14, 14 * sizeof(lenet_real));
+        const lenet_real (*xp)[14][14] = (const lenet_real (*)[14][14])(x + b * 1176);
         for (int64_t k = 0; k < 16; k += 16)
             for (int p = 0; p < 10; p++) {
                 lenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0}, a6[16] = {0}, a7[16] = {0}, a8[16] = {0}, a9[16] = {0};
@@ -392,16 +388,12 @@ LENET_AVX512 static void conv2d_fwd_direct_1_avx512(const lenet_real *restrict x
 LENET_AVX2 static void conv2d_fwd_direct_1_avx2(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t n) {
     /* wk_all[c][r][s][k] = w[k][c][r][s] */
     lenet_real wk_all[2400];
-    for (int k = 0; k < 16; k++)
-        for (int crs = 0; crs < 150; crs++)
+    for (int crs = 0; crs < 150; crs++)
+        for (int k = 0; k < 16; k++)
             wk_all[crs * 16 + k] = w[k * 150 + crs];
     LENET_PARALLEL_FOR
     for (int64_t b = 0; b < n; b++) {
-        lenet_real xp[6][14][20];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 6; c++)
-            for (int h = 0; h < 14; h++)
-                memcpy(&xp[c][h + 0][0], x + (b * 6 + c) * 196 + h * 14, 14 * sizeof(lenet_real));
+        const lenet_real (*xp)[14][14] = (const lenet_real (*)[14][14])(x + b * 1176);
         for (int64_t k = 0; k < 16; k += 16)
             for (int p = 0; p < 10; p++) {
                 lenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0}, a6[16] = {0}, a7[16] = {0}, a8[16] = {0}, a9[16] = {0};
@@ -445,16 +437,12 @@ LENET_AVX2 static void conv2d_fwd_direct_1_avx2(const lenet_real *restrict x, co
 static void conv2d_fwd_direct_1_portable(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t n) {
     /* wk_all[c][r][s][k] = w[k][c][r][s] */
     lenet_real wk_all[2400];
-    for (int k = 0; k < 16; k++)
-        for (int crs = 0; crs < 150; crs++)
+    for (int crs = 0; crs < 150; crs++)
+        for (int k = 0; k < 16; k++)
             wk_all[crs * 16 + k] = w[k * 150 + crs];
     LENET_PARALLEL_FOR
     for (int64_t b = 0; b < n; b++) {
-        lenet_real xp[6][14][20];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 6; c++)
-            for (int h = 0; h < 14; h++)
-                memcpy(&xp[c][h + 0][0], x + (b * 6 + c) * 196 + h * 14, 14 * sizeof(lenet_real));
+        const lenet_real (*xp)[14][14] = (const lenet_real (*)[14][14])(x + b * 1176);
         for (int64_t k = 0; k < 16; k += 16)
             for (int p = 0; p < 10; p++) {
                 lenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0}, a6[16] = {0}, a7[16] = {0}, a8[16] = {0}, a9[16] = {0};

@@ -20,13 +20,607 @@ typedef struct {
 
 static inline params_real relu(params_real a) { return a > 0 ? a : 0; }
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const params_real *a, int lda, const params_real *b, int ldb, params_real *c, int ldc, int accumulate) {
-    if (m == 1) {
-        cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
-        return;
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define PARAMS_X86 1
+#include <stdlib.h>
+#ifdef __clang__
+#define PARAMS_AVX512 __attribute__((target("arch=x86-64-v4")))
+#else
+#define PARAMS_AVX512 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+#endif
+#define PARAMS_AVX2 __attribute__((target("arch=x86-64-v3")))
+static int params_isa(void) {
+    static int chosen = -1; /* the same answer for the whole process, asked for once */
+    int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
+    if (isa >= 0)
+        return isa;
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+               __builtin_cpu_supports("bmi2");
+    int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512cd");
+    const char *want = getenv("DLRT_ISA");
+    isa = want && strcmp(want, "portable") == 0 ? 0 : want && strcmp(want, "avx2") == 0 ? avx2 : avx512 ? 2 : avx2;
+    __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
+    return isa;
+}
+#endif
+
+/* matmul, params.dlm line 16: y [n, 8] = x [n, 4] w^T, w [8, 4], a row at a time:
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+#if PARAMS_X86
+PARAMS_AVX512 static void matvec_0_avx512(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const params_real *xr = x + i * 4;
+        for (int o = 0; o < 8; o += 8) {
+            params_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const params_real *wr = w + o * 4;
+            for (int j = 0; j < 4; j++) {
+                params_real v = xr[0 + j];
+                s0[j] += wr[0 + j] * v;
+                s1[j] += wr[4 + j] * v;
+                s2[j] += wr[8 + j] * v;
+                s3[j] += wr[12 + j] * v;
+                s4[j] += wr[16 + j] * v;
+                s5[j] += wr[20 + j] * v;
+                s6[j] += wr[24 + j] * v;
+                s7[j] += wr[28 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 8 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 8 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 8 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 8 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 8 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 8 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 8 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 8 + o + 7] = s7[0] + s7[1];
+        }
     }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
+}
+PARAMS_AVX2 static void matvec_0_avx2(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const params_real *xr = x + i * 4;
+        for (int o = 0; o < 8; o += 8) {
+            params_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const params_real *wr = w + o * 4;
+            for (int j = 0; j < 4; j++) {
+                params_real v = xr[0 + j];
+                s0[j] += wr[0 + j] * v;
+                s1[j] += wr[4 + j] * v;
+                s2[j] += wr[8 + j] * v;
+                s3[j] += wr[12 + j] * v;
+                s4[j] += wr[16 + j] * v;
+                s5[j] += wr[20 + j] * v;
+                s6[j] += wr[24 + j] * v;
+                s7[j] += wr[28 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 8 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 8 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 8 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 8 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 8 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 8 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 8 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 8 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+#endif
+static void matvec_0_portable(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const params_real *xr = x + i * 4;
+        for (int o = 0; o < 8; o += 8) {
+            params_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const params_real *wr = w + o * 4;
+            for (int j = 0; j < 4; j++) {
+                params_real v = xr[0 + j];
+                s0[j] += wr[0 + j] * v;
+                s1[j] += wr[4 + j] * v;
+                s2[j] += wr[8 + j] * v;
+                s3[j] += wr[12 + j] * v;
+                s4[j] += wr[16 + j] * v;
+                s5[j] += wr[20 + j] * v;
+                s6[j] += wr[24 + j] * v;
+                s7[j] += wr[28 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 8 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 8 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 8 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 8 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 8 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 8 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 8 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 8 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+static void matvec_0(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+#if PARAMS_X86
+    switch (params_isa()) {
+    case 2:
+        matvec_0_avx512(x, w, y, n);
+        return;
+    case 1:
+        matvec_0_avx2(x, w, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    matvec_0_portable(x, w, y, n);
+}
+
+/* matmul, params.dlm line 18: y [n, 8] = x [n, 8] w^T, w [8, 8], a row at a time:
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+#if PARAMS_X86
+PARAMS_AVX512 static void matvec_1_avx512(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const params_real *xr = x + i * 8;
+        for (int o = 0; o < 8; o += 8) {
+            params_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const params_real *wr = w + o * 8;
+            for (int j = 0; j < 8; j++) {
+                params_real v = xr[0 + j];
+                s0[j] += wr[0 + j] * v;
+                s1[j] += wr[8 + j] * v;
+                s2[j] += wr[16 + j] * v;
+                s3[j] += wr[24 + j] * v;
+                s4[j] += wr[32 + j] * v;
+                s5[j] += wr[40 + j] * v;
+                s6[j] += wr[48 + j] * v;
+                s7[j] += wr[56 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 8 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 8 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 8 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 8 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 8 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 8 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 8 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 8 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+PARAMS_AVX2 static void matvec_1_avx2(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const params_real *xr = x + i * 8;
+        for (int o = 0; o < 8; o += 8) {
+            params_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const params_real *wr = w + o * 8;
+            for (int j = 0; j < 8; j++) {
+                params_real v = xr[0 + j];
+                s0[j] += wr[0 + j] * v;
+                s1[j] += wr[8 + j] * v;
+                s2[j] += wr[16 + j] * v;
+                s3[j] += wr[24 + j] * v;
+                s4[j] += wr[32 + j] * v;
+                s5[j] += wr[40 + j] * v;
+                s6[j] += wr[48 + j] * v;
+                s7[j] += wr[56 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 8 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 8 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 8 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 8 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 8 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 8 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 8 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 8 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+#endif
+static void matvec_1_portable(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const params_real *xr = x + i * 8;
+        for (int o = 0; o < 8; o += 8) {
+            params_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+            const params_real *wr = w + o * 8;
+            for (int j = 0; j < 8; j++) {
+                params_real v = xr[0 + j];
+                s0[j] += wr[0 + j] * v;
+                s1[j] += wr[8 + j] * v;
+                s2[j] += wr[16 + j] * v;
+                s3[j] += wr[24 + j] * v;
+                s4[j] += wr[32 + j] * v;
+                s5[j] += wr[40 + j] * v;
+                s6[j] += wr[48 + j] * v;
+                s7[j] += wr[56 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 8 + o + 0] = s0[0] + s0[1];
+            for (int j = 0; j < 8; j++)
+                s1[j] += s1[j + 8];
+            for (int j = 0; j < 4; j++)
+                s1[j] += s1[j + 4];
+            for (int j = 0; j < 2; j++)
+                s1[j] += s1[j + 2];
+            y[i * 8 + o + 1] = s1[0] + s1[1];
+            for (int j = 0; j < 8; j++)
+                s2[j] += s2[j + 8];
+            for (int j = 0; j < 4; j++)
+                s2[j] += s2[j + 4];
+            for (int j = 0; j < 2; j++)
+                s2[j] += s2[j + 2];
+            y[i * 8 + o + 2] = s2[0] + s2[1];
+            for (int j = 0; j < 8; j++)
+                s3[j] += s3[j + 8];
+            for (int j = 0; j < 4; j++)
+                s3[j] += s3[j + 4];
+            for (int j = 0; j < 2; j++)
+                s3[j] += s3[j + 2];
+            y[i * 8 + o + 3] = s3[0] + s3[1];
+            for (int j = 0; j < 8; j++)
+                s4[j] += s4[j + 8];
+            for (int j = 0; j < 4; j++)
+                s4[j] += s4[j + 4];
+            for (int j = 0; j < 2; j++)
+                s4[j] += s4[j + 2];
+            y[i * 8 + o + 4] = s4[0] + s4[1];
+            for (int j = 0; j < 8; j++)
+                s5[j] += s5[j + 8];
+            for (int j = 0; j < 4; j++)
+                s5[j] += s5[j + 4];
+            for (int j = 0; j < 2; j++)
+                s5[j] += s5[j + 2];
+            y[i * 8 + o + 5] = s5[0] + s5[1];
+            for (int j = 0; j < 8; j++)
+                s6[j] += s6[j + 8];
+            for (int j = 0; j < 4; j++)
+                s6[j] += s6[j + 4];
+            for (int j = 0; j < 2; j++)
+                s6[j] += s6[j + 2];
+            y[i * 8 + o + 6] = s6[0] + s6[1];
+            for (int j = 0; j < 8; j++)
+                s7[j] += s7[j + 8];
+            for (int j = 0; j < 4; j++)
+                s7[j] += s7[j + 4];
+            for (int j = 0; j < 2; j++)
+                s7[j] += s7[j + 2];
+            y[i * 8 + o + 7] = s7[0] + s7[1];
+        }
+    }
+}
+static void matvec_1(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+#if PARAMS_X86
+    switch (params_isa()) {
+    case 2:
+        matvec_1_avx512(x, w, y, n);
+        return;
+    case 1:
+        matvec_1_avx2(x, w, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    matvec_1_portable(x, w, y, n);
+}
+
+/* matmul, params.dlm line 22: y [n, 1] = x [n, 8] w^T, w [1, 8], a row at a time:
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+#if PARAMS_X86
+PARAMS_AVX512 static void matvec_2_avx512(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const params_real *xr = x + i * 8;
+        {
+            params_real s0[16] = {0};
+            const params_real *wr = w + 0 * 8;
+            for (int j = 0; j < 8; j++) {
+                params_real v = xr[0 + j];
+                s0[j] += wr[0 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 1 + 0 + 0] = s0[0] + s0[1];
+        }
+    }
+}
+PARAMS_AVX2 static void matvec_2_avx2(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const params_real *xr = x + i * 8;
+        {
+            params_real s0[16] = {0};
+            const params_real *wr = w + 0 * 8;
+            for (int j = 0; j < 8; j++) {
+                params_real v = xr[0 + j];
+                s0[j] += wr[0 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 1 + 0 + 0] = s0[0] + s0[1];
+        }
+    }
+}
+#endif
+static void matvec_2_portable(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const params_real *xr = x + i * 8;
+        {
+            params_real s0[16] = {0};
+            const params_real *wr = w + 0 * 8;
+            for (int j = 0; j < 8; j++) {
+                params_real v = xr[0 + j];
+                s0[j] += wr[0 + j] * v;
+            }
+            for (int j = 0; j < 8; j++)
+                s0[j] += s0[j + 8];
+            for (int j = 0; j < 4; j++)
+                s0[j] += s0[j + 4];
+            for (int j = 0; j < 2; j++)
+                s0[j] += s0[j + 2];
+            y[i * 1 + 0 + 0] = s0[0] + s0[1];
+        }
+    }
+}
+static void matvec_2(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+#if PARAMS_X86
+    switch (params_isa()) {
+    case 2:
+        matvec_2_avx512(x, w, y, n);
+        return;
+    case 1:
+        matvec_2_avx2(x, w, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    matvec_2_portable(x, w, y, n);
 }
 
 
@@ -332,7 +926,7 @@ int params_forward(void *state, int n, const params_real *x) {
     (void)ar;
     /* matmul -> f32[batch 1, 8], params.dlm line 16 */
     {
-    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 64)), 4, ((params_real *)(ar + 0)), 8, 0);
+    matvec_0(x, ((params_real *)(st + 64)), ((params_real *)(ar + 0)), n);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 17 */
     {
@@ -344,7 +938,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 18 */
     {
-    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 256)), 8, ((params_real *)(ar + 0)), 8, 0);
+    matvec_1(((params_real *)(ar + 64)), ((params_real *)(st + 256)), ((params_real *)(ar + 0)), n);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 19 */
     {
@@ -356,7 +950,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 20 */
     {
-    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 256)), 8, ((params_real *)(ar + 0)), 8, 0);
+    matvec_1(((params_real *)(ar + 64)), ((params_real *)(st + 256)), ((params_real *)(ar + 0)), n);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 21 */
     {
@@ -368,7 +962,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 22 */
     {
-    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 576)), 8, ((params_real *)(ar + 0)), 1, 0);
+    matvec_2(((params_real *)(ar + 64)), ((params_real *)(st + 576)), ((params_real *)(ar + 0)), n);
     }
     /* add -> f32[batch 1, 1], params.dlm line 22 */
     {
@@ -378,7 +972,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 26 */
     {
-    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 704)), 4, ((params_real *)(ar + 0)), 8, 0);
+    matvec_0(x, ((params_real *)(st + 704)), ((params_real *)(ar + 0)), n);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 26 */
     {
@@ -390,7 +984,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 26 */
     {
-    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 128)), 8, ((params_real *)(st + 896)), 8, ((params_real *)(ar + 0)), 1, 0);
+    matvec_2(((params_real *)(ar + 128)), ((params_real *)(st + 896)), ((params_real *)(ar + 0)), n);
     }
     /* add -> f32[batch 1, 1], params.dlm line 26 */
     {
@@ -400,7 +994,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 26 */
     {
-    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1024)), 4, ((params_real *)(ar + 0)), 8, 0);
+    matvec_0(x, ((params_real *)(st + 1024)), ((params_real *)(ar + 0)), n);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 26 */
     {
@@ -412,7 +1006,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 26 */
     {
-    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 192)), 8, ((params_real *)(st + 1216)), 8, ((params_real *)(ar + 0)), 1, 0);
+    matvec_2(((params_real *)(ar + 192)), ((params_real *)(st + 1216)), ((params_real *)(ar + 0)), n);
     }
     /* add -> f32[batch 1, 1], params.dlm line 26 */
     {
@@ -422,7 +1016,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 26 */
     {
-    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1344)), 4, ((params_real *)(ar + 0)), 8, 0);
+    matvec_0(x, ((params_real *)(st + 1344)), ((params_real *)(ar + 0)), n);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 26 */
     {
@@ -434,7 +1028,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 26 */
     {
-    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 256)), 8, ((params_real *)(st + 1536)), 8, ((params_real *)(ar + 0)), 1, 0);
+    matvec_2(((params_real *)(ar + 256)), ((params_real *)(st + 1536)), ((params_real *)(ar + 0)), n);
     }
     /* add -> f32[batch 1, 1], params.dlm line 26 */
     {
@@ -444,7 +1038,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 26 */
     {
-    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1664)), 4, ((params_real *)(ar + 0)), 8, 0);
+    matvec_0(x, ((params_real *)(st + 1664)), ((params_real *)(ar + 0)), n);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 26 */
     {
@@ -456,7 +1050,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 26 */
     {
-    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 320)), 8, ((params_real *)(st + 1856)), 8, ((params_real *)(ar + 0)), 1, 0);
+    matvec_2(((params_real *)(ar + 320)), ((params_real *)(st + 1856)), ((params_real *)(ar + 0)), n);
     }
     /* add -> f32[batch 1, 1], params.dlm line 26 */
     {
@@ -466,7 +1060,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 52 */
     {
-    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1984)), 4, ((params_real *)(ar + 0)), 8, 0);
+    matvec_0(x, ((params_real *)(st + 1984)), ((params_real *)(ar + 0)), n);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 53 */
     {
@@ -478,7 +1072,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 54 */
     {
-    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2176)), 8, ((params_real *)(ar + 0)), 8, 0);
+    matvec_1(((params_real *)(ar + 384)), ((params_real *)(st + 2176)), ((params_real *)(ar + 0)), n);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 55 */
     {
@@ -490,7 +1084,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 56 */
     {
-    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2496)), 8, ((params_real *)(ar + 0)), 8, 0);
+    matvec_1(((params_real *)(ar + 384)), ((params_real *)(st + 2496)), ((params_real *)(ar + 0)), n);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 57 */
     {
@@ -502,7 +1096,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 58 */
     {
-    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2816)), 8, ((params_real *)(ar + 0)), 1, 0);
+    matvec_2(((params_real *)(ar + 384)), ((params_real *)(st + 2816)), ((params_real *)(ar + 0)), n);
     }
     /* add -> f32[batch 1, 1], params.dlm line 58 */
     {

@@ -9,6 +9,8 @@
  *     checkpoint read by libdlrt's reader into descriptors made from <name>_params) to 1e-6 at the same batch
  *     size; against the trainer's batch of 256, where OpenBLAS picks other kernels, to 1e-5 relative;
  *   - --weights (baked) equals _load; --portable equals the BLAS build to 1e-5; predict_batch equals predict;
+ *   - batch 1 (dlc's own matrix-vector kernels) equals the batch-16 build (BLAS) to 1e-5 relative on each
+ *     instruction set the CPU has, forced with DLRT_ISA (the others skipped, naming the missing feature);
  *   - two contexts in two threads give bit-identical outputs to one thread;
  *   - load and predict make no heap allocation (counting wrappers through -Wl,--wrap=malloc and friends, and on
  *     glibc an interposed malloc that also sees OpenBLAS and libc);
@@ -292,6 +294,39 @@ static void test_predict_batch(void) {
         compare(m, V_BATCH, 16, V_LOAD, 1, 1e-5, true);
         compare(m, V_BATCH_PORTABLE, 16, V_PORTABLE, 1, 1e-6, false);
         compare(m, V_BATCH_PORTABLE, 7, V_PORTABLE, 1, 1e-6, false);
+    }
+}
+
+/* The batch-1 build (--infer's default), whose products are dlc's matrix-vector kernels and whose forward pass is
+ * compiled once per instruction set: on every path the CPU has (DLRT_ISA), equal to the batch build's (BLAS
+ * products) to 1e-5. */
+static void test_batch1_isa_paths(void) {
+    static const char *const isas[] = {"avx512", "avx2", "portable"};
+    for (int m = 0; m < N_MODELS; m++) {
+        const char *exe = harness(m, V_LOAD, false);
+        size_t nb = 0;
+        float *b = outputs(m, V_BATCH, 1, &nb);
+        CU_ASSERT_FATAL(exe && b);
+        for (int k = 0; k < 3; k++) {
+            const char *missing = isa_missing(isas[k]);
+            if (missing) {
+                printf("\n    skipped DLRT_ISA=%s: this CPU has no %s", isas[k], missing);
+                continue;
+            }
+            setenv("DLRT_ISA", isas[k], 1);
+            char *path = fmt("%s/out-%s-batch1-%s", workdir, model_name[m], isas[k]), *out;
+            int rc = runs(&out, fmt("%s outputs %s %s %s 1", exe, ckpt[m], inputs, path));
+            unsetenv("DLRT_ISA");
+            CU_ASSERT_EQUAL_FATAL(rc, 0);
+            size_t bytes;
+            float *a = (float *)(void *)slurp_n(path, &bytes);
+            double w = worst(a, b, bytes / sizeof(float), nb, true);
+            printf("\n    %-5s load DLRT_ISA=%-8s vs batch16: worst relative difference %.3g (tolerance 1e-5)",
+                   model_name[m], isas[k], w);
+            if (!(w <= 1e-5))
+                fail(fmt("%s: batch 1 on %s differs from the batch build by %g", model_name[m], isas[k], w), "");
+            CU_ASSERT(w <= 1e-5);
+        }
     }
 }
 
@@ -712,6 +747,7 @@ int main(void) {
     CU_add_test(s, "--weights (baked) equals _load", test_baked_equals_load);
     CU_add_test(s, "--portable equals the BLAS build to 1e-5", test_portable_equals_blas);
     CU_add_test(s, "predict_batch equals predict", test_predict_batch);
+    CU_add_test(s, "batch 1 equals the batch build on every instruction set the CPU has", test_batch1_isa_paths);
     CU_add_test(s, "two contexts in two threads equal one thread", test_two_threads);
     CU_add_test(s, "load and predict make no heap allocation", test_no_allocation);
     CU_add_test(s, "the portable object imports only libm and mem/str functions", test_portable_imports);

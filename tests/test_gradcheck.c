@@ -788,28 +788,6 @@ static void test_d2l_autograd(void) {
 
 /* ---- 3. the direct convolution kernels on each instruction set ---- */
 
-/* The feature a path of <name>_isa() (DLRT_ISA) needs that this CPU lacks, or NULL: the features the generated
- * code asks the CPU for. */
-static const char *isa_missing(const char *isa) {
-    __builtin_cpu_init();
-    const struct {
-        const char *name;
-        int has;
-        bool avx512;
-    } f[] = {
-        {"avx2", __builtin_cpu_supports("avx2"), false},        {"fma", __builtin_cpu_supports("fma"), false},
-        {"bmi", __builtin_cpu_supports("bmi"), false},          {"bmi2", __builtin_cpu_supports("bmi2"), false},
-        {"avx512f", __builtin_cpu_supports("avx512f"), true},   {"avx512vl", __builtin_cpu_supports("avx512vl"), true},
-        {"avx512bw", __builtin_cpu_supports("avx512bw"), true}, {"avx512dq", __builtin_cpu_supports("avx512dq"), true},
-        {"avx512cd", __builtin_cpu_supports("avx512cd"), true},
-    };
-    bool portable = strcmp(isa, "portable") == 0, avx512 = strcmp(isa, "avx512") == 0;
-    for (size_t i = 0; !portable && i < sizeof f / sizeof f[0]; i++)
-        if (!f[i].has && (avx512 || !f[i].avx512))
-            return f[i].name;
-    return NULL;
-}
-
 /* gc_conv_direct's model (every tiling case of the direct kernels) on each path the CPU has: the f64 build's
  * gradients against central differences, and the f32 build's gradients of one step against the f64 build's. The
  * harness is compiled with -O2 -ffp-contract=fast, as trainers are, so the AVX paths use FMA and the portable one

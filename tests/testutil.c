@@ -122,3 +122,25 @@ int run(char *const argv[], const char *log) {
             return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+/* The feature a path of <name>_isa() (DLRT_ISA) needs that this CPU lacks, or NULL: the features the generated
+ * code asks the CPU for. */
+const char *isa_missing(const char *isa) {
+    __builtin_cpu_init();
+    const struct {
+        const char *name;
+        int has;
+        bool avx512;
+    } f[] = {
+        {"avx2", __builtin_cpu_supports("avx2"), false},        {"fma", __builtin_cpu_supports("fma"), false},
+        {"bmi", __builtin_cpu_supports("bmi"), false},          {"bmi2", __builtin_cpu_supports("bmi2"), false},
+        {"avx512f", __builtin_cpu_supports("avx512f"), true},   {"avx512vl", __builtin_cpu_supports("avx512vl"), true},
+        {"avx512bw", __builtin_cpu_supports("avx512bw"), true}, {"avx512dq", __builtin_cpu_supports("avx512dq"), true},
+        {"avx512cd", __builtin_cpu_supports("avx512cd"), true},
+    };
+    bool portable = strcmp(isa, "portable") == 0, avx512 = strcmp(isa, "avx512") == 0;
+    for (size_t i = 0; !portable && i < sizeof f / sizeof f[0]; i++)
+        if (!f[i].has && (avx512 || !f[i].avx512))
+            return f[i].name;
+    return NULL;
+}

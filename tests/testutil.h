@@ -19,5 +19,7 @@ void remove_tree(const char *path);
 bool write_text(const char *path, const char *text);
 /* Runs argv (no shell) with stdout and stderr going to `log`; returns the exit status, or -1. */
 int run(char *const argv[], const char *log);
+/* The feature a path of <name>_isa() (DLRT_ISA: avx512, avx2, portable) needs that this CPU lacks, or NULL. */
+const char *isa_missing(const char *isa);
 
 #endif

@@ -76,8 +76,91 @@ static double flops_matmul(const IrNode *n) {
 
 /* ---- kernel ---- */
 
+/* Batch-1 inference's products, x [1, K] @ w^T for w [N, K] (linear layers), are matrix-vector products too small
+ * for BLAS to pay its call: a function per shape (matvec), RB rows of w at a time, each a dot product in VEC partial
+ * sums that the C compiler keeps in vector registers (RB of them, enough independent FMAs to fill the FMA units),
+ * added in a fixed tree at the end. Only when the batch is at most 1 (--batch 1): for more rows BLAS wins. */
+enum { VEC = 16, RB = 8 };
+
+static bool matmul_vec(const IrNode *n) {
+    return n->op == OP_MATMUL && !n->attr[0] && n->attr[1] && n->shape.batched && n->shape.d[0] == 1;
+}
+
+static unsigned calls_matmul(const IrNode *n) { return matmul_vec(n) ? CALLS_ISA : CALLS_GEMM; }
+
+/* rb rows of w from row o (a C expression) into y[o .. o + rb]: chunks of VEC columns, then the K % VEC left. */
+static void emit_matvec_rows(Emit *e, int64_t K, int64_t N, int64_t rb, const char *o, int d) {
+    FILE *f = e->o;
+    const char *R = e->real;
+    int64_t full = K / VEC * VEC;
+    fprintf(f, "%*s%s", d, "", R);
+    for (int64_t r = 0; r < rb; r++)
+        fprintf(f, "%s s%" PRId64 "[%d] = {0}", r ? "," : "", r, VEC);
+    fprintf(f, ";\n%*sconst %s *wr = w + %s * %" PRId64 ";\n", d, "", R, o, K);
+    if (full) {
+        fprintf(f, "%*sfor (int k0 = 0; k0 < %" PRId64 "; k0 += %d)\n", d, "", full, VEC);
+        fprintf(f, "%*s    for (int j = 0; j < %d; j++) {\n", d, "", VEC);
+        fprintf(f, "%*s        %s v = xr[k0 + j];\n", d, "", R);
+        for (int64_t r = 0; r < rb; r++)
+            fprintf(f, "%*s        s%" PRId64 "[j] += wr[%" PRId64 " + k0 + j] * v;\n", d, "", r, r * K);
+        fprintf(f, "%*s    }\n", d, "");
+    }
+    if (K > full) {
+        fprintf(f, "%*sfor (int j = 0; j < %" PRId64 "; j++) {\n", d, "", K - full);
+        fprintf(f, "%*s    %s v = xr[%" PRId64 " + j];\n", d, "", R, full);
+        for (int64_t r = 0; r < rb; r++)
+            fprintf(f, "%*s    s%" PRId64 "[j] += wr[%" PRId64 " + j] * v;\n", d, "", r, r * K + full);
+        fprintf(f, "%*s}\n", d, "");
+    }
+    for (int64_t r = 0; r < rb; r++) {
+        for (int h = VEC / 2; h >= 2; h /= 2)
+            fprintf(f, "%*sfor (int j = 0; j < %d; j++)\n%*s    s%" PRId64 "[j] += s%" PRId64 "[j + %d];\n", d, "", h,
+                    d, "", r, r, h);
+        fprintf(f, "%*sy[i * %" PRId64 " + %s + %" PRId64 "] = s%" PRId64 "[0] + s%" PRId64 "[1];\n", d, "", N, o, r, r,
+                r);
+    }
+}
+
+static void emit_matvec_variant(Emit *e, const IrNode *n, const char *attr, const char *fname) {
+    FILE *f = e->o;
+    const char *R = e->real;
+    int64_t K = n->in[0]->shape.d[1], N = n->shape.d[1], full = N / RB * RB;
+    fprintf(f, "%sstatic void %s(const %s *restrict x, const %s *restrict w, %s *restrict y, int64_t n) {\n", attr,
+            fname, R, R, R);
+    fprintf(f, "    for (int64_t i = 0; i < n; i++) {\n");
+    fprintf(f, "        const %s *xr = x + i * %" PRId64 ";\n", R, K);
+    if (full) {
+        fprintf(f, "        for (int o = 0; o < %" PRId64 "; o += %d) {\n", full, RB);
+        emit_matvec_rows(e, K, N, RB, "o", 12);
+        fprintf(f, "        }\n");
+    }
+    if (N > full) {
+        fprintf(f, "        {\n");
+        emit_matvec_rows(e, K, N, N - full, xsprintf(e->ctx, "%" PRId64, full), 12);
+        fprintf(f, "        }\n");
+    }
+    fprintf(f, "    }\n}\n");
+}
+
+static void emit_matvec_own(Emit *e, const IrNode *n, const char *fname) {
+    const char *R = e->real;
+    int64_t K = n->in[0]->shape.d[1], N = n->shape.d[1];
+    fprintf(e->o,
+            "\n/* matmul, %s.dlm line %d: y [n, %" PRId64 "] = x [n, %" PRId64 "] w^T, w [%" PRId64 ", %" PRId64
+            "], a row at a time:\n * %d rows of w at once, each in %d partial sums, added in a fixed tree. */\n",
+            e->name, n->loc.line, N, K, N, K, RB, VEC);
+    emit_isa_variants(e, n, fname,
+                      xsprintf(e->ctx, "const %s *restrict x, const %s *restrict w, %s *restrict y", R, R, R),
+                      "x, w, y, n", emit_matvec_variant);
+}
+
 static void emit_matmul(Emit *e, IrNode *n) {
     IrNode *a = n->in[0], *b = n->in[1];
+    if (matmul_vec(n)) {
+        fprintf(e->o, "    %s(%s, %s, %s, n);\n", emit_own_fn_name(e, n), emit_ptr(e, a), emit_ptr(e, b),
+                emit_ptr(e, n));
+        return;
+    }
     const Shape *s = &n->shape;
     bool ta = n->attr[0], tb = n->attr[1];
     char *m = emit_dim(e, s, 0);
@@ -112,7 +195,10 @@ const OpRule rule_MATMUL = {
     .grad = grad_matmul,
     .scale_out = scale_out_matmul,
     .emit = emit_matmul,
-    .calls = CALLS_GEMM,
+    .own_fn = matmul_vec,
+    .own_fn_prefix = "matvec_",
+    .emit_own_fn = emit_matvec_own,
+    .calls_of = calls_matmul,
     .flops = flops_matmul,
     .blas_flops = flops_matmul,
     .onnx = onnx_matmul,
