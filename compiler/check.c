@@ -134,6 +134,9 @@ void check_print(FILE *out, Compiled *c) {
         fprintf(out, "  %-14s arena %s with buffer reuse, %s without; %d loops before fusion, %d after\n",
                 xsprintf(ctx, "%s:", fn_names[f]), group(ctx, s->arena_bytes), group(ctx, s->arena_bytes_noreuse),
                 s->loops_unfused, s->loops_fused);
+        if (f == FN_TRAIN)
+            fprintf(out, "  %-14s %s kept from the forward pass for backward (at batch %lld)\n",
+                    "activations:", group(ctx, s->kept_bytes), (long long)g->max_batch);
     }
     if (t->present && c->loss_train) {
         fprintf(out, "\ntraining\n  %s, lr %g", t->optim == OPTIM_ADAM ? "adam" : "sgd", t->lr);
@@ -236,9 +239,12 @@ void check_print_json(FILE *out, Compiled *c, const CheckSizes *sizes) {
             continue;
         fprintf(out,
                 "%s\n    \"%s\": {\"arena_bytes\": %lld, \"arena_bytes_without_reuse\": %lld, "
-                "\"loops_before_fusion\": %d, \"loops_after_fusion\": %d}",
+                "\"loops_before_fusion\": %d, \"loops_after_fusion\": %d",
                 first ? "" : ",", fn_names[f], (long long)s->arena_bytes, (long long)s->arena_bytes_noreuse,
                 s->loops_unfused, s->loops_fused);
+        if (f == FN_TRAIN)
+            fprintf(out, ", \"activation_bytes\": %lld", (long long)s->kept_bytes);
+        fprintf(out, "}");
         first = false;
     }
     fprintf(out, "\n  }}");

@@ -523,6 +523,7 @@ enum {
     CALLS_DROPMASK = 16,
     CALLS_GEMM = 32,
     CALLS_ISA = 64,
+    CALLS_SIGMOID = 128,
 };
 
 struct OpRule {
@@ -741,8 +742,9 @@ typedef struct Sched {
     int64_t pinned_bytes; /* plan_memory's pinned buffers fill [0, pinned_bytes) of the arena */
     bool pinned_all;      /* every pinned node had a buffer there (none was a leaf) */
     int loops_unfused, loops_fused;
-    int train_split; /* FN_TRAIN: kernels before this index are the forward pass, the rest backward */
-    int nfwd_roots;  /* FN_TRAIN: the first roots (loss, metrics) are the forward pass's */
+    int train_split;    /* FN_TRAIN: kernels before this index are the forward pass, the rest backward */
+    int64_t kept_bytes; /* FN_TRAIN: buffers the forward pass writes and the backward pass reads (activations) */
+    int nfwd_roots;     /* FN_TRAIN: the first roots (loss, metrics) are the forward pass's */
 } Sched;
 
 /* A fused loop reads at most FUSE_MAX_SRC tensors and its expression nests at most FUSE_MAX_DEPTH ops deep. */

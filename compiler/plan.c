@@ -10,7 +10,8 @@
  * call over [0, pinned_bytes). It costs arena bytes only where the peak was in the forward pass.
  *
  * Requires: sched_build. Guarantees: s->offset for every kernel node, arena_bytes >= every live buffer's end,
- * no two buffers that are live at once overlap, and pinned kernels (each once) fill [0, s->pinned_bytes). */
+ * no two buffers that are live at once overlap, and pinned kernels (each once) fill [0, s->pinned_bytes); for a
+ * training step, kept_bytes: the forward pass's buffers still live when the backward pass starts. */
 #include "dlc.h"
 
 #define ALIGN 64
@@ -121,4 +122,12 @@ void plan_memory(Sched *s, int elem_size, IrNode **pinned, int npinned) {
     }
     s->arena_bytes = top;
     s->arena_bytes_noreuse = total;
+    /* the activations a training step keeps for backward: forward buffers whose last reader is a backward kernel
+     * (or that are roots: the loss and metrics, read after the step) */
+    s->kept_bytes = 0;
+    for (int k = 0; s->kind == FN_TRAIN && k < s->train_split; k++) {
+        IrNode *m = s->kernels.v[k];
+        if (last[m->id] >= s->train_split)
+            s->kept_bytes += align_up(shape_numel(&m->shape) * elem_size);
+    }
 }

@@ -20,25 +20,28 @@ typedef struct {
 } header;
 
 static inline autograd_real relu(autograd_real a) { return a > 0 ? a : 0; }
-
-/* exp(x) = 2^n exp(r): n = round(x / ln 2) by the 1.5 * 2^23 rounding trick, r = x - n ln 2 in two
- * parts (|r| <= ln 2 / 2), exp(r) by its degree-7 Taylor polynomial; 2^n as two factors, so that
- * subnormal results and n = 128 (overflow to inf) come out right. Within 1.3 ulp of expf. */
-static inline float expv(float x) {
-    float xc = x > 88.8f ? 88.8f : x < -104.0f ? -104.0f : x;
-    float t = xc * 1.44269504f + 12582912.0f;
+static inline float sigmoidv(float x) {
+    float z = x < -87.0f ? 87.0f : x > 87.0f ? -87.0f : -x;
+    float t = z * 1.44269504f + 12582912.0f;
     float k = t - 12582912.0f;
-    float r = (xc - k * 0.693145752f) - k * 1.42860677e-6f;
+    float r = (z - k * 0.693145752f) - k * 1.42860677e-6f;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f +
               r * (0.00138888892f + r * 0.000198412701f))))));
     uint32_t bits;
     memcpy(&bits, &t, sizeof bits);
-    int32_t n = (int32_t)(bits - 0x4B400000u), n1 = n / 2, n2 = n - n1;
-    uint32_t b1 = (uint32_t)(n1 + 127) << 23, b2 = (uint32_t)(n2 + 127) << 23;
-    float s1, s2;
-    memcpy(&s1, &b1, sizeof s1);
-    memcpy(&s2, &b2, sizeof s2);
-    return p * s1 * s2;
+    uint32_t sb = (bits - 0x4B400000u + 127u) << 23;
+    float s;
+    memcpy(&s, &sb, sizeof s);
+    float d = 1.0f + p * s;
+    uint32_t db;
+    memcpy(&db, &d, sizeof db);
+    uint32_t qb = 0x7EF311C3u - db;
+    float q;
+    memcpy(&q, &qb, sizeof q);
+    q = q * (2.0f - d * q);
+    q = q * (2.0f - d * q);
+    q = q * (2.0f - d * q);
+    return x > 17.5f ? 1.0f : q;
 }
 
 static const autograd_real k7[4] = {
@@ -99,7 +102,7 @@ int autograd_forward(void *state, int n, const autograd_real *x, const autograd_
     /* sigmoid -> f32[batch 1, 1], autograd.dlm line 37 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((autograd_real *)(ar + 256))[i0] = (1.0f / (1.0f + expv(-(z[i0]))));
+        ((autograd_real *)(ar + 256))[i0] = sigmoidv(z[i0]);
     }
     }
     /* tanh -> f32[batch 1, 1], autograd.dlm line 38 */

@@ -39,6 +39,29 @@ static inline float expv(float x) {
     memcpy(&s2, &b2, sizeof s2);
     return p * s1 * s2;
 }
+static inline float sigmoidv(float x) {
+    float z = x < -87.0f ? 87.0f : x > 87.0f ? -87.0f : -x;
+    float t = z * 1.44269504f + 12582912.0f;
+    float k = t - 12582912.0f;
+    float r = (z - k * 0.693145752f) - k * 1.42860677e-6f;
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f +
+              r * (0.00138888892f + r * 0.000198412701f))))));
+    uint32_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    uint32_t sb = (bits - 0x4B400000u + 127u) << 23;
+    float s;
+    memcpy(&s, &sb, sizeof s);
+    float d = 1.0f + p * s;
+    uint32_t db;
+    memcpy(&db, &d, sizeof db);
+    uint32_t qb = 0x7EF311C3u - db;
+    float q;
+    memcpy(&q, &qb, sizeof q);
+    q = q * (2.0f - d * q);
+    q = q * (2.0f - d * q);
+    q = q * (2.0f - d * q);
+    return x > 17.5f ? 1.0f : q;
+}
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define BATCHNORM_X86 1
@@ -1509,7 +1532,7 @@ int batchnorm_forward(void *state, int n, const batchnorm_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_real *)(ar + 1769536))[i0 * 3456 + i1 * 576 + i2] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 768))[i1] * (((((batchnorm_real *)(ar + 0))[i0 * 3456 + i1 * 576 + i2] + ((batchnorm_real *)(st + 704))[i1]) - ((batchnorm_real *)(st + 896))[i1]) / ((batchnorm_real *)(ar + 1769472))[i1])) + ((batchnorm_real *)(st + 832))[i1])))));
+                ((batchnorm_real *)(ar + 1769536))[i0 * 3456 + i1 * 576 + i2] = sigmoidv(((((batchnorm_real *)(st + 768))[i1] * (((((batchnorm_real *)(ar + 0))[i0 * 3456 + i1 * 576 + i2] + ((batchnorm_real *)(st + 704))[i1]) - ((batchnorm_real *)(st + 896))[i1]) / ((batchnorm_real *)(ar + 1769472))[i1])) + ((batchnorm_real *)(st + 832))[i1]));
             }
         }
     }
@@ -1534,7 +1557,7 @@ int batchnorm_forward(void *state, int n, const batchnorm_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_real *)(ar + 966656))[i0 * 1024 + i1 * 64 + i2] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 10688))[i1] * (((((batchnorm_real *)(ar + 442368))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_real *)(st + 10624))[i1]) - ((batchnorm_real *)(st + 10816))[i1]) / ((batchnorm_real *)(ar + 0))[i1])) + ((batchnorm_real *)(st + 10752))[i1])))));
+                ((batchnorm_real *)(ar + 966656))[i0 * 1024 + i1 * 64 + i2] = sigmoidv(((((batchnorm_real *)(st + 10688))[i1] * (((((batchnorm_real *)(ar + 442368))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_real *)(st + 10624))[i1]) - ((batchnorm_real *)(st + 10816))[i1]) / ((batchnorm_real *)(ar + 0))[i1])) + ((batchnorm_real *)(st + 10752))[i1]));
             }
         }
     }
@@ -1558,7 +1581,7 @@ int batchnorm_forward(void *state, int n, const batchnorm_real *x) {
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_real *)(ar + 512))[i0 * 120 + i1] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 134336))[i1] * (((((batchnorm_real *)(ar + 131072))[i0 * 120 + i1] + ((batchnorm_real *)(st + 133824))[i1]) - ((batchnorm_real *)(st + 135360))[i1]) / ((batchnorm_real *)(ar + 0))[i1])) + ((batchnorm_real *)(st + 134848))[i1])))));
+            ((batchnorm_real *)(ar + 512))[i0 * 120 + i1] = sigmoidv(((((batchnorm_real *)(st + 134336))[i1] * (((((batchnorm_real *)(ar + 131072))[i0 * 120 + i1] + ((batchnorm_real *)(st + 133824))[i1]) - ((batchnorm_real *)(st + 135360))[i1]) / ((batchnorm_real *)(ar + 0))[i1])) + ((batchnorm_real *)(st + 134848))[i1]));
         }
     }
     }
@@ -1577,7 +1600,7 @@ int batchnorm_forward(void *state, int n, const batchnorm_real *x) {
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_real *)(ar + 384))[i0 * 84 + i1] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 177088))[i1] * (((((batchnorm_real *)(ar + 61952))[i0 * 84 + i1] + ((batchnorm_real *)(st + 176704))[i1]) - ((batchnorm_real *)(st + 177856))[i1]) / ((batchnorm_real *)(ar + 0))[i1])) + ((batchnorm_real *)(st + 177472))[i1])))));
+            ((batchnorm_real *)(ar + 384))[i0 * 84 + i1] = sigmoidv(((((batchnorm_real *)(st + 177088))[i1] * (((((batchnorm_real *)(ar + 61952))[i0 * 84 + i1] + ((batchnorm_real *)(st + 176704))[i1]) - ((batchnorm_real *)(st + 177856))[i1]) / ((batchnorm_real *)(ar + 0))[i1])) + ((batchnorm_real *)(st + 177472))[i1]));
         }
     }
     }
@@ -1705,7 +1728,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_real *)(ar + 5488384))[i0 * 3456 + i1 * 576 + i2] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 768))[i1] * ((batchnorm_real *)(ar + 180160))[i0 * 3456 + i1 * 576 + i2]) + ((batchnorm_real *)(st + 832))[i1])))));
+                ((batchnorm_real *)(ar + 5488384))[i0 * 3456 + i1 * 576 + i2] = sigmoidv(((((batchnorm_real *)(st + 768))[i1] * ((batchnorm_real *)(ar + 180160))[i0 * 3456 + i1 * 576 + i2]) + ((batchnorm_real *)(st + 832))[i1]));
             }
         }
     }
@@ -1813,7 +1836,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_real *)(ar + 2916544))[i0 * 1024 + i1 * 64 + i2] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 10688))[i1] * ((batchnorm_real *)(ar + 2392192))[i0 * 1024 + i1 * 64 + i2]) + ((batchnorm_real *)(st + 10752))[i1])))));
+                ((batchnorm_real *)(ar + 2916544))[i0 * 1024 + i1 * 64 + i2] = sigmoidv(((((batchnorm_real *)(st + 10688))[i1] * ((batchnorm_real *)(ar + 2392192))[i0 * 1024 + i1 * 64 + i2]) + ((batchnorm_real *)(st + 10752))[i1]));
             }
         }
     }
@@ -1910,7 +1933,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_real *)(ar + 3635392))[i0 * 120 + i1] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 134336))[i1] * ((batchnorm_real *)(ar + 3573440))[i0 * 120 + i1]) + ((batchnorm_real *)(st + 134848))[i1])))));
+            ((batchnorm_real *)(ar + 3635392))[i0 * 120 + i1] = sigmoidv(((((batchnorm_real *)(st + 134336))[i1] * ((batchnorm_real *)(ar + 3573440))[i0 * 120 + i1]) + ((batchnorm_real *)(st + 134848))[i1]));
         }
     }
     }
@@ -2002,7 +2025,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_real *)(ar + 7929600))[i0 * 84 + i1] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 177088))[i1] * ((batchnorm_real *)(ar + 7886592))[i0 * 84 + i1]) + ((batchnorm_real *)(st + 177472))[i1])))));
+            ((batchnorm_real *)(ar + 7929600))[i0 * 84 + i1] = sigmoidv(((((batchnorm_real *)(st + 177088))[i1] * ((batchnorm_real *)(ar + 7886592))[i0 * 84 + i1]) + ((batchnorm_real *)(st + 177472))[i1]));
         }
     }
     }
@@ -2815,7 +2838,7 @@ batchnorm_real batchnorm_evaluate(void *state, int n, const batchnorm_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_real *)(ar + 1769536))[i0 * 3456 + i1 * 576 + i2] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 768))[i1] * (((((batchnorm_real *)(ar + 0))[i0 * 3456 + i1 * 576 + i2] + ((batchnorm_real *)(st + 704))[i1]) - ((batchnorm_real *)(st + 896))[i1]) / ((batchnorm_real *)(ar + 1769472))[i1])) + ((batchnorm_real *)(st + 832))[i1])))));
+                ((batchnorm_real *)(ar + 1769536))[i0 * 3456 + i1 * 576 + i2] = sigmoidv(((((batchnorm_real *)(st + 768))[i1] * (((((batchnorm_real *)(ar + 0))[i0 * 3456 + i1 * 576 + i2] + ((batchnorm_real *)(st + 704))[i1]) - ((batchnorm_real *)(st + 896))[i1]) / ((batchnorm_real *)(ar + 1769472))[i1])) + ((batchnorm_real *)(st + 832))[i1]));
             }
         }
     }
@@ -2840,7 +2863,7 @@ batchnorm_real batchnorm_evaluate(void *state, int n, const batchnorm_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_real *)(ar + 966656))[i0 * 1024 + i1 * 64 + i2] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 10688))[i1] * (((((batchnorm_real *)(ar + 442368))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_real *)(st + 10624))[i1]) - ((batchnorm_real *)(st + 10816))[i1]) / ((batchnorm_real *)(ar + 0))[i1])) + ((batchnorm_real *)(st + 10752))[i1])))));
+                ((batchnorm_real *)(ar + 966656))[i0 * 1024 + i1 * 64 + i2] = sigmoidv(((((batchnorm_real *)(st + 10688))[i1] * (((((batchnorm_real *)(ar + 442368))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_real *)(st + 10624))[i1]) - ((batchnorm_real *)(st + 10816))[i1]) / ((batchnorm_real *)(ar + 0))[i1])) + ((batchnorm_real *)(st + 10752))[i1]));
             }
         }
     }
@@ -2864,7 +2887,7 @@ batchnorm_real batchnorm_evaluate(void *state, int n, const batchnorm_real *x, c
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_real *)(ar + 512))[i0 * 120 + i1] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 134336))[i1] * (((((batchnorm_real *)(ar + 131072))[i0 * 120 + i1] + ((batchnorm_real *)(st + 133824))[i1]) - ((batchnorm_real *)(st + 135360))[i1]) / ((batchnorm_real *)(ar + 0))[i1])) + ((batchnorm_real *)(st + 134848))[i1])))));
+            ((batchnorm_real *)(ar + 512))[i0 * 120 + i1] = sigmoidv(((((batchnorm_real *)(st + 134336))[i1] * (((((batchnorm_real *)(ar + 131072))[i0 * 120 + i1] + ((batchnorm_real *)(st + 133824))[i1]) - ((batchnorm_real *)(st + 135360))[i1]) / ((batchnorm_real *)(ar + 0))[i1])) + ((batchnorm_real *)(st + 134848))[i1]));
         }
     }
     }
@@ -2883,7 +2906,7 @@ batchnorm_real batchnorm_evaluate(void *state, int n, const batchnorm_real *x, c
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_real *)(ar + 384))[i0 * 84 + i1] = (1.0f / (1.0f + expv(-(((((batchnorm_real *)(st + 177088))[i1] * (((((batchnorm_real *)(ar + 61952))[i0 * 84 + i1] + ((batchnorm_real *)(st + 176704))[i1]) - ((batchnorm_real *)(st + 177856))[i1]) / ((batchnorm_real *)(ar + 0))[i1])) + ((batchnorm_real *)(st + 177472))[i1])))));
+            ((batchnorm_real *)(ar + 384))[i0 * 84 + i1] = sigmoidv(((((batchnorm_real *)(st + 177088))[i1] * (((((batchnorm_real *)(ar + 61952))[i0 * 84 + i1] + ((batchnorm_real *)(st + 176704))[i1]) - ((batchnorm_real *)(st + 177856))[i1]) / ((batchnorm_real *)(ar + 0))[i1])) + ((batchnorm_real *)(st + 177472))[i1]));
         }
     }
     }

@@ -39,6 +39,29 @@ static inline float expv(float x) {
     memcpy(&s2, &b2, sizeof s2);
     return p * s1 * s2;
 }
+static inline float sigmoidv(float x) {
+    float z = x < -87.0f ? 87.0f : x > 87.0f ? -87.0f : -x;
+    float t = z * 1.44269504f + 12582912.0f;
+    float k = t - 12582912.0f;
+    float r = (z - k * 0.693145752f) - k * 1.42860677e-6f;
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f +
+              r * (0.00138888892f + r * 0.000198412701f))))));
+    uint32_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    uint32_t sb = (bits - 0x4B400000u + 127u) << 23;
+    float s;
+    memcpy(&s, &sb, sizeof s);
+    float d = 1.0f + p * s;
+    uint32_t db;
+    memcpy(&db, &d, sizeof db);
+    uint32_t qb = 0x7EF311C3u - db;
+    float q;
+    memcpy(&q, &qb, sizeof q);
+    q = q * (2.0f - d * q);
+    q = q * (2.0f - d * q);
+    q = q * (2.0f - d * q);
+    return x > 17.5f ? 1.0f : q;
+}
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define BATCHNORM_CONCISE_X86 1
@@ -1542,7 +1565,7 @@ int batchnorm_concise_forward(void *state, int n, const batchnorm_concise_real *
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_concise_real *)(ar + 1769600))[i0 * 3456 + i1 * 576 + i2] = (1.0f / (1.0f + expv(-((((((batchnorm_concise_real *)(ar + 0))[i0 * 3456 + i1 * 576 + i2] + ((batchnorm_concise_real *)(st + 704))[i1]) * ((batchnorm_concise_real *)(ar + 1769472))[i1]) + ((batchnorm_concise_real *)(ar + 1769536))[i1])))));
+                ((batchnorm_concise_real *)(ar + 1769600))[i0 * 3456 + i1 * 576 + i2] = sigmoidv((((((batchnorm_concise_real *)(ar + 0))[i0 * 3456 + i1 * 576 + i2] + ((batchnorm_concise_real *)(st + 704))[i1]) * ((batchnorm_concise_real *)(ar + 1769472))[i1]) + ((batchnorm_concise_real *)(ar + 1769536))[i1]));
             }
         }
     }
@@ -1573,7 +1596,7 @@ int batchnorm_concise_forward(void *state, int n, const batchnorm_concise_real *
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_concise_real *)(ar + 966656))[i0 * 1024 + i1 * 64 + i2] = (1.0f / (1.0f + expv(-((((((batchnorm_concise_real *)(ar + 442368))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_concise_real *)(st + 10688))[i1]) * ((batchnorm_concise_real *)(ar + 0))[i1]) + ((batchnorm_concise_real *)(ar + 64))[i1])))));
+                ((batchnorm_concise_real *)(ar + 966656))[i0 * 1024 + i1 * 64 + i2] = sigmoidv((((((batchnorm_concise_real *)(ar + 442368))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_concise_real *)(st + 10688))[i1]) * ((batchnorm_concise_real *)(ar + 0))[i1]) + ((batchnorm_concise_real *)(ar + 64))[i1]));
             }
         }
     }
@@ -1603,7 +1626,7 @@ int batchnorm_concise_forward(void *state, int n, const batchnorm_concise_real *
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_concise_real *)(ar + 1024))[i0 * 120 + i1] = (1.0f / (1.0f + expv(-((((((batchnorm_concise_real *)(ar + 131072))[i0 * 120 + i1] + ((batchnorm_concise_real *)(st + 133952))[i1]) * ((batchnorm_concise_real *)(ar + 0))[i1]) + ((batchnorm_concise_real *)(ar + 512))[i1])))));
+            ((batchnorm_concise_real *)(ar + 1024))[i0 * 120 + i1] = sigmoidv((((((batchnorm_concise_real *)(ar + 131072))[i0 * 120 + i1] + ((batchnorm_concise_real *)(st + 133952))[i1]) * ((batchnorm_concise_real *)(ar + 0))[i1]) + ((batchnorm_concise_real *)(ar + 512))[i1]));
         }
     }
     }
@@ -1628,7 +1651,7 @@ int batchnorm_concise_forward(void *state, int n, const batchnorm_concise_real *
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_concise_real *)(ar + 768))[i0 * 84 + i1] = (1.0f / (1.0f + expv(-((((((batchnorm_concise_real *)(ar + 62464))[i0 * 84 + i1] + ((batchnorm_concise_real *)(st + 176896))[i1]) * ((batchnorm_concise_real *)(ar + 0))[i1]) + ((batchnorm_concise_real *)(ar + 384))[i1])))));
+            ((batchnorm_concise_real *)(ar + 768))[i0 * 84 + i1] = sigmoidv((((((batchnorm_concise_real *)(ar + 62464))[i0 * 84 + i1] + ((batchnorm_concise_real *)(st + 176896))[i1]) * ((batchnorm_concise_real *)(ar + 0))[i1]) + ((batchnorm_concise_real *)(ar + 384))[i1]));
         }
     }
     }
@@ -1748,7 +1771,7 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_concise_real *)(ar + 3718912))[i0 * 3456 + i1 * 576 + i2] = (1.0f / (1.0f + expv(-(((((batchnorm_concise_real *)(ar + 1949440))[i0 * 3456 + i1 * 576 + i2] * ((batchnorm_concise_real *)(ar + 180096))[i1]) + ((batchnorm_concise_real *)(ar + 180416))[i1])))));
+                ((batchnorm_concise_real *)(ar + 3718912))[i0 * 3456 + i1 * 576 + i2] = sigmoidv(((((batchnorm_concise_real *)(ar + 1949440))[i0 * 3456 + i1 * 576 + i2] * ((batchnorm_concise_real *)(ar + 180096))[i1]) + ((batchnorm_concise_real *)(ar + 180416))[i1]));
             }
         }
     }
@@ -1848,7 +1871,7 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_concise_real *)(ar + 5488384))[i0 * 1024 + i1 * 64 + i2] = (1.0f / (1.0f + expv(-(((((batchnorm_concise_real *)(ar + 1147072))[i0 * 1024 + i1 * 64 + i2] * ((batchnorm_concise_real *)(ar + 622976))[i1]) + ((batchnorm_concise_real *)(ar + 623232))[i1])))));
+                ((batchnorm_concise_real *)(ar + 5488384))[i0 * 1024 + i1 * 64 + i2] = sigmoidv(((((batchnorm_concise_real *)(ar + 1147072))[i0 * 1024 + i1 * 64 + i2] * ((batchnorm_concise_real *)(ar + 622976))[i1]) + ((batchnorm_concise_real *)(ar + 623232))[i1]));
             }
         }
     }
@@ -1945,7 +1968,7 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_concise_real *)(ar + 877184))[i0 * 120 + i1] = (1.0f / (1.0f + expv(-(((((batchnorm_concise_real *)(ar + 815744))[i0 * 120 + i1] * ((batchnorm_concise_real *)(ar + 755776))[i1]) + ((batchnorm_concise_real *)(ar + 757312))[i1])))));
+            ((batchnorm_concise_real *)(ar + 877184))[i0 * 120 + i1] = sigmoidv(((((batchnorm_concise_real *)(ar + 815744))[i0 * 120 + i1] * ((batchnorm_concise_real *)(ar + 755776))[i1]) + ((batchnorm_concise_real *)(ar + 757312))[i1]));
         }
     }
     }
@@ -2029,7 +2052,7 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_concise_real *)(ar + 759936))[i0 * 84 + i1] = (1.0f / (1.0f + expv(-(((((batchnorm_concise_real *)(ar + 938624))[i0 * 84 + i1] * ((batchnorm_concise_real *)(ar + 758400))[i1]) + ((batchnorm_concise_real *)(ar + 759552))[i1])))));
+            ((batchnorm_concise_real *)(ar + 759936))[i0 * 84 + i1] = sigmoidv(((((batchnorm_concise_real *)(ar + 938624))[i0 * 84 + i1] * ((batchnorm_concise_real *)(ar + 758400))[i1]) + ((batchnorm_concise_real *)(ar + 759552))[i1]));
         }
     }
     }
@@ -2892,7 +2915,7 @@ batchnorm_concise_real batchnorm_concise_evaluate(void *state, int n, const batc
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_concise_real *)(ar + 1769600))[i0 * 3456 + i1 * 576 + i2] = (1.0f / (1.0f + expv(-((((((batchnorm_concise_real *)(ar + 0))[i0 * 3456 + i1 * 576 + i2] + ((batchnorm_concise_real *)(st + 704))[i1]) * ((batchnorm_concise_real *)(ar + 1769472))[i1]) + ((batchnorm_concise_real *)(ar + 1769536))[i1])))));
+                ((batchnorm_concise_real *)(ar + 1769600))[i0 * 3456 + i1 * 576 + i2] = sigmoidv((((((batchnorm_concise_real *)(ar + 0))[i0 * 3456 + i1 * 576 + i2] + ((batchnorm_concise_real *)(st + 704))[i1]) * ((batchnorm_concise_real *)(ar + 1769472))[i1]) + ((batchnorm_concise_real *)(ar + 1769536))[i1]));
             }
         }
     }
@@ -2923,7 +2946,7 @@ batchnorm_concise_real batchnorm_concise_evaluate(void *state, int n, const batc
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_concise_real *)(ar + 966656))[i0 * 1024 + i1 * 64 + i2] = (1.0f / (1.0f + expv(-((((((batchnorm_concise_real *)(ar + 442368))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_concise_real *)(st + 10688))[i1]) * ((batchnorm_concise_real *)(ar + 0))[i1]) + ((batchnorm_concise_real *)(ar + 64))[i1])))));
+                ((batchnorm_concise_real *)(ar + 966656))[i0 * 1024 + i1 * 64 + i2] = sigmoidv((((((batchnorm_concise_real *)(ar + 442368))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_concise_real *)(st + 10688))[i1]) * ((batchnorm_concise_real *)(ar + 0))[i1]) + ((batchnorm_concise_real *)(ar + 64))[i1]));
             }
         }
     }
@@ -2953,7 +2976,7 @@ batchnorm_concise_real batchnorm_concise_evaluate(void *state, int n, const batc
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_concise_real *)(ar + 1024))[i0 * 120 + i1] = (1.0f / (1.0f + expv(-((((((batchnorm_concise_real *)(ar + 131072))[i0 * 120 + i1] + ((batchnorm_concise_real *)(st + 133952))[i1]) * ((batchnorm_concise_real *)(ar + 0))[i1]) + ((batchnorm_concise_real *)(ar + 512))[i1])))));
+            ((batchnorm_concise_real *)(ar + 1024))[i0 * 120 + i1] = sigmoidv((((((batchnorm_concise_real *)(ar + 131072))[i0 * 120 + i1] + ((batchnorm_concise_real *)(st + 133952))[i1]) * ((batchnorm_concise_real *)(ar + 0))[i1]) + ((batchnorm_concise_real *)(ar + 512))[i1]));
         }
     }
     }
@@ -2978,7 +3001,7 @@ batchnorm_concise_real batchnorm_concise_evaluate(void *state, int n, const batc
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_concise_real *)(ar + 768))[i0 * 84 + i1] = (1.0f / (1.0f + expv(-((((((batchnorm_concise_real *)(ar + 62464))[i0 * 84 + i1] + ((batchnorm_concise_real *)(st + 176896))[i1]) * ((batchnorm_concise_real *)(ar + 0))[i1]) + ((batchnorm_concise_real *)(ar + 384))[i1])))));
+            ((batchnorm_concise_real *)(ar + 768))[i0 * 84 + i1] = sigmoidv((((((batchnorm_concise_real *)(ar + 62464))[i0 * 84 + i1] + ((batchnorm_concise_real *)(st + 176896))[i1]) * ((batchnorm_concise_real *)(ar + 0))[i1]) + ((batchnorm_concise_real *)(ar + 384))[i1]));
         }
     }
     }

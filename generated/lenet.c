@@ -39,6 +39,29 @@ static inline float expv(float x) {
     memcpy(&s2, &b2, sizeof s2);
     return p * s1 * s2;
 }
+static inline float sigmoidv(float x) {
+    float z = x < -87.0f ? 87.0f : x > 87.0f ? -87.0f : -x;
+    float t = z * 1.44269504f + 12582912.0f;
+    float k = t - 12582912.0f;
+    float r = (z - k * 0.693145752f) - k * 1.42860677e-6f;
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f + r * (0.00833333377f +
+              r * (0.00138888892f + r * 0.000198412701f))))));
+    uint32_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    uint32_t sb = (bits - 0x4B400000u + 127u) << 23;
+    float s;
+    memcpy(&s, &sb, sizeof s);
+    float d = 1.0f + p * s;
+    uint32_t db;
+    memcpy(&db, &d, sizeof db);
+    uint32_t qb = 0x7EF311C3u - db;
+    float q;
+    memcpy(&q, &qb, sizeof q);
+    q = q * (2.0f - d * q);
+    q = q * (2.0f - d * q);
+    q = q * (2.0f - d * q);
+    return x > 17.5f ? 1.0f : q;
+}
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define LENET_X86 1
@@ -1393,7 +1416,7 @@ int lenet_forward(void *state, int n, const lenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((lenet_real *)(ar + 4816896))[i0 * 4704 + i1 * 784 + i2] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 0))[i0 * 4704 + i1 * 784 + i2] + ((lenet_real *)(st + 704))[i1])))));
+                ((lenet_real *)(ar + 4816896))[i0 * 4704 + i1 * 784 + i2] = sigmoidv((((lenet_real *)(ar + 0))[i0 * 4704 + i1 * 784 + i2] + ((lenet_real *)(st + 704))[i1]));
             }
         }
     }
@@ -1412,7 +1435,7 @@ int lenet_forward(void *state, int n, const lenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 100; i2++) {
-                ((lenet_real *)(ar + 2842624))[i0 * 1600 + i1 * 100 + i2] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 1204224))[i0 * 1600 + i1 * 100 + i2] + ((lenet_real *)(st + 10368))[i1])))));
+                ((lenet_real *)(ar + 2842624))[i0 * 1600 + i1 * 100 + i2] = sigmoidv((((lenet_real *)(ar + 1204224))[i0 * 1600 + i1 * 100 + i2] + ((lenet_real *)(st + 10368))[i1]));
             }
         }
     }
@@ -1430,7 +1453,7 @@ int lenet_forward(void *state, int n, const lenet_real *x) {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((lenet_real *)(ar + 0))[i0 * 120 + i1] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 409600))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1])))));
+            ((lenet_real *)(ar + 0))[i0 * 120 + i1] = sigmoidv((((lenet_real *)(ar + 409600))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1]));
         }
     }
     }
@@ -1443,7 +1466,7 @@ int lenet_forward(void *state, int n, const lenet_real *x) {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((lenet_real *)(ar + 0))[i0 * 84 + i1] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 122880))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1])))));
+            ((lenet_real *)(ar + 0))[i0 * 84 + i1] = sigmoidv((((lenet_real *)(ar + 122880))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1]));
         }
     }
     }
@@ -1482,7 +1505,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((lenet_real *)(ar + 5063936))[i0 * 4704 + i1 * 784 + i2] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 247040))[i0 * 4704 + i1 * 784 + i2] + ((lenet_real *)(st + 704))[i1])))));
+                ((lenet_real *)(ar + 5063936))[i0 * 4704 + i1 * 784 + i2] = sigmoidv((((lenet_real *)(ar + 247040))[i0 * 4704 + i1 * 784 + i2] + ((lenet_real *)(st + 704))[i1]));
             }
         }
     }
@@ -1501,7 +1524,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 100; i2++) {
-                ((lenet_real *)(ar + 3089664))[i0 * 1600 + i1 * 100 + i2] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 1451264))[i0 * 1600 + i1 * 100 + i2] + ((lenet_real *)(st + 10368))[i1])))));
+                ((lenet_real *)(ar + 3089664))[i0 * 1600 + i1 * 100 + i2] = sigmoidv((((lenet_real *)(ar + 1451264))[i0 * 1600 + i1 * 100 + i2] + ((lenet_real *)(st + 10368))[i1]));
             }
         }
     }
@@ -1519,7 +1542,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((lenet_real *)(ar + 1983744))[i0 * 120 + i1] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 1860864))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1])))));
+            ((lenet_real *)(ar + 1983744))[i0 * 120 + i1] = sigmoidv((((lenet_real *)(ar + 1860864))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1]));
         }
     }
     }
@@ -1532,7 +1555,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((lenet_real *)(ar + 2106624))[i0 * 84 + i1] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 1860864))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1])))));
+            ((lenet_real *)(ar + 2106624))[i0 * 84 + i1] = sigmoidv((((lenet_real *)(ar + 1860864))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1]));
         }
     }
     }
@@ -1891,7 +1914,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((lenet_real *)(ar + 4816896))[i0 * 4704 + i1 * 784 + i2] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 0))[i0 * 4704 + i1 * 784 + i2] + ((lenet_real *)(st + 704))[i1])))));
+                ((lenet_real *)(ar + 4816896))[i0 * 4704 + i1 * 784 + i2] = sigmoidv((((lenet_real *)(ar + 0))[i0 * 4704 + i1 * 784 + i2] + ((lenet_real *)(st + 704))[i1]));
             }
         }
     }
@@ -1910,7 +1933,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 100; i2++) {
-                ((lenet_real *)(ar + 2842624))[i0 * 1600 + i1 * 100 + i2] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 1204224))[i0 * 1600 + i1 * 100 + i2] + ((lenet_real *)(st + 10368))[i1])))));
+                ((lenet_real *)(ar + 2842624))[i0 * 1600 + i1 * 100 + i2] = sigmoidv((((lenet_real *)(ar + 1204224))[i0 * 1600 + i1 * 100 + i2] + ((lenet_real *)(st + 10368))[i1]));
             }
         }
     }
@@ -1928,7 +1951,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((lenet_real *)(ar + 0))[i0 * 120 + i1] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 409600))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1])))));
+            ((lenet_real *)(ar + 0))[i0 * 120 + i1] = sigmoidv((((lenet_real *)(ar + 409600))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1]));
         }
     }
     }
@@ -1941,7 +1964,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((lenet_real *)(ar + 0))[i0 * 84 + i1] = (1.0f / (1.0f + expv(-((((lenet_real *)(ar + 122880))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1])))));
+            ((lenet_real *)(ar + 0))[i0 * 84 + i1] = sigmoidv((((lenet_real *)(ar + 122880))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1]));
         }
     }
     }

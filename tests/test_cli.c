@@ -2,7 +2,8 @@
  *
  *   - `dlc check M --json` prints one well-formed JSON object (checked by a strict parser below) for zoo models of
  *     every kind (images, CSV, synthetic data, no train section); its totals, maximum batch and FLOPs equal those of
- *     the text report of the same model, and its parameters' counts add up to its total;
+ *     the text report of the same model, and its parameters' counts add up to its total; a training step's
+ *     activations kept for backward are positive, within its arena, and the same in both;
  *   - with --infer, its "embedding" member's workspace equals the generated header's <NAME>_WORKSPACE_BYTES, and
  *     its code and constant bytes are positive, and for 32-bit objects (CC='gcc -m32', arm-none-eabi-gcc on
  *     --portable code) they are what binutils' `size -A` lists for the same C built alike;
@@ -201,6 +202,14 @@ static void test_json_report(void) {
         const char *u = unit ? strpbrk(unit + 15, "kMGF") : NULL;
         double mult = !u ? 0 : *u == 'G' ? 1e9 : *u == 'M' ? 1e6 : *u == 'k' ? 1e3 : 1;
         CU_ASSERT(fwd > 0 && shown > 0 && fabs(fwd / mult - shown) <= 0.0005 + 1e-9);
+        /* a training step's activations kept for backward: live together when backward starts, so within its arena */
+        const char *step = strstr(json, "\"train step\": {");
+        CU_ASSERT((step != NULL) == (strstr(text, "train step:") != NULL));
+        if (step) {
+            double kept = json_num(step, "activation_bytes"), arena = json_num(step, "arena_bytes");
+            CU_ASSERT(kept > 0 && kept <= arena);
+            CU_ASSERT(kept == text_num(text, "activations:   "));
+        }
     }
 }
 

@@ -29,7 +29,9 @@
  *     generated header's <NAME>_WORKSPACE_BYTES;
  *   - examples/classify.c builds against the generated LeNet and classifies examples/samples/ as the harness does;
  *   - exp in f32 code (the emitted expv) is within 1.5 ulp of exp in double over every 61st float from -110 to
- *     89, and gives exp's 0, inf and NaN where exp does.
+ *     89, and gives exp's 0, inf and NaN where exp does; sigmoid (the emitted sigmoidv) within 4 ulp where it
+ *     is above 1e-30 and 2e-7 absolute over every 61st float from -120 to 120, 1 at inf, within 2e-38 of 0 at
+ *     -inf, NaN at NaN.
  * On failure the directory is kept and named; otherwise it is removed. */
 #include <CUnit/Basic.h>
 #include <dirent.h>
@@ -609,24 +611,71 @@ static const char expv_driver[] =
     "    return bad || worst_ulp > 1.5;\n"
     "}\n";
 
-static void test_expv(void) {
-    char *dir = fmt("%s/expv", workdir), *out;
-    if (mkdir_p(dir) != 0 || !write_text(fmt("%s/expv.dlm", dir), "input x: f32[batch, 1]\ny = exp(x)\noutput y\n") ||
-        !write_text(fmt("%s/driver.c", dir), expv_driver)) {
-        fail("writing the exp model", NULL);
-        CU_FAIL("exp accuracy");
+static const char sigmoid_driver[] =
+    "#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n#include \"sig.h\"\n"
+    "static _Alignas(64) unsigned char ctx[SIG_WORKSPACE_BYTES];\n"
+    "static float x[SIG_MAX_BATCH], y[SIG_MAX_BATCH];\n"
+    "static double worst_ulp, worst_at, worst_abs;\n"
+    "static int bad;\n"
+    "static void check(int n) {\n"
+    "    sig_predict_batch(ctx, n, x, y);\n"
+    "    for (int i = 0; i < n; i++) {\n"
+    "        double ref = 1 / (1 + exp(-(double)x[i]));\n"
+    "        if (isnan(x[i]) ? !isnan(y[i]) : isinf(x[i]) ? !(fabs((double)y[i] - ref) < 2e-38) : 0) {\n"
+    "            printf(\"sigmoid(%.9g) = %.9g, expected %.9g\\n\", (double)x[i], (double)y[i], ref);\n"
+    "            bad = 1;\n"
+    "            continue;\n"
+    "        }\n"
+    "        if (isnan(x[i]) || isinf(x[i]))\n            continue;\n"
+    "        worst_abs = fmax(worst_abs, fabs((double)y[i] - ref));\n"
+    "        if (ref < 1e-30)\n            continue;\n"
+    "        double ulp = (double)nextafterf((float)ref, INFINITY) - (double)(float)ref;\n"
+    "        double e = fabs((double)y[i] - ref) / ulp;\n"
+    "        if (e > worst_ulp) {\n            worst_ulp = e;\n            worst_at = x[i];\n        }\n"
+    "    }\n"
+    "}\n"
+    "int main(void) {\n"
+    "    int n = 0;\n"
+    "    for (uint32_t b = 0; b < 0xFFFFFF00u; b += 61) {\n"
+    "        float v;\n        memcpy(&v, &b, sizeof v);\n"
+    "        if (!(v > -120.0f && v < 120.0f))\n            continue;\n"
+    "        x[n++] = v;\n"
+    "        if (n == SIG_MAX_BATCH) {\n            check(n);\n            n = 0;\n        }\n"
+    "    }\n"
+    "    const float special[] = {0.0f, -0.0f, 87.0f, -87.0f, 88.0f, -88.0f, INFINITY, -INFINITY, NAN};\n"
+    "    for (int i = 0; i < (int)(sizeof special / sizeof special[0]); i++)\n        x[n++] = special[i];\n"
+    "    check(n);\n"
+    "    printf(\"worst %.3f ulp at %.9g, worst absolute %.3g\\n\", worst_ulp, worst_at, worst_abs);\n"
+    "    return bad || worst_ulp > 4 || worst_abs > 2e-7;\n"
+    "}\n";
+
+/* A one-op model `name` (its .dlm text) compiled --infer --portable with a batch of 4096 and run by `driver`,
+ * which checks it against libm in double and exits 0 when it is within bounds. */
+static void accuracy(const char *name, const char *dlm, const char *driver, const char *what) {
+    char *dir = fmt("%s/%s", workdir, name), *out;
+    if (mkdir_p(dir) != 0 || !write_text(fmt("%s/%s.dlm", dir, name), dlm) ||
+        !write_text(fmt("%s/driver.c", dir), driver)) {
+        fail(fmt("writing the %s model", what), NULL);
+        CU_FAIL("accuracy");
         return;
     }
-    int rc = runs(&out, fmt("%s compile %s/expv.dlm --infer --portable --batch 4096 -o %s", DLC_PATH, dir, dir));
+    int rc = runs(&out, fmt("%s compile %s/%s.dlm --infer --portable --batch 4096 -o %s", DLC_PATH, dir, name, dir));
     if (rc == 0)
-        rc = runs(&out, fmt("cc -std=c11 -O2 -iquote %s %s/driver.c %s/expv.c -o %s/driver -lm", dir, dir, dir, dir));
+        rc = runs(&out,
+                  fmt("cc -std=c11 -O2 -iquote %s %s/driver.c %s/%s.c -o %s/driver -lm", dir, dir, dir, name, dir));
     if (rc == 0)
         rc = runs(&out, fmt("%s/driver", dir));
     if (rc != 0)
-        fail("exp in generated f32 code against exp in double", out);
+        fail(fmt("%s in generated f32 code against double", what), out);
     else
-        printf("\n  %s", out);
+        printf("\n  %s: %s", what, out);
     CU_ASSERT_EQUAL(rc, 0);
+}
+
+static void test_expv(void) { accuracy("expv", "input x: f32[batch, 1]\ny = exp(x)\noutput y\n", expv_driver, "exp"); }
+
+static void test_sigmoidv(void) {
+    accuracy("sig", "input x: f32[batch, 1]\ny = sigmoid(x)\noutput y\n", sigmoid_driver, "sigmoid");
 }
 
 static void test_example(void) {
@@ -756,6 +805,7 @@ int main(void) {
     CU_add_test(s, "dlc check --infer prints code, constant-data and workspace bytes", test_check_infer);
     CU_add_test(s, "examples/classify builds and classifies the samples", test_example);
     CU_add_test(s, "exp in f32 code is within 1.5 ulp of exp, with exp's special values", test_expv);
+    CU_add_test(s, "sigmoid in f32 code is within 4 ulp (2e-7 absolute) of sigmoid in double", test_sigmoidv);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();

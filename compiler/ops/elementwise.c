@@ -292,13 +292,19 @@ const OpRule rule_RELU = {.build = build_elem,
                           .onnx_op = "Relu"};
 
 FOLD(sigmoid, 1 / (1 + exp(-x[0])))
-C_EXPR(sigmoid, "(%s / (%s + %s(-(%s))))", emit_lit(e, 1), emit_lit(e, 1), emit_exp(e), x[0])
+/* f32: the emitted sigmoidv (emit.c), which needs no division; f64: libm's exp */
+static char *c_sigmoid(Emit *e, const IrNode *n, char *const *x, const char *flat) {
+    (void)n, (void)flat;
+    if (!e->f64)
+        return xsprintf(e->ctx, "sigmoidv(%s)", x[0]);
+    return xsprintf(e->ctx, "(%s / (%s + %s(-(%s))))", emit_lit(e, 1), emit_lit(e, 1), emit_exp(e), x[0]);
+}
 GRAD(sigmoid, mul(g, n, d, mul(g, n, n, sub(g, n, k(g, n, 1), n))))
 const OpRule rule_SIGMOID = {.build = build_elem,
                              .grad = grad_sigmoid,
                              .fold = fold_sigmoid,
                              .c_expr = c_sigmoid,
-                             .calls = CALLS_EXPV,
+                             .calls = CALLS_SIGMOID,
                              .onnx_op = "Sigmoid"};
 
 FOLD(tanh, tanh(x[0]))
