@@ -865,7 +865,7 @@ static void emit_forward_body(Emit *e, Sched *fw, Graph *g, const char *attr, co
             fprintf(o, "#define %s %s%s\n", helpers[i].name, helpers[i].name, suffix);
     fprintf(o, "%sstatic int forward%s(const void *weights, void *scratch, int n", attr, suffix);
     emit_input_params(e, fw, false);
-    fprintf(o, ") {\n");
+    fprintf(o, ") {\n    (void)n; /* checked by forward_shared; unread when no input is batched */\n");
     emit_forward_statements(e, fw, g);
     fprintf(o, "}\n");
     for (size_t i = 0; i < sizeof helpers / sizeof helpers[0]; i++)
