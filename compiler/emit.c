@@ -363,9 +363,9 @@ char *emit_dim(Emit *e, const Shape *s, int d) {
 
 /* Kernels with a function of their own, written for their shapes (OpRule.own_fn): small convolutions and pooling
  * whose windows tile the image. */
-static bool own_fn(const IrNode *n) {
+static bool own_fn(const Emit *e, const IrNode *n) {
     const OpRule *r = op_rule(n->op);
-    return r->own_fn && r->own_fn(n);
+    return r->own_fn && r->own_fn(n) && !quant_of(e->c, n); /* an int8 kernel has a function of its own */
 }
 
 /* Same op, operand and result shapes and attributes: one specialised function serves both. */
@@ -383,11 +383,11 @@ static bool same_geometry(const IrNode *a, const IrNode *b) {
  * kernel gets one function, shared by the later ones. */
 static bool first_own_fn(Emit *e, int f, int i) {
     IrNode *n = e->c->fn[f].kernels.v[i];
-    if (!own_fn(n))
+    if (!own_fn(e, n))
         return false;
     for (int pf = 0; pf <= f; pf++)
         for (int pi = 0; pi < (pf == f ? i : e->c->fn[pf].kernels.n); pi++)
-            if (same_geometry(e->c->fn[pf].kernels.v[pi], n))
+            if (same_geometry(e->c->fn[pf].kernels.v[pi], n) && own_fn(e, e->c->fn[pf].kernels.v[pi]))
                 return false;
     return true;
 }
@@ -408,6 +408,10 @@ char *emit_own_fn_name(Emit *e, const IrNode *n) {
 }
 
 static void emit_kernel(Emit *e, IrNode *n) {
+    if (quant_of(e->c, n)) {
+        quant_emit_kernel(e, n);
+        return;
+    }
     switch (op_info[n->op].cls) {
     case OPC_ELEM:
         emit_elem_kernel(e, n);
@@ -541,7 +545,7 @@ static void emit_prelude(Emit *e) {
     for (int f = 0; f < FN_COUNT; f++) {
         Sched *s = &e->c->fn[f];
         for (int i = 0; s->g && i < s->g->nodes.n; i++)
-            if (s->live[i]) {
+            if (s->live[i] && !quant_of(e->c, s->g->nodes.v[i])) {
                 const OpRule *r = op_rule(s->g->nodes.v[i]->op);
                 calls |= r->calls | (r->calls_of ? r->calls_of(s->g->nodes.v[i]) : 0);
             }
@@ -616,7 +620,7 @@ static void emit_kernel_helpers(Emit *e) {
         Sched *s = &e->c->fn[f];
         for (int i = 0; i < s->kernels.n; i++) {
             IrNode *k = s->kernels.v[i];
-            if (!own_fn(k))
+            if (!own_fn(e, k) && !quant_of(e->c, k))
                 used[k->op] = true;
         }
     }
@@ -650,7 +654,7 @@ static void emit_consts(Emit *e) {
             continue;
         for (int i = 0; i < s->g->nodes.n; i++) {
             IrNode *n = s->g->nodes.v[i];
-            if (!s->live[i] || !n->data || n->shape.rank == 0)
+            if (!s->live[i] || !n->data || n->shape.rank == 0 || quant_weight_dead(e->c, n))
                 continue;
             /* one definition per name: the graphs share a name only for equal constants */
             bool dup = false;
@@ -679,6 +683,7 @@ static void emit_schedule(Emit *e, Sched *s, int from, int to) {
         if (n->loc.src)
             fprintf(e->o, ", %s.dlm line %d", e->name, n->loc.line);
         fprintf(e->o, " */\n    {\n");
+        quant_emit_observe(e, n);
         emit_kernel(e, n);
         fprintf(e->o, "    }\n");
     }
@@ -993,13 +998,14 @@ static void emit_infer_source(Emit *e) {
     emit_kernel_helpers(e);
     fprintf(o, "\n");
     emit_consts(e);
+    quant_emit_tables(e);
     if (c->baked) {
         /* only the weights the forward pass reads: batch normalization's are folded into the kernels before it
          * (fold.c), and an unused static array is a warning */
         bool *used = xalloc(e->ctx, sizeof(bool) * (size_t)(c->train->params.n + 1));
         for (int i = 0; i < g->nodes.n; i++) {
             IrNode *n = g->nodes.v[i];
-            if (fw->live[i] && (n->op == OP_PARAM || n->op == OP_STATE))
+            if (fw->live[i] && (n->op == OP_PARAM || n->op == OP_STATE) && !quant_weight_dead(c, n))
                 used[n->index] = true;
         }
         fprintf(o, "\n/* The weights, from the checkpoint given to dlc --weights. */\n");
