@@ -786,7 +786,7 @@ typedef struct Compiled {
     int64_t params_end, opt_end, arena_off, state_bytes;
     int elem_size; /* 4 (f32) or 8 (f64) */
     bool infer_only;
-    const double **baked; /* --weights: per parameter, the values compiled in as constants (NULL: in the state) */
+    const double **baked;    /* --weights: per parameter, the values compiled in as constants (NULL: in the state) */
     struct QuantPlan *quant; /* --quantize int8: the kernels that run in int8 (quant.c); NULL otherwise */
 } Compiled;
 
@@ -864,11 +864,11 @@ int64_t emit_checkpoint_bytes(Compiled *c);
 struct QuantKernel {
     IrNode *node;
     int64_t channels, inner;
-    int8_t *w;       /* [channels][inner] */
-    double *wscale;  /* per output channel */
-    double lo, hi;   /* the input's range over the calibration set */
-    bool u8;         /* lo >= 0: uint8 activations */
-    double ascale;   /* the input's scale */
+    int8_t *w;      /* [channels][inner] */
+    double *wscale; /* per output channel */
+    double lo, hi;  /* the input's range over the calibration set */
+    bool u8;        /* lo >= 0: uint8 activations */
+    double ascale;  /* the input's scale */
 };
 
 /* The most bytes an int8 kernel's quantized input (a row, or a zero-padded image) takes on the stack; a kernel
@@ -878,7 +878,7 @@ struct QuantKernel {
 
 typedef struct QuantPlan {
     Vec(QuantKernel) k;
-    int *of;          /* per node id of the evaluation graph: its kernel in k, or -1 */
+    int *of;           /* per node id of the evaluation graph: its kernel in k, or -1 */
     bool *weight_dead; /* per node id: a weight that only int8 kernels read (its f32 array is not emitted) */
 } QuantPlan;
 
@@ -897,7 +897,7 @@ void quant_emit_kernel(Emit *e, IrNode *n);
 /* Calibration: the call recording kernel n's input range (nothing unless e->opt->observe holds n), and the main()
  * that runs the f32 inference code over raw f32 examples and prints each kernel's range. */
 void quant_emit_observe(Emit *e, IrNode *n);
-void quant_emit_harness(FILE *out, Compiled *c, const QuantPlan *p);
+void quant_emit_harness(FILE *out, Compiled *c, const EmitOptions *o); /* for the kernels of o->observe */
 
 /* ---- emit_trainer.c: the trainer's main() ---- */
 

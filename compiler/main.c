@@ -226,10 +226,9 @@ static const char *define_error(Ctx *ctx, const char *val) {
 /* dlc's options, read by libdlrt's scanner as the trainers' are (exact names, --x v or --x=v, -o v or -ov). Which
  * command takes which is decided below: --json is check's, --native build's. */
 static const DlrtOption dlc_options[] = {
-    {"--help", 0},     {"-h", 0},        {"-o", 1},           {"--batch", 1}, {"--dtype", 1},
-    {"--infer", 0},    {"-D", 1},        {"--trainer", 0},    {"--json", 0},  {"--native", 0},
-    {"--portable", 0}, {"--weights", 1}, {"--dump-after", 1}, {"--mpi", 0},  {"--quantize", 1},
-    {"--calibration", 1},
+    {"--help", 0},       {"-h", 0},        {"-o", 1},         {"--batch", 1},       {"--dtype", 1},    {"--infer", 0},
+    {"-D", 1},           {"--trainer", 0}, {"--json", 0},     {"--native", 0},      {"--portable", 0}, {"--weights", 1},
+    {"--dump-after", 1}, {"--mpi", 0},     {"--quantize", 1}, {"--calibration", 1},
 };
 
 static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usage)(FILE *)) {
@@ -741,8 +740,9 @@ static float *calibration_images(const Options *o, Compiled *c, int64_t *count, 
         if (emit_uses_input(&c->fn[FN_FORWARD], i))
             in = &g->inputs.v[i], used++;
     if (used != 1 || in->dtype != DT_F32 || !in->shape.batched) {
-        fprintf(stderr, "%s: --quantize int8: calibration feeds images to one batched f32 input; %s's inference reads %d "
-                        "input%s\n",
+        fprintf(stderr,
+                "%s: --quantize int8: calibration feeds images to one batched f32 input; %s's inference reads %d "
+                "input%s\n",
                 prog_name, g->name, used, used == 1 ? " that is not one" : "s");
         return NULL;
     }
@@ -778,8 +778,10 @@ static bool calibrate(const Options *o, Compiled *c) {
     Ctx *ctx = c->ctx;
     QuantPlan *plan = quant_plan(c);
     if (!plan->k.n) {
-        fprintf(stderr, "%s: --quantize int8: %s has no matrix product or convolution with compiled-in weights that an "
-                        "int8 kernel takes\n", prog_name, c->eval->name);
+        fprintf(stderr,
+                "%s: --quantize int8: %s has no matrix product or convolution with compiled-in weights that an "
+                "int8 kernel takes\n",
+                prog_name, c->eval->name);
         return false;
     }
     int64_t count, per;
@@ -797,18 +799,8 @@ static bool calibrate(const Options *o, Compiled *c) {
     char *main_c = xsprintf(ctx, "%s/calibrate.c", dir), *exe = xsprintf(ctx, "%s/calibrate", dir);
     char *data = xsprintf(ctx, "%s/images.f32", dir), *log = xsprintf(ctx, "%s/out.log", dir);
     EmitOptions eo = {.infer = true, .portable = true, .observe = plan};
-    bool ok = write_file(h, emit_header, c, &eo) && write_file(src, emit_source, c, &eo);
-    if (ok) {
-        Text t = {0};
-        FILE *mem = open_memstream(&t.s, &t.len);
-        if (!mem)
-            die("out of memory");
-        quant_emit_harness(mem, c, plan);
-        if (fclose(mem) != 0)
-            die("out of memory");
-        ok = write_text(ctx, main_c, t);
-        free(t.s);
-    }
+    bool ok = write_file(h, emit_header, c, &eo) && write_file(src, emit_source, c, &eo) &&
+              write_file(main_c, quant_emit_harness, c, &eo);
     ok = ok && write_text(ctx, data, (Text){(char *)images, sizeof(float) * (size_t)(count * per)});
     Words cmd = {0};
     push_words(ctx, &cmd, "cc -std=c11 -O1 -ffp-contract=off -iquote");

@@ -101,9 +101,10 @@ void quant_emit_tables(Emit *e) {
     bool u8 = false, s8 = false;
     if (!p || !p->k.n)
         return;
-    fprintf(o, "\n/* int8 kernels (dlc --quantize int8): weights quantized per output channel, w = scale * q. Each\n"
-               " * q<id>_scale[o] is the output channel's weight scale times the input's scale, so that y = sum * scale.\n"
-               " * Inputs are quantized per tensor with zero point 0 (the scale from the calibration set). */\n");
+    fprintf(o,
+            "\n/* int8 kernels (dlc --quantize int8): weights quantized per output channel, w = scale * q. Each\n"
+            " * q<id>_scale[o] is the output channel's weight scale times the input's scale, so that y = sum * scale.\n"
+            " * Inputs are quantized per tensor with zero point 0 (the scale from the calibration set). */\n");
     for (int i = 0; i < p->k.n; i++) {
         const QuantKernel *k = &p->k.v[i];
         IrNode *n = k->node;
@@ -161,7 +162,8 @@ void quant_emit_observe(Emit *e, IrNode *n) {
             emit_outer(e, &x->shape, shape_numel(&x->shape)));
 }
 
-void quant_emit_harness(FILE *o, Compiled *c, const QuantPlan *p) {
+void quant_emit_harness(FILE *o, Compiled *c, const EmitOptions *opt) {
+    const QuantPlan *p = opt->observe;
     const char *name = c->train->name;
     char *NAME = emit_upper(c->ctx, name);
     int nk = p->k.n;
@@ -169,8 +171,9 @@ void quant_emit_harness(FILE *o, Compiled *c, const QuantPlan *p) {
     for (int i = 0; i < c->eval->inputs.n; i++)
         if (emit_uses_input(&c->fn[FN_FORWARD], i))
             in = emit_macro_name(c->ctx, c->eval->inputs.v[i].name);
-    fprintf(o, "/* dlc's calibration run for %s: the f32 inference code over raw f32 examples (argv[1]); prints\n"
-               " * the range of each int8 kernel's input, one line per kernel, as hexadecimal floats. */\n",
+    fprintf(o,
+            "/* dlc's calibration run for %s: the f32 inference code over raw f32 examples (argv[1]); prints\n"
+            " * the range of each int8 kernel's input, one line per kernel, as hexadecimal floats. */\n",
             name);
     fprintf(o, "#include \"%s.h\"\n#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n\n", name);
     fprintf(o, "void dlc_calibration_observe(int k, const float *x, int64_t count);\n");
@@ -180,18 +183,19 @@ void quant_emit_harness(FILE *o, Compiled *c, const QuantPlan *p) {
                "        if (x[i] < lo[k])\n            lo[k] = x[i];\n"
                "        if (x[i] > hi[k])\n            hi[k] = x[i];\n"
                "    }\n}\n\n");
-    fprintf(o, "int main(int argc, char **argv) {\n"
-               "    (void)argc;\n"
-               "    FILE *f = fopen(argv[1], \"rb\");\n"
-               "    size_t per = %s_INPUT_%s_SIZE;\n"
-               "    float *x = malloc(sizeof(float) * per * %s_MAX_BATCH);\n"
-               "    void *ctx = aligned_alloc(%s_ALIGN, (%s_WORKSPACE_BYTES + %s_ALIGN - 1) / %s_ALIGN * %s_ALIGN);\n"
-               "    if (!f || !x || !ctx)\n        return 1;\n"
-               "    for (int k = 0; k < %d; k++)\n        lo[k] = hi[k] = 0;\n"
-               "    size_t got;\n"
-               "    while ((got = fread(x, sizeof(float) * per, %s_MAX_BATCH, f)) > 0)\n"
-               "        if (%s_forward(ctx, (int)got, x) != 0)\n            return 1;\n"
-               "    for (int k = 0; k < %d; k++)\n        printf(\"%%a %%a\\n\", lo[k], hi[k]);\n"
-               "    return fclose(f) != 0;\n}\n",
+    fprintf(o,
+            "int main(int argc, char **argv) {\n"
+            "    (void)argc;\n"
+            "    FILE *f = fopen(argv[1], \"rb\");\n"
+            "    size_t per = %s_INPUT_%s_SIZE;\n"
+            "    float *x = malloc(sizeof(float) * per * %s_MAX_BATCH);\n"
+            "    void *ctx = aligned_alloc(%s_ALIGN, (%s_WORKSPACE_BYTES + %s_ALIGN - 1) / %s_ALIGN * %s_ALIGN);\n"
+            "    if (!f || !x || !ctx)\n        return 1;\n"
+            "    for (int k = 0; k < %d; k++)\n        lo[k] = hi[k] = 0;\n"
+            "    size_t got;\n"
+            "    while ((got = fread(x, sizeof(float) * per, %s_MAX_BATCH, f)) > 0)\n"
+            "        if (%s_forward(ctx, (int)got, x) != 0)\n            return 1;\n"
+            "    for (int k = 0; k < %d; k++)\n        printf(\"%%a %%a\\n\", lo[k], hi[k]);\n"
+            "    return fclose(f) != 0;\n}\n",
             NAME, in, NAME, NAME, NAME, NAME, NAME, NAME, nk, NAME, name, nk);
 }

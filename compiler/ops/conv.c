@@ -928,8 +928,8 @@ static void emit_int8_conv(Emit *e, IrNode *n, const QuantKernel *q) {
     fprintf(o, "        for (int64_t c = 0; c < %" PRId64 "; c++)\n", g.C);
     fprintf(o, "            for (int64_t h = 0; h < %" PRId64 "; h++)\n", rows);
     fprintf(o,
-            "                quantize_%s(img + (c * %" PRId64 " + h) * %" PRId64 ", xq + (c * %" PRId64 " + h + %" PRId64
-            ") * %" PRId64 " + %" PRId64 ", %" PRId64 ", %s);\n",
+            "                quantize_%s(img + (c * %" PRId64 " + h) * %" PRId64 ", xq + (c * %" PRId64
+            " + h + %" PRId64 ") * %" PRId64 " + %" PRId64 ", %" PRId64 ", %s);\n",
             q->u8 ? "u8" : "s8", g.H, g.W, g.HP, g.ph, wp, g.pw, cols, emit_lit(e, 1 / q->ascale));
     /* a row of output columns at a time, innermost, so that the C compiler vectorises the products */
     fprintf(o, "        for (int64_t k = 0; k < %" PRId64 "; k++)\n", g.K);
