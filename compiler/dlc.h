@@ -688,6 +688,7 @@ IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t s
 typedef struct ElabOptions {
     int64_t batch;        /* --batch, 0 = the model's */
     bool training;        /* dropout active */
+    bool dist;            /* dlc build --mpi: batch statistics as sums, which the runtime completes across ranks */
     const char **defines; /* -D name=value: a top-level `name = ...` takes this number instead */
     int ndefines;
 } ElabOptions;
@@ -788,11 +789,24 @@ typedef struct Compiled {
     bool infer_only;
     const double **baked;    /* --weights: per parameter, the values compiled in as constants (NULL: in the state) */
     struct QuantPlan *quant; /* --quantize int8: the kernels that run in int8 (quant.c); NULL otherwise */
+    /* dlc build --mpi (sync.c): the training kernels after which the step stops for the runtime to complete a
+     * sum over the batch; the first nsyncs_fwd are the forward pass's */
+    int *sync_after;
+    int nsyncs, nsyncs_fwd;
+    int *global_grads; /* the parameters whose gradient is computed from those sums alone */
+    int nglobal_grads;
 } Compiled;
 
 /* dump_after: NULL, or "elab", "autodiff", "fuse" or "plan": print the IR after that pass to stderr. */
 Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_only, const char *dump_after,
                         const double **baked);
+
+/* ---- sync.c: where a data-parallel step stops ---- */
+
+/* Requires c's training schedule, planned. Sets c->sync_after: the sums over the batch whose results the step
+ * uses per example or stores (batch normalization's statistics), after which a data-parallel trainer completes
+ * them across the global batch. False, with a located error, for such a reduction that is not a sum. */
+bool sync_points(Compiled *c);
 
 /* ---- emit.c: C emission ---- */
 
@@ -816,6 +830,7 @@ struct Emit {
     const char *real; /* lenet_real */
     Sched *s;         /* the schedule being emitted */
     bool f64;
+    const char *count; /* the examples a mean over the batch divides by: "n", or "m" in a data-parallel phase */
 };
 
 void emit_source(FILE *out, Compiled *c, const EmitOptions *o);

@@ -841,6 +841,55 @@ static void emit_step(Emit *e) {
     fprintf(o, "}\n");
 }
 
+/* Kernels from..to of the training schedule as phases of a data-parallel step, each ending after a sum over the
+ * batch that the runtime completes (c->sync_after); a mean over the batch divides by the global batch's m. */
+static void emit_phase_bodies(Emit *e, int from, int to, const int *after, int nafter, bool forward) {
+    Compiled *c = e->c;
+    Sched *s = &c->fn[FN_TRAIN];
+    int start = from;
+    e->count = "m";
+    for (int p = 0; p <= nafter; p++) {
+        int end = p < nafter ? after[p] + 1 : to;
+        fprintf(e->o, "    if (phase == %d) {\n", p);
+        emit_schedule(e, s, start, end);
+        if (p < nafter) {
+            fprintf(e->o, "        return 0;\n    }\n");
+        } else if (forward) {
+            emit_loop_limits(e, s, c->train);
+            e->s = s;
+            emit_metrics_out(e, s, c->metric_train.v, metric_count(c));
+            fprintf(e->o, "        return %s[0];\n    }\n", emit_ptr(e, c->loss_train));
+        } else {
+            fprintf(e->o, "        return 0;\n    }\n");
+        }
+        start = end;
+    }
+    e->count = NULL;
+}
+
+static void emit_phases(Emit *e) {
+    Compiled *c = e->c;
+    FILE *o = e->o;
+    Sched *s = &c->fn[FN_TRAIN];
+    e->s = s;
+    fprintf(o, "\n%s %s_forward_train_phase(void *state, int phase, int n, int m", e->real, e->name);
+    emit_input_params(e, s, true);
+    fprintf(o, ", double *metrics) {\n");
+    fprintf(o, "    if (n < 1 || n > m || m > %s_MAX_BATCH)\n        return NAN;\n", e->NAME);
+    emit_fn_open(e, s, true);
+    unused_inputs(e, s, 0, s->train_split, true);
+    emit_phase_bodies(e, 0, s->train_split, c->sync_after, c->nsyncs_fwd, true);
+    fprintf(o, "    (void)metrics;\n    return NAN;\n}\n");
+    fprintf(o, "\nint %s_backward_phase(void *state, int phase, int n, int m", e->name);
+    emit_input_params(e, s, true);
+    fprintf(o, ") {\n");
+    fprintf(o, "    if (n < 1 || n > m || m > %s_MAX_BATCH)\n        return %s_BAD_BATCH;\n", e->NAME, e->NAME);
+    emit_fn_open(e, s, true);
+    unused_inputs(e, s, s->train_split, s->kernels.n, true);
+    emit_phase_bodies(e, s->train_split, s->kernels.n, c->sync_after + c->nsyncs_fwd, c->nsyncs - c->nsyncs_fwd, false);
+    fprintf(o, "    return %s_BAD_BATCH;\n}\n", e->NAME);
+}
+
 static void emit_train_fns(Emit *e) {
     Compiled *c = e->c;
     FILE *o = e->o;
@@ -868,6 +917,8 @@ static void emit_train_fns(Emit *e) {
     unused_inputs(e, s, s->train_split, s->kernels.n, true);
     emit_schedule(e, s, s->train_split, s->kernels.n);
     fprintf(o, "    return 0;\n}\n");
+    if (e->opt->mpi && c->nsyncs > 0)
+        emit_phases(e);
     emit_step(e);
     /* train_step */
     Graph *g = s->g;

@@ -344,6 +344,7 @@ static Graph *front_end(Ctx *ctx, const Options *o, bool training) {
                                : o->infer ? 1
                                           : 0,
                       .training = training,
+                      .dist = training && o->mpi,
                       .defines = o->defines.v,
                       .ndefines = o->defines.n};
     Graph *g = elaborate(prog, name, &eo);
@@ -874,14 +875,8 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
     Runtime rt;
     if (!find_runtime(ctx, &rt))
         return 1;
-    if (o->mpi && c->nupdates > 0) {
-        /* each rank would update the running statistics from its own share: the ranks' states would part */
-        fprintf(stderr,
-                "%s: --mpi: %s updates state in training (batch normalization's running statistics), which a "
-                "data-parallel trainer does not yet take over the global batch; build it without --mpi\n",
-                prog_name, o->file);
+    if (o->mpi && !sync_points(c))
         return 1;
-    }
     char *mpi_library = xsprintf(ctx, "%s/libdlrt-mpi.a", dirname(xstrdup(ctx, rt.library)));
     if (o->mpi && (!DLC_MPI_FLAGS[0] || access(mpi_library, R_OK) != 0)) {
         fprintf(stderr,
