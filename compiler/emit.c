@@ -445,6 +445,19 @@ void emit_input_params(Emit *e, Sched *s, bool all) {
 
 /* ---- the source ---- */
 
+/* Training code in f32 with BLAS lets its state replace sgemm (<name>_set_gemm: the trainers' --precision bf16
+ * passes libdlrt's bf16 product); gemm() then takes the state's hook first. The default, NULL, is sgemm as
+ * before, bit for bit. */
+bool emit_has_gemm_hook(const EmitOptions *o) { return !o->f64 && !o->infer && !o->portable; }
+
+const char *emit_gemm_arg(Emit *e) {
+    return emit_has_gemm_hook(e->opt) ? "((const header *)(const void *)st)->gemm, " : "";
+}
+
+const char *emit_gemm_param(Emit *e) {
+    return emit_has_gemm_hook(e->opt) ? xsprintf(e->ctx, "%s_gemm_fn hook, ", e->name) : "";
+}
+
 /* <name>_isa(): which compilation of the kernels that have one per instruction set runs (2 AVX-512, 1 AVX2 with
  * FMA, 0 the portable C), decided on the first call from the CPU (GCC's and Clang's __builtin_cpu_supports), or the
  * path DLRT_ISA names (avx512, avx2, portable) when the CPU has it: tests force each path with it. The answer is
@@ -536,9 +549,13 @@ static void emit_prelude(Emit *e) {
             "#define %s_PARALLEL_FOR\n#endif\n\n",
             e->NAME, e->NAME);
     fprintf(o, "/* The state block starts with this header; parameters, optimizer state and the arena follow. */\n");
-    fprintf(o, "typedef struct {\n    uint64_t seed;\n    uint64_t step;\n    uint64_t base;\n%s} header;\n\n",
+    fprintf(o, "typedef struct {\n    uint64_t seed;\n    uint64_t step;\n    uint64_t base;\n%s%s} header;\n\n",
             emit_has_loop_limits(e->c) && !e->opt->infer
                 ? "    int64_t loop_limit; /* the last call's truncated while loop (.dlm line), or 0 */\n"
+                : "",
+            emit_has_gemm_hook(e->opt)
+                ? xsprintf(e->ctx, "    %s_gemm_fn gemm; /* instead of sgemm when not NULL (%s_set_gemm) */\n", e->name,
+                           e->name)
                 : "");
     /* only the helpers the kernels call: an unused static function is a warning under clang */
     unsigned calls = 0;
@@ -564,11 +581,15 @@ static void emit_prelude(Emit *e) {
         emit_isa(e);
     if (!(calls & CALLS_GEMM))
         return;
-    fprintf(o, "\n/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */\n");
+    fprintf(o, "\n/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb.%s */\n",
+            emit_has_gemm_hook(e->opt) ? " hook: the state's product instead of sgemm, or NULL" : "");
     fprintf(o,
-            "static void gemm(int ta, int tb, int m, int n, int k, const %s *a, int lda, const %s *b, int ldb, %s *c,"
+            "static void gemm(%sint ta, int tb, int m, int n, int k, const %s *a, int lda, const %s *b, int ldb, %s *c,"
             " int ldc, int accumulate) {\n",
-            R, R, R);
+            emit_gemm_param(e), R, R, R);
+    if (emit_has_gemm_hook(e->opt))
+        fprintf(o, "    if (hook) {\n        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);\n"
+                   "        return;\n    }\n");
     if (!e->opt->portable) {
         /* one row (batch-1 inference): a matrix-vector product, which packs nothing */
         fprintf(
@@ -1031,6 +1052,10 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
     fprintf(out, "    return NULL;\n}\n");
     fprintf(out, "\nuint64_t *%s_step_counter(void *state) {\n    return &((header *)state)->step;\n}\n", e.name);
     fprintf(out, "\nuint64_t *%s_example_base(void *state) {\n    return &((header *)state)->base;\n}\n", e.name);
+    if (emit_has_gemm_hook(e.opt))
+        fprintf(out,
+                "\nvoid %s_set_gemm(void *state, %s_gemm_fn product) {\n    ((header *)state)->gemm = product;\n}\n",
+                e.name, e.name);
     if (emit_has_loop_limits(c))
         fprintf(out,
                 "\nint %s_loop_limit(const void *state) {\n    return (int)((const header *)state)->loop_limit;\n}\n",

@@ -17,12 +17,17 @@ typedef struct {
     uint64_t step;
     uint64_t base;
     int64_t loop_limit; /* the last call's truncated while loop (.dlm line), or 0 */
+    blocks_gemm_fn gemm; /* instead of sgemm when not NULL (blocks_set_gemm) */
 } header;
 
 static inline blocks_real relu(blocks_real a) { return a > 0 ? a : 0; }
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const blocks_real *a, int lda, const blocks_real *b, int ldb, blocks_real *c, int ldc, int accumulate) {
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
+static void gemm(blocks_gemm_fn hook, int ta, int tb, int m, int n, int k, const blocks_real *a, int lda, const blocks_real *b, int ldb, blocks_real *c, int ldc, int accumulate) {
+    if (hook) {
+        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -282,7 +287,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     (void)ar;
     /* matmul -> f32[batch 1, 256], blocks.dlm line 10 */
     {
-    gemm(0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 64)), 20, ((blocks_real *)(ar + 0)), 256, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 64)), 20, ((blocks_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 1, 256], blocks.dlm line 10 */
     {
@@ -294,7 +299,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 10], blocks.dlm line 10 */
     {
-    gemm(0, 1, n, 10, 256, ((blocks_real *)(ar + 1024)), 256, ((blocks_real *)(st + 21568)), 256, ((blocks_real *)(ar + 0)), 10, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 256, ((blocks_real *)(ar + 1024)), 256, ((blocks_real *)(st + 21568)), 256, ((blocks_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 1, 10], blocks.dlm line 10 */
     {
@@ -306,7 +311,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 256], blocks.dlm line 14 */
     {
-    gemm(0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 31872)), 20, ((blocks_real *)(ar + 128)), 256, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 31872)), 20, ((blocks_real *)(ar + 128)), 256, 0);
     }
     /* relu -> f32[batch 1, 256], blocks.dlm line 14 */
     {
@@ -318,7 +323,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 10], blocks.dlm line 14 */
     {
-    gemm(0, 1, n, 10, 256, ((blocks_real *)(ar + 1152)), 256, ((blocks_real *)(st + 53376)), 256, ((blocks_real *)(ar + 0)), 10, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 256, ((blocks_real *)(ar + 1152)), 256, ((blocks_real *)(st + 53376)), 256, ((blocks_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 1, 10], blocks.dlm line 14 */
     {
@@ -330,7 +335,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 256], blocks.dlm line 21 */
     {
-    gemm(0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 63680)), 20, ((blocks_real *)(ar + 192)), 256, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 63680)), 20, ((blocks_real *)(ar + 192)), 256, 0);
     }
     /* relu -> f32[batch 1, 256], blocks.dlm line 21 */
     {
@@ -342,7 +347,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 10], blocks.dlm line 21 */
     {
-    gemm(0, 1, n, 10, 256, ((blocks_real *)(ar + 1216)), 256, ((blocks_real *)(st + 85184)), 256, ((blocks_real *)(ar + 0)), 10, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 256, ((blocks_real *)(ar + 1216)), 256, ((blocks_real *)(st + 85184)), 256, ((blocks_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 1, 10], blocks.dlm line 21 */
     {
@@ -354,7 +359,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 32 */
     {
-    gemm(0, 1, n, 20, 20, x, 20, ((blocks_real *)(st + 97088)), 20, ((blocks_real *)(ar + 256)), 20, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 20, 20, x, 20, ((blocks_real *)(st + 97088)), 20, ((blocks_real *)(ar + 256)), 20, 0);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 32 */
     {
@@ -366,7 +371,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 33 */
     {
-    gemm(0, 0, n, 20, 20, ((blocks_real *)(ar + 384)), 20, ((blocks_real *)(st + 95488)), 20, ((blocks_real *)(ar + 256)), 20, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 20, 20, ((blocks_real *)(ar + 384)), 20, ((blocks_real *)(st + 95488)), 20, ((blocks_real *)(ar + 256)), 20, 0);
     }
     /* relu -> f32[batch 1, 20], blocks.dlm line 33 */
     {
@@ -376,7 +381,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 34 */
     {
-    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 384)), 20, ((blocks_real *)(st + 97088)), 20, ((blocks_real *)(ar + 256)), 20, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 20, 20, ((blocks_real *)(ar + 384)), 20, ((blocks_real *)(st + 97088)), 20, ((blocks_real *)(ar + 256)), 20, 0);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 34 */
     {
@@ -1052,7 +1057,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 64], blocks.dlm line 44 */
     {
-    gemm(0, 1, n, 64, 20, x, 20, ((blocks_real *)(st + 98816)), 20, ((blocks_real *)(ar + 320)), 64, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 64, 20, x, 20, ((blocks_real *)(st + 98816)), 20, ((blocks_real *)(ar + 320)), 64, 0);
     }
     /* relu -> f32[batch 1, 64], blocks.dlm line 44 */
     {
@@ -1064,7 +1069,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 32], blocks.dlm line 44 */
     {
-    gemm(0, 1, n, 32, 64, ((blocks_real *)(ar + 576)), 64, ((blocks_real *)(st + 104192)), 64, ((blocks_real *)(ar + 320)), 32, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 32, 64, ((blocks_real *)(ar + 576)), 64, ((blocks_real *)(st + 104192)), 64, ((blocks_real *)(ar + 320)), 32, 0);
     }
     /* relu -> f32[batch 1, 32], blocks.dlm line 44 */
     {
@@ -1076,7 +1081,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 16], blocks.dlm line 48 */
     {
-    gemm(0, 1, n, 16, 32, ((blocks_real *)(ar + 448)), 32, ((blocks_real *)(st + 112512)), 32, ((blocks_real *)(ar + 320)), 16, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 16, 32, ((blocks_real *)(ar + 448)), 32, ((blocks_real *)(st + 112512)), 32, ((blocks_real *)(ar + 320)), 16, 0);
     }
     /* add -> f32[batch 1, 16], blocks.dlm line 48 */
     {
@@ -1088,7 +1093,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 55 */
     {
-    gemm(0, 1, n, 20, 16, ((blocks_real *)(ar + 384)), 16, ((blocks_real *)(st + 114624)), 16, ((blocks_real *)(ar + 448)), 20, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 20, 16, ((blocks_real *)(ar + 384)), 16, ((blocks_real *)(st + 114624)), 16, ((blocks_real *)(ar + 448)), 20, 0);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 55 */
     {
@@ -1100,7 +1105,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 32 */
     {
-    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 117632)), 20, ((blocks_real *)(ar + 448)), 20, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 117632)), 20, ((blocks_real *)(ar + 448)), 20, 0);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 32 */
     {
@@ -1112,7 +1117,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 33 */
     {
-    gemm(0, 0, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 116032)), 20, ((blocks_real *)(ar + 448)), 20, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 116032)), 20, ((blocks_real *)(ar + 448)), 20, 0);
     }
     /* relu -> f32[batch 1, 20], blocks.dlm line 33 */
     {
@@ -1122,7 +1127,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 34 */
     {
-    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 117632)), 20, ((blocks_real *)(ar + 448)), 20, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 117632)), 20, ((blocks_real *)(ar + 448)), 20, 0);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 34 */
     {
@@ -2077,6 +2082,10 @@ uint64_t *blocks_step_counter(void *state) {
 
 uint64_t *blocks_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void blocks_set_gemm(void *state, blocks_gemm_fn product) {
+    ((header *)state)->gemm = product;
 }
 
 int blocks_loop_limit(const void *state) {

@@ -16,6 +16,7 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
+    dropout_mlp_gemm_fn gemm; /* instead of sgemm when not NULL (dropout_mlp_set_gemm) */
 } header;
 
 static inline dropout_mlp_real maxr(dropout_mlp_real a, dropout_mlp_real b) { return a > b ? a : b; }
@@ -57,8 +58,12 @@ static inline dropout_mlp_real dropmask(const unsigned char *st, uint64_t site, 
     return u >= p ? (dropout_mlp_real)1 / ((dropout_mlp_real)1 - p) : (dropout_mlp_real)0;
 }
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const dropout_mlp_real *a, int lda, const dropout_mlp_real *b, int ldb, dropout_mlp_real *c, int ldc, int accumulate) {
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
+static void gemm(dropout_mlp_gemm_fn hook, int ta, int tb, int m, int n, int k, const dropout_mlp_real *a, int lda, const dropout_mlp_real *b, int ldb, dropout_mlp_real *c, int ldc, int accumulate) {
+    if (hook) {
+        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -165,7 +170,7 @@ int dropout_mlp_forward(void *state, int n, const dropout_mlp_real *x) {
     (void)ar;
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
-    gemm(0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 0)), 256, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
@@ -178,7 +183,7 @@ int dropout_mlp_forward(void *state, int n, const dropout_mlp_real *x) {
     }
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
-    gemm(0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 0)), 256, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
@@ -191,7 +196,7 @@ int dropout_mlp_forward(void *state, int n, const dropout_mlp_real *x) {
     }
     /* matmul -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
-    gemm(0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 0)), 10, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
@@ -216,7 +221,7 @@ dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp
     (void)ar;
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
-    gemm(0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 1077312)), 256, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 1077312)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
@@ -236,7 +241,7 @@ dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp
     }
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
-    gemm(0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 1077312)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 1601600)), 256, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 1077312)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 1601600)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
@@ -256,7 +261,7 @@ dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp
     }
     /* matmul -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
-    gemm(0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 2125888)), 10, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 2125888)), 10, 0);
     }
     /* add -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
@@ -363,11 +368,11 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     }
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 19 */
     {
-    gemm(0, 0, n, 256, 10, ((dropout_mlp_real *)(ar + 2146368)), 10, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 2156608)), 256, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 256, 10, ((dropout_mlp_real *)(ar + 2146368)), 10, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 2156608)), 256, 0);
     }
     /* matmul -> f32[10, 256], dropout_mlp.dlm line 19 */
     {
-    gemm(1, 0, 10, 256, n, ((dropout_mlp_real *)(ar + 2146368)), 10, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(ar + 1067008)), 256, 0);
+    gemm(((const header *)(const void *)st)->gemm, 1, 0, 10, 256, n, ((dropout_mlp_real *)(ar + 2146368)), 10, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(ar + 1067008)), 256, 0);
     }
     /* mul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
@@ -389,11 +394,11 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     }
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
-    gemm(0, 0, n, 256, 256, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 1863744)), 256, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 256, 256, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 1863744)), 256, 0);
     }
     /* matmul -> f32[256, 256], dropout_mlp.dlm line 18 */
     {
-    gemm(1, 0, 256, 256, n, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(ar + 1077312)), 256, ((dropout_mlp_real *)(ar + 803840)), 256, 0);
+    gemm(((const header *)(const void *)st)->gemm, 1, 0, 256, 256, n, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(ar + 1077312)), 256, ((dropout_mlp_real *)(ar + 803840)), 256, 0);
     }
     /* mul -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
@@ -415,7 +420,7 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     }
     /* matmul -> f32[256, 784], dropout_mlp.dlm line 17 */
     {
-    gemm(1, 0, 256, 784, n, ((dropout_mlp_real *)(ar + 1077312)), 256, x, 784, ((dropout_mlp_real *)(ar + 0)), 784, 0);
+    gemm(((const header *)(const void *)st)->gemm, 1, 0, 256, 784, n, ((dropout_mlp_real *)(ar + 1077312)), 256, x, 784, ((dropout_mlp_real *)(ar + 0)), 784, 0);
     }
     return 0;
 }
@@ -501,7 +506,7 @@ dropout_mlp_real dropout_mlp_evaluate(void *state, int n, const dropout_mlp_real
     (void)ar;
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
-    gemm(0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 0)), 256, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
@@ -514,7 +519,7 @@ dropout_mlp_real dropout_mlp_evaluate(void *state, int n, const dropout_mlp_real
     }
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
-    gemm(0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 0)), 256, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
@@ -527,7 +532,7 @@ dropout_mlp_real dropout_mlp_evaluate(void *state, int n, const dropout_mlp_real
     }
     /* matmul -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
-    gemm(0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 0)), 10, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
@@ -821,4 +826,8 @@ uint64_t *dropout_mlp_step_counter(void *state) {
 
 uint64_t *dropout_mlp_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void dropout_mlp_set_gemm(void *state, dropout_mlp_gemm_fn product) {
+    ((header *)state)->gemm = product;
 }

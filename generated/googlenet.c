@@ -16,6 +16,7 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
+    googlenet_gemm_fn gemm; /* instead of sgemm when not NULL (googlenet_set_gemm) */
 } header;
 
 static inline googlenet_real maxr(googlenet_real a, googlenet_real b) { return a > b ? a : b; }
@@ -68,8 +69,12 @@ static int googlenet_isa(void) {
 }
 #endif
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const googlenet_real *a, int lda, const googlenet_real *b, int ldb, googlenet_real *c, int ldc, int accumulate) {
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
+static void gemm(googlenet_gemm_fn hook, int ta, int tb, int m, int n, int k, const googlenet_real *a, int lda, const googlenet_real *b, int ldb, googlenet_real *c, int ldc, int accumulate) {
+    if (hook) {
+        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -1759,12 +1764,12 @@ static void chunk_move(const googlenet_real *from, googlenet_real *to, int64_t K
 }
 
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
-static void conv2d_fwd(const googlenet_real *x, const googlenet_real *w, googlenet_real *y, googlenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_fwd(googlenet_gemm_fn hook, const googlenet_real *x, const googlenet_real *w, googlenet_real *y, googlenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     googlenet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
+        gemm(hook, 0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
         if (g > 1)
             chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);
     }
@@ -1797,26 +1802,26 @@ static void col2im(const googlenet_real *col, googlenet_real *dx, int64_t b0, in
             }
     }
 }
-static void conv2d_dx(googlenet_real *dx, const googlenet_real *w, const googlenet_real *dy, googlenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dx(googlenet_gemm_fn hook, googlenet_real *dx, const googlenet_real *w, const googlenet_real *dy, googlenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     googlenet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         if (g > 1)
             chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
-        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
+        gemm(hook, 1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
         col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
-static void conv2d_dw(const googlenet_real *x, googlenet_real *dw, const googlenet_real *dy, googlenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dw(googlenet_gemm_fn hook, const googlenet_real *x, googlenet_real *dw, const googlenet_real *dy, googlenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     googlenet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
         if (g > 1)
             chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
-        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
+        gemm(hook, 0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
     }
 }
 
@@ -2925,7 +2930,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 18874368)) + i * 36864, 576, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 18874368)) + i * 36864, 576, 0);
     }
     /* relu -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -2940,7 +2945,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
@@ -2960,7 +2965,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 9216, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -2976,7 +2981,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 23592960)) + i * 13824, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 23592960)) + i * 13824, 144, 0);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
@@ -2991,7 +2996,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 30670848)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 37748736)), (googlenet_real *)(ar + 14155776), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 30670848)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 37748736)), (googlenet_real *)(ar + 14155776), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -3007,7 +3012,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 2304, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 2304, 144, 0);
     }
     /* relu -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
@@ -3042,7 +3047,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 33030144)) + i * 27648, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 33030144)) + i * 27648, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
@@ -3069,7 +3074,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
@@ -3085,7 +3090,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -3100,7 +3105,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 0), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 0), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
@@ -3116,7 +3121,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -3131,7 +3136,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 2359296)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 4718592), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 2359296)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 4718592), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
@@ -3151,7 +3156,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 51904512)) + i * 36864, 144, ((googlenet_real *)(ar + 33030144)) + i * 9216, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 51904512)) + i * 36864, 144, ((googlenet_real *)(ar + 33030144)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
@@ -3182,7 +3187,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 6912, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 6912, 36, 0);
     }
     /* relu -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
@@ -3198,7 +3203,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 3456, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 3456, 36, 0);
     }
     /* relu -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
@@ -3213,7 +3218,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 10616832)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 15925248)), (googlenet_real *)(ar + 19759104), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 10616832)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 15925248)), (googlenet_real *)(ar + 19759104), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
@@ -3229,7 +3234,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 576, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 576, 36, 0);
     }
     /* relu -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
@@ -3264,7 +3269,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 23592960)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 23592960)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3291,7 +3296,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
@@ -3307,7 +3312,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
@@ -3322,7 +3327,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 7962624)), (googlenet_real *)(ar + 12091392), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 7962624)), (googlenet_real *)(ar + 12091392), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
@@ -3338,7 +3343,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -3353,7 +3358,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 5898240), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 5898240), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -3373,7 +3378,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 33030144)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 33030144)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3400,7 +3405,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
@@ -3416,7 +3421,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
@@ -3431,7 +3436,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 4718592)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 7077888)), (googlenet_real *)(ar + 25657344), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 4718592)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 7077888)), (googlenet_real *)(ar + 25657344), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
@@ -3447,7 +3452,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -3462,7 +3467,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 4718592), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 4718592), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -3482,7 +3487,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3509,7 +3514,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
@@ -3525,7 +3530,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 15335424)) + i * 5184, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 15335424)) + i * 5184, 36, 0);
     }
     /* relu -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
@@ -3540,7 +3545,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 17989632)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 20643840)), (googlenet_real *)(ar + 25952256), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 17989632)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 20643840)), (googlenet_real *)(ar + 25952256), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
@@ -3556,7 +3561,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -3571,7 +3576,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 20643840), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 20643840), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -3591,7 +3596,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 20643840)) + i * 18432, 36, ((googlenet_real *)(ar + 4128768)) + i * 2304, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 20643840)) + i * 18432, 36, ((googlenet_real *)(ar + 4128768)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3618,7 +3623,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 9216, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 9216, 36, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
@@ -3634,7 +3639,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
@@ -3649,7 +3654,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 9437184)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 12386304)), (googlenet_real *)(ar + 30375936), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 9437184)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 12386304)), (googlenet_real *)(ar + 30375936), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
@@ -3665,7 +3670,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -3680,7 +3685,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 1179648)), (googlenet_real *)(ar + 9437184), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 1179648)), (googlenet_real *)(ar + 9437184), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
@@ -3700,7 +3705,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 36274176)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 36274176)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
@@ -3731,7 +3736,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 2304, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 2304, 9, 0);
     }
     /* relu -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
@@ -3747,7 +3752,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 1440, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 1440, 9, 0);
     }
     /* relu -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
@@ -3762,7 +3767,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 6193152)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 6930432)), (googlenet_real *)(ar + 8404992), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 6193152)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 6930432)), (googlenet_real *)(ar + 8404992), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
@@ -3778,7 +3783,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 288, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 288, 9, 0);
     }
     /* relu -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
@@ -3793,7 +3798,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 3981312)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 9879552), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 3981312)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 9879552), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -3813,7 +3818,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 9879552)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 9879552)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -3840,7 +3845,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 5013504)) + i * 3456, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 5013504)) + i * 3456, 9, 0);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
@@ -3856,7 +3861,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1728, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1728, 9, 0);
     }
     /* relu -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
@@ -3871,7 +3876,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5013504)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 8552448)), (googlenet_real *)(ar + 10321920), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 5013504)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 8552448)), (googlenet_real *)(ar + 10321920), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
@@ -3887,7 +3892,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 432, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 432, 9, 0);
     }
     /* relu -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
@@ -3902,7 +3907,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 221184)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 442368)), (googlenet_real *)(ar + 8552448), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 221184)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 442368)), (googlenet_real *)(ar + 8552448), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -3922,7 +3927,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 9142272)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 9142272)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -3952,7 +3957,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* matmul -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 1024, ((googlenet_real *)(ar + 0)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 524288)), 10, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 1024, ((googlenet_real *)(ar + 0)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 524288)), 10, 0);
     }
     /* add -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
@@ -3997,7 +4002,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 23910208)) + i * 36864, 576, ((googlenet_real *)(ar + 42784576)) + i * 36864, 576, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 23910208)) + i * 36864, 576, ((googlenet_real *)(ar + 42784576)) + i * 36864, 576, 0);
     }
     /* relu -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -4012,7 +4017,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 61658944)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 61658944)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
@@ -4032,7 +4037,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 56940352)) + i * 9216, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 56940352)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -4048,7 +4053,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 85251904)) + i * 13824, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 85251904)) + i * 13824, 144, 0);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
@@ -4063,7 +4068,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 92329792)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 56940352), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 92329792)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 56940352), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -4079,7 +4084,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 56940352)) + i * 2304, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 56940352)) + i * 2304, 144, 0);
     }
     /* relu -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
@@ -4114,7 +4119,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 193779520)) + i * 27648, 144, ((googlenet_real *)(ar + 59299648)) + i * 4608, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 193779520)) + i * 27648, 144, ((googlenet_real *)(ar + 59299648)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
@@ -4141,7 +4146,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
@@ -4157,7 +4162,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -4172,7 +4177,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 297588544)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 174905152), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 297588544)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 174905152), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
@@ -4188,7 +4193,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 59299648)) + i * 4608, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 59299648)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -4203,7 +4208,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 89970496)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 89970496)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
@@ -4223,7 +4228,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 335337280)) + i * 36864, 144, ((googlenet_real *)(ar + 174905152)) + i * 9216, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 335337280)) + i * 36864, 144, ((googlenet_real *)(ar + 174905152)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
@@ -4254,7 +4259,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, 0);
     }
     /* relu -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
@@ -4270,7 +4275,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 59299648)) + i * 3456, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 59299648)) + i * 3456, 36, 0);
     }
     /* relu -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
@@ -4285,7 +4290,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 398448448), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 398448448), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
@@ -4301,7 +4306,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 56940352)) + i * 576, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 56940352)) + i * 576, 36, 0);
     }
     /* relu -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
@@ -4336,7 +4341,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 402282304)) + i * 17280, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 402282304)) + i * 17280, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -4363,7 +4368,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
@@ -4379,7 +4384,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 314103616)) + i * 4032, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 314103616)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
@@ -4394,7 +4399,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 420566848)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 422631232)), (googlenet_real *)(ar + 426760000), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 420566848)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 422631232)), (googlenet_real *)(ar + 426760000), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
@@ -4410,7 +4415,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 57530176)) + i * 864, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 57530176)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -4425,7 +4430,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 314103616), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 314103616), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -4445,7 +4450,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 430888768)) + i * 18432, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 430888768)) + i * 18432, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -4472,7 +4477,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 422631232)) + i * 4608, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 422631232)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
@@ -4488,7 +4493,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 422631232)) + i * 4608, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 422631232)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
@@ -4503,7 +4508,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 452122432)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 459200320), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 452122432)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 459200320), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
@@ -4519,7 +4524,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 57530176)) + i * 864, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 57530176)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -4534,7 +4539,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 59742016)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 422631232), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 59742016)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 422631232), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -4554,7 +4559,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 463918912)) + i * 18432, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 463918912)) + i * 18432, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -4581,7 +4586,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
@@ -4597,7 +4602,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 454481728)) + i * 5184, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 454481728)) + i * 5184, 36, 0);
     }
     /* relu -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
@@ -4612,7 +4617,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 482793280)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 485447488)), (googlenet_real *)(ar + 490755904), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 482793280)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 485447488)), (googlenet_real *)(ar + 490755904), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
@@ -4628,7 +4633,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 57530176)) + i * 1152, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 57530176)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -4643,7 +4648,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 61069120)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 454481728), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 61069120)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 454481728), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -4663,7 +4668,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 496064320)) + i * 18432, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 496064320)) + i * 18432, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -4690,7 +4695,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
@@ -4706,7 +4711,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 455661376)) + i * 5760, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 455661376)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
@@ -4721,7 +4726,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 525850432), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 525850432), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
@@ -4737,7 +4742,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 57530176)) + i * 1152, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 57530176)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -4752,7 +4757,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 176674624)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 455661376)), (googlenet_real *)(ar + 519952192), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 176674624)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 455661376)), (googlenet_real *)(ar + 519952192), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
@@ -4772,7 +4777,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 531748672)) + i * 19008, 36, ((googlenet_real *)(ar + 455661376)) + i * 4608, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 531748672)) + i * 19008, 36, ((googlenet_real *)(ar + 455661376)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
@@ -4803,7 +4808,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, 0);
     }
     /* relu -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
@@ -4819,7 +4824,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 423810880)) + i * 1440, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 423810880)) + i * 1440, 9, 0);
     }
     /* relu -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
@@ -4834,7 +4839,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 560650048), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 560650048), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
@@ -4850,7 +4855,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 56940352)) + i * 288, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 56940352)) + i * 288, 9, 0);
     }
     /* relu -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
@@ -4865,7 +4870,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 57087808)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 57530176)), (googlenet_real *)(ar + 560650048), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57087808)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 57530176)), (googlenet_real *)(ar + 560650048), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -4885,7 +4890,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 560650048)) + i * 7488, 9, ((googlenet_real *)(ar + 57530176)) + i * 1152, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 560650048)) + i * 7488, 9, ((googlenet_real *)(ar + 57530176)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -4912,7 +4917,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 568317760)) + i * 3456, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 568317760)) + i * 3456, 9, 0);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
@@ -4928,7 +4933,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 423810880)) + i * 1728, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 423810880)) + i * 1728, 9, 0);
     }
     /* relu -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
@@ -4943,7 +4948,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 458020672)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 571856704), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 458020672)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 571856704), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
@@ -4959,7 +4964,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 57530176)) + i * 432, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 57530176)) + i * 432, 9, 0);
     }
     /* relu -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
@@ -4974,7 +4979,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 57751360)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 316462912)), (googlenet_real *)(ar + 573626176), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57751360)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 316462912)), (googlenet_real *)(ar + 573626176), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -4994,7 +4999,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 573626176)) + i * 7488, 9, ((googlenet_real *)(ar + 316462912)) + i * 1152, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 573626176)) + i * 7488, 9, ((googlenet_real *)(ar + 316462912)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -5024,7 +5029,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* matmul -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 1024, ((googlenet_real *)(ar + 316462912)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 56940352)), 10, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 1024, ((googlenet_real *)(ar + 316462912)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 56940352)), 10, 0);
     }
     /* add -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
@@ -5131,11 +5136,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* matmul -> f32[batch 128, 1024], googlenet.dlm line 41 */
     {
-    gemm(0, 0, n, 1024, 10, ((googlenet_real *)(ar + 56950592)), 10, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 522901312)), 1024, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 1024, 10, ((googlenet_real *)(ar + 56950592)), 10, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 522901312)), 1024, 0);
     }
     /* matmul -> f32[10, 1024], googlenet.dlm line 41 */
     {
-    gemm(1, 0, 10, 1024, n, ((googlenet_real *)(ar + 56950592)), 10, ((googlenet_real *)(ar + 316462912)), 1024, ((googlenet_real *)(ar + 23869184)), 1024, 0);
+    gemm(((const header *)(const void *)st)->gemm, 1, 0, 10, 1024, n, ((googlenet_real *)(ar + 56950592)), 10, ((googlenet_real *)(ar + 316462912)), 1024, ((googlenet_real *)(ar + 23869184)), 1024, 0);
     }
     /* avg_pool_dx -> f32[batch 128, 1024, 3, 3], googlenet.dlm line 39 */
     {
@@ -5184,12 +5189,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 128, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 525260608)) + i * 1152, 9, ((googlenet_real *)(ar + 577460032)) + i * 7488, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 832, 9, 128, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 525260608)) + i * 1152, 9, ((googlenet_real *)(ar + 577460032)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[128, 832, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 832, 9, ((googlenet_real *)(ar + 525260608)) + i * 1152, 9, ((googlenet_real *)(ar + 573626176)) + i * 7488, 9, ((googlenet_real *)(ar + 23442688)), 832, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 128, 832, 9, ((googlenet_real *)(ar + 525260608)) + i * 1152, 9, ((googlenet_real *)(ar + 573626176)) + i * 7488, 9, ((googlenet_real *)(ar + 23442688)), 832, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
@@ -5217,11 +5222,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 583948096), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 583948096), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[128, 48, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 57751360)), ((googlenet_real *)(ar + 22827776)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 583948096), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57751360)), ((googlenet_real *)(ar + 22827776)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 583948096), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
@@ -5246,12 +5251,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 48, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 316462912)) + i * 432, 9, ((googlenet_real *)(ar + 577460032)) + i * 7488, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 832, 9, 48, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 316462912)) + i * 432, 9, ((googlenet_real *)(ar + 577460032)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[48, 832, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 48, 832, 9, ((googlenet_real *)(ar + 316462912)) + i * 432, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 22667840)), 832, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 48, 832, 9, ((googlenet_real *)(ar + 316462912)) + i * 432, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 22667840)), 832, i > 0);
     }
     /* mul -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
@@ -5275,11 +5280,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 585717568), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 585717568), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 192, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 458020672)), ((googlenet_real *)(ar + 20012096)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 585717568), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 458020672)), ((googlenet_real *)(ar + 20012096)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 585717568), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
@@ -5304,12 +5309,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 192, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 522311488)) + i * 1728, 9, ((googlenet_real *)(ar + 581293888)) + i * 7488, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 832, 9, 192, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 522311488)) + i * 1728, 9, ((googlenet_real *)(ar + 581293888)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[192, 832, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 192, 832, 9, ((googlenet_real *)(ar + 522311488)) + i * 1728, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 19372352)), 832, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 192, 832, 9, ((googlenet_real *)(ar + 522311488)) + i * 1728, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 19372352)), 832, i > 0);
     }
     /* mul -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
@@ -5334,7 +5339,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 384, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 571856704)) + i * 3456, 9, ((googlenet_real *)(ar + 585127744)) + i * 7488, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 832, 9, 384, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 571856704)) + i * 3456, 9, ((googlenet_real *)(ar + 585127744)) + i * 7488, 9, 0);
     }
     /* add -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
@@ -5346,7 +5351,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dw -> f32[384, 832, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 384, 832, 9, ((googlenet_real *)(ar + 571856704)) + i * 3456, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 18092864)), 832, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 384, 832, 9, ((googlenet_real *)(ar + 571856704)) + i * 3456, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 18092864)), 832, i > 0);
     }
     /* slice -> f32[batch 128, 256, 3, 3], googlenet.dlm line 19 */
     {
@@ -5391,12 +5396,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 128, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 423810880)) + i * 1152, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 832, 9, 128, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 423810880)) + i * 1152, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[128, 832, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 832, 9, ((googlenet_real *)(ar + 423810880)) + i * 1152, 9, ((googlenet_real *)(ar + 560650048)) + i * 7488, 9, ((googlenet_real *)(ar + 17666368)), 832, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 128, 832, 9, ((googlenet_real *)(ar + 423810880)) + i * 1152, 9, ((googlenet_real *)(ar + 560650048)) + i * 7488, 9, ((googlenet_real *)(ar + 17666368)), 832, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
@@ -5424,11 +5429,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[128, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 57087808)), ((googlenet_real *)(ar + 17256256)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57087808)), ((googlenet_real *)(ar + 17256256)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
@@ -5453,12 +5458,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 32, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 57677632)) + i * 288, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 832, 9, 32, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 57677632)) + i * 288, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[32, 832, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 32, 832, 9, ((googlenet_real *)(ar + 57677632)) + i * 288, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 17149632)), 832, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 32, 832, 9, ((googlenet_real *)(ar + 57677632)) + i * 288, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 17149632)), 832, i > 0);
     }
     /* mul -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
@@ -5482,11 +5487,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 569792320), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 569792320), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[320, 160, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(ar + 15305152)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 569792320), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(ar + 15305152)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 569792320), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
@@ -5511,12 +5516,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 160, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 522311488)) + i * 1440, 9, ((googlenet_real *)(ar + 568317760)) + i * 7488, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 832, 9, 160, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 522311488)) + i * 1440, 9, ((googlenet_real *)(ar + 568317760)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[160, 832, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 160, 832, 9, ((googlenet_real *)(ar + 522311488)) + i * 1440, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 14772032)), 832, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 160, 832, 9, ((googlenet_real *)(ar + 522311488)) + i * 1440, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 14772032)), 832, i > 0);
     }
     /* mul -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
@@ -5541,7 +5546,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 256, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, ((googlenet_real *)(ar + 572151616)) + i * 7488, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 832, 9, 256, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, ((googlenet_real *)(ar + 572151616)) + i * 7488, 9, 0);
     }
     /* add -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
@@ -5553,7 +5558,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dw -> f32[256, 832, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 256, 832, 9, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 13919040)), 832, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 256, 832, 9, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 13919040)), 832, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 832, 6, 6], googlenet.dlm line 36 */
     {
@@ -5602,12 +5607,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 528, 36, 128, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 552097600)) + i * 4608, 36, ((googlenet_real *)(ar + 554456896)) + i * 19008, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 528, 36, 128, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 552097600)) + i * 4608, 36, ((googlenet_real *)(ar + 554456896)) + i * 19008, 36, 0);
     }
     /* conv2d_dw -> f32[128, 528, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 528, 36, ((googlenet_real *)(ar + 552097600)) + i * 4608, 36, ((googlenet_real *)(ar + 531748672)) + i * 19008, 36, ((googlenet_real *)(ar + 13648192)), 528, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 128, 528, 36, ((googlenet_real *)(ar + 552097600)) + i * 4608, 36, ((googlenet_real *)(ar + 531748672)) + i * 19008, 36, ((googlenet_real *)(ar + 13648192)), 528, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
@@ -5635,11 +5640,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 552097600), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 552097600), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[128, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 176674624)), ((googlenet_real *)(ar + 13238080)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 552097600), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 176674624)), ((googlenet_real *)(ar + 13238080)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 552097600), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -5664,12 +5669,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 528, 36, 32, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 177264448)) + i * 1152, 36, ((googlenet_real *)(ar + 552097600)) + i * 19008, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 528, 36, 32, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 177264448)) + i * 1152, 36, ((googlenet_real *)(ar + 552097600)) + i * 19008, 36, 0);
     }
     /* conv2d_dw -> f32[32, 528, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 32, 528, 36, ((googlenet_real *)(ar + 177264448)) + i * 1152, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 13170368)), 528, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 32, 528, 36, ((googlenet_real *)(ar + 177264448)) + i * 1152, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 13170368)), 528, i > 0);
     }
     /* mul -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
@@ -5693,11 +5698,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 561829696), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 561829696), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[320, 160, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(ar + 11325888)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 561829696), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(ar + 11325888)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 561829696), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
@@ -5722,12 +5727,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 528, 36, 160, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 519952192)) + i * 5760, 36, ((googlenet_real *)(ar + 561829696)) + i * 19008, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 528, 36, 160, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 519952192)) + i * 5760, 36, ((googlenet_real *)(ar + 561829696)) + i * 19008, 36, 0);
     }
     /* conv2d_dw -> f32[160, 528, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 160, 528, 36, ((googlenet_real *)(ar + 519952192)) + i * 5760, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 10987328)), 528, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 160, 528, 36, ((googlenet_real *)(ar + 519952192)) + i * 5760, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 10987328)), 528, i > 0);
     }
     /* mul -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
@@ -5752,7 +5757,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 528, 36, 256, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, ((googlenet_real *)(ar + 515233600)) + i * 19008, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 528, 36, 256, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, ((googlenet_real *)(ar + 515233600)) + i * 19008, 36, 0);
     }
     /* add -> f32[batch 128, 528, 6, 6], googlenet.dlm line 15 */
     {
@@ -5764,7 +5769,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dw -> f32[256, 528, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 256, 528, 36, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 10445632)), 528, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 256, 528, 36, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 10445632)), 528, i > 0);
     }
     /* slice -> f32[batch 128, 112, 6, 6], googlenet.dlm line 19 */
     {
@@ -5809,12 +5814,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 505501504)) + i * 2304, 36, ((googlenet_real *)(ar + 506681152)) + i * 18432, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 64, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 505501504)) + i * 2304, 36, ((googlenet_real *)(ar + 506681152)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[64, 512, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 505501504)) + i * 2304, 36, ((googlenet_real *)(ar + 496064320)) + i * 18432, 36, ((googlenet_real *)(ar + 10314304)), 512, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 64, 512, 36, ((googlenet_real *)(ar + 505501504)) + i * 2304, 36, ((googlenet_real *)(ar + 496064320)) + i * 18432, 36, ((googlenet_real *)(ar + 10314304)), 512, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
@@ -5842,11 +5847,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 505501504), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 505501504), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[64, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 61069120)), ((googlenet_real *)(ar + 10109248)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 505501504), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 61069120)), ((googlenet_real *)(ar + 10109248)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 505501504), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -5871,12 +5876,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 32, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 176674624)) + i * 1152, 36, ((googlenet_real *)(ar + 505501504)) + i * 18432, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 32, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 176674624)) + i * 1152, 36, ((googlenet_real *)(ar + 505501504)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[32, 512, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 32, 512, 36, ((googlenet_real *)(ar + 176674624)) + i * 1152, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 10043584)), 512, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 32, 512, 36, ((googlenet_real *)(ar + 176674624)) + i * 1152, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 10043584)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
@@ -5900,11 +5905,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 488101696), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 488101696), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[288, 144, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 482793280)), ((googlenet_real *)(ar + 8549440)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 488101696), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 482793280)), ((googlenet_real *)(ar + 8549440)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 488101696), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
@@ -5929,12 +5934,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 144, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 488101696)) + i * 5184, 36, ((googlenet_real *)(ar + 514938688)) + i * 18432, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 144, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 488101696)) + i * 5184, 36, ((googlenet_real *)(ar + 514938688)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[144, 512, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 144, 512, 36, ((googlenet_real *)(ar + 488101696)) + i * 5184, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 8253952)), 512, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 144, 512, 36, ((googlenet_real *)(ar + 488101696)) + i * 5184, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 8253952)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
@@ -5959,7 +5964,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 112, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, ((googlenet_real *)(ar + 482793280)) + i * 18432, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 112, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, ((googlenet_real *)(ar + 482793280)) + i * 18432, 36, 0);
     }
     /* add -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
@@ -5971,7 +5976,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dw -> f32[112, 512, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 112, 512, 36, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 8024128)), 512, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 112, 512, 36, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 8024128)), 512, i > 0);
     }
     /* slice -> f32[batch 128, 128, 6, 6], googlenet.dlm line 19 */
     {
@@ -6016,12 +6021,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 473356096)) + i * 2304, 36, ((googlenet_real *)(ar + 474535744)) + i * 18432, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 64, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 473356096)) + i * 2304, 36, ((googlenet_real *)(ar + 474535744)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[64, 512, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 473356096)) + i * 2304, 36, ((googlenet_real *)(ar + 463918912)) + i * 18432, 36, ((googlenet_real *)(ar + 7892800)), 512, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 64, 512, 36, ((googlenet_real *)(ar + 473356096)) + i * 2304, 36, ((googlenet_real *)(ar + 463918912)) + i * 18432, 36, ((googlenet_real *)(ar + 7892800)), 512, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
@@ -6049,11 +6054,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 473356096), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 473356096), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[64, 24, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 59742016)), ((googlenet_real *)(ar + 7738944)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 473356096), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 59742016)), ((googlenet_real *)(ar + 7738944)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 473356096), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -6078,12 +6083,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 24, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 61069120)) + i * 864, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 24, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 61069120)) + i * 864, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[24, 512, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 24, 512, 36, ((googlenet_real *)(ar + 61069120)) + i * 864, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 7689664)), 512, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 24, 512, 36, ((googlenet_real *)(ar + 61069120)) + i * 864, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 7689664)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
@@ -6107,11 +6112,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 454481728)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 456841024), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 454481728)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 456841024), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 128, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 452122432)), ((googlenet_real *)(ar + 6508992)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 456841024), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 452122432)), ((googlenet_real *)(ar + 6508992)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 456841024), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
@@ -6136,12 +6141,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 128, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 456841024)) + i * 4608, 36, ((googlenet_real *)(ar + 482793280)) + i * 18432, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 128, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 456841024)) + i * 4608, 36, ((googlenet_real *)(ar + 482793280)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[128, 512, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 512, 36, ((googlenet_real *)(ar + 456841024)) + i * 4608, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 6246336)), 512, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 128, 512, 36, ((googlenet_real *)(ar + 456841024)) + i * 4608, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 6246336)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
@@ -6166,7 +6171,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 128, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 452122432)) + i * 4608, 36, ((googlenet_real *)(ar + 454481728)) + i * 18432, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 128, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 452122432)) + i * 4608, 36, ((googlenet_real *)(ar + 454481728)) + i * 18432, 36, 0);
     }
     /* add -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
@@ -6178,7 +6183,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dw -> f32[128, 512, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 512, 36, ((googlenet_real *)(ar + 452122432)) + i * 4608, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 5983680)), 512, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 128, 512, 36, ((googlenet_real *)(ar + 452122432)) + i * 4608, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 5983680)), 512, i > 0);
     }
     /* slice -> f32[batch 128, 160, 6, 6], googlenet.dlm line 19 */
     {
@@ -6223,12 +6228,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 320001856)) + i * 2304, 36, ((googlenet_real *)(ar + 444454720)) + i * 18432, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 64, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 320001856)) + i * 2304, 36, ((googlenet_real *)(ar + 444454720)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[64, 512, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 320001856)) + i * 2304, 36, ((googlenet_real *)(ar + 430888768)) + i * 18432, 36, ((googlenet_real *)(ar + 5852352)), 512, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 64, 512, 36, ((googlenet_real *)(ar + 320001856)) + i * 2304, 36, ((googlenet_real *)(ar + 430888768)) + i * 18432, 36, ((googlenet_real *)(ar + 5852352)), 512, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
@@ -6256,11 +6261,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 444454720), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 444454720), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[64, 24, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(ar + 5698496)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 444454720), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(ar + 5698496)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 444454720), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -6285,12 +6290,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 24, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 59742016)) + i * 864, 36, ((googlenet_real *)(ar + 444454720)) + i * 18432, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 24, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 59742016)) + i * 864, 36, ((googlenet_real *)(ar + 444454720)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[24, 512, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 24, 512, 36, ((googlenet_real *)(ar + 59742016)) + i * 864, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 5649216)), 512, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 24, 512, 36, ((googlenet_real *)(ar + 59742016)) + i * 864, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 5649216)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
@@ -6314,11 +6319,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 314103616)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 425580352), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 314103616)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 425580352), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[224, 112, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 420566848)), ((googlenet_real *)(ar + 4745152)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 425580352), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 420566848)), ((googlenet_real *)(ar + 4745152)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 425580352), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
@@ -6343,12 +6348,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 112, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 425580352)) + i * 4032, 36, ((googlenet_real *)(ar + 453891904)) + i * 18432, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 112, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 425580352)) + i * 4032, 36, ((googlenet_real *)(ar + 453891904)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[112, 512, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 112, 512, 36, ((googlenet_real *)(ar + 425580352)) + i * 4032, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 4515328)), 512, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 112, 512, 36, ((googlenet_real *)(ar + 425580352)) + i * 4032, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 4515328)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
@@ -6373,7 +6378,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 160, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, ((googlenet_real *)(ar + 420566848)) + i * 18432, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 160, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, ((googlenet_real *)(ar + 420566848)) + i * 18432, 36, 0);
     }
     /* add -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
@@ -6385,7 +6390,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dw -> f32[160, 512, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 160, 512, 36, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 4187008)), 512, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 160, 512, 36, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 4187008)), 512, i > 0);
     }
     /* slice -> f32[batch 128, 192, 6, 6], googlenet.dlm line 19 */
     {
@@ -6430,12 +6435,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 480, 36, 64, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 230348608)) + i * 2304, 36, ((googlenet_real *)(ar + 414963520)) + i * 17280, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 480, 36, 64, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 230348608)) + i * 2304, 36, ((googlenet_real *)(ar + 414963520)) + i * 17280, 36, 0);
     }
     /* conv2d_dw -> f32[64, 480, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 480, 36, ((googlenet_real *)(ar + 230348608)) + i * 2304, 36, ((googlenet_real *)(ar + 402282304)) + i * 17280, 36, ((googlenet_real *)(ar + 4063872)), 480, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 64, 480, 36, ((googlenet_real *)(ar + 230348608)) + i * 2304, 36, ((googlenet_real *)(ar + 402282304)) + i * 17280, 36, ((googlenet_real *)(ar + 4063872)), 480, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
@@ -6463,7 +6468,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 59299648), n, 48, 29, 16, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 59299648), n, 48, 29, 16, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[48, 16, 5, 5], googlenet.dlm line 17 */
     {
@@ -6492,12 +6497,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 480, 36, 16, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 57825088)) + i * 576, 36, ((googlenet_real *)(ar + 414963520)) + i * 17280, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 480, 36, 16, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 57825088)) + i * 576, 36, ((googlenet_real *)(ar + 414963520)) + i * 17280, 36, 0);
     }
     /* conv2d_dw -> f32[16, 480, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 16, 480, 36, ((googlenet_real *)(ar + 57825088)) + i * 576, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 3956096)), 480, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 16, 480, 36, ((googlenet_real *)(ar + 57825088)) + i * 576, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 3956096)), 480, i > 0);
     }
     /* mul -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
@@ -6521,11 +6526,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 427644736), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 427644736), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[208, 96, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(ar + 3236416)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 427644736), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(ar + 3236416)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 427644736), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
@@ -6550,12 +6555,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 480, 36, 96, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 176674624)) + i * 3456, 36, ((googlenet_real *)(ar + 423810880)) + i * 17280, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 480, 36, 96, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 176674624)) + i * 3456, 36, ((googlenet_real *)(ar + 423810880)) + i * 17280, 36, 0);
     }
     /* conv2d_dw -> f32[96, 480, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 96, 480, 36, ((googlenet_real *)(ar + 176674624)) + i * 3456, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 3051712)), 480, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 96, 480, 36, ((googlenet_real *)(ar + 176674624)) + i * 3456, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 3051712)), 480, i > 0);
     }
     /* mul -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
@@ -6580,7 +6585,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 480, 36, 192, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, ((googlenet_real *)(ar + 432658240)) + i * 17280, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 480, 36, 192, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, ((googlenet_real *)(ar + 432658240)) + i * 17280, 36, 0);
     }
     /* add -> f32[batch 128, 480, 6, 6], googlenet.dlm line 15 */
     {
@@ -6592,7 +6597,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dw -> f32[192, 480, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 192, 480, 36, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 2682304)), 480, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 192, 480, 36, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 2682304)), 480, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 480, 12, 12], googlenet.dlm line 30 */
     {
@@ -6641,12 +6646,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 256, 144, 64, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 226809664)) + i * 9216, 144, ((googlenet_real *)(ar + 377804608)) + i * 36864, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 256, 144, 64, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 226809664)) + i * 9216, 144, ((googlenet_real *)(ar + 377804608)) + i * 36864, 144, 0);
     }
     /* conv2d_dw -> f32[64, 256, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 256, 144, ((googlenet_real *)(ar + 226809664)) + i * 9216, 144, ((googlenet_real *)(ar + 335337280)) + i * 36864, 144, ((googlenet_real *)(ar + 2616512)), 256, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 64, 256, 144, ((googlenet_real *)(ar + 226809664)) + i * 9216, 144, ((googlenet_real *)(ar + 335337280)) + i * 36864, 144, ((googlenet_real *)(ar + 2616512)), 256, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
@@ -6674,11 +6679,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[96, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 89970496)), ((googlenet_real *)(ar + 2308928)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 89970496)), ((googlenet_real *)(ar + 2308928)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -6703,12 +6708,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 256, 144, 32, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 174905152)) + i * 4608, 144, ((googlenet_real *)(ar + 377804608)) + i * 36864, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 256, 144, 32, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 174905152)) + i * 4608, 144, ((googlenet_real *)(ar + 377804608)) + i * 36864, 144, 0);
     }
     /* conv2d_dw -> f32[32, 256, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 32, 256, 144, ((googlenet_real *)(ar + 174905152)) + i * 4608, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 2276032)), 256, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 32, 256, 144, ((googlenet_real *)(ar + 174905152)) + i * 4608, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 2276032)), 256, i > 0);
     }
     /* mul -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
@@ -6732,11 +6737,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 321181504), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 321181504), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[192, 128, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 297588544)), ((googlenet_real *)(ar + 1390528)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 321181504), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 297588544)), ((googlenet_real *)(ar + 1390528)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 321181504), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -6761,12 +6766,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 256, 144, 128, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 307025728)) + i * 18432, 144, ((googlenet_real *)(ar + 316462912)) + i * 36864, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 256, 144, 128, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 307025728)) + i * 18432, 144, ((googlenet_real *)(ar + 316462912)) + i * 36864, 144, 0);
     }
     /* conv2d_dw -> f32[128, 256, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 256, 144, ((googlenet_real *)(ar + 307025728)) + i * 18432, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 1258944)), 256, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 128, 256, 144, ((googlenet_real *)(ar + 307025728)) + i * 18432, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 1258944)), 256, i > 0);
     }
     /* mul -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
@@ -6791,7 +6796,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 256, 144, 128, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, ((googlenet_real *)(ar + 288151360)) + i * 36864, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 256, 144, 128, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, ((googlenet_real *)(ar + 288151360)) + i * 36864, 144, 0);
     }
     /* add -> f32[batch 128, 256, 12, 12], googlenet.dlm line 15 */
     {
@@ -6803,7 +6808,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dw -> f32[128, 256, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 256, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 1127360)), 256, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 128, 256, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 1127360)), 256, i > 0);
     }
     /* slice -> f32[batch 128, 64, 12, 12], googlenet.dlm line 19 */
     {
@@ -6848,12 +6853,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 192, 144, 32, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 179623744)) + i * 4608, 144, ((googlenet_real *)(ar + 217372480)) + i * 27648, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 192, 144, 32, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 179623744)) + i * 4608, 144, ((googlenet_real *)(ar + 217372480)) + i * 27648, 144, 0);
     }
     /* conv2d_dw -> f32[32, 192, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 32, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 4608, 144, ((googlenet_real *)(ar + 193779520)) + i * 27648, 144, ((googlenet_real *)(ar + 1102656)), 192, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 32, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 4608, 144, ((googlenet_real *)(ar + 193779520)) + i * 27648, 144, ((googlenet_real *)(ar + 1102656)), 192, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
@@ -6881,7 +6886,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 87611200)), (googlenet_real *)(ar + 85251904), n, 32, 8, 16, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 87611200)), (googlenet_real *)(ar + 85251904), n, 32, 8, 16, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[32, 16, 5, 5], googlenet.dlm line 17 */
     {
@@ -6910,12 +6915,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 192, 144, 16, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 60479296)) + i * 2304, 144, ((googlenet_real *)(ar + 217372480)) + i * 27648, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 192, 144, 16, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 60479296)) + i * 2304, 144, ((googlenet_real *)(ar + 217372480)) + i * 27648, 144, 0);
     }
     /* conv2d_dw -> f32[16, 192, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 16, 192, 144, ((googlenet_real *)(ar + 60479296)) + i * 2304, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 1038976)), 192, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 16, 192, 144, ((googlenet_real *)(ar + 60479296)) + i * 2304, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 1038976)), 192, i > 0);
     }
     /* mul -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -6939,11 +6944,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 85251904)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 85251904)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 96, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 92329792)), ((googlenet_real *)(ar + 596096)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 92329792)), ((googlenet_real *)(ar + 596096)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
@@ -6968,12 +6973,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 192, 144, 96, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 179623744)) + i * 13824, 144, ((googlenet_real *)(ar + 85251904)) + i * 27648, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 192, 144, 96, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 179623744)) + i * 13824, 144, ((googlenet_real *)(ar + 85251904)) + i * 27648, 144, 0);
     }
     /* conv2d_dw -> f32[96, 192, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 96, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 13824, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 521984)), 192, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 96, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 13824, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 521984)), 192, i > 0);
     }
     /* mul -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -6998,7 +7003,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 192, 144, 64, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 179623744)) + i * 9216, 144, ((googlenet_real *)(ar + 288151360)) + i * 27648, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 192, 144, 64, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 179623744)) + i * 9216, 144, ((googlenet_real *)(ar + 288151360)) + i * 27648, 144, 0);
     }
     /* add -> f32[batch 128, 192, 12, 12], googlenet.dlm line 15 */
     {
@@ -7010,7 +7015,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dw -> f32[64, 192, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 9216, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 472576)), 192, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 64, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 9216, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 472576)), 192, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 192, 24, 24], googlenet.dlm line 27 */
     {
@@ -7038,11 +7043,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 80533312)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 80533312)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[192, 64, 3, 3], googlenet.dlm line 26 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 61658944)), ((googlenet_real *)(ar + 29440)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 61658944)), ((googlenet_real *)(ar + 29440)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -7067,12 +7072,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 174905152)) + i * 36864, 576, ((googlenet_real *)(ar + 56940992)) + i * 36864, 576, 0);
+        gemm(((const header *)(const void *)st)->gemm, 1, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 174905152)) + i * 36864, 576, ((googlenet_real *)(ar + 56940992)) + i * 36864, 576, 0);
     }
     /* conv2d_dw -> f32[64, 64, 1, 1], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 64, 576, ((googlenet_real *)(ar + 174905152)) + i * 36864, 576, ((googlenet_real *)(ar + 23910208)) + i * 36864, 576, ((googlenet_real *)(ar + 12800)), 64, i > 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 1, 64, 64, 576, ((googlenet_real *)(ar + 174905152)) + i * 36864, 576, ((googlenet_real *)(ar + 23910208)) + i * 36864, 576, ((googlenet_real *)(ar + 12800)), 64, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 64, 48, 48], googlenet.dlm line 24 */
     {
@@ -8250,7 +8255,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 18874368)) + i * 36864, 576, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 18874368)) + i * 36864, 576, 0);
     }
     /* relu -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -8265,7 +8270,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
@@ -8285,7 +8290,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 9216, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -8301,7 +8306,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 23592960)) + i * 13824, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 23592960)) + i * 13824, 144, 0);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
@@ -8316,7 +8321,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 30670848)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 37748736)), (googlenet_real *)(ar + 14155776), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 30670848)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 37748736)), (googlenet_real *)(ar + 14155776), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -8332,7 +8337,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 2304, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 2304, 144, 0);
     }
     /* relu -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
@@ -8367,7 +8372,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 33030144)) + i * 27648, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 33030144)) + i * 27648, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
@@ -8394,7 +8399,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
@@ -8410,7 +8415,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -8425,7 +8430,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 0), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 0), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
@@ -8441,7 +8446,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -8456,7 +8461,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 2359296)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 4718592), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 2359296)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 4718592), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
@@ -8476,7 +8481,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 51904512)) + i * 36864, 144, ((googlenet_real *)(ar + 33030144)) + i * 9216, 144, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 51904512)) + i * 36864, 144, ((googlenet_real *)(ar + 33030144)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
@@ -8507,7 +8512,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 6912, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 6912, 36, 0);
     }
     /* relu -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
@@ -8523,7 +8528,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 3456, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 3456, 36, 0);
     }
     /* relu -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
@@ -8538,7 +8543,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 10616832)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 15925248)), (googlenet_real *)(ar + 19759104), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 10616832)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 15925248)), (googlenet_real *)(ar + 19759104), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
@@ -8554,7 +8559,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 576, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 576, 36, 0);
     }
     /* relu -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
@@ -8589,7 +8594,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 23592960)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 23592960)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -8616,7 +8621,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
@@ -8632,7 +8637,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
@@ -8647,7 +8652,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 7962624)), (googlenet_real *)(ar + 12091392), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 7962624)), (googlenet_real *)(ar + 12091392), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
@@ -8663,7 +8668,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -8678,7 +8683,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 5898240), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 5898240), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -8698,7 +8703,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 33030144)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 33030144)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -8725,7 +8730,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
@@ -8741,7 +8746,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
@@ -8756,7 +8761,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 4718592)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 7077888)), (googlenet_real *)(ar + 25657344), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 4718592)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 7077888)), (googlenet_real *)(ar + 25657344), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
@@ -8772,7 +8777,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -8787,7 +8792,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 4718592), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 4718592), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -8807,7 +8812,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -8834,7 +8839,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
@@ -8850,7 +8855,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 15335424)) + i * 5184, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 15335424)) + i * 5184, 36, 0);
     }
     /* relu -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
@@ -8865,7 +8870,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 17989632)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 20643840)), (googlenet_real *)(ar + 25952256), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 17989632)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 20643840)), (googlenet_real *)(ar + 25952256), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
@@ -8881,7 +8886,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -8896,7 +8901,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 20643840), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 20643840), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -8916,7 +8921,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 20643840)) + i * 18432, 36, ((googlenet_real *)(ar + 4128768)) + i * 2304, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 20643840)) + i * 18432, 36, ((googlenet_real *)(ar + 4128768)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -8943,7 +8948,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 9216, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 9216, 36, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
@@ -8959,7 +8964,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
@@ -8974,7 +8979,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 9437184)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 12386304)), (googlenet_real *)(ar + 30375936), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 9437184)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 12386304)), (googlenet_real *)(ar + 30375936), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
@@ -8990,7 +8995,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -9005,7 +9010,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 1179648)), (googlenet_real *)(ar + 9437184), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 1179648)), (googlenet_real *)(ar + 9437184), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
@@ -9025,7 +9030,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 36274176)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 36274176)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
@@ -9056,7 +9061,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 2304, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 2304, 9, 0);
     }
     /* relu -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
@@ -9072,7 +9077,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 1440, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 1440, 9, 0);
     }
     /* relu -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
@@ -9087,7 +9092,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 6193152)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 6930432)), (googlenet_real *)(ar + 8404992), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 6193152)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 6930432)), (googlenet_real *)(ar + 8404992), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
@@ -9103,7 +9108,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 288, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 288, 9, 0);
     }
     /* relu -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
@@ -9118,7 +9123,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 3981312)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 9879552), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 3981312)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 9879552), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -9138,7 +9143,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 9879552)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 9879552)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -9165,7 +9170,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 5013504)) + i * 3456, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 5013504)) + i * 3456, 9, 0);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
@@ -9181,7 +9186,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1728, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1728, 9, 0);
     }
     /* relu -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
@@ -9196,7 +9201,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5013504)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 8552448)), (googlenet_real *)(ar + 10321920), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 5013504)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 8552448)), (googlenet_real *)(ar + 10321920), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
@@ -9212,7 +9217,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 432, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 432, 9, 0);
     }
     /* relu -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
@@ -9227,7 +9232,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 221184)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 442368)), (googlenet_real *)(ar + 8552448), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 221184)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 442368)), (googlenet_real *)(ar + 8552448), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -9247,7 +9252,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 9142272)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
+        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 9142272)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -9277,7 +9282,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* matmul -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 1024, ((googlenet_real *)(ar + 0)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 524288)), 10, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 1024, ((googlenet_real *)(ar + 0)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 524288)), 10, 0);
     }
     /* add -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
@@ -10011,4 +10016,8 @@ uint64_t *googlenet_step_counter(void *state) {
 
 uint64_t *googlenet_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void googlenet_set_gemm(void *state, googlenet_gemm_fn product) {
+    ((header *)state)->gemm = product;
 }

@@ -16,6 +16,7 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
+    lenet_gemm_fn gemm; /* instead of sgemm when not NULL (lenet_set_gemm) */
 } header;
 
 static inline lenet_real maxr(lenet_real a, lenet_real b) { return a > b ? a : b; }
@@ -67,8 +68,12 @@ static int lenet_isa(void) {
 }
 #endif
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const lenet_real *a, int lda, const lenet_real *b, int ldb, lenet_real *c, int ldc, int accumulate) {
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
+static void gemm(lenet_gemm_fn hook, int ta, int tb, int m, int n, int k, const lenet_real *a, int lda, const lenet_real *b, int ldb, lenet_real *c, int ldc, int accumulate) {
+    if (hook) {
+        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -1435,7 +1440,7 @@ int lenet_forward(void *state, int n, const lenet_real *x) {
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
-    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 0)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 409600)), 120, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 120, 400, ((lenet_real *)(ar + 0)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 409600)), 120, 0);
     }
     /* sigmoid -> f32[batch 256, 120], lenet.dlm line 21 */
     {
@@ -1448,7 +1453,7 @@ int lenet_forward(void *state, int n, const lenet_real *x) {
     }
     /* matmul -> f32[batch 256, 84], lenet.dlm line 22 */
     {
-    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 0)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 122880)), 84, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 84, 120, ((lenet_real *)(ar + 0)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 122880)), 84, 0);
     }
     /* sigmoid -> f32[batch 256, 84], lenet.dlm line 22 */
     {
@@ -1461,7 +1466,7 @@ int lenet_forward(void *state, int n, const lenet_real *x) {
     }
     /* matmul -> f32[batch 256, 10], lenet.dlm line 23 */
     {
-    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 0)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 86016)), 10, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 84, ((lenet_real *)(ar + 0)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 86016)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet.dlm line 23 */
     {
@@ -1524,7 +1529,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
-    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 1451264)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 1860864)), 120, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 120, 400, ((lenet_real *)(ar + 1451264)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 1860864)), 120, 0);
     }
     /* sigmoid -> f32[batch 256, 120], lenet.dlm line 21 */
     {
@@ -1537,7 +1542,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     }
     /* matmul -> f32[batch 256, 84], lenet.dlm line 22 */
     {
-    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 1983744)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 1860864)), 84, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 84, 120, ((lenet_real *)(ar + 1983744)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 1860864)), 84, 0);
     }
     /* sigmoid -> f32[batch 256, 84], lenet.dlm line 22 */
     {
@@ -1550,7 +1555,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     }
     /* matmul -> f32[batch 256, 10], lenet.dlm line 23 */
     {
-    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 2106624)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1860864)), 10, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 84, ((lenet_real *)(ar + 2106624)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1860864)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet.dlm line 23 */
     {
@@ -1657,11 +1662,11 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* matmul -> f32[batch 256, 84], lenet.dlm line 23 */
     {
-    gemm(0, 0, n, 84, 10, ((lenet_real *)(ar + 1881344)), 10, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1891584)), 84, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 84, 10, ((lenet_real *)(ar + 1881344)), 10, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1891584)), 84, 0);
     }
     /* matmul -> f32[10, 84], lenet.dlm line 23 */
     {
-    gemm(1, 0, 10, 84, n, ((lenet_real *)(ar + 1881344)), 10, ((lenet_real *)(ar + 2106624)), 84, ((lenet_real *)(ar + 243584)), 84, 0);
+    gemm(((const header *)(const void *)st)->gemm, 1, 0, 10, 84, n, ((lenet_real *)(ar + 1881344)), 10, ((lenet_real *)(ar + 2106624)), 84, ((lenet_real *)(ar + 243584)), 84, 0);
     }
     /* mul -> f32[batch 256, 84], lenet.dlm line 22 */
     {
@@ -1683,11 +1688,11 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 22 */
     {
-    gemm(0, 0, n, 120, 84, ((lenet_real *)(ar + 2192640)), 84, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 2278656)), 120, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 120, 84, ((lenet_real *)(ar + 2192640)), 84, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 2278656)), 120, 0);
     }
     /* matmul -> f32[84, 120], lenet.dlm line 22 */
     {
-    gemm(1, 0, 84, 120, n, ((lenet_real *)(ar + 2192640)), 84, ((lenet_real *)(ar + 1983744)), 120, ((lenet_real *)(ar + 202880)), 120, 0);
+    gemm(((const header *)(const void *)st)->gemm, 1, 0, 84, 120, n, ((lenet_real *)(ar + 2192640)), 84, ((lenet_real *)(ar + 1983744)), 120, ((lenet_real *)(ar + 202880)), 120, 0);
     }
     /* mul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
@@ -1709,11 +1714,11 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* matmul -> f32[batch 256, 400], lenet.dlm line 21 */
     {
-    gemm(0, 0, n, 400, 120, ((lenet_real *)(ar + 2106624)), 120, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 2229504)), 400, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 400, 120, ((lenet_real *)(ar + 2106624)), 120, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 2229504)), 400, 0);
     }
     /* matmul -> f32[120, 400], lenet.dlm line 21 */
     {
-    gemm(1, 0, 120, 400, n, ((lenet_real *)(ar + 2106624)), 120, ((lenet_real *)(ar + 1451264)), 400, ((lenet_real *)(ar + 10368)), 400, 0);
+    gemm(((const header *)(const void *)st)->gemm, 1, 0, 120, 400, n, ((lenet_real *)(ar + 2106624)), 120, ((lenet_real *)(ar + 1451264)), 400, ((lenet_real *)(ar + 10368)), 400, 0);
     }
     /* avg_pool_dx -> f32[batch 256, 16, 10, 10], lenet.dlm line 19 */
     {
@@ -1933,7 +1938,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
-    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 0)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 409600)), 120, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 120, 400, ((lenet_real *)(ar + 0)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 409600)), 120, 0);
     }
     /* sigmoid -> f32[batch 256, 120], lenet.dlm line 21 */
     {
@@ -1946,7 +1951,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     }
     /* matmul -> f32[batch 256, 84], lenet.dlm line 22 */
     {
-    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 0)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 122880)), 84, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 84, 120, ((lenet_real *)(ar + 0)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 122880)), 84, 0);
     }
     /* sigmoid -> f32[batch 256, 84], lenet.dlm line 22 */
     {
@@ -1959,7 +1964,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     }
     /* matmul -> f32[batch 256, 10], lenet.dlm line 23 */
     {
-    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 0)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 86016)), 10, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 84, ((lenet_real *)(ar + 0)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 86016)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet.dlm line 23 */
     {
@@ -2269,4 +2274,8 @@ uint64_t *lenet_step_counter(void *state) {
 
 uint64_t *lenet_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void lenet_set_gemm(void *state, lenet_gemm_fn product) {
+    ((header *)state)->gemm = product;
 }

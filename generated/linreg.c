@@ -16,11 +16,16 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
+    linreg_gemm_fn gemm; /* instead of sgemm when not NULL (linreg_set_gemm) */
 } header;
 
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const linreg_real *a, int lda, const linreg_real *b, int ldb, linreg_real *c, int ldc, int accumulate) {
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
+static void gemm(linreg_gemm_fn hook, int ta, int tb, int m, int n, int k, const linreg_real *a, int lda, const linreg_real *b, int ldb, linreg_real *c, int ldc, int accumulate) {
+    if (hook) {
+        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -92,7 +97,7 @@ int linreg_forward(void *state, int n, const linreg_real *x) {
     (void)ar;
     /* matmul -> f32[batch 10, 1], linreg.dlm line 10 */
     {
-    gemm(0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 0)), 1, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 10, 1], linreg.dlm line 10 */
     {
@@ -115,7 +120,7 @@ linreg_real linreg_forward_train(void *state, int n, const linreg_real *x, const
     (void)ar;
     /* matmul -> f32[batch 10, 1], linreg.dlm line 10 */
     {
-    gemm(0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 128)), 1, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 128)), 1, 0);
     }
     /* sub -> f32[batch 10, 1], linreg.dlm line 15 */
     {
@@ -158,7 +163,7 @@ int linreg_backward(void *state, int n, const linreg_real *x, const linreg_real 
     }
     /* matmul -> f32[1, 2], linreg.dlm line 10 */
     {
-    gemm(1, 0, 1, 2, n, ((linreg_real *)(ar + 320)), 1, x, 2, ((linreg_real *)(ar + 0)), 2, 0);
+    gemm(((const header *)(const void *)st)->gemm, 1, 0, 1, 2, n, ((linreg_real *)(ar + 320)), 1, x, 2, ((linreg_real *)(ar + 0)), 2, 0);
     }
     /* sum -> f32[1], linreg.dlm line 10 */
     {
@@ -214,7 +219,7 @@ linreg_real linreg_evaluate(void *state, int n, const linreg_real *x, const linr
     (void)ar;
     /* matmul -> f32[batch 10, 1], linreg.dlm line 10 */
     {
-    gemm(0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 0)), 1, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 0)), 1, 0);
     }
     /* sum -> f32[], linreg.dlm line 15 */
     {
@@ -445,4 +450,8 @@ uint64_t *linreg_step_counter(void *state) {
 
 uint64_t *linreg_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void linreg_set_gemm(void *state, linreg_gemm_fn product) {
+    ((header *)state)->gemm = product;
 }

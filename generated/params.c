@@ -16,12 +16,17 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
+    params_gemm_fn gemm; /* instead of sgemm when not NULL (params_set_gemm) */
 } header;
 
 static inline params_real relu(params_real a) { return a > 0 ? a : 0; }
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const params_real *a, int lda, const params_real *b, int ldb, params_real *c, int ldc, int accumulate) {
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
+static void gemm(params_gemm_fn hook, int ta, int tb, int m, int n, int k, const params_real *a, int lda, const params_real *b, int ldb, params_real *c, int ldc, int accumulate) {
+    if (hook) {
+        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -332,7 +337,7 @@ int params_forward(void *state, int n, const params_real *x) {
     (void)ar;
     /* matmul -> f32[batch 1, 8], params.dlm line 16 */
     {
-    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 64)), 4, ((params_real *)(ar + 0)), 8, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 4, x, 4, ((params_real *)(st + 64)), 4, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 17 */
     {
@@ -344,7 +349,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 18 */
     {
-    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 256)), 8, ((params_real *)(ar + 0)), 8, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 256)), 8, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 19 */
     {
@@ -356,7 +361,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 20 */
     {
-    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 256)), 8, ((params_real *)(ar + 0)), 8, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 256)), 8, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 21 */
     {
@@ -368,7 +373,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 22 */
     {
-    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 576)), 8, ((params_real *)(ar + 0)), 1, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 576)), 8, ((params_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 1, 1], params.dlm line 22 */
     {
@@ -378,7 +383,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 26 */
     {
-    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 704)), 4, ((params_real *)(ar + 0)), 8, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 4, x, 4, ((params_real *)(st + 704)), 4, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 26 */
     {
@@ -390,7 +395,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 26 */
     {
-    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 128)), 8, ((params_real *)(st + 896)), 8, ((params_real *)(ar + 0)), 1, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 8, ((params_real *)(ar + 128)), 8, ((params_real *)(st + 896)), 8, ((params_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 1, 1], params.dlm line 26 */
     {
@@ -400,7 +405,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 26 */
     {
-    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1024)), 4, ((params_real *)(ar + 0)), 8, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1024)), 4, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 26 */
     {
@@ -412,7 +417,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 26 */
     {
-    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 192)), 8, ((params_real *)(st + 1216)), 8, ((params_real *)(ar + 0)), 1, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 8, ((params_real *)(ar + 192)), 8, ((params_real *)(st + 1216)), 8, ((params_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 1, 1], params.dlm line 26 */
     {
@@ -422,7 +427,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 26 */
     {
-    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1344)), 4, ((params_real *)(ar + 0)), 8, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1344)), 4, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 26 */
     {
@@ -434,7 +439,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 26 */
     {
-    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 256)), 8, ((params_real *)(st + 1536)), 8, ((params_real *)(ar + 0)), 1, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 8, ((params_real *)(ar + 256)), 8, ((params_real *)(st + 1536)), 8, ((params_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 1, 1], params.dlm line 26 */
     {
@@ -444,7 +449,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 26 */
     {
-    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1664)), 4, ((params_real *)(ar + 0)), 8, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1664)), 4, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 26 */
     {
@@ -456,7 +461,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 26 */
     {
-    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 320)), 8, ((params_real *)(st + 1856)), 8, ((params_real *)(ar + 0)), 1, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 8, ((params_real *)(ar + 320)), 8, ((params_real *)(st + 1856)), 8, ((params_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 1, 1], params.dlm line 26 */
     {
@@ -466,7 +471,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 52 */
     {
-    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1984)), 4, ((params_real *)(ar + 0)), 8, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1984)), 4, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 53 */
     {
@@ -478,7 +483,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 54 */
     {
-    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2176)), 8, ((params_real *)(ar + 0)), 8, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2176)), 8, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 55 */
     {
@@ -490,7 +495,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 56 */
     {
-    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2496)), 8, ((params_real *)(ar + 0)), 8, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2496)), 8, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 57 */
     {
@@ -502,7 +507,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 58 */
     {
-    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2816)), 8, ((params_real *)(ar + 0)), 1, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2816)), 8, ((params_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 1, 1], params.dlm line 58 */
     {
@@ -799,4 +804,8 @@ uint64_t *params_step_counter(void *state) {
 
 uint64_t *params_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void params_set_gemm(void *state, params_gemm_fn product) {
+    ((header *)state)->gemm = product;
 }

@@ -16,6 +16,7 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
+    resnet18_gemm_fn gemm; /* instead of sgemm when not NULL (resnet18_set_gemm) */
 } header;
 
 static inline resnet18_real maxr(resnet18_real a, resnet18_real b) { return a > b ? a : b; }
@@ -68,8 +69,12 @@ static int resnet18_isa(void) {
 }
 #endif
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
-static void gemm(int ta, int tb, int m, int n, int k, const resnet18_real *a, int lda, const resnet18_real *b, int ldb, resnet18_real *c, int ldc, int accumulate) {
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
+static void gemm(resnet18_gemm_fn hook, int ta, int tb, int m, int n, int k, const resnet18_real *a, int lda, const resnet18_real *b, int ldb, resnet18_real *c, int ldc, int accumulate) {
+    if (hook) {
+        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -740,12 +745,12 @@ static void chunk_move(const resnet18_real *from, resnet18_real *to, int64_t K, 
 }
 
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
-static void conv2d_fwd(const resnet18_real *x, const resnet18_real *w, resnet18_real *y, resnet18_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_fwd(resnet18_gemm_fn hook, const resnet18_real *x, const resnet18_real *w, resnet18_real *y, resnet18_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     resnet18_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
+        gemm(hook, 0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
         if (g > 1)
             chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);
     }
@@ -778,26 +783,26 @@ static void col2im(const resnet18_real *col, resnet18_real *dx, int64_t b0, int6
             }
     }
 }
-static void conv2d_dx(resnet18_real *dx, const resnet18_real *w, const resnet18_real *dy, resnet18_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dx(resnet18_gemm_fn hook, resnet18_real *dx, const resnet18_real *w, const resnet18_real *dy, resnet18_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     resnet18_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         if (g > 1)
             chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
-        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
+        gemm(hook, 1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
         col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
-static void conv2d_dw(const resnet18_real *x, resnet18_real *dw, const resnet18_real *dy, resnet18_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dw(resnet18_gemm_fn hook, const resnet18_real *x, resnet18_real *dw, const resnet18_real *dy, resnet18_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     resnet18_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
         if (g > 1)
             chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
-        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
+        gemm(hook, 0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
     }
 }
 
@@ -1947,7 +1952,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 0)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 37748736), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 0)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 37748736), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
@@ -1974,7 +1979,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
@@ -2001,7 +2006,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
@@ -2028,7 +2033,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
@@ -2055,7 +2060,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
@@ -2082,7 +2087,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
@@ -2098,7 +2103,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 37749248)), (resnet18_real *)(ar + 9438208), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 37749248)), (resnet18_real *)(ar + 9438208), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -2113,7 +2118,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18875392), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18875392), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
@@ -2140,7 +2145,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
@@ -2167,7 +2172,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
@@ -2194,7 +2199,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
@@ -2210,7 +2215,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 4720640)), (resnet18_real *)(ar + 9439232), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 4720640)), (resnet18_real *)(ar + 9439232), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
@@ -2225,7 +2230,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
@@ -2252,7 +2257,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
@@ -2279,7 +2284,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9439232), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9439232), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
@@ -2306,7 +2311,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 11798528), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 11798528), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
@@ -2322,7 +2327,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9439232)), (resnet18_real *)(ar + 11798528), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9439232)), (resnet18_real *)(ar + 11798528), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -2337,7 +2342,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 2363392)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4722688), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 2363392)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4722688), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
@@ -2364,7 +2369,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4722688)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7081984), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4722688)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7081984), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
@@ -2395,7 +2400,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* matmul -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
-    gemm(0, 1, n, 10, 512, ((resnet18_real *)(ar + 0)), 512, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 262144)), 10, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 512, ((resnet18_real *)(ar + 0)), 512, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 262144)), 10, 0);
     }
     /* add -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
@@ -2520,7 +2525,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 44711488)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 63585856)), (resnet18_real *)(ar + 82460224), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 44711488)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 63585856)), (resnet18_real *)(ar + 82460224), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -2616,7 +2621,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63587200), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63587200), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
@@ -2704,7 +2709,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63588544), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63588544), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -2792,7 +2797,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63589888), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63589888), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
@@ -2880,7 +2885,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 63591168)), (resnet18_real *)(ar + 73028352), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 63591168)), (resnet18_real *)(ar + 73028352), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
@@ -2976,7 +2981,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 63594752)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73031936), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 63594752)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73031936), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
@@ -3053,7 +3058,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73034496), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73034496), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -3068,7 +3073,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73033984), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73033984), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
@@ -3156,7 +3161,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 73036544), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 73036544), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
@@ -3244,7 +3249,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 73039104)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 73039104)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
@@ -3340,7 +3345,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 73045248)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 464664640), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 73045248)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 464664640), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
@@ -3417,7 +3422,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 77769024), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 77769024), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
@@ -3432,7 +3437,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 474101824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 474101824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
@@ -3520,7 +3525,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
@@ -3608,7 +3613,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 77778304)), (resnet18_real *)(ar + 488257600), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 77778304)), (resnet18_real *)(ar + 488257600), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
@@ -3704,7 +3709,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 77792640)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 490616896), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 77792640)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 490616896), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
@@ -3781,7 +3786,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 492976192), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 492976192), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -3796,7 +3801,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 495335488), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 495335488), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
@@ -3884,7 +3889,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
@@ -3976,7 +3981,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* matmul -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
-    gemm(0, 1, n, 10, 512, ((resnet18_real *)(ar + 80180608)), 512, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 80442752)), 10, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 512, ((resnet18_real *)(ar + 80180608)), 512, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 80442752)), 10, 0);
     }
     /* add -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
@@ -4083,11 +4088,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* matmul -> f32[batch 128, 512], resnet18.dlm line 50 */
     {
-    gemm(0, 0, n, 512, 10, ((resnet18_real *)(ar + 80442752)), 10, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 80447872)), 512, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 512, 10, ((resnet18_real *)(ar + 80442752)), 10, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 80447872)), 512, 0);
     }
     /* matmul -> f32[10, 512], resnet18.dlm line 50 */
     {
-    gemm(1, 0, 10, 512, n, ((resnet18_real *)(ar + 80442752)), 10, ((resnet18_real *)(ar + 80180608)), 512, ((resnet18_real *)(ar + 44689408)), 512, 0);
+    gemm(((const header *)(const void *)st)->gemm, 1, 0, 10, 512, n, ((resnet18_real *)(ar + 80442752)), 10, ((resnet18_real *)(ar + 80180608)), 512, ((resnet18_real *)(ar + 44689408)), 512, 0);
     }
     /* avg_pool_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 48 */
     {
@@ -4218,11 +4223,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 500054080)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 500054080)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(ar + 35246080)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(ar + 35246080)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
     {
@@ -4349,11 +4354,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 495335488)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 495335488)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(ar + 25802752)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(ar + 25802752)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -4377,11 +4382,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 497694784), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 497694784), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[512, 256, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 25278464)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 497694784), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 25278464)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 497694784), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
@@ -4488,11 +4493,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 77792640)), ((resnet18_real *)(ar + 15835136)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 77792640)), ((resnet18_real *)(ar + 15835136)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
     {
@@ -4619,11 +4624,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 497694784)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 502413376), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 497694784)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 502413376), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[512, 256, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 11110400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 502413376), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 11110400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 502413376), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
@@ -4750,11 +4755,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(ar + 8748032)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(ar + 8748032)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
     {
@@ -4881,11 +4886,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 474101824)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 474101824)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(ar + 6385664)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(ar + 6385664)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
@@ -4909,11 +4914,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 115490368), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 115490368), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[256, 128, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 6254592)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 115490368), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 6254592)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 115490368), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
@@ -5020,11 +5025,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 73045248)), ((resnet18_real *)(ar + 3892224)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 73045248)), ((resnet18_real *)(ar + 3892224)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
     {
@@ -5151,11 +5156,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[256, 128, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 2709504)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 2709504)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -5282,11 +5287,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(ar + 2118144)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(ar + 2118144)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
     {
@@ -5413,11 +5418,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 431634496)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 431634496)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(ar + 1526784)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(ar + 1526784)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -5441,11 +5446,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 24 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73041152), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73041152), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[128, 64, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 1494016)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73041152), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 1494016)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73041152), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
@@ -5552,11 +5557,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 63594752)), ((resnet18_real *)(ar + 902656)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 63594752)), ((resnet18_real *)(ar + 902656)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
     {
@@ -5683,11 +5688,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 63593728), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 63593728), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[128, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 606208)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 63593728), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 606208)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 63593728), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
     {
@@ -5814,11 +5819,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 384448576)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 384448576)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(ar + 457984)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(ar + 457984)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
     {
@@ -5945,11 +5950,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 346699840)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 346699840)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(ar + 309760)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(ar + 309760)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
     {
@@ -6076,11 +6081,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 308951104)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 308951104)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(ar + 161536)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(ar + 161536)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
     {
@@ -6207,7 +6212,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 80174464)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 271202368)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 80174464)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 271202368)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -6218,7 +6223,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 44711488)), ((resnet18_real *)(ar + 13312)), ((resnet18_real *)(ar + 271202368)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 44711488)), ((resnet18_real *)(ar + 13312)), ((resnet18_real *)(ar + 271202368)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 64, 48, 48], resnet18.dlm line 43 */
     {
@@ -7216,7 +7221,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 0)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 37748736), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 0)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 37748736), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
@@ -7243,7 +7248,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
@@ -7270,7 +7275,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
@@ -7297,7 +7302,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
@@ -7324,7 +7329,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
@@ -7351,7 +7356,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
@@ -7367,7 +7372,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 37749248)), (resnet18_real *)(ar + 9438208), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 37749248)), (resnet18_real *)(ar + 9438208), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -7382,7 +7387,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18875392), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18875392), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
@@ -7409,7 +7414,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
@@ -7436,7 +7441,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
@@ -7463,7 +7468,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
@@ -7479,7 +7484,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 4720640)), (resnet18_real *)(ar + 9439232), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 4720640)), (resnet18_real *)(ar + 9439232), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
@@ -7494,7 +7499,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
@@ -7521,7 +7526,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
@@ -7548,7 +7553,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9439232), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9439232), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
@@ -7575,7 +7580,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 11798528), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 11798528), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
@@ -7591,7 +7596,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9439232)), (resnet18_real *)(ar + 11798528), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9439232)), (resnet18_real *)(ar + 11798528), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -7606,7 +7611,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 2363392)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4722688), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 2363392)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4722688), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
@@ -7633,7 +7638,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 4722688)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7081984), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4722688)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7081984), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
@@ -7664,7 +7669,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* matmul -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
-    gemm(0, 1, n, 10, 512, ((resnet18_real *)(ar + 0)), 512, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 262144)), 10, 0);
+    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 512, ((resnet18_real *)(ar + 0)), 512, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 262144)), 10, 0);
     }
     /* add -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
@@ -8340,4 +8345,8 @@ uint64_t *resnet18_step_counter(void *state) {
 
 uint64_t *resnet18_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void resnet18_set_gemm(void *state, resnet18_gemm_fn product) {
+    ((header *)state)->gemm = product;
 }
