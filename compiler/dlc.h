@@ -834,11 +834,11 @@ struct Emit {
 };
 
 void emit_source(FILE *out, Compiled *c, const EmitOptions *o);
-/* Whether the generated gemm() takes the state's replacement product (<name>_set_gemm) as its first argument;
- * that argument as a kernel passes it ("" when not), and the parameter a helper that calls gemm() takes. */
-bool emit_has_gemm_hook(const EmitOptions *o);
-const char *emit_gemm_arg(Emit *e);
-const char *emit_gemm_param(Emit *e);
+/* The helpers (CALLS_*) that the live kernels of the model's functions call. */
+unsigned emit_calls(Compiled *c);
+/* Whether the model's gemm() calls the product installed by <name>_set_gemm first (f32 training code that calls
+ * sgemm somewhere). */
+bool emit_has_gemm_hook(Compiled *c, const EmitOptions *o);
 /* Whether a function the compiled model exports has a bounded while loop to report (Graph.loop_limits). */
 bool emit_has_loop_limits(const Compiled *c);
 /* The C expression of a node's data: a view reads its storage's; a kernel's scratch (the planner's offset). */

@@ -445,17 +445,26 @@ void emit_input_params(Emit *e, Sched *s, bool all) {
 
 /* ---- the source ---- */
 
-/* Training code in f32 with BLAS lets its state replace sgemm (<name>_set_gemm: the trainers' --precision bf16
- * passes libdlrt's bf16 product); gemm() then takes the state's hook first. The default, NULL, is sgemm as
- * before, bit for bit. */
-bool emit_has_gemm_hook(const EmitOptions *o) { return !o->f64 && !o->infer && !o->portable; }
-
-const char *emit_gemm_arg(Emit *e) {
-    return emit_has_gemm_hook(e->opt) ? "((const header *)(const void *)st)->gemm, " : "";
+/* The helpers (CALLS_*) that the live kernels of every function call. */
+unsigned emit_calls(Compiled *c) {
+    unsigned calls = 0;
+    for (int f = 0; f < FN_COUNT; f++) {
+        Sched *s = &c->fn[f];
+        for (int i = 0; s->g && i < s->g->nodes.n; i++)
+            if (s->live[i] && !quant_of(c, s->g->nodes.v[i])) {
+                const OpRule *r = op_rule(s->g->nodes.v[i]->op);
+                calls |= r->calls | (r->calls_of ? r->calls_of(s->g->nodes.v[i]) : 0);
+            }
+    }
+    return calls;
 }
 
-const char *emit_gemm_param(Emit *e) {
-    return emit_has_gemm_hook(e->opt) ? xsprintf(e->ctx, "%s_gemm_fn hook, ", e->name) : "";
+/* Training code in f32 with BLAS lets the program replace sgemm (<name>_set_gemm: the trainers' --precision bf16
+ * passes libdlrt's bf16 product); gemm() then calls the hook first. The hook is a static of the translation unit,
+ * not a field of the state block: a state filled by <name>_load alone (never <name>_init) holds no pointer to
+ * trust, and an application that never calls <name>_set_gemm gets sgemm as before, bit for bit. */
+bool emit_has_gemm_hook(Compiled *c, const EmitOptions *o) {
+    return !o->f64 && !o->infer && !o->portable && (emit_calls(c) & CALLS_GEMM);
 }
 
 /* <name>_isa(): which compilation of the kernels that have one per instruction set runs (2 AVX-512, 1 AVX2 with
@@ -549,24 +558,12 @@ static void emit_prelude(Emit *e) {
             "#define %s_PARALLEL_FOR\n#endif\n\n",
             e->NAME, e->NAME);
     fprintf(o, "/* The state block starts with this header; parameters, optimizer state and the arena follow. */\n");
-    fprintf(o, "typedef struct {\n    uint64_t seed;\n    uint64_t step;\n    uint64_t base;\n%s%s} header;\n\n",
+    fprintf(o, "typedef struct {\n    uint64_t seed;\n    uint64_t step;\n    uint64_t base;\n%s} header;\n\n",
             emit_has_loop_limits(e->c) && !e->opt->infer
                 ? "    int64_t loop_limit; /* the last call's truncated while loop (.dlm line), or 0 */\n"
-                : "",
-            emit_has_gemm_hook(e->opt)
-                ? xsprintf(e->ctx, "    %s_gemm_fn gemm; /* instead of sgemm when not NULL (%s_set_gemm) */\n", e->name,
-                           e->name)
                 : "");
     /* only the helpers the kernels call: an unused static function is a warning under clang */
-    unsigned calls = 0;
-    for (int f = 0; f < FN_COUNT; f++) {
-        Sched *s = &e->c->fn[f];
-        for (int i = 0; s->g && i < s->g->nodes.n; i++)
-            if (s->live[i] && !quant_of(e->c, s->g->nodes.v[i])) {
-                const OpRule *r = op_rule(s->g->nodes.v[i]->op);
-                calls |= r->calls | (r->calls_of ? r->calls_of(s->g->nodes.v[i]) : 0);
-            }
-    }
+    unsigned calls = emit_calls(e->c);
     if (calls & CALLS_MAXR)
         fprintf(o, "static inline %s maxr(%s a, %s b) { return a > b ? a : b; }\n", R, R, R);
     if (calls & CALLS_MINR)
@@ -581,14 +578,17 @@ static void emit_prelude(Emit *e) {
         emit_isa(e);
     if (!(calls & CALLS_GEMM))
         return;
-    fprintf(o, "\n/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb.%s */\n",
-            emit_has_gemm_hook(e->opt) ? " hook: the state's product instead of sgemm, or NULL" : "");
+    if (emit_has_gemm_hook(e->c, e->opt))
+        fprintf(o,
+                "\n/* The product %s_set_gemm installed instead of sgemm, or NULL. */\nstatic %s_gemm_fn gemm_hook;\n",
+                e->name, e->name);
+    fprintf(o, "\n/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */\n");
     fprintf(o,
-            "static void gemm(%sint ta, int tb, int m, int n, int k, const %s *a, int lda, const %s *b, int ldb, %s *c,"
+            "static void gemm(int ta, int tb, int m, int n, int k, const %s *a, int lda, const %s *b, int ldb, %s *c,"
             " int ldc, int accumulate) {\n",
-            emit_gemm_param(e), R, R, R);
-    if (emit_has_gemm_hook(e->opt))
-        fprintf(o, "    if (hook) {\n        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);\n"
+            R, R, R);
+    if (emit_has_gemm_hook(e->c, e->opt))
+        fprintf(o, "    if (gemm_hook) {\n        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);\n"
                    "        return;\n    }\n");
     if (!e->opt->portable) {
         /* one row (batch-1 inference): a matrix-vector product, which packs nothing */
@@ -1052,10 +1052,8 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
     fprintf(out, "    return NULL;\n}\n");
     fprintf(out, "\nuint64_t *%s_step_counter(void *state) {\n    return &((header *)state)->step;\n}\n", e.name);
     fprintf(out, "\nuint64_t *%s_example_base(void *state) {\n    return &((header *)state)->base;\n}\n", e.name);
-    if (emit_has_gemm_hook(e.opt))
-        fprintf(out,
-                "\nvoid %s_set_gemm(void *state, %s_gemm_fn product) {\n    ((header *)state)->gemm = product;\n}\n",
-                e.name, e.name);
+    if (emit_has_gemm_hook(c, e.opt))
+        fprintf(out, "\nvoid %s_set_gemm(%s_gemm_fn product) {\n    gemm_hook = product;\n}\n", e.name, e.name);
     if (emit_has_loop_limits(c))
         fprintf(out,
                 "\nint %s_loop_limit(const void *state) {\n    return (int)((const header *)state)->loop_limit;\n}\n",

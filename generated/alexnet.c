@@ -16,7 +16,6 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
-    alexnet_gemm_fn gemm; /* instead of sgemm when not NULL (alexnet_set_gemm) */
 } header;
 
 static inline alexnet_real maxr(alexnet_real a, alexnet_real b) { return a > b ? a : b; }
@@ -58,10 +57,13 @@ static inline alexnet_real dropmask(const unsigned char *st, uint64_t site, uint
     return u >= p ? (alexnet_real)1 / ((alexnet_real)1 - p) : (alexnet_real)0;
 }
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
-static void gemm(alexnet_gemm_fn hook, int ta, int tb, int m, int n, int k, const alexnet_real *a, int lda, const alexnet_real *b, int ldb, alexnet_real *c, int ldc, int accumulate) {
-    if (hook) {
-        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+/* The product alexnet_set_gemm installed instead of sgemm, or NULL. */
+static alexnet_gemm_fn gemm_hook;
+
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
+static void gemm(int ta, int tb, int m, int n, int k, const alexnet_real *a, int lda, const alexnet_real *b, int ldb, alexnet_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     if (m == 1) {
@@ -125,12 +127,12 @@ static void chunk_move(const alexnet_real *from, alexnet_real *to, int64_t K, in
 }
 
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
-static void conv2d_fwd(alexnet_gemm_fn hook, const alexnet_real *x, const alexnet_real *w, alexnet_real *y, alexnet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_fwd(const alexnet_real *x, const alexnet_real *w, alexnet_real *y, alexnet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     alexnet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        gemm(hook, 0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
+        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
         if (g > 1)
             chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);
     }
@@ -163,26 +165,26 @@ static void col2im(const alexnet_real *col, alexnet_real *dx, int64_t b0, int64_
             }
     }
 }
-static void conv2d_dx(alexnet_gemm_fn hook, alexnet_real *dx, const alexnet_real *w, const alexnet_real *dy, alexnet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dx(alexnet_real *dx, const alexnet_real *w, const alexnet_real *dy, alexnet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     alexnet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         if (g > 1)
             chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
-        gemm(hook, 1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
+        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
         col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
-static void conv2d_dw(alexnet_gemm_fn hook, const alexnet_real *x, alexnet_real *dw, const alexnet_real *dy, alexnet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dw(const alexnet_real *x, alexnet_real *dw, const alexnet_real *dy, alexnet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     alexnet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
         if (g > 1)
             chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
-        gemm(hook, 0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
+        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
     }
 }
 
@@ -421,7 +423,7 @@ int alexnet_forward(void *state, int n, const alexnet_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
+    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
     /* relu -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
@@ -440,7 +442,7 @@ int alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
@@ -459,7 +461,7 @@ int alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), (alexnet_real *)(ar + 47185920), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), (alexnet_real *)(ar + 47185920), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -474,7 +476,7 @@ int alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 28311552), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 28311552), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -489,7 +491,7 @@ int alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 56623104), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 56623104), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
@@ -508,7 +510,7 @@ int alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 4096, 6400, ((alexnet_real *)(ar + 0)), 6400, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 3276800)), 4096, 0);
+    gemm(0, 1, n, 4096, 6400, ((alexnet_real *)(ar + 0)), 6400, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 3276800)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
@@ -521,7 +523,7 @@ int alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 4096, 4096, ((alexnet_real *)(ar + 0)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 2097152)), 4096, 0);
+    gemm(0, 1, n, 4096, 4096, ((alexnet_real *)(ar + 0)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 2097152)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
@@ -534,7 +536,7 @@ int alexnet_forward(void *state, int n, const alexnet_real *x) {
     }
     /* matmul -> f32[batch 128, 10], alexnet.dlm line 29 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 4096, ((alexnet_real *)(ar + 0)), 4096, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 2097152)), 10, 0);
+    gemm(0, 1, n, 10, 4096, ((alexnet_real *)(ar + 0)), 4096, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 2097152)), 10, 0);
     }
     /* add -> f32[batch 128, 10], alexnet.dlm line 29 */
     {
@@ -559,7 +561,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     (void)ar;
     /* conv2d -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 187059008)), (alexnet_real *)(ar + 330386240), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
+    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 187059008)), (alexnet_real *)(ar + 330386240), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
     /* relu -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
@@ -578,7 +580,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 187059008)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 220285760)), (alexnet_real *)(ar + 308890432), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((alexnet_real *)(ar + 187059008)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 220285760)), (alexnet_real *)(ar + 308890432), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
@@ -597,7 +599,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 220285760)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 239160128)), (alexnet_real *)(ar + 267471680), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 220285760)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 239160128)), (alexnet_real *)(ar + 267471680), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -612,7 +614,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 267471680)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 239160128)), (alexnet_real *)(ar + 295783232), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 267471680)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 239160128)), (alexnet_real *)(ar + 295783232), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -627,7 +629,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* conv2d -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 239160128)), (alexnet_real *)(ar + 562318144), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 239160128)), (alexnet_real *)(ar + 562318144), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
@@ -646,7 +648,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 4096, 6400, ((alexnet_real *)(ar + 239160128)), 6400, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 242436928)), 4096, 0);
+    gemm(0, 1, n, 4096, 6400, ((alexnet_real *)(ar + 239160128)), 6400, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 242436928)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
@@ -666,7 +668,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 4096, 4096, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 246631232)), 4096, 0);
+    gemm(0, 1, n, 4096, 4096, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 246631232)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
@@ -686,7 +688,7 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* matmul -> f32[batch 128, 10], alexnet.dlm line 29 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 4096, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 250825536)), 10, 0);
+    gemm(0, 1, n, 10, 4096, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 250825536)), 10, 0);
     }
     /* add -> f32[batch 128, 10], alexnet.dlm line 29 */
     {
@@ -793,11 +795,11 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 29 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 4096, 10, ((alexnet_real *)(ar + 250835776)), 10, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 250840896)), 4096, 0);
+    gemm(0, 0, n, 4096, 10, ((alexnet_real *)(ar + 250835776)), 10, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 250840896)), 4096, 0);
     }
     /* matmul -> f32[10, 4096], alexnet.dlm line 29 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 10, 4096, n, ((alexnet_real *)(ar + 250835776)), 10, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(ar + 186895104)), 4096, 0);
+    gemm(1, 0, 10, 4096, n, ((alexnet_real *)(ar + 250835776)), 10, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(ar + 186895104)), 4096, 0);
     }
     /* mul -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
@@ -819,11 +821,11 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 4096, 4096, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 248728384)), 4096, 0);
+    gemm(0, 0, n, 4096, 4096, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 248728384)), 4096, 0);
     }
     /* matmul -> f32[4096, 4096], alexnet.dlm line 28 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 4096, 4096, n, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(ar + 119769856)), 4096, 0);
+    gemm(1, 0, 4096, 4096, n, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(ar + 119769856)), 4096, 0);
     }
     /* mul -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
@@ -845,11 +847,11 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     }
     /* matmul -> f32[batch 128, 6400], alexnet.dlm line 27 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 6400, 4096, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 244534080)), 6400, 0);
+    gemm(0, 0, n, 6400, 4096, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 244534080)), 6400, 0);
     }
     /* matmul -> f32[4096, 6400], alexnet.dlm line 27 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 4096, 6400, n, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(ar + 239160128)), 6400, ((alexnet_real *)(ar + 14895872)), 6400, 0);
+    gemm(1, 0, 4096, 6400, n, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(ar + 239160128)), 6400, ((alexnet_real *)(ar + 14895872)), 6400, 0);
     }
     /* max_pool_dx -> f32[batch 128, 256, 12, 12], alexnet.dlm line 25 */
     {
@@ -877,11 +879,11 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     }
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 562318144)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 600066880)), (alexnet_real *)(ar + 618941248), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 562318144)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 600066880)), (alexnet_real *)(ar + 618941248), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 384, 3, 3], alexnet.dlm line 24 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(ar + 11355904)), ((alexnet_real *)(ar + 600066880)), (alexnet_real *)(ar + 618941248), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(ar + 11355904)), ((alexnet_real *)(ar + 600066880)), (alexnet_real *)(ar + 618941248), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -905,11 +907,11 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     }
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 590629696)), (alexnet_real *)(ar + 562318144), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 590629696)), (alexnet_real *)(ar + 562318144), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 384, 3, 3], alexnet.dlm line 23 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 267471680)), ((alexnet_real *)(ar + 6045952)), ((alexnet_real *)(ar + 590629696)), (alexnet_real *)(ar + 562318144), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 267471680)), ((alexnet_real *)(ar + 6045952)), ((alexnet_real *)(ar + 590629696)), (alexnet_real *)(ar + 562318144), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -933,11 +935,11 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     }
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 562318144)), (alexnet_real *)(ar + 269700544), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 562318144)), (alexnet_real *)(ar + 269700544), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 256, 3, 3], alexnet.dlm line 22 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 220285760)), ((alexnet_real *)(ar + 2505472)), ((alexnet_real *)(ar + 562318144)), (alexnet_real *)(ar + 269700544), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 220285760)), ((alexnet_real *)(ar + 2505472)), ((alexnet_real *)(ar + 562318144)), (alexnet_real *)(ar + 269700544), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 256, 26, 26], alexnet.dlm line 21 */
     {
@@ -965,11 +967,11 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     }
     /* conv2d_dx -> f32[batch 128, 96, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 650922816)), (alexnet_real *)(ar + 220285760), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_dx(((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 650922816)), (alexnet_real *)(ar + 220285760), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[256, 96, 5, 5], alexnet.dlm line 20 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 187059008)), ((alexnet_real *)(ar + 46848)), ((alexnet_real *)(ar + 650922816)), (alexnet_real *)(ar + 220285760), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_dw(((alexnet_real *)(ar + 187059008)), ((alexnet_real *)(ar + 46848)), ((alexnet_real *)(ar + 650922816)), (alexnet_real *)(ar + 220285760), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* max_pool_dx -> f32[batch 128, 96, 54, 54], alexnet.dlm line 19 */
     {
@@ -997,7 +999,7 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     }
     /* conv2d_dw -> f32[96, 1, 11, 11], alexnet.dlm line 18 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, x, ((alexnet_real *)(ar + 0)), ((alexnet_real *)(ar + 617040704)), (alexnet_real *)(ar + 187059008), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
+    conv2d_dw(x, ((alexnet_real *)(ar + 0)), ((alexnet_real *)(ar + 617040704)), (alexnet_real *)(ar + 187059008), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
     return 0;
 }
@@ -1181,7 +1183,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     (void)ar;
     /* conv2d -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
+    conv2d_fwd(x, ((alexnet_real *)(st + 64)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 143327232), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
     /* relu -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
@@ -1200,7 +1202,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 33226752)), (alexnet_real *)(ar + 121831424), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
@@ -1219,7 +1221,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), (alexnet_real *)(ar + 47185920), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 0)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 18874368)), (alexnet_real *)(ar + 47185920), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -1234,7 +1236,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 28311552), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 47185920)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 28311552), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -1249,7 +1251,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* conv2d -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 56623104), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 28311552)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 0)), (alexnet_real *)(ar + 56623104), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
@@ -1268,7 +1270,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 4096, 6400, ((alexnet_real *)(ar + 0)), 6400, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 3276800)), 4096, 0);
+    gemm(0, 1, n, 4096, 6400, ((alexnet_real *)(ar + 0)), 6400, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 3276800)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
@@ -1281,7 +1283,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 4096, 4096, ((alexnet_real *)(ar + 0)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 2097152)), 4096, 0);
+    gemm(0, 1, n, 4096, 4096, ((alexnet_real *)(ar + 0)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 2097152)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
@@ -1294,7 +1296,7 @@ alexnet_real alexnet_evaluate(void *state, int n, const alexnet_real *x, const i
     }
     /* matmul -> f32[batch 128, 10], alexnet.dlm line 29 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 4096, ((alexnet_real *)(ar + 0)), 4096, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 2097152)), 10, 0);
+    gemm(0, 1, n, 10, 4096, ((alexnet_real *)(ar + 0)), 4096, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 2097152)), 10, 0);
     }
     /* add -> f32[batch 128, 10], alexnet.dlm line 29 */
     {
@@ -1630,6 +1632,6 @@ uint64_t *alexnet_example_base(void *state) {
     return &((header *)state)->base;
 }
 
-void alexnet_set_gemm(void *state, alexnet_gemm_fn product) {
-    ((header *)state)->gemm = product;
+void alexnet_set_gemm(alexnet_gemm_fn product) {
+    gemm_hook = product;
 }

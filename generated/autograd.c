@@ -17,7 +17,6 @@ typedef struct {
     uint64_t step;
     uint64_t base;
     int64_t loop_limit; /* the last call's truncated while loop (.dlm line), or 0 */
-    autograd_gemm_fn gemm; /* instead of sgemm when not NULL (autograd_set_gemm) */
 } header;
 
 static inline autograd_real relu(autograd_real a) { return a > 0 ? a : 0; }
@@ -1206,10 +1205,6 @@ uint64_t *autograd_step_counter(void *state) {
 
 uint64_t *autograd_example_base(void *state) {
     return &((header *)state)->base;
-}
-
-void autograd_set_gemm(void *state, autograd_gemm_fn product) {
-    ((header *)state)->gemm = product;
 }
 
 int autograd_loop_limit(const void *state) {

@@ -16,7 +16,6 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
-    batchnorm_gemm_fn gemm; /* instead of sgemm when not NULL (batchnorm_set_gemm) */
 } header;
 
 static inline batchnorm_real maxr(batchnorm_real a, batchnorm_real b) { return a > b ? a : b; }
@@ -68,10 +67,13 @@ static int batchnorm_isa(void) {
 }
 #endif
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
-static void gemm(batchnorm_gemm_fn hook, int ta, int tb, int m, int n, int k, const batchnorm_real *a, int lda, const batchnorm_real *b, int ldb, batchnorm_real *c, int ldc, int accumulate) {
-    if (hook) {
-        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+/* The product batchnorm_set_gemm installed instead of sgemm, or NULL. */
+static batchnorm_gemm_fn gemm_hook;
+
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
+static void gemm(int ta, int tb, int m, int n, int k, const batchnorm_real *a, int lda, const batchnorm_real *b, int ldb, batchnorm_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     if (m == 1) {
@@ -1562,7 +1564,7 @@ int batchnorm_forward(void *state, int n, const batchnorm_real *x) {
     }
     /* matmul -> f32[batch 128, 120], batchnorm.dlm line 53 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 120, 256, ((batchnorm_real *)(ar + 0)), 256, ((batchnorm_real *)(st + 10944)), 256, ((batchnorm_real *)(ar + 131072)), 120, 0);
+    gemm(0, 1, n, 120, 256, ((batchnorm_real *)(ar + 0)), 256, ((batchnorm_real *)(st + 10944)), 256, ((batchnorm_real *)(ar + 131072)), 120, 0);
     }
     /* sqrt -> f32[1, 120], batchnorm.dlm line 42 */
     {
@@ -1581,7 +1583,7 @@ int batchnorm_forward(void *state, int n, const batchnorm_real *x) {
     }
     /* matmul -> f32[batch 128, 84], batchnorm.dlm line 54 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 84, 120, ((batchnorm_real *)(ar + 512)), 120, ((batchnorm_real *)(st + 136384)), 120, ((batchnorm_real *)(ar + 61952)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((batchnorm_real *)(ar + 512)), 120, ((batchnorm_real *)(st + 136384)), 120, ((batchnorm_real *)(ar + 61952)), 84, 0);
     }
     /* sqrt -> f32[1, 84], batchnorm.dlm line 42 */
     {
@@ -1600,7 +1602,7 @@ int batchnorm_forward(void *state, int n, const batchnorm_real *x) {
     }
     /* matmul -> f32[batch 128, 10], batchnorm.dlm line 55 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 84, ((batchnorm_real *)(ar + 384)), 84, ((batchnorm_real *)(st + 178624)), 84, ((batchnorm_real *)(ar + 43392)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((batchnorm_real *)(ar + 384)), 84, ((batchnorm_real *)(st + 178624)), 84, ((batchnorm_real *)(ar + 43392)), 10, 0);
     }
     /* add -> f32[batch 128, 10], batchnorm.dlm line 55 */
     {
@@ -1841,7 +1843,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     }
     /* matmul -> f32[batch 128, 120], batchnorm.dlm line 53 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 120, 256, ((batchnorm_real *)(ar + 3440832)), 256, ((batchnorm_real *)(st + 10944)), 256, ((batchnorm_real *)(ar + 3571904)), 120, 0);
+    gemm(0, 1, n, 120, 256, ((batchnorm_real *)(ar + 3440832)), 256, ((batchnorm_real *)(st + 10944)), 256, ((batchnorm_real *)(ar + 3571904)), 120, 0);
     }
     /* add -> f32[batch 128, 120], batchnorm.dlm line 53 */
     {
@@ -1933,7 +1935,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     }
     /* matmul -> f32[batch 128, 84], batchnorm.dlm line 54 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 84, 120, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(st + 136384)), 120, ((batchnorm_real *)(ar + 7843584)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(st + 136384)), 120, ((batchnorm_real *)(ar + 7843584)), 84, 0);
     }
     /* add -> f32[batch 128, 84], batchnorm.dlm line 54 */
     {
@@ -2025,7 +2027,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     }
     /* matmul -> f32[batch 128, 10], batchnorm.dlm line 55 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 84, ((batchnorm_real *)(ar + 7929600)), 84, ((batchnorm_real *)(st + 178624)), 84, ((batchnorm_real *)(ar + 3697984)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((batchnorm_real *)(ar + 7929600)), 84, ((batchnorm_real *)(st + 178624)), 84, ((batchnorm_real *)(ar + 3697984)), 10, 0);
     }
     /* add -> f32[batch 128, 10], batchnorm.dlm line 55 */
     {
@@ -2132,11 +2134,11 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     }
     /* matmul -> f32[batch 128, 84], batchnorm.dlm line 55 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 84, 10, ((batchnorm_real *)(ar + 3708224)), 10, ((batchnorm_real *)(st + 178624)), 84, ((batchnorm_real *)(ar + 7972608)), 84, 0);
+    gemm(0, 0, n, 84, 10, ((batchnorm_real *)(ar + 3708224)), 10, ((batchnorm_real *)(st + 178624)), 84, ((batchnorm_real *)(ar + 7972608)), 84, 0);
     }
     /* matmul -> f32[10, 84], batchnorm.dlm line 55 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 10, 84, n, ((batchnorm_real *)(ar + 3708224)), 10, ((batchnorm_real *)(ar + 7929600)), 84, ((batchnorm_real *)(ar + 176512)), 84, 0);
+    gemm(1, 0, 10, 84, n, ((batchnorm_real *)(ar + 3708224)), 10, ((batchnorm_real *)(ar + 7929600)), 84, ((batchnorm_real *)(ar + 176512)), 84, 0);
     }
     /* mul -> f32[batch 128, 84], batchnorm.dlm line 54 */
     {
@@ -2241,11 +2243,11 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     }
     /* matmul -> f32[batch 128, 120], batchnorm.dlm line 54 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 120, 84, ((batchnorm_real *)(ar + 7843584)), 84, ((batchnorm_real *)(st + 136384)), 120, ((batchnorm_real *)(ar + 7886592)), 120, 0);
+    gemm(0, 0, n, 120, 84, ((batchnorm_real *)(ar + 7843584)), 84, ((batchnorm_real *)(st + 136384)), 120, ((batchnorm_real *)(ar + 7886592)), 120, 0);
     }
     /* matmul -> f32[84, 120], batchnorm.dlm line 54 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 84, 120, n, ((batchnorm_real *)(ar + 7843584)), 84, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(ar + 135040)), 120, 0);
+    gemm(1, 0, 84, 120, n, ((batchnorm_real *)(ar + 7843584)), 84, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(ar + 135040)), 120, 0);
     }
     /* mul -> f32[batch 128, 120], batchnorm.dlm line 53 */
     {
@@ -2350,11 +2352,11 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     }
     /* matmul -> f32[batch 128, 256], batchnorm.dlm line 53 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 256, 120, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(st + 10944)), 256, ((batchnorm_real *)(ar + 7782144)), 256, 0);
+    gemm(0, 0, n, 256, 120, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(st + 10944)), 256, ((batchnorm_real *)(ar + 7782144)), 256, 0);
     }
     /* matmul -> f32[120, 256], batchnorm.dlm line 53 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 120, 256, n, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(ar + 3440832)), 256, ((batchnorm_real *)(ar + 10624)), 256, 0);
+    gemm(1, 0, 120, 256, n, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(ar + 3440832)), 256, ((batchnorm_real *)(ar + 10624)), 256, 0);
     }
     /* avg_pool_dx -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 51 */
     {
@@ -2868,7 +2870,7 @@ batchnorm_real batchnorm_evaluate(void *state, int n, const batchnorm_real *x, c
     }
     /* matmul -> f32[batch 128, 120], batchnorm.dlm line 53 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 120, 256, ((batchnorm_real *)(ar + 0)), 256, ((batchnorm_real *)(st + 10944)), 256, ((batchnorm_real *)(ar + 131072)), 120, 0);
+    gemm(0, 1, n, 120, 256, ((batchnorm_real *)(ar + 0)), 256, ((batchnorm_real *)(st + 10944)), 256, ((batchnorm_real *)(ar + 131072)), 120, 0);
     }
     /* sqrt -> f32[1, 120], batchnorm.dlm line 42 */
     {
@@ -2887,7 +2889,7 @@ batchnorm_real batchnorm_evaluate(void *state, int n, const batchnorm_real *x, c
     }
     /* matmul -> f32[batch 128, 84], batchnorm.dlm line 54 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 84, 120, ((batchnorm_real *)(ar + 512)), 120, ((batchnorm_real *)(st + 136384)), 120, ((batchnorm_real *)(ar + 61952)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((batchnorm_real *)(ar + 512)), 120, ((batchnorm_real *)(st + 136384)), 120, ((batchnorm_real *)(ar + 61952)), 84, 0);
     }
     /* sqrt -> f32[1, 84], batchnorm.dlm line 42 */
     {
@@ -2906,7 +2908,7 @@ batchnorm_real batchnorm_evaluate(void *state, int n, const batchnorm_real *x, c
     }
     /* matmul -> f32[batch 128, 10], batchnorm.dlm line 55 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 84, ((batchnorm_real *)(ar + 384)), 84, ((batchnorm_real *)(st + 178624)), 84, ((batchnorm_real *)(ar + 43392)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((batchnorm_real *)(ar + 384)), 84, ((batchnorm_real *)(st + 178624)), 84, ((batchnorm_real *)(ar + 43392)), 10, 0);
     }
     /* add -> f32[batch 128, 10], batchnorm.dlm line 55 */
     {
@@ -3266,6 +3268,6 @@ uint64_t *batchnorm_example_base(void *state) {
     return &((header *)state)->base;
 }
 
-void batchnorm_set_gemm(void *state, batchnorm_gemm_fn product) {
-    ((header *)state)->gemm = product;
+void batchnorm_set_gemm(batchnorm_gemm_fn product) {
+    gemm_hook = product;
 }

@@ -16,7 +16,6 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
-    batchnorm_concise_gemm_fn gemm; /* instead of sgemm when not NULL (batchnorm_concise_set_gemm) */
 } header;
 
 static inline batchnorm_concise_real maxr(batchnorm_concise_real a, batchnorm_concise_real b) { return a > b ? a : b; }
@@ -68,10 +67,13 @@ static int batchnorm_concise_isa(void) {
 }
 #endif
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
-static void gemm(batchnorm_concise_gemm_fn hook, int ta, int tb, int m, int n, int k, const batchnorm_concise_real *a, int lda, const batchnorm_concise_real *b, int ldb, batchnorm_concise_real *c, int ldc, int accumulate) {
-    if (hook) {
-        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+/* The product batchnorm_concise_set_gemm installed instead of sgemm, or NULL. */
+static batchnorm_concise_gemm_fn gemm_hook;
+
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
+static void gemm(int ta, int tb, int m, int n, int k, const batchnorm_concise_real *a, int lda, const batchnorm_concise_real *b, int ldb, batchnorm_concise_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     if (m == 1) {
@@ -1601,7 +1603,7 @@ int batchnorm_concise_forward(void *state, int n, const batchnorm_concise_real *
     }
     /* matmul -> f32[batch 128, 120], batchnorm_concise.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 120, 256, ((batchnorm_concise_real *)(ar + 0)), 256, ((batchnorm_concise_real *)(st + 11072)), 256, ((batchnorm_concise_real *)(ar + 131072)), 120, 0);
+    gemm(0, 1, n, 120, 256, ((batchnorm_concise_real *)(ar + 0)), 256, ((batchnorm_concise_real *)(st + 11072)), 256, ((batchnorm_concise_real *)(ar + 131072)), 120, 0);
     }
     /* div -> f32[120], batchnorm_concise.dlm line 18 */
     {
@@ -1626,7 +1628,7 @@ int batchnorm_concise_forward(void *state, int n, const batchnorm_concise_real *
     }
     /* matmul -> f32[batch 128, 84], batchnorm_concise.dlm line 19 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 84, 120, ((batchnorm_concise_real *)(ar + 1024)), 120, ((batchnorm_concise_real *)(st + 136576)), 120, ((batchnorm_concise_real *)(ar + 62464)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((batchnorm_concise_real *)(ar + 1024)), 120, ((batchnorm_concise_real *)(st + 136576)), 120, ((batchnorm_concise_real *)(ar + 62464)), 84, 0);
     }
     /* div -> f32[84], batchnorm_concise.dlm line 19 */
     {
@@ -1651,7 +1653,7 @@ int batchnorm_concise_forward(void *state, int n, const batchnorm_concise_real *
     }
     /* matmul -> f32[batch 128, 10], batchnorm_concise.dlm line 20 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 84, ((batchnorm_concise_real *)(ar + 768)), 84, ((batchnorm_concise_real *)(st + 178880)), 84, ((batchnorm_concise_real *)(ar + 43776)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((batchnorm_concise_real *)(ar + 768)), 84, ((batchnorm_concise_real *)(st + 178880)), 84, ((batchnorm_concise_real *)(ar + 43776)), 10, 0);
     }
     /* add -> f32[batch 128, 10], batchnorm_concise.dlm line 20 */
     {
@@ -1876,7 +1878,7 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     }
     /* matmul -> f32[batch 128, 120], batchnorm_concise.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 120, 256, ((batchnorm_concise_real *)(ar + 623232)), 256, ((batchnorm_concise_real *)(st + 11072)), 256, ((batchnorm_concise_real *)(ar + 754304)), 120, 0);
+    gemm(0, 1, n, 120, 256, ((batchnorm_concise_real *)(ar + 623232)), 256, ((batchnorm_concise_real *)(st + 11072)), 256, ((batchnorm_concise_real *)(ar + 754304)), 120, 0);
     }
     /* add -> f32[batch 128, 120], batchnorm_concise.dlm line 18 */
     {
@@ -1968,7 +1970,7 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     }
     /* matmul -> f32[batch 128, 84], batchnorm_concise.dlm line 19 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 84, 120, ((batchnorm_concise_real *)(ar + 877184)), 120, ((batchnorm_concise_real *)(st + 136576)), 120, ((batchnorm_concise_real *)(ar + 757312)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((batchnorm_concise_real *)(ar + 877184)), 120, ((batchnorm_concise_real *)(st + 136576)), 120, ((batchnorm_concise_real *)(ar + 757312)), 84, 0);
     }
     /* add -> f32[batch 128, 84], batchnorm_concise.dlm line 19 */
     {
@@ -2052,7 +2054,7 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     }
     /* matmul -> f32[batch 128, 10], batchnorm_concise.dlm line 20 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 84, ((batchnorm_concise_real *)(ar + 759936)), 84, ((batchnorm_concise_real *)(st + 178880)), 84, ((batchnorm_concise_real *)(ar + 802944)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((batchnorm_concise_real *)(ar + 759936)), 84, ((batchnorm_concise_real *)(st + 178880)), 84, ((batchnorm_concise_real *)(ar + 802944)), 10, 0);
     }
     /* add -> f32[batch 128, 10], batchnorm_concise.dlm line 20 */
     {
@@ -2155,11 +2157,11 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     }
     /* matmul -> f32[batch 128, 84], batchnorm_concise.dlm line 20 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 84, 10, ((batchnorm_concise_real *)(ar + 981632)), 10, ((batchnorm_concise_real *)(st + 178880)), 84, ((batchnorm_concise_real *)(ar + 986752)), 84, 0);
+    gemm(0, 0, n, 84, 10, ((batchnorm_concise_real *)(ar + 981632)), 10, ((batchnorm_concise_real *)(st + 178880)), 84, ((batchnorm_concise_real *)(ar + 986752)), 84, 0);
     }
     /* matmul -> f32[10, 84], batchnorm_concise.dlm line 20 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 10, 84, n, ((batchnorm_concise_real *)(ar + 981632)), 10, ((batchnorm_concise_real *)(ar + 759936)), 84, ((batchnorm_concise_real *)(ar + 176512)), 84, 0);
+    gemm(1, 0, 10, 84, n, ((batchnorm_concise_real *)(ar + 981632)), 10, ((batchnorm_concise_real *)(ar + 759936)), 84, ((batchnorm_concise_real *)(ar + 176512)), 84, 0);
     }
     /* mul -> f32[batch 128, 84], batchnorm_concise.dlm line 19 */
     {
@@ -2278,11 +2280,11 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     }
     /* matmul -> f32[batch 128, 120], batchnorm_concise.dlm line 19 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 120, 84, ((batchnorm_concise_real *)(ar + 759936)), 84, ((batchnorm_concise_real *)(st + 136576)), 120, ((batchnorm_concise_real *)(ar + 938624)), 120, 0);
+    gemm(0, 0, n, 120, 84, ((batchnorm_concise_real *)(ar + 759936)), 84, ((batchnorm_concise_real *)(st + 136576)), 120, ((batchnorm_concise_real *)(ar + 938624)), 120, 0);
     }
     /* matmul -> f32[84, 120], batchnorm_concise.dlm line 19 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 84, 120, n, ((batchnorm_concise_real *)(ar + 759936)), 84, ((batchnorm_concise_real *)(ar + 877184)), 120, ((batchnorm_concise_real *)(ar + 135040)), 120, 0);
+    gemm(1, 0, 84, 120, n, ((batchnorm_concise_real *)(ar + 759936)), 84, ((batchnorm_concise_real *)(ar + 877184)), 120, ((batchnorm_concise_real *)(ar + 135040)), 120, 0);
     }
     /* mul -> f32[batch 128, 120], batchnorm_concise.dlm line 18 */
     {
@@ -2401,11 +2403,11 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     }
     /* matmul -> f32[batch 128, 256], batchnorm_concise.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 256, 120, ((batchnorm_concise_real *)(ar + 877184)), 120, ((batchnorm_concise_real *)(st + 11072)), 256, ((batchnorm_concise_real *)(ar + 938624)), 256, 0);
+    gemm(0, 0, n, 256, 120, ((batchnorm_concise_real *)(ar + 877184)), 120, ((batchnorm_concise_real *)(st + 11072)), 256, ((batchnorm_concise_real *)(ar + 938624)), 256, 0);
     }
     /* matmul -> f32[120, 256], batchnorm_concise.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 120, 256, n, ((batchnorm_concise_real *)(ar + 877184)), 120, ((batchnorm_concise_real *)(ar + 623232)), 256, ((batchnorm_concise_real *)(ar + 10624)), 256, 0);
+    gemm(1, 0, 120, 256, n, ((batchnorm_concise_real *)(ar + 877184)), 120, ((batchnorm_concise_real *)(ar + 623232)), 256, ((batchnorm_concise_real *)(ar + 10624)), 256, 0);
     }
     /* avg_pool_dx -> f32[batch 128, 16, 8, 8], batchnorm_concise.dlm line 16 */
     {
@@ -2951,7 +2953,7 @@ batchnorm_concise_real batchnorm_concise_evaluate(void *state, int n, const batc
     }
     /* matmul -> f32[batch 128, 120], batchnorm_concise.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 120, 256, ((batchnorm_concise_real *)(ar + 0)), 256, ((batchnorm_concise_real *)(st + 11072)), 256, ((batchnorm_concise_real *)(ar + 131072)), 120, 0);
+    gemm(0, 1, n, 120, 256, ((batchnorm_concise_real *)(ar + 0)), 256, ((batchnorm_concise_real *)(st + 11072)), 256, ((batchnorm_concise_real *)(ar + 131072)), 120, 0);
     }
     /* div -> f32[120], batchnorm_concise.dlm line 18 */
     {
@@ -2976,7 +2978,7 @@ batchnorm_concise_real batchnorm_concise_evaluate(void *state, int n, const batc
     }
     /* matmul -> f32[batch 128, 84], batchnorm_concise.dlm line 19 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 84, 120, ((batchnorm_concise_real *)(ar + 1024)), 120, ((batchnorm_concise_real *)(st + 136576)), 120, ((batchnorm_concise_real *)(ar + 62464)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((batchnorm_concise_real *)(ar + 1024)), 120, ((batchnorm_concise_real *)(st + 136576)), 120, ((batchnorm_concise_real *)(ar + 62464)), 84, 0);
     }
     /* div -> f32[84], batchnorm_concise.dlm line 19 */
     {
@@ -3001,7 +3003,7 @@ batchnorm_concise_real batchnorm_concise_evaluate(void *state, int n, const batc
     }
     /* matmul -> f32[batch 128, 10], batchnorm_concise.dlm line 20 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 84, ((batchnorm_concise_real *)(ar + 768)), 84, ((batchnorm_concise_real *)(st + 178880)), 84, ((batchnorm_concise_real *)(ar + 43776)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((batchnorm_concise_real *)(ar + 768)), 84, ((batchnorm_concise_real *)(st + 178880)), 84, ((batchnorm_concise_real *)(ar + 43776)), 10, 0);
     }
     /* add -> f32[batch 128, 10], batchnorm_concise.dlm line 20 */
     {
@@ -3369,6 +3371,6 @@ uint64_t *batchnorm_concise_example_base(void *state) {
     return &((header *)state)->base;
 }
 
-void batchnorm_concise_set_gemm(void *state, batchnorm_concise_gemm_fn product) {
-    ((header *)state)->gemm = product;
+void batchnorm_concise_set_gemm(batchnorm_concise_gemm_fn product) {
+    gemm_hook = product;
 }

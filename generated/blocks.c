@@ -17,15 +17,17 @@ typedef struct {
     uint64_t step;
     uint64_t base;
     int64_t loop_limit; /* the last call's truncated while loop (.dlm line), or 0 */
-    blocks_gemm_fn gemm; /* instead of sgemm when not NULL (blocks_set_gemm) */
 } header;
 
 static inline blocks_real relu(blocks_real a) { return a > 0 ? a : 0; }
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
-static void gemm(blocks_gemm_fn hook, int ta, int tb, int m, int n, int k, const blocks_real *a, int lda, const blocks_real *b, int ldb, blocks_real *c, int ldc, int accumulate) {
-    if (hook) {
-        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+/* The product blocks_set_gemm installed instead of sgemm, or NULL. */
+static blocks_gemm_fn gemm_hook;
+
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
+static void gemm(int ta, int tb, int m, int n, int k, const blocks_real *a, int lda, const blocks_real *b, int ldb, blocks_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     if (m == 1) {
@@ -287,7 +289,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     (void)ar;
     /* matmul -> f32[batch 1, 256], blocks.dlm line 10 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 64)), 20, ((blocks_real *)(ar + 0)), 256, 0);
+    gemm(0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 64)), 20, ((blocks_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 1, 256], blocks.dlm line 10 */
     {
@@ -299,7 +301,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 10], blocks.dlm line 10 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 256, ((blocks_real *)(ar + 1024)), 256, ((blocks_real *)(st + 21568)), 256, ((blocks_real *)(ar + 0)), 10, 0);
+    gemm(0, 1, n, 10, 256, ((blocks_real *)(ar + 1024)), 256, ((blocks_real *)(st + 21568)), 256, ((blocks_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 1, 10], blocks.dlm line 10 */
     {
@@ -311,7 +313,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 256], blocks.dlm line 14 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 31872)), 20, ((blocks_real *)(ar + 128)), 256, 0);
+    gemm(0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 31872)), 20, ((blocks_real *)(ar + 128)), 256, 0);
     }
     /* relu -> f32[batch 1, 256], blocks.dlm line 14 */
     {
@@ -323,7 +325,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 10], blocks.dlm line 14 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 256, ((blocks_real *)(ar + 1152)), 256, ((blocks_real *)(st + 53376)), 256, ((blocks_real *)(ar + 0)), 10, 0);
+    gemm(0, 1, n, 10, 256, ((blocks_real *)(ar + 1152)), 256, ((blocks_real *)(st + 53376)), 256, ((blocks_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 1, 10], blocks.dlm line 14 */
     {
@@ -335,7 +337,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 256], blocks.dlm line 21 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 63680)), 20, ((blocks_real *)(ar + 192)), 256, 0);
+    gemm(0, 1, n, 256, 20, x, 20, ((blocks_real *)(st + 63680)), 20, ((blocks_real *)(ar + 192)), 256, 0);
     }
     /* relu -> f32[batch 1, 256], blocks.dlm line 21 */
     {
@@ -347,7 +349,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 10], blocks.dlm line 21 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 256, ((blocks_real *)(ar + 1216)), 256, ((blocks_real *)(st + 85184)), 256, ((blocks_real *)(ar + 0)), 10, 0);
+    gemm(0, 1, n, 10, 256, ((blocks_real *)(ar + 1216)), 256, ((blocks_real *)(st + 85184)), 256, ((blocks_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 1, 10], blocks.dlm line 21 */
     {
@@ -359,7 +361,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 32 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 20, 20, x, 20, ((blocks_real *)(st + 97088)), 20, ((blocks_real *)(ar + 256)), 20, 0);
+    gemm(0, 1, n, 20, 20, x, 20, ((blocks_real *)(st + 97088)), 20, ((blocks_real *)(ar + 256)), 20, 0);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 32 */
     {
@@ -371,7 +373,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 33 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 20, 20, ((blocks_real *)(ar + 384)), 20, ((blocks_real *)(st + 95488)), 20, ((blocks_real *)(ar + 256)), 20, 0);
+    gemm(0, 0, n, 20, 20, ((blocks_real *)(ar + 384)), 20, ((blocks_real *)(st + 95488)), 20, ((blocks_real *)(ar + 256)), 20, 0);
     }
     /* relu -> f32[batch 1, 20], blocks.dlm line 33 */
     {
@@ -381,7 +383,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 34 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 20, 20, ((blocks_real *)(ar + 384)), 20, ((blocks_real *)(st + 97088)), 20, ((blocks_real *)(ar + 256)), 20, 0);
+    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 384)), 20, ((blocks_real *)(st + 97088)), 20, ((blocks_real *)(ar + 256)), 20, 0);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 34 */
     {
@@ -1057,7 +1059,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 64], blocks.dlm line 44 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 64, 20, x, 20, ((blocks_real *)(st + 98816)), 20, ((blocks_real *)(ar + 320)), 64, 0);
+    gemm(0, 1, n, 64, 20, x, 20, ((blocks_real *)(st + 98816)), 20, ((blocks_real *)(ar + 320)), 64, 0);
     }
     /* relu -> f32[batch 1, 64], blocks.dlm line 44 */
     {
@@ -1069,7 +1071,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 32], blocks.dlm line 44 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 32, 64, ((blocks_real *)(ar + 576)), 64, ((blocks_real *)(st + 104192)), 64, ((blocks_real *)(ar + 320)), 32, 0);
+    gemm(0, 1, n, 32, 64, ((blocks_real *)(ar + 576)), 64, ((blocks_real *)(st + 104192)), 64, ((blocks_real *)(ar + 320)), 32, 0);
     }
     /* relu -> f32[batch 1, 32], blocks.dlm line 44 */
     {
@@ -1081,7 +1083,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 16], blocks.dlm line 48 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 16, 32, ((blocks_real *)(ar + 448)), 32, ((blocks_real *)(st + 112512)), 32, ((blocks_real *)(ar + 320)), 16, 0);
+    gemm(0, 1, n, 16, 32, ((blocks_real *)(ar + 448)), 32, ((blocks_real *)(st + 112512)), 32, ((blocks_real *)(ar + 320)), 16, 0);
     }
     /* add -> f32[batch 1, 16], blocks.dlm line 48 */
     {
@@ -1093,7 +1095,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 55 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 20, 16, ((blocks_real *)(ar + 384)), 16, ((blocks_real *)(st + 114624)), 16, ((blocks_real *)(ar + 448)), 20, 0);
+    gemm(0, 1, n, 20, 16, ((blocks_real *)(ar + 384)), 16, ((blocks_real *)(st + 114624)), 16, ((blocks_real *)(ar + 448)), 20, 0);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 55 */
     {
@@ -1105,7 +1107,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 32 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 117632)), 20, ((blocks_real *)(ar + 448)), 20, 0);
+    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 117632)), 20, ((blocks_real *)(ar + 448)), 20, 0);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 32 */
     {
@@ -1117,7 +1119,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 33 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 116032)), 20, ((blocks_real *)(ar + 448)), 20, 0);
+    gemm(0, 0, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 116032)), 20, ((blocks_real *)(ar + 448)), 20, 0);
     }
     /* relu -> f32[batch 1, 20], blocks.dlm line 33 */
     {
@@ -1127,7 +1129,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 34 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 117632)), 20, ((blocks_real *)(ar + 448)), 20, 0);
+    gemm(0, 1, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 117632)), 20, ((blocks_real *)(ar + 448)), 20, 0);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 34 */
     {
@@ -2084,8 +2086,8 @@ uint64_t *blocks_example_base(void *state) {
     return &((header *)state)->base;
 }
 
-void blocks_set_gemm(void *state, blocks_gemm_fn product) {
-    ((header *)state)->gemm = product;
+void blocks_set_gemm(blocks_gemm_fn product) {
+    gemm_hook = product;
 }
 
 int blocks_loop_limit(const void *state) {

@@ -16,7 +16,6 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
-    conv_edge_gemm_fn gemm; /* instead of sgemm when not NULL (conv_edge_set_gemm) */
 } header;
 
 
@@ -711,8 +710,4 @@ uint64_t *conv_edge_step_counter(void *state) {
 
 uint64_t *conv_edge_example_base(void *state) {
     return &((header *)state)->base;
-}
-
-void conv_edge_set_gemm(void *state, conv_edge_gemm_fn product) {
-    ((header *)state)->gemm = product;
 }

@@ -127,12 +127,6 @@ uint64_t *conv_edge_step_counter(void *state);
 /* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
  * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
 uint64_t *conv_edge_example_base(void *state);
-/* A matrix product to run instead of OpenBLAS's sgemm on this state: C [m x n] = op(A) op(B),
- * row-major, op transposing when ta / tb, added to C when accumulate. The trainers' --precision
- * bf16 passes libdlrt's dlrt_gemm_bf16; NULL (what conv_edge_init sets) is sgemm. */
-typedef void (*conv_edge_gemm_fn)(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
-                               int ldb, float *c, int ldc, int accumulate);
-void conv_edge_set_gemm(void *state, conv_edge_gemm_fn product);
 
 #ifdef __cplusplus
 }

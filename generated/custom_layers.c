@@ -16,15 +16,17 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
-    custom_layers_gemm_fn gemm; /* instead of sgemm when not NULL (custom_layers_set_gemm) */
 } header;
 
 static inline custom_layers_real relu(custom_layers_real a) { return a > 0 ? a : 0; }
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
-static void gemm(custom_layers_gemm_fn hook, int ta, int tb, int m, int n, int k, const custom_layers_real *a, int lda, const custom_layers_real *b, int ldb, custom_layers_real *c, int ldc, int accumulate) {
-    if (hook) {
-        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+/* The product custom_layers_set_gemm installed instead of sgemm, or NULL. */
+static custom_layers_gemm_fn gemm_hook;
+
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
+static void gemm(int ta, int tb, int m, int n, int k, const custom_layers_real *a, int lda, const custom_layers_real *b, int ldb, custom_layers_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     if (m == 1) {
@@ -130,7 +132,7 @@ int custom_layers_forward(void *state, int n, const custom_layers_real *x, const
     (void)ar;
     /* matmul -> f32[batch 1, 128], custom_layers.dlm line 21 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 128, 8, x, 8, ((custom_layers_real *)(st + 64)), 8, ((custom_layers_real *)(ar + 0)), 128, 0);
+    gemm(0, 1, n, 128, 8, x, 8, ((custom_layers_real *)(st + 64)), 8, ((custom_layers_real *)(ar + 0)), 128, 0);
     }
     /* add -> f32[batch 1, 128], custom_layers.dlm line 21 */
     {
@@ -176,7 +178,7 @@ int custom_layers_forward(void *state, int n, const custom_layers_real *x, const
     }
     /* matmul -> f32[batch 1, 8], custom_layers.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 8, 64, z, 64, ((custom_layers_real *)(st + 4672)), 8, ((custom_layers_real *)(ar + 0)), 8, 0);
+    gemm(0, 0, n, 8, 64, z, 64, ((custom_layers_real *)(st + 4672)), 8, ((custom_layers_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], custom_layers.dlm line 18 */
     {
@@ -188,7 +190,7 @@ int custom_layers_forward(void *state, int n, const custom_layers_real *x, const
     }
     /* matmul -> f32[batch 1, 1], custom_layers.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 1, 8, ((custom_layers_real *)(ar + 128)), 8, ((custom_layers_real *)(st + 6784)), 1, ((custom_layers_real *)(ar + 0)), 1, 0);
+    gemm(0, 0, n, 1, 8, ((custom_layers_real *)(ar + 128)), 8, ((custom_layers_real *)(st + 6784)), 1, ((custom_layers_real *)(ar + 0)), 1, 0);
     }
     /* relu -> f32[batch 1, 1], custom_layers.dlm line 18 */
     {
@@ -425,6 +427,6 @@ uint64_t *custom_layers_example_base(void *state) {
     return &((header *)state)->base;
 }
 
-void custom_layers_set_gemm(void *state, custom_layers_gemm_fn product) {
-    ((header *)state)->gemm = product;
+void custom_layers_set_gemm(custom_layers_gemm_fn product) {
+    gemm_hook = product;
 }

@@ -16,7 +16,6 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
-    dropout_mlp_gemm_fn gemm; /* instead of sgemm when not NULL (dropout_mlp_set_gemm) */
 } header;
 
 static inline dropout_mlp_real maxr(dropout_mlp_real a, dropout_mlp_real b) { return a > b ? a : b; }
@@ -58,10 +57,13 @@ static inline dropout_mlp_real dropmask(const unsigned char *st, uint64_t site, 
     return u >= p ? (dropout_mlp_real)1 / ((dropout_mlp_real)1 - p) : (dropout_mlp_real)0;
 }
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
-static void gemm(dropout_mlp_gemm_fn hook, int ta, int tb, int m, int n, int k, const dropout_mlp_real *a, int lda, const dropout_mlp_real *b, int ldb, dropout_mlp_real *c, int ldc, int accumulate) {
-    if (hook) {
-        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+/* The product dropout_mlp_set_gemm installed instead of sgemm, or NULL. */
+static dropout_mlp_gemm_fn gemm_hook;
+
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
+static void gemm(int ta, int tb, int m, int n, int k, const dropout_mlp_real *a, int lda, const dropout_mlp_real *b, int ldb, dropout_mlp_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     if (m == 1) {
@@ -170,7 +172,7 @@ int dropout_mlp_forward(void *state, int n, const dropout_mlp_real *x) {
     (void)ar;
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 0)), 256, 0);
+    gemm(0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
@@ -183,7 +185,7 @@ int dropout_mlp_forward(void *state, int n, const dropout_mlp_real *x) {
     }
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 0)), 256, 0);
+    gemm(0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
@@ -196,7 +198,7 @@ int dropout_mlp_forward(void *state, int n, const dropout_mlp_real *x) {
     }
     /* matmul -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 0)), 10, 0);
+    gemm(0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
@@ -221,7 +223,7 @@ dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp
     (void)ar;
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 1077312)), 256, 0);
+    gemm(0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 1077312)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
@@ -241,7 +243,7 @@ dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp
     }
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 1077312)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 1601600)), 256, 0);
+    gemm(0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 1077312)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 1601600)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
@@ -261,7 +263,7 @@ dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp
     }
     /* matmul -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 2125888)), 10, 0);
+    gemm(0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 2125888)), 10, 0);
     }
     /* add -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
@@ -368,11 +370,11 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     }
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 19 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 256, 10, ((dropout_mlp_real *)(ar + 2146368)), 10, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 2156608)), 256, 0);
+    gemm(0, 0, n, 256, 10, ((dropout_mlp_real *)(ar + 2146368)), 10, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 2156608)), 256, 0);
     }
     /* matmul -> f32[10, 256], dropout_mlp.dlm line 19 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 10, 256, n, ((dropout_mlp_real *)(ar + 2146368)), 10, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(ar + 1067008)), 256, 0);
+    gemm(1, 0, 10, 256, n, ((dropout_mlp_real *)(ar + 2146368)), 10, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(ar + 1067008)), 256, 0);
     }
     /* mul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
@@ -394,11 +396,11 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     }
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 256, 256, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 1863744)), 256, 0);
+    gemm(0, 0, n, 256, 256, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 1863744)), 256, 0);
     }
     /* matmul -> f32[256, 256], dropout_mlp.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 256, 256, n, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(ar + 1077312)), 256, ((dropout_mlp_real *)(ar + 803840)), 256, 0);
+    gemm(1, 0, 256, 256, n, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(ar + 1077312)), 256, ((dropout_mlp_real *)(ar + 803840)), 256, 0);
     }
     /* mul -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
@@ -420,7 +422,7 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     }
     /* matmul -> f32[256, 784], dropout_mlp.dlm line 17 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 256, 784, n, ((dropout_mlp_real *)(ar + 1077312)), 256, x, 784, ((dropout_mlp_real *)(ar + 0)), 784, 0);
+    gemm(1, 0, 256, 784, n, ((dropout_mlp_real *)(ar + 1077312)), 256, x, 784, ((dropout_mlp_real *)(ar + 0)), 784, 0);
     }
     return 0;
 }
@@ -506,7 +508,7 @@ dropout_mlp_real dropout_mlp_evaluate(void *state, int n, const dropout_mlp_real
     (void)ar;
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 0)), 256, 0);
+    gemm(0, 1, n, 256, 784, x, 784, ((dropout_mlp_real *)(st + 64)), 784, ((dropout_mlp_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
@@ -519,7 +521,7 @@ dropout_mlp_real dropout_mlp_evaluate(void *state, int n, const dropout_mlp_real
     }
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 0)), 256, 0);
+    gemm(0, 1, n, 256, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
@@ -532,7 +534,7 @@ dropout_mlp_real dropout_mlp_evaluate(void *state, int n, const dropout_mlp_real
     }
     /* matmul -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 0)), 10, 0);
+    gemm(0, 1, n, 10, 256, ((dropout_mlp_real *)(ar + 262144)), 256, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], dropout_mlp.dlm line 19 */
     {
@@ -828,6 +830,6 @@ uint64_t *dropout_mlp_example_base(void *state) {
     return &((header *)state)->base;
 }
 
-void dropout_mlp_set_gemm(void *state, dropout_mlp_gemm_fn product) {
-    ((header *)state)->gemm = product;
+void dropout_mlp_set_gemm(dropout_mlp_gemm_fn product) {
+    gemm_hook = product;
 }

@@ -16,7 +16,6 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
-    googlenet_gemm_fn gemm; /* instead of sgemm when not NULL (googlenet_set_gemm) */
 } header;
 
 static inline googlenet_real maxr(googlenet_real a, googlenet_real b) { return a > b ? a : b; }
@@ -69,10 +68,13 @@ static int googlenet_isa(void) {
 }
 #endif
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
-static void gemm(googlenet_gemm_fn hook, int ta, int tb, int m, int n, int k, const googlenet_real *a, int lda, const googlenet_real *b, int ldb, googlenet_real *c, int ldc, int accumulate) {
-    if (hook) {
-        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+/* The product googlenet_set_gemm installed instead of sgemm, or NULL. */
+static googlenet_gemm_fn gemm_hook;
+
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
+static void gemm(int ta, int tb, int m, int n, int k, const googlenet_real *a, int lda, const googlenet_real *b, int ldb, googlenet_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     if (m == 1) {
@@ -1764,12 +1766,12 @@ static void chunk_move(const googlenet_real *from, googlenet_real *to, int64_t K
 }
 
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
-static void conv2d_fwd(googlenet_gemm_fn hook, const googlenet_real *x, const googlenet_real *w, googlenet_real *y, googlenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_fwd(const googlenet_real *x, const googlenet_real *w, googlenet_real *y, googlenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     googlenet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        gemm(hook, 0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
+        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
         if (g > 1)
             chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);
     }
@@ -1802,26 +1804,26 @@ static void col2im(const googlenet_real *col, googlenet_real *dx, int64_t b0, in
             }
     }
 }
-static void conv2d_dx(googlenet_gemm_fn hook, googlenet_real *dx, const googlenet_real *w, const googlenet_real *dy, googlenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dx(googlenet_real *dx, const googlenet_real *w, const googlenet_real *dy, googlenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     googlenet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         if (g > 1)
             chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
-        gemm(hook, 1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
+        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
         col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
-static void conv2d_dw(googlenet_gemm_fn hook, const googlenet_real *x, googlenet_real *dw, const googlenet_real *dy, googlenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dw(const googlenet_real *x, googlenet_real *dw, const googlenet_real *dy, googlenet_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     googlenet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
         if (g > 1)
             chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
-        gemm(hook, 0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
+        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
     }
 }
 
@@ -2930,7 +2932,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 18874368)) + i * 36864, 576, 0);
+        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 18874368)) + i * 36864, 576, 0);
     }
     /* relu -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -2945,7 +2947,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
@@ -2965,7 +2967,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 9216, 144, 0);
+        gemm(0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -2981,7 +2983,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 23592960)) + i * 13824, 144, 0);
+        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 23592960)) + i * 13824, 144, 0);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
@@ -2996,7 +2998,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 30670848)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 37748736)), (googlenet_real *)(ar + 14155776), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 30670848)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 37748736)), (googlenet_real *)(ar + 14155776), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -3012,7 +3014,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 2304, 144, 0);
+        gemm(0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 2304, 144, 0);
     }
     /* relu -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
@@ -3047,7 +3049,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 33030144)) + i * 27648, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
+        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 33030144)) + i * 27648, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
@@ -3074,7 +3076,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
@@ -3090,7 +3092,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -3105,7 +3107,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 0), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 0), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
@@ -3121,7 +3123,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
+        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -3136,7 +3138,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 2359296)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 4718592), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 2359296)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 4718592), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
@@ -3156,7 +3158,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 51904512)) + i * 36864, 144, ((googlenet_real *)(ar + 33030144)) + i * 9216, 144, 0);
+        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 51904512)) + i * 36864, 144, ((googlenet_real *)(ar + 33030144)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
@@ -3187,7 +3189,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 6912, 36, 0);
+        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 6912, 36, 0);
     }
     /* relu -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
@@ -3203,7 +3205,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 3456, 36, 0);
+        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 3456, 36, 0);
     }
     /* relu -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
@@ -3218,7 +3220,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 10616832)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 15925248)), (googlenet_real *)(ar + 19759104), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 10616832)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 15925248)), (googlenet_real *)(ar + 19759104), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
@@ -3234,7 +3236,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 576, 36, 0);
+        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 576, 36, 0);
     }
     /* relu -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
@@ -3269,7 +3271,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 23592960)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 23592960)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3296,7 +3298,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
+        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
@@ -3312,7 +3314,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
@@ -3327,7 +3329,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 7962624)), (googlenet_real *)(ar + 12091392), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 7962624)), (googlenet_real *)(ar + 12091392), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
@@ -3343,7 +3345,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -3358,7 +3360,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 5898240), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 5898240), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -3378,7 +3380,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 33030144)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 33030144)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3405,7 +3407,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
@@ -3421,7 +3423,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
@@ -3436,7 +3438,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 4718592)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 7077888)), (googlenet_real *)(ar + 25657344), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 4718592)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 7077888)), (googlenet_real *)(ar + 25657344), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
@@ -3452,7 +3454,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -3467,7 +3469,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 4718592), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 4718592), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -3487,7 +3489,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3514,7 +3516,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
@@ -3530,7 +3532,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 15335424)) + i * 5184, 36, 0);
+        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 15335424)) + i * 5184, 36, 0);
     }
     /* relu -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
@@ -3545,7 +3547,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 17989632)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 20643840)), (googlenet_real *)(ar + 25952256), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 17989632)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 20643840)), (googlenet_real *)(ar + 25952256), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
@@ -3561,7 +3563,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
+        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -3576,7 +3578,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 20643840), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 20643840), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -3596,7 +3598,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 20643840)) + i * 18432, 36, ((googlenet_real *)(ar + 4128768)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 20643840)) + i * 18432, 36, ((googlenet_real *)(ar + 4128768)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3623,7 +3625,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 9216, 36, 0);
+        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 9216, 36, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
@@ -3639,7 +3641,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
+        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
@@ -3654,7 +3656,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 9437184)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 12386304)), (googlenet_real *)(ar + 30375936), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 9437184)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 12386304)), (googlenet_real *)(ar + 30375936), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
@@ -3670,7 +3672,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
+        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -3685,7 +3687,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 1179648)), (googlenet_real *)(ar + 9437184), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 1179648)), (googlenet_real *)(ar + 9437184), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
@@ -3705,7 +3707,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 36274176)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 36274176)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
@@ -3736,7 +3738,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 2304, 9, 0);
+        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 2304, 9, 0);
     }
     /* relu -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
@@ -3752,7 +3754,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 1440, 9, 0);
+        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 1440, 9, 0);
     }
     /* relu -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
@@ -3767,7 +3769,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 6193152)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 6930432)), (googlenet_real *)(ar + 8404992), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 6193152)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 6930432)), (googlenet_real *)(ar + 8404992), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
@@ -3783,7 +3785,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 288, 9, 0);
+        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 288, 9, 0);
     }
     /* relu -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
@@ -3798,7 +3800,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 3981312)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 9879552), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 3981312)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 9879552), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -3818,7 +3820,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 9879552)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 9879552)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -3845,7 +3847,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 5013504)) + i * 3456, 9, 0);
+        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 5013504)) + i * 3456, 9, 0);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
@@ -3861,7 +3863,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1728, 9, 0);
+        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1728, 9, 0);
     }
     /* relu -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
@@ -3876,7 +3878,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 5013504)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 8552448)), (googlenet_real *)(ar + 10321920), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 5013504)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 8552448)), (googlenet_real *)(ar + 10321920), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
@@ -3892,7 +3894,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 432, 9, 0);
+        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 432, 9, 0);
     }
     /* relu -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
@@ -3907,7 +3909,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 221184)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 442368)), (googlenet_real *)(ar + 8552448), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 221184)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 442368)), (googlenet_real *)(ar + 8552448), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -3927,7 +3929,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 9142272)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 9142272)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -3957,7 +3959,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* matmul -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 1024, ((googlenet_real *)(ar + 0)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 524288)), 10, 0);
+    gemm(0, 1, n, 10, 1024, ((googlenet_real *)(ar + 0)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 524288)), 10, 0);
     }
     /* add -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
@@ -4002,7 +4004,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 23910208)) + i * 36864, 576, ((googlenet_real *)(ar + 42784576)) + i * 36864, 576, 0);
+        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 23910208)) + i * 36864, 576, ((googlenet_real *)(ar + 42784576)) + i * 36864, 576, 0);
     }
     /* relu -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -4017,7 +4019,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 61658944)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 61658944)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
@@ -4037,7 +4039,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 56940352)) + i * 9216, 144, 0);
+        gemm(0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 56940352)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -4053,7 +4055,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 85251904)) + i * 13824, 144, 0);
+        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 85251904)) + i * 13824, 144, 0);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
@@ -4068,7 +4070,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 92329792)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 56940352), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 92329792)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 56940352), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -4084,7 +4086,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 56940352)) + i * 2304, 144, 0);
+        gemm(0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 56940352)) + i * 2304, 144, 0);
     }
     /* relu -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
@@ -4119,7 +4121,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 193779520)) + i * 27648, 144, ((googlenet_real *)(ar + 59299648)) + i * 4608, 144, 0);
+        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 193779520)) + i * 27648, 144, ((googlenet_real *)(ar + 59299648)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
@@ -4146,7 +4148,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, 0);
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
@@ -4162,7 +4164,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, 0);
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -4177,7 +4179,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 297588544)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 174905152), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 297588544)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 174905152), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
@@ -4193,7 +4195,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 59299648)) + i * 4608, 144, 0);
+        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 59299648)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -4208,7 +4210,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 89970496)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 89970496)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
@@ -4228,7 +4230,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 335337280)) + i * 36864, 144, ((googlenet_real *)(ar + 174905152)) + i * 9216, 144, 0);
+        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 335337280)) + i * 36864, 144, ((googlenet_real *)(ar + 174905152)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
@@ -4259,7 +4261,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, 0);
+        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, 0);
     }
     /* relu -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
@@ -4275,7 +4277,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 59299648)) + i * 3456, 36, 0);
+        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 59299648)) + i * 3456, 36, 0);
     }
     /* relu -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
@@ -4290,7 +4292,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 398448448), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 398448448), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
@@ -4306,7 +4308,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 56940352)) + i * 576, 36, 0);
+        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 56940352)) + i * 576, 36, 0);
     }
     /* relu -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
@@ -4341,7 +4343,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 402282304)) + i * 17280, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 402282304)) + i * 17280, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -4368,7 +4370,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, 0);
+        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
@@ -4384,7 +4386,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 314103616)) + i * 4032, 36, 0);
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 314103616)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
@@ -4399,7 +4401,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 420566848)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 422631232)), (googlenet_real *)(ar + 426760000), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 420566848)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 422631232)), (googlenet_real *)(ar + 426760000), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
@@ -4415,7 +4417,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 57530176)) + i * 864, 36, 0);
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 57530176)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -4430,7 +4432,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 314103616), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 314103616), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -4450,7 +4452,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 430888768)) + i * 18432, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 430888768)) + i * 18432, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -4477,7 +4479,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 422631232)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 422631232)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
@@ -4493,7 +4495,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 422631232)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 422631232)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
@@ -4508,7 +4510,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 452122432)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 459200320), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 452122432)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 459200320), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
@@ -4524,7 +4526,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 57530176)) + i * 864, 36, 0);
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 57530176)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -4539,7 +4541,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 59742016)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 422631232), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 59742016)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 422631232), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -4559,7 +4561,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 463918912)) + i * 18432, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 463918912)) + i * 18432, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -4586,7 +4588,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, 0);
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
@@ -4602,7 +4604,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 454481728)) + i * 5184, 36, 0);
+        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 454481728)) + i * 5184, 36, 0);
     }
     /* relu -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
@@ -4617,7 +4619,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 482793280)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 485447488)), (googlenet_real *)(ar + 490755904), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 482793280)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 485447488)), (googlenet_real *)(ar + 490755904), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
@@ -4633,7 +4635,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 57530176)) + i * 1152, 36, 0);
+        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 57530176)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -4648,7 +4650,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 61069120)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 454481728), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 61069120)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 454481728), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -4668,7 +4670,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 496064320)) + i * 18432, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 496064320)) + i * 18432, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -4695,7 +4697,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, 0);
+        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
@@ -4711,7 +4713,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 455661376)) + i * 5760, 36, 0);
+        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 455661376)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
@@ -4726,7 +4728,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 525850432), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 525850432), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
@@ -4742,7 +4744,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 57530176)) + i * 1152, 36, 0);
+        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 57530176)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -4757,7 +4759,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 176674624)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 455661376)), (googlenet_real *)(ar + 519952192), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 176674624)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 455661376)), (googlenet_real *)(ar + 519952192), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
@@ -4777,7 +4779,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 531748672)) + i * 19008, 36, ((googlenet_real *)(ar + 455661376)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 531748672)) + i * 19008, 36, ((googlenet_real *)(ar + 455661376)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
@@ -4808,7 +4810,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, 0);
+        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, 0);
     }
     /* relu -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
@@ -4824,7 +4826,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 423810880)) + i * 1440, 9, 0);
+        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 423810880)) + i * 1440, 9, 0);
     }
     /* relu -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
@@ -4839,7 +4841,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 560650048), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 560650048), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
@@ -4855,7 +4857,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 56940352)) + i * 288, 9, 0);
+        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 56940352)) + i * 288, 9, 0);
     }
     /* relu -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
@@ -4870,7 +4872,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57087808)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 57530176)), (googlenet_real *)(ar + 560650048), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 57087808)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 57530176)), (googlenet_real *)(ar + 560650048), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -4890,7 +4892,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 560650048)) + i * 7488, 9, ((googlenet_real *)(ar + 57530176)) + i * 1152, 9, 0);
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 560650048)) + i * 7488, 9, ((googlenet_real *)(ar + 57530176)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -4917,7 +4919,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 568317760)) + i * 3456, 9, 0);
+        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 568317760)) + i * 3456, 9, 0);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
@@ -4933,7 +4935,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 423810880)) + i * 1728, 9, 0);
+        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 423810880)) + i * 1728, 9, 0);
     }
     /* relu -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
@@ -4948,7 +4950,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 458020672)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 571856704), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 458020672)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 571856704), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
@@ -4964,7 +4966,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 57530176)) + i * 432, 9, 0);
+        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 57530176)) + i * 432, 9, 0);
     }
     /* relu -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
@@ -4979,7 +4981,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57751360)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 316462912)), (googlenet_real *)(ar + 573626176), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 57751360)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 316462912)), (googlenet_real *)(ar + 573626176), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -4999,7 +5001,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 573626176)) + i * 7488, 9, ((googlenet_real *)(ar + 316462912)) + i * 1152, 9, 0);
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 573626176)) + i * 7488, 9, ((googlenet_real *)(ar + 316462912)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -5029,7 +5031,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* matmul -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 1024, ((googlenet_real *)(ar + 316462912)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 56940352)), 10, 0);
+    gemm(0, 1, n, 10, 1024, ((googlenet_real *)(ar + 316462912)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 56940352)), 10, 0);
     }
     /* add -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
@@ -5136,11 +5138,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* matmul -> f32[batch 128, 1024], googlenet.dlm line 41 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 1024, 10, ((googlenet_real *)(ar + 56950592)), 10, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 522901312)), 1024, 0);
+    gemm(0, 0, n, 1024, 10, ((googlenet_real *)(ar + 56950592)), 10, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 522901312)), 1024, 0);
     }
     /* matmul -> f32[10, 1024], googlenet.dlm line 41 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 10, 1024, n, ((googlenet_real *)(ar + 56950592)), 10, ((googlenet_real *)(ar + 316462912)), 1024, ((googlenet_real *)(ar + 23869184)), 1024, 0);
+    gemm(1, 0, 10, 1024, n, ((googlenet_real *)(ar + 56950592)), 10, ((googlenet_real *)(ar + 316462912)), 1024, ((googlenet_real *)(ar + 23869184)), 1024, 0);
     }
     /* avg_pool_dx -> f32[batch 128, 1024, 3, 3], googlenet.dlm line 39 */
     {
@@ -5189,12 +5191,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 832, 9, 128, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 525260608)) + i * 1152, 9, ((googlenet_real *)(ar + 577460032)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 128, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 525260608)) + i * 1152, 9, ((googlenet_real *)(ar + 577460032)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[128, 832, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 128, 832, 9, ((googlenet_real *)(ar + 525260608)) + i * 1152, 9, ((googlenet_real *)(ar + 573626176)) + i * 7488, 9, ((googlenet_real *)(ar + 23442688)), 832, i > 0);
+        gemm(0, 1, 128, 832, 9, ((googlenet_real *)(ar + 525260608)) + i * 1152, 9, ((googlenet_real *)(ar + 573626176)) + i * 7488, 9, ((googlenet_real *)(ar + 23442688)), 832, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
@@ -5222,11 +5224,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 583948096), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 583948096), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[128, 48, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57751360)), ((googlenet_real *)(ar + 22827776)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 583948096), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 57751360)), ((googlenet_real *)(ar + 22827776)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 583948096), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
@@ -5251,12 +5253,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 832, 9, 48, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 316462912)) + i * 432, 9, ((googlenet_real *)(ar + 577460032)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 48, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 316462912)) + i * 432, 9, ((googlenet_real *)(ar + 577460032)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[48, 832, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 48, 832, 9, ((googlenet_real *)(ar + 316462912)) + i * 432, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 22667840)), 832, i > 0);
+        gemm(0, 1, 48, 832, 9, ((googlenet_real *)(ar + 316462912)) + i * 432, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 22667840)), 832, i > 0);
     }
     /* mul -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
@@ -5280,11 +5282,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 585717568), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 585717568), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 192, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 458020672)), ((googlenet_real *)(ar + 20012096)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 585717568), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 458020672)), ((googlenet_real *)(ar + 20012096)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 585717568), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
@@ -5309,12 +5311,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 832, 9, 192, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 522311488)) + i * 1728, 9, ((googlenet_real *)(ar + 581293888)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 192, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 522311488)) + i * 1728, 9, ((googlenet_real *)(ar + 581293888)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[192, 832, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 192, 832, 9, ((googlenet_real *)(ar + 522311488)) + i * 1728, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 19372352)), 832, i > 0);
+        gemm(0, 1, 192, 832, 9, ((googlenet_real *)(ar + 522311488)) + i * 1728, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 19372352)), 832, i > 0);
     }
     /* mul -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
@@ -5339,7 +5341,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 832, 9, 384, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 571856704)) + i * 3456, 9, ((googlenet_real *)(ar + 585127744)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 384, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 571856704)) + i * 3456, 9, ((googlenet_real *)(ar + 585127744)) + i * 7488, 9, 0);
     }
     /* add -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
@@ -5351,7 +5353,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dw -> f32[384, 832, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 384, 832, 9, ((googlenet_real *)(ar + 571856704)) + i * 3456, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 18092864)), 832, i > 0);
+        gemm(0, 1, 384, 832, 9, ((googlenet_real *)(ar + 571856704)) + i * 3456, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 18092864)), 832, i > 0);
     }
     /* slice -> f32[batch 128, 256, 3, 3], googlenet.dlm line 19 */
     {
@@ -5396,12 +5398,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 832, 9, 128, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 423810880)) + i * 1152, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 128, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 423810880)) + i * 1152, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[128, 832, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 128, 832, 9, ((googlenet_real *)(ar + 423810880)) + i * 1152, 9, ((googlenet_real *)(ar + 560650048)) + i * 7488, 9, ((googlenet_real *)(ar + 17666368)), 832, i > 0);
+        gemm(0, 1, 128, 832, 9, ((googlenet_real *)(ar + 423810880)) + i * 1152, 9, ((googlenet_real *)(ar + 560650048)) + i * 7488, 9, ((googlenet_real *)(ar + 17666368)), 832, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
@@ -5429,11 +5431,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[128, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57087808)), ((googlenet_real *)(ar + 17256256)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 57087808)), ((googlenet_real *)(ar + 17256256)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
@@ -5458,12 +5460,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 832, 9, 32, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 57677632)) + i * 288, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 32, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 57677632)) + i * 288, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[32, 832, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 32, 832, 9, ((googlenet_real *)(ar + 57677632)) + i * 288, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 17149632)), 832, i > 0);
+        gemm(0, 1, 32, 832, 9, ((googlenet_real *)(ar + 57677632)) + i * 288, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 17149632)), 832, i > 0);
     }
     /* mul -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
@@ -5487,11 +5489,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 569792320), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 569792320), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[320, 160, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(ar + 15305152)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 569792320), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(ar + 15305152)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 569792320), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
@@ -5516,12 +5518,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 832, 9, 160, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 522311488)) + i * 1440, 9, ((googlenet_real *)(ar + 568317760)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 160, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 522311488)) + i * 1440, 9, ((googlenet_real *)(ar + 568317760)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[160, 832, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 160, 832, 9, ((googlenet_real *)(ar + 522311488)) + i * 1440, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 14772032)), 832, i > 0);
+        gemm(0, 1, 160, 832, 9, ((googlenet_real *)(ar + 522311488)) + i * 1440, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 14772032)), 832, i > 0);
     }
     /* mul -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
@@ -5546,7 +5548,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 832, 9, 256, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, ((googlenet_real *)(ar + 572151616)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 256, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, ((googlenet_real *)(ar + 572151616)) + i * 7488, 9, 0);
     }
     /* add -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
@@ -5558,7 +5560,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dw -> f32[256, 832, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 256, 832, 9, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 13919040)), 832, i > 0);
+        gemm(0, 1, 256, 832, 9, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 13919040)), 832, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 832, 6, 6], googlenet.dlm line 36 */
     {
@@ -5607,12 +5609,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 528, 36, 128, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 552097600)) + i * 4608, 36, ((googlenet_real *)(ar + 554456896)) + i * 19008, 36, 0);
+        gemm(1, 0, 528, 36, 128, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 552097600)) + i * 4608, 36, ((googlenet_real *)(ar + 554456896)) + i * 19008, 36, 0);
     }
     /* conv2d_dw -> f32[128, 528, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 128, 528, 36, ((googlenet_real *)(ar + 552097600)) + i * 4608, 36, ((googlenet_real *)(ar + 531748672)) + i * 19008, 36, ((googlenet_real *)(ar + 13648192)), 528, i > 0);
+        gemm(0, 1, 128, 528, 36, ((googlenet_real *)(ar + 552097600)) + i * 4608, 36, ((googlenet_real *)(ar + 531748672)) + i * 19008, 36, ((googlenet_real *)(ar + 13648192)), 528, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
@@ -5640,11 +5642,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 552097600), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 552097600), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[128, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 176674624)), ((googlenet_real *)(ar + 13238080)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 552097600), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 176674624)), ((googlenet_real *)(ar + 13238080)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 552097600), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -5669,12 +5671,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 528, 36, 32, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 177264448)) + i * 1152, 36, ((googlenet_real *)(ar + 552097600)) + i * 19008, 36, 0);
+        gemm(1, 0, 528, 36, 32, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 177264448)) + i * 1152, 36, ((googlenet_real *)(ar + 552097600)) + i * 19008, 36, 0);
     }
     /* conv2d_dw -> f32[32, 528, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 32, 528, 36, ((googlenet_real *)(ar + 177264448)) + i * 1152, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 13170368)), 528, i > 0);
+        gemm(0, 1, 32, 528, 36, ((googlenet_real *)(ar + 177264448)) + i * 1152, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 13170368)), 528, i > 0);
     }
     /* mul -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
@@ -5698,11 +5700,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 561829696), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 561829696), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[320, 160, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(ar + 11325888)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 561829696), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(ar + 11325888)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 561829696), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
@@ -5727,12 +5729,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 528, 36, 160, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 519952192)) + i * 5760, 36, ((googlenet_real *)(ar + 561829696)) + i * 19008, 36, 0);
+        gemm(1, 0, 528, 36, 160, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 519952192)) + i * 5760, 36, ((googlenet_real *)(ar + 561829696)) + i * 19008, 36, 0);
     }
     /* conv2d_dw -> f32[160, 528, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 160, 528, 36, ((googlenet_real *)(ar + 519952192)) + i * 5760, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 10987328)), 528, i > 0);
+        gemm(0, 1, 160, 528, 36, ((googlenet_real *)(ar + 519952192)) + i * 5760, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 10987328)), 528, i > 0);
     }
     /* mul -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
@@ -5757,7 +5759,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 528, 36, 256, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, ((googlenet_real *)(ar + 515233600)) + i * 19008, 36, 0);
+        gemm(1, 0, 528, 36, 256, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, ((googlenet_real *)(ar + 515233600)) + i * 19008, 36, 0);
     }
     /* add -> f32[batch 128, 528, 6, 6], googlenet.dlm line 15 */
     {
@@ -5769,7 +5771,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dw -> f32[256, 528, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 256, 528, 36, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 10445632)), 528, i > 0);
+        gemm(0, 1, 256, 528, 36, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 10445632)), 528, i > 0);
     }
     /* slice -> f32[batch 128, 112, 6, 6], googlenet.dlm line 19 */
     {
@@ -5814,12 +5816,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 64, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 505501504)) + i * 2304, 36, ((googlenet_real *)(ar + 506681152)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 505501504)) + i * 2304, 36, ((googlenet_real *)(ar + 506681152)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[64, 512, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 64, 512, 36, ((googlenet_real *)(ar + 505501504)) + i * 2304, 36, ((googlenet_real *)(ar + 496064320)) + i * 18432, 36, ((googlenet_real *)(ar + 10314304)), 512, i > 0);
+        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 505501504)) + i * 2304, 36, ((googlenet_real *)(ar + 496064320)) + i * 18432, 36, ((googlenet_real *)(ar + 10314304)), 512, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
@@ -5847,11 +5849,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 505501504), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 505501504), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[64, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 61069120)), ((googlenet_real *)(ar + 10109248)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 505501504), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 61069120)), ((googlenet_real *)(ar + 10109248)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 505501504), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -5876,12 +5878,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 32, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 176674624)) + i * 1152, 36, ((googlenet_real *)(ar + 505501504)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 32, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 176674624)) + i * 1152, 36, ((googlenet_real *)(ar + 505501504)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[32, 512, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 32, 512, 36, ((googlenet_real *)(ar + 176674624)) + i * 1152, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 10043584)), 512, i > 0);
+        gemm(0, 1, 32, 512, 36, ((googlenet_real *)(ar + 176674624)) + i * 1152, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 10043584)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
@@ -5905,11 +5907,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 488101696), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 488101696), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[288, 144, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 482793280)), ((googlenet_real *)(ar + 8549440)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 488101696), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 482793280)), ((googlenet_real *)(ar + 8549440)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 488101696), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
@@ -5934,12 +5936,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 144, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 488101696)) + i * 5184, 36, ((googlenet_real *)(ar + 514938688)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 144, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 488101696)) + i * 5184, 36, ((googlenet_real *)(ar + 514938688)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[144, 512, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 144, 512, 36, ((googlenet_real *)(ar + 488101696)) + i * 5184, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 8253952)), 512, i > 0);
+        gemm(0, 1, 144, 512, 36, ((googlenet_real *)(ar + 488101696)) + i * 5184, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 8253952)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
@@ -5964,7 +5966,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 112, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, ((googlenet_real *)(ar + 482793280)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 112, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, ((googlenet_real *)(ar + 482793280)) + i * 18432, 36, 0);
     }
     /* add -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
@@ -5976,7 +5978,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dw -> f32[112, 512, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 112, 512, 36, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 8024128)), 512, i > 0);
+        gemm(0, 1, 112, 512, 36, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 8024128)), 512, i > 0);
     }
     /* slice -> f32[batch 128, 128, 6, 6], googlenet.dlm line 19 */
     {
@@ -6021,12 +6023,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 64, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 473356096)) + i * 2304, 36, ((googlenet_real *)(ar + 474535744)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 473356096)) + i * 2304, 36, ((googlenet_real *)(ar + 474535744)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[64, 512, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 64, 512, 36, ((googlenet_real *)(ar + 473356096)) + i * 2304, 36, ((googlenet_real *)(ar + 463918912)) + i * 18432, 36, ((googlenet_real *)(ar + 7892800)), 512, i > 0);
+        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 473356096)) + i * 2304, 36, ((googlenet_real *)(ar + 463918912)) + i * 18432, 36, ((googlenet_real *)(ar + 7892800)), 512, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
@@ -6054,11 +6056,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 473356096), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 473356096), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[64, 24, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 59742016)), ((googlenet_real *)(ar + 7738944)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 473356096), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 59742016)), ((googlenet_real *)(ar + 7738944)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 473356096), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -6083,12 +6085,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 24, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 61069120)) + i * 864, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 24, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 61069120)) + i * 864, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[24, 512, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 24, 512, 36, ((googlenet_real *)(ar + 61069120)) + i * 864, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 7689664)), 512, i > 0);
+        gemm(0, 1, 24, 512, 36, ((googlenet_real *)(ar + 61069120)) + i * 864, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 7689664)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
@@ -6112,11 +6114,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 454481728)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 456841024), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 454481728)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 456841024), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 128, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 452122432)), ((googlenet_real *)(ar + 6508992)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 456841024), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 452122432)), ((googlenet_real *)(ar + 6508992)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 456841024), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
@@ -6141,12 +6143,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 128, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 456841024)) + i * 4608, 36, ((googlenet_real *)(ar + 482793280)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 128, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 456841024)) + i * 4608, 36, ((googlenet_real *)(ar + 482793280)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[128, 512, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 128, 512, 36, ((googlenet_real *)(ar + 456841024)) + i * 4608, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 6246336)), 512, i > 0);
+        gemm(0, 1, 128, 512, 36, ((googlenet_real *)(ar + 456841024)) + i * 4608, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 6246336)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
@@ -6171,7 +6173,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 128, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 452122432)) + i * 4608, 36, ((googlenet_real *)(ar + 454481728)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 128, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 452122432)) + i * 4608, 36, ((googlenet_real *)(ar + 454481728)) + i * 18432, 36, 0);
     }
     /* add -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
@@ -6183,7 +6185,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dw -> f32[128, 512, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 128, 512, 36, ((googlenet_real *)(ar + 452122432)) + i * 4608, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 5983680)), 512, i > 0);
+        gemm(0, 1, 128, 512, 36, ((googlenet_real *)(ar + 452122432)) + i * 4608, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 5983680)), 512, i > 0);
     }
     /* slice -> f32[batch 128, 160, 6, 6], googlenet.dlm line 19 */
     {
@@ -6228,12 +6230,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 64, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 320001856)) + i * 2304, 36, ((googlenet_real *)(ar + 444454720)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 320001856)) + i * 2304, 36, ((googlenet_real *)(ar + 444454720)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[64, 512, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 64, 512, 36, ((googlenet_real *)(ar + 320001856)) + i * 2304, 36, ((googlenet_real *)(ar + 430888768)) + i * 18432, 36, ((googlenet_real *)(ar + 5852352)), 512, i > 0);
+        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 320001856)) + i * 2304, 36, ((googlenet_real *)(ar + 430888768)) + i * 18432, 36, ((googlenet_real *)(ar + 5852352)), 512, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
@@ -6261,11 +6263,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 444454720), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 444454720), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[64, 24, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(ar + 5698496)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 444454720), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(ar + 5698496)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 444454720), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -6290,12 +6292,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 24, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 59742016)) + i * 864, 36, ((googlenet_real *)(ar + 444454720)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 24, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 59742016)) + i * 864, 36, ((googlenet_real *)(ar + 444454720)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[24, 512, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 24, 512, 36, ((googlenet_real *)(ar + 59742016)) + i * 864, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 5649216)), 512, i > 0);
+        gemm(0, 1, 24, 512, 36, ((googlenet_real *)(ar + 59742016)) + i * 864, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 5649216)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
@@ -6319,11 +6321,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 314103616)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 425580352), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 314103616)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 425580352), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[224, 112, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 420566848)), ((googlenet_real *)(ar + 4745152)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 425580352), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 420566848)), ((googlenet_real *)(ar + 4745152)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 425580352), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
@@ -6348,12 +6350,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 112, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 425580352)) + i * 4032, 36, ((googlenet_real *)(ar + 453891904)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 112, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 425580352)) + i * 4032, 36, ((googlenet_real *)(ar + 453891904)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[112, 512, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 112, 512, 36, ((googlenet_real *)(ar + 425580352)) + i * 4032, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 4515328)), 512, i > 0);
+        gemm(0, 1, 112, 512, 36, ((googlenet_real *)(ar + 425580352)) + i * 4032, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 4515328)), 512, i > 0);
     }
     /* mul -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
@@ -6378,7 +6380,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 512, 36, 160, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, ((googlenet_real *)(ar + 420566848)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 160, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, ((googlenet_real *)(ar + 420566848)) + i * 18432, 36, 0);
     }
     /* add -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
@@ -6390,7 +6392,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dw -> f32[160, 512, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 160, 512, 36, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 4187008)), 512, i > 0);
+        gemm(0, 1, 160, 512, 36, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 4187008)), 512, i > 0);
     }
     /* slice -> f32[batch 128, 192, 6, 6], googlenet.dlm line 19 */
     {
@@ -6435,12 +6437,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 480, 36, 64, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 230348608)) + i * 2304, 36, ((googlenet_real *)(ar + 414963520)) + i * 17280, 36, 0);
+        gemm(1, 0, 480, 36, 64, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 230348608)) + i * 2304, 36, ((googlenet_real *)(ar + 414963520)) + i * 17280, 36, 0);
     }
     /* conv2d_dw -> f32[64, 480, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 64, 480, 36, ((googlenet_real *)(ar + 230348608)) + i * 2304, 36, ((googlenet_real *)(ar + 402282304)) + i * 17280, 36, ((googlenet_real *)(ar + 4063872)), 480, i > 0);
+        gemm(0, 1, 64, 480, 36, ((googlenet_real *)(ar + 230348608)) + i * 2304, 36, ((googlenet_real *)(ar + 402282304)) + i * 17280, 36, ((googlenet_real *)(ar + 4063872)), 480, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
@@ -6468,7 +6470,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 59299648), n, 48, 29, 16, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 59299648), n, 48, 29, 16, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[48, 16, 5, 5], googlenet.dlm line 17 */
     {
@@ -6497,12 +6499,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 480, 36, 16, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 57825088)) + i * 576, 36, ((googlenet_real *)(ar + 414963520)) + i * 17280, 36, 0);
+        gemm(1, 0, 480, 36, 16, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 57825088)) + i * 576, 36, ((googlenet_real *)(ar + 414963520)) + i * 17280, 36, 0);
     }
     /* conv2d_dw -> f32[16, 480, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 16, 480, 36, ((googlenet_real *)(ar + 57825088)) + i * 576, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 3956096)), 480, i > 0);
+        gemm(0, 1, 16, 480, 36, ((googlenet_real *)(ar + 57825088)) + i * 576, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 3956096)), 480, i > 0);
     }
     /* mul -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
@@ -6526,11 +6528,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 427644736), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 427644736), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[208, 96, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(ar + 3236416)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 427644736), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(ar + 3236416)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 427644736), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
@@ -6555,12 +6557,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 480, 36, 96, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 176674624)) + i * 3456, 36, ((googlenet_real *)(ar + 423810880)) + i * 17280, 36, 0);
+        gemm(1, 0, 480, 36, 96, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 176674624)) + i * 3456, 36, ((googlenet_real *)(ar + 423810880)) + i * 17280, 36, 0);
     }
     /* conv2d_dw -> f32[96, 480, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 96, 480, 36, ((googlenet_real *)(ar + 176674624)) + i * 3456, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 3051712)), 480, i > 0);
+        gemm(0, 1, 96, 480, 36, ((googlenet_real *)(ar + 176674624)) + i * 3456, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 3051712)), 480, i > 0);
     }
     /* mul -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
@@ -6585,7 +6587,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 480, 36, 192, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, ((googlenet_real *)(ar + 432658240)) + i * 17280, 36, 0);
+        gemm(1, 0, 480, 36, 192, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, ((googlenet_real *)(ar + 432658240)) + i * 17280, 36, 0);
     }
     /* add -> f32[batch 128, 480, 6, 6], googlenet.dlm line 15 */
     {
@@ -6597,7 +6599,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dw -> f32[192, 480, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 192, 480, 36, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 2682304)), 480, i > 0);
+        gemm(0, 1, 192, 480, 36, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 2682304)), 480, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 480, 12, 12], googlenet.dlm line 30 */
     {
@@ -6646,12 +6648,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 256, 144, 64, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 226809664)) + i * 9216, 144, ((googlenet_real *)(ar + 377804608)) + i * 36864, 144, 0);
+        gemm(1, 0, 256, 144, 64, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 226809664)) + i * 9216, 144, ((googlenet_real *)(ar + 377804608)) + i * 36864, 144, 0);
     }
     /* conv2d_dw -> f32[64, 256, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 64, 256, 144, ((googlenet_real *)(ar + 226809664)) + i * 9216, 144, ((googlenet_real *)(ar + 335337280)) + i * 36864, 144, ((googlenet_real *)(ar + 2616512)), 256, i > 0);
+        gemm(0, 1, 64, 256, 144, ((googlenet_real *)(ar + 226809664)) + i * 9216, 144, ((googlenet_real *)(ar + 335337280)) + i * 36864, 144, ((googlenet_real *)(ar + 2616512)), 256, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
@@ -6679,11 +6681,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[96, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 89970496)), ((googlenet_real *)(ar + 2308928)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 89970496)), ((googlenet_real *)(ar + 2308928)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* mul -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -6708,12 +6710,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 256, 144, 32, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 174905152)) + i * 4608, 144, ((googlenet_real *)(ar + 377804608)) + i * 36864, 144, 0);
+        gemm(1, 0, 256, 144, 32, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 174905152)) + i * 4608, 144, ((googlenet_real *)(ar + 377804608)) + i * 36864, 144, 0);
     }
     /* conv2d_dw -> f32[32, 256, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 32, 256, 144, ((googlenet_real *)(ar + 174905152)) + i * 4608, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 2276032)), 256, i > 0);
+        gemm(0, 1, 32, 256, 144, ((googlenet_real *)(ar + 174905152)) + i * 4608, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 2276032)), 256, i > 0);
     }
     /* mul -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
@@ -6737,11 +6739,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 321181504), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 321181504), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[192, 128, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 297588544)), ((googlenet_real *)(ar + 1390528)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 321181504), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 297588544)), ((googlenet_real *)(ar + 1390528)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 321181504), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -6766,12 +6768,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 256, 144, 128, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 307025728)) + i * 18432, 144, ((googlenet_real *)(ar + 316462912)) + i * 36864, 144, 0);
+        gemm(1, 0, 256, 144, 128, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 307025728)) + i * 18432, 144, ((googlenet_real *)(ar + 316462912)) + i * 36864, 144, 0);
     }
     /* conv2d_dw -> f32[128, 256, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 128, 256, 144, ((googlenet_real *)(ar + 307025728)) + i * 18432, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 1258944)), 256, i > 0);
+        gemm(0, 1, 128, 256, 144, ((googlenet_real *)(ar + 307025728)) + i * 18432, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 1258944)), 256, i > 0);
     }
     /* mul -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
@@ -6796,7 +6798,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 256, 144, 128, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, ((googlenet_real *)(ar + 288151360)) + i * 36864, 144, 0);
+        gemm(1, 0, 256, 144, 128, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, ((googlenet_real *)(ar + 288151360)) + i * 36864, 144, 0);
     }
     /* add -> f32[batch 128, 256, 12, 12], googlenet.dlm line 15 */
     {
@@ -6808,7 +6810,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dw -> f32[128, 256, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 128, 256, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 1127360)), 256, i > 0);
+        gemm(0, 1, 128, 256, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 1127360)), 256, i > 0);
     }
     /* slice -> f32[batch 128, 64, 12, 12], googlenet.dlm line 19 */
     {
@@ -6853,12 +6855,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 192, 144, 32, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 179623744)) + i * 4608, 144, ((googlenet_real *)(ar + 217372480)) + i * 27648, 144, 0);
+        gemm(1, 0, 192, 144, 32, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 179623744)) + i * 4608, 144, ((googlenet_real *)(ar + 217372480)) + i * 27648, 144, 0);
     }
     /* conv2d_dw -> f32[32, 192, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 32, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 4608, 144, ((googlenet_real *)(ar + 193779520)) + i * 27648, 144, ((googlenet_real *)(ar + 1102656)), 192, i > 0);
+        gemm(0, 1, 32, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 4608, 144, ((googlenet_real *)(ar + 193779520)) + i * 27648, 144, ((googlenet_real *)(ar + 1102656)), 192, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
@@ -6886,7 +6888,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 87611200)), (googlenet_real *)(ar + 85251904), n, 32, 8, 16, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 87611200)), (googlenet_real *)(ar + 85251904), n, 32, 8, 16, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[32, 16, 5, 5], googlenet.dlm line 17 */
     {
@@ -6915,12 +6917,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 192, 144, 16, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 60479296)) + i * 2304, 144, ((googlenet_real *)(ar + 217372480)) + i * 27648, 144, 0);
+        gemm(1, 0, 192, 144, 16, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 60479296)) + i * 2304, 144, ((googlenet_real *)(ar + 217372480)) + i * 27648, 144, 0);
     }
     /* conv2d_dw -> f32[16, 192, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 16, 192, 144, ((googlenet_real *)(ar + 60479296)) + i * 2304, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 1038976)), 192, i > 0);
+        gemm(0, 1, 16, 192, 144, ((googlenet_real *)(ar + 60479296)) + i * 2304, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 1038976)), 192, i > 0);
     }
     /* mul -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -6944,11 +6946,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 85251904)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 85251904)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 96, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 92329792)), ((googlenet_real *)(ar + 596096)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 92329792)), ((googlenet_real *)(ar + 596096)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
@@ -6973,12 +6975,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 192, 144, 96, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 179623744)) + i * 13824, 144, ((googlenet_real *)(ar + 85251904)) + i * 27648, 144, 0);
+        gemm(1, 0, 192, 144, 96, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 179623744)) + i * 13824, 144, ((googlenet_real *)(ar + 85251904)) + i * 27648, 144, 0);
     }
     /* conv2d_dw -> f32[96, 192, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 96, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 13824, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 521984)), 192, i > 0);
+        gemm(0, 1, 96, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 13824, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 521984)), 192, i > 0);
     }
     /* mul -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -7003,7 +7005,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 192, 144, 64, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 179623744)) + i * 9216, 144, ((googlenet_real *)(ar + 288151360)) + i * 27648, 144, 0);
+        gemm(1, 0, 192, 144, 64, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 179623744)) + i * 9216, 144, ((googlenet_real *)(ar + 288151360)) + i * 27648, 144, 0);
     }
     /* add -> f32[batch 128, 192, 12, 12], googlenet.dlm line 15 */
     {
@@ -7015,7 +7017,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dw -> f32[64, 192, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 64, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 9216, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 472576)), 192, i > 0);
+        gemm(0, 1, 64, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 9216, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 472576)), 192, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 192, 24, 24], googlenet.dlm line 27 */
     {
@@ -7043,11 +7045,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 80533312)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 80533312)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[192, 64, 3, 3], googlenet.dlm line 26 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 61658944)), ((googlenet_real *)(ar + 29440)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 61658944)), ((googlenet_real *)(ar + 29440)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -7072,12 +7074,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 1, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 174905152)) + i * 36864, 576, ((googlenet_real *)(ar + 56940992)) + i * 36864, 576, 0);
+        gemm(1, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 174905152)) + i * 36864, 576, ((googlenet_real *)(ar + 56940992)) + i * 36864, 576, 0);
     }
     /* conv2d_dw -> f32[64, 64, 1, 1], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 1, 64, 64, 576, ((googlenet_real *)(ar + 174905152)) + i * 36864, 576, ((googlenet_real *)(ar + 23910208)) + i * 36864, 576, ((googlenet_real *)(ar + 12800)), 64, i > 0);
+        gemm(0, 1, 64, 64, 576, ((googlenet_real *)(ar + 174905152)) + i * 36864, 576, ((googlenet_real *)(ar + 23910208)) + i * 36864, 576, ((googlenet_real *)(ar + 12800)), 64, i > 0);
     }
     /* max_pool_dx -> f32[batch 128, 64, 48, 48], googlenet.dlm line 24 */
     {
@@ -8255,7 +8257,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 18874368)) + i * 36864, 576, 0);
+        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 18874368)) + i * 36864, 576, 0);
     }
     /* relu -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -8270,7 +8272,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
@@ -8290,7 +8292,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 9216, 144, 0);
+        gemm(0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -8306,7 +8308,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 23592960)) + i * 13824, 144, 0);
+        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 23592960)) + i * 13824, 144, 0);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
@@ -8321,7 +8323,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 30670848)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 37748736)), (googlenet_real *)(ar + 14155776), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 30670848)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 37748736)), (googlenet_real *)(ar + 14155776), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -8337,7 +8339,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 2304, 144, 0);
+        gemm(0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 2304, 144, 0);
     }
     /* relu -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
@@ -8372,7 +8374,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 33030144)) + i * 27648, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
+        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 33030144)) + i * 27648, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
@@ -8399,7 +8401,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
@@ -8415,7 +8417,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -8430,7 +8432,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 0), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 0), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
@@ -8446,7 +8448,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
+        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -8461,7 +8463,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 2359296)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 4718592), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 2359296)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 4718592), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
@@ -8481,7 +8483,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 51904512)) + i * 36864, 144, ((googlenet_real *)(ar + 33030144)) + i * 9216, 144, 0);
+        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 51904512)) + i * 36864, 144, ((googlenet_real *)(ar + 33030144)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
@@ -8512,7 +8514,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 6912, 36, 0);
+        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 6912, 36, 0);
     }
     /* relu -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
@@ -8528,7 +8530,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 3456, 36, 0);
+        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 3456, 36, 0);
     }
     /* relu -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
@@ -8543,7 +8545,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 10616832)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 15925248)), (googlenet_real *)(ar + 19759104), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 10616832)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 15925248)), (googlenet_real *)(ar + 19759104), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
@@ -8559,7 +8561,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 576, 36, 0);
+        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 576, 36, 0);
     }
     /* relu -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
@@ -8594,7 +8596,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 23592960)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 23592960)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -8621,7 +8623,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
+        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
@@ -8637,7 +8639,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
@@ -8652,7 +8654,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 7962624)), (googlenet_real *)(ar + 12091392), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 7962624)), (googlenet_real *)(ar + 12091392), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
@@ -8668,7 +8670,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -8683,7 +8685,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 5898240), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 5898240), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -8703,7 +8705,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 33030144)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 33030144)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -8730,7 +8732,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
@@ -8746,7 +8748,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
@@ -8761,7 +8763,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 4718592)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 7077888)), (googlenet_real *)(ar + 25657344), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 4718592)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 7077888)), (googlenet_real *)(ar + 25657344), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
@@ -8777,7 +8779,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -8792,7 +8794,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 4718592), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 4718592), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -8812,7 +8814,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -8839,7 +8841,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
@@ -8855,7 +8857,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 15335424)) + i * 5184, 36, 0);
+        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 15335424)) + i * 5184, 36, 0);
     }
     /* relu -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
@@ -8870,7 +8872,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 17989632)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 20643840)), (googlenet_real *)(ar + 25952256), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 17989632)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 20643840)), (googlenet_real *)(ar + 25952256), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
@@ -8886,7 +8888,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
+        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -8901,7 +8903,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 20643840), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 20643840), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -8921,7 +8923,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 20643840)) + i * 18432, 36, ((googlenet_real *)(ar + 4128768)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 20643840)) + i * 18432, 36, ((googlenet_real *)(ar + 4128768)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -8948,7 +8950,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 9216, 36, 0);
+        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 9216, 36, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
@@ -8964,7 +8966,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
+        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
@@ -8979,7 +8981,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 9437184)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 12386304)), (googlenet_real *)(ar + 30375936), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 9437184)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 12386304)), (googlenet_real *)(ar + 30375936), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
@@ -8995,7 +8997,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
+        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -9010,7 +9012,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 1179648)), (googlenet_real *)(ar + 9437184), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 1179648)), (googlenet_real *)(ar + 9437184), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
@@ -9030,7 +9032,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 36274176)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 36274176)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
@@ -9061,7 +9063,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 2304, 9, 0);
+        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 2304, 9, 0);
     }
     /* relu -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
@@ -9077,7 +9079,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 1440, 9, 0);
+        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 1440, 9, 0);
     }
     /* relu -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
@@ -9092,7 +9094,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 6193152)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 6930432)), (googlenet_real *)(ar + 8404992), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 6193152)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 6930432)), (googlenet_real *)(ar + 8404992), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
@@ -9108,7 +9110,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 288, 9, 0);
+        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 288, 9, 0);
     }
     /* relu -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
@@ -9123,7 +9125,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 3981312)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 9879552), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 3981312)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 9879552), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -9143,7 +9145,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 9879552)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 9879552)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -9170,7 +9172,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 5013504)) + i * 3456, 9, 0);
+        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 5013504)) + i * 3456, 9, 0);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
@@ -9186,7 +9188,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1728, 9, 0);
+        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1728, 9, 0);
     }
     /* relu -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
@@ -9201,7 +9203,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 5013504)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 8552448)), (googlenet_real *)(ar + 10321920), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 5013504)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 8552448)), (googlenet_real *)(ar + 10321920), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
@@ -9217,7 +9219,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 432, 9, 0);
+        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 432, 9, 0);
     }
     /* relu -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
@@ -9232,7 +9234,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((googlenet_real *)(ar + 221184)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 442368)), (googlenet_real *)(ar + 8552448), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 221184)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 442368)), (googlenet_real *)(ar + 8552448), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -9252,7 +9254,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(((const header *)(const void *)st)->gemm, 0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 9142272)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 9142272)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -9282,7 +9284,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* matmul -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 1024, ((googlenet_real *)(ar + 0)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 524288)), 10, 0);
+    gemm(0, 1, n, 10, 1024, ((googlenet_real *)(ar + 0)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 524288)), 10, 0);
     }
     /* add -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
@@ -10018,6 +10020,6 @@ uint64_t *googlenet_example_base(void *state) {
     return &((header *)state)->base;
 }
 
-void googlenet_set_gemm(void *state, googlenet_gemm_fn product) {
-    ((header *)state)->gemm = product;
+void googlenet_set_gemm(googlenet_gemm_fn product) {
+    gemm_hook = product;
 }

@@ -16,15 +16,17 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
-    house_prices_gemm_fn gemm; /* instead of sgemm when not NULL (house_prices_set_gemm) */
 } header;
 
 static inline house_prices_real maxr(house_prices_real a, house_prices_real b) { return a > b ? a : b; }
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
-static void gemm(house_prices_gemm_fn hook, int ta, int tb, int m, int n, int k, const house_prices_real *a, int lda, const house_prices_real *b, int ldb, house_prices_real *c, int ldc, int accumulate) {
-    if (hook) {
-        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+/* The product house_prices_set_gemm installed instead of sgemm, or NULL. */
+static house_prices_gemm_fn gemm_hook;
+
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
+static void gemm(int ta, int tb, int m, int n, int k, const house_prices_real *a, int lda, const house_prices_real *b, int ldb, house_prices_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     if (m == 1) {
@@ -94,7 +96,7 @@ int house_prices_forward(void *state, int n, const house_prices_real *x) {
     (void)ar;
     /* matmul -> f32[batch 64, 1], house_prices.dlm line 11 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 331, x, 331, ((house_prices_real *)(st + 64)), 331, ((house_prices_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 331, x, 331, ((house_prices_real *)(st + 64)), 331, ((house_prices_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 64, 1], house_prices.dlm line 11 */
     {
@@ -117,7 +119,7 @@ house_prices_real house_prices_forward_train(void *state, int n, const house_pri
     (void)ar;
     /* matmul -> f32[batch 64, 1], house_prices.dlm line 11 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 331, x, 331, ((house_prices_real *)(st + 64)), 331, ((house_prices_real *)(ar + 1408)), 1, 0);
+    gemm(0, 1, n, 1, 331, x, 331, ((house_prices_real *)(st + 64)), 331, ((house_prices_real *)(ar + 1408)), 1, 0);
     }
     /* add -> f32[batch 64, 1], house_prices.dlm line 11 */
     {
@@ -176,7 +178,7 @@ int house_prices_backward(void *state, int n, const house_prices_real *x, const 
     }
     /* matmul -> f32[1, 331], house_prices.dlm line 11 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 1, 331, n, ((house_prices_real *)(ar + 2048)), 1, x, 331, ((house_prices_real *)(ar + 0)), 331, 0);
+    gemm(1, 0, 1, 331, n, ((house_prices_real *)(ar + 2048)), 1, x, 331, ((house_prices_real *)(ar + 0)), 331, 0);
     }
     /* sum -> f32[1], house_prices.dlm line 11 */
     {
@@ -242,7 +244,7 @@ house_prices_real house_prices_evaluate(void *state, int n, const house_prices_r
     (void)ar;
     /* matmul -> f32[batch 64, 1], house_prices.dlm line 11 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 331, x, 331, ((house_prices_real *)(st + 64)), 331, ((house_prices_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 331, x, 331, ((house_prices_real *)(st + 64)), 331, ((house_prices_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 64, 1], house_prices.dlm line 11 */
     {
@@ -506,6 +508,6 @@ uint64_t *house_prices_example_base(void *state) {
     return &((header *)state)->base;
 }
 
-void house_prices_set_gemm(void *state, house_prices_gemm_fn product) {
-    ((header *)state)->gemm = product;
+void house_prices_set_gemm(house_prices_gemm_fn product) {
+    gemm_hook = product;
 }

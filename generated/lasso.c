@@ -16,14 +16,16 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
-    lasso_gemm_fn gemm; /* instead of sgemm when not NULL (lasso_set_gemm) */
 } header;
 
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
-static void gemm(lasso_gemm_fn hook, int ta, int tb, int m, int n, int k, const lasso_real *a, int lda, const lasso_real *b, int ldb, lasso_real *c, int ldc, int accumulate) {
-    if (hook) {
-        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+/* The product lasso_set_gemm installed instead of sgemm, or NULL. */
+static lasso_gemm_fn gemm_hook;
+
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
+static void gemm(int ta, int tb, int m, int n, int k, const lasso_real *a, int lda, const lasso_real *b, int ldb, lasso_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     if (m == 1) {
@@ -108,7 +110,7 @@ int lasso_forward(void *state, int n, const lasso_real *x) {
     (void)ar;
     /* matmul -> f32[batch 10, 1], lasso.dlm line 14 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 50, x, 50, ((lasso_real *)(st + 64)), 50, ((lasso_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 50, x, 50, ((lasso_real *)(st + 64)), 50, ((lasso_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 10, 1], lasso.dlm line 14 */
     {
@@ -131,7 +133,7 @@ lasso_real lasso_forward_train(void *state, int n, const lasso_real *x, const la
     (void)ar;
     /* matmul -> f32[batch 10, 1], lasso.dlm line 14 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 50, x, 50, ((lasso_real *)(st + 64)), 50, ((lasso_real *)(ar + 320)), 1, 0);
+    gemm(0, 1, n, 1, 50, x, 50, ((lasso_real *)(st + 64)), 50, ((lasso_real *)(ar + 320)), 1, 0);
     }
     /* sub -> f32[batch 10, 1], lasso.dlm line 22 */
     {
@@ -182,7 +184,7 @@ int lasso_backward(void *state, int n, const lasso_real *x, const lasso_real *y)
     }
     /* matmul -> f32[1, 50], lasso.dlm line 14 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 1, 50, n, ((lasso_real *)(ar + 448)), 1, x, 50, ((lasso_real *)(ar + 576)), 50, 0);
+    gemm(1, 0, 1, 50, n, ((lasso_real *)(ar + 448)), 1, x, 50, ((lasso_real *)(ar + 576)), 50, 0);
     }
     /* add -> f32[1, 50], lasso.dlm line 14 */
     {
@@ -246,7 +248,7 @@ lasso_real lasso_evaluate(void *state, int n, const lasso_real *x, const lasso_r
     (void)ar;
     /* matmul -> f32[batch 10, 1], lasso.dlm line 14 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 50, x, 50, ((lasso_real *)(st + 64)), 50, ((lasso_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 50, x, 50, ((lasso_real *)(st + 64)), 50, ((lasso_real *)(ar + 0)), 1, 0);
     }
     /* sum -> f32[], lasso.dlm line 22 */
     {
@@ -479,6 +481,6 @@ uint64_t *lasso_example_base(void *state) {
     return &((header *)state)->base;
 }
 
-void lasso_set_gemm(void *state, lasso_gemm_fn product) {
-    ((header *)state)->gemm = product;
+void lasso_set_gemm(lasso_gemm_fn product) {
+    gemm_hook = product;
 }

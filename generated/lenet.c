@@ -16,7 +16,6 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
-    lenet_gemm_fn gemm; /* instead of sgemm when not NULL (lenet_set_gemm) */
 } header;
 
 static inline lenet_real maxr(lenet_real a, lenet_real b) { return a > b ? a : b; }
@@ -68,10 +67,13 @@ static int lenet_isa(void) {
 }
 #endif
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
-static void gemm(lenet_gemm_fn hook, int ta, int tb, int m, int n, int k, const lenet_real *a, int lda, const lenet_real *b, int ldb, lenet_real *c, int ldc, int accumulate) {
-    if (hook) {
-        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+/* The product lenet_set_gemm installed instead of sgemm, or NULL. */
+static lenet_gemm_fn gemm_hook;
+
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
+static void gemm(int ta, int tb, int m, int n, int k, const lenet_real *a, int lda, const lenet_real *b, int ldb, lenet_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     if (m == 1) {
@@ -1440,7 +1442,7 @@ int lenet_forward(void *state, int n, const lenet_real *x) {
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 120, 400, ((lenet_real *)(ar + 0)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 409600)), 120, 0);
+    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 0)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 409600)), 120, 0);
     }
     /* sigmoid -> f32[batch 256, 120], lenet.dlm line 21 */
     {
@@ -1453,7 +1455,7 @@ int lenet_forward(void *state, int n, const lenet_real *x) {
     }
     /* matmul -> f32[batch 256, 84], lenet.dlm line 22 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 84, 120, ((lenet_real *)(ar + 0)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 122880)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 0)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 122880)), 84, 0);
     }
     /* sigmoid -> f32[batch 256, 84], lenet.dlm line 22 */
     {
@@ -1466,7 +1468,7 @@ int lenet_forward(void *state, int n, const lenet_real *x) {
     }
     /* matmul -> f32[batch 256, 10], lenet.dlm line 23 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 84, ((lenet_real *)(ar + 0)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 86016)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 0)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 86016)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet.dlm line 23 */
     {
@@ -1529,7 +1531,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 120, 400, ((lenet_real *)(ar + 1451264)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 1860864)), 120, 0);
+    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 1451264)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 1860864)), 120, 0);
     }
     /* sigmoid -> f32[batch 256, 120], lenet.dlm line 21 */
     {
@@ -1542,7 +1544,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     }
     /* matmul -> f32[batch 256, 84], lenet.dlm line 22 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 84, 120, ((lenet_real *)(ar + 1983744)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 1860864)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 1983744)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 1860864)), 84, 0);
     }
     /* sigmoid -> f32[batch 256, 84], lenet.dlm line 22 */
     {
@@ -1555,7 +1557,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     }
     /* matmul -> f32[batch 256, 10], lenet.dlm line 23 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 84, ((lenet_real *)(ar + 2106624)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1860864)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 2106624)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1860864)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet.dlm line 23 */
     {
@@ -1662,11 +1664,11 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* matmul -> f32[batch 256, 84], lenet.dlm line 23 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 84, 10, ((lenet_real *)(ar + 1881344)), 10, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1891584)), 84, 0);
+    gemm(0, 0, n, 84, 10, ((lenet_real *)(ar + 1881344)), 10, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1891584)), 84, 0);
     }
     /* matmul -> f32[10, 84], lenet.dlm line 23 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 10, 84, n, ((lenet_real *)(ar + 1881344)), 10, ((lenet_real *)(ar + 2106624)), 84, ((lenet_real *)(ar + 243584)), 84, 0);
+    gemm(1, 0, 10, 84, n, ((lenet_real *)(ar + 1881344)), 10, ((lenet_real *)(ar + 2106624)), 84, ((lenet_real *)(ar + 243584)), 84, 0);
     }
     /* mul -> f32[batch 256, 84], lenet.dlm line 22 */
     {
@@ -1688,11 +1690,11 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 22 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 120, 84, ((lenet_real *)(ar + 2192640)), 84, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 2278656)), 120, 0);
+    gemm(0, 0, n, 120, 84, ((lenet_real *)(ar + 2192640)), 84, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 2278656)), 120, 0);
     }
     /* matmul -> f32[84, 120], lenet.dlm line 22 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 84, 120, n, ((lenet_real *)(ar + 2192640)), 84, ((lenet_real *)(ar + 1983744)), 120, ((lenet_real *)(ar + 202880)), 120, 0);
+    gemm(1, 0, 84, 120, n, ((lenet_real *)(ar + 2192640)), 84, ((lenet_real *)(ar + 1983744)), 120, ((lenet_real *)(ar + 202880)), 120, 0);
     }
     /* mul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
@@ -1714,11 +1716,11 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* matmul -> f32[batch 256, 400], lenet.dlm line 21 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 400, 120, ((lenet_real *)(ar + 2106624)), 120, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 2229504)), 400, 0);
+    gemm(0, 0, n, 400, 120, ((lenet_real *)(ar + 2106624)), 120, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 2229504)), 400, 0);
     }
     /* matmul -> f32[120, 400], lenet.dlm line 21 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 120, 400, n, ((lenet_real *)(ar + 2106624)), 120, ((lenet_real *)(ar + 1451264)), 400, ((lenet_real *)(ar + 10368)), 400, 0);
+    gemm(1, 0, 120, 400, n, ((lenet_real *)(ar + 2106624)), 120, ((lenet_real *)(ar + 1451264)), 400, ((lenet_real *)(ar + 10368)), 400, 0);
     }
     /* avg_pool_dx -> f32[batch 256, 16, 10, 10], lenet.dlm line 19 */
     {
@@ -1938,7 +1940,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 120, 400, ((lenet_real *)(ar + 0)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 409600)), 120, 0);
+    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 0)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 409600)), 120, 0);
     }
     /* sigmoid -> f32[batch 256, 120], lenet.dlm line 21 */
     {
@@ -1951,7 +1953,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     }
     /* matmul -> f32[batch 256, 84], lenet.dlm line 22 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 84, 120, ((lenet_real *)(ar + 0)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 122880)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 0)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 122880)), 84, 0);
     }
     /* sigmoid -> f32[batch 256, 84], lenet.dlm line 22 */
     {
@@ -1964,7 +1966,7 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     }
     /* matmul -> f32[batch 256, 10], lenet.dlm line 23 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 84, ((lenet_real *)(ar + 0)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 86016)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 0)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 86016)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet.dlm line 23 */
     {
@@ -2276,6 +2278,6 @@ uint64_t *lenet_example_base(void *state) {
     return &((header *)state)->base;
 }
 
-void lenet_set_gemm(void *state, lenet_gemm_fn product) {
-    ((header *)state)->gemm = product;
+void lenet_set_gemm(lenet_gemm_fn product) {
+    gemm_hook = product;
 }

@@ -16,7 +16,6 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
-    lenet_relu_gemm_fn gemm; /* instead of sgemm when not NULL (lenet_relu_set_gemm) */
 } header;
 
 static inline lenet_relu_real maxr(lenet_relu_real a, lenet_relu_real b) { return a > b ? a : b; }
@@ -69,10 +68,13 @@ static int lenet_relu_isa(void) {
 }
 #endif
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
-static void gemm(lenet_relu_gemm_fn hook, int ta, int tb, int m, int n, int k, const lenet_relu_real *a, int lda, const lenet_relu_real *b, int ldb, lenet_relu_real *c, int ldc, int accumulate) {
-    if (hook) {
-        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+/* The product lenet_relu_set_gemm installed instead of sgemm, or NULL. */
+static lenet_relu_gemm_fn gemm_hook;
+
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
+static void gemm(int ta, int tb, int m, int n, int k, const lenet_relu_real *a, int lda, const lenet_relu_real *b, int ldb, lenet_relu_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     if (m == 1) {
@@ -1479,7 +1481,7 @@ int lenet_relu_forward(void *state, int n, const lenet_relu_real *x) {
     }
     /* matmul -> f32[batch 256, 120], lenet_relu.dlm line 15 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 120, 400, ((lenet_relu_real *)(ar + 0)), 400, ((lenet_relu_real *)(st + 10432)), 400, ((lenet_relu_real *)(ar + 409600)), 120, 0);
+    gemm(0, 1, n, 120, 400, ((lenet_relu_real *)(ar + 0)), 400, ((lenet_relu_real *)(st + 10432)), 400, ((lenet_relu_real *)(ar + 409600)), 120, 0);
     }
     /* relu -> f32[batch 256, 120], lenet_relu.dlm line 15 */
     {
@@ -1492,7 +1494,7 @@ int lenet_relu_forward(void *state, int n, const lenet_relu_real *x) {
     }
     /* matmul -> f32[batch 256, 84], lenet_relu.dlm line 16 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 84, 120, ((lenet_relu_real *)(ar + 0)), 120, ((lenet_relu_real *)(st + 202944)), 120, ((lenet_relu_real *)(ar + 122880)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((lenet_relu_real *)(ar + 0)), 120, ((lenet_relu_real *)(st + 202944)), 120, ((lenet_relu_real *)(ar + 122880)), 84, 0);
     }
     /* relu -> f32[batch 256, 84], lenet_relu.dlm line 16 */
     {
@@ -1505,7 +1507,7 @@ int lenet_relu_forward(void *state, int n, const lenet_relu_real *x) {
     }
     /* matmul -> f32[batch 256, 10], lenet_relu.dlm line 17 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 84, ((lenet_relu_real *)(ar + 0)), 84, ((lenet_relu_real *)(st + 243648)), 84, ((lenet_relu_real *)(ar + 86016)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((lenet_relu_real *)(ar + 0)), 84, ((lenet_relu_real *)(st + 243648)), 84, ((lenet_relu_real *)(ar + 86016)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet_relu.dlm line 17 */
     {
@@ -1568,7 +1570,7 @@ lenet_relu_real lenet_relu_forward_train(void *state, int n, const lenet_relu_re
     }
     /* matmul -> f32[batch 256, 120], lenet_relu.dlm line 15 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 120, 400, ((lenet_relu_real *)(ar + 1451264)), 400, ((lenet_relu_real *)(st + 10432)), 400, ((lenet_relu_real *)(ar + 1860864)), 120, 0);
+    gemm(0, 1, n, 120, 400, ((lenet_relu_real *)(ar + 1451264)), 400, ((lenet_relu_real *)(st + 10432)), 400, ((lenet_relu_real *)(ar + 1860864)), 120, 0);
     }
     /* relu -> f32[batch 256, 120], lenet_relu.dlm line 15 */
     {
@@ -1581,7 +1583,7 @@ lenet_relu_real lenet_relu_forward_train(void *state, int n, const lenet_relu_re
     }
     /* matmul -> f32[batch 256, 84], lenet_relu.dlm line 16 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 84, 120, ((lenet_relu_real *)(ar + 1983744)), 120, ((lenet_relu_real *)(st + 202944)), 120, ((lenet_relu_real *)(ar + 1860864)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((lenet_relu_real *)(ar + 1983744)), 120, ((lenet_relu_real *)(st + 202944)), 120, ((lenet_relu_real *)(ar + 1860864)), 84, 0);
     }
     /* relu -> f32[batch 256, 84], lenet_relu.dlm line 16 */
     {
@@ -1594,7 +1596,7 @@ lenet_relu_real lenet_relu_forward_train(void *state, int n, const lenet_relu_re
     }
     /* matmul -> f32[batch 256, 10], lenet_relu.dlm line 17 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 84, ((lenet_relu_real *)(ar + 2106624)), 84, ((lenet_relu_real *)(st + 243648)), 84, ((lenet_relu_real *)(ar + 1860864)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((lenet_relu_real *)(ar + 2106624)), 84, ((lenet_relu_real *)(st + 243648)), 84, ((lenet_relu_real *)(ar + 1860864)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet_relu.dlm line 17 */
     {
@@ -1701,11 +1703,11 @@ int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int3
     }
     /* matmul -> f32[batch 256, 84], lenet_relu.dlm line 17 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 84, 10, ((lenet_relu_real *)(ar + 1881344)), 10, ((lenet_relu_real *)(st + 243648)), 84, ((lenet_relu_real *)(ar + 1891584)), 84, 0);
+    gemm(0, 0, n, 84, 10, ((lenet_relu_real *)(ar + 1881344)), 10, ((lenet_relu_real *)(st + 243648)), 84, ((lenet_relu_real *)(ar + 1891584)), 84, 0);
     }
     /* matmul -> f32[10, 84], lenet_relu.dlm line 17 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 10, 84, n, ((lenet_relu_real *)(ar + 1881344)), 10, ((lenet_relu_real *)(ar + 2106624)), 84, ((lenet_relu_real *)(ar + 243584)), 84, 0);
+    gemm(1, 0, 10, 84, n, ((lenet_relu_real *)(ar + 1881344)), 10, ((lenet_relu_real *)(ar + 2106624)), 84, ((lenet_relu_real *)(ar + 243584)), 84, 0);
     }
     /* mul -> f32[batch 256, 84], lenet_relu.dlm line 16 */
     {
@@ -1727,11 +1729,11 @@ int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int3
     }
     /* matmul -> f32[batch 256, 120], lenet_relu.dlm line 16 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 120, 84, ((lenet_relu_real *)(ar + 2192640)), 84, ((lenet_relu_real *)(st + 202944)), 120, ((lenet_relu_real *)(ar + 2278656)), 120, 0);
+    gemm(0, 0, n, 120, 84, ((lenet_relu_real *)(ar + 2192640)), 84, ((lenet_relu_real *)(st + 202944)), 120, ((lenet_relu_real *)(ar + 2278656)), 120, 0);
     }
     /* matmul -> f32[84, 120], lenet_relu.dlm line 16 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 84, 120, n, ((lenet_relu_real *)(ar + 2192640)), 84, ((lenet_relu_real *)(ar + 1983744)), 120, ((lenet_relu_real *)(ar + 202880)), 120, 0);
+    gemm(1, 0, 84, 120, n, ((lenet_relu_real *)(ar + 2192640)), 84, ((lenet_relu_real *)(ar + 1983744)), 120, ((lenet_relu_real *)(ar + 202880)), 120, 0);
     }
     /* mul -> f32[batch 256, 120], lenet_relu.dlm line 15 */
     {
@@ -1753,11 +1755,11 @@ int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int3
     }
     /* matmul -> f32[batch 256, 400], lenet_relu.dlm line 15 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 400, 120, ((lenet_relu_real *)(ar + 2106624)), 120, ((lenet_relu_real *)(st + 10432)), 400, ((lenet_relu_real *)(ar + 2229504)), 400, 0);
+    gemm(0, 0, n, 400, 120, ((lenet_relu_real *)(ar + 2106624)), 120, ((lenet_relu_real *)(st + 10432)), 400, ((lenet_relu_real *)(ar + 2229504)), 400, 0);
     }
     /* matmul -> f32[120, 400], lenet_relu.dlm line 15 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 120, 400, n, ((lenet_relu_real *)(ar + 2106624)), 120, ((lenet_relu_real *)(ar + 1451264)), 400, ((lenet_relu_real *)(ar + 10368)), 400, 0);
+    gemm(1, 0, 120, 400, n, ((lenet_relu_real *)(ar + 2106624)), 120, ((lenet_relu_real *)(ar + 1451264)), 400, ((lenet_relu_real *)(ar + 10368)), 400, 0);
     }
     /* max_pool_dx -> f32[batch 256, 16, 10, 10], lenet_relu.dlm line 13 */
     {
@@ -1977,7 +1979,7 @@ lenet_relu_real lenet_relu_evaluate(void *state, int n, const lenet_relu_real *x
     }
     /* matmul -> f32[batch 256, 120], lenet_relu.dlm line 15 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 120, 400, ((lenet_relu_real *)(ar + 0)), 400, ((lenet_relu_real *)(st + 10432)), 400, ((lenet_relu_real *)(ar + 409600)), 120, 0);
+    gemm(0, 1, n, 120, 400, ((lenet_relu_real *)(ar + 0)), 400, ((lenet_relu_real *)(st + 10432)), 400, ((lenet_relu_real *)(ar + 409600)), 120, 0);
     }
     /* relu -> f32[batch 256, 120], lenet_relu.dlm line 15 */
     {
@@ -1990,7 +1992,7 @@ lenet_relu_real lenet_relu_evaluate(void *state, int n, const lenet_relu_real *x
     }
     /* matmul -> f32[batch 256, 84], lenet_relu.dlm line 16 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 84, 120, ((lenet_relu_real *)(ar + 0)), 120, ((lenet_relu_real *)(st + 202944)), 120, ((lenet_relu_real *)(ar + 122880)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((lenet_relu_real *)(ar + 0)), 120, ((lenet_relu_real *)(st + 202944)), 120, ((lenet_relu_real *)(ar + 122880)), 84, 0);
     }
     /* relu -> f32[batch 256, 84], lenet_relu.dlm line 16 */
     {
@@ -2003,7 +2005,7 @@ lenet_relu_real lenet_relu_evaluate(void *state, int n, const lenet_relu_real *x
     }
     /* matmul -> f32[batch 256, 10], lenet_relu.dlm line 17 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 84, ((lenet_relu_real *)(ar + 0)), 84, ((lenet_relu_real *)(st + 243648)), 84, ((lenet_relu_real *)(ar + 86016)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((lenet_relu_real *)(ar + 0)), 84, ((lenet_relu_real *)(st + 243648)), 84, ((lenet_relu_real *)(ar + 86016)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet_relu.dlm line 17 */
     {
@@ -2315,6 +2317,6 @@ uint64_t *lenet_relu_example_base(void *state) {
     return &((header *)state)->base;
 }
 
-void lenet_relu_set_gemm(void *state, lenet_relu_gemm_fn product) {
-    ((header *)state)->gemm = product;
+void lenet_relu_set_gemm(lenet_relu_gemm_fn product) {
+    gemm_hook = product;
 }

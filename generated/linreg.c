@@ -16,14 +16,16 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
-    linreg_gemm_fn gemm; /* instead of sgemm when not NULL (linreg_set_gemm) */
 } header;
 
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
-static void gemm(linreg_gemm_fn hook, int ta, int tb, int m, int n, int k, const linreg_real *a, int lda, const linreg_real *b, int ldb, linreg_real *c, int ldc, int accumulate) {
-    if (hook) {
-        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+/* The product linreg_set_gemm installed instead of sgemm, or NULL. */
+static linreg_gemm_fn gemm_hook;
+
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
+static void gemm(int ta, int tb, int m, int n, int k, const linreg_real *a, int lda, const linreg_real *b, int ldb, linreg_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     if (m == 1) {
@@ -97,7 +99,7 @@ int linreg_forward(void *state, int n, const linreg_real *x) {
     (void)ar;
     /* matmul -> f32[batch 10, 1], linreg.dlm line 10 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 10, 1], linreg.dlm line 10 */
     {
@@ -120,7 +122,7 @@ linreg_real linreg_forward_train(void *state, int n, const linreg_real *x, const
     (void)ar;
     /* matmul -> f32[batch 10, 1], linreg.dlm line 10 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 128)), 1, 0);
+    gemm(0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 128)), 1, 0);
     }
     /* sub -> f32[batch 10, 1], linreg.dlm line 15 */
     {
@@ -163,7 +165,7 @@ int linreg_backward(void *state, int n, const linreg_real *x, const linreg_real 
     }
     /* matmul -> f32[1, 2], linreg.dlm line 10 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 1, 2, n, ((linreg_real *)(ar + 320)), 1, x, 2, ((linreg_real *)(ar + 0)), 2, 0);
+    gemm(1, 0, 1, 2, n, ((linreg_real *)(ar + 320)), 1, x, 2, ((linreg_real *)(ar + 0)), 2, 0);
     }
     /* sum -> f32[1], linreg.dlm line 10 */
     {
@@ -219,7 +221,7 @@ linreg_real linreg_evaluate(void *state, int n, const linreg_real *x, const linr
     (void)ar;
     /* matmul -> f32[batch 10, 1], linreg.dlm line 10 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 2, x, 2, ((linreg_real *)(st + 64)), 2, ((linreg_real *)(ar + 0)), 1, 0);
     }
     /* sum -> f32[], linreg.dlm line 15 */
     {
@@ -452,6 +454,6 @@ uint64_t *linreg_example_base(void *state) {
     return &((header *)state)->base;
 }
 
-void linreg_set_gemm(void *state, linreg_gemm_fn product) {
-    ((header *)state)->gemm = product;
+void linreg_set_gemm(linreg_gemm_fn product) {
+    gemm_hook = product;
 }

@@ -16,7 +16,6 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
-    mlp_gemm_fn gemm; /* instead of sgemm when not NULL (mlp_set_gemm) */
 } header;
 
 static inline mlp_real maxr(mlp_real a, mlp_real b) { return a > b ? a : b; }
@@ -42,10 +41,13 @@ static inline float expv(float x) {
     return p * s1 * s2;
 }
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
-static void gemm(mlp_gemm_fn hook, int ta, int tb, int m, int n, int k, const mlp_real *a, int lda, const mlp_real *b, int ldb, mlp_real *c, int ldc, int accumulate) {
-    if (hook) {
-        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+/* The product mlp_set_gemm installed instead of sgemm, or NULL. */
+static mlp_gemm_fn gemm_hook;
+
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
+static void gemm(int ta, int tb, int m, int n, int k, const mlp_real *a, int lda, const mlp_real *b, int ldb, mlp_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     if (m == 1) {
@@ -139,7 +141,7 @@ int mlp_forward(void *state, int n, const mlp_real *x) {
     (void)ar;
     /* matmul -> f32[batch 256, 256], mlp.dlm line 12 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 784, x, 784, ((mlp_real *)(st + 64)), 784, ((mlp_real *)(ar + 0)), 256, 0);
+    gemm(0, 1, n, 256, 784, x, 784, ((mlp_real *)(st + 64)), 784, ((mlp_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], mlp.dlm line 13 */
     {
@@ -152,7 +154,7 @@ int mlp_forward(void *state, int n, const mlp_real *x) {
     }
     /* matmul -> f32[batch 256, 10], mlp.dlm line 14 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 256, ((mlp_real *)(ar + 262144)), 256, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 0)), 10, 0);
+    gemm(0, 1, n, 10, 256, ((mlp_real *)(ar + 262144)), 256, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], mlp.dlm line 14 */
     {
@@ -177,7 +179,7 @@ mlp_real mlp_forward_train(void *state, int n, const mlp_real *x, const int32_t 
     (void)ar;
     /* matmul -> f32[batch 256, 256], mlp.dlm line 12 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 784, x, 784, ((mlp_real *)(st + 64)), 784, ((mlp_real *)(ar + 814144)), 256, 0);
+    gemm(0, 1, n, 256, 784, x, 784, ((mlp_real *)(st + 64)), 784, ((mlp_real *)(ar + 814144)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], mlp.dlm line 13 */
     {
@@ -190,7 +192,7 @@ mlp_real mlp_forward_train(void *state, int n, const mlp_real *x, const int32_t 
     }
     /* matmul -> f32[batch 256, 10], mlp.dlm line 14 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 256, ((mlp_real *)(ar + 1076288)), 256, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 814144)), 10, 0);
+    gemm(0, 1, n, 10, 256, ((mlp_real *)(ar + 1076288)), 256, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 814144)), 10, 0);
     }
     /* add -> f32[batch 256, 10], mlp.dlm line 14 */
     {
@@ -297,11 +299,11 @@ int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
     }
     /* matmul -> f32[batch 256, 256], mlp.dlm line 14 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 256, 10, ((mlp_real *)(ar + 834624)), 10, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 1338432)), 256, 0);
+    gemm(0, 0, n, 256, 10, ((mlp_real *)(ar + 834624)), 10, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 1338432)), 256, 0);
     }
     /* matmul -> f32[10, 256], mlp.dlm line 14 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 10, 256, n, ((mlp_real *)(ar + 834624)), 10, ((mlp_real *)(ar + 1076288)), 256, ((mlp_real *)(ar + 803840)), 256, 0);
+    gemm(1, 0, 10, 256, n, ((mlp_real *)(ar + 834624)), 10, ((mlp_real *)(ar + 1076288)), 256, ((mlp_real *)(ar + 803840)), 256, 0);
     }
     /* mul -> f32[batch 256, 256], mlp.dlm line 13 */
     {
@@ -323,7 +325,7 @@ int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
     }
     /* matmul -> f32[256, 784], mlp.dlm line 12 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 256, 784, n, ((mlp_real *)(ar + 1600576)), 256, x, 784, ((mlp_real *)(ar + 0)), 784, 0);
+    gemm(1, 0, 256, 784, n, ((mlp_real *)(ar + 1600576)), 256, x, 784, ((mlp_real *)(ar + 0)), 784, 0);
     }
     return 0;
 }
@@ -390,7 +392,7 @@ mlp_real mlp_evaluate(void *state, int n, const mlp_real *x, const int32_t *y, d
     (void)ar;
     /* matmul -> f32[batch 256, 256], mlp.dlm line 12 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 256, 784, x, 784, ((mlp_real *)(st + 64)), 784, ((mlp_real *)(ar + 0)), 256, 0);
+    gemm(0, 1, n, 256, 784, x, 784, ((mlp_real *)(st + 64)), 784, ((mlp_real *)(ar + 0)), 256, 0);
     }
     /* relu -> f32[batch 256, 256], mlp.dlm line 13 */
     {
@@ -403,7 +405,7 @@ mlp_real mlp_evaluate(void *state, int n, const mlp_real *x, const int32_t *y, d
     }
     /* matmul -> f32[batch 256, 10], mlp.dlm line 14 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 256, ((mlp_real *)(ar + 262144)), 256, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 0)), 10, 0);
+    gemm(0, 1, n, 10, 256, ((mlp_real *)(ar + 262144)), 256, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], mlp.dlm line 14 */
     {
@@ -691,6 +693,6 @@ uint64_t *mlp_example_base(void *state) {
     return &((header *)state)->base;
 }
 
-void mlp_set_gemm(void *state, mlp_gemm_fn product) {
-    ((header *)state)->gemm = product;
+void mlp_set_gemm(mlp_gemm_fn product) {
+    gemm_hook = product;
 }

@@ -16,15 +16,17 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
-    params_gemm_fn gemm; /* instead of sgemm when not NULL (params_set_gemm) */
 } header;
 
 static inline params_real relu(params_real a) { return a > 0 ? a : 0; }
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
-static void gemm(params_gemm_fn hook, int ta, int tb, int m, int n, int k, const params_real *a, int lda, const params_real *b, int ldb, params_real *c, int ldc, int accumulate) {
-    if (hook) {
-        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+/* The product params_set_gemm installed instead of sgemm, or NULL. */
+static params_gemm_fn gemm_hook;
+
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
+static void gemm(int ta, int tb, int m, int n, int k, const params_real *a, int lda, const params_real *b, int ldb, params_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     if (m == 1) {
@@ -337,7 +339,7 @@ int params_forward(void *state, int n, const params_real *x) {
     (void)ar;
     /* matmul -> f32[batch 1, 8], params.dlm line 16 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 4, x, 4, ((params_real *)(st + 64)), 4, ((params_real *)(ar + 0)), 8, 0);
+    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 64)), 4, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 17 */
     {
@@ -349,7 +351,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 256)), 8, ((params_real *)(ar + 0)), 8, 0);
+    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 256)), 8, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 19 */
     {
@@ -361,7 +363,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 20 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 256)), 8, ((params_real *)(ar + 0)), 8, 0);
+    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 256)), 8, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 21 */
     {
@@ -373,7 +375,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 22 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 576)), 8, ((params_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 64)), 8, ((params_real *)(st + 576)), 8, ((params_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 1, 1], params.dlm line 22 */
     {
@@ -383,7 +385,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 26 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 4, x, 4, ((params_real *)(st + 704)), 4, ((params_real *)(ar + 0)), 8, 0);
+    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 704)), 4, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 26 */
     {
@@ -395,7 +397,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 26 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 8, ((params_real *)(ar + 128)), 8, ((params_real *)(st + 896)), 8, ((params_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 128)), 8, ((params_real *)(st + 896)), 8, ((params_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 1, 1], params.dlm line 26 */
     {
@@ -405,7 +407,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 26 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1024)), 4, ((params_real *)(ar + 0)), 8, 0);
+    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1024)), 4, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 26 */
     {
@@ -417,7 +419,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 26 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 8, ((params_real *)(ar + 192)), 8, ((params_real *)(st + 1216)), 8, ((params_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 192)), 8, ((params_real *)(st + 1216)), 8, ((params_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 1, 1], params.dlm line 26 */
     {
@@ -427,7 +429,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 26 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1344)), 4, ((params_real *)(ar + 0)), 8, 0);
+    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1344)), 4, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 26 */
     {
@@ -439,7 +441,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 26 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 8, ((params_real *)(ar + 256)), 8, ((params_real *)(st + 1536)), 8, ((params_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 256)), 8, ((params_real *)(st + 1536)), 8, ((params_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 1, 1], params.dlm line 26 */
     {
@@ -449,7 +451,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 26 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1664)), 4, ((params_real *)(ar + 0)), 8, 0);
+    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1664)), 4, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 26 */
     {
@@ -461,7 +463,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 26 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 8, ((params_real *)(ar + 320)), 8, ((params_real *)(st + 1856)), 8, ((params_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 320)), 8, ((params_real *)(st + 1856)), 8, ((params_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 1, 1], params.dlm line 26 */
     {
@@ -471,7 +473,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 52 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1984)), 4, ((params_real *)(ar + 0)), 8, 0);
+    gemm(0, 1, n, 8, 4, x, 4, ((params_real *)(st + 1984)), 4, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 53 */
     {
@@ -483,7 +485,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 54 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2176)), 8, ((params_real *)(ar + 0)), 8, 0);
+    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2176)), 8, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 55 */
     {
@@ -495,7 +497,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 8], params.dlm line 56 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 8, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2496)), 8, ((params_real *)(ar + 0)), 8, 0);
+    gemm(0, 1, n, 8, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2496)), 8, ((params_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], params.dlm line 57 */
     {
@@ -507,7 +509,7 @@ int params_forward(void *state, int n, const params_real *x) {
     }
     /* matmul -> f32[batch 1, 1], params.dlm line 58 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2816)), 8, ((params_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 8, ((params_real *)(ar + 384)), 8, ((params_real *)(st + 2816)), 8, ((params_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 1, 1], params.dlm line 58 */
     {
@@ -806,6 +808,6 @@ uint64_t *params_example_base(void *state) {
     return &((header *)state)->base;
 }
 
-void params_set_gemm(void *state, params_gemm_fn product) {
-    ((header *)state)->gemm = product;
+void params_set_gemm(params_gemm_fn product) {
+    gemm_hook = product;
 }

@@ -16,14 +16,16 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
-    polyfit_gemm_fn gemm; /* instead of sgemm when not NULL (polyfit_set_gemm) */
 } header;
 
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
-static void gemm(polyfit_gemm_fn hook, int ta, int tb, int m, int n, int k, const polyfit_real *a, int lda, const polyfit_real *b, int ldb, polyfit_real *c, int ldc, int accumulate) {
-    if (hook) {
-        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+/* The product polyfit_set_gemm installed instead of sgemm, or NULL. */
+static polyfit_gemm_fn gemm_hook;
+
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
+static void gemm(int ta, int tb, int m, int n, int k, const polyfit_real *a, int lda, const polyfit_real *b, int ldb, polyfit_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     if (m == 1) {
@@ -85,7 +87,7 @@ int polyfit_forward(void *state, int n, const polyfit_real *x) {
     (void)ar;
     /* matmul -> f32[batch 10, 1], polyfit.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 4, x, 4, ((polyfit_real *)(st + 64)), 4, ((polyfit_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 4, x, 4, ((polyfit_real *)(st + 64)), 4, ((polyfit_real *)(ar + 0)), 1, 0);
     }
     return 0;
 }
@@ -102,7 +104,7 @@ polyfit_real polyfit_forward_train(void *state, int n, const polyfit_real *x, co
     (void)ar;
     /* matmul -> f32[batch 10, 1], polyfit.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 4, x, 4, ((polyfit_real *)(st + 64)), 4, ((polyfit_real *)(ar + 64)), 1, 0);
+    gemm(0, 1, n, 1, 4, x, 4, ((polyfit_real *)(st + 64)), 4, ((polyfit_real *)(ar + 64)), 1, 0);
     }
     /* sub -> f32[batch 10, 1], polyfit.dlm line 23 */
     {
@@ -145,7 +147,7 @@ int polyfit_backward(void *state, int n, const polyfit_real *x, const polyfit_re
     }
     /* matmul -> f32[1, 4], polyfit.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 1, 4, n, ((polyfit_real *)(ar + 256)), 1, x, 4, ((polyfit_real *)(ar + 0)), 4, 0);
+    gemm(1, 0, 1, 4, n, ((polyfit_real *)(ar + 256)), 1, x, 4, ((polyfit_real *)(ar + 0)), 4, 0);
     }
     return 0;
 }
@@ -184,7 +186,7 @@ polyfit_real polyfit_evaluate(void *state, int n, const polyfit_real *x, const p
     (void)ar;
     /* matmul -> f32[batch 10, 1], polyfit.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 4, x, 4, ((polyfit_real *)(st + 64)), 4, ((polyfit_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 4, x, 4, ((polyfit_real *)(st + 64)), 4, ((polyfit_real *)(ar + 0)), 1, 0);
     }
     /* sum -> f32[], polyfit.dlm line 23 */
     {
@@ -413,6 +415,6 @@ uint64_t *polyfit_example_base(void *state) {
     return &((header *)state)->base;
 }
 
-void polyfit_set_gemm(void *state, polyfit_gemm_fn product) {
-    ((header *)state)->gemm = product;
+void polyfit_set_gemm(polyfit_gemm_fn product) {
+    gemm_hook = product;
 }

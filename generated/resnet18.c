@@ -16,7 +16,6 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
-    resnet18_gemm_fn gemm; /* instead of sgemm when not NULL (resnet18_set_gemm) */
 } header;
 
 static inline resnet18_real maxr(resnet18_real a, resnet18_real b) { return a > b ? a : b; }
@@ -69,10 +68,13 @@ static int resnet18_isa(void) {
 }
 #endif
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
-static void gemm(resnet18_gemm_fn hook, int ta, int tb, int m, int n, int k, const resnet18_real *a, int lda, const resnet18_real *b, int ldb, resnet18_real *c, int ldc, int accumulate) {
-    if (hook) {
-        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+/* The product resnet18_set_gemm installed instead of sgemm, or NULL. */
+static resnet18_gemm_fn gemm_hook;
+
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
+static void gemm(int ta, int tb, int m, int n, int k, const resnet18_real *a, int lda, const resnet18_real *b, int ldb, resnet18_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     if (m == 1) {
@@ -745,12 +747,12 @@ static void chunk_move(const resnet18_real *from, resnet18_real *to, int64_t K, 
 }
 
 /* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */
-static void conv2d_fwd(resnet18_gemm_fn hook, const resnet18_real *x, const resnet18_real *w, resnet18_real *y, resnet18_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_fwd(const resnet18_real *x, const resnet18_real *w, resnet18_real *y, resnet18_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     resnet18_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        gemm(hook, 0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
+        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
         if (g > 1)
             chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);
     }
@@ -783,26 +785,26 @@ static void col2im(const resnet18_real *col, resnet18_real *dx, int64_t b0, int6
             }
     }
 }
-static void conv2d_dx(resnet18_gemm_fn hook, resnet18_real *dx, const resnet18_real *w, const resnet18_real *dy, resnet18_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dx(resnet18_real *dx, const resnet18_real *w, const resnet18_real *dy, resnet18_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     resnet18_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         if (g > 1)
             chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
-        gemm(hook, 1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
+        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
         col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
     }
 }
 
 /* dw = dy times the columns of x, summed over the batch. */
-static void conv2d_dw(resnet18_gemm_fn hook, const resnet18_real *x, resnet18_real *dw, const resnet18_real *dy, resnet18_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+static void conv2d_dw(const resnet18_real *x, resnet18_real *dw, const resnet18_real *dy, resnet18_real *col, int64_t n, int64_t K, int64_t G, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     resnet18_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
         if (g > 1)
             chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
-        gemm(hook, 0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
+        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);
     }
 }
 
@@ -1952,7 +1954,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 0)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 37748736), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 0)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 37748736), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
@@ -1979,7 +1981,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
@@ -2006,7 +2008,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
@@ -2033,7 +2035,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
@@ -2060,7 +2062,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
@@ -2087,7 +2089,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
@@ -2103,7 +2105,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 37749248)), (resnet18_real *)(ar + 9438208), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 37749248)), (resnet18_real *)(ar + 9438208), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -2118,7 +2120,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18875392), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18875392), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
@@ -2145,7 +2147,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
@@ -2172,7 +2174,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
@@ -2199,7 +2201,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
@@ -2215,7 +2217,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 4720640)), (resnet18_real *)(ar + 9439232), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 4720640)), (resnet18_real *)(ar + 9439232), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
@@ -2230,7 +2232,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
@@ -2257,7 +2259,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
@@ -2284,7 +2286,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9439232), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9439232), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
@@ -2311,7 +2313,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 11798528), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 11798528), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
@@ -2327,7 +2329,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9439232)), (resnet18_real *)(ar + 11798528), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9439232)), (resnet18_real *)(ar + 11798528), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -2342,7 +2344,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 2363392)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4722688), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 2363392)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4722688), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
@@ -2369,7 +2371,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4722688)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7081984), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4722688)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7081984), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
@@ -2400,7 +2402,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     }
     /* matmul -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 512, ((resnet18_real *)(ar + 0)), 512, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 262144)), 10, 0);
+    gemm(0, 1, n, 10, 512, ((resnet18_real *)(ar + 0)), 512, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 262144)), 10, 0);
     }
     /* add -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
@@ -2525,7 +2527,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 44711488)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 63585856)), (resnet18_real *)(ar + 82460224), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 44711488)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 63585856)), (resnet18_real *)(ar + 82460224), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -2621,7 +2623,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63587200), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63587200), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
@@ -2709,7 +2711,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63588544), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63588544), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -2797,7 +2799,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63589888), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63589888), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
@@ -2885,7 +2887,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 63591168)), (resnet18_real *)(ar + 73028352), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 63591168)), (resnet18_real *)(ar + 73028352), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
@@ -2981,7 +2983,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 63594752)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73031936), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 63594752)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73031936), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
@@ -3058,7 +3060,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73034496), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73034496), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -3073,7 +3075,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73033984), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73033984), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
@@ -3161,7 +3163,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 73036544), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 73036544), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
@@ -3249,7 +3251,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 73039104)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 73039104)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
@@ -3345,7 +3347,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 73045248)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 464664640), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 73045248)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 464664640), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
@@ -3422,7 +3424,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 77769024), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 77769024), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
@@ -3437,7 +3439,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 474101824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 474101824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
@@ -3525,7 +3527,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
@@ -3613,7 +3615,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 77778304)), (resnet18_real *)(ar + 488257600), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 77778304)), (resnet18_real *)(ar + 488257600), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
@@ -3709,7 +3711,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 77792640)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 490616896), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 77792640)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 490616896), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
@@ -3786,7 +3788,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 492976192), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 492976192), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -3801,7 +3803,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 495335488), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 495335488), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
@@ -3889,7 +3891,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
@@ -3981,7 +3983,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     }
     /* matmul -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 512, ((resnet18_real *)(ar + 80180608)), 512, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 80442752)), 10, 0);
+    gemm(0, 1, n, 10, 512, ((resnet18_real *)(ar + 80180608)), 512, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 80442752)), 10, 0);
     }
     /* add -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
@@ -4088,11 +4090,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* matmul -> f32[batch 128, 512], resnet18.dlm line 50 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 0, n, 512, 10, ((resnet18_real *)(ar + 80442752)), 10, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 80447872)), 512, 0);
+    gemm(0, 0, n, 512, 10, ((resnet18_real *)(ar + 80442752)), 10, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 80447872)), 512, 0);
     }
     /* matmul -> f32[10, 512], resnet18.dlm line 50 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 10, 512, n, ((resnet18_real *)(ar + 80442752)), 10, ((resnet18_real *)(ar + 80180608)), 512, ((resnet18_real *)(ar + 44689408)), 512, 0);
+    gemm(1, 0, 10, 512, n, ((resnet18_real *)(ar + 80442752)), 10, ((resnet18_real *)(ar + 80180608)), 512, ((resnet18_real *)(ar + 44689408)), 512, 0);
     }
     /* avg_pool_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 48 */
     {
@@ -4223,11 +4225,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 500054080)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 500054080)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(ar + 35246080)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(ar + 35246080)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
     {
@@ -4354,11 +4356,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 495335488)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 495335488)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(ar + 25802752)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(ar + 25802752)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -4382,11 +4384,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 497694784), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_dx(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 497694784), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[512, 256, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 25278464)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 497694784), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 25278464)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 497694784), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
@@ -4493,11 +4495,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 77792640)), ((resnet18_real *)(ar + 15835136)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 77792640)), ((resnet18_real *)(ar + 15835136)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
     {
@@ -4624,11 +4626,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 497694784)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 502413376), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 497694784)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 502413376), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[512, 256, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 11110400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 502413376), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 11110400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 502413376), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
@@ -4755,11 +4757,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(ar + 8748032)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(ar + 8748032)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
     {
@@ -4886,11 +4888,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 474101824)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 474101824)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(ar + 6385664)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(ar + 6385664)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
@@ -4914,11 +4916,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 115490368), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_dx(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 115490368), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[256, 128, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 6254592)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 115490368), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 6254592)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 115490368), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
@@ -5025,11 +5027,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 73045248)), ((resnet18_real *)(ar + 3892224)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 73045248)), ((resnet18_real *)(ar + 3892224)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
     {
@@ -5156,11 +5158,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[256, 128, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 2709504)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 2709504)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -5287,11 +5289,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(ar + 2118144)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(ar + 2118144)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
     {
@@ -5418,11 +5420,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 431634496)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 431634496)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(ar + 1526784)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(ar + 1526784)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -5446,11 +5448,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 24 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73041152), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_dx(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73041152), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[128, 64, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 1494016)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73041152), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_dw(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 1494016)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73041152), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
@@ -5557,11 +5559,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 63594752)), ((resnet18_real *)(ar + 902656)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 63594752)), ((resnet18_real *)(ar + 902656)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
     {
@@ -5688,11 +5690,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 63593728), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 63593728), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[128, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 606208)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 63593728), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 606208)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 63593728), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
     {
@@ -5819,11 +5821,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 384448576)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 384448576)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(ar + 457984)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(ar + 457984)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
     {
@@ -5950,11 +5952,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 346699840)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 346699840)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(ar + 309760)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(ar + 309760)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
     {
@@ -6081,11 +6083,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 308951104)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 308951104)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(ar + 161536)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(ar + 161536)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
     {
@@ -6212,7 +6214,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 80174464)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 271202368)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 80174464)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 271202368)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -6223,7 +6225,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 44711488)), ((resnet18_real *)(ar + 13312)), ((resnet18_real *)(ar + 271202368)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 44711488)), ((resnet18_real *)(ar + 13312)), ((resnet18_real *)(ar + 271202368)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* max_pool_dx -> f32[batch 128, 64, 48, 48], resnet18.dlm line 43 */
     {
@@ -7221,7 +7223,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 0)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 37748736), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 0)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 37748736), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
@@ -7248,7 +7250,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 18874368)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
@@ -7275,7 +7277,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18874368), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
@@ -7302,7 +7304,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 56623616), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
@@ -7329,7 +7331,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
@@ -7356,7 +7358,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 37749248)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9437184), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
@@ -7372,7 +7374,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 37749248)), (resnet18_real *)(ar + 9438208), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 18874880)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 37749248)), (resnet18_real *)(ar + 9438208), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -7387,7 +7389,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18875392), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9438208)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 18875392), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
@@ -7414,7 +7416,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
@@ -7441,7 +7443,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4718592), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
@@ -7468,7 +7470,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 28312576), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
@@ -7484,7 +7486,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 4720640)), (resnet18_real *)(ar + 9439232), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 18875392)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 4720640)), (resnet18_real *)(ar + 9439232), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
@@ -7499,7 +7501,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
@@ -7526,7 +7528,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 14157824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
@@ -7553,7 +7555,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9439232), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 9439232), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
@@ -7580,7 +7582,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 11798528), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 9439232)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 11798528), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
@@ -7596,7 +7598,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9439232)), (resnet18_real *)(ar + 11798528), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 4720640)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 9439232)), (resnet18_real *)(ar + 11798528), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -7611,7 +7613,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 2363392)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4722688), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 2363392)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 4722688), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
@@ -7638,7 +7640,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((const header *)(const void *)st)->gemm, ((resnet18_real *)(ar + 4722688)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7081984), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 4722688)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 7081984), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
@@ -7669,7 +7671,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     }
     /* matmul -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 512, ((resnet18_real *)(ar + 0)), 512, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 262144)), 10, 0);
+    gemm(0, 1, n, 10, 512, ((resnet18_real *)(ar + 0)), 512, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 262144)), 10, 0);
     }
     /* add -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
@@ -8347,6 +8349,6 @@ uint64_t *resnet18_example_base(void *state) {
     return &((header *)state)->base;
 }
 
-void resnet18_set_gemm(void *state, resnet18_gemm_fn product) {
-    ((header *)state)->gemm = product;
+void resnet18_set_gemm(resnet18_gemm_fn product) {
+    gemm_hook = product;
 }

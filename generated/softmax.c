@@ -16,7 +16,6 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
-    softmax_gemm_fn gemm; /* instead of sgemm when not NULL (softmax_set_gemm) */
 } header;
 
 static inline softmax_real maxr(softmax_real a, softmax_real b) { return a > b ? a : b; }
@@ -41,10 +40,13 @@ static inline float expv(float x) {
     return p * s1 * s2;
 }
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
-static void gemm(softmax_gemm_fn hook, int ta, int tb, int m, int n, int k, const softmax_real *a, int lda, const softmax_real *b, int ldb, softmax_real *c, int ldc, int accumulate) {
-    if (hook) {
-        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+/* The product softmax_set_gemm installed instead of sgemm, or NULL. */
+static softmax_gemm_fn gemm_hook;
+
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
+static void gemm(int ta, int tb, int m, int n, int k, const softmax_real *a, int lda, const softmax_real *b, int ldb, softmax_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     if (m == 1) {
@@ -120,7 +122,7 @@ int softmax_forward(void *state, int n, const softmax_real *x) {
     (void)ar;
     /* matmul -> f32[batch 256, 10], softmax.dlm line 10 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 784, x, 784, ((softmax_real *)(st + 64)), 784, ((softmax_real *)(ar + 0)), 10, 0);
+    gemm(0, 1, n, 10, 784, x, 784, ((softmax_real *)(st + 64)), 784, ((softmax_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], softmax.dlm line 10 */
     {
@@ -145,7 +147,7 @@ softmax_real softmax_forward_train(void *state, int n, const softmax_real *x, co
     (void)ar;
     /* matmul -> f32[batch 256, 10], softmax.dlm line 10 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 784, x, 784, ((softmax_real *)(st + 64)), 784, ((softmax_real *)(ar + 31424)), 10, 0);
+    gemm(0, 1, n, 10, 784, x, 784, ((softmax_real *)(st + 64)), 784, ((softmax_real *)(ar + 31424)), 10, 0);
     }
     /* add -> f32[batch 256, 10], softmax.dlm line 10 */
     {
@@ -252,7 +254,7 @@ int softmax_backward(void *state, int n, const softmax_real *x, const int32_t *y
     }
     /* matmul -> f32[10, 784], softmax.dlm line 10 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 10, 784, n, ((softmax_real *)(ar + 51904)), 10, x, 784, ((softmax_real *)(ar + 0)), 784, 0);
+    gemm(1, 0, 10, 784, n, ((softmax_real *)(ar + 51904)), 10, x, 784, ((softmax_real *)(ar + 0)), 784, 0);
     }
     return 0;
 }
@@ -301,7 +303,7 @@ softmax_real softmax_evaluate(void *state, int n, const softmax_real *x, const i
     (void)ar;
     /* matmul -> f32[batch 256, 10], softmax.dlm line 10 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 10, 784, x, 784, ((softmax_real *)(st + 64)), 784, ((softmax_real *)(ar + 0)), 10, 0);
+    gemm(0, 1, n, 10, 784, x, 784, ((softmax_real *)(st + 64)), 784, ((softmax_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], softmax.dlm line 10 */
     {
@@ -581,6 +583,6 @@ uint64_t *softmax_example_base(void *state) {
     return &((header *)state)->base;
 }
 
-void softmax_set_gemm(void *state, softmax_gemm_fn product) {
-    ((header *)state)->gemm = product;
+void softmax_set_gemm(softmax_gemm_fn product) {
+    gemm_hook = product;
 }

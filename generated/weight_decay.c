@@ -16,14 +16,16 @@ typedef struct {
     uint64_t seed;
     uint64_t step;
     uint64_t base;
-    weight_decay_gemm_fn gemm; /* instead of sgemm when not NULL (weight_decay_set_gemm) */
 } header;
 
 
-/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. hook: the state's product instead of sgemm, or NULL */
-static void gemm(weight_decay_gemm_fn hook, int ta, int tb, int m, int n, int k, const weight_decay_real *a, int lda, const weight_decay_real *b, int ldb, weight_decay_real *c, int ldc, int accumulate) {
-    if (hook) {
-        hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+/* The product weight_decay_set_gemm installed instead of sgemm, or NULL. */
+static weight_decay_gemm_fn gemm_hook;
+
+/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
+static void gemm(int ta, int tb, int m, int n, int k, const weight_decay_real *a, int lda, const weight_decay_real *b, int ldb, weight_decay_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     if (m == 1) {
@@ -126,7 +128,7 @@ int weight_decay_forward(void *state, int n, const weight_decay_real *x) {
     (void)ar;
     /* matmul -> f32[batch 5, 1], weight_decay.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 200, x, 200, ((weight_decay_real *)(st + 64)), 200, ((weight_decay_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 200, x, 200, ((weight_decay_real *)(st + 64)), 200, ((weight_decay_real *)(ar + 0)), 1, 0);
     }
     /* add -> f32[batch 5, 1], weight_decay.dlm line 18 */
     {
@@ -149,7 +151,7 @@ weight_decay_real weight_decay_forward_train(void *state, int n, const weight_de
     (void)ar;
     /* matmul -> f32[batch 5, 1], weight_decay.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 200, x, 200, ((weight_decay_real *)(st + 64)), 200, ((weight_decay_real *)(ar + 896)), 1, 0);
+    gemm(0, 1, n, 1, 200, x, 200, ((weight_decay_real *)(st + 64)), 200, ((weight_decay_real *)(ar + 896)), 1, 0);
     }
     /* sub -> f32[batch 5, 1], weight_decay.dlm line 26 */
     {
@@ -200,7 +202,7 @@ int weight_decay_backward(void *state, int n, const weight_decay_real *x, const 
     }
     /* matmul -> f32[1, 200], weight_decay.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 1, 0, 1, 200, n, ((weight_decay_real *)(ar + 1024)), 1, x, 200, ((weight_decay_real *)(ar + 1152)), 200, 0);
+    gemm(1, 0, 1, 200, n, ((weight_decay_real *)(ar + 1024)), 1, x, 200, ((weight_decay_real *)(ar + 1152)), 200, 0);
     }
     /* add -> f32[1, 200], weight_decay.dlm line 18 */
     {
@@ -262,7 +264,7 @@ weight_decay_real weight_decay_evaluate(void *state, int n, const weight_decay_r
     (void)ar;
     /* matmul -> f32[batch 5, 1], weight_decay.dlm line 18 */
     {
-    gemm(((const header *)(const void *)st)->gemm, 0, 1, n, 1, 200, x, 200, ((weight_decay_real *)(st + 64)), 200, ((weight_decay_real *)(ar + 0)), 1, 0);
+    gemm(0, 1, n, 1, 200, x, 200, ((weight_decay_real *)(st + 64)), 200, ((weight_decay_real *)(ar + 0)), 1, 0);
     }
     /* sum -> f32[], weight_decay.dlm line 26 */
     {
@@ -495,6 +497,6 @@ uint64_t *weight_decay_example_base(void *state) {
     return &((header *)state)->base;
 }
 
-void weight_decay_set_gemm(void *state, weight_decay_gemm_fn product) {
-    ((header *)state)->gemm = product;
+void weight_decay_set_gemm(weight_decay_gemm_fn product) {
+    gemm_hook = product;
 }

@@ -712,8 +712,8 @@ typedef struct {
     int (*loop_limit)(const void *state);
 
     /* <name>_set_gemm, where the generated code calls OpenBLAS's sgemm (else NULL): --precision bf16 passes it
-     * dlrt_gemm_bf16 after every init */
-    void (*set_gemm)(void *state, DlrtGemmFn gemm);
+     * dlrt_gemm_bf16 once, before the first step (the hook belongs to the program, not to a state block) */
+    void (*set_gemm)(DlrtGemmFn gemm);
 } DlrtModel;
 
 /* The instruction set of the translation unit that expands it, as the trainer's descriptor records it: the

@@ -106,9 +106,6 @@ typedef struct {
     int64_t steps;         /* the batches those seconds are over */
 } DlrtTrainer;
 
-/* The model's state from the seed (DlrtModel.init), with --precision bf16's product set again: init clears it. */
-void dlrt_trainer_init_state(DlrtTrainer *t);
-
 /* ---- train_dist.c: what a data-parallel rank does beyond a single process ---- */
 
 /* This rank's share of a global batch of m examples: contiguous, in order, the first m mod N ranks one more. */

@@ -192,12 +192,6 @@ static int refuse_order(DlrtTrainer *t, const char *path, const DlrtCheckpoint *
     return 1;
 }
 
-void dlrt_trainer_init_state(DlrtTrainer *t) {
-    t->m->init(t->state, t->seed);
-    if (t->args.precision && strcmp(t->args.precision, "bf16") == 0)
-        t->m->set_gemm(t->state, dlrt_gemm_bf16);
-}
-
 /* --precision bf16: the model must call sgemm somewhere, and the CPU must have AMX or AVX512-BF16. */
 static int precision(DlrtTrainer *t) {
     if (!t->args.precision || strcmp(t->args.precision, "bf16") != 0)
@@ -209,6 +203,7 @@ static int precision(DlrtTrainer *t) {
     }
     if (dlrt_bf16_enable(&t->err) != DLRT_OK)
         return dlrt_trainer_fail(t, 2);
+    t->m->set_gemm(dlrt_gemm_bf16);
     if (!t->args.quiet && (!t->dist || t->dist->rank == 0))
         fprintf(t->out, "precision: bf16 products on %s, f32 accumulation and weights\n",
                 dlrt_bf16_path() == DLRT_BF16_AMX ? "AMX tiles" : "AVX512-BF16");
@@ -220,7 +215,7 @@ static int precision(DlrtTrainer *t) {
  * an epoch, and a run that diverges in its first epoch still leaves its last good state. */
 static int start(DlrtTrainer *t) {
     const DlrtArgs *a = &t->args;
-    dlrt_trainer_init_state(t);
+    t->m->init(t->state, t->seed);
     dlrt_rng_seed(&t->shuffle, t->seed, 1);
     describe(t);
     if (a->load || a->resume) {

@@ -122,7 +122,7 @@ void dlrt_trainer_evaluate(DlrtTrainer *t, const DlrtDataset *ds, DlrtBatcher *b
 /* One fold: a model from the run's start trained on tr for every epoch, then scored on tr and va. */
 static int fold(DlrtTrainer *t, int i, const DlrtDataset *tr, const DlrtDataset *va, DlrtBatcher *btr,
                 DlrtBatcher *bva) {
-    dlrt_trainer_init_state(t);
+    t->m->init(t->state, t->seed);
     DlrtRng shuffle;
     dlrt_rng_seed(&shuffle, t->seed, 1);
     DlrtProgress quiet; /* silent: one line per fold instead */

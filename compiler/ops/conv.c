@@ -310,30 +310,28 @@ static void emit_conv(Emit *e, IrNode *n) {
         fprintf(e->o, "    for (int64_t i = 0; i < n; i++)\n");
         if (n->op == OP_CONV2D)
             fprintf(e->o,
-                    "        gemm(%s0, 0, %" PRId64 ", %" PRId64 ", %" PRId64 ", %s, %" PRId64 ", %s + i * %" PRId64
+                    "        gemm(0, 0, %" PRId64 ", %" PRId64 ", %" PRId64 ", %s, %" PRId64 ", %s + i * %" PRId64
                     ", %" PRId64 ", %s + i * %" PRId64 ", %" PRId64 ", 0);\n",
-                    emit_gemm_arg(e), g.K, pq, g.C, w, g.C, x, g.C * pq, pq, y, g.K * pq, pq);
+                    g.K, pq, g.C, w, g.C, x, g.C * pq, pq, y, g.K * pq, pq);
         else if (n->op == OP_CONV2D_DX)
             fprintf(e->o,
-                    "        gemm(%s1, 0, %" PRId64 ", %" PRId64 ", %" PRId64 ", %s, %" PRId64 ", %s + i * %" PRId64
+                    "        gemm(1, 0, %" PRId64 ", %" PRId64 ", %" PRId64 ", %s, %" PRId64 ", %s + i * %" PRId64
                     ", %" PRId64 ", %s + i * %" PRId64 ", %" PRId64 ", 0);\n",
-                    emit_gemm_arg(e), g.C, pq, g.K, w, g.C, y, g.K * pq, pq, x, g.C * pq, pq);
+                    g.C, pq, g.K, w, g.C, y, g.K * pq, pq, x, g.C * pq, pq);
         else
             fprintf(e->o,
-                    "        gemm(%s0, 1, %" PRId64 ", %" PRId64 ", %" PRId64 ", %s + i * %" PRId64 ", %" PRId64
+                    "        gemm(0, 1, %" PRId64 ", %" PRId64 ", %" PRId64 ", %s + i * %" PRId64 ", %" PRId64
                     ", %s + i * %" PRId64 ", %" PRId64 ", %s, %" PRId64 ", i > 0);\n",
-                    emit_gemm_arg(e), g.K, g.C, pq, y, g.K * pq, pq, x, g.C * pq, pq, w, g.C);
+                    g.K, g.C, pq, y, g.K * pq, pq, x, g.C * pq, pq, w, g.C);
         return;
     }
     fprintf(e->o,
-            "    conv2d_%s(%s%s, %s, %s, %s, n, %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
-            ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
-            ");\n",
+            "    conv2d_%s(%s, %s, %s, %s, n, %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+            ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ");\n",
             n->op == OP_CONV2D      ? "fwd"
             : n->op == OP_CONV2D_DX ? "dx"
                                     : "dw",
-            emit_gemm_arg(e), x, w, y, emit_scratch(e, n), g.K, chunk, g.C, g.H, g.W, g.R, g.S, g.P, g.Q, g.sh, g.sw,
-            g.ph, g.pw);
+            x, w, y, emit_scratch(e, n), g.K, chunk, g.C, g.H, g.W, g.R, g.S, g.P, g.Q, g.sh, g.sw, g.ph, g.pw);
 }
 
 /* Whether some kernel of op `op` runs through im2col (neither direct nor pointwise). */
@@ -417,20 +415,20 @@ static void conv_helpers(Emit *e, const bool *used_by_op) {
     if (used[OP_CONV2D]) {
         fprintf(o, "\n/* y [n, K, P, Q] = x [n, C, H, W] cross-correlated with w [K, C, R, S]. */\n");
         fprintf(o,
-                "static void conv2d_fwd(%sconst %s *x, const %s *w, %s *y, %s *col, int64_t n, int64_t K, "
+                "static void conv2d_fwd(const %s *x, const %s *w, %s *y, %s *col, int64_t n, int64_t K, "
                 "int64_t G, %s) {\n",
-                emit_gemm_param(e), R, R, R, R, geo);
+                R, R, R, R, geo);
         fprintf(o,
                 "    %s *buf = col + C * R * S * G * P * Q;\n"
                 "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
                 "        int64_t g = n - b0 < G ? n - b0 : G;\n"
                 "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
-                "        gemm(%s0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, "
+                "        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, "
                 "(int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);\n"
                 "        if (g > 1)\n"
                 "            chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);\n"
                 "    }\n}\n",
-                R, emit_has_gemm_hook(e->opt) ? "hook, " : "");
+                R);
     }
     if (used[OP_CONV2D_DX]) {
         fprintf(o, "\n/* dx = the transposed convolution of dy with w: columns W^T dy, added back into images. */\n");
@@ -460,27 +458,27 @@ static void conv_helpers(Emit *e, const bool *used_by_op) {
                 "    }\n}\n",
                 R, R, R, R, R);
         fprintf(o,
-                "static void conv2d_dx(%s%s *dx, const %s *w, const %s *dy, %s *col, int64_t n, int64_t K, "
+                "static void conv2d_dx(%s *dx, const %s *w, const %s *dy, %s *col, int64_t n, int64_t K, "
                 "int64_t G, %s) {\n",
-                emit_gemm_param(e), R, R, R, R, geo);
+                R, R, R, R, geo);
         fprintf(o,
                 "    %s *buf = col + C * R * S * G * P * Q;\n"
                 "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
                 "        int64_t g = n - b0 < G ? n - b0 : G;\n"
                 "        if (g > 1)\n"
                 "            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);\n"
-                "        gemm(%s1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), "
+                "        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), "
                 "g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);\n"
                 "        col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
                 "    }\n}\n",
-                R, emit_has_gemm_hook(e->opt) ? "hook, " : "");
+                R);
     }
     if (used[OP_CONV2D_DW]) {
         fprintf(o, "\n/* dw = dy times the columns of x, summed over the batch. */\n");
         fprintf(o,
-                "static void conv2d_dw(%sconst %s *x, %s *dw, const %s *dy, %s *col, int64_t n, int64_t K, "
+                "static void conv2d_dw(const %s *x, %s *dw, const %s *dy, %s *col, int64_t n, int64_t K, "
                 "int64_t G, %s) {\n",
-                emit_gemm_param(e), R, R, R, R, geo);
+                R, R, R, R, geo);
         fprintf(o,
                 "    %s *buf = col + C * R * S * G * P * Q;\n"
                 "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
@@ -488,10 +486,10 @@ static void conv_helpers(Emit *e, const bool *used_by_op) {
                 "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
                 "        if (g > 1)\n"
                 "            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);\n"
-                "        gemm(%s0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, "
+                "        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, "
                 "(int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);\n"
                 "    }\n}\n",
-                R, emit_has_gemm_hook(e->opt) ? "hook, " : "");
+                R);
     }
 }
 

@@ -82,9 +82,8 @@ static void emit_matmul(Emit *e, IrNode *n) {
     bool ta = n->attr[0], tb = n->attr[1];
     char *m = emit_dim(e, s, 0);
     char *k = ta ? emit_dim(e, &a->shape, 0) : xsprintf(e->ctx, "%" PRId64, a->shape.d[1]);
-    fprintf(e->o, "    gemm(%s%d, %d, %s, %" PRId64 ", %s, %s, %" PRId64 ", %s, %" PRId64 ", %s, %" PRId64 ", 0);\n",
-            emit_gemm_arg(e), ta, tb, m, s->d[1], k, emit_ptr(e, a), a->shape.d[1], emit_ptr(e, b), b->shape.d[1],
-            emit_ptr(e, n), s->d[1]);
+    fprintf(e->o, "    gemm(%d, %d, %s, %" PRId64 ", %s, %s, %" PRId64 ", %s, %" PRId64 ", %s, %" PRId64 ", 0);\n", ta,
+            tb, m, s->d[1], k, emit_ptr(e, a), a->shape.d[1], emit_ptr(e, b), b->shape.d[1], emit_ptr(e, n), s->d[1]);
 }
 
 /* ---- export: Gemm on matrices, the IR's transposes as transA and transB ---- */

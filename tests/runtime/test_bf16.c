@@ -138,10 +138,11 @@ static void test_mlp_gradients(void) {
             continue;
         ran++;
         mlp_init(state, 3);
+        mlp_set_gemm(NULL);
         float loss32 = mlp_forward_train(state, N, x, y, NULL);
         CU_ASSERT_EQUAL(mlp_backward(state, N, x, y), 0);
         memcpy(g32, (unsigned char *)state + MLP_GRAD_OFFSET, MLP_GRAD_BYTES);
-        mlp_set_gemm(state, dlrt_gemm_bf16);
+        mlp_set_gemm(dlrt_gemm_bf16);
         float loss16 = mlp_forward_train(state, N, x, y, NULL);
         CU_ASSERT_EQUAL(mlp_backward(state, N, x, y), 0);
         CU_ASSERT(fabsf(loss16 - loss32) <= 0x1p-6f * fabsf(loss32));
