@@ -832,6 +832,7 @@ struct Emit {
     const char *real; /* lenet_real */
     Sched *s;         /* the schedule being emitted */
     bool f64;
+    unsigned calls;    /* the helpers the generated file defines (CALLS_*) */
     const char *count; /* the examples a mean over the batch divides by: "n", or "m" in a data-parallel phase */
 };
 
@@ -857,10 +858,10 @@ char *emit_rows(Emit *e, const Shape *s);
 char *emit_outer(Emit *e, const Shape *s, int64_t outer);
 /* The name of a kernel's own function (OpRule.own_fn): the op's prefix, numbered per op in order of first use. */
 char *emit_own_fn_name(Emit *e, const IrNode *n);
-/* Kernel n's own function `fname(params, int64_t n)`: its body written once by `body` (`decl` before the return
- * type), compiled per instruction set by wrappers, and `fname` calling the one <name>_isa() picks with `args`. */
+/* Kernel n's own function written once per instruction set by `variant` (attr: a target attribute's macro, or
+ * ""), and `fname(params, int64_t n)`, which calls the variant <name>_isa() picks with `args`. */
 void emit_isa_variants(Emit *e, const IrNode *n, const char *fname, const char *params, const char *args,
-                       void (*body)(Emit *e, const IrNode *n, const char *decl, const char *fname));
+                       void (*variant)(Emit *e, const IrNode *n, const char *attr, const char *fname));
 /* Whether schedule s reads input number `input`; the C parameters of the inputs it reads (`all`: every input). */
 bool emit_uses_input(Sched *s, int input);
 void emit_input_params(Emit *e, Sched *s, bool all);

@@ -407,51 +407,28 @@ char *emit_own_fn_name(Emit *e, const IrNode *n) {
     die("kernel %d has no function of its own", n->id);
 }
 
-/* The functions `fname_avx512` and `fname_avx2` (`type` fname(`params`)), each calling `fname_body` with `args`
- * under its instruction set's target attribute: the body is always inlined into them, so the C compiler compiles
- * it once per instruction set (its vector width and FMA) from one copy in the source. */
-static void emit_isa_wrappers(Emit *e, const char *type, const char *fname, const char *params, const char *args) {
-    static const char *const isas[][2] = {{"avx512", "AVX512"}, {"avx2", "AVX2"}};
-    fprintf(e->o, "#if %s_X86\n", e->NAME);
-    for (int i = 0; i < 2; i++)
-        fprintf(e->o, "%s_%s static %s %s_%s(%s) {\n    %s%s_body(%s);\n}\n", e->NAME, isas[i][1], type, fname,
-                isas[i][0], params, strcmp(type, "void") ? "return " : "", fname, args);
-    fprintf(e->o, "#endif\n");
-}
-
-/* The statements of a dispatching function that call the wrapper <name>_isa() picks (emit_isa_wrappers), and
- * return its value when `value`; on no choice (portable), control goes on past them. */
-static void emit_isa_switch(Emit *e, bool value, const char *fname, const char *args) {
-    FILE *o = e->o;
-    fprintf(o, "#if %s_X86\n    switch (%s_isa()) {\n", e->NAME, e->name);
-    if (value)
-        fprintf(o, "    case 2:\n        return %s_avx512(%s);\n    case 1:\n        return %s_avx2(%s);\n", fname,
-                args, fname, args);
-    else
-        fprintf(o,
-                "    case 2:\n        %s_avx512(%s);\n        return;\n    case 1:\n        %s_avx2(%s);\n"
-                "        return;\n",
-                fname, args, fname, args);
-    fprintf(o, "    default:\n        break;\n    }\n#endif\n");
-}
-
-/* Kernel n's own function `fname(params, int64_t n)`, its body written once by `body` (`decl` before the return
- * type, then the function's name): as `fname_body`, always inlined into a wrapper per instruction set
- * (emit_isa_wrappers) and into `fname`, which calls the wrapper <name>_isa() picks or runs the body as portable C;
- * with --portable, the body alone under the kernel's own name. */
+/* Kernel n's own function `fname(params, int64_t n)`: written by `variant` once per instruction set (AVX-512 and
+ * AVX2 under their target attributes, the vector width and FMA chosen by the C compiler for each, and a portable
+ * one), and the function of the kernel's own name calls the one <name>_isa() picks; with --portable, only the
+ * portable one, under the kernel's own name. */
 void emit_isa_variants(Emit *e, const IrNode *n, const char *fname, const char *params, const char *args,
-                       void (*body)(Emit *e, const IrNode *n, const char *decl, const char *fname)) {
+                       void (*variant)(Emit *e, const IrNode *n, const char *attr, const char *fname)) {
     FILE *o = e->o;
     if (e->opt->portable) {
-        body(e, n, "static ", fname);
+        variant(e, n, "", fname);
         return;
     }
-    const char *all = xsprintf(e->ctx, "%s, int64_t n", params);
-    body(e, n, xsprintf(e->ctx, "%s_INLINE static inline ", e->NAME), xsprintf(e->ctx, "%s_body", fname));
-    emit_isa_wrappers(e, "void", fname, all, args);
-    fprintf(o, "static void %s(%s) {\n", fname, all);
-    emit_isa_switch(e, false, fname, args);
-    fprintf(o, "    %s_body(%s);\n}\n", fname, args);
+    fprintf(o, "#if %s_X86\n", e->NAME);
+    variant(e, n, xsprintf(e->ctx, "%s_AVX512 ", e->NAME), xsprintf(e->ctx, "%s_avx512", fname));
+    variant(e, n, xsprintf(e->ctx, "%s_AVX2 ", e->NAME), xsprintf(e->ctx, "%s_avx2", fname));
+    fprintf(o, "#endif\n");
+    variant(e, n, "", xsprintf(e->ctx, "%s_portable", fname));
+    fprintf(o, "static void %s(%s, int64_t n) {\n#if %s_X86\n", fname, params, e->NAME);
+    fprintf(o, "    switch (%s_isa()) {\n", e->name);
+    fprintf(o, "    case 2:\n        %s_avx512(%s);\n        return;\n", fname, args);
+    fprintf(o, "    case 1:\n        %s_avx2(%s);\n        return;\n", fname, args);
+    fprintf(o, "    default:\n        break;\n    }\n#endif\n");
+    fprintf(o, "    %s_portable(%s);\n}\n", fname, args);
 }
 
 static void emit_kernel(Emit *e, IrNode *n) {
@@ -480,21 +457,15 @@ bool emit_uses_input(Sched *s, int input) {
     return s->live && s->live[in->id];
 }
 
-/* The C parameters of the inputs schedule s reads (`all`: every input), each after a comma. */
-static const char *input_params(Emit *e, Sched *s, bool all) {
+void emit_input_params(Emit *e, Sched *s, bool all) {
     Graph *g = s->g;
-    const char *p = "";
     for (int i = 0; i < g->inputs.n; i++) {
         if (!all && !emit_uses_input(s, i))
             continue;
         Input *in = &g->inputs.v[i];
-        p = xsprintf(e->ctx, "%s, const %s *%s", p, in->dtype == DT_I32 ? "int32_t" : e->real,
-                     emit_input_name(e->ctx, in->name));
+        fprintf(e->o, ", const %s *%s", in->dtype == DT_I32 ? "int32_t" : e->real, emit_input_name(e->ctx, in->name));
     }
-    return p;
 }
-
-void emit_input_params(Emit *e, Sched *s, bool all) { fputs(input_params(e, s, all), e->o); }
 
 /* ---- the source ---- */
 
@@ -523,29 +494,17 @@ bool emit_has_gemm_hook(Compiled *c, const EmitOptions *o) {
 /* <name>_isa(): which compilation of the kernels that have one per instruction set runs (2 AVX-512, 1 AVX2 with
  * FMA, 0 the portable C), decided on the first call from the CPU (GCC's and Clang's __builtin_cpu_supports), or the
  * path DLRT_ISA names (avx512, avx2, portable) when the CPU has it: tests force each path with it. The answer is
- * kept in a static, read and written atomically: getenv on every kernel call would cost batch-1 inference. Other
- * compilers and CPUs get the portable C alone.
- *
- * A kernel's body is written once, <NAME>_INLINE (always inlined), and compiled per instruction set inside wrappers
- * under <NAME>_AVX512 and <NAME>_AVX2 (emit_isa_wrappers). The targets add exactly the features <name>_isa() checks
- * to the file's own: GCC inlines only a callee whose target is a subset of the caller's, with the same "arch", so
- * an "arch=x86-64-v4" wrapper could not take the body when the file is built with -march=native (an error under
- * always_inline). The AVX-512 target asks GCC for 512-bit vectors, which its tuning for Intel cores otherwise
- * avoids; Clang takes no such option and uses 512 bits there. The wrappers are never inlined into the function
- * that picks one: where the file's target already has AVX-512 (-march=native), GCC would otherwise inline the
- * AVX-512 wrapper there and compile its body with the file's preferred width, 256 bits. */
+ * kept in a static, read and written atomically: getenv on every kernel call would cost batch-1 inference. The AVX-512
+ * target asks GCC for 512-bit vectors, which its tuning for Intel cores otherwise avoids. Other compilers and
+ * CPUs get the portable C alone. */
 static void emit_isa(Emit *e) {
     FILE *o = e->o;
     const char *N = e->NAME;
-    const char *avx2 = "avx2,fma,bmi,bmi2", *avx512 = "avx512f,avx512vl,avx512bw,avx512dq,avx512cd";
     fprintf(o, "\n#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)\n#define %s_X86 1\n", N);
     fprintf(o, "#include <stdlib.h>\n");
-    fprintf(o, "#define %s_INLINE __attribute__((always_inline))\n", N);
-    fprintf(o, "#ifdef __clang__\n#define %s_AVX512 __attribute__((target(\"%s,%s\"), noinline))\n#else\n", N, avx2,
-            avx512);
-    fprintf(o, "#define %s_AVX512 __attribute__((target(\"%s,%s,prefer-vector-width=512\"), noinline))\n#endif\n", N,
-            avx2, avx512);
-    fprintf(o, "#define %s_AVX2 __attribute__((target(\"%s\"), noinline))\n", N, avx2);
+    fprintf(o, "#ifdef __clang__\n#define %s_AVX512 __attribute__((target(\"arch=x86-64-v4\")))\n#else\n", N);
+    fprintf(o, "#define %s_AVX512 __attribute__((target(\"arch=x86-64-v4,prefer-vector-width=512\")))\n#endif\n", N);
+    fprintf(o, "#define %s_AVX2 __attribute__((target(\"arch=x86-64-v3\")))\n", N);
     fprintf(o, "static int %s_isa(void) {\n", e->name);
     fprintf(o, "    static int chosen = -1; /* the same answer for the whole process, asked for once */\n");
     fprintf(o, "    int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);\n");
@@ -560,10 +519,7 @@ static void emit_isa(Emit *e) {
     fprintf(o, "    const char *want = getenv(\"DLRT_ISA\");\n");
     fprintf(o, "    isa = want && strcmp(want, \"portable\") == 0 ? 0 : want && strcmp(want, \"avx2\") == 0 ? avx2 "
                ": avx512 ? 2 : avx2;\n");
-    fprintf(
-        o,
-        "    __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);\n    return isa;\n}\n#else\n#define %s_INLINE\n#endif\n",
-        N);
+    fprintf(o, "    __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);\n    return isa;\n}\n#endif\n");
 }
 
 static void emit_dropmask(Emit *e) {
@@ -589,13 +545,16 @@ static void emit_dropmask(Emit *e) {
 /* glibc's expf is a call per element, which keeps sigmoid, softmax and cross-entropy loops scalar (a sixth of
  * LeNet's training step). expv is the same function in straight-line C that GCC vectorises: within 1.3 ulp of
  * expf (0.94 with FMA) over every 97th float from -104 to 88.7, 0 and inf beyond as expf, NaN stays NaN. */
-static void emit_expv(Emit *e) {
+static void emit_expv(Emit *e, const char *attr, const char *suffix) {
+    if (!*suffix)
+        fprintf(
+            e->o,
+            "\n/* exp(x) = 2^n exp(r): n = round(x / ln 2) by the 1.5 * 2^23 rounding trick, r = x - n ln 2 in two\n"
+            " * parts (|r| <= ln 2 / 2), exp(r) by its degree-7 Taylor polynomial; 2^n as two factors, so that\n"
+            " * subnormal results and n = 128 (overflow to inf) come out right. Within 1.3 ulp of expf. */\n");
     fprintf(
         e->o,
-        "\n/* exp(x) = 2^n exp(r): n = round(x / ln 2) by the 1.5 * 2^23 rounding trick, r = x - n ln 2 in two\n"
-        " * parts (|r| <= ln 2 / 2), exp(r) by its degree-7 Taylor polynomial; 2^n as two factors, so that\n"
-        " * subnormal results and n = 128 (overflow to inf) come out right. Within 1.3 ulp of expf. */\n"
-        "static inline float expv(float x) {\n"
+        "%sstatic inline float expv%s(float x) {\n"
         "    float xc = x > 88.8f ? 88.8f : x < -104.0f ? -104.0f : x;\n"
         "    float t = xc * 1.44269504f + 12582912.0f;\n"
         "    float k = t - 12582912.0f;\n"
@@ -610,7 +569,8 @@ static void emit_expv(Emit *e) {
         "    memcpy(&s1, &b1, sizeof s1);\n"
         "    memcpy(&s2, &b2, sizeof s2);\n"
         "    return p * s1 * s2;\n"
-        "}\n");
+        "}\n",
+        attr, suffix);
 }
 
 /* sigmoid in f32: 1 / (1 + e^-x) with e^-x as expv computes it, but for |x| <= 87 (beyond, the result is 1, or
@@ -620,9 +580,9 @@ static void emit_expv(Emit *e) {
  * rounds to 1 (the Newton steps end an ulp short without FMA). Within 4 ulp of the sigmoid in double where that is
  * above 1e-30 (3.2 with FMA), 2e-7 absolute everywhere (test_embed); NaN stays NaN. A third faster than
  * 1 / (1 + expv(-x)) in 512-bit vectors (LeNet's 4,704 values). */
-static void emit_sigmoidv(Emit *e) {
+static void emit_sigmoidv(Emit *e, const char *attr, const char *suffix) {
     fprintf(e->o,
-            "static inline float sigmoidv(float x) {\n"
+            "%sstatic inline float sigmoidv%s(float x) {\n"
             "    float z = x < -87.0f ? 87.0f : x > 87.0f ? -87.0f : -x;\n"
             "    float t = z * 1.44269504f + 12582912.0f;\n"
             "    float k = t - 12582912.0f;\n"
@@ -645,7 +605,25 @@ static void emit_sigmoidv(Emit *e) {
             "    q = q * (2.0f - d * q);\n"
             "    q = q * (2.0f - d * q);\n"
             "    return x > 17.5f ? 1.0f : q;\n"
-            "}\n");
+            "}\n",
+            attr, suffix);
+}
+
+/* The inline functions the kernels' expressions call, those of `calls`: `attr` before each, `suffix` after its
+ * name. */
+static void emit_inline_helpers(Emit *e, unsigned calls, const char *attr, const char *suffix) {
+    FILE *o = e->o;
+    const char *R = e->real;
+    if (calls & CALLS_MAXR)
+        fprintf(o, "%sstatic inline %s maxr%s(%s a, %s b) { return a > b ? a : b; }\n", attr, R, suffix, R, R);
+    if (calls & CALLS_MINR)
+        fprintf(o, "%sstatic inline %s minr%s(%s a, %s b) { return a < b ? a : b; }\n", attr, R, suffix, R, R);
+    if (calls & CALLS_RELU)
+        fprintf(o, "%sstatic inline %s relu%s(%s a) { return a > 0 ? a : 0; }\n", attr, R, suffix, R);
+    if (!e->f64 && (calls & CALLS_EXPV))
+        emit_expv(e, attr, suffix);
+    if (!e->f64 && (calls & CALLS_SIGMOID))
+        emit_sigmoidv(e, attr, suffix);
 }
 
 static void emit_prelude(Emit *e) {
@@ -668,17 +646,9 @@ static void emit_prelude(Emit *e) {
     /* only the helpers the kernels call: an unused static function is a warning under clang */
     unsigned calls = emit_calls(e->c);
     if (e->opt->infer && !e->opt->portable)
-        calls |= CALLS_ISA; /* the forward pass is compiled per instruction set (emit_infer_source) */
-    if (calls & CALLS_MAXR)
-        fprintf(o, "static inline %s maxr(%s a, %s b) { return a > b ? a : b; }\n", R, R, R);
-    if (calls & CALLS_MINR)
-        fprintf(o, "static inline %s minr(%s a, %s b) { return a < b ? a : b; }\n", R, R, R);
-    if (calls & CALLS_RELU)
-        fprintf(o, "static inline %s relu(%s a) { return a > 0 ? a : 0; }\n", R, R);
-    if (!e->f64 && (calls & CALLS_EXPV))
-        emit_expv(e);
-    if (!e->f64 && (calls & CALLS_SIGMOID))
-        emit_sigmoidv(e);
+        calls |= CALLS_ISA; /* the forward pass has a compilation per instruction set (emit_forward_isa) */
+    e->calls = calls;
+    emit_inline_helpers(e, calls, "", "");
     if (calls & CALLS_DROPMASK)
         emit_dropmask(e);
     if ((calls & CALLS_ISA) && !e->opt->portable)
@@ -897,6 +867,36 @@ static void emit_forward_statements(Emit *e, Sched *fw, Graph *g) {
     emit_schedule(e, fw, 0, fw->kernels.n);
     emit_loop_limits(e, fw, g);
     fprintf(e->o, "    return 0;\n");
+}
+
+/* The inference forward pass compiled for one instruction set (`attr`, its target attribute's macro): the
+ * element-wise loops (bias and activation, pooling) vectorise to its width, as the kernels with their own
+ * functions do. The helpers their expressions call are written again under the same attribute and renamed to them
+ * by macros around the function: GCC inlines no function compiled for another target (with -march=native the
+ * file's own target is not a subset of x86-64-v4), and a call per element would keep the loops scalar. */
+static void emit_forward_body(Emit *e, Sched *fw, Graph *g, const char *attr, const char *suffix) {
+    FILE *o = e->o;
+    static const struct {
+        unsigned call;
+        const char *name;
+    } helpers[] = {{CALLS_MAXR, "maxr"},
+                   {CALLS_MINR, "minr"},
+                   {CALLS_RELU, "relu"},
+                   {CALLS_EXPV, "expv"},
+                   {CALLS_SIGMOID, "sigmoidv"}};
+    unsigned calls = e->calls & (CALLS_MAXR | CALLS_MINR | CALLS_RELU | (e->f64 ? 0 : CALLS_EXPV | CALLS_SIGMOID));
+    emit_inline_helpers(e, calls, attr, suffix);
+    for (size_t i = 0; i < sizeof helpers / sizeof helpers[0]; i++)
+        if (calls & helpers[i].call)
+            fprintf(o, "#define %s %s%s\n", helpers[i].name, helpers[i].name, suffix);
+    fprintf(o, "%sstatic int forward%s(const void *weights, void *scratch, int n", attr, suffix);
+    emit_input_params(e, fw, false);
+    fprintf(o, ") {\n    (void)n; /* checked by forward_shared; unread when no input is batched */\n");
+    emit_forward_statements(e, fw, g);
+    fprintf(o, "}\n");
+    for (size_t i = 0; i < sizeof helpers / sizeof helpers[0]; i++)
+        if (calls & helpers[i].call)
+            fprintf(o, "#undef %s\n", helpers[i].name);
 }
 
 static void emit_metrics_out(Emit *e, Sched *s, IrNode **metric, int nm) {
@@ -1222,26 +1222,24 @@ static void emit_infer_source(Emit *e) {
     for (int i = 0; i < g->inputs.n; i++)
         if (emit_uses_input(fw, i))
             end += sprintf(end, ", %s", emit_input_name(e->ctx, g->inputs.v[i].name));
-    /* the weights (the block's first <NAME>_WEIGHTS_BYTES) are only read, so threads may share them */
-    const char *call = xsprintf(e->ctx, "weights, scratch, n%s", args);
-    const char *params = xsprintf(e->ctx, "const void *weights, void *scratch, int n%s", input_params(e, fw, false));
     if (!e->opt->portable) {
-        /* the whole pass compiled per instruction set, as the kernels with their own functions are
-         * (emit_isa_variants): bias and activation, pooling vectorise to the instruction set's width */
-        fprintf(o, "\n%s_INLINE static inline int forward_body(%s) {\n", e->NAME, params);
-        fprintf(o, "    (void)n; /* checked by forward_shared; unread when no input is batched */\n");
-        emit_forward_statements(e, fw, g);
-        fprintf(o, "}\n");
-        emit_isa_wrappers(e, "int", "forward", params, call);
+        fprintf(o, "\n#if %s_X86\n", e->NAME);
+        emit_forward_body(e, fw, g, xsprintf(e->ctx, "%s_AVX512 ", e->NAME), "_avx512");
+        emit_forward_body(e, fw, g, xsprintf(e->ctx, "%s_AVX2 ", e->NAME), "_avx2");
+        fprintf(o, "#endif\n");
     }
-    fprintf(o, "\nstatic int forward_shared(%s) {\n", params);
+    /* the weights (the block's first <NAME>_WEIGHTS_BYTES) are only read, so threads may share them */
+    fprintf(o, "\nstatic int forward_shared(const void *weights, void *scratch, int n");
+    emit_input_params(e, fw, false);
+    fprintf(o, ") {\n");
     emit_batch_guard(e, xsprintf(e->ctx, "%s_BAD_BATCH", e->NAME));
     if (!e->opt->portable) {
-        emit_isa_switch(e, true, "forward", call);
-        fprintf(o, "    return forward_body(%s);\n", call);
-    } else {
-        emit_forward_statements(e, fw, g);
+        fprintf(o, "#if %s_X86\n    switch (%s_isa()) {\n", e->NAME, e->name);
+        fprintf(o, "    case 2:\n        return forward_avx512(weights, scratch, n%s);\n", args);
+        fprintf(o, "    case 1:\n        return forward_avx2(weights, scratch, n%s);\n", args);
+        fprintf(o, "    default:\n        break;\n    }\n#endif\n");
     }
+    emit_forward_statements(e, fw, g);
     fprintf(o, "}\n");
     fprintf(o, "\nint %s_forward(void *ctx, int n", e->name);
     emit_input_params(e, fw, false);

@@ -634,12 +634,12 @@ static void emit_fwd_lanes_k(Ctx *ctx, FILE *o, const ConvGeo *g, const char *R)
 }
 
 /* y = x (*) w over the geometry g; for dx (turned), y is dx, x is dy, and w is turned into wt first. */
-static void emit_fwd(Ctx *ctx, FILE *o, const ConvGeo *g0, bool turned, const char *decl, const char *fname,
+static void emit_fwd(Ctx *ctx, FILE *o, const ConvGeo *g0, bool turned, const char *attr, const char *fname,
                      const char *R, const char *NAME) {
     ConvGeo g = turned ? dx_as_conv(g0) : *g0;
     if (turned) {
-        fprintf(o, "%svoid %s(const %s *restrict dy, const %s *restrict kernel, %s *restrict dx, int64_t n) {\n", decl,
-                fname, R, R, R);
+        fprintf(o, "%sstatic void %s(const %s *restrict dy, const %s *restrict kernel, %s *restrict dx, int64_t n) {\n",
+                attr, fname, R, R, R);
         fprintf(o, "    const %s *restrict x = dy;\n    %s *restrict y = dx;\n", R, R);
         fprintf(o, "    /* wt[c][k][r][s] = kernel[k][c][R - 1 - r][S - 1 - s] */\n");
         fprintf(o, "    %s wt[%" PRId64 "];\n", R, g.K * g.C * g.R * g.S);
@@ -652,8 +652,8 @@ static void emit_fwd(Ctx *ctx, FILE *o, const ConvGeo *g0, bool turned, const ch
                 g.C, g.R * g.S, g.K, g.R * g.S, g.R * g.S - 1);
         fprintf(o, "    const %s *w = wt;\n", R);
     } else {
-        fprintf(o, "%svoid %s(const %s *restrict x, const %s *restrict w, %s *restrict y, int64_t n) {\n", decl, fname,
-                R, R, R);
+        fprintf(o, "%sstatic void %s(const %s *restrict x, const %s *restrict w, %s *restrict y, int64_t n) {\n", attr,
+                fname, R, R, R);
     }
     if (lanes_over_k(&g)) {
         /* the store runs along k, the load strides: the C compiler gathers a vector of k per (c, r, s), 3 times
@@ -749,13 +749,14 @@ static void emit_dw_lanes_k(Ctx *ctx, FILE *o, const ConvGeo *g, const char *R) 
     fprintf(o, "                    }\n                }\n");
 }
 
-static void emit_dw(Ctx *ctx, FILE *o, const IrNode *n, const char *decl, const char *fname, const char *R,
+static void emit_dw(Ctx *ctx, FILE *o, const IrNode *n, const char *attr, const char *fname, const char *R,
                     const char *NAME) {
     ConvGeo g = conv_geo(n);
     int64_t images = conv_direct_images(&g), kcrs = g.K * g.C * g.R * g.S, qt = tiled_q(&g);
     fprintf(o,
-            "%svoid %s(const %s *restrict x, %s *restrict dw, const %s *restrict dy, %s *restrict part, int64_t n) {\n",
-            decl, fname, R, R, R, R);
+            "%sstatic void %s(const %s *restrict x, %s *restrict dw, const %s *restrict dy, %s *restrict part, "
+            "int64_t n) {\n",
+            attr, fname, R, R, R, R);
     fprintf(o, "    int64_t chunks = (n + %" PRId64 ") / %" PRId64 ";\n", images - 1, images);
     fprintf(o, "    %s_PARALLEL_FOR\n    for (int64_t chunk = 0; chunk < chunks; chunk++) {\n", NAME);
     fprintf(o, "        int64_t b0 = chunk * %" PRId64 ", count = n - b0 < %" PRId64 " ? n - b0 : %" PRId64 ";\n",
@@ -823,13 +824,14 @@ static void emit_dw(Ctx *ctx, FILE *o, const IrNode *n, const char *decl, const 
     emit_dw_sum(o, &g, R);
 }
 
-/* Conv node n's direct kernel as function `fname`, `decl` ("static ", ...) before its return type. */
-static void emit_conv_body(Emit *e, const IrNode *n, const char *decl, const char *fname) {
+/* One compilation of conv node n's direct kernel: static function `fname`, `attr` (a target attribute's macro, or
+ * "") before it. */
+static void emit_conv_variant(Emit *e, const IrNode *n, const char *attr, const char *fname) {
     ConvGeo g = conv_geo(n);
     if (n->op == OP_CONV2D_DW)
-        emit_dw(e->ctx, e->o, n, decl, fname, e->real, e->NAME);
+        emit_dw(e->ctx, e->o, n, attr, fname, e->real, e->NAME);
     else
-        emit_fwd(e->ctx, e->o, &g, n->op == OP_CONV2D_DX, decl, fname, e->real, e->NAME);
+        emit_fwd(e->ctx, e->o, &g, n->op == OP_CONV2D_DX, attr, fname, e->real, e->NAME);
 }
 
 /* The direct kernel of conv node n as static function `fname`. */
@@ -872,7 +874,7 @@ static void emit_conv_own(Emit *e, const IrNode *n, const char *fname) {
     const char *args = n->op == OP_CONV2D_DW   ? "x, dw, dy, part, n"
                        : n->op == OP_CONV2D_DX ? "dy, kernel, dx, n"
                                                : "x, w, y, n";
-    emit_isa_variants(e, n, fname, params, args, emit_conv_body);
+    emit_isa_variants(e, n, fname, params, args, emit_conv_variant);
 }
 
 /* ---- export: Conv, attributes stride h w, padding h w ---- */

@@ -121,12 +121,12 @@ static void emit_matvec_rows(Emit *e, int64_t K, int64_t N, int64_t rb, const ch
     }
 }
 
-static void emit_matvec_body(Emit *e, const IrNode *n, const char *decl, const char *fname) {
+static void emit_matvec_variant(Emit *e, const IrNode *n, const char *attr, const char *fname) {
     FILE *f = e->o;
     const char *R = e->real;
     int64_t K = n->in[0]->shape.d[1], N = n->shape.d[1], full = N / RB * RB;
-    fprintf(f, "%svoid %s(const %s *restrict x, const %s *restrict w, %s *restrict y, int64_t n) {\n", decl, fname, R,
-            R, R);
+    fprintf(f, "%sstatic void %s(const %s *restrict x, const %s *restrict w, %s *restrict y, int64_t n) {\n", attr,
+            fname, R, R, R);
     fprintf(f, "    for (int64_t i = 0; i < n; i++) {\n");
     fprintf(f, "        const %s *xr = x + i * %" PRId64 ";\n", R, K);
     if (full) {
@@ -151,7 +151,7 @@ static void emit_matvec_own(Emit *e, const IrNode *n, const char *fname) {
             e->name, n->loc.line, N, K, N, K, RB, VEC);
     emit_isa_variants(e, n, fname,
                       xsprintf(e->ctx, "const %s *restrict x, const %s *restrict w, %s *restrict y", R, R, R),
-                      "x, w, y, n", emit_matvec_body);
+                      "x, w, y, n", emit_matvec_variant);
 }
 
 static void emit_matmul(Emit *e, IrNode *n) {
