@@ -832,7 +832,6 @@ struct Emit {
     const char *real; /* lenet_real */
     Sched *s;         /* the schedule being emitted */
     bool f64;
-    unsigned calls;    /* the helpers the generated file defines (CALLS_*) */
     const char *count; /* the examples a mean over the batch divides by: "n", or "m" in a data-parallel phase */
 };
 
@@ -858,10 +857,22 @@ char *emit_rows(Emit *e, const Shape *s);
 char *emit_outer(Emit *e, const Shape *s, int64_t outer);
 /* The name of a kernel's own function (OpRule.own_fn): the op's prefix, numbered per op in order of first use. */
 char *emit_own_fn_name(Emit *e, const IrNode *n);
-/* Kernel n's own function written once per instruction set by `variant` (attr: a target attribute's macro, or
- * ""), and `fname(params, int64_t n)`, which calls the variant <name>_isa() picks with `args`. */
-void emit_isa_variants(Emit *e, const IrNode *n, const char *fname, const char *params, const char *args,
-                       void (*variant)(Emit *e, const IrNode *n, const char *attr, const char *fname));
+/* A kernel's own function as emit_isa_kernel writes it: `setup`, then `for (int64_t i = 0; i < count; i++) step;`
+ * (an OpenMP parallel loop when `parallel`), then `finish`; step calls the kernel's always-inlined body. */
+typedef struct {
+    const char *params; /* its C parameters before `int64_t n` */
+    const char *args;   /* the same as arguments */
+    const char *setup;  /* statements before the loop (arrays the iterations share), or "" */
+    const char *count;  /* the loop's trip count */
+    const char *step;   /* what iteration i runs, without the semicolon */
+    const char *finish; /* statements after the loop, or "" */
+    bool parallel;
+} IsaLoop;
+/* What comes before the return type of a kernel's always-inlined body. */
+const char *emit_isa_inline(Emit *e);
+/* Kernel fname's own function `fname(l->params, int64_t n)`, compiled per instruction set: a wrapper for each
+ * holds l's loop, and fname calls the one <name>_isa() picks, or runs the loop as portable C. */
+void emit_isa_kernel(Emit *e, const char *fname, const IsaLoop *l);
 /* Whether schedule s reads input number `input`; the C parameters of the inputs it reads (`all`: every input). */
 bool emit_uses_input(Sched *s, int input);
 void emit_input_params(Emit *e, Sched *s, bool all);

@@ -407,28 +407,52 @@ char *emit_own_fn_name(Emit *e, const IrNode *n) {
     die("kernel %d has no function of its own", n->id);
 }
 
-/* Kernel n's own function `fname(params, int64_t n)`: written by `variant` once per instruction set (AVX-512 and
- * AVX2 under their target attributes, the vector width and FMA chosen by the C compiler for each, and a portable
- * one), and the function of the kernel's own name calls the one <name>_isa() picks; with --portable, only the
- * portable one, under the kernel's own name. */
-void emit_isa_variants(Emit *e, const IrNode *n, const char *fname, const char *params, const char *args,
-                       void (*variant)(Emit *e, const IrNode *n, const char *attr, const char *fname)) {
+/* What comes before a kernel's always-inlined body (emit_isa_kernel): under --portable a plain static inline. */
+const char *emit_isa_inline(Emit *e) {
+    return e->opt->portable ? "static inline " : xsprintf(e->ctx, "%s_INLINE static inline ", e->NAME);
+}
+
+/* The statements of a kernel's own function around its loop (l), at the function's top level. */
+static void emit_isa_loop(Emit *e, const IsaLoop *l) {
     FILE *o = e->o;
-    if (e->opt->portable) {
-        variant(e, n, "", fname);
-        return;
+    fputs(l->setup, o);
+    if (l->parallel)
+        fprintf(o, "    %s_PARALLEL_FOR\n", e->NAME);
+    fprintf(o, "    for (int64_t i = 0; i < %s; i++)\n        %s;\n", l->count, l->step);
+    fputs(l->finish, o);
+}
+
+/* Kernel fname's own function `fname(l->params, int64_t n)`. Its body is written once by the kernel's emitter, as
+ * always-inlined functions (emit_isa_inline) that l's statements call: one per iteration of the loop, which is
+ * the kernel's parallel loop over images or chunks. A wrapper per instruction set (AVX-512 and AVX2 under their
+ * target attributes) holds the loop and the statements around it, and the body is inlined there, so the C
+ * compiler compiles it for each instruction set from one copy in the source. The loop must be in the wrapper,
+ * not in the body: OpenMP outlines a parallel loop into a child function of the function that holds it before
+ * anything is inlined, and the child takes that function's target, so a loop in an inlined body would be
+ * compiled for the file's target alone. `fname` calls the wrapper <name>_isa() picks, or runs the statements
+ * itself as portable C; with --portable, it is the statements alone. */
+void emit_isa_kernel(Emit *e, const char *fname, const IsaLoop *l) {
+    FILE *o = e->o;
+    const char *params = xsprintf(e->ctx, "%s, int64_t n", l->params);
+    if (!e->opt->portable) {
+        static const char *const isas[][2] = {{"avx512", "AVX512"}, {"avx2", "AVX2"}};
+        fprintf(o, "#if %s_X86\n", e->NAME);
+        for (int i = 0; i < 2; i++) {
+            fprintf(o, "%s_%s static void %s_%s(%s) {\n", e->NAME, isas[i][1], fname, isas[i][0], params);
+            emit_isa_loop(e, l);
+            fprintf(o, "}\n");
+        }
+        fprintf(o, "#endif\n");
     }
-    fprintf(o, "#if %s_X86\n", e->NAME);
-    variant(e, n, xsprintf(e->ctx, "%s_AVX512 ", e->NAME), xsprintf(e->ctx, "%s_avx512", fname));
-    variant(e, n, xsprintf(e->ctx, "%s_AVX2 ", e->NAME), xsprintf(e->ctx, "%s_avx2", fname));
-    fprintf(o, "#endif\n");
-    variant(e, n, "", xsprintf(e->ctx, "%s_portable", fname));
-    fprintf(o, "static void %s(%s, int64_t n) {\n#if %s_X86\n", fname, params, e->NAME);
-    fprintf(o, "    switch (%s_isa()) {\n", e->name);
-    fprintf(o, "    case 2:\n        %s_avx512(%s);\n        return;\n", fname, args);
-    fprintf(o, "    case 1:\n        %s_avx2(%s);\n        return;\n", fname, args);
-    fprintf(o, "    default:\n        break;\n    }\n#endif\n");
-    fprintf(o, "    %s_portable(%s);\n}\n", fname, args);
+    fprintf(o, "static void %s(%s) {\n", fname, params);
+    if (!e->opt->portable) {
+        fprintf(o, "#if %s_X86\n    switch (%s_isa()) {\n", e->NAME, e->name);
+        fprintf(o, "    case 2:\n        %s_avx512(%s, n);\n        return;\n", fname, l->args);
+        fprintf(o, "    case 1:\n        %s_avx2(%s, n);\n        return;\n", fname, l->args);
+        fprintf(o, "    default:\n        break;\n    }\n#endif\n");
+    }
+    emit_isa_loop(e, l);
+    fprintf(o, "}\n");
 }
 
 static void emit_kernel(Emit *e, IrNode *n) {
@@ -457,15 +481,21 @@ bool emit_uses_input(Sched *s, int input) {
     return s->live && s->live[in->id];
 }
 
-void emit_input_params(Emit *e, Sched *s, bool all) {
+/* The C parameters of the inputs schedule s reads (`all`: every input), each after a comma. */
+static const char *input_params(Emit *e, Sched *s, bool all) {
     Graph *g = s->g;
+    const char *p = "";
     for (int i = 0; i < g->inputs.n; i++) {
         if (!all && !emit_uses_input(s, i))
             continue;
         Input *in = &g->inputs.v[i];
-        fprintf(e->o, ", const %s *%s", in->dtype == DT_I32 ? "int32_t" : e->real, emit_input_name(e->ctx, in->name));
+        p = xsprintf(e->ctx, "%s, const %s *%s", p, in->dtype == DT_I32 ? "int32_t" : e->real,
+                     emit_input_name(e->ctx, in->name));
     }
+    return p;
 }
+
+void emit_input_params(Emit *e, Sched *s, bool all) { fputs(input_params(e, s, all), e->o); }
 
 /* ---- the source ---- */
 
@@ -494,17 +524,29 @@ bool emit_has_gemm_hook(Compiled *c, const EmitOptions *o) {
 /* <name>_isa(): which compilation of the kernels that have one per instruction set runs (2 AVX-512, 1 AVX2 with
  * FMA, 0 the portable C), decided on the first call from the CPU (GCC's and Clang's __builtin_cpu_supports), or the
  * path DLRT_ISA names (avx512, avx2, portable) when the CPU has it: tests force each path with it. The answer is
- * kept in a static, read and written atomically: getenv on every kernel call would cost batch-1 inference. The AVX-512
- * target asks GCC for 512-bit vectors, which its tuning for Intel cores otherwise avoids. Other compilers and
- * CPUs get the portable C alone. */
+ * kept in a static, read and written atomically: getenv on every kernel call would cost batch-1 inference. Other
+ * compilers and CPUs get the portable C alone.
+ *
+ * A kernel's body is written once, <NAME>_INLINE (always inlined), and compiled per instruction set inside the
+ * wrappers under <NAME>_AVX512 and <NAME>_AVX2 (emit_isa_kernel). The targets add exactly the features
+ * <name>_isa() checks to the file's own: GCC inlines only a callee whose target is a subset of the caller's, with
+ * the same "arch", so an "arch=x86-64-v4" wrapper could not take the body of a file built with -march=native (an
+ * error under always_inline). The AVX-512 target asks GCC for 512-bit vectors, which its tuning for Intel cores
+ * otherwise avoids; Clang takes no such option and uses 512 bits there. The wrappers are never inlined into the
+ * function that picks one: where the file's target already has AVX-512 (-march=native), GCC would inline the
+ * AVX-512 wrapper there and compile its body at the file's preferred width, 256 bits. */
 static void emit_isa(Emit *e) {
     FILE *o = e->o;
     const char *N = e->NAME;
+    const char *avx2 = "avx2,fma,bmi,bmi2", *avx512 = "avx512f,avx512vl,avx512bw,avx512dq,avx512cd";
     fprintf(o, "\n#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)\n#define %s_X86 1\n", N);
     fprintf(o, "#include <stdlib.h>\n");
-    fprintf(o, "#ifdef __clang__\n#define %s_AVX512 __attribute__((target(\"arch=x86-64-v4\")))\n#else\n", N);
-    fprintf(o, "#define %s_AVX512 __attribute__((target(\"arch=x86-64-v4,prefer-vector-width=512\")))\n#endif\n", N);
-    fprintf(o, "#define %s_AVX2 __attribute__((target(\"arch=x86-64-v3\")))\n", N);
+    fprintf(o, "#define %s_INLINE __attribute__((always_inline))\n", N);
+    fprintf(o, "#ifdef __clang__\n#define %s_AVX512 __attribute__((target(\"%s,%s\"), noinline))\n#else\n", N, avx2,
+            avx512);
+    fprintf(o, "#define %s_AVX512 __attribute__((target(\"%s,%s,prefer-vector-width=512\"), noinline))\n#endif\n", N,
+            avx2, avx512);
+    fprintf(o, "#define %s_AVX2 __attribute__((target(\"%s\"), noinline))\n", N, avx2);
     fprintf(o, "static int %s_isa(void) {\n", e->name);
     fprintf(o, "    static int chosen = -1; /* the same answer for the whole process, asked for once */\n");
     fprintf(o, "    int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);\n");
@@ -519,7 +561,10 @@ static void emit_isa(Emit *e) {
     fprintf(o, "    const char *want = getenv(\"DLRT_ISA\");\n");
     fprintf(o, "    isa = want && strcmp(want, \"portable\") == 0 ? 0 : want && strcmp(want, \"avx2\") == 0 ? avx2 "
                ": avx512 ? 2 : avx2;\n");
-    fprintf(o, "    __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);\n    return isa;\n}\n#endif\n");
+    fprintf(
+        o,
+        "    __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);\n    return isa;\n}\n#else\n#define %s_INLINE\n#endif\n",
+        N);
 }
 
 static void emit_dropmask(Emit *e) {
@@ -545,16 +590,13 @@ static void emit_dropmask(Emit *e) {
 /* glibc's expf is a call per element, which keeps sigmoid, softmax and cross-entropy loops scalar (a sixth of
  * LeNet's training step). expv is the same function in straight-line C that GCC vectorises: within 1.3 ulp of
  * expf (0.94 with FMA) over every 97th float from -104 to 88.7, 0 and inf beyond as expf, NaN stays NaN. */
-static void emit_expv(Emit *e, const char *attr, const char *suffix) {
-    if (!*suffix)
-        fprintf(
-            e->o,
-            "\n/* exp(x) = 2^n exp(r): n = round(x / ln 2) by the 1.5 * 2^23 rounding trick, r = x - n ln 2 in two\n"
-            " * parts (|r| <= ln 2 / 2), exp(r) by its degree-7 Taylor polynomial; 2^n as two factors, so that\n"
-            " * subnormal results and n = 128 (overflow to inf) come out right. Within 1.3 ulp of expf. */\n");
+static void emit_expv(Emit *e) {
     fprintf(
         e->o,
-        "%sstatic inline float expv%s(float x) {\n"
+        "\n/* exp(x) = 2^n exp(r): n = round(x / ln 2) by the 1.5 * 2^23 rounding trick, r = x - n ln 2 in two\n"
+        " * parts (|r| <= ln 2 / 2), exp(r) by its degree-7 Taylor polynomial; 2^n as two factors, so that\n"
+        " * subnormal results and n = 128 (overflow to inf) come out right. Within 1.3 ulp of expf. */\n"
+        "static inline float expv(float x) {\n"
         "    float xc = x > 88.8f ? 88.8f : x < -104.0f ? -104.0f : x;\n"
         "    float t = xc * 1.44269504f + 12582912.0f;\n"
         "    float k = t - 12582912.0f;\n"
@@ -569,8 +611,7 @@ static void emit_expv(Emit *e, const char *attr, const char *suffix) {
         "    memcpy(&s1, &b1, sizeof s1);\n"
         "    memcpy(&s2, &b2, sizeof s2);\n"
         "    return p * s1 * s2;\n"
-        "}\n",
-        attr, suffix);
+        "}\n");
 }
 
 /* sigmoid in f32: 1 / (1 + e^-x) with e^-x as expv computes it, but for |x| <= 87 (beyond, the result is 1, or
@@ -580,9 +621,9 @@ static void emit_expv(Emit *e, const char *attr, const char *suffix) {
  * rounds to 1 (the Newton steps end an ulp short without FMA). Within 4 ulp of the sigmoid in double where that is
  * above 1e-30 (3.2 with FMA), 2e-7 absolute everywhere (test_embed); NaN stays NaN. A third faster than
  * 1 / (1 + expv(-x)) in 512-bit vectors (LeNet's 4,704 values). */
-static void emit_sigmoidv(Emit *e, const char *attr, const char *suffix) {
+static void emit_sigmoidv(Emit *e) {
     fprintf(e->o,
-            "%sstatic inline float sigmoidv%s(float x) {\n"
+            "static inline float sigmoidv(float x) {\n"
             "    float z = x < -87.0f ? 87.0f : x > 87.0f ? -87.0f : -x;\n"
             "    float t = z * 1.44269504f + 12582912.0f;\n"
             "    float k = t - 12582912.0f;\n"
@@ -605,25 +646,15 @@ static void emit_sigmoidv(Emit *e, const char *attr, const char *suffix) {
             "    q = q * (2.0f - d * q);\n"
             "    q = q * (2.0f - d * q);\n"
             "    return x > 17.5f ? 1.0f : q;\n"
-            "}\n",
-            attr, suffix);
+            "}\n");
 }
 
-/* The inline functions the kernels' expressions call, those of `calls`: `attr` before each, `suffix` after its
- * name. */
-static void emit_inline_helpers(Emit *e, unsigned calls, const char *attr, const char *suffix) {
-    FILE *o = e->o;
-    const char *R = e->real;
-    if (calls & CALLS_MAXR)
-        fprintf(o, "%sstatic inline %s maxr%s(%s a, %s b) { return a > b ? a : b; }\n", attr, R, suffix, R, R);
-    if (calls & CALLS_MINR)
-        fprintf(o, "%sstatic inline %s minr%s(%s a, %s b) { return a < b ? a : b; }\n", attr, R, suffix, R, R);
-    if (calls & CALLS_RELU)
-        fprintf(o, "%sstatic inline %s relu%s(%s a) { return a > 0 ? a : 0; }\n", attr, R, suffix, R);
-    if (!e->f64 && (calls & CALLS_EXPV))
-        emit_expv(e, attr, suffix);
-    if (!e->f64 && (calls & CALLS_SIGMOID))
-        emit_sigmoidv(e, attr, suffix);
+/* <NAME>_PARALLEL_FOR, before a loop that threads share under OpenMP. */
+static void emit_parallel_for(Emit *e) {
+    fprintf(e->o,
+            "#ifdef _OPENMP\n#define %s_PARALLEL_FOR _Pragma(\"omp parallel for schedule(static)\")\n#else\n"
+            "#define %s_PARALLEL_FOR\n#endif\n",
+            e->NAME, e->NAME);
 }
 
 static void emit_prelude(Emit *e) {
@@ -634,10 +665,9 @@ static void emit_prelude(Emit *e) {
     fprintf(o, "#include \"%s.h\"\n\n#include <math.h>\n#include <string.h>\n", e->name);
     if (!e->opt->portable)
         fprintf(o, "#include <cblas.h>\n");
-    fprintf(o,
-            "\n#ifdef _OPENMP\n#define %s_PARALLEL_FOR _Pragma(\"omp parallel for schedule(static)\")\n#else\n"
-            "#define %s_PARALLEL_FOR\n#endif\n\n",
-            e->NAME, e->NAME);
+    fprintf(o, "\n");
+    emit_parallel_for(e);
+    fprintf(o, "\n");
     fprintf(o, "/* The state block starts with this header; parameters, optimizer state and the arena follow. */\n");
     fprintf(o, "typedef struct {\n    uint64_t seed;\n    uint64_t step;\n    uint64_t base;\n%s} header;\n\n",
             emit_has_loop_limits(e->c) && !e->opt->infer
@@ -646,9 +676,17 @@ static void emit_prelude(Emit *e) {
     /* only the helpers the kernels call: an unused static function is a warning under clang */
     unsigned calls = emit_calls(e->c);
     if (e->opt->infer && !e->opt->portable)
-        calls |= CALLS_ISA; /* the forward pass has a compilation per instruction set (emit_forward_isa) */
-    e->calls = calls;
-    emit_inline_helpers(e, calls, "", "");
+        calls |= CALLS_ISA; /* the forward pass is compiled per instruction set (emit_infer_source) */
+    if (calls & CALLS_MAXR)
+        fprintf(o, "static inline %s maxr(%s a, %s b) { return a > b ? a : b; }\n", R, R, R);
+    if (calls & CALLS_MINR)
+        fprintf(o, "static inline %s minr(%s a, %s b) { return a < b ? a : b; }\n", R, R, R);
+    if (calls & CALLS_RELU)
+        fprintf(o, "static inline %s relu(%s a) { return a > 0 ? a : 0; }\n", R, R);
+    if (!e->f64 && (calls & CALLS_EXPV))
+        emit_expv(e);
+    if (!e->f64 && (calls & CALLS_SIGMOID))
+        emit_sigmoidv(e);
     if (calls & CALLS_DROPMASK)
         emit_dropmask(e);
     if ((calls & CALLS_ISA) && !e->opt->portable)
@@ -867,36 +905,6 @@ static void emit_forward_statements(Emit *e, Sched *fw, Graph *g) {
     emit_schedule(e, fw, 0, fw->kernels.n);
     emit_loop_limits(e, fw, g);
     fprintf(e->o, "    return 0;\n");
-}
-
-/* The inference forward pass compiled for one instruction set (`attr`, its target attribute's macro): the
- * element-wise loops (bias and activation, pooling) vectorise to its width, as the kernels with their own
- * functions do. The helpers their expressions call are written again under the same attribute and renamed to them
- * by macros around the function: GCC inlines no function compiled for another target (with -march=native the
- * file's own target is not a subset of x86-64-v4), and a call per element would keep the loops scalar. */
-static void emit_forward_body(Emit *e, Sched *fw, Graph *g, const char *attr, const char *suffix) {
-    FILE *o = e->o;
-    static const struct {
-        unsigned call;
-        const char *name;
-    } helpers[] = {{CALLS_MAXR, "maxr"},
-                   {CALLS_MINR, "minr"},
-                   {CALLS_RELU, "relu"},
-                   {CALLS_EXPV, "expv"},
-                   {CALLS_SIGMOID, "sigmoidv"}};
-    unsigned calls = e->calls & (CALLS_MAXR | CALLS_MINR | CALLS_RELU | (e->f64 ? 0 : CALLS_EXPV | CALLS_SIGMOID));
-    emit_inline_helpers(e, calls, attr, suffix);
-    for (size_t i = 0; i < sizeof helpers / sizeof helpers[0]; i++)
-        if (calls & helpers[i].call)
-            fprintf(o, "#define %s %s%s\n", helpers[i].name, helpers[i].name, suffix);
-    fprintf(o, "%sstatic int forward%s(const void *weights, void *scratch, int n", attr, suffix);
-    emit_input_params(e, fw, false);
-    fprintf(o, ") {\n    (void)n; /* checked by forward_shared; unread when no input is batched */\n");
-    emit_forward_statements(e, fw, g);
-    fprintf(o, "}\n");
-    for (size_t i = 0; i < sizeof helpers / sizeof helpers[0]; i++)
-        if (calls & helpers[i].call)
-            fprintf(o, "#undef %s\n", helpers[i].name);
 }
 
 static void emit_metrics_out(Emit *e, Sched *s, IrNode **metric, int nm) {
@@ -1222,24 +1230,39 @@ static void emit_infer_source(Emit *e) {
     for (int i = 0; i < g->inputs.n; i++)
         if (emit_uses_input(fw, i))
             end += sprintf(end, ", %s", emit_input_name(e->ctx, g->inputs.v[i].name));
-    if (!e->opt->portable) {
-        fprintf(o, "\n#if %s_X86\n", e->NAME);
-        emit_forward_body(e, fw, g, xsprintf(e->ctx, "%s_AVX512 ", e->NAME), "_avx512");
-        emit_forward_body(e, fw, g, xsprintf(e->ctx, "%s_AVX2 ", e->NAME), "_avx2");
-        fprintf(o, "#endif\n");
-    }
     /* the weights (the block's first <NAME>_WEIGHTS_BYTES) are only read, so threads may share them */
-    fprintf(o, "\nstatic int forward_shared(const void *weights, void *scratch, int n");
-    emit_input_params(e, fw, false);
-    fprintf(o, ") {\n");
+    const char *call = xsprintf(e->ctx, "weights, scratch, n%s", args);
+    const char *params = xsprintf(e->ctx, "const void *weights, void *scratch, int n%s", input_params(e, fw, false));
+    if (!e->opt->portable) {
+        /* The whole pass compiled per instruction set from one body, as the kernels with their own functions are
+         * (emit_isa_kernel): bias and activation, pooling vectorise to the instruction set's width. The body's
+         * own loops run on the calling thread (<NAME>_PARALLEL_FOR is empty around it): OpenMP would outline a
+         * parallel loop of it into a function compiled for the file's target alone, whichever wrapper calls it.
+         * The kernels with their own functions keep their parallel loops; forward_shared's callers run on threads
+         * of their own. */
+        fprintf(o, "\n#undef %s_PARALLEL_FOR\n#define %s_PARALLEL_FOR\n", e->NAME, e->NAME);
+        fprintf(o, "%s_INLINE static inline int forward_body(%s) {\n", e->NAME, params);
+        fprintf(o, "    (void)n; /* checked by forward_shared; unread when no input is batched */\n");
+        emit_forward_statements(e, fw, g);
+        fprintf(o, "}\n#undef %s_PARALLEL_FOR\n", e->NAME);
+        emit_parallel_for(e);
+        fprintf(o, "#if %s_X86\n", e->NAME);
+        fprintf(o, "%s_AVX512 static int forward_avx512(%s) {\n    return forward_body(%s);\n}\n", e->NAME, params,
+                call);
+        fprintf(o, "%s_AVX2 static int forward_avx2(%s) {\n    return forward_body(%s);\n}\n#endif\n", e->NAME, params,
+                call);
+    }
+    fprintf(o, "\nstatic int forward_shared(%s) {\n", params);
     emit_batch_guard(e, xsprintf(e->ctx, "%s_BAD_BATCH", e->NAME));
     if (!e->opt->portable) {
         fprintf(o, "#if %s_X86\n    switch (%s_isa()) {\n", e->NAME, e->name);
-        fprintf(o, "    case 2:\n        return forward_avx512(weights, scratch, n%s);\n", args);
-        fprintf(o, "    case 1:\n        return forward_avx2(weights, scratch, n%s);\n", args);
+        fprintf(o, "    case 2:\n        return forward_avx512(%s);\n", call);
+        fprintf(o, "    case 1:\n        return forward_avx2(%s);\n", call);
         fprintf(o, "    default:\n        break;\n    }\n#endif\n");
+        fprintf(o, "    return forward_body(%s);\n", call);
+    } else {
+        emit_forward_statements(e, fw, g);
     }
-    emit_forward_statements(e, fw, g);
     fprintf(o, "}\n");
     fprintf(o, "\nint %s_forward(void *ctx, int n", e->name);
     emit_input_params(e, fw, false);

@@ -66,12 +66,13 @@ static inline float sigmoidv(float x) {
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define BATCHNORM_X86 1
 #include <stdlib.h>
+#define BATCHNORM_INLINE __attribute__((always_inline))
 #ifdef __clang__
-#define BATCHNORM_AVX512 __attribute__((target("arch=x86-64-v4")))
+#define BATCHNORM_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd"), noinline))
 #else
-#define BATCHNORM_AVX512 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+#define BATCHNORM_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd,prefer-vector-width=512"), noinline))
 #endif
-#define BATCHNORM_AVX2 __attribute__((target("arch=x86-64-v3")))
+#define BATCHNORM_AVX2 __attribute__((target("avx2,fma,bmi,bmi2"), noinline))
 static int batchnorm_isa(void) {
     static int chosen = -1; /* the same answer for the whole process, asked for once */
     int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
@@ -88,6 +89,8 @@ static int batchnorm_isa(void) {
     __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
     return isa;
 }
+#else
+#define BATCHNORM_INLINE
 #endif
 
 /* The product batchnorm_set_gemm installed instead of sgemm, or NULL. */
@@ -108,227 +111,88 @@ static void gemm(int ta, int tb, int m, int n, int k, const batchnorm_real *a, i
 
 /* conv2d, batchnorm.dlm line 48: x [n, 1, 28, 28], w [6, 1, 5, 5], y [n, 6, 24, 24], stride 1x1, padding 0x0.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
+BATCHNORM_INLINE static inline void conv2d_fwd_direct_0_image(const batchnorm_real *restrict x, const batchnorm_real *restrict w, batchnorm_real *restrict y, int64_t b) {
+    batchnorm_real xp[1][28][36];
+    memset(xp, 0, sizeof(xp));
+    for (int c = 0; c < 1; c++)
+        for (int h = 0; h < 28; h++)
+            memcpy(&xp[c][h + 0][0], x + (b * 1 + c) * 784 + h * 28, 28 * sizeof(batchnorm_real));
+    {
+        const int64_t k = 0;
+        for (int p = 0; p < 24; p++) {
+            {
+                const int q0 = 0;
+                batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 1; c++)
+                    for (int r = 0; r < 5; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const batchnorm_real *src = &xp[c][p + r][q0 + s];
+                            const batchnorm_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
+                            batchnorm_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
+                            for (int q = 0; q < 16; q++) {
+                                batchnorm_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                batchnorm_real *out = y + ((b * 6 + k) * 24 + p) * 24 + q0;
+                for (int q = 0; q < 16; q++) {
+                    out[0 + q] = a0[q];
+                    out[576 + q] = a1[q];
+                    out[1152 + q] = a2[q];
+                    out[1728 + q] = a3[q];
+                    out[2304 + q] = a4[q];
+                    out[2880 + q] = a5[q];
+                }
+            }
+            {
+                const int q0 = 16;
+                batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 1; c++)
+                    for (int r = 0; r < 5; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const batchnorm_real *src = &xp[c][p + r][q0 + s];
+                            const batchnorm_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
+                            batchnorm_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
+                            for (int q = 0; q < 16; q++) {
+                                batchnorm_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                batchnorm_real *out = y + ((b * 6 + k) * 24 + p) * 24 + q0;
+                for (int q = 0; q < 8; q++) {
+                    out[0 + q] = a0[q];
+                    out[576 + q] = a1[q];
+                    out[1152 + q] = a2[q];
+                    out[1728 + q] = a3[q];
+                    out[2304 + q] = a4[q];
+                    out[2880 + q] = a5[q];
+                }
+            }
+        }
+    }
+}
 #if BATCHNORM_X86
 BATCHNORM_AVX512 static void conv2d_fwd_direct_0_avx512(const batchnorm_real *restrict x, const batchnorm_real *restrict w, batchnorm_real *restrict y, int64_t n) {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        batchnorm_real xp[1][28][36];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 1; c++)
-            for (int h = 0; h < 28; h++)
-                memcpy(&xp[c][h + 0][0], x + (b * 1 + c) * 784 + h * 28, 28 * sizeof(batchnorm_real));
-        {
-            const int64_t k = 0;
-            for (int p = 0; p < 24; p++) {
-                {
-                    const int q0 = 0;
-                    batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = 0; r < 5; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const batchnorm_real *src = &xp[c][p + r][q0 + s];
-                                const batchnorm_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
-                                batchnorm_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
-                                for (int q = 0; q < 16; q++) {
-                                    batchnorm_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    batchnorm_real *out = y + ((b * 6 + k) * 24 + p) * 24 + q0;
-                    for (int q = 0; q < 16; q++) {
-                        out[0 + q] = a0[q];
-                        out[576 + q] = a1[q];
-                        out[1152 + q] = a2[q];
-                        out[1728 + q] = a3[q];
-                        out[2304 + q] = a4[q];
-                        out[2880 + q] = a5[q];
-                    }
-                }
-                {
-                    const int q0 = 16;
-                    batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = 0; r < 5; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const batchnorm_real *src = &xp[c][p + r][q0 + s];
-                                const batchnorm_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
-                                batchnorm_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
-                                for (int q = 0; q < 16; q++) {
-                                    batchnorm_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    batchnorm_real *out = y + ((b * 6 + k) * 24 + p) * 24 + q0;
-                    for (int q = 0; q < 8; q++) {
-                        out[0 + q] = a0[q];
-                        out[576 + q] = a1[q];
-                        out[1152 + q] = a2[q];
-                        out[1728 + q] = a3[q];
-                        out[2304 + q] = a4[q];
-                        out[2880 + q] = a5[q];
-                    }
-                }
-            }
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, y, i);
 }
 BATCHNORM_AVX2 static void conv2d_fwd_direct_0_avx2(const batchnorm_real *restrict x, const batchnorm_real *restrict w, batchnorm_real *restrict y, int64_t n) {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        batchnorm_real xp[1][28][36];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 1; c++)
-            for (int h = 0; h < 28; h++)
-                memcpy(&xp[c][h + 0][0], x + (b * 1 + c) * 784 + h * 28, 28 * sizeof(batchnorm_real));
-        {
-            const int64_t k = 0;
-            for (int p = 0; p < 24; p++) {
-                {
-                    const int q0 = 0;
-                    batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = 0; r < 5; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const batchnorm_real *src = &xp[c][p + r][q0 + s];
-                                const batchnorm_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
-                                batchnorm_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
-                                for (int q = 0; q < 16; q++) {
-                                    batchnorm_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    batchnorm_real *out = y + ((b * 6 + k) * 24 + p) * 24 + q0;
-                    for (int q = 0; q < 16; q++) {
-                        out[0 + q] = a0[q];
-                        out[576 + q] = a1[q];
-                        out[1152 + q] = a2[q];
-                        out[1728 + q] = a3[q];
-                        out[2304 + q] = a4[q];
-                        out[2880 + q] = a5[q];
-                    }
-                }
-                {
-                    const int q0 = 16;
-                    batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = 0; r < 5; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const batchnorm_real *src = &xp[c][p + r][q0 + s];
-                                const batchnorm_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
-                                batchnorm_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
-                                for (int q = 0; q < 16; q++) {
-                                    batchnorm_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    batchnorm_real *out = y + ((b * 6 + k) * 24 + p) * 24 + q0;
-                    for (int q = 0; q < 8; q++) {
-                        out[0 + q] = a0[q];
-                        out[576 + q] = a1[q];
-                        out[1152 + q] = a2[q];
-                        out[1728 + q] = a3[q];
-                        out[2304 + q] = a4[q];
-                        out[2880 + q] = a5[q];
-                    }
-                }
-            }
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, y, i);
 }
 #endif
-static void conv2d_fwd_direct_0_portable(const batchnorm_real *restrict x, const batchnorm_real *restrict w, batchnorm_real *restrict y, int64_t n) {
-    BATCHNORM_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        batchnorm_real xp[1][28][36];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 1; c++)
-            for (int h = 0; h < 28; h++)
-                memcpy(&xp[c][h + 0][0], x + (b * 1 + c) * 784 + h * 28, 28 * sizeof(batchnorm_real));
-        {
-            const int64_t k = 0;
-            for (int p = 0; p < 24; p++) {
-                {
-                    const int q0 = 0;
-                    batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = 0; r < 5; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const batchnorm_real *src = &xp[c][p + r][q0 + s];
-                                const batchnorm_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
-                                batchnorm_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
-                                for (int q = 0; q < 16; q++) {
-                                    batchnorm_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    batchnorm_real *out = y + ((b * 6 + k) * 24 + p) * 24 + q0;
-                    for (int q = 0; q < 16; q++) {
-                        out[0 + q] = a0[q];
-                        out[576 + q] = a1[q];
-                        out[1152 + q] = a2[q];
-                        out[1728 + q] = a3[q];
-                        out[2304 + q] = a4[q];
-                        out[2880 + q] = a5[q];
-                    }
-                }
-                {
-                    const int q0 = 16;
-                    batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = 0; r < 5; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const batchnorm_real *src = &xp[c][p + r][q0 + s];
-                                const batchnorm_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
-                                batchnorm_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
-                                for (int q = 0; q < 16; q++) {
-                                    batchnorm_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    batchnorm_real *out = y + ((b * 6 + k) * 24 + p) * 24 + q0;
-                    for (int q = 0; q < 8; q++) {
-                        out[0 + q] = a0[q];
-                        out[576 + q] = a1[q];
-                        out[1152 + q] = a2[q];
-                        out[1728 + q] = a3[q];
-                        out[2304 + q] = a4[q];
-                        out[2880 + q] = a5[q];
-                    }
-                }
-            }
-        }
-    }
-}
 static void conv2d_fwd_direct_0(const batchnorm_real *restrict x, const batchnorm_real *restrict w, batchnorm_real *restrict y, int64_t n) {
 #if BATCHNORM_X86
     switch (batchnorm_isa()) {
@@ -342,7 +206,9 @@ static void conv2d_fwd_direct_0(const batchnorm_real *restrict x, const batchnor
         break;
     }
 #endif
-    conv2d_fwd_direct_0_portable(x, w, y, n);
+    BATCHNORM_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, y, i);
 }
 
 /* avg_pool forward, batchnorm.dlm line 49: 2x2 windows that tile the planes of [n, 6, 24, 24] into 12x12. */
@@ -360,140 +226,64 @@ static void avg_pool_fwd_0(const batchnorm_real *restrict x, batchnorm_real *res
 
 /* conv2d, batchnorm.dlm line 50: x [n, 6, 12, 12], w [16, 6, 5, 5], y [n, 16, 8, 8], stride 1x1, padding 0x0.
  * Per image: per output row, a partial sum per column over 16 output channels at once. */
+BATCHNORM_INLINE static inline void conv2d_fwd_direct_1_weights(const batchnorm_real *restrict w, batchnorm_real *restrict wk_all) {
+    /* wk_all[c][r][s][k] = w[k][c][r][s] */
+    for (int crs = 0; crs < 150; crs++)
+        for (int k = 0; k < 16; k++)
+            wk_all[crs * 16 + k] = w[k * 150 + crs];
+}
+BATCHNORM_INLINE static inline void conv2d_fwd_direct_1_image(const batchnorm_real *restrict x, const batchnorm_real *restrict wk_all, batchnorm_real *restrict y, int64_t b) {
+    const batchnorm_real (*xp)[12][12] = (const batchnorm_real (*)[12][12])(x + b * 864);
+    for (int64_t k = 0; k < 16; k += 16)
+        for (int p = 0; p < 8; p++) {
+            batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0}, a6[16] = {0}, a7[16] = {0};
+            for (int c = 0; c < 6; c++)
+                for (int r = 0; r < 5; r++)
+                    for (int s = 0; s < 5; s++) {
+                        const batchnorm_real *src = &xp[c][p + r][s];
+                        const batchnorm_real *wk = wk_all + ((c * 5 + r) * 5 + s) * 16 + k;
+                        batchnorm_real x0 = src[0], x1 = src[1], x2 = src[2], x3 = src[3], x4 = src[4], x5 = src[5], x6 = src[6], x7 = src[7];
+                        for (int j = 0; j < 16; j++) {
+                            batchnorm_real v = wk[j];
+                            a0[j] += x0 * v;
+                            a1[j] += x1 * v;
+                            a2[j] += x2 * v;
+                            a3[j] += x3 * v;
+                            a4[j] += x4 * v;
+                            a5[j] += x5 * v;
+                            a6[j] += x6 * v;
+                            a7[j] += x7 * v;
+                        }
+                    }
+            for (int j = 0; j < 16; j++) {
+                batchnorm_real *out = y + ((b * 16 + k + j) * 8 + p) * 8;
+                out[0] = a0[j];
+                out[1] = a1[j];
+                out[2] = a2[j];
+                out[3] = a3[j];
+                out[4] = a4[j];
+                out[5] = a5[j];
+                out[6] = a6[j];
+                out[7] = a7[j];
+            }
+        }
+}
 #if BATCHNORM_X86
 BATCHNORM_AVX512 static void conv2d_fwd_direct_1_avx512(const batchnorm_real *restrict x, const batchnorm_real *restrict w, batchnorm_real *restrict y, int64_t n) {
-    /* wk_all[c][r][s][k] = w[k][c][r][s] */
     batchnorm_real wk_all[2400];
-    for (int crs = 0; crs < 150; crs++)
-        for (int k = 0; k < 16; k++)
-            wk_all[crs * 16 + k] = w[k * 150 + crs];
+    conv2d_fwd_direct_1_weights(w, wk_all);
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        const batchnorm_real (*xp)[12][12] = (const batchnorm_real (*)[12][12])(x + b * 864);
-        for (int64_t k = 0; k < 16; k += 16)
-            for (int p = 0; p < 8; p++) {
-                batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0}, a6[16] = {0}, a7[16] = {0};
-                for (int c = 0; c < 6; c++)
-                    for (int r = 0; r < 5; r++)
-                        for (int s = 0; s < 5; s++) {
-                            const batchnorm_real *src = &xp[c][p + r][s];
-                            const batchnorm_real *wk = wk_all + ((c * 5 + r) * 5 + s) * 16 + k;
-                            batchnorm_real x0 = src[0], x1 = src[1], x2 = src[2], x3 = src[3], x4 = src[4], x5 = src[5], x6 = src[6], x7 = src[7];
-                            for (int j = 0; j < 16; j++) {
-                                batchnorm_real v = wk[j];
-                                a0[j] += x0 * v;
-                                a1[j] += x1 * v;
-                                a2[j] += x2 * v;
-                                a3[j] += x3 * v;
-                                a4[j] += x4 * v;
-                                a5[j] += x5 * v;
-                                a6[j] += x6 * v;
-                                a7[j] += x7 * v;
-                            }
-                        }
-                for (int j = 0; j < 16; j++) {
-                    batchnorm_real *out = y + ((b * 16 + k + j) * 8 + p) * 8;
-                    out[0] = a0[j];
-                    out[1] = a1[j];
-                    out[2] = a2[j];
-                    out[3] = a3[j];
-                    out[4] = a4[j];
-                    out[5] = a5[j];
-                    out[6] = a6[j];
-                    out[7] = a7[j];
-                }
-            }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, wk_all, y, i);
 }
 BATCHNORM_AVX2 static void conv2d_fwd_direct_1_avx2(const batchnorm_real *restrict x, const batchnorm_real *restrict w, batchnorm_real *restrict y, int64_t n) {
-    /* wk_all[c][r][s][k] = w[k][c][r][s] */
     batchnorm_real wk_all[2400];
-    for (int crs = 0; crs < 150; crs++)
-        for (int k = 0; k < 16; k++)
-            wk_all[crs * 16 + k] = w[k * 150 + crs];
+    conv2d_fwd_direct_1_weights(w, wk_all);
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        const batchnorm_real (*xp)[12][12] = (const batchnorm_real (*)[12][12])(x + b * 864);
-        for (int64_t k = 0; k < 16; k += 16)
-            for (int p = 0; p < 8; p++) {
-                batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0}, a6[16] = {0}, a7[16] = {0};
-                for (int c = 0; c < 6; c++)
-                    for (int r = 0; r < 5; r++)
-                        for (int s = 0; s < 5; s++) {
-                            const batchnorm_real *src = &xp[c][p + r][s];
-                            const batchnorm_real *wk = wk_all + ((c * 5 + r) * 5 + s) * 16 + k;
-                            batchnorm_real x0 = src[0], x1 = src[1], x2 = src[2], x3 = src[3], x4 = src[4], x5 = src[5], x6 = src[6], x7 = src[7];
-                            for (int j = 0; j < 16; j++) {
-                                batchnorm_real v = wk[j];
-                                a0[j] += x0 * v;
-                                a1[j] += x1 * v;
-                                a2[j] += x2 * v;
-                                a3[j] += x3 * v;
-                                a4[j] += x4 * v;
-                                a5[j] += x5 * v;
-                                a6[j] += x6 * v;
-                                a7[j] += x7 * v;
-                            }
-                        }
-                for (int j = 0; j < 16; j++) {
-                    batchnorm_real *out = y + ((b * 16 + k + j) * 8 + p) * 8;
-                    out[0] = a0[j];
-                    out[1] = a1[j];
-                    out[2] = a2[j];
-                    out[3] = a3[j];
-                    out[4] = a4[j];
-                    out[5] = a5[j];
-                    out[6] = a6[j];
-                    out[7] = a7[j];
-                }
-            }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, wk_all, y, i);
 }
 #endif
-static void conv2d_fwd_direct_1_portable(const batchnorm_real *restrict x, const batchnorm_real *restrict w, batchnorm_real *restrict y, int64_t n) {
-    /* wk_all[c][r][s][k] = w[k][c][r][s] */
-    batchnorm_real wk_all[2400];
-    for (int crs = 0; crs < 150; crs++)
-        for (int k = 0; k < 16; k++)
-            wk_all[crs * 16 + k] = w[k * 150 + crs];
-    BATCHNORM_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        const batchnorm_real (*xp)[12][12] = (const batchnorm_real (*)[12][12])(x + b * 864);
-        for (int64_t k = 0; k < 16; k += 16)
-            for (int p = 0; p < 8; p++) {
-                batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0}, a6[16] = {0}, a7[16] = {0};
-                for (int c = 0; c < 6; c++)
-                    for (int r = 0; r < 5; r++)
-                        for (int s = 0; s < 5; s++) {
-                            const batchnorm_real *src = &xp[c][p + r][s];
-                            const batchnorm_real *wk = wk_all + ((c * 5 + r) * 5 + s) * 16 + k;
-                            batchnorm_real x0 = src[0], x1 = src[1], x2 = src[2], x3 = src[3], x4 = src[4], x5 = src[5], x6 = src[6], x7 = src[7];
-                            for (int j = 0; j < 16; j++) {
-                                batchnorm_real v = wk[j];
-                                a0[j] += x0 * v;
-                                a1[j] += x1 * v;
-                                a2[j] += x2 * v;
-                                a3[j] += x3 * v;
-                                a4[j] += x4 * v;
-                                a5[j] += x5 * v;
-                                a6[j] += x6 * v;
-                                a7[j] += x7 * v;
-                            }
-                        }
-                for (int j = 0; j < 16; j++) {
-                    batchnorm_real *out = y + ((b * 16 + k + j) * 8 + p) * 8;
-                    out[0] = a0[j];
-                    out[1] = a1[j];
-                    out[2] = a2[j];
-                    out[3] = a3[j];
-                    out[4] = a4[j];
-                    out[5] = a5[j];
-                    out[6] = a6[j];
-                    out[7] = a7[j];
-                }
-            }
-    }
-}
 static void conv2d_fwd_direct_1(const batchnorm_real *restrict x, const batchnorm_real *restrict w, batchnorm_real *restrict y, int64_t n) {
 #if BATCHNORM_X86
     switch (batchnorm_isa()) {
@@ -507,7 +297,11 @@ static void conv2d_fwd_direct_1(const batchnorm_real *restrict x, const batchnor
         break;
     }
 #endif
-    conv2d_fwd_direct_1_portable(x, w, y, n);
+    batchnorm_real wk_all[2400];
+    conv2d_fwd_direct_1_weights(w, wk_all);
+    BATCHNORM_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, wk_all, y, i);
 }
 
 /* avg_pool forward, batchnorm.dlm line 51: 2x2 windows that tile the planes of [n, 16, 8, 8] into 4x4. */
@@ -542,173 +336,72 @@ static void avg_pool_dx_0(const batchnorm_real *restrict dy, batchnorm_real *res
 
 /* conv2d's input gradient, batchnorm.dlm line 50: x [n, 6, 12, 12], w [16, 6, 5, 5], y [n, 16, 8, 8], stride 1x1, padding 0x0.
  * dx = dy (*) w turned by 180 degrees, padded by 4x4: the forward kernel's loops. */
+BATCHNORM_INLINE static inline void conv2d_dx_direct_0_weights(const batchnorm_real *restrict kernel, batchnorm_real *restrict wt) {
+    /* wt[c][k][r][s] = kernel[k][c][R - 1 - r][S - 1 - s] */
+    for (int k = 0; k < 16; k++)
+        for (int c = 0; c < 6; c++)
+            for (int rs = 0; rs < 25; rs++)
+                wt[(c * 16 + k) * 25 + rs] = kernel[(k * 6 + c) * 25 + 24 - rs];
+}
+BATCHNORM_INLINE static inline void conv2d_dx_direct_0_image(const batchnorm_real *restrict x, const batchnorm_real *restrict w, batchnorm_real *restrict y, int64_t b) {
+    batchnorm_real xp[16][16][20];
+    memset(xp, 0, sizeof(xp));
+    for (int c = 0; c < 16; c++)
+        for (int h = 0; h < 8; h++)
+            memcpy(&xp[c][h + 4][4], x + (b * 16 + c) * 64 + h * 8, 8 * sizeof(batchnorm_real));
+    {
+        const int64_t k = 0;
+        for (int p = 0; p < 12; p++) {
+            const int r0 = p < 4 ? 4 - p : 0;
+            const int r1 = 12 - p < 5 ? 12 - p : 5;
+            {
+                const int q0 = 0;
+                batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 16; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const batchnorm_real *src = &xp[c][p + r][q0 + s];
+                            const batchnorm_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                            batchnorm_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
+                            for (int q = 0; q < 16; q++) {
+                                batchnorm_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                batchnorm_real *out = y + ((b * 6 + k) * 12 + p) * 12 + q0;
+                for (int q = 0; q < 12; q++) {
+                    out[0 + q] = a0[q];
+                    out[144 + q] = a1[q];
+                    out[288 + q] = a2[q];
+                    out[432 + q] = a3[q];
+                    out[576 + q] = a4[q];
+                    out[720 + q] = a5[q];
+                }
+            }
+        }
+    }
+}
 #if BATCHNORM_X86
 BATCHNORM_AVX512 static void conv2d_dx_direct_0_avx512(const batchnorm_real *restrict dy, const batchnorm_real *restrict kernel, batchnorm_real *restrict dx, int64_t n) {
-    const batchnorm_real *restrict x = dy;
-    batchnorm_real *restrict y = dx;
-    /* wt[c][k][r][s] = kernel[k][c][R - 1 - r][S - 1 - s] */
     batchnorm_real wt[2400];
-    for (int k = 0; k < 16; k++)
-        for (int c = 0; c < 6; c++)
-            for (int rs = 0; rs < 25; rs++)
-                wt[(c * 16 + k) * 25 + rs] = kernel[(k * 6 + c) * 25 + 24 - rs];
-    const batchnorm_real *w = wt;
+    conv2d_dx_direct_0_weights(kernel, wt);
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        batchnorm_real xp[16][16][20];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 16; c++)
-            for (int h = 0; h < 8; h++)
-                memcpy(&xp[c][h + 4][4], x + (b * 16 + c) * 64 + h * 8, 8 * sizeof(batchnorm_real));
-        {
-            const int64_t k = 0;
-            for (int p = 0; p < 12; p++) {
-                const int r0 = p < 4 ? 4 - p : 0;
-                const int r1 = 12 - p < 5 ? 12 - p : 5;
-                {
-                    const int q0 = 0;
-                    batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 16; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const batchnorm_real *src = &xp[c][p + r][q0 + s];
-                                const batchnorm_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
-                                batchnorm_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
-                                for (int q = 0; q < 16; q++) {
-                                    batchnorm_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    batchnorm_real *out = y + ((b * 6 + k) * 12 + p) * 12 + q0;
-                    for (int q = 0; q < 12; q++) {
-                        out[0 + q] = a0[q];
-                        out[144 + q] = a1[q];
-                        out[288 + q] = a2[q];
-                        out[432 + q] = a3[q];
-                        out[576 + q] = a4[q];
-                        out[720 + q] = a5[q];
-                    }
-                }
-            }
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_dx_direct_0_image(dy, wt, dx, i);
 }
 BATCHNORM_AVX2 static void conv2d_dx_direct_0_avx2(const batchnorm_real *restrict dy, const batchnorm_real *restrict kernel, batchnorm_real *restrict dx, int64_t n) {
-    const batchnorm_real *restrict x = dy;
-    batchnorm_real *restrict y = dx;
-    /* wt[c][k][r][s] = kernel[k][c][R - 1 - r][S - 1 - s] */
     batchnorm_real wt[2400];
-    for (int k = 0; k < 16; k++)
-        for (int c = 0; c < 6; c++)
-            for (int rs = 0; rs < 25; rs++)
-                wt[(c * 16 + k) * 25 + rs] = kernel[(k * 6 + c) * 25 + 24 - rs];
-    const batchnorm_real *w = wt;
+    conv2d_dx_direct_0_weights(kernel, wt);
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        batchnorm_real xp[16][16][20];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 16; c++)
-            for (int h = 0; h < 8; h++)
-                memcpy(&xp[c][h + 4][4], x + (b * 16 + c) * 64 + h * 8, 8 * sizeof(batchnorm_real));
-        {
-            const int64_t k = 0;
-            for (int p = 0; p < 12; p++) {
-                const int r0 = p < 4 ? 4 - p : 0;
-                const int r1 = 12 - p < 5 ? 12 - p : 5;
-                {
-                    const int q0 = 0;
-                    batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 16; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const batchnorm_real *src = &xp[c][p + r][q0 + s];
-                                const batchnorm_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
-                                batchnorm_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
-                                for (int q = 0; q < 16; q++) {
-                                    batchnorm_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    batchnorm_real *out = y + ((b * 6 + k) * 12 + p) * 12 + q0;
-                    for (int q = 0; q < 12; q++) {
-                        out[0 + q] = a0[q];
-                        out[144 + q] = a1[q];
-                        out[288 + q] = a2[q];
-                        out[432 + q] = a3[q];
-                        out[576 + q] = a4[q];
-                        out[720 + q] = a5[q];
-                    }
-                }
-            }
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_dx_direct_0_image(dy, wt, dx, i);
 }
 #endif
-static void conv2d_dx_direct_0_portable(const batchnorm_real *restrict dy, const batchnorm_real *restrict kernel, batchnorm_real *restrict dx, int64_t n) {
-    const batchnorm_real *restrict x = dy;
-    batchnorm_real *restrict y = dx;
-    /* wt[c][k][r][s] = kernel[k][c][R - 1 - r][S - 1 - s] */
-    batchnorm_real wt[2400];
-    for (int k = 0; k < 16; k++)
-        for (int c = 0; c < 6; c++)
-            for (int rs = 0; rs < 25; rs++)
-                wt[(c * 16 + k) * 25 + rs] = kernel[(k * 6 + c) * 25 + 24 - rs];
-    const batchnorm_real *w = wt;
-    BATCHNORM_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        batchnorm_real xp[16][16][20];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 16; c++)
-            for (int h = 0; h < 8; h++)
-                memcpy(&xp[c][h + 4][4], x + (b * 16 + c) * 64 + h * 8, 8 * sizeof(batchnorm_real));
-        {
-            const int64_t k = 0;
-            for (int p = 0; p < 12; p++) {
-                const int r0 = p < 4 ? 4 - p : 0;
-                const int r1 = 12 - p < 5 ? 12 - p : 5;
-                {
-                    const int q0 = 0;
-                    batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 16; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const batchnorm_real *src = &xp[c][p + r][q0 + s];
-                                const batchnorm_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
-                                batchnorm_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
-                                for (int q = 0; q < 16; q++) {
-                                    batchnorm_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    batchnorm_real *out = y + ((b * 6 + k) * 12 + p) * 12 + q0;
-                    for (int q = 0; q < 12; q++) {
-                        out[0 + q] = a0[q];
-                        out[144 + q] = a1[q];
-                        out[288 + q] = a2[q];
-                        out[432 + q] = a3[q];
-                        out[576 + q] = a4[q];
-                        out[720 + q] = a5[q];
-                    }
-                }
-            }
-        }
-    }
-}
 static void conv2d_dx_direct_0(const batchnorm_real *restrict dy, const batchnorm_real *restrict kernel, batchnorm_real *restrict dx, int64_t n) {
 #if BATCHNORM_X86
     switch (batchnorm_isa()) {
@@ -722,169 +415,81 @@ static void conv2d_dx_direct_0(const batchnorm_real *restrict dy, const batchnor
         break;
     }
 #endif
-    conv2d_dx_direct_0_portable(dy, kernel, dx, n);
+    batchnorm_real wt[2400];
+    conv2d_dx_direct_0_weights(kernel, wt);
+    BATCHNORM_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_dx_direct_0_image(dy, wt, dx, i);
 }
 
 /* conv2d's weight gradient, batchnorm.dlm line 50: x [n, 6, 12, 12], w [16, 6, 5, 5], y [n, 16, 8, 8], stride 1x1, padding 0x0.
  * Per chunk of 4 images: zero-padded copies, then for each (k, c, r) the 5 sums over s; chunk sums to part, added in order. */
+BATCHNORM_INLINE static inline void conv2d_dw_direct_0_chunk(const batchnorm_real *restrict x, const batchnorm_real *restrict dy, batchnorm_real *restrict part, int64_t n, int64_t chunk) {
+    int64_t b0 = chunk * 4, count = n - b0 < 4 ? n - b0 : 4;
+    batchnorm_real xp[4][6][12][20];
+    batchnorm_real gt[4][64][16];
+    for (int64_t i = 0; i < count; i++) {
+        memset(xp[i], 0, sizeof(xp[i]));
+        for (int c = 0; c < 6; c++)
+            for (int h = 0; h < 12; h++)
+                memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 6 + c) * 144 + h * 12, 12 * sizeof(batchnorm_real));
+        for (int k = 0; k < 16; k++)
+            for (int pq = 0; pq < 64; pq++)
+                gt[i][pq][k] = dy[((b0 + i) * 16 + k) * 64 + pq];
+    }
+    for (int k = 0; k < 16; k += 16)
+        for (int c = 0; c < 6; c++)
+            for (int r = 0; r < 5; r++) {
+                batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0};
+                for (int64_t i = 0; i < count; i++)
+                    for (int p = 0; p < 8; p++) {
+                        const batchnorm_real *src = xp[i][c][p + r];
+                        for (int q = 0; q < 8; q++) {
+                            const batchnorm_real *v = &gt[i][p * 8 + q][k];
+                            batchnorm_real x0 = src[q], x1 = src[q + 1], x2 = src[q + 2], x3 = src[q + 3], x4 = src[q + 4];
+                            for (int j = 0; j < 16; j++) {
+                                a0[j] += x0 * v[j];
+                                a1[j] += x1 * v[j];
+                                a2[j] += x2 * v[j];
+                                a3[j] += x3 * v[j];
+                                a4[j] += x4 * v[j];
+                            }
+                        }
+                    }
+                for (int j = 0; j < 16; j++) {
+                    batchnorm_real *sum = part + chunk * 2400 + (((k + j) * 6 + c) * 5 + r) * 5;
+                    sum[0] = a0[j];
+                    sum[1] = a1[j];
+                    sum[2] = a2[j];
+                    sum[3] = a3[j];
+                    sum[4] = a4[j];
+                }
+            }
+}
+BATCHNORM_INLINE static inline void conv2d_dw_direct_0_sum(const batchnorm_real *restrict part, batchnorm_real *restrict dw, int64_t chunks) {
+    for (int64_t j = 0; j < 2400; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 2400 + j];
+        dw[j] = (batchnorm_real)acc;
+    }
+}
 #if BATCHNORM_X86
 BATCHNORM_AVX512 static void conv2d_dw_direct_0_avx512(const batchnorm_real *restrict x, batchnorm_real *restrict dw, const batchnorm_real *restrict dy, batchnorm_real *restrict part, int64_t n) {
     int64_t chunks = (n + 3) / 4;
     BATCHNORM_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 4, count = n - b0 < 4 ? n - b0 : 4;
-        batchnorm_real xp[4][6][12][20];
-        batchnorm_real gt[4][64][16];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 6; c++)
-                for (int h = 0; h < 12; h++)
-                    memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 6 + c) * 144 + h * 12, 12 * sizeof(batchnorm_real));
-            for (int k = 0; k < 16; k++)
-                for (int pq = 0; pq < 64; pq++)
-                    gt[i][pq][k] = dy[((b0 + i) * 16 + k) * 64 + pq];
-        }
-        for (int k = 0; k < 16; k += 16)
-            for (int c = 0; c < 6; c++)
-                for (int r = 0; r < 5; r++) {
-                    batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 8; p++) {
-                            const batchnorm_real *src = xp[i][c][p + r];
-                            for (int q = 0; q < 8; q++) {
-                                const batchnorm_real *v = &gt[i][p * 8 + q][k];
-                                batchnorm_real x0 = src[q], x1 = src[q + 1], x2 = src[q + 2], x3 = src[q + 3], x4 = src[q + 4];
-                                for (int j = 0; j < 16; j++) {
-                                    a0[j] += x0 * v[j];
-                                    a1[j] += x1 * v[j];
-                                    a2[j] += x2 * v[j];
-                                    a3[j] += x3 * v[j];
-                                    a4[j] += x4 * v[j];
-                                }
-                            }
-                        }
-                    for (int j = 0; j < 16; j++) {
-                        batchnorm_real *sum = part + chunk * 2400 + (((k + j) * 6 + c) * 5 + r) * 5;
-                        sum[0] = a0[j];
-                        sum[1] = a1[j];
-                        sum[2] = a2[j];
-                        sum[3] = a3[j];
-                        sum[4] = a4[j];
-                    }
-                }
-    }
-    for (int64_t j = 0; j < 2400; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 2400 + j];
-        dw[j] = (batchnorm_real)acc;
-    }
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_0_sum(part, dw, chunks);
 }
 BATCHNORM_AVX2 static void conv2d_dw_direct_0_avx2(const batchnorm_real *restrict x, batchnorm_real *restrict dw, const batchnorm_real *restrict dy, batchnorm_real *restrict part, int64_t n) {
     int64_t chunks = (n + 3) / 4;
     BATCHNORM_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 4, count = n - b0 < 4 ? n - b0 : 4;
-        batchnorm_real xp[4][6][12][20];
-        batchnorm_real gt[4][64][16];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 6; c++)
-                for (int h = 0; h < 12; h++)
-                    memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 6 + c) * 144 + h * 12, 12 * sizeof(batchnorm_real));
-            for (int k = 0; k < 16; k++)
-                for (int pq = 0; pq < 64; pq++)
-                    gt[i][pq][k] = dy[((b0 + i) * 16 + k) * 64 + pq];
-        }
-        for (int k = 0; k < 16; k += 16)
-            for (int c = 0; c < 6; c++)
-                for (int r = 0; r < 5; r++) {
-                    batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 8; p++) {
-                            const batchnorm_real *src = xp[i][c][p + r];
-                            for (int q = 0; q < 8; q++) {
-                                const batchnorm_real *v = &gt[i][p * 8 + q][k];
-                                batchnorm_real x0 = src[q], x1 = src[q + 1], x2 = src[q + 2], x3 = src[q + 3], x4 = src[q + 4];
-                                for (int j = 0; j < 16; j++) {
-                                    a0[j] += x0 * v[j];
-                                    a1[j] += x1 * v[j];
-                                    a2[j] += x2 * v[j];
-                                    a3[j] += x3 * v[j];
-                                    a4[j] += x4 * v[j];
-                                }
-                            }
-                        }
-                    for (int j = 0; j < 16; j++) {
-                        batchnorm_real *sum = part + chunk * 2400 + (((k + j) * 6 + c) * 5 + r) * 5;
-                        sum[0] = a0[j];
-                        sum[1] = a1[j];
-                        sum[2] = a2[j];
-                        sum[3] = a3[j];
-                        sum[4] = a4[j];
-                    }
-                }
-    }
-    for (int64_t j = 0; j < 2400; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 2400 + j];
-        dw[j] = (batchnorm_real)acc;
-    }
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_0_sum(part, dw, chunks);
 }
 #endif
-static void conv2d_dw_direct_0_portable(const batchnorm_real *restrict x, batchnorm_real *restrict dw, const batchnorm_real *restrict dy, batchnorm_real *restrict part, int64_t n) {
-    int64_t chunks = (n + 3) / 4;
-    BATCHNORM_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 4, count = n - b0 < 4 ? n - b0 : 4;
-        batchnorm_real xp[4][6][12][20];
-        batchnorm_real gt[4][64][16];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 6; c++)
-                for (int h = 0; h < 12; h++)
-                    memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 6 + c) * 144 + h * 12, 12 * sizeof(batchnorm_real));
-            for (int k = 0; k < 16; k++)
-                for (int pq = 0; pq < 64; pq++)
-                    gt[i][pq][k] = dy[((b0 + i) * 16 + k) * 64 + pq];
-        }
-        for (int k = 0; k < 16; k += 16)
-            for (int c = 0; c < 6; c++)
-                for (int r = 0; r < 5; r++) {
-                    batchnorm_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 8; p++) {
-                            const batchnorm_real *src = xp[i][c][p + r];
-                            for (int q = 0; q < 8; q++) {
-                                const batchnorm_real *v = &gt[i][p * 8 + q][k];
-                                batchnorm_real x0 = src[q], x1 = src[q + 1], x2 = src[q + 2], x3 = src[q + 3], x4 = src[q + 4];
-                                for (int j = 0; j < 16; j++) {
-                                    a0[j] += x0 * v[j];
-                                    a1[j] += x1 * v[j];
-                                    a2[j] += x2 * v[j];
-                                    a3[j] += x3 * v[j];
-                                    a4[j] += x4 * v[j];
-                                }
-                            }
-                        }
-                    for (int j = 0; j < 16; j++) {
-                        batchnorm_real *sum = part + chunk * 2400 + (((k + j) * 6 + c) * 5 + r) * 5;
-                        sum[0] = a0[j];
-                        sum[1] = a1[j];
-                        sum[2] = a2[j];
-                        sum[3] = a3[j];
-                        sum[4] = a4[j];
-                    }
-                }
-    }
-    for (int64_t j = 0; j < 2400; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 2400 + j];
-        dw[j] = (batchnorm_real)acc;
-    }
-}
 static void conv2d_dw_direct_0(const batchnorm_real *restrict x, batchnorm_real *restrict dw, const batchnorm_real *restrict dy, batchnorm_real *restrict part, int64_t n) {
 #if BATCHNORM_X86
     switch (batchnorm_isa()) {
@@ -898,7 +503,11 @@ static void conv2d_dw_direct_0(const batchnorm_real *restrict x, batchnorm_real 
         break;
     }
 #endif
-    conv2d_dw_direct_0_portable(x, dw, dy, part, n);
+    int64_t chunks = (n + 3) / 4;
+    BATCHNORM_PARALLEL_FOR
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_0_sum(part, dw, chunks);
 }
 
 /* avg_pool backward, batchnorm.dlm line 49: 2x2 windows that tile the planes of [n, 6, 24, 24] into 12x12. */
@@ -920,338 +529,130 @@ static void avg_pool_dx_1(const batchnorm_real *restrict dy, batchnorm_real *res
 
 /* conv2d's weight gradient, batchnorm.dlm line 48: x [n, 1, 28, 28], w [6, 1, 5, 5], y [n, 6, 24, 24], stride 1x1, padding 0x0.
  * Per chunk of 2 images: zero-padded copies, then for each (k, c, r) the 5 sums over s; chunk sums to part, added in order. */
+BATCHNORM_INLINE static inline void conv2d_dw_direct_1_chunk(const batchnorm_real *restrict x, const batchnorm_real *restrict dy, batchnorm_real *restrict part, int64_t n, int64_t chunk) {
+    int64_t b0 = chunk * 2, count = n - b0 < 2 ? n - b0 : 2;
+    batchnorm_real xp[2][1][28][36];
+    batchnorm_real gp[2][6][24][32];
+    for (int64_t i = 0; i < count; i++) {
+        memset(xp[i], 0, sizeof(xp[i]));
+        for (int c = 0; c < 1; c++)
+            for (int h = 0; h < 28; h++)
+                memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 1 + c) * 784 + h * 28, 28 * sizeof(batchnorm_real));
+        memset(gp[i], 0, sizeof(gp[i]));
+        for (int k = 0; k < 6; k++)
+            for (int p = 0; p < 24; p++)
+                memcpy(gp[i][k][p], dy + (((b0 + i) * 6 + k) * 24 + p) * 24, 24 * sizeof(batchnorm_real));
+    }
+    for (int k = 0; k < 6; k += 3)
+        for (int c = 0; c < 1; c++)
+            for (int r = 0; r < 5; r++) {
+                batchnorm_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
+                batchnorm_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
+                batchnorm_real a2_0[16] = {0}, a2_1[16] = {0}, a2_2[16] = {0}, a2_3[16] = {0}, a2_4[16] = {0};
+                for (int64_t i = 0; i < count; i++)
+                    for (int p = 0; p < 24; p++)
+                        for (int q0 = 0; q0 < 32; q0 += 16) {
+                            const batchnorm_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
+                            for (int q = 0; q < 16; q++) {
+                                batchnorm_real g0 = gq[0 + q];
+                                batchnorm_real g1 = gq[768 + q];
+                                batchnorm_real g2 = gq[1536 + q];
+                                batchnorm_real v0 = src[q];
+                                a0_0[q] += g0 * v0;
+                                a1_0[q] += g1 * v0;
+                                a2_0[q] += g2 * v0;
+                                batchnorm_real v1 = src[q + 1];
+                                a0_1[q] += g0 * v1;
+                                a1_1[q] += g1 * v1;
+                                a2_1[q] += g2 * v1;
+                                batchnorm_real v2 = src[q + 2];
+                                a0_2[q] += g0 * v2;
+                                a1_2[q] += g1 * v2;
+                                a2_2[q] += g2 * v2;
+                                batchnorm_real v3 = src[q + 3];
+                                a0_3[q] += g0 * v3;
+                                a1_3[q] += g1 * v3;
+                                a2_3[q] += g2 * v3;
+                                batchnorm_real v4 = src[q + 4];
+                                a0_4[q] += g0 * v4;
+                                a1_4[q] += g1 * v4;
+                                a2_4[q] += g2 * v4;
+                            }
+                        }
+                batchnorm_real *sum0 = part + chunk * 150 + (((k + 0) * 1 + c) * 5 + r) * 5;
+                sum0[0] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[0] += a0_0[q];
+                sum0[1] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[1] += a0_1[q];
+                sum0[2] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[2] += a0_2[q];
+                sum0[3] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[3] += a0_3[q];
+                sum0[4] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[4] += a0_4[q];
+                batchnorm_real *sum1 = part + chunk * 150 + (((k + 1) * 1 + c) * 5 + r) * 5;
+                sum1[0] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[0] += a1_0[q];
+                sum1[1] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[1] += a1_1[q];
+                sum1[2] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[2] += a1_2[q];
+                sum1[3] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[3] += a1_3[q];
+                sum1[4] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[4] += a1_4[q];
+                batchnorm_real *sum2 = part + chunk * 150 + (((k + 2) * 1 + c) * 5 + r) * 5;
+                sum2[0] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum2[0] += a2_0[q];
+                sum2[1] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum2[1] += a2_1[q];
+                sum2[2] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum2[2] += a2_2[q];
+                sum2[3] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum2[3] += a2_3[q];
+                sum2[4] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum2[4] += a2_4[q];
+            }
+}
+BATCHNORM_INLINE static inline void conv2d_dw_direct_1_sum(const batchnorm_real *restrict part, batchnorm_real *restrict dw, int64_t chunks) {
+    for (int64_t j = 0; j < 150; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 150 + j];
+        dw[j] = (batchnorm_real)acc;
+    }
+}
 #if BATCHNORM_X86
 BATCHNORM_AVX512 static void conv2d_dw_direct_1_avx512(const batchnorm_real *restrict x, batchnorm_real *restrict dw, const batchnorm_real *restrict dy, batchnorm_real *restrict part, int64_t n) {
     int64_t chunks = (n + 1) / 2;
     BATCHNORM_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 2, count = n - b0 < 2 ? n - b0 : 2;
-        batchnorm_real xp[2][1][28][36];
-        batchnorm_real gp[2][6][24][32];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 1; c++)
-                for (int h = 0; h < 28; h++)
-                    memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 1 + c) * 784 + h * 28, 28 * sizeof(batchnorm_real));
-            memset(gp[i], 0, sizeof(gp[i]));
-            for (int k = 0; k < 6; k++)
-                for (int p = 0; p < 24; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 6 + k) * 24 + p) * 24, 24 * sizeof(batchnorm_real));
-        }
-        for (int k = 0; k < 6; k += 3)
-            for (int c = 0; c < 1; c++)
-                for (int r = 0; r < 5; r++) {
-                    batchnorm_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
-                    batchnorm_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
-                    batchnorm_real a2_0[16] = {0}, a2_1[16] = {0}, a2_2[16] = {0}, a2_3[16] = {0}, a2_4[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 24; p++)
-                            for (int q0 = 0; q0 < 32; q0 += 16) {
-                                const batchnorm_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
-                                for (int q = 0; q < 16; q++) {
-                                    batchnorm_real g0 = gq[0 + q];
-                                    batchnorm_real g1 = gq[768 + q];
-                                    batchnorm_real g2 = gq[1536 + q];
-                                    batchnorm_real v0 = src[q];
-                                    a0_0[q] += g0 * v0;
-                                    a1_0[q] += g1 * v0;
-                                    a2_0[q] += g2 * v0;
-                                    batchnorm_real v1 = src[q + 1];
-                                    a0_1[q] += g0 * v1;
-                                    a1_1[q] += g1 * v1;
-                                    a2_1[q] += g2 * v1;
-                                    batchnorm_real v2 = src[q + 2];
-                                    a0_2[q] += g0 * v2;
-                                    a1_2[q] += g1 * v2;
-                                    a2_2[q] += g2 * v2;
-                                    batchnorm_real v3 = src[q + 3];
-                                    a0_3[q] += g0 * v3;
-                                    a1_3[q] += g1 * v3;
-                                    a2_3[q] += g2 * v3;
-                                    batchnorm_real v4 = src[q + 4];
-                                    a0_4[q] += g0 * v4;
-                                    a1_4[q] += g1 * v4;
-                                    a2_4[q] += g2 * v4;
-                                }
-                            }
-                    batchnorm_real *sum0 = part + chunk * 150 + (((k + 0) * 1 + c) * 5 + r) * 5;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    sum0[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[1] += a0_1[q];
-                    sum0[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[2] += a0_2[q];
-                    sum0[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[3] += a0_3[q];
-                    sum0[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[4] += a0_4[q];
-                    batchnorm_real *sum1 = part + chunk * 150 + (((k + 1) * 1 + c) * 5 + r) * 5;
-                    sum1[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[0] += a1_0[q];
-                    sum1[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[1] += a1_1[q];
-                    sum1[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[2] += a1_2[q];
-                    sum1[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[3] += a1_3[q];
-                    sum1[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[4] += a1_4[q];
-                    batchnorm_real *sum2 = part + chunk * 150 + (((k + 2) * 1 + c) * 5 + r) * 5;
-                    sum2[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[0] += a2_0[q];
-                    sum2[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[1] += a2_1[q];
-                    sum2[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[2] += a2_2[q];
-                    sum2[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[3] += a2_3[q];
-                    sum2[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[4] += a2_4[q];
-                }
-    }
-    for (int64_t j = 0; j < 150; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 150 + j];
-        dw[j] = (batchnorm_real)acc;
-    }
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_1_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_1_sum(part, dw, chunks);
 }
 BATCHNORM_AVX2 static void conv2d_dw_direct_1_avx2(const batchnorm_real *restrict x, batchnorm_real *restrict dw, const batchnorm_real *restrict dy, batchnorm_real *restrict part, int64_t n) {
     int64_t chunks = (n + 1) / 2;
     BATCHNORM_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 2, count = n - b0 < 2 ? n - b0 : 2;
-        batchnorm_real xp[2][1][28][36];
-        batchnorm_real gp[2][6][24][32];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 1; c++)
-                for (int h = 0; h < 28; h++)
-                    memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 1 + c) * 784 + h * 28, 28 * sizeof(batchnorm_real));
-            memset(gp[i], 0, sizeof(gp[i]));
-            for (int k = 0; k < 6; k++)
-                for (int p = 0; p < 24; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 6 + k) * 24 + p) * 24, 24 * sizeof(batchnorm_real));
-        }
-        for (int k = 0; k < 6; k += 3)
-            for (int c = 0; c < 1; c++)
-                for (int r = 0; r < 5; r++) {
-                    batchnorm_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
-                    batchnorm_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
-                    batchnorm_real a2_0[16] = {0}, a2_1[16] = {0}, a2_2[16] = {0}, a2_3[16] = {0}, a2_4[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 24; p++)
-                            for (int q0 = 0; q0 < 32; q0 += 16) {
-                                const batchnorm_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
-                                for (int q = 0; q < 16; q++) {
-                                    batchnorm_real g0 = gq[0 + q];
-                                    batchnorm_real g1 = gq[768 + q];
-                                    batchnorm_real g2 = gq[1536 + q];
-                                    batchnorm_real v0 = src[q];
-                                    a0_0[q] += g0 * v0;
-                                    a1_0[q] += g1 * v0;
-                                    a2_0[q] += g2 * v0;
-                                    batchnorm_real v1 = src[q + 1];
-                                    a0_1[q] += g0 * v1;
-                                    a1_1[q] += g1 * v1;
-                                    a2_1[q] += g2 * v1;
-                                    batchnorm_real v2 = src[q + 2];
-                                    a0_2[q] += g0 * v2;
-                                    a1_2[q] += g1 * v2;
-                                    a2_2[q] += g2 * v2;
-                                    batchnorm_real v3 = src[q + 3];
-                                    a0_3[q] += g0 * v3;
-                                    a1_3[q] += g1 * v3;
-                                    a2_3[q] += g2 * v3;
-                                    batchnorm_real v4 = src[q + 4];
-                                    a0_4[q] += g0 * v4;
-                                    a1_4[q] += g1 * v4;
-                                    a2_4[q] += g2 * v4;
-                                }
-                            }
-                    batchnorm_real *sum0 = part + chunk * 150 + (((k + 0) * 1 + c) * 5 + r) * 5;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    sum0[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[1] += a0_1[q];
-                    sum0[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[2] += a0_2[q];
-                    sum0[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[3] += a0_3[q];
-                    sum0[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[4] += a0_4[q];
-                    batchnorm_real *sum1 = part + chunk * 150 + (((k + 1) * 1 + c) * 5 + r) * 5;
-                    sum1[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[0] += a1_0[q];
-                    sum1[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[1] += a1_1[q];
-                    sum1[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[2] += a1_2[q];
-                    sum1[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[3] += a1_3[q];
-                    sum1[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[4] += a1_4[q];
-                    batchnorm_real *sum2 = part + chunk * 150 + (((k + 2) * 1 + c) * 5 + r) * 5;
-                    sum2[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[0] += a2_0[q];
-                    sum2[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[1] += a2_1[q];
-                    sum2[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[2] += a2_2[q];
-                    sum2[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[3] += a2_3[q];
-                    sum2[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[4] += a2_4[q];
-                }
-    }
-    for (int64_t j = 0; j < 150; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 150 + j];
-        dw[j] = (batchnorm_real)acc;
-    }
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_1_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_1_sum(part, dw, chunks);
 }
 #endif
-static void conv2d_dw_direct_1_portable(const batchnorm_real *restrict x, batchnorm_real *restrict dw, const batchnorm_real *restrict dy, batchnorm_real *restrict part, int64_t n) {
-    int64_t chunks = (n + 1) / 2;
-    BATCHNORM_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 2, count = n - b0 < 2 ? n - b0 : 2;
-        batchnorm_real xp[2][1][28][36];
-        batchnorm_real gp[2][6][24][32];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 1; c++)
-                for (int h = 0; h < 28; h++)
-                    memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 1 + c) * 784 + h * 28, 28 * sizeof(batchnorm_real));
-            memset(gp[i], 0, sizeof(gp[i]));
-            for (int k = 0; k < 6; k++)
-                for (int p = 0; p < 24; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 6 + k) * 24 + p) * 24, 24 * sizeof(batchnorm_real));
-        }
-        for (int k = 0; k < 6; k += 3)
-            for (int c = 0; c < 1; c++)
-                for (int r = 0; r < 5; r++) {
-                    batchnorm_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
-                    batchnorm_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
-                    batchnorm_real a2_0[16] = {0}, a2_1[16] = {0}, a2_2[16] = {0}, a2_3[16] = {0}, a2_4[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 24; p++)
-                            for (int q0 = 0; q0 < 32; q0 += 16) {
-                                const batchnorm_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
-                                for (int q = 0; q < 16; q++) {
-                                    batchnorm_real g0 = gq[0 + q];
-                                    batchnorm_real g1 = gq[768 + q];
-                                    batchnorm_real g2 = gq[1536 + q];
-                                    batchnorm_real v0 = src[q];
-                                    a0_0[q] += g0 * v0;
-                                    a1_0[q] += g1 * v0;
-                                    a2_0[q] += g2 * v0;
-                                    batchnorm_real v1 = src[q + 1];
-                                    a0_1[q] += g0 * v1;
-                                    a1_1[q] += g1 * v1;
-                                    a2_1[q] += g2 * v1;
-                                    batchnorm_real v2 = src[q + 2];
-                                    a0_2[q] += g0 * v2;
-                                    a1_2[q] += g1 * v2;
-                                    a2_2[q] += g2 * v2;
-                                    batchnorm_real v3 = src[q + 3];
-                                    a0_3[q] += g0 * v3;
-                                    a1_3[q] += g1 * v3;
-                                    a2_3[q] += g2 * v3;
-                                    batchnorm_real v4 = src[q + 4];
-                                    a0_4[q] += g0 * v4;
-                                    a1_4[q] += g1 * v4;
-                                    a2_4[q] += g2 * v4;
-                                }
-                            }
-                    batchnorm_real *sum0 = part + chunk * 150 + (((k + 0) * 1 + c) * 5 + r) * 5;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    sum0[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[1] += a0_1[q];
-                    sum0[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[2] += a0_2[q];
-                    sum0[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[3] += a0_3[q];
-                    sum0[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[4] += a0_4[q];
-                    batchnorm_real *sum1 = part + chunk * 150 + (((k + 1) * 1 + c) * 5 + r) * 5;
-                    sum1[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[0] += a1_0[q];
-                    sum1[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[1] += a1_1[q];
-                    sum1[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[2] += a1_2[q];
-                    sum1[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[3] += a1_3[q];
-                    sum1[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[4] += a1_4[q];
-                    batchnorm_real *sum2 = part + chunk * 150 + (((k + 2) * 1 + c) * 5 + r) * 5;
-                    sum2[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[0] += a2_0[q];
-                    sum2[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[1] += a2_1[q];
-                    sum2[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[2] += a2_2[q];
-                    sum2[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[3] += a2_3[q];
-                    sum2[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[4] += a2_4[q];
-                }
-    }
-    for (int64_t j = 0; j < 150; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 150 + j];
-        dw[j] = (batchnorm_real)acc;
-    }
-}
 static void conv2d_dw_direct_1(const batchnorm_real *restrict x, batchnorm_real *restrict dw, const batchnorm_real *restrict dy, batchnorm_real *restrict part, int64_t n) {
 #if BATCHNORM_X86
     switch (batchnorm_isa()) {
@@ -1265,7 +666,11 @@ static void conv2d_dw_direct_1(const batchnorm_real *restrict x, batchnorm_real 
         break;
     }
 #endif
-    conv2d_dw_direct_1_portable(x, dw, dy, part, n);
+    int64_t chunks = (n + 1) / 2;
+    BATCHNORM_PARALLEL_FOR
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_1_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_1_sum(part, dw, chunks);
 }
 
 

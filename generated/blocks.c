@@ -24,12 +24,13 @@ static inline blocks_real relu(blocks_real a) { return a > 0 ? a : 0; }
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define BLOCKS_X86 1
 #include <stdlib.h>
+#define BLOCKS_INLINE __attribute__((always_inline))
 #ifdef __clang__
-#define BLOCKS_AVX512 __attribute__((target("arch=x86-64-v4")))
+#define BLOCKS_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd"), noinline))
 #else
-#define BLOCKS_AVX512 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+#define BLOCKS_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd,prefer-vector-width=512"), noinline))
 #endif
-#define BLOCKS_AVX2 __attribute__((target("arch=x86-64-v3")))
+#define BLOCKS_AVX2 __attribute__((target("avx2,fma,bmi,bmi2"), noinline))
 static int blocks_isa(void) {
     static int chosen = -1; /* the same answer for the whole process, asked for once */
     int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
@@ -46,6 +47,8 @@ static int blocks_isa(void) {
     __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
     return isa;
 }
+#else
+#define BLOCKS_INLINE
 #endif
 
 /* The product blocks_set_gemm installed instead of sgemm, or NULL. */
@@ -66,272 +69,102 @@ static void gemm(int ta, int tb, int m, int n, int k, const blocks_real *a, int 
 
 /* matmul, blocks.dlm line 10: y [n, 256] = x [n, 20] w^T, w [256, 20], a row at a time:
  * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+BLOCKS_INLINE static inline void matvec_0_row(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t i) {
+    const blocks_real *xr = x + i * 20;
+    for (int o = 0; o < 256; o += 8) {
+        blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+        const blocks_real *wr = w + o * 20;
+        for (int k0 = 0; k0 < 16; k0 += 16)
+            for (int j = 0; j < 16; j++) {
+                blocks_real v = xr[k0 + j];
+                s0[j] += wr[0 + k0 + j] * v;
+                s1[j] += wr[20 + k0 + j] * v;
+                s2[j] += wr[40 + k0 + j] * v;
+                s3[j] += wr[60 + k0 + j] * v;
+                s4[j] += wr[80 + k0 + j] * v;
+                s5[j] += wr[100 + k0 + j] * v;
+                s6[j] += wr[120 + k0 + j] * v;
+                s7[j] += wr[140 + k0 + j] * v;
+            }
+        for (int j = 0; j < 4; j++) {
+            blocks_real v = xr[16 + j];
+            s0[j] += wr[16 + j] * v;
+            s1[j] += wr[36 + j] * v;
+            s2[j] += wr[56 + j] * v;
+            s3[j] += wr[76 + j] * v;
+            s4[j] += wr[96 + j] * v;
+            s5[j] += wr[116 + j] * v;
+            s6[j] += wr[136 + j] * v;
+            s7[j] += wr[156 + j] * v;
+        }
+        for (int j = 0; j < 8; j++)
+            s0[j] += s0[j + 8];
+        for (int j = 0; j < 4; j++)
+            s0[j] += s0[j + 4];
+        for (int j = 0; j < 2; j++)
+            s0[j] += s0[j + 2];
+        y[i * 256 + o + 0] = s0[0] + s0[1];
+        for (int j = 0; j < 8; j++)
+            s1[j] += s1[j + 8];
+        for (int j = 0; j < 4; j++)
+            s1[j] += s1[j + 4];
+        for (int j = 0; j < 2; j++)
+            s1[j] += s1[j + 2];
+        y[i * 256 + o + 1] = s1[0] + s1[1];
+        for (int j = 0; j < 8; j++)
+            s2[j] += s2[j + 8];
+        for (int j = 0; j < 4; j++)
+            s2[j] += s2[j + 4];
+        for (int j = 0; j < 2; j++)
+            s2[j] += s2[j + 2];
+        y[i * 256 + o + 2] = s2[0] + s2[1];
+        for (int j = 0; j < 8; j++)
+            s3[j] += s3[j + 8];
+        for (int j = 0; j < 4; j++)
+            s3[j] += s3[j + 4];
+        for (int j = 0; j < 2; j++)
+            s3[j] += s3[j + 2];
+        y[i * 256 + o + 3] = s3[0] + s3[1];
+        for (int j = 0; j < 8; j++)
+            s4[j] += s4[j + 8];
+        for (int j = 0; j < 4; j++)
+            s4[j] += s4[j + 4];
+        for (int j = 0; j < 2; j++)
+            s4[j] += s4[j + 2];
+        y[i * 256 + o + 4] = s4[0] + s4[1];
+        for (int j = 0; j < 8; j++)
+            s5[j] += s5[j + 8];
+        for (int j = 0; j < 4; j++)
+            s5[j] += s5[j + 4];
+        for (int j = 0; j < 2; j++)
+            s5[j] += s5[j + 2];
+        y[i * 256 + o + 5] = s5[0] + s5[1];
+        for (int j = 0; j < 8; j++)
+            s6[j] += s6[j + 8];
+        for (int j = 0; j < 4; j++)
+            s6[j] += s6[j + 4];
+        for (int j = 0; j < 2; j++)
+            s6[j] += s6[j + 2];
+        y[i * 256 + o + 6] = s6[0] + s6[1];
+        for (int j = 0; j < 8; j++)
+            s7[j] += s7[j + 8];
+        for (int j = 0; j < 4; j++)
+            s7[j] += s7[j + 4];
+        for (int j = 0; j < 2; j++)
+            s7[j] += s7[j + 2];
+        y[i * 256 + o + 7] = s7[0] + s7[1];
+    }
+}
 #if BLOCKS_X86
 BLOCKS_AVX512 static void matvec_0_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 20;
-        for (int o = 0; o < 256; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 20;
-            for (int k0 = 0; k0 < 16; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[20 + k0 + j] * v;
-                    s2[j] += wr[40 + k0 + j] * v;
-                    s3[j] += wr[60 + k0 + j] * v;
-                    s4[j] += wr[80 + k0 + j] * v;
-                    s5[j] += wr[100 + k0 + j] * v;
-                    s6[j] += wr[120 + k0 + j] * v;
-                    s7[j] += wr[140 + k0 + j] * v;
-                }
-            for (int j = 0; j < 4; j++) {
-                blocks_real v = xr[16 + j];
-                s0[j] += wr[16 + j] * v;
-                s1[j] += wr[36 + j] * v;
-                s2[j] += wr[56 + j] * v;
-                s3[j] += wr[76 + j] * v;
-                s4[j] += wr[96 + j] * v;
-                s5[j] += wr[116 + j] * v;
-                s6[j] += wr[136 + j] * v;
-                s7[j] += wr[156 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 256 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 256 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 256 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 256 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 256 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 256 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 256 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 256 + o + 7] = s7[0] + s7[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_0_row(x, w, y, i);
 }
 BLOCKS_AVX2 static void matvec_0_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 20;
-        for (int o = 0; o < 256; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 20;
-            for (int k0 = 0; k0 < 16; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[20 + k0 + j] * v;
-                    s2[j] += wr[40 + k0 + j] * v;
-                    s3[j] += wr[60 + k0 + j] * v;
-                    s4[j] += wr[80 + k0 + j] * v;
-                    s5[j] += wr[100 + k0 + j] * v;
-                    s6[j] += wr[120 + k0 + j] * v;
-                    s7[j] += wr[140 + k0 + j] * v;
-                }
-            for (int j = 0; j < 4; j++) {
-                blocks_real v = xr[16 + j];
-                s0[j] += wr[16 + j] * v;
-                s1[j] += wr[36 + j] * v;
-                s2[j] += wr[56 + j] * v;
-                s3[j] += wr[76 + j] * v;
-                s4[j] += wr[96 + j] * v;
-                s5[j] += wr[116 + j] * v;
-                s6[j] += wr[136 + j] * v;
-                s7[j] += wr[156 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 256 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 256 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 256 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 256 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 256 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 256 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 256 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 256 + o + 7] = s7[0] + s7[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_0_row(x, w, y, i);
 }
 #endif
-static void matvec_0_portable(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 20;
-        for (int o = 0; o < 256; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 20;
-            for (int k0 = 0; k0 < 16; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[20 + k0 + j] * v;
-                    s2[j] += wr[40 + k0 + j] * v;
-                    s3[j] += wr[60 + k0 + j] * v;
-                    s4[j] += wr[80 + k0 + j] * v;
-                    s5[j] += wr[100 + k0 + j] * v;
-                    s6[j] += wr[120 + k0 + j] * v;
-                    s7[j] += wr[140 + k0 + j] * v;
-                }
-            for (int j = 0; j < 4; j++) {
-                blocks_real v = xr[16 + j];
-                s0[j] += wr[16 + j] * v;
-                s1[j] += wr[36 + j] * v;
-                s2[j] += wr[56 + j] * v;
-                s3[j] += wr[76 + j] * v;
-                s4[j] += wr[96 + j] * v;
-                s5[j] += wr[116 + j] * v;
-                s6[j] += wr[136 + j] * v;
-                s7[j] += wr[156 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 256 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 256 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 256 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 256 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 256 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 256 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 256 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 256 + o + 7] = s7[0] + s7[1];
-        }
-    }
-}
 static void matvec_0(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
 #if BLOCKS_X86
     switch (blocks_isa()) {
@@ -345,316 +178,119 @@ static void matvec_0(const blocks_real *restrict x, const blocks_real *restrict 
         break;
     }
 #endif
-    matvec_0_portable(x, w, y, n);
+    for (int64_t i = 0; i < n; i++)
+        matvec_0_row(x, w, y, i);
 }
 
 /* matmul, blocks.dlm line 10: y [n, 10] = x [n, 256] w^T, w [10, 256], a row at a time:
  * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+BLOCKS_INLINE static inline void matvec_1_row(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t i) {
+    const blocks_real *xr = x + i * 256;
+    for (int o = 0; o < 8; o += 8) {
+        blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+        const blocks_real *wr = w + o * 256;
+        for (int k0 = 0; k0 < 256; k0 += 16)
+            for (int j = 0; j < 16; j++) {
+                blocks_real v = xr[k0 + j];
+                s0[j] += wr[0 + k0 + j] * v;
+                s1[j] += wr[256 + k0 + j] * v;
+                s2[j] += wr[512 + k0 + j] * v;
+                s3[j] += wr[768 + k0 + j] * v;
+                s4[j] += wr[1024 + k0 + j] * v;
+                s5[j] += wr[1280 + k0 + j] * v;
+                s6[j] += wr[1536 + k0 + j] * v;
+                s7[j] += wr[1792 + k0 + j] * v;
+            }
+        for (int j = 0; j < 8; j++)
+            s0[j] += s0[j + 8];
+        for (int j = 0; j < 4; j++)
+            s0[j] += s0[j + 4];
+        for (int j = 0; j < 2; j++)
+            s0[j] += s0[j + 2];
+        y[i * 10 + o + 0] = s0[0] + s0[1];
+        for (int j = 0; j < 8; j++)
+            s1[j] += s1[j + 8];
+        for (int j = 0; j < 4; j++)
+            s1[j] += s1[j + 4];
+        for (int j = 0; j < 2; j++)
+            s1[j] += s1[j + 2];
+        y[i * 10 + o + 1] = s1[0] + s1[1];
+        for (int j = 0; j < 8; j++)
+            s2[j] += s2[j + 8];
+        for (int j = 0; j < 4; j++)
+            s2[j] += s2[j + 4];
+        for (int j = 0; j < 2; j++)
+            s2[j] += s2[j + 2];
+        y[i * 10 + o + 2] = s2[0] + s2[1];
+        for (int j = 0; j < 8; j++)
+            s3[j] += s3[j + 8];
+        for (int j = 0; j < 4; j++)
+            s3[j] += s3[j + 4];
+        for (int j = 0; j < 2; j++)
+            s3[j] += s3[j + 2];
+        y[i * 10 + o + 3] = s3[0] + s3[1];
+        for (int j = 0; j < 8; j++)
+            s4[j] += s4[j + 8];
+        for (int j = 0; j < 4; j++)
+            s4[j] += s4[j + 4];
+        for (int j = 0; j < 2; j++)
+            s4[j] += s4[j + 2];
+        y[i * 10 + o + 4] = s4[0] + s4[1];
+        for (int j = 0; j < 8; j++)
+            s5[j] += s5[j + 8];
+        for (int j = 0; j < 4; j++)
+            s5[j] += s5[j + 4];
+        for (int j = 0; j < 2; j++)
+            s5[j] += s5[j + 2];
+        y[i * 10 + o + 5] = s5[0] + s5[1];
+        for (int j = 0; j < 8; j++)
+            s6[j] += s6[j + 8];
+        for (int j = 0; j < 4; j++)
+            s6[j] += s6[j + 4];
+        for (int j = 0; j < 2; j++)
+            s6[j] += s6[j + 2];
+        y[i * 10 + o + 6] = s6[0] + s6[1];
+        for (int j = 0; j < 8; j++)
+            s7[j] += s7[j + 8];
+        for (int j = 0; j < 4; j++)
+            s7[j] += s7[j + 4];
+        for (int j = 0; j < 2; j++)
+            s7[j] += s7[j + 2];
+        y[i * 10 + o + 7] = s7[0] + s7[1];
+    }
+    blocks_real s0[16] = {0}, s1[16] = {0};
+    const blocks_real *wr = w + 8 * 256;
+    for (int k0 = 0; k0 < 256; k0 += 16)
+        for (int j = 0; j < 16; j++) {
+            blocks_real v = xr[k0 + j];
+            s0[j] += wr[0 + k0 + j] * v;
+            s1[j] += wr[256 + k0 + j] * v;
+        }
+    for (int j = 0; j < 8; j++)
+        s0[j] += s0[j + 8];
+    for (int j = 0; j < 4; j++)
+        s0[j] += s0[j + 4];
+    for (int j = 0; j < 2; j++)
+        s0[j] += s0[j + 2];
+    y[i * 10 + 8 + 0] = s0[0] + s0[1];
+    for (int j = 0; j < 8; j++)
+        s1[j] += s1[j + 8];
+    for (int j = 0; j < 4; j++)
+        s1[j] += s1[j + 4];
+    for (int j = 0; j < 2; j++)
+        s1[j] += s1[j + 2];
+    y[i * 10 + 8 + 1] = s1[0] + s1[1];
+}
 #if BLOCKS_X86
 BLOCKS_AVX512 static void matvec_1_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 256;
-        for (int o = 0; o < 8; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 256;
-            for (int k0 = 0; k0 < 256; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[256 + k0 + j] * v;
-                    s2[j] += wr[512 + k0 + j] * v;
-                    s3[j] += wr[768 + k0 + j] * v;
-                    s4[j] += wr[1024 + k0 + j] * v;
-                    s5[j] += wr[1280 + k0 + j] * v;
-                    s6[j] += wr[1536 + k0 + j] * v;
-                    s7[j] += wr[1792 + k0 + j] * v;
-                }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 10 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 10 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 10 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 10 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 10 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 10 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 10 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 10 + o + 7] = s7[0] + s7[1];
-        }
-        {
-            blocks_real s0[16] = {0}, s1[16] = {0};
-            const blocks_real *wr = w + 8 * 256;
-            for (int k0 = 0; k0 < 256; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[256 + k0 + j] * v;
-                }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 10 + 8 + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 10 + 8 + 1] = s1[0] + s1[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_1_row(x, w, y, i);
 }
 BLOCKS_AVX2 static void matvec_1_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 256;
-        for (int o = 0; o < 8; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 256;
-            for (int k0 = 0; k0 < 256; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[256 + k0 + j] * v;
-                    s2[j] += wr[512 + k0 + j] * v;
-                    s3[j] += wr[768 + k0 + j] * v;
-                    s4[j] += wr[1024 + k0 + j] * v;
-                    s5[j] += wr[1280 + k0 + j] * v;
-                    s6[j] += wr[1536 + k0 + j] * v;
-                    s7[j] += wr[1792 + k0 + j] * v;
-                }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 10 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 10 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 10 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 10 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 10 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 10 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 10 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 10 + o + 7] = s7[0] + s7[1];
-        }
-        {
-            blocks_real s0[16] = {0}, s1[16] = {0};
-            const blocks_real *wr = w + 8 * 256;
-            for (int k0 = 0; k0 < 256; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[256 + k0 + j] * v;
-                }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 10 + 8 + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 10 + 8 + 1] = s1[0] + s1[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_1_row(x, w, y, i);
 }
 #endif
-static void matvec_1_portable(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 256;
-        for (int o = 0; o < 8; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 256;
-            for (int k0 = 0; k0 < 256; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[256 + k0 + j] * v;
-                    s2[j] += wr[512 + k0 + j] * v;
-                    s3[j] += wr[768 + k0 + j] * v;
-                    s4[j] += wr[1024 + k0 + j] * v;
-                    s5[j] += wr[1280 + k0 + j] * v;
-                    s6[j] += wr[1536 + k0 + j] * v;
-                    s7[j] += wr[1792 + k0 + j] * v;
-                }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 10 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 10 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 10 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 10 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 10 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 10 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 10 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 10 + o + 7] = s7[0] + s7[1];
-        }
-        {
-            blocks_real s0[16] = {0}, s1[16] = {0};
-            const blocks_real *wr = w + 8 * 256;
-            for (int k0 = 0; k0 < 256; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[256 + k0 + j] * v;
-                }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 10 + 8 + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 10 + 8 + 1] = s1[0] + s1[1];
-        }
-    }
-}
 static void matvec_1(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
 #if BLOCKS_X86
     switch (blocks_isa()) {
@@ -668,418 +304,153 @@ static void matvec_1(const blocks_real *restrict x, const blocks_real *restrict 
         break;
     }
 #endif
-    matvec_1_portable(x, w, y, n);
+    for (int64_t i = 0; i < n; i++)
+        matvec_1_row(x, w, y, i);
 }
 
 /* matmul, blocks.dlm line 32: y [n, 20] = x [n, 20] w^T, w [20, 20], a row at a time:
  * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+BLOCKS_INLINE static inline void matvec_2_row(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t i) {
+    const blocks_real *xr = x + i * 20;
+    for (int o = 0; o < 16; o += 8) {
+        blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+        const blocks_real *wr = w + o * 20;
+        for (int k0 = 0; k0 < 16; k0 += 16)
+            for (int j = 0; j < 16; j++) {
+                blocks_real v = xr[k0 + j];
+                s0[j] += wr[0 + k0 + j] * v;
+                s1[j] += wr[20 + k0 + j] * v;
+                s2[j] += wr[40 + k0 + j] * v;
+                s3[j] += wr[60 + k0 + j] * v;
+                s4[j] += wr[80 + k0 + j] * v;
+                s5[j] += wr[100 + k0 + j] * v;
+                s6[j] += wr[120 + k0 + j] * v;
+                s7[j] += wr[140 + k0 + j] * v;
+            }
+        for (int j = 0; j < 4; j++) {
+            blocks_real v = xr[16 + j];
+            s0[j] += wr[16 + j] * v;
+            s1[j] += wr[36 + j] * v;
+            s2[j] += wr[56 + j] * v;
+            s3[j] += wr[76 + j] * v;
+            s4[j] += wr[96 + j] * v;
+            s5[j] += wr[116 + j] * v;
+            s6[j] += wr[136 + j] * v;
+            s7[j] += wr[156 + j] * v;
+        }
+        for (int j = 0; j < 8; j++)
+            s0[j] += s0[j + 8];
+        for (int j = 0; j < 4; j++)
+            s0[j] += s0[j + 4];
+        for (int j = 0; j < 2; j++)
+            s0[j] += s0[j + 2];
+        y[i * 20 + o + 0] = s0[0] + s0[1];
+        for (int j = 0; j < 8; j++)
+            s1[j] += s1[j + 8];
+        for (int j = 0; j < 4; j++)
+            s1[j] += s1[j + 4];
+        for (int j = 0; j < 2; j++)
+            s1[j] += s1[j + 2];
+        y[i * 20 + o + 1] = s1[0] + s1[1];
+        for (int j = 0; j < 8; j++)
+            s2[j] += s2[j + 8];
+        for (int j = 0; j < 4; j++)
+            s2[j] += s2[j + 4];
+        for (int j = 0; j < 2; j++)
+            s2[j] += s2[j + 2];
+        y[i * 20 + o + 2] = s2[0] + s2[1];
+        for (int j = 0; j < 8; j++)
+            s3[j] += s3[j + 8];
+        for (int j = 0; j < 4; j++)
+            s3[j] += s3[j + 4];
+        for (int j = 0; j < 2; j++)
+            s3[j] += s3[j + 2];
+        y[i * 20 + o + 3] = s3[0] + s3[1];
+        for (int j = 0; j < 8; j++)
+            s4[j] += s4[j + 8];
+        for (int j = 0; j < 4; j++)
+            s4[j] += s4[j + 4];
+        for (int j = 0; j < 2; j++)
+            s4[j] += s4[j + 2];
+        y[i * 20 + o + 4] = s4[0] + s4[1];
+        for (int j = 0; j < 8; j++)
+            s5[j] += s5[j + 8];
+        for (int j = 0; j < 4; j++)
+            s5[j] += s5[j + 4];
+        for (int j = 0; j < 2; j++)
+            s5[j] += s5[j + 2];
+        y[i * 20 + o + 5] = s5[0] + s5[1];
+        for (int j = 0; j < 8; j++)
+            s6[j] += s6[j + 8];
+        for (int j = 0; j < 4; j++)
+            s6[j] += s6[j + 4];
+        for (int j = 0; j < 2; j++)
+            s6[j] += s6[j + 2];
+        y[i * 20 + o + 6] = s6[0] + s6[1];
+        for (int j = 0; j < 8; j++)
+            s7[j] += s7[j + 8];
+        for (int j = 0; j < 4; j++)
+            s7[j] += s7[j + 4];
+        for (int j = 0; j < 2; j++)
+            s7[j] += s7[j + 2];
+        y[i * 20 + o + 7] = s7[0] + s7[1];
+    }
+    blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0};
+    const blocks_real *wr = w + 16 * 20;
+    for (int k0 = 0; k0 < 16; k0 += 16)
+        for (int j = 0; j < 16; j++) {
+            blocks_real v = xr[k0 + j];
+            s0[j] += wr[0 + k0 + j] * v;
+            s1[j] += wr[20 + k0 + j] * v;
+            s2[j] += wr[40 + k0 + j] * v;
+            s3[j] += wr[60 + k0 + j] * v;
+        }
+    for (int j = 0; j < 4; j++) {
+        blocks_real v = xr[16 + j];
+        s0[j] += wr[16 + j] * v;
+        s1[j] += wr[36 + j] * v;
+        s2[j] += wr[56 + j] * v;
+        s3[j] += wr[76 + j] * v;
+    }
+    for (int j = 0; j < 8; j++)
+        s0[j] += s0[j + 8];
+    for (int j = 0; j < 4; j++)
+        s0[j] += s0[j + 4];
+    for (int j = 0; j < 2; j++)
+        s0[j] += s0[j + 2];
+    y[i * 20 + 16 + 0] = s0[0] + s0[1];
+    for (int j = 0; j < 8; j++)
+        s1[j] += s1[j + 8];
+    for (int j = 0; j < 4; j++)
+        s1[j] += s1[j + 4];
+    for (int j = 0; j < 2; j++)
+        s1[j] += s1[j + 2];
+    y[i * 20 + 16 + 1] = s1[0] + s1[1];
+    for (int j = 0; j < 8; j++)
+        s2[j] += s2[j + 8];
+    for (int j = 0; j < 4; j++)
+        s2[j] += s2[j + 4];
+    for (int j = 0; j < 2; j++)
+        s2[j] += s2[j + 2];
+    y[i * 20 + 16 + 2] = s2[0] + s2[1];
+    for (int j = 0; j < 8; j++)
+        s3[j] += s3[j + 8];
+    for (int j = 0; j < 4; j++)
+        s3[j] += s3[j + 4];
+    for (int j = 0; j < 2; j++)
+        s3[j] += s3[j + 2];
+    y[i * 20 + 16 + 3] = s3[0] + s3[1];
+}
 #if BLOCKS_X86
 BLOCKS_AVX512 static void matvec_2_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 20;
-        for (int o = 0; o < 16; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 20;
-            for (int k0 = 0; k0 < 16; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[20 + k0 + j] * v;
-                    s2[j] += wr[40 + k0 + j] * v;
-                    s3[j] += wr[60 + k0 + j] * v;
-                    s4[j] += wr[80 + k0 + j] * v;
-                    s5[j] += wr[100 + k0 + j] * v;
-                    s6[j] += wr[120 + k0 + j] * v;
-                    s7[j] += wr[140 + k0 + j] * v;
-                }
-            for (int j = 0; j < 4; j++) {
-                blocks_real v = xr[16 + j];
-                s0[j] += wr[16 + j] * v;
-                s1[j] += wr[36 + j] * v;
-                s2[j] += wr[56 + j] * v;
-                s3[j] += wr[76 + j] * v;
-                s4[j] += wr[96 + j] * v;
-                s5[j] += wr[116 + j] * v;
-                s6[j] += wr[136 + j] * v;
-                s7[j] += wr[156 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 20 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 20 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 20 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 20 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 20 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 20 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 20 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 20 + o + 7] = s7[0] + s7[1];
-        }
-        {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0};
-            const blocks_real *wr = w + 16 * 20;
-            for (int k0 = 0; k0 < 16; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[20 + k0 + j] * v;
-                    s2[j] += wr[40 + k0 + j] * v;
-                    s3[j] += wr[60 + k0 + j] * v;
-                }
-            for (int j = 0; j < 4; j++) {
-                blocks_real v = xr[16 + j];
-                s0[j] += wr[16 + j] * v;
-                s1[j] += wr[36 + j] * v;
-                s2[j] += wr[56 + j] * v;
-                s3[j] += wr[76 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 20 + 16 + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 20 + 16 + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 20 + 16 + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 20 + 16 + 3] = s3[0] + s3[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_2_row(x, w, y, i);
 }
 BLOCKS_AVX2 static void matvec_2_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 20;
-        for (int o = 0; o < 16; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 20;
-            for (int k0 = 0; k0 < 16; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[20 + k0 + j] * v;
-                    s2[j] += wr[40 + k0 + j] * v;
-                    s3[j] += wr[60 + k0 + j] * v;
-                    s4[j] += wr[80 + k0 + j] * v;
-                    s5[j] += wr[100 + k0 + j] * v;
-                    s6[j] += wr[120 + k0 + j] * v;
-                    s7[j] += wr[140 + k0 + j] * v;
-                }
-            for (int j = 0; j < 4; j++) {
-                blocks_real v = xr[16 + j];
-                s0[j] += wr[16 + j] * v;
-                s1[j] += wr[36 + j] * v;
-                s2[j] += wr[56 + j] * v;
-                s3[j] += wr[76 + j] * v;
-                s4[j] += wr[96 + j] * v;
-                s5[j] += wr[116 + j] * v;
-                s6[j] += wr[136 + j] * v;
-                s7[j] += wr[156 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 20 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 20 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 20 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 20 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 20 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 20 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 20 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 20 + o + 7] = s7[0] + s7[1];
-        }
-        {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0};
-            const blocks_real *wr = w + 16 * 20;
-            for (int k0 = 0; k0 < 16; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[20 + k0 + j] * v;
-                    s2[j] += wr[40 + k0 + j] * v;
-                    s3[j] += wr[60 + k0 + j] * v;
-                }
-            for (int j = 0; j < 4; j++) {
-                blocks_real v = xr[16 + j];
-                s0[j] += wr[16 + j] * v;
-                s1[j] += wr[36 + j] * v;
-                s2[j] += wr[56 + j] * v;
-                s3[j] += wr[76 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 20 + 16 + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 20 + 16 + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 20 + 16 + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 20 + 16 + 3] = s3[0] + s3[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_2_row(x, w, y, i);
 }
 #endif
-static void matvec_2_portable(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 20;
-        for (int o = 0; o < 16; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 20;
-            for (int k0 = 0; k0 < 16; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[20 + k0 + j] * v;
-                    s2[j] += wr[40 + k0 + j] * v;
-                    s3[j] += wr[60 + k0 + j] * v;
-                    s4[j] += wr[80 + k0 + j] * v;
-                    s5[j] += wr[100 + k0 + j] * v;
-                    s6[j] += wr[120 + k0 + j] * v;
-                    s7[j] += wr[140 + k0 + j] * v;
-                }
-            for (int j = 0; j < 4; j++) {
-                blocks_real v = xr[16 + j];
-                s0[j] += wr[16 + j] * v;
-                s1[j] += wr[36 + j] * v;
-                s2[j] += wr[56 + j] * v;
-                s3[j] += wr[76 + j] * v;
-                s4[j] += wr[96 + j] * v;
-                s5[j] += wr[116 + j] * v;
-                s6[j] += wr[136 + j] * v;
-                s7[j] += wr[156 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 20 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 20 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 20 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 20 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 20 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 20 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 20 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 20 + o + 7] = s7[0] + s7[1];
-        }
-        {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0};
-            const blocks_real *wr = w + 16 * 20;
-            for (int k0 = 0; k0 < 16; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[20 + k0 + j] * v;
-                    s2[j] += wr[40 + k0 + j] * v;
-                    s3[j] += wr[60 + k0 + j] * v;
-                }
-            for (int j = 0; j < 4; j++) {
-                blocks_real v = xr[16 + j];
-                s0[j] += wr[16 + j] * v;
-                s1[j] += wr[36 + j] * v;
-                s2[j] += wr[56 + j] * v;
-                s3[j] += wr[76 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 20 + 16 + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 20 + 16 + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 20 + 16 + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 20 + 16 + 3] = s3[0] + s3[1];
-        }
-    }
-}
 static void matvec_2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
 #if BLOCKS_X86
     switch (blocks_isa()) {
@@ -1093,277 +464,108 @@ static void matvec_2(const blocks_real *restrict x, const blocks_real *restrict 
         break;
     }
 #endif
-    matvec_2_portable(x, w, y, n);
+    for (int64_t i = 0; i < n; i++)
+        matvec_2_row(x, w, y, i);
 }
 
 /* matmul, blocks.dlm line 44: y [n, 64] = x [n, 20] w^T, w [64, 20], a row at a time:
  * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+BLOCKS_INLINE static inline void matvec_3_row(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t i) {
+    const blocks_real *xr = x + i * 20;
+    for (int o = 0; o < 64; o += 8) {
+        blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+        const blocks_real *wr = w + o * 20;
+        for (int k0 = 0; k0 < 16; k0 += 16)
+            for (int j = 0; j < 16; j++) {
+                blocks_real v = xr[k0 + j];
+                s0[j] += wr[0 + k0 + j] * v;
+                s1[j] += wr[20 + k0 + j] * v;
+                s2[j] += wr[40 + k0 + j] * v;
+                s3[j] += wr[60 + k0 + j] * v;
+                s4[j] += wr[80 + k0 + j] * v;
+                s5[j] += wr[100 + k0 + j] * v;
+                s6[j] += wr[120 + k0 + j] * v;
+                s7[j] += wr[140 + k0 + j] * v;
+            }
+        for (int j = 0; j < 4; j++) {
+            blocks_real v = xr[16 + j];
+            s0[j] += wr[16 + j] * v;
+            s1[j] += wr[36 + j] * v;
+            s2[j] += wr[56 + j] * v;
+            s3[j] += wr[76 + j] * v;
+            s4[j] += wr[96 + j] * v;
+            s5[j] += wr[116 + j] * v;
+            s6[j] += wr[136 + j] * v;
+            s7[j] += wr[156 + j] * v;
+        }
+        for (int j = 0; j < 8; j++)
+            s0[j] += s0[j + 8];
+        for (int j = 0; j < 4; j++)
+            s0[j] += s0[j + 4];
+        for (int j = 0; j < 2; j++)
+            s0[j] += s0[j + 2];
+        y[i * 64 + o + 0] = s0[0] + s0[1];
+        for (int j = 0; j < 8; j++)
+            s1[j] += s1[j + 8];
+        for (int j = 0; j < 4; j++)
+            s1[j] += s1[j + 4];
+        for (int j = 0; j < 2; j++)
+            s1[j] += s1[j + 2];
+        y[i * 64 + o + 1] = s1[0] + s1[1];
+        for (int j = 0; j < 8; j++)
+            s2[j] += s2[j + 8];
+        for (int j = 0; j < 4; j++)
+            s2[j] += s2[j + 4];
+        for (int j = 0; j < 2; j++)
+            s2[j] += s2[j + 2];
+        y[i * 64 + o + 2] = s2[0] + s2[1];
+        for (int j = 0; j < 8; j++)
+            s3[j] += s3[j + 8];
+        for (int j = 0; j < 4; j++)
+            s3[j] += s3[j + 4];
+        for (int j = 0; j < 2; j++)
+            s3[j] += s3[j + 2];
+        y[i * 64 + o + 3] = s3[0] + s3[1];
+        for (int j = 0; j < 8; j++)
+            s4[j] += s4[j + 8];
+        for (int j = 0; j < 4; j++)
+            s4[j] += s4[j + 4];
+        for (int j = 0; j < 2; j++)
+            s4[j] += s4[j + 2];
+        y[i * 64 + o + 4] = s4[0] + s4[1];
+        for (int j = 0; j < 8; j++)
+            s5[j] += s5[j + 8];
+        for (int j = 0; j < 4; j++)
+            s5[j] += s5[j + 4];
+        for (int j = 0; j < 2; j++)
+            s5[j] += s5[j + 2];
+        y[i * 64 + o + 5] = s5[0] + s5[1];
+        for (int j = 0; j < 8; j++)
+            s6[j] += s6[j + 8];
+        for (int j = 0; j < 4; j++)
+            s6[j] += s6[j + 4];
+        for (int j = 0; j < 2; j++)
+            s6[j] += s6[j + 2];
+        y[i * 64 + o + 6] = s6[0] + s6[1];
+        for (int j = 0; j < 8; j++)
+            s7[j] += s7[j + 8];
+        for (int j = 0; j < 4; j++)
+            s7[j] += s7[j + 4];
+        for (int j = 0; j < 2; j++)
+            s7[j] += s7[j + 2];
+        y[i * 64 + o + 7] = s7[0] + s7[1];
+    }
+}
 #if BLOCKS_X86
 BLOCKS_AVX512 static void matvec_3_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 20;
-        for (int o = 0; o < 64; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 20;
-            for (int k0 = 0; k0 < 16; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[20 + k0 + j] * v;
-                    s2[j] += wr[40 + k0 + j] * v;
-                    s3[j] += wr[60 + k0 + j] * v;
-                    s4[j] += wr[80 + k0 + j] * v;
-                    s5[j] += wr[100 + k0 + j] * v;
-                    s6[j] += wr[120 + k0 + j] * v;
-                    s7[j] += wr[140 + k0 + j] * v;
-                }
-            for (int j = 0; j < 4; j++) {
-                blocks_real v = xr[16 + j];
-                s0[j] += wr[16 + j] * v;
-                s1[j] += wr[36 + j] * v;
-                s2[j] += wr[56 + j] * v;
-                s3[j] += wr[76 + j] * v;
-                s4[j] += wr[96 + j] * v;
-                s5[j] += wr[116 + j] * v;
-                s6[j] += wr[136 + j] * v;
-                s7[j] += wr[156 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 64 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 64 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 64 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 64 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 64 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 64 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 64 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 64 + o + 7] = s7[0] + s7[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_3_row(x, w, y, i);
 }
 BLOCKS_AVX2 static void matvec_3_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 20;
-        for (int o = 0; o < 64; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 20;
-            for (int k0 = 0; k0 < 16; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[20 + k0 + j] * v;
-                    s2[j] += wr[40 + k0 + j] * v;
-                    s3[j] += wr[60 + k0 + j] * v;
-                    s4[j] += wr[80 + k0 + j] * v;
-                    s5[j] += wr[100 + k0 + j] * v;
-                    s6[j] += wr[120 + k0 + j] * v;
-                    s7[j] += wr[140 + k0 + j] * v;
-                }
-            for (int j = 0; j < 4; j++) {
-                blocks_real v = xr[16 + j];
-                s0[j] += wr[16 + j] * v;
-                s1[j] += wr[36 + j] * v;
-                s2[j] += wr[56 + j] * v;
-                s3[j] += wr[76 + j] * v;
-                s4[j] += wr[96 + j] * v;
-                s5[j] += wr[116 + j] * v;
-                s6[j] += wr[136 + j] * v;
-                s7[j] += wr[156 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 64 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 64 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 64 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 64 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 64 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 64 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 64 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 64 + o + 7] = s7[0] + s7[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_3_row(x, w, y, i);
 }
 #endif
-static void matvec_3_portable(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 20;
-        for (int o = 0; o < 64; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 20;
-            for (int k0 = 0; k0 < 16; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[20 + k0 + j] * v;
-                    s2[j] += wr[40 + k0 + j] * v;
-                    s3[j] += wr[60 + k0 + j] * v;
-                    s4[j] += wr[80 + k0 + j] * v;
-                    s5[j] += wr[100 + k0 + j] * v;
-                    s6[j] += wr[120 + k0 + j] * v;
-                    s7[j] += wr[140 + k0 + j] * v;
-                }
-            for (int j = 0; j < 4; j++) {
-                blocks_real v = xr[16 + j];
-                s0[j] += wr[16 + j] * v;
-                s1[j] += wr[36 + j] * v;
-                s2[j] += wr[56 + j] * v;
-                s3[j] += wr[76 + j] * v;
-                s4[j] += wr[96 + j] * v;
-                s5[j] += wr[116 + j] * v;
-                s6[j] += wr[136 + j] * v;
-                s7[j] += wr[156 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 64 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 64 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 64 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 64 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 64 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 64 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 64 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 64 + o + 7] = s7[0] + s7[1];
-        }
-    }
-}
 static void matvec_3(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
 #if BLOCKS_X86
     switch (blocks_isa()) {
@@ -1377,244 +579,97 @@ static void matvec_3(const blocks_real *restrict x, const blocks_real *restrict 
         break;
     }
 #endif
-    matvec_3_portable(x, w, y, n);
+    for (int64_t i = 0; i < n; i++)
+        matvec_3_row(x, w, y, i);
 }
 
 /* matmul, blocks.dlm line 44: y [n, 32] = x [n, 64] w^T, w [32, 64], a row at a time:
  * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+BLOCKS_INLINE static inline void matvec_4_row(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t i) {
+    const blocks_real *xr = x + i * 64;
+    for (int o = 0; o < 32; o += 8) {
+        blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+        const blocks_real *wr = w + o * 64;
+        for (int k0 = 0; k0 < 64; k0 += 16)
+            for (int j = 0; j < 16; j++) {
+                blocks_real v = xr[k0 + j];
+                s0[j] += wr[0 + k0 + j] * v;
+                s1[j] += wr[64 + k0 + j] * v;
+                s2[j] += wr[128 + k0 + j] * v;
+                s3[j] += wr[192 + k0 + j] * v;
+                s4[j] += wr[256 + k0 + j] * v;
+                s5[j] += wr[320 + k0 + j] * v;
+                s6[j] += wr[384 + k0 + j] * v;
+                s7[j] += wr[448 + k0 + j] * v;
+            }
+        for (int j = 0; j < 8; j++)
+            s0[j] += s0[j + 8];
+        for (int j = 0; j < 4; j++)
+            s0[j] += s0[j + 4];
+        for (int j = 0; j < 2; j++)
+            s0[j] += s0[j + 2];
+        y[i * 32 + o + 0] = s0[0] + s0[1];
+        for (int j = 0; j < 8; j++)
+            s1[j] += s1[j + 8];
+        for (int j = 0; j < 4; j++)
+            s1[j] += s1[j + 4];
+        for (int j = 0; j < 2; j++)
+            s1[j] += s1[j + 2];
+        y[i * 32 + o + 1] = s1[0] + s1[1];
+        for (int j = 0; j < 8; j++)
+            s2[j] += s2[j + 8];
+        for (int j = 0; j < 4; j++)
+            s2[j] += s2[j + 4];
+        for (int j = 0; j < 2; j++)
+            s2[j] += s2[j + 2];
+        y[i * 32 + o + 2] = s2[0] + s2[1];
+        for (int j = 0; j < 8; j++)
+            s3[j] += s3[j + 8];
+        for (int j = 0; j < 4; j++)
+            s3[j] += s3[j + 4];
+        for (int j = 0; j < 2; j++)
+            s3[j] += s3[j + 2];
+        y[i * 32 + o + 3] = s3[0] + s3[1];
+        for (int j = 0; j < 8; j++)
+            s4[j] += s4[j + 8];
+        for (int j = 0; j < 4; j++)
+            s4[j] += s4[j + 4];
+        for (int j = 0; j < 2; j++)
+            s4[j] += s4[j + 2];
+        y[i * 32 + o + 4] = s4[0] + s4[1];
+        for (int j = 0; j < 8; j++)
+            s5[j] += s5[j + 8];
+        for (int j = 0; j < 4; j++)
+            s5[j] += s5[j + 4];
+        for (int j = 0; j < 2; j++)
+            s5[j] += s5[j + 2];
+        y[i * 32 + o + 5] = s5[0] + s5[1];
+        for (int j = 0; j < 8; j++)
+            s6[j] += s6[j + 8];
+        for (int j = 0; j < 4; j++)
+            s6[j] += s6[j + 4];
+        for (int j = 0; j < 2; j++)
+            s6[j] += s6[j + 2];
+        y[i * 32 + o + 6] = s6[0] + s6[1];
+        for (int j = 0; j < 8; j++)
+            s7[j] += s7[j + 8];
+        for (int j = 0; j < 4; j++)
+            s7[j] += s7[j + 4];
+        for (int j = 0; j < 2; j++)
+            s7[j] += s7[j + 2];
+        y[i * 32 + o + 7] = s7[0] + s7[1];
+    }
+}
 #if BLOCKS_X86
 BLOCKS_AVX512 static void matvec_4_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 64;
-        for (int o = 0; o < 32; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 64;
-            for (int k0 = 0; k0 < 64; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[64 + k0 + j] * v;
-                    s2[j] += wr[128 + k0 + j] * v;
-                    s3[j] += wr[192 + k0 + j] * v;
-                    s4[j] += wr[256 + k0 + j] * v;
-                    s5[j] += wr[320 + k0 + j] * v;
-                    s6[j] += wr[384 + k0 + j] * v;
-                    s7[j] += wr[448 + k0 + j] * v;
-                }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 32 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 32 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 32 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 32 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 32 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 32 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 32 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 32 + o + 7] = s7[0] + s7[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_4_row(x, w, y, i);
 }
 BLOCKS_AVX2 static void matvec_4_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 64;
-        for (int o = 0; o < 32; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 64;
-            for (int k0 = 0; k0 < 64; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[64 + k0 + j] * v;
-                    s2[j] += wr[128 + k0 + j] * v;
-                    s3[j] += wr[192 + k0 + j] * v;
-                    s4[j] += wr[256 + k0 + j] * v;
-                    s5[j] += wr[320 + k0 + j] * v;
-                    s6[j] += wr[384 + k0 + j] * v;
-                    s7[j] += wr[448 + k0 + j] * v;
-                }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 32 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 32 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 32 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 32 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 32 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 32 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 32 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 32 + o + 7] = s7[0] + s7[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_4_row(x, w, y, i);
 }
 #endif
-static void matvec_4_portable(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 64;
-        for (int o = 0; o < 32; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 64;
-            for (int k0 = 0; k0 < 64; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[64 + k0 + j] * v;
-                    s2[j] += wr[128 + k0 + j] * v;
-                    s3[j] += wr[192 + k0 + j] * v;
-                    s4[j] += wr[256 + k0 + j] * v;
-                    s5[j] += wr[320 + k0 + j] * v;
-                    s6[j] += wr[384 + k0 + j] * v;
-                    s7[j] += wr[448 + k0 + j] * v;
-                }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 32 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 32 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 32 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 32 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 32 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 32 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 32 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 32 + o + 7] = s7[0] + s7[1];
-        }
-    }
-}
 static void matvec_4(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
 #if BLOCKS_X86
     switch (blocks_isa()) {
@@ -1628,244 +683,97 @@ static void matvec_4(const blocks_real *restrict x, const blocks_real *restrict 
         break;
     }
 #endif
-    matvec_4_portable(x, w, y, n);
+    for (int64_t i = 0; i < n; i++)
+        matvec_4_row(x, w, y, i);
 }
 
 /* matmul, blocks.dlm line 48: y [n, 16] = x [n, 32] w^T, w [16, 32], a row at a time:
  * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+BLOCKS_INLINE static inline void matvec_5_row(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t i) {
+    const blocks_real *xr = x + i * 32;
+    for (int o = 0; o < 16; o += 8) {
+        blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+        const blocks_real *wr = w + o * 32;
+        for (int k0 = 0; k0 < 32; k0 += 16)
+            for (int j = 0; j < 16; j++) {
+                blocks_real v = xr[k0 + j];
+                s0[j] += wr[0 + k0 + j] * v;
+                s1[j] += wr[32 + k0 + j] * v;
+                s2[j] += wr[64 + k0 + j] * v;
+                s3[j] += wr[96 + k0 + j] * v;
+                s4[j] += wr[128 + k0 + j] * v;
+                s5[j] += wr[160 + k0 + j] * v;
+                s6[j] += wr[192 + k0 + j] * v;
+                s7[j] += wr[224 + k0 + j] * v;
+            }
+        for (int j = 0; j < 8; j++)
+            s0[j] += s0[j + 8];
+        for (int j = 0; j < 4; j++)
+            s0[j] += s0[j + 4];
+        for (int j = 0; j < 2; j++)
+            s0[j] += s0[j + 2];
+        y[i * 16 + o + 0] = s0[0] + s0[1];
+        for (int j = 0; j < 8; j++)
+            s1[j] += s1[j + 8];
+        for (int j = 0; j < 4; j++)
+            s1[j] += s1[j + 4];
+        for (int j = 0; j < 2; j++)
+            s1[j] += s1[j + 2];
+        y[i * 16 + o + 1] = s1[0] + s1[1];
+        for (int j = 0; j < 8; j++)
+            s2[j] += s2[j + 8];
+        for (int j = 0; j < 4; j++)
+            s2[j] += s2[j + 4];
+        for (int j = 0; j < 2; j++)
+            s2[j] += s2[j + 2];
+        y[i * 16 + o + 2] = s2[0] + s2[1];
+        for (int j = 0; j < 8; j++)
+            s3[j] += s3[j + 8];
+        for (int j = 0; j < 4; j++)
+            s3[j] += s3[j + 4];
+        for (int j = 0; j < 2; j++)
+            s3[j] += s3[j + 2];
+        y[i * 16 + o + 3] = s3[0] + s3[1];
+        for (int j = 0; j < 8; j++)
+            s4[j] += s4[j + 8];
+        for (int j = 0; j < 4; j++)
+            s4[j] += s4[j + 4];
+        for (int j = 0; j < 2; j++)
+            s4[j] += s4[j + 2];
+        y[i * 16 + o + 4] = s4[0] + s4[1];
+        for (int j = 0; j < 8; j++)
+            s5[j] += s5[j + 8];
+        for (int j = 0; j < 4; j++)
+            s5[j] += s5[j + 4];
+        for (int j = 0; j < 2; j++)
+            s5[j] += s5[j + 2];
+        y[i * 16 + o + 5] = s5[0] + s5[1];
+        for (int j = 0; j < 8; j++)
+            s6[j] += s6[j + 8];
+        for (int j = 0; j < 4; j++)
+            s6[j] += s6[j + 4];
+        for (int j = 0; j < 2; j++)
+            s6[j] += s6[j + 2];
+        y[i * 16 + o + 6] = s6[0] + s6[1];
+        for (int j = 0; j < 8; j++)
+            s7[j] += s7[j + 8];
+        for (int j = 0; j < 4; j++)
+            s7[j] += s7[j + 4];
+        for (int j = 0; j < 2; j++)
+            s7[j] += s7[j + 2];
+        y[i * 16 + o + 7] = s7[0] + s7[1];
+    }
+}
 #if BLOCKS_X86
 BLOCKS_AVX512 static void matvec_5_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 32;
-        for (int o = 0; o < 16; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 32;
-            for (int k0 = 0; k0 < 32; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[32 + k0 + j] * v;
-                    s2[j] += wr[64 + k0 + j] * v;
-                    s3[j] += wr[96 + k0 + j] * v;
-                    s4[j] += wr[128 + k0 + j] * v;
-                    s5[j] += wr[160 + k0 + j] * v;
-                    s6[j] += wr[192 + k0 + j] * v;
-                    s7[j] += wr[224 + k0 + j] * v;
-                }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 16 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 16 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 16 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 16 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 16 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 16 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 16 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 16 + o + 7] = s7[0] + s7[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_5_row(x, w, y, i);
 }
 BLOCKS_AVX2 static void matvec_5_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 32;
-        for (int o = 0; o < 16; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 32;
-            for (int k0 = 0; k0 < 32; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[32 + k0 + j] * v;
-                    s2[j] += wr[64 + k0 + j] * v;
-                    s3[j] += wr[96 + k0 + j] * v;
-                    s4[j] += wr[128 + k0 + j] * v;
-                    s5[j] += wr[160 + k0 + j] * v;
-                    s6[j] += wr[192 + k0 + j] * v;
-                    s7[j] += wr[224 + k0 + j] * v;
-                }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 16 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 16 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 16 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 16 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 16 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 16 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 16 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 16 + o + 7] = s7[0] + s7[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_5_row(x, w, y, i);
 }
 #endif
-static void matvec_5_portable(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 32;
-        for (int o = 0; o < 16; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 32;
-            for (int k0 = 0; k0 < 32; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[32 + k0 + j] * v;
-                    s2[j] += wr[64 + k0 + j] * v;
-                    s3[j] += wr[96 + k0 + j] * v;
-                    s4[j] += wr[128 + k0 + j] * v;
-                    s5[j] += wr[160 + k0 + j] * v;
-                    s6[j] += wr[192 + k0 + j] * v;
-                    s7[j] += wr[224 + k0 + j] * v;
-                }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 16 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 16 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 16 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 16 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 16 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 16 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 16 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 16 + o + 7] = s7[0] + s7[1];
-        }
-    }
-}
 static void matvec_5(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
 #if BLOCKS_X86
     switch (blocks_isa()) {
@@ -1879,364 +787,135 @@ static void matvec_5(const blocks_real *restrict x, const blocks_real *restrict 
         break;
     }
 #endif
-    matvec_5_portable(x, w, y, n);
+    for (int64_t i = 0; i < n; i++)
+        matvec_5_row(x, w, y, i);
 }
 
 /* matmul, blocks.dlm line 55: y [n, 20] = x [n, 16] w^T, w [20, 16], a row at a time:
  * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+BLOCKS_INLINE static inline void matvec_6_row(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t i) {
+    const blocks_real *xr = x + i * 16;
+    for (int o = 0; o < 16; o += 8) {
+        blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+        const blocks_real *wr = w + o * 16;
+        for (int k0 = 0; k0 < 16; k0 += 16)
+            for (int j = 0; j < 16; j++) {
+                blocks_real v = xr[k0 + j];
+                s0[j] += wr[0 + k0 + j] * v;
+                s1[j] += wr[16 + k0 + j] * v;
+                s2[j] += wr[32 + k0 + j] * v;
+                s3[j] += wr[48 + k0 + j] * v;
+                s4[j] += wr[64 + k0 + j] * v;
+                s5[j] += wr[80 + k0 + j] * v;
+                s6[j] += wr[96 + k0 + j] * v;
+                s7[j] += wr[112 + k0 + j] * v;
+            }
+        for (int j = 0; j < 8; j++)
+            s0[j] += s0[j + 8];
+        for (int j = 0; j < 4; j++)
+            s0[j] += s0[j + 4];
+        for (int j = 0; j < 2; j++)
+            s0[j] += s0[j + 2];
+        y[i * 20 + o + 0] = s0[0] + s0[1];
+        for (int j = 0; j < 8; j++)
+            s1[j] += s1[j + 8];
+        for (int j = 0; j < 4; j++)
+            s1[j] += s1[j + 4];
+        for (int j = 0; j < 2; j++)
+            s1[j] += s1[j + 2];
+        y[i * 20 + o + 1] = s1[0] + s1[1];
+        for (int j = 0; j < 8; j++)
+            s2[j] += s2[j + 8];
+        for (int j = 0; j < 4; j++)
+            s2[j] += s2[j + 4];
+        for (int j = 0; j < 2; j++)
+            s2[j] += s2[j + 2];
+        y[i * 20 + o + 2] = s2[0] + s2[1];
+        for (int j = 0; j < 8; j++)
+            s3[j] += s3[j + 8];
+        for (int j = 0; j < 4; j++)
+            s3[j] += s3[j + 4];
+        for (int j = 0; j < 2; j++)
+            s3[j] += s3[j + 2];
+        y[i * 20 + o + 3] = s3[0] + s3[1];
+        for (int j = 0; j < 8; j++)
+            s4[j] += s4[j + 8];
+        for (int j = 0; j < 4; j++)
+            s4[j] += s4[j + 4];
+        for (int j = 0; j < 2; j++)
+            s4[j] += s4[j + 2];
+        y[i * 20 + o + 4] = s4[0] + s4[1];
+        for (int j = 0; j < 8; j++)
+            s5[j] += s5[j + 8];
+        for (int j = 0; j < 4; j++)
+            s5[j] += s5[j + 4];
+        for (int j = 0; j < 2; j++)
+            s5[j] += s5[j + 2];
+        y[i * 20 + o + 5] = s5[0] + s5[1];
+        for (int j = 0; j < 8; j++)
+            s6[j] += s6[j + 8];
+        for (int j = 0; j < 4; j++)
+            s6[j] += s6[j + 4];
+        for (int j = 0; j < 2; j++)
+            s6[j] += s6[j + 2];
+        y[i * 20 + o + 6] = s6[0] + s6[1];
+        for (int j = 0; j < 8; j++)
+            s7[j] += s7[j + 8];
+        for (int j = 0; j < 4; j++)
+            s7[j] += s7[j + 4];
+        for (int j = 0; j < 2; j++)
+            s7[j] += s7[j + 2];
+        y[i * 20 + o + 7] = s7[0] + s7[1];
+    }
+    blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0};
+    const blocks_real *wr = w + 16 * 16;
+    for (int k0 = 0; k0 < 16; k0 += 16)
+        for (int j = 0; j < 16; j++) {
+            blocks_real v = xr[k0 + j];
+            s0[j] += wr[0 + k0 + j] * v;
+            s1[j] += wr[16 + k0 + j] * v;
+            s2[j] += wr[32 + k0 + j] * v;
+            s3[j] += wr[48 + k0 + j] * v;
+        }
+    for (int j = 0; j < 8; j++)
+        s0[j] += s0[j + 8];
+    for (int j = 0; j < 4; j++)
+        s0[j] += s0[j + 4];
+    for (int j = 0; j < 2; j++)
+        s0[j] += s0[j + 2];
+    y[i * 20 + 16 + 0] = s0[0] + s0[1];
+    for (int j = 0; j < 8; j++)
+        s1[j] += s1[j + 8];
+    for (int j = 0; j < 4; j++)
+        s1[j] += s1[j + 4];
+    for (int j = 0; j < 2; j++)
+        s1[j] += s1[j + 2];
+    y[i * 20 + 16 + 1] = s1[0] + s1[1];
+    for (int j = 0; j < 8; j++)
+        s2[j] += s2[j + 8];
+    for (int j = 0; j < 4; j++)
+        s2[j] += s2[j + 4];
+    for (int j = 0; j < 2; j++)
+        s2[j] += s2[j + 2];
+    y[i * 20 + 16 + 2] = s2[0] + s2[1];
+    for (int j = 0; j < 8; j++)
+        s3[j] += s3[j + 8];
+    for (int j = 0; j < 4; j++)
+        s3[j] += s3[j + 4];
+    for (int j = 0; j < 2; j++)
+        s3[j] += s3[j + 2];
+    y[i * 20 + 16 + 3] = s3[0] + s3[1];
+}
 #if BLOCKS_X86
 BLOCKS_AVX512 static void matvec_6_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 16;
-        for (int o = 0; o < 16; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 16;
-            for (int k0 = 0; k0 < 16; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[16 + k0 + j] * v;
-                    s2[j] += wr[32 + k0 + j] * v;
-                    s3[j] += wr[48 + k0 + j] * v;
-                    s4[j] += wr[64 + k0 + j] * v;
-                    s5[j] += wr[80 + k0 + j] * v;
-                    s6[j] += wr[96 + k0 + j] * v;
-                    s7[j] += wr[112 + k0 + j] * v;
-                }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 20 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 20 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 20 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 20 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 20 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 20 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 20 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 20 + o + 7] = s7[0] + s7[1];
-        }
-        {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0};
-            const blocks_real *wr = w + 16 * 16;
-            for (int k0 = 0; k0 < 16; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[16 + k0 + j] * v;
-                    s2[j] += wr[32 + k0 + j] * v;
-                    s3[j] += wr[48 + k0 + j] * v;
-                }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 20 + 16 + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 20 + 16 + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 20 + 16 + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 20 + 16 + 3] = s3[0] + s3[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_6_row(x, w, y, i);
 }
 BLOCKS_AVX2 static void matvec_6_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 16;
-        for (int o = 0; o < 16; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 16;
-            for (int k0 = 0; k0 < 16; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[16 + k0 + j] * v;
-                    s2[j] += wr[32 + k0 + j] * v;
-                    s3[j] += wr[48 + k0 + j] * v;
-                    s4[j] += wr[64 + k0 + j] * v;
-                    s5[j] += wr[80 + k0 + j] * v;
-                    s6[j] += wr[96 + k0 + j] * v;
-                    s7[j] += wr[112 + k0 + j] * v;
-                }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 20 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 20 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 20 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 20 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 20 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 20 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 20 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 20 + o + 7] = s7[0] + s7[1];
-        }
-        {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0};
-            const blocks_real *wr = w + 16 * 16;
-            for (int k0 = 0; k0 < 16; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[16 + k0 + j] * v;
-                    s2[j] += wr[32 + k0 + j] * v;
-                    s3[j] += wr[48 + k0 + j] * v;
-                }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 20 + 16 + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 20 + 16 + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 20 + 16 + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 20 + 16 + 3] = s3[0] + s3[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_6_row(x, w, y, i);
 }
 #endif
-static void matvec_6_portable(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const blocks_real *xr = x + i * 16;
-        for (int o = 0; o < 16; o += 8) {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const blocks_real *wr = w + o * 16;
-            for (int k0 = 0; k0 < 16; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[16 + k0 + j] * v;
-                    s2[j] += wr[32 + k0 + j] * v;
-                    s3[j] += wr[48 + k0 + j] * v;
-                    s4[j] += wr[64 + k0 + j] * v;
-                    s5[j] += wr[80 + k0 + j] * v;
-                    s6[j] += wr[96 + k0 + j] * v;
-                    s7[j] += wr[112 + k0 + j] * v;
-                }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 20 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 20 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 20 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 20 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 20 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 20 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 20 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 20 + o + 7] = s7[0] + s7[1];
-        }
-        {
-            blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0};
-            const blocks_real *wr = w + 16 * 16;
-            for (int k0 = 0; k0 < 16; k0 += 16)
-                for (int j = 0; j < 16; j++) {
-                    blocks_real v = xr[k0 + j];
-                    s0[j] += wr[0 + k0 + j] * v;
-                    s1[j] += wr[16 + k0 + j] * v;
-                    s2[j] += wr[32 + k0 + j] * v;
-                    s3[j] += wr[48 + k0 + j] * v;
-                }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 20 + 16 + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 20 + 16 + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 20 + 16 + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 20 + 16 + 3] = s3[0] + s3[1];
-        }
-    }
-}
 static void matvec_6(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
 #if BLOCKS_X86
     switch (blocks_isa()) {
@@ -2250,7 +929,8 @@ static void matvec_6(const blocks_real *restrict x, const blocks_real *restrict 
         break;
     }
 #endif
-    matvec_6_portable(x, w, y, n);
+    for (int64_t i = 0; i < n; i++)
+        matvec_6_row(x, w, y, i);
 }
 
 

@@ -22,12 +22,13 @@ typedef struct {
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define CONV_EDGE_X86 1
 #include <stdlib.h>
+#define CONV_EDGE_INLINE __attribute__((always_inline))
 #ifdef __clang__
-#define CONV_EDGE_AVX512 __attribute__((target("arch=x86-64-v4")))
+#define CONV_EDGE_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd"), noinline))
 #else
-#define CONV_EDGE_AVX512 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+#define CONV_EDGE_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd,prefer-vector-width=512"), noinline))
 #endif
-#define CONV_EDGE_AVX2 __attribute__((target("arch=x86-64-v3")))
+#define CONV_EDGE_AVX2 __attribute__((target("avx2,fma,bmi,bmi2"), noinline))
 static int conv_edge_isa(void) {
     static int chosen = -1; /* the same answer for the whole process, asked for once */
     int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
@@ -44,114 +45,55 @@ static int conv_edge_isa(void) {
     __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
     return isa;
 }
+#else
+#define CONV_EDGE_INLINE
 #endif
 
 /* conv2d, conv_edge.dlm line 12: x [n, 1, 6, 8], w [1, 1, 1, 2], y [n, 1, 6, 7], stride 1x1, padding 0x0.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
+CONV_EDGE_INLINE static inline void conv2d_fwd_direct_0_image(const conv_edge_real *restrict x, const conv_edge_real *restrict w, conv_edge_real *restrict y, int64_t b) {
+    conv_edge_real xp[1][6][17];
+    memset(xp, 0, sizeof(xp));
+    for (int c = 0; c < 1; c++)
+        for (int h = 0; h < 6; h++)
+            memcpy(&xp[c][h + 0][0], x + (b * 1 + c) * 48 + h * 8, 8 * sizeof(conv_edge_real));
+    {
+        const int64_t k = 0;
+        for (int p = 0; p < 6; p++) {
+            {
+                const int q0 = 0;
+                conv_edge_real a0[16] = {0};
+                for (int c = 0; c < 1; c++)
+                    for (int r = 0; r < 1; r++)
+                        for (int s = 0; s < 2; s++) {
+                            const conv_edge_real *src = &xp[c][p + r][q0 + s];
+                            const conv_edge_real *wk = w + ((k * 1 + c) * 1 + r) * 2 + s;
+                            conv_edge_real w0 = wk[0];
+                            for (int q = 0; q < 16; q++) {
+                                conv_edge_real v = src[q];
+                                a0[q] += w0 * v;
+                            }
+                        }
+                conv_edge_real *out = y + ((b * 1 + k) * 6 + p) * 7 + q0;
+                for (int q = 0; q < 7; q++) {
+                    out[0 + q] = a0[q];
+                }
+            }
+        }
+    }
+}
 #if CONV_EDGE_X86
 CONV_EDGE_AVX512 static void conv2d_fwd_direct_0_avx512(const conv_edge_real *restrict x, const conv_edge_real *restrict w, conv_edge_real *restrict y, int64_t n) {
     CONV_EDGE_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        conv_edge_real xp[1][6][17];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 1; c++)
-            for (int h = 0; h < 6; h++)
-                memcpy(&xp[c][h + 0][0], x + (b * 1 + c) * 48 + h * 8, 8 * sizeof(conv_edge_real));
-        {
-            const int64_t k = 0;
-            for (int p = 0; p < 6; p++) {
-                {
-                    const int q0 = 0;
-                    conv_edge_real a0[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = 0; r < 1; r++)
-                            for (int s = 0; s < 2; s++) {
-                                const conv_edge_real *src = &xp[c][p + r][q0 + s];
-                                const conv_edge_real *wk = w + ((k * 1 + c) * 1 + r) * 2 + s;
-                                conv_edge_real w0 = wk[0];
-                                for (int q = 0; q < 16; q++) {
-                                    conv_edge_real v = src[q];
-                                    a0[q] += w0 * v;
-                                }
-                            }
-                    conv_edge_real *out = y + ((b * 1 + k) * 6 + p) * 7 + q0;
-                    for (int q = 0; q < 7; q++) {
-                        out[0 + q] = a0[q];
-                    }
-                }
-            }
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, y, i);
 }
 CONV_EDGE_AVX2 static void conv2d_fwd_direct_0_avx2(const conv_edge_real *restrict x, const conv_edge_real *restrict w, conv_edge_real *restrict y, int64_t n) {
     CONV_EDGE_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        conv_edge_real xp[1][6][17];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 1; c++)
-            for (int h = 0; h < 6; h++)
-                memcpy(&xp[c][h + 0][0], x + (b * 1 + c) * 48 + h * 8, 8 * sizeof(conv_edge_real));
-        {
-            const int64_t k = 0;
-            for (int p = 0; p < 6; p++) {
-                {
-                    const int q0 = 0;
-                    conv_edge_real a0[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = 0; r < 1; r++)
-                            for (int s = 0; s < 2; s++) {
-                                const conv_edge_real *src = &xp[c][p + r][q0 + s];
-                                const conv_edge_real *wk = w + ((k * 1 + c) * 1 + r) * 2 + s;
-                                conv_edge_real w0 = wk[0];
-                                for (int q = 0; q < 16; q++) {
-                                    conv_edge_real v = src[q];
-                                    a0[q] += w0 * v;
-                                }
-                            }
-                    conv_edge_real *out = y + ((b * 1 + k) * 6 + p) * 7 + q0;
-                    for (int q = 0; q < 7; q++) {
-                        out[0 + q] = a0[q];
-                    }
-                }
-            }
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, y, i);
 }
 #endif
-static void conv2d_fwd_direct_0_portable(const conv_edge_real *restrict x, const conv_edge_real *restrict w, conv_edge_real *restrict y, int64_t n) {
-    CONV_EDGE_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        conv_edge_real xp[1][6][17];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 1; c++)
-            for (int h = 0; h < 6; h++)
-                memcpy(&xp[c][h + 0][0], x + (b * 1 + c) * 48 + h * 8, 8 * sizeof(conv_edge_real));
-        {
-            const int64_t k = 0;
-            for (int p = 0; p < 6; p++) {
-                {
-                    const int q0 = 0;
-                    conv_edge_real a0[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = 0; r < 1; r++)
-                            for (int s = 0; s < 2; s++) {
-                                const conv_edge_real *src = &xp[c][p + r][q0 + s];
-                                const conv_edge_real *wk = w + ((k * 1 + c) * 1 + r) * 2 + s;
-                                conv_edge_real w0 = wk[0];
-                                for (int q = 0; q < 16; q++) {
-                                    conv_edge_real v = src[q];
-                                    a0[q] += w0 * v;
-                                }
-                            }
-                    conv_edge_real *out = y + ((b * 1 + k) * 6 + p) * 7 + q0;
-                    for (int q = 0; q < 7; q++) {
-                        out[0 + q] = a0[q];
-                    }
-                }
-            }
-        }
-    }
-}
 static void conv2d_fwd_direct_0(const conv_edge_real *restrict x, const conv_edge_real *restrict w, conv_edge_real *restrict y, int64_t n) {
 #if CONV_EDGE_X86
     switch (conv_edge_isa()) {
@@ -165,160 +107,76 @@ static void conv2d_fwd_direct_0(const conv_edge_real *restrict x, const conv_edg
         break;
     }
 #endif
-    conv2d_fwd_direct_0_portable(x, w, y, n);
+    CONV_EDGE_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, y, i);
 }
 
 /* conv2d's weight gradient, conv_edge.dlm line 12: x [n, 1, 6, 8], w [1, 1, 1, 2], y [n, 1, 6, 7], stride 1x1, padding 0x0.
  * Per chunk of 1 images: zero-padded copies, then for each (k, c, r) the 2 sums over s; chunk sums to part, added in order. */
+CONV_EDGE_INLINE static inline void conv2d_dw_direct_0_chunk(const conv_edge_real *restrict x, const conv_edge_real *restrict dy, conv_edge_real *restrict part, int64_t n, int64_t chunk) {
+    int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
+    conv_edge_real xp[1][1][6][17];
+    conv_edge_real gp[1][1][6][16];
+    for (int64_t i = 0; i < count; i++) {
+        memset(xp[i], 0, sizeof(xp[i]));
+        for (int c = 0; c < 1; c++)
+            for (int h = 0; h < 6; h++)
+                memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 1 + c) * 48 + h * 8, 8 * sizeof(conv_edge_real));
+        memset(gp[i], 0, sizeof(gp[i]));
+        for (int k = 0; k < 1; k++)
+            for (int p = 0; p < 6; p++)
+                memcpy(gp[i][k][p], dy + (((b0 + i) * 1 + k) * 6 + p) * 7, 7 * sizeof(conv_edge_real));
+    }
+    for (int k = 0; k < 1; k += 1)
+        for (int c = 0; c < 1; c++)
+            for (int r = 0; r < 1; r++) {
+                conv_edge_real a0_0[16] = {0}, a0_1[16] = {0};
+                for (int64_t i = 0; i < count; i++)
+                    for (int p = 0; p < 6; p++)
+                        for (int q0 = 0; q0 < 16; q0 += 16) {
+                            const conv_edge_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
+                            for (int q = 0; q < 16; q++) {
+                                conv_edge_real g0 = gq[0 + q];
+                                conv_edge_real v0 = src[q];
+                                a0_0[q] += g0 * v0;
+                                conv_edge_real v1 = src[q + 1];
+                                a0_1[q] += g0 * v1;
+                            }
+                        }
+                conv_edge_real *sum0 = part + chunk * 2 + (((k + 0) * 1 + c) * 1 + r) * 2;
+                sum0[0] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[0] += a0_0[q];
+                sum0[1] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[1] += a0_1[q];
+            }
+}
+CONV_EDGE_INLINE static inline void conv2d_dw_direct_0_sum(const conv_edge_real *restrict part, conv_edge_real *restrict dw, int64_t chunks) {
+    for (int64_t j = 0; j < 2; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 2 + j];
+        dw[j] = (conv_edge_real)acc;
+    }
+}
 #if CONV_EDGE_X86
 CONV_EDGE_AVX512 static void conv2d_dw_direct_0_avx512(const conv_edge_real *restrict x, conv_edge_real *restrict dw, const conv_edge_real *restrict dy, conv_edge_real *restrict part, int64_t n) {
     int64_t chunks = (n + 0) / 1;
     CONV_EDGE_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
-        conv_edge_real xp[1][1][6][17];
-        conv_edge_real gp[1][1][6][16];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 1; c++)
-                for (int h = 0; h < 6; h++)
-                    memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 1 + c) * 48 + h * 8, 8 * sizeof(conv_edge_real));
-            memset(gp[i], 0, sizeof(gp[i]));
-            for (int k = 0; k < 1; k++)
-                for (int p = 0; p < 6; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 1 + k) * 6 + p) * 7, 7 * sizeof(conv_edge_real));
-        }
-        for (int k = 0; k < 1; k += 1)
-            for (int c = 0; c < 1; c++)
-                for (int r = 0; r < 1; r++) {
-                    conv_edge_real a0_0[16] = {0}, a0_1[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 6; p++)
-                            for (int q0 = 0; q0 < 16; q0 += 16) {
-                                const conv_edge_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
-                                for (int q = 0; q < 16; q++) {
-                                    conv_edge_real g0 = gq[0 + q];
-                                    conv_edge_real v0 = src[q];
-                                    a0_0[q] += g0 * v0;
-                                    conv_edge_real v1 = src[q + 1];
-                                    a0_1[q] += g0 * v1;
-                                }
-                            }
-                    conv_edge_real *sum0 = part + chunk * 2 + (((k + 0) * 1 + c) * 1 + r) * 2;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    sum0[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[1] += a0_1[q];
-                }
-    }
-    for (int64_t j = 0; j < 2; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 2 + j];
-        dw[j] = (conv_edge_real)acc;
-    }
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_0_sum(part, dw, chunks);
 }
 CONV_EDGE_AVX2 static void conv2d_dw_direct_0_avx2(const conv_edge_real *restrict x, conv_edge_real *restrict dw, const conv_edge_real *restrict dy, conv_edge_real *restrict part, int64_t n) {
     int64_t chunks = (n + 0) / 1;
     CONV_EDGE_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
-        conv_edge_real xp[1][1][6][17];
-        conv_edge_real gp[1][1][6][16];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 1; c++)
-                for (int h = 0; h < 6; h++)
-                    memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 1 + c) * 48 + h * 8, 8 * sizeof(conv_edge_real));
-            memset(gp[i], 0, sizeof(gp[i]));
-            for (int k = 0; k < 1; k++)
-                for (int p = 0; p < 6; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 1 + k) * 6 + p) * 7, 7 * sizeof(conv_edge_real));
-        }
-        for (int k = 0; k < 1; k += 1)
-            for (int c = 0; c < 1; c++)
-                for (int r = 0; r < 1; r++) {
-                    conv_edge_real a0_0[16] = {0}, a0_1[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 6; p++)
-                            for (int q0 = 0; q0 < 16; q0 += 16) {
-                                const conv_edge_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
-                                for (int q = 0; q < 16; q++) {
-                                    conv_edge_real g0 = gq[0 + q];
-                                    conv_edge_real v0 = src[q];
-                                    a0_0[q] += g0 * v0;
-                                    conv_edge_real v1 = src[q + 1];
-                                    a0_1[q] += g0 * v1;
-                                }
-                            }
-                    conv_edge_real *sum0 = part + chunk * 2 + (((k + 0) * 1 + c) * 1 + r) * 2;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    sum0[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[1] += a0_1[q];
-                }
-    }
-    for (int64_t j = 0; j < 2; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 2 + j];
-        dw[j] = (conv_edge_real)acc;
-    }
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_0_sum(part, dw, chunks);
 }
 #endif
-static void conv2d_dw_direct_0_portable(const conv_edge_real *restrict x, conv_edge_real *restrict dw, const conv_edge_real *restrict dy, conv_edge_real *restrict part, int64_t n) {
-    int64_t chunks = (n + 0) / 1;
-    CONV_EDGE_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
-        conv_edge_real xp[1][1][6][17];
-        conv_edge_real gp[1][1][6][16];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 1; c++)
-                for (int h = 0; h < 6; h++)
-                    memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 1 + c) * 48 + h * 8, 8 * sizeof(conv_edge_real));
-            memset(gp[i], 0, sizeof(gp[i]));
-            for (int k = 0; k < 1; k++)
-                for (int p = 0; p < 6; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 1 + k) * 6 + p) * 7, 7 * sizeof(conv_edge_real));
-        }
-        for (int k = 0; k < 1; k += 1)
-            for (int c = 0; c < 1; c++)
-                for (int r = 0; r < 1; r++) {
-                    conv_edge_real a0_0[16] = {0}, a0_1[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 6; p++)
-                            for (int q0 = 0; q0 < 16; q0 += 16) {
-                                const conv_edge_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
-                                for (int q = 0; q < 16; q++) {
-                                    conv_edge_real g0 = gq[0 + q];
-                                    conv_edge_real v0 = src[q];
-                                    a0_0[q] += g0 * v0;
-                                    conv_edge_real v1 = src[q + 1];
-                                    a0_1[q] += g0 * v1;
-                                }
-                            }
-                    conv_edge_real *sum0 = part + chunk * 2 + (((k + 0) * 1 + c) * 1 + r) * 2;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    sum0[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[1] += a0_1[q];
-                }
-    }
-    for (int64_t j = 0; j < 2; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 2 + j];
-        dw[j] = (conv_edge_real)acc;
-    }
-}
 static void conv2d_dw_direct_0(const conv_edge_real *restrict x, conv_edge_real *restrict dw, const conv_edge_real *restrict dy, conv_edge_real *restrict part, int64_t n) {
 #if CONV_EDGE_X86
     switch (conv_edge_isa()) {
@@ -332,7 +190,11 @@ static void conv2d_dw_direct_0(const conv_edge_real *restrict x, conv_edge_real 
         break;
     }
 #endif
-    conv2d_dw_direct_0_portable(x, dw, dy, part, n);
+    int64_t chunks = (n + 0) / 1;
+    CONV_EDGE_PARALLEL_FOR
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_0_sum(part, dw, chunks);
 }
 
 static const conv_edge_real k13[1] = {

@@ -23,12 +23,13 @@ static inline custom_layers_real relu(custom_layers_real a) { return a > 0 ? a :
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define CUSTOM_LAYERS_X86 1
 #include <stdlib.h>
+#define CUSTOM_LAYERS_INLINE __attribute__((always_inline))
 #ifdef __clang__
-#define CUSTOM_LAYERS_AVX512 __attribute__((target("arch=x86-64-v4")))
+#define CUSTOM_LAYERS_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd"), noinline))
 #else
-#define CUSTOM_LAYERS_AVX512 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+#define CUSTOM_LAYERS_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd,prefer-vector-width=512"), noinline))
 #endif
-#define CUSTOM_LAYERS_AVX2 __attribute__((target("arch=x86-64-v3")))
+#define CUSTOM_LAYERS_AVX2 __attribute__((target("avx2,fma,bmi,bmi2"), noinline))
 static int custom_layers_isa(void) {
     static int chosen = -1; /* the same answer for the whole process, asked for once */
     int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
@@ -45,6 +46,8 @@ static int custom_layers_isa(void) {
     __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
     return isa;
 }
+#else
+#define CUSTOM_LAYERS_INLINE
 #endif
 
 /* The product custom_layers_set_gemm installed instead of sgemm, or NULL. */
@@ -65,236 +68,90 @@ static void gemm(int ta, int tb, int m, int n, int k, const custom_layers_real *
 
 /* matmul, custom_layers.dlm line 21: y [n, 128] = x [n, 8] w^T, w [128, 8], a row at a time:
  * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+CUSTOM_LAYERS_INLINE static inline void matvec_0_row(const custom_layers_real *restrict x, const custom_layers_real *restrict w, custom_layers_real *restrict y, int64_t i) {
+    const custom_layers_real *xr = x + i * 8;
+    for (int o = 0; o < 128; o += 8) {
+        custom_layers_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+        const custom_layers_real *wr = w + o * 8;
+        for (int j = 0; j < 8; j++) {
+            custom_layers_real v = xr[0 + j];
+            s0[j] += wr[0 + j] * v;
+            s1[j] += wr[8 + j] * v;
+            s2[j] += wr[16 + j] * v;
+            s3[j] += wr[24 + j] * v;
+            s4[j] += wr[32 + j] * v;
+            s5[j] += wr[40 + j] * v;
+            s6[j] += wr[48 + j] * v;
+            s7[j] += wr[56 + j] * v;
+        }
+        for (int j = 0; j < 8; j++)
+            s0[j] += s0[j + 8];
+        for (int j = 0; j < 4; j++)
+            s0[j] += s0[j + 4];
+        for (int j = 0; j < 2; j++)
+            s0[j] += s0[j + 2];
+        y[i * 128 + o + 0] = s0[0] + s0[1];
+        for (int j = 0; j < 8; j++)
+            s1[j] += s1[j + 8];
+        for (int j = 0; j < 4; j++)
+            s1[j] += s1[j + 4];
+        for (int j = 0; j < 2; j++)
+            s1[j] += s1[j + 2];
+        y[i * 128 + o + 1] = s1[0] + s1[1];
+        for (int j = 0; j < 8; j++)
+            s2[j] += s2[j + 8];
+        for (int j = 0; j < 4; j++)
+            s2[j] += s2[j + 4];
+        for (int j = 0; j < 2; j++)
+            s2[j] += s2[j + 2];
+        y[i * 128 + o + 2] = s2[0] + s2[1];
+        for (int j = 0; j < 8; j++)
+            s3[j] += s3[j + 8];
+        for (int j = 0; j < 4; j++)
+            s3[j] += s3[j + 4];
+        for (int j = 0; j < 2; j++)
+            s3[j] += s3[j + 2];
+        y[i * 128 + o + 3] = s3[0] + s3[1];
+        for (int j = 0; j < 8; j++)
+            s4[j] += s4[j + 8];
+        for (int j = 0; j < 4; j++)
+            s4[j] += s4[j + 4];
+        for (int j = 0; j < 2; j++)
+            s4[j] += s4[j + 2];
+        y[i * 128 + o + 4] = s4[0] + s4[1];
+        for (int j = 0; j < 8; j++)
+            s5[j] += s5[j + 8];
+        for (int j = 0; j < 4; j++)
+            s5[j] += s5[j + 4];
+        for (int j = 0; j < 2; j++)
+            s5[j] += s5[j + 2];
+        y[i * 128 + o + 5] = s5[0] + s5[1];
+        for (int j = 0; j < 8; j++)
+            s6[j] += s6[j + 8];
+        for (int j = 0; j < 4; j++)
+            s6[j] += s6[j + 4];
+        for (int j = 0; j < 2; j++)
+            s6[j] += s6[j + 2];
+        y[i * 128 + o + 6] = s6[0] + s6[1];
+        for (int j = 0; j < 8; j++)
+            s7[j] += s7[j + 8];
+        for (int j = 0; j < 4; j++)
+            s7[j] += s7[j + 4];
+        for (int j = 0; j < 2; j++)
+            s7[j] += s7[j + 2];
+        y[i * 128 + o + 7] = s7[0] + s7[1];
+    }
+}
 #if CUSTOM_LAYERS_X86
 CUSTOM_LAYERS_AVX512 static void matvec_0_avx512(const custom_layers_real *restrict x, const custom_layers_real *restrict w, custom_layers_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const custom_layers_real *xr = x + i * 8;
-        for (int o = 0; o < 128; o += 8) {
-            custom_layers_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const custom_layers_real *wr = w + o * 8;
-            for (int j = 0; j < 8; j++) {
-                custom_layers_real v = xr[0 + j];
-                s0[j] += wr[0 + j] * v;
-                s1[j] += wr[8 + j] * v;
-                s2[j] += wr[16 + j] * v;
-                s3[j] += wr[24 + j] * v;
-                s4[j] += wr[32 + j] * v;
-                s5[j] += wr[40 + j] * v;
-                s6[j] += wr[48 + j] * v;
-                s7[j] += wr[56 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 128 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 128 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 128 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 128 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 128 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 128 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 128 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 128 + o + 7] = s7[0] + s7[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_0_row(x, w, y, i);
 }
 CUSTOM_LAYERS_AVX2 static void matvec_0_avx2(const custom_layers_real *restrict x, const custom_layers_real *restrict w, custom_layers_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const custom_layers_real *xr = x + i * 8;
-        for (int o = 0; o < 128; o += 8) {
-            custom_layers_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const custom_layers_real *wr = w + o * 8;
-            for (int j = 0; j < 8; j++) {
-                custom_layers_real v = xr[0 + j];
-                s0[j] += wr[0 + j] * v;
-                s1[j] += wr[8 + j] * v;
-                s2[j] += wr[16 + j] * v;
-                s3[j] += wr[24 + j] * v;
-                s4[j] += wr[32 + j] * v;
-                s5[j] += wr[40 + j] * v;
-                s6[j] += wr[48 + j] * v;
-                s7[j] += wr[56 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 128 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 128 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 128 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 128 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 128 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 128 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 128 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 128 + o + 7] = s7[0] + s7[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_0_row(x, w, y, i);
 }
 #endif
-static void matvec_0_portable(const custom_layers_real *restrict x, const custom_layers_real *restrict w, custom_layers_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const custom_layers_real *xr = x + i * 8;
-        for (int o = 0; o < 128; o += 8) {
-            custom_layers_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const custom_layers_real *wr = w + o * 8;
-            for (int j = 0; j < 8; j++) {
-                custom_layers_real v = xr[0 + j];
-                s0[j] += wr[0 + j] * v;
-                s1[j] += wr[8 + j] * v;
-                s2[j] += wr[16 + j] * v;
-                s3[j] += wr[24 + j] * v;
-                s4[j] += wr[32 + j] * v;
-                s5[j] += wr[40 + j] * v;
-                s6[j] += wr[48 + j] * v;
-                s7[j] += wr[56 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 128 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 128 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 128 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 128 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 128 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 128 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 128 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 128 + o + 7] = s7[0] + s7[1];
-        }
-    }
-}
 static void matvec_0(const custom_layers_real *restrict x, const custom_layers_real *restrict w, custom_layers_real *restrict y, int64_t n) {
 #if CUSTOM_LAYERS_X86
     switch (custom_layers_isa()) {
@@ -308,7 +165,8 @@ static void matvec_0(const custom_layers_real *restrict x, const custom_layers_r
         break;
     }
 #endif
-    matvec_0_portable(x, w, y, n);
+    for (int64_t i = 0; i < n; i++)
+        matvec_0_row(x, w, y, i);
 }
 
 

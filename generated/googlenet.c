@@ -44,12 +44,13 @@ static inline float expv(float x) {
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define GOOGLENET_X86 1
 #include <stdlib.h>
+#define GOOGLENET_INLINE __attribute__((always_inline))
 #ifdef __clang__
-#define GOOGLENET_AVX512 __attribute__((target("arch=x86-64-v4")))
+#define GOOGLENET_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd"), noinline))
 #else
-#define GOOGLENET_AVX512 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+#define GOOGLENET_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd,prefer-vector-width=512"), noinline))
 #endif
-#define GOOGLENET_AVX2 __attribute__((target("arch=x86-64-v3")))
+#define GOOGLENET_AVX2 __attribute__((target("avx2,fma,bmi,bmi2"), noinline))
 static int googlenet_isa(void) {
     static int chosen = -1; /* the same answer for the whole process, asked for once */
     int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
@@ -66,6 +67,8 @@ static int googlenet_isa(void) {
     __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
     return isa;
 }
+#else
+#define GOOGLENET_INLINE
 #endif
 
 /* The product googlenet_set_gemm installed instead of sgemm, or NULL. */
@@ -86,230 +89,89 @@ static void gemm(int ta, int tb, int m, int n, int k, const googlenet_real *a, i
 
 /* conv2d, googlenet.dlm line 23: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
+GOOGLENET_INLINE static inline void conv2d_fwd_direct_0_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
+    googlenet_real xp[1][101][101];
+    memset(xp, 0, sizeof(xp));
+    for (int c = 0; c < 1; c++)
+        for (int h = 0; h < 96; h++)
+            memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(googlenet_real));
+    for (int64_t k = 0; k < 60; k += 6)
+        for (int p = 0; p < 48; p++) {
+            const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+            const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+            for (int q0 = 0; q0 < 48; q0 += 16) {
+                googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 1; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 7; s++) {
+                            const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                            const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                            googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
+                            for (int q = 0; q < 16; q++) {
+                                googlenet_real v = src[q * 2];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                for (int q = 0; q < 16; q++) {
+                    out[0 + q] = a0[q];
+                    out[2304 + q] = a1[q];
+                    out[4608 + q] = a2[q];
+                    out[6912 + q] = a3[q];
+                    out[9216 + q] = a4[q];
+                    out[11520 + q] = a5[q];
+                }
+            }
+        }
+    {
+        const int64_t k = 60;
+        for (int p = 0; p < 48; p++) {
+            const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+            const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+            for (int q0 = 0; q0 < 48; q0 += 16) {
+                googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
+                for (int c = 0; c < 1; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 7; s++) {
+                            const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                            const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                            googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
+                            for (int q = 0; q < 16; q++) {
+                                googlenet_real v = src[q * 2];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                            }
+                        }
+                googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                for (int q = 0; q < 16; q++) {
+                    out[0 + q] = a0[q];
+                    out[2304 + q] = a1[q];
+                    out[4608 + q] = a2[q];
+                    out[6912 + q] = a3[q];
+                }
+            }
+        }
+    }
+}
 #if GOOGLENET_X86
 GOOGLENET_AVX512 static void conv2d_fwd_direct_0_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        googlenet_real xp[1][101][101];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 1; c++)
-            for (int h = 0; h < 96; h++)
-                memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(googlenet_real));
-        for (int64_t k = 0; k < 60; k += 6)
-            for (int p = 0; p < 48; p++) {
-                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
-                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
-                for (int q0 = 0; q0 < 48; q0 += 16) {
-                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 7; s++) {
-                                const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
-                                const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
-                                googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real v = src[q * 2];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
-                    for (int q = 0; q < 16; q++) {
-                        out[0 + q] = a0[q];
-                        out[2304 + q] = a1[q];
-                        out[4608 + q] = a2[q];
-                        out[6912 + q] = a3[q];
-                        out[9216 + q] = a4[q];
-                        out[11520 + q] = a5[q];
-                    }
-                }
-            }
-        {
-            const int64_t k = 60;
-            for (int p = 0; p < 48; p++) {
-                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
-                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
-                for (int q0 = 0; q0 < 48; q0 += 16) {
-                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 7; s++) {
-                                const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
-                                const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
-                                googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real v = src[q * 2];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                }
-                            }
-                    googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
-                    for (int q = 0; q < 16; q++) {
-                        out[0 + q] = a0[q];
-                        out[2304 + q] = a1[q];
-                        out[4608 + q] = a2[q];
-                        out[6912 + q] = a3[q];
-                    }
-                }
-            }
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, y, i);
 }
 GOOGLENET_AVX2 static void conv2d_fwd_direct_0_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        googlenet_real xp[1][101][101];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 1; c++)
-            for (int h = 0; h < 96; h++)
-                memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(googlenet_real));
-        for (int64_t k = 0; k < 60; k += 6)
-            for (int p = 0; p < 48; p++) {
-                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
-                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
-                for (int q0 = 0; q0 < 48; q0 += 16) {
-                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 7; s++) {
-                                const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
-                                const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
-                                googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real v = src[q * 2];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
-                    for (int q = 0; q < 16; q++) {
-                        out[0 + q] = a0[q];
-                        out[2304 + q] = a1[q];
-                        out[4608 + q] = a2[q];
-                        out[6912 + q] = a3[q];
-                        out[9216 + q] = a4[q];
-                        out[11520 + q] = a5[q];
-                    }
-                }
-            }
-        {
-            const int64_t k = 60;
-            for (int p = 0; p < 48; p++) {
-                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
-                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
-                for (int q0 = 0; q0 < 48; q0 += 16) {
-                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 7; s++) {
-                                const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
-                                const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
-                                googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real v = src[q * 2];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                }
-                            }
-                    googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
-                    for (int q = 0; q < 16; q++) {
-                        out[0 + q] = a0[q];
-                        out[2304 + q] = a1[q];
-                        out[4608 + q] = a2[q];
-                        out[6912 + q] = a3[q];
-                    }
-                }
-            }
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, y, i);
 }
 #endif
-static void conv2d_fwd_direct_0_portable(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        googlenet_real xp[1][101][101];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 1; c++)
-            for (int h = 0; h < 96; h++)
-                memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(googlenet_real));
-        for (int64_t k = 0; k < 60; k += 6)
-            for (int p = 0; p < 48; p++) {
-                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
-                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
-                for (int q0 = 0; q0 < 48; q0 += 16) {
-                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 7; s++) {
-                                const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
-                                const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
-                                googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real v = src[q * 2];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
-                    for (int q = 0; q < 16; q++) {
-                        out[0 + q] = a0[q];
-                        out[2304 + q] = a1[q];
-                        out[4608 + q] = a2[q];
-                        out[6912 + q] = a3[q];
-                        out[9216 + q] = a4[q];
-                        out[11520 + q] = a5[q];
-                    }
-                }
-            }
-        {
-            const int64_t k = 60;
-            for (int p = 0; p < 48; p++) {
-                const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
-                const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
-                for (int q0 = 0; q0 < 48; q0 += 16) {
-                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 7; s++) {
-                                const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
-                                const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
-                                googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real v = src[q * 2];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                }
-                            }
-                    googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
-                    for (int q = 0; q < 16; q++) {
-                        out[0 + q] = a0[q];
-                        out[2304 + q] = a1[q];
-                        out[4608 + q] = a2[q];
-                        out[6912 + q] = a3[q];
-                    }
-                }
-            }
-        }
-    }
-}
 static void conv2d_fwd_direct_0(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
 #if GOOGLENET_X86
     switch (googlenet_isa()) {
@@ -323,229 +185,94 @@ static void conv2d_fwd_direct_0(const googlenet_real *restrict x, const googlene
         break;
     }
 #endif
-    conv2d_fwd_direct_0_portable(x, w, y, n);
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, y, i);
 }
 
 /* conv2d, googlenet.dlm line 17: x [n, 16, 12, 12], w [32, 16, 5, 5], y [n, 32, 12, 12], stride 1x1, padding 2x2.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
+GOOGLENET_INLINE static inline void conv2d_fwd_direct_1_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
+    googlenet_real xp[16][16][20];
+    memset(xp, 0, sizeof(xp));
+    for (int c = 0; c < 16; c++)
+        for (int h = 0; h < 12; h++)
+            memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 144 + h * 12, 12 * sizeof(googlenet_real));
+    for (int64_t k = 0; k < 30; k += 6)
+        for (int p = 0; p < 12; p++) {
+            const int r0 = p < 2 ? 2 - p : 0;
+            const int r1 = 14 - p < 5 ? 14 - p : 5;
+            {
+                const int q0 = 0;
+                googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 16; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const googlenet_real *src = &xp[c][p + r][q0 + s];
+                            const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                            googlenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
+                            for (int q = 0; q < 16; q++) {
+                                googlenet_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
+                for (int q = 0; q < 12; q++) {
+                    out[0 + q] = a0[q];
+                    out[144 + q] = a1[q];
+                    out[288 + q] = a2[q];
+                    out[432 + q] = a3[q];
+                    out[576 + q] = a4[q];
+                    out[720 + q] = a5[q];
+                }
+            }
+        }
+    {
+        const int64_t k = 30;
+        for (int p = 0; p < 12; p++) {
+            const int r0 = p < 2 ? 2 - p : 0;
+            const int r1 = 14 - p < 5 ? 14 - p : 5;
+            {
+                const int q0 = 0;
+                googlenet_real a0[16] = {0}, a1[16] = {0};
+                for (int c = 0; c < 16; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const googlenet_real *src = &xp[c][p + r][q0 + s];
+                            const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                            googlenet_real w0 = wk[0], w1 = wk[400];
+                            for (int q = 0; q < 16; q++) {
+                                googlenet_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                            }
+                        }
+                googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
+                for (int q = 0; q < 12; q++) {
+                    out[0 + q] = a0[q];
+                    out[144 + q] = a1[q];
+                }
+            }
+        }
+    }
+}
 #if GOOGLENET_X86
 GOOGLENET_AVX512 static void conv2d_fwd_direct_1_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        googlenet_real xp[16][16][20];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 16; c++)
-            for (int h = 0; h < 12; h++)
-                memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 144 + h * 12, 12 * sizeof(googlenet_real));
-        for (int64_t k = 0; k < 30; k += 6)
-            for (int p = 0; p < 12; p++) {
-                const int r0 = p < 2 ? 2 - p : 0;
-                const int r1 = 14 - p < 5 ? 14 - p : 5;
-                {
-                    const int q0 = 0;
-                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 16; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const googlenet_real *src = &xp[c][p + r][q0 + s];
-                                const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
-                                googlenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
-                    for (int q = 0; q < 12; q++) {
-                        out[0 + q] = a0[q];
-                        out[144 + q] = a1[q];
-                        out[288 + q] = a2[q];
-                        out[432 + q] = a3[q];
-                        out[576 + q] = a4[q];
-                        out[720 + q] = a5[q];
-                    }
-                }
-            }
-        {
-            const int64_t k = 30;
-            for (int p = 0; p < 12; p++) {
-                const int r0 = p < 2 ? 2 - p : 0;
-                const int r1 = 14 - p < 5 ? 14 - p : 5;
-                {
-                    const int q0 = 0;
-                    googlenet_real a0[16] = {0}, a1[16] = {0};
-                    for (int c = 0; c < 16; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const googlenet_real *src = &xp[c][p + r][q0 + s];
-                                const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
-                                googlenet_real w0 = wk[0], w1 = wk[400];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                }
-                            }
-                    googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
-                    for (int q = 0; q < 12; q++) {
-                        out[0 + q] = a0[q];
-                        out[144 + q] = a1[q];
-                    }
-                }
-            }
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, w, y, i);
 }
 GOOGLENET_AVX2 static void conv2d_fwd_direct_1_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        googlenet_real xp[16][16][20];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 16; c++)
-            for (int h = 0; h < 12; h++)
-                memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 144 + h * 12, 12 * sizeof(googlenet_real));
-        for (int64_t k = 0; k < 30; k += 6)
-            for (int p = 0; p < 12; p++) {
-                const int r0 = p < 2 ? 2 - p : 0;
-                const int r1 = 14 - p < 5 ? 14 - p : 5;
-                {
-                    const int q0 = 0;
-                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 16; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const googlenet_real *src = &xp[c][p + r][q0 + s];
-                                const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
-                                googlenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
-                    for (int q = 0; q < 12; q++) {
-                        out[0 + q] = a0[q];
-                        out[144 + q] = a1[q];
-                        out[288 + q] = a2[q];
-                        out[432 + q] = a3[q];
-                        out[576 + q] = a4[q];
-                        out[720 + q] = a5[q];
-                    }
-                }
-            }
-        {
-            const int64_t k = 30;
-            for (int p = 0; p < 12; p++) {
-                const int r0 = p < 2 ? 2 - p : 0;
-                const int r1 = 14 - p < 5 ? 14 - p : 5;
-                {
-                    const int q0 = 0;
-                    googlenet_real a0[16] = {0}, a1[16] = {0};
-                    for (int c = 0; c < 16; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const googlenet_real *src = &xp[c][p + r][q0 + s];
-                                const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
-                                googlenet_real w0 = wk[0], w1 = wk[400];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                }
-                            }
-                    googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
-                    for (int q = 0; q < 12; q++) {
-                        out[0 + q] = a0[q];
-                        out[144 + q] = a1[q];
-                    }
-                }
-            }
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, w, y, i);
 }
 #endif
-static void conv2d_fwd_direct_1_portable(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        googlenet_real xp[16][16][20];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 16; c++)
-            for (int h = 0; h < 12; h++)
-                memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 144 + h * 12, 12 * sizeof(googlenet_real));
-        for (int64_t k = 0; k < 30; k += 6)
-            for (int p = 0; p < 12; p++) {
-                const int r0 = p < 2 ? 2 - p : 0;
-                const int r1 = 14 - p < 5 ? 14 - p : 5;
-                {
-                    const int q0 = 0;
-                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 16; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const googlenet_real *src = &xp[c][p + r][q0 + s];
-                                const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
-                                googlenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
-                    for (int q = 0; q < 12; q++) {
-                        out[0 + q] = a0[q];
-                        out[144 + q] = a1[q];
-                        out[288 + q] = a2[q];
-                        out[432 + q] = a3[q];
-                        out[576 + q] = a4[q];
-                        out[720 + q] = a5[q];
-                    }
-                }
-            }
-        {
-            const int64_t k = 30;
-            for (int p = 0; p < 12; p++) {
-                const int r0 = p < 2 ? 2 - p : 0;
-                const int r1 = 14 - p < 5 ? 14 - p : 5;
-                {
-                    const int q0 = 0;
-                    googlenet_real a0[16] = {0}, a1[16] = {0};
-                    for (int c = 0; c < 16; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const googlenet_real *src = &xp[c][p + r][q0 + s];
-                                const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
-                                googlenet_real w0 = wk[0], w1 = wk[400];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                }
-                            }
-                    googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
-                    for (int q = 0; q < 12; q++) {
-                        out[0 + q] = a0[q];
-                        out[144 + q] = a1[q];
-                    }
-                }
-            }
-        }
-    }
-}
 static void conv2d_fwd_direct_1(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
 #if GOOGLENET_X86
     switch (googlenet_isa()) {
@@ -559,145 +286,66 @@ static void conv2d_fwd_direct_1(const googlenet_real *restrict x, const googlene
         break;
     }
 #endif
-    conv2d_fwd_direct_1_portable(x, w, y, n);
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, w, y, i);
 }
 
 /* conv2d, googlenet.dlm line 17: x [n, 16, 6, 6], w [48, 16, 5, 5], y [n, 48, 6, 6], stride 1x1, padding 2x2.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
+GOOGLENET_INLINE static inline void conv2d_fwd_direct_2_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
+    googlenet_real xp[16][10][20];
+    memset(xp, 0, sizeof(xp));
+    for (int c = 0; c < 16; c++)
+        for (int h = 0; h < 6; h++)
+            memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 36 + h * 6, 6 * sizeof(googlenet_real));
+    for (int64_t k = 0; k < 48; k += 6)
+        for (int p = 0; p < 6; p++) {
+            const int r0 = p < 2 ? 2 - p : 0;
+            const int r1 = 8 - p < 5 ? 8 - p : 5;
+            {
+                const int q0 = 0;
+                googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 16; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const googlenet_real *src = &xp[c][p + r][q0 + s];
+                            const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                            googlenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
+                            for (int q = 0; q < 16; q++) {
+                                googlenet_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                googlenet_real *out = y + ((b * 48 + k) * 6 + p) * 6 + q0;
+                for (int q = 0; q < 6; q++) {
+                    out[0 + q] = a0[q];
+                    out[36 + q] = a1[q];
+                    out[72 + q] = a2[q];
+                    out[108 + q] = a3[q];
+                    out[144 + q] = a4[q];
+                    out[180 + q] = a5[q];
+                }
+            }
+        }
+}
 #if GOOGLENET_X86
 GOOGLENET_AVX512 static void conv2d_fwd_direct_2_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        googlenet_real xp[16][10][20];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 16; c++)
-            for (int h = 0; h < 6; h++)
-                memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 36 + h * 6, 6 * sizeof(googlenet_real));
-        for (int64_t k = 0; k < 48; k += 6)
-            for (int p = 0; p < 6; p++) {
-                const int r0 = p < 2 ? 2 - p : 0;
-                const int r1 = 8 - p < 5 ? 8 - p : 5;
-                {
-                    const int q0 = 0;
-                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 16; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const googlenet_real *src = &xp[c][p + r][q0 + s];
-                                const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
-                                googlenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    googlenet_real *out = y + ((b * 48 + k) * 6 + p) * 6 + q0;
-                    for (int q = 0; q < 6; q++) {
-                        out[0 + q] = a0[q];
-                        out[36 + q] = a1[q];
-                        out[72 + q] = a2[q];
-                        out[108 + q] = a3[q];
-                        out[144 + q] = a4[q];
-                        out[180 + q] = a5[q];
-                    }
-                }
-            }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_2_image(x, w, y, i);
 }
 GOOGLENET_AVX2 static void conv2d_fwd_direct_2_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        googlenet_real xp[16][10][20];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 16; c++)
-            for (int h = 0; h < 6; h++)
-                memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 36 + h * 6, 6 * sizeof(googlenet_real));
-        for (int64_t k = 0; k < 48; k += 6)
-            for (int p = 0; p < 6; p++) {
-                const int r0 = p < 2 ? 2 - p : 0;
-                const int r1 = 8 - p < 5 ? 8 - p : 5;
-                {
-                    const int q0 = 0;
-                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 16; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const googlenet_real *src = &xp[c][p + r][q0 + s];
-                                const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
-                                googlenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    googlenet_real *out = y + ((b * 48 + k) * 6 + p) * 6 + q0;
-                    for (int q = 0; q < 6; q++) {
-                        out[0 + q] = a0[q];
-                        out[36 + q] = a1[q];
-                        out[72 + q] = a2[q];
-                        out[108 + q] = a3[q];
-                        out[144 + q] = a4[q];
-                        out[180 + q] = a5[q];
-                    }
-                }
-            }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_2_image(x, w, y, i);
 }
 #endif
-static void conv2d_fwd_direct_2_portable(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        googlenet_real xp[16][10][20];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 16; c++)
-            for (int h = 0; h < 6; h++)
-                memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 36 + h * 6, 6 * sizeof(googlenet_real));
-        for (int64_t k = 0; k < 48; k += 6)
-            for (int p = 0; p < 6; p++) {
-                const int r0 = p < 2 ? 2 - p : 0;
-                const int r1 = 8 - p < 5 ? 8 - p : 5;
-                {
-                    const int q0 = 0;
-                    googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 16; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const googlenet_real *src = &xp[c][p + r][q0 + s];
-                                const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
-                                googlenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    googlenet_real *out = y + ((b * 48 + k) * 6 + p) * 6 + q0;
-                    for (int q = 0; q < 6; q++) {
-                        out[0 + q] = a0[q];
-                        out[36 + q] = a1[q];
-                        out[72 + q] = a2[q];
-                        out[108 + q] = a3[q];
-                        out[144 + q] = a4[q];
-                        out[180 + q] = a5[q];
-                    }
-                }
-            }
-    }
-}
 static void conv2d_fwd_direct_2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
 #if GOOGLENET_X86
     switch (googlenet_isa()) {
@@ -711,7 +359,9 @@ static void conv2d_fwd_direct_2(const googlenet_real *restrict x, const googlene
         break;
     }
 #endif
-    conv2d_fwd_direct_2_portable(x, w, y, n);
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_2_image(x, w, y, i);
 }
 
 /* avg_pool forward, googlenet.dlm line 39: 3x3 windows that tile the planes of [n, 1024, 3, 3] into 1x1. */
@@ -751,338 +401,130 @@ static void avg_pool_dx_0(const googlenet_real *restrict dy, googlenet_real *res
 
 /* conv2d's weight gradient, googlenet.dlm line 17: x [n, 16, 6, 6], w [48, 16, 5, 5], y [n, 48, 6, 6], stride 1x1, padding 2x2.
  * Per chunk of 2 images: zero-padded copies, then for each (k, c, r) the 5 sums over s; chunk sums to part, added in order. */
+GOOGLENET_INLINE static inline void conv2d_dw_direct_0_chunk(const googlenet_real *restrict x, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n, int64_t chunk) {
+    int64_t b0 = chunk * 2, count = n - b0 < 2 ? n - b0 : 2;
+    googlenet_real xp[2][16][10][20];
+    googlenet_real gp[2][48][6][16];
+    for (int64_t i = 0; i < count; i++) {
+        memset(xp[i], 0, sizeof(xp[i]));
+        for (int c = 0; c < 16; c++)
+            for (int h = 0; h < 6; h++)
+                memcpy(&xp[i][c][h + 2][2], x + ((b0 + i) * 16 + c) * 36 + h * 6, 6 * sizeof(googlenet_real));
+        memset(gp[i], 0, sizeof(gp[i]));
+        for (int k = 0; k < 48; k++)
+            for (int p = 0; p < 6; p++)
+                memcpy(gp[i][k][p], dy + (((b0 + i) * 48 + k) * 6 + p) * 6, 6 * sizeof(googlenet_real));
+    }
+    for (int k = 0; k < 48; k += 3)
+        for (int c = 0; c < 16; c++)
+            for (int r = 0; r < 5; r++) {
+                googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
+                googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
+                googlenet_real a2_0[16] = {0}, a2_1[16] = {0}, a2_2[16] = {0}, a2_3[16] = {0}, a2_4[16] = {0};
+                for (int64_t i = 0; i < count; i++)
+                    for (int p = 0; p < 6; p++)
+                        for (int q0 = 0; q0 < 16; q0 += 16) {
+                            const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
+                            for (int q = 0; q < 16; q++) {
+                                googlenet_real g0 = gq[0 + q];
+                                googlenet_real g1 = gq[96 + q];
+                                googlenet_real g2 = gq[192 + q];
+                                googlenet_real v0 = src[q];
+                                a0_0[q] += g0 * v0;
+                                a1_0[q] += g1 * v0;
+                                a2_0[q] += g2 * v0;
+                                googlenet_real v1 = src[q + 1];
+                                a0_1[q] += g0 * v1;
+                                a1_1[q] += g1 * v1;
+                                a2_1[q] += g2 * v1;
+                                googlenet_real v2 = src[q + 2];
+                                a0_2[q] += g0 * v2;
+                                a1_2[q] += g1 * v2;
+                                a2_2[q] += g2 * v2;
+                                googlenet_real v3 = src[q + 3];
+                                a0_3[q] += g0 * v3;
+                                a1_3[q] += g1 * v3;
+                                a2_3[q] += g2 * v3;
+                                googlenet_real v4 = src[q + 4];
+                                a0_4[q] += g0 * v4;
+                                a1_4[q] += g1 * v4;
+                                a2_4[q] += g2 * v4;
+                            }
+                        }
+                googlenet_real *sum0 = part + chunk * 19200 + (((k + 0) * 16 + c) * 5 + r) * 5;
+                sum0[0] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[0] += a0_0[q];
+                sum0[1] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[1] += a0_1[q];
+                sum0[2] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[2] += a0_2[q];
+                sum0[3] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[3] += a0_3[q];
+                sum0[4] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[4] += a0_4[q];
+                googlenet_real *sum1 = part + chunk * 19200 + (((k + 1) * 16 + c) * 5 + r) * 5;
+                sum1[0] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[0] += a1_0[q];
+                sum1[1] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[1] += a1_1[q];
+                sum1[2] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[2] += a1_2[q];
+                sum1[3] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[3] += a1_3[q];
+                sum1[4] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[4] += a1_4[q];
+                googlenet_real *sum2 = part + chunk * 19200 + (((k + 2) * 16 + c) * 5 + r) * 5;
+                sum2[0] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum2[0] += a2_0[q];
+                sum2[1] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum2[1] += a2_1[q];
+                sum2[2] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum2[2] += a2_2[q];
+                sum2[3] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum2[3] += a2_3[q];
+                sum2[4] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum2[4] += a2_4[q];
+            }
+}
+GOOGLENET_INLINE static inline void conv2d_dw_direct_0_sum(const googlenet_real *restrict part, googlenet_real *restrict dw, int64_t chunks) {
+    for (int64_t j = 0; j < 19200; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 19200 + j];
+        dw[j] = (googlenet_real)acc;
+    }
+}
 #if GOOGLENET_X86
 GOOGLENET_AVX512 static void conv2d_dw_direct_0_avx512(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
     int64_t chunks = (n + 1) / 2;
     GOOGLENET_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 2, count = n - b0 < 2 ? n - b0 : 2;
-        googlenet_real xp[2][16][10][20];
-        googlenet_real gp[2][48][6][16];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 16; c++)
-                for (int h = 0; h < 6; h++)
-                    memcpy(&xp[i][c][h + 2][2], x + ((b0 + i) * 16 + c) * 36 + h * 6, 6 * sizeof(googlenet_real));
-            memset(gp[i], 0, sizeof(gp[i]));
-            for (int k = 0; k < 48; k++)
-                for (int p = 0; p < 6; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 48 + k) * 6 + p) * 6, 6 * sizeof(googlenet_real));
-        }
-        for (int k = 0; k < 48; k += 3)
-            for (int c = 0; c < 16; c++)
-                for (int r = 0; r < 5; r++) {
-                    googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
-                    googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
-                    googlenet_real a2_0[16] = {0}, a2_1[16] = {0}, a2_2[16] = {0}, a2_3[16] = {0}, a2_4[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 6; p++)
-                            for (int q0 = 0; q0 < 16; q0 += 16) {
-                                const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real g0 = gq[0 + q];
-                                    googlenet_real g1 = gq[96 + q];
-                                    googlenet_real g2 = gq[192 + q];
-                                    googlenet_real v0 = src[q];
-                                    a0_0[q] += g0 * v0;
-                                    a1_0[q] += g1 * v0;
-                                    a2_0[q] += g2 * v0;
-                                    googlenet_real v1 = src[q + 1];
-                                    a0_1[q] += g0 * v1;
-                                    a1_1[q] += g1 * v1;
-                                    a2_1[q] += g2 * v1;
-                                    googlenet_real v2 = src[q + 2];
-                                    a0_2[q] += g0 * v2;
-                                    a1_2[q] += g1 * v2;
-                                    a2_2[q] += g2 * v2;
-                                    googlenet_real v3 = src[q + 3];
-                                    a0_3[q] += g0 * v3;
-                                    a1_3[q] += g1 * v3;
-                                    a2_3[q] += g2 * v3;
-                                    googlenet_real v4 = src[q + 4];
-                                    a0_4[q] += g0 * v4;
-                                    a1_4[q] += g1 * v4;
-                                    a2_4[q] += g2 * v4;
-                                }
-                            }
-                    googlenet_real *sum0 = part + chunk * 19200 + (((k + 0) * 16 + c) * 5 + r) * 5;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    sum0[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[1] += a0_1[q];
-                    sum0[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[2] += a0_2[q];
-                    sum0[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[3] += a0_3[q];
-                    sum0[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[4] += a0_4[q];
-                    googlenet_real *sum1 = part + chunk * 19200 + (((k + 1) * 16 + c) * 5 + r) * 5;
-                    sum1[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[0] += a1_0[q];
-                    sum1[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[1] += a1_1[q];
-                    sum1[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[2] += a1_2[q];
-                    sum1[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[3] += a1_3[q];
-                    sum1[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[4] += a1_4[q];
-                    googlenet_real *sum2 = part + chunk * 19200 + (((k + 2) * 16 + c) * 5 + r) * 5;
-                    sum2[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[0] += a2_0[q];
-                    sum2[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[1] += a2_1[q];
-                    sum2[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[2] += a2_2[q];
-                    sum2[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[3] += a2_3[q];
-                    sum2[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[4] += a2_4[q];
-                }
-    }
-    for (int64_t j = 0; j < 19200; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 19200 + j];
-        dw[j] = (googlenet_real)acc;
-    }
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_0_sum(part, dw, chunks);
 }
 GOOGLENET_AVX2 static void conv2d_dw_direct_0_avx2(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
     int64_t chunks = (n + 1) / 2;
     GOOGLENET_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 2, count = n - b0 < 2 ? n - b0 : 2;
-        googlenet_real xp[2][16][10][20];
-        googlenet_real gp[2][48][6][16];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 16; c++)
-                for (int h = 0; h < 6; h++)
-                    memcpy(&xp[i][c][h + 2][2], x + ((b0 + i) * 16 + c) * 36 + h * 6, 6 * sizeof(googlenet_real));
-            memset(gp[i], 0, sizeof(gp[i]));
-            for (int k = 0; k < 48; k++)
-                for (int p = 0; p < 6; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 48 + k) * 6 + p) * 6, 6 * sizeof(googlenet_real));
-        }
-        for (int k = 0; k < 48; k += 3)
-            for (int c = 0; c < 16; c++)
-                for (int r = 0; r < 5; r++) {
-                    googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
-                    googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
-                    googlenet_real a2_0[16] = {0}, a2_1[16] = {0}, a2_2[16] = {0}, a2_3[16] = {0}, a2_4[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 6; p++)
-                            for (int q0 = 0; q0 < 16; q0 += 16) {
-                                const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real g0 = gq[0 + q];
-                                    googlenet_real g1 = gq[96 + q];
-                                    googlenet_real g2 = gq[192 + q];
-                                    googlenet_real v0 = src[q];
-                                    a0_0[q] += g0 * v0;
-                                    a1_0[q] += g1 * v0;
-                                    a2_0[q] += g2 * v0;
-                                    googlenet_real v1 = src[q + 1];
-                                    a0_1[q] += g0 * v1;
-                                    a1_1[q] += g1 * v1;
-                                    a2_1[q] += g2 * v1;
-                                    googlenet_real v2 = src[q + 2];
-                                    a0_2[q] += g0 * v2;
-                                    a1_2[q] += g1 * v2;
-                                    a2_2[q] += g2 * v2;
-                                    googlenet_real v3 = src[q + 3];
-                                    a0_3[q] += g0 * v3;
-                                    a1_3[q] += g1 * v3;
-                                    a2_3[q] += g2 * v3;
-                                    googlenet_real v4 = src[q + 4];
-                                    a0_4[q] += g0 * v4;
-                                    a1_4[q] += g1 * v4;
-                                    a2_4[q] += g2 * v4;
-                                }
-                            }
-                    googlenet_real *sum0 = part + chunk * 19200 + (((k + 0) * 16 + c) * 5 + r) * 5;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    sum0[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[1] += a0_1[q];
-                    sum0[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[2] += a0_2[q];
-                    sum0[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[3] += a0_3[q];
-                    sum0[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[4] += a0_4[q];
-                    googlenet_real *sum1 = part + chunk * 19200 + (((k + 1) * 16 + c) * 5 + r) * 5;
-                    sum1[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[0] += a1_0[q];
-                    sum1[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[1] += a1_1[q];
-                    sum1[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[2] += a1_2[q];
-                    sum1[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[3] += a1_3[q];
-                    sum1[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[4] += a1_4[q];
-                    googlenet_real *sum2 = part + chunk * 19200 + (((k + 2) * 16 + c) * 5 + r) * 5;
-                    sum2[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[0] += a2_0[q];
-                    sum2[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[1] += a2_1[q];
-                    sum2[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[2] += a2_2[q];
-                    sum2[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[3] += a2_3[q];
-                    sum2[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[4] += a2_4[q];
-                }
-    }
-    for (int64_t j = 0; j < 19200; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 19200 + j];
-        dw[j] = (googlenet_real)acc;
-    }
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_0_sum(part, dw, chunks);
 }
 #endif
-static void conv2d_dw_direct_0_portable(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
-    int64_t chunks = (n + 1) / 2;
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 2, count = n - b0 < 2 ? n - b0 : 2;
-        googlenet_real xp[2][16][10][20];
-        googlenet_real gp[2][48][6][16];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 16; c++)
-                for (int h = 0; h < 6; h++)
-                    memcpy(&xp[i][c][h + 2][2], x + ((b0 + i) * 16 + c) * 36 + h * 6, 6 * sizeof(googlenet_real));
-            memset(gp[i], 0, sizeof(gp[i]));
-            for (int k = 0; k < 48; k++)
-                for (int p = 0; p < 6; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 48 + k) * 6 + p) * 6, 6 * sizeof(googlenet_real));
-        }
-        for (int k = 0; k < 48; k += 3)
-            for (int c = 0; c < 16; c++)
-                for (int r = 0; r < 5; r++) {
-                    googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
-                    googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
-                    googlenet_real a2_0[16] = {0}, a2_1[16] = {0}, a2_2[16] = {0}, a2_3[16] = {0}, a2_4[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 6; p++)
-                            for (int q0 = 0; q0 < 16; q0 += 16) {
-                                const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real g0 = gq[0 + q];
-                                    googlenet_real g1 = gq[96 + q];
-                                    googlenet_real g2 = gq[192 + q];
-                                    googlenet_real v0 = src[q];
-                                    a0_0[q] += g0 * v0;
-                                    a1_0[q] += g1 * v0;
-                                    a2_0[q] += g2 * v0;
-                                    googlenet_real v1 = src[q + 1];
-                                    a0_1[q] += g0 * v1;
-                                    a1_1[q] += g1 * v1;
-                                    a2_1[q] += g2 * v1;
-                                    googlenet_real v2 = src[q + 2];
-                                    a0_2[q] += g0 * v2;
-                                    a1_2[q] += g1 * v2;
-                                    a2_2[q] += g2 * v2;
-                                    googlenet_real v3 = src[q + 3];
-                                    a0_3[q] += g0 * v3;
-                                    a1_3[q] += g1 * v3;
-                                    a2_3[q] += g2 * v3;
-                                    googlenet_real v4 = src[q + 4];
-                                    a0_4[q] += g0 * v4;
-                                    a1_4[q] += g1 * v4;
-                                    a2_4[q] += g2 * v4;
-                                }
-                            }
-                    googlenet_real *sum0 = part + chunk * 19200 + (((k + 0) * 16 + c) * 5 + r) * 5;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    sum0[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[1] += a0_1[q];
-                    sum0[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[2] += a0_2[q];
-                    sum0[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[3] += a0_3[q];
-                    sum0[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[4] += a0_4[q];
-                    googlenet_real *sum1 = part + chunk * 19200 + (((k + 1) * 16 + c) * 5 + r) * 5;
-                    sum1[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[0] += a1_0[q];
-                    sum1[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[1] += a1_1[q];
-                    sum1[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[2] += a1_2[q];
-                    sum1[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[3] += a1_3[q];
-                    sum1[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[4] += a1_4[q];
-                    googlenet_real *sum2 = part + chunk * 19200 + (((k + 2) * 16 + c) * 5 + r) * 5;
-                    sum2[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[0] += a2_0[q];
-                    sum2[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[1] += a2_1[q];
-                    sum2[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[2] += a2_2[q];
-                    sum2[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[3] += a2_3[q];
-                    sum2[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[4] += a2_4[q];
-                }
-    }
-    for (int64_t j = 0; j < 19200; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 19200 + j];
-        dw[j] = (googlenet_real)acc;
-    }
-}
 static void conv2d_dw_direct_0(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
 #if GOOGLENET_X86
     switch (googlenet_isa()) {
@@ -1096,274 +538,116 @@ static void conv2d_dw_direct_0(const googlenet_real *restrict x, googlenet_real 
         break;
     }
 #endif
-    conv2d_dw_direct_0_portable(x, dw, dy, part, n);
+    int64_t chunks = (n + 1) / 2;
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_0_sum(part, dw, chunks);
 }
 
 /* conv2d's weight gradient, googlenet.dlm line 17: x [n, 16, 12, 12], w [32, 16, 5, 5], y [n, 32, 12, 12], stride 1x1, padding 2x2.
  * Per chunk of 1 images: zero-padded copies, then for each (k, c, r) the 5 sums over s; chunk sums to part, added in order. */
+GOOGLENET_INLINE static inline void conv2d_dw_direct_1_chunk(const googlenet_real *restrict x, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n, int64_t chunk) {
+    int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
+    googlenet_real xp[1][16][16][20];
+    googlenet_real gp[1][32][12][16];
+    for (int64_t i = 0; i < count; i++) {
+        memset(xp[i], 0, sizeof(xp[i]));
+        for (int c = 0; c < 16; c++)
+            for (int h = 0; h < 12; h++)
+                memcpy(&xp[i][c][h + 2][2], x + ((b0 + i) * 16 + c) * 144 + h * 12, 12 * sizeof(googlenet_real));
+        memset(gp[i], 0, sizeof(gp[i]));
+        for (int k = 0; k < 32; k++)
+            for (int p = 0; p < 12; p++)
+                memcpy(gp[i][k][p], dy + (((b0 + i) * 32 + k) * 12 + p) * 12, 12 * sizeof(googlenet_real));
+    }
+    for (int k = 0; k < 32; k += 2)
+        for (int c = 0; c < 16; c++)
+            for (int r = 0; r < 5; r++) {
+                googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
+                googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
+                for (int64_t i = 0; i < count; i++)
+                    for (int p = 0; p < 12; p++)
+                        for (int q0 = 0; q0 < 16; q0 += 16) {
+                            const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
+                            for (int q = 0; q < 16; q++) {
+                                googlenet_real g0 = gq[0 + q];
+                                googlenet_real g1 = gq[192 + q];
+                                googlenet_real v0 = src[q];
+                                a0_0[q] += g0 * v0;
+                                a1_0[q] += g1 * v0;
+                                googlenet_real v1 = src[q + 1];
+                                a0_1[q] += g0 * v1;
+                                a1_1[q] += g1 * v1;
+                                googlenet_real v2 = src[q + 2];
+                                a0_2[q] += g0 * v2;
+                                a1_2[q] += g1 * v2;
+                                googlenet_real v3 = src[q + 3];
+                                a0_3[q] += g0 * v3;
+                                a1_3[q] += g1 * v3;
+                                googlenet_real v4 = src[q + 4];
+                                a0_4[q] += g0 * v4;
+                                a1_4[q] += g1 * v4;
+                            }
+                        }
+                googlenet_real *sum0 = part + chunk * 12800 + (((k + 0) * 16 + c) * 5 + r) * 5;
+                sum0[0] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[0] += a0_0[q];
+                sum0[1] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[1] += a0_1[q];
+                sum0[2] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[2] += a0_2[q];
+                sum0[3] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[3] += a0_3[q];
+                sum0[4] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[4] += a0_4[q];
+                googlenet_real *sum1 = part + chunk * 12800 + (((k + 1) * 16 + c) * 5 + r) * 5;
+                sum1[0] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[0] += a1_0[q];
+                sum1[1] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[1] += a1_1[q];
+                sum1[2] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[2] += a1_2[q];
+                sum1[3] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[3] += a1_3[q];
+                sum1[4] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[4] += a1_4[q];
+            }
+}
+GOOGLENET_INLINE static inline void conv2d_dw_direct_1_sum(const googlenet_real *restrict part, googlenet_real *restrict dw, int64_t chunks) {
+    for (int64_t j = 0; j < 12800; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 12800 + j];
+        dw[j] = (googlenet_real)acc;
+    }
+}
 #if GOOGLENET_X86
 GOOGLENET_AVX512 static void conv2d_dw_direct_1_avx512(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
     int64_t chunks = (n + 0) / 1;
     GOOGLENET_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
-        googlenet_real xp[1][16][16][20];
-        googlenet_real gp[1][32][12][16];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 16; c++)
-                for (int h = 0; h < 12; h++)
-                    memcpy(&xp[i][c][h + 2][2], x + ((b0 + i) * 16 + c) * 144 + h * 12, 12 * sizeof(googlenet_real));
-            memset(gp[i], 0, sizeof(gp[i]));
-            for (int k = 0; k < 32; k++)
-                for (int p = 0; p < 12; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 32 + k) * 12 + p) * 12, 12 * sizeof(googlenet_real));
-        }
-        for (int k = 0; k < 32; k += 2)
-            for (int c = 0; c < 16; c++)
-                for (int r = 0; r < 5; r++) {
-                    googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
-                    googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 12; p++)
-                            for (int q0 = 0; q0 < 16; q0 += 16) {
-                                const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real g0 = gq[0 + q];
-                                    googlenet_real g1 = gq[192 + q];
-                                    googlenet_real v0 = src[q];
-                                    a0_0[q] += g0 * v0;
-                                    a1_0[q] += g1 * v0;
-                                    googlenet_real v1 = src[q + 1];
-                                    a0_1[q] += g0 * v1;
-                                    a1_1[q] += g1 * v1;
-                                    googlenet_real v2 = src[q + 2];
-                                    a0_2[q] += g0 * v2;
-                                    a1_2[q] += g1 * v2;
-                                    googlenet_real v3 = src[q + 3];
-                                    a0_3[q] += g0 * v3;
-                                    a1_3[q] += g1 * v3;
-                                    googlenet_real v4 = src[q + 4];
-                                    a0_4[q] += g0 * v4;
-                                    a1_4[q] += g1 * v4;
-                                }
-                            }
-                    googlenet_real *sum0 = part + chunk * 12800 + (((k + 0) * 16 + c) * 5 + r) * 5;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    sum0[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[1] += a0_1[q];
-                    sum0[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[2] += a0_2[q];
-                    sum0[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[3] += a0_3[q];
-                    sum0[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[4] += a0_4[q];
-                    googlenet_real *sum1 = part + chunk * 12800 + (((k + 1) * 16 + c) * 5 + r) * 5;
-                    sum1[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[0] += a1_0[q];
-                    sum1[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[1] += a1_1[q];
-                    sum1[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[2] += a1_2[q];
-                    sum1[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[3] += a1_3[q];
-                    sum1[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[4] += a1_4[q];
-                }
-    }
-    for (int64_t j = 0; j < 12800; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 12800 + j];
-        dw[j] = (googlenet_real)acc;
-    }
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_1_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_1_sum(part, dw, chunks);
 }
 GOOGLENET_AVX2 static void conv2d_dw_direct_1_avx2(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
     int64_t chunks = (n + 0) / 1;
     GOOGLENET_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
-        googlenet_real xp[1][16][16][20];
-        googlenet_real gp[1][32][12][16];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 16; c++)
-                for (int h = 0; h < 12; h++)
-                    memcpy(&xp[i][c][h + 2][2], x + ((b0 + i) * 16 + c) * 144 + h * 12, 12 * sizeof(googlenet_real));
-            memset(gp[i], 0, sizeof(gp[i]));
-            for (int k = 0; k < 32; k++)
-                for (int p = 0; p < 12; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 32 + k) * 12 + p) * 12, 12 * sizeof(googlenet_real));
-        }
-        for (int k = 0; k < 32; k += 2)
-            for (int c = 0; c < 16; c++)
-                for (int r = 0; r < 5; r++) {
-                    googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
-                    googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 12; p++)
-                            for (int q0 = 0; q0 < 16; q0 += 16) {
-                                const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real g0 = gq[0 + q];
-                                    googlenet_real g1 = gq[192 + q];
-                                    googlenet_real v0 = src[q];
-                                    a0_0[q] += g0 * v0;
-                                    a1_0[q] += g1 * v0;
-                                    googlenet_real v1 = src[q + 1];
-                                    a0_1[q] += g0 * v1;
-                                    a1_1[q] += g1 * v1;
-                                    googlenet_real v2 = src[q + 2];
-                                    a0_2[q] += g0 * v2;
-                                    a1_2[q] += g1 * v2;
-                                    googlenet_real v3 = src[q + 3];
-                                    a0_3[q] += g0 * v3;
-                                    a1_3[q] += g1 * v3;
-                                    googlenet_real v4 = src[q + 4];
-                                    a0_4[q] += g0 * v4;
-                                    a1_4[q] += g1 * v4;
-                                }
-                            }
-                    googlenet_real *sum0 = part + chunk * 12800 + (((k + 0) * 16 + c) * 5 + r) * 5;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    sum0[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[1] += a0_1[q];
-                    sum0[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[2] += a0_2[q];
-                    sum0[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[3] += a0_3[q];
-                    sum0[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[4] += a0_4[q];
-                    googlenet_real *sum1 = part + chunk * 12800 + (((k + 1) * 16 + c) * 5 + r) * 5;
-                    sum1[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[0] += a1_0[q];
-                    sum1[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[1] += a1_1[q];
-                    sum1[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[2] += a1_2[q];
-                    sum1[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[3] += a1_3[q];
-                    sum1[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[4] += a1_4[q];
-                }
-    }
-    for (int64_t j = 0; j < 12800; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 12800 + j];
-        dw[j] = (googlenet_real)acc;
-    }
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_1_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_1_sum(part, dw, chunks);
 }
 #endif
-static void conv2d_dw_direct_1_portable(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
-    int64_t chunks = (n + 0) / 1;
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
-        googlenet_real xp[1][16][16][20];
-        googlenet_real gp[1][32][12][16];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 16; c++)
-                for (int h = 0; h < 12; h++)
-                    memcpy(&xp[i][c][h + 2][2], x + ((b0 + i) * 16 + c) * 144 + h * 12, 12 * sizeof(googlenet_real));
-            memset(gp[i], 0, sizeof(gp[i]));
-            for (int k = 0; k < 32; k++)
-                for (int p = 0; p < 12; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 32 + k) * 12 + p) * 12, 12 * sizeof(googlenet_real));
-        }
-        for (int k = 0; k < 32; k += 2)
-            for (int c = 0; c < 16; c++)
-                for (int r = 0; r < 5; r++) {
-                    googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
-                    googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 12; p++)
-                            for (int q0 = 0; q0 < 16; q0 += 16) {
-                                const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real g0 = gq[0 + q];
-                                    googlenet_real g1 = gq[192 + q];
-                                    googlenet_real v0 = src[q];
-                                    a0_0[q] += g0 * v0;
-                                    a1_0[q] += g1 * v0;
-                                    googlenet_real v1 = src[q + 1];
-                                    a0_1[q] += g0 * v1;
-                                    a1_1[q] += g1 * v1;
-                                    googlenet_real v2 = src[q + 2];
-                                    a0_2[q] += g0 * v2;
-                                    a1_2[q] += g1 * v2;
-                                    googlenet_real v3 = src[q + 3];
-                                    a0_3[q] += g0 * v3;
-                                    a1_3[q] += g1 * v3;
-                                    googlenet_real v4 = src[q + 4];
-                                    a0_4[q] += g0 * v4;
-                                    a1_4[q] += g1 * v4;
-                                }
-                            }
-                    googlenet_real *sum0 = part + chunk * 12800 + (((k + 0) * 16 + c) * 5 + r) * 5;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    sum0[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[1] += a0_1[q];
-                    sum0[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[2] += a0_2[q];
-                    sum0[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[3] += a0_3[q];
-                    sum0[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[4] += a0_4[q];
-                    googlenet_real *sum1 = part + chunk * 12800 + (((k + 1) * 16 + c) * 5 + r) * 5;
-                    sum1[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[0] += a1_0[q];
-                    sum1[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[1] += a1_1[q];
-                    sum1[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[2] += a1_2[q];
-                    sum1[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[3] += a1_3[q];
-                    sum1[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[4] += a1_4[q];
-                }
-    }
-    for (int64_t j = 0; j < 12800; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 12800 + j];
-        dw[j] = (googlenet_real)acc;
-    }
-}
 static void conv2d_dw_direct_1(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
 #if GOOGLENET_X86
     switch (googlenet_isa()) {
@@ -1377,325 +661,133 @@ static void conv2d_dw_direct_1(const googlenet_real *restrict x, googlenet_real 
         break;
     }
 #endif
-    conv2d_dw_direct_1_portable(x, dw, dy, part, n);
+    int64_t chunks = (n + 0) / 1;
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_1_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_1_sum(part, dw, chunks);
 }
 
 /* conv2d's weight gradient, googlenet.dlm line 23: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
  * Per chunk of 1 images: zero-padded copies, then for each (k, c, r) the 7 sums over s; chunk sums to part, added in order. */
+GOOGLENET_INLINE static inline void conv2d_dw_direct_2_chunk(const googlenet_real *restrict x, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n, int64_t chunk) {
+    int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
+    googlenet_real xp[1][1][101][101];
+    googlenet_real gp[1][64][48][48];
+    for (int64_t i = 0; i < count; i++) {
+        memset(xp[i], 0, sizeof(xp[i]));
+        for (int c = 0; c < 1; c++)
+            for (int h = 0; h < 96; h++)
+                memcpy(&xp[i][c][h + 3][3], x + ((b0 + i) * 1 + c) * 9216 + h * 96, 96 * sizeof(googlenet_real));
+        for (int k = 0; k < 64; k++)
+            for (int p = 0; p < 48; p++)
+                memcpy(gp[i][k][p], dy + (((b0 + i) * 64 + k) * 48 + p) * 48, 48 * sizeof(googlenet_real));
+    }
+    for (int k = 0; k < 64; k += 2)
+        for (int c = 0; c < 1; c++)
+            for (int r = 0; r < 7; r++) {
+                googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0}, a0_5[16] = {0}, a0_6[16] = {0};
+                googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0}, a1_5[16] = {0}, a1_6[16] = {0};
+                for (int64_t i = 0; i < count; i++)
+                    for (int p = 0; p < 48; p++)
+                        for (int q0 = 0; q0 < 48; q0 += 16) {
+                            const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p * 2 + r][q0 * 2];
+                            for (int q = 0; q < 16; q++) {
+                                googlenet_real g0 = gq[0 + q];
+                                googlenet_real g1 = gq[2304 + q];
+                                googlenet_real v0 = src[q * 2];
+                                a0_0[q] += g0 * v0;
+                                a1_0[q] += g1 * v0;
+                                googlenet_real v1 = src[q * 2 + 1];
+                                a0_1[q] += g0 * v1;
+                                a1_1[q] += g1 * v1;
+                                googlenet_real v2 = src[q * 2 + 2];
+                                a0_2[q] += g0 * v2;
+                                a1_2[q] += g1 * v2;
+                                googlenet_real v3 = src[q * 2 + 3];
+                                a0_3[q] += g0 * v3;
+                                a1_3[q] += g1 * v3;
+                                googlenet_real v4 = src[q * 2 + 4];
+                                a0_4[q] += g0 * v4;
+                                a1_4[q] += g1 * v4;
+                                googlenet_real v5 = src[q * 2 + 5];
+                                a0_5[q] += g0 * v5;
+                                a1_5[q] += g1 * v5;
+                                googlenet_real v6 = src[q * 2 + 6];
+                                a0_6[q] += g0 * v6;
+                                a1_6[q] += g1 * v6;
+                            }
+                        }
+                googlenet_real *sum0 = part + chunk * 3136 + (((k + 0) * 1 + c) * 7 + r) * 7;
+                sum0[0] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[0] += a0_0[q];
+                sum0[1] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[1] += a0_1[q];
+                sum0[2] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[2] += a0_2[q];
+                sum0[3] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[3] += a0_3[q];
+                sum0[4] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[4] += a0_4[q];
+                sum0[5] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[5] += a0_5[q];
+                sum0[6] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[6] += a0_6[q];
+                googlenet_real *sum1 = part + chunk * 3136 + (((k + 1) * 1 + c) * 7 + r) * 7;
+                sum1[0] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[0] += a1_0[q];
+                sum1[1] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[1] += a1_1[q];
+                sum1[2] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[2] += a1_2[q];
+                sum1[3] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[3] += a1_3[q];
+                sum1[4] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[4] += a1_4[q];
+                sum1[5] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[5] += a1_5[q];
+                sum1[6] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[6] += a1_6[q];
+            }
+}
+GOOGLENET_INLINE static inline void conv2d_dw_direct_2_sum(const googlenet_real *restrict part, googlenet_real *restrict dw, int64_t chunks) {
+    for (int64_t j = 0; j < 3136; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 3136 + j];
+        dw[j] = (googlenet_real)acc;
+    }
+}
 #if GOOGLENET_X86
 GOOGLENET_AVX512 static void conv2d_dw_direct_2_avx512(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
     int64_t chunks = (n + 0) / 1;
     GOOGLENET_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
-        googlenet_real xp[1][1][101][101];
-        googlenet_real gp[1][64][48][48];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 1; c++)
-                for (int h = 0; h < 96; h++)
-                    memcpy(&xp[i][c][h + 3][3], x + ((b0 + i) * 1 + c) * 9216 + h * 96, 96 * sizeof(googlenet_real));
-            for (int k = 0; k < 64; k++)
-                for (int p = 0; p < 48; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 64 + k) * 48 + p) * 48, 48 * sizeof(googlenet_real));
-        }
-        for (int k = 0; k < 64; k += 2)
-            for (int c = 0; c < 1; c++)
-                for (int r = 0; r < 7; r++) {
-                    googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0}, a0_5[16] = {0}, a0_6[16] = {0};
-                    googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0}, a1_5[16] = {0}, a1_6[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 48; p++)
-                            for (int q0 = 0; q0 < 48; q0 += 16) {
-                                const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p * 2 + r][q0 * 2];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real g0 = gq[0 + q];
-                                    googlenet_real g1 = gq[2304 + q];
-                                    googlenet_real v0 = src[q * 2];
-                                    a0_0[q] += g0 * v0;
-                                    a1_0[q] += g1 * v0;
-                                    googlenet_real v1 = src[q * 2 + 1];
-                                    a0_1[q] += g0 * v1;
-                                    a1_1[q] += g1 * v1;
-                                    googlenet_real v2 = src[q * 2 + 2];
-                                    a0_2[q] += g0 * v2;
-                                    a1_2[q] += g1 * v2;
-                                    googlenet_real v3 = src[q * 2 + 3];
-                                    a0_3[q] += g0 * v3;
-                                    a1_3[q] += g1 * v3;
-                                    googlenet_real v4 = src[q * 2 + 4];
-                                    a0_4[q] += g0 * v4;
-                                    a1_4[q] += g1 * v4;
-                                    googlenet_real v5 = src[q * 2 + 5];
-                                    a0_5[q] += g0 * v5;
-                                    a1_5[q] += g1 * v5;
-                                    googlenet_real v6 = src[q * 2 + 6];
-                                    a0_6[q] += g0 * v6;
-                                    a1_6[q] += g1 * v6;
-                                }
-                            }
-                    googlenet_real *sum0 = part + chunk * 3136 + (((k + 0) * 1 + c) * 7 + r) * 7;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    sum0[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[1] += a0_1[q];
-                    sum0[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[2] += a0_2[q];
-                    sum0[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[3] += a0_3[q];
-                    sum0[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[4] += a0_4[q];
-                    sum0[5] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[5] += a0_5[q];
-                    sum0[6] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[6] += a0_6[q];
-                    googlenet_real *sum1 = part + chunk * 3136 + (((k + 1) * 1 + c) * 7 + r) * 7;
-                    sum1[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[0] += a1_0[q];
-                    sum1[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[1] += a1_1[q];
-                    sum1[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[2] += a1_2[q];
-                    sum1[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[3] += a1_3[q];
-                    sum1[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[4] += a1_4[q];
-                    sum1[5] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[5] += a1_5[q];
-                    sum1[6] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[6] += a1_6[q];
-                }
-    }
-    for (int64_t j = 0; j < 3136; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 3136 + j];
-        dw[j] = (googlenet_real)acc;
-    }
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_2_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_2_sum(part, dw, chunks);
 }
 GOOGLENET_AVX2 static void conv2d_dw_direct_2_avx2(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
     int64_t chunks = (n + 0) / 1;
     GOOGLENET_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
-        googlenet_real xp[1][1][101][101];
-        googlenet_real gp[1][64][48][48];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 1; c++)
-                for (int h = 0; h < 96; h++)
-                    memcpy(&xp[i][c][h + 3][3], x + ((b0 + i) * 1 + c) * 9216 + h * 96, 96 * sizeof(googlenet_real));
-            for (int k = 0; k < 64; k++)
-                for (int p = 0; p < 48; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 64 + k) * 48 + p) * 48, 48 * sizeof(googlenet_real));
-        }
-        for (int k = 0; k < 64; k += 2)
-            for (int c = 0; c < 1; c++)
-                for (int r = 0; r < 7; r++) {
-                    googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0}, a0_5[16] = {0}, a0_6[16] = {0};
-                    googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0}, a1_5[16] = {0}, a1_6[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 48; p++)
-                            for (int q0 = 0; q0 < 48; q0 += 16) {
-                                const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p * 2 + r][q0 * 2];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real g0 = gq[0 + q];
-                                    googlenet_real g1 = gq[2304 + q];
-                                    googlenet_real v0 = src[q * 2];
-                                    a0_0[q] += g0 * v0;
-                                    a1_0[q] += g1 * v0;
-                                    googlenet_real v1 = src[q * 2 + 1];
-                                    a0_1[q] += g0 * v1;
-                                    a1_1[q] += g1 * v1;
-                                    googlenet_real v2 = src[q * 2 + 2];
-                                    a0_2[q] += g0 * v2;
-                                    a1_2[q] += g1 * v2;
-                                    googlenet_real v3 = src[q * 2 + 3];
-                                    a0_3[q] += g0 * v3;
-                                    a1_3[q] += g1 * v3;
-                                    googlenet_real v4 = src[q * 2 + 4];
-                                    a0_4[q] += g0 * v4;
-                                    a1_4[q] += g1 * v4;
-                                    googlenet_real v5 = src[q * 2 + 5];
-                                    a0_5[q] += g0 * v5;
-                                    a1_5[q] += g1 * v5;
-                                    googlenet_real v6 = src[q * 2 + 6];
-                                    a0_6[q] += g0 * v6;
-                                    a1_6[q] += g1 * v6;
-                                }
-                            }
-                    googlenet_real *sum0 = part + chunk * 3136 + (((k + 0) * 1 + c) * 7 + r) * 7;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    sum0[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[1] += a0_1[q];
-                    sum0[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[2] += a0_2[q];
-                    sum0[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[3] += a0_3[q];
-                    sum0[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[4] += a0_4[q];
-                    sum0[5] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[5] += a0_5[q];
-                    sum0[6] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[6] += a0_6[q];
-                    googlenet_real *sum1 = part + chunk * 3136 + (((k + 1) * 1 + c) * 7 + r) * 7;
-                    sum1[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[0] += a1_0[q];
-                    sum1[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[1] += a1_1[q];
-                    sum1[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[2] += a1_2[q];
-                    sum1[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[3] += a1_3[q];
-                    sum1[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[4] += a1_4[q];
-                    sum1[5] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[5] += a1_5[q];
-                    sum1[6] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[6] += a1_6[q];
-                }
-    }
-    for (int64_t j = 0; j < 3136; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 3136 + j];
-        dw[j] = (googlenet_real)acc;
-    }
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_2_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_2_sum(part, dw, chunks);
 }
 #endif
-static void conv2d_dw_direct_2_portable(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
-    int64_t chunks = (n + 0) / 1;
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
-        googlenet_real xp[1][1][101][101];
-        googlenet_real gp[1][64][48][48];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 1; c++)
-                for (int h = 0; h < 96; h++)
-                    memcpy(&xp[i][c][h + 3][3], x + ((b0 + i) * 1 + c) * 9216 + h * 96, 96 * sizeof(googlenet_real));
-            for (int k = 0; k < 64; k++)
-                for (int p = 0; p < 48; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 64 + k) * 48 + p) * 48, 48 * sizeof(googlenet_real));
-        }
-        for (int k = 0; k < 64; k += 2)
-            for (int c = 0; c < 1; c++)
-                for (int r = 0; r < 7; r++) {
-                    googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0}, a0_5[16] = {0}, a0_6[16] = {0};
-                    googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0}, a1_5[16] = {0}, a1_6[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 48; p++)
-                            for (int q0 = 0; q0 < 48; q0 += 16) {
-                                const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p * 2 + r][q0 * 2];
-                                for (int q = 0; q < 16; q++) {
-                                    googlenet_real g0 = gq[0 + q];
-                                    googlenet_real g1 = gq[2304 + q];
-                                    googlenet_real v0 = src[q * 2];
-                                    a0_0[q] += g0 * v0;
-                                    a1_0[q] += g1 * v0;
-                                    googlenet_real v1 = src[q * 2 + 1];
-                                    a0_1[q] += g0 * v1;
-                                    a1_1[q] += g1 * v1;
-                                    googlenet_real v2 = src[q * 2 + 2];
-                                    a0_2[q] += g0 * v2;
-                                    a1_2[q] += g1 * v2;
-                                    googlenet_real v3 = src[q * 2 + 3];
-                                    a0_3[q] += g0 * v3;
-                                    a1_3[q] += g1 * v3;
-                                    googlenet_real v4 = src[q * 2 + 4];
-                                    a0_4[q] += g0 * v4;
-                                    a1_4[q] += g1 * v4;
-                                    googlenet_real v5 = src[q * 2 + 5];
-                                    a0_5[q] += g0 * v5;
-                                    a1_5[q] += g1 * v5;
-                                    googlenet_real v6 = src[q * 2 + 6];
-                                    a0_6[q] += g0 * v6;
-                                    a1_6[q] += g1 * v6;
-                                }
-                            }
-                    googlenet_real *sum0 = part + chunk * 3136 + (((k + 0) * 1 + c) * 7 + r) * 7;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    sum0[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[1] += a0_1[q];
-                    sum0[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[2] += a0_2[q];
-                    sum0[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[3] += a0_3[q];
-                    sum0[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[4] += a0_4[q];
-                    sum0[5] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[5] += a0_5[q];
-                    sum0[6] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[6] += a0_6[q];
-                    googlenet_real *sum1 = part + chunk * 3136 + (((k + 1) * 1 + c) * 7 + r) * 7;
-                    sum1[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[0] += a1_0[q];
-                    sum1[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[1] += a1_1[q];
-                    sum1[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[2] += a1_2[q];
-                    sum1[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[3] += a1_3[q];
-                    sum1[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[4] += a1_4[q];
-                    sum1[5] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[5] += a1_5[q];
-                    sum1[6] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[6] += a1_6[q];
-                }
-    }
-    for (int64_t j = 0; j < 3136; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 3136 + j];
-        dw[j] = (googlenet_real)acc;
-    }
-}
 static void conv2d_dw_direct_2(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
 #if GOOGLENET_X86
     switch (googlenet_isa()) {
@@ -1709,7 +801,11 @@ static void conv2d_dw_direct_2(const googlenet_real *restrict x, googlenet_real 
         break;
     }
 #endif
-    conv2d_dw_direct_2_portable(x, dw, dy, part, n);
+    int64_t chunks = (n + 0) / 1;
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_2_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_2_sum(part, dw, chunks);
 }
 
 /* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's

@@ -44,12 +44,13 @@ static inline float expv(float x) {
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define LENET_RELU_X86 1
 #include <stdlib.h>
+#define LENET_RELU_INLINE __attribute__((always_inline))
 #ifdef __clang__
-#define LENET_RELU_AVX512 __attribute__((target("arch=x86-64-v4")))
+#define LENET_RELU_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd"), noinline))
 #else
-#define LENET_RELU_AVX512 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+#define LENET_RELU_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd,prefer-vector-width=512"), noinline))
 #endif
-#define LENET_RELU_AVX2 __attribute__((target("arch=x86-64-v3")))
+#define LENET_RELU_AVX2 __attribute__((target("avx2,fma,bmi,bmi2"), noinline))
 static int lenet_relu_isa(void) {
     static int chosen = -1; /* the same answer for the whole process, asked for once */
     int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
@@ -66,6 +67,8 @@ static int lenet_relu_isa(void) {
     __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
     return isa;
 }
+#else
+#define LENET_RELU_INLINE
 #endif
 
 /* The product lenet_relu_set_gemm installed instead of sgemm, or NULL. */
@@ -86,233 +89,90 @@ static void gemm(int ta, int tb, int m, int n, int k, const lenet_relu_real *a, 
 
 /* conv2d, lenet_relu.dlm line 10: x [n, 1, 28, 28], w [6, 1, 5, 5], y [n, 6, 28, 28], stride 1x1, padding 2x2.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
+LENET_RELU_INLINE static inline void conv2d_fwd_direct_0_image(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t b) {
+    lenet_relu_real xp[1][32][36];
+    memset(xp, 0, sizeof(xp));
+    for (int c = 0; c < 1; c++)
+        for (int h = 0; h < 28; h++)
+            memcpy(&xp[c][h + 2][2], x + (b * 1 + c) * 784 + h * 28, 28 * sizeof(lenet_relu_real));
+    {
+        const int64_t k = 0;
+        for (int p = 0; p < 28; p++) {
+            const int r0 = p < 2 ? 2 - p : 0;
+            const int r1 = 30 - p < 5 ? 30 - p : 5;
+            {
+                const int q0 = 0;
+                lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 1; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const lenet_relu_real *src = &xp[c][p + r][q0 + s];
+                            const lenet_relu_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
+                            lenet_relu_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
+                            for (int q = 0; q < 16; q++) {
+                                lenet_relu_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                lenet_relu_real *out = y + ((b * 6 + k) * 28 + p) * 28 + q0;
+                for (int q = 0; q < 16; q++) {
+                    out[0 + q] = a0[q];
+                    out[784 + q] = a1[q];
+                    out[1568 + q] = a2[q];
+                    out[2352 + q] = a3[q];
+                    out[3136 + q] = a4[q];
+                    out[3920 + q] = a5[q];
+                }
+            }
+            {
+                const int q0 = 16;
+                lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 1; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const lenet_relu_real *src = &xp[c][p + r][q0 + s];
+                            const lenet_relu_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
+                            lenet_relu_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
+                            for (int q = 0; q < 16; q++) {
+                                lenet_relu_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                lenet_relu_real *out = y + ((b * 6 + k) * 28 + p) * 28 + q0;
+                for (int q = 0; q < 12; q++) {
+                    out[0 + q] = a0[q];
+                    out[784 + q] = a1[q];
+                    out[1568 + q] = a2[q];
+                    out[2352 + q] = a3[q];
+                    out[3136 + q] = a4[q];
+                    out[3920 + q] = a5[q];
+                }
+            }
+        }
+    }
+}
 #if LENET_RELU_X86
 LENET_RELU_AVX512 static void conv2d_fwd_direct_0_avx512(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
     LENET_RELU_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        lenet_relu_real xp[1][32][36];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 1; c++)
-            for (int h = 0; h < 28; h++)
-                memcpy(&xp[c][h + 2][2], x + (b * 1 + c) * 784 + h * 28, 28 * sizeof(lenet_relu_real));
-        {
-            const int64_t k = 0;
-            for (int p = 0; p < 28; p++) {
-                const int r0 = p < 2 ? 2 - p : 0;
-                const int r1 = 30 - p < 5 ? 30 - p : 5;
-                {
-                    const int q0 = 0;
-                    lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const lenet_relu_real *src = &xp[c][p + r][q0 + s];
-                                const lenet_relu_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
-                                lenet_relu_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
-                                for (int q = 0; q < 16; q++) {
-                                    lenet_relu_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    lenet_relu_real *out = y + ((b * 6 + k) * 28 + p) * 28 + q0;
-                    for (int q = 0; q < 16; q++) {
-                        out[0 + q] = a0[q];
-                        out[784 + q] = a1[q];
-                        out[1568 + q] = a2[q];
-                        out[2352 + q] = a3[q];
-                        out[3136 + q] = a4[q];
-                        out[3920 + q] = a5[q];
-                    }
-                }
-                {
-                    const int q0 = 16;
-                    lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const lenet_relu_real *src = &xp[c][p + r][q0 + s];
-                                const lenet_relu_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
-                                lenet_relu_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
-                                for (int q = 0; q < 16; q++) {
-                                    lenet_relu_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    lenet_relu_real *out = y + ((b * 6 + k) * 28 + p) * 28 + q0;
-                    for (int q = 0; q < 12; q++) {
-                        out[0 + q] = a0[q];
-                        out[784 + q] = a1[q];
-                        out[1568 + q] = a2[q];
-                        out[2352 + q] = a3[q];
-                        out[3136 + q] = a4[q];
-                        out[3920 + q] = a5[q];
-                    }
-                }
-            }
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, y, i);
 }
 LENET_RELU_AVX2 static void conv2d_fwd_direct_0_avx2(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
     LENET_RELU_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        lenet_relu_real xp[1][32][36];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 1; c++)
-            for (int h = 0; h < 28; h++)
-                memcpy(&xp[c][h + 2][2], x + (b * 1 + c) * 784 + h * 28, 28 * sizeof(lenet_relu_real));
-        {
-            const int64_t k = 0;
-            for (int p = 0; p < 28; p++) {
-                const int r0 = p < 2 ? 2 - p : 0;
-                const int r1 = 30 - p < 5 ? 30 - p : 5;
-                {
-                    const int q0 = 0;
-                    lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const lenet_relu_real *src = &xp[c][p + r][q0 + s];
-                                const lenet_relu_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
-                                lenet_relu_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
-                                for (int q = 0; q < 16; q++) {
-                                    lenet_relu_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    lenet_relu_real *out = y + ((b * 6 + k) * 28 + p) * 28 + q0;
-                    for (int q = 0; q < 16; q++) {
-                        out[0 + q] = a0[q];
-                        out[784 + q] = a1[q];
-                        out[1568 + q] = a2[q];
-                        out[2352 + q] = a3[q];
-                        out[3136 + q] = a4[q];
-                        out[3920 + q] = a5[q];
-                    }
-                }
-                {
-                    const int q0 = 16;
-                    lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const lenet_relu_real *src = &xp[c][p + r][q0 + s];
-                                const lenet_relu_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
-                                lenet_relu_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
-                                for (int q = 0; q < 16; q++) {
-                                    lenet_relu_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    lenet_relu_real *out = y + ((b * 6 + k) * 28 + p) * 28 + q0;
-                    for (int q = 0; q < 12; q++) {
-                        out[0 + q] = a0[q];
-                        out[784 + q] = a1[q];
-                        out[1568 + q] = a2[q];
-                        out[2352 + q] = a3[q];
-                        out[3136 + q] = a4[q];
-                        out[3920 + q] = a5[q];
-                    }
-                }
-            }
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, y, i);
 }
 #endif
-static void conv2d_fwd_direct_0_portable(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
-    LENET_RELU_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        lenet_relu_real xp[1][32][36];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 1; c++)
-            for (int h = 0; h < 28; h++)
-                memcpy(&xp[c][h + 2][2], x + (b * 1 + c) * 784 + h * 28, 28 * sizeof(lenet_relu_real));
-        {
-            const int64_t k = 0;
-            for (int p = 0; p < 28; p++) {
-                const int r0 = p < 2 ? 2 - p : 0;
-                const int r1 = 30 - p < 5 ? 30 - p : 5;
-                {
-                    const int q0 = 0;
-                    lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const lenet_relu_real *src = &xp[c][p + r][q0 + s];
-                                const lenet_relu_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
-                                lenet_relu_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
-                                for (int q = 0; q < 16; q++) {
-                                    lenet_relu_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    lenet_relu_real *out = y + ((b * 6 + k) * 28 + p) * 28 + q0;
-                    for (int q = 0; q < 16; q++) {
-                        out[0 + q] = a0[q];
-                        out[784 + q] = a1[q];
-                        out[1568 + q] = a2[q];
-                        out[2352 + q] = a3[q];
-                        out[3136 + q] = a4[q];
-                        out[3920 + q] = a5[q];
-                    }
-                }
-                {
-                    const int q0 = 16;
-                    lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 1; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const lenet_relu_real *src = &xp[c][p + r][q0 + s];
-                                const lenet_relu_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
-                                lenet_relu_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
-                                for (int q = 0; q < 16; q++) {
-                                    lenet_relu_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    lenet_relu_real *out = y + ((b * 6 + k) * 28 + p) * 28 + q0;
-                    for (int q = 0; q < 12; q++) {
-                        out[0 + q] = a0[q];
-                        out[784 + q] = a1[q];
-                        out[1568 + q] = a2[q];
-                        out[2352 + q] = a3[q];
-                        out[3136 + q] = a4[q];
-                        out[3920 + q] = a5[q];
-                    }
-                }
-            }
-        }
-    }
-}
 static void conv2d_fwd_direct_0(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
 #if LENET_RELU_X86
     switch (lenet_relu_isa()) {
@@ -326,7 +186,9 @@ static void conv2d_fwd_direct_0(const lenet_relu_real *restrict x, const lenet_r
         break;
     }
 #endif
-    conv2d_fwd_direct_0_portable(x, w, y, n);
+    LENET_RELU_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, y, i);
 }
 
 /* max_pool forward, lenet_relu.dlm line 11: 2x2 windows that tile the planes of [n, 6, 28, 28] into 14x14. */
@@ -348,152 +210,68 @@ static void max_pool_fwd_0(const lenet_relu_real *restrict x, lenet_relu_real *r
 
 /* conv2d, lenet_relu.dlm line 12: x [n, 6, 14, 14], w [16, 6, 5, 5], y [n, 16, 10, 10], stride 1x1, padding 0x0.
  * Per image: per output row, a partial sum per column over 16 output channels at once. */
+LENET_RELU_INLINE static inline void conv2d_fwd_direct_1_weights(const lenet_relu_real *restrict w, lenet_relu_real *restrict wk_all) {
+    /* wk_all[c][r][s][k] = w[k][c][r][s] */
+    for (int crs = 0; crs < 150; crs++)
+        for (int k = 0; k < 16; k++)
+            wk_all[crs * 16 + k] = w[k * 150 + crs];
+}
+LENET_RELU_INLINE static inline void conv2d_fwd_direct_1_image(const lenet_relu_real *restrict x, const lenet_relu_real *restrict wk_all, lenet_relu_real *restrict y, int64_t b) {
+    const lenet_relu_real (*xp)[14][14] = (const lenet_relu_real (*)[14][14])(x + b * 1176);
+    for (int64_t k = 0; k < 16; k += 16)
+        for (int p = 0; p < 10; p++) {
+            lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0}, a6[16] = {0}, a7[16] = {0}, a8[16] = {0}, a9[16] = {0};
+            for (int c = 0; c < 6; c++)
+                for (int r = 0; r < 5; r++)
+                    for (int s = 0; s < 5; s++) {
+                        const lenet_relu_real *src = &xp[c][p + r][s];
+                        const lenet_relu_real *wk = wk_all + ((c * 5 + r) * 5 + s) * 16 + k;
+                        lenet_relu_real x0 = src[0], x1 = src[1], x2 = src[2], x3 = src[3], x4 = src[4], x5 = src[5], x6 = src[6], x7 = src[7], x8 = src[8], x9 = src[9];
+                        for (int j = 0; j < 16; j++) {
+                            lenet_relu_real v = wk[j];
+                            a0[j] += x0 * v;
+                            a1[j] += x1 * v;
+                            a2[j] += x2 * v;
+                            a3[j] += x3 * v;
+                            a4[j] += x4 * v;
+                            a5[j] += x5 * v;
+                            a6[j] += x6 * v;
+                            a7[j] += x7 * v;
+                            a8[j] += x8 * v;
+                            a9[j] += x9 * v;
+                        }
+                    }
+            for (int j = 0; j < 16; j++) {
+                lenet_relu_real *out = y + ((b * 16 + k + j) * 10 + p) * 10;
+                out[0] = a0[j];
+                out[1] = a1[j];
+                out[2] = a2[j];
+                out[3] = a3[j];
+                out[4] = a4[j];
+                out[5] = a5[j];
+                out[6] = a6[j];
+                out[7] = a7[j];
+                out[8] = a8[j];
+                out[9] = a9[j];
+            }
+        }
+}
 #if LENET_RELU_X86
 LENET_RELU_AVX512 static void conv2d_fwd_direct_1_avx512(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
-    /* wk_all[c][r][s][k] = w[k][c][r][s] */
     lenet_relu_real wk_all[2400];
-    for (int crs = 0; crs < 150; crs++)
-        for (int k = 0; k < 16; k++)
-            wk_all[crs * 16 + k] = w[k * 150 + crs];
+    conv2d_fwd_direct_1_weights(w, wk_all);
     LENET_RELU_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        const lenet_relu_real (*xp)[14][14] = (const lenet_relu_real (*)[14][14])(x + b * 1176);
-        for (int64_t k = 0; k < 16; k += 16)
-            for (int p = 0; p < 10; p++) {
-                lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0}, a6[16] = {0}, a7[16] = {0}, a8[16] = {0}, a9[16] = {0};
-                for (int c = 0; c < 6; c++)
-                    for (int r = 0; r < 5; r++)
-                        for (int s = 0; s < 5; s++) {
-                            const lenet_relu_real *src = &xp[c][p + r][s];
-                            const lenet_relu_real *wk = wk_all + ((c * 5 + r) * 5 + s) * 16 + k;
-                            lenet_relu_real x0 = src[0], x1 = src[1], x2 = src[2], x3 = src[3], x4 = src[4], x5 = src[5], x6 = src[6], x7 = src[7], x8 = src[8], x9 = src[9];
-                            for (int j = 0; j < 16; j++) {
-                                lenet_relu_real v = wk[j];
-                                a0[j] += x0 * v;
-                                a1[j] += x1 * v;
-                                a2[j] += x2 * v;
-                                a3[j] += x3 * v;
-                                a4[j] += x4 * v;
-                                a5[j] += x5 * v;
-                                a6[j] += x6 * v;
-                                a7[j] += x7 * v;
-                                a8[j] += x8 * v;
-                                a9[j] += x9 * v;
-                            }
-                        }
-                for (int j = 0; j < 16; j++) {
-                    lenet_relu_real *out = y + ((b * 16 + k + j) * 10 + p) * 10;
-                    out[0] = a0[j];
-                    out[1] = a1[j];
-                    out[2] = a2[j];
-                    out[3] = a3[j];
-                    out[4] = a4[j];
-                    out[5] = a5[j];
-                    out[6] = a6[j];
-                    out[7] = a7[j];
-                    out[8] = a8[j];
-                    out[9] = a9[j];
-                }
-            }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, wk_all, y, i);
 }
 LENET_RELU_AVX2 static void conv2d_fwd_direct_1_avx2(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
-    /* wk_all[c][r][s][k] = w[k][c][r][s] */
     lenet_relu_real wk_all[2400];
-    for (int crs = 0; crs < 150; crs++)
-        for (int k = 0; k < 16; k++)
-            wk_all[crs * 16 + k] = w[k * 150 + crs];
+    conv2d_fwd_direct_1_weights(w, wk_all);
     LENET_RELU_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        const lenet_relu_real (*xp)[14][14] = (const lenet_relu_real (*)[14][14])(x + b * 1176);
-        for (int64_t k = 0; k < 16; k += 16)
-            for (int p = 0; p < 10; p++) {
-                lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0}, a6[16] = {0}, a7[16] = {0}, a8[16] = {0}, a9[16] = {0};
-                for (int c = 0; c < 6; c++)
-                    for (int r = 0; r < 5; r++)
-                        for (int s = 0; s < 5; s++) {
-                            const lenet_relu_real *src = &xp[c][p + r][s];
-                            const lenet_relu_real *wk = wk_all + ((c * 5 + r) * 5 + s) * 16 + k;
-                            lenet_relu_real x0 = src[0], x1 = src[1], x2 = src[2], x3 = src[3], x4 = src[4], x5 = src[5], x6 = src[6], x7 = src[7], x8 = src[8], x9 = src[9];
-                            for (int j = 0; j < 16; j++) {
-                                lenet_relu_real v = wk[j];
-                                a0[j] += x0 * v;
-                                a1[j] += x1 * v;
-                                a2[j] += x2 * v;
-                                a3[j] += x3 * v;
-                                a4[j] += x4 * v;
-                                a5[j] += x5 * v;
-                                a6[j] += x6 * v;
-                                a7[j] += x7 * v;
-                                a8[j] += x8 * v;
-                                a9[j] += x9 * v;
-                            }
-                        }
-                for (int j = 0; j < 16; j++) {
-                    lenet_relu_real *out = y + ((b * 16 + k + j) * 10 + p) * 10;
-                    out[0] = a0[j];
-                    out[1] = a1[j];
-                    out[2] = a2[j];
-                    out[3] = a3[j];
-                    out[4] = a4[j];
-                    out[5] = a5[j];
-                    out[6] = a6[j];
-                    out[7] = a7[j];
-                    out[8] = a8[j];
-                    out[9] = a9[j];
-                }
-            }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, wk_all, y, i);
 }
 #endif
-static void conv2d_fwd_direct_1_portable(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
-    /* wk_all[c][r][s][k] = w[k][c][r][s] */
-    lenet_relu_real wk_all[2400];
-    for (int crs = 0; crs < 150; crs++)
-        for (int k = 0; k < 16; k++)
-            wk_all[crs * 16 + k] = w[k * 150 + crs];
-    LENET_RELU_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        const lenet_relu_real (*xp)[14][14] = (const lenet_relu_real (*)[14][14])(x + b * 1176);
-        for (int64_t k = 0; k < 16; k += 16)
-            for (int p = 0; p < 10; p++) {
-                lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0}, a6[16] = {0}, a7[16] = {0}, a8[16] = {0}, a9[16] = {0};
-                for (int c = 0; c < 6; c++)
-                    for (int r = 0; r < 5; r++)
-                        for (int s = 0; s < 5; s++) {
-                            const lenet_relu_real *src = &xp[c][p + r][s];
-                            const lenet_relu_real *wk = wk_all + ((c * 5 + r) * 5 + s) * 16 + k;
-                            lenet_relu_real x0 = src[0], x1 = src[1], x2 = src[2], x3 = src[3], x4 = src[4], x5 = src[5], x6 = src[6], x7 = src[7], x8 = src[8], x9 = src[9];
-                            for (int j = 0; j < 16; j++) {
-                                lenet_relu_real v = wk[j];
-                                a0[j] += x0 * v;
-                                a1[j] += x1 * v;
-                                a2[j] += x2 * v;
-                                a3[j] += x3 * v;
-                                a4[j] += x4 * v;
-                                a5[j] += x5 * v;
-                                a6[j] += x6 * v;
-                                a7[j] += x7 * v;
-                                a8[j] += x8 * v;
-                                a9[j] += x9 * v;
-                            }
-                        }
-                for (int j = 0; j < 16; j++) {
-                    lenet_relu_real *out = y + ((b * 16 + k + j) * 10 + p) * 10;
-                    out[0] = a0[j];
-                    out[1] = a1[j];
-                    out[2] = a2[j];
-                    out[3] = a3[j];
-                    out[4] = a4[j];
-                    out[5] = a5[j];
-                    out[6] = a6[j];
-                    out[7] = a7[j];
-                    out[8] = a8[j];
-                    out[9] = a9[j];
-                }
-            }
-    }
-}
 static void conv2d_fwd_direct_1(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
 #if LENET_RELU_X86
     switch (lenet_relu_isa()) {
@@ -507,7 +285,11 @@ static void conv2d_fwd_direct_1(const lenet_relu_real *restrict x, const lenet_r
         break;
     }
 #endif
-    conv2d_fwd_direct_1_portable(x, w, y, n);
+    lenet_relu_real wk_all[2400];
+    conv2d_fwd_direct_1_weights(w, wk_all);
+    LENET_RELU_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, wk_all, y, i);
 }
 
 /* max_pool forward, lenet_relu.dlm line 13: 2x2 windows that tile the planes of [n, 16, 10, 10] into 5x5. */
@@ -561,173 +343,72 @@ static void max_pool_dx_0(const lenet_relu_real *restrict x, const lenet_relu_re
 
 /* conv2d's input gradient, lenet_relu.dlm line 12: x [n, 6, 14, 14], w [16, 6, 5, 5], y [n, 16, 10, 10], stride 1x1, padding 0x0.
  * dx = dy (*) w turned by 180 degrees, padded by 4x4: the forward kernel's loops. */
+LENET_RELU_INLINE static inline void conv2d_dx_direct_0_weights(const lenet_relu_real *restrict kernel, lenet_relu_real *restrict wt) {
+    /* wt[c][k][r][s] = kernel[k][c][R - 1 - r][S - 1 - s] */
+    for (int k = 0; k < 16; k++)
+        for (int c = 0; c < 6; c++)
+            for (int rs = 0; rs < 25; rs++)
+                wt[(c * 16 + k) * 25 + rs] = kernel[(k * 6 + c) * 25 + 24 - rs];
+}
+LENET_RELU_INLINE static inline void conv2d_dx_direct_0_image(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t b) {
+    lenet_relu_real xp[16][18][20];
+    memset(xp, 0, sizeof(xp));
+    for (int c = 0; c < 16; c++)
+        for (int h = 0; h < 10; h++)
+            memcpy(&xp[c][h + 4][4], x + (b * 16 + c) * 100 + h * 10, 10 * sizeof(lenet_relu_real));
+    {
+        const int64_t k = 0;
+        for (int p = 0; p < 14; p++) {
+            const int r0 = p < 4 ? 4 - p : 0;
+            const int r1 = 14 - p < 5 ? 14 - p : 5;
+            {
+                const int q0 = 0;
+                lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 16; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const lenet_relu_real *src = &xp[c][p + r][q0 + s];
+                            const lenet_relu_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                            lenet_relu_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
+                            for (int q = 0; q < 16; q++) {
+                                lenet_relu_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                lenet_relu_real *out = y + ((b * 6 + k) * 14 + p) * 14 + q0;
+                for (int q = 0; q < 14; q++) {
+                    out[0 + q] = a0[q];
+                    out[196 + q] = a1[q];
+                    out[392 + q] = a2[q];
+                    out[588 + q] = a3[q];
+                    out[784 + q] = a4[q];
+                    out[980 + q] = a5[q];
+                }
+            }
+        }
+    }
+}
 #if LENET_RELU_X86
 LENET_RELU_AVX512 static void conv2d_dx_direct_0_avx512(const lenet_relu_real *restrict dy, const lenet_relu_real *restrict kernel, lenet_relu_real *restrict dx, int64_t n) {
-    const lenet_relu_real *restrict x = dy;
-    lenet_relu_real *restrict y = dx;
-    /* wt[c][k][r][s] = kernel[k][c][R - 1 - r][S - 1 - s] */
     lenet_relu_real wt[2400];
-    for (int k = 0; k < 16; k++)
-        for (int c = 0; c < 6; c++)
-            for (int rs = 0; rs < 25; rs++)
-                wt[(c * 16 + k) * 25 + rs] = kernel[(k * 6 + c) * 25 + 24 - rs];
-    const lenet_relu_real *w = wt;
+    conv2d_dx_direct_0_weights(kernel, wt);
     LENET_RELU_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        lenet_relu_real xp[16][18][20];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 16; c++)
-            for (int h = 0; h < 10; h++)
-                memcpy(&xp[c][h + 4][4], x + (b * 16 + c) * 100 + h * 10, 10 * sizeof(lenet_relu_real));
-        {
-            const int64_t k = 0;
-            for (int p = 0; p < 14; p++) {
-                const int r0 = p < 4 ? 4 - p : 0;
-                const int r1 = 14 - p < 5 ? 14 - p : 5;
-                {
-                    const int q0 = 0;
-                    lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 16; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const lenet_relu_real *src = &xp[c][p + r][q0 + s];
-                                const lenet_relu_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
-                                lenet_relu_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
-                                for (int q = 0; q < 16; q++) {
-                                    lenet_relu_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    lenet_relu_real *out = y + ((b * 6 + k) * 14 + p) * 14 + q0;
-                    for (int q = 0; q < 14; q++) {
-                        out[0 + q] = a0[q];
-                        out[196 + q] = a1[q];
-                        out[392 + q] = a2[q];
-                        out[588 + q] = a3[q];
-                        out[784 + q] = a4[q];
-                        out[980 + q] = a5[q];
-                    }
-                }
-            }
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_dx_direct_0_image(dy, wt, dx, i);
 }
 LENET_RELU_AVX2 static void conv2d_dx_direct_0_avx2(const lenet_relu_real *restrict dy, const lenet_relu_real *restrict kernel, lenet_relu_real *restrict dx, int64_t n) {
-    const lenet_relu_real *restrict x = dy;
-    lenet_relu_real *restrict y = dx;
-    /* wt[c][k][r][s] = kernel[k][c][R - 1 - r][S - 1 - s] */
     lenet_relu_real wt[2400];
-    for (int k = 0; k < 16; k++)
-        for (int c = 0; c < 6; c++)
-            for (int rs = 0; rs < 25; rs++)
-                wt[(c * 16 + k) * 25 + rs] = kernel[(k * 6 + c) * 25 + 24 - rs];
-    const lenet_relu_real *w = wt;
+    conv2d_dx_direct_0_weights(kernel, wt);
     LENET_RELU_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        lenet_relu_real xp[16][18][20];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 16; c++)
-            for (int h = 0; h < 10; h++)
-                memcpy(&xp[c][h + 4][4], x + (b * 16 + c) * 100 + h * 10, 10 * sizeof(lenet_relu_real));
-        {
-            const int64_t k = 0;
-            for (int p = 0; p < 14; p++) {
-                const int r0 = p < 4 ? 4 - p : 0;
-                const int r1 = 14 - p < 5 ? 14 - p : 5;
-                {
-                    const int q0 = 0;
-                    lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 16; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const lenet_relu_real *src = &xp[c][p + r][q0 + s];
-                                const lenet_relu_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
-                                lenet_relu_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
-                                for (int q = 0; q < 16; q++) {
-                                    lenet_relu_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    lenet_relu_real *out = y + ((b * 6 + k) * 14 + p) * 14 + q0;
-                    for (int q = 0; q < 14; q++) {
-                        out[0 + q] = a0[q];
-                        out[196 + q] = a1[q];
-                        out[392 + q] = a2[q];
-                        out[588 + q] = a3[q];
-                        out[784 + q] = a4[q];
-                        out[980 + q] = a5[q];
-                    }
-                }
-            }
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        conv2d_dx_direct_0_image(dy, wt, dx, i);
 }
 #endif
-static void conv2d_dx_direct_0_portable(const lenet_relu_real *restrict dy, const lenet_relu_real *restrict kernel, lenet_relu_real *restrict dx, int64_t n) {
-    const lenet_relu_real *restrict x = dy;
-    lenet_relu_real *restrict y = dx;
-    /* wt[c][k][r][s] = kernel[k][c][R - 1 - r][S - 1 - s] */
-    lenet_relu_real wt[2400];
-    for (int k = 0; k < 16; k++)
-        for (int c = 0; c < 6; c++)
-            for (int rs = 0; rs < 25; rs++)
-                wt[(c * 16 + k) * 25 + rs] = kernel[(k * 6 + c) * 25 + 24 - rs];
-    const lenet_relu_real *w = wt;
-    LENET_RELU_PARALLEL_FOR
-    for (int64_t b = 0; b < n; b++) {
-        lenet_relu_real xp[16][18][20];
-        memset(xp, 0, sizeof(xp));
-        for (int c = 0; c < 16; c++)
-            for (int h = 0; h < 10; h++)
-                memcpy(&xp[c][h + 4][4], x + (b * 16 + c) * 100 + h * 10, 10 * sizeof(lenet_relu_real));
-        {
-            const int64_t k = 0;
-            for (int p = 0; p < 14; p++) {
-                const int r0 = p < 4 ? 4 - p : 0;
-                const int r1 = 14 - p < 5 ? 14 - p : 5;
-                {
-                    const int q0 = 0;
-                    lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                    for (int c = 0; c < 16; c++)
-                        for (int r = r0; r < r1; r++)
-                            for (int s = 0; s < 5; s++) {
-                                const lenet_relu_real *src = &xp[c][p + r][q0 + s];
-                                const lenet_relu_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
-                                lenet_relu_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
-                                for (int q = 0; q < 16; q++) {
-                                    lenet_relu_real v = src[q];
-                                    a0[q] += w0 * v;
-                                    a1[q] += w1 * v;
-                                    a2[q] += w2 * v;
-                                    a3[q] += w3 * v;
-                                    a4[q] += w4 * v;
-                                    a5[q] += w5 * v;
-                                }
-                            }
-                    lenet_relu_real *out = y + ((b * 6 + k) * 14 + p) * 14 + q0;
-                    for (int q = 0; q < 14; q++) {
-                        out[0 + q] = a0[q];
-                        out[196 + q] = a1[q];
-                        out[392 + q] = a2[q];
-                        out[588 + q] = a3[q];
-                        out[784 + q] = a4[q];
-                        out[980 + q] = a5[q];
-                    }
-                }
-            }
-        }
-    }
-}
 static void conv2d_dx_direct_0(const lenet_relu_real *restrict dy, const lenet_relu_real *restrict kernel, lenet_relu_real *restrict dx, int64_t n) {
 #if LENET_RELU_X86
     switch (lenet_relu_isa()) {
@@ -741,169 +422,81 @@ static void conv2d_dx_direct_0(const lenet_relu_real *restrict dy, const lenet_r
         break;
     }
 #endif
-    conv2d_dx_direct_0_portable(dy, kernel, dx, n);
+    lenet_relu_real wt[2400];
+    conv2d_dx_direct_0_weights(kernel, wt);
+    LENET_RELU_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_dx_direct_0_image(dy, wt, dx, i);
 }
 
 /* conv2d's weight gradient, lenet_relu.dlm line 12: x [n, 6, 14, 14], w [16, 6, 5, 5], y [n, 16, 10, 10], stride 1x1, padding 0x0.
  * Per chunk of 3 images: zero-padded copies, then for each (k, c, r) the 5 sums over s; chunk sums to part, added in order. */
+LENET_RELU_INLINE static inline void conv2d_dw_direct_0_chunk(const lenet_relu_real *restrict x, const lenet_relu_real *restrict dy, lenet_relu_real *restrict part, int64_t n, int64_t chunk) {
+    int64_t b0 = chunk * 3, count = n - b0 < 3 ? n - b0 : 3;
+    lenet_relu_real xp[3][6][14][20];
+    lenet_relu_real gt[3][100][16];
+    for (int64_t i = 0; i < count; i++) {
+        memset(xp[i], 0, sizeof(xp[i]));
+        for (int c = 0; c < 6; c++)
+            for (int h = 0; h < 14; h++)
+                memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 6 + c) * 196 + h * 14, 14 * sizeof(lenet_relu_real));
+        for (int k = 0; k < 16; k++)
+            for (int pq = 0; pq < 100; pq++)
+                gt[i][pq][k] = dy[((b0 + i) * 16 + k) * 100 + pq];
+    }
+    for (int k = 0; k < 16; k += 16)
+        for (int c = 0; c < 6; c++)
+            for (int r = 0; r < 5; r++) {
+                lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0};
+                for (int64_t i = 0; i < count; i++)
+                    for (int p = 0; p < 10; p++) {
+                        const lenet_relu_real *src = xp[i][c][p + r];
+                        for (int q = 0; q < 10; q++) {
+                            const lenet_relu_real *v = &gt[i][p * 10 + q][k];
+                            lenet_relu_real x0 = src[q], x1 = src[q + 1], x2 = src[q + 2], x3 = src[q + 3], x4 = src[q + 4];
+                            for (int j = 0; j < 16; j++) {
+                                a0[j] += x0 * v[j];
+                                a1[j] += x1 * v[j];
+                                a2[j] += x2 * v[j];
+                                a3[j] += x3 * v[j];
+                                a4[j] += x4 * v[j];
+                            }
+                        }
+                    }
+                for (int j = 0; j < 16; j++) {
+                    lenet_relu_real *sum = part + chunk * 2400 + (((k + j) * 6 + c) * 5 + r) * 5;
+                    sum[0] = a0[j];
+                    sum[1] = a1[j];
+                    sum[2] = a2[j];
+                    sum[3] = a3[j];
+                    sum[4] = a4[j];
+                }
+            }
+}
+LENET_RELU_INLINE static inline void conv2d_dw_direct_0_sum(const lenet_relu_real *restrict part, lenet_relu_real *restrict dw, int64_t chunks) {
+    for (int64_t j = 0; j < 2400; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 2400 + j];
+        dw[j] = (lenet_relu_real)acc;
+    }
+}
 #if LENET_RELU_X86
 LENET_RELU_AVX512 static void conv2d_dw_direct_0_avx512(const lenet_relu_real *restrict x, lenet_relu_real *restrict dw, const lenet_relu_real *restrict dy, lenet_relu_real *restrict part, int64_t n) {
     int64_t chunks = (n + 2) / 3;
     LENET_RELU_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 3, count = n - b0 < 3 ? n - b0 : 3;
-        lenet_relu_real xp[3][6][14][20];
-        lenet_relu_real gt[3][100][16];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 6; c++)
-                for (int h = 0; h < 14; h++)
-                    memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 6 + c) * 196 + h * 14, 14 * sizeof(lenet_relu_real));
-            for (int k = 0; k < 16; k++)
-                for (int pq = 0; pq < 100; pq++)
-                    gt[i][pq][k] = dy[((b0 + i) * 16 + k) * 100 + pq];
-        }
-        for (int k = 0; k < 16; k += 16)
-            for (int c = 0; c < 6; c++)
-                for (int r = 0; r < 5; r++) {
-                    lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 10; p++) {
-                            const lenet_relu_real *src = xp[i][c][p + r];
-                            for (int q = 0; q < 10; q++) {
-                                const lenet_relu_real *v = &gt[i][p * 10 + q][k];
-                                lenet_relu_real x0 = src[q], x1 = src[q + 1], x2 = src[q + 2], x3 = src[q + 3], x4 = src[q + 4];
-                                for (int j = 0; j < 16; j++) {
-                                    a0[j] += x0 * v[j];
-                                    a1[j] += x1 * v[j];
-                                    a2[j] += x2 * v[j];
-                                    a3[j] += x3 * v[j];
-                                    a4[j] += x4 * v[j];
-                                }
-                            }
-                        }
-                    for (int j = 0; j < 16; j++) {
-                        lenet_relu_real *sum = part + chunk * 2400 + (((k + j) * 6 + c) * 5 + r) * 5;
-                        sum[0] = a0[j];
-                        sum[1] = a1[j];
-                        sum[2] = a2[j];
-                        sum[3] = a3[j];
-                        sum[4] = a4[j];
-                    }
-                }
-    }
-    for (int64_t j = 0; j < 2400; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 2400 + j];
-        dw[j] = (lenet_relu_real)acc;
-    }
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_0_sum(part, dw, chunks);
 }
 LENET_RELU_AVX2 static void conv2d_dw_direct_0_avx2(const lenet_relu_real *restrict x, lenet_relu_real *restrict dw, const lenet_relu_real *restrict dy, lenet_relu_real *restrict part, int64_t n) {
     int64_t chunks = (n + 2) / 3;
     LENET_RELU_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 3, count = n - b0 < 3 ? n - b0 : 3;
-        lenet_relu_real xp[3][6][14][20];
-        lenet_relu_real gt[3][100][16];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 6; c++)
-                for (int h = 0; h < 14; h++)
-                    memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 6 + c) * 196 + h * 14, 14 * sizeof(lenet_relu_real));
-            for (int k = 0; k < 16; k++)
-                for (int pq = 0; pq < 100; pq++)
-                    gt[i][pq][k] = dy[((b0 + i) * 16 + k) * 100 + pq];
-        }
-        for (int k = 0; k < 16; k += 16)
-            for (int c = 0; c < 6; c++)
-                for (int r = 0; r < 5; r++) {
-                    lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 10; p++) {
-                            const lenet_relu_real *src = xp[i][c][p + r];
-                            for (int q = 0; q < 10; q++) {
-                                const lenet_relu_real *v = &gt[i][p * 10 + q][k];
-                                lenet_relu_real x0 = src[q], x1 = src[q + 1], x2 = src[q + 2], x3 = src[q + 3], x4 = src[q + 4];
-                                for (int j = 0; j < 16; j++) {
-                                    a0[j] += x0 * v[j];
-                                    a1[j] += x1 * v[j];
-                                    a2[j] += x2 * v[j];
-                                    a3[j] += x3 * v[j];
-                                    a4[j] += x4 * v[j];
-                                }
-                            }
-                        }
-                    for (int j = 0; j < 16; j++) {
-                        lenet_relu_real *sum = part + chunk * 2400 + (((k + j) * 6 + c) * 5 + r) * 5;
-                        sum[0] = a0[j];
-                        sum[1] = a1[j];
-                        sum[2] = a2[j];
-                        sum[3] = a3[j];
-                        sum[4] = a4[j];
-                    }
-                }
-    }
-    for (int64_t j = 0; j < 2400; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 2400 + j];
-        dw[j] = (lenet_relu_real)acc;
-    }
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_0_sum(part, dw, chunks);
 }
 #endif
-static void conv2d_dw_direct_0_portable(const lenet_relu_real *restrict x, lenet_relu_real *restrict dw, const lenet_relu_real *restrict dy, lenet_relu_real *restrict part, int64_t n) {
-    int64_t chunks = (n + 2) / 3;
-    LENET_RELU_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 3, count = n - b0 < 3 ? n - b0 : 3;
-        lenet_relu_real xp[3][6][14][20];
-        lenet_relu_real gt[3][100][16];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 6; c++)
-                for (int h = 0; h < 14; h++)
-                    memcpy(&xp[i][c][h + 0][0], x + ((b0 + i) * 6 + c) * 196 + h * 14, 14 * sizeof(lenet_relu_real));
-            for (int k = 0; k < 16; k++)
-                for (int pq = 0; pq < 100; pq++)
-                    gt[i][pq][k] = dy[((b0 + i) * 16 + k) * 100 + pq];
-        }
-        for (int k = 0; k < 16; k += 16)
-            for (int c = 0; c < 6; c++)
-                for (int r = 0; r < 5; r++) {
-                    lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 10; p++) {
-                            const lenet_relu_real *src = xp[i][c][p + r];
-                            for (int q = 0; q < 10; q++) {
-                                const lenet_relu_real *v = &gt[i][p * 10 + q][k];
-                                lenet_relu_real x0 = src[q], x1 = src[q + 1], x2 = src[q + 2], x3 = src[q + 3], x4 = src[q + 4];
-                                for (int j = 0; j < 16; j++) {
-                                    a0[j] += x0 * v[j];
-                                    a1[j] += x1 * v[j];
-                                    a2[j] += x2 * v[j];
-                                    a3[j] += x3 * v[j];
-                                    a4[j] += x4 * v[j];
-                                }
-                            }
-                        }
-                    for (int j = 0; j < 16; j++) {
-                        lenet_relu_real *sum = part + chunk * 2400 + (((k + j) * 6 + c) * 5 + r) * 5;
-                        sum[0] = a0[j];
-                        sum[1] = a1[j];
-                        sum[2] = a2[j];
-                        sum[3] = a3[j];
-                        sum[4] = a4[j];
-                    }
-                }
-    }
-    for (int64_t j = 0; j < 2400; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 2400 + j];
-        dw[j] = (lenet_relu_real)acc;
-    }
-}
 static void conv2d_dw_direct_0(const lenet_relu_real *restrict x, lenet_relu_real *restrict dw, const lenet_relu_real *restrict dy, lenet_relu_real *restrict part, int64_t n) {
 #if LENET_RELU_X86
     switch (lenet_relu_isa()) {
@@ -917,7 +510,11 @@ static void conv2d_dw_direct_0(const lenet_relu_real *restrict x, lenet_relu_rea
         break;
     }
 #endif
-    conv2d_dw_direct_0_portable(x, dw, dy, part, n);
+    int64_t chunks = (n + 2) / 3;
+    LENET_RELU_PARALLEL_FOR
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_0_sum(part, dw, chunks);
 }
 
 /* max_pool backward, lenet_relu.dlm line 11: 2x2 windows that tile the planes of [n, 6, 28, 28] into 14x14; the gradient goes to each window's first maximum. */
@@ -954,338 +551,130 @@ static void max_pool_dx_1(const lenet_relu_real *restrict x, const lenet_relu_re
 
 /* conv2d's weight gradient, lenet_relu.dlm line 10: x [n, 1, 28, 28], w [6, 1, 5, 5], y [n, 6, 28, 28], stride 1x1, padding 2x2.
  * Per chunk of 2 images: zero-padded copies, then for each (k, c, r) the 5 sums over s; chunk sums to part, added in order. */
+LENET_RELU_INLINE static inline void conv2d_dw_direct_1_chunk(const lenet_relu_real *restrict x, const lenet_relu_real *restrict dy, lenet_relu_real *restrict part, int64_t n, int64_t chunk) {
+    int64_t b0 = chunk * 2, count = n - b0 < 2 ? n - b0 : 2;
+    lenet_relu_real xp[2][1][32][36];
+    lenet_relu_real gp[2][6][28][32];
+    for (int64_t i = 0; i < count; i++) {
+        memset(xp[i], 0, sizeof(xp[i]));
+        for (int c = 0; c < 1; c++)
+            for (int h = 0; h < 28; h++)
+                memcpy(&xp[i][c][h + 2][2], x + ((b0 + i) * 1 + c) * 784 + h * 28, 28 * sizeof(lenet_relu_real));
+        memset(gp[i], 0, sizeof(gp[i]));
+        for (int k = 0; k < 6; k++)
+            for (int p = 0; p < 28; p++)
+                memcpy(gp[i][k][p], dy + (((b0 + i) * 6 + k) * 28 + p) * 28, 28 * sizeof(lenet_relu_real));
+    }
+    for (int k = 0; k < 6; k += 3)
+        for (int c = 0; c < 1; c++)
+            for (int r = 0; r < 5; r++) {
+                lenet_relu_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
+                lenet_relu_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
+                lenet_relu_real a2_0[16] = {0}, a2_1[16] = {0}, a2_2[16] = {0}, a2_3[16] = {0}, a2_4[16] = {0};
+                for (int64_t i = 0; i < count; i++)
+                    for (int p = 0; p < 28; p++)
+                        for (int q0 = 0; q0 < 32; q0 += 16) {
+                            const lenet_relu_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
+                            for (int q = 0; q < 16; q++) {
+                                lenet_relu_real g0 = gq[0 + q];
+                                lenet_relu_real g1 = gq[896 + q];
+                                lenet_relu_real g2 = gq[1792 + q];
+                                lenet_relu_real v0 = src[q];
+                                a0_0[q] += g0 * v0;
+                                a1_0[q] += g1 * v0;
+                                a2_0[q] += g2 * v0;
+                                lenet_relu_real v1 = src[q + 1];
+                                a0_1[q] += g0 * v1;
+                                a1_1[q] += g1 * v1;
+                                a2_1[q] += g2 * v1;
+                                lenet_relu_real v2 = src[q + 2];
+                                a0_2[q] += g0 * v2;
+                                a1_2[q] += g1 * v2;
+                                a2_2[q] += g2 * v2;
+                                lenet_relu_real v3 = src[q + 3];
+                                a0_3[q] += g0 * v3;
+                                a1_3[q] += g1 * v3;
+                                a2_3[q] += g2 * v3;
+                                lenet_relu_real v4 = src[q + 4];
+                                a0_4[q] += g0 * v4;
+                                a1_4[q] += g1 * v4;
+                                a2_4[q] += g2 * v4;
+                            }
+                        }
+                lenet_relu_real *sum0 = part + chunk * 150 + (((k + 0) * 1 + c) * 5 + r) * 5;
+                sum0[0] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[0] += a0_0[q];
+                sum0[1] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[1] += a0_1[q];
+                sum0[2] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[2] += a0_2[q];
+                sum0[3] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[3] += a0_3[q];
+                sum0[4] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum0[4] += a0_4[q];
+                lenet_relu_real *sum1 = part + chunk * 150 + (((k + 1) * 1 + c) * 5 + r) * 5;
+                sum1[0] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[0] += a1_0[q];
+                sum1[1] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[1] += a1_1[q];
+                sum1[2] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[2] += a1_2[q];
+                sum1[3] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[3] += a1_3[q];
+                sum1[4] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum1[4] += a1_4[q];
+                lenet_relu_real *sum2 = part + chunk * 150 + (((k + 2) * 1 + c) * 5 + r) * 5;
+                sum2[0] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum2[0] += a2_0[q];
+                sum2[1] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum2[1] += a2_1[q];
+                sum2[2] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum2[2] += a2_2[q];
+                sum2[3] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum2[3] += a2_3[q];
+                sum2[4] = 0;
+                for (int q = 0; q < 16; q++)
+                    sum2[4] += a2_4[q];
+            }
+}
+LENET_RELU_INLINE static inline void conv2d_dw_direct_1_sum(const lenet_relu_real *restrict part, lenet_relu_real *restrict dw, int64_t chunks) {
+    for (int64_t j = 0; j < 150; j++) {
+        double acc = 0;
+        for (int64_t chunk = 0; chunk < chunks; chunk++)
+            acc += part[chunk * 150 + j];
+        dw[j] = (lenet_relu_real)acc;
+    }
+}
 #if LENET_RELU_X86
 LENET_RELU_AVX512 static void conv2d_dw_direct_1_avx512(const lenet_relu_real *restrict x, lenet_relu_real *restrict dw, const lenet_relu_real *restrict dy, lenet_relu_real *restrict part, int64_t n) {
     int64_t chunks = (n + 1) / 2;
     LENET_RELU_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 2, count = n - b0 < 2 ? n - b0 : 2;
-        lenet_relu_real xp[2][1][32][36];
-        lenet_relu_real gp[2][6][28][32];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 1; c++)
-                for (int h = 0; h < 28; h++)
-                    memcpy(&xp[i][c][h + 2][2], x + ((b0 + i) * 1 + c) * 784 + h * 28, 28 * sizeof(lenet_relu_real));
-            memset(gp[i], 0, sizeof(gp[i]));
-            for (int k = 0; k < 6; k++)
-                for (int p = 0; p < 28; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 6 + k) * 28 + p) * 28, 28 * sizeof(lenet_relu_real));
-        }
-        for (int k = 0; k < 6; k += 3)
-            for (int c = 0; c < 1; c++)
-                for (int r = 0; r < 5; r++) {
-                    lenet_relu_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
-                    lenet_relu_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
-                    lenet_relu_real a2_0[16] = {0}, a2_1[16] = {0}, a2_2[16] = {0}, a2_3[16] = {0}, a2_4[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 28; p++)
-                            for (int q0 = 0; q0 < 32; q0 += 16) {
-                                const lenet_relu_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
-                                for (int q = 0; q < 16; q++) {
-                                    lenet_relu_real g0 = gq[0 + q];
-                                    lenet_relu_real g1 = gq[896 + q];
-                                    lenet_relu_real g2 = gq[1792 + q];
-                                    lenet_relu_real v0 = src[q];
-                                    a0_0[q] += g0 * v0;
-                                    a1_0[q] += g1 * v0;
-                                    a2_0[q] += g2 * v0;
-                                    lenet_relu_real v1 = src[q + 1];
-                                    a0_1[q] += g0 * v1;
-                                    a1_1[q] += g1 * v1;
-                                    a2_1[q] += g2 * v1;
-                                    lenet_relu_real v2 = src[q + 2];
-                                    a0_2[q] += g0 * v2;
-                                    a1_2[q] += g1 * v2;
-                                    a2_2[q] += g2 * v2;
-                                    lenet_relu_real v3 = src[q + 3];
-                                    a0_3[q] += g0 * v3;
-                                    a1_3[q] += g1 * v3;
-                                    a2_3[q] += g2 * v3;
-                                    lenet_relu_real v4 = src[q + 4];
-                                    a0_4[q] += g0 * v4;
-                                    a1_4[q] += g1 * v4;
-                                    a2_4[q] += g2 * v4;
-                                }
-                            }
-                    lenet_relu_real *sum0 = part + chunk * 150 + (((k + 0) * 1 + c) * 5 + r) * 5;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    sum0[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[1] += a0_1[q];
-                    sum0[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[2] += a0_2[q];
-                    sum0[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[3] += a0_3[q];
-                    sum0[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[4] += a0_4[q];
-                    lenet_relu_real *sum1 = part + chunk * 150 + (((k + 1) * 1 + c) * 5 + r) * 5;
-                    sum1[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[0] += a1_0[q];
-                    sum1[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[1] += a1_1[q];
-                    sum1[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[2] += a1_2[q];
-                    sum1[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[3] += a1_3[q];
-                    sum1[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[4] += a1_4[q];
-                    lenet_relu_real *sum2 = part + chunk * 150 + (((k + 2) * 1 + c) * 5 + r) * 5;
-                    sum2[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[0] += a2_0[q];
-                    sum2[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[1] += a2_1[q];
-                    sum2[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[2] += a2_2[q];
-                    sum2[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[3] += a2_3[q];
-                    sum2[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[4] += a2_4[q];
-                }
-    }
-    for (int64_t j = 0; j < 150; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 150 + j];
-        dw[j] = (lenet_relu_real)acc;
-    }
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_1_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_1_sum(part, dw, chunks);
 }
 LENET_RELU_AVX2 static void conv2d_dw_direct_1_avx2(const lenet_relu_real *restrict x, lenet_relu_real *restrict dw, const lenet_relu_real *restrict dy, lenet_relu_real *restrict part, int64_t n) {
     int64_t chunks = (n + 1) / 2;
     LENET_RELU_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 2, count = n - b0 < 2 ? n - b0 : 2;
-        lenet_relu_real xp[2][1][32][36];
-        lenet_relu_real gp[2][6][28][32];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 1; c++)
-                for (int h = 0; h < 28; h++)
-                    memcpy(&xp[i][c][h + 2][2], x + ((b0 + i) * 1 + c) * 784 + h * 28, 28 * sizeof(lenet_relu_real));
-            memset(gp[i], 0, sizeof(gp[i]));
-            for (int k = 0; k < 6; k++)
-                for (int p = 0; p < 28; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 6 + k) * 28 + p) * 28, 28 * sizeof(lenet_relu_real));
-        }
-        for (int k = 0; k < 6; k += 3)
-            for (int c = 0; c < 1; c++)
-                for (int r = 0; r < 5; r++) {
-                    lenet_relu_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
-                    lenet_relu_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
-                    lenet_relu_real a2_0[16] = {0}, a2_1[16] = {0}, a2_2[16] = {0}, a2_3[16] = {0}, a2_4[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 28; p++)
-                            for (int q0 = 0; q0 < 32; q0 += 16) {
-                                const lenet_relu_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
-                                for (int q = 0; q < 16; q++) {
-                                    lenet_relu_real g0 = gq[0 + q];
-                                    lenet_relu_real g1 = gq[896 + q];
-                                    lenet_relu_real g2 = gq[1792 + q];
-                                    lenet_relu_real v0 = src[q];
-                                    a0_0[q] += g0 * v0;
-                                    a1_0[q] += g1 * v0;
-                                    a2_0[q] += g2 * v0;
-                                    lenet_relu_real v1 = src[q + 1];
-                                    a0_1[q] += g0 * v1;
-                                    a1_1[q] += g1 * v1;
-                                    a2_1[q] += g2 * v1;
-                                    lenet_relu_real v2 = src[q + 2];
-                                    a0_2[q] += g0 * v2;
-                                    a1_2[q] += g1 * v2;
-                                    a2_2[q] += g2 * v2;
-                                    lenet_relu_real v3 = src[q + 3];
-                                    a0_3[q] += g0 * v3;
-                                    a1_3[q] += g1 * v3;
-                                    a2_3[q] += g2 * v3;
-                                    lenet_relu_real v4 = src[q + 4];
-                                    a0_4[q] += g0 * v4;
-                                    a1_4[q] += g1 * v4;
-                                    a2_4[q] += g2 * v4;
-                                }
-                            }
-                    lenet_relu_real *sum0 = part + chunk * 150 + (((k + 0) * 1 + c) * 5 + r) * 5;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    sum0[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[1] += a0_1[q];
-                    sum0[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[2] += a0_2[q];
-                    sum0[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[3] += a0_3[q];
-                    sum0[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[4] += a0_4[q];
-                    lenet_relu_real *sum1 = part + chunk * 150 + (((k + 1) * 1 + c) * 5 + r) * 5;
-                    sum1[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[0] += a1_0[q];
-                    sum1[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[1] += a1_1[q];
-                    sum1[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[2] += a1_2[q];
-                    sum1[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[3] += a1_3[q];
-                    sum1[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[4] += a1_4[q];
-                    lenet_relu_real *sum2 = part + chunk * 150 + (((k + 2) * 1 + c) * 5 + r) * 5;
-                    sum2[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[0] += a2_0[q];
-                    sum2[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[1] += a2_1[q];
-                    sum2[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[2] += a2_2[q];
-                    sum2[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[3] += a2_3[q];
-                    sum2[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[4] += a2_4[q];
-                }
-    }
-    for (int64_t j = 0; j < 150; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 150 + j];
-        dw[j] = (lenet_relu_real)acc;
-    }
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_1_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_1_sum(part, dw, chunks);
 }
 #endif
-static void conv2d_dw_direct_1_portable(const lenet_relu_real *restrict x, lenet_relu_real *restrict dw, const lenet_relu_real *restrict dy, lenet_relu_real *restrict part, int64_t n) {
-    int64_t chunks = (n + 1) / 2;
-    LENET_RELU_PARALLEL_FOR
-    for (int64_t chunk = 0; chunk < chunks; chunk++) {
-        int64_t b0 = chunk * 2, count = n - b0 < 2 ? n - b0 : 2;
-        lenet_relu_real xp[2][1][32][36];
-        lenet_relu_real gp[2][6][28][32];
-        for (int64_t i = 0; i < count; i++) {
-            memset(xp[i], 0, sizeof(xp[i]));
-            for (int c = 0; c < 1; c++)
-                for (int h = 0; h < 28; h++)
-                    memcpy(&xp[i][c][h + 2][2], x + ((b0 + i) * 1 + c) * 784 + h * 28, 28 * sizeof(lenet_relu_real));
-            memset(gp[i], 0, sizeof(gp[i]));
-            for (int k = 0; k < 6; k++)
-                for (int p = 0; p < 28; p++)
-                    memcpy(gp[i][k][p], dy + (((b0 + i) * 6 + k) * 28 + p) * 28, 28 * sizeof(lenet_relu_real));
-        }
-        for (int k = 0; k < 6; k += 3)
-            for (int c = 0; c < 1; c++)
-                for (int r = 0; r < 5; r++) {
-                    lenet_relu_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0};
-                    lenet_relu_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0};
-                    lenet_relu_real a2_0[16] = {0}, a2_1[16] = {0}, a2_2[16] = {0}, a2_3[16] = {0}, a2_4[16] = {0};
-                    for (int64_t i = 0; i < count; i++)
-                        for (int p = 0; p < 28; p++)
-                            for (int q0 = 0; q0 < 32; q0 += 16) {
-                                const lenet_relu_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p + r][q0];
-                                for (int q = 0; q < 16; q++) {
-                                    lenet_relu_real g0 = gq[0 + q];
-                                    lenet_relu_real g1 = gq[896 + q];
-                                    lenet_relu_real g2 = gq[1792 + q];
-                                    lenet_relu_real v0 = src[q];
-                                    a0_0[q] += g0 * v0;
-                                    a1_0[q] += g1 * v0;
-                                    a2_0[q] += g2 * v0;
-                                    lenet_relu_real v1 = src[q + 1];
-                                    a0_1[q] += g0 * v1;
-                                    a1_1[q] += g1 * v1;
-                                    a2_1[q] += g2 * v1;
-                                    lenet_relu_real v2 = src[q + 2];
-                                    a0_2[q] += g0 * v2;
-                                    a1_2[q] += g1 * v2;
-                                    a2_2[q] += g2 * v2;
-                                    lenet_relu_real v3 = src[q + 3];
-                                    a0_3[q] += g0 * v3;
-                                    a1_3[q] += g1 * v3;
-                                    a2_3[q] += g2 * v3;
-                                    lenet_relu_real v4 = src[q + 4];
-                                    a0_4[q] += g0 * v4;
-                                    a1_4[q] += g1 * v4;
-                                    a2_4[q] += g2 * v4;
-                                }
-                            }
-                    lenet_relu_real *sum0 = part + chunk * 150 + (((k + 0) * 1 + c) * 5 + r) * 5;
-                    sum0[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[0] += a0_0[q];
-                    sum0[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[1] += a0_1[q];
-                    sum0[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[2] += a0_2[q];
-                    sum0[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[3] += a0_3[q];
-                    sum0[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum0[4] += a0_4[q];
-                    lenet_relu_real *sum1 = part + chunk * 150 + (((k + 1) * 1 + c) * 5 + r) * 5;
-                    sum1[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[0] += a1_0[q];
-                    sum1[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[1] += a1_1[q];
-                    sum1[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[2] += a1_2[q];
-                    sum1[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[3] += a1_3[q];
-                    sum1[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum1[4] += a1_4[q];
-                    lenet_relu_real *sum2 = part + chunk * 150 + (((k + 2) * 1 + c) * 5 + r) * 5;
-                    sum2[0] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[0] += a2_0[q];
-                    sum2[1] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[1] += a2_1[q];
-                    sum2[2] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[2] += a2_2[q];
-                    sum2[3] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[3] += a2_3[q];
-                    sum2[4] = 0;
-                    for (int q = 0; q < 16; q++)
-                        sum2[4] += a2_4[q];
-                }
-    }
-    for (int64_t j = 0; j < 150; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 150 + j];
-        dw[j] = (lenet_relu_real)acc;
-    }
-}
 static void conv2d_dw_direct_1(const lenet_relu_real *restrict x, lenet_relu_real *restrict dw, const lenet_relu_real *restrict dy, lenet_relu_real *restrict part, int64_t n) {
 #if LENET_RELU_X86
     switch (lenet_relu_isa()) {
@@ -1299,7 +688,11 @@ static void conv2d_dw_direct_1(const lenet_relu_real *restrict x, lenet_relu_rea
         break;
     }
 #endif
-    conv2d_dw_direct_1_portable(x, dw, dy, part, n);
+    int64_t chunks = (n + 1) / 2;
+    LENET_RELU_PARALLEL_FOR
+    for (int64_t i = 0; i < chunks; i++)
+        conv2d_dw_direct_1_chunk(x, dy, part, n, i);
+    conv2d_dw_direct_1_sum(part, dw, chunks);
 }
 
 

@@ -23,12 +23,13 @@ static inline params_real relu(params_real a) { return a > 0 ? a : 0; }
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define PARAMS_X86 1
 #include <stdlib.h>
+#define PARAMS_INLINE __attribute__((always_inline))
 #ifdef __clang__
-#define PARAMS_AVX512 __attribute__((target("arch=x86-64-v4")))
+#define PARAMS_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd"), noinline))
 #else
-#define PARAMS_AVX512 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+#define PARAMS_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd,prefer-vector-width=512"), noinline))
 #endif
-#define PARAMS_AVX2 __attribute__((target("arch=x86-64-v3")))
+#define PARAMS_AVX2 __attribute__((target("avx2,fma,bmi,bmi2"), noinline))
 static int params_isa(void) {
     static int chosen = -1; /* the same answer for the whole process, asked for once */
     int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
@@ -45,240 +46,96 @@ static int params_isa(void) {
     __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
     return isa;
 }
+#else
+#define PARAMS_INLINE
 #endif
 
 /* matmul, params.dlm line 16: y [n, 8] = x [n, 4] w^T, w [8, 4], a row at a time:
  * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+PARAMS_INLINE static inline void matvec_0_row(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t i) {
+    const params_real *xr = x + i * 4;
+    for (int o = 0; o < 8; o += 8) {
+        params_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+        const params_real *wr = w + o * 4;
+        for (int j = 0; j < 4; j++) {
+            params_real v = xr[0 + j];
+            s0[j] += wr[0 + j] * v;
+            s1[j] += wr[4 + j] * v;
+            s2[j] += wr[8 + j] * v;
+            s3[j] += wr[12 + j] * v;
+            s4[j] += wr[16 + j] * v;
+            s5[j] += wr[20 + j] * v;
+            s6[j] += wr[24 + j] * v;
+            s7[j] += wr[28 + j] * v;
+        }
+        for (int j = 0; j < 8; j++)
+            s0[j] += s0[j + 8];
+        for (int j = 0; j < 4; j++)
+            s0[j] += s0[j + 4];
+        for (int j = 0; j < 2; j++)
+            s0[j] += s0[j + 2];
+        y[i * 8 + o + 0] = s0[0] + s0[1];
+        for (int j = 0; j < 8; j++)
+            s1[j] += s1[j + 8];
+        for (int j = 0; j < 4; j++)
+            s1[j] += s1[j + 4];
+        for (int j = 0; j < 2; j++)
+            s1[j] += s1[j + 2];
+        y[i * 8 + o + 1] = s1[0] + s1[1];
+        for (int j = 0; j < 8; j++)
+            s2[j] += s2[j + 8];
+        for (int j = 0; j < 4; j++)
+            s2[j] += s2[j + 4];
+        for (int j = 0; j < 2; j++)
+            s2[j] += s2[j + 2];
+        y[i * 8 + o + 2] = s2[0] + s2[1];
+        for (int j = 0; j < 8; j++)
+            s3[j] += s3[j + 8];
+        for (int j = 0; j < 4; j++)
+            s3[j] += s3[j + 4];
+        for (int j = 0; j < 2; j++)
+            s3[j] += s3[j + 2];
+        y[i * 8 + o + 3] = s3[0] + s3[1];
+        for (int j = 0; j < 8; j++)
+            s4[j] += s4[j + 8];
+        for (int j = 0; j < 4; j++)
+            s4[j] += s4[j + 4];
+        for (int j = 0; j < 2; j++)
+            s4[j] += s4[j + 2];
+        y[i * 8 + o + 4] = s4[0] + s4[1];
+        for (int j = 0; j < 8; j++)
+            s5[j] += s5[j + 8];
+        for (int j = 0; j < 4; j++)
+            s5[j] += s5[j + 4];
+        for (int j = 0; j < 2; j++)
+            s5[j] += s5[j + 2];
+        y[i * 8 + o + 5] = s5[0] + s5[1];
+        for (int j = 0; j < 8; j++)
+            s6[j] += s6[j + 8];
+        for (int j = 0; j < 4; j++)
+            s6[j] += s6[j + 4];
+        for (int j = 0; j < 2; j++)
+            s6[j] += s6[j + 2];
+        y[i * 8 + o + 6] = s6[0] + s6[1];
+        for (int j = 0; j < 8; j++)
+            s7[j] += s7[j + 8];
+        for (int j = 0; j < 4; j++)
+            s7[j] += s7[j + 4];
+        for (int j = 0; j < 2; j++)
+            s7[j] += s7[j + 2];
+        y[i * 8 + o + 7] = s7[0] + s7[1];
+    }
+}
 #if PARAMS_X86
 PARAMS_AVX512 static void matvec_0_avx512(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const params_real *xr = x + i * 4;
-        for (int o = 0; o < 8; o += 8) {
-            params_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const params_real *wr = w + o * 4;
-            for (int j = 0; j < 4; j++) {
-                params_real v = xr[0 + j];
-                s0[j] += wr[0 + j] * v;
-                s1[j] += wr[4 + j] * v;
-                s2[j] += wr[8 + j] * v;
-                s3[j] += wr[12 + j] * v;
-                s4[j] += wr[16 + j] * v;
-                s5[j] += wr[20 + j] * v;
-                s6[j] += wr[24 + j] * v;
-                s7[j] += wr[28 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 8 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 8 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 8 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 8 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 8 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 8 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 8 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 8 + o + 7] = s7[0] + s7[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_0_row(x, w, y, i);
 }
 PARAMS_AVX2 static void matvec_0_avx2(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const params_real *xr = x + i * 4;
-        for (int o = 0; o < 8; o += 8) {
-            params_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const params_real *wr = w + o * 4;
-            for (int j = 0; j < 4; j++) {
-                params_real v = xr[0 + j];
-                s0[j] += wr[0 + j] * v;
-                s1[j] += wr[4 + j] * v;
-                s2[j] += wr[8 + j] * v;
-                s3[j] += wr[12 + j] * v;
-                s4[j] += wr[16 + j] * v;
-                s5[j] += wr[20 + j] * v;
-                s6[j] += wr[24 + j] * v;
-                s7[j] += wr[28 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 8 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 8 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 8 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 8 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 8 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 8 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 8 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 8 + o + 7] = s7[0] + s7[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_0_row(x, w, y, i);
 }
 #endif
-static void matvec_0_portable(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const params_real *xr = x + i * 4;
-        for (int o = 0; o < 8; o += 8) {
-            params_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const params_real *wr = w + o * 4;
-            for (int j = 0; j < 4; j++) {
-                params_real v = xr[0 + j];
-                s0[j] += wr[0 + j] * v;
-                s1[j] += wr[4 + j] * v;
-                s2[j] += wr[8 + j] * v;
-                s3[j] += wr[12 + j] * v;
-                s4[j] += wr[16 + j] * v;
-                s5[j] += wr[20 + j] * v;
-                s6[j] += wr[24 + j] * v;
-                s7[j] += wr[28 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 8 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 8 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 8 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 8 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 8 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 8 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 8 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 8 + o + 7] = s7[0] + s7[1];
-        }
-    }
-}
 static void matvec_0(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
 #if PARAMS_X86
     switch (params_isa()) {
@@ -292,241 +149,96 @@ static void matvec_0(const params_real *restrict x, const params_real *restrict 
         break;
     }
 #endif
-    matvec_0_portable(x, w, y, n);
+    for (int64_t i = 0; i < n; i++)
+        matvec_0_row(x, w, y, i);
 }
 
 /* matmul, params.dlm line 18: y [n, 8] = x [n, 8] w^T, w [8, 8], a row at a time:
  * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+PARAMS_INLINE static inline void matvec_1_row(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t i) {
+    const params_real *xr = x + i * 8;
+    for (int o = 0; o < 8; o += 8) {
+        params_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
+        const params_real *wr = w + o * 8;
+        for (int j = 0; j < 8; j++) {
+            params_real v = xr[0 + j];
+            s0[j] += wr[0 + j] * v;
+            s1[j] += wr[8 + j] * v;
+            s2[j] += wr[16 + j] * v;
+            s3[j] += wr[24 + j] * v;
+            s4[j] += wr[32 + j] * v;
+            s5[j] += wr[40 + j] * v;
+            s6[j] += wr[48 + j] * v;
+            s7[j] += wr[56 + j] * v;
+        }
+        for (int j = 0; j < 8; j++)
+            s0[j] += s0[j + 8];
+        for (int j = 0; j < 4; j++)
+            s0[j] += s0[j + 4];
+        for (int j = 0; j < 2; j++)
+            s0[j] += s0[j + 2];
+        y[i * 8 + o + 0] = s0[0] + s0[1];
+        for (int j = 0; j < 8; j++)
+            s1[j] += s1[j + 8];
+        for (int j = 0; j < 4; j++)
+            s1[j] += s1[j + 4];
+        for (int j = 0; j < 2; j++)
+            s1[j] += s1[j + 2];
+        y[i * 8 + o + 1] = s1[0] + s1[1];
+        for (int j = 0; j < 8; j++)
+            s2[j] += s2[j + 8];
+        for (int j = 0; j < 4; j++)
+            s2[j] += s2[j + 4];
+        for (int j = 0; j < 2; j++)
+            s2[j] += s2[j + 2];
+        y[i * 8 + o + 2] = s2[0] + s2[1];
+        for (int j = 0; j < 8; j++)
+            s3[j] += s3[j + 8];
+        for (int j = 0; j < 4; j++)
+            s3[j] += s3[j + 4];
+        for (int j = 0; j < 2; j++)
+            s3[j] += s3[j + 2];
+        y[i * 8 + o + 3] = s3[0] + s3[1];
+        for (int j = 0; j < 8; j++)
+            s4[j] += s4[j + 8];
+        for (int j = 0; j < 4; j++)
+            s4[j] += s4[j + 4];
+        for (int j = 0; j < 2; j++)
+            s4[j] += s4[j + 2];
+        y[i * 8 + o + 4] = s4[0] + s4[1];
+        for (int j = 0; j < 8; j++)
+            s5[j] += s5[j + 8];
+        for (int j = 0; j < 4; j++)
+            s5[j] += s5[j + 4];
+        for (int j = 0; j < 2; j++)
+            s5[j] += s5[j + 2];
+        y[i * 8 + o + 5] = s5[0] + s5[1];
+        for (int j = 0; j < 8; j++)
+            s6[j] += s6[j + 8];
+        for (int j = 0; j < 4; j++)
+            s6[j] += s6[j + 4];
+        for (int j = 0; j < 2; j++)
+            s6[j] += s6[j + 2];
+        y[i * 8 + o + 6] = s6[0] + s6[1];
+        for (int j = 0; j < 8; j++)
+            s7[j] += s7[j + 8];
+        for (int j = 0; j < 4; j++)
+            s7[j] += s7[j + 4];
+        for (int j = 0; j < 2; j++)
+            s7[j] += s7[j + 2];
+        y[i * 8 + o + 7] = s7[0] + s7[1];
+    }
+}
 #if PARAMS_X86
 PARAMS_AVX512 static void matvec_1_avx512(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const params_real *xr = x + i * 8;
-        for (int o = 0; o < 8; o += 8) {
-            params_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const params_real *wr = w + o * 8;
-            for (int j = 0; j < 8; j++) {
-                params_real v = xr[0 + j];
-                s0[j] += wr[0 + j] * v;
-                s1[j] += wr[8 + j] * v;
-                s2[j] += wr[16 + j] * v;
-                s3[j] += wr[24 + j] * v;
-                s4[j] += wr[32 + j] * v;
-                s5[j] += wr[40 + j] * v;
-                s6[j] += wr[48 + j] * v;
-                s7[j] += wr[56 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 8 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 8 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 8 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 8 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 8 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 8 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 8 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 8 + o + 7] = s7[0] + s7[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_1_row(x, w, y, i);
 }
 PARAMS_AVX2 static void matvec_1_avx2(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const params_real *xr = x + i * 8;
-        for (int o = 0; o < 8; o += 8) {
-            params_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const params_real *wr = w + o * 8;
-            for (int j = 0; j < 8; j++) {
-                params_real v = xr[0 + j];
-                s0[j] += wr[0 + j] * v;
-                s1[j] += wr[8 + j] * v;
-                s2[j] += wr[16 + j] * v;
-                s3[j] += wr[24 + j] * v;
-                s4[j] += wr[32 + j] * v;
-                s5[j] += wr[40 + j] * v;
-                s6[j] += wr[48 + j] * v;
-                s7[j] += wr[56 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 8 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 8 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 8 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 8 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 8 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 8 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 8 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 8 + o + 7] = s7[0] + s7[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_1_row(x, w, y, i);
 }
 #endif
-static void matvec_1_portable(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const params_real *xr = x + i * 8;
-        for (int o = 0; o < 8; o += 8) {
-            params_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
-            const params_real *wr = w + o * 8;
-            for (int j = 0; j < 8; j++) {
-                params_real v = xr[0 + j];
-                s0[j] += wr[0 + j] * v;
-                s1[j] += wr[8 + j] * v;
-                s2[j] += wr[16 + j] * v;
-                s3[j] += wr[24 + j] * v;
-                s4[j] += wr[32 + j] * v;
-                s5[j] += wr[40 + j] * v;
-                s6[j] += wr[48 + j] * v;
-                s7[j] += wr[56 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 8 + o + 0] = s0[0] + s0[1];
-            for (int j = 0; j < 8; j++)
-                s1[j] += s1[j + 8];
-            for (int j = 0; j < 4; j++)
-                s1[j] += s1[j + 4];
-            for (int j = 0; j < 2; j++)
-                s1[j] += s1[j + 2];
-            y[i * 8 + o + 1] = s1[0] + s1[1];
-            for (int j = 0; j < 8; j++)
-                s2[j] += s2[j + 8];
-            for (int j = 0; j < 4; j++)
-                s2[j] += s2[j + 4];
-            for (int j = 0; j < 2; j++)
-                s2[j] += s2[j + 2];
-            y[i * 8 + o + 2] = s2[0] + s2[1];
-            for (int j = 0; j < 8; j++)
-                s3[j] += s3[j + 8];
-            for (int j = 0; j < 4; j++)
-                s3[j] += s3[j + 4];
-            for (int j = 0; j < 2; j++)
-                s3[j] += s3[j + 2];
-            y[i * 8 + o + 3] = s3[0] + s3[1];
-            for (int j = 0; j < 8; j++)
-                s4[j] += s4[j + 8];
-            for (int j = 0; j < 4; j++)
-                s4[j] += s4[j + 4];
-            for (int j = 0; j < 2; j++)
-                s4[j] += s4[j + 2];
-            y[i * 8 + o + 4] = s4[0] + s4[1];
-            for (int j = 0; j < 8; j++)
-                s5[j] += s5[j + 8];
-            for (int j = 0; j < 4; j++)
-                s5[j] += s5[j + 4];
-            for (int j = 0; j < 2; j++)
-                s5[j] += s5[j + 2];
-            y[i * 8 + o + 5] = s5[0] + s5[1];
-            for (int j = 0; j < 8; j++)
-                s6[j] += s6[j + 8];
-            for (int j = 0; j < 4; j++)
-                s6[j] += s6[j + 4];
-            for (int j = 0; j < 2; j++)
-                s6[j] += s6[j + 2];
-            y[i * 8 + o + 6] = s6[0] + s6[1];
-            for (int j = 0; j < 8; j++)
-                s7[j] += s7[j + 8];
-            for (int j = 0; j < 4; j++)
-                s7[j] += s7[j + 4];
-            for (int j = 0; j < 2; j++)
-                s7[j] += s7[j + 2];
-            y[i * 8 + o + 7] = s7[0] + s7[1];
-        }
-    }
-}
 static void matvec_1(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
 #if PARAMS_X86
     switch (params_isa()) {
@@ -540,73 +252,38 @@ static void matvec_1(const params_real *restrict x, const params_real *restrict 
         break;
     }
 #endif
-    matvec_1_portable(x, w, y, n);
+    for (int64_t i = 0; i < n; i++)
+        matvec_1_row(x, w, y, i);
 }
 
 /* matmul, params.dlm line 22: y [n, 1] = x [n, 8] w^T, w [1, 8], a row at a time:
  * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
+PARAMS_INLINE static inline void matvec_2_row(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t i) {
+    const params_real *xr = x + i * 8;
+    params_real s0[16] = {0};
+    const params_real *wr = w + 0 * 8;
+    for (int j = 0; j < 8; j++) {
+        params_real v = xr[0 + j];
+        s0[j] += wr[0 + j] * v;
+    }
+    for (int j = 0; j < 8; j++)
+        s0[j] += s0[j + 8];
+    for (int j = 0; j < 4; j++)
+        s0[j] += s0[j + 4];
+    for (int j = 0; j < 2; j++)
+        s0[j] += s0[j + 2];
+    y[i * 1 + 0 + 0] = s0[0] + s0[1];
+}
 #if PARAMS_X86
 PARAMS_AVX512 static void matvec_2_avx512(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const params_real *xr = x + i * 8;
-        {
-            params_real s0[16] = {0};
-            const params_real *wr = w + 0 * 8;
-            for (int j = 0; j < 8; j++) {
-                params_real v = xr[0 + j];
-                s0[j] += wr[0 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 1 + 0 + 0] = s0[0] + s0[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_2_row(x, w, y, i);
 }
 PARAMS_AVX2 static void matvec_2_avx2(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const params_real *xr = x + i * 8;
-        {
-            params_real s0[16] = {0};
-            const params_real *wr = w + 0 * 8;
-            for (int j = 0; j < 8; j++) {
-                params_real v = xr[0 + j];
-                s0[j] += wr[0 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 1 + 0 + 0] = s0[0] + s0[1];
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        matvec_2_row(x, w, y, i);
 }
 #endif
-static void matvec_2_portable(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        const params_real *xr = x + i * 8;
-        {
-            params_real s0[16] = {0};
-            const params_real *wr = w + 0 * 8;
-            for (int j = 0; j < 8; j++) {
-                params_real v = xr[0 + j];
-                s0[j] += wr[0 + j] * v;
-            }
-            for (int j = 0; j < 8; j++)
-                s0[j] += s0[j + 8];
-            for (int j = 0; j < 4; j++)
-                s0[j] += s0[j + 4];
-            for (int j = 0; j < 2; j++)
-                s0[j] += s0[j + 2];
-            y[i * 1 + 0 + 0] = s0[0] + s0[1];
-        }
-    }
-}
 static void matvec_2(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
 #if PARAMS_X86
     switch (params_isa()) {
@@ -620,7 +297,8 @@ static void matvec_2(const params_real *restrict x, const params_real *restrict 
         break;
     }
 #endif
-    matvec_2_portable(x, w, y, n);
+    for (int64_t i = 0; i < n; i++)
+        matvec_2_row(x, w, y, i);
 }
 
 

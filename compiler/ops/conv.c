@@ -601,79 +601,89 @@ static bool lanes_over_k(const ConvGeo *g) {
 }
 
 static void emit_fwd_lanes_k(Ctx *ctx, FILE *o, const ConvGeo *g, const char *R) {
-    fprintf(o, "        for (int64_t k = 0; k < %" PRId64 "; k += %d)\n", g->K, TILE);
-    fprintf(o, "            for (int p = 0; p < %" PRId64 "; p++) {\n", g->P);
-    emit_row_bounds(ctx, o, g, 16);
-    fprintf(o, "                %s", R);
+    fprintf(o, "    for (int64_t k = 0; k < %" PRId64 "; k += %d)\n", g->K, TILE);
+    fprintf(o, "        for (int p = 0; p < %" PRId64 "; p++) {\n", g->P);
+    emit_row_bounds(ctx, o, g, 12);
+    fprintf(o, "            %s", R);
     for (int64_t q = 0; q < g->Q; q++)
         fprintf(o, "%s a%" PRId64 "[%d] = {0}", q ? "," : "", q, TILE);
     fprintf(o, ";\n");
-    fprintf(o, "                for (int c = 0; c < %" PRId64 "; c++)\n", g->C);
-    fprintf(o, "                    %s\n", row_loop(ctx, g));
-    fprintf(o, "                        for (int s = 0; s < %" PRId64 "; s++) {\n", g->S);
-    fprintf(o, "                            const %s *src = &xp[c][%s][s];\n", R, row_index(ctx, g));
+    fprintf(o, "            for (int c = 0; c < %" PRId64 "; c++)\n", g->C);
+    fprintf(o, "                %s\n", row_loop(ctx, g));
+    fprintf(o, "                    for (int s = 0; s < %" PRId64 "; s++) {\n", g->S);
+    fprintf(o, "                        const %s *src = &xp[c][%s][s];\n", R, row_index(ctx, g));
     fprintf(o,
-            "                            const %s *wk = wk_all + ((c * %" PRId64 " + r) * %" PRId64 " + s) * %" PRId64
+            "                        const %s *wk = wk_all + ((c * %" PRId64 " + r) * %" PRId64 " + s) * %" PRId64
             " + k;\n",
             R, g->R, g->S, g->K);
-    fprintf(o, "                            %s", R);
+    fprintf(o, "                        %s", R);
     for (int64_t q = 0; q < g->Q; q++)
         fprintf(o, "%s x%" PRId64 " = src[%" PRId64 "]", q ? "," : "", q, q * g->sw);
     fprintf(o, ";\n");
-    fprintf(o, "                            for (int j = 0; j < %d; j++) {\n", TILE);
-    fprintf(o, "                                %s v = wk[j];\n", R);
+    fprintf(o, "                        for (int j = 0; j < %d; j++) {\n", TILE);
+    fprintf(o, "                            %s v = wk[j];\n", R);
     for (int64_t q = 0; q < g->Q; q++)
-        fprintf(o, "                                a%" PRId64 "[j] += x%" PRId64 " * v;\n", q, q);
-    fprintf(o, "                            }\n                        }\n");
-    fprintf(o, "                for (int j = 0; j < %d; j++) {\n", TILE);
-    fprintf(o, "                    %s *out = y + ((b * %" PRId64 " + k + j) * %" PRId64 " + p) * %" PRId64 ";\n", R,
-            g->K, g->P, g->Q);
+        fprintf(o, "                            a%" PRId64 "[j] += x%" PRId64 " * v;\n", q, q);
+    fprintf(o, "                        }\n                    }\n");
+    fprintf(o, "            for (int j = 0; j < %d; j++) {\n", TILE);
+    fprintf(o, "                %s *out = y + ((b * %" PRId64 " + k + j) * %" PRId64 " + p) * %" PRId64 ";\n", R, g->K,
+            g->P, g->Q);
     for (int64_t q = 0; q < g->Q; q++)
-        fprintf(o, "                    out[%" PRId64 "] = a%" PRId64 "[j];\n", q, q);
-    fprintf(o, "                }\n            }\n");
+        fprintf(o, "                out[%" PRId64 "] = a%" PRId64 "[j];\n", q, q);
+    fprintf(o, "            }\n        }\n");
 }
 
-/* y = x (*) w over the geometry g; for dx (turned), y is dx, x is dy, and w is turned into wt first. */
-static void emit_fwd(Ctx *ctx, FILE *o, const ConvGeo *g0, bool turned, const char *attr, const char *fname,
-                     const char *R, const char *NAME) {
-    ConvGeo g = turned ? dx_as_conv(g0) : *g0;
+/* The weights as a forward kernel of geometry g reads them, when not as they lie: turned by 180 degrees into wt
+ * for dx (`turned`), then laid out [c][r][s][k] into wk_all for lanes over k. As `fname`_weights, always inlined
+ * into the kernel's own function before its loop over images. */
+static void emit_fwd_weights(Emit *e, const ConvGeo *g, bool turned, const char *fname) {
+    FILE *o = e->o;
+    const char *R = e->real;
+    bool lanes = lanes_over_k(g);
+    fprintf(o, "%svoid %s_weights(const %s *restrict %s%s%s%s%s) {\n", emit_isa_inline(e), fname, R,
+            turned ? "kernel" : "w", turned ? xsprintf(e->ctx, ", %s *restrict wt", R) : "", lanes ? ", " : "",
+            lanes ? R : "", lanes ? " *restrict wk_all" : "");
     if (turned) {
-        fprintf(o, "%sstatic void %s(const %s *restrict dy, const %s *restrict kernel, %s *restrict dx, int64_t n) {\n",
-                attr, fname, R, R, R);
-        fprintf(o, "    const %s *restrict x = dy;\n    %s *restrict y = dx;\n", R, R);
         fprintf(o, "    /* wt[c][k][r][s] = kernel[k][c][R - 1 - r][S - 1 - s] */\n");
-        fprintf(o, "    %s wt[%" PRId64 "];\n", R, g.K * g.C * g.R * g.S);
-        fprintf(o, "    for (int k = 0; k < %" PRId64 "; k++)\n", g.C);
-        fprintf(o, "        for (int c = 0; c < %" PRId64 "; c++)\n", g.K);
-        fprintf(o, "            for (int rs = 0; rs < %" PRId64 "; rs++)\n", g.R * g.S);
+        fprintf(o, "    for (int k = 0; k < %" PRId64 "; k++)\n", g->C);
+        fprintf(o, "        for (int c = 0; c < %" PRId64 "; c++)\n", g->K);
+        fprintf(o, "            for (int rs = 0; rs < %" PRId64 "; rs++)\n", g->R * g->S);
         fprintf(o,
                 "                wt[(c * %" PRId64 " + k) * %" PRId64 " + rs] = kernel[(k * %" PRId64 " + c) * %" PRId64
                 " + %" PRId64 " - rs];\n",
-                g.C, g.R * g.S, g.K, g.R * g.S, g.R * g.S - 1);
-        fprintf(o, "    const %s *w = wt;\n", R);
-    } else {
-        fprintf(o, "%sstatic void %s(const %s *restrict x, const %s *restrict w, %s *restrict y, int64_t n) {\n", attr,
-                fname, R, R, R);
+                g->C, g->R * g->S, g->K, g->R * g->S, g->R * g->S - 1);
+        if (lanes)
+            fprintf(o, "    const %s *w = wt;\n", R);
     }
-    if (lanes_over_k(&g)) {
+    if (lanes) {
         /* the store runs along k, the load strides: the C compiler gathers a vector of k per (c, r, s), 3 times
          * faster than scalar stores strided by K (LeNet's 16 x 150, measured on AVX-512) */
         fprintf(o, "    /* wk_all[c][r][s][k] = w[k][c][r][s] */\n");
-        fprintf(o, "    %s wk_all[%" PRId64 "];\n", R, g.K * g.C * g.R * g.S);
-        fprintf(o, "    for (int crs = 0; crs < %" PRId64 "; crs++)\n", g.C * g.R * g.S);
-        fprintf(o, "        for (int k = 0; k < %" PRId64 "; k++)\n", g.K);
-        fprintf(o, "            wk_all[crs * %" PRId64 " + k] = w[k * %" PRId64 " + crs];\n", g.K, g.C * g.R * g.S);
+        fprintf(o, "    for (int crs = 0; crs < %" PRId64 "; crs++)\n", g->C * g->R * g->S);
+        fprintf(o, "        for (int k = 0; k < %" PRId64 "; k++)\n", g->K);
+        fprintf(o, "            wk_all[crs * %" PRId64 " + k] = w[k * %" PRId64 " + crs];\n", g->K, g->C * g->R * g->S);
     }
-    fprintf(o, "    %s_PARALLEL_FOR\n    for (int64_t b = 0; b < n; b++) {\n", NAME);
+    fprintf(o, "}\n");
+}
+
+/* y = x (*) w over the geometry g for image b, as `fname`_image: the body of a forward or dx kernel's own
+ * function, whose loop over images calls it. The weights are w, or wk_all for lanes over k. */
+static void emit_fwd_image(Emit *e, const ConvGeo *g0, const char *fname) {
+    Ctx *ctx = e->ctx;
+    FILE *o = e->o;
+    const char *R = e->real;
+    const ConvGeo g = *g0;
+    fprintf(o, "%svoid %s_image(const %s *restrict x, const %s *restrict %s, %s *restrict y, int64_t b) {\n",
+            emit_isa_inline(e), fname, R, R, lanes_over_k(&g) ? "wk_all" : "w", R);
     if (lanes_over_k(&g) && g.ph == 0 && g.pw == 0) {
         /* without padding the channels-in-lanes loops read only inside the image: x as it lies, no copy */
         fprintf(o,
-                "        const %s (*xp)[%" PRId64 "][%" PRId64 "] = (const %s (*)[%" PRId64 "][%" PRId64
+                "    const %s (*xp)[%" PRId64 "][%" PRId64 "] = (const %s (*)[%" PRId64 "][%" PRId64
                 "])(x + b * %" PRId64 ");\n",
                 R, g.H, g.W, R, g.H, g.W, g.C * g.H * g.W);
     } else {
-        fprintf(o, "        %s xp[%" PRId64 "][%" PRId64 "][%" PRId64 "];\n", R, g.C, g.HP, block_width(&g));
-        emit_pad(o, &g, "b", "xp", R, 8);
+        fprintf(o, "    %s xp[%" PRId64 "][%" PRId64 "][%" PRId64 "];\n", R, g.C, g.HP, block_width(&g));
+        emit_pad(o, &g, "b", "xp", R, 4);
     }
     int64_t blocks = g.K / KBLOCK * KBLOCK, rest = g.K - blocks;
     if (lanes_over_k(&g)) {
@@ -681,30 +691,62 @@ static void emit_fwd(Ctx *ctx, FILE *o, const ConvGeo *g0, bool turned, const ch
         blocks = rest = 0;
     }
     if (blocks == KBLOCK) {
-        fprintf(o, "        {\n            const int64_t k = 0;\n");
-        emit_fwd_rows(ctx, o, &g, R, KBLOCK, 12);
-        fprintf(o, "        }\n");
+        fprintf(o, "    {\n        const int64_t k = 0;\n");
+        emit_fwd_rows(ctx, o, &g, R, KBLOCK, 8);
+        fprintf(o, "    }\n");
     } else if (blocks) {
-        fprintf(o, "        for (int64_t k = 0; k < %" PRId64 "; k += %d)\n", blocks, KBLOCK);
-        emit_fwd_rows(ctx, o, &g, R, KBLOCK, 12);
+        fprintf(o, "    for (int64_t k = 0; k < %" PRId64 "; k += %d)\n", blocks, KBLOCK);
+        emit_fwd_rows(ctx, o, &g, R, KBLOCK, 8);
     }
     if (rest) {
-        fprintf(o, "        {\n            const int64_t k = %" PRId64 ";\n", blocks);
-        emit_fwd_rows(ctx, o, &g, R, rest, 12);
-        fprintf(o, "        }\n");
+        fprintf(o, "    {\n        const int64_t k = %" PRId64 ";\n", blocks);
+        emit_fwd_rows(ctx, o, &g, R, rest, 8);
+        fprintf(o, "    }\n");
     }
-    fprintf(o, "    }\n}\n");
+    fprintf(o, "}\n");
 }
 
-/* The end of a dw kernel: closes the loop over chunks, then adds the chunks' sums in order. */
-static void emit_dw_sum(FILE *o, const ConvGeo *g, const char *R) {
+/* A forward kernel's own function, or dx's (turned: y is dx, x is dy, and w is the kernel turned into wt first):
+ * its body per image, then the loop over images, parallel, per instruction set. */
+static void emit_fwd(Emit *e, const ConvGeo *g0, bool turned, const char *fname, const char *params) {
+    ConvGeo g = turned ? dx_as_conv(g0) : *g0;
+    const char *R = e->real, *x = turned ? "dy" : "x", *y = turned ? "dx" : "y", *w = turned ? "kernel" : "w";
+    bool lanes = lanes_over_k(&g);
+    int64_t kcrs = g.K * g.C * g.R * g.S;
+    const char *setup = "";
+    if (turned || lanes) {
+        emit_fwd_weights(e, &g, turned, fname);
+        setup = xsprintf(e->ctx, "%s%s    %s_weights(%s%s%s);\n",
+                         turned ? xsprintf(e->ctx, "    %s wt[%" PRId64 "];\n", R, kcrs) : "",
+                         lanes ? xsprintf(e->ctx, "    %s wk_all[%" PRId64 "];\n", R, kcrs) : "", fname, w,
+                         turned ? ", wt" : "", lanes ? ", wk_all" : "");
+    }
+    emit_fwd_image(e, &g, fname);
+    IsaLoop l = {.params = params,
+                 .args = xsprintf(e->ctx, "%s, %s, %s", x, w, y),
+                 .setup = setup,
+                 .count = "n",
+                 .step = xsprintf(e->ctx, "%s_image(%s, %s, %s, i)", fname, x,
+                                  lanes    ? "wk_all"
+                                  : turned ? "wt"
+                                           : "w",
+                                  y),
+                 .finish = "",
+                 .parallel = true};
+    emit_isa_kernel(e, fname, &l);
+}
+
+/* The end of a dw kernel, `fname`_sum: the chunks' sums added in order into dw. */
+static void emit_dw_sum(Emit *e, const ConvGeo *g, const char *fname) {
+    FILE *o = e->o;
     int64_t kcrs = g->K * g->C * g->R * g->S;
-    fprintf(o, "    }\n");
+    fprintf(o, "%svoid %s_sum(const %s *restrict part, %s *restrict dw, int64_t chunks) {\n", emit_isa_inline(e), fname,
+            e->real, e->real);
     fprintf(o, "    for (int64_t j = 0; j < %" PRId64 "; j++) {\n", kcrs);
     fprintf(o, "        double acc = 0;\n");
     fprintf(o, "        for (int64_t chunk = 0; chunk < chunks; chunk++)\n");
     fprintf(o, "            acc += part[chunk * %" PRId64 " + j];\n", kcrs);
-    fprintf(o, "        dw[j] = (%s)acc;\n    }\n}\n", R);
+    fprintf(o, "        dw[j] = (%s)acc;\n    }\n}\n", e->real);
 }
 
 /* dw with the vector lanes over TILE output channels (narrow rows, as lanes_over_k): dy is copied channel-last,
@@ -712,126 +754,130 @@ static void emit_dw_sum(FILE *o, const ConvGeo *g, const char *R) {
  * shifted values at (p, q). */
 static void emit_dw_lanes_k(Ctx *ctx, FILE *o, const ConvGeo *g, const char *R) {
     int64_t images = conv_direct_images(g), kcrs = g->K * g->C * g->R * g->S, pq = g->P * g->Q;
-    fprintf(o, "        %s gt[%" PRId64 "][%" PRId64 "][%" PRId64 "];\n", R, images, pq, g->K);
-    fprintf(o, "        for (int64_t i = 0; i < count; i++) {\n");
-    emit_pad(o, g, "(b0 + i)", "xp[i]", R, 12);
-    fprintf(o, "            for (int k = 0; k < %" PRId64 "; k++)\n", g->K);
-    fprintf(o, "                for (int pq = 0; pq < %" PRId64 "; pq++)\n", pq);
-    fprintf(o, "                    gt[i][pq][k] = dy[((b0 + i) * %" PRId64 " + k) * %" PRId64 " + pq];\n", g->K, pq);
-    fprintf(o, "        }\n");
-    fprintf(o, "        for (int k = 0; k < %" PRId64 "; k += %d)\n", g->K, TILE);
-    fprintf(o, "            for (int c = 0; c < %" PRId64 "; c++)\n", g->C);
-    fprintf(o, "                for (int r = 0; r < %" PRId64 "; r++) {\n", g->R);
-    fprintf(o, "                    %s", R);
+    fprintf(o, "    %s gt[%" PRId64 "][%" PRId64 "][%" PRId64 "];\n", R, images, pq, g->K);
+    fprintf(o, "    for (int64_t i = 0; i < count; i++) {\n");
+    emit_pad(o, g, "(b0 + i)", "xp[i]", R, 8);
+    fprintf(o, "        for (int k = 0; k < %" PRId64 "; k++)\n", g->K);
+    fprintf(o, "            for (int pq = 0; pq < %" PRId64 "; pq++)\n", pq);
+    fprintf(o, "                gt[i][pq][k] = dy[((b0 + i) * %" PRId64 " + k) * %" PRId64 " + pq];\n", g->K, pq);
+    fprintf(o, "    }\n");
+    fprintf(o, "    for (int k = 0; k < %" PRId64 "; k += %d)\n", g->K, TILE);
+    fprintf(o, "        for (int c = 0; c < %" PRId64 "; c++)\n", g->C);
+    fprintf(o, "            for (int r = 0; r < %" PRId64 "; r++) {\n", g->R);
+    fprintf(o, "                %s", R);
     for (int64_t s = 0; s < g->S; s++)
         fprintf(o, "%s a%" PRId64 "[%d] = {0}", s ? "," : "", s, TILE);
     fprintf(o, ";\n");
-    fprintf(o, "                    for (int64_t i = 0; i < count; i++)\n");
-    fprintf(o, "                        for (int p = 0; p < %" PRId64 "; p++) {\n", g->P);
-    fprintf(o, "                            const %s *src = xp[i][c][%s];\n", R, row_index(ctx, g));
-    fprintf(o, "                            for (int q = 0; q < %" PRId64 "; q++) {\n", g->Q);
-    fprintf(o, "                                const %s *v = &gt[i][p * %" PRId64 " + q][k];\n", R, g->Q);
-    fprintf(o, "                                %s", R);
+    fprintf(o, "                for (int64_t i = 0; i < count; i++)\n");
+    fprintf(o, "                    for (int p = 0; p < %" PRId64 "; p++) {\n", g->P);
+    fprintf(o, "                        const %s *src = xp[i][c][%s];\n", R, row_index(ctx, g));
+    fprintf(o, "                        for (int q = 0; q < %" PRId64 "; q++) {\n", g->Q);
+    fprintf(o, "                            const %s *v = &gt[i][p * %" PRId64 " + q][k];\n", R, g->Q);
+    fprintf(o, "                            %s", R);
     for (int64_t s = 0; s < g->S; s++)
         fprintf(o, "%s x%" PRId64 " = src[%s]", s ? "," : "", s, col_index(ctx, g, "q", s));
     fprintf(o, ";\n");
-    fprintf(o, "                                for (int j = 0; j < %d; j++) {\n", TILE);
+    fprintf(o, "                            for (int j = 0; j < %d; j++) {\n", TILE);
     for (int64_t s = 0; s < g->S; s++)
-        fprintf(o, "                                    a%" PRId64 "[j] += x%" PRId64 " * v[j];\n", s, s);
-    fprintf(o, "                                }\n                            }\n                        }\n");
-    fprintf(o, "                    for (int j = 0; j < %d; j++) {\n", TILE);
+        fprintf(o, "                                a%" PRId64 "[j] += x%" PRId64 " * v[j];\n", s, s);
+    fprintf(o, "                            }\n                        }\n                    }\n");
+    fprintf(o, "                for (int j = 0; j < %d; j++) {\n", TILE);
     fprintf(o,
-            "                        %s *sum = part + chunk * %" PRId64 " + (((k + j) * %" PRId64 " + c) * %" PRId64
+            "                    %s *sum = part + chunk * %" PRId64 " + (((k + j) * %" PRId64 " + c) * %" PRId64
             " + r) * %" PRId64 ";\n",
             R, kcrs, g->C, g->R, g->S);
     for (int64_t s = 0; s < g->S; s++)
-        fprintf(o, "                        sum[%" PRId64 "] = a%" PRId64 "[j];\n", s, s);
-    fprintf(o, "                    }\n                }\n");
+        fprintf(o, "                    sum[%" PRId64 "] = a%" PRId64 "[j];\n", s, s);
+    fprintf(o, "                }\n            }\n");
 }
 
-static void emit_dw(Ctx *ctx, FILE *o, const IrNode *n, const char *attr, const char *fname, const char *R,
-                    const char *NAME) {
+/* dw's sums over one chunk of images, `fname`_chunk: the body of its own function's loop over chunks. */
+static void emit_dw_chunk(Emit *e, const IrNode *n, const char *fname) {
+    Ctx *ctx = e->ctx;
+    FILE *o = e->o;
+    const char *R = e->real;
     ConvGeo g = conv_geo(n);
     int64_t images = conv_direct_images(&g), kcrs = g.K * g.C * g.R * g.S, qt = tiled_q(&g);
     fprintf(o,
-            "%sstatic void %s(const %s *restrict x, %s *restrict dw, const %s *restrict dy, %s *restrict part, "
-            "int64_t n) {\n",
-            attr, fname, R, R, R, R);
-    fprintf(o, "    int64_t chunks = (n + %" PRId64 ") / %" PRId64 ";\n", images - 1, images);
-    fprintf(o, "    %s_PARALLEL_FOR\n    for (int64_t chunk = 0; chunk < chunks; chunk++) {\n", NAME);
-    fprintf(o, "        int64_t b0 = chunk * %" PRId64 ", count = n - b0 < %" PRId64 " ? n - b0 : %" PRId64 ";\n",
-            images, images, images);
-    fprintf(o, "        %s xp[%" PRId64 "][%" PRId64 "][%" PRId64 "][%" PRId64 "];\n", R, images, g.C, g.HP,
+            "%svoid %s_chunk(const %s *restrict x, const %s *restrict dy, %s *restrict part, int64_t n, "
+            "int64_t chunk) {\n",
+            emit_isa_inline(e), fname, R, R, R);
+    fprintf(o, "    int64_t b0 = chunk * %" PRId64 ", count = n - b0 < %" PRId64 " ? n - b0 : %" PRId64 ";\n", images,
+            images, images);
+    fprintf(o, "    %s xp[%" PRId64 "][%" PRId64 "][%" PRId64 "][%" PRId64 "];\n", R, images, g.C, g.HP,
             block_width(&g));
     if (lanes_over_k(&g)) {
         emit_dw_lanes_k(ctx, o, &g, R);
-        emit_dw_sum(o, &g, R);
+        fprintf(o, "}\n");
         return;
     }
-    fprintf(o, "        %s gp[%" PRId64 "][%" PRId64 "][%" PRId64 "][%" PRId64 "];\n", R, images, g.K, g.P, qt);
-    fprintf(o, "        for (int64_t i = 0; i < count; i++) {\n");
-    emit_pad(o, &g, "(b0 + i)", "xp[i]", R, 12);
+    fprintf(o, "    %s gp[%" PRId64 "][%" PRId64 "][%" PRId64 "][%" PRId64 "];\n", R, images, g.K, g.P, qt);
+    fprintf(o, "    for (int64_t i = 0; i < count; i++) {\n");
+    emit_pad(o, &g, "(b0 + i)", "xp[i]", R, 8);
     if (qt != g.Q)
-        fprintf(o, "            memset(gp[i], 0, sizeof(gp[i]));\n");
-    fprintf(o, "            for (int k = 0; k < %" PRId64 "; k++)\n", g.K);
-    fprintf(o, "                for (int p = 0; p < %" PRId64 "; p++)\n", g.P);
+        fprintf(o, "        memset(gp[i], 0, sizeof(gp[i]));\n");
+    fprintf(o, "        for (int k = 0; k < %" PRId64 "; k++)\n", g.K);
+    fprintf(o, "            for (int p = 0; p < %" PRId64 "; p++)\n", g.P);
     fprintf(o,
-            "                    memcpy(gp[i][k][p], dy + (((b0 + i) * %" PRId64 " + k) * %" PRId64 " + p) * %" PRId64
+            "                memcpy(gp[i][k][p], dy + (((b0 + i) * %" PRId64 " + k) * %" PRId64 " + p) * %" PRId64
             ", %" PRId64 " * sizeof(%s));\n",
             g.K, g.P, g.Q, g.Q, R);
-    fprintf(o, "        }\n");
+    fprintf(o, "    }\n");
     /* kb output channels at once (kb * S partial sums in registers): each row of x loaded serves kb of them */
     int64_t kb = g.K % 3 == 0 && 3 * g.S <= 16 ? 3 : g.K % 2 == 0 && 2 * g.S <= 16 ? 2 : 1;
-    fprintf(o, "        for (int k = 0; k < %" PRId64 "; k += %" PRId64 ")\n", g.K, kb);
-    fprintf(o, "            for (int c = 0; c < %" PRId64 "; c++)\n", g.C);
-    fprintf(o, "                for (int r = 0; r < %" PRId64 "; r++) {\n", g.R);
+    fprintf(o, "    for (int k = 0; k < %" PRId64 "; k += %" PRId64 ")\n", g.K, kb);
+    fprintf(o, "        for (int c = 0; c < %" PRId64 "; c++)\n", g.C);
+    fprintf(o, "            for (int r = 0; r < %" PRId64 "; r++) {\n", g.R);
     for (int64_t j = 0; j < kb; j++) {
-        fprintf(o, "                    %s", R);
+        fprintf(o, "                %s", R);
         for (int64_t s = 0; s < g.S; s++)
             fprintf(o, "%s a%" PRId64 "_%" PRId64 "[%d] = {0}", s ? "," : "", j, s, TILE);
         fprintf(o, ";\n");
     }
-    fprintf(o, "                    for (int64_t i = 0; i < count; i++)\n");
-    fprintf(o, "                        for (int p = 0; p < %" PRId64 "; p++)\n", g.P);
-    fprintf(o, "                            for (int q0 = 0; q0 < %" PRId64 "; q0 += %d) {\n", qt, TILE);
-    fprintf(o, "                                const %s *gq = &gp[i][k][p][q0], *src = &xp[i][c][%s][%s];\n", R,
+    fprintf(o, "                for (int64_t i = 0; i < count; i++)\n");
+    fprintf(o, "                    for (int p = 0; p < %" PRId64 "; p++)\n", g.P);
+    fprintf(o, "                        for (int q0 = 0; q0 < %" PRId64 "; q0 += %d) {\n", qt, TILE);
+    fprintf(o, "                            const %s *gq = &gp[i][k][p][q0], *src = &xp[i][c][%s][%s];\n", R,
             row_index(ctx, &g), col_index(ctx, &g, "q0", 0));
-    fprintf(o, "                                for (int q = 0; q < %d; q++) {\n", TILE);
+    fprintf(o, "                            for (int q = 0; q < %d; q++) {\n", TILE);
     for (int64_t j = 0; j < kb; j++)
-        fprintf(o, "                                    %s g%" PRId64 " = gq[%" PRId64 " + q];\n", R, j, j * g.P * qt);
+        fprintf(o, "                                %s g%" PRId64 " = gq[%" PRId64 " + q];\n", R, j, j * g.P * qt);
     for (int64_t s = 0; s < g.S; s++) {
-        fprintf(o, "                                    %s v%" PRId64 " = src[%s];\n", R, s,
-                col_index(ctx, &g, "q", s));
+        fprintf(o, "                                %s v%" PRId64 " = src[%s];\n", R, s, col_index(ctx, &g, "q", s));
         for (int64_t j = 0; j < kb; j++)
-            fprintf(o,
-                    "                                    a%" PRId64 "_%" PRId64 "[q] += g%" PRId64 " * v%" PRId64 ";\n",
+            fprintf(o, "                                a%" PRId64 "_%" PRId64 "[q] += g%" PRId64 " * v%" PRId64 ";\n",
                     j, s, j, s);
     }
-    fprintf(o, "                                }\n                            }\n");
+    fprintf(o, "                            }\n                        }\n");
     for (int64_t j = 0; j < kb; j++) {
         fprintf(o,
-                "                    %s *sum%" PRId64 " = part + chunk * %" PRId64 " + (((k + %" PRId64 ") * %" PRId64
+                "                %s *sum%" PRId64 " = part + chunk * %" PRId64 " + (((k + %" PRId64 ") * %" PRId64
                 " + c) * %" PRId64 " + r) * %" PRId64 ";\n",
                 R, j, kcrs, j, g.C, g.R, g.S);
         for (int64_t s = 0; s < g.S; s++) {
-            fprintf(o, "                    sum%" PRId64 "[%" PRId64 "] = 0;\n", j, s);
-            fprintf(o, "                    for (int q = 0; q < %d; q++)\n", TILE);
-            fprintf(o, "                        sum%" PRId64 "[%" PRId64 "] += a%" PRId64 "_%" PRId64 "[q];\n", j, s, j,
-                    s);
+            fprintf(o, "                sum%" PRId64 "[%" PRId64 "] = 0;\n", j, s);
+            fprintf(o, "                for (int q = 0; q < %d; q++)\n", TILE);
+            fprintf(o, "                    sum%" PRId64 "[%" PRId64 "] += a%" PRId64 "_%" PRId64 "[q];\n", j, s, j, s);
         }
     }
-    fprintf(o, "                }\n");
-    emit_dw_sum(o, &g, R);
+    fprintf(o, "            }\n}\n");
 }
 
-/* One compilation of conv node n's direct kernel: static function `fname`, `attr` (a target attribute's macro, or
- * "") before it. */
-static void emit_conv_variant(Emit *e, const IrNode *n, const char *attr, const char *fname) {
+/* dw's own function: per chunk of images, sums into part, in parallel; then part's chunks added in order. */
+static void emit_dw(Emit *e, const IrNode *n, const char *fname, const char *params) {
     ConvGeo g = conv_geo(n);
-    if (n->op == OP_CONV2D_DW)
-        emit_dw(e->ctx, e->o, n, attr, fname, e->real, e->NAME);
-    else
-        emit_fwd(e->ctx, e->o, &g, n->op == OP_CONV2D_DX, attr, fname, e->real, e->NAME);
+    int64_t images = conv_direct_images(&g);
+    emit_dw_chunk(e, n, fname);
+    emit_dw_sum(e, &g, fname);
+    IsaLoop l = {.params = params,
+                 .args = "x, dw, dy, part",
+                 .setup =
+                     xsprintf(e->ctx, "    int64_t chunks = (n + %" PRId64 ") / %" PRId64 ";\n", images - 1, images),
+                 .count = "chunks",
+                 .step = xsprintf(e->ctx, "%s_chunk(x, dy, part, n, i)", fname),
+                 .finish = xsprintf(e->ctx, "    %s_sum(part, dw, chunks);\n", fname),
+                 .parallel = true};
+    emit_isa_kernel(e, fname, &l);
 }
 
 /* The direct kernel of conv node n as static function `fname`. */
@@ -871,10 +917,10 @@ static void emit_conv_own(Emit *e, const IrNode *n, const char *fname) {
         : n->op == OP_CONV2D_DX
             ? xsprintf(e->ctx, "const %s *restrict dy, const %s *restrict kernel, %s *restrict dx", R, R, R)
             : xsprintf(e->ctx, "const %s *restrict x, const %s *restrict w, %s *restrict y", R, R, R);
-    const char *args = n->op == OP_CONV2D_DW   ? "x, dw, dy, part, n"
-                       : n->op == OP_CONV2D_DX ? "dy, kernel, dx, n"
-                                               : "x, w, y, n";
-    emit_isa_variants(e, n, fname, params, args, emit_conv_variant);
+    if (n->op == OP_CONV2D_DW)
+        emit_dw(e, n, fname, params);
+    else
+        emit_fwd(e, &g, n->op == OP_CONV2D_DX, fname, params);
 }
 
 /* ---- export: Conv, attributes stride h w, padding h w ---- */

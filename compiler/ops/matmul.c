@@ -121,25 +121,22 @@ static void emit_matvec_rows(Emit *e, int64_t K, int64_t N, int64_t rb, const ch
     }
 }
 
-static void emit_matvec_variant(Emit *e, const IrNode *n, const char *attr, const char *fname) {
+/* Row i of y: the always-inlined body of the kernel's own function. */
+static void emit_matvec_row(Emit *e, const IrNode *n, const char *fname) {
     FILE *f = e->o;
     const char *R = e->real;
     int64_t K = n->in[0]->shape.d[1], N = n->shape.d[1], full = N / RB * RB;
-    fprintf(f, "%sstatic void %s(const %s *restrict x, const %s *restrict w, %s *restrict y, int64_t n) {\n", attr,
-            fname, R, R, R);
-    fprintf(f, "    for (int64_t i = 0; i < n; i++) {\n");
-    fprintf(f, "        const %s *xr = x + i * %" PRId64 ";\n", R, K);
+    fprintf(f, "%svoid %s_row(const %s *restrict x, const %s *restrict w, %s *restrict y, int64_t i) {\n",
+            emit_isa_inline(e), fname, R, R, R);
+    fprintf(f, "    const %s *xr = x + i * %" PRId64 ";\n", R, K);
     if (full) {
-        fprintf(f, "        for (int o = 0; o < %" PRId64 "; o += %d) {\n", full, RB);
-        emit_matvec_rows(e, K, N, RB, "o", 12);
-        fprintf(f, "        }\n");
+        fprintf(f, "    for (int o = 0; o < %" PRId64 "; o += %d) {\n", full, RB);
+        emit_matvec_rows(e, K, N, RB, "o", 8);
+        fprintf(f, "    }\n");
     }
-    if (N > full) {
-        fprintf(f, "        {\n");
-        emit_matvec_rows(e, K, N, N - full, xsprintf(e->ctx, "%" PRId64, full), 12);
-        fprintf(f, "        }\n");
-    }
-    fprintf(f, "    }\n}\n");
+    if (N > full)
+        emit_matvec_rows(e, K, N, N - full, xsprintf(e->ctx, "%" PRId64, full), 4);
+    fprintf(f, "}\n");
 }
 
 static void emit_matvec_own(Emit *e, const IrNode *n, const char *fname) {
@@ -149,9 +146,15 @@ static void emit_matvec_own(Emit *e, const IrNode *n, const char *fname) {
             "\n/* matmul, %s.dlm line %d: y [n, %" PRId64 "] = x [n, %" PRId64 "] w^T, w [%" PRId64 ", %" PRId64
             "], a row at a time:\n * %d rows of w at once, each in %d partial sums, added in a fixed tree. */\n",
             e->name, n->loc.line, N, K, N, K, RB, VEC);
-    emit_isa_variants(e, n, fname,
-                      xsprintf(e->ctx, "const %s *restrict x, const %s *restrict w, %s *restrict y", R, R, R),
-                      "x, w, y, n", emit_matvec_variant);
+    emit_matvec_row(e, n, fname);
+    /* the batch is at most one row (matmul_vec): no parallel loop */
+    IsaLoop l = {.params = xsprintf(e->ctx, "const %s *restrict x, const %s *restrict w, %s *restrict y", R, R, R),
+                 .args = "x, w, y",
+                 .setup = "",
+                 .count = "n",
+                 .step = xsprintf(e->ctx, "%s_row(x, w, y, i)", fname),
+                 .finish = ""};
+    emit_isa_kernel(e, fname, &l);
 }
 
 static void emit_matmul(Emit *e, IrNode *n) {
