@@ -5,12 +5,13 @@
  * node is written as its op's export rule describes it (OpRule's onnx_op, onnx or onnx_refused, next to the op's
  * other rules in compiler/ops/), except where a layer's nodes together are one ONNX node (batch norm's element-wise
  * ops are one BatchNormalization over the running statistics, a convolution or product and the bias added to it one
- * Conv or Gemm: layer_patterns). ONNX nodes are named after the IR
- * node and carry its .dlm line in doc_string; parameters and states (batch norm's running statistics) become
- * initializers under their full names (PyTorch's state_dict names) when weights are given, graph inputs of their
- * fixed shapes otherwise. The batch dimension is the symbolic "batch" wherever the IR marks a shape batched, so the
- * model runs any batch size. A node whose rule refuses it is reported at its source line, every one of them, and
- * nothing is written for a model the exporter cannot express.
+ * Conv or Gemm: layer_patterns). A rule may describe several ONNX nodes (steps before and after its main one, its
+ * constants, the run-time batch size, which is read once from a batched input's shape: batch_size). ONNX nodes are
+ * named after the IR node and carry its .dlm line in doc_string; parameters and states (batch norm's running
+ * statistics) become initializers under their full names (PyTorch's state_dict names) when weights are given, graph
+ * inputs of their fixed shapes otherwise. The batch dimension is the symbolic "batch" wherever the IR marks a shape
+ * batched, so the model runs any batch size. A node whose rule refuses it is reported at its source line, every one of
+ * them, and nothing is written for a model the exporter cannot express.
  */
 #include <stdarg.h>
 #include <string.h>
