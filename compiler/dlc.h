@@ -472,6 +472,7 @@ bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
  * that every op has what its class needs. */
 
 typedef struct Emit Emit;
+typedef struct QuantKernel QuantKernel;
 typedef IrNode *(*RewriteFn)(Graph *g, IrNode *n); /* an equivalent node, or NULL */
 
 /* What a builder takes besides its operands: integer attributes, a real one (dropout's p), and the result's
@@ -613,6 +614,13 @@ struct OpRule {
     const char *onnx_op;
     OnnxFn onnx;
     const char *onnx_refused;
+    /* int8 kernels (quant.c, dlc compile --quantize int8): int8_weights lays weight values w (the kernel's weight
+     * operand, in[1]) out as [output channel][inner] into out (when not NULL) and sets *channels and *inner;
+     * false when node n has no int8 kernel (its weight or geometry does not fit one). emit_int8 writes the
+     * kernel's C: its input quantized row by row (an image at a time) on the stack, int8 products summed in
+     * int32, each sum scaled back to f32 by its output channel's scale. */
+    bool (*int8_weights)(const IrNode *n, const double *w, double *out, int64_t *channels, int64_t *inner);
+    void (*emit_int8)(Emit *e, IrNode *n, const QuantKernel *q);
 };
 
 static inline const OpRule *op_rule(Op op) { return op_info[op].rule; }
@@ -717,6 +725,7 @@ IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t s
 typedef struct ElabOptions {
     int64_t batch;        /* --batch, 0 = the model's */
     bool training;        /* dropout active */
+    bool dist;            /* dlc build --mpi: batch statistics as sums, which the runtime completes across ranks */
     const char **defines; /* -D name=value: a top-level `name = ...` takes this number instead */
     int ndefines;
 } ElabOptions;
@@ -815,12 +824,26 @@ typedef struct Compiled {
     int64_t params_end, opt_end, arena_off, state_bytes;
     int elem_size; /* 4 (f32) or 8 (f64) */
     bool infer_only;
-    const double **baked; /* --weights: per parameter, the values compiled in as constants (NULL: in the state) */
+    const double **baked;    /* --weights: per parameter, the values compiled in as constants (NULL: in the state) */
+    struct QuantPlan *quant; /* --quantize int8: the kernels that run in int8 (quant.c); NULL otherwise */
+    /* dlc build --mpi (sync.c): the training kernels after which the step stops for the runtime to complete a
+     * sum over the batch; the first nsyncs_fwd are the forward pass's */
+    int *sync_after;
+    int nsyncs, nsyncs_fwd;
+    int *global_grads; /* the parameters whose gradient is computed from those sums alone */
+    int nglobal_grads;
 } Compiled;
 
 /* dump_after: NULL, or "elab", "autodiff", "fuse" or "plan": print the IR after that pass to stderr. */
 Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_only, const char *dump_after,
                         const double **baked);
+
+/* ---- sync.c: where a data-parallel step stops ---- */
+
+/* Requires c's training schedule, planned. Sets c->sync_after: the sums over the batch whose results the step
+ * uses per example or stores (batch normalization's statistics), after which a data-parallel trainer completes
+ * them across the global batch. False, with a located error, for such a reduction that is not a sum. */
+bool sync_points(Compiled *c);
 
 /* ---- emit.c: C emission ---- */
 
@@ -829,6 +852,8 @@ typedef struct EmitOptions {
     bool infer;
     bool portable;
     bool mpi; /* the trainer: a data-parallel one, main() from libdlrt-mpi */
+    /* calibration (quant.c): before each kernel of this plan, a call recording the range of its input */
+    const struct QuantPlan *observe;
 } EmitOptions;
 
 /* One emission in progress; the kernel emitters of compiler/ops/ write through it. */
@@ -842,6 +867,7 @@ struct Emit {
     const char *real; /* lenet_real */
     Sched *s;         /* the schedule being emitted */
     bool f64;
+    const char *count; /* the examples a mean over the batch divides by: "n", or "m" in a data-parallel phase */
 };
 
 void emit_source(FILE *out, Compiled *c, const EmitOptions *o);
@@ -881,6 +907,49 @@ void emit_batch_guard(Emit *e, const char *refusal);
 void emit_saver(Emit *e);    /* <name>_save, after emit_loader in the training source */
 void emit_metadata(Emit *e); /* the tables and functions behind the header's metadata */
 int64_t emit_checkpoint_bytes(Compiled *c);
+
+/* ---- quant.c: int8 kernels for --quantize int8 ---- */
+
+/* One kernel that runs in int8: its weights quantized per output channel, symmetric (w = scale[o] * q, q in
+ * [-127, 127]); its input quantized per tensor with zero point 0, as uint8 (x = ascale * q, q in [0, 255]) when
+ * the calibration set never made it negative, else as int8 in [-127, 127]. */
+struct QuantKernel {
+    IrNode *node;
+    int64_t channels, inner;
+    int8_t *w;      /* [channels][inner] */
+    double *wscale; /* per output channel */
+    double lo, hi;  /* the input's range over the calibration set */
+    bool u8;        /* lo >= 0: uint8 activations */
+    double ascale;  /* the input's scale */
+};
+
+/* The most bytes an int8 kernel's quantized input (a row, or a zero-padded image) takes on the stack; a kernel
+ * whose input is larger stays f32. It also keeps an output's int32 sum of products (at most 255 * 127 each) far
+ * from overflow. */
+#define QUANT_STACK_BYTES 16384
+
+typedef struct QuantPlan {
+    Vec(QuantKernel) k;
+    int *of;           /* per node id of the evaluation graph: its kernel in k, or -1 */
+    bool *weight_dead; /* per node id: a weight that only int8 kernels read (its f32 array is not emitted) */
+} QuantPlan;
+
+/* The forward schedule's kernels that have an int8 kernel and compiled-in weights, their weights quantized; the
+ * activation scales wait for quant_set_range. An empty plan when there are none. */
+QuantPlan *quant_plan(Compiled *c);
+/* Kernel k's input ranged over [lo, hi] on the calibration set: its activation scale. */
+void quant_set_range(QuantKernel *k, double lo, double hi);
+/* The kernel of node n in c's plan, or NULL (no plan, or n runs in f32). */
+const QuantKernel *quant_of(const Compiled *c, const IrNode *n);
+bool quant_weight_dead(const Compiled *c, const IrNode *n);
+/* The int8 tables (weights, scales) and the quantize helpers, as C of the inference source. */
+void quant_emit_tables(Emit *e);
+/* The call of node n's int8 kernel (quant_of(n) is not NULL), inside the forward function. */
+void quant_emit_kernel(Emit *e, IrNode *n);
+/* Calibration: the call recording kernel n's input range (nothing unless e->opt->observe holds n), and the main()
+ * that runs the f32 inference code over raw f32 examples and prints each kernel's range. */
+void quant_emit_observe(Emit *e, IrNode *n);
+void quant_emit_harness(FILE *out, Compiled *c, const EmitOptions *o); /* for the kernels of o->observe */
 
 /* ---- emit_trainer.c: the trainer's main() ---- */
 

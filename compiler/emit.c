@@ -363,9 +363,9 @@ char *emit_dim(Emit *e, const Shape *s, int d) {
 
 /* Kernels with a function of their own, written for their shapes (OpRule.own_fn): small convolutions and pooling
  * whose windows tile the image. */
-static bool own_fn(const IrNode *n) {
+static bool own_fn(const Emit *e, const IrNode *n) {
     const OpRule *r = op_rule(n->op);
-    return r->own_fn && r->own_fn(n);
+    return r->own_fn && r->own_fn(n) && !quant_of(e->c, n); /* an int8 kernel has a function of its own */
 }
 
 /* Same op, operand and result shapes and attributes: one specialised function serves both. */
@@ -383,11 +383,11 @@ static bool same_geometry(const IrNode *a, const IrNode *b) {
  * kernel gets one function, shared by the later ones. */
 static bool first_own_fn(Emit *e, int f, int i) {
     IrNode *n = e->c->fn[f].kernels.v[i];
-    if (!own_fn(n))
+    if (!own_fn(e, n))
         return false;
     for (int pf = 0; pf <= f; pf++)
         for (int pi = 0; pi < (pf == f ? i : e->c->fn[pf].kernels.n); pi++)
-            if (same_geometry(e->c->fn[pf].kernels.v[pi], n))
+            if (same_geometry(e->c->fn[pf].kernels.v[pi], n) && own_fn(e, e->c->fn[pf].kernels.v[pi]))
                 return false;
     return true;
 }
@@ -408,6 +408,10 @@ char *emit_own_fn_name(Emit *e, const IrNode *n) {
 }
 
 static void emit_kernel(Emit *e, IrNode *n) {
+    if (quant_of(e->c, n)) {
+        quant_emit_kernel(e, n);
+        return;
+    }
     switch (op_info[n->op].cls) {
     case OPC_ELEM:
         emit_elem_kernel(e, n);
@@ -541,7 +545,7 @@ static void emit_prelude(Emit *e) {
     for (int f = 0; f < FN_COUNT; f++) {
         Sched *s = &e->c->fn[f];
         for (int i = 0; s->g && i < s->g->nodes.n; i++)
-            if (s->live[i]) {
+            if (s->live[i] && !quant_of(e->c, s->g->nodes.v[i])) {
                 const OpRule *r = op_rule(s->g->nodes.v[i]->op);
                 calls |= r->calls | (r->calls_of ? r->calls_of(s->g->nodes.v[i]) : 0);
             }
@@ -616,7 +620,7 @@ static void emit_kernel_helpers(Emit *e) {
         Sched *s = &e->c->fn[f];
         for (int i = 0; i < s->kernels.n; i++) {
             IrNode *k = s->kernels.v[i];
-            if (!own_fn(k))
+            if (!own_fn(e, k) && !quant_of(e->c, k))
                 used[k->op] = true;
         }
     }
@@ -650,7 +654,7 @@ static void emit_consts(Emit *e) {
             continue;
         for (int i = 0; i < s->g->nodes.n; i++) {
             IrNode *n = s->g->nodes.v[i];
-            if (!s->live[i] || !n->data || n->shape.rank == 0)
+            if (!s->live[i] || !n->data || n->shape.rank == 0 || quant_weight_dead(e->c, n))
                 continue;
             /* one definition per name: the graphs share a name only for equal constants */
             bool dup = false;
@@ -679,6 +683,7 @@ static void emit_schedule(Emit *e, Sched *s, int from, int to) {
         if (n->loc.src)
             fprintf(e->o, ", %s.dlm line %d", e->name, n->loc.line);
         fprintf(e->o, " */\n    {\n");
+        quant_emit_observe(e, n);
         emit_kernel(e, n);
         fprintf(e->o, "    }\n");
     }
@@ -836,6 +841,55 @@ static void emit_step(Emit *e) {
     fprintf(o, "}\n");
 }
 
+/* Kernels from..to of the training schedule as phases of a data-parallel step, each ending after a sum over the
+ * batch that the runtime completes (c->sync_after); a mean over the batch divides by the global batch's m. */
+static void emit_phase_bodies(Emit *e, int from, int to, const int *after, int nafter, bool forward) {
+    Compiled *c = e->c;
+    Sched *s = &c->fn[FN_TRAIN];
+    int start = from;
+    e->count = "m";
+    for (int p = 0; p <= nafter; p++) {
+        int end = p < nafter ? after[p] + 1 : to;
+        fprintf(e->o, "    if (phase == %d) {\n", p);
+        emit_schedule(e, s, start, end);
+        if (p < nafter) {
+            fprintf(e->o, "        return 0;\n    }\n");
+        } else if (forward) {
+            emit_loop_limits(e, s, c->train);
+            e->s = s;
+            emit_metrics_out(e, s, c->metric_train.v, metric_count(c));
+            fprintf(e->o, "        return %s[0];\n    }\n", emit_ptr(e, c->loss_train));
+        } else {
+            fprintf(e->o, "        return 0;\n    }\n");
+        }
+        start = end;
+    }
+    e->count = NULL;
+}
+
+static void emit_phases(Emit *e) {
+    Compiled *c = e->c;
+    FILE *o = e->o;
+    Sched *s = &c->fn[FN_TRAIN];
+    e->s = s;
+    fprintf(o, "\n%s %s_forward_train_phase(void *state, int phase, int n, int m", e->real, e->name);
+    emit_input_params(e, s, true);
+    fprintf(o, ", double *metrics) {\n");
+    fprintf(o, "    if (n < 1 || n > m || m > %s_MAX_BATCH)\n        return NAN;\n", e->NAME);
+    emit_fn_open(e, s, true);
+    unused_inputs(e, s, 0, s->train_split, true);
+    emit_phase_bodies(e, 0, s->train_split, c->sync_after, c->nsyncs_fwd, true);
+    fprintf(o, "    (void)metrics;\n    return NAN;\n}\n");
+    fprintf(o, "\nint %s_backward_phase(void *state, int phase, int n, int m", e->name);
+    emit_input_params(e, s, true);
+    fprintf(o, ") {\n");
+    fprintf(o, "    if (n < 1 || n > m || m > %s_MAX_BATCH)\n        return %s_BAD_BATCH;\n", e->NAME, e->NAME);
+    emit_fn_open(e, s, true);
+    unused_inputs(e, s, s->train_split, s->kernels.n, true);
+    emit_phase_bodies(e, s->train_split, s->kernels.n, c->sync_after + c->nsyncs_fwd, c->nsyncs - c->nsyncs_fwd, false);
+    fprintf(o, "    return %s_BAD_BATCH;\n}\n", e->NAME);
+}
+
 static void emit_train_fns(Emit *e) {
     Compiled *c = e->c;
     FILE *o = e->o;
@@ -863,6 +917,8 @@ static void emit_train_fns(Emit *e) {
     unused_inputs(e, s, s->train_split, s->kernels.n, true);
     emit_schedule(e, s, s->train_split, s->kernels.n);
     fprintf(o, "    return 0;\n}\n");
+    if (e->opt->mpi && c->nsyncs > 0)
+        emit_phases(e);
     emit_step(e);
     /* train_step */
     Graph *g = s->g;
@@ -993,13 +1049,14 @@ static void emit_infer_source(Emit *e) {
     emit_kernel_helpers(e);
     fprintf(o, "\n");
     emit_consts(e);
+    quant_emit_tables(e);
     if (c->baked) {
         /* only the weights the forward pass reads: batch normalization's are folded into the kernels before it
          * (fold.c), and an unused static array is a warning */
         bool *used = xalloc(e->ctx, sizeof(bool) * (size_t)(c->train->params.n + 1));
         for (int i = 0; i < g->nodes.n; i++) {
             IrNode *n = g->nodes.v[i];
-            if (fw->live[i] && (n->op == OP_PARAM || n->op == OP_STATE))
+            if (fw->live[i] && (n->op == OP_PARAM || n->op == OP_STATE) && !quant_weight_dead(c, n))
                 used[n->index] = true;
         }
         fprintf(o, "\n/* The weights, from the checkpoint given to dlc --weights. */\n");

@@ -69,6 +69,48 @@ static void emit_header_open(Emit *e, bool has_load) {
 
 /* The first statement of a function that takes n examples: buffers are sized for <NAME>_MAX_BATCH, so a batch
  * outside 1..<NAME>_MAX_BATCH is refused before anything is read or written. */
+/* dlc build --mpi, a step with sums over the batch that it uses per example (sync.c): the step in phases */
+static void emit_phase_decls(Emit *e) {
+    Compiled *c = e->c;
+    FILE *out = e->o;
+    const Sched *s = &c->fn[FN_TRAIN];
+    fprintf(out,
+            "\n/* A data-parallel step (dlc build --mpi) runs the global batch of m examples in pieces of n, and\n"
+            " * these sums over the batch couple its examples (batch normalization's statistics): the step stops\n"
+            " * after each, and the caller replaces every piece's partial sum with the global batch's before the\n"
+            " * next phase. Forward phases 0..%s_FORWARD_PHASES - 1 (the last returns the piece's loss times n / m\n"
+            " * and its metrics), then backward phases 0..%s_BACKWARD_PHASES - 1, leave the gradient of the piece's\n"
+            " * share of the global batch's mean loss. %s_SYNCS lists the sums in order: the byte offset of\n"
+            " * the values in the state, and their count. */\n",
+            e->NAME, e->NAME, e->NAME);
+    fprintf(out, "#define %s_FORWARD_PHASES %d\n#define %s_BACKWARD_PHASES %d\n", e->NAME, c->nsyncs_fwd + 1, e->NAME,
+            c->nsyncs - c->nsyncs_fwd + 1);
+    fprintf(out, "#define %s_SYNCS {", e->NAME);
+    for (int i = 0; i < c->nsyncs; i++) {
+        IrNode *n = s->kernels.v[c->sync_after[i]];
+        fprintf(out, "%s{%" PRId64 ", %" PRId64 "}", i ? ", " : "", c->arena_off + s->offset[n->id],
+                shape_numel(&n->shape));
+    }
+    fprintf(out, "}\n");
+    fprintf(out,
+            "/* The gradients computed from those sums alone, whole in every piece (offset and count): one piece's\n"
+            " * counts. */\n#define %s_GLOBAL_GRAD_COUNT %d\n#define %s_GLOBAL_GRADS {",
+            e->NAME, c->nglobal_grads, e->NAME);
+    for (int i = 0; i < c->nglobal_grads; i++) {
+        int p = c->global_grads[i];
+        IrNode *n = ir_storage(c->grads[p]);
+        fprintf(out, "%s{%" PRId64 ", %" PRId64 "}", i ? ", " : "", c->arena_off + s->offset[n->id],
+                shape_numel(&c->train->params.v[p].shape));
+    }
+    fprintf(out, "%s}\n", c->nglobal_grads ? "" : "{0, 0}");
+    fprintf(out, "%s %s_forward_train_phase(void *state, int phase, int n, int m", e->real, e->name);
+    emit_input_params(e, &c->fn[FN_TRAIN], true);
+    fprintf(out, ", double *metrics);\n");
+    fprintf(out, "int %s_backward_phase(void *state, int phase, int n, int m", e->name);
+    emit_input_params(e, &c->fn[FN_TRAIN], true);
+    fprintf(out, ");\n");
+}
+
 void emit_batch_guard(Emit *e, const char *refusal) {
     fprintf(e->o, "    if (n < 1 || n > %s_MAX_BATCH)\n        return %s;\n", e->NAME, refusal);
 }
@@ -287,6 +329,8 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
                 " * Not const: a caller may change it before %s_step (an allreduce over data-parallel replicas). */\n",
                 e.name, e.name);
         fprintf(out, "%s *%s_grad(void *state, const char *name);\n", e.real, e.name);
+        if (opt->mpi && c->nsyncs > 0)
+            emit_phase_decls(&e);
     }
     fprintf(
         out,

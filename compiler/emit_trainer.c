@@ -211,6 +211,12 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
     fprintf(o, "    return (DlrtParam){p->name, p->rank, p->dims, p->offset, {p->opt_offset[0], p->opt_offset[1]}};\n");
     fprintf(o, "}\n\n");
 
+    if (opt->mpi && c->nsyncs > 0)
+        fprintf(o,
+                "/* The sums over the batch that the phases of a step stop after (%s.h). */\n"
+                "static const DlrtSync syncs[] = %s_SYNCS;\n"
+                "static const DlrtSync global_grads[] = %s_GLOBAL_GRADS;\n\n",
+                name, NAME, NAME);
     fprintf(o, "static const DlrtModel %s_model = {\n", name);
     fprintf(o, "    .name = \"%s\",\n    .dlc_version = \"%s\",\n", name, DLC_VERSION);
     fprintf(o, "    .x_size = %" PRId64 ",\n    .y_size = %" PRId64 ",\n    .x_name = \"%s\",\n", xsize, ysize,
@@ -223,12 +229,21 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
             t->optim == OPTIM_ADAM ? "{\"adam_m\", \"adam_v\"}" : "{\"momentum\", NULL}");
     fprintf(o, "    .init = %s_init,\n", name);
     const char *set = classify ? "labels" : "targets"; /* the type of y: int32 labels or float targets */
+    bool phases = opt->mpi && c->nsyncs > 0;
     fprintf(o, "    .%s = {.forward_train = %s_forward_train,\n", set, name);
-    fprintf(o, "%*s.backward = %s_backward,\n%*s.evaluate = %s_evaluate},\n", (int)strlen(set) + 9, "", name,
-            (int)strlen(set) + 9, "", name);
+    fprintf(o, "%*s.backward = %s_backward,\n%*s.evaluate = %s_evaluate%s\n", (int)strlen(set) + 9, "", name,
+            (int)strlen(set) + 9, "", name, phases ? "," : "},");
+    if (phases)
+        fprintf(o, "%*s.forward_phase = %s_forward_train_phase,\n%*s.backward_phase = %s_backward_phase},\n",
+                (int)strlen(set) + 9, "", name, (int)strlen(set) + 9, "", name);
     fprintf(o, "    .step = %s_step,\n    .step_counter = %s_step_counter,\n", name, name);
     fprintf(o, "    .example_base = %s_example_base,\n", name);
     fprintf(o, "    .grad_offset = %s_GRAD_OFFSET,\n    .grad_bytes = %s_GRAD_BYTES,\n", NAME, NAME);
+    if (phases)
+        fprintf(o,
+                "    .phases = {%s_FORWARD_PHASES, %s_BACKWARD_PHASES},\n    .syncs = syncs,\n"
+                "    .n_global_grads = %s_GLOBAL_GRAD_COUNT,\n    .global_grads = global_grads,\n",
+                NAME, NAME, NAME);
     if (reads >= 0)
         fprintf(o, "    .forward = %s_forward,\n    .output = %s_output_%s,\n", name, name,
                 ident(c->ctx, c->eval->outputs.v[reads].name));

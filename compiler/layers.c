@@ -427,11 +427,25 @@ static Value layer_batch_norm(Call *c) {
     IrNode *eps_c = ir_const_scalar(g, eps, loc), *one = ir_const_scalar(g, 1, loc);
     IrNode *mean, *var;
     if (e->training) {
-        IrNode *moments = b_moments(g, x, loc);
-        if (!moments)
-            return v_error(e);
-        IrNode *mean_c = b_reshape(g, b_slice(g, moments, 0, 0, 1, loc), cs, loc);
-        IrNode *var_c = b_reshape(g, b_slice(g, moments, 0, 1, 1, loc), cs, loc);
+        IrNode *mean_c, *var_c;
+        if (e->opt->dist) {
+            /* a data-parallel trainer completes sums over the batch across its ranks (sync.c), and moments' one
+             * pass is not a sum: the mean, then the mean of the squared deviations from it, two sums */
+            uint32_t axes = rank == 4 ? 1u | 4u | 8u : 1u;
+            IrNode *m = b_mean(g, x, axes, true, loc);
+            IrNode *dev = m ? b_binary(g, OP_SUB, x, m, loc) : NULL;
+            IrNode *v = dev ? b_mean(g, b_binary(g, OP_MUL, dev, dev, loc), axes, true, loc) : NULL;
+            if (!v)
+                return v_error(e);
+            mean_c = b_reshape(g, m, cs, loc);
+            var_c = b_reshape(g, v, cs, loc);
+        } else {
+            IrNode *moments = b_moments(g, x, loc);
+            if (!moments)
+                return v_error(e);
+            mean_c = b_reshape(g, b_slice(g, moments, 0, 0, 1, loc), cs, loc);
+            var_c = b_reshape(g, b_slice(g, moments, 0, 1, 1, loc), cs, loc);
+        }
         mean = b_reshape(g, mean_c, ps, loc);
         var = b_reshape(g, var_c, ps, loc);
         /* the running variance takes the unbiased variance, var * k n / (k n - 1) with k n the values per channel

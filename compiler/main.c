@@ -40,6 +40,7 @@ static void usage_main(FILE *f) {
 
 static void usage_check(FILE *f) {
     fprintf(f, "usage: dlc check FILE.dlm [--json] [--batch N] [-D NAME=NUMBER] [--infer] [--dump-after=PASS]\n"
+               "                 [--weights CKPT] [--portable] [--quantize int8 --calibration DATA]\n"
                "\n"
                "Elaborates the model and checks every shape. Prints each layer's output shape, every parameter\n"
                "(full name, shape, count), totals, FLOPs per example (forward, and a training step counted from\n"
@@ -53,12 +54,15 @@ static void usage_check(FILE *f) {
                "                      compiling the --infer C with the system compiler, $CC or cc, at -O2)\n"
                "  --weights CKPT      with --infer: sizes with the weights compiled in\n"
                "  --portable          with --infer: sizes of the build without BLAS\n"
+               "  --quantize int8     with --infer --weights: sizes of the int8 build (--calibration DATA,\n"
+               "                      as for dlc compile)\n"
                "  --dump-after=PASS   print the IR after a pass: elab, autodiff, simplify, fuse or plan\n");
 }
 
 static void usage_compile(FILE *f) {
     fprintf(f, "usage: dlc compile FILE.dlm [-o DIR] [--batch N] [--dtype f32|f64] [--infer] [--weights CKPT] "
                "[--portable]\n"
+               "                   [--quantize int8 --calibration DATA]\n"
                "\n"
                "Writes DIR/<name>.h and DIR/<name>.c, <name> being the model file's base name.\n"
                "\n"
@@ -70,6 +74,11 @@ static void usage_compile(FILE *f) {
                "  --weights CKPT      with --infer: compile the checkpoint's weights in as constants\n"
                "                      (CKPT.npz: a NumPy archive keyed by the parameters' names, a state_dict)\n"
                "  --portable          plain C11 and libm: no BLAS\n"
+               "  --quantize int8     with --infer --weights: matrix products and convolutions in int8 (weights\n"
+               "                      per output channel, inputs per tensor), int32 sums; other ops stay f32\n"
+               "  --calibration DATA  the images that set the inputs' scales: an IDX image file (idx3-ubyte,\n"
+               "                      plain or .gz, as Fashion-MNIST's train-images-idx3-ubyte), its first 1000\n"
+               "                      images (docs/embedding.md); runs the f32 code on them with cc\n"
                "  --trainer           also write <name>_train.c, the trainer's main()\n");
 }
 
@@ -122,6 +131,8 @@ typedef struct Options {
     bool infer;
     bool portable;
     const char *weights;
+    const char *quantize;    /* --quantize int8 */
+    const char *calibration; /* --calibration DATA: an IDX image file */
     const char *dump_after;
     bool trainer;              /* compile --trainer: also write <name>_train.c */
     bool native;               /* build --native: -march=native */
@@ -215,9 +226,9 @@ static const char *define_error(Ctx *ctx, const char *val) {
 /* dlc's options, read by libdlrt's scanner as the trainers' are (exact names, --x v or --x=v, -o v or -ov). Which
  * command takes which is decided below: --json is check's, --native build's. */
 static const DlrtOption dlc_options[] = {
-    {"--help", 0},     {"-h", 0},        {"-o", 1},           {"--batch", 1}, {"--dtype", 1},
-    {"--infer", 0},    {"-D", 1},        {"--trainer", 0},    {"--json", 0},  {"--native", 0},
-    {"--portable", 0}, {"--weights", 1}, {"--dump-after", 1}, {"--mpi", 0},
+    {"--help", 0},       {"-h", 0},        {"-o", 1},         {"--batch", 1},       {"--dtype", 1},    {"--infer", 0},
+    {"-D", 1},           {"--trainer", 0}, {"--json", 0},     {"--native", 0},      {"--portable", 0}, {"--weights", 1},
+    {"--dump-after", 1}, {"--mpi", 0},     {"--quantize", 1}, {"--calibration", 1},
 };
 
 static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usage)(FILE *)) {
@@ -273,6 +284,12 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
             o->portable = true;
         } else if (strcmp(a, "--weights") == 0) {
             o->weights = val;
+        } else if (strcmp(a, "--quantize") == 0 && (usage == usage_compile || usage == usage_check)) {
+            if (strcmp(val, "int8") != 0)
+                return bad_usage(usage, "--quantize takes int8, got '%s'", val);
+            o->quantize = val;
+        } else if (strcmp(a, "--calibration") == 0 && (usage == usage_compile || usage == usage_check)) {
+            o->calibration = val;
         } else if (strcmp(a, "--dump-after") == 0) {
             o->dump_after = val;
             if (strcmp(val, "elab") && strcmp(val, "autodiff") && strcmp(val, "simplify") && strcmp(val, "fuse") &&
@@ -286,6 +303,12 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
         return bad_usage(usage, "%s", err.msg);
     if (!o->file)
         return bad_usage(usage, "no model file given%s", "");
+    if (o->quantize && (!o->infer || !o->weights || !o->calibration))
+        return bad_usage(usage, "--quantize int8 needs --infer, --weights CKPT and --calibration DATA%s", "");
+    if (o->calibration && !o->quantize)
+        return bad_usage(usage, "--calibration is for --quantize int8%s", "");
+    if (o->quantize && o->f64)
+        return bad_usage(usage, "--quantize int8 quantizes f32 code; it does not take --dtype f64%s", "");
     return 0;
 }
 
@@ -321,6 +344,7 @@ static Graph *front_end(Ctx *ctx, const Options *o, bool training) {
                                : o->infer ? 1
                                           : 0,
                       .training = training,
+                      .dist = training && o->mpi,
                       .defines = o->defines.v,
                       .ndefines = o->defines.n};
     Graph *g = elaborate(prog, name, &eo);
@@ -705,6 +729,121 @@ static const double **read_weights(const char *path, Graph *g, bool f64) {
     return out;
 }
 
+/* --quantize int8: how many images of the calibration file set the scales (docs/embedding.md) */
+#define CALIBRATION_IMAGES 1000
+
+/* The calibration images, checked against the model's one input: NULL after a message naming the file. */
+static float *calibration_images(const Options *o, Compiled *c, int64_t *count, int64_t *per) {
+    Graph *g = c->eval;
+    const Input *in = NULL;
+    int used = 0;
+    for (int i = 0; i < g->inputs.n; i++)
+        if (emit_uses_input(&c->fn[FN_FORWARD], i))
+            in = &g->inputs.v[i], used++;
+    if (used != 1 || in->dtype != DT_F32 || !in->shape.batched) {
+        fprintf(stderr,
+                "%s: --quantize int8: calibration feeds images to one batched f32 input; %s's inference reads %d "
+                "input%s\n",
+                prog_name, g->name, used, used == 1 ? " that is not one" : "s");
+        return NULL;
+    }
+    DlrtDataset ds = {0};
+    DlrtError err;
+    if (dlrt_idx_load_images(o->calibration, CALIBRATION_IMAGES, &ds, &err) != DLRT_OK) {
+        fprintf(stderr, "%s: --calibration: %s\n", prog_name, err.msg);
+        return NULL;
+    }
+    const Shape *s = &in->shape;
+    bool fits = shape_inner(s) == ds.features && (s->rank != 4 || (s->d[1] == 1 && s->d[2] == ds.dims[1]));
+    if (!fits || ds.n == 0) {
+        fprintf(stderr,
+                "%s: --calibration: '%s' holds %lld images of %lld x %lld pixels, but input %s of %s is %s (one "
+                "channel of the images' size, flattened or not)\n",
+                prog_name, o->calibration, (long long)ds.n, (long long)ds.dims[1], (long long)ds.dims[2], in->name,
+                g->name, shape_str(c->ctx, s));
+        dlrt_dataset_free(&ds);
+        return NULL;
+    }
+    float *x = xalloc(c->ctx, sizeof(float) * (size_t)(ds.n * ds.features));
+    dlrt_dataset_get(&ds, 0, ds.n, x);
+    *count = ds.n, *per = ds.features;
+    dlrt_dataset_free(&ds);
+    return x;
+}
+
+/* --quantize int8: picks the kernels that run in int8 and sets their inputs' scales from the ranges the f32
+ * inference code meets on the calibration images. That code (--portable, with a call recording each such
+ * kernel's input before it) is compiled with `cc -O1 -ffp-contract=off`, which rounds as the f32 code is
+ * specified to on any IEEE target, and run in a temporary directory. False after a message. */
+static bool calibrate(const Options *o, Compiled *c) {
+    Ctx *ctx = c->ctx;
+    QuantPlan *plan = quant_plan(c);
+    if (!plan->k.n) {
+        fprintf(stderr,
+                "%s: --quantize int8: %s has no matrix product or convolution with compiled-in weights that an "
+                "int8 kernel takes\n",
+                prog_name, c->eval->name);
+        return false;
+    }
+    int64_t count, per;
+    float *images = calibration_images(o, c, &count, &per);
+    if (!images)
+        return false;
+    char tmpl[] = "/tmp/dlc-calibrate-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    if (!dir) {
+        fprintf(stderr, "%s: cannot make a temporary directory: %s\n", prog_name, strerror(errno));
+        return false;
+    }
+    const char *name = c->train->name;
+    char *h = xsprintf(ctx, "%s/%s.h", dir, name), *src = xsprintf(ctx, "%s/%s.c", dir, name);
+    char *main_c = xsprintf(ctx, "%s/calibrate.c", dir), *exe = xsprintf(ctx, "%s/calibrate", dir);
+    char *data = xsprintf(ctx, "%s/images.f32", dir), *log = xsprintf(ctx, "%s/out.log", dir);
+    EmitOptions eo = {.infer = true, .portable = true, .observe = plan};
+    bool ok = write_file(h, emit_header, c, &eo) && write_file(src, emit_source, c, &eo) &&
+              write_file(main_c, quant_emit_harness, c, &eo);
+    ok = ok && write_text(ctx, data, (Text){(char *)images, sizeof(float) * (size_t)(count * per)});
+    Words cmd = {0};
+    push_words(ctx, &cmd, "cc -std=c11 -O1 -ffp-contract=off -iquote");
+    vec_push(ctx, &cmd, dir);
+    vec_push(ctx, &cmd, src);
+    vec_push(ctx, &cmd, main_c);
+    vec_push(ctx, &cmd, "-o");
+    vec_push(ctx, &cmd, exe);
+    vec_push(ctx, &cmd, "-lm");
+    if (ok && run_program(ctx, &cmd, log) != 0) {
+        fprintf(stderr, "%s: --quantize int8: compiling the calibration run failed: %s\n", prog_name,
+                shell_quoted(ctx, &cmd));
+        ok = false;
+    }
+    Words run = {0};
+    vec_push(ctx, &run, exe);
+    vec_push(ctx, &run, data);
+    if (ok && run_program(ctx, &run, log) != 0) {
+        fprintf(stderr, "%s: --quantize int8: the calibration run failed\n", prog_name);
+        ok = false;
+    }
+    size_t len;
+    char *out = ok ? read_file(ctx, log, &len) : NULL, *p = out;
+    for (int k = 0; ok && k < plan->k.n; k++) {
+        char *end;
+        double lo = p ? strtod(p, &end) : NAN;
+        double hi = p && end != p ? strtod(end, &p) : NAN;
+        if (!isfinite(lo) || !isfinite(hi)) {
+            fprintf(stderr, "%s: --quantize int8: the calibration run gave no finite range for %s at %s.dlm line %d\n",
+                    prog_name, op_info[plan->k.v[k].node->op].name, name, plan->k.v[k].node->loc.line);
+            ok = false;
+            break;
+        }
+        quant_set_range(&plan->k.v[k], lo, hi);
+    }
+    remove(h), remove(src), remove(main_c), remove(exe), remove(data), remove(log);
+    rmdir(dir);
+    if (ok)
+        c->quant = plan;
+    return ok;
+}
+
 static Compiled *compile_file(Ctx *ctx, const Options *o) {
     Graph *train = front_end(ctx, o, true);
     if (!train)
@@ -716,6 +855,8 @@ static Compiled *compile_file(Ctx *ctx, const Options *o) {
     if (o->weights && !(baked = read_weights(o->weights, train, o->f64)))
         return NULL;
     Compiled *c = compile_model(train, eval, o->f64 ? 8 : 4, o->infer, o->dump_after, baked);
+    if (o->quantize && !calibrate(o, c))
+        return NULL;
     return c;
 }
 
@@ -734,14 +875,8 @@ static int build_trainer(const Options *o, Compiled *c, const EmitOptions *eo) {
     Runtime rt;
     if (!find_runtime(ctx, &rt))
         return 1;
-    if (o->mpi && c->nupdates > 0) {
-        /* each rank would update the running statistics from its own share: the ranks' states would part */
-        fprintf(stderr,
-                "%s: --mpi: %s updates state in training (batch normalization's running statistics), which a "
-                "data-parallel trainer does not yet take over the global batch; build it without --mpi\n",
-                prog_name, o->file);
+    if (o->mpi && !sync_points(c))
         return 1;
-    }
     char *mpi_library = xsprintf(ctx, "%s/libdlrt-mpi.a", dirname(xstrdup(ctx, rt.library)));
     if (o->mpi && (!DLC_MPI_FLAGS[0] || access(mpi_library, R_OK) != 0)) {
         fprintf(stderr,

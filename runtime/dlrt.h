@@ -589,12 +589,22 @@ typedef struct {
  * these alone, so a resumed run continues the schedule exactly. The cosine stays at eta_min past t_max. */
 double dlrt_schedule_lr(const DlrtSchedule *s, double lr, int64_t epoch, int64_t epochs);
 
+/* A sum over the batch that a data-parallel step completes across the global batch: count floats at byte offset
+ * `offset` of the state, which the phase before it leaves holding the sum over its own examples. */
+typedef struct {
+    int64_t offset, count;
+} DlrtSync;
+
 /* The training entry points of a model whose y is int32 class labels (DlrtDataset.labels)... (backward and forward
  * return 0, or non-zero for a batch outside 1..max_batch, which the trainer never passes) */
 typedef struct {
     float (*forward_train)(void *state, int n, const float *x, const int32_t *y, double *metrics);
     int (*backward)(void *state, int n, const float *x, const int32_t *y);
     float (*evaluate)(void *state, int n, const float *x, const int32_t *y, double *metrics);
+    /* a data-parallel build whose step couples the batch's examples (DlrtModel.syncs), else NULL: phase p of
+     * forward_train and backward on n of the global batch's m examples */
+    float (*forward_phase)(void *state, int phase, int n, int m, const float *x, const int32_t *y, double *metrics);
+    int (*backward_phase)(void *state, int phase, int n, int m, const float *x, const int32_t *y);
 } DlrtLabelFns;
 
 /* ... and of a model whose y is float targets (DlrtDataset.targets). */
@@ -602,6 +612,8 @@ typedef struct {
     float (*forward_train)(void *state, int n, const float *x, const float *y, double *metrics);
     int (*backward)(void *state, int n, const float *x, const float *y);
     float (*evaluate)(void *state, int n, const float *x, const float *y, double *metrics);
+    float (*forward_phase)(void *state, int phase, int n, int m, const float *x, const float *y, double *metrics);
+    int (*backward_phase)(void *state, int phase, int n, int m, const float *x, const float *y);
 } DlrtTargetFns;
 
 /* A compiled model as the trainer sees it: `dlc build` emits one as a static constant in <name>_train.c, its
@@ -634,6 +646,14 @@ typedef struct {
      * (<NAME>_GRAD_OFFSET, -1 when one does not) */
     uint64_t *(*example_base)(void *state);
     int64_t grad_offset, grad_bytes;
+    /* a data-parallel build (dlc build --mpi) of a model whose step uses sums over the batch per example (batch
+     * normalization's statistics), else zero and NULL: the step in phases[0] forward and phases[1] backward
+     * phases (labels.forward_phase ...), the sums it stops after, phases[0] - 1 then phases[1] - 1 of them */
+    int phases[2];
+    const DlrtSync *syncs;
+    /* the gradients computed from those sums alone, which every piece then holds whole (offset and count) */
+    int n_global_grads;
+    const DlrtSync *global_grads;
     /* inference, for pictures, --predict and --submission (which feed it nothing but x), and the output they
      * read after it: a Fashion-MNIST classifier's 10 logits, or the one value per row --submission writes */
     int (*forward)(void *state, int n, const float *x);

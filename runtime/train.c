@@ -498,6 +498,10 @@ int dlrt_model_check(const DlrtModel *m, DlrtError *err) {
     REQUIRE(has_labels ? l->forward_train && l->backward && l->evaluate
                        : g->forward_train && g->backward && g->evaluate,
             "forward_train, backward and evaluate are all required");
+    REQUIRE(!m->syncs == !(m->phases[0] || m->phases[1]), "syncs and phases go together");
+    REQUIRE(!m->syncs || (m->phases[0] >= 1 && m->phases[1] >= 1 && m->example_base && m->grad_offset >= 0 &&
+                          (has_labels ? l->forward_phase && l->backward_phase : g->forward_phase && g->backward_phase)),
+            "syncs need forward_phase, backward_phase, example_base and the gradient region");
     REQUIRE(m->data.kind >= DLRT_DATA_FASHION_MNIST && m->data.kind <= DLRT_DATA_TENSORS, "unknown data kind");
     REQUIRE(!m->data.resize || (m->data.kind == DLRT_DATA_FASHION_MNIST && m->data.resize >= 1),
             "resize needs Fashion-MNIST data");

@@ -42,6 +42,13 @@ struct DlrtDistTree {
     float **top;         /* one per level, a piece long: the nodes above the roots */
     int64_t *send_count, *recv_count;
     double *chunk_sums; /* per chunk: loss times its size, then its metrics */
+    /* a step in phases (DlrtModel.syncs): every chunk of this rank keeps its own state from the first phase to
+     * the last, states[0] the trainer's and the others copies of its parameters; a sync's values of every chunk
+     * (sync_all), their tree's sum and one buffer per level of the tree */
+    void **states;
+    int nstates;
+    int64_t first_chunk; /* this rank's first chunk in the current batch */
+    float *sync_all, *sync_sum, *sync_tmp;
 };
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -125,19 +132,64 @@ void dlrt_dist_free(DlrtTrainer *t) {
     free(tr->send_count);
     free(tr->recv_count);
     free(tr->chunk_sums);
+    for (int i = 1; tr->states && i < tr->nstates; i++)
+        free(tr->states[i]);
+    free(tr->states);
+    free(tr->sync_all);
+    free(tr->sync_sum);
+    free(tr->sync_tmp);
     free(tr);
     t->tree = NULL;
+}
+
+/* A step in phases: a state for each chunk this rank may run (at least one, for a rank without a chunk, which
+ * still runs the phases to complete the sums and update the running statistics), and the syncs' buffers. */
+static int setup_phases(DlrtTrainer *t, const int64_t ks[2]) {
+    const DlrtModel *md = t->m;
+    DlrtDistTree *tr = t->tree;
+    int64_t most = 1, cnt = 1;
+    for (int i = 0; i < 2; i++) {
+        int64_t first, count;
+        dlrt_dist_share(t->dist, ks[i], &first, &count);
+        most = count > most ? count : most;
+    }
+    for (int i = 0; i < md->phases[0] + md->phases[1] - 2; i++)
+        cnt = md->syncs[i].count > cnt ? md->syncs[i].count : cnt;
+    size_t bytes = (md->state_bytes + 63) / 64 * 64;
+    if (!t->chunk)
+        most = 1; /* --fast-reduce: the rank's share is one piece */
+    if (!(tr->states = calloc((size_t)most, sizeof(void *))))
+        return 1;
+    tr->nstates = (int)most;
+    tr->states[0] = t->state;
+    for (int i = 1; i < tr->nstates; i++) {
+        if (!(tr->states[i] = aligned_alloc(64, bytes)))
+            return 1;
+        memset(tr->states[i], 0, bytes);
+    }
+    if (!t->chunk)
+        return 0;
+    tr->sync_all = malloc(sizeof(float) * (size_t)(ks[0] * cnt));
+    tr->sync_sum = malloc(sizeof(float) * (size_t)cnt);
+    tr->sync_tmp = malloc(sizeof(float) * (size_t)(tr->depth * cnt));
+    return !tr->sync_all || !tr->sync_sum || !tr->sync_tmp;
 }
 
 int dlrt_dist_setup(DlrtTrainer *t) {
     const DlrtDist *d = t->dist;
     if (!d)
         return 0;
-    if (!t->chunk)
+    if (!t->chunk && !t->m->syncs)
         return 0;
     DlrtDistTree *tr = t->tree = calloc(1, sizeof *tr);
     if (!tr)
         goto oom;
+    if (!t->chunk) {
+        int64_t none[2] = {0, 0};
+        if (setup_phases(t, none))
+            goto oom;
+        return 0;
+    }
     int64_t batch = t->batch < t->train.n || t->train.n == 0 ? t->batch : t->train.n;
     int64_t ks[2] = {ceil_div(batch, t->chunk), ceil_div(t->train.n % batch, t->chunk)}; /* full, last batch */
     int mine = 0, all = 0;
@@ -171,6 +223,8 @@ int dlrt_dist_setup(DlrtTrainer *t) {
     for (int i = 0; i < mine; i++)
         if (!(tr->mine[i] = malloc(sizeof(float) * (size_t)tr->ng)))
             goto oom;
+    if (t->m->syncs && setup_phases(t, ks))
+        goto oom;
     /* a right subtree of more than one chunk needs a buffer per level while its left sibling waits: a node at
      * level L holds at most 2^(depth - 1 - L) chunks, so only levels up to depth - 3 have one; the top's buffers
      * are a piece long */
@@ -180,8 +234,8 @@ int dlrt_dist_setup(DlrtTrainer *t) {
             goto oom;
     return 0;
 oom:
-    fprintf(t->errf, "%s: out of memory for the buffers of the canonical summation order (--fast-reduce needs none)\n",
-            t->prog);
+    fprintf(t->errf, "%s: out of memory for the buffers of the data-parallel step%s\n", t->prog,
+            t->chunk ? " in the canonical summation order (--fast-reduce needs fewer)" : "");
     return 1;
 }
 
@@ -293,9 +347,23 @@ int dlrt_dist_check_params(DlrtTrainer *t, int64_t epoch) {
     return name_differing(t, h, what) ? 1 : 0;
 }
 
+/* The ranks' sums of the loss (sums[0], the loss times the examples) and metrics added up: the batch's mean loss
+ * into *loss and the metrics; 0 when the loss is not a number. */
+static int reduce_loss(const DlrtDist *d, double *sums, int nm, int64_t m, float *loss, double *metrics) {
+    d->sum_f64(d, sums, 1 + nm);
+    *loss = (float)(sums[0] / (double)m);
+    for (int k = 0; k < nm; k++)
+        metrics[k] = sums[1 + k];
+    return isfinite(*loss);
+}
+
 /* --fast-reduce: this rank's share of examples in one call, each share's gradient weighted by its size, and
  * MPI's all-reduce, whose order of addition depends on the number of ranks. */
+static double fast_phased(DlrtTrainer *t, int64_t m, float *loss, double *metrics);
+
 static double fast_batch(DlrtTrainer *t, int64_t m, float *loss, double *metrics) {
+    if (t->m->syncs)
+        return fast_phased(t, m, loss, metrics);
     const DlrtDist *d = t->dist;
     const DlrtModel *md = t->m;
     int nm = md->n_metrics;
@@ -319,11 +387,7 @@ static double fast_batch(DlrtTrainer *t, int64_t m, float *loss, double *metrics
         for (int k = 0; k < nm; k++)
             sums[1 + k] = metrics[k];
     }
-    d->sum_f64(d, sums, 1 + nm);
-    *loss = (float)(sums[0] / (double)m);
-    for (int k = 0; k < nm; k++)
-        metrics[k] = sums[1 + k];
-    if (!isfinite(*loss))
+    if (!reduce_loss(d, sums, nm, m, loss, metrics))
         return sums[0];
     float *g = (float *)(void *)((unsigned char *)t->state + md->grad_offset);
     int64_t ng = md->grad_bytes / (int64_t)sizeof(float);
@@ -346,6 +410,162 @@ static double fast_batch(DlrtTrainer *t, int64_t m, float *loss, double *metrics
     t->reduce_seconds += dlrt_now() - t0;
     return sums[0];
 }
+
+/* ---- a step in phases (DlrtModel.syncs): sums over the batch completed between them ---- */
+
+/* A gradient that the step computes from the global batch's sums alone (batch_norm's weight and bias) is the
+ * whole batch's in every piece: only the first piece's counts, the others' are zeroed before the gradients are
+ * added up (x + 0 is x, so the sum is that piece's value whatever the order). */
+static void drop_global_grads(const DlrtModel *md, void *state) {
+    for (int i = 0; i < md->n_global_grads; i++)
+        memset((unsigned char *)state + md->global_grads[i].offset, 0,
+               sizeof(float) * (size_t)md->global_grads[i].count);
+}
+
+/* Phase p of the forward pass (backward when `back`) on examples first..first + count of the batch in t->xb and
+ * t->yb, whose means divide by m: the loss times count / m and the metrics at the forward pass's last phase. */
+static float run_phase(DlrtTrainer *t, void *state, int back, int p, int64_t first, int64_t count, int64_t m,
+                       double *metrics) {
+    const DlrtModel *md = t->m;
+    const float *x = t->xb + first * md->x_size;
+    const void *y = (const char *)t->yb + (size_t)(first * md->y_size) * 4; /* int32 labels or float targets */
+    int n = (int)count, all = (int)m;
+    if (back) {
+        if (md->labels.backward_phase)
+            md->labels.backward_phase(state, p, n, all, x, (const int32_t *)y);
+        else
+            md->targets.backward_phase(state, p, n, all, x, (const float *)y);
+        return 0;
+    }
+    return md->labels.forward_phase ? md->labels.forward_phase(state, p, n, all, x, (const int32_t *)y, metrics)
+                                    : md->targets.forward_phase(state, p, n, all, x, (const float *)y, metrics);
+}
+
+/* --fast-reduce: this rank's share in one piece, each sum over the batch completed by MPI's all-reduce. A rank
+ * without an example runs the phases on one (its sums zero, its gradient dropped), so that its running
+ * statistics take the global batch's as every rank's do. The means divide by m: the gradients are already the
+ * shares of the batch's mean. */
+static double fast_phased(DlrtTrainer *t, int64_t m, float *loss, double *metrics) {
+    const DlrtDist *d = t->dist;
+    const DlrtModel *md = t->m;
+    int nm = md->n_metrics;
+    int64_t first, count;
+    dlrt_dist_share(d, m, &first, &count);
+    int idle = count == 0;
+    *md->example_base(t->state) = (uint64_t)first;
+    double sums[1 + nm];
+    for (int k = 0; k < 1 + nm; k++)
+        sums[k] = 0;
+    const DlrtSync *sync = md->syncs;
+    for (int back = 0; back < 2; back++)
+        for (int p = 0; p < md->phases[back]; p++, sync++) {
+            float local = run_phase(t, t->state, back, p, idle ? 0 : first, idle ? 1 : count, m, metrics);
+            if (!back && p == md->phases[0] - 1 && !idle) {
+                sums[0] = (double)local * (double)m;
+                for (int k = 0; k < nm; k++)
+                    sums[1 + k] = metrics[k];
+            }
+            if (p == md->phases[back] - 1) {
+                sync--; /* the last phase of a pass ends with no sum */
+                continue;
+            }
+            float *v = (float *)(void *)((unsigned char *)t->state + sync->offset);
+            if (idle)
+                memset(v, 0, sizeof(float) * (size_t)sync->count);
+            double t0 = dlrt_now();
+            d->sum_f32(d, v, sync->count);
+            t->reduce_seconds += dlrt_now() - t0;
+        }
+    if (d->rank != 0)
+        drop_global_grads(md, t->state);
+    if (!reduce_loss(d, sums, nm, m, loss, metrics))
+        return sums[0];
+    float *g = (float *)(void *)((unsigned char *)t->state + md->grad_offset);
+    if (idle)
+        memset(g, 0, (size_t)md->grad_bytes);
+    double t0 = dlrt_now();
+    d->sum_f32(d, g, md->grad_bytes / (int64_t)sizeof(float));
+    t->reduce_seconds += dlrt_now() - t0;
+    return sums[0];
+}
+
+/* Node lo..hi of the chunks' tree (the gradients' shape) for count floats per chunk in all: into out, with one
+ * buffer of count floats per level below in tmp. */
+static void tree_sum(const float *all, int64_t count, int64_t lo, int64_t hi, float *out, float *tmp) {
+    if (hi - lo == 1) {
+        memcpy(out, all + lo * count, sizeof(float) * (size_t)count);
+        return;
+    }
+    int64_t mid = lo + left_count(hi - lo);
+    tree_sum(all, count, lo, mid, out, tmp);
+    tree_sum(all, count, mid, hi, tmp, tmp + count);
+    for (int64_t i = 0; i < count; i++)
+        out[i] += tmp[i];
+}
+
+/* The canonical order: every chunk's partial sum goes to every rank (an all-gather, exact), and each adds them in
+ * the tree of the chunks, the same operations whatever N is, then hands the sum to its chunks' states. */
+static void sync_chunks(DlrtTrainer *t, const DlrtSync *sync, int64_t k, int64_t nc, int nrun) {
+    const DlrtDist *d = t->dist;
+    DlrtDistTree *tr = t->tree;
+    int64_t cnt = sync->count, counts[d->size];
+    for (int i = 0; i < nc; i++)
+        memcpy(tr->sync_all + (tr->first_chunk + i) * cnt, (unsigned char *)tr->states[i] + sync->offset,
+               sizeof(float) * (size_t)cnt);
+    DlrtDist other = *d;
+    for (int r = 0; r < d->size; r++) {
+        int64_t first;
+        other.rank = r;
+        dlrt_dist_share(&other, k, &first, &counts[r]);
+        counts[r] *= cnt;
+    }
+    double t0 = dlrt_now();
+    d->gather_f32(d, tr->sync_all, counts);
+    t->reduce_seconds += dlrt_now() - t0;
+    tree_sum(tr->sync_all, cnt, 0, k, tr->sync_sum, tr->sync_tmp);
+    for (int i = 0; i < nrun; i++)
+        memcpy((unsigned char *)tr->states[i] + sync->offset, tr->sync_sum, sizeof(float) * (size_t)cnt);
+}
+
+/* The canonical order's step in phases: every chunk of this rank through each phase in its own state, the syncs
+ * completed between them; the chunks' losses and metrics into chunk_sums, their gradients left in their states
+ * for the tree. A rank without a chunk runs one example as fast_phased's idle rank does. */
+static void canonical_phases(DlrtTrainer *t, int64_t m, int64_t k) {
+    const DlrtModel *md = t->m;
+    DlrtDistTree *tr = t->tree;
+    int nm = md->n_metrics;
+    int64_t nc;
+    dlrt_dist_share(t->dist, k, &tr->first_chunk, &nc);
+    int nrun = nc > 0 ? (int)nc : 1;
+    for (int i = 0; i < nrun; i++) {
+        if (i > 0)
+            memcpy(tr->states[i], t->state, (size_t)md->grad_offset); /* the parameters, states and header */
+        *md->example_base(tr->states[i]) = (uint64_t)((tr->first_chunk + i) * t->chunk);
+    }
+    const DlrtSync *sync = md->syncs;
+    for (int back = 0; back < 2; back++)
+        for (int p = 0; p < md->phases[back]; p++) {
+            for (int i = 0; i < nrun; i++) {
+                int64_t c = tr->first_chunk + i, first = nc ? c * t->chunk : 0;
+                int64_t count = !nc ? 1 : m - first < t->chunk ? m - first : t->chunk;
+                float local = run_phase(t, tr->states[i], back, p, first, count, m, t->sums);
+                if (!back && p == md->phases[0] - 1 && nc) {
+                    double *sums = tr->chunk_sums + c * (1 + nm);
+                    sums[0] = (double)local * (double)m;
+                    for (int j = 0; j < nm; j++)
+                        sums[1 + j] = t->sums[j];
+                }
+            }
+            if (p < md->phases[back] - 1)
+                sync_chunks(t, sync++, k, nc, nrun);
+        }
+    for (int i = 0; i < nrun; i++)
+        if (tr->first_chunk + i != 0 || !nc)
+            drop_global_grads(md, tr->states[i]);
+}
+
+/* Chunk c's gradient, a leaf of the tree: computed here, or left by the phases in its chunk's state. */
+static const float *leaf(DlrtTrainer *t, int64_t c, int64_t m);
 
 /* The model's forward and backward passes over chunk k of the batch in t->xb and t->yb (examples first..first +
  * count), its gradient then scaled by count / m in place; its loss times count and its metrics into sums. */
@@ -378,23 +598,27 @@ static void add_into(float *restrict out, const float *restrict v, int64_t n) {
         out[i] += v[i];
 }
 
-/* Node lo..hi's sum into out: the leaves are this rank's chunks, run here. */
+static const float *leaf(DlrtTrainer *t, int64_t c, int64_t m) {
+    DlrtDistTree *tr = t->tree;
+    const DlrtModel *md = t->m;
+    if (md->syncs)
+        return (const float *)(const void *)((const unsigned char *)tr->states[c - tr->first_chunk] + md->grad_offset);
+    int64_t first = c * t->chunk, count = m - first < t->chunk ? m - first : t->chunk;
+    run_chunk(t, first, count, m, tr->chunk_sums + c * (1 + md->n_metrics));
+    return (const float *)(const void *)((const unsigned char *)t->state + md->grad_offset);
+}
+
+/* Node lo..hi's sum into out: the leaves are this rank's chunks (leaf). */
 static void subtree(DlrtTrainer *t, int64_t lo, int64_t hi, int level, int64_t m, float *out) {
     DlrtDistTree *tr = t->tree;
-    const float *g = (const float *)(const void *)((const unsigned char *)t->state + t->m->grad_offset);
-    int nm = t->m->n_metrics;
     if (hi - lo == 1) {
-        int64_t first = lo * t->chunk, count = m - first < t->chunk ? m - first : t->chunk;
-        run_chunk(t, first, count, m, tr->chunk_sums + lo * (1 + nm));
-        memcpy(out, g, sizeof(float) * (size_t)tr->ng);
+        memcpy(out, leaf(t, lo, m), sizeof(float) * (size_t)tr->ng);
         return;
     }
     int64_t mid = lo + left_count(hi - lo);
     subtree(t, lo, mid, level + 1, m, out);
     if (hi - mid == 1) { /* a leaf: its gradient is added where backward left it */
-        int64_t first = mid * t->chunk, count = m - first < t->chunk ? m - first : t->chunk;
-        run_chunk(t, first, count, m, tr->chunk_sums + mid * (1 + nm));
-        add_into(out, g, tr->ng);
+        add_into(out, leaf(t, mid, m), tr->ng);
         return;
     }
     subtree(t, mid, hi, level + 1, m, tr->tmp[level]);
@@ -422,6 +646,8 @@ static double canonical_batch(DlrtTrainer *t, int64_t m, float *loss, double *me
     int64_t k = ceil_div(m, t->chunk);
     all_roots(d, tr, k);
     memset(tr->chunk_sums, 0, sizeof(double) * (size_t)(k * (1 + nm)));
+    if (t->m->syncs)
+        canonical_phases(t, m, k);
     int64_t r0 = tr->first_root[me], nr = tr->first_root[me + 1] - r0;
     for (int64_t i = 0; i < nr; i++)
         subtree(t, tr->roots[r0 + i].lo, tr->roots[r0 + i].hi, 0, m, tr->mine[i]);

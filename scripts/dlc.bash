@@ -14,7 +14,8 @@ _dlc() {
     case $prev in
     --dtype) COMPREPLY=($(compgen -W "f32 f64" -- "$cur")); return ;;
     --batch|-D) return ;;
-    --weights) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --weights|--calibration) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --quantize) COMPREPLY=($(compgen -W "int8" -- "$cur")); return ;;
     -o)
         if [ "$cmd" = compile ] || [ "$cmd" = import ]; then COMPREPLY=($(compgen -d -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi
         return ;;
@@ -26,8 +27,8 @@ _dlc() {
     if [[ $cur == -* ]]; then
         local opts="--help --batch -D"
         case $cmd in
-        check) opts="$opts --json --infer --weights --portable --dump-after=" ;;
-        compile) opts="$opts -o --dtype --infer --weights --portable --trainer --dump-after=" ;;
+        check) opts="$opts --json --infer --weights --portable --quantize --calibration --dump-after=" ;;
+        compile) opts="$opts -o --dtype --infer --weights --portable --quantize --calibration --trainer --dump-after=" ;;
         build) opts="$opts -o --mpi --native" ;;
         export) opts="--help -D -o --weights" ;;
         import) opts="--help -o" ;;

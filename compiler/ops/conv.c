@@ -894,6 +894,65 @@ static const char *onnx_conv(const IrNode *n, OnnxNode *o) {
     return NULL;
 }
 
+/* ---- int8 (quant.c): the weight [K, C, R, S] is already output channel by channel ---- */
+
+/* the zero-padded image the int8 kernel reads: the rows and columns its windows reach */
+static int64_t int8_padded_cols(const ConvGeo *g) { return (g->Q - 1) * g->sw + g->S; }
+
+static bool int8_weights_conv(const IrNode *n, const double *w, double *out, int64_t *channels, int64_t *inner) {
+    ConvGeo g = conv_geo(n);
+    for (int k = 4; k < MAX_ATTR; k++)
+        if (n->attr[k])
+            return false;
+    if (g.C * g.HP * int8_padded_cols(&g) > QUANT_STACK_BYTES || g.C * g.R * g.S > QUANT_STACK_BYTES)
+        return false;
+    *channels = g.K, *inner = g.C * g.R * g.S;
+    if (out)
+        memcpy(out, w, sizeof(double) * (size_t)(g.K * g.C * g.R * g.S));
+    return true;
+}
+
+/* Per image: the image quantized into a zero-padded block on the stack (zero point 0, so the padding is exact),
+ * then every output a sum of int8 products over its window. The body of a function of x, y and n. */
+static void emit_int8_conv(Emit *e, IrNode *n, const QuantKernel *q) {
+    FILE *o = e->o;
+    ConvGeo g = conv_geo(n);
+    int64_t wp = int8_padded_cols(&g);
+    int64_t rows = g.H < g.HP - g.ph ? g.H : g.HP - g.ph, cols = g.W < wp - g.pw ? g.W : wp - g.pw;
+    const char *t = q->u8 ? "uint8_t" : "int8_t";
+    fprintf(o, "    for (int64_t i = 0; i < %s; i++) {\n", emit_dim(e, &n->in[0]->shape, 0));
+    fprintf(o, "        %s xq[%" PRId64 "];\n", t, g.C * g.HP * wp);
+    fprintf(o, "        const float *img = x + i * %" PRId64 ";\n", g.C * g.H * g.W);
+    fprintf(o, "        float *out = y + i * %" PRId64 ";\n", g.K * g.P * g.Q);
+    fprintf(o, "        memset(xq, 0, sizeof xq);\n");
+    fprintf(o, "        for (int64_t c = 0; c < %" PRId64 "; c++)\n", g.C);
+    fprintf(o, "            for (int64_t h = 0; h < %" PRId64 "; h++)\n", rows);
+    fprintf(o,
+            "                quantize_%s(img + (c * %" PRId64 " + h) * %" PRId64 ", xq + (c * %" PRId64
+            " + h + %" PRId64 ") * %" PRId64 " + %" PRId64 ", %" PRId64 ", %s);\n",
+            q->u8 ? "u8" : "s8", g.H, g.W, g.HP, g.ph, wp, g.pw, cols, emit_lit(e, 1 / q->ascale));
+    /* a row of output columns at a time, innermost, so that the C compiler vectorises the products */
+    fprintf(o, "        for (int64_t k = 0; k < %" PRId64 "; k++)\n", g.K);
+    fprintf(o, "            for (int64_t p = 0; p < %" PRId64 "; p++) {\n", g.P);
+    fprintf(o, "                int32_t acc[%" PRId64 "] = {0};\n", g.Q);
+    fprintf(o, "                for (int64_t c = 0; c < %" PRId64 "; c++)\n", g.C);
+    fprintf(o, "                    for (int64_t r = 0; r < %" PRId64 "; r++) {\n", g.R);
+    fprintf(o, "                        const %s *xr = xq + (c * %" PRId64 " + p * %" PRId64 " + r) * %" PRId64 ";\n",
+            t, g.HP, g.sh, wp);
+    fprintf(o,
+            "                        const int8_t *wr = q%d_w + ((k * %" PRId64 " + c) * %" PRId64 " + r) * %" PRId64
+            ";\n",
+            n->id, g.C, g.R, g.S);
+    fprintf(o, "                        for (int64_t s = 0; s < %" PRId64 "; s++)\n", g.S);
+    fprintf(o, "                            for (int64_t q = 0; q < %" PRId64 "; q++)\n", g.Q);
+    fprintf(o, "                                acc[q] += (int32_t)xr[q * %" PRId64 " + s] * (int32_t)wr[s];\n", g.sw);
+    fprintf(o, "                    }\n");
+    fprintf(o, "                for (int64_t q = 0; q < %" PRId64 "; q++)\n", g.Q);
+    fprintf(o, "                    out[(k * %" PRId64 " + p) * %" PRId64 " + q] = (float)acc[q] * q%d_scale[k];\n",
+            g.P, g.Q, n->id);
+    fprintf(o, "            }\n    }\n");
+}
+
 /* ---- the rules ---- */
 
 /* ---- folding: output channel o is the weight's row o (fold.c) ---- */
@@ -917,6 +976,8 @@ const OpRule rule_CONV2D = {
     .flops = flops_conv2d,
     .blas_flops = blas_flops_conv,
     .onnx = onnx_conv,
+    .int8_weights = int8_weights_conv,
+    .emit_int8 = emit_int8_conv,
 };
 
 const OpRule rule_CONV2D_DX = {

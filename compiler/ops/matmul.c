@@ -105,6 +105,38 @@ static IrNode *scale_out_matmul(Graph *g, IrNode *n, const double *scale) {
     return b ? b_matmul(g, n->in[0], b, n->attr[0], tb, n->loc) : NULL;
 }
 
+/* ---- int8 (quant.c): x [M, K] @ w, the weight's output columns as rows of K ---- */
+
+static bool int8_weights_matmul(const IrNode *n, const double *w, double *out, int64_t *channels, int64_t *inner) {
+    bool tb = n->attr[1];
+    int64_t k = n->in[0]->shape.d[1], cols = n->shape.d[1];
+    if (n->attr[0] || k > QUANT_STACK_BYTES)
+        return false;
+    *channels = cols, *inner = k;
+    for (int64_t j = 0; out && j < cols; j++)
+        for (int64_t p = 0; p < k; p++)
+            out[j * k + p] = tb ? w[j * k + p] : w[p * cols + j];
+    return true;
+}
+
+/* Per row of x: the row quantized on the stack, then a sum of int8 products per output column. The body of a
+ * function of x, y and n. */
+static void emit_int8_matmul(Emit *e, IrNode *n, const QuantKernel *q) {
+    FILE *o = e->o;
+    int64_t k = q->inner, cols = q->channels;
+    fprintf(o, "    for (int64_t i = 0; i < %s; i++) {\n", emit_dim(e, &n->shape, 0));
+    fprintf(o, "        %s xq[%" PRId64 "];\n", q->u8 ? "uint8_t" : "int8_t", k);
+    fprintf(o, "        quantize_%s(x + i * %" PRId64 ", xq, %" PRId64 ", %s);\n", q->u8 ? "u8" : "s8", k, k,
+            emit_lit(e, 1 / q->ascale));
+    fprintf(o, "        for (int64_t j = 0; j < %" PRId64 "; j++) {\n", cols);
+    fprintf(o, "            const int8_t *wr = q%d_w + j * %" PRId64 ";\n", n->id, k);
+    fprintf(o, "            int32_t acc = 0;\n");
+    fprintf(o, "            for (int64_t p = 0; p < %" PRId64 "; p++)\n", k);
+    fprintf(o, "                acc += (int32_t)xq[p] * (int32_t)wr[p];\n");
+    fprintf(o, "            y[i * %" PRId64 " + j] = (float)acc * q%d_scale[j];\n", cols, n->id);
+    fprintf(o, "        }\n    }\n");
+}
+
 /* ---- the rule ---- */
 
 const OpRule rule_MATMUL = {
@@ -116,4 +148,6 @@ const OpRule rule_MATMUL = {
     .flops = flops_matmul,
     .blas_flops = flops_matmul,
     .onnx = onnx_matmul,
+    .int8_weights = int8_weights_matmul,
+    .emit_int8 = emit_int8_matmul,
 };

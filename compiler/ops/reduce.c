@@ -177,7 +177,7 @@ static double fold_divcount(const double *x, const IrNode *n) { return x[0] / (d
 static char *c_divcount(Emit *e, const IrNode *n, char *const *x, const char *flat) {
     (void)flat;
     if (n->attr[1])
-        return xsprintf(e->ctx, "(%s / (%s)(%" PRId64 " * n))", x[0], e->real, n->attr[0]);
+        return xsprintf(e->ctx, "(%s / (%s)(%" PRId64 " * %s))", x[0], e->real, n->attr[0], e->count ? e->count : "n");
     return xsprintf(e->ctx, "(%s / %s)", x[0], emit_lit(e, (double)n->attr[0]));
 }
 
