@@ -871,6 +871,11 @@ struct Emit {
 };
 
 void emit_source(FILE *out, Compiled *c, const EmitOptions *o);
+/* The helpers (CALLS_*) that the live kernels of the model's functions call. */
+unsigned emit_calls(Compiled *c);
+/* Whether the model's gemm() calls the product installed by <name>_set_gemm first (f32 training code that calls
+ * sgemm somewhere). */
+bool emit_has_gemm_hook(Compiled *c, const EmitOptions *o);
 /* Whether a function the compiled model exports has a bounded while loop to report (Graph.loop_limits). */
 bool emit_has_loop_limits(const Compiled *c);
 /* The C expression of a node's data: a view reads its storage's; a kernel's scratch (the planner's offset). */

@@ -445,6 +445,28 @@ void emit_input_params(Emit *e, Sched *s, bool all) {
 
 /* ---- the source ---- */
 
+/* The helpers (CALLS_*) that the live kernels of every function call. */
+unsigned emit_calls(Compiled *c) {
+    unsigned calls = 0;
+    for (int f = 0; f < FN_COUNT; f++) {
+        Sched *s = &c->fn[f];
+        for (int i = 0; s->g && i < s->g->nodes.n; i++)
+            if (s->live[i] && !quant_of(c, s->g->nodes.v[i])) {
+                const OpRule *r = op_rule(s->g->nodes.v[i]->op);
+                calls |= r->calls | (r->calls_of ? r->calls_of(s->g->nodes.v[i]) : 0);
+            }
+    }
+    return calls;
+}
+
+/* Training code in f32 with BLAS lets the program replace sgemm (<name>_set_gemm: the trainers' --precision bf16
+ * passes libdlrt's bf16 product); gemm() then calls the hook first. The hook is a static of the translation unit,
+ * not a field of the state block: a state filled by <name>_load alone (never <name>_init) holds no pointer to
+ * trust, and an application that never calls <name>_set_gemm gets sgemm as before, bit for bit. */
+bool emit_has_gemm_hook(Compiled *c, const EmitOptions *o) {
+    return !o->f64 && !o->infer && !o->portable && (emit_calls(c) & CALLS_GEMM);
+}
+
 /* <name>_isa(): which compilation of the kernels that have one per instruction set runs (2 AVX-512, 1 AVX2 with
  * FMA, 0 the portable C), decided on the first call from the CPU (GCC's and Clang's __builtin_cpu_supports), or the
  * path DLRT_ISA names (avx512, avx2, portable) when the CPU has it: tests force each path with it. The answer is
@@ -541,15 +563,7 @@ static void emit_prelude(Emit *e) {
                 ? "    int64_t loop_limit; /* the last call's truncated while loop (.dlm line), or 0 */\n"
                 : "");
     /* only the helpers the kernels call: an unused static function is a warning under clang */
-    unsigned calls = 0;
-    for (int f = 0; f < FN_COUNT; f++) {
-        Sched *s = &e->c->fn[f];
-        for (int i = 0; s->g && i < s->g->nodes.n; i++)
-            if (s->live[i] && !quant_of(e->c, s->g->nodes.v[i])) {
-                const OpRule *r = op_rule(s->g->nodes.v[i]->op);
-                calls |= r->calls | (r->calls_of ? r->calls_of(s->g->nodes.v[i]) : 0);
-            }
-    }
+    unsigned calls = emit_calls(e->c);
     if (calls & CALLS_MAXR)
         fprintf(o, "static inline %s maxr(%s a, %s b) { return a > b ? a : b; }\n", R, R, R);
     if (calls & CALLS_MINR)
@@ -564,11 +578,18 @@ static void emit_prelude(Emit *e) {
         emit_isa(e);
     if (!(calls & CALLS_GEMM))
         return;
+    if (emit_has_gemm_hook(e->c, e->opt))
+        fprintf(o,
+                "\n/* The product %s_set_gemm installed instead of sgemm, or NULL. */\nstatic %s_gemm_fn gemm_hook;\n",
+                e->name, e->name);
     fprintf(o, "\n/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */\n");
     fprintf(o,
             "static void gemm(int ta, int tb, int m, int n, int k, const %s *a, int lda, const %s *b, int ldb, %s *c,"
             " int ldc, int accumulate) {\n",
             R, R, R);
+    if (emit_has_gemm_hook(e->c, e->opt))
+        fprintf(o, "    if (gemm_hook) {\n        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);\n"
+                   "        return;\n    }\n");
     if (!e->opt->portable) {
         /* one row (batch-1 inference): a matrix-vector product, which packs nothing */
         fprintf(
@@ -1031,6 +1052,8 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
     fprintf(out, "    return NULL;\n}\n");
     fprintf(out, "\nuint64_t *%s_step_counter(void *state) {\n    return &((header *)state)->step;\n}\n", e.name);
     fprintf(out, "\nuint64_t *%s_example_base(void *state) {\n    return &((header *)state)->base;\n}\n", e.name);
+    if (emit_has_gemm_hook(c, e.opt))
+        fprintf(out, "\nvoid %s_set_gemm(%s_gemm_fn product) {\n    gemm_hook = product;\n}\n", e.name, e.name);
     if (emit_has_loop_limits(c))
         fprintf(out,
                 "\nint %s_loop_limit(const void *state) {\n    return (int)((const header *)state)->loop_limit;\n}\n",

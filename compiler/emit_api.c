@@ -358,6 +358,18 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
             "/* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a\n"
             " * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */\n");
     fprintf(out, "uint64_t *%s_example_base(void *state);\n", e.name);
+    if (emit_has_gemm_hook(c, opt)) {
+        fprintf(out,
+                "/* A matrix product to run instead of OpenBLAS's sgemm: C [m x n] = op(A) op(B), row-major, op\n"
+                " * transposing when ta / tb, added to C when accumulate. It holds for every state of the program\n"
+                " * (the hook is not part of the state block); the trainers' --precision bf16 passes libdlrt's\n"
+                " * dlrt_gemm_bf16. NULL, the default, is sgemm. Set it before the first call, not during one. */\n");
+        fprintf(out,
+                "typedef void (*%s_gemm_fn)(int ta, int tb, int m, int n, int k, const float *a, int lda, const float "
+                "*b,\n%*sint ldb, float *c, int ldc, int accumulate);\n",
+                e.name, (int)strlen(e.name) + 22, "");
+        fprintf(out, "void %s_set_gemm(%s_gemm_fn product);\n", e.name, e.name);
+    }
     if (emit_has_loop_limits(c)) {
         fprintf(out,
                 "/* The .dlm line of the first bounded while loop whose condition still held after its last\n"

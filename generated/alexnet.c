@@ -57,8 +57,15 @@ static inline alexnet_real dropmask(const unsigned char *st, uint64_t site, uint
     return u >= p ? (alexnet_real)1 / ((alexnet_real)1 - p) : (alexnet_real)0;
 }
 
+/* The product alexnet_set_gemm installed instead of sgemm, or NULL. */
+static alexnet_gemm_fn gemm_hook;
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const alexnet_real *a, int lda, const alexnet_real *b, int ldb, alexnet_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -1623,4 +1630,8 @@ uint64_t *alexnet_step_counter(void *state) {
 
 uint64_t *alexnet_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void alexnet_set_gemm(alexnet_gemm_fn product) {
+    gemm_hook = product;
 }

@@ -67,8 +67,15 @@ static int batchnorm_concise_isa(void) {
 }
 #endif
 
+/* The product batchnorm_concise_set_gemm installed instead of sgemm, or NULL. */
+static batchnorm_concise_gemm_fn gemm_hook;
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const batchnorm_concise_real *a, int lda, const batchnorm_concise_real *b, int ldb, batchnorm_concise_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -3362,4 +3369,8 @@ uint64_t *batchnorm_concise_step_counter(void *state) {
 
 uint64_t *batchnorm_concise_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void batchnorm_concise_set_gemm(batchnorm_concise_gemm_fn product) {
+    gemm_hook = product;
 }

@@ -21,8 +21,15 @@ typedef struct {
 
 static inline blocks_real relu(blocks_real a) { return a > 0 ? a : 0; }
 
+/* The product blocks_set_gemm installed instead of sgemm, or NULL. */
+static blocks_gemm_fn gemm_hook;
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const blocks_real *a, int lda, const blocks_real *b, int ldb, blocks_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -2077,6 +2084,10 @@ uint64_t *blocks_step_counter(void *state) {
 
 uint64_t *blocks_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void blocks_set_gemm(blocks_gemm_fn product) {
+    gemm_hook = product;
 }
 
 int blocks_loop_limit(const void *state) {

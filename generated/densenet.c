@@ -68,8 +68,15 @@ static int densenet_isa(void) {
 }
 #endif
 
+/* The product densenet_set_gemm installed instead of sgemm, or NULL. */
+static densenet_gemm_fn gemm_hook;
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const densenet_real *a, int lda, const densenet_real *b, int ldb, densenet_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -10699,4 +10706,8 @@ uint64_t *densenet_step_counter(void *state) {
 
 uint64_t *densenet_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void densenet_set_gemm(densenet_gemm_fn product) {
+    gemm_hook = product;
 }

@@ -57,8 +57,15 @@ static inline dropout_mlp_real dropmask(const unsigned char *st, uint64_t site, 
     return u >= p ? (dropout_mlp_real)1 / ((dropout_mlp_real)1 - p) : (dropout_mlp_real)0;
 }
 
+/* The product dropout_mlp_set_gemm installed instead of sgemm, or NULL. */
+static dropout_mlp_gemm_fn gemm_hook;
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const dropout_mlp_real *a, int lda, const dropout_mlp_real *b, int ldb, dropout_mlp_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -821,4 +828,8 @@ uint64_t *dropout_mlp_step_counter(void *state) {
 
 uint64_t *dropout_mlp_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void dropout_mlp_set_gemm(dropout_mlp_gemm_fn product) {
+    gemm_hook = product;
 }

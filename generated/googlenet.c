@@ -68,8 +68,15 @@ static int googlenet_isa(void) {
 }
 #endif
 
+/* The product googlenet_set_gemm installed instead of sgemm, or NULL. */
+static googlenet_gemm_fn gemm_hook;
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const googlenet_real *a, int lda, const googlenet_real *b, int ldb, googlenet_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -10011,4 +10018,8 @@ uint64_t *googlenet_step_counter(void *state) {
 
 uint64_t *googlenet_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void googlenet_set_gemm(googlenet_gemm_fn product) {
+    gemm_hook = product;
 }

@@ -19,8 +19,15 @@ typedef struct {
 } header;
 
 
+/* The product lasso_set_gemm installed instead of sgemm, or NULL. */
+static lasso_gemm_fn gemm_hook;
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const lasso_real *a, int lda, const lasso_real *b, int ldb, lasso_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -472,4 +479,8 @@ uint64_t *lasso_step_counter(void *state) {
 
 uint64_t *lasso_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void lasso_set_gemm(lasso_gemm_fn product) {
+    gemm_hook = product;
 }

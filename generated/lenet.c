@@ -67,8 +67,15 @@ static int lenet_isa(void) {
 }
 #endif
 
+/* The product lenet_set_gemm installed instead of sgemm, or NULL. */
+static lenet_gemm_fn gemm_hook;
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const lenet_real *a, int lda, const lenet_real *b, int ldb, lenet_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -2269,4 +2276,8 @@ uint64_t *lenet_step_counter(void *state) {
 
 uint64_t *lenet_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void lenet_set_gemm(lenet_gemm_fn product) {
+    gemm_hook = product;
 }

@@ -127,6 +127,13 @@ uint64_t *linreg_step_counter(void *state);
 /* The global index of the batch's first example (0 unless a data-parallel trainer runs part of a
  * larger batch): dropout masks are keyed by it, so they do not depend on how a batch is split. */
 uint64_t *linreg_example_base(void *state);
+/* A matrix product to run instead of OpenBLAS's sgemm: C [m x n] = op(A) op(B), row-major, op
+ * transposing when ta / tb, added to C when accumulate. It holds for every state of the program
+ * (the hook is not part of the state block); the trainers' --precision bf16 passes libdlrt's
+ * dlrt_gemm_bf16. NULL, the default, is sgemm. Set it before the first call, not during one. */
+typedef void (*linreg_gemm_fn)(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
+                            int ldb, float *c, int ldc, int accumulate);
+void linreg_set_gemm(linreg_gemm_fn product);
 
 #ifdef __cplusplus
 }

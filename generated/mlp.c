@@ -41,8 +41,15 @@ static inline float expv(float x) {
     return p * s1 * s2;
 }
 
+/* The product mlp_set_gemm installed instead of sgemm, or NULL. */
+static mlp_gemm_fn gemm_hook;
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const mlp_real *a, int lda, const mlp_real *b, int ldb, mlp_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -684,4 +691,8 @@ uint64_t *mlp_step_counter(void *state) {
 
 uint64_t *mlp_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void mlp_set_gemm(mlp_gemm_fn product) {
+    gemm_hook = product;
 }

@@ -57,8 +57,15 @@ static inline nin_real dropmask(const unsigned char *st, uint64_t site, uint64_t
     return u >= p ? (nin_real)1 / ((nin_real)1 - p) : (nin_real)0;
 }
 
+/* The product nin_set_gemm installed instead of sgemm, or NULL. */
+static nin_gemm_fn gemm_hook;
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const nin_real *a, int lda, const nin_real *b, int ldb, nin_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -2221,4 +2228,8 @@ uint64_t *nin_step_counter(void *state) {
 
 uint64_t *nin_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void nin_set_gemm(nin_gemm_fn product) {
+    gemm_hook = product;
 }

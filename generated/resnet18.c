@@ -68,8 +68,15 @@ static int resnet18_isa(void) {
 }
 #endif
 
+/* The product resnet18_set_gemm installed instead of sgemm, or NULL. */
+static resnet18_gemm_fn gemm_hook;
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const resnet18_real *a, int lda, const resnet18_real *b, int ldb, resnet18_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -8340,4 +8347,8 @@ uint64_t *resnet18_step_counter(void *state) {
 
 uint64_t *resnet18_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void resnet18_set_gemm(resnet18_gemm_fn product) {
+    gemm_hook = product;
 }

@@ -40,8 +40,15 @@ static inline float expv(float x) {
     return p * s1 * s2;
 }
 
+/* The product softmax_set_gemm installed instead of sgemm, or NULL. */
+static softmax_gemm_fn gemm_hook;
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const softmax_real *a, int lda, const softmax_real *b, int ldb, softmax_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -574,4 +581,8 @@ uint64_t *softmax_step_counter(void *state) {
 
 uint64_t *softmax_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void softmax_set_gemm(softmax_gemm_fn product) {
+    gemm_hook = product;
 }

@@ -57,8 +57,15 @@ static inline vgg11_full_real dropmask(const unsigned char *st, uint64_t site, u
     return u >= p ? (vgg11_full_real)1 / ((vgg11_full_real)1 - p) : (vgg11_full_real)0;
 }
 
+/* The product vgg11_full_set_gemm installed instead of sgemm, or NULL. */
+static vgg11_full_gemm_fn gemm_hook;
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const vgg11_full_real *a, int lda, const vgg11_full_real *b, int ldb, vgg11_full_real *c, int ldc, int accumulate) {
+    if (gemm_hook) {
+        gemm_hook(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     if (m == 1) {
         cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1, accumulate ? 1 : 0, c, 1);
         return;
@@ -2195,4 +2202,8 @@ uint64_t *vgg11_full_step_counter(void *state) {
 
 uint64_t *vgg11_full_example_base(void *state) {
     return &((header *)state)->base;
+}
+
+void vgg11_full_set_gemm(vgg11_full_gemm_fn product) {
+    gemm_hook = product;
 }

@@ -46,6 +46,7 @@ static const Flag flags[] = {
     {{"--fast-reduce", 0}, ARG_FLAG, OFF(fast_reduce), 0, 0, 0},
     {{"--valid", 1}, ARG_REAL, OFF(valid), OFF(has_valid), 0, 0},
     {{"--save-best", 1}, ARG_PATH, OFF(save_best), 0, 0, 0},
+    {{"--precision", 1}, ARG_PATH, OFF(precision), 0, 0, 0},
     {{"--quiet", 0}, ARG_FLAG, OFF(quiet), 0, 0, 0},
     {{"--help", 0}, ARG_FLAG, OFF(help), 0, 0, 0},
     {{"--version", 0}, ARG_FLAG, OFF(version), 0, 0, 0},
@@ -230,6 +231,8 @@ int dlrt_parse_args(int argc, char **argv, DlrtArgs *args, DlrtError *err) {
                            "--valid expects the fraction of the training set to hold out, above 0 and below 1, "
                            "got %g",
                            args->valid);
+    if (args->precision && strcmp(args->precision, "f32") != 0 && strcmp(args->precision, "bf16") != 0)
+        return usage_error(err, "--precision expects f32 or bf16, got '%s'", args->precision);
     if (args->save_best && !args->has_valid)
         return usage_error(err,
                            "--save-best %s needs --valid FRACTION: the best checkpoint is the one with the best "
@@ -275,6 +278,9 @@ void dlrt_usage(FILE *out, const char *prog, const char *model, const DlrtArgs *
             "                        and report the loss and accuracy on them after every epoch\n"
             "  --save-best FILE      keep the checkpoint of the epoch with the best validation accuracy\n"
             "                        (the lowest validation loss for a model without one); needs --valid\n"
+            "  --precision f32|bf16  bf16: matrix products (linear layers, the convolutions that run as\n"
+            "                        products) take bf16 inputs and sum in f32, on AMX or AVX512-BF16\n"
+            "                        (refused on a CPU with neither); weights stay f32 (default f32)\n"
             "  --quiet               no progress output\n"
             "  --version             the dlc version that generated this trainer\n"
             "  --help                this text\n",

@@ -311,6 +311,7 @@ typedef struct {
     double valid;           /* --valid: the fraction of the training set held out, in (0, 1) */
     int has_valid;
     const char *save_best; /* --save-best: the checkpoint of the best validation score */
+    const char *precision; /* --precision: "f32" (also when NULL) or "bf16" */
     char **predict;        /* argv slice of the files after --predict */
     int n_predict;
     int quiet, help, version;
@@ -616,6 +617,36 @@ typedef struct {
     int (*backward_phase)(void *state, int phase, int n, int m, const float *x, const float *y);
 } DlrtTargetFns;
 
+/* ---------------------------------------------------------------------------------------------------------- */
+/* bf16 matrix products (bf16.c): the trainers' --precision bf16                                              */
+/* ---------------------------------------------------------------------------------------------------------- */
+
+/* Where dlrt_gemm_bf16 runs: AMX tiles, or AVX512-BF16's VDPBF16PS. */
+typedef enum { DLRT_BF16_NONE, DLRT_BF16_AVX512, DLRT_BF16_AMX } DlrtBf16Path;
+
+/* Chooses the path once, at start-up: AMX where the CPU has amx_bf16 and amx_tile and Linux grants the tile
+ * state, else AVX512-BF16; DLRT_BF16=amx|avx512 in the environment forces one. DLRT_EUSAGE, naming the CPU
+ * features that are missing, when the CPU has neither. */
+int dlrt_bf16_enable(DlrtError *err);
+
+/* The path dlrt_bf16_enable chose (DLRT_BF16_NONE before it succeeds). */
+DlrtBf16Path dlrt_bf16_path(void);
+
+/* A matrix product in the generated code's gemm() convention (the type of <name>_gemm_fn). */
+typedef void (*DlrtGemmFn)(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                           float *c, int ldc, int accumulate);
+
+/* C [m x n] = op(A) op(B), plus C when accumulate, row-major, op transposing when ta / tb (the generated code's
+ * gemm, which calls it instead of OpenBLAS's sgemm once <name>_set_gemm passes it): every element of A and B
+ * rounded to bf16 (to nearest even), the products summed in f32. Needs dlrt_bf16_enable first. Its operands'
+ * bf16 copies live in a buffer that grows to the largest product's, the only allocation; where it fails, the
+ * product is OpenBLAS's f32 sgemm. Call it from one thread at a time: it runs OpenMP threads of its own. */
+void dlrt_gemm_bf16(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
+                    int ldc, int accumulate);
+
+/* f32 rounded to bf16 (to nearest even) and back: what dlrt_gemm_bf16 multiplies. */
+float dlrt_bf16_round(float f);
+
 /* A compiled model as the trainer sees it: `dlc build` emits one as a static constant in <name>_train.c, its
  * function pointers set to the generated functions of <name>.h (docs/compiler.md says what they compute). The
  * generated code is f32: every pointer has the exact type of the function it names. */
@@ -679,6 +710,10 @@ typedef struct {
      * condition still held after its K-th iteration in the last call, or 0. The trainer stops with an error
      * naming that line rather than train on, or report, truncated results. */
     int (*loop_limit)(const void *state);
+
+    /* <name>_set_gemm, where the generated code calls OpenBLAS's sgemm (else NULL): --precision bf16 passes it
+     * dlrt_gemm_bf16 once, before the first step (the hook belongs to the program, not to a state block) */
+    void (*set_gemm)(DlrtGemmFn gemm);
 } DlrtModel;
 
 /* The instruction set of the translation unit that expands it, as the trainer's descriptor records it: the

@@ -192,6 +192,24 @@ static int refuse_order(DlrtTrainer *t, const char *path, const DlrtCheckpoint *
     return 1;
 }
 
+/* --precision bf16: the model must call sgemm somewhere, and the CPU must have AMX or AVX512-BF16. */
+static int precision(DlrtTrainer *t) {
+    if (!t->args.precision || strcmp(t->args.precision, "bf16") != 0)
+        return 0;
+    if (!t->m->set_gemm) {
+        fprintf(t->errf, "%s: --precision bf16: this trainer's model code has no matrix products to run in bf16\n",
+                t->prog);
+        return 2;
+    }
+    if (dlrt_bf16_enable(&t->err) != DLRT_OK)
+        return dlrt_trainer_fail(t, 2);
+    t->m->set_gemm(dlrt_gemm_bf16);
+    if (!t->args.quiet && (!t->dist || t->dist->rank == 0))
+        fprintf(t->out, "precision: bf16 products on %s, f32 accumulation and weights\n",
+                dlrt_bf16_path() == DLRT_BF16_AMX ? "AMX tiles" : "AVX512-BF16");
+    return 0;
+}
+
 /* The starting point: the model initialised from the seed, then --load's weights or --resume's whole state;
  * --show-samples; and with --save, the starting point written first, so an unwritable path fails now, not after
  * an epoch, and a run that diverges in its first epoch still leaves its last good state. */
@@ -413,6 +431,8 @@ static int run(DlrtTrainer *t) {
     if (status)
         return status;
     dlrt_dist_check_kernels(t);
+    if ((status = dlrt_dist_agree(t, precision(t))) != 0)
+        return status;
     /* OpenBLAS's bits depend on its thread count for some shapes (it picks other kernels): the canonical order
      * calls it on one thread, its calls being one chunk's, and the generated loops (whose sums are the same on
      * any number of threads) take the cores */

@@ -105,6 +105,8 @@ static void test_linreg(void) {
     CU_ASSERT(fabs(b[0] - 4.2) < 1e-3);
 }
 
+static double mlp_seed1_acc = NAN; /* test_mlp's f32 run with seed 1, which test_mlp_bf16 compares with */
+
 static double mean_test_acc(const char *model) {
     double sum = 0;
     for (int seed = 1; seed <= 3; seed++) {
@@ -112,6 +114,8 @@ static double mean_test_acc(const char *model) {
         if (!r)
             return NAN;
         double acc = json_num(r, "test_acc");
+        if (strcmp(model, "mlp") == 0 && seed == 1)
+            mlp_seed1_acc = acc;
         fprintf(stderr, "\n  %s seed %d: test_acc %.4f, %.0f examples/s", model, seed, acc,
                 json_num(r, "examples_per_second"));
         sum += acc;
@@ -130,6 +134,29 @@ static void test_mlp(void) {
     if (!have_fashion_mnist())
         return;
     CU_ASSERT(mean_test_acc("mlp") >= 0.825); /* book 0.828-0.837 */
+}
+
+/* --precision bf16 (docs/trainer.md, "Precision"): the MLP's 10 epochs with bf16 products end within 0.5 points
+ * of test accuracy of the f32 run on the same seed. Skipped, saying so, on a CPU without AVX512-BF16. */
+static void test_mlp_bf16(void) {
+    if (!have_fashion_mnist())
+        return;
+    char *cpu = read_file(&scratch, "/proc/cpuinfo", &(size_t){0});
+    if (!cpu || !strstr(cpu, " avx512_bf16")) {
+        fprintf(stderr, "\n  skipped: this CPU has no avx512_bf16 (nor AMX), which --precision bf16 needs\n");
+        return;
+    }
+    if (isnan(mlp_seed1_acc)) {
+        char *r = train("mlp", "--seed 1");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+        mlp_seed1_acc = json_num(r, "test_acc");
+    }
+    char *r = train("mlp", "--seed 1 --precision bf16");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    double acc = json_num(r, "test_acc");
+    fprintf(stderr, "\n  mlp seed 1: test_acc %.4f in bf16, %.4f in f32, %.0f examples/s in bf16\n", acc, mlp_seed1_acc,
+            json_num(r, "examples_per_second"));
+    CU_ASSERT(fabs(acc - mlp_seed1_acc) <= 0.005);
 }
 
 static void test_dropout_mlp(void) {
@@ -458,6 +485,7 @@ int main(void) {
     CU_add_test(s, "conv_edge learns the edge kernel", test_conv_edge);
     CU_add_test(s, "softmax regression >= 0.815 (seeds 1-3)", test_softmax);
     CU_add_test(s, "MLP >= 0.825 (seeds 1-3)", test_mlp);
+    CU_add_test(s, "MLP with --precision bf16 within 0.5 points of f32 (seed 1)", test_mlp_bf16);
     CU_add_test(s, "dropout MLP >= 0.83 (seeds 1-3)", test_dropout_mlp);
     CU_add_test(s, "LeNet >= 0.78 with each of seeds 1-3", test_lenet);
     CU_add_test(s, "LeNet with ReLU and max pooling >= 0.85", test_lenet_relu);
