@@ -803,6 +803,9 @@ void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots);
 /* Buffer offsets from liveness over the kernel order: first fit, 64-byte aligned; the buffers of `pinned` first,
  * contiguous from offset 0 and live throughout. */
 void plan_memory(Sched *s, int elem_size, IrNode **pinned, int npinned);
+/* Per node id: the last kernel of s that writes or reads the node's buffer (through views and fused consumers),
+ * or -1. */
+int *plan_last_use(Sched *s);
 
 /* ---- pipeline.c: the middle end, in order ---- */
 
@@ -868,6 +871,9 @@ struct Emit {
     Sched *s;         /* the schedule being emitted */
     bool f64;
     const char *count; /* the examples a mean over the batch divides by: "n", or "m" in a data-parallel phase */
+    /* while the backward pass is emitted (emit_has_grad_ready): per parameter, the training kernel after which
+     * its gradient is final (the last to write or read its buffer), or -1 when nothing is reported for it */
+    const int *grad_final;
 };
 
 void emit_source(FILE *out, Compiled *c, const EmitOptions *o);
@@ -878,6 +884,8 @@ unsigned emit_calls(Compiled *c);
 bool emit_has_gemm_hook(Compiled *c, const EmitOptions *o);
 /* Whether a function the compiled model exports has a bounded while loop to report (Graph.loop_limits). */
 bool emit_has_loop_limits(const Compiled *c);
+/* Whether the training code reports each gradient as backward finishes it (<name>_set_grad_ready). */
+bool emit_has_grad_ready(const Compiled *c, const EmitOptions *o);
 /* The C expression of a node's data: a view reads its storage's; a kernel's scratch (the planner's offset). */
 char *emit_ptr(Emit *e, IrNode *n);
 char *emit_scratch(Emit *e, const IrNode *n);

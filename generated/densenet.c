@@ -5175,6 +5175,15 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     return ((densenet_real *)(ar + 78285760))[0];
 }
 
+/* The hook that densenet_set_grad_ready sets, process-wide. */
+static densenet_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void densenet_set_grad_ready(densenet_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int densenet_backward(void *state, int n, const densenet_real *x, const int32_t *y) {
     if (n < 1 || n > DENSENET_MAX_BATCH)
         return DENSENET_BAD_BATCH;
@@ -5218,6 +5227,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 3033216))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 15.bias */
+        grad_ready(grad_ready_arg, state, 6094656, 40);
     /* matmul -> f32[batch 128, 248], densenet.dlm line 49 */
     {
     gemm(0, 0, n, 248, 10, ((densenet_real *)(ar + 78434624)), 10, ((densenet_real *)(st + 3051456)), 248, ((densenet_real *)(ar + 276416704)), 248, 0);
@@ -5226,6 +5237,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     gemm(1, 0, 10, 248, n, ((densenet_real *)(ar + 78434624)), 10, ((densenet_real *)(ar + 78307648)), 248, ((densenet_real *)(ar + 3023296)), 248, 0);
     }
+    if (grad_ready) /* 15.weight */
+        grad_ready(grad_ready_arg, state, 6084736, 9920);
     /* avg_pool_dx -> f32[batch 128, 248, 3, 3], densenet.dlm line 47 */
     {
     avg_pool_dx_0(((densenet_real *)(ar + 276416704)), ((densenet_real *)(ar + 691542208)), n);
@@ -5269,6 +5282,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78308672))[i0] = (-((densenet_real *)(ar + 3022272))[i0]);
     }
     }
+    if (grad_ready) /* 11.bias */
+        grad_ready(grad_ready_arg, state, 6083712, 992);
     /* mul -> f32[248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
@@ -5287,6 +5302,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 3021248))[i0] = (((densenet_real *)(ar + 78310720))[i0] / ((densenet_real *)(ar + 78306624))[i0]);
     }
     }
+    if (grad_ready) /* 11.weight */
+        grad_ready(grad_ready_arg, state, 6082688, 992);
     /* div -> f32[248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
@@ -5363,6 +5380,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 3021120))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 10.3.2.bias */
+        grad_ready(grad_ready_arg, state, 6082560, 128);
     /* conv2d_dx -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 690251968)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 691247296), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -5371,6 +5390,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 688261312)), ((densenet_real *)(ar + 2772288)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 691247296), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 10.3.2.weight */
+        grad_ready(grad_ready_arg, state, 5833728, 248832);
     /* mul -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -5410,6 +5431,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78303488))[i0] = (-((densenet_real *)(ar + 2771392))[i0]);
     }
     }
+    if (grad_ready) /* 10.3.0.bias */
+        grad_ready(grad_ready_arg, state, 5832832, 864);
     /* mul -> f32[216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
@@ -5428,6 +5451,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2770496))[i0] = (((densenet_real *)(ar + 78306624))[i0] / ((densenet_real *)(ar + 78300672))[i0]);
     }
     }
+    if (grad_ready) /* 10.3.0.weight */
+        grad_ready(grad_ready_arg, state, 5831936, 864);
     /* div -> f32[216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
@@ -5504,6 +5529,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2770368))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 10.2.2.bias */
+        grad_ready(grad_ready_arg, state, 5831808, 128);
     /* conv2d_dx -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 688113856)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 688961728), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -5512,6 +5539,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 686418112)), ((densenet_real *)(ar + 2558400)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 688961728), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 10.2.2.weight */
+        grad_ready(grad_ready_arg, state, 5619840, 211968);
     /* mul -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -5551,6 +5580,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78297920))[i0] = (-((densenet_real *)(ar + 2557632))[i0]);
     }
     }
+    if (grad_ready) /* 10.2.0.bias */
+        grad_ready(grad_ready_arg, state, 5619072, 736);
     /* mul -> f32[184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
@@ -5569,6 +5600,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2556864))[i0] = (((densenet_real *)(ar + 78300672))[i0] / ((densenet_real *)(ar + 78295488))[i0]);
     }
     }
+    if (grad_ready) /* 10.2.0.weight */
+        grad_ready(grad_ready_arg, state, 5618304, 736);
     /* div -> f32[184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
@@ -5645,6 +5678,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2556736))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 10.1.2.bias */
+        grad_ready(grad_ready_arg, state, 5618176, 128);
     /* conv2d_dx -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 686270656)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 686971072), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -5653,6 +5688,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 684869824)), ((densenet_real *)(ar + 2381632)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 686971072), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 10.1.2.weight */
+        grad_ready(grad_ready_arg, state, 5443072, 175104);
     /* mul -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -5692,6 +5729,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78293120))[i0] = (-((densenet_real *)(ar + 2380992))[i0]);
     }
     }
+    if (grad_ready) /* 10.1.0.bias */
+        grad_ready(grad_ready_arg, state, 5442432, 608);
     /* mul -> f32[152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
@@ -5710,6 +5749,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2380352))[i0] = (((densenet_real *)(ar + 78295488))[i0] / ((densenet_real *)(ar + 78291072))[i0]);
     }
     }
+    if (grad_ready) /* 10.1.0.weight */
+        grad_ready(grad_ready_arg, state, 5441792, 608);
     /* div -> f32[152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
@@ -5786,6 +5827,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2380224))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 10.0.2.bias */
+        grad_ready(grad_ready_arg, state, 5441664, 128);
     /* conv2d_dx -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 570923200)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 684869824), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -5794,6 +5837,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 569817280)), ((densenet_real *)(ar + 2241984)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 684869824), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 10.0.2.weight */
+        grad_ready(grad_ready_arg, state, 5303424, 138240);
     /* mul -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -5833,6 +5878,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78289088))[i0] = (-((densenet_real *)(ar + 2241472))[i0]);
     }
     }
+    if (grad_ready) /* 10.0.0.bias */
+        grad_ready(grad_ready_arg, state, 5302912, 480);
     /* mul -> f32[120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
@@ -5851,6 +5898,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2240960))[i0] = (((densenet_real *)(ar + 78291072))[i0] / ((densenet_real *)(ar + 78287424))[i0]);
     }
     }
+    if (grad_ready) /* 10.0.0.weight */
+        grad_ready(grad_ready_arg, state, 5302400, 480);
     /* div -> f32[120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
@@ -5921,6 +5970,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2240448))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 9.2.bias */
+        grad_ready(grad_ready_arg, state, 5301888, 480);
     /* conv2d_dx -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5931,6 +5982,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 120, 240, 36, ((densenet_real *)(ar + 684869824)) + i * 4320, 36, ((densenet_real *)(ar + 680446144)) + i * 8640, 36, ((densenet_real *)(ar + 2125248)), 240, i > 0);
     }
+    if (grad_ready) /* 9.2.weight */
+        grad_ready(grad_ready_arg, state, 5186688, 115200);
     /* mul -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
@@ -5970,6 +6023,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78288576))[i0] = (-((densenet_real *)(ar + 2124288))[i0]);
     }
     }
+    if (grad_ready) /* 9.0.bias */
+        grad_ready(grad_ready_arg, state, 5185728, 960);
     /* mul -> f32[240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
@@ -5988,6 +6043,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2123328))[i0] = (((densenet_real *)(ar + 78293440))[i0] / ((densenet_real *)(ar + 78283968))[i0]);
     }
     }
+    if (grad_ready) /* 9.0.weight */
+        grad_ready(grad_ready_arg, state, 5184768, 960);
     /* div -> f32[240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
@@ -6064,6 +6121,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2123200))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.3.2.bias */
+        grad_ready(grad_ready_arg, state, 5184640, 128);
     /* conv2d_dx -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 679856320)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 683690176), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -6072,6 +6131,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 672188608)), ((densenet_real *)(ar + 1883584)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 683690176), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 8.3.2.weight */
+        grad_ready(grad_ready_arg, state, 4945024, 239616);
     /* mul -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -6111,6 +6172,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78282880))[i0] = (-((densenet_real *)(ar + 1882752))[i0]);
     }
     }
+    if (grad_ready) /* 8.3.0.bias */
+        grad_ready(grad_ready_arg, state, 4944192, 832);
     /* mul -> f32[208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
@@ -6129,6 +6192,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1881920))[i0] = (((densenet_real *)(ar + 78285824))[i0] / ((densenet_real *)(ar + 78279296))[i0]);
     }
     }
+    if (grad_ready) /* 8.3.0.weight */
+        grad_ready(grad_ready_arg, state, 4943360, 832);
     /* div -> f32[208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
@@ -6205,6 +6270,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1881792))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.2.2.bias */
+        grad_ready(grad_ready_arg, state, 4943232, 128);
     /* conv2d_dx -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 671598784)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 674842816), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -6213,6 +6280,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 665110720)), ((densenet_real *)(ar + 1679040)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 674842816), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 8.2.2.weight */
+        grad_ready(grad_ready_arg, state, 4740480, 202752);
     /* mul -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -6252,6 +6321,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78278336))[i0] = (-((densenet_real *)(ar + 1678336))[i0]);
     }
     }
+    if (grad_ready) /* 8.2.0.bias */
+        grad_ready(grad_ready_arg, state, 4739776, 704);
     /* mul -> f32[176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
@@ -6270,6 +6341,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1677632))[i0] = (((densenet_real *)(ar + 78282048))[i0] / ((densenet_real *)(ar + 78275264))[i0]);
     }
     }
+    if (grad_ready) /* 8.2.0.weight */
+        grad_ready(grad_ready_arg, state, 4739072, 704);
     /* div -> f32[176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
@@ -6346,6 +6419,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1677504))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.1.2.bias */
+        grad_ready(grad_ready_arg, state, 4738944, 128);
     /* conv2d_dx -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 664520896)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 667175104), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -6354,6 +6429,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 659212480)), ((densenet_real *)(ar + 1511616)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 667175104), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 8.1.2.weight */
+        grad_ready(grad_ready_arg, state, 4573056, 165888);
     /* mul -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -6393,6 +6470,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78274432))[i0] = (-((densenet_real *)(ar + 1511040))[i0]);
     }
     }
+    if (grad_ready) /* 8.1.0.bias */
+        grad_ready(grad_ready_arg, state, 4572480, 576);
     /* mul -> f32[144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
@@ -6411,6 +6490,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1510464))[i0] = (((densenet_real *)(ar + 78277632))[i0] / ((densenet_real *)(ar + 78271872))[i0]);
     }
     }
+    if (grad_ready) /* 8.1.0.weight */
+        grad_ready(grad_ready_arg, state, 4571904, 576);
     /* div -> f32[144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
@@ -6487,6 +6568,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1510336))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.0.2.bias */
+        grad_ready(grad_ready_arg, state, 4571776, 128);
     /* conv2d_dx -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 657148096)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 656558272)), (densenet_real *)(ar + 659212480), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -6495,6 +6578,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 274352320)), ((densenet_real *)(ar + 1381312)), ((densenet_real *)(ar + 656558272)), (densenet_real *)(ar + 659212480), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 8.0.2.weight */
+        grad_ready(grad_ready_arg, state, 4442752, 129024);
     /* mul -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -6534,6 +6619,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78271168))[i0] = (-((densenet_real *)(ar + 1380864))[i0]);
     }
     }
+    if (grad_ready) /* 8.0.0.bias */
+        grad_ready(grad_ready_arg, state, 4442304, 448);
     /* mul -> f32[112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
@@ -6552,6 +6639,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1380416))[i0] = (((densenet_real *)(ar + 78273856))[i0] / ((densenet_real *)(ar + 78269120))[i0]);
     }
     }
+    if (grad_ready) /* 8.0.0.weight */
+        grad_ready(grad_ready_arg, state, 4441856, 448);
     /* div -> f32[112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
@@ -6622,6 +6711,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1379968))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 7.2.bias */
+        grad_ready(grad_ready_arg, state, 4441408, 448);
     /* conv2d_dx -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6632,6 +6723,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 112, 224, 144, ((densenet_real *)(ar + 656558272)) + i * 16128, 144, ((densenet_real *)(ar + 640043200)) + i * 32256, 144, ((densenet_real *)(ar + 1279616)), 224, i > 0);
     }
+    if (grad_ready) /* 7.2.weight */
+        grad_ready(grad_ready_arg, state, 4341056, 100352);
     /* mul -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
@@ -6671,6 +6764,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 76203392))[i0] = (-((densenet_real *)(ar + 1278720))[i0]);
     }
     }
+    if (grad_ready) /* 7.0.bias */
+        grad_ready(grad_ready_arg, state, 4340160, 896);
     /* mul -> f32[224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
@@ -6689,6 +6784,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1277824))[i0] = (((densenet_real *)(ar + 76205184))[i0] / ((densenet_real *)(ar + 76201600))[i0]);
     }
     }
+    if (grad_ready) /* 7.0.weight */
+        grad_ready(grad_ready_arg, state, 4339264, 896);
     /* div -> f32[224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
@@ -6765,6 +6862,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1277696))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 6.3.2.bias */
+        grad_ready(grad_ready_arg, state, 4339136, 128);
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 637683904)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 651839680), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -6773,6 +6872,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 609372352)), ((densenet_real *)(ar + 1056512)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 651839680), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 6.3.2.weight */
+        grad_ready(grad_ready_arg, state, 4117952, 221184);
     /* mul -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -6812,6 +6913,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 76200576))[i0] = (-((densenet_real *)(ar + 1055744))[i0]);
     }
     }
+    if (grad_ready) /* 6.3.0.bias */
+        grad_ready(grad_ready_arg, state, 4117184, 768);
     /* mul -> f32[192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
@@ -6830,6 +6933,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1054976))[i0] = (((densenet_real *)(ar + 76202112))[i0] / ((densenet_real *)(ar + 76197248))[i0]);
     }
     }
+    if (grad_ready) /* 6.3.0.weight */
+        grad_ready(grad_ready_arg, state, 4116416, 768);
     /* div -> f32[192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
@@ -6906,6 +7011,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1054848))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 6.2.2.bias */
+        grad_ready(grad_ready_arg, state, 4116288, 128);
     /* conv2d_dx -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 607013056)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 618809536), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -6914,6 +7021,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 583420096)), ((densenet_real *)(ar + 870528)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 618809536), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 6.2.2.weight */
+        grad_ready(grad_ready_arg, state, 3931968, 184320);
     /* mul -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -6953,6 +7062,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 76196352))[i0] = (-((densenet_real *)(ar + 869888))[i0]);
     }
     }
+    if (grad_ready) /* 6.2.0.bias */
+        grad_ready(grad_ready_arg, state, 3931328, 640);
     /* mul -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
@@ -6971,6 +7082,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 869248))[i0] = (((densenet_real *)(ar + 76199808))[i0] / ((densenet_real *)(ar + 76193536))[i0]);
     }
     }
+    if (grad_ready) /* 6.2.0.weight */
+        grad_ready(grad_ready_arg, state, 3930688, 640);
     /* div -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
@@ -7047,6 +7160,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 869120))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 6.1.2.bias */
+        grad_ready(grad_ready_arg, state, 3930560, 128);
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 578701504)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 588138688), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -7055,6 +7170,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 264915136)), ((densenet_real *)(ar + 721664)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 588138688), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 6.1.2.weight */
+        grad_ready(grad_ready_arg, state, 3783104, 147456);
     /* mul -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -7094,6 +7211,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 76192768))[i0] = (-((densenet_real *)(ar + 721152))[i0]);
     }
     }
+    if (grad_ready) /* 6.1.0.bias */
+        grad_ready(grad_ready_arg, state, 3782592, 512);
     /* mul -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
@@ -7112,6 +7231,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 720640))[i0] = (((densenet_real *)(ar + 76195712))[i0] / ((densenet_real *)(ar + 76190464))[i0]);
     }
     }
+    if (grad_ready) /* 6.1.0.weight */
+        grad_ready(grad_ready_arg, state, 3782080, 512);
     /* div -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
@@ -7188,6 +7309,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 720512))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 6.0.2.bias */
+        grad_ready(grad_ready_arg, state, 3781952, 128);
     /* conv2d_dx -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 264915136)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 566905024), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -7196,6 +7319,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 257837248)), ((densenet_real *)(ar + 609920)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 566905024), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 6.0.2.weight */
+        grad_ready(grad_ready_arg, state, 3671360, 110592);
     /* mul -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -7235,6 +7360,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 76189824))[i0] = (-((densenet_real *)(ar + 609536))[i0]);
     }
     }
+    if (grad_ready) /* 6.0.0.bias */
+        grad_ready(grad_ready_arg, state, 3670976, 384);
     /* mul -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
@@ -7253,6 +7380,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 609152))[i0] = (((densenet_real *)(ar + 76190592))[i0] / ((densenet_real *)(ar + 76188032))[i0]);
     }
     }
+    if (grad_ready) /* 6.0.0.weight */
+        grad_ready(grad_ready_arg, state, 3670592, 384);
     /* div -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
@@ -7323,6 +7452,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 608768))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 5.2.bias */
+        grad_ready(grad_ready_arg, state, 3670208, 384);
     /* conv2d_dx -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -7333,6 +7464,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 96, 192, 576, ((densenet_real *)(ar + 559827136)) + i * 55296, 576, ((densenet_real *)(ar + 503204032)) + i * 110592, 576, ((densenet_real *)(ar + 535040)), 192, i > 0);
     }
+    if (grad_ready) /* 5.2.weight */
+        grad_ready(grad_ready_arg, state, 3596480, 73728);
     /* mul -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
@@ -7372,6 +7505,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 69109376))[i0] = (-((densenet_real *)(ar + 534272))[i0]);
     }
     }
+    if (grad_ready) /* 5.0.bias */
+        grad_ready(grad_ready_arg, state, 3595712, 768);
     /* mul -> f32[192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
@@ -7390,6 +7525,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 533504))[i0] = (((densenet_real *)(ar + 69110912))[i0] / ((densenet_real *)(ar + 69107840))[i0]);
     }
     }
+    if (grad_ready) /* 5.0.weight */
+        grad_ready(grad_ready_arg, state, 3594944, 768);
     /* div -> f32[192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
@@ -7466,6 +7603,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 533376))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 4.3.2.bias */
+        grad_ready(grad_ready_arg, state, 3594816, 128);
     /* conv2d_dx -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 493766848)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
@@ -7474,6 +7613,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 399395008)), ((densenet_real *)(ar + 349056)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 4.3.2.weight */
+        grad_ready(grad_ready_arg, state, 3410496, 184320);
     /* mul -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -7513,6 +7654,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 69106944))[i0] = (-((densenet_real *)(ar + 348416))[i0]);
     }
     }
+    if (grad_ready) /* 4.3.0.bias */
+        grad_ready(grad_ready_arg, state, 3409856, 640);
     /* mul -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
@@ -7531,6 +7674,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 347776))[i0] = (((densenet_real *)(ar + 69108224))[i0] / ((densenet_real *)(ar + 69104128))[i0]);
     }
     }
+    if (grad_ready) /* 4.3.0.weight */
+        grad_ready(grad_ready_arg, state, 3409216, 640);
     /* div -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
@@ -7607,6 +7752,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 347648))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 4.2.2.bias */
+        grad_ready(grad_ready_arg, state, 3409088, 128);
     /* conv2d_dx -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 389957824)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
@@ -7615,6 +7762,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 314460352)), ((densenet_real *)(ar + 200192)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 4.2.2.weight */
+        grad_ready(grad_ready_arg, state, 3261632, 147456);
     /* mul -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -7654,6 +7803,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 69103360))[i0] = (-((densenet_real *)(ar + 199680))[i0]);
     }
     }
+    if (grad_ready) /* 4.2.0.bias */
+        grad_ready(grad_ready_arg, state, 3261120, 512);
     /* mul -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
@@ -7672,6 +7823,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 199168))[i0] = (((densenet_real *)(ar + 69106304))[i0] / ((densenet_real *)(ar + 69101056))[i0]);
     }
     }
+    if (grad_ready) /* 4.2.0.weight */
+        grad_ready(grad_ready_arg, state, 3260608, 512);
     /* div -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
@@ -7748,6 +7901,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 199040))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 4.1.2.bias */
+        grad_ready(grad_ready_arg, state, 3260480, 128);
     /* conv2d_dx -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 295585984)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 286148800)), (densenet_real *)(ar + 69106304), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
@@ -7756,6 +7911,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 40787456)), ((densenet_real *)(ar + 88448)), ((densenet_real *)(ar + 286148800)), (densenet_real *)(ar + 69106304), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 4.1.2.weight */
+        grad_ready(grad_ready_arg, state, 3149888, 110592);
     /* mul -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -7795,6 +7952,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 40787456))[i0] = (-((densenet_real *)(ar + 88064))[i0]);
     }
     }
+    if (grad_ready) /* 4.1.0.bias */
+        grad_ready(grad_ready_arg, state, 3149504, 384);
     /* mul -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
@@ -7813,6 +7972,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 87680))[i0] = (((densenet_real *)(ar + 40788224))[i0] / ((densenet_real *)(ar + 40786688))[i0]);
     }
     }
+    if (grad_ready) /* 4.1.0.weight */
+        grad_ready(grad_ready_arg, state, 3149120, 384);
     /* div -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
@@ -7889,6 +8050,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 87552))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 4.0.2.bias */
+        grad_ready(grad_ready_arg, state, 3148992, 128);
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 229525696)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 59660288)), (densenet_real *)(ar + 69106304), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
@@ -7897,6 +8060,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 21910784)), ((densenet_real *)(ar + 13824)), ((densenet_real *)(ar + 59660288)), (densenet_real *)(ar + 69106304), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 4.0.2.weight */
+        grad_ready(grad_ready_arg, state, 3075264, 73728);
     /* mul -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -7936,6 +8101,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 21910976))[i0] = (-((densenet_real *)(ar + 13568))[i0]);
     }
     }
+    if (grad_ready) /* 4.0.0.bias */
+        grad_ready(grad_ready_arg, state, 3075008, 256);
     /* mul -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
@@ -7954,6 +8121,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 13312))[i0] = (((densenet_real *)(ar + 21911488))[i0] / ((densenet_real *)(ar + 21910272))[i0]);
     }
     }
+    if (grad_ready) /* 4.0.0.weight */
+        grad_ready(grad_ready_arg, state, 3074752, 256);
     /* div -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
@@ -8050,6 +8219,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 3035072))[i0] = (-((densenet_real *)(ar + 13056))[i0]);
     }
     }
+    if (grad_ready) /* 1.bias */
+        grad_ready(grad_ready_arg, state, 3074496, 256);
     /* mul -> f32[64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
@@ -8068,6 +8239,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 12800))[i0] = (((densenet_real *)(ar + 3035584))[i0] / ((densenet_real *)(ar + 3034560))[i0]);
     }
     }
+    if (grad_ready) /* 1.weight */
+        grad_ready(grad_ready_arg, state, 3074240, 256);
     /* div -> f32[64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
@@ -8134,10 +8307,14 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 12544))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 0.bias */
+        grad_ready(grad_ready_arg, state, 3073984, 256);
     /* conv2d_dw -> f32[64, 1, 7, 7], densenet.dlm line 34 */
     {
     conv2d_dw_direct_0(x, ((densenet_real *)(ar + 0)), ((densenet_real *)(ar + 154028224)), (densenet_real *)(ar + 3034560), n);
     }
+    if (grad_ready) /* 0.weight */
+        grad_ready(grad_ready_arg, state, 3061440, 12544);
     return 0;
 }
 

@@ -5093,6 +5093,15 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     return ((googlenet_real *)(ar + 56940352))[0];
 }
 
+/* The hook that googlenet_set_grad_ready sets, process-wide. */
+static googlenet_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void googlenet_set_grad_ready(googlenet_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_t *y) {
     if (n < 1 || n > GOOGLENET_MAX_BATCH)
         return GOOGLENET_BAD_BATCH;
@@ -5136,6 +5145,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 23910144))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 21.bias */
+        grad_ready(grad_ready_arg, state, 47820416, 40);
     /* matmul -> f32[batch 128, 1024], googlenet.dlm line 41 */
     {
     gemm(0, 0, n, 1024, 10, ((googlenet_real *)(ar + 56950592)), 10, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 522901312)), 1024, 0);
@@ -5144,6 +5155,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     gemm(1, 0, 10, 1024, n, ((googlenet_real *)(ar + 56950592)), 10, ((googlenet_real *)(ar + 316462912)), 1024, ((googlenet_real *)(ar + 23869184)), 1024, 0);
     }
+    if (grad_ready) /* 21.weight */
+        grad_ready(grad_ready_arg, state, 47779456, 40960);
     /* avg_pool_dx -> f32[batch 128, 1024, 3, 3], googlenet.dlm line 39 */
     {
     avg_pool_dx_0(((googlenet_real *)(ar + 522901312)), ((googlenet_real *)(ar + 577460032)), n);
@@ -5188,6 +5201,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 23868672))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 18.b4_2.bias */
+        grad_ready(grad_ready_arg, state, 47778944, 512);
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5198,6 +5213,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 128, 832, 9, ((googlenet_real *)(ar + 525260608)) + i * 1152, 9, ((googlenet_real *)(ar + 573626176)) + i * 7488, 9, ((googlenet_real *)(ar + 23442688)), 832, i > 0);
     }
+    if (grad_ready) /* 18.b4_2.weight */
+        grad_ready(grad_ready_arg, state, 47352960, 425984);
     /* max_pool_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
     pool_max_dx(((googlenet_real *)(ar + 564483904)), ((googlenet_real *)(ar + 577460032)), ((googlenet_real *)(ar + 573626176)), n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -5222,6 +5239,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 23442176))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 18.b3_2.bias */
+        grad_ready(grad_ready_arg, state, 47352448, 512);
     /* conv2d_dx -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
     conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 583948096), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
@@ -5230,6 +5249,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 57751360)), ((googlenet_real *)(ar + 22827776)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 583948096), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
+    if (grad_ready) /* 18.b3_2.weight */
+        grad_ready(grad_ready_arg, state, 46738048, 614400);
     /* mul -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5250,6 +5271,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 22827584))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 18.b3_1.bias */
+        grad_ready(grad_ready_arg, state, 46737856, 192);
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5260,6 +5283,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 48, 832, 9, ((googlenet_real *)(ar + 316462912)) + i * 432, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 22667840)), 832, i > 0);
     }
+    if (grad_ready) /* 18.b3_1.weight */
+        grad_ready(grad_ready_arg, state, 46578112, 159744);
     /* mul -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5280,6 +5305,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 22666304))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 18.b2_2.bias */
+        grad_ready(grad_ready_arg, state, 46576576, 1536);
     /* conv2d_dx -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
     conv2d_dx(((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 585717568), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -5288,6 +5315,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 458020672)), ((googlenet_real *)(ar + 20012096)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 585717568), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 18.b2_2.weight */
+        grad_ready(grad_ready_arg, state, 43922368, 2654208);
     /* mul -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5308,6 +5337,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 20011328))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 18.b2_1.bias */
+        grad_ready(grad_ready_arg, state, 43921600, 768);
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5318,6 +5349,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 192, 832, 9, ((googlenet_real *)(ar + 522311488)) + i * 1728, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 19372352)), 832, i > 0);
     }
+    if (grad_ready) /* 18.b2_1.weight */
+        grad_ready(grad_ready_arg, state, 43282624, 638976);
     /* mul -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5338,6 +5371,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 19370816))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 18.b1_1.bias */
+        grad_ready(grad_ready_arg, state, 43281088, 1536);
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5355,6 +5390,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 384, 832, 9, ((googlenet_real *)(ar + 571856704)) + i * 3456, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 18092864)), 832, i > 0);
     }
+    if (grad_ready) /* 18.b1_1.weight */
+        grad_ready(grad_ready_arg, state, 42003136, 1277952);
     /* slice -> f32[batch 128, 256, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5395,6 +5432,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 18092352))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 17.b4_2.bias */
+        grad_ready(grad_ready_arg, state, 42002624, 512);
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5405,6 +5444,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 128, 832, 9, ((googlenet_real *)(ar + 423810880)) + i * 1152, 9, ((googlenet_real *)(ar + 560650048)) + i * 7488, 9, ((googlenet_real *)(ar + 17666368)), 832, i > 0);
     }
+    if (grad_ready) /* 17.b4_2.weight */
+        grad_ready(grad_ready_arg, state, 41576640, 425984);
     /* max_pool_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
     pool_max_dx(((googlenet_real *)(ar + 556816192)), ((googlenet_real *)(ar + 564483904)), ((googlenet_real *)(ar + 560650048)), n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -5429,6 +5470,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 17665856))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 17.b3_2.bias */
+        grad_ready(grad_ready_arg, state, 41576128, 512);
     /* conv2d_dx -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
     conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
@@ -5437,6 +5480,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 57087808)), ((googlenet_real *)(ar + 17256256)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
+    if (grad_ready) /* 17.b3_2.weight */
+        grad_ready(grad_ready_arg, state, 41166528, 409600);
     /* mul -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5457,6 +5502,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 17256128))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 17.b3_1.bias */
+        grad_ready(grad_ready_arg, state, 41166400, 128);
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5467,6 +5514,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 32, 832, 9, ((googlenet_real *)(ar + 57677632)) + i * 288, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 17149632)), 832, i > 0);
     }
+    if (grad_ready) /* 17.b3_1.weight */
+        grad_ready(grad_ready_arg, state, 41059904, 106496);
     /* mul -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5487,6 +5536,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 17148352))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 17.b2_2.bias */
+        grad_ready(grad_ready_arg, state, 41058624, 1280);
     /* conv2d_dx -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
     conv2d_dx(((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 569792320), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -5495,6 +5546,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(ar + 15305152)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 569792320), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 17.b2_2.weight */
+        grad_ready(grad_ready_arg, state, 39215424, 1843200);
     /* mul -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5515,6 +5568,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 15304512))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 17.b2_1.bias */
+        grad_ready(grad_ready_arg, state, 39214784, 640);
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5525,6 +5580,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 160, 832, 9, ((googlenet_real *)(ar + 522311488)) + i * 1440, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 14772032)), 832, i > 0);
     }
+    if (grad_ready) /* 17.b2_1.weight */
+        grad_ready(grad_ready_arg, state, 38682304, 532480);
     /* mul -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5545,6 +5602,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 14771008))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 17.b1_1.bias */
+        grad_ready(grad_ready_arg, state, 38681280, 1024);
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5562,6 +5621,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 256, 832, 9, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 13919040)), 832, i > 0);
     }
+    if (grad_ready) /* 17.b1_1.weight */
+        grad_ready(grad_ready_arg, state, 37829312, 851968);
     /* max_pool_dx -> f32[batch 128, 832, 6, 6], googlenet.dlm line 36 */
     {
     pool_max_dx(((googlenet_real *)(ar + 541480768)), ((googlenet_real *)(ar + 575985472)), ((googlenet_real *)(ar + 556816192)), n * 832, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
@@ -5606,6 +5667,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 13918528))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 15.b4_2.bias */
+        grad_ready(grad_ready_arg, state, 37828800, 512);
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5616,6 +5679,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 128, 528, 36, ((googlenet_real *)(ar + 552097600)) + i * 4608, 36, ((googlenet_real *)(ar + 531748672)) + i * 19008, 36, ((googlenet_real *)(ar + 13648192)), 528, i > 0);
     }
+    if (grad_ready) /* 15.b4_2.weight */
+        grad_ready(grad_ready_arg, state, 37558464, 270336);
     /* max_pool_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
     pool_max_dx(((googlenet_real *)(ar + 505501504)), ((googlenet_real *)(ar + 554456896)), ((googlenet_real *)(ar + 531748672)), n * 528, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
@@ -5640,6 +5705,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 13647680))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 15.b3_2.bias */
+        grad_ready(grad_ready_arg, state, 37557952, 512);
     /* conv2d_dx -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 552097600), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
@@ -5648,6 +5715,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 176674624)), ((googlenet_real *)(ar + 13238080)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 552097600), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
+    if (grad_ready) /* 15.b3_2.weight */
+        grad_ready(grad_ready_arg, state, 37148352, 409600);
     /* mul -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5668,6 +5737,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 13237952))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 15.b3_1.bias */
+        grad_ready(grad_ready_arg, state, 37148224, 128);
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5678,6 +5749,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 32, 528, 36, ((googlenet_real *)(ar + 177264448)) + i * 1152, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 13170368)), 528, i > 0);
     }
+    if (grad_ready) /* 15.b3_1.weight */
+        grad_ready(grad_ready_arg, state, 37080640, 67584);
     /* mul -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5698,6 +5771,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 13169088))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 15.b2_2.bias */
+        grad_ready(grad_ready_arg, state, 37079360, 1280);
     /* conv2d_dx -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
     conv2d_dx(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 561829696), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -5706,6 +5781,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(ar + 11325888)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 561829696), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 15.b2_2.weight */
+        grad_ready(grad_ready_arg, state, 35236160, 1843200);
     /* mul -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5726,6 +5803,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 11325248))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 15.b2_1.bias */
+        grad_ready(grad_ready_arg, state, 35235520, 640);
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5736,6 +5815,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 160, 528, 36, ((googlenet_real *)(ar + 519952192)) + i * 5760, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 10987328)), 528, i > 0);
     }
+    if (grad_ready) /* 15.b2_1.weight */
+        grad_ready(grad_ready_arg, state, 34897600, 337920);
     /* mul -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5756,6 +5837,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 10986304))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 15.b1_1.bias */
+        grad_ready(grad_ready_arg, state, 34896576, 1024);
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5773,6 +5856,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 256, 528, 36, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 10445632)), 528, i > 0);
     }
+    if (grad_ready) /* 15.b1_1.weight */
+        grad_ready(grad_ready_arg, state, 34355904, 540672);
     /* slice -> f32[batch 128, 112, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5813,6 +5898,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 10445376))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 14.b4_2.bias */
+        grad_ready(grad_ready_arg, state, 34355648, 256);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5823,6 +5910,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 505501504)) + i * 2304, 36, ((googlenet_real *)(ar + 496064320)) + i * 18432, 36, ((googlenet_real *)(ar + 10314304)), 512, i > 0);
     }
+    if (grad_ready) /* 14.b4_2.weight */
+        grad_ready(grad_ready_arg, state, 34224576, 131072);
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     pool_max_dx(((googlenet_real *)(ar + 473356096)), ((googlenet_real *)(ar + 506681152)), ((googlenet_real *)(ar + 496064320)), n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
@@ -5847,6 +5936,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 10314048))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 14.b3_2.bias */
+        grad_ready(grad_ready_arg, state, 34224320, 256);
     /* conv2d_dx -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 505501504), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
@@ -5855,6 +5946,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 61069120)), ((googlenet_real *)(ar + 10109248)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 505501504), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
+    if (grad_ready) /* 14.b3_2.weight */
+        grad_ready(grad_ready_arg, state, 34019520, 204800);
     /* mul -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5875,6 +5968,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 10109120))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 14.b3_1.bias */
+        grad_ready(grad_ready_arg, state, 34019392, 128);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5885,6 +5980,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 32, 512, 36, ((googlenet_real *)(ar + 176674624)) + i * 1152, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 10043584)), 512, i > 0);
     }
+    if (grad_ready) /* 14.b3_1.weight */
+        grad_ready(grad_ready_arg, state, 33953856, 65536);
     /* mul -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5905,6 +6002,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 10042432))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 14.b2_2.bias */
+        grad_ready(grad_ready_arg, state, 33952704, 1152);
     /* conv2d_dx -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
     conv2d_dx(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 488101696), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -5913,6 +6012,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 482793280)), ((googlenet_real *)(ar + 8549440)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 488101696), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 14.b2_2.weight */
+        grad_ready(grad_ready_arg, state, 32459712, 1492992);
     /* mul -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5933,6 +6034,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 8548864))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 14.b2_1.bias */
+        grad_ready(grad_ready_arg, state, 32459136, 576);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5943,6 +6046,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 144, 512, 36, ((googlenet_real *)(ar + 488101696)) + i * 5184, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 8253952)), 512, i > 0);
     }
+    if (grad_ready) /* 14.b2_1.weight */
+        grad_ready(grad_ready_arg, state, 32164224, 294912);
     /* mul -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5963,6 +6068,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 8253504))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 14.b1_1.bias */
+        grad_ready(grad_ready_arg, state, 32163776, 448);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5980,6 +6087,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 112, 512, 36, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 8024128)), 512, i > 0);
     }
+    if (grad_ready) /* 14.b1_1.weight */
+        grad_ready(grad_ready_arg, state, 31934400, 229376);
     /* slice -> f32[batch 128, 128, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6020,6 +6129,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 8023872))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 13.b4_2.bias */
+        grad_ready(grad_ready_arg, state, 31934144, 256);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6030,6 +6141,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 473356096)) + i * 2304, 36, ((googlenet_real *)(ar + 463918912)) + i * 18432, 36, ((googlenet_real *)(ar + 7892800)), 512, i > 0);
     }
+    if (grad_ready) /* 13.b4_2.weight */
+        grad_ready(grad_ready_arg, state, 31803072, 131072);
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     pool_max_dx(((googlenet_real *)(ar + 440325952)), ((googlenet_real *)(ar + 474535744)), ((googlenet_real *)(ar + 463918912)), n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
@@ -6054,6 +6167,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 7892544))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 13.b3_2.bias */
+        grad_ready(grad_ready_arg, state, 31802816, 256);
     /* conv2d_dx -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 473356096), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
@@ -6062,6 +6177,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 59742016)), ((googlenet_real *)(ar + 7738944)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 473356096), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
+    if (grad_ready) /* 13.b3_2.weight */
+        grad_ready(grad_ready_arg, state, 31649216, 153600);
     /* mul -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6082,6 +6199,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 7738816))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 13.b3_1.bias */
+        grad_ready(grad_ready_arg, state, 31649088, 96);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6092,6 +6211,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 24, 512, 36, ((googlenet_real *)(ar + 61069120)) + i * 864, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 7689664)), 512, i > 0);
     }
+    if (grad_ready) /* 13.b3_1.weight */
+        grad_ready(grad_ready_arg, state, 31599936, 49152);
     /* mul -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6112,6 +6233,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 7688640))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 13.b2_2.bias */
+        grad_ready(grad_ready_arg, state, 31598912, 1024);
     /* conv2d_dx -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
     conv2d_dx(((googlenet_real *)(ar + 454481728)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 456841024), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -6120,6 +6243,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 452122432)), ((googlenet_real *)(ar + 6508992)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 456841024), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 13.b2_2.weight */
+        grad_ready(grad_ready_arg, state, 30419264, 1179648);
     /* mul -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6140,6 +6265,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 6508480))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 13.b2_1.bias */
+        grad_ready(grad_ready_arg, state, 30418752, 512);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6150,6 +6277,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 128, 512, 36, ((googlenet_real *)(ar + 456841024)) + i * 4608, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 6246336)), 512, i > 0);
     }
+    if (grad_ready) /* 13.b2_1.weight */
+        grad_ready(grad_ready_arg, state, 30156608, 262144);
     /* mul -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6170,6 +6299,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 6245824))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 13.b1_1.bias */
+        grad_ready(grad_ready_arg, state, 30156096, 512);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6187,6 +6318,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 128, 512, 36, ((googlenet_real *)(ar + 452122432)) + i * 4608, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 5983680)), 512, i > 0);
     }
+    if (grad_ready) /* 13.b1_1.weight */
+        grad_ready(grad_ready_arg, state, 29893952, 262144);
     /* slice -> f32[batch 128, 160, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6227,6 +6360,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 5983424))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 12.b4_2.bias */
+        grad_ready(grad_ready_arg, state, 29893696, 256);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6237,6 +6372,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 320001856)) + i * 2304, 36, ((googlenet_real *)(ar + 430888768)) + i * 18432, 36, ((googlenet_real *)(ar + 5852352)), 512, i > 0);
     }
+    if (grad_ready) /* 12.b4_2.weight */
+        grad_ready(grad_ready_arg, state, 29762624, 131072);
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     pool_max_dx(((googlenet_real *)(ar + 411129664)), ((googlenet_real *)(ar + 444454720)), ((googlenet_real *)(ar + 430888768)), n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
@@ -6261,6 +6398,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 5852096))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 12.b3_2.bias */
+        grad_ready(grad_ready_arg, state, 29762368, 256);
     /* conv2d_dx -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 444454720), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
@@ -6269,6 +6408,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(ar + 5698496)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 444454720), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
+    if (grad_ready) /* 12.b3_2.weight */
+        grad_ready(grad_ready_arg, state, 29608768, 153600);
     /* mul -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6289,6 +6430,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 5698368))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 12.b3_1.bias */
+        grad_ready(grad_ready_arg, state, 29608640, 96);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6299,6 +6442,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 24, 512, 36, ((googlenet_real *)(ar + 59742016)) + i * 864, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 5649216)), 512, i > 0);
     }
+    if (grad_ready) /* 12.b3_1.weight */
+        grad_ready(grad_ready_arg, state, 29559488, 49152);
     /* mul -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6319,6 +6464,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 5648320))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 12.b2_2.bias */
+        grad_ready(grad_ready_arg, state, 29558592, 896);
     /* conv2d_dx -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
     conv2d_dx(((googlenet_real *)(ar + 314103616)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 425580352), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -6327,6 +6474,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 420566848)), ((googlenet_real *)(ar + 4745152)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 425580352), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 12.b2_2.weight */
+        grad_ready(grad_ready_arg, state, 28655424, 903168);
     /* mul -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6347,6 +6496,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 4744704))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 12.b2_1.bias */
+        grad_ready(grad_ready_arg, state, 28654976, 448);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6357,6 +6508,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 112, 512, 36, ((googlenet_real *)(ar + 425580352)) + i * 4032, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 4515328)), 512, i > 0);
     }
+    if (grad_ready) /* 12.b2_1.weight */
+        grad_ready(grad_ready_arg, state, 28425600, 229376);
     /* mul -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6377,6 +6530,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 4514688))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 12.b1_1.bias */
+        grad_ready(grad_ready_arg, state, 28424960, 640);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6394,6 +6549,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 160, 512, 36, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 4187008)), 512, i > 0);
     }
+    if (grad_ready) /* 12.b1_1.weight */
+        grad_ready(grad_ready_arg, state, 28097280, 327680);
     /* slice -> f32[batch 128, 192, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6434,6 +6591,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 4186752))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 11.b4_2.bias */
+        grad_ready(grad_ready_arg, state, 28097024, 256);
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6444,6 +6603,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 64, 480, 36, ((googlenet_real *)(ar + 230348608)) + i * 2304, 36, ((googlenet_real *)(ar + 402282304)) + i * 17280, 36, ((googlenet_real *)(ar + 4063872)), 480, i > 0);
     }
+    if (grad_ready) /* 11.b4_2.weight */
+        grad_ready(grad_ready_arg, state, 27974144, 122880);
     /* max_pool_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
     pool_max_dx(((googlenet_real *)(ar + 389601088)), ((googlenet_real *)(ar + 414963520)), ((googlenet_real *)(ar + 402282304)), n * 480, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
@@ -6468,6 +6629,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 4063680))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 11.b3_2.bias */
+        grad_ready(grad_ready_arg, state, 27973952, 192);
     /* conv2d_dx -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
     conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 59299648), n, 48, 29, 16, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
@@ -6476,6 +6639,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw_direct_0(((googlenet_real *)(ar + 57235264)), ((googlenet_real *)(ar + 3986880)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 414963520), n);
     }
+    if (grad_ready) /* 11.b3_2.weight */
+        grad_ready(grad_ready_arg, state, 27897152, 76800);
     /* mul -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6496,6 +6661,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 3986816))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 11.b3_1.bias */
+        grad_ready(grad_ready_arg, state, 27897088, 64);
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6506,6 +6673,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 16, 480, 36, ((googlenet_real *)(ar + 57825088)) + i * 576, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 3956096)), 480, i > 0);
     }
+    if (grad_ready) /* 11.b3_1.weight */
+        grad_ready(grad_ready_arg, state, 27866368, 30720);
     /* mul -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6526,6 +6695,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 3955264))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 11.b2_2.bias */
+        grad_ready(grad_ready_arg, state, 27865536, 832);
     /* conv2d_dx -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
     conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 427644736), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -6534,6 +6705,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(ar + 3236416)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 427644736), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 11.b2_2.weight */
+        grad_ready(grad_ready_arg, state, 27146688, 718848);
     /* mul -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6554,6 +6727,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 3236032))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 11.b2_1.bias */
+        grad_ready(grad_ready_arg, state, 27146304, 384);
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6564,6 +6739,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 96, 480, 36, ((googlenet_real *)(ar + 176674624)) + i * 3456, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 3051712)), 480, i > 0);
     }
+    if (grad_ready) /* 11.b2_1.weight */
+        grad_ready(grad_ready_arg, state, 26961984, 184320);
     /* mul -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6584,6 +6761,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 3050944))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 11.b1_1.bias */
+        grad_ready(grad_ready_arg, state, 26961216, 768);
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6601,6 +6780,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 192, 480, 36, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 2682304)), 480, i > 0);
     }
+    if (grad_ready) /* 11.b1_1.weight */
+        grad_ready(grad_ready_arg, state, 26592576, 368640);
     /* max_pool_dx -> f32[batch 128, 480, 12, 12], googlenet.dlm line 30 */
     {
     pool_max_dx(((googlenet_real *)(ar + 354211648)), ((googlenet_real *)(ar + 441505600)), ((googlenet_real *)(ar + 389601088)), n * 480, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1);
@@ -6645,6 +6826,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 2682048))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 9.b4_2.bias */
+        grad_ready(grad_ready_arg, state, 26592320, 256);
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6655,6 +6838,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 64, 256, 144, ((googlenet_real *)(ar + 226809664)) + i * 9216, 144, ((googlenet_real *)(ar + 335337280)) + i * 36864, 144, ((googlenet_real *)(ar + 2616512)), 256, i > 0);
     }
+    if (grad_ready) /* 9.b4_2.weight */
+        grad_ready(grad_ready_arg, state, 26526784, 65536);
     /* max_pool_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
     pool_max_dx(((googlenet_real *)(ar + 207935296)), ((googlenet_real *)(ar + 377804608)), ((googlenet_real *)(ar + 335337280)), n * 256, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
@@ -6679,6 +6864,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 2616128))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 9.b3_2.bias */
+        grad_ready(grad_ready_arg, state, 26526400, 384);
     /* conv2d_dx -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
@@ -6687,6 +6874,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 89970496)), ((googlenet_real *)(ar + 2308928)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
+    if (grad_ready) /* 9.b3_2.weight */
+        grad_ready(grad_ready_arg, state, 26219200, 307200);
     /* mul -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6707,6 +6896,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 2308800))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 9.b3_1.bias */
+        grad_ready(grad_ready_arg, state, 26219072, 128);
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6717,6 +6908,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 32, 256, 144, ((googlenet_real *)(ar + 174905152)) + i * 4608, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 2276032)), 256, i > 0);
     }
+    if (grad_ready) /* 9.b3_1.weight */
+        grad_ready(grad_ready_arg, state, 26186304, 32768);
     /* mul -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6737,6 +6930,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 2275264))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 9.b2_2.bias */
+        grad_ready(grad_ready_arg, state, 26185536, 768);
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     conv2d_dx(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 321181504), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -6745,6 +6940,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 297588544)), ((googlenet_real *)(ar + 1390528)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 321181504), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 9.b2_2.weight */
+        grad_ready(grad_ready_arg, state, 25300800, 884736);
     /* mul -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6765,6 +6962,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 1390016))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 9.b2_1.bias */
+        grad_ready(grad_ready_arg, state, 25300288, 512);
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6775,6 +6974,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 128, 256, 144, ((googlenet_real *)(ar + 307025728)) + i * 18432, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 1258944)), 256, i > 0);
     }
+    if (grad_ready) /* 9.b2_1.weight */
+        grad_ready(grad_ready_arg, state, 25169216, 131072);
     /* mul -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6795,6 +6996,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 1258432))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 9.b1_1.bias */
+        grad_ready(grad_ready_arg, state, 25168704, 512);
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6812,6 +7015,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 128, 256, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 1127360)), 256, i > 0);
     }
+    if (grad_ready) /* 9.b1_1.weight */
+        grad_ready(grad_ready_arg, state, 25037632, 131072);
     /* slice -> f32[batch 128, 64, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6852,6 +7057,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 1127232))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.b4_2.bias */
+        grad_ready(grad_ready_arg, state, 25037504, 128);
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6862,6 +7069,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 32, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 4608, 144, ((googlenet_real *)(ar + 193779520)) + i * 27648, 144, ((googlenet_real *)(ar + 1102656)), 192, i > 0);
     }
+    if (grad_ready) /* 8.b4_2.weight */
+        grad_ready(grad_ready_arg, state, 25012928, 24576);
     /* max_pool_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
     pool_max_dx(((googlenet_real *)(ar + 42784576)), ((googlenet_real *)(ar + 217372480)), ((googlenet_real *)(ar + 193779520)), n * 192, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
@@ -6886,6 +7095,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 1102528))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.b3_2.bias */
+        grad_ready(grad_ready_arg, state, 25012800, 128);
     /* conv2d_dx -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
     conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 87611200)), (googlenet_real *)(ar + 85251904), n, 32, 8, 16, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
@@ -6894,6 +7105,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw_direct_1(((googlenet_real *)(ar + 58120000)), ((googlenet_real *)(ar + 1051328)), ((googlenet_real *)(ar + 87611200)), (googlenet_real *)(ar + 217372480), n);
     }
+    if (grad_ready) /* 8.b3_2.weight */
+        grad_ready(grad_ready_arg, state, 24961600, 51200);
     /* mul -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6914,6 +7127,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 1051264))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.b3_1.bias */
+        grad_ready(grad_ready_arg, state, 24961536, 64);
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6924,6 +7139,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 16, 192, 144, ((googlenet_real *)(ar + 60479296)) + i * 2304, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 1038976)), 192, i > 0);
     }
+    if (grad_ready) /* 8.b3_1.weight */
+        grad_ready(grad_ready_arg, state, 24949248, 12288);
     /* mul -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6944,6 +7161,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 1038464))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.b2_2.bias */
+        grad_ready(grad_ready_arg, state, 24948736, 512);
     /* conv2d_dx -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
     conv2d_dx(((googlenet_real *)(ar + 85251904)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -6952,6 +7171,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 92329792)), ((googlenet_real *)(ar + 596096)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 8.b2_2.weight */
+        grad_ready(grad_ready_arg, state, 24506368, 442368);
     /* mul -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6972,6 +7193,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 595712))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.b2_1.bias */
+        grad_ready(grad_ready_arg, state, 24505984, 384);
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6982,6 +7205,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 96, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 13824, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 521984)), 192, i > 0);
     }
+    if (grad_ready) /* 8.b2_1.weight */
+        grad_ready(grad_ready_arg, state, 24432256, 73728);
     /* mul -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -7002,6 +7227,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 521728))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.b1_1.bias */
+        grad_ready(grad_ready_arg, state, 24432000, 256);
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -7019,6 +7246,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 64, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 9216, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 472576)), 192, i > 0);
     }
+    if (grad_ready) /* 8.b1_1.weight */
+        grad_ready(grad_ready_arg, state, 24382848, 49152);
     /* max_pool_dx -> f32[batch 128, 192, 24, 24], googlenet.dlm line 27 */
     {
     pool_max_dx(((googlenet_real *)(ar + 231528256)), ((googlenet_real *)(ar + 302307136)), ((googlenet_real *)(ar + 174905152)), n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
@@ -7043,6 +7272,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 471808))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 5.bias */
+        grad_ready(grad_ready_arg, state, 24382080, 768);
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], googlenet.dlm line 26 */
     {
     conv2d_dx(((googlenet_real *)(ar + 80533312)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
@@ -7051,6 +7282,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 61658944)), ((googlenet_real *)(ar + 29440)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 5.weight */
+        grad_ready(grad_ready_arg, state, 23939712, 442368);
     /* mul -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -7071,6 +7304,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 29184))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 3.bias */
+        grad_ready(grad_ready_arg, state, 23939456, 256);
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -7081,6 +7316,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 64, 64, 576, ((googlenet_real *)(ar + 174905152)) + i * 36864, 576, ((googlenet_real *)(ar + 23910208)) + i * 36864, 576, ((googlenet_real *)(ar + 12800)), 64, i > 0);
     }
+    if (grad_ready) /* 3.weight */
+        grad_ready(grad_ready_arg, state, 23923072, 16384);
     /* max_pool_dx -> f32[batch 128, 64, 48, 48], googlenet.dlm line 24 */
     {
     pool_max_dx(((googlenet_real *)(ar + 99407680)), ((googlenet_real *)(ar + 56940992)), ((googlenet_real *)(ar + 174905152)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
@@ -7105,10 +7342,14 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 12544))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 0.bias */
+        grad_ready(grad_ready_arg, state, 23922816, 256);
     /* conv2d_dw -> f32[64, 1, 7, 7], googlenet.dlm line 23 */
     {
     conv2d_dw_direct_2(x, ((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 250402624)), (googlenet_real *)(ar + 23910208), n);
     }
+    if (grad_ready) /* 0.weight */
+        grad_ready(grad_ready_arg, state, 23910272, 12544);
     return 0;
 }
 
