@@ -122,3 +122,15 @@ int run(char *const argv[], const char *log) {
             return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+int run_words(char **out, const char *log, const char *cmd) {
+    char *copy = fmt("%s", cmd), *argv[64];
+    int k = 0;
+    for (char *w = strtok(copy, " "); w && k < 63; w = strtok(NULL, " "))
+        argv[k++] = w;
+    argv[k] = NULL;
+    int rc = run(argv, log);
+    if (out)
+        *out = slurp_n(log, NULL);
+    return rc;
+}

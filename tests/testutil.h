@@ -19,5 +19,8 @@ void remove_tree(const char *path);
 bool write_text(const char *path, const char *text);
 /* Runs argv (no shell) with stdout and stderr going to `log`; returns the exit status, or -1. */
 int run(char *const argv[], const char *log);
+/* Runs a command given as words separated by single spaces (no word has a space: the paths are the tests' own),
+ * its output to `log` and, when out is not NULL, into *out. */
+int run_words(char **out, const char *log, const char *cmd);
 
 #endif
