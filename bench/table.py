@@ -55,19 +55,24 @@ def load_torch(path):
 
 
 def load_dlc(results_dir):
-    """{(model, threads): median examples_per_second over repeats}."""
-    runs = {}
+    """({(model, threads): median examples_per_second over repeats},
+    {(model, threads): largest peak_rss_bytes over repeats})."""
+    runs, rss = {}, {}
     for path in glob.glob(os.path.join(results_dir, "dlc-*.json")):
         m = re.match(r"dlc-(.+)-t(\d+)-r\d+\.json$", os.path.basename(path))
         if not m:
             continue
         try:
             with open(path) as f:
-                eps = json.load(f)["examples_per_second"]
+                report = json.load(f)
+            eps = report["examples_per_second"]
         except (OSError, ValueError, KeyError):
             continue
-        runs.setdefault((m.group(1), int(m.group(2))), []).append(eps)
-    return {k: statistics.median(v) for k, v in runs.items()}
+        key = (m.group(1), int(m.group(2)))
+        runs.setdefault(key, []).append(eps)
+        if report.get("peak_rss_bytes"):
+            rss[key] = max(rss.get(key, 0), report["peak_rss_bytes"])
+    return {k: statistics.median(v) for k, v in runs.items()}, rss
 
 
 def load_dlc_flops(results_dir):
@@ -210,16 +215,17 @@ def main():
     results_dir = sys.argv[1]
     markdown = "--markdown" in sys.argv[2:]
     torch_rows = load_torch(os.path.join(results_dir, "torch.jsonl"))
-    dlc_rows = load_dlc(results_dir)
+    dlc_rows, dlc_rss = load_dlc(results_dir)
     dlc_flops = load_dlc_flops(results_dir)
     gemm_rows = load_gemm(results_dir)
     fma_peaks = load_fma_peaks(results_dir)
-    order = ["softmax", "mlp", "lenet", "alexnet", "vgg11"]
+    order = ["softmax", "mlp", "lenet", "alexnet", "vgg11", "batchnorm_concise", "resnet18"]
     keys = sorted(set(torch_rows) | set(dlc_rows), key=order_key(order))
 
     header = ["model", "thr", "torch train ex/s", "dlc train ex/s",
               "dlc/torch", "dlc GFLOP/s", "of FMA peak", "torch GFLOP/s",
-              "torch b1 lat us", "torch b256 ex/s"]
+              "torch b1 lat us", "torch b256 ex/s", "dlc peak RSS MB",
+              "torch peak RSS MB"]
     table = []
     for k in keys:
         t = torch_rows.get(k, {})
@@ -239,6 +245,8 @@ def main():
             fmt(t.get("infer_latency_us"), 1),
             fmt(t.get("infer_examples_per_second"),
                 1 if small else 0),
+            fmt(dlc_rss[k] / 1e6 if k in dlc_rss else None, 0),
+            fmt(t["peak_rss_bytes"] / 1e6 if t.get("peak_rss_bytes") else None, 0),
         ])
     print_table(header, table, markdown)
     cpu = cpu_line(results_dir)
