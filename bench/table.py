@@ -14,6 +14,8 @@ Inputs (written by run.sh into RESULTS_DIR):
   gemm-peak-t<T>.json           the plain square sgemm, for context
   fma-peak-t<T>.json            bench/fma_peak.c: the FP32 FMA peak of T cores,
                                 for the "of FMA peak" column
+  mem-bw-t<T>.json              bench/mem_bw.c: GB/s of an elementwise kernel
+                                on T threads, by working-set size
   env.txt                       its "# cpu:" line names the CPU under the table
 
 The second table compares dlc with OpenBLAS at the network's own shapes:
@@ -257,6 +259,15 @@ def main():
             f"{p['fma_gflops']:.1f} GFLOP/s on {t} thread(s) ({p['isa']}, {p['flop_per_cycle_per_core']:.1f} "
             f"FLOP/cycle/core at a measured {p['clock_ghz']:.2f} GHz; 2 FMA units would give "
             f"{p['expected_gflops']:.1f})" for t, p in sorted(fma_peaks.items())))
+
+    bws = [load_json(p) for p in sorted(glob.glob(os.path.join(results_dir, "mem-bw-t*.json")))]
+    bws = [b for b in bws if b]
+    if bws:
+        def kb(k):
+            return f"{int(k) // 1024} MB" if int(k) >= 1024 else f"{k} KB"
+        print("Memory bandwidth of an elementwise kernel (bench/mem_bw.c, GB/s by working set): " + "; ".join(
+            f"{b['threads']} thread(s): " + ", ".join(f"{kb(k)} {v:.1f}" for k, v in b["gbytes_per_second"].items())
+            for b in sorted(bws, key=lambda b: b["threads"])))
 
     if not gemm_rows:
         return
