@@ -14,6 +14,8 @@
 #   SKIP_GEMM=1  skip the BLAS-at-the-network's-shapes step (below)
 #   SKIP_PEAK=1  skip measuring the FP32 FMA peak (bench/fma_peak.c)
 #   PEAK_SECONDS seconds of FMA loops per thread count                  [1]
+#   SKIP_BW=1    skip measuring the memory bandwidth (bench/mem_bw.c)
+#   BW_SECONDS   seconds per working-set size and thread count           [0.5]
 #   GEMM_BUDGET  seconds of timed calls per recorded shape              [0.2]
 #   GEMM_PEAK    side of the square sgemm shown for context            [2048]
 #   DATA         Fashion-MNIST folder               [$FASHION_MNIST or /usr/share/datasets/fashion-mnist]
@@ -75,6 +77,15 @@ if [[ ${SKIP_PEAK:-0} != 1 ]]; then
     cc -std=gnu11 -O2 -fopenmp "$ROOT/bench/fma_peak.c" -o "$OUT/fma_peak"
     for threads in $THREADS; do
         "$OUT/fma_peak" "$threads" "${PEAK_SECONDS:-1}" > "$OUT/fma-peak-t$threads.json"
+    done
+fi
+
+# The memory bandwidth an elementwise kernel draws per thread count, from L2-sized working sets to DRAM
+# (bench/mem_bw.c): what limits the networks whose steps move more bytes than they compute (SKIP_BW=1 skips it).
+if [[ ${SKIP_BW:-0} != 1 ]]; then
+    cc -std=gnu11 -O3 -march=native -fopenmp "$ROOT/bench/mem_bw.c" -o "$OUT/mem_bw"
+    for threads in $THREADS; do
+        "$OUT/mem_bw" "$threads" "${BW_SECONDS:-0.5}" > "$OUT/mem-bw-t$threads.json"
     done
 fi
 

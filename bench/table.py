@@ -14,6 +14,8 @@ Inputs (written by run.sh into RESULTS_DIR):
   gemm-peak-t<T>.json           the plain square sgemm, for context
   fma-peak-t<T>.json            bench/fma_peak.c: the FP32 FMA peak of T cores,
                                 for the "of FMA peak" column
+  mem-bw-t<T>.json              bench/mem_bw.c: GB/s of an elementwise kernel
+                                on T threads, by working-set size
   env.txt                       its "# cpu:" line names the CPU under the table
 
 The second table compares dlc with OpenBLAS at the network's own shapes:
@@ -55,19 +57,24 @@ def load_torch(path):
 
 
 def load_dlc(results_dir):
-    """{(model, threads): median examples_per_second over repeats}."""
-    runs = {}
+    """({(model, threads): median examples_per_second over repeats},
+    {(model, threads): largest peak_rss_bytes over repeats})."""
+    runs, rss = {}, {}
     for path in glob.glob(os.path.join(results_dir, "dlc-*.json")):
         m = re.match(r"dlc-(.+)-t(\d+)-r\d+\.json$", os.path.basename(path))
         if not m:
             continue
         try:
             with open(path) as f:
-                eps = json.load(f)["examples_per_second"]
+                report = json.load(f)
+            eps = report["examples_per_second"]
         except (OSError, ValueError, KeyError):
             continue
-        runs.setdefault((m.group(1), int(m.group(2))), []).append(eps)
-    return {k: statistics.median(v) for k, v in runs.items()}
+        key = (m.group(1), int(m.group(2)))
+        runs.setdefault(key, []).append(eps)
+        if report.get("peak_rss_bytes"):
+            rss[key] = max(rss.get(key, 0), report["peak_rss_bytes"])
+    return {k: statistics.median(v) for k, v in runs.items()}, rss
 
 
 def load_dlc_flops(results_dir):
@@ -210,16 +217,17 @@ def main():
     results_dir = sys.argv[1]
     markdown = "--markdown" in sys.argv[2:]
     torch_rows = load_torch(os.path.join(results_dir, "torch.jsonl"))
-    dlc_rows = load_dlc(results_dir)
+    dlc_rows, dlc_rss = load_dlc(results_dir)
     dlc_flops = load_dlc_flops(results_dir)
     gemm_rows = load_gemm(results_dir)
     fma_peaks = load_fma_peaks(results_dir)
-    order = ["softmax", "mlp", "lenet", "alexnet", "vgg11"]
+    order = ["softmax", "mlp", "lenet", "alexnet", "vgg11", "batchnorm_concise", "resnet18"]
     keys = sorted(set(torch_rows) | set(dlc_rows), key=order_key(order))
 
     header = ["model", "thr", "torch train ex/s", "dlc train ex/s",
               "dlc/torch", "dlc GFLOP/s", "of FMA peak", "torch GFLOP/s",
-              "torch b1 lat us", "torch b256 ex/s"]
+              "torch b1 lat us", "torch b256 ex/s", "dlc peak RSS MB",
+              "torch peak RSS MB"]
     table = []
     for k in keys:
         t = torch_rows.get(k, {})
@@ -239,6 +247,8 @@ def main():
             fmt(t.get("infer_latency_us"), 1),
             fmt(t.get("infer_examples_per_second"),
                 1 if small else 0),
+            fmt(dlc_rss[k] / 1e6 if k in dlc_rss else None, 0),
+            fmt(t["peak_rss_bytes"] / 1e6 if t.get("peak_rss_bytes") else None, 0),
         ])
     print_table(header, table, markdown)
     cpu = cpu_line(results_dir)
@@ -249,6 +259,15 @@ def main():
             f"{p['fma_gflops']:.1f} GFLOP/s on {t} thread(s) ({p['isa']}, {p['flop_per_cycle_per_core']:.1f} "
             f"FLOP/cycle/core at a measured {p['clock_ghz']:.2f} GHz; 2 FMA units would give "
             f"{p['expected_gflops']:.1f})" for t, p in sorted(fma_peaks.items())))
+
+    bws = [load_json(p) for p in sorted(glob.glob(os.path.join(results_dir, "mem-bw-t*.json")))]
+    bws = [b for b in bws if b]
+    if bws:
+        def kb(k):
+            return f"{int(k) // 1024} MB" if int(k) >= 1024 else f"{k} KB"
+        print("Memory bandwidth of an elementwise kernel (bench/mem_bw.c, GB/s by working set): " + "; ".join(
+            f"{b['threads']} thread(s): " + ", ".join(f"{kb(k)} {v:.1f}" for k, v in b["gbytes_per_second"].items())
+            for b in sorted(bws, key=lambda b: b["threads"])))
 
     if not gemm_rows:
         return

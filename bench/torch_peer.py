@@ -38,6 +38,7 @@ import gzip
 import json
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -452,6 +453,9 @@ def bench_model(name, threads, args, data, openblas, log):
         # process CPU seconds per wall second while training (~threads when
         # all workers are busy; > threads would mean a thread-count leak)
         "train_cpu_utilization": median(cpu_util_runs),
+        # the process's peak resident set (training and inference of this one model: run.sh starts a process per
+        # model and thread count), as the dlc trainer's report gives its own
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "train_examples_per_second_runs": train_runs,
         "infer_latency_us_runs": infer_lat_runs,
         "infer_examples_per_second_runs": infer_eps_runs,

@@ -485,10 +485,20 @@ typedef struct OpArgs {
 
 /* How a node is written as ONNX, filled in by the op's export rule (OpRule.onnx) and written by export_onnx.c: one
  * ONNX node of op_type over the values of in[] (IR nodes, which need not be the node's own operands: a pattern
- * such as batch norm reads the parameters behind its reshapes), then, when nconst >= 0, an int64 initializer of
- * nconst values (Reshape's target shape, ReduceSum's axes), and attributes. The exporter names the values and
- * writes the protobuf, so the rules need no protobuf-c, which is linked into dlc alone. */
-enum { MAX_ONNX_IN = 8, MAX_ONNX_ATTR = 4, MAX_ONNX_INTS = 8 };
+ * such as batch norm reads the parameters behind its reshapes) and attributes. An input may be another value
+ * instead (ref[k] != 0, in[k] NULL): one of the description's constants (int64 tensors such as Reshape's target
+ * shape or ReduceSum's axes, or float scalars), the output of a step written before the node, or the run-time batch
+ * size. Steps after the node apply in turn to its output, the last one giving the IR node's value. So a rule can say
+ * what one ONNX node cannot: a comparison is Greater and a Cast of its boolean to float, where's 0/1 condition a
+ * Cast to bool before Where, a mean over the batch divides by the batch size read from an input's shape. The
+ * exporter names the values and writes the protobuf, so the rules need no protobuf-c, which is linked into dlc
+ * alone. */
+enum { MAX_ONNX_IN = 8, MAX_ONNX_ATTR = 4, MAX_ONNX_INTS = 8, MAX_ONNX_CONSTS = 4, MAX_ONNX_STEPS = 4 };
+/* what ref[k] names: ONNX_REF_CONST + i, consts[i]; ONNX_REF_STEP + j, the output of pre[j]; ONNX_REF_BATCH, the
+ * batch size as an int64 [1] (Shape and Gather of a batched graph input, written once per model) */
+enum { ONNX_REF_CONST = 1, ONNX_REF_STEP = 16, ONNX_REF_BATCH = 32 };
+/* ONNX's element types, for Cast's `to` */
+enum { ONNX_TYPE_FLOAT = 1, ONNX_TYPE_INT64 = 7, ONNX_TYPE_BOOL = 9 };
 typedef enum OnnxAttrKind { ONNX_ATTR_INT, ONNX_ATTR_INTS, ONNX_ATTR_FLOAT } OnnxAttrKind;
 typedef struct OnnxAttr {
     const char *name;
@@ -497,22 +507,49 @@ typedef struct OnnxAttr {
     int64_t ints[MAX_ONNX_INTS];
     double f;
 } OnnxAttr;
+/* an initializer of the description, named after the output: "shape" names t12's t12.shape */
+typedef struct OnnxConst {
+    const char *name;
+    int n;         /* a vector of n values (0 included); -1: a scalar */
+    bool is_float; /* the float f (a scalar), else the int64 values v */
+    int64_t v[MAX_RANK * 2];
+    double f;
+} OnnxConst;
+/* a node before or after the main one: up to two inputs (an IR node, or a ref), at most one int attribute */
+typedef struct OnnxStep {
+    const char *op_type;
+    int nin;
+    IrNode *in[2];
+    int ref[2];
+    const char *attr; /* NULL: none */
+    int64_t value;
+} OnnxStep;
 typedef struct OnnxNode {
     const char *op_type;
     int nin;
     IrNode *in[MAX_ONNX_IN];
-    int nconst;             /* -1: no initializer input */
-    const char *const_name; /* its name after the output's: "shape" names t12's t12.shape */
-    int64_t consts[MAX_RANK];
+    int ref[MAX_ONNX_IN]; /* 0: input k is in[k] */
     int nattr;
     OnnxAttr attr[MAX_ONNX_ATTR];
+    int nconst;
+    OnnxConst consts[MAX_ONNX_CONSTS];
+    int npre, npost;
+    OnnxStep pre[MAX_ONNX_STEPS], post[MAX_ONNX_STEPS];
 } OnnxNode;
 /* Export rules: fill *out for node n and return NULL, or return why n cannot be written (the exporter reports it
- * at n's source line). onnx_int, onnx_ints, onnx_float append an attribute. */
+ * at n's source line). onnx_int, onnx_ints, onnx_float append an attribute; onnx_const (n int64 values, -1: a
+ * scalar) and onnx_fconst (a float scalar) add a constant and return its ref, which onnx_input appends to the node's
+ * inputs; onnx_pre adds a step before the node, reading the IR node a (or ref_a when a is NULL) and ref_b when nonzero,
+ * and returns its output's ref; onnx_post applies a unary step to the node's output. */
 typedef const char *(*OnnxFn)(const IrNode *n, OnnxNode *out);
 void onnx_int(OnnxNode *o, const char *name, int64_t v);
 void onnx_ints(OnnxNode *o, const char *name, int n, const int64_t *v);
 void onnx_float(OnnxNode *o, const char *name, double v);
+int onnx_const(OnnxNode *o, const char *name, int n, const int64_t *v);
+int onnx_fconst(OnnxNode *o, const char *name, double v);
+void onnx_input(OnnxNode *o, int ref);
+int onnx_pre(OnnxNode *o, const char *op_type, IrNode *a, int ref_a, int ref_b, const char *attr, int64_t value);
+void onnx_post(OnnxNode *o, const char *op_type, const char *attr, int64_t value);
 
 /* The helper functions of a generated file that an op's code calls; emit.c writes each one once, up front. */
 /* CALLS_ISA: kernels compiled once per instruction set, the <name>_isa() that picks one at run time. */
@@ -768,6 +805,9 @@ void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots);
 /* Buffer offsets from liveness over the kernel order: first fit, 64-byte aligned; the buffers of `pinned` first,
  * contiguous from offset 0 and live throughout. */
 void plan_memory(Sched *s, int elem_size, IrNode **pinned, int npinned);
+/* Per node id: the last kernel of s that writes or reads the node's buffer (through views and fused consumers),
+ * or -1. */
+int *plan_last_use(Sched *s);
 
 /* ---- pipeline.c: the middle end, in order ---- */
 
@@ -833,6 +873,9 @@ struct Emit {
     Sched *s;         /* the schedule being emitted */
     bool f64;
     const char *count; /* the examples a mean over the batch divides by: "n", or "m" in a data-parallel phase */
+    /* while the backward pass is emitted (emit_has_grad_ready): per parameter, the training kernel after which
+     * its gradient is final (the last to write or read its buffer), or -1 when nothing is reported for it */
+    const int *grad_final;
 };
 
 void emit_source(FILE *out, Compiled *c, const EmitOptions *o);
@@ -843,6 +886,8 @@ unsigned emit_calls(Compiled *c);
 bool emit_has_gemm_hook(Compiled *c, const EmitOptions *o);
 /* Whether a function the compiled model exports has a bounded while loop to report (Graph.loop_limits). */
 bool emit_has_loop_limits(const Compiled *c);
+/* Whether the training code reports each gradient as backward finishes it (<name>_set_grad_ready). */
+bool emit_has_grad_ready(const Compiled *c, const EmitOptions *o);
 /* The C expression of a node's data: a view reads its storage's; a kernel's scratch (the planner's offset). */
 char *emit_ptr(Emit *e, IrNode *n);
 char *emit_scratch(Emit *e, const IrNode *n);

@@ -811,10 +811,57 @@ static void emit_consts(Emit *e) {
     }
 }
 
+/* ---- gradients reported as backward finishes them (<name>_set_grad_ready) ---- */
+
+/* f32 training code whose gradients lie in the arena tells a hook when each gradient is final, so that a
+ * data-parallel trainer can start summing it across ranks while backward goes on (docs/trainer.md). The hook is
+ * process-wide, a static pointer of the generated code rather than a field of the state: a state that <name>_load
+ * alone filled must never hold a pointer. It is NULL by default, which costs one test per gradient. */
+bool emit_has_grad_ready(const Compiled *c, const EmitOptions *o) {
+    return !o->f64 && !o->infer && c->train->train.present && c->loss_train && c->fn[FN_TRAIN].pinned_all;
+}
+
+/* Per parameter, the training kernel after which its gradient is final: the last that writes or reads its buffer
+ * (a trainer may scale the buffer in place or hand it to MPI, so no kernel may touch it afterwards), or -1 for a
+ * parameter that reports nothing (frozen, or sharing an earlier parameter's gradient through hash-consing). */
+static const int *grad_final_kernels(Emit *e) {
+    Compiled *c = e->c;
+    Sched *s = &c->fn[FN_TRAIN];
+    int np = c->train->params.n;
+    int *last = plan_last_use(s), *at = xalloc(e->ctx, sizeof(int) * (size_t)(np > 0 ? np : 1));
+    for (int i = 0; i < np; i++) {
+        at[i] = -1;
+        if (!c->train->params.v[i].trainable || !c->grads[i])
+            continue;
+        IrNode *m = ir_storage(c->grads[i]);
+        bool shared = false;
+        for (int j = 0; j < i && !shared; j++)
+            shared = at[j] >= 0 && ir_storage(c->grads[j]) == m;
+        if (!shared && s->offset[m->id] >= 0)
+            at[i] = last[m->id];
+    }
+    return at;
+}
+
+/* The hook's calls for the gradients final after a kernel in lo..hi. */
+static void emit_grad_ready(Emit *e, int lo, int hi) {
+    Compiled *c = e->c;
+    for (int i = 0; i < c->train->params.n; i++) {
+        if (e->grad_final[i] < lo || e->grad_final[i] > hi)
+            continue;
+        IrNode *m = ir_storage(c->grads[i]);
+        fprintf(e->o, "    if (grad_ready) /* %s */\n", c->train->params.v[i].name);
+        fprintf(e->o, "        grad_ready(grad_ready_arg, state, %" PRId64 ", %" PRId64 ");\n",
+                c->arena_off + c->fn[FN_TRAIN].offset[m->id], shape_numel(&m->shape) * c->elem_size);
+    }
+}
+
 static void emit_schedule(Emit *e, Sched *s, int from, int to) {
     e->s = s;
     for (int k = from; k < to; k++) {
         IrNode *n = s->kernels.v[k];
+        if (e->grad_final && k == s->train_split) /* gradients the forward pass finished */
+            emit_grad_ready(e, 0, k - 1);
         fprintf(e->o, "    /* %s -> %s", op_info[n->op].name, type_str(e->ctx, n->dtype, &n->shape));
         if (n->loc.src)
             fprintf(e->o, ", %s.dlm line %d", e->name, n->loc.line);
@@ -822,6 +869,8 @@ static void emit_schedule(Emit *e, Sched *s, int from, int to) {
         quant_emit_observe(e, n);
         emit_kernel(e, n);
         fprintf(e->o, "    }\n");
+        if (e->grad_final)
+            emit_grad_ready(e, k, k);
     }
 }
 
@@ -1055,6 +1104,13 @@ static void emit_train_fns(Emit *e) {
     emit_metrics_out(e, s, c->metric_train.v, nm);
     fprintf(o, "    return %s[0];\n}\n", emit_ptr(e, c->loss_train));
     /* backward */
+    if (emit_has_grad_ready(c, e->opt)) {
+        fprintf(o, "\n/* The hook that %s_set_grad_ready sets, process-wide. */\n", e->name);
+        fprintf(o, "static %s_grad_ready_fn grad_ready;\nstatic void *grad_ready_arg;\n", e->name);
+        fprintf(o, "\nvoid %s_set_grad_ready(%s_grad_ready_fn fn, void *arg) {\n", e->name, e->name);
+        fprintf(o, "    grad_ready = fn;\n    grad_ready_arg = arg;\n}\n");
+        e->grad_final = grad_final_kernels(e);
+    }
     fprintf(o, "\nint %s_backward(void *state, int n", e->name);
     emit_input_params(e, s, true);
     fprintf(o, ") {\n");
@@ -1065,6 +1121,7 @@ static void emit_train_fns(Emit *e) {
     fprintf(o, "    return 0;\n}\n");
     if (e->opt->mpi && c->nsyncs > 0)
         emit_phases(e);
+    e->grad_final = NULL;
     emit_step(e);
     /* train_step */
     Graph *g = s->g;

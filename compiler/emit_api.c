@@ -329,6 +329,17 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
                 " * Not const: a caller may change it before %s_step (an allreduce over data-parallel replicas). */\n",
                 e.name, e.name);
         fprintf(out, "%s *%s_grad(void *state, const char *name);\n", e.real, e.name);
+        if (emit_has_grad_ready(c, opt)) {
+            fprintf(out,
+                    "/* A hook for the whole process, which %s_backward calls on any state as soon as a gradient\n"
+                    " * is final: its `bytes` bytes at byte `offset` of the state, which the rest of the pass does\n"
+                    " * not touch. fn may scale them or start sending them (a data-parallel trainer sums them across\n"
+                    " * ranks while backward goes on); arg is passed through. NULL, the default, reports nothing. */\n",
+                    e.name);
+            fprintf(out, "typedef void (*%s_grad_ready_fn)(void *arg, void *state, int64_t offset, int64_t bytes);\n",
+                    e.name);
+            fprintf(out, "void %s_set_grad_ready(%s_grad_ready_fn fn, void *arg);\n", e.name, e.name);
+        }
         if (opt->mpi && c->nsyncs > 0)
             emit_phase_decls(&e);
     }

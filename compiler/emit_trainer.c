@@ -261,6 +261,8 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
     fprintf(o, "    .images = %d,\n    .kfold = %d,\n    .submission = %d,\n", images, kfold, submission);
     fprintf(o, "    .blas_flops = %.0f,\n", largest_blas_call(c));
     fprintf(o, "    .isa = DLRT_COMPILED_ISA,\n");
+    if (emit_has_grad_ready(c, opt))
+        fprintf(o, "    .set_grad_ready = %s_set_grad_ready,\n", name);
     if (emit_has_loop_limits(c))
         fprintf(o, "    .loop_limit = %s_loop_limit,\n", name);
     if (emit_has_gemm_hook(c, opt))

@@ -5,12 +5,13 @@
  * node is written as its op's export rule describes it (OpRule's onnx_op, onnx or onnx_refused, next to the op's
  * other rules in compiler/ops/), except where a layer's nodes together are one ONNX node (batch norm's element-wise
  * ops are one BatchNormalization over the running statistics, a convolution or product and the bias added to it one
- * Conv or Gemm: layer_patterns). ONNX nodes are named after the IR
- * node and carry its .dlm line in doc_string; parameters and states (batch norm's running statistics) become
- * initializers under their full names (PyTorch's state_dict names) when weights are given, graph inputs of their
- * fixed shapes otherwise. The batch dimension is the symbolic "batch" wherever the IR marks a shape batched, so the
- * model runs any batch size. A node whose rule refuses it is reported at its source line, every one of them, and
- * nothing is written for a model the exporter cannot express.
+ * Conv or Gemm: layer_patterns). A rule may describe several ONNX nodes (steps before and after its main one, its
+ * constants, the run-time batch size, which is read once from a batched input's shape: batch_size). ONNX nodes are
+ * named after the IR node and carry its .dlm line in doc_string; parameters and states (batch norm's running
+ * statistics) become initializers under their full names (PyTorch's state_dict names) when weights are given, graph
+ * inputs of their fixed shapes otherwise. The batch dimension is the symbolic "batch" wherever the IR marks a shape
+ * batched, so the model runs any batch size. A node whose rule refuses it is reported at its source line, every one of
+ * them, and nothing is written for a model the exporter cannot express.
  */
 #include <stdarg.h>
 #include <string.h>
@@ -28,7 +29,9 @@ typedef struct Ex {
     Vec(Onnx__TensorProto *) inits;
     Vec(Onnx__ValueInfoProto *) inputs;
     Vec(Onnx__ValueInfoProto *) outputs;
-    char **names; /* per IR node id: the name of its value */
+    char **names;            /* per IR node id: the name of its value */
+    const IrNode *batch_src; /* the batched input the batch size is read from */
+    const char *batch;       /* the batch size's value, once written */
     int errors;
 } Ex;
 
@@ -57,14 +60,14 @@ static Onnx__AttributeProto *attr_int(Ex *x, const char *name, int64_t v) {
     return a;
 }
 
-/* A node of op_type from the named inputs to one output, with up to four attributes. */
-static Onnx__NodeProto *node(Ex *x, const IrNode *n, const char *op_type, int nin, char **in, const char *out,
-                             int nattr, Onnx__AttributeProto **attrs) {
+/* A node of op_type named `name` from the named inputs to one output, with its attributes; doc the .dlm line. */
+static void node_named(Ex *x, const char *name, const char *doc, const char *op_type, int nin, char **in,
+                       const char *out, int nattr, Onnx__AttributeProto **attrs) {
     Onnx__NodeProto *p = xalloc(x->ctx, sizeof *p);
     onnx__node_proto__init(p);
     p->op_type = xstrdup(x->ctx, op_type);
-    p->name = xsprintf(x->ctx, "%s_%d", op_info[n->op].name, n->id);
-    p->doc_string = n->loc.src ? xsprintf(x->ctx, "%s:%d", n->loc.src->path, n->loc.line) : NULL;
+    p->name = xstrdup(x->ctx, name);
+    p->doc_string = doc ? xstrdup(x->ctx, doc) : NULL;
     p->n_input = (size_t)nin;
     p->input = xalloc(x->ctx, sizeof(char *) * (size_t)(nin ? nin : 1));
     for (int i = 0; i < nin; i++)
@@ -77,7 +80,14 @@ static Onnx__NodeProto *node(Ex *x, const IrNode *n, const char *op_type, int ni
     for (int i = 0; i < nattr; i++)
         p->attribute[i] = attrs[i];
     vec_push(x->ctx, &x->nodes, p);
-    return p;
+}
+
+/* The node IR node n is written as, named <op>_<id> and the suffix, its doc_string n's .dlm line. */
+static void node(Ex *x, const IrNode *n, const char *suffix, const char *op_type, int nin, char **in, const char *out,
+                 int nattr, Onnx__AttributeProto **attrs) {
+    char *doc = n->loc.src ? xsprintf(x->ctx, "%s:%d", n->loc.src->path, n->loc.line) : NULL;
+    node_named(x, xsprintf(x->ctx, "%s_%d%s", op_info[n->op].name, n->id, suffix), doc, op_type, nin, in, out, nattr,
+               attrs);
 }
 
 /* An initializer: float32 from doubles, or int64. */
@@ -171,19 +181,62 @@ static Onnx__AttributeProto *attr_float(Ex *x, const char *name, double v) {
     return a;
 }
 
-/* Writes node n as its description d says: the ONNX node, and the int64 initializer it reads when it has one. */
+/* The run-time batch size as an int64 [1]: Shape of a batched input and Gather of its first element, written the
+ * first time a description reads it. */
+static const char *batch_size(Ex *x) {
+    if (!x->batch_src)
+        die("a description reads the batch size of a model without a batched input");
+    if (!x->batch) {
+        const char *shape = "batch_size.shape", *index = "batch_size.index";
+        char *in[2] = {x->names[x->batch_src->id], (char *)shape};
+        node_named(x, shape, NULL, "Shape", 1, in, shape, 0, NULL);
+        int64_t one = 1, zero = 0;
+        initializer(x, index, 1, &one, NULL, &zero);
+        in[0] = (char *)shape;
+        in[1] = (char *)index;
+        Onnx__AttributeProto *axis[1] = {attr_int(x, "axis", 0)};
+        node_named(x, "batch_size", NULL, "Gather", 2, in, "batch_size", 1, axis);
+        x->batch = "batch_size";
+    }
+    return x->batch;
+}
+
+/* The value an input of node n's description reads: the IR node `in`, or what ref names. */
+static char *value_of(Ex *x, const IrNode *n, const OnnxNode *d, const IrNode *in, int ref) {
+    const char *out = x->names[n->id];
+    if (!ref)
+        return x->names[in->id];
+    if (ref == ONNX_REF_BATCH)
+        return (char *)batch_size(x);
+    if (ref >= ONNX_REF_STEP)
+        return xsprintf(x->ctx, "%s.pre%d", out, ref - ONNX_REF_STEP);
+    return xsprintf(x->ctx, "%s.%s", out, d->consts[ref - ONNX_REF_CONST].name);
+}
+
+/* A step before or after node n's main node, from its inputs to out. */
+static void write_step(Ex *x, const IrNode *n, const char *suffix, const OnnxStep *s, char **in, const char *out) {
+    Onnx__AttributeProto *attrs[1] = {s->attr ? attr_int(x, s->attr, s->value) : NULL};
+    node(x, n, suffix, s->op_type, s->nin, in, out, s->attr != NULL, attrs);
+}
+
+/* Writes node n as its description d says: its constants, the steps before, the ONNX node, the steps after. */
 static void write_node(Ex *x, const IrNode *n, const OnnxNode *d) {
     const char *out = x->names[n->id];
-    char *in[MAX_ONNX_IN + 1];
-    for (int k = 0; k < d->nin; k++)
-        in[k] = x->names[d->in[k]->id];
-    int nin = d->nin;
-    if (d->nconst >= 0) {
-        char *name = xsprintf(x->ctx, "%s.%s", out, d->const_name);
-        int64_t count = d->nconst;
-        initializer(x, name, 1, &count, NULL, d->consts);
-        in[nin++] = name;
+    for (int k = 0; k < d->nconst; k++) {
+        const OnnxConst *c = &d->consts[k];
+        char *name = xsprintf(x->ctx, "%s.%s", out, c->name);
+        int64_t count = c->n;
+        initializer(x, name, c->n < 0 ? 0 : 1, &count, c->is_float ? &c->f : NULL, c->v);
     }
+    char *in[MAX_ONNX_IN];
+    for (int j = 0; j < d->npre; j++) {
+        const OnnxStep *s = &d->pre[j];
+        for (int k = 0; k < s->nin; k++)
+            in[k] = value_of(x, n, d, s->in[k], s->ref[k]);
+        write_step(x, n, xsprintf(x->ctx, ".pre%d", j), s, in, xsprintf(x->ctx, "%s.pre%d", out, j));
+    }
+    for (int k = 0; k < d->nin; k++)
+        in[k] = value_of(x, n, d, d->in[k], d->ref[k]);
     Onnx__AttributeProto *attrs[MAX_ONNX_ATTR];
     for (int k = 0; k < d->nattr; k++) {
         const OnnxAttr *a = &d->attr[k];
@@ -191,7 +244,13 @@ static void write_node(Ex *x, const IrNode *n, const OnnxNode *d) {
                    : a->kind == ONNX_ATTR_INTS ? attr_ints(x, a->name, a->n, a->ints)
                                                : attr_float(x, a->name, a->f);
     }
-    node(x, n, d->op_type, nin, in, out, d->nattr, attrs);
+    char *value = d->npost ? xsprintf(x->ctx, "%s.main", out) : (char *)out;
+    node(x, n, d->npost ? ".main" : "", d->op_type, d->nin, in, value, d->nattr, attrs);
+    for (int j = 0; j < d->npost; j++) {
+        char *next = j + 1 < d->npost ? xsprintf(x->ctx, "%s.post%d", out, j) : (char *)out;
+        write_step(x, n, j + 1 < d->npost ? xsprintf(x->ctx, ".post%d", j) : "", &d->post[j], &value, next);
+        value = next;
+    }
 }
 
 /* The layers written as one ONNX node, tried before a node's op rule (an op's own mapping is its OpRule's onnx_op,
@@ -199,8 +258,9 @@ static void write_node(Ex *x, const IrNode *n, const OnnxNode *d) {
 static bool (*const layer_patterns[])(const IrNode *n, OnnxNode *out) = {layer_batch_norm_onnx, layer_bias_onnx};
 
 /* Describes node n and, first, every node its description reads (what the outputs read, through the descriptions:
- * the element-wise ops a BatchNormalization stands for are not written). Leaves have no description. */
-static void describe(IrNode *n, bool *live, OnnxNode *desc, const char **why) {
+ * the element-wise ops a BatchNormalization stands for are not written). Leaves have no description. *batch is set
+ * when a description reads the batch size. */
+static void describe(IrNode *n, bool *live, OnnxNode *desc, const char **why, bool *batch) {
     if (live[n->id])
         return;
     live[n->id] = true;
@@ -214,8 +274,17 @@ static void describe(IrNode *n, bool *live, OnnxNode *desc, const char **why) {
         why[n->id] = op_onnx(n, d);
     if (why[n->id])
         return;
-    for (int k = 0; k < d->nin; k++)
-        describe(d->in[k], live, desc, why);
+    for (int j = 0; j < d->npre; j++)
+        for (int k = 0; k < d->pre[j].nin; k++) {
+            if (d->pre[j].in[k])
+                describe(d->pre[j].in[k], live, desc, why, batch);
+            *batch |= d->pre[j].ref[k] == ONNX_REF_BATCH;
+        }
+    for (int k = 0; k < d->nin; k++) {
+        if (d->in[k])
+            describe(d->in[k], live, desc, why, batch);
+        *batch |= d->ref[k] == ONNX_REF_BATCH;
+    }
 }
 
 bool export_onnx(Graph *g, const double **weights, const char *producer_version, uint8_t **bytes, size_t *len) {
@@ -226,8 +295,13 @@ bool export_onnx(Graph *g, const double **weights, const char *producer_version,
     OnnxNode *desc = xalloc(ctx, sizeof(OnnxNode) * (size_t)(count + 1));
     const char **why = xalloc(ctx, sizeof(char *) * (size_t)(count + 1));
     x.names = xalloc(ctx, sizeof(char *) * (size_t)(count + 1));
+    bool batch = false;
     for (int i = 0; i < g->outputs.n; i++)
-        describe(g->outputs.v[i].node, live, desc, why);
+        describe(g->outputs.v[i].node, live, desc, why, &batch);
+    /* the batch size is read from the first batched input, which the graph then declares */
+    for (int i = 0; batch && !x.batch_src && i < count; i++)
+        if (g->nodes.v[i]->op == OP_INPUT && g->nodes.v[i]->shape.batched)
+            live[(x.batch_src = g->nodes.v[i])->id] = true;
     /* names: the .dlm's for inputs, parameters and outputs, t<id> for the rest */
     for (int i = 0; i < count; i++) {
         IrNode *n = g->nodes.v[i];
@@ -273,7 +347,7 @@ bool export_onnx(Graph *g, const double **weights, const char *producer_version,
         const char *name = g->outputs.v[i].name;
         if (strcmp(x.names[n->id], name) != 0) {
             char *in[1] = {x.names[n->id]};
-            node(&x, n, "Identity", 1, in, name, 0, NULL);
+            node(&x, n, "", "Identity", 1, in, name, 0, NULL);
         }
         vec_push(ctx, &x.outputs, value_info(&x, name, &n->shape));
     }

@@ -13,6 +13,7 @@
  * elaborates the text and checks it against the tensors and the shapes computed here: a difference is a bug of
  * this file, never the user's. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 
 #include "dlc.h"
@@ -244,6 +245,7 @@ typedef struct Val {
     int uses;           /* steps and graph outputs reading it */
     int alias_reads;    /* reads under other names (Identity, Dropout, a Pad of nothing) */
     bool output;        /* a graph output */
+    int last_read;      /* the last step that reads it (INT_MAX: a graph output) */
     struct Val *pad_of; /* a Pad of zeros around the image of pad_of: only Conv and AveragePool take it */
     int64_t pad[2];
 } Val;
@@ -273,7 +275,10 @@ struct Step {
     int64_t a[8];   /* out features or channels; kernel h w, stride h w, padding h w; an axis; a shape */
     int64_t perm[MAX_RANK];
     float eps, momentum;
-    char *layer;        /* the `as` name of a layer with parameters */
+    char *layer; /* the `as` name of a layer with parameters */
+    int pos;     /* its place in Im.steps */
+    int npath;   /* the module path of its weight, PyTorch's `4.0.conv1` of `4.0.conv1.weight` (0: none) */
+    char **path;
     Val *weight, *bias; /* S_CONV, S_LINEAR (the weight in dlc's layout); S_BN: weight, bias, and */
     Val *mean, *var;
 };
@@ -549,6 +554,7 @@ static Val *tensor_val(Im *im, const Onnx__TensorProto *t, const char *what) {
 static Step *new_step(Im *im, StepKind kind, Val *x, Val *out) {
     Step *s = xalloc(im->ctx, sizeof *s);
     s->kind = kind;
+    s->pos = im->steps.n;
     if (x)
         vec_push(im->ctx, &s->in, x);
     s->out = out;
@@ -633,6 +639,30 @@ static void alias(Im *im, Val *x) {
     bind_output(im, 0, x);
 }
 
+/* The module path of a weight named `A.B.C.weight` (PyTorch's state_dict key: A.B.C the module), each part a
+ * number without leading zeros (an nn.Sequential's child) or an identifier (an attribute); else no path. */
+static void module_path(Im *im, Step *s, const Val *weight) {
+    const char *w = weight ? weight->init_name : NULL;
+    size_t wl = w ? strlen(w) : 0;
+    if (!w || wl <= 7 || strcmp(w + wl - 7, ".weight") != 0)
+        return;
+    char **parts = xalloc(im->ctx, sizeof(char *) * (wl + 1));
+    int n = 0;
+    for (const char *p = w, *end = w + wl - 7; p <= end; n++) {
+        size_t len = strcspn(p, ".");
+        if (p + len > end)
+            len = (size_t)(end - p);
+        char *part = xstrndup(im->ctx, p, len);
+        bool number = len > 0 && len < 7 && strspn(part, "0123456789") == len && (len == 1 || part[0] != '0');
+        if (!number && (len == 0 || strcmp(ident(im->ctx, part, "m"), part) != 0))
+            return;
+        parts[n] = part;
+        p += len + 1;
+    }
+    s->npath = n;
+    s->path = parts;
+}
+
 /* The layer's name: its weight's initializer's name without ".weight" (PyTorch's module path), else the node's
  * name without the trailing op (torch's "/features/features.0/Conv"), as an identifier not yet bound. */
 static char *layer_name(Im *im, const Val *weight, const char *prefix) {
@@ -678,7 +708,8 @@ static bool spatial(Im *im, Step *s, const int64_t *kernel, const Val *x) {
     if (!ok)
         return false;
     if (dil[0] != 1 || dil[1] != 1) {
-        report(im, "dilations (%lld, %lld) are not supported (only 1)", (long long)dil[0], (long long)dil[1]);
+        report(im, "dilations (%lld, %lld) are not supported (only 1): dlc's convolutions and pools have no dilation",
+               (long long)dil[0], (long long)dil[1]);
         return false;
     }
     if (pads[0] != pads[2] || pads[1] != pads[3]) {
@@ -739,7 +770,10 @@ static bool conv_conv(Im *im) {
     int64_t group;
     bool ok = attrs_known(im, known) && attr_int(im, "group", 1, &group) && !missing;
     if (ok && group != 1) {
-        report(im, "group %lld is not supported (only 1: no grouped or depthwise convolutions)", (long long)group);
+        report(im,
+               "group %lld is not supported (only 1): dlc's conv2d has no groups, its weight [out, in, kh, kw] reads "
+               "every input channel (no grouped or depthwise convolutions)",
+               (long long)group);
         ok = false;
     }
     if (!ok)
@@ -760,6 +794,7 @@ static bool conv_conv(Im *im) {
     s->a[0] = w->d[0];
     s->weight = w, s->bias = b;
     s->layer = layer_name(im, w, "conv");
+    module_path(im, s, w);
     bind_output(im, 0, y);
     return true;
 }
@@ -815,6 +850,7 @@ static bool conv_gemm(Im *im) {
     s->a[0] = out;
     s->weight = wt, s->bias = c;
     s->layer = layer_name(im, w, "linear");
+    module_path(im, s, w);
     bind_output(im, 0, y);
     return true;
 }
@@ -848,6 +884,7 @@ static bool conv_matmul(Im *im) {
     s->a[0] = out;
     s->weight = wt;
     s->layer = layer_name(im, w, "linear");
+    module_path(im, s, w);
     bind_output(im, 0, y);
     return true;
 }
@@ -863,8 +900,15 @@ static bool conv_pool(Im *im, StepKind kind) {
     bool ok = attrs_known(im, kind == S_MAXPOOL ? max_known : avg_known) && attr_int(im, "ceil_mode", 0, &ceil_mode) &&
               attr_int(im, "storage_order", 0, &order) && attr_int(im, "count_include_pad", 0, &include) &&
               no_extra_outputs(im) && !missing;
-    if (ok && (ceil_mode || order)) {
-        report(im, "ceil_mode %lld, storage_order %lld: only 0 is supported", (long long)ceil_mode, (long long)order);
+    if (ok && ceil_mode) {
+        report(im,
+               "ceil_mode %lld is not supported (only 0): dlc's pools round the output size down, their padding "
+               "the same at both ends",
+               (long long)ceil_mode);
+        ok = false;
+    }
+    if (ok && order) {
+        report(im, "storage_order %lld is not supported (only 0)", (long long)order);
         ok = false;
     }
     if (!ok)
@@ -964,6 +1008,7 @@ static bool conv_bn(Im *im) {
     s->momentum = (float)(1 - strtod(float_str(im->ctx, momentum), NULL));
     s->weight = p[0], s->bias = p[1], s->mean = p[2], s->var = p[3];
     s->layer = layer_name(im, p[0], "bn");
+    module_path(im, s, p[0]);
     bind_output(im, 0, y);
     return true;
 }
@@ -1654,9 +1699,16 @@ static void add_tensor(Im *im, const char *name, const Val *v, int64_t *i64) {
     vec_push(im->ctx, &im->tensors, t);
 }
 
-/* The .dlm text of a layer in a pipeline, registering its parameters' tensors. */
-static char *layer_text(Im *im, Step *s) {
+/* How a layer with parameters is named in its scope: `prefix` its parameters' (the scope's and its own), `as` what
+ * the call says ("" when the numbering of layer calls names it). */
+typedef struct Naming {
+    const char *prefix, *as;
+} Naming;
+
+/* The .dlm text of a layer in a pipeline, registering its parameters' tensors under nm's names. */
+static char *layer_text(Im *im, Step *s, Naming nm) {
     Ctx *ctx = im->ctx;
+    const char *layer = nm.prefix;
     switch (s->kind) {
     case S_CONV: {
         char *t = xsprintf(ctx, "conv2d(%lld, kernel=%s", (long long)s->a[0], pair(ctx, s->a[1], s->a[2]));
@@ -1664,32 +1716,32 @@ static char *layer_text(Im *im, Step *s) {
             t = xsprintf(ctx, "%s, padding=%s", t, pair(ctx, s->a[5], s->a[6]));
         if (s->a[3] != 1 || s->a[4] != 1)
             t = xsprintf(ctx, "%s, stride=%s", t, pair(ctx, s->a[3], s->a[4]));
-        add_tensor(im, xsprintf(ctx, "%s.weight", s->layer), s->weight, NULL);
+        add_tensor(im, xsprintf(ctx, "%s.weight", layer), s->weight, NULL);
         if (s->bias)
-            add_tensor(im, xsprintf(ctx, "%s.bias", s->layer), s->bias, NULL);
-        return xsprintf(ctx, "%s%s) as %s", t, s->bias ? "" : ", bias=false", s->layer);
+            add_tensor(im, xsprintf(ctx, "%s.bias", layer), s->bias, NULL);
+        return xsprintf(ctx, "%s%s)%s", t, s->bias ? "" : ", bias=false", nm.as);
     }
     case S_LINEAR:
-        add_tensor(im, xsprintf(ctx, "%s.weight", s->layer), s->weight, NULL);
+        add_tensor(im, xsprintf(ctx, "%s.weight", layer), s->weight, NULL);
         if (s->bias) {
             Val *b = xalloc(ctx, sizeof *b);
             *b = *s->bias;
             b->rank = 1, b->d[0] = b->count;
-            add_tensor(im, xsprintf(ctx, "%s.bias", s->layer), b, NULL);
+            add_tensor(im, xsprintf(ctx, "%s.bias", layer), b, NULL);
         }
-        return xsprintf(ctx, "linear(%lld%s) as %s", (long long)s->a[0], s->bias ? "" : ", bias=false", s->layer);
+        return xsprintf(ctx, "linear(%lld%s)%s", (long long)s->a[0], s->bias ? "" : ", bias=false", nm.as);
     case S_BN: {
-        add_tensor(im, xsprintf(ctx, "%s.weight", s->layer), s->weight, NULL);
-        add_tensor(im, xsprintf(ctx, "%s.bias", s->layer), s->bias, NULL);
-        add_tensor(im, xsprintf(ctx, "%s.running_mean", s->layer), s->mean, NULL);
-        add_tensor(im, xsprintf(ctx, "%s.running_var", s->layer), s->var, NULL);
-        add_tensor(im, xsprintf(ctx, "%s.num_batches_tracked", s->layer), NULL, xalloc(ctx, sizeof(int64_t)));
+        add_tensor(im, xsprintf(ctx, "%s.weight", layer), s->weight, NULL);
+        add_tensor(im, xsprintf(ctx, "%s.bias", layer), s->bias, NULL);
+        add_tensor(im, xsprintf(ctx, "%s.running_mean", layer), s->mean, NULL);
+        add_tensor(im, xsprintf(ctx, "%s.running_var", layer), s->var, NULL);
+        add_tensor(im, xsprintf(ctx, "%s.num_batches_tracked", layer), NULL, xalloc(ctx, sizeof(int64_t)));
         char *args = "";
         if (s->eps != 1e-5f)
             args = xsprintf(ctx, "eps=%s", float_str(ctx, s->eps));
         if (s->momentum != 0.1f)
             args = xsprintf(ctx, "%s%smomentum=%s", args, *args ? ", " : "", float_str(ctx, s->momentum));
-        return xsprintf(ctx, "batch_norm%s%s%s as %s", *args ? "(" : "", args, *args ? ")" : "", s->layer);
+        return xsprintf(ctx, "batch_norm%s%s%s%s", *args ? "(" : "", args, *args ? ")" : "", nm.as);
     }
     case S_MAXPOOL:
     case S_AVGPOOL: {
@@ -1760,65 +1812,285 @@ static char *new_var(Im *im, int *counter) {
     return v;
 }
 
+/* Whether the step's call counts in the .dlm's numbering of layer calls (docs/language.md: built-in layers,
+ * activations used as layers and blocks do; functions such as reshape and log_softmax, and operators, do not). */
+static bool counted(Im *im, const Step *s) {
+    static const char *const calls[] = {
+        [S_CONV] = "conv2d",      [S_LINEAR] = "linear",    [S_BN] = "batch_norm",
+        [S_MAXPOOL] = "max_pool", [S_AVGPOOL] = "avg_pool", [S_GAP] = "adaptive_avg_pool",
+        [S_FLATTEN] = "flatten",  [S_RESHAPE] = "reshape",  [S_PERMUTE] = "permute",
+    };
+    const char *fn = s->kind == S_UNARY || s->kind == S_SOFTMAX ? s->fn : calls[s->kind];
+    const Builtin *b = fn ? builtin_lookup(im->ctx, fn) : NULL;
+    return b && b->kind == BK_LAYER;
+}
+
+/* The writing of the steps, in scopes. PyTorch's names where the language can give them (docs/language.md): in a
+ * scope, a layer whose weight is `K.weight` is the scope's K-th layer call when no more than K calls come before
+ * it (the calls of PyTorch's modules that have no ONNX node, Dropout at inference, made up by calls of an identity
+ * block), one whose weight is `name.weight` is called `as name`; the steps of a module `A` (the weights `A.*`, from
+ * its first to its last and the steps without parameters up to the next module's) are a block of their own, called
+ * as the scope's A-th call or `as A`, when they read one value from outside and only their last value is read
+ * outside. Other layers keep the names layer_name gave them. */
+typedef struct WScope {
+    const char *prefix; /* the parameters' prefix: "" at the top, "4.0." in the block of module 4.0 */
+    const char *indent;
+    int depth;    /* the module path's parts the scope stands for */
+    int64_t next; /* the number of the next layer call */
+    Val *open;    /* the value the statement being written ends with, which a pipeline may go on from */
+    Out *o;
+    Map labels; /* the `as` names given in the scope */
+} WScope;
+
+typedef struct Writer {
+    Out defs;         /* the blocks, written before the inputs */
+    const char *skip; /* the identity block, once written */
+    int counter;      /* of t<N> variables */
+} Writer;
+
+static bool is_number(const char *p) { return *p >= '0' && *p <= '9'; }
+
+/* Whether s's module path starts with `key`'s first n parts. */
+static bool path_has(const Step *s, const Step *key, int n) {
+    if (s->npath < n)
+        return false;
+    for (int k = 0; k < n; k++)
+        if (strcmp(s->path[k], key->path[k]) != 0)
+            return false;
+    return true;
+}
+
+/* The value steps [a, b) read from outside (NULL when they read none, or more than one, or a constant the block
+ * would have to declare as a parameter of its own), when only the last step's value is read after them. */
+static Val *block_input(Im *im, int a, int b) {
+    Val *x = NULL;
+    for (int i = a; i < b; i++) {
+        Step *s = im->steps.v[i];
+        for (int k = 0; k < s->in.n; k++) {
+            Val *v = s->in.v[k];
+            if (v->kind == V_CONST) {
+                if (s->kind == S_BINARY && !(v->count == 1 && v->rank <= s->out->rank))
+                    return NULL;
+            } else if (!v->by || v->by->pos < a) {
+                if (x && x != v)
+                    return NULL;
+                x = v;
+            }
+        }
+        if (i + 1 < b && (s->out->last_read >= b || s->out->output))
+            return NULL;
+    }
+    return x;
+}
+
+static void write_steps(Im *im, Writer *w, WScope *sc, int lo, int hi);
+
+/* A layer call in a pipeline from x to y: `|> text`, after the identity block's calls that bring the scope's
+ * numbering to `number` (-1: any). */
+static void write_call(Im *im, Writer *w, WScope *sc, Val *x, Val *y, const char *text, int64_t number, bool counts) {
+    Out *o = sc->o;
+    if (!(x == sc->open && x->uses == 1 && !x->output)) {
+        char *var = new_var(im, &w->counter);
+        put(o, "%s%s = %s\n", sc->indent, var, x->var);
+        y->var = var;
+    } else {
+        y->var = x->var;
+    }
+    if (number > sc->next && !w->skip) {
+        const char *skip = "skipped";
+        for (int k = 2; map_get(&im->names, skip); k++)
+            skip = xsprintf(im->ctx, "skipped_%d", k);
+        map_put(im->ctx, &im->names, skip, (void *)skip);
+        put(&w->defs,
+            "# A PyTorch module without an ONNX node (Dropout at inference): a layer call that keeps the layers'\n"
+            "# numbering, so that the parameters have the names of PyTorch's state_dict.\n"
+            "block %s(x) {\n    return x\n}\n\n",
+            skip);
+        w->skip = skip;
+    }
+    for (; number > sc->next; sc->next++)
+        put(o, "%s    |> %s\n", sc->indent, w->skip);
+    size_t line = o->len;
+    put(o, "%s    |> %s", sc->indent, text);
+    shape_comment(o, line, y);
+    sc->next += counts;
+    sc->open = y;
+}
+
+/* How the scope names the module `part`: by its number (the scope's numbering must not have passed it), or `as`
+ * it; false when it cannot. */
+static bool scope_name(WScope *sc, const char *part, int64_t *number) {
+    *number = -1;
+    if (is_number(part)) {
+        *number = strtoll(part, NULL, 10);
+        return *number >= sc->next;
+    }
+    return !map_get(&sc->labels, part);
+}
+
+/* Steps [a, b), module `part` of the scope, as a block of their own called from the scope; false when they are
+ * not one. */
+static bool write_block(Im *im, Writer *w, WScope *sc, int a, int b) {
+    Ctx *ctx = im->ctx;
+    Step *first = im->steps.v[a];
+    const char *part = first->path[sc->depth];
+    int64_t number;
+    Val *x = block_input(im, a, b);
+    if (!x || !scope_name(sc, part, &number))
+        return false;
+    char *full = xsprintf(ctx, "%s%s", sc->prefix, part), *name = ident(ctx, full, "block");
+    if (strncmp(name, "block_", 6) != 0)
+        name = xsprintf(ctx, "block_%s", name);
+    char *unique = name;
+    for (int k = 2; map_get(&im->names, unique); k++)
+        unique = xsprintf(ctx, "%s_%d", name, k);
+    map_put(ctx, &im->names, unique, unique);
+    Out body = {.ctx = ctx};
+    WScope in = {.prefix = xsprintf(ctx, "%s.", full), .indent = "    ", .depth = sc->depth + 1, .o = &body};
+    char *outer = x->var;
+    int uses = x->uses;
+    bool output = x->output;
+    x->var = "x";
+    x->uses = 0, x->output = false; /* inside, the block's argument is read as a variable's first line */
+    write_steps(im, w, &in, a, b);
+    x->var = outer, x->uses = uses, x->output = output;
+    Val *y = im->steps.v[b - 1]->out;
+    put(&w->defs, "# %s: PyTorch's module %s\nblock %s(x) {\n%s    return %s\n}\n\n", unique, full, unique,
+        body.s ? body.s : "", y->var);
+    /* outside, the block is one reader of x */
+    x->uses = 1;
+    for (int i = 0; i < im->steps.n; i++)
+        for (int k = 0; (i < a || i >= b) && k < im->steps.v[i]->in.n; k++)
+            x->uses += im->steps.v[i]->in.v[k] == x;
+    if (is_number(part)) {
+        write_call(im, w, sc, x, y, unique, number, true);
+    } else {
+        map_put(ctx, &sc->labels, part, (void *)part);
+        write_call(im, w, sc, x, y, xsprintf(ctx, "%s as %s", unique, part), -1, true);
+    }
+    x->uses = uses;
+    return true;
+}
+
+/* The steps of module `key->path[depth]` from a: the end of the block they make, or 0 when they make none. The
+ * block runs from the module's first step to its last and takes the steps without parameters after it (a VGG
+ * block's ReLU and pooling) but those the scope's numbering needs before the next module's (GoogLeNet's pooling
+ * between two Inceptions); when that is no block, the run up to the next module's first step, then the module's
+ * own steps alone, are tried. */
+static int write_module(Im *im, Writer *w, WScope *sc, int a, int hi) {
+    Step *key = im->steps.v[a];
+    int last = a, end = hi;
+    for (int j = a; j < hi; j++) {
+        Step *s = im->steps.v[j];
+        if (path_has(s, key, sc->depth + 1))
+            last = j;
+        else if (s->npath && j > last) {
+            end = j;
+            break;
+        }
+    }
+    for (int j = a; j <= last; j++) /* the module's steps are not interleaved with another's */
+        if (im->steps.v[j]->npath && !path_has(im->steps.v[j], key, sc->depth + 1))
+            return 0;
+    int best = last + 1;
+    const char *part = key->path[sc->depth];
+    if (end < hi && sc->depth < im->steps.v[end]->npath && is_number(part) &&
+        is_number(im->steps.v[end]->path[sc->depth])) {
+        int64_t room = strtoll(im->steps.v[end]->path[sc->depth], NULL, 10) - strtoll(part, NULL, 10) - 1;
+        for (best = end; best > last + 1 && room > 0 && counted(im, im->steps.v[best - 1]); best--)
+            room--;
+    }
+    int tries[3] = {best, end, last + 1};
+    for (int t = 0; t < 3; t++)
+        if ((t == 0 || tries[t] != tries[0]) && write_block(im, w, sc, a, tries[t]))
+            return tries[t];
+    return 0;
+}
+
+/* One step in the scope. */
+static void write_step(Im *im, Writer *w, WScope *sc, Step *s) {
+    Ctx *ctx = im->ctx;
+    Out *o = sc->o;
+    if (s->kind == S_BINARY || s->kind == S_CONCAT) {
+        char *args[2] = {NULL, NULL};
+        if (s->kind == S_BINARY)
+            for (int k = 0; k < 2; k++)
+                args[k] = operand(im, o, s->in.v[k], s->out->rank);
+        char *var = new_var(im, &w->counter);
+        size_t line = o->len;
+        if (s->kind == S_BINARY) {
+            put(o, "%s%s = %s %s %s", sc->indent, var, args[0], s->fn, args[1]);
+        } else {
+            /* dlc's concat joins up to MAX_IN tensors: more are joined in groups, left to right */
+            char *e = s->in.v[0]->var;
+            for (int k = 1; k < s->in.n;) {
+                e = xsprintf(ctx, "concat([%s", e);
+                for (int j = 0; j < MAX_IN - 1 && k < s->in.n; j++, k++)
+                    e = xsprintf(ctx, "%s, %s", e, s->in.v[k]->var);
+                e = xsprintf(ctx, "%s], axis=%lld)", e, (long long)s->a[0]);
+            }
+            if (s->in.n == 1)
+                e = xsprintf(ctx, "concat([%s], axis=%lld)", e, (long long)s->a[0]);
+            put(o, "%s%s = %s", sc->indent, var, e);
+        }
+        shape_comment(o, line, s->out);
+        s->out->var = var;
+        sc->open = s->out;
+        return;
+    }
+    int64_t number = -1;
+    Naming nm = {.prefix = xsprintf(ctx, "%s%s", sc->prefix, s->layer ? s->layer : ""),
+                 .as = s->layer ? xsprintf(ctx, " as %s", s->layer) : ""};
+    if (s->layer && s->npath == sc->depth + 1 && scope_name(sc, s->path[sc->depth], &number)) {
+        const char *part = s->path[sc->depth];
+        nm.prefix = xsprintf(ctx, "%s%s", sc->prefix, part);
+        nm.as = number >= 0 ? "" : xsprintf(ctx, " as %s", part);
+        if (number < 0)
+            map_put(ctx, &sc->labels, part, (void *)part);
+    } else if (s->layer) {
+        number = -1;
+        map_put(ctx, &sc->labels, s->layer, s->layer);
+    }
+    char *text = layer_text(im, s, nm);
+    write_call(im, w, sc, s->in.v[0], s->out, text, number, counted(im, s));
+}
+
+static void write_steps(Im *im, Writer *w, WScope *sc, int lo, int hi) {
+    for (int i = lo; i < hi; i++) {
+        Step *s = im->steps.v[i];
+        int end = s->npath > sc->depth + 1 ? write_module(im, w, sc, i, hi) : 0;
+        if (end)
+            i = end - 1;
+        else
+            write_step(im, w, sc, s);
+    }
+}
+
 static void write_dlm(Im *im, Out *o, const char *source, const char *model_name, const Onnx__ModelProto *m) {
     Ctx *ctx = im->ctx;
+    for (int i = 0; i < im->steps.n; i++) {
+        Step *s = im->steps.v[i];
+        for (int k = 0; k < s->in.n; k++)
+            s->in.v[k]->last_read = s->in.v[k]->last_read > i ? s->in.v[k]->last_read : i;
+    }
+    for (int i = 0; i < im->outputs.n; i++)
+        im->outputs.v[i]->last_read = INT_MAX;
+    Writer w = {.defs = {.ctx = ctx}};
+    Out body = {.ctx = ctx};
+    WScope top = {.prefix = "", .indent = "", .o = &body};
+    write_steps(im, &w, &top, 0, im->steps.n);
     put(o, "# %s.dlm: written by `dlc import` from %s", model_name, source);
     if (m->producer_name && *m->producer_name)
         put(o, " (%s %s, opset %lld)", m->producer_name, m->producer_version ? m->producer_version : "",
             (long long)im->opset);
     put(o, "\n# Each line's comment is its output's shape; the parameters' values are in %s.npz.\n\n", model_name);
+    if (w.defs.s)
+        put(o, "%s", w.defs.s);
     for (int i = 0; i < im->inputs.n; i++) {
         Val *v = im->inputs.v[i];
         put(o, "input %s: f32%s\n", v->var, dims_str(ctx, v));
     }
-    put(o, "\n");
-    int counter = 0;
-    Val *open = NULL; /* the value the statement being written ends with, which a pipeline may go on from */
-    size_t line = o->len;
-    for (int i = 0; i < im->steps.n; i++) {
-        Step *s = im->steps.v[i];
-        if (s->kind == S_BINARY || s->kind == S_CONCAT) {
-            char *args[2] = {NULL, NULL};
-            if (s->kind == S_BINARY)
-                for (int k = 0; k < 2; k++)
-                    args[k] = operand(im, o, s->in.v[k], s->out->rank);
-            char *var = new_var(im, &counter);
-            line = o->len;
-            if (s->kind == S_BINARY) {
-                put(o, "%s = %s %s %s", var, args[0], s->fn, args[1]);
-            } else {
-                /* dlc's concat joins up to MAX_IN tensors: more are joined in groups, left to right */
-                char *e = s->in.v[0]->var;
-                for (int k = 1; k < s->in.n;) {
-                    e = xsprintf(ctx, "concat([%s", e);
-                    for (int j = 0; j < MAX_IN - 1 && k < s->in.n; j++, k++)
-                        e = xsprintf(ctx, "%s, %s", e, s->in.v[k]->var);
-                    e = xsprintf(ctx, "%s], axis=%lld)", e, (long long)s->a[0]);
-                }
-                if (s->in.n == 1)
-                    e = xsprintf(ctx, "concat([%s], axis=%lld)", e, (long long)s->a[0]);
-                put(o, "%s = %s", var, e);
-            }
-            shape_comment(o, line, s->out);
-            s->out->var = var;
-            open = s->out;
-            continue;
-        }
-        Val *x = s->in.v[0];
-        char *text = layer_text(im, s);
-        if (!(x == open && x->uses == 1 && !x->output)) {
-            char *var = new_var(im, &counter);
-            put(o, "%s = %s\n", var, x->var);
-            open = NULL;
-            s->out->var = var;
-        } else {
-            s->out->var = x->var;
-        }
-        line = o->len;
-        put(o, "    |> %s", text);
-        shape_comment(o, line, s->out);
-        open = s->out;
-    }
+    put(o, "\n%s", body.s ? body.s : "");
     for (int i = 0; i < im->outputs.n; i++)
         put(o, "output %s = %s\n", im->output_names.v[i], im->outputs.v[i]->var);
 }

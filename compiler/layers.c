@@ -493,7 +493,7 @@ bool layer_batch_norm_onnx(const IrNode *n, OnnxNode *out) {
     double eps;
     if (!w || !b || !mean || !var || !ir_is_const(root->in[0]->in[1], &eps) || root->in[0]->in[1]->shape.rank)
         return false;
-    *out = (OnnxNode){.op_type = "BatchNormalization", .nin = 5, .in = {x, w, b, mean, var}, .nconst = -1};
+    *out = (OnnxNode){.op_type = "BatchNormalization", .nin = 5, .in = {x, w, b, mean, var}};
     onnx_float(out, "epsilon", eps);
     return true;
 }

@@ -59,22 +59,29 @@ static int64_t first_fit(Ctx *ctx, void *busy_vec, int64_t size, int until, int6
     return off;
 }
 
+int *plan_last_use(Sched *s) {
+    int n = s->g->nodes.n;
+    int *last = xalloc(s->g->ctx, sizeof(int) * (size_t)n);
+    for (int i = 0; i < n; i++)
+        last[i] = -1;
+    for (int k = 0; k < s->kernels.n; k++) {
+        last[s->kernels.v[k]->id] = k;
+        note_reads(s, s->kernels.v[k], k, last);
+    }
+    return last;
+}
+
 void plan_memory(Sched *s, int elem_size, IrNode **pinned, int npinned) {
     Ctx *ctx = s->g->ctx;
     Graph *g = s->g;
     int n = g->nodes.n, nk = s->kernels.n;
     s->offset = xalloc(ctx, sizeof(int64_t) * (size_t)n);
     s->scratch = xalloc(ctx, sizeof(int64_t) * (size_t)n);
-    int *last = xalloc(ctx, sizeof(int) * (size_t)n);
     for (int i = 0; i < n; i++) {
         s->offset[i] = -1;
         s->scratch[i] = -1;
-        last[i] = -1;
     }
-    for (int k = 0; k < nk; k++) {
-        last[s->kernels.v[k]->id] = k;
-        note_reads(s, s->kernels.v[k], k, last);
-    }
+    int *last = plan_last_use(s);
     for (int i = 0; i < s->roots.n; i++)
         last[ir_storage(s->roots.v[i])->id] = nk;
 

@@ -750,6 +750,15 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     return ((alexnet_real *)(ar + 250825536))[0];
 }
 
+/* The hook that alexnet_set_grad_ready sets, process-wide. */
+static alexnet_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void alexnet_set_grad_ready(alexnet_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y) {
     if (n < 1 || n > ALEXNET_MAX_BATCH)
         return ALEXNET_BAD_BATCH;
@@ -793,6 +802,8 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         ((alexnet_real *)(ar + 187058944))[i0] = (alexnet_real)acc;
     }
     }
+    if (grad_ready) /* 20.bias */
+        grad_ready(grad_ready_arg, state, 374118016, 40);
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 29 */
     {
     gemm(0, 0, n, 4096, 10, ((alexnet_real *)(ar + 250835776)), 10, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 250840896)), 4096, 0);
@@ -801,6 +812,8 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     {
     gemm(1, 0, 10, 4096, n, ((alexnet_real *)(ar + 250835776)), 10, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(ar + 186895104)), 4096, 0);
     }
+    if (grad_ready) /* 20.weight */
+        grad_ready(grad_ready_arg, state, 373954176, 163840);
     /* mul -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
     ALEXNET_PARALLEL_FOR
@@ -819,6 +832,8 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         ((alexnet_real *)(ar + 186878720))[i0] = (alexnet_real)acc;
     }
     }
+    if (grad_ready) /* 17.bias */
+        grad_ready(grad_ready_arg, state, 373937792, 16384);
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
     gemm(0, 0, n, 4096, 4096, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 248728384)), 4096, 0);
@@ -827,6 +842,8 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     {
     gemm(1, 0, 4096, 4096, n, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(ar + 119769856)), 4096, 0);
     }
+    if (grad_ready) /* 17.weight */
+        grad_ready(grad_ready_arg, state, 306828928, 67108864);
     /* mul -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
     ALEXNET_PARALLEL_FOR
@@ -845,6 +862,8 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         ((alexnet_real *)(ar + 119753472))[i0] = (alexnet_real)acc;
     }
     }
+    if (grad_ready) /* 14.bias */
+        grad_ready(grad_ready_arg, state, 306812544, 16384);
     /* matmul -> f32[batch 128, 6400], alexnet.dlm line 27 */
     {
     gemm(0, 0, n, 6400, 4096, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 244534080)), 6400, 0);
@@ -853,6 +872,8 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     {
     gemm(1, 0, 4096, 6400, n, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(ar + 239160128)), 6400, ((alexnet_real *)(ar + 14895872)), 6400, 0);
     }
+    if (grad_ready) /* 14.weight */
+        grad_ready(grad_ready_arg, state, 201954944, 104857600);
     /* max_pool_dx -> f32[batch 128, 256, 12, 12], alexnet.dlm line 25 */
     {
     pool_max_dx(((alexnet_real *)(ar + 562318144)), ((alexnet_real *)(ar + 244534080)), ((alexnet_real *)(ar + 581192512)), n * 256, 12, 12, 5, 5, 3, 3, 2, 2, 0, 0);
@@ -877,6 +898,8 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         ((alexnet_real *)(ar + 14894848))[i0] = (alexnet_real)acc;
     }
     }
+    if (grad_ready) /* 10.bias */
+        grad_ready(grad_ready_arg, state, 201953920, 1024);
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], alexnet.dlm line 24 */
     {
     conv2d_dx(((alexnet_real *)(ar + 562318144)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 600066880)), (alexnet_real *)(ar + 618941248), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -885,6 +908,8 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     {
     conv2d_dw(((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(ar + 11355904)), ((alexnet_real *)(ar + 600066880)), (alexnet_real *)(ar + 618941248), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 10.weight */
+        grad_ready(grad_ready_arg, state, 198414976, 3538944);
     /* mul -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
     ALEXNET_PARALLEL_FOR
@@ -905,6 +930,8 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         ((alexnet_real *)(ar + 11354368))[i0] = (alexnet_real)acc;
     }
     }
+    if (grad_ready) /* 8.bias */
+        grad_ready(grad_ready_arg, state, 198413440, 1536);
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
     conv2d_dx(((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 590629696)), (alexnet_real *)(ar + 562318144), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -913,6 +940,8 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     {
     conv2d_dw(((alexnet_real *)(ar + 267471680)), ((alexnet_real *)(ar + 6045952)), ((alexnet_real *)(ar + 590629696)), (alexnet_real *)(ar + 562318144), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 8.weight */
+        grad_ready(grad_ready_arg, state, 193105024, 5308416);
     /* mul -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
     ALEXNET_PARALLEL_FOR
@@ -933,6 +962,8 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         ((alexnet_real *)(ar + 6044416))[i0] = (alexnet_real)acc;
     }
     }
+    if (grad_ready) /* 6.bias */
+        grad_ready(grad_ready_arg, state, 193103488, 1536);
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], alexnet.dlm line 22 */
     {
     conv2d_dx(((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 562318144)), (alexnet_real *)(ar + 269700544), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -941,6 +972,8 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     {
     conv2d_dw(((alexnet_real *)(ar + 220285760)), ((alexnet_real *)(ar + 2505472)), ((alexnet_real *)(ar + 562318144)), (alexnet_real *)(ar + 269700544), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 6.weight */
+        grad_ready(grad_ready_arg, state, 189564544, 3538944);
     /* max_pool_dx -> f32[batch 128, 256, 26, 26], alexnet.dlm line 21 */
     {
     pool_max_dx(((alexnet_real *)(ar + 473713472)), ((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(ar + 562318144)), n * 256, 26, 26, 12, 12, 3, 3, 2, 2, 0, 0);
@@ -965,6 +998,8 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         ((alexnet_real *)(ar + 2504448))[i0] = (alexnet_real)acc;
     }
     }
+    if (grad_ready) /* 3.bias */
+        grad_ready(grad_ready_arg, state, 189563520, 1024);
     /* conv2d_dx -> f32[batch 128, 96, 26, 26], alexnet.dlm line 20 */
     {
     conv2d_dx(((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 650922816)), (alexnet_real *)(ar + 220285760), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
@@ -973,6 +1008,8 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     {
     conv2d_dw(((alexnet_real *)(ar + 187059008)), ((alexnet_real *)(ar + 46848)), ((alexnet_real *)(ar + 650922816)), (alexnet_real *)(ar + 220285760), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
+    if (grad_ready) /* 3.weight */
+        grad_ready(grad_ready_arg, state, 187105920, 2457600);
     /* max_pool_dx -> f32[batch 128, 96, 54, 54], alexnet.dlm line 19 */
     {
     pool_max_dx(((alexnet_real *)(ar + 330386240)), ((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(ar + 473713472)), n * 96, 54, 54, 26, 26, 3, 3, 2, 2, 0, 0);
@@ -997,10 +1034,14 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         ((alexnet_real *)(ar + 46464))[i0] = (alexnet_real)acc;
     }
     }
+    if (grad_ready) /* 0.bias */
+        grad_ready(grad_ready_arg, state, 187105536, 384);
     /* conv2d_dw -> f32[96, 1, 11, 11], alexnet.dlm line 18 */
     {
     conv2d_dw(x, ((alexnet_real *)(ar + 0)), ((alexnet_real *)(ar + 617040704)), (alexnet_real *)(ar + 187059008), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
+    if (grad_ready) /* 0.weight */
+        grad_ready(grad_ready_arg, state, 187059072, 46464);
     return 0;
 }
 

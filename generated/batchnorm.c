@@ -1505,6 +1505,15 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     return ((batchnorm_real *)(ar + 3573312))[0];
 }
 
+/* The hook that batchnorm_set_grad_ready sets, process-wide. */
+static batchnorm_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void batchnorm_set_grad_ready(batchnorm_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_t *y) {
     if (n < 1 || n > BATCHNORM_MAX_BATCH)
         return BATCHNORM_BAD_BATCH;
@@ -1548,6 +1557,8 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         ((batchnorm_real *)(ar + 179904))[i0] = (batchnorm_real)acc;
     }
     }
+    if (grad_ready) /* 15.bias */
+        grad_ready(grad_ready_arg, state, 361984, 40);
     /* matmul -> f32[batch 128, 84], batchnorm.dlm line 55 */
     {
     gemm(0, 0, n, 84, 10, ((batchnorm_real *)(ar + 3708224)), 10, ((batchnorm_real *)(st + 178624)), 84, ((batchnorm_real *)(ar + 7972608)), 84, 0);
@@ -1556,6 +1567,8 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     {
     gemm(1, 0, 10, 84, n, ((batchnorm_real *)(ar + 3708224)), 10, ((batchnorm_real *)(ar + 7929600)), 84, ((batchnorm_real *)(ar + 176512)), 84, 0);
     }
+    if (grad_ready) /* 15.weight */
+        grad_ready(grad_ready_arg, state, 358592, 3360);
     /* mul -> f32[batch 128, 84], batchnorm.dlm line 54 */
     {
     BATCHNORM_PARALLEL_FOR
@@ -1574,6 +1587,8 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         ((batchnorm_real *)(ar + 176128))[i0] = (batchnorm_real)acc;
     }
     }
+    if (grad_ready) /* 13.beta */
+        grad_ready(grad_ready_arg, state, 358208, 336);
     /* sum -> f32[1, 84], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
@@ -1585,6 +1600,8 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         ((batchnorm_real *)(ar + 175744))[i0] = (batchnorm_real)acc;
     }
     }
+    if (grad_ready) /* 13.gamma */
+        grad_ready(grad_ready_arg, state, 357824, 336);
     /* mul -> f32[batch 128, 84], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
@@ -1657,6 +1674,8 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         ((batchnorm_real *)(ar + 175360))[i0] = (batchnorm_real)acc;
     }
     }
+    if (grad_ready) /* 12.bias */
+        grad_ready(grad_ready_arg, state, 357440, 336);
     /* matmul -> f32[batch 128, 120], batchnorm.dlm line 54 */
     {
     gemm(0, 0, n, 120, 84, ((batchnorm_real *)(ar + 7843584)), 84, ((batchnorm_real *)(st + 136384)), 120, ((batchnorm_real *)(ar + 7886592)), 120, 0);
@@ -1665,6 +1684,8 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     {
     gemm(1, 0, 84, 120, n, ((batchnorm_real *)(ar + 7843584)), 84, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(ar + 135040)), 120, 0);
     }
+    if (grad_ready) /* 12.weight */
+        grad_ready(grad_ready_arg, state, 317120, 40320);
     /* mul -> f32[batch 128, 120], batchnorm.dlm line 53 */
     {
     BATCHNORM_PARALLEL_FOR
@@ -1683,6 +1704,8 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         ((batchnorm_real *)(ar + 134528))[i0] = (batchnorm_real)acc;
     }
     }
+    if (grad_ready) /* 10.beta */
+        grad_ready(grad_ready_arg, state, 316608, 480);
     /* sum -> f32[1, 120], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
@@ -1694,6 +1717,8 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         ((batchnorm_real *)(ar + 134016))[i0] = (batchnorm_real)acc;
     }
     }
+    if (grad_ready) /* 10.gamma */
+        grad_ready(grad_ready_arg, state, 316096, 480);
     /* mul -> f32[batch 128, 120], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
@@ -1766,6 +1791,8 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         ((batchnorm_real *)(ar + 133504))[i0] = (batchnorm_real)acc;
     }
     }
+    if (grad_ready) /* 9.bias */
+        grad_ready(grad_ready_arg, state, 315584, 480);
     /* matmul -> f32[batch 128, 256], batchnorm.dlm line 53 */
     {
     gemm(0, 0, n, 256, 120, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(st + 10944)), 256, ((batchnorm_real *)(ar + 7782144)), 256, 0);
@@ -1774,6 +1801,8 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     {
     gemm(1, 0, 120, 256, n, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(ar + 3440832)), 256, ((batchnorm_real *)(ar + 10624)), 256, 0);
     }
+    if (grad_ready) /* 9.weight */
+        grad_ready(grad_ready_arg, state, 192704, 122880);
     /* avg_pool_dx -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 51 */
     {
     avg_pool_dx_0(((batchnorm_real *)(ar + 7782144)), ((batchnorm_real *)(ar + 7913216)), n);
@@ -1798,6 +1827,8 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         ((batchnorm_real *)(ar + 10560))[i0] = (batchnorm_real)acc;
     }
     }
+    if (grad_ready) /* 5.beta */
+        grad_ready(grad_ready_arg, state, 192640, 64);
     /* sum -> f32[1, 16, 1, 1], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
@@ -1811,6 +1842,8 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         ((batchnorm_real *)(ar + 10496))[i0] = (batchnorm_real)acc;
     }
     }
+    if (grad_ready) /* 5.gamma */
+        grad_ready(grad_ready_arg, state, 192576, 64);
     /* mul -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
@@ -1895,6 +1928,8 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         ((batchnorm_real *)(ar + 10432))[i0] = (batchnorm_real)acc;
     }
     }
+    if (grad_ready) /* 4.bias */
+        grad_ready(grad_ready_arg, state, 192512, 64);
     /* conv2d_dx -> f32[batch 128, 6, 12, 12], batchnorm.dlm line 50 */
     {
     conv2d_dx_direct_0(((batchnorm_real *)(ar + 2916544)), ((batchnorm_real *)(st + 1024)), ((batchnorm_real *)(ar + 2392192)), n);
@@ -1903,6 +1938,8 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     {
     conv2d_dw_direct_0(((batchnorm_real *)(ar + 1949696)), ((batchnorm_real *)(ar + 832)), ((batchnorm_real *)(ar + 2916544)), (batchnorm_real *)(ar + 7257856), n);
     }
+    if (grad_ready) /* 4.weight */
+        grad_ready(grad_ready_arg, state, 182912, 9600);
     /* avg_pool_dx -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 49 */
     {
     avg_pool_dx_1(((batchnorm_real *)(ar + 2392192)), ((batchnorm_real *)(ar + 7257856)), n);
@@ -1927,6 +1964,8 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         ((batchnorm_real *)(ar + 768))[i0] = (batchnorm_real)acc;
     }
     }
+    if (grad_ready) /* 1.beta */
+        grad_ready(grad_ready_arg, state, 182848, 24);
     /* sum -> f32[1, 6, 1, 1], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
@@ -1940,6 +1979,8 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         ((batchnorm_real *)(ar + 704))[i0] = (batchnorm_real)acc;
     }
     }
+    if (grad_ready) /* 1.gamma */
+        grad_ready(grad_ready_arg, state, 182784, 24);
     /* mul -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
@@ -2024,10 +2065,14 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         ((batchnorm_real *)(ar + 640))[i0] = (batchnorm_real)acc;
     }
     }
+    if (grad_ready) /* 0.bias */
+        grad_ready(grad_ready_arg, state, 182720, 24);
     /* conv2d_dw -> f32[6, 1, 5, 5], batchnorm.dlm line 48 */
     {
     conv2d_dw_direct_1(x, ((batchnorm_real *)(ar + 0)), ((batchnorm_real *)(ar + 180160)), (batchnorm_real *)(ar + 1949696), n);
     }
+    if (grad_ready) /* 0.weight */
+        grad_ready(grad_ready_arg, state, 182080, 600);
     return 0;
 }
 

@@ -1532,6 +1532,15 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     return ((batchnorm_concise_real *)(ar + 755072))[0];
 }
 
+/* The hook that batchnorm_concise_set_grad_ready sets, process-wide. */
+static batchnorm_concise_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void batchnorm_concise_set_grad_ready(batchnorm_concise_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real *x, const int32_t *y) {
     if (n < 1 || n > BATCHNORM_CONCISE_MAX_BATCH)
         return BATCHNORM_CONCISE_BAD_BATCH;
@@ -1571,6 +1580,8 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         ((batchnorm_concise_real *)(ar + 179904))[i0] = (batchnorm_concise_real)acc;
     }
     }
+    if (grad_ready) /* 15.bias */
+        grad_ready(grad_ready_arg, state, 362240, 40);
     /* matmul -> f32[batch 128, 84], batchnorm_concise.dlm line 20 */
     {
     gemm(0, 0, n, 84, 10, ((batchnorm_concise_real *)(ar + 981632)), 10, ((batchnorm_concise_real *)(st + 178880)), 84, ((batchnorm_concise_real *)(ar + 986752)), 84, 0);
@@ -1579,6 +1590,8 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     {
     gemm(1, 0, 10, 84, n, ((batchnorm_concise_real *)(ar + 981632)), 10, ((batchnorm_concise_real *)(ar + 759936)), 84, ((batchnorm_concise_real *)(ar + 176512)), 84, 0);
     }
+    if (grad_ready) /* 15.weight */
+        grad_ready(grad_ready_arg, state, 358848, 3360);
     /* mul -> f32[batch 128, 84], batchnorm_concise.dlm line 19 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
@@ -1614,6 +1627,8 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         ((batchnorm_concise_real *)(ar + 759936))[i0] = (-((batchnorm_concise_real *)(ar + 176128))[i0]);
     }
     }
+    if (grad_ready) /* 13.bias */
+        grad_ready(grad_ready_arg, state, 358464, 336);
     /* mul -> f32[84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
@@ -1632,6 +1647,8 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         ((batchnorm_concise_real *)(ar + 175744))[i0] = (((batchnorm_concise_real *)(ar + 760704))[i0] / ((batchnorm_concise_real *)(ar + 759168))[i0]);
     }
     }
+    if (grad_ready) /* 13.weight */
+        grad_ready(grad_ready_arg, state, 358080, 336);
     /* div -> f32[84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
@@ -1694,6 +1711,8 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         ((batchnorm_concise_real *)(ar + 175360))[i0] = (batchnorm_concise_real)acc;
     }
     }
+    if (grad_ready) /* 12.bias */
+        grad_ready(grad_ready_arg, state, 357696, 336);
     /* matmul -> f32[batch 128, 120], batchnorm_concise.dlm line 19 */
     {
     gemm(0, 0, n, 120, 84, ((batchnorm_concise_real *)(ar + 759936)), 84, ((batchnorm_concise_real *)(st + 136576)), 120, ((batchnorm_concise_real *)(ar + 938624)), 120, 0);
@@ -1702,6 +1721,8 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     {
     gemm(1, 0, 84, 120, n, ((batchnorm_concise_real *)(ar + 759936)), 84, ((batchnorm_concise_real *)(ar + 877184)), 120, ((batchnorm_concise_real *)(ar + 135040)), 120, 0);
     }
+    if (grad_ready) /* 12.weight */
+        grad_ready(grad_ready_arg, state, 317376, 40320);
     /* mul -> f32[batch 128, 120], batchnorm_concise.dlm line 18 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
@@ -1737,6 +1758,8 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         ((batchnorm_concise_real *)(ar + 758208))[i0] = (-((batchnorm_concise_real *)(ar + 134528))[i0]);
     }
     }
+    if (grad_ready) /* 10.bias */
+        grad_ready(grad_ready_arg, state, 316864, 480);
     /* mul -> f32[120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
@@ -1755,6 +1778,8 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         ((batchnorm_concise_real *)(ar + 134016))[i0] = (((batchnorm_concise_real *)(ar + 759680))[i0] / ((batchnorm_concise_real *)(ar + 756800))[i0]);
     }
     }
+    if (grad_ready) /* 10.weight */
+        grad_ready(grad_ready_arg, state, 316352, 480);
     /* div -> f32[120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
@@ -1817,6 +1842,8 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         ((batchnorm_concise_real *)(ar + 133504))[i0] = (batchnorm_concise_real)acc;
     }
     }
+    if (grad_ready) /* 9.bias */
+        grad_ready(grad_ready_arg, state, 315840, 480);
     /* matmul -> f32[batch 128, 256], batchnorm_concise.dlm line 18 */
     {
     gemm(0, 0, n, 256, 120, ((batchnorm_concise_real *)(ar + 877184)), 120, ((batchnorm_concise_real *)(st + 11072)), 256, ((batchnorm_concise_real *)(ar + 938624)), 256, 0);
@@ -1825,6 +1852,8 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     {
     gemm(1, 0, 120, 256, n, ((batchnorm_concise_real *)(ar + 877184)), 120, ((batchnorm_concise_real *)(ar + 623232)), 256, ((batchnorm_concise_real *)(ar + 10624)), 256, 0);
     }
+    if (grad_ready) /* 9.weight */
+        grad_ready(grad_ready_arg, state, 192960, 122880);
     /* avg_pool_dx -> f32[batch 128, 16, 8, 8], batchnorm_concise.dlm line 16 */
     {
     avg_pool_dx_0(((batchnorm_concise_real *)(ar + 938624)), ((batchnorm_concise_real *)(ar + 6012672)), n);
@@ -1868,6 +1897,8 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         ((batchnorm_concise_real *)(ar + 623296))[i0] = (-((batchnorm_concise_real *)(ar + 10560))[i0]);
     }
     }
+    if (grad_ready) /* 5.bias */
+        grad_ready(grad_ready_arg, state, 192896, 64);
     /* mul -> f32[16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
@@ -1886,6 +1917,8 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         ((batchnorm_concise_real *)(ar + 10496))[i0] = (((batchnorm_concise_real *)(ar + 623424))[i0] / ((batchnorm_concise_real *)(ar + 623168))[i0]);
     }
     }
+    if (grad_ready) /* 5.weight */
+        grad_ready(grad_ready_arg, state, 192832, 64);
     /* div -> f32[16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
@@ -1952,6 +1985,8 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         ((batchnorm_concise_real *)(ar + 10432))[i0] = (batchnorm_concise_real)acc;
     }
     }
+    if (grad_ready) /* 4.bias */
+        grad_ready(grad_ready_arg, state, 192768, 64);
     /* conv2d_dx -> f32[batch 128, 6, 12, 12], batchnorm_concise.dlm line 15 */
     {
     conv2d_dx_direct_0(((batchnorm_concise_real *)(ar + 5488384)), ((batchnorm_concise_real *)(st + 1088)), ((batchnorm_concise_real *)(ar + 759168)), n);
@@ -1960,6 +1995,8 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     {
     conv2d_dw_direct_0(((batchnorm_concise_real *)(ar + 180416)), ((batchnorm_concise_real *)(ar + 832)), ((batchnorm_concise_real *)(ar + 5488384)), (batchnorm_concise_real *)(ar + 1201536), n);
     }
+    if (grad_ready) /* 4.weight */
+        grad_ready(grad_ready_arg, state, 183168, 9600);
     /* avg_pool_dx -> f32[batch 128, 6, 24, 24], batchnorm_concise.dlm line 14 */
     {
     avg_pool_dx_1(((batchnorm_concise_real *)(ar + 759168)), ((batchnorm_concise_real *)(ar + 5488384)), n);
@@ -2003,6 +2040,8 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         ((batchnorm_concise_real *)(ar + 180480))[i0] = (-((batchnorm_concise_real *)(ar + 768))[i0]);
     }
     }
+    if (grad_ready) /* 1.bias */
+        grad_ready(grad_ready_arg, state, 183104, 24);
     /* mul -> f32[6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
@@ -2021,6 +2060,8 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         ((batchnorm_concise_real *)(ar + 704))[i0] = (((batchnorm_concise_real *)(ar + 180608))[i0] / ((batchnorm_concise_real *)(ar + 180352))[i0]);
     }
     }
+    if (grad_ready) /* 1.weight */
+        grad_ready(grad_ready_arg, state, 183040, 24);
     /* div -> f32[6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
@@ -2087,10 +2128,14 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         ((batchnorm_concise_real *)(ar + 640))[i0] = (batchnorm_concise_real)acc;
     }
     }
+    if (grad_ready) /* 0.bias */
+        grad_ready(grad_ready_arg, state, 182976, 24);
     /* conv2d_dw -> f32[6, 1, 5, 5], batchnorm_concise.dlm line 13 */
     {
     conv2d_dw_direct_1(x, ((batchnorm_concise_real *)(ar + 0)), ((batchnorm_concise_real *)(ar + 3718912)), (batchnorm_concise_real *)(ar + 180352), n);
     }
+    if (grad_ready) /* 0.weight */
+        grad_ready(grad_ready_arg, state, 182336, 600);
     return 0;
 }
 

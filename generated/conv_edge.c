@@ -291,6 +291,15 @@ conv_edge_real conv_edge_forward_train(void *state, int n, const conv_edge_real 
     return ((conv_edge_real *)(ar + 64))[0];
 }
 
+/* The hook that conv_edge_set_grad_ready sets, process-wide. */
+static conv_edge_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void conv_edge_set_grad_ready(conv_edge_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int conv_edge_backward(void *state, int n, const conv_edge_real *x, const conv_edge_real *y) {
     if (n < 1 || n > CONV_EDGE_MAX_BATCH)
         return CONV_EDGE_BAD_BATCH;
@@ -310,6 +319,8 @@ int conv_edge_backward(void *state, int n, const conv_edge_real *x, const conv_e
     {
     conv2d_dw_direct_0(x, ((conv_edge_real *)(ar + 0)), ((conv_edge_real *)(ar + 448)), (conv_edge_real *)(ar + 128), n);
     }
+    if (grad_ready) /* 0.weight */
+        grad_ready(grad_ready_arg, state, 128, 8);
     return 0;
 }
 

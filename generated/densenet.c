@@ -4847,6 +4847,15 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     return ((densenet_real *)(ar + 78285760))[0];
 }
 
+/* The hook that densenet_set_grad_ready sets, process-wide. */
+static densenet_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void densenet_set_grad_ready(densenet_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int densenet_backward(void *state, int n, const densenet_real *x, const int32_t *y) {
     if (n < 1 || n > DENSENET_MAX_BATCH)
         return DENSENET_BAD_BATCH;
@@ -4890,6 +4899,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 3033216))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 15.bias */
+        grad_ready(grad_ready_arg, state, 6094656, 40);
     /* matmul -> f32[batch 128, 248], densenet.dlm line 49 */
     {
     gemm(0, 0, n, 248, 10, ((densenet_real *)(ar + 78434624)), 10, ((densenet_real *)(st + 3051456)), 248, ((densenet_real *)(ar + 276416704)), 248, 0);
@@ -4898,6 +4909,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     gemm(1, 0, 10, 248, n, ((densenet_real *)(ar + 78434624)), 10, ((densenet_real *)(ar + 78307648)), 248, ((densenet_real *)(ar + 3023296)), 248, 0);
     }
+    if (grad_ready) /* 15.weight */
+        grad_ready(grad_ready_arg, state, 6084736, 9920);
     /* avg_pool_dx -> f32[batch 128, 248, 3, 3], densenet.dlm line 47 */
     {
     avg_pool_dx_0(((densenet_real *)(ar + 276416704)), ((densenet_real *)(ar + 691542208)), n);
@@ -4941,6 +4954,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78308672))[i0] = (-((densenet_real *)(ar + 3022272))[i0]);
     }
     }
+    if (grad_ready) /* 11.bias */
+        grad_ready(grad_ready_arg, state, 6083712, 992);
     /* mul -> f32[248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
@@ -4959,6 +4974,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 3021248))[i0] = (((densenet_real *)(ar + 78310720))[i0] / ((densenet_real *)(ar + 78306624))[i0]);
     }
     }
+    if (grad_ready) /* 11.weight */
+        grad_ready(grad_ready_arg, state, 6082688, 992);
     /* div -> f32[248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
@@ -5035,6 +5052,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 3021120))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 10.3.2.bias */
+        grad_ready(grad_ready_arg, state, 6082560, 128);
     /* conv2d_dx -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 690251968)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 691247296), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -5043,6 +5062,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 688261312)), ((densenet_real *)(ar + 2772288)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 691247296), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 10.3.2.weight */
+        grad_ready(grad_ready_arg, state, 5833728, 248832);
     /* mul -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -5082,6 +5103,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78303488))[i0] = (-((densenet_real *)(ar + 2771392))[i0]);
     }
     }
+    if (grad_ready) /* 10.3.0.bias */
+        grad_ready(grad_ready_arg, state, 5832832, 864);
     /* mul -> f32[216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
@@ -5100,6 +5123,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2770496))[i0] = (((densenet_real *)(ar + 78306624))[i0] / ((densenet_real *)(ar + 78300672))[i0]);
     }
     }
+    if (grad_ready) /* 10.3.0.weight */
+        grad_ready(grad_ready_arg, state, 5831936, 864);
     /* div -> f32[216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
@@ -5176,6 +5201,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2770368))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 10.2.2.bias */
+        grad_ready(grad_ready_arg, state, 5831808, 128);
     /* conv2d_dx -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 688113856)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 688961728), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -5184,6 +5211,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 686418112)), ((densenet_real *)(ar + 2558400)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 688961728), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 10.2.2.weight */
+        grad_ready(grad_ready_arg, state, 5619840, 211968);
     /* mul -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -5223,6 +5252,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78297920))[i0] = (-((densenet_real *)(ar + 2557632))[i0]);
     }
     }
+    if (grad_ready) /* 10.2.0.bias */
+        grad_ready(grad_ready_arg, state, 5619072, 736);
     /* mul -> f32[184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
@@ -5241,6 +5272,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2556864))[i0] = (((densenet_real *)(ar + 78300672))[i0] / ((densenet_real *)(ar + 78295488))[i0]);
     }
     }
+    if (grad_ready) /* 10.2.0.weight */
+        grad_ready(grad_ready_arg, state, 5618304, 736);
     /* div -> f32[184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
@@ -5317,6 +5350,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2556736))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 10.1.2.bias */
+        grad_ready(grad_ready_arg, state, 5618176, 128);
     /* conv2d_dx -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 686270656)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 686971072), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -5325,6 +5360,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 684869824)), ((densenet_real *)(ar + 2381632)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 686971072), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 10.1.2.weight */
+        grad_ready(grad_ready_arg, state, 5443072, 175104);
     /* mul -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -5364,6 +5401,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78293120))[i0] = (-((densenet_real *)(ar + 2380992))[i0]);
     }
     }
+    if (grad_ready) /* 10.1.0.bias */
+        grad_ready(grad_ready_arg, state, 5442432, 608);
     /* mul -> f32[152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
@@ -5382,6 +5421,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2380352))[i0] = (((densenet_real *)(ar + 78295488))[i0] / ((densenet_real *)(ar + 78291072))[i0]);
     }
     }
+    if (grad_ready) /* 10.1.0.weight */
+        grad_ready(grad_ready_arg, state, 5441792, 608);
     /* div -> f32[152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
@@ -5458,6 +5499,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2380224))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 10.0.2.bias */
+        grad_ready(grad_ready_arg, state, 5441664, 128);
     /* conv2d_dx -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 570923200)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 684869824), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -5466,6 +5509,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 569817280)), ((densenet_real *)(ar + 2241984)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 684869824), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 10.0.2.weight */
+        grad_ready(grad_ready_arg, state, 5303424, 138240);
     /* mul -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -5505,6 +5550,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78289088))[i0] = (-((densenet_real *)(ar + 2241472))[i0]);
     }
     }
+    if (grad_ready) /* 10.0.0.bias */
+        grad_ready(grad_ready_arg, state, 5302912, 480);
     /* mul -> f32[120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
@@ -5523,6 +5570,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2240960))[i0] = (((densenet_real *)(ar + 78291072))[i0] / ((densenet_real *)(ar + 78287424))[i0]);
     }
     }
+    if (grad_ready) /* 10.0.0.weight */
+        grad_ready(grad_ready_arg, state, 5302400, 480);
     /* div -> f32[120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
@@ -5593,6 +5642,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2240448))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 9.2.bias */
+        grad_ready(grad_ready_arg, state, 5301888, 480);
     /* conv2d_dx -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5603,6 +5654,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 120, 240, 36, ((densenet_real *)(ar + 684869824)) + i * 4320, 36, ((densenet_real *)(ar + 680446144)) + i * 8640, 36, ((densenet_real *)(ar + 2125248)), 240, i > 0);
     }
+    if (grad_ready) /* 9.2.weight */
+        grad_ready(grad_ready_arg, state, 5186688, 115200);
     /* mul -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
@@ -5642,6 +5695,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78288576))[i0] = (-((densenet_real *)(ar + 2124288))[i0]);
     }
     }
+    if (grad_ready) /* 9.0.bias */
+        grad_ready(grad_ready_arg, state, 5185728, 960);
     /* mul -> f32[240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
@@ -5660,6 +5715,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2123328))[i0] = (((densenet_real *)(ar + 78293440))[i0] / ((densenet_real *)(ar + 78283968))[i0]);
     }
     }
+    if (grad_ready) /* 9.0.weight */
+        grad_ready(grad_ready_arg, state, 5184768, 960);
     /* div -> f32[240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
@@ -5736,6 +5793,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 2123200))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.3.2.bias */
+        grad_ready(grad_ready_arg, state, 5184640, 128);
     /* conv2d_dx -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 679856320)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 683690176), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -5744,6 +5803,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 672188608)), ((densenet_real *)(ar + 1883584)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 683690176), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 8.3.2.weight */
+        grad_ready(grad_ready_arg, state, 4945024, 239616);
     /* mul -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -5783,6 +5844,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78282880))[i0] = (-((densenet_real *)(ar + 1882752))[i0]);
     }
     }
+    if (grad_ready) /* 8.3.0.bias */
+        grad_ready(grad_ready_arg, state, 4944192, 832);
     /* mul -> f32[208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
@@ -5801,6 +5864,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1881920))[i0] = (((densenet_real *)(ar + 78285824))[i0] / ((densenet_real *)(ar + 78279296))[i0]);
     }
     }
+    if (grad_ready) /* 8.3.0.weight */
+        grad_ready(grad_ready_arg, state, 4943360, 832);
     /* div -> f32[208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
@@ -5877,6 +5942,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1881792))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.2.2.bias */
+        grad_ready(grad_ready_arg, state, 4943232, 128);
     /* conv2d_dx -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 671598784)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 674842816), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -5885,6 +5952,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 665110720)), ((densenet_real *)(ar + 1679040)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 674842816), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 8.2.2.weight */
+        grad_ready(grad_ready_arg, state, 4740480, 202752);
     /* mul -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -5924,6 +5993,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78278336))[i0] = (-((densenet_real *)(ar + 1678336))[i0]);
     }
     }
+    if (grad_ready) /* 8.2.0.bias */
+        grad_ready(grad_ready_arg, state, 4739776, 704);
     /* mul -> f32[176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
@@ -5942,6 +6013,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1677632))[i0] = (((densenet_real *)(ar + 78282048))[i0] / ((densenet_real *)(ar + 78275264))[i0]);
     }
     }
+    if (grad_ready) /* 8.2.0.weight */
+        grad_ready(grad_ready_arg, state, 4739072, 704);
     /* div -> f32[176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
@@ -6018,6 +6091,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1677504))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.1.2.bias */
+        grad_ready(grad_ready_arg, state, 4738944, 128);
     /* conv2d_dx -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 664520896)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 667175104), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -6026,6 +6101,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 659212480)), ((densenet_real *)(ar + 1511616)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 667175104), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 8.1.2.weight */
+        grad_ready(grad_ready_arg, state, 4573056, 165888);
     /* mul -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -6065,6 +6142,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78274432))[i0] = (-((densenet_real *)(ar + 1511040))[i0]);
     }
     }
+    if (grad_ready) /* 8.1.0.bias */
+        grad_ready(grad_ready_arg, state, 4572480, 576);
     /* mul -> f32[144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
@@ -6083,6 +6162,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1510464))[i0] = (((densenet_real *)(ar + 78277632))[i0] / ((densenet_real *)(ar + 78271872))[i0]);
     }
     }
+    if (grad_ready) /* 8.1.0.weight */
+        grad_ready(grad_ready_arg, state, 4571904, 576);
     /* div -> f32[144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
@@ -6159,6 +6240,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1510336))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.0.2.bias */
+        grad_ready(grad_ready_arg, state, 4571776, 128);
     /* conv2d_dx -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 657148096)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 656558272)), (densenet_real *)(ar + 659212480), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -6167,6 +6250,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 274352320)), ((densenet_real *)(ar + 1381312)), ((densenet_real *)(ar + 656558272)), (densenet_real *)(ar + 659212480), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 8.0.2.weight */
+        grad_ready(grad_ready_arg, state, 4442752, 129024);
     /* mul -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -6206,6 +6291,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 78271168))[i0] = (-((densenet_real *)(ar + 1380864))[i0]);
     }
     }
+    if (grad_ready) /* 8.0.0.bias */
+        grad_ready(grad_ready_arg, state, 4442304, 448);
     /* mul -> f32[112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
@@ -6224,6 +6311,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1380416))[i0] = (((densenet_real *)(ar + 78273856))[i0] / ((densenet_real *)(ar + 78269120))[i0]);
     }
     }
+    if (grad_ready) /* 8.0.0.weight */
+        grad_ready(grad_ready_arg, state, 4441856, 448);
     /* div -> f32[112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
@@ -6294,6 +6383,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1379968))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 7.2.bias */
+        grad_ready(grad_ready_arg, state, 4441408, 448);
     /* conv2d_dx -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6304,6 +6395,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 112, 224, 144, ((densenet_real *)(ar + 656558272)) + i * 16128, 144, ((densenet_real *)(ar + 640043200)) + i * 32256, 144, ((densenet_real *)(ar + 1279616)), 224, i > 0);
     }
+    if (grad_ready) /* 7.2.weight */
+        grad_ready(grad_ready_arg, state, 4341056, 100352);
     /* mul -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
@@ -6343,6 +6436,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 76203392))[i0] = (-((densenet_real *)(ar + 1278720))[i0]);
     }
     }
+    if (grad_ready) /* 7.0.bias */
+        grad_ready(grad_ready_arg, state, 4340160, 896);
     /* mul -> f32[224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
@@ -6361,6 +6456,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1277824))[i0] = (((densenet_real *)(ar + 76205184))[i0] / ((densenet_real *)(ar + 76201600))[i0]);
     }
     }
+    if (grad_ready) /* 7.0.weight */
+        grad_ready(grad_ready_arg, state, 4339264, 896);
     /* div -> f32[224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
@@ -6437,6 +6534,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1277696))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 6.3.2.bias */
+        grad_ready(grad_ready_arg, state, 4339136, 128);
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 637683904)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 651839680), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -6445,6 +6544,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 609372352)), ((densenet_real *)(ar + 1056512)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 651839680), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 6.3.2.weight */
+        grad_ready(grad_ready_arg, state, 4117952, 221184);
     /* mul -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -6484,6 +6585,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 76200576))[i0] = (-((densenet_real *)(ar + 1055744))[i0]);
     }
     }
+    if (grad_ready) /* 6.3.0.bias */
+        grad_ready(grad_ready_arg, state, 4117184, 768);
     /* mul -> f32[192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
@@ -6502,6 +6605,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1054976))[i0] = (((densenet_real *)(ar + 76202112))[i0] / ((densenet_real *)(ar + 76197248))[i0]);
     }
     }
+    if (grad_ready) /* 6.3.0.weight */
+        grad_ready(grad_ready_arg, state, 4116416, 768);
     /* div -> f32[192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
@@ -6578,6 +6683,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 1054848))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 6.2.2.bias */
+        grad_ready(grad_ready_arg, state, 4116288, 128);
     /* conv2d_dx -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 607013056)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 618809536), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -6586,6 +6693,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 583420096)), ((densenet_real *)(ar + 870528)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 618809536), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 6.2.2.weight */
+        grad_ready(grad_ready_arg, state, 3931968, 184320);
     /* mul -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -6625,6 +6734,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 76196352))[i0] = (-((densenet_real *)(ar + 869888))[i0]);
     }
     }
+    if (grad_ready) /* 6.2.0.bias */
+        grad_ready(grad_ready_arg, state, 3931328, 640);
     /* mul -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
@@ -6643,6 +6754,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 869248))[i0] = (((densenet_real *)(ar + 76199808))[i0] / ((densenet_real *)(ar + 76193536))[i0]);
     }
     }
+    if (grad_ready) /* 6.2.0.weight */
+        grad_ready(grad_ready_arg, state, 3930688, 640);
     /* div -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
@@ -6719,6 +6832,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 869120))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 6.1.2.bias */
+        grad_ready(grad_ready_arg, state, 3930560, 128);
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 578701504)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 588138688), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -6727,6 +6842,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 264915136)), ((densenet_real *)(ar + 721664)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 588138688), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 6.1.2.weight */
+        grad_ready(grad_ready_arg, state, 3783104, 147456);
     /* mul -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -6766,6 +6883,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 76192768))[i0] = (-((densenet_real *)(ar + 721152))[i0]);
     }
     }
+    if (grad_ready) /* 6.1.0.bias */
+        grad_ready(grad_ready_arg, state, 3782592, 512);
     /* mul -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
@@ -6784,6 +6903,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 720640))[i0] = (((densenet_real *)(ar + 76195712))[i0] / ((densenet_real *)(ar + 76190464))[i0]);
     }
     }
+    if (grad_ready) /* 6.1.0.weight */
+        grad_ready(grad_ready_arg, state, 3782080, 512);
     /* div -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
@@ -6860,6 +6981,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 720512))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 6.0.2.bias */
+        grad_ready(grad_ready_arg, state, 3781952, 128);
     /* conv2d_dx -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 264915136)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 566905024), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -6868,6 +6991,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 257837248)), ((densenet_real *)(ar + 609920)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 566905024), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 6.0.2.weight */
+        grad_ready(grad_ready_arg, state, 3671360, 110592);
     /* mul -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -6907,6 +7032,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 76189824))[i0] = (-((densenet_real *)(ar + 609536))[i0]);
     }
     }
+    if (grad_ready) /* 6.0.0.bias */
+        grad_ready(grad_ready_arg, state, 3670976, 384);
     /* mul -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
@@ -6925,6 +7052,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 609152))[i0] = (((densenet_real *)(ar + 76190592))[i0] / ((densenet_real *)(ar + 76188032))[i0]);
     }
     }
+    if (grad_ready) /* 6.0.0.weight */
+        grad_ready(grad_ready_arg, state, 3670592, 384);
     /* div -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
@@ -6995,6 +7124,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 608768))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 5.2.bias */
+        grad_ready(grad_ready_arg, state, 3670208, 384);
     /* conv2d_dx -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -7005,6 +7136,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 96, 192, 576, ((densenet_real *)(ar + 559827136)) + i * 55296, 576, ((densenet_real *)(ar + 503204032)) + i * 110592, 576, ((densenet_real *)(ar + 535040)), 192, i > 0);
     }
+    if (grad_ready) /* 5.2.weight */
+        grad_ready(grad_ready_arg, state, 3596480, 73728);
     /* mul -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
@@ -7044,6 +7177,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 69109376))[i0] = (-((densenet_real *)(ar + 534272))[i0]);
     }
     }
+    if (grad_ready) /* 5.0.bias */
+        grad_ready(grad_ready_arg, state, 3595712, 768);
     /* mul -> f32[192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
@@ -7062,6 +7197,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 533504))[i0] = (((densenet_real *)(ar + 69110912))[i0] / ((densenet_real *)(ar + 69107840))[i0]);
     }
     }
+    if (grad_ready) /* 5.0.weight */
+        grad_ready(grad_ready_arg, state, 3594944, 768);
     /* div -> f32[192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
@@ -7138,6 +7275,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 533376))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 4.3.2.bias */
+        grad_ready(grad_ready_arg, state, 3594816, 128);
     /* conv2d_dx -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 493766848)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
@@ -7146,6 +7285,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 399395008)), ((densenet_real *)(ar + 349056)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 4.3.2.weight */
+        grad_ready(grad_ready_arg, state, 3410496, 184320);
     /* mul -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -7185,6 +7326,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 69106944))[i0] = (-((densenet_real *)(ar + 348416))[i0]);
     }
     }
+    if (grad_ready) /* 4.3.0.bias */
+        grad_ready(grad_ready_arg, state, 3409856, 640);
     /* mul -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
@@ -7203,6 +7346,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 347776))[i0] = (((densenet_real *)(ar + 69108224))[i0] / ((densenet_real *)(ar + 69104128))[i0]);
     }
     }
+    if (grad_ready) /* 4.3.0.weight */
+        grad_ready(grad_ready_arg, state, 3409216, 640);
     /* div -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
@@ -7279,6 +7424,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 347648))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 4.2.2.bias */
+        grad_ready(grad_ready_arg, state, 3409088, 128);
     /* conv2d_dx -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 389957824)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
@@ -7287,6 +7434,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 314460352)), ((densenet_real *)(ar + 200192)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 4.2.2.weight */
+        grad_ready(grad_ready_arg, state, 3261632, 147456);
     /* mul -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -7326,6 +7475,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 69103360))[i0] = (-((densenet_real *)(ar + 199680))[i0]);
     }
     }
+    if (grad_ready) /* 4.2.0.bias */
+        grad_ready(grad_ready_arg, state, 3261120, 512);
     /* mul -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
@@ -7344,6 +7495,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 199168))[i0] = (((densenet_real *)(ar + 69106304))[i0] / ((densenet_real *)(ar + 69101056))[i0]);
     }
     }
+    if (grad_ready) /* 4.2.0.weight */
+        grad_ready(grad_ready_arg, state, 3260608, 512);
     /* div -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
@@ -7420,6 +7573,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 199040))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 4.1.2.bias */
+        grad_ready(grad_ready_arg, state, 3260480, 128);
     /* conv2d_dx -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 295585984)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 286148800)), (densenet_real *)(ar + 69106304), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
@@ -7428,6 +7583,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 40787456)), ((densenet_real *)(ar + 88448)), ((densenet_real *)(ar + 286148800)), (densenet_real *)(ar + 69106304), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 4.1.2.weight */
+        grad_ready(grad_ready_arg, state, 3149888, 110592);
     /* mul -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -7467,6 +7624,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 40787456))[i0] = (-((densenet_real *)(ar + 88064))[i0]);
     }
     }
+    if (grad_ready) /* 4.1.0.bias */
+        grad_ready(grad_ready_arg, state, 3149504, 384);
     /* mul -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
@@ -7485,6 +7644,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 87680))[i0] = (((densenet_real *)(ar + 40788224))[i0] / ((densenet_real *)(ar + 40786688))[i0]);
     }
     }
+    if (grad_ready) /* 4.1.0.weight */
+        grad_ready(grad_ready_arg, state, 3149120, 384);
     /* div -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
@@ -7561,6 +7722,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 87552))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 4.0.2.bias */
+        grad_ready(grad_ready_arg, state, 3148992, 128);
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
     {
     conv2d_dx(((densenet_real *)(ar + 229525696)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 59660288)), (densenet_real *)(ar + 69106304), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
@@ -7569,6 +7732,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     conv2d_dw(((densenet_real *)(ar + 21910784)), ((densenet_real *)(ar + 13824)), ((densenet_real *)(ar + 59660288)), (densenet_real *)(ar + 69106304), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 4.0.2.weight */
+        grad_ready(grad_ready_arg, state, 3075264, 73728);
     /* mul -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
@@ -7608,6 +7773,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 21910976))[i0] = (-((densenet_real *)(ar + 13568))[i0]);
     }
     }
+    if (grad_ready) /* 4.0.0.bias */
+        grad_ready(grad_ready_arg, state, 3075008, 256);
     /* mul -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
@@ -7626,6 +7793,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 13312))[i0] = (((densenet_real *)(ar + 21911488))[i0] / ((densenet_real *)(ar + 21910272))[i0]);
     }
     }
+    if (grad_ready) /* 4.0.0.weight */
+        grad_ready(grad_ready_arg, state, 3074752, 256);
     /* div -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
@@ -7722,6 +7891,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 3035072))[i0] = (-((densenet_real *)(ar + 13056))[i0]);
     }
     }
+    if (grad_ready) /* 1.bias */
+        grad_ready(grad_ready_arg, state, 3074496, 256);
     /* mul -> f32[64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
@@ -7740,6 +7911,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 12800))[i0] = (((densenet_real *)(ar + 3035584))[i0] / ((densenet_real *)(ar + 3034560))[i0]);
     }
     }
+    if (grad_ready) /* 1.weight */
+        grad_ready(grad_ready_arg, state, 3074240, 256);
     /* div -> f32[64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
@@ -7806,10 +7979,14 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         ((densenet_real *)(ar + 12544))[i0] = (densenet_real)acc;
     }
     }
+    if (grad_ready) /* 0.bias */
+        grad_ready(grad_ready_arg, state, 3073984, 256);
     /* conv2d_dw -> f32[64, 1, 7, 7], densenet.dlm line 34 */
     {
     conv2d_dw_direct_0(x, ((densenet_real *)(ar + 0)), ((densenet_real *)(ar + 154028224)), (densenet_real *)(ar + 3034560), n);
     }
+    if (grad_ready) /* 0.weight */
+        grad_ready(grad_ready_arg, state, 3061440, 12544);
     return 0;
 }
 

@@ -325,6 +325,15 @@ dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp
     return ((dropout_mlp_real *)(ar + 2125888))[0];
 }
 
+/* The hook that dropout_mlp_set_grad_ready sets, process-wide. */
+static dropout_mlp_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void dropout_mlp_set_grad_ready(dropout_mlp_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const int32_t *y) {
     if (n < 1 || n > DROPOUT_MLP_MAX_BATCH)
         return DROPOUT_MLP_BAD_BATCH;
@@ -368,6 +377,8 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
         ((dropout_mlp_real *)(ar + 1077248))[i0] = (dropout_mlp_real)acc;
     }
     }
+    if (grad_ready) /* 7.bias */
+        grad_ready(grad_ready_arg, state, 2154624, 40);
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 19 */
     {
     gemm(0, 0, n, 256, 10, ((dropout_mlp_real *)(ar + 2146368)), 10, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 2156608)), 256, 0);
@@ -376,6 +387,8 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     {
     gemm(1, 0, 10, 256, n, ((dropout_mlp_real *)(ar + 2146368)), 10, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(ar + 1067008)), 256, 0);
     }
+    if (grad_ready) /* 7.weight */
+        grad_ready(grad_ready_arg, state, 2144384, 10240);
     /* mul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
     DROPOUT_MLP_PARALLEL_FOR
@@ -394,6 +407,8 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
         ((dropout_mlp_real *)(ar + 1065984))[i0] = (dropout_mlp_real)acc;
     }
     }
+    if (grad_ready) /* 4.bias */
+        grad_ready(grad_ready_arg, state, 2143360, 1024);
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 18 */
     {
     gemm(0, 0, n, 256, 256, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(st + 803904)), 256, ((dropout_mlp_real *)(ar + 1863744)), 256, 0);
@@ -402,6 +417,8 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     {
     gemm(1, 0, 256, 256, n, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(ar + 1077312)), 256, ((dropout_mlp_real *)(ar + 803840)), 256, 0);
     }
+    if (grad_ready) /* 4.weight */
+        grad_ready(grad_ready_arg, state, 1881216, 262144);
     /* mul -> f32[batch 256, 256], dropout_mlp.dlm line 17 */
     {
     DROPOUT_MLP_PARALLEL_FOR
@@ -420,10 +437,14 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
         ((dropout_mlp_real *)(ar + 802816))[i0] = (dropout_mlp_real)acc;
     }
     }
+    if (grad_ready) /* 1.bias */
+        grad_ready(grad_ready_arg, state, 1880192, 1024);
     /* matmul -> f32[256, 784], dropout_mlp.dlm line 17 */
     {
     gemm(1, 0, 256, 784, n, ((dropout_mlp_real *)(ar + 1077312)), 256, x, 784, ((dropout_mlp_real *)(ar + 0)), 784, 0);
     }
+    if (grad_ready) /* 1.weight */
+        grad_ready(grad_ready_arg, state, 1077376, 802816);
     return 0;
 }
 

@@ -4189,6 +4189,15 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     return ((googlenet_real *)(ar + 56940352))[0];
 }
 
+/* The hook that googlenet_set_grad_ready sets, process-wide. */
+static googlenet_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void googlenet_set_grad_ready(googlenet_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_t *y) {
     if (n < 1 || n > GOOGLENET_MAX_BATCH)
         return GOOGLENET_BAD_BATCH;
@@ -4232,6 +4241,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 23910144))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 21.bias */
+        grad_ready(grad_ready_arg, state, 47820416, 40);
     /* matmul -> f32[batch 128, 1024], googlenet.dlm line 41 */
     {
     gemm(0, 0, n, 1024, 10, ((googlenet_real *)(ar + 56950592)), 10, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 522901312)), 1024, 0);
@@ -4240,6 +4251,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     gemm(1, 0, 10, 1024, n, ((googlenet_real *)(ar + 56950592)), 10, ((googlenet_real *)(ar + 316462912)), 1024, ((googlenet_real *)(ar + 23869184)), 1024, 0);
     }
+    if (grad_ready) /* 21.weight */
+        grad_ready(grad_ready_arg, state, 47779456, 40960);
     /* avg_pool_dx -> f32[batch 128, 1024, 3, 3], googlenet.dlm line 39 */
     {
     avg_pool_dx_0(((googlenet_real *)(ar + 522901312)), ((googlenet_real *)(ar + 577460032)), n);
@@ -4284,6 +4297,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 23868672))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 18.b4_2.bias */
+        grad_ready(grad_ready_arg, state, 47778944, 512);
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -4294,6 +4309,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 128, 832, 9, ((googlenet_real *)(ar + 525260608)) + i * 1152, 9, ((googlenet_real *)(ar + 573626176)) + i * 7488, 9, ((googlenet_real *)(ar + 23442688)), 832, i > 0);
     }
+    if (grad_ready) /* 18.b4_2.weight */
+        grad_ready(grad_ready_arg, state, 47352960, 425984);
     /* max_pool_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
     pool_max_dx(((googlenet_real *)(ar + 564483904)), ((googlenet_real *)(ar + 577460032)), ((googlenet_real *)(ar + 573626176)), n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -4318,6 +4335,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 23442176))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 18.b3_2.bias */
+        grad_ready(grad_ready_arg, state, 47352448, 512);
     /* conv2d_dx -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
     conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 583948096), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
@@ -4326,6 +4345,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 57751360)), ((googlenet_real *)(ar + 22827776)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 583948096), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
+    if (grad_ready) /* 18.b3_2.weight */
+        grad_ready(grad_ready_arg, state, 46738048, 614400);
     /* mul -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -4346,6 +4367,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 22827584))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 18.b3_1.bias */
+        grad_ready(grad_ready_arg, state, 46737856, 192);
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -4356,6 +4379,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 48, 832, 9, ((googlenet_real *)(ar + 316462912)) + i * 432, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 22667840)), 832, i > 0);
     }
+    if (grad_ready) /* 18.b3_1.weight */
+        grad_ready(grad_ready_arg, state, 46578112, 159744);
     /* mul -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -4376,6 +4401,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 22666304))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 18.b2_2.bias */
+        grad_ready(grad_ready_arg, state, 46576576, 1536);
     /* conv2d_dx -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
     conv2d_dx(((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 585717568), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -4384,6 +4411,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 458020672)), ((googlenet_real *)(ar + 20012096)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 585717568), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 18.b2_2.weight */
+        grad_ready(grad_ready_arg, state, 43922368, 2654208);
     /* mul -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -4404,6 +4433,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 20011328))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 18.b2_1.bias */
+        grad_ready(grad_ready_arg, state, 43921600, 768);
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -4414,6 +4445,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 192, 832, 9, ((googlenet_real *)(ar + 522311488)) + i * 1728, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 19372352)), 832, i > 0);
     }
+    if (grad_ready) /* 18.b2_1.weight */
+        grad_ready(grad_ready_arg, state, 43282624, 638976);
     /* mul -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -4434,6 +4467,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 19370816))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 18.b1_1.bias */
+        grad_ready(grad_ready_arg, state, 43281088, 1536);
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -4451,6 +4486,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 384, 832, 9, ((googlenet_real *)(ar + 571856704)) + i * 3456, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 18092864)), 832, i > 0);
     }
+    if (grad_ready) /* 18.b1_1.weight */
+        grad_ready(grad_ready_arg, state, 42003136, 1277952);
     /* slice -> f32[batch 128, 256, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -4491,6 +4528,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 18092352))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 17.b4_2.bias */
+        grad_ready(grad_ready_arg, state, 42002624, 512);
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -4501,6 +4540,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 128, 832, 9, ((googlenet_real *)(ar + 423810880)) + i * 1152, 9, ((googlenet_real *)(ar + 560650048)) + i * 7488, 9, ((googlenet_real *)(ar + 17666368)), 832, i > 0);
     }
+    if (grad_ready) /* 17.b4_2.weight */
+        grad_ready(grad_ready_arg, state, 41576640, 425984);
     /* max_pool_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
     pool_max_dx(((googlenet_real *)(ar + 556816192)), ((googlenet_real *)(ar + 564483904)), ((googlenet_real *)(ar + 560650048)), n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -4525,6 +4566,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 17665856))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 17.b3_2.bias */
+        grad_ready(grad_ready_arg, state, 41576128, 512);
     /* conv2d_dx -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
     conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
@@ -4533,6 +4576,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 57087808)), ((googlenet_real *)(ar + 17256256)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
+    if (grad_ready) /* 17.b3_2.weight */
+        grad_ready(grad_ready_arg, state, 41166528, 409600);
     /* mul -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -4553,6 +4598,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 17256128))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 17.b3_1.bias */
+        grad_ready(grad_ready_arg, state, 41166400, 128);
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -4563,6 +4610,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 32, 832, 9, ((googlenet_real *)(ar + 57677632)) + i * 288, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 17149632)), 832, i > 0);
     }
+    if (grad_ready) /* 17.b3_1.weight */
+        grad_ready(grad_ready_arg, state, 41059904, 106496);
     /* mul -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -4583,6 +4632,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 17148352))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 17.b2_2.bias */
+        grad_ready(grad_ready_arg, state, 41058624, 1280);
     /* conv2d_dx -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
     conv2d_dx(((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 569792320), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -4591,6 +4642,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(ar + 15305152)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 569792320), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 17.b2_2.weight */
+        grad_ready(grad_ready_arg, state, 39215424, 1843200);
     /* mul -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -4611,6 +4664,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 15304512))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 17.b2_1.bias */
+        grad_ready(grad_ready_arg, state, 39214784, 640);
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -4621,6 +4676,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 160, 832, 9, ((googlenet_real *)(ar + 522311488)) + i * 1440, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 14772032)), 832, i > 0);
     }
+    if (grad_ready) /* 17.b2_1.weight */
+        grad_ready(grad_ready_arg, state, 38682304, 532480);
     /* mul -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -4641,6 +4698,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 14771008))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 17.b1_1.bias */
+        grad_ready(grad_ready_arg, state, 38681280, 1024);
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -4658,6 +4717,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 256, 832, 9, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 13919040)), 832, i > 0);
     }
+    if (grad_ready) /* 17.b1_1.weight */
+        grad_ready(grad_ready_arg, state, 37829312, 851968);
     /* max_pool_dx -> f32[batch 128, 832, 6, 6], googlenet.dlm line 36 */
     {
     pool_max_dx(((googlenet_real *)(ar + 541480768)), ((googlenet_real *)(ar + 575985472)), ((googlenet_real *)(ar + 556816192)), n * 832, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
@@ -4702,6 +4763,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 13918528))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 15.b4_2.bias */
+        grad_ready(grad_ready_arg, state, 37828800, 512);
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -4712,6 +4775,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 128, 528, 36, ((googlenet_real *)(ar + 552097600)) + i * 4608, 36, ((googlenet_real *)(ar + 531748672)) + i * 19008, 36, ((googlenet_real *)(ar + 13648192)), 528, i > 0);
     }
+    if (grad_ready) /* 15.b4_2.weight */
+        grad_ready(grad_ready_arg, state, 37558464, 270336);
     /* max_pool_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
     pool_max_dx(((googlenet_real *)(ar + 505501504)), ((googlenet_real *)(ar + 554456896)), ((googlenet_real *)(ar + 531748672)), n * 528, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
@@ -4736,6 +4801,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 13647680))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 15.b3_2.bias */
+        grad_ready(grad_ready_arg, state, 37557952, 512);
     /* conv2d_dx -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 552097600), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
@@ -4744,6 +4811,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 176674624)), ((googlenet_real *)(ar + 13238080)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 552097600), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
+    if (grad_ready) /* 15.b3_2.weight */
+        grad_ready(grad_ready_arg, state, 37148352, 409600);
     /* mul -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -4764,6 +4833,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 13237952))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 15.b3_1.bias */
+        grad_ready(grad_ready_arg, state, 37148224, 128);
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -4774,6 +4845,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 32, 528, 36, ((googlenet_real *)(ar + 177264448)) + i * 1152, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 13170368)), 528, i > 0);
     }
+    if (grad_ready) /* 15.b3_1.weight */
+        grad_ready(grad_ready_arg, state, 37080640, 67584);
     /* mul -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -4794,6 +4867,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 13169088))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 15.b2_2.bias */
+        grad_ready(grad_ready_arg, state, 37079360, 1280);
     /* conv2d_dx -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
     conv2d_dx(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 561829696), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -4802,6 +4877,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(ar + 11325888)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 561829696), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 15.b2_2.weight */
+        grad_ready(grad_ready_arg, state, 35236160, 1843200);
     /* mul -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -4822,6 +4899,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 11325248))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 15.b2_1.bias */
+        grad_ready(grad_ready_arg, state, 35235520, 640);
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -4832,6 +4911,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 160, 528, 36, ((googlenet_real *)(ar + 519952192)) + i * 5760, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 10987328)), 528, i > 0);
     }
+    if (grad_ready) /* 15.b2_1.weight */
+        grad_ready(grad_ready_arg, state, 34897600, 337920);
     /* mul -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -4852,6 +4933,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 10986304))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 15.b1_1.bias */
+        grad_ready(grad_ready_arg, state, 34896576, 1024);
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -4869,6 +4952,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 256, 528, 36, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 10445632)), 528, i > 0);
     }
+    if (grad_ready) /* 15.b1_1.weight */
+        grad_ready(grad_ready_arg, state, 34355904, 540672);
     /* slice -> f32[batch 128, 112, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -4909,6 +4994,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 10445376))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 14.b4_2.bias */
+        grad_ready(grad_ready_arg, state, 34355648, 256);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -4919,6 +5006,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 505501504)) + i * 2304, 36, ((googlenet_real *)(ar + 496064320)) + i * 18432, 36, ((googlenet_real *)(ar + 10314304)), 512, i > 0);
     }
+    if (grad_ready) /* 14.b4_2.weight */
+        grad_ready(grad_ready_arg, state, 34224576, 131072);
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     pool_max_dx(((googlenet_real *)(ar + 473356096)), ((googlenet_real *)(ar + 506681152)), ((googlenet_real *)(ar + 496064320)), n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
@@ -4943,6 +5032,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 10314048))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 14.b3_2.bias */
+        grad_ready(grad_ready_arg, state, 34224320, 256);
     /* conv2d_dx -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 505501504), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
@@ -4951,6 +5042,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 61069120)), ((googlenet_real *)(ar + 10109248)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 505501504), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
+    if (grad_ready) /* 14.b3_2.weight */
+        grad_ready(grad_ready_arg, state, 34019520, 204800);
     /* mul -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -4971,6 +5064,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 10109120))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 14.b3_1.bias */
+        grad_ready(grad_ready_arg, state, 34019392, 128);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -4981,6 +5076,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 32, 512, 36, ((googlenet_real *)(ar + 176674624)) + i * 1152, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 10043584)), 512, i > 0);
     }
+    if (grad_ready) /* 14.b3_1.weight */
+        grad_ready(grad_ready_arg, state, 33953856, 65536);
     /* mul -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5001,6 +5098,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 10042432))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 14.b2_2.bias */
+        grad_ready(grad_ready_arg, state, 33952704, 1152);
     /* conv2d_dx -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
     conv2d_dx(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 488101696), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -5009,6 +5108,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 482793280)), ((googlenet_real *)(ar + 8549440)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 488101696), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 14.b2_2.weight */
+        grad_ready(grad_ready_arg, state, 32459712, 1492992);
     /* mul -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5029,6 +5130,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 8548864))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 14.b2_1.bias */
+        grad_ready(grad_ready_arg, state, 32459136, 576);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5039,6 +5142,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 144, 512, 36, ((googlenet_real *)(ar + 488101696)) + i * 5184, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 8253952)), 512, i > 0);
     }
+    if (grad_ready) /* 14.b2_1.weight */
+        grad_ready(grad_ready_arg, state, 32164224, 294912);
     /* mul -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5059,6 +5164,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 8253504))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 14.b1_1.bias */
+        grad_ready(grad_ready_arg, state, 32163776, 448);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5076,6 +5183,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 112, 512, 36, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 8024128)), 512, i > 0);
     }
+    if (grad_ready) /* 14.b1_1.weight */
+        grad_ready(grad_ready_arg, state, 31934400, 229376);
     /* slice -> f32[batch 128, 128, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5116,6 +5225,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 8023872))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 13.b4_2.bias */
+        grad_ready(grad_ready_arg, state, 31934144, 256);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5126,6 +5237,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 473356096)) + i * 2304, 36, ((googlenet_real *)(ar + 463918912)) + i * 18432, 36, ((googlenet_real *)(ar + 7892800)), 512, i > 0);
     }
+    if (grad_ready) /* 13.b4_2.weight */
+        grad_ready(grad_ready_arg, state, 31803072, 131072);
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     pool_max_dx(((googlenet_real *)(ar + 440325952)), ((googlenet_real *)(ar + 474535744)), ((googlenet_real *)(ar + 463918912)), n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
@@ -5150,6 +5263,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 7892544))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 13.b3_2.bias */
+        grad_ready(grad_ready_arg, state, 31802816, 256);
     /* conv2d_dx -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 473356096), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
@@ -5158,6 +5273,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 59742016)), ((googlenet_real *)(ar + 7738944)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 473356096), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
+    if (grad_ready) /* 13.b3_2.weight */
+        grad_ready(grad_ready_arg, state, 31649216, 153600);
     /* mul -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5178,6 +5295,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 7738816))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 13.b3_1.bias */
+        grad_ready(grad_ready_arg, state, 31649088, 96);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5188,6 +5307,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 24, 512, 36, ((googlenet_real *)(ar + 61069120)) + i * 864, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 7689664)), 512, i > 0);
     }
+    if (grad_ready) /* 13.b3_1.weight */
+        grad_ready(grad_ready_arg, state, 31599936, 49152);
     /* mul -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5208,6 +5329,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 7688640))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 13.b2_2.bias */
+        grad_ready(grad_ready_arg, state, 31598912, 1024);
     /* conv2d_dx -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
     conv2d_dx(((googlenet_real *)(ar + 454481728)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 456841024), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -5216,6 +5339,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 452122432)), ((googlenet_real *)(ar + 6508992)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 456841024), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 13.b2_2.weight */
+        grad_ready(grad_ready_arg, state, 30419264, 1179648);
     /* mul -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5236,6 +5361,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 6508480))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 13.b2_1.bias */
+        grad_ready(grad_ready_arg, state, 30418752, 512);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5246,6 +5373,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 128, 512, 36, ((googlenet_real *)(ar + 456841024)) + i * 4608, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 6246336)), 512, i > 0);
     }
+    if (grad_ready) /* 13.b2_1.weight */
+        grad_ready(grad_ready_arg, state, 30156608, 262144);
     /* mul -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5266,6 +5395,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 6245824))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 13.b1_1.bias */
+        grad_ready(grad_ready_arg, state, 30156096, 512);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5283,6 +5414,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 128, 512, 36, ((googlenet_real *)(ar + 452122432)) + i * 4608, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 5983680)), 512, i > 0);
     }
+    if (grad_ready) /* 13.b1_1.weight */
+        grad_ready(grad_ready_arg, state, 29893952, 262144);
     /* slice -> f32[batch 128, 160, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5323,6 +5456,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 5983424))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 12.b4_2.bias */
+        grad_ready(grad_ready_arg, state, 29893696, 256);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5333,6 +5468,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 320001856)) + i * 2304, 36, ((googlenet_real *)(ar + 430888768)) + i * 18432, 36, ((googlenet_real *)(ar + 5852352)), 512, i > 0);
     }
+    if (grad_ready) /* 12.b4_2.weight */
+        grad_ready(grad_ready_arg, state, 29762624, 131072);
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     pool_max_dx(((googlenet_real *)(ar + 411129664)), ((googlenet_real *)(ar + 444454720)), ((googlenet_real *)(ar + 430888768)), n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
@@ -5357,6 +5494,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 5852096))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 12.b3_2.bias */
+        grad_ready(grad_ready_arg, state, 29762368, 256);
     /* conv2d_dx -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 444454720), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
@@ -5365,6 +5504,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(ar + 5698496)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 444454720), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
+    if (grad_ready) /* 12.b3_2.weight */
+        grad_ready(grad_ready_arg, state, 29608768, 153600);
     /* mul -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5385,6 +5526,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 5698368))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 12.b3_1.bias */
+        grad_ready(grad_ready_arg, state, 29608640, 96);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5395,6 +5538,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 24, 512, 36, ((googlenet_real *)(ar + 59742016)) + i * 864, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 5649216)), 512, i > 0);
     }
+    if (grad_ready) /* 12.b3_1.weight */
+        grad_ready(grad_ready_arg, state, 29559488, 49152);
     /* mul -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5415,6 +5560,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 5648320))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 12.b2_2.bias */
+        grad_ready(grad_ready_arg, state, 29558592, 896);
     /* conv2d_dx -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
     conv2d_dx(((googlenet_real *)(ar + 314103616)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 425580352), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -5423,6 +5570,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 420566848)), ((googlenet_real *)(ar + 4745152)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 425580352), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 12.b2_2.weight */
+        grad_ready(grad_ready_arg, state, 28655424, 903168);
     /* mul -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5443,6 +5592,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 4744704))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 12.b2_1.bias */
+        grad_ready(grad_ready_arg, state, 28654976, 448);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5453,6 +5604,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 112, 512, 36, ((googlenet_real *)(ar + 425580352)) + i * 4032, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 4515328)), 512, i > 0);
     }
+    if (grad_ready) /* 12.b2_1.weight */
+        grad_ready(grad_ready_arg, state, 28425600, 229376);
     /* mul -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5473,6 +5626,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 4514688))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 12.b1_1.bias */
+        grad_ready(grad_ready_arg, state, 28424960, 640);
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5490,6 +5645,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 160, 512, 36, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 4187008)), 512, i > 0);
     }
+    if (grad_ready) /* 12.b1_1.weight */
+        grad_ready(grad_ready_arg, state, 28097280, 327680);
     /* slice -> f32[batch 128, 192, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5530,6 +5687,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 4186752))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 11.b4_2.bias */
+        grad_ready(grad_ready_arg, state, 28097024, 256);
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5540,6 +5699,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 64, 480, 36, ((googlenet_real *)(ar + 230348608)) + i * 2304, 36, ((googlenet_real *)(ar + 402282304)) + i * 17280, 36, ((googlenet_real *)(ar + 4063872)), 480, i > 0);
     }
+    if (grad_ready) /* 11.b4_2.weight */
+        grad_ready(grad_ready_arg, state, 27974144, 122880);
     /* max_pool_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
     pool_max_dx(((googlenet_real *)(ar + 389601088)), ((googlenet_real *)(ar + 414963520)), ((googlenet_real *)(ar + 402282304)), n * 480, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
@@ -5564,6 +5725,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 4063680))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 11.b3_2.bias */
+        grad_ready(grad_ready_arg, state, 27973952, 192);
     /* conv2d_dx -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
     conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 59299648), n, 48, 29, 16, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
@@ -5572,6 +5735,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw_direct_0(((googlenet_real *)(ar + 57235264)), ((googlenet_real *)(ar + 3986880)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 414963520), n);
     }
+    if (grad_ready) /* 11.b3_2.weight */
+        grad_ready(grad_ready_arg, state, 27897152, 76800);
     /* mul -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5592,6 +5757,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 3986816))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 11.b3_1.bias */
+        grad_ready(grad_ready_arg, state, 27897088, 64);
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5602,6 +5769,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 16, 480, 36, ((googlenet_real *)(ar + 57825088)) + i * 576, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 3956096)), 480, i > 0);
     }
+    if (grad_ready) /* 11.b3_1.weight */
+        grad_ready(grad_ready_arg, state, 27866368, 30720);
     /* mul -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5622,6 +5791,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 3955264))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 11.b2_2.bias */
+        grad_ready(grad_ready_arg, state, 27865536, 832);
     /* conv2d_dx -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
     conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 427644736), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -5630,6 +5801,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(ar + 3236416)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 427644736), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 11.b2_2.weight */
+        grad_ready(grad_ready_arg, state, 27146688, 718848);
     /* mul -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5650,6 +5823,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 3236032))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 11.b2_1.bias */
+        grad_ready(grad_ready_arg, state, 27146304, 384);
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5660,6 +5835,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 96, 480, 36, ((googlenet_real *)(ar + 176674624)) + i * 3456, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 3051712)), 480, i > 0);
     }
+    if (grad_ready) /* 11.b2_1.weight */
+        grad_ready(grad_ready_arg, state, 26961984, 184320);
     /* mul -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5680,6 +5857,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 3050944))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 11.b1_1.bias */
+        grad_ready(grad_ready_arg, state, 26961216, 768);
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5697,6 +5876,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 192, 480, 36, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 2682304)), 480, i > 0);
     }
+    if (grad_ready) /* 11.b1_1.weight */
+        grad_ready(grad_ready_arg, state, 26592576, 368640);
     /* max_pool_dx -> f32[batch 128, 480, 12, 12], googlenet.dlm line 30 */
     {
     pool_max_dx(((googlenet_real *)(ar + 354211648)), ((googlenet_real *)(ar + 441505600)), ((googlenet_real *)(ar + 389601088)), n * 480, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1);
@@ -5741,6 +5922,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 2682048))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 9.b4_2.bias */
+        grad_ready(grad_ready_arg, state, 26592320, 256);
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5751,6 +5934,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 64, 256, 144, ((googlenet_real *)(ar + 226809664)) + i * 9216, 144, ((googlenet_real *)(ar + 335337280)) + i * 36864, 144, ((googlenet_real *)(ar + 2616512)), 256, i > 0);
     }
+    if (grad_ready) /* 9.b4_2.weight */
+        grad_ready(grad_ready_arg, state, 26526784, 65536);
     /* max_pool_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
     pool_max_dx(((googlenet_real *)(ar + 207935296)), ((googlenet_real *)(ar + 377804608)), ((googlenet_real *)(ar + 335337280)), n * 256, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
@@ -5775,6 +5960,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 2616128))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 9.b3_2.bias */
+        grad_ready(grad_ready_arg, state, 26526400, 384);
     /* conv2d_dx -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
@@ -5783,6 +5970,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 89970496)), ((googlenet_real *)(ar + 2308928)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
+    if (grad_ready) /* 9.b3_2.weight */
+        grad_ready(grad_ready_arg, state, 26219200, 307200);
     /* mul -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5803,6 +5992,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 2308800))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 9.b3_1.bias */
+        grad_ready(grad_ready_arg, state, 26219072, 128);
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5813,6 +6004,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 32, 256, 144, ((googlenet_real *)(ar + 174905152)) + i * 4608, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 2276032)), 256, i > 0);
     }
+    if (grad_ready) /* 9.b3_1.weight */
+        grad_ready(grad_ready_arg, state, 26186304, 32768);
     /* mul -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5833,6 +6026,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 2275264))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 9.b2_2.bias */
+        grad_ready(grad_ready_arg, state, 26185536, 768);
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     conv2d_dx(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 321181504), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -5841,6 +6036,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 297588544)), ((googlenet_real *)(ar + 1390528)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 321181504), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 9.b2_2.weight */
+        grad_ready(grad_ready_arg, state, 25300800, 884736);
     /* mul -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5861,6 +6058,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 1390016))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 9.b2_1.bias */
+        grad_ready(grad_ready_arg, state, 25300288, 512);
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5871,6 +6070,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 128, 256, 144, ((googlenet_real *)(ar + 307025728)) + i * 18432, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 1258944)), 256, i > 0);
     }
+    if (grad_ready) /* 9.b2_1.weight */
+        grad_ready(grad_ready_arg, state, 25169216, 131072);
     /* mul -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -5891,6 +6092,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 1258432))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 9.b1_1.bias */
+        grad_ready(grad_ready_arg, state, 25168704, 512);
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5908,6 +6111,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 128, 256, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 1127360)), 256, i > 0);
     }
+    if (grad_ready) /* 9.b1_1.weight */
+        grad_ready(grad_ready_arg, state, 25037632, 131072);
     /* slice -> f32[batch 128, 64, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5948,6 +6153,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 1127232))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.b4_2.bias */
+        grad_ready(grad_ready_arg, state, 25037504, 128);
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -5958,6 +6165,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 32, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 4608, 144, ((googlenet_real *)(ar + 193779520)) + i * 27648, 144, ((googlenet_real *)(ar + 1102656)), 192, i > 0);
     }
+    if (grad_ready) /* 8.b4_2.weight */
+        grad_ready(grad_ready_arg, state, 25012928, 24576);
     /* max_pool_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
     pool_max_dx(((googlenet_real *)(ar + 42784576)), ((googlenet_real *)(ar + 217372480)), ((googlenet_real *)(ar + 193779520)), n * 192, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
@@ -5982,6 +6191,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 1102528))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.b3_2.bias */
+        grad_ready(grad_ready_arg, state, 25012800, 128);
     /* conv2d_dx -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
     conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 87611200)), (googlenet_real *)(ar + 85251904), n, 32, 8, 16, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
@@ -5990,6 +6201,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw_direct_1(((googlenet_real *)(ar + 58120000)), ((googlenet_real *)(ar + 1051328)), ((googlenet_real *)(ar + 87611200)), (googlenet_real *)(ar + 217372480), n);
     }
+    if (grad_ready) /* 8.b3_2.weight */
+        grad_ready(grad_ready_arg, state, 24961600, 51200);
     /* mul -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6010,6 +6223,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 1051264))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.b3_1.bias */
+        grad_ready(grad_ready_arg, state, 24961536, 64);
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6020,6 +6235,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 16, 192, 144, ((googlenet_real *)(ar + 60479296)) + i * 2304, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 1038976)), 192, i > 0);
     }
+    if (grad_ready) /* 8.b3_1.weight */
+        grad_ready(grad_ready_arg, state, 24949248, 12288);
     /* mul -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6040,6 +6257,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 1038464))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.b2_2.bias */
+        grad_ready(grad_ready_arg, state, 24948736, 512);
     /* conv2d_dx -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
     conv2d_dx(((googlenet_real *)(ar + 85251904)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -6048,6 +6267,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 92329792)), ((googlenet_real *)(ar + 596096)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 8.b2_2.weight */
+        grad_ready(grad_ready_arg, state, 24506368, 442368);
     /* mul -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6068,6 +6289,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 595712))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.b2_1.bias */
+        grad_ready(grad_ready_arg, state, 24505984, 384);
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6078,6 +6301,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 96, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 13824, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 521984)), 192, i > 0);
     }
+    if (grad_ready) /* 8.b2_1.weight */
+        grad_ready(grad_ready_arg, state, 24432256, 73728);
     /* mul -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6098,6 +6323,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 521728))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 8.b1_1.bias */
+        grad_ready(grad_ready_arg, state, 24432000, 256);
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6115,6 +6342,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 64, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 9216, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 472576)), 192, i > 0);
     }
+    if (grad_ready) /* 8.b1_1.weight */
+        grad_ready(grad_ready_arg, state, 24382848, 49152);
     /* max_pool_dx -> f32[batch 128, 192, 24, 24], googlenet.dlm line 27 */
     {
     pool_max_dx(((googlenet_real *)(ar + 231528256)), ((googlenet_real *)(ar + 302307136)), ((googlenet_real *)(ar + 174905152)), n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
@@ -6139,6 +6368,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 471808))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 5.bias */
+        grad_ready(grad_ready_arg, state, 24382080, 768);
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], googlenet.dlm line 26 */
     {
     conv2d_dx(((googlenet_real *)(ar + 80533312)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
@@ -6147,6 +6378,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     conv2d_dw(((googlenet_real *)(ar + 61658944)), ((googlenet_real *)(ar + 29440)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 5.weight */
+        grad_ready(grad_ready_arg, state, 23939712, 442368);
     /* mul -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     GOOGLENET_PARALLEL_FOR
@@ -6167,6 +6400,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 29184))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 3.bias */
+        grad_ready(grad_ready_arg, state, 23939456, 256);
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -6177,6 +6412,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 64, 64, 576, ((googlenet_real *)(ar + 174905152)) + i * 36864, 576, ((googlenet_real *)(ar + 23910208)) + i * 36864, 576, ((googlenet_real *)(ar + 12800)), 64, i > 0);
     }
+    if (grad_ready) /* 3.weight */
+        grad_ready(grad_ready_arg, state, 23923072, 16384);
     /* max_pool_dx -> f32[batch 128, 64, 48, 48], googlenet.dlm line 24 */
     {
     pool_max_dx(((googlenet_real *)(ar + 99407680)), ((googlenet_real *)(ar + 56940992)), ((googlenet_real *)(ar + 174905152)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
@@ -6201,10 +6438,14 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         ((googlenet_real *)(ar + 12544))[i0] = (googlenet_real)acc;
     }
     }
+    if (grad_ready) /* 0.bias */
+        grad_ready(grad_ready_arg, state, 23922816, 256);
     /* conv2d_dw -> f32[64, 1, 7, 7], googlenet.dlm line 23 */
     {
     conv2d_dw_direct_2(x, ((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 250402624)), (googlenet_real *)(ar + 23910208), n);
     }
+    if (grad_ready) /* 0.weight */
+        grad_ready(grad_ready_arg, state, 23910272, 12544);
     return 0;
 }
 

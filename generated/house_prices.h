@@ -106,6 +106,12 @@ void house_prices_step(void *state, house_prices_real lr);
 /* The gradient of the loss for a parameter after house_prices_backward, or NULL (unknown name, constant).
  * Not const: a caller may change it before house_prices_step (an allreduce over data-parallel replicas). */
 house_prices_real *house_prices_grad(void *state, const char *name);
+/* A hook for the whole process, which house_prices_backward calls on any state as soon as a gradient
+ * is final: its `bytes` bytes at byte `offset` of the state, which the rest of the pass does
+ * not touch. fn may scale them or start sending them (a data-parallel trainer sums them across
+ * ranks while backward goes on); arg is passed through. NULL, the default, reports nothing. */
+typedef void (*house_prices_grad_ready_fn)(void *arg, void *state, int64_t offset, int64_t bytes);
+void house_prices_set_grad_ready(house_prices_grad_ready_fn fn, void *arg);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns HOUSE_PRICES_LOAD_OK (0) or one of the HOUSE_PRICES_LOAD_ codes above. On failure the state is

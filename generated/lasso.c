@@ -165,6 +165,15 @@ lasso_real lasso_forward_train(void *state, int n, const lasso_real *x, const la
     return ((lasso_real *)(ar + 512))[0];
 }
 
+/* The hook that lasso_set_grad_ready sets, process-wide. */
+static lasso_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void lasso_set_grad_ready(lasso_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int lasso_backward(void *state, int n, const lasso_real *x, const lasso_real *y) {
     if (n < 1 || n > LASSO_MAX_BATCH)
         return LASSO_BAD_BATCH;
@@ -192,6 +201,8 @@ int lasso_backward(void *state, int n, const lasso_real *x, const lasso_real *y)
         ((lasso_real *)(ar + 0))[i0] = (((k20[i0] * ((lasso_real *)(st + 64))[i0]) * 2.0f) + ((lasso_real *)(ar + 576))[i0]);
     }
     }
+    if (grad_ready) /* 0.weight */
+        grad_ready(grad_ready_arg, state, 384, 200);
     /* sum -> f32[1], lasso.dlm line 14 */
     {
     double acc = 0.0;
@@ -200,6 +211,8 @@ int lasso_backward(void *state, int n, const lasso_real *x, const lasso_real *y)
     }
     ((lasso_real *)(ar + 256))[0] = (lasso_real)acc;
     }
+    if (grad_ready) /* 0.bias */
+        grad_ready(grad_ready_arg, state, 640, 4);
     return 0;
 }
 

@@ -1023,6 +1023,15 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     return ((lenet_real *)(ar + 1860864))[0];
 }
 
+/* The hook that lenet_set_grad_ready sets, process-wide. */
+static lenet_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void lenet_set_grad_ready(lenet_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     if (n < 1 || n > LENET_MAX_BATCH)
         return LENET_BAD_BATCH;
@@ -1066,6 +1075,8 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
         ((lenet_real *)(ar + 246976))[i0] = (lenet_real)acc;
     }
     }
+    if (grad_ready) /* 11.bias */
+        grad_ready(grad_ready_arg, state, 494080, 40);
     /* matmul -> f32[batch 256, 84], lenet.dlm line 23 */
     {
     gemm(0, 0, n, 84, 10, ((lenet_real *)(ar + 1881344)), 10, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1891584)), 84, 0);
@@ -1074,6 +1085,8 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     {
     gemm(1, 0, 10, 84, n, ((lenet_real *)(ar + 1881344)), 10, ((lenet_real *)(ar + 2106624)), 84, ((lenet_real *)(ar + 243584)), 84, 0);
     }
+    if (grad_ready) /* 11.weight */
+        grad_ready(grad_ready_arg, state, 490688, 3360);
     /* mul -> f32[batch 256, 84], lenet.dlm line 22 */
     {
     LENET_PARALLEL_FOR
@@ -1092,6 +1105,8 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
         ((lenet_real *)(ar + 243200))[i0] = (lenet_real)acc;
     }
     }
+    if (grad_ready) /* 9.bias */
+        grad_ready(grad_ready_arg, state, 490304, 336);
     /* matmul -> f32[batch 256, 120], lenet.dlm line 22 */
     {
     gemm(0, 0, n, 120, 84, ((lenet_real *)(ar + 2192640)), 84, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 2278656)), 120, 0);
@@ -1100,6 +1115,8 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     {
     gemm(1, 0, 84, 120, n, ((lenet_real *)(ar + 2192640)), 84, ((lenet_real *)(ar + 1983744)), 120, ((lenet_real *)(ar + 202880)), 120, 0);
     }
+    if (grad_ready) /* 9.weight */
+        grad_ready(grad_ready_arg, state, 449984, 40320);
     /* mul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
     LENET_PARALLEL_FOR
@@ -1118,6 +1135,8 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
         ((lenet_real *)(ar + 202368))[i0] = (lenet_real)acc;
     }
     }
+    if (grad_ready) /* 7.bias */
+        grad_ready(grad_ready_arg, state, 449472, 480);
     /* matmul -> f32[batch 256, 400], lenet.dlm line 21 */
     {
     gemm(0, 0, n, 400, 120, ((lenet_real *)(ar + 2106624)), 120, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 2229504)), 400, 0);
@@ -1126,6 +1145,8 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     {
     gemm(1, 0, 120, 400, n, ((lenet_real *)(ar + 2106624)), 120, ((lenet_real *)(ar + 1451264)), 400, ((lenet_real *)(ar + 10368)), 400, 0);
     }
+    if (grad_ready) /* 7.weight */
+        grad_ready(grad_ready_arg, state, 257472, 192000);
     /* avg_pool_dx -> f32[batch 256, 16, 10, 10], lenet.dlm line 19 */
     {
     avg_pool_dx_0(((lenet_real *)(ar + 2229504)), ((lenet_real *)(ar + 9880832)), n);
@@ -1150,6 +1171,8 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
         ((lenet_real *)(ar + 10304))[i0] = (lenet_real)acc;
     }
     }
+    if (grad_ready) /* 3.bias */
+        grad_ready(grad_ready_arg, state, 257408, 64);
     /* conv2d_dx -> f32[batch 256, 6, 14, 14], lenet.dlm line 18 */
     {
     conv2d_dx_direct_0(((lenet_real *)(ar + 11519232)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1862016)), n);
@@ -1158,6 +1181,8 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     {
     conv2d_dw_direct_0(((lenet_real *)(ar + 247040)), ((lenet_real *)(ar + 704)), ((lenet_real *)(ar + 11519232)), (lenet_real *)(ar + 3066240), n);
     }
+    if (grad_ready) /* 3.weight */
+        grad_ready(grad_ready_arg, state, 247808, 9600);
     /* avg_pool_dx -> f32[batch 256, 6, 28, 28], lenet.dlm line 17 */
     {
     avg_pool_dx_1(((lenet_real *)(ar + 1862016)), ((lenet_real *)(ar + 9880832)), n);
@@ -1182,10 +1207,14 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
         ((lenet_real *)(ar + 640))[i0] = (lenet_real)acc;
     }
     }
+    if (grad_ready) /* 0.bias */
+        grad_ready(grad_ready_arg, state, 247744, 24);
     /* conv2d_dw -> f32[6, 1, 5, 5], lenet.dlm line 16 */
     {
     conv2d_dw_direct_1(x, ((lenet_real *)(ar + 0)), ((lenet_real *)(ar + 14697728)), (lenet_real *)(ar + 247040), n);
     }
+    if (grad_ready) /* 0.weight */
+        grad_ready(grad_ready_arg, state, 247104, 600);
     return 0;
 }
 

@@ -146,6 +146,15 @@ linreg_real linreg_forward_train(void *state, int n, const linreg_real *x, const
     return ((linreg_real *)(ar + 256))[0];
 }
 
+/* The hook that linreg_set_grad_ready sets, process-wide. */
+static linreg_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void linreg_set_grad_ready(linreg_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int linreg_backward(void *state, int n, const linreg_real *x, const linreg_real *y) {
     if (n < 1 || n > LINREG_MAX_BATCH)
         return LINREG_BAD_BATCH;
@@ -167,6 +176,8 @@ int linreg_backward(void *state, int n, const linreg_real *x, const linreg_real 
     {
     gemm(1, 0, 1, 2, n, ((linreg_real *)(ar + 320)), 1, x, 2, ((linreg_real *)(ar + 0)), 2, 0);
     }
+    if (grad_ready) /* 0.weight */
+        grad_ready(grad_ready_arg, state, 192, 8);
     /* sum -> f32[1], linreg.dlm line 10 */
     {
     double acc = 0.0;
@@ -175,6 +186,8 @@ int linreg_backward(void *state, int n, const linreg_real *x, const linreg_real 
     }
     ((linreg_real *)(ar + 64))[0] = (linreg_real)acc;
     }
+    if (grad_ready) /* 0.bias */
+        grad_ready(grad_ready_arg, state, 256, 4);
     return 0;
 }
 

@@ -254,6 +254,15 @@ mlp_real mlp_forward_train(void *state, int n, const mlp_real *x, const int32_t 
     return ((mlp_real *)(ar + 814144))[0];
 }
 
+/* The hook that mlp_set_grad_ready sets, process-wide. */
+static mlp_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void mlp_set_grad_ready(mlp_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
     if (n < 1 || n > MLP_MAX_BATCH)
         return MLP_BAD_BATCH;
@@ -297,6 +306,8 @@ int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
         ((mlp_real *)(ar + 814080))[i0] = (mlp_real)acc;
     }
     }
+    if (grad_ready) /* 3.bias */
+        grad_ready(grad_ready_arg, state, 1628288, 40);
     /* matmul -> f32[batch 256, 256], mlp.dlm line 14 */
     {
     gemm(0, 0, n, 256, 10, ((mlp_real *)(ar + 834624)), 10, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 1338432)), 256, 0);
@@ -305,6 +316,8 @@ int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
     {
     gemm(1, 0, 10, 256, n, ((mlp_real *)(ar + 834624)), 10, ((mlp_real *)(ar + 1076288)), 256, ((mlp_real *)(ar + 803840)), 256, 0);
     }
+    if (grad_ready) /* 3.weight */
+        grad_ready(grad_ready_arg, state, 1618048, 10240);
     /* mul -> f32[batch 256, 256], mlp.dlm line 13 */
     {
     MLP_PARALLEL_FOR
@@ -323,10 +336,14 @@ int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
         ((mlp_real *)(ar + 802816))[i0] = (mlp_real)acc;
     }
     }
+    if (grad_ready) /* 1.bias */
+        grad_ready(grad_ready_arg, state, 1617024, 1024);
     /* matmul -> f32[256, 784], mlp.dlm line 12 */
     {
     gemm(1, 0, 256, 784, n, ((mlp_real *)(ar + 1600576)), 256, x, 784, ((mlp_real *)(ar + 0)), 784, 0);
     }
+    if (grad_ready) /* 1.weight */
+        grad_ready(grad_ready_arg, state, 814208, 802816);
     return 0;
 }
 

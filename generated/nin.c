@@ -1012,6 +1012,15 @@ nin_real nin_forward_train(void *state, int n, const nin_real *x, const int32_t 
     return ((nin_real *)(ar + 60075072))[0];
 }
 
+/* The hook that nin_set_grad_ready sets, process-wide. */
+static nin_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void nin_set_grad_ready(nin_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     if (n < 1 || n > NIN_MAX_BATCH)
         return NIN_BAD_BATCH;
@@ -1069,6 +1078,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         ((nin_real *)(ar + 7968768))[i0] = (nin_real)acc;
     }
     }
+    if (grad_ready) /* 7.4.bias */
+        grad_ready(grad_ready_arg, state, 15937664, 40);
     /* conv2d_dx -> f32[batch 128, 10, 5, 5], nin.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -1079,6 +1090,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 10, 10, 25, ((nin_real *)(ar + 60709952)) + i * 250, 25, ((nin_real *)(ar + 60325952)) + i * 250, 25, ((nin_real *)(ar + 7968320)), 10, i > 0);
     }
+    if (grad_ready) /* 7.4.weight */
+        grad_ready(grad_ready_arg, state, 15937216, 400);
     /* mul -> f32[batch 128, 10, 5, 5], nin.dlm line 19 */
     {
     NIN_PARALLEL_FOR
@@ -1099,6 +1112,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         ((nin_real *)(ar + 7968256))[i0] = (nin_real)acc;
     }
     }
+    if (grad_ready) /* 7.2.bias */
+        grad_ready(grad_ready_arg, state, 15937152, 40);
     /* conv2d_dx -> f32[batch 128, 10, 5, 5], nin.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -1109,6 +1124,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 10, 10, 25, ((nin_real *)(ar + 60581952)) + i * 250, 25, ((nin_real *)(ar + 60197952)) + i * 250, 25, ((nin_real *)(ar + 7967808)), 10, i > 0);
     }
+    if (grad_ready) /* 7.2.weight */
+        grad_ready(grad_ready_arg, state, 15936704, 400);
     /* mul -> f32[batch 128, 10, 5, 5], nin.dlm line 18 */
     {
     NIN_PARALLEL_FOR
@@ -1129,6 +1146,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         ((nin_real *)(ar + 7967744))[i0] = (nin_real)acc;
     }
     }
+    if (grad_ready) /* 7.0.bias */
+        grad_ready(grad_ready_arg, state, 15936640, 40);
     /* conv2d_dx -> f32[batch 128, 384, 5, 5], nin.dlm line 18 */
     {
     conv2d_dx(((nin_real *)(ar + 69900352)), ((nin_real *)(st + 7829568)), ((nin_real *)(ar + 60453952)), (nin_real *)(ar + 875403328), n, 10, 41, 384, 5, 5, 3, 3, 5, 5, 1, 1, 1, 1);
@@ -1137,6 +1156,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     {
     conv2d_dw(((nin_real *)(ar + 64985152)), ((nin_real *)(ar + 7829504)), ((nin_real *)(ar + 60453952)), (nin_real *)(ar + 875403328), n, 10, 41, 384, 5, 5, 3, 3, 5, 5, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 7.0.weight */
+        grad_ready(grad_ready_arg, state, 15798400, 138240);
     /* mul -> f32[batch 128, 384, 5, 5], nin.dlm line 30 */
     {
     NIN_PARALLEL_FOR
@@ -1168,6 +1189,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         ((nin_real *)(ar + 7827968))[i0] = (nin_real)acc;
     }
     }
+    if (grad_ready) /* 4.4.bias */
+        grad_ready(grad_ready_arg, state, 15796864, 1536);
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], nin.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -1178,6 +1201,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 384, 384, 144, ((nin_real *)(ar + 903714880)) + i * 55296, 144, ((nin_real *)(ar + 116693056)) + i * 55296, 144, ((nin_real *)(ar + 7238144)), 384, i > 0);
     }
+    if (grad_ready) /* 4.4.weight */
+        grad_ready(grad_ready_arg, state, 15207040, 589824);
     /* mul -> f32[batch 128, 384, 12, 12], nin.dlm line 19 */
     {
     NIN_PARALLEL_FOR
@@ -1198,6 +1223,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         ((nin_real *)(ar + 7236608))[i0] = (nin_real)acc;
     }
     }
+    if (grad_ready) /* 4.2.bias */
+        grad_ready(grad_ready_arg, state, 15205504, 1536);
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], nin.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -1208,6 +1235,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 384, 384, 144, ((nin_real *)(ar + 875403328)) + i * 55296, 144, ((nin_real *)(ar + 88381504)) + i * 55296, 144, ((nin_real *)(ar + 6646784)), 384, i > 0);
     }
+    if (grad_ready) /* 4.2.weight */
+        grad_ready(grad_ready_arg, state, 14615680, 589824);
     /* mul -> f32[batch 128, 384, 12, 12], nin.dlm line 18 */
     {
     NIN_PARALLEL_FOR
@@ -1228,6 +1257,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         ((nin_real *)(ar + 6645248))[i0] = (nin_real)acc;
     }
     }
+    if (grad_ready) /* 4.0.bias */
+        grad_ready(grad_ready_arg, state, 14614144, 1536);
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], nin.dlm line 18 */
     {
     conv2d_dx(((nin_real *)(ar + 60075712)), ((nin_real *)(st + 3106368)), ((nin_real *)(ar + 847091776)), (nin_real *)(ar + 78950080), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -1236,6 +1267,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     {
     conv2d_dw(((nin_real *)(ar + 41195584)), ((nin_real *)(ar + 3106304)), ((nin_real *)(ar + 847091776)), (nin_real *)(ar + 78950080), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 4.0.weight */
+        grad_ready(grad_ready_arg, state, 11075200, 3538944);
     /* max_pool_dx -> f32[batch 128, 256, 26, 26], nin.dlm line 27 */
     {
     pool_max_dx(((nin_real *)(ar + 758487104)), ((nin_real *)(ar + 60075712)), ((nin_real *)(ar + 847091776)), n * 256, 26, 26, 12, 12, 3, 3, 2, 2, 0, 0);
@@ -1260,6 +1293,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         ((nin_real *)(ar + 3105280))[i0] = (nin_real)acc;
     }
     }
+    if (grad_ready) /* 2.4.bias */
+        grad_ready(grad_ready_arg, state, 11074176, 1024);
     /* conv2d_dx -> f32[batch 128, 256, 26, 26], nin.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -1270,6 +1305,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 256, 256, 676, ((nin_real *)(ar + 60075712)) + i * 173056, 676, ((nin_real *)(ar + 669882432)) + i * 173056, 676, ((nin_real *)(ar + 2843136)), 256, i > 0);
     }
+    if (grad_ready) /* 2.4.weight */
+        grad_ready(grad_ready_arg, state, 10812032, 262144);
     /* mul -> f32[batch 128, 256, 26, 26], nin.dlm line 19 */
     {
     NIN_PARALLEL_FOR
@@ -1290,6 +1327,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         ((nin_real *)(ar + 2842112))[i0] = (nin_real)acc;
     }
     }
+    if (grad_ready) /* 2.2.bias */
+        grad_ready(grad_ready_arg, state, 10811008, 1024);
     /* conv2d_dx -> f32[batch 128, 256, 26, 26], nin.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -1300,6 +1339,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 256, 256, 676, ((nin_real *)(ar + 60075712)) + i * 173056, 676, ((nin_real *)(ar + 581277760)) + i * 173056, 676, ((nin_real *)(ar + 2579968)), 256, i > 0);
     }
+    if (grad_ready) /* 2.2.weight */
+        grad_ready(grad_ready_arg, state, 10548864, 262144);
     /* mul -> f32[batch 128, 256, 26, 26], nin.dlm line 18 */
     {
     NIN_PARALLEL_FOR
@@ -1320,6 +1361,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         ((nin_real *)(ar + 2578944))[i0] = (nin_real)acc;
     }
     }
+    if (grad_ready) /* 2.0.bias */
+        grad_ready(grad_ready_arg, state, 10547840, 1024);
     /* conv2d_dx -> f32[batch 128, 96, 26, 26], nin.dlm line 18 */
     {
     conv2d_dx(((nin_real *)(ar + 581277760)), ((nin_real *)(st + 121408)), ((nin_real *)(ar + 60075712)), (nin_real *)(ar + 41195584), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
@@ -1328,6 +1371,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     {
     conv2d_dw(((nin_real *)(ar + 7968832)), ((nin_real *)(ar + 121344)), ((nin_real *)(ar + 60075712)), (nin_real *)(ar + 41195584), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
+    if (grad_ready) /* 2.0.weight */
+        grad_ready(grad_ready_arg, state, 8090240, 2457600);
     /* max_pool_dx -> f32[batch 128, 96, 54, 54], nin.dlm line 25 */
     {
     pool_max_dx(((nin_real *)(ar + 437950528)), ((nin_real *)(ar + 581277760)), ((nin_real *)(ar + 614504512)), n * 96, 54, 54, 26, 26, 3, 3, 2, 2, 0, 0);
@@ -1352,6 +1397,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         ((nin_real *)(ar + 120960))[i0] = (nin_real)acc;
     }
     }
+    if (grad_ready) /* 0.4.bias */
+        grad_ready(grad_ready_arg, state, 8089856, 384);
     /* conv2d_dx -> f32[batch 128, 96, 54, 54], nin.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -1362,6 +1409,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 96, 96, 2916, ((nin_real *)(ar + 757831744)) + i * 279936, 2916, ((nin_real *)(ar + 294623296)) + i * 279936, 2916, ((nin_real *)(ar + 84096)), 96, i > 0);
     }
+    if (grad_ready) /* 0.4.weight */
+        grad_ready(grad_ready_arg, state, 8052992, 36864);
     /* mul -> f32[batch 128, 96, 54, 54], nin.dlm line 19 */
     {
     NIN_PARALLEL_FOR
@@ -1382,6 +1431,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         ((nin_real *)(ar + 83712))[i0] = (nin_real)acc;
     }
     }
+    if (grad_ready) /* 0.2.bias */
+        grad_ready(grad_ready_arg, state, 8052608, 384);
     /* conv2d_dx -> f32[batch 128, 96, 54, 54], nin.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
@@ -1392,6 +1443,8 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     for (int64_t i = 0; i < n; i++)
         gemm(0, 1, 96, 96, 2916, ((nin_real *)(ar + 581277760)) + i * 279936, 2916, ((nin_real *)(ar + 151296064)) + i * 279936, 2916, ((nin_real *)(ar + 46848)), 96, i > 0);
     }
+    if (grad_ready) /* 0.2.weight */
+        grad_ready(grad_ready_arg, state, 8015744, 36864);
     /* mul -> f32[batch 128, 96, 54, 54], nin.dlm line 18 */
     {
     NIN_PARALLEL_FOR
@@ -1412,10 +1465,14 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
         ((nin_real *)(ar + 46464))[i0] = (nin_real)acc;
     }
     }
+    if (grad_ready) /* 0.0.bias */
+        grad_ready(grad_ready_arg, state, 8015360, 384);
     /* conv2d_dw -> f32[96, 1, 11, 11], nin.dlm line 18 */
     {
     conv2d_dw(x, ((nin_real *)(ar + 0)), ((nin_real *)(ar + 437950528)), (nin_real *)(ar + 7968832), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 0, 0);
     }
+    if (grad_ready) /* 0.0.weight */
+        grad_ready(grad_ready_arg, state, 7968896, 46464);
     return 0;
 }
 

@@ -3717,6 +3717,15 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     return ((resnet18_real *)(ar + 77780672))[0];
 }
 
+/* The hook that resnet18_set_grad_ready sets, process-wide. */
+static resnet18_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void resnet18_set_grad_ready(resnet18_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t *y) {
     if (n < 1 || n > RESNET18_MAX_BATCH)
         return RESNET18_BAD_BATCH;
@@ -3760,6 +3769,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 44709888))[i0] = (resnet18_real)acc;
     }
     }
+    if (grad_ready) /* 10.bias */
+        grad_ready(grad_ready_arg, state, 89455808, 40);
     /* matmul -> f32[batch 128, 512], resnet18.dlm line 50 */
     {
     gemm(0, 0, n, 512, 10, ((resnet18_real *)(ar + 80442752)), 10, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 80447872)), 512, 0);
@@ -3768,6 +3779,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     gemm(1, 0, 10, 512, n, ((resnet18_real *)(ar + 80442752)), 10, ((resnet18_real *)(ar + 80180608)), 512, ((resnet18_real *)(ar + 44689408)), 512, 0);
     }
+    if (grad_ready) /* 10.weight */
+        grad_ready(grad_ready_arg, state, 89435328, 20480);
     /* avg_pool_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 48 */
     {
     avg_pool_dx_0(((resnet18_real *)(ar + 80447872)), ((resnet18_real *)(ar + 502413376)), n);
@@ -3811,6 +3824,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 80182656))[i0] = (-((resnet18_real *)(ar + 44687360))[i0]);
     }
     }
+    if (grad_ready) /* 7.1.bn2.bias */
+        grad_ready(grad_ready_arg, state, 89433280, 2048);
     /* mul -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
@@ -3829,6 +3844,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 44685312))[i0] = (((resnet18_real *)(ar + 80186752))[i0] / ((resnet18_real *)(ar + 80178560))[i0]);
     }
     }
+    if (grad_ready) /* 7.1.bn2.weight */
+        grad_ready(grad_ready_arg, state, 89431232, 2048);
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
@@ -3895,6 +3912,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 44683264))[i0] = (resnet18_real)acc;
     }
     }
+    if (grad_ready) /* 7.1.conv2.bias */
+        grad_ready(grad_ready_arg, state, 89429184, 2048);
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
     conv2d_dx(((resnet18_real *)(ar + 500054080)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -3903,6 +3922,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(ar + 35246080)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 7.1.conv2.weight */
+        grad_ready(grad_ready_arg, state, 79992000, 9437184);
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
@@ -3942,6 +3963,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 80176512))[i0] = (-((resnet18_real *)(ar + 35244032))[i0]);
     }
     }
+    if (grad_ready) /* 7.1.bn1.bias */
+        grad_ready(grad_ready_arg, state, 79989952, 2048);
     /* mul -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
@@ -3960,6 +3983,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 35241984))[i0] = (((resnet18_real *)(ar + 80180608))[i0] / ((resnet18_real *)(ar + 80168320))[i0]);
     }
     }
+    if (grad_ready) /* 7.1.bn1.weight */
+        grad_ready(grad_ready_arg, state, 79987904, 2048);
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
@@ -4026,6 +4051,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 35239936))[i0] = (resnet18_real)acc;
     }
     }
+    if (grad_ready) /* 7.1.conv1.bias */
+        grad_ready(grad_ready_arg, state, 79985856, 2048);
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
     conv2d_dx(((resnet18_real *)(ar + 495335488)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -4034,6 +4061,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(ar + 25802752)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 7.1.conv1.weight */
+        grad_ready(grad_ready_arg, state, 70548672, 9437184);
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
@@ -4062,6 +4091,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 25278464)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 497694784), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
+    if (grad_ready) /* 7.0.conv3.weight */
+        grad_ready(grad_ready_arg, state, 70024384, 524288);
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
@@ -4081,6 +4112,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 80166272))[i0] = (-((resnet18_real *)(ar + 25276416))[i0]);
     }
     }
+    if (grad_ready) /* 7.0.bn2.bias */
+        grad_ready(grad_ready_arg, state, 70022336, 2048);
     /* mul -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
@@ -4099,6 +4132,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 25274368))[i0] = (((resnet18_real *)(ar + 80174464))[i0] / ((resnet18_real *)(ar + 80158080))[i0]);
     }
     }
+    if (grad_ready) /* 7.0.bn2.weight */
+        grad_ready(grad_ready_arg, state, 70020288, 2048);
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
@@ -4165,6 +4200,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 25272320))[i0] = (resnet18_real)acc;
     }
     }
+    if (grad_ready) /* 7.0.conv2.bias */
+        grad_ready(grad_ready_arg, state, 70018240, 2048);
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
     conv2d_dx(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
@@ -4173,6 +4210,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 77792640)), ((resnet18_real *)(ar + 15835136)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 7.0.conv2.weight */
+        grad_ready(grad_ready_arg, state, 60581056, 9437184);
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
@@ -4212,6 +4251,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 77792640))[i0] = (-((resnet18_real *)(ar + 15833088))[i0]);
     }
     }
+    if (grad_ready) /* 7.0.bn1.bias */
+        grad_ready(grad_ready_arg, state, 60579008, 2048);
     /* mul -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
@@ -4230,6 +4271,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 15831040))[i0] = (((resnet18_real *)(ar + 77796736))[i0] / ((resnet18_real *)(ar + 77788544))[i0]);
     }
     }
+    if (grad_ready) /* 7.0.bn1.weight */
+        grad_ready(grad_ready_arg, state, 60576960, 2048);
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
@@ -4296,6 +4339,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 15828992))[i0] = (resnet18_real)acc;
     }
     }
+    if (grad_ready) /* 7.0.conv1.bias */
+        grad_ready(grad_ready_arg, state, 60574912, 2048);
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
     conv2d_dx(((resnet18_real *)(ar + 497694784)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 502413376), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
@@ -4304,6 +4349,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 11110400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 502413376), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
+    if (grad_ready) /* 7.0.conv1.weight */
+        grad_ready(grad_ready_arg, state, 55856320, 4718592);
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
@@ -4343,6 +4390,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 77782336))[i0] = (-((resnet18_real *)(ar + 11109376))[i0]);
     }
     }
+    if (grad_ready) /* 6.1.bn2.bias */
+        grad_ready(grad_ready_arg, state, 55855296, 1024);
     /* mul -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
@@ -4361,6 +4410,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 11108352))[i0] = (((resnet18_real *)(ar + 77784384))[i0] / ((resnet18_real *)(ar + 77777280))[i0]);
     }
     }
+    if (grad_ready) /* 6.1.bn2.weight */
+        grad_ready(grad_ready_arg, state, 55854272, 1024);
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
@@ -4427,6 +4478,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 11107328))[i0] = (resnet18_real)acc;
     }
     }
+    if (grad_ready) /* 6.1.conv2.bias */
+        grad_ready(grad_ready_arg, state, 55853248, 1024);
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
     conv2d_dx(((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -4435,6 +4488,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(ar + 8748032)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 6.1.conv2.weight */
+        grad_ready(grad_ready_arg, state, 53493952, 2359296);
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
@@ -4474,6 +4529,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 77776256))[i0] = (-((resnet18_real *)(ar + 8747008))[i0]);
     }
     }
+    if (grad_ready) /* 6.1.bn1.bias */
+        grad_ready(grad_ready_arg, state, 53492928, 1024);
     /* mul -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
@@ -4492,6 +4549,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 8745984))[i0] = (((resnet18_real *)(ar + 77781312))[i0] / ((resnet18_real *)(ar + 77772160))[i0]);
     }
     }
+    if (grad_ready) /* 6.1.bn1.weight */
+        grad_ready(grad_ready_arg, state, 53491904, 1024);
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
@@ -4558,6 +4617,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 8744960))[i0] = (resnet18_real)acc;
     }
     }
+    if (grad_ready) /* 6.1.conv1.bias */
+        grad_ready(grad_ready_arg, state, 53490880, 1024);
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
     conv2d_dx(((resnet18_real *)(ar + 474101824)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -4566,6 +4627,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(ar + 6385664)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 6.1.conv1.weight */
+        grad_ready(grad_ready_arg, state, 51131584, 2359296);
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
@@ -4594,6 +4657,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 6254592)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 115490368), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
+    if (grad_ready) /* 6.0.conv3.weight */
+        grad_ready(grad_ready_arg, state, 51000512, 131072);
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
@@ -4613,6 +4678,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 77771072))[i0] = (-((resnet18_real *)(ar + 6253568))[i0]);
     }
     }
+    if (grad_ready) /* 6.0.bn2.bias */
+        grad_ready(grad_ready_arg, state, 50999488, 1024);
     /* mul -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
@@ -4631,6 +4698,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 6252544))[i0] = (((resnet18_real *)(ar + 77775232))[i0] / ((resnet18_real *)(ar + 77766976))[i0]);
     }
     }
+    if (grad_ready) /* 6.0.bn2.weight */
+        grad_ready(grad_ready_arg, state, 50998464, 1024);
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
@@ -4697,6 +4766,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 6251520))[i0] = (resnet18_real)acc;
     }
     }
+    if (grad_ready) /* 6.0.conv2.bias */
+        grad_ready(grad_ready_arg, state, 50997440, 1024);
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
     conv2d_dx(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
@@ -4705,6 +4776,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 73045248)), ((resnet18_real *)(ar + 3892224)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 6.0.conv2.weight */
+        grad_ready(grad_ready_arg, state, 48638144, 2359296);
     /* mul -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
@@ -4744,6 +4817,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 73045248))[i0] = (-((resnet18_real *)(ar + 3891200))[i0]);
     }
     }
+    if (grad_ready) /* 6.0.bn1.bias */
+        grad_ready(grad_ready_arg, state, 48637120, 1024);
     /* mul -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
@@ -4762,6 +4837,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 3890176))[i0] = (((resnet18_real *)(ar + 73047296))[i0] / ((resnet18_real *)(ar + 73043200))[i0]);
     }
     }
+    if (grad_ready) /* 6.0.bn1.weight */
+        grad_ready(grad_ready_arg, state, 48636096, 1024);
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
@@ -4828,6 +4905,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 3889152))[i0] = (resnet18_real)acc;
     }
     }
+    if (grad_ready) /* 6.0.conv1.bias */
+        grad_ready(grad_ready_arg, state, 48635072, 1024);
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
     conv2d_dx(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
@@ -4836,6 +4915,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 2709504)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
+    if (grad_ready) /* 6.0.conv1.weight */
+        grad_ready(grad_ready_arg, state, 47455424, 1179648);
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
@@ -4875,6 +4956,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 73041664))[i0] = (-((resnet18_real *)(ar + 2708992))[i0]);
     }
     }
+    if (grad_ready) /* 5.1.bn2.bias */
+        grad_ready(grad_ready_arg, state, 47454912, 512);
     /* mul -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
@@ -4893,6 +4976,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 2708480))[i0] = (((resnet18_real *)(ar + 73042688))[i0] / ((resnet18_real *)(ar + 73038592))[i0]);
     }
     }
+    if (grad_ready) /* 5.1.bn2.weight */
+        grad_ready(grad_ready_arg, state, 47454400, 512);
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
@@ -4959,6 +5044,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 2707968))[i0] = (resnet18_real)acc;
     }
     }
+    if (grad_ready) /* 5.1.conv2.bias */
+        grad_ready(grad_ready_arg, state, 47453888, 512);
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
     conv2d_dx(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -4967,6 +5054,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(ar + 2118144)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 5.1.conv2.weight */
+        grad_ready(grad_ready_arg, state, 46864064, 589824);
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
@@ -5006,6 +5095,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 73038080))[i0] = (-((resnet18_real *)(ar + 2117632))[i0]);
     }
     }
+    if (grad_ready) /* 5.1.bn1.bias */
+        grad_ready(grad_ready_arg, state, 46863552, 512);
     /* mul -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
@@ -5024,6 +5115,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 2117120))[i0] = (((resnet18_real *)(ar + 73041152))[i0] / ((resnet18_real *)(ar + 73036032))[i0]);
     }
     }
+    if (grad_ready) /* 5.1.bn1.weight */
+        grad_ready(grad_ready_arg, state, 46863040, 512);
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
@@ -5090,6 +5183,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 2116608))[i0] = (resnet18_real)acc;
     }
     }
+    if (grad_ready) /* 5.1.conv1.bias */
+        grad_ready(grad_ready_arg, state, 46862528, 512);
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
     conv2d_dx(((resnet18_real *)(ar + 431634496)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -5098,6 +5193,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(ar + 1526784)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 5.1.conv1.weight */
+        grad_ready(grad_ready_arg, state, 46272704, 589824);
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
@@ -5126,6 +5223,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 1494016)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73041152), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
+    if (grad_ready) /* 5.0.conv3.weight */
+        grad_ready(grad_ready_arg, state, 46239936, 32768);
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
@@ -5145,6 +5244,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 73035520))[i0] = (-((resnet18_real *)(ar + 1493504))[i0]);
     }
     }
+    if (grad_ready) /* 5.0.bn2.bias */
+        grad_ready(grad_ready_arg, state, 46239424, 512);
     /* mul -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
@@ -5163,6 +5264,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 1492992))[i0] = (((resnet18_real *)(ar + 73037568))[i0] / ((resnet18_real *)(ar + 73033472))[i0]);
     }
     }
+    if (grad_ready) /* 5.0.bn2.weight */
+        grad_ready(grad_ready_arg, state, 46238912, 512);
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
@@ -5229,6 +5332,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 1492480))[i0] = (resnet18_real)acc;
     }
     }
+    if (grad_ready) /* 5.0.conv2.bias */
+        grad_ready(grad_ready_arg, state, 46238400, 512);
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
     conv2d_dx(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
@@ -5237,6 +5342,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 63594752)), ((resnet18_real *)(ar + 902656)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 5.0.conv2.weight */
+        grad_ready(grad_ready_arg, state, 45648576, 589824);
     /* mul -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
@@ -5276,6 +5383,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 63594752))[i0] = (-((resnet18_real *)(ar + 902144))[i0]);
     }
     }
+    if (grad_ready) /* 5.0.bn1.bias */
+        grad_ready(grad_ready_arg, state, 45648064, 512);
     /* mul -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
@@ -5294,6 +5403,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 901632))[i0] = (((resnet18_real *)(ar + 63595776))[i0] / ((resnet18_real *)(ar + 63593728))[i0]);
     }
     }
+    if (grad_ready) /* 5.0.bn1.weight */
+        grad_ready(grad_ready_arg, state, 45647552, 512);
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
@@ -5360,6 +5471,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 901120))[i0] = (resnet18_real)acc;
     }
     }
+    if (grad_ready) /* 5.0.conv1.bias */
+        grad_ready(grad_ready_arg, state, 45647040, 512);
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
     conv2d_dx(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 63593728), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
@@ -5368,6 +5481,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 606208)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 63593728), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
+    if (grad_ready) /* 5.0.conv1.weight */
+        grad_ready(grad_ready_arg, state, 45352128, 294912);
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
@@ -5407,6 +5522,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 63592448))[i0] = (-((resnet18_real *)(ar + 605952))[i0]);
     }
     }
+    if (grad_ready) /* 4.1.bn2.bias */
+        grad_ready(grad_ready_arg, state, 45351872, 256);
     /* mul -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
@@ -5425,6 +5542,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 605696))[i0] = (((resnet18_real *)(ar + 63592960))[i0] / ((resnet18_real *)(ar + 63590912))[i0]);
     }
     }
+    if (grad_ready) /* 4.1.bn2.weight */
+        grad_ready(grad_ready_arg, state, 45351616, 256);
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
@@ -5491,6 +5610,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 605440))[i0] = (resnet18_real)acc;
     }
     }
+    if (grad_ready) /* 4.1.conv2.bias */
+        grad_ready(grad_ready_arg, state, 45351360, 256);
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
     conv2d_dx(((resnet18_real *)(ar + 384448576)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
@@ -5499,6 +5620,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(ar + 457984)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 4.1.conv2.weight */
+        grad_ready(grad_ready_arg, state, 45203904, 147456);
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
@@ -5538,6 +5661,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 63590656))[i0] = (-((resnet18_real *)(ar + 457728))[i0]);
     }
     }
+    if (grad_ready) /* 4.1.bn1.bias */
+        grad_ready(grad_ready_arg, state, 45203648, 256);
     /* mul -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
@@ -5556,6 +5681,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 457472))[i0] = (((resnet18_real *)(ar + 63592192))[i0] / ((resnet18_real *)(ar + 63589632))[i0]);
     }
     }
+    if (grad_ready) /* 4.1.bn1.weight */
+        grad_ready(grad_ready_arg, state, 45203392, 256);
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
@@ -5622,6 +5749,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 457216))[i0] = (resnet18_real)acc;
     }
     }
+    if (grad_ready) /* 4.1.conv1.bias */
+        grad_ready(grad_ready_arg, state, 45203136, 256);
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
     conv2d_dx(((resnet18_real *)(ar + 346699840)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
@@ -5630,6 +5759,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(ar + 309760)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 4.1.conv1.weight */
+        grad_ready(grad_ready_arg, state, 45055680, 147456);
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
@@ -5669,6 +5800,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 63589312))[i0] = (-((resnet18_real *)(ar + 309504))[i0]);
     }
     }
+    if (grad_ready) /* 4.0.bn2.bias */
+        grad_ready(grad_ready_arg, state, 45055424, 256);
     /* mul -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
@@ -5687,6 +5820,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 309248))[i0] = (((resnet18_real *)(ar + 63590400))[i0] / ((resnet18_real *)(ar + 63588288))[i0]);
     }
     }
+    if (grad_ready) /* 4.0.bn2.weight */
+        grad_ready(grad_ready_arg, state, 45055168, 256);
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
@@ -5753,6 +5888,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 308992))[i0] = (resnet18_real)acc;
     }
     }
+    if (grad_ready) /* 4.0.conv2.bias */
+        grad_ready(grad_ready_arg, state, 45054912, 256);
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
     conv2d_dx(((resnet18_real *)(ar + 308951104)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
@@ -5761,6 +5898,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(ar + 161536)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 4.0.conv2.weight */
+        grad_ready(grad_ready_arg, state, 44907456, 147456);
     /* mul -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
@@ -5800,6 +5939,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 63587968))[i0] = (-((resnet18_real *)(ar + 161280))[i0]);
     }
     }
+    if (grad_ready) /* 4.0.bn1.bias */
+        grad_ready(grad_ready_arg, state, 44907200, 256);
     /* mul -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
@@ -5818,6 +5959,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 161024))[i0] = (((resnet18_real *)(ar + 63589056))[i0] / ((resnet18_real *)(ar + 63586944))[i0]);
     }
     }
+    if (grad_ready) /* 4.0.bn1.weight */
+        grad_ready(grad_ready_arg, state, 44906944, 256);
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
@@ -5884,6 +6027,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 160768))[i0] = (resnet18_real)acc;
     }
     }
+    if (grad_ready) /* 4.0.conv1.bias */
+        grad_ready(grad_ready_arg, state, 44906688, 256);
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
     conv2d_dx(((resnet18_real *)(ar + 80174464)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 271202368)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
@@ -5899,6 +6044,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     conv2d_dw(((resnet18_real *)(ar + 44711488)), ((resnet18_real *)(ar + 13312)), ((resnet18_real *)(ar + 271202368)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 4.0.conv1.weight */
+        grad_ready(grad_ready_arg, state, 44759232, 147456);
     /* max_pool_dx -> f32[batch 128, 64, 48, 48], resnet18.dlm line 43 */
     {
     pool_max_dx(((resnet18_real *)(ar + 195704896)), ((resnet18_real *)(ar + 99048832)), ((resnet18_real *)(ar + 271202368)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
@@ -5942,6 +6089,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 44711744))[i0] = (-((resnet18_real *)(ar + 13056))[i0]);
     }
     }
+    if (grad_ready) /* 1.bias */
+        grad_ready(grad_ready_arg, state, 44758976, 256);
     /* mul -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
@@ -5960,6 +6109,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 12800))[i0] = (((resnet18_real *)(ar + 44712256))[i0] / ((resnet18_real *)(ar + 44711232))[i0]);
     }
     }
+    if (grad_ready) /* 1.weight */
+        grad_ready(grad_ready_arg, state, 44758720, 256);
     /* div -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
@@ -6026,10 +6177,14 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         ((resnet18_real *)(ar + 12544))[i0] = (resnet18_real)acc;
     }
     }
+    if (grad_ready) /* 0.bias */
+        grad_ready(grad_ready_arg, state, 44758464, 256);
     /* conv2d_dw -> f32[64, 1, 7, 7], resnet18.dlm line 41 */
     {
     conv2d_dw_direct_0(x, ((resnet18_real *)(ar + 0)), ((resnet18_real *)(ar + 195704896)), (resnet18_real *)(ar + 44711232), n);
     }
+    if (grad_ready) /* 0.weight */
+        grad_ready(grad_ready_arg, state, 44745920, 12544);
     return 0;
 }
 

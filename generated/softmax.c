@@ -209,6 +209,15 @@ softmax_real softmax_forward_train(void *state, int n, const softmax_real *x, co
     return ((softmax_real *)(ar + 31424))[0];
 }
 
+/* The hook that softmax_set_grad_ready sets, process-wide. */
+static softmax_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void softmax_set_grad_ready(softmax_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int softmax_backward(void *state, int n, const softmax_real *x, const int32_t *y) {
     if (n < 1 || n > SOFTMAX_MAX_BATCH)
         return SOFTMAX_BAD_BATCH;
@@ -252,10 +261,14 @@ int softmax_backward(void *state, int n, const softmax_real *x, const int32_t *y
         ((softmax_real *)(ar + 31360))[i0] = (softmax_real)acc;
     }
     }
+    if (grad_ready) /* 1.bias */
+        grad_ready(grad_ready_arg, state, 62848, 40);
     /* matmul -> f32[10, 784], softmax.dlm line 10 */
     {
     gemm(1, 0, 10, 784, n, ((softmax_real *)(ar + 51904)), 10, x, 784, ((softmax_real *)(ar + 0)), 784, 0);
     }
+    if (grad_ready) /* 1.weight */
+        grad_ready(grad_ready_arg, state, 31488, 31360);
     return 0;
 }
 

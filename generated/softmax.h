@@ -109,6 +109,12 @@ void softmax_step(void *state, softmax_real lr);
 /* The gradient of the loss for a parameter after softmax_backward, or NULL (unknown name, constant).
  * Not const: a caller may change it before softmax_step (an allreduce over data-parallel replicas). */
 softmax_real *softmax_grad(void *state, const char *name);
+/* A hook for the whole process, which softmax_backward calls on any state as soon as a gradient
+ * is final: its `bytes` bytes at byte `offset` of the state, which the rest of the pass does
+ * not touch. fn may scale them or start sending them (a data-parallel trainer sums them across
+ * ranks while backward goes on); arg is passed through. NULL, the default, reports nothing. */
+typedef void (*softmax_grad_ready_fn)(void *arg, void *state, int64_t offset, int64_t bytes);
+void softmax_set_grad_ready(softmax_grad_ready_fn fn, void *arg);
 
 /* Loads every parameter from a checkpoint held in memory (docs/checkpoint.md; trainers write them with
  * --save). Returns SOFTMAX_LOAD_OK (0) or one of the SOFTMAX_LOAD_ codes above. On failure the state is

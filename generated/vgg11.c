@@ -1097,6 +1097,15 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     return ((vgg11_real *)(ar + 376649024))[0];
 }
 
+/* The hook that vgg11_set_grad_ready sets, process-wide. */
+static vgg11_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void vgg11_set_grad_ready(vgg11_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     if (n < 1 || n > VGG11_MAX_BATCH)
         return VGG11_BAD_BATCH;
@@ -1140,6 +1149,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         ((vgg11_real *)(ar + 172373248))[i0] = (vgg11_real)acc;
     }
     }
+    if (grad_ready) /* 12.bias */
+        grad_ready(grad_ready_arg, state, 344746624, 40);
     /* matmul -> f32[batch 128, 4096], vgg11.dlm line 41 */
     {
     gemm(0, 0, n, 4096, 10, ((vgg11_real *)(ar + 376659264)), 10, ((vgg11_real *)(st + 172209472)), 4096, ((vgg11_real *)(ar + 403584320)), 4096, 0);
@@ -1148,6 +1159,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     {
     gemm(1, 0, 10, 4096, n, ((vgg11_real *)(ar + 376659264)), 10, ((vgg11_real *)(ar + 372454720)), 4096, ((vgg11_real *)(ar + 172209408)), 4096, 0);
     }
+    if (grad_ready) /* 12.weight */
+        grad_ready(grad_ready_arg, state, 344582784, 163840);
     /* mul -> f32[batch 128, 4096], vgg11.dlm line 40 */
     {
     VGG11_PARALLEL_FOR
@@ -1166,6 +1179,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         ((vgg11_real *)(ar + 172193024))[i0] = (vgg11_real)acc;
     }
     }
+    if (grad_ready) /* 9.bias */
+        grad_ready(grad_ready_arg, state, 344566400, 16384);
     /* matmul -> f32[batch 128, 4096], vgg11.dlm line 40 */
     {
     gemm(0, 0, n, 4096, 4096, ((vgg11_real *)(ar + 372454720)), 4096, ((vgg11_real *)(st + 105084224)), 4096, ((vgg11_real *)(ar + 374551872)), 4096, 0);
@@ -1174,6 +1189,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     {
     gemm(1, 0, 4096, 4096, n, ((vgg11_real *)(ar + 372454720)), 4096, ((vgg11_real *)(ar + 368260416)), 4096, ((vgg11_real *)(ar + 105084160)), 4096, 0);
     }
+    if (grad_ready) /* 9.weight */
+        grad_ready(grad_ready_arg, state, 277457536, 67108864);
     /* mul -> f32[batch 128, 4096], vgg11.dlm line 39 */
     {
     VGG11_PARALLEL_FOR
@@ -1192,6 +1209,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         ((vgg11_real *)(ar + 105067776))[i0] = (vgg11_real)acc;
     }
     }
+    if (grad_ready) /* 6.bias */
+        grad_ready(grad_ready_arg, state, 277441152, 16384);
     /* matmul -> f32[batch 128, 6272], vgg11.dlm line 39 */
     {
     gemm(0, 0, n, 6272, 4096, ((vgg11_real *)(ar + 368260416)), 4096, ((vgg11_real *)(st + 2307392)), 6272, ((vgg11_real *)(ar + 370357568)), 6272, 0);
@@ -1200,6 +1219,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     {
     gemm(1, 0, 4096, 6272, n, ((vgg11_real *)(ar + 368260416)), 4096, ((vgg11_real *)(ar + 365049152)), 6272, ((vgg11_real *)(ar + 2307328)), 6272, 0);
     }
+    if (grad_ready) /* 6.weight */
+        grad_ready(grad_ready_arg, state, 174680704, 102760448);
     /* max_pool_dx -> f32[batch 128, 128, 14, 14], vgg11.dlm line 26 */
     {
     max_pool_dx_0(((vgg11_real *)(ar + 390739264)), ((vgg11_real *)(ar + 370357568)), ((vgg11_real *)(ar + 403584320)), n);
@@ -1224,6 +1245,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         ((vgg11_real *)(ar + 2306816))[i0] = (vgg11_real)acc;
     }
     }
+    if (grad_ready) /* 4.2.bias */
+        grad_ready(grad_ready_arg, state, 174680192, 512);
     /* conv2d_dx -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
     conv2d_dx(((vgg11_real *)(ar + 390739264)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 416429376)), (vgg11_real *)(ar + 365049152), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
@@ -1232,6 +1255,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     {
     conv2d_dw(((vgg11_real *)(ar + 377894208)), ((vgg11_real *)(ar + 1716992)), ((vgg11_real *)(ar + 416429376)), (vgg11_real *)(ar + 365049152), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 4.2.weight */
+        grad_ready(grad_ready_arg, state, 174090368, 589824);
     /* mul -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
@@ -1252,6 +1277,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         ((vgg11_real *)(ar + 1716480))[i0] = (vgg11_real)acc;
     }
     }
+    if (grad_ready) /* 4.0.bias */
+        grad_ready(grad_ready_arg, state, 174089856, 512);
     /* conv2d_dx -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
     conv2d_dx(((vgg11_real *)(ar + 376649664)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 403584320)), (vgg11_real *)(ar + 365049152), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
@@ -1260,6 +1287,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     {
     conv2d_dw(((vgg11_real *)(ar + 352204096)), ((vgg11_real *)(ar + 1126656)), ((vgg11_real *)(ar + 403584320)), (vgg11_real *)(ar + 365049152), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 4.0.weight */
+        grad_ready(grad_ready_arg, state, 173500032, 589824);
     /* max_pool_dx -> f32[batch 128, 128, 28, 28], vgg11.dlm line 26 */
     {
     max_pool_dx_1(((vgg11_real *)(ar + 1302738240)), ((vgg11_real *)(ar + 376649664)), ((vgg11_real *)(ar + 1354118464)), n);
@@ -1284,6 +1313,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         ((vgg11_real *)(ar + 1126144))[i0] = (vgg11_real)acc;
     }
     }
+    if (grad_ready) /* 3.2.bias */
+        grad_ready(grad_ready_arg, state, 173499520, 512);
     /* conv2d_dx -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
     conv2d_dx(((vgg11_real *)(ar + 1302738240)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 2, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
@@ -1292,6 +1323,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     {
     conv2d_dw(((vgg11_real *)(ar + 532034880)), ((vgg11_real *)(ar + 536320)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 2, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 3.2.weight */
+        grad_ready(grad_ready_arg, state, 172909696, 589824);
     /* mul -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
@@ -1312,6 +1345,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         ((vgg11_real *)(ar + 535808))[i0] = (vgg11_real)acc;
     }
     }
+    if (grad_ready) /* 3.0.bias */
+        grad_ready(grad_ready_arg, state, 172909184, 512);
     /* conv2d_dx -> f32[batch 128, 64, 28, 28], vgg11.dlm line 24 */
     {
     conv2d_dx(((vgg11_real *)(ar + 532034880)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 2, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
@@ -1320,6 +1355,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     {
     conv2d_dw(((vgg11_real *)(ar + 326513984)), ((vgg11_real *)(ar + 240896)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 2, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 3.0.weight */
+        grad_ready(grad_ready_arg, state, 172614272, 294912);
     /* max_pool_dx -> f32[batch 128, 64, 56, 56], vgg11.dlm line 26 */
     {
     max_pool_dx_2(((vgg11_real *)(ar + 1199977792)), ((vgg11_real *)(ar + 532034880)), ((vgg11_real *)(ar + 1302738240)), n);
@@ -1344,6 +1381,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         ((vgg11_real *)(ar + 240640))[i0] = (vgg11_real)acc;
     }
     }
+    if (grad_ready) /* 2.2.bias */
+        grad_ready(grad_ready_arg, state, 172614016, 256);
     /* conv2d_dx -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
     conv2d_dx(((vgg11_real *)(ar + 1199977792)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 1405498688)), (vgg11_real *)(ar + 326513984), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
@@ -1352,6 +1391,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     {
     conv2d_dw(((vgg11_real *)(ar + 429274432)), ((vgg11_real *)(ar + 93184)), ((vgg11_real *)(ar + 1405498688)), (vgg11_real *)(ar + 326513984), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 2.2.weight */
+        grad_ready(grad_ready_arg, state, 172466560, 147456);
     /* mul -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
@@ -1372,6 +1413,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         ((vgg11_real *)(ar + 92928))[i0] = (vgg11_real)acc;
     }
     }
+    if (grad_ready) /* 2.0.bias */
+        grad_ready(grad_ready_arg, state, 172466304, 256);
     /* conv2d_dx -> f32[batch 128, 32, 56, 56], vgg11.dlm line 24 */
     {
     conv2d_dx(((vgg11_real *)(ar + 376649664)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 1302738240)), (vgg11_real *)(ar + 326513984), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
@@ -1380,6 +1423,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     {
     conv2d_dw(((vgg11_real *)(ar + 275133760)), ((vgg11_real *)(ar + 19200)), ((vgg11_real *)(ar + 1302738240)), (vgg11_real *)(ar + 326513984), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 2.0.weight */
+        grad_ready(grad_ready_arg, state, 172392576, 73728);
     /* max_pool_dx -> f32[batch 128, 32, 112, 112], vgg11.dlm line 26 */
     {
     max_pool_dx_3(((vgg11_real *)(ar + 994456896)), ((vgg11_real *)(ar + 376649664)), ((vgg11_real *)(ar + 1199977792)), n);
@@ -1404,6 +1449,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         ((vgg11_real *)(ar + 19072))[i0] = (vgg11_real)acc;
     }
     }
+    if (grad_ready) /* 1.0.bias */
+        grad_ready(grad_ready_arg, state, 172392448, 128);
     /* conv2d_dx -> f32[batch 128, 16, 112, 112], vgg11.dlm line 24 */
     {
     conv2d_dx(((vgg11_real *)(ar + 994456896)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 275133760), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
@@ -1412,6 +1459,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     {
     conv2d_dw(((vgg11_real *)(ar + 172373312)), ((vgg11_real *)(ar + 640)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 275133760), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 1.0.weight */
+        grad_ready(grad_ready_arg, state, 172374016, 18432);
     /* max_pool_dx -> f32[batch 128, 16, 224, 224], vgg11.dlm line 26 */
     {
     max_pool_dx_4(((vgg11_real *)(ar + 583415104)), ((vgg11_real *)(ar + 994456896)), ((vgg11_real *)(ar + 1097217344)), n);
@@ -1436,10 +1485,14 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         ((vgg11_real *)(ar + 576))[i0] = (vgg11_real)acc;
     }
     }
+    if (grad_ready) /* 0.0.bias */
+        grad_ready(grad_ready_arg, state, 172373952, 64);
     /* conv2d_dw -> f32[16, 1, 3, 3], vgg11.dlm line 24 */
     {
     conv2d_dw(x, ((vgg11_real *)(ar + 0)), ((vgg11_real *)(ar + 1508259136)), (vgg11_real *)(ar + 172373312), n, 16, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 0.0.weight */
+        grad_ready(grad_ready_arg, state, 172373376, 576);
     return 0;
 }
 

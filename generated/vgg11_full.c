@@ -1097,6 +1097,15 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     return ((vgg11_full_real *)(ar + 1307161664))[0];
 }
 
+/* The hook that vgg11_full_set_grad_ready sets, process-wide. */
+static vgg11_full_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void vgg11_full_set_grad_ready(vgg11_full_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int32_t *y) {
     if (n < 1 || n > VGG11_FULL_MAX_BATCH)
         return VGG11_FULL_BAD_BATCH;
@@ -1140,6 +1149,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         ((vgg11_full_real *)(ar + 515224576))[i0] = (vgg11_full_real)acc;
     }
     }
+    if (grad_ready) /* 12.bias */
+        grad_ready(grad_ready_arg, state, 1030449280, 40);
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 41 */
     {
     gemm(0, 0, n, 4096, 10, ((vgg11_full_real *)(ar + 1307171904)), 10, ((vgg11_full_real *)(st + 515060800)), 4096, ((vgg11_full_real *)(ar + 1307177024)), 4096, 0);
@@ -1148,6 +1159,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     {
     gemm(1, 0, 10, 4096, n, ((vgg11_full_real *)(ar + 1307171904)), 10, ((vgg11_full_real *)(ar + 1302967360)), 4096, ((vgg11_full_real *)(ar + 515060736)), 4096, 0);
     }
+    if (grad_ready) /* 12.weight */
+        grad_ready(grad_ready_arg, state, 1030285440, 163840);
     /* mul -> f32[batch 128, 4096], vgg11_full.dlm line 40 */
     {
     VGG11_FULL_PARALLEL_FOR
@@ -1166,6 +1179,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         ((vgg11_full_real *)(ar + 515044352))[i0] = (vgg11_full_real)acc;
     }
     }
+    if (grad_ready) /* 9.bias */
+        grad_ready(grad_ready_arg, state, 1030269056, 16384);
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 40 */
     {
     gemm(0, 0, n, 4096, 4096, ((vgg11_full_real *)(ar + 1302967360)), 4096, ((vgg11_full_real *)(st + 447935552)), 4096, ((vgg11_full_real *)(ar + 1305064512)), 4096, 0);
@@ -1174,6 +1189,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     {
     gemm(1, 0, 4096, 4096, n, ((vgg11_full_real *)(ar + 1302967360)), 4096, ((vgg11_full_real *)(ar + 1298773056)), 4096, ((vgg11_full_real *)(ar + 447935488)), 4096, 0);
     }
+    if (grad_ready) /* 9.weight */
+        grad_ready(grad_ready_arg, state, 963160192, 67108864);
     /* mul -> f32[batch 128, 4096], vgg11_full.dlm line 39 */
     {
     VGG11_FULL_PARALLEL_FOR
@@ -1192,6 +1209,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         ((vgg11_full_real *)(ar + 447919104))[i0] = (vgg11_full_real)acc;
     }
     }
+    if (grad_ready) /* 6.bias */
+        grad_ready(grad_ready_arg, state, 963143808, 16384);
     /* matmul -> f32[batch 128, 25088], vgg11_full.dlm line 39 */
     {
     gemm(0, 0, n, 25088, 4096, ((vgg11_full_real *)(ar + 1298773056)), 4096, ((vgg11_full_real *)(st + 36877376)), 25088, ((vgg11_full_real *)(ar + 1307162304)), 25088, 0);
@@ -1200,6 +1219,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     {
     gemm(1, 0, 4096, 25088, n, ((vgg11_full_real *)(ar + 1298773056)), 4096, ((vgg11_full_real *)(ar + 1285928000)), 25088, ((vgg11_full_real *)(ar + 36877312)), 25088, 0);
     }
+    if (grad_ready) /* 6.weight */
+        grad_ready(grad_ready_arg, state, 552102016, 411041792);
     /* max_pool_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 27 */
     {
     max_pool_dx_0(((vgg11_full_real *)(ar + 1388688448)), ((vgg11_full_real *)(ar + 1307162304)), ((vgg11_full_real *)(ar + 1440068672)), n);
@@ -1224,6 +1245,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         ((vgg11_full_real *)(ar + 36875264))[i0] = (vgg11_full_real)acc;
     }
     }
+    if (grad_ready) /* 4.2.bias */
+        grad_ready(grad_ready_arg, state, 552099968, 2048);
     /* conv2d_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
     conv2d_dx(((vgg11_full_real *)(ar + 1388688448)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 1491448896)), (vgg11_full_real *)(ar + 1285928000), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
@@ -1232,6 +1255,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     {
     conv2d_dw(((vgg11_full_real *)(ar + 1337308224)), ((vgg11_full_real *)(ar + 27438080)), ((vgg11_full_real *)(ar + 1491448896)), (vgg11_full_real *)(ar + 1285928000), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 4.2.weight */
+        grad_ready(grad_ready_arg, state, 542662784, 9437184);
     /* mul -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
     VGG11_FULL_PARALLEL_FOR
@@ -1252,6 +1277,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         ((vgg11_full_real *)(ar + 27436032))[i0] = (vgg11_full_real)acc;
     }
     }
+    if (grad_ready) /* 4.0.bias */
+        grad_ready(grad_ready_arg, state, 542660736, 2048);
     /* conv2d_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
     conv2d_dx(((vgg11_full_real *)(ar + 1307162304)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 1440068672)), (vgg11_full_real *)(ar + 1285928000), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
@@ -1260,6 +1287,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     {
     conv2d_dw(((vgg11_full_real *)(ar + 1234547776)), ((vgg11_full_real *)(ar + 17998848)), ((vgg11_full_real *)(ar + 1440068672)), (vgg11_full_real *)(ar + 1285928000), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 4.0.weight */
+        grad_ready(grad_ready_arg, state, 533223552, 9437184);
     /* max_pool_dx -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 27 */
     {
     max_pool_dx_1(((vgg11_full_real *)(ar + 5036684352)), ((vgg11_full_real *)(ar + 1307162304)), ((vgg11_full_real *)(ar + 5242205248)), n);
@@ -1284,6 +1313,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         ((vgg11_full_real *)(ar + 17996800))[i0] = (vgg11_full_real)acc;
     }
     }
+    if (grad_ready) /* 3.2.bias */
+        grad_ready(grad_ready_arg, state, 533221504, 2048);
     /* conv2d_dx -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
     conv2d_dx(((vgg11_full_real *)(ar + 5036684352)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 1234547776), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
@@ -1292,6 +1323,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     {
     conv2d_dw(((vgg11_full_real *)(ar + 1953870912)), ((vgg11_full_real *)(ar + 8559616)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 1234547776), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 3.2.weight */
+        grad_ready(grad_ready_arg, state, 523784320, 9437184);
     /* mul -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
     VGG11_FULL_PARALLEL_FOR
@@ -1312,6 +1345,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         ((vgg11_full_real *)(ar + 8557568))[i0] = (vgg11_full_real)acc;
     }
     }
+    if (grad_ready) /* 3.0.bias */
+        grad_ready(grad_ready_arg, state, 523782272, 2048);
     /* conv2d_dx -> f32[batch 128, 256, 28, 28], vgg11_full.dlm line 25 */
     {
     conv2d_dx(((vgg11_full_real *)(ar + 1953870912)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 1234547776), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
@@ -1320,6 +1355,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     {
     conv2d_dw(((vgg11_full_real *)(ar + 1131787328)), ((vgg11_full_real *)(ar + 3838976)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 1234547776), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 3.0.weight */
+        grad_ready(grad_ready_arg, state, 519063680, 4718592);
     /* max_pool_dx -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 27 */
     {
     max_pool_dx_2(((vgg11_full_real *)(ar + 4625642560)), ((vgg11_full_real *)(ar + 1953870912)), ((vgg11_full_real *)(ar + 5036684352)), n);
@@ -1344,6 +1381,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         ((vgg11_full_real *)(ar + 3837952))[i0] = (vgg11_full_real)acc;
     }
     }
+    if (grad_ready) /* 2.2.bias */
+        grad_ready(grad_ready_arg, state, 519062656, 1024);
     /* conv2d_dx -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
     conv2d_dx(((vgg11_full_real *)(ar + 4625642560)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 5447726144)), (vgg11_full_real *)(ar + 1131787328), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
@@ -1352,6 +1391,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     {
     conv2d_dw(((vgg11_full_real *)(ar + 1542829120)), ((vgg11_full_real *)(ar + 1478656)), ((vgg11_full_real *)(ar + 5447726144)), (vgg11_full_real *)(ar + 1131787328), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 2.2.weight */
+        grad_ready(grad_ready_arg, state, 516703360, 2359296);
     /* mul -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
     VGG11_FULL_PARALLEL_FOR
@@ -1372,6 +1413,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         ((vgg11_full_real *)(ar + 1477632))[i0] = (vgg11_full_real)acc;
     }
     }
+    if (grad_ready) /* 2.0.bias */
+        grad_ready(grad_ready_arg, state, 516702336, 1024);
     /* conv2d_dx -> f32[batch 128, 128, 56, 56], vgg11_full.dlm line 25 */
     {
     conv2d_dx(((vgg11_full_real *)(ar + 1307162304)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 5036684352)), (vgg11_full_real *)(ar + 1131787328), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
@@ -1380,6 +1423,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     {
     conv2d_dw(((vgg11_full_real *)(ar + 926266432)), ((vgg11_full_real *)(ar + 297984)), ((vgg11_full_real *)(ar + 5036684352)), (vgg11_full_real *)(ar + 1131787328), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 2.0.weight */
+        grad_ready(grad_ready_arg, state, 515522688, 1179648);
     /* max_pool_dx -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 27 */
     {
     max_pool_dx_3(((vgg11_full_real *)(ar + 3803558976)), ((vgg11_full_real *)(ar + 1307162304)), ((vgg11_full_real *)(ar + 4625642560)), n);
@@ -1404,6 +1449,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         ((vgg11_full_real *)(ar + 297472))[i0] = (vgg11_full_real)acc;
     }
     }
+    if (grad_ready) /* 1.0.bias */
+        grad_ready(grad_ready_arg, state, 515522176, 512);
     /* conv2d_dx -> f32[batch 128, 64, 112, 112], vgg11_full.dlm line 25 */
     {
     conv2d_dx(((vgg11_full_real *)(ar + 3803558976)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 926266432), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
@@ -1412,6 +1459,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     {
     conv2d_dw(((vgg11_full_real *)(ar + 515224640)), ((vgg11_full_real *)(ar + 2560)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 926266432), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 1.0.weight */
+        grad_ready(grad_ready_arg, state, 515227264, 294912);
     /* max_pool_dx -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 27 */
     {
     max_pool_dx_4(((vgg11_full_real *)(ar + 2159391808)), ((vgg11_full_real *)(ar + 3803558976)), ((vgg11_full_real *)(ar + 4214600768)), n);
@@ -1436,10 +1485,14 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         ((vgg11_full_real *)(ar + 2304))[i0] = (vgg11_full_real)acc;
     }
     }
+    if (grad_ready) /* 0.0.bias */
+        grad_ready(grad_ready_arg, state, 515227008, 256);
     /* conv2d_dw -> f32[64, 1, 3, 3], vgg11_full.dlm line 25 */
     {
     conv2d_dw(x, ((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(ar + 5858767936)), (vgg11_full_real *)(ar + 515224640), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
+    if (grad_ready) /* 0.0.weight */
+        grad_ready(grad_ready_arg, state, 515224704, 2304);
     return 0;
 }
 

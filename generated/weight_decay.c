@@ -183,6 +183,15 @@ weight_decay_real weight_decay_forward_train(void *state, int n, const weight_de
     return ((weight_decay_real *)(ar + 1088))[0];
 }
 
+/* The hook that weight_decay_set_grad_ready sets, process-wide. */
+static weight_decay_grad_ready_fn grad_ready;
+static void *grad_ready_arg;
+
+void weight_decay_set_grad_ready(weight_decay_grad_ready_fn fn, void *arg) {
+    grad_ready = fn;
+    grad_ready_arg = arg;
+}
+
 int weight_decay_backward(void *state, int n, const weight_decay_real *x, const weight_decay_real *y) {
     if (n < 1 || n > WEIGHT_DECAY_MAX_BATCH)
         return WEIGHT_DECAY_BAD_BATCH;
@@ -210,6 +219,8 @@ int weight_decay_backward(void *state, int n, const weight_decay_real *x, const 
         ((weight_decay_real *)(ar + 0))[i0] = (((k21[i0] * ((weight_decay_real *)(st + 64))[i0]) * 2.0f) + ((weight_decay_real *)(ar + 1152))[i0]);
     }
     }
+    if (grad_ready) /* 0.weight */
+        grad_ready(grad_ready_arg, state, 960, 800);
     /* sum -> f32[1], weight_decay.dlm line 18 */
     {
     double acc = 0.0;
@@ -218,6 +229,8 @@ int weight_decay_backward(void *state, int n, const weight_decay_real *x, const 
     }
     ((weight_decay_real *)(ar + 832))[0] = (weight_decay_real)acc;
     }
+    if (grad_ready) /* 0.bias */
+        grad_ready(grad_ready_arg, state, 1792, 4);
     return 0;
 }
 

@@ -590,6 +590,10 @@ typedef struct {
  * these alone, so a resumed run continues the schedule exactly. The cosine stays at eta_min past t_max. */
 double dlrt_schedule_lr(const DlrtSchedule *s, double lr, int64_t epoch, int64_t epochs);
 
+/* A gradient that backward has finished: `bytes` bytes at byte `offset` of `state`, which the rest of the pass
+ * neither reads nor writes; arg is the pointer given with the hook (DlrtModel.set_grad_ready). */
+typedef void (*DlrtGradReadyFn)(void *arg, void *state, int64_t offset, int64_t bytes);
+
 /* A sum over the batch that a data-parallel step completes across the global batch: count floats at byte offset
  * `offset` of the state, which the phase before it leaves holding the sum over its own examples. */
 typedef struct {
@@ -706,6 +710,11 @@ typedef struct {
     double blas_flops; /* FLOPs of the training step's largest BLAS call, for dlrt_set_threads */
     const char *isa;   /* the instruction set the generated code was compiled for: DLRT_COMPILED_ISA, or NULL */
 
+    /* <name>_set_grad_ready (f32 training code; else NULL): installs, for the whole process, a hook that backward
+     * (and backward_phase) calls as soon as a gradient is final, with its byte range in the state; NULL removes
+     * it. A data-parallel trainer with --fast-reduce starts summing finished gradients while backward goes on. */
+    void (*set_grad_ready)(DlrtGradReadyFn fn, void *arg);
+
     /* <name>_loop_limit, in models with a bounded `while cond max K` (else NULL): the .dlm line of the loop whose
      * condition still held after its K-th iteration in the last call, or 0. The trainer stops with an error
      * naming that line rather than train on, or report, truncated results. */
@@ -760,6 +769,13 @@ typedef struct DlrtDist {
     void (*exchange_f32)(const struct DlrtDist *d, const float *send, const int64_t *send_count, float *recv,
                          const int64_t *recv_count);
     void (*gather_f32)(const struct DlrtDist *d, float *v, const int64_t *count);
+    /* sums that overlap other work (NULL where absent): `start_sum_f32` starts summing n values in place as
+     * sum_f32 does and returns at once, v then left untouched until `wait_sums`; `progress` lets the started sums
+     * advance (MPI moves a non-blocking collective only inside its calls) and returns whether all have finished;
+     * `wait_sums` returns when every started sum has. Every rank starts the same sums in the same order. */
+    void (*start_sum_f32)(const struct DlrtDist *d, float *v, int64_t n);
+    int (*progress)(const struct DlrtDist *d);
+    void (*wait_sums)(const struct DlrtDist *d);
 } DlrtDist;
 
 /* dlrt_train_run as one rank of a data-parallel run over dist (NULL: the single process of dlrt_train_run). */

@@ -51,6 +51,46 @@ static void gather_f32(const DlrtDist *d, float *v, const int64_t *count) {
     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, v, c, displ, MPI_FLOAT, MPI_COMM_WORLD);
 }
 
+/* The sums started and not yet known to have finished (DlrtDist.impl). */
+typedef struct {
+    MPI_Request *req;
+    int n, cap;
+} Pending;
+
+static void wait_sums(const DlrtDist *d) {
+    Pending *p = d->impl;
+    MPI_Waitall(p->n, p->req, MPI_STATUSES_IGNORE);
+    p->n = 0;
+}
+
+static void start_sum_f32(const DlrtDist *d, float *v, int64_t n) {
+    Pending *p = d->impl;
+    for (int64_t i = 0; i < n; i += CHUNK) {
+        int count = (int)(n - i < CHUNK ? n - i : CHUNK);
+        if (p->n == p->cap) { /* grows in the first steps only: a step starts the same sums each time */
+            int cap = p->cap ? 2 * p->cap : 64;
+            MPI_Request *req = realloc(p->req, sizeof *req * (size_t)cap);
+            if (!req) { /* no room to wait later: sum now */
+                MPI_Allreduce(MPI_IN_PLACE, v + i, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+                continue;
+            }
+            p->req = req;
+            p->cap = cap;
+        }
+        MPI_Iallreduce(MPI_IN_PLACE, v + i, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &p->req[p->n++]);
+    }
+}
+
+static int progress(const DlrtDist *d) {
+    Pending *p = d->impl;
+    int done = 1;
+    if (p->n > 0)
+        MPI_Testall(p->n, p->req, &done, MPI_STATUSES_IGNORE);
+    if (done)
+        p->n = 0;
+    return done;
+}
+
 int dlrt_mpi_train_main(const DlrtModel *model, int argc, char **argv) {
 #ifdef _OPENMP
     if (!getenv("OMP_WAIT_POLICY") && argc > 0) {
@@ -59,11 +99,16 @@ int dlrt_mpi_train_main(const DlrtModel *model, int argc, char **argv) {
     }
 #endif
     MPI_Init(&argc, &argv);
-    DlrtDist d = {.sum_f32 = sum_f32,
+    Pending pending = {0};
+    DlrtDist d = {.impl = &pending,
+                  .sum_f32 = sum_f32,
                   .sum_f64 = sum_f64,
                   .gather_u64 = gather_u64,
                   .exchange_f32 = exchange_f32,
-                  .gather_f32 = gather_f32};
+                  .gather_f32 = gather_f32,
+                  .start_sum_f32 = start_sum_f32,
+                  .progress = progress,
+                  .wait_sums = wait_sums};
     MPI_Comm_rank(MPI_COMM_WORLD, &d.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &d.size);
     MPI_Comm local;
@@ -72,6 +117,7 @@ int dlrt_mpi_train_main(const DlrtModel *model, int argc, char **argv) {
     MPI_Comm_free(&local);
     int status = dlrt_train_run_dist(model, argc, argv, stdout, stderr, &d);
     fflush(stdout);
+    free(pending.req);
     MPI_Finalize();
     return status;
 }

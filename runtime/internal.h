@@ -41,6 +41,7 @@ enum { DLRT_GLYPH_W = 5, DLRT_GLYPH_H = 9, DLRT_GLYPH_ADVANCE = 6 };
 const unsigned char *dlrt_glyph(int c);
 
 typedef struct DlrtDistTree DlrtDistTree;
+typedef struct DlrtOverlap DlrtOverlap;
 
 /* Examples per chunk of a data-parallel run's canonical summation order when --chunk is not given. */
 enum { DLRT_DIST_CHUNK = 16 };
@@ -102,8 +103,10 @@ typedef struct {
     /* a data-parallel run's reduction (train_dist.c) */
     int64_t chunk;         /* examples per chunk of the canonical order; 0 with --fast-reduce */
     DlrtDistTree *tree;    /* the canonical order's buffers, from dlrt_dist_setup */
+    DlrtOverlap *overlap;  /* --fast-reduce's sums started during backward (NULL: after it, DLRT_MPI_OVERLAP=0) */
     double reduce_seconds; /* spent summing gradients across ranks (after this rank's backward passes) */
     int64_t steps;         /* the batches those seconds are over */
+    int64_t grad_reports;  /* gradients the generated backward reported finished (DlrtModel.set_grad_ready) */
 } DlrtTrainer;
 
 /* ---- train_dist.c: what a data-parallel rank does beyond a single process ---- */

@@ -110,7 +110,10 @@ static int roots_bound(const DlrtDist *d, int64_t k, int rank) {
     return total;
 }
 
+static void overlap_free(DlrtTrainer *t);
+
 void dlrt_dist_free(DlrtTrainer *t) {
+    overlap_free(t);
     DlrtDistTree *tr = t->tree;
     if (!tr)
         return;
@@ -175,10 +178,14 @@ static int setup_phases(DlrtTrainer *t, const int64_t ks[2]) {
     return !tr->sync_all || !tr->sync_sum || !tr->sync_tmp;
 }
 
+static int overlap_setup(DlrtTrainer *t);
+
 int dlrt_dist_setup(DlrtTrainer *t) {
     const DlrtDist *d = t->dist;
     if (!d)
         return 0;
+    if (!t->chunk && overlap_setup(t))
+        goto oom;
     if (!t->chunk && !t->m->syncs)
         return 0;
     DlrtDistTree *tr = t->tree = calloc(1, sizeof *tr);
@@ -291,6 +298,14 @@ static int name_differing(DlrtTrainer *t, uint64_t mine, const char *what) {
     return n;
 }
 
+/* --fast-reduce overlaps its sums with backward unless DLRT_MPI_OVERLAP=0, where the model reports its gradients
+ * and the collectives can start a sum without waiting. Every rank must agree: their sums would not match. */
+static int overlap_wanted(const DlrtTrainer *t) {
+    const char *env = getenv("DLRT_MPI_OVERLAP");
+    return !t->chunk && !(env && strcmp(env, "0") == 0) && t->m->set_grad_ready && t->dist->start_sum_f32 &&
+           t->m->grad_offset >= 0;
+}
+
 int dlrt_dist_check_model(DlrtTrainer *t) {
     if (!t->dist)
         return 0;
@@ -305,16 +320,20 @@ int dlrt_dist_check_model(DlrtTrainer *t) {
         fnv1a(&h, &p.offset, sizeof p.offset);
     }
     uint64_t sizes[3] = {m->state_bytes, (uint64_t)m->grad_offset, (uint64_t)m->grad_bytes};
-    int64_t flags[5] = {t->epochs, t->batch, (int64_t)t->seed, t->args.fast_reduce,
-                        t->args.has_chunk ? t->args.chunk : DLRT_DIST_CHUNK};
+    int64_t flags[6] = {t->epochs,
+                        t->batch,
+                        (int64_t)t->seed,
+                        t->args.fast_reduce,
+                        t->args.has_chunk ? t->args.chunk : DLRT_DIST_CHUNK,
+                        overlap_wanted(t)};
     fnv1a(&h, sizes, sizeof sizes);
     fnv1a(&h, flags, sizeof flags);
     fnv1a(&h, &t->lr, sizeof t->lr);
     double valid = t->args.has_valid ? t->args.valid : 0;
     fnv1a(&h, &valid, sizeof valid);
     if (name_differing(t, h,
-                       "a different model, or different --epochs, --batch, --lr, --seed, --valid, --chunk or "
-                       "--fast-reduce") == 0)
+                       "a different model, or different --epochs, --batch, --lr, --seed, --valid, --chunk, "
+                       "--fast-reduce or DLRT_MPI_OVERLAP") == 0)
         return 0;
     return 1;
 }
@@ -357,6 +376,153 @@ static int reduce_loss(const DlrtDist *d, double *sums, int nm, int64_t m, float
     return isfinite(*loss);
 }
 
+/* ---- --fast-reduce with overlap: gradients summed while backward goes on ----
+ *
+ * The generated backward reports each gradient as soon as it is final (DlrtModel.set_grad_ready). The report
+ * scales it by the rank's share of the batch, as fast_batch did after backward, and adds it to a bucket: a run of
+ * finished gradients that are neighbours in the gradient region (backward finishes them from the last layer's to
+ * the first's, so a bucket grows downwards). A bucket whose neighbour is not the next to finish, or that holds
+ * bucket_bytes, starts its sum across ranks at once (DlrtDist.start_sum_f32, MPI_Iallreduce), and every report
+ * lets the started sums advance (Open MPI moves them only inside its calls). After backward the last bucket and
+ * any bytes never reported start too, and the step waits for all of them before the optimizer. Every rank runs the
+ * same generated code, so every rank starts the same buckets in the same order, and each float is still the sum
+ * of the same N values in MPI's order: with 2 ranks, a + b whatever the bucket, so the bits do not change. */
+enum { BUCKET_MAX = 4 << 20, BUCKET_MIN = 16 << 10 };
+
+struct DlrtOverlap {
+    DlrtTrainer *t;
+    int64_t bucket_bytes;  /* a bucket starts when it holds this much */
+    float w;               /* this step's scale of a finished gradient: the rank's share of the batch, or 1 */
+    int drop_global;       /* a step in phases on a rank other than 0: zero the gradients of global sums */
+    int zero;              /* a rank without an example: its gradient is zero */
+    int64_t lo, hi;        /* the bucket being filled: bytes lo..hi of the gradient region, hi == lo when empty */
+    int64_t (*started)[2]; /* the byte ranges started this step */
+    int nstarted, cap;
+};
+
+static int overlap_setup(DlrtTrainer *t) {
+    const DlrtModel *md = t->m;
+    if (!overlap_wanted(t))
+        return 0;
+    DlrtOverlap *o = t->overlap = calloc(1, sizeof *o);
+    if (!o)
+        return 1;
+    o->t = t;
+    /* an eighth of the gradient, so that even LeNet's 247 KB start in a few pieces, within 16 KB .. 4 MB: fewer
+     * and larger sums cost less per byte, more and smaller ones start earlier */
+    o->bucket_bytes = md->grad_bytes / 8;
+    o->bucket_bytes = o->bucket_bytes < BUCKET_MIN   ? BUCKET_MIN
+                      : o->bucket_bytes > BUCKET_MAX ? BUCKET_MAX
+                                                     : o->bucket_bytes;
+    /* generated code reports a gradient once a step, and a report starts at most two sums */
+    o->cap = 2 * md->n_params + 4;
+    o->started = malloc(sizeof *o->started * (size_t)o->cap);
+    return !o->started;
+}
+
+static void overlap_free(DlrtTrainer *t) {
+    DlrtOverlap *o = t->overlap;
+    if (!o)
+        return;
+    free(o->started);
+    free(o);
+    t->overlap = NULL;
+}
+
+static float *grad_at(const DlrtTrainer *t, int64_t byte) {
+    return (float *)(void *)((unsigned char *)t->state + t->m->grad_offset + byte);
+}
+
+/* Starts summing bytes lo..hi of the gradient region. */
+static void overlap_start(DlrtOverlap *o, int64_t lo, int64_t hi) {
+    if (hi <= lo)
+        return;
+    o->t->dist->start_sum_f32(o->t->dist, grad_at(o->t, lo), (hi - lo) / (int64_t)sizeof(float));
+    if (o->nstarted < o->cap) {
+        o->started[o->nstarted][0] = lo;
+        o->started[o->nstarted][1] = hi;
+        o->nstarted++;
+    }
+}
+
+/* The hook: bytes offset..offset + bytes of the state hold a finished gradient. */
+static void grad_ready(void *arg, void *state, int64_t offset, int64_t bytes) {
+    DlrtOverlap *o = arg;
+    DlrtTrainer *t = o->t;
+    const DlrtModel *md = t->m;
+    if (state != t->state)
+        return;
+    t->grad_reports++;
+    float *g = (float *)(void *)((unsigned char *)state + offset);
+    int64_t n = bytes / (int64_t)sizeof(float);
+    if (o->zero) {
+        memset(g, 0, (size_t)bytes);
+    } else {
+        if (o->w != 1)
+            for (int64_t i = 0; i < n; i++)
+                g[i] *= o->w;
+        for (int i = 0; o->drop_global && i < md->n_global_grads; i++) {
+            int64_t at = md->global_grads[i].offset;
+            if (at >= offset && at < offset + bytes)
+                memset((unsigned char *)state + at, 0, sizeof(float) * (size_t)md->global_grads[i].count);
+        }
+    }
+    /* the gradient's bytes in the region, with the padding up to the next one (buffers are 64-byte aligned) */
+    int64_t lo = offset - md->grad_offset, hi = (lo + bytes + 63) / 64 * 64;
+    hi = hi < md->grad_bytes ? hi : md->grad_bytes;
+    if (hi == o->lo && o->hi > o->lo) {
+        o->lo = lo;
+    } else if (lo == o->hi && o->hi > o->lo) {
+        o->hi = hi;
+    } else {
+        overlap_start(o, o->lo, o->hi);
+        o->lo = lo;
+        o->hi = hi;
+    }
+    if (o->hi - o->lo >= o->bucket_bytes) {
+        overlap_start(o, o->lo, o->hi);
+        o->lo = o->hi = 0;
+    }
+    t->dist->progress(t->dist);
+}
+
+/* Before backward: arms the hook for this step (w, the rank's share of the batch's mean). */
+static void overlap_arm(DlrtTrainer *t, float w, int zero) {
+    DlrtOverlap *o = t->overlap;
+    o->w = w;
+    o->zero = zero;
+    o->drop_global = t->m->syncs && t->dist->rank != 0;
+    o->lo = o->hi = 0;
+    o->nstarted = 0;
+    t->m->set_grad_ready(grad_ready, o);
+}
+
+static int by_start(const void *a, const void *b) {
+    int64_t x = (*(const int64_t(*)[2])a)[0], y = (*(const int64_t(*)[2])b)[0];
+    return (x > y) - (x < y);
+}
+
+/* After backward: starts the last bucket and every byte no report covered (none, for generated code that reports
+ * every gradient), then waits for all the sums. */
+static void overlap_finish(DlrtTrainer *t) {
+    DlrtOverlap *o = t->overlap;
+    t->m->set_grad_ready(NULL, NULL);
+    overlap_start(o, o->lo, o->hi);
+    int n = o->nstarted;
+    int64_t(*s)[2] = o->started;
+    qsort(s, (size_t)n, sizeof *s, by_start);
+    int64_t at = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i][0] > at)
+            overlap_start(o, at, s[i][0]);
+        at = s[i][1] > at ? s[i][1] : at;
+    }
+    overlap_start(o, at, t->m->grad_bytes);
+    double t0 = dlrt_now();
+    t->dist->wait_sums(t->dist);
+    t->reduce_seconds += dlrt_now() - t0;
+}
+
 /* --fast-reduce: this rank's share of examples in one call, each share's gradient weighted by its size, and
  * MPI's all-reduce, whose order of addition depends on the number of ranks. */
 static double fast_phased(DlrtTrainer *t, int64_t m, float *loss, double *metrics);
@@ -391,6 +557,15 @@ static double fast_batch(DlrtTrainer *t, int64_t m, float *loss, double *metrics
         return sums[0];
     float *g = (float *)(void *)((unsigned char *)t->state + md->grad_offset);
     int64_t ng = md->grad_bytes / (int64_t)sizeof(float);
+    if (t->overlap && m >= d->size) { /* every rank runs backward, so every rank starts the same sums */
+        overlap_arm(t, (float)((double)count / (double)m), 0);
+        if (md->labels.backward)
+            md->labels.backward(t->state, (int)count, x, (const int32_t *)y);
+        else
+            md->targets.backward(t->state, (int)count, x, (const float *)y);
+        overlap_finish(t);
+        return sums[0];
+    }
     if (count > 0) {
         if (md->labels.backward)
             md->labels.backward(t->state, (int)count, x, (const int32_t *)y);
@@ -459,6 +634,8 @@ static double fast_phased(DlrtTrainer *t, int64_t m, float *loss, double *metric
     const DlrtSync *sync = md->syncs;
     for (int back = 0; back < 2; back++)
         for (int p = 0; p < md->phases[back]; p++, sync++) {
+            if (back && p == 0 && t->overlap)
+                overlap_arm(t, 1, idle);
             float local = run_phase(t, t->state, back, p, idle ? 0 : first, idle ? 1 : count, m, metrics);
             if (!back && p == md->phases[0] - 1 && !idle) {
                 sums[0] = (double)local * (double)m;
@@ -476,6 +653,11 @@ static double fast_phased(DlrtTrainer *t, int64_t m, float *loss, double *metric
             d->sum_f32(d, v, sync->count);
             t->reduce_seconds += dlrt_now() - t0;
         }
+    if (t->overlap) { /* every rank ran the phases, the idle one too: the gradients are summed */
+        overlap_finish(t);
+        reduce_loss(d, sums, nm, m, loss, metrics);
+        return sums[0];
+    }
     if (d->rank != 0)
         drop_global_grads(md, t->state);
     if (!reduce_loss(d, sums, nm, m, loss, metrics))

@@ -65,20 +65,8 @@
 static char workdir[] = "/tmp/dlc-embed-XXXXXX";
 static bool any_failure;
 
-/* Runs a command given as words separated by single spaces (no word has a space: paths are ours); its output
- * goes to *out when out is not NULL. */
-static int runs(char **out, const char *cmd) {
-    char *copy = fmt("%s", cmd), *argv[64];
-    int k = 0;
-    for (char *w = strtok(copy, " "); w && k < 63; w = strtok(NULL, " "))
-        argv[k++] = w;
-    argv[k] = NULL;
-    char *log = fmt("%s/run.log", workdir);
-    int rc = run(argv, log);
-    if (out)
-        *out = slurp_n(log, NULL);
-    return rc;
-}
+/* run_words, its log in the work folder. */
+static int runs(char **out, const char *cmd) { return run_words(out, fmt("%s/run.log", workdir), cmd); }
 
 static void fail(const char *what, const char *detail) {
     any_failure = true;

@@ -51,20 +51,8 @@
 static char workdir[] = "/tmp/dlc-interop-XXXXXX";
 static bool any_failure;
 
-/* Runs a command given as words separated by single spaces (no word has a space: paths are ours); its output
- * goes to *out when out is not NULL. */
-static int runs(char **out, const char *cmd) {
-    char *copy = fmt("%s", cmd), *argv[64];
-    int k = 0;
-    for (char *w = strtok(copy, " "); w && k < 63; w = strtok(NULL, " "))
-        argv[k++] = w;
-    argv[k] = NULL;
-    char *log = fmt("%s/run.log", workdir);
-    int rc = run(argv, log);
-    if (out)
-        *out = slurp_n(log, NULL);
-    return rc;
-}
+/* run_words, its log in the work folder. */
+static int runs(char **out, const char *cmd) { return run_words(out, fmt("%s/run.log", workdir), cmd); }
 
 /* Runs cmd; on failure reports what and the output, and returns false. */
 static bool step(const char *what, const char *cmd) {
@@ -146,7 +134,8 @@ static float *read_floats(const char *path, size_t *n) {
     return (float *)(void *)b;
 }
 
-/* Checks a's outputs against b's, CLASSES per image: the tolerance over all of them and the top-1 of each. */
+/* Checks a's outputs against b's, CLASSES per image: the tolerance over all of them and the top-1 of each (none
+ * when CLASSES is 1: an output that is not a classification). */
 static void same_outputs(const char *what, const char *pa, const char *pb, int classes) {
     size_t na, nb;
     float *a = read_floats(pa, &na), *b = read_floats(pb, &nb);
@@ -168,8 +157,11 @@ static void same_outputs(const char *what, const char *pa, const char *pb, int c
     }
     double tol = 1e-5 * top + 1e-6;
     ok = ok && diff <= tol && top1 == images;
-    printf("\n    %-28s max|a-b| %.3g (tolerance %.3g), same top-1 on %zu of %zu images", what, diff, tol, top1,
-           images);
+    if (classes > 1)
+        printf("\n    %-28s max|a-b| %.3g (tolerance %.3g), same top-1 on %zu of %zu images", what, diff, tol, top1,
+               images);
+    else
+        printf("\n    %-34s max|a-b| %.3g (tolerance %.3g), %zu values", what, diff, tol, na);
     if (!ok) {
         any_failure = true;
         printf("\n  FAILED: %s: %zu and %zu outputs", what, na, nb);
@@ -391,12 +383,14 @@ static void test_googlenet(void) { big_round_trips(&googlenet); }
 static void test_resnet18(void) { big_round_trips(&resnet18); }
 static void test_densenet(void) { big_round_trips(&densenet); }
 
-/* An op the exporter has no row for is refused at its line, exit 1, nothing written; -o is required (exit 2). */
+/* A node the exporter refuses (the adjoint of a slice with a step) is refused at its line, exit 1, nothing written;
+ * -o is required (exit 2). */
 static void test_export_refusals(void) {
-    char *dlm = fmt("%s/cs.dlm", workdir), *onnx = fmt("%s/cs.onnx", workdir), *out;
-    write_text(dlm, "input x: f32[batch, 4]\ny = cumsum(x, 1)\noutput y\n");
+    char *dlm = fmt("%s/us.dlm", workdir), *onnx = fmt("%s/us.onnx", workdir), *out;
+    write_text(dlm, "input x: f32[batch, 6]\ny = grad(sum(x[:, ::2] * x[:, ::2]), x)\noutput y\n");
     CU_ASSERT_EQUAL(runs(&out, fmt("%s export %s -o %s", DLC_PATH, dlm, onnx)), 1);
-    CU_ASSERT(strstr(out, "cs.dlm:2:5: error: dlc export cannot write 'cumsum' as ONNX") != NULL);
+    CU_ASSERT(strstr(out, "us.dlm:2:14: error: dlc export cannot write 'unslice' as ONNX: the adjoint of a slice with "
+                          "a step") != NULL);
     CU_ASSERT(access(onnx, F_OK) != 0);
     CU_ASSERT_EQUAL(runs(&out, fmt("%s export %s", DLC_PATH, dlm)), 2);
     CU_ASSERT(strstr(out, "dlc export needs -o FILE.onnx") != NULL);
@@ -470,6 +464,88 @@ static void test_export_modern(void) {
     }
 }
 
+/* A model of any inputs and outputs (DLM; the zoo's model M when NULL) against ONNX Runtime, output by output:
+ * tests/interop/zoo_io.py writes random weights and inputs (a batch of 8) and a driver for `dlc compile --infer
+ * --weights`; `dlc export --weights` twice gives the same bytes, onnx.checker accepts it and the export without
+ * weights, its graph uses the ONNX operators `ops`, and ONNX Runtime gives each output of dlc's C (as defined above;
+ * no top-1: these outputs are not classifications). */
+static void io_round_trip(const char *m, const char *dlm, const char *ops) {
+    if (!have_python || !have_onnx || !have_ort) {
+        CU_FAIL("python3 with numpy, torch and onnx, or ONNX Runtime, is missing (see above)");
+        return;
+    }
+    char *dir = fmt("%s/io-%s", workdir, m), *out;
+    dlm = dlm ? dlm : fmt("%s/models/%s.dlm", SOURCE_ROOT, m);
+    make_dir(dir);
+    if (!step(fmt("zoo_io.py %s", m),
+              fmt("%s %s/tests/interop/zoo_io.py %s %s %s 8", PYTHON, SOURCE_ROOT, DLC_PATH, dlm, dir)) ||
+        !step(fmt("building the driver for %s", m), fmt("cc -std=c11 -O1 -I%s/c %s/main.c %s/c/%s.c -o %s/run "
+                                                        "-pthread -lopenblas -lm",
+                                                        dir, dir, dir, m, dir)) ||
+        !step(fmt("running %s in dlc", m), fmt("%s/run", dir)))
+        return;
+    char *npz = fmt("%s/w.npz", dir), *onnx = fmt("%s/%s.onnx", dir, m), *again = fmt("%s/again.onnx", dir);
+    const char *w = access(npz, R_OK) == 0 ? fmt(" --weights %s", npz) : "";
+    char *inputs = slurp_n(fmt("%s/inputs.txt", dir), NULL), *outputs = slurp_n(fmt("%s/outputs.txt", dir), NULL);
+    inputs[strcspn(inputs, "\n")] = '\0';
+    outputs[strcspn(outputs, "\n")] = '\0';
+    char *check = fmt("%s %s/tests/interop/check_onnx.py", PYTHON, SOURCE_ROOT);
+    if (!step(fmt("dlc export %s", m), fmt("%s export %s%s -o %s", DLC_PATH, dlm, w, onnx)) ||
+        !step(fmt("dlc export %s again", m), fmt("%s export %s%s -o %s", DLC_PATH, dlm, w, again)) ||
+        !step(fmt("onnx.checker on %s", onnx), fmt("%s %s %s %s -2 %s", check, onnx, inputs, outputs, ops)))
+        return;
+    CU_ASSERT(same_file(onnx, again));
+    if (*w && (!step(fmt("dlc export %s without weights", m), fmt("%s export %s -o %s", DLC_PATH, dlm, again)) ||
+               !step(fmt("onnx.checker on %s", again), fmt("%s %s %s %s -1 %s", check, again, inputs, outputs, ops))))
+        return;
+    runs(&out, fmt("%s %s %s %s -2", check, onnx, inputs, outputs));
+    printf("\n    %.*s", (int)strcspn(out, "\n"), out);
+    if (!step(fmt("ONNX Runtime on %s", onnx),
+              fmt("node %s/tests/interop/run_onnx.js %s %s --io %s", SOURCE_ROOT, ort_modules, onnx, dir)))
+        return;
+    for (char *o = strtok(outputs, ","); o; o = strtok(NULL, ","))
+        same_outputs(fmt("%s %s: dlc -> ONNX Runtime", m, o), fmt("%s/ort.%s.f32", dir, o),
+                     fmt("%s/dlc.%s.f32", dir, o), 1);
+}
+
+/* The zoo's models of several inputs and outputs, unbatched ones among them, and the regression models: D2L's
+ * autograd (comparisons and where from its `while` loop and branch, gradients broadcast over the batch), blocks
+ * (a `while` loop), custom_layers (a mean over the batch), and the rest of the zoo the image tests do not cover. */
+static void test_export_zoo_io(void) {
+    static const struct {
+        const char *model, *ops;
+    } models[] = {
+        {"autograd", "Less,Greater,Cast,Where,Expand,Sqrt,Sigmoid,Tanh"},
+        {"blocks", "Gemm,Greater,Cast,Where,Abs,ReduceSum"},
+        {"custom_layers", "Gemm,ReduceSum,Shape,Gather,Squeeze,Div"},
+        {"params", "Gemm"},
+        {"linreg", "Gemm"},
+        {"polyfit", "Gemm"},
+        {"weight_decay", "Gemm"},
+        {"lasso", "Gemm"},
+        {"house_prices", "Gemm"},
+        {"conv_edge", "Conv"},
+    };
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
+        io_round_trip(models[i].model, NULL, models[i].ops);
+}
+
+/* The ops no zoo model exports through the image tests, in a model of their own: slices (and the adjoint of one,
+ * a Pad), cumsum, argmax, the comparisons and where, means within an example and over the batch. */
+static void test_export_select_ops(void) {
+    char *dlm = fmt("%s/select_ops.dlm", workdir);
+    write_text(dlm, "input x: f32[batch, 1, 28, 28]\n"
+                    "h = x[:, 0, 2:22:2, 3] * 4\n"
+                    "c = cumsum(h, 1)\n"
+                    "k = argmax(h, axis=1, keepdim=true) + argmin(c, axis=1, keepdim=true)\n"
+                    "d = grad(sum(h[:, 1:4] * c[:, 1:4]), h)\n"
+                    "e = where(c > mean(c), c, -c) + k * (h <= 0.5) + (h != c) - (h == 0) + (h >= 1) * (h < 2)\n"
+                    "logits = e - mean(x) + mean(h, axis=1, keepdim=true) + d\n"
+                    "output logits\n");
+    io_round_trip("select_ops", dlm,
+                  "Slice,Pad,CumSum,ArgMax,ArgMin,Cast,Where,Greater,LessOrEqual,Not,Equal,GreaterOrEqual,Less");
+}
+
 /* An imported model trains: with a train section appended, `dlc build` links its trainer, which loads the imported
  * archive, trains an epoch on 2,000 images and saves weights that differ from the ones it loaded (saved by the same
  * trainer with --epochs 0). */
@@ -495,7 +571,9 @@ static void fine_tune(const char *p, const char *m) {
 }
 
 /* The book's models as torch.onnx.export writes them (tests/interop/onnx_zoo.py), imported: each imported model,
- * compiled with --infer --weights of the imported archive, gives PyTorch's outputs on 32 test images. */
+ * compiled with --infer --weights of the imported archive, gives PyTorch's outputs on 32 test images; the archives
+ * of STRICT_LOADS, keyed by PyTorch's state_dict names, load into the PyTorch models with a strict load_state_dict. */
+#define STRICT_LOADS "softmax mlp lenet alexnet vgg nin googlenet"
 static void test_import_pytorch(void) {
     if (!have_python || !have_onnx) {
         CU_FAIL("python3 with numpy, torch and onnx is missing (see above)");
@@ -535,6 +613,16 @@ static void test_import_pytorch(void) {
             continue;
         same_outputs(fmt("%s: PyTorch -> ONNX -> dlc", m), fmt("%s-dlc.f32", p), fmt("%s-torch.f32", p), 10);
     }
+    /* the imported archives are PyTorch's state_dicts: a strict load_state_dict takes them (not bn_lenet's,
+     * resnet18's and densenet's, some of whose batch norms torch.onnx.export folds into the convolutions before
+     * them, renaming their weights: the file has no parameters of PyTorch's names to import) */
+    bool loaded =
+        runs(&out, fmt("%s %s/tests/interop/onnx_zoo.py --load %s %s", PYTHON, SOURCE_ROOT, dir, STRICT_LOADS)) == 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
+        printf("\n    %s%s", loaded ? "" : "FAILED: ", line);
+    if (!loaded)
+        any_failure = true;
+    CU_ASSERT(loaded);
     fine_tune(fmt("%s/mlp", dir), "mlp");
 }
 
@@ -570,7 +658,9 @@ static void test_import_refusals(void) {
                 "node 'dilated' (Conv): dilations (2, 2) are not supported",
                 "node 'erf' (Erf): unsupported operator",
                 "node 'lstm' (LSTM): unsupported operator",
-                "node 'ceil' (MaxPool): ceil_mode 1, storage_order 0: only 0 is supported",
+                "node 'ceil' (MaxPool): ceil_mode 1 is not supported",
+                "node 'avg_ceil' (AveragePool): ceil_mode 1 is not supported",
+                "node 'dilated_pool' (MaxPool): dilations (2, 2) are not supported",
                 "node 'shape' (Shape): unsupported operator",
                 "node 'softmax' (Softmax): attribute 'stash_type' is not supported",
             };
@@ -658,6 +748,8 @@ int main(int argc, char **argv) {
         CU_add_test(s, "batchnorm_concise: PyTorch <-> dlc (.npz), dlc -> ONNX", test_batchnorm_concise);
         CU_add_test(s, "batchnorm (scratch): dlc -> ONNX", test_batchnorm);
         CU_add_test(s, "modern CNNs: dlc export accepted by onnx.checker", test_export_modern);
+        CU_add_test(s, "the zoo's other models: dlc -> ONNX, output by output", test_export_zoo_io);
+        CU_add_test(s, "slices, cumsum, argmax, comparisons, where: dlc -> ONNX", test_export_select_ops);
         CU_add_test(s, "PyTorch's ONNX exports -> dlc import", test_import_pytorch);
         CU_add_test(s, "dlc import refusals", test_import_refusals);
     }

@@ -42,19 +42,8 @@ static const char *const model_uc[N_MODELS] = {"MLP", "LENET"};
 static const int epochs[N_MODELS] = {2, 3};
 static char *ckpt[N_MODELS];
 
-/* Runs a command given as words separated by single spaces (paths are ours, without spaces); output to *out. */
-static int runs(char **out, const char *cmd) {
-    char *copy = fmt("%s", cmd), *argv[64];
-    int k = 0;
-    for (char *w = strtok(copy, " "); w && k < 63; w = strtok(NULL, " "))
-        argv[k++] = w;
-    argv[k] = NULL;
-    char *log = fmt("%s/run.log", workdir);
-    int rc = run(argv, log);
-    if (out)
-        *out = slurp_n(log, NULL);
-    return rc;
-}
+/* run_words, its log in the work folder. */
+static int runs(char **out, const char *cmd) { return run_words(out, fmt("%s/run.log", workdir), cmd); }
 
 static void fail(const char *what, const char *detail) {
     any_failure = true;

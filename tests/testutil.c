@@ -144,3 +144,15 @@ const char *isa_missing(const char *isa) {
             return f[i].name;
     return NULL;
 }
+
+int run_words(char **out, const char *log, const char *cmd) {
+    char *copy = fmt("%s", cmd), *argv[64];
+    int k = 0;
+    for (char *w = strtok(copy, " "); w && k < 63; w = strtok(NULL, " "))
+        argv[k++] = w;
+    argv[k] = NULL;
+    int rc = run(argv, log);
+    if (out)
+        *out = slurp_n(log, NULL);
+    return rc;
+}

@@ -21,5 +21,8 @@ bool write_text(const char *path, const char *text);
 int run(char *const argv[], const char *log);
 /* The feature a path of <name>_isa() (DLRT_ISA: avx512, avx2, portable) needs that this CPU lacks, or NULL. */
 const char *isa_missing(const char *isa);
+/* Runs a command given as words separated by single spaces (no word has a space: the paths are the tests' own),
+ * its output to `log` and, when out is not NULL, into *out. */
+int run_words(char **out, const char *log, const char *cmd);
 
 #endif

@@ -318,15 +318,21 @@ static double flops_none(const IrNode *n) {
     (void)n;
     return 0;
 }
-/* Expand to the node's shape; ONNX broadcasts the batch dimension from the input's (1 in the target shape) */
+/* Expand to the node's shape; ONNX broadcasts the batch dimension from the input's (1 in the target shape), or,
+ * for an unbatched tensor broadcast over the batch, takes it from the run-time batch size */
 static const char *onnx_copy(const IrNode *n, OnnxNode *o) {
-    if (n->shape.batched && !n->in[0]->shape.batched)
-        return "a broadcast of an unbatched tensor over the batch";
     o->op_type = "Expand";
-    o->nconst = n->shape.rank;
-    o->const_name = "shape";
+    int64_t dims[MAX_RANK];
     for (int k = 0; k < n->shape.rank; k++)
-        o->consts[k] = k == 0 && n->shape.batched ? 1 : n->shape.d[k];
+        dims[k] = k == 0 && n->shape.batched ? 1 : n->shape.d[k];
+    if (!n->shape.batched || n->in[0]->shape.batched) {
+        onnx_input(o, onnx_const(o, "shape", n->shape.rank, dims));
+    } else if (n->shape.rank == 1) {
+        onnx_input(o, ONNX_REF_BATCH);
+    } else {
+        int rest = onnx_const(o, "dims", n->shape.rank - 1, dims + 1);
+        onnx_input(o, onnx_pre(o, "Concat", NULL, ONNX_REF_BATCH, rest, "axis", 0));
+    }
     return NULL;
 }
 FOLD(copy, x[0])
@@ -462,7 +468,19 @@ const OpRule rule_MINIMUM = {.build = build_elem,
                              .calls = CALLS_MINR,
                              .onnx_op = "Min"};
 
-/* comparisons: 1 or 0, piecewise constant: no gradient */
+/* comparisons: 1 or 0, piecewise constant: no gradient. ONNX's comparisons give booleans, cast to 0/1 floats
+ * (ne: Equal, Not) */
+static const char *onnx_compare(const IrNode *n, OnnxNode *o) {
+    static const char *const onnx_ops[] = {
+        [OP_LT] = "Less",           [OP_LE] = "LessOrEqual", [OP_GT] = "Greater",
+        [OP_GE] = "GreaterOrEqual", [OP_EQ] = "Equal",       [OP_NE] = "Equal",
+    };
+    o->op_type = onnx_ops[n->op];
+    if (n->op == OP_NE)
+        onnx_post(o, "Not", NULL, 0);
+    onnx_post(o, "Cast", "to", ONNX_TYPE_FLOAT);
+    return NULL;
+}
 #define COMPARISON(op, OP, c_op)                                                                                       \
     FOLD(op, x[0] c_op x[1])                                                                                           \
     C_EXPR(op, "(%s " #c_op " %s ? %s : %s)", x[0], x[1], emit_lit(e, 1), emit_lit(e, 0))                              \
@@ -471,8 +489,7 @@ const OpRule rule_MINIMUM = {.build = build_elem,
                               .fold = fold_##op,                                                                       \
                               .c_expr = c_##op,                                                                        \
                               .spelling = #c_op,                                                                       \
-                              .onnx_refused =                                                                          \
-                                  "a comparison gives 0 or 1 here and a boolean in ONNX (not written yet)"};
+                              .onnx = onnx_compare};
 COMPARISON(lt, LT, <)
 COMPARISON(le, LE, <=)
 COMPARISON(gt, GT, >)
@@ -480,7 +497,14 @@ COMPARISON(ge, GE, >=)
 COMPARISON(eq, EQ, ==)
 COMPARISON(ne, NE, !=)
 
-/* where(cond, a, b): the adjoint goes to the operand chosen, none to the condition */
+/* where(cond, a, b): the adjoint goes to the operand chosen, none to the condition. ONNX's Where takes a boolean
+ * condition: the 0/1 float cast to bool (nonzero is true, as here) */
+static const char *onnx_where(const IrNode *n, OnnxNode *o) {
+    o->op_type = "Where";
+    o->in[0] = NULL;
+    o->ref[0] = onnx_pre(o, "Cast", n->in[0], 0, 0, "to", ONNX_TYPE_BOOL);
+    return NULL;
+}
 FOLD(where, x[0] != 0 ? x[1] : x[2])
 C_EXPR(where, "(%s != %s ? %s : %s)", x[0], emit_lit(e, 0), x[1], x[2])
 static IrNode *grad_where(Graph *g, IrNode *n, int i, IrNode *d) {
@@ -495,4 +519,4 @@ const OpRule rule_WHERE = {.build = build_elem,
                            .no_grad_in = 1u << 0,
                            .fold = fold_where,
                            .c_expr = c_where,
-                           .onnx_refused = "its condition is a 0/1 float here and a boolean in ONNX (not written yet)"};
+                           .onnx = onnx_where};

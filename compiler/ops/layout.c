@@ -415,10 +415,36 @@ static const char *onnx_reshape(const IrNode *n, OnnxNode *o) {
         return NULL;
     }
     o->op_type = "Reshape";
-    o->nconst = n->shape.rank;
-    o->const_name = "shape";
+    int64_t dims[MAX_RANK];
     for (int k = 0; k < n->shape.rank; k++)
-        o->consts[k] = k == 0 && n->shape.batched ? 0 : n->shape.d[k];
+        dims[k] = k == 0 && n->shape.batched ? 0 : n->shape.d[k];
+    onnx_input(o, onnx_const(o, "shape", n->shape.rank, dims));
+    return NULL;
+}
+
+/* x[start::step] along an axis: Slice, its bounds four int64 inputs (the end one past the last element taken) */
+static const char *onnx_slice(const IrNode *n, OnnxNode *o) {
+    int64_t axis = n->attr[0], start = n->attr[1], step = n->attr[2];
+    int64_t end = start + (n->shape.d[axis] - 1) * step + 1;
+    o->op_type = "Slice";
+    onnx_input(o, onnx_const(o, "starts", 1, &start));
+    onnx_input(o, onnx_const(o, "ends", 1, &end));
+    onnx_input(o, onnx_const(o, "axes", 1, &axis));
+    onnx_input(o, onnx_const(o, "steps", 1, &step));
+    return NULL;
+}
+
+/* slice's adjoint, x placed at start::step in zeros: Pad with zeros when the step is 1 */
+static const char *onnx_unslice(const IrNode *n, OnnxNode *o) {
+    int64_t axis = n->attr[0], start = n->attr[1], step = n->attr[2];
+    if (step != 1)
+        return "the adjoint of a slice with a step (ONNX would need a scatter; not written)";
+    int rank = n->shape.rank;
+    int64_t pads[MAX_RANK * 2] = {0};
+    pads[axis] = start;
+    pads[rank + axis] = n->shape.d[axis] - start - n->in[0]->shape.d[axis];
+    o->op_type = "Pad";
+    onnx_input(o, onnx_const(o, "pads", 2 * rank, pads));
     return NULL;
 }
 
@@ -467,7 +493,7 @@ const OpRule rule_SLICE = {
     .grad = grad_slice,
     .emit = emit_slice,
     .flops = flops_moved,
-    .onnx_refused = "ONNX's Slice takes its bounds as four inputs (not written yet)",
+    .onnx = onnx_slice,
 };
 
 const OpRule rule_PERMUTE = {
@@ -483,5 +509,5 @@ const OpRule rule_UNSLICE = {
     .grad = grad_unslice,
     .emit = emit_unslice,
     .flops = flops_moved,
-    .onnx_refused = "the adjoint of a slice (not written yet)",
+    .onnx = onnx_unslice,
 };

@@ -80,7 +80,7 @@ bool shape_check_size(const Shape *s, DType dt, Loc loc, const char *what) {
 
 const char *op_onnx(const IrNode *n, OnnxNode *out) {
     const OpRule *r = op_rule(n->op);
-    *out = (OnnxNode){.nin = n->nin, .nconst = -1};
+    *out = (OnnxNode){.nin = n->nin};
     memcpy(out->in, n->in, sizeof(IrNode *) * (size_t)n->nin);
     if (r->onnx)
         return r->onnx(n, out);
@@ -110,3 +110,48 @@ void onnx_ints(OnnxNode *o, const char *name, int n, const int64_t *v) {
 }
 
 void onnx_float(OnnxNode *o, const char *name, double v) { onnx_attr(o, name, ONNX_ATTR_FLOAT)->f = v; }
+
+int onnx_const(OnnxNode *o, const char *name, int n, const int64_t *v) {
+    if (o->nconst == MAX_ONNX_CONSTS || n > MAX_RANK * 2)
+        die("%s: constant %s: %d values, %d constants", o->op_type, name, n, o->nconst);
+    OnnxConst *c = &o->consts[o->nconst];
+    *c = (OnnxConst){.name = name, .n = n};
+    memcpy(c->v, v, sizeof(int64_t) * (size_t)(n < 0 ? 1 : n));
+    return ONNX_REF_CONST + o->nconst++;
+}
+
+int onnx_fconst(OnnxNode *o, const char *name, double v) {
+    if (o->nconst == MAX_ONNX_CONSTS)
+        die("%s: more than %d constants", o->op_type, MAX_ONNX_CONSTS);
+    o->consts[o->nconst] = (OnnxConst){.name = name, .n = -1, .is_float = true, .f = v};
+    return ONNX_REF_CONST + o->nconst++;
+}
+
+void onnx_input(OnnxNode *o, int ref) {
+    if (o->nin == MAX_ONNX_IN)
+        die("%s: more than %d inputs", o->op_type, MAX_ONNX_IN);
+    o->in[o->nin] = NULL;
+    o->ref[o->nin++] = ref;
+}
+
+static OnnxStep *onnx_step(OnnxStep *steps, int *n, const char *op_type, const char *attr, int64_t value) {
+    if (*n == MAX_ONNX_STEPS)
+        die("%s: more than %d steps", op_type, MAX_ONNX_STEPS);
+    OnnxStep *s = &steps[(*n)++];
+    *s = (OnnxStep){.op_type = op_type, .attr = attr, .value = value};
+    return s;
+}
+
+int onnx_pre(OnnxNode *o, const char *op_type, IrNode *a, int ref_a, int ref_b, const char *attr, int64_t value) {
+    OnnxStep *s = onnx_step(o->pre, &o->npre, op_type, attr, value);
+    s->in[0] = a;
+    s->ref[0] = a ? 0 : ref_a;
+    s->nin = 1;
+    if (ref_b)
+        s->ref[s->nin++] = ref_b;
+    return ONNX_REF_STEP + o->npre - 1;
+}
+
+void onnx_post(OnnxNode *o, const char *op_type, const char *attr, int64_t value) {
+    onnx_step(o->post, &o->npost, op_type, attr, value)->nin = 1;
+}

@@ -386,9 +386,9 @@ static int mask_axes(const IrNode *n, int64_t *axes) {
 }
 
 static const char *onnx_sum(const IrNode *n, OnnxNode *o) {
+    int64_t axes[MAX_RANK];
     o->op_type = "ReduceSum";
-    o->nconst = mask_axes(n, o->consts);
-    o->const_name = "axes";
+    onnx_input(o, onnx_const(o, "axes", mask_axes(n, axes), axes));
     onnx_int(o, "keepdims", n->attr[1] != 0);
     return NULL;
 }
@@ -398,6 +398,38 @@ static const char *onnx_max(const IrNode *n, OnnxNode *o) {
     o->op_type = "ReduceMax";
     onnx_ints(o, "axes", mask_axes(n, axes), axes);
     onnx_int(o, "keepdims", n->attr[1] != 0);
+    return NULL;
+}
+
+/* x / k: Div by a float constant; x / (k * n), n the run-time batch: the batch size times k as an int64, cast to
+ * float and squeezed to a scalar (the count C computes, (real)(k * n)) */
+static const char *onnx_divcount(const IrNode *n, OnnxNode *o) {
+    o->op_type = "Div";
+    if (!n->attr[1]) {
+        onnx_input(o, onnx_fconst(o, "count", (double)n->attr[0]));
+        return NULL;
+    }
+    int count = onnx_pre(o, "Mul", NULL, ONNX_REF_BATCH, onnx_const(o, "count", 1, &n->attr[0]), NULL, 0);
+    int real = onnx_pre(o, "Cast", NULL, count, 0, "to", ONNX_TYPE_FLOAT);
+    onnx_input(o, onnx_pre(o, "Squeeze", NULL, real, 0, NULL, 0));
+    return NULL;
+}
+
+/* ArgMax (ArgMin) keeping the axis, its int64 index cast to float; both take the first extremum, as here */
+static const char *onnx_argmax(const IrNode *n, OnnxNode *o) {
+    o->op_type = n->attr[1] ? "ArgMin" : "ArgMax";
+    onnx_int(o, "axis", n->attr[0]);
+    onnx_int(o, "keepdims", 1);
+    onnx_post(o, "Cast", "to", ONNX_TYPE_FLOAT);
+    return NULL;
+}
+
+/* CumSum, its axis a scalar int64 input; reverse sums from the end */
+static const char *onnx_cumsum(const IrNode *n, OnnxNode *o) {
+    o->op_type = "CumSum";
+    onnx_input(o, onnx_const(o, "axis", -1, &n->attr[0]));
+    if (n->attr[1])
+        onnx_int(o, "reverse", 1);
     return NULL;
 }
 
@@ -428,7 +460,7 @@ const OpRule rule_DIVCOUNT = {
     .grad = grad_divcount,
     .fold = fold_divcount,
     .c_expr = c_divcount,
-    .onnx_refused = "a mean's division by its count (not written yet)",
+    .onnx = onnx_divcount,
 };
 
 const OpRule rule_ARGMAX = {
@@ -436,7 +468,7 @@ const OpRule rule_ARGMAX = {
     .grad = grad_none,
     .emit = emit_argmax,
     .flops = flops_argmax,
-    .onnx_refused = "an index as a float here, an int64 in ONNX's ArgMax (not written yet)",
+    .onnx = onnx_argmax,
 };
 
 const OpRule rule_MOMENTS = {
@@ -452,5 +484,5 @@ const OpRule rule_CUMSUM = {
     .grad = grad_cumsum,
     .emit = emit_cumsum,
     .flops = flops_cumsum,
-    .onnx_refused = "no ONNX operator is written for it yet",
+    .onnx = onnx_cumsum,
 };

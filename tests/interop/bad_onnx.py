@@ -5,8 +5,9 @@
 
 Without --static the input x is [batch, 4, height, 8]: a dynamic shape. With it, x is [batch, 4, 8, 8] and the
 graph holds, each reading x, nodes dlc import cannot express: a grouped Conv ('grouped'), a dilated Conv
-('dilated'), Erf ('erf'), LSTM ('lstm'), a MaxPool with ceil_mode 1 ('ceil'), Shape ('shape') and a Softmax with an
-attribute it does not know ('softmax'); and one it can, a Relu, whose output y is the graph's.
+('dilated'), Erf ('erf'), LSTM ('lstm'), a MaxPool with ceil_mode 1 ('ceil'), an AveragePool with ceil_mode 1
+('avg_ceil'), a dilated MaxPool ('dilated_pool'), Shape ('shape') and a Softmax with an attribute it does not know
+('softmax'); and one it can, a Relu, whose output y is the graph's.
 """
 import sys
 
@@ -27,6 +28,9 @@ def main():
         helper.make_node('Erf', ['x'], ['e'], name='erf'),
         helper.make_node('LSTM', ['x', 'w4', 'w4'], ['l'], name='lstm', hidden_size=4),
         helper.make_node('MaxPool', ['x'], ['m'], name='ceil', kernel_shape=[3, 3], ceil_mode=1),
+        helper.make_node('AveragePool', ['x'], ['a'], name='avg_ceil', kernel_shape=[2, 2], strides=[2, 2],
+                         ceil_mode=1),
+        helper.make_node('MaxPool', ['x'], ['dm'], name='dilated_pool', kernel_shape=[2, 2], dilations=[2, 2]),
         helper.make_node('Shape', ['x'], ['s'], name='shape'),
         helper.make_node('Softmax', ['x'], ['sm'], name='softmax', stash_type=1),
         helper.make_node('Relu', ['x'], ['y'], name='relu'),

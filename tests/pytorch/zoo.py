@@ -2,8 +2,8 @@
 """PyTorch's side of test_gradcheck's zoo comparison (`test_gradcheck zoo`, the interop suite).
 
 For one of the modern CNNs of models/ (batchnorm, batchnorm_concise, nin, googlenet, resnet18, densenet), the book's
-PyTorch definition (D2L 1.0), written as nested nn.Sequential and modules whose parameter names are dlc's, runs in
-float64 from the parameters and batch that tests/gradcheck_harness.c's `dump` mode uses: one SGD step in training
+PyTorch definition (D2L 1.0, from tests/pytorch/book.py: nested nn.Sequential and modules whose parameter names are
+dlc's) runs in float64 from the parameters and batch that tests/gradcheck_harness.c's `dump` mode uses: one SGD step in training
 mode (the loss, every parameter's gradient, the running statistics after the step), then eval mode on the same
 batch. The records go to OUT in the harness's format (`KIND NAME COUNT` and COUNT little-endian f64), for the test
 to compare element by element.
@@ -17,8 +17,9 @@ import sys
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
+
+import book
 
 torch.set_default_dtype(torch.float64)
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -59,200 +60,13 @@ def formula_values(model):
             p.copy_(torch.from_numpy(centre + amp * (2 * u - 1)).reshape(p.shape))
 
 
-# ---- D2L 8.5: batch normalization from scratch, and BN-LeNet ----
-
-
-def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
-    if not torch.is_grad_enabled():
-        X_hat = (X - moving_mean) / torch.sqrt(moving_var + eps)
-    else:
-        assert len(X.shape) in (2, 4)
-        if len(X.shape) == 2:
-            mean = X.mean(dim=0)
-            var = ((X - mean) ** 2).mean(dim=0)
-        else:
-            mean = X.mean(dim=(0, 2, 3), keepdim=True)
-            var = ((X - mean) ** 2).mean(dim=(0, 2, 3), keepdim=True)
-        X_hat = (X - mean) / torch.sqrt(var + eps)
-        moving_mean = (1.0 - momentum) * moving_mean + momentum * mean
-        moving_var = (1.0 - momentum) * moving_var + momentum * var
-    Y = gamma * X_hat + beta
-    return Y, moving_mean.data, moving_var.data
-
-
-class BatchNorm(nn.Module):
-    """The book's, with the moving statistics registered as buffers so that they have names."""
-
-    def __init__(self, num_features, num_dims):
-        super().__init__()
-        shape = (1, num_features) if num_dims == 2 else (1, num_features, 1, 1)
-        self.gamma = nn.Parameter(torch.ones(shape))
-        self.beta = nn.Parameter(torch.zeros(shape))
-        self.register_buffer("moving_mean", torch.zeros(shape))
-        self.register_buffer("moving_var", torch.ones(shape))
-
-    def forward(self, X):
-        Y, self.moving_mean, self.moving_var = batch_norm(X, self.gamma, self.beta, self.moving_mean,
-                                                          self.moving_var, eps=1e-5, momentum=0.1)
-        return Y
-
-
-def bn_lenet(scratch):
-    def bn(features, dims):
-        if scratch:
-            return BatchNorm(features, dims)
-        return nn.BatchNorm2d(features) if dims == 4 else nn.BatchNorm1d(features)
-
-    return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5), bn(6, 4), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), bn(16, 4), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Flatten(), nn.Linear(256, 120), bn(120, 2), nn.Sigmoid(),
-        nn.Linear(120, 84), bn(84, 2), nn.Sigmoid(), nn.Linear(84, 10))
-
-
-# ---- D2L 8.3: NiN ----
-
-
-def nin_block(in_channels, out_channels, kernel_size, strides, padding):
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size, strides, padding), nn.ReLU(),
-        nn.Conv2d(out_channels, out_channels, kernel_size=1), nn.ReLU(),
-        nn.Conv2d(out_channels, out_channels, kernel_size=1), nn.ReLU())
-
-
-def nin():
-    return nn.Sequential(
-        nin_block(1, 96, kernel_size=11, strides=4, padding=0), nn.MaxPool2d(3, stride=2),
-        nin_block(96, 256, kernel_size=5, strides=1, padding=2), nn.MaxPool2d(3, stride=2),
-        nin_block(256, 384, kernel_size=3, strides=1, padding=1), nn.MaxPool2d(3, stride=2),
-        nn.Dropout(0.0), nin_block(384, 10, kernel_size=3, strides=1, padding=1),
-        nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
-
-
-# ---- D2L 8.4: GoogLeNet ----
-
-
-class Inception(nn.Module):
-    def __init__(self, in_channels, c1, c2, c3, c4):
-        super().__init__()
-        self.b1_1 = nn.Conv2d(in_channels, c1, kernel_size=1)
-        self.b2_1 = nn.Conv2d(in_channels, c2[0], kernel_size=1)
-        self.b2_2 = nn.Conv2d(c2[0], c2[1], kernel_size=3, padding=1)
-        self.b3_1 = nn.Conv2d(in_channels, c3[0], kernel_size=1)
-        self.b3_2 = nn.Conv2d(c3[0], c3[1], kernel_size=5, padding=2)
-        self.b4_1 = nn.MaxPool2d(kernel_size=3, stride=1, padding=1)
-        self.b4_2 = nn.Conv2d(in_channels, c4, kernel_size=1)
-
-    def forward(self, x):
-        b1 = F.relu(self.b1_1(x))
-        b2 = F.relu(self.b2_2(F.relu(self.b2_1(x))))
-        b3 = F.relu(self.b3_2(F.relu(self.b3_1(x))))
-        b4 = F.relu(self.b4_2(self.b4_1(x)))
-        return torch.cat((b1, b2, b3, b4), dim=1)
-
-
-def googlenet():
-    return nn.Sequential(
-        nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3), nn.ReLU(),
-        nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
-        nn.Conv2d(64, 64, kernel_size=1), nn.ReLU(), nn.Conv2d(64, 192, kernel_size=3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
-        Inception(192, 64, (96, 128), (16, 32), 32), Inception(256, 128, (128, 192), (32, 96), 64),
-        nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
-        Inception(480, 192, (96, 208), (16, 48), 64), Inception(512, 160, (112, 224), (24, 64), 64),
-        Inception(512, 128, (128, 256), (24, 64), 64), Inception(512, 112, (144, 288), (32, 64), 64),
-        Inception(528, 256, (160, 320), (32, 128), 128),
-        nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
-        Inception(832, 256, (160, 320), (32, 128), 128), Inception(832, 384, (192, 384), (48, 128), 128),
-        nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(1024, 10))
-
-
-# ---- D2L 8.6: ResNet-18 ----
-
-
-class Residual(nn.Module):
-    def __init__(self, in_channels, num_channels, use_1x1conv=False, strides=1):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, num_channels, kernel_size=3, padding=1, stride=strides)
-        self.conv2 = nn.Conv2d(num_channels, num_channels, kernel_size=3, padding=1)
-        self.conv3 = nn.Conv2d(in_channels, num_channels, kernel_size=1, stride=strides) if use_1x1conv else None
-        self.bn1 = nn.BatchNorm2d(num_channels)
-        self.bn2 = nn.BatchNorm2d(num_channels)
-
-    def forward(self, X):
-        Y = F.relu(self.bn1(self.conv1(X)))
-        Y = self.bn2(self.conv2(Y))
-        if self.conv3:
-            X = self.conv3(X)
-        Y += X
-        return F.relu(Y)
-
-
-def resnet_block(in_channels, num_channels, num_residuals, first_block=False):
-    blk = []
-    for i in range(num_residuals):
-        if i == 0 and not first_block:
-            blk.append(Residual(in_channels, num_channels, use_1x1conv=True, strides=2))
-        else:
-            blk.append(Residual(num_channels, num_channels))
-    return nn.Sequential(*blk)
-
-
-def resnet18():
-    return nn.Sequential(
-        nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3), nn.BatchNorm2d(64), nn.ReLU(),
-        nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
-        resnet_block(64, 64, 2, first_block=True), resnet_block(64, 128, 2), resnet_block(128, 256, 2),
-        resnet_block(256, 512, 2), nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(512, 10))
-
-
-# ---- D2L 8.7: DenseNet ----
-
-
-def conv_block(in_channels, num_channels):
-    return nn.Sequential(nn.BatchNorm2d(in_channels), nn.ReLU(),
-                         nn.Conv2d(in_channels, num_channels, kernel_size=3, padding=1))
-
-
-class DenseBlock(nn.Sequential):
-    """The book's DenseBlock, its convolution blocks the Sequential's own children (dlc's names)."""
-
-    def __init__(self, in_channels, num_convs, num_channels):
-        super().__init__(*[conv_block(in_channels + i * num_channels, num_channels) for i in range(num_convs)])
-
-    def forward(self, X):
-        for blk in self:
-            Y = blk(X)
-            X = torch.cat((X, Y), dim=1)
-        return X
-
-
-def transition_block(in_channels, num_channels):
-    return nn.Sequential(nn.BatchNorm2d(in_channels), nn.ReLU(), nn.Conv2d(in_channels, num_channels, kernel_size=1),
-                         nn.AvgPool2d(kernel_size=2, stride=2))
-
-
-def densenet(num_channels=64, growth_rate=32, arch=(4, 4, 4, 4)):
-    layers = [nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3), nn.BatchNorm2d(64), nn.ReLU(),
-              nn.MaxPool2d(kernel_size=3, stride=2, padding=1)]
-    for i, num_convs in enumerate(arch):
-        layers.append(DenseBlock(num_channels, num_convs, growth_rate))
-        num_channels += num_convs * growth_rate
-        if i != len(arch) - 1:
-            num_channels //= 2
-            layers.append(transition_block(num_channels * 2, num_channels))
-    layers += [nn.BatchNorm2d(num_channels), nn.ReLU(), nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
-               nn.Linear(num_channels, 10)]
-    return nn.Sequential(*layers)
-
-
 MODELS = {
-    "batchnorm": lambda: bn_lenet(scratch=True),
-    "batchnorm_concise": lambda: bn_lenet(scratch=False),
-    "nin": nin,
-    "googlenet": googlenet,
-    "resnet18": resnet18,
-    "densenet": densenet,
+    "batchnorm": lambda: book.bn_lenet(scratch=True),
+    "batchnorm_concise": lambda: book.bn_lenet(scratch=False),
+    "nin": lambda: book.nin(dropout=0.0),
+    "googlenet": book.googlenet,
+    "resnet18": book.resnet18,
+    "densenet": book.densenet,
 }
 
 
