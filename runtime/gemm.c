@@ -25,7 +25,6 @@
  * OpenBLAS's sgemm (DLRT_GEMM=dlc|blas forces one; docs/trainer.md gives the rule and the measurements). */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h> /* strcasecmp */
 
 #include <cblas.h>
 
@@ -391,10 +390,10 @@ static int blas_bits(void) {
     static const char *const avx512[] = {"SkylakeX", "Cooperlake", "SapphireRapids"}, *const avx2[] = {"Haswell",
                                                                                                        "Zen"};
     for (size_t i = 0; core && i < sizeof avx512 / sizeof avx512[0]; i++)
-        if (strcasecmp(core, avx512[i]) == 0)
+        if (strcmp(core, avx512[i]) == 0)
             return 512;
     for (size_t i = 0; core && i < sizeof avx2 / sizeof avx2[0]; i++)
-        if (strcasecmp(core, avx2[i]) == 0)
+        if (strcmp(core, avx2[i]) == 0)
             return 256;
     return 128;
 }
