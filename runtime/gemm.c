@@ -14,9 +14,10 @@
  *
  * 24 (or 12) independent accumulators cover the 4-cycle FMA latency of two FMA pipes. Packing zero-pads the
  * slivers to MR and NR, so the kernels never test a bound; a tile that overhangs C is computed into a buffer
- * and its valid part added. Each element of C is summed the same way wherever its tile lies: the kernel sums a
- * KC slice from zero, then adds it to C. Threads (OpenMP) split the packing and the tiles of C by columns, never
- * k, so the result is the same bits whatever the thread count.
+ * and its valid part stored or added. Each element of C is summed the same way wherever its tile lies: the kernel
+ * sums a KC slice from zero, one FMA per k, then stores it (the first slice of a product that does not accumulate)
+ * or adds it to C. So the AVX2 and AVX-512 kernels give the same bits. Threads (OpenMP) split the packing and the
+ * tiles of C by columns, never k, so the result is the same bits whatever the thread count.
  *
  * The path: the best one the CPU has (avx512: AVX512F, avx2: AVX2 and FMA), or the one DLRT_ISA=avx512|avx2|
  * portable names when the CPU has it (the same variable that picks the generated code's kernels).
@@ -41,9 +42,10 @@
 #define GEMM_X86 0
 #endif
 
-enum { KC = 256, MC = 192, NC = 3072, MAX_MR = 12, MAX_NR = 32 };
+enum { KC = 384, MC = 192, NC = 1024, MAX_MR = 12, MAX_NR = 32 };
 
-typedef void (*Kernel)(int kc, const float *ap, const float *bp, float *c, int ldc);
+/* C [mr x nr] = the kc-step product of the slivers, plus C when add */
+typedef void (*Kernel)(int kc, const float *ap, const float *bp, float *c, int ldc, int add);
 
 /* dst[p * ds + r] = src[r * stride + p] for r < rows, p < count: packing the operand whose slivers run across
  * its memory (op(A) not transposed, op(B) transposed) */
@@ -52,7 +54,7 @@ typedef void (*Transpose)(const float *src, size_t stride, int rows, int count, 
 typedef struct {
     DlrtGemmIsa isa;
     int mr, nr;
-    Kernel kernel; /* C [mr x nr] += the kc-step product of the slivers */
+    Kernel kernel;
     Transpose transpose;
 } Path;
 
@@ -60,7 +62,7 @@ typedef struct {
 
 #if GEMM_X86
 __attribute__((target("avx512f,fma"))) static void kernel_avx512(int kc, const float *ap, const float *bp, float *c,
-                                                                 int ldc) {
+                                                                 int ldc, int add) {
     __m512 acc[12][2];
 #pragma GCC unroll 12
     for (int i = 0; i < 12; i++) {
@@ -81,13 +83,17 @@ __attribute__((target("avx512f,fma"))) static void kernel_avx512(int kc, const f
 #pragma GCC unroll 12
     for (int i = 0; i < 12; i++) {
         float *row = c + (size_t)i * (size_t)ldc;
-        _mm512_storeu_ps(row, _mm512_add_ps(_mm512_loadu_ps(row), acc[i][0]));
-        _mm512_storeu_ps(row + 16, _mm512_add_ps(_mm512_loadu_ps(row + 16), acc[i][1]));
+        if (add) {
+            acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(row), acc[i][0]);
+            acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(row + 16), acc[i][1]);
+        }
+        _mm512_storeu_ps(row, acc[i][0]);
+        _mm512_storeu_ps(row + 16, acc[i][1]);
     }
 }
 
-__attribute__((target("avx2,fma"))) static void kernel_avx2(int kc, const float *ap, const float *bp, float *c,
-                                                            int ldc) {
+__attribute__((target("avx2,fma"))) static void kernel_avx2(int kc, const float *ap, const float *bp, float *c, int ldc,
+                                                            int add) {
     __m256 acc[6][2];
 #pragma GCC unroll 6
     for (int i = 0; i < 6; i++) {
@@ -107,13 +113,17 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(int kc, const float 
 #pragma GCC unroll 6
     for (int i = 0; i < 6; i++) {
         float *row = c + (size_t)i * (size_t)ldc;
-        _mm256_storeu_ps(row, _mm256_add_ps(_mm256_loadu_ps(row), acc[i][0]));
-        _mm256_storeu_ps(row + 8, _mm256_add_ps(_mm256_loadu_ps(row + 8), acc[i][1]));
+        if (add) {
+            acc[i][0] = _mm256_add_ps(_mm256_loadu_ps(row), acc[i][0]);
+            acc[i][1] = _mm256_add_ps(_mm256_loadu_ps(row + 8), acc[i][1]);
+        }
+        _mm256_storeu_ps(row, acc[i][0]);
+        _mm256_storeu_ps(row + 8, acc[i][1]);
     }
 }
 #endif
 
-static void kernel_portable(int kc, const float *ap, const float *bp, float *c, int ldc) {
+static void kernel_portable(int kc, const float *ap, const float *bp, float *c, int ldc, int add) {
     float acc[4][16] = {{0}};
     for (int p = 0; p < kc; p++, ap += 4, bp += 16)
         for (int i = 0; i < 4; i++)
@@ -121,7 +131,8 @@ static void kernel_portable(int kc, const float *ap, const float *bp, float *c, 
                 acc[i][j] += ap[i] * bp[j];
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 16; j++)
-            c[(size_t)i * (size_t)ldc + (size_t)j] += acc[i][j];
+            c[(size_t)i * (size_t)ldc + (size_t)j] =
+                add ? c[(size_t)i * (size_t)ldc + (size_t)j] + acc[i][j] : acc[i][j];
 }
 
 /* ---- transposing copies: gathers down a column of rows, where the vector path has them ---- */
@@ -301,8 +312,10 @@ static int reserve(size_t floats) {
     return 1;
 }
 
-/* C's rows i0.. (mc) and columns j0.. (nc) plus the packed slivers' product; tiles by columns across threads. */
-static void multiply(const Path *P, int kc, const float *ap, const float *bp, float *c, int ldc, int mc, int nc) {
+/* C's rows i0.. (mc) and columns j0.. (nc) = the packed slivers' product, plus C when add; tiles by columns
+ * across threads. */
+static void multiply(const Path *P, int kc, const float *ap, const float *bp, float *c, int ldc, int mc, int nc,
+                     int add) {
     int mr = P->mr, nr = P->nr;
     int row_slivers = (mc + mr - 1) / mr, col_slivers = (nc + nr - 1) / nr;
 #ifdef _OPENMP
@@ -316,14 +329,16 @@ static void multiply(const Path *P, int kc, const float *ap, const float *bp, fl
             int rows = mc - s * mr < mr ? mc - s * mr : mr;
             float *ct = c + (size_t)(s * mr) * (size_t)ldc + (size_t)(t * nr);
             if (rows == mr && cols == nr) {
-                P->kernel(kc, a, b, ct, ldc);
+                P->kernel(kc, a, b, ct, ldc, add);
                 continue;
             }
-            _Alignas(64) float tile[MAX_MR * MAX_NR] = {0};
-            P->kernel(kc, a, b, tile, nr);
+            _Alignas(64) float tile[MAX_MR * MAX_NR];
+            P->kernel(kc, a, b, tile, nr, 0);
             for (int i = 0; i < rows; i++)
-                for (int j = 0; j < cols; j++)
-                    ct[(size_t)i * (size_t)ldc + (size_t)j] += tile[i * nr + j];
+                for (int j = 0; j < cols; j++) {
+                    float *e = ct + (size_t)i * (size_t)ldc + (size_t)j;
+                    *e = add ? *e + tile[i * nr + j] : tile[i * nr + j];
+                }
         }
     }
 }
@@ -332,11 +347,11 @@ void dlrt_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda, co
                 int ldc, int accumulate) {
     if (m <= 0 || n <= 0)
         return;
-    if (!accumulate)
-        for (int i = 0; i < m; i++)
+    if (k <= 0) {
+        for (int i = 0; i < m && !accumulate; i++)
             memset(c + (size_t)i * (size_t)ldc, 0, sizeof(float) * (size_t)n);
-    if (k <= 0)
         return;
+    }
     const Path *P = path_of(dlrt_gemm_isa());
     int mr = P->mr, nr = P->nr;
     int kc_max = k < KC ? k : KC, mc_max = m < MC ? m : MC, nc_max = n < NC ? n : NC;
@@ -344,9 +359,9 @@ void dlrt_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda, co
     size_t a_floats = ((size_t)((mc_max + mr - 1) / mr * mr) * (size_t)kc_max + 15) / 16 * 16;
     size_t b_floats = (size_t)((nc_max + nr - 1) / nr * nr) * (size_t)kc_max;
     if (!reserve(a_floats + b_floats)) {
-        /* no memory for the packed operands: OpenBLAS, adding to the C cleared above */
+        /* no memory for the packed operands: OpenBLAS's */
         cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda,
-                    b, ldb, 1, c, ldc);
+                    b, ldb, accumulate ? 1 : 0, c, ldc);
         return;
     }
     float *ap = packed, *bp = packed + a_floats;
@@ -363,7 +378,8 @@ void dlrt_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda, co
             for (int i0 = 0; i0 < m; i0 += MC) {
                 int mc = m - i0 < MC ? m - i0 : MC;
                 pack_a(P, ta, a, lda, i0, mc, p0, kc, ap);
-                multiply(P, kc, ap, bp, c + (size_t)i0 * (size_t)ldc + (size_t)j0, ldc, mc, nc);
+                /* the first slice of k stores into C unless the product adds to it */
+                multiply(P, kc, ap, bp, c + (size_t)i0 * (size_t)ldc + (size_t)j0, ldc, mc, nc, accumulate || p0 > 0);
             }
         }
     }

@@ -29,8 +29,8 @@ static float uniform(unsigned *s) {
     return (float)(*s >> 8) / 16777216.0f - 0.5f;
 }
 
-/* m, n, k: 1 and the tiles' edges (4, 6, 12 rows; 16, 32 columns) either side, and past KC = 256, MC = 192 and
- * NC = 3072 */
+/* m, n, k: 1 and the tiles' edges (4, 6, 12 rows; 16, 32 columns) either side, and past KC = 384, MC = 192 and
+ * NC = 1024 */
 static const int shapes[][3] = {{1, 1, 1},    {1, 37, 5},     {2, 3, 4},     {5, 17, 3},    {11, 31, 13},
                                 {12, 32, 16}, {13, 33, 17},   {25, 65, 100}, {37, 15, 257}, {193, 47, 31},
                                 {7, 3073, 9}, {100, 97, 513}, {200, 70, 300}};
