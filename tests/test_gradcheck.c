@@ -810,6 +810,30 @@ static const char *isa_missing(const char *isa) {
     return NULL;
 }
 
+/* Every gradient of the f64 trace a against the f32 trace b of the same step: f32 sums of a few hundred products,
+ * so within 1e-4 of the largest element. The number of gradients compared. */
+static int f32_near_f64(const Trace *a, const Trace *b, const char *what) {
+    int grads = 0;
+    for (int i = 0; i < a->n; i++) {
+        if (strcmp(a->r[i].kind, "grad") != 0 || a->r[i].null)
+            continue;
+        const Rec *g32 = trace_get(b, a->r[i].step, a->r[i].name, "grad");
+        CU_ASSERT_FATAL(g32 && g32->n == a->r[i].n);
+        double scale = 0, worst = 0;
+        for (int j = 0; j < a->r[i].n; j++) {
+            scale = fmax(scale, fabs(a->r[i].v[j]));
+            worst = fmax(worst, fabs(g32->v[j] - a->r[i].v[j]));
+        }
+        grads++;
+        CU_ASSERT(worst <= 1e-4 * scale);
+        if (worst > 1e-4 * scale)
+            fail(fmt("%s: the f32 gradient of %s differs from f64's by %g (largest %g)", what, a->r[i].name, worst,
+                     scale),
+                 NULL);
+    }
+    return grads;
+}
+
 /* gc_conv_direct's model (every tiling case of the direct kernels) on each path the CPU has: the f64 build's
  * gradients against central differences, and the f32 build's gradients of one step against the f64 build's. The
  * harness is compiled with -O2 -ffp-contract=fast, as trainers are, so the AVX paths use FMA and the portable one
@@ -847,26 +871,7 @@ static void test_isa_paths(void) {
         Trace a, b;
         CU_ASSERT_FATAL(rc64 == 0 && rc32 == 0 && trace_parse(t64, &a) && trace_parse(t32, &b));
         f32_out[k] = t32;
-        int grads = 0;
-        for (int i = 0; i < a.n; i++) {
-            if (strcmp(a.r[i].kind, "grad") != 0 || a.r[i].null)
-                continue;
-            const Rec *g32 = trace_get(&b, a.r[i].step, a.r[i].name, "grad");
-            CU_ASSERT_FATAL(g32 && g32->n == a.r[i].n);
-            double scale = 0, worst = 0;
-            for (int j = 0; j < a.r[i].n; j++) {
-                scale = fmax(scale, fabs(a.r[i].v[j]));
-                worst = fmax(worst, fabs(g32->v[j] - a.r[i].v[j]));
-            }
-            grads++;
-            /* f32 sums of a few hundred products: well within 1e-4 of the largest element */
-            CU_ASSERT(worst <= 1e-4 * scale);
-            if (worst > 1e-4 * scale)
-                fail(fmt("DLRT_ISA=%s: the f32 gradient of %s differs from f64's by %g (largest %g)", isas[k],
-                         a.r[i].name, worst, scale),
-                     NULL);
-        }
-        CU_ASSERT(grads >= 10);
+        CU_ASSERT(f32_near_f64(&a, &b, fmt("DLRT_ISA=%s", isas[k])) >= 10);
     }
     unsetenv("DLRT_ISA");
     /* FMA rounds differently from a product and a sum: the forced path ran */
@@ -918,26 +923,8 @@ static void test_dlc_gemm(void) {
         Trace b;
         CU_ASSERT_FATAL(harness(&b32, "trace 11 5 1 0.1", &t32) == 0 && trace_parse(t32, &b));
         last = t32;
-        int grads = 0;
-        for (int i = 0; i < a.n; i++) {
-            if (strcmp(a.r[i].kind, "grad") != 0 || a.r[i].null)
-                continue;
-            const Rec *g32 = trace_get(&b, a.r[i].step, a.r[i].name, "grad");
-            CU_ASSERT_FATAL(g32 && g32->n == a.r[i].n);
-            double scale = 0, worst = 0;
-            for (int j = 0; j < a.r[i].n; j++) {
-                scale = fmax(scale, fabs(a.r[i].v[j]));
-                worst = fmax(worst, fabs(g32->v[j] - a.r[i].v[j]));
-            }
-            grads++;
-            /* f32 sums of up to 576 products: within 1e-4 of the largest element */
-            CU_ASSERT(worst <= 1e-4 * scale);
-            if (worst > 1e-4 * scale)
-                fail(fmt("DLRT_ISA=%s DLRT_GEMM=dlc: the f32 gradient of %s differs from f64's by %g (largest %g)",
-                         isas[k], a.r[i].name, worst, scale),
-                     NULL);
-        }
-        CU_ASSERT(grads == 8); /* two convolutions and two linear layers, weight and bias each */
+        /* two convolutions and two linear layers, weight and bias each */
+        CU_ASSERT(f32_near_f64(&a, &b, fmt("DLRT_ISA=%s DLRT_GEMM=dlc", isas[k])) == 8);
     }
     unsetenv("DLRT_ISA");
     /* OpenBLAS's sgemm rounds otherwise: the hook did send the products to dlc's kernel */
