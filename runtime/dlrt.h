@@ -758,8 +758,9 @@ typedef struct {
      * naming that line rather than train on, or report, truncated results. */
     int (*loop_limit)(const void *state);
 
-    /* <name>_set_gemm, where the generated code calls OpenBLAS's sgemm (else NULL): --precision bf16 passes it
-     * dlrt_gemm_bf16 once, before the first step (the hook belongs to the program, not to a state block) */
+    /* <name>_set_gemm, where the generated code calls OpenBLAS's sgemm (else NULL): the trainer passes it
+     * dlrt_gemm_f32, or dlrt_gemm_bf16 with --precision bf16, once, before the first step (the hook belongs to
+     * the program, not to a state block) */
     void (*set_gemm)(DlrtGemmFn gemm);
 } DlrtModel;
 
