@@ -11,6 +11,11 @@
  *       training example, and every shape's numbers.
  *   gemm_replay peak N THREADS BUDGET_S
  *       The plain square product: N x N times N x N, median over BUDGET_S seconds of calls.
+ *   gemm_replay compare FILE BUDGET_S
+ *       On one thread, each recorded sgemm (row-major, alpha 1) timed with OpenBLAS and with dlc's own kernel
+ *       (runtime/gemm.c's dlrt_sgemm), alternating call by call, the median CPU time of each: both rates per
+ *       shape, the path the trainers' rule (dlrt_gemm_uses_blas) gives it, and the rates at the shape mix of
+ *       OpenBLAS alone, dlc alone and the rule. OPENBLAS_CORETYPE and DLRT_ISA are the environment's.
  *
  * Prints one JSON line. OpenBLAS runs THREADS threads (openblas_set_num_threads), and OPENBLAS_CORETYPE is
  * whatever the environment says: run it as the trainer was run. The isolated calls reuse their buffers, so
@@ -19,13 +24,15 @@
  * cores to themselves; less means that other processes took some (and the rates are low), or that OpenBLAS ran
  * small products on fewer threads.
  *
- * Build: cc -std=c11 -O2 bench/gemm_replay.c -o gemm_replay -lopenblas */
+ * Build: cc -std=c11 -O2 -fopenmp -Iruntime bench/gemm_replay.c runtime/gemm.c -o gemm_replay -lopenblas */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "dlrt.h"
 
 enum { MIN_REPS = 5, MAX_REPS = 100000, MAX_SHAPES = 4096 };
 
@@ -239,10 +246,93 @@ static int peak(int size, double budget_s) {
     return 0;
 }
 
+/* The median CPU seconds of one call of c by OpenBLAS (*blas_s) and by dlrt_sgemm (*dlc_s), calls alternating. */
+static void time_both(const Call *c, double budget_s, double *blas_s, double *dlc_s) {
+    static double tb[MAX_REPS], td[MAX_REPS];
+    Buffers b = buffers(c);
+    int ta = c->ta != CblasNoTrans, tt = c->tb != CblasNoTrans, acc = c->beta != 0;
+    for (int i = 0; i < 2; i++) {
+        run(c, &b);
+        dlrt_sgemm(ta, tt, c->m, c->n, c->k, b.a, c->lda, b.b, c->ldb, b.c, c->ldc, acc);
+    }
+    double end = cpu_s() + budget_s;
+    long n = 0;
+    while (n < MAX_REPS && (n < MIN_REPS || cpu_s() < end)) {
+        double t0 = cpu_s();
+        run(c, &b);
+        double t1 = cpu_s();
+        dlrt_sgemm(ta, tt, c->m, c->n, c->k, b.a, c->lda, b.b, c->ldb, b.c, c->ldc, acc);
+        td[n] = cpu_s() - t1;
+        tb[n++] = t1 - t0;
+    }
+    free(b.a), free(b.b), free(b.c);
+    qsort(tb, (size_t)n, sizeof *tb, by_value);
+    qsort(td, (size_t)n, sizeof *td, by_value);
+    *blas_s = n % 2 ? tb[n / 2] : (tb[n / 2 - 1] + tb[n / 2]) / 2;
+    *dlc_s = n % 2 ? td[n / 2] : (td[n / 2 - 1] + td[n / 2]) / 2;
+}
+
+static int compare(const char *path, double budget_s) {
+    static Call calls[MAX_SHAPES];
+    static double dlc_s[MAX_SHAPES];
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "gemm_replay: cannot read %s\n", path);
+        return 1;
+    }
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, f) && n < MAX_SHAPES) {
+        char fn[8];
+        Call c = {0};
+        if (line[0] == '#' ||
+            sscanf(line, "%7s %d %d %d %d %d %d %d %d %d %d %d %f %f %ld %lf", fn, &c.order, &c.ta, &c.tb, &c.m, &c.n,
+                   &c.k, &c.lda, &c.ldb, &c.ldc, &c.incx, &c.incy, &c.alpha, &c.beta, &c.count, &c.in_situ_s) != 16)
+            continue;
+        /* dlrt_sgemm has the generated code's convention: row-major, alpha 1, beta 0 or 1 */
+        if (strcmp(fn, "sgemm") == 0 && c.order == CblasRowMajor && c.alpha == 1 && (c.beta == 0 || c.beta == 1))
+            calls[n++] = c;
+    }
+    fclose(f);
+    if (n == 0) {
+        fprintf(stderr, "gemm_replay: %s records no row-major sgemm calls\n", path);
+        return 1;
+    }
+    openblas_set_num_threads(1);
+    double total = 0, blas_t = 0, dlc_t = 0, rule_t = 0;
+    for (int i = 0; i < n; i++) {
+        Call *c = &calls[i];
+        time_both(c, budget_s, &c->isolated_s, &dlc_s[i]);
+        total += (double)c->count * flops(c);
+        blas_t += (double)c->count * c->isolated_s;
+        dlc_t += (double)c->count * dlc_s[i];
+        rule_t += (double)c->count * (dlrt_gemm_uses_blas(c->m, c->n, c->k) ? c->isolated_s : dlc_s[i]);
+    }
+    printf("{\"openblas_core\": \"%s\", \"openblas_coretype_env\": \"%s\", \"dlc_isa\": \"%s\", \"shapes\": %d, "
+           "\"blas_gflops_at_shapes\": %.6g, \"dlc_gflops_at_shapes\": %.6g, \"rule_gflops_at_shapes\": %.6g, "
+           "\"per_shape\": [",
+           openblas_get_corename(), coretype_env(), dlrt_gemm_isa_name(dlrt_gemm_isa()), n, total / blas_t / 1e9,
+           total / dlc_t / 1e9, total / rule_t / 1e9);
+    for (int i = 0; i < n; i++) {
+        const Call *c = &calls[i];
+        printf("%s{\"ta\": \"%s\", \"tb\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"beta\": %g, \"count\": %ld, "
+               "\"blas_gflops\": %.4g, \"dlc_gflops\": %.4g, \"rule\": \"%s\"}",
+               i ? ", " : "", trans_name(c->ta), trans_name(c->tb), c->m, c->n, c->k, (double)c->beta, c->count,
+               flops(c) / c->isolated_s / 1e9, flops(c) / dlc_s[i] / 1e9,
+               dlrt_gemm_uses_blas(c->m, c->n, c->k) ? "blas" : "dlc");
+    }
+    printf("]}\n");
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "compare") == 0 && atof(argv[3]) > 0)
+        return compare(argv[2], atof(argv[3]));
     int is_shapes = argc == 6 && strcmp(argv[1], "shapes") == 0, is_peak = argc == 5 && strcmp(argv[1], "peak") == 0;
     if (!is_shapes && !is_peak) {
-        fprintf(stderr, "usage: %s shapes FILE THREADS BUDGET_S EXAMPLES | peak N THREADS BUDGET_S\n", argv[0]);
+        fprintf(stderr,
+                "usage: %s shapes FILE THREADS BUDGET_S EXAMPLES | peak N THREADS BUDGET_S | compare FILE BUDGET_S\n",
+                argv[0]);
         return 2;
     }
     int threads = atoi(argv[3]);

@@ -137,7 +137,8 @@ GEMM=$OUT/gemm
 setup_gemm() {
     mkdir -p "$GEMM/data"
     cc -std=c11 -O2 -Wall -Wextra -shared -fPIC "$ROOT/bench/gemm_shapes.c" -o "$GEMM/gemm_shapes.so" -ldl
-    cc -std=c11 -O2 -Wall -Wextra "$ROOT/bench/gemm_replay.c" -o "$GEMM/gemm_replay" -lopenblas
+    cc -std=c11 -O2 -Wall -Wextra -fopenmp -I"$ROOT/runtime" "$ROOT/bench/gemm_replay.c" "$ROOT/runtime/gemm.c" \
+        -o "$GEMM/gemm_replay" -lopenblas
     # The training set as it is, and a test set of one blank image, so that the trainer's evaluation adds
     # almost nothing to the BLAS calls recorded (an IDX file cannot hold zero images).
     local name
@@ -156,7 +157,8 @@ run_gemm() { # model threads
     local examples
     examples=$(train_examples "$model")
     ((examples <= 60000)) || examples=60000
-    GEMM_SHAPES_OUT=$base.shapes LD_PRELOAD="$GEMM/gemm_shapes.so${LD_PRELOAD:+ $LD_PRELOAD}" \
+    # DLRT_GEMM=blas: every product through OpenBLAS, where the shim sees it (dlc's own kernel is no BLAS call)
+    DLRT_GEMM=blas GEMM_SHAPES_OUT=$base.shapes LD_PRELOAD="$GEMM/gemm_shapes.so${LD_PRELOAD:+ $LD_PRELOAD}" \
         OPENBLAS_NUM_THREADS=$threads "$bin" --epochs 1 --limit "$examples" --threads "$threads" \
         --data "$GEMM/data" --report "$base.report.json" --quiet
     if ! grep -q '^sg' "$base.shapes" 2>/dev/null; then

@@ -651,6 +651,44 @@ void dlrt_gemm_bf16(int ta, int tb, int m, int n, int k, const float *a, int lda
 /* f32 rounded to bf16 (to nearest even) and back: what dlrt_gemm_bf16 multiplies. */
 float dlrt_bf16_round(float f);
 
+/* ---------------------------------------------------------------------------------------------------------- */
+/* f32 matrix products (gemm.c): dlc's own kernels, or OpenBLAS's                                             */
+/* ---------------------------------------------------------------------------------------------------------- */
+
+/* The instruction sets dlrt_sgemm has a kernel for (DLRT_ISA=portable|avx2|avx512 names them). */
+typedef enum { DLRT_GEMM_PORTABLE, DLRT_GEMM_AVX2, DLRT_GEMM_AVX512 } DlrtGemmIsa;
+
+/* Whether this CPU (and its OS) runs isa's kernel: avx2 needs AVX2 and FMA, avx512 AVX512F. */
+int dlrt_gemm_isa_supported(DlrtGemmIsa isa);
+
+/* The kernel dlrt_sgemm uses: the first call picks the widest the CPU has, or the one DLRT_ISA names if the CPU
+ * has it. dlrt_gemm_select picks again (reading DLRT_ISA and DLRT_GEMM anew: tests run every path in one
+ * process). */
+DlrtGemmIsa dlrt_gemm_isa(void);
+DlrtGemmIsa dlrt_gemm_select(void);
+const char *dlrt_gemm_isa_name(DlrtGemmIsa isa); /* "avx512", "avx2", "portable" */
+
+/* dlc's register-blocked f32 product in the generated code's gemm() convention (below: DlrtGemmFn): packed
+ * operands, a 12x32 (AVX-512), 6x16 (AVX2) or 4x16 (C) microkernel, OpenMP threads over columns of C, so the
+ * result has the same bits whatever the thread count. Its packed operands live in a buffer that grows to the
+ * largest product's, the only allocation (where it fails, the product is OpenBLAS's). One calling thread at a
+ * time. */
+void dlrt_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
+                int ldc, int accumulate);
+
+/* Where dlrt_gemm_f32 sends products: DLRT_GEMM=dlc or blas in the environment forces one, else the rule. */
+typedef enum { DLRT_ROUTE_AUTO, DLRT_ROUTE_DLC, DLRT_ROUTE_BLAS } DlrtGemmRoute;
+DlrtGemmRoute dlrt_gemm_route(void);
+
+/* Whether dlrt_gemm_f32 gives an m x n x k product to OpenBLAS (1) or to dlrt_sgemm (0). The rule (DLRT_GEMM
+ * unset): OpenBLAS when its kernels (the core it chose, OPENBLAS_CORETYPE) are at least as wide as dlc's, and for
+ * one-row products; otherwise dlc's. */
+int dlrt_gemm_uses_blas(int m, int n, int k);
+
+/* The f32 trainers' product (they install it with <name>_set_gemm): dlrt_sgemm or OpenBLAS, per shape. */
+void dlrt_gemm_f32(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
+                   int ldc, int accumulate);
+
 /* A compiled model as the trainer sees it: `dlc build` emits one as a static constant in <name>_train.c, its
  * function pointers set to the generated functions of <name>.h (docs/compiler.md says what they compute). The
  * generated code is f32: every pointer has the exact type of the function it names. */
@@ -720,8 +758,9 @@ typedef struct {
      * naming that line rather than train on, or report, truncated results. */
     int (*loop_limit)(const void *state);
 
-    /* <name>_set_gemm, where the generated code calls OpenBLAS's sgemm (else NULL): --precision bf16 passes it
-     * dlrt_gemm_bf16 once, before the first step (the hook belongs to the program, not to a state block) */
+    /* <name>_set_gemm, where the generated code calls OpenBLAS's sgemm (else NULL): the trainer passes it
+     * dlrt_gemm_f32, or dlrt_gemm_bf16 with --precision bf16, once, before the first step (the hook belongs to
+     * the program, not to a state block) */
     void (*set_gemm)(DlrtGemmFn gemm);
 } DlrtModel;
 

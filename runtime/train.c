@@ -192,10 +192,14 @@ static int refuse_order(DlrtTrainer *t, const char *path, const DlrtCheckpoint *
     return 1;
 }
 
-/* --precision bf16: the model must call sgemm somewhere, and the CPU must have AMX or AVX512-BF16. */
+/* The model's matrix products: f32 ones go to dlrt_gemm_f32 (dlc's kernels, or OpenBLAS's where the rule of
+ * gemm.c says); --precision bf16 needs a model that calls sgemm somewhere and a CPU with AMX or AVX512-BF16. */
 static int precision(DlrtTrainer *t) {
-    if (!t->args.precision || strcmp(t->args.precision, "bf16") != 0)
+    if (!t->args.precision || strcmp(t->args.precision, "bf16") != 0) {
+        if (t->m->set_gemm)
+            t->m->set_gemm(dlrt_gemm_f32);
         return 0;
+    }
     if (!t->m->set_gemm) {
         fprintf(t->errf, "%s: --precision bf16: this trainer's model code has no matrix products to run in bf16\n",
                 t->prog);

@@ -343,14 +343,19 @@ void dlrt_dist_check_kernels(DlrtTrainer *t) {
         return;
     char what[512];
     const char *core = openblas_get_corename();
+    /* dlc's own product sums in the order of its kernel's instruction set (gemm.c) */
+    const char *gemm = dlrt_gemm_isa_name(dlrt_gemm_isa());
+    int route = (int)dlrt_gemm_route();
     snprintf(what, sizeof what,
-             "its kernels (rank 0 runs generated code compiled for %s and OpenBLAS's %s kernels); the same bits on "
-             "every rank need the same kernels: build the trainer without --native and give every host the same "
-             "CPU family, or set OPENBLAS_CORETYPE alike",
-             t->m->isa ? t->m->isa : "an unrecorded instruction set", core ? core : "unknown");
+             "its kernels (rank 0 runs generated code compiled for %s, dlc's %s product kernel and OpenBLAS's %s "
+             "kernels); the same bits on every rank need the same kernels: build the trainer without --native and "
+             "give every host the same CPU family, or set DLRT_ISA, DLRT_GEMM and OPENBLAS_CORETYPE alike",
+             t->m->isa ? t->m->isa : "an unrecorded instruction set", gemm, core ? core : "unknown");
     what[sizeof what - 1] = '\0';
     uint64_t h = 0xcbf29ce484222325u;
     fnv1a(&h, t->m->isa ? t->m->isa : "", t->m->isa ? strlen(t->m->isa) : 0);
+    fnv1a(&h, gemm, strlen(gemm));
+    fnv1a(&h, &route, sizeof route);
     fnv1a(&h, core ? core : "", core ? strlen(core) : 0);
     name_differing(t, h, what);
 }

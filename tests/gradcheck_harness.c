@@ -21,6 +21,9 @@
  *                                     the output to FILE, each record a line `KIND NAME COUNT` and COUNT f64
  *                                     little-endian. For models too large for a VALUES file or a text trace.
  *
+ * With -DDLRT_GEMM_HOOK (an f32 build linked with runtime/gemm.c), the model's matrix products go to libdlrt's
+ * dlrt_gemm_f32, as in a trainer, instead of OpenBLAS's sgemm.
+ *
  * Output lines: `loss STEP VALUE`, `before|grad|after STEP NAME TRAINABLE v0 v1 ...`, `grad STEP NAME T null`,
  * `output STEPS NAME 0 v0 v1 ...`. */
 #include <math.h>
@@ -30,6 +33,9 @@
 #include <string.h>
 
 #include MODEL_H
+#ifdef DLRT_GEMM_HOOK
+#include "dlrt.h"
+#endif
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -317,6 +323,9 @@ int main(int argc, char **argv) {
                 argv[0]);
         return 2;
     }
+#ifdef DLRT_GEMM_HOOK
+    CAT(MODEL, _set_gemm)(dlrt_gemm_f32);
+#endif
     int n = atoi(argv[3]);
     if (n < 1 || n > MAX_BATCH) {
         fprintf(stderr, "batch %d is outside 1..%d\n", n, MAX_BATCH);

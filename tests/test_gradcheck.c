@@ -83,7 +83,7 @@ static bool build_with(Build *b, const char *name, const char *text, const char 
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
     b->exe = fmt("%s/%s.exe", workdir, name);
-    char *cc[24] = {"cc",
+    char *cc[32] = {"cc",
                     "-std=c11",
                     "-O1",
                     "-Wall",
@@ -105,7 +105,7 @@ static bool build_with(Build *b, const char *name, const char *text, const char 
                     "-lm"};
     int n = 20;
     char *extra = keep(strdup(cc_extra ? cc_extra : "-DNO_EVAL_OUTPUT"));
-    for (char *w = strtok(extra, " "); w && n < 23; w = strtok(NULL, " "))
+    for (char *w = strtok(extra, " "); w && n < 31; w = strtok(NULL, " "))
         cc[n++] = w;
     cc[n] = NULL;
     if (run(cc, log) != 0) {
@@ -788,6 +788,30 @@ static void test_d2l_autograd(void) {
 
 /* ---- 3. the direct convolution kernels on each instruction set ---- */
 
+/* Every gradient of the f64 trace a against the f32 trace b of the same step: f32 sums of a few hundred products,
+ * so within 1e-4 of the largest element. The number of gradients compared. */
+static int f32_near_f64(const Trace *a, const Trace *b, const char *what) {
+    int grads = 0;
+    for (int i = 0; i < a->n; i++) {
+        if (strcmp(a->r[i].kind, "grad") != 0 || a->r[i].null)
+            continue;
+        const Rec *g32 = trace_get(b, a->r[i].step, a->r[i].name, "grad");
+        CU_ASSERT_FATAL(g32 && g32->n == a->r[i].n);
+        double scale = 0, worst = 0;
+        for (int j = 0; j < a->r[i].n; j++) {
+            scale = fmax(scale, fabs(a->r[i].v[j]));
+            worst = fmax(worst, fabs(g32->v[j] - a->r[i].v[j]));
+        }
+        grads++;
+        CU_ASSERT(worst <= 1e-4 * scale);
+        if (worst > 1e-4 * scale)
+            fail(fmt("%s: the f32 gradient of %s differs from f64's by %g (largest %g)", what, a->r[i].name, worst,
+                     scale),
+                 NULL);
+    }
+    return grads;
+}
+
 /* gc_conv_direct's model (every tiling case of the direct kernels) on each path the CPU has: the f64 build's
  * gradients against central differences, and the f32 build's gradients of one step against the f64 build's. The
  * harness is compiled with -O2 -ffp-contract=fast, as trainers are, so the AVX paths use FMA and the portable one
@@ -825,32 +849,68 @@ static void test_isa_paths(void) {
         Trace a, b;
         CU_ASSERT_FATAL(rc64 == 0 && rc32 == 0 && trace_parse(t64, &a) && trace_parse(t32, &b));
         f32_out[k] = t32;
-        int grads = 0;
-        for (int i = 0; i < a.n; i++) {
-            if (strcmp(a.r[i].kind, "grad") != 0 || a.r[i].null)
-                continue;
-            const Rec *g32 = trace_get(&b, a.r[i].step, a.r[i].name, "grad");
-            CU_ASSERT_FATAL(g32 && g32->n == a.r[i].n);
-            double scale = 0, worst = 0;
-            for (int j = 0; j < a.r[i].n; j++) {
-                scale = fmax(scale, fabs(a.r[i].v[j]));
-                worst = fmax(worst, fabs(g32->v[j] - a.r[i].v[j]));
-            }
-            grads++;
-            /* f32 sums of a few hundred products: well within 1e-4 of the largest element */
-            CU_ASSERT(worst <= 1e-4 * scale);
-            if (worst > 1e-4 * scale)
-                fail(fmt("DLRT_ISA=%s: the f32 gradient of %s differs from f64's by %g (largest %g)", isas[k],
-                         a.r[i].name, worst, scale),
-                     NULL);
-        }
-        CU_ASSERT(grads >= 10);
+        CU_ASSERT(f32_near_f64(&a, &b, fmt("DLRT_ISA=%s", isas[k])) >= 10);
     }
     unsetenv("DLRT_ISA");
     /* FMA rounds differently from a product and a sum: the forced path ran */
     for (int k = 0; k < 2; k++)
         if (f32_out[k] && f32_out[2])
             CU_ASSERT(strcmp(f32_out[k], f32_out[2]) != 0);
+}
+
+/* The matrix products of the generated code (linear layers, an im2col convolution and a 1x1 one: every
+ * transpose the emitter writes, and a dw that accumulates over chunks) through libdlrt's dlrt_gemm_f32 with
+ * DLRT_GEMM=dlc, on every kernel path of runtime/gemm.c the CPU has (DLRT_ISA): the f32 gradients of one step
+ * against the f64 build's (OpenBLAS's dgemm), as test_isa_paths does for the direct convolutions. */
+static void test_dlc_gemm(void) {
+    const char *text = "input x: f32[batch, 64, 5, 6]\n"
+                       "input y: i32[batch]\n"
+                       "a = x |> conv2d(13, kernel=3, padding=1) |> tanh\n" /* 576 products per output: im2col */
+                       "b = a |> conv2d(7, kernel=1) |> tanh\n"
+                       "logits = b |> flatten |> linear(37) |> tanh |> linear(10)\n"
+                       "output logits\n"
+                       "train {\n"
+                       "    loss = cross_entropy(logits, y)\n"
+                       "    optimizer = sgd(lr = 0.1)\n"
+                       "    batch = 5\n"
+                       "}\n";
+    const char *inputs = "F(x,X) L(y,Y,10)";
+    Build b64, b32;
+    if (!build_with(&b64, "gemm_f64", text, inputs, "--dtype f64", "-O2 -DNO_EVAL_OUTPUT") ||
+        !build_with(&b32, "gemm_f32", text, inputs, "--dtype f32",
+                    "-O2 -DNO_EVAL_OUTPUT -DDLRT_GEMM_HOOK -iquote " SOURCE_ROOT "/runtime " SOURCE_ROOT
+                    "/runtime/gemm.c")) {
+        CU_FAIL("model did not build");
+        return;
+    }
+    char *t64;
+    CU_ASSERT_FATAL(harness(&b64, "trace 11 5 1 0.1", &t64) == 0);
+    Trace a;
+    CU_ASSERT_FATAL(trace_parse(t64, &a));
+    static const char *const isas[] = {"avx512", "avx2", "portable"};
+    char *last = NULL;
+    setenv("DLRT_GEMM", "dlc", 1);
+    for (size_t k = 0; k < sizeof isas / sizeof isas[0]; k++) {
+        const char *missing = isa_missing(isas[k]); /* what the generated code's path needs, a superset of gemm.c's */
+        if (missing) {
+            printf("\n  skipped DLRT_ISA=%s: this CPU has no %s", isas[k], missing);
+            continue;
+        }
+        setenv("DLRT_ISA", isas[k], 1);
+        char *t32;
+        Trace b;
+        CU_ASSERT_FATAL(harness(&b32, "trace 11 5 1 0.1", &t32) == 0 && trace_parse(t32, &b));
+        last = t32;
+        /* two convolutions and two linear layers, weight and bias each */
+        CU_ASSERT(f32_near_f64(&a, &b, fmt("DLRT_ISA=%s DLRT_GEMM=dlc", isas[k])) == 8);
+    }
+    unsetenv("DLRT_ISA");
+    /* OpenBLAS's sgemm rounds otherwise: the hook did send the products to dlc's kernel */
+    setenv("DLRT_GEMM", "blas", 1);
+    char *blas;
+    CU_ASSERT_FATAL(harness(&b32, "trace 11 5 1 0.1", &blas) == 0);
+    CU_ASSERT(last && strcmp(last, blas) != 0);
+    unsetenv("DLRT_GEMM");
 }
 
 int main(int argc, char **argv) {
@@ -891,6 +951,7 @@ int main(int argc, char **argv) {
         CU_add_test(t, "D2L 2.5: grad(2 * dot(x, x), x) = 4x", test_d2l_autograd);
         CU_pSuite k = CU_add_suite("direct convolution kernels on each instruction set (DLRT_ISA)", NULL, NULL);
         CU_add_test(k, "gradients, and f32 against f64, on every path the CPU has", test_isa_paths);
+        CU_add_test(k, "f32 gradients through dlc's matrix product against f64, on every path", test_dlc_gemm);
     }
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

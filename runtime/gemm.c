@@ -1,0 +1,451 @@
+/* gemm.c: dlc's own single-precision matrix product, the trainers' f32 products with the instruction set chosen
+ * at run time, so a trainer's speed no longer hangs on which kernels OpenBLAS picked (OPENBLAS_CORETYPE=Haswell
+ * ran AlexNet at half speed on an AVX-512 CPU).
+ *
+ * dlrt_sgemm computes the generated code's gemm(): C [m x n] = op(A) op(B), plus C when accumulate, row-major.
+ * It is a GotoBLAS/BLIS-shaped product: for each NC-wide panel of B and each KC-deep slice of k, op(B)'s panel is
+ * packed into NR-wide slivers [KC][NR] (it stays in L3 and each sliver in L1); for each MC-tall block of op(A),
+ * the block is packed into MR-tall slivers [KC][MR] (it stays in L2); a microkernel then multiplies one A sliver by
+ * one B sliver into an MR x NR tile of C held in registers:
+ *
+ *   avx512    12 x 32: 24 zmm accumulators, two zmm of B and one broadcast of A per row a step (27 registers)
+ *   avx2       6 x 16: 12 ymm accumulators, two ymm of B, one broadcast
+ *   portable   4 x 16: plain C that compilers vectorise as they can
+ *
+ * 24 (or 12) independent accumulators cover the 4-cycle FMA latency of two FMA pipes. Packing zero-pads the
+ * slivers to MR and NR, so the kernels never test a bound; a tile that overhangs C is computed into a buffer
+ * and its valid part stored or added. Each element of C is summed the same way wherever its tile lies: the kernel
+ * sums a KC slice from zero, one FMA per k, then stores it (the first slice of a product that does not accumulate)
+ * or adds it to C. So the AVX2 and AVX-512 kernels give the same bits. Threads (OpenMP) split the packing and the
+ * tiles of C by columns, never k, so the result is the same bits whatever the thread count.
+ *
+ * The path: the best one the CPU has (avx512: AVX512F, avx2: AVX2 and FMA), or the one DLRT_ISA=avx512|avx2|
+ * portable names when the CPU has it (the same variable that picks the generated code's kernels).
+ *
+ * dlrt_gemm_f32, the product the trainers install with <name>_set_gemm, picks per call between dlrt_sgemm and
+ * OpenBLAS's sgemm (DLRT_GEMM=dlc|blas forces one; docs/trainer.md gives the rule and the measurements). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "dlrt.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define GEMM_X86 1
+#include <immintrin.h>
+#else
+#define GEMM_X86 0
+#endif
+
+enum { KC = 384, MC = 192, NC = 1024, MAX_MR = 12, MAX_NR = 32 };
+
+/* C [mr x nr] = the kc-step product of the slivers, plus C when add */
+typedef void (*Kernel)(int kc, const float *ap, const float *bp, float *c, int ldc, int add);
+
+/* dst[p * ds + r] = src[r * stride + p] for r < rows, p < count: packing the operand whose slivers run across
+ * its memory (op(A) not transposed, op(B) transposed) */
+typedef void (*Transpose)(const float *src, size_t stride, int rows, int count, float *dst, int ds);
+
+typedef struct {
+    DlrtGemmIsa isa;
+    int mr, nr;
+    Kernel kernel;
+    Transpose transpose;
+} Path;
+
+/* ---- microkernels ---- */
+
+#if GEMM_X86
+__attribute__((target("avx512f,fma"))) static void kernel_avx512(int kc, const float *ap, const float *bp, float *c,
+                                                                 int ldc, int add) {
+    __m512 acc[12][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) {
+        /* C's tile is wanted only at the end: fetch it while the FMAs run */
+        _mm_prefetch((const char *)(c + (size_t)i * (size_t)ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (size_t)i * (size_t)ldc + 31), _MM_HINT_T0);
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    }
+    for (int p = 0; p < kc; p++, ap += 12, bp += 32) {
+        __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; i++) {
+            __m512 a = _mm512_set1_ps(ap[i]);
+            acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+        }
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) {
+        float *row = c + (size_t)i * (size_t)ldc;
+        if (add) {
+            acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(row), acc[i][0]);
+            acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(row + 16), acc[i][1]);
+        }
+        _mm512_storeu_ps(row, acc[i][0]);
+        _mm512_storeu_ps(row + 16, acc[i][1]);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void kernel_avx2(int kc, const float *ap, const float *bp, float *c, int ldc,
+                                                            int add) {
+    __m256 acc[6][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; i++) {
+        _mm_prefetch((const char *)(c + (size_t)i * (size_t)ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (size_t)i * (size_t)ldc + 15), _MM_HINT_T0);
+        acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    }
+    for (int p = 0; p < kc; p++, ap += 6, bp += 16) {
+        __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
+#pragma GCC unroll 6
+        for (int i = 0; i < 6; i++) {
+            __m256 a = _mm256_broadcast_ss(ap + i);
+            acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; i++) {
+        float *row = c + (size_t)i * (size_t)ldc;
+        if (add) {
+            acc[i][0] = _mm256_add_ps(_mm256_loadu_ps(row), acc[i][0]);
+            acc[i][1] = _mm256_add_ps(_mm256_loadu_ps(row + 8), acc[i][1]);
+        }
+        _mm256_storeu_ps(row, acc[i][0]);
+        _mm256_storeu_ps(row + 8, acc[i][1]);
+    }
+}
+#endif
+
+static void kernel_portable(int kc, const float *ap, const float *bp, float *c, int ldc, int add) {
+    float acc[4][16] = {{0}};
+    for (int p = 0; p < kc; p++, ap += 4, bp += 16)
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 16; j++)
+                acc[i][j] += ap[i] * bp[j];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 16; j++)
+            c[(size_t)i * (size_t)ldc + (size_t)j] =
+                add ? c[(size_t)i * (size_t)ldc + (size_t)j] + acc[i][j] : acc[i][j];
+}
+
+/* ---- transposing copies: gathers down a column of rows, where the vector path has them ---- */
+
+static void transpose_portable(const float *src, size_t stride, int rows, int count, float *dst, int ds) {
+    for (int r = 0; r < rows; r++)
+        for (int p = 0; p < count; p++)
+            dst[(size_t)p * (size_t)ds + (size_t)r] = src[(size_t)r * stride + (size_t)p];
+}
+
+#if GEMM_X86
+/* (row offsets are 32-bit lane indices: a stride too long for them takes the portable copy) */
+__attribute__((target("avx512f"))) static void transpose_avx512(const float *src, size_t stride, int rows, int count,
+                                                                float *dst, int ds) {
+    if (stride > 0x7FFFFFF) {
+        transpose_portable(src, stride, rows, count, dst, ds);
+        return;
+    }
+    __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                     _mm512_set1_epi32((int)stride));
+    for (int r0 = 0; r0 < rows; r0 += 16) {
+        int w = rows - r0 < 16 ? rows - r0 : 16;
+        __mmask16 lanes = (__mmask16)((1u << w) - 1);
+        const float *s = src + (size_t)r0 * stride;
+        for (int p = 0; p < count; p++)
+            _mm512_mask_storeu_ps(dst + (size_t)p * (size_t)ds + (size_t)r0, lanes,
+                                  _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes, idx, s + p, 4));
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void transpose_avx2(const float *src, size_t stride, int rows, int count,
+                                                               float *dst, int ds) {
+    if (stride > 0x7FFFFFF) {
+        transpose_portable(src, stride, rows, count, dst, ds);
+        return;
+    }
+    __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)stride));
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+        int w = rows - r0 < 8 ? rows - r0 : 8;
+        __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(w), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const float *s = src + (size_t)r0 * stride;
+        for (int p = 0; p < count; p++)
+            _mm256_maskstore_ps(
+                dst + (size_t)p * (size_t)ds + (size_t)r0, lanes,
+                _mm256_mask_i32gather_ps(_mm256_setzero_ps(), s + p, idx, _mm256_castsi256_ps(lanes), 4));
+    }
+}
+#endif
+
+/* ---- the path ---- */
+
+static const Path paths[] = {
+    {DLRT_GEMM_PORTABLE, 4, 16, kernel_portable, transpose_portable},
+#if GEMM_X86
+    {DLRT_GEMM_AVX2, 6, 16, kernel_avx2, transpose_avx2},
+    {DLRT_GEMM_AVX512, 12, 32, kernel_avx512, transpose_avx512},
+#endif
+};
+
+static const char *const isa_names[] = {"portable", "avx2", "avx512"};
+
+const char *dlrt_gemm_isa_name(DlrtGemmIsa isa) {
+    return isa >= DLRT_GEMM_PORTABLE && isa <= DLRT_GEMM_AVX512 ? isa_names[isa] : "?";
+}
+
+int dlrt_gemm_isa_supported(DlrtGemmIsa isa) {
+    switch (isa) {
+    case DLRT_GEMM_PORTABLE:
+        return 1;
+#if GEMM_X86
+    case DLRT_GEMM_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case DLRT_GEMM_AVX512:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+#endif
+    default:
+        return 0;
+    }
+}
+
+static int chosen = -1;    /* the DlrtGemmIsa in use, or -1 before the first product */
+static int route = -1;     /* the DlrtGemmRoute DLRT_GEMM asks for, or -1 before the first product */
+static int blas_wins = -1; /* the rule's answer for products of more than one row, decided once */
+
+DlrtGemmIsa dlrt_gemm_select(void) {
+    int isa = dlrt_gemm_isa_supported(DLRT_GEMM_AVX512) ? DLRT_GEMM_AVX512
+              : dlrt_gemm_isa_supported(DLRT_GEMM_AVX2) ? DLRT_GEMM_AVX2
+                                                        : DLRT_GEMM_PORTABLE;
+    const char *want = getenv("DLRT_ISA");
+    for (int i = DLRT_GEMM_PORTABLE; want && i <= DLRT_GEMM_AVX512; i++)
+        if (strcmp(want, isa_names[i]) == 0 && dlrt_gemm_isa_supported((DlrtGemmIsa)i))
+            isa = i;
+    __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
+    __atomic_store_n(&route, -1, __ATOMIC_RELAXED);
+    __atomic_store_n(&blas_wins, -1, __ATOMIC_RELAXED);
+    return (DlrtGemmIsa)isa;
+}
+
+DlrtGemmIsa dlrt_gemm_isa(void) {
+    int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
+    return isa >= 0 ? (DlrtGemmIsa)isa : dlrt_gemm_select();
+}
+
+static const Path *path_of(DlrtGemmIsa isa) {
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        if (paths[i].isa == isa)
+            return &paths[i];
+    return &paths[0];
+}
+
+/* ---- packing ---- */
+
+/* op(A)'s rows i0.. (mc of them) and columns p0.. (kc) as MR-tall slivers [kc][mr], zero rows beyond mc. */
+static void pack_a(const Path *P, int ta, const float *a, int lda, int i0, int mc, int p0, int kc, float *ap) {
+    int mr = P->mr, slivers = (mc + mr - 1) / mr;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int s = 0; s < slivers; s++) {
+        float *dst = ap + (size_t)s * (size_t)kc * (size_t)mr;
+        int rows = mc - s * mr < mr ? mc - s * mr : mr;
+        /* the loop that reads op(A) runs along its memory, the one that writes strides in the small sliver */
+        if (ta)
+            for (int p = 0; p < kc; p++) {
+                const float *src = a + (size_t)(p0 + p) * (size_t)lda + (size_t)(i0 + s * mr);
+                for (int r = 0; r < rows; r++)
+                    dst[(size_t)p * (size_t)mr + (size_t)r] = src[r];
+            }
+        else
+            P->transpose(a + (size_t)(i0 + s * mr) * (size_t)lda + (size_t)p0, (size_t)lda, rows, kc, dst, mr);
+        for (int r = rows; r < mr; r++)
+            for (int p = 0; p < kc; p++)
+                dst[(size_t)p * (size_t)mr + (size_t)r] = 0;
+    }
+}
+
+/* op(B)'s rows p0.. (kc) and columns j0.. (nc) as NR-wide slivers [kc][nr], zero columns beyond nc. */
+static void pack_b(const Path *P, int tb, const float *b, int ldb, int p0, int kc, int j0, int nc, float *bp) {
+    int nr = P->nr, slivers = (nc + nr - 1) / nr;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int s = 0; s < slivers; s++) {
+        float *dst = bp + (size_t)s * (size_t)kc * (size_t)nr;
+        int cols = nc - s * nr < nr ? nc - s * nr : nr;
+        size_t j = (size_t)(j0 + s * nr);
+        if (tb)
+            P->transpose(b + j * (size_t)ldb + (size_t)p0, (size_t)ldb, cols, kc, dst, nr);
+        else
+            for (int p = 0; p < kc; p++)
+                memcpy(dst + (size_t)p * (size_t)nr, b + (size_t)(p0 + p) * (size_t)ldb + j,
+                       sizeof(float) * (size_t)cols);
+        for (int p = 0; p < kc && cols < nr; p++)
+            memset(dst + (size_t)p * (size_t)nr + cols, 0, sizeof(float) * (size_t)(nr - cols));
+    }
+}
+
+/* ---- the product ---- */
+
+/* Packed operands, kept between calls: they grow to the largest product's (the first training step allocates,
+ * later ones do not), so dlrt_sgemm is for one calling thread at a time. */
+static float *packed;
+static size_t packed_cap;
+
+static int reserve(size_t floats) {
+    if (floats <= packed_cap)
+        return 1;
+    size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+    float *p = aligned_alloc(64, bytes);
+    if (!p)
+        return 0;
+    free(packed);
+    packed = p;
+    packed_cap = bytes / sizeof(float);
+    return 1;
+}
+
+/* C's rows i0.. (mc) and columns j0.. (nc) = the packed slivers' product, plus C when add; tiles by columns
+ * across threads. */
+static void multiply(const Path *P, int kc, const float *ap, const float *bp, float *c, int ldc, int mc, int nc,
+                     int add) {
+    int mr = P->mr, nr = P->nr;
+    int row_slivers = (mc + mr - 1) / mr, col_slivers = (nc + nr - 1) / nr;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int t = 0; t < col_slivers; t++) {
+        const float *b = bp + (size_t)t * (size_t)kc * (size_t)nr;
+        int cols = nc - t * nr < nr ? nc - t * nr : nr;
+        for (int s = 0; s < row_slivers; s++) {
+            const float *a = ap + (size_t)s * (size_t)kc * (size_t)mr;
+            int rows = mc - s * mr < mr ? mc - s * mr : mr;
+            float *ct = c + (size_t)(s * mr) * (size_t)ldc + (size_t)(t * nr);
+            if (rows == mr && cols == nr) {
+                P->kernel(kc, a, b, ct, ldc, add);
+                continue;
+            }
+            _Alignas(64) float tile[MAX_MR * MAX_NR];
+            P->kernel(kc, a, b, tile, nr, 0);
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < cols; j++) {
+                    float *e = ct + (size_t)i * (size_t)ldc + (size_t)j;
+                    *e = add ? *e + tile[i * nr + j] : tile[i * nr + j];
+                }
+        }
+    }
+}
+
+void dlrt_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
+                int ldc, int accumulate) {
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0) {
+        for (int i = 0; i < m && !accumulate; i++)
+            memset(c + (size_t)i * (size_t)ldc, 0, sizeof(float) * (size_t)n);
+        return;
+    }
+    const Path *P = path_of(dlrt_gemm_isa());
+    int mr = P->mr, nr = P->nr;
+    int kc_max = k < KC ? k : KC, mc_max = m < MC ? m : MC, nc_max = n < NC ? n : NC;
+    /* B's slivers start 64-byte aligned, as the kernels' aligned loads need */
+    size_t a_floats = ((size_t)((mc_max + mr - 1) / mr * mr) * (size_t)kc_max + 15) / 16 * 16;
+    size_t b_floats = (size_t)((nc_max + nr - 1) / nr * nr) * (size_t)kc_max;
+    if (!reserve(a_floats + b_floats)) {
+        /* no memory for the packed operands: OpenBLAS's */
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda,
+                    b, ldb, accumulate ? 1 : 0, c, ldc);
+        return;
+    }
+    float *ap = packed, *bp = packed + a_floats;
+#ifdef _OPENMP
+    /* one thread for products too small to share: the split changes no bits, only the time */
+    int threads = (double)m * n * k < 4e6 ? 1 : omp_get_max_threads();
+#pragma omp parallel num_threads(threads)
+#endif
+    for (int j0 = 0; j0 < n; j0 += NC) {
+        int nc = n - j0 < NC ? n - j0 : NC;
+        for (int p0 = 0; p0 < k; p0 += KC) {
+            int kc = k - p0 < KC ? k - p0 : KC;
+            pack_b(P, tb, b, ldb, p0, kc, j0, nc, bp);
+            for (int i0 = 0; i0 < m; i0 += MC) {
+                int mc = m - i0 < MC ? m - i0 : MC;
+                pack_a(P, ta, a, lda, i0, mc, p0, kc, ap);
+                /* the first slice of k stores into C unless the product adds to it */
+                multiply(P, kc, ap, bp, c + (size_t)i0 * (size_t)ldc + (size_t)j0, ldc, mc, nc, accumulate || p0 > 0);
+            }
+        }
+    }
+}
+
+/* ---- the trainers' product: dlc's or OpenBLAS's ---- */
+
+DlrtGemmRoute dlrt_gemm_route(void) {
+    int r = __atomic_load_n(&route, __ATOMIC_RELAXED);
+    if (r >= 0)
+        return (DlrtGemmRoute)r;
+    const char *want = getenv("DLRT_GEMM");
+    r = want && strcmp(want, "dlc") == 0    ? DLRT_ROUTE_DLC
+        : want && strcmp(want, "blas") == 0 ? DLRT_ROUTE_BLAS
+                                            : DLRT_ROUTE_AUTO;
+    __atomic_store_n(&route, r, __ATOMIC_RELAXED);
+    return (DlrtGemmRoute)r;
+}
+
+/* The vector bits of OpenBLAS's kernels, from the core it chose when it loaded (OPENBLAS_CORETYPE, else the CPU):
+ * its AVX-512 cores, its AVX2+FMA ones (Zen runs Haswell's kernels), or anything older. */
+static int blas_bits(void) {
+    const char *core = openblas_get_corename();
+    static const char *const avx512[] = {"SkylakeX", "Cooperlake", "SapphireRapids"}, *const avx2[] = {"Haswell",
+                                                                                                       "Zen"};
+    for (size_t i = 0; core && i < sizeof avx512 / sizeof avx512[0]; i++)
+        if (strcmp(core, avx512[i]) == 0)
+            return 512;
+    for (size_t i = 0; core && i < sizeof avx2 / sizeof avx2[0]; i++)
+        if (strcmp(core, avx2[i]) == 0)
+            return 256;
+    return 128;
+}
+
+/* The rule, measured on AlexNet's products (docs/trainer.md): at equal vector width OpenBLAS's kernels are faster
+ * than dlc's (SkylakeX 139 GFLOP/s against dlc's AVX-512 127; Haswell 98 against dlc's AVX2 90), and a wider
+ * kernel beats a narrower one (dlc's AVX-512 128 against OpenBLAS's Haswell 98). So OpenBLAS takes the products
+ * when its kernels are at least as wide as dlc's, and one-row products (sgemv, which packs nothing) always. */
+int dlrt_gemm_uses_blas(int m, int n, int k) {
+    (void)n;
+    (void)k;
+    DlrtGemmRoute forced = dlrt_gemm_route();
+    if (forced != DLRT_ROUTE_AUTO)
+        return forced == DLRT_ROUTE_BLAS;
+    if (m == 1)
+        return 1;
+    int wins = __atomic_load_n(&blas_wins, __ATOMIC_RELAXED);
+    if (wins < 0) {
+        DlrtGemmIsa isa = dlrt_gemm_isa();
+        int dlc_bits = isa == DLRT_GEMM_AVX512 ? 512 : isa == DLRT_GEMM_AVX2 ? 256 : 0;
+        wins = blas_bits() >= dlc_bits;
+        __atomic_store_n(&blas_wins, wins, __ATOMIC_RELAXED);
+    }
+    return wins;
+}
+
+void dlrt_gemm_f32(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
+                   int ldc, int accumulate) {
+    if (!dlrt_gemm_uses_blas(m, n, k)) {
+        dlrt_sgemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
+    if (m == 1)
+        cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1, b, ldb, a, ta ? lda : 1,
+                    accumulate ? 1 : 0, c, 1);
+    else
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda,
+                    b, ldb, accumulate ? 1 : 0, c, ldc);
+}
