@@ -670,9 +670,8 @@ const char *dlrt_gemm_isa_name(DlrtGemmIsa isa); /* "avx512", "avx2", "portable"
 
 /* dlc's register-blocked f32 product in the generated code's gemm() convention (below: DlrtGemmFn): packed
  * operands, a 12x32 (AVX-512), 6x16 (AVX2) or 4x16 (C) microkernel, OpenMP threads over columns of C, so the
- * result has the same bits whatever the thread count. Its packed operands live in a buffer that grows to the
- * largest product's, the only allocation (where it fails, the product is OpenBLAS's). One calling thread at a
- * time. */
+ * result has the same bits whatever the thread count. Its packed operands live in a buffer per calling thread
+ * that grows to the largest product's, the only allocation (where it fails, the product is OpenBLAS's). */
 void dlrt_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
                 int ldc, int accumulate);
 

@@ -295,9 +295,10 @@ static void pack_b(const Path *P, int tb, const float *b, int ldb, int p0, int k
 /* ---- the product ---- */
 
 /* Packed operands, kept between calls: they grow to the largest product's (the first training step allocates,
- * later ones do not), so dlrt_sgemm is for one calling thread at a time. */
-static float *packed;
-static size_t packed_cap;
+ * later ones do not). One buffer per calling thread, so that products called from several threads at once (an
+ * application's own threads) do not share it; the OpenMP threads of one product share their caller's. */
+static _Thread_local float *packed;
+static _Thread_local size_t packed_cap;
 
 static int reserve(size_t floats) {
     if (floats <= packed_cap)
