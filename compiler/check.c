@@ -135,6 +135,19 @@ void check_print(FILE *out, Compiled *c) {
                 xsprintf(ctx, "%s:", fn_names[f]), group(ctx, s->arena_bytes), group(ctx, s->arena_bytes_noreuse),
                 s->loops_unfused, s->loops_fused);
     }
+    RecomputeStats *r = &c->recompute;
+    if (c->fn[FN_TRAIN].g) {
+        fprintf(out,
+                "  activations:   %s of the train step's arena without --recompute: forward outputs kept for "
+                "backward\n",
+                group(ctx, r->saved_before));
+        if (r->tried)
+            fprintf(out,
+                    "  --recompute:   train step arena %s (%s less), activations %s; %d of %d element-wise values "
+                    "computed again in backward\n",
+                    group(ctx, r->arena_after), group(ctx, r->arena_before - r->arena_after),
+                    group(ctx, r->saved_after), r->values, r->candidates);
+    }
     if (t->present && c->loss_train) {
         fprintf(out, "\ntraining\n  %s, lr %g", t->optim == OPTIM_ADAM ? "adam" : "sgd", t->lr);
         if (t->momentum != 0)
@@ -241,7 +254,17 @@ void check_print_json(FILE *out, Compiled *c, const CheckSizes *sizes) {
                 s->loops_unfused, s->loops_fused);
         first = false;
     }
-    fprintf(out, "\n  }}");
+    fprintf(out, "\n  }");
+    RecomputeStats *r = &c->recompute;
+    if (c->fn[FN_TRAIN].g) {
+        fprintf(out, ", \"activation_bytes\": %lld", (long long)r->saved_before);
+        if (r->tried)
+            fprintf(out,
+                    ", \"recompute\": {\"train_step_arena_bytes\": %lld, \"activation_bytes\": %lld, \"values\": %d, "
+                    "\"candidates\": %d}",
+                    (long long)r->arena_after, (long long)r->saved_after, r->values, r->candidates);
+    }
+    fprintf(out, "}");
     TrainSpec *t = &g->train;
     if (t->present && c->loss_train) {
         fprintf(out, ",\n  \"training\": {\"optimizer\": \"%s\", \"lr\": ", t->optim == OPTIM_ADAM ? "adam" : "sgd");
