@@ -810,6 +810,30 @@ static const char *isa_missing(const char *isa) {
     return NULL;
 }
 
+/* The f32 build's gradients in trace `b` against the f64 build's in `a`: each within 1e-4 of its largest element
+ * (f32 sums of a few hundred products are well within). Returns how many gradients it compared. */
+static int f32_against_f64(const Trace *a, const Trace *b, const char *what) {
+    int grads = 0;
+    for (int i = 0; i < a->n; i++) {
+        if (strcmp(a->r[i].kind, "grad") != 0 || a->r[i].null)
+            continue;
+        const Rec *g32 = trace_get(b, a->r[i].step, a->r[i].name, "grad");
+        CU_ASSERT_FATAL(g32 && g32->n == a->r[i].n);
+        double scale = 0, worst = 0;
+        for (int j = 0; j < a->r[i].n; j++) {
+            scale = fmax(scale, fabs(a->r[i].v[j]));
+            worst = fmax(worst, fabs(g32->v[j] - a->r[i].v[j]));
+        }
+        grads++;
+        CU_ASSERT(worst <= 1e-4 * scale);
+        if (worst > 1e-4 * scale)
+            fail(fmt("%s: the f32 gradient of %s differs from f64's by %g (largest %g)", what, a->r[i].name, worst,
+                     scale),
+                 NULL);
+    }
+    return grads;
+}
+
 /* gc_conv_direct's model (every tiling case of the direct kernels) on each path the CPU has: the f64 build's
  * gradients against central differences, and the f32 build's gradients of one step against the f64 build's. The
  * harness is compiled with -O2 -ffp-contract=fast, as trainers are, so the AVX paths use FMA and the portable one
@@ -847,25 +871,7 @@ static void test_isa_paths(void) {
         Trace a, b;
         CU_ASSERT_FATAL(rc64 == 0 && rc32 == 0 && trace_parse(t64, &a) && trace_parse(t32, &b));
         f32_out[k] = t32;
-        int grads = 0;
-        for (int i = 0; i < a.n; i++) {
-            if (strcmp(a.r[i].kind, "grad") != 0 || a.r[i].null)
-                continue;
-            const Rec *g32 = trace_get(&b, a.r[i].step, a.r[i].name, "grad");
-            CU_ASSERT_FATAL(g32 && g32->n == a.r[i].n);
-            double scale = 0, worst = 0;
-            for (int j = 0; j < a.r[i].n; j++) {
-                scale = fmax(scale, fabs(a.r[i].v[j]));
-                worst = fmax(worst, fabs(g32->v[j] - a.r[i].v[j]));
-            }
-            grads++;
-            /* f32 sums of a few hundred products: well within 1e-4 of the largest element */
-            CU_ASSERT(worst <= 1e-4 * scale);
-            if (worst > 1e-4 * scale)
-                fail(fmt("DLRT_ISA=%s: the f32 gradient of %s differs from f64's by %g (largest %g)", isas[k],
-                         a.r[i].name, worst, scale),
-                     NULL);
-        }
+        int grads = f32_against_f64(&a, &b, fmt("DLRT_ISA=%s", isas[k]));
         CU_ASSERT(grads >= 10);
     }
     unsetenv("DLRT_ISA");
@@ -935,24 +941,7 @@ static void test_recompute(void) {
         fail("the f32 --recompute build's trace differs from the build without it", NULL);
     Trace a, b;
     CU_ASSERT_FATAL(trace_parse(t64, &a) && trace_parse(t32, &b));
-    int grads = 0;
-    for (int i = 0; i < a.n; i++) {
-        if (strcmp(a.r[i].kind, "grad") != 0 || a.r[i].null)
-            continue;
-        const Rec *g32 = trace_get(&b, a.r[i].step, a.r[i].name, "grad");
-        CU_ASSERT_FATAL(g32 && g32->n == a.r[i].n);
-        double scale = 0, worst = 0;
-        for (int j = 0; j < a.r[i].n; j++) {
-            scale = fmax(scale, fabs(a.r[i].v[j]));
-            worst = fmax(worst, fabs(g32->v[j] - a.r[i].v[j]));
-        }
-        grads++;
-        CU_ASSERT(worst <= 1e-4 * scale);
-        if (worst > 1e-4 * scale)
-            fail(fmt("--recompute: the f32 gradient of %s differs from f64's by %g (largest %g)", a.r[i].name, worst,
-                     scale),
-                 NULL);
-    }
+    int grads = f32_against_f64(&a, &b, "--recompute");
     CU_ASSERT(grads >= 10);
 }
 
