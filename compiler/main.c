@@ -291,7 +291,7 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
             o->native = true;
         } else if (strcmp(a, "--portable") == 0) {
             o->portable = true;
-        } else if (strcmp(a, "--recompute") == 0) {
+        } else if (strcmp(a, "--recompute") == 0 && usage != usage_export) {
             o->recompute = true;
         } else if (strcmp(a, "--weights") == 0) {
             o->weights = val;

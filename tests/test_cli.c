@@ -298,6 +298,8 @@ static void test_option_syntax(void) {
     CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--jsno"), 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(a, "unknown option '--jsno'; did you mean '--json'?"));
     CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--native"), 2);
+    CU_ASSERT_EQUAL(DLC(&a, "export", dlm, "--recompute", "-o", "x.onnx"), 2); /* the training step's option */
+    CU_ASSERT_PTR_NOT_NULL(strstr(a, "unknown option '--recompute'"));
     CU_ASSERT_EQUAL(DLC(&a, "compile", dlm, "--json"), 2);
     CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--batch"), 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(a, "--batch needs a value"));
