@@ -134,9 +134,19 @@ void check_print(FILE *out, Compiled *c) {
         fprintf(out, "  %-14s arena %s with buffer reuse, %s without; %d loops before fusion, %d after\n",
                 xsprintf(ctx, "%s:", fn_names[f]), group(ctx, s->arena_bytes), group(ctx, s->arena_bytes_noreuse),
                 s->loops_unfused, s->loops_fused);
-        if (f == FN_TRAIN)
-            fprintf(out, "  %-14s %s kept from the forward pass for backward (at batch %lld)\n",
-                    "activations:", group(ctx, s->kept_bytes), (long long)g->max_batch);
+    }
+    RecomputeStats *r = &c->recompute;
+    if (c->fn[FN_TRAIN].g) {
+        fprintf(out,
+                "  activations:   %s of the train step's arena without --recompute: forward outputs kept for "
+                "backward\n",
+                group(ctx, r->saved_before));
+        if (r->tried)
+            fprintf(out,
+                    "  --recompute:   train step arena %s (%s less), activations %s; %d of %d element-wise values "
+                    "computed again in backward\n",
+                    group(ctx, r->arena_after), group(ctx, r->arena_before - r->arena_after),
+                    group(ctx, r->saved_after), r->values, r->candidates);
     }
     if (t->present && c->loss_train) {
         fprintf(out, "\ntraining\n  %s, lr %g", t->optim == OPTIM_ADAM ? "adam" : "sgd", t->lr);
@@ -242,12 +252,20 @@ void check_print_json(FILE *out, Compiled *c, const CheckSizes *sizes) {
                 "\"loops_before_fusion\": %d, \"loops_after_fusion\": %d",
                 first ? "" : ",", fn_names[f], (long long)s->arena_bytes, (long long)s->arena_bytes_noreuse,
                 s->loops_unfused, s->loops_fused);
-        if (f == FN_TRAIN)
-            fprintf(out, ", \"activation_bytes\": %lld", (long long)s->kept_bytes);
         fprintf(out, "}");
         first = false;
     }
-    fprintf(out, "\n  }}");
+    fprintf(out, "\n  }");
+    RecomputeStats *r = &c->recompute;
+    if (c->fn[FN_TRAIN].g) {
+        fprintf(out, ", \"activation_bytes\": %lld", (long long)r->saved_before);
+        if (r->tried)
+            fprintf(out,
+                    ", \"recompute\": {\"train_step_arena_bytes\": %lld, \"activation_bytes\": %lld, \"values\": %d, "
+                    "\"candidates\": %d}",
+                    (long long)r->arena_after, (long long)r->saved_after, r->values, r->candidates);
+    }
+    fprintf(out, "}");
     TrainSpec *t = &g->train;
     if (t->present && c->loss_train) {
         fprintf(out, ",\n  \"training\": {\"optimizer\": \"%s\", \"lr\": ", t->optim == OPTIM_ADAM ? "adam" : "sgd");

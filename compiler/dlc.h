@@ -273,6 +273,7 @@ struct IrNode {
     double fattr;           /* per-op scalar attribute (dropout p) */
     const double *data;     /* OP_CONST: the values, row-major */
     int index;              /* OP_INPUT: input number; OP_PARAM / OP_STATE: parameter number */
+    bool copy;              /* built by ir_copy (--recompute): never merged with the node it copies */
     Loc loc;                /* the .dlm source this node comes from */
 };
 
@@ -450,6 +451,9 @@ IrNode *ir_node(Graph *g, Op op, DType dt, Shape shape, int nin, IrNode **in, co
 IrNode *ir_leaf(Graph *g, Op op, DType dt, Shape shape, int index, Loc loc);
 IrNode *ir_node_f(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int64_t *attr, double fattr, Loc loc);
 IrNode *ir_const_scalar(Graph *g, double v, Loc loc);
+/* A copy of n over the inputs `in` (n's op, attributes and data as they are, no builder), marked so that it is a
+ * node of its own even over n's inputs: recompute.c's backward copies of forward values. */
+IrNode *ir_copy(Graph *g, IrNode *n, IrNode **in);
 IrNode *ir_const_data(Graph *g, Shape shape, const double *data, Loc loc);
 bool ir_is_const(const IrNode *n, double *value); /* a scalar or uniform constant */
 IrNode *ir_storage(IrNode *n);       /* the node whose bytes a view (reshape) reads: n itself for any other node */
@@ -789,7 +793,6 @@ typedef struct Sched {
     bool pinned_all;      /* every pinned node had a buffer there (none was a leaf) */
     int loops_unfused, loops_fused;
     int train_split;    /* FN_TRAIN: kernels before this index are the forward pass, the rest backward */
-    int64_t kept_bytes; /* FN_TRAIN: buffers the forward pass writes and the backward pass reads (activations) */
     int nfwd_roots;     /* FN_TRAIN: the first roots (loss, metrics) are the forward pass's */
 } Sched;
 
@@ -808,8 +811,29 @@ void plan_memory(Sched *s, int elem_size, IrNode **pinned, int npinned);
 /* Per node id: the last kernel of s that writes or reads the node's buffer (through views and fused consumers),
  * or -1. */
 int *plan_last_use(Sched *s);
+/* A node's buffer: its bytes rounded up to the 64-byte alignment. */
+int64_t plan_bytes(const IrNode *n, int elem_size);
+/* FN_TRAIN: the bytes of the forward pass's buffers that the backward pass reads (the saved activations). */
+int64_t plan_saved_bytes(Sched *s, int elem_size);
+/* A buffer to place: busy from time `start` to `end` (both included, in any increasing unit), given in order of
+ * start; *at (when not NULL) gets its offset. */
+typedef struct PlanBuf {
+    int64_t size;
+    int start, end;
+    int64_t *at;
+} PlanBuf;
+/* First fit over the buffers in order, each placed at the lowest offset clear of the ones still busy: the top. */
+int64_t plan_place(Ctx *ctx, const PlanBuf *b, int n);
 
 /* ---- pipeline.c: the middle end, in order ---- */
+
+/* The training step's saved activations, and what --recompute did to them (recompute.c). */
+typedef struct RecomputeStats {
+    bool tried;                         /* --recompute ran */
+    int candidates, values;             /* element-wise forward values backward reads; those computed again */
+    int64_t arena_before, saved_before; /* the step's arena and saved activations (bytes) without copies */
+    int64_t arena_after, saved_after;   /* with them: the step that was kept */
+} RecomputeStats;
 
 /* The whole compiled model: the two graphs, the schedules, the state layout. */
 typedef struct Compiled {
@@ -837,11 +861,20 @@ typedef struct Compiled {
     int nsyncs, nsyncs_fwd;
     int *global_grads; /* the parameters whose gradient is computed from those sums alone */
     int nglobal_grads;
+    RecomputeStats recompute;
 } Compiled;
 
-/* dump_after: NULL, or "elab", "autodiff", "fuse" or "plan": print the IR after that pass to stderr. */
+/* dump_after: NULL, or "elab", "autodiff", "fuse" or "plan": print the IR after that pass to stderr. recompute:
+ * run pass_recompute on the training step. */
 Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_only, const char *dump_after,
-                        const double **baked);
+                        const double **baked, bool recompute);
+
+/* ---- recompute.c: cheap forward values computed again in backward ---- */
+
+/* Requires c's training step scheduled and planned with the gradients `pin`. Where the planner finds that it
+ * lowers the step's peak, element-wise forward values that backward reads are computed again there from their
+ * inputs instead of kept; c->fn[FN_TRAIN], c->grads and pin then describe the new step. Sets c->recompute. */
+void pass_recompute(Compiled *c, IrNode **pin, int npin);
 
 /* ---- sync.c: where a data-parallel step stops ---- */
 

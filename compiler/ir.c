@@ -106,8 +106,10 @@ static uint64_t hash_mix(uint64_t h, uint64_t v) {
 }
 
 static uint64_t node_hash(Op op, DType dt, const Shape *s, int nin, IrNode **in, const int64_t *attr,
-                          const double *data, int index, double fattr) {
+                          const double *data, int index, double fattr, bool copy) {
     uint64_t h = hash_mix((uint64_t)op, (uint64_t)dt);
+    if (copy)
+        h = hash_mix(h, 1);
     h = hash_mix(h, (uint64_t)s->rank);
     for (int i = 0; i < s->rank; i++)
         h = hash_mix(h, (uint64_t)s->d[i]);
@@ -141,9 +143,9 @@ static uint64_t node_hash(Op op, DType dt, const Shape *s, int nin, IrNode **in,
 }
 
 static bool node_same(const IrNode *n, Op op, DType dt, const Shape *s, int nin, IrNode **in, const int64_t *attr,
-                      const double *data, int index, double fattr) {
-    if (n->op != op || n->dtype != dt || n->nin != nin || !shape_eq(&n->shape, s) || n->index != index ||
-        memcmp(&n->fattr, &fattr, sizeof fattr) != 0)
+                      const double *data, int index, double fattr, bool copy) {
+    if (n->op != op || n->copy != copy || n->dtype != dt || n->nin != nin || !shape_eq(&n->shape, s) ||
+        n->index != index || memcmp(&n->fattr, &fattr, sizeof fattr) != 0)
         return false;
     if (data && n->data ? memcmp(n->data, data, sizeof(double) * (size_t)shape_numel(s)) != 0 : n->data != data)
         return false;
@@ -168,24 +170,25 @@ static void table_grow(Graph *g) {
     for (int i = 0; i < oldcap; i++) {
         IrNode *n = old[i];
         if (n)
-            table_insert(g, n,
-                         node_hash(n->op, n->dtype, &n->shape, n->nin, n->in, n->attr, n->data, n->index, n->fattr));
+            table_insert(
+                g, n,
+                node_hash(n->op, n->dtype, &n->shape, n->nin, n->in, n->attr, n->data, n->index, n->fattr, n->copy));
     }
 }
 
 /* The node equal to the one described, or NULL; *hash gets its hash. */
 static IrNode *table_find(Graph *g, Op op, DType dt, const Shape *shape, int nin, IrNode **in, const int64_t *attr,
-                          const double *data, int index, double fattr, uint64_t *hash) {
-    uint64_t h = node_hash(op, dt, shape, nin, in, attr, data, index, fattr);
+                          const double *data, int index, double fattr, bool copy, uint64_t *hash) {
+    uint64_t h = node_hash(op, dt, shape, nin, in, attr, data, index, fattr, copy);
     *hash = h;
     for (int i = (int)(h & (uint64_t)(g->table_cap - 1)); g->table[i]; i = (i + 1) & (g->table_cap - 1))
-        if (node_same(g->table[i], op, dt, shape, nin, in, attr, data, index, fattr))
+        if (node_same(g->table[i], op, dt, shape, nin, in, attr, data, index, fattr, copy))
             return g->table[i];
     return NULL;
 }
 
 static IrNode *ir_node_full(Graph *g, Op op, DType dt, Shape shape, int nin, IrNode **in, const int64_t *attr,
-                            const double *data, int index, double fattr, Loc loc) {
+                            const double *data, int index, double fattr, bool copy, Loc loc) {
     int64_t zero[MAX_ATTR] = {0};
     if (!attr)
         attr = zero;
@@ -195,7 +198,7 @@ static IrNode *ir_node_full(Graph *g, Op op, DType dt, Shape shape, int nin, IrN
     if (shape_numel(&shape) > MAX_NUMEL)
         die("%s node of shape %s is over the element limit", op_info[op].name, shape_str(g->ctx, &shape));
     uint64_t h;
-    IrNode *found = table_find(g, op, dt, &shape, nin, in, attr, data, index, fattr, &h);
+    IrNode *found = table_find(g, op, dt, &shape, nin, in, attr, data, index, fattr, copy, &h);
     if (found)
         return found;
     IrNode *n = xalloc(g->ctx, sizeof(IrNode));
@@ -210,6 +213,7 @@ static IrNode *ir_node_full(Graph *g, Op op, DType dt, Shape shape, int nin, IrN
     n->data = data;
     n->index = index;
     n->fattr = fattr;
+    n->copy = copy;
     n->loc = loc;
     vec_push(g->ctx, &g->nodes, n);
     if (2 * (g->nodes.n + 1) > g->table_cap)
@@ -219,15 +223,19 @@ static IrNode *ir_node_full(Graph *g, Op op, DType dt, Shape shape, int nin, IrN
 }
 
 IrNode *ir_node(Graph *g, Op op, DType dt, Shape shape, int nin, IrNode **in, const int64_t *attr, Loc loc) {
-    return ir_node_full(g, op, dt, shape, nin, in, attr, NULL, 0, 0, loc);
+    return ir_node_full(g, op, dt, shape, nin, in, attr, NULL, 0, 0, false, loc);
 }
 
 IrNode *ir_leaf(Graph *g, Op op, DType dt, Shape shape, int index, Loc loc) {
-    return ir_node_full(g, op, dt, shape, 0, NULL, NULL, NULL, index, 0, loc);
+    return ir_node_full(g, op, dt, shape, 0, NULL, NULL, NULL, index, 0, false, loc);
 }
 
 IrNode *ir_node_f(Graph *g, Op op, Shape shape, int nin, IrNode **in, const int64_t *attr, double fattr, Loc loc) {
-    return ir_node_full(g, op, DT_F32, shape, nin, in, attr, NULL, 0, fattr, loc);
+    return ir_node_full(g, op, DT_F32, shape, nin, in, attr, NULL, 0, fattr, false, loc);
+}
+
+IrNode *ir_copy(Graph *g, IrNode *n, IrNode **in) {
+    return ir_node_full(g, n->op, n->dtype, n->shape, n->nin, in, n->attr, n->data, n->index, n->fattr, true, n->loc);
 }
 
 /* Constants are interned by value, so equal constants are one node: the hash table holds them under a hash of
@@ -236,12 +244,12 @@ IrNode *ir_const_data(Graph *g, Shape shape, const double *data, Loc loc) {
     int64_t n = shape_numel(&shape);
     int64_t zero[MAX_ATTR] = {0};
     uint64_t h;
-    IrNode *found = table_find(g, OP_CONST, DT_F32, &shape, 0, NULL, zero, data, 0, 0, &h);
+    IrNode *found = table_find(g, OP_CONST, DT_F32, &shape, 0, NULL, zero, data, 0, 0, false, &h);
     if (found)
         return found;
     double *copy = xalloc(g->ctx, sizeof(double) * (size_t)(n ? n : 1));
     memcpy(copy, data, sizeof(double) * (size_t)n);
-    return ir_node_full(g, OP_CONST, DT_F32, shape, 0, NULL, NULL, copy, 0, 0, loc);
+    return ir_node_full(g, OP_CONST, DT_F32, shape, 0, NULL, NULL, copy, 0, 0, false, loc);
 }
 
 IrNode *ir_const_scalar(Graph *g, double v, Loc loc) { return ir_const_data(g, shape_scalar(), &v, loc); }

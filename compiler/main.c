@@ -40,7 +40,7 @@ static void usage_main(FILE *f) {
 
 static void usage_check(FILE *f) {
     fprintf(f, "usage: dlc check FILE.dlm [--json] [--batch N] [-D NAME=NUMBER] [--infer] [--dump-after=PASS]\n"
-               "                 [--weights CKPT] [--portable] [--quantize int8 --calibration DATA]\n"
+               "                 [--weights CKPT] [--portable] [--quantize int8 --calibration DATA] [--recompute]\n"
                "\n"
                "Elaborates the model and checks every shape. Prints each layer's output shape, every parameter\n"
                "(full name, shape, count), totals, FLOPs per example (forward, and a training step counted from\n"
@@ -56,13 +56,15 @@ static void usage_check(FILE *f) {
                "  --portable          with --infer: sizes of the build without BLAS\n"
                "  --quantize int8     with --infer --weights: sizes of the int8 build (--calibration DATA,\n"
                "                      as for dlc compile)\n"
+               "  --recompute         report the training step as compiled with --recompute (without it, the\n"
+               "                      report still says what --recompute would save)\n"
                "  --dump-after=PASS   print the IR after a pass: elab, autodiff, simplify, fuse or plan\n");
 }
 
 static void usage_compile(FILE *f) {
     fprintf(f, "usage: dlc compile FILE.dlm [-o DIR] [--batch N] [--dtype f32|f64] [--infer] [--weights CKPT] "
                "[--portable]\n"
-               "                   [--quantize int8 --calibration DATA]\n"
+               "                   [--quantize int8 --calibration DATA] [--recompute]\n"
                "\n"
                "Writes DIR/<name>.h and DIR/<name>.c, <name> being the model file's base name.\n"
                "\n"
@@ -79,11 +81,14 @@ static void usage_compile(FILE *f) {
                "  --calibration DATA  the images that set the inputs' scales: an IDX image file (idx3-ubyte,\n"
                "                      plain or .gz, as Fashion-MNIST's train-images-idx3-ubyte), its first 1000\n"
                "                      images (docs/embedding.md); runs the f32 code on them with cc\n"
-               "  --trainer           also write <name>_train.c, the trainer's main()\n");
+               "  --trainer           also write <name>_train.c, the trainer's main()\n"
+               "  --recompute         compute cheap element-wise forward values (ReLU, batch norm's scale-shift,\n"
+               "                      residual sums) again in backward instead of keeping them, where that lowers\n"
+               "                      the training step's arena; same results bit for bit (docs/compiler.md)\n");
 }
 
 static void usage_build(FILE *f) {
-    fprintf(f, "usage: dlc build FILE.dlm [-o EXE] [--batch N] [-D NAME=NUMBER] [--mpi] [--native]\n"
+    fprintf(f, "usage: dlc build FILE.dlm [-o EXE] [--batch N] [-D NAME=NUMBER] [--mpi] [--native] [--recompute]\n"
                "\n"
                "Compiles the model and links its trainer (default name <name>-train) against libdlrt (statically),\n"
                "OpenBLAS and OpenMP with the system compiler. `<name>-train --help` lists its flags.\n"
@@ -94,6 +99,8 @@ static void usage_build(FILE *f) {
                "  --mpi               a data-parallel trainer, run as `mpirun -np N EXE [flags]` (links\n"
                "                      libdlrt-mpi and MPI; docs/trainer.md)\n"
                "  --native            compile for this machine's CPU (-march=native); the default is portable\n"
+               "  --recompute         a smaller training step: cheap forward values computed again in backward\n"
+               "                      where that lowers its arena, with the same results (as dlc compile)\n"
                "\n"
                "environment: CC (default cc), CFLAGS (added after -O3 -ffp-contract=fast), LDFLAGS; each is split\n"
                "at blanks into arguments, as make does. The compiler runs without a shell.\n");
@@ -138,6 +145,7 @@ typedef struct Options {
     bool native;               /* build --native: -march=native */
     bool mpi;                  /* build --mpi: a data-parallel trainer linked with libdlrt-mpi */
     bool json;                 /* check --json */
+    bool recompute;            /* --recompute: cheap forward values computed again in backward (recompute.c) */
     Vec(const char *) defines; /* -D name=value */
 } Options;
 
@@ -226,9 +234,10 @@ static const char *define_error(Ctx *ctx, const char *val) {
 /* dlc's options, read by libdlrt's scanner as the trainers' are (exact names, --x v or --x=v, -o v or -ov). Which
  * command takes which is decided below: --json is check's, --native build's. */
 static const DlrtOption dlc_options[] = {
-    {"--help", 0},       {"-h", 0},        {"-o", 1},         {"--batch", 1},       {"--dtype", 1},    {"--infer", 0},
-    {"-D", 1},           {"--trainer", 0}, {"--json", 0},     {"--native", 0},      {"--portable", 0}, {"--weights", 1},
-    {"--dump-after", 1}, {"--mpi", 0},     {"--quantize", 1}, {"--calibration", 1},
+    {"--help", 0},        {"-h", 0},          {"-o", 1},           {"--batch", 1}, {"--dtype", 1},
+    {"--infer", 0},       {"-D", 1},          {"--trainer", 0},    {"--json", 0},  {"--native", 0},
+    {"--portable", 0},    {"--weights", 1},   {"--dump-after", 1}, {"--mpi", 0},   {"--quantize", 1},
+    {"--calibration", 1}, {"--recompute", 0},
 };
 
 static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usage)(FILE *)) {
@@ -282,6 +291,8 @@ static int parse_options(Ctx *ctx, int argc, char **argv, Options *o, void (*usa
             o->native = true;
         } else if (strcmp(a, "--portable") == 0) {
             o->portable = true;
+        } else if (strcmp(a, "--recompute") == 0 && usage != usage_export) {
+            o->recompute = true;
         } else if (strcmp(a, "--weights") == 0) {
             o->weights = val;
         } else if (strcmp(a, "--quantize") == 0 && (usage == usage_compile || usage == usage_check)) {
@@ -646,6 +657,15 @@ static int cmd_check(Ctx *ctx, int argc, char **argv) {
     Compiled *c = compile_file(ctx, &o);
     if (!c)
         return finish(ctx, ctx->diag.errors ? 1 : 2);
+    if (c->fn[FN_TRAIN].g && !o.recompute) {
+        /* what --recompute would do: the same model compiled again with it, for its numbers alone */
+        Options ro = o;
+        ro.recompute = true;
+        ro.dump_after = NULL;
+        Compiled *rc = compile_file(ctx, &ro);
+        if (rc)
+            c->recompute = rc->recompute;
+    }
     CheckSizes sizes;
     if (o.infer)
         measure_embedding(&o, c, &sizes);
@@ -854,7 +874,7 @@ static Compiled *compile_file(Ctx *ctx, const Options *o) {
     const double **baked = NULL;
     if (o->weights && !(baked = read_weights(o->weights, train, o->f64)))
         return NULL;
-    Compiled *c = compile_model(train, eval, o->f64 ? 8 : 4, o->infer, o->dump_after, baked);
+    Compiled *c = compile_model(train, eval, o->f64 ? 8 : 4, o->infer, o->dump_after, baked, o->recompute);
     if (o->quantize && !calibrate(o, c))
         return NULL;
     return c;

@@ -46,7 +46,7 @@ static void after(const char *pass, const char *dump_after, Graph *g, const Sche
 }
 
 Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_only, const char *dump_after,
-                        const double **baked) {
+                        const double **baked, bool recompute) {
     Ctx *ctx = train->ctx;
     Compiled *c = xalloc(ctx, sizeof(Compiled));
     c->ctx = ctx;
@@ -185,6 +185,10 @@ Compiled *compile_model(Graph *train, Graph *eval, int elem_size, bool infer_onl
             if (c->grads[i] && train->params.v[i].trainable)
                 vec_push(ctx, &pin, c->grads[i]);
         plan_memory(&c->fn[FN_TRAIN], elem_size, pin.v, pin.n);
+        c->recompute.arena_before = c->fn[FN_TRAIN].arena_bytes;
+        c->recompute.saved_before = plan_saved_bytes(&c->fn[FN_TRAIN], elem_size);
+        if (recompute)
+            pass_recompute(c, pin.v, pin.n);
         after("plan", dump_after, train, &c->fn[FN_TRAIN]);
         for (int f = FN_EVALUATE; f <= FN_TRAIN; f++)
             if (c->fn[f].arena_bytes > arena)

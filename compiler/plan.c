@@ -10,8 +10,7 @@
  * call over [0, pinned_bytes). It costs arena bytes only where the peak was in the forward pass.
  *
  * Requires: sched_build. Guarantees: s->offset for every kernel node, arena_bytes >= every live buffer's end,
- * no two buffers that are live at once overlap, and pinned kernels (each once) fill [0, s->pinned_bytes); for a
- * training step, kept_bytes: the forward pass's buffers still live when the backward pass starts. */
+ * no two buffers that are live at once overlap, and pinned kernels (each once) fill [0, s->pinned_bytes). */
 #include "dlc.h"
 
 #define ALIGN 64
@@ -31,14 +30,13 @@ static void note_reads(Sched *s, IrNode *n, int k, int *last) {
 
 typedef struct Block {
     int64_t off, size;
-    int free_after; /* kernel index of the last reader */
+    int free_after; /* the last time the buffer is read */
 } Block;
 
 typedef Vec(Block) Blocks;
 
 /* The lowest offset where `size` bytes fit between the busy blocks; the new block is busy until `until`. */
-static int64_t first_fit(Ctx *ctx, void *busy_vec, int64_t size, int until, int64_t *top) {
-    Blocks *busy = busy_vec;
+static int64_t first_fit(Ctx *ctx, Blocks *busy, int64_t size, int until, int64_t *top) {
     for (int i = 1; i < busy->n; i++)
         for (int j = i; j > 0 && busy->v[j - 1].off > busy->v[j].off; j--) {
             Block t = busy->v[j];
@@ -59,6 +57,23 @@ static int64_t first_fit(Ctx *ctx, void *busy_vec, int64_t size, int until, int6
     return off;
 }
 
+int64_t plan_place(Ctx *ctx, const PlanBuf *b, int n) {
+    Blocks busy = {0};
+    int64_t top = 0;
+    for (int i = 0; i < n; i++) {
+        /* release buffers whose last reader ran before this one is written */
+        int w = 0;
+        for (int j = 0; j < busy.n; j++)
+            if (busy.v[j].free_after >= b[i].start)
+                busy.v[w++] = busy.v[j];
+        busy.n = w;
+        int64_t off = first_fit(ctx, &busy, b[i].size, b[i].end, &top);
+        if (b[i].at)
+            *b[i].at = off;
+    }
+    return top;
+}
+
 int *plan_last_use(Sched *s) {
     int n = s->g->nodes.n;
     int *last = xalloc(s->g->ctx, sizeof(int) * (size_t)n);
@@ -70,6 +85,19 @@ int *plan_last_use(Sched *s) {
     }
     return last;
 }
+
+int64_t plan_saved_bytes(Sched *s, int elem_size) {
+    int *last = plan_last_use(s);
+    int64_t bytes = 0;
+    for (int k = 0; k < s->train_split; k++) {
+        IrNode *m = s->kernels.v[k];
+        if (last[m->id] >= s->train_split)
+            bytes += plan_bytes(m, elem_size);
+    }
+    return bytes;
+}
+
+int64_t plan_bytes(const IrNode *n, int elem_size) { return align_up(shape_numel(&n->shape) * elem_size); }
 
 void plan_memory(Sched *s, int elem_size, IrNode **pinned, int npinned) {
     Ctx *ctx = s->g->ctx;
@@ -85,12 +113,13 @@ void plan_memory(Sched *s, int elem_size, IrNode **pinned, int npinned) {
     for (int i = 0; i < s->roots.n; i++)
         last[ir_storage(s->roots.v[i])->id] = nk;
 
-    Blocks busy = {0};
-    int64_t top = 0, total = 0;
+    Vec(PlanBuf) bufs = {0};
+    int64_t total = 0;
     bool *kernel = xalloc(ctx, sizeof(bool) * (size_t)n);
     for (int k = 0; k < nk; k++)
         kernel[s->kernels.v[k]->id] = true;
     s->pinned_all = true;
+    int64_t pinned_top = 0;
     for (int i = 0; i < npinned; i++) {
         IrNode *m = ir_storage(pinned[i]);
         if (!kernel[m->id]) { /* a leaf (an input, a constant): not in the arena */
@@ -99,42 +128,28 @@ void plan_memory(Sched *s, int elem_size, IrNode **pinned, int npinned) {
         }
         if (s->offset[m->id] >= 0) /* shared by two parameters: hash-consing made their gradients one node */
             continue;
-        int64_t size = align_up(shape_numel(&m->shape) * elem_size);
+        int64_t size = plan_bytes(m, elem_size);
         total += size;
-        s->offset[m->id] = first_fit(ctx, &busy, size, nk, &top);
+        s->offset[m->id] = pinned_top; /* placed below as the first buffers: one after another */
+        pinned_top += size;
+        vec_push(ctx, &bufs, ((PlanBuf){size, -1, nk, &s->offset[m->id]}));
     }
-    s->pinned_bytes = top;
+    s->pinned_bytes = pinned_top;
     for (int k = 0; k < nk; k++) {
         IrNode *m = s->kernels.v[k];
-        int64_t size = align_up(shape_numel(&m->shape) * elem_size);
-        if (s->offset[m->id] >= 0) {
-            size = 0; /* pinned: placed above; its scratch is placed below as any kernel's */
-        } else {
+        if (s->offset[m->id] < 0) { /* pinned ones were placed above; their scratch is placed as any kernel's */
+            int64_t size = plan_bytes(m, elem_size);
             total += size;
+            if (size)
+                vec_push(ctx, &bufs, ((PlanBuf){size, k, last[m->id], &s->offset[m->id]}));
         }
-        /* release buffers whose last reader ran before this kernel */
-        int w = 0;
-        for (int i = 0; i < busy.n; i++)
-            if (busy.v[i].free_after >= k)
-                busy.v[w++] = busy.v[i];
-        busy.n = w;
-        if (size)
-            s->offset[m->id] = first_fit(ctx, &busy, size, last[m->id], &top);
         int64_t col = op_scratch(m);
         if (col > 0) {
             int64_t bytes = align_up(col * elem_size);
             total += bytes;
-            s->scratch[m->id] = first_fit(ctx, &busy, bytes, k, &top);
+            vec_push(ctx, &bufs, ((PlanBuf){bytes, k, k, &s->scratch[m->id]}));
         }
     }
-    s->arena_bytes = top;
+    s->arena_bytes = plan_place(ctx, bufs.v, bufs.n);
     s->arena_bytes_noreuse = total;
-    /* the activations a training step keeps for backward: forward buffers whose last reader is a backward kernel
-     * (or that are roots: the loss and metrics, read after the step) */
-    s->kept_bytes = 0;
-    for (int k = 0; s->kind == FN_TRAIN && k < s->train_split; k++) {
-        IrNode *m = s->kernels.v[k];
-        if (last[m->id] >= s->train_split)
-            s->kept_bytes += align_up(shape_numel(&m->shape) * elem_size);
-    }
 }

@@ -27,9 +27,9 @@ _dlc() {
     if [[ $cur == -* ]]; then
         local opts="--help --batch -D"
         case $cmd in
-        check) opts="$opts --json --infer --weights --portable --quantize --calibration --dump-after=" ;;
-        compile) opts="$opts -o --dtype --infer --weights --portable --quantize --calibration --trainer --dump-after=" ;;
-        build) opts="$opts -o --mpi --native" ;;
+        check) opts="$opts --json --infer --weights --portable --quantize --calibration --recompute --dump-after=" ;;
+        compile) opts="$opts -o --dtype --infer --weights --portable --quantize --calibration --trainer --recompute --dump-after=" ;;
+        build) opts="$opts -o --mpi --native --recompute" ;;
         export) opts="--help -D -o --weights" ;;
         import) opts="--help -o" ;;
         esac

@@ -202,7 +202,8 @@ static void test_json_report(void) {
         const char *u = unit ? strpbrk(unit + 15, "kMGF") : NULL;
         double mult = !u ? 0 : *u == 'G' ? 1e9 : *u == 'M' ? 1e6 : *u == 'k' ? 1e3 : 1;
         CU_ASSERT(fwd > 0 && shown > 0 && fabs(fwd / mult - shown) <= 0.0005 + 1e-9);
-        /* a training step's activations kept for backward: live together when backward starts, so within its arena */
+        /* a training step's activations kept for backward: live together when backward starts, so within its arena
+         * (memory's own activation_bytes comes after the functions' objects, before --recompute's) */
         const char *step = strstr(json, "\"train step\": {");
         CU_ASSERT((step != NULL) == (strstr(text, "train step:") != NULL));
         if (step) {
@@ -307,6 +308,8 @@ static void test_option_syntax(void) {
     CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--jsno"), 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(a, "unknown option '--jsno'; did you mean '--json'?"));
     CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--native"), 2);
+    CU_ASSERT_EQUAL(DLC(&a, "export", dlm, "--recompute", "-o", "x.onnx"), 2); /* the training step's option */
+    CU_ASSERT_PTR_NOT_NULL(strstr(a, "unknown option '--recompute'"));
     CU_ASSERT_EQUAL(DLC(&a, "compile", dlm, "--json"), 2);
     CU_ASSERT_EQUAL(DLC(&a, "check", dlm, "--batch"), 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(a, "--batch needs a value"));

@@ -111,7 +111,7 @@ static Compiled *compile_zoo(Ctx *ctx, const char *name) {
     Graph *gt = elaborate(p, name, &tr), *ge = elaborate(p, name, &ev);
     if (ctx->diag.errors)
         return NULL;
-    return compile_model(gt, ge, 4, false, NULL, NULL);
+    return compile_model(gt, ge, 4, false, NULL, NULL, false);
 }
 
 static void test_reuse_and_fusion(void) {

@@ -913,6 +913,70 @@ static void test_dlc_gemm(void) {
     unsetenv("DLRT_GEMM");
 }
 
+/* --recompute (recompute.c): a residual model with batch norm whose step computes element-wise forward values
+ * again in backward (dlc check says how many; none would leave the test vacuous). Its f64 build's gradients
+ * against central differences; its f32 build's against the f64 build's; and its f32 trace (loss, every gradient
+ * and parameter over three steps, to 17 digits) the same text as the build without the option's, so the copies
+ * compute the very bits the stored values held. Compiled with -O2 -ffp-contract=fast, as trainers are: a copy
+ * contracted into FMA differently from the original would show here. */
+static void test_recompute(void) {
+    const char *text =
+        "input x: f32[batch, 2, 5, 5]\n"
+        "block residual(x) {\n"
+        "    y = x |> conv2d(2, kernel=3, padding=1, bias=false) |> batch_norm(weight_init=uniform(0.5, 1.5), "
+        "bias_init=normal(0, 1)) |> tanh\n"
+        "    y = y |> conv2d(2, kernel=3, padding=1, bias=false) |> batch_norm(weight_init=uniform(0.5, 1.5)) "
+        "|> relu\n"
+        "    return tanh(y + x)\n"
+        "}\n"
+        "h = x |> residual |> residual\n"
+        "f = h |> flatten |> linear(3)\n"
+        "output f\n"
+        "train {\n"
+        "    loss = mean(sigmoid(f) * f) + mean(h * h * h)\n"
+        "    optimizer = sgd(lr = 0.1)\n"
+        "    batch = 5\n"
+        "}\n";
+    char *dlm = fmt("%s/gc_recompute_check.dlm", workdir), *log = fmt("%s/gc_recompute_check.log", workdir);
+    CU_ASSERT_FATAL(write_text(dlm, text));
+    char *out;
+    CU_ASSERT_EQUAL_FATAL(run_words(&out, log, fmt(DLC_PATH " check %s --recompute", dlm)), 0);
+    const char *line = strstr(out, "--recompute:");
+    const char *of = line ? strstr(line, " of ") : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(of);
+    const char *num = of;
+    while (num > line && num[-1] >= '0' && num[-1] <= '9')
+        num--;
+    int values = atoi(num);
+    CU_ASSERT(values > 0);
+    if (values <= 0)
+        fail("--recompute computes nothing again in the test's model", out);
+
+    const char *cflags = "-O2 -ffp-contract=fast";
+    Build b64, b32, plain;
+    if (!build_with(&b64, "gc_recompute_f64", text, "F(x,X)", "--dtype f64 --recompute", cflags) ||
+        !build_with(&b32, "gc_recompute_f32", text, "F(x,X)", "--dtype f32 --recompute", cflags) ||
+        !build_with(&plain, "gc_recompute_plain", text, "F(x,X)", "--dtype f32", cflags)) {
+        CU_FAIL("model did not build");
+        return;
+    }
+    int rc = harness(&b64, "check 7 4 40 1e-6", &out);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "param "));
+    if (rc != 0)
+        fail("gradient check of the --recompute build", out);
+    char *t64, *t32, *tp;
+    CU_ASSERT_FATAL(harness(&b64, "trace 11 4 3 0.1", &t64) == 0 && harness(&b32, "trace 11 4 3 0.1", &t32) == 0 &&
+                    harness(&plain, "trace 11 4 3 0.1", &tp) == 0);
+    CU_ASSERT_STRING_EQUAL(t32, tp);
+    if (strcmp(t32, tp) != 0)
+        fail("the f32 --recompute build's trace differs from the build without it", NULL);
+    Trace a, b;
+    CU_ASSERT_FATAL(trace_parse(t64, &a) && trace_parse(t32, &b));
+    int grads = f32_near_f64(&a, &b, "--recompute");
+    CU_ASSERT(grads >= 10);
+}
+
 int main(int argc, char **argv) {
     atexit(free_kept);
     /* `test_gradcheck zoo`: only the zoo against PyTorch (the interop suite, which has torch) */
@@ -952,6 +1016,8 @@ int main(int argc, char **argv) {
         CU_pSuite k = CU_add_suite("direct convolution kernels on each instruction set (DLRT_ISA)", NULL, NULL);
         CU_add_test(k, "gradients, and f32 against f64, on every path the CPU has", test_isa_paths);
         CU_add_test(k, "f32 gradients through dlc's matrix product against f64, on every path", test_dlc_gemm);
+        CU_pSuite r = CU_add_suite("--recompute", NULL, NULL);
+        CU_add_test(r, "gradients, f32 against f64, and the same f32 bits as without it", test_recompute);
     }
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -83,7 +83,7 @@ static bool cover(const GradCase *c, bool *covered) {
     Graph *train = elaborate_text(&ctx, c->name, m.text, true);
     Graph *eval = train ? elaborate_text(&ctx, c->name, m.text, false) : NULL;
     if (eval) {
-        compile_model(train, eval, 8, false, NULL, NULL);
+        compile_model(train, eval, 8, false, NULL, NULL, false);
         int np = train->params.n;
         IrNode **wrt = calloc((size_t)np + 1, sizeof *wrt);
         bool *used = calloc((size_t)train->nodes.n, sizeof *used);

@@ -808,6 +808,62 @@ static void test_kill_and_resume_adam_dropout(void) {
                     tmp("adam-killed.ckpt"));
 }
 
+/* --recompute (docs/compiler.md): BN-LeNet and a residual block with batch norm and dropout, each built with and
+ * without the option, train to the same checkpoint bytes (weights, momentum, running statistics). dlc check says
+ * how many values the option computes again; none would leave the comparison vacuous. */
+static void test_recompute_same_bytes(void) {
+    const char *resblock = "input x: f32[batch, 1, 28, 28]\n"
+                           "input y: i32[batch]\n"
+                           "block residual(x, channels) {\n"
+                           "    y = x |> conv2d(channels, kernel=3, padding=1) |> batch_norm |> relu\n"
+                           "    y = y |> conv2d(channels, kernel=3, padding=1) |> batch_norm\n"
+                           "    return relu(y + x)\n"
+                           "}\n"
+                           "logits = x |> conv2d(8, kernel=3, padding=1) |> batch_norm |> relu |> residual(8)\n"
+                           "    |> dropout(0.2) |> max_pool(2) |> flatten |> linear(10)\n"
+                           "output logits\n"
+                           "train {\n"
+                           "    data      = fashion_mnist(x, y)\n"
+                           "    loss      = cross_entropy(logits, y)\n"
+                           "    optimizer = sgd(lr = 0.05, momentum = 0.9)\n"
+                           "    batch     = 64\n"
+                           "    epochs    = 1\n"
+                           "    metrics   = [accuracy(logits, y)]\n"
+                           "}\n";
+    const char *names[2] = {"rc_bnlenet", "rc_resblock"};
+    const char *texts[2] = {slurp(SOURCE_ROOT "/models/batchnorm.dlm", NULL), resblock};
+    for (int m = 0; m < 2; m++) {
+        CU_ASSERT_PTR_NOT_NULL_FATAL(texts[m]);
+        char *dlm = tmp(xsprintf(&scratch, "%s.dlm", names[m])), *out, *err;
+        spit(dlm, texts[m], strlen(texts[m]));
+        CU_ASSERT_EQUAL_FATAL(run(xsprintf(&scratch, "'%s' check '%s' --recompute", DLC_PATH, dlm), &out, &err), 0);
+        const char *line = strstr(out, "--recompute:"), *of = line ? strstr(line, " of ") : NULL;
+        CU_ASSERT_PTR_NOT_NULL_FATAL(of);
+        while (of > line && of[-1] >= '0' && of[-1] <= '9')
+            of--;
+        CU_ASSERT(atoi(of) > 0);
+        char *ckpt[2];
+        for (int r = 0; r < 2; r++) {
+            char *exe = tmp(xsprintf(&scratch, "%s%s-train", names[m], r ? "-rc" : ""));
+            ckpt[r] = tmp(xsprintf(&scratch, "%s%s.ckpt", names[m], r ? "-rc" : ""));
+            int rc = run(
+                xsprintf(&scratch, BUILD_CC "'%s' build '%s' -o '%s'%s", DLC_PATH, dlm, exe, r ? " --recompute" : ""),
+                NULL, &err);
+            CU_ASSERT_EQUAL_FATAL(rc, 0);
+            rc = run(xsprintf(&scratch, "'%s' --data '%s' --epochs 1 --limit 320 --threads 1 --quiet --save '%s'", exe,
+                              data_dir, ckpt[r]),
+                     NULL, &err);
+            CU_ASSERT_EQUAL_FATAL(rc, 0);
+        }
+        size_t n0, n1;
+        char *a = slurp(ckpt[0], &n0), *b = slurp(ckpt[1], &n1);
+        CU_ASSERT_FATAL(a && b && n0 > 0);
+        CU_ASSERT(n0 == n1 && memcmp(a, b, n0) == 0);
+        if (n0 != n1 || memcmp(a, b, n0) != 0)
+            printf("\n    %s: the --recompute trainer's checkpoint differs from the plain one's\n", names[m]);
+    }
+}
+
 /* A small classifier with momentum and a cosine schedule after a 2-epoch warmup, built once for the tests below. */
 static char *scheduled_trainer(void) {
     static char *exe;
@@ -1288,6 +1344,7 @@ int main(void) {
         {"evaluate only", test_evaluate_only},
         {"kill and resume mlp", test_kill_and_resume_mlp},
         {"kill and resume adam dropout", test_kill_and_resume_adam_dropout},
+        {"--recompute trains to the same bytes", test_recompute_same_bytes},
         {"kill and resume batch norm's states", test_kill_and_resume_batchnorm},
         {"kill and resume a schedule, --valid and --save-best", test_kill_and_resume_schedule},
         {"--valid, --save-best and a schedule's lr column", test_valid_and_schedule},

@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ad_grad(train, train->train.loss, wrt.v, wrt.n, grads);
     }
     if (eval && backend) {
-        Compiled *c = compile_model(train, eval, 4, false, NULL, NULL);
+        Compiled *c = compile_model(train, eval, 4, false, NULL, NULL, false);
         check_print(devnull, c);
         EmitOptions eo = {0};
         emit_header(devnull, c, &eo);
