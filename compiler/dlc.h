@@ -792,8 +792,8 @@ typedef struct Sched {
     int64_t pinned_bytes; /* plan_memory's pinned buffers fill [0, pinned_bytes) of the arena */
     bool pinned_all;      /* every pinned node had a buffer there (none was a leaf) */
     int loops_unfused, loops_fused;
-    int train_split;    /* FN_TRAIN: kernels before this index are the forward pass, the rest backward */
-    int nfwd_roots;     /* FN_TRAIN: the first roots (loss, metrics) are the forward pass's */
+    int train_split; /* FN_TRAIN: kernels before this index are the forward pass, the rest backward */
+    int nfwd_roots;  /* FN_TRAIN: the first roots (loss, metrics) are the forward pass's */
 } Sched;
 
 /* A fused loop reads at most FUSE_MAX_SRC tensors and its expression nests at most FUSE_MAX_DEPTH ops deep. */
