@@ -504,9 +504,13 @@ double dlrt_now(void);
 int64_t dlrt_peak_rss(void);
 
 /* Sets OpenMP's thread count (when compiled with OpenMP) and OpenBLAS's. n <= 0 means all online cores. OpenBLAS
- * gets one thread when the model's largest BLAS call (`largest_blas_flops`, which dlc computes) is under 16
- * MFLOP: splitting a product that small costs more than it saves (softmax regression's 256x784x10 products ran
- * at 67 GFLOP/s on one thread and 44 on two; LeNet's 256x400x120 at 132 and 216). Returns n. */
+ * gets one thread when the model's largest BLAS call (`largest_blas_flops`, which dlc computes) is under 48
+ * MFLOP: splitting a product that small costs more than it saves. Softmax regression's 256x784x10 products ran at
+ * 67 GFLOP/s on one thread and 44 on two. LeNet's 256x400x120 (24.6 MFLOP) ran at 132 and 216 alone, but between
+ * its calls OpenBLAS's idle threads spin on sched_yield against the generated code's OpenMP threads (perf: 32% of
+ * the two-thread run in the kernel's scheduler): LeNet trained at 26,500 examples/s on two threads with two BLAS
+ * threads and 31,500-32,900 with one (Xeon, idle, 2026-12-06). The MLP's 256x784x256 (103 MFLOP) keeps two:
+ * 158,500 against 94,700. Returns n. */
 int dlrt_set_threads(int n, double largest_blas_flops);
 
 /* ---------------------------------------------------------------------------------------------------------- */

@@ -163,7 +163,7 @@ int dlrt_set_threads(int n, double largest_blas_flops) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         n = cores > 0 ? (int)cores : 1;
     }
-    openblas_set_num_threads(largest_blas_flops < 16e6 ? 1 : n);
+    openblas_set_num_threads(largest_blas_flops < 48e6 ? 1 : n);
 #ifdef _OPENMP
     omp_set_num_threads(n);
 #endif

@@ -1361,11 +1361,14 @@ static void test_misc(void) {
     CU_ASSERT(dlrt_peak_rss() > 1 << 20);
     CU_ASSERT_EQUAL(dlrt_set_threads(1, 1e9), 1);
     CU_ASSERT(dlrt_set_threads(0, 1e9) >= 1);
-    /* OpenBLAS gets one thread when the model's largest product is small (under 16 MFLOP), all of them otherwise */
+    /* OpenBLAS gets one thread when the model's largest product is small (under 48 MFLOP: LeNet's 24.6), all of
+     * them otherwise (the MLP's 103) */
     CU_ASSERT_EQUAL(dlrt_set_threads(2, 4e6), 2);
     CU_ASSERT_EQUAL(openblas_get_num_threads(), 1);
+    CU_ASSERT_EQUAL(dlrt_set_threads(2, 24.6e6), 2);
+    CU_ASSERT_EQUAL(openblas_get_num_threads(), 1);
     if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
-        dlrt_set_threads(2, 25e6);
+        dlrt_set_threads(2, 103e6);
         CU_ASSERT_EQUAL(openblas_get_num_threads(), 2);
     }
     CU_ASSERT_STRING_EQUAL(dlrt_fashion_mnist_class(9), "ankle boot");
