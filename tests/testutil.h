@@ -24,5 +24,9 @@ const char *isa_missing(const char *isa);
 /* Runs a command given as words separated by single spaces (no word has a space: the paths are the tests' own),
  * its output to `log` and, when out is not NULL, into *out. */
 int run_words(char **out, const char *log, const char *cmd);
+/* The folder a test that writes files of hundreds of megabytes makes its own directory in: /dev/shm when it is a
+ * tmpfs with `need` bytes free and at least as much memory available (the files then never reach the disk, whose
+ * writes throttle to ~100 MB/s on the CI's virtual machines), else $TMPDIR, else /tmp. */
+const char *big_files_dir(unsigned long long need);
 
 #endif
